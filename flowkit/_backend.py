@@ -1,0 +1,133 @@
+"""Backend dispatch: where a public function's kernels run and what array type it returns.
+
+Rules (see docs/conventions.md, "Backends"):
+
+* NumPy input runs the CPU kernels. CuPy input, or any object exposing
+  ``__cuda_array_interface__``, runs the CUDA kernels.
+* ``device="cpu" | "cuda"`` overrides the choice and moves data as needed.
+* The output has the type of the input: NumPy in, NumPy out (even when computed on the
+  GPU); GPU array in, CuPy out (even when computed on the CPU).
+* Mixing host and device inputs is a ``TypeError``. A CUDA request without numba-cuda,
+  CuPy or a GPU is an error that says what to install; there is never a silent fallback.
+
+This module imports neither numba.cuda nor cupy until a CUDA path is actually taken.
+"""
+
+import numpy as np
+
+CPU = "cpu"
+CUDA = "cuda"
+DEVICES = (CPU, CUDA)
+
+_CUDA_HINT = (
+    'install the CUDA extra: pip install "flowkit-cv[cuda]" '
+    '(or "flowkit-cv[cuda13]" for CUDA 13 drivers)'
+)
+
+
+def is_device_array(array):
+    """True for CuPy arrays and anything else exposing ``__cuda_array_interface__``."""
+    return hasattr(array, "__cuda_array_interface__")
+
+
+def select_device(device, **arrays):
+    """Decide where the kernels run.
+
+    Parameters
+    ----------
+    device : {None, "cpu", "cuda"}
+        Explicit choice; None follows the inputs.
+    **arrays
+        The call's array arguments by parameter name; None values are ignored.
+
+    Returns
+    -------
+    str
+        ``"cpu"`` or ``"cuda"``.
+    """
+    places = {name: (CUDA if is_device_array(a) else CPU)
+              for name, a in arrays.items() if a is not None}
+    if len(set(places.values())) > 1:
+        listing = ", ".join(f"{name} on {place}" for name, place in places.items())
+        raise TypeError(
+            f"inputs must all be host (NumPy) arrays or all device (CuPy) arrays, got {listing}; "
+            "move them to one place first"
+        )
+    if device is None:
+        device = CUDA if CUDA in places.values() else CPU
+    elif device not in DEVICES:
+        raise ValueError(f"device: expected one of {DEVICES} or None, got {device!r}")
+    if device == CUDA:
+        require_cuda()
+    return device
+
+
+def require_cuda():
+    """Return the ``numba.cuda`` module, or raise an error that says what is missing."""
+    try:
+        from numba import cuda
+    except ImportError as exc:  # numba-cuda not installed
+        raise ImportError(f"the CUDA backend needs numba-cuda: {_CUDA_HINT}") from exc
+    if not cuda.is_available():
+        raise RuntimeError(
+            "the CUDA backend was requested but no CUDA GPU or driver is available "
+            "(set NUMBA_ENABLE_CUDASIM=1 to run the kernels in Numba's simulator); "
+            f"otherwise {_CUDA_HINT}"
+        )
+    return cuda
+
+
+def _require_cupy():
+    try:
+        import cupy
+    except ImportError as exc:
+        raise ImportError(f"returning GPU arrays needs CuPy: {_CUDA_HINT}") from exc
+    return cupy
+
+
+def as_array(array):
+    """Wrap an input as something with ``shape``/``dtype``/``ndim`` without moving it.
+
+    NumPy arrays and CuPy arrays pass through; other ``__cuda_array_interface__`` objects
+    become Numba device arrays (zero copy); anything else goes through ``np.asarray``.
+    """
+    if isinstance(array, np.ndarray):
+        return array
+    if is_device_array(array):
+        if type(array).__module__.startswith("cupy"):
+            return array
+        return require_cuda().as_cuda_array(array)
+    return np.asarray(array)
+
+
+def to_host(array):
+    """Copy a device array to a NumPy array; NumPy input is returned as is."""
+    if not is_device_array(array):
+        return np.asarray(array)
+    if hasattr(array, "get"):  # CuPy
+        return array.get()
+    return require_cuda().as_cuda_array(array).copy_to_host()
+
+
+def to_device(array):
+    """Return a Numba CUDA device array for ``array`` (zero copy when already on the GPU)."""
+    cuda = require_cuda()
+    if is_device_array(array):
+        return cuda.as_cuda_array(array)
+    return cuda.to_device(np.ascontiguousarray(array))
+
+
+def to_output(result, gpu_input):
+    """Give ``result`` the array type the caller passed in.
+
+    Parameters
+    ----------
+    result : ndarray or device array
+        What the driver produced.
+    gpu_input : bool
+        Whether the caller's input lived on the GPU (then the output is CuPy).
+    """
+    if gpu_input:
+        cupy = _require_cupy()
+        return cupy.asarray(result)
+    return to_host(result)

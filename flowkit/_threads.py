@@ -1,0 +1,21 @@
+"""Thread count of the CPU kernels (Numba's parallel layer)."""
+
+import numba
+
+from ._validate import check_int
+
+
+def set_num_threads(n):
+    """Set the number of threads the CPU kernels use.
+
+    Parameters
+    ----------
+    n : int
+        Between 1 and the number of cores (the default is all cores).
+    """
+    numba.set_num_threads(check_int("n", n, min_value=1, max_value=numba.config.NUMBA_NUM_THREADS))
+
+
+def get_num_threads():
+    """Return the number of threads the CPU kernels use."""
+    return numba.get_num_threads()

@@ -1,0 +1,145 @@
+"""Input checks shared by every public function.
+
+Each check raises before any kernel runs, with a message of the form
+``"<parameter>: expected <what>, got <what was given>"``. The checks read only ``shape``,
+``dtype`` and ``ndim``, so they work on NumPy and CuPy arrays alike.
+"""
+
+import numbers
+
+import numpy as np
+
+IMAGE_DTYPES = (np.uint8, np.uint16, np.float16, np.float32, np.float64)
+FLOW_DTYPES = (np.float16, np.float32, np.float64)
+_IMAGE_DTYPE_NAMES = "uint8, uint16, float16, float32 or float64"
+MAX_CHANNELS = 4  # a 3-D frame whose last axis is longer than this is read as (N, H, W)
+
+
+def _dtype_name(array):
+    return getattr(array.dtype, "name", str(array.dtype))
+
+
+def check_array(name, array):
+    """Reject objects that are not arrays and empty arrays."""
+    if not hasattr(array, "shape") or not hasattr(array, "dtype"):
+        raise TypeError(f"{name}: expected an array, got {type(array).__name__}")
+    if array.size == 0:
+        raise ValueError(f"{name}: expected a non-empty array, got shape {tuple(array.shape)}")
+
+
+def check_image_dtype(name, array):
+    """Accept uint8, uint16, float16, float32, float64; reject bool, complex, object, ..."""
+    if np.dtype(array.dtype).type not in IMAGE_DTYPES:
+        raise TypeError(f"{name}: expected dtype {_IMAGE_DTYPE_NAMES}, got {_dtype_name(array)}")
+
+
+def check_image(name, array, *, ndims=(2, 3, 4)):
+    """Check an image or batch of images: array, non-empty, supported dtype, allowed ndim."""
+    check_array(name, array)
+    if array.ndim not in ndims:
+        raise ValueError(
+            f"{name}: expected {' or '.join(f'{d}-D' for d in ndims)} array, "
+            f"got {array.ndim}-D with shape {tuple(array.shape)}"
+        )
+    check_image_dtype(name, array)
+
+
+def frames_layout(array):
+    """Read the layout of a frame array.
+
+    ``(H, W)`` is one gray frame, ``(H, W, C)`` one frame with C <= 4 channels, a 3-D
+    array whose last axis is longer than 4 is a batch ``(N, H, W)``, and ``(N, H, W, C)``
+    is a batch of multichannel frames.
+
+    Returns
+    -------
+    batched, has_channels : bool, bool
+    """
+    if array.ndim == 2:
+        return False, False
+    if array.ndim == 3:
+        if array.shape[2] <= MAX_CHANNELS:
+            return False, True
+        return True, False
+    return True, True
+
+
+def to_nhwc(array, batched, has_channels):
+    """View an image array as ``(N, H, W, C)`` without copying."""
+    if not batched:
+        array = array[None]
+    if not has_channels:
+        array = array[..., None]
+    return array
+
+
+def check_same_shape(name0, array0, name1, array1):
+    """Both arrays must have the same shape."""
+    if tuple(array0.shape) != tuple(array1.shape):
+        raise ValueError(
+            f"{name1}: expected the same shape as {name0} {tuple(array0.shape)}, "
+            f"got {tuple(array1.shape)}"
+        )
+
+
+def check_flow(name, flow, *, shape=None):
+    """Check a flow field ``(H, W, 2)`` or ``(N, H, W, 2)`` of floats.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name for messages.
+    flow : array
+        The flow.
+    shape : tuple, optional
+        Required leading shape, ``(H, W)`` or ``(N, H, W)``.
+    """
+    check_array(name, flow)
+    if np.dtype(flow.dtype).type not in FLOW_DTYPES:
+        raise TypeError(f"{name}: expected a float dtype (float32 or float64), got {_dtype_name(flow)}")
+    if flow.ndim not in (3, 4) or flow.shape[-1] != 2:
+        raise ValueError(f"{name}: expected shape (H, W, 2) or (N, H, W, 2), got {tuple(flow.shape)}")
+    if shape is not None and tuple(flow.shape[:-1]) != tuple(shape):
+        raise ValueError(f"{name}: expected shape {tuple(shape) + (2,)}, got {tuple(flow.shape)}")
+
+
+def check_choice(name, value, choices):
+    """``value`` must be one of ``choices`` (strings compared exactly)."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def check_int(name, value, *, min_value=None, max_value=None, odd=False):
+    """An integer (bool rejected) within bounds, optionally odd; returns it as ``int``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an integer, got {value!r}")
+    value = int(value)
+    if min_value is not None and value < min_value:
+        raise ValueError(f"{name}: expected an integer >= {min_value}, got {value}")
+    if max_value is not None and value > max_value:
+        raise ValueError(f"{name}: expected an integer <= {max_value}, got {value}")
+    if odd and value % 2 == 0:
+        raise ValueError(f"{name}: expected an odd integer, got {value}")
+    return value
+
+
+def check_float(name, value, *, low=None, high=None, low_open=False, high_open=False):
+    """A finite real number in the interval given; returns it as ``float``.
+
+    ``low_open``/``high_open`` exclude the end point.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a real number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number, got {value}")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        lo = "-inf" if low is None else low
+        hi = "inf" if high is None else high
+        raise ValueError(f"{name}: expected a number in {left}{lo}, {hi}{right}, got {value}")
+    return value

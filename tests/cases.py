@@ -1,0 +1,88 @@
+"""Shared test cases: synthetic images with known motion and the reference data in ../shared/data."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DATA_DIR = Path(os.environ.get("FLOWKIT_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+
+
+def data_path(*parts):
+    """Path inside the reference data folder; skips the test with a reason if it is absent."""
+    path = DATA_DIR.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"reference data not found: {path} (set FLOWKIT_DATA to ../shared/data)")
+    return path
+
+
+def textured_image(height, width, *, seed=0, smooth=2.0, channels=None):
+    """Smooth random texture in [0, 1], float64, shape (H, W) or (H, W, C)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    shape = (height, width) if channels is None else (height, width, channels)
+    noise = rng.random(shape)
+    image = cv2.GaussianBlur(noise, (0, 0), smooth, borderType=cv2.BORDER_REFLECT_101)
+    image -= image.min()
+    return image / image.max()
+
+
+def translated_pair(height, width, du, dv, *, seed=0, smooth=2.0):
+    """(frame0, frame1, flow) with frame0[y, x] = frame1[y + dv, x + du], float64 in [0, 1].
+
+    frame1 is a resampling of a smooth texture shifted by (-du, -dv) with cubic spline
+    interpolation, so the true flow is exactly (du, dv) everywhere away from the borders.
+    """
+    from scipy import ndimage
+
+    base = textured_image(height, width, seed=seed, smooth=smooth)
+    frame0 = base
+    frame1 = ndimage.shift(base, (dv, du), order=3, mode="reflect")
+    flow = np.empty((height, width, 2), np.float32)
+    flow[..., 0] = du
+    flow[..., 1] = dv
+    return frame0, frame1, flow
+
+
+def load_gray(path):
+    import cv2
+
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    assert image is not None, path
+    return image
+
+
+def _valid_mask(flow):
+    return np.all(np.isfinite(flow) & (np.abs(flow) < 1e9), axis=-1)
+
+
+# name -> (frame0 path parts, frame1 path parts, ground-truth flow path parts)
+GROUND_TRUTH_CASES = {
+    "RubberWhale": (("middlebury", "RubberWhale", "frame10.png"), ("middlebury", "RubberWhale", "frame11.png"),
+                    ("middlebury", "RubberWhale", "flow10.flo")),
+    "Venus": (("middlebury", "Venus", "frame10.png"), ("middlebury", "Venus", "frame11.png"),
+              ("middlebury", "Venus", "flow10.flo")),
+    "Yosemite": (("yosemite", "yos9.png"), ("yosemite", "yos10.png"), ("yosemite", "correct_yos.flo")),
+    "Sintel-alley_1": (("sintel", "alley_1", "clean", "frame_0002.png"), ("sintel", "alley_1", "clean", "frame_0003.png"),
+                       ("sintel", "alley_1", "flow", "frame_0002.flo")),
+}
+
+
+def ground_truth_case(name):
+    """(frame0, frame1, gt_flow, valid) as uint8 gray frames, float32 flow and bool mask.
+
+    Sintel's invalid mask (255 = invalid) is applied; unknown Middlebury flow is masked out.
+    """
+    from flowkit import read_flo
+
+    p0, p1, pf = GROUND_TRUTH_CASES[name]
+    frame0 = load_gray(data_path(*p0))
+    frame1 = load_gray(data_path(*p1))
+    gt = read_flo(data_path(*pf))
+    valid = _valid_mask(gt)
+    if name.startswith("Sintel"):
+        invalid = load_gray(data_path("sintel", "alley_1", "invalid", "frame_0002.png")) > 127
+        valid &= ~invalid
+    return frame0, frame1, gt, valid
