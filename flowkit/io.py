@@ -1,7 +1,12 @@
 """Flow file formats: Middlebury ``.flo`` and KITTI 16-bit PNG.
 
-Readers check the header against the byte count and raise ``ValueError`` naming the file
-and the problem. Writers are atomic (temporary file, then rename).
+Readers check the content against the byte count and raise ``ValueError`` naming the file
+and the problem (OpenCV's readers return an empty array instead). Writers are atomic: the
+data goes to a temporary file beside the target that is renamed onto it once complete, so
+a failed write leaves no partial file and never destroys an existing one.
+
+Flow follows flowkit's convention (docs/conventions.md): ``(H, W, 2)`` float32,
+``flow[..., 0] = u`` (x), ``flow[..., 1] = v`` (y), ``frame0[y, x] ~ frame1[y + v, x + u]``.
 """
 
 from pathlib import Path
@@ -9,28 +14,59 @@ from pathlib import Path
 import numpy as np
 
 from ._atomic import atomic_path
-from ._validate import check_flow
+from ._backend import as_array, to_host
+from ._validate import check_array, check_flow
 
 FLO_MAGIC = 202021.25
 _FLO_HEADER_BYTES = 12
+UNKNOWN_FLOW = 1e9  # Middlebury marks pixels without ground truth by |u| or |v| >= 1e9
+KITTI_SCALE = 64.0
+KITTI_OFFSET = 2.0**15
+
+
+def _host_flow(name, flow):
+    """Check a single flow field (H, W, 2) and return it as a NumPy array."""
+    flow = as_array(flow)
+    check_flow(name, flow)
+    if flow.ndim != 3:
+        raise ValueError(f"{name}: expected shape (H, W, 2) (one flow field), got {tuple(flow.shape)}")
+    return to_host(flow)
 
 
 def read_flo(path):
     """Read a Middlebury ``.flo`` file.
 
+    Layout: float32 magic 202021.25, int32 width, int32 height, then ``height * width``
+    pairs of float32 (u, v), row-major, little-endian.
+
     Parameters
     ----------
     path : str or Path
+        The file.
 
     Returns
     -------
     flow : ndarray, (H, W, 2) float32
-        u then v; unknown values (>= 1e9) are kept as stored.
+        u then v in pixels. Unknown values (``|u|`` or ``|v| >= 1e9``, Middlebury's marker
+        for pixels without ground truth) are kept as stored; ``flowkit.metrics`` skips them.
 
     Raises
     ------
+    FileNotFoundError
+        The file does not exist.
     ValueError
-        Wrong magic number, non-positive sizes, or a byte count that does not match.
+        Truncated file, wrong magic number, non-positive sizes, or sizes that do not match
+        the byte count; the message names the file.
+
+    References
+    ----------
+    S. Baker et al., "A Database and Evaluation Methodology for Optical Flow", IJCV 92(1), 2011.
+
+    Examples
+    --------
+    >>> flow = read_flo("flow10.flo")  # doctest: +SKIP
+    >>> flow.shape, flow.dtype  # doctest: +SKIP
+    ((388, 584, 2), dtype('float32'))
     """
     path = Path(path)
     data = path.read_bytes()
@@ -38,32 +74,147 @@ def read_flo(path):
         raise ValueError(f"{path}: truncated .flo file, {len(data)} bytes is shorter than the 12-byte header")
     magic = np.frombuffer(data, "<f4", 1, 0)[0]
     if magic != np.float32(FLO_MAGIC):
-        raise ValueError(f"{path}: not a .flo file, magic number {magic!r} instead of {FLO_MAGIC}")
+        raise ValueError(f"{path}: not a .flo file, magic number {float(magic)!r} instead of {FLO_MAGIC}")
     width, height = (int(v) for v in np.frombuffer(data, "<i4", 2, 4))
     if width <= 0 or height <= 0:
-        raise ValueError(f"{path}: invalid .flo size {width}x{height}")
+        raise ValueError(f"{path}: invalid .flo size {width}x{height} (width x height)")
     expected = _FLO_HEADER_BYTES + 8 * width * height
     if len(data) != expected:
+        problem = "truncated .flo file" if len(data) < expected else "extra bytes after the .flo data"
         raise ValueError(
-            f"{path}: .flo size {width}x{height} needs {expected} bytes, the file has {len(data)}"
+            f"{path}: {problem}: size {width}x{height} (width x height) needs {expected} bytes, "
+            f"the file has {len(data)}"
         )
     flow = np.frombuffer(data, "<f4", 2 * width * height, _FLO_HEADER_BYTES)
     return flow.reshape(height, width, 2).astype(np.float32)
 
 
 def write_flo(path, flow):
-    """Write ``flow`` ``(H, W, 2)`` to a Middlebury ``.flo`` file, atomically.
+    """Write one flow field to a Middlebury ``.flo`` file, atomically.
 
     Parameters
     ----------
     path : str or Path
-    flow : array_like, (H, W, 2) float
+        The file to create or replace.
+    flow : array_like, (H, W, 2) float16, float32 or float64
+        u then v in pixels; stored as float32. NaN and unknown values are stored as given.
+
+    Raises
+    ------
+    ValueError, TypeError
+        ``flow`` is not a single ``(H, W, 2)`` float array.
+
+    Examples
+    --------
+    >>> write_flo("out.flo", np.zeros((4, 5, 2), np.float32))  # doctest: +SKIP
     """
-    flow = np.asarray(flow)
-    check_flow("flow", flow)
-    if flow.ndim != 3:
-        raise ValueError(f"flow: expected shape (H, W, 2), got {flow.shape}")
+    flow = _host_flow("flow", flow)
     height, width = flow.shape[:2]
     header = np.array([FLO_MAGIC], "<f4").tobytes() + np.array([width, height], "<i4").tobytes()
     with atomic_path(path) as tmp:
         tmp.write_bytes(header + np.ascontiguousarray(flow, "<f4").tobytes())
+
+
+def read_kitti_flow(path):
+    """Read a KITTI flow PNG (16-bit, 3 channels).
+
+    The file's red and green channels hold ``u * 64 + 2**15`` and ``v * 64 + 2**15``, the
+    blue channel is nonzero where the flow is valid (KITTI 2012/2015 devkit).
+
+    Parameters
+    ----------
+    path : str or Path
+        The PNG file.
+
+    Returns
+    -------
+    flow : ndarray, (H, W, 2) float32
+        u then v in pixels, multiples of 1/64. Invalid pixels are 0, as in the devkit.
+    valid : ndarray, (H, W) bool
+        True where the file marks the flow as valid.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    ValueError
+        The file is not a PNG OpenCV can decode (for example truncated), or not 16-bit
+        with 3 channels; the message names the file.
+
+    References
+    ----------
+    A. Geiger, P. Lenz, R. Urtasun, "Are we ready for Autonomous Driving? The KITTI Vision
+    Benchmark Suite", CVPR 2012.
+
+    Examples
+    --------
+    >>> flow, valid = read_kitti_flow("000000_10.png")  # doctest: +SKIP
+    """
+    import cv2
+
+    path = Path(path)
+    data = np.frombuffer(path.read_bytes(), np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise ValueError(f"{path}: not a readable PNG image (truncated or corrupt, {data.size} bytes)")
+    if image.dtype != np.uint16 or image.ndim != 3 or image.shape[2] != 3:
+        channels = 1 if image.ndim == 2 else image.shape[2]
+        raise ValueError(
+            f"{path}: not a KITTI flow PNG: expected 16-bit with 3 channels, "
+            f"got {image.dtype} with {channels} channel(s)"
+        )
+    # OpenCV decodes to B, G, R: blue = valid, green = v, red = u
+    valid = image[..., 0] > 0
+    flow = (image[..., 2:0:-1].astype(np.float32) - np.float32(KITTI_OFFSET)) / np.float32(KITTI_SCALE)
+    flow[~valid] = 0
+    return flow, valid
+
+
+def write_kitti_flow(path, flow, valid=None):
+    """Write one flow field as a KITTI 16-bit PNG, atomically.
+
+    Stores ``round(flow * 64 + 2**15)`` in the red (u) and green (v) channels and the valid
+    mask (1 or 0) in blue, as the KITTI devkit does; invalid pixels are stored as all zero.
+    The format is PNG whatever the file name's extension.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to create or replace (conventionally ``*.png``).
+    flow : array_like, (H, W, 2) float16, float32 or float64
+        u then v in pixels. Values are quantised to 1/64 px (error at most 1/128 px) and
+        clipped to the representable range [-512, 511.98] px.
+    valid : array_like, (H, W) bool, optional
+        Pixels with valid flow. Default: every pixel whose flow is known. Pixels with
+        unknown flow (NaN, infinite or ``>= 1e9``) are always stored as invalid.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Bad ``flow`` or a ``valid`` mask of another shape.
+    OSError
+        OpenCV could not encode the image.
+
+    Examples
+    --------
+    >>> write_kitti_flow("flow.png", np.zeros((4, 5, 2), np.float32))  # doctest: +SKIP
+    """
+    import cv2
+
+    flow = _host_flow("flow", flow)
+    known = np.all(np.isfinite(flow) & (np.abs(flow) < UNKNOWN_FLOW), axis=-1)
+    if valid is not None:
+        valid = as_array(valid)
+        check_array("valid", valid)
+        if tuple(valid.shape) != flow.shape[:2]:
+            raise ValueError(f"valid: expected shape {flow.shape[:2]} (H, W of flow), got {tuple(valid.shape)}")
+        known &= to_host(valid).astype(bool)
+    encoded = np.zeros(flow.shape[:2] + (3,), np.uint16)
+    scaled = np.where(known[..., None], flow.astype(np.float64) * KITTI_SCALE + KITTI_OFFSET, 0.0)
+    encoded[..., 2:0:-1] = np.clip(np.rint(scaled), 0, 65535).astype(np.uint16)  # B, G, R order for OpenCV
+    encoded[..., 0] = known
+    ok, buffer = cv2.imencode(".png", encoded)
+    if not ok:
+        raise OSError(f"{path}: OpenCV could not encode the KITTI flow PNG")
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.tobytes())

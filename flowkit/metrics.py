@@ -1,0 +1,274 @@
+"""Accuracy metrics for optical flow and frame interpolation.
+
+Flow metrics compare an estimate with ground truth over the valid pixels: those where
+``valid`` (if given) is True and the ground truth is known. Unknown ground truth (NaN,
+infinite, or ``|u|`` or ``|v| >= 1e9``, Middlebury's marker) is excluded automatically.
+All computations are in float64; results are Python floats. Batches ``(N, H, W, 2)`` are
+pooled: the mean runs over the valid pixels of all frames.
+"""
+
+import numpy as np
+
+from ._backend import as_array, to_host
+from ._validate import check_array, check_flow, check_image, check_same_shape, frames_layout
+
+UNKNOWN_FLOW = 1e9
+
+
+def _flow_pair(flow, gt, valid):
+    """Checked float64 host arrays (flow, gt) restricted to the valid pixels, each (M, 2)."""
+    flow, gt = as_array(flow), as_array(gt)
+    check_flow("flow", flow)
+    check_flow("gt", gt)
+    check_same_shape("flow", flow, "gt", gt)
+    flow = to_host(flow).astype(np.float64, copy=False)
+    gt = to_host(gt).astype(np.float64, copy=False)
+    with np.errstate(invalid="ignore"):
+        mask = np.all(np.abs(gt) < UNKNOWN_FLOW, axis=-1)  # False for NaN and inf
+    if valid is not None:
+        valid = as_array(valid)
+        check_array("valid", valid)
+        if tuple(valid.shape) != gt.shape[:-1]:
+            raise ValueError(f"valid: expected shape {gt.shape[:-1]} (the flow without its last axis), "
+                             f"got {tuple(valid.shape)}")
+        mask &= to_host(valid).astype(bool)
+    if not mask.any():
+        raise ValueError("valid: no pixel has both valid=True and known ground truth")
+    return flow[mask], gt[mask]
+
+
+def endpoint_error(flow, gt, valid=None):
+    """Mean endpoint error: the average Euclidean distance between flow vectors, in pixels.
+
+    Parameters
+    ----------
+    flow : array_like, (H, W, 2) or (N, H, W, 2) float
+        Estimated flow (u, v) in pixels.
+    gt : array_like, same shape as ``flow``
+        Ground-truth flow; unknown pixels (NaN, inf, ``>= 1e9``) are skipped.
+    valid : array_like of bool, shape ``flow.shape[:-1]``, optional
+        Pixels to evaluate (for example KITTI's valid mask or Sintel's non-occluded mask).
+
+    Returns
+    -------
+    float
+        ``mean(sqrt((u - u_gt)**2 + (v - v_gt)**2))`` over the valid pixels.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Bad shapes or dtypes, or no valid pixel.
+
+    References
+    ----------
+    S. Baker et al., "A Database and Evaluation Methodology for Optical Flow", IJCV 92(1), 2011.
+
+    Examples
+    --------
+    >>> gt = np.zeros((4, 4, 2), np.float32)
+    >>> endpoint_error(gt + np.float32([3, 4]), gt)
+    5.0
+    """
+    flow, gt = _flow_pair(flow, gt, valid)
+    return float(np.mean(np.hypot(*(flow - gt).T)))
+
+
+def angular_error(flow, gt, valid=None):
+    """Mean angular error in degrees, Barron et al.'s definition.
+
+    The angle between the space-time vectors ``(u, v, 1)`` and ``(u_gt, v_gt, 1)``.
+
+    Parameters
+    ----------
+    flow, gt, valid
+        As for :func:`endpoint_error`.
+
+    Returns
+    -------
+    float
+        Mean of ``degrees(arccos((u u_gt + v v_gt + 1) / sqrt((u**2 + v**2 + 1)
+        (u_gt**2 + v_gt**2 + 1))))`` over the valid pixels.
+
+    References
+    ----------
+    J. L. Barron, D. J. Fleet, S. S. Beauchemin, "Performance of Optical Flow Techniques",
+    IJCV 12(1), 1994.
+
+    Examples
+    --------
+    >>> gt = np.zeros((2, 2, 2))
+    >>> round(angular_error(gt + [1.0, 0.0], gt), 6)
+    45.0
+    """
+    flow, gt = _flow_pair(flow, gt, valid)
+    dot = flow[:, 0] * gt[:, 0] + flow[:, 1] * gt[:, 1] + 1
+    norms = np.sqrt((np.sum(flow**2, axis=1) + 1) * (np.sum(gt**2, axis=1) + 1))
+    return float(np.degrees(np.mean(np.arccos(np.clip(dot / norms, -1.0, 1.0)))))
+
+
+def fl_all(flow, gt, valid=None):
+    """KITTI 2015 outlier rate Fl-all: percent of valid pixels with a wrong flow vector.
+
+    A pixel is an outlier when its endpoint error exceeds 3 px **and** 5 % of the length
+    of its ground-truth vector.
+
+    Parameters
+    ----------
+    flow, gt, valid
+        As for :func:`endpoint_error`.
+
+    Returns
+    -------
+    float
+        Percentage in [0, 100].
+
+    References
+    ----------
+    M. Menze, A. Geiger, "Object Scene Flow for Autonomous Vehicles", CVPR 2015.
+
+    Examples
+    --------
+    >>> gt = np.zeros((1, 2, 2))
+    >>> fl_all(gt + [[[4.0, 0.0], [1.0, 0.0]]], gt)
+    50.0
+    """
+    flow, gt = _flow_pair(flow, gt, valid)
+    epe = np.hypot(*(flow - gt).T)
+    outliers = (epe > 3) & (epe > 0.05 * np.hypot(*gt.T))
+    return float(100 * np.mean(outliers))
+
+
+def _image_pair(image, reference):
+    image, reference = as_array(image), as_array(reference)
+    check_image("image", image)
+    check_image("reference", reference)
+    check_same_shape("reference", reference, "image", image)
+    if image.dtype != reference.dtype and not (image.dtype.kind == reference.dtype.kind == "f"):
+        raise TypeError(f"image: expected the dtype of reference ({reference.dtype}), got {image.dtype}")
+    return to_host(image), to_host(reference)
+
+
+def _data_range(reference, data_range):
+    if data_range is not None:
+        if isinstance(data_range, bool) or not np.isscalar(data_range) or not data_range > 0:
+            raise ValueError(f"data_range: expected a positive number, got {data_range!r}")
+        return float(data_range)
+    if reference.dtype.kind == "u":
+        return float(np.iinfo(reference.dtype).max)
+    return 1.0  # float images are in [0, 1] (docs/conventions.md)
+
+
+def psnr(image, reference, data_range=None):
+    """Peak signal-to-noise ratio in dB.
+
+    Parameters
+    ----------
+    image : array_like, uint8, uint16 or float
+        Image(s) to evaluate, any of flowkit's image layouts.
+    reference : array_like, same shape and dtype family as ``image``
+        The ground truth.
+    data_range : float, optional
+        Peak value. Default by dtype: 255 for uint8, 65535 for uint16, 1.0 for float
+        (flowkit's float images are in [0, 1]).
+
+    Returns
+    -------
+    float
+        ``10 log10(data_range**2 / MSE)`` with the MSE over all pixels and channels
+        (and frames); ``inf`` for identical images.
+
+    Examples
+    --------
+    >>> reference = np.zeros((4, 4), np.uint8)
+    >>> round(psnr(reference + 1, reference), 2)
+    48.13
+    """
+    image, reference = _image_pair(image, reference)
+    peak = _data_range(reference, data_range)
+    mse = np.mean((image.astype(np.float64) - reference.astype(np.float64)) ** 2)
+    if mse == 0:
+        return float("inf")
+    return float(10 * np.log10(peak**2 / mse))
+
+
+def ssim(image, reference, data_range=None, **kwargs):
+    """Structural similarity index, via scikit-image's ``structural_similarity``.
+
+    Parameters
+    ----------
+    image : array_like, (H, W), (H, W, C) or batch (N, H, W[, C])
+        Image(s) to evaluate; colour images are compared per channel (``channel_axis=-1``)
+        and the channel results averaged. A batch gives the mean over its frames.
+    reference : array_like, same shape and dtype family as ``image``
+        The ground truth.
+    data_range : float, optional
+        As for :func:`psnr` (default 255, 65535 or 1.0 by dtype).
+    **kwargs
+        Passed to ``skimage.metrics.structural_similarity``; for example
+        ``gaussian_weights=True, sigma=1.5, use_sample_covariance=False`` reproduces
+        Wang et al.'s implementation. The default is a 7x7 uniform window.
+
+    Returns
+    -------
+    float
+        Mean SSIM in [-1, 1]; 1 for identical images.
+
+    Notes
+    -----
+    Needs scikit-image (imported on first call). Each side of the images must be at
+    least the window size (7 by default).
+
+    References
+    ----------
+    Z. Wang, A. C. Bovik, H. R. Sheikh, E. P. Simoncelli, "Image Quality Assessment: From
+    Error Visibility to Structural Similarity", IEEE TIP 13(4), 2004.
+
+    Examples
+    --------
+    >>> reference = np.random.default_rng(0).random((16, 16))
+    >>> ssim(reference, reference)
+    1.0
+    """
+    image, reference = _image_pair(image, reference)
+    peak = _data_range(reference, data_range)
+    try:
+        from skimage.metrics import structural_similarity
+    except ImportError as exc:
+        raise ImportError("ssim needs scikit-image: pip install scikit-image") from exc
+    batched, has_channels = frames_layout(image)
+    if not batched:
+        image, reference = image[None], reference[None]
+    channel_axis = -1 if has_channels else None
+    values = [structural_similarity(frame, ref, data_range=peak, channel_axis=channel_axis, **kwargs)
+              for frame, ref in zip(image, reference)]
+    return float(np.mean(values))
+
+
+def interpolation_error(image, reference):
+    """Middlebury interpolation error: root-mean-square difference of intensities.
+
+    Parameters
+    ----------
+    image : array_like
+        Interpolated frame(s), any of flowkit's image layouts.
+    reference : array_like, same shape and dtype family as ``image``
+        The true frame(s).
+
+    Returns
+    -------
+    float
+        ``sqrt(mean((image - reference)**2))`` over all pixels and channels, in the units
+        of the input (gray levels for uint8, as in the Middlebury benchmark).
+
+    References
+    ----------
+    S. Baker et al., "A Database and Evaluation Methodology for Optical Flow", IJCV 92(1), 2011.
+
+    Examples
+    --------
+    >>> reference = np.zeros((2, 2), np.uint8)
+    >>> interpolation_error(reference + 3, reference)
+    3.0
+    """
+    image, reference = _image_pair(image, reference)
+    return float(np.sqrt(np.mean((image.astype(np.float64) - reference.astype(np.float64)) ** 2)))

@@ -1,0 +1,119 @@
+"""Flow visualisation with the Middlebury colour wheel."""
+
+import numpy as np
+
+from ._backend import as_array, is_device_array, to_host, to_output
+from ._validate import check_flow, check_float
+
+UNKNOWN_FLOW = 1e9
+# hues per segment of the Middlebury wheel: red-yellow, yellow-green, green-cyan,
+# cyan-blue, blue-magenta, magenta-red
+_SEGMENTS = (15, 6, 4, 11, 13, 6)
+
+
+def _color_wheel():
+    """(55, 3) float32 RGB in [0, 1], built with the integer arithmetic of colorcode.cpp."""
+    ry, yg, gc, cb, bm, mr = _SEGMENTS
+    rows = []
+    rows += [(255, 255 * i // ry, 0) for i in range(ry)]
+    rows += [(255 - 255 * i // yg, 255, 0) for i in range(yg)]
+    rows += [(0, 255, 255 * i // gc) for i in range(gc)]
+    rows += [(0, 255 - 255 * i // cb, 255) for i in range(cb)]
+    rows += [(255 * i // bm, 0, 255) for i in range(bm)]
+    rows += [(255, 0, 255 - 255 * i // mr) for i in range(mr)]
+    return np.array(rows, np.float32) / np.float32(255)
+
+
+_WHEEL = _color_wheel()
+
+
+def flow_to_color(flow, *, max_flow=None):
+    """Colour-code flow with the Middlebury colour wheel.
+
+    Hue gives the direction, saturation the magnitude: zero flow is white and flow of
+    radius ``max_flow`` is the fully saturated wheel colour. Flow longer than ``max_flow``
+    is drawn with the wheel colour darkened to 75 %. Unknown flow (NaN, infinite, or
+    ``|u|`` or ``|v| >= 1e9``) is black. With flowkit's convention (``frame0[y, x] ~
+    frame1[y + v, x + u]``, y pointing down), motion to the right (+u) is red, down (+v)
+    yellow, left (-u) cyan-blue and up (-v) blue-violet.
+
+    Parameters
+    ----------
+    flow : array_like, (H, W, 2) or (N, H, W, 2) float
+        u then v in pixels. NumPy or GPU arrays (computed on the host).
+    max_flow : float, optional
+        Radius, in pixels, drawn at full saturation. Default: the largest radius among the
+        known pixels of each frame (1 if all are zero), as in Middlebury's ``color_flow``.
+        Give a fixed value to compare several fields or the frames of a video.
+
+    Returns
+    -------
+    ndarray, (H, W, 3) or (N, H, W, 3) uint8
+        RGB image(s); the array type of ``flow`` (NumPy in, NumPy out; CuPy in, CuPy out).
+
+    Raises
+    ------
+    ValueError, TypeError
+        ``flow`` is not a float ``(..., H, W, 2)`` array, or ``max_flow`` is not > 0.
+
+    Notes
+    -----
+    For each pixel with radius ``r = |f| / max_flow`` and angle
+    ``a = atan2(-v, -u) / pi``, the wheel position ``(a + 1) / 2 * 54`` is interpolated
+    linearly between the 55 wheel colours; each channel ``c`` then becomes
+    ``1 - r * (1 - c)`` for ``r <= 1`` and ``0.75 * c`` otherwise, and is stored as
+    ``floor(255 * c)`` (Middlebury ``computeColor``).
+
+    References
+    ----------
+    S. Baker et al., "A Database and Evaluation Methodology for Optical Flow", IJCV 92(1),
+    2011; ``colorcode.cpp`` of the Middlebury flow-code.
+
+    Examples
+    --------
+    >>> flow = np.zeros((2, 2, 2), np.float32)
+    >>> flow[0, 0] = (1, 0)  # +u: red
+    >>> flow_to_color(flow)[0, 0]
+    array([255,   0,   0], dtype=uint8)
+    """
+    flow = as_array(flow)
+    check_flow("flow", flow)
+    if max_flow is not None:
+        max_flow = check_float("max_flow", max_flow, low=0, low_open=True)
+    gpu_input = is_device_array(flow)
+    flow = to_host(flow)
+    batch = flow.reshape((-1,) + flow.shape[-3:])
+    out = np.empty(batch.shape[:-1] + (3,), np.uint8)
+    for frame, image in zip(batch, out):
+        _color_frame(frame, max_flow, image)
+    return to_output(out.reshape(flow.shape[:-1] + (3,)), gpu_input)
+
+
+def _color_frame(flow, max_flow, out):
+    u = flow[..., 0].astype(np.float32)
+    v = flow[..., 1].astype(np.float32)
+    with np.errstate(invalid="ignore"):
+        known = (np.abs(u) < UNKNOWN_FLOW) & (np.abs(v) < UNKNOWN_FLOW)  # False for NaN
+    u[~known] = 0
+    v[~known] = 0
+    radius = np.hypot(u, v)
+    if max_flow is None:
+        max_flow = float(radius.max())  # unknown pixels hold radius 0
+        if max_flow == 0:
+            max_flow = 1.0
+    scale = np.float32(1 / max_flow)
+    radius *= scale
+    # angle from the scaled components, like computeColor(fx / maxrad, fy / maxrad)
+    fk = np.arctan2(-v * scale, -u * scale)
+    fk *= np.float32((len(_WHEEL) - 1) / (2 * np.pi))
+    fk += np.float32((len(_WHEEL) - 1) / 2)
+    k0 = fk.astype(np.intp)
+    f = (fk - k0)[..., None]
+    k1 = k0 + 1
+    k1[k1 == len(_WHEEL)] = 0
+    color = _WHEEL[k0] * (1 - f) + _WHEEL[k1] * f
+    inside = (radius <= 1)[..., None]
+    color = np.where(inside, 1 - radius[..., None] * (1 - color), color * np.float32(0.75))
+    color *= 255
+    out[...] = color  # float -> uint8 truncates, like (int)(255.0 * col)
+    out[~known] = 0
