@@ -1,0 +1,278 @@
+"""Flow file I/O: Middlebury .flo and KITTI PNG, against OpenCV and the formats' definitions."""
+
+import os
+import stat
+
+import cv2
+import numpy as np
+import pytest
+
+import flowkit.io as fio
+from flowkit import read_flo, read_kitti_flow, write_flo, write_kitti_flow
+from cases import data_path
+
+
+def random_flow(height=7, width=9, seed=0, scale=20.0):
+    return (np.random.default_rng(seed).standard_normal((height, width, 2)) * scale).astype(np.float32)
+
+
+# --- .flo -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_flo_round_trip_is_exact_in_float32(tmp_path, dtype):
+    flow = random_flow().astype(dtype)
+    flow[0, 0] = (np.nan, 1e10) if dtype != np.float16 else (np.nan, np.inf)
+    path = tmp_path / "a.flo"
+    write_flo(path, flow)
+    got = read_flo(path)
+    assert got.dtype == np.float32 and got.shape == flow.shape
+    np.testing.assert_array_equal(got, flow.astype(np.float32))  # NaN compare equal here
+    assert path.stat().st_size == 12 + 8 * flow.shape[0] * flow.shape[1]
+
+
+def test_flo_layout_matches_opencv(tmp_path):
+    # OpenCV's writer and reader implement the same Middlebury layout: bytes are identical
+    flow = random_flow(5, 11, seed=1)
+    ours, theirs = tmp_path / "ours.flo", tmp_path / "theirs.flo"
+    write_flo(ours, flow)
+    assert cv2.writeOpticalFlow(str(theirs), flow)
+    assert ours.read_bytes() == theirs.read_bytes()
+    np.testing.assert_array_equal(cv2.readOpticalFlow(str(ours)), flow)
+
+
+def test_read_real_middlebury_file_like_opencv():
+    path = data_path("middlebury", "Venus", "flow10.flo")
+    flow = read_flo(path)
+    expected = cv2.readOpticalFlow(str(path))
+    assert flow.shape == (380, 420, 2) and flow.dtype == np.float32
+    np.testing.assert_array_equal(flow, expected)
+
+
+def test_write_flo_accepts_str_path_and_replaces_existing_file(tmp_path):
+    path = tmp_path / "a.flo"
+    path.write_bytes(b"old content")
+    write_flo(str(path), random_flow())
+    np.testing.assert_array_equal(read_flo(str(path)), random_flow())
+    assert [p.name for p in tmp_path.iterdir()] == ["a.flo"]  # no temporary file left
+
+
+def test_written_file_has_default_permissions(tmp_path):
+    # the temporary file comes from mkstemp (0600); the result must look like a plain open()
+    umask = os.umask(0o022)
+    try:
+        write_flo(tmp_path / "a.flo", random_flow())
+        write_kitti_flow(tmp_path / "a.png", random_flow())
+    finally:
+        os.umask(umask)
+    for name in ("a.flo", "a.png"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644
+
+
+def flo_bytes(width, height, payload_floats, magic=fio.FLO_MAGIC):
+    header = np.array([magic], "<f4").tobytes() + np.array([width, height], "<i4").tobytes()
+    return header + np.zeros(payload_floats, "<f4").tobytes()
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (b"", r"truncated \.flo file, 0 bytes is shorter than the 12-byte header"),
+        (b"PIEH\x01\x00", r"truncated \.flo file, 6 bytes"),
+        (flo_bytes(3, 2, 12, magic=1.5), r"not a \.flo file, magic number 1\.5 instead of 202021\.25"),
+        (flo_bytes(3, 2, 11), r"truncated \.flo file: size 3x2 \(width x height\) needs 60 bytes, the file has 56"),
+        (flo_bytes(3, 2, 13), r"extra bytes after the \.flo data: size 3x2 .* needs 60 bytes, the file has 64"),
+        (flo_bytes(0, 2, 0), r"invalid \.flo size 0x2"),
+        (flo_bytes(-3, 2, 12), r"invalid \.flo size -3x2"),
+    ],
+    ids=["empty", "short-header", "magic", "truncated", "too-long", "zero-width", "negative"],
+)
+def test_read_flo_rejects_corrupt_files(tmp_path, content, match):
+    path = tmp_path / "bad.flo"
+    path.write_bytes(content)
+    # OpenCV returns an empty array for these; flowkit names the file and the problem
+    with pytest.raises(ValueError, match=match) as info:
+        read_flo(path)
+    assert str(path) in str(info.value)
+
+
+def test_read_flo_truncated_real_file(tmp_path):
+    content = data_path("middlebury", "Venus", "flow10.flo").read_bytes()
+    path = tmp_path / "cut.flo"
+    path.write_bytes(content[: len(content) // 2])
+    with pytest.raises(ValueError, match=r"cut\.flo: truncated \.flo file: size 420x380"):
+        read_flo(path)
+
+
+def test_read_flo_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        read_flo(tmp_path / "missing.flo")
+
+
+@pytest.mark.parametrize(
+    "flow, error, match",
+    [
+        (np.zeros((4, 5, 3), np.float32), ValueError, r"flow: expected shape \(H, W, 2\)"),
+        (np.zeros((4, 5, 2), np.int32), TypeError, r"flow: expected a float dtype .* got int32"),
+        (np.zeros((2, 4, 5, 2), np.float32), ValueError, r"flow: expected shape \(H, W, 2\) \(one flow field\), got \(2, 4, 5, 2\)"),
+        (np.zeros((0, 5, 2), np.float32), ValueError, r"flow: expected a non-empty array"),
+        ("not an array", TypeError, r"flow: expected a float dtype"),
+    ],
+)
+@pytest.mark.parametrize("writer", [write_flo, write_kitti_flow])
+def test_writers_reject_bad_flow(tmp_path, writer, flow, error, match):
+    with pytest.raises(error, match=match):
+        writer(tmp_path / "x.out", flow)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- atomic writes ------------------------------------------------------------------------------
+
+class Boom(RuntimeError):
+    pass
+
+
+@pytest.mark.parametrize("writer, name", [(write_flo, "a.flo"), (write_kitti_flow, "a.png")])
+def test_write_failing_midway_leaves_no_file(tmp_path, monkeypatch, writer, name):
+    def fail(self, data):  # the writer dies after the temporary file exists
+        with open(self, "wb") as handle:
+            handle.write(data[: len(data) // 2])
+        raise Boom("disk full")
+
+    monkeypatch.setattr(type(tmp_path), "write_bytes", fail)
+    with pytest.raises(Boom):
+        writer(tmp_path / name, random_flow())
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("writer, name", [(write_flo, "a.flo"), (write_kitti_flow, "a.png")])
+def test_write_failing_midway_keeps_existing_file(tmp_path, monkeypatch, writer, name):
+    path = tmp_path / name
+    path.write_bytes(b"precious")
+
+    def fail(self, data):
+        with open(self, "wb") as handle:
+            handle.write(data[:10])
+        raise Boom("disk full")
+
+    monkeypatch.setattr(type(tmp_path), "write_bytes", fail)
+    with pytest.raises(Boom):
+        writer(path, random_flow())
+    monkeypatch.undo()
+    assert path.read_bytes() == b"precious"
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def test_atomic_path_keeps_extension_and_cleans_up(tmp_path):
+    from flowkit._atomic import atomic_path
+
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(tmp_path / "clip.mp4") as tmp:
+            assert tmp.parent == tmp_path and tmp.suffix == ".mp4" and tmp.exists()
+            raise KeyboardInterrupt  # even BaseException removes the temporary file
+    assert list(tmp_path.iterdir()) == []
+    with atomic_path(tmp_path / "clip.mp4") as tmp:
+        tmp.write_text("ok")
+    assert (tmp_path / "clip.mp4").read_text() == "ok"
+    assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]
+
+
+def test_atomic_path_missing_folder(tmp_path):
+    from flowkit._atomic import atomic_path
+
+    with pytest.raises(FileNotFoundError):
+        with atomic_path(tmp_path / "no" / "such" / "a.flo"):
+            pass
+
+
+# --- KITTI ----------------------------------------------------------------------------------------
+
+def test_kitti_round_trip_within_quantisation(tmp_path):
+    flow = random_flow(12, 17, seed=2, scale=60.0)
+    path = tmp_path / "flow.png"
+    write_kitti_flow(path, flow)
+    got, valid = read_kitti_flow(path)
+    assert got.dtype == np.float32 and got.shape == flow.shape and valid.dtype == bool
+    assert valid.all()
+    # stored as round(64 * flow): error at most 1/128 px, always within the format's 1/64 px step
+    assert np.abs(got - flow).max() <= 1 / 128 + 1e-6
+    np.testing.assert_array_equal(got * 64, np.round(got * 64))
+
+
+def test_kitti_file_layout_is_devkit_rgb(tmp_path):
+    # the devkit reads R = u, G = v, B = valid; decode with an independent reader (skimage/imageio
+    # via PIL is not guaranteed 16-bit), so use cv2 and flip BGR by hand
+    flow = np.zeros((2, 3, 2), np.float32)
+    flow[0, 0] = (1.0, -0.5)
+    flow[1, 2] = (-512.0, 511.984375)
+    valid = np.ones((2, 3), bool)
+    valid[0, 1] = False
+    path = tmp_path / "f.png"
+    write_kitti_flow(path, flow, valid)
+    bgr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert bgr.dtype == np.uint16 and bgr.shape == (2, 3, 3)
+    r, g, b = bgr[..., 2], bgr[..., 1], bgr[..., 0]
+    assert (r[0, 0], g[0, 0], b[0, 0]) == (32768 + 64, 32768 - 32, 1)
+    assert (r[0, 1], g[0, 1], b[0, 1]) == (0, 0, 0)  # invalid: all zero, as the devkit writes
+    assert (r[1, 2], g[1, 2]) == (0, 65535)
+    assert (r[0, 2], g[0, 2], b[0, 2]) == (32768, 32768, 1)
+
+
+def test_kitti_valid_mask_and_unknown_flow(tmp_path):
+    flow = random_flow(6, 8, seed=3)
+    flow[1, 1] = (np.nan, 0)
+    flow[2, 2] = (0, 1e9)
+    flow[3, 3] = (np.inf, 0)
+    valid = np.ones((6, 8), np.uint8)
+    valid[0, :4] = 0
+    path = tmp_path / "f.png"
+    write_kitti_flow(path, flow, valid)
+    got, got_valid = read_kitti_flow(path)
+    expected_valid = valid.astype(bool)
+    expected_valid[1, 1] = expected_valid[2, 2] = expected_valid[3, 3] = False
+    np.testing.assert_array_equal(got_valid, expected_valid)
+    assert np.all(got[~got_valid] == 0)
+    assert np.abs(got - flow)[got_valid].max() <= 1 / 128 + 1e-6
+    write_kitti_flow(path, flow)  # default mask: the known pixels
+    np.testing.assert_array_equal(read_kitti_flow(path)[1].sum(), flow.shape[0] * flow.shape[1] - 3)
+
+
+def test_kitti_clips_out_of_range_flow(tmp_path):
+    flow = np.array([[[600.0, -600.0], [511.99, -512.0]]], np.float32)
+    write_kitti_flow(tmp_path / "f.png", flow)
+    got, _ = read_kitti_flow(tmp_path / "f.png")
+    np.testing.assert_array_equal(got, [[[511.984375, -512.0], [511.984375, -512.0]]])
+
+
+def test_kitti_format_does_not_depend_on_extension(tmp_path):
+    flow = random_flow(4, 4, seed=5)
+    write_kitti_flow(tmp_path / "f.kitti", flow)
+    got, valid = read_kitti_flow(tmp_path / "f.kitti")
+    assert valid.all() and np.abs(got - flow).max() <= 1 / 128 + 1e-6
+
+
+def test_write_kitti_rejects_bad_valid(tmp_path):
+    with pytest.raises(ValueError, match=r"valid: expected shape \(7, 9\) \(H, W of flow\), got \(9, 7\)"):
+        write_kitti_flow(tmp_path / "f.png", random_flow(), np.ones((9, 7), bool))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_read_kitti_rejects_corrupt_files(tmp_path):
+    write_kitti_flow(tmp_path / "good.png", random_flow())
+    content = (tmp_path / "good.png").read_bytes()
+    cases = {
+        "truncated.png": (content[: len(content) // 2], r"truncated\.png: not a readable PNG image \(truncated or corrupt"),
+        "empty.png": (b"", r"empty\.png: not a readable PNG image .*0 bytes"),
+        "text.png": (b"hello, not an image", r"text\.png: not a readable PNG image"),
+    }
+    for name, (data, match) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ValueError, match=match):
+            read_kitti_flow(tmp_path / name)
+    cv2.imwrite(str(tmp_path / "eight.png"), np.zeros((3, 4, 3), np.uint8))
+    with pytest.raises(ValueError, match=r"eight\.png: not a KITTI flow PNG: expected 16-bit with 3 channels, got uint8 with 3"):
+        read_kitti_flow(tmp_path / "eight.png")
+    cv2.imwrite(str(tmp_path / "gray.png"), np.zeros((3, 4), np.uint16))
+    with pytest.raises(ValueError, match=r"got uint16 with 1 channel"):
+        read_kitti_flow(tmp_path / "gray.png")
+    with pytest.raises(FileNotFoundError):
+        read_kitti_flow(tmp_path / "missing.png")
