@@ -1,0 +1,301 @@
+"""Video I/O: iter_frames against direct cv2.VideoCapture / cv2.imread, atomic VideoWriter.
+
+Codecs that opencv-python-headless 5.0 can write here: mp4v (.mp4), MJPG / XVID / FFV1 (.avi),
+MJPG / FFV1 (.mkv); not avc1/H264. FFV1 is lossless, so its round trip must be exact; the
+lossy codecs are compared with OpenCV's own decoding of the same file (exact) and with the
+written frames within a loose bound.
+"""
+
+import gc
+import itertools
+
+import cv2
+import numpy as np
+import pytest
+
+from cases import data_path
+from flowkit import VideoWriter, iter_frames
+
+HEIGHT, WIDTH = 24, 40  # non-square, multiples of 8 for the block codecs
+
+
+def make_frames(count=7, seed=0):
+    """Blocky random RGB frames (8x8 blocks survive lossy codecs reasonably)."""
+    rng = np.random.default_rng(seed)
+    blocks = rng.integers(0, 256, (count, HEIGHT // 8, WIDTH // 8, 3), dtype=np.uint8)
+    return [np.ascontiguousarray(np.repeat(np.repeat(b, 8, 0), 8, 1)) for b in blocks]
+
+
+def opencv_frames(path):
+    """Reference decoding: every frame through cv2.VideoCapture, converted BGR -> RGB."""
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    capture.release()
+    return frames
+
+
+def write_video(path, frames, fps=10, **kwargs):
+    with VideoWriter(path, fps, **kwargs) as writer:
+        for frame in frames:
+            writer.write(frame)
+    return path
+
+
+@pytest.fixture(scope="module")
+def lossless_video(tmp_path_factory):
+    frames = make_frames()
+    return write_video(tmp_path_factory.mktemp("video") / "clip.mkv", frames), frames
+
+
+def test_lossless_round_trip_is_exact(lossless_video):
+    path, frames = lossless_video
+    got = list(iter_frames(path))
+    assert len(got) == len(frames)
+    for frame, expected in zip(got, frames):
+        assert frame.dtype == np.uint8 and frame.shape == (HEIGHT, WIDTH, 3) and frame.flags.c_contiguous
+        np.testing.assert_array_equal(frame, expected)
+
+
+@pytest.mark.parametrize("name, codec", [("clip.mp4", None), ("clip.avi", None), ("clip.avi", "XVID"),
+                                         ("clip.mkv", "MJPG")])
+def test_lossy_codecs_match_opencv_decoding(tmp_path, name, codec):
+    frames = make_frames()
+    path = write_video(tmp_path / name, frames, codec=codec)
+    got = list(iter_frames(path))
+    reference = opencv_frames(path)
+    assert len(got) == len(reference) == len(frames)
+    for frame, ref, original in zip(got, reference, frames):
+        np.testing.assert_array_equal(frame, ref)
+        # colour order check: a BGR/RGB swap would move the mean error to ~100 levels
+        assert np.abs(frame.astype(int) - original).mean() < 25
+
+
+def test_gray_step_and_resize_match_opencv(lossless_video):
+    path, frames = lossless_video
+    gray = list(iter_frames(path, gray=True))
+    for frame, original in zip(gray, frames):
+        assert frame.shape == (HEIGHT, WIDTH)
+        np.testing.assert_array_equal(frame, cv2.cvtColor(original, cv2.COLOR_RGB2GRAY))
+    for step in (2, 3, 7, 10):
+        got = list(iter_frames(path, step=step))
+        assert len(got) == len(frames[::step])
+        for frame, expected in zip(got, frames[::step]):
+            np.testing.assert_array_equal(frame, expected)
+    # resize is (width, height); shrinking uses INTER_AREA, enlarging INTER_LINEAR
+    small = next(iter_frames(path, resize=(20, 6)))
+    assert small.shape == (6, 20, 3)
+    np.testing.assert_array_equal(small, cv2.resize(frames[0], (20, 6), interpolation=cv2.INTER_AREA))
+    big = next(iter_frames(path, resize=(50, 30), gray=True))
+    expected = cv2.cvtColor(cv2.resize(frames[0], (50, 30), interpolation=cv2.INTER_LINEAR), cv2.COLOR_RGB2GRAY)
+    assert big.shape == (30, 50)
+    np.testing.assert_array_equal(big, expected)
+    same = next(iter_frames(path, resize=[WIDTH, HEIGHT]))
+    np.testing.assert_array_equal(same, frames[0])
+
+
+def test_real_video_matches_opencv():
+    path = data_path("video", "car_traffic_small.mp4")
+    capture = cv2.VideoCapture(str(path))
+    reference = []
+    for _ in range(13):
+        ok, frame = capture.read()
+        assert ok
+        reference.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    capture.release()
+    got = list(itertools.islice(iter_frames(path), 13))
+    assert got[0].shape == (360, 640, 3)
+    for frame, ref in zip(got, reference):
+        np.testing.assert_array_equal(frame, ref)
+    stepped = list(itertools.islice(iter_frames(str(path), step=4, gray=True), 4))
+    for frame, ref in zip(stepped, reference[::4]):
+        np.testing.assert_array_equal(frame, cv2.cvtColor(ref, cv2.COLOR_RGB2GRAY))
+
+
+def test_image_folder_natural_order(tmp_path):
+    frames = make_frames(4)
+    names = ["frame2.png", "frame10.png", "frame1.png", "frame100.jpg"]  # natural: 1, 2, 10, 100
+    order = [2, 0, 1, 3]
+    for name, frame in zip(names, frames):
+        cv2.imwrite(str(tmp_path / name), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "sub.png").mkdir()  # a folder with an image name is skipped
+    got = list(iter_frames(tmp_path))
+    assert len(got) == 4
+    for frame, index in zip(got[:3], order[:3]):
+        np.testing.assert_array_equal(frame, frames[index])  # png: exact
+    jpeg = cv2.cvtColor(cv2.imread(str(tmp_path / "frame100.jpg")), cv2.COLOR_BGR2RGB)
+    np.testing.assert_array_equal(got[3], jpeg)
+    gray = list(iter_frames(tmp_path, gray=True, step=2, resize=(20, 12)))
+    assert len(gray) == 2 and gray[0].shape == (12, 20)
+    expected = cv2.resize(cv2.imread(str(tmp_path / "frame1.png"), cv2.IMREAD_GRAYSCALE), (20, 12),
+                          interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(gray[0], expected)
+
+
+def test_image_folder_errors(tmp_path):
+    (tmp_path / "readme.md").write_text("x")
+    with pytest.raises(ValueError, match=r"path: the folder .* holds no image files"):
+        iter_frames(tmp_path)
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((4, 6, 3), np.uint8))
+    cv2.imwrite(str(tmp_path / "b.png"), np.zeros((5, 6, 3), np.uint8))
+    frames = iter_frames(tmp_path)
+    next(frames)
+    with pytest.raises(ValueError, match=r"path: image .*b\.png is 6x5, the first image is 6x4 \(width x height\)"):
+        next(frames)
+    assert len(list(iter_frames(tmp_path, resize=(6, 4)))) == 2
+    (tmp_path / "c.png").write_bytes(b"broken")
+    with pytest.raises(ValueError, match=r"path: OpenCV cannot read the image .*c\.png"):
+        list(iter_frames(tmp_path, resize=(6, 4)))
+
+
+def test_iter_frames_errors_are_raised_at_call_time(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"path: no such video file or image folder: .*missing\.mp4"):
+        iter_frames(tmp_path / "missing.mp4")
+    (tmp_path / "fake.mp4").write_bytes(b"this is not a video" * 10)
+    with pytest.raises(ValueError, match=r"path: OpenCV (cannot open|opened) .*fake\.mp4"):
+        iter_frames(tmp_path / "fake.mp4")
+    (tmp_path / "empty.avi").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"empty\.avi"):
+        iter_frames(tmp_path / "empty.avi")
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"step": 0}, ValueError, r"step: expected an integer >= 1, got 0"),
+        ({"step": 1.5}, TypeError, r"step: expected an integer, got 1\.5"),
+        ({"resize": (10,)}, TypeError, r"resize: expected None or a \(width, height\) pair"),
+        ({"resize": 10}, TypeError, r"resize: expected None or a \(width, height\) pair"),
+        ({"resize": (10, 0)}, ValueError, r"resize\[1\]: expected an integer >= 1, got 0"),
+        ({"resize": (10.0, 5)}, TypeError, r"resize\[0\]: expected an integer"),
+    ],
+)
+def test_iter_frames_rejects_bad_arguments(lossless_video, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        iter_frames(lossless_video[0], **kwargs)
+
+
+# --- VideoWriter ----------------------------------------------------------------------------------
+
+def test_writer_gray_frames(tmp_path):
+    frames = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in make_frames(3)]
+    path = tmp_path / "gray.mkv"
+    with VideoWriter(path, 5) as writer:
+        writer.write(frames[0])
+        writer.write(frames[1][..., None])  # (H, W, 1) is gray too
+        writer.write(frames[2])
+        assert writer.frame_count == 3
+    got = list(iter_frames(path, gray=True))
+    for frame, expected in zip(got, frames):
+        np.testing.assert_array_equal(frame, expected)
+    np.testing.assert_array_equal(next(iter_frames(path)), np.repeat(frames[0][..., None], 3, axis=2))
+
+
+def test_writer_reports_fps_and_size(tmp_path):
+    path = write_video(tmp_path / "a.avi", make_frames(3), fps=12.5)
+    capture = cv2.VideoCapture(str(path))
+    assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(12.5)
+    assert (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (WIDTH, HEIGHT)
+    capture.release()
+
+
+def test_exception_in_with_leaves_no_file(tmp_path):
+    path = tmp_path / "out.mp4"
+    with pytest.raises(KeyError):
+        with VideoWriter(path, 10) as writer:
+            for frame in make_frames(3):
+                writer.write(frame)
+            raise KeyError("stop")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_exception_in_with_keeps_existing_file(tmp_path):
+    path = tmp_path / "out.avi"
+    path.write_bytes(b"existing video")
+    with pytest.raises(RuntimeError, match="stop"):
+        with VideoWriter(path, 10) as writer:
+            writer.write(make_frames(1)[0])
+            raise RuntimeError("stop")
+    assert path.read_bytes() == b"existing video"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.avi"]
+    write_video(path, make_frames(2))  # a successful write replaces it
+    assert len(list(iter_frames(path))) == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["out.avi"]
+
+
+def test_nothing_visible_before_close(tmp_path):
+    path = tmp_path / "out.mkv"
+    writer = VideoWriter(path, 10)
+    writer.write(make_frames(1)[0])
+    assert not path.exists()
+    writer.close()
+    writer.close()  # closing twice does nothing
+    assert writer.closed and path.exists()
+    with pytest.raises(ValueError, match=r"write to a closed VideoWriter"):
+        writer.write(make_frames(1)[0])
+
+
+def test_abandoned_writer_leaves_no_temporary_file(tmp_path):
+    writer = VideoWriter(tmp_path / "out.mp4", 10)
+    writer.write(make_frames(1)[0])
+    del writer
+    gc.collect()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_closing_without_frames_creates_nothing(tmp_path):
+    with pytest.raises(ValueError, match=r"no frames were written, so no video file was created"):
+        with VideoWriter(tmp_path / "out.mp4", 10):
+            pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_frames(tmp_path):
+    path = tmp_path / "out.mkv"
+    with VideoWriter(path, 10) as writer:
+        writer.write(make_frames(1)[0])
+        with pytest.raises(ValueError, match=r"frame: expected size 40x24 \(width x height\) like the first frame, got 24x40"):
+            writer.write(np.zeros((WIDTH, HEIGHT, 3), np.uint8))
+        with pytest.raises(TypeError, match=r"frame: expected dtype uint8, got float32"):
+            writer.write(np.zeros((HEIGHT, WIDTH, 3), np.float32))
+        with pytest.raises(ValueError, match=r"frame: expected shape \(H, W, 3\) or \(H, W\), got \(24, 40, 4\)"):
+            writer.write(np.zeros((HEIGHT, WIDTH, 4), np.uint8))
+        with pytest.raises(ValueError, match=r"frame: expected a non-empty array"):
+            writer.write(np.zeros((0, WIDTH, 3), np.uint8))
+        writer.write(make_frames(2)[1])  # the writer survives rejected frames
+    assert len(list(iter_frames(path))) == 2
+
+
+@pytest.mark.parametrize(
+    "name, fps, kwargs, error, match",
+    [
+        ("a.mp4", 0, {}, ValueError, r"fps: expected a number in \(0, inf\], got 0"),
+        ("a.mp4", "30", {}, TypeError, r"fps: expected a real number, got '30'"),
+        ("a.webm", 30, {}, ValueError, r"codec: no default codec for extension '\.webm'"),
+        ("a.mp4", 30, {"codec": "h264x"}, ValueError, r"codec: expected a 4-character FourCC string"),
+        ("a.mp4", 30, {"codec": 4}, ValueError, r"codec: expected a 4-character FourCC string"),
+    ],
+)
+def test_writer_rejects_bad_arguments(tmp_path, name, fps, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        VideoWriter(tmp_path / name, fps, **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_unsupported_codec(tmp_path):
+    # opencv-python-headless has no H.264 encoder: the error names the codec, no file is left
+    writer = VideoWriter(tmp_path / "a.mp4", 30, codec="avc1")
+    with pytest.raises(ValueError, match=r"codec: OpenCV cannot write 'avc1' video to '\.mp4' files at 40x24"):
+        writer.write(make_frames(1)[0])
+    assert writer.closed
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        VideoWriter(tmp_path / "no" / "a.mp4", 30)
