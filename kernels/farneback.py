@@ -1,0 +1,755 @@
+"""Farneback dense optical flow: per-pixel math, CPU drivers and the level plan.
+
+Facts from G. Farneback, "Two-frame motion estimation based on polynomial expansion"
+(SCIA 2003) and OpenCV's ``modules/video/src/optflowgf.cpp`` (own code):
+
+* every pyramid level is made from the full-resolution frame: Gaussian pre-blur with
+  ``sigma = (1/scale - 1) / 2`` (kernel size ``max(round(5 sigma) | 1, 3)``; the fixed
+  ``[1/4, 1/2, 1/4]`` kernel at full resolution), reflect-101 borders, then a bilinear
+  (half-pixel centred, edge-clamped) resize;
+* polynomial expansion of each level by separable Gaussian-weighted moments over a
+  ``(2 poly_n + 1)`` window, replicated borders, giving five coefficients per pixel
+  ``(b_y, b_x, a_yy, a_xx, a_xy)``;
+* per pixel the update terms ``A = (A0 + A1(x + d)) / 2`` and
+  ``db = (b0 - b1(x + d)) / 2 + A d``, damped by OpenCV's certainty weights on the outer
+  five rows and columns; the five normal-equation planes ``A^T A`` and ``A^T db`` are
+  blurred over ``winsize`` (box or Gaussian, replicated borders) and a 2x2 system is
+  solved per pixel, ``iterations`` times per level.
+
+Intensities are in [0, 1] here (the public layer scales integer frames by their dtype
+maximum), so the determinant regulariser is OpenCV's ``1e-3`` expressed on that scale:
+``1e-3 / 255**4`` (see ``EPS``).
+
+CPU layout: one fused pass per iteration goes from the two expansions and the current flow
+to the new flow: each thread takes a strip of rows, keeps a ring of ``2m + 2`` rows of
+normal-equation planes and a running (float64) column sum, and solves each row as soon as
+its window is complete. Flow is double-buffered, so the update order is "all matrices from
+the old flow, blur all, solve all", the same on CPU and GPU.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .interp import BORDER_REFLECT101, border_index
+
+# OpenCV's absolute 1e-3 on the determinant, for intensities in [0, 255]; on the [0, 1]
+# scale used here the determinant is 255**4 times smaller, and so is the regulariser.
+EPS = 1e-3 / 255.0 ** 4
+MIN_LEVEL_SIZE = 32  # OpenCV drops pyramid levels whose width or height would be below this
+BORDER = 5
+BORDER_WEIGHTS = np.array([0.14, 0.14, 0.4472, 0.4472, 0.4472], np.float32)
+
+
+# ----------------------------------------------------------------------------- host tables
+
+def plan_levels(height, width, levels, pyr_scale, min_size=MIN_LEVEL_SIZE):
+    """The pyramid OpenCV would use, coarsest level last.
+
+    Returns a list of ``(scale, level_height, level_width)`` for levels ``0..k`` where ``k``
+    is ``levels`` cut down so that no level is smaller than ``min_size`` on either side.
+    """
+    k = 0
+    scale = 1.0
+    while k < levels:
+        scale *= pyr_scale
+        if width * scale < min_size or height * scale < min_size:
+            break
+        k += 1
+    plan = []
+    for level in range(k + 1):
+        s = 1.0
+        for _ in range(level):
+            s *= pyr_scale
+        plan.append((s, int(np.rint(height * s)), int(np.rint(width * s))))
+    return plan
+
+
+def pyramid_kernel(scale):
+    """Float32 Gaussian pre-blur kernel of a level (OpenCV's ``getGaussianKernel``)."""
+    sigma = (1.0 / scale - 1.0) * 0.5
+    size = max(int(np.rint(sigma * 5)) | 1, 3)
+    if sigma <= 0:  # full resolution: OpenCV's fixed 3-tap kernel for sigma <= 0
+        return np.array([0.25, 0.5, 0.25], np.float32)
+    x = np.arange(size) - (size - 1) * 0.5
+    k = np.exp(-0.5 / sigma ** 2 * x * x)
+    return (k / k.sum()).astype(np.float32)
+
+
+def resize_table(src_n, dst_n):
+    """Bilinear resize taps along one axis: first index (int32) and weight of the second.
+
+    OpenCV's INTER_LINEAR rule: source coordinate ``(d + 0.5) * src_n / dst_n - 0.5``
+    (rounded to float32), clamped to ``[0, src_n - 1]``; the second tap is index + 1.
+    """
+    idx = np.empty(dst_n, np.int32)
+    frac = np.empty(dst_n, np.float32)
+    scale = src_n / dst_n
+    for d in range(dst_n):
+        f = np.float32((d + 0.5) * scale - 0.5)
+        i = int(math.floor(f))
+        a = np.float32(f - np.float32(i))
+        if i < 0:
+            i, a = 0, np.float32(0.0)
+        if i >= src_n - 1:
+            i, a = src_n - 1, np.float32(0.0)
+        idx[d] = i
+        frac[d] = a
+    return idx, frac
+
+
+def area_table(src_n, dst_n):
+    """INTER_AREA (box-overlap) weights along one axis for ``dst_n <= src_n``.
+
+    Returns ``(idx, wts)`` of shape ``(dst_n, K)``; unused entries have weight 0.
+    """
+    scale = src_n / dst_n
+    rows = []
+    for d in range(dst_n):
+        f1 = d * scale
+        f2 = f1 + scale
+        s1 = int(math.ceil(f1))
+        s2 = int(math.floor(f2))
+        cell = min(scale, src_n - f1)
+        taps = []
+        if s1 - f1 > 1e-3:
+            taps.append((s1 - 1, (s1 - f1) / cell))
+        for s in range(s1, s2):
+            taps.append((s, 1.0 / cell))
+        if f2 - s2 > 1e-3 and s2 < src_n:
+            taps.append((s2, min(min(f2 - s2, 1.0), cell) / cell))
+        rows.append(taps)
+    k = max(len(t) for t in rows)
+    idx = np.zeros((dst_n, k), np.int32)
+    wts = np.zeros((dst_n, k), np.float32)
+    for d, taps in enumerate(rows):
+        for j, (s, wgt) in enumerate(taps):
+            idx[d, j] = min(max(s, 0), src_n - 1)
+            wts[d, j] = wgt
+    return idx, wts
+
+
+def poly_constants(poly_n, poly_sigma):
+    """Gaussian moments ``g, xg, xxg`` (float32, length ``poly_n + 1``, offsets 0..n) and
+    the inverse-Gram entries ``(ig11, ig03, ig33, ig55)`` (float64) of the expansion."""
+    n = poly_n
+    sigma = poly_sigma if poly_sigma >= np.finfo(np.float32).eps else n * 0.3
+    x = np.arange(-n, n + 1, dtype=np.float64)
+    g = np.exp(-x * x / (2 * sigma * sigma)).astype(np.float32).astype(np.float64)
+    g = (g / g.sum()).astype(np.float32)
+    xg = (x * g).astype(np.float32)
+    xxg = (x * x * g).astype(np.float32)
+    gd = g.astype(np.float64)
+    gy, gx = np.meshgrid(gd, gd, indexing="ij")
+    yy, xx = np.meshgrid(x, x, indexing="ij")
+    gram = np.zeros((6, 6))
+    gram[0, 0] = np.sum(gy * gx)
+    gram[1, 1] = np.sum(gy * gx * xx ** 2)
+    gram[3, 3] = np.sum(gy * gx * xx ** 4)
+    gram[5, 5] = np.sum(gy * gx * xx ** 2 * yy ** 2)
+    gram[2, 2] = gram[0, 3] = gram[0, 4] = gram[3, 0] = gram[4, 0] = gram[1, 1]
+    gram[4, 4] = gram[3, 3]
+    gram[3, 4] = gram[4, 3] = gram[5, 5]
+    inv = np.linalg.inv(gram)
+    ig = np.array([inv[1, 1], inv[0, 3], inv[3, 3], inv[5, 5]], np.float64)
+    return g[n:].copy(), xg[n:].copy(), xxg[n:].copy(), ig
+
+
+def window_kernel(winsize, gaussian):
+    """Blur weights for offsets 0..m (m = winsize // 2), float64.
+
+    Box: every weight ``1 / winsize`` per axis (OpenCV divides the (2m+1)-wide sum by
+    ``winsize**2``). Gaussian: sigma ``0.3 m``, normalised over ``-m..m`` as OpenCV.
+    """
+    m = winsize // 2
+    if not gaussian:
+        return np.full(m + 1, 1.0 / winsize)
+    sigma = m * 0.3
+    k = np.ones(m + 1)
+    for i in range(1, m + 1):
+        k[i] = np.float32(np.exp(-i * i / (2 * sigma * sigma)))
+    s = k[0] + 2 * k[1:].sum()
+    return (k / s).astype(np.float32).astype(np.float64)
+
+
+# ------------------------------------------------------------------------- per-pixel math
+
+@njit(cache=True)
+def reflect101(i, n):
+    """Index ``i`` folded into ``[0, n)`` by reflect-101 (fast path inside)."""
+    if 0 <= i < n:
+        return i
+    return border_index(i, n, BORDER_REFLECT101)
+
+
+@njit(cache=True)
+def pyr_vertical(img, c, y, x, kern, norm):
+    """Vertical pre-blur of channel ``c`` of ``img`` (H, W, C) at (y, x), scaled by ``norm``."""
+    h = img.shape[0]
+    r = kern.shape[0] // 2
+    acc = np.float32(0.0)
+    for k in range(kern.shape[0]):
+        acc += kern[k] * np.float32(img[reflect101(y + k - r, h), x, c])
+    return acc * norm
+
+
+@njit(cache=True)
+def pyr_horizontal(row, x, kern):
+    """Horizontal pre-blur of the 1-D ``row`` at column ``x`` (reflect-101)."""
+    w = row.shape[0]
+    r = kern.shape[0] // 2
+    acc = np.float32(0.0)
+    for k in range(kern.shape[0]):
+        acc += kern[k] * row[reflect101(x + k - r, w)]
+    return acc
+
+
+@njit(cache=True)
+def pyr_output(vrows, dy, dx, kern, xidx, xfrac, yfrac):
+    """One pixel of a pyramid level from its two vertically blurred source rows.
+
+    ``vrows[dy, j]`` is source row ``j`` (0: upper, 1: lower) of output row ``dy``; the
+    horizontal blur is evaluated only at the two source columns the resize reads.
+    """
+    ax = xfrac[dx]
+    ay = yfrac[dy]
+    c0 = xidx[dx]
+    c1 = min(c0 + 1, vrows.shape[2] - 1)
+    top = pyr_horizontal(vrows[dy, 0], c0, kern)
+    if ax != 0:
+        top = top * (np.float32(1.0) - ax) + pyr_horizontal(vrows[dy, 0], c1, kern) * ax
+    if ay == 0:
+        return top
+    bot = pyr_horizontal(vrows[dy, 1], c0, kern)
+    if ax != 0:
+        bot = bot * (np.float32(1.0) - ax) + pyr_horizontal(vrows[dy, 1], c1, kern) * ax
+    return top * (np.float32(1.0) - ay) + bot * ay
+
+
+@njit(cache=True)
+def poly_vertical(img, y, x, g, xg, xxg):
+    """Vertical moments (0th, 1st, 2nd) of ``img`` (h, w) at (y, x), replicated rows."""
+    h = img.shape[0]
+    n = g.shape[0] - 1
+    t0 = img[y, x] * g[0]
+    t1 = np.float32(0.0)
+    t2 = np.float32(0.0)
+    for k in range(1, n + 1):
+        a = img[max(y - k, 0), x]
+        b = img[min(y + k, h - 1), x]
+        p = a + b
+        t0 += g[k] * p
+        t1 += xg[k] * (b - a)
+        t2 += xxg[k] * p
+    return t0, t1, t2
+
+
+@njit(cache=True)
+def poly_horizontal(vrow, x, g, xg, xxg, ig):
+    """Expansion coefficients ``(b_y, b_x, a_yy, a_xx, a_xy)`` at column ``x`` of a padded
+    row of vertical moments ``vrow`` (L, 3); columns ``x - n .. x + n`` must exist."""
+    n = g.shape[0] - 1
+    b1 = vrow[x, 0] * g[0]
+    b2 = np.float32(0.0)
+    b3 = vrow[x, 1] * g[0]
+    b4 = np.float32(0.0)
+    b5 = vrow[x, 2] * g[0]
+    b6 = np.float32(0.0)
+    for k in range(1, n + 1):
+        lo = x - k
+        hi = x + k
+        tg = vrow[hi, 0] + vrow[lo, 0]
+        b1 += tg * g[k]
+        b4 += tg * xxg[k]
+        b2 += (vrow[hi, 0] - vrow[lo, 0]) * xg[k]
+        b3 += (vrow[hi, 1] + vrow[lo, 1]) * g[k]
+        b6 += (vrow[hi, 1] - vrow[lo, 1]) * xg[k]
+        b5 += (vrow[hi, 2] + vrow[lo, 2]) * g[k]
+    return (np.float32(b3 * ig[0]), np.float32(b2 * ig[0]),
+            np.float32(b1 * ig[1] + b5 * ig[2]), np.float32(b1 * ig[1] + b4 * ig[2]),
+            np.float32(b6 * ig[3]))
+
+
+@njit(cache=True)
+def border_weight(y, x, h, w):
+    """OpenCV's certainty weight: < 1 on the outer five rows and columns."""
+    s = np.float32(1.0)
+    if x < BORDER:
+        s *= BORDER_WEIGHTS[x]
+    if x >= w - BORDER:
+        s *= BORDER_WEIGHTS[w - x - 1]
+    if y < BORDER:
+        s *= BORDER_WEIGHTS[y]
+    if y >= h - BORDER:
+        s *= BORDER_WEIGHTS[h - y - 1]
+    return s
+
+
+@njit(cache=True)
+def normal_equations(R0, R1, flow, y, x):
+    """The five normal-equation entries ``(G_yy, G_xy, G_xx, h_y, h_x)`` at (y, x).
+
+    ``R0, R1`` are (C, h, w, 5) expansions of the two frames; the per-channel terms are
+    averaged over the channels (so a gray frame repeated in C channels gives the gray
+    result). ``flow`` (h, w, 2) is the current estimate.
+    """
+    nc, h, w, _ = R0.shape
+    dx = flow[y, x, 0]
+    dy = flow[y, x, 1]
+    fx = np.float32(x) + dx
+    fy = np.float32(y) + dy
+    x1 = int(math.floor(fx))
+    y1 = int(math.floor(fy))
+    inside = 0 <= x1 < w - 1 and 0 <= y1 < h - 1
+    ax = fx - np.float32(x1)
+    ay = fy - np.float32(y1)
+    one = np.float32(1.0)
+    a00 = (one - ax) * (one - ay)
+    a01 = ax * (one - ay)
+    a10 = (one - ax) * ay
+    a11 = ax * ay
+    s = border_weight(y, x, h, w)
+    g11 = np.float32(0.0)
+    g12 = np.float32(0.0)
+    g22 = np.float32(0.0)
+    h1 = np.float32(0.0)
+    h2 = np.float32(0.0)
+    for c in range(nc):
+        if inside:
+            s0 = (a00 * R1[c, y1, x1, 0] + a01 * R1[c, y1, x1 + 1, 0]
+                  + a10 * R1[c, y1 + 1, x1, 0] + a11 * R1[c, y1 + 1, x1 + 1, 0])
+            s1 = (a00 * R1[c, y1, x1, 1] + a01 * R1[c, y1, x1 + 1, 1]
+                  + a10 * R1[c, y1 + 1, x1, 1] + a11 * R1[c, y1 + 1, x1 + 1, 1])
+            s2 = (a00 * R1[c, y1, x1, 2] + a01 * R1[c, y1, x1 + 1, 2]
+                  + a10 * R1[c, y1 + 1, x1, 2] + a11 * R1[c, y1 + 1, x1 + 1, 2])
+            s3 = (a00 * R1[c, y1, x1, 3] + a01 * R1[c, y1, x1 + 1, 3]
+                  + a10 * R1[c, y1 + 1, x1, 3] + a11 * R1[c, y1 + 1, x1 + 1, 3])
+            s4 = (a00 * R1[c, y1, x1, 4] + a01 * R1[c, y1, x1 + 1, 4]
+                  + a10 * R1[c, y1 + 1, x1, 4] + a11 * R1[c, y1 + 1, x1 + 1, 4])
+            r4 = (R0[c, y, x, 2] + s2) * np.float32(0.5)
+            r5 = (R0[c, y, x, 3] + s3) * np.float32(0.5)
+            r6 = (R0[c, y, x, 4] + s4) * np.float32(0.25)
+        else:
+            s0 = np.float32(0.0)
+            s1 = np.float32(0.0)
+            r4 = R0[c, y, x, 2]
+            r5 = R0[c, y, x, 3]
+            r6 = R0[c, y, x, 4] * np.float32(0.5)
+        r2 = (R0[c, y, x, 0] - s0) * np.float32(0.5)
+        r3 = (R0[c, y, x, 1] - s1) * np.float32(0.5)
+        r2 += r4 * dy + r6 * dx
+        r3 += r6 * dy + r5 * dx
+        r2 *= s
+        r3 *= s
+        r4 *= s
+        r5 *= s
+        r6 *= s
+        g11 += r4 * r4 + r6 * r6
+        g12 += (r4 + r5) * r6
+        g22 += r5 * r5 + r6 * r6
+        h1 += r4 * r2 + r6 * r3
+        h2 += r6 * r2 + r5 * r3
+    if nc > 1:
+        inv = np.float32(1.0 / nc)
+        g11 *= inv
+        g12 *= inv
+        g22 *= inv
+        h1 *= inv
+        h2 *= inv
+    return g11, g12, g22, h1, h2
+
+
+@njit(cache=True)
+def solve(g11, g12, g22, h1, h2, eps):
+    """Solve the blurred 2x2 system; returns ``(u, v, smaller eigenvalue of G)``."""
+    idet = 1.0 / (g11 * g22 - g12 * g12 + eps)
+    u = (g11 * h2 - g12 * h1) * idet
+    v = (g22 * h1 - g12 * h2) * idet
+    half = 0.5 * (g11 - g22)
+    lam = 0.5 * (g11 + g22) - math.sqrt(half * half + g12 * g12)
+    return u, v, max(lam, 0.0)
+
+
+@njit(cache=True)
+def resize_flow_pixel(src, dy, dx, yidx, yfrac, xidx, xfrac, factor, k):
+    """Component ``k`` of the bilinearly resized flow at (dy, dx), times ``factor``."""
+    h, w = src.shape[0], src.shape[1]
+    y0 = yidx[dy]
+    x0 = xidx[dx]
+    y1 = min(y0 + 1, h - 1)
+    x1 = min(x0 + 1, w - 1)
+    ax = xfrac[dx]
+    ay = yfrac[dy]
+    one = np.float32(1.0)
+    top = src[y0, x0, k] * (one - ax) + src[y0, x1, k] * ax
+    bot = src[y1, x0, k] * (one - ax) + src[y1, x1, k] * ax
+    return (top * (one - ay) + bot * ay) * factor
+
+
+@njit(cache=True)
+def area_flow_pixel(src, dy, dx, yidx, ywts, xidx, xwts, factor, k):
+    """Component ``k`` of the INTER_AREA-resized flow at (dy, dx), times ``factor``."""
+    acc = np.float32(0.0)
+    for i in range(yidx.shape[1]):
+        wy = ywts[dy, i]
+        if wy == 0:
+            continue
+        row = np.float32(0.0)
+        for j in range(xidx.shape[1]):
+            row += xwts[dx, j] * np.float32(src[yidx[dy, i], xidx[dx, j], k])
+        acc += wy * row
+    return acc * factor
+
+
+# ----------------------------------------------------------------------------- CPU drivers
+
+@njit(parallel=True, cache=True)
+def pyramid_level_cpu(img, c, norm, kern, yidx, yfrac, xidx, xfrac, vrows, out):
+    """Level image ``out`` (h, w) from channel ``c`` of the full frame ``img`` (H, W, C).
+
+    ``vrows`` (h, 2, W) float32 scratch holds the vertically blurred source rows.
+    """
+    h, w = out.shape
+    wfull = img.shape[1]
+    hfull = img.shape[0]
+    for dy in prange(h):
+        y0 = yidx[dy]
+        for x in range(wfull):
+            vrows[dy, 0, x] = pyr_vertical(img, c, y0, x, kern, norm)
+        if yfrac[dy] != 0:
+            y1 = min(y0 + 1, hfull - 1)
+            for x in range(wfull):
+                vrows[dy, 1, x] = pyr_vertical(img, c, y1, x, kern, norm)
+        for dx in range(w):
+            out[dy, dx] = pyr_output(vrows, dy, dx, kern, xidx, xfrac, yfrac)
+
+
+@njit(parallel=True, cache=True)
+def poly_exp_cpu(img, g, xg, xxg, ig, strips, vbuf, out):
+    """Polynomial expansion ``out`` (h, w, 5) of ``img`` (h, w); ``vbuf`` (S, w + 2n, 3)."""
+    h, w = img.shape
+    n = g.shape[0] - 1
+    for s in prange(strips.shape[0] - 1):
+        vrow = vbuf[s]
+        for y in range(strips[s], strips[s + 1]):
+            for x in range(w):
+                t0, t1, t2 = poly_vertical(img, y, x, g, xg, xxg)
+                vrow[x + n, 0] = t0
+                vrow[x + n, 1] = t1
+                vrow[x + n, 2] = t2
+            for k in range(n):  # replicated columns
+                for j in range(3):
+                    vrow[k, j] = vrow[n, j]
+                    vrow[w + n + k, j] = vrow[w + n - 1, j]
+            for x in range(w):
+                r = poly_horizontal(vrow, x + n, g, xg, xxg, ig)
+                for j in range(5):
+                    out[y, x, j] = r[j]
+
+
+@njit(cache=True)
+def _matrix_row(R0, R1, flow, r, ring, slot):
+    h = R0.shape[1]
+    y = min(max(r, 0), h - 1)
+    dst = ring[slot]
+    for x in range(R0.shape[2]):
+        e = normal_equations(R0, R1, flow, y, x)
+        for j in range(5):
+            dst[x, j] = e[j]
+
+
+@njit(parallel=True, cache=True)
+def iterate_cpu(R0, R1, flow_in, flow_out, conf, wk, box, eps, strips, ring, vsum):
+    """One Farneback iteration: normal equations from ``flow_in``, blur, solve into ``flow_out``.
+
+    ``wk`` (m + 1,) float64 window weights; ``box`` selects running box sums. ``conf``
+    (h, w) receives the smaller eigenvalue of the blurred G when it has rows (else shape
+    (0, 0)). Scratch: ``ring`` (S, 2m + 2, w, 5) float32, ``vsum`` (S, w, 5) float64.
+    """
+    h, w = R0.shape[1], R0.shape[2]
+    m = wk.shape[0] - 1
+    nring = 2 * m + 2
+    want_conf = conf.shape[0] > 0
+    for s in prange(strips.shape[0] - 1):
+        y0 = strips[s]
+        y1 = strips[s + 1]
+        rg = ring[s]
+        vs = vsum[s]
+        for r in range(y0 - m, y0 + m + 1):
+            _matrix_row(R0, R1, flow_in, r, rg, (r + nring * h) % nring)
+        if box:
+            for x in range(w):
+                for j in range(5):
+                    vs[x, j] = 0.0
+            for r in range(y0 - m, y0 + m + 1):
+                src = rg[(r + nring * h) % nring]
+                for x in range(w):
+                    for j in range(5):
+                        vs[x, j] += src[x, j]
+        for y in range(y0, y1):
+            if y > y0:
+                new = (y + m + nring * h) % nring
+                _matrix_row(R0, R1, flow_in, y + m, rg, new)
+                if box:
+                    old = rg[(y - m - 1 + nring * h) % nring]
+                    add = rg[new]
+                    for x in range(w):
+                        for j in range(5):
+                            vs[x, j] += np.float64(add[x, j]) - np.float64(old[x, j])
+            if not box:
+                centre = rg[(y + nring * h) % nring]
+                for x in range(w):
+                    for j in range(5):
+                        vs[x, j] = wk[0] * centre[x, j]
+                for i in range(1, m + 1):
+                    up = rg[(y - i + nring * h) % nring]
+                    dn = rg[(y + i + nring * h) % nring]
+                    for x in range(w):
+                        for j in range(5):
+                            vs[x, j] += wk[i] * (np.float64(up[x, j]) + np.float64(dn[x, j]))
+            _solve_row(vs, wk, box, eps, flow_out, conf, y, want_conf)
+
+
+@njit(cache=True)
+def _solve_row(vs, wk, box, eps, flow_out, conf, y, want_conf):
+    w = vs.shape[0]
+    m = wk.shape[0] - 1
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    a4 = 0.0
+    if box:
+        sc = wk[0] * wk[0]
+        for i in range(-m, m + 1):
+            xx = min(max(i, 0), w - 1)
+            a0 += vs[xx, 0]
+            a1 += vs[xx, 1]
+            a2 += vs[xx, 2]
+            a3 += vs[xx, 3]
+            a4 += vs[xx, 4]
+    for x in range(w):
+        if box:
+            if x > 0:
+                xa = min(x + m, w - 1)
+                xr = max(x - m - 1, 0)
+                a0 += vs[xa, 0] - vs[xr, 0]
+                a1 += vs[xa, 1] - vs[xr, 1]
+                a2 += vs[xa, 2] - vs[xr, 2]
+                a3 += vs[xa, 3] - vs[xr, 3]
+                a4 += vs[xa, 4] - vs[xr, 4]
+            u, v, lam = solve(a0 * sc, a1 * sc, a2 * sc, a3 * sc, a4 * sc, eps)
+        else:
+            e = gauss_row_pixel(vs, x, wk)
+            u, v, lam = solve(e[0], e[1], e[2], e[3], e[4], eps)
+        flow_out[y, x, 0] = u
+        flow_out[y, x, 1] = v
+        if want_conf:
+            conf[y, x] = lam
+
+
+@njit(cache=True)
+def gauss_row_pixel(vs, x, wk):
+    """Horizontal Gaussian window over the (w, 5) row ``vs`` at ``x``, replicated edges."""
+    w = vs.shape[0]
+    m = wk.shape[0] - 1
+    b0 = wk[0] * vs[x, 0]
+    b1 = wk[0] * vs[x, 1]
+    b2 = wk[0] * vs[x, 2]
+    b3 = wk[0] * vs[x, 3]
+    b4 = wk[0] * vs[x, 4]
+    for i in range(1, m + 1):
+        lo = max(x - i, 0)
+        hi = min(x + i, w - 1)
+        b0 += wk[i] * (vs[lo, 0] + vs[hi, 0])
+        b1 += wk[i] * (vs[lo, 1] + vs[hi, 1])
+        b2 += wk[i] * (vs[lo, 2] + vs[hi, 2])
+        b3 += wk[i] * (vs[lo, 3] + vs[hi, 3])
+        b4 += wk[i] * (vs[lo, 4] + vs[hi, 4])
+    return b0, b1, b2, b3, b4
+
+
+@njit(parallel=True, cache=True)
+def resize_flow_cpu(src, yidx, yfrac, xidx, xfrac, factor, out):
+    """Bilinear resize of a flow (OpenCV INTER_LINEAR) times ``factor`` into ``out``."""
+    h, w = out.shape[0], out.shape[1]
+    for dy in prange(h):
+        for dx in range(w):
+            for k in range(2):
+                out[dy, dx, k] = resize_flow_pixel(src, dy, dx, yidx, yfrac, xidx, xfrac, factor, k)
+
+
+@njit(parallel=True, cache=True)
+def area_flow_cpu(src, yidx, ywts, xidx, xwts, factor, out):
+    """INTER_AREA resize of a flow times ``factor`` into ``out``."""
+    h, w = out.shape[0], out.shape[1]
+    for dy in prange(h):
+        for dx in range(w):
+            for k in range(2):
+                out[dy, dx, k] = area_flow_pixel(src, dy, dx, yidx, ywts, xidx, xwts, factor, k)
+
+
+# ------------------------------------------------------------------------------ host driver
+
+def strips_for(height, parts):
+    """Row boundaries (int64) splitting ``height`` rows into about ``parts`` strips."""
+    parts = max(1, min(parts, height))
+    return np.linspace(0, height, parts + 1).round().astype(np.int64)
+
+
+class Workspace:
+    """Buffers kept between calls (keyed by name; reallocated only when shape/dtype change)."""
+
+    def __init__(self, empty=np.empty, zeros=np.zeros):
+        self._buffers = {}
+        self._empty = empty
+        self._zeros = zeros
+        self.tables = {}
+
+    def get(self, name, shape, dtype=np.float32):
+        shape = tuple(int(s) for s in shape)
+        buf = self._buffers.get(name)
+        if buf is None or tuple(buf.shape) != shape or buf.dtype != np.dtype(dtype):
+            buf = self._empty(shape, dtype)
+            self._buffers[name] = buf
+        return buf
+
+    def swap(self, name0, name1):
+        """Exchange two named buffers (the expansion of frame1 becomes that of frame0)."""
+        b = self._buffers
+        b[name0], b[name1] = b.get(name1), b.get(name0)
+
+    def table(self, key, make):
+        value = self.tables.get(key)
+        if value is None:
+            value = make()
+            self.tables[key] = value
+        return value
+
+
+class Params:
+    """Algorithm options and the constants derived from them (host side)."""
+
+    def __init__(self, pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, gaussian):
+        self.pyr_scale = pyr_scale
+        self.levels = levels
+        self.winsize = winsize
+        self.iterations = iterations
+        self.poly_n = poly_n
+        self.poly_sigma = poly_sigma
+        self.gaussian = gaussian
+        self.g, self.xg, self.xxg, self.ig = poly_constants(poly_n, poly_sigma)
+        self.wk = window_kernel(winsize, gaussian)
+        self.m = winsize // 2
+
+
+def level_tables(ws, plan, height, width):
+    """Per-level resize tables (cached in the workspace)."""
+    def make():
+        out = []
+        for i, (scale, h, w) in enumerate(plan):
+            kern = pyramid_kernel(scale)
+            yi, yf = resize_table(height, h)
+            xi, xf = resize_table(width, w)
+            if i + 1 < len(plan):
+                _, hc, wc = plan[i + 1]
+                uyi, uyf = resize_table(hc, h)
+                uxi, uxf = resize_table(wc, w)
+            else:
+                uyi = uyf = uxi = uxf = None
+            out.append(dict(kern=kern, yidx=yi, yfrac=yf, xidx=xi, xfrac=xf,
+                            uyidx=uyi, uyfrac=uyf, uxidx=uxi, uxfrac=uxf))
+        return out
+    return ws.table(("levels", tuple(plan), height, width), make)
+
+
+def normalise_confidence(conf):
+    """Divide each (h, w) map of ``conf`` (N, h, w) by its maximum, in place (0 stays 0)."""
+    for c in conf:
+        top = float(c.max())
+        if top > 0:
+            c *= np.float32(1.0 / top)
+        else:
+            c[...] = 0
+
+
+def farneback_cpu(frame0, frame1, params, plan, norm, init_flow, out, conf, ws, threads,
+                  reuse_first=False):
+    """Flow of one pair on the CPU.
+
+    Parameters
+    ----------
+    frame0, frame1 : ndarray (H, W, C)
+        uint8, uint16 or float32 frames, C-contiguous.
+    params : Params
+    plan : list of (scale, h, w)
+        From ``plan_levels``; level 0 is (1.0, H, W).
+    norm : float
+        Factor taking the frames to [0, 1] (1/255, 1/65535 or 1).
+    init_flow : ndarray (H, W, 2) float32 or None
+        Initial estimate (OpenCV's OPTFLOW_USE_INITIAL_FLOW).
+    out : ndarray (H, W, 2) float32
+        Receives the flow.
+    conf : ndarray (H, W) float32 or None
+        Receives the raw smaller eigenvalue of the blurred G (not normalised).
+    ws : Workspace
+    threads : int
+        Number of CPU threads (sets the strip count).
+    reuse_first : bool
+        ``frame0`` is the ``frame1`` of the previous call with this workspace: its
+        expansions are taken from there instead of being recomputed.
+    """
+    height, width, nc = frame0.shape
+    tabs = level_tables(ws, plan, height, width)
+    p = params
+    nring = 2 * p.m + 2
+    normf = np.float32(norm)
+    prev = None
+    empty_conf = ws.get("noconf", (0, 0))
+    for li in range(len(plan) - 1, -1, -1):
+        scale, h, w = plan[li]
+        t = tabs[li]
+        # the two expansions of this level
+        strips = strips_for(h, 2 * threads)
+        nst = strips.shape[0] - 1
+        vrows = ws.get("vrows%d" % li, (h, 2, width))
+        img = ws.get("img%d" % li, (h, w))
+        vbuf = ws.get("vbuf%d" % li, (nst, w + 2 * p.poly_n, 3))
+        R = []
+        if reuse_first:
+            ws.swap("R0_%d" % li, "R1_%d" % li)
+        for f, frame in enumerate((frame0, frame1)):
+            Rf = ws.get("R%d_%d" % (f, li), (nc, h, w, 5))
+            R.append(Rf)
+            if f == 0 and reuse_first:
+                continue
+            for c in range(nc):
+                pyramid_level_cpu(frame, c, normf, t["kern"], t["yidx"], t["yfrac"],
+                                  t["xidx"], t["xfrac"], vrows, img)
+                poly_exp_cpu(img, p.g, p.xg, p.xxg, p.ig, strips, vbuf, Rf[c])
+        # initial flow of this level; iterations alternate between two buffers, and the
+        # start buffer is chosen so that the last iteration writes the level's result
+        final = out if li == 0 else ws.get("flow%d" % li, (h, w, 2))
+        other = ws.get("flowtmp%d" % li, (h, w, 2))
+        start = final if p.iterations % 2 == 0 else other
+        if prev is not None:
+            resize_flow_cpu(prev, t["uyidx"], t["uyfrac"], t["uxidx"], t["uxfrac"],
+                            np.float32(1.0 / p.pyr_scale), start)
+        elif init_flow is not None:
+            ay = ws.table(("area", height, h), lambda: area_table(height, h))
+            ax = ws.table(("area", width, w), lambda: area_table(width, w))
+            area_flow_cpu(init_flow, ay[0], ay[1], ax[0], ax[1], np.float32(scale), start)
+        else:
+            start[...] = 0
+        ring = ws.get("ring%d" % li, (nst, nring, w, 5))
+        vsum = ws.get("vsum%d" % li, (nst, w, 5), np.float64)
+        src, dst = start, (other if start is final else final)
+        for it in range(p.iterations):
+            last = it == p.iterations - 1
+            cbuf = conf if (li == 0 and last and conf is not None) else empty_conf
+            iterate_cpu(R[0], R[1], src, dst, cbuf, p.wk, not p.gaussian, EPS,
+                        strips, ring, vsum)
+            src, dst = dst, src
+        prev = final
+    return out
