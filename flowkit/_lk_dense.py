@@ -1,0 +1,141 @@
+"""Dense iterative Lucas-Kanade optical flow (coarse to fine), CPU and CUDA."""
+
+import numpy as np
+
+from ._backend import CUDA, as_array, is_device_array, select_device, to_device, to_host, to_output
+from ._validate import (check_flow, check_image, check_int, check_same_shape, frames_layout,
+                        to_nhwc)
+from .kernels import lk_dense
+
+# integer dtypes scale to [0, 1] as scikit-image's img_as_float32
+_SCALES = {np.dtype(np.uint8): 1.0 / 255, np.dtype(np.uint16): 1.0 / 65535}
+
+
+def _check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {value!r}")
+    return bool(value)
+
+
+def _host_planes(frames):
+    """(N, H, W, C) NumPy frames -> C-contiguous float32 planes (N, C, H, W) in [0, 1]."""
+    planes = np.ascontiguousarray(frames.transpose(0, 3, 1, 2))
+    scale = _SCALES.get(planes.dtype)
+    if scale is not None:
+        return np.multiply(planes, scale, dtype=np.float32)
+    return planes.astype(np.float32)
+
+
+def lucas_kanade(frame0, frame1, *, radius=7, num_warp=10, gaussian=False, prefilter=False,
+                 levels=None, init_flow=None, device=None):
+    """Dense optical flow by iterative Lucas-Kanade, coarse to fine.
+
+    At every pyramid level and for each of ``num_warp`` warps: frame1 is warped by the
+    current flow (bilinear, edge pixels replicated), its ``np.gradient`` derivatives and the
+    normal equations of Lucas-Kanade are summed over a uniform or Gaussian window around each
+    pixel, and the 2x2 system per pixel gives the new flow (pixels whose system has
+    ``|det| < 1e-14`` get flow 0). The method, pyramid and every default are those of
+    :func:`skimage.registration.optical_flow_ilk`, whose results this function reproduces to
+    float32 rounding (docs/accuracy.md), with the per-pixel work fused into Numba kernels.
+
+    Parameters
+    ----------
+    frame0, frame1 : array, (H, W), (H, W, C), (N, H, W) or (N, H, W, C)
+        The two frames (or batches of pairs), uint8, uint16, float16, float32 or float64, the
+        same shape. Integer images are scaled to [0, 1]; float images are used as they are
+        (taken to be in [0, 1], see docs/conventions.md). Colour frames (C <= 4) are not
+        converted to gray: the normal equations of all channels are summed.
+    radius : int, optional
+        Radius of the integration window (>= 1). The uniform window is ``2r+1`` wide; the
+        Gaussian window has sigma ``(2r+1)/4`` and is truncated at 4 sigma.
+    num_warp : int, optional
+        Number of warps (re-linearisations) per pyramid level (>= 1).
+    gaussian : bool, optional
+        Gaussian instead of uniform window.
+    prefilter : bool, optional
+        3x3 median filter of the flow before each warp (removes outliers).
+    levels : int or None, optional
+        Number of pyramid levels. None: scikit-image's rule (halve, Gaussian sigma 2/3 then
+        bilinear, while the smaller side exceeds 32 pixels, at most 10 levels). An integer
+        must be between 1 and the count at which the smaller side reaches one pixel.
+    init_flow : array, (H, W, 2) or (N, H, W, 2), optional
+        Initial flow (float16/32/64). It is reduced to the coarsest level with the image
+        pyramid's filter and its vectors scaled, like OpenCV's ``OPTFLOW_USE_INITIAL_FLOW``;
+        with ``levels=1`` it is used as it is.
+    device : {None, "cpu", "cuda"}, optional
+        Where to run; None follows the inputs (docs/conventions.md, "Backends").
+
+    Returns
+    -------
+    flow : array, (H, W, 2) or (N, H, W, 2), float32
+        ``flow[..., 0] = u`` (x) and ``flow[..., 1] = v`` (y) in pixels, with
+        ``frame0[y, x] ~ frame1[y + v, x + u]``. NumPy for NumPy input, CuPy for GPU input.
+        (scikit-image returns ``(v, u)`` planes ``(2, H, W)``; this is their transpose.)
+
+    Raises
+    ------
+    TypeError
+        Non-array frames, unsupported dtypes, non-integer ``radius``/``num_warp``/``levels``,
+        non-bool ``gaussian``/``prefilter``, host and device inputs mixed.
+    ValueError
+        Wrong ndim, empty or differently shaped frames, ``radius``/``num_warp`` < 1,
+        ``levels`` out of range, ``init_flow`` of the wrong shape.
+
+    References
+    ----------
+    G. Le Besnerais and F. Champagnat, "Dense optical flow by iterative local window
+    registration", ICIP 2005, doi:10.1109/ICIP.2005.1529706 (Table 2).
+
+    Examples
+    --------
+    >>> import flowkit
+    >>> frame0, frame1, truth = flowkit.sample_pair()
+    >>> flow = flowkit.lucas_kanade(frame0, frame1, radius=7, num_warp=10)
+    >>> flow.shape, flow.dtype
+    ((240, 320, 2), dtype('float32'))
+    """
+    frame0, frame1 = as_array(frame0), as_array(frame1)
+    check_image("frame0", frame0)
+    check_image("frame1", frame1)
+    check_same_shape("frame0", frame0, "frame1", frame1)
+    batched, has_channels = frames_layout(frame0)
+    radius = check_int("radius", radius, min_value=1)
+    num_warp = check_int("num_warp", num_warp, min_value=1)
+    gaussian = _check_bool("gaussian", gaussian)
+    prefilter = _check_bool("prefilter", prefilter)
+    lead = tuple(frame0.shape[:3] if batched else frame0.shape[:2])
+    height, width = lead[-2:]
+    if levels is None:
+        levels = lk_dense.auto_levels(height, width)
+    else:
+        levels = check_int("levels", levels, min_value=1,
+                           max_value=lk_dense.max_levels(height, width))
+    if init_flow is not None:
+        init_flow = as_array(init_flow)
+        check_flow("init_flow", init_flow, shape=lead)
+    backend = select_device(device, frame0=frame0, frame1=frame1, init_flow=init_flow)
+    gpu_input = is_device_array(frame0)
+    args = (radius, num_warp, gaussian, prefilter, levels)
+
+    if backend == CUDA:
+        from .kernels import lk_dense_cuda
+
+        f0 = to_nhwc(to_device(frame0), batched, has_channels)
+        f1 = to_nhwc(to_device(frame1), batched, has_channels)
+        init = None
+        if init_flow is not None:
+            init = to_device(init_flow)
+            init = init if batched else init.reshape((1,) + tuple(init.shape))
+        flow = lk_dense_cuda.ilk(f0, f1, init, _SCALES.get(np.dtype(frame0.dtype), 1.0),
+                                 _SCALES.get(np.dtype(frame1.dtype), 1.0), *args)
+    else:
+        f0 = _host_planes(to_nhwc(to_host(frame0), batched, has_channels))
+        f1 = _host_planes(to_nhwc(to_host(frame1), batched, has_channels))
+        init = None
+        if init_flow is not None:
+            init = to_host(init_flow).reshape((-1,) + lead[-2:] + (2,))
+            init = np.ascontiguousarray(init.transpose(0, 3, 1, 2), np.float32)
+        flow = lk_dense.ilk(f0, f1, init, *args)
+    if not batched:
+        flow = flow[0]
+    return to_output(flow, gpu_input)
