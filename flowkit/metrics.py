@@ -10,7 +10,7 @@ pooled: the mean runs over the valid pixels of all frames.
 import numpy as np
 
 from ._backend import as_array, to_host
-from ._validate import check_array, check_flow, check_image, check_same_shape, frames_layout
+from ._validate import check_array, check_flow, check_float, check_image, check_same_shape, frames_layout
 
 UNKNOWN_FLOW = 1e9
 
@@ -150,9 +150,7 @@ def _image_pair(image, reference):
 
 def _data_range(reference, data_range):
     if data_range is not None:
-        if isinstance(data_range, bool) or not np.isscalar(data_range) or not data_range > 0:
-            raise ValueError(f"data_range: expected a positive number, got {data_range!r}")
-        return float(data_range)
+        return check_float("data_range", data_range, low=0, low_open=True)
     if reference.dtype.kind == "u":
         return float(np.iinfo(reference.dtype).max)
     return 1.0  # float images are in [0, 1] (docs/conventions.md)

@@ -1,0 +1,241 @@
+"""Metrics against hand-computed values, plain NumPy loops and scikit-image."""
+
+import math
+
+import numpy as np
+import pytest
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from cases import data_path
+from flowkit import metrics, read_flo
+
+
+def flows(shape=(12, 15), seed=0):
+    rng = np.random.default_rng(seed)
+    gt = (rng.standard_normal(shape + (2,)) * 5).astype(np.float32)
+    flow = gt + (rng.standard_normal(shape + (2,)) * 2).astype(np.float32)
+    return flow, gt
+
+
+def loop_reference(flow, gt, valid, per_pixel):
+    """Mean of per_pixel(u, v, gu, gv) over valid pixels with known gt, as a plain float64 loop."""
+    values = []
+    for (u, v), (gu, gv), ok in zip(flow.reshape(-1, 2).astype(float), gt.reshape(-1, 2).astype(float),
+                                    valid.reshape(-1)):
+        if ok and abs(gu) < 1e9 and abs(gv) < 1e9:
+            values.append(per_pixel(u, v, gu, gv))
+    return sum(values) / len(values)
+
+
+def epe_pixel(u, v, gu, gv):
+    return math.sqrt((u - gu) ** 2 + (v - gv) ** 2)
+
+
+def aae_pixel(u, v, gu, gv):
+    cosine = (u * gu + v * gv + 1) / math.sqrt((u * u + v * v + 1) * (gu * gu + gv * gv + 1))
+    return math.degrees(math.acos(min(1.0, max(-1.0, cosine))))
+
+
+def fl_pixel(u, v, gu, gv):
+    epe = epe_pixel(u, v, gu, gv)
+    return 100.0 * (epe > 3 and epe > 0.05 * math.hypot(gu, gv))
+
+
+# float64 loop vs vectorised float64 NumPy: only summation order differs (~1e-15 relative)
+METRICS = [(metrics.endpoint_error, epe_pixel), (metrics.angular_error, aae_pixel), (metrics.fl_all, fl_pixel)]
+
+
+@pytest.mark.parametrize("metric, per_pixel", METRICS)
+def test_flow_metrics_match_loop_reference(metric, per_pixel):
+    flow, gt = flows()
+    gt[0, 0] = (np.nan, 0)
+    gt[1, 1] = (1e9, 0)  # Middlebury's unknown marker: excluded
+    gt[2, 2] = (0, -np.inf)
+    valid = np.random.default_rng(1).random(gt.shape[:2]) > 0.3
+    assert metric(flow, gt, valid) == pytest.approx(loop_reference(flow, gt, valid, per_pixel), rel=1e-12)
+    everything = np.ones(gt.shape[:2], bool)
+    assert metric(flow, gt) == pytest.approx(loop_reference(flow, gt, everything, per_pixel), rel=1e-12)
+
+
+@pytest.mark.parametrize("metric, per_pixel", METRICS)
+def test_flow_metrics_on_real_ground_truth(metric, per_pixel):
+    gt = read_flo(data_path("middlebury", "Venus", "flow10.flo"))[::6, ::6]
+    flow = gt + np.float32(1.5) * np.sin(np.arange(gt.size, dtype=np.float32)).reshape(gt.shape)
+    flow[::3] = 0  # large errors too, for Fl-all
+    everything = np.ones(gt.shape[:2], bool)
+    assert metric(flow, gt) == pytest.approx(loop_reference(flow, gt, everything, per_pixel), rel=1e-12)
+
+
+def test_hand_computed_values():
+    gt = np.zeros((2, 2, 2), np.float32)
+    flow = gt + np.float32([3, 4])
+    assert metrics.endpoint_error(flow, gt) == 5.0
+    assert metrics.endpoint_error(gt, gt) == 0.0
+    # (1, 0, 1) vs (0, 0, 1): 45 degrees; opposite unit vectors (1,0,1) vs (-1,0,1): 90 degrees
+    assert metrics.angular_error(gt + np.float32([1, 0]), gt) == pytest.approx(45.0, abs=1e-12)
+    assert metrics.angular_error(gt + np.float32([1, 0]), gt - np.float32([1, 0])) == pytest.approx(90.0, abs=1e-12)
+    assert metrics.angular_error(flow, flow) == pytest.approx(0.0, abs=1e-5)
+    # Fl-all: EPE 4 > 3 px and > 5 % of |gt| = 0 -> outlier; EPE 1 -> inlier
+    gt1 = np.zeros((1, 2, 2))
+    assert metrics.fl_all(gt1 + [[[4.0, 0.0], [1.0, 0.0]]], gt1) == 50.0
+    # EPE 4 > 3 px but |gt| = 100: 4 < 5 -> inlier; EPE 6 > 5 -> outlier
+    gt2 = np.array([[[100.0, 0.0], [100.0, 0.0]]])
+    assert metrics.fl_all(gt2 + [[[4.0, 0.0], [0.0, 6.0]]], gt2) == 50.0
+
+
+def test_valid_mask_and_unknown_ground_truth():
+    gt = np.zeros((2, 2, 2), np.float32)
+    flow = np.zeros_like(gt)
+    flow[0, 0] = (10, 0)
+    valid = np.array([[False, True], [True, True]])
+    assert metrics.endpoint_error(flow, gt, valid) == 0.0
+    assert metrics.endpoint_error(flow, gt, valid.astype(np.uint8)) == 0.0
+    gt[0, 0] = (np.nan, np.nan)
+    assert metrics.endpoint_error(flow, gt) == 0.0  # unknown ground truth skipped without a mask
+    gt[0, 0] = (0, 2e9)
+    assert metrics.endpoint_error(flow, gt) == 0.0
+    flow[1, 1] = (np.nan, 0)  # an estimate's NaN is an error, not skipped
+    assert math.isnan(metrics.endpoint_error(flow, gt))
+
+
+def test_batches_pool_all_pixels():
+    flow, gt = flows((3, 6, 7), seed=2)
+    valid = np.random.default_rng(3).random((3, 6, 7)) > 0.5
+    expected = np.mean(np.hypot(*(flow.astype(np.float64) - gt)[valid].T))
+    assert metrics.endpoint_error(flow, gt, valid) == pytest.approx(expected, rel=1e-12)
+
+
+def test_float64_and_float32_agree():
+    flow, gt = flows(seed=4)
+    for metric in (metrics.endpoint_error, metrics.angular_error, metrics.fl_all):
+        assert metric(flow, gt) == metric(flow.astype(np.float64), gt.astype(np.float64))
+
+
+@pytest.mark.parametrize("metric", [metrics.endpoint_error, metrics.angular_error, metrics.fl_all])
+def test_flow_metric_bad_input(metric):
+    flow, gt = flows()
+    with pytest.raises(ValueError, match=r"gt: expected the same shape as flow \(12, 15, 2\), got \(12, 14, 2\)"):
+        metric(flow, gt[:, :-1])
+    with pytest.raises(TypeError, match=r"flow: expected a float dtype .* got int64"):
+        metric(flow.astype(np.int64), gt)
+    with pytest.raises(ValueError, match=r"flow: expected shape \(H, W, 2\) or \(N, H, W, 2\), got \(12, 15, 1\)"):
+        metric(flow[..., :1], gt[..., :1])
+    with pytest.raises(ValueError, match=r"valid: expected shape \(12, 15\) .*got \(15, 12\)"):
+        metric(flow, gt, np.ones((15, 12), bool))
+    with pytest.raises(ValueError, match=r"valid: no pixel has both valid=True and known ground truth"):
+        metric(flow, gt, np.zeros((12, 15), bool))
+    with pytest.raises(ValueError, match=r"no pixel"):
+        metric(flow, np.full_like(gt, np.nan))
+
+
+# --- image metrics ----------------------------------------------------------------------------------
+
+def images(shape, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    if dtype == np.uint8:
+        reference = rng.integers(0, 256, shape).astype(np.uint8)
+        noisy = np.clip(reference + rng.normal(0, 8, shape), 0, 255).astype(np.uint8)
+    elif dtype == np.uint16:
+        reference = rng.integers(0, 65536, shape).astype(np.uint16)
+        noisy = np.clip(reference + rng.normal(0, 2000, shape), 0, 65535).astype(np.uint16)
+    else:
+        reference = rng.random(shape).astype(dtype)
+        noisy = np.clip(reference + rng.normal(0, 0.03, shape), 0, 1).astype(dtype)
+    return noisy, reference
+
+
+@pytest.mark.parametrize("dtype, peak", [(np.uint8, 255), (np.uint16, 65535), (np.float32, 1.0), (np.float64, 1.0)])
+@pytest.mark.parametrize("shape", [(20, 24), (20, 24, 3)])
+def test_psnr_matches_skimage(dtype, peak, shape):
+    image, reference = images(shape, dtype)
+    expected = peak_signal_noise_ratio(reference, image, data_range=peak)
+    # skimage subtracts float32 images in float32 (relative error ~6e-8 per pixel), flowkit in
+    # float64; integer images are exact in both
+    rel = 1e-7 if dtype == np.float32 else 1e-12
+    assert metrics.psnr(image, reference) == pytest.approx(expected, rel=rel)
+    assert metrics.psnr(image, reference, data_range=2 * peak) == pytest.approx(expected + 20 * math.log10(2), rel=rel)
+
+
+def test_psnr_hand_computed():
+    reference = np.zeros((4, 4), np.uint8)
+    assert metrics.psnr(reference + 1, reference) == pytest.approx(10 * math.log10(255**2), rel=1e-14)
+    assert metrics.psnr(reference, reference) == math.inf
+    # batches: one MSE over all frames
+    batch = np.zeros((2, 4, 4), np.float32)
+    noisy = batch.copy()
+    noisy[0] = 0.1
+    assert metrics.psnr(noisy, batch) == pytest.approx(10 * math.log10(1 / (0.01 / 2)), rel=1e-6)
+
+
+@pytest.mark.parametrize("dtype, peak", [(np.uint8, 255), (np.float32, 1.0), (np.float64, 1.0)])
+def test_ssim_matches_skimage(dtype, peak):
+    gray, gray_ref = images((32, 40), dtype)
+    assert metrics.ssim(gray, gray_ref) == pytest.approx(
+        structural_similarity(gray, gray_ref, data_range=peak), rel=1e-12)
+    color, color_ref = images((32, 40, 3), dtype, seed=1)
+    assert metrics.ssim(color, color_ref) == pytest.approx(
+        structural_similarity(color, color_ref, data_range=peak, channel_axis=-1), rel=1e-12)
+    wang = dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+    assert metrics.ssim(color, color_ref, **wang) == pytest.approx(
+        structural_similarity(color, color_ref, data_range=peak, channel_axis=-1, **wang), rel=1e-12)
+    assert metrics.ssim(gray_ref, gray_ref) == 1.0
+
+
+def test_ssim_batches_average_frames():
+    image, reference = images((3, 16, 20, 3), np.uint8, seed=2)
+    expected = np.mean([structural_similarity(i, r, data_range=255, channel_axis=-1) for i, r in zip(image, reference)])
+    assert metrics.ssim(image, reference) == pytest.approx(expected, rel=1e-12)
+    gray, gray_ref = images((3, 16, 20), np.uint8, seed=3)
+    expected = np.mean([structural_similarity(i, r, data_range=255) for i, r in zip(gray, gray_ref)])
+    assert metrics.ssim(gray, gray_ref) == pytest.approx(expected, rel=1e-12)
+
+
+def test_interpolation_error():
+    image, reference = images((10, 12, 3), np.uint8)
+    diff = image.astype(np.float64) - reference
+    assert metrics.interpolation_error(image, reference) == pytest.approx(np.sqrt(np.mean(diff**2)), rel=1e-14)
+    reference = np.zeros((2, 2), np.uint8)
+    assert metrics.interpolation_error(reference + 3, reference) == 3.0
+    # no uint8 wrap-around: 0 - 255 is -255, not 1
+    assert metrics.interpolation_error(reference, reference + 255) == 255.0
+    assert metrics.interpolation_error(np.float32([[0.5]]), np.float64([[0.25]])) == 0.25
+
+
+@pytest.mark.parametrize("metric", [metrics.psnr, metrics.ssim, metrics.interpolation_error])
+def test_image_metric_bad_input(metric):
+    image, reference = images((16, 16), np.uint8)
+    with pytest.raises(ValueError, match=r"image: expected the same shape as reference \(16, 16\), got \(16, 15\)"):
+        metric(image[:, :-1], reference)
+    with pytest.raises(TypeError, match=r"image: expected the dtype of reference \(uint8\), got float32"):
+        metric(image.astype(np.float32), reference)
+    with pytest.raises(TypeError, match=r"reference: expected dtype uint8, uint16, float16, float32 or float64, got bool"):
+        metric(image, reference > 0)
+    with pytest.raises(ValueError, match=r"image: expected 2-D or 3-D or 4-D array, got 1-D"):
+        metric(image[0], reference[0])
+
+
+@pytest.mark.parametrize("metric", [metrics.psnr, metrics.ssim])
+@pytest.mark.parametrize(
+    "data_range, error, match",
+    [
+        (0, ValueError, r"data_range: expected a number in \(0, inf\], got 0"),
+        (-1.0, ValueError, r"data_range: expected a number in \(0, inf\], got -1"),
+        (np.inf, ValueError, r"data_range: expected a finite number"),
+        ("255", TypeError, r"data_range: expected a real number, got '255'"),
+        (True, TypeError, r"data_range: expected a real number, got True"),
+    ],
+)
+def test_bad_data_range(metric, data_range, error, match):
+    image, reference = images((16, 16), np.uint8)
+    with pytest.raises(error, match=match):
+        metric(image, reference, data_range=data_range)
+
+
+def test_skimage_is_imported_lazily():
+    import subprocess
+    import sys
+
+    code = ("import sys, flowkit.metrics as m, numpy as np; assert 'skimage' not in sys.modules; "
+            "m.psnr(np.zeros((8, 8)), np.ones((8, 8))); assert 'skimage' not in sys.modules; "
+            "m.ssim(np.zeros((8, 8)), np.ones((8, 8))); assert 'skimage.metrics' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
