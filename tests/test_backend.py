@@ -1,0 +1,201 @@
+"""Backend dispatch rules, thread control and the input checks' messages.
+
+CUDA runs in Numba's simulator here (tests/conftest.py sets NUMBA_ENABLE_CUDASIM=1).
+"""
+
+import importlib.util
+
+import numba
+import numpy as np
+import pytest
+
+import flowkit
+from flowkit import _backend, _validate
+
+
+class FakeDeviceArray:
+    """Looks like a GPU array to flowkit: it only exposes ``__cuda_array_interface__``."""
+
+    def __init__(self, array):
+        self._array = np.ascontiguousarray(array)
+        self.shape, self.dtype, self.ndim, self.size = (self._array.shape, self._array.dtype,
+                                                        self._array.ndim, self._array.size)
+
+    @property
+    def __cuda_array_interface__(self):
+        return {"shape": self.shape, "typestr": self.dtype.str, "data": (self._array.ctypes.data, False),
+                "strides": None, "version": 3}
+
+
+HOST = np.zeros((4, 5), np.float32)
+DEVICE = FakeDeviceArray(np.zeros((4, 5), np.float32))
+
+
+# --- select_device --------------------------------------------------------------------------------
+
+def test_numpy_input_runs_on_cpu():
+    assert _backend.select_device(None, frame0=HOST, frame1=HOST) == "cpu"
+    assert _backend.select_device(None) == "cpu"
+    assert _backend.select_device(None, frame0=HOST, mask=None) == "cpu"  # None arguments are ignored
+
+
+def test_device_input_runs_on_cuda():
+    assert _backend.is_device_array(DEVICE) and not _backend.is_device_array(HOST)
+    assert _backend.select_device(None, frame0=DEVICE, frame1=DEVICE, flow=None) == "cuda"
+
+
+def test_mixed_host_and_device_inputs_are_a_type_error():
+    with pytest.raises(TypeError, match=r"inputs must all be host \(NumPy\) arrays or all device \(CuPy\) arrays, "
+                                        r"got frame0 on cpu, frame1 on cuda"):
+        _backend.select_device(None, frame0=HOST, frame1=DEVICE)
+    with pytest.raises(TypeError, match=r"image on cuda, flow on cpu"):
+        _backend.select_device("cpu", image=DEVICE, flow=HOST)  # an explicit device does not excuse mixing
+
+
+def test_explicit_device_overrides_the_inputs():
+    assert _backend.select_device("cpu", frame0=DEVICE) == "cpu"
+    assert _backend.select_device("cuda", frame0=HOST) == "cuda"  # the simulator counts as available
+    assert _backend.select_device("cuda") == "cuda"
+
+
+@pytest.mark.parametrize("device", ["gpu", "CUDA", "cuda:0", 0, ""])
+def test_unknown_device_is_a_value_error(device):
+    with pytest.raises(ValueError, match=r"device: expected one of \('cpu', 'cuda'\) or None, got " + repr(device)):
+        _backend.select_device(device, frame0=HOST)
+
+
+def test_require_cuda_under_the_simulator():
+    cuda = _backend.require_cuda()
+    assert cuda.is_available()
+    assert numba.config.ENABLE_CUDASIM  # conftest.py: no GPU needed for the CUDA path
+    device_array = _backend.to_device(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(_backend.to_host(device_array), np.arange(6.0).reshape(2, 3))
+
+
+# --- array helpers -----------------------------------------------------------------------------------
+
+def test_to_output_and_to_host_on_host():
+    result = np.arange(3.0)
+    assert _backend.to_output(result, False) is result
+    assert _backend.to_host(result) is result
+    np.testing.assert_array_equal(_backend.to_host([1, 2]), np.array([1, 2]))
+
+
+def test_as_array():
+    assert _backend.as_array(HOST) is HOST
+    converted = _backend.as_array([[1, 2], [3, 4]])
+    assert isinstance(converted, np.ndarray) and converted.shape == (2, 2)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("cupy") is not None, reason="CuPy is installed")
+def test_gpu_output_without_cupy_says_what_to_install():
+    with pytest.raises(ImportError, match=r"returning GPU arrays needs CuPy: install the CUDA extra"):
+        _backend.to_output(np.zeros(2), True)
+
+
+# --- threads ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def restore_threads():
+    before = flowkit.get_num_threads()
+    yield
+    flowkit.set_num_threads(before)
+
+
+def test_set_and_get_num_threads(restore_threads):
+    flowkit.set_num_threads(1)
+    assert flowkit.get_num_threads() == 1 == numba.get_num_threads()
+    flowkit.set_num_threads(np.int64(numba.config.NUMBA_NUM_THREADS))
+    assert flowkit.get_num_threads() == numba.config.NUMBA_NUM_THREADS
+
+
+@pytest.mark.parametrize(
+    "value, error, match",
+    [
+        (0, ValueError, r"n: expected an integer >= 1, got 0"),
+        (-2, ValueError, r"n: expected an integer >= 1, got -2"),
+        (10**6, ValueError, r"n: expected an integer <= \d+, got 1000000"),
+        (2.0, TypeError, r"n: expected an integer, got 2\.0"),
+        ("2", TypeError, r"n: expected an integer, got '2'"),
+        (True, TypeError, r"n: expected an integer, got True"),
+        (None, TypeError, r"n: expected an integer, got None"),
+    ],
+)
+def test_set_num_threads_rejects_bad_values(restore_threads, value, error, match):
+    before = flowkit.get_num_threads()
+    with pytest.raises(error, match=match):
+        flowkit.set_num_threads(value)
+    assert flowkit.get_num_threads() == before
+
+
+# --- _validate messages: "<name>: expected <what>, got <given>" -----------------------------------
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: _validate.check_array("frame0", [1, 2]), TypeError, r"frame0: expected an array, got list"),
+        (lambda: _validate.check_array("frame0", np.zeros((0, 3))), ValueError,
+         r"frame0: expected a non-empty array, got shape \(0, 3\)"),
+        (lambda: _validate.check_image_dtype("image", np.zeros(3, bool)), TypeError,
+         r"image: expected dtype uint8, uint16, float16, float32 or float64, got bool"),
+        (lambda: _validate.check_image_dtype("image", np.zeros(3, np.complex64)), TypeError, r"got complex64"),
+        (lambda: _validate.check_image("frame1", np.zeros(5, np.uint8)), ValueError,
+         r"frame1: expected 2-D or 3-D or 4-D array, got 1-D with shape \(5,\)"),
+        (lambda: _validate.check_image("frame1", np.zeros((2, 2, 2), np.uint8), ndims=(2,)), ValueError,
+         r"frame1: expected 2-D array, got 3-D"),
+        (lambda: _validate.check_image("frame1", np.zeros((2, 2), np.int32)), TypeError, r"frame1: expected dtype .* got int32"),
+        (lambda: _validate.check_same_shape("frame0", HOST, "frame1", np.zeros((5, 4))), ValueError,
+         r"frame1: expected the same shape as frame0 \(4, 5\), got \(5, 4\)"),
+        (lambda: _validate.check_flow("flow", np.zeros((4, 5, 2), np.int32)), TypeError,
+         r"flow: expected a float dtype \(float32 or float64\), got int32"),
+        (lambda: _validate.check_flow("flow", np.zeros((4, 5, 3), np.float32)), ValueError,
+         r"flow: expected shape \(H, W, 2\) or \(N, H, W, 2\), got \(4, 5, 3\)"),
+        (lambda: _validate.check_flow("flow", np.zeros((4, 5, 2), np.float32), shape=(4, 6)), ValueError,
+         r"flow: expected shape \(4, 6, 2\), got \(4, 5, 2\)"),
+        (lambda: _validate.check_choice("border", "wrapp", ("wrap", "reflect")), ValueError,
+         r"border: expected one of 'wrap', 'reflect', got 'wrapp'"),
+        (lambda: _validate.check_choice("border", 1, ("wrap",)), ValueError, r"border: expected one of 'wrap', got 1"),
+        (lambda: _validate.check_int("levels", 2.5), TypeError, r"levels: expected an integer, got 2\.5"),
+        (lambda: _validate.check_int("levels", False), TypeError, r"levels: expected an integer, got False"),
+        (lambda: _validate.check_int("levels", 0, min_value=1), ValueError, r"levels: expected an integer >= 1, got 0"),
+        (lambda: _validate.check_int("levels", 9, max_value=8), ValueError, r"levels: expected an integer <= 8, got 9"),
+        (lambda: _validate.check_int("win_size", 4, odd=True), ValueError, r"win_size: expected an odd integer, got 4"),
+        (lambda: _validate.check_float("sigma", "1"), TypeError, r"sigma: expected a real number, got '1'"),
+        (lambda: _validate.check_float("sigma", float("nan")), ValueError, r"sigma: expected a finite number, got nan"),
+        (lambda: _validate.check_float("sigma", 0.0, low=0, low_open=True), ValueError,
+         r"sigma: expected a number in \(0, inf\], got 0\.0"),
+        (lambda: _validate.check_float("t", 1.5, low=0, high=1), ValueError, r"t: expected a number in \[0, 1\], got 1\.5"),
+        (lambda: _validate.check_float("t", 1.0, low=0, high=1, high_open=True), ValueError,
+         r"t: expected a number in \[0, 1\), got 1\.0"),
+        (lambda: _validate.check_float("x", 3.0, high=2), ValueError, r"x: expected a number in \[-inf, 2\], got 3\.0"),
+    ],
+)
+def test_validate_messages_name_expected_and_given(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_validate_accepts_good_values():
+    _validate.check_image("image", np.zeros((2, 3, 4, 1), np.float16))
+    _validate.check_flow("flow", np.zeros((2, 4, 5, 2), np.float64), shape=(2, 4, 5))
+    assert _validate.check_int("n", np.int32(3), odd=True) == 3
+    assert _validate.check_float("t", 1, low=0, high=1) == 1.0
+    assert _validate.check_choice("mode", "wrap", ("wrap",)) == "wrap"
+    _validate.check_image("image", DEVICE)  # only shape, dtype and ndim are read
+
+
+@pytest.mark.parametrize(
+    "shape, layout, nhwc",
+    [
+        ((6, 7), (False, False), (1, 6, 7, 1)),
+        ((6, 7, 3), (False, True), (1, 6, 7, 3)),
+        ((6, 7, 4), (False, True), (1, 6, 7, 4)),
+        ((5, 6, 7), (True, False), (5, 6, 7, 1)),  # last axis > 4: a gray batch
+        ((2, 6, 7, 3), (True, True), (2, 6, 7, 3)),
+    ],
+)
+def test_frames_layout_and_to_nhwc(shape, layout, nhwc):
+    array = np.zeros(shape, np.uint8)
+    assert _validate.frames_layout(array) == layout
+    view = _validate.to_nhwc(array, *layout)
+    assert view.shape == nhwc and np.shares_memory(view, array)
