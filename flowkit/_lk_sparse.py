@@ -1,0 +1,267 @@
+"""Sparse pyramidal Lucas-Kanade point tracking and Shi-Tomasi corners."""
+
+import numbers
+
+import numpy as np
+
+from ._backend import CUDA, as_array, is_device_array, select_device, to_device, to_host, to_output
+from ._validate import check_float, check_image, check_int, check_same_shape, frames_layout, to_nhwc
+
+# Intensity range of each input dtype: thresholds are defined on the 0..255 scale.
+_RANGE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+
+
+def _intensity_range(dtype):
+    return _RANGE.get(np.dtype(dtype), 1.0)
+
+
+def _check_frame(name, frame):
+    frame = as_array(frame)
+    check_image(name, frame, ndims=(2, 3))
+    batched, has_channels = frames_layout(frame)
+    if batched:
+        raise ValueError(
+            f"{name}: expected one frame (H, W) or (H, W, C) with C <= 4, got shape {tuple(frame.shape)}"
+        )
+    return frame, has_channels
+
+
+def _check_points(name, points):
+    """(K, 2) array of real numbers (an empty 1-D or (0, 2) array is an empty set)."""
+    if points is None or isinstance(points, (str, bytes)):
+        raise TypeError(f"{name}: expected an array of shape (K, 2), got {type(points).__name__}")
+    points = as_array(points)
+    if np.dtype(points.dtype).kind not in "fiu":
+        raise TypeError(f"{name}: expected a real (float or integer) dtype, got {points.dtype}")
+    if points.size == 0 and points.ndim <= 2:
+        return points.reshape(0, 2)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(
+            f"{name}: expected shape (K, 2) of (x, y) pairs, got {tuple(points.shape)} "
+            "(an OpenCV (K, 1, 2) array can be passed as points.reshape(-1, 2))"
+        )
+    return points
+
+
+def _check_win_size(win_size):
+    if isinstance(win_size, numbers.Integral) and not isinstance(win_size, bool):
+        w = h = check_int("win_size", win_size, min_value=3)
+        return w, h
+    if isinstance(win_size, (tuple, list)) and len(win_size) == 2:
+        return (check_int("win_size", win_size[0], min_value=3),
+                check_int("win_size", win_size[1], min_value=3))
+    raise TypeError(f"win_size: expected an integer >= 3 or a (width, height) pair, got {win_size!r}")
+
+
+def _as_float32_points(points, backend):
+    if backend == CUDA:
+        return to_device(np.ascontiguousarray(to_host(points), np.float32))
+    return np.ascontiguousarray(to_host(points), np.float32)
+
+
+def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max_iter=30, eps=0.01,
+                        min_eig_threshold=1e-4, init_points=None, backward_check=False, device=None):
+    """Track points from frame0 to frame1 with pyramidal Lucas-Kanade (Bouguet's method).
+
+    The semantics of ``cv2.calcOpticalFlowPyrLK(frame0, frame1, points, None, (win_size,
+    win_size), max_level, criteria=(COUNT | EPS, max_iter, eps), minEigThreshold=...)``: an image
+    pyramid built with the 5-tap [1 4 6 4 1] / 16 filter, Scharr derivatives of frame0 and a fixed
+    Hessian per point (inverse compositional), bilinear sampling, reflect-101 image borders and
+    zero derivatives outside the image. Unlike OpenCV any supported dtype and colour frames are
+    accepted (the normal equations are summed over channels) and the bilinear weights are exact
+    floats (OpenCV uses 14-bit fixed point).
+
+    Parameters
+    ----------
+    frame0, frame1 : array, (H, W) or (H, W, C) with C <= 4
+        The two frames, same shape and dtype (uint8, uint16, float16, float32 or float64; float
+        frames are taken to be in [0, 1]). NumPy runs on the CPU, CuPy on the GPU.
+    points : array, (K, 2)
+        Points of frame0 as (x, y) pixel coordinates (pixel centres at integers), any real
+        dtype (used as float32). An empty array gives empty results.
+    win_size : int or (int, int)
+        Window width and height in pixels (>= 3), at every level.
+    max_level : int
+        Coarsest pyramid level (0 = no pyramid). As in OpenCV the pyramid stops early before
+        a level not larger than the window.
+    max_iter : int
+        Maximum Gauss-Newton iterations per level (>= 0).
+    eps : float
+        Iterations at a level stop once the step length is <= eps pixels (of that level).
+    min_eig_threshold : float
+        A point is lost where the smaller eigenvalue of its window's spatial gradient matrix,
+        divided by the window area, is below this. It is in OpenCV's units for uint8 frames
+        (the gradient matrix of raw Scharr derivatives scaled by 2**-20); other dtypes are
+        measured on the equivalent 0..255 intensity scale, so one threshold means the same for
+        every dtype.
+    init_points : array, (K, 2), optional
+        Initial guesses of the tracked positions (``OPTFLOW_USE_INITIAL_FLOW``).
+    backward_check : bool
+        Also track the result back from frame1 to frame0 and clear ``status`` where the round
+        trip misses the original point by more than 1 px.
+    device : {None, "cpu", "cuda"}
+        Where to run; None follows the input arrays (docs/conventions.md).
+
+    Returns
+    -------
+    points1 : array, (K, 2) float32
+        Tracked (x, y) positions in frame1. Where ``status`` is False the value is the last
+        estimate (NaN for NaN input points) and should not be used.
+    status : array, (K,) bool
+        True where the point was tracked. False where a window lies wholly outside the image at
+        level 0 (the point or its result is more than about ``win_size`` beyond the border, or
+        NaN/inf), where the gradient matrix is too weak (see ``min_eig_threshold``), or where
+        the backward check fails.
+    err : array, (K,) float32
+        Mean absolute intensity difference between the two windows (over pixels and channels),
+        in the input's intensity units; 0 where the forward tracking failed.
+
+    Notes
+    -----
+    A point's window may reach over the image border (the image is mirrored there, as in
+    OpenCV), so points near or slightly outside the border are still tracked.
+
+    References
+    ----------
+    J.-Y. Bouguet, "Pyramidal implementation of the Lucas Kanade feature tracker", Intel
+    Corporation, 2000. B. D. Lucas and T. Kanade, "An iterative image registration technique
+    with an application to stereo vision", IJCAI 1981.
+
+    Examples
+    --------
+    >>> import flowkit
+    >>> frame0, frame1, flow = flowkit.sample_pair()
+    >>> pts = flowkit.good_features(frame0, 200, 0.01, 8)
+    >>> pts1, status, err = flowkit.lucas_kanade_sparse(frame0, frame1, pts)
+    >>> pts1.shape, status.dtype
+    ((200, 2), dtype('bool'))
+    """
+    frame0, has_channels = _check_frame("frame0", frame0)
+    frame1, _ = _check_frame("frame1", frame1)
+    check_same_shape("frame0", frame0, "frame1", frame1)
+    if np.dtype(frame0.dtype) != np.dtype(frame1.dtype):
+        raise TypeError(f"frame1: expected dtype {frame0.dtype} (the dtype of frame0), got {frame1.dtype}")
+    points = _check_points("points", points)
+    if init_points is not None:
+        init_points = _check_points("init_points", init_points)
+        if tuple(init_points.shape) != tuple(points.shape):
+            raise ValueError(f"init_points: expected shape {tuple(points.shape)} (that of points), "
+                             f"got {tuple(init_points.shape)}")
+    win_w, win_h = _check_win_size(win_size)
+    max_level = check_int("max_level", max_level, min_value=0)
+    max_iter = check_int("max_iter", max_iter, min_value=0)
+    eps = check_float("eps", eps, low=0.0)
+    min_eig_threshold = check_float("min_eig_threshold", min_eig_threshold, low=0.0)
+    if not isinstance(backward_check, (bool, np.bool_)):
+        raise TypeError(f"backward_check: expected a bool, got {backward_check!r}")
+    backend = select_device(device, frame0=frame0, frame1=frame1, points=points, init_points=init_points)
+    gpu_input = any(is_device_array(a) for a in (frame0, frame1, points, init_points))
+
+    k = points.shape[0]
+    if k == 0:
+        empty = (np.empty((0, 2), np.float32), np.empty(0, bool), np.empty(0, np.float32))
+        return tuple(to_output(a, gpu_input) for a in empty)
+
+    scale = 255.0 / _intensity_range(frame0.dtype)
+    params = dict(win_w=win_w, win_h=win_h, max_level=max_level, max_iter=max_iter, eps2=eps * eps,
+                  min_eig_threshold=min_eig_threshold, eig_scale=scale * scale / 1024.0,
+                  backward_check=bool(backward_check))
+    pts = _as_float32_points(points, backend)
+    init = None if init_points is None else _as_float32_points(init_points, backend)
+    if backend == CUDA:
+        from .kernels import lk_sparse_cuda
+
+        f0 = to_nhwc(to_device(frame0), False, has_channels)[0]
+        f1 = to_nhwc(to_device(frame1), False, has_channels)[0]
+        result = lk_sparse_cuda.track(f0, f1, pts, init, **params)
+    else:
+        f0 = to_nhwc(to_host(frame0), False, has_channels)[0]
+        f1 = to_nhwc(to_host(frame1), False, has_channels)[0]
+        result = _track_cpu(f0, f1, pts, init, **params)
+    return tuple(to_output(a, gpu_input) for a in result)
+
+
+def _track_cpu(f0, f1, pts, init, *, win_w, win_h, max_level, max_iter, eps2, min_eig_threshold,
+               eig_scale, backward_check):
+    from .kernels import lk_sparse as lk
+
+    h, w = f0.shape[:2]
+    shapes = lk.pyramid_shapes(h, w, win_w, win_h, max_level)
+    buf0, gx0, gy0, offs, hs, ws = lk.build_pyramid(f0, shapes, True)
+    buf1, gx1, gy1, _, _, _ = lk.build_pyramid(f1, shapes, backward_check)
+    c = f0.shape[2]
+    k = pts.shape[0]
+
+    def run(a, ga_x, ga_y, b, start, guess):
+        out = np.empty((k, 2), np.float32)
+        status = np.empty(k, np.bool_)
+        err = np.empty(k, np.float32)
+        lk.track_points(a, ga_x, ga_y, b, offs, hs, ws, c, start, start if guess is None else guess,
+                        guess is not None, win_w, win_h, max_iter, eps2, min_eig_threshold, eig_scale,
+                        out, status, err)
+        return out, status, err
+
+    out, status, err = run(buf0, gx0, gy0, buf1, pts, init)
+    if backward_check:
+        back, back_status, _ = run(buf1, gx1, gy1, buf0, out, None)
+        status &= back_status & (np.hypot(*(back - pts).T) <= 1.0)
+    return out, status, err
+
+
+def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, device=None):
+    """Shi-Tomasi corners: points worth tracking with :func:`lucas_kanade_sparse`.
+
+    Matches ``cv2.goodFeaturesToTrack(frame, max_corners, quality, min_distance, blockSize=3,
+    useHarrisDetector=False)``: the response is the smaller eigenvalue of the structure tensor
+    of 3x3 Sobel derivatives summed over a 3x3 block; corners are the pixels (not on the image
+    border) above ``quality`` times the strongest response that are 3x3 local maxima, taken by
+    decreasing response while at least ``min_distance`` from every corner already taken.
+
+    Parameters
+    ----------
+    frame : array, (H, W) or (H, W, C) with C <= 4
+        uint8, uint16, float16, float32 or float64. Colour frames sum the structure tensor over
+        channels (OpenCV accepts gray frames only).
+    max_corners : int
+        At most this many corners, strongest first; 0 means no limit.
+    quality : float
+        In (0, 1]: the minimum response relative to the strongest.
+    min_distance : float
+        Minimum Euclidean distance in pixels between returned corners (>= 0).
+    device : {None, "cpu", "cuda"}
+        Where the response map is computed (the selection always runs on the host).
+
+    Returns
+    -------
+    points : array, (K, 2) float32
+        Corner positions (x, y) in pixels, by decreasing response.
+
+    References
+    ----------
+    J. Shi and C. Tomasi, "Good features to track", CVPR 1994.
+
+    Examples
+    --------
+    >>> import flowkit
+    >>> frame0, _, _ = flowkit.sample_pair()
+    >>> flowkit.good_features(frame0, 50, 0.01, 10).shape
+    (50, 2)
+    """
+    frame, has_channels = _check_frame("frame", frame)
+    max_corners = check_int("max_corners", max_corners, min_value=0)
+    quality = check_float("quality", quality, low=0.0, high=1.0, low_open=True)
+    min_distance = check_float("min_distance", min_distance, low=0.0)
+    backend = select_device(device, frame=frame)
+    gpu_input = is_device_array(frame)
+    scale = 1.0 / (12.0 * _intensity_range(frame.dtype))  # OpenCV's Sobel scale for blockSize 3
+    from .kernels import lk_sparse as lk
+
+    if backend == CUDA:
+        from .kernels import lk_sparse_cuda
+
+        eig = to_host(lk_sparse_cuda.corner_response(to_nhwc(to_device(frame), False, has_channels)[0], scale))
+    else:
+        image = to_nhwc(to_host(frame), False, has_channels)[0].astype(np.float32, copy=False)
+        eig = lk.corner_response(image, np.float32(scale))
+    points = lk.select_corners(eig, quality, min_distance, max_corners)
+    return to_output(points, gpu_input)
