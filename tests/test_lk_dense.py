@@ -1,0 +1,276 @@
+"""flowkit.lucas_kanade (dense iterative Lucas-Kanade) against scikit-image's optical_flow_ilk,
+a float64 NumPy reference (colour), ground truth and the CUDA path (simulator)."""
+
+from functools import partial
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+from skimage.registration import optical_flow_ilk
+from skimage.registration._optical_flow import _ilk
+from skimage.registration._optical_flow_utils import _coarse_to_fine, _resize_flow
+from skimage.transform import pyramid_reduce
+
+import flowkit
+from flowkit.kernels import lk_dense
+from cases import ground_truth_case, textured_image, translated_pair
+
+
+def skimage_flow(frame0, frame1, nlevel=10, **kw):
+    """scikit-image's iLK as (H, W, 2) (u, v); ``nlevel`` caps its pyramid (10 = its default)."""
+    solver = partial(_ilk, radius=kw.get("radius", 7), num_warp=kw.get("num_warp", 10),
+                     gaussian=kw.get("gaussian", False), prefilter=kw.get("prefilter", False))
+    if nlevel == 10:
+        vu = optical_flow_ilk(frame0, frame1, **kw)
+    else:
+        vu = _coarse_to_fine(frame0, frame1, solver, nlevel=nlevel)
+    return np.stack([vu[1], vu[0]], axis=-1)
+
+
+def epe(flow, gt, valid):
+    return float(np.linalg.norm(flow - gt, axis=-1)[valid].mean())
+
+
+@pytest.fixture(scope="module")
+def pair():
+    frame0, frame1, _ = translated_pair(48, 64, 1.5, -0.75, seed=3)
+    return frame0.astype(np.float32), frame1.astype(np.float32)
+
+
+# --------------------------------------------------------------------------- exactness
+
+@pytest.mark.parametrize("kw", [{}, {"gaussian": True, "prefilter": True}])
+def test_identical_frames_give_zero_flow(kw):
+    gray = (textured_image(40, 52, seed=5) * 255).astype(np.uint8)
+    colour = textured_image(40, 52, seed=6, channels=3).astype(np.float32)
+    for frame in (gray, colour):
+        flow = flowkit.lucas_kanade(frame, frame, **kw)
+        assert flow.shape == (40, 52, 2) and flow.dtype == np.float32
+        assert np.array_equal(flow, np.zeros_like(flow))
+
+
+def test_translation_recovered_with_convention(pair):
+    # frame0[y, x] = frame1[y + v, x + u] with (u, v) = (1.5, -0.75)
+    flow = flowkit.lucas_kanade(*pair, radius=5)
+    inner = flow[8:-8, 8:-8]
+    assert np.abs(inner[..., 0] - 1.5).mean() < 0.02
+    assert np.abs(inner[..., 1] + 0.75).mean() < 0.02
+
+
+# -------------------------------------------------------------- agreement with scikit-image
+# Same algorithm in float32 on both sides: differences are float32 rounding (different
+# summation orders, Cramer's rule in float64 vs LAPACK sgesv), amplified only at the rare
+# ill-conditioned pixels, hence a tight mean and a looser 99th percentile.
+
+@pytest.mark.parametrize("kw", [
+    {},
+    {"gaussian": True},
+    {"prefilter": True, "radius": 3, "num_warp": 4},
+])
+def test_matches_skimage(pair, kw):
+    ours = flowkit.lucas_kanade(*pair, **kw)
+    ref = skimage_flow(*pair, **kw)
+    diff = np.abs(ours - ref)
+    assert diff.mean() < 1e-5
+    assert np.percentile(diff, 99) < 1e-4
+
+
+def test_levels_match_skimage_nlevel():
+    # odd sizes: 77x65 -> 39x33 -> 20x17 (skimage also stops once the smaller side is <= 32)
+    frame0, frame1, _ = translated_pair(65, 77, -2.0, 1.25, seed=8)
+    for levels in (1, 3):
+        ours = flowkit.lucas_kanade(frame0, frame1, radius=4, num_warp=3, levels=levels)
+        ref = skimage_flow(frame0.astype(np.float32), frame1.astype(np.float32), nlevel=levels,
+                           radius=4, num_warp=3)
+        diff = np.abs(ours - ref)
+        assert diff.mean() < 1e-5 and np.percentile(diff, 99) < 1e-4
+
+
+def test_auto_levels_rule():
+    # scikit-image halves while the smaller side exceeds 32 px, at most 10 levels
+    assert lk_dense.auto_levels(480, 640) == 5      # 480, 240, 120, 60, 30
+    assert lk_dense.auto_levels(32, 1000) == 1
+    assert lk_dense.auto_levels(33, 33) == 2
+    assert lk_dense.auto_levels(100000, 100000) == 10
+
+
+def test_pyramid_step_matches_skimage():
+    image = textured_image(37, 23, seed=2).astype(np.float32)
+    shape = lk_dense.reduced_shape(image.shape)
+    ours = lk_dense._reduce(image[None], shape, lk_dense.pyramid_weights(),
+                            np.ones(1, np.float32))[0]
+    ref = pyramid_reduce(image, 2, channel_axis=None)
+    np.testing.assert_allclose(ours, ref, atol=1e-6)  # float32 rounding of the blur
+
+
+def test_flow_upscale_matches_skimage():
+    rng = np.random.default_rng(0)
+    small = rng.normal(size=(2, 9, 12)).astype(np.float32)  # (u, v) planes
+    big = np.empty((2, 17, 23), np.float32)
+    lk_dense._upscale_flow(small, big)
+    ref = _resize_flow(small[::-1].copy(), (17, 23))[::-1]  # scikit-image's (v, u) order
+    np.testing.assert_array_equal(big, ref)
+
+
+def test_median9_is_the_median():
+    rng = np.random.default_rng(1)
+    for values in rng.integers(0, 5, size=(300, 9)).astype(np.float32):
+        assert lk_dense.median9(*values) == np.median(values)
+
+
+# ------------------------------------------------------------------------- ground truth
+
+@pytest.mark.parametrize("name", ["RubberWhale", "Venus", "Yosemite", "Sintel-alley_1"])
+def test_ground_truth_not_worse_than_skimage(name):
+    frame0, frame1, gt, valid = ground_truth_case(name)
+    ours = flowkit.lucas_kanade(frame0, frame1)
+    ref = skimage_flow(frame0, frame1)
+    assert epe(ours, gt, valid) <= 1.02 * epe(ref, gt, valid)
+    assert np.abs(ours - ref).mean() < 1e-4
+
+
+# ------------------------------------------------------------------- colour, batch, dtypes
+
+def numpy_ilk_one_level(frame0, frame1, radius, num_warp):
+    """float64 reference of one pyramid level with channel-summed normal equations."""
+    height, width, channels = frame0.shape
+    yy, xx = np.mgrid[:height, :width].astype(np.float64)
+    window = partial(ndi.uniform_filter, size=2 * radius + 1, mode="mirror")
+    u = np.zeros((height, width))
+    v = np.zeros((height, width))
+    for _ in range(num_warp):
+        sums = np.zeros((5, height, width))
+        for c in range(channels):
+            warped = ndi.map_coordinates(frame1[..., c], [yy + v, xx + u], order=1, mode="nearest")
+            gy, gx = np.gradient(warped)
+            e = gy * v + gx * u + frame0[..., c] - warped
+            sums += np.stack([gx * gx, gx * gy, gy * gy, gx * e, gy * e])
+        axx, axy, ayy, bx, by = (window(s) for s in sums)
+        det = axx * ayy - axy * axy
+        ok = np.abs(det) >= 1e-14
+        det = np.where(ok, det, 1.0)
+        u = np.where(ok, (ayy * bx - axy * by) / det, 0.0)
+        v = np.where(ok, (axx * by - axy * bx) / det, 0.0)
+    return np.stack([u, v], axis=-1)
+
+
+def test_colour_sums_normal_equations_over_channels():
+    base = textured_image(40, 48, seed=4, channels=3)
+    moved = ndi.shift(base, (0.5, -1.25, 0), order=3, mode="reflect")
+    ours = flowkit.lucas_kanade(base.astype(np.float32), moved.astype(np.float32), radius=3,
+                                num_warp=3, levels=1)
+    ref = numpy_ilk_one_level(base.astype(np.float32), moved.astype(np.float32), 3, 3)
+    diff = np.abs(ours - ref)  # float32 kernels vs float64 reference
+    assert diff.mean() < 1e-5 and diff.max() < 1e-3
+
+
+def test_batches_equal_single_pairs(pair):
+    frame0, frame1 = pair
+    other0, other1 = frame1[::-1].copy(), frame0[::-1].copy()
+    kw = {"radius": 3, "num_warp": 2, "levels": 2}
+    singles = [flowkit.lucas_kanade(a, b, **kw) for a, b in ((frame0, frame1), (other0, other1))]
+    # (N, H, W) gray batch, and the (N, H, W, C) layout with C = 1
+    batch = flowkit.lucas_kanade(np.stack([frame0, other0]), np.stack([frame1, other1]), **kw)
+    batch_c = flowkit.lucas_kanade(np.stack([frame0, other0])[..., None],
+                                   np.stack([frame1, other1])[..., None], **kw)
+    assert batch.shape == (2, 48, 64, 2)
+    np.testing.assert_array_equal(batch, np.stack(singles))
+    np.testing.assert_array_equal(batch_c, np.stack(singles))
+
+
+def test_dtypes_scale_like_img_as_float(pair):
+    # integers become float32(value) * float32(1 / max), as skimage's img_as_float32; float16
+    # and float64 are cast to float32: each must equal the float32 run on those values
+    frame0, frame1 = pair
+    kw = {"radius": 3, "num_warp": 2, "levels": 2}
+    for dtype, top in ((np.uint8, 255), (np.uint16, 65535)):
+        q0, q1 = (np.round(f * top).astype(dtype) for f in (frame0, frame1))
+        as_float = flowkit.lucas_kanade(q0.astype(np.float32) * np.float32(1 / top),
+                                        q1.astype(np.float32) * np.float32(1 / top), **kw)
+        np.testing.assert_array_equal(flowkit.lucas_kanade(q0, q1, **kw), as_float)
+    f32 = flowkit.lucas_kanade(frame0, frame1, **kw)
+    np.testing.assert_array_equal(
+        flowkit.lucas_kanade(frame0.astype(np.float64), frame1.astype(np.float64), **kw), f32)
+    h0, h1 = frame0.astype(np.float16), frame1.astype(np.float16)
+    half = flowkit.lucas_kanade(h0, h1, **kw)
+    assert half.dtype == np.float32
+    np.testing.assert_array_equal(
+        half, flowkit.lucas_kanade(h0.astype(np.float32), h1.astype(np.float32), **kw))
+
+
+def test_init_flow_continues_the_iteration(pair):
+    kw = {"radius": 3, "levels": 1}
+    first = flowkit.lucas_kanade(*pair, num_warp=1, **kw)
+    both = flowkit.lucas_kanade(*pair, num_warp=2, **kw)
+    resumed = flowkit.lucas_kanade(*pair, num_warp=1, init_flow=first.astype(np.float64), **kw)
+    np.testing.assert_array_equal(resumed, both)
+
+
+def test_init_flow_is_reduced_to_the_coarsest_level():
+    frame0, frame1, truth = translated_pair(64, 80, 6.0, -5.0, seed=9)
+    kw = {"radius": 4, "num_warp": 3, "levels": 2}
+    inner = (slice(12, -12), slice(12, -12))
+    with_init = flowkit.lucas_kanade(frame0, frame1, init_flow=truth, **kw)
+    assert np.abs(with_init - truth)[inner].mean() < 0.05
+    # the reduced init at the coarse level is exactly half the constant flow
+    coarse = lk_dense._reduce_flow(np.ascontiguousarray(truth.transpose(2, 0, 1)),
+                                   lk_dense.pyramid_shapes(64, 80, 2), lk_dense.pyramid_weights())
+    np.testing.assert_allclose(coarse[0], 3.0, rtol=1e-6)
+    np.testing.assert_allclose(coarse[1], -2.5, rtol=1e-6)
+
+
+# -------------------------------------------------------------------------------- CUDA
+
+def test_cuda_matches_cpu_gray():
+    frame0, frame1, _ = translated_pair(20, 24, 0.75, -0.5, seed=11)
+    kw = {"radius": 2, "num_warp": 2, "levels": 1}
+    cpu = flowkit.lucas_kanade(frame0, frame1, **kw)
+    gpu = flowkit.lucas_kanade(frame0, frame1, device="cuda", **kw)
+    assert isinstance(gpu, np.ndarray) and gpu.dtype == np.float32 and gpu.shape == cpu.shape
+    assert np.abs(gpu - cpu).max() < 1e-3
+
+
+def test_cuda_matches_cpu_colour_batch_options():
+    base = (textured_image(16, 20, seed=12, channels=3) * 255).astype(np.uint8)
+    frames0 = np.stack([base, base[::-1]])
+    frames1 = np.stack([np.roll(base, 1, axis=1), np.roll(base[::-1], -1, axis=0)])
+    init = np.full((2, 16, 20, 2), 0.25, np.float32)
+    kw = {"radius": 2, "num_warp": 1, "levels": 2, "gaussian": True, "prefilter": True,
+          "init_flow": init}
+    cpu = flowkit.lucas_kanade(frames0, frames1, **kw)
+    gpu = flowkit.lucas_kanade(frames0, frames1, device="cuda", **kw)
+    assert gpu.shape == (2, 16, 20, 2)
+    assert np.abs(gpu - cpu).max() < 1e-3
+
+
+# --------------------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("args, kw, error, match", [
+    ((np.zeros(8), np.zeros(8)), {}, ValueError, "frame0: expected 2-D or 3-D or 4-D"),
+    ((np.zeros((2, 2, 8, 8, 1)),) * 2, {}, ValueError, "frame0: expected 2-D"),
+    ((np.zeros((8, 8)), np.zeros((8, 9))), {}, ValueError, "frame1: expected the same shape"),
+    ((np.zeros((8, 8), bool),) * 2, {}, TypeError, "frame0: expected dtype"),
+    ((np.zeros((8, 8)), np.zeros((8, 8), np.int32)), {}, TypeError, "frame1: expected dtype"),
+    ((np.zeros((0, 8)),) * 2, {}, ValueError, "frame0: expected a non-empty array"),
+    ((np.zeros((8, 8)),) * 2, {"radius": 0}, ValueError, "radius: expected an integer >= 1"),
+    ((np.zeros((8, 8)),) * 2, {"radius": -3}, ValueError, "radius: expected an integer >= 1"),
+    ((np.zeros((8, 8)),) * 2, {"radius": 2.5}, TypeError, "radius: expected an integer"),
+    ((np.zeros((8, 8)),) * 2, {"num_warp": 0}, ValueError, "num_warp: expected an integer >= 1"),
+    ((np.zeros((8, 8)),) * 2, {"levels": 0}, ValueError, "levels: expected an integer >= 1"),
+    ((np.zeros((8, 8)),) * 2, {"levels": 5}, ValueError, "levels: expected an integer <= 4"),
+    ((np.zeros((8, 8)),) * 2, {"levels": 2.0}, TypeError, "levels: expected an integer"),
+    ((np.zeros((8, 8)),) * 2, {"gaussian": "yes"}, TypeError, "gaussian: expected True or False"),
+    ((np.zeros((8, 8)),) * 2, {"prefilter": 1}, TypeError, "prefilter: expected True or False"),
+    ((np.zeros((8, 8)),) * 2, {"init_flow": np.zeros((8, 9, 2))}, ValueError,
+     r"init_flow: expected shape \(8, 8, 2\)"),
+    ((np.zeros((8, 8)),) * 2, {"init_flow": np.zeros((8, 8, 3))}, ValueError,
+     r"init_flow: expected shape \(H, W, 2\)"),
+    ((np.zeros((8, 8)),) * 2, {"init_flow": np.zeros((8, 8, 2), np.int32)}, TypeError,
+     "init_flow: expected a float dtype"),
+    ((np.zeros((3, 8, 8)),) * 2, {"init_flow": np.zeros((8, 8, 2))}, ValueError,
+     r"init_flow: expected shape \(3, 8, 8, 2\)"),
+    ((np.zeros((8, 8)),) * 2, {"device": "tpu"}, ValueError, "device: expected one of"),
+])
+def test_bad_input_raises(args, kw, error, match):
+    with pytest.raises(error, match=match):
+        flowkit.lucas_kanade(*args, **kw)
