@@ -5,14 +5,13 @@ import numpy as np
 from ._backend import as_array, is_device_array, to_host, to_output
 from ._validate import check_flow, check_float
 
-UNKNOWN_FLOW = 1e9
 # hues per segment of the Middlebury wheel: red-yellow, yellow-green, green-cyan,
 # cyan-blue, blue-magenta, magenta-red
 _SEGMENTS = (15, 6, 4, 11, 13, 6)
 
 
 def _color_wheel():
-    """(55, 3) float32 RGB in [0, 1], built with the integer arithmetic of colorcode.cpp."""
+    """(55, 3) float64 RGB in [0, 1], built with the integer arithmetic of colorcode.cpp."""
     ry, yg, gc, cb, bm, mr = _SEGMENTS
     rows = []
     rows += [(255, 255 * i // ry, 0) for i in range(ry)]
@@ -21,7 +20,7 @@ def _color_wheel():
     rows += [(0, 255 - 255 * i // cb, 255) for i in range(cb)]
     rows += [(255 * i // bm, 0, 255) for i in range(bm)]
     rows += [(255, 0, 255 - 255 * i // mr) for i in range(mr)]
-    return np.array(rows, np.float32) / np.float32(255)
+    return np.array(rows, np.float64) / 255.0
 
 
 _WHEEL = _color_wheel()
@@ -62,7 +61,8 @@ def flow_to_color(flow, *, max_flow=None):
     ``a = atan2(-v, -u) / pi``, the wheel position ``(a + 1) / 2 * 54`` is interpolated
     linearly between the 55 wheel colours; each channel ``c`` then becomes
     ``1 - r * (1 - c)`` for ``r <= 1`` and ``0.75 * c`` otherwise, and is stored as
-    ``floor(255 * c)`` (Middlebury ``computeColor``).
+    ``floor(255 * c)`` (Middlebury ``computeColor``). Each pixel is computed in float64 by
+    a parallel Numba CPU kernel (``flowkit.set_num_threads`` applies).
 
     References
     ----------
@@ -76,44 +76,23 @@ def flow_to_color(flow, *, max_flow=None):
     >>> flow_to_color(flow)[0, 0]
     array([255,   0,   0], dtype=uint8)
     """
+    from .kernels.flow_color import flow_to_color_cpu, max_radius_cpu
+
     flow = as_array(flow)
     check_flow("flow", flow)
     if max_flow is not None:
         max_flow = check_float("max_flow", max_flow, low=0, low_open=True)
     gpu_input = is_device_array(flow)
     flow = to_host(flow)
-    batch = flow.reshape((-1,) + flow.shape[-3:])
-    out = np.empty(batch.shape[:-1] + (3,), np.uint8)
-    for frame, image in zip(batch, out):
-        _color_frame(frame, max_flow, image)
-    return to_output(out.reshape(flow.shape[:-1] + (3,)), gpu_input)
-
-
-def _color_frame(flow, max_flow, out):
-    u = flow[..., 0].astype(np.float32)
-    v = flow[..., 1].astype(np.float32)
-    with np.errstate(invalid="ignore"):
-        known = (np.abs(u) < UNKNOWN_FLOW) & (np.abs(v) < UNKNOWN_FLOW)  # False for NaN
-    u[~known] = 0
-    v[~known] = 0
-    radius = np.hypot(u, v)
+    compute = np.float64 if flow.dtype == np.float64 else np.float32
+    batch = np.ascontiguousarray(flow.reshape((-1,) + flow.shape[-3:]), compute)
     if max_flow is None:
-        max_flow = float(radius.max())  # unknown pixels hold radius 0
-        if max_flow == 0:
-            max_flow = 1.0
-    scale = np.float32(1 / max_flow)
-    radius *= scale
-    # angle from the scaled components, like computeColor(fx / maxrad, fy / maxrad)
-    fk = np.arctan2(-v * scale, -u * scale)
-    fk *= np.float32((len(_WHEEL) - 1) / (2 * np.pi))
-    fk += np.float32((len(_WHEEL) - 1) / 2)
-    k0 = fk.astype(np.intp)
-    f = (fk - k0)[..., None]
-    k1 = k0 + 1
-    k1[k1 == len(_WHEEL)] = 0
-    color = _WHEEL[k0] * (1 - f) + _WHEEL[k1] * f
-    inside = (radius <= 1)[..., None]
-    color = np.where(inside, 1 - radius[..., None] * (1 - color), color * np.float32(0.75))
-    color *= 255
-    out[...] = color  # float -> uint8 truncates, like (int)(255.0 * col)
-    out[~known] = 0
+        row_max = np.empty(batch.shape[0] * batch.shape[1])
+        max_radius_cpu(batch, row_max)
+        radius = row_max.reshape(batch.shape[:2]).max(axis=1)
+        radius[radius == 0] = 1.0  # all zero or unknown: any scale gives white or black
+    else:
+        radius = np.full(batch.shape[0], max_flow)
+    out = np.empty(batch.shape[:-1] + (3,), np.uint8)
+    flow_to_color_cpu(batch, radius, _WHEEL, out)
+    return to_output(out.reshape(flow.shape[:-1] + (3,)), gpu_input)

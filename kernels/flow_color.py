@@ -1,0 +1,78 @@
+"""Middlebury colour coding of flow (``colorcode.cpp``), per pixel, with a CPU driver.
+
+The per-pixel math runs in float64, as a transcription of the C++ ``computeColor``; flow
+arrives as float32 or float64 ``(N, H, W, 2)``, C-contiguous.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+UNKNOWN_FLOW = 1e9  # Middlebury marks unknown flow by |u| or |v| >= 1e9
+
+
+@njit(cache=True)
+def is_known(u, v):
+    """False for NaN, infinite and Middlebury's unknown marker."""
+    return abs(u) < UNKNOWN_FLOW and abs(v) < UNKNOWN_FLOW
+
+
+@njit(cache=True, inline="always")
+def radius_of(u, v):
+    """Length of (u, v); one function for the scale and the colour, so the longest vector
+    compares equal to the scale and gets full saturation."""
+    return math.sqrt(u * u + v * v)
+
+
+@njit(cache=True, inline="always")
+def color_pixel(u, v, max_radius, wheel, out, n, y, x):
+    """Write the RGB colour of flow ``(u, v)`` (float64) scaled by ``max_radius`` to ``out[n, y, x]``."""
+    if not is_known(u, v):
+        for b in range(3):
+            out[n, y, x, b] = 0
+        return
+    radius = radius_of(u, v) / max_radius  # <= 1 exactly when radius_of(u, v) <= max_radius
+    ncols = wheel.shape[0]
+    # the angle of (u, v) equals that of the scaled (u, v) / max_radius used by computeColor
+    fk = (math.atan2(-v, -u) / math.pi + 1.0) / 2.0 * (ncols - 1)
+    k0 = int(fk)
+    k1 = k0 + 1
+    if k1 == ncols:
+        k1 = 0
+    f = fk - k0
+    for b in range(3):
+        col = (1.0 - f) * wheel[k0, b] + f * wheel[k1, b]
+        if radius <= 1.0:
+            col = 1.0 - radius * (1.0 - col)  # saturation grows with the radius
+        else:
+            col *= 0.75  # beyond the scale
+        out[n, y, x, b] = np.uint8(int(255.0 * col))
+
+
+@njit(parallel=True, cache=True)
+def max_radius_cpu(flow, row_max):
+    """``row_max[n * H + y]`` = the largest radius among the known pixels of that row (0 if none)."""
+    n_frames, h, w, _ = flow.shape
+    for row in prange(n_frames * h):
+        n = row // h
+        y = row - n * h
+        largest = 0.0
+        for x in range(w):
+            u = float(flow[n, y, x, 0])
+            v = float(flow[n, y, x, 1])
+            if is_known(u, v):
+                largest = max(largest, radius_of(u, v))
+        row_max[row] = largest
+
+
+@njit(parallel=True, cache=True)
+def flow_to_color_cpu(flow, max_radius, wheel, out):
+    """Colour ``flow`` (N, H, W, 2) into ``out`` (N, H, W, 3) uint8, frame n scaled by ``max_radius[n]``."""
+    n_frames, h, w, _ = flow.shape
+    for row in prange(n_frames * h):
+        n = row // h
+        y = row - n * h
+        scale = max_radius[n]
+        for x in range(w):
+            color_pixel(float(flow[n, y, x, 0]), float(flow[n, y, x, 1]), scale, wheel, out, n, y, x)
