@@ -91,14 +91,15 @@ class Farneback:
 
             if ws is None:
                 ws = self._workspaces[backend] = fbc.workspace()
-            f0 = V.to_nhwc(to_device(frame0), batched, has_channels)
-            f1 = V.to_nhwc(to_device(frame1), batched, has_channels)
+            shape = (lead[0] if batched else 1, height, width,
+                     frame0.shape[-1] if has_channels else 1)
+            f0 = to_device(frame0).reshape(shape)
+            f1 = to_device(frame1).reshape(shape)
             init = None
             if init_flow is not None:
-                init = to_device(np.asarray(to_host(init_flow), np.float32)
-                                 if not gpu_input else init_flow.astype(np.float32))
-                if not batched:
-                    init = init.reshape((1,) + tuple(init.shape))
+                if not (gpu_input and np.dtype(init_flow.dtype) == np.float32):
+                    init_flow = np.asarray(to_host(init_flow), np.float32)
+                init = to_device(init_flow).reshape(shape[:3] + (2,))
             flow, conf = fbc.farneback_cuda(f0, f1, p, plan, norm, init, ws,
                                             self.return_confidence, reuse_first)
         else:

@@ -272,6 +272,12 @@ def poly_horizontal(vrow, x, g, xg, xxg, ig):
 
 
 @njit(cache=True)
+def poly_horizontal_at(vpad, y, x, g, xg, xxg, ig):
+    """``poly_horizontal`` on row ``y`` of padded vertical moments ``vpad`` (h, w + 2n, 3)."""
+    return poly_horizontal(vpad[y], x + g.shape[0] - 1, g, xg, xxg, ig)
+
+
+@njit(cache=True)
 def border_weight(y, x, h, w):
     """OpenCV's certainty weight: < 1 on the outer five rows and columns."""
     s = np.float32(1.0)
@@ -301,9 +307,14 @@ def normal_equations(R0, R1, flow, y, x):
     fy = np.float32(y) + dy
     x1 = int(math.floor(fx))
     y1 = int(math.floor(fy))
-    inside = 0 <= x1 < w - 1 and 0 <= y1 < h - 1
     ax = fx - np.float32(x1)
     ay = fy - np.float32(y1)
+    # OpenCV also treats the exact last row/column (x1 == w - 1, ax == 0) as outside, so
+    # identical frames get a non-zero flow there; here they count as inside
+    inside = (0 <= x1 and (x1 < w - 1 or (x1 == w - 1 and ax == 0))
+              and 0 <= y1 and (y1 < h - 1 or (y1 == h - 1 and ay == 0)))
+    x2 = min(x1 + 1, w - 1)
+    y2 = min(y1 + 1, h - 1)
     one = np.float32(1.0)
     a00 = (one - ax) * (one - ay)
     a01 = ax * (one - ay)
@@ -317,16 +328,16 @@ def normal_equations(R0, R1, flow, y, x):
     h2 = np.float32(0.0)
     for c in range(nc):
         if inside:
-            s0 = (a00 * R1[c, y1, x1, 0] + a01 * R1[c, y1, x1 + 1, 0]
-                  + a10 * R1[c, y1 + 1, x1, 0] + a11 * R1[c, y1 + 1, x1 + 1, 0])
-            s1 = (a00 * R1[c, y1, x1, 1] + a01 * R1[c, y1, x1 + 1, 1]
-                  + a10 * R1[c, y1 + 1, x1, 1] + a11 * R1[c, y1 + 1, x1 + 1, 1])
-            s2 = (a00 * R1[c, y1, x1, 2] + a01 * R1[c, y1, x1 + 1, 2]
-                  + a10 * R1[c, y1 + 1, x1, 2] + a11 * R1[c, y1 + 1, x1 + 1, 2])
-            s3 = (a00 * R1[c, y1, x1, 3] + a01 * R1[c, y1, x1 + 1, 3]
-                  + a10 * R1[c, y1 + 1, x1, 3] + a11 * R1[c, y1 + 1, x1 + 1, 3])
-            s4 = (a00 * R1[c, y1, x1, 4] + a01 * R1[c, y1, x1 + 1, 4]
-                  + a10 * R1[c, y1 + 1, x1, 4] + a11 * R1[c, y1 + 1, x1 + 1, 4])
+            s0 = (a00 * R1[c, y1, x1, 0] + a01 * R1[c, y1, x2, 0]
+                  + a10 * R1[c, y2, x1, 0] + a11 * R1[c, y2, x2, 0])
+            s1 = (a00 * R1[c, y1, x1, 1] + a01 * R1[c, y1, x2, 1]
+                  + a10 * R1[c, y2, x1, 1] + a11 * R1[c, y2, x2, 1])
+            s2 = (a00 * R1[c, y1, x1, 2] + a01 * R1[c, y1, x2, 2]
+                  + a10 * R1[c, y2, x1, 2] + a11 * R1[c, y2, x2, 2])
+            s3 = (a00 * R1[c, y1, x1, 3] + a01 * R1[c, y1, x2, 3]
+                  + a10 * R1[c, y2, x1, 3] + a11 * R1[c, y2, x2, 3])
+            s4 = (a00 * R1[c, y1, x1, 4] + a01 * R1[c, y1, x2, 4]
+                  + a10 * R1[c, y2, x1, 4] + a11 * R1[c, y2, x2, 4])
             r4 = (R0[c, y, x, 2] + s2) * np.float32(0.5)
             r5 = (R0[c, y, x, 3] + s3) * np.float32(0.5)
             r6 = (R0[c, y, x, 4] + s4) * np.float32(0.25)
@@ -568,6 +579,56 @@ def gauss_row_pixel(vs, x, wk):
         b3 += wk[i] * (vs[lo, 3] + vs[hi, 3])
         b4 += wk[i] * (vs[lo, 4] + vs[hi, 4])
     return b0, b1, b2, b3, b4
+
+
+@njit(cache=True)
+def gauss_pixel(vs2d, y, x, wk):
+    """``gauss_row_pixel`` on row ``y`` of ``vs2d`` (h, w, 5)."""
+    return gauss_row_pixel(vs2d[y], x, wk)
+
+
+@njit(cache=True)
+def window_column_pixel(M, y, x, j, wk, box):
+    """Vertical window sum (float64) of plane ``j`` of ``M`` (h, w, 5) at (y, x).
+
+    Box: plain sum over ``2m + 1`` rows; Gaussian: weighted by ``wk``; replicated rows.
+    The CPU driver computes the box case as a running sum (same value up to rounding).
+    """
+    h = M.shape[0]
+    m = wk.shape[0] - 1
+    if box:
+        acc = 0.0
+        for i in range(-m, m + 1):
+            acc += np.float64(M[min(max(y + i, 0), h - 1), x, j])
+        return acc
+    acc = wk[0] * M[y, x, j]
+    for i in range(1, m + 1):
+        acc += wk[i] * (np.float64(M[max(y - i, 0), x, j]) + np.float64(M[min(y + i, h - 1), x, j]))
+    return acc
+
+
+@njit(cache=True)
+def window_row_solve(vs2d, y, x, wk, box, eps):
+    """Horizontal window of the column sums ``vs2d`` (h, w, 5) at (y, x), then the solve."""
+    if not box:
+        e = gauss_pixel(vs2d, y, x, wk)
+        return solve(e[0], e[1], e[2], e[3], e[4], eps)
+    w = vs2d.shape[1]
+    m = wk.shape[0] - 1
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    a4 = 0.0
+    for i in range(-m, m + 1):
+        xx = min(max(x + i, 0), w - 1)
+        a0 += vs2d[y, xx, 0]
+        a1 += vs2d[y, xx, 1]
+        a2 += vs2d[y, xx, 2]
+        a3 += vs2d[y, xx, 3]
+        a4 += vs2d[y, xx, 4]
+    sc = wk[0] * wk[0]
+    return solve(a0 * sc, a1 * sc, a2 * sc, a3 * sc, a4 * sc, eps)
 
 
 @njit(parallel=True, cache=True)
