@@ -202,17 +202,25 @@ def write_kitti_flow(path, flow, valid=None):
     import cv2
 
     flow = _host_flow("flow", flow)
-    known = np.all(np.isfinite(flow) & (np.abs(flow) < UNKNOWN_FLOW), axis=-1)
     if valid is not None:
         valid = as_array(valid)
         check_array("valid", valid)
         if tuple(valid.shape) != flow.shape[:2]:
             raise ValueError(f"valid: expected shape {flow.shape[:2]} (H, W of flow), got {tuple(valid.shape)}")
-        known &= to_host(valid).astype(bool)
-    encoded = np.zeros(flow.shape[:2] + (3,), np.uint16)
-    scaled = np.where(known[..., None], flow.astype(np.float64) * KITTI_SCALE + KITTI_OFFSET, 0.0)
-    encoded[..., 2:0:-1] = np.clip(np.rint(scaled), 0, 65535).astype(np.uint16)  # B, G, R order for OpenCV
-    encoded[..., 0] = known
+        valid = to_host(valid)
+    with np.errstate(invalid="ignore"):  # NaN: compared False, cast to anything, then zeroed
+        small = np.abs(flow) < np.float64(UNKNOWN_FLOW)  # False for NaN and inf too
+        known = small[..., 0] & small[..., 1]
+        if valid is not None:
+            known &= valid.astype(bool)
+        scaled = flow * np.float64(KITTI_SCALE)  # float64: exact for every float32 input
+        scaled += KITTI_OFFSET
+        np.clip(scaled, 0, 65535, out=scaled)
+        np.rint(scaled, out=scaled)
+        encoded = np.empty(flow.shape[:2] + (3,), np.uint16)
+        encoded[..., 2:0:-1] = scaled  # OpenCV writes B, G, R: the file gets R = u, G = v
+    encoded[..., 0] = 1
+    encoded *= known[..., None]  # invalid pixels are all zero, as the devkit writes them
     ok, buffer = cv2.imencode(".png", encoded)
     if not ok:
         raise OSError(f"{path}: OpenCV could not encode the KITTI flow PNG")

@@ -186,15 +186,16 @@ def test_atomic_path_missing_folder(tmp_path):
 
 # --- KITTI ----------------------------------------------------------------------------------------
 
-def test_kitti_round_trip_within_quantisation(tmp_path):
-    flow = random_flow(12, 17, seed=2, scale=60.0)
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_kitti_round_trip_within_quantisation(tmp_path, dtype):
+    flow = random_flow(12, 17, seed=2, scale=60.0).astype(dtype)
     path = tmp_path / "flow.png"
     write_kitti_flow(path, flow)
     got, valid = read_kitti_flow(path)
     assert got.dtype == np.float32 and got.shape == flow.shape and valid.dtype == bool
     assert valid.all()
     # stored as round(64 * flow): error at most 1/128 px, always within the format's 1/64 px step
-    assert np.abs(got - flow).max() <= 1 / 128 + 1e-6
+    assert np.abs(got - flow.astype(np.float64)).max() <= 1 / 128 + 1e-6
     np.testing.assert_array_equal(got * 64, np.round(got * 64))
 
 
