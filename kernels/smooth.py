@@ -182,8 +182,8 @@ def _median9_sorted_columns(x00, x01, x02, x10, x11, x12, x20, x21, x22):
 
 
 @njit(cache=True)
-def _median25_sorted_columns(x00, x01, x02, x03, x04, x10, x11, x12, x13, x14, x20, x21, x22, x23, x24, x30, x31, x32, x33, x34, x40, x41, x42, x43, x44):
-    """Median of a 5x5 window given as x<rank><column>, each column sorted ascending (110 min/max)."""
+def _median25_rank0(x00, x01, x02, x03, x04):
+    """Rank-0 values of five sorted columns: what the merge needs of their sorted order."""
     t0 = _lo(x00, x01)
     t1 = _hi(x00, x01)
     t2 = _lo(x02, x03)
@@ -195,6 +195,12 @@ def _median25_sorted_columns(x00, x01, x02, x03, x04, x10, x11, x12, x13, x14, x
     t8 = _hi(t7, x04)
     t9 = _lo(t6, t8)
     t10 = _hi(t6, t8)
+    return t9, t10
+
+
+@njit(cache=True)
+def _median25_rank1(x10, x11, x12, x13, x14):
+    """Rank-1 values of five sorted columns: what the merge needs of their sorted order."""
     t11 = _lo(x10, x11)
     t12 = _hi(x10, x11)
     t13 = _lo(x12, x13)
@@ -209,6 +215,12 @@ def _median25_sorted_columns(x00, x01, x02, x03, x04, x10, x11, x12, x13, x14, x
     t22 = _hi(t20, x14)
     t23 = _lo(t18, t22)
     t24 = _hi(t18, t22)
+    return t15, t19, t21, t23, t24
+
+
+@njit(cache=True)
+def _median25_rank2(x20, x21, x22, x23, x24):
+    """Rank-2 values of five sorted columns: what the merge needs of their sorted order."""
     t25 = _lo(x20, x21)
     t26 = _hi(x20, x21)
     t27 = _lo(x22, x23)
@@ -227,6 +239,12 @@ def _median25_sorted_columns(x00, x01, x02, x03, x04, x10, x11, x12, x13, x14, x
     t40 = _hi(t33, t37)
     t41 = _lo(t32, t38)
     t42 = _hi(t32, t38)
+    return t35, t39, t40, t41, t42
+
+
+@njit(cache=True)
+def _median25_rank3(x30, x31, x32, x33, x34):
+    """Rank-3 values of five sorted columns: what the merge needs of their sorted order."""
     t43 = _lo(x30, x31)
     t44 = _hi(x30, x31)
     t45 = _lo(x32, x33)
@@ -240,6 +258,12 @@ def _median25_sorted_columns(x00, x01, x02, x03, x04, x10, x11, x12, x13, x14, x
     t53 = _lo(t52, x34)
     t54 = _lo(t51, t53)
     t55 = _hi(t51, t53)
+    return t47, t50, t54, t55
+
+
+@njit(cache=True)
+def _median25_rank4(x40, x41, x42, x43, x44):
+    """Rank-4 values of five sorted columns: what the merge needs of their sorted order."""
     t56 = _lo(x40, x41)
     t57 = _hi(x40, x41)
     t58 = _lo(x42, x43)
@@ -251,6 +275,12 @@ def _median25_sorted_columns(x00, x01, x02, x03, x04, x10, x11, x12, x13, x14, x
     t64 = _hi(t60, x44)
     t65 = _lo(t61, t64)
     t66 = _lo(t62, t65)
+    return t63, t66
+
+
+@njit(cache=True)
+def _median25_merge(t9, t10, t15, t19, t21, t23, t24, t35, t39, t40, t41, t42, t47, t50, t54, t55, t63, t66):
+    """Median of the 5x5 window from the outputs of the five ``_median25_rank*`` networks."""
     t67 = _hi(t10, t15)
     t68 = _lo(t42, t47)
     t69 = _lo(t67, t21)
@@ -329,22 +359,45 @@ def _sorted_columns(src, n, y, size, cols):
 
 @njit(cache=True)
 def _median9_row(cols, row):
-    s0, s1, s2 = cols[0], cols[1], cols[2]
-    for j in range(row.shape[0]):
-        row[j] = _median9_sorted_columns(s0[j], s0[j + 2], s0[j + 4],
-                                         s1[j], s1[j + 2], s1[j + 4],
-                                         s2[j], s2[j + 2], s2[j + 4])
+    n = row.shape[0]
+    # shifted views, so that every access is at the loop index (no wraparound checks: vectorises)
+    a0, a1, a2 = cols[0, 0:n], cols[0, 2:n + 2], cols[0, 4:n + 4]
+    b0, b1, b2 = cols[1, 0:n], cols[1, 2:n + 2], cols[1, 4:n + 4]
+    c0, c1, c2 = cols[2, 0:n], cols[2, 2:n + 2], cols[2, 4:n + 4]
+    for j in range(n):
+        row[j] = _median9_sorted_columns(a0[j], a1[j], a2[j], b0[j], b1[j], b2[j], c0[j], c1[j], c2[j])
 
 
 @njit(cache=True)
-def _median25_row(cols, row):
-    s0, s1, s2, s3, s4 = cols[0], cols[1], cols[2], cols[3], cols[4]
-    for j in range(row.shape[0]):
-        row[j] = _median25_sorted_columns(s0[j], s0[j + 2], s0[j + 4], s0[j + 6], s0[j + 8],
-                                          s1[j], s1[j + 2], s1[j + 4], s1[j + 6], s1[j + 8],
-                                          s2[j], s2[j + 2], s2[j + 4], s2[j + 6], s2[j + 8],
-                                          s3[j], s3[j + 2], s3[j + 4], s3[j + 6], s3[j + 8],
-                                          s4[j], s4[j + 2], s4[j + 4], s4[j + 6], s4[j + 8])
+def _median25_row(cols, part, row):
+    """5x5 medians of one row from sorted columns; ``part`` (18, n) holds the rank networks' outputs.
+
+    Split in six loops because LLVM does not vectorise the whole 110-operation network in one.
+    """
+    n = row.shape[0]
+    a0, a1, a2, a3, a4 = cols[0, 0:n], cols[0, 2:n + 2], cols[0, 4:n + 4], cols[0, 6:n + 6], cols[0, 8:n + 8]
+    p0, p1 = part[0], part[1]
+    for j in range(n):
+        p0[j], p1[j] = _median25_rank0(a0[j], a1[j], a2[j], a3[j], a4[j])
+    a0, a1, a2, a3, a4 = cols[1, 0:n], cols[1, 2:n + 2], cols[1, 4:n + 4], cols[1, 6:n + 6], cols[1, 8:n + 8]
+    p2, p3, p4, p5, p6 = part[2], part[3], part[4], part[5], part[6]
+    for j in range(n):
+        p2[j], p3[j], p4[j], p5[j], p6[j] = _median25_rank1(a0[j], a1[j], a2[j], a3[j], a4[j])
+    a0, a1, a2, a3, a4 = cols[2, 0:n], cols[2, 2:n + 2], cols[2, 4:n + 4], cols[2, 6:n + 6], cols[2, 8:n + 8]
+    p7, p8, p9, p10, p11 = part[7], part[8], part[9], part[10], part[11]
+    for j in range(n):
+        p7[j], p8[j], p9[j], p10[j], p11[j] = _median25_rank2(a0[j], a1[j], a2[j], a3[j], a4[j])
+    a0, a1, a2, a3, a4 = cols[3, 0:n], cols[3, 2:n + 2], cols[3, 4:n + 4], cols[3, 6:n + 6], cols[3, 8:n + 8]
+    p12, p13, p14, p15 = part[12], part[13], part[14], part[15]
+    for j in range(n):
+        p12[j], p13[j], p14[j], p15[j] = _median25_rank3(a0[j], a1[j], a2[j], a3[j], a4[j])
+    a0, a1, a2, a3, a4 = cols[4, 0:n], cols[4, 2:n + 2], cols[4, 4:n + 4], cols[4, 6:n + 6], cols[4, 8:n + 8]
+    p16, p17 = part[16], part[17]
+    for j in range(n):
+        p16[j], p17[j] = _median25_rank4(a0[j], a1[j], a2[j], a3[j], a4[j])
+    for j in range(n):
+        row[j] = _median25_merge(p0[j], p1[j], p2[j], p3[j], p4[j], p5[j], p6[j], p7[j], p8[j], p9[j],
+                                 p10[j], p11[j], p12[j], p13[j], p14[j], p15[j], p16[j], p17[j])
 
 
 @njit(cache=True)
@@ -422,13 +475,14 @@ def median_cpu(src, size, out):
                     count += row[j] != row[j]
                 has_nan[yy - first] = count > 0
             cols = np.empty((size, length + 2 * pad), out.dtype)
+            part = np.empty((18, length), out.dtype)
             for y in range(y0, y1):
                 _sorted_columns(src, n, y, size, cols)
                 row = out[n, y]
                 if size == 3:
                     _median9_row(cols, row)
                 else:
-                    _median25_row(cols, row)
+                    _median25_row(cols, part, row)
                 if has_nan[max(y - r, 0) - first:min(y + r + 1, h) - first].any():
                     buf = np.empty(size * size, out.dtype)
                     for j in range(length):

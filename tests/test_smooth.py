@@ -131,9 +131,12 @@ def _apply_median25(cases):
     out = np.empty(cases.shape[0])
     for i in range(cases.shape[0]):
         c = cases[i]
-        out[i] = kernels._median25_sorted_columns(*(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8],
-                                                    c[9], c[10], c[11], c[12], c[13], c[14], c[15], c[16],
-                                                    c[17], c[18], c[19], c[20], c[21], c[22], c[23], c[24]))
+        parts = (kernels._median25_rank0(c[0], c[1], c[2], c[3], c[4])
+                 + kernels._median25_rank1(c[5], c[6], c[7], c[8], c[9])
+                 + kernels._median25_rank2(c[10], c[11], c[12], c[13], c[14])
+                 + kernels._median25_rank3(c[15], c[16], c[17], c[18], c[19])
+                 + kernels._median25_rank4(c[20], c[21], c[22], c[23], c[24]))
+        out[i] = kernels._median25_merge(*parts)
     return out
 
 
