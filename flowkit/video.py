@@ -14,6 +14,8 @@ from ._atomic import atomic_path
 from ._backend import as_array, to_host
 from ._validate import check_array, check_float, check_int
 
+__all__ = ["iter_frames", "VideoWriter"]
+
 IMAGE_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".pnm"}
 )

@@ -5,6 +5,8 @@ import numpy as np
 from ._backend import as_array, is_device_array, to_host, to_output
 from ._validate import check_flow, check_float
 
+__all__ = ["flow_to_color"]
+
 # hues per segment of the Middlebury wheel: red-yellow, yellow-green, green-cyan,
 # cyan-blue, blue-magenta, magenta-red
 _SEGMENTS = (15, 6, 4, 11, 13, 6)
