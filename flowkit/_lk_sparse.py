@@ -187,8 +187,8 @@ def _track_cpu(f0, f1, pts, init, *, win_w, win_h, max_level, max_iter, eps2, mi
 
     h, w = f0.shape[:2]
     shapes = lk.pyramid_shapes(h, w, win_w, win_h, max_level)
-    buf0, gx0, gy0, offs, hs, ws = lk.build_pyramid(f0, shapes, True)
-    buf1, gx1, gy1, _, _, _ = lk.build_pyramid(f1, shapes, backward_check)
+    buf0, gx0, gy0, geo = lk.build_pyramid(f0, shapes, win_w, win_h, True)
+    buf1, gx1, gy1, _ = lk.build_pyramid(f1, shapes, win_w, win_h, backward_check)
     c = f0.shape[2]
     k = pts.shape[0]
 
@@ -196,7 +196,7 @@ def _track_cpu(f0, f1, pts, init, *, win_w, win_h, max_level, max_iter, eps2, mi
         out = np.empty((k, 2), np.float32)
         status = np.empty(k, np.bool_)
         err = np.empty(k, np.float32)
-        lk.track_points(a, ga_x, ga_y, b, offs, hs, ws, c, start, start if guess is None else guess,
+        lk.track_points(a, ga_x, ga_y, b, geo, c, start, start if guess is None else guess,
                         guess is not None, win_w, win_h, max_iter, eps2, min_eig_threshold, eig_scale,
                         out, status, err)
         return out, status, err

@@ -1,20 +1,21 @@
 """Sparse pyramidal Lucas-Kanade tracking and the Shi-Tomasi corner response.
 
-Layout shared by the CPU drivers here and the CUDA drivers in ``lk_sparse_cuda``:
-an image pyramid is one flat float32 buffer; level ``l`` starts at ``offs[l]`` and holds
-``hs[l] x ws[l]`` pixels of ``C`` interleaved channels, so pixel ``(y, x)`` channel ``c`` is
-``buf[offs[l] + (y * ws[l] + x) * C + c]``. The Scharr derivatives of a pyramid live in two
-buffers of the same layout (``gx``, ``gy``), in intensity units per pixel.
+Layout shared by the CPU drivers here and the CUDA drivers in ``lk_sparse_cuda``: an image
+pyramid is one flat float32 buffer. Level ``l`` is described by ``geo[l] = (off, h, w, pw)``:
+it starts at ``off`` and holds ``(h + 2 * pad_y) x pw`` pixels of ``C`` interleaved channels,
+``pw = w + 2 * pad_x``, with ``pad_x, pad_y = win_w, win_h``: the image with a border as wide
+as the tracking window, so that every window OpenCV accepts can be read without bounds checks
+(OpenCV pads its pyramids the same way). Pixel ``(y, x)`` channel ``c`` is
+``buf[off + ((y + pad_y) * pw + x + pad_x) * C + c]``. Image borders are reflect-101 copies;
+the Scharr derivatives (``gx``, ``gy``, same layout, intensity units per pixel) are zero there.
 
-The per-pixel math is written once: scalar ``njit`` helpers, and "flat" array helpers that
-call only scalar helpers (so ``lk_sparse_cuda`` can compile their ``py_func`` as CUDA device
-functions, which also works in Numba's simulator). The CPU drivers add fast paths for windows
-that lie inside the image, written as plain contiguous loops that LLVM vectorises.
+The per-pixel math is written once: scalar ``njit`` helpers, and "flat" helpers that index
+arrays and call only scalar helpers, so that ``lk_sparse_cuda`` can compile their ``py_func``
+as CUDA device functions (which also runs in Numba's simulator). CPU loops index with unsigned
+integers: that removes Numba's negative-index fix-ups and lets LLVM vectorise the window sums.
 
-Semantics follow OpenCV's ``calcOpticalFlowPyrLK`` (lkpyramid.cpp): 5-tap [1 4 6 4 1]/16
-pyramid, reflect-101 image borders and zero derivatives outside the image, Scharr derivatives
-of frame0, a fixed per-point Hessian (inverse compositional), bilinear sampling with exact float
-weights, OpenCV's stopping rules and oscillation guard.
+Semantics follow OpenCV's ``calcOpticalFlowPyrLK`` (modules/video/src/lkpyramid.cpp), see
+``track_one``.
 """
 
 import math
@@ -51,14 +52,21 @@ def pyramid_shapes(height, width, win_w, win_h, max_level):
     return shapes
 
 
-def pyramid_offsets(shapes, channels):
-    """``(offs, hs, ws, total)`` int64 arrays for the flat layout described in the module doc."""
-    hs = np.array([s[0] for s in shapes], np.int64)
-    ws = np.array([s[1] for s in shapes], np.int64)
-    sizes = hs * ws * channels
-    offs = np.zeros(len(shapes), np.int64)
-    offs[1:] = np.cumsum(sizes)[:-1]
-    return offs, hs, ws, int(sizes.sum())
+def pyramid_geometry(shapes, channels, pad_x, pad_y):
+    """``(geo, total)``: int64 ``(L, 4)`` rows ``(off, h, w, pw)`` and the buffer length."""
+    geo = np.zeros((len(shapes), 4), np.int64)
+    total = 0
+    for lv, (h, w) in enumerate(shapes):
+        pw = w + 2 * pad_x
+        geo[lv] = (total, h, w, pw)
+        total += (h + 2 * pad_y) * pw * channels
+    return geo, total
+
+
+def level_view(buf, g, channels, pad_x, pad_y):
+    """The padded level ``g`` of a flat buffer as an ``(h + 2 pad_y, pw, C)`` view."""
+    off, h, _, pw = (int(v) for v in g)
+    return buf[off:off + (h + 2 * pad_y) * pw * channels].reshape(h + 2 * pad_y, pw, channels)
 
 
 # --------------------------------------------------------------------------------------------
@@ -68,13 +76,15 @@ def pyramid_offsets(shapes, channels):
 @njit(cache=True)
 def blur5(v0, v1, v2, v3, v4):
     """The [1 4 6 4 1] / 16 binomial tap of ``pyrDown``."""
-    return (v0 + v4 + 4 * (v1 + v3) + 6 * v2) * 0.0625
+    return (v0 + v4 + 4 * (v1 + v3) + 6 * v2) * np.float32(0.0625)
 
 
 @njit(cache=True)
 def pyr_round(v, integer):
     """Integer frames keep integer pyramid levels, rounded half up like ``cv2.pyrDown``."""
-    return math.floor(v + 0.5) if integer else v
+    if integer:
+        return np.float32(math.floor(v + np.float32(0.5)))
+    return v
 
 
 @njit(cache=True)
@@ -84,8 +94,8 @@ def scharr_xy(a00, a01, a02, a10, a12, a20, a21, a22):
     OpenCV's raw Scharr kernel (3, 10, 3) x (-1, 0, 1) gives 32 x the gradient; the result
     here is that divided by 32.
     """
-    gx = (3 * (a02 - a00) + 10 * (a12 - a10) + 3 * (a22 - a20)) * 0.03125
-    gy = (3 * (a20 - a00) + 10 * (a21 - a01) + 3 * (a22 - a02)) * 0.03125
+    gx = (3 * (a02 - a00) + 10 * (a12 - a10) + 3 * (a22 - a20)) * np.float32(0.03125)
+    gy = (3 * (a20 - a00) + 10 * (a21 - a01) + 3 * (a22 - a02)) * np.float32(0.03125)
     return gx, gy
 
 
@@ -108,15 +118,9 @@ def window_inside(fx, fy, win_w, win_h, width, height):
     """OpenCV's test on a window's floored top-left corner (fx, fy); False for NaN or inf.
 
     The window may hang over the border by up to its own size (the image is read with
-    reflect-101 borders, the derivatives as zero there).
+    reflect-101 borders there, the derivatives as zero).
     """
     return fx >= -win_w and fx < width and fy >= -win_h and fy < height
-
-
-@njit(cache=True)
-def window_interior(x0, y0, win_w, win_h, width, height):
-    """True when every bilinear tap of the window is a pixel of the image."""
-    return x0 >= 0 and y0 >= 0 and x0 + win_w < width and y0 + win_h < height
 
 
 @njit(cache=True)
@@ -151,87 +155,56 @@ def oscillates(dx, dy, pdx, pdy):
 
 @njit(cache=True)
 def corner_min_eig(sxx, sxy, syy):
-    """Smaller eigenvalue of [[sxx, sxy], [sxy, syy]] (as ``cv2.cornerMinEigenVal``)."""
-    a = 0.5 * sxx
-    c = 0.5 * syy
+    """Smaller eigenvalue of [[sxx, sxy], [sxy, syy]] / 2 (as ``cv2.cornerMinEigenVal``)."""
+    a = np.float32(0.5) * sxx
+    c = np.float32(0.5) * syy
     return (a + c) - math.sqrt((a - c) * (a - c) + sxy * sxy)
 
 
 # --------------------------------------------------------------------------------------------
-# flat array helpers (call only scalar helpers; CUDA compiles their py_func)
+# flat helpers (index arrays, call only scalar helpers; CUDA compiles their py_func)
 
 
 @njit(cache=True)
-def image_bilinear(buf, off, h, w, C, x0, y0, col, c, w00, w01, w10, w11):
-    """Bilinear sample of channel c at window column ``col`` of a window whose top-left tap
-    is (x0, y0) (integer) with reflect-101 borders."""
-    xa = border_index(x0 + col, w, R101)
-    xb = border_index(x0 + col + 1, w, R101)
-    ya = border_index(y0, h, R101) * w
-    yb = border_index(y0 + 1, h, R101) * w
-    return lerp4(w00, w01, w10, w11, buf[off + (ya + xa) * C + c], buf[off + (ya + xb) * C + c],
-                 buf[off + (yb + xa) * C + c], buf[off + (yb + xb) * C + c])
+def bilinear_at(buf, i, stride, C, w00, w01, w10, w11):
+    """Bilinear tap of a padded buffer: ``i`` is the top-left tap, ``stride`` a row."""
+    return lerp4(w00, w01, w10, w11, buf[i], buf[i + C], buf[i + stride], buf[i + stride + C])
 
 
 @njit(cache=True)
-def deriv_bilinear(gx, gy, off, h, w, C, x0, y0, col, c, w00, w01, w10, w11):
-    """Bilinear sample of both derivatives, taken as zero outside the image."""
-    sx = np.float32(0.0)
-    sy = np.float32(0.0)
-    for k in range(4):
-        yy = y0 + k // 2
-        xx = x0 + col + k % 2
-        if 0 <= yy < h and 0 <= xx < w:
-            wk = w00 if k == 0 else w01 if k == 1 else w10 if k == 2 else w11
-            i = off + (yy * w + xx) * C + c
-            sx += wk * gx[i]
-            sy += wk * gy[i]
-    return sx, sy
+def scharr_at(buf, i, stride, C):
+    """Scharr derivatives at flat index ``i`` of a padded buffer."""
+    return scharr_xy(buf[i - stride - C], buf[i - stride], buf[i - stride + C], buf[i - C], buf[i + C],
+                     buf[i + stride - C], buf[i + stride], buf[i + stride + C])
 
 
 @njit(cache=True)
-def pyr_down_pixel(buf, soff, sh, sw, C, y, x, c):
-    """One pixel of ``pyrDown`` (5x5 binomial, reflect-101 borders): vertical pass, then horizontal."""
-    v0 = v1 = v2 = v3 = v4 = np.float32(0.0)
-    for j in range(5):
-        xx = border_index(2 * x + j - 2, sw, R101)
-        t = blur5(buf[soff + (border_index(2 * y - 2, sh, R101) * sw + xx) * C + c],
-                  buf[soff + (border_index(2 * y - 1, sh, R101) * sw + xx) * C + c],
-                  buf[soff + (border_index(2 * y, sh, R101) * sw + xx) * C + c],
-                  buf[soff + (border_index(2 * y + 1, sh, R101) * sw + xx) * C + c],
-                  buf[soff + (border_index(2 * y + 2, sh, R101) * sw + xx) * C + c])
-        if j == 0:
-            v0 = t
-        elif j == 1:
-            v1 = t
-        elif j == 2:
-            v2 = t
-        elif j == 3:
-            v3 = t
-        else:
-            v4 = t
+def pyr_down_at(buf, i, stride, C):
+    """``pyrDown`` 5x5 tap centred on flat index ``i`` of a padded level: vertical, then horizontal."""
+    v0 = blur5(buf[i - 2 * stride - 2 * C], buf[i - stride - 2 * C], buf[i - 2 * C],
+               buf[i + stride - 2 * C], buf[i + 2 * stride - 2 * C])
+    v1 = blur5(buf[i - 2 * stride - C], buf[i - stride - C], buf[i - C],
+               buf[i + stride - C], buf[i + 2 * stride - C])
+    v2 = blur5(buf[i - 2 * stride], buf[i - stride], buf[i], buf[i + stride], buf[i + 2 * stride])
+    v3 = blur5(buf[i - 2 * stride + C], buf[i - stride + C], buf[i + C],
+               buf[i + stride + C], buf[i + 2 * stride + C])
+    v4 = blur5(buf[i - 2 * stride + 2 * C], buf[i - stride + 2 * C], buf[i + 2 * C],
+               buf[i + stride + 2 * C], buf[i + 2 * stride + 2 * C])
     return blur5(v0, v1, v2, v3, v4)
 
 
 @njit(cache=True)
-def scharr_pixel(buf, off, h, w, C, y, x, c):
-    """Scharr derivatives at one pixel with reflect-101 borders (as OpenCV's calcSharrDeriv)."""
-    ym = border_index(y - 1, h, R101) * w
-    yp = border_index(y + 1, h, R101) * w
-    y1 = y * w
-    xm = border_index(x - 1, w, R101)
-    xp = border_index(x + 1, w, R101)
-    b = off + c
-    return scharr_xy(buf[b + (ym + xm) * C], buf[b + (ym + x) * C], buf[b + (ym + xp) * C],
-                     buf[b + (y1 + xm) * C], buf[b + (y1 + xp) * C],
-                     buf[b + (yp + xm) * C], buf[b + (yp + x) * C], buf[b + (yp + xp) * C])
+def pad_source(yp, xp, h, w, pad_x, pad_y):
+    """Interior pixel ``(y, x)`` whose reflect-101 copy sits at padded position (yp, xp)."""
+    return border_index(yp - pad_y, h, R101), border_index(xp - pad_x, w, R101)
 
 
 @njit(cache=True)
 def sobel_tensor_pixel(img, y, x, scale):
     """Structure tensor (dx^2, dx dy, dy^2) of 3x3 Sobel derivatives at (y, x) of an (H, W, C)
     image, summed over channels, reflect-101 borders; derivatives multiplied by ``scale``."""
-    h, w, C = img.shape
+    h = img.shape[0]
+    w = img.shape[1]
     ym = border_index(y - 1, h, R101)
     yp = border_index(y + 1, h, R101)
     xm = border_index(x - 1, w, R101)
@@ -239,7 +212,7 @@ def sobel_tensor_pixel(img, y, x, scale):
     sxx = np.float32(0.0)
     sxy = np.float32(0.0)
     syy = np.float32(0.0)
-    for c in range(C):
+    for c in range(img.shape[2]):
         dx = ((img[ym, xp, c] - img[ym, xm, c]) + 2 * (img[y, xp, c] - img[y, xm, c])
               + (img[yp, xp, c] - img[yp, xm, c])) * scale
         dy = ((img[yp, xm, c] - img[ym, xm, c]) + 2 * (img[yp, x, c] - img[ym, x, c])
@@ -253,7 +226,8 @@ def sobel_tensor_pixel(img, y, x, scale):
 @njit(cache=True)
 def box_min_eig_pixel(txx, txy, tyy, y, x):
     """3x3 box sum (reflect-101) of the tensor planes at (y, x), then its smaller eigenvalue."""
-    h, w = txx.shape
+    h = txx.shape[0]
+    w = txx.shape[1]
     sxx = np.float32(0.0)
     sxy = np.float32(0.0)
     syy = np.float32(0.0)
@@ -271,171 +245,194 @@ def box_min_eig_pixel(txx, txy, tyy, y, x):
 # CPU drivers: pyramid and derivatives
 
 
-@njit(cache=True, parallel=True, fastmath=FAST)
-def pyr_down_level(buf, soff, sh, sw, doff, dh, dw, C, integer):
-    """Fill level (doff, dh, dw) of ``buf`` from level (soff, sh, sw): separable 5-tap blur
-    (rounded when ``integer``)."""
-    row = sw * C
-    for y in prange(dh):
-        tmp = np.empty(row, np.float32)
-        r0 = soff + border_index(2 * y - 2, sh, R101) * row
-        r1 = soff + border_index(2 * y - 1, sh, R101) * row
-        r2 = soff + border_index(2 * y, sh, R101) * row
-        r3 = soff + border_index(2 * y + 1, sh, R101) * row
-        r4 = soff + border_index(2 * y + 2, sh, R101) * row
-        for i in range(row):
-            tmp[i] = blur5(buf[r0 + i], buf[r1 + i], buf[r2 + i], buf[r3 + i], buf[r4 + i])
-        d = doff + y * dw * C
-        for x in range(dw):
-            sx = 2 * x
-            if sx >= 2 and sx + 2 < sw:
-                j = sx * C
-                for c in range(C):
-                    buf[d + x * C + c] = pyr_round(blur5(tmp[j + c - 2 * C], tmp[j + c - C], tmp[j + c],
-                                                         tmp[j + c + C], tmp[j + c + 2 * C]), integer)
-            else:
-                x0 = border_index(sx - 2, sw, R101) * C
-                x1 = border_index(sx - 1, sw, R101) * C
-                x2 = border_index(sx, sw, R101) * C
-                x3 = border_index(sx + 1, sw, R101) * C
-                x4 = border_index(sx + 2, sw, R101) * C
-                for c in range(C):
-                    buf[d + x * C + c] = pyr_round(blur5(tmp[x0 + c], tmp[x1 + c], tmp[x2 + c],
-                                                         tmp[x3 + c], tmp[x4 + c]), integer)
-
-
-@njit(cache=True, parallel=True, fastmath=FAST)
-def scharr_level(buf, gx, gy, off, h, w, C):
-    """Scharr derivatives of one pyramid level into gx, gy (same layout)."""
-    row = w * C
-    for y in prange(h):
-        r0 = off + border_index(y - 1, h, R101) * row
-        r1 = off + y * row
-        r2 = off + border_index(y + 1, h, R101) * row
-        for i in range(C, row - C):
-            dx, dy = scharr_xy(buf[r0 + i - C], buf[r0 + i], buf[r0 + i + C],
-                               buf[r1 + i - C], buf[r1 + i + C],
-                               buf[r2 + i - C], buf[r2 + i], buf[r2 + i + C])
-            gx[r1 + i] = dx
-            gy[r1 + i] = dy
-        for x in (0, w - 1):
+@njit(cache=True)
+def pad_level(buf, g, C, pad_x, pad_y):
+    """Fill the border of padded level ``g`` with reflect-101 copies of its interior."""
+    off, h, w, pw = g[0], g[1], g[2], g[3]
+    row = pw * C
+    for yp in range(pad_y, pad_y + h):  # left and right borders of the interior rows
+        r = off + yp * row
+        for xp in range(pad_x):
+            _, xs = pad_source(yp, xp, h, w, pad_x, pad_y)
+            _, xe = pad_source(yp, xp + pad_x + w, h, w, pad_x, pad_y)
             for c in range(C):
-                dx, dy = scharr_pixel(buf, off, h, w, C, y, x, c)
-                gx[r1 + x * C + c] = dx
-                gy[r1 + x * C + c] = dy
+                buf[r + xp * C + c] = buf[r + (xs + pad_x) * C + c]
+                buf[r + (xp + pad_x + w) * C + c] = buf[r + (xe + pad_x) * C + c]
+    for yp in range(pad_y):  # top and bottom rows: copies of whole padded rows
+        ys, _ = pad_source(yp, 0, h, w, pad_x, pad_y)
+        ye, _ = pad_source(yp + pad_y + h, 0, h, w, pad_x, pad_y)
+        top = off + yp * row
+        bottom = off + (yp + pad_y + h) * row
+        src_top = off + (ys + pad_y) * row
+        src_bottom = off + (ye + pad_y) * row
+        for i in range(row):
+            buf[top + i] = buf[src_top + i]
+            buf[bottom + i] = buf[src_bottom + i]
 
 
-def build_pyramid(frame, shapes, with_derivatives):
-    """CPU pyramid of an (H, W, C) frame: ``(buf, gx, gy, offs, hs, ws)`` (gx, gy None unless asked).
+@njit(cache=True, parallel=True, fastmath=FAST)
+def pyr_down_level(buf, sg, dg, C, pad_x, pad_y, integer):
+    """Fill the interior of level ``dg`` from padded level ``sg``: separable 5-tap blur and
+    decimation (rounded when ``integer``); same arithmetic order as ``pyr_down_at``."""
+    soff, spw = sg[0], sg[3]
+    doff, dh, dw, dpw = dg[0], dg[1], dg[2], dg[3]
+    srow = np.uint64(spw * C)
+    uc = np.uint64(C)
+    blocks = min(dh, 16)
+    for blk in prange(blocks):
+        tmp = np.empty(spw * C, np.float32)  # one scratch row per block of rows
+        for y in range(blk * dh // blocks, (blk + 1) * dh // blocks):
+            r = np.uint64(soff + (2 * y + pad_y - 2) * spw * C)
+            for i in range(srow):
+                j = r + i
+                tmp[i] = blur5(buf[j], buf[j + srow], buf[j + 2 * srow], buf[j + 3 * srow], buf[j + 4 * srow])
+            d = doff + ((y + pad_y) * dpw + pad_x) * C
+            for x in range(dw):
+                j = np.uint64((2 * x + pad_x) * C)
+                for c in range(uc):
+                    k = j + c
+                    buf[d + x * C + c] = pyr_round(blur5(tmp[k - 2 * uc], tmp[k - uc], tmp[k], tmp[k + uc],
+                                                         tmp[k + 2 * uc]), integer)
+
+
+@njit(cache=True, parallel=True, fastmath=FAST)
+def scharr_level(buf, gx, gy, g, C, pad_x, pad_y):
+    """Scharr derivatives of padded level ``g`` into gx, gy (same layout), zero in the border."""
+    off, h, w, pw = g[0], g[1], g[2], g[3]
+    stride = np.uint64(pw * C)
+    uc = np.uint64(C)
+    zero = np.float32(0.0)
+    for yp in prange(h + 2 * pad_y):
+        row = np.uint64(off + yp * pw * C)
+        if yp < pad_y or yp >= pad_y + h:
+            for i in range(stride):
+                gx[row + i] = zero
+                gy[row + i] = zero
+            continue
+        left = np.uint64(pad_x * C)
+        right = np.uint64((pad_x + w) * C)
+        for i in range(left):
+            gx[row + i] = zero
+            gy[row + i] = zero
+            gx[row + right + i] = zero
+            gy[row + right + i] = zero
+        for i in range(left, right):
+            dx, dy = scharr_at(buf, row + i, stride, uc)
+            gx[row + i] = dx
+            gy[row + i] = dy
+
+
+def build_pyramid(frame, shapes, pad_x, pad_y, with_derivatives):
+    """CPU pyramid of an (H, W, C) frame: ``(buf, gx, gy, geo)`` (gx, gy None unless asked).
 
     Levels of integer frames are rounded to integers, as ``cv2.pyrDown`` does.
     """
     C = frame.shape[2]
     integer = frame.dtype.kind in "ui"
-    offs, hs, ws, total = pyramid_offsets(shapes, C)
+    geo, total = pyramid_geometry(shapes, C, pad_x, pad_y)
     buf = np.empty(total, np.float32)
-    buf[: hs[0] * ws[0] * C] = frame.reshape(-1)
+    h, w = shapes[0]
+    level_view(buf, geo[0], C, pad_x, pad_y)[pad_y:pad_y + h, pad_x:pad_x + w] = frame
+    pad_level(buf, geo[0], C, pad_x, pad_y)
     for lv in range(1, len(shapes)):
-        pyr_down_level(buf, offs[lv - 1], hs[lv - 1], ws[lv - 1], offs[lv], hs[lv], ws[lv], C, integer)
+        pyr_down_level(buf, geo[lv - 1], geo[lv], C, pad_x, pad_y, integer)
+        pad_level(buf, geo[lv], C, pad_x, pad_y)
     gx = gy = None
     if with_derivatives:
         gx = np.empty(total, np.float32)
         gy = np.empty(total, np.float32)
         for lv in range(len(shapes)):
-            scharr_level(buf, gx, gy, offs[lv], hs[lv], ws[lv], C)
-    return buf, gx, gy, offs, hs, ws
+            scharr_level(buf, gx, gy, geo[lv], C, pad_x, pad_y)
+    return buf, gx, gy, geo
 
 
 # --------------------------------------------------------------------------------------------
 # CPU driver: tracking
 
 
+@njit(cache=True)
+def window_base(g, C, x0, y0, pad_x, pad_y):
+    """Flat index of the window's top-left tap (x0, y0) (unpadded coordinates) in level ``g``."""
+    return g[0] + ((y0 + pad_y) * g[3] + x0 + pad_x) * C
+
+
 @njit(cache=True, fastmath=FAST)
-def _patch(img0, gx0, gy0, off, h, w, C, x0, y0, a, b, win_w, win_h, p_i, p_x, p_y):
+def _patch(img0, gx0, gy0, base, stride, C, a, b, win_w, win_h, p_i, p_x, p_y):
     """Sample frame0's window and derivatives into p_i, p_x, p_y; return the Hessian sums."""
     w00, w01, w10, w11 = bilinear_weights(a, b)
     n = win_w * C
     a11 = np.float32(0.0)
     a12 = np.float32(0.0)
     a22 = np.float32(0.0)
-    if window_interior(x0, y0, win_w, win_h, w, h):
-        stride = w * C
-        for y in range(win_h):
-            s = off + (y0 + y) * stride + x0 * C
-            p = y * n
-            for x in range(n):
-                i = s + x
-                p_i[p + x] = lerp4(w00, w01, w10, w11, img0[i], img0[i + C], img0[i + stride],
-                                   img0[i + stride + C])
-                ix = lerp4(w00, w01, w10, w11, gx0[i], gx0[i + C], gx0[i + stride], gx0[i + stride + C])
-                iy = lerp4(w00, w01, w10, w11, gy0[i], gy0[i + C], gy0[i + stride], gy0[i + stride + C])
-                p_x[p + x] = ix
-                p_y[p + x] = iy
-                a11 += ix * ix
-                a12 += ix * iy
-                a22 += iy * iy
-    else:
-        for y in range(win_h):
-            for col in range(win_w):
-                for c in range(C):
-                    k = y * n + col * C + c
-                    p_i[k] = image_bilinear(img0, off, h, w, C, x0, y0 + y, col, c, w00, w01, w10, w11)
-                    ix, iy = deriv_bilinear(gx0, gy0, off, h, w, C, x0, y0 + y, col, c, w00, w01, w10, w11)
-                    p_x[k] = ix
-                    p_y[k] = iy
-                    a11 += ix * ix
-                    a12 += ix * iy
-                    a22 += iy * iy
+    us = np.uint64(stride)
+    uc = np.uint64(C)
+    for y in range(win_h):
+        s = np.uint64(base + y * stride)
+        p = np.uint64(y * n)
+        for x in range(np.uint64(n)):
+            i = s + x
+            p_i[p + x] = bilinear_at(img0, i, us, uc, w00, w01, w10, w11)
+            ix = bilinear_at(gx0, i, us, uc, w00, w01, w10, w11)
+            iy = bilinear_at(gy0, i, us, uc, w00, w01, w10, w11)
+            p_x[p + x] = ix
+            p_y[p + x] = iy
+            a11 += ix * ix
+            a12 += ix * iy
+            a22 += iy * iy
     return a11, a12, a22
 
 
 @njit(cache=True, fastmath=FAST)
-def _mismatch(img1, off, h, w, C, x0, y0, a, b, win_w, win_h, p_i, p_x, p_y, want_err):
-    """``(b1, b2, sum |J - I|)`` with J frame1's window at top-left tap (x0, y0) + (a, b)."""
+def _mismatch(img1, base, stride, C, a, b, win_w, win_h, p_i, p_x, p_y):
+    """``(b1, b2) = sum (J - I) (gx, gy)`` with J frame1's window at top-left tap ``base`` + (a, b)."""
     w00, w01, w10, w11 = bilinear_weights(a, b)
     n = win_w * C
     b1 = np.float32(0.0)
     b2 = np.float32(0.0)
+    us = np.uint64(stride)
+    uc = np.uint64(C)
+    for y in range(win_h):
+        s = np.uint64(base + y * stride)
+        p = np.uint64(y * n)
+        for x in range(np.uint64(n)):
+            d = bilinear_at(img1, s + x, us, uc, w00, w01, w10, w11) - p_i[p + x]
+            b1 += d * p_x[p + x]
+            b2 += d * p_y[p + x]
+    return b1, b2
+
+
+@njit(cache=True, fastmath=FAST)
+def _abs_diff(img1, base, stride, C, a, b, win_w, win_h, p_i):
+    """``sum |J - I|`` over the window."""
+    w00, w01, w10, w11 = bilinear_weights(a, b)
+    n = win_w * C
     e = np.float32(0.0)
-    if window_interior(x0, y0, win_w, win_h, w, h):
-        stride = w * C
-        for y in range(win_h):
-            s = off + (y0 + y) * stride + x0 * C
-            p = y * n
-            if want_err:
-                for x in range(n):
-                    i = s + x
-                    d = lerp4(w00, w01, w10, w11, img1[i], img1[i + C], img1[i + stride],
-                              img1[i + stride + C]) - p_i[p + x]
-                    e += abs(d)
-            else:
-                for x in range(n):
-                    i = s + x
-                    d = lerp4(w00, w01, w10, w11, img1[i], img1[i + C], img1[i + stride],
-                              img1[i + stride + C]) - p_i[p + x]
-                    b1 += d * p_x[p + x]
-                    b2 += d * p_y[p + x]
-    else:
-        for y in range(win_h):
-            for col in range(win_w):
-                for c in range(C):
-                    k = y * n + col * C + c
-                    d = image_bilinear(img1, off, h, w, C, x0, y0 + y, col, c, w00, w01, w10, w11) - p_i[k]
-                    b1 += d * p_x[k]
-                    b2 += d * p_y[k]
-                    e += abs(d)
-    return b1, b2, e
+    us = np.uint64(stride)
+    uc = np.uint64(C)
+    for y in range(win_h):
+        s = np.uint64(base + y * stride)
+        p = np.uint64(y * n)
+        for x in range(np.uint64(n)):
+            e += abs(bilinear_at(img1, s + x, us, uc, w00, w01, w10, w11) - p_i[p + x])
+    return e
 
 
 @njit(cache=True)
-def track_one(img0, gx0, gy0, img1, offs, hs, ws, C, px, py, qx, qy, use_init, win_w, win_h,
+def track_one(img0, gx0, gy0, img1, geo, C, px, py, qx, qy, use_init, win_w, win_h,
               max_iter, eps2, min_eig_threshold, eig_scale, p_i, p_x, p_y):
     """Track one point (px, py) from frame0 to frame1 through every level; ``(x, y, ok, err)``.
 
     (qx, qy) is the initial guess at level 0 when ``use_init``. Mirrors OpenCV's
-    LKTrackerInvoker, run level by level for this point alone.
+    LKTrackerInvoker run level by level for this point alone: the guess is the point (or the
+    scaled initial guess) at the coarsest level and twice the previous level's result below;
+    a level is skipped (the point lost if it is level 0) when frame0's window is outside the
+    image or its Hessian fails ``hessian_check``; iterations stop at ``max_iter``, when a step
+    is <= eps, when the window leaves the image (lost at level 0), or when a step undoes the
+    previous one (then half of it is taken back).
     """
-    max_level = len(offs) - 1
+    pad_x = win_w
+    pad_y = win_h
+    max_level = geo.shape[0] - 1
     half_x = (win_w - 1) * 0.5
     half_y = (win_h - 1) * 0.5
     area = win_w * win_h
@@ -443,10 +440,11 @@ def track_one(img0, gx0, gy0, img1, offs, hs, ws, C, px, py, qx, qy, use_init, w
     nx = 0.0
     ny = 0.0
     for level in range(max_level, -1, -1):
+        g = geo[level]
+        h = g[1]
+        w = g[2]
+        stride = g[3] * C
         scale = 1.0 / (1 << level)
-        off = offs[level]
-        h = hs[level]
-        w = ws[level]
         if level == max_level:
             nx = (qx if use_init else px) * scale
             ny = (qy if use_init else py) * scale
@@ -461,8 +459,9 @@ def track_one(img0, gx0, gy0, img1, offs, hs, ws, C, px, py, qx, qy, use_init, w
             if level == 0:
                 ok = False
             continue
-        a11, a12, a22 = _patch(img0, gx0, gy0, off, h, w, C, int(fx), int(fy), cx - fx, cy - fy,
-                               win_w, win_h, p_i, p_x, p_y)
+        base = window_base(g, C, int(fx), int(fy), pad_x, pad_y)
+        a11, a12, a22 = _patch(img0, gx0, gy0, base, stride, C, cx - fx, cy - fy, win_w, win_h,
+                               p_i, p_x, p_y)
         good, inv_det = hessian_check(a11, a12, a22, area, eig_scale, min_eig_threshold)
         if not good:
             if level == 0:
@@ -479,8 +478,8 @@ def track_one(img0, gx0, gy0, img1, offs, hs, ws, C, px, py, qx, qy, use_init, w
                 if level == 0:
                     ok = False
                 break
-            b1, b2, _ = _mismatch(img1, off, h, w, C, int(fx), int(fy), cx - fx, cy - fy,
-                                  win_w, win_h, p_i, p_x, p_y, False)
+            base = window_base(g, C, int(fx), int(fy), pad_x, pad_y)
+            b1, b2 = _mismatch(img1, base, stride, C, cx - fx, cy - fy, win_w, win_h, p_i, p_x, p_y)
             dx, dy = lk_delta(a11, a12, a22, inv_det, b1, b2)
             cx += dx
             cy += dy
@@ -496,21 +495,21 @@ def track_one(img0, gx0, gy0, img1, offs, hs, ws, C, px, py, qx, qy, use_init, w
             pdy = dy
     err = 0.0
     if ok:
+        g = geo[0]
         cx = nx - half_x
         cy = ny - half_y
         fx = math.floor(cx)
         fy = math.floor(cy)
-        if window_inside(fx, fy, win_w, win_h, ws[0], hs[0]):
-            _, _, e = _mismatch(img1, offs[0], hs[0], ws[0], C, int(fx), int(fy), cx - fx, cy - fy,
-                                win_w, win_h, p_i, p_x, p_y, True)
-            err = e / (area * C)
+        if window_inside(fx, fy, win_w, win_h, g[2], g[1]):
+            base = window_base(g, C, int(fx), int(fy), pad_x, pad_y)
+            err = _abs_diff(img1, base, g[3] * C, C, cx - fx, cy - fy, win_w, win_h, p_i) / (area * C)
         else:
             ok = False
     return nx, ny, ok, err
 
 
 @njit(cache=True, parallel=True)
-def track_points(img0, gx0, gy0, img1, offs, hs, ws, C, pts, init, use_init, win_w, win_h,
+def track_points(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h,
                  max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err):
     """Track every point of ``pts`` (K, 2) in parallel; writes out_pts, status, err."""
     K = pts.shape[0]
@@ -521,7 +520,7 @@ def track_points(img0, gx0, gy0, img1, offs, hs, ws, C, pts, init, use_init, win
         p_x = np.empty(n, np.float32)
         p_y = np.empty(n, np.float32)
         for k in range(ch * K // chunks, (ch + 1) * K // chunks):
-            x, y, ok, e = track_one(img0, gx0, gy0, img1, offs, hs, ws, C, pts[k, 0], pts[k, 1],
+            x, y, ok, e = track_one(img0, gx0, gy0, img1, geo, C, pts[k, 0], pts[k, 1],
                                     init[k, 0], init[k, 1], use_init, win_w, win_h, max_iter,
                                     eps2, min_eig_threshold, eig_scale, p_i, p_x, p_y)
             out_pts[k, 0] = x
