@@ -2,15 +2,26 @@
 
 import contextlib
 import os
-import tempfile
+import secrets
+import stat
 from pathlib import Path
 
 
-def _default_mode():
-    # mkstemp creates files with mode 0600; give the result the mode open() would (0666 & ~umask)
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+def _create_temporary(path):
+    """Create an empty, hidden file beside ``path`` with the same extension; return its path.
+
+    Created like ``open(path, "w")`` would create a new file (mode ``0666 & ~umask``), not
+    with ``mkstemp``'s 0600, so the renamed result gets the usual permissions.
+    """
+    for _ in range(100):
+        tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}")
+        try:
+            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(f"{path}: could not create a temporary file beside it")
 
 
 @contextlib.contextmanager
@@ -20,14 +31,15 @@ def atomic_path(path):
     The temporary name keeps the target's extension (writers such as OpenCV choose the
     format by it). If the body raises, the temporary file is removed and ``path`` is left
     untouched, so a failure never leaves a half-written output or destroys an existing file.
-    The renamed file gets the permissions a plain ``open(path, "w")`` would give it.
+    Permissions are those a plain ``open(path, "w")`` gives: an existing file keeps its
+    mode, a new one gets ``0666 & ~umask``.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
-    os.close(fd)
+    tmp = _create_temporary(path)
     try:
-        yield Path(tmp)
-        os.chmod(tmp, _default_mode())
+        yield tmp
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -66,6 +66,10 @@ def test_written_file_has_default_permissions(tmp_path):
         os.umask(umask)
     for name in ("a.flo", "a.png"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644
+    # replacing a file keeps its mode, as open(path, "w") would
+    os.chmod(tmp_path / "a.flo", 0o600)
+    write_flo(tmp_path / "a.flo", random_flow())
+    assert stat.S_IMODE((tmp_path / "a.flo").stat().st_mode) == 0o600
 
 
 def flo_bytes(width, height, payload_floats, magic=fio.FLO_MAGIC):
