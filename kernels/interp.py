@@ -103,15 +103,19 @@ def split_position(base, d, n, border):
     Returns
     -------
     i : int
-    f : float, type of ``d``
+    f : float64
         ``base + d == i + f`` exactly (``f`` may round up to 1.0 for tiny negative ``d``).
     """
-    f0 = math.floor(d)
-    f = d - f0  # exact for |d| >= 1; rounding for tiny negative d only moves i + f by < 1 ulp
-    if abs(f0) < FAR:
-        return base + int(f0), f
-    # Far away (f is 0: such floats are integers). Periodic borders: fold by the period
-    # (exact: f0 is an integer); otherwise every tap is past the edge, so any far index does.
+    if abs(d) < FAR:
+        t = int(d)  # floor by truncation (math.floor is a slow libm call)
+        if t > d:
+            t -= 1
+        # float64 fraction, exact for float32 d; for float64 d it rounds only for tiny
+        # negative d, moving i + f by less than 1 ulp
+        return base + t, d - float(t)
+    f0 = float(math.floor(d))
+    f = d - f0
+    # Far away. Periodic borders: fold by the period (exact: f0 is an integer); otherwise every tap is past the edge, so any far index does.
     if border == BORDER_WRAP:
         return base + int(f0 % n), f
     if border == BORDER_REFLECT:

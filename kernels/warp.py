@@ -1,78 +1,231 @@
 """Backward warping: per-pixel math (shared with the CUDA driver) and the CPU driver.
 
 ``out[n, y, x, c] = image[n, y + v, x + u, c]`` sampled with ``kernels.interp``; see
-``flowkit.warp`` for the public API. Arrays arrive already laid out as
+``flowkit.warp`` for the public API. Arrays arrive C-contiguous and laid out as
 ``image (Ni, H, W, C)``, ``flow (Nf, H, W, 2)``, ``out (N, H, W, C)`` and ``mask (Nf, H, W)``
 with ``Ni`` and ``Nf`` either 1 (shared by the whole batch) or N.
+
+The CPU driver works a row at a time in three passes:
+
+1. split every sample position into index and fraction and flag the pixels whose taps are
+   all inside the image (branch-free, so LLVM vectorises it; this pass was 80 % of the
+   time when written per pixel);
+2. interpolate: flagged pixels read their taps directly, weights computed once per pixel
+   for all channels; the rest (borders, unknown flow) take ``warp_pixel``, the same
+   function the CUDA kernel runs for every pixel. Float outputs are written in place;
+3. integer outputs: round and saturate the float row into the output (vectorised).
 """
 
-import math
-
+import numpy as np
 from numba import njit, prange
 
 from . import interp
 
 UNKNOWN_FLOW = 1e9  # |component| >= this (or NaN) marks an unknown flow vector
+_ROWS_PER_TASK = 8
 
 
 @njit(cache=True)
-def round_half_even(value):
-    """Round to the nearest integer, ties to even (as ``np.rint`` and ``cv2.saturate_cast``)."""
-    r = math.floor(value + 0.5)
+def saturate_round(value, int_max):
+    """Clamp to [0, int_max] and round to nearest, ties to even (as ``cv2.saturate_cast``)."""
+    value = min(max(value, 0.0), int_max)
+    r = int(value + 0.5)  # value >= 0: truncation is floor
     if r - value == 0.5 and r % 2 != 0:
-        r -= 1.0
+        r -= 1
     return r
 
 
 @njit(cache=True)
-def store(out, n, y, x, c, value, int_max):
-    """Write ``value``; integer outputs (``int_max > 0``) are rounded and saturated."""
-    if int_max > 0:
-        value = min(max(round_half_even(value), 0.0), int_max)
-    out[n, y, x, c] = value
+def warp_pixel(image, ni, y, x, u, v, dst, k, interpolation, border, border_value, int_max):
+    """Sample every channel of ``image[ni]`` at (x + u, y + v) into ``dst[k:k + C]``.
+
+    Border-aware and general (any position, any border): the CUDA kernel runs it for every
+    pixel, the CPU driver for pixels near the borders and unknown flow. Unknown flow (NaN,
+    inf or a component >= 1e9 in size) gives ``border_value``. Integer destinations
+    (``int_max > 0``) get rounded, saturated values. Tap indices and weights are worked out
+    once per pixel, then reused for every channel (no per-channel plane views: on the CPU
+    each view costs atomic reference counting). Returns whether the sample position lies
+    inside the image (the mask).
+    """
+    _, h, w, channels = image.shape
+    if not (abs(u) < UNKNOWN_FLOW and abs(v) < UNKNOWN_FLOW):
+        for c in range(channels):
+            _put(dst, k + c, border_value, int_max)
+        return False
+    xi, fx = interp.split_position(x, u, w, border)
+    yi, fy = interp.split_position(y, v, h, border)
+    inside = interp.inside(xi, fx, w) and interp.inside(yi, fy, h)
+    if interpolation == interp.INTER_NEAREST:
+        if fx > 0.5 or (fx == 0.5 and xi % 2 != 0):
+            xi += 1
+        if fy > 0.5 or (fy == 0.5 and yi % 2 != 0):
+            yi += 1
+        fx = 0.0
+        fy = 0.0
+        first = 0
+        taps = 1
+    elif interpolation == interp.INTER_LINEAR:
+        first = 0
+        taps = 2
+    else:
+        first = -1
+        taps = 4
+    wx0, wx1, wx2, wx3 = _weights(fx, interpolation)
+    wy0, wy1, wy2, wy3 = _weights(fy, interpolation)
+    # Mapped indices (-1: constant border); a tap of weight 0 is not read (a NaN
+    # border_value times 0 would be NaN).
+    cx0 = _mapped(xi + first, w, border, wx0)
+    cx1 = _mapped(xi + first + 1, w, border, wx1) if taps > 1 else -2
+    cx2 = _mapped(xi + first + 2, w, border, wx2) if taps > 2 else -2
+    cx3 = _mapped(xi + first + 3, w, border, wx3) if taps > 3 else -2
+    for c in range(channels):
+        acc = 0.0
+        for j in range(taps):
+            wy = wy0 if j == 0 else wy1 if j == 1 else wy2 if j == 2 else wy3
+            ry = _mapped(yi + first + j, h, border, wy)
+            if ry == -2:
+                continue
+            row = (_read(image, ni, ry, cx0, c, wx0, border_value)
+                   + _read(image, ni, ry, cx1, c, wx1, border_value)
+                   + _read(image, ni, ry, cx2, c, wx2, border_value)
+                   + _read(image, ni, ry, cx3, c, wx3, border_value))
+            acc += wy * row
+        _put(dst, k + c, acc, int_max)
+    return inside
 
 
 @njit(cache=True)
-def warp_pixel(image, flow, out, mask, n, y, x, interpolation, border, border_value, int_max):
-    """Compute ``out[n, y, x, :]`` and, for ``n < mask.shape[0]``, ``mask[n, y, x]``."""
+def _weights(f, interpolation):
+    """Tap weights for a fraction ``f``: 1 tap (nearest), 2 (linear) or 4 (cubic)."""
+    if interpolation == interp.INTER_CUBIC:
+        return interp.cubic_weights(f)
+    if interpolation == interp.INTER_LINEAR:
+        return 1.0 - f, f + 0.0, 0.0, 0.0
+    return 1.0, 0.0, 0.0, 0.0
+
+
+@njit(cache=True)
+def _mapped(i, n, border, weight):
+    """Border-mapped index; -1 for the constant border, -2 for a tap of weight 0."""
+    if weight == 0:
+        return -2
+    return interp.border_index(i, n, border)
+
+
+@njit(cache=True)
+def _read(image, ni, ry, rx, c, weight, border_value):
+    """weight * image[ni, ry, rx, c] for mapped indices (-1: border_value, -2: nothing)."""
+    if ry == -2 or rx == -2:
+        return 0.0
+    if ry < 0 or rx < 0:
+        return weight * border_value
+    return weight * image[ni, ry, rx, c]
+
+
+@njit(cache=True)
+def _put(dst, k, value, int_max):
+    dst[k] = saturate_round(value, int_max) if int_max > 0 else value
+
+
+@njit(cache=True)
+def _split_row(flow_row, y, h, w, lo, hi, xs, ys, fxs, fys):
+    """Pass 1: integer parts and fractions of the row's sample positions; ``ys[x] = -1``
+    unless every tap (offsets -lo .. hi) is inside the image and the flow is known.
+
+    Float32 flows are split in float32 (``u - float32(trunc(u))`` is exact; adding 1 to a
+    tiny negative fraction may round it to 1.0, a shift below 6e-8 px), int32 indices.
+    """
+    zero = np.float32(0)
+    one = np.float32(1)
+    for x in range(w):
+        u = flow_row[2 * x]
+        v = flow_row[2 * x + 1]
+        known = (abs(u) < UNKNOWN_FLOW) & (abs(v) < UNKNOWN_FLOW)
+        u = u if known else zero
+        v = v if known else zero
+        tu = np.int32(u)
+        tv = np.int32(v)
+        fx = u - np.float32(tu)  # exact; |u| > 2**24 (float32(tu) inexact) is never fast
+        fy = v - np.float32(tv)
+        nx = fx < zero
+        ny = fy < zero
+        fxs[x] = fx + one if nx else fx
+        fys[x] = fy + one if ny else fy
+        xi = np.int32(x) + (tu - np.int32(1) if nx else tu)
+        yi = np.int32(y) + (tv - np.int32(1) if ny else tv)
+        fast = known & (xi >= lo) & (xi < w - hi) & (yi >= lo) & (yi < h - hi)
+        xs[x] = xi
+        ys[x] = yi if fast else np.int32(-1)
+
+
+@njit(cache=True)
+def _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value, lo, hi,
+              xs, ys, fxs, fys, dst, mask_row):
+    """Passes 1 and 2 for one output row, into ``dst`` (W * C values)."""
     _, h, w, channels = image.shape
-    ni = n if image.shape[0] > 1 else 0
-    nf = n if flow.shape[0] > 1 else 0
-    u = flow[nf, y, x, 0]
-    v = flow[nf, y, x, 1]
-    if not (abs(u) < UNKNOWN_FLOW and abs(v) < UNKNOWN_FLOW):
-        # Unknown flow (NaN, inf or Middlebury's >= 1e9 marker): border_value, masked invalid.
-        for c in range(channels):
-            store(out, n, y, x, c, border_value, int_max)
-        if n < mask.shape[0]:
-            mask[n, y, x] = False
-        return
-    xi, fx = interp.split_position(x, u, w, border)
-    yi, fy = interp.split_position(y, v, h, border)
-    if n < mask.shape[0]:
-        mask[n, y, x] = interp.inside(xi, fx, w) and interp.inside(yi, fy, h)
-    if interpolation == interp.INTER_LINEAR and 0 <= xi and xi + 1 < w and 0 <= yi and yi + 1 < h:
-        # Interior bilinear: weights once per pixel, no border tests per tap.
-        gx = 1.0 - fx
-        gy = 1.0 - fy
-        w00 = gx * gy
-        w01 = fx * gy
-        w10 = gx * fy
-        w11 = fx * fy
-        for c in range(channels):
-            value = (w00 * image[ni, yi, xi, c] + w01 * image[ni, yi, xi + 1, c]
-                     + w10 * image[ni, yi + 1, xi, c] + w11 * image[ni, yi + 1, xi + 1, c])
-            store(out, n, y, x, c, value, int_max)
-        return
-    for c in range(channels):
-        value = interp.sample_at(image[ni, :, :, c], yi, xi, fy, fx, interpolation, border,
-                                 border_value)
-        store(out, n, y, x, c, value, int_max)
+    _split_row(flow_row, y, h, w, lo, hi, xs, ys, fxs, fys)
+    plane = ni * h * w * channels
+    n_slow = 0
+    for x in range(w):
+        yi = ys[x]
+        if yi < 0:
+            xs[n_slow] = x  # xs[:x] is no longer needed: reuse it as the list of slow pixels
+            n_slow += 1
+            continue
+        k = x * channels
+        xi = xs[x]
+        fx = fxs[x]
+        fy = fys[x]
+        b = plane + (yi * w + xi) * channels
+        if interpolation == interp.INTER_LINEAR:
+            gx = np.float32(1) - fx  # float32 weights for float32 flows, float64 for float64
+            gy = np.float32(1) - fy
+            # unsigned indices: no negative-index wraparound code
+            p = np.uint64(b)
+            dy = np.uint64(w * channels)
+            if channels == 1:
+                dst[k] = (gy * (gx * src[p] + fx * src[p + 1])
+                          + fy * (gx * src[p + dy] + fx * src[p + dy + 1]))
+            else:
+                dx = np.uint64(channels)
+                for c in range(channels):
+                    q = p + np.uint64(c)
+                    dst[k + c] = (gy * (gx * src[q] + fx * src[q + dx])
+                                  + fy * (gx * src[q + dy] + fx * src[q + dy + dx]))
+        elif interpolation == interp.INTER_NEAREST:
+            if fx > 0.5 or (fx == 0.5 and xi % 2 != 0):
+                b += channels
+            if fy > 0.5 or (fy == 0.5 and yi % 2 != 0):
+                b += w * channels
+            for c in range(channels):
+                dst[k + c] = src[b + c]
+        else:
+            wx0, wx1, wx2, wx3 = interp.cubic_weights(fx)
+            wy0, wy1, wy2, wy3 = interp.cubic_weights(fy)
+            dx = channels
+            dy = w * channels
+            for c in range(channels):
+                p = b - dy - dx + c
+                acc = 0.0
+                for j in range(4):
+                    wy = wy0 if j == 0 else wy1 if j == 1 else wy2 if j == 2 else wy3
+                    q = p + j * dy
+                    acc += wy * (wx0 * src[q] + wx1 * src[q + dx]
+                                 + wx2 * src[q + 2 * dx] + wx3 * src[q + 3 * dx])
+                dst[k + c] = acc
+    if mask_row.size:
+        mask_row[:] = True
+    for i in range(n_slow):
+        x = xs[i]
+        inside = warp_pixel(image, ni, y, x, flow_row[2 * x], flow_row[2 * x + 1], dst,
+                            x * channels, interpolation, border, border_value, 0.0)
+        if mask_row.size:
+            mask_row[x] = inside
 
 
 @njit(parallel=True, cache=True)
-def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_max):
-    """CPU driver: rows of every output image in parallel.
+def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_max, work):
+    """CPU driver.
 
     Parameters
     ----------
@@ -85,11 +238,37 @@ def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_ma
     border_value : float
     int_max : float
         Largest value of an integer output dtype, 0 for float outputs.
+    work : ndarray
+        Empty array whose dtype is the blending precision (float32, or float64 for float64
+        images); integer outputs are blended into a row of it, then rounded.
     """
-    n_out, h, w, _ = out.shape
-    for row in prange(n_out * h):
-        n = row // h
-        y = row - n * h
-        for x in range(w):
-            warp_pixel(image, flow, out, mask, n, y, x, interpolation, border, border_value,
-                       int_max)
+    n_out, h, w, channels = out.shape
+    n_image = image.shape[0]
+    n_flow = flow.shape[0]
+    src = image.reshape(image.size)
+    lo = 1 if interpolation == interp.INTER_CUBIC else 0
+    hi = 2 if interpolation == interp.INTER_CUBIC else 1
+    rows = n_out * h
+    no_mask = mask[0, 0, :0]
+    for task in prange((rows + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK):
+        xs = np.empty(w, np.int32)
+        ys = np.empty(w, np.int32)
+        fxs = np.empty(w, flow.dtype)
+        fys = np.empty(w, flow.dtype)
+        vals = np.empty(w * channels if int_max > 0 else 0, work.dtype)
+        for row in range(task * _ROWS_PER_TASK, min(rows, (task + 1) * _ROWS_PER_TASK)):
+            n = row // h
+            y = row - n * h
+            ni = n if n_image > 1 else 0
+            nf = n if n_flow > 1 else 0
+            flow_row = flow[nf, y].reshape(2 * w)
+            mask_row = mask[nf, y] if nf == n else no_mask
+            out_row = out[n, y].reshape(w * channels)
+            if int_max > 0:
+                _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
+                          lo, hi, xs, ys, fxs, fys, vals, mask_row)
+                for k in range(w * channels):  # pass 3
+                    out_row[k] = saturate_round(vals[k], int_max)
+            else:
+                _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
+                          lo, hi, xs, ys, fxs, fys, out_row, mask_row)
