@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 
 from ._backend import CUDA, as_array, is_device_array, select_device, to_device, to_host, to_output
-from ._validate import check_float, check_image, check_int, check_same_shape, frames_layout, to_nhwc
+from ._validate import check_float, check_image, check_int, check_same_shape, frames_layout
 
 # Intensity range of each input dtype: thresholds are defined on the 0..255 scale.
 _RANGE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
@@ -18,12 +18,11 @@ def _intensity_range(dtype):
 def _check_frame(name, frame):
     frame = as_array(frame)
     check_image(name, frame, ndims=(2, 3))
-    batched, has_channels = frames_layout(frame)
-    if batched:
+    if frames_layout(frame)[0]:
         raise ValueError(
             f"{name}: expected one frame (H, W) or (H, W, C) with C <= 4, got shape {tuple(frame.shape)}"
         )
-    return frame, has_channels
+    return frame
 
 
 def _check_points(name, points):
@@ -51,6 +50,17 @@ def _check_win_size(win_size):
         return (check_int("win_size", win_size[0], min_value=3),
                 check_int("win_size", win_size[1], min_value=3))
     raise TypeError(f"win_size: expected an integer >= 3 or a (width, height) pair, got {win_size!r}")
+
+
+def _hwc(frame, backend):
+    """The frame as an (H, W, C) host or device array (float16 goes up to float32)."""
+    h, w = frame.shape[:2]
+    c = frame.shape[2] if frame.ndim == 3 else 1
+    if np.dtype(frame.dtype) == np.float16:
+        frame = to_host(frame).astype(np.float32)
+    if backend == CUDA:
+        return to_device(frame).reshape(h, w, c)
+    return to_host(frame).reshape(h, w, c)
 
 
 def _as_float32_points(points, backend):
@@ -136,8 +146,8 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
     >>> pts1.shape, status.dtype
     ((200, 2), dtype('bool'))
     """
-    frame0, has_channels = _check_frame("frame0", frame0)
-    frame1, _ = _check_frame("frame1", frame1)
+    frame0 = _check_frame("frame0", frame0)
+    frame1 = _check_frame("frame1", frame1)
     check_same_shape("frame0", frame0, "frame1", frame1)
     if np.dtype(frame0.dtype) != np.dtype(frame1.dtype):
         raise TypeError(f"frame1: expected dtype {frame0.dtype} (the dtype of frame0), got {frame1.dtype}")
@@ -171,13 +181,9 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
     if backend == CUDA:
         from .kernels import lk_sparse_cuda
 
-        f0 = to_nhwc(to_device(frame0), False, has_channels)[0]
-        f1 = to_nhwc(to_device(frame1), False, has_channels)[0]
-        result = lk_sparse_cuda.track(f0, f1, pts, init, **params)
+        result = lk_sparse_cuda.track(_hwc(frame0, backend), _hwc(frame1, backend), pts, init, **params)
     else:
-        f0 = to_nhwc(to_host(frame0), False, has_channels)[0]
-        f1 = to_nhwc(to_host(frame1), False, has_channels)[0]
-        result = _track_cpu(f0, f1, pts, init, **params)
+        result = _track_cpu(_hwc(frame0, backend), _hwc(frame1, backend), pts, init, **params)
     return tuple(to_output(a, gpu_input) for a in result)
 
 
@@ -247,7 +253,7 @@ def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, d
     >>> flowkit.good_features(frame0, 50, 0.01, 10).shape
     (50, 2)
     """
-    frame, has_channels = _check_frame("frame", frame)
+    frame = _check_frame("frame", frame)
     max_corners = check_int("max_corners", max_corners, min_value=0)
     quality = check_float("quality", quality, low=0.0, high=1.0, low_open=True)
     min_distance = check_float("min_distance", min_distance, low=0.0)
@@ -259,9 +265,8 @@ def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, d
     if backend == CUDA:
         from .kernels import lk_sparse_cuda
 
-        eig = to_host(lk_sparse_cuda.corner_response(to_nhwc(to_device(frame), False, has_channels)[0], scale))
+        eig = to_host(lk_sparse_cuda.corner_response(_hwc(frame, backend), scale))
     else:
-        image = to_nhwc(to_host(frame), False, has_channels)[0].astype(np.float32, copy=False)
-        eig = lk.corner_response(image, np.float32(scale))
+        eig = lk.corner_response(_hwc(frame, backend).astype(np.float32, copy=False), np.float32(scale))
     points = lk.select_corners(eig, quality, min_distance, max_corners)
     return to_output(points, gpu_input)

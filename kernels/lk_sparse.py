@@ -114,6 +114,14 @@ def lerp4(w00, w01, w10, w11, p00, p01, p10, p11):
 
 
 @njit(cache=True)
+def floor_f(v):
+    """floor(v) as a float, passing NaN, inf and huge values through (int conversion is unsafe)."""
+    if abs(v) < 1e15:
+        return float(math.floor(v))
+    return v
+
+
+@njit(cache=True)
 def window_inside(fx, fy, win_w, win_h, width, height):
     """OpenCV's test on a window's floored top-left corner (fx, fy); False for NaN or inf.
 
@@ -453,8 +461,8 @@ def track_one(img0, gx0, gy0, img1, geo, C, px, py, qx, qy, use_init, win_w, win
             ny *= 2.0
         cx = px * scale - half_x
         cy = py * scale - half_y
-        fx = math.floor(cx)
-        fy = math.floor(cy)
+        fx = floor_f(cx)
+        fy = floor_f(cy)
         if not window_inside(fx, fy, win_w, win_h, w, h):
             if level == 0:
                 ok = False
@@ -472,8 +480,8 @@ def track_one(img0, gx0, gy0, img1, geo, C, px, py, qx, qy, use_init, win_w, win
         pdx = 0.0
         pdy = 0.0
         for j in range(max_iter):
-            fx = math.floor(cx)
-            fy = math.floor(cy)
+            fx = floor_f(cx)
+            fy = floor_f(cy)
             if not window_inside(fx, fy, win_w, win_h, w, h):
                 if level == 0:
                     ok = False
@@ -498,8 +506,8 @@ def track_one(img0, gx0, gy0, img1, geo, C, px, py, qx, qy, use_init, win_w, win
         g = geo[0]
         cx = nx - half_x
         cy = ny - half_y
-        fx = math.floor(cx)
-        fy = math.floor(cy)
+        fx = floor_f(cx)
+        fy = floor_f(cy)
         if window_inside(fx, fy, win_w, win_h, g[2], g[1]):
             base = window_base(g, C, int(fx), int(fy), pad_x, pad_y)
             err = _abs_diff(img1, base, g[3] * C, C, cx - fx, cy - fy, win_w, win_h, p_i) / (area * C)

@@ -1,0 +1,349 @@
+"""flowkit.lucas_kanade_sparse and flowkit.good_features against OpenCV (calcOpticalFlowPyrLK,
+goodFeaturesToTrack, buildOpticalFlowPyramid), ground-truth flow, analytic cases and the CUDA
+path (simulator)."""
+
+import cv2
+import numpy as np
+import pytest
+from scipy.spatial import cKDTree
+
+import flowkit
+from flowkit.kernels import lk_sparse as lk
+from cases import data_path, ground_truth_case, textured_image, translated_pair
+
+CASES = ["RubberWhale", "Venus", "Yosemite", "Sintel-alley_1"]
+CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 0.01)
+
+
+def opencv_lk(frame0, frame1, pts, win_size=21, max_level=3, max_iter=30, eps=0.01, min_eig=1e-4, init=None):
+    flags = 0 if init is None else cv2.OPTFLOW_USE_INITIAL_FLOW
+    nxt = None if init is None else init.reshape(-1, 1, 2).copy()
+    p1, st, err = cv2.calcOpticalFlowPyrLK(
+        frame0, frame1, pts.reshape(-1, 1, 2), nxt, winSize=(win_size, win_size), maxLevel=max_level,
+        criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, max_iter, eps), flags=flags,
+        minEigThreshold=min_eig)
+    return p1.reshape(-1, 2), st.ravel().astype(bool), err.ravel()
+
+
+def sample_flow_at(flow, pts):
+    """Ground truth bilinearly sampled at the points."""
+    x = pts[:, 0].reshape(-1, 1).astype(np.float32)
+    y = pts[:, 1].reshape(-1, 1).astype(np.float32)
+    return cv2.remap(flow, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 2)
+
+
+def agreement(a, b):
+    """(status agreement, median distance of points both track, positions, statuses)."""
+    (p, s, _), (q, t, _) = a, b
+    both = s & t
+    return np.mean(s == t), float(np.median(np.linalg.norm(p[both] - q[both], axis=1)))
+
+
+@pytest.fixture(scope="module")
+def rubberwhale():
+    frame0, frame1, gt, valid = ground_truth_case("RubberWhale")
+    return frame0, frame1, flowkit.good_features(frame0, 500, 0.01, 7)
+
+
+# --------------------------------------------------------------------------- against OpenCV
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_matches_opencv_and_ground_truth(name):
+    # Tolerances from the issue: float bilinear weights vs OpenCV's 14-bit fixed point move
+    # converged points by ~1e-4 px (median), far below 0.05 px; statuses differ only for
+    # points at the min-eigenvalue threshold or the border (>= 98 % agree).
+    frame0, frame1, gt, valid = ground_truth_case(name)
+    pts = flowkit.good_features(frame0, 1500, 0.01, 5)
+    assert len(pts) > 300
+    ours = flowkit.lucas_kanade_sparse(frame0, frame1, pts)
+    theirs = opencv_lk(frame0, frame1, pts)
+    agree, median = agreement(ours, theirs)
+    assert agree >= 0.98
+    assert median < 0.05
+    # err is OpenCV's mean absolute difference: fixed-point rounding of I and J (1/32 level)
+    both = ours[1] & theirs[1]
+    assert np.median(np.abs(ours[2][both] - theirs[2][both])) < 0.01
+    # accuracy against the ground truth, on points both track with known flow: no worse than
+    # OpenCV's (2 % allowed)
+    xi = np.clip(np.rint(pts[:, 0]).astype(int), 0, frame0.shape[1] - 1)
+    yi = np.clip(np.rint(pts[:, 1]).astype(int), 0, frame0.shape[0] - 1)
+    sel = both & valid[yi, xi]
+    truth = pts[sel] + sample_flow_at(gt, pts[sel])
+    ours_err = np.linalg.norm(ours[0][sel] - truth, axis=1).mean()
+    theirs_err = np.linalg.norm(theirs[0][sel] - truth, axis=1).mean()
+    assert ours_err <= 1.02 * theirs_err
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_good_features_matches_opencv(name):
+    frame0 = ground_truth_case(name)[0]
+    ours = flowkit.good_features(frame0, 1000, 0.01, 5)
+    theirs = cv2.goodFeaturesToTrack(frame0, 1000, 0.01, 5).reshape(-1, 2)
+    assert ours.dtype == np.float32 and ours.shape[1] == 2
+    assert abs(len(ours) - len(theirs)) <= 0.02 * len(theirs)
+    # float32 rounding of near-equal responses may swap a few corners (>= 95 % within 1 px)
+    assert np.mean(cKDTree(theirs).query(ours)[0] <= 1.0) >= 0.95
+    assert np.mean(cKDTree(ours).query(theirs)[0] <= 1.0) >= 0.95
+
+
+def test_good_features_options(rubberwhale):
+    frame0 = rubberwhale[0]
+    for max_corners, quality, min_distance in [(50, 0.05, 20.0), (0, 0.2, 0.0), (300, 0.01, 2.5)]:
+        ours = flowkit.good_features(frame0, max_corners, quality, min_distance)
+        theirs = cv2.goodFeaturesToTrack(frame0, max_corners, quality, min_distance).reshape(-1, 2)
+        assert abs(len(ours) - len(theirs)) <= max(1, 0.02 * len(theirs))
+        assert np.mean(cKDTree(theirs).query(ours)[0] <= 1.0) >= 0.95
+        if min_distance > 0 and len(ours) > 1:
+            assert cKDTree(ours).query(ours, k=2)[0][:, 1].min() >= min_distance
+
+
+@pytest.mark.parametrize("win_size, max_level, max_iter, eps, min_eig", [
+    (7, 0, 30, 0.01, 1e-4), (15, 2, 10, 0.03, 1e-3), (31, 4, 30, 0.01, 1e-4), (21, 3, 30, 0.01, 0.0),
+    (21, 3, 30, 0.01, 0.017),
+])
+def test_options_match_opencv(rubberwhale, win_size, max_level, max_iter, eps, min_eig):
+    frame0, frame1, pts = rubberwhale
+    ours = flowkit.lucas_kanade_sparse(frame0, frame1, pts, win_size=win_size, max_level=max_level,
+                                       max_iter=max_iter, eps=eps, min_eig_threshold=min_eig)
+    theirs = opencv_lk(frame0, frame1, pts, win_size, max_level, max_iter, eps, min_eig)
+    agree, median = agreement(ours, theirs)
+    assert agree >= 0.98 and median < 0.05
+    if min_eig == 0.017:  # the threshold means the same as OpenCV's: it rejects the same points
+        assert (~theirs[1]).sum() > 50
+        assert np.mean(ours[1][~theirs[1]] == False) >= 0.95  # noqa: E712
+
+
+def test_rectangular_window_matches_opencv(rubberwhale):
+    frame0, frame1, pts = rubberwhale
+    ours = flowkit.lucas_kanade_sparse(frame0, frame1, pts, win_size=(11, 21))
+    p1, st, _ = cv2.calcOpticalFlowPyrLK(frame0, frame1, pts.reshape(-1, 1, 2), None, winSize=(11, 21),
+                                         maxLevel=3, criteria=CRITERIA)
+    agree, median = agreement(ours, (p1.reshape(-1, 2), st.ravel().astype(bool), None))
+    assert agree >= 0.98 and median < 0.05
+
+
+def test_colour_matches_opencv():
+    frame0 = cv2.imread(str(data_path("middlebury_color", "RubberWhale", "frame10.png")))
+    frame1 = cv2.imread(str(data_path("middlebury_color", "RubberWhale", "frame11.png")))
+    pts = flowkit.good_features(cv2.cvtColor(frame0, cv2.COLOR_BGR2GRAY), 500, 0.01, 7)
+    ours = flowkit.lucas_kanade_sparse(frame0, frame1, pts)
+    theirs = opencv_lk(frame0, frame1, pts)  # OpenCV also sums the normal equations over channels
+    agree, median = agreement(ours, theirs)
+    assert agree >= 0.98 and median < 0.05
+
+
+def test_initial_guess_matches_opencv(rubberwhale):
+    frame0, frame1, pts = rubberwhale
+    guess = pts + np.float32([2.0, -1.0])
+    ours = flowkit.lucas_kanade_sparse(frame0, frame1, pts, init_points=guess, max_level=1)
+    theirs = opencv_lk(frame0, frame1, pts, max_level=1, init=guess)
+    agree, median = agreement(ours, theirs)
+    assert agree >= 0.98 and median < 0.05
+
+
+def test_backward_check(rubberwhale):
+    frame0, frame1, pts = rubberwhale
+    p1, status, err = flowkit.lucas_kanade_sparse(frame0, frame1, pts, backward_check=True)
+    q1, forward, _ = flowkit.lucas_kanade_sparse(frame0, frame1, pts)
+    np.testing.assert_array_equal(p1, q1)  # the check only clears statuses
+    back, back_ok, _ = opencv_lk(frame1, frame0, q1)
+    expect = forward & back_ok & (np.linalg.norm(back - pts, axis=1) <= 1.0)
+    assert np.mean(status == expect) >= 0.98
+    assert not np.any(status & ~forward)
+    assert (forward & ~status).sum() > 0  # RubberWhale has occlusions the check catches
+
+
+def test_pyramid_and_derivatives_match_opencv(rubberwhale):
+    frame0 = rubberwhale[0]
+    win = 21
+    shapes = lk.pyramid_shapes(*frame0.shape, win, win, 3)
+    buf, gx, gy, geo = lk.build_pyramid(frame0[..., None], shapes, win, win, True)
+    _, pyr = cv2.buildOpticalFlowPyramid(frame0, (win, win), 3, withDerivatives=False)
+    assert len(pyr) == len(shapes)
+    for lv, level in enumerate(pyr):
+        h, w = level.shape
+        view = lk.level_view(buf, geo[lv], 1, win, win)[..., 0]
+        np.testing.assert_array_equal(view[win:win + h, win:win + w], level)  # rounded like pyrDown
+        # the border is OpenCV's reflect-101 padding
+        padded = cv2.copyMakeBorder(level, win, win, win, win, cv2.BORDER_REFLECT_101)
+        np.testing.assert_array_equal(view, padded)
+        # Scharr / 32 (exact in float32), zero outside the image
+        ref = cv2.Scharr(level.astype(np.float32), cv2.CV_32F, 1, 0, borderType=cv2.BORDER_REFLECT_101) / 32
+        dx = lk.level_view(gx, geo[lv], 1, win, win)[..., 0]
+        np.testing.assert_allclose(dx[win:win + h, win:win + w], ref, atol=1e-4)
+        assert not dx[:win].any() and not dx[:, :win].any()
+
+
+def test_pyramid_stops_before_window_size():
+    # OpenCV: no level whose side is <= the window
+    assert lk.pyramid_shapes(100, 200, 21, 21, 5) == [(100, 200), (50, 100), (25, 50)]
+    assert lk.pyramid_shapes(40, 40, 21, 21, 3) == [(40, 40)]
+
+
+# --------------------------------------------------------------------------- analytic cases
+
+
+def test_identical_frames_give_zero_motion(rubberwhale):
+    frame0, _, pts = rubberwhale
+    p1, status, err = flowkit.lucas_kanade_sparse(frame0, frame0, pts)
+    assert status.all()
+    np.testing.assert_array_equal(p1, pts)  # J - I is exactly 0, so every step is 0
+    np.testing.assert_array_equal(err, 0)
+
+
+@pytest.mark.parametrize("du, dv", [(1.25, -0.5), (-3.7, 2.2), (6.3, 5.1)])
+def test_translation_is_recovered(du, dv):
+    # frame1 is an exact (cubic spline) shift of a smooth texture: the true motion is (du, dv)
+    frame0, frame1, _ = translated_pair(120, 160, du, dv, seed=2)
+    rng = np.random.default_rng(1)
+    pts = rng.uniform(30, [130, 90], (60, 2)).astype(np.float32)
+    p1, status, err = flowkit.lucas_kanade_sparse(frame0, frame1, pts, win_size=15, max_level=2)
+    assert status.all()
+    # bilinear sampling of the smooth texture biases each point by up to ~0.025 px (the same
+    # with eps=1e-3, so it is not the stopping rule); the mean is ~0.006 px
+    miss = np.abs(p1 - pts - np.float32([du, dv]))
+    assert miss.max() < 0.05 and miss.mean() < 0.01
+    assert err.max() < 0.01  # float frames in [0, 1]: err is in those units
+
+
+def test_dtypes_agree():
+    # One threshold means the same on every dtype (0..255-equivalent scale) and err is in the
+    # input's units; only integer pyramids are rounded, so float results differ by ~1e-3 px.
+    frame0, frame1, _, _ = ground_truth_case("Venus")
+    pts = flowkit.good_features(frame0, 400, 0.01, 7)
+    ref = flowkit.lucas_kanade_sparse(frame0, frame1, pts, min_eig_threshold=2e-3)
+    for scale, dtype in [(257, np.uint16), (1 / 255, np.float32), (1 / 255, np.float64),
+                         (1 / 255, np.float16)]:
+        a = (frame0 * float(scale)).astype(dtype)
+        b = (frame1 * float(scale)).astype(dtype)
+        p1, status, err = flowkit.lucas_kanade_sparse(a, b, pts, min_eig_threshold=2e-3)
+        assert p1.dtype == np.float32 and status.dtype == bool and err.dtype == np.float32
+        agree, median = agreement((p1, status, err), ref)
+        assert agree >= 0.98 and median < 0.05
+        both = status & ref[1]
+        np.testing.assert_allclose(np.median(err[both] / scale), np.median(ref[2][both]), rtol=0.05)
+
+
+# --------------------------------------------------------------------------- edge cases
+
+
+def test_points_outside_nan_and_near_border():
+    frame0, frame1, _, _ = ground_truth_case("RubberWhale")
+    h, w = frame0.shape
+    pts = np.array([[-40, 10], [w + 40, 100], [10, -35], [np.nan, 5], [5, np.inf], [1e20, 3],
+                    [-5, 10], [w - 0.5, h - 0.5]], np.float32)
+    p1, status, err = flowkit.lucas_kanade_sparse(frame0, frame1, pts)
+    _, cv_status, _ = opencv_lk(frame0, frame1, pts[[0, 1, 2, 6, 7]])
+    # far outside (window wholly off the image): lost; err 0 there
+    assert not status[:6].any() and not err[:6].any()
+    assert np.isnan(p1[3, 0])
+    # slightly outside or on the border: tracked with mirrored borders, as OpenCV does
+    np.testing.assert_array_equal(status[[0, 1, 2, 6, 7]], cv_status)
+    assert status[6]
+
+
+def test_empty_point_set():
+    frame = np.zeros((30, 40), np.uint8)
+    for empty in (np.empty((0, 2), np.float32), np.empty(0), []):
+        p1, status, err = flowkit.lucas_kanade_sparse(frame, frame, empty)
+        assert p1.shape == (0, 2) and p1.dtype == np.float32
+        assert status.shape == (0,) and status.dtype == bool
+        assert err.shape == (0,) and err.dtype == np.float32
+
+
+def test_integer_points_and_lists_accepted(rubberwhale):
+    frame0, frame1, pts = rubberwhale
+    ints = np.rint(pts).astype(np.int32)
+    a = flowkit.lucas_kanade_sparse(frame0, frame1, ints)
+    b = flowkit.lucas_kanade_sparse(frame0, frame1, ints.astype(np.float32).tolist())
+    np.testing.assert_array_equal(a[0], b[0])
+
+
+def test_bad_inputs_raise():
+    frame = np.zeros((30, 40), np.uint8)
+    pts = np.zeros((3, 2), np.float32)
+    f = flowkit.lucas_kanade_sparse
+    with pytest.raises(ValueError, match=r"points: expected shape \(K, 2\).*got \(3, 3\)"):
+        f(frame, frame, np.zeros((3, 3), np.float32))
+    with pytest.raises(ValueError, match=r"points: expected shape \(K, 2\).*got \(3, 1, 2\)"):
+        f(frame, frame, np.zeros((3, 1, 2), np.float32))
+    with pytest.raises(ValueError, match=r"points: expected shape \(K, 2\).*got \(4,\)"):
+        f(frame, frame, np.zeros(4, np.float32))
+    with pytest.raises(TypeError, match="points: expected a real"):
+        f(frame, frame, np.zeros((3, 2), complex))
+    with pytest.raises(TypeError, match="points: expected a real"):
+        f(frame, frame, np.zeros((3, 2), bool))
+    with pytest.raises(TypeError, match="points: expected an array"):
+        f(frame, frame, None)
+    with pytest.raises(ValueError, match=r"init_points: expected shape \(3, 2\)"):
+        f(frame, frame, pts, init_points=np.zeros((4, 2), np.float32))
+    with pytest.raises(ValueError, match="frame1: expected the same shape"):
+        f(frame, frame[:20], pts)
+    with pytest.raises(TypeError, match="frame1: expected dtype uint8"):
+        f(frame, frame.astype(np.float32), pts)
+    with pytest.raises(ValueError, match="frame0: expected one frame"):
+        f(np.zeros((5, 30, 40), np.uint8), np.zeros((5, 30, 40), np.uint8), pts)
+    with pytest.raises(ValueError, match="frame0: expected 2-D or 3-D"):
+        f(frame[0], frame[0], pts)
+    with pytest.raises(TypeError, match="frame0: expected dtype"):
+        f(frame.astype(bool), frame.astype(bool), pts)
+    with pytest.raises(ValueError, match="win_size: expected an integer >= 3"):
+        f(frame, frame, pts, win_size=2)
+    with pytest.raises(TypeError, match="win_size: expected an integer >= 3 or a"):
+        f(frame, frame, pts, win_size=5.0)
+    with pytest.raises(ValueError, match="max_level: expected an integer >= 0"):
+        f(frame, frame, pts, max_level=-1)
+    with pytest.raises(ValueError, match="max_iter: expected an integer >= 0"):
+        f(frame, frame, pts, max_iter=-1)
+    with pytest.raises(ValueError, match=r"eps: expected a number in \[0.0, inf\]"):
+        f(frame, frame, pts, eps=-0.1)
+    with pytest.raises(ValueError, match="min_eig_threshold: expected a finite number"):
+        f(frame, frame, pts, min_eig_threshold=float("nan"))
+    with pytest.raises(TypeError, match="backward_check: expected a bool"):
+        f(frame, frame, pts, backward_check="yes")
+    with pytest.raises(ValueError, match="device: expected one of"):
+        f(frame, frame, pts, device="tpu")
+    g = flowkit.good_features
+    with pytest.raises(ValueError, match=r"quality: expected a number in \(0.0, 1.0\]"):
+        g(frame, 10, 0.0, 5)
+    with pytest.raises(ValueError, match="max_corners: expected an integer >= 0"):
+        g(frame, -1, 0.01, 5)
+    with pytest.raises(ValueError, match=r"min_distance: expected a number in \[0.0, inf\]"):
+        g(frame, 10, 0.01, -1)
+    with pytest.raises(ValueError, match="frame: expected one frame"):
+        g(np.zeros((6, 30, 40), np.float32), 10, 0.01, 5)
+
+
+def test_good_features_dtypes_and_flat_image():
+    image = (textured_image(60, 80, seed=4) * 255).astype(np.uint8)
+    ref = flowkit.good_features(image, 100, 0.01, 4)
+    for scaled in (image.astype(np.uint16) * 257, image.astype(np.float32) / 255, image / 255.0):
+        got = flowkit.good_features(scaled, 100, 0.01, 4)
+        assert np.mean(cKDTree(ref).query(got)[0] <= 1.0) >= 0.95
+    colour = np.repeat(image[..., None], 3, axis=2)  # the same tensor summed three times
+    np.testing.assert_array_equal(flowkit.good_features(colour, 100, 0.01, 4), ref)
+    assert flowkit.good_features(np.zeros((20, 30), np.uint8), 10, 0.01, 3).shape == (0, 2)
+
+
+# --------------------------------------------------------------------------- CUDA (simulator)
+
+
+def test_cuda_matches_cpu():
+    # Tiny case: the simulator runs every thread in Python. Window sums are reduced in another
+    # order on the device, so positions agree to float32 rounding (1e-3 px), statuses exactly.
+    image = textured_image(20, 24, seed=5, smooth=1.5)
+    frame0 = (image * 255).astype(np.uint8)
+    frame1 = cv2.warpAffine(frame0, np.float32([[1, 0, 0.6], [0, 1, -0.4]]), (24, 20),
+                            borderMode=cv2.BORDER_REFLECT_101)
+    pts = np.array([[8, 8], [12.5, 9.2], [15, 11], [-9, 5], [np.nan, 3]], np.float32)
+    kw = dict(win_size=5, max_level=1, max_iter=8, backward_check=True)
+    cpu = flowkit.lucas_kanade_sparse(frame0, frame1, pts, **kw)
+    gpu = flowkit.lucas_kanade_sparse(frame0, frame1, pts, device="cuda", **kw)
+    assert isinstance(gpu[0], np.ndarray)
+    np.testing.assert_array_equal(gpu[1], cpu[1])
+    assert cpu[1][:3].all()
+    np.testing.assert_allclose(gpu[0], cpu[0], atol=1e-3)
+    np.testing.assert_allclose(gpu[2], cpu[2], atol=1e-3)
+    np.testing.assert_array_equal(flowkit.good_features(frame0, 10, 0.01, 2, device="cuda"),
+                                  flowkit.good_features(frame0, 10, 0.01, 2))
