@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._backend import as_array, is_device_array, to_host, to_output
+from ._backend import CUDA, as_array, is_device_array, select_device, to_device, to_host, to_output
 from ._validate import check_flow, check_float
 
 __all__ = ["flow_to_color"]
@@ -28,7 +28,7 @@ def _color_wheel():
 _WHEEL = _color_wheel()
 
 
-def flow_to_color(flow, *, max_flow=None):
+def flow_to_color(flow, *, max_flow=None, device=None):
     """Colour-code flow with the Middlebury colour wheel.
 
     Hue gives the direction, saturation the magnitude: zero flow is white and flow of
@@ -41,11 +41,13 @@ def flow_to_color(flow, *, max_flow=None):
     Parameters
     ----------
     flow : array_like, (H, W, 2) or (N, H, W, 2) float
-        u then v in pixels. NumPy or GPU arrays (computed on the host).
+        u then v in pixels; NumPy, or CuPy / ``__cuda_array_interface__`` arrays.
     max_flow : float, optional
         Radius, in pixels, drawn at full saturation. Default: the largest radius among the
         known pixels of each frame (1 if all are zero), as in Middlebury's ``color_flow``.
         Give a fixed value to compare several fields or the frames of a video.
+    device : {None, "cpu", "cuda"}
+        Where to compute; None follows ``flow`` (NumPy -> CPU, GPU array -> CUDA).
 
     Returns
     -------
@@ -55,7 +57,10 @@ def flow_to_color(flow, *, max_flow=None):
     Raises
     ------
     ValueError, TypeError
-        ``flow`` is not a float ``(..., H, W, 2)`` array, or ``max_flow`` is not > 0.
+        ``flow`` is not a float ``(..., H, W, 2)`` array, ``max_flow`` is not > 0, or
+        ``device`` is not None, "cpu" or "cuda".
+    ImportError, RuntimeError
+        ``device="cuda"`` without numba-cuda or a GPU (the message says what to install).
 
     Notes
     -----
@@ -64,7 +69,8 @@ def flow_to_color(flow, *, max_flow=None):
     linearly between the 55 wheel colours; each channel ``c`` then becomes
     ``1 - r * (1 - c)`` for ``r <= 1`` and ``0.75 * c`` otherwise, and is stored as
     ``floor(255 * c)`` (Middlebury ``computeColor``). Each pixel is computed in float64 by
-    a parallel Numba CPU kernel (``flowkit.set_num_threads`` applies).
+    a Numba kernel: parallel on the CPU (``flowkit.set_num_threads`` applies) or one CUDA
+    thread per pixel; both run the same per-pixel function.
 
     References
     ----------
@@ -78,23 +84,48 @@ def flow_to_color(flow, *, max_flow=None):
     >>> flow_to_color(flow)[0, 0]
     array([255,   0,   0], dtype=uint8)
     """
-    from .kernels.flow_color import flow_to_color_cpu, max_radius_cpu
-
     flow = as_array(flow)
     check_flow("flow", flow)
     if max_flow is not None:
         max_flow = check_float("max_flow", max_flow, low=0, low_open=True)
-    gpu_input = is_device_array(flow)
-    flow = to_host(flow)
-    compute = np.float64 if flow.dtype == np.float64 else np.float32
-    batch = np.ascontiguousarray(flow.reshape((-1,) + flow.shape[-3:]), compute)
-    if max_flow is None:
+    backend = select_device(device, flow=flow)
+    compute = np.dtype(np.float64 if flow.dtype == np.float64 else np.float32)
+    batch_shape = (-1,) + tuple(flow.shape[-3:])
+    if backend == CUDA:
+        from numba import cuda
+
+        from .kernels.flow_color_cuda import flow_to_color_cuda as color, max_radius_cuda as max_radius
+
+        batch = _device_batch(flow, compute, batch_shape)
+        row_max = cuda.device_array(batch.shape[0] * batch.shape[1], np.float64)
+        out = cuda.device_array(batch.shape[:-1] + (3,), np.uint8)
+        wheel = cuda.to_device(_WHEEL)
+    else:
+        from .kernels.flow_color import flow_to_color_cpu as color, max_radius_cpu as max_radius
+
+        # C-contiguous and writeable: Numba compiles read-only arrays separately
+        batch = np.require(to_host(flow).reshape(batch_shape), compute, ("C", "W"))
         row_max = np.empty(batch.shape[0] * batch.shape[1])
-        max_radius_cpu(batch, row_max)
-        radius = row_max.reshape(batch.shape[:2]).max(axis=1)
+        out = np.empty(batch.shape[:-1] + (3,), np.uint8)
+        wheel = _WHEEL
+    if max_flow is None:
+        max_radius(batch, row_max)  # per row on the device, per frame here: N * H numbers
+        radius = to_host(row_max).reshape(batch.shape[:2]).max(axis=1)
         radius[radius == 0] = 1.0  # all zero or unknown: any scale gives white or black
     else:
         radius = np.full(batch.shape[0], max_flow)
-    out = np.empty(batch.shape[:-1] + (3,), np.uint8)
-    flow_to_color_cpu(batch, radius, _WHEEL, out)
-    return to_output(out.reshape(flow.shape[:-1] + (3,)), gpu_input)
+    if backend == CUDA:
+        radius = cuda.to_device(radius)
+    color(batch, radius, wheel, out)
+    return to_output(out, is_device_array(flow)).reshape(tuple(flow.shape[:-1]) + (3,))
+
+
+def _device_batch(flow, dtype, shape):
+    """C-contiguous Numba device array of ``dtype``, reshaped to ``shape`` (no copy when possible)."""
+    if is_device_array(flow) and type(flow).__module__.startswith("cupy"):
+        import cupy
+
+        return to_device(cupy.ascontiguousarray(flow, dtype=dtype).reshape(shape))
+    if is_device_array(flow) and flow.dtype == dtype and flow.is_c_contiguous():
+        return to_device(flow).reshape(shape)
+    return to_device(np.ascontiguousarray(to_host(flow), dtype).reshape(shape))

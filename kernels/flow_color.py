@@ -1,7 +1,8 @@
-"""Middlebury colour coding of flow (``colorcode.cpp``), per pixel, with a CPU driver.
+"""Middlebury colour coding of flow (``colorcode.cpp``): per-pixel math and the CPU drivers.
 
 The per-pixel math runs in float64, as a transcription of the C++ ``computeColor``; flow
-arrives as float32 or float64 ``(N, H, W, 2)``, C-contiguous.
+arrives as float32 or float64 ``(N, H, W, 2)``, C-contiguous. ``flow_color_cuda`` calls the
+same functions from CUDA kernels.
 """
 
 import math
@@ -50,20 +51,25 @@ def color_pixel(u, v, max_radius, wheel, out, n, y, x):
         out[n, y, x, b] = np.uint8(int(255.0 * col))
 
 
+@njit(cache=True)
+def row_max_radius(flow, n, y):
+    """The largest radius among the known pixels of row ``y`` of frame ``n`` (0 if none)."""
+    largest = 0.0
+    for x in range(flow.shape[2]):
+        u = np.float64(flow[n, y, x, 0])
+        v = np.float64(flow[n, y, x, 1])
+        if is_known(u, v):
+            largest = max(largest, radius_of(u, v))
+    return largest
+
+
 @njit(parallel=True, cache=True)
 def max_radius_cpu(flow, row_max):
-    """``row_max[n * H + y]`` = the largest radius among the known pixels of that row (0 if none)."""
-    n_frames, h, w, _ = flow.shape
+    """``row_max[n * H + y]`` = ``row_max_radius(flow, n, y)``."""
+    n_frames, h = flow.shape[:2]
     for row in prange(n_frames * h):
         n = row // h
-        y = row - n * h
-        largest = 0.0
-        for x in range(w):
-            u = float(flow[n, y, x, 0])
-            v = float(flow[n, y, x, 1])
-            if is_known(u, v):
-                largest = max(largest, radius_of(u, v))
-        row_max[row] = largest
+        row_max[row] = row_max_radius(flow, n, row - n * h)
 
 
 @njit(parallel=True, cache=True)
@@ -75,4 +81,4 @@ def flow_to_color_cpu(flow, max_radius, wheel, out):
         y = row - n * h
         scale = max_radius[n]
         for x in range(w):
-            color_pixel(float(flow[n, y, x, 0]), float(flow[n, y, x, 1]), scale, wheel, out, n, y, x)
+            color_pixel(np.float64(flow[n, y, x, 0]), np.float64(flow[n, y, x, 1]), scale, wheel, out, n, y, x)

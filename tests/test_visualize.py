@@ -215,3 +215,29 @@ def test_does_not_modify_input():
 def test_bad_input(flow, kwargs, error, match):
     with pytest.raises(error, match=match):
         flow_to_color(flow, **kwargs)
+
+
+# --- CUDA path (Numba's simulator in CI: tiny inputs) -------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cuda_matches_cpu(dtype):
+    flows = np.stack([random_flow(5, 7, seed=s) for s in range(2)]).astype(dtype)
+    flows[0, 0, 0] = (np.nan, 0)
+    flows[1, 1, 1] = (0, 1e9)
+    got = flow_to_color(flows, device="cuda")
+    assert isinstance(got, np.ndarray) and got.shape == (2, 5, 7, 3) and got.dtype == np.uint8
+    np.testing.assert_array_equal(got, flow_to_color(flows))  # the same per-pixel function
+    np.testing.assert_array_equal(flow_to_color(flows[0], max_flow=2.0, device="cuda"),
+                                  flow_to_color(flows[0], max_flow=2.0))
+
+
+def test_cuda_float16_and_zero_field():
+    flow = random_flow(4, 6, seed=7).astype(np.float16)
+    np.testing.assert_array_equal(flow_to_color(flow, device="cuda"), flow_to_color(flow))
+    np.testing.assert_array_equal(flow_to_color(np.zeros((3, 4, 2), np.float32), device="cuda"),
+                                  np.full((3, 4, 3), 255, np.uint8))
+
+
+def test_bad_device():
+    with pytest.raises(ValueError, match=r"device: expected one of \('cpu', 'cuda'\) or None, got 'gpu'"):
+        flow_to_color(np.zeros((2, 2, 2), np.float32), device="gpu")
