@@ -184,13 +184,13 @@ def reflect101(i, n):
 
 
 @njit(cache=True)
-def pyr_vertical(img, c, y, x, kern, norm):
-    """Vertical pre-blur of channel ``c`` of ``img`` (H, W, C) at (y, x), scaled by ``norm``."""
+def pyr_vertical(img, y, x, kern, norm):
+    """Vertical pre-blur of the plane ``img`` (H, W) at (y, x), scaled by ``norm``."""
     h = img.shape[0]
     r = kern.shape[0] // 2
     acc = np.float32(0.0)
     for k in range(kern.shape[0]):
-        acc += kern[k] * np.float32(img[reflect101(y + k - r, h), x, c])
+        acc += kern[k] * np.float32(img[reflect101(y + k - r, h), x])
     return acc * norm
 
 
@@ -200,8 +200,12 @@ def pyr_horizontal(row, x, kern):
     w = row.shape[0]
     r = kern.shape[0] // 2
     acc = np.float32(0.0)
-    for k in range(kern.shape[0]):
-        acc += kern[k] * row[reflect101(x + k - r, w)]
+    if x >= r and x + r < w:
+        for k in range(kern.shape[0]):
+            acc += kern[k] * row[x + k - r]
+    else:
+        for k in range(kern.shape[0]):
+            acc += kern[k] * row[reflect101(x + k - r, w)]
     return acc
 
 
@@ -246,55 +250,66 @@ def poly_vertical(img, y, x, g, xg, xxg):
 
 
 @njit(cache=True)
-def poly_horizontal(vrow, x, g, xg, xxg, ig):
-    """Expansion coefficients ``(b_y, b_x, a_yy, a_xx, a_xy)`` at column ``x`` of a padded
-    row of vertical moments ``vrow`` (L, 3); columns ``x - n .. x + n`` must exist."""
-    n = g.shape[0] - 1
-    b1 = vrow[x, 0] * g[0]
-    b2 = np.float32(0.0)
-    b3 = vrow[x, 1] * g[0]
-    b4 = np.float32(0.0)
-    b5 = vrow[x, 2] * g[0]
-    b6 = np.float32(0.0)
-    for k in range(1, n + 1):
-        lo = x - k
-        hi = x + k
-        tg = vrow[hi, 0] + vrow[lo, 0]
-        b1 += tg * g[k]
-        b4 += tg * xxg[k]
-        b2 += (vrow[hi, 0] - vrow[lo, 0]) * xg[k]
-        b3 += (vrow[hi, 1] + vrow[lo, 1]) * g[k]
-        b6 += (vrow[hi, 1] - vrow[lo, 1]) * xg[k]
-        b5 += (vrow[hi, 2] + vrow[lo, 2]) * g[k]
+def poly_coefficients(b1, b2, b3, b4, b5, b6, ig):
+    """Expansion coefficients ``(b_y, b_x, a_yy, a_xx, a_xy)`` from the six moments."""
     return (np.float32(b3 * ig[0]), np.float32(b2 * ig[0]),
             np.float32(b1 * ig[1] + b5 * ig[2]), np.float32(b1 * ig[1] + b4 * ig[2]),
             np.float32(b6 * ig[3]))
 
 
 @njit(cache=True)
+def poly_horizontal(vrow, x, g, xg, xxg, ig):
+    """Expansion coefficients at column ``x`` of a padded row of vertical moments
+    ``vrow`` (3, L); columns ``x - n .. x + n`` must exist. The CPU driver sums the same
+    terms in the same order, row-wise."""
+    n = g.shape[0] - 1
+    b1 = vrow[0, x] * g[0]
+    b2 = np.float32(0.0)
+    b3 = vrow[1, x] * g[0]
+    b4 = np.float32(0.0)
+    b5 = vrow[2, x] * g[0]
+    b6 = np.float32(0.0)
+    for k in range(1, n + 1):
+        lo = x - k
+        hi = x + k
+        tg = vrow[0, hi] + vrow[0, lo]
+        b1 += tg * g[k]
+        b4 += tg * xxg[k]
+        b2 += (vrow[0, hi] - vrow[0, lo]) * xg[k]
+        b3 += (vrow[1, hi] + vrow[1, lo]) * g[k]
+        b6 += (vrow[1, hi] - vrow[1, lo]) * xg[k]
+        b5 += (vrow[2, hi] + vrow[2, lo]) * g[k]
+    return poly_coefficients(b1, b2, b3, b4, b5, b6, ig)
+
+
+@njit(cache=True)
 def poly_horizontal_at(vpad, y, x, g, xg, xxg, ig):
-    """``poly_horizontal`` on row ``y`` of padded vertical moments ``vpad`` (h, w + 2n, 3)."""
+    """``poly_horizontal`` on row ``y`` of padded vertical moments ``vpad`` (h, 3, w + 2n)."""
     return poly_horizontal(vpad[y], x + g.shape[0] - 1, g, xg, xxg, ig)
 
 
 @njit(cache=True)
-def border_weight(y, x, h, w):
-    """OpenCV's certainty weight: < 1 on the outer five rows and columns."""
+def axis_weight(i, n):
+    """OpenCV's certainty weight along one axis: < 1 on the outer five indices."""
     s = np.float32(1.0)
-    if x < BORDER:
-        s *= BORDER_WEIGHTS[x]
-    if x >= w - BORDER:
-        s *= BORDER_WEIGHTS[w - x - 1]
-    if y < BORDER:
-        s *= BORDER_WEIGHTS[y]
-    if y >= h - BORDER:
-        s *= BORDER_WEIGHTS[h - y - 1]
+    if i < BORDER:
+        s *= BORDER_WEIGHTS[i]
+    if i >= n - BORDER:
+        s *= BORDER_WEIGHTS[n - i - 1]
     return s
 
 
 @njit(cache=True)
-def normal_equations(R0, R1, flow, y, x):
+def border_weight(y, x, h, w):
+    """OpenCV's certainty weight at (y, x): < 1 on the outer five rows and columns."""
+    return axis_weight(x, w) * axis_weight(y, h)
+
+
+@njit(cache=True)
+def normal_equations(R0, R1, flow, y, x, s):
     """The five normal-equation entries ``(G_yy, G_xy, G_xx, h_y, h_x)`` at (y, x).
+
+    ``s`` is the certainty weight ``border_weight(y, x, h, w)``.
 
     ``R0, R1`` are (C, h, w, 5) expansions of the two frames; the per-channel terms are
     averaged over the channels (so a gray frame repeated in C channels gives the gray
@@ -320,7 +335,6 @@ def normal_equations(R0, R1, flow, y, x):
     a01 = ax * (one - ay)
     a10 = (one - ax) * ay
     a11 = ax * ay
-    s = border_weight(y, x, h, w)
     g11 = np.float32(0.0)
     g12 = np.float32(0.0)
     g22 = np.float32(0.0)
@@ -373,13 +387,17 @@ def normal_equations(R0, R1, flow, y, x):
 
 @njit(cache=True)
 def solve(g11, g12, g22, h1, h2, eps):
-    """Solve the blurred 2x2 system; returns ``(u, v, smaller eigenvalue of G)``."""
+    """Solve the blurred 2x2 system ``G (v, u) = h``; returns ``(u, v)``."""
     idet = 1.0 / (g11 * g22 - g12 * g12 + eps)
-    u = (g11 * h2 - g12 * h1) * idet
-    v = (g22 * h1 - g12 * h2) * idet
+    return (g11 * h2 - g12 * h1) * idet, (g22 * h1 - g12 * h2) * idet
+
+
+@njit(cache=True)
+def min_eigenvalue(g11, g12, g22):
+    """Smaller eigenvalue of the symmetric 2x2 matrix G (clipped at 0)."""
     half = 0.5 * (g11 - g22)
     lam = 0.5 * (g11 + g22) - math.sqrt(half * half + g12 * g12)
-    return u, v, max(lam, 0.0)
+    return max(lam, 0.0)
 
 
 @njit(cache=True)
@@ -415,181 +433,31 @@ def area_flow_pixel(src, dy, dx, yidx, ywts, xidx, xwts, factor, k):
 
 # ----------------------------------------------------------------------------- CPU drivers
 
-@njit(parallel=True, cache=True)
-def pyramid_level_cpu(img, c, norm, kern, yidx, yfrac, xidx, xfrac, vrows, out):
-    """Level image ``out`` (h, w) from channel ``c`` of the full frame ``img`` (H, W, C).
-
-    ``vrows`` (h, 2, W) float32 scratch holds the vertically blurred source rows.
-    """
-    h, w = out.shape
-    wfull = img.shape[1]
-    hfull = img.shape[0]
-    for dy in prange(h):
-        y0 = yidx[dy]
-        for x in range(wfull):
-            vrows[dy, 0, x] = pyr_vertical(img, c, y0, x, kern, norm)
-        if yfrac[dy] != 0:
-            y1 = min(y0 + 1, hfull - 1)
-            for x in range(wfull):
-                vrows[dy, 1, x] = pyr_vertical(img, c, y1, x, kern, norm)
-        for dx in range(w):
-            out[dy, dx] = pyr_output(vrows, dy, dx, kern, xidx, xfrac, yfrac)
-
-
-@njit(parallel=True, cache=True)
-def poly_exp_cpu(img, g, xg, xxg, ig, strips, vbuf, out):
-    """Polynomial expansion ``out`` (h, w, 5) of ``img`` (h, w); ``vbuf`` (S, w + 2n, 3)."""
-    h, w = img.shape
-    n = g.shape[0] - 1
-    for s in prange(strips.shape[0] - 1):
-        vrow = vbuf[s]
-        for y in range(strips[s], strips[s + 1]):
-            for x in range(w):
-                t0, t1, t2 = poly_vertical(img, y, x, g, xg, xxg)
-                vrow[x + n, 0] = t0
-                vrow[x + n, 1] = t1
-                vrow[x + n, 2] = t2
-            for k in range(n):  # replicated columns
-                for j in range(3):
-                    vrow[k, j] = vrow[n, j]
-                    vrow[w + n + k, j] = vrow[w + n - 1, j]
-            for x in range(w):
-                r = poly_horizontal(vrow, x + n, g, xg, xxg, ig)
-                for j in range(5):
-                    out[y, x, j] = r[j]
-
-
-@njit(cache=True)
-def _matrix_row(R0, R1, flow, r, ring, slot):
-    h = R0.shape[1]
-    y = min(max(r, 0), h - 1)
-    dst = ring[slot]
-    for x in range(R0.shape[2]):
-        e = normal_equations(R0, R1, flow, y, x)
-        for j in range(5):
-            dst[x, j] = e[j]
-
-
-@njit(parallel=True, cache=True)
-def iterate_cpu(R0, R1, flow_in, flow_out, conf, wk, box, eps, strips, ring, vsum):
-    """One Farneback iteration: normal equations from ``flow_in``, blur, solve into ``flow_out``.
-
-    ``wk`` (m + 1,) float64 window weights; ``box`` selects running box sums. ``conf``
-    (h, w) receives the smaller eigenvalue of the blurred G when it has rows (else shape
-    (0, 0)). Scratch: ``ring`` (S, 2m + 2, w, 5) float32, ``vsum`` (S, w, 5) float64.
-    """
-    h, w = R0.shape[1], R0.shape[2]
-    m = wk.shape[0] - 1
-    nring = 2 * m + 2
-    want_conf = conf.shape[0] > 0
-    for s in prange(strips.shape[0] - 1):
-        y0 = strips[s]
-        y1 = strips[s + 1]
-        rg = ring[s]
-        vs = vsum[s]
-        for r in range(y0 - m, y0 + m + 1):
-            _matrix_row(R0, R1, flow_in, r, rg, (r + nring * h) % nring)
-        if box:
-            for x in range(w):
-                for j in range(5):
-                    vs[x, j] = 0.0
-            for r in range(y0 - m, y0 + m + 1):
-                src = rg[(r + nring * h) % nring]
-                for x in range(w):
-                    for j in range(5):
-                        vs[x, j] += src[x, j]
-        for y in range(y0, y1):
-            if y > y0:
-                new = (y + m + nring * h) % nring
-                _matrix_row(R0, R1, flow_in, y + m, rg, new)
-                if box:
-                    old = rg[(y - m - 1 + nring * h) % nring]
-                    add = rg[new]
-                    for x in range(w):
-                        for j in range(5):
-                            vs[x, j] += np.float64(add[x, j]) - np.float64(old[x, j])
-            if not box:
-                centre = rg[(y + nring * h) % nring]
-                for x in range(w):
-                    for j in range(5):
-                        vs[x, j] = wk[0] * centre[x, j]
-                for i in range(1, m + 1):
-                    up = rg[(y - i + nring * h) % nring]
-                    dn = rg[(y + i + nring * h) % nring]
-                    for x in range(w):
-                        for j in range(5):
-                            vs[x, j] += wk[i] * (np.float64(up[x, j]) + np.float64(dn[x, j]))
-            _solve_row(vs, wk, box, eps, flow_out, conf, y, want_conf)
-
-
-@njit(cache=True)
-def _solve_row(vs, wk, box, eps, flow_out, conf, y, want_conf):
-    w = vs.shape[0]
-    m = wk.shape[0] - 1
-    a0 = 0.0
-    a1 = 0.0
-    a2 = 0.0
-    a3 = 0.0
-    a4 = 0.0
-    if box:
-        sc = wk[0] * wk[0]
-        for i in range(-m, m + 1):
-            xx = min(max(i, 0), w - 1)
-            a0 += vs[xx, 0]
-            a1 += vs[xx, 1]
-            a2 += vs[xx, 2]
-            a3 += vs[xx, 3]
-            a4 += vs[xx, 4]
-    for x in range(w):
-        if box:
-            if x > 0:
-                xa = min(x + m, w - 1)
-                xr = max(x - m - 1, 0)
-                a0 += vs[xa, 0] - vs[xr, 0]
-                a1 += vs[xa, 1] - vs[xr, 1]
-                a2 += vs[xa, 2] - vs[xr, 2]
-                a3 += vs[xa, 3] - vs[xr, 3]
-                a4 += vs[xa, 4] - vs[xr, 4]
-            u, v, lam = solve(a0 * sc, a1 * sc, a2 * sc, a3 * sc, a4 * sc, eps)
-        else:
-            e = gauss_row_pixel(vs, x, wk)
-            u, v, lam = solve(e[0], e[1], e[2], e[3], e[4], eps)
-        flow_out[y, x, 0] = u
-        flow_out[y, x, 1] = v
-        if want_conf:
-            conf[y, x] = lam
-
-
 @njit(cache=True)
 def gauss_row_pixel(vs, x, wk):
-    """Horizontal Gaussian window over the (w, 5) row ``vs`` at ``x``, replicated edges."""
-    w = vs.shape[0]
+    """Horizontal Gaussian window at ``x`` over a row ``vs`` (5 w,) of interleaved planes,
+    replicated edges."""
+    w = vs.shape[0] // 5
     m = wk.shape[0] - 1
-    b0 = wk[0] * vs[x, 0]
-    b1 = wk[0] * vs[x, 1]
-    b2 = wk[0] * vs[x, 2]
-    b3 = wk[0] * vs[x, 3]
-    b4 = wk[0] * vs[x, 4]
+    b0 = wk[0] * vs[5 * x]
+    b1 = wk[0] * vs[5 * x + 1]
+    b2 = wk[0] * vs[5 * x + 2]
+    b3 = wk[0] * vs[5 * x + 3]
+    b4 = wk[0] * vs[5 * x + 4]
     for i in range(1, m + 1):
-        lo = max(x - i, 0)
-        hi = min(x + i, w - 1)
-        b0 += wk[i] * (vs[lo, 0] + vs[hi, 0])
-        b1 += wk[i] * (vs[lo, 1] + vs[hi, 1])
-        b2 += wk[i] * (vs[lo, 2] + vs[hi, 2])
-        b3 += wk[i] * (vs[lo, 3] + vs[hi, 3])
-        b4 += wk[i] * (vs[lo, 4] + vs[hi, 4])
+        lo = 5 * max(x - i, 0)
+        hi = 5 * min(x + i, w - 1)
+        b0 += wk[i] * (vs[lo] + vs[hi])
+        b1 += wk[i] * (vs[lo + 1] + vs[hi + 1])
+        b2 += wk[i] * (vs[lo + 2] + vs[hi + 2])
+        b3 += wk[i] * (vs[lo + 3] + vs[hi + 3])
+        b4 += wk[i] * (vs[lo + 4] + vs[hi + 4])
     return b0, b1, b2, b3, b4
 
 
 @njit(cache=True)
-def gauss_pixel(vs2d, y, x, wk):
-    """``gauss_row_pixel`` on row ``y`` of ``vs2d`` (h, w, 5)."""
-    return gauss_row_pixel(vs2d[y], x, wk)
-
-
-@njit(cache=True)
-def window_column_pixel(M, y, x, j, wk, box):
-    """Vertical window sum (float64) of plane ``j`` of ``M`` (h, w, 5) at (y, x).
+def window_column_pixel(M, y, i, wk, box):
+    """Vertical window sum (float64) of entry ``i`` (= 5 x + plane) of ``M`` (h, 5 w).
 
     Box: plain sum over ``2m + 1`` rows; Gaussian: weighted by ``wk``; replicated rows.
     The CPU driver computes the box case as a running sum (same value up to rounding).
@@ -598,37 +466,299 @@ def window_column_pixel(M, y, x, j, wk, box):
     m = wk.shape[0] - 1
     if box:
         acc = 0.0
-        for i in range(-m, m + 1):
-            acc += np.float64(M[min(max(y + i, 0), h - 1), x, j])
+        for k in range(-m, m + 1):
+            acc += np.float64(M[min(max(y + k, 0), h - 1), i])
         return acc
-    acc = wk[0] * M[y, x, j]
-    for i in range(1, m + 1):
-        acc += wk[i] * (np.float64(M[max(y - i, 0), x, j]) + np.float64(M[min(y + i, h - 1), x, j]))
+    acc = wk[0] * M[y, i]
+    for k in range(1, m + 1):
+        acc += wk[k] * (np.float64(M[max(y - k, 0), i]) + np.float64(M[min(y + k, h - 1), i]))
     return acc
 
 
 @njit(cache=True)
 def window_row_solve(vs2d, y, x, wk, box, eps):
-    """Horizontal window of the column sums ``vs2d`` (h, w, 5) at (y, x), then the solve."""
+    """Horizontal window of the column sums ``vs2d`` (h, 5 w) at (y, x), then the solve;
+    returns ``(u, v, smaller eigenvalue of the blurred G)``."""
     if not box:
-        e = gauss_pixel(vs2d, y, x, wk)
-        return solve(e[0], e[1], e[2], e[3], e[4], eps)
-    w = vs2d.shape[1]
+        e = gauss_row_pixel(vs2d[y], x, wk)
+        u, v = solve(e[0], e[1], e[2], e[3], e[4], eps)
+        return u, v, min_eigenvalue(e[0], e[1], e[2])
+    w = vs2d.shape[1] // 5
     m = wk.shape[0] - 1
     a0 = 0.0
     a1 = 0.0
     a2 = 0.0
     a3 = 0.0
     a4 = 0.0
-    for i in range(-m, m + 1):
-        xx = min(max(x + i, 0), w - 1)
-        a0 += vs2d[y, xx, 0]
-        a1 += vs2d[y, xx, 1]
-        a2 += vs2d[y, xx, 2]
-        a3 += vs2d[y, xx, 3]
-        a4 += vs2d[y, xx, 4]
+    for k in range(-m, m + 1):
+        b = 5 * min(max(x + k, 0), w - 1)
+        a0 += vs2d[y, b]
+        a1 += vs2d[y, b + 1]
+        a2 += vs2d[y, b + 2]
+        a3 += vs2d[y, b + 3]
+        a4 += vs2d[y, b + 4]
     sc = wk[0] * wk[0]
-    return solve(a0 * sc, a1 * sc, a2 * sc, a3 * sc, a4 * sc, eps)
+    u, v = solve(a0 * sc, a1 * sc, a2 * sc, a3 * sc, a4 * sc, eps)
+    return u, v, min_eigenvalue(a0 * sc, a1 * sc, a2 * sc)
+
+
+# ----------------------------------------------------------------------------- CPU drivers
+# The CPU drivers sum the same terms in the same order as the per-pixel functions above,
+# but row by row (loops over x innermost) so that the compiler can vectorise them.
+
+@njit(parallel=True, cache=True)
+def pyramid_level_cpu(img, norm, kern, yidx, yfrac, xidx, xfrac, strips, vbuf, hbuf, out):
+    """Level image ``out`` (h, w) from the full-resolution plane ``img`` (H, W).
+
+    For each output row the (at most two) source rows the resize reads are blurred
+    vertically, then horizontally, then interpolated. Scratch: ``vbuf``, ``hbuf``
+    (S, 2, W) float32.
+    """
+    h, w = out.shape
+    hfull, wfull = img.shape
+    r = kern.shape[0] // 2
+    inner = wfull - 2 * r
+    for s in prange(strips.shape[0] - 1):
+        for dy in range(strips[s], strips[s + 1]):
+            nrows = 1 if yfrac[dy] == 0 else 2
+            for j in range(nrows):
+                y = min(yidx[dy] + j, hfull - 1)
+                row = vbuf[s, j]
+                for x in range(wfull):
+                    row[x] = 0.0
+                for k in range(kern.shape[0]):
+                    src = img[reflect101(y + k - r, hfull)]
+                    kk = kern[k]
+                    for x in range(wfull):
+                        row[x] += kk * np.float32(src[x])
+                for x in range(wfull):
+                    row[x] *= norm
+                hrow = hbuf[s, j]
+                if inner > 0:
+                    mid = hrow[r:r + inner]
+                    for x in range(inner):
+                        mid[x] = 0.0
+                    for k in range(kern.shape[0]):
+                        seg = row[k:k + inner]
+                        kk = kern[k]
+                        for x in range(inner):
+                            mid[x] += kk * seg[x]
+                for x in range(wfull):
+                    if x < r or x >= r + inner:
+                        hrow[x] = pyr_horizontal(row, x, kern)
+            top = hbuf[s, 0]
+            bot = hbuf[s, 1]
+            ay = yfrac[dy]
+            orow = out[dy]
+            one = np.float32(1.0)
+            for dx in range(w):
+                c0 = xidx[dx]
+                c1 = min(c0 + 1, wfull - 1)
+                ax = xfrac[dx]
+                t = top[c0]
+                if ax != 0:
+                    t = t * (one - ax) + top[c1] * ax
+                if ay != 0:
+                    b = bot[c0]
+                    if ax != 0:
+                        b = b * (one - ax) + bot[c1] * ax
+                    t = t * (one - ay) + b * ay
+                orow[dx] = t
+
+
+@njit(parallel=True, cache=True)
+def poly_exp_cpu(img, g, xg, xxg, ig, strips, vbuf, bbuf, out):
+    """Polynomial expansion ``out`` (h, w, 5) of ``img`` (h, w).
+
+    Scratch: ``vbuf`` (S, 3, w + 2n) vertical moments, ``bbuf`` (S, 6, w) moments.
+    (Inner loops index slices with the bare loop variable: Numba then omits the
+    negative-index fix-up and LLVM vectorises them.)
+    """
+    h, w = img.shape
+    n = g.shape[0] - 1
+    g0 = g[0]
+    for s in prange(strips.shape[0] - 1):
+        t0 = vbuf[s, 0]
+        t1 = vbuf[s, 1]
+        t2 = vbuf[s, 2]
+        c0 = t0[n:n + w]
+        c1 = t1[n:n + w]
+        c2 = t2[n:n + w]
+        b1 = bbuf[s, 0]
+        b2 = bbuf[s, 1]
+        b3 = bbuf[s, 2]
+        b4 = bbuf[s, 3]
+        b5 = bbuf[s, 4]
+        b6 = bbuf[s, 5]
+        for y in range(strips[s], strips[s + 1]):
+            centre = img[y]
+            for x in range(w):
+                c0[x] = centre[x] * g0
+                c1[x] = 0.0
+                c2[x] = 0.0
+            for k in range(1, n + 1):
+                a = img[max(y - k, 0)]
+                b = img[min(y + k, h - 1)]
+                gk = g[k]
+                xgk = xg[k]
+                xxgk = xxg[k]
+                for x in range(w):
+                    p = a[x] + b[x]
+                    c0[x] += gk * p
+                    c1[x] += xgk * (b[x] - a[x])
+                    c2[x] += xxgk * p
+            for k in range(n):  # replicated columns
+                t0[k] = t0[n]
+                t1[k] = t1[n]
+                t2[k] = t2[n]
+                t0[w + n + k] = t0[w + n - 1]
+                t1[w + n + k] = t1[w + n - 1]
+                t2[w + n + k] = t2[w + n - 1]
+            for x in range(w):
+                b1[x] = c0[x] * g0
+                b2[x] = 0.0
+                b3[x] = c1[x] * g0
+                b4[x] = 0.0
+                b5[x] = c2[x] * g0
+                b6[x] = 0.0
+            for k in range(1, n + 1):
+                gk = g[k]
+                xgk = xg[k]
+                xxgk = xxg[k]
+                l0 = t0[n - k:n - k + w]
+                h0 = t0[n + k:n + k + w]
+                l1 = t1[n - k:n - k + w]
+                h1 = t1[n + k:n + k + w]
+                l2 = t2[n - k:n - k + w]
+                h2 = t2[n + k:n + k + w]
+                for x in range(w):
+                    tg = h0[x] + l0[x]
+                    b1[x] += tg * gk
+                    b4[x] += tg * xxgk
+                    b2[x] += (h0[x] - l0[x]) * xgk
+                    b3[x] += (h1[x] + l1[x]) * gk
+                    b6[x] += (h1[x] - l1[x]) * xgk
+                    b5[x] += (h2[x] + l2[x]) * gk
+            orow = out[y]
+            for x in range(w):
+                r = poly_coefficients(b1[x], b2[x], b3[x], b4[x], b5[x], b6[x], ig)
+                orow[x, 0] = r[0]
+                orow[x, 1] = r[1]
+                orow[x, 2] = r[2]
+                orow[x, 3] = r[3]
+                orow[x, 4] = r[4]
+
+
+@njit(cache=True)
+def _matrix_row(R0, R1, flow, r, dst, bwx):
+    """Normal equations of row ``r`` (clamped into the image) into ``dst`` (5 w,)."""
+    h, w = R0.shape[1], R0.shape[2]
+    y = min(max(r, 0), h - 1)
+    wy = axis_weight(y, h)
+    for x in range(w):
+        e = normal_equations(R0, R1, flow, y, x, bwx[x] * wy)
+        b = 5 * x
+        dst[b] = e[0]
+        dst[b + 1] = e[1]
+        dst[b + 2] = e[2]
+        dst[b + 3] = e[3]
+        dst[b + 4] = e[4]
+
+
+@njit(cache=True)
+def _slot(r, nring):
+    return (r % nring + nring) % nring
+
+
+@njit(parallel=True, cache=True)
+def iterate_cpu(R0, R1, flow_in, flow_out, conf, wk, box, eps, strips, bwx, ring, vsum):
+    """One Farneback iteration: normal equations from ``flow_in``, blur, solve into ``flow_out``.
+
+    ``wk`` (m + 1,) float64 window weights; ``box`` selects running box sums. ``conf``
+    (h, w) receives the smaller eigenvalue of the blurred G when it has rows (else shape
+    (0, 0)). ``bwx`` (w,) float32: ``axis_weight`` of each column. Scratch: ``ring``
+    (S, 2m + 2, 5 w) float32 rows of normal equations, ``vsum`` (S, 5 w) float64.
+    """
+    m = wk.shape[0] - 1
+    nring = 2 * m + 2
+    want_conf = conf.shape[0] > 0
+    n5 = vsum.shape[1]
+    for s in prange(strips.shape[0] - 1):
+        y0 = strips[s]
+        y1 = strips[s + 1]
+        rg = ring[s]
+        vs = vsum[s]
+        for r in range(y0 - m, y0 + m + 1):
+            _matrix_row(R0, R1, flow_in, r, rg[_slot(r, nring)], bwx)
+        if box:
+            for i in range(n5):
+                vs[i] = 0.0
+            for r in range(y0 - m, y0 + m + 1):
+                src = rg[_slot(r, nring)]
+                for i in range(n5):
+                    vs[i] += src[i]
+        for y in range(y0, y1):
+            if y > y0:
+                add = rg[_slot(y + m, nring)]
+                _matrix_row(R0, R1, flow_in, y + m, add, bwx)
+                if box:
+                    old = rg[_slot(y - m - 1, nring)]
+                    for i in range(n5):
+                        vs[i] += np.float64(add[i]) - np.float64(old[i])
+            if not box:
+                centre = rg[_slot(y, nring)]
+                w0 = wk[0]
+                for i in range(n5):
+                    vs[i] = w0 * centre[i]
+                for k in range(1, m + 1):
+                    up = rg[_slot(y - k, nring)]
+                    dn = rg[_slot(y + k, nring)]
+                    wkk = wk[k]
+                    for i in range(n5):
+                        vs[i] += wkk * (np.float64(up[i]) + np.float64(dn[i]))
+            _solve_row(vs, wk, box, eps, flow_out[y], conf, y, want_conf)
+
+
+@njit(cache=True)
+def _solve_row(vs, wk, box, eps, frow, conf, y, want_conf):
+    w = vs.shape[0] // 5
+    m = wk.shape[0] - 1
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    a4 = 0.0
+    sc = wk[0] * wk[0]
+    if box:
+        for k in range(-m, m + 1):
+            b = 5 * min(max(k, 0), w - 1)
+            a0 += vs[b]
+            a1 += vs[b + 1]
+            a2 += vs[b + 2]
+            a3 += vs[b + 3]
+            a4 += vs[b + 4]
+    for x in range(w):
+        if box:
+            if x > 0:
+                ba = 5 * min(x + m, w - 1)
+                br = 5 * max(x - m - 1, 0)
+                a0 += vs[ba] - vs[br]
+                a1 += vs[ba + 1] - vs[br + 1]
+                a2 += vs[ba + 2] - vs[br + 2]
+                a3 += vs[ba + 3] - vs[br + 3]
+                a4 += vs[ba + 4] - vs[br + 4]
+            e0 = a0 * sc
+            e1 = a1 * sc
+            e2 = a2 * sc
+            e3 = a3 * sc
+            e4 = a4 * sc
+        else:
+            e0, e1, e2, e3, e4 = gauss_row_pixel(vs, x, wk)
+        u, v = solve(e0, e1, e2, e3, e4, eps)
+        frow[x, 0] = u
+        frow[x, 1] = v
+        if want_conf:
+            conf[y, x] = min_eigenvalue(e0, e1, e2)
 
 
 @njit(parallel=True, cache=True)
@@ -652,6 +782,11 @@ def area_flow_cpu(src, yidx, ywts, xidx, xwts, factor, out):
 
 
 # ------------------------------------------------------------------------------ host driver
+
+def column_weights(w):
+    """``axis_weight`` of every column, float32 (w,)."""
+    return np.array([axis_weight(x, w) for x in range(w)], np.float32)
+
 
 def strips_for(height, parts):
     """Row boundaries (int64) splitting ``height`` rows into about ``parts`` strips."""
@@ -768,27 +903,30 @@ def farneback_cpu(frame0, frame1, params, plan, norm, init_flow, out, conf, ws, 
     normf = np.float32(norm)
     prev = None
     empty_conf = ws.get("noconf", (0, 0))
+    planes = [[np.ascontiguousarray(f[:, :, c]) for c in range(nc)] for f in (frame0, frame1)]
     for li in range(len(plan) - 1, -1, -1):
         scale, h, w = plan[li]
         t = tabs[li]
         # the two expansions of this level
-        strips = strips_for(h, 2 * threads)
+        strips = strips_for(h, threads)
         nst = strips.shape[0] - 1
-        vrows = ws.get("vrows%d" % li, (h, 2, width))
+        vrows = ws.get("pyrv%d" % li, (nst, 2, width))
+        hrows = ws.get("pyrh%d" % li, (nst, 2, width))
         img = ws.get("img%d" % li, (h, w))
-        vbuf = ws.get("vbuf%d" % li, (nst, w + 2 * p.poly_n, 3))
+        vbuf = ws.get("vbuf%d" % li, (nst, 3, w + 2 * p.poly_n))
+        bbuf = ws.get("bbuf%d" % li, (nst, 6, w))
         R = []
         if reuse_first:
             ws.swap("R0_%d" % li, "R1_%d" % li)
-        for f, frame in enumerate((frame0, frame1)):
+        for f in range(2):
             Rf = ws.get("R%d_%d" % (f, li), (nc, h, w, 5))
             R.append(Rf)
             if f == 0 and reuse_first:
                 continue
             for c in range(nc):
-                pyramid_level_cpu(frame, c, normf, t["kern"], t["yidx"], t["yfrac"],
-                                  t["xidx"], t["xfrac"], vrows, img)
-                poly_exp_cpu(img, p.g, p.xg, p.xxg, p.ig, strips, vbuf, Rf[c])
+                pyramid_level_cpu(planes[f][c], normf, t["kern"], t["yidx"], t["yfrac"],
+                                  t["xidx"], t["xfrac"], strips, vrows, hrows, img)
+                poly_exp_cpu(img, p.g, p.xg, p.xxg, p.ig, strips, vbuf, bbuf, Rf[c])
         # initial flow of this level; iterations alternate between two buffers, and the
         # start buffer is chosen so that the last iteration writes the level's result
         final = out if li == 0 else ws.get("flow%d" % li, (h, w, 2))
@@ -803,14 +941,15 @@ def farneback_cpu(frame0, frame1, params, plan, norm, init_flow, out, conf, ws, 
             area_flow_cpu(init_flow, ay[0], ay[1], ax[0], ax[1], np.float32(scale), start)
         else:
             start[...] = 0
-        ring = ws.get("ring%d" % li, (nst, nring, w, 5))
-        vsum = ws.get("vsum%d" % li, (nst, w, 5), np.float64)
+        ring = ws.get("ring%d" % li, (nst, nring, 5 * w))
+        vsum = ws.get("vsum%d" % li, (nst, 5 * w), np.float64)
+        bwx = ws.table(("bwx", w), lambda: column_weights(w))
         src, dst = start, (other if start is final else final)
         for it in range(p.iterations):
             last = it == p.iterations - 1
             cbuf = conf if (li == 0 and last and conf is not None) else empty_conf
             iterate_cpu(R[0], R[1], src, dst, cbuf, p.wk, not p.gaussian, EPS,
-                        strips, ring, vsum)
+                        strips, bwx, ring, vsum)
             src, dst = dst, src
         prev = final
     return out

@@ -37,6 +37,7 @@ _pyr_output = _unwrap(fb.pyr_output)
 _poly_vertical = _unwrap(fb.poly_vertical)
 _poly_horizontal_at = _unwrap(fb.poly_horizontal_at)
 _normal_equations = _unwrap(fb.normal_equations)
+_border_weight = fb.border_weight
 _window_column_pixel = _unwrap(fb.window_column_pixel)
 _window_row_solve = _unwrap(fb.window_row_solve)
 _resize_flow_pixel = _unwrap(fb.resize_flow_pixel)
@@ -44,13 +45,13 @@ _area_flow_pixel = _unwrap(fb.area_flow_pixel)
 
 
 @cuda.jit
-def _pyr_rows_kernel(img, c, norm, kern, yidx, yfrac, vrows):
+def _pyr_rows_kernel(img, norm, kern, yidx, yfrac, vrows):
     x, dy = cuda.grid(2)
     if dy < vrows.shape[0] and x < vrows.shape[2]:
         y0 = yidx[dy]
-        vrows[dy, 0, x] = _pyr_vertical(img, c, y0, x, kern, norm)
+        vrows[dy, 0, x] = _pyr_vertical(img, y0, x, kern, norm)
         if yfrac[dy] != 0:
-            vrows[dy, 1, x] = _pyr_vertical(img, c, min(y0 + 1, img.shape[0] - 1), x, kern, norm)
+            vrows[dy, 1, x] = _pyr_vertical(img, min(y0 + 1, img.shape[0] - 1), x, kern, norm)
 
 
 @cuda.jit
@@ -65,12 +66,12 @@ def _poly_v_kernel(img, g, xg, xxg, vpad):
     xp, y = cuda.grid(2)
     n = g.shape[0] - 1
     w = img.shape[1]
-    if y < vpad.shape[0] and xp < vpad.shape[1]:
+    if y < vpad.shape[0] and xp < vpad.shape[2]:
         x = min(max(xp - n, 0), w - 1)
         t = _poly_vertical(img, y, x, g, xg, xxg)
-        vpad[y, xp, 0] = t[0]
-        vpad[y, xp, 1] = t[1]
-        vpad[y, xp, 2] = t[2]
+        vpad[y, 0, xp] = t[0]
+        vpad[y, 1, xp] = t[1]
+        vpad[y, 2, xp] = t[2]
 
 
 @cuda.jit
@@ -85,18 +86,18 @@ def _poly_h_kernel(vpad, g, xg, xxg, ig, out, c):
 @cuda.jit
 def _matrices_kernel(R0, R1, flow, M):
     x, y = cuda.grid(2)
-    if y < M.shape[0] and x < M.shape[1]:
-        e = _normal_equations(R0, R1, flow, y, x)
+    h, w = flow.shape[0], flow.shape[1]
+    if y < h and x < w:
+        e = _normal_equations(R0, R1, flow, y, x, _border_weight(y, x, h, w))
         for j in range(5):
-            M[y, x, j] = e[j]
+            M[y, 5 * x + j] = e[j]
 
 
 @cuda.jit
 def _column_kernel(M, wk, box, vs):
-    x, y = cuda.grid(2)
-    if y < M.shape[0] and x < M.shape[1]:
-        for j in range(5):
-            vs[y, x, j] = _window_column_pixel(M, y, x, j, wk, box)
+    i, y = cuda.grid(2)
+    if y < M.shape[0] and i < M.shape[1]:
+        vs[y, i] = _window_column_pixel(M, y, i, wk, box)
 
 
 @cuda.jit
@@ -172,9 +173,9 @@ def _expand(ws, frame, c, norm, t, p, li, h, w, R):
     height, width = frame.shape[0], frame.shape[1]
     vrows = ws.get("vrows%d" % li, (h, 2, width))
     img = ws.get("img%d" % li, (h, w))
-    vpad = ws.get("vpad%d" % li, (h, w + 2 * p.poly_n, 3))
-    _pyr_rows_kernel[_grid(width, h), _BLOCK](frame, c, norm, t["kern"], t["yidx"], t["yfrac"],
-                                              vrows)
+    vpad = ws.get("vpad%d" % li, (h, 3, w + 2 * p.poly_n))
+    _pyr_rows_kernel[_grid(width, h), _BLOCK](frame[:, :, c], norm, t["kern"], t["yidx"],
+                                              t["yfrac"], vrows)
     _pyr_out_kernel[_grid(w, h), _BLOCK](vrows, t["kern"], t["xidx"], t["xfrac"], t["yfrac"], img)
     _poly_v_kernel[_grid(w + 2 * p.poly_n, h), _BLOCK](img, ws.consts["g"], ws.consts["xg"],
                                                         ws.consts["xxg"], vpad)
@@ -218,15 +219,15 @@ def _pair(f0, f1, p, plan, norm, init, out, conf, ws, reuse_first):
                                             start)
         else:
             _zero_kernel[grid, _BLOCK](start)
-        M = ws.get("M%d" % li, (h, w, 5))
-        vs = ws.get("vs%d" % li, (h, w, 5), np.float64)
+        M = ws.get("M%d" % li, (h, 5 * w))
+        vs = ws.get("vs%d" % li, (h, 5 * w), np.float64)
         src, dst = start, (other if start is final else final)
         box = not p.gaussian
         for it in range(p.iterations):
             last = it == p.iterations - 1
             want = li == 0 and last and conf is not None
             _matrices_kernel[grid, _BLOCK](R[0], R[1], src, M)
-            _column_kernel[grid, _BLOCK](M, ws.consts["wk"], box, vs)
+            _column_kernel[_grid(5 * w, h), _BLOCK](M, ws.consts["wk"], box, vs)
             _solve_kernel[grid, _BLOCK](vs, ws.consts["wk"], box, fb.EPS, dst,
                                         conf if want else noconf, want)
             src, dst = dst, src
