@@ -116,10 +116,11 @@ def iter_frames(path, *, gray=False, step=1, resize=None):
 def _iter_images(files, gray, resize):
     import cv2
 
-    flag = cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR
     size = None
     for file in files:
-        image = cv2.imdecode(np.fromfile(file, np.uint8), flag)
+        # decode colour and convert like video frames: the decoders' own gray conversion
+        # (IMREAD_GRAYSCALE) differs from BGR2GRAY by a level on half the pixels of a PNG
+        image = cv2.imdecode(np.fromfile(file, np.uint8), cv2.IMREAD_COLOR)
         if image is None:
             raise ValueError(f"path: OpenCV cannot read the image {file}")
         if resize is None:

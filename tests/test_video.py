@@ -132,9 +132,12 @@ def test_image_folder_natural_order(tmp_path):
     np.testing.assert_array_equal(got[3], jpeg)
     gray = list(iter_frames(tmp_path, gray=True, step=2, resize=(20, 12)))
     assert len(gray) == 2 and gray[0].shape == (12, 20)
-    expected = cv2.resize(cv2.imread(str(tmp_path / "frame1.png"), cv2.IMREAD_GRAYSCALE), (20, 12),
-                          interpolation=cv2.INTER_AREA)
+    # gray as for video frames: resize the colour frame, then BGR2GRAY
+    expected = cv2.cvtColor(cv2.resize(frames[order[0]], (20, 12), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
     np.testing.assert_array_equal(gray[0], expected)
+    cv2.imwrite(str(tmp_path / "frame0.png"), expected)  # a gray file reads back unchanged
+    np.testing.assert_array_equal(next(iter_frames(tmp_path, gray=True)), expected)
+    np.testing.assert_array_equal(next(iter_frames(tmp_path)), np.repeat(expected[..., None], 3, axis=2))
 
 
 def test_image_folder_errors(tmp_path):
