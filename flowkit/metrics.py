@@ -11,10 +11,9 @@ import numpy as np
 
 from ._backend import as_array, to_host
 from ._validate import check_array, check_flow, check_float, check_image, check_same_shape, frames_layout
+from .io import UNKNOWN_FLOW
 
 __all__ = ["endpoint_error", "angular_error", "fl_all", "psnr", "ssim", "interpolation_error"]
-
-UNKNOWN_FLOW = 1e9
 
 
 def _flow_pair(flow, gt, valid):
