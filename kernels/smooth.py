@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit, prange
 
 TILE = 16  # rows per parallel work item
+CHUNK = 256  # row elements per pass of the 5x5 median network (keeps its buffers in L1)
 
 # OpenCV's fixed kernels for sigma <= 0 and small odd sizes (getGaussianKernel). OpenCV 4
 # has sizes 1-7; OpenCV 5 adds size 9.
@@ -58,6 +59,41 @@ def spatial_weights(size, sigma, dtype):
 # Gaussian
 
 
+@njit(cache=True)
+def _symmetric_taps(dst, w0, weights, rows, first):
+    """``dst (+)= sum over pairs d`` of ``weights[r + d] * (rows(-d) + rows(+d))``, two pairs per pass.
+
+    ``rows(d)`` is ``rows[r + d]`` (1-D views of equal length). The centre tap ``w0 *
+    rows[r]`` is added in the first pass, which assigns ``dst`` when ``first`` is True.
+    Fusing taps cuts the loads and stores of ``dst`` that dominate small kernels.
+    """
+    r = len(rows) // 2
+    n = dst.shape[0]
+    c = rows[r]
+    if r == 0:
+        for j in range(n):
+            dst[j] = w0 * c[j]
+        return
+    if r == 1:
+        a, b, wa = rows[0], rows[2], weights[r + 1]
+        for j in range(n):
+            dst[j] = w0 * c[j] + wa * (a[j] + b[j])
+        return
+    a, b, wa = rows[r - 1], rows[r + 1], weights[r + 1]
+    e, f, we = rows[r - 2], rows[r + 2], weights[r + 2]
+    for j in range(n):
+        dst[j] = w0 * c[j] + wa * (a[j] + b[j]) + we * (e[j] + f[j])
+    for d in range(3, r + 1, 2):
+        a, b, wa = rows[r - d], rows[r + d], weights[r + d]
+        if d + 1 <= r:
+            e, f, we = rows[r - d - 1], rows[r + d + 1], weights[r + d + 1]
+            for j in range(n):
+                dst[j] += wa * (a[j] + b[j]) + we * (e[j] + f[j])
+        else:
+            for j in range(n):
+                dst[j] += wa * (a[j] + b[j])
+
+
 @njit(parallel=True, cache=True)
 def gaussian_cpu(src, weights, out):
     """Separable Gaussian with replicated borders.
@@ -69,36 +105,22 @@ def gaussian_cpu(src, weights, out):
     r = weights.shape[0] // 2
     pad = 2 * r
     n_tiles = (h + TILE - 1) // TILE
+    w0 = weights[r]
     for item in prange(n_img * n_tiles):
         n = item // n_tiles
         y0 = (item % n_tiles) * TILE
         buf = np.empty(length + 2 * pad, out.dtype)
         mid = buf[pad:pad + length]
         for y in range(y0, min(y0 + TILE, h)):
-            centre = src[n, y]
-            w0 = weights[r]
-            for j in range(length):
-                mid[j] = w0 * centre[j]
-            for d in range(1, r + 1):
-                above = src[n, max(y - d, 0)]
-                below = src[n, min(y + d, h - 1)]
-                wd = weights[r + d]
-                for j in range(length):
-                    mid[j] += wd * (above[j] + below[j])
+            vertical = [src[n, min(max(y + d, 0), h - 1)] for d in range(-r, r + 1)]
+            _symmetric_taps(mid, w0, weights, vertical, True)
             for p in range(0, pad, 2):
                 buf[p] = mid[0]
                 buf[p + 1] = mid[1]
                 buf[pad + length + p] = mid[length - 2]
                 buf[pad + length + p + 1] = mid[length - 1]
-            row = out[n, y]
-            for j in range(length):
-                row[j] = w0 * mid[j]
-            for d in range(1, r + 1):
-                wd = weights[r + d]
-                left = buf[pad - 2 * d:pad - 2 * d + length]
-                right = buf[pad + 2 * d:pad + 2 * d + length]
-                for j in range(length):
-                    row[j] += wd * (left[j] + right[j])
+            horizontal = [buf[pad + 2 * d:pad + 2 * d + length] for d in range(-r, r + 1)]
+            _symmetric_taps(out[n, y], w0, weights, horizontal, True)
 
 
 @njit(cache=True)
@@ -370,34 +392,40 @@ def _median9_row(cols, row):
 
 @njit(cache=True)
 def _median25_row(cols, part, row):
-    """5x5 medians of one row from sorted columns; ``part`` (18, n) holds the rank networks' outputs.
+    """5x5 medians of one row from sorted columns; ``part`` (18, CHUNK) holds the rank networks' outputs.
 
-    Split in six loops because LLVM does not vectorise the whole 110-operation network in one.
+    Six loops (LLVM does not vectorise the whole 110-operation network in one) over chunks
+    short enough to keep ``part`` in L1.
     """
-    n = row.shape[0]
-    a0, a1, a2, a3, a4 = cols[0, 0:n], cols[0, 2:n + 2], cols[0, 4:n + 4], cols[0, 6:n + 6], cols[0, 8:n + 8]
-    p0, p1 = part[0], part[1]
-    for j in range(n):
-        p0[j], p1[j] = _median25_rank0(a0[j], a1[j], a2[j], a3[j], a4[j])
-    a0, a1, a2, a3, a4 = cols[1, 0:n], cols[1, 2:n + 2], cols[1, 4:n + 4], cols[1, 6:n + 6], cols[1, 8:n + 8]
-    p2, p3, p4, p5, p6 = part[2], part[3], part[4], part[5], part[6]
-    for j in range(n):
-        p2[j], p3[j], p4[j], p5[j], p6[j] = _median25_rank1(a0[j], a1[j], a2[j], a3[j], a4[j])
-    a0, a1, a2, a3, a4 = cols[2, 0:n], cols[2, 2:n + 2], cols[2, 4:n + 4], cols[2, 6:n + 6], cols[2, 8:n + 8]
-    p7, p8, p9, p10, p11 = part[7], part[8], part[9], part[10], part[11]
-    for j in range(n):
-        p7[j], p8[j], p9[j], p10[j], p11[j] = _median25_rank2(a0[j], a1[j], a2[j], a3[j], a4[j])
-    a0, a1, a2, a3, a4 = cols[3, 0:n], cols[3, 2:n + 2], cols[3, 4:n + 4], cols[3, 6:n + 6], cols[3, 8:n + 8]
-    p12, p13, p14, p15 = part[12], part[13], part[14], part[15]
-    for j in range(n):
-        p12[j], p13[j], p14[j], p15[j] = _median25_rank3(a0[j], a1[j], a2[j], a3[j], a4[j])
-    a0, a1, a2, a3, a4 = cols[4, 0:n], cols[4, 2:n + 2], cols[4, 4:n + 4], cols[4, 6:n + 6], cols[4, 8:n + 8]
-    p16, p17 = part[16], part[17]
-    for j in range(n):
-        p16[j], p17[j] = _median25_rank4(a0[j], a1[j], a2[j], a3[j], a4[j])
-    for j in range(n):
-        row[j] = _median25_merge(p0[j], p1[j], p2[j], p3[j], p4[j], p5[j], p6[j], p7[j], p8[j], p9[j],
-                                 p10[j], p11[j], p12[j], p13[j], p14[j], p15[j], p16[j], p17[j])
+    p0, p1, p2, p3, p4, p5, p6, p7, p8 = part[0], part[1], part[2], part[3], part[4], part[5], part[6], part[7], part[8]
+    p9, p10, p11, p12, p13, p14, p15, p16, p17 = (part[9], part[10], part[11], part[12], part[13], part[14],
+                                                  part[15], part[16], part[17])
+    for j0 in range(0, row.shape[0], CHUNK):
+        n = min(CHUNK, row.shape[0] - j0)
+        s = cols[0, j0:]
+        a0, a1, a2, a3, a4 = s[0:n], s[2:n + 2], s[4:n + 4], s[6:n + 6], s[8:n + 8]
+        for j in range(n):
+            p0[j], p1[j] = _median25_rank0(a0[j], a1[j], a2[j], a3[j], a4[j])
+        s = cols[1, j0:]
+        a0, a1, a2, a3, a4 = s[0:n], s[2:n + 2], s[4:n + 4], s[6:n + 6], s[8:n + 8]
+        for j in range(n):
+            p2[j], p3[j], p4[j], p5[j], p6[j] = _median25_rank1(a0[j], a1[j], a2[j], a3[j], a4[j])
+        s = cols[2, j0:]
+        a0, a1, a2, a3, a4 = s[0:n], s[2:n + 2], s[4:n + 4], s[6:n + 6], s[8:n + 8]
+        for j in range(n):
+            p7[j], p8[j], p9[j], p10[j], p11[j] = _median25_rank2(a0[j], a1[j], a2[j], a3[j], a4[j])
+        s = cols[3, j0:]
+        a0, a1, a2, a3, a4 = s[0:n], s[2:n + 2], s[4:n + 4], s[6:n + 6], s[8:n + 8]
+        for j in range(n):
+            p12[j], p13[j], p14[j], p15[j] = _median25_rank3(a0[j], a1[j], a2[j], a3[j], a4[j])
+        s = cols[4, j0:]
+        a0, a1, a2, a3, a4 = s[0:n], s[2:n + 2], s[4:n + 4], s[6:n + 6], s[8:n + 8]
+        for j in range(n):
+            p16[j], p17[j] = _median25_rank4(a0[j], a1[j], a2[j], a3[j], a4[j])
+        out = row[j0:j0 + n]
+        for j in range(n):
+            out[j] = _median25_merge(p0[j], p1[j], p2[j], p3[j], p4[j], p5[j], p6[j], p7[j], p8[j], p9[j],
+                                     p10[j], p11[j], p12[j], p13[j], p14[j], p15[j], p16[j], p17[j])
 
 
 @njit(cache=True)
@@ -445,13 +473,61 @@ def _median_gather(src, n, y, j, size, buf):
     return _select(buf, m, m // 2)
 
 
+@njit(cache=True)
+def _padded_rows(src, n, y, size, rows):
+    """Rows ``y - r .. y + r`` of ``src[n]`` (clamped) into ``rows[:, pad:pad + length]``, edges replicated."""
+    h, length = src.shape[1], src.shape[2]
+    r = size // 2
+    pad = 2 * r
+    for i in range(size):
+        s = src[n, min(max(y + i - r, 0), h - 1)]
+        d = rows[i]
+        d[pad:pad + length] = s
+        for p in range(0, pad, 2):
+            d[p] = s[0]
+            d[p + 1] = s[1]
+            d[pad + length + p] = s[length - 2]
+            d[pad + length + p + 1] = s[length - 1]
+
+
+@njit(cache=True)
+def _median_rank_row(rows, size, count, row):
+    """Medians of one row by rank counting, vectorised over the outputs.
+
+    Window element q = (dy, dx) of all outputs is the shifted view ``rows[dy, 2 dx:]``.
+    Ranks are made unique by breaking ties with q, so the median is the one element whose
+    rank is exactly m // 2: ``rank(a) = #{b < a} + #{b == a, q_b < q_a}``. O(m^2) branch-free
+    comparisons per output, cheaper than per-output selection up to about 11 x 11.
+    """
+    m = size * size
+    half = m // 2
+    n = row.shape[0]
+    c = count[:n]
+    for qa in range(m):
+        a = rows[qa // size, 2 * (qa % size):2 * (qa % size) + n]
+        c[:] = 0
+        for qb in range(m):
+            b = rows[qb // size, 2 * (qb % size):2 * (qb % size) + n]
+            if qb < qa:
+                for j in range(n):
+                    c[j] += b[j] <= a[j]
+            elif qb > qa:
+                for j in range(n):
+                    c[j] += b[j] < a[j]
+        for j in range(n):
+            if c[j] == half:
+                row[j] = a[j]
+
+
 @njit(parallel=True, cache=True)
 def median_cpu(src, size, out):
     """Component-wise median over ``size`` x ``size`` windows with replicated borders.
 
     src, out : (N, H, W * 2) interleaved flow. Sizes 3 and 5 use column-sorting networks
-    (columns sorted once per row, then a pruned network on five sorted columns); other
-    sizes gather each window and select. A NaN in the window gives NaN.
+    (columns sorted once per row, then a pruned network on the sorted columns); sizes up to
+    11 count ranks (vectorised); larger sizes gather each window and select. Neither the
+    networks nor the counting propagate NaN, so rows whose window holds a NaN are redone
+    with the gathering path, which returns NaN for such windows.
     """
     n_img, h, length = src.shape
     r = size // 2
@@ -461,36 +537,35 @@ def median_cpu(src, size, out):
         n = item // n_tiles
         y0 = (item % n_tiles) * TILE
         y1 = min(y0 + TILE, h)
-        if size == 1:
-            for y in range(y0, y1):
-                out[n, y, :] = src[n, y, :]
-        elif size == 3 or size == 5:
-            # rows holding a NaN (the networks do not propagate NaN; those rows are fixed after)
-            first = max(y0 - r, 0)
-            has_nan = np.zeros(min(y1 + r, h) - first, np.bool_)
-            for yy in range(first, first + has_nan.shape[0]):
-                row = src[n, yy]
-                count = 0
-                for j in range(length):
-                    count += row[j] != row[j]
-                has_nan[yy - first] = count > 0
-            cols = np.empty((size, length + 2 * pad), out.dtype)
-            part = np.empty((18, length), out.dtype)
-            for y in range(y0, y1):
-                _sorted_columns(src, n, y, size, cols)
-                row = out[n, y]
+        first = max(y0 - r, 0)
+        has_nan = np.zeros(min(y1 + r, h) - first, np.bool_)
+        for yy in range(first, first + has_nan.shape[0]):
+            row = src[n, yy]
+            count = 0
+            for j in range(length):
+                count += row[j] != row[j]
+            has_nan[yy - first] = count > 0
+        buf = np.empty(size * size, out.dtype)
+        rows = np.empty((size, length + 2 * pad), out.dtype)
+        part = np.empty((18, CHUNK), out.dtype)
+        counts = np.empty(length, np.int32)
+        for y in range(y0, y1):
+            row = out[n, y]
+            window_nan = has_nan[max(y - r, 0) - first:min(y + r + 1, h) - first].any()
+            if size == 1:
+                row[:] = src[n, y]
+            elif size == 3 or size == 5:
+                _sorted_columns(src, n, y, size, rows)
                 if size == 3:
-                    _median9_row(cols, row)
+                    _median9_row(rows, row)
                 else:
-                    _median25_row(cols, part, row)
-                if has_nan[max(y - r, 0) - first:min(y + r + 1, h) - first].any():
-                    buf = np.empty(size * size, out.dtype)
-                    for j in range(length):
-                        row[j] = _median_gather(src, n, y, j, size, buf)
-        else:
-            buf = np.empty(size * size, out.dtype)
-            for y in range(y0, y1):
-                row = out[n, y]
+                    _median25_row(rows, part, row)
+            elif size <= 11 and not window_nan:
+                _padded_rows(src, n, y, size, rows)
+                _median_rank_row(rows, size, counts, row)
+            else:
+                window_nan = True
+            if window_nan and size > 1:
                 for j in range(length):
                     row[j] = _median_gather(src, n, y, j, size, buf)
 
