@@ -129,11 +129,13 @@ def _put(dst, k, value, int_max):
 
 @njit(cache=True)
 def _split_row(flow_row, y, h, w, lo, hi, xs, ys, fxs, fys):
-    """Pass 1: integer parts and fractions of the row's sample positions; ``ys[x] = -1``
-    unless every tap (offsets -lo .. hi) is inside the image and the flow is known.
+    """Pass 1 for one row: integer parts ``xs``, ``ys`` and fractions ``fxs``, ``fys`` of
+    the sample positions; ``ys[x] = -1`` unless every tap (offsets -lo .. hi) is inside the
+    image and the flow is known.
 
-    Float32 flows are split in float32 (``u - float32(trunc(u))`` is exact; adding 1 to a
-    tiny negative fraction may round it to 1.0, a shift below 6e-8 px), int32 indices.
+    Branch-free, int32 and (for float32 flows) float32, so that LLVM vectorises it.
+    ``u - float32(trunc(u))`` is exact; adding 1 to a tiny negative fraction may round it to
+    1.0, a shift below 6e-8 px.
     """
     zero = np.float32(0)
     one = np.float32(1)
@@ -159,64 +161,59 @@ def _split_row(flow_row, y, h, w, lo, hi, xs, ys, fxs, fys):
 
 
 @njit(cache=True)
-def _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value, lo, hi,
+def _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
               xs, ys, fxs, fys, dst, mask_row):
     """Passes 1 and 2 for one output row, into ``dst`` (W * C values)."""
     _, h, w, channels = image.shape
-    _split_row(flow_row, y, h, w, lo, hi, xs, ys, fxs, fys)
+    cubic = interpolation == interp.INTER_CUBIC
+    _split_row(flow_row, y, h, w, 1 if cubic else 0, 2 if cubic else 1, xs, ys, fxs, fys)
     plane = ni * h * w * channels
+    dx = np.uint64(channels)
+    dy = np.uint64(w * channels)
     n_slow = 0
     for x in range(w):
         yi = ys[x]
         if yi < 0:
-            xs[n_slow] = x  # xs[:x] is no longer needed: reuse it as the list of slow pixels
+            ys[n_slow] = x  # ys[:x] is used up: reuse it as the list of slow pixels
             n_slow += 1
             continue
-        k = x * channels
         xi = xs[x]
         fx = fxs[x]
         fy = fys[x]
-        b = plane + (yi * w + xi) * channels
+        k = x * channels
+        if interpolation == interp.INTER_NEAREST:  # ties to even
+            xi += (fx > 0.5) | ((fx == 0.5) & (xi % 2 != 0))
+            yi += (fy > 0.5) | ((fy == 0.5) & (yi % 2 != 0))
+        p = np.uint64(plane + (np.int64(yi) * w + xi) * channels)  # unsigned: no wraparound code
         if interpolation == interp.INTER_LINEAR:
             gx = np.float32(1) - fx  # float32 weights for float32 flows, float64 for float64
             gy = np.float32(1) - fy
-            # unsigned indices: no negative-index wraparound code
-            p = np.uint64(b)
-            dy = np.uint64(w * channels)
             if channels == 1:
                 dst[k] = (gy * (gx * src[p] + fx * src[p + 1])
                           + fy * (gx * src[p + dy] + fx * src[p + dy + 1]))
             else:
-                dx = np.uint64(channels)
                 for c in range(channels):
                     q = p + np.uint64(c)
                     dst[k + c] = (gy * (gx * src[q] + fx * src[q + dx])
                                   + fy * (gx * src[q + dy] + fx * src[q + dy + dx]))
         elif interpolation == interp.INTER_NEAREST:
-            if fx > 0.5 or (fx == 0.5 and xi % 2 != 0):
-                b += channels
-            if fy > 0.5 or (fy == 0.5 and yi % 2 != 0):
-                b += w * channels
             for c in range(channels):
-                dst[k + c] = src[b + c]
+                dst[k + c] = src[p + np.uint64(c)]
         else:
             wx0, wx1, wx2, wx3 = interp.cubic_weights(fx)
             wy0, wy1, wy2, wy3 = interp.cubic_weights(fy)
-            dx = channels
-            dy = w * channels
             for c in range(channels):
-                p = b - dy - dx + c
                 acc = 0.0
                 for j in range(4):
                     wy = wy0 if j == 0 else wy1 if j == 1 else wy2 if j == 2 else wy3
-                    q = p + j * dy
+                    q = p + np.uint64(c) + np.uint64(j) * dy - dy - dx
                     acc += wy * (wx0 * src[q] + wx1 * src[q + dx]
                                  + wx2 * src[q + 2 * dx] + wx3 * src[q + 3 * dx])
                 dst[k + c] = acc
     if mask_row.size:
         mask_row[:] = True
     for i in range(n_slow):
-        x = xs[i]
+        x = ys[i]
         inside = warp_pixel(image, ni, y, x, flow_row[2 * x], flow_row[2 * x + 1], dst,
                             x * channels, interpolation, border, border_value, 0.0)
         if mask_row.size:
@@ -246,8 +243,6 @@ def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_ma
     n_image = image.shape[0]
     n_flow = flow.shape[0]
     src = image.reshape(image.size)
-    lo = 1 if interpolation == interp.INTER_CUBIC else 0
-    hi = 2 if interpolation == interp.INTER_CUBIC else 1
     rows = n_out * h
     no_mask = mask[0, 0, :0]
     for task in prange((rows + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK):
@@ -266,9 +261,9 @@ def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_ma
             out_row = out[n, y].reshape(w * channels)
             if int_max > 0:
                 _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
-                          lo, hi, xs, ys, fxs, fys, vals, mask_row)
+                          xs, ys, fxs, fys, vals, mask_row)
                 for k in range(w * channels):  # pass 3
                     out_row[k] = saturate_round(vals[k], int_max)
             else:
                 _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
-                          lo, hi, xs, ys, fxs, fys, out_row, mask_row)
+                          xs, ys, fxs, fys, out_row, mask_row)
