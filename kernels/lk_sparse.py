@@ -76,7 +76,7 @@ def level_view(buf, g, channels, pad_x, pad_y):
 @njit(cache=True)
 def blur5(v0, v1, v2, v3, v4):
     """The [1 4 6 4 1] / 16 binomial tap of ``pyrDown``."""
-    return (v0 + v4 + 4 * (v1 + v3) + 6 * v2) * np.float32(0.0625)
+    return (v0 + v4 + np.float32(4.0) * (v1 + v3) + np.float32(6.0) * v2) * np.float32(0.0625)
 
 
 @njit(cache=True)
@@ -94,8 +94,10 @@ def scharr_xy(a00, a01, a02, a10, a12, a20, a21, a22):
     OpenCV's raw Scharr kernel (3, 10, 3) x (-1, 0, 1) gives 32 x the gradient; the result
     here is that divided by 32.
     """
-    gx = (3 * (a02 - a00) + 10 * (a12 - a10) + 3 * (a22 - a20)) * np.float32(0.03125)
-    gy = (3 * (a20 - a00) + 10 * (a21 - a01) + 3 * (a22 - a02)) * np.float32(0.03125)
+    three = np.float32(3.0)
+    ten = np.float32(10.0)
+    gx = (three * (a02 - a00 + a22 - a20) + ten * (a12 - a10)) * np.float32(0.03125)
+    gy = (three * (a20 - a00 + a22 - a02) + ten * (a21 - a01)) * np.float32(0.03125)
     return gx, gy
 
 
@@ -280,27 +282,37 @@ def pad_level(buf, g, C, pad_x, pad_y):
 
 @njit(cache=True, parallel=True, fastmath=FAST)
 def pyr_down_level(buf, sg, dg, C, pad_x, pad_y, integer):
-    """Fill the interior of level ``dg`` from padded level ``sg``: separable 5-tap blur and
-    decimation (rounded when ``integer``); same arithmetic order as ``pyr_down_at``."""
+    """Fill the interior of level ``dg`` from padded level ``sg``: 5-tap blur and decimation
+    (rounded when ``integer``); same arithmetic order as ``pyr_down_at``.
+
+    Per output row: a vertical pass over the padded source row, a horizontal pass at full
+    resolution (contiguous, so it vectorises), then every second value.
+    """
     soff, spw = sg[0], sg[3]
     doff, dh, dw, dpw = dg[0], dg[1], dg[2], dg[3]
     srow = np.uint64(spw * C)
     uc = np.uint64(C)
+    lo = np.uint64(pad_x * C)
+    hi = np.uint64((pad_x + 2 * dw - 1) * C)
     blocks = min(dh, 16)
     for blk in prange(blocks):
-        tmp = np.empty(spw * C, np.float32)  # one scratch row per block of rows
+        vert = np.empty(spw * C, np.float32)  # scratch rows per block of output rows
+        full = np.empty(spw * C, np.float32)
         for y in range(blk * dh // blocks, (blk + 1) * dh // blocks):
             r = np.uint64(soff + (2 * y + pad_y - 2) * spw * C)
             for i in range(srow):
                 j = r + i
-                tmp[i] = blur5(buf[j], buf[j + srow], buf[j + 2 * srow], buf[j + 3 * srow], buf[j + 4 * srow])
-            d = doff + ((y + pad_y) * dpw + pad_x) * C
-            for x in range(dw):
-                j = np.uint64((2 * x + pad_x) * C)
-                for c in range(uc):
-                    k = j + c
-                    buf[d + x * C + c] = pyr_round(blur5(tmp[k - 2 * uc], tmp[k - uc], tmp[k], tmp[k + uc],
-                                                         tmp[k + 2 * uc]), integer)
+                vert[i] = blur5(buf[j], buf[j + srow], buf[j + 2 * srow], buf[j + 3 * srow], buf[j + 4 * srow])
+            for i in range(lo, hi):
+                full[i] = blur5(vert[i - 2 * uc], vert[i - uc], vert[i], vert[i + uc], vert[i + 2 * uc])
+            d = np.uint64(doff + ((y + pad_y) * dpw + pad_x) * C)
+            if C == 1:
+                for x in range(np.uint64(dw)):
+                    buf[d + x] = pyr_round(full[lo + 2 * x], integer)
+            else:
+                for x in range(np.uint64(dw)):
+                    for c in range(uc):
+                        buf[d + x * uc + c] = pyr_round(full[lo + 2 * x * uc + c], integer)
 
 
 @njit(cache=True, parallel=True, fastmath=FAST)
