@@ -79,3 +79,34 @@ def test_bilateral(benchmark, impl, size):
         v = np.ascontiguousarray(flow[..., 1])
         fn = lambda: (cv2.bilateralFilter(u, 5, 1.0, 1.1), cv2.bilateralFilter(v, 5, 1.0, 1.1))
     _run(benchmark, fn)
+
+
+def _summarise(paths):
+    """Markdown table from several ``--benchmark-json`` files: per group, the median time of
+    each implementation (median over runs) and the flowkit / OpenCV ratio (median and range)."""
+    import json
+    import statistics
+
+    runs = [json.load(open(p))["benchmarks"] for p in paths]
+    groups = {}
+    for run in runs:
+        per_group = {}
+        for b in run:
+            per_group.setdefault(b["group"], {})[b["params"]["impl"]] = b["stats"]["median"] * 1e3
+        for group, t in per_group.items():
+            groups.setdefault(group, []).append(t)
+    print(f"| group | flowkit ms | OpenCV ms | ratio flowkit/OpenCV (median of {len(runs)} runs) | ratio range |")
+    print("|---|---|---|---|---|")
+    for group in sorted(groups, key=lambda g: (g.split()[0], int(g.split()[2].split("x")[0]))):
+        ts = groups[group]
+        fk = statistics.median(t["flowkit"] for t in ts)
+        cv = statistics.median(t["opencv"] for t in ts)
+        ratios = [t["flowkit"] / t["opencv"] for t in ts]
+        print(f"| {group} | {fk:.2f} | {cv:.2f} | {statistics.median(ratios):.2f} | "
+              f"{min(ratios):.2f}-{max(ratios):.2f} |")
+
+
+if __name__ == "__main__":
+    import sys
+
+    _summarise(sys.argv[1:])

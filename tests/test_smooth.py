@@ -103,7 +103,7 @@ def test_tiny_and_thin_images():
 # ------------------------------------------------------------------------------ median
 
 
-@pytest.mark.parametrize("size", [1, 3, 5, 7, 9])
+@pytest.mark.parametrize("size", [1, 3, 5, 7, 9, 13])
 def test_median_matches_scipy_exactly(size):
     flow = random_flow(41, 33, seed=10 + size)
     flow[::3] = np.round(flow[::3])  # ties
@@ -112,6 +112,8 @@ def test_median_matches_scipy_exactly(size):
     got = smooth_flow(flow, method="median", size=size)
     want = per_component(lambda c: ndimage.median_filter(c, size, mode="nearest"), flow)
     np.testing.assert_array_equal(got, want)
+    if size in (3, 5):  # OpenCV's float32 medianBlur (sizes 3 and 5 only, both channels)
+        np.testing.assert_array_equal(got, cv2.medianBlur(flow, size))
     got64 = smooth_flow(flow.astype(np.float64), method="median", size=size)
     assert got64.dtype == np.float64
     np.testing.assert_array_equal(got64, want.astype(np.float64))
