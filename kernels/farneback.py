@@ -29,6 +29,7 @@ the old flow, blur all, solve all", the same on CPU and GPU.
 
 import math
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -37,6 +38,7 @@ from .interp import BORDER_REFLECT101, border_index
 # OpenCV's absolute 1e-3 on the determinant, for intensities in [0, 255]; on the [0, 1]
 # scale used here the determinant is 255**4 times smaller, and so is the regulariser.
 EPS = 1e-3 / 255.0 ** 4
+SMALL_LEVEL = 100_000  # levels with fewer pixels run their iterations on one thread
 MIN_LEVEL_SIZE = 32  # OpenCV drops pyramid levels whose width or height would be below this
 BORDER = 5
 BORDER_WEIGHTS = np.array([0.14, 0.14, 0.4472, 0.4472, 0.4472], np.float32)
@@ -306,63 +308,73 @@ def border_weight(y, x, h, w):
 
 
 @njit(cache=True)
-def normal_equations(R0, R1, flow, y, x, s):
+def fast_floor(v):
+    """``floor`` of a finite float as an int (Numba's ``math.floor`` is a libm call)."""
+    i = int(v)
+    return i - 1 if v < i else i
+
+
+@njit(cache=True)
+def normal_equations(R0, R1, nc, h, w, y, x, dx, dy, s):
     """The five normal-equation entries ``(G_yy, G_xy, G_xx, h_y, h_x)`` at (y, x).
 
-    ``s`` is the certainty weight ``border_weight(y, x, h, w)``.
-
-    ``R0, R1`` are (C, h, w, 5) expansions of the two frames; the per-channel terms are
-    averaged over the channels (so a gray frame repeated in C channels gives the gray
-    result). ``flow`` (h, w, 2) is the current estimate.
+    ``R0, R1`` are the (C, h, w, 5) expansions of the two frames, flattened to 1-D (one
+    offset per pixel instead of four-index arithmetic per load); ``(dx, dy)`` is the
+    current flow at (y, x) and ``s`` the certainty weight ``border_weight(y, x, h, w)``.
+    The per-channel terms are averaged over the ``nc`` channels (a gray frame repeated in
+    C channels gives the gray result).
     """
-    nc, h, w, _ = R0.shape
-    dx = flow[y, x, 0]
-    dy = flow[y, x, 1]
     fx = np.float32(x) + dx
     fy = np.float32(y) + dy
-    x1 = int(math.floor(fx))
-    y1 = int(math.floor(fy))
+    x1 = fast_floor(fx)
+    y1 = fast_floor(fy)
     ax = fx - np.float32(x1)
     ay = fy - np.float32(y1)
     # OpenCV also treats the exact last row/column (x1 == w - 1, ax == 0) as outside, so
     # identical frames get a non-zero flow there; here they count as inside
     inside = (0 <= x1 and (x1 < w - 1 or (x1 == w - 1 and ax == 0))
               and 0 <= y1 and (y1 < h - 1 or (y1 == h - 1 and ay == 0)))
-    x2 = min(x1 + 1, w - 1)
-    y2 = min(y1 + 1, h - 1)
     one = np.float32(1.0)
+    half = np.float32(0.5)
     a00 = (one - ax) * (one - ay)
     a01 = ax * (one - ay)
     a10 = (one - ax) * ay
     a11 = ax * ay
+    plane = h * w * 5
+    o0 = (y * w + x) * 5
+    o1 = (y1 * w + x1) * 5 if inside else 0
+    ox = 5 if x1 < w - 1 else 0
+    oy = 5 * w if y1 < h - 1 else 0
     g11 = np.float32(0.0)
     g12 = np.float32(0.0)
     g22 = np.float32(0.0)
     h1 = np.float32(0.0)
     h2 = np.float32(0.0)
     for c in range(nc):
+        p0 = c * plane + o0
+        p1 = c * plane + o1
         if inside:
-            s0 = (a00 * R1[c, y1, x1, 0] + a01 * R1[c, y1, x2, 0]
-                  + a10 * R1[c, y2, x1, 0] + a11 * R1[c, y2, x2, 0])
-            s1 = (a00 * R1[c, y1, x1, 1] + a01 * R1[c, y1, x2, 1]
-                  + a10 * R1[c, y2, x1, 1] + a11 * R1[c, y2, x2, 1])
-            s2 = (a00 * R1[c, y1, x1, 2] + a01 * R1[c, y1, x2, 2]
-                  + a10 * R1[c, y2, x1, 2] + a11 * R1[c, y2, x2, 2])
-            s3 = (a00 * R1[c, y1, x1, 3] + a01 * R1[c, y1, x2, 3]
-                  + a10 * R1[c, y2, x1, 3] + a11 * R1[c, y2, x2, 3])
-            s4 = (a00 * R1[c, y1, x1, 4] + a01 * R1[c, y1, x2, 4]
-                  + a10 * R1[c, y2, x1, 4] + a11 * R1[c, y2, x2, 4])
-            r4 = (R0[c, y, x, 2] + s2) * np.float32(0.5)
-            r5 = (R0[c, y, x, 3] + s3) * np.float32(0.5)
-            r6 = (R0[c, y, x, 4] + s4) * np.float32(0.25)
+            s0 = (a00 * R1[p1] + a01 * R1[p1 + ox]
+                  + a10 * R1[p1 + oy] + a11 * R1[p1 + ox + oy])
+            s1 = (a00 * R1[p1 + 1] + a01 * R1[p1 + ox + 1]
+                  + a10 * R1[p1 + oy + 1] + a11 * R1[p1 + ox + oy + 1])
+            s2 = (a00 * R1[p1 + 2] + a01 * R1[p1 + ox + 2]
+                  + a10 * R1[p1 + oy + 2] + a11 * R1[p1 + ox + oy + 2])
+            s3 = (a00 * R1[p1 + 3] + a01 * R1[p1 + ox + 3]
+                  + a10 * R1[p1 + oy + 3] + a11 * R1[p1 + ox + oy + 3])
+            s4 = (a00 * R1[p1 + 4] + a01 * R1[p1 + ox + 4]
+                  + a10 * R1[p1 + oy + 4] + a11 * R1[p1 + ox + oy + 4])
+            r4 = (R0[p0 + 2] + s2) * half
+            r5 = (R0[p0 + 3] + s3) * half
+            r6 = (R0[p0 + 4] + s4) * np.float32(0.25)
         else:
             s0 = np.float32(0.0)
             s1 = np.float32(0.0)
-            r4 = R0[c, y, x, 2]
-            r5 = R0[c, y, x, 3]
-            r6 = R0[c, y, x, 4] * np.float32(0.5)
-        r2 = (R0[c, y, x, 0] - s0) * np.float32(0.5)
-        r3 = (R0[c, y, x, 1] - s1) * np.float32(0.5)
+            r4 = R0[p0 + 2]
+            r5 = R0[p0 + 3]
+            r6 = R0[p0 + 4] * half
+        r2 = (R0[p0] - s0) * half
+        r3 = (R0[p0 + 1] - s1) * half
         r2 += r4 * dy + r6 * dx
         r3 += r6 * dy + r5 * dx
         r2 *= s
@@ -506,157 +518,217 @@ def window_row_solve(vs2d, y, x, wk, box, eps):
 # The CPU drivers sum the same terms in the same order as the per-pixel functions above,
 # but row by row (loops over x innermost) so that the compiler can vectorise them.
 
-@njit(parallel=True, cache=True)
-def pyramid_level_cpu(img, norm, kern, yidx, yfrac, xidx, xfrac, strips, vbuf, hbuf, out):
-    """Level image ``out`` (h, w) from the full-resolution plane ``img`` (H, W).
+@njit(cache=True)
+def _pyramid_row(img, norm, kern, yidx, yfrac, xidx, xfrac, dy, vb, hb, orow):
+    """Row ``dy`` of a pyramid level into ``orow`` (w,) from the plane ``img`` (H, W).
 
-    For each output row the (at most two) source rows the resize reads are blurred
-    vertically, then horizontally, then interpolated. Scratch: ``vbuf``, ``hbuf``
-    (S, 2, W) float32.
+    The (at most two) source rows the resize reads are blurred vertically, then
+    horizontally, then interpolated. Scratch ``vb``, ``hb``: (2, W) float32.
     """
-    h, w = out.shape
     hfull, wfull = img.shape
     r = kern.shape[0] // 2
     inner = wfull - 2 * r
-    for s in prange(strips.shape[0] - 1):
-        for dy in range(strips[s], strips[s + 1]):
-            nrows = 1 if yfrac[dy] == 0 else 2
-            for j in range(nrows):
-                y = min(yidx[dy] + j, hfull - 1)
-                row = vbuf[s, j]
-                for x in range(wfull):
-                    row[x] = 0.0
-                for k in range(kern.shape[0]):
-                    src = img[reflect101(y + k - r, hfull)]
-                    kk = kern[k]
-                    for x in range(wfull):
-                        row[x] += kk * np.float32(src[x])
-                for x in range(wfull):
-                    row[x] *= norm
-                hrow = hbuf[s, j]
-                if inner > 0:
-                    mid = hrow[r:r + inner]
-                    for x in range(inner):
-                        mid[x] = 0.0
-                    for k in range(kern.shape[0]):
-                        seg = row[k:k + inner]
-                        kk = kern[k]
-                        for x in range(inner):
-                            mid[x] += kk * seg[x]
-                for x in range(wfull):
-                    if x < r or x >= r + inner:
-                        hrow[x] = pyr_horizontal(row, x, kern)
-            top = hbuf[s, 0]
-            bot = hbuf[s, 1]
-            ay = yfrac[dy]
-            orow = out[dy]
-            one = np.float32(1.0)
-            for dx in range(w):
-                c0 = xidx[dx]
-                c1 = min(c0 + 1, wfull - 1)
-                ax = xfrac[dx]
-                t = top[c0]
-                if ax != 0:
-                    t = t * (one - ax) + top[c1] * ax
-                if ay != 0:
-                    b = bot[c0]
-                    if ax != 0:
-                        b = b * (one - ax) + bot[c1] * ax
-                    t = t * (one - ay) + b * ay
-                orow[dx] = t
-
-
-@njit(parallel=True, cache=True)
-def poly_exp_cpu(img, g, xg, xxg, ig, strips, vbuf, bbuf, out):
-    """Polynomial expansion ``out`` (h, w, 5) of ``img`` (h, w).
-
-    Scratch: ``vbuf`` (S, 3, w + 2n) vertical moments, ``bbuf`` (S, 6, w) moments.
-    (Inner loops index slices with the bare loop variable: Numba then omits the
-    negative-index fix-up and LLVM vectorises them.)
-    """
-    h, w = img.shape
-    n = g.shape[0] - 1
-    g0 = g[0]
-    for s in prange(strips.shape[0] - 1):
-        t0 = vbuf[s, 0]
-        t1 = vbuf[s, 1]
-        t2 = vbuf[s, 2]
-        c0 = t0[n:n + w]
-        c1 = t1[n:n + w]
-        c2 = t2[n:n + w]
-        b1 = bbuf[s, 0]
-        b2 = bbuf[s, 1]
-        b3 = bbuf[s, 2]
-        b4 = bbuf[s, 3]
-        b5 = bbuf[s, 4]
-        b6 = bbuf[s, 5]
-        for y in range(strips[s], strips[s + 1]):
-            centre = img[y]
-            for x in range(w):
-                c0[x] = centre[x] * g0
-                c1[x] = 0.0
-                c2[x] = 0.0
-            for k in range(1, n + 1):
-                a = img[max(y - k, 0)]
-                b = img[min(y + k, h - 1)]
-                gk = g[k]
-                xgk = xg[k]
-                xxgk = xxg[k]
-                for x in range(w):
-                    p = a[x] + b[x]
-                    c0[x] += gk * p
-                    c1[x] += xgk * (b[x] - a[x])
-                    c2[x] += xxgk * p
-            for k in range(n):  # replicated columns
-                t0[k] = t0[n]
-                t1[k] = t1[n]
-                t2[k] = t2[n]
-                t0[w + n + k] = t0[w + n - 1]
-                t1[w + n + k] = t1[w + n - 1]
-                t2[w + n + k] = t2[w + n - 1]
-            for x in range(w):
-                b1[x] = c0[x] * g0
-                b2[x] = 0.0
-                b3[x] = c1[x] * g0
-                b4[x] = 0.0
-                b5[x] = c2[x] * g0
-                b6[x] = 0.0
-            for k in range(1, n + 1):
-                gk = g[k]
-                xgk = xg[k]
-                xxgk = xxg[k]
-                l0 = t0[n - k:n - k + w]
-                h0 = t0[n + k:n + k + w]
-                l1 = t1[n - k:n - k + w]
-                h1 = t1[n + k:n + k + w]
-                l2 = t2[n - k:n - k + w]
-                h2 = t2[n + k:n + k + w]
-                for x in range(w):
-                    tg = h0[x] + l0[x]
-                    b1[x] += tg * gk
-                    b4[x] += tg * xxgk
-                    b2[x] += (h0[x] - l0[x]) * xgk
-                    b3[x] += (h1[x] + l1[x]) * gk
-                    b6[x] += (h1[x] - l1[x]) * xgk
-                    b5[x] += (h2[x] + l2[x]) * gk
-            orow = out[y]
-            for x in range(w):
-                r = poly_coefficients(b1[x], b2[x], b3[x], b4[x], b5[x], b6[x], ig)
-                orow[x, 0] = r[0]
-                orow[x, 1] = r[1]
-                orow[x, 2] = r[2]
-                orow[x, 3] = r[3]
-                orow[x, 4] = r[4]
+    nrows = 1 if yfrac[dy] == 0 else 2
+    for j in range(nrows):
+        y = min(yidx[dy] + j, hfull - 1)
+        row = vb[j]
+        for x in range(wfull):
+            row[x] = 0.0
+        for k in range(kern.shape[0]):
+            src = img[reflect101(y + k - r, hfull)]
+            kk = kern[k]
+            for x in range(wfull):
+                row[x] += kk * np.float32(src[x])
+        for x in range(wfull):
+            row[x] *= norm
+        hrow = hb[j]
+        if inner > 0:
+            mid = hrow[r:r + inner]
+            for x in range(inner):
+                mid[x] = 0.0
+            for k in range(kern.shape[0]):
+                seg = row[k:k + inner]
+                kk = kern[k]
+                for x in range(inner):
+                    mid[x] += kk * seg[x]
+        for x in range(wfull):
+            if x < r or x >= r + inner:
+                hrow[x] = pyr_horizontal(row, x, kern)
+    top = hb[0]
+    bot = hb[1]
+    ay = yfrac[dy]
+    one = np.float32(1.0)
+    for dx in range(orow.shape[0]):
+        c0 = xidx[dx]
+        c1 = min(c0 + 1, wfull - 1)
+        ax = xfrac[dx]
+        t = top[c0]
+        if ax != 0:
+            t = t * (one - ax) + top[c1] * ax
+        if ay != 0:
+            b = bot[c0]
+            if ax != 0:
+                b = b * (one - ax) + bot[c1] * ax
+            t = t * (one - ay) + b * ay
+        orow[dx] = t
 
 
 @njit(cache=True)
-def _matrix_row(R0, R1, flow, r, dst, bwx):
+def _poly_row(img, y, ybase, hl, g, xg, xxg, ig, vb, bb, orow):
+    """Expansion of row ``y`` of a level (height ``hl``) into ``orow`` (w, 5).
+
+    ``img`` holds level rows ``ybase ..`` (all rows ``y - n .. y + n`` that exist).
+    Scratch: ``vb`` (3, w + 2n), ``bb`` (6, w). Inner loops index slices with the bare
+    loop variable: Numba then omits the negative-index fix-up and LLVM vectorises them.
+    """
+    w = img.shape[1]
+    n = g.shape[0] - 1
+    g0 = g[0]
+    t0 = vb[0]
+    t1 = vb[1]
+    t2 = vb[2]
+    c0 = t0[n:n + w]
+    c1 = t1[n:n + w]
+    c2 = t2[n:n + w]
+    b1 = bb[0]
+    b2 = bb[1]
+    b3 = bb[2]
+    b4 = bb[3]
+    b5 = bb[4]
+    b6 = bb[5]
+    centre = img[y - ybase]
+    for x in range(w):
+        c0[x] = centre[x] * g0
+        c1[x] = 0.0
+        c2[x] = 0.0
+    for k in range(1, n + 1):
+        a = img[max(y - k, 0) - ybase]
+        b = img[min(y + k, hl - 1) - ybase]
+        gk = g[k]
+        xgk = xg[k]
+        xxgk = xxg[k]
+        for x in range(w):
+            p = a[x] + b[x]
+            c0[x] += gk * p
+            c1[x] += xgk * (b[x] - a[x])
+            c2[x] += xxgk * p
+    for k in range(n):  # replicated columns
+        t0[k] = t0[n]
+        t1[k] = t1[n]
+        t2[k] = t2[n]
+        t0[w + n + k] = t0[w + n - 1]
+        t1[w + n + k] = t1[w + n - 1]
+        t2[w + n + k] = t2[w + n - 1]
+    for x in range(w):
+        b1[x] = c0[x] * g0
+        b2[x] = 0.0
+        b3[x] = c1[x] * g0
+        b4[x] = 0.0
+        b5[x] = c2[x] * g0
+        b6[x] = 0.0
+    for k in range(1, n + 1):
+        gk = g[k]
+        xgk = xg[k]
+        xxgk = xxg[k]
+        l0 = t0[n - k:n - k + w]
+        h0 = t0[n + k:n + k + w]
+        l1 = t1[n - k:n - k + w]
+        h1 = t1[n + k:n + k + w]
+        l2 = t2[n - k:n - k + w]
+        h2 = t2[n + k:n + k + w]
+        for x in range(w):
+            tg = h0[x] + l0[x]
+            b1[x] += tg * gk
+            b4[x] += tg * xxgk
+            b2[x] += (h0[x] - l0[x]) * xgk
+            b3[x] += (h1[x] + l1[x]) * gk
+            b6[x] += (h1[x] - l1[x]) * xgk
+            b5[x] += (h2[x] + l2[x]) * gk
+    for x in range(w):
+        r = poly_coefficients(b1[x], b2[x], b3[x], b4[x], b5[x], b6[x], ig)
+        orow[x, 0] = r[0]
+        orow[x, 1] = r[1]
+        orow[x, 2] = r[2]
+        orow[x, 3] = r[3]
+        orow[x, 4] = r[4]
+
+
+@njit(parallel=True, cache=True)
+def pyramid_level_cpu(img, norm, kern, yidx, yfrac, xidx, xfrac, out):
+    """Level image ``out`` (h, w) from the full-resolution plane ``img`` (H, W)."""
+    h = out.shape[0]
+    for dy in prange(h):
+        vb = np.empty((2, img.shape[1]), np.float32)
+        hb = np.empty((2, img.shape[1]), np.float32)
+        _pyramid_row(img, norm, kern, yidx, yfrac, xidx, xfrac, dy, vb, hb, out[dy])
+
+
+@njit(parallel=True, cache=True)
+def poly_exp_cpu(img, g, xg, xxg, ig, out):
+    """Polynomial expansion ``out`` (h, w, 5) of ``img`` (h, w)."""
+    h, w = img.shape
+    n = g.shape[0] - 1
+    for y in prange(h):
+        vb = np.empty((3, w + 2 * n), np.float32)
+        bb = np.empty((6, w), np.float32)
+        _poly_row(img, y, 0, h, g, xg, xxg, ig, vb, bb, out[y])
+
+
+@njit(parallel=True, cache=True)
+def expand_all_cpu(planes, norm, items, lvl, kerns, ytab, yfr, xtab, xfr, g, xg, xxg, ig,
+                   R0, R1):
+    """Pyramid levels and polynomial expansions of both frames, all levels, one launch.
+
+    ``planes`` (2, C, H, W): the frames. ``items`` (K, 5) int64 rows
+    ``(level, frame, channel, y0, y1)``: each computes its pyramid rows
+    ``y0 - n .. y1 + n`` and expands rows ``y0 .. y1``. ``lvl`` (L, 6) int64 per level:
+    ``(h, w, table offset y, table offset x, kernel offset, R offset)``; ``kerns`` holds
+    each level's blur kernel at its offset (length ``kern_len = lvl[..., 6]``), the
+    resize tables are concatenated in ``ytab, yfr`` / ``xtab, xfr``. ``R0``, ``R1``: flat
+    outputs, level ``l`` at offset ``lvl[l, 5]`` laid out (C, h, w, 5).
+    """
+    n = g.shape[0] - 1
+    nc = planes.shape[1]
+    wfull = planes.shape[3]
+    for it in prange(items.shape[0]):
+        li = items[it, 0]
+        f = items[it, 1]
+        c = items[it, 2]
+        y0 = items[it, 3]
+        y1 = items[it, 4]
+        h = lvl[li, 0]
+        w = lvl[li, 1]
+        kern = kerns[lvl[li, 4]:lvl[li, 4] + lvl[li, 6]]
+        yidx = ytab[lvl[li, 2]:lvl[li, 2] + h]
+        yfrac = yfr[lvl[li, 2]:lvl[li, 2] + h]
+        xidx = xtab[lvl[li, 3]:lvl[li, 3] + w]
+        xfrac = xfr[lvl[li, 3]:lvl[li, 3] + w]
+        ya = max(y0 - n, 0)
+        yb = min(y1 + n, h)
+        img = np.empty((yb - ya, w), np.float32)
+        vb = np.empty((2, wfull), np.float32)
+        hb = np.empty((2, wfull), np.float32)
+        plane = planes[f, c]
+        for dy in range(ya, yb):
+            _pyramid_row(plane, norm, kern, yidx, yfrac, xidx, xfrac, dy, vb, hb, img[dy - ya])
+        size = nc * h * w * 5
+        base = lvl[li, 5]
+        dst = R0[base:base + size] if f == 0 else R1[base:base + size]
+        out = dst.reshape((nc, h, w, 5))[c]
+        v3 = np.empty((3, w + 2 * n), np.float32)
+        b6 = np.empty((6, w), np.float32)
+        for y in range(y0, y1):
+            _poly_row(img, y, ya, h, g, xg, xxg, ig, v3, b6, out[y])
+
+
+@njit(cache=True)
+def _matrix_row(R0, R1, nc, h, w, flow, r, dst, bwx):
     """Normal equations of row ``r`` (clamped into the image) into ``dst`` (5 w,)."""
-    h, w = R0.shape[1], R0.shape[2]
     y = min(max(r, 0), h - 1)
     wy = axis_weight(y, h)
+    frow = flow[y]
     for x in range(w):
-        e = normal_equations(R0, R1, flow, y, x, bwx[x] * wy)
+        e = normal_equations(R0, R1, nc, h, w, y, x, frow[x, 0], frow[x, 1], bwx[x] * wy)
         b = 5 * x
         dst[b] = e[0]
         dst[b + 1] = e[1]
@@ -671,10 +743,11 @@ def _slot(r, nring):
 
 
 @njit(parallel=True, cache=True)
-def iterate_cpu(R0, R1, flow_in, flow_out, conf, wk, box, eps, strips, bwx, ring, vsum):
+def iterate_cpu(R0, R1, nc, h, w, flow_in, flow_out, conf, wk, box, eps, strips, bwx, ring,
+                vsum):
     """One Farneback iteration: normal equations from ``flow_in``, blur, solve into ``flow_out``.
 
-    ``wk`` (m + 1,) float64 window weights; ``box`` selects running box sums. ``conf``
+    ``R0, R1``: flattened (C, h, w, 5) expansions. ``wk`` (m + 1,) float64 window weights; ``box`` selects running box sums. ``conf``
     (h, w) receives the smaller eigenvalue of the blurred G when it has rows (else shape
     (0, 0)). ``bwx`` (w,) float32: ``axis_weight`` of each column. Scratch: ``ring``
     (S, 2m + 2, 5 w) float32 rows of normal equations, ``vsum`` (S, 5 w) float64.
@@ -689,7 +762,7 @@ def iterate_cpu(R0, R1, flow_in, flow_out, conf, wk, box, eps, strips, bwx, ring
         rg = ring[s]
         vs = vsum[s]
         for r in range(y0 - m, y0 + m + 1):
-            _matrix_row(R0, R1, flow_in, r, rg[_slot(r, nring)], bwx)
+            _matrix_row(R0, R1, nc, h, w, flow_in, r, rg[_slot(r, nring)], bwx)
         if box:
             for i in range(n5):
                 vs[i] = 0.0
@@ -700,7 +773,7 @@ def iterate_cpu(R0, R1, flow_in, flow_out, conf, wk, box, eps, strips, bwx, ring
         for y in range(y0, y1):
             if y > y0:
                 add = rg[_slot(y + m, nring)]
-                _matrix_row(R0, R1, flow_in, y + m, add, bwx)
+                _matrix_row(R0, R1, nc, h, w, flow_in, y + m, add, bwx)
                 if box:
                     old = rg[_slot(y - m - 1, nring)]
                     for i in range(n5):
@@ -860,6 +933,39 @@ def level_tables(ws, plan, height, width):
     return ws.table(("levels", tuple(plan), height, width), make)
 
 
+def packed_tables(ws, plan, height, width, nc):
+    """Level tables of ``expand_all_cpu`` (cached): ``(lvl, kerns, ytab, yfr, xtab, xfr,
+    r_size)``, ``r_size`` being the length of one frame's flat expansion buffer."""
+    def make():
+        tabs = level_tables(ws, plan, height, width)
+        lvl = np.zeros((len(plan), 7), np.int64)
+        yo = xo = ko = ro = 0
+        for i, ((_, h, w), t) in enumerate(zip(plan, tabs)):
+            lvl[i] = (h, w, yo, xo, ko, ro, t["kern"].shape[0])
+            yo += h
+            xo += w
+            ko += t["kern"].shape[0]
+            ro += nc * h * w * 5
+        cat = np.concatenate
+        return (lvl, cat([t["kern"] for t in tabs]), cat([t["yidx"] for t in tabs]),
+                cat([t["yfrac"] for t in tabs]), cat([t["xidx"] for t in tabs]),
+                cat([t["xfrac"] for t in tabs]), ro)
+    return ws.table(("packed", tuple(plan), height, width, nc), make)
+
+
+def expansion_items(plan, nc, frames, threads):
+    """Work items ``(level, frame, channel, y0, y1)`` of ``expand_all_cpu``, largest first;
+    about four row blocks per thread at full resolution (dynamic scheduling)."""
+    rows = max(16, -(-plan[0][1] // (4 * threads)))
+    items = []
+    for li, (_, h, _) in enumerate(plan):
+        for y0 in range(0, h, rows):
+            for f in frames:
+                for c in range(nc):
+                    items.append((li, f, c, y0, min(y0 + rows, h)))
+    return np.array(items, np.int64)
+
+
 def normalise_confidence(conf):
     """Divide each (h, w) map of ``conf`` (N, h, w) by its maximum, in place (0 stays 0)."""
     for c in conf:
@@ -898,58 +1004,64 @@ def farneback_cpu(frame0, frame1, params, plan, norm, init_flow, out, conf, ws, 
     """
     height, width, nc = frame0.shape
     tabs = level_tables(ws, plan, height, width)
+    lvl, kerns, ytab, yfr, xtab, xfr, r_size = packed_tables(ws, plan, height, width, nc)
     p = params
     nring = 2 * p.m + 2
-    normf = np.float32(norm)
+    if reuse_first:
+        ws.swap("R0", "R1")
+    R0 = ws.get("R0", (r_size,))
+    R1 = ws.get("R1", (r_size,))
+    planes = ws.get("planes", (2, nc, height, width), frame0.dtype)
+    frames = (1,) if reuse_first else (0, 1)
+    for f in frames:
+        planes[f] = np.moveaxis((frame0, frame1)[f], 2, 0)
+    items = ws.table(("items", tuple(plan), nc, frames, threads),
+                     lambda: expansion_items(plan, nc, frames, threads))
+    with numba.parallel_chunksize(1):
+        expand_all_cpu(planes, np.float32(norm), items, lvl, kerns, ytab, yfr, xtab, xfr,
+                       p.g, p.xg, p.xxg, p.ig, R0, R1)
     prev = None
     empty_conf = ws.get("noconf", (0, 0))
-    planes = [[np.ascontiguousarray(f[:, :, c]) for c in range(nc)] for f in (frame0, frame1)]
     for li in range(len(plan) - 1, -1, -1):
         scale, h, w = plan[li]
         t = tabs[li]
-        # the two expansions of this level
-        strips = strips_for(h, threads)
+        size = nc * h * w * 5
+        r0 = R0[lvl[li, 5]:lvl[li, 5] + size]
+        r1 = R1[lvl[li, 5]:lvl[li, 5] + size]
+        # small levels run on one thread: waking the others costs more than it saves
+        nt = threads if h * w >= SMALL_LEVEL else 1
+        strips = strips_for(h, 2 * nt if nt > 1 else 1)
         nst = strips.shape[0] - 1
-        vrows = ws.get("pyrv%d" % li, (nst, 2, width))
-        hrows = ws.get("pyrh%d" % li, (nst, 2, width))
-        img = ws.get("img%d" % li, (h, w))
-        vbuf = ws.get("vbuf%d" % li, (nst, 3, w + 2 * p.poly_n))
-        bbuf = ws.get("bbuf%d" % li, (nst, 6, w))
-        R = []
-        if reuse_first:
-            ws.swap("R0_%d" % li, "R1_%d" % li)
-        for f in range(2):
-            Rf = ws.get("R%d_%d" % (f, li), (nc, h, w, 5))
-            R.append(Rf)
-            if f == 0 and reuse_first:
-                continue
-            for c in range(nc):
-                pyramid_level_cpu(planes[f][c], normf, t["kern"], t["yidx"], t["yfrac"],
-                                  t["xidx"], t["xfrac"], strips, vrows, hrows, img)
-                poly_exp_cpu(img, p.g, p.xg, p.xxg, p.ig, strips, vbuf, bbuf, Rf[c])
         # initial flow of this level; iterations alternate between two buffers, and the
         # start buffer is chosen so that the last iteration writes the level's result
         final = out if li == 0 else ws.get("flow%d" % li, (h, w, 2))
         other = ws.get("flowtmp%d" % li, (h, w, 2))
         start = final if p.iterations % 2 == 0 else other
-        if prev is not None:
-            resize_flow_cpu(prev, t["uyidx"], t["uyfrac"], t["uxidx"], t["uxfrac"],
-                            np.float32(1.0 / p.pyr_scale), start)
-        elif init_flow is not None:
-            ay = ws.table(("area", height, h), lambda: area_table(height, h))
-            ax = ws.table(("area", width, w), lambda: area_table(width, w))
-            area_flow_cpu(init_flow, ay[0], ay[1], ax[0], ax[1], np.float32(scale), start)
-        else:
-            start[...] = 0
         ring = ws.get("ring%d" % li, (nst, nring, 5 * w))
         vsum = ws.get("vsum%d" % li, (nst, 5 * w), np.float64)
         bwx = ws.table(("bwx", w), lambda: column_weights(w))
-        src, dst = start, (other if start is final else final)
-        for it in range(p.iterations):
-            last = it == p.iterations - 1
-            cbuf = conf if (li == 0 and last and conf is not None) else empty_conf
-            iterate_cpu(R[0], R[1], src, dst, cbuf, p.wk, not p.gaussian, EPS,
-                        strips, bwx, ring, vsum)
-            src, dst = dst, src
+        saved = numba.get_num_threads()
+        numba.set_num_threads(nt)
+        try:
+            with numba.parallel_chunksize(1):
+                if prev is not None:
+                    resize_flow_cpu(prev, t["uyidx"], t["uyfrac"], t["uxidx"], t["uxfrac"],
+                                    np.float32(1.0 / p.pyr_scale), start)
+                elif init_flow is not None:
+                    ay = ws.table(("area", height, h), lambda: area_table(height, h))
+                    ax = ws.table(("area", width, w), lambda: area_table(width, w))
+                    area_flow_cpu(init_flow, ay[0], ay[1], ax[0], ax[1], np.float32(scale),
+                                  start)
+                else:
+                    start[...] = 0
+                src, dst = start, (other if start is final else final)
+                for it in range(p.iterations):
+                    last = it == p.iterations - 1
+                    cbuf = conf if (li == 0 and last and conf is not None) else empty_conf
+                    iterate_cpu(r0, r1, nc, h, w, src, dst, cbuf, p.wk, not p.gaussian, EPS,
+                                strips, bwx, ring, vsum)
+                    src, dst = dst, src
+        finally:
+            numba.set_num_threads(saved)
         prev = final
     return out

@@ -140,10 +140,7 @@ def test_pyramid_level_matches_opencv_blur_and_resize():
         yi, yf = fb.resize_table(97, h)
         xi, xf = fb.resize_table(131, w)
         out = np.empty((h, w), np.float32)
-        strips = fb.strips_for(h, 2)
-        fb.pyramid_level_cpu(image, np.float32(1), fb.pyramid_kernel(scale), yi, yf, xi, xf,
-                             strips, np.empty((2, 2, 131), np.float32),
-                             np.empty((2, 2, 131), np.float32), out)
+        fb.pyramid_level_cpu(image, np.float32(1), fb.pyramid_kernel(scale), yi, yf, xi, xf, out)
         # float32 sums in another order: a few ulps of values in [0, 1]
         np.testing.assert_allclose(out, ref, atol=2e-6)
 
@@ -156,10 +153,7 @@ def test_polynomial_expansion_recovers_a_quadratic(poly_n, sigma):
     image = (axx * xx * xx + ayy * yy * yy + axy * xx * yy + bx * xx + by * yy + 0.3)
     g, xg, xxg, ig = fb.poly_constants(poly_n, sigma)
     out = np.empty((40, 50, 5), np.float32)
-    strips = fb.strips_for(40, 2)
-    fb.poly_exp_cpu(image.astype(np.float32), g, xg, xxg, ig, strips,
-                    np.empty((2, 3, 50 + 2 * poly_n), np.float32),
-                    np.empty((2, 6, 50), np.float32), out)
+    fb.poly_exp_cpu(image.astype(np.float32), g, xg, xxg, ig, out)
     inner = out[poly_n:-poly_n, poly_n:-poly_n]
     yi, xi = yy[poly_n:-poly_n, poly_n:-poly_n], xx[poly_n:-poly_n, poly_n:-poly_n]
     # coefficients of the local polynomial around each pixel (centred coordinates)
@@ -245,14 +239,10 @@ def test_confidence_is_min_eigenvalue_of_blurred_g():
     R = []
     for f in (f0, f1):
         img = np.empty((40, 48), np.float32)
-        one = fb.strips_for(40, 1)
         fb.pyramid_level_cpu(f.astype(np.float32), np.float32(1), fb.pyramid_kernel(1.0),
-                             *fb.resize_table(40, 40), *fb.resize_table(48, 48), one,
-                             np.empty((1, 2, 48), np.float32), np.empty((1, 2, 48), np.float32),
-                             img)
+                             *fb.resize_table(40, 40), *fb.resize_table(48, 48), img)
         r = np.empty((40, 48, 5), np.float32)
-        fb.poly_exp_cpu(img, p.g, p.xg, p.xxg, p.ig, one, np.empty((1, 3, 58), np.float32),
-                        np.empty((1, 6, 48), np.float32), r)
+        fb.poly_exp_cpu(img, p.g, p.xg, p.xxg, p.ig, r)
         R.append(r.astype(np.float64))
     a_yy, a_xx, a_xy = ((R[0][..., k] + R[1][..., k]) / 2 for k in (2, 3, 4))
     yy, xx = np.mgrid[0:40, 0:48]
