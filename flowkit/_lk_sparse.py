@@ -193,8 +193,9 @@ def _track_cpu(f0, f1, pts, init, *, win_w, win_h, max_level, max_iter, eps2, mi
 
     h, w = f0.shape[:2]
     shapes = lk.pyramid_shapes(h, w, win_w, win_h, max_level)
-    buf0, gx0, gy0, geo = lk.build_pyramid(f0, shapes, win_w, win_h, True)
-    buf1, gx1, gy1, _ = lk.build_pyramid(f1, shapes, win_w, win_h, backward_check)
+    buf, gx, gy, geo, total = lk.build_pyramids(f0, f1, shapes, win_w, win_h, backward_check)
+    buf0, buf1 = buf[:total], buf[total:]
+    gx0, gy0, gx1, gy1 = gx[:total], gy[:total], gx[total:], gy[total:]
     c = f0.shape[2]
     k = pts.shape[0]
 

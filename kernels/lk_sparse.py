@@ -280,13 +280,36 @@ def pad_level(buf, g, C, pad_x, pad_y):
             buf[bottom + i] = buf[src_bottom + i]
 
 
-@njit(cache=True, parallel=True, fastmath=FAST)
-def pyr_down_level(buf, sg, dg, C, pad_x, pad_y, integer):
-    """Fill the interior of level ``dg`` from padded level ``sg``: 5-tap blur and decimation
-    (rounded when ``integer``); same arithmetic order as ``pyr_down_at``.
+@njit(cache=True, parallel=True)
+def fill_level0(f0, f1, buf, g0, g1, C, pad_x, pad_y):
+    """Copy two flat (H * W * C) frames, any dtype, into level 0 of their padded pyramids
+    (levels ``g0``, ``g1`` of ``buf``), borders included."""
+    h, w, pw = g0[1], g0[2], g0[3]
+    rows = h + 2 * pad_y
+    for k in prange(2 * rows):
+        src = f0 if k < rows else f1
+        off = g0[0] if k < rows else g1[0]
+        yp = k % rows
+        s = np.uint64(border_index(yp - pad_y, h, R101) * w * C)
+        r = np.uint64(off + yp * pw * C)
+        inner = np.uint64(pad_x * C)
+        for i in range(np.uint64(w * C)):
+            buf[r + inner + i] = src[s + i]
+        for xp in range(pad_x):
+            left = border_index(xp - pad_x, w, R101) * C
+            right = border_index(xp + w, w, R101) * C
+            for c in range(C):
+                buf[r + xp * C + c] = src[s + left + c]
+                buf[r + (xp + pad_x + w) * C + c] = src[s + right + c]
 
-    Per output row: a vertical pass over the padded source row, a horizontal pass at full
-    resolution (contiguous, so it vectorises), then every second value.
+
+@njit(cache=True, parallel=True, fastmath=FAST)
+def pyr_down_level(buf, sg, dg, shift, frames, C, pad_x, pad_y, integer):
+    """Fill the interior of level ``dg`` of ``buf`` from padded level ``sg``, for ``frames``
+    pyramids ``shift`` apart: 5-tap blur and decimation (rounded when ``integer``); same
+    arithmetic order as ``pyr_down_at``. Per output row: a vertical pass over the padded source
+    row, a horizontal pass at full resolution (contiguous, so it vectorises), then every second
+    value. (The geometry stays outside the parallel loop: loaded inside, LLVM vectorises less.)
     """
     soff, spw = sg[0], sg[3]
     doff, dh, dw, dpw = dg[0], dg[1], dg[2], dg[3]
@@ -295,17 +318,19 @@ def pyr_down_level(buf, sg, dg, C, pad_x, pad_y, integer):
     lo = np.uint64(pad_x * C)
     hi = np.uint64((pad_x + 2 * dw - 1) * C)
     blocks = min(dh, 16)
-    for blk in prange(blocks):
+    for job in prange(blocks * frames):
+        blk = job % blocks
+        extra = (job // blocks) * shift
         vert = np.empty(spw * C, np.float32)  # scratch rows per block of output rows
         full = np.empty(spw * C, np.float32)
         for y in range(blk * dh // blocks, (blk + 1) * dh // blocks):
-            r = np.uint64(soff + (2 * y + pad_y - 2) * spw * C)
+            r = np.uint64(soff + extra + (2 * y + pad_y - 2) * spw * C)
             for i in range(srow):
                 j = r + i
                 vert[i] = blur5(buf[j], buf[j + srow], buf[j + 2 * srow], buf[j + 3 * srow], buf[j + 4 * srow])
             for i in range(lo, hi):
                 full[i] = blur5(vert[i - 2 * uc], vert[i - uc], vert[i], vert[i + uc], vert[i + 2 * uc])
-            d = np.uint64(doff + ((y + pad_y) * dpw + pad_x) * C)
+            d = np.uint64(doff + extra + ((y + pad_y) * dpw + pad_x) * C)
             if C == 1:
                 for x in range(np.uint64(dw)):
                     buf[d + x] = pyr_round(full[lo + 2 * x], integer)
@@ -316,13 +341,23 @@ def pyr_down_level(buf, sg, dg, C, pad_x, pad_y, integer):
 
 
 @njit(cache=True, parallel=True, fastmath=FAST)
-def scharr_level(buf, gx, gy, g, C, pad_x, pad_y):
-    """Scharr derivatives of padded level ``g`` into gx, gy (same layout), zero in the border."""
-    off, h, w, pw = g[0], g[1], g[2], g[3]
-    stride = np.uint64(pw * C)
-    uc = np.uint64(C)
+def scharr_levels(buf, gx, gy, geos, C, pad_x, pad_y):
+    """Scharr derivatives of the padded levels ``geos`` of ``buf`` into gx, gy (same layout),
+    zero in the borders; one parallel loop over the rows of all the levels."""
+    total_rows = 0
+    for k in range(geos.shape[0]):
+        total_rows += geos[k, 1] + 2 * pad_y
     zero = np.float32(0.0)
-    for yp in prange(h + 2 * pad_y):
+    for job in prange(total_rows):
+        k = 0
+        start = 0
+        while job >= start + geos[k, 1] + 2 * pad_y:
+            start += geos[k, 1] + 2 * pad_y
+            k += 1
+        yp = job - start
+        off, h, w, pw = geos[k, 0], geos[k, 1], geos[k, 2], geos[k, 3]
+        stride = np.uint64(pw * C)
+        uc = np.uint64(C)
         row = np.uint64(off + yp * pw * C)
         if yp < pad_y or yp >= pad_y + h:
             for i in range(stride):
@@ -342,28 +377,31 @@ def scharr_level(buf, gx, gy, g, C, pad_x, pad_y):
             gy[row + i] = dy
 
 
-def build_pyramid(frame, shapes, pad_x, pad_y, with_derivatives):
-    """CPU pyramid of an (H, W, C) frame: ``(buf, gx, gy, geo)`` (gx, gy None unless asked).
+def build_pyramids(frame0, frame1, shapes, pad_x, pad_y, both_derivatives):
+    """CPU pyramids of two (H, W, C) frames in one buffer: ``(buf, gx, gy, geo, total)``.
 
-    Levels of integer frames are rounded to integers, as ``cv2.pyrDown`` does.
+    Frame0's pyramid is ``buf[:total]`` and frame1's ``buf[total:]``, both with layout ``geo``;
+    ``gx``, ``gy`` hold frame0's derivatives, and frame1's after them when
+    ``both_derivatives``. Levels of integer frames are rounded to integers, as ``cv2.pyrDown``
+    does. Each step treats both frames in one parallel loop.
     """
-    C = frame.shape[2]
-    integer = frame.dtype.kind in "ui"
+    C = frame0.shape[2]
+    integer = frame0.dtype.kind in "ui"
     geo, total = pyramid_geometry(shapes, C, pad_x, pad_y)
-    buf = np.empty(total, np.float32)
-    h, w = shapes[0]
-    level_view(buf, geo[0], C, pad_x, pad_y)[pad_y:pad_y + h, pad_x:pad_x + w] = frame
-    pad_level(buf, geo[0], C, pad_x, pad_y)
+    geo1 = geo.copy()
+    geo1[:, 0] += total
+    buf = np.empty(2 * total, np.float32)
+    fill_level0(np.ascontiguousarray(frame0).reshape(-1), np.ascontiguousarray(frame1).reshape(-1),
+                buf, geo[0], geo1[0], C, pad_x, pad_y)
     for lv in range(1, len(shapes)):
-        pyr_down_level(buf, geo[lv - 1], geo[lv], C, pad_x, pad_y, integer)
+        pyr_down_level(buf, geo[lv - 1], geo[lv], total, 2, C, pad_x, pad_y, integer)
         pad_level(buf, geo[lv], C, pad_x, pad_y)
-    gx = gy = None
-    if with_derivatives:
-        gx = np.empty(total, np.float32)
-        gy = np.empty(total, np.float32)
-        for lv in range(len(shapes)):
-            scharr_level(buf, gx, gy, geo[lv], C, pad_x, pad_y)
-    return buf, gx, gy, geo
+        pad_level(buf, geo1[lv], C, pad_x, pad_y)
+    n = 2 * total if both_derivatives else total
+    gx = np.empty(n, np.float32)
+    gy = np.empty(n, np.float32)
+    scharr_levels(buf, gx, gy, np.concatenate([geo, geo1]) if both_derivatives else geo, C, pad_x, pad_y)
+    return buf, gx, gy, geo, total
 
 
 # --------------------------------------------------------------------------------------------

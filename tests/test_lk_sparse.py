@@ -155,24 +155,24 @@ def test_backward_check(rubberwhale):
 
 
 def test_pyramid_and_derivatives_match_opencv(rubberwhale):
-    frame0 = rubberwhale[0]
+    frame0, frame1, _ = rubberwhale
     win = 21
     shapes = lk.pyramid_shapes(*frame0.shape, win, win, 3)
-    buf, gx, gy, geo = lk.build_pyramid(frame0[..., None], shapes, win, win, True)
-    _, pyr = cv2.buildOpticalFlowPyramid(frame0, (win, win), 3, withDerivatives=False)
-    assert len(pyr) == len(shapes)
-    for lv, level in enumerate(pyr):
-        h, w = level.shape
-        view = lk.level_view(buf, geo[lv], 1, win, win)[..., 0]
-        np.testing.assert_array_equal(view[win:win + h, win:win + w], level)  # rounded like pyrDown
-        # the border is OpenCV's reflect-101 padding
-        padded = cv2.copyMakeBorder(level, win, win, win, win, cv2.BORDER_REFLECT_101)
-        np.testing.assert_array_equal(view, padded)
-        # Scharr / 32 (exact in float32), zero outside the image
-        ref = cv2.Scharr(level.astype(np.float32), cv2.CV_32F, 1, 0, borderType=cv2.BORDER_REFLECT_101) / 32
-        dx = lk.level_view(gx, geo[lv], 1, win, win)[..., 0]
-        np.testing.assert_allclose(dx[win:win + h, win:win + w], ref, atol=1e-4)
-        assert not dx[:win].any() and not dx[:, :win].any()
+    buf, gx, gy, geo, total = lk.build_pyramids(frame0[..., None], frame1[..., None], shapes, win, win, True)
+    for start, frame in ((0, frame0), (total, frame1)):
+        _, pyr = cv2.buildOpticalFlowPyramid(frame, (win, win), 3, withDerivatives=False)
+        assert len(pyr) == len(shapes)
+        for lv, level in enumerate(pyr):
+            h, w = level.shape
+            view = lk.level_view(buf[start:], geo[lv], 1, win, win)[..., 0]
+            # rounded like pyrDown, bordered like OpenCV's reflect-101 padding
+            np.testing.assert_array_equal(view, cv2.copyMakeBorder(level, win, win, win, win, cv2.BORDER_REFLECT_101))
+            # Scharr / 32 (exact in float32), zero outside the image
+            for grad, (dx, dy) in ((gx, (1, 0)), (gy, (0, 1))):
+                ref = cv2.Scharr(level.astype(np.float32), cv2.CV_32F, dx, dy, borderType=cv2.BORDER_REFLECT_101) / 32
+                got = lk.level_view(grad[start:], geo[lv], 1, win, win)[..., 0]
+                np.testing.assert_allclose(got[win:win + h, win:win + w], ref, atol=1e-4)
+                assert not got[:win].any() and not got[:, :win].any()
 
 
 def test_pyramid_stops_before_window_size():
