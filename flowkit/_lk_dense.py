@@ -17,13 +17,12 @@ def _check_bool(name, value):
     return bool(value)
 
 
-def _host_planes(frames):
-    """(N, H, W, C) NumPy frames -> C-contiguous float32 planes (N, C, H, W) in [0, 1]."""
-    planes = np.ascontiguousarray(frames.transpose(0, 3, 1, 2))
-    scale = _SCALES.get(planes.dtype)
+def _host_float(frames):
+    """NumPy frames -> C-contiguous float32, integers scaled to [0, 1]."""
+    scale = _SCALES.get(frames.dtype)
     if scale is not None:
-        return np.multiply(planes, scale, dtype=np.float32)
-    return planes.astype(np.float32)
+        return np.multiply(frames, np.float32(scale), dtype=np.float32)
+    return np.ascontiguousarray(frames, dtype=np.float32)
 
 
 def lucas_kanade(frame0, frame1, *, radius=7, num_warp=10, gaussian=False, prefilter=False,
@@ -129,12 +128,11 @@ def lucas_kanade(frame0, frame1, *, radius=7, num_warp=10, gaussian=False, prefi
         flow = lk_dense_cuda.ilk(f0, f1, init, _SCALES.get(np.dtype(frame0.dtype), 1.0),
                                  _SCALES.get(np.dtype(frame1.dtype), 1.0), *args)
     else:
-        f0 = _host_planes(to_nhwc(to_host(frame0), batched, has_channels))
-        f1 = _host_planes(to_nhwc(to_host(frame1), batched, has_channels))
+        f0 = _host_float(to_nhwc(to_host(frame0), batched, has_channels))
+        f1 = _host_float(to_nhwc(to_host(frame1), batched, has_channels))
         init = None
         if init_flow is not None:
-            init = to_host(init_flow).reshape((-1,) + lead[-2:] + (2,))
-            init = np.ascontiguousarray(init.transpose(0, 3, 1, 2), np.float32)
+            init = _host_float(to_host(init_flow).reshape((-1,) + lead[-2:] + (2,)))
         flow = lk_dense.ilk(f0, f1, init, *args)
     if not batched:
         flow = flow[0]

@@ -1,28 +1,30 @@
 """Dense iterative Lucas-Kanade (iLK): per-pixel math and the CPU driver.
 
 The method is Le Besnerais and Champagnat (2005), Table 2, as scikit-image's
-``optical_flow_ilk`` implements it; every step below reproduces scikit-image's choices
-(pyramid, flow upscaling, warp, gradients, window, singular systems, median prefilter) so
-that the results agree to float32 rounding.
+``optical_flow_ilk`` implements it; every step reproduces scikit-image's choices (pyramid,
+flow upscaling, warp, gradients, window, singular systems, median prefilter), so the results
+agree to float32 rounding.
 
-Per warp the CPU driver runs two parallel passes:
+Arrays are interleaved and C-contiguous: frames ``(H, W, C)`` float32, flow ``(H, W, 2)``
+float32 (u, v), the five normal-equation products ``(H, W, 5)``.
 
-1. ``_terms_window_rows``: for a chunk of rows, (median-prefilter the flow,) warp frame1 by
-   the flow (bilinear, replicate border), take ``np.gradient``-style derivatives of the
-   warped image, form the five normal-equation products (summed over channels) and filter
-   them along x with the window weights;
-2. ``_window_solve_rows``: filter the five planes along y and solve the 2x2 system per pixel.
-
-Images are float32 planes ``(C, H, W)``; flow is float32 planes ``(2, H, W)`` (u, v).
-The plain ``@njit`` functions are shared with the CUDA driver (``lk_dense_cuda``).
+The CPU driver runs one parallel pass per warp (``_ilk_step``): each thread takes a band of
+rows and, for the band plus the halo rows its window needs, (median-prefilters the flow,)
+warps frame1 by the flow (``kernels.warp``'s row warper: bilinear, edge replicated), takes
+``np.gradient`` derivatives and forms the products summed over channels; then window sums
+(running sums for the uniform window) and the 2x2 solve per pixel. The flow is double
+buffered, so the bands need no other synchronisation. The plain ``@njit`` per-pixel
+functions are shared with the CUDA driver (``lk_dense_cuda``).
 """
 
 import math
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 from . import interp
+from .warp import _warp_row
 
 PYRAMID_DOWNSCALE = 2      # scikit-image's pyramid_reduce factor
 PYRAMID_SIGMA = 2 * 2 / 6.0  # pyramid_reduce's default sigma for downscale 2
@@ -33,8 +35,8 @@ DET_EPS = 1e-14            # |det A| below this: flow 0 at that pixel (scikit-im
 N_TERMS = 5                # gxx, gxy, gyy, gx*e, gy*e
 
 _HALF = np.float32(0.5)
+_ONE = np.float32(1.0)
 _ZERO = np.float32(0.0)
-_ROWS_PER_CHUNK = 16
 
 
 # ----------------------------------------------------------------------------- host helpers
@@ -94,33 +96,34 @@ def pyramid_shapes(height, width, levels):
 # ----------------------------------------------------------------------- per-pixel math
 
 @njit(cache=True)
-def filter_row_at(plane, y, x, weights, border):
-    """Correlate row ``y`` of ``plane`` with ``weights`` centred at ``x``."""
+def filter_x_at(image, y, x, c, weights, border):
+    """Correlate row ``y`` of channel ``c`` of ``image`` (H, W, K) with ``weights`` at ``x``."""
     half = (weights.shape[0] - 1) // 2
-    n = plane.shape[1]
+    n = image.shape[1]
     acc = _ZERO
     for k in range(weights.shape[0]):
-        acc += weights[k] * plane[y, interp.border_index(x + k - half, n, border)]
+        acc += weights[k] * image[y, interp.border_index(x + k - half, n, border), c]
     return acc
 
 
 @njit(cache=True)
-def filter_col_at(plane, y, x, weights, border):
-    """Correlate column ``x`` of ``plane`` with ``weights`` centred at ``y``."""
+def filter_y_at(image, y, x, c, weights, border):
+    """Correlate column ``x`` of channel ``c`` of ``image`` (H, W, K) with ``weights`` at ``y``."""
     half = (weights.shape[0] - 1) // 2
-    n = plane.shape[0]
+    n = image.shape[0]
     acc = _ZERO
     for k in range(weights.shape[0]):
-        acc += weights[k] * plane[interp.border_index(y + k - half, n, border), x]
+        acc += weights[k] * image[interp.border_index(y + k - half, n, border), x, c]
     return acc
 
 
 @njit(cache=True)
-def downsample_at(plane, oy, ox, scale_y, scale_x):
-    """``scipy.ndimage.zoom(order=1, grid_mode=True)`` sample: pixel centres aligned."""
-    x = (ox + 0.5) * scale_x - 0.5
-    y = (oy + 0.5) * scale_y - 0.5
-    return interp.sample_linear(plane, x, y, interp.BORDER_REPLICATE, 0.0)
+def downsample_at(image, oy, ox, c, scale_y, scale_x):
+    """``scipy.ndimage.zoom(order=1, grid_mode=True)`` sample of channel ``c``: centres aligned."""
+    h, w = image.shape[0], image.shape[1]
+    yi, fy = interp.split_position(0, (oy + 0.5) * scale_y - 0.5, h, interp.BORDER_REPLICATE)
+    xi, fx = interp.split_position(0, (ox + 0.5) * scale_x - 0.5, w, interp.BORDER_REPLICATE)
+    return interp.linear_at(image[:, :, c], yi, xi, fy, fx, interp.BORDER_REPLICATE, 0.0)
 
 
 @njit(cache=True)
@@ -156,29 +159,14 @@ def median9(a0, a1, a2, a3, a4, a5, a6, a7, a8):
 
 
 @njit(cache=True)
-def median3x3(plane, y, x):
-    """3x3 median with the symmetric border of ``scipy.ndimage.median_filter``."""
-    h, w = plane.shape
+def median3x3(image, y, x, c):
+    """3x3 median of channel ``c`` with ``scipy.ndimage.median_filter``'s symmetric border."""
+    h, w = image.shape[0], image.shape[1]
     ym, yp = max(y - 1, 0), min(y + 1, h - 1)
     xm, xp = max(x - 1, 0), min(x + 1, w - 1)
-    return median9(plane[ym, xm], plane[ym, x], plane[ym, xp],
-                   plane[y, xm], plane[y, x], plane[y, xp],
-                   plane[yp, xm], plane[yp, x], plane[yp, xp])
-
-
-@njit(cache=True)
-def flow_at(flow, y, x, prefilter):
-    """Flow (u, v) at a pixel, 3x3-median filtered when ``prefilter``."""
-    if prefilter:
-        return median3x3(flow[0], y, x), median3x3(flow[1], y, x)
-    return flow[0, y, x], flow[1, y, x]
-
-
-@njit(cache=True)
-def warp_at(plane, y, x, u, v):
-    """``plane`` at ``(x + u, y + v)``: bilinear, edge pixels replicated (skimage mode='edge')."""
-    return interp.sample_linear(plane, np.float32(x) + u, np.float32(y) + v,
-                                interp.BORDER_REPLICATE, _ZERO)
+    return median9(image[ym, xm, c], image[ym, x, c], image[ym, xp, c],
+                   image[y, xm, c], image[y, x, c], image[y, xp, c],
+                   image[yp, xm, c], image[yp, x, c], image[yp, xp, c])
 
 
 @njit(cache=True)
@@ -207,151 +195,248 @@ def solve2x2(axx, axy, ayy, bx, by):
     det = np.float64(axx) * ayy - np.float64(axy) * axy
     if abs(det) < DET_EPS:
         return _ZERO, _ZERO
-    u = (np.float64(ayy) * bx - np.float64(axy) * by) / det
-    v = (np.float64(axx) * by - np.float64(axy) * bx) / det
+    inv = 1.0 / det
+    u = (np.float64(ayy) * bx - np.float64(axy) * by) * inv
+    v = (np.float64(axx) * by - np.float64(axy) * bx) * inv
     return np.float32(u), np.float32(v)
+
+
+# ------------------------------------------------------------------------ CPU row helpers
+
+@njit(cache=True)
+def _pad_row(row, half, n_ch, border, padded):
+    """``padded`` = the interleaved ``row`` (W * n_ch) with ``half`` pixels added each side."""
+    n = row.shape[0] // n_ch
+    for i in range(row.shape[0]):
+        padded[half * n_ch + i] = row[i]
+    for j in range(1, half + 1):
+        left = interp.border_index(-j, n, border)
+        right = interp.border_index(n - 1 + j, n, border)
+        for c in range(n_ch):
+            padded[(half - j) * n_ch + c] = row[left * n_ch + c]
+            padded[(half + n - 1 + j) * n_ch + c] = row[right * n_ch + c]
+
+
+@njit(cache=True)
+def _correlate_row(padded, weights, n_ch, out):
+    """``out[i] = sum_k weights[k] * padded[i + k * n_ch]`` (tap-outer loop: vectorises)."""
+    out[:] = 0.0
+    for k in range(weights.shape[0]):
+        wk = weights[k]
+        offset = k * n_ch
+        for i in range(out.shape[0]):
+            out[i] += wk * padded[i + offset]
+
+
+@njit(cache=True)
+def _box_row(col, half, scale, out):
+    """``out[t, x] = scale * sum(col[t, x - half:x + half + 1])`` for the five planes of
+    ``col`` (5, W), reflect-101 ends, by running sums (five chains in parallel)."""
+    n = col.shape[1]
+    s0 = s1 = s2 = s3 = s4 = 0.0
+    for i in range(-half - 1, half):  # the window of x = -1
+        j = interp.border_index(i, n, interp.BORDER_REFLECT101)
+        s0 += col[0, j]
+        s1 += col[1, j]
+        s2 += col[2, j]
+        s3 += col[3, j]
+        s4 += col[4, j]
+    for x in range(n):
+        j_in = x + half
+        j_out = x - half - 1
+        if j_in >= n:
+            j_in = interp.border_index(j_in, n, interp.BORDER_REFLECT101)
+        if j_out < 0:
+            j_out = interp.border_index(j_out, n, interp.BORDER_REFLECT101)
+        s0 += col[0, j_in] - col[0, j_out]
+        s1 += col[1, j_in] - col[1, j_out]
+        s2 += col[2, j_in] - col[2, j_out]
+        s3 += col[3, j_in] - col[3, j_out]
+        s4 += col[4, j_in] - col[4, j_out]
+        out[0, x] = s0 * scale
+        out[1, x] = s1 * scale
+        out[2, x] = s2 * scale
+        out[3, x] = s3 * scale
+        out[4, x] = s4 * scale
+
+
+@njit(cache=True)
+def _terms_px(ref_row, row, above, below, r_lo, r_hi, fl_row, n_ch, x, out):
+    """Products at pixel ``x`` of a row, summed over channels, into ``out[:, x]``."""
+    width = out.shape[1]
+    xlo, xhi = max(x - 1, 0), min(x + 1, width - 1)
+    u, v = fl_row[2 * x], fl_row[2 * x + 1]
+    s0 = s1 = s2 = s3 = s4 = _ZERO
+    for c in range(n_ch):
+        i = x * n_ch + c
+        gx = derivative(row[xlo * n_ch + c], row[xhi * n_ch + c], xlo, xhi)
+        gy = derivative(above[i], below[i], r_lo, r_hi)
+        t0, t1, t2, t3, t4 = normal_terms(gx, gy, u, v, ref_row[i], row[i])
+        s0 += t0
+        s1 += t1
+        s2 += t2
+        s3 += t3
+        s4 += t4
+    out[0, x] = s0
+    out[1, x] = s1
+    out[2, x] = s2
+    out[3, x] = s3
+    out[4, x] = s4
+
+
+@njit(cache=True)
+def _terms_row(ref_row, wb, r, r_lo, r_hi, fl_row, out):
+    """Products of one row into the planes ``out`` (5, W), from warped rows ``wb[r]``,
+    ``wb[r_lo]``, ``wb[r_hi]`` (W * C each; ``r_lo``/``r_hi``: the rows above and below as
+    ``np.gradient`` takes them) and the (filtered) flow row (2W)."""
+    width = out.shape[1]
+    n_ch = ref_row.shape[0] // width
+    row, above, below = wb[r], wb[r_lo], wb[r_hi]
+    if n_ch == 1 and width > 2:  # gray: a branch-free interior loop that LLVM vectorises
+        scale_y = derivative(_ZERO, _ONE, r_lo, r_hi)
+        for x in range(1, width - 1):
+            gx = (row[x + 1] - row[x - 1]) * _HALF
+            gy = (below[x] - above[x]) * scale_y
+            out[0, x], out[1, x], out[2, x], out[3, x], out[4, x] = normal_terms(
+                gx, gy, fl_row[2 * x], fl_row[2 * x + 1], ref_row[x], row[x])
+        _terms_px(ref_row, row, above, below, r_lo, r_hi, fl_row, 1, 0, out)
+        _terms_px(ref_row, row, above, below, r_lo, r_hi, fl_row, 1, width - 1, out)
+    else:
+        for x in range(width):
+            _terms_px(ref_row, row, above, below, r_lo, r_hi, fl_row, n_ch, x, out)
 
 
 # ---------------------------------------------------------------------------- CPU kernels
 
 @njit(cache=True, parallel=True)
-def _filter_rows(src, weights, border, dst):
-    for i in prange(src.shape[0] * src.shape[1]):
-        p, y = i // src.shape[1], i % src.shape[1]
-        for x in range(src.shape[2]):
-            dst[p, y, x] = filter_row_at(src[p], y, x, weights, border)
-
-
-@njit(cache=True, parallel=True)
-def _filter_cols(src, weights, border, dst):
-    for i in prange(src.shape[0] * src.shape[1]):
-        p, y = i // src.shape[1], i % src.shape[1]
-        for x in range(src.shape[2]):
-            dst[p, y, x] = filter_col_at(src[p], y, x, weights, border)
+def _blur(src, weights, border, dst):
+    """Separable correlation of every channel of ``src`` (H, W, C): y pass, then x pass."""
+    height, width, n_ch = src.shape
+    half = (weights.shape[0] - 1) // 2
+    for y in prange(height):
+        col = np.zeros(width * n_ch, np.float32)
+        for k in range(weights.shape[0]):
+            src_row = src[interp.border_index(y + k - half, height, border)].reshape(width * n_ch)
+            wk = weights[k]
+            for i in range(width * n_ch):
+                col[i] += wk * src_row[i]
+        padded = np.empty((width + 2 * half) * n_ch, np.float32)
+        _pad_row(col, half, n_ch, border, padded)
+        _correlate_row(padded, weights, n_ch, dst[y].reshape(width * n_ch))
 
 
 @njit(cache=True, parallel=True)
 def _downsample(src, gain, dst):
-    scale_y = src.shape[1] / dst.shape[1]
-    scale_x = src.shape[2] / dst.shape[2]
-    for i in prange(dst.shape[0] * dst.shape[1]):
-        p, y = i // dst.shape[1], i % dst.shape[1]
-        for x in range(dst.shape[2]):
-            dst[p, y, x] = gain[p] * downsample_at(src[p], y, x, scale_y, scale_x)
+    scale_y = src.shape[0] / dst.shape[0]
+    scale_x = src.shape[1] / dst.shape[1]
+    for y in prange(dst.shape[0]):
+        for x in range(dst.shape[1]):
+            for c in range(dst.shape[2]):
+                dst[y, x, c] = gain[c] * downsample_at(src, y, x, c, scale_y, scale_x)
 
 
 @njit(cache=True, parallel=True)
 def _upscale_flow(src, dst):
-    h, w = src.shape[1], src.shape[2]
-    height, width = dst.shape[1], dst.shape[2]
+    h, w = src.shape[0], src.shape[1]
+    height, width = dst.shape[0], dst.shape[1]
     scale_x = np.float32(width / w)
     scale_y = np.float32(height / h)
     for y in prange(height):
         sy = nearest_source(y, h, height)
         for x in range(width):
             sx = nearest_source(x, w, width)
-            dst[0, y, x] = src[0, sy, sx] * scale_x
-            dst[1, y, x] = src[1, sy, sx] * scale_y
+            dst[y, x, 0] = src[sy, sx, 0] * scale_x
+            dst[y, x, 1] = src[sy, sx, 1] * scale_y
 
 
 @njit(cache=True, parallel=True)
-def _terms_window_rows(ref, mov, flow, weights, prefilter, hsum):
-    """Warp, gradients, normal-equation products and the x pass of the window, by row chunks."""
-    n_ch, height, width = ref.shape
-    half = (weights.shape[0] - 1) // 2
-    n_chunks = (height + _ROWS_PER_CHUNK - 1) // _ROWS_PER_CHUNK
-    for chunk in prange(n_chunks):
-        y0 = chunk * _ROWS_PER_CHUNK
-        y1 = min(y0 + _ROWS_PER_CHUNK, height)
-        r0, r1 = max(y0 - 1, 0), min(y1 + 1, height)  # warped rows needed, with the y halo
-        warped = np.empty((n_ch, r1 - r0, width), np.float32)
-        uv = np.empty((2, y1 - y0, width), np.float32)
-        for y in range(r0, r1):
-            for x in range(width):
-                u, v = flow_at(flow, y, x, prefilter)
-                if y0 <= y < y1:
-                    uv[0, y - y0, x] = u
-                    uv[1, y - y0, x] = v
-                for c in range(n_ch):
-                    warped[c, y - r0, x] = warp_at(mov[c], y, x, u, v)
-        padded = np.empty((N_TERMS, width + 2 * half), np.float32)
-        for y in range(y0, y1):
-            ylo, yhi = max(y - 1, 0), min(y + 1, height - 1)
-            padded[:, half:half + width] = 0.0
-            for c in range(n_ch):
-                row, above, below = warped[c, y - r0], warped[c, ylo - r0], warped[c, yhi - r0]
+def _ilk_step(ref, mov, flow, prefilter, weights, box, n_bands, fl, wb, tb, flow_out):
+    """One warp: ``flow`` (H, W, 2) -> ``flow_out``, in ``n_bands`` bands of rows.
+
+    ``fl``, ``wb``, ``tb`` are per-band scratch: filtered flow rows (2W), warped rows
+    (W * C) and product rows (5, W), each with room for the band plus its halo.
+    """
+    height, width, n_ch = ref.shape
+    n_taps = weights.shape[0]
+    half = (n_taps - 1) // 2
+    box_scale = 1.0 / (n_taps * n_taps)
+    weights64 = weights.astype(np.float64)
+    image = mov.reshape((1, height, width, n_ch))
+    src = mov.reshape(mov.size)
+    no_mask = np.zeros((1, 0), np.bool_)[0]
+    for band in prange(n_bands):
+        y0 = band * height // n_bands
+        y1 = (band + 1) * height // n_bands
+        t0, t1 = max(y0 - half, 0), min(y1 + half, height)  # product rows the window reads
+        w0, w1 = max(t0 - 1, 0), min(t1 + 1, height)        # warped rows the gradients read
+        b_fl, b_wb, b_tb = fl[band], wb[band], tb[band]
+        xs = np.empty(width, np.int32)
+        ys = np.empty(width, np.int32)
+        fxs = np.empty(width, np.float32)
+        fys = np.empty(width, np.float32)
+        for y in range(w0, w1):
+            fl_row = b_fl[y - w0]
+            if prefilter:
                 for x in range(width):
-                    xlo, xhi = max(x - 1, 0), min(x + 1, width - 1)
-                    gx = derivative(row[xlo], row[xhi], xlo, xhi)
-                    gy = derivative(above[x], below[x], ylo, yhi)
-                    t0, t1, t2, t3, t4 = normal_terms(gx, gy, uv[0, y - y0, x], uv[1, y - y0, x],
-                                                      ref[c, y, x], row[x])
-                    padded[0, half + x] += t0
-                    padded[1, half + x] += t1
-                    padded[2, half + x] += t2
-                    padded[3, half + x] += t3
-                    padded[4, half + x] += t4
-            for j in range(1, half + 1):  # mirror (reflect-101) border for the window
-                left = half + interp.border_index(-j, width, interp.BORDER_REFLECT101)
-                right = half + interp.border_index(width - 1 + j, width, interp.BORDER_REFLECT101)
-                for t in range(N_TERMS):
-                    padded[t, half - j] = padded[t, left]
-                    padded[t, half + width - 1 + j] = padded[t, right]
-            for t in range(N_TERMS):
-                out = hsum[t, y]
-                out[:] = 0.0
-                src = padded[t]
-                for k in range(weights.shape[0]):
-                    wk = weights[k]
-                    for x in range(width):
-                        out[x] += wk * src[x + k]
-
-
-@njit(cache=True, parallel=True)
-def _window_solve_rows(hsum, weights, flow):
-    """The y pass of the window over the five planes, then the 2x2 solve per pixel."""
-    height, width = hsum.shape[1], hsum.shape[2]
-    half = (weights.shape[0] - 1) // 2
-    n_chunks = (height + _ROWS_PER_CHUNK - 1) // _ROWS_PER_CHUNK
-    for chunk in prange(n_chunks):
-        y0 = chunk * _ROWS_PER_CHUNK
-        y1 = min(y0 + _ROWS_PER_CHUNK, height)
-        acc = np.empty((N_TERMS, width), np.float32)
+                    fl_row[2 * x] = median3x3(flow, y, x, 0)
+                    fl_row[2 * x + 1] = median3x3(flow, y, x, 1)
+            else:
+                fl_row[:] = flow[y].reshape(2 * width)
+            _warp_row(image, src, fl_row, 0, y, interp.INTER_LINEAR, interp.BORDER_REPLICATE,
+                      0.0, xs, ys, fxs, fys, b_wb[y - w0], no_mask)
+        for y in range(t0, t1):
+            _terms_row(ref[y].reshape(width * n_ch), b_wb, y - w0, max(y - 1, 0) - w0,
+                       min(y + 1, height - 1) - w0, b_fl[y - w0], b_tb[y - t0])
+        n_row = width * N_TERMS
+        col = np.zeros((N_TERMS, width), np.float64)  # window sums along y of the current row
+        flat = col.reshape(n_row)
+        products = b_tb.reshape((b_tb.shape[0], n_row))
+        padded = np.empty(width + 2 * half, np.float64)
+        row = np.empty((N_TERMS, width), np.float64)  # window sums of the current row
         for y in range(y0, y1):
-            acc[:] = 0.0
-            for k in range(weights.shape[0]):
-                yy = interp.border_index(y + k - half, height, interp.BORDER_REFLECT101)
-                wk = weights[k]
+            if box and y > y0:  # running sum: one row in, one out
+                p_in = products[interp.border_index(y + half, height, interp.BORDER_REFLECT101) - t0]
+                p_out = products[interp.border_index(y - half - 1, height,
+                                                     interp.BORDER_REFLECT101) - t0]
+                for i in range(n_row):
+                    flat[i] += np.float64(p_in[i]) - p_out[i]
+            else:
+                flat[:] = 0.0
+                for k in range(n_taps):
+                    p_k = products[interp.border_index(y + k - half, height,
+                                                       interp.BORDER_REFLECT101) - t0]
+                    wk = 1.0 if box else weights64[k]
+                    for i in range(n_row):
+                        flat[i] += wk * p_k[i]
+            if box:
+                _box_row(col, half, box_scale, row)
+            else:
                 for t in range(N_TERMS):
-                    dst = acc[t]
-                    src = hsum[t, yy]
-                    for x in range(width):
-                        dst[x] += wk * src[x]
+                    _pad_row(col[t], half, 1, interp.BORDER_REFLECT101, padded)
+                    _correlate_row(padded, weights64, 1, row[t])
             for x in range(width):
-                u, v = solve2x2(acc[0, x], acc[1, x], acc[2, x], acc[3, x], acc[4, x])
-                flow[0, y, x] = u
-                flow[1, y, x] = v
+                u, v = solve2x2(row[0, x], row[1, x], row[2, x], row[3, x], row[4, x])
+                flow_out[y, x, 0] = u
+                flow_out[y, x, 1] = v
 
 
 # ------------------------------------------------------------------------------ CPU driver
 
-def _reduce(planes, shape, weights, gain):
+def _reduce(image, shape, weights, gain):
     """One pyramid step: Gaussian (sigma 2/3, symmetric border; y then x), bilinear resize.
 
-    ``gain[p]`` multiplies plane ``p`` (1 for images, the size ratio for flow components).
+    ``gain[c]`` multiplies channel ``c`` (1 for images, the size ratio for flow components).
     """
-    tmp = np.empty_like(planes)
-    smooth = np.empty_like(planes)
-    _filter_cols(planes, weights, interp.BORDER_REFLECT, tmp)
-    _filter_rows(tmp, weights, interp.BORDER_REFLECT, smooth)
-    out = np.empty((planes.shape[0],) + tuple(shape), np.float32)
+    smooth = np.empty_like(image)
+    _blur(image, weights, interp.BORDER_REFLECT, smooth)
+    out = np.empty(tuple(shape) + (image.shape[2],), np.float32)
     _downsample(smooth, gain, out)
     return out
 
 
-def _pyramid(planes, shapes, weights):
-    levels = [planes]
-    ones = np.ones(planes.shape[0], np.float32)
+def _pyramid(image, shapes, weights):
+    levels = [image]
+    ones = np.ones(image.shape[2], np.float32)
     for shape in shapes[1:]:
         levels.append(_reduce(levels[-1], shape, weights, ones))
     return levels
@@ -360,57 +445,61 @@ def _pyramid(planes, shapes, weights):
 def _reduce_flow(flow, shapes, weights):
     """Bring a full-resolution flow to the coarsest level, rescaling the vectors each step."""
     for shape in shapes[1:]:
-        h, w = flow.shape[1:]
+        h, w = flow.shape[:2]
         flow = _reduce(flow, shape, weights, np.array([shape[1] / w, shape[0] / h], np.float32))
     return flow
 
 
-def ilk_pair(frame0, frame1, init_flow, radius, num_warp, gaussian, prefilter, levels):
-    """Coarse-to-fine iLK for one pair of float32 planes ``(C, H, W)``.
+def ilk_pair(frame0, frame1, init_flow, radius, num_warp, gaussian, prefilter, levels, out):
+    """Coarse-to-fine iLK for one pair, written into ``out`` (H, W, 2) float32.
 
     Parameters
     ----------
-    frame0, frame1 : ndarray, (C, H, W) float32, C-contiguous
-    init_flow : ndarray (2, H, W) float32 or None
-        Initial flow at full resolution (u, v planes).
+    frame0, frame1 : ndarray, (H, W, C) float32, C-contiguous
+    init_flow : ndarray (H, W, 2) float32 or None
+        Initial flow at full resolution.
     radius, num_warp : int
     gaussian, prefilter : bool
     levels : int
         Number of pyramid levels (>= 1).
-
-    Returns
-    -------
-    ndarray, (2, H, W) float32
-        u and v planes.
+    out : ndarray, (H, W, 2) float32, C-contiguous
     """
-    shapes = pyramid_shapes(frame0.shape[1], frame0.shape[2], levels)
+    height, width, n_ch = frame0.shape
+    shapes = pyramid_shapes(height, width, levels)
     pyr_w = pyramid_weights()
     win_w = window_weights(radius, gaussian)
+    half = (win_w.shape[0] - 1) // 2
     pyr0 = _pyramid(frame0, shapes, pyr_w)
     pyr1 = _pyramid(frame1, shapes, pyr_w)
     if init_flow is None:
-        flow = np.zeros((2,) + shapes[-1], np.float32)
+        flow = np.zeros(shapes[-1] + (2,), np.float32)
     else:
-        flow = np.ascontiguousarray(_reduce_flow(init_flow, shapes, pyr_w), np.float32)
+        flow = _reduce_flow(init_flow, shapes, pyr_w)
     for level in range(levels - 1, -1, -1):
-        ref, mov = pyr0[level], pyr1[level]
-        if flow.shape[1:] != ref.shape[1:]:
-            finer = np.empty((2,) + ref.shape[1:], np.float32)
+        h, w = shapes[level]
+        if flow.shape[:2] != (h, w):
+            finer = np.empty((h, w, 2), np.float32)
             _upscale_flow(flow, finer)
             flow = finer
-        hsum = np.empty((N_TERMS,) + ref.shape[1:], np.float32)
+        n_bands = max(1, min(numba.get_num_threads(), h // (4 * half + 4)))
+        rows = (h + n_bands - 1) // n_bands + 2 * half + 2
+        fl = np.empty((n_bands, rows, 2 * w), np.float32)
+        wb = np.empty((n_bands, rows, w * n_ch), np.float32)
+        tb = np.empty((n_bands, rows, N_TERMS, w), np.float32)
+        other = np.empty_like(flow)
         for _ in range(num_warp):
-            _terms_window_rows(ref, mov, flow, win_w, prefilter, hsum)
-            _window_solve_rows(hsum, win_w, flow)
-    return flow
+            _ilk_step(pyr0[level], pyr1[level], flow, prefilter, win_w, not gaussian, n_bands,
+                      fl, wb, tb, other)
+            flow, other = other, flow
+    out[...] = flow
 
 
 def ilk(frames0, frames1, init_flows, radius, num_warp, gaussian, prefilter, levels):
-    """Batch driver: ``(N, C, H, W)`` float32 frames -> ``(N, H, W, 2)`` float32 flow."""
-    n, _, height, width = frames0.shape
+    """Batch driver: ``(N, H, W, C)`` float32 frames -> ``(N, H, W, 2)`` float32 flow."""
+    n, height, width, _ = frames0.shape
     out = np.empty((n, height, width, 2), np.float32)
     for i in range(n):
         init = None if init_flows is None else init_flows[i]
-        flow = ilk_pair(frames0[i], frames1[i], init, radius, num_warp, gaussian, prefilter, levels)
-        out[i] = flow.transpose(1, 2, 0)
+        ilk_pair(frames0[i], frames1[i], init, radius, num_warp, gaussian, prefilter, levels,
+                 out[i])
     return out

@@ -97,19 +97,19 @@ def test_auto_levels_rule():
 def test_pyramid_step_matches_skimage():
     image = textured_image(37, 23, seed=2).astype(np.float32)
     shape = lk_dense.reduced_shape(image.shape)
-    ours = lk_dense._reduce(image[None], shape, lk_dense.pyramid_weights(),
-                            np.ones(1, np.float32))[0]
+    ours = lk_dense._reduce(image[..., None], shape, lk_dense.pyramid_weights(),
+                            np.ones(1, np.float32))[..., 0]
     ref = pyramid_reduce(image, 2, channel_axis=None)
     np.testing.assert_allclose(ours, ref, atol=1e-6)  # float32 rounding of the blur
 
 
 def test_flow_upscale_matches_skimage():
     rng = np.random.default_rng(0)
-    small = rng.normal(size=(2, 9, 12)).astype(np.float32)  # (u, v) planes
-    big = np.empty((2, 17, 23), np.float32)
+    small = rng.normal(size=(9, 12, 2)).astype(np.float32)  # (u, v)
+    big = np.empty((17, 23, 2), np.float32)
     lk_dense._upscale_flow(small, big)
-    ref = _resize_flow(small[::-1].copy(), (17, 23))[::-1]  # scikit-image's (v, u) order
-    np.testing.assert_array_equal(big, ref)
+    ref = _resize_flow(small.transpose(2, 0, 1)[::-1].copy(), (17, 23))  # skimage's (v, u)
+    np.testing.assert_array_equal(big, ref[::-1].transpose(1, 2, 0))
 
 
 def test_median9_is_the_median():
@@ -213,10 +213,10 @@ def test_init_flow_is_reduced_to_the_coarsest_level():
     with_init = flowkit.lucas_kanade(frame0, frame1, init_flow=truth, **kw)
     assert np.abs(with_init - truth)[inner].mean() < 0.05
     # the reduced init at the coarse level is exactly half the constant flow
-    coarse = lk_dense._reduce_flow(np.ascontiguousarray(truth.transpose(2, 0, 1)),
-                                   lk_dense.pyramid_shapes(64, 80, 2), lk_dense.pyramid_weights())
-    np.testing.assert_allclose(coarse[0], 3.0, rtol=1e-6)
-    np.testing.assert_allclose(coarse[1], -2.5, rtol=1e-6)
+    coarse = lk_dense._reduce_flow(truth, lk_dense.pyramid_shapes(64, 80, 2),
+                                   lk_dense.pyramid_weights())
+    np.testing.assert_allclose(coarse[..., 0], 3.0, rtol=1e-6)
+    np.testing.assert_allclose(coarse[..., 1], -2.5, rtol=1e-6)
 
 
 # -------------------------------------------------------------------------------- CUDA
