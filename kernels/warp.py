@@ -128,10 +128,12 @@ def _put(dst, k, value, int_max):
 
 
 @njit(cache=True)
-def _split_row(flow_row, y, h, w, lo, hi, xs, ys, fxs, fys):
+def _split_row(flow_row, y, h, w, interpolation, border, xs, ys, fxs, fys, mask_row):
     """Pass 1 for one row: integer parts ``xs``, ``ys`` and fractions ``fxs``, ``fys`` of
-    the sample positions; ``ys[x] = -1`` unless every tap (offsets -lo .. hi) is inside the
-    image and the flow is known.
+    the sample positions, and the mask; ``ys[x] = -1`` marks pixels for the general path:
+    unknown flow, or a tap outside the image (linear and nearest with the replicate border
+    never need it: clamping the position to [0, n - 2] with the fraction set to 0 or 1 reads
+    the same edge pixels).
 
     Branch-free, int32 and (for float32 flows) float32, so that LLVM vectorises it.
     ``u - float32(trunc(u))`` is exact; adding 1 to a tiny negative fraction may round it to
@@ -139,6 +141,11 @@ def _split_row(flow_row, y, h, w, lo, hi, xs, ys, fxs, fys):
     """
     zero = np.float32(0)
     one = np.float32(1)
+    cubic = interpolation == interp.INTER_CUBIC
+    lo = 1 if cubic else 0  # taps at offsets -lo .. hi
+    hi = 2 if cubic else 1
+    clamp = border == interp.BORDER_REPLICATE and not cubic and w >= 2 and h >= 2
+    want_mask = mask_row.size > 0
     for x in range(w):
         u = flow_row[2 * x]
         v = flow_row[2 * x + 1]
@@ -151,11 +158,25 @@ def _split_row(flow_row, y, h, w, lo, hi, xs, ys, fxs, fys):
         fy = v - np.float32(tv)
         nx = fx < zero
         ny = fy < zero
-        fxs[x] = fx + one if nx else fx
-        fys[x] = fy + one if ny else fy
+        fx = fx + one if nx else fx
+        fy = fy + one if ny else fy
         xi = np.int32(x) + (tu - np.int32(1) if nx else tu)
         yi = np.int32(y) + (tv - np.int32(1) if ny else tv)
+        if want_mask:
+            mask_row[x] = (known & (xi >= 0) & ((xi < w - 1) | ((xi == w - 1) & (fx == zero)))
+                           & (yi >= 0) & ((yi < h - 1) | ((yi == h - 1) & (fy == zero))))
+        if clamp:
+            low = xi < 0
+            high = xi > w - 2
+            fx = zero if low else one if high else fx
+            xi = np.int32(0) if low else np.int32(w - 2) if high else xi
+            low = yi < 0
+            high = yi > h - 2
+            fy = zero if low else one if high else fy
+            yi = np.int32(0) if low else np.int32(h - 2) if high else yi
         fast = known & (xi >= lo) & (xi < w - hi) & (yi >= lo) & (yi < h - hi)
+        fxs[x] = fx
+        fys[x] = fy
         xs[x] = xi
         ys[x] = yi if fast else np.int32(-1)
 
@@ -165,8 +186,7 @@ def _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
               xs, ys, fxs, fys, dst, mask_row):
     """Passes 1 and 2 for one output row, into ``dst`` (W * C values)."""
     _, h, w, channels = image.shape
-    cubic = interpolation == interp.INTER_CUBIC
-    _split_row(flow_row, y, h, w, 1 if cubic else 0, 2 if cubic else 1, xs, ys, fxs, fys)
+    _split_row(flow_row, y, h, w, interpolation, border, xs, ys, fxs, fys, mask_row)
     plane = ni * h * w * channels
     dx = np.uint64(channels)
     dy = np.uint64(w * channels)
@@ -189,8 +209,8 @@ def _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
             gx = np.float32(1) - fx  # float32 weights for float32 flows, float64 for float64
             gy = np.float32(1) - fy
             if channels == 1:
-                dst[k] = (gy * (gx * src[p] + fx * src[p + 1])
-                          + fy * (gx * src[p + dy] + fx * src[p + dy + 1]))
+                dst[k] = (gy * (gx * src[p] + fx * src[p + dx])
+                          + fy * (gx * src[p + dy] + fx * src[p + dy + dx]))
             else:
                 for c in range(channels):
                     q = p + np.uint64(c)
@@ -210,8 +230,6 @@ def _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
                     acc += wy * (wx0 * src[q] + wx1 * src[q + dx]
                                  + wx2 * src[q + 2 * dx] + wx3 * src[q + 3 * dx])
                 dst[k + c] = acc
-    if mask_row.size:
-        mask_row[:] = True
     for i in range(n_slow):
         x = ys[i]
         inside = warp_pixel(image, ni, y, x, flow_row[2 * x], flow_row[2 * x + 1], dst,
@@ -244,7 +262,7 @@ def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_ma
     n_flow = flow.shape[0]
     src = image.reshape(image.size)
     rows = n_out * h
-    no_mask = mask[0, 0, :0]
+    no_mask = np.zeros(0, np.bool_)  # C-contiguous like mask rows (one array type)
     for task in prange((rows + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK):
         xs = np.empty(w, np.int32)
         ys = np.empty(w, np.int32)
