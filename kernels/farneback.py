@@ -722,19 +722,93 @@ def expand_all_cpu(planes, norm, items, lvl, kerns, ytab, yfr, xtab, xfr, g, xg,
 
 
 @njit(cache=True)
-def _matrix_row(R0, R1, nc, h, w, flow, r, dst, bwx):
-    """Normal equations of row ``r`` (clamped into the image) into ``dst`` (5 w,)."""
+def _matrix_row(R0, R1, nc, h, w, flow, r, dst, bwx, sb):
+    """Normal equations of row ``r`` (clamped into the image) into ``dst`` (5 w,).
+
+    Same arithmetic as ``normal_equations``, split in two passes per channel so that the
+    second vectorises: (1) bilinear samples of R1 at the displaced positions into ``sb``
+    (5, w) (outside the image: 0, 0 and R0's own quadratic terms, which makes
+    ``(R0 + s) / 2`` equal R0 exactly); (2) the update terms and their products.
+    """
     y = min(max(r, 0), h - 1)
     wy = axis_weight(y, h)
     frow = flow[y]
-    for x in range(w):
-        e = normal_equations(R0, R1, nc, h, w, y, x, frow[x, 0], frow[x, 1], bwx[x] * wy)
-        b = 5 * x
-        dst[b] = e[0]
-        dst[b + 1] = e[1]
-        dst[b + 2] = e[2]
-        dst[b + 3] = e[3]
-        dst[b + 4] = e[4]
+    r0all = R0.reshape((nc, h, w, 5))
+    r1all = R1.reshape((nc, h, w, 5))
+    mrow = dst.reshape((w, 5))
+    half = np.float32(0.5)
+    quarter = np.float32(0.25)
+    one = np.float32(1.0)
+    s0 = sb[0]
+    s1 = sb[1]
+    s2 = sb[2]
+    s3 = sb[3]
+    s4 = sb[4]
+    for c in range(nc):
+        r0 = r0all[c, y]
+        r1 = r1all[c]
+        for x in range(w):
+            fx = np.float32(x) + frow[x, 0]
+            fy = np.float32(y) + frow[x, 1]
+            x1 = fast_floor(fx)
+            y1 = fast_floor(fy)
+            ax = fx - np.float32(x1)
+            ay = fy - np.float32(y1)
+            if (0 <= x1 and (x1 < w - 1 or (x1 == w - 1 and ax == 0))
+                    and 0 <= y1 and (y1 < h - 1 or (y1 == h - 1 and ay == 0))):
+                x2 = min(x1 + 1, w - 1)
+                y2 = min(y1 + 1, h - 1)
+                a00 = (one - ax) * (one - ay)
+                a01 = ax * (one - ay)
+                a10 = (one - ax) * ay
+                a11 = ax * ay
+                p = r1[y1, x1]
+                q = r1[y1, x2]
+                u = r1[y2, x1]
+                v = r1[y2, x2]
+                s0[x] = a00 * p[0] + a01 * q[0] + a10 * u[0] + a11 * v[0]
+                s1[x] = a00 * p[1] + a01 * q[1] + a10 * u[1] + a11 * v[1]
+                s2[x] = a00 * p[2] + a01 * q[2] + a10 * u[2] + a11 * v[2]
+                s3[x] = a00 * p[3] + a01 * q[3] + a10 * u[3] + a11 * v[3]
+                s4[x] = a00 * p[4] + a01 * q[4] + a10 * u[4] + a11 * v[4]
+            else:
+                s0[x] = 0.0
+                s1[x] = 0.0
+                s2[x] = r0[x, 2]
+                s3[x] = r0[x, 3]
+                s4[x] = r0[x, 4]
+        for x in range(w):
+            dx = frow[x, 0]
+            dy = frow[x, 1]
+            sc = bwx[x] * wy
+            r4 = (r0[x, 2] + s2[x]) * half
+            r5 = (r0[x, 3] + s3[x]) * half
+            r6 = (r0[x, 4] + s4[x]) * quarter
+            r2 = (r0[x, 0] - s0[x]) * half
+            r3 = (r0[x, 1] - s1[x]) * half
+            r2 += r4 * dy + r6 * dx
+            r3 += r6 * dy + r5 * dx
+            r2 *= sc
+            r3 *= sc
+            r4 *= sc
+            r5 *= sc
+            r6 *= sc
+            if c == 0:
+                mrow[x, 0] = r4 * r4 + r6 * r6
+                mrow[x, 1] = (r4 + r5) * r6
+                mrow[x, 2] = r5 * r5 + r6 * r6
+                mrow[x, 3] = r4 * r2 + r6 * r3
+                mrow[x, 4] = r6 * r2 + r5 * r3
+            else:
+                mrow[x, 0] += r4 * r4 + r6 * r6
+                mrow[x, 1] += (r4 + r5) * r6
+                mrow[x, 2] += r5 * r5 + r6 * r6
+                mrow[x, 3] += r4 * r2 + r6 * r3
+                mrow[x, 4] += r6 * r2 + r5 * r3
+    if nc > 1:
+        inv = np.float32(1.0 / nc)
+        for i in range(dst.shape[0]):
+            dst[i] *= inv
 
 
 @njit(cache=True)
@@ -761,8 +835,9 @@ def iterate_cpu(R0, R1, nc, h, w, flow_in, flow_out, conf, wk, box, eps, strips,
         y1 = strips[s + 1]
         rg = ring[s]
         vs = vsum[s]
+        sb = np.empty((5, w), np.float32)
         for r in range(y0 - m, y0 + m + 1):
-            _matrix_row(R0, R1, nc, h, w, flow_in, r, rg[_slot(r, nring)], bwx)
+            _matrix_row(R0, R1, nc, h, w, flow_in, r, rg[_slot(r, nring)], bwx, sb)
         if box:
             for i in range(n5):
                 vs[i] = 0.0
@@ -773,7 +848,7 @@ def iterate_cpu(R0, R1, nc, h, w, flow_in, flow_out, conf, wk, box, eps, strips,
         for y in range(y0, y1):
             if y > y0:
                 add = rg[_slot(y + m, nring)]
-                _matrix_row(R0, R1, nc, h, w, flow_in, y + m, add, bwx)
+                _matrix_row(R0, R1, nc, h, w, flow_in, y + m, add, bwx, sb)
                 if box:
                     old = rg[_slot(y - m - 1, nring)]
                     for i in range(n5):

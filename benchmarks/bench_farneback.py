@@ -1,0 +1,57 @@
+"""Farneback flow beside cv2.calcOpticalFlowFarneback at equal thread counts.
+
+Run: ``pytest benchmarks/bench_farneback.py --benchmark-only``. Each group holds, for one
+frame size, OpenCV and flowkit with OpenCV's tutorial settings (pyr_scale 0.5, levels 3,
+winsize 15, iterations 3, poly_n 5, poly_sigma 1.2, box window) on a uint8 gray pair: a
+smooth texture and its warp by a smooth flow of a few pixels. ``flowkit-reuse`` is the
+``Farneback`` object of a video loop (buffers kept between calls); ``flowkit`` is the
+function (buffers allocated per call).
+"""
+
+import cv2
+import numpy as np
+import pytest
+
+import flowkit
+
+THREADS = 2
+SIZES = {"640x480": (480, 640), "1280x720": (720, 1280), "1920x1080": (1080, 1920)}
+TUTORIAL = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _threads():
+    flowkit.set_num_threads(THREADS)
+    cv2.setNumThreads(THREADS)
+
+
+def _pair(size):
+    h, w = SIZES[size]
+    rng = np.random.default_rng(0)
+    texture = cv2.GaussianBlur(rng.random((h, w), dtype=np.float32), (0, 0), 2.0)
+    texture = cv2.normalize(texture, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    small = rng.standard_normal((h // 32 + 1, w // 32 + 1, 2)).astype(np.float32)
+    flow = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC) * 3
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+    frame1 = cv2.remap(texture, gx - flow[..., 0], gy - flow[..., 1], cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REFLECT)
+    return texture, frame1
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("impl", ["opencv", "flowkit", "flowkit-reuse"])
+def test_farneback_tutorial(benchmark, impl, size):
+    f0, f1 = _pair(size)
+    benchmark.group = f"farneback {size} uint8 gray"
+    if impl == "opencv":
+        o = TUTORIAL
+        fn = lambda: cv2.calcOpticalFlowFarneback(f0, f1, None, o["pyr_scale"], o["levels"],
+                                                  o["winsize"], o["iterations"], o["poly_n"],
+                                                  o["poly_sigma"], 0)
+    elif impl == "flowkit":
+        fn = lambda: flowkit.farneback(f0, f1, **TUTORIAL)
+    else:
+        runner = flowkit.Farneback(**TUTORIAL)
+        fn = lambda: runner(f0, f1)
+    fn()  # warm-up: JIT compilation (or cache load) excluded
+    benchmark.pedantic(fn, rounds=10, iterations=1, warmup_rounds=2)
