@@ -174,7 +174,7 @@ def warp(image, flow, *, interpolation="linear", border="replicate", border_valu
         src = _prepare_host(image, compute, image_shape)
         vec = _prepare_host(flow, flow_dtype, flow_shape)
         out = np.empty(out4, compute)
-        mask = np.empty(flow_shape[:3], np.bool_)
+        mask = np.empty(flow_shape[:3] if return_mask else (0, h, w), np.bool_)
         warp_cpu(src, vec, out, mask, *args, np.empty(0, np.float64 if dtype == np.float64 else np.float32))
     gpu_input = is_device_array(image)
     result = to_output(out, gpu_input)

@@ -182,6 +182,62 @@ def _split_row(flow_row, y, h, w, interpolation, border, xs, ys, fxs, fys, mask_
 
 
 @njit(cache=True)
+def _linear_gray(src, plane, w, xs, ys, fxs, fys, dst):
+    """Pass 2, bilinear, one channel: a tight loop of its own (few live values, no spills);
+    returns the number of pixels left for the general path, listed in ``ys[:n]``."""
+    one = np.uint64(1)
+    dy = np.uint64(w)
+    n_slow = 0
+    for x in range(w):
+        yi = ys[x]
+        if yi < 0:
+            ys[n_slow] = x
+            n_slow += 1
+            continue
+        fx = fxs[x]
+        fy = fys[x]
+        p = np.uint64(plane + np.int64(yi) * w + xs[x])
+        gx = np.float32(1) - fx
+        gy = np.float32(1) - fy
+        dst[x] = (gy * (gx * src[p] + fx * src[p + one])
+                  + fy * (gx * src[p + dy] + fx * src[p + dy + one]))
+    return n_slow
+
+
+@njit(cache=True)
+def _linear_rgb(src, plane, w, xs, ys, fxs, fys, dst):
+    """Pass 2, bilinear, three channels (weights once per pixel); as ``_linear_gray``."""
+    c1 = np.uint64(1)
+    c2 = np.uint64(2)
+    dx = np.uint64(3)
+    dy = np.uint64(3 * w)
+    n_slow = 0
+    for x in range(w):
+        yi = ys[x]
+        if yi < 0:
+            ys[n_slow] = x
+            n_slow += 1
+            continue
+        fx = fxs[x]
+        fy = fys[x]
+        p = np.uint64(plane + (np.int64(yi) * w + xs[x]) * 3)
+        gx = np.float32(1) - fx
+        gy = np.float32(1) - fy
+        w00 = gx * gy
+        w01 = fx * gy
+        w10 = gx * fy
+        w11 = fx * fy
+        q = p + dy
+        k = np.uint64(3 * x)
+        dst[k] = w00 * src[p] + w01 * src[p + dx] + w10 * src[q] + w11 * src[q + dx]
+        dst[k + c1] = (w00 * src[p + c1] + w01 * src[p + dx + c1] + w10 * src[q + c1]
+                       + w11 * src[q + dx + c1])
+        dst[k + c2] = (w00 * src[p + c2] + w01 * src[p + dx + c2] + w10 * src[q + c2]
+                       + w11 * src[q + dx + c2])
+    return n_slow
+
+
+@njit(cache=True)
 def _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
               xs, ys, fxs, fys, dst, mask_row):
     """Passes 1 and 2 for one output row, into ``dst`` (W * C values)."""
@@ -190,8 +246,16 @@ def _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
     plane = ni * h * w * channels
     dx = np.uint64(channels)
     dy = np.uint64(w * channels)
-    n_slow = 0
-    for x in range(w):
+    if interpolation == interp.INTER_LINEAR and channels == 1:
+        n_slow = _linear_gray(src, plane, w, xs, ys, fxs, fys, dst)
+        start = w
+    elif interpolation == interp.INTER_LINEAR and channels == 3:
+        n_slow = _linear_rgb(src, plane, w, xs, ys, fxs, fys, dst)
+        start = w
+    else:
+        n_slow = 0
+        start = 0
+    for x in range(start, w):
         yi = ys[x]
         if yi < 0:
             ys[n_slow] = x  # ys[:x] is used up: reuse it as the list of slow pixels
@@ -208,14 +272,10 @@ def _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
         if interpolation == interp.INTER_LINEAR:
             gx = np.float32(1) - fx  # float32 weights for float32 flows, float64 for float64
             gy = np.float32(1) - fy
-            if channels == 1:
-                dst[k] = (gy * (gx * src[p] + fx * src[p + dx])
-                          + fy * (gx * src[p + dy] + fx * src[p + dy + dx]))
-            else:
-                for c in range(channels):
-                    q = p + np.uint64(c)
-                    dst[k + c] = (gy * (gx * src[q] + fx * src[q + dx])
-                                  + fy * (gx * src[q + dy] + fx * src[q + dy + dx]))
+            for c in range(channels):
+                q = p + np.uint64(c)
+                dst[k + c] = (gy * (gx * src[q] + fx * src[q + dx])
+                              + fy * (gx * src[q + dy] + fx * src[q + dy + dx]))
         elif interpolation == interp.INTER_NEAREST:
             for c in range(channels):
                 dst[k + c] = src[p + np.uint64(c)]
@@ -247,7 +307,7 @@ def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_ma
     image : ndarray (Ni, H, W, C), uint8, uint16, float32 or float64
     flow : ndarray (Nf, H, W, 2), float32 (float64 for float64 images)
     out : ndarray (N, H, W, C), the image dtype, written
-    mask : ndarray (Nf, H, W), bool, written
+    mask : ndarray (Nf, H, W), bool, written; (0, H, W) when no mask is wanted
     interpolation, border : int
         Codes from ``kernels.interp``.
     border_value : float
@@ -275,7 +335,7 @@ def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_ma
             ni = n if n_image > 1 else 0
             nf = n if n_flow > 1 else 0
             flow_row = flow[nf, y].reshape(2 * w)
-            mask_row = mask[nf, y] if nf == n else no_mask
+            mask_row = mask[nf, y] if nf == n and mask.shape[0] > 0 else no_mask
             out_row = out[n, y].reshape(w * channels)
             if int_max > 0:
                 _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
