@@ -204,6 +204,29 @@ def solve2x2(axx, axy, ayy, bx, by):
 # ------------------------------------------------------------------------ CPU row helpers
 
 @njit(cache=True)
+def _solve_row(sums, out):
+    """Solve the systems of one row: ``sums`` (5, W) window sums -> ``out`` (W, 2) flow."""
+    for x in range(out.shape[0]):
+        out[x, 0], out[x, 1] = solve2x2(sums[0, x], sums[1, x], sums[2, x], sums[3, x],
+                                        sums[4, x])
+
+
+@njit(cache=True)
+def _median_row(flow, y, out):
+    """3x3 median of both components of flow row ``y`` into ``out`` (2W, interleaved)."""
+    height, width = flow.shape[0], flow.shape[1]
+    above = flow[max(y - 1, 0)].reshape(2 * width)
+    row = flow[y].reshape(2 * width)
+    below = flow[min(y + 1, height - 1)].reshape(2 * width)
+    for i in range(2, 2 * width - 2):  # interior: branch-free, vectorises
+        out[i] = median9(above[i - 2], above[i], above[i + 2], row[i - 2], row[i], row[i + 2],
+                         below[i - 2], below[i], below[i + 2])
+    for x in (0, width - 1):
+        out[2 * x] = median3x3(flow, y, x, 0)
+        out[2 * x + 1] = median3x3(flow, y, x, 1)
+
+
+@njit(cache=True)
 def _pad_row(row, half, n_ch, border, padded):
     """``padded`` = the interleaved ``row`` (W * n_ch) with ``half`` pixels added each side."""
     n = row.shape[0] // n_ch
@@ -219,13 +242,20 @@ def _pad_row(row, half, n_ch, border, padded):
 
 @njit(cache=True)
 def _correlate_row(padded, weights, n_ch, out):
-    """``out[i] = sum_k weights[k] * padded[i + k * n_ch]`` (tap-outer loop: vectorises)."""
-    out[:] = 0.0
-    for k in range(weights.shape[0]):
-        wk = weights[k]
-        offset = k * n_ch
-        for i in range(out.shape[0]):
-            out[i] += wk * padded[i + offset]
+    """``out[i] = sum_k weights[k] * padded[i + k * n_ch]`` for symmetric ``weights``: taps
+    paired around the centre, tap-outer loops over slices (so that LLVM vectorises)."""
+    half = (weights.shape[0] - 1) // 2
+    n = out.shape[0]
+    w_c = weights[half]
+    centre = padded[half * n_ch:half * n_ch + n]
+    for i in range(n):
+        out[i] = w_c * centre[i]
+    for k in range(half):
+        w_k = weights[k]
+        left = padded[k * n_ch:k * n_ch + n]
+        right = padded[(2 * half - k) * n_ch:(2 * half - k) * n_ch + n]
+        for i in range(n):
+            out[i] += w_k * (left[i] + right[i])
 
 
 @njit(cache=True)
@@ -360,7 +390,6 @@ def _ilk_step(ref, mov, flow, prefilter, weights, box, n_bands, fl, wb, tb, flow
     n_taps = weights.shape[0]
     half = (n_taps - 1) // 2
     box_scale = 1.0 / (n_taps * n_taps)
-    weights64 = weights.astype(np.float64)
     image = mov.reshape((1, height, width, n_ch))
     src = mov.reshape(mov.size)
     no_mask = np.zeros((1, 0), np.bool_)[0]
@@ -377,9 +406,7 @@ def _ilk_step(ref, mov, flow, prefilter, weights, box, n_bands, fl, wb, tb, flow
         for y in range(w0, w1):
             fl_row = b_fl[y - w0]
             if prefilter:
-                for x in range(width):
-                    fl_row[2 * x] = median3x3(flow, y, x, 0)
-                    fl_row[2 * x + 1] = median3x3(flow, y, x, 1)
+                _median_row(flow, y, fl_row)
             else:
                 fl_row[:] = flow[y].reshape(2 * width)
             _warp_row(image, src, fl_row, 0, y, interp.INTER_LINEAR, interp.BORDER_REPLICATE,
@@ -388,36 +415,49 @@ def _ilk_step(ref, mov, flow, prefilter, weights, box, n_bands, fl, wb, tb, flow
             _terms_row(ref[y].reshape(width * n_ch), b_wb, y - w0, max(y - 1, 0) - w0,
                        min(y + 1, height - 1) - w0, b_fl[y - w0], b_tb[y - t0])
         n_row = width * N_TERMS
-        col = np.zeros((N_TERMS, width), np.float64)  # window sums along y of the current row
-        flat = col.reshape(n_row)
         products = b_tb.reshape((b_tb.shape[0], n_row))
-        padded = np.empty(width + 2 * half, np.float64)
-        row = np.empty((N_TERMS, width), np.float64)  # window sums of the current row
-        for y in range(y0, y1):
-            if box and y > y0:  # running sum: one row in, one out
-                p_in = products[interp.border_index(y + half, height, interp.BORDER_REFLECT101) - t0]
-                p_out = products[interp.border_index(y - half - 1, height,
-                                                     interp.BORDER_REFLECT101) - t0]
-                for i in range(n_row):
-                    flat[i] += np.float64(p_in[i]) - p_out[i]
-            else:
-                flat[:] = 0.0
-                for k in range(n_taps):
-                    p_k = products[interp.border_index(y + k - half, height,
-                                                       interp.BORDER_REFLECT101) - t0]
-                    wk = 1.0 if box else weights64[k]
+        if box:  # running sums in float64 (no drift), O(1) per pixel for any radius
+            col = np.zeros((N_TERMS, width), np.float64)  # y-window sums of the current row
+            flat = col.reshape(n_row)
+            row = np.empty((N_TERMS, width), np.float64)  # window sums of the current row
+            for y in range(y0, y1):
+                if y == y0:
+                    for k in range(-half, half + 1):
+                        p_k = products[interp.border_index(y + k, height,
+                                                           interp.BORDER_REFLECT101) - t0]
+                        for i in range(n_row):
+                            flat[i] += p_k[i]
+                else:  # one row in, one out
+                    p_in = products[interp.border_index(y + half, height,
+                                                        interp.BORDER_REFLECT101) - t0]
+                    p_out = products[interp.border_index(y - half - 1, height,
+                                                         interp.BORDER_REFLECT101) - t0]
                     for i in range(n_row):
-                        flat[i] += wk * p_k[i]
-            if box:
+                        flat[i] += np.float64(p_in[i]) - p_out[i]
                 _box_row(col, half, box_scale, row)
-            else:
+                _solve_row(row, flow_out[y])
+        else:  # Gaussian taps (symmetric) in float32, vectorised
+            col32 = np.empty((N_TERMS, width), np.float32)
+            flat32 = col32.reshape(n_row)
+            padded = np.empty(width + 2 * half, np.float32)
+            row32 = np.empty((N_TERMS, width), np.float32)
+            for y in range(y0, y1):
+                p_c = products[y - t0]
+                w_c = weights[half]
+                for i in range(n_row):
+                    flat32[i] = w_c * p_c[i]
+                for k in range(half):  # symmetric taps in pairs
+                    p_a = products[interp.border_index(y + k - half, height,
+                                                       interp.BORDER_REFLECT101) - t0]
+                    p_b = products[interp.border_index(y + half - k, height,
+                                                       interp.BORDER_REFLECT101) - t0]
+                    wk = weights[k]
+                    for i in range(n_row):
+                        flat32[i] += wk * (p_a[i] + p_b[i])
                 for t in range(N_TERMS):
-                    _pad_row(col[t], half, 1, interp.BORDER_REFLECT101, padded)
-                    _correlate_row(padded, weights64, 1, row[t])
-            for x in range(width):
-                u, v = solve2x2(row[0, x], row[1, x], row[2, x], row[3, x], row[4, x])
-                flow_out[y, x, 0] = u
-                flow_out[y, x, 1] = v
+                    _pad_row(col32[t], half, 1, interp.BORDER_REFLECT101, padded)
+                    _correlate_row(padded, weights, 1, row32[t])
+                _solve_row(row32, flow_out[y])
 
 
 # ------------------------------------------------------------------------------ CPU driver
