@@ -9,8 +9,6 @@ Shared per-pixel math (also called by the CUDA drivers in ``smooth_cuda``): ``ex
 bilateral weights), ``gaussian_pixel_*`` and ``median_window`` / ``bilateral_pixel``.
 """
 
-import math
-
 import numpy as np
 from numba import njit, prange
 
@@ -60,12 +58,12 @@ def spatial_weights(size, sigma, dtype):
 
 
 @njit(cache=True)
-def _symmetric_taps(dst, w0, weights, rows, first):
+def _symmetric_taps(dst, w0, weights, rows):
     """``dst (+)= sum over pairs d`` of ``weights[r + d] * (rows(-d) + rows(+d))``, two pairs per pass.
 
-    ``rows(d)`` is ``rows[r + d]`` (1-D views of equal length). The centre tap ``w0 *
-    rows[r]`` is added in the first pass, which assigns ``dst`` when ``first`` is True.
-    Fusing taps cuts the loads and stores of ``dst`` that dominate small kernels.
+    ``rows(d)`` is ``rows[r + d]`` (1-D views of equal length); the first pass assigns
+    ``dst`` and adds the centre tap ``w0 * rows[r]``. Fusing taps cuts the loads and stores
+    of ``dst`` that dominate small kernels.
     """
     r = len(rows) // 2
     n = dst.shape[0]
@@ -113,14 +111,14 @@ def gaussian_cpu(src, weights, out):
         mid = buf[pad:pad + length]
         for y in range(y0, min(y0 + TILE, h)):
             vertical = [src[n, min(max(y + d, 0), h - 1)] for d in range(-r, r + 1)]
-            _symmetric_taps(mid, w0, weights, vertical, True)
+            _symmetric_taps(mid, w0, weights, vertical)
             for p in range(0, pad, 2):
                 buf[p] = mid[0]
                 buf[p + 1] = mid[1]
                 buf[pad + length + p] = mid[length - 2]
                 buf[pad + length + p + 1] = mid[length - 1]
             horizontal = [buf[pad + 2 * d:pad + 2 * d + length] for d in range(-r, r + 1)]
-            _symmetric_taps(out[n, y], w0, weights, horizontal, True)
+            _symmetric_taps(out[n, y], w0, weights, horizontal)
 
 
 @njit(cache=True)
@@ -179,6 +177,14 @@ def _sort5(a0, a1, a2, a3, a4):
     a1, a2 = _lo(a1, a2), _hi(a1, a2)
     a3, a4 = _lo(a3, a4), _hi(a3, a4)
     return a0, a1, a2, a3, a4
+
+
+# Median networks on windows whose columns are already sorted (x<rank><column>). Generated
+# offline: start from rank-row sorting networks followed by a Batcher odd-even merge sort of all
+# k*k values, greedily drop every comparator whose removal keeps the median right on all
+# (k+1)**k column-sorted 0-1 inputs, then keep only the min or max outputs that are used. By
+# the 0-1 principle that check is a proof (tests/test_smooth.py repeats it). The 5x5 network
+# (110 min/max) is split into one function per rank row plus a merge so each loop vectorises.
 
 
 @njit(cache=True)
