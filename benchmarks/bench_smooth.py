@@ -1,7 +1,8 @@
 """smooth_flow beside OpenCV at equal thread counts.
 
-Run: ``pytest benchmarks/bench_smooth.py --benchmark-only``. Each group holds flowkit and its
-peer for one method and size:
+Run: ``pytest benchmarks/bench_smooth.py --benchmark-only`` (both libraries on 2 threads;
+``FLOWKIT_BENCH_THREADS=1`` for another count). Each group holds flowkit and its peer for one
+method and size:
 
 * gaussian (5x5): ``cv2.GaussianBlur`` on the (H, W, 2) float32 flow (OpenCV filters both
   channels in one call), ``BORDER_REPLICATE``.
@@ -11,6 +12,8 @@ peer for one method and size:
   channels and is guided by its own input, not by an image): context only, not the same filter.
 """
 
+import os
+
 import cv2
 import numpy as np
 import pytest
@@ -18,7 +21,7 @@ import pytest
 import flowkit
 from flowkit import smooth_flow
 
-THREADS = 2
+THREADS = int(os.environ.get("FLOWKIT_BENCH_THREADS", "2"))
 SIZES = {"640x480": (480, 640), "1280x720": (720, 1280), "1920x1080": (1080, 1920)}
 
 
