@@ -38,6 +38,7 @@ from .interp import BORDER_REFLECT101, border_index
 # OpenCV's absolute 1e-3 on the determinant, for intensities in [0, 255]; on the [0, 1]
 # scale used here the determinant is 255**4 times smaller, and so is the regulariser.
 EPS = 1e-3 / 255.0 ** 4
+_BLOCK = 256  # columns per block of the expansion's horizontal pass
 SMALL_LEVEL = 100_000  # levels with fewer pixels run their iterations on one thread
 MIN_LEVEL_SIZE = 32  # OpenCV drops pyramid levels whose width or height would be below this
 BORDER = 5
@@ -134,7 +135,7 @@ def area_table(src_n, dst_n):
 
 def poly_constants(poly_n, poly_sigma):
     """Gaussian moments ``g, xg, xxg`` (float32, length ``poly_n + 1``, offsets 0..n) and
-    the inverse-Gram entries ``(ig11, ig03, ig33, ig55)`` (float64) of the expansion."""
+    the inverse-Gram entries ``(ig11, ig03, ig33, ig55)`` (float32) of the expansion."""
     n = poly_n
     sigma = poly_sigma if poly_sigma >= np.finfo(np.float32).eps else n * 0.3
     x = np.arange(-n, n + 1, dtype=np.float64)
@@ -154,7 +155,8 @@ def poly_constants(poly_n, poly_sigma):
     gram[4, 4] = gram[3, 3]
     gram[3, 4] = gram[4, 3] = gram[5, 5]
     inv = np.linalg.inv(gram)
-    ig = np.array([inv[1, 1], inv[0, 3], inv[3, 3], inv[5, 5]], np.float64)
+    # float32 like the moments (OpenCV keeps them in double: a relative 1e-7 difference)
+    ig = np.array([inv[1, 1], inv[0, 3], inv[3, 3], inv[5, 5]], np.float32)
     return g[n:].copy(), xg[n:].copy(), xxg[n:].copy(), ig
 
 
@@ -254,9 +256,7 @@ def poly_vertical(img, y, x, g, xg, xxg):
 @njit(cache=True)
 def poly_coefficients(b1, b2, b3, b4, b5, b6, ig):
     """Expansion coefficients ``(b_y, b_x, a_yy, a_xx, a_xy)`` from the six moments."""
-    return (np.float32(b3 * ig[0]), np.float32(b2 * ig[0]),
-            np.float32(b1 * ig[1] + b5 * ig[2]), np.float32(b1 * ig[1] + b4 * ig[2]),
-            np.float32(b6 * ig[3]))
+    return b3 * ig[0], b2 * ig[0], b1 * ig[1] + b5 * ig[2], b1 * ig[1] + b4 * ig[2], b6 * ig[3]
 
 
 @njit(cache=True)
@@ -541,7 +541,9 @@ def _pyramid_row(img, norm, kern, yidx, yfrac, xidx, xfrac, dy, vb, hb, orow):
                 row[x] += kk * np.float32(src[x])
         for x in range(wfull):
             row[x] *= norm
-        hrow = hb[j]
+        # a full-resolution level is the blur itself: write it straight to the output
+        direct = orow.shape[0] == wfull and nrows == 1
+        hrow = orow if direct else hb[j]
         if inner > 0:
             mid = hrow[r:r + inner]
             for x in range(inner):
@@ -554,6 +556,8 @@ def _pyramid_row(img, norm, kern, yidx, yfrac, xidx, xfrac, dy, vb, hb, orow):
         for x in range(wfull):
             if x < r or x >= r + inner:
                 hrow[x] = pyr_horizontal(row, x, kern)
+    if orow.shape[0] == wfull and nrows == 1:
+        return
     top = hb[0]
     bot = hb[1]
     ay = yfrac[dy]
@@ -578,7 +582,7 @@ def _poly_row(img, y, ybase, hl, g, xg, xxg, ig, vb, bb, orow):
     """Expansion of row ``y`` of a level (height ``hl``) into ``orow`` (w, 5).
 
     ``img`` holds level rows ``ybase ..`` (all rows ``y - n .. y + n`` that exist).
-    Scratch: ``vb`` (3, w + 2n), ``bb`` (6, w). Inner loops index slices with the bare
+    Scratch: ``vb`` (3, w + 2n), ``bb`` (6, >= min(w, _BLOCK)). Inner loops index slices with the bare
     loop variable: Numba then omits the negative-index fix-up and LLVM vectorises them.
     """
     w = img.shape[1]
@@ -619,38 +623,43 @@ def _poly_row(img, y, ybase, hl, g, xg, xxg, ig, vb, bb, orow):
         t0[w + n + k] = t0[w + n - 1]
         t1[w + n + k] = t1[w + n - 1]
         t2[w + n + k] = t2[w + n - 1]
-    for x in range(w):
-        b1[x] = c0[x] * g0
-        b2[x] = 0.0
-        b3[x] = c1[x] * g0
-        b4[x] = 0.0
-        b5[x] = c2[x] * g0
-        b6[x] = 0.0
-    for k in range(1, n + 1):
-        gk = g[k]
-        xgk = xg[k]
-        xxgk = xxg[k]
-        l0 = t0[n - k:n - k + w]
-        h0 = t0[n + k:n + k + w]
-        l1 = t1[n - k:n - k + w]
-        h1 = t1[n + k:n + k + w]
-        l2 = t2[n - k:n - k + w]
-        h2 = t2[n + k:n + k + w]
-        for x in range(w):
-            tg = h0[x] + l0[x]
-            b1[x] += tg * gk
-            b4[x] += tg * xxgk
-            b2[x] += (h0[x] - l0[x]) * xgk
-            b3[x] += (h1[x] + l1[x]) * gk
-            b6[x] += (h1[x] - l1[x]) * xgk
-            b5[x] += (h2[x] + l2[x]) * gk
-    for x in range(w):
-        r = poly_coefficients(b1[x], b2[x], b3[x], b4[x], b5[x], b6[x], ig)
-        orow[x, 0] = r[0]
-        orow[x, 1] = r[1]
-        orow[x, 2] = r[2]
-        orow[x, 3] = r[3]
-        orow[x, 4] = r[4]
+    for xb in range(0, w, _BLOCK):  # blocks of columns keep the twelve rows in L1
+        bw = min(_BLOCK, w - xb)
+        for x in range(bw):
+            b1[x] = c0[xb + x] * g0
+            b2[x] = 0.0
+            b3[x] = c1[xb + x] * g0
+            b4[x] = 0.0
+            b5[x] = c2[xb + x] * g0
+            b6[x] = 0.0
+        for k in range(1, n + 1):
+            gk = g[k]
+            xgk = xg[k]
+            xxgk = xxg[k]
+            lo = xb + n - k
+            hi = xb + n + k
+            l0 = t0[lo:lo + bw]
+            h0 = t0[hi:hi + bw]
+            l1 = t1[lo:lo + bw]
+            h1 = t1[hi:hi + bw]
+            l2 = t2[lo:lo + bw]
+            h2 = t2[hi:hi + bw]
+            for x in range(bw):
+                tg = h0[x] + l0[x]
+                b1[x] += tg * gk
+                b4[x] += tg * xxgk
+                b2[x] += (h0[x] - l0[x]) * xgk
+                b3[x] += (h1[x] + l1[x]) * gk
+                b6[x] += (h1[x] - l1[x]) * xgk
+                b5[x] += (h2[x] + l2[x]) * gk
+        ob = orow[xb:xb + bw]
+        for x in range(bw):
+            r = poly_coefficients(b1[x], b2[x], b3[x], b4[x], b5[x], b6[x], ig)
+            ob[x, 0] = r[0]
+            ob[x, 1] = r[1]
+            ob[x, 2] = r[2]
+            ob[x, 3] = r[3]
+            ob[x, 4] = r[4]
 
 
 @njit(parallel=True, cache=True)
