@@ -268,6 +268,6 @@ def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, d
 
         eig = to_host(lk_sparse_cuda.corner_response(_hwc(frame, backend), scale))
     else:
-        eig = lk.corner_response(_hwc(frame, backend).astype(np.float32, copy=False), np.float32(scale))
+        eig = lk.corner_response(np.ascontiguousarray(_hwc(frame, backend), np.float32), np.float32(scale))
     points = lk.select_corners(eig, quality, min_distance, max_corners)
     return to_output(points, gpu_input)

@@ -591,21 +591,81 @@ def track_points(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h
 # corners (Shi-Tomasi)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=FAST)
 def corner_response(img, scale):
-    """Min-eigenvalue map of the 3x3-box-summed Sobel structure tensor of (H, W, C) ``img``."""
-    h, w, _ = img.shape
+    """Min-eigenvalue map of the 3x3-box-summed Sobel structure tensor of a C-contiguous
+    (H, W, C) float32 ``img``: ``sobel_tensor_pixel`` then ``box_min_eig_pixel`` at every pixel,
+    with the interior of gray images written out as flat loops that vectorise."""
+    h, w, C = img.shape
     txx = np.empty((h, w), np.float32)
     txy = np.empty((h, w), np.float32)
     tyy = np.empty((h, w), np.float32)
+    src = img.reshape(-1)
+    fxx = txx.reshape(-1)
+    fxy = txy.reshape(-1)
+    fyy = tyy.reshape(-1)
+    two = np.float32(2.0)
     for y in prange(h):
+        fast = C == 1 and 0 < y < h - 1
+        if fast:
+            up = np.uint64((y - 1) * w)
+            mid = up + np.uint64(w)
+            down = mid + np.uint64(w)
+            for x in range(np.uint64(1), np.uint64(w - 1)):
+                dx = ((src[up + x + 1] - src[up + x - 1]) + two * (src[mid + x + 1] - src[mid + x - 1])
+                      + (src[down + x + 1] - src[down + x - 1])) * scale
+                dy = ((src[down + x - 1] - src[up + x - 1]) + two * (src[down + x] - src[up + x])
+                      + (src[down + x + 1] - src[up + x + 1])) * scale
+                fxx[mid + x] = dx * dx
+                fxy[mid + x] = dx * dy
+                fyy[mid + x] = dy * dy
         for x in range(w):
-            txx[y, x], txy[y, x], tyy[y, x] = sobel_tensor_pixel(img, y, x, scale)
+            if not fast or x == 0 or x == w - 1:
+                txx[y, x], txy[y, x], tyy[y, x] = sobel_tensor_pixel(img, y, x, scale)
     eig = np.empty((h, w), np.float32)
+    feig = eig.reshape(-1)
+    half = np.float32(0.5)
     for y in prange(h):
+        inner = 0 < y < h - 1
+        if inner:
+            up = np.uint64((y - 1) * w)
+            mid = up + np.uint64(w)
+            down = mid + np.uint64(w)
+            for x in range(np.uint64(1), np.uint64(w - 1)):
+                sxx = (fxx[up + x - 1] + fxx[up + x] + fxx[up + x + 1] + fxx[mid + x - 1] + fxx[mid + x]
+                       + fxx[mid + x + 1] + fxx[down + x - 1] + fxx[down + x] + fxx[down + x + 1])
+                sxy = (fxy[up + x - 1] + fxy[up + x] + fxy[up + x + 1] + fxy[mid + x - 1] + fxy[mid + x]
+                       + fxy[mid + x + 1] + fxy[down + x - 1] + fxy[down + x] + fxy[down + x + 1])
+                syy = (fyy[up + x - 1] + fyy[up + x] + fyy[up + x + 1] + fyy[mid + x - 1] + fyy[mid + x]
+                       + fyy[mid + x + 1] + fyy[down + x - 1] + fyy[down + x] + fyy[down + x + 1])
+                feig[mid + x] = corner_min_eig(sxx, sxy, syy)
         for x in range(w):
-            eig[y, x] = box_min_eig_pixel(txx, txy, tyy, y, x)
+            if not inner or x == 0 or x == w - 1:
+                eig[y, x] = box_min_eig_pixel(txx, txy, tyy, y, x)
     return eig
+
+
+@njit(cache=True, parallel=True)
+def local_maxima(eig, thr):
+    """Flat uint8 mask of the pixels not on the border that exceed ``thr`` and 0 and equal
+    their 3x3 maximum (OpenCV's threshold, dilate and compare)."""
+    h, w = eig.shape
+    peak = np.zeros(h * w, np.uint8)
+    for y in prange(1, h - 1):
+        for x in range(1, w - 1):
+            v = eig[y, x]
+            if v > thr and v > 0:
+                local = True
+                for dy in range(-1, 2):
+                    for dx in range(-1, 2):
+                        if eig[y + dy, x + dx] > v:
+                            local = False
+                            break
+                    if not local:
+                        break
+                if local:
+                    peak[y * w + x] = 1
+    return peak
 
 
 @njit(cache=True)
@@ -617,23 +677,17 @@ def select_corners(eig, quality, min_distance, max_corners):
     ``min_distance`` from every accepted corner (OpenCV's grid of round(min_distance) cells).
     """
     h, w = eig.shape
-    top = eig.max()
-    thr = top * quality
-    cand = np.empty(h * w, np.int64)
+    thr = eig.max() * quality
+    peak = local_maxima(eig, thr)
     m = 0
-    for y in range(1, h - 1):
-        for x in range(1, w - 1):
-            v = eig[y, x]
-            if v > thr and v > 0:
-                local = True
-                for dy in range(-1, 2):
-                    for dx in range(-1, 2):
-                        if eig[y + dy, x + dx] > v:
-                            local = False
-                if local:
-                    cand[m] = y * w + x
-                    m += 1
-    cand = cand[:m][::-1].copy()  # descending raster order, kept for ties by the stable sort
+    for i in range(h * w):
+        m += peak[i]
+    cand = np.empty(m, np.int64)
+    k = m
+    for i in range(h * w):  # descending raster order, kept for ties by the stable sort
+        if peak[i]:
+            k -= 1
+            cand[k] = i
     vals = np.empty(m, np.float32)
     for i in range(m):
         vals[i] = -eig[cand[i] // w, cand[i] % w]
