@@ -136,8 +136,8 @@ def _split_row(flow_row, y, h, w, interpolation, border, xs, ys, fxs, fys, mask_
     the same edge pixels).
 
     Branch-free, int32 and (for float32 flows) float32, so that LLVM vectorises it.
-    ``u - float32(trunc(u))`` is exact; adding 1 to a tiny negative fraction may round it to
-    1.0, a shift below 6e-8 px.
+    ``u - floor(u)`` is exact except for tiny negative ``u``, where it may round to 1.0 (a
+    shift below 6e-8 px).
     """
     zero = np.float32(0)
     one = np.float32(1)
@@ -152,16 +152,12 @@ def _split_row(flow_row, y, h, w, interpolation, border, xs, ys, fxs, fys, mask_
         known = (abs(u) < UNKNOWN_FLOW) & (abs(v) < UNKNOWN_FLOW)
         u = u if known else zero
         v = v if known else zero
-        tu = np.int32(u)
-        tv = np.int32(v)
-        fx = u - np.float32(tu)  # exact; |u| > 2**24 (float32(tu) inexact) is never fast
-        fy = v - np.float32(tv)
-        nx = fx < zero
-        ny = fy < zero
-        fx = fx + one if nx else fx
-        fy = fy + one if ny else fy
-        xi = np.int32(x) + (tu - np.int32(1) if nx else tu)
-        yi = np.int32(y) + (tv - np.int32(1) if ny else tv)
+        fu = np.floor(u)  # vectorises (math.floor is a libm call returning int64)
+        fv = np.floor(v)
+        fx = u - fu
+        fy = v - fv
+        xi = np.int32(x) + np.int32(fu)
+        yi = np.int32(y) + np.int32(fv)
         if want_mask:
             mask_row[x] = (known & (xi >= 0) & ((xi < w - 1) | ((xi == w - 1) & (fx == zero)))
                            & (yi >= 0) & ((yi < h - 1) | ((yi == h - 1) & (fy == zero))))
