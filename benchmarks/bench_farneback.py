@@ -55,3 +55,63 @@ def test_farneback_tutorial(benchmark, impl, size):
         fn = lambda: runner(f0, f1)
     fn()  # warm-up: JIT compilation (or cache load) excluded
     benchmark.pedantic(fn, rounds=10, iterations=1, warmup_rounds=2)
+
+
+def _profile(threads=THREADS, repeats=5):
+    """Print where the time goes: flowkit's stages beside OpenCV, per size (median ms)."""
+    import time
+
+    from flowkit.kernels import farneback as fb
+
+    flowkit.set_num_threads(threads)
+    cv2.setNumThreads(threads)
+    stages = {"expand_all_cpu": "pyramids + expansions", "iterate_cpu": "iterations",
+              "resize_flow_cpu": "flow upsampling"}
+    spent = {}
+    originals = {name: getattr(fb, name) for name in stages}
+
+    def timed(name):
+        def call(*args):
+            t = time.perf_counter()
+            out = originals[name](*args)
+            spent[name] = spent.get(name, 0.0) + time.perf_counter() - t
+            return out
+        return call
+
+    print(f"threads={threads}; median of {repeats} runs, ms")
+    print("| size | OpenCV | flowkit | ratio | " + " | ".join(stages.values()) + " | rest |")
+    print("|---|---|---|---|" + "---|" * (len(stages) + 1))
+    for size in SIZES:
+        f0, f1 = _pair(size)
+        runner = flowkit.Farneback(**TUTORIAL)
+        o = TUTORIAL
+        ref = lambda: cv2.calcOpticalFlowFarneback(f0, f1, None, o["pyr_scale"], o["levels"],
+                                                   o["winsize"], o["iterations"], o["poly_n"],
+                                                   o["poly_sigma"], 0)
+        runner(f0, f1)
+        ref()
+        ours, theirs, parts = [], [], []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            ref()
+            theirs.append(time.perf_counter() - t)
+            for name in stages:
+                setattr(fb, name, timed(name))
+            spent.clear()
+            t = time.perf_counter()
+            runner(f0, f1)
+            ours.append(time.perf_counter() - t)
+            for name in stages:
+                setattr(fb, name, originals[name])
+            parts.append(dict(spent))
+        k = int(np.argsort(ours)[len(ours) // 2])
+        a, b = np.median(theirs) * 1e3, ours[k] * 1e3
+        cells = [parts[k].get(name, 0.0) * 1e3 for name in stages]
+        print(f"| {size} | {a:.1f} | {b:.1f} | {b / a:.2f} | "
+              + " | ".join(f"{c:.1f}" for c in cells) + f" | {b - sum(cells):.1f} |")
+
+
+if __name__ == "__main__":
+    import sys
+
+    _profile(int(sys.argv[1]) if len(sys.argv) > 1 else THREADS)

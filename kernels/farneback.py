@@ -731,17 +731,15 @@ def expand_all_cpu(planes, norm, items, lvl, kerns, ytab, yfr, xtab, xfr, g, xg,
 
 
 @njit(cache=True)
-def _matrix_row(R0, R1, nc, h, w, flow, r, dst, bwx, sb):
-    """Normal equations of row ``r`` (clamped into the image) into ``dst`` (5 w,).
+def _matrix_row(R0, R1, nc, h, w, frow, y, dst, bwx, sb):
+    """Normal equations of row ``y`` (flow row ``frow`` (w, 2)) into ``dst`` (5 w,).
 
     Same arithmetic as ``normal_equations``, split in two passes per channel so that the
     second vectorises: (1) bilinear samples of R1 at the displaced positions into ``sb``
     (5, w) (outside the image: 0, 0 and R0's own quadratic terms, which makes
     ``(R0 + s) / 2`` equal R0 exactly); (2) the update terms and their products.
     """
-    y = min(max(r, 0), h - 1)
     wy = axis_weight(y, h)
-    frow = flow[y]
     r0all = R0.reshape((nc, h, w, 5))
     r1all = R1.reshape((nc, h, w, 5))
     mrow = dst.reshape((w, 5))
@@ -825,15 +823,32 @@ def _slot(r, nring):
     return (r % nring + nring) % nring
 
 
-@njit(parallel=True, cache=True)
-def iterate_cpu(R0, R1, nc, h, w, flow_in, flow_out, conf, wk, box, eps, strips, bwx, ring,
-                vsum):
-    """One Farneback iteration: normal equations from ``flow_in``, blur, solve into ``flow_out``.
+@njit(cache=True)
+def _flow_row(flow, coarse, uyidx, uyfrac, uxidx, uxfrac, factor, y, buf):
+    """Row ``y`` of the current flow: ``flow[y]``, or, when ``coarse`` has rows, that row
+    of the coarser level's flow upsampled on the fly (``resize_flow_pixel``) into ``buf``."""
+    if coarse.shape[0] == 0:
+        return flow[y]
+    for x in range(buf.shape[0]):
+        buf[x, 0] = resize_flow_pixel(coarse, y, x, uyidx, uyfrac, uxidx, uxfrac, factor, 0)
+        buf[x, 1] = resize_flow_pixel(coarse, y, x, uyidx, uyfrac, uxidx, uxfrac, factor, 1)
+    return buf
 
-    ``R0, R1``: flattened (C, h, w, 5) expansions. ``wk`` (m + 1,) float64 window weights; ``box`` selects running box sums. ``conf``
-    (h, w) receives the smaller eigenvalue of the blurred G when it has rows (else shape
-    (0, 0)). ``bwx`` (w,) float32: ``axis_weight`` of each column. Scratch: ``ring``
-    (S, 2m + 2, 5 w) float32 rows of normal equations, ``vsum`` (S, 5 w) float64.
+
+@njit(parallel=True, cache=True)
+def iterate_cpu(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor,
+                flow_out, conf, wk, box, eps, strips, bwx, ring, vsum):
+    """One Farneback iteration: normal equations from the current flow, blur, solve into
+    ``flow_out``.
+
+    ``R0, R1``: flattened (C, h, w, 5) expansions. The current flow is ``flow_in``
+    (h, w, 2), or, when ``coarse`` has rows, the coarser level's flow upsampled with the
+    tables ``uyidx, uyfrac, uxidx, uxfrac`` and multiplied by ``factor`` (the first
+    iteration of a level: no separate resize pass). ``wk`` (m + 1,) float64 window
+    weights; ``box`` selects running box sums. ``conf`` (h, w) receives the smaller
+    eigenvalue of the blurred G when it has rows (else shape (0, 0)). ``bwx`` (w,) float32:
+    ``axis_weight`` of each column. Scratch: ``ring`` (S, 2m + 2, 5 w) float32 rows of
+    normal equations, ``vsum`` (S, 5 w) float64.
     """
     m = wk.shape[0] - 1
     nring = 2 * m + 2
@@ -845,8 +860,11 @@ def iterate_cpu(R0, R1, nc, h, w, flow_in, flow_out, conf, wk, box, eps, strips,
         rg = ring[s]
         vs = vsum[s]
         sb = np.empty((5, w), np.float32)
+        fbuf = np.empty((w, 2), np.float32)
         for r in range(y0 - m, y0 + m + 1):
-            _matrix_row(R0, R1, nc, h, w, flow_in, r, rg[_slot(r, nring)], bwx, sb)
+            yc = min(max(r, 0), h - 1)
+            frow = _flow_row(flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor, yc, fbuf)
+            _matrix_row(R0, R1, nc, h, w, frow, yc, rg[_slot(r, nring)], bwx, sb)
         if box:
             for i in range(n5):
                 vs[i] = 0.0
@@ -857,7 +875,10 @@ def iterate_cpu(R0, R1, nc, h, w, flow_in, flow_out, conf, wk, box, eps, strips,
         for y in range(y0, y1):
             if y > y0:
                 add = rg[_slot(y + m, nring)]
-                _matrix_row(R0, R1, nc, h, w, flow_in, y + m, add, bwx, sb)
+                yc = min(y + m, h - 1)
+                frow = _flow_row(flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor, yc,
+                                 fbuf)
+                _matrix_row(R0, R1, nc, h, w, frow, yc, add, bwx, sb)
                 if box:
                     old = rg[_slot(y - m - 1, nring)]
                     for i in range(n5):
@@ -1106,6 +1127,8 @@ def farneback_cpu(frame0, frame1, params, plan, norm, init_flow, out, conf, ws, 
                        p.g, p.xg, p.xxg, p.ig, R0, R1)
     prev = None
     empty_conf = ws.get("noconf", (0, 0))
+    no_coarse = ws.get("nocoarse", (0, 0, 2))
+    no_table = (np.zeros(0, np.int32), np.zeros(0, np.float32)) * 2
     for li in range(len(plan) - 1, -1, -1):
         scale, h, w = plan[li]
         t = tabs[li]
@@ -1128,9 +1151,10 @@ def farneback_cpu(frame0, frame1, params, plan, norm, init_flow, out, conf, ws, 
         numba.set_num_threads(nt)
         try:
             with numba.parallel_chunksize(1):
-                if prev is not None:
-                    resize_flow_cpu(prev, t["uyidx"], t["uyfrac"], t["uxidx"], t["uxfrac"],
-                                    np.float32(1.0 / p.pyr_scale), start)
+                coarse, up = no_coarse, no_table
+                if prev is not None:  # upsampled inside the first iteration
+                    coarse = prev
+                    up = (t["uyidx"], t["uyfrac"], t["uxidx"], t["uxfrac"])
                 elif init_flow is not None:
                     ay = ws.table(("area", height, h), lambda: area_table(height, h))
                     ax = ws.table(("area", width, w), lambda: area_table(width, w))
@@ -1138,12 +1162,15 @@ def farneback_cpu(frame0, frame1, params, plan, norm, init_flow, out, conf, ws, 
                                   start)
                 else:
                     start[...] = 0
+                factor = np.float32(1.0 / p.pyr_scale)
                 src, dst = start, (other if start is final else final)
                 for it in range(p.iterations):
                     last = it == p.iterations - 1
                     cbuf = conf if (li == 0 and last and conf is not None) else empty_conf
-                    iterate_cpu(r0, r1, nc, h, w, src, dst, cbuf, p.wk, not p.gaussian, EPS,
-                                strips, bwx, ring, vsum)
+                    iterate_cpu(r0, r1, nc, h, w, src, coarse, up[0], up[1], up[2], up[3],
+                                factor, dst, cbuf, p.wk, not p.gaussian, EPS, strips, bwx,
+                                ring, vsum)
+                    coarse, up = no_coarse, no_table
                     src, dst = dst, src
         finally:
             numba.set_num_threads(saved)
