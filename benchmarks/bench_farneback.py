@@ -65,8 +65,8 @@ def _profile(threads=THREADS, repeats=5):
 
     flowkit.set_num_threads(threads)
     cv2.setNumThreads(threads)
-    stages = {"expand_all_cpu": "pyramids + expansions", "iterate_cpu": "iterations",
-              "resize_flow_cpu": "flow upsampling"}
+    stages = {"expand_all_cpu": "pyramids + expansions",
+              "iterate_cpu": "iterations (incl. flow upsampling)"}
     spent = {}
     originals = {name: getattr(fb, name) for name in stages}
 
