@@ -18,8 +18,10 @@ Semantics follow OpenCV's ``calcOpticalFlowPyrLK`` (modules/video/src/lkpyramid.
 ``track_one``.
 """
 
+import contextlib
 import math
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -29,6 +31,7 @@ from .interp import BORDER_REFLECT101, border_index
 FAST = {"reassoc", "contract", "nsz", "arcp"}
 FLT_EPSILON = 1.1920928955078125e-07
 R101 = BORDER_REFLECT101
+SMALL_LEVEL = 100_000  # levels with fewer values are built on the calling thread alone
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,6 +380,22 @@ def scharr_levels(buf, gx, gy, geos, C, pad_x, pad_y):
             gy[row + i] = dy
 
 
+@contextlib.contextmanager
+def _threads(count):
+    """Run the parallel loops inside on ``count`` threads (None: unchanged). A small level is
+    faster on the calling thread than the wake-up and join of the others (Numba's thread
+    count is per calling thread, so this is safe from several threads)."""
+    if count is None:
+        yield
+        return
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(count, previous))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
 def build_pyramids(frame0, frame1, shapes, pad_x, pad_y, both_derivatives):
     """CPU pyramids of two (H, W, C) frames in one buffer: ``(buf, gx, gy, geo, total)``.
 
@@ -394,7 +413,8 @@ def build_pyramids(frame0, frame1, shapes, pad_x, pad_y, both_derivatives):
     fill_level0(np.ascontiguousarray(frame0).reshape(-1), np.ascontiguousarray(frame1).reshape(-1),
                 buf, geo[0], geo1[0], C, pad_x, pad_y)
     for lv in range(1, len(shapes)):
-        pyr_down_level(buf, geo[lv - 1], geo[lv], total, 2, C, pad_x, pad_y, integer)
+        with _threads(1 if shapes[lv][0] * shapes[lv][1] * C < SMALL_LEVEL else None):
+            pyr_down_level(buf, geo[lv - 1], geo[lv], total, 2, C, pad_x, pad_y, integer)
         pad_level(buf, geo[lv], C, pad_x, pad_y)
         pad_level(buf, geo1[lv], C, pad_x, pad_y)
     n = 2 * total if both_derivatives else total
