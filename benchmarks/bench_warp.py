@@ -4,7 +4,10 @@ Run: ``pytest benchmarks/bench_warp.py --benchmark-only``. Each group holds flow
 OpenCV for one dtype, channel count and size: bilinear, replicate border, a smooth flow of a
 few pixels (upsampled noise, as optical flow looks). ``cv2.remap`` gets its float32 maps
 (grid + flow) prepared outside the timing, its best case; ``warp`` takes the flow as is.
+Threads: 2 for both (``FLOWKIT_BENCH_THREADS=1`` compares single-threaded).
 """
+
+import os
 
 import cv2
 import numpy as np
@@ -13,7 +16,7 @@ import pytest
 import flowkit
 from flowkit import warp
 
-THREADS = 2
+THREADS = int(os.environ.get("FLOWKIT_BENCH_THREADS", "2"))
 SIZES = {"640x480": (480, 640), "1280x720": (720, 1280), "1920x1080": (1080, 1920)}
 
 

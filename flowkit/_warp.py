@@ -175,7 +175,7 @@ def warp(image, flow, *, interpolation="linear", border="replicate", border_valu
         vec = _prepare_host(flow, flow_dtype, flow_shape)
         out = np.empty(out4, compute)
         mask = np.empty(flow_shape[:3] if return_mask else (0, h, w), np.bool_)
-        warp_cpu(src, vec, out, mask, *args, np.empty(0, np.float64 if dtype == np.float64 else np.float32))
+        warp_cpu(src, vec, out, mask, *args)
     gpu_input = is_device_array(image)
     result = to_output(out, gpu_input)
     if compute != dtype:

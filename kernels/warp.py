@@ -295,7 +295,7 @@ def _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
 
 
 @njit(parallel=True, cache=True)
-def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_max, work):
+def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_max):
     """CPU driver.
 
     Parameters
@@ -308,23 +308,23 @@ def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_ma
         Codes from ``kernels.interp``.
     border_value : float
     int_max : float
-        Largest value of an integer output dtype, 0 for float outputs.
-    work : ndarray
-        Empty array whose dtype is the blending precision (float32, or float64 for float64
-        images); integer outputs are blended into a row of it, then rounded.
+        Largest value of an integer output dtype, 0 for float outputs (integer rows are
+        blended into a float32 row, then rounded and saturated in a vectorised pass).
     """
     n_out, h, w, channels = out.shape
     n_image = image.shape[0]
     n_flow = flow.shape[0]
     src = image.reshape(image.size)
     rows = n_out * h
+    zero = np.float32(0)  # integer outputs: the row is blended in float32, then rounded
+    top = np.float32(int_max)
     no_mask = np.zeros(0, np.bool_)  # C-contiguous like mask rows (one array type)
     for task in prange((rows + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK):
         xs = np.empty(w, np.int32)
         ys = np.empty(w, np.int32)
         fxs = np.empty(w, flow.dtype)
         fys = np.empty(w, flow.dtype)
-        vals = np.empty(w * channels if int_max > 0 else 0, work.dtype)
+        vals = np.empty(w * channels if int_max > 0 else 0, np.float32)
         for row in range(task * _ROWS_PER_TASK, min(rows, (task + 1) * _ROWS_PER_TASK)):
             n = row // h
             y = row - n * h
@@ -336,8 +336,8 @@ def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_ma
             if int_max > 0:
                 _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
                           xs, ys, fxs, fys, vals, mask_row)
-                for k in range(w * channels):  # pass 3
-                    out_row[k] = saturate_round(vals[k], int_max)
+                for k in range(w * channels):  # pass 3, vectorised (np.rint: ties to even)
+                    out_row[k] = np.rint(min(max(vals[k], zero), top))
             else:
                 _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
                           xs, ys, fxs, fys, out_row, mask_row)
