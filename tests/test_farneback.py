@@ -376,3 +376,20 @@ def test_cuda_pyramid_colour_and_init_flow():
                                  1 / 255, cuda.to_device(init[None]), fbc.workspace(), False,
                                  False)
     np.testing.assert_allclose(flow.copy_to_host()[0], out, atol=1e-3)
+
+
+def test_cuda_batch_and_video():
+    pytest.importorskip("numba.cuda")
+    frames = [_u8(np.roll(textured_image(20, 24, seed=3, smooth=1.5), i, axis=1))
+              for i in range(3)]
+    opts = dict(levels=1, winsize=3, iterations=1)
+    cpu = list(flowkit.farneback_video(frames, use_previous_flow=True, **opts))
+    gpu = list(flowkit.farneback_video(frames, use_previous_flow=True, device="cuda", **opts))
+    for a, b in zip(cpu, gpu):  # expansions reused on the device as on the host
+        np.testing.assert_allclose(b, a, atol=1e-3)
+    f0, f1 = np.stack(frames[:2]), np.stack(frames[1:])
+    flow, conf = flowkit.farneback(f0, f1, return_confidence=True, device="cuda", **opts)
+    ref_flow, ref_conf = flowkit.farneback(f0, f1, return_confidence=True, **opts)
+    assert flow.shape == (2, 20, 24, 2) and conf.shape == (2, 20, 24)
+    np.testing.assert_allclose(flow, ref_flow, atol=1e-3)
+    np.testing.assert_allclose(conf, ref_conf, atol=1e-4)
