@@ -84,11 +84,12 @@ def _poly_h_kernel(vpad, g, xg, xxg, ig, out, c):
 
 
 @cuda.jit
-def _matrices_kernel(R0, R1, flow, M):
+def _matrices_kernel(R0, R1, nc, flow, M):
     x, y = cuda.grid(2)
     h, w = flow.shape[0], flow.shape[1]
     if y < h and x < w:
-        e = _normal_equations(R0, R1, flow, y, x, _border_weight(y, x, h, w))
+        e = _normal_equations(R0, R1, nc, h, w, y, x, flow[y, x, 0], flow[y, x, 1],
+                              _border_weight(y, x, h, w))
         for j in range(5):
             M[y, 5 * x + j] = e[j]
 
@@ -223,10 +224,12 @@ def _pair(f0, f1, p, plan, norm, init, out, conf, ws, reuse_first):
         vs = ws.get("vs%d" % li, (h, 5 * w), np.float64)
         src, dst = start, (other if start is final else final)
         box = not p.gaussian
+        R0f = R[0].reshape(nc * h * w * 5)
+        R1f = R[1].reshape(nc * h * w * 5)
         for it in range(p.iterations):
             last = it == p.iterations - 1
             want = li == 0 and last and conf is not None
-            _matrices_kernel[grid, _BLOCK](R[0], R[1], src, M)
+            _matrices_kernel[grid, _BLOCK](R0f, R1f, nc, src, M)
             _column_kernel[_grid(5 * w, h), _BLOCK](M, ws.consts["wk"], box, vs)
             _solve_kernel[grid, _BLOCK](vs, ws.consts["wk"], box, fb.EPS, dst,
                                         conf if want else noconf, want)
