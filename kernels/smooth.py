@@ -58,38 +58,47 @@ def spatial_weights(size, sigma, dtype):
 
 
 @njit(cache=True)
-def _symmetric_taps(dst, w0, weights, rows):
-    """``dst (+)= sum over pairs d`` of ``weights[r + d] * (rows(-d) + rows(+d))``, two pairs per pass.
+def _taps(dst, weights, rows, centre, stride, length):
+    """``dst[j] = sum_d weights[r + d] * rows[centre + d * stride + j]`` (symmetric weights).
 
-    ``rows(d)`` is ``rows[r + d]`` (1-D views of equal length); the first pass assigns
-    ``dst`` and adds the centre tap ``w0 * rows[r]``. Fusing taps cuts the loads and stores
-    of ``dst`` that dominate small kernels.
+    ``rows`` is 2-D with ``stride == 0`` (vertical: tap d reads row ``clamp(centre + d)``)
+    or 1-D (horizontal: tap d starts at ``centre + d * stride``). Two symmetric pairs are
+    fused per pass, which cuts the loads and stores of ``dst`` that dominate small kernels.
     """
-    r = len(rows) // 2
-    n = dst.shape[0]
-    c = rows[r]
+    r = weights.shape[0] // 2
+    c = _tap(rows, centre, 0, stride, length)
+    w0 = weights[r]
     if r == 0:
-        for j in range(n):
+        for j in range(length):
             dst[j] = w0 * c[j]
         return
+    a, b, wa = _tap(rows, centre, -1, stride, length), _tap(rows, centre, 1, stride, length), weights[r + 1]
     if r == 1:
-        a, b, wa = rows[0], rows[2], weights[r + 1]
-        for j in range(n):
+        for j in range(length):
             dst[j] = w0 * c[j] + wa * (a[j] + b[j])
         return
-    a, b, wa = rows[r - 1], rows[r + 1], weights[r + 1]
-    e, f, we = rows[r - 2], rows[r + 2], weights[r + 2]
-    for j in range(n):
+    e, f, we = _tap(rows, centre, -2, stride, length), _tap(rows, centre, 2, stride, length), weights[r + 2]
+    for j in range(length):
         dst[j] = w0 * c[j] + wa * (a[j] + b[j]) + we * (e[j] + f[j])
     for d in range(3, r + 1, 2):
-        a, b, wa = rows[r - d], rows[r + d], weights[r + d]
+        a, b, wa = _tap(rows, centre, -d, stride, length), _tap(rows, centre, d, stride, length), weights[r + d]
         if d + 1 <= r:
-            e, f, we = rows[r - d - 1], rows[r + d + 1], weights[r + d + 1]
-            for j in range(n):
+            e, f = _tap(rows, centre, -d - 1, stride, length), _tap(rows, centre, d + 1, stride, length)
+            we = weights[r + d + 1]
+            for j in range(length):
                 dst[j] += wa * (a[j] + b[j]) + we * (e[j] + f[j])
         else:
-            for j in range(n):
+            for j in range(length):
                 dst[j] += wa * (a[j] + b[j])
+
+
+@njit(cache=True)
+def _tap(rows, centre, d, stride, length):
+    """View of tap ``d`` for ``_taps``."""
+    if rows.ndim == 2:
+        return rows[min(max(centre + d, 0), rows.shape[0] - 1), :length]
+    start = centre + d * stride
+    return rows[start:start + length]
 
 
 @njit(parallel=True, cache=True)
@@ -103,22 +112,19 @@ def gaussian_cpu(src, weights, out):
     r = weights.shape[0] // 2
     pad = 2 * r
     n_tiles = (h + TILE - 1) // TILE
-    w0 = weights[r]
     for item in prange(n_img * n_tiles):
         n = item // n_tiles
         y0 = (item % n_tiles) * TILE
         buf = np.empty(length + 2 * pad, out.dtype)
         mid = buf[pad:pad + length]
         for y in range(y0, min(y0 + TILE, h)):
-            vertical = [src[n, min(max(y + d, 0), h - 1)] for d in range(-r, r + 1)]
-            _symmetric_taps(mid, w0, weights, vertical)
+            _taps(mid, weights, src[n], y, 0, length)
             for p in range(0, pad, 2):
                 buf[p] = mid[0]
                 buf[p + 1] = mid[1]
                 buf[pad + length + p] = mid[length - 2]
                 buf[pad + length + p + 1] = mid[length - 1]
-            horizontal = [buf[pad + 2 * d:pad + 2 * d + length] for d in range(-r, r + 1)]
-            _symmetric_taps(out[n, y], w0, weights, horizontal)
+            _taps(out[n, y], weights, buf, pad, 2, length)
 
 
 @njit(cache=True)
