@@ -5,7 +5,8 @@ import numbers
 import numpy as np
 
 from . import _validate
-from ._backend import CUDA, is_device_array, select_device, to_device, to_host, to_output
+from ._backend import (CUDA, as_array, is_device_array, select_device, to_device, to_host,
+                       to_output)
 from .kernels import interp
 
 _INT_MAX = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
@@ -137,6 +138,8 @@ def warp(image, flow, *, interpolation="linear", border="replicate", border_valu
     >>> flowkit.warp(image, flow)[0]
     array([1., 2., 3., 3.], dtype=float32)
     """
+    image = as_array(image)
+    flow = as_array(flow)
     _validate.check_image("image", image)
     _validate.check_flow("flow", flow)
     interpolation = _validate.check_choice("interpolation", interpolation,
@@ -171,8 +174,8 @@ def warp(image, flow, *, interpolation="linear", border="replicate", border_valu
     else:
         from .kernels.warp import warp_cpu
 
-        src = _prepare_host(image, compute, image_shape)
-        vec = _prepare_host(flow, flow_dtype, flow_shape)
+        src = _prepare_host(to_host(image), compute, image_shape)
+        vec = _prepare_host(to_host(flow), flow_dtype, flow_shape)
         out = np.empty(out4, compute)
         mask = np.empty(flow_shape[:3] if return_mask else (0, h, w), np.bool_)
         warp_cpu(src, vec, out, mask, *args)

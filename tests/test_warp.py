@@ -298,6 +298,12 @@ def test_float16_and_float64_flow():
                                   warp(image, flow.astype(np.float16).astype(np.float32)))
 
 
+def test_nested_lists_are_arrays():
+    image = np.arange(12.0).reshape(3, 4)
+    flow = np.full((3, 4, 2), 0.5)
+    np.testing.assert_array_equal(warp(image.tolist(), flow.tolist()), warp(image, flow))
+
+
 def test_non_contiguous_and_read_only_inputs():
     rng = np.random.default_rng(11)
     big = rng.random((20, 30, 3)).astype(np.float32)
@@ -331,7 +337,7 @@ FLOW = np.zeros((6, 7, 2), np.float32)
     (dict(image=np.zeros((6, 7), bool)), TypeError, r"image: expected dtype uint8, .* got bool"),
     (dict(image=np.zeros((6, 7), np.complex64)), TypeError, r"image: expected dtype .* got complex64"),
     (dict(image=np.zeros((6, 7), object)), TypeError, r"image: expected dtype .* got object"),
-    (dict(image=[[1.0]]), TypeError, r"image: expected an array, got list"),
+    (dict(image=None), ValueError, r"image: expected 2-D or 3-D or 4-D array, got 0-D"),
     (dict(interpolation="bilinear"), ValueError, r"interpolation: expected one of 'nearest', 'linear', 'cubic', got 'bilinear'"),
     (dict(border="mirror"), ValueError, r"border: expected one of 'constant', .*got 'mirror'"),
     (dict(border_value="zero"), TypeError, r"border_value: expected a real number, got 'zero'"),
