@@ -393,47 +393,40 @@ def _sorted_columns(src, n, y, size, cols):
 
 @njit(cache=True)
 def _median9_row(cols, row):
-    n = row.shape[0]
-    # shifted views, so that every access is at the loop index (no wraparound checks: vectorises)
-    a0, a1, a2 = cols[0, 0:n], cols[0, 2:n + 2], cols[0, 4:n + 4]
-    b0, b1, b2 = cols[1, 0:n], cols[1, 2:n + 2], cols[1, 4:n + 4]
-    c0, c1, c2 = cols[2, 0:n], cols[2, 2:n + 2], cols[2, 4:n + 4]
-    for j in range(n):
-        row[j] = _median9_sorted_columns(a0[j], a1[j], a2[j], b0[j], b1[j], b2[j], c0[j], c1[j], c2[j])
+    """3x3 medians of ``row`` from sorted columns ``cols[rank, :len(row) + 4]``."""
+    a, b, c = cols[0], cols[1], cols[2]
+    for j in range(row.shape[0]):
+        row[j] = _median9_sorted_columns(a[j], a[j + 2], a[j + 4], b[j], b[j + 2], b[j + 4],
+                                         c[j], c[j + 2], c[j + 4])
 
 
 @njit(cache=True)
 def _median25_row(cols, part, row):
-    """5x5 medians of one row from sorted columns; ``part`` (18, CHUNK) holds the rank networks' outputs.
+    """5x5 medians of ``row`` from sorted columns ``cols[rank, :len(row) + 8]``.
 
-    Six loops (LLVM does not vectorise the whole 110-operation network in one) over chunks
-    short enough to keep ``part`` in L1.
+    Six loops (LLVM does not vectorise the whole 110-operation network as one loop) over
+    chunks short enough to keep ``part`` (18, CHUNK), the rank networks' outputs, in L1.
     """
     p0, p1, p2, p3, p4, p5, p6, p7, p8 = part[0], part[1], part[2], part[3], part[4], part[5], part[6], part[7], part[8]
     p9, p10, p11, p12, p13, p14, p15, p16, p17 = (part[9], part[10], part[11], part[12], part[13], part[14],
                                                   part[15], part[16], part[17])
     for j0 in range(0, row.shape[0], CHUNK):
         n = min(CHUNK, row.shape[0] - j0)
-        s = cols[0, j0:]
-        a0, a1, a2, a3, a4 = s[0:n], s[2:n + 2], s[4:n + 4], s[6:n + 6], s[8:n + 8]
+        s = cols[0, j0:j0 + n + 8]
         for j in range(n):
-            p0[j], p1[j] = _median25_rank0(a0[j], a1[j], a2[j], a3[j], a4[j])
-        s = cols[1, j0:]
-        a0, a1, a2, a3, a4 = s[0:n], s[2:n + 2], s[4:n + 4], s[6:n + 6], s[8:n + 8]
+            p0[j], p1[j] = _median25_rank0(s[j], s[j + 2], s[j + 4], s[j + 6], s[j + 8])
+        s = cols[1, j0:j0 + n + 8]
         for j in range(n):
-            p2[j], p3[j], p4[j], p5[j], p6[j] = _median25_rank1(a0[j], a1[j], a2[j], a3[j], a4[j])
-        s = cols[2, j0:]
-        a0, a1, a2, a3, a4 = s[0:n], s[2:n + 2], s[4:n + 4], s[6:n + 6], s[8:n + 8]
+            p2[j], p3[j], p4[j], p5[j], p6[j] = _median25_rank1(s[j], s[j + 2], s[j + 4], s[j + 6], s[j + 8])
+        s = cols[2, j0:j0 + n + 8]
         for j in range(n):
-            p7[j], p8[j], p9[j], p10[j], p11[j] = _median25_rank2(a0[j], a1[j], a2[j], a3[j], a4[j])
-        s = cols[3, j0:]
-        a0, a1, a2, a3, a4 = s[0:n], s[2:n + 2], s[4:n + 4], s[6:n + 6], s[8:n + 8]
+            p7[j], p8[j], p9[j], p10[j], p11[j] = _median25_rank2(s[j], s[j + 2], s[j + 4], s[j + 6], s[j + 8])
+        s = cols[3, j0:j0 + n + 8]
         for j in range(n):
-            p12[j], p13[j], p14[j], p15[j] = _median25_rank3(a0[j], a1[j], a2[j], a3[j], a4[j])
-        s = cols[4, j0:]
-        a0, a1, a2, a3, a4 = s[0:n], s[2:n + 2], s[4:n + 4], s[6:n + 6], s[8:n + 8]
+            p12[j], p13[j], p14[j], p15[j] = _median25_rank3(s[j], s[j + 2], s[j + 4], s[j + 6], s[j + 8])
+        s = cols[4, j0:j0 + n + 8]
         for j in range(n):
-            p16[j], p17[j] = _median25_rank4(a0[j], a1[j], a2[j], a3[j], a4[j])
+            p16[j], p17[j] = _median25_rank4(s[j], s[j + 2], s[j + 4], s[j + 6], s[j + 8])
         out = row[j0:j0 + n]
         for j in range(n):
             out[j] = _median25_merge(p0[j], p1[j], p2[j], p3[j], p4[j], p5[j], p6[j], p7[j], p8[j], p9[j],
