@@ -330,7 +330,8 @@ def pyr_down_level(buf, sg, dg, shift, frames, C, pad_x, pad_y, integer):
             r = np.uint64(soff + extra + (2 * y + pad_y - 2) * spw * C)
             for i in range(srow):
                 j = r + i
-                vert[i] = blur5(buf[j], buf[j + srow], buf[j + 2 * srow], buf[j + 3 * srow], buf[j + 4 * srow])
+                vert[i] = blur5(buf[j], buf[j + srow], buf[j + 2 * srow], buf[j + 3 * srow],
+                                buf[j + 4 * srow])
             for i in range(lo, hi):
                 full[i] = blur5(vert[i - 2 * uc], vert[i - uc], vert[i], vert[i + uc], vert[i + 2 * uc])
             d = np.uint64(doff + extra + ((y + pad_y) * dpw + pad_x) * C)

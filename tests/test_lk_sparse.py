@@ -166,10 +166,12 @@ def test_pyramid_and_derivatives_match_opencv(rubberwhale):
             h, w = level.shape
             view = lk.level_view(buf[start:], geo[lv], 1, win, win)[..., 0]
             # rounded like pyrDown, bordered like OpenCV's reflect-101 padding
-            np.testing.assert_array_equal(view, cv2.copyMakeBorder(level, win, win, win, win, cv2.BORDER_REFLECT_101))
+            padded = cv2.copyMakeBorder(level, win, win, win, win, cv2.BORDER_REFLECT_101)
+            np.testing.assert_array_equal(view, padded)
             # Scharr / 32 (exact in float32), zero outside the image
             for grad, (dx, dy) in ((gx, (1, 0)), (gy, (0, 1))):
-                ref = cv2.Scharr(level.astype(np.float32), cv2.CV_32F, dx, dy, borderType=cv2.BORDER_REFLECT_101) / 32
+                ref = cv2.Scharr(level.astype(np.float32), cv2.CV_32F, dx, dy,
+                                 borderType=cv2.BORDER_REFLECT_101) / 32
                 got = lk.level_view(grad[start:], geo[lv], 1, win, win)[..., 0]
                 np.testing.assert_allclose(got[win:win + h, win:win + w], ref, atol=1e-4)
                 assert not got[:win].any() and not got[:, :win].any()
