@@ -20,11 +20,17 @@ Intensities are in [0, 1] here (the public layer scales integer frames by their 
 maximum), so the determinant regulariser is OpenCV's ``1e-3`` expressed on that scale:
 ``1e-3 / 255**4`` (see ``EPS``).
 
-CPU layout: one fused pass per iteration goes from the two expansions and the current flow
-to the new flow: each thread takes a strip of rows, keeps a ring of ``2m + 2`` rows of
-normal-equation planes and a running (float64) column sum, and solves each row as soon as
-its window is complete. Flow is double-buffered, so the update order is "all matrices from
-the old flow, blur all, solve all", the same on CPU and GPU.
+CPU layout (``farneback_cpu``): one dynamically scheduled launch builds every pyramid level
+of both frames and expands it (``expand_all_cpu``: blocks of rows, each with the few extra
+pyramid rows its expansion window needs). Then each iteration is one fused pass from the
+two expansions and the current flow to the new flow (``iterate_cpu``): each row block keeps
+a ring of ``2m + 2`` rows of normal equations and a running float64 column sum, and solves
+each row as soon as its window is complete; the first iteration of a level upsamples the
+coarser flow on the fly. Flow is double-buffered, so the update order is "all normal
+equations from the previous flow, blur all, solve all", the same on CPU and GPU. The CPU
+loops sum the same terms in the same order as the per-pixel functions that the CUDA driver
+calls, but row by row, with slices indexed by the bare loop variable so that they
+vectorise.
 """
 
 import math
@@ -582,8 +588,9 @@ def _poly_row(img, y, ybase, hl, g, xg, xxg, ig, vb, bb, orow):
     """Expansion of row ``y`` of a level (height ``hl``) into ``orow`` (w, 5).
 
     ``img`` holds level rows ``ybase ..`` (all rows ``y - n .. y + n`` that exist).
-    Scratch: ``vb`` (3, w + 2n), ``bb`` (6, >= min(w, _BLOCK)). Inner loops index slices with the bare
-    loop variable: Numba then omits the negative-index fix-up and LLVM vectorises them.
+    Scratch: ``vb`` (3, w + 2n), ``bb`` (6, >= min(w, _BLOCK)). Inner loops index slices
+    with the bare loop variable: Numba then omits the negative-index fix-up and LLVM
+    vectorises them.
     """
     w = img.shape[1]
     n = g.shape[0] - 1
@@ -664,7 +671,10 @@ def _poly_row(img, y, ybase, hl, g, xg, xxg, ig, vb, bb, orow):
 
 @njit(parallel=True, cache=True)
 def pyramid_level_cpu(img, norm, kern, yidx, yfrac, xidx, xfrac, out):
-    """Level image ``out`` (h, w) from the full-resolution plane ``img`` (H, W)."""
+    """Level image ``out`` (h, w) from the full-resolution plane ``img`` (H, W).
+
+    Single-stage driver for tests and reference; ``farneback_cpu`` uses ``expand_all_cpu``.
+    """
     h = out.shape[0]
     for dy in prange(h):
         vb = np.empty((2, img.shape[1]), np.float32)
@@ -674,7 +684,10 @@ def pyramid_level_cpu(img, norm, kern, yidx, yfrac, xidx, xfrac, out):
 
 @njit(parallel=True, cache=True)
 def poly_exp_cpu(img, g, xg, xxg, ig, out):
-    """Polynomial expansion ``out`` (h, w, 5) of ``img`` (h, w)."""
+    """Polynomial expansion ``out`` (h, w, 5) of ``img`` (h, w).
+
+    Single-stage driver for tests and reference; ``farneback_cpu`` uses ``expand_all_cpu``.
+    """
     h, w = img.shape
     n = g.shape[0] - 1
     for y in prange(h):
@@ -941,7 +954,10 @@ def _solve_row(vs, wk, box, eps, frow, conf, y, want_conf):
 
 @njit(parallel=True, cache=True)
 def resize_flow_cpu(src, yidx, yfrac, xidx, xfrac, factor, out):
-    """Bilinear resize of a flow (OpenCV INTER_LINEAR) times ``factor`` into ``out``."""
+    """Bilinear resize of a flow (OpenCV INTER_LINEAR) times ``factor`` into ``out``.
+
+    Single-stage driver for tests; ``iterate_cpu`` upsamples inside the first iteration.
+    """
     h, w = out.shape[0], out.shape[1]
     for dy in prange(h):
         for dx in range(w):

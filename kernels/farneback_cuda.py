@@ -171,7 +171,7 @@ def _device_tables(ws, plan, height, width):
 
 def _expand(ws, frame, c, norm, t, p, li, h, w, R):
     """Pyramid level ``li`` of channel ``c`` of ``frame`` and its expansion into ``R[c]``."""
-    height, width = frame.shape[0], frame.shape[1]
+    width = frame.shape[1]
     vrows = ws.get("vrows%d" % li, (h, 2, width))
     img = ws.get("img%d" % li, (h, w))
     vpad = ws.get("vpad%d" % li, (h, 3, w + 2 * p.poly_n))
@@ -182,7 +182,6 @@ def _expand(ws, frame, c, norm, t, p, li, h, w, R):
                                                         ws.consts["xxg"], vpad)
     _poly_h_kernel[_grid(w, h), _BLOCK](vpad, ws.consts["g"], ws.consts["xg"], ws.consts["xxg"],
                                         ws.consts["ig"], R, c)
-    del height
 
 
 def _pair(f0, f1, p, plan, norm, init, out, conf, ws, reuse_first):
