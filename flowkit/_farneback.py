@@ -31,7 +31,8 @@ class Farneback:
 
     Parameters are those of :func:`farneback` except ``init_flow``, which is given per call.
     Buffers (pyramid levels, polynomial expansions, normal-equation rings, flow levels)
-    are allocated on the first call and reused while the frame size stays the same.
+    are allocated on the first call and reused while the frame size stays the same, so an
+    instance must not be called from two threads at once (use one per thread).
 
     Examples
     --------

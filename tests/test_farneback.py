@@ -205,6 +205,11 @@ def test_batches_equal_single_pairs():
     for i in range(3):
         np.testing.assert_array_equal(flows[i], flowkit.farneback(frames[i], f1[i], levels=1,
                                                                   winsize=7))
+    init = np.stack([np.full((48, 64, 2), 0.5 * i, np.float32) for i in range(3)])
+    flows_i = flowkit.farneback(frames, f1, levels=1, winsize=7, init_flow=init)
+    for i in range(3):
+        np.testing.assert_array_equal(flows_i[i], flowkit.farneback(
+            frames[i], f1[i], levels=1, winsize=7, init_flow=init[i]))
     colour = np.stack([frames] * 3, axis=-1)
     flows_c = flowkit.farneback(colour, np.stack([f1] * 3, axis=-1), levels=1, winsize=7)
     assert flows_c.shape == (3, 48, 64, 2)
