@@ -1,6 +1,8 @@
 """Farneback flow beside cv2.calcOpticalFlowFarneback at equal thread counts.
 
-Run: ``pytest benchmarks/bench_farneback.py --benchmark-only``. Each group holds, for one
+Run: ``pytest benchmarks/bench_farneback.py --benchmark-only``; ``python
+benchmarks/bench_farneback.py [threads]`` prints a per-stage profile and ``python
+benchmarks/bench_farneback.py accuracy`` the accuracy tables. Each group holds, for one
 frame size, OpenCV and flowkit with OpenCV's tutorial settings (pyr_scale 0.5, levels 3,
 winsize 15, iterations 3, poly_n 5, poly_sigma 1.2, box window) on a uint8 gray pair: a
 smooth texture and its warp by a smooth flow of a few pixels. ``flowkit-reuse`` is the
@@ -111,7 +113,51 @@ def _profile(threads=THREADS, repeats=5):
               + " | ".join(f"{c:.1f}" for c in cells) + f" | {b - sum(cells):.1f} |")
 
 
+def _accuracy():
+    """Print the accuracy tables of docs/parts/farneback-accuracy.md (needs ../shared/data)."""
+    import pathlib
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
+    from cases import ground_truth_case
+
+    def epe(flow, gt, valid):
+        return np.linalg.norm(flow.astype(np.float64) - gt, axis=-1)[valid].mean()
+
+    o = TUTORIAL
+    args = (o["pyr_scale"], o["levels"], o["winsize"], o["iterations"], o["poly_n"],
+            o["poly_sigma"], 0)
+    print("| case | size | flowkit | OpenCV Farneback | OpenCV DIS (medium) "
+          "| mean \\|flowkit - OpenCV\\| (px) | max (px) |")
+    print("|---|---|---|---|---|---|---|")
+    for name in ("RubberWhale", "Venus", "Yosemite", "Sintel-alley_1"):
+        f0, f1, gt, valid = ground_truth_case(name)
+        ours = flowkit.farneback(f0, f1, **TUTORIAL)
+        ref = cv2.calcOpticalFlowFarneback(f0, f1, None, *args)
+        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(f0, f1, None)
+        d = np.linalg.norm(ours - ref, axis=-1)
+        print(f"| {name} | {f0.shape[1]}x{f0.shape[0]} | {epe(ours, gt, valid):.4f} "
+              f"| {epe(ref, gt, valid):.4f} | {epe(dis, gt, valid):.4f} | {d.mean():.2e} "
+              f"| {d.max():.2e} |")
+    print()
+    print("| case | input | flowkit EPE | OpenCV Farneback EPE |")
+    print("|---|---|---|---|")
+    for name in ("RubberWhale", "Yosemite"):
+        f0, f1, gt, valid = ground_truth_case(name)
+        for label, a, b in (("uint8", f0, f1),
+                            ("uint16 (x257)", f0.astype(np.uint16) * 257,
+                             f1.astype(np.uint16) * 257),
+                            ("float32 in [0, 1]", f0.astype(np.float32) / 255,
+                             f1.astype(np.float32) / 255)):
+            theirs = epe(cv2.calcOpticalFlowFarneback(a, b, None, *args), gt, valid)
+            print(f"| {name} | {label} | {epe(flowkit.farneback(a, b), gt, valid):.4f} "
+                  f"| {theirs:.4f} |")
+
+
 if __name__ == "__main__":
     import sys
 
-    _profile(int(sys.argv[1]) if len(sys.argv) > 1 else THREADS)
+    if sys.argv[1:] == ["accuracy"]:
+        _accuracy()
+    else:
+        _profile(int(sys.argv[1]) if len(sys.argv) > 1 else THREADS)
