@@ -86,6 +86,7 @@ class Farneback:
         norm = _NORMS.get(dtype, 1.0)
         key = (tuple(frame0.shape), dtype, backend)
         reuse_first = reuse_first and self._cached == key and not batched
+        self._cached = None  # until this call has filled the buffers
         ws = self._workspaces.get(backend)
         if backend == CUDA:
             from .kernels import farneback_cuda as fbc
