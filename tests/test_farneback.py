@@ -398,3 +398,13 @@ def test_cuda_batch_and_video():
     assert flow.shape == (2, 20, 24, 2) and conf.shape == (2, 20, 24)
     np.testing.assert_allclose(flow, ref_flow, atol=1e-3)
     np.testing.assert_allclose(conf, ref_conf, atol=1e-4)
+
+
+def test_small_frames_drop_levels_like_opencv(whale):
+    # 70x90: OpenCV keeps one level above full resolution (35x45), not three
+    f0, f1 = whale[0][100:170, 200:290].copy(), whale[1][100:170, 200:290].copy()
+    assert len(fb.plan_levels(70, 90, 3, 0.5)) == 2
+    ref = _cv(f0, f1)
+    flow = flowkit.farneback(f0, f1, **TUTORIAL)
+    d = np.abs(flow - ref)[8:-8, 8:-8]  # outer rows: see test_matches_opencv_options
+    assert d.mean() < 1e-3 and np.percentile(d, 99.9) < 0.01
