@@ -362,42 +362,46 @@ def _median25_merge(t9, t10, t15, t19, t21, t23, t24, t35, t39, t40, t41, t42, t
 
 
 @njit(cache=True)
-def _sorted_columns(src, n, y, size, cols):
-    """Sort each column of the ``size`` rows around ``y`` into ``cols[rank, pad + j]``, then pad.
+def _sorted_columns5(src, n, y, cols):
+    """Sort each column of the 5 rows around ``y`` into ``cols[rank, 4 + j]``, then pad.
 
-    Columns are interleaved like the flow (index ``j`` = 2 * x + component); the ``2 * r``
-    padding entries on each side replicate the first and last pixel.
+    Columns are interleaved like the flow (index ``j`` = 2 * x + component); the 4 padding
+    entries on each side replicate the first and last pixel.
     """
     h, length = src.shape[1], src.shape[2]
-    r = size // 2
-    pad = 2 * r
-    if size == 3:
-        a, b, c = src[n, max(y - 1, 0)], src[n, y], src[n, min(y + 1, h - 1)]
-        s0, s1, s2 = cols[0, pad:pad + length], cols[1, pad:pad + length], cols[2, pad:pad + length]
-        for j in range(length):
-            s0[j], s1[j], s2[j] = _sort3(a[j], b[j], c[j])
-    else:
-        a, b, c = src[n, max(y - 2, 0)], src[n, max(y - 1, 0)], src[n, y]
-        d, e = src[n, min(y + 1, h - 1)], src[n, min(y + 2, h - 1)]
-        s0, s1, s2 = cols[0, pad:pad + length], cols[1, pad:pad + length], cols[2, pad:pad + length]
-        s3, s4 = cols[3, pad:pad + length], cols[4, pad:pad + length]
-        for j in range(length):
-            s0[j], s1[j], s2[j], s3[j], s4[j] = _sort5(a[j], b[j], c[j], d[j], e[j])
-    for i in range(size):
-        for p in range(0, pad, 2):
-            cols[i, p] = cols[i, pad]
-            cols[i, p + 1] = cols[i, pad + 1]
-            cols[i, pad + length + p] = cols[i, pad + length - 2]
-            cols[i, pad + length + p + 1] = cols[i, pad + length - 1]
+    a, b, c = src[n, max(y - 2, 0)], src[n, max(y - 1, 0)], src[n, y]
+    d, e = src[n, min(y + 1, h - 1)], src[n, min(y + 2, h - 1)]
+    s0, s1, s2, s3, s4 = cols[0, 4:], cols[1, 4:], cols[2, 4:], cols[3, 4:], cols[4, 4:]
+    for j in range(length):
+        s0[j], s1[j], s2[j], s3[j], s4[j] = _sort5(a[j], b[j], c[j], d[j], e[j])
+    for i in range(5):
+        for p in range(0, 4, 2):
+            cols[i, p] = cols[i, 4]
+            cols[i, p + 1] = cols[i, 5]
+            cols[i, 4 + length + p] = cols[i, 4 + length - 2]
+            cols[i, 4 + length + p + 1] = cols[i, 4 + length - 1]
 
 
 @njit(cache=True)
-def _median9_row(cols, row):
-    """3x3 medians of ``row`` from sorted columns ``cols[rank, :len(row) + 4]``."""
-    a, b, c = cols[0], cols[1], cols[2]
-    for j in range(row.shape[0]):
-        row[j] = _median9_sorted_columns(a[j], a[j + 2], a[j + 4], b[j], b[j + 2], b[j + 4],
-                                         c[j], c[j + 2], c[j + 4])
+def _median9_row(src, n, y, row):
+    """3x3 medians of output row ``y``, columns sorted on the fly (cheaper than storing them).
+
+    The first and last pixel (both components) take the gathering path for their borders.
+    """
+    h, length = src.shape[1], src.shape[2]
+    a = src[n, max(y - 1, 0)]
+    b = src[n, y]
+    c = src[n, min(y + 1, h - 1)]
+    out = row[2:]
+    for j in range(length - 4):  # output j + 2
+        l0, m0, h0 = _sort3(a[j], b[j], c[j])
+        l1, m1, h1 = _sort3(a[j + 2], b[j + 2], c[j + 2])
+        l2, m2, h2 = _sort3(a[j + 4], b[j + 4], c[j + 4])
+        out[j] = _median9_sorted_columns(l0, l1, l2, m0, m1, m2, h0, h1, h2)
+    buf = np.empty(9, row.dtype)
+    for j in (0, 1, length - 2, length - 1):
+        if 0 <= j < length:
+            row[j] = _median_gather(src, n, y, j, 3, buf)
 
 
 @njit(cache=True)
@@ -559,12 +563,11 @@ def median_cpu(src, size, out):
             window_nan = has_nan[max(y - r, 0) - first:min(y + r + 1, h) - first].any()
             if size == 1:
                 row[:] = src[n, y]
-            elif size == 3 or size == 5:
-                _sorted_columns(src, n, y, size, rows)
-                if size == 3:
-                    _median9_row(rows, row)
-                else:
-                    _median25_row(rows, part, row)
+            elif size == 3:
+                _median9_row(src, n, y, row)
+            elif size == 5:
+                _sorted_columns5(src, n, y, rows)
+                _median25_row(rows, part, row)
             elif size <= 11 and not window_nan:
                 _padded_rows(src, n, y, size, rows)
                 _median_rank_row(rows, size, counts, row)
