@@ -532,11 +532,11 @@ def _median_rank_row(rows, size, count, row):
 def median_cpu(src, size, out):
     """Component-wise median over ``size`` x ``size`` windows with replicated borders.
 
-    src, out : (N, H, W * 2) interleaved flow. Sizes 3 and 5 use column-sorting networks
-    (columns sorted once per row, then a pruned network on the sorted columns); sizes up to
-    11 count ranks (vectorised); larger sizes gather each window and select. Neither the
-    networks nor the counting propagate NaN, so rows whose window holds a NaN are redone
-    with the gathering path, which returns NaN for such windows.
+    src, out : (N, H, W * 2) interleaved flow. Sizes 3 and 5 sort the window's columns
+    (3: on the fly; 5: once per row into a buffer) and run a pruned network on the sorted
+    columns; sizes up to 11 count ranks (vectorised); larger sizes gather each window and
+    select. Neither the networks nor the counting propagate NaN, so rows whose window holds
+    a NaN are redone with the gathering path, which returns NaN for such windows.
     """
     n_img, h, length = src.shape
     r = size // 2
