@@ -149,6 +149,7 @@ def farneback(frame0, frame1, *, pyr_scale=0.5, levels=3, winsize=15, iterations
         frames are divided by their dtype maximum, float frames are taken to be in [0, 1],
         so the same picture in any dtype gives the same flow. With C > 1 channels the
         normal equations of the channels are averaged (OpenCV rejects colour input).
+        Values must be finite: a NaN spreads through the pyramid to the whole flow.
     pyr_scale : float in (0, 1)
         Size ratio between pyramid levels (OpenCV's ``pyr_scale``).
     levels : int >= 1
