@@ -10,7 +10,6 @@ scikit-image runs NumPy/SciPy passes on one core; flowkit and OpenCV get THREADS
 """
 
 import cv2
-import numpy as np
 import pytest
 from skimage.registration import optical_flow_ilk
 

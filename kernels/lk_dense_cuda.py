@@ -19,15 +19,29 @@ from .warp import warp_pixel
 
 _BLOCK = (32, 8, 1)
 
-if config.ENABLE_CUDASIM:
-    def _view(array):
-        """Simulator: the NumPy array behind a fake device array, so @njit functions accept it."""
-        array = getattr(array, "_item", array)
-        return getattr(array, "_ary", array)
-else:
-    @cuda.jit(device=True)
-    def _view(array):
-        return array
+
+def _device(fn):
+    """``fn`` as the kernels call it. Real GPUs compile the @njit function itself; Numba's
+    simulator hands kernels wrapped arrays that @njit functions cannot unbox, so there the
+    call unwraps them to the NumPy arrays they hold."""
+    if not config.ENABLE_CUDASIM:
+        return fn
+
+    def call(*args):
+        return fn(*(a.__dict__["_item"]._ary if type(a).__name__ == "FakeWithinKernelCUDAArray"
+                    else a for a in args))
+    return call
+
+
+_derivative = _device(derivative)
+_downsample_at = _device(downsample_at)
+_filter_x_at = _device(filter_x_at)
+_filter_y_at = _device(filter_y_at)
+_median3x3 = _device(median3x3)
+_nearest_source = _device(nearest_source)
+_normal_terms = _device(normal_terms)
+_solve2x2 = _device(solve2x2)
+_warp_pixel = _device(warp_pixel)
 
 
 def _grid(width, height, depth=1):
@@ -37,7 +51,6 @@ def _grid(width, height, depth=1):
 @cuda.jit(cache=True)
 def _k_to_float(raw, scale, out):
     """(N, H, W, C) array of any supported dtype -> float32 times ``scale``."""
-    raw, out = _view(raw), _view(out)
     x, y, z = cuda.grid(3)
     n_ch = raw.shape[3]
     if x < raw.shape[2] and y < raw.shape[1] and z < raw.shape[0] * n_ch:
@@ -47,39 +60,35 @@ def _k_to_float(raw, scale, out):
 
 @cuda.jit(cache=True)
 def _k_filter_x(src, weights, border, dst):
-    src, weights, dst = _view(src), _view(weights), _view(dst)
     x, y, c = cuda.grid(3)
     if x < src.shape[1] and y < src.shape[0] and c < src.shape[2]:
-        dst[y, x, c] = filter_x_at(src, y, x, c, weights, border)
+        dst[y, x, c] = _filter_x_at(src, y, x, c, weights, border)
 
 
 @cuda.jit(cache=True)
 def _k_filter_y(src, weights, border, dst):
-    src, weights, dst = _view(src), _view(weights), _view(dst)
     x, y, c = cuda.grid(3)
     if x < src.shape[1] and y < src.shape[0] and c < src.shape[2]:
-        dst[y, x, c] = filter_y_at(src, y, x, c, weights, border)
+        dst[y, x, c] = _filter_y_at(src, y, x, c, weights, border)
 
 
 @cuda.jit(cache=True)
 def _k_downsample(src, gain, dst):
-    src, gain, dst = _view(src), _view(gain), _view(dst)
     x, y, c = cuda.grid(3)
     if x < dst.shape[1] and y < dst.shape[0] and c < dst.shape[2]:
         scale_y = src.shape[0] / dst.shape[0]
         scale_x = src.shape[1] / dst.shape[1]
-        dst[y, x, c] = gain[c] * downsample_at(src, y, x, c, scale_y, scale_x)
+        dst[y, x, c] = gain[c] * _downsample_at(src, y, x, c, scale_y, scale_x)
 
 
 @cuda.jit(cache=True)
 def _k_upscale_flow(src, dst):
-    src, dst = _view(src), _view(dst)
     x, y = cuda.grid(2)
     h, w = src.shape[0], src.shape[1]
     height, width = dst.shape[0], dst.shape[1]
     if x < width and y < height:
-        sy = nearest_source(y, h, height)
-        sx = nearest_source(x, w, width)
+        sy = _nearest_source(y, h, height)
+        sx = _nearest_source(x, w, width)
         dst[y, x, 0] = src[sy, sx, 0] * np.float32(width / w)
         dst[y, x, 1] = src[sy, sx, 1] * np.float32(height / h)
 
@@ -87,25 +96,23 @@ def _k_upscale_flow(src, dst):
 @cuda.jit(cache=True)
 def _k_warp(mov, flow, prefilter, warped, fl):
     """Filtered flow into ``fl`` and frame1 at (x + u, y + v) into ``warped`` (flat H*W*C)."""
-    mov, flow, warped, fl = _view(mov), _view(flow), _view(warped), _view(fl)
     x, y = cuda.grid(2)
     _, height, width, n_ch = mov.shape
     if x < width and y < height:
         if prefilter:
-            u = median3x3(flow, y, x, 0)
-            v = median3x3(flow, y, x, 1)
+            u = _median3x3(flow, y, x, 0)
+            v = _median3x3(flow, y, x, 1)
         else:
             u = flow[y, x, 0]
             v = flow[y, x, 1]
         fl[y, x, 0] = u
         fl[y, x, 1] = v
-        warp_pixel(mov, 0, y, x, u, v, warped, (y * width + x) * n_ch, interp.INTER_LINEAR,
-                   interp.BORDER_REPLICATE, 0.0, 0.0)
+        _warp_pixel(mov, 0, y, x, u, v, warped, (y * width + x) * n_ch, interp.INTER_LINEAR,
+                    interp.BORDER_REPLICATE, 0.0, 0.0)
 
 
 @cuda.jit(cache=True)
 def _k_terms(ref, warped, fl, terms):
-    ref, warped, fl, terms = _view(ref), _view(warped), _view(fl), _view(terms)
     x, y = cuda.grid(2)
     height, width = ref.shape[0], ref.shape[1]
     if x < width and y < height:
@@ -114,9 +121,9 @@ def _k_terms(ref, warped, fl, terms):
         u, v = fl[y, x, 0], fl[y, x, 1]
         s0 = s1 = s2 = s3 = s4 = np.float32(0.0)
         for c in range(ref.shape[2]):
-            gx = derivative(warped[y, xlo, c], warped[y, xhi, c], xlo, xhi)
-            gy = derivative(warped[ylo, x, c], warped[yhi, x, c], ylo, yhi)
-            t0, t1, t2, t3, t4 = normal_terms(gx, gy, u, v, ref[y, x, c], warped[y, x, c])
+            gx = _derivative(warped[y, xlo, c], warped[y, xhi, c], xlo, xhi)
+            gy = _derivative(warped[ylo, x, c], warped[yhi, x, c], ylo, yhi)
+            t0, t1, t2, t3, t4 = _normal_terms(gx, gy, u, v, ref[y, x, c], warped[y, x, c])
             s0 += t0
             s1 += t1
             s2 += t2
@@ -131,15 +138,14 @@ def _k_terms(ref, warped, fl, terms):
 
 @cuda.jit(cache=True)
 def _k_window_solve(hsum, weights, flow):
-    hsum, weights, flow = _view(hsum), _view(weights), _view(flow)
     x, y = cuda.grid(2)
     if x < hsum.shape[1] and y < hsum.shape[0]:
         border = interp.BORDER_REFLECT101
-        u, v = solve2x2(filter_y_at(hsum, y, x, 0, weights, border),
-                        filter_y_at(hsum, y, x, 1, weights, border),
-                        filter_y_at(hsum, y, x, 2, weights, border),
-                        filter_y_at(hsum, y, x, 3, weights, border),
-                        filter_y_at(hsum, y, x, 4, weights, border))
+        u, v = _solve2x2(_filter_y_at(hsum, y, x, 0, weights, border),
+                         _filter_y_at(hsum, y, x, 1, weights, border),
+                         _filter_y_at(hsum, y, x, 2, weights, border),
+                         _filter_y_at(hsum, y, x, 3, weights, border),
+                         _filter_y_at(hsum, y, x, 4, weights, border))
         flow[y, x, 0] = u
         flow[y, x, 1] = v
 
