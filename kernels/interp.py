@@ -115,7 +115,8 @@ def split_position(base, d, n, border):
         return base + t, d - float(t)
     f0 = float(math.floor(d))
     f = d - f0
-    # Far away. Periodic borders: fold by the period (exact: f0 is an integer); otherwise every tap is past the edge, so any far index does.
+    # Far away. Periodic borders: fold by the period (exact: f0 is an integer); otherwise
+    # every tap is past the edge, so any far index does.
     if border == BORDER_WRAP:
         return base + int(f0 % n), f
     if border == BORDER_REFLECT:

@@ -201,7 +201,8 @@ def test_zero_flow_is_identity(h, w, interpolation, border, seed):
 
 
 @settings(max_examples=25, deadline=None)
-@given(dx=st.integers(-40, 40), dy=st.integers(-40, 40), interpolation=st.sampled_from(INTERPOLATIONS))
+@given(dx=st.integers(-40, 40), dy=st.integers(-40, 40),
+       interpolation=st.sampled_from(INTERPOLATIONS))
 def test_integer_translation_with_wrap_is_roll(dx, dy, interpolation):
     image = np.random.default_rng(7).integers(0, 256, (9, 13, 3)).astype(np.uint8)
     flow = np.empty((9, 13, 2), np.float32)
@@ -308,7 +309,7 @@ def test_non_contiguous_and_read_only_inputs():
     rng = np.random.default_rng(11)
     big = rng.random((20, 30, 3)).astype(np.float32)
     image = big[::2, ::3, 1]                       # strided view
-    flow = np.ascontiguousarray(rng.uniform(-2, 2, (2, 10, 10)).astype(np.float32)).transpose(1, 2, 0)
+    flow = rng.uniform(-2, 2, (2, 10, 10)).astype(np.float32).transpose(1, 2, 0)  # strides
     expected = warp(np.ascontiguousarray(image), np.ascontiguousarray(flow))
     np.testing.assert_array_equal(warp(image, flow), expected)
     ro_image = np.ascontiguousarray(image)
@@ -324,27 +325,41 @@ IMG = np.zeros((6, 7), np.float32)
 FLOW = np.zeros((6, 7, 2), np.float32)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(image=np.zeros(7, np.float32)), ValueError, r"image: expected 2-D or 3-D or 4-D array, got 1-D"),
-    (dict(image=np.zeros((1, 1, 6, 7, 1), np.float32)), ValueError, r"image: expected .*got 5-D"),
-    (dict(flow=np.zeros((6, 7), np.float32)), ValueError, r"flow: expected shape \(H, W, 2\) or \(N, H, W, 2\), got \(6, 7\)"),
-    (dict(flow=np.zeros((6, 7, 3), np.float32)), ValueError, r"flow: expected shape .*got \(6, 7, 3\)"),
-    (dict(flow=np.zeros((7, 6, 2), np.float32)), ValueError, r"flow: expected shape .*matching image of shape \(6, 7\).*got \(7, 6, 2\)"),
-    (dict(image=np.zeros((2, 6, 7, 1), np.float32), flow=np.zeros((3, 6, 7, 2), np.float32)), ValueError, r"flow: .*matching image of shape \(2, 6, 7, 1\)"),
-    (dict(flow=np.zeros((6, 7, 2), np.int32)), TypeError, r"flow: expected a float dtype .*got int32"),
-    (dict(image=np.zeros((0, 7), np.float32)), ValueError, r"image: expected a non-empty array, got shape \(0, 7\)"),
-    (dict(flow=np.zeros((0, 7, 2), np.float32)), ValueError, r"flow: expected a non-empty array"),
-    (dict(image=np.zeros((6, 7), bool)), TypeError, r"image: expected dtype uint8, .* got bool"),
-    (dict(image=np.zeros((6, 7), np.complex64)), TypeError, r"image: expected dtype .* got complex64"),
-    (dict(image=np.zeros((6, 7), object)), TypeError, r"image: expected dtype .* got object"),
+F32 = np.float32
+BAD_INPUT = [
+    (dict(image=np.zeros(7, F32)), ValueError,
+     r"image: expected 2-D or 3-D or 4-D array, got 1-D"),
+    (dict(image=np.zeros((1, 1, 6, 7, 1), F32)), ValueError, r"image: expected .*got 5-D"),
     (dict(image=None), ValueError, r"image: expected 2-D or 3-D or 4-D array, got 0-D"),
-    (dict(interpolation="bilinear"), ValueError, r"interpolation: expected one of 'nearest', 'linear', 'cubic', got 'bilinear'"),
+    (dict(flow=np.zeros((6, 7), F32)), ValueError,
+     r"flow: expected shape \(H, W, 2\) or \(N, H, W, 2\), got \(6, 7\)"),
+    (dict(flow=np.zeros((6, 7, 3), F32)), ValueError, r"flow: expected shape .*got \(6, 7, 3\)"),
+    (dict(flow=np.zeros((7, 6, 2), F32)), ValueError,
+     r"flow: expected shape .*matching image of shape \(6, 7\).*got \(7, 6, 2\)"),
+    (dict(image=np.zeros((2, 6, 7, 1), F32), flow=np.zeros((3, 6, 7, 2), F32)), ValueError,
+     r"flow: .*matching image of shape \(2, 6, 7, 1\)"),
+    (dict(flow=np.zeros((6, 7, 2), np.int32)), TypeError,
+     r"flow: expected a float dtype .*got int32"),
+    (dict(image=np.zeros((0, 7), F32)), ValueError,
+     r"image: expected a non-empty array, got shape \(0, 7\)"),
+    (dict(flow=np.zeros((0, 7, 2), F32)), ValueError, r"flow: expected a non-empty array"),
+    (dict(image=np.zeros((6, 7), bool)), TypeError, r"image: expected dtype uint8, .* got bool"),
+    (dict(image=np.zeros((6, 7), np.complex64)), TypeError,
+     r"image: expected dtype .* got complex64"),
+    (dict(image=np.zeros((6, 7), object)), TypeError, r"image: expected dtype .* got object"),
+    (dict(interpolation="bilinear"), ValueError,
+     r"interpolation: expected one of 'nearest', 'linear', 'cubic', got 'bilinear'"),
     (dict(border="mirror"), ValueError, r"border: expected one of 'constant', .*got 'mirror'"),
     (dict(border_value="zero"), TypeError, r"border_value: expected a real number, got 'zero'"),
-    (dict(image=np.zeros((6, 7), np.uint8), border_value=np.nan), ValueError, r"border_value: expected a finite number for uint8 images, got nan"),
+    (dict(image=np.zeros((6, 7), np.uint8), border_value=np.nan), ValueError,
+     r"border_value: expected a finite number for uint8 images, got nan"),
     (dict(return_mask="yes"), TypeError, r"return_mask: expected a bool, got 'yes'"),
-    (dict(device="gpu"), ValueError, r"device: expected one of \('cpu', 'cuda'\) or None, got 'gpu'"),
-])
+    (dict(device="gpu"), ValueError,
+     r"device: expected one of \('cpu', 'cuda'\) or None, got 'gpu'"),
+]
+
+
+@pytest.mark.parametrize("kwargs, error, match", BAD_INPUT)
 def test_bad_input(kwargs, error, match, monkeypatch):
     from flowkit.kernels import warp as kernel
 
