@@ -185,6 +185,10 @@ def test_matches_cv2_remap(interpolation, border):
     got8 = warp(image8, flow, interpolation=interpolation, border=border, border_value=128)
     ref8 = _cv_remap(image8, flow, interpolation, border, (128,) * 3)
     assert np.abs(got8.astype(int) - ref8).max() <= 1
+    # one channel (its own fast path)
+    gray8 = np.ascontiguousarray(image8[..., 1])
+    got = warp(gray8, flow, interpolation=interpolation, border=border, border_value=128)
+    assert np.abs(got.astype(int) - _cv_remap(gray8, flow, interpolation, border, 128)).max() <= 1
 
 
 # ---------------------------------------------------------------- invariants
