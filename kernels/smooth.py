@@ -623,15 +623,16 @@ _C4, _C5, _C6, _C7 = _F32(1 / 24), _F32(-1 / 120), _F32(1 / 720), _F32(-1 / 5040
 def exp_neg(d):
     """``exp(-d)`` for ``d >= 0`` in ``d``'s float type, branch-free so loops vectorise.
 
-    ``d = n + g`` with integer ``n`` <= 31 and ``|g| <= 1/2``: ``exp(-d) = exp(-n) exp(-g)``,
+    ``d = k + g`` with integer ``k`` <= 31 and ``|g| <= 1/2``: ``exp(-d) = exp(-k) exp(-g)``,
     a 32-entry table times a degree-7 polynomial. Relative error about 2e-7 (float32
-    constants); 0 for ``d > 31`` (exp(-31) < 4e-14); NaN stays NaN.
+    constants); 0 for ``d > 31`` (exp(-31) < 4e-14); NaN stays NaN (through ``g``). Only
+    conversions and arithmetic, no ``floor``, so the same code compiles for CUDA.
     """
-    nf = np.floor(d + _HALF)
-    g = d - nf
+    dd = _CUTOFF if d > _CUTOFF else d
+    k = min(max(np.int32(dd + _HALF), np.int32(0)), np.int32(31))  # NaN converts to anything
+    g = dd - np.float32(k)
     p = ((((((_C7 * g + _C6) * g + _C5) * g + _C4) * g + _C3) * g + _C2) * g + _C1) * g + _C0
-    i = min(max(np.int32(nf), np.int32(0)), np.int32(31))  # NaN converts to anything: clamp
-    return _ZERO if d > _CUTOFF else p * _EXP_INT[i]
+    return _ZERO if d > _CUTOFF else p * _EXP_INT[k]
 
 
 @njit(parallel=True, cache=True)
