@@ -991,10 +991,9 @@ def strips_for(height, parts):
 class Workspace:
     """Buffers kept between calls (keyed by name; reallocated only when shape/dtype change)."""
 
-    def __init__(self, empty=np.empty, zeros=np.zeros):
+    def __init__(self, empty=np.empty):
         self._buffers = {}
         self._empty = empty
-        self._zeros = zeros
         self.tables = {}
 
     def get(self, name, shape, dtype=np.float32):
@@ -1011,8 +1010,11 @@ class Workspace:
         b[name0], b[name1] = b.get(name1), b.get(name0)
 
     def table(self, key, make):
+        """A host-side table cached under ``key`` (built by ``make()`` on first use)."""
         value = self.tables.get(key)
         if value is None:
+            if len(self.tables) > 64:  # many frame sizes: start over rather than grow
+                self.tables.clear()
             value = make()
             self.tables[key] = value
         return value
