@@ -45,7 +45,10 @@ from .interp import BORDER_REFLECT101, border_index
 # scale used here the determinant is 255**4 times smaller, and so is the regulariser.
 EPS = 1e-3 / 255.0 ** 4
 _BLOCK = 256  # columns per block of the expansion's horizontal pass
-SMALL_LEVEL = 100_000  # levels with fewer pixels run their iterations on one thread
+# Iterations of a level use one thread per this many pixels (at most all threads): each
+# iteration is a parallel launch that waits for its slowest thread, and on a busy machine
+# a waiting thread costs more than a few milliseconds of work per thread saves.
+PIXELS_PER_THREAD = 500_000
 MIN_LEVEL_SIZE = 32  # OpenCV drops pyramid levels whose width or height would be below this
 BORDER = 5
 BORDER_WEIGHTS = np.array([0.14, 0.14, 0.4472, 0.4472, 0.4472], np.float32)
@@ -1153,8 +1156,7 @@ def farneback_cpu(frame0, frame1, params, plan, norm, init_flow, out, conf, ws, 
         size = nc * h * w * 5
         r0 = R0[lvl[li, 5]:lvl[li, 5] + size]
         r1 = R1[lvl[li, 5]:lvl[li, 5] + size]
-        # small levels run on one thread: waking the others costs more than it saves
-        nt = threads if h * w >= SMALL_LEVEL else 1
+        nt = min(threads, max(1, h * w // PIXELS_PER_THREAD))
         strips = strips_for(h, 2 * nt if nt > 1 else 1)
         nst = strips.shape[0] - 1
         # initial flow of this level; iterations alternate between two buffers, and the
