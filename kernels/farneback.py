@@ -33,6 +33,7 @@ calls, but row by row, with slices indexed by the bare loop variable so that the
 vectorise.
 """
 
+import functools
 import math
 
 import numba
@@ -89,25 +90,22 @@ def pyramid_kernel(scale):
     return (k / k.sum()).astype(np.float32)
 
 
+@functools.lru_cache(maxsize=64)
 def resize_table(src_n, dst_n):
     """Bilinear resize taps along one axis: first index (int32) and weight of the second.
 
     OpenCV's INTER_LINEAR rule: source coordinate ``(d + 0.5) * src_n / dst_n - 0.5``
     (rounded to float32), clamped to ``[0, src_n - 1]``; the second tap is index + 1.
+    Cached: callers must not modify the arrays.
     """
-    idx = np.empty(dst_n, np.int32)
-    frac = np.empty(dst_n, np.float32)
-    scale = src_n / dst_n
-    for d in range(dst_n):
-        f = np.float32((d + 0.5) * scale - 0.5)
-        i = int(math.floor(f))
-        a = np.float32(f - np.float32(i))
-        if i < 0:
-            i, a = 0, np.float32(0.0)
-        if i >= src_n - 1:
-            i, a = src_n - 1, np.float32(0.0)
-        idx[d] = i
-        frac[d] = a
+    f = ((np.arange(dst_n) + 0.5) * (src_n / dst_n) - 0.5).astype(np.float32)
+    idx = np.floor(f).astype(np.int32)
+    frac = (f - idx.astype(np.float32)).astype(np.float32)
+    low = idx < 0
+    high = idx >= src_n - 1
+    idx[low] = 0
+    idx[high] = src_n - 1
+    frac[low | high] = 0
     return idx, frac
 
 
@@ -980,9 +978,16 @@ def area_flow_cpu(src, yidx, ywts, xidx, xwts, factor, out):
 
 # ------------------------------------------------------------------------------ host driver
 
+@functools.lru_cache(maxsize=64)
 def column_weights(w):
-    """``axis_weight`` of every column, float32 (w,)."""
-    return np.array([axis_weight(x, w) for x in range(w)], np.float32)
+    """``axis_weight`` of every column, float32 (w,) (cached: do not modify)."""
+    out = np.ones(w, np.float32)
+    i = np.arange(w)
+    lo = i < BORDER
+    hi = i >= w - BORDER
+    out[lo] *= BORDER_WEIGHTS[i[lo]]
+    out[hi] *= BORDER_WEIGHTS[w - 1 - i[hi]]
+    return out
 
 
 def strips_for(height, parts):
@@ -1166,7 +1171,7 @@ def farneback_cpu(frame0, frame1, params, plan, norm, init_flow, out, conf, ws, 
         start = final if p.iterations % 2 == 0 else other
         ring = ws.get("ring%d" % li, (nst, nring, 5 * w))
         vsum = ws.get("vsum%d" % li, (nst, 5 * w), np.float64)
-        bwx = ws.table(("bwx", w), lambda: column_weights(w))
+        bwx = column_weights(w)
         saved = numba.get_num_threads()
         numba.set_num_threads(nt)
         try:
