@@ -58,7 +58,7 @@ def lucas_kanade(frame0, frame1, *, radius=7, num_warp=10, gaussian=False, prefi
         bilinear, while the smaller side exceeds 32 pixels, at most 10 levels). An integer
         must be between 1 and the count at which the smaller side reaches one pixel.
     init_flow : array, (H, W, 2) or (N, H, W, 2), optional
-        Initial flow (float16/32/64). It is reduced to the coarsest level with the image
+        Initial flow (float16/32/64, finite values). It is reduced to the coarsest level with the image
         pyramid's filter and its vectors scaled, like OpenCV's ``OPTFLOW_USE_INITIAL_FLOW``;
         with ``levels=1`` it is used as it is.
     device : {None, "cpu", "cuda"}, optional

@@ -263,31 +263,32 @@ def _box_row(col, half, scale, out):
     """``out[t, x] = scale * sum(col[t, x - half:x + half + 1])`` for the five planes of
     ``col`` (5, W), reflect-101 ends, by running sums (five chains in parallel)."""
     n = col.shape[1]
+    c0, c1, c2, c3, c4 = col[0], col[1], col[2], col[3], col[4]
+    o0, o1, o2, o3, o4 = out[0], out[1], out[2], out[3], out[4]
     s0 = s1 = s2 = s3 = s4 = 0.0
     for i in range(-half - 1, half):  # the window of x = -1
         j = interp.border_index(i, n, interp.BORDER_REFLECT101)
-        s0 += col[0, j]
-        s1 += col[1, j]
-        s2 += col[2, j]
-        s3 += col[3, j]
-        s4 += col[4, j]
+        s0 += c0[j]
+        s1 += c1[j]
+        s2 += c2[j]
+        s3 += c3[j]
+        s4 += c4[j]
     for x in range(n):
         j_in = x + half
         j_out = x - half - 1
-        if j_in >= n:
+        if j_out < 0 or j_in >= n:
             j_in = interp.border_index(j_in, n, interp.BORDER_REFLECT101)
-        if j_out < 0:
             j_out = interp.border_index(j_out, n, interp.BORDER_REFLECT101)
-        s0 += col[0, j_in] - col[0, j_out]
-        s1 += col[1, j_in] - col[1, j_out]
-        s2 += col[2, j_in] - col[2, j_out]
-        s3 += col[3, j_in] - col[3, j_out]
-        s4 += col[4, j_in] - col[4, j_out]
-        out[0, x] = s0 * scale
-        out[1, x] = s1 * scale
-        out[2, x] = s2 * scale
-        out[3, x] = s3 * scale
-        out[4, x] = s4 * scale
+        s0 += c0[j_in] - c0[j_out]
+        s1 += c1[j_in] - c1[j_out]
+        s2 += c2[j_in] - c2[j_out]
+        s3 += c3[j_in] - c3[j_out]
+        s4 += c4[j_in] - c4[j_out]
+        o0[x] = s0 * scale
+        o1[x] = s1 * scale
+        o2[x] = s2 * scale
+        o3[x] = s3 * scale
+        o4[x] = s4 * scale
 
 
 @njit(cache=True)
