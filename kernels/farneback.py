@@ -33,6 +33,7 @@ calls, but row by row, with slices indexed by the bare loop variable so that the
 vectorise.
 """
 
+import contextlib
 import functools
 import math
 
@@ -46,9 +47,10 @@ from .interp import BORDER_REFLECT101, border_index
 # scale used here the determinant is 255**4 times smaller, and so is the regulariser.
 EPS = 1e-3 / 255.0 ** 4
 _BLOCK = 256  # columns per block of the expansion's horizontal pass
-# Iterations of a level use one thread per this many pixels (at most all threads): each
-# iteration is a parallel launch that waits for its slowest thread, and on a busy machine
-# a waiting thread costs more than a few milliseconds of work per thread saves.
+# The expansions use one thread per this many full-resolution pixels (times channels), the
+# iterations of a level one per this many level pixels, at most all threads: each is a
+# parallel launch that waits for its slowest thread, and on a busy machine a waiting
+# thread costs more than a few milliseconds of work per thread saves.
 PIXELS_PER_THREAD = 500_000
 MIN_LEVEL_SIZE = 32  # OpenCV drops pyramid levels whose width or height would be below this
 BORDER = 5
@@ -1097,6 +1099,18 @@ def expansion_items(plan, nc, frames, threads):
     return np.array(items, np.int64)
 
 
+@contextlib.contextmanager
+def _threads(n):
+    """Run the enclosed parallel launches on ``n`` threads, dynamically scheduled."""
+    saved = numba.get_num_threads()
+    numba.set_num_threads(n)
+    try:
+        with numba.parallel_chunksize(1):
+            yield
+    finally:
+        numba.set_num_threads(saved)
+
+
 def normalise_confidence(conf):
     """Divide each (h, w) map of ``conf`` (N, h, w) by its maximum, in place (0 stays 0)."""
     for c in conf:
@@ -1146,9 +1160,10 @@ def farneback_cpu(frame0, frame1, params, plan, norm, init_flow, out, conf, ws, 
     frames = (1,) if reuse_first else (0, 1)
     for f in frames:
         planes[f] = np.moveaxis((frame0, frame1)[f], 2, 0)
-    items = ws.table(("items", tuple(plan), nc, frames, threads),
-                     lambda: expansion_items(plan, nc, frames, threads))
-    with numba.parallel_chunksize(1):
+    nt = min(threads, max(1, height * width * nc // PIXELS_PER_THREAD))
+    items = ws.table(("items", tuple(plan), nc, frames, nt),
+                     lambda: expansion_items(plan, nc, frames, nt))
+    with _threads(nt):
         expand_all_cpu(planes, np.float32(norm), items, lvl, kerns, ytab, yfr, xtab, xfr,
                        p.g, p.xg, p.xxg, p.ig, R0, R1)
     prev = None
@@ -1172,32 +1187,25 @@ def farneback_cpu(frame0, frame1, params, plan, norm, init_flow, out, conf, ws, 
         ring = ws.get("ring%d" % li, (nst, nring, 5 * w))
         vsum = ws.get("vsum%d" % li, (nst, 5 * w), np.float64)
         bwx = column_weights(w)
-        saved = numba.get_num_threads()
-        numba.set_num_threads(nt)
-        try:
-            with numba.parallel_chunksize(1):
+        with _threads(nt):
+            coarse, up = no_coarse, no_table
+            if prev is not None:  # upsampled inside the first iteration
+                coarse = prev
+                up = (t["uyidx"], t["uyfrac"], t["uxidx"], t["uxfrac"])
+            elif init_flow is not None:
+                ay = ws.table(("area", height, h), lambda: area_table(height, h))
+                ax = ws.table(("area", width, w), lambda: area_table(width, w))
+                area_flow_cpu(init_flow, ay[0], ay[1], ax[0], ax[1], np.float32(scale), start)
+            else:
+                start[...] = 0
+            factor = np.float32(1.0 / p.pyr_scale)
+            src, dst = start, (other if start is final else final)
+            for it in range(p.iterations):
+                last = it == p.iterations - 1
+                cbuf = conf if (li == 0 and last and conf is not None) else empty_conf
+                iterate_cpu(r0, r1, nc, h, w, src, coarse, up[0], up[1], up[2], up[3], factor,
+                            dst, cbuf, p.wk, not p.gaussian, EPS, strips, bwx, ring, vsum)
                 coarse, up = no_coarse, no_table
-                if prev is not None:  # upsampled inside the first iteration
-                    coarse = prev
-                    up = (t["uyidx"], t["uyfrac"], t["uxidx"], t["uxfrac"])
-                elif init_flow is not None:
-                    ay = ws.table(("area", height, h), lambda: area_table(height, h))
-                    ax = ws.table(("area", width, w), lambda: area_table(width, w))
-                    area_flow_cpu(init_flow, ay[0], ay[1], ax[0], ax[1], np.float32(scale),
-                                  start)
-                else:
-                    start[...] = 0
-                factor = np.float32(1.0 / p.pyr_scale)
-                src, dst = start, (other if start is final else final)
-                for it in range(p.iterations):
-                    last = it == p.iterations - 1
-                    cbuf = conf if (li == 0 and last and conf is not None) else empty_conf
-                    iterate_cpu(r0, r1, nc, h, w, src, coarse, up[0], up[1], up[2], up[3],
-                                factor, dst, cbuf, p.wk, not p.gaussian, EPS, strips, bwx,
-                                ring, vsum)
-                    coarse, up = no_coarse, no_table
-                    src, dst = dst, src
-        finally:
-            numba.set_num_threads(saved)
+                src, dst = dst, src
         prev = final
     return out
