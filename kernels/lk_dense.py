@@ -118,12 +118,19 @@ def filter_y_at(image, y, x, c, weights, border):
 
 
 @njit(cache=True)
-def downsample_at(image, oy, ox, c, scale_y, scale_x):
-    """``scipy.ndimage.zoom(order=1, grid_mode=True)`` sample of channel ``c``: centres aligned."""
-    h, w = image.shape[0], image.shape[1]
-    yi, fy = interp.split_position(0, (oy + 0.5) * scale_y - 0.5, h, interp.BORDER_REPLICATE)
-    xi, fx = interp.split_position(0, (ox + 0.5) * scale_x - 0.5, w, interp.BORDER_REPLICATE)
-    return interp.linear_at(image[:, :, c], yi, xi, fy, fx, interp.BORDER_REPLICATE, 0.0)
+def linear_source(o, scale, n):
+    """Source position of output index ``o`` in ``scipy.ndimage.zoom(order=1,
+    grid_mode=True)`` (pixel centres aligned), split into index and fraction."""
+    return interp.split_position(0, (o + 0.5) * scale - 0.5, n, interp.BORDER_REPLICATE)
+
+
+@njit(cache=True)
+def downsample_at(plane, oy, ox, scale_y, scale_x):
+    """Bilinear resize sample of a 2-D ``plane`` at output pixel (oy, ox)."""
+    h, w = plane.shape
+    yi, fy = linear_source(oy, scale_y, h)
+    xi, fx = linear_source(ox, scale_x, w)
+    return interp.linear_at(plane, yi, xi, fy, fx, interp.BORDER_REPLICATE, 0.0)
 
 
 @njit(cache=True)
@@ -358,12 +365,21 @@ def _blur(src, weights, border, dst):
 
 @njit(cache=True, parallel=True)
 def _downsample(src, gain, dst):
-    scale_y = src.shape[0] / dst.shape[0]
-    scale_x = src.shape[1] / dst.shape[1]
+    """``dst[..., c] = gain[c] * resize(src[..., c])`` (``downsample_at``, positions hoisted)."""
+    h, w = src.shape[0], src.shape[1]
+    scale_y = h / dst.shape[0]
+    scale_x = w / dst.shape[1]
+    xis = np.empty(dst.shape[1], np.int64)
+    fxs = np.empty(dst.shape[1], np.float64)
+    for x in range(dst.shape[1]):
+        xis[x], fxs[x] = linear_source(x, scale_x, w)
     for y in prange(dst.shape[0]):
-        for x in range(dst.shape[1]):
-            for c in range(dst.shape[2]):
-                dst[y, x, c] = gain[c] * downsample_at(src, y, x, c, scale_y, scale_x)
+        yi, fy = linear_source(y, scale_y, h)
+        for c in range(dst.shape[2]):
+            plane = src[:, :, c]  # one view per row and channel (views cost refcounting)
+            for x in range(dst.shape[1]):
+                dst[y, x, c] = gain[c] * interp.linear_at(plane, yi, xis[x], fy, fxs[x],
+                                                          interp.BORDER_REPLICATE, 0.0)
 
 
 @njit(cache=True, parallel=True)

@@ -78,7 +78,7 @@ def _k_downsample(src, gain, dst):
     if x < dst.shape[1] and y < dst.shape[0] and c < dst.shape[2]:
         scale_y = src.shape[0] / dst.shape[0]
         scale_x = src.shape[1] / dst.shape[1]
-        dst[y, x, c] = gain[c] * _downsample_at(src, y, x, c, scale_y, scale_x)
+        dst[y, x, c] = gain[c] * _downsample_at(src[:, :, c], y, x, scale_y, scale_x)
 
 
 @cuda.jit(cache=True)
