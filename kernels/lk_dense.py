@@ -5,8 +5,9 @@ The method is Le Besnerais and Champagnat (2005), Table 2, as scikit-image's
 flow upscaling, warp, gradients, window, singular systems, median prefilter), so the results
 agree to float32 rounding.
 
-Arrays are interleaved and C-contiguous: frames ``(H, W, C)`` float32, flow ``(H, W, 2)``
-float32 (u, v), the five normal-equation products ``(H, W, 5)``.
+Arrays are C-contiguous: frames ``(H, W, C)`` float32, flow ``(H, W, 2)`` float32 (u, v);
+the five normal-equation products are ``(5, W)`` planes per row in the CPU band scratch and
+``(H, W, 5)`` on the GPU.
 
 The CPU driver runs one parallel pass per warp (``_ilk_step``): each thread takes a band of
 rows and, for the band plus the halo rows its window needs, (median-prefilters the flow,)
@@ -24,7 +25,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import interp
-from .warp import _warp_row
+from .warp import _warp_row  # kernels.warp's CPU row warper (vectorised split, direct taps)
 
 PYRAMID_DOWNSCALE = 2      # scikit-image's pyramid_reduce factor
 PYRAMID_SIGMA = 2 * 2 / 6.0  # pyramid_reduce's default sigma for downscale 2
