@@ -531,8 +531,8 @@ def ilk_pair(frame0, frame1, init_flow, radius, num_warp, gaussian, prefilter, l
     pyr1 = _pyramid(frame1, shapes, pyr_w)
     if init_flow is None:
         flow = np.zeros(shapes[-1] + (2,), np.float32)
-    else:
-        flow = _reduce_flow(init_flow, shapes, pyr_w)
+    else:  # a copy: the warps write into the flow buffers (init_flow may be the caller's)
+        flow = _reduce_flow(init_flow, shapes, pyr_w) if levels > 1 else init_flow.copy()
     for level in range(levels - 1, -1, -1):
         h, w = shapes[level]
         if flow.shape[:2] != (h, w):

@@ -224,8 +224,11 @@ def test_init_flow_continues_the_iteration(pair):
     kw = {"radius": 3, "levels": 1}
     first = flowkit.lucas_kanade(*pair, num_warp=1, **kw)
     both = flowkit.lucas_kanade(*pair, num_warp=2, **kw)
-    resumed = flowkit.lucas_kanade(*pair, num_warp=1, init_flow=first.astype(np.float64), **kw)
-    np.testing.assert_array_equal(resumed, both)
+    for init in (first.astype(np.float64), first):  # float32: used without conversion
+        kept = init.copy()
+        resumed = flowkit.lucas_kanade(*pair, num_warp=1, init_flow=init, **kw)
+        np.testing.assert_array_equal(resumed, both)
+        np.testing.assert_array_equal(init, kept)  # the caller's array is left alone
 
 
 def test_init_flow_is_reduced_to_the_coarsest_level():
