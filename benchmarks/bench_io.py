@@ -11,36 +11,27 @@ for one task and size:
   package); OpenCV has no flow colouring.
 * iter_frames: a plain ``cv2.VideoCapture`` loop with ``cv2.cvtColor(BGR2RGB)``, over 20 frames
   of an MJPG .avi written once per size.
+
+Threads: ``FLOWKIT_BENCH_THREADS`` (default 2) for both, see ``conftest.py``.
 """
 
 import cv2
 import numpy as np
 import pytest
+from conftest import SIZES, run, smooth_flow_field
 
 import flowkit
 from flowkit import flow_to_color, iter_frames, read_flo, write_flo, write_kitti_flow
 
-THREADS = 2
-SIZES = {"640x480": (480, 640), "1280x720": (720, 1280), "1920x1080": (1080, 1920)}
 VIDEO_FRAMES = 20
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _threads():
-    flowkit.set_num_threads(THREADS)
-    cv2.setNumThreads(THREADS)
-
-
 def _flow(size):
-    h, w = SIZES[size]
-    rng = np.random.default_rng(0)
-    small = rng.standard_normal((h // 8, w // 8, 2)).astype(np.float32)
-    return np.ascontiguousarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC) * 8)
+    return smooth_flow_field(size, amplitude=8, noise=0)
 
 
 def _run(benchmark, fn, rounds=15):
-    fn()  # warm-up: JIT compilation (or cache load) excluded
-    benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)
+    run(benchmark, fn, rounds=rounds)
 
 
 def _wheel():

@@ -5,36 +5,19 @@ Run: ``pytest benchmarks/bench_lk_sparse.py --benchmark-only``. Each group holds
 OpenCV for one frame size and point count. Frames: the built-in synthetic pair (a textured scene
 that rotates, zooms and has a moving disc, converted to gray uint8) at each size; points: K
 seeded uniform positions at least 10 px inside the frame. Both get frames and points, build
-their pyramids and track (win_size 21, max_level 3, 30 iterations, eps 0.01).
+their pyramids and track (win_size 21, max_level 3, 30 iterations, eps 0.01). Threads:
+``FLOWKIT_BENCH_THREADS`` (default 2) for both, see ``conftest.py``.
 """
 
 import cv2
 import numpy as np
 import pytest
+from conftest import SIZES, gray_pair, run
 
 import flowkit
 
-THREADS = 2
-SIZES = {"640x480": (480, 640), "1280x720": (720, 1280), "1920x1080": (1080, 1920)}
 COUNTS = (500, 2000, 10000)
 CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 0.01)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _threads():
-    flowkit.set_num_threads(THREADS)
-    cv2.setNumThreads(THREADS)
-
-
-_FRAMES = {}
-
-
-def _frames(size):
-    if size not in _FRAMES:
-        h, w = SIZES[size]
-        f0, f1, _ = flowkit.sample_pair(h, w)
-        _FRAMES[size] = (cv2.cvtColor(f0, cv2.COLOR_RGB2GRAY), cv2.cvtColor(f1, cv2.COLOR_RGB2GRAY))
-    return _FRAMES[size]
 
 
 def _points(size, count):
@@ -43,16 +26,11 @@ def _points(size, count):
     return rng.uniform((10, 10), (w - 10, h - 10), (count, 2)).astype(np.float32)
 
 
-def _run(benchmark, fn, rounds=10):
-    fn()  # warm-up: JIT compilation (or cache load) excluded
-    benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)
-
-
 @pytest.mark.parametrize("count", COUNTS)
 @pytest.mark.parametrize("size", list(SIZES))
 @pytest.mark.parametrize("impl", ["flowkit", "opencv"])
 def test_lucas_kanade_sparse(benchmark, impl, size, count):
-    frame0, frame1 = _frames(size)
+    frame0, frame1 = gray_pair(size)
     pts = _points(size, count)
     benchmark.group = f"lucas_kanade_sparse {size} K={count}"
     if impl == "flowkit":
@@ -62,13 +40,13 @@ def test_lucas_kanade_sparse(benchmark, impl, size, count):
         def fn():
             return cv2.calcOpticalFlowPyrLK(frame0, frame1, pts, None, winSize=(21, 21), maxLevel=3,
                                             criteria=CRITERIA)
-    _run(benchmark, fn)
+    run(benchmark, fn)
 
 
 @pytest.mark.parametrize("size", list(SIZES))
 @pytest.mark.parametrize("impl", ["flowkit", "opencv"])
 def test_good_features(benchmark, impl, size):
-    frame0, _ = _frames(size)
+    frame0, _ = gray_pair(size)
     benchmark.group = f"good_features {size}"
     if impl == "flowkit":
         def fn():
@@ -76,4 +54,4 @@ def test_good_features(benchmark, impl, size):
     else:
         def fn():
             return cv2.goodFeaturesToTrack(frame0, 2000, 0.01, 5)
-    _run(benchmark, fn)
+    run(benchmark, fn)

@@ -1,0 +1,136 @@
+"""Shared set-up of the benchmark suite (``pytest benchmarks/bench_<x>.py --benchmark-only``).
+
+* ``SIZES``: the three frame sizes every benchmark is parametrised over.
+* ``THREADS``: thread count of both libraries, ``FLOWKIT_BENCH_THREADS`` (default 2); the
+  session fixture ``bench_threads`` (autouse) applies it with ``flowkit.set_num_threads`` and
+  ``cv2.setNumThreads`` before the first benchmark.
+* ``smooth_flow_field``, ``random_image``, ``gray_pair``: seeded inputs.
+* ``run``: warm-up call (JIT compilation or cache load excluded), then timed rounds.
+
+Bench modules import these with ``from conftest import ...`` (pytest puts ``benchmarks/`` on
+``sys.path``). ``python benchmarks/conftest.py a.json b.json ...`` prints a table of several
+``--benchmark-json`` runs: per group the median times and the flowkit / peer ratio.
+
+``flowkit`` is imported here first, before anything loads Numba's OpenMP runtime, so its
+default ``OMP_WAIT_POLICY=PASSIVE`` (sleeping workers) applies to every benchmark.
+"""
+
+import os
+import subprocess
+
+import flowkit  # noqa: I001  (first: sets OMP_WAIT_POLICY before Numba's OpenMP loads)
+
+import cv2
+import numpy as np
+import pytest
+
+THREADS = int(os.environ.get("FLOWKIT_BENCH_THREADS", "2"))
+SIZES = {"640x480": (480, 640), "1280x720": (720, 1280), "1920x1080": (1080, 1920)}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def bench_threads():
+    """The thread count of flowkit and OpenCV for the whole session (``THREADS``)."""
+    flowkit.set_num_threads(THREADS)
+    cv2.setNumThreads(THREADS)
+    return THREADS
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    """Record what the numbers depend on in ``--benchmark-json`` output."""
+    import numba
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, cwd=os.path.dirname(__file__)).stdout.strip()
+    except OSError:
+        commit = ""
+    machine_info["flowkit"] = {
+        "version": flowkit.__version__, "commit": commit, "threads": THREADS,
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
+        "NUMBA_THREADING_LAYER": os.environ.get("NUMBA_THREADING_LAYER", "default"),
+        "numba": numba.__version__, "opencv": cv2.__version__, "numpy": np.__version__,
+        "loadavg": os.getloadavg(),
+    }
+
+
+def smooth_flow_field(size, amplitude=4.0, noise=0.2, cell=8, seed=0):
+    """(H, W, 2) float32 flow as optical flow looks: standard normal noise on a grid of
+    ``cell``-pixel cells, cubic-upsampled and scaled by ``amplitude`` pixels, plus ``noise``
+    times per-pixel standard normal noise."""
+    h, w = SIZES[size]
+    rng = np.random.default_rng(seed)
+    small = rng.standard_normal((h // cell, w // cell, 2)).astype(np.float32)
+    flow = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC) * np.float32(amplitude)
+    if noise:
+        flow += np.float32(noise) * rng.standard_normal((h, w, 2)).astype(np.float32)
+    return np.ascontiguousarray(flow)
+
+
+def random_image(size, channels=1, dtype="uint8", seed=1):
+    """Uniform random image, (H, W) or (H, W, C), uint8 in [0, 255] or float32 in [0, 1)."""
+    h, w = SIZES[size]
+    shape = (h, w) if channels == 1 else (h, w, channels)
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype) == np.uint8:
+        return rng.integers(0, 256, shape, dtype=np.uint8)
+    return rng.random(shape, dtype=np.float32).astype(dtype)
+
+
+_PAIRS = {}
+
+
+def gray_pair(size):
+    """flowkit's synthetic pair (rotation, zoom, a moving disc) at ``size`` as gray uint8
+    (cached per size)."""
+    if size not in _PAIRS:
+        h, w = SIZES[size]
+        f0, f1, _ = flowkit.sample_pair(h, w)
+        _PAIRS[size] = (cv2.cvtColor(f0, cv2.COLOR_RGB2GRAY), cv2.cvtColor(f1, cv2.COLOR_RGB2GRAY))
+    return _PAIRS[size]
+
+
+def run(benchmark, fn, rounds=10, warmup_rounds=1):
+    """Call ``fn`` once (JIT compilation or cache load excluded), then time ``rounds`` calls."""
+    fn()
+    return benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=warmup_rounds)
+
+
+def summarise(paths, stat="median"):
+    """Markdown table from several ``--benchmark-json`` files of one bench module.
+
+    Per group and implementation the median over runs of each run's ``stat`` (ms); the ratio
+    of every other implementation to the group's ``flowkit`` entry is computed per run
+    (flowkit / peer, < 1: flowkit faster) and given as median and range over runs."""
+    import json
+    import statistics
+
+    groups = {}
+    loads = []
+    for path in paths:
+        with open(path) as f:
+            data = json.load(f)
+        loads.append(data["machine_info"].get("flowkit", {}).get("loadavg", [float("nan")])[0])
+        per_group = {}
+        for b in data["benchmarks"]:
+            per_group.setdefault(b["group"], {})[b["params"]["impl"]] = b["stats"][stat] * 1e3
+        for group, times in per_group.items():
+            groups.setdefault(group, []).append(times)
+    print(f"{len(paths)} runs; load average (1 min) at the end of each run: "
+          + ", ".join(f"{x:.2f}" for x in loads))
+    print("| group | peer | flowkit ms | peer ms | ratio flowkit/peer (median) | ratio range |")
+    print("|---|---|---|---|---|---|")
+    for group, runs in groups.items():
+        fk = statistics.median(r["flowkit"] for r in runs if "flowkit" in r)
+        peers = sorted({k for r in runs for k in r} - {"flowkit"})
+        for peer in peers:
+            ratios = [r["flowkit"] / r[peer] for r in runs if peer in r and "flowkit" in r]
+            pt = statistics.median(r[peer] for r in runs if peer in r)
+            print(f"| {group} | {peer} | {fk:.2f} | {pt:.2f} | {statistics.median(ratios):.2f} | "
+                  f"{min(ratios):.2f}-{max(ratios):.2f} |")
+
+
+if __name__ == "__main__":
+    import sys
+
+    summarise(sys.argv[1:])
