@@ -10,38 +10,25 @@ flow buffer. The update order is the CPU driver's; only the box sums differ in r
 Imported only when the CUDA backend is used (it imports ``numba.cuda``).
 """
 
-import math
-
 import numpy as np
-from numba import config, cuda
+from numba import cuda
 
 from . import farneback as fb
+from .cuda_support import device_function, grid_for
 
 _BLOCK = (32, 8)
 
 
-def _unwrap(fn):
-    """The CUDA simulator hands kernels wrapped arrays that njit functions cannot unbox;
-    unwrap them to the NumPy arrays they hold (real GPUs never take this path)."""
-    if not config.ENABLE_CUDASIM:
-        return fn
-
-    def call(*args):
-        return fn(*(a.__dict__["_item"]._ary if type(a).__name__ == "FakeWithinKernelCUDAArray"
-                    else a for a in args))
-    return call
-
-
-_pyr_vertical = _unwrap(fb.pyr_vertical)
-_pyr_output = _unwrap(fb.pyr_output)
-_poly_vertical = _unwrap(fb.poly_vertical)
-_poly_horizontal_at = _unwrap(fb.poly_horizontal_at)
-_normal_equations = _unwrap(fb.normal_equations)
+_pyr_vertical = device_function(fb.pyr_vertical)
+_pyr_output = device_function(fb.pyr_output)
+_poly_vertical = device_function(fb.poly_vertical)
+_poly_horizontal_at = device_function(fb.poly_horizontal_at)
+_normal_equations = device_function(fb.normal_equations)
 _border_weight = fb.border_weight
-_window_column_pixel = _unwrap(fb.window_column_pixel)
-_window_row_solve = _unwrap(fb.window_row_solve)
-_resize_flow_pixel = _unwrap(fb.resize_flow_pixel)
-_area_flow_pixel = _unwrap(fb.area_flow_pixel)
+_window_column_pixel = device_function(fb.window_column_pixel)
+_window_row_solve = device_function(fb.window_row_solve)
+_resize_flow_pixel = device_function(fb.resize_flow_pixel)
+_area_flow_pixel = device_function(fb.area_flow_pixel)
 
 
 @cuda.jit
@@ -151,10 +138,6 @@ def _zero_kernel(flow):
         flow[y, x, 1] = 0.0
 
 
-def _grid(w, h):
-    return (math.ceil(w / _BLOCK[0]), math.ceil(h / _BLOCK[1]))
-
-
 def workspace():
     """A ``kernels.farneback.Workspace`` whose buffers live on the GPU."""
     return fb.Workspace(empty=cuda.device_array)
@@ -175,12 +158,12 @@ def _expand(ws, frame, c, norm, t, p, li, h, w, R):
     vrows = ws.get("vrows%d" % li, (h, 2, width))
     img = ws.get("img%d" % li, (h, w))
     vpad = ws.get("vpad%d" % li, (h, 3, w + 2 * p.poly_n))
-    _pyr_rows_kernel[_grid(width, h), _BLOCK](frame[:, :, c], norm, t["kern"], t["yidx"],
+    _pyr_rows_kernel[grid_for(_BLOCK, width, h), _BLOCK](frame[:, :, c], norm, t["kern"], t["yidx"],
                                               t["yfrac"], vrows)
-    _pyr_out_kernel[_grid(w, h), _BLOCK](vrows, t["kern"], t["xidx"], t["xfrac"], t["yfrac"], img)
-    _poly_v_kernel[_grid(w + 2 * p.poly_n, h), _BLOCK](img, ws.consts["g"], ws.consts["xg"],
+    _pyr_out_kernel[grid_for(_BLOCK, w, h), _BLOCK](vrows, t["kern"], t["xidx"], t["xfrac"], t["yfrac"], img)
+    _poly_v_kernel[grid_for(_BLOCK, w + 2 * p.poly_n, h), _BLOCK](img, ws.consts["g"], ws.consts["xg"],
                                                         ws.consts["xxg"], vpad)
-    _poly_h_kernel[_grid(w, h), _BLOCK](vpad, ws.consts["g"], ws.consts["xg"], ws.consts["xxg"],
+    _poly_h_kernel[grid_for(_BLOCK, w, h), _BLOCK](vpad, ws.consts["g"], ws.consts["xg"], ws.consts["xxg"],
                                         ws.consts["ig"], R, c)
 
 
@@ -206,7 +189,7 @@ def _pair(f0, f1, p, plan, norm, init, out, conf, ws, reuse_first):
         final = out if li == 0 else ws.get("flow%d" % li, (h, w, 2))
         other = ws.get("flowtmp%d" % li, (h, w, 2))
         start = final if p.iterations % 2 == 0 else other
-        grid = _grid(w, h)
+        grid = grid_for(_BLOCK, w, h)
         if prev is not None:
             _resize_flow_kernel[grid, _BLOCK](prev, t["uyidx"], t["uyfrac"], t["uxidx"],
                                               t["uxfrac"], np.float32(1.0 / p.pyr_scale), start)
@@ -229,7 +212,7 @@ def _pair(f0, f1, p, plan, norm, init, out, conf, ws, reuse_first):
             last = it == p.iterations - 1
             want = li == 0 and last and conf is not None
             _matrices_kernel[grid, _BLOCK](R0f, R1f, nc, src, M)
-            _column_kernel[_grid(5 * w, h), _BLOCK](M, ws.consts["wk"], box, vs)
+            _column_kernel[grid_for(_BLOCK, 5 * w, h), _BLOCK](M, ws.consts["wk"], box, vs)
             _solve_kernel[grid, _BLOCK](vs, ws.consts["wk"], box, fb.EPS, dst,
                                         conf if want else noconf, want)
             src, dst = dst, src
@@ -271,7 +254,7 @@ def farneback_cuda(f0, f1, params, plan, norm, init, ws, want_conf, reuse_first)
               None if conf is None else conf[i], ws, reuse_first and i == 0)
     if conf is not None:
         top = cuda.to_device(np.zeros(n, np.float32))
-        grid = (math.ceil(width / _BLOCK[0]), math.ceil(height / _BLOCK[1]), n)
+        grid = grid_for(_BLOCK, width, height, n)
         block = (_BLOCK[0], _BLOCK[1], 1)
         _max_kernel[grid, block](conf, top)
         _scale_kernel[grid, block](conf, top)

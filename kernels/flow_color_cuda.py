@@ -3,28 +3,18 @@
 Imported only when the CUDA backend is used (it imports ``numba.cuda``).
 """
 
-import math
-
 import numpy as np
-from numba import config, cuda
+from numba import cuda
 
+from .cuda_support import device_function, grid_for
 from .flow_color import color_pixel, row_max_radius
 
 _BLOCK = (32, 8, 1)
-_ROW_BLOCK = 128
+_ROW_BLOCK = (128,)
 
 
-def _simulator_call(fn):
-    """Numba's CUDA simulator hands kernels wrapped arrays that njit functions cannot unbox;
-    unwrap them to the NumPy arrays they hold (real GPUs never take this path)."""
-    def call(*args):
-        return fn(*(a.__dict__["_item"]._ary if type(a).__name__ == "FakeWithinKernelCUDAArray"
-                    else a for a in args))
-    return call
-
-
-_pixel = _simulator_call(color_pixel) if config.ENABLE_CUDASIM else color_pixel
-_row_max = _simulator_call(row_max_radius) if config.ENABLE_CUDASIM else row_max_radius
+_pixel = device_function(color_pixel)
+_row_max = device_function(row_max_radius)
 
 
 @cuda.jit
@@ -46,11 +36,10 @@ def _color_kernel(flow, max_radius, wheel, out):
 def max_radius_cuda(flow, row_max):
     """CUDA driver; same arguments as ``kernels.flow_color.max_radius_cpu``, device arrays."""
     rows = flow.shape[0] * flow.shape[1]
-    _max_radius_kernel[math.ceil(rows / _ROW_BLOCK), _ROW_BLOCK](flow, row_max)
+    _max_radius_kernel[grid_for(_ROW_BLOCK, rows), _ROW_BLOCK](flow, row_max)
 
 
 def flow_to_color_cuda(flow, max_radius, wheel, out):
     """CUDA driver; same arguments as ``kernels.flow_color.flow_to_color_cpu``, device arrays."""
     n_frames, h, w, _ = flow.shape
-    grid = (math.ceil(w / _BLOCK[0]), math.ceil(h / _BLOCK[1]), n_frames)
-    _color_kernel[grid, _BLOCK](flow, max_radius, wheel, out)
+    _color_kernel[grid_for(_BLOCK, w, h, n_frames), _BLOCK](flow, max_radius, wheel, out)

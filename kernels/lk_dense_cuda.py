@@ -9,9 +9,10 @@ solve). Arrays are interleaved as on the CPU: frames (H, W, C), flow (H, W, 2), 
 """
 
 import numpy as np
-from numba import config, cuda
+from numba import cuda
 
 from . import interp
+from .cuda_support import device_function, grid_for
 from .lk_dense import (N_TERMS, derivative, downsample_at, filter_x_at, filter_y_at, median3x3,
                        nearest_source, normal_terms, pyramid_shapes, pyramid_weights, solve2x2,
                        window_weights)
@@ -20,32 +21,15 @@ from .warp import warp_pixel
 _BLOCK = (32, 8, 1)
 
 
-def _device(fn):
-    """``fn`` as the kernels call it. Real GPUs compile the @njit function itself; Numba's
-    simulator hands kernels wrapped arrays that @njit functions cannot unbox, so there the
-    call unwraps them to the NumPy arrays they hold."""
-    if not config.ENABLE_CUDASIM:
-        return fn
-
-    def call(*args):
-        return fn(*(a.__dict__["_item"]._ary if type(a).__name__ == "FakeWithinKernelCUDAArray"
-                    else a for a in args))
-    return call
-
-
-_derivative = _device(derivative)
-_downsample_at = _device(downsample_at)
-_filter_x_at = _device(filter_x_at)
-_filter_y_at = _device(filter_y_at)
-_median3x3 = _device(median3x3)
-_nearest_source = _device(nearest_source)
-_normal_terms = _device(normal_terms)
-_solve2x2 = _device(solve2x2)
-_warp_pixel = _device(warp_pixel)
-
-
-def _grid(width, height, depth=1):
-    return ((width + _BLOCK[0] - 1) // _BLOCK[0], (height + _BLOCK[1] - 1) // _BLOCK[1], depth)
+_derivative = device_function(derivative)
+_downsample_at = device_function(downsample_at)
+_filter_x_at = device_function(filter_x_at)
+_filter_y_at = device_function(filter_y_at)
+_median3x3 = device_function(median3x3)
+_nearest_source = device_function(nearest_source)
+_normal_terms = device_function(normal_terms)
+_solve2x2 = device_function(solve2x2)
+_warp_pixel = device_function(warp_pixel)
 
 
 @cuda.jit(cache=True)
@@ -155,11 +139,11 @@ def _reduce(image, shape, weights, gain):
     height, width, n_ch = image.shape
     tmp = cuda.device_array(image.shape, np.float32)
     smooth = cuda.device_array(image.shape, np.float32)
-    grid = _grid(width, height, n_ch)
+    grid = grid_for(_BLOCK, width, height, n_ch)
     _k_filter_y[grid, _BLOCK](image, weights, interp.BORDER_REFLECT, tmp)
     _k_filter_x[grid, _BLOCK](tmp, weights, interp.BORDER_REFLECT, smooth)
     out = cuda.device_array(tuple(shape) + (n_ch,), np.float32)
-    _k_downsample[_grid(shape[1], shape[0], n_ch), _BLOCK](smooth, gain, out)
+    _k_downsample[grid_for(_BLOCK, shape[1], shape[0], n_ch), _BLOCK](smooth, gain, out)
     return out
 
 
@@ -185,7 +169,7 @@ def _ilk_pair(frame0, frame1, init_flow, radius, num_warp, gaussian, prefilter, 
     for level in range(levels - 1, -1, -1):
         ref, mov = pyr0[level], pyr1[level]
         h, w = shapes[level]
-        grid2 = _grid(w, h)
+        grid2 = grid_for(_BLOCK, w, h)
         target = out if level == 0 else cuda.device_array((h, w, 2), np.float32)
         if tuple(flow.shape[:2]) != (h, w):
             _k_upscale_flow[grid2, _BLOCK](flow, target)
@@ -200,7 +184,7 @@ def _ilk_pair(frame0, frame1, init_flow, radius, num_warp, gaussian, prefilter, 
         for _ in range(num_warp):
             _k_warp[grid2, _BLOCK](mov4, flow, prefilter, warped, fl)
             _k_terms[grid2, _BLOCK](ref, warped.reshape((h, w, n_ch)), fl, terms)
-            _k_filter_x[_grid(w, h, N_TERMS), _BLOCK](terms, win_w, interp.BORDER_REFLECT101,
+            _k_filter_x[grid_for(_BLOCK, w, h, N_TERMS), _BLOCK](terms, win_w, interp.BORDER_REFLECT101,
                                                       hsum)
             _k_window_solve[grid2, _BLOCK](hsum, win_w, flow)
 
@@ -227,7 +211,7 @@ def ilk(frames0, frames1, init_flows, scale0, scale1, radius, num_warp, gaussian
             as_float.append(None)
             continue
         f = cuda.device_array(array.shape, np.float32)
-        _k_to_float[_grid(width, height, n * array.shape[3]), _BLOCK](array, np.float32(scale), f)
+        _k_to_float[grid_for(_BLOCK, width, height, n * array.shape[3]), _BLOCK](array, np.float32(scale), f)
         as_float.append(f)
     f0, f1, init = as_float
     out = cuda.device_array((n, height, width, 2), np.float32)

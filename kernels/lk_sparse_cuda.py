@@ -10,29 +10,25 @@ shared memory, and every thread then runs the same per-point control flow (OpenC
 import math
 
 import numpy as np
-from numba import config, cuda
+from numba import cuda
 
 from . import lk_sparse as lk
+from .cuda_support import device_function, grid_for
 
 TPB = 32  # threads per block: one warp per point
 _BLOCK2 = (16, 8)
 
 
-def _device_function(fn):
-    # The simulator runs kernels as Python, where a compiled function cannot take its arrays.
-    return fn.py_func if config.ENABLE_CUDASIM else fn
-
-
-_bilinear_at = _device_function(lk.bilinear_at)
-_scharr_at = _device_function(lk.scharr_at)
-_pyr_down_at = _device_function(lk.pyr_down_at)
-_sobel_tensor_pixel = _device_function(lk.sobel_tensor_pixel)
-_box_min_eig_pixel = _device_function(lk.box_min_eig_pixel)
-_window_base = _device_function(lk.window_base)
+_bilinear_at = device_function(lk.bilinear_at)
+_scharr_at = device_function(lk.scharr_at)
+_pyr_down_at = device_function(lk.pyr_down_at)
+_sobel_tensor_pixel = device_function(lk.sobel_tensor_pixel)
+_box_min_eig_pixel = device_function(lk.box_min_eig_pixel)
+_window_base = device_function(lk.window_base)
 
 
 def _grid2(height, width):
-    return ((width + _BLOCK2[0] - 1) // _BLOCK2[0], (height + _BLOCK2[1] - 1) // _BLOCK2[1]), _BLOCK2
+    return grid_for(_BLOCK2, width, height), _BLOCK2
 
 
 # --------------------------------------------------------------------------------------------

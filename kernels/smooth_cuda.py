@@ -5,27 +5,23 @@ Each thread computes one pixel (both flow components) with the per-pixel functio
 device arrays: flow ``(N, H, W, 2)``, guide ``(N, H, W, C)``.
 """
 
-from numba import config, cuda
+from numba import cuda
 
 from . import smooth
+from .cuda_support import device_function, grid_for
 
 _BLOCK = (16, 8, 1)
 
 
-def _device_function(fn):
-    # The simulator runs kernels as Python, where a compiled function cannot take its arrays.
-    return fn.py_func if config.ENABLE_CUDASIM else fn
-
-
-_gaussian_h = _device_function(smooth.gaussian_pixel_h)
-_gaussian_v = _device_function(smooth.gaussian_pixel_v)
-_median_window = _device_function(smooth.median_window)
-_bilateral_pixel = _device_function(smooth.bilateral_pixel)
+_gaussian_h = device_function(smooth.gaussian_pixel_h)
+_gaussian_v = device_function(smooth.gaussian_pixel_v)
+_median_window = device_function(smooth.median_window)
+_bilateral_pixel = device_function(smooth.bilateral_pixel)
 
 
 def _grid(shape):
-    n, h, w = shape[0], shape[1], shape[2]
-    return ((w + _BLOCK[0] - 1) // _BLOCK[0], (h + _BLOCK[1] - 1) // _BLOCK[1], n), _BLOCK
+    """Launch configuration for one thread per pixel of an (N, H, W, ...) array."""
+    return grid_for(_BLOCK, shape[2], shape[1], shape[0]), _BLOCK
 
 
 @cuda.jit

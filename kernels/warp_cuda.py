@@ -3,25 +3,15 @@
 Imported only when the CUDA backend is used (it imports ``numba.cuda``).
 """
 
-import math
+from numba import cuda
 
-from numba import config, cuda
-
+from .cuda_support import device_function, grid_for
 from .warp import warp_pixel
 
 _BLOCK = (32, 8, 1)
 
 
-def _simulator_call(fn):
-    """Numba's CUDA simulator hands kernels wrapped arrays that njit functions cannot unbox;
-    unwrap them to the NumPy arrays they hold (real GPUs never take this path)."""
-    def call(*args):
-        return fn(*(a.__dict__["_item"]._ary if type(a).__name__ == "FakeWithinKernelCUDAArray"
-                    else a for a in args))
-    return call
-
-
-_pixel = _simulator_call(warp_pixel) if config.ENABLE_CUDASIM else warp_pixel
+_pixel = device_function(warp_pixel)
 
 
 @cuda.jit
@@ -42,6 +32,5 @@ def warp_cuda(image, flow, out, mask, interpolation, border, border_value, int_m
     """CUDA driver; same arguments as ``kernels.warp.warp_cpu`` (without ``work``), as
     C-contiguous device arrays."""
     n_out, h, w, _ = out.shape
-    grid = (math.ceil(w / _BLOCK[0]), math.ceil(h / _BLOCK[1]), n_out)
-    _warp_kernel[grid, _BLOCK](image, flow, out.reshape(out.size), mask, n_out, interpolation,
-                               border, border_value, int_max)
+    _warp_kernel[grid_for(_BLOCK, w, h, n_out), _BLOCK](image, flow, out.reshape(out.size), mask, n_out,
+                                                    interpolation, border, border_value, int_max)
