@@ -131,3 +131,33 @@ def to_output(result, gpu_input):
         cupy = _require_cupy()
         return cupy.asarray(result)
     return to_host(result)
+
+
+def host_array(array, dtype, shape=None):
+    """C-contiguous, writeable NumPy array of ``dtype`` (reshaped to ``shape`` when given).
+
+    Device input is copied to the host. No copy is made when ``array`` already qualifies;
+    writeable because Numba compiles read-only arrays as a separate type.
+    """
+    array = np.asarray(to_host(array), dtype=dtype)
+    if shape is not None:
+        array = array.reshape(shape)
+    return np.require(array, requirements=("C", "W"))
+
+
+def device_array(array, dtype, shape=None):
+    """C-contiguous Numba device array of ``dtype`` (reshaped to ``shape`` when given).
+
+    Zero copy when ``array`` is already such a device array; CuPy input converts on the device;
+    anything else goes through the host (``host_array``) and is copied to the GPU.
+    """
+    if is_device_array(array):
+        if type(array).__module__.startswith("cupy"):
+            import cupy
+
+            array = to_device(cupy.ascontiguousarray(array, dtype=dtype))
+            return array if shape is None else array.reshape(shape)
+        array = to_device(array)
+        if array.dtype == dtype and array.is_c_contiguous():
+            return array if shape is None else array.reshape(shape)
+    return to_device(host_array(array, dtype, shape))

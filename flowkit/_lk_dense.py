@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from ._backend import CUDA, as_array, is_device_array, select_device, to_device, to_host, to_output
+from ._backend import (CUDA, as_array, device_array, is_device_array, select_device, to_device, to_host,
+                       to_output)
 from ._validate import (check_flow, check_image, check_int, check_same_shape, frames_layout,
                         to_nhwc)
 from .kernels import lk_dense
@@ -123,8 +124,7 @@ def lucas_kanade(frame0, frame1, *, radius=7, num_warp=10, gaussian=False, prefi
         f1 = to_nhwc(to_device(frame1), batched, has_channels)
         init = None
         if init_flow is not None:
-            init = to_device(init_flow)
-            init = init if batched else init.reshape((1,) + tuple(init.shape))
+            init = device_array(init_flow, init_flow.dtype, (lead if batched else (1,) + lead) + (2,))
         flow = lk_dense_cuda.ilk(f0, f1, init, _SCALES.get(np.dtype(frame0.dtype), 1.0),
                                  _SCALES.get(np.dtype(frame1.dtype), 1.0), *args)
     else:

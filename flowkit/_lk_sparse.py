@@ -4,7 +4,8 @@ import numbers
 
 import numpy as np
 
-from ._backend import CUDA, as_array, is_device_array, select_device, to_device, to_host, to_output
+from ._backend import (CUDA, as_array, device_array, host_array, is_device_array, select_device, to_host,
+                       to_output)
 from ._validate import check_float, check_image, check_int, check_same_shape, frames_layout
 
 # Intensity range of each input dtype: thresholds are defined on the 0..255 scale.
@@ -59,14 +60,12 @@ def _hwc(frame, backend):
     if np.dtype(frame.dtype) == np.float16:
         frame = to_host(frame).astype(np.float32)
     if backend == CUDA:
-        return to_device(frame).reshape(h, w, c)
+        return device_array(frame, frame.dtype, (h, w, c))
     return to_host(frame).reshape(h, w, c)
 
 
 def _as_float32_points(points, backend):
-    if backend == CUDA:
-        return to_device(np.ascontiguousarray(to_host(points), np.float32))
-    return np.ascontiguousarray(to_host(points), np.float32)
+    return (device_array if backend == CUDA else host_array)(points, np.float32)
 
 
 def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max_iter=30, eps=0.01,
@@ -268,6 +267,6 @@ def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, d
 
         eig = to_host(lk_sparse_cuda.corner_response(_hwc(frame, backend), scale))
     else:
-        eig = lk.corner_response(np.ascontiguousarray(_hwc(frame, backend), np.float32), np.float32(scale))
+        eig = lk.corner_response(host_array(_hwc(frame, backend), np.float32), np.float32(scale))
     points = lk.select_corners(eig, quality, min_distance, max_corners)
     return to_output(points, gpu_input)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from . import _validate
-from ._backend import CUDA, as_array, is_device_array, select_device, to_device, to_host, to_output
+from ._backend import CUDA, as_array, device_array, host_array, is_device_array, select_device, to_output
 from .kernels import smooth as _kernels
 
 METHODS = ("gaussian", "median", "bilateral")
@@ -133,20 +133,20 @@ def smooth_flow(flow, *, method="gaussian", size=5, sigma=None, guide=None, sigm
     if backend == CUDA:
         from .kernels import smooth_cuda
 
-        src = _to_device(flow, dtype).reshape(nhw + (2,))
+        src = device_array(flow, dtype, nhw + (2,))
         if method == "gaussian":
             result = smooth_cuda.gaussian_cuda(src, _kernels.gaussian_weights(size, sigma, dtype))
         elif method == "median":
             result = smooth_cuda.median_cuda(src, size)
         else:
-            g = src if guide is None else _to_device(guide, dtype).reshape(nhw + (-1,))
+            g = src if guide is None else device_array(guide, dtype, nhw + (-1,))
             result = smooth_cuda.bilateral_cuda(src, g, *_bilateral_params(size, sigma, sigma_color, dtype))
         return to_output(result.reshape(shape), gpu_input)
 
-    src = np.ascontiguousarray(to_host(flow), dtype=dtype)
+    src = host_array(flow, dtype)
     if method == "bilateral":
         src = src.reshape(nhw + (2,))
-        g = src if guide is None else np.ascontiguousarray(to_host(guide), dtype=dtype).reshape(nhw + (-1,))
+        g = src if guide is None else host_array(guide, dtype, nhw + (-1,))
         out = np.empty_like(src)
         _kernels.bilateral_cpu(src, g, *_bilateral_params(size, sigma, sigma_color, dtype), out)
     else:
@@ -188,17 +188,3 @@ def _bilateral_params(size, sigma, sigma_color, dtype):
     spatial_sigma = _kernels.default_sigma(size) if sigma is None else sigma
     spatial = _kernels.spatial_weights(size, spatial_sigma, dtype)
     return spatial, dtype.type(1.0 / (math.sqrt(2.0) * sigma_color))
-
-
-def _to_device(array, dtype):
-    """A contiguous device array of ``dtype``; CuPy converts on the device, others via the host."""
-    if is_device_array(array):
-        if type(array).__module__.startswith("cupy"):
-            import cupy
-
-            return to_device(cupy.ascontiguousarray(array, dtype=dtype))
-        array = to_device(array)
-        if array.dtype == dtype and array.is_c_contiguous():
-            return array
-        array = to_host(array)
-    return to_device(np.ascontiguousarray(array, dtype=dtype))

@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 
 from . import _validate
-from ._backend import (CUDA, as_array, is_device_array, select_device, to_device, to_host,
+from ._backend import (CUDA, as_array, device_array, host_array, is_device_array, select_device,
                        to_output)
 from .kernels import interp
 
@@ -56,22 +56,6 @@ def _check_border_value(border_value, dtype):
             f"border_value: expected a finite number for {dtype.name} images, got {value}"
         )
     return value
-
-
-def _prepare_host(array, dtype, shape):
-    """C-contiguous, writeable (Numba types read-only arrays separately) NumPy array."""
-    return np.require(np.asarray(array, dtype=dtype).reshape(shape), requirements=("C", "W"))
-
-
-def _prepare_device(array, dtype, shape):
-    """Contiguous Numba device array of ``dtype`` and ``shape`` (zero copy when possible)."""
-    if is_device_array(array) and type(array).__module__.startswith("cupy"):
-        import cupy
-
-        return to_device(cupy.ascontiguousarray(array, dtype=dtype).reshape(shape))
-    if is_device_array(array) and array.dtype == dtype and array.is_c_contiguous():
-        return to_device(array).reshape(shape)
-    return to_device(_prepare_host(to_host(array), dtype, shape))
 
 
 def warp(image, flow, *, interpolation="linear", border="replicate", border_value=0,
@@ -166,16 +150,16 @@ def warp(image, flow, *, interpolation="linear", border="replicate", border_valu
 
         from .kernels.warp_cuda import warp_cuda
 
-        src = _prepare_device(image, compute, image_shape)
-        vec = _prepare_device(flow, flow_dtype, flow_shape)
+        src = device_array(image, compute, image_shape)
+        vec = device_array(flow, flow_dtype, flow_shape)
         out = cuda.device_array(out4, compute)
         mask = cuda.device_array(flow_shape[:3], np.bool_)
         warp_cuda(src, vec, out, mask, *args)
     else:
         from .kernels.warp import warp_cpu
 
-        src = _prepare_host(to_host(image), compute, image_shape)
-        vec = _prepare_host(to_host(flow), flow_dtype, flow_shape)
+        src = host_array(image, compute, image_shape)
+        vec = host_array(flow, flow_dtype, flow_shape)
         out = np.empty(out4, compute)
         mask = np.empty(flow_shape[:3] if return_mask else (0, h, w), np.bool_)
         warp_cpu(src, vec, out, mask, *args)

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from ._backend import CUDA, as_array, is_device_array, select_device, to_device, to_host, to_output
+from ._backend import (CUDA, as_array, device_array, host_array, is_device_array, select_device, to_host,
+                       to_output)
 from ._validate import check_flow, check_float
 
 __all__ = ["flow_to_color"]
@@ -96,15 +97,14 @@ def flow_to_color(flow, *, max_flow=None, device=None):
 
         from .kernels.flow_color_cuda import flow_to_color_cuda as color, max_radius_cuda as max_radius
 
-        batch = _device_batch(flow, compute, batch_shape)
+        batch = device_array(flow, compute, batch_shape)
         row_max = cuda.device_array(batch.shape[0] * batch.shape[1], np.float64)
         out = cuda.device_array(batch.shape[:-1] + (3,), np.uint8)
         wheel = cuda.to_device(_WHEEL)
     else:
         from .kernels.flow_color import flow_to_color_cpu as color, max_radius_cpu as max_radius
 
-        # C-contiguous and writeable: Numba compiles read-only arrays separately
-        batch = np.require(to_host(flow).reshape(batch_shape), compute, ("C", "W"))
+        batch = host_array(flow, compute, batch_shape)
         row_max = np.empty(batch.shape[0] * batch.shape[1])
         out = np.empty(batch.shape[:-1] + (3,), np.uint8)
         wheel = _WHEEL
@@ -118,14 +118,3 @@ def flow_to_color(flow, *, max_flow=None, device=None):
         radius = cuda.to_device(radius)
     color(batch, radius, wheel, out)
     return to_output(out, is_device_array(flow)).reshape(tuple(flow.shape[:-1]) + (3,))
-
-
-def _device_batch(flow, dtype, shape):
-    """C-contiguous Numba device array of ``dtype``, reshaped to ``shape`` (no copy when possible)."""
-    if is_device_array(flow) and type(flow).__module__.startswith("cupy"):
-        import cupy
-
-        return to_device(cupy.ascontiguousarray(flow, dtype=dtype).reshape(shape))
-    if is_device_array(flow) and flow.dtype == dtype and flow.is_c_contiguous():
-        return to_device(flow).reshape(shape)
-    return to_device(np.ascontiguousarray(to_host(flow), dtype).reshape(shape))

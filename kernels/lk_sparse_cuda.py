@@ -307,7 +307,7 @@ def track(frame0, frame1, pts, init, *, win_w, win_h, max_level, max_iter, eps2,
     out, status, err = run(buf0, gx0, gy0, buf1, pts, init)
     if backward_check:
         back, back_status, _ = run(buf1, gx1, gy1, buf0, out, None)
-        _round_trip_kernel[(k + 127) // 128, 128](pts, back, back_status, status)
+        _round_trip_kernel[grid_for((128,), k), 128](pts, back, back_status, status)
     return out, status, err
 
 
