@@ -3,7 +3,7 @@
 import numpy as np
 
 from . import _validate as V
-from ._backend import CUDA, as_array, is_device_array, select_device, to_device, to_host, to_output
+from ._backend import CUDA, as_array, device_array, is_device_array, select_device, to_host, to_output
 from .kernels import farneback as fb
 
 _NORMS = {np.dtype(np.uint8): 1.0 / 255.0, np.dtype(np.uint16): 1.0 / 65535.0}
@@ -95,13 +95,11 @@ class Farneback:
                 ws = self._workspaces[backend] = fbc.workspace()
             shape = (lead[0] if batched else 1, height, width,
                      frame0.shape[-1] if has_channels else 1)
-            f0 = to_device(frame0).reshape(shape)
-            f1 = to_device(frame1).reshape(shape)
+            f0 = device_array(frame0, frame0.dtype, shape)
+            f1 = device_array(frame1, frame1.dtype, shape)
             init = None
             if init_flow is not None:
-                if not (gpu_input and np.dtype(init_flow.dtype) == np.float32):
-                    init_flow = np.asarray(to_host(init_flow), np.float32)
-                init = to_device(init_flow).reshape(shape[:3] + (2,))
+                init = device_array(init_flow, np.float32, shape[:3] + (2,))
             flow, conf = fbc.farneback_cuda(f0, f1, p, plan, norm, init, ws,
                                             self.return_confidence, reuse_first)
         else:
