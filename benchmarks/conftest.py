@@ -96,12 +96,12 @@ def run(benchmark, fn, rounds=10, warmup_rounds=1):
     return benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=warmup_rounds)
 
 
-def summarise(paths, stat="median"):
+def summarise(paths):
     """Markdown table from several ``--benchmark-json`` files of one bench module.
 
-    Per group and implementation the median over runs of each run's ``stat`` (ms); the ratio
-    of every other implementation to the group's ``flowkit`` entry is computed per run
-    (flowkit / peer, < 1: flowkit faster) and given as median and range over runs."""
+    Per group and peer: the median over runs of each run's minimum time (ms) for flowkit and
+    the peer, and the ratio flowkit / peer (< 1: flowkit faster) computed per run from the
+    minima and from the medians of its rounds, given as median [range] over runs."""
     import json
     import statistics
 
@@ -113,21 +113,28 @@ def summarise(paths, stat="median"):
         loads.append(data["machine_info"].get("flowkit", {}).get("loadavg", [float("nan")])[0])
         per_group = {}
         for b in data["benchmarks"]:
-            per_group.setdefault(b["group"], {})[b["params"]["impl"]] = b["stats"][stat] * 1e3
+            stats = (b["stats"]["min"] * 1e3, b["stats"]["median"] * 1e3)
+            per_group.setdefault(b["group"], {})[b["params"]["impl"]] = stats
         for group, times in per_group.items():
             groups.setdefault(group, []).append(times)
+
+    def spread(values):
+        return f"{statistics.median(values):.2f} [{min(values):.2f}-{max(values):.2f}]"
+
     print(f"{len(paths)} runs; load average (1 min) at the end of each run: "
           + ", ".join(f"{x:.2f}" for x in loads))
-    print("| group | peer | flowkit ms | peer ms | ratio flowkit/peer (median) | ratio range |")
+    print("| group | peer | flowkit ms (min) | peer ms (min) | ratio of minima | ratio of medians |")
     print("|---|---|---|---|---|---|")
     for group, runs in groups.items():
-        fk = statistics.median(r["flowkit"] for r in runs if "flowkit" in r)
-        peers = sorted({k for r in runs for k in r} - {"flowkit"})
-        for peer in peers:
-            ratios = [r["flowkit"] / r[peer] for r in runs if peer in r and "flowkit" in r]
-            pt = statistics.median(r[peer] for r in runs if peer in r)
-            print(f"| {group} | {peer} | {fk:.2f} | {pt:.2f} | {statistics.median(ratios):.2f} | "
-                  f"{min(ratios):.2f}-{max(ratios):.2f} |")
+        runs = [r for r in runs if "flowkit" in r]
+        fk = statistics.median(r["flowkit"][0] for r in runs)
+        for peer in sorted({k for r in runs for k in r} - {"flowkit"}):
+            both = [r for r in runs if peer in r]
+            pt = statistics.median(r[peer][0] for r in both)
+            by_min = [r["flowkit"][0] / r[peer][0] for r in both]
+            by_median = [r["flowkit"][1] / r[peer][1] for r in both]
+            print(f"| {group} | {peer} | {fk:.2f} | {pt:.2f} | {spread(by_min)} | "
+                  f"{spread(by_median)} |")
 
 
 if __name__ == "__main__":
