@@ -167,13 +167,16 @@ def linear_at(plane, yi, xi, fy, fx, border, border_value):
 
 
 @njit(cache=True)
+def nearest_index(i, f):
+    """Index nearest to ``i + f`` (``f`` a fraction in [0, 1]), ties to even (as ``cv2.remap``);
+    branch-free."""
+    return i + ((f > 0.5) | ((f == 0.5) & (i % 2 != 0)))
+
+
+@njit(cache=True)
 def nearest_at(plane, yi, xi, fy, fx, border, border_value):
     """Nearest-neighbour sample at (yi + fy, xi + fx), ties to even (as ``cv2.remap``)."""
-    if fx > 0.5 or (fx == 0.5 and xi % 2 != 0):
-        xi += 1
-    if fy > 0.5 or (fy == 0.5 and yi % 2 != 0):
-        yi += 1
-    return tap(plane, yi, xi, border, border_value)
+    return tap(plane, nearest_index(yi, fy), nearest_index(xi, fx), border, border_value)
 
 
 @njit(cache=True)

@@ -56,10 +56,8 @@ def warp_pixel(image, ni, y, x, u, v, dst, k, interpolation, border, border_valu
     yi, fy = interp.split_position(y, v, h, border)
     inside = interp.inside(xi, fx, w) and interp.inside(yi, fy, h)
     if interpolation == interp.INTER_NEAREST:
-        if fx > 0.5 or (fx == 0.5 and xi % 2 != 0):
-            xi += 1
-        if fy > 0.5 or (fy == 0.5 and yi % 2 != 0):
-            yi += 1
+        xi = interp.nearest_index(xi, fx)
+        yi = interp.nearest_index(yi, fy)
         fx = 0.0
         fy = 0.0
         first = 0
@@ -261,9 +259,9 @@ def _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
         fx = fxs[x]
         fy = fys[x]
         k = x * channels
-        if interpolation == interp.INTER_NEAREST:  # ties to even
-            xi += (fx > 0.5) | ((fx == 0.5) & (xi % 2 != 0))
-            yi += (fy > 0.5) | ((fy == 0.5) & (yi % 2 != 0))
+        if interpolation == interp.INTER_NEAREST:
+            xi = interp.nearest_index(xi, fx)
+            yi = interp.nearest_index(yi, fy)
         p = np.uint64(plane + (np.int64(yi) * w + xi) * channels)  # unsigned: no wraparound code
         if interpolation == interp.INTER_LINEAR:
             gx = np.float32(1) - fx  # float32 weights for float32 flows, float64 for float64
