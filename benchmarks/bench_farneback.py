@@ -10,11 +10,11 @@ smooth texture and its warp by a smooth flow of a few pixels. ``flowkit-reuse`` 
 function (buffers allocated per call).
 """
 
+import flowkit  # first: its OMP_WAIT_POLICY=PASSIVE default must precede Numba's OpenMP start
+
 import cv2
 import numpy as np
 import pytest
-
-import flowkit
 
 THREADS = 2
 SIZES = {"640x480": (480, 640), "1280x720": (720, 1280), "1920x1080": (1080, 1920)}

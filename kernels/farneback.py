@@ -33,7 +33,6 @@ calls, but row by row, with slices indexed by the bare loop variable so that the
 vectorise.
 """
 
-import contextlib
 import functools
 import math
 
@@ -47,11 +46,6 @@ from .interp import BORDER_REFLECT101, border_index
 # scale used here the determinant is 255**4 times smaller, and so is the regulariser.
 EPS = 1e-3 / 255.0 ** 4
 _BLOCK = 256  # columns per block of the expansion's horizontal pass
-# The expansions use one thread per this many full-resolution pixels (times channels), the
-# iterations of a level one per this many level pixels, at most all threads: each is a
-# parallel launch that waits for its slowest thread, and on a busy machine a waiting
-# thread costs more than a few milliseconds of work per thread saves.
-PIXELS_PER_THREAD = 500_000
 MIN_LEVEL_SIZE = 32  # OpenCV drops pyramid levels whose width or height would be below this
 BORDER = 5
 BORDER_WEIGHTS = np.array([0.14, 0.14, 0.4472, 0.4472, 0.4472], np.float32)
@@ -1099,18 +1093,6 @@ def expansion_items(plan, nc, frames, threads):
     return np.array(items, np.int64)
 
 
-@contextlib.contextmanager
-def _threads(n):
-    """Run the enclosed parallel launches on ``n`` threads, dynamically scheduled."""
-    saved = numba.get_num_threads()
-    numba.set_num_threads(n)
-    try:
-        with numba.parallel_chunksize(1):
-            yield
-    finally:
-        numba.set_num_threads(saved)
-
-
 def normalise_confidence(conf):
     """Divide each (h, w) map of ``conf`` (N, h, w) by its maximum, in place (0 stays 0)."""
     for c in conf:
@@ -1160,10 +1142,9 @@ def farneback_cpu(frame0, frame1, params, plan, norm, init_flow, out, conf, ws, 
     frames = (1,) if reuse_first else (0, 1)
     for f in frames:
         planes[f] = np.moveaxis((frame0, frame1)[f], 2, 0)
-    nt = min(threads, max(1, height * width * nc // PIXELS_PER_THREAD))
-    items = ws.table(("items", tuple(plan), nc, frames, nt),
-                     lambda: expansion_items(plan, nc, frames, nt))
-    with _threads(nt):
+    items = ws.table(("items", tuple(plan), nc, frames, threads),
+                     lambda: expansion_items(plan, nc, frames, threads))
+    with numba.parallel_chunksize(1):  # dynamic scheduling of the work items
         expand_all_cpu(planes, np.float32(norm), items, lvl, kerns, ytab, yfr, xtab, xfr,
                        p.g, p.xg, p.xxg, p.ig, R0, R1)
     prev = None
@@ -1176,8 +1157,7 @@ def farneback_cpu(frame0, frame1, params, plan, norm, init_flow, out, conf, ws, 
         size = nc * h * w * 5
         r0 = R0[lvl[li, 5]:lvl[li, 5] + size]
         r1 = R1[lvl[li, 5]:lvl[li, 5] + size]
-        nt = min(threads, max(1, h * w // PIXELS_PER_THREAD))
-        strips = strips_for(h, 2 * nt if nt > 1 else 1)
+        strips = strips_for(h, 2 * threads if threads > 1 else 1)
         nst = strips.shape[0] - 1
         # initial flow of this level; iterations alternate between two buffers, and the
         # start buffer is chosen so that the last iteration writes the level's result
@@ -1187,7 +1167,7 @@ def farneback_cpu(frame0, frame1, params, plan, norm, init_flow, out, conf, ws, 
         ring = ws.get("ring%d" % li, (nst, nring, 5 * w))
         vsum = ws.get("vsum%d" % li, (nst, 5 * w), np.float64)
         bwx = column_weights(w)
-        with _threads(nt):
+        with numba.parallel_chunksize(1):
             coarse, up = no_coarse, no_table
             if prev is not None:  # upsampled inside the first iteration
                 coarse = prev
