@@ -10,9 +10,10 @@ as the tracking window, so that every window OpenCV accepts can be read without 
 the Scharr derivatives (``gx``, ``gy``, same layout, intensity units per pixel) are zero there.
 
 The per-pixel math is written once: scalar ``njit`` helpers, and "flat" helpers that index
-arrays and call only scalar helpers, so that ``lk_sparse_cuda`` can compile their ``py_func``
-as CUDA device functions (which also runs in Numba's simulator). CPU loops index with unsigned
-integers: that removes Numba's negative-index fix-ups and lets LLVM vectorise the window sums.
+arrays and call only scalar helpers, so that ``lk_sparse_cuda`` can call them as CUDA device
+functions (in Numba's simulator through ``cuda_support.device_function``). CPU loops index with
+unsigned integers: that removes Numba's negative-index fix-ups and lets LLVM vectorise the window
+sums.
 
 Semantics follow OpenCV's ``calcOpticalFlowPyrLK`` (modules/video/src/lkpyramid.cpp), see
 ``track_one``.
@@ -175,7 +176,7 @@ def corner_min_eig(sxx, sxy, syy):
 
 
 # --------------------------------------------------------------------------------------------
-# flat helpers (index arrays, call only scalar helpers; CUDA compiles their py_func)
+# flat helpers (index arrays, call only scalar helpers; also CUDA device functions)
 
 
 @njit(cache=True)
