@@ -6,7 +6,6 @@ from . import _validate as V
 from ._backend import CUDA, as_array, device_array, is_device_array, select_device, to_host, to_output
 from .kernels import farneback as fb
 
-_NORMS = {np.dtype(np.uint8): 1.0 / 255.0, np.dtype(np.uint16): 1.0 / 65535.0}
 
 
 def _check_options(pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, gaussian,
@@ -20,9 +19,8 @@ def _check_options(pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, g
     if poly_n not in (5, 7):
         raise ValueError(f"poly_n: expected 5 or 7, got {poly_n}")
     poly_sigma = V.check_float("poly_sigma", poly_sigma, low=0.0, low_open=True)
-    for name, value in (("gaussian", gaussian), ("return_confidence", return_confidence)):
-        if not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"{name}: expected a bool, got {value!r}")
+    V.check_bool("gaussian", gaussian)
+    V.check_bool("return_confidence", return_confidence)
     return fb.Params(pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, bool(gaussian))
 
 
@@ -60,12 +58,7 @@ class Farneback:
 
     def _run(self, frame0, frame1, init_flow, reuse_first):
         p = self._params
-        frame0 = as_array(frame0)
-        frame1 = as_array(frame1)
-        V.check_image("frame0", frame0)
-        V.check_image("frame1", frame1)
-        V.check_same_shape("frame0", frame0, "frame1", frame1)
-        batched, has_channels = V.frames_layout(frame0)
+        frame0, frame1, batched, has_channels = V.check_frame_pair(frame0, frame1)
         lead = tuple(frame0.shape[: 3 if batched else 2])
         height, width = lead[-2], lead[-1]
         smallest = 2 * p.poly_n + 1
@@ -83,7 +76,7 @@ class Farneback:
         if dtype == np.float16:
             frame0 = frame0.astype(np.float32)
             frame1 = frame1.astype(np.float32)
-        norm = _NORMS.get(dtype, 1.0)
+        norm = 1.0 / V.intensity_range(dtype)
         key = (tuple(frame0.shape), dtype, backend)
         reuse_first = reuse_first and self._cached == key and not batched
         self._cached = None  # until this call has filled the buffers
@@ -229,8 +222,7 @@ def farneback_video(frames, *, use_previous_flow=False, **options):
         Flow from frame ``i`` to frame ``i + 1`` (with the confidence when asked for).
         The expansion of each frame is computed once and reused for the next pair.
     """
-    if not isinstance(use_previous_flow, (bool, np.bool_)):
-        raise TypeError(f"use_previous_flow: expected a bool, got {use_previous_flow!r}")
+    V.check_bool("use_previous_flow", use_previous_flow)
     if hasattr(frames, "shape") and hasattr(frames, "ndim"):
         if frames.ndim < 3 or not V.frames_layout(frames)[0]:
             raise ValueError(

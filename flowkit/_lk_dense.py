@@ -4,25 +4,14 @@ import numpy as np
 
 from ._backend import (CUDA, as_array, device_array, is_device_array, select_device, to_device, to_host,
                        to_output)
-from ._validate import (check_flow, check_image, check_int, check_same_shape, frames_layout,
+from ._validate import (check_bool, check_flow, check_frame_pair, check_int, intensity_range,
                         to_nhwc)
 from .kernels import lk_dense
 
-# integer dtypes scale to [0, 1] as scikit-image's img_as_float32
-_SCALES = {np.dtype(np.uint8): 1.0 / 255, np.dtype(np.uint16): 1.0 / 65535}
-
-
-def _check_bool(name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected True or False, got {value!r}")
-    return bool(value)
-
-
 def _host_float(frames):
     """NumPy frames -> C-contiguous float32, integers scaled to [0, 1]."""
-    scale = _SCALES.get(frames.dtype)
-    if scale is not None:
-        return np.multiply(frames, np.float32(scale), dtype=np.float32)
+    if frames.dtype.kind == "u":  # integers scale to [0, 1] as scikit-image's img_as_float32
+        return np.multiply(frames, np.float32(1.0 / intensity_range(frames.dtype)), dtype=np.float32)
     return np.ascontiguousarray(frames, dtype=np.float32)
 
 
@@ -94,15 +83,11 @@ def lucas_kanade(frame0, frame1, *, radius=7, num_warp=10, gaussian=False, prefi
     >>> flow.shape, flow.dtype
     ((240, 320, 2), dtype('float32'))
     """
-    frame0, frame1 = as_array(frame0), as_array(frame1)
-    check_image("frame0", frame0)
-    check_image("frame1", frame1)
-    check_same_shape("frame0", frame0, "frame1", frame1)
-    batched, has_channels = frames_layout(frame0)
+    frame0, frame1, batched, has_channels = check_frame_pair(frame0, frame1)
     radius = check_int("radius", radius, min_value=1)
     num_warp = check_int("num_warp", num_warp, min_value=1)
-    gaussian = _check_bool("gaussian", gaussian)
-    prefilter = _check_bool("prefilter", prefilter)
+    gaussian = check_bool("gaussian", gaussian)
+    prefilter = check_bool("prefilter", prefilter)
     lead = tuple(frame0.shape[:3] if batched else frame0.shape[:2])
     height, width = lead[-2:]
     if levels is None:
@@ -125,8 +110,8 @@ def lucas_kanade(frame0, frame1, *, radius=7, num_warp=10, gaussian=False, prefi
         init = None
         if init_flow is not None:
             init = device_array(init_flow, init_flow.dtype, (lead if batched else (1,) + lead) + (2,))
-        flow = lk_dense_cuda.ilk(f0, f1, init, _SCALES.get(np.dtype(frame0.dtype), 1.0),
-                                 _SCALES.get(np.dtype(frame1.dtype), 1.0), *args)
+        flow = lk_dense_cuda.ilk(f0, f1, init, 1.0 / intensity_range(frame0.dtype),
+                                 1.0 / intensity_range(frame1.dtype), *args)
     else:
         f0 = _host_float(to_nhwc(to_host(frame0), batched, has_channels))
         f1 = _host_float(to_nhwc(to_host(frame1), batched, has_channels))

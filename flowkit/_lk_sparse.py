@@ -6,14 +6,8 @@ import numpy as np
 
 from ._backend import (CUDA, as_array, device_array, host_array, is_device_array, select_device, to_host,
                        to_output)
-from ._validate import check_float, check_image, check_int, check_same_shape, frames_layout
-
-# Intensity range of each input dtype: thresholds are defined on the 0..255 scale.
-_RANGE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
-
-
-def _intensity_range(dtype):
-    return _RANGE.get(np.dtype(dtype), 1.0)
+from ._validate import (check_bool, check_float, check_image, check_int, check_same_shape, frames_layout,
+                        intensity_range)
 
 
 def _check_frame(name, frame):
@@ -161,8 +155,7 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
     max_iter = check_int("max_iter", max_iter, min_value=0)
     eps = check_float("eps", eps, low=0.0)
     min_eig_threshold = check_float("min_eig_threshold", min_eig_threshold, low=0.0)
-    if not isinstance(backward_check, (bool, np.bool_)):
-        raise TypeError(f"backward_check: expected a bool, got {backward_check!r}")
+    check_bool("backward_check", backward_check)
     backend = select_device(device, frame0=frame0, frame1=frame1, points=points, init_points=init_points)
     gpu_input = any(is_device_array(a) for a in (frame0, frame1, points, init_points))
 
@@ -171,7 +164,7 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
         empty = (np.empty((0, 2), np.float32), np.empty(0, bool), np.empty(0, np.float32))
         return tuple(to_output(a, gpu_input) for a in empty)
 
-    scale = 255.0 / _intensity_range(frame0.dtype)
+    scale = 255.0 / intensity_range(frame0.dtype)  # thresholds are on the 0..255 scale
     params = dict(win_w=win_w, win_h=win_h, max_level=max_level, max_iter=max_iter, eps2=eps * eps,
                   min_eig_threshold=min_eig_threshold, eig_scale=scale * scale / 1024.0,
                   backward_check=bool(backward_check))
@@ -259,7 +252,7 @@ def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, d
     min_distance = check_float("min_distance", min_distance, low=0.0)
     backend = select_device(device, frame=frame)
     gpu_input = is_device_array(frame)
-    scale = 1.0 / (12.0 * _intensity_range(frame.dtype))  # OpenCV's Sobel scale for blockSize 3
+    scale = 1.0 / (12.0 * intensity_range(frame.dtype))  # OpenCV's Sobel scale for blockSize 3
     from .kernels import lk_sparse as lk
 
     if backend == CUDA:

@@ -64,6 +64,31 @@ def frames_layout(array):
     return True, True
 
 
+def intensity_range(dtype):
+    """Full-scale value of an image dtype: 255 (uint8), 65535 (uint16), 1.0 (floats, in [0, 1])."""
+    dtype = np.dtype(dtype)
+    return float(np.iinfo(dtype).max) if dtype.kind == "u" else 1.0
+
+
+def check_frame_pair(frame0, frame1):
+    """Check two frames (or batches) of the same shape.
+
+    Returns
+    -------
+    frame0, frame1 : arrays
+        The inputs as arrays (see ``_backend.as_array``; nothing is moved).
+    batched, has_channels : bool, bool
+        Their layout (:func:`frames_layout`).
+    """
+    from ._backend import as_array
+
+    frame0, frame1 = as_array(frame0), as_array(frame1)
+    check_image("frame0", frame0)
+    check_image("frame1", frame1)
+    check_same_shape("frame0", frame0, "frame1", frame1)
+    return (frame0, frame1) + frames_layout(frame0)
+
+
 def to_nhwc(array, batched, has_channels):
     """View an image array as ``(N, H, W, C)`` without copying."""
     if not batched:
@@ -101,6 +126,13 @@ def check_flow(name, flow, *, shape=None):
         raise ValueError(f"{name}: expected shape (H, W, 2) or (N, H, W, 2), got {tuple(flow.shape)}")
     if shape is not None and tuple(flow.shape[:-1]) != tuple(shape):
         raise ValueError(f"{name}: expected shape {tuple(shape) + (2,)}, got {tuple(flow.shape)}")
+
+
+def check_bool(name, value):
+    """A Python or NumPy bool (not an int); returns it as ``bool``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected a bool, got {value!r}")
+    return bool(value)
 
 
 def check_choice(name, value, choices):

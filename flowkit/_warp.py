@@ -9,7 +9,6 @@ from ._backend import (CUDA, as_array, device_array, host_array, is_device_array
                        to_output)
 from .kernels import interp
 
-_INT_MAX = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
 
 def _layout(image, flow):
@@ -131,8 +130,7 @@ def warp(image, flow, *, interpolation="linear", border="replicate", border_valu
     border = _validate.check_choice("border", border, tuple(interp.BORDERS))
     dtype = np.dtype(image.dtype)
     border_value = _check_border_value(border_value, dtype)
-    if not isinstance(return_mask, (bool, np.bool_)):
-        raise TypeError(f"return_mask: expected a bool, got {return_mask!r}")
+    _validate.check_bool("return_mask", return_mask)
     batched, has_channels, out_shape = _layout(image, flow)
     backend = select_device(device, image=image, flow=flow)
 
@@ -144,7 +142,7 @@ def warp(image, flow, *, interpolation="linear", border="replicate", border_valu
     flow_shape = ((flow.shape[0] if flow.ndim == 4 else 1), h, w, 2)
     out4 = (image_shape[0] if batched else flow_shape[0], h, w, image_shape[3])
     args = (interp.INTERPOLATIONS[interpolation], interp.BORDERS[border], border_value,
-            _INT_MAX.get(dtype, 0.0))
+            _validate.intensity_range(dtype) if dtype.kind == "u" else 0.0)  # 0: float output, no rounding
     if backend == CUDA:
         from numba import cuda
 

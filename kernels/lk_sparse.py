@@ -646,7 +646,6 @@ def corner_response(img, scale):
                 txx[y, x], txy[y, x], tyy[y, x] = sobel_tensor_pixel(img, y, x, scale)
     eig = np.empty((h, w), np.float32)
     feig = eig.reshape(-1)
-    half = np.float32(0.5)
     for y in prange(h):
         inner = 0 < y < h - 1
         if inner:
