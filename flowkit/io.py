@@ -112,9 +112,13 @@ def write_flo(path, flow):
     """
     flow = _host_flow("flow", flow)
     height, width = flow.shape[:2]
-    header = np.array([FLO_MAGIC], "<f4").tobytes() + np.array([width, height], "<i4").tobytes()
+    # header and data assembled in one buffer: a single copy of the flow (float32 conversion)
+    data = np.empty(_FLO_HEADER_BYTES + 8 * height * width, np.uint8)
+    data[:4] = np.array([FLO_MAGIC], "<f4").view(np.uint8)
+    data[4:_FLO_HEADER_BYTES] = np.array([width, height], "<i4").view(np.uint8)
+    data[_FLO_HEADER_BYTES:].view("<f4").reshape(flow.shape)[...] = flow
     with atomic_path(path) as tmp:
-        tmp.write_bytes(header + np.ascontiguousarray(flow, "<f4").tobytes())
+        tmp.write_bytes(data)
 
 
 def read_kitti_flow(path):
