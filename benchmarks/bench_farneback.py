@@ -15,16 +15,9 @@ import flowkit  # first: its OMP_WAIT_POLICY=PASSIVE default must precede Numba'
 import cv2
 import numpy as np
 import pytest
+from conftest import SIZES, THREADS, run
 
-THREADS = 2
-SIZES = {"640x480": (480, 640), "1280x720": (720, 1280), "1920x1080": (1080, 1920)}
 TUTORIAL = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _threads():
-    flowkit.set_num_threads(THREADS)
-    cv2.setNumThreads(THREADS)
 
 
 def _pair(size):
@@ -55,8 +48,7 @@ def test_farneback_tutorial(benchmark, impl, size):
     else:
         runner = flowkit.Farneback(**TUTORIAL)
         fn = lambda: runner(f0, f1)
-    fn()  # warm-up: JIT compilation (or cache load) excluded
-    benchmark.pedantic(fn, rounds=10, iterations=1, warmup_rounds=2)
+    run(benchmark, fn, rounds=10, warmup_rounds=2)
 
 
 def _profile(threads=THREADS, repeats=5):
