@@ -188,7 +188,8 @@ def _linear_gray(src, plane, w, xs, ys, fxs, fys, dst):
     path, listed in ``ys[:n]``.
 
     ``xs`` becomes the flat int32 offset of each pixel's top-left tap in the plane (0 for
-    the general path's pixels, whose value here is written over later); then, with AVX2,
+    the general path's pixels, whose value here is written over later; a fast pixel means
+    the plane is at least 2 x 2, so offset 0 reads inside it); then, with AVX2,
     ``_gather_span`` blends 8 pixels at a time from hardware gathers (LLVM does not
     vectorise the gather loop itself: it cannot prove ``dst`` and ``src`` apart).
     """
@@ -200,6 +201,8 @@ def _linear_gray(src, plane, w, xs, ys, fxs, fys, dst):
         if ys[x] < 0:
             ys[n_slow] = x
             n_slow += 1
+    if n_slow == w:  # then the plane may be below 2 x 2: offset 0 would read past it
+        return n_slow
     one = np.uint64(1)
     udy = np.uint64(w)
     for x in range(_gather_span(src, plane, xs, fxs, fys, dst, w), w):
