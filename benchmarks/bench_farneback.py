@@ -106,7 +106,7 @@ def _profile(threads=THREADS, repeats=5):
 
 
 def _accuracy():
-    """Print the accuracy tables of docs/parts/farneback-accuracy.md (needs ../shared/data)."""
+    """Print the accuracy tables of docs/accuracy.md (Farneback section) (needs ../shared/data)."""
     import pathlib
     import sys
 
