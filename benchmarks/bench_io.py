@@ -30,10 +30,6 @@ def _flow(size):
     return smooth_flow_field(size, amplitude=8, noise=0)
 
 
-def _run(benchmark, fn, rounds=15):
-    run(benchmark, fn, rounds=rounds)
-
-
 def _wheel():
     ry, yg, gc, cb, bm, mr = 15, 6, 4, 11, 13, 6
     wheel = np.zeros((55, 3))
@@ -73,7 +69,7 @@ def test_read_flo(benchmark, tmp_path, impl, size):
     write_flo(path, _flow(size))
     benchmark.group = f"read_flo {size}"
     fn = (lambda: read_flo(path)) if impl == "flowkit" else (lambda: cv2.readOpticalFlow(str(path)))
-    _run(benchmark, fn)
+    run(benchmark, fn, rounds=15)
 
 
 @pytest.mark.parametrize("size", list(SIZES))
@@ -82,7 +78,7 @@ def test_write_flo(benchmark, tmp_path, impl, size):
     flow, path = _flow(size), tmp_path / "flow.flo"
     benchmark.group = f"write_flo {size}"
     fn = (lambda: write_flo(path, flow)) if impl == "flowkit" else (lambda: cv2.writeOpticalFlow(str(path), flow))
-    _run(benchmark, fn)
+    run(benchmark, fn, rounds=15)
 
 
 @pytest.mark.parametrize("size", list(SIZES))
@@ -97,7 +93,7 @@ def test_write_kitti_flow(benchmark, tmp_path, impl, size):
         encoded[..., 0] = 1
         cv2.imwrite(str(path), encoded)
 
-    _run(benchmark, (lambda: write_kitti_flow(path, flow)) if impl == "flowkit" else peer, rounds=5)
+    run(benchmark, (lambda: write_kitti_flow(path, flow)) if impl == "flowkit" else peer, rounds=5)
 
 
 @pytest.mark.parametrize("size", list(SIZES))
@@ -105,7 +101,8 @@ def test_write_kitti_flow(benchmark, tmp_path, impl, size):
 def test_flow_to_color(benchmark, impl, size):
     flow = _flow(size)
     benchmark.group = f"flow_to_color {size}"
-    _run(benchmark, (lambda: flow_to_color(flow)) if impl == "flowkit" else (lambda: numpy_flow_to_color(flow)))
+    run(benchmark, (lambda: flow_to_color(flow)) if impl == "flowkit" else (lambda: numpy_flow_to_color(flow)),
+        rounds=15)
 
 
 @pytest.fixture(scope="module")
@@ -139,4 +136,4 @@ def test_iter_frames(benchmark, videos, impl, size):
         capture.release()
         return frames
 
-    _run(benchmark, (lambda: list(iter_frames(path))) if impl == "flowkit" else peer, rounds=5)
+    run(benchmark, (lambda: list(iter_frames(path))) if impl == "flowkit" else peer, rounds=5)
