@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ._atomic import atomic_path
+
 METHODS = ("farneback", "lucas_kanade")
 
 
 def _write_png(path, rgb):
     import cv2
-
-    from ._atomic import atomic_path
 
     bgr = rgb[..., ::-1] if rgb.ndim == 3 else rgb
     with atomic_path(path) as tmp:
@@ -87,8 +87,6 @@ def demo(out_dir, method="farneback"):
         "files: flow.flo, flow.png, flow_truth.png, frame0.png, frame1.png, warped.png, report.txt",
     ]
     report = "\n".join(lines) + "\n"
-    from ._atomic import atomic_path
-
     with atomic_path(out_dir / "report.txt") as tmp:
         tmp.write_text(report)
     return report
