@@ -38,9 +38,10 @@ import math
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .interp import BORDER_REFLECT101, border_index
+from .parallel import run_bands
 
 # OpenCV's absolute 1e-3 on the determinant, for intensities in [0, 255]; on the [0, 1]
 # scale used here the determinant is 255**4 times smaller, and so is the regulariser.
@@ -666,34 +667,45 @@ def _poly_row(img, y, ybase, hl, g, xg, xxg, ig, vb, bb, orow):
             ob[x, 4] = r[4]
 
 
-@njit(parallel=True, cache=True)
 def pyramid_level_cpu(img, norm, kern, yidx, yfrac, xidx, xfrac, out):
     """Level image ``out`` (h, w) from the full-resolution plane ``img`` (H, W).
 
     Single-stage driver for tests and reference; ``farneback_cpu`` uses ``expand_all_cpu``.
     """
+    run_bands(_pyramid_level_cpu_band, img, norm, kern, yidx, yfrac, xidx, xfrac, out)
+
+
+@njit(nogil=True, cache=True)
+def _pyramid_level_cpu_band(img, norm, kern, yidx, yfrac, xidx, xfrac, out, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`pyramid_level_cpu` (``parallel.run_bands``)."""
     h = out.shape[0]
-    for dy in prange(h):
+    n_items = h
+    for dy in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
         vb = np.empty((2, img.shape[1]), np.float32)
         hb = np.empty((2, img.shape[1]), np.float32)
         _pyramid_row(img, norm, kern, yidx, yfrac, xidx, xfrac, dy, vb, hb, out[dy])
 
 
-@njit(parallel=True, cache=True)
 def poly_exp_cpu(img, g, xg, xxg, ig, out):
     """Polynomial expansion ``out`` (h, w, 5) of ``img`` (h, w).
 
     Single-stage driver for tests and reference; ``farneback_cpu`` uses ``expand_all_cpu``.
     """
+    run_bands(_poly_exp_cpu_band, img, g, xg, xxg, ig, out)
+
+
+@njit(nogil=True, cache=True)
+def _poly_exp_cpu_band(img, g, xg, xxg, ig, out, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`poly_exp_cpu` (``parallel.run_bands``)."""
     h, w = img.shape
     n = g.shape[0] - 1
-    for y in prange(h):
+    n_items = h
+    for y in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
         vb = np.empty((3, w + 2 * n), np.float32)
         bb = np.empty((6, w), np.float32)
         _poly_row(img, y, 0, h, g, xg, xxg, ig, vb, bb, out[y])
 
 
-@njit(parallel=True, cache=True)
 def expand_all_cpu(planes, norm, items, lvl, kerns, ytab, yfr, xtab, xfr, g, xg, xxg, ig,
                    R0, R1):
     """Pyramid levels and polynomial expansions of both frames, all levels, one launch.
@@ -706,10 +718,18 @@ def expand_all_cpu(planes, norm, items, lvl, kerns, ytab, yfr, xtab, xfr, g, xg,
     resize tables are concatenated in ``ytab, yfr`` / ``xtab, xfr``. ``R0``, ``R1``: flat
     outputs, level ``l`` at offset ``lvl[l, 5]`` laid out (C, h, w, 5).
     """
+    run_bands(_expand_all_cpu_band, planes, norm, items, lvl, kerns, ytab, yfr, xtab, xfr, g, xg, xxg, ig, R0, R1)
+
+
+@njit(nogil=True, cache=True)
+def _expand_all_cpu_band(planes, norm, items, lvl, kerns, ytab, yfr, xtab, xfr, g, xg, xxg, ig,
+                   R0, R1, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`expand_all_cpu` (``parallel.run_bands``)."""
     n = g.shape[0] - 1
     nc = planes.shape[1]
     wfull = planes.shape[3]
-    for it in prange(items.shape[0]):
+    n_items = items.shape[0]
+    for it in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
         li = items[it, 0]
         f = items[it, 1]
         c = items[it, 2]
@@ -845,7 +865,6 @@ def _flow_row(flow, coarse, uyidx, uyfrac, uxidx, uxfrac, factor, y, buf):
     return buf
 
 
-@njit(parallel=True, cache=True)
 def iterate_cpu(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor,
                 flow_out, conf, wk, box, eps, strips, bwx, ring, vsum):
     """One Farneback iteration: normal equations from the current flow, blur, solve into
@@ -860,11 +879,19 @@ def iterate_cpu(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac,
     ``axis_weight`` of each column. Scratch: ``ring`` (S, 2m + 2, 5 w) float32 rows of
     normal equations, ``vsum`` (S, 5 w) float64.
     """
+    run_bands(_iterate_cpu_band, R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor, flow_out, conf, wk, box, eps, strips, bwx, ring, vsum)
+
+
+@njit(nogil=True, cache=True)
+def _iterate_cpu_band(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor,
+                flow_out, conf, wk, box, eps, strips, bwx, ring, vsum, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`iterate_cpu` (``parallel.run_bands``)."""
     m = wk.shape[0] - 1
     nring = 2 * m + 2
     want_conf = conf.shape[0] > 0
     n5 = vsum.shape[1]
-    for s in prange(strips.shape[0] - 1):
+    n_items = strips.shape[0] - 1
+    for s in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
         y0 = strips[s]
         y1 = strips[s + 1]
         rg = ring[s]
@@ -949,24 +976,36 @@ def _solve_row(vs, wk, box, eps, frow, conf, y, want_conf):
             conf[y, x] = min_eigenvalue(e0, e1, e2)
 
 
-@njit(parallel=True, cache=True)
 def resize_flow_cpu(src, yidx, yfrac, xidx, xfrac, factor, out):
     """Bilinear resize of a flow (OpenCV INTER_LINEAR) times ``factor`` into ``out``.
 
     Single-stage driver for tests; ``iterate_cpu`` upsamples inside the first iteration.
     """
+    run_bands(_resize_flow_cpu_band, src, yidx, yfrac, xidx, xfrac, factor, out)
+
+
+@njit(nogil=True, cache=True)
+def _resize_flow_cpu_band(src, yidx, yfrac, xidx, xfrac, factor, out, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`resize_flow_cpu` (``parallel.run_bands``)."""
     h, w = out.shape[0], out.shape[1]
-    for dy in prange(h):
+    n_items = h
+    for dy in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
         for dx in range(w):
             for k in range(2):
                 out[dy, dx, k] = resize_flow_pixel(src, dy, dx, yidx, yfrac, xidx, xfrac, factor, k)
 
 
-@njit(parallel=True, cache=True)
 def area_flow_cpu(src, yidx, ywts, xidx, xwts, factor, out):
     """INTER_AREA resize of a flow times ``factor`` into ``out``."""
+    run_bands(_area_flow_cpu_band, src, yidx, ywts, xidx, xwts, factor, out)
+
+
+@njit(nogil=True, cache=True)
+def _area_flow_cpu_band(src, yidx, ywts, xidx, xwts, factor, out, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`area_flow_cpu` (``parallel.run_bands``)."""
     h, w = out.shape[0], out.shape[1]
-    for dy in prange(h):
+    n_items = h
+    for dy in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
         for dx in range(w):
             for k in range(2):
                 out[dy, dx, k] = area_flow_pixel(src, dy, dx, yidx, ywts, xidx, xwts, factor, k)

@@ -8,7 +8,9 @@ same functions from CUDA kernels.
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from .parallel import run_bands
 
 UNKNOWN_FLOW = 1e9  # Middlebury marks unknown flow by |u| or |v| >= 1e9
 
@@ -63,20 +65,32 @@ def row_max_radius(flow, n, y):
     return largest
 
 
-@njit(parallel=True, cache=True)
 def max_radius_cpu(flow, row_max):
     """``row_max[n * H + y]`` = ``row_max_radius(flow, n, y)``."""
+    run_bands(_max_radius_cpu_band, flow, row_max)
+
+
+@njit(nogil=True, cache=True)
+def _max_radius_cpu_band(flow, row_max, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`max_radius_cpu` (``parallel.run_bands``)."""
     n_frames, h = flow.shape[:2]
-    for row in prange(n_frames * h):
+    n_items = n_frames * h
+    for row in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
         n = row // h
         row_max[row] = row_max_radius(flow, n, row - n * h)
 
 
-@njit(parallel=True, cache=True)
 def flow_to_color_cpu(flow, max_radius, wheel, out):
     """Colour ``flow`` (N, H, W, 2) into ``out`` (N, H, W, 3) uint8, frame n scaled by ``max_radius[n]``."""
+    run_bands(_flow_to_color_cpu_band, flow, max_radius, wheel, out)
+
+
+@njit(nogil=True, cache=True)
+def _flow_to_color_cpu_band(flow, max_radius, wheel, out, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`flow_to_color_cpu` (``parallel.run_bands``)."""
     n_frames, h, w, _ = flow.shape
-    for row in prange(n_frames * h):
+    n_items = n_frames * h
+    for row in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
         n = row // h
         y = row - n * h
         scale = max_radius[n]

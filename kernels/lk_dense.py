@@ -22,9 +22,10 @@ import math
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from . import interp
+from .parallel import run_bands
 from .warp import _warp_row  # kernels.warp's CPU row warper (vectorised split, direct taps)
 
 PYRAMID_DOWNSCALE = 2      # scikit-image's pyramid_reduce factor
@@ -347,12 +348,18 @@ def _terms_row(ref_row, wb, r, r_lo, r_hi, fl_row, out):
 
 # ---------------------------------------------------------------------------- CPU kernels
 
-@njit(cache=True, parallel=True)
 def _blur(src, weights, border, dst):
     """Separable correlation of every channel of ``src`` (H, W, C): y pass, then x pass."""
+    run_bands(_blur_band, src, weights, border, dst)
+
+
+@njit(nogil=True, cache=True)
+def _blur_band(src, weights, border, dst, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`_blur` (``parallel.run_bands``)."""
     height, width, n_ch = src.shape
     half = (weights.shape[0] - 1) // 2
-    for y in prange(height):
+    n_items = height
+    for y in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
         col = np.zeros(width * n_ch, np.float32)
         for k in range(weights.shape[0]):
             src_row = src[interp.border_index(y + k - half, height, border)].reshape(width * n_ch)
@@ -364,9 +371,14 @@ def _blur(src, weights, border, dst):
         _correlate_row(padded, weights, n_ch, dst[y].reshape(width * n_ch))
 
 
-@njit(cache=True, parallel=True)
 def _downsample(src, gain, dst):
     """``dst[..., c] = gain[c] * resize(src[..., c])`` (``downsample_at``, positions hoisted)."""
+    run_bands(_downsample_band, src, gain, dst)
+
+
+@njit(nogil=True, cache=True)
+def _downsample_band(src, gain, dst, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`_downsample` (``parallel.run_bands``)."""
     h, w = src.shape[0], src.shape[1]
     scale_y = h / dst.shape[0]
     scale_x = w / dst.shape[1]
@@ -374,7 +386,8 @@ def _downsample(src, gain, dst):
     fxs = np.empty(dst.shape[1], np.float64)
     for x in range(dst.shape[1]):
         xis[x], fxs[x] = linear_source(x, scale_x, w)
-    for y in prange(dst.shape[0]):
+    n_items = dst.shape[0]
+    for y in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
         yi, fy = linear_source(y, scale_y, h)
         for c in range(dst.shape[2]):
             plane = src[:, :, c]  # one view per row and channel (views cost refcounting)
@@ -383,13 +396,19 @@ def _downsample(src, gain, dst):
                                                           interp.BORDER_REPLICATE, 0.0)
 
 
-@njit(cache=True, parallel=True)
 def _upscale_flow(src, dst):
+    run_bands(_upscale_flow_band, src, dst)
+
+
+@njit(nogil=True, cache=True)
+def _upscale_flow_band(src, dst, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`_upscale_flow` (``parallel.run_bands``)."""
     h, w = src.shape[0], src.shape[1]
     height, width = dst.shape[0], dst.shape[1]
     scale_x = np.float32(width / w)
     scale_y = np.float32(height / h)
-    for y in prange(height):
+    n_items = height
+    for y in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
         sy = nearest_source(y, h, height)
         for x in range(width):
             sx = nearest_source(x, w, width)
@@ -397,13 +416,19 @@ def _upscale_flow(src, dst):
             dst[y, x, 1] = src[sy, sx, 1] * scale_y
 
 
-@njit(cache=True, parallel=True)
 def _ilk_step(ref, mov, flow, prefilter, weights, box, n_bands, fl, wb, tb, flow_out):
     """One warp: ``flow`` (H, W, 2) -> ``flow_out``, in ``n_bands`` bands of rows.
 
     ``fl``, ``wb``, ``tb`` are per-band scratch: filtered flow rows (2W), warped rows
     (W * C) and product rows (5, W), each with room for the band plus its halo.
     """
+    run_bands(_ilk_step_band, ref, mov, flow, prefilter, weights, box, n_bands, fl, wb, tb, flow_out)
+
+
+@njit(nogil=True, cache=True)
+def _ilk_step_band(ref, mov, flow, prefilter, weights, box, n_bands, fl, wb, tb, flow_out, part,
+                   n_parts):
+    """Bands ``part`` of ``n_parts`` of :func:`_ilk_step`'s ``n_bands`` (``parallel.run_bands``)."""
     height, width, n_ch = ref.shape
     n_taps = weights.shape[0]
     half = (n_taps - 1) // 2
@@ -411,7 +436,7 @@ def _ilk_step(ref, mov, flow, prefilter, weights, box, n_bands, fl, wb, tb, flow
     image = mov.reshape((1, height, width, n_ch))
     src = mov.reshape(mov.size)
     no_mask = np.zeros((1, 0), np.bool_)[0]
-    for band in prange(n_bands):
+    for band in range(part * n_bands // n_parts, (part + 1) * n_bands // n_parts):
         y0 = band * height // n_bands
         y1 = (band + 1) * height // n_bands
         t0, t1 = max(y0 - half, 0), min(y1 + half, height)  # product rows the window reads

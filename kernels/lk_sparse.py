@@ -24,9 +24,10 @@ import math
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .interp import BORDER_REFLECT101, border_index
+from .parallel import run_bands
 
 # Reassociation lets LLVM vectorise the window sums; no 'nnan'/'ninf', so NaN tests stay valid.
 FAST = {"reassoc", "contract", "nsz", "arcp"}
@@ -284,13 +285,19 @@ def pad_level(buf, g, C, pad_x, pad_y):
             buf[bottom + i] = buf[src_bottom + i]
 
 
-@njit(cache=True, parallel=True)
 def fill_level0(f0, f1, buf, g0, g1, C, pad_x, pad_y):
     """Copy two flat (H * W * C) frames, any dtype, into level 0 of their padded pyramids
     (levels ``g0``, ``g1`` of ``buf``), borders included."""
+    run_bands(_fill_level0_band, f0, f1, buf, g0, g1, C, pad_x, pad_y)
+
+
+@njit(nogil=True, cache=True)
+def _fill_level0_band(f0, f1, buf, g0, g1, C, pad_x, pad_y, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`fill_level0` (``parallel.run_bands``)."""
     h, w, pw = g0[1], g0[2], g0[3]
     rows = h + 2 * pad_y
-    for k in prange(2 * rows):
+    n_items = 2 * rows
+    for k in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
         src = f0 if k < rows else f1
         off = g0[0] if k < rows else g1[0]
         yp = k % rows
@@ -307,7 +314,6 @@ def fill_level0(f0, f1, buf, g0, g1, C, pad_x, pad_y):
                 buf[r + (xp + pad_x + w) * C + c] = src[s + right + c]
 
 
-@njit(cache=True, parallel=True, fastmath=FAST)
 def pyr_down_level(buf, sg, dg, shift, frames, C, pad_x, pad_y, integer):
     """Fill the interior of level ``dg`` of ``buf`` from padded level ``sg``, for ``frames``
     pyramids ``shift`` apart: 5-tap blur and decimation (rounded when ``integer``); same
@@ -315,6 +321,12 @@ def pyr_down_level(buf, sg, dg, shift, frames, C, pad_x, pad_y, integer):
     row, a horizontal pass at full resolution (contiguous, so it vectorises), then every second
     value. (The geometry stays outside the parallel loop: loaded inside, LLVM vectorises less.)
     """
+    run_bands(_pyr_down_level_band, buf, sg, dg, shift, frames, C, pad_x, pad_y, integer)
+
+
+@njit(nogil=True, cache=True, fastmath=FAST)
+def _pyr_down_level_band(buf, sg, dg, shift, frames, C, pad_x, pad_y, integer, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`pyr_down_level` (``parallel.run_bands``)."""
     soff, spw = sg[0], sg[3]
     doff, dh, dw, dpw = dg[0], dg[1], dg[2], dg[3]
     srow = np.uint64(spw * C)
@@ -322,7 +334,8 @@ def pyr_down_level(buf, sg, dg, shift, frames, C, pad_x, pad_y, integer):
     lo = np.uint64(pad_x * C)
     hi = np.uint64((pad_x + 2 * dw - 1) * C)
     blocks = min(dh, 16)
-    for job in prange(blocks * frames):
+    n_items = blocks * frames
+    for job in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
         blk = job % blocks
         extra = (job // blocks) * shift
         vert = np.empty(spw * C, np.float32)  # scratch rows per block of output rows
@@ -345,15 +358,21 @@ def pyr_down_level(buf, sg, dg, shift, frames, C, pad_x, pad_y, integer):
                         buf[d + x * uc + c] = pyr_round(full[lo + 2 * x * uc + c], integer)
 
 
-@njit(cache=True, parallel=True, fastmath=FAST)
 def scharr_levels(buf, gx, gy, geos, C, pad_x, pad_y):
     """Scharr derivatives of the padded levels ``geos`` of ``buf`` into gx, gy (same layout),
     zero in the borders; one parallel loop over the rows of all the levels."""
+    run_bands(_scharr_levels_band, buf, gx, gy, geos, C, pad_x, pad_y)
+
+
+@njit(nogil=True, cache=True, fastmath=FAST)
+def _scharr_levels_band(buf, gx, gy, geos, C, pad_x, pad_y, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`scharr_levels` (``parallel.run_bands``)."""
     total_rows = 0
     for k in range(geos.shape[0]):
         total_rows += geos[k, 1] + 2 * pad_y
     zero = np.float32(0.0)
-    for job in prange(total_rows):
+    n_items = total_rows
+    for job in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
         k = 0
         start = 0
         while job >= start + geos[k, 1] + 2 * pad_y:
@@ -588,14 +607,21 @@ def track_one(img0, gx0, gy0, img1, geo, C, px, py, qx, qy, use_init, win_w, win
     return nx, ny, ok, err
 
 
-@njit(cache=True, parallel=True)
 def track_points(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h,
                  max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err):
     """Track every point of ``pts`` (K, 2) in parallel; writes out_pts, status, err."""
+    run_bands(_track_points_band, img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h, max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err)
+
+
+@njit(nogil=True, cache=True)
+def _track_points_band(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h,
+                 max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`track_points` (``parallel.run_bands``)."""
     K = pts.shape[0]
     n = win_w * win_h * C
     chunks = min(K, 64)
-    for ch in prange(chunks):
+    n_items = chunks
+    for ch in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
         p_i = np.empty(n, np.float32)
         p_x = np.empty(n, np.float32)
         p_y = np.empty(n, np.float32)
@@ -613,21 +639,31 @@ def track_points(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h
 # corners (Shi-Tomasi)
 
 
-@njit(cache=True, parallel=True, fastmath=FAST)
 def corner_response(img, scale):
     """Min-eigenvalue map of the 3x3-box-summed Sobel structure tensor of a C-contiguous
     (H, W, C) float32 ``img``: ``sobel_tensor_pixel`` then ``box_min_eig_pixel`` at every pixel,
-    with the interior of gray images written out as flat loops that vectorise."""
-    h, w, C = img.shape
+    with the interior of gray images written out as flat loops that vectorise. Two passes
+    over bands of rows (``parallel.run_bands``): the tensor, then the box sums and eigenvalue."""
+    h, w, _ = img.shape
     txx = np.empty((h, w), np.float32)
     txy = np.empty((h, w), np.float32)
     tyy = np.empty((h, w), np.float32)
+    eig = np.empty((h, w), np.float32)
+    run_bands(_sobel_tensor_band, img, scale, txx, txy, tyy)
+    run_bands(_min_eig_band, txx, txy, tyy, eig)
+    return eig
+
+
+@njit(nogil=True, cache=True, fastmath=FAST)
+def _sobel_tensor_band(img, scale, txx, txy, tyy, band, n_bands):
+    """Rows ``band`` of ``n_bands`` of the Sobel structure tensor (``corner_response``)."""
+    h, w, C = img.shape
     src = img.reshape(-1)
     fxx = txx.reshape(-1)
     fxy = txy.reshape(-1)
     fyy = tyy.reshape(-1)
     two = np.float32(2.0)
-    for y in prange(h):
+    for y in range(band * h // n_bands, (band + 1) * h // n_bands):
         fast = C == 1 and 0 < y < h - 1
         if fast:
             up = np.uint64((y - 1) * w)
@@ -644,9 +680,17 @@ def corner_response(img, scale):
         for x in range(w):
             if not fast or x == 0 or x == w - 1:
                 txx[y, x], txy[y, x], tyy[y, x] = sobel_tensor_pixel(img, y, x, scale)
-    eig = np.empty((h, w), np.float32)
+
+
+@njit(nogil=True, cache=True, fastmath=FAST)
+def _min_eig_band(txx, txy, tyy, eig, band, n_bands):
+    """Rows ``band`` of ``n_bands`` of the box-summed tensor's smaller eigenvalue."""
+    h, w = eig.shape
+    fxx = txx.reshape(-1)
+    fxy = txy.reshape(-1)
+    fyy = tyy.reshape(-1)
     feig = eig.reshape(-1)
-    for y in prange(h):
+    for y in range(band * h // n_bands, (band + 1) * h // n_bands):
         inner = 0 < y < h - 1
         if inner:
             up = np.uint64((y - 1) * w)
@@ -663,16 +707,15 @@ def corner_response(img, scale):
         for x in range(w):
             if not inner or x == 0 or x == w - 1:
                 eig[y, x] = box_min_eig_pixel(txx, txy, tyy, y, x)
-    return eig
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def local_maxima(eig, thr):
     """Flat uint8 mask of the pixels not on the border that exceed ``thr`` and 0 and equal
     their 3x3 maximum (OpenCV's threshold, dilate and compare)."""
     h, w = eig.shape
     peak = np.zeros(h * w, np.uint8)
-    for y in prange(1, h - 1):
+    for y in range(1, h - 1):
         for x in range(1, w - 1):
             v = eig[y, x]
             if v > thr and v > 0:

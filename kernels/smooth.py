@@ -1,7 +1,7 @@
 """Flow smoothing kernels: separable Gaussian, median and joint (cross) bilateral filters.
 
-CPU drivers work on row tiles (``prange`` over tiles of ``TILE`` rows) with contiguous inner
-loops that LLVM vectorises: the flow stays interleaved ``(.., W * 2)`` for the Gaussian and the
+CPU drivers work on row tiles (``TILE`` rows; bands of tiles run on threads by
+``parallel.run_bands``) with contiguous inner loops that LLVM vectorises: the flow stays interleaved ``(.., W * 2)`` for the Gaussian and the
 median (offsets of ``2 * dx`` keep the two components apart), and is copied into padded planar
 tile buffers for the bilateral filter. Borders replicate the edge pixels everywhere.
 
@@ -10,7 +10,9 @@ bilateral weights), ``gaussian_pixel_*`` and ``median_window`` / ``bilateral_pix
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from .parallel import run_bands
 
 TILE = 16  # rows per parallel work item
 CHUNK = 256  # row elements per pass of the 5x5 median network (keeps its buffers in L1)
@@ -101,18 +103,24 @@ def _tap(rows, centre, d, stride, length):
     return rows[start:start + length]
 
 
-@njit(parallel=True, cache=True)
 def gaussian_cpu(src, weights, out):
     """Separable Gaussian with replicated borders.
 
     src, out : (N, H, W * 2) interleaved flow, same float dtype; weights : (size,) symmetric.
     Each row is filtered vertically into a padded buffer, then horizontally into ``out``.
     """
+    run_bands(_gaussian_cpu_band, src, weights, out)
+
+
+@njit(nogil=True, cache=True)
+def _gaussian_cpu_band(src, weights, out, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`gaussian_cpu` (``parallel.run_bands``)."""
     n_img, h, length = src.shape
     r = weights.shape[0] // 2
     pad = 2 * r
     n_tiles = (h + TILE - 1) // TILE
-    for item in prange(n_img * n_tiles):
+    n_items = n_img * n_tiles
+    for item in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
         n = item // n_tiles
         y0 = (item % n_tiles) * TILE
         buf = np.empty(length + 2 * pad, out.dtype)
@@ -528,7 +536,6 @@ def _median_rank_row(rows, size, count, row):
                 row[j] = a[j]
 
 
-@njit(parallel=True, cache=True)
 def median_cpu(src, size, out):
     """Component-wise median over ``size`` x ``size`` windows with replicated borders.
 
@@ -538,11 +545,18 @@ def median_cpu(src, size, out):
     select. Neither the networks nor the counting propagate NaN, so rows whose window holds
     a NaN are redone with the gathering path, which returns NaN for such windows.
     """
+    run_bands(_median_cpu_band, src, size, out)
+
+
+@njit(nogil=True, cache=True)
+def _median_cpu_band(src, size, out, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`median_cpu` (``parallel.run_bands``)."""
     n_img, h, length = src.shape
     r = size // 2
     pad = 2 * r
     n_tiles = (h + TILE - 1) // TILE
-    for item in prange(n_img * n_tiles):
+    n_items = n_img * n_tiles
+    for item in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
         n = item // n_tiles
         y0 = (item % n_tiles) * TILE
         y1 = min(y0 + TILE, h)
@@ -635,7 +649,6 @@ def exp_neg(d):
     return _ZERO if d > _CUTOFF else p * _EXP_INT[k]
 
 
-@njit(parallel=True, cache=True)
 def bilateral_cpu(flow, guide, spatial, guide_scale, out):
     """Joint bilateral filter of ``flow`` guided by ``guide``.
 
@@ -644,13 +657,20 @@ def bilateral_cpu(flow, guide, spatial, guide_scale, out):
     pixel p: ``spatial[q - p] * exp(-|guide_scale * (guide[p] - guide[q])|^2)``.
     Each tile is copied into padded planar buffers so the inner loops run over x.
     """
+    run_bands(_bilateral_cpu_band, flow, guide, spatial, guide_scale, out)
+
+
+@njit(nogil=True, cache=True)
+def _bilateral_cpu_band(flow, guide, spatial, guide_scale, out, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`bilateral_cpu` (``parallel.run_bands``)."""
     n_img, h, w = flow.shape[0], flow.shape[1], flow.shape[2]
     channels = guide.shape[3]
     size = spatial.shape[0]
     r = size // 2
     wp = w + 2 * r
     n_tiles = (h + TILE - 1) // TILE
-    for item in prange(n_img * n_tiles):
+    n_items = n_img * n_tiles
+    for item in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
         n = item // n_tiles
         y0 = (item % n_tiles) * TILE
         rows = min(TILE, h - y0) + 2 * r

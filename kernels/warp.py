@@ -19,11 +19,12 @@ The CPU driver works a row at a time in three passes:
 
 import numpy as np
 from llvmlite import binding, ir
-from numba import njit, prange, types
+from numba import njit, types
 from numba.core import cgutils, config
 from numba.extending import intrinsic, overload
 
 from . import interp
+from .parallel import run_bands
 
 UNKNOWN_FLOW = 1e9  # |component| >= this (or NaN) marks an unknown flow vector
 _ROWS_PER_TASK = 8
@@ -392,7 +393,19 @@ def _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
             mask_row[x] = inside
 
 
-@njit(parallel=True, cache=True)
+def _blend_target(out_row, scratch):
+    """The row pass 2 blends into: the output row itself for float outputs, the float32
+    scratch row for integer outputs (rounded into the output by pass 3)."""
+
+
+@overload(_blend_target, jit_options={"cache": True})
+def _blend_target_impl(out_row, scratch):
+    # chosen while typing, so each driver specialisation compiles one _warp_row, not two
+    if isinstance(out_row.dtype, types.Integer):
+        return lambda out_row, scratch: scratch
+    return lambda out_row, scratch: out_row
+
+
 def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_max):
     """CPU driver.
 
@@ -409,6 +422,12 @@ def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_ma
         Largest value of an integer output dtype, 0 for float outputs (integer rows are
         blended into a float32 row, then rounded and saturated in a vectorised pass).
     """
+    run_bands(_warp_cpu_band, image, flow, out, mask, interpolation, border, border_value, int_max)
+
+
+@njit(nogil=True, cache=True)
+def _warp_cpu_band(image, flow, out, mask, interpolation, border, border_value, int_max, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`warp_cpu` (``parallel.run_bands``)."""
     n_out, h, w, channels = out.shape
     n_image = image.shape[0]
     n_flow = flow.shape[0]
@@ -417,7 +436,8 @@ def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_ma
     zero = np.float32(0)  # integer outputs: the row is blended in float32, then rounded
     top = np.float32(int_max)
     no_mask = np.zeros(0, np.bool_)  # C-contiguous like mask rows (one array type)
-    for task in prange((rows + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK):
+    n_items = (rows + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK
+    for task in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
         xs = np.empty(w, np.int32)
         ys = np.empty(w, np.int32)
         fxs = np.empty(w, flow.dtype)
@@ -431,11 +451,8 @@ def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_ma
             flow_row = flow[nf, y].reshape(2 * w)
             mask_row = mask[nf, y] if nf == n and mask.shape[0] > 0 else no_mask
             out_row = out[n, y].reshape(w * channels)
+            _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
+                      xs, ys, fxs, fys, _blend_target(out_row, vals), mask_row)
             if int_max > 0:
-                _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
-                          xs, ys, fxs, fys, vals, mask_row)
                 for k in range(w * channels):  # pass 3, vectorised (np.rint: ties to even)
                     out_row[k] = np.rint(min(max(vals[k], zero), top))
-            else:
-                _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
-                          xs, ys, fxs, fys, out_row, mask_row)

@@ -1,0 +1,48 @@
+"""kernels.parallel.run_bands: every work item exactly once, in the bands asked for."""
+
+import numpy as np
+import pytest
+from numba import njit
+
+import flowkit
+from flowkit.kernels.parallel import run_bands
+
+
+@njit(nogil=True)
+def _mark(counts, n_items, band, n_bands):
+    for i in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
+        counts[i] += 1
+
+
+@njit(nogil=True)
+def _fail_in_band(band, n_bands):
+    if band == 0:
+        raise ValueError("band 0 failed")
+
+
+@pytest.mark.parametrize("n_items", [0, 1, 3, 7, 1000])
+@pytest.mark.parametrize("threads", [1, 2, 5])
+def test_every_item_once(n_items, threads):
+    counts = np.zeros(n_items, np.int64)
+    run_bands(_mark, counts, n_items, threads=threads)
+    np.testing.assert_array_equal(counts, np.ones(n_items, np.int64))
+
+
+def test_error_in_a_worker_band_is_raised():
+    with pytest.raises(ValueError, match="band 0 failed"):
+        run_bands(_fail_in_band, threads=2)
+
+
+def test_one_and_two_threads_give_identical_results():
+    frame0, frame1, _ = flowkit.sample_pair(96, 128)
+    results = []
+    old = flowkit.get_num_threads()
+    try:
+        for n in (1, min(2, old)):
+            flowkit.set_num_threads(n)
+            flow = flowkit.farneback(frame0, frame1)
+            results.append((flow, flowkit.warp(frame1, flow), flowkit.lucas_kanade(frame0, frame1)))
+    finally:
+        flowkit.set_num_threads(old)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
