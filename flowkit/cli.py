@@ -48,6 +48,9 @@ def _write_png(path, rgb):
             raise OSError(f"{path}: OpenCV could not write the PNG")
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"  # followed by IHDR, whose colour type is byte 25
+
+
 def _read_image(path):
     """Read an image file as flowkit takes frames: gray ``(H, W)`` or RGB ``(H, W, 3)``.
 
@@ -59,9 +62,12 @@ def _read_image(path):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such image file: {path}")
-    image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+    data = np.fromfile(path, np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise ValueError(f"{path}: OpenCV cannot read this file as an image")
+    if image.ndim == 3 and data[:8].tobytes() == _PNG_SIGNATURE and data.size > 25 and data[25] == 4:
+        image = image[..., :1]  # a gray + alpha PNG, which OpenCV decodes as BGRA
     if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
         raise TypeError(f"{path}: pixel type {image.dtype} is not supported (8 or 16 bits, or float)")
     if image.ndim == 3:
