@@ -105,6 +105,12 @@ def _option(text):
     return name.strip().replace("-", "_"), _literal(value)
 
 
+def _positive(text):
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return int(text)
+
+
 def _size(text):
     width, sep, height = text.lower().partition("x")
     if not sep or not width.isdigit() or not height.isdigit() or int(width) < 1 or int(height) < 1:
@@ -391,8 +397,10 @@ def cmd_warmup(args):
             print(f"{name:22s} {timings[name]:6.2f} s")
     cache = os.environ.get("NUMBA_CACHE_DIR")
     where = f" into {cache}" if cache else ""
-    print(f"warmed {len(timings)} cases{where} in {wall:.1f} s with {jobs} worker process"
-          f"{'es' if jobs > 1 else ''} (compile time; loading an already filled cache is fast)")
+    workers = f"{jobs} worker processes" if jobs > 1 else "this process"
+    cases = f"{len(timings)} case{'s' if len(timings) != 1 else ''}"
+    print(f"warmed {cases}{where} in {wall:.1f} s with {workers} (each time is a compilation, "
+          f"or a cache load if the cache already held it)")
     return 0
 
 
@@ -449,7 +457,7 @@ def build_parser():
                    "default: each picture scaled to its own largest flow")
     p.add_argument("--fps", type=float, help="video: frame rate of --video (default: the input's, or 30)")
     p.add_argument("--codec", help="video: FourCC of --video (default by extension: mp4v, MJPG, FFV1)")
-    p.add_argument("--step", type=int, default=1, help="video: use every STEP-th frame")
+    p.add_argument("--step", type=_positive, default=1, help="video: use every STEP-th frame")
     p.add_argument("--resize", type=_size, metavar="WxH", help="video: resize frames to WIDTHxHEIGHT")
     p.add_argument("--gray", action="store_true", help="video: convert frames to gray first")
     p.set_defaults(run=cmd_flow)
@@ -462,7 +470,7 @@ def build_parser():
 
     p = sub.add_parser("warmup", parents=[common],
                        help="compile every kernel into Numba's on-disk cache (later runs start fast)")
-    p.add_argument("-j", "--jobs", type=int, help="worker processes (default: the number of CPUs)")
+    p.add_argument("-j", "--jobs", type=_positive, help="worker processes (default: the number of CPUs)")
     p.add_argument("--only", nargs="+", metavar="CASE", help="warm only these cases (see --list)")
     p.add_argument("--list", action="store_true", help="list the warm-up cases and exit")
     p.set_defaults(run=cmd_warmup)
