@@ -245,6 +245,10 @@ def cmd_flow(args):
                          "for two images use -o and --png")
     if not (args.output or args.png):
         raise UsageError("nothing to write: give -o OUT.flo and/or --png OUT.png")
+    video_only = [flag for flag, value in (("--fps", args.fps), ("--codec", args.codec), ("--step", args.step != 1),
+                                           ("--resize", args.resize), ("--gray", args.gray)) if value]
+    if video_only:
+        raise UsageError(f"{', '.join(video_only)}: only for a video or image folder given alone")
     import flowkit
 
     options = _method_options(args.method, args.option)
@@ -271,6 +275,17 @@ def cmd_flow(args):
         print(f"wrote {args.png} ({size} colour-coded flow)")
     print(f"{args.method} ({_format_options(options)}) in {seconds:.2f} s")
     return 0
+
+
+def _even(picture):
+    """Pad an odd height or width by repeating the last row or column.
+
+    OpenCV's video writer silently crops odd sizes to even ones; padding keeps every pixel.
+    """
+    height, width = picture.shape[:2]
+    if height % 2 or width % 2:
+        picture = np.pad(picture, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+    return picture
 
 
 def _pairwise(estimator, frames, options):
@@ -315,7 +330,8 @@ def _flow_video(args):
                                             unit="pair", desc="flow"))
         for flow in flows:
             if writer is not None:
-                writer.write(flowkit.flow_to_color(flow, max_flow=args.max_flow))
+                picture = _even(flowkit.flow_to_color(flow, max_flow=args.max_flow))
+                writer.write(picture)
             if flo_dir is not None:
                 flo_dir.mkdir(parents=True, exist_ok=True)
                 flowkit.write_flo(flo_dir / f"flow_{pairs:06d}.flo", flow)
@@ -326,6 +342,9 @@ def _flow_video(args):
     seconds = time.perf_counter() - start
     size = f"{flow.shape[1]}x{flow.shape[0]}"
     if args.video:
+        height, width = picture.shape[:2]
+        if (height, width) != flow.shape[:2]:
+            size += f" padded to {width}x{height} (the encoder needs even sizes)"
         scale = f"max flow {args.max_flow:g} px" if args.max_flow else "each frame scaled to its own max"
         print(f"wrote {args.video} ({pairs} frames, {size}, {fps:g} fps, {scale})")
     if flo_dir is not None:

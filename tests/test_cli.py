@@ -167,6 +167,8 @@ def test_usage_errors_exit_2(pair, tmp_path):
     assert status == 2 and "FRAME1 is missing" in err and len(err.splitlines()) == 1
     status, _, err = run_cli("flow", a, b, "-o", tmp_path / "f.flo", "-O", "levels")
     assert status == 2 and "expected NAME=VALUE, got 'levels'" in err
+    status, _, err = run_cli("flow", a, b, "-o", tmp_path / "f.flo", "--step", "2", "--gray")
+    assert status == 2 and err == "flowkit flow: error: --step, --gray: only for a video or image folder given alone\n"
 
 
 def test_flow_options_reach_the_estimator_and_outputs_are_reported(pair, tmp_path, capsys):
@@ -244,13 +246,17 @@ def test_flow_of_a_video_equals_pairwise_farneback(tmp_path, capsys):
 def test_flow_of_an_image_folder_with_lucas_kanade(tmp_path, capsys):
     folder = tmp_path / "frames"
     folder.mkdir()
-    frames = _moving_frames(4)
+    frames = _moving_frames(4, 49, 65)  # odd size
     for i, frame in enumerate(frames):
         cv2.imwrite(str(folder / f"f{i}.png"), frame[..., ::-1])
     flo_dir = tmp_path / "out" / "flo"  # created with its parents
+    video = tmp_path / "flow.mp4"
     assert main(["flow", str(folder), "--method", "lucas_kanade", "-O", "radius=3",
-                 "--flo-dir", str(flo_dir)]) == 0
-    assert "lucas_kanade (radius=3): 3 pairs of" in capsys.readouterr().out
+                 "--flo-dir", str(flo_dir), "--video", str(video)]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {video} (3 frames, 65x49 padded to 66x50 (the encoder needs even sizes), 30 fps" in printed
+    assert "lucas_kanade (radius=3): 3 pairs of" in printed
+    assert [p.shape for p in flowkit.iter_frames(video)] == [(50, 66, 3)] * 3  # padded, not cropped
     for i in range(3):
         expected = flowkit.lucas_kanade(frames[i], frames[i + 1], radius=3)
         np.testing.assert_allclose(flowkit.read_flo(flo_dir / f"flow_{i:06d}.flo"), expected, atol=1e-5)
@@ -321,9 +327,13 @@ def test_warmup_cases_cover_the_public_functions():
     CASES["flow_to_color"]()  # a case is a callable without arguments
 
 
-def test_real_videos(tmp_path):
+def test_real_videos(tmp_path, capsys):
     bear = data_path("video", "androidx__bear-vp9-odd-dimensions.webm")  # odd size 161x121
-    assert main(["flow", str(bear), "--flo-dir", str(tmp_path / "bear"), "--step", "10", "-q"]) == 0
+    assert main(["flow", str(bear), "--flo-dir", str(tmp_path / "bear"), "--step", "10", "-q",
+                 "--video", str(tmp_path / "bear.mp4")]) == 0
+    # OpenCV's writer would crop 161x121 to 160x120; the command pads instead and says so
+    assert "161x121 padded to 162x122" in capsys.readouterr().out
+    assert next(flowkit.iter_frames(tmp_path / "bear.mp4")).shape == (122, 162, 3)
     frames = list(flowkit.iter_frames(bear, step=10))
     flows = sorted((tmp_path / "bear").iterdir())
     assert len(flows) == len(frames) - 1 == 2
