@@ -60,6 +60,9 @@ def _read_image(path):
     import cv2
 
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; give it alone (without FRAME1) for the flow of "
+                                f"each consecutive pair of its images")
     if not path.is_file():
         raise FileNotFoundError(f"no such image file: {path}")
     data = np.fromfile(path, np.uint8)

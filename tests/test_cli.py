@@ -112,7 +112,8 @@ def _truncated_flo(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("case", ["truncated flo", "missing flo", "missing image", "not an image",
+@pytest.mark.parametrize("case", ["truncated flo", "missing flo", "missing image", "folder as an image",
+                                  "not an image",
                                   "different sizes", "gray and colour", "bad option value",
                                   "option of another method", "output folder missing"])
 def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
@@ -129,6 +130,8 @@ def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
                         f"no such .flo file: {tmp_path / 'none.flo'}"),
         "missing image": (["flow", a, tmp_path / "none.png", "-o", tmp_path / "f.flo"],
                           f"no such image file: {tmp_path / 'none.png'}"),
+        "folder as an image": (["flow", tmp_path, b, "-o", tmp_path / "f.flo"],
+                               f"{tmp_path} is a folder; give it alone (without FRAME1)"),
         "not an image": (["flow", a, _truncated_flo(tmp_path), "-o", tmp_path / "f.flo"],
                          f"{tmp_path / 'short.flo'}: OpenCV cannot read this file as an image"),
         "different sizes": (["flow", a, small, "-o", tmp_path / "f.flo"],
@@ -184,6 +187,24 @@ def test_flow_options_reach_the_estimator_and_outputs_are_reported(pair, tmp_pat
     assert not np.array_equal(expected, flowkit.farneback(frame0, frame1))  # the options mattered
     picture = cv2.imread(str(png))[..., ::-1]
     np.testing.assert_array_equal(picture, flowkit.flow_to_color(expected, max_flow=4.0))
+
+
+def test_options_follow_the_signature_of_the_method(pair, tmp_path, monkeypatch, capsys):
+    # a keyword added to the library (such as a future normalize=) works without CLI changes
+    seen = {}
+
+    def farneback(frame0, frame1, *, levels=3, normalize=True, init_flow=None, return_confidence=False):
+        seen.update(levels=levels, normalize=normalize)
+        return np.zeros(frame0.shape[:2] + (2,), np.float32)
+
+    monkeypatch.setattr(flowkit, "farneback", farneback)
+    a, b = pair[:2]
+    assert main(["flow", str(a), str(b), "-o", str(tmp_path / "f.flo"), "-O", "normalize=False",
+                 "--option", "levels=4"]) == 0
+    assert seen == {"levels": 4, "normalize": False}
+    assert main(["flow", str(a), str(b), "-o", str(tmp_path / "f.flo"), "-O", "init_flow=0"]) == 1
+    assert capsys.readouterr().err == ("flowkit: error: --option init_flow: not an option of farneback; "
+                                       "its options are levels, normalize\n")
 
 
 def test_alpha_is_dropped_and_bit_depth_kept(pair, tmp_path):
