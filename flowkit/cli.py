@@ -1,10 +1,11 @@
 """Command line: ``flowkit {demo,flow,color,warmup}`` (the same as ``python -m flowkit``).
 
-Each subcommand is one function: it parses nothing itself, calls flowkit's public functions
-and reports on stdout what it wrote. Every error is one line on stderr,
+Each subcommand is one function (``cmd_*``) that takes the parsed arguments, calls flowkit's
+public functions and reports on stdout what it wrote. Every error is one line on stderr,
 ``flowkit: error: <message>``, with exit status 1 (2 for usage errors, 130 when interrupted);
 ``--debug`` shows the traceback instead. Outputs are written atomically, so a failed or
-interrupted command leaves no partial file.
+interrupted command leaves no partial file (``flow --flo-dir`` keeps the complete ``.flo``
+files of the pairs finished before). Documented in docs/api.md, "Command line".
 """
 
 import argparse
