@@ -1,10 +1,45 @@
-"""Atomic file output: write to a temporary file beside the target, then rename."""
+"""Atomic file output: write to a temporary file beside the target, then rename.
+
+Errors name the user's path, never the hidden temporary file.
+"""
 
 import contextlib
 import os
 import secrets
 import stat
 from pathlib import Path
+
+
+def check_folder(path):
+    """Raise if the folder that would hold ``path`` is missing or not a folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        An output file.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``output folder does not exist: <path>``.
+    NotADirectoryError
+        Something that is not a folder is in the way.
+    """
+    path = Path(path)
+    parent = path.parent
+    if not parent.exists():
+        raise FileNotFoundError(f"output folder does not exist: {path}")
+    if not parent.is_dir():
+        raise NotADirectoryError(f"output folder is not a folder: {path} ({parent} is a file)")
+
+
+def _user_error(exc, tmp, path):
+    """The same ``OSError`` with ``path`` in place of the temporary file, or None if unrelated."""
+    names = {str(tmp), os.fspath(tmp)}
+    if exc.filename not in names and exc.filename2 not in names:
+        return None
+    error = OSError(exc.errno, exc.strerror or str(exc), str(path))  # picks the subclass by errno
+    return error
 
 
 def _create_temporary(path):
@@ -19,6 +54,12 @@ def _create_temporary(path):
             fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
         except FileExistsError:
             continue
+        except OSError as exc:
+            check_folder(path)  # a missing folder: say so with the user's path
+            error = _user_error(exc, tmp, path)
+            if error is None:
+                raise
+            raise error from exc
         os.close(fd)
         return tmp
     raise FileExistsError(f"{path}: could not create a temporary file beside it")
@@ -32,7 +73,8 @@ def atomic_path(path):
     format by it). If the body raises, the temporary file is removed and ``path`` is left
     untouched, so a failure never leaves a half-written output or destroys an existing file.
     Permissions are those a plain ``open(path, "w")`` gives: an existing file keeps its
-    mode, a new one gets ``0666 & ~umask``.
+    mode, a new one gets ``0666 & ~umask``. An ``OSError`` about the temporary file (missing
+    folder, no permission, disk full, target is a folder) is raised naming ``path`` instead.
     """
     path = Path(path)
     tmp = _create_temporary(path)
@@ -41,7 +83,11 @@ def atomic_path(path):
         with contextlib.suppress(FileNotFoundError):
             os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            error = _user_error(exc, tmp, path)
+            if error is not None:
+                raise error from exc
         raise

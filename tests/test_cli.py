@@ -1,4 +1,4 @@
-"""The built-in sample and the command line (README's demo command)."""
+"""The built-in sample and the command line: outputs, options, one-line errors, video, warmup."""
 
 import subprocess
 import sys
@@ -9,6 +9,9 @@ import pytest
 
 import flowkit
 from flowkit.__main__ import main
+from flowkit.cli import _read_image
+
+from cases import data_path, textured_image
 
 
 def test_sample_pair_ground_truth_is_exact():
@@ -36,8 +39,9 @@ def test_sample_pair_is_deterministic_and_checks_size():
         flowkit.sample_pair(16, 64)
 
 
-def test_demo_writes_files_and_report(tmp_path):
+def test_demo_writes_files_and_report(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"wrote 7 files to {tmp_path}"
     names = {p.name for p in tmp_path.iterdir()}
     assert {"flow.flo", "flow.png", "flow_truth.png", "warped.png", "frame0.png", "frame1.png", "report.txt"} <= names
     report = (tmp_path / "report.txt").read_text()
@@ -66,3 +70,300 @@ def test_flow_and_color_commands(tmp_path):
 def test_module_entry_point_help():
     result = subprocess.run([sys.executable, "-m", "flowkit", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "demo" in result.stdout
+
+
+# --- command line: errors, options, outputs -----------------------------------------------------
+
+
+def run_cli(*args):
+    """``python -m flowkit ARGS`` in a fresh process: (exit status, stdout, stderr)."""
+    done = subprocess.run([sys.executable, "-m", "flowkit", *map(str, args)], capture_output=True,
+                          text=True, timeout=600)
+    return done.returncode, done.stdout, done.stderr
+
+
+def one_error_line(stderr):
+    """The single stderr line of a failed command, checked to be flowkit's error format."""
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("flowkit: error: ") and "Traceback" not in stderr
+    return lines[0][len("flowkit: error: "):]
+
+
+@pytest.fixture
+def pair(tmp_path):
+    """Two 64x48 RGB PNG files of the sample pair: (path0, path1, frame0, frame1)."""
+    frame0, frame1, _ = flowkit.sample_pair(48, 64)
+    paths = tmp_path / "a.png", tmp_path / "b.png"
+    for path, frame in zip(paths, (frame0, frame1)):
+        cv2.imwrite(str(path), frame[..., ::-1])
+    return paths + (frame0, frame1)
+
+
+def test_version():
+    status, out, err = run_cli("--version")
+    assert (status, out, err) == (0, f"flowkit {flowkit.__version__}\n", "")
+
+
+def _truncated_flo(tmp_path):
+    path = tmp_path / "short.flo"
+    flowkit.write_flo(path, np.zeros((48, 64, 2), np.float32))
+    path.write_bytes(path.read_bytes()[:100])
+    return path
+
+
+@pytest.mark.parametrize("case", ["truncated flo", "missing flo", "missing image", "folder as an image",
+                                  "not an image",
+                                  "different sizes", "gray and colour", "bad option value",
+                                  "option of another method", "output folder missing"])
+def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
+    a, b = pair[:2]
+    small = tmp_path / "small.png"
+    cv2.imwrite(str(small), pair[3][:40, :60])
+    gray = tmp_path / "gray.png"
+    cv2.imwrite(str(gray), pair[3][..., 0])
+    args, expected = {
+        "truncated flo": (["color", _truncated_flo(tmp_path), "-o", tmp_path / "c.png"],
+                          f"{tmp_path / 'short.flo'}: truncated .flo file: size 64x48 (width x height) "
+                          f"needs 24588 bytes, the file has 100"),
+        "missing flo": (["color", tmp_path / "none.flo", "-o", tmp_path / "c.png"],
+                        f"no such .flo file: {tmp_path / 'none.flo'}"),
+        "missing image": (["flow", a, tmp_path / "none.png", "-o", tmp_path / "f.flo"],
+                          f"no such image file: {tmp_path / 'none.png'}"),
+        "folder as an image": (["flow", tmp_path, b, "-o", tmp_path / "f.flo"],
+                               f"{tmp_path} is a folder; give it alone (without FRAME1)"),
+        "not an image": (["flow", a, _truncated_flo(tmp_path), "-o", tmp_path / "f.flo"],
+                         f"{tmp_path / 'short.flo'}: OpenCV cannot read this file as an image"),
+        "different sizes": (["flow", a, small, "-o", tmp_path / "f.flo"],
+                            f"{small} is 60x40 but {a} is 64x48 (width x height); the frames must "
+                            f"have the same size"),
+        "gray and colour": (["flow", a, gray, "-o", tmp_path / "f.flo"],
+                            f"{a} is 64x48 8-bit RGB but {gray} is 64x48 8-bit gray; the frames "
+                            f"must have the same kind"),
+        "bad option value": (["flow", a, b, "-o", tmp_path / "f.flo", "--option", "levels=0"],
+                             "levels: expected an integer >= 1, got 0"),
+        "option of another method": (["flow", a, b, "-o", tmp_path / "f.flo", "-O", "radius=3"],
+                                     "--option radius: not an option of farneback; its options are "
+                                     "pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, "),
+        "output folder missing": (["flow", a, b, "-o", tmp_path / "no" / "f.flo"],
+                                  f"output folder does not exist: {tmp_path / 'no' / 'f.flo'}"),
+    }[case]
+    before = sorted(tmp_path.iterdir())
+    status, out, err = run_cli(*args)
+    assert status == 1 and out == ""
+    assert one_error_line(err).startswith(expected)
+    assert sorted(tmp_path.iterdir()) == before  # no output, no temporary file
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    status, _, err = run_cli("--debug", "color", _truncated_flo(tmp_path), "-o", tmp_path / "c.png")
+    assert status == 1 and "Traceback" in err and err.rstrip().splitlines()[-1].startswith("ValueError: ")
+    status, _, err = run_cli("color", _truncated_flo(tmp_path), "-o", tmp_path / "c.png", "--debug")
+    assert status == 1 and "Traceback" in err
+
+
+def test_usage_errors_exit_2(pair, tmp_path):
+    a, b = pair[:2]
+    status, _, err = run_cli("flow", a, b)
+    assert status == 2 and err == "flowkit flow: error: nothing to write: give -o OUT.flo and/or --png OUT.png\n"
+    status, _, err = run_cli("flow", a, "--flo-dir", tmp_path / "d")
+    assert status == 2 and "FRAME1 is missing" in err and len(err.splitlines()) == 1
+    status, _, err = run_cli("flow", a, b, "-o", tmp_path / "f.flo", "-O", "levels")
+    assert status == 2 and "expected NAME=VALUE, got 'levels'" in err
+    status, _, err = run_cli("flow", a, b, "-o", tmp_path / "f.flo", "--step", "2", "--gray")
+    assert status == 2 and err == "flowkit flow: error: --step, --gray: only for a video or image folder given alone\n"
+
+
+def test_flow_options_reach_the_estimator_and_outputs_are_reported(pair, tmp_path, capsys):
+    a, b, frame0, frame1 = pair
+    out, png = tmp_path / "f.flo", tmp_path / "f.png"
+    assert main(["flow", str(a), str(b), "-o", str(out), "--png", str(png),
+                 "-O", "levels=2", "-O", "winsize=9", "-O", "gaussian=true", "--max-flow", "4"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[:2] == [f"wrote {out} (64x48 flow)", f"wrote {png} (64x48 colour-coded flow)"]
+    assert printed[2].startswith("farneback (levels=2, winsize=9, gaussian=True) in ")
+    expected = flowkit.farneback(frame0, frame1, levels=2, winsize=9, gaussian=True)
+    np.testing.assert_array_equal(flowkit.read_flo(out), expected)
+    assert not np.array_equal(expected, flowkit.farneback(frame0, frame1))  # the options mattered
+    picture = cv2.imread(str(png))[..., ::-1]
+    np.testing.assert_array_equal(picture, flowkit.flow_to_color(expected, max_flow=4.0))
+
+
+def test_options_follow_the_signature_of_the_method(pair, tmp_path, monkeypatch, capsys):
+    # a keyword added to the library (such as a future normalize=) works without CLI changes
+    seen = {}
+
+    def farneback(frame0, frame1, *, levels=3, normalize=True, init_flow=None, return_confidence=False):
+        seen.update(levels=levels, normalize=normalize)
+        return np.zeros(frame0.shape[:2] + (2,), np.float32)
+
+    monkeypatch.setattr(flowkit, "farneback", farneback)
+    a, b = pair[:2]
+    assert main(["flow", str(a), str(b), "-o", str(tmp_path / "f.flo"), "-O", "normalize=False",
+                 "--option", "levels=4"]) == 0
+    assert seen == {"levels": 4, "normalize": False}
+    assert main(["flow", str(a), str(b), "-o", str(tmp_path / "f.flo"), "-O", "init_flow=0"]) == 1
+    assert capsys.readouterr().err == ("flowkit: error: --option init_flow: not an option of farneback; "
+                                       "its options are levels, normalize\n")
+
+
+def test_alpha_is_dropped_and_bit_depth_kept(pair, tmp_path):
+    a, b, frame0, frame1 = pair
+    rng = np.random.default_rng(1)
+    rgba = tmp_path / "a_rgba.png"
+    alpha = rng.integers(0, 256, frame0.shape[:2], dtype=np.uint8)
+    cv2.imwrite(str(rgba), np.dstack([frame0[..., ::-1], alpha]))  # BGRA
+    np.testing.assert_array_equal(_read_image(rgba), frame0)
+    assert main(["flow", str(a), str(b), "-o", str(tmp_path / "rgb.flo")]) == 0
+    assert main(["flow", str(rgba), str(b), "-o", str(tmp_path / "rgba.flo")]) == 0
+    np.testing.assert_array_equal(flowkit.read_flo(tmp_path / "rgba.flo"), flowkit.read_flo(tmp_path / "rgb.flo"))
+    # gray + alpha PNG (colour type 4; OpenCV decodes it as BGRA): the gray channel
+    Image = pytest.importorskip("PIL.Image")
+    gray = frame0[..., 1]
+    Image.fromarray(np.dstack([gray, alpha]), "LA").save(tmp_path / "la.png")
+    np.testing.assert_array_equal(_read_image(tmp_path / "la.png"), gray)
+    # 16-bit stays 16-bit
+    cv2.imwrite(str(tmp_path / "a16.png"), frame0[..., ::-1].astype(np.uint16) * 257)
+    image16 = _read_image(tmp_path / "a16.png")
+    assert image16.dtype == np.uint16
+    np.testing.assert_array_equal(image16, frame0.astype(np.uint16) * 257)
+
+
+def _moving_frames(count=6, height=48, width=64):
+    """Frames of a smooth texture moving 1 px right and 0.5 px down per frame (uint8 RGB)."""
+    texture = textured_image(height + 16, width + 16, seed=4, channels=3)
+    frames = []
+    for i in range(count):
+        shift = np.float32([[1, 0, -8 + i], [0, 1, -8 + 0.5 * i]])
+        moved = cv2.warpAffine(texture, shift, (width, height), flags=cv2.INTER_CUBIC)
+        frames.append(np.clip(moved * 255 + 0.5, 0, 255).astype(np.uint8))
+    return frames
+
+
+def test_flow_of_a_video_equals_pairwise_farneback(tmp_path, capsys):
+    video = tmp_path / "in.mkv"
+    with flowkit.VideoWriter(video, fps=12) as writer:  # FFV1: lossless
+        for frame in _moving_frames():
+            writer.write(frame)
+    decoded = list(flowkit.iter_frames(video))
+    assert len(decoded) == 6
+    out, flo_dir = tmp_path / "flow.avi", tmp_path / "flo"
+    assert main(["flow", str(video), "--video", str(out), "--flo-dir", str(flo_dir), "-q",
+                 "-O", "winsize=9"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == f"wrote {out} (5 frames, 64x48, 12 fps, each frame scaled to its own max)"
+    assert printed[1] == f"wrote 5 .flo files to {flo_dir} (flow_000000.flo ... flow_000004.flo)"
+    assert sorted(p.name for p in flo_dir.iterdir()) == [f"flow_{i:06d}.flo" for i in range(5)]
+    for i in range(5):
+        expected = flowkit.farneback(decoded[i], decoded[i + 1], winsize=9)
+        np.testing.assert_allclose(flowkit.read_flo(flo_dir / f"flow_{i:06d}.flo"), expected, atol=1e-5)
+    assert np.abs(expected - flowkit.farneback(decoded[4], decoded[5])).max() > 1e-3  # the option mattered
+    assert abs(np.median(expected[8:-8, 8:-8, 0]) - 1.0) < 0.2  # the texture moves 1 px right
+    pictures = list(flowkit.iter_frames(out))
+    assert len(pictures) == 5 and pictures[0].shape == (48, 64, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flo", "flow.avi", "in.mkv"]
+
+
+def test_flow_of_an_image_folder_with_lucas_kanade(tmp_path, capsys):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    frames = _moving_frames(4, 49, 65)  # odd size
+    for i, frame in enumerate(frames):
+        cv2.imwrite(str(folder / f"f{i}.png"), frame[..., ::-1])
+    flo_dir = tmp_path / "out" / "flo"  # created with its parents
+    video = tmp_path / "flow.mp4"
+    assert main(["flow", str(folder), "--method", "lucas_kanade", "-O", "radius=3",
+                 "--flo-dir", str(flo_dir), "--video", str(video)]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {video} (3 frames, 65x49 padded to 66x50 (the encoder needs even sizes), 30 fps" in printed
+    assert "lucas_kanade (radius=3): 3 pairs of" in printed
+    assert [p.shape for p in flowkit.iter_frames(video)] == [(50, 66, 3)] * 3  # padded, not cropped
+    for i in range(3):
+        expected = flowkit.lucas_kanade(frames[i], frames[i + 1], radius=3)
+        np.testing.assert_allclose(flowkit.read_flo(flo_dir / f"flow_{i:06d}.flo"), expected, atol=1e-5)
+
+
+def test_video_errors_are_one_line(tmp_path):
+    folder = tmp_path / "one"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "0.png"), np.zeros((48, 64, 3), np.uint8))
+    status, _, err = run_cli("flow", folder, "--video", tmp_path / "x.mp4")
+    assert status == 1 and one_error_line(err) == f"{folder}: only one frame, a flow needs two"
+    cv2.imwrite(str(folder / "1.png"), np.zeros((40, 64, 3), np.uint8))
+    status, _, err = run_cli("flow", folder, "--video", tmp_path / "x.mp4")
+    assert status == 1 and one_error_line(err).startswith(f"image {folder / '1.png'} is 64x40, the first")
+    assert "--resize WxH" in err
+    # VideoWriter's own atomic_path reports the missing folder by the user's path
+    status, _, err = run_cli("flow", folder, "--video", tmp_path / "no" / "x.mp4")
+    assert status == 1 and one_error_line(err) == f"output folder does not exist: {tmp_path / 'no' / 'x.mp4'}"
+    status, _, err = run_cli("flow", folder, "--video", tmp_path / "x.webm")
+    assert status == 1 and one_error_line(err).startswith("--codec: no default codec for extension '.webm'")
+    status, _, err = run_cli("flow", tmp_path / "none.mp4", "--video", tmp_path / "x.mp4")
+    assert status == 1 and one_error_line(err) == f"no such video file or image folder: {tmp_path / 'none.mp4'}"
+    status, _, err = run_cli("flow", folder, "--flo-dir", tmp_path / "d", "--method", "lucas_kanade",
+                             "-O", "use_previous_flow=True")
+    assert status == 1 and one_error_line(err).startswith(
+        "--option use_previous_flow: not an option of lucas_kanade; its options are radius, num_warp")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one"]
+
+
+def test_interrupt_is_one_line_and_leaves_no_video(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, frame in enumerate(_moving_frames(5)):
+        cv2.imwrite(str(folder / f"{i}.png"), frame[..., ::-1])
+    real, calls = flowkit.flow_to_color, []
+
+    def interrupt_on_third(flow, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(flow, **kwargs)
+
+    monkeypatch.setattr(flowkit, "flow_to_color", interrupt_on_third)
+    assert main(["flow", str(folder), "--video", str(tmp_path / "v.mp4"), "--flo-dir", str(tmp_path / "flo")]) == 130
+    captured = capsys.readouterr()
+    assert captured.err == "flowkit: interrupted\n" and captured.out == ""
+    # no video (nor its temporary file); the .flo files of the two finished pairs are complete
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flo", "frames"]
+    assert sorted(p.name for p in (tmp_path / "flo").iterdir()) == ["flow_000000.flo", "flow_000001.flo"]
+
+
+def test_warmup_subset_and_errors():
+    status, out, err = run_cli("warmup", "--only", "flow_to_color", "smooth_gaussian", "--jobs", "2", "-q")
+    assert status == 0, err
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines[:2]] == ["smooth_gaussian", "flow_to_color"]
+    assert lines[2].startswith("warmed 2 cases") and "with 2 worker processes" in lines[2], out
+    status, _, err = run_cli("warmup", "--only", "nope")
+    assert status == 1 and one_error_line(err).startswith("--only nope: no such warm-up case; the cases are farneback_gray")
+
+
+def test_warmup_cases_cover_the_public_functions():
+    from flowkit._warmup import CASES, GROUPS
+
+    assert sorted(name for group in GROUPS.values() for name in group) == sorted(CASES)
+    called = {name.split("_")[0] for name in CASES}
+    assert {"farneback", "lucas", "good", "warp", "smooth", "flow"} == called
+    CASES["flow_to_color"]()  # a case is a callable without arguments
+
+
+def test_real_videos(tmp_path, capsys):
+    bear = data_path("video", "androidx__bear-vp9-odd-dimensions.webm")  # odd size 161x121
+    assert main(["flow", str(bear), "--flo-dir", str(tmp_path / "bear"), "--step", "10", "-q",
+                 "--video", str(tmp_path / "bear.mp4")]) == 0
+    # OpenCV's writer would crop 161x121 to 160x120; the command pads instead and says so
+    assert "161x121 padded to 162x122" in capsys.readouterr().out
+    assert next(flowkit.iter_frames(tmp_path / "bear.mp4")).shape == (122, 162, 3)
+    frames = list(flowkit.iter_frames(bear, step=10))
+    flows = sorted((tmp_path / "bear").iterdir())
+    assert len(flows) == len(frames) - 1 == 2
+    np.testing.assert_allclose(flowkit.read_flo(flows[0]), flowkit.farneback(frames[0], frames[1]), atol=1e-5)
+    # a phone video stored 1920x1080 with a 90-degree rotation tag is read upright (portrait)
+    rotated = data_path("video", "mediabunny__rotate-buck-bunny.mp4")
+    assert main(["flow", str(rotated), "--flo-dir", str(tmp_path / "rot"), "--step", "24",
+                 "--resize", "90x160", "-q"]) == 0
+    assert flowkit.read_flo(tmp_path / "rot" / "flow_000000.flo").shape == (160, 90, 2)
+    ten_bit = data_path("video", "torchcodec__h264_10bits.mp4")
+    assert main(["flow", str(ten_bit), "--video", str(tmp_path / "10bit.mp4"), "--step", "10", "-q"]) == 0
+    assert len(list(flowkit.iter_frames(tmp_path / "10bit.mp4"))) == 2

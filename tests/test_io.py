@@ -180,12 +180,33 @@ def test_atomic_path_keeps_extension_and_cleans_up(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]
 
 
-def test_atomic_path_missing_folder(tmp_path):
+def test_atomic_path_missing_folder_names_the_users_path(tmp_path):
     from flowkit._atomic import atomic_path
 
-    with pytest.raises(FileNotFoundError):
-        with atomic_path(tmp_path / "no" / "such" / "a.flo"):
+    target = tmp_path / "no" / "such" / "a.flo"
+    with pytest.raises(FileNotFoundError, match="^output folder does not exist: ") as info:
+        with atomic_path(target):
             pass
+    assert str(info.value) == f"output folder does not exist: {target}"  # not the hidden .a.*.tmp.flo
+    with pytest.raises(FileNotFoundError, match="output folder does not exist") as info:
+        write_flo(target, np.zeros((4, 5, 2), np.float32))
+    assert ".tmp" not in str(info.value)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(NotADirectoryError, match="is not a folder"):
+        write_flo(tmp_path / "file" / "a.flo", np.zeros((4, 5, 2), np.float32))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_atomic_path_errors_about_the_temporary_name_the_target(tmp_path):
+    from flowkit._atomic import atomic_path
+
+    target = tmp_path / "taken"
+    target.mkdir()  # renaming a file onto a folder fails; the message names the folder, not .taken.*.tmp
+    with pytest.raises(IsADirectoryError) as info:
+        with atomic_path(target) as tmp:
+            tmp.write_text("x")
+    assert info.value.filename == str(target) and ".tmp" not in str(info.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["taken"]
 
 
 # --- KITTI ----------------------------------------------------------------------------------------

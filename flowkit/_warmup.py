@@ -1,0 +1,88 @@
+"""Warm-up calls: one call of each public function on tiny inputs, to fill Numba's cache.
+
+``CASES`` maps a name to a callable taking no arguments; ``flowkit warmup`` runs them in
+worker processes and ``benchmarks/cold_start.py`` can time them one by one. Every kernel is
+compiled with ``cache=True``, so once a case has run in any process, later processes load its
+machine code from Numba's on-disk cache instead of compiling it again.
+"""
+
+import time
+
+import numpy as np
+
+__all__ = ["CASES", "GROUPS", "run_cases"]
+
+_SHAPE = (48, 64)  # large enough for two Farneback pyramid levels and 5x5 expansions
+
+
+def _inputs():
+    rng = np.random.default_rng(0)
+    gray = (rng.random(_SHAPE) * 255).astype(np.uint8)
+    rgb = (rng.random(_SHAPE + (3,)) * 255).astype(np.uint8)
+    flow = rng.normal(0, 2, _SHAPE + (2,)).astype(np.float32)
+    points = rng.uniform(8, 40, (20, 2)).astype(np.float32)
+    return gray, rgb, flow, points
+
+
+def _case(call):
+    """Wrap ``call(flowkit, gray, rgb, flow, points)`` as a callable without arguments."""
+
+    def run():
+        import flowkit
+
+        call(flowkit, *_inputs())
+
+    return run
+
+
+# name -> callable without arguments (the same calls as benchmarks/cold_start.py's CASES)
+CASES = {
+    "farneback_gray": _case(lambda fk, gray, rgb, flow, pts: fk.farneback(gray, gray)),
+    "farneback_rgb": _case(lambda fk, gray, rgb, flow, pts: fk.farneback(rgb, rgb)),
+    "lucas_kanade": _case(lambda fk, gray, rgb, flow, pts: fk.lucas_kanade(gray, gray)),
+    "lucas_kanade_rgb": _case(lambda fk, gray, rgb, flow, pts: fk.lucas_kanade(rgb, rgb)),
+    "lucas_kanade_sparse": _case(lambda fk, gray, rgb, flow, pts: fk.lucas_kanade_sparse(gray, gray, pts)),
+    "good_features": _case(lambda fk, gray, rgb, flow, pts: fk.good_features(gray)),
+    "warp_linear": _case(lambda fk, gray, rgb, flow, pts: fk.warp(rgb, flow)),
+    "warp_cubic": _case(lambda fk, gray, rgb, flow, pts: fk.warp(rgb, flow, interpolation="cubic")),
+    "warp_nearest": _case(lambda fk, gray, rgb, flow, pts: fk.warp(gray, flow, interpolation="nearest")),
+    "smooth_gaussian": _case(lambda fk, gray, rgb, flow, pts: fk.smooth_flow(flow, method="gaussian")),
+    "smooth_median": _case(lambda fk, gray, rgb, flow, pts: fk.smooth_flow(flow, method="median")),
+    "smooth_bilateral": _case(
+        lambda fk, gray, rgb, flow, pts: fk.smooth_flow(flow, method="bilateral", guide=rgb)),
+    "flow_to_color": _case(lambda fk, gray, rgb, flow, pts: fk.flow_to_color(flow)),
+}
+
+# Cases that share kernels run in one process, one after the other: two processes compiling
+# different signatures of one kernel at the same time could each rewrite Numba's index file
+# for it and drop the other's entry.
+GROUPS = {
+    "farneback": ("farneback_gray", "farneback_rgb"),
+    "lucas_kanade": ("lucas_kanade", "lucas_kanade_rgb"),
+    "sparse": ("lucas_kanade_sparse", "good_features"),
+    "warp": ("warp_linear", "warp_cubic", "warp_nearest"),
+    "smooth": ("smooth_gaussian", "smooth_median", "smooth_bilateral"),
+    "color": ("flow_to_color",),
+}
+assert sorted(sum(GROUPS.values(), ())) == sorted(CASES)
+
+
+def run_cases(names):
+    """Run the named cases in this process, in order.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Keys of :data:`CASES`.
+
+    Returns
+    -------
+    list of (str, float)
+        Each name with the seconds its call took (compilation, or loading from the cache).
+    """
+    timings = []
+    for name in names:
+        start = time.perf_counter()
+        CASES[name]()
+        timings.append((name, time.perf_counter() - start))
+    return timings

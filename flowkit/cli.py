@@ -1,0 +1,551 @@
+"""Command line: ``flowkit {demo,flow,color,warmup}`` (the same as ``python -m flowkit``).
+
+Each subcommand is one function (``cmd_*``) that takes the parsed arguments, calls flowkit's
+public functions and reports on stdout what it wrote. Every error is one line on stderr,
+``flowkit: error: <message>``, with exit status 1 (2 for usage errors, 130 when interrupted);
+``--debug`` shows the traceback instead. Outputs are written atomically, so a failed or
+interrupted command leaves no partial file (``flow --flo-dir`` keeps the complete ``.flo``
+files of the pairs finished before). Documented in docs/api.md, "Command line".
+"""
+
+import argparse
+import ast
+import contextlib
+import inspect
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from ._atomic import atomic_path, check_folder
+
+METHODS = ("farneback", "lucas_kanade")
+# keyword parameters of the estimators that are not options on the command line
+_NOT_OPTIONS = frozenset({"init_flow", "return_confidence"})
+
+
+class UsageError(Exception):
+    """Arguments that do not fit together; reported like argparse's own errors (exit 2)."""
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+def _progress(args, **kwargs):
+    """A tqdm bar on stderr, off with --quiet or when stderr is not a terminal."""
+    from tqdm import tqdm
+
+    return tqdm(file=sys.stderr, disable=args.quiet or not sys.stderr.isatty(), **kwargs)
+
+
+def _write_png(path, rgb):
+    import cv2
+
+    bgr = rgb[..., ::-1] if rgb.ndim == 3 else rgb
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), np.ascontiguousarray(bgr)):
+            raise OSError(f"{path}: OpenCV could not write the PNG")
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"  # followed by IHDR, whose colour type is byte 25
+
+
+def _read_image(path):
+    """Read an image file as flowkit takes frames: gray ``(H, W)`` or RGB ``(H, W, 3)``.
+
+    The bit depth is kept (8-bit -> uint8, 16-bit -> uint16, float TIFF/EXR -> float32).
+    An alpha channel is dropped: RGBA gives RGB, gray + alpha gives gray.
+    """
+    import cv2
+
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; give it alone (without FRAME1) for the flow of "
+                                f"each consecutive pair of its images")
+    if not path.is_file():
+        raise FileNotFoundError(f"no such image file: {path}")
+    data = np.fromfile(path, np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ValueError(f"{path}: OpenCV cannot read this file as an image")
+    if image.ndim == 3 and data[:8].tobytes() == _PNG_SIGNATURE and data.size > 25 and data[25] == 4:
+        image = image[..., :1]  # a gray + alpha PNG, which OpenCV decodes as BGRA
+    if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
+        raise TypeError(f"{path}: pixel type {image.dtype} is not supported (8 or 16 bits, or float)")
+    if image.ndim == 3:
+        channels = image.shape[2]
+        if channels in (1, 2):  # gray, gray + alpha
+            image = image[..., 0]
+        elif channels in (3, 4):  # BGR, BGRA -> RGB
+            image = image[..., 2::-1]
+        else:
+            raise ValueError(f"{path}: {channels} channels; expected gray, RGB, or either with alpha")
+    return np.ascontiguousarray(image)
+
+
+def _describe(image):
+    bits = {np.uint8: "8-bit", np.uint16: "16-bit"}.get(image.dtype.type, str(image.dtype))
+    kind = "gray" if image.ndim == 2 else "RGB"
+    return f"{image.shape[1]}x{image.shape[0]} {bits} {kind}"
+
+
+def _literal(text):
+    """Value of ``--option NAME=VALUE``: a Python literal, true/false/none, else the string."""
+    words = {"true": True, "false": False, "none": None}
+    if text.strip().lower() in words:
+        return words[text.strip().lower()]
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _option(text):
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip().replace("-", "_"), _literal(value)
+
+
+def _positive(text):
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return int(text)
+
+
+def _size(text):
+    width, sep, height = text.lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit() or int(width) < 1 or int(height) < 1:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 320x240, got {text!r}")
+    return int(width), int(height)
+
+
+def _estimator(method):
+    import flowkit
+
+    return flowkit.farneback if method == "farneback" else flowkit.lucas_kanade
+
+
+def _method_options(method, pairs, video=False):
+    """Check ``--option`` pairs against the method's keyword parameters; return a dict."""
+    signature = inspect.signature(_estimator(method))
+    valid = [p.name for p in signature.parameters.values()
+             if p.kind == p.KEYWORD_ONLY and p.name not in _NOT_OPTIONS]
+    if video and method == "farneback":
+        valid.append("use_previous_flow")  # flowkit.farneback_video's option
+    options = {}
+    for name, value in pairs or ():
+        if name not in valid:
+            raise ValueError(f"--option {name}: not an option of {method}; its options are {', '.join(valid)}")
+        options[name] = value
+    return options
+
+
+def _format_options(options):
+    return ", ".join(f"{k}={v!r}" for k, v in options.items()) or "default options"
+
+
+def _probe(source, step):
+    """(number of frames that iter_frames will yield or None, frames per second or None)."""
+    import cv2
+
+    from .video import IMAGE_EXTENSIONS
+
+    if source.is_dir():
+        count = sum(1 for p in source.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+        return -(-count // step), None
+    capture = cv2.VideoCapture(str(source))
+    try:
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        fps = capture.get(cv2.CAP_PROP_FPS)
+    finally:
+        capture.release()
+    return (-(-count // step) if count > 0 else None), (fps / step if fps and fps > 0 else None)
+
+
+# --- subcommands --------------------------------------------------------------------------------
+
+def demo(out_dir, method="farneback", options=None):
+    """Run the demo on the built-in sample and write its files to ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Folder for the outputs; created if missing.
+    method : {"farneback", "lucas_kanade"}
+        The estimator.
+    options : dict, optional
+        Keyword options of the estimator.
+
+    Returns
+    -------
+    str
+        The report, also written to ``out_dir/report.txt``.
+    """
+    import cv2
+
+    import flowkit
+    from flowkit import metrics
+
+    options = dict(options or {})
+    estimator = _estimator(method)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frame0, frame1, truth = flowkit.sample_pair()
+
+    start = time.perf_counter()
+    estimator(frame0, frame1, **options)  # first call compiles (or loads the cache)
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    flow = estimator(frame0, frame1, **options)
+    steady = time.perf_counter() - start
+
+    warped = flowkit.warp(frame1, flow)
+    gray0 = cv2.cvtColor(frame0, cv2.COLOR_RGB2GRAY)
+    gray1 = cv2.cvtColor(frame1, cv2.COLOR_RGB2GRAY)
+    opencv = cv2.calcOpticalFlowFarneback(gray0, gray1, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+    max_flow = float(np.max(np.hypot(truth[..., 0], truth[..., 1])))
+
+    flowkit.write_flo(out_dir / "flow.flo", flow)
+    _write_png(out_dir / "frame0.png", frame0)
+    _write_png(out_dir / "frame1.png", frame1)
+    _write_png(out_dir / "warped.png", warped)
+    _write_png(out_dir / "flow.png", flowkit.flow_to_color(flow, max_flow=max_flow))
+    _write_png(out_dir / "flow_truth.png", flowkit.flow_to_color(truth, max_flow=max_flow))
+
+    lines = [
+        "flowkit demo: built-in synthetic pair (320x240 RGB, exact ground truth)",
+        f"method: {method} ({_format_options(options)}), threads: {flowkit.get_num_threads()}",
+        f"time: first call {first:.2f} s (JIT compile or cache load), then {1000 * steady:.1f} ms",
+        f"endpoint error vs truth: flowkit {metrics.endpoint_error(flow, truth):.3f} px, "
+        f"OpenCV Farneback (gray) {metrics.endpoint_error(opencv, truth):.3f} px",
+        f"angular error vs truth: flowkit {metrics.angular_error(flow, truth):.2f} deg",
+        f"warp(frame1, flow) vs frame0: PSNR {metrics.psnr(warped, frame0):.2f} dB "
+        f"(frame1 vs frame0: {metrics.psnr(frame1, frame0):.2f} dB)",
+        "files: flow.flo, flow.png, flow_truth.png, frame0.png, frame1.png, warped.png, report.txt",
+    ]
+    report = "\n".join(lines) + "\n"
+    with atomic_path(out_dir / "report.txt") as tmp:
+        tmp.write_text(report)
+    return report
+
+
+def cmd_demo(args):
+    """``flowkit demo``: the main job on the built-in sample pair."""
+    options = _method_options(args.method, args.option)
+    sys.stdout.write(demo(args.out, args.method, options))
+    print(f"wrote 7 files to {args.out}")
+    return 0
+
+
+def cmd_flow(args):
+    """``flowkit flow``: flow of two images, or of each consecutive pair of a video."""
+    if args.frame1 is None:
+        return _flow_video(args)
+    if args.video or args.flo_dir:
+        raise UsageError("--video and --flo-dir are for a video or image folder given alone; "
+                         "for two images use -o and --png")
+    if not (args.output or args.png):
+        raise UsageError("nothing to write: give -o OUT.flo and/or --png OUT.png")
+    video_only = [flag for flag, value in (("--fps", args.fps), ("--codec", args.codec), ("--step", args.step != 1),
+                                           ("--resize", args.resize), ("--gray", args.gray)) if value]
+    if video_only:
+        raise UsageError(f"{', '.join(video_only)}: only for a video or image folder given alone")
+    import flowkit
+
+    options = _method_options(args.method, args.option)
+    frame0, frame1 = _read_image(args.frame0), _read_image(args.frame1)
+    if frame0.shape[:2] != frame1.shape[:2]:
+        raise ValueError(f"{args.frame1} is {frame1.shape[1]}x{frame1.shape[0]} but {args.frame0} is "
+                         f"{frame0.shape[1]}x{frame0.shape[0]} (width x height); the frames must "
+                         f"have the same size")
+    if frame0.ndim != frame1.ndim or frame0.dtype != frame1.dtype:
+        raise ValueError(f"{args.frame0} is {_describe(frame0)} but {args.frame1} is "
+                         f"{_describe(frame1)}; the frames must have the same kind")
+    for path in (args.output, args.png):
+        if path:
+            check_folder(path)
+    start = time.perf_counter()
+    flow = _estimator(args.method)(frame0, frame1, **options)
+    seconds = time.perf_counter() - start
+    size = f"{flow.shape[1]}x{flow.shape[0]}"
+    if args.output:
+        flowkit.write_flo(args.output, flow)
+        print(f"wrote {args.output} ({size} flow)")
+    if args.png:
+        _write_png(args.png, flowkit.flow_to_color(flow, max_flow=args.max_flow))
+        print(f"wrote {args.png} ({size} colour-coded flow)")
+    print(f"{args.method} ({_format_options(options)}) in {seconds:.2f} s")
+    return 0
+
+
+def _even(picture):
+    """Pad an odd height or width by repeating the last row or column.
+
+    OpenCV's video writer silently crops odd sizes to even ones; padding keeps every pixel.
+    """
+    height, width = picture.shape[:2]
+    if height % 2 or width % 2:
+        picture = np.pad(picture, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+    return picture
+
+
+def _pairwise(estimator, frames, options):
+    prev = None
+    for frame in frames:
+        if prev is not None:
+            yield estimator(prev, frame, **options)
+        prev = frame
+
+
+def _flow_video(args):
+    import flowkit
+
+    from .video import IMAGE_EXTENSIONS
+
+    source = Path(args.frame0)
+    if source.is_file() and source.suffix.lower() in IMAGE_EXTENSIONS:
+        raise UsageError(f"FRAME1 is missing: give two images, or a video file or image folder alone "
+                         f"(got the image {source})")
+    if args.output or args.png:
+        raise UsageError("-o and --png are for two images; for a video use --video and/or --flo-dir")
+    if not (args.video or args.flo_dir):
+        raise UsageError("nothing to write: give --video OUT.mp4 and/or --flo-dir DIR")
+    options = _method_options(args.method, args.option, video=True)
+    frames = flowkit.iter_frames(source, gray=args.gray, step=args.step, resize=args.resize)
+    count, fps = _probe(source, args.step)
+    fps = args.fps or fps or 30.0
+    if args.method == "farneback":
+        flows = flowkit.farneback_video(frames, **options)
+    else:
+        flows = _pairwise(flowkit.lucas_kanade, frames, options)
+    flo_dir = Path(args.flo_dir) if args.flo_dir else None
+    if flo_dir is not None and flo_dir.exists() and not flo_dir.is_dir():
+        raise NotADirectoryError(f"--flo-dir {flo_dir}: exists and is not a folder")
+    start = time.perf_counter()
+    pairs = 0
+    with contextlib.ExitStack() as stack:
+        writer = None
+        if args.video:
+            writer = stack.enter_context(flowkit.VideoWriter(args.video, fps, codec=args.codec))
+        bar = stack.enter_context(_progress(args, total=None if count is None else max(count - 1, 0),
+                                            unit="pair", desc="flow"))
+        for flow in flows:
+            if writer is not None:
+                picture = _even(flowkit.flow_to_color(flow, max_flow=args.max_flow))
+                writer.write(picture)
+            if flo_dir is not None:
+                flo_dir.mkdir(parents=True, exist_ok=True)
+                flowkit.write_flo(flo_dir / f"flow_{pairs:06d}.flo", flow)
+            pairs += 1
+            bar.update()
+        if pairs == 0:
+            raise ValueError(f"{source}: only one frame, a flow needs two")
+    seconds = time.perf_counter() - start
+    size = f"{flow.shape[1]}x{flow.shape[0]}"
+    if args.video:
+        height, width = picture.shape[:2]
+        if (height, width) != flow.shape[:2]:
+            size += f" padded to {width}x{height} (the encoder needs even sizes)"
+        scale = f"max flow {args.max_flow:g} px" if args.max_flow else "each frame scaled to its own max"
+        print(f"wrote {args.video} ({pairs} frames, {size}, {fps:g} fps, {scale})")
+    if flo_dir is not None:
+        print(f"wrote {pairs} .flo files to {flo_dir} (flow_000000.flo ... flow_{pairs - 1:06d}.flo)")
+    print(f"{args.method} ({_format_options(options)}): {pairs} pairs of {source} in {seconds:.1f} s "
+          f"({pairs / seconds:.1f} pairs/s)")
+    return 0
+
+
+def cmd_color(args):
+    """``flowkit color``: render a ``.flo`` file with the Middlebury colour wheel."""
+    import flowkit
+
+    if not Path(args.flo).is_file():
+        raise FileNotFoundError(f"no such .flo file: {args.flo}")
+    flow = flowkit.read_flo(args.flo)
+    _write_png(args.output, flowkit.flow_to_color(flow, max_flow=args.max_flow))
+    print(f"wrote {args.output} ({flow.shape[1]}x{flow.shape[0]} colour-coded flow)")
+    return 0
+
+
+def _exit_on_interrupt():
+    # worker processes end quietly on Ctrl-C; the parent reports it once
+    import signal
+
+    signal.signal(signal.SIGINT, lambda *_: os._exit(130))
+
+
+def cmd_warmup(args):
+    """``flowkit warmup``: compile every kernel into Numba's on-disk cache."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    from ._warmup import CASES, GROUPS, run_cases
+
+    if args.list:
+        print("\n".join(CASES))
+        return 0
+    unknown = [name for name in args.only or () if name not in CASES]
+    if unknown:
+        raise ValueError(f"--only {unknown[0]}: no such warm-up case; the cases are {', '.join(CASES)}")
+    chosen = set(args.only or CASES)
+    groups = [[name for name in group if name in chosen] for group in GROUPS.values()]
+    groups = [group for group in groups if group]
+    jobs = min(args.jobs or os.cpu_count() or 1, len(groups))
+    timings = {}
+    start = time.perf_counter()
+    with _progress(args, total=len(chosen), unit="case", desc="warmup") as bar:
+        if jobs == 1:
+            for group in groups:
+                for name in group:
+                    timings.update(run_cases([name]))
+                    bar.update()
+        else:
+            with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"),
+                                     initializer=_exit_on_interrupt) as pool:
+                futures = {pool.submit(run_cases, group): group for group in groups}
+                for future in as_completed(futures):
+                    try:
+                        done = future.result()
+                    except Exception as exc:
+                        raise RuntimeError(f"warm-up of {', '.join(futures[future])} failed: "
+                                           f"{type(exc).__name__}: {exc}") from exc
+                    timings.update(done)
+                    bar.update(len(done))
+    wall = time.perf_counter() - start
+    for name in CASES:
+        if name in timings:
+            print(f"{name:22s} {timings[name]:6.2f} s")
+    cache = os.environ.get("NUMBA_CACHE_DIR")
+    where = f" into {cache}" if cache else ""
+    workers = f"{jobs} worker processes" if jobs > 1 else "this process"
+    cases = f"{len(timings)} case{'s' if len(timings) != 1 else ''}"
+    print(f"warmed {cases}{where} in {wall:.1f} s with {workers} (each time is a compilation, "
+          f"or a cache load if the cache already held it)")
+    return 0
+
+
+# --- parser and main ----------------------------------------------------------------------------
+
+def build_parser():
+    """The argparse parser of the ``flowkit`` command.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
+    parser = argparse.ArgumentParser(
+        prog="flowkit", description="Optical flow, warping and flow pictures from the command line.")
+    parser.add_argument("--version", action="version", version=f"flowkit {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    # the same two flags after the subcommand (SUPPRESS: an absent flag keeps the value above)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an error")
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress bar")
+    method = argparse.ArgumentParser(add_help=False)
+    method.add_argument("--method", choices=METHODS, default="farneback", help="estimator (default farneback)")
+    method.add_argument(
+        "-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
+        help="keyword option of the method, repeatable; VALUE is a Python literal (5, 0.5, True) "
+             "or a word. farneback: pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, "
+             "gaussian, device (and use_previous_flow for a video); lucas_kanade: radius, "
+             "num_warp, gaussian, prefilter, levels, device. Any other keyword the library "
+             "function takes is accepted; an unknown name is an error listing the valid ones")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", parents=[common, method],
+                       help="flow + warp + colour picture + report on the built-in sample")
+    p.add_argument("--out", default="flowkit-demo", help="output folder (default ./flowkit-demo)")
+    p.set_defaults(run=cmd_demo)
+
+    p = sub.add_parser(
+        "flow", parents=[common, method], help="flow of two images, or of every pair of a video",
+        description="Flow from FRAME0 to FRAME1 (two image files: gray or RGB, 8 or 16 bit; an "
+                    "alpha channel is ignored), written with -o as .flo and/or with --png as a "
+                    "colour-wheel picture. With FRAME0 alone, a video file or a folder of images: "
+                    "the flow of each consecutive pair, streamed, written with --video as a "
+                    "colour-coded flow video and/or with --flo-dir as flow_000000.flo, ...")
+    p.add_argument("frame0", help="first image, or a video file / image folder")
+    p.add_argument("frame1", nargs="?", help="second image (omit for a video)")
+    p.add_argument("-o", "--output", help="two images: output .flo")
+    p.add_argument("--png", help="two images: colour-wheel picture of the flow")
+    p.add_argument("--video", help="video: colour-coded flow video (.mp4, .avi, .mkv)")
+    p.add_argument("--flo-dir", help="video: folder for one .flo per pair (created)")
+    p.add_argument("--max-flow", type=float, help="flow length (px) of full colour saturation; "
+                   "default: each picture scaled to its own largest flow")
+    p.add_argument("--fps", type=float, help="video: frame rate of --video (default: the input's, or 30)")
+    p.add_argument("--codec", help="video: FourCC of --video (default by extension: mp4v, MJPG, FFV1)")
+    p.add_argument("--step", type=_positive, default=1, help="video: use every STEP-th frame")
+    p.add_argument("--resize", type=_size, metavar="WxH", help="video: resize frames to WIDTHxHEIGHT")
+    p.add_argument("--gray", action="store_true", help="video: convert frames to gray first")
+    p.set_defaults(run=cmd_flow)
+
+    p = sub.add_parser("color", parents=[common], help="render a .flo file with the Middlebury colour wheel")
+    p.add_argument("flo")
+    p.add_argument("-o", "--output", required=True, help="output .png path")
+    p.add_argument("--max-flow", type=float, help="flow length (px) of full saturation (default: the largest)")
+    p.set_defaults(run=cmd_color)
+
+    p = sub.add_parser("warmup", parents=[common],
+                       help="compile every kernel into Numba's on-disk cache (later runs start fast)")
+    p.add_argument("-j", "--jobs", type=_positive, help="worker processes (default: the number of CPUs)")
+    p.add_argument("--only", nargs="+", metavar="CASE", help="warm only these cases (see --list)")
+    p.add_argument("--list", action="store_true", help="list the warm-up cases and exit")
+    p.set_defaults(run=cmd_warmup)
+    return parser
+
+
+_PLAIN_ERRORS = (ValueError, TypeError, OSError, ImportError, RuntimeError)
+# library parameter names at the start of a message -> the command-line flag that set them
+_FLAGS = {"path: ": "", "codec: ": "--codec: ", "fps: ": "--fps: ", "step: ": "--step: ",
+          "resize: ": "--resize: ", "resize[0]: ": "--resize: ", "resize[1]: ": "--resize: ",
+          "max_flow: ": "--max-flow: "}
+
+
+def _one_line(exc):
+    message = " ".join(str(exc).split()) or "(no message)"
+    for name, flag in _FLAGS.items():
+        if message.startswith(name):
+            message = flag + message[len(name):]
+            break
+    message = message.replace("pass resize= ", "pass --resize WxH ")
+    if not isinstance(exc, _PLAIN_ERRORS):
+        message = f"{type(exc).__name__}: {message}"
+    return message
+
+
+def main(argv=None):
+    """Run the ``flowkit`` command.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        Exit status: 0 on success, 1 after an error (one line on stderr), 130 when
+        interrupted. Usage errors exit with status 2 through argparse.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except UsageError as exc:
+        parser.exit(2, f"flowkit {args.command}: error: {exc}\n")
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("flowkit: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"flowkit: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
