@@ -1,8 +1,9 @@
 """Cold-start (JIT compilation) cost of each public function, the way a new user meets it.
 
-Each case runs in a fresh Python process with an empty ``NUMBA_CACHE_DIR``: the first call
-compiles every kernel it needs and writes the cache; a second process with the filled cache
-shows what every later run pays. ``python benchmarks/cold_start.py [--repeat N] [CASE ...]``
+The cases are ``flowkit._warmup.CASES`` (one call of a public function on tiny inputs, the
+calls ``flowkit warmup`` makes). Each case runs in a fresh Python process with an empty
+``NUMBA_CACHE_DIR``: the first call compiles every kernel it needs and writes the cache; a
+second process with the filled cache shows what every later run pays. ``python benchmarks/cold_start.py [--repeat N] [CASE ...]``
 prints, per case, the median [range] over N repeats of: import time, first call (cold
 cache), first call (warm cache), steady call. ``all`` calls every case once in one process;
 ``demo`` times ``python -m flowkit demo`` end to end (wall clock, process start included).
@@ -17,61 +18,36 @@ import sys
 import tempfile
 import time
 
-SETUP = """
-import numpy as np
-rng = np.random.default_rng(0)
-gray = (rng.random((120, 160)) * 255).astype(np.uint8)
-rgb = (rng.random((120, 160, 3)) * 255).astype(np.uint8)
-flow = rng.normal(0, 2, (120, 160, 2)).astype(np.float32)
-pts = rng.uniform(10, 110, (50, 2)).astype(np.float32)
-"""
-
-# case name -> one call of a public function
-CASES = {
-    "farneback_gray": "flowkit.farneback(gray, gray)",
-    "farneback_rgb": "flowkit.farneback(rgb, rgb)",
-    "lucas_kanade": "flowkit.lucas_kanade(gray, gray)",
-    "lucas_kanade_rgb": "flowkit.lucas_kanade(rgb, rgb)",
-    "lucas_kanade_sparse": "flowkit.lucas_kanade_sparse(gray, gray, pts)",
-    "good_features": "flowkit.good_features(gray)",
-    "warp_linear": "flowkit.warp(rgb, flow)",
-    "warp_cubic": "flowkit.warp(rgb, flow, interpolation='cubic')",
-    "warp_nearest": "flowkit.warp(gray, flow, interpolation='nearest')",
-    "smooth_gaussian": "flowkit.smooth_flow(flow, method='gaussian')",
-    "smooth_median": "flowkit.smooth_flow(flow, method='median')",
-    "smooth_bilateral": "flowkit.smooth_flow(flow, method='bilateral', guide=rgb)",
-    "flow_to_color": "flowkit.flow_to_color(flow)",
-}
+from flowkit._warmup import CASES
 
 CHILD = """
-import json, sys, time
+import json, time
 t0 = time.perf_counter()
 import flowkit
+from flowkit._warmup import CASES
 t1 = time.perf_counter()
-{setup}
-calls = {calls!r}
 out = {{"import": t1 - t0}}
-for name, call in calls:
-    t = time.perf_counter(); eval(call); out[name] = time.perf_counter() - t
-t = time.perf_counter(); eval(calls[-1][1]); out["steady"] = time.perf_counter() - t
+for name in {names!r}:
+    t = time.perf_counter(); CASES[name](); out[name] = time.perf_counter() - t
+t = time.perf_counter(); CASES[name](); out["steady"] = time.perf_counter() - t
 print(json.dumps(out))
 """
 
 
-def run_child(calls, cache_dir):
+def run_child(names, cache_dir):
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
-    code = CHILD.format(setup=SETUP, calls=calls)
+    code = CHILD.format(names=list(names))
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(done.stderr)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def time_case(name, calls):
-    """(import s, cold first call s, warm first call s, steady s) for one fresh cache."""
+def time_case(names):
+    """(import s, cold first calls s, warm first calls s, steady s) for one fresh cache."""
     with tempfile.TemporaryDirectory() as cache:
-        cold = run_child(calls, cache)
-        warm = run_child(calls, cache)
+        cold = run_child(names, cache)
+        warm = run_child(names, cache)
     first = sum(v for k, v in cold.items() if k not in ("import", "steady"))
     first_warm = sum(v for k, v in warm.items() if k not in ("import", "steady"))
     return cold["import"], first, first_warm, warm["steady"]
@@ -111,8 +87,7 @@ def main():
             print(f"{'demo (wall, process)':22s} {'':16s} {summary([r[0] for r in runs]):>18s} "
                   f"{summary([r[1] for r in runs]):>18s}")
             continue
-        calls = list(CASES.items()) if name == "all" else [(name, CASES[name])]
-        runs = [time_case(name, calls) for _ in range(args.repeat)]
+        runs = [time_case(list(CASES) if name == "all" else [name]) for _ in range(args.repeat)]
         cols = [summary([r[i] for r in runs]) for i in range(4)]
         print(f"{name:22s} {cols[0]:>16s} {cols[1]:>18s} {cols[2]:>18s} {cols[3]:>16s}")
 

@@ -58,9 +58,9 @@ CASES = {
 # for it and drop the other's entry.
 GROUPS = {
     "farneback": ("farneback_gray", "farneback_rgb"),
-    "lucas_kanade": ("lucas_kanade", "lucas_kanade_rgb"),
     "sparse": ("lucas_kanade_sparse", "good_features"),
-    "warp": ("warp_linear", "warp_cubic", "warp_nearest"),
+    # lucas_kanade warps with kernels.warp's row warper
+    "warp": ("warp_linear", "warp_cubic", "warp_nearest", "lucas_kanade", "lucas_kanade_rgb"),
     "smooth": ("smooth_gaussian", "smooth_median", "smooth_bilateral"),
     "color": ("flow_to_color",),
 }
