@@ -860,8 +860,8 @@ def _flow_row(flow, coarse, uyidx, uyfrac, uxidx, uxfrac, factor, y, buf):
     if coarse.shape[0] == 0:
         return flow[y]
     for x in range(buf.shape[0]):
-        buf[x, 0] = resize_flow_pixel(coarse, y, x, uyidx, uyfrac, uxidx, uxfrac, factor, 0)
-        buf[x, 1] = resize_flow_pixel(coarse, y, x, uyidx, uyfrac, uxidx, uxfrac, factor, 1)
+        for k in range(2):
+            buf[x, k] = resize_flow_pixel(coarse, y, x, uyidx, uyfrac, uxidx, uxfrac, factor, k)
     return buf
 
 

@@ -24,6 +24,7 @@ costs the same as float32 on CPUs), so integer and float32 planes lose nothing i
 
 import math
 
+import numpy as np
 from numba import njit
 
 # Border codes (OpenCV's meanings).
@@ -227,8 +228,9 @@ def sample(plane, x, y, interpolation, border, border_value):
     h, w = plane.shape
     if not (is_finite(x) and is_finite(y)):
         return border_value
-    xi, fx = split_position(0, x, w, border)
-    yi, fy = split_position(0, y, h, border)
+    origin = np.int64(0)  # not a literal: one compiled split_position for every caller
+    xi, fx = split_position(origin, x, w, border)
+    yi, fy = split_position(origin, y, h, border)
     return sample_at(plane, yi, xi, fy, fx, interpolation, border, border_value)
 
 

@@ -123,7 +123,7 @@ def filter_y_at(image, y, x, c, weights, border):
 def linear_source(o, scale, n):
     """Source position of output index ``o`` in ``scipy.ndimage.zoom(order=1,
     grid_mode=True)`` (pixel centres aligned), split into index and fraction."""
-    return interp.split_position(0, (o + 0.5) * scale - 0.5, n, interp.BORDER_REPLICATE)
+    return interp.split_position(np.int64(0), (o + 0.5) * scale - 0.5, n, interp.BORDER_REPLICATE)
 
 
 @njit(cache=True)
@@ -231,8 +231,8 @@ def _median_row(flow, y, out):
         out[i] = median9(above[i - 2], above[i], above[i + 2], row[i - 2], row[i], row[i + 2],
                          below[i - 2], below[i], below[i + 2])
     for x in (0, width - 1):
-        out[2 * x] = median3x3(flow, y, x, 0)
-        out[2 * x + 1] = median3x3(flow, y, x, 1)
+        out[2 * x] = median3x3(flow, y, x, np.int64(0))
+        out[2 * x + 1] = median3x3(flow, y, x, np.int64(1))
 
 
 @njit(cache=True)
@@ -339,8 +339,9 @@ def _terms_row(ref_row, wb, r, r_lo, r_hi, fl_row, out):
             gy = (below[x] - above[x]) * scale_y
             out[0, x], out[1, x], out[2, x], out[3, x], out[4, x] = normal_terms(
                 gx, gy, fl_row[2 * x], fl_row[2 * x + 1], ref_row[x], row[x])
-        _terms_px(ref_row, row, above, below, r_lo, r_hi, fl_row, 1, 0, out)
-        _terms_px(ref_row, row, above, below, r_lo, r_hi, fl_row, 1, width - 1, out)
+        one = np.int64(1)  # not literals: Numba would compile _terms_px once per literal value
+        _terms_px(ref_row, row, above, below, r_lo, r_hi, fl_row, one, np.int64(0), out)
+        _terms_px(ref_row, row, above, below, r_lo, r_hi, fl_row, one, width - 1, out)
     else:
         for x in range(width):
             _terms_px(ref_row, row, above, below, r_lo, r_hi, fl_row, n_ch, x, out)
@@ -452,7 +453,7 @@ def _ilk_step_band(ref, mov, flow, prefilter, weights, box, n_bands, fl, wb, tb,
                 _median_row(flow, y, fl_row)
             else:
                 fl_row[:] = flow[y].reshape(2 * width)
-            _warp_row(image, src, fl_row, 0, y, interp.INTER_LINEAR, interp.BORDER_REPLICATE,
+            _warp_row(image, src, fl_row, np.int64(0), y, interp.INTER_LINEAR, interp.BORDER_REPLICATE,
                       0.0, xs, ys, fxs, fys, b_wb[y - w0], no_mask)
         for y in range(t0, t1):
             _terms_row(ref[y].reshape(width * n_ch), b_wb, y - w0, max(y - 1, 0) - w0,
@@ -498,8 +499,9 @@ def _ilk_step_band(ref, mov, flow, prefilter, weights, box, n_bands, fl, wb, tb,
                     for i in range(n_row):
                         flat32[i] += wk * (p_a[i] + p_b[i])
                 for t in range(N_TERMS):
-                    _pad_row(col32[t], half, 1, interp.BORDER_REFLECT101, padded)
-                    _correlate_row(padded, weights, 1, row32[t])
+                    one = np.int64(1)  # not a literal: one compiled _pad_row, _correlate_row
+                    _pad_row(col32[t], half, one, interp.BORDER_REFLECT101, padded)
+                    _correlate_row(padded, weights, one, row32[t])
                 _solve_row(row32, flow_out[y])
 
 

@@ -274,8 +274,9 @@ def pad_level(buf, g, C, pad_x, pad_y):
                 buf[r + xp * C + c] = buf[r + (xs + pad_x) * C + c]
                 buf[r + (xp + pad_x + w) * C + c] = buf[r + (xe + pad_x) * C + c]
     for yp in range(pad_y):  # top and bottom rows: copies of whole padded rows
-        ys, _ = pad_source(yp, 0, h, w, pad_x, pad_y)
-        ye, _ = pad_source(yp + pad_y + h, 0, h, w, pad_x, pad_y)
+        x0 = np.int64(0)  # not a literal: one compiled pad_source
+        ys, _ = pad_source(yp, x0, h, w, pad_x, pad_y)
+        ye, _ = pad_source(yp + pad_y + h, x0, h, w, pad_x, pad_y)
         top = off + yp * row
         bottom = off + (yp + pad_y + h) * row
         src_top = off + (ys + pad_y) * row

@@ -68,18 +68,20 @@ def _taps(dst, weights, rows, centre, stride, length):
     fused per pass, which cuts the loads and stores of ``dst`` that dominate small kernels.
     """
     r = weights.shape[0] // 2
-    c = _tap(rows, centre, 0, stride, length)
+    # tap offsets as int64, not integer literals: Numba compiles a callee once per literal value
+    d0, d1, d2 = np.int64(0), np.int64(1), np.int64(2)
+    c = _tap(rows, centre, d0, stride, length)
     w0 = weights[r]
     if r == 0:
         for j in range(length):
             dst[j] = w0 * c[j]
         return
-    a, b, wa = _tap(rows, centre, -1, stride, length), _tap(rows, centre, 1, stride, length), weights[r + 1]
+    a, b, wa = _tap(rows, centre, -d1, stride, length), _tap(rows, centre, d1, stride, length), weights[r + 1]
     if r == 1:
         for j in range(length):
             dst[j] = w0 * c[j] + wa * (a[j] + b[j])
         return
-    e, f, we = _tap(rows, centre, -2, stride, length), _tap(rows, centre, 2, stride, length), weights[r + 2]
+    e, f, we = _tap(rows, centre, -d2, stride, length), _tap(rows, centre, d2, stride, length), weights[r + 2]
     for j in range(length):
         dst[j] = w0 * c[j] + wa * (a[j] + b[j]) + we * (e[j] + f[j])
     for d in range(3, r + 1, 2):
@@ -126,13 +128,13 @@ def _gaussian_cpu_band(src, weights, out, band, n_bands):
         buf = np.empty(length + 2 * pad, out.dtype)
         mid = buf[pad:pad + length]
         for y in range(y0, min(y0 + TILE, h)):
-            _taps(mid, weights, src[n], y, 0, length)
+            _taps(mid, weights, src[n], y, np.int64(0), length)
             for p in range(0, pad, 2):
                 buf[p] = mid[0]
                 buf[p + 1] = mid[1]
                 buf[pad + length + p] = mid[length - 2]
                 buf[pad + length + p + 1] = mid[length - 1]
-            _taps(out[n, y], weights, buf, pad, 2, length)
+            _taps(out[n, y], weights, buf, pad, np.int64(2), length)
 
 
 @njit(cache=True)
@@ -409,7 +411,7 @@ def _median9_row(src, n, y, row):
     buf = np.empty(9, row.dtype)
     for j in (0, 1, length - 2, length - 1):
         if 0 <= j < length:
-            row[j] = _median_gather(src, n, y, j, 3, buf)
+            row[j] = _median_gather(src, n, y, j, np.int64(3), buf)
 
 
 @njit(cache=True)
