@@ -90,7 +90,7 @@ def test_opencv_depends_on_intensity_scale_flowkit_does_not(whale):
 def test_ground_truth_no_worse_than_opencv(name):
     f0, f1, gt, valid = ground_truth_case(name)
     ref = _cv(f0, f1)
-    flow = flowkit.farneback(f0, f1, **TUTORIAL)
+    flow = flowkit.farneback(f0, f1, normalize=False, **TUTORIAL)
     # issue: EPE within 2 % of OpenCV's and mean flow difference < 0.15 px
     # (measured: identical EPE to 4 digits, mean difference ~1e-6 px)
     assert _epe(flow, gt, valid) <= 1.02 * _epe(ref, gt, valid)
@@ -108,7 +108,7 @@ def test_matches_opencv_options(whale, options, flags):
     opts = dict(TUTORIAL, **options)
     ref = _cv(f0, f1, opts["pyr_scale"], opts["levels"], opts["winsize"], opts["iterations"],
               opts["poly_n"], opts["poly_sigma"], flags)
-    flow = flowkit.farneback(f0, f1, **opts)
+    flow = flowkit.farneback(f0, f1, normalize=False, **opts)
     # same algorithm, float rounding only: 1e-3 px mean (measured ~1e-5); a few nearly
     # singular pixels (determinant ~ regulariser) amplify rounding, hence the percentile.
     # The outer 8 px are left out: flowkit samples the exact last row/column (OpenCV calls
@@ -122,7 +122,7 @@ def test_init_flow_matches_opencv(whale):
     init = np.where(valid[..., None], gt, 0).astype(np.float32)
     ref = _cv(f0, f1, 0.5, 2, 11, 2, 5, 1.1, cv2.OPTFLOW_USE_INITIAL_FLOW, init.copy())
     flow = flowkit.farneback(f0, f1, levels=2, winsize=11, iterations=2, poly_sigma=1.1,
-                             init_flow=init)
+                             init_flow=init, normalize=False)
     d = np.abs(flow - ref)
     assert d.mean() < 1e-3 and d.max() < 0.05
 
@@ -370,7 +370,8 @@ def test_cuda_pyramid_colour_and_init_flow():
     cuda = pytest.importorskip("numba.cuda")
     from flowkit.kernels import farneback_cuda as fbc
 
-    f0, f1 = _tiny_pair(channels=2)
+    # the public layer hands the kernels float32 frames (integer levels kept, norm = 1/255)
+    f0, f1 = (f.astype(np.float32) for f in _tiny_pair(channels=3))
     p = fb.Params(0.5, 2, 5, 1, 5, 1.1, False)
     plan = fb.plan_levels(20, 24, 2, 0.5, min_size=8)
     assert len(plan) == 2
@@ -405,6 +406,6 @@ def test_small_frames_drop_levels_like_opencv(whale):
     f0, f1 = whale[0][100:170, 200:290].copy(), whale[1][100:170, 200:290].copy()
     assert len(fb.plan_levels(70, 90, 3, 0.5)) == 2
     ref = _cv(f0, f1)
-    flow = flowkit.farneback(f0, f1, **TUTORIAL)
+    flow = flowkit.farneback(f0, f1, normalize=False, **TUTORIAL)
     d = np.abs(flow - ref)[8:-8, 8:-8]  # outer rows: see test_matches_opencv_options
     assert d.mean() < 1e-3 and np.percentile(d, 99.9) < 0.01

@@ -68,7 +68,7 @@ def test_translation_recovered_with_convention(pair):
     {"prefilter": True, "radius": 3, "num_warp": 4},
 ])
 def test_matches_skimage(pair, kw):
-    ours = flowkit.lucas_kanade(*pair, **kw)
+    ours = flowkit.lucas_kanade(*pair, normalize=False, **kw)
     ref = skimage_flow(*pair, **kw)
     diff = np.abs(ours - ref)
     assert diff.mean() < 1e-5
@@ -79,7 +79,8 @@ def test_levels_match_skimage_nlevel():
     # odd sizes: 77x65 -> 39x33 -> 20x17 (skimage also stops once the smaller side is <= 32)
     frame0, frame1, _ = translated_pair(65, 77, -2.0, 1.25, seed=8)
     for levels in (1, 3):
-        ours = flowkit.lucas_kanade(frame0, frame1, radius=4, num_warp=3, levels=levels)
+        ours = flowkit.lucas_kanade(frame0, frame1, radius=4, num_warp=3, levels=levels,
+                                    normalize=False)
         ref = skimage_flow(frame0.astype(np.float32), frame1.astype(np.float32), nlevel=levels,
                            radius=4, num_warp=3)
         diff = np.abs(ours - ref)
@@ -145,7 +146,7 @@ def test_bands_do_not_change_the_result(gaussian, prefilter):
 @pytest.mark.parametrize("name", ["RubberWhale", "Venus", "Yosemite", "Sintel-alley_1"])
 def test_ground_truth_not_worse_than_skimage(name):
     frame0, frame1, gt, valid = ground_truth_case(name)
-    ours = flowkit.lucas_kanade(frame0, frame1)
+    ours = flowkit.lucas_kanade(frame0, frame1, normalize=False)
     ref = skimage_flow(frame0, frame1)
     assert epe(ours, gt, valid) <= 1.02 * epe(ref, gt, valid)
     assert np.abs(ours - ref).mean() < 1e-4
@@ -180,7 +181,7 @@ def test_colour_sums_normal_equations_over_channels():
     base = textured_image(40, 48, seed=4, channels=3)
     moved = ndi.shift(base, (0.5, -1.25, 0), order=3, mode="reflect")
     ours = flowkit.lucas_kanade(base.astype(np.float32), moved.astype(np.float32), radius=3,
-                                num_warp=3, levels=1)
+                                num_warp=3, levels=1, normalize=False)
     ref = numpy_ilk_one_level(base.astype(np.float32), moved.astype(np.float32), 3, 3)
     diff = np.abs(ours - ref)  # float32 kernels vs float64 reference
     assert diff.mean() < 1e-5 and diff.max() < 1e-3
@@ -204,7 +205,7 @@ def test_dtypes_scale_like_img_as_float(pair):
     # integers become float32(value) * float32(1 / max), as skimage's img_as_float32; float16
     # and float64 are cast to float32: each must equal the float32 run on those values
     frame0, frame1 = pair
-    kw = {"radius": 3, "num_warp": 2, "levels": 2}
+    kw = {"radius": 3, "num_warp": 2, "levels": 2, "normalize": False}
     for dtype, top in ((np.uint8, 255), (np.uint16, 65535)):
         q0, q1 = (np.round(f * top).astype(dtype) for f in (frame0, frame1))
         as_float = flowkit.lucas_kanade(q0.astype(np.float32) * np.float32(1 / top),
