@@ -555,3 +555,20 @@ def test_pure_noise_gives_finite_flow_that_follows_the_noise():
     np.testing.assert_allclose(faint, flow, atol=1e-4)
     damped = flowkit.farneback(0.5 + 1e-5 * n0, 0.5 + 1e-5 * n1, normalize=False)
     assert np.abs(damped).max() < 1e-3
+
+
+def test_cuda_stretches_and_drops_alpha_like_cpu():
+    pytest.importorskip("numba.cuda")
+    f0, f1 = _tiny_pair(channels=3)
+    alpha = np.random.default_rng(6).integers(0, 256, f0.shape[:2] + (1,), dtype=np.uint8)
+    low0, low1 = (np.concatenate([f, alpha], -1) * np.float32(0.03 / 255) for f in (f0, f1))
+    opts = dict(levels=1, winsize=5, iterations=1)
+    cpu = flowkit.farneback(f0, f1, **opts)
+    gpu = flowkit.farneback(low0, low1, device="cuda", **opts)
+    np.testing.assert_allclose(gpu, cpu, atol=1e-3)
+    # a video of changing contrast: the kept expansion is rescaled on the device too
+    frames = [f0 * 0.5, f1 * 0.8 + 3, f0 * 0.2 + 1]
+    cpu = list(flowkit.farneback_video(frames, **opts))
+    gpu = list(flowkit.farneback_video(frames, device="cuda", **opts))
+    for a, b in zip(cpu, gpu):
+        np.testing.assert_allclose(b, a, atol=1e-3)
