@@ -124,7 +124,7 @@ def _accuracy():
     print("|---|---|---|---|---|---|---|")
     for name in ("RubberWhale", "Venus", "Yosemite", "Sintel-alley_1"):
         f0, f1, gt, valid = ground_truth_case(name)
-        ours = flowkit.farneback(f0, f1, **TUTORIAL)
+        ours = flowkit.farneback(f0, f1, normalize=False, **TUTORIAL)  # parity: OpenCV's reading
         ref = cv2.calcOpticalFlowFarneback(f0, f1, None, *args)
         dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(f0, f1, None)
         d = np.linalg.norm(ours - ref, axis=-1)
@@ -142,7 +142,8 @@ def _accuracy():
                             ("float32 in [0, 1]", f0.astype(np.float32) / 255,
                              f1.astype(np.float32) / 255)):
             theirs = epe(cv2.calcOpticalFlowFarneback(a, b, None, *args), gt, valid)
-            print(f"| {name} | {label} | {epe(flowkit.farneback(a, b), gt, valid):.4f} "
+            ours = epe(flowkit.farneback(a, b, normalize=False), gt, valid)
+            print(f"| {name} | {label} | {ours:.4f} "
                   f"| {theirs:.4f} |")
 
 

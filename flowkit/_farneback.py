@@ -4,12 +4,12 @@ import numpy as np
 
 from . import _validate as V
 from ._backend import CUDA, as_array, device_array, is_device_array, select_device, to_host, to_output
+from ._intensity import prepare_frames
 from .kernels import farneback as fb
 
 
-
 def _check_options(pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, gaussian,
-                   return_confidence):
+                   return_confidence, normalize):
     pyr_scale = V.check_float("pyr_scale", pyr_scale, low=0.0, high=1.0, low_open=True,
                               high_open=True)
     levels = V.check_int("levels", levels, min_value=1)
@@ -21,13 +21,15 @@ def _check_options(pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, g
     poly_sigma = V.check_float("poly_sigma", poly_sigma, low=0.0, low_open=True)
     V.check_bool("gaussian", gaussian)
     V.check_bool("return_confidence", return_confidence)
+    V.check_bool("normalize", normalize)
     return fb.Params(pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, bool(gaussian))
 
 
 class Farneback:
     """Farneback dense optical flow with buffers kept between calls (for video loops).
 
-    Parameters are those of :func:`farneback` except ``init_flow``, which is given per call.
+    Parameters are those of :func:`farneback` (``normalize`` included) except ``init_flow``,
+    which is given per call.
     Buffers (pyramid levels, polynomial expansions, normal-equation rings, flow levels)
     are allocated on the first call and reused while the frame size stays the same, so an
     instance must not be called from two threads at once (use one per thread).
@@ -42,15 +44,19 @@ class Farneback:
     """
 
     def __init__(self, *, pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5,
-                 poly_sigma=1.2, gaussian=False, return_confidence=False, device=None):
+                 poly_sigma=1.2, gaussian=False, return_confidence=False, normalize=True,
+                 device=None):
         self._params = _check_options(pyr_scale, levels, winsize, iterations, poly_n,
-                                      poly_sigma, gaussian, return_confidence)
+                                      poly_sigma, gaussian, return_confidence, normalize)
         self.return_confidence = bool(return_confidence)
+        self.normalize = bool(normalize)
         if device is not None:
             V.check_choice("device", device, ("cpu", "cuda"))
         self.device = device
         self._workspaces = {}
-        self._cached = None  # (shape, dtype) of the last frame1, whose expansion is kept
+        # (key, span) of the last frame1, whose expansion is kept: key = (shape, dtype,
+        # backend), span = its pair's intensity span (see _intensity.prepare_frames)
+        self._cached = None
 
     def __call__(self, frame0, frame1, init_flow=None):
         """Flow from ``frame0`` to ``frame1`` (see :func:`farneback`)."""
@@ -73,12 +79,20 @@ class Farneback:
         gpu_input = is_device_array(frame0)
         plan = fb.plan_levels(height, width, p.levels, p.pyr_scale)
         dtype = np.dtype(frame0.dtype)
-        if dtype == np.float16:
-            frame0 = frame0.astype(np.float32)
-            frame1 = frame1.astype(np.float32)
-        norm = 1.0 / V.intensity_range(dtype)
-        key = (tuple(frame0.shape), dtype, backend)
-        reuse_first = reuse_first and self._cached == key and not batched
+        prep = prepare_frames((frame0, frame1), ("frame0", "frame1"), normalize=self.normalize,
+                              batched=batched, has_channels=has_channels, integer_levels=True)
+        frame0, frame1 = prep.frames
+        norm = prep.gain  # 1/255, 1/65535 for integer levels kept (normalize=False), else 1
+        key = (tuple(frame0.shape), dtype, self.normalize, backend)
+        reuse_first = reuse_first and not batched and self._cached is not None \
+            and self._cached[0] == key
+        if reuse_first:
+            # the kept expansion of the previous frame1 was computed on its own pair's scale;
+            # expansions are linear in the intensities and blind to an offset, so rescaling
+            # them gives this pair's (to float rounding; exactly when the spans agree)
+            ratio = float(np.float32(1.0 / prep.span[0])) / float(np.float32(1.0 / self._cached[1]))
+            if ratio != 1.0:
+                _rescale_kept_expansion(self._workspaces.get(backend), backend, ratio)
         self._cached = None  # until this call has filled the buffers
         ws = self._workspaces.get(backend)
         if backend == CUDA:
@@ -88,8 +102,8 @@ class Farneback:
                 ws = self._workspaces[backend] = fbc.workspace()
             shape = (lead[0] if batched else 1, height, width,
                      frame0.shape[-1] if has_channels else 1)
-            f0 = device_array(frame0, frame0.dtype, shape)
-            f1 = device_array(frame1, frame1.dtype, shape)
+            f0 = device_array(frame0, np.float32, shape)
+            f1 = device_array(frame1, np.float32, shape)
             init = None
             if init_flow is not None:
                 init = device_array(init_flow, np.float32, shape[:3] + (2,))
@@ -118,7 +132,7 @@ class Farneback:
                                  reuse_first=reuse_first)
             if conf is not None:
                 fb.normalise_confidence(conf)
-        self._cached = key
+        self._cached = (key, prep.span[0])
         if not batched:
             flow = flow[0]
             conf = None if conf is None else conf[0]
@@ -128,19 +142,37 @@ class Farneback:
         return flow
 
 
+def _rescale_kept_expansion(ws, backend, ratio):
+    """Multiply the kept expansion of the previous frame1 (``R1``, ``R1_<level>``) by ``ratio``."""
+    for name, buf in list(ws._buffers.items()):
+        if buf is None or not (name == "R1" or name.startswith("R1_")):
+            continue
+        if backend != CUDA:
+            buf *= np.float32(ratio)
+            continue
+        try:
+            import cupy
+        except ImportError:  # numba-cuda without CuPy (or the simulator): through the host
+            host = buf.copy_to_host()
+            host *= np.float32(ratio)
+            buf.copy_to_device(host)
+        else:
+            view = cupy.asarray(buf)
+            view *= np.float32(ratio)
+
+
 def farneback(frame0, frame1, *, pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5,
               poly_sigma=1.2, gaussian=False, init_flow=None, return_confidence=False,
-              device=None):
+              normalize=True, device=None):
     """Dense optical flow by Farneback's polynomial expansion (OpenCV-compatible options).
 
     Parameters
     ----------
     frame0, frame1 : array, (H, W), (H, W, C), (N, H, W) or (N, H, W, C)
-        Frames of the same shape; uint8, uint16, float16, float32 or float64. Integer
-        frames are divided by their dtype maximum, float frames are taken to be in [0, 1],
-        so the same picture in any dtype gives the same flow. With C > 1 channels the
-        normal equations of the channels are averaged (OpenCV rejects colour input).
-        Values must be finite: a NaN spreads through the pyramid to the whole flow.
+        Frames of the same shape; uint8, uint16, float16, float32 or float64, finite values
+        (NaN or infinity: ``ValueError``). C is 1, 3 or 4: RGBA is read as RGB, alpha is
+        ignored; 2 channels are a ``ValueError``. With 3 channels the normal equations of
+        the channels are averaged (OpenCV rejects colour input).
     pyr_scale : float in (0, 1)
         Size ratio between pyramid levels (OpenCV's ``pyr_scale``).
     levels : int >= 1
@@ -164,6 +196,17 @@ def farneback(frame0, frame1, *, pyr_scale=0.5, levels=3, winsize=15, iterations
         Also return a (H, W) float32 confidence in [0, 1]: the smaller eigenvalue of the
         blurred normal-equation matrix at the last iteration of the finest level, divided by
         its maximum over the image (0 everywhere when the image has no structure).
+    normalize : bool, default True
+        Stretch the pair jointly to [0, 1] -- ``(I - min) / (max - min)`` over both frames
+        and all channels (per pair for batches) -- before estimation, so the flow is the same
+        for ``a * I + b`` with ``a > 0`` in any dtype (low-contrast floats, floats in
+        [0, 255], uint16 with a few used levels). False: integer frames are divided by their
+        dtype's maximum and float frames are taken as they are ([0, 1] expected), which
+        reproduces OpenCV exactly for uint8 (parity); OpenCV's absolute regulariser then
+        pulls low-contrast input towards zero flow. Flat pairs (``max == min``) are not
+        scaled and give exactly zero flow; frames of pure noise are stretched like any
+        others, so their flow is finite but follows the noise. See docs/conventions.md,
+        "Intensity".
     device : {None, "cpu", "cuda"}
         Backend; None follows the input's array type.
 
@@ -184,7 +227,8 @@ def farneback(frame0, frame1, *, pyr_scale=0.5, levels=3, winsize=15, iterations
     updates all normal equations from the previous flow, then blurs and solves them all
     (OpenCV's CPU code interleaves the update in row stripes behind the solve, which gives
     the same values); the determinant regulariser is OpenCV's ``1e-3`` relative to an
-    intensity range of 255, so the result does not depend on the dtype.
+    intensity range of 255 -- of the stretched pair with ``normalize=True``, of the dtype's
+    range with ``normalize=False`` -- so the result does not depend on the dtype.
 
     References
     ----------
@@ -200,7 +244,8 @@ def farneback(frame0, frame1, *, pyr_scale=0.5, levels=3, winsize=15, iterations
     """
     runner = Farneback(pyr_scale=pyr_scale, levels=levels, winsize=winsize,
                        iterations=iterations, poly_n=poly_n, poly_sigma=poly_sigma,
-                       gaussian=gaussian, return_confidence=return_confidence, device=device)
+                       gaussian=gaussian, return_confidence=return_confidence,
+                       normalize=normalize, device=device)
     return runner(frame0, frame1, init_flow=init_flow)
 
 
@@ -220,7 +265,10 @@ def farneback_video(frames, *, use_previous_flow=False, **options):
     ------
     flow : (H, W, 2) float32
         Flow from frame ``i`` to frame ``i + 1`` (with the confidence when asked for).
-        The expansion of each frame is computed once and reused for the next pair.
+        The expansion of each frame is computed once and reused for the next pair. With
+        ``normalize=True`` each pair is stretched on its own (min and max of the two
+        frames); the kept expansion is rescaled to the new pair's span, which equals the
+        pairwise result to float rounding (exactly when consecutive pairs share min and max).
     """
     V.check_bool("use_previous_flow", use_previous_flow)
     if hasattr(frames, "shape") and hasattr(frames, "ndim"):

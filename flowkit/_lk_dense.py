@@ -4,19 +4,13 @@ import numpy as np
 
 from ._backend import (CUDA, as_array, device_array, is_device_array, select_device, to_device, to_host,
                        to_output)
-from ._validate import (check_bool, check_flow, check_frame_pair, check_int, intensity_range,
-                        to_nhwc)
+from ._intensity import prepare_frames
+from ._validate import check_bool, check_flow, check_frame_pair, check_int, to_nhwc
 from .kernels import lk_dense
-
-def _host_float(frames):
-    """NumPy frames -> C-contiguous float32, integers scaled to [0, 1]."""
-    if frames.dtype.kind == "u":  # integers scale to [0, 1] as scikit-image's img_as_float32
-        return np.multiply(frames, np.float32(1.0 / intensity_range(frames.dtype)), dtype=np.float32)
-    return np.ascontiguousarray(frames, dtype=np.float32)
 
 
 def lucas_kanade(frame0, frame1, *, radius=7, num_warp=10, gaussian=False, prefilter=False,
-                 levels=None, init_flow=None, device=None):
+                 levels=None, init_flow=None, normalize=True, device=None):
     """Dense optical flow by iterative Lucas-Kanade, coarse to fine.
 
     At every pyramid level and for each of ``num_warp`` warps: frame1 is warped by the
@@ -31,8 +25,8 @@ def lucas_kanade(frame0, frame1, *, radius=7, num_warp=10, gaussian=False, prefi
     ----------
     frame0, frame1 : array, (H, W), (H, W, C), (N, H, W) or (N, H, W, C)
         The two frames (or batches of pairs), uint8, uint16, float16, float32 or float64, the
-        same shape. Integer images are scaled to [0, 1]; float images are used as they are
-        (taken to be in [0, 1], see docs/conventions.md). Colour frames (C <= 4) are not
+        same shape, finite values (NaN or infinity: ``ValueError``). C is 1, 3 or 4: RGBA is
+        read as RGB, alpha is ignored; 2 channels are a ``ValueError``. Colour frames are not
         converted to gray: the normal equations of all channels are summed.
     radius : int, optional
         Radius of the integration window (>= 1). The uniform window is ``2r+1`` wide; the
@@ -51,6 +45,16 @@ def lucas_kanade(frame0, frame1, *, radius=7, num_warp=10, gaussian=False, prefi
         Initial flow (float16/32/64, finite values). It is reduced to the coarsest level with the image
         pyramid's filter and its vectors scaled, like OpenCV's ``OPTFLOW_USE_INITIAL_FLOW``;
         with ``levels=1`` it is used as it is.
+    normalize : bool, default True
+        Stretch the pair jointly to [0, 1] -- ``(I - min) / (max - min)`` over both frames
+        and all channels (per pair for batches) -- before estimation, so the flow is the same
+        for ``a * I + b`` with ``a > 0`` in any dtype. False: integer frames are divided by
+        their dtype's maximum (as ``img_as_float32``) and float frames are taken as they are
+        ([0, 1] expected), which reproduces scikit-image exactly (parity); its absolute
+        ``1e-14`` determinant threshold then zeroes the flow of low-contrast input. Flat pairs
+        (``max == min``) are not scaled and give exactly zero flow; frames of pure noise are
+        stretched like any others, so their flow is finite but follows the noise. See
+        docs/conventions.md, "Intensity".
     device : {None, "cpu", "cuda"}, optional
         Where to run; None follows the inputs (docs/conventions.md, "Backends").
 
@@ -65,10 +69,11 @@ def lucas_kanade(frame0, frame1, *, radius=7, num_warp=10, gaussian=False, prefi
     ------
     TypeError
         Non-array frames, unsupported dtypes, non-integer ``radius``/``num_warp``/``levels``,
-        non-bool ``gaussian``/``prefilter``, host and device inputs mixed.
+        non-bool ``gaussian``/``prefilter``/``normalize``, host and device inputs mixed.
     ValueError
-        Wrong ndim, empty or differently shaped frames, ``radius``/``num_warp`` < 1,
-        ``levels`` out of range, ``init_flow`` of the wrong shape.
+        Wrong ndim, empty or differently shaped frames, 2 channels, NaN or infinite values,
+        ``radius``/``num_warp`` < 1, ``levels`` out of range, ``init_flow`` of the wrong
+        shape.
 
     References
     ----------
@@ -88,6 +93,7 @@ def lucas_kanade(frame0, frame1, *, radius=7, num_warp=10, gaussian=False, prefi
     num_warp = check_int("num_warp", num_warp, min_value=1)
     gaussian = check_bool("gaussian", gaussian)
     prefilter = check_bool("prefilter", prefilter)
+    normalize = check_bool("normalize", normalize)
     lead = tuple(frame0.shape[:3] if batched else frame0.shape[:2])
     height, width = lead[-2:]
     if levels is None:
@@ -101,6 +107,10 @@ def lucas_kanade(frame0, frame1, *, radius=7, num_warp=10, gaussian=False, prefi
     backend = select_device(device, frame0=frame0, frame1=frame1, init_flow=init_flow)
     gpu_input = is_device_array(frame0)
     args = (radius, num_warp, gaussian, prefilter, levels)
+    # float32 in [0, 1] units (integers over their maximum as img_as_float32 when not
+    # normalising): the kernels see one dtype
+    frame0, frame1 = prepare_frames((frame0, frame1), ("frame0", "frame1"), normalize=normalize,
+                                    batched=batched, has_channels=has_channels).frames
 
     if backend == CUDA:
         from .kernels import lk_dense_cuda
@@ -110,14 +120,14 @@ def lucas_kanade(frame0, frame1, *, radius=7, num_warp=10, gaussian=False, prefi
         init = None
         if init_flow is not None:
             init = device_array(init_flow, init_flow.dtype, (lead if batched else (1,) + lead) + (2,))
-        flow = lk_dense_cuda.ilk(f0, f1, init, 1.0 / intensity_range(frame0.dtype),
-                                 1.0 / intensity_range(frame1.dtype), *args)
+        flow = lk_dense_cuda.ilk(f0, f1, init, 1.0, 1.0, *args)
     else:
-        f0 = _host_float(to_nhwc(to_host(frame0), batched, has_channels))
-        f1 = _host_float(to_nhwc(to_host(frame1), batched, has_channels))
+        f0 = to_nhwc(to_host(frame0), batched, has_channels)
+        f1 = to_nhwc(to_host(frame1), batched, has_channels)
         init = None
         if init_flow is not None:
-            init = _host_float(to_host(init_flow).reshape((-1,) + lead[-2:] + (2,)))
+            init = np.ascontiguousarray(to_host(init_flow).reshape((-1,) + lead[-2:] + (2,)),
+                                        dtype=np.float32)
         flow = lk_dense.ilk(f0, f1, init, *args)
     if not batched:
         flow = flow[0]

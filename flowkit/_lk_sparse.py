@@ -6,8 +6,8 @@ import numpy as np
 
 from ._backend import (CUDA, as_array, device_array, host_array, is_device_array, select_device, to_host,
                        to_output)
-from ._validate import (check_bool, check_float, check_image, check_int, check_same_shape, frames_layout,
-                        intensity_range)
+from ._intensity import prepare_frames
+from ._validate import check_bool, check_float, check_image, check_int, check_same_shape, frames_layout
 
 
 def _check_frame(name, frame):
@@ -48,14 +48,12 @@ def _check_win_size(win_size):
 
 
 def _hwc(frame, backend):
-    """The frame as an (H, W, C) host or device array (float16 goes up to float32)."""
+    """A prepared frame (float32, or integers in parity mode) as an (H, W, C) host or device array."""
     h, w = frame.shape[:2]
     c = frame.shape[2] if frame.ndim == 3 else 1
-    if np.dtype(frame.dtype) == np.float16:
-        frame = to_host(frame).astype(np.float32)
     if backend == CUDA:
         return device_array(frame, frame.dtype, (h, w, c))
-    return to_host(frame).reshape(h, w, c)
+    return host_array(frame, frame.dtype, (h, w, c))
 
 
 def _as_float32_points(points, backend):
@@ -63,7 +61,8 @@ def _as_float32_points(points, backend):
 
 
 def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max_iter=30, eps=0.01,
-                        min_eig_threshold=1e-4, init_points=None, backward_check=False, device=None):
+                        min_eig_threshold=1e-4, init_points=None, backward_check=False, normalize=True,
+                        device=None):
     """Track points from frame0 to frame1 with pyramidal Lucas-Kanade (Bouguet's method).
 
     The semantics of ``cv2.calcOpticalFlowPyrLK(frame0, frame1, points, None, (win_size,
@@ -71,14 +70,16 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
     pyramid built with the 5-tap [1 4 6 4 1] / 16 filter, Scharr derivatives of frame0 and a fixed
     Hessian per point (inverse compositional), bilinear sampling, reflect-101 image borders and
     zero derivatives outside the image. Unlike OpenCV any supported dtype and colour frames are
-    accepted (the normal equations are summed over channels) and the bilinear weights are exact
-    floats (OpenCV uses 14-bit fixed point).
+    accepted (the normal equations are summed over channels), the bilinear weights are exact
+    floats (OpenCV uses 14-bit fixed point). Pyramid levels are rounded to integers, as OpenCV's,
+    only for integer frames with ``normalize=False``.
 
     Parameters
     ----------
-    frame0, frame1 : array, (H, W) or (H, W, C) with C <= 4
-        The two frames, same shape and dtype (uint8, uint16, float16, float32 or float64; float
-        frames are taken to be in [0, 1]). NumPy runs on the CPU, CuPy on the GPU.
+    frame0, frame1 : array, (H, W) or (H, W, C) with C in 1, 3, 4
+        The two frames, same shape and dtype (uint8, uint16, float16, float32 or float64),
+        finite values (NaN or infinity: ``ValueError``). RGBA is read as RGB, alpha is ignored;
+        2 channels are a ``ValueError``. NumPy runs on the CPU, CuPy on the GPU.
     points : array, (K, 2)
         Points of frame0 as (x, y) pixel coordinates (pixel centres at integers), any real
         dtype (used as float32). An empty array gives empty results.
@@ -94,14 +95,24 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
     min_eig_threshold : float
         A point is lost where the smaller eigenvalue of its window's spatial gradient matrix,
         divided by the window area, is below this. It is in OpenCV's units for uint8 frames
-        (the gradient matrix of raw Scharr derivatives scaled by 2**-20); other dtypes are
-        measured on the equivalent 0..255 intensity scale, so one threshold means the same for
-        every dtype.
+        (the gradient matrix of raw Scharr derivatives scaled by 2**-20), measured on a 0..255
+        intensity scale: that of the stretched pair (its min at 0, its max at 255) with
+        ``normalize=True``, the dtype's range with ``normalize=False``.
     init_points : array, (K, 2), optional
         Initial guesses of the tracked positions (``OPTFLOW_USE_INITIAL_FLOW``).
     backward_check : bool
         Also track the result back from frame1 to frame0 and clear ``status`` where the round
         trip misses the original point by more than 1 px.
+    normalize : bool, default True
+        Stretch the pair jointly to [0, 1] -- ``(I - min) / (max - min)`` over both frames and
+        all channels -- before tracking, so points and statuses are the same for ``a * I + b``
+        with ``a > 0`` in any dtype. False: integer frames are divided by their dtype's maximum
+        and float frames are taken as they are ([0, 1] expected), which reproduces OpenCV's
+        thresholds for uint8 (parity); low-contrast input then loses its points to
+        ``min_eig_threshold``. Flat pairs (``max == min``) are not scaled: every point is lost
+        (zero gradient matrix). Frames of pure noise are stretched like any others, so
+        their points are tracked (the noise is texture) to positions that follow the noise.
+        See docs/conventions.md, "Intensity".
     device : {None, "cpu", "cuda"}
         Where to run; None follows the input arrays (docs/conventions.md).
 
@@ -117,7 +128,8 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
         the backward check fails.
     err : array, (K,) float32
         Mean absolute intensity difference between the two windows (over pixels and channels),
-        in the input's intensity units; 0 where the forward tracking failed.
+        in the input's intensity units (also with ``normalize=True``: it is scaled back by
+        ``max - min``); 0 where the forward tracking failed.
 
     Notes
     -----
@@ -156,15 +168,21 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
     eps = check_float("eps", eps, low=0.0)
     min_eig_threshold = check_float("min_eig_threshold", min_eig_threshold, low=0.0)
     check_bool("backward_check", backward_check)
+    normalize = check_bool("normalize", normalize)
     backend = select_device(device, frame0=frame0, frame1=frame1, points=points, init_points=init_points)
     gpu_input = any(is_device_array(a) for a in (frame0, frame1, points, init_points))
+    # float32 frames stretched to [0, 1]; with normalize=False integer frames stay integers, so that
+    # the pyramid levels are rounded as OpenCV's, and floats are taken as they are
+    prep = prepare_frames((frame0, frame1), ("frame0", "frame1"), normalize=normalize, batched=False,
+                          has_channels=frame0.ndim == 3, integer_levels=True, keep_integers=True)
+    frame0, frame1 = prep.frames
 
     k = points.shape[0]
     if k == 0:
         empty = (np.empty((0, 2), np.float32), np.empty(0, bool), np.empty(0, np.float32))
         return tuple(to_output(a, gpu_input) for a in empty)
 
-    scale = 255.0 / intensity_range(frame0.dtype)  # thresholds are on the 0..255 scale
+    scale = 255.0 * prep.gain  # thresholds are on the 0..255 scale
     params = dict(win_w=win_w, win_h=win_h, max_level=max_level, max_iter=max_iter, eps2=eps * eps,
                   min_eig_threshold=min_eig_threshold, eig_scale=scale * scale / 1024.0,
                   backward_check=bool(backward_check))
@@ -176,7 +194,10 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
         result = lk_sparse_cuda.track(_hwc(frame0, backend), _hwc(frame1, backend), pts, init, **params)
     else:
         result = _track_cpu(_hwc(frame0, backend), _hwc(frame1, backend), pts, init, **params)
-    return tuple(to_output(a, gpu_input) for a in result)
+    points1, status, err = (to_output(a, gpu_input) for a in result)
+    if prep.span[0] != 1.0:  # err back in the input's units
+        err *= np.float32(prep.span[0])
+    return points1, status, err
 
 
 def _track_cpu(f0, f1, pts, init, *, win_w, win_h, max_level, max_iter, eps2, min_eig_threshold,
@@ -207,7 +228,7 @@ def _track_cpu(f0, f1, pts, init, *, win_w, win_h, max_level, max_iter, eps2, mi
     return out, status, err
 
 
-def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, device=None):
+def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, normalize=True, device=None):
     """Shi-Tomasi corners: points worth tracking with :func:`lucas_kanade_sparse`.
 
     Matches ``cv2.goodFeaturesToTrack(frame, max_corners, quality, min_distance, blockSize=3,
@@ -218,15 +239,25 @@ def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, d
 
     Parameters
     ----------
-    frame : array, (H, W) or (H, W, C) with C <= 4
-        uint8, uint16, float16, float32 or float64. Colour frames sum the structure tensor over
-        channels (OpenCV accepts gray frames only).
+    frame : array, (H, W) or (H, W, C) with C in 1, 3, 4
+        uint8, uint16, float16, float32 or float64, finite values (NaN or infinity:
+        ``ValueError``). Colour frames sum the structure tensor over channels (OpenCV accepts
+        gray frames only); RGBA is read as RGB, alpha is ignored; 2 channels are a
+        ``ValueError``.
     max_corners : int
         At most this many corners, strongest first; 0 means no limit.
     quality : float
         In (0, 1]: the minimum response relative to the strongest.
     min_distance : float
         Minimum Euclidean distance in pixels between returned corners (>= 0).
+    normalize : bool, default True
+        Stretch the frame to [0, 1] -- ``(I - min) / (max - min)`` over all channels -- before
+        the response is computed, so the corners are the same for ``a * I + b`` with ``a > 0``
+        in any dtype. False: integer frames are divided by their dtype's maximum and float
+        frames are taken as they are ([0, 1] expected), which reproduces OpenCV's arithmetic
+        for uint8 (parity). ``quality`` is relative to the strongest response either way. A
+        flat frame (``max == min``) has no corners; a frame of pure noise has corners at its
+        noise peaks. See docs/conventions.md, "Intensity".
     device : {None, "cpu", "cuda"}
         Where the response map is computed (the selection always runs on the host).
 
@@ -250,9 +281,13 @@ def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, d
     max_corners = check_int("max_corners", max_corners, min_value=0)
     quality = check_float("quality", quality, low=0.0, high=1.0, low_open=True)
     min_distance = check_float("min_distance", min_distance, low=0.0)
+    normalize = check_bool("normalize", normalize)
     backend = select_device(device, frame=frame)
     gpu_input = is_device_array(frame)
-    scale = 1.0 / (12.0 * intensity_range(frame.dtype))  # OpenCV's Sobel scale for blockSize 3
+    prep = prepare_frames((frame,), ("frame",), normalize=normalize, batched=False,
+                          has_channels=frame.ndim == 3, integer_levels=True)
+    frame = prep.frames[0]
+    scale = prep.gain / 12.0  # OpenCV's Sobel scale for blockSize 3, on the [0, 1] scale
     from .kernels import lk_sparse as lk
 
     if backend == CUDA:

@@ -59,9 +59,10 @@ def test_float32_and_float64_agree():
     np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-def test_same_flow_for_every_dtype(whale):
+@pytest.mark.parametrize("normalize", [True, False])
+def test_same_flow_for_every_dtype(whale, normalize):
     f0, f1, _, _ = whale
-    ref = flowkit.farneback(f0, f1)
+    ref = flowkit.farneback(f0, f1, normalize=normalize)
     variants = [
         (f0.astype(np.uint16) * 257, f1.astype(np.uint16) * 257),
         (f0.astype(np.float32) / 255, f1.astype(np.float32) / 255),
@@ -69,7 +70,7 @@ def test_same_flow_for_every_dtype(whale):
         (f0.astype(np.float16) / 255, f1.astype(np.float16) / 255),
     ]
     for a, b in variants:
-        flow = flowkit.farneback(a, b)
+        flow = flowkit.farneback(a, b, normalize=normalize)
         # issue's bound 0.01 px mean; float16 rounding of the frames is the largest change
         assert np.linalg.norm(flow - ref, axis=-1).mean() < 0.01, a.dtype
 
@@ -90,7 +91,7 @@ def test_opencv_depends_on_intensity_scale_flowkit_does_not(whale):
 def test_ground_truth_no_worse_than_opencv(name):
     f0, f1, gt, valid = ground_truth_case(name)
     ref = _cv(f0, f1)
-    flow = flowkit.farneback(f0, f1, **TUTORIAL)
+    flow = flowkit.farneback(f0, f1, normalize=False, **TUTORIAL)
     # issue: EPE within 2 % of OpenCV's and mean flow difference < 0.15 px
     # (measured: identical EPE to 4 digits, mean difference ~1e-6 px)
     assert _epe(flow, gt, valid) <= 1.02 * _epe(ref, gt, valid)
@@ -108,7 +109,7 @@ def test_matches_opencv_options(whale, options, flags):
     opts = dict(TUTORIAL, **options)
     ref = _cv(f0, f1, opts["pyr_scale"], opts["levels"], opts["winsize"], opts["iterations"],
               opts["poly_n"], opts["poly_sigma"], flags)
-    flow = flowkit.farneback(f0, f1, **opts)
+    flow = flowkit.farneback(f0, f1, normalize=False, **opts)
     # same algorithm, float rounding only: 1e-3 px mean (measured ~1e-5); a few nearly
     # singular pixels (determinant ~ regulariser) amplify rounding, hence the percentile.
     # The outer 8 px are left out: flowkit samples the exact last row/column (OpenCV calls
@@ -122,7 +123,7 @@ def test_init_flow_matches_opencv(whale):
     init = np.where(valid[..., None], gt, 0).astype(np.float32)
     ref = _cv(f0, f1, 0.5, 2, 11, 2, 5, 1.1, cv2.OPTFLOW_USE_INITIAL_FLOW, init.copy())
     flow = flowkit.farneback(f0, f1, levels=2, winsize=11, iterations=2, poly_sigma=1.1,
-                             init_flow=init)
+                             init_flow=init, normalize=False)
     d = np.abs(flow - ref)
     assert d.mean() < 1e-3 and d.max() < 0.05
 
@@ -370,7 +371,8 @@ def test_cuda_pyramid_colour_and_init_flow():
     cuda = pytest.importorskip("numba.cuda")
     from flowkit.kernels import farneback_cuda as fbc
 
-    f0, f1 = _tiny_pair(channels=2)
+    # the public layer hands the kernels float32 frames (integer levels kept, norm = 1/255)
+    f0, f1 = (f.astype(np.float32) for f in _tiny_pair(channels=3))
     p = fb.Params(0.5, 2, 5, 1, 5, 1.1, False)
     plan = fb.plan_levels(20, 24, 2, 0.5, min_size=8)
     assert len(plan) == 2
@@ -405,6 +407,168 @@ def test_small_frames_drop_levels_like_opencv(whale):
     f0, f1 = whale[0][100:170, 200:290].copy(), whale[1][100:170, 200:290].copy()
     assert len(fb.plan_levels(70, 90, 3, 0.5)) == 2
     ref = _cv(f0, f1)
-    flow = flowkit.farneback(f0, f1, **TUTORIAL)
+    flow = flowkit.farneback(f0, f1, normalize=False, **TUTORIAL)
     d = np.abs(flow - ref)[8:-8, 8:-8]  # outer rows: see test_matches_opencv_options
     assert d.mean() < 1e-3 and np.percentile(d, 99.9) < 0.01
+
+
+# ------------------------------------------------- intensity scale, channels, flat frames
+# docs/conventions.md, "Intensity": normalize=True stretches each pair to [0, 1]
+
+INNER = (slice(16, -16), slice(16, -16))
+
+
+@pytest.fixture(scope="module")
+def shifted_u8():
+    # a smooth texture shifted by (2, 1) px, quantised to uint8
+    f0, f1, gt = translated_pair(96, 120, 2.0, 1.0, seed=21)
+    return _u8(f0), _u8(f1), gt
+
+
+@pytest.mark.parametrize("top, dtype", [(0.1, np.float64), (0.03, np.float32),
+                                        (255.0, np.float32)])
+def test_low_contrast_and_0_255_floats_give_the_uint8_flow(shifted_u8, top, dtype):
+    # the issue: [0, 0.1] gave (0.31, 0.15) and [0, 0.03] (0.003, 0.001) instead of (2, 1)
+    u0, u1, gt = shifted_u8
+    ref = flowkit.farneback(u0, u1)
+    a, b = ((u * (top / 255)).astype(dtype) for u in (u0, u1))
+    flow = flowkit.farneback(a, b)
+    np.testing.assert_allclose(flow[INNER].mean(axis=(0, 1)), [2.0, 1.0], atol=0.05)
+    assert _epe(ref[INNER], gt[INNER]) < 0.05
+    # the same values up to one float rounding of the stretch: 1e-4 px
+    np.testing.assert_allclose(flow, ref, atol=1e-4)
+
+
+def test_normalize_false_keeps_opencv_reading(shifted_u8):
+    # parity mode: floats are taken as [0, 1], so OpenCV's regulariser damps [0, 0.03] input
+    u0, u1, _ = shifted_u8
+    a, b = ((u * (0.03 / 255)).astype(np.float32) for u in (u0, u1))
+    flow = flowkit.farneback(a, b, normalize=False)
+    assert np.abs(flow[INNER]).mean() < 0.1
+
+
+@pytest.mark.parametrize("a, b", [(3.0, -1.0), (0.01, 0.5), (1e-3, 1e3), (250.0, 4.0)])
+def test_flow_invariant_to_affine_intensity(a, b):
+    f0, f1, _ = translated_pair(80, 96, 1.3, -0.6, seed=22)
+    opts = dict(levels=2, winsize=9)
+    ref = flowkit.farneback(f0, f1, **opts)
+    flow = flowkit.farneback(a * f0 + b, a * f1 + b, **opts)
+    np.testing.assert_allclose(flow, ref, atol=1e-4)  # float32 rounding of the stretch
+    fk = flowkit.Farneback(**opts)
+    np.testing.assert_allclose(fk(a * f0 + b, a * f1 + b), ref, atol=1e-4)
+    # uint16 with few levels used (a * 255 levels from b * 65535): the uint8 flow
+    u0, u1 = _u8(f0), _u8(f1)
+    w0, w1 = (u.astype(np.uint16) * 7 + 1000 for u in (u0, u1))
+    np.testing.assert_allclose(flowkit.farneback(w0, w1, **opts),
+                               flowkit.farneback(u0, u1, **opts), atol=1e-4)
+
+
+def test_video_stretches_each_pair():
+    # frames of changing contrast: each pair is stretched on its own, the kept expansion is
+    # rescaled; video == pairwise to float rounding, and invariant to a * I + b
+    base = textured_image(60, 70, seed=7)
+    frames = [np.roll(base, (i, 2 * i), axis=(0, 1)) * (0.5 + 0.2 * i) + 0.1 * i
+              for i in range(4)]
+    opts = dict(levels=1, winsize=9)
+    flows = list(flowkit.farneback_video(frames, **opts))
+    for i, flow in enumerate(flows):
+        np.testing.assert_allclose(flow, flowkit.farneback(frames[i], frames[i + 1], **opts),
+                                   atol=1e-4)
+        assert np.abs(flow[10:-10, 10:-10] - [2, 1]).mean() < 0.1  # still the motion
+    scaled = list(flowkit.farneback_video([0.02 * f + 3 for f in frames], **opts))
+    np.testing.assert_allclose(np.stack(scaled), np.stack(flows), atol=1e-4)
+
+
+def test_rubberwhale_low_contrast_float(whale):
+    # the issue: RubberWhale scaled to [0, 0.03] gave EPE 1.255 (zero flow's)
+    f0, f1, gt, valid = whale
+    ref = _epe(flowkit.farneback(f0, f1), gt, valid)
+    low = _epe(flowkit.farneback(f0 * (0.03 / 255), f1 * (0.03 / 255)), gt, valid)
+    assert abs(low - ref) < 0.01 and ref < 0.4
+    parity = _epe(flowkit.farneback(f0 * (0.03 / 255), f1 * (0.03 / 255), normalize=False),
+                  gt, valid)
+    assert parity > 1.0  # what normalize=False keeps: OpenCV's reading of floats
+
+
+def test_rgba_is_rgb_with_alpha_ignored():
+    rgb = _u8(textured_image(48, 64, seed=8, channels=3))
+    alpha = np.random.default_rng(3).integers(0, 256, (48, 64, 1), dtype=np.uint8)
+    moved = np.roll(rgb, (1, 2), axis=(0, 1))
+    rgba0, rgba1 = np.concatenate([rgb, alpha], -1), np.concatenate([moved, alpha[::-1]], -1)
+    opts = dict(levels=1, winsize=7)
+    for normalize in (True, False):
+        np.testing.assert_array_equal(
+            flowkit.farneback(rgba0, rgba1, normalize=normalize, **opts),
+            flowkit.farneback(rgb, moved, normalize=normalize, **opts))
+    np.testing.assert_array_equal(flowkit.Farneback(**opts)(rgba0, rgba1),
+                                  flowkit.farneback(rgb, moved, **opts))
+    np.testing.assert_array_equal(  # a batch (N, H, W, 4)
+        flowkit.farneback(np.stack([rgba0, rgba1]), np.stack([rgba1, rgba0]), **opts),
+        flowkit.farneback(np.stack([rgb, moved]), np.stack([moved, rgb]), **opts))
+    video = list(flowkit.farneback_video([rgba0, rgba1, rgba0], **opts))
+    rgb_video = list(flowkit.farneback_video([rgb, moved, rgb], **opts))
+    for a, b in zip(video, rgb_video):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_two_channels_and_non_finite_values_raise():
+    two = np.zeros((32, 40, 2), np.float32)
+    with pytest.raises(ValueError, match=r"frame0: expected 1, 3 or 4 channels .*got 2 "
+                                         r"channels in shape \(32, 40, 2\)"):
+        flowkit.farneback(two, two)
+    with pytest.raises(ValueError, match=r"frame0: expected 1, 3 or 4 channels .*\(3, 32, 40, 2\)"):
+        flowkit.farneback(np.stack([two] * 3), np.stack([two] * 3))
+    with pytest.raises(ValueError, match="frame0: expected 1, 3 or 4 channels"):
+        list(flowkit.farneback_video([two, two]))
+    good = textured_image(32, 40, seed=2)
+    bad = good.copy()
+    bad[3, 4] = np.nan
+    for normalize in (True, False):
+        with pytest.raises(ValueError, match="frame0: expected finite values, got NaN"):
+            flowkit.farneback(bad, good, normalize=normalize)
+    bad[3, 4] = -np.inf
+    with pytest.raises(ValueError, match="frame1: expected finite values, got infinite"):
+        flowkit.farneback(good, bad)
+
+
+@pytest.mark.parametrize("value", [0, 200, 0.7, -3.5])
+def test_flat_frames_give_exactly_zero_flow(value):
+    dtype = np.uint8 if isinstance(value, int) else np.float64
+    flat = np.full((40, 48), value, dtype)
+    flow, conf = flowkit.farneback(flat, flat, return_confidence=True)
+    # the flat pair is shifted to 0, not scaled: every expansion is 0, so is the confidence
+    assert np.all(flow == 0) and np.all(conf == 0)
+    # unshifted constants (normalize=False) leave float rounding in the expansions: the
+    # confidence (relative to its maximum) is then noise, the flow still exactly 0
+    assert np.all(flowkit.farneback(flat, flat, normalize=False) == 0)
+
+
+def test_pure_noise_gives_finite_flow_that_follows_the_noise():
+    # documented: noise is stretched like texture; the flow is finite and the same at any
+    # noise amplitude (it is the noise pattern's flow), whereas normalize=False damps faint
+    # noise towards zero flow (OpenCV's absolute regulariser)
+    rng = np.random.default_rng(9)
+    n0, n1 = rng.random((2, 48, 56))
+    flow = flowkit.farneback(n0, n1)
+    assert np.all(np.isfinite(flow))
+    faint = flowkit.farneback(0.5 + 1e-5 * n0, 0.5 + 1e-5 * n1)
+    np.testing.assert_allclose(faint, flow, atol=1e-4)
+    damped = flowkit.farneback(0.5 + 1e-5 * n0, 0.5 + 1e-5 * n1, normalize=False)
+    assert np.abs(damped).max() < 1e-3
+
+
+def test_cuda_stretches_and_drops_alpha_like_cpu():
+    pytest.importorskip("numba.cuda")
+    f0, f1 = _tiny_pair(channels=3)
+    alpha = np.random.default_rng(6).integers(0, 256, f0.shape[:2] + (1,), dtype=np.uint8)
+    low0, low1 = (np.concatenate([f, alpha], -1) * np.float32(0.03 / 255) for f in (f0, f1))
+    opts = dict(levels=1, winsize=5, iterations=1)
+    cpu = flowkit.farneback(f0, f1, **opts)
+    gpu = flowkit.farneback(low0, low1, device="cuda", **opts)
+    np.testing.assert_allclose(gpu, cpu, atol=1e-3)
+    # a video of changing contrast: the kept expansion is rescaled on the device too
+    frames = [f0 * 0.5, f1 * 0.8 + 3, f0 * 0.2 + 1]
+    cpu = list(flowkit.farneback_video(frames, **opts))
+    gpu = list(flowkit.farneback_video(frames, device="cuda", **opts))
+    for a, b in zip(cpu, gpu):
+        np.testing.assert_allclose(b, a, atol=1e-3)

@@ -68,7 +68,7 @@ def test_translation_recovered_with_convention(pair):
     {"prefilter": True, "radius": 3, "num_warp": 4},
 ])
 def test_matches_skimage(pair, kw):
-    ours = flowkit.lucas_kanade(*pair, **kw)
+    ours = flowkit.lucas_kanade(*pair, normalize=False, **kw)
     ref = skimage_flow(*pair, **kw)
     diff = np.abs(ours - ref)
     assert diff.mean() < 1e-5
@@ -79,7 +79,8 @@ def test_levels_match_skimage_nlevel():
     # odd sizes: 77x65 -> 39x33 -> 20x17 (skimage also stops once the smaller side is <= 32)
     frame0, frame1, _ = translated_pair(65, 77, -2.0, 1.25, seed=8)
     for levels in (1, 3):
-        ours = flowkit.lucas_kanade(frame0, frame1, radius=4, num_warp=3, levels=levels)
+        ours = flowkit.lucas_kanade(frame0, frame1, radius=4, num_warp=3, levels=levels,
+                                    normalize=False)
         ref = skimage_flow(frame0.astype(np.float32), frame1.astype(np.float32), nlevel=levels,
                            radius=4, num_warp=3)
         diff = np.abs(ours - ref)
@@ -145,7 +146,7 @@ def test_bands_do_not_change_the_result(gaussian, prefilter):
 @pytest.mark.parametrize("name", ["RubberWhale", "Venus", "Yosemite", "Sintel-alley_1"])
 def test_ground_truth_not_worse_than_skimage(name):
     frame0, frame1, gt, valid = ground_truth_case(name)
-    ours = flowkit.lucas_kanade(frame0, frame1)
+    ours = flowkit.lucas_kanade(frame0, frame1, normalize=False)
     ref = skimage_flow(frame0, frame1)
     assert epe(ours, gt, valid) <= 1.02 * epe(ref, gt, valid)
     assert np.abs(ours - ref).mean() < 1e-4
@@ -180,7 +181,7 @@ def test_colour_sums_normal_equations_over_channels():
     base = textured_image(40, 48, seed=4, channels=3)
     moved = ndi.shift(base, (0.5, -1.25, 0), order=3, mode="reflect")
     ours = flowkit.lucas_kanade(base.astype(np.float32), moved.astype(np.float32), radius=3,
-                                num_warp=3, levels=1)
+                                num_warp=3, levels=1, normalize=False)
     ref = numpy_ilk_one_level(base.astype(np.float32), moved.astype(np.float32), 3, 3)
     diff = np.abs(ours - ref)  # float32 kernels vs float64 reference
     assert diff.mean() < 1e-5 and diff.max() < 1e-3
@@ -204,7 +205,7 @@ def test_dtypes_scale_like_img_as_float(pair):
     # integers become float32(value) * float32(1 / max), as skimage's img_as_float32; float16
     # and float64 are cast to float32: each must equal the float32 run on those values
     frame0, frame1 = pair
-    kw = {"radius": 3, "num_warp": 2, "levels": 2}
+    kw = {"radius": 3, "num_warp": 2, "levels": 2, "normalize": False}
     for dtype, top in ((np.uint8, 255), (np.uint16, 65535)):
         q0, q1 = (np.round(f * top).astype(dtype) for f in (frame0, frame1))
         as_float = flowkit.lucas_kanade(q0.astype(np.float32) * np.float32(1 / top),
@@ -299,3 +300,102 @@ def test_cuda_matches_cpu_colour_batch_options():
 def test_bad_input_raises(args, kw, error, match):
     with pytest.raises(error, match=match):
         flowkit.lucas_kanade(*args, **kw)
+
+
+# ------------------------------------------------- intensity scale, channels, flat frames
+# docs/conventions.md, "Intensity": normalize=True stretches each pair to [0, 1]
+
+INNER = (slice(12, -12), slice(12, -12))
+
+
+@pytest.fixture(scope="module")
+def shifted_u8():
+    # a smooth texture shifted by (2, 1) px, quantised to uint8
+    f0, f1, _ = translated_pair(80, 96, 2.0, 1.0, seed=21)
+    return tuple(np.round(f * 255).astype(np.uint8) for f in (f0, f1))
+
+
+@pytest.mark.parametrize("top, dtype", [(0.1, np.float64), (0.03, np.float32),
+                                        (255.0, np.float32)])
+def test_low_contrast_and_0_255_floats_give_the_uint8_flow(shifted_u8, top, dtype):
+    u0, u1 = shifted_u8
+    kw = {"radius": 5, "num_warp": 5}
+    ref = flowkit.lucas_kanade(u0, u1, **kw)
+    a, b = ((u * (top / 255)).astype(dtype) for u in (u0, u1))
+    flow = flowkit.lucas_kanade(a, b, **kw)
+    np.testing.assert_allclose(flow[INNER].mean(axis=(0, 1)), [2.0, 1.0], atol=0.05)
+    np.testing.assert_allclose(flow, ref, atol=1e-4)  # one float rounding of the stretch
+
+
+@pytest.mark.parametrize("a, b", [(3.0, -1.0), (0.01, 0.5), (1e-3, 1e3), (250.0, 4.0)])
+def test_flow_invariant_to_affine_intensity(pair, a, b):
+    frame0, frame1 = (f.astype(np.float64) for f in pair)
+    kw = {"radius": 4, "num_warp": 3, "levels": 2}
+    ref = flowkit.lucas_kanade(frame0, frame1, **kw)
+    np.testing.assert_allclose(flowkit.lucas_kanade(a * frame0 + b, a * frame1 + b, **kw), ref,
+                               atol=1e-4)
+    batch = flowkit.lucas_kanade(np.stack([frame0, a * frame0 + b]),
+                                 np.stack([frame1, a * frame1 + b]), **kw)  # per pair
+    np.testing.assert_allclose(batch, np.stack([ref, ref]), atol=1e-4)
+
+
+def test_rubberwhale_low_contrast_float():
+    frame0, frame1, gt, valid = ground_truth_case("RubberWhale")
+    ref = epe(flowkit.lucas_kanade(frame0, frame1), gt, valid)
+    low = epe(flowkit.lucas_kanade(frame0 * (0.03 / 255), frame1 * (0.03 / 255)), gt, valid)
+    assert abs(low - ref) < 0.01
+
+
+def test_rgba_is_rgb_with_alpha_ignored():
+    rgb = (textured_image(40, 48, seed=8, channels=3) * 255).astype(np.uint8)
+    alpha = np.random.default_rng(3).integers(0, 256, (40, 48, 1), dtype=np.uint8)
+    moved = np.roll(rgb, (1, -1), axis=(0, 1))
+    rgba0, rgba1 = np.concatenate([rgb, alpha], -1), np.concatenate([moved, alpha[::-1]], -1)
+    kw = {"radius": 3, "num_warp": 2, "levels": 2}
+    for normalize in (True, False):
+        np.testing.assert_array_equal(
+            flowkit.lucas_kanade(rgba0, rgba1, normalize=normalize, **kw),
+            flowkit.lucas_kanade(rgb, moved, normalize=normalize, **kw))
+    np.testing.assert_array_equal(
+        flowkit.lucas_kanade(np.stack([rgba0, rgba1]), np.stack([rgba1, rgba0]), **kw),
+        flowkit.lucas_kanade(np.stack([rgb, moved]), np.stack([moved, rgb]), **kw))
+
+
+def test_two_channels_and_non_finite_values_raise():
+    two = np.zeros((16, 20, 2), np.float32)
+    with pytest.raises(ValueError, match=r"frame0: expected 1, 3 or 4 channels .*got 2 "
+                                         r"channels in shape \(16, 20, 2\)"):
+        flowkit.lucas_kanade(two, two)
+    with pytest.raises(ValueError, match=r"frame0: expected 1, 3 or 4 channels .*\(2, 16, 20, 2\)"):
+        flowkit.lucas_kanade(np.stack([two] * 2), np.stack([two] * 2))
+    good = textured_image(16, 20, seed=2)
+    bad = good.copy()
+    bad[3, 4] = np.nan
+    for normalize in (True, False):
+        with pytest.raises(ValueError, match="frame1: expected finite values, got NaN"):
+            flowkit.lucas_kanade(good, bad, normalize=normalize)
+    bad[3, 4] = np.inf
+    with pytest.raises(ValueError, match="frame0: expected finite values, got infinite"):
+        flowkit.lucas_kanade(bad, good)
+
+
+@pytest.mark.parametrize("value", [0, 200, 0.7, -3.5])
+def test_flat_frames_give_exactly_zero_flow(value):
+    dtype = np.uint8 if isinstance(value, int) else np.float64
+    flat = np.full((24, 28), value, dtype)
+    for normalize in (True, False):
+        assert np.all(flowkit.lucas_kanade(flat, flat, normalize=normalize) == 0)
+
+
+def test_pure_noise_gives_finite_flow_that_follows_the_noise():
+    # documented: noise is stretched like texture; the flow is finite and the same at any noise
+    # amplitude, whereas normalize=False zeroes faint noise (scikit-image's |det| < 1e-14 rule)
+    rng = np.random.default_rng(9)
+    n0, n1 = rng.random((2, 40, 48))
+    kw = {"radius": 3, "num_warp": 3}
+    flow = flowkit.lucas_kanade(n0, n1, **kw)
+    assert np.all(np.isfinite(flow))
+    faint = flowkit.lucas_kanade(0.5 + 1e-5 * n0, 0.5 + 1e-5 * n1, **kw)
+    np.testing.assert_allclose(faint, flow, atol=1e-4)
+    assert np.all(flowkit.lucas_kanade(0.5 + 1e-5 * n0, 0.5 + 1e-5 * n1, normalize=False,
+                                       **kw) == 0)

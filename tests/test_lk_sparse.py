@@ -56,7 +56,7 @@ def test_matches_opencv_and_ground_truth(name):
     frame0, frame1, gt, valid = ground_truth_case(name)
     pts = flowkit.good_features(frame0, 1500, 0.01, 5)
     assert len(pts) > 300
-    ours = flowkit.lucas_kanade_sparse(frame0, frame1, pts)
+    ours = flowkit.lucas_kanade_sparse(frame0, frame1, pts, normalize=False)
     theirs = opencv_lk(frame0, frame1, pts)
     agree, median = agreement(ours, theirs)
     assert agree >= 0.98
@@ -78,7 +78,7 @@ def test_matches_opencv_and_ground_truth(name):
 @pytest.mark.parametrize("name", CASES)
 def test_good_features_matches_opencv(name):
     frame0 = ground_truth_case(name)[0]
-    ours = flowkit.good_features(frame0, 1000, 0.01, 5)
+    ours = flowkit.good_features(frame0, 1000, 0.01, 5, normalize=False)
     theirs = cv2.goodFeaturesToTrack(frame0, 1000, 0.01, 5).reshape(-1, 2)
     assert ours.dtype == np.float32 and ours.shape[1] == 2
     assert abs(len(ours) - len(theirs)) <= 0.02 * len(theirs)
@@ -90,7 +90,7 @@ def test_good_features_matches_opencv(name):
 def test_good_features_options(rubberwhale):
     frame0 = rubberwhale[0]
     for max_corners, quality, min_distance in [(50, 0.05, 20.0), (0, 0.2, 0.0), (300, 0.01, 2.5)]:
-        ours = flowkit.good_features(frame0, max_corners, quality, min_distance)
+        ours = flowkit.good_features(frame0, max_corners, quality, min_distance, normalize=False)
         theirs = cv2.goodFeaturesToTrack(frame0, max_corners, quality, min_distance).reshape(-1, 2)
         assert abs(len(ours) - len(theirs)) <= max(1, 0.02 * len(theirs))
         assert np.mean(cKDTree(theirs).query(ours)[0] <= 1.0) >= 0.95
@@ -105,7 +105,7 @@ def test_good_features_options(rubberwhale):
 def test_options_match_opencv(rubberwhale, win_size, max_level, max_iter, eps, min_eig):
     frame0, frame1, pts = rubberwhale
     ours = flowkit.lucas_kanade_sparse(frame0, frame1, pts, win_size=win_size, max_level=max_level,
-                                       max_iter=max_iter, eps=eps, min_eig_threshold=min_eig)
+                                       max_iter=max_iter, eps=eps, min_eig_threshold=min_eig, normalize=False)
     theirs = opencv_lk(frame0, frame1, pts, win_size, max_level, max_iter, eps, min_eig)
     agree, median = agreement(ours, theirs)
     assert agree >= 0.98 and median < 0.05
@@ -116,7 +116,7 @@ def test_options_match_opencv(rubberwhale, win_size, max_level, max_iter, eps, m
 
 def test_rectangular_window_matches_opencv(rubberwhale):
     frame0, frame1, pts = rubberwhale
-    ours = flowkit.lucas_kanade_sparse(frame0, frame1, pts, win_size=(11, 21))
+    ours = flowkit.lucas_kanade_sparse(frame0, frame1, pts, win_size=(11, 21), normalize=False)
     p1, st, _ = cv2.calcOpticalFlowPyrLK(frame0, frame1, pts.reshape(-1, 1, 2), None, winSize=(11, 21),
                                          maxLevel=3, criteria=CRITERIA)
     agree, median = agreement(ours, (p1.reshape(-1, 2), st.ravel().astype(bool), None))
@@ -127,7 +127,7 @@ def test_colour_matches_opencv():
     frame0 = cv2.imread(str(data_path("middlebury_color", "RubberWhale", "frame10.png")))
     frame1 = cv2.imread(str(data_path("middlebury_color", "RubberWhale", "frame11.png")))
     pts = flowkit.good_features(cv2.cvtColor(frame0, cv2.COLOR_BGR2GRAY), 500, 0.01, 7)
-    ours = flowkit.lucas_kanade_sparse(frame0, frame1, pts)
+    ours = flowkit.lucas_kanade_sparse(frame0, frame1, pts, normalize=False)
     theirs = opencv_lk(frame0, frame1, pts)  # OpenCV also sums the normal equations over channels
     agree, median = agreement(ours, theirs)
     assert agree >= 0.98 and median < 0.05
@@ -136,7 +136,7 @@ def test_colour_matches_opencv():
 def test_initial_guess_matches_opencv(rubberwhale):
     frame0, frame1, pts = rubberwhale
     guess = pts + np.float32([2.0, -1.0])
-    ours = flowkit.lucas_kanade_sparse(frame0, frame1, pts, init_points=guess, max_level=1)
+    ours = flowkit.lucas_kanade_sparse(frame0, frame1, pts, init_points=guess, max_level=1, normalize=False)
     theirs = opencv_lk(frame0, frame1, pts, max_level=1, init=guess)
     agree, median = agreement(ours, theirs)
     assert agree >= 0.98 and median < 0.05
@@ -144,8 +144,8 @@ def test_initial_guess_matches_opencv(rubberwhale):
 
 def test_backward_check(rubberwhale):
     frame0, frame1, pts = rubberwhale
-    p1, status, err = flowkit.lucas_kanade_sparse(frame0, frame1, pts, backward_check=True)
-    q1, forward, _ = flowkit.lucas_kanade_sparse(frame0, frame1, pts)
+    p1, status, err = flowkit.lucas_kanade_sparse(frame0, frame1, pts, backward_check=True, normalize=False)
+    q1, forward, _ = flowkit.lucas_kanade_sparse(frame0, frame1, pts, normalize=False)
     np.testing.assert_array_equal(p1, q1)  # the check only clears statuses
     back, back_ok, _ = opencv_lk(frame1, frame0, q1)
     expect = forward & back_ok & (np.linalg.norm(back - pts, axis=1) <= 1.0)
@@ -188,10 +188,16 @@ def test_pyramid_stops_before_window_size():
 
 def test_identical_frames_give_zero_motion(rubberwhale):
     frame0, _, pts = rubberwhale
-    p1, status, err = flowkit.lucas_kanade_sparse(frame0, frame0, pts)
+    p1, status, err = flowkit.lucas_kanade_sparse(frame0, frame0, pts, normalize=False)
     assert status.all()
     np.testing.assert_array_equal(p1, pts)  # J - I is exactly 0, so every step is 0
     np.testing.assert_array_equal(err, 0)
+    # stretched (float) pyramids: the frame0 patch and the frame1 samples are interpolated by
+    # two formulas, so J - I is float rounding and a step may move a point by one ulp
+    p1, status, err = flowkit.lucas_kanade_sparse(frame0, frame0, pts)
+    assert status.all()
+    np.testing.assert_allclose(p1, pts, atol=1e-5)
+    assert err.max() < 1e-3  # 0..255 units: rounding of stretched values
 
 
 @pytest.mark.parametrize("du, dv", [(1.25, -0.5), (-3.7, 2.2), (6.3, 5.1)])
@@ -214,12 +220,12 @@ def test_dtypes_agree():
     # input's units; only integer pyramids are rounded, so float results differ by ~1e-3 px.
     frame0, frame1, _, _ = ground_truth_case("Venus")
     pts = flowkit.good_features(frame0, 400, 0.01, 7)
-    ref = flowkit.lucas_kanade_sparse(frame0, frame1, pts, min_eig_threshold=2e-3)
+    ref = flowkit.lucas_kanade_sparse(frame0, frame1, pts, min_eig_threshold=2e-3, normalize=False)
     for scale, dtype in [(257, np.uint16), (1 / 255, np.float32), (1 / 255, np.float64),
                          (1 / 255, np.float16)]:
         a = (frame0 * float(scale)).astype(dtype)
         b = (frame1 * float(scale)).astype(dtype)
-        p1, status, err = flowkit.lucas_kanade_sparse(a, b, pts, min_eig_threshold=2e-3)
+        p1, status, err = flowkit.lucas_kanade_sparse(a, b, pts, min_eig_threshold=2e-3, normalize=False)
         assert p1.dtype == np.float32 and status.dtype == bool and err.dtype == np.float32
         agree, median = agreement((p1, status, err), ref)
         assert agree >= 0.98 and median < 0.05
@@ -235,7 +241,7 @@ def test_points_outside_nan_and_near_border():
     h, w = frame0.shape
     pts = np.array([[-40, 10], [w + 40, 100], [10, -35], [np.nan, 5], [5, np.inf], [1e20, 3],
                     [-5, 10], [w - 0.5, h - 0.5]], np.float32)
-    p1, status, err = flowkit.lucas_kanade_sparse(frame0, frame1, pts)
+    p1, status, err = flowkit.lucas_kanade_sparse(frame0, frame1, pts, normalize=False)
     _, cv_status, _ = opencv_lk(frame0, frame1, pts[[0, 1, 2, 6, 7]])
     # far outside (window wholly off the image): lost; err 0 there
     assert not status[:6].any() and not err[:6].any()
@@ -349,3 +355,109 @@ def test_cuda_matches_cpu():
     np.testing.assert_allclose(gpu[2], cpu[2], atol=1e-3)
     np.testing.assert_array_equal(flowkit.good_features(frame0, 10, 0.01, 2, device="cuda"),
                                   flowkit.good_features(frame0, 10, 0.01, 2))
+
+
+# ------------------------------------------------- intensity scale, channels, flat frames
+# docs/conventions.md, "Intensity": normalize=True stretches the pair (the frame) to [0, 1]
+
+
+@pytest.fixture(scope="module")
+def shifted():
+    # a smooth texture shifted by (2, 1) px (float64 in [0, 1]), points away from the border
+    frame0, frame1, _ = translated_pair(100, 120, 2.0, 1.0, seed=23)
+    pts = np.random.default_rng(4).uniform(25, [95, 75], (40, 2)).astype(np.float32)
+    return frame0, frame1, pts
+
+
+@pytest.mark.parametrize("top, dtype", [(0.1, np.float64), (0.03, np.float32), (255.0, np.float32)])
+def test_low_contrast_and_0_255_floats_track_like_uint8(shifted, top, dtype):
+    frame0, frame1, pts = shifted
+    u0, u1 = (np.round(f * 255).astype(np.uint8) for f in (frame0, frame1))
+    ref = flowkit.lucas_kanade_sparse(u0, u1, pts, win_size=15, max_level=2)
+    a, b = ((u * (top / 255)).astype(dtype) for u in (u0, u1))
+    p1, status, err = flowkit.lucas_kanade_sparse(a, b, pts, win_size=15, max_level=2)
+    assert status.all() and ref[1].all()
+    assert np.abs(p1 - pts - [2.0, 1.0]).mean() < 0.05
+    np.testing.assert_allclose(p1, ref[0], atol=1e-4)
+    np.testing.assert_allclose(err * (255 / top), ref[2], rtol=1e-3, atol=1e-3)  # input units
+
+
+def test_normalize_false_loses_low_contrast_points(shifted):
+    # parity mode: min_eig_threshold on the [0, 1] float reading rejects faint texture (OpenCV)
+    frame0, frame1, pts = shifted
+    _, status, _ = flowkit.lucas_kanade_sparse(frame0 * 0.03, frame1 * 0.03, pts, normalize=False)
+    assert status.mean() < 0.2  # measured: 2 of 40 kept
+    assert flowkit.lucas_kanade_sparse(frame0 * 0.03, frame1 * 0.03, pts)[1].all()
+
+
+@pytest.mark.parametrize("a, b", [(3.0, -1.0), (0.01, 0.5), (1e-3, 1e3), (250.0, 4.0)])
+def test_tracking_and_corners_invariant_to_affine_intensity(shifted, a, b):
+    frame0, frame1, pts = shifted
+    ref = flowkit.lucas_kanade_sparse(frame0, frame1, pts, win_size=15, max_level=2)
+    got = flowkit.lucas_kanade_sparse(a * frame0 + b, a * frame1 + b, pts, win_size=15, max_level=2)
+    np.testing.assert_array_equal(got[1], ref[1])
+    np.testing.assert_allclose(got[0], ref[0], atol=1e-4)
+    np.testing.assert_allclose(got[2], ref[2] * a, rtol=1e-3, atol=1e-6 * a)  # input units
+    np.testing.assert_array_equal(flowkit.good_features(a * frame0 + b, 200, 0.01, 4),
+                                  flowkit.good_features(frame0, 200, 0.01, 4))
+
+
+def test_rgba_is_rgb_with_alpha_ignored(shifted):
+    frame0, frame1, pts = shifted
+    rgb0 = (np.stack([frame0, frame0[::-1], 1 - frame0], -1) * 255).astype(np.uint8)
+    rgb1 = (np.stack([frame1, frame1[::-1], 1 - frame1], -1) * 255).astype(np.uint8)
+    alpha = np.random.default_rng(5).integers(0, 256, frame0.shape + (1,), dtype=np.uint8)
+    rgba0, rgba1 = np.concatenate([rgb0, alpha], -1), np.concatenate([rgb1, alpha[::-1]], -1)
+    for normalize in (True, False):
+        ours = flowkit.lucas_kanade_sparse(rgba0, rgba1, pts, normalize=normalize)
+        ref = flowkit.lucas_kanade_sparse(rgb0, rgb1, pts, normalize=normalize)
+        for x, y in zip(ours, ref):
+            np.testing.assert_array_equal(x, y)
+        np.testing.assert_array_equal(flowkit.good_features(rgba0, 100, 0.01, 3, normalize=normalize),
+                                      flowkit.good_features(rgb0, 100, 0.01, 3, normalize=normalize))
+
+
+def test_two_channels_and_non_finite_values_raise():
+    two = np.zeros((30, 40, 2), np.uint8)
+    pts = np.zeros((3, 2), np.float32)
+    with pytest.raises(ValueError, match=r"frame0: expected 1, 3 or 4 channels .*got 2 channels"):
+        flowkit.lucas_kanade_sparse(two, two, pts)
+    with pytest.raises(ValueError, match=r"frame: expected 1, 3 or 4 channels .*\(30, 40, 2\)"):
+        flowkit.good_features(two, 10, 0.01, 3)
+    good = textured_image(30, 40, seed=2)
+    bad = good.copy()
+    bad[3, 4] = np.nan
+    for normalize in (True, False):
+        with pytest.raises(ValueError, match="frame1: expected finite values, got NaN"):
+            flowkit.lucas_kanade_sparse(good, bad, pts, normalize=normalize)
+        with pytest.raises(ValueError, match="frame: expected finite values, got NaN"):
+            flowkit.good_features(bad, 10, 0.01, 3, normalize=normalize)
+    bad[3, 4] = np.inf
+    with pytest.raises(ValueError, match="frame0: expected finite values, got infinite"):
+        flowkit.lucas_kanade_sparse(bad, good, pts)
+
+
+@pytest.mark.parametrize("value", [0, 200, 0.7, -3.5])
+def test_flat_frames_lose_every_point_and_have_no_corners(value):
+    dtype = np.uint8 if isinstance(value, int) else np.float64
+    flat = np.full((40, 48), value, dtype)
+    pts = np.float32([[10, 10], [20.5, 30.25], [40, 5]])
+    p1, status, err = flowkit.lucas_kanade_sparse(flat, flat, pts)
+    assert not status.any() and not err.any()  # zero gradient matrix: lost, err 0
+    assert flowkit.good_features(flat, 10, 0.01, 3).shape == (0, 2)
+
+
+def test_pure_noise_is_tracked_as_texture():
+    # documented: noise is stretched like texture, so the same points are tracked to the same
+    # (finite) positions at any noise amplitude; normalize=False loses faint noise's points
+    rng = np.random.default_rng(9)
+    n0, n1 = rng.random((2, 60, 70))
+    pts = rng.uniform(15, [55, 45], (30, 2)).astype(np.float32)
+    p1, status, _ = flowkit.lucas_kanade_sparse(n0, n1, pts, win_size=9, max_level=1)
+    assert status.any() and np.all(np.isfinite(p1[status]))
+    faint = flowkit.lucas_kanade_sparse(0.5 + 1e-5 * n0, 0.5 + 1e-5 * n1, pts, win_size=9, max_level=1)
+    np.testing.assert_array_equal(faint[1], status)
+    np.testing.assert_allclose(faint[0][status], p1[status], atol=1e-4)
+    assert not flowkit.lucas_kanade_sparse(0.5 + 1e-5 * n0, 0.5 + 1e-5 * n1, pts, win_size=9,
+                                           max_level=1, normalize=False)[1].any()
+    assert len(flowkit.good_features(n0, 50, 0.01, 3)) == 50  # noise peaks are corners
