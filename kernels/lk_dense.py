@@ -452,7 +452,9 @@ def _ilk_step_band(ref, mov, flow, prefilter, weights, box, n_bands, fl, wb, tb,
             if prefilter:
                 _median_row(flow, y, fl_row)
             else:
-                fl_row[:] = flow[y].reshape(2 * width)
+                flow_row = flow[y].reshape(2 * width)
+                for i in range(2 * width):  # a loop: a slice copy costs ~2 s to compile
+                    fl_row[i] = flow_row[i]
             _warp_row(image, src, fl_row, np.int64(0), y, interp.INTER_LINEAR, interp.BORDER_REPLICATE,
                       0.0, xs, ys, fxs, fys, b_wb[y - w0], no_mask)
         for y in range(t0, t1):

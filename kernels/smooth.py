@@ -501,7 +501,8 @@ def _padded_rows(src, n, y, size, rows):
     for i in range(size):
         s = src[n, min(max(y + i - r, 0), h - 1)]
         d = rows[i]
-        d[pad:pad + length] = s
+        for j in range(length):  # a loop: Numba's slice-to-slice copy costs ~2 s to compile
+            d[pad + j] = s[j]
         for p in range(0, pad, 2):
             d[p] = s[0]
             d[p + 1] = s[1]
@@ -578,7 +579,9 @@ def _median_cpu_band(src, size, out, band, n_bands):
             row = out[n, y]
             window_nan = has_nan[max(y - r, 0) - first:min(y + r + 1, h) - first].any()
             if size == 1:
-                row[:] = src[n, y]
+                same = src[n, y]
+                for j in range(length):
+                    row[j] = same[j]
             elif size == 3:
                 _median9_row(src, n, y, row)
             elif size == 5:
