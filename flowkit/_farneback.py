@@ -75,6 +75,7 @@ class Farneback:
         if init_flow is not None:
             init_flow = as_array(init_flow)
             V.check_flow("init_flow", init_flow, shape=lead)
+            V.check_finite("init_flow", init_flow)
         backend = select_device(self.device, frame0=frame0, frame1=frame1, init_flow=init_flow)
         gpu_input = is_device_array(frame0)
         plan = fb.plan_levels(height, width, p.levels, p.pyr_scale)

@@ -5,7 +5,7 @@ import numpy as np
 from ._backend import (CUDA, as_array, device_array, is_device_array, select_device, to_device, to_host,
                        to_output)
 from ._intensity import prepare_frames
-from ._validate import check_bool, check_flow, check_frame_pair, check_int, to_nhwc
+from ._validate import check_bool, check_finite, check_flow, check_frame_pair, check_int, to_nhwc
 from .kernels import lk_dense
 
 
@@ -104,6 +104,7 @@ def lucas_kanade(frame0, frame1, *, radius=7, num_warp=10, gaussian=False, prefi
     if init_flow is not None:
         init_flow = as_array(init_flow)
         check_flow("init_flow", init_flow, shape=lead)
+        check_finite("init_flow", init_flow)
     backend = select_device(device, frame0=frame0, frame1=frame1, init_flow=init_flow)
     gpu_input = is_device_array(frame0)
     args = (radius, num_warp, gaussian, prefilter, levels)

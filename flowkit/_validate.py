@@ -19,6 +19,13 @@ def _dtype_name(array):
     return getattr(array.dtype, "name", str(array.dtype))
 
 
+def describe(value):
+    """``value`` for an error message: its repr, or type, shape and dtype for an array."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return f"{type(value).__name__} of shape {tuple(value.shape)} and dtype {_dtype_name(value)}"
+    return repr(value)
+
+
 def check_array(name, array):
     """Reject objects that are not arrays and empty arrays."""
     if not hasattr(array, "shape") or not hasattr(array, "dtype"):
@@ -86,6 +93,9 @@ def check_frame_pair(frame0, frame1):
     check_image("frame0", frame0)
     check_image("frame1", frame1)
     check_same_shape("frame0", frame0, "frame1", frame1)
+    if frame1.dtype != frame0.dtype:  # the joint intensity stretch reads both in one scale
+        raise TypeError(f"frame1: expected dtype {_dtype_name(frame0)} (the dtype of frame0), "
+                        f"got {_dtype_name(frame1)}")
     return (frame0, frame1) + frames_layout(frame0)
 
 
@@ -128,24 +138,39 @@ def check_flow(name, flow, *, shape=None):
         raise ValueError(f"{name}: expected shape {tuple(shape) + (2,)}, got {tuple(flow.shape)}")
 
 
+def check_finite(name, array):
+    """No NaN or infinite value (one pass over the array: NumPy, CuPy, other device arrays
+    through the host)."""
+    from ._backend import is_device_array, to_host
+
+    xp = np
+    if is_device_array(array):
+        if type(array).__module__.startswith("cupy"):
+            import cupy as xp
+        else:
+            array = to_host(array)
+    if not bool(xp.isfinite(array).all()):
+        raise ValueError(f"{name}: expected finite values, got NaN or infinity")
+
+
 def check_bool(name, value):
     """A Python or NumPy bool (not an int); returns it as ``bool``."""
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected a bool, got {value!r}")
+        raise TypeError(f"{name}: expected a bool, got {describe(value)}")
     return bool(value)
 
 
 def check_choice(name, value, choices):
     """``value`` must be one of ``choices`` (strings compared exactly)."""
     if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
+        raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {describe(value)}")
     return value
 
 
 def check_int(name, value, *, min_value=None, max_value=None, odd=False):
     """An integer (bool rejected) within bounds, optionally odd; returns it as ``int``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: expected an integer, got {value!r}")
+        raise TypeError(f"{name}: expected an integer, got {describe(value)}")
     value = int(value)
     if min_value is not None and value < min_value:
         raise ValueError(f"{name}: expected an integer >= {min_value}, got {value}")
@@ -162,7 +187,7 @@ def check_float(name, value, *, low=None, high=None, low_open=False, high_open=F
     ``low_open``/``high_open`` exclude the end point.
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected a real number, got {value!r}")
+        raise TypeError(f"{name}: expected a real number, got {describe(value)}")
     value = float(value)
     if not np.isfinite(value):
         raise ValueError(f"{name}: expected a finite number, got {value}")

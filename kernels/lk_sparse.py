@@ -710,13 +710,19 @@ def _min_eig_band(txx, txy, tyy, eig, band, n_bands):
                 eig[y, x] = box_min_eig_pixel(txx, txy, tyy, y, x)
 
 
-@njit(cache=True)
 def local_maxima(eig, thr):
     """Flat uint8 mask of the pixels not on the border that exceed ``thr`` and 0 and equal
-    their 3x3 maximum (OpenCV's threshold, dilate and compare)."""
+    their 3x3 maximum (OpenCV's threshold, dilate and compare); bands of rows on threads."""
+    peak = np.zeros(eig.size, np.uint8)
+    run_bands(_local_maxima_band, eig, eig.dtype.type(thr), peak)
+    return peak
+
+
+@njit(nogil=True, cache=True)
+def _local_maxima_band(eig, thr, peak, band, n_bands):
+    """Rows ``band`` of ``n_bands`` of :func:`local_maxima`."""
     h, w = eig.shape
-    peak = np.zeros(h * w, np.uint8)
-    for y in range(1, h - 1):
+    for y in range(max(1, band * h // n_bands), min(h - 1, (band + 1) * h // n_bands)):
         for x in range(1, w - 1):
             v = eig[y, x]
             if v > thr and v > 0:
@@ -730,10 +736,8 @@ def local_maxima(eig, thr):
                         break
                 if local:
                     peak[y * w + x] = 1
-    return peak
 
 
-@njit(cache=True)
 def select_corners(eig, quality, min_distance, max_corners):
     """OpenCV's goodFeaturesToTrack selection on a response map; (K, 2) float32 (x, y).
 
@@ -741,9 +745,13 @@ def select_corners(eig, quality, min_distance, max_corners):
     (ties: later raster position first, as OpenCV), then accept greedily those at least
     ``min_distance`` from every accepted corner (OpenCV's grid of round(min_distance) cells).
     """
+    return _select_peaks(eig, local_maxima(eig, eig.max() * quality), min_distance, max_corners)
+
+
+@njit(cache=True)
+def _select_peaks(eig, peak, min_distance, max_corners):
+    """:func:`select_corners` after the local maxima: sort and space them out."""
     h, w = eig.shape
-    thr = eig.max() * quality
-    peak = local_maxima(eig, thr)
     m = 0
     for i in range(h * w):
         m += peak[i]

@@ -572,3 +572,24 @@ def test_cuda_stretches_and_drops_alpha_like_cpu():
     gpu = list(flowkit.farneback_video(frames, device="cuda", **opts))
     for a, b in zip(cpu, gpu):
         np.testing.assert_allclose(b, a, atol=1e-3)
+
+
+@pytest.mark.parametrize("estimator", [flowkit.farneback, flowkit.lucas_kanade])
+def test_mixed_dtypes_and_non_finite_init_flow_are_errors(estimator):
+    # the joint stretch reads both frames in one intensity scale: a uint8 frame beside a float
+    # frame of the same picture would otherwise give a large wrong flow
+    frame = textured_image(32, 40, seed=4)
+    as_uint8 = np.round(frame * 255).astype(np.uint8)
+    with pytest.raises(TypeError, match="frame1: expected dtype uint8 .the dtype of frame0., got float64"):
+        estimator(as_uint8, frame.astype(np.float64))
+    for bad in (np.nan, np.inf):
+        init = np.zeros(frame.shape + (2,), np.float32)
+        init[5, 6, 1] = bad
+        with pytest.raises(ValueError, match="init_flow: expected finite values"):
+            estimator(frame, frame, init_flow=init)
+
+
+def test_option_errors_describe_arrays_instead_of_printing_them():
+    frame = textured_image(32, 40, seed=4)
+    with pytest.raises(TypeError, match=r"max_corners: expected an integer, got ndarray of shape \(32, 40\) and dtype float"):
+        flowkit.good_features(frame, frame)
