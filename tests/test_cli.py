@@ -479,6 +479,10 @@ def test_warmup_cases_cover_the_public_functions():
     called = {name.split("_")[0] for name in CASES}
     assert {"farneback", "lucas", "good", "warp", "smooth", "flow"} == called
     CASES["flow_to_color"]()  # a case is a callable without arguments
+    # common dtypes compile their own specialisations; warm them beside the kernels they share
+    assert {"warp_float32_gray", "warp_float32_rgb", "warp_float64_rgb"} <= set(GROUPS["warp"])
+    assert "smooth_gaussian_float64" in GROUPS["smooth"]
+    CASES["warp_float32_gray"]()
 
 
 def test_real_videos(tmp_path, capsys):
