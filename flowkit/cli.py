@@ -2,7 +2,8 @@
 
 Each subcommand is one function (``cmd_*``) that takes the parsed arguments, calls flowkit's
 public functions and reports on stdout what it wrote. Every error is one line on stderr,
-``flowkit: error: <message>``, with exit status 1 (2 for usage errors, 130 when interrupted);
+``flowkit: error: <message>``, with exit status 1 (2 for usage errors, which end with
+``(see flowkit <cmd> --help)``; 130 when interrupted, 143 on SIGTERM);
 ``--debug`` shows the traceback instead. Outputs are written atomically, so a failed or
 interrupted command leaves no partial file (``flow --flo-dir`` keeps the complete ``.flo``
 files of the pairs finished before). Documented in docs/api.md, "Command line".
