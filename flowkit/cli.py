@@ -2,7 +2,8 @@
 
 Each subcommand is one function (``cmd_*``) that takes the parsed arguments, calls flowkit's
 public functions and reports on stdout what it wrote. Every error is one line on stderr,
-``flowkit: error: <message>``, with exit status 1 (2 for usage errors, 130 when interrupted);
+``flowkit: error: <message>``, with exit status 1 (2 for usage errors, which end with
+``(see flowkit <cmd> --help)``; 130 when interrupted, 143 on SIGTERM);
 ``--debug`` shows the traceback instead. Outputs are written atomically, so a failed or
 interrupted command leaves no partial file (``flow --flo-dir`` keeps the complete ``.flo``
 files of the pairs finished before). Documented in docs/api.md, "Command line".
@@ -13,6 +14,7 @@ import ast
 import contextlib
 import inspect
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -29,6 +31,24 @@ _NOT_OPTIONS = frozenset({"init_flow", "return_confidence"})
 
 class UsageError(Exception):
     """Arguments that do not fit together; reported like argparse's own errors (exit 2)."""
+
+
+class _Terminated(BaseException):
+    """Raised by the SIGTERM handler, so that atomic outputs are cleaned up like on Ctrl-C."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line: ``flowkit: error: MESSAGE (see ...)``."""
+
+    def error(self, message):
+        self.exit(2, _usage_line(message, self.prog))
+
+
+def _usage_line(message, prog):
+    return f"flowkit: error: {message} (see {prog} --help)\n"
+
+
+MAX_FPS = 1000.0
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -115,11 +135,66 @@ def _positive(text):
     return int(text)
 
 
+def _positive_float(text):
+    """A finite number > 0 (``--max-flow``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not np.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def _fps(text):
+    """A frame rate in (0, MAX_FPS]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (0 < value <= MAX_FPS):  # also false for nan
+        raise argparse.ArgumentTypeError(f"expected a frame rate in (0, {MAX_FPS:g}], got {text!r}")
+    return value
+
+
 def _size(text):
     width, sep, height = text.lower().partition("x")
     if not sep or not width.isdigit() or not height.isdigit() or int(width) < 1 or int(height) < 1:
         raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 320x240, got {text!r}")
     return int(width), int(height)
+
+
+def _same_file(path, other):
+    """Whether two paths name one file: ``os.path.samefile`` if both exist, else equal resolved paths."""
+    try:
+        return os.path.samefile(path, other)
+    except OSError:
+        return Path(path).resolve() == Path(other).resolve()
+
+
+def _check_output(flag, path, kind, inputs=()):
+    """Check an output path before any work: its kind, that it is no input and its folder exists.
+
+    ``kind`` is ``"flo"``, ``"image"`` or ``"video"``. A wrong extension or an output that is
+    an input is a usage error (exit 2); a folder in the way or a missing folder is exit 1.
+    """
+    path = Path(path)
+    for source in inputs:
+        if source is not None and _same_file(path, source):
+            same = "" if str(path) == str(source) else f" {source}"
+            raise UsageError(f"{flag}: {path} is the input{same}; refusing to overwrite it")
+    if path.is_dir():
+        expected = {"flo": "a .flo", "image": "an image (.png)", "video": "a video"}[kind]
+        raise IsADirectoryError(f"{flag}: {path} is a folder; expected {expected} file path")
+    if kind == "flo" and path.suffix.lower() != ".flo":
+        raise UsageError(f"{flag}: expected a .flo path, got {path}")
+    if kind == "image":
+        import cv2
+
+        if not cv2.haveImageWriter(str(path)):
+            what = f"extension {path.suffix!r}" if path.suffix else "no extension"
+            raise UsageError(f"{path}: cannot write an image with {what} (use .png)")
+    check_folder(path)
 
 
 def _estimator(method):
@@ -234,6 +309,9 @@ def demo(out_dir, method="farneback", options=None):
 
 def cmd_demo(args):
     """``flowkit demo``: the main job on the built-in sample pair."""
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out: {out} exists and is not a folder")
     options = _method_options(args.method, args.option)
     sys.stdout.write(demo(args.out, args.method, options))
     print(f"wrote 7 files to {args.out}")
@@ -255,6 +333,11 @@ def cmd_flow(args):
         raise UsageError(f"{', '.join(video_only)}: only for a video or image folder given alone")
     import flowkit
 
+    inputs = (args.frame0, args.frame1)
+    if args.output:
+        _check_output("-o", args.output, "flo", inputs)
+    if args.png:
+        _check_output("--png", args.png, "image", inputs)
     options = _method_options(args.method, args.option)
     frame0, frame1 = _read_image(args.frame0), _read_image(args.frame1)
     if frame0.shape[:2] != frame1.shape[:2]:
@@ -264,9 +347,6 @@ def cmd_flow(args):
     if frame0.ndim != frame1.ndim or frame0.dtype != frame1.dtype:
         raise ValueError(f"{args.frame0} is {_describe(frame0)} but {args.frame1} is "
                          f"{_describe(frame1)}; the frames must have the same kind")
-    for path in (args.output, args.png):
-        if path:
-            check_folder(path)
     start = time.perf_counter()
     flow = _estimator(args.method)(frame0, frame1, **options)
     seconds = time.perf_counter() - start
@@ -313,10 +393,12 @@ def _flow_video(args):
         raise UsageError("-o and --png are for two images; for a video use --video and/or --flo-dir")
     if not (args.video or args.flo_dir):
         raise UsageError("nothing to write: give --video OUT.mp4 and/or --flo-dir DIR")
+    if args.video:
+        _check_output("--video", args.video, "video", (source,))
     options = _method_options(args.method, args.option, video=True)
     frames = flowkit.iter_frames(source, gray=args.gray, step=args.step, resize=args.resize)
     count, fps = _probe(source, args.step)
-    fps = args.fps or fps or 30.0
+    fps = args.fps or (fps if fps and fps <= MAX_FPS else None) or 30.0
     if args.method == "farneback":
         flows = flowkit.farneback_video(frames, **options)
     else:
@@ -364,6 +446,7 @@ def cmd_color(args):
 
     if not Path(args.flo).is_file():
         raise FileNotFoundError(f"no such .flo file: {args.flo}")
+    _check_output("-o", args.output, "image", (args.flo,))
     flow = flowkit.read_flo(args.flo)
     _write_png(args.output, flowkit.flow_to_color(flow, max_flow=args.max_flow))
     print(f"wrote {args.output} ({flow.shape[1]}x{flow.shape[0]} colour-coded flow)")
@@ -436,7 +519,7 @@ def build_parser():
     -------
     argparse.ArgumentParser
     """
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="flowkit", description="Optical flow, warping and flow pictures from the command line.")
     parser.add_argument("--version", action="version", version=f"flowkit {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
@@ -453,9 +536,11 @@ def build_parser():
         "-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
         help="keyword option of the method, repeatable; VALUE is a Python literal (5, 0.5, True) "
              "or a word. farneback: pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, "
-             "gaussian, device (and use_previous_flow for a video); lucas_kanade: radius, "
-             "num_warp, gaussian, prefilter, levels, device. Any other keyword the library "
-             "function takes is accepted; an unknown name is an error listing the valid ones")
+             "gaussian, normalize, device (and use_previous_flow for a video); lucas_kanade: radius, "
+             "num_warp, gaussian, prefilter, levels, normalize, device. normalize=true (the default) "
+             "stretches each pair to [0, 1] so the flow does not depend on the intensity scale; "
+             "normalize=false gives OpenCV / scikit-image parity. These are all; init_flow and "
+             "return_confidence are not options, and an unknown name is an error listing the valid ones")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("demo", parents=[common, method],
@@ -476,9 +561,10 @@ def build_parser():
     p.add_argument("--png", help="two images: colour-wheel picture of the flow")
     p.add_argument("--video", help="video: colour-coded flow video (.mp4, .avi, .mkv)")
     p.add_argument("--flo-dir", help="video: folder for one .flo per pair (created)")
-    p.add_argument("--max-flow", type=float, help="flow length (px) of full colour saturation; "
+    p.add_argument("--max-flow", type=_positive_float, help="flow length (px) of full colour saturation; "
                    "default: each picture scaled to its own largest flow")
-    p.add_argument("--fps", type=float, help="video: frame rate of --video (default: the input's, or 30)")
+    p.add_argument("--fps", type=_fps, help=f"video: frame rate of --video, in (0, {MAX_FPS:g}] "
+                   f"(default: the input's, or 30)")
     p.add_argument("--codec", help="video: FourCC of --video (default by extension: mp4v, MJPG, FFV1)")
     p.add_argument("--step", type=_positive, default=1, help="video: use every STEP-th frame")
     p.add_argument("--resize", type=_size, metavar="WxH", help="video: resize frames to WIDTHxHEIGHT")
@@ -488,7 +574,8 @@ def build_parser():
     p = sub.add_parser("color", parents=[common], help="render a .flo file with the Middlebury colour wheel")
     p.add_argument("flo")
     p.add_argument("-o", "--output", required=True, help="output .png path")
-    p.add_argument("--max-flow", type=float, help="flow length (px) of full saturation (default: the largest)")
+    p.add_argument("--max-flow", type=_positive_float,
+                   help="flow length (px) of full saturation (default: the largest)")
     p.set_defaults(run=cmd_color)
 
     p = sub.add_parser("warmup", parents=[common],
@@ -514,9 +601,17 @@ def _one_line(exc):
             message = flag + message[len(name):]
             break
     message = message.replace("pass resize= ", "pass --resize WxH ")
+    if type(exc).__module__.startswith("cv2"):
+        # cv2.error: "OpenCV(5.0.0) /io/opencv/...cpp:1072: error: (-2:Unspecified error) MESSAGE"
+        found = re.search(r"error: \([^)]*\) (.*)", message)
+        return f"OpenCV: {found.group(1) if found else message}"
     if not isinstance(exc, _PLAIN_ERRORS):
         message = f"{type(exc).__name__}: {message}"
     return message
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated
 
 
 def main(argv=None):
@@ -530,22 +625,44 @@ def main(argv=None):
     Returns
     -------
     int
-        Exit status: 0 on success, 1 after an error (one line on stderr), 130 when
-        interrupted. Usage errors exit with status 2 through argparse.
+        Exit status: 0 on success, 1 after an error (one line on stderr), 2 after a usage
+        error (one line), 130 when interrupted (Ctrl-C), 143 when terminated (SIGTERM).
     """
+    import signal
+    import threading
+
+    # quiet OpenCV's and FFmpeg's own log lines (the command reports errors itself); only
+    # effective before cv2 is first imported, and the user's own settings win
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM (kill, timeout) unwinds like Ctrl-C, so atomic outputs remove their temporary files
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return args.run(args)
     except UsageError as exc:
-        parser.exit(2, f"flowkit {args.command}: error: {exc}\n")
+        if args.debug:
+            raise
+        sys.stderr.write(_usage_line(exc, f"flowkit {args.command}"))
+        return 2
     except KeyboardInterrupt:
         if args.debug:
             raise
         print("flowkit: interrupted", file=sys.stderr)
         return 130
+    except _Terminated:
+        if args.debug:
+            raise
+        print("flowkit: terminated", file=sys.stderr)
+        return 143
     except Exception as exc:
         if args.debug:
             raise
         print(f"flowkit: error: {_one_line(exc)}", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

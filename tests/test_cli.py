@@ -162,16 +162,149 @@ def test_debug_shows_the_traceback(tmp_path):
     assert status == 1 and "Traceback" in err
 
 
+def usage_error_line(err, command="flow"):
+    """The message of a one-line usage error: ``flowkit: error: MESSAGE (see flowkit CMD --help)``."""
+    message = one_error_line(err)
+    suffix = f" (see flowkit {command} --help)"
+    assert message.endswith(suffix), err
+    return message[:-len(suffix)]
+
+
 def test_usage_errors_exit_2(pair, tmp_path):
     a, b = pair[:2]
     status, _, err = run_cli("flow", a, b)
-    assert status == 2 and err == "flowkit flow: error: nothing to write: give -o OUT.flo and/or --png OUT.png\n"
+    assert status == 2 and usage_error_line(err) == "nothing to write: give -o OUT.flo and/or --png OUT.png"
     status, _, err = run_cli("flow", a, "--flo-dir", tmp_path / "d")
-    assert status == 2 and "FRAME1 is missing" in err and len(err.splitlines()) == 1
-    status, _, err = run_cli("flow", a, b, "-o", tmp_path / "f.flo", "-O", "levels")
-    assert status == 2 and "expected NAME=VALUE, got 'levels'" in err
+    assert status == 2 and "FRAME1 is missing" in usage_error_line(err)
     status, _, err = run_cli("flow", a, b, "-o", tmp_path / "f.flo", "--step", "2", "--gray")
-    assert status == 2 and err == "flowkit flow: error: --step, --gray: only for a video or image folder given alone\n"
+    assert status == 2 and usage_error_line(err) == "--step, --gray: only for a video or image folder given alone"
+
+
+@pytest.mark.parametrize("args, command, expected", [
+    (["flow", "A", "B", "-o", "f.flo", "-O", "levels"], "flow", "argument -O/--option: expected NAME=VALUE, got 'levels'"),
+    (["flow", "V", "--video", "x.mp4", "--step", "0"], "flow", "argument --step: expected an integer >= 1, got '0'"),
+    (["flow", "V", "--video", "x.mp4", "--resize", "100"], "flow",
+     "argument --resize: expected WIDTHxHEIGHT such as 320x240, got '100'"),
+    (["warmup", "--jobs", "0"], "warmup", "argument -j/--jobs: expected an integer >= 1, got '0'"),
+    (["flow", "A", "B", "-o", "f.flo", "--max-flow", "-1"], "flow", "argument --max-flow: expected a number > 0, got '-1'"),
+    (["color", "f.flo", "-o", "c.png", "--max-flow", "0"], "color", "argument --max-flow: expected a number > 0, got '0'"),
+    (["flow", "V", "--video", "x.mp4", "--fps", "-5"], "flow", "argument --fps: expected a frame rate in (0, 1000], got '-5'"),
+    (["flow", "V", "--video", "x.mp4", "--fps", "nan"], "flow", "argument --fps: expected a frame rate in (0, 1000], got 'nan'"),
+    (["flow", "V", "--video", "x.mp4", "--fps", "0"], "flow", "argument --fps: expected a frame rate in (0, 1000], got '0'"),
+    (["flow", "V", "--video", "x.mp4", "--fps", "1e9"], "flow", "argument --fps: expected a frame rate in (0, 1000], got '1e9'"),
+    (["frob"], "", "argument COMMAND: invalid choice: 'frob'"),
+])
+def test_argparse_errors_are_one_line(tmp_path, args, command, expected):
+    status, out, err = run_cli(*args)
+    assert status == 2 and out == ""
+    if command:
+        assert usage_error_line(err, command) == expected
+    else:
+        assert one_error_line(err).startswith(expected) and err.rstrip().endswith("(see flowkit --help)")
+
+
+def test_output_paths_are_checked_before_any_work(pair, tmp_path):
+    a, b = pair[:2]
+    flo = tmp_path / "f.flo"
+    flowkit.write_flo(flo, np.zeros((48, 64, 2), np.float32))
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    before = sorted(tmp_path.iterdir())
+    for args, status, expected in [
+        (["color", flo, "-o", tmp_path / "x.flo"], 2,
+         f"{tmp_path / 'x.flo'}: cannot write an image with extension '.flo' (use .png) (see flowkit color --help)"),
+        (["flow", a, b, "--png", tmp_path / "x.txt"], 2,
+         f"{tmp_path / 'x.txt'}: cannot write an image with extension '.txt' (use .png) (see flowkit flow --help)"),
+        (["color", flo, "-o", folder], 1, f"-o: {folder} is a folder; expected an image (.png) file path"),
+        (["flow", a, b, "-o", folder], 1, f"-o: {folder} is a folder; expected a .flo file path"),
+        (["flow", a, b, "-o", tmp_path / "x.txt"], 2,
+         f"-o: expected a .flo path, got {tmp_path / 'x.txt'} (see flowkit flow --help)"),
+        (["demo", "--out", flo], 1, f"--out: {flo} exists and is not a folder"),
+        (["flow", a, b, "-o", tmp_path / "f.flo", "--png", a], 2,
+         f"--png: {a} is the input; refusing to overwrite it (see flowkit flow --help)"),
+        (["color", flo, "-o", tmp_path / "sub" / ".." / "f.flo"], 2,
+         f"-o: {tmp_path / 'sub' / '..' / 'f.flo'} is the input {flo}; refusing to overwrite it "
+         f"(see flowkit color --help)"),
+    ]:
+        code, out, err = run_cli(*args)
+        assert (code, out) == (status, ""), (args, err)
+        assert one_error_line(err) == expected
+    assert sorted(tmp_path.iterdir()) == before
+    assert (flowkit.read_flo(flo) == 0).all()
+
+
+def test_the_input_video_is_not_overwritten(tmp_path):
+    video = tmp_path / "in.mkv"
+    with flowkit.VideoWriter(video, fps=12) as writer:
+        for frame in _moving_frames(3):
+            writer.write(frame)
+    data = video.read_bytes()
+    status, _, err = run_cli("flow", video, "--video", video)
+    assert status == 2 and usage_error_line(err) == f"--video: {video} is the input; refusing to overwrite it"
+    assert video.read_bytes() == data and sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]
+
+
+def test_opencv_and_ffmpeg_logs_stay_off_stderr(tmp_path):
+    video = tmp_path / "in.mp4"
+    with flowkit.VideoWriter(video, fps=12) as writer:
+        for frame in _moving_frames(4):
+            writer.write(frame)
+    truncated = tmp_path / "cut.mp4"
+    truncated.write_bytes(video.read_bytes()[:video.stat().st_size // 2])
+    status, _, err = run_cli("flow", truncated, "--video", tmp_path / "x.mp4")
+    assert status == 1 and one_error_line(err) == f"OpenCV cannot open {truncated} as a video"  # no "moov atom"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4", "in.mp4"]
+
+
+def test_sigterm_leaves_no_partial_video(tmp_path):
+    import signal
+    import time
+
+    rng = np.random.default_rng(0)
+    video = tmp_path / "long.mkv"
+    base = (rng.random((120, 160, 3)) * 255).astype(np.uint8)
+    with flowkit.VideoWriter(video, fps=30) as writer:
+        for i in range(300):
+            writer.write(np.roll(base, i, axis=1))
+    out = tmp_path / "out"
+    out.mkdir()
+    process = subprocess.Popen([sys.executable, "-m", "flowkit", "flow", str(video), "--video", str(out / "x.mp4")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not list(out.glob(".x.*.tmp.mp4")):  # the writer's temporary file: writing has begun
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.02)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=120)
+    assert (process.returncode, stdout, stderr) == (143, "", "flowkit: terminated\n")
+    assert list(out.iterdir()) == []  # neither the output nor its temporary file
+
+
+def test_cv2_errors_are_reported_once_without_the_source_path():
+    from flowkit.cli import _one_line
+
+    try:
+        cv2.imwrite("x.flo", np.zeros((4, 4), np.uint8))
+    except cv2.error as exc:
+        assert _one_line(exc).startswith("OpenCV: could not find a writer for the specified extension")
+    else:
+        pytest.skip("this OpenCV does not raise for an unknown extension")
+
+
+def test_option_help_lists_exactly_the_accepted_names():
+    from flowkit.cli import _NOT_OPTIONS, _estimator, build_parser
+    import inspect
+
+    parser = build_parser()
+    flow = parser._subparsers._group_actions[0].choices["flow"]
+    (action,) = [a for a in flow._actions if "--option" in a.option_strings]
+    text = " ".join(action.help.split())
+    for method in ("farneback", "lucas_kanade"):
+        names = [p.name for p in inspect.signature(_estimator(method)).parameters.values()
+                 if p.kind == p.KEYWORD_ONLY and p.name not in _NOT_OPTIONS]
+        assert f"{method}: {', '.join(names)}" in text
+    assert "normalize=false" in text and "Any other keyword" not in text
 
 
 def test_flow_options_reach_the_estimator_and_outputs_are_reported(pair, tmp_path, capsys):
@@ -346,6 +479,10 @@ def test_warmup_cases_cover_the_public_functions():
     called = {name.split("_")[0] for name in CASES}
     assert {"farneback", "lucas", "good", "warp", "smooth", "flow"} == called
     CASES["flow_to_color"]()  # a case is a callable without arguments
+    # common dtypes compile their own specialisations; warm them beside the kernels they share
+    assert {"warp_float32_gray", "warp_float32_rgb", "warp_float64_rgb"} <= set(GROUPS["warp"])
+    assert "smooth_gaussian_float64" in GROUPS["smooth"]
+    CASES["warp_float32_gray"]()
 
 
 def test_real_videos(tmp_path, capsys):
