@@ -19,12 +19,11 @@ The CPU driver works a row at a time in three passes:
 
 import numpy as np
 from llvmlite import binding, ir
-from numba import njit, types
+from numba import njit, prange, types
 from numba.core import cgutils, config
 from numba.extending import intrinsic, overload
 
 from . import interp
-from .parallel import run_bands
 
 UNKNOWN_FLOW = 1e9  # |component| >= this (or NaN) marks an unknown flow vector
 _ROWS_PER_TASK = 8
@@ -406,8 +405,14 @@ def _blend_target_impl(out_row, scratch):
     return lambda out_row, scratch: out_row
 
 
+@njit(parallel=True, cache=True)
 def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_max):
-    """CPU driver.
+    """CPU driver (Numba ``prange`` over tasks of rows).
+
+    The one CPU driver that stays ``parallel=True`` (see ``parallel.py``): on the 2-core
+    development VM, bands of a warp on flowkit's thread pool ran up to 1.5x slower at two
+    threads than the OpenMP loop (the worker's band often took twice the caller's), which
+    its compile-time saving (about 2.5 s) does not justify for the most-called kernel.
 
     Parameters
     ----------
@@ -422,12 +427,6 @@ def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_ma
         Largest value of an integer output dtype, 0 for float outputs (integer rows are
         blended into a float32 row, then rounded and saturated in a vectorised pass).
     """
-    run_bands(_warp_cpu_band, image, flow, out, mask, interpolation, border, border_value, int_max)
-
-
-@njit(nogil=True, cache=True)
-def _warp_cpu_band(image, flow, out, mask, interpolation, border, border_value, int_max, band, n_bands):
-    """Work items ``band`` of ``n_bands`` of :func:`warp_cpu` (``parallel.run_bands``)."""
     n_out, h, w, channels = out.shape
     n_image = image.shape[0]
     n_flow = flow.shape[0]
@@ -436,8 +435,7 @@ def _warp_cpu_band(image, flow, out, mask, interpolation, border, border_value, 
     zero = np.float32(0)  # integer outputs: the row is blended in float32, then rounded
     top = np.float32(int_max)
     no_mask = np.zeros(0, np.bool_)  # C-contiguous like mask rows (one array type)
-    n_items = (rows + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK
-    for task in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
+    for task in prange((rows + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK):
         xs = np.empty(w, np.int32)
         ys = np.empty(w, np.int32)
         fxs = np.empty(w, flow.dtype)
