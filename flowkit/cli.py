@@ -23,6 +23,7 @@ import numpy as np
 
 from . import __version__
 from ._atomic import atomic_path, check_folder
+from .video import DEFAULT_CODECS
 
 METHODS = ("farneback", "lucas_kanade")
 # keyword parameters of the estimators that are not options on the command line
@@ -172,11 +173,12 @@ def _same_file(path, other):
         return Path(path).resolve() == Path(other).resolve()
 
 
-def _check_output(flag, path, kind, inputs=()):
+def _check_output(flag, path, kind, inputs=(), codec=None):
     """Check an output path before any work: its kind, that it is no input and its folder exists.
 
-    ``kind`` is ``"flo"``, ``"image"`` or ``"video"``. A wrong extension or an output that is
-    an input is a usage error (exit 2); a folder in the way or a missing folder is exit 1.
+    ``kind`` is ``"flo"``, ``"image"`` or ``"video"`` (a video's extension must have a default
+    codec unless ``codec`` is given). A wrong extension or an output that is an input is a
+    usage error (exit 2); a folder in the way or a missing folder is exit 1.
     """
     path = Path(path)
     for source in inputs:
@@ -194,6 +196,10 @@ def _check_output(flag, path, kind, inputs=()):
         if not cv2.haveImageWriter(str(path)):
             what = f"extension {path.suffix!r}" if path.suffix else "no extension"
             raise UsageError(f"{path}: cannot write an image with {what} (use .png)")
+    if kind == "video" and codec is None and path.suffix.lower() not in DEFAULT_CODECS:
+        what = f"extension {path.suffix!r}" if path.suffix else "no extension"
+        raise UsageError(f"{flag}: {path}: no default codec for {what}; use one of "
+                         f"{', '.join(DEFAULT_CODECS)} or give --codec")
     check_folder(path)
 
 
@@ -394,7 +400,7 @@ def _flow_video(args):
     if not (args.video or args.flo_dir):
         raise UsageError("nothing to write: give --video OUT.mp4 and/or --flo-dir DIR")
     if args.video:
-        _check_output("--video", args.video, "video", (source,))
+        _check_output("--video", args.video, "video", (source,), codec=args.codec)
     options = _method_options(args.method, args.option, video=True)
     frames = flowkit.iter_frames(source, gray=args.gray, step=args.step, resize=args.resize)
     count, fps = _probe(source, args.step)
@@ -500,7 +506,7 @@ def cmd_warmup(args):
     wall = time.perf_counter() - start
     for name in CASES:
         if name in timings:
-            print(f"{name:22s} {timings[name]:6.2f} s")
+            print(f"{name:24s} {timings[name]:6.2f} s")
     cache = os.environ.get("NUMBA_CACHE_DIR")
     where = f" into {cache}" if cache else ""
     workers = f"{jobs} worker processes" if jobs > 1 else "this process"

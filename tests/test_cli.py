@@ -429,8 +429,10 @@ def test_video_errors_are_one_line(tmp_path):
     # VideoWriter's own atomic_path reports the missing folder by the user's path
     status, _, err = run_cli("flow", folder, "--video", tmp_path / "no" / "x.mp4")
     assert status == 1 and one_error_line(err) == f"output folder does not exist: {tmp_path / 'no' / 'x.mp4'}"
+    # an extension without a default codec is a usage error, checked before any work
     status, _, err = run_cli("flow", folder, "--video", tmp_path / "x.webm")
-    assert status == 1 and one_error_line(err).startswith("--codec: no default codec for extension '.webm'")
+    assert status == 2 and one_error_line(err).startswith(
+        f"--video: {tmp_path / 'x.webm'}: no default codec for extension '.webm'")
     status, _, err = run_cli("flow", tmp_path / "none.mp4", "--video", tmp_path / "x.mp4")
     assert status == 1 and one_error_line(err) == f"no such video file or image folder: {tmp_path / 'none.mp4'}"
     status, _, err = run_cli("flow", folder, "--flo-dir", tmp_path / "d", "--method", "lucas_kanade",
@@ -504,3 +506,17 @@ def test_real_videos(tmp_path, capsys):
     ten_bit = data_path("video", "torchcodec__h264_10bits.mp4")
     assert main(["flow", str(ten_bit), "--video", str(tmp_path / "10bit.mp4"), "--step", "10", "-q"]) == 0
     assert len(list(flowkit.iter_frames(tmp_path / "10bit.mp4"))) == 2
+
+
+def test_video_output_extension_is_checked_before_work(tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    frame0, frame1, _ = flowkit.sample_pair(48, 64)
+    for i, frame in enumerate((frame0, frame1)):
+        cv2.imwrite(str(frames / f"f{i}.png"), frame[..., ::-1])
+    result = subprocess.run([sys.executable, "-m", "flowkit", "flow", str(frames), "--video",
+                             str(tmp_path / "x.xyz")], capture_output=True, text=True)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--video:" in lines[0] and "x.xyz" in lines[0] and "--codec" in lines[0]
+    assert not (tmp_path / "x.xyz").exists()
