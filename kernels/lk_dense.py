@@ -11,7 +11,7 @@ the five normal-equation products are ``(5, W)`` planes per row in the CPU band 
 
 The CPU driver runs one parallel pass per warp (``_ilk_step``): each thread takes a band of
 rows and, for the band plus the halo rows its window needs, (median-prefilters the flow,)
-warps frame1 by the flow (``kernels.warp``'s row warper: bilinear, edge replicated), takes
+warps frame1 by the flow (``kernels.warp.warp_row_linear_replicate``: bilinear, edge replicated), takes
 ``np.gradient`` derivatives and forms the products summed over channels; then window sums
 (running sums for the uniform window) and the 2x2 solve per pixel. The flow is double
 buffered, so the bands need no other synchronisation. The plain ``@njit`` per-pixel
@@ -26,7 +26,7 @@ from numba import njit
 
 from . import interp
 from .parallel import run_bands
-from .warp import _warp_row  # kernels.warp's CPU row warper (vectorised split, direct taps)
+from .warp import warp_row_linear_replicate
 
 PYRAMID_DOWNSCALE = 2      # scikit-image's pyramid_reduce factor
 PYRAMID_SIGMA = 2 * 2 / 6.0  # pyramid_reduce's default sigma for downscale 2
@@ -455,8 +455,7 @@ def _ilk_step_band(ref, mov, flow, prefilter, weights, box, n_bands, fl, wb, tb,
                 flow_row = flow[y].reshape(2 * width)
                 for i in range(2 * width):  # a loop: a slice copy costs ~2 s to compile
                     fl_row[i] = flow_row[i]
-            _warp_row(image, src, fl_row, np.int64(0), y, interp.INTER_LINEAR, interp.BORDER_REPLICATE,
-                      0.0, xs, ys, fxs, fys, b_wb[y - w0], no_mask)
+            warp_row_linear_replicate(image, src, fl_row, y, xs, ys, fxs, fys, b_wb[y - w0], no_mask)
         for y in range(t0, t1):
             _terms_row(ref[y].reshape(width * n_ch), b_wb, y - w0, max(y - 1, 0) - w0,
                        min(y + 1, height - 1) - w0, b_fl[y - w0], b_tb[y - t0])
