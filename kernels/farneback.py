@@ -41,7 +41,7 @@ import numpy as np
 from numba import njit
 
 from .interp import BORDER_REFLECT101, border_index
-from .parallel import run_bands
+from .parallel import band_range, run_bands
 
 # OpenCV's absolute 1e-3 on the determinant, for intensities in [0, 255]; on the [0, 1]
 # scale used here the determinant is 255**4 times smaller, and so is the regulariser.
@@ -679,8 +679,8 @@ def pyramid_level_cpu(img, norm, kern, yidx, yfrac, xidx, xfrac, out):
 def _pyramid_level_cpu_band(img, norm, kern, yidx, yfrac, xidx, xfrac, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`pyramid_level_cpu` (``parallel.run_bands``)."""
     h = out.shape[0]
-    n_items = h
-    for dy in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
+    start, stop = band_range(h, band, n_bands)
+    for dy in range(start, stop):
         vb = np.empty((2, img.shape[1]), np.float32)
         hb = np.empty((2, img.shape[1]), np.float32)
         _pyramid_row(img, norm, kern, yidx, yfrac, xidx, xfrac, dy, vb, hb, out[dy])
@@ -699,8 +699,8 @@ def _poly_exp_cpu_band(img, g, xg, xxg, ig, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`poly_exp_cpu` (``parallel.run_bands``)."""
     h, w = img.shape
     n = g.shape[0] - 1
-    n_items = h
-    for y in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
+    start, stop = band_range(h, band, n_bands)
+    for y in range(start, stop):
         vb = np.empty((3, w + 2 * n), np.float32)
         bb = np.empty((6, w), np.float32)
         _poly_row(img, y, 0, h, g, xg, xxg, ig, vb, bb, out[y])
@@ -718,18 +718,19 @@ def expand_all_cpu(planes, norm, items, lvl, kerns, ytab, yfr, xtab, xfr, g, xg,
     resize tables are concatenated in ``ytab, yfr`` / ``xtab, xfr``. ``R0``, ``R1``: flat
     outputs, level ``l`` at offset ``lvl[l, 5]`` laid out (C, h, w, 5).
     """
-    run_bands(_expand_all_cpu_band, planes, norm, items, lvl, kerns, ytab, yfr, xtab, xfr, g, xg, xxg, ig, R0, R1)
+    run_bands(_expand_all_cpu_band, planes, norm, items, lvl, kerns, ytab, yfr, xtab, xfr, g, xg,
+              xxg, ig, R0, R1)
 
 
 @njit(nogil=True, cache=True)
 def _expand_all_cpu_band(planes, norm, items, lvl, kerns, ytab, yfr, xtab, xfr, g, xg, xxg, ig,
-                   R0, R1, band, n_bands):
+                         R0, R1, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`expand_all_cpu` (``parallel.run_bands``)."""
     n = g.shape[0] - 1
     nc = planes.shape[1]
     wfull = planes.shape[3]
-    n_items = items.shape[0]
-    for it in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
+    start, stop = band_range(items.shape[0], band, n_bands)
+    for it in range(start, stop):
         li = items[it, 0]
         f = items[it, 1]
         c = items[it, 2]
@@ -879,19 +880,20 @@ def iterate_cpu(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac,
     ``axis_weight`` of each column. Scratch: ``ring`` (S, 2m + 2, 5 w) float32 rows of
     normal equations, ``vsum`` (S, 5 w) float64.
     """
-    run_bands(_iterate_cpu_band, R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor, flow_out, conf, wk, box, eps, strips, bwx, ring, vsum)
+    run_bands(_iterate_cpu_band, R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac,
+              factor, flow_out, conf, wk, box, eps, strips, bwx, ring, vsum)
 
 
 @njit(nogil=True, cache=True)
 def _iterate_cpu_band(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor,
-                flow_out, conf, wk, box, eps, strips, bwx, ring, vsum, band, n_bands):
+                      flow_out, conf, wk, box, eps, strips, bwx, ring, vsum, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`iterate_cpu` (``parallel.run_bands``)."""
     m = wk.shape[0] - 1
     nring = 2 * m + 2
     want_conf = conf.shape[0] > 0
     n5 = vsum.shape[1]
-    n_items = strips.shape[0] - 1
-    for s in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
+    start, stop = band_range(strips.shape[0] - 1, band, n_bands)
+    for s in range(start, stop):
         y0 = strips[s]
         y1 = strips[s + 1]
         rg = ring[s]
@@ -988,8 +990,8 @@ def resize_flow_cpu(src, yidx, yfrac, xidx, xfrac, factor, out):
 def _resize_flow_cpu_band(src, yidx, yfrac, xidx, xfrac, factor, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`resize_flow_cpu` (``parallel.run_bands``)."""
     h, w = out.shape[0], out.shape[1]
-    n_items = h
-    for dy in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
+    start, stop = band_range(h, band, n_bands)
+    for dy in range(start, stop):
         for dx in range(w):
             for k in range(2):
                 out[dy, dx, k] = resize_flow_pixel(src, dy, dx, yidx, yfrac, xidx, xfrac, factor, k)
@@ -1004,8 +1006,8 @@ def area_flow_cpu(src, yidx, ywts, xidx, xwts, factor, out):
 def _area_flow_cpu_band(src, yidx, ywts, xidx, xwts, factor, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`area_flow_cpu` (``parallel.run_bands``)."""
     h, w = out.shape[0], out.shape[1]
-    n_items = h
-    for dy in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
+    start, stop = band_range(h, band, n_bands)
+    for dy in range(start, stop):
         for dx in range(w):
             for k in range(2):
                 out[dy, dx, k] = area_flow_pixel(src, dy, dx, yidx, ywts, xidx, xwts, factor, k)

@@ -10,7 +10,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .parallel import run_bands
+from .parallel import band_range, run_bands
 
 UNKNOWN_FLOW = 1e9  # Middlebury marks unknown flow by |u| or |v| >= 1e9
 
@@ -74,8 +74,8 @@ def max_radius_cpu(flow, row_max):
 def _max_radius_cpu_band(flow, row_max, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`max_radius_cpu` (``parallel.run_bands``)."""
     n_frames, h = flow.shape[:2]
-    n_items = n_frames * h
-    for row in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
+    start, stop = band_range(n_frames * h, band, n_bands)
+    for row in range(start, stop):
         n = row // h
         row_max[row] = row_max_radius(flow, n, row - n * h)
 
@@ -89,8 +89,8 @@ def flow_to_color_cpu(flow, max_radius, wheel, out):
 def _flow_to_color_cpu_band(flow, max_radius, wheel, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`flow_to_color_cpu` (``parallel.run_bands``)."""
     n_frames, h, w, _ = flow.shape
-    n_items = n_frames * h
-    for row in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
+    start, stop = band_range(n_frames * h, band, n_bands)
+    for row in range(start, stop):
         n = row // h
         y = row - n * h
         scale = max_radius[n]

@@ -11,7 +11,8 @@ the five normal-equation products are ``(5, W)`` planes per row in the CPU band 
 
 The CPU driver runs one parallel pass per warp (``_ilk_step``): each thread takes a band of
 rows and, for the band plus the halo rows its window needs, (median-prefilters the flow,)
-warps frame1 by the flow (``kernels.warp.warp_row_linear_replicate``: bilinear, edge replicated), takes
+warps frame1 by the flow (``kernels.warp.warp_row_linear_replicate``: bilinear, edge
+replicated), takes
 ``np.gradient`` derivatives and forms the products summed over channels; then window sums
 (running sums for the uniform window) and the 2x2 solve per pixel. The flow is double
 buffered, so the bands need no other synchronisation. The plain ``@njit`` per-pixel
@@ -25,7 +26,7 @@ import numpy as np
 from numba import njit
 
 from . import interp
-from .parallel import run_bands
+from .parallel import band_range, run_bands
 from .warp import warp_row_linear_replicate
 
 PYRAMID_DOWNSCALE = 2      # scikit-image's pyramid_reduce factor
@@ -359,8 +360,8 @@ def _blur_band(src, weights, border, dst, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`_blur` (``parallel.run_bands``)."""
     height, width, n_ch = src.shape
     half = (weights.shape[0] - 1) // 2
-    n_items = height
-    for y in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
+    start, stop = band_range(height, band, n_bands)
+    for y in range(start, stop):
         col = np.zeros(width * n_ch, np.float32)
         for k in range(weights.shape[0]):
             src_row = src[interp.border_index(y + k - half, height, border)].reshape(width * n_ch)
@@ -387,8 +388,8 @@ def _downsample_band(src, gain, dst, band, n_bands):
     fxs = np.empty(dst.shape[1], np.float64)
     for x in range(dst.shape[1]):
         xis[x], fxs[x] = linear_source(x, scale_x, w)
-    n_items = dst.shape[0]
-    for y in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
+    start, stop = band_range(dst.shape[0], band, n_bands)
+    for y in range(start, stop):
         yi, fy = linear_source(y, scale_y, h)
         for c in range(dst.shape[2]):
             plane = src[:, :, c]  # one view per row and channel (views cost refcounting)
@@ -408,8 +409,8 @@ def _upscale_flow_band(src, dst, band, n_bands):
     height, width = dst.shape[0], dst.shape[1]
     scale_x = np.float32(width / w)
     scale_y = np.float32(height / h)
-    n_items = height
-    for y in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
+    start, stop = band_range(height, band, n_bands)
+    for y in range(start, stop):
         sy = nearest_source(y, h, height)
         for x in range(width):
             sx = nearest_source(x, w, width)
@@ -423,7 +424,8 @@ def _ilk_step(ref, mov, flow, prefilter, weights, box, n_bands, fl, wb, tb, flow
     ``fl``, ``wb``, ``tb`` are per-band scratch: filtered flow rows (2W), warped rows
     (W * C) and product rows (5, W), each with room for the band plus its halo.
     """
-    run_bands(_ilk_step_band, ref, mov, flow, prefilter, weights, box, n_bands, fl, wb, tb, flow_out)
+    run_bands(_ilk_step_band, ref, mov, flow, prefilter, weights, box, n_bands, fl, wb, tb,
+              flow_out)
 
 
 @njit(nogil=True, cache=True)
@@ -437,9 +439,9 @@ def _ilk_step_band(ref, mov, flow, prefilter, weights, box, n_bands, fl, wb, tb,
     image = mov.reshape((1, height, width, n_ch))
     src = mov.reshape(mov.size)
     no_mask = np.zeros((1, 0), np.bool_)[0]
-    for band in range(part * n_bands // n_parts, (part + 1) * n_bands // n_parts):
-        y0 = band * height // n_bands
-        y1 = (band + 1) * height // n_bands
+    first, stop = band_range(n_bands, part, n_parts)
+    for band in range(first, stop):
+        y0, y1 = band_range(height, band, n_bands)
         t0, t1 = max(y0 - half, 0), min(y1 + half, height)  # product rows the window reads
         w0, w1 = max(t0 - 1, 0), min(t1 + 1, height)        # warped rows the gradients read
         b_fl, b_wb, b_tb = fl[band], wb[band], tb[band]
@@ -455,7 +457,8 @@ def _ilk_step_band(ref, mov, flow, prefilter, weights, box, n_bands, fl, wb, tb,
                 flow_row = flow[y].reshape(2 * width)
                 for i in range(2 * width):  # a loop: a slice copy costs ~2 s to compile
                     fl_row[i] = flow_row[i]
-            warp_row_linear_replicate(image, src, fl_row, y, xs, ys, fxs, fys, b_wb[y - w0], no_mask)
+            warp_row_linear_replicate(image, src, fl_row, y, xs, ys, fxs, fys, b_wb[y - w0],
+                                      no_mask)
         for y in range(t0, t1):
             _terms_row(ref[y].reshape(width * n_ch), b_wb, y - w0, max(y - 1, 0) - w0,
                        min(y + 1, height - 1) - w0, b_fl[y - w0], b_tb[y - t0])

@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit
 
 from .interp import BORDER_REFLECT101, border_index
-from .parallel import run_bands
+from .parallel import band_range, run_bands
 
 # Reassociation lets LLVM vectorise the window sums; no 'nnan'/'ninf', so NaN tests stay valid.
 FAST = {"reassoc", "contract", "nsz", "arcp"}
@@ -297,8 +297,8 @@ def _fill_level0_band(f0, f1, buf, g0, g1, C, pad_x, pad_y, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`fill_level0` (``parallel.run_bands``)."""
     h, w, pw = g0[1], g0[2], g0[3]
     rows = h + 2 * pad_y
-    n_items = 2 * rows
-    for k in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
+    start, stop = band_range(2 * rows, band, n_bands)
+    for k in range(start, stop):
         src = f0 if k < rows else f1
         off = g0[0] if k < rows else g1[0]
         yp = k % rows
@@ -335,8 +335,8 @@ def _pyr_down_level_band(buf, sg, dg, shift, frames, C, pad_x, pad_y, integer, b
     lo = np.uint64(pad_x * C)
     hi = np.uint64((pad_x + 2 * dw - 1) * C)
     blocks = min(dh, 16)
-    n_items = blocks * frames
-    for job in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
+    start, stop = band_range(blocks * frames, band, n_bands)
+    for job in range(start, stop):
         blk = job % blocks
         extra = (job // blocks) * shift
         vert = np.empty(spw * C, np.float32)  # scratch rows per block of output rows
@@ -372,8 +372,8 @@ def _scharr_levels_band(buf, gx, gy, geos, C, pad_x, pad_y, band, n_bands):
     for k in range(geos.shape[0]):
         total_rows += geos[k, 1] + 2 * pad_y
     zero = np.float32(0.0)
-    n_items = total_rows
-    for job in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
+    start, stop = band_range(total_rows, band, n_bands)
+    for job in range(start, stop):
         k = 0
         start = 0
         while job >= start + geos[k, 1] + 2 * pad_y:
@@ -621,8 +621,8 @@ def _track_points_band(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w,
     K = pts.shape[0]
     n = win_w * win_h * C
     chunks = min(K, 64)
-    n_items = chunks
-    for ch in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
+    start, stop = band_range(chunks, band, n_bands)
+    for ch in range(start, stop):
         p_i = np.empty(n, np.float32)
         p_x = np.empty(n, np.float32)
         p_y = np.empty(n, np.float32)
@@ -664,7 +664,8 @@ def _sobel_tensor_band(img, scale, txx, txy, tyy, band, n_bands):
     fxy = txy.reshape(-1)
     fyy = tyy.reshape(-1)
     two = np.float32(2.0)
-    for y in range(band * h // n_bands, (band + 1) * h // n_bands):
+    start, stop = band_range(h, band, n_bands)
+    for y in range(start, stop):
         fast = C == 1 and 0 < y < h - 1
         if fast:
             up = np.uint64((y - 1) * w)
@@ -691,7 +692,8 @@ def _min_eig_band(txx, txy, tyy, eig, band, n_bands):
     fxy = txy.reshape(-1)
     fyy = tyy.reshape(-1)
     feig = eig.reshape(-1)
-    for y in range(band * h // n_bands, (band + 1) * h // n_bands):
+    start, stop = band_range(h, band, n_bands)
+    for y in range(start, stop):
         inner = 0 < y < h - 1
         if inner:
             up = np.uint64((y - 1) * w)
@@ -722,7 +724,8 @@ def local_maxima(eig, thr):
 def _local_maxima_band(eig, thr, peak, band, n_bands):
     """Rows ``band`` of ``n_bands`` of :func:`local_maxima`."""
     h, w = eig.shape
-    for y in range(max(1, band * h // n_bands), min(h - 1, (band + 1) * h // n_bands)):
+    start, stop = band_range(h, band, n_bands)
+    for y in range(max(1, start), min(h - 1, stop)):
         for x in range(1, w - 1):
             v = eig[y, x]
             if v > thr and v > 0:

@@ -2,9 +2,9 @@
 
 Each CPU driver is a plain ``@njit(nogil=True)`` function that does band ``band`` of
 ``n_bands`` of its independent work items (rows, row tiles, points):
-``kernel(*args, band, n_bands)`` handles items ``band * n // n_bands`` up to
-``(band + 1) * n // n_bands``. :func:`run_bands` runs one band per thread on a thread
-pool, the calling thread taking the last band.
+``kernel(*args, band, n_bands)`` handles the items :func:`band_range` gives it.
+:func:`run_bands` runs one band per thread on a thread pool, the calling thread taking the
+last band.
 
 Why not Numba's ``parallel=True``: its parfor compilation roughly doubled the compile time
 of each driver (measured: a bilinear warp's driver 4.1 s with ``prange`` against 1.6 s
@@ -18,6 +18,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
+from numba import njit
 
 _pool = None
 _pool_lock = threading.Lock()
@@ -30,6 +31,13 @@ def _executor():
             workers = max(1, numba.config.NUMBA_NUM_THREADS - 1)
             _pool = ThreadPoolExecutor(workers, thread_name_prefix="flowkit")
     return _pool
+
+
+@njit(cache=True)
+def band_range(n_items, band, n_bands):
+    """``(start, stop)`` of band ``band`` of ``n_bands`` over ``range(n_items)``: contiguous
+    bands whose sizes differ by at most one, covering every item once."""
+    return band * n_items // n_bands, (band + 1) * n_items // n_bands
 
 
 def run_bands(kernel, *args, threads=None):

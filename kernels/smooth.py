@@ -1,7 +1,8 @@
 """Flow smoothing kernels: separable Gaussian, median and joint (cross) bilateral filters.
 
 CPU drivers work on row tiles (``TILE`` rows; bands of tiles run on threads by
-``parallel.run_bands``) with contiguous inner loops that LLVM vectorises: the flow stays interleaved ``(.., W * 2)`` for the Gaussian and the
+``parallel.run_bands``) with contiguous inner loops that LLVM vectorises: the flow stays
+interleaved ``(.., W * 2)`` for the Gaussian and the
 median (offsets of ``2 * dx`` keep the two components apart), and is copied into padded planar
 tile buffers for the bilateral filter. Borders replicate the edge pixels everywhere.
 
@@ -12,7 +13,7 @@ bilateral weights), ``gaussian_pixel_*`` and ``median_window`` / ``bilateral_pix
 import numpy as np
 from numba import njit
 
-from .parallel import run_bands
+from .parallel import band_range, run_bands
 
 TILE = 16  # rows per parallel work item
 CHUNK = 256  # row elements per pass of the 5x5 median network (keeps its buffers in L1)
@@ -121,8 +122,8 @@ def _gaussian_cpu_band(src, weights, out, band, n_bands):
     r = weights.shape[0] // 2
     pad = 2 * r
     n_tiles = (h + TILE - 1) // TILE
-    n_items = n_img * n_tiles
-    for item in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
+    start, stop = band_range(n_img * n_tiles, band, n_bands)
+    for item in range(start, stop):
         n = item // n_tiles
         y0 = (item % n_tiles) * TILE
         buf = np.empty(length + 2 * pad, out.dtype)
@@ -558,8 +559,8 @@ def _median_cpu_band(src, size, out, band, n_bands):
     r = size // 2
     pad = 2 * r
     n_tiles = (h + TILE - 1) // TILE
-    n_items = n_img * n_tiles
-    for item in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
+    start, stop = band_range(n_img * n_tiles, band, n_bands)
+    for item in range(start, stop):
         n = item // n_tiles
         y0 = (item % n_tiles) * TILE
         y1 = min(y0 + TILE, h)
@@ -674,8 +675,8 @@ def _bilateral_cpu_band(flow, guide, spatial, guide_scale, out, band, n_bands):
     r = size // 2
     wp = w + 2 * r
     n_tiles = (h + TILE - 1) // TILE
-    n_items = n_img * n_tiles
-    for item in range(band * n_items // n_bands, (band + 1) * n_items // n_bands):
+    start, stop = band_range(n_img * n_tiles, band, n_bands)
+    for item in range(start, stop):
         n = item // n_tiles
         y0 = (item % n_tiles) * TILE
         rows = min(TILE, h - y0) + 2 * r
