@@ -100,6 +100,22 @@ def as_array(array):
     return np.asarray(array)
 
 
+def array_module(array):
+    """(xp, array): CuPy for CuPy input (other device arrays are wrapped by CuPy without a copy,
+    or copied to the host when CuPy is missing, e.g. in Numba's simulator), else NumPy."""
+    if is_device_array(array):
+        if type(array).__module__.startswith("cupy"):
+            import cupy
+
+            return cupy, array
+        try:
+            import cupy
+        except ImportError:
+            return np, to_host(array)
+        return cupy, cupy.asarray(array)
+    return np, np.asarray(array)
+
+
 def to_host(array):
     """Copy a device array to a NumPy array; NumPy input is returned as is."""
     if not is_device_array(array):

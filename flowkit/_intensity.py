@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._backend import is_device_array, to_host
+from ._backend import array_module, is_device_array, to_host
 from ._validate import intensity_range
 
 # stretch factors outside this range would overflow or underflow float32 on the way: such pairs
@@ -58,22 +58,6 @@ def check_channels(name, array, has_channels):
         raise ValueError(
             f"{name}: expected 1, 3 or 4 channels (gray, RGB or RGBA; alpha is ignored), "
             f"got 2 channels in shape {tuple(array.shape)}")
-
-
-def _array_module(array):
-    """(xp, array): CuPy for CuPy input (other device arrays are wrapped by CuPy without a copy,
-    or copied to the host when CuPy is missing, e.g. in Numba's simulator), else NumPy."""
-    if is_device_array(array):
-        if type(array).__module__.startswith("cupy"):
-            import cupy
-
-            return cupy, array
-        try:
-            import cupy
-        except ImportError:
-            return np, to_host(array)
-        return cupy, cupy.asarray(array)
-    return np, np.asarray(array)
 
 
 def _host_values(x, n):
@@ -114,7 +98,7 @@ def prepare_frames(frames, names, *, normalize, batched, has_channels, integer_l
     """
     for name, frame in zip(names, frames):
         check_channels(name, frame, has_channels)
-    converted = [_array_module(f) for f in frames]
+    converted = [array_module(f) for f in frames]
     xp = converted[0][0]
     arrays = [a for _, a in converted]
     if has_channels and arrays[0].shape[-1] == 4:  # RGBA: alpha is ignored

@@ -7,7 +7,8 @@ import numpy as np
 from ._backend import (CUDA, as_array, device_array, host_array, is_device_array, select_device, to_host,
                        to_output)
 from ._intensity import prepare_frames
-from ._validate import check_bool, check_float, check_image, check_int, check_same_shape, frames_layout
+from ._validate import (check_bool, check_float, check_image, check_int, check_same_dtype,
+                        check_same_shape, frames_layout)
 
 
 def _check_frame(name, frame):
@@ -154,8 +155,7 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
     frame0 = _check_frame("frame0", frame0)
     frame1 = _check_frame("frame1", frame1)
     check_same_shape("frame0", frame0, "frame1", frame1)
-    if np.dtype(frame0.dtype) != np.dtype(frame1.dtype):
-        raise TypeError(f"frame1: expected dtype {frame0.dtype} (the dtype of frame0), got {frame1.dtype}")
+    check_same_dtype("frame0", frame0, "frame1", frame1)
     points = _check_points("points", points)
     if init_points is not None:
         init_points = _check_points("init_points", init_points)

@@ -93,9 +93,7 @@ def check_frame_pair(frame0, frame1):
     check_image("frame0", frame0)
     check_image("frame1", frame1)
     check_same_shape("frame0", frame0, "frame1", frame1)
-    if frame1.dtype != frame0.dtype:  # the joint intensity stretch reads both in one scale
-        raise TypeError(f"frame1: expected dtype {_dtype_name(frame0)} (the dtype of frame0), "
-                        f"got {_dtype_name(frame1)}")
+    check_same_dtype("frame0", frame0, "frame1", frame1)
     return (frame0, frame1) + frames_layout(frame0)
 
 
@@ -115,6 +113,14 @@ def check_same_shape(name0, array0, name1, array1):
             f"{name1}: expected the same shape as {name0} {tuple(array0.shape)}, "
             f"got {tuple(array1.shape)}"
         )
+
+
+def check_same_dtype(name0, array0, name1, array1):
+    """Both arrays must have the same dtype (the estimators' joint intensity stretch reads both
+    frames in one scale)."""
+    if np.dtype(array1.dtype) != np.dtype(array0.dtype):
+        raise TypeError(f"{name1}: expected dtype {_dtype_name(array0)} (the dtype of {name0}), "
+                        f"got {_dtype_name(array1)}")
 
 
 def check_flow(name, flow, *, shape=None):
@@ -139,16 +145,10 @@ def check_flow(name, flow, *, shape=None):
 
 
 def check_finite(name, array):
-    """No NaN or infinite value (one pass over the array: NumPy, CuPy, other device arrays
-    through the host)."""
-    from ._backend import is_device_array, to_host
+    """No NaN or infinite value (one pass over the array, in its own array library)."""
+    from ._backend import array_module
 
-    xp = np
-    if is_device_array(array):
-        if type(array).__module__.startswith("cupy"):
-            import cupy as xp
-        else:
-            array = to_host(array)
+    xp, array = array_module(array)
     if not bool(xp.isfinite(array).all()):
         raise ValueError(f"{name}: expected finite values, got NaN or infinity")
 
