@@ -23,7 +23,7 @@ import numpy as np
 
 from . import __version__
 from ._atomic import atomic_path, check_folder
-from .video import DEFAULT_CODECS
+from .video import DEFAULT_CODECS, IMAGE_EXTENSIONS
 
 METHODS = ("farneback", "lucas_kanade")
 # keyword parameters of the estimators that are not options on the command line
@@ -136,26 +136,23 @@ def _positive(text):
     return int(text)
 
 
-def _positive_float(text):
-    """A finite number > 0 (``--max-flow``)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not np.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
+def _number_in(high, expected):
+    """Argument type: a number in (0, ``high``] (finite), else a usage error saying ``expected``."""
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not (0 < value <= high and np.isfinite(value)):  # also false for nan
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _fps(text):
-    """A frame rate in (0, MAX_FPS]."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not (0 < value <= MAX_FPS):  # also false for nan
-        raise argparse.ArgumentTypeError(f"expected a frame rate in (0, {MAX_FPS:g}], got {text!r}")
-    return value
+_positive_float = _number_in(np.inf, "a number > 0")  # --max-flow
+_fps = _number_in(MAX_FPS, f"a frame rate in (0, {MAX_FPS:g}]")
 
 
 def _size(text):
@@ -231,8 +228,6 @@ def _format_options(options):
 def _probe(source, step):
     """(number of frames that iter_frames will yield or None, frames per second or None)."""
     import cv2
-
-    from .video import IMAGE_EXTENSIONS
 
     if source.is_dir():
         count = sum(1 for p in source.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
@@ -388,8 +383,6 @@ def _pairwise(estimator, frames, options):
 
 def _flow_video(args):
     import flowkit
-
-    from .video import IMAGE_EXTENSIONS
 
     source = Path(args.frame0)
     if source.is_file() and source.suffix.lower() in IMAGE_EXTENSIONS:
@@ -565,7 +558,8 @@ def build_parser():
     p.add_argument("frame1", nargs="?", help="second image (omit for a video)")
     p.add_argument("-o", "--output", help="two images: output .flo")
     p.add_argument("--png", help="two images: colour-wheel picture of the flow")
-    p.add_argument("--video", help="video: colour-coded flow video (.mp4, .avi, .mkv)")
+    p.add_argument("--video", help="video: colour-coded flow video "
+                   f"({', '.join(DEFAULT_CODECS)}; others need --codec)")
     p.add_argument("--flo-dir", help="video: folder for one .flo per pair (created)")
     p.add_argument("--max-flow", type=_positive_float, help="flow length (px) of full colour saturation; "
                    "default: each picture scaled to its own largest flow")
