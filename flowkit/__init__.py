@@ -41,6 +41,8 @@ _PUBLIC = {
     "lucas_kanade_sparse": "._lk_sparse",
     "good_features": "._lk_sparse",
     "sample_pair": ".data",
+    "predict": "._predict",
+    "list_estimators": "._estimators",
 }
 _SUBMODULES = ("metrics", "io", "video", "visualize", "data")
 

@@ -1,4 +1,4 @@
-"""Command line: ``flowkit {demo,flow,color,warmup}`` (the same as ``python -m flowkit``).
+"""Command line: ``flowkit {demo,flow,predict,color,warmup}`` (the same as ``python -m flowkit``).
 
 Each subcommand is one function (``cmd_*``) that takes the parsed arguments, calls flowkit's
 public functions and reports on stdout what it wrote. Every error is one line on stderr,
@@ -12,7 +12,6 @@ files of the pairs finished before). Documented in docs/api.md, "Command line".
 import argparse
 import ast
 import contextlib
-import inspect
 import os
 import re
 import sys
@@ -23,11 +22,10 @@ import numpy as np
 
 from . import __version__
 from ._atomic import atomic_path, check_folder
+from ._estimators import estimator_options, get_estimator, list_estimators
 from .video import DEFAULT_CODECS, IMAGE_EXTENSIONS
 
-METHODS = ("farneback", "lucas_kanade")
-# keyword parameters of the estimators that are not options on the command line
-_NOT_OPTIONS = frozenset({"init_flow", "return_confidence"})
+METHODS = tuple(list_estimators())
 
 
 class UsageError(Exception):
@@ -136,6 +134,12 @@ def _positive(text):
     return int(text)
 
 
+def _non_negative(text):
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return int(text)
+
+
 def _number_in(high, expected):
     """Argument type: a number in (0, ``high``] (finite), else a usage error saying ``expected``."""
 
@@ -200,17 +204,9 @@ def _check_output(flag, path, kind, inputs=(), codec=None):
     check_folder(path)
 
 
-def _estimator(method):
-    import flowkit
-
-    return flowkit.farneback if method == "farneback" else flowkit.lucas_kanade
-
-
 def _method_options(method, pairs, video=False):
     """Check ``--option`` pairs against the method's keyword parameters; return a dict."""
-    signature = inspect.signature(_estimator(method))
-    valid = [p.name for p in signature.parameters.values()
-             if p.kind == p.KEYWORD_ONLY and p.name not in _NOT_OPTIONS]
+    valid = estimator_options(method)
     if video and method == "farneback":
         valid.append("use_previous_flow")  # flowkit.farneback_video's option
     options = {}
@@ -266,16 +262,16 @@ def demo(out_dir, method="farneback", options=None):
     from flowkit import metrics
 
     options = dict(options or {})
-    estimator = _estimator(method)
+    estimator = get_estimator(method, options)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     frame0, frame1, truth = flowkit.sample_pair()
 
     start = time.perf_counter()
-    estimator(frame0, frame1, **options)  # first call compiles (or loads the cache)
+    estimator(frame0, frame1)  # first call compiles (or loads the cache)
     first = time.perf_counter() - start
     start = time.perf_counter()
-    flow = estimator(frame0, frame1, **options)
+    flow = estimator(frame0, frame1)
     steady = time.perf_counter() - start
 
     warped = flowkit.warp(frame1, flow)
@@ -349,7 +345,7 @@ def cmd_flow(args):
         raise ValueError(f"{args.frame0} is {_describe(frame0)} but {args.frame1} is "
                          f"{_describe(frame1)}; the frames must have the same kind")
     start = time.perf_counter()
-    flow = _estimator(args.method)(frame0, frame1, **options)
+    flow = get_estimator(args.method, options)(frame0, frame1)
     seconds = time.perf_counter() - start
     size = f"{flow.shape[1]}x{flow.shape[0]}"
     if args.output:
@@ -373,11 +369,11 @@ def _even(picture):
     return picture
 
 
-def _pairwise(estimator, frames, options):
+def _pairwise(estimator, frames):
     prev = None
     for frame in frames:
         if prev is not None:
-            yield estimator(prev, frame, **options)
+            yield estimator(prev, frame)
         prev = frame
 
 
@@ -401,7 +397,7 @@ def _flow_video(args):
     if args.method == "farneback":
         flows = flowkit.farneback_video(frames, **options)
     else:
-        flows = _pairwise(flowkit.lucas_kanade, frames, options)
+        flows = _pairwise(get_estimator(args.method, options), frames)
     flo_dir = Path(args.flo_dir) if args.flo_dir else None
     if flo_dir is not None and flo_dir.exists() and not flo_dir.is_dir():
         raise NotADirectoryError(f"--flo-dir {flo_dir}: exists and is not a folder")
@@ -436,6 +432,116 @@ def _flow_video(args):
         print(f"wrote {pairs} .flo files to {flo_dir} (flow_000000.flo ... flow_{pairs - 1:06d}.flo)")
     print(f"{args.method} ({_format_options(options)}): {pairs} pairs of {source} in {seconds:.1f} s "
           f"({pairs / seconds:.1f} pairs/s)")
+    return 0
+
+
+def _read_context(args, source):
+    """Read the context frames (and, with --start, the true frames after them), streaming.
+
+    Returns (context, truth, fps): lists of frames; without ``--start`` the context is the
+    last ``--context`` frames and there is no truth.
+    """
+    import collections
+
+    import flowkit
+
+    frames = flowkit.iter_frames(source, gray=args.gray, resize=args.resize)
+    count, fps = _probe(source, 1)
+    if args.start is None:
+        context = collections.deque(maxlen=args.context)
+        stop = None
+    else:
+        context = []
+        stop = args.start + args.context + (args.horizon if args.side_by_side else 0)
+        count = stop if count is None else min(count, stop)
+    truth = []
+    read = 0
+    with _progress(args, total=count, unit="frame", desc="read") as bar:
+        for frame in frames:
+            if stop is not None and read >= stop:
+                break
+            if args.start is None or args.start <= read < args.start + args.context:
+                context.append(frame)
+            elif read >= args.start + args.context:
+                truth.append(frame)
+            read += 1
+            bar.update()
+    if len(context) < args.context:
+        where = "" if args.start is None else f" from --start {args.start}"
+        raise ValueError(f"{source}: {read} frames; --context {args.context}{where} needs "
+                         f"{args.context + (args.start or 0)}")
+    if args.side_by_side and len(truth) < args.horizon:
+        raise ValueError(f"{source}: --side-by-side needs the {args.horizon} true frames after the "
+                         f"context (frames {args.start + args.context} to "
+                         f"{args.start + args.context + args.horizon - 1}); the input has {read}")
+    return list(context), truth, fps
+
+
+def _output_kind(path):
+    """'video' for a path with a video extension, 'folder' for an existing folder or a path
+    without an extension (PNG files are written into it)."""
+    path = Path(path)
+    if path.is_dir() or not path.suffix:
+        return "folder"
+    return "video"
+
+
+def cmd_predict(args):
+    """``flowkit predict``: the frames that follow a clip, from its optical flow."""
+    import flowkit
+
+    source = Path(args.input)
+    if not source.exists():
+        raise FileNotFoundError(f"no such video file or image folder: {source}")
+    if source.is_file() and source.suffix.lower() in IMAGE_EXTENSIONS:
+        raise UsageError(f"INPUT must be a video file or a folder of images, got the image {source}")
+    if args.side_by_side and args.start is None:
+        raise UsageError("--side-by-side needs --start N: the truth is the input after the context")
+    kind = _output_kind(args.output)
+    if kind == "video":
+        _check_output("-o", args.output, "video", (source,), codec=args.codec)
+    else:
+        if _same_file(args.output, source):
+            raise UsageError(f"-o: {args.output} is the input; refusing to write into it")
+        if args.codec:
+            raise UsageError("--codec is for a video output; -o names a folder")
+    options = _method_options(args.method, args.option)
+    smooth = None
+    if args.smooth:
+        smooth = {"method": args.smooth}
+        if args.smooth_size:
+            smooth["size"] = args.smooth_size
+    context, truth, fps = _read_context(args, source)
+    fps = args.fps or (fps if fps and fps <= MAX_FPS else None) or 30.0
+    start = time.perf_counter()
+    predicted = flowkit.predict(np.stack(context), args.horizon, flow=args.method, flow_options=options,
+                                context=args.context, average=args.average, smooth=smooth,
+                                scheme=args.scheme, n_iter=args.n_iter)
+    seconds = time.perf_counter() - start
+    pictures = [np.concatenate([t, p], axis=1) for t, p in zip(truth, predicted)] if args.side_by_side \
+        else list(predicted)
+    height, width = pictures[0].shape[:2]
+    with contextlib.ExitStack() as stack:
+        bar = stack.enter_context(_progress(args, total=len(pictures), unit="frame", desc="write"))
+        if kind == "video":
+            writer = stack.enter_context(flowkit.VideoWriter(args.output, fps, codec=args.codec))
+            for picture in pictures:
+                writer.write(_even(picture if picture.ndim == 3 else picture[..., None]))
+                bar.update()
+        else:
+            folder = Path(args.output)
+            folder.mkdir(parents=True, exist_ok=True)
+            for k, picture in enumerate(pictures):
+                _write_png(folder / f"frame_{k:06d}.png", picture)
+                bar.update()
+    what = "truth | prediction, side by side" if args.side_by_side else "predicted frames"
+    where = (f"{args.output} ({len(pictures)} frames, {width}x{height}, {fps:g} fps, {what})" if kind == "video"
+             else f"{len(pictures)} PNG files to {args.output} (frame_000000.png ... "
+                  f"frame_{len(pictures) - 1:06d}.png, {what})")
+    print(f"wrote {where}")
+    first = "the last" if args.start is None else f"frames {args.start}-{args.start + args.context - 1} as"
+    print(f"{args.scheme} prediction of {args.horizon} frames from {first} {args.context} context frames, "
+          f"{args.method} ({_format_options(options)}) in {seconds:.2f} s")
     return 0
 
 
@@ -519,7 +625,8 @@ def build_parser():
     argparse.ArgumentParser
     """
     parser = _Parser(
-        prog="flowkit", description="Optical flow, warping and flow pictures from the command line.")
+        prog="flowkit",
+        description="Optical flow, warping, prediction and flow pictures from the command line.")
     parser.add_argument("--version", action="version", version=f"flowkit {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -571,6 +678,38 @@ def build_parser():
     p.add_argument("--gray", action="store_true", help="video: convert frames to gray first")
     p.set_defaults(run=cmd_flow)
 
+    p = sub.add_parser(
+        "predict", parents=[common, method], help="predict the frames that follow a video",
+        description="Predict the next --horizon frames of a video file or image folder from its "
+                    "optical flow (flowkit.predict): the context is the last --context frames, or "
+                    "the --context frames from --start N. OUTPUT is a video (by extension) or a "
+                    "folder for frame_000000.png, ...")
+    p.add_argument("input", help="video file or folder of images")
+    p.add_argument("--horizon", type=_positive, required=True, help="number of frames to predict")
+    p.add_argument("-o", "--output", required=True,
+                   help=f"output video ({', '.join(DEFAULT_CODECS)}) or folder (created)")
+    p.add_argument("--context", type=_positive, default=2,
+                   help="frames the motion is estimated from (>= 2, default 2)")
+    p.add_argument("--start", type=_non_negative, help="index of the first context frame (default: "
+                   "the context is the last frames of the input)")
+    p.add_argument("--side-by-side", action="store_true",
+                   help="write truth | prediction side by side (needs --start and the input "
+                        "continuing for --horizon frames after the context)")
+    p.add_argument("--scheme", choices=("semi-lagrangian", "forward", "reestimate"), default="semi-lagrangian",
+                   help="extrapolation scheme (default semi-lagrangian)")
+    p.add_argument("--n-iter", type=_positive, default=3,
+                   help="semi-Lagrangian sub-iterations per step (default 3)")
+    p.add_argument("--average", choices=("median", "mean"), default="median",
+                   help="how the motions of a context > 2 are combined (default median)")
+    p.add_argument("--smooth", choices=("gaussian", "median", "bilateral"),
+                   help="smooth the motion first (bilateral follows the last frame's edges)")
+    p.add_argument("--smooth-size", type=_positive, help="window of --smooth (odd, default 5)")
+    p.add_argument("--fps", type=_fps, help="frame rate of a video output (default: the input's, or 30)")
+    p.add_argument("--codec", help="FourCC of a video output (default by extension)")
+    p.add_argument("--resize", type=_size, metavar="WxH", help="resize frames to WIDTHxHEIGHT first")
+    p.add_argument("--gray", action="store_true", help="convert frames to gray first")
+    p.set_defaults(run=cmd_predict)
+
     p = sub.add_parser("color", parents=[common], help="render a .flo file with the Middlebury colour wheel")
     p.add_argument("flo")
     p.add_argument("-o", "--output", required=True, help="output .png path")
@@ -591,7 +730,8 @@ _PLAIN_ERRORS = (ValueError, TypeError, OSError, ImportError, RuntimeError)
 # library parameter names at the start of a message -> the command-line flag that set them
 _FLAGS = {"path: ": "", "codec: ": "--codec: ", "fps: ": "--fps: ", "step: ": "--step: ",
           "resize: ": "--resize: ", "resize[0]: ": "--resize: ", "resize[1]: ": "--resize: ",
-          "max_flow: ": "--max-flow: "}
+          "max_flow: ": "--max-flow: ", "context: ": "--context: ", "n_iter: ": "--n-iter: ",
+          "horizon: ": "--horizon: ", "flow_options: ": "--option: "}
 
 
 def _one_line(exc):

@@ -293,7 +293,7 @@ def test_cv2_errors_are_reported_once_without_the_source_path():
 
 
 def test_option_help_lists_exactly_the_accepted_names():
-    from flowkit.cli import _NOT_OPTIONS, _estimator, build_parser
+    from flowkit.cli import build_parser
     import inspect
 
     parser = build_parser()
@@ -301,8 +301,8 @@ def test_option_help_lists_exactly_the_accepted_names():
     (action,) = [a for a in flow._actions if "--option" in a.option_strings]
     text = " ".join(action.help.split())
     for method in ("farneback", "lucas_kanade"):
-        names = [p.name for p in inspect.signature(_estimator(method)).parameters.values()
-                 if p.kind == p.KEYWORD_ONLY and p.name not in _NOT_OPTIONS]
+        names = [p.name for p in inspect.signature(getattr(flowkit, method)).parameters.values()
+                 if p.kind == p.KEYWORD_ONLY and p.name not in ("init_flow", "return_confidence")]
         assert f"{method}: {', '.join(names)}" in text
     assert "normalize=false" in text and "Any other keyword" not in text
 
@@ -330,7 +330,7 @@ def test_options_follow_the_signature_of_the_method(pair, tmp_path, monkeypatch,
         seen.update(levels=levels, normalize=normalize)
         return np.zeros(frame0.shape[:2] + (2,), np.float32)
 
-    monkeypatch.setattr(flowkit, "farneback", farneback)
+    monkeypatch.setattr(flowkit._farneback, "farneback", farneback)  # where the registry finds it
     a, b = pair[:2]
     assert main(["flow", str(a), str(b), "-o", str(tmp_path / "f.flo"), "-O", "normalize=False",
                  "--option", "levels=4"]) == 0

@@ -1,0 +1,165 @@
+"""Prediction accuracy: PSNR (dB) of predicted frames against the true future frames.
+
+    python benchmarks/eval_prediction.py [--figure docs/images/prediction_strip.png]
+
+Data (``../shared/data``, see its README; each set is skipped with a note when absent):
+
+* Middlebury RubberWhale (grayscale frame07..frame14): given frames 07-10, predict 11-14.
+* The real traffic clip ``video/car_traffic_small.mp4`` (640x360 RGB): 20 evenly spaced
+  windows of 4 context frames, each followed by 4 true frames; the mean PSNR per horizon.
+* Sintel alley_1 (clean pass, 1024x436 RGB, frames 1-4): given frames 1-2, predict 3-4.
+
+Rows: the peers (the last frame repeated; OpenCV Farneback with its default options on gray
+frames, the newest pair's flow used with ``cv2.remap`` and re-estimated from the newest two
+frames, real or predicted, at each step) and flowkit's ``predict`` with default options and
+with its other schemes and a longer context. ``--figure`` writes a strip (context, truth,
+prediction, error) of RubberWhale for docs/prediction.md.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import flowkit
+from flowkit.metrics import psnr
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+def middlebury(name="RubberWhale"):
+    import cv2
+
+    folder = DATA / "middlebury" / name
+    files = [folder / f"frame{i:02d}.png" for i in range(7, 15)]
+    if not all(f.is_file() for f in files):
+        return None
+    frames = [cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in files]
+    return [(frames[:4], frames[4:])]
+
+
+def traffic(windows=20, context=4, horizon=4):
+    path = DATA / "video" / "car_traffic_small.mp4"
+    if not path.is_file():
+        return None
+    frames = list(flowkit.iter_frames(path))
+    starts = np.linspace(0, len(frames) - context - horizon, windows).astype(int)
+    return [(frames[s:s + context], frames[s + context:s + context + horizon]) for s in starts]
+
+
+def sintel(name="alley_1"):
+    import cv2
+
+    folder = DATA / "sintel" / name / "clean"
+    files = [folder / f"frame_{i:04d}.png" for i in range(1, 5)]
+    if not all(f.is_file() for f in files):
+        return None
+    frames = [cv2.imread(str(f))[..., ::-1].copy() for f in files]
+    return [(frames[:2], frames[2:])]
+
+
+def _gray(frame):
+    import cv2
+
+    return frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+
+
+def repeat_last(context, horizon):
+    return [context[-1]] * horizon
+
+
+def opencv_reestimate(context, horizon):
+    """OpenCV Farneback (default options, gray) + cv2.remap, re-estimated at every step."""
+    import cv2
+
+    h, w = context[-1].shape[:2]
+    grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    previous, last = context[-2], context[-1]
+    predicted = []
+    for _ in range(horizon):
+        # flow on the last frame's grid towards the previous one: last(x) ~ previous(x + f)
+        f = cv2.calcOpticalFlowFarneback(_gray(last), _gray(previous), None, 0.5, 3, 15, 3, 5, 1.2, 0)
+        following = cv2.remap(last, grid_x + f[..., 0], grid_y + f[..., 1], cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
+        predicted.append(following)
+        previous, last = last, following
+    return predicted
+
+
+def flowkit_predict(**options):
+    def run(context, horizon):
+        return list(flowkit.predict(np.stack(context), horizon, **options))
+
+    return run
+
+
+METHODS = {
+    "repeat last frame": repeat_last,
+    "OpenCV Farneback + remap, re-estimated": opencv_reestimate,
+    "flowkit predict (defaults: semi-lagrangian)": flowkit_predict(),
+    "flowkit scheme='reestimate'": flowkit_predict(scheme="reestimate"),
+    "flowkit scheme='forward'": flowkit_predict(scheme="forward"),
+    "flowkit context=4 (median)": flowkit_predict(context=4),
+}
+
+
+def evaluate(windows, method):
+    scores = []
+    for context, truth in windows:
+        predicted = method(context, len(truth))
+        scores.append([psnr(p, t) for p, t in zip(predicted, truth)])
+    return np.mean(scores, axis=0)
+
+
+def figure(path):
+    """Strip of RubberWhale: last two context frames, truth and prediction at horizons 1 and
+    4, and the absolute error of each prediction (x4, inverted)."""
+    import cv2
+
+    windows = middlebury()
+    if windows is None:
+        sys.exit("figure: RubberWhale is not in ../shared/data")
+    context, truth = windows[0]
+    predicted = flowkit.predict(np.stack(context), 4)
+    tiles, labels = [context[-2], context[-1]], ["frame 09", "frame 10 (last)"]
+    for k in (0, 3):
+        error = 255 - np.clip(4 * np.abs(predicted[k].astype(np.int16) - truth[k]), 0, 255).astype(np.uint8)
+        tiles += [truth[k], predicted[k], error]
+        labels += [f"truth {11 + k}", f"predicted +{k + 1}", f"|error| x4, +{k + 1}"]
+    scale = 0.5
+    tiles = [cv2.resize(t, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for t in tiles]
+    for tile, label in zip(tiles, labels):
+        cv2.putText(tile, label, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, 0, 3, cv2.LINE_AA)
+        cv2.putText(tile, label, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, 255, 1, cv2.LINE_AA)
+    rows = [np.concatenate(tiles[:2] + [np.full_like(tiles[0], 255)], axis=1),
+            np.concatenate(tiles[2:5], axis=1), np.concatenate(tiles[5:8], axis=1)]
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.concatenate(rows, axis=0))
+    print(f"wrote {path}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--figure", help="also write the RubberWhale strip to this PNG path")
+    args = parser.parse_args()
+    sets = {"RubberWhale (07-10 -> 11-14)": middlebury(),
+            "traffic clip (20 windows, 4 -> 4)": traffic(),
+            "Sintel alley_1 (1-2 -> 3-4)": sintel()}
+    print(f"flowkit {flowkit.__version__}, {flowkit.get_num_threads()} threads; PSNR in dB per horizon\n")
+    for name, windows in sets.items():
+        if windows is None:
+            print(f"{name}: skipped, data not found under {DATA}\n")
+            continue
+        print(f"| {name} | " + " | ".join(f"+{k + 1}" for k in range(len(windows[0][1]))) + " |")
+        print("|---|" + "---|" * len(windows[0][1]))
+        for label, method in METHODS.items():
+            scores = evaluate(windows, method)
+            print(f"| {label} | " + " | ".join(f"{s:.2f}" for s in scores) + " |")
+        print()
+    if args.figure:
+        figure(args.figure)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Flow estimators by name: the one registry that ``predict``, the command line and later
+generators use to turn ``flow="farneback"`` (or a callable) into a function
+``(frame0, frame1) -> flow``.
+"""
+
+import importlib
+import inspect
+
+from ._validate import describe
+
+# name -> (module relative to this package, function name); every estimator takes
+# (frame0, frame1, **keyword_options) and returns an (H, W, 2) float32 flow
+_REGISTRY = {
+    "farneback": ("._farneback", "farneback"),
+    "lucas_kanade": ("._lk_dense", "lucas_kanade"),
+}
+# keyword parameters that are per-call arrays or change the return value, not options
+_NOT_OPTIONS = frozenset({"init_flow", "return_confidence"})
+
+
+def list_estimators():
+    """Names accepted by ``flow=`` arguments, sorted.
+
+    Returns
+    -------
+    list of str
+    """
+    return sorted(_REGISTRY)
+
+
+def _function(name):
+    module, attribute = _REGISTRY[name]
+    return getattr(importlib.import_module(module, __package__), attribute)
+
+
+def estimator_options(name):
+    """The keyword options of the estimator ``name`` (read from its signature).
+
+    Returns
+    -------
+    list of str
+    """
+    signature = inspect.signature(_function(name))
+    return [p.name for p in signature.parameters.values()
+            if p.kind == p.KEYWORD_ONLY and p.name not in _NOT_OPTIONS]
+
+
+def get_estimator(flow, options=None, *, name="flow", options_name="flow_options"):
+    """Resolve ``flow`` (a registered name or a callable) and its options to one callable.
+
+    Parameters
+    ----------
+    flow : str or callable
+        A name from :func:`list_estimators`, or any ``callable(frame0, frame1, **options)``
+        returning an ``(H, W, 2)`` flow with flowkit's convention.
+    options : dict, optional
+        Keyword options passed on every call. For a named estimator they are checked
+        against its signature here, before any frame is processed.
+    name, options_name : str
+        Parameter names used in error messages.
+
+    Returns
+    -------
+    callable
+        ``estimate(frame0, frame1) -> flow``.
+
+    Raises
+    ------
+    ValueError
+        Unknown estimator name, or an option it does not take.
+    TypeError
+        ``flow`` is neither a string nor callable, or ``options`` is not a dict with string keys.
+    """
+    if options is None:
+        options = {}
+    if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
+        raise TypeError(f"{options_name}: expected a dict of keyword options or None, got {describe(options)}")
+    if isinstance(flow, str):
+        if flow not in _REGISTRY:
+            raise ValueError(f"{name}: expected one of {tuple(list_estimators())} or a callable, got {flow!r}")
+        valid = estimator_options(flow)
+        for key in options:
+            if key not in valid:
+                raise ValueError(f"{options_name}: {key!r} is not an option of {flow}; "
+                                 f"its options are {', '.join(valid)}")
+        function = _function(flow)
+    elif callable(flow):
+        function = flow
+    else:
+        raise TypeError(f"{name}: expected an estimator name {tuple(list_estimators())} or a callable "
+                        f"(frame0, frame1) -> flow, got {describe(flow)}")
+    options = dict(options)
+
+    def estimate(frame0, frame1):
+        return function(frame0, frame1, **options)
+
+    estimate.__name__ = flow if isinstance(flow, str) else getattr(flow, "__name__", "estimator")
+    return estimate

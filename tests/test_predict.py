@@ -1,0 +1,233 @@
+"""flowkit.predict and the estimator registry: analytic clips with exact answers, the
+schemes against each other, layouts, and bad input."""
+
+import numpy as np
+import pytest
+
+import flowkit
+from flowkit._estimators import get_estimator, list_estimators
+
+H, W = 64, 80
+
+
+def texture(shift_x=0.0, shift_y=0.0, shape=(H, W)):
+    """A smooth periodic texture in [0, 1], translated by (shift_x, shift_y) pixels: exact
+    values at any sub-pixel shift."""
+    y, x = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float64)
+    x, y = x - shift_x, y - shift_y
+    value = (np.sin(2 * np.pi * x / 17.0) * np.cos(2 * np.pi * y / 13.0)
+             + 0.5 * np.sin(2 * np.pi * (x + 2 * y) / 23.0))
+    return (0.5 + value / 3.2).astype(np.float32)
+
+
+def translating_clip(velocity, frames):
+    """Frames 0..frames-1 of the texture moving by ``velocity`` (u, v) pixels per frame."""
+    return np.stack([texture(k * velocity[0], k * velocity[1]) for k in range(frames)])
+
+
+def interior(array, margin=12):
+    return array[..., margin:-margin, margin:-margin]
+
+
+def constant_estimator(backward):
+    """A callable estimator returning ``backward`` (the flow from the later frame to the
+    earlier one) and recording its calls."""
+    calls = []
+
+    def estimate(frame0, frame1):
+        calls.append((frame0, frame1))
+        return np.broadcast_to(np.asarray(backward, np.float32), frame0.shape[:2] + (2,)).copy()
+
+    estimate.calls = calls
+    return estimate
+
+
+def test_registry_names_and_options():
+    assert list_estimators() == ["farneback", "lucas_kanade"]
+    a = texture()
+    b = texture(1.0, 0.5)
+    np.testing.assert_array_equal(get_estimator("farneback", {"winsize": 9})(a, b),
+                                  flowkit.farneback(a, b, winsize=9))
+    with pytest.raises(ValueError, match=r"flow: expected one of \('farneback', 'lucas_kanade'\) or a "
+                                         r"callable, got 'raft'"):
+        get_estimator("raft")
+    with pytest.raises(ValueError, match="flow_options: 'radius' is not an option of farneback; its "
+                                         "options are pyr_scale, levels"):
+        get_estimator("farneback", {"radius": 3})
+    with pytest.raises(TypeError, match="flow_options: expected a dict of keyword options or None, got 3"):
+        get_estimator("farneback", 3)
+    with pytest.raises(TypeError, match="flow: expected an estimator name"):
+        get_estimator(42)
+
+
+def test_translation_is_predicted_at_every_horizon():
+    velocity = (0.6, -0.35)
+    clip = translating_clip(velocity, 10)
+    context, future = clip[:2], clip[2:]
+    predicted, motion = flowkit.predict(context, 8, return_flow=True)
+    assert predicted.shape == (8, H, W) and predicted.dtype == np.float32
+    # Farneback on this smooth texture: the motion within 0.03 px in the interior
+    np.testing.assert_allclose(interior(motion[..., 0]), velocity[0], atol=0.03)
+    np.testing.assert_allclose(interior(motion[..., 1]), velocity[1], atol=0.03)
+    # the prediction error grows only with the motion error (k * 0.03 px at most) times the
+    # texture's slope (< 0.8 / px): at horizon 8 below 0.2 of the range, far below repeating
+    errors = np.abs(interior(predicted - future, 24)).max(axis=(1, 2))
+    repeat = np.abs(interior(future - context[-1], 24)).max(axis=(1, 2))
+    assert np.all(errors < 0.1 * np.arange(1, 9)) and np.all(errors < 0.2 * repeat)
+
+
+def test_given_flow_equals_extrapolate_and_callable_is_called_later_first():
+    clip = translating_clip((0.5, 0.25), 3)
+    motion = np.full((H, W, 2), (0.5, 0.25), np.float32)
+    np.testing.assert_array_equal(flowkit.predict(clip, 3, flow=motion),
+                                  flowkit.extrapolate(clip[-1], motion, 3))
+    estimate = constant_estimator((-0.5, -0.25))  # later(x) ~ earlier(x - velocity)
+    got = flowkit.predict(clip, 3, flow=estimate)
+    np.testing.assert_array_equal(got, flowkit.extrapolate(clip[-1], motion, 3))
+    (later, earlier), = estimate.calls
+    np.testing.assert_array_equal(later, clip[-1])
+    np.testing.assert_array_equal(earlier, clip[-2])
+
+
+def test_context_combines_the_chained_motions():
+    clip = translating_clip((0.0, 0.0), 5)
+    per_pair = iter([(-1.0, 0.0), (-2.0, 0.0), (-4.0, -1.0), (-1.5, 0.5)])
+    flows = {}
+
+    def estimate(later, earlier):
+        key = len(flows)
+        flows[key] = next(per_pair)
+        return np.broadcast_to(np.float32(flows[key]), later.shape[:2] + (2,)).copy()
+
+    _, motion = flowkit.predict(clip, 1, flow=estimate, context=5, return_flow=True)
+    # constant flows: chaining moves nothing but the sampling point, so the median of the
+    # four motions (1, 0), (2, 0), (4, 1), (1.5, -0.5) is exact
+    np.testing.assert_allclose(motion[..., 0], 1.75, atol=1e-6)
+    np.testing.assert_allclose(motion[..., 1], 0.0, atol=1e-6)
+    per_pair = iter([(-1.0, 0.0), (-2.0, 0.0), (-4.0, -1.0), (-1.5, 0.5)])
+    flows.clear()
+    _, motion = flowkit.predict(clip, 1, flow=estimate, context=5, average="mean", return_flow=True)
+    np.testing.assert_allclose(motion[..., 0], 2.125, atol=1e-6)
+    np.testing.assert_allclose(motion[..., 1], 0.125, atol=1e-6)
+
+
+def test_context_chains_older_flows_along_the_trajectory():
+    # the older pair's flow is read where the newest flow points: a flow field that varies
+    # along x checks the sampling point
+    clip = translating_clip((0.0, 0.0), 3)
+    x = np.arange(W, dtype=np.float32)
+    older = np.zeros((H, W, 2), np.float32)
+    older[..., 0] = -0.01 * x  # depends on x
+    newest = np.zeros((H, W, 2), np.float32)
+    newest[..., 0] = -2.0
+    flows = iter([newest, older])
+    _, motion = flowkit.predict(clip, 1, flow=lambda a, b: next(flows), context=3, average="mean",
+                                return_flow=True)
+    reached = np.clip(x - 2.0, 0, W - 1)  # replicate border
+    expected = 0.5 * (2.0 + 0.01 * reached)
+    np.testing.assert_allclose(motion[0, :, 0], expected, atol=1e-5)
+
+
+def test_reestimate_is_the_literal_recursion():
+    clip = translating_clip((0.4, 0.3), 2)
+    estimate = constant_estimator((-0.4, -0.3))
+    predicted = flowkit.predict(clip, 3, flow=estimate, scheme="reestimate")
+    expected, frame = [], clip[-1]
+    for _ in range(3):
+        frame = flowkit.warp(frame, np.full((H, W, 2), (-0.4, -0.3), np.float32))
+        expected.append(frame)
+    np.testing.assert_array_equal(predicted, np.stack(expected))
+    assert len(estimate.calls) == 3
+    np.testing.assert_array_equal(estimate.calls[1][0], expected[0])  # the newest frame is a prediction
+    np.testing.assert_array_equal(estimate.calls[1][1], clip[-1])
+
+
+def test_semi_lagrangian_is_sharper_than_reestimate():
+    # a texture with fine detail moving by a sub-pixel step: the recursion resamples (and
+    # blurs) at every step, the semi-Lagrangian scheme samples the last frame once
+    rng = np.random.default_rng(3)
+    import cv2
+
+    base = cv2.GaussianBlur(rng.random((H + 40, W + 40)).astype(np.float32), (0, 0), 1.0)
+    velocity = (0.5, 0.5)
+    shifted = [flowkit.warp(base, np.full(base.shape + (2,), (-k * velocity[0], -k * velocity[1]),
+                                          np.float32))[20:-20, 20:-20] for k in range(10)]
+    clip, truth = np.stack(shifted[:2]), shifted[2:]
+    motion = np.full((H, W, 2), velocity, np.float32)
+    estimate = constant_estimator((-velocity[0], -velocity[1]))
+    sl = flowkit.predict(clip, 8, flow=motion)
+    chain = flowkit.predict(clip, 8, flow=estimate, scheme="reestimate")
+
+    def detail(image):
+        return float(np.mean(np.abs(np.diff(interior(image), axis=-1))))
+
+    truth_detail = detail(truth[-1])
+    assert detail(sl[-1]) > 0.8 * truth_detail  # one bilinear sample at a half-pixel
+    assert detail(chain[-1]) < 0.6 * truth_detail  # eight of them
+    assert np.abs(interior(sl[-1] - truth[-1])).mean() < 0.5 * np.abs(interior(chain[-1] - truth[-1])).mean()
+
+
+def test_layouts_dtypes_and_batches():
+    clip = (translating_clip((0.5, 0.0), 3) * 255).round().astype(np.uint8)
+    rgb = np.stack([clip, 255 - clip, clip // 2], axis=-1)
+    one = flowkit.predict(rgb, 2)
+    assert one.shape == (2, H, W, 3) and one.dtype == np.uint8
+    batch = flowkit.predict(np.stack([rgb, rgb[:, :, ::-1]]), 2)
+    assert batch.shape == (2, 2, H, W, 3)
+    np.testing.assert_array_equal(batch[0], one)
+    np.testing.assert_array_equal(batch[1], flowkit.predict(rgb[:, :, ::-1], 2))
+    gray_batch = flowkit.predict(np.stack([clip, clip]), 2)
+    assert gray_batch.shape == (2, 2, H, W)
+    np.testing.assert_array_equal(flowkit.predict(list(clip), 2), flowkit.predict(clip, 2))
+
+
+@pytest.mark.parametrize("scheme", ["forward", "reestimate"])
+def test_other_schemes_predict_a_translation(scheme):
+    clip = translating_clip((0.6, -0.35), 6)
+    predicted = flowkit.predict(clip[:2], 4, scheme=scheme)
+    errors = np.abs(interior(predicted - clip[2:], 24)).mean(axis=(1, 2))
+    repeat = np.abs(interior(clip[2:] - clip[1], 24)).mean(axis=(1, 2))
+    assert np.all(errors < 0.25 * repeat)
+
+
+def test_smoothing_reaches_the_motion():
+    clip = translating_clip((0.5, 0.0), 2)
+    noisy = np.random.default_rng(0).normal(0, 0.5, (H, W, 2)).astype(np.float32)
+    _, used = flowkit.predict(clip, 1, flow=noisy, smooth={"method": "gaussian", "size": 9}, return_flow=True)
+    np.testing.assert_array_equal(used, flowkit.smooth_flow(noisy, method="gaussian", size=9))
+    _, used = flowkit.predict(clip, 1, flow=noisy, smooth={"method": "bilateral"}, return_flow=True)
+    np.testing.assert_array_equal(used, flowkit.smooth_flow(noisy, method="bilateral", guide=clip[-1]))
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"horizon": 0}, ValueError, r"horizon: expected an integer >= 1, got 0"),
+    ({"horizon": 1.5}, TypeError, r"horizon: expected an integer, got 1.5"),
+    ({"context": 4}, ValueError, r"frames: expected at least context=4 frames, got 3"),
+    ({"context": 1}, ValueError, r"context: expected an integer >= 2, got 1"),
+    ({"scheme": "lagrangian"}, ValueError, r"scheme: expected one of 'semi-lagrangian', 'forward', "
+                                           r"'reestimate', got 'lagrangian'"),
+    ({"average": "mode"}, ValueError, r"average: expected one of 'median', 'mean', got 'mode'"),
+    ({"flow": "raft"}, ValueError, r"flow: expected one of \('farneback', 'lucas_kanade'\)"),
+    ({"flow_options": {"radius": 2}}, ValueError, r"flow_options: 'radius' is not an option of farneback"),
+    ({"flow": np.zeros((H, W + 1, 2), np.float32)}, ValueError,
+     rf"flow: expected shape \({H}, {W}, 2\), got \({H}, {W + 1}, 2\)"),
+    ({"flow": np.zeros((H, W, 2), np.float32), "scheme": "reestimate"}, ValueError,
+     r"flow: scheme='reestimate' re-estimates the motion at every step"),
+    ({"smooth": "gaussian"}, TypeError, r"smooth: expected a dict of smooth_flow options or None, got 'gaussian'"),
+    ({"n_iter": 0}, ValueError, r"n_iter: expected an integer >= 1, got 0"),
+])
+def test_bad_input(kwargs, error, message):
+    clip = translating_clip((0.5, 0.0), 3)
+    horizon = kwargs.pop("horizon", 2)
+    with pytest.raises(error, match=message):
+        flowkit.predict(clip, horizon, **kwargs)
+
+
+def test_bad_frames():
+    with pytest.raises(ValueError, match=r"frames\[1\]: expected the same shape as frames\[0\] \(64, 80\), "
+                                         r"got \(64, 81\)"):
+        flowkit.predict([texture(), np.zeros((H, W + 1), np.float32)], 1)
+    with pytest.raises(ValueError, match=r"frames: expected 3-D or 4-D or 5-D array, got 2-D"):
+        flowkit.predict(texture(), 1)
+    with pytest.raises(TypeError, match=r"frames: expected dtype uint8, uint16, float16, float32 or float64, got bool"):
+        flowkit.predict(np.zeros((2, H, W), bool), 1)
