@@ -163,7 +163,7 @@ def _check_metric(metric, mode, n_out, h, w):
     _validate.check_array("metric", metric)
     if np.dtype(metric.dtype).type not in _validate.FLOW_DTYPES:
         raise TypeError("metric: expected a float dtype (float16, float32 or float64), "
-                        f"got {metric.dtype}")
+                        f"got {np.dtype(metric.dtype).name}")
     if tuple(metric.shape) not in allowed:
         raise ValueError(f"metric: expected shape {' or '.join(map(str, allowed))} "
                          f"(one value per source pixel), got {tuple(metric.shape)}")
