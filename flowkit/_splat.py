@@ -3,9 +3,10 @@
 import numpy as np
 
 from . import _validate
-from ._backend import CUDA, as_array, device_array, host_array, is_device_array, select_device, to_output
+from ._backend import (CUDA, array_module, as_array, device_array, host_array, is_device_array,
+                       select_device, to_output)
 from ._warp import warp_shapes
-from .kernels.splat import MODES
+from .kernels.splat import MODES, softmax_terms
 
 
 def splat(image, flow, *, mode="average", metric=None, return_weight=False, device=None):
@@ -112,32 +113,36 @@ def splat(image, flow, *, mode="average", metric=None, return_weight=False, devi
     dtype = np.dtype(image.dtype)
     compute = np.dtype(np.float64 if dtype == np.float64 else np.float32)
     int_max = _validate.intensity_range(dtype) if dtype.kind == "u" else 0.0
-    softmax = mode == "softmax"
     out_dtype = np.dtype(np.float32) if dtype == np.float16 else dtype
     # per target: C sums, the normaliser and (softmax) the bilinear weight (kernels/splat.py)
-    acc4 = out4[:3] + (out4[3] + (2 if softmax else 1),)
-    level_shape = out4[:3] if softmax else (0, h, w)
+    acc4 = out4[:3] + (out4[3] + (2 if mode == "softmax" else 1),)
     if backend == CUDA:
         from numba import cuda
 
         from .kernels.splat_cuda import splat_cuda as run
 
-        def prepare(array, shape):
-            return device_array(array, compute, shape)
+        def prepare(array, dt, shape):
+            return device_array(array, dt, shape)
 
         empty = cuda.device_array
     else:
         from .kernels.splat import splat_cpu as run
 
-        def prepare(array, shape):
-            return host_array(array, compute, shape)
+        def prepare(array, dt, shape):
+            return host_array(array, dt, shape)
 
         empty = np.empty
-    met = prepare(metric, metric3) if softmax else empty((0, h, w), compute)
+    none = (0, h, w)
+    levels = scales = None
+    if mode == "softmax":
+        xp, met = array_module(metric)
+        levels, scales = softmax_terms(met.reshape(metric3).astype(compute, copy=False), xp)
+    levels = empty(none, compute) if levels is None else prepare(levels, compute, None)
+    scales = empty(none, compute) if scales is None else prepare(scales, compute, None)
     acc = empty(acc4, compute)
     out = empty(out4, out_dtype)
-    run(prepare(image, image4), prepare(flow, flow4), met, MODES[mode], acc,
-        empty(level_shape, compute), out, int_max)
+    run(prepare(image, compute, image4), prepare(flow, compute, flow4), levels, scales,
+        MODES[mode], acc, empty(out4[:3] if levels.shape[0] else none, compute), out, int_max)
     gpu_input = is_device_array(image)
     result = to_output(out, gpu_input).reshape(out_shape)
     if result.dtype != dtype:

@@ -2,8 +2,9 @@
 atomics, the per-pixel math of ``kernels.splat``.
 
 Imported only when the CUDA backend is used (it imports ``numba.cuda``). Three launches
-(four for softmax): clear the accumulators, [the softmax levels by ``atomic.max``], the sums by
-``atomic.add``, then one thread per target pixel finishes it. Accumulation order varies from
+(four for softmax metrics spanning several levels): clear the accumulators, [the largest
+softmax level per target by ``atomic.max``], the sums by ``atomic.add``, then one thread per
+target pixel finishes it. Accumulation order varies from
 run to run, so results may differ from the CPU's in the last bits.
 """
 
@@ -18,8 +19,6 @@ _BLOCK = (32, 8, 1)
 
 _footprint = device_function(splat.footprint)
 _tap_weight = device_function(splat.tap_weight)
-_softmax_level = device_function(splat.softmax_level)
-_softmax_scale = device_function(splat.softmax_scale)
 _softmax_factor = device_function(splat.softmax_factor)
 _finish_value = device_function(splat.finish_value)
 _DROPPED = splat.DROPPED
@@ -37,7 +36,7 @@ def _clear_kernel(acc, level):
 
 
 @cuda.jit
-def _splat_kernel(image, flow, metric, one, levels_only, acc, level):
+def _splat_kernel(image, flow, levels, scales, one, levels_only, acc, level):
     x, y, n = cuda.grid(3)
     n_out, h, w, k = acc.shape
     if x < w and y < h and n < n_out:
@@ -46,10 +45,11 @@ def _splat_kernel(image, flow, metric, one, levels_only, acc, level):
         if yi == _DROPPED:
             return
         channels = image.shape[3]
-        softmax = metric.shape[0] > 0
-        z = metric[n if metric.shape[0] > 1 else 0, y, x] if softmax else one
-        q = _softmax_level(z) if softmax else 0.0
-        e = _softmax_scale(z, q) if softmax and not levels_only else 1.0
+        nm = n if scales.shape[0] > 1 else 0
+        softmax = scales.shape[0] > 0
+        leveled = levels.shape[0] > 0
+        q = levels[nm, y, x] if leveled else 0.0
+        e = scales[nm, y, x] if softmax else one
         ni = n if image.shape[0] > 1 else 0
         for t in range(4):
             ty = yi + (t >> 1)
@@ -60,7 +60,7 @@ def _splat_kernel(image, flow, metric, one, levels_only, acc, level):
             if levels_only:
                 cuda.atomic.max(level, (n, ty, tx), q)
                 continue
-            a = b * _softmax_factor(e, q, level[n, ty, tx]) if softmax else b
+            a = b * _softmax_factor(e, q, level[n, ty, tx]) if leveled else b * e
             for c in range(channels):
                 cuda.atomic.add(acc, (n, ty, tx, c), a * image[ni, y, x, c])
             cuda.atomic.add(acc, (n, ty, tx, channels), a)
@@ -78,13 +78,13 @@ def _finish_kernel(acc, divide, int_max, out):
             out[n, y, x, c] = _finish_value(acc[n, y, x, c], norm, divide, int_max)
 
 
-def splat_cuda(image, flow, metric, mode, acc, level, out, int_max):
+def splat_cuda(image, flow, levels, scales, mode, acc, level, out, int_max):
     """CUDA driver; the arguments of ``kernels.splat.splat_cpu`` as C-contiguous device arrays."""
     n_out, h, w, _ = acc.shape
     grid = grid_for(_BLOCK, w, h, n_out)
     one = flow.dtype.type(1)
     _clear_kernel[grid, _BLOCK](acc, level)
-    if mode == splat.MODE_SOFTMAX:
-        _splat_kernel[grid, _BLOCK](image, flow, metric, one, True, acc, level)
-    _splat_kernel[grid, _BLOCK](image, flow, metric, one, False, acc, level)
+    if levels.shape[0] > 0:
+        _splat_kernel[grid, _BLOCK](image, flow, levels, scales, one, True, acc, level)
+    _splat_kernel[grid, _BLOCK](image, flow, levels, scales, one, False, acc, level)
     _finish_kernel[grid, _BLOCK](acc, mode != splat.MODE_SUM, int_max, out)
