@@ -44,10 +44,14 @@ def splat(image, flow, *, mode="average", metric=None, return_weight=False, devi
     metric : array, (H, W) or (N, H, W), float, required for (and only for) ``"softmax"``
         One value per source pixel, in any range and finite (NaN or inf is an error; drop a
         pixel by giving it unknown flow instead). ``(H, W)`` applies to every output,
-        ``(N, H, W)`` gives one per output. Large metrics are stable: the weights are formed
-        relative to the largest metric that reaches each target pixel (in steps of 16), so
-        ``exp`` never overflows and a metric gap of any size (1e4 included) neither overflows
-        nor wipes out the back layer where nothing covers it.
+        ``(N, H, W)`` gives one per output. Rounded to float32 unless the image is float64
+        (so a metric near 1e4 is resolved to about 1e-3). Stable for any range: each image's
+        maximum is subtracted first, and where the metric spans more than 16 the weights are
+        also formed relative to the largest metric (in steps of 16) reaching each target
+        pixel, so ``exp`` never overflows and a gap of any size (1e4, 1e30) neither
+        overflows nor wipes out a back layer where nothing covers it. A source more than 112
+        below the largest metric reaching a target may get weight 0 there (its share would
+        be below e**-112, under float64 rounding).
     return_weight : bool
         Also return the accumulated bilinear weight (``0`` marks the holes).
     device : {None, "cpu", "cuda"}
@@ -78,8 +82,9 @@ def splat(image, flow, *, mode="average", metric=None, return_weight=False, devi
     Notes
     -----
     Sums are accumulated in float32 (float64 for float64 images; float16 images are computed
-    as float32); positions are split into integer part and fraction exactly, as in
-    :func:`flowkit.warp`. The CPU result does not depend on the thread count: each thread owns
+    as float32): 1e-5 of a [0, 1] value range against a float64 reference, 1e-12 for float64.
+    Positions are split into integer part and fraction exactly, as in :func:`flowkit.warp`.
+    NaN values in a float image spread to the targets their source reaches. The CPU result does not depend on the thread count: each thread owns
     a band of target rows and adds every target's contributions in raster order of the
     sources, so 1 and 8 threads give identical bits. The CUDA kernel adds with atomics, in an
     order that varies from run to run (agreement with the CPU: about 1e-6 relative, tested at

@@ -89,8 +89,8 @@ def softmax_terms(metric, xp):
 def softmax_factor(e, q, top):
     """Softmax weight of a source of scale ``e`` and level ``q`` at a target whose largest
     level is ``top`` (>= q): ``e * exp(-LEVEL_STEP * (top - q))`` from a table, 0 from 8 levels
-    down (< e**-128 of the front source's weight: below float64 rounding). Branch-free:
-    mixed levels made the branches unpredictable (2.5x slower)."""
+    down (a metric more than 112 below the front's: a share under e**-112, below float64
+    rounding). Branch-free: mixed levels made the branches unpredictable (2.5x slower)."""
     return e * _LEVEL_DROP[int(min(top - q, 8.0))]
 
 
@@ -327,7 +327,10 @@ def _finish_band(acc, channels, divide, int_max, out, band, n_bands):
     n_pixels = out.size // channels
     k = acc.size // n_pixels
     start, stop = band_range(n_pixels, band, n_bands)
-    if channels == 1:
+    if channels == 1 and k == 2:  # a constant stride: LLVM vectorises it (2x faster)
+        for p in range(start, stop):
+            out[p] = finish_value(acc[2 * p], acc[2 * p + 1], divide, int_max)
+    elif channels == 1:
         for p in range(start, stop):
             out[p] = finish_value(acc[k * p], acc[k * p + 1], divide, int_max)
     elif channels == 3:

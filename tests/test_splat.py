@@ -409,13 +409,17 @@ def test_cuda_matches_cpu(mode, shape, dtype):
     flow = random_flow(9, 7, seed=15)
     flow[3, 4] = np.nan
     flow[1:4, 1:4] = 0.5  # several sources on the same targets
-    metric = rng.normal(0, 30, (9, 7)) if mode == "softmax" else None
-    got, weight = splat(image, flow, mode=mode, metric=metric, return_weight=True, device="cuda")
-    expected, expected_weight = splat(image, flow, mode=mode, metric=metric, return_weight=True)
-    assert type(got) is np.ndarray and got.dtype == dtype and got.shape == expected.shape
-    if dtype == np.uint8:
-        assert np.abs(got.astype(int) - expected).max() <= 1
-    else:
-        assert_holes_match(got, expected)
-        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-7)
-    np.testing.assert_allclose(weight, expected_weight, rtol=1e-4, atol=1e-7)
+    # softmax: a metric of several levels (a pass of atomic maxima) and one within a level
+    for metric in ([rng.normal(0, 30, (9, 7)), rng.uniform(-5, 5, (9, 7))] if mode == "softmax"
+                   else [None]):
+        got, weight = splat(image, flow, mode=mode, metric=metric, return_weight=True,
+                            device="cuda")
+        expected, expected_weight = splat(image, flow, mode=mode, metric=metric,
+                                          return_weight=True)
+        assert type(got) is np.ndarray and got.dtype == dtype and got.shape == expected.shape
+        if dtype == np.uint8:
+            assert np.abs(got.astype(int) - expected).max() <= 1
+        else:
+            assert_holes_match(got, expected)
+            np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-7)
+        np.testing.assert_allclose(weight, expected_weight, rtol=1e-4, atol=1e-7)
