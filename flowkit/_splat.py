@@ -130,6 +130,7 @@ def splat(image, flow, *, mode="average", metric=None, return_weight=False, devi
             return device_array(array, dt, shape)
 
         empty = cuda.device_array
+        zeros = empty  # cleared by the driver
     else:
         from .kernels.splat import splat_cpu as run
 
@@ -137,6 +138,7 @@ def splat(image, flow, *, mode="average", metric=None, return_weight=False, devi
             return host_array(array, dt, shape)
 
         empty = np.empty
+        zeros = np.zeros  # fresh zero pages: cheaper than clearing them in the kernel
     none = (0, h, w)
     levels = scales = None
     if mode == "softmax":
@@ -144,7 +146,7 @@ def splat(image, flow, *, mode="average", metric=None, return_weight=False, devi
         levels, scales = softmax_terms(met.reshape(metric3).astype(compute, copy=False), xp)
     levels = empty(none, compute) if levels is None else prepare(levels, compute, None)
     scales = empty(none, compute) if scales is None else prepare(scales, compute, None)
-    acc = empty(acc4, compute)
+    acc = zeros(acc4, compute)
     out = empty(out4, out_dtype)
     run(prepare(image, compute, image4), prepare(flow, compute, flow4), levels, scales,
         MODES[mode], acc, empty(out4[:3] if levels.shape[0] else none, compute), out, int_max)

@@ -122,8 +122,8 @@ def splat_cpu(image, flow, levels, scales, mode, acc, level, out, int_max):
         Softmax scales ``e`` of the sources; (0, H, W) unless softmax.
     mode : int
         ``MODE_SUM``, ``MODE_AVERAGE`` or ``MODE_SOFTMAX``.
-    acc : ndarray (N, H, W, K), the image's dtype, written: K = C + 1, or C + 2 for softmax
-        (see the module's docstring); ``acc[..., -1]`` is the weight map
+    acc : ndarray (N, H, W, K), the image's dtype, zeros, summed into: K = C + 1, or C + 2 for
+        softmax (see the module's docstring); ``acc[..., -1]`` is the weight map
     level : ndarray (N, H, W), the image's dtype, written: the largest level reaching each target;
         (0, H, W) when ``levels`` is
     out : ndarray (N, H, W, C), uint8, uint16, float32 or float64, written
@@ -169,7 +169,7 @@ def _bounds_band(flow, bounds, band, n_bands):
 @njit(nogil=True, cache=True)
 def _splat_band(image, flow, levels, scales, bounds, acc, level, band, n_bands):
     """Target rows ``band`` of ``n_bands`` over all N * H rows (``parallel.run_bands``)."""
-    n_out, h, w, k = acc.shape
+    n_out, h, w, _ = acc.shape
     flat = acc.reshape(acc.size)
     tops = level.reshape(level.size)
     start, stop = band_range(n_out * h, band, n_bands)
@@ -178,8 +178,6 @@ def _splat_band(image, flow, levels, scales, bounds, acc, level, band, n_bands):
         n = row // h
         r0 = row - n * h
         r1 = min(h, r0 + stop - row)
-        for i in range((n * h + r0) * w * k, (n * h + r1) * w * k):
-            flat[i] = 0.0
         if levels.shape[0]:
             for i in range((n * h + r0) * w, (n * h + r1) * w):
                 tops[i] = -math.inf

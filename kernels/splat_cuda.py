@@ -79,7 +79,8 @@ def _finish_kernel(acc, divide, int_max, out):
 
 
 def splat_cuda(image, flow, levels, scales, mode, acc, level, out, int_max):
-    """CUDA driver; the arguments of ``kernels.splat.splat_cpu`` as C-contiguous device arrays."""
+    """CUDA driver; the arguments of ``kernels.splat.splat_cpu`` as C-contiguous device arrays
+    (``acc`` need not be zeros: cleared here)."""
     n_out, h, w, _ = acc.shape
     grid = grid_for(_BLOCK, w, h, n_out)
     one = flow.dtype.type(1)
