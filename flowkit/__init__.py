@@ -26,6 +26,8 @@ _PUBLIC = {
     "set_num_threads": "._threads",
     "get_num_threads": "._threads",
     "warp": "._warp",
+    "splat": "._splat",
+    "fill_holes": "._fill",
     "extrapolate": "._extrapolate",
     "smooth_flow": "._smooth",
     "read_flo": ".io",

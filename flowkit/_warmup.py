@@ -60,6 +60,13 @@ CASES = {
     "smooth_bilateral": _case(
         lambda fk, gray, rgb, flow, pts: fk.smooth_flow(flow, method="bilateral", guide=rgb)),
     "flow_to_color": _case(lambda fk, gray, rgb, flow, pts: fk.flow_to_color(flow)),
+    # splat compiles one kernel per compute dtype (float32, float64) and a small finishing
+    # pass per output dtype
+    "splat_uint8_rgb": _case(lambda fk, gray, rgb, flow, pts: fk.splat(rgb, flow)),
+    "splat_float32_softmax": _case(lambda fk, gray, rgb, flow, pts: fk.splat(
+        gray.astype(np.float32), flow, mode="softmax", metric=-gray.astype(np.float32))),
+    "splat_float64_rgb": _case(lambda fk, gray, rgb, flow, pts: fk.splat(rgb.astype(np.float64), flow)),
+    "fill_holes": _case(lambda fk, gray, rgb, flow, pts: fk.fill_holes(rgb, gray > 200)),
 }
 
 # Cases that share kernels run in one process, one after the other: two processes compiling
@@ -73,6 +80,8 @@ GROUPS = {
              "warp_float64_rgb", "lucas_kanade", "lucas_kanade_rgb", "extrapolate"),
     "smooth": ("smooth_gaussian", "smooth_gaussian_float64", "smooth_median", "smooth_bilateral"),
     "color": ("flow_to_color",),
+    "splat": ("splat_uint8_rgb", "splat_float32_softmax", "splat_float64_rgb"),
+    "fill": ("fill_holes",),
 }
 assert sorted(sum(GROUPS.values(), ())) == sorted(CASES)
 

@@ -10,40 +10,61 @@ from ._backend import (CUDA, as_array, device_array, host_array, is_device_array
 from .kernels import interp
 
 
+def image_layout(image, lead):
+    """Read an image's layout from the leading shape ``lead``, ``(H, W)`` or ``(N, H, W)``, of
+    a per-pixel companion (a flow's ``shape[:-1]``, a mask's shape).
 
-def _layout(image, flow):
-    """Return (batched, has_channels, out_shape) for an image and a checked flow.
+    The companion decides the 3-D image question: ``(N, H, W)`` with an ``(N, H, W)`` lead is a
+    gray batch; otherwise a 3-D image whose first two axes match ``(H, W)`` is ``(H, W, C)``,
+    and one whose last two axes match a single ``(H, W)`` lead is a gray batch.
 
-    The flow decides the 3-D image question: ``(N, H, W)`` with a ``(N, H, W, 2)`` flow is a
-    gray batch; otherwise a 3-D image whose first two axes match the flow is ``(H, W, C)``,
-    and one whose last two axes match a single ``(H, W, 2)`` flow is a gray batch.
+    Returns
+    -------
+    (batched, has_channels, out_shape), or None when image and lead do not match
+        ``out_shape`` is the image's shape, with a leading N when one image meets an
+        ``(N, H, W)`` lead (one output per companion).
     """
     ishape = tuple(image.shape)
-    lead = tuple(flow.shape[:-1])  # (H, W) or (N, H, W)
+    lead = tuple(lead)
     hw = lead[-2:]
-    flow_batched = len(lead) == 3
+    lead_batched = len(lead) == 3
     layout = None
     if image.ndim == 2 and ishape == hw:
         layout = (False, False)
     elif image.ndim == 3:
-        if flow_batched and ishape == lead:
+        if lead_batched and ishape == lead:
             layout = (True, False)
         elif ishape[:2] == hw:
             layout = (False, True)
-        elif not flow_batched and ishape[1:] == hw:
+        elif not lead_batched and ishape[1:] == hw:
             layout = (True, False)
-    elif image.ndim == 4 and ishape[1:3] == hw and (not flow_batched or ishape[0] == lead[0]):
+    elif image.ndim == 4 and ishape[1:3] == hw and (not lead_batched or ishape[0] == lead[0]):
         layout = (True, True)
     if layout is None:
-        raise ValueError(
-            f"flow: expected shape (H, W, 2) or (N, H, W, 2) matching image of shape {ishape} "
-            "(image (H, W), (H, W, C), (N, H, W) or (N, H, W, C) with the same H, W and N), "
-            f"got {tuple(flow.shape)}"
-        )
+        return None
     batched, has_channels = layout
-    if not batched and flow_batched:  # one image, several flows: one output per flow
+    if not batched and lead_batched:
         return batched, has_channels, (lead[0],) + ishape
     return batched, has_channels, ishape
+
+
+def warp_shapes(image, flow):
+    """Shapes of a warp or splat call: ``(out_shape, image4, flow4, out4)``, the output's shape and
+    the ``(N, H, W, C)``, ``(N, H, W, 2)`` and ``(N, H, W, C)`` shapes the kernels see (N is 1
+    for an image or flow shared by the batch). ``ValueError`` when they do not match."""
+    layout = image_layout(image, flow.shape[:-1])
+    if layout is None:
+        raise ValueError(
+            f"flow: expected shape (H, W, 2) or (N, H, W, 2) matching image of shape "
+            f"{tuple(image.shape)} (image (H, W), (H, W, C), (N, H, W) or (N, H, W, C) with the "
+            f"same H, W and N), got {tuple(flow.shape)}"
+        )
+    batched, has_channels, out_shape = layout
+    h, w = flow.shape[-3:-1]
+    image4 = ((image.shape[0] if batched else 1), h, w, (image.shape[-1] if has_channels else 1))
+    flow4 = ((flow.shape[0] if flow.ndim == 4 else 1), h, w, 2)
+    out4 = (image4[0] if batched else flow4[0], h, w, image4[3])
+    return out_shape, image4, flow4, out4
 
 
 def _check_border_value(border_value, dtype):
@@ -131,16 +152,12 @@ def warp(image, flow, *, interpolation="linear", border="replicate", border_valu
     dtype = np.dtype(image.dtype)
     border_value = _check_border_value(border_value, dtype)
     _validate.check_bool("return_mask", return_mask)
-    batched, has_channels, out_shape = _layout(image, flow)
+    out_shape, image_shape, flow_shape, out4 = warp_shapes(image, flow)
     backend = select_device(device, image=image, flow=flow)
 
     compute = np.dtype(np.float32) if dtype == np.float16 else dtype
     flow_dtype = np.float64 if dtype == np.float64 else np.float32
-    h, w = flow.shape[-3:-1]
-    image_shape = ((image.shape[0] if batched else 1), h, w,
-                   (image.shape[-1] if has_channels else 1))
-    flow_shape = ((flow.shape[0] if flow.ndim == 4 else 1), h, w, 2)
-    out4 = (image_shape[0] if batched else flow_shape[0], h, w, image_shape[3])
+    h, w = flow_shape[1:3]
     args = (interp.INTERPOLATIONS[interpolation], interp.BORDERS[border], border_value,
             _validate.intensity_range(dtype) if dtype.kind == "u" else 0.0)  # 0: float output, no rounding
     if backend == CUDA:

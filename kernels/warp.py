@@ -34,12 +34,9 @@ _AVX2 = (not config.CPU_NAME and not config.CPU_FEATURES
 
 @njit(cache=True)
 def saturate_round(value, int_max):
-    """Clamp to [0, int_max] and round to nearest, ties to even (as ``cv2.saturate_cast``)."""
-    value = min(max(value, 0.0), int_max)
-    r = int(value + 0.5)  # value >= 0: truncation is floor
-    if r - value == 0.5 and r % 2 != 0:
-        r -= 1
-    return r
+    """Clamp to [0, int_max] and round to nearest, ties to even (as ``cv2.saturate_cast``); a
+    whole number, as a float."""
+    return np.rint(min(max(value, 0.0), int_max))  # branch-free: vectorises in loops
 
 
 @njit(cache=True)

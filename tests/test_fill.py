@@ -1,0 +1,155 @@
+"""flowkit.fill_holes: known pixels untouched, analytic fills, cv2.inpaint parity, bad input."""
+
+import cv2
+import numpy as np
+import pytest
+
+from flowkit import fill_holes, splat
+
+
+def _ramp(h=48, w=64):
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float64)
+    return 0.5 * gx + 0.25 * gy  # range 0 .. 43.25
+
+
+def _mask(h=48, w=64, seed=0):
+    rng = np.random.default_rng(seed)
+    mask = rng.random((h, w)) < 0.1  # scattered pixels
+    mask[10:30, 20:40] = True  # and a 20 x 20 hole
+    return mask
+
+
+@pytest.mark.parametrize("method, dtype", [
+    ("pyramid", d) for d in (np.uint8, np.uint16, np.float16, np.float32, np.float64)] + [
+    (m, d) for m in ("telea", "ns") for d in (np.uint8, np.uint16, np.float32)])
+def test_pixels_outside_the_mask_are_unchanged(method, dtype):
+    rng = np.random.default_rng(1)
+    top = {np.uint8: 255, np.uint16: 65535}.get(dtype, 1)
+    channels = 3 if (method == "pyramid" or dtype == np.uint8) else 1
+    image = (rng.random((24, 31, channels)) * top).astype(dtype)
+    mask = _mask(24, 31, seed=2)
+    if dtype in (np.float16, np.float32, np.float64):
+        image[mask] = np.nan  # ignored under the mask
+    got = fill_holes(image if channels > 1 else image[..., 0], mask, method=method)
+    got = got.reshape(image.shape)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got[~mask], image[~mask])
+    assert np.isfinite(got.astype(np.float64)).all()
+
+
+def test_pyramid_fills_a_ramp_close_to_the_ramp():
+    """Push-pull is smooth, not linear: on a ramp of range 43.25 (slope 0.5 / px) with a
+    20 x 20 hole and 10 % scattered holes the fill is within 3 (7 % of the range) everywhere
+    and within 1 on average (measured 2.4 and 0.7); the scattered holes, mostly single
+    pixels, within 0.75 (1.5 px of slope; measured 0.6, at the image border)."""
+    image = _ramp()
+    mask = _mask()
+    got = fill_holes(image, mask)
+    error = np.abs(got - image)[mask]
+    assert error.max() < 3.0 and error.mean() < 1.0
+    scattered = mask.copy()
+    scattered[8:32, 18:42] = False
+    assert np.abs(got - image)[scattered].max() < 0.75
+    # float32 agrees with float64 (same arithmetic, rounding only)
+    np.testing.assert_allclose(fill_holes(image.astype(np.float32), mask), got, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
+def test_pyramid_keeps_a_constant_image_constant(dtype):
+    """Convex combinations of one value: exact for integers, to 1 ulp for floats."""
+    image = np.full((37, 45, 3), 113 if dtype == np.uint8 else 0.3, dtype)
+    got = fill_holes(image, _mask(37, 45, seed=3))
+    np.testing.assert_allclose(got, image, rtol=2e-7 if dtype == np.float32 else 1e-15)
+    if dtype == np.uint8:
+        np.testing.assert_array_equal(got, image)
+
+
+def test_pyramid_batches_layouts_and_a_single_known_pixel():
+    rng = np.random.default_rng(4)
+    images = rng.random((3, 20, 22, 2)).astype(np.float32)
+    masks = rng.random((3, 20, 22)) < 0.5
+    each = np.stack([fill_holes(images[i], masks[i]) for i in range(3)])
+    np.testing.assert_array_equal(fill_holes(images, masks), each)
+    shared = np.stack([fill_holes(images[i], masks[0]) for i in range(3)])
+    np.testing.assert_array_equal(fill_holes(images, masks[0]), shared)
+    # (N, H, W) with an (N, H, W) mask is a gray batch, even with W <= 4
+    gray = rng.random((3, 6, 4))
+    gmask = rng.random((3, 6, 4)) < 0.5
+    gmask[:, 0, 0] = False
+    np.testing.assert_array_equal(fill_holes(gray, gmask)[1], fill_holes(gray[1], gmask[1]))
+    # one known pixel fills the whole image with its value
+    mask = np.ones((9, 13), bool)
+    mask[4, 7] = False
+    image = np.zeros((9, 13))
+    image[4, 7] = 0.625
+    np.testing.assert_allclose(fill_holes(image, mask), 0.625, rtol=1e-15)
+
+
+def test_pyramid_fills_what_splat_leaves():
+    """The pipeline it is made for: splat's holes (NaN, weight 0) filled from the rest."""
+    rng = np.random.default_rng(5)
+    image = cv2.GaussianBlur(rng.random((40, 50)), (0, 0), 3).astype(np.float32)
+    flow = np.zeros((40, 50, 2), np.float32)
+    flow[10:25, 10:25, 0] = 6.0  # a block moves right and leaves a hole behind
+    warped, weight = splat(image, flow, return_weight=True)
+    holes = weight == 0
+    assert holes.any() and np.isnan(warped[holes]).all()
+    filled = fill_holes(warped, holes)
+    assert np.isfinite(filled).all()
+    np.testing.assert_array_equal(filled[~holes], warped[~holes])
+    assert filled[holes].min() >= image.min() and filled[holes].max() <= image.max()
+
+
+@pytest.mark.parametrize("method, flag", [("telea", cv2.INPAINT_TELEA), ("ns", cv2.INPAINT_NS)])
+@pytest.mark.parametrize("dtype, channels", [(np.uint8, 3), (np.uint8, 1), (np.uint16, 1),
+                                             (np.float32, 1)])
+def test_inpaint_methods_are_cv2_inpaint(method, flag, dtype, channels):
+    rng = np.random.default_rng(6)
+    shape = (30, 41) if channels == 1 else (30, 41, 3)
+    image = cv2.GaussianBlur(rng.random(shape) * 200, (0, 0), 2).astype(dtype)
+    mask = _mask(30, 41, seed=7)
+    expected = cv2.inpaint(image, mask.astype(np.uint8), 3, flag)
+    np.testing.assert_array_equal(fill_holes(image, mask, method=method), expected)
+    batch = np.stack([image, image[::-1].copy()])
+    np.testing.assert_array_equal(fill_holes(batch, mask, method=method)[0], expected)
+
+
+IMG = np.zeros((6, 7), np.float32)
+MASK = np.zeros((6, 7), bool)
+MASK[2, 3] = True
+BAD_INPUT = [
+    (dict(method="biharmonic"), ValueError,
+     r"method: expected one of 'pyramid', 'telea', 'ns', got 'biharmonic'"),
+    (dict(mask=np.zeros((6, 7), np.uint8)), TypeError, r"mask: expected dtype bool, got uint8"),
+    (dict(mask=np.zeros((7, 6), bool)), ValueError,
+     r"mask: expected shape \(H, W\) or \(N, H, W\) matching image of shape \(6, 7\), got \(7, 6\)"),
+    (dict(mask=np.zeros((2, 6, 7), bool)), ValueError, r"mask: expected shape .*got \(2, 6, 7\)"),
+    (dict(mask=np.zeros((6, 7, 1), bool)), ValueError, r"mask: expected shape .*got \(6, 7, 1\)"),
+    (dict(mask=np.ones((6, 7), bool)), ValueError,
+     r"mask: expected at least one False \(known\) pixel in every image, got all True \(image 0\)"),
+    (dict(image=np.zeros((2, 6, 7)), mask=np.stack([MASK, np.ones((6, 7), bool)])), ValueError,
+     r"got all True \(image 1\)"),
+    (dict(image=np.full((6, 7), np.inf)), ValueError,
+     r"image: expected finite values outside the mask, got NaN or infinity"),
+    (dict(image=np.zeros((6, 7), bool)), TypeError, r"image: expected dtype uint8, .* got bool"),
+    (dict(method="telea"), TypeError,
+     r"image: expected dtype uint8, uint16 or float32 with method='telea' .*got float64"),
+    (dict(image=np.zeros((6, 7, 4), np.uint8), method="ns"), ValueError,
+     r"image: expected 1 or 3 channel\(s\) for uint8 with method='ns' \(cv2.inpaint\), got 4"),
+    (dict(image=np.zeros((6, 7, 3), np.float32), method="telea"), ValueError,
+     r"image: expected 1 channel\(s\) for float32 .*got 3"),
+    (dict(mask=None), TypeError, r"mask: expected dtype bool, got object"),
+]
+
+
+@pytest.mark.parametrize("kwargs, error, match", BAD_INPUT)
+def test_bad_input(kwargs, error, match, monkeypatch):
+    from flowkit.kernels import fill as kernel
+
+    def no_kernel(*args):
+        raise AssertionError("kernel ran")
+
+    monkeypatch.setattr(kernel, "fill_cpu", no_kernel)
+    args = dict(image=IMG.astype(np.float64), mask=MASK) | kwargs
+    with pytest.raises(error, match=match):
+        fill_holes(args.pop("image"), args.pop("mask"), **args)
