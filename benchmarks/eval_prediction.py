@@ -91,6 +91,7 @@ def flowkit_predict(**options):
     def run(context, horizon):
         return list(flowkit.predict(np.stack(context), horizon, **options))
 
+    run.context = options.get("context", 2)
     return run
 
 
@@ -154,6 +155,9 @@ def main():
         print(f"| {name} | " + " | ".join(f"+{k + 1}" for k in range(len(windows[0][1]))) + " |")
         print("|---|" + "---|" * len(windows[0][1]))
         for label, method in METHODS.items():
+            if getattr(method, "context", 2) > len(windows[0][0]):
+                print(f"| {label} | " + " | ".join("n/a" for _ in windows[0][1]) + " |")
+                continue
             scores = evaluate(windows, method)
             print(f"| {label} | " + " | ".join(f"{s:.2f}" for s in scores) + " |")
         print()
