@@ -5,17 +5,18 @@ import numpy as np
 from . import _validate
 from ._backend import (CUDA, array_module, as_array, device_array, host_array, is_device_array, select_device,
                        to_output)
-from ._warp import _check_border_value, _layout
+from ._warp import _check_border_value, image_layout, warp_shapes
 from .kernels import interp
 from .kernels.warp import UNKNOWN_FLOW
 
-# "forward" (forward splatting with flowkit.splat) is the next scheme to add here.
-SCHEMES = ("semi-lagrangian",)
+SCHEMES = ("semi-lagrangian", "forward")
 
 
 def extrapolate(image, flow, steps, *, scheme="semi-lagrangian", n_iter=3, border="replicate",
-                border_value=0, return_mask=False, return_displacement=False, device=None):
-    """Advect an image by a stationary flow for ``steps`` time steps (semi-Lagrangian).
+                border_value=0, metric=None, return_mask=False, return_displacement=False,
+                device=None):
+    """Advect an image by a stationary flow for ``steps`` time steps (semi-Lagrangian or by
+    forward splatting).
 
     Every output pixel's trajectory is traced backwards through the flow, held fixed in
     time, and ``image`` is sampled once, bilinearly, at the end of the trajectory of each
@@ -39,8 +40,14 @@ def extrapolate(image, flow, steps, *, scheme="semi-lagrangian", n_iter=3, borde
     steps : int
         Number of time steps, >= 1; output ``k`` (0-based) is the image after ``k + 1``
         steps.
-    scheme : {"semi-lagrangian"}
-        Only the semi-Lagrangian scheme for now (forward splatting will be ``"forward"``).
+    scheme : {"semi-lagrangian", "forward"}
+        ``"semi-lagrangian"``: the trajectories described above and in Notes.
+        ``"forward"``: step k is ``flowkit.splat(image, k * flow)`` (``"softmax"`` mode with
+        ``metric``, else ``"average"``), its holes (pixels no source reaches) filled by
+        ``flowkit.fill_holes`` (push-pull); each pixel keeps its own motion (a Lagrangian
+        persistence), and where several land on one target the largest ``metric`` wins.
+        ``n_iter``, ``border`` and ``return_displacement`` do not apply; ``border_value``
+        fills a step that no source reaches at all.
     n_iter : int
         Sub-steps per time step, >= 0 (pysteps' ``n_iter``; pysteps defaults to 1). ``n_iter
         >= 1``: ``n_iter`` midpoint-rule sub-steps of ``1 / n_iter`` of a step each; ``0``:
@@ -53,8 +60,13 @@ def extrapolate(image, flow, steps, *, scheme="semi-lagrangian", n_iter=3, borde
     border_value : float
         Value of the ``"constant"`` border and of pixels whose trajectory is unknown, in
         image units (may be NaN for float images).
+    metric : array, (H, W) or (N, H, W), float, optional
+        ``"forward"`` only: the softmax-splatting importance of each source pixel (see
+        ``flowkit.splat``), e.g. ``-20`` times its brightness-constancy error in [0, 1]
+        units (Niklaus and Liu 2020). None splats with plain averages.
     return_mask : bool
-        Also return where the trajectory stayed inside the image (see Returns).
+        Also return where the trajectory stayed inside the image (``"forward"``: where
+        some source landed, i.e. not a filled hole).
     return_displacement : bool
         Also return the backward displacements ``D_k``.
     device : {None, "cpu", "cuda"}
@@ -148,13 +160,24 @@ def extrapolate(image, flow, steps, *, scheme="semi-lagrangian", n_iter=3, borde
     _validate.check_flow("flow", flow)
     steps = _validate.check_int("steps", steps, min_value=1)
     _validate.check_choice("scheme", scheme, SCHEMES)
+    if scheme == "forward":
+        if return_displacement:
+            raise ValueError("return_displacement: only for scheme='semi-lagrangian' (forward splatting "
+                             "has no backward displacement)")
+        _validate.check_bool("return_mask", return_mask)
+        border_value = _check_border_value(border_value, np.dtype(image.dtype))
+        return _forward(image, flow, steps, metric, border_value, return_mask, device)
+    if metric is not None:
+        raise ValueError(f"metric: only for scheme='forward', got {_validate.describe(metric)} "
+                         f"with scheme={scheme!r}")
     n_iter = _validate.check_int("n_iter", n_iter, min_value=0)
     border = _validate.check_choice("border", border, tuple(interp.BORDERS))
     dtype = np.dtype(image.dtype)
     border_value = _check_border_value(border_value, dtype)
     _validate.check_bool("return_mask", return_mask)
     _validate.check_bool("return_displacement", return_displacement)
-    batched, has_channels, _ = _layout(image, flow)
+    warp_shapes(image, flow)  # the error for an image and flow that do not match
+    batched, has_channels, _ = image_layout(image, flow.shape[:-1])
     backend = select_device(device, image=image, flow=flow)
 
     h, w = flow.shape[-3:-1]
@@ -212,3 +235,40 @@ def extrapolate(image, flow, steps, *, scheme="semi-lagrangian", n_iter=3, borde
     extra = ((to_output(mask, gpu_input).reshape(traj),) if return_mask else ()) + (
         (to_output(disp, gpu_input).reshape(traj + (2,)),) if return_displacement else ())
     return (result,) + extra if extra else result
+
+
+def _forward(image, flow, steps, metric, border_value, return_mask, device):
+    """``scheme="forward"``: splat by k * flow, then fill the holes, for k = 1..steps."""
+    from ._fill import fill_holes
+    from ._splat import splat
+
+    mode = "average" if metric is None else "softmax"
+    frames, masks = [], []
+    for k in range(1, steps + 1):
+        splatted, weight = splat(image, flow * k, mode=mode, metric=metric, return_weight=True,
+                                 device=device)
+        holes = weight == 0
+        xp, _ = array_module(holes)
+        if weight.ndim == 2:
+            splatted = _filled(splatted, holes, border_value, fill_holes)
+        else:  # one weight per output
+            splatted = xp.stack([_filled(splatted[n], holes[n], border_value, fill_holes)
+                                 for n in range(weight.shape[0])])
+        frames.append(splatted)
+        masks.append(~holes)
+    xp, _ = array_module(frames[0])
+    batched = image_layout(image, flow.shape[:-1])[0]
+    result = xp.stack(frames, axis=1 if batched or flow.ndim == 4 else 0)  # as the other scheme
+    if not return_mask:
+        return result
+    return result, xp.stack(masks, axis=1 if flow.ndim == 4 else 0)
+
+
+def _filled(splatted, holes, border_value, fill_holes):
+    """Holes filled from their surroundings; a frame with no source at all is ``border_value``."""
+    if not bool(holes.any()):
+        return splatted
+    if bool(holes.all()):
+        splatted[...] = border_value
+        return splatted
+    return fill_holes(splatted, holes)

@@ -163,7 +163,8 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
         ``"reestimate"``: the literal recursion: warp the newest frame by its motion, then
         estimate the motion again from the newest ``context`` frames, real or predicted.
     n_iter : int
-        Fixed-point sub-iterations per step of the semi-Lagrangian trajectories (>= 1).
+        Sub-steps per time step of the semi-Lagrangian trajectories (``flowkit.extrapolate``;
+        >= 0, 0 is one explicit Euler step).
     return_flow : bool
         Also return the motion used, ``(H, W, 2)`` float32 (batches ``(N, H, W, 2)``); for
         ``"reestimate"`` the first step's.
@@ -212,7 +213,7 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
     frames = _as_frames(frames)
     horizon = _validate.check_int("horizon", horizon, min_value=1)
     context = _validate.check_int("context", context, min_value=2)
-    n_iter = _validate.check_int("n_iter", n_iter, min_value=1)
+    n_iter = _validate.check_int("n_iter", n_iter, min_value=0)
     scheme = _validate.check_choice("scheme", scheme, SCHEMES)
     average = _validate.check_choice("average", average, AVERAGES)
     _validate.check_bool("return_flow", return_flow)

@@ -520,3 +520,57 @@ def test_video_output_extension_is_checked_before_work(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "--video:" in lines[0] and "x.xyz" in lines[0] and "--codec" in lines[0]
     assert not (tmp_path / "x.xyz").exists()
+
+
+# --- predict ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def moving_folder(tmp_path):
+    """A folder of 8 RGB frames of a texture moving 1 px right and 0.5 px down per frame."""
+    base = (textured_image(96, 128, seed=5, channels=3) * 255).round().astype(np.uint8)
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    frames = []
+    for k in range(8):
+        flow = np.broadcast_to(np.float32([-1.0 * k, -0.5 * k]), base.shape[:2] + (2,))
+        frame = flowkit.warp(base, flow)[8:-8, 8:-8]
+        frames.append(frame)
+        cv2.imwrite(str(folder / f"f{k}.png"), frame[..., ::-1])
+    return folder, frames
+
+
+def test_predict_writes_a_folder_and_a_side_by_side_video(moving_folder, tmp_path, capsys):
+    folder, frames = moving_folder
+    out = tmp_path / "pred"
+    assert main(["predict", str(folder), "--horizon", "3", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == (f"wrote 3 PNG files to {out} (frame_000000.png ... frame_000002.png, "
+                          "predicted frames)")
+    assert printed[1].startswith("semi-lagrangian prediction of 3 frames from the last 2 context frames")
+    written = [cv2.imread(str(out / f"frame_{k:06d}.png"))[..., ::-1] for k in range(3)]
+    np.testing.assert_array_equal(np.stack(written), flowkit.predict(np.stack(frames[-2:]), 3))
+    video = tmp_path / "sbs.mp4"
+    assert main(["predict", str(folder), "--horizon", "2", "--start", "2", "--context", "3", "--side-by-side",
+                 "-o", str(video), "--scheme", "reestimate", "-O", "winsize=9"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == f"wrote {video} (2 frames, 224x80, 30 fps, truth | prediction, side by side)"
+    assert printed[1].startswith("reestimate prediction of 2 frames from frames 2-4 as 3 context frames, "
+                                 "farneback (winsize=9)")
+    assert [f.shape for f in flowkit.iter_frames(video)] == [(80, 224, 3)] * 2
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["--horizon", "2", "--side-by-side"], 2, "--side-by-side needs --start N"),
+    (["--horizon", "0"], 2, "argument --horizon: expected an integer >= 1, got '0'"),
+    (["--horizon", "2", "--context", "1"], 1, "--context: expected an integer >= 2, got 1"),
+    (["--horizon", "2", "--start", "6", "--context", "3"], 1, "8 frames; --context 3 from --start 6 needs 9"),
+    (["--horizon", "4", "--start", "3", "--context", "2", "--side-by-side"], 1,
+     "--side-by-side needs the 4 true frames after the context (frames 5 to 8); the input has 8"),
+    (["--horizon", "2", "-O", "radius=3"], 1, "--option radius: not an option of farneback"),
+])
+def test_predict_errors_are_one_line(moving_folder, tmp_path, args, code, message):
+    folder, _ = moving_folder
+    status, _, stderr = run_cli("predict", folder, "-o", tmp_path / "out.mp4", *args)
+    assert status == code
+    assert message in one_error_line(stderr)
+    assert not (tmp_path / "out.mp4").exists()

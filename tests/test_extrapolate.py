@@ -317,8 +317,8 @@ BAD_INPUT = [
     (dict(steps="3"), TypeError, r"steps: expected an integer, got '3'"),
     (dict(n_iter=-1), ValueError, r"n_iter: expected an integer >= 0, got -1"),
     (dict(n_iter=1.5), TypeError, r"n_iter: expected an integer, got 1.5"),
-    (dict(scheme="forward"), ValueError,
-     r"scheme: expected one of 'semi-lagrangian', got 'forward'"),
+    (dict(scheme="backward"), ValueError,
+     r"scheme: expected one of 'semi-lagrangian', 'forward', got 'backward'"),
     (dict(border="mirror"), ValueError, r"border: expected one of 'constant', .*got 'mirror'"),
     (dict(border_value="zero"), TypeError, r"border_value: expected a real number, got 'zero'"),
     (dict(image=np.zeros((6, 7), np.uint8), border_value=np.nan), ValueError,
@@ -387,3 +387,44 @@ def test_cuda_batch_with_shared_flow():
     expected, expected_mask = extrapolate(images, flow, 3, return_mask=True)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
     np.testing.assert_array_equal(mask, expected_mask)
+
+
+# --- scheme="forward" ------------------------------------------------------------------------------
+
+def test_forward_is_splatting_by_k_times_the_flow_with_holes_filled():
+    rng = np.random.default_rng(7)
+    image = rng.random((24, 32, 3)).astype(np.float32)
+    flow = rng.normal(0, 0.7, (24, 32, 2)).astype(np.float32)
+    metric = rng.normal(0, 3, (24, 32)).astype(np.float32)
+    frames, mask = flowkit.extrapolate(image, flow, 3, scheme="forward", metric=metric, return_mask=True)
+    assert frames.shape == (3, 24, 32, 3) and mask.shape == (3, 24, 32)
+    for k in range(1, 4):
+        splatted, weight = flowkit.splat(image, k * flow, mode="softmax", metric=metric, return_weight=True)
+        holes = weight == 0
+        np.testing.assert_array_equal(mask[k - 1], ~holes)
+        np.testing.assert_array_equal(frames[k - 1][~holes], splatted[~holes])
+        np.testing.assert_array_equal(frames[k - 1], flowkit.fill_holes(splatted, holes))
+    assert np.isfinite(frames).all()
+
+
+def test_forward_integer_translation_moves_the_image_and_fills_the_uncovered_edge():
+    image = (np.arange(20 * 30).reshape(20, 30) % 251).astype(np.uint8)
+    flow = np.zeros((20, 30, 2), np.float32)
+    flow[..., 0] = 2.0
+    frames, mask = flowkit.extrapolate(image, flow, 2, scheme="forward", return_mask=True)
+    np.testing.assert_array_equal(frames[1][:, 4:], image[:, :-4])
+    assert not mask[1][:, :4].any() and mask[1][:, 4:].all()
+    # everything leaves the frame: border_value
+    gone = flowkit.extrapolate(image, flow * 20, 1, scheme="forward", border_value=9)
+    assert (gone == 9).all()
+
+
+def test_forward_bad_arguments():
+    image = np.zeros((8, 9), np.float32)
+    flow = np.zeros((8, 9, 2), np.float32)
+    with pytest.raises(ValueError, match="return_displacement: only for scheme='semi-lagrangian'"):
+        flowkit.extrapolate(image, flow, 2, scheme="forward", return_displacement=True)
+    with pytest.raises(ValueError, match="metric: only for scheme='forward'"):
+        flowkit.extrapolate(image, flow, 2, metric=np.zeros((8, 9), np.float32))
+    with pytest.raises(ValueError, match="metric"):
+        flowkit.extrapolate(image, flow, 2, scheme="forward", metric=np.zeros((8, 8), np.float32))

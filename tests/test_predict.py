@@ -69,11 +69,13 @@ def test_translation_is_predicted_at_every_horizon():
     # Farneback on this smooth texture: the motion within 0.03 px in the interior
     np.testing.assert_allclose(interior(motion[..., 0]), velocity[0], atol=0.03)
     np.testing.assert_allclose(interior(motion[..., 1]), velocity[1], atol=0.03)
-    # the prediction error grows only with the motion error (k * 0.03 px at most) times the
-    # texture's slope (< 0.8 / px): at horizon 8 below 0.2 of the range, far below repeating
+    # one bilinear sample of the last frame per step: the error is the interpolation error
+    # (second derivative of the texture < 0.15 / px^2, times 1/8) plus the motion error, and it
+    # does not grow with the horizon as a resampling chain's would
     errors = np.abs(interior(predicted - future, 24)).max(axis=(1, 2))
     repeat = np.abs(interior(future - context[-1], 24)).max(axis=(1, 2))
-    assert np.all(errors < 0.1 * np.arange(1, 9)) and np.all(errors < 0.2 * repeat)
+    assert np.all(errors < 0.03)
+    assert errors[-1] < 0.1 * repeat[-1]
 
 
 def test_given_flow_equals_extrapolate_and_callable_is_called_later_first():
@@ -214,7 +216,7 @@ def test_smoothing_reaches_the_motion():
     ({"flow": np.zeros((H, W, 2), np.float32), "scheme": "reestimate"}, ValueError,
      r"flow: scheme='reestimate' re-estimates the motion at every step"),
     ({"smooth": "gaussian"}, TypeError, r"smooth: expected a dict of smooth_flow options or None, got 'gaussian'"),
-    ({"n_iter": 0}, ValueError, r"n_iter: expected an integer >= 1, got 0"),
+    ({"n_iter": -1}, ValueError, r"n_iter: expected an integer >= 0, got -1"),
 ])
 def test_bad_input(kwargs, error, message):
     clip = translating_clip((0.5, 0.0), 3)
