@@ -136,7 +136,7 @@ def figure(path):
     rows = [np.concatenate(tiles[:2] + [np.full_like(tiles[0], 255)], axis=1),
             np.concatenate(tiles[2:5], axis=1), np.concatenate(tiles[5:8], axis=1)]
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), np.concatenate(rows, axis=0))
+    cv2.imwrite(str(path), np.concatenate(rows, axis=0), [cv2.IMWRITE_PNG_COMPRESSION, 9])
     print(f"wrote {path}")
 
 
