@@ -8,7 +8,6 @@ metric: ``-10 * (a second random image)``, in [-10, 0] as ``-alpha * |error|`` w
 Threads: ``FLOWKIT_BENCH_THREADS`` (default 2) for both, see ``conftest.py``.
 """
 
-import numpy as np
 import pytest
 from conftest import SIZES, random_image, run, smooth_flow_field
 

@@ -65,7 +65,8 @@ CASES = {
     "splat_uint8_rgb": _case(lambda fk, gray, rgb, flow, pts: fk.splat(rgb, flow)),
     "splat_float32_softmax": _case(lambda fk, gray, rgb, flow, pts: fk.splat(
         gray.astype(np.float32), flow, mode="softmax", metric=-gray.astype(np.float32))),
-    "splat_float64_rgb": _case(lambda fk, gray, rgb, flow, pts: fk.splat(rgb.astype(np.float64), flow)),
+    "splat_float64_rgb": _case(
+        lambda fk, gray, rgb, flow, pts: fk.splat(rgb.astype(np.float64), flow)),
     "fill_holes": _case(lambda fk, gray, rgb, flow, pts: fk.fill_holes(rgb, gray > 200)),
 }
 
