@@ -26,6 +26,7 @@ import numpy as np
 from numba import njit
 
 from . import interp
+from .jit import internal
 from .parallel import band_range, run_bands
 from .warp import warp_row_linear_replicate
 
@@ -213,7 +214,7 @@ def solve2x2(axx, axy, ayy, bx, by):
 
 # ------------------------------------------------------------------------ CPU row helpers
 
-@njit(cache=True)
+@internal
 def _solve_row(sums, out):
     """Solve the systems of one row: ``sums`` (5, W) window sums -> ``out`` (W, 2) flow."""
     for x in range(out.shape[0]):
@@ -221,7 +222,7 @@ def _solve_row(sums, out):
                                         sums[4, x])
 
 
-@njit(cache=True)
+@internal
 def _median_row(flow, y, out):
     """3x3 median of both components of flow row ``y`` into ``out`` (2W, interleaved)."""
     height, width = flow.shape[0], flow.shape[1]
@@ -236,7 +237,7 @@ def _median_row(flow, y, out):
         out[2 * x + 1] = median3x3(flow, y, x, np.int64(1))
 
 
-@njit(cache=True)
+@internal
 def _pad_row(row, half, n_ch, border, padded):
     """``padded`` = the interleaved ``row`` (W * n_ch) with ``half`` pixels added each side."""
     n = row.shape[0] // n_ch
@@ -250,7 +251,7 @@ def _pad_row(row, half, n_ch, border, padded):
             padded[(half + n - 1 + j) * n_ch + c] = row[right * n_ch + c]
 
 
-@njit(cache=True)
+@internal
 def _correlate_row(padded, weights, n_ch, out):
     """``out[i] = sum_k weights[k] * padded[i + k * n_ch]`` for symmetric ``weights``: taps
     paired around the centre, tap-outer loops over slices (so that LLVM vectorises)."""
@@ -268,7 +269,7 @@ def _correlate_row(padded, weights, n_ch, out):
             out[i] += w_k * (left[i] + right[i])
 
 
-@njit(cache=True)
+@internal
 def _box_row(col, half, scale, out):
     """``out[t, x] = scale * sum(col[t, x - half:x + half + 1])`` for the five planes of
     ``col`` (5, W), reflect-101 ends, by running sums (five chains in parallel)."""
@@ -301,7 +302,7 @@ def _box_row(col, half, scale, out):
         o4[x] = s4 * scale
 
 
-@njit(cache=True)
+@internal
 def _terms_px(ref_row, row, above, below, r_lo, r_hi, fl_row, n_ch, x, out):
     """Products at pixel ``x`` of a row, summed over channels, into ``out[:, x]``."""
     width = out.shape[1]
@@ -325,7 +326,7 @@ def _terms_px(ref_row, row, above, below, r_lo, r_hi, fl_row, n_ch, x, out):
     out[4, x] = s4
 
 
-@njit(cache=True)
+@internal
 def _terms_row(ref_row, wb, r, r_lo, r_hi, fl_row, out):
     """Products of one row into the planes ``out`` (5, W), from warped rows ``wb[r]``,
     ``wb[r_lo]``, ``wb[r_hi]`` (W * C each; ``r_lo``/``r_hi``: the rows above and below as
