@@ -5,7 +5,8 @@ calls ``flowkit warmup`` makes). Each case runs in a fresh Python process with a
 ``NUMBA_CACHE_DIR``: the first call compiles every kernel it needs and writes the cache; a
 second process with the filled cache shows what every later run pays. ``python benchmarks/cold_start.py [--repeat N] [CASE ...]``
 prints, per case, the median [range] over N repeats of: import time, first call (cold
-cache), first call (warm cache), steady call. ``all`` calls every case once in one process;
+cache; wall clock, then the process's CPU time, user + system, which other jobs on the
+machine disturb less: compilation is single-threaded), first call (warm cache), steady call. ``all`` calls every case once in one process;
 ``demo`` times ``python -m flowkit demo`` end to end (wall clock, process start included).
 """
 
@@ -21,14 +22,19 @@ import time
 from flowkit._warmup import CASES
 
 CHILD = """
-import json, time
+import json, resource, time
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 t0 = time.perf_counter()
 import flowkit
 from flowkit._warmup import CASES
 t1 = time.perf_counter()
 out = {{"import": t1 - t0}}
+c = cpu()
 for name in {names!r}:
     t = time.perf_counter(); CASES[name](); out[name] = time.perf_counter() - t
+out["cpu"] = cpu() - c
 t = time.perf_counter(); CASES[name](); out["steady"] = time.perf_counter() - t
 print(json.dumps(out))
 """
@@ -44,13 +50,14 @@ def run_child(names, cache_dir):
 
 
 def time_case(names):
-    """(import s, cold first calls s, warm first calls s, steady s) for one fresh cache."""
+    """(import s, cold first calls s, warm first calls s, steady s, cold first calls CPU s)
+    for one fresh cache."""
     with tempfile.TemporaryDirectory() as cache:
         cold = run_child(names, cache)
         warm = run_child(names, cache)
-    first = sum(v for k, v in cold.items() if k not in ("import", "steady"))
-    first_warm = sum(v for k, v in warm.items() if k not in ("import", "steady"))
-    return cold["import"], first, first_warm, warm["steady"]
+    first = sum(v for k, v in cold.items() if k not in ("import", "steady", "cpu"))
+    first_warm = sum(v for k, v in warm.items() if k not in ("import", "steady", "cpu"))
+    return cold["import"], first, first_warm, warm["steady"], cold["cpu"]
 
 
 def time_demo():
@@ -79,17 +86,18 @@ def main():
     names = args.cases or list(CASES) + ["all", "demo"]
     print(f"python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}, "
           f"{args.repeat} repeat(s); seconds, median [range]")
-    print(f"{'case':22s} {'import':>16s} {'first call cold':>18s} {'first call warm':>18s} "
-          f"{'steady':>16s}")
+    print(f"{'case':22s} {'import':>16s} {'first call cold':>18s} {'cold, CPU':>18s} "
+          f"{'first call warm':>18s} {'steady':>16s}")
     for name in names:
         if name == "demo":
             runs = [time_demo() for _ in range(args.repeat)]
             print(f"{'demo (wall, process)':22s} {'':16s} {summary([r[0] for r in runs]):>18s} "
-                  f"{summary([r[1] for r in runs]):>18s}")
+                  f"{'':18s} {summary([r[1] for r in runs]):>18s}")
             continue
         runs = [time_case(list(CASES) if name == "all" else [name]) for _ in range(args.repeat)]
-        cols = [summary([r[i] for r in runs]) for i in range(4)]
-        print(f"{name:22s} {cols[0]:>16s} {cols[1]:>18s} {cols[2]:>18s} {cols[3]:>16s}")
+        cols = [summary([r[i] for r in runs]) for i in range(5)]
+        print(f"{name:22s} {cols[0]:>16s} {cols[1]:>18s} {cols[4]:>18s} {cols[2]:>18s} "
+              f"{cols[3]:>16s}")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ import numba
 import numpy as np
 from numba import njit
 
+from .jit import internal
 from .interp import BORDER_REFLECT101, border_index
 from .parallel import band_range, run_bands
 
@@ -522,7 +523,7 @@ def window_row_solve(vs2d, y, x, wk, box, eps):
 # The CPU drivers sum the same terms in the same order as the per-pixel functions above,
 # but row by row (loops over x innermost) so that the compiler can vectorise them.
 
-@njit(cache=True)
+@internal
 def _pyramid_row(img, norm, kern, yidx, yfrac, xidx, xfrac, dy, vb, hb, orow):
     """Row ``dy`` of a pyramid level into ``orow`` (w,) from the plane ``img`` (H, W).
 
@@ -581,7 +582,7 @@ def _pyramid_row(img, norm, kern, yidx, yfrac, xidx, xfrac, dy, vb, hb, orow):
         orow[dx] = t
 
 
-@njit(cache=True)
+@internal
 def _poly_row(img, y, ybase, hl, g, xg, xxg, ig, vb, bb, orow):
     """Expansion of row ``y`` of a level (height ``hl``) into ``orow`` (w, 5).
 
@@ -761,7 +762,7 @@ def _expand_all_cpu_band(planes, norm, items, lvl, kerns, ytab, yfr, xtab, xfr, 
             _poly_row(img, y, ya, h, g, xg, xxg, ig, v3, b6, out[y])
 
 
-@njit(cache=True)
+@internal
 def _matrix_row(R0, R1, nc, h, w, frow, y, dst, bwx, sb):
     """Normal equations of row ``y`` (flow row ``frow`` (w, 2)) into ``dst`` (5 w,).
 
@@ -849,12 +850,12 @@ def _matrix_row(R0, R1, nc, h, w, frow, y, dst, bwx, sb):
             dst[i] *= inv
 
 
-@njit(cache=True)
+@internal
 def _slot(r, nring):
     return (r % nring + nring) % nring
 
 
-@njit(cache=True)
+@internal
 def _flow_row(flow, coarse, uyidx, uyfrac, uxidx, uxfrac, factor, y, buf):
     """Row ``y`` of the current flow: ``flow[y]``, or, when ``coarse`` has rows, that row
     of the coarser level's flow upsampled on the fly (``resize_flow_pixel``) into ``buf``."""
@@ -936,7 +937,7 @@ def _iterate_cpu_band(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, u
             _solve_row(vs, wk, box, eps, flow_out[y], conf, y, want_conf)
 
 
-@njit(cache=True)
+@internal
 def _solve_row(vs, wk, box, eps, frow, conf, y, want_conf):
     w = vs.shape[0] // 5
     m = wk.shape[0] - 1

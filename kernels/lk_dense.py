@@ -9,10 +9,10 @@ Arrays are C-contiguous: frames ``(H, W, C)`` float32, flow ``(H, W, 2)`` float3
 the five normal-equation products are ``(5, W)`` planes per row in the CPU band scratch and
 ``(H, W, 5)`` on the GPU.
 
-The CPU driver runs one parallel pass per warp (``_ilk_step``): each thread takes a band of
-rows and, for the band plus the halo rows its window needs, (median-prefilters the flow,)
-warps frame1 by the flow (``kernels.warp.warp_row_linear_replicate``: bilinear, edge
-replicated), takes
+The CPU driver runs one parallel pass per warp (``_ilk_step``; with the prefilter, a pass
+of 3x3 medians of the flow rows before it): each thread takes a band of rows and, for the
+band plus the halo rows its window needs, warps frame1 by the flow
+(``kernels.warp.warp_row_linear_replicate``: bilinear, edge replicated), takes
 ``np.gradient`` derivatives and forms the products summed over channels; then window sums
 (running sums for the uniform window) and the 2x2 solve per pixel. The flow is double
 buffered, so the bands need no other synchronisation. The plain ``@njit`` per-pixel
@@ -26,6 +26,7 @@ import numpy as np
 from numba import njit
 
 from . import interp
+from .jit import internal
 from .parallel import band_range, run_bands
 from .warp import warp_row_linear_replicate
 
@@ -213,7 +214,7 @@ def solve2x2(axx, axy, ayy, bx, by):
 
 # ------------------------------------------------------------------------ CPU row helpers
 
-@njit(cache=True)
+@internal
 def _solve_row(sums, out):
     """Solve the systems of one row: ``sums`` (5, W) window sums -> ``out`` (W, 2) flow."""
     for x in range(out.shape[0]):
@@ -221,7 +222,7 @@ def _solve_row(sums, out):
                                         sums[4, x])
 
 
-@njit(cache=True)
+@internal
 def _median_row(flow, y, out):
     """3x3 median of both components of flow row ``y`` into ``out`` (2W, interleaved)."""
     height, width = flow.shape[0], flow.shape[1]
@@ -236,7 +237,7 @@ def _median_row(flow, y, out):
         out[2 * x + 1] = median3x3(flow, y, x, np.int64(1))
 
 
-@njit(cache=True)
+@internal
 def _pad_row(row, half, n_ch, border, padded):
     """``padded`` = the interleaved ``row`` (W * n_ch) with ``half`` pixels added each side."""
     n = row.shape[0] // n_ch
@@ -250,7 +251,7 @@ def _pad_row(row, half, n_ch, border, padded):
             padded[(half + n - 1 + j) * n_ch + c] = row[right * n_ch + c]
 
 
-@njit(cache=True)
+@internal
 def _correlate_row(padded, weights, n_ch, out):
     """``out[i] = sum_k weights[k] * padded[i + k * n_ch]`` for symmetric ``weights``: taps
     paired around the centre, tap-outer loops over slices (so that LLVM vectorises)."""
@@ -268,7 +269,7 @@ def _correlate_row(padded, weights, n_ch, out):
             out[i] += w_k * (left[i] + right[i])
 
 
-@njit(cache=True)
+@internal
 def _box_row(col, half, scale, out):
     """``out[t, x] = scale * sum(col[t, x - half:x + half + 1])`` for the five planes of
     ``col`` (5, W), reflect-101 ends, by running sums (five chains in parallel)."""
@@ -301,7 +302,7 @@ def _box_row(col, half, scale, out):
         o4[x] = s4 * scale
 
 
-@njit(cache=True)
+@internal
 def _terms_px(ref_row, row, above, below, r_lo, r_hi, fl_row, n_ch, x, out):
     """Products at pixel ``x`` of a row, summed over channels, into ``out[:, x]``."""
     width = out.shape[1]
@@ -325,7 +326,7 @@ def _terms_px(ref_row, row, above, below, r_lo, r_hi, fl_row, n_ch, x, out):
     out[4, x] = s4
 
 
-@njit(cache=True)
+@internal
 def _terms_row(ref_row, wb, r, r_lo, r_hi, fl_row, out):
     """Products of one row into the planes ``out`` (5, W), from warped rows ``wb[r]``,
     ``wb[r_lo]``, ``wb[r_hi]`` (W * C each; ``r_lo``/``r_hi``: the rows above and below as
@@ -422,91 +423,131 @@ def _ilk_step(ref, mov, flow, prefilter, weights, box, n_bands, fl, wb, tb, flow
     """One warp: ``flow`` (H, W, 2) -> ``flow_out``, in ``n_bands`` bands of rows.
 
     ``fl``, ``wb``, ``tb`` are per-band scratch: filtered flow rows (2W), warped rows
-    (W * C) and product rows (5, W), each with room for the band plus its halo.
+    (W * C) and product rows (5, W), each with room for the band plus its halo. The
+    prefilter and the two windows are separate band drivers, so that a first call compiles
+    only what it runs (about 1 s less for the defaults).
     """
-    run_bands(_ilk_step_band, ref, mov, flow, prefilter, weights, box, n_bands, fl, wb, tb,
-              flow_out)
+    half = (weights.shape[0] - 1) // 2
+    if prefilter:
+        run_bands(_median_band, flow, half, n_bands, fl)
+    run_bands(_ilk_box_band if box else _ilk_gauss_band, ref, mov, flow, prefilter, weights,
+              n_bands, fl, wb, tb, flow_out)
+
+
+@internal
+def _band_rows(height, band, n_bands, half):
+    """Rows of band ``band``: ``(y0, y1)`` its own, from ``t0`` the product rows its window
+    reads, ``(w0, w1)`` the warped rows their gradients read."""
+    y0, y1 = band_range(height, band, n_bands)
+    t0, t1 = max(y0 - half, 0), min(y1 + half, height)
+    return y0, y1, t0, t1, max(t0 - 1, 0), min(t1 + 1, height)
 
 
 @njit(nogil=True, cache=True)
-def _ilk_step_band(ref, mov, flow, prefilter, weights, box, n_bands, fl, wb, tb, flow_out, part,
-                   n_parts):
-    """Bands ``part`` of ``n_parts`` of :func:`_ilk_step`'s ``n_bands`` (``parallel.run_bands``)."""
+def _median_band(flow, half, n_bands, fl, part, n_parts):
+    """The 3x3 median prefilter of the flow rows bands ``part`` of ``n_parts`` read, into
+    ``fl[band]`` (``parallel.run_bands``)."""
+    first, stop = band_range(n_bands, part, n_parts)
+    for band in range(first, stop):
+        _, _, _, _, w0, w1 = _band_rows(flow.shape[0], band, n_bands, half)
+        for y in range(w0, w1):
+            _median_row(flow, y, fl[band, y - w0])
+
+
+@internal
+def _band_products(ref, mov, flow, prefilter, band, n_bands, half, fl, wb, tb):
+    """Warped rows (``wb[band]``) and normal-equation products (``tb[band]``, from row
+    ``t0``) of band ``band``; the flow rows are ``fl[band]`` (prefiltered) or ``flow``'s."""
     height, width, n_ch = ref.shape
-    n_taps = weights.shape[0]
-    half = (n_taps - 1) // 2
-    box_scale = 1.0 / (n_taps * n_taps)
     image = mov.reshape((1, height, width, n_ch))
     src = mov.reshape(mov.size)
     no_mask = np.zeros((1, 0), np.bool_)[0]
+    _, _, t0, t1, w0, w1 = _band_rows(height, band, n_bands, half)
+    b_wb = wb[band]
+    xs = np.empty(width, np.int32)
+    ys = np.empty(width, np.int32)
+    fxs = np.empty(width, np.float32)
+    fys = np.empty(width, np.float32)
+    for y in range(w0, w1):
+        fl_row = fl[band, y - w0] if prefilter else flow[y].reshape(2 * width)
+        warp_row_linear_replicate(image, src, fl_row, y, xs, ys, fxs, fys, b_wb[y - w0], no_mask)
+    for y in range(t0, t1):
+        fl_row = fl[band, y - w0] if prefilter else flow[y].reshape(2 * width)
+        _terms_row(ref[y].reshape(width * n_ch), b_wb, y - w0, max(y - 1, 0) - w0,
+                   min(y + 1, height - 1) - w0, fl_row, tb[band, y - t0])
+
+
+@njit(nogil=True, cache=True)
+def _ilk_box_band(ref, mov, flow, prefilter, weights, n_bands, fl, wb, tb, flow_out, part,
+                  n_parts):
+    """Bands ``part`` of ``n_parts`` of :func:`_ilk_step`'s ``n_bands``, uniform window
+    (``parallel.run_bands``): running sums in float64 (no drift), O(1) per pixel."""
+    height, width = ref.shape[0], ref.shape[1]
+    n_taps = weights.shape[0]
+    half = (n_taps - 1) // 2
+    box_scale = 1.0 / (n_taps * n_taps)
+    n_row = width * N_TERMS
     first, stop = band_range(n_bands, part, n_parts)
     for band in range(first, stop):
-        y0, y1 = band_range(height, band, n_bands)
-        t0, t1 = max(y0 - half, 0), min(y1 + half, height)  # product rows the window reads
-        w0, w1 = max(t0 - 1, 0), min(t1 + 1, height)        # warped rows the gradients read
-        b_fl, b_wb, b_tb = fl[band], wb[band], tb[band]
-        xs = np.empty(width, np.int32)
-        ys = np.empty(width, np.int32)
-        fxs = np.empty(width, np.float32)
-        fys = np.empty(width, np.float32)
-        for y in range(w0, w1):
-            fl_row = b_fl[y - w0]
-            if prefilter:
-                _median_row(flow, y, fl_row)
-            else:
-                flow_row = flow[y].reshape(2 * width)
-                for i in range(2 * width):  # a loop: a slice copy costs ~2 s to compile
-                    fl_row[i] = flow_row[i]
-            warp_row_linear_replicate(image, src, fl_row, y, xs, ys, fxs, fys, b_wb[y - w0],
-                                      no_mask)
-        for y in range(t0, t1):
-            _terms_row(ref[y].reshape(width * n_ch), b_wb, y - w0, max(y - 1, 0) - w0,
-                       min(y + 1, height - 1) - w0, b_fl[y - w0], b_tb[y - t0])
-        n_row = width * N_TERMS
-        products = b_tb.reshape((b_tb.shape[0], n_row))
-        if box:  # running sums in float64 (no drift), O(1) per pixel for any radius
-            col = np.zeros((N_TERMS, width), np.float64)  # y-window sums of the current row
-            flat = col.reshape(n_row)
-            row = np.empty((N_TERMS, width), np.float64)  # window sums of the current row
-            for y in range(y0, y1):
-                if y == y0:
-                    for k in range(-half, half + 1):
-                        p_k = products[interp.border_index(y + k, height,
-                                                           interp.BORDER_REFLECT101) - t0]
-                        for i in range(n_row):
-                            flat[i] += p_k[i]
-                else:  # one row in, one out
-                    p_in = products[interp.border_index(y + half, height,
-                                                        interp.BORDER_REFLECT101) - t0]
-                    p_out = products[interp.border_index(y - half - 1, height,
-                                                         interp.BORDER_REFLECT101) - t0]
+        y0, y1, t0, _, _, _ = _band_rows(height, band, n_bands, half)
+        _band_products(ref, mov, flow, prefilter, band, n_bands, half, fl, wb, tb)
+        products = tb[band].reshape((tb.shape[1], n_row))
+        col = np.zeros((N_TERMS, width), np.float64)  # y-window sums of the current row
+        flat = col.reshape(n_row)
+        row = np.empty((N_TERMS, width), np.float64)  # window sums of the current row
+        for y in range(y0, y1):
+            if y == y0:
+                for k in range(-half, half + 1):
+                    p_k = products[interp.border_index(y + k, height,
+                                                       interp.BORDER_REFLECT101) - t0]
                     for i in range(n_row):
-                        flat[i] += np.float64(p_in[i]) - p_out[i]
-                _box_row(col, half, box_scale, row)
-                _solve_row(row, flow_out[y])
-        else:  # Gaussian taps (symmetric) in float32, vectorised
-            col32 = np.empty((N_TERMS, width), np.float32)
-            flat32 = col32.reshape(n_row)
-            padded = np.empty(width + 2 * half, np.float32)
-            row32 = np.empty((N_TERMS, width), np.float32)
-            for y in range(y0, y1):
-                p_c = products[y - t0]
-                w_c = weights[half]
+                        flat[i] += p_k[i]
+            else:  # one row in, one out
+                p_in = products[interp.border_index(y + half, height,
+                                                    interp.BORDER_REFLECT101) - t0]
+                p_out = products[interp.border_index(y - half - 1, height,
+                                                     interp.BORDER_REFLECT101) - t0]
                 for i in range(n_row):
-                    flat32[i] = w_c * p_c[i]
-                for k in range(half):  # symmetric taps in pairs
-                    p_a = products[interp.border_index(y + k - half, height,
-                                                       interp.BORDER_REFLECT101) - t0]
-                    p_b = products[interp.border_index(y + half - k, height,
-                                                       interp.BORDER_REFLECT101) - t0]
-                    wk = weights[k]
-                    for i in range(n_row):
-                        flat32[i] += wk * (p_a[i] + p_b[i])
-                for t in range(N_TERMS):
-                    one = np.int64(1)  # not a literal: one compiled _pad_row, _correlate_row
-                    _pad_row(col32[t], half, one, interp.BORDER_REFLECT101, padded)
-                    _correlate_row(padded, weights, one, row32[t])
-                _solve_row(row32, flow_out[y])
+                    flat[i] += np.float64(p_in[i]) - p_out[i]
+            _box_row(col, half, box_scale, row)
+            _solve_row(row, flow_out[y])
+
+
+@njit(nogil=True, cache=True)
+def _ilk_gauss_band(ref, mov, flow, prefilter, weights, n_bands, fl, wb, tb, flow_out, part,
+                    n_parts):
+    """Bands ``part`` of ``n_parts`` of :func:`_ilk_step`'s ``n_bands``, Gaussian window
+    (``parallel.run_bands``): symmetric taps in float32, vectorised."""
+    height, width = ref.shape[0], ref.shape[1]
+    half = (weights.shape[0] - 1) // 2
+    n_row = width * N_TERMS
+    first, stop = band_range(n_bands, part, n_parts)
+    for band in range(first, stop):
+        y0, y1, t0, _, _, _ = _band_rows(height, band, n_bands, half)
+        _band_products(ref, mov, flow, prefilter, band, n_bands, half, fl, wb, tb)
+        products = tb[band].reshape((tb.shape[1], n_row))
+        col32 = np.empty((N_TERMS, width), np.float32)
+        flat32 = col32.reshape(n_row)
+        padded = np.empty(width + 2 * half, np.float32)
+        row32 = np.empty((N_TERMS, width), np.float32)
+        for y in range(y0, y1):
+            p_c = products[y - t0]
+            w_c = weights[half]
+            for i in range(n_row):
+                flat32[i] = w_c * p_c[i]
+            for k in range(half):  # symmetric taps in pairs
+                p_a = products[interp.border_index(y + k - half, height,
+                                                   interp.BORDER_REFLECT101) - t0]
+                p_b = products[interp.border_index(y + half - k, height,
+                                                   interp.BORDER_REFLECT101) - t0]
+                wk = weights[k]
+                for i in range(n_row):
+                    flat32[i] += wk * (p_a[i] + p_b[i])
+            for t in range(N_TERMS):
+                one = np.int64(1)  # not a literal: one compiled _pad_row, _correlate_row
+                _pad_row(col32[t], half, one, interp.BORDER_REFLECT101, padded)
+                _correlate_row(padded, weights, one, row32[t])
+            _solve_row(row32, flow_out[y])
 
 
 # ------------------------------------------------------------------------------ CPU driver

@@ -27,6 +27,7 @@ import numpy as np
 from numba import njit
 
 from .interp import BORDER_REFLECT101, border_index
+from .jit import internal
 from .parallel import band_range, run_bands
 
 # Reassociation lets LLVM vectorise the window sums; no 'nnan'/'ninf', so NaN tests stay valid.
@@ -456,7 +457,7 @@ def window_base(g, C, x0, y0, pad_x, pad_y):
     return g[0] + ((y0 + pad_y) * g[3] + x0 + pad_x) * C
 
 
-@njit(cache=True, fastmath=FAST)
+@internal(fastmath=FAST)
 def _patch(img0, gx0, gy0, base, stride, C, a, b, win_w, win_h, p_i, p_x, p_y):
     """Sample frame0's window and derivatives into p_i, p_x, p_y; return the Hessian sums."""
     w00, w01, w10, w11 = bilinear_weights(a, b)
@@ -482,7 +483,7 @@ def _patch(img0, gx0, gy0, base, stride, C, a, b, win_w, win_h, p_i, p_x, p_y):
     return a11, a12, a22
 
 
-@njit(cache=True, fastmath=FAST)
+@internal(fastmath=FAST)
 def _mismatch(img1, base, stride, C, a, b, win_w, win_h, p_i, p_x, p_y):
     """``(b1, b2) = sum (J - I) (gx, gy)`` with J frame1's window at top-left tap ``base`` + (a, b)."""
     w00, w01, w10, w11 = bilinear_weights(a, b)
@@ -501,7 +502,7 @@ def _mismatch(img1, base, stride, C, a, b, win_w, win_h, p_i, p_x, p_y):
     return b1, b2
 
 
-@njit(cache=True, fastmath=FAST)
+@internal(fastmath=FAST)
 def _abs_diff(img1, base, stride, C, a, b, win_w, win_h, p_i):
     """``sum |J - I|`` over the window."""
     w00, w01, w10, w11 = bilinear_weights(a, b)

@@ -20,6 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 from numba import njit
 
+from .jit import internal
+
 _pool = None
 _pool_lock = threading.Lock()
 
@@ -33,7 +35,7 @@ def _executor():
     return _pool
 
 
-@njit(cache=True)
+@internal
 def band_range(n_items, band, n_bands):
     """``(start, stop)`` of band ``band`` of ``n_bands`` over ``range(n_items)``: contiguous
     bands whose sizes differ by at most one, covering every item once."""

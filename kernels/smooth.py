@@ -13,6 +13,7 @@ bilateral weights), ``gaussian_pixel_*`` and ``median_window`` / ``bilateral_pix
 import numpy as np
 from numba import njit
 
+from .jit import internal
 from .parallel import band_range, run_bands
 
 TILE = 16  # rows per parallel work item
@@ -60,7 +61,7 @@ def spatial_weights(size, sigma, dtype):
 # Gaussian
 
 
-@njit(cache=True)
+@internal
 def _taps(dst, weights, rows, centre, stride, length):
     """``dst[j] = sum_d weights[r + d] * rows[centre + d * stride + j]`` (symmetric weights).
 
@@ -97,7 +98,7 @@ def _taps(dst, weights, rows, centre, stride, length):
                 dst[j] += wa * (a[j] + b[j])
 
 
-@njit(cache=True)
+@internal
 def _tap(rows, centre, d, stride, length):
     """View of tap ``d`` for ``_taps``."""
     if rows.ndim == 2:
@@ -164,12 +165,12 @@ def gaussian_pixel_v(src, weights, n, y, x, c):
 # Median
 
 
-@njit(cache=True)
+@internal
 def _lo(a, b):
     return a if a < b else b
 
 
-@njit(cache=True)
+@internal
 def _hi(a, b):
     return b if a < b else a
 
@@ -372,7 +373,7 @@ def _median25_merge(t9, t10, t15, t19, t21, t23, t24, t35, t39, t40, t41, t42, t
     return t109
 
 
-@njit(cache=True)
+@internal
 def _sorted_columns5(src, n, y, cols):
     """Sort each column of the 5 rows around ``y`` into ``cols[rank, 4 + j]``, then pad.
 
@@ -393,7 +394,7 @@ def _sorted_columns5(src, n, y, cols):
             cols[i, 4 + length + p + 1] = cols[i, 4 + length - 1]
 
 
-@njit(cache=True)
+@internal
 def _median9_row(src, n, y, row):
     """3x3 medians of output row ``y``, columns sorted on the fly (cheaper than storing them).
 
@@ -415,7 +416,7 @@ def _median9_row(src, n, y, row):
             row[j] = _median_gather(src, n, y, j, np.int64(3), buf)
 
 
-@njit(cache=True)
+@internal
 def _median25_row(cols, part, row):
     """5x5 medians of ``row`` from sorted columns ``cols[rank, :len(row) + 8]``.
 
@@ -448,7 +449,7 @@ def _median25_row(cols, part, row):
                                      p10[j], p11[j], p12[j], p13[j], p14[j], p15[j], p16[j], p17[j])
 
 
-@njit(cache=True)
+@internal
 def _select(buf, m, k):
     """k-th smallest of ``buf[:m]`` (Wirth's partition selection, in place; no NaNs)."""
     lo = 0
@@ -473,7 +474,7 @@ def _select(buf, m, k):
     return buf[k]
 
 
-@njit(cache=True)
+@internal
 def _median_gather(src, n, y, j, size, buf):
     """Median of the window around interleaved index ``j`` of row ``y``: gather, then select."""
     h, length = src.shape[1], src.shape[2]
@@ -493,7 +494,7 @@ def _median_gather(src, n, y, j, size, buf):
     return _select(buf, m, m // 2)
 
 
-@njit(cache=True)
+@internal
 def _padded_rows(src, n, y, size, rows):
     """Rows ``y - r .. y + r`` of ``src[n]`` (clamped) into ``rows[:, pad:pad + length]``, edges replicated."""
     h, length = src.shape[1], src.shape[2]
@@ -511,7 +512,7 @@ def _padded_rows(src, n, y, size, rows):
             d[pad + length + p + 1] = s[length - 1]
 
 
-@njit(cache=True)
+@internal
 def _median_rank_row(rows, size, count, row):
     """Medians of one row by rank counting, vectorised over the outputs.
 
@@ -548,54 +549,117 @@ def median_cpu(src, size, out):
     columns; sizes up to 11 count ranks (vectorised); larger sizes gather each window and
     select. Neither the networks nor the counting propagate NaN, so rows whose window holds
     a NaN are redone with the gathering path, which returns NaN for such windows.
+
+    Each method has its own band driver, so that a first call compiles only the one it
+    runs (one driver for all sizes compiled every method: about 1.5 s more).
     """
-    run_bands(_median_cpu_band, src, size, out)
+    if size == 1:
+        out[...] = src
+        return
+    kernel = (_median3_band if size == 3 else _median5_band if size == 5
+              else _median_rank_band if size <= 11 else _median_gather_band)
+    run_bands(kernel, src, size, out)
+
+
+@internal
+def _nan_rows(src, n, y0, y1, r):
+    """Flags of the rows ``first ..`` that tile rows ``y0 .. y1`` with radius ``r`` read:
+    ``(first, has_nan)``."""
+    h, length = src.shape[1], src.shape[2]
+    first = max(y0 - r, 0)
+    has_nan = np.zeros(min(y1 + r, h) - first, np.bool_)
+    for yy in range(first, first + has_nan.shape[0]):
+        row = src[n, yy]
+        count = 0
+        for j in range(length):
+            count += row[j] != row[j]
+        has_nan[yy - first] = count > 0
+    return first, has_nan
+
+
+@internal
+def _window_nan(has_nan, first, y, r, h):
+    """Whether the window rows of output row ``y`` hold a NaN (``_nan_rows``' flags)."""
+    return has_nan[max(y - r, 0) - first:min(y + r + 1, h) - first].any()
+
+
+@internal
+def _gather_row(src, n, y, size, buf, row):
+    for j in range(row.shape[0]):
+        row[j] = _median_gather(src, n, y, j, size, buf)
 
 
 @njit(nogil=True, cache=True)
-def _median_cpu_band(src, size, out, band, n_bands):
-    """Work items ``band`` of ``n_bands`` of :func:`median_cpu` (``parallel.run_bands``)."""
+def _median3_band(src, size, out, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`median_cpu`, 3 x 3 windows."""
     n_img, h, length = src.shape
-    r = size // 2
-    pad = 2 * r
     n_tiles = (h + TILE - 1) // TILE
+    buf = np.empty(9, out.dtype)
     start, stop = band_range(n_img * n_tiles, band, n_bands)
     for item in range(start, stop):
         n = item // n_tiles
         y0 = (item % n_tiles) * TILE
         y1 = min(y0 + TILE, h)
-        first = max(y0 - r, 0)
-        has_nan = np.zeros(min(y1 + r, h) - first, np.bool_)
-        for yy in range(first, first + has_nan.shape[0]):
-            row = src[n, yy]
-            count = 0
-            for j in range(length):
-                count += row[j] != row[j]
-            has_nan[yy - first] = count > 0
-        buf = np.empty(size * size, out.dtype)
-        rows = np.empty((size, length + 2 * pad), out.dtype)
-        part = np.empty((18, CHUNK), out.dtype)
-        counts = np.empty(length, np.int32)
+        first, has_nan = _nan_rows(src, n, y0, y1, 1)
         for y in range(y0, y1):
-            row = out[n, y]
-            window_nan = has_nan[max(y - r, 0) - first:min(y + r + 1, h) - first].any()
-            if size == 1:
-                same = src[n, y]
-                for j in range(length):
-                    row[j] = same[j]
-            elif size == 3:
-                _median9_row(src, n, y, row)
-            elif size == 5:
-                _sorted_columns5(src, n, y, rows)
-                _median25_row(rows, part, row)
-            elif size <= 11 and not window_nan:
-                _padded_rows(src, n, y, size, rows)
-                _median_rank_row(rows, size, counts, row)
+            _median9_row(src, n, y, out[n, y])
+            if _window_nan(has_nan, first, y, 1, h):
+                _gather_row(src, n, y, size, buf, out[n, y])
+
+
+@njit(nogil=True, cache=True)
+def _median5_band(src, size, out, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`median_cpu`, 5 x 5 windows."""
+    n_img, h, length = src.shape
+    n_tiles = (h + TILE - 1) // TILE
+    buf = np.empty(25, out.dtype)
+    rows = np.empty((5, length + 8), out.dtype)
+    part = np.empty((18, CHUNK), out.dtype)
+    start, stop = band_range(n_img * n_tiles, band, n_bands)
+    for item in range(start, stop):
+        n = item // n_tiles
+        y0 = (item % n_tiles) * TILE
+        y1 = min(y0 + TILE, h)
+        first, has_nan = _nan_rows(src, n, y0, y1, 2)
+        for y in range(y0, y1):
+            _sorted_columns5(src, n, y, rows)
+            _median25_row(rows, part, out[n, y])
+            if _window_nan(has_nan, first, y, 2, h):
+                _gather_row(src, n, y, size, buf, out[n, y])
+
+
+@njit(nogil=True, cache=True)
+def _median_rank_band(src, size, out, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`median_cpu`, windows up to 11 x 11."""
+    n_img, h, length = src.shape
+    r = size // 2
+    n_tiles = (h + TILE - 1) // TILE
+    buf = np.empty(size * size, out.dtype)
+    rows = np.empty((size, length + 4 * r), out.dtype)
+    counts = np.empty(length, np.int32)
+    start, stop = band_range(n_img * n_tiles, band, n_bands)
+    for item in range(start, stop):
+        n = item // n_tiles
+        y0 = (item % n_tiles) * TILE
+        y1 = min(y0 + TILE, h)
+        first, has_nan = _nan_rows(src, n, y0, y1, r)
+        for y in range(y0, y1):
+            if _window_nan(has_nan, first, y, r, h):
+                _gather_row(src, n, y, size, buf, out[n, y])
             else:
-                window_nan = True
-            if window_nan and size > 1:
-                for j in range(length):
-                    row[j] = _median_gather(src, n, y, j, size, buf)
+                _padded_rows(src, n, y, size, rows)
+                _median_rank_row(rows, size, counts, out[n, y])
+
+
+@njit(nogil=True, cache=True)
+def _median_gather_band(src, size, out, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`median_cpu`, larger windows."""
+    n_img, h, length = src.shape
+    buf = np.empty(size * size, out.dtype)
+    start, stop = band_range(n_img * h, band, n_bands)
+    for item in range(start, stop):
+        n = item // h
+        _gather_row(src, n, item - n * h, size, buf, out[n, item - n * h])
 
 
 @njit(cache=True)

@@ -24,6 +24,7 @@ from numba.core import cgutils, config
 from numba.extending import intrinsic, overload
 
 from . import interp
+from .jit import internal
 
 UNKNOWN_FLOW = 1e9  # |component| >= this (or NaN) marks an unknown flow vector
 _ROWS_PER_TASK = 8
@@ -129,7 +130,7 @@ def _put(dst, k, value, int_max):
     dst[k] = saturate_round(value, int_max) if int_max > 0 else value
 
 
-@njit(cache=True)
+@internal
 def _split_row(flow_row, y, h, w, interpolation, border, xs, ys, fxs, fys, mask_row):
     """Pass 1 for one row: integer parts ``xs``, ``ys`` and fractions ``fxs``, ``fys`` of
     the sample positions, and the mask; ``ys[x] = -1`` marks pixels for the general path:
@@ -179,7 +180,7 @@ def _split_row(flow_row, y, h, w, interpolation, border, xs, ys, fxs, fys, mask_
         ys[x] = yi if fast else np.int32(-1)
 
 
-@njit(cache=True)
+@internal
 def _linear_gray(src, plane, w, xs, ys, fxs, fys, dst):
     """Pass 2, bilinear, one channel; returns the number of pixels left for the general
     path, listed in ``ys[:n]``.
@@ -295,7 +296,7 @@ def _gather8(typingctx, src, plane, offs, fxs, fys, dst, x, w):
     return sig, codegen
 
 
-@njit(cache=True)
+@internal
 def _linear_rgb(src, plane, w, xs, ys, fxs, fys, dst):
     """Pass 2, bilinear, three channels (weights once per pixel); as ``_linear_gray``."""
     c1 = np.uint64(1)
@@ -328,7 +329,7 @@ def _linear_rgb(src, plane, w, xs, ys, fxs, fys, dst):
     return n_slow
 
 
-@njit(cache=True)
+@internal
 def _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
               xs, ys, fxs, fys, dst, mask_row):
     """Passes 1 and 2 for one output row, into ``dst`` (W * C values)."""
@@ -389,7 +390,7 @@ def _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
             mask_row[x] = inside
 
 
-@njit(cache=True)
+@internal
 def warp_row_linear_replicate(image, src, flow_row, y, xs, ys, fxs, fys, dst, no_mask):
     """``_warp_row`` for bilinear sampling with replicated borders of ``image[0]``, the one mode
     dense Lucas-Kanade warps with, compiled without the nearest and cubic loops (its first call
