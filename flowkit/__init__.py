@@ -26,6 +26,7 @@ _PUBLIC = {
     "set_num_threads": "._threads",
     "get_num_threads": "._threads",
     "warp": "._warp",
+    "extrapolate": "._extrapolate",
     "smooth_flow": "._smooth",
     "read_flo": ".io",
     "write_flo": ".io",

@@ -50,6 +50,8 @@ CASES = {
     "warp_float32_gray": _case(lambda fk, gray, rgb, flow, pts: fk.warp(gray.astype(np.float32), flow)),
     "warp_float32_rgb": _case(lambda fk, gray, rgb, flow, pts: fk.warp(rgb.astype(np.float32), flow)),
     "warp_float64_rgb": _case(lambda fk, gray, rgb, flow, pts: fk.warp(rgb.astype(np.float64), flow)),
+    # the trajectory kernel (one specialisation for every dtype) + warp's uint8 kernel
+    "extrapolate": _case(lambda fk, gray, rgb, flow, pts: fk.extrapolate(rgb, flow, 3)),
     "smooth_gaussian": _case(lambda fk, gray, rgb, flow, pts: fk.smooth_flow(flow, method="gaussian")),
     # a float64 flow is smoothed in float64: a separate compilation (~2.6 s for the Gaussian)
     "smooth_gaussian_float64": _case(
@@ -66,9 +68,9 @@ CASES = {
 GROUPS = {
     "farneback": ("farneback_gray", "farneback_rgb"),
     "sparse": ("lucas_kanade_sparse", "good_features"),
-    # lucas_kanade warps with kernels.warp's row warper
+    # lucas_kanade warps with kernels.warp's row warper, extrapolate with its driver
     "warp": ("warp_linear", "warp_cubic", "warp_nearest", "warp_float32_gray", "warp_float32_rgb",
-             "warp_float64_rgb", "lucas_kanade", "lucas_kanade_rgb"),
+             "warp_float64_rgb", "lucas_kanade", "lucas_kanade_rgb", "extrapolate"),
     "smooth": ("smooth_gaussian", "smooth_gaussian_float64", "smooth_median", "smooth_bilateral"),
     "color": ("flow_to_color",),
 }
