@@ -3,12 +3,12 @@
 ``trace_pixel`` traces one pixel's backward trajectory for every step and writes the
 displacements ``D_k``; the CPU driver (``trace_cpu``, bands of rows on threads) and the CUDA
 kernel (``advect_cuda``) share its math (``field_at``, ``advance``). The image is sampled
-afterwards by ``kernels.warp``.
-See ``flowkit.extrapolate`` for the public API and the exact scheme.
+afterwards by ``kernels.warp``. See ``flowkit.extrapolate`` for the public API and the exact
+scheme.
 
-Arrays arrive C-contiguous: ``flow (Nf, H, W, 2)`` float64 (float32 taps, converted as they
-are read, ran the trace 15 % slower) with unknown vectors already NaN (both components), ``disp (Nf, S, H, W, 2)`` float32 and ``mask (Nf, S, H, W)`` bool,
-written (``S`` steps).
+Arrays arrive C-contiguous: ``flow (Nf, H, W, 2)`` float64 with unknown vectors already NaN
+(both components; float32 taps, converted as they are read, ran the trace 15 % slower),
+``disp (Nf, S, H, W, 2)`` float32 and ``mask (Nf, S, H, W)`` bool, written (``S`` steps).
 """
 
 import numpy as np
