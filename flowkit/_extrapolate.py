@@ -3,8 +3,8 @@
 import numpy as np
 
 from . import _validate
-from ._backend import (CUDA, array_module, as_array, device_array, host_array, is_device_array, select_device,
-                       to_output)
+from ._backend import (CUDA, array_module, as_array, device_array, host_array, is_device_array,
+                       select_device, to_output)
 from ._warp import _check_border_value, image_layout, warp_shapes
 from .kernels import interp
 from .kernels.warp import UNKNOWN_FLOW

@@ -3,12 +3,12 @@
 ``trace_pixel`` traces one pixel's backward trajectory for every step and writes the
 displacements ``D_k``; the CPU driver (``trace_cpu``, bands of rows on threads) and the CUDA
 kernel (``advect_cuda``) share its math (``field_at``, ``advance``). The image is sampled
-afterwards by ``kernels.warp``.
-See ``flowkit.extrapolate`` for the public API and the exact scheme.
+afterwards by ``kernels.warp``. See ``flowkit.extrapolate`` for the public API and the exact
+scheme.
 
-Arrays arrive C-contiguous: ``flow (Nf, H, W, 2)`` float64 (float32 taps, converted as they
-are read, ran the trace 15 % slower) with unknown vectors already NaN (both components), ``disp (Nf, S, H, W, 2)`` float32 and ``mask (Nf, S, H, W)`` bool,
-written (``S`` steps).
+Arrays arrive C-contiguous: ``flow (Nf, H, W, 2)`` float64 with unknown vectors already NaN
+(both components; float32 taps, converted as they are read, ran the trace 15 % slower),
+``disp (Nf, S, H, W, 2)`` float32 and ``mask (Nf, S, H, W)`` bool, written (``S`` steps).
 """
 
 import numpy as np
@@ -17,7 +17,7 @@ from numba import njit
 from .parallel import band_range, run_bands
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def field_at(flow, nf, px, py):
     """Bilinear sample ``(u, v)`` of ``flow[nf]`` at the real position ``(px, py)``.
 
@@ -58,7 +58,8 @@ def advance(flow, nf, x, y, dx, dy, px, py, n_iter, scale):
     """The displacement after one sub-step of pixel ``(x, y)``, from displacement
     ``(dx, dy)`` and predictor ``(px, py)`` (see ``trace_pixel``).
 
-    Inlined where it is called (Numba IR): as a call, the CPU driver ran 1.5x slower.
+    Inlined where it is called (Numba IR), as ``field_at``: as a call, the CPU driver ran
+    1.5x slower; inlined, its body takes the caller's flags (see ``_trace_cpu_band``).
     """
     if n_iter > 0:  # midpoint rule
         mx, my = field_at(flow, nf, x + dx - 0.5 * px, y + dy - 0.5 * py)
@@ -112,13 +113,19 @@ def trace_cpu(flow, n_iter, disp, mask):
     run_bands(_trace_cpu_band, flow, n_iter, disp, mask)
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, fastmath={"contract"})
 def _trace_cpu_band(flow, n_iter, disp, mask, band, n_bands):
     """Rows ``band`` of ``n_bands``: ``trace_pixel`` for a whole row at once, each half of a
     sub-step (the predictor, then the new displacement) over the row before the next.
     One pixel's samples form a chain of dependent loads; the pixels of a row are independent,
-    so short loops over them let the CPU overlap the chains (2.3x faster than pixel by
-    pixel)."""
+    so short loops over them let the CPU overlap the chains (2.9x faster than pixel by pixel
+    at 1280x720, 12 steps, n_iter=3, one thread).
+
+    ``fastmath={"contract"}`` lets LLVM fuse multiply-adds (one rounding instead of two):
+    the trace runs 15 % faster. Only here: the CUDA kernel compiles the inlined functions
+    with their own options, and numba-cuda reads any ``fastmath`` as full fast math (no
+    NaNs), which would break the NaN trajectories.
+    """
     n_flow, h, w, _ = flow.shape
     _, steps, _, _, _ = disp.shape
     scale = 1.0 / n_iter if n_iter > 1 else 1.0

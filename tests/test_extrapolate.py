@@ -191,8 +191,8 @@ def test_rotation_more_sub_steps_follow_the_arc_better():
 # ---------------------------------------------------------------- mask, NaN, shapes, dtypes
 
 def test_mask_and_borders():
-    """Uniform u = 1.5 px/step: trajectory points at x - 1.5 k (and x - 0.5 k when n_iter = 3
-    sub-steps end at thirds), so mask[k - 1] is x >= 1.5 k, monotone in k; the frames follow
+    """Uniform u = 1.5 px/step: the trajectory moves monotonically to x - 1.5 k (sub-step
+    ends in between), so mask[k - 1] is x >= 1.5 k for every n_iter; the frames follow
     ``border`` where the mask is False."""
     h, w = 5, 12
     image = np.tile(np.arange(w, dtype=np.float32), (h, 1))
@@ -326,14 +326,16 @@ BAD_INPUT = [
     (dict(flow=np.zeros((7, 6, 2), F32)), ValueError,
      r"flow: expected shape .*matching image of shape \(6, 7\).*got \(7, 6, 2\)"),
     (dict(flow=np.zeros((6, 7, 3), F32)), ValueError, r"flow: expected shape .*got \(6, 7, 3\)"),
-    (dict(flow=np.zeros((6, 7, 2), np.int32)), TypeError, r"flow: expected a float dtype .*got int32"),
+    (dict(flow=np.zeros((6, 7, 2), np.int32)), TypeError,
+     r"flow: expected a float dtype .*got int32"),
     (dict(image=np.zeros((6, 7), bool)), TypeError, r"image: expected dtype uint8, .* got bool"),
     (dict(image=np.zeros(7, F32)), ValueError, r"image: expected 2-D or 3-D or 4-D array, got 1-D"),
     (dict(image=np.zeros((2, 6, 7, 1), F32), flow=np.zeros((3, 6, 7, 2), F32)), ValueError,
      r"flow: .*matching image of shape \(2, 6, 7, 1\)"),
     (dict(return_mask="yes"), TypeError, r"return_mask: expected a bool, got 'yes'"),
     (dict(return_displacement=1), TypeError, r"return_displacement: expected a bool, got 1"),
-    (dict(device="gpu"), ValueError, r"device: expected one of \('cpu', 'cuda'\) or None, got 'gpu'"),
+    (dict(device="gpu"), ValueError,
+     r"device: expected one of \('cpu', 'cuda'\) or None, got 'gpu'"),
 ]
 
 
