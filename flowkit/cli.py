@@ -697,8 +697,8 @@ def build_parser():
                         "continuing for --horizon frames after the context)")
     p.add_argument("--scheme", choices=("semi-lagrangian", "forward", "reestimate"), default="semi-lagrangian",
                    help="extrapolation scheme (default semi-lagrangian)")
-    p.add_argument("--n-iter", type=_positive, default=3,
-                   help="semi-Lagrangian sub-iterations per step (default 3)")
+    p.add_argument("--n-iter", type=_non_negative, default=1,
+                   help="semi-Lagrangian sub-steps per frame (default 1; 0: Euler)")
     p.add_argument("--average", choices=("median", "mean"), default="median",
                    help="how the motions of a context > 2 are combined (default median)")
     p.add_argument("--smooth", choices=("gaussian", "median", "bilateral"),
