@@ -26,7 +26,8 @@ def fill_holes(image, mask, *, method="pyramid"):
         True where a pixel is to be filled. ``(H, W)`` applies to every image of a batch. A
         3-D image is read by the mask's shape, as ``warp`` reads it by the flow's: with an
         ``(N, H, W)`` mask an ``(N, H, W)`` image is a gray batch. Every image needs at
-        least one known (False) pixel.
+        least one known (False) pixel. A mask with the shape of an ``(H, W, C)`` image (C <= 4),
+        such as ``np.isnan(splatted)``, is a ``ValueError``: give ``mask.any(axis=-1)``.
     method : {"pyramid", "telea", "ns"}
         * ``"pyramid"``: push-pull (Gortler et al. 1996): known values are averaged up an
           image pyramid, weighted by how much of each coarse pixel is known, and the
@@ -77,6 +78,13 @@ def fill_holes(image, mask, *, method="pyramid"):
     _validate.check_array("mask", mask)
     if np.dtype(mask.dtype) != np.bool_:
         raise TypeError(f"mask: expected dtype bool, got {np.dtype(mask.dtype).name}")
+    if (mask.ndim == 3 and tuple(mask.shape) == tuple(image.shape)
+            and image.shape[-1] <= _validate.MAX_CHANNELS):
+        # an (H, W, C) mask of an (H, W, C) image (np.isnan(splatted), say) would read the
+        # image as a gray batch of H images of W x C and fill across the colour channels
+        raise ValueError(f"mask: expected shape {tuple(image.shape[:2])}, one mask for all channels of "
+                         f"the (H, W, C) image {tuple(image.shape)}, got {tuple(mask.shape)} "
+                         "(use mask.any(axis=-1))")
     layout = image_layout(image, mask.shape) if mask.ndim in (2, 3) else None
     if layout is None or layout[2] != tuple(image.shape):
         raise ValueError(f"mask: expected shape (H, W) or (N, H, W) matching image of shape "

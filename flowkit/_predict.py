@@ -220,6 +220,10 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
     scheme = _validate.check_choice("scheme", scheme, SCHEMES)
     average = _validate.check_choice("average", average, AVERAGES)
     _validate.check_bool("return_flow", return_flow)
+    if frames.ndim == 3 and frames.shape[-1] <= _validate.MAX_CHANNELS:
+        raise ValueError(f"frames: expected a clip (T, H, W) or (T, H, W, C) of at least 2 frames, got "
+                         f"shape {tuple(frames.shape)}, which looks like one image with "
+                         f"{frames.shape[-1]} channels (stack the frames: np.stack([frame0, frame1]))")
     batched, has_channels = _clip_layout(frames)
     clips = frames if batched else frames[None]
     if clips.shape[1] < context:

@@ -134,6 +134,12 @@ def _positive(text):
     return int(text)
 
 
+def _at_least_two(text):
+    if not text.isdigit() or int(text) < 2:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 2, got {text!r}")
+    return int(text)
+
+
 def _non_negative(text):
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
@@ -486,6 +492,40 @@ def _output_kind(path):
     return "video"
 
 
+def _check_output_folder(folder, source, codec):
+    """Checks of a folder output before any work: not the input, not a file, no frames of an
+    earlier run in it (they would mix with the new ones), its parent exists."""
+    if _same_file(folder, source):
+        raise UsageError(f"-o: {folder} is the input; refusing to write into it")
+    if codec:
+        raise UsageError("--codec is for a video output; -o names a folder")
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"-o: {folder} exists and is not a folder")
+    if folder.is_dir() and any(folder.glob("frame_*.png")):
+        raise FileExistsError(f"-o: {folder} already holds frame_*.png files (from an earlier run?); "
+                              f"give a new or empty folder")
+    check_folder(folder)
+
+
+def _write_folder(folder, pictures, bar):
+    """Write frame_000000.png, ... into a hidden folder beside ``folder``, then move them in:
+    an error or Ctrl-C while writing leaves no frame behind."""
+    import shutil
+    import tempfile
+
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        for k, picture in enumerate(pictures):
+            _write_png(staging / f"frame_{k:06d}.png", picture)
+            bar.update()
+        folder.mkdir(exist_ok=True)
+        for k in range(len(pictures)):
+            name = f"frame_{k:06d}.png"
+            os.replace(staging / name, folder / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def cmd_predict(args):
     """``flowkit predict``: the frames that follow a clip, from its optical flow."""
     import flowkit
@@ -497,14 +537,15 @@ def cmd_predict(args):
         raise UsageError(f"INPUT must be a video file or a folder of images, got the image {source}")
     if args.side_by_side and args.start is None:
         raise UsageError("--side-by-side needs --start N: the truth is the input after the context")
+    if args.smooth_size and not args.smooth:
+        raise UsageError("--smooth-size needs --smooth METHOD")
+    if args.n_iter is not None and args.scheme != "semi-lagrangian":
+        raise UsageError(f"--n-iter is for --scheme semi-lagrangian, not {args.scheme}")
     kind = _output_kind(args.output)
     if kind == "video":
         _check_output("-o", args.output, "video", (source,), codec=args.codec)
     else:
-        if _same_file(args.output, source):
-            raise UsageError(f"-o: {args.output} is the input; refusing to write into it")
-        if args.codec:
-            raise UsageError("--codec is for a video output; -o names a folder")
+        _check_output_folder(Path(args.output), source, args.codec)
     options = _method_options(args.method, args.option)
     smooth = None
     if args.smooth:
@@ -514,9 +555,10 @@ def cmd_predict(args):
     context, truth, fps = _read_context(args, source)
     fps = args.fps or (fps if fps and fps <= MAX_FPS else None) or 30.0
     start = time.perf_counter()
+    extra = {} if args.n_iter is None else {"n_iter": args.n_iter}
     predicted = flowkit.predict(np.stack(context), args.horizon, flow=args.method, flow_options=options,
                                 context=args.context, average=args.average, smooth=smooth,
-                                scheme=args.scheme, n_iter=args.n_iter)
+                                scheme=args.scheme, **extra)
     seconds = time.perf_counter() - start
     pictures = [np.concatenate([t, p], axis=1) for t, p in zip(truth, predicted)] if args.side_by_side \
         else list(predicted)
@@ -529,11 +571,9 @@ def cmd_predict(args):
                 writer.write(_even(picture if picture.ndim == 3 else picture[..., None]))
                 bar.update()
         else:
-            folder = Path(args.output)
-            folder.mkdir(parents=True, exist_ok=True)
-            for k, picture in enumerate(pictures):
-                _write_png(folder / f"frame_{k:06d}.png", picture)
-                bar.update()
+            _write_folder(Path(args.output), pictures, bar)
+    if kind == "video":
+        height, width = _even(pictures[0][..., None] if pictures[0].ndim == 2 else pictures[0]).shape[:2]
     what = "truth | prediction, side by side" if args.side_by_side else "predicted frames"
     where = (f"{args.output} ({len(pictures)} frames, {width}x{height}, {fps:g} fps, {what})" if kind == "video"
              else f"{len(pictures)} PNG files to {args.output} (frame_000000.png ... "
@@ -688,7 +728,7 @@ def build_parser():
     p.add_argument("--horizon", type=_positive, required=True, help="number of frames to predict")
     p.add_argument("-o", "--output", required=True,
                    help=f"output video ({', '.join(DEFAULT_CODECS)}) or folder (created)")
-    p.add_argument("--context", type=_positive, default=2,
+    p.add_argument("--context", type=_at_least_two, default=2,
                    help="frames the motion is estimated from (>= 2, default 2)")
     p.add_argument("--start", type=_non_negative, help="index of the first context frame (default: "
                    "the context is the last frames of the input)")
@@ -697,7 +737,7 @@ def build_parser():
                         "continuing for --horizon frames after the context)")
     p.add_argument("--scheme", choices=("semi-lagrangian", "forward", "reestimate"), default="semi-lagrangian",
                    help="extrapolation scheme (default semi-lagrangian)")
-    p.add_argument("--n-iter", type=_non_negative, default=1,
+    p.add_argument("--n-iter", type=_non_negative,
                    help="semi-Lagrangian sub-steps per frame (default 1; 0: Euler)")
     p.add_argument("--average", choices=("median", "mean"), default="median",
                    help="how the motions of a context > 2 are combined (default median)")

@@ -562,7 +562,10 @@ def test_predict_writes_a_folder_and_a_side_by_side_video(moving_folder, tmp_pat
 @pytest.mark.parametrize("args, code, message", [
     (["--horizon", "2", "--side-by-side"], 2, "--side-by-side needs --start N"),
     (["--horizon", "0"], 2, "argument --horizon: expected an integer >= 1, got '0'"),
-    (["--horizon", "2", "--context", "1"], 1, "--context: expected an integer >= 2, got 1"),
+    (["--horizon", "2", "--context", "1"], 2, "argument --context: expected an integer >= 2, got '1'"),
+    (["--horizon", "2", "--smooth-size", "7"], 2, "--smooth-size needs --smooth METHOD"),
+    (["--horizon", "2", "--n-iter", "2", "--scheme", "forward"], 2,
+     "--n-iter is for --scheme semi-lagrangian, not forward"),
     (["--horizon", "2", "--start", "6", "--context", "3"], 1, "8 frames; --context 3 from --start 6 needs 9"),
     (["--horizon", "4", "--start", "3", "--context", "2", "--side-by-side"], 1,
      "--side-by-side needs the 4 true frames after the context (frames 5 to 8); the input has 8"),
@@ -574,3 +577,31 @@ def test_predict_errors_are_one_line(moving_folder, tmp_path, args, code, messag
     assert status == code
     assert message in one_error_line(stderr)
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_predict_folder_output_checks_and_leaves_nothing_on_failure(moving_folder, tmp_path, monkeypatch):
+    folder, _ = moving_folder
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    status, _, stderr = run_cli("predict", folder, "--horizon", "2", "-o", afile)
+    assert status == 1 and one_error_line(stderr) == f"-o: {afile} exists and is not a folder"
+    out = tmp_path / "out"
+    assert main(["predict", str(folder), "--horizon", "2", "-o", str(out)]) == 0
+    status, _, stderr = run_cli("predict", folder, "--horizon", "3", "-o", out)
+    assert status == 1 and "already holds frame_*.png files" in one_error_line(stderr)
+    # a failure while writing (here the second PNG) leaves neither frames nor the staging folder
+    import flowkit.cli as cli
+
+    written = []
+
+    def failing_png(path, picture):
+        if written:
+            raise OSError("disk full")
+        written.append(path)
+        cv2.imwrite(str(path), picture)
+
+    monkeypatch.setattr(cli, "_write_png", failing_png)
+    fresh = tmp_path / "fresh"
+    assert main(["predict", str(folder), "--horizon", "3", "-o", str(fresh)]) == 1
+    assert not fresh.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "clip", "out"]

@@ -72,9 +72,10 @@ def test_pyramid_batches_layouts_and_a_single_known_pixel():
     np.testing.assert_array_equal(fill_holes(images, masks), each)
     shared = np.stack([fill_holes(images[i], masks[0]) for i in range(3)])
     np.testing.assert_array_equal(fill_holes(images, masks[0]), shared)
-    # (N, H, W) with an (N, H, W) mask is a gray batch, even with W <= 4
-    gray = rng.random((3, 6, 4))
-    gmask = rng.random((3, 6, 4)) < 0.5
+    # (N, H, W) with an (N, H, W) mask is a gray batch (W <= 4 would read as (H, W, C) with a
+    # per-channel mask, which is an error: see the next test)
+    gray = rng.random((3, 6, 5))
+    gmask = rng.random((3, 6, 5)) < 0.5
     gmask[:, 0, 0] = False
     np.testing.assert_array_equal(fill_holes(gray, gmask)[1], fill_holes(gray[1], gmask[1]))
     # one known pixel fills the whole image with its value
@@ -153,3 +154,14 @@ def test_bad_input(kwargs, error, match, monkeypatch):
     args = dict(image=IMG.astype(np.float64), mask=MASK) | kwargs
     with pytest.raises(error, match=match):
         fill_holes(args.pop("image"), args.pop("mask"), **args)
+
+
+def test_a_mask_with_the_channels_of_the_image_is_an_error_not_a_gray_batch():
+    # np.isnan(splatted) of an RGB image has the image's shape; read by the layout rule it
+    # would make the image a batch of 60 gray images of 80 x 3 and mix the colour channels
+    image = np.zeros((60, 80, 3), np.float32)
+    mask = np.zeros((60, 80, 3), bool)
+    with pytest.raises(ValueError, match=r"mask: expected shape \(60, 80\), one mask for all channels of "
+                                         r"the \(H, W, C\) image \(60, 80, 3\), got \(60, 80, 3\) "
+                                         r"\(use mask.any\(axis=-1\)\)"):
+        fill_holes(image, mask)

@@ -233,3 +233,9 @@ def test_bad_frames():
         flowkit.predict(texture(), 1)
     with pytest.raises(TypeError, match=r"frames: expected dtype uint8, uint16, float16, float32 or float64, got bool"):
         flowkit.predict(np.zeros((2, H, W), bool), 1)
+
+
+def test_one_image_is_not_read_as_a_clip():
+    with pytest.raises(ValueError, match=r"frames: expected a clip \(T, H, W\) or \(T, H, W, C\) of at least "
+                                         r"2 frames, got shape \(64, 80, 3\), which looks like one image"):
+        flowkit.predict(np.zeros((H, W, 3), np.uint8), 2)
