@@ -224,6 +224,8 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
         raise ValueError(f"frames: expected a clip (T, H, W) or (T, H, W, C) of at least 2 frames, got "
                          f"shape {tuple(frames.shape)}, which looks like one image with "
                          f"{frames.shape[-1]} channels (stack the frames: np.stack([frame0, frame1]))")
+    if np.dtype(frames.dtype).kind == "f":
+        _validate.check_finite("frames", frames)  # else the estimator's error would name frame0
     batched, has_channels = _clip_layout(frames)
     clips = frames if batched else frames[None]
     if clips.shape[1] < context:

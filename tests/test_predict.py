@@ -231,6 +231,10 @@ def test_bad_frames():
         flowkit.predict([texture(), np.zeros((H, W + 1), np.float32)], 1)
     with pytest.raises(ValueError, match=r"frames: expected 3-D or 4-D or 5-D array, got 2-D"):
         flowkit.predict(texture(), 1)
+    nan = translating_clip((0.5, 0.0), 3)
+    nan[1, 3, 4] = np.nan
+    with pytest.raises(ValueError, match=r"frames: expected finite values, got NaN or infinity"):
+        flowkit.predict(nan, 1)
     with pytest.raises(TypeError, match=r"frames: expected dtype uint8, uint16, float16, float32 or float64, got bool"):
         flowkit.predict(np.zeros((2, H, W), bool), 1)
 
