@@ -12,9 +12,9 @@ Rows: the peers (cross-fade; OpenCV Farneback with the usual parameters 0.5, 3, 
 1.2 on gray frames, and OpenCV DIS with the medium preset, each followed by naive
 bidirectional backward warping: each frame warped halfway with its own halved flow,
 ``cv2.remap(frame0, x - F01 / 2)`` and ``cv2.remap(frame1, x - F10 / 2)``, averaged) and
-``flowkit.interpolate`` with default options and each method. ``--variants`` adds the option
-variants the defaults were chosen from (softmax metric scale, occlusion handling, flow
-options), by the mean over the triplets.
+``flowkit.interpolate`` with default options and each method (its default Farneback options
+and metric scale were chosen from the ``--variants`` rows by the mean, not per triplet). ``--variants`` adds the option
+variants: softmax metric scale, occlusion handling, flow options.
 """
 
 import argparse
@@ -119,19 +119,19 @@ def rows(variants):
         ("flowkit method='blend'", flowkit_row(method="blend")),
     ]
     if variants:
+        plain = {"winsize": 15, "iterations": 3, "poly_n": 5, "poly_sigma": 1.2}  # farneback's own
         table += [
             ("splat, occlusion=False", flowkit_row(occlusion=False)),
             ("backward, occlusion=False", flowkit_row(method="backward", occlusion=False)),
-            ("splat, metric scale 10", with_constants(flowkit_row(), _METRIC_SCALE=10.0)),
+            ("splat, metric scale 20 (Niklaus)", with_constants(flowkit_row(), _METRIC_SCALE=20.0)),
+            ("splat, metric scale 5", with_constants(flowkit_row(), _METRIC_SCALE=5.0)),
             ("splat, metric scale 50", with_constants(flowkit_row(), _METRIC_SCALE=50.0)),
             ("splat, occluded penalty 5", with_constants(flowkit_row(), _OCCLUDED_PENALTY=5.0)),
-            ("splat, winsize 9", flowkit_row(flow_options={"winsize": 9})),
-            ("splat, winsize 21", flowkit_row(flow_options={"winsize": 21})),
-            ("splat, levels 5", flowkit_row(flow_options={"levels": 5})),
-            ("splat, levels 5 winsize 21",
-             flowkit_row(flow_options={"levels": 5, "winsize": 21})),
-            ("splat, iterations 10 poly_n 7 sigma 1.5",
-             flowkit_row(flow_options={"iterations": 10, "poly_n": 7, "poly_sigma": 1.5})),
+            ("splat, farneback's own defaults", flowkit_row(flow_options=plain)),
+            ("backward, farneback's own defaults", flowkit_row(method="backward", flow_options=plain)),
+            ("splat, winsize 15", flowkit_row(flow_options={"winsize": 15})),
+            ("splat, iterations 5", flowkit_row(flow_options={"iterations": 5})),
+            ("splat, pyr_scale 0.8 levels 8", flowkit_row(flow_options={"pyr_scale": 0.8, "levels": 8})),
         ]
     return table
 
