@@ -14,7 +14,7 @@ from ._estimators import get_estimator
 METHODS = ("splat", "backward", "blend")
 # softmax-splatting importance: -_METRIC_SCALE * |I0 - backwarp(I1, flow01)| on [0, 1]
 # intensities (mean over channels). Niklaus and Liu use 20; on docs/interpolation.md's triplets
-# 10 scored 0.16 dB higher in the mean (5: +0.03 dB more, within noise; 50: -0.6 dB)
+# 10 scored 0.16 dB higher in the mean (5: +0.03 dB more, within noise; 50: -0.8 dB)
 _METRIC_SCALE = 10.0
 # metric given to source pixels that are occluded in the other frame: far below any visible
 # pixel's (>= -20), so a visible contribution wins wherever one lands; still finite, so an
@@ -23,7 +23,7 @@ _OCCLUDED_PENALTY = 100.0
 # Farneback options interpolate uses by default (flow="farneback" without flow_options; given
 # options are applied on top): larger window, more iterations and the wider polynomial
 # expansion raised the mean PSNR of docs/interpolation.md from 33.97 to 34.65 dB (mostly the
-# large motion of DAVIS dive-in, 21.4 -> 25.1 dB), at about 3x the cost of the estimator's own
+# large motion of DAVIS dive-in, 21.4 -> 25.1 dB), at a higher cost than the estimator's own
 # defaults
 _FARNEBACK_OPTIONS = {"winsize": 21, "iterations": 10, "poly_n": 7, "poly_sigma": 1.5}
 # forward-backward consistency (Sundaram, Brox and Keutzer 2010)
@@ -245,7 +245,7 @@ def interpolate(frame0, frame1, t=0.5, *, flow="farneback", flow_options=None, f
         Keyword options of the named estimator (e.g. ``{"winsize": 21}``), checked against
         its signature before any work. For ``"farneback"`` interpolate starts from its own
         defaults, ``winsize=21, iterations=10, poly_n=7, poly_sigma=1.5`` (chosen by the mean
-        PSNR of docs/interpolation.md; about 3x the cost of ``farneback``'s defaults), and
+        PSNR of docs/interpolation.md; slower than ``farneback``'s defaults, not timed yet), and
         the given options replace those they name.
     flow01, flow10 : array, (H, W, 2) or (N, H, W, 2), float, optional
         The caller's flows, ``frame0 -> frame1`` and ``frame1 -> frame0`` (flowkit's
