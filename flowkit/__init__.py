@@ -45,6 +45,8 @@ _PUBLIC = {
     "good_features": "._lk_sparse",
     "sample_pair": ".data",
     "predict": "._predict",
+    "interpolate": "._interpolate",
+    "interpolate_video": "._interpolate",
     "list_estimators": "._estimators",
 }
 _SUBMODULES = ("metrics", "io", "video", "visualize", "data")

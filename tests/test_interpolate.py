@@ -1,0 +1,244 @@
+"""flowkit.interpolate and interpolate_video: analytic pairs with exact middle frames, the
+occlusion masks on a moving square, layouts, dtypes, and bad input."""
+
+import numpy as np
+import pytest
+
+import flowkit
+from test_predict import interior, texture
+
+H, W = 64, 80
+U, V = 3.3, -1.7  # sub-pixel translation between frame0 and frame1
+
+
+def translating_pair():
+    """frame0, frame1 = the texture moved by (U, V), and the exact middle frame."""
+    return texture(), texture(U, V), texture(U / 2, V / 2)
+
+
+def square_scene(shift, d=8):
+    """A textured dark square 20 px wide at x = 16 + shift over the static texture; the
+    square's mask."""
+    image = texture()
+    y, x = np.mgrid[0:H, 0:W]
+    square = (y >= 22) & (y < 42) & (x >= 16 + shift) & (x < 36 + shift)
+    pattern = 0.1 + 0.08 * np.sin(2 * np.pi * (x - shift) / 7.0) * np.cos(2 * np.pi * y / 5.0)
+    image[square] = pattern[square]
+    return image.astype(np.float32), square
+
+
+def square_flows(d=8):
+    """The exact flows of the square scene: +d px in x on the square of frame0, -d on the
+    square of frame1, 0 elsewhere."""
+    _, sq0 = square_scene(0)
+    _, sq1 = square_scene(d)
+    flow01 = np.zeros((H, W, 2), np.float32)
+    flow10 = np.zeros((H, W, 2), np.float32)
+    flow01[sq0, 0] = d
+    flow10[sq1, 0] = -d
+    return flow01, flow10
+
+
+def counting_estimator():
+    calls = []
+
+    def estimate(frame0, frame1):
+        calls.append(1)
+        return flowkit.farneback(frame0, frame1)
+
+    estimate.calls = calls
+    return estimate
+
+
+@pytest.mark.parametrize("method", ["splat", "backward"])
+def test_translation_middle_frame(method):
+    """Within 0.03 in the interior: the bilinear interpolation error of this texture at a
+    half-pixel (0.0195 measured with the exact flows, the curvature of the texture times 1/8)
+    plus Farneback's error; the cross-fade is off by 0.077."""
+    frame0, frame1, middle = translating_pair()
+    out = flowkit.interpolate(frame0, frame1, method=method)
+    assert out.shape == (H, W) and out.dtype == np.float32
+    error = np.abs(interior(out - middle)).max()
+    assert error < 0.03
+    blend = np.abs(interior(flowkit.interpolate(frame0, frame1, method="blend") - middle)).max()
+    assert blend > 0.07
+    assert error < 0.4 * blend
+
+
+@pytest.mark.parametrize("method", ["splat", "backward"])
+def test_translation_with_exact_flows(method):
+    """With the exact flows: only the interpolation error (< 0.02, measured 0.0195), no
+    occluded pixel in the interior."""
+    frame0, frame1, middle = translating_pair()
+    flow = np.zeros((H, W, 2), np.float32)
+    flow[..., 0], flow[..., 1] = U, V
+    out, aux = flowkit.interpolate(frame0, frame1, flow01=flow, flow10=-flow, method=method,
+                                   return_aux=True)
+    assert np.abs(interior(out - middle)).max() < 0.02
+    assert not interior(aux["occlusion0"]).any() and not interior(aux["occlusion1"]).any()
+    assert aux["flow01"].shape == (H, W, 2) and aux["occlusion0"].dtype == np.bool_
+    if method == "backward":  # Super SloMo eq. 4 at t = 0.5 of a uniform motion: -F/2, +F/2
+        np.testing.assert_allclose(aux["flow_t0"], -0.5 * flow, atol=1e-6)
+        np.testing.assert_allclose(aux["flow_t1"], 0.5 * flow, atol=1e-6)
+
+
+def test_occlusion_masks_of_a_moving_square_are_exact():
+    """Exact flows: the background that the square covers in frame1 is occluded in frame0's
+    view (occlusion0), the background it uncovers is occluded in frame1's (occlusion1)."""
+    frame0, sq0 = square_scene(0)
+    frame1, sq1 = square_scene(8)
+    flow01, flow10 = square_flows()
+    _, aux = flowkit.interpolate(frame0, frame1, flow01=flow01, flow10=flow10, return_aux=True)
+    np.testing.assert_array_equal(aux["occlusion0"], sq1 & ~sq0)
+    np.testing.assert_array_equal(aux["occlusion1"], sq0 & ~sq1)
+
+
+def test_occlusion_beats_no_occlusion_on_the_squares_trail():
+    """On the swept region (square in frame0 or frame1), splat with occlusion reproduces the
+    true middle frame (< 1e-5; exact flows, integer motion); without it the covered background
+    leaks into the square through the softmax weights exp(-10 |error|) (mean error 0.0019
+    measured, > 5e-4 asserted)."""
+    frame0, sq0 = square_scene(0)
+    frame1, sq1 = square_scene(8)
+    truth, _ = square_scene(4)
+    flow01, flow10 = square_flows()
+    trail = sq0 | sq1
+    errors = {}
+    for occlusion in (True, False):
+        out = flowkit.interpolate(frame0, frame1, flow01=flow01, flow10=flow10,
+                                  occlusion=occlusion)
+        errors[occlusion] = np.abs(out - truth)[trail].mean()
+    assert errors[True] < 1e-5
+    assert errors[False] > 5e-4
+    assert errors[True] < 0.1 * errors[False]
+
+
+@pytest.mark.parametrize("method", ["splat", "backward", "blend"])
+def test_end_times_are_the_inputs(method):
+    frame0, frame1, _ = translating_pair()
+    out = flowkit.interpolate(frame0, frame1, [0.0, 1.0], method=method)
+    np.testing.assert_array_equal(out[0], frame0)
+    np.testing.assert_array_equal(out[1], frame1)
+    single = flowkit.interpolate(frame0, frame1, 0, method=method)
+    np.testing.assert_array_equal(single, frame0)
+    assert single is not frame0 and not np.shares_memory(single, frame0)
+
+
+@pytest.mark.parametrize("method", ["splat", "backward", "blend"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_constant_pair_stays_constant(method, dtype):
+    """Flat frames have exactly zero flow; uint8 exact, float32 within 1e-6 (float32 sums)."""
+    frame = np.full((H, W, 3), 0.4 if dtype == np.float32 else 102, dtype)
+    out = flowkit.interpolate(frame, frame.copy(), [0.3, 0.5], method=method)
+    assert out.dtype == dtype and out.shape == (2, H, W, 3)
+    np.testing.assert_allclose(out.astype(np.float64), np.broadcast_to(frame, out.shape), atol=1e-6)
+
+
+def test_several_times_equal_single_calls_and_flows_once():
+    frame0, frame1, _ = translating_pair()
+    estimate = counting_estimator()
+    times = [0.25, 0.5, 0.75]
+    out = flowkit.interpolate(frame0, frame1, times, flow=estimate)
+    assert out.shape == (3, H, W)
+    assert len(estimate.calls) == 2  # flow01 and flow10, once for all times
+    for k, t in enumerate(times):
+        np.testing.assert_array_equal(out[k], flowkit.interpolate(frame0, frame1, t, flow=estimate))
+    out_b, aux = flowkit.interpolate(frame0, frame1, np.array(times), method="backward",
+                                     return_aux=True)
+    assert aux["flow_t0"].shape == (3, H, W, 2)
+    np.testing.assert_array_equal(out_b[1], flowkit.interpolate(frame0, frame1, method="backward"))
+
+
+@pytest.mark.parametrize("method", ["splat", "backward"])
+def test_batch_equals_per_pair(method):
+    frame0, frame1, _ = translating_pair()
+    rgb0 = np.stack([frame0, frame1[::-1], np.roll(frame0, 5, axis=0)], -1)
+    rgb1 = np.stack([frame1, frame0[::-1], np.roll(frame1, 5, axis=0)], -1)
+    batch0, batch1 = np.stack([rgb0, rgb1]), np.stack([rgb1, rgb0])
+    out, aux = flowkit.interpolate(batch0, batch1, [0.5, 0.75], method=method, return_aux=True)
+    assert out.shape == (2, 2, H, W, 3)
+    assert aux["flow01"].shape == (2, H, W, 2) and aux["occlusion1"].shape == (2, H, W)
+    for n in range(2):
+        np.testing.assert_array_equal(out[n], flowkit.interpolate(batch0[n], batch1[n], [0.5, 0.75],
+                                                                  method=method))
+    # a 3-D gray batch (last axis > 4) is N pairs of (H, W) frames
+    gray = flowkit.interpolate(np.stack([frame0, frame1]), np.stack([frame1, frame0]), method=method)
+    np.testing.assert_array_equal(gray[1], flowkit.interpolate(frame1, frame0, method=method))
+
+
+@pytest.mark.parametrize("method", ["splat", "backward", "blend"])
+def test_uint8_in_uint8_out(method):
+    frame0, frame1, middle = translating_pair()
+    to8 = lambda a: np.rint(a * 255).astype(np.uint8)  # noqa: E731
+    out = flowkit.interpolate(to8(frame0), to8(frame1), method=method)
+    assert out.dtype == np.uint8 and out.shape == (H, W)
+    if method != "blend":  # the float tolerance (0.03) in gray levels, plus the rounding
+        assert np.abs(interior(out.astype(float) - middle * 255)).max() < 0.03 * 255 + 1
+
+
+def test_interpolate_video_count_order_and_reuse():
+    frames = [texture(k * 1.5, 0.0) for k in range(3)]
+    estimate = counting_estimator()
+    out = list(flowkit.interpolate_video(iter(frames), factor=3, flow=estimate))
+    assert len(out) == 3 + 2 * 2
+    assert len(estimate.calls) == 4  # two flows per pair, whatever the number of new frames
+    assert out[0] is frames[0] and out[3] is frames[1] and out[6] is frames[2]
+    np.testing.assert_array_equal(np.stack(out[1:3]),
+                                  flowkit.interpolate(frames[0], frames[1], [1 / 3, 2 / 3],
+                                                      flow=estimate))
+    np.testing.assert_array_equal(out[5], flowkit.interpolate(frames[1], frames[2], 2 / 3, flow=estimate))
+    times = list(flowkit.interpolate_video(np.stack(frames), times=[0.5], method="blend"))
+    assert len(times) == 5
+    np.testing.assert_allclose(times[1], 0.5 * (frames[0] + frames[1]), atol=1e-7)
+    assert len(list(flowkit.interpolate_video(frames, factor=1))) == 3
+    assert list(flowkit.interpolate_video([], factor=2)) == []
+
+
+def test_bad_input():
+    frame0, frame1, _ = translating_pair()
+    flow = np.zeros((H, W, 2), np.float32)
+    with pytest.raises(ValueError, match=r"t: expected a number in \[0.0, 1.0\], got 1.5"):
+        flowkit.interpolate(frame0, frame1, 1.5)
+    with pytest.raises(ValueError, match=r"t\[1\]: expected a number in \[0.0, 1.0\], got -0.1"):
+        flowkit.interpolate(frame0, frame1, [0.5, -0.1])
+    with pytest.raises(ValueError, match="t: expected a finite number, got nan"):
+        flowkit.interpolate(frame0, frame1, float("nan"))
+    with pytest.raises(ValueError, match="t: expected at least one time"):
+        flowkit.interpolate(frame0, frame1, [])
+    with pytest.raises(TypeError, match="t: expected a number in"):
+        flowkit.interpolate(frame0, frame1, "half")
+    with pytest.raises(ValueError, match="method: expected one of 'splat', 'backward', 'blend', "
+                                         "got 'linear'"):
+        flowkit.interpolate(frame0, frame1, method="linear")
+    with pytest.raises(ValueError, match=r"frame1: expected the same shape as frame0 \(64, 80\), "
+                                         r"got \(64, 81\)"):
+        flowkit.interpolate(frame0, np.zeros((H, W + 1), np.float32))
+    with pytest.raises(TypeError, match="frame1: expected dtype float32"):
+        flowkit.interpolate(frame0, frame1.astype(np.float64))
+    with pytest.raises(ValueError, match=r"flow01: expected shape \(64, 80, 2\), got \(64, 79, 2\)"):
+        flowkit.interpolate(frame0, frame1, flow01=flow[:, 1:], flow10=flow)
+    with pytest.raises(ValueError, match="flow10: expected an array together with flow01"):
+        flowkit.interpolate(frame0, frame1, flow01=flow)
+    with pytest.raises(ValueError, match="flow_options: expected None when flow01 and flow10 are given"):
+        flowkit.interpolate(frame0, frame1, flow01=flow, flow10=flow, flow_options={"winsize": 9})
+    with pytest.raises(ValueError, match="flow_options: 'radius' is not an option of farneback"):
+        flowkit.interpolate(frame0, frame1, flow_options={"radius": 3})
+    with pytest.raises(ValueError, match="device: expected one of"):
+        flowkit.interpolate(frame0, frame1, device="tpu")
+    with pytest.raises(TypeError, match="occlusion: expected a bool, got 1"):
+        flowkit.interpolate(frame0, frame1, occlusion=1)
+    with pytest.raises(ValueError, match="factor: expected an integer >= 1, got 0"):
+        flowkit.interpolate_video([frame0, frame1], factor=0)
+    with pytest.raises(ValueError, match=r"times\[0\]: expected a number in \(0, 1\), got 0.0"):
+        flowkit.interpolate_video([frame0, frame1], times=[0.0, 0.5])
+    with pytest.raises(ValueError, match="t: expected no t for interpolate_video"):
+        flowkit.interpolate_video([frame0, frame1], t=0.5)
+
+
+def test_validation_runs_before_any_estimator():
+    estimate = counting_estimator()
+    frame0, frame1, _ = translating_pair()
+    for bad in ({"t": 2.0}, {"method": "nope"}, {"occlusion": "yes"}):
+        with pytest.raises((ValueError, TypeError)):
+            flowkit.interpolate(frame0, frame1, flow=estimate, **bad)
+    assert estimate.calls == []
