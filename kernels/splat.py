@@ -213,12 +213,23 @@ def _scan(image, flow, levels, scales, bounds, n, r0, r1, levels_only, acc, leve
     p1 = np.uint64(1)
     q = 0.0
     e = one
+    limit = flow.dtype.type(UNKNOWN_FLOW)
     for y in range(h):
         if bounds[nf, y, 1] < r0 - 1 or bounds[nf, y, 0] >= r1:
             continue
+        uv = flow[nf, y].reshape(2 * w)
         for x in range(w):
-            xi, yi, fx, fy = footprint(x, y, flow[nf, y, x, 0], flow[nf, y, x, 1], one)
-            if yi + 1 < r0 or yi >= r1:  # also DROPPED
+            u = uv[2 * x]  # footprint(), compared in the flow's dtype (1e9 is exact in float32)
+            v = uv[2 * x + 1]
+            if not ((abs(u) < limit) & (abs(v) < limit)):
+                continue
+            fu = np.floor(u)
+            fv = np.floor(v)
+            xi = x + int(fu)
+            yi = y + int(fv)
+            fx = u - fu
+            fy = v - fv
+            if yi + 1 < r0 or yi >= r1:
                 continue
             if leveled:
                 q = levels[nm, y, x]
