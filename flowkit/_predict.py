@@ -172,7 +172,8 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
         Also return the motion used, ``(H, W, 2)`` float32 (batches ``(N, H, W, 2)``); for
         ``"reestimate"`` the first step's.
     device : {None, "cpu", "cuda"}
-        Where the warping runs; None follows the input's array type.
+        Where the estimator (a named one, unless ``flow_options`` sets its ``device``) and the
+        warping run; None follows the input's array type.
 
     Returns
     -------
@@ -246,7 +247,10 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
             raise ValueError(f"flow: expected shape {hw + (2,)} for a single clip, got {tuple(given.shape)}")
         estimate = None
     else:
-        estimate = get_estimator(flow, flow_options)
+        options = dict(flow_options) if isinstance(flow_options, dict) else flow_options
+        if device is not None and isinstance(flow, str) and "device" not in (options or {}):
+            options = {**(options or {}), "device": device}  # the estimator runs there too
+        estimate = get_estimator(flow, options)
     xp, _ = array_module(clips)
     results, motions = [], []
     for n in range(clips.shape[0]):
@@ -267,7 +271,6 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
 
 def _predict_given(clip, horizon, motion, smooth, scheme, n_iter, device):
     from ._extrapolate import extrapolate
-    from ._warp import warp
 
     last = clip[-1]
     motion = _smoothed(motion, smooth, last)
