@@ -92,7 +92,13 @@ def get_estimator(flow, options=None, *, name="flow", options_name="flow_options
     options = dict(options)
 
     def estimate(frame0, frame1):
-        return function(frame0, frame1, **options)
+        try:
+            return function(frame0, frame1, **options)
+        except (ValueError, TypeError) as exc:  # name the option as the caller passed it
+            for key in options:
+                if str(exc).startswith(f"{key}: "):
+                    raise type(exc)(f"{options_name}[{key!r}]{str(exc)[len(key):]}") from exc
+            raise
 
     estimate.__name__ = flow if isinstance(flow, str) else getattr(flow, "__name__", "estimator")
     return estimate

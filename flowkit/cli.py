@@ -781,6 +781,7 @@ def _one_line(exc):
             message = flag + message[len(name):]
             break
     message = message.replace("pass resize= ", "pass --resize WxH ")
+    message = re.sub(r"^flow_options\['(\w+)'\]: ", r"--option \1: ", message)
     if type(exc).__module__.startswith("cv2"):
         # cv2.error: "OpenCV(5.0.0) /io/opencv/...cpp:1072: error: (-2:Unspecified error) MESSAGE"
         found = re.search(r"error: \([^)]*\) (.*)", message)

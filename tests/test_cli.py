@@ -141,7 +141,7 @@ def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
                             f"{a} is 64x48 8-bit RGB but {gray} is 64x48 8-bit gray; the frames "
                             f"must have the same kind"),
         "bad option value": (["flow", a, b, "-o", tmp_path / "f.flo", "--option", "levels=0"],
-                             "levels: expected an integer >= 1, got 0"),
+                             "--option levels: expected an integer >= 1, got 0"),
         "option of another method": (["flow", a, b, "-o", tmp_path / "f.flo", "-O", "radius=3"],
                                      "--option radius: not an option of farneback; its options are "
                                      "pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, "),
@@ -570,6 +570,7 @@ def test_predict_writes_a_folder_and_a_side_by_side_video(moving_folder, tmp_pat
     (["--horizon", "4", "--start", "3", "--context", "2", "--side-by-side"], 1,
      "--side-by-side needs the 4 true frames after the context (frames 5 to 8); the input has 8"),
     (["--horizon", "2", "-O", "radius=3"], 1, "--option radius: not an option of farneback"),
+    (["--horizon", "2", "-O", "levels=0"], 1, "--option levels: expected an integer >= 1, got 0"),
 ])
 def test_predict_errors_are_one_line(moving_folder, tmp_path, args, code, message):
     folder, _ = moving_folder

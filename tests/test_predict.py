@@ -211,6 +211,7 @@ def test_smoothing_reaches_the_motion():
     ({"average": "mode"}, ValueError, r"average: expected one of 'median', 'mean', got 'mode'"),
     ({"flow": "raft"}, ValueError, r"flow: expected one of \('farneback', 'lucas_kanade'\)"),
     ({"flow_options": {"radius": 2}}, ValueError, r"flow_options: 'radius' is not an option of farneback"),
+    ({"flow_options": {"levels": 0}}, ValueError, r"flow_options\['levels'\]: expected an integer >= 1, got 0"),
     ({"flow": np.zeros((H, W + 1, 2), np.float32)}, ValueError,
      rf"flow: expected shape \({H}, {W}, 2\), got \({H}, {W + 1}, 2\)"),
     ({"flow": np.zeros((H, W, 2), np.float32), "scheme": "reestimate"}, ValueError,
