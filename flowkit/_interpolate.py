@@ -89,28 +89,20 @@ def _occlusion(flow_ab, flow_ba):
     return ~(lhs <= rhs)
 
 
-def _luma_error(frame_a, warped_b, scale):
-    xp, _ = array_module(frame_a)
-    error = xp.abs(frame_a - warped_b) / scale
-    return error.mean(axis=-1) if error.ndim == 3 else error
-
-
 def _prepare(frame0, frame1, flow01, flow10, occlusion, method):
     """Everything that does not depend on t: flows, occlusion masks, splat metrics."""
-    from ._warp import warp
-
     occ0 = occ1 = None
     if occlusion:
         occ0 = _occlusion(flow01, flow10)
         occ1 = _occlusion(flow10, flow01)
     state = {"flow01": flow01, "flow10": flow10, "occlusion0": occ0, "occlusion1": occ1}
     if method == "splat":
-        scale = _validate.intensity_range(frame0.dtype)
-        f0, f1 = frame0.astype(np.float32), frame1.astype(np.float32)
-        xp, _ = array_module(f0)
+        from ._splat import brightness_error
+
+        xp, _ = array_module(frame0)
         metrics = []
-        for a, b, f, occ in ((f0, f1, flow01, occ0), (f1, f0, flow10, occ1)):
-            metric = -_METRIC_SCALE * _luma_error(a, warp(b, f), scale)
+        for a, b, f, occ in ((frame0, frame1, flow01, occ0), (frame1, frame0, flow10, occ1)):
+            metric = -_METRIC_SCALE * brightness_error(a, b, f)
             if occ is not None:
                 metric = metric - _OCCLUDED_PENALTY * occ
             metrics.append(xp.clip(metric, -_METRIC_SCALE - _OCCLUDED_PENALTY, 0.0)

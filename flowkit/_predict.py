@@ -82,13 +82,10 @@ def _smoothed(motion, smooth, guide):
 def _metric(last, previous, backward):
     """Softmax-splatting importance of each pixel of ``last``: -20 times its mean absolute
     brightness-constancy error (intensities scaled to [0, 1]), clipped to [-20, 20]."""
-    from ._warp import warp
+    from ._splat import brightness_error
 
     xp, _ = array_module(last)
-    scale = _validate.intensity_range(last.dtype)
-    error = xp.abs(last.astype(np.float32) - warp(previous, backward).astype(np.float32)) / scale
-    if error.ndim == 3:
-        error = error.mean(axis=-1)
+    error = brightness_error(last, previous, backward)
     return xp.clip(-_METRIC_SCALE * error, -_METRIC_SCALE, _METRIC_SCALE).astype(np.float32)
 
 

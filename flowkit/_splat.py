@@ -181,3 +181,17 @@ def _check_metric(metric, mode, n_out, h, w):
                          f"(one value per source pixel), got {tuple(metric.shape)}")
     _validate.check_finite("metric", metric)
     return (n_out if metric.ndim == 3 else 1, h, w)
+
+
+def brightness_error(frame, other, flow):
+    """Brightness-constancy error of each pixel of ``frame`` against ``other`` read back along
+    ``flow``: the mean over channels of ``|frame - warp(other, flow)|``, intensities scaled to
+    [0, 1] (by ``frame``'s dtype, docs/conventions.md), as float32 ``(H, W)``. Softmax
+    splatting's importance metric is a negative multiple of it (Niklaus and Liu 2020); used by
+    ``predict`` and ``interpolate``."""
+    from ._warp import warp
+
+    xp, _ = array_module(frame)
+    scale = _validate.intensity_range(frame.dtype)
+    error = xp.abs(frame.astype(np.float32) - warp(other.astype(np.float32), flow)) / np.float32(scale)
+    return (error.mean(axis=-1) if error.ndim == 3 else error).astype(np.float32)
