@@ -492,6 +492,25 @@ def _output_kind(path):
     return "video"
 
 
+def _compile_notice(args, *drivers):
+    """Say on stderr that kernels will compile when a main driver has no entry in Numba's
+    on-disk cache yet (a heuristic: another signature may still be missing)."""
+    if args.quiet:
+        return
+    import importlib
+
+    for module, name in drivers:
+        try:
+            dispatcher = getattr(importlib.import_module(f"flowkit.kernels.{module}"), name)
+            cached = os.path.exists(dispatcher._cache._cache_file._index_path)
+        except Exception:  # Numba internals moved: no notice rather than an error
+            return
+        if not cached:
+            print("flowkit: compiling kernels on first use (once; about 10-20 s on 2 cores; "
+                  "`flowkit warmup` does it ahead)", file=sys.stderr)
+            return
+
+
 def _check_output_folder(folder, source, codec):
     """Checks of a folder output before any work: not the input, not a file, no frames of an
     earlier run in it (they would mix with the new ones), its parent exists."""
@@ -553,6 +572,8 @@ def cmd_predict(args):
         if args.smooth_size:
             smooth["size"] = args.smooth_size
     context, truth, fps = _read_context(args, source)
+    _compile_notice(args, ("farneback", "_iterate_cpu_band"), ("advect", "_trace_cpu_band"),
+                    ("warp", "warp_cpu"))
     fps = args.fps or (fps if fps and fps <= MAX_FPS else None) or 30.0
     start = time.perf_counter()
     extra = {} if args.n_iter is None else {"n_iter": args.n_iter}

@@ -606,3 +606,20 @@ def test_predict_folder_output_checks_and_leaves_nothing_on_failure(moving_folde
     assert main(["predict", str(folder), "--horizon", "3", "-o", str(fresh)]) == 1
     assert not fresh.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "clip", "out"]
+
+
+def test_compile_notice_only_when_the_cache_lacks_the_drivers(monkeypatch, capsys):
+    import argparse
+    import os
+
+    from flowkit.cli import _compile_notice
+
+    drivers = (("farneback", "_iterate_cpu_band"), ("warp", "warp_cpu"))
+    monkeypatch.setattr(os.path, "exists", lambda path: False)
+    _compile_notice(argparse.Namespace(quiet=False), *drivers)
+    assert capsys.readouterr().err.startswith("flowkit: compiling kernels on first use")
+    _compile_notice(argparse.Namespace(quiet=True), *drivers)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(os.path, "exists", lambda path: True)
+    _compile_notice(argparse.Namespace(quiet=False), *drivers)
+    assert capsys.readouterr().err == ""
