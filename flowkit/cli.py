@@ -492,10 +492,12 @@ def _output_kind(path):
     return "video"
 
 
-def _compile_notice(args, *drivers):
+def _compile_notice(args, *drivers, stream=None):
     """Say on stderr that kernels will compile when a main driver has no entry in Numba's
-    on-disk cache yet (a heuristic: another signature may still be missing)."""
-    if args.quiet:
+    on-disk cache yet (a heuristic: another signature may still be missing). Like the
+    progress bars, only on a terminal and without --quiet."""
+    stream = stream or sys.stderr
+    if args.quiet or not stream.isatty():
         return
     import importlib
 
@@ -507,7 +509,7 @@ def _compile_notice(args, *drivers):
             return
         if not cached:
             print("flowkit: compiling kernels on first use (once; about 10-20 s on 2 cores; "
-                  "`flowkit warmup` does it ahead)", file=sys.stderr)
+                  "`flowkit warmup` does it ahead)", file=stream)
             return
 
 

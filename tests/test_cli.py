@@ -608,18 +608,24 @@ def test_predict_folder_output_checks_and_leaves_nothing_on_failure(moving_folde
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "clip", "out"]
 
 
-def test_compile_notice_only_when_the_cache_lacks_the_drivers(monkeypatch, capsys):
+def test_compile_notice_only_when_the_cache_lacks_the_drivers(monkeypatch):
     import argparse
+    import io
     import os
 
     from flowkit.cli import _compile_notice
 
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
     drivers = (("farneback", "_iterate_cpu_band"), ("warp", "warp_cpu"))
     monkeypatch.setattr(os.path, "exists", lambda path: False)
-    _compile_notice(argparse.Namespace(quiet=False), *drivers)
-    assert capsys.readouterr().err.startswith("flowkit: compiling kernels on first use")
-    _compile_notice(argparse.Namespace(quiet=True), *drivers)
-    assert capsys.readouterr().err == ""
+    for quiet, stream, expected in ((False, Terminal(), True), (True, Terminal(), False),
+                                    (False, io.StringIO(), False)):  # a pipe or file: silent
+        _compile_notice(argparse.Namespace(quiet=quiet), *drivers, stream=stream)
+        assert stream.getvalue().startswith("flowkit: compiling kernels on first use") == expected
     monkeypatch.setattr(os.path, "exists", lambda path: True)
-    _compile_notice(argparse.Namespace(quiet=False), *drivers)
-    assert capsys.readouterr().err == ""
+    stream = Terminal()
+    _compile_notice(argparse.Namespace(quiet=False), *drivers, stream=stream)
+    assert stream.getvalue() == ""
