@@ -12,9 +12,24 @@ Rows: the peers (cross-fade; OpenCV Farneback with the usual parameters 0.5, 3, 
 1.2 on gray frames, and OpenCV DIS with the medium preset, each followed by naive
 bidirectional backward warping: each frame warped halfway with its own halved flow,
 ``cv2.remap(frame0, x - F01 / 2)`` and ``cv2.remap(frame1, x - F10 / 2)``, averaged) and
+FFmpeg's ``minterpolate`` (``mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1``, other options
+at FFmpeg's defaults, scene-change detection included) through PyAV's filter graph (``av``
+from the ``bench`` extra; the rows are skipped with a note when it is not installed), and
 ``flowkit.interpolate`` with default options and each method (its default Farneback options
 and metric scale were chosen from the ``--variants`` rows by the mean, not per triplet). ``--variants`` adds the option
 variants: softmax metric scale, occlusion handling, flow options.
+
+minterpolate works on YUV: each RGB frame is converted by PyAV (swscale, its default BT.601
+limited-range matrix) to yuv420p (the usual pixel format of video files; chroma subsampled
+2x2) or yuv444p (no subsampling), edge-padded to even sizes, interpolated, converted back to
+RGB and cropped; PSNR and IE are measured on that RGB frame. The rows "yuv... round trip of
+the truth" measure what the conversion alone costs: the true middle frame converted to that
+format and back, against itself (an upper bound for any method that goes through it).
+
+``--figures DIR`` also writes one PNG strip per triplet (frame0, frame1, truth, flowkit,
+minterpolate yuv420p or, without ``av``, OpenCV Farneback + naive warping, and flowkit's
+absolute error x4), downscaled to the largest of 200, 180, ... 100 pixels high that keeps the
+file under 300 KB.
 """
 
 import argparse
@@ -83,6 +98,71 @@ def cv_dis(frame0, frame1):
     return naive_backward(frame0, frame1, *flow)
 
 
+def _have_av():
+    try:
+        import av  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+MINTERPOLATE = "minterpolate=fps=2:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"
+
+
+def _pad_even(frame):
+    h, w = frame.shape[:2]
+    return np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+
+
+def yuv_roundtrip(frame, pix_fmt="yuv420p"):
+    """RGB uint8 -> ``pix_fmt`` -> RGB uint8 with PyAV (the conversion minterpolate's rows pay)."""
+    import av
+
+    h, w = frame.shape[:2]
+    yuv = av.VideoFrame.from_ndarray(_pad_even(frame), format="rgb24").reformat(format=pix_fmt)
+    return np.ascontiguousarray(yuv.to_ndarray(format="rgb24")[:h, :w])
+
+
+def minterpolate(frame0, frame1, pix_fmt="yuv420p", graph=MINTERPOLATE):
+    """The frame at t = 0.5 from FFmpeg's minterpolate, through PyAV's filter graph.
+
+    frame0 and frame1 (RGB uint8) become a stream at 1 fps (time base 1 s, pts 0 and 1) in
+    ``pix_fmt``; minterpolate at 2 fps outputs frames at 0, 0.5 and 1 s; the one with pts 0.5 s
+    is returned as RGB uint8. frame1 is pushed a second time at pts 2: minterpolate keeps 4
+    frames and emits nothing until its window is full (with only two input frames and a flush
+    it emits no frame at all, PyAV 18.1 / FFmpeg in its wheel)."""
+    import av
+    from fractions import Fraction
+
+    h, w = frame0.shape[:2]
+    g = av.filter.Graph()
+    src = g.add_buffer(width=w + w % 2, height=h + h % 2, format=pix_fmt,
+                       time_base=Fraction(1, 1))
+    name, _, args = graph.partition("=")
+    node = g.add(name, args)
+    sink = g.add("buffersink")
+    src.link_to(node)
+    node.link_to(sink)
+    g.configure()
+    for pts, frame in enumerate((frame0, frame1, frame1)):
+        vf = av.VideoFrame.from_ndarray(_pad_even(frame), format="rgb24").reformat(format=pix_fmt)
+        vf.pts = pts
+        vf.time_base = Fraction(1, 1)
+        g.push(vf)
+    g.push(None)
+    middle = None
+    while True:
+        try:
+            out = g.pull()
+        except (av.error.EOFError, av.error.BlockingIOError):
+            break
+        if out.pts * out.time_base == Fraction(1, 2):
+            middle = out.to_ndarray(format="rgb24")
+    if middle is None:
+        raise RuntimeError("minterpolate returned no frame at t = 0.5")
+    return np.ascontiguousarray(middle[:h, :w])
+
+
 def crossfade(frame0, frame1):
     return flowkit.interpolate(frame0, frame1, 0.5, method="blend")
 
@@ -112,6 +192,8 @@ def with_constants(run, **constants):
 def rows(variants):
     table = [
         ("cross-fade", crossfade),
+        ("FFmpeg minterpolate (yuv420p)", minterpolate),
+        ("FFmpeg minterpolate (yuv444p)", lambda a, b: minterpolate(a, b, "yuv444p")),
         ("OpenCV Farneback + naive warping", cv_farneback),
         ("OpenCV DIS medium + naive warping", cv_dis),
         ("flowkit interpolate (default: splat)", flowkit_row()),
@@ -121,6 +203,8 @@ def rows(variants):
     if variants:
         plain = {"winsize": 15, "iterations": 3, "poly_n": 5, "poly_sigma": 1.2}  # farneback's own
         table += [
+            ("minterpolate (yuv420p), scd=none",
+             lambda a, b: minterpolate(a, b, graph=MINTERPOLATE + ":scd=none")),
             ("splat, occlusion=False", flowkit_row(occlusion=False)),
             ("backward, occlusion=False", flowkit_row(method="backward", occlusion=False)),
             ("splat, metric scale 20 (Niklaus)", with_constants(flowkit_row(), _METRIC_SCALE=20.0)),
@@ -133,20 +217,63 @@ def rows(variants):
             ("splat, iterations 5", flowkit_row(flow_options={"iterations": 5})),
             ("splat, pyr_scale 0.8 levels 8", flowkit_row(flow_options={"pyr_scale": 0.8, "levels": 8})),
         ]
+    if not _have_av():
+        print("note: the FFmpeg minterpolate rows are skipped: PyAV (`av`) is not installed "
+              "(pip install 'flowkit-cv[bench]')", file=sys.stderr)
+        table = [row for row in table if "minterpolate" not in row[0]]
     return table
+
+
+TRUTH_ROWS = [(f"{fmt} round trip of the truth (conversion only)", fmt)
+              for fmt in ("yuv420p", "yuv444p")]
+
+
+def write_figures(triplets, folder, heights=(200, 180, 160, 140, 120, 100), limit=300_000):
+    """One PNG strip per triplet: frame0, frame1, truth, flowkit, a peer, |flowkit - truth| x4."""
+    import cv2
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    peer_name, peer = (("minterpolate", minterpolate) if _have_av()
+                       else ("OpenCV Farneback", cv_farneback))
+    for name, (frame0, frame1, truth) in triplets:
+        ours = flowkit.interpolate(frame0, frame1, 0.5)
+        theirs = peer(frame0, frame1)
+        error = np.clip(4 * np.abs(ours.astype(np.int16) - truth), 0, 255).astype(np.uint8)
+        labels = ["frame0", "frame1", "truth", f"flowkit {psnr(ours, truth):.1f} dB",
+                  f"{peer_name} {psnr(theirs, truth):.1f} dB", "|flowkit - truth| x4"]
+        h, w = truth.shape[:2]
+        path = folder / f"interpolation_{name.replace('/', '_').lower()}.png"
+        for height in heights:
+            size = (round(w * height / h), height)
+            panels = []
+            for image, label in zip((frame0, frame1, truth, ours, theirs, error), labels):
+                panel = cv2.resize(image, size, interpolation=cv2.INTER_AREA)[..., ::-1].copy()
+                cv2.rectangle(panel, (0, 0), (size[0], 16), (0, 0, 0), -1)
+                cv2.putText(panel, label, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.38,
+                            (255, 255, 255), 1, cv2.LINE_AA)
+                panels.append(panel)
+                panels.append(np.full((height, 4, 3), 255, np.uint8))
+            cv2.imwrite(str(path), np.hstack(panels[:-1]), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+            if path.stat().st_size <= limit:
+                break
+        print(f"wrote {path} ({height} px high, {path.stat().st_size // 1024} KB)",
+              file=sys.stderr)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", action="store_true",
                         help="also print the option variants the defaults were chosen from")
+    parser.add_argument("--figures", metavar="DIR",
+                        help="also write a PNG strip per triplet into DIR")
     args = parser.parse_args(argv)
     triplets = load_triplets()
     if not triplets:
         print(f"no triplets found under {DATA}; nothing to evaluate", file=sys.stderr)
         return 1
     names = [name for name, _ in triplets]
-    width = 40
+    width = 52
     print("PSNR (dB) / IE at t = 0.5")
     print("| method".ljust(width) + " | " + " | ".join(f"{n:>15}" for n in names) + " |   mean PSNR |")
     print("|" + "-" * (width - 1) + "|" + "|".join("-" * 17 for _ in names) + "|-------------|")
@@ -159,6 +286,17 @@ def main(argv=None):
             cells.append(f"{p:6.2f} / {interpolation_error(out, truth):5.2f}")
         print(f"| {label}".ljust(width) + " | " + " | ".join(f"{c:>15}" for c in cells)
               + f" | {np.mean(values):11.2f} |", flush=True)
+    if _have_av():
+        for label, fmt in TRUTH_ROWS:
+            cells, values = [], []
+            for _, (_, _, truth) in triplets:
+                out = yuv_roundtrip(truth, fmt)
+                values.append(psnr(out, truth))
+                cells.append(f"{values[-1]:6.2f} / {interpolation_error(out, truth):5.2f}")
+            print(f"| {label}".ljust(width) + " | " + " | ".join(f"{c:>15}" for c in cells)
+                  + f" | {np.mean(values):11.2f} |", flush=True)
+    if args.figures:
+        write_figures(triplets, args.figures)
     return 0
 
 

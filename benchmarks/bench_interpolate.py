@@ -1,0 +1,68 @@
+"""interpolate at one t and at 7 values of t, beside OpenCV Farneback + naive warping.
+
+Run: ``pytest benchmarks/bench_interpolate.py --benchmark-only``. Each group holds, for one
+frame size, on flowkit's synthetic RGB uint8 pair (``flowkit.sample_pair``: rotation, zoom, a
+moving disc):
+
+* ``flowkit``: ``flowkit.interpolate(frame0, frame1, 0.5)``, default options (splat, the
+  Farneback options of interpolate, occlusion masks);
+* ``flowkit-7t``: the same with ``t = 1/8 ... 7/8`` (8x slow motion: the two flows are computed
+  once, then 7 frames);
+* ``opencv``: the peer of benchmarks/eval_interpolation.py: OpenCV Farneback (0.5, 3, 15, 3, 5,
+  1.2 on gray frames) both ways and naive bidirectional backward warping (``cv2.remap`` of each
+  frame by its own flow scaled to t, blended ``(1 - t), t``) at t = 0.5;
+* ``opencv-7t``: the same flows and 7 naive warps.
+
+The summary (``python benchmarks/conftest.py run*.json``) gives flowkit / peer, so the goal of
+issue 9, 7 values of t at most 2x one value, reads as ``flowkit`` / ``flowkit-7t`` >= 0.5.
+Threads: ``FLOWKIT_BENCH_THREADS`` (default 2) for both libraries, see ``conftest.py``.
+"""
+
+import flowkit  # first: its OMP_WAIT_POLICY=PASSIVE default must precede Numba's OpenMP start
+
+import cv2
+import numpy as np
+import pytest
+from conftest import SIZES, run
+
+TIMES = [i / 8 for i in range(1, 8)]
+_PAIRS = {}
+
+
+def _pair(size):
+    if size not in _PAIRS:
+        h, w = SIZES[size]
+        frame0, frame1, _ = flowkit.sample_pair(h, w)
+        _PAIRS[size] = (frame0, frame1)
+    return _PAIRS[size]
+
+
+def opencv_interpolate(frame0, frame1, times):
+    """OpenCV Farneback both ways, then naive bidirectional backward warping at each t."""
+    g0 = cv2.cvtColor(frame0, cv2.COLOR_RGB2GRAY)
+    g1 = cv2.cvtColor(frame1, cv2.COLOR_RGB2GRAY)
+    flow01 = cv2.calcOpticalFlowFarneback(g0, g1, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+    flow10 = cv2.calcOpticalFlowFarneback(g1, g0, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+    h, w = g0.shape
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    out = []
+    for t in times:
+        w0 = cv2.remap(frame0, x - t * flow01[..., 0], y - t * flow01[..., 1],
+                       cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        w1 = cv2.remap(frame1, x - (1 - t) * flow10[..., 0], y - (1 - t) * flow10[..., 1],
+                       cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out.append(cv2.addWeighted(w0, 1 - t, w1, t, 0))
+    return out
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("impl", ["flowkit", "flowkit-7t", "opencv", "opencv-7t"])
+def test_interpolate(benchmark, impl, size):
+    frame0, frame1 = _pair(size)
+    benchmark.group = f"interpolate {size} uint8 RGB"
+    times = TIMES if impl.endswith("7t") else 0.5
+    if impl.startswith("flowkit"):
+        fn = lambda: flowkit.interpolate(frame0, frame1, times)
+    else:
+        fn = lambda: opencv_interpolate(frame0, frame1, times if isinstance(times, list) else [times])
+    run(benchmark, fn, rounds=5)
