@@ -10,7 +10,7 @@ smooth texture and its warp by a smooth flow of a few pixels. ``flowkit-reuse`` 
 function (buffers allocated per call).
 """
 
-import flowkit  # first: its OMP_WAIT_POLICY=PASSIVE default must precede Numba's OpenMP start
+import flowkit
 
 import cv2
 import numpy as np

@@ -8,7 +8,7 @@ semi-Lagrangian trajectories and 4 warps), plus the ``"forward"`` and ``"reestim
 Goal at 1280x720: ``predict`` at most 1.5x one Farneback call.
 """
 
-import flowkit  # first: its OMP_WAIT_POLICY=PASSIVE default must precede Numba's OpenMP start
+import flowkit
 
 import numpy as np
 import pytest

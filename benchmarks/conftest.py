@@ -10,19 +10,16 @@
 Bench modules import these with ``from conftest import ...`` (pytest puts ``benchmarks/`` on
 ``sys.path``). ``python benchmarks/conftest.py a.json b.json ...`` prints a table of several
 ``--benchmark-json`` runs: per group the median times and the flowkit / peer ratio.
-
-``flowkit`` is imported here first, before anything loads Numba's OpenMP runtime, so its
-default ``OMP_WAIT_POLICY=PASSIVE`` (sleeping workers) applies to every benchmark.
 """
 
 import os
 import subprocess
 
-import flowkit  # noqa: I001  (first: sets OMP_WAIT_POLICY before Numba's OpenMP loads)
-
 import cv2
 import numpy as np
 import pytest
+
+import flowkit
 
 THREADS = int(os.environ.get("FLOWKIT_BENCH_THREADS", "2"))
 SIZES = {"640x480": (480, 640), "1280x720": (720, 1280), "1920x1080": (1080, 1920)}

@@ -9,15 +9,6 @@ cupy, numba.cuda or torch.
 """
 
 import importlib
-import os
-
-# warp's CPU driver is a Numba parallel loop (the other drivers run on flowkit's own thread
-# pool, kernels/parallel.py). Numba's OpenMP workers spin after each parallel loop by default;
-# when other processes compete for the cores that stalls the next short launch by a scheduler
-# slice (measured on a 2-core machine: an empty two-thread loop 8 ms instead of 5 us).
-# Sleeping workers bound the worst case at a slower wake-up (docs/api.md). It only takes
-# effect if set before the OpenMP runtime loads; a value the user set is kept.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 

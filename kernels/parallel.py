@@ -11,7 +11,8 @@ of each driver (measured: a bilinear warp's driver 4.1 s with ``prange`` against
 plain, on top of the same callees), a cost every user pays on first use. The bands are as
 static as OpenMP's default schedule; a call costs some tens of microseconds.
 The thread count is Numba's (``numba.set_num_threads``, ``flowkit.set_num_threads``).
-``warp``'s driver stays a ``prange`` loop (see ``kernels/warp.py``).
+Bands should not allocate: give them scratch allocated by the caller (``kernels/warp.py``'s
+driver says why).
 """
 
 import threading

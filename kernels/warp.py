@@ -17,14 +17,16 @@ The CPU driver works a row at a time in three passes:
 3. integer outputs: round and saturate the float row into the output (vectorised).
 """
 
+import numba
 import numpy as np
 from llvmlite import binding, ir
-from numba import njit, prange, types
+from numba import njit, types
 from numba.core import cgutils, config
 from numba.extending import intrinsic, overload
 
 from . import interp
 from .jit import internal
+from .parallel import run_bands
 
 UNKNOWN_FLOW = 1e9  # |component| >= this (or NaN) marks an unknown flow vector
 _ROWS_PER_TASK = 8
@@ -428,14 +430,13 @@ def _blend_target_impl(out_row, scratch):
     return lambda out_row, scratch: out_row
 
 
-@njit(parallel=True, cache=True)
 def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_max):
-    """CPU driver (Numba ``prange`` over tasks of rows).
+    """CPU driver: ``_warp_cpu_band`` over bands of row tasks on threads (``parallel.run_bands``).
 
-    The one CPU driver that stays ``parallel=True`` (see ``parallel.py``): on the 2-core
-    development VM, bands of a warp on flowkit's thread pool ran up to 1.5x slower at two
-    threads than the OpenMP loop (the worker's band often took twice the caller's), which
-    its compile-time saving (about 2.5 s) does not justify for the most-called kernel.
+    The bands' scratch rows are allocated here, in the calling thread: a pool thread that
+    allocated its own per task ran its band up to 1.9x slower than the caller's on the 2-core
+    development VM, depending on the process's history (gone with ``MALLOC_ARENA_MAX=1``, so
+    the worker's malloc arena is the suspect); without allocations in the band both run alike.
 
     Parameters
     ----------
@@ -450,6 +451,22 @@ def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_ma
         Largest value of an integer output dtype, 0 for float outputs (integer rows are
         blended into a float32 row, then rounded and saturated in a vectorised pass).
     """
+    n_bands = numba.get_num_threads()
+    w, channels = out.shape[2], out.shape[3]
+    index = np.empty((n_bands, 2, w), np.int32)          # xs, ys per band
+    frac = np.empty((n_bands, 2, w), flow.dtype)          # fxs, fys per band
+    vals = np.empty((n_bands, w * channels if int_max > 0 else 0), np.float32)
+    run_bands(_warp_cpu_band, image, flow, out, mask, interpolation, border, border_value,
+              int_max, index, frac, vals, _NO_MASK, threads=n_bands)
+
+
+_NO_MASK = np.zeros(0, np.bool_)  # C-contiguous like mask rows (one array type)
+
+
+@njit(nogil=True, cache=True)
+def _warp_cpu_band(image, flow, out, mask, interpolation, border, border_value, int_max, index,
+                   frac, vals_all, no_mask, band, n_bands):
+    """Row tasks ``band`` of ``n_bands`` of :func:`warp_cpu`, with that band's scratch rows."""
     n_out, h, w, channels = out.shape
     n_image = image.shape[0]
     n_flow = flow.shape[0]
@@ -457,13 +474,13 @@ def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_ma
     rows = n_out * h
     zero = np.float32(0)  # integer outputs: the row is blended in float32, then rounded
     top = np.float32(int_max)
-    no_mask = np.zeros(0, np.bool_)  # C-contiguous like mask rows (one array type)
-    for task in prange((rows + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK):
-        xs = np.empty(w, np.int32)
-        ys = np.empty(w, np.int32)
-        fxs = np.empty(w, flow.dtype)
-        fys = np.empty(w, flow.dtype)
-        vals = np.empty(w * channels if int_max > 0 else 0, np.float32)
+    xs = index[band, 0]
+    ys = index[band, 1]
+    fxs = frac[band, 0]
+    fys = frac[band, 1]
+    vals = vals_all[band]
+    n_tasks = (rows + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK
+    for task in range(band * n_tasks // n_bands, (band + 1) * n_tasks // n_bands):
         for row in range(task * _ROWS_PER_TASK, min(rows, (task + 1) * _ROWS_PER_TASK)):
             n = row // h
             y = row - n * h

@@ -73,14 +73,3 @@ def test_unknown_attribute():
 
     with pytest.raises(AttributeError, match=r"module 'flowkit' has no attribute 'nope'"):
         flowkit.nope  # noqa: B018
-
-
-def test_openmp_workers_sleep_unless_the_user_chose():
-    # flowkit sets OMP_WAIT_POLICY=PASSIVE before Numba's OpenMP runtime loads (see
-    # flowkit/__init__.py); a value the user set must win.
-    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_ENABLE_CUDASIM", "OMP_WAIT_POLICY")}
-    code = "import os, flowkit; print(os.environ['OMP_WAIT_POLICY'])"
-    for preset, expected in ((None, "PASSIVE"), ("ACTIVE", "ACTIVE")):
-        run_env = dict(env) if preset is None else dict(env, OMP_WAIT_POLICY=preset)
-        result = subprocess.run([sys.executable, "-c", code], env=run_env, capture_output=True, text=True, timeout=600)
-        assert result.stdout.strip() == expected, result.stderr
