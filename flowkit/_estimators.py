@@ -93,12 +93,26 @@ def get_estimator(flow, options=None, *, name="flow", options_name="flow_options
 
     def estimate(frame0, frame1):
         try:
-            return function(frame0, frame1, **options)
+            flow_out = function(frame0, frame1, **options)
         except (ValueError, TypeError) as exc:  # name the option as the caller passed it
             for key in options:
                 if str(exc).startswith(f"{key}: "):
                     raise type(exc)(f"{options_name}[{key!r}]{str(exc)[len(key):]}") from exc
             raise
+        if callable(flow) and not isinstance(flow, str):
+            _check_returned(name, flow_out, frame0)
+        return flow_out
 
     estimate.__name__ = flow if isinstance(flow, str) else getattr(flow, "__name__", "estimator")
     return estimate
+
+
+def _check_returned(name, flow_out, frame0):
+    """A user estimator's result must be a float flow of the frames' size."""
+    from ._validate import check_flow
+
+    lead = tuple(frame0.shape[:2]) if frame0.ndim == 2 or frame0.shape[-1] <= 4 else tuple(frame0.shape)
+    try:
+        check_flow(name, flow_out, shape=lead)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{name}: the callable returned {describe(flow_out)}; {exc}") from None

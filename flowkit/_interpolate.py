@@ -12,14 +12,17 @@ from ._backend import DEVICES, array_module, as_array, select_device
 from ._estimators import get_estimator
 
 METHODS = ("splat", "backward", "blend")
-# softmax-splatting importance: -_METRIC_SCALE * |I0 - backwarp(I1, flow01)| on [0, 1]
-# intensities (mean over channels). Niklaus and Liu use 20; on docs/interpolation.md's triplets
-# 10 scored 0.16 dB higher in the mean (5: +0.03 dB more, within noise; 50: -0.8 dB)
+# softmax-splatting importance: -_METRIC_SCALE * |I0 - backwarp(I1, flow01)| in units of the
+# pair's intensity range, mean over channels (_splat.brightness_error). Niklaus and Liu use
+# 20; on docs/interpolation.md's triplets 10 scored 0.16 dB higher in the mean (5: +0.03 dB
+# more, within noise; 50: -0.8 dB)
 _METRIC_SCALE = 10.0
-# metric given to source pixels that are occluded in the other frame: far below any visible
-# pixel's (>= -20), so a visible contribution wins wherever one lands; still finite, so an
-# occluded pixel fills a target that nothing visible reaches
-_OCCLUDED_PENALTY = 100.0
+# metric taken off source pixels that are occluded in the other frame: a visible contribution
+# of comparable bilinear weight wins where both land. Not much more: the weights are bilinear
+# weight * exp(metric), so near t = 0 a large penalty let a neighbour's 1e-9 tap outweigh an
+# occluded pixel's own tap (a jump of 76 levels between t = 0 and t = 1e-9 with 100); 5 scored
+# the same mean PSNR as 100 (docs/interpolation.md)
+_OCCLUDED_PENALTY = 5.0
 # Farneback options interpolate uses by default (flow="farneback" without flow_options; given
 # options are applied on top): larger window, more iterations and the wider polynomial
 # expansion raised the mean PSNR of docs/interpolation.md from 33.97 to 34.65 dB (mostly the
@@ -31,25 +34,25 @@ _ALPHA1 = 0.01
 _ALPHA2 = 0.5
 
 
-def _check_t(t):
+def _check_t(t, name="t"):
     """``t`` as a list of floats and whether it was one number."""
     if isinstance(t, numbers.Real) and not isinstance(t, bool):
-        return [_validate.check_float("t", t, low=0.0, high=1.0)], True
+        return [_validate.check_float(name, t, low=0.0, high=1.0)], True
     if hasattr(t, "shape") and hasattr(t, "dtype"):
         if getattr(t, "ndim", 1) == 0:
-            return _check_t(float(t))
+            return _check_t(float(t), name)
         if t.ndim != 1:
-            raise ValueError(f"t: expected a number or a 1-D sequence of numbers, got shape "
+            raise ValueError(f"{name}: expected a number or a 1-D sequence of numbers, got shape "
                              f"{tuple(t.shape)}")
         t = [float(v) for v in np.asarray(t).tolist()]
     elif isinstance(t, (list, tuple)):
         t = list(t)
     else:
-        raise TypeError(f"t: expected a number in [0, 1] or a sequence of them, got "
+        raise TypeError(f"{name}: expected a number in [0, 1] or a sequence of them, got "
                         f"{_validate.describe(t)}")
     if not t:
-        raise ValueError("t: expected at least one time in [0, 1], got an empty sequence")
-    return [_validate.check_float(f"t[{i}]", v, low=0.0, high=1.0) for i, v in enumerate(t)], False
+        raise ValueError(f"{name}: expected at least one time in [0, 1], got an empty sequence")
+    return [_validate.check_float(f"{name}[{i}]", v, low=0.0, high=1.0) for i, v in enumerate(t)], False
 
 
 def _estimator_options(flow, flow_options):
@@ -153,10 +156,13 @@ def _backward_at(frame0, frame1, t, state, device):
     xp, _ = array_module(frame0)
     f0, f1 = frame0.astype(np.float32), frame1.astype(np.float32)
     flow_t0, flow_t1 = _flows_at(t, state["flow01"], state["flow10"])
-    g0 = warp(f0, flow_t0, device=device)
-    g1 = warp(f1, flow_t1, device=device)
+    # NaN where a flow at t is unknown: that frame does not see the pixel (as an occlusion)
+    g0 = warp(f0, flow_t0, border_value=np.nan, device=device)
+    g1 = warp(f1, flow_t1, border_value=np.nan, device=device)
     a = np.float32(1 - t)
     b = np.float32(t)
+    known0 = ~xp.isnan(g0 if g0.ndim == 2 else g0[..., 0])
+    known1 = ~xp.isnan(g1 if g1.ndim == 2 else g1[..., 0])
     if state["occlusion0"] is not None:
         # frame0 does not see a pixel at t whose frame1 source is hidden in frame0, and
         # frame1 does not see one whose frame0 source is hidden in frame1
@@ -168,8 +174,15 @@ def _backward_at(frame0, frame1, t, state, device):
         # where both are occluded, fall back to the plain time weights
         a = xp.where(total > 0, a, np.float32(1 - t))
         b = xp.where(total > 0, b, np.float32(t))
-        if g0.ndim == 3:
-            a, b = a[..., None], b[..., None]
+    a = xp.where(known0, a, np.float32(0)) * xp.ones(known0.shape, np.float32)
+    b = xp.where(known1, b, np.float32(0)) * xp.ones(known1.shape, np.float32)
+    neither = (a + b) == 0  # both flows unknown: the cross-fade
+    a = xp.where(neither, np.float32(1 - t), a)
+    b = xp.where(neither, np.float32(t), b)
+    g0 = xp.where(xp.isnan(g0), f0, g0)
+    g1 = xp.where(xp.isnan(g1), f1, g1)
+    if g0.ndim == 3:
+        a, b = a[..., None], b[..., None]
     return (a * g0 + b * g1) / (a + b), (flow_t0, flow_t1)
 
 
@@ -444,13 +457,20 @@ def interpolate_video(frames, *, factor=2, times=None, **options):
         if factor != 2:
             raise ValueError(f"factor: expected the default with times given (give one of them), "
                              f"got {factor!r}")
-        times, _ = _check_t(times)
+        times, _ = _check_t(times, "times")
         for i, v in enumerate(times):
             if not 0.0 < v < 1.0:
                 raise ValueError(f"times[{i}]: expected a number in (0, 1), got {v}")
             if i and v <= times[i - 1]:
                 raise ValueError(f"times[{i}]: expected ascending times, got {v} after "
                                  f"{times[i - 1]}")
+    if isinstance(frames, (str, bytes)) or not hasattr(frames, "__iter__"):
+        raise TypeError(f"frames: expected an iterable of frames or an array (T, H, W[, C]), got "
+                        f"{_validate.describe(frames)} (read a video with flowkit.iter_frames)")
+    if hasattr(frames, "shape") and (frames.ndim < 3 or (frames.ndim == 3
+                                                         and frames.shape[-1] <= _validate.MAX_CHANNELS)):
+        raise ValueError(f"frames: expected a video (T, H, W) or (T, H, W, C), got shape "
+                         f"{tuple(frames.shape)}, which looks like one frame")
     # check the options before the first frame is read
     method = _validate.check_choice("method", options.get("method", "splat"), METHODS)
     if method != "blend":

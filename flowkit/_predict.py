@@ -11,7 +11,8 @@ from ._estimators import get_estimator, list_estimators
 SCHEMES = ("semi-lagrangian", "forward", "reestimate")
 AVERAGES = ("median", "mean")
 # Niklaus and Liu's brightness-constancy importance metric for softmax splatting:
-# -20 * |I_last - backwarp(I_previous)| on [0, 1] intensities, clipped to [-20, 20]
+# -20 * |I_last - backwarp(I_previous)| in units of the pair's intensity range, clipped to
+# [-20, 20] (_splat.brightness_error)
 _METRIC_SCALE = 20.0
 
 

@@ -185,13 +185,17 @@ def _check_metric(metric, mode, n_out, h, w):
 
 def brightness_error(frame, other, flow):
     """Brightness-constancy error of each pixel of ``frame`` against ``other`` read back along
-    ``flow``: the mean over channels of ``|frame - warp(other, flow)|``, intensities scaled to
-    [0, 1] (by ``frame``'s dtype, docs/conventions.md), as float32 ``(H, W)``. Softmax
-    splatting's importance metric is a negative multiple of it (Niklaus and Liu 2020); used by
-    ``predict`` and ``interpolate``."""
+    ``flow``: the mean over channels of ``|frame - warp(other, flow)|``, in units of the two
+    frames' joint intensity range (max - min over both; 1 for flat frames), so that it does
+    not change when both frames go through the same ``a * I + b`` (floats in [0, 255] or
+    low-contrast uint16 alike, as the estimators' ``normalize=True``); float32 ``(H, W)``.
+    Softmax splatting's importance metric is a negative multiple of it (Niklaus and Liu 2020);
+    used by ``predict`` and ``interpolate``."""
     from ._warp import warp
 
     xp, _ = array_module(frame)
-    scale = _validate.intensity_range(frame.dtype)
-    error = xp.abs(frame.astype(np.float32) - warp(other.astype(np.float32), flow)) / np.float32(scale)
+    a = frame.astype(np.float32)
+    b = other.astype(np.float32)
+    span = float(max(a.max(), b.max()) - min(a.min(), b.min()))
+    error = xp.abs(a - warp(b, flow)) / np.float32(span if span > 0 else 1.0)
     return (error.mean(axis=-1) if error.ndim == 3 else error).astype(np.float32)
