@@ -109,9 +109,10 @@ def get_estimator(flow, options=None, *, name="flow", options_name="flow_options
 
 def _check_returned(name, flow_out, frame0):
     """A user estimator's result must be a float flow of the frames' size."""
-    from ._validate import check_flow
+    from ._validate import check_flow, frames_layout
 
-    lead = tuple(frame0.shape[:2]) if frame0.ndim == 2 or frame0.shape[-1] <= 4 else tuple(frame0.shape)
+    _, has_channels = frames_layout(frame0)
+    lead = tuple(frame0.shape[:-1] if has_channels else frame0.shape)  # (H, W) or (N, H, W)
     try:
         check_flow(name, flow_out, shape=lead)
     except (TypeError, ValueError) as exc:

@@ -239,7 +239,6 @@ def extrapolate(image, flow, steps, *, scheme="semi-lagrangian", n_iter=3, borde
 
 def _forward(image, flow, steps, metric, border_value, return_mask, device):
     """``scheme="forward"``: splat by k * flow, then fill the holes, for k = 1..steps."""
-    from ._fill import fill_holes
     from ._splat import splat
 
     mode = "average" if metric is None else "softmax"
@@ -250,9 +249,9 @@ def _forward(image, flow, steps, metric, border_value, return_mask, device):
         holes = weight == 0
         xp, _ = array_module(holes)
         if weight.ndim == 2:
-            splatted = _filled(splatted, holes, border_value, fill_holes)
+            splatted = _filled(splatted, holes, border_value)
         else:  # one weight per output
-            splatted = xp.stack([_filled(splatted[n], holes[n], border_value, fill_holes)
+            splatted = xp.stack([_filled(splatted[n], holes[n], border_value)
                                  for n in range(weight.shape[0])])
         frames.append(splatted)
         masks.append(~holes)
@@ -264,8 +263,10 @@ def _forward(image, flow, steps, metric, border_value, return_mask, device):
     return result, xp.stack(masks, axis=1 if flow.ndim == 4 else 0)
 
 
-def _filled(splatted, holes, border_value, fill_holes):
+def _filled(splatted, holes, border_value):
     """Holes filled from their surroundings; a frame with no source at all is ``border_value``."""
+    from ._fill import fill_holes
+
     if not bool(holes.any()):
         return splatted
     if bool(holes.all()):

@@ -79,7 +79,7 @@ def fill_holes(image, mask, *, method="pyramid"):
     if np.dtype(mask.dtype) != np.bool_:
         raise TypeError(f"mask: expected dtype bool, got {np.dtype(mask.dtype).name}")
     if (mask.ndim == 3 and tuple(mask.shape) == tuple(image.shape)
-            and image.shape[-1] <= _validate.MAX_CHANNELS):
+            and _validate.frames_layout(image) == (False, True)):
         # an (H, W, C) mask of an (H, W, C) image (np.isnan(splatted), say) would read the
         # image as a gray batch of H images of W x C and fill across the colour channels
         raise ValueError(f"mask: expected shape {tuple(image.shape[:2])}, one mask for all channels of "

@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from . import _validate
-from ._backend import DEVICES, array_module, as_array, select_device
+from ._backend import array_module, as_array, select_device
 from ._estimators import get_estimator
 
 METHODS = ("splat", "backward", "blend")
@@ -345,17 +345,15 @@ def interpolate(frame0, frame1, t=0.5, *, flow="farneback", flow_options=None, f
     method = _validate.check_choice("method", method, METHODS)
     occlusion = _validate.check_bool("occlusion", occlusion)
     return_aux = _validate.check_bool("return_aux", return_aux)
-    if device is not None and device not in DEVICES:
-        raise ValueError(f"device: expected one of {DEVICES} or None, got {device!r}")
     lead = tuple(frame0.shape[:3] if batched else frame0.shape[:2])
     flow01, flow10 = _check_flows(flow01, flow10, lead, batched)
+    select_device(device, frame0=frame0, frame1=frame1, flow01=flow01, flow10=flow10)
     if flow01 is not None and flow_options is not None:
         raise ValueError("flow_options: expected None when flow01 and flow10 are given (the flows "
                          f"are used as given, no estimator runs), got {flow_options!r}")
     estimate = None
     if flow01 is None and method != "blend":
         estimate = get_estimator(flow, _estimator_options(flow, flow_options))
-    select_device(device, frame0=frame0, frame1=frame1, flow01=flow01, flow10=flow10)
 
     xp, _ = array_module(frame0)
     pairs0 = frame0 if batched else frame0[None]
@@ -467,8 +465,8 @@ def interpolate_video(frames, *, factor=2, times=None, **options):
     if isinstance(frames, (str, bytes)) or not hasattr(frames, "__iter__"):
         raise TypeError(f"frames: expected an iterable of frames or an array (T, H, W[, C]), got "
                         f"{_validate.describe(frames)} (read a video with flowkit.iter_frames)")
-    if hasattr(frames, "shape") and (frames.ndim < 3 or (frames.ndim == 3
-                                                         and frames.shape[-1] <= _validate.MAX_CHANNELS)):
+    if hasattr(frames, "shape") and (frames.ndim < 3 or (frames.ndim == 3 and
+                                                         _validate.frames_layout(frames) == (False, True))):
         raise ValueError(f"frames: expected a video (T, H, W) or (T, H, W, C), got shape "
                          f"{tuple(frames.shape)}, which looks like one frame")
     # check the options before the first frame is read

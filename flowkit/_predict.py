@@ -16,18 +16,6 @@ AVERAGES = ("median", "mean")
 _METRIC_SCALE = 20.0
 
 
-def _clip_layout(frames):
-    """(batched, has_channels) of a clip array: (T, H, W), (T, H, W, C), (N, T, H, W) or
-    (N, T, H, W, C); a 4-D array is a colour clip when its last axis has at most 4 entries."""
-    if frames.ndim == 3:
-        return False, False
-    if frames.ndim == 4:
-        if frames.shape[-1] <= _validate.MAX_CHANNELS:
-            return False, True
-        return True, False
-    return True, True
-
-
 def _as_frames(frames):
     if isinstance(frames, (list, tuple)):
         if not frames:
@@ -82,7 +70,8 @@ def _smoothed(motion, smooth, guide):
 
 def _metric(last, previous, backward):
     """Softmax-splatting importance of each pixel of ``last``: -20 times its mean absolute
-    brightness-constancy error (intensities scaled to [0, 1]), clipped to [-20, 20]."""
+    brightness-constancy error (in units of the pair's intensity range), clipped to
+    [-20, 20]."""
     from ._splat import brightness_error
 
     xp, _ = array_module(last)
@@ -90,19 +79,27 @@ def _metric(last, previous, backward):
     return xp.clip(-_METRIC_SCALE * error, -_METRIC_SCALE, _METRIC_SCALE).astype(np.float32)
 
 
-def _predict_clip(clip, horizon, estimate, context, average, smooth, scheme, n_iter, device):
+def _extrapolated(last, previous, motion, backward, horizon, scheme, n_iter, device):
+    """``last`` carried ``horizon`` steps along ``motion`` by ``extrapolate``; the forward
+    scheme weighs its splatting by the newest pair's brightness-constancy error along
+    ``backward`` (the flow from ``last`` to ``previous``)."""
     from ._extrapolate import extrapolate
+
+    if scheme == "semi-lagrangian":
+        return extrapolate(last, motion, horizon, n_iter=n_iter, device=device)
+    return extrapolate(last, motion, horizon, scheme="forward",
+                       metric=_metric(last, previous, backward), device=device)
+
+
+def _predict_clip(clip, horizon, estimate, context, average, smooth, scheme, n_iter, device):
     from ._warp import warp
 
     window = list(clip[-context:])
     motion, backward = _motion(window, estimate, average)
     motion = _smoothed(motion, smooth, window[-1])
-    if scheme == "semi-lagrangian":
-        return extrapolate(window[-1], motion, horizon, n_iter=n_iter, device=device), motion
-    if scheme == "forward":
-        metric = _metric(window[-1], window[-2], backward)
-        return extrapolate(window[-1], motion, horizon, scheme="forward", metric=metric,
-                           device=device), motion
+    if scheme != "reestimate":
+        return _extrapolated(window[-1], window[-2], motion, backward, horizon, scheme, n_iter,
+                             device), motion
     xp, _ = array_module(window[-1])
     first_motion = motion
     predictions = []
@@ -219,13 +216,15 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
     scheme = _validate.check_choice("scheme", scheme, SCHEMES)
     average = _validate.check_choice("average", average, AVERAGES)
     _validate.check_bool("return_flow", return_flow)
-    if frames.ndim == 3 and frames.shape[-1] <= _validate.MAX_CHANNELS:
+    if frames.ndim == 3 and _validate.frames_layout(frames) == (False, True):
         raise ValueError(f"frames: expected a clip (T, H, W) or (T, H, W, C) of at least 2 frames, got "
                          f"shape {tuple(frames.shape)}, which looks like one image with "
                          f"{frames.shape[-1]} channels (stack the frames: np.stack([frame0, frame1]))")
     if np.dtype(frames.dtype).kind == "f":
         _validate.check_finite("frames", frames)  # else the estimator's error would name frame0
-    batched, has_channels = _clip_layout(frames)
+    # a clip reads like its first frame or batch of first frames: (T, H, W), (T, H, W, C),
+    # (N, T, H, W) or (N, T, H, W, C), a 4-D clip with a last axis of at most 4 being colour
+    batched, _ = _validate.frames_layout(frames[0])
     clips = frames if batched else frames[None]
     if clips.shape[1] < context:
         raise ValueError(f"frames: expected at least context={context} frames, got {clips.shape[1]}")
@@ -268,12 +267,5 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
 
 
 def _predict_given(clip, horizon, motion, smooth, scheme, n_iter, device):
-    from ._extrapolate import extrapolate
-
-    last = clip[-1]
-    motion = _smoothed(motion, smooth, last)
-    if scheme == "semi-lagrangian":
-        return extrapolate(last, motion, horizon, n_iter=n_iter, device=device), motion
-    # forward: the newest pair's brightness-constancy error weighs the splatting
-    metric = _metric(last, clip[-2], -motion)
-    return extrapolate(last, motion, horizon, scheme="forward", metric=metric, device=device), motion
+    motion = _smoothed(motion, smooth, clip[-1])
+    return _extrapolated(clip[-1], clip[-2], motion, -motion, horizon, scheme, n_iter, device), motion

@@ -128,22 +128,20 @@ def _option(text):
     return name.strip().replace("-", "_"), _literal(value)
 
 
-def _positive(text):
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return int(text)
+def _integer_from(low):
+    """Argument type: an integer >= ``low``, else a usage error saying so."""
+
+    def parse(text):
+        if not text.isdigit() or int(text) < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}")
+        return int(text)
+
+    return parse
 
 
-def _at_least_two(text):
-    if not text.isdigit() or int(text) < 2:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 2, got {text!r}")
-    return int(text)
-
-
-def _non_negative(text):
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return int(text)
+_non_negative = _integer_from(0)  # --start, --n-iter
+_positive = _integer_from(1)  # --step, --horizon, --jobs, ...
+_at_least_two = _integer_from(2)  # --context
 
 
 def _number_in(high, expected):
@@ -365,14 +363,21 @@ def cmd_flow(args):
 
 
 def _even(picture):
-    """Pad an odd height or width by repeating the last row or column.
+    """Pad an odd height or width of a gray or colour picture by repeating the last row or
+    column.
 
     OpenCV's video writer silently crops odd sizes to even ones; padding keeps every pixel.
     """
     height, width = picture.shape[:2]
     if height % 2 or width % 2:
-        picture = np.pad(picture, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+        pad = ((0, height % 2), (0, width % 2)) + ((0, 0),) * (picture.ndim - 2)
+        picture = np.pad(picture, pad, mode="edge")
     return picture
+
+
+def _output_fps(args, probed):
+    """Frame rate of a video output: --fps, else the input's (``probed``, if plausible), else 30."""
+    return args.fps or (probed if probed and probed <= MAX_FPS else None) or 30.0
 
 
 def _pairwise(estimator, frames):
@@ -399,7 +404,7 @@ def _flow_video(args):
     options = _method_options(args.method, args.option, video=True)
     frames = flowkit.iter_frames(source, gray=args.gray, step=args.step, resize=args.resize)
     count, fps = _probe(source, args.step)
-    fps = args.fps or (fps if fps and fps <= MAX_FPS else None) or 30.0
+    fps = _output_fps(args, fps)
     if args.method == "farneback":
         flows = flowkit.farneback_video(frames, **options)
     else:
@@ -576,7 +581,7 @@ def cmd_predict(args):
     context, truth, fps = _read_context(args, source)
     _compile_notice(args, ("farneback", "_iterate_cpu_band"), ("advect", "_trace_cpu_band"),
                     ("warp", "warp_cpu"))
-    fps = args.fps or (fps if fps and fps <= MAX_FPS else None) or 30.0
+    fps = _output_fps(args, fps)
     start = time.perf_counter()
     extra = {} if args.n_iter is None else {"n_iter": args.n_iter}
     predicted = flowkit.predict(np.stack(context), args.horizon, flow=args.method, flow_options=options,
@@ -585,18 +590,18 @@ def cmd_predict(args):
     seconds = time.perf_counter() - start
     pictures = [np.concatenate([t, p], axis=1) for t, p in zip(truth, predicted)] if args.side_by_side \
         else list(predicted)
-    height, width = pictures[0].shape[:2]
+    written = pictures[0]
     with contextlib.ExitStack() as stack:
         bar = stack.enter_context(_progress(args, total=len(pictures), unit="frame", desc="write"))
         if kind == "video":
             writer = stack.enter_context(flowkit.VideoWriter(args.output, fps, codec=args.codec))
             for picture in pictures:
-                writer.write(_even(picture if picture.ndim == 3 else picture[..., None]))
+                written = _even(picture)
+                writer.write(written)
                 bar.update()
         else:
             _write_folder(Path(args.output), pictures, bar)
-    if kind == "video":
-        height, width = _even(pictures[0][..., None] if pictures[0].ndim == 2 else pictures[0]).shape[:2]
+    height, width = written.shape[:2]  # as written: a video's odd sizes are padded
     what = "truth | prediction, side by side" if args.side_by_side else "predicted frames"
     where = (f"{args.output} ({len(pictures)} frames, {width}x{height}, {fps:g} fps, {what})" if kind == "video"
              else f"{len(pictures)} PNG files to {args.output} (frame_000000.png ... "
