@@ -114,13 +114,13 @@ def _prepare(frame0, frame1, flow01, flow10, occlusion, method):
     return state
 
 
-def _splat_at(frame0, frame1, t, state, device):
-    """Both frames splatted to time t (softmax), blended by (1 - t) W0 and t W1, holes filled."""
+def _splat_at(f0, f1, t, state, device):
+    """Both frames (float32) splatted to time t (softmax), blended by (1 - t) W0 and t W1,
+    holes filled."""
     from ._fill import fill_holes
     from ._splat import splat
 
-    xp, _ = array_module(frame0)
-    f0, f1 = frame0.astype(np.float32), frame1.astype(np.float32)
+    xp, _ = array_module(f0)
     s0, w0 = splat(f0, np.float32(t) * state["flow01"], mode="softmax", metric=state["metric0"],
                    return_weight=True, device=device)
     s1, w1 = splat(f1, np.float32(1 - t) * state["flow10"], mode="softmax",
@@ -150,11 +150,12 @@ def _flows_at(t, flow01, flow10):
     return flow_t0, flow_t1
 
 
-def _backward_at(frame0, frame1, t, state, device):
+def _backward_at(f0, f1, t, state, device):
+    """Both frames (float32) warped back from time t along Super SloMo's flows, blended by
+    their visibility."""
     from ._warp import warp
 
-    xp, _ = array_module(frame0)
-    f0, f1 = frame0.astype(np.float32), frame1.astype(np.float32)
+    xp, _ = array_module(f0)
     flow_t0, flow_t1 = _flows_at(t, state["flow01"], state["flow10"])
     # NaN where a flow at t is unknown: that frame does not see the pixel (as an occlusion)
     g0 = warp(f0, flow_t0, border_value=np.nan, device=device)
@@ -197,8 +198,8 @@ def _to_dtype(result, dtype):
 def _interpolate_pair(frame0, frame1, times, state, method, device):
     """The frames at ``times`` for one pair (one (H, W[, C]) frame each), and per time the flows
     at t (backward only)."""
-    xp, _ = array_module(frame0)
     dtype = np.dtype(frame0.dtype)
+    f0, f1 = frame0.astype(np.float32), frame1.astype(np.float32)  # once for all the times
     outs, flows_t = [], []
     for t in times:
         flow_t = None
@@ -207,13 +208,12 @@ def _interpolate_pair(frame0, frame1, times, state, method, device):
         elif t == 1.0:
             out = frame1.copy()
         elif method == "blend":
-            out = _to_dtype((1 - t) * frame0.astype(np.float32) + t * frame1.astype(np.float32),
-                            dtype)
+            out = _to_dtype((1 - t) * f0 + t * f1, dtype)
         elif method == "backward":
-            result, flow_t = _backward_at(frame0, frame1, t, state, device)
+            result, flow_t = _backward_at(f0, f1, t, state, device)
             out = _to_dtype(result, dtype)
         else:
-            out = _to_dtype(_splat_at(frame0, frame1, t, state, device), dtype)
+            out = _to_dtype(_splat_at(f0, f1, t, state, device), dtype)
         if method == "backward" and flow_t is None:
             flow_t = _flows_at(t, state["flow01"], state["flow10"])
         outs.append(out)
