@@ -43,9 +43,15 @@ def traffic(windows=20, context=4, horizon=4):
     path = DATA / "video" / "car_traffic_small.mp4"
     if not path.is_file():
         return None
-    frames = list(flowkit.iter_frames(path))
-    starts = np.linspace(0, len(frames) - context - horizon, windows).astype(int)
-    return [(frames[s:s + context], frames[s + context:s + context + horizon]) for s in starts]
+    count = sum(1 for _ in flowkit.iter_frames(path))  # decodable frames (the header says more)
+    starts = np.linspace(0, count - context - horizon, windows).astype(int)
+    wanted = {s + k for s in starts for k in range(context + horizon)}
+    kept = {}  # only the windows' frames (the whole clip would be ~600 MB)
+    for index, frame in enumerate(flowkit.iter_frames(path)):
+        if index in wanted:
+            kept[index] = frame
+    return [([kept[s + k] for k in range(context)],
+             [kept[s + context + k] for k in range(horizon)]) for s in starts]
 
 
 def sintel(name="alley_1"):

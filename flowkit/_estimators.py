@@ -99,7 +99,7 @@ def get_estimator(flow, options=None, *, name="flow", options_name="flow_options
                 if str(exc).startswith(f"{key}: "):
                     raise type(exc)(f"{options_name}[{key!r}]{str(exc)[len(key):]}") from exc
             raise
-        if callable(flow) and not isinstance(flow, str):
+        if not isinstance(flow, str):  # a user's callable: check what it gave
             _check_returned(name, flow_out, frame0)
         return flow_out
 
