@@ -159,10 +159,10 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
         estimate the motion again from the newest ``context`` frames, real or predicted.
     n_iter : int
         Sub-steps per time step of the semi-Lagrangian trajectories (``flowkit.extrapolate``;
-        >= 0, 0 is one explicit Euler step). The default, one midpoint step per frame, is
-        ``extrapolate``'s 3 at 0.6x the cost: on docs/prediction.md's data ``n_iter=3``
-        changed the PSNR by at most 0.03 dB (flows from frame pairs are smooth on the scale of
-        one step); raise it for strongly curved motion.
+        >= 0, 0 is one explicit Euler step). The default, one midpoint step per frame, takes
+        0.6x the extrapolation time of ``extrapolate``'s 3: on docs/prediction.md's data
+        ``n_iter=3`` changed the PSNR by at most 0.03 dB (flows from frame pairs are smooth on
+        the scale of one step); raise it for strongly curved motion.
     return_flow : bool
         Also return the motion used, ``(H, W, 2)`` float32 (batches ``(N, H, W, 2)``); for
         ``"reestimate"`` the first step's.
