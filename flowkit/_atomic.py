@@ -21,14 +21,14 @@ def check_folder(path):
     Raises
     ------
     FileNotFoundError
-        ``output folder does not exist: <path>``.
+        ``output folder does not exist: <folder> (for <path>)``, naming the missing folder.
     NotADirectoryError
         Something that is not a folder is in the way.
     """
     path = Path(path)
     parent = path.parent
     if not parent.exists():
-        raise FileNotFoundError(f"output folder does not exist: {path}")
+        raise FileNotFoundError(f"output folder does not exist: {parent} (for {path})")
     if not parent.is_dir():
         raise NotADirectoryError(f"output folder is not a folder: {path} ({parent} is a file)")
 

@@ -146,7 +146,8 @@ def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
                                      "--option radius: not an option of farneback; its options are "
                                      "pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, "),
         "output folder missing": (["flow", a, b, "-o", tmp_path / "no" / "f.flo"],
-                                  f"output folder does not exist: {tmp_path / 'no' / 'f.flo'}"),
+                                  f"output folder does not exist: {tmp_path / 'no'} "
+                                  f"(for {tmp_path / 'no' / 'f.flo'})"),
     }[case]
     before = sorted(tmp_path.iterdir())
     status, out, err = run_cli(*args)
@@ -428,7 +429,8 @@ def test_video_errors_are_one_line(tmp_path):
     assert "--resize WxH" in err
     # VideoWriter's own atomic_path reports the missing folder by the user's path
     status, _, err = run_cli("flow", folder, "--video", tmp_path / "no" / "x.mp4")
-    assert status == 1 and one_error_line(err) == f"output folder does not exist: {tmp_path / 'no' / 'x.mp4'}"
+    assert status == 1 and one_error_line(err) == (f"output folder does not exist: {tmp_path / 'no'} "
+                                                   f"(for {tmp_path / 'no' / 'x.mp4'})")
     # an extension without a default codec is a usage error, checked before any work
     status, _, err = run_cli("flow", folder, "--video", tmp_path / "x.webm")
     assert status == 2 and one_error_line(err).startswith(
@@ -586,6 +588,9 @@ def test_predict_folder_output_checks_and_leaves_nothing_on_failure(moving_folde
     afile.write_text("x")
     status, _, stderr = run_cli("predict", folder, "--horizon", "2", "-o", afile)
     assert status == 1 and one_error_line(stderr) == f"-o: {afile} exists and is not a folder"
+    deep = tmp_path / "no" / "frames"
+    status, _, stderr = run_cli("predict", folder, "--horizon", "2", "-o", deep)
+    assert status == 1 and one_error_line(stderr) == f"output folder does not exist: {deep.parent} (for {deep})"
     out = tmp_path / "out"
     assert main(["predict", str(folder), "--horizon", "2", "-o", str(out)]) == 0
     status, _, stderr = run_cli("predict", folder, "--horizon", "3", "-o", out)

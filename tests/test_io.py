@@ -187,7 +187,8 @@ def test_atomic_path_missing_folder_names_the_users_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="^output folder does not exist: ") as info:
         with atomic_path(target):
             pass
-    assert str(info.value) == f"output folder does not exist: {target}"  # not the hidden .a.*.tmp.flo
+    # the missing folder and the user's path, not the hidden .a.*.tmp.flo
+    assert str(info.value) == f"output folder does not exist: {target.parent} (for {target})"
     with pytest.raises(FileNotFoundError, match="output folder does not exist") as info:
         write_flo(target, np.zeros((4, 5, 2), np.float32))
     assert ".tmp" not in str(info.value)
