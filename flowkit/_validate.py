@@ -89,6 +89,9 @@ def check_frame_pair(frame0, frame1):
     """
     from ._backend import as_array
 
+    for name, frame in (("frame0", frame0), ("frame1", frame1)):
+        if frame is None or isinstance(frame, (str, bytes, int, float)):
+            raise TypeError(f"{name}: expected an array, got {describe(frame)}")
     frame0, frame1 = as_array(frame0), as_array(frame1)
     check_image("frame0", frame0)
     check_image("frame1", frame1)

@@ -217,6 +217,10 @@ def test_bad_input():
         flowkit.interpolate(frame0, np.zeros((H, W + 1), np.float32))
     with pytest.raises(TypeError, match="frame1: expected dtype float32"):
         flowkit.interpolate(frame0, frame1.astype(np.float64))
+    with pytest.raises(TypeError, match="^frame1: expected an array, got None$"):
+        flowkit.interpolate(frame0, None)
+    with pytest.raises(TypeError, match="^frame0: expected an array, got 'a.png'$"):
+        flowkit.interpolate("a.png", frame1)
     with pytest.raises(ValueError, match=r"flow01: expected shape \(64, 80, 2\), got \(64, 79, 2\)"):
         flowkit.interpolate(frame0, frame1, flow01=flow[:, 1:], flow10=flow)
     with pytest.raises(ValueError, match="flow10: expected an array together with flow01"):
