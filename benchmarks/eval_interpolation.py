@@ -1,7 +1,7 @@
 """Interpolation accuracy: PSNR (dB) and Middlebury's interpolation error (IE, RMS in gray
 levels) of the frame at t = 0.5 against the true middle frame.
 
-    python benchmarks/eval_interpolation.py [--variants]
+    python benchmarks/eval_interpolation.py [--variants] [--flow NAME ...]
 
 Triplets (``../shared/data``, see its README; each one is skipped with a note when absent):
 Middlebury colour RubberWhale and Venus (frame10, frame11, truth frame10i11), UCF101 1 and 2
@@ -17,7 +17,9 @@ at FFmpeg's defaults, scene-change detection included) through PyAV's filter gra
 from the ``bench`` extra; the rows are skipped with a note when it is not installed), and
 ``flowkit.interpolate`` with default options and each method (its default Farneback options
 and metric scale were chosen from the ``--variants`` rows by the mean, not per triplet). ``--variants`` adds the option
-variants: softmax metric scale, occlusion handling, flow options.
+variants: softmax metric scale, occlusion handling, flow options. ``--flow NAME``
+(repeatable, any name of ``flowkit.list_estimators()``) adds ``interpolate`` with that
+estimator, splat and backward methods.
 
 minterpolate works on YUV: each RGB frame is converted by PyAV (swscale, its default BT.601
 limited-range matrix) to yuv420p (the usual pixel format of video files; chroma subsampled
@@ -189,7 +191,7 @@ def with_constants(run, **constants):
     return wrapped
 
 
-def rows(variants):
+def rows(variants, flows=()):
     table = [
         ("cross-fade", crossfade),
         ("FFmpeg minterpolate (yuv420p)", minterpolate),
@@ -217,6 +219,9 @@ def rows(variants):
             ("splat, iterations 5", flowkit_row(flow_options={"iterations": 5})),
             ("splat, pyr_scale 0.8 levels 8", flowkit_row(flow_options={"pyr_scale": 0.8, "levels": 8})),
         ]
+    for name in flows:
+        table += [(f"flowkit flow={name!r} (splat)", flowkit_row(flow=name)),
+                  (f"flowkit flow={name!r}, backward", flowkit_row(method="backward", flow=name))]
     if not _have_av():
         print("note: the FFmpeg minterpolate rows are skipped: PyAV (`av`) is not installed "
               "(pip install 'flowkit-cv[bench]')", file=sys.stderr)
@@ -267,7 +272,13 @@ def main(argv=None):
                         help="also print the option variants the defaults were chosen from")
     parser.add_argument("--figures", metavar="DIR",
                         help="also write a PNG strip per triplet into DIR")
+    parser.add_argument("--flow", action="append", default=[], metavar="NAME",
+                        help="also rows of interpolate with this estimator (repeatable): "
+                             + ", ".join(flowkit.list_estimators()))
     args = parser.parse_args(argv)
+    for name in args.flow:
+        if name not in flowkit.list_estimators():
+            parser.error(f"--flow: expected one of {', '.join(flowkit.list_estimators())}, got {name!r}")
     triplets = load_triplets()
     if not triplets:
         print(f"no triplets found under {DATA}; nothing to evaluate", file=sys.stderr)
@@ -277,7 +288,7 @@ def main(argv=None):
     print("PSNR (dB) / IE at t = 0.5")
     print("| method".ljust(width) + " | " + " | ".join(f"{n:>15}" for n in names) + " |   mean PSNR |")
     print("|" + "-" * (width - 1) + "|" + "|".join("-" * 17 for _ in names) + "|-------------|")
-    for label, run in rows(args.variants):
+    for label, run in rows(args.variants, args.flow):
         cells, values = [], []
         for _, (frame0, frame1, truth) in triplets:
             out = run(frame0, frame1)

@@ -1,6 +1,6 @@
 """Prediction accuracy: PSNR (dB) of predicted frames against the true future frames.
 
-    python benchmarks/eval_prediction.py [--figure docs/images/prediction_strip.png]
+    python benchmarks/eval_prediction.py [--flow NAME ...] [--figure docs/images/prediction_strip.png]
 
 Data (``../shared/data``, see its README; each set is skipped with a note when absent):
 
@@ -12,7 +12,9 @@ Data (``../shared/data``, see its README; each set is skipped with a note when a
 Rows: the peers (the last frame repeated; OpenCV Farneback with its default options on gray
 frames, the newest pair's flow used with ``cv2.remap`` and re-estimated from the newest two
 frames, real or predicted, at each step) and flowkit's ``predict`` with default options and
-with its other schemes and a longer context. ``--figure`` writes a strip (context, truth,
+with its other schemes and a longer context; ``--flow NAME`` (repeatable, any name of
+``flowkit.list_estimators()``) adds ``predict`` with that estimator, default and
+``"reestimate"`` schemes. ``--figure`` writes a strip (context, truth,
 prediction, error) of RubberWhale for docs/prediction.md.
 """
 
@@ -148,8 +150,17 @@ def figure(path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--flow", action="append", default=[], metavar="NAME",
+                        help="also rows of predict with this estimator (repeatable): "
+                             + ", ".join(flowkit.list_estimators()))
     parser.add_argument("--figure", help="also write the RubberWhale strip to this PNG path")
     args = parser.parse_args()
+    for name in args.flow:
+        if name not in flowkit.list_estimators():
+            parser.error(f"--flow: expected one of {', '.join(flowkit.list_estimators())}, got {name!r}")
+        METHODS[f"flowkit flow={name!r}"] = flowkit_predict(flow=name)
+        METHODS[f"flowkit flow={name!r}, scheme='reestimate'"] = flowkit_predict(
+            flow=name, scheme="reestimate")
     sets = {"RubberWhale (07-10 -> 11-14)": middlebury(),
             "traffic clip (20 windows, 4 -> 4)": traffic(),
             "Sintel alley_1 (1-2 -> 3-4)": sintel()}
