@@ -34,6 +34,7 @@ import numpy as np
 from numba import njit
 
 from .parallel import band_range, run_bands
+from .scalar import floor
 from .warp import UNKNOWN_FLOW, saturate_round
 
 MODE_SUM = 0
@@ -60,8 +61,8 @@ def footprint(x, y, u, v, one):
     zero = one - one
     u = u if known else zero
     v = v if known else zero
-    fu = np.floor(u)
-    fv = np.floor(v)
+    fu = floor(u)
+    fv = floor(v)
     return x + int(fu), (y + int(fv)) if known else DROPPED, u - fu, v - fv
 
 

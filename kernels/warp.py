@@ -25,6 +25,7 @@ from numba.core import cgutils, config
 from numba.extending import intrinsic, overload
 
 from . import interp
+from .scalar import rint
 from .jit import internal
 from .parallel import run_bands
 
@@ -39,7 +40,7 @@ _AVX2 = (not config.CPU_NAME and not config.CPU_FEATURES
 def saturate_round(value, int_max):
     """Clamp to [0, int_max] and round to nearest, ties to even (as ``cv2.saturate_cast``); a
     whole number, as a float."""
-    return np.rint(min(max(value, 0.0), int_max))  # branch-free: vectorises in loops
+    return rint(min(max(value, 0.0), int_max))  # branch-free: vectorises in loops
 
 
 @njit(cache=True)
