@@ -19,7 +19,7 @@ flow ``W``; the unknown is the increment ``dW``:
                                                                    last column and row)
 
 * ``iterations`` fixed-point (lagged-weight) iterations: the robust weights are frozen at the
-  current ``dW`` (:func:`smoothness_weight_px`, :func:`system_px`), which gives a 2x2-per-pixel
+  current ``dW`` (:func:`smoothness_weight_px`, :func:`data_px`, :func:`smoothness_px`), which gives a 2x2-per-pixel
   linear system coupled through the smoothness edges, and ``sor_iterations`` red-black SOR
   sweeps (:func:`sor_px`, red pixels ``(x + y) % 2 == 0`` first) improve ``dW``. Each step
   minimises a quadratic that majorises the energy, so no iteration raises it (up to float32
@@ -29,17 +29,16 @@ All arithmetic is float32, in OpenCV's order where that is cheap. The one known 
 the warp samples at the exact float position, ``cv2.remap`` at the position rounded to 1/32
 pixel (docs/accuracy.md).
 
-Arrays are C-contiguous float32: frames ``(H, W, C)`` on the 0..255 scale OpenCV's constants
+Arrays are C-contiguous float32: frames ``(C, H, W)`` on the 0..255 scale OpenCV's constants
 assume, flow and increment ``(H, W, 2)``, derivatives ``(C, 8, H, W)`` (Ix, Iy, Iz, Ixx, Ixy, Iyy,
 Ixz, Iyz), system ``(5, H, W)`` (A11, A12, A22, b1, b2), smoothness weights ``(H, W)``.
 """
 
-import numba
 import numpy as np
 from numba import njit
 
+from . import interp
 from .parallel import band_range, run_bands
-from .warp import warp_row_linear_replicate
 
 ZETA = 0.1                  # OpenCV's zeta: normalisation of the data terms and Tikhonov weight
 EPSILON = 0.001             # OpenCV's epsilon in the robust penaliser sqrt(s + epsilon**2)
@@ -55,40 +54,49 @@ _ZERO = np.float32(0.0)
 @njit(cache=True)
 def _mean_dx(frame0, warped, y, x, c):
     """Central difference in x of ``(frame0 + warped) / 2`` at (y, x), edge replicated."""
-    xl, xr = max(x - 1, 0), min(x + 1, frame0.shape[1] - 1)
-    return ((_HALF * frame0[y, xr, c] + _HALF * warped[y, xr, c])
-            - (_HALF * frame0[y, xl, c] + _HALF * warped[y, xl, c]))
+    xl, xr = max(x - 1, 0), min(x + 1, frame0.shape[2] - 1)
+    return ((_HALF * frame0[c, y, xr] + _HALF * warped[c, y, xr])
+            - (_HALF * frame0[c, y, xl] + _HALF * warped[c, y, xl]))
 
 
 @njit(cache=True)
 def _mean_dy(frame0, warped, y, x, c):
     """Central difference in y of ``(frame0 + warped) / 2`` at (y, x), edge replicated."""
-    yu, yd = max(y - 1, 0), min(y + 1, frame0.shape[0] - 1)
-    return ((_HALF * frame0[yd, x, c] + _HALF * warped[yd, x, c])
-            - (_HALF * frame0[yu, x, c] + _HALF * warped[yu, x, c]))
+    yu, yd = max(y - 1, 0), min(y + 1, frame0.shape[1] - 1)
+    return ((_HALF * frame0[c, yd, x] + _HALF * warped[c, yd, x])
+            - (_HALF * frame0[c, yu, x] + _HALF * warped[c, yu, x]))
+
+
+@njit(cache=True)
+def warp_px(frame1, flow, y, x, c):
+    """Channel ``c`` of frame1 at (x + u, y + v): bilinear, edge replicated (``kernels.interp``)."""
+    xi, fx = interp.split_position(x, flow[y, x, 0], frame1.shape[2], interp.BORDER_REPLICATE)
+    yi, fy = interp.split_position(y, flow[y, x, 1], frame1.shape[1], interp.BORDER_REPLICATE)
+    return interp.linear_at(frame1[c], yi, xi, fy, fx, interp.BORDER_REPLICATE, 0.0)
 
 
 @njit(cache=True)
 def derivatives_px(frame0, warped, y, x, c):
     """``(Ix, Iy, Iz, Ixx, Ixy, Iyy, Ixz, Iyz)`` of channel ``c`` at (y, x) (module docstring)."""
-    h, w = frame0.shape[0], frame0.shape[1]
+    h, w = frame0.shape[1], frame0.shape[2]
     xl, xr = max(x - 1, 0), min(x + 1, w - 1)
     yu, yd = max(y - 1, 0), min(y + 1, h - 1)
     ix = _mean_dx(frame0, warped, y, x, c)
     iy = _mean_dy(frame0, warped, y, x, c)
-    iz = warped[y, x, c] - frame0[y, x, c]
+    iz = warped[c, y, x] - frame0[c, y, x]
     ixx = _mean_dx(frame0, warped, y, xr, c) - _mean_dx(frame0, warped, y, xl, c)
     ixy = _mean_dx(frame0, warped, yd, x, c) - _mean_dx(frame0, warped, yu, x, c)
     iyy = _mean_dy(frame0, warped, yd, x, c) - _mean_dy(frame0, warped, yu, x, c)
-    ixz = (warped[y, xr, c] - frame0[y, xr, c]) - (warped[y, xl, c] - frame0[y, xl, c])
-    iyz = (warped[yd, x, c] - frame0[yd, x, c]) - (warped[yu, x, c] - frame0[yu, x, c])
+    ixz = (warped[c, y, xr] - frame0[c, y, xr]) - (warped[c, y, xl] - frame0[c, y, xl])
+    iyz = (warped[c, yd, x] - frame0[c, yd, x]) - (warped[c, yu, x] - frame0[c, yu, x])
     return ix, iy, iz, ixx, ixy, iyy, ixz, iyz
 
 
 @njit(cache=True)
-def _data_terms(d, c, y, x, du, dv, delta2, gamma2):
-    """Channel ``c``'s share of ``(A11, A12, A22, b1, b2)`` at the increment (du, dv): the
+def data_px(d, dflow, y, x, c, delta2, gamma2):
+    """Channel ``c``'s share of ``(A11, A12, A22, b1, b2)`` at the current increment: the
     brightness and gradient constancy terms, each weighted by its penaliser's derivative."""
+    du, dv = dflow[y, x, 0], dflow[y, x, 1]
     ix, iy, iz = d[c, 0, y, x], d[c, 1, y, x], d[c, 2, y, x]
     norm = ix * ix + iy * iy + _ZETA2
     r = iz + ix * du + iy * dv
@@ -128,67 +136,46 @@ def smoothness_weight_px(flow, dflow, y, x, alpha2):
 
 
 @njit(cache=True)
-def system_px(d, flow, dflow, weights, y, x, delta2, gamma2, system):
-    """The linear system of pixel (y, x) into ``system[:, y, x]``: data terms summed over
-    channels at the current increment, ``zeta**2`` on the diagonal, and the smoothness edges
-    (to the right and below with this pixel's weight, to the left and above with the
-    neighbour's), whose right-hand sides hold the differences of the input flow ``W``."""
+def smoothness_px(flow, weights, y, x):
+    """The smoothness edges' share of ``(A11 = A22, b1, b2)`` at (y, x), plus ``zeta**2`` on the
+    diagonal: edges to the right and below carry this pixel's weight, edges to the left and
+    above the neighbour's; the right-hand sides hold the differences of the input flow ``W``.
+    Branch-free (neighbours read at clamped indices, missing edges weighted 0), so that CPU
+    loops over x vectorise."""
     h, w = flow.shape[0], flow.shape[1]
-    du, dv = dflow[y, x, 0], dflow[y, x, 1]
-    a11 = a12 = a22 = b1 = b2 = _ZERO
-    for c in range(d.shape[0]):
-        t11, t12, t22, t1, t2 = _data_terms(d, c, y, x, du, dv, delta2, gamma2)
-        a11 += t11
-        a12 += t12
-        a22 += t22
-        b1 += t1
-        b2 += t2
+    xl, xr = max(x - 1, 0), min(x + 1, w - 1)
+    yu, yd = max(y - 1, 0), min(y + 1, h - 1)
     u, v = flow[y, x, 0], flow[y, x, 1]
     wp = weights[y, x]
-    diag = _ZETA2
-    if x + 1 < w:
-        diag += wp
-        b1 += wp * (flow[y, x + 1, 0] - u)
-        b2 += wp * (flow[y, x + 1, 1] - v)
-    if x > 0:
-        wn = weights[y, x - 1]
-        diag += wn
-        b1 -= wn * (u - flow[y, x - 1, 0])
-        b2 -= wn * (v - flow[y, x - 1, 1])
-    if y + 1 < h:
-        diag += wp
-        b1 += wp * (flow[y + 1, x, 0] - u)
-        b2 += wp * (flow[y + 1, x, 1] - v)
-    if y > 0:
-        wn = weights[y - 1, x]
-        diag += wn
-        b1 -= wn * (u - flow[y - 1, x, 0])
-        b2 -= wn * (v - flow[y - 1, x, 1])
-    system[0, y, x] = a11 + diag
-    system[1, y, x] = a12
-    system[2, y, x] = a22 + diag
-    system[3, y, x] = b1
-    system[4, y, x] = b2
+    wr = wp if x + 1 < w else _ZERO
+    wl = weights[y, xl]
+    wl = wl if x > 0 else _ZERO
+    wd = wp if y + 1 < h else _ZERO
+    wu = weights[yu, x]
+    wu = wu if y > 0 else _ZERO
+    b1 = wr * (flow[y, xr, 0] - u) - wl * (u - flow[y, xl, 0])
+    b2 = wr * (flow[y, xr, 1] - v) - wl * (v - flow[y, xl, 1])
+    b1 += wd * (flow[yd, x, 0] - u) - wu * (u - flow[yu, x, 0])
+    b2 += wd * (flow[yd, x, 1] - v) - wu * (v - flow[yu, x, 1])
+    return _ZETA2 + wr + wl + wd + wu, b1, b2
 
 
 @njit(cache=True)
 def sor_px(system, weights, dflow, y, x, omega):
-    """One SOR update of the increment at (y, x): u first, then v with the new u."""
+    """One SOR update of the increment at (y, x): u first, then v with the new u.
+    Branch-free like :func:`system_px`."""
     h, w = dflow.shape[0], dflow.shape[1]
+    xl, xr = max(x - 1, 0), min(x + 1, w - 1)
+    yu, yd = max(y - 1, 0), min(y + 1, h - 1)
     wp = weights[y, x]
-    su = sv = _ZERO
-    if x > 0:
-        su = weights[y, x - 1] * dflow[y, x - 1, 0]
-        sv = weights[y, x - 1] * dflow[y, x - 1, 1]
-    if x + 1 < w:
-        su += wp * dflow[y, x + 1, 0]
-        sv += wp * dflow[y, x + 1, 1]
-    if y > 0:
-        su += weights[y - 1, x] * dflow[y - 1, x, 0]
-        sv += weights[y - 1, x] * dflow[y - 1, x, 1]
-    if y + 1 < h:
-        su += wp * dflow[y + 1, x, 0]
-        sv += wp * dflow[y + 1, x, 1]
+    wl = weights[y, xl]
+    wl = wl if x > 0 else _ZERO
+    wr = wp if x + 1 < w else _ZERO
+    wu = weights[yu, x]
+    wu = wu if y > 0 else _ZERO
+    wd = wp if y + 1 < h else _ZERO
+    su = wl * dflow[y, xl, 0] + wr * dflow[y, xr, 0] + wu * dflow[yu, x, 0] + wd * dflow[yd, x, 0]
+    sv = wl * dflow[y, xl, 1] + wr * dflow[y, xr, 1] + wu * dflow[yu, x, 1] + wd * dflow[yd, x, 1]
     a12 = system[1, y, x]
     du = dflow[y, x, 0]
     dv = dflow[y, x, 1]
@@ -208,22 +195,18 @@ def half_weights(alpha, delta, gamma, channels):
 # ------------------------------------------------------------------------------- CPU driver
 
 @njit(nogil=True, cache=True)
-def _warp_band(frame1, flow, warped, index, frac, band, n_bands):
-    """Rows of band ``band``: frame1 at (x + u, y + v), bilinear, edge replicated."""
-    h, w, channels = frame1.shape
-    image = frame1.reshape((1, h, w, channels))
-    src = frame1.reshape(frame1.size)
-    no_mask = np.zeros(0, np.bool_)
+def _warp_band(frame1, flow, warped, band, n_bands):
+    h, w = flow.shape[0], flow.shape[1]
     y0, y1 = band_range(h, band, n_bands)
-    for y in range(y0, y1):
-        warp_row_linear_replicate(image, src, flow[y].reshape(2 * w), y, index[band, 0],
-                                  index[band, 1], frac[band, 0], frac[band, 1],
-                                  warped[y].reshape(w * channels), no_mask)
+    for c in range(frame1.shape[0]):
+        for y in range(y0, y1):
+            for x in range(w):
+                warped[c, y, x] = warp_px(frame1, flow, y, x, c)
 
 
 @njit(nogil=True, cache=True)
 def _derivatives_band(frame0, warped, deriv, band, n_bands):
-    h, w, channels = frame0.shape
+    channels, h, w = frame0.shape
     y0, y1 = band_range(h, band, n_bands)
     for c in range(channels):
         for y in range(y0, y1):
@@ -243,10 +226,21 @@ def _weights_band(flow, dflow, alpha2, weights, band, n_bands):
 
 @njit(nogil=True, cache=True)
 def _system_band(deriv, flow, dflow, weights, delta2, gamma2, system, band, n_bands):
+    """The linear systems of band ``band``'s rows: data terms channel by channel, then the
+    smoothness terms (loops over x, which vectorise)."""
     y0, y1 = band_range(flow.shape[0], band, n_bands)
     for y in range(y0, y1):
+        for c in range(deriv.shape[0]):
+            for x in range(flow.shape[1]):
+                t = data_px(deriv, dflow, y, x, c, delta2, gamma2)
+                for k in range(5):
+                    system[k, y, x] = t[k] if c == 0 else system[k, y, x] + t[k]
         for x in range(flow.shape[1]):
-            system_px(deriv, flow, dflow, weights, y, x, delta2, gamma2, system)
+            diag, b1, b2 = smoothness_px(flow, weights, y, x)
+            system[0, y, x] += diag
+            system[2, y, x] += diag
+            system[3, y, x] += b1
+            system[4, y, x] += b2
 
 
 @njit(nogil=True, cache=True)
@@ -261,23 +255,22 @@ def _sor_band(system, weights, dflow, omega, colour, band, n_bands):
 
 def derivatives_cpu(frame0, frame1, flow):
     """Image derivatives ``(C, 8, H, W)`` float32 of the pair linearised around ``flow``."""
-    h, w, channels = frame0.shape
-    n_bands = numba.get_num_threads()
+    channels, h, w = frame0.shape
     warped = np.empty_like(frame1)
-    index = np.empty((n_bands, 2, w), np.int32)
-    frac = np.empty((n_bands, 2, w), np.float32)
-    run_bands(_warp_band, frame1, flow, warped, index, frac, threads=n_bands)
+    run_bands(_warp_band, frame1, flow, warped)
     deriv = np.empty((channels, N_DERIVATIVES, h, w), np.float32)
     run_bands(_derivatives_band, frame0, warped, deriv)
     return deriv
 
 
-def refine_cpu(frame0, frame1, flow, alpha, delta, gamma, iterations, sor_iterations, omega):
-    """Refined flow ``W + dW`` (a new ``(H, W, 2)`` float32 array).
+def refine_cpu(frame0, frame1, flow, alpha, delta, gamma, iterations, sor_iterations, omega,
+               out=None):
+    """Refined flow ``W + dW``, into ``out`` (``(H, W, 2)`` float32) when given, else into a
+    new array; returns it.
 
     Parameters
     ----------
-    frame0, frame1 : ndarray (H, W, C) float32, C-contiguous, 0..255 scale
+    frame0, frame1 : ndarray (C, H, W) float32, C-contiguous, 0..255 scale
     flow : ndarray (H, W, 2) float32, C-contiguous (not modified)
     alpha, delta, gamma : float
         Smoothness, brightness- and gradient-constancy weights (OpenCV's meaning).
@@ -286,7 +279,7 @@ def refine_cpu(frame0, frame1, flow, alpha, delta, gamma, iterations, sor_iterat
     omega : float
         SOR relaxation factor.
     """
-    h, w, channels = frame0.shape
+    channels, h, w = frame0.shape
     deriv = derivatives_cpu(frame0, frame1, flow)
     alpha2, delta2, gamma2 = half_weights(alpha, delta, gamma, channels)
     omega = np.float32(omega)
@@ -299,4 +292,4 @@ def refine_cpu(frame0, frame1, flow, alpha, delta, gamma, iterations, sor_iterat
         for _ in range(sor_iterations):
             run_bands(_sor_band, system, weights, dflow, omega, 0)
             run_bands(_sor_band, system, weights, dflow, omega, 1)
-    return flow + dflow
+    return np.add(flow, dflow, out=out)
