@@ -183,7 +183,7 @@ def refine_gray(image0, image1, flow, alpha, delta, gamma, iterations, sor_itera
         The refined flow, a new array on the frames' device.
     """
     args = (image0, image1, flow, alpha, delta, gamma, iterations, sor_iterations, omega)
-    if is_device_array(image0):
+    if not isinstance(image0, np.ndarray):
         from .kernels import variational_cuda
 
         return variational_cuda.refine_cuda(*args)
