@@ -112,7 +112,7 @@ def test_no_iteration_increases_the_energy(name):
     steps = np.diff(energies)
     # float32 refinement, float64 energy: allow 1e-6 relative noise; the real steps are far larger
     assert np.all(steps < 1e-6 * energies[0]), energies
-    assert energies[-1] < 0.6 * energies[0], energies
+    assert energies[-1] < 0.6 * energies[0], energies  # measured 0.37 and 0.41
 
 
 def test_more_sor_sweeps_lower_the_energy_further():
@@ -161,7 +161,7 @@ def test_energy_matches_a_direct_float64_evaluation():
 def test_lowers_the_error_of_a_perturbed_ground_truth(name):
     frame0, frame1, gt, valid, start = perturbed_truth(name, sigma=0.5, seed=6)
     before, after = epe(start, gt, valid), epe(flowkit.variational_refinement(frame0, frame1, start), gt, valid)
-    # measured: RubberWhale 0.63 -> 0.10 px, Venus 0.63 -> 0.27 px
+    # measured: RubberWhale 0.63 -> 0.10 px, Venus 0.63 -> 0.14 px
     assert after < 0.5 * before, (before, after)
 
 
