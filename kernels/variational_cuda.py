@@ -15,12 +15,9 @@ from .variational import (N_DERIVATIVES, data_system_px, derivatives_px, half_we
 
 _BLOCK = (32, 8, 1)
 
-_derivatives_px = device_function(derivatives_px)
-_smoothness_weight_px = device_function(smoothness_weight_px)
-_sor_px = device_function(sor_px)
-_data_system_px = device_function(data_system_px)
-_smoothness_system_px = device_function(smoothness_system_px)
-_warp_px = device_function(warp_px)
+(_data_system_px, _derivatives_px, _smoothness_system_px, _smoothness_weight_px, _sor_px,
+ _warp_px) = map(device_function, (data_system_px, derivatives_px, smoothness_system_px,
+                                   smoothness_weight_px, sor_px, warp_px))
 
 
 @cuda.jit(cache=True)

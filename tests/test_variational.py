@@ -257,14 +257,13 @@ def test_cuda_matches_cpu_gray():
     assert np.abs(gpu - cpu).max() < 1e-5
 
 
-def test_cuda_matches_cpu_colour_batch():
-    base = (textured_image(10, 13, seed=12, channels=3) * 255).astype(np.uint8)
-    frames0 = np.stack([base, base[::-1]])
-    frames1 = np.stack([np.roll(base, 1, axis=1), np.roll(base[::-1], -1, axis=0)])
-    flows = np.full((2, 10, 13, 2), 0.25, np.float32)
+def test_cuda_matches_cpu_colour_batch(small_pair):
+    frame0, frame1, flow = (a[:10, :13] for a in small_pair)
+    frames = (np.stack([frame0, frame1]) * 255).astype(np.uint8)
     kw = {"iterations": 2, "sor_iterations": 2, "normalize": False}
-    cpu = flowkit.variational_refinement(frames0, frames1, flows, **kw)
-    gpu = flowkit.variational_refinement(frames0, frames1, flows, device="cuda", **kw)
+    args = (frames, frames[::-1], np.stack([flow, flow[::-1]]))
+    cpu = flowkit.variational_refinement(*args, **kw)
+    gpu = flowkit.variational_refinement(*args, device="cuda", **kw)
     assert gpu.shape == (2, 10, 13, 2)
     assert np.abs(gpu - cpu).max() < 1e-5
 
