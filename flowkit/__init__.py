@@ -32,6 +32,7 @@ _PUBLIC = {
     "Farneback": "._farneback",
     "farneback_video": "._farneback",
     "lucas_kanade": "._lk_dense",
+    "variational_refinement": "._variational",
     "lucas_kanade_sparse": "._lk_sparse",
     "good_features": "._lk_sparse",
     "sample_pair": ".data",
