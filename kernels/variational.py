@@ -38,6 +38,7 @@ import numpy as np
 from numba import njit
 
 from . import interp
+from .scalar import sqrt
 from .parallel import band_range, run_bands
 
 ZETA = 0.1                  # OpenCV's zeta: normalisation of the data terms and Tikhonov weight
@@ -104,7 +105,7 @@ def smoothness_weight_px(flow, dflow, y, x, alpha2):
     vx = (flow[y, xr, 1] + dflow[y, xr, 1]) - v
     uy = (flow[yd, x, 0] + dflow[yd, x, 0]) - u
     vy = (flow[yd, x, 1] + dflow[yd, x, 1]) - v
-    return alpha2 / np.sqrt(ux * ux + vx * vx + uy * uy + vy * vy + _EPS2)
+    return alpha2 / sqrt(ux * ux + vx * vx + uy * uy + vy * vy + _EPS2)
 
 
 @njit(cache=True, error_model="numpy")
@@ -129,7 +130,7 @@ def data_system_px(d, dflow, y, x, delta2, gamma2, system):
     ix, iy, iz = d[0, y, x], d[1, y, x], d[2, y, x]
     norm = ix * ix + iy * iy + _ZETA2
     r = iz + ix * du + iy * dv
-    wgt = (delta2 / np.sqrt(r * r / norm + _EPS2)) / norm
+    wgt = (delta2 / sqrt(r * r / norm + _EPS2)) / norm
     a11 = wgt * (ix * ix) + _ZETA2
     a12 = wgt * (ix * iy)
     a22 = wgt * (iy * iy) + _ZETA2
@@ -140,7 +141,7 @@ def data_system_px(d, dflow, y, x, delta2, gamma2, system):
     ny = iyy * iyy + ixy * ixy + _ZETA2
     rx = ixz + ixx * du + ixy * dv
     ry = iyz + ixy * du + iyy * dv
-    wgt = gamma2 / np.sqrt(rx * rx / nx + ry * ry / ny + _EPS2)
+    wgt = gamma2 / sqrt(rx * rx / nx + ry * ry / ny + _EPS2)
     system[0, y, x] = a11 + wgt * (ixx * ixx / nx + ixy * ixy / ny)
     system[1, y, x] = a12 + wgt * (ixx * ixy / nx + ixy * iyy / ny)
     system[2, y, x] = a22 + wgt * (ixy * ixy / nx + iyy * iyy / ny)

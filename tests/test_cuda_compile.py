@@ -70,6 +70,8 @@ def _calls(gray, gray1, rgb, flow, points):
         ("splat float32 softmax", lambda: fk.splat(
             f32, flow, mode="softmax", metric=-f32[..., 0], device="cuda")),
         ("extrapolate", lambda: fk.extrapolate(rgb, flow, 2, device="cuda")),
+        ("variational_refinement", lambda: fk.variational_refinement(
+            gray, gray1, flow, device="cuda")),
     ]
 
 
