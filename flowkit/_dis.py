@@ -170,9 +170,6 @@ class DIS:
                 level[...] = 0
             else:
                 _resize(flow, 2.0, level)
-            gx = ws.get(f"gx_{s}", (nc, h, w))
-            gy = ws.get(f"gy_{s}", (nc, h, w))
-            kd.gradients_cpu(i0, gx, gy)
             b = kd.BORDER
             i1x = ws.get(f"I1x_{s}", (nc, h + 2 * b, w + 2 * b))
             i1x[...] = np.pad(i1, ((0, 0), (b, b), (b, b)), mode="edge")
@@ -185,7 +182,9 @@ class DIS:
             wsz = kd.grid_size(w, o.patch_size, o.patch_stride)
             sparse = ws.get(f"S_{s}", (hs, wsz, 2))
             kd.start_vectors_cpu(level, o.patch_stride, o.patch_size, sparse)
-            kd.search_cpu(i0, i1x, gx, gy, sparse, init_s, use_init, o.patch_stride,
+            i0p = ws.get(f"I0p_{s}", (nc, h + 2, w + 2))
+            i0p[...] = np.pad(i0, ((0, 0), (1, 1), (1, 1)), mode="reflect")  # reflect-101
+            kd.search_cpu(i0p, i1x, sparse, init_s, use_init, o.patch_stride,
                           o.patch_size, o.iterations, o.mean_norm, o.propagate)
             kd.densify_cpu(i0, i1, sparse, o.patch_stride, o.patch_size, level)
             if o.refine_iterations > 0:

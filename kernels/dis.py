@@ -31,7 +31,6 @@ import numpy as np
 from numba import njit
 
 from .farneback import area_flow_pixel
-from .interp import BORDER_REFLECT101, border_index
 from .jit import internal
 from .parallel import band_range, run_bands
 
@@ -74,21 +73,22 @@ def _weights(py, px):
 
 
 @internal(fastmath=FAST)
-def _patch_ssd(i0, i1, y, x, py, px, psz, mean_norm):
-    """(Mean-normalised) SSD between the patch of ``i0`` at (y, x) and the patch of the
-    bordered ``i1`` at the clamped, bordered position (py, px)."""
+def _patch_ssd(patch, i1, py, px, psz, mean_norm):
+    """(Mean-normalised) SSD between frame0's patch (``patch[0]``, see :func:`_load_patch`)
+    and the patch of the bordered ``i1`` at the clamped, bordered position (py, px)."""
     yi, xi, w00, w01, w10, w11 = _weights(py, px)
     n = np.float32(psz * psz)
     total = np.float32(0.0)
-    for c in range(i0.shape[0]):
+    for c in range(patch.shape[1]):
         s = np.float32(0.0)
         s2 = np.float32(0.0)
+        r1 = i1[c, yi, xi:]
         for a in range(psz):
-            r0 = i1[c, yi + a, xi:]
+            r0 = r1
             r1 = i1[c, yi + a + 1, xi:]
-            p0 = i0[c, y + a, x:]
             for b in range(psz):
-                d = w00 * r0[b] + w01 * r0[b + 1] + w10 * r1[b] + w11 * r1[b + 1] - p0[b]
+                d = (w00 * r0[b] + w01 * r0[b + 1] + w10 * r1[b] + w11 * r1[b + 1]
+                     - patch[0, c, a, b])
                 s += d
                 s2 += d * d
         total += s2 - s * s / n if mean_norm else s2
@@ -96,33 +96,30 @@ def _patch_ssd(i0, i1, y, x, py, px, psz, mean_norm):
 
 
 @internal(fastmath=FAST)
-def _patch_step(i0, i1, gx, gy, grad_sums, y, x, py, px, psz, mean_norm):
+def _patch_step(patch, i1, grad_sums, py, px, psz, mean_norm):
     """SSD and its gradient ``(ssd, du, dv)`` (OpenCV's ``processPatch[MeanNorm]``);
-    ``grad_sums`` (c, 2) holds the patch's gradient sums per channel (:func:`_tensor`)."""
+    ``patch`` and ``grad_sums`` as :func:`_load_patch` filled them."""
     yi, xi, w00, w01, w10, w11 = _weights(py, px)
     n = np.float32(psz * psz)
     ssd = np.float32(0.0)
     du = np.float32(0.0)
     dv = np.float32(0.0)
-    for c in range(i0.shape[0]):
+    for c in range(patch.shape[1]):
         s = np.float32(0.0)
         s2 = np.float32(0.0)
         sx = np.float32(0.0)
         sy = np.float32(0.0)
+        r1 = i1[c, yi, xi:]
         for a in range(psz):
-            r0 = i1[c, yi + a, xi:]
+            r0 = r1
             r1 = i1[c, yi + a + 1, xi:]
-            p0 = i0[c, y + a, x:]
-            gxr = gx[c, y + a, x:]
-            gyr = gy[c, y + a, x:]
             for b in range(psz):
-                d = w00 * r0[b] + w01 * r0[b + 1] + w10 * r1[b] + w11 * r1[b + 1] - p0[b]
-                ix = gxr[b]
-                iy = gyr[b]
+                d = (w00 * r0[b] + w01 * r0[b + 1] + w10 * r1[b] + w11 * r1[b + 1]
+                     - patch[0, c, a, b])
                 s += d
                 s2 += d * d
-                sx += d * ix
-                sy += d * iy
+                sx += d * patch[1, c, a, b]
+                sy += d * patch[2, c, a, b]
         if mean_norm:
             du += sx - s * grad_sums[c, 0] / n
             dv += sy - s * grad_sums[c, 1] / n
@@ -135,21 +132,28 @@ def _patch_step(i0, i1, gx, gy, grad_sums, y, x, py, px, psz, mean_norm):
 
 
 @internal(fastmath=FAST)
-def _tensor(gx, gy, y, x, psz, grad_sums):
-    """Structure tensor ``(xx, xy, yy)`` of the patch at (y, x), summed over channels; the
-    gradient sums of each channel into ``grad_sums`` (c, 2)."""
+def _load_patch(i0p, y, x, psz, patch, grad_sums):
+    """Copy frame0's patch at (y, x) and its Sobel gradients into ``patch`` (3, c, psz, psz)
+    and return its structure tensor ``(xx, xy, yy)`` summed over channels; the gradient
+    sums of each channel go to ``grad_sums`` (c, 2). ``i0p`` is frame0 with a reflect-101
+    border of one pixel (OpenCV's ``spatialGradient`` border)."""
     xx = np.float32(0.0)
     xy = np.float32(0.0)
     yy = np.float32(0.0)
-    for c in range(gx.shape[0]):
+    two = np.float32(2.0)
+    for c in range(i0p.shape[0]):
         sgx = np.float32(0.0)
         sgy = np.float32(0.0)
         for a in range(psz):
-            gxr = gx[c, y + a, x:]
-            gyr = gy[c, y + a, x:]
+            up = i0p[c, y + a, x:]
+            mid = i0p[c, y + a + 1, x:]
+            down = i0p[c, y + a + 2, x:]
             for b in range(psz):
-                ix = gxr[b]
-                iy = gyr[b]
+                ix = up[b + 2] - up[b] + two * (mid[b + 2] - mid[b]) + down[b + 2] - down[b]
+                iy = down[b] - up[b] + two * (down[b + 1] - up[b + 1]) + down[b + 2] - up[b + 2]
+                patch[0, c, a, b] = mid[b + 1]
+                patch[1, c, a, b] = ix
+                patch[2, c, a, b] = iy
                 xx += ix * ix
                 xy += ix * iy
                 yy += iy * iy
@@ -166,34 +170,35 @@ def _position(i, u, lo, hi):
     return min(max(np.float32(i + BORDER) + u, lo), hi)
 
 
-@njit(cache=True)
-def search_patch(i0, i1, gx, gy, sparse, init, use_init, iy, ix, stride, psz, iters,
-                 mean_norm, propagate, d, first_row, first_col, grad_sums):
+@internal
+def _search_patch(i0p, i1, sparse, init, use_init, iy, ix, stride, psz, iters,
+                 mean_norm, propagate, d, first_row, first_col, patch, grad_sums):
     """Inverse search of patch (iy, ix) of the grid, in place in ``sparse`` (hs, ws, 2).
 
     ``d`` = +-1 is the sweep direction; ``first_row``/``first_col`` mark the sweep's first
     row of the stripe / first patch of the row (no spatial candidate from there);
-    ``grad_sums`` is (c, 2) scratch.
+    ``patch`` (3, c, psz, psz) and ``grad_sums`` (c, 2) are scratch.
     """
-    h, w = i0.shape[1], i0.shape[2]
+    h, w = i0p.shape[1] - 2, i0p.shape[2] - 2
     y = iy * stride
     x = ix * stride
     lo_y = np.float32(BORDER - psz + 1.0)
     hi_y = np.float32(BORDER + h - 1.0)
     lo_x = lo_y
     hi_x = np.float32(BORDER + w - 1.0)
+    xx, xy, yy = _load_patch(i0p, y, x, psz, patch, grad_sums)
     su = sparse[iy, ix, 0]
     sv = sparse[iy, ix, 1]
     best = INF
     if use_init or propagate:
-        best = _patch_ssd(i0, i1, y, x, _position(y, sv, lo_y, hi_y),
-                          _position(x, su, lo_x, hi_x), psz, mean_norm)
+        best = _patch_ssd(patch, i1, _position(y, sv, lo_y, hi_y), _position(x, su, lo_x, hi_x), psz,
+                          mean_norm)
     half = psz // 2
     if use_init:
         cu = init[y + half, x + half, 0]
         cv = init[y + half, x + half, 1]
-        cost = _patch_ssd(i0, i1, y, x, _position(y, cv, lo_y, hi_y),
-                          _position(x, cu, lo_x, hi_x), psz, mean_norm)
+        cost = _patch_ssd(patch, i1, _position(y, cv, lo_y, hi_y), _position(x, cu, lo_x, hi_x), psz,
+                          mean_norm)
         if cost < best:
             best = cost
             su = cu
@@ -202,8 +207,8 @@ def search_patch(i0, i1, gx, gy, sparse, init, use_init, iy, ix, stride, psz, it
         if not first_col:
             cu = sparse[iy, ix - d, 0]
             cv = sparse[iy, ix - d, 1]
-            cost = _patch_ssd(i0, i1, y, x, _position(y, cv, lo_y, hi_y),
-                              _position(x, cu, lo_x, hi_x), psz, mean_norm)
+            cost = _patch_ssd(patch, i1, _position(y, cv, lo_y, hi_y), _position(x, cu, lo_x, hi_x), psz,
+                          mean_norm)
             if cost < best:
                 best = cost
                 su = cu
@@ -211,13 +216,12 @@ def search_patch(i0, i1, gx, gy, sparse, init, use_init, iy, ix, stride, psz, it
         if not first_row:
             cu = sparse[iy - d, ix, 0]
             cv = sparse[iy - d, ix, 1]
-            cost = _patch_ssd(i0, i1, y, x, _position(y, cv, lo_y, hi_y),
-                              _position(x, cu, lo_x, hi_x), psz, mean_norm)
+            cost = _patch_ssd(patch, i1, _position(y, cv, lo_y, hi_y), _position(x, cu, lo_x, hi_x), psz,
+                          mean_norm)
             if cost < best:
                 best = cost
                 su = cu
                 sv = cv
-    xx, xy, yy = _tensor(gx, gy, y, x, psz, grad_sums)
     det = xx * yy - xy * xy
     if abs(det) < EPS:
         det = np.float32(EPS)
@@ -228,7 +232,7 @@ def search_patch(i0, i1, gx, gy, sparse, init, use_init, iy, ix, stride, psz, it
     v = sv
     prev = INF
     for _ in range(iters):
-        ssd, du, dv = _patch_step(i0, i1, gx, gy, grad_sums, y, x, _position(y, v, lo_y, hi_y),
+        ssd, du, dv = _patch_step(patch, i1, grad_sums, _position(y, v, lo_y, hi_y),
                                   _position(x, u, lo_x, hi_x), psz, mean_norm)
         u -= h11 * du + h12 * dv
         v -= h12 * du + h22 * dv
@@ -242,8 +246,8 @@ def search_patch(i0, i1, gx, gy, sparse, init, use_init, iy, ix, stride, psz, it
     sparse[iy, ix, 1] = sv
 
 
-@njit(cache=True)
-def densify_pixel(i0, i1, sparse, y, x, stride, psz):
+@internal
+def _densify_pixel(i0, i1, sparse, y, x, stride, psz):
     """Dense flow at (y, x): the overlapping patches' vectors weighted by
     ``1 / max(|I0 - I1 warped|, 1)`` (mean absolute difference over channels)."""
     nc, h, w = i0.shape[0], i0.shape[1], i0.shape[2]
@@ -281,46 +285,32 @@ def densify_pixel(i0, i1, sparse, y, x, stride, psz):
     return su / sw, sv / sw
 
 
-@njit(cache=True)
-def sobel_pixel(image, y, x, c):
-    """3x3 Sobel derivatives ``(d/dx, d/dy)`` at (y, x), reflect-101 borders (OpenCV's
-    ``spatialGradient``)."""
-    h, w = image.shape[1], image.shape[2]
-    ym = border_index(y - 1, h, BORDER_REFLECT101)
-    yp = border_index(y + 1, h, BORDER_REFLECT101)
-    xm = border_index(x - 1, w, BORDER_REFLECT101)
-    xp = border_index(x + 1, w, BORDER_REFLECT101)
-    p = image[c]
-    gx = (p[ym, xp] - p[ym, xm] + np.float32(2.0) * (p[y, xp] - p[y, xm]) + p[yp, xp]
-          - p[yp, xm])
-    gy = (p[yp, xm] - p[ym, xm] + np.float32(2.0) * (p[yp, x] - p[ym, x]) + p[yp, xp]
-          - p[ym, xp])
-    return gx, gy
-
-
 # ----------------------------------------------------------------------------- CPU drivers
 
-def search_cpu(i0, i1, gx, gy, sparse, init, use_init, stride, psz, iters, mean_norm,
+def search_cpu(i0p, i1, sparse, init, use_init, stride, psz, iters, mean_norm,
                propagate):
     """Patch inverse search of one level into ``sparse`` (hs, ws, 2), which holds each
-    patch's starting vector on entry (OpenCV's ``PatchInverseSearch``).
+    patch's starting vector on entry (OpenCV's ``PatchInverseSearch``). ``i0p``: frame0
+    (c, h, w) with a reflect-101 border of 1 pixel; ``i1``: frame1 with a replicated border
+    of ``BORDER`` pixels.
 
     With ``propagate`` two sweeps over ``N_STRIPES`` row stripes (``iters // 2`` steps
     each); otherwise one sweep of ``iters`` steps. Bands are groups of whole stripes, so
     the result does not depend on the thread count.
     """
-    run_bands(_search_band, i0, i1, gx, gy, sparse, init, use_init, stride, psz, iters,
+    run_bands(_search_band, i0p, i1, sparse, init, use_init, stride, psz, iters,
               mean_norm, propagate)
 
 
 @njit(nogil=True, cache=True)
-def _search_band(i0, i1, gx, gy, sparse, init, use_init, stride, psz, iters, mean_norm,
+def _search_band(i0p, i1, sparse, init, use_init, stride, psz, iters, mean_norm,
                  propagate, band, n_bands):
     hs, ws = sparse.shape[0], sparse.shape[1]
     stripe = (hs + N_STRIPES - 1) // N_STRIPES
     sweeps = 2 if propagate else 1
     steps = iters // sweeps
-    grad_sums = np.empty((i0.shape[0], 2), np.float32)
+    grad_sums = np.empty((i0p.shape[0], 2), np.float32)
+    patch = np.empty((3, i0p.shape[0], psz, psz), np.float32)
     s0, s1 = band_range(N_STRIPES, band, n_bands)
     for s in range(s0, s1):
         r0 = min(s * stripe, hs)
@@ -331,8 +321,9 @@ def _search_band(i0, i1, gx, gy, sparse, init, use_init, stride, psz, iters, mea
                 iy = r0 + k if d == 1 else r1 - 1 - k
                 for m in range(ws):
                     ix = m if d == 1 else ws - 1 - m
-                    search_patch(i0, i1, gx, gy, sparse, init, use_init, iy, ix, stride, psz,
-                                 steps, mean_norm, propagate, d, k == 0, m == 0, grad_sums)
+                    _search_patch(i0p, i1, sparse, init, use_init, iy, ix, stride, psz,
+                                 steps, mean_norm, propagate, d, k == 0, m == 0, patch,
+                                 grad_sums)
 
 
 def densify_cpu(i0, i1, sparse, stride, psz, out):
@@ -346,7 +337,7 @@ def _densify_band(i0, i1, sparse, stride, psz, out, band, n_bands):
     start, stop = band_range(out.shape[0], band, n_bands)
     for y in range(start, stop):
         for x in range(out.shape[1]):
-            u, v = densify_pixel(i0, i1, sparse, y, x, stride, psz)
+            u, v = _densify_pixel(i0, i1, sparse, y, x, stride, psz)
             out[y, x, 0] = u
             out[y, x, 1] = v
 
@@ -357,20 +348,6 @@ def start_vectors_cpu(flow, stride, psz, sparse):
     hs, ws = sparse.shape[0], sparse.shape[1]
     sparse[...] = flow[half:half + (hs - 1) * stride + 1:stride,
                        half:half + (ws - 1) * stride + 1:stride]
-
-
-def gradients_cpu(image, gx, gy):
-    """Sobel gradients of ``image`` (c, h, w) into ``gx``, ``gy``."""
-    run_bands(_gradients_band, image, gx, gy)
-
-
-@njit(nogil=True, cache=True)
-def _gradients_band(image, gx, gy, band, n_bands):
-    start, stop = band_range(image.shape[1], band, n_bands)
-    for c in range(image.shape[0]):
-        for y in range(start, stop):
-            for x in range(image.shape[2]):
-                gx[c, y, x], gy[c, y, x] = sobel_pixel(image, y, x, c)
 
 
 def area_cpu(src, yidx, ywts, xidx, xwts, out):
