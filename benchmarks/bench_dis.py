@@ -8,7 +8,9 @@ benchmarks/bench_dis.py accuracy [repeats]`` prints the table of docs/accuracy.m
 accuracy"): EPE and time per pair (median [range] over ``repeats`` calls after a warm-up) of
 flowkit's presets, OpenCV's DIS presets, OpenCV's Farneback (tutorial settings) and
 flowkit's Farneback on the shared ground-truth pairs, at ``FLOWKIT_BENCH_THREADS`` threads
-for both libraries.
+for both libraries. ``python benchmarks/bench_dis.py sizes [repeats]`` prints the time per
+pair at 640x480 and 1280x720 for each preset (and medium without the variational
+refinement, in both libraries) on the synthetic pair.
 """
 
 import flowkit
@@ -117,9 +119,15 @@ def _sizes(repeats=5):
     print("|---|---|---|---|---|")
     for size in ("640x480", "1280x720"):
         f0, f1 = _pair(size)
-        for preset in ("ultrafast", "fast", "medium", "accurate"):
-            cv = cv2.DISOpticalFlow_create(CV_PRESETS.get(preset, CV_PRESETS["medium"]))
-            fk = flowkit.DIS(preset=preset, normalize=False)
+        for preset in ("ultrafast", "fast", "medium", "medium-norefine", "accurate"):
+            # medium-norefine: both with variational_refinement_iterations=0 (the search alone)
+            base = preset.split("-")[0]
+            cv = cv2.DISOpticalFlow_create(CV_PRESETS.get(base, CV_PRESETS["medium"]))
+            options = {}
+            if preset == "medium-norefine":
+                cv.setVariationalRefinementIterations(0)
+                options = dict(variational_refinement_iterations=0)
+            fk = flowkit.DIS(preset=base, normalize=False, **options)
             row = []
             for fn in (lambda: cv.calc(f0, f1, None), lambda: fk(f0, f1)):
                 fn()

@@ -67,16 +67,16 @@ def test_integer_translation(du, dv):
 @pytest.mark.parametrize("du, dv", [(0.4, -0.25), (1.3, 0.7), (2.6, -1.8)])
 def test_subpixel_translation(du, dv):
     # cubic-spline shift of a smooth texture: the true flow is (du, dv) everywhere;
-    # 0.05 px mean error in the interior (measured: at most about 0.02 px)
+    # 0.06 px mean error in the interior (measured 0.041, 0.020, 0.022 px)
     f0, f1, gt = translated_pair(160, 200, du, dv)
     flow = flowkit.dis(f0, f1)
-    assert _epe(flow[INNER], gt[INNER]) < 0.05
+    assert _epe(flow[INNER], gt[INNER]) < 0.06
 
 
 def test_small_rotation():
     # frame1(q) = frame0(R^-1 (q - c) + c), so frame0[p] = frame1[R (p - c) + c] and the
     # flow is R (p - c) + c - p exactly; 2 degrees about the centre (up to 2.4 px at the
-    # corners); 0.1 px mean error in the interior (measured: about 0.03 px)
+    # corners); 0.1 px mean error in the interior (measured 0.043 px)
     from scipy import ndimage
 
     h, w = 160, 200
@@ -120,9 +120,9 @@ def test_medium_matches_opencv_on_ground_truth(name):
     f0, f1, gt, valid = ground_truth_case(name)
     ref = _cv(f0, f1, "medium")
     flow = flowkit.dis(f0, f1, preset="medium", normalize=False)
-    # issue 10: EPE within 2 % of OpenCV's (measured: 0.5-3 % lower on all four pairs);
+    # issue 10: EPE within 2 % of OpenCV's (measured: 2-4 % lower on all four pairs);
     # the flows differ by float32 pyramids against OpenCV's uint8 ones (measured mean
-    # difference 0.02-0.04 px)
+    # difference 0.03-0.06 px)
     assert _epe(flow, gt, valid) <= 1.02 * _epe(ref, gt, valid)
     assert np.linalg.norm(flow - ref, axis=-1).mean() < 0.1
 
@@ -142,13 +142,15 @@ def test_options_match_opencv(whale, preset, setters):
     options = {names[k]: v for k, v in setters.items()}
     ref = _cv(f0, f1, preset, **setters)
     flow = flowkit.dis(f0, f1, preset=preset, normalize=False, **options)
-    # the same EPE to 2 % and a mean difference < 0.1 px (measured: 0.02-0.05 px)
+    # the same EPE to 2 % and a mean difference < 0.1 px (measured: 0.03-0.05 px, EPE 1-2 %
+    # lower)
     assert _epe(flow, gt, valid) <= 1.02 * _epe(ref, gt, valid)
     assert np.linalg.norm(flow - ref, axis=-1).mean() < 0.1
 
 
 def test_init_flow_matches_opencv(whale):
-    # OpenCV tries the given flow as a candidate for every patch on every scale
+    # OpenCV tries the given flow as a candidate for every patch on every scale (measured:
+    # EPE 0.428 against 0.433, mean difference 0.07 px)
     f0, f1, gt, valid = whale
     init = cv2.calcOpticalFlowFarneback(f0, f1, None, 0.5, 3, 15, 3, 5, 1.2, 0)
     ref = _cv(f0, f1, "fast", init.copy())
@@ -161,14 +163,16 @@ def test_init_flow_matches_opencv(whale):
 # ------------------------------------------------------------------------- layout, dtype
 
 def test_colour_frames(whale):
-    # colour sums the patch costs over channels: on RubberWhale's colour frames the EPE is
-    # at most the gray one's (measured: 0.21 gray, 0.19 colour for medium)
+    # colour sums the patch costs over channels: on RubberWhale's colour frames the EPE is at
+    # most the gray one's + 0.01 px (measured 0.205 against 0.216 for medium; on Venus colour
+    # is worse, 0.418 against 0.383, see docs/accuracy.md)
     _, _, gt, valid = whale
-    rgb0 = cv2.imread(str(data_path("middlebury", "RubberWhale", "frame10.png")))[..., ::-1]
-    rgb1 = cv2.imread(str(data_path("middlebury", "RubberWhale", "frame11.png")))[..., ::-1]
+    rgb0 = cv2.imread(str(data_path("middlebury_color", "RubberWhale", "frame10.png")))[..., ::-1]
+    rgb1 = cv2.imread(str(data_path("middlebury_color", "RubberWhale", "frame11.png")))[..., ::-1]
     gray = flowkit.dis(cv2.cvtColor(rgb0, cv2.COLOR_RGB2GRAY), cv2.cvtColor(rgb1, cv2.COLOR_RGB2GRAY))
-    colour = flowkit.dis(rgb0, rgb1)
+    colour = flowkit.dis(np.ascontiguousarray(rgb0), np.ascontiguousarray(rgb1))
     assert _epe(colour, gt, valid) <= _epe(gray, gt, valid) + 0.01
+    assert not np.array_equal(colour, gray)  # the channels were used
 
 
 def test_rgba_is_rgb_with_alpha_ignored():
