@@ -1,8 +1,8 @@
 """Dense Inverse Search beside cv2.DISOpticalFlow (and Farneback) at equal thread counts.
 
 Run: ``pytest benchmarks/bench_dis.py --benchmark-only`` times each preset at 640x480 and
-1280x720 on a uint8 gray pair (a smooth texture and its warp by a smooth flow of a few
-pixels); each group holds OpenCV's preset and flowkit's (``normalize=False``, OpenCV's
+1280x720 on bench_farneback's uint8 gray pair (a smooth texture and its warp by a smooth
+flow of a few pixels); each group holds OpenCV's preset and flowkit's (``normalize=False``, OpenCV's
 reading), and flowkit's ``accurate`` beside OpenCV's medium. ``python
 benchmarks/bench_dis.py accuracy [repeats]`` prints the table of docs/accuracy.md ("DIS
 accuracy"): EPE and time per pair (median [range] over ``repeats`` calls after a warm-up) of
@@ -18,25 +18,13 @@ import flowkit
 import cv2
 import numpy as np
 import pytest
-from conftest import SIZES, THREADS, run
+from bench_farneback import _pair
+from conftest import THREADS, run
 
 CV_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
               "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
               "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 TUTORIAL = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2)
-
-
-def _pair(size):
-    h, w = SIZES[size]
-    rng = np.random.default_rng(0)
-    texture = cv2.GaussianBlur(rng.random((h, w), dtype=np.float32), (0, 0), 2.0)
-    texture = cv2.normalize(texture, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
-    small = rng.standard_normal((h // 32 + 1, w // 32 + 1, 2)).astype(np.float32)
-    flow = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC) * 3
-    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
-    frame1 = cv2.remap(texture, gx - flow[..., 0], gy - flow[..., 1], cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REFLECT)
-    return texture, frame1
 
 
 @pytest.mark.parametrize("size", ["640x480", "1280x720"])

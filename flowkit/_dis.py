@@ -1,10 +1,9 @@
 """Dense Inverse Search optical flow: ``dis`` and ``DIS``."""
 
-import numba
 import numpy as np
 
 from . import _validate as V
-from ._backend import CUDA, as_array, is_device_array, select_device, to_host, to_output
+from ._backend import CUDA, is_device_array, select_device, to_host, to_output
 from ._intensity import prepare_frames
 from .kernels import dis as kd
 from .kernels import farneback as fb
@@ -116,10 +115,7 @@ class DIS:
             raise ValueError(
                 f"frame0: expected frames at least {smallest}x{smallest} pixels (patch_size="
                 f"{o.patch_size} at finest_scale={o.finest_scale}), got {height}x{width}")
-        if init_flow is not None:
-            init_flow = as_array(init_flow)
-            V.check_flow("init_flow", init_flow, shape=lead)
-            V.check_finite("init_flow", init_flow)
+        init_flow = V.check_init_flow(init_flow, lead)
         backend = select_device(self.device, frame0=frame0, frame1=frame1, init_flow=init_flow)
         if backend == CUDA:
             raise ValueError("device: expected 'cpu' (dis has no CUDA kernels yet), got 'cuda'")
@@ -145,7 +141,6 @@ class DIS:
         o, ws = self._opt, self._ws
         height, width, nc = frame0.shape
         finest, coarsest = min(sizes), max(sizes)
-        threads = numba.get_num_threads()
         pyr0, pyr1 = {}, {}
         for name, frame, pyr in (("I0", frame0, pyr0), ("I1", frame1, pyr1)):
             full = ws.get(name, frame.shape)

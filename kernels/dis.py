@@ -73,29 +73,6 @@ def _weights(py, px):
 
 
 @internal(fastmath=FAST)
-def _patch_ssd(patch, i1, py, px, psz, mean_norm):
-    """(Mean-normalised) SSD between frame0's patch (``patch[0]``, see :func:`_load_patch`)
-    and the patch of the bordered ``i1`` at the clamped, bordered position (py, px)."""
-    yi, xi, w00, w01, w10, w11 = _weights(py, px)
-    n = np.float32(psz * psz)
-    total = np.float32(0.0)
-    for c in range(patch.shape[1]):
-        s = np.float32(0.0)
-        s2 = np.float32(0.0)
-        r1 = i1[c, yi, xi:]
-        for a in range(psz):
-            r0 = r1
-            r1 = i1[c, yi + a + 1, xi:]
-            for b in range(psz):
-                d = (w00 * r0[b] + w01 * r0[b + 1] + w10 * r1[b] + w11 * r1[b + 1]
-                     - patch[0, c, a, b])
-                s += d
-                s2 += d * d
-        total += s2 - s * s / n if mean_norm else s2
-    return total
-
-
-@internal(fastmath=FAST)
 def _patch_step(patch, i1, grad_sums, py, px, psz, mean_norm):
     """SSD and its gradient ``(ssd, du, dv)`` (OpenCV's ``processPatch[MeanNorm]``);
     ``patch`` and ``grad_sums`` as :func:`_load_patch` filled them."""
@@ -165,63 +142,51 @@ def _load_patch(i0p, y, x, psz, patch, grad_sums):
 
 
 @internal
-def _position(i, u, lo, hi):
-    """Patch corner ``i + u`` in the bordered frame1, clamped as OpenCV does."""
-    return min(max(np.float32(i + BORDER) + u, lo), hi)
+def _step_at(patch, i1, grad_sums, y, x, u, v, psz, mean_norm):
+    """:func:`_patch_step` for the patch at (y, x) moved by (u, v), its corner in the
+    bordered frame1 clamped as OpenCV does."""
+    lo = np.float32(BORDER - psz + 1.0)
+    py = min(max(np.float32(y + BORDER) + v, lo), np.float32(i1.shape[1] - BORDER - 1.0))
+    px = min(max(np.float32(x + BORDER) + u, lo), np.float32(i1.shape[2] - BORDER - 1.0))
+    return _patch_step(patch, i1, grad_sums, py, px, psz, mean_norm)
 
 
 @internal
 def _search_patch(i0p, i1, sparse, init, use_init, iy, ix, stride, psz, iters,
-                 mean_norm, propagate, d, first_row, first_col, patch, grad_sums):
+                  mean_norm, propagate, d, first_row, first_col, patch, grad_sums):
     """Inverse search of patch (iy, ix) of the grid, in place in ``sparse`` (hs, ws, 2).
 
     ``d`` = +-1 is the sweep direction; ``first_row``/``first_col`` mark the sweep's first
     row of the stripe / first patch of the row (no spatial candidate from there);
     ``patch`` (3, c, psz, psz) and ``grad_sums`` (c, 2) are scratch.
     """
-    h, w = i0p.shape[1] - 2, i0p.shape[2] - 2
     y = iy * stride
     x = ix * stride
-    lo_y = np.float32(BORDER - psz + 1.0)
-    hi_y = np.float32(BORDER + h - 1.0)
-    lo_x = lo_y
-    hi_x = np.float32(BORDER + w - 1.0)
     xx, xy, yy = _load_patch(i0p, y, x, psz, patch, grad_sums)
     su = sparse[iy, ix, 0]
     sv = sparse[iy, ix, 1]
     best = INF
     if use_init or propagate:
-        best = _patch_ssd(patch, i1, _position(y, sv, lo_y, hi_y), _position(x, su, lo_x, hi_x), psz,
-                          mean_norm)
+        best = _step_at(patch, i1, grad_sums, y, x, su, sv, psz, mean_norm)[0]
     half = psz // 2
-    if use_init:
-        cu = init[y + half, x + half, 0]
-        cv = init[y + half, x + half, 1]
-        cost = _patch_ssd(patch, i1, _position(y, cv, lo_y, hi_y), _position(x, cu, lo_x, hi_x), psz,
-                          mean_norm)
+    # candidates in OpenCV's order: temporal (init_flow), previous in the row, previous row
+    for k in range(3):
+        if k == 0 and use_init:
+            cu = init[y + half, x + half, 0]
+            cv = init[y + half, x + half, 1]
+        elif k == 1 and propagate and not first_col:
+            cu = sparse[iy, ix - d, 0]
+            cv = sparse[iy, ix - d, 1]
+        elif k == 2 and propagate and not first_row:
+            cu = sparse[iy - d, ix, 0]
+            cv = sparse[iy - d, ix, 1]
+        else:
+            continue
+        cost = _step_at(patch, i1, grad_sums, y, x, cu, cv, psz, mean_norm)[0]
         if cost < best:
             best = cost
             su = cu
             sv = cv
-    if propagate:
-        if not first_col:
-            cu = sparse[iy, ix - d, 0]
-            cv = sparse[iy, ix - d, 1]
-            cost = _patch_ssd(patch, i1, _position(y, cv, lo_y, hi_y), _position(x, cu, lo_x, hi_x), psz,
-                          mean_norm)
-            if cost < best:
-                best = cost
-                su = cu
-                sv = cv
-        if not first_row:
-            cu = sparse[iy - d, ix, 0]
-            cv = sparse[iy - d, ix, 1]
-            cost = _patch_ssd(patch, i1, _position(y, cv, lo_y, hi_y), _position(x, cu, lo_x, hi_x), psz,
-                          mean_norm)
-            if cost < best:
-                best = cost
-                su = cu
-                sv = cv
     det = xx * yy - xy * xy
     if abs(det) < EPS:
         det = np.float32(EPS)
@@ -232,8 +197,7 @@ def _search_patch(i0p, i1, sparse, init, use_init, iy, ix, stride, psz, iters,
     v = sv
     prev = INF
     for _ in range(iters):
-        ssd, du, dv = _patch_step(patch, i1, grad_sums, _position(y, v, lo_y, hi_y),
-                                  _position(x, u, lo_x, hi_x), psz, mean_norm)
+        ssd, du, dv = _step_at(patch, i1, grad_sums, y, x, u, v, psz, mean_norm)
         u -= h11 * du + h12 * dv
         v -= h12 * du + h22 * dv
         if ssd >= prev:
