@@ -143,18 +143,17 @@ class DIS:
         finest, coarsest = min(sizes), max(sizes)
         pyr0, pyr1 = {}, {}
         for name, frame, pyr in (("I0", frame0, pyr0), ("I1", frame1, pyr1)):
-            full = ws.get(name, frame.shape)
-            np.multiply(frame, gain, out=full)
-            src = full
+            src, factor = frame, gain  # the first level takes the frame to 0..255
             for s in range(finest, coarsest + 1):
-                level = full
-                if s > 0:
-                    h, w = sizes[s]
-                    level = ws.get(f"{name}_{s}", (h, w, nc))
+                h, w = sizes[s]
+                level = ws.get(f"{name}_{s}", (h, w, nc))
+                if s == 0:
+                    np.multiply(frame, gain, out=level)
+                else:
                     yidx, ywts = _area_table(ws, src.shape[0], h)
                     xidx, xwts = _area_table(ws, src.shape[1], w)
-                    kd.area_cpu(src, yidx, ywts, xidx, xwts, level)
-                    src = level
+                    kd.area_cpu(src, yidx, ywts, xidx, xwts, factor, level)
+                src, factor = level, np.float32(1.0)
                 pyr[s] = _planar(ws, f"{name}p_{s}", level)
         flow = None
         for s in range(coarsest, finest - 1, -1):

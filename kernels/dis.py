@@ -73,9 +73,10 @@ def _weights(py, px):
 
 
 @internal(fastmath=FAST)
-def _patch_step(patch, i1, grad_sums, py, px, psz, mean_norm):
-    """SSD and its gradient ``(ssd, du, dv)`` (OpenCV's ``processPatch[MeanNorm]``);
-    ``patch`` and ``grad_sums`` as :func:`_load_patch` filled them."""
+def _patch_step(patch, i1, grad_sums, py, px, psz, mean_norm, gradient):
+    """SSD and its gradient ``(ssd, du, dv)`` (OpenCV's ``processPatch[MeanNorm]``; without
+    ``gradient`` only the SSD, ``computeSSD[MeanNorm]``, and du = dv = 0); ``patch`` and
+    ``grad_sums`` as :func:`_load_patch` filled them."""
     yi, xi, w00, w01, w10, w11 = _weights(py, px)
     n = np.float32(psz * psz)
     ssd = np.float32(0.0)
@@ -95,8 +96,9 @@ def _patch_step(patch, i1, grad_sums, py, px, psz, mean_norm):
                      - patch[0, c, a, b])
                 s += d
                 s2 += d * d
-                sx += d * patch[1, c, a, b]
-                sy += d * patch[2, c, a, b]
+                if gradient:
+                    sx += d * patch[1, c, a, b]
+                    sy += d * patch[2, c, a, b]
         if mean_norm:
             du += sx - s * grad_sums[c, 0] / n
             dv += sy - s * grad_sums[c, 1] / n
@@ -142,13 +144,13 @@ def _load_patch(i0p, y, x, psz, patch, grad_sums):
 
 
 @internal
-def _step_at(patch, i1, grad_sums, y, x, u, v, psz, mean_norm):
+def _step_at(patch, i1, grad_sums, y, x, u, v, psz, mean_norm, gradient):
     """:func:`_patch_step` for the patch at (y, x) moved by (u, v), its corner in the
     bordered frame1 clamped as OpenCV does."""
     lo = np.float32(BORDER - psz + 1.0)
     py = min(max(np.float32(y + BORDER) + v, lo), np.float32(i1.shape[1] - BORDER - 1.0))
     px = min(max(np.float32(x + BORDER) + u, lo), np.float32(i1.shape[2] - BORDER - 1.0))
-    return _patch_step(patch, i1, grad_sums, py, px, psz, mean_norm)
+    return _patch_step(patch, i1, grad_sums, py, px, psz, mean_norm, gradient)
 
 
 @internal
@@ -167,7 +169,7 @@ def _search_patch(i0p, i1, sparse, init, use_init, iy, ix, stride, psz, iters,
     sv = sparse[iy, ix, 1]
     best = INF
     if use_init or propagate:
-        best = _step_at(patch, i1, grad_sums, y, x, su, sv, psz, mean_norm)[0]
+        best = _step_at(patch, i1, grad_sums, y, x, su, sv, psz, mean_norm, False)[0]
     half = psz // 2
     # candidates in OpenCV's order: temporal (init_flow), previous in the row, previous row
     for k in range(3):
@@ -182,7 +184,7 @@ def _search_patch(i0p, i1, sparse, init, use_init, iy, ix, stride, psz, iters,
             cv = sparse[iy - d, ix, 1]
         else:
             continue
-        cost = _step_at(patch, i1, grad_sums, y, x, cu, cv, psz, mean_norm)[0]
+        cost = _step_at(patch, i1, grad_sums, y, x, cu, cv, psz, mean_norm, False)[0]
         if cost < best:
             best = cost
             su = cu
@@ -197,7 +199,7 @@ def _search_patch(i0p, i1, sparse, init, use_init, iy, ix, stride, psz, iters,
     v = sv
     prev = INF
     for _ in range(iters):
-        ssd, du, dv = _step_at(patch, i1, grad_sums, y, x, u, v, psz, mean_norm)
+        ssd, du, dv = _step_at(patch, i1, grad_sums, y, x, u, v, psz, mean_norm, True)
         u -= h11 * du + h12 * dv
         v -= h12 * du + h22 * dv
         if ssd >= prev:
@@ -314,16 +316,16 @@ def start_vectors_cpu(flow, stride, psz, sparse):
                        half:half + (ws - 1) * stride + 1:stride]
 
 
-def area_cpu(src, yidx, ywts, xidx, xwts, out):
-    """INTER_AREA resize of an (h, w, c) image into ``out`` (Farneback's area taps)."""
-    run_bands(_area_band, src, yidx, ywts, xidx, xwts, out)
+def area_cpu(src, yidx, ywts, xidx, xwts, factor, out):
+    """INTER_AREA resize of an (h, w, c) image, times ``factor``, into ``out`` (Farneback's
+    area taps)."""
+    run_bands(_area_band, src, yidx, ywts, xidx, xwts, factor, out)
 
 
 @njit(nogil=True, cache=True)
-def _area_band(src, yidx, ywts, xidx, xwts, out, band, n_bands):
+def _area_band(src, yidx, ywts, xidx, xwts, factor, out, band, n_bands):
     start, stop = band_range(out.shape[0], band, n_bands)
-    one = np.float32(1.0)
     for dy in range(start, stop):
         for dx in range(out.shape[1]):
             for c in range(out.shape[2]):
-                out[dy, dx, c] = area_flow_pixel(src, dy, dx, yidx, ywts, xidx, xwts, one, c)
+                out[dy, dx, c] = area_flow_pixel(src, dy, dx, yidx, ywts, xidx, xwts, factor, c)
