@@ -34,6 +34,7 @@ _PUBLIC = {
     "dis": "._dis",
     "DIS": "._dis",
     "lucas_kanade": "._lk_dense",
+    "variational_refinement": "._variational",
     "lucas_kanade_sparse": "._lk_sparse",
     "good_features": "._lk_sparse",
     "sample_pair": ".data",

@@ -71,6 +71,11 @@ CASES = {
         gray.astype(np.float32), flow, mode="softmax", metric=-gray.astype(np.float32))),
     "splat_float64_rgb": _case(
         lambda fk, gray, rgb, flow, pts: fk.splat(rgb.astype(np.float64), flow)),
+    # one specialisation for every dtype and channel count (float32 (H, W, C) frames)
+    "variational_refinement": _case(
+        lambda fk, gray, rgb, flow, pts: fk.variational_refinement(gray, gray, flow)),
+    "variational_refinement_rgb": _case(
+        lambda fk, gray, rgb, flow, pts: fk.variational_refinement(rgb, rgb, flow)),
     "fill_holes": _case(lambda fk, gray, rgb, flow, pts: fk.fill_holes(rgb, gray > 200)),
 }
 
@@ -78,11 +83,14 @@ CASES = {
 # different signatures of one kernel at the same time could each rewrite Numba's index file
 # for it and drop the other's entry.
 GROUPS = {
-    "farneback": ("farneback_gray", "farneback_rgb", "dis_gray", "dis_rgb"),
     "sparse": ("lucas_kanade_sparse", "good_features"),
-    # lucas_kanade warps with kernels.warp's row warper, extrapolate with its driver
-    "warp": ("warp_linear", "warp_cubic", "warp_nearest", "warp_float32_gray", "warp_float32_rgb",
-             "warp_float64_rgb", "lucas_kanade", "lucas_kanade_rgb", "extrapolate"),
+    # lucas_kanade and variational_refinement warp with kernels.warp's row warper, extrapolate
+    # with its driver; dis calls the variational refinement and Farneback's resize helpers,
+    # which ties Farneback to this group
+    "warp": ("farneback_gray", "farneback_rgb", "warp_linear", "warp_cubic", "warp_nearest",
+             "warp_float32_gray", "warp_float32_rgb", "warp_float64_rgb", "lucas_kanade",
+             "lucas_kanade_rgb", "extrapolate", "variational_refinement",
+             "variational_refinement_rgb", "dis_gray", "dis_rgb"),
     "smooth": ("smooth_gaussian", "smooth_gaussian_float64", "smooth_median", "smooth_bilateral"),
     "color": ("flow_to_color",),
     "splat": ("splat_uint8_rgb", "splat_float32_softmax", "splat_float64_rgb"),

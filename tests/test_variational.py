@@ -5,8 +5,10 @@ import cv2
 import numpy as np
 import pytest
 
+import flowkit
 from flowkit import _variational
-from cases import ground_truth_case
+from flowkit.kernels import variational
+from cases import GROUND_TRUTH_CASES, ground_truth_case, textured_image, translated_pair
 
 OPENCV_DEFAULTS = dict(alpha=20.0, delta=5.0, gamma=10.0, iterations=5, sor_iterations=5, omega=1.6)
 
@@ -66,3 +68,252 @@ def test_refine_gray_matches_opencv_from_farneback():
                                     *OPENCV_DEFAULTS.values())
     diff = np.abs(ours - ref)
     assert diff.max() < 5e-3 and diff.mean() < 1e-5
+
+
+def test_public_function_matches_opencv_for_uint8_without_normalize():
+    frame0, frame1, _, _, start = perturbed_truth("Venus", quantum=1 / 32, seed=1)
+    ref = opencv_refine(frame0, frame1, start, **OPENCV_DEFAULTS)
+    ours = flowkit.variational_refinement(frame0, frame1, start, normalize=False)
+    assert ours.dtype == np.float32 and ours.shape == start.shape
+    assert np.abs(ours - ref).max() < 1e-4
+
+
+def test_derivatives_match_opencv_remap_and_sobel():
+    # OpenCV's prepareBuffers: remap (linear, replicate), mean and difference, Sobel ksize=1
+    frame0, frame1, _, _, start = perturbed_truth("RubberWhale", quantum=1 / 32, seed=2)
+    f0, f1 = frame0.astype(np.float32), frame1.astype(np.float32)
+    h, w = f0.shape
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    warped = cv2.remap(f1, xs + start[..., 0], ys + start[..., 1], cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE)
+    mean = 0.5 * f0 + 0.5 * warped
+    iz = warped - f0
+
+    def sobel(image, dx, dy):
+        return cv2.Sobel(image, -1, dx, dy, ksize=1, borderType=cv2.BORDER_REPLICATE)
+
+    ix, iy = sobel(mean, 1, 0), sobel(mean, 0, 1)
+    ref = [ix, iy, iz, sobel(ix, 1, 0), sobel(ix, 0, 1), sobel(iy, 0, 1), sobel(iz, 1, 0),
+           sobel(iz, 0, 1)]
+    ours = variational.derivatives_cpu(f0, f1, start)
+    for k in range(variational.N_DERIVATIVES):
+        # bilinear weights in float64 (flowkit) or float32 tables (OpenCV): 255 * 2**-22 or so
+        np.testing.assert_allclose(ours[k], ref[k], atol=2e-4, err_msg=f"derivative {k}")
+
+
+# ------------------------------------------------------------------ the energy it minimises
+
+@pytest.mark.parametrize("name", ["RubberWhale", "Venus"])
+def test_no_iteration_increases_the_energy(name):
+    frame0, frame1, _, _, start = perturbed_truth(name, sigma=0.7, seed=3)
+    energies = [flowkit_energy(frame0, frame1, flowkit.variational_refinement(
+        frame0, frame1, start, iterations=k), start) for k in range(6)]
+    assert energies[0] == pytest.approx(flowkit_energy(frame0, frame1, start, start))
+    steps = np.diff(energies)
+    # float32 refinement, float64 energy: allow 1e-6 relative noise; the real steps are far larger
+    assert np.all(steps < 1e-6 * energies[0]), energies
+    assert energies[-1] < 0.6 * energies[0], energies  # measured 0.37 and 0.41
+
+
+def test_more_sor_sweeps_lower_the_energy_further():
+    frame0, frame1, _, _, start = perturbed_truth("RubberWhale", seed=4)
+    energies = [flowkit_energy(frame0, frame1, flowkit.variational_refinement(
+        frame0, frame1, start, sor_iterations=k), start) for k in (0, 1, 5, 20)]
+    assert energies[0] == pytest.approx(flowkit_energy(frame0, frame1, start, start))
+    assert np.all(np.diff(energies) < 0), energies
+
+
+def flowkit_energy(frame0, frame1, flow, reference):
+    return _variational.variational_energy(frame0, frame1, flow, reference=reference)
+
+
+def test_energy_matches_a_direct_float64_evaluation():
+    # the energy of a tiny pair written out term by term (kernels/variational.py's docstring)
+    rng = np.random.default_rng(5)
+    f0 = (textured_image(9, 11, seed=6) * 255).astype(np.uint8)
+    f1 = np.roll(f0, 1, axis=1)
+    start = rng.normal(0, 0.3, (9, 11, 2)).astype(np.float32)
+    flow = start + rng.normal(0, 0.2, start.shape).astype(np.float32)
+    d = variational.derivatives_cpu(f0.astype(np.float32), f1.astype(np.float32), start)
+    d = d.astype(np.float64)
+    alpha, delta, gamma, z2, e2 = 3.0, 2.0, 4.0, 0.01, 1e-6
+    total = 0.0
+    for y in range(9):
+        for x in range(11):
+            du, dv = (flow[y, x] - start[y, x]).astype(np.float64)
+            ix, iy, iz, ixx, ixy, iyy, ixz, iyz = d[:, y, x]
+            total += delta * np.sqrt((iz + ix * du + iy * dv) ** 2 / (ix ** 2 + iy ** 2 + z2) + e2)
+            total += gamma * np.sqrt((ixz + ixx * du + ixy * dv) ** 2 / (ixx ** 2 + ixy ** 2 + z2)
+                                     + (iyz + ixy * du + iyy * dv) ** 2 / (iyy ** 2 + ixy ** 2 + z2)
+                                     + e2)
+            total += z2 * (du ** 2 + dv ** 2)
+            right = flow[y, min(x + 1, 10)].astype(np.float64) - flow[y, x]
+            below = flow[min(y + 1, 8), x].astype(np.float64) - flow[y, x]
+            total += alpha * np.sqrt((right ** 2).sum() + (below ** 2).sum() + e2)
+    ours = _variational.variational_energy(f0, f1, flow, reference=start, alpha=alpha,
+                                           delta=delta, gamma=gamma, normalize=False)
+    assert ours == pytest.approx(total, rel=1e-9)  # summation order
+
+
+# ------------------------------------------------------------------------------ accuracy
+
+@pytest.mark.parametrize("name", ["RubberWhale", "Venus"])
+def test_lowers_the_error_of_a_perturbed_ground_truth(name):
+    frame0, frame1, gt, valid, start = perturbed_truth(name, sigma=0.5, seed=6)
+    before, after = epe(start, gt, valid), epe(flowkit.variational_refinement(frame0, frame1, start), gt, valid)
+    # measured: RubberWhale 0.63 -> 0.10 px, Venus 0.63 -> 0.14 px
+    assert after < 0.5 * before, (before, after)
+
+
+@pytest.mark.parametrize("name", list(GROUND_TRUTH_CASES))
+def test_improves_farneback_on_the_shared_pairs(name):
+    frame0, frame1, gt, valid = ground_truth_case(name)
+    start = flowkit.farneback(frame0, frame1)
+    before = epe(start, gt, valid)
+    after = epe(flowkit.variational_refinement(frame0, frame1, start), gt, valid)
+    # measured: RubberWhale 0.350 -> 0.251, Venus 1.390 -> 1.318, Yosemite 0.395 -> 0.361,
+    # Sintel alley_1 0.929 -> 0.802
+    assert after < 0.96 * before, (before, after)
+
+
+# ------------------------------------------------------------------ exactness and layouts
+
+def test_identical_frames_with_zero_flow_stay_zero():
+    gray = (textured_image(20, 26, seed=7) * 255).astype(np.uint8)
+    colour = textured_image(20, 26, seed=8, channels=3).astype(np.float32)
+    for frame in (gray, colour, np.zeros((20, 26))):
+        zero = np.zeros(frame.shape[:2] + (2,), np.float32)
+        out = flowkit.variational_refinement(frame, frame, zero)
+        assert out.dtype == np.float32 and np.array_equal(out, zero)
+
+
+def test_iterations_zero_returns_the_flow():
+    frame0, frame1, _, _, start = perturbed_truth("Venus")
+    out = flowkit.variational_refinement(frame0, frame1, start.astype(np.float64), iterations=0)
+    assert out.dtype == np.float32 and np.array_equal(out, start)
+
+
+@pytest.fixture(scope="module")
+def small_pair():
+    base = textured_image(30, 36, seed=9, channels=3)
+    frame1 = np.roll(base, (1, 2), axis=(0, 1))
+    flow = np.random.default_rng(9).normal(0, 0.5, (30, 36, 2)).astype(np.float32)
+    return base, frame1, flow
+
+
+def test_colour_is_refined_on_the_channel_mean(small_pair):
+    frame0, frame1, flow = small_pair
+    # without the stretch (which spans all channels of a colour pair, the mean's range for gray)
+    colour = flowkit.variational_refinement(frame0, frame1, flow, normalize=False)
+    gray = flowkit.variational_refinement(frame0.mean(-1), frame1.mean(-1), flow, normalize=False)
+    np.testing.assert_allclose(colour, gray, atol=1e-4)  # mean in float32 vs float64
+    colour = flowkit.variational_refinement(frame0, frame1, flow)
+    rgba = [np.concatenate([f, np.random.default_rng(1).random(f.shape[:2] + (1,))], -1)
+            for f in (frame0, frame1)]
+    np.testing.assert_array_equal(flowkit.variational_refinement(*rgba, flow), colour)
+
+
+@pytest.mark.parametrize("a, b", [(3.0, -1.0), (0.01, 0.5), (250.0, 4.0)])
+def test_intensity_stretch_makes_gain_and_offset_irrelevant(small_pair, a, b):
+    frame0, frame1, flow = small_pair
+    ref = flowkit.variational_refinement(frame0, frame1, flow)
+    out = flowkit.variational_refinement(a * frame0 + b, a * frame1 + b, flow)
+    np.testing.assert_allclose(out, ref, atol=1e-3)  # float32 rounding of the stretch, iterated
+
+
+def test_uint16_and_float_without_normalize_read_like_uint8():
+    frame0, frame1, _, _, start = perturbed_truth("Venus", seed=7)
+    ref = flowkit.variational_refinement(frame0, frame1, start, normalize=False)
+    u16 = flowkit.variational_refinement(*(f.astype(np.uint16) * 257 for f in (frame0, frame1)),
+                                         start, normalize=False)
+    flt = flowkit.variational_refinement(*(f / 255.0 for f in (frame0, frame1)), start,
+                                         normalize=False)
+    np.testing.assert_allclose(u16, ref, atol=1e-3)
+    np.testing.assert_allclose(flt, ref, atol=1e-3)
+
+
+def test_batch_equals_pairs(small_pair):
+    frame0, frame1, flow = small_pair
+    frames0 = np.stack([frame0, frame1])
+    frames1 = np.stack([frame1, frame0])
+    flows = np.stack([flow, -flow])
+    out = flowkit.variational_refinement(frames0, frames1, flows, iterations=2)
+    assert out.shape == (2, 30, 36, 2)
+    for i in range(2):
+        np.testing.assert_array_equal(
+            out[i], flowkit.variational_refinement(frames0[i], frames1[i], flows[i], iterations=2))
+
+
+# -------------------------------------------------------------------------------- CUDA
+
+def test_cuda_matches_cpu_gray():
+    frame0, frame1, _ = translated_pair(14, 17, 0.75, -0.5, seed=11)
+    flow = np.random.default_rng(11).normal(0, 0.4, (14, 17, 2)).astype(np.float32)
+    kw = {"iterations": 2, "sor_iterations": 3}
+    cpu = flowkit.variational_refinement(frame0, frame1, flow, **kw)
+    gpu = flowkit.variational_refinement(frame0, frame1, flow, device="cuda", **kw)
+    assert isinstance(gpu, np.ndarray) and gpu.dtype == np.float32 and gpu.shape == cpu.shape
+    assert np.abs(cpu - flow).mean() > 0.05
+    assert np.abs(gpu - cpu).max() < 1e-5
+
+
+def test_cuda_matches_cpu_colour_batch(small_pair):
+    frame0, frame1, flow = (a[:10, :13] for a in small_pair)
+    frames = (np.stack([frame0, frame1]) * 255).astype(np.uint8)
+    kw = {"iterations": 2, "sor_iterations": 2, "normalize": False}
+    args = (frames, frames[::-1], np.stack([flow, flow[::-1]]))
+    cpu = flowkit.variational_refinement(*args, **kw)
+    gpu = flowkit.variational_refinement(*args, device="cuda", **kw)
+    assert gpu.shape == (2, 10, 13, 2)
+    assert np.abs(gpu - cpu).max() < 1e-5
+
+
+def test_refine_gray_on_device_arrays_matches_cpu():
+    from numba import cuda
+
+    frame0, frame1, _ = translated_pair(9, 12, 0.5, 0.25, seed=13)
+    f0, f1 = (np.ascontiguousarray(f * 255, np.float32) for f in (frame0, frame1))
+    flow = np.zeros((9, 12, 2), np.float32)
+    args = (10.0, 5.0, 10.0, 2, 2, 1.5)
+    cpu = _variational.refine_gray(f0, f1, flow, *args)
+    gpu = _variational.refine_gray(cuda.to_device(f0), cuda.to_device(f1), cuda.to_device(flow), *args)
+    np.testing.assert_allclose(gpu.copy_to_host(), cpu, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- bad input
+
+Z8 = np.zeros((8, 8))
+F8 = np.zeros((8, 8, 2), np.float32)
+
+
+@pytest.mark.parametrize("args, kw, error, match", [
+    ((np.zeros(8), np.zeros(8), F8), {}, ValueError, "frame0: expected 2-D or 3-D or 4-D"),
+    ((Z8, np.zeros((8, 9)), F8), {}, ValueError, "frame1: expected the same shape"),
+    ((np.zeros((8, 8), bool), np.zeros((8, 8), bool), F8), {}, TypeError, "frame0: expected dtype"),
+    ((np.zeros((8, 8, 2)),) * 2 + (F8,), {}, ValueError, "frame0: expected 1, 3 or 4 channels"),
+    ((np.full((8, 8), np.nan), Z8, F8), {}, ValueError, "frame0: expected finite values"),
+    ((Z8, Z8, np.zeros((8, 9, 2))), {}, ValueError, r"flow: expected shape \(8, 8, 2\)"),
+    ((Z8, Z8, np.zeros((8, 8, 3))), {}, ValueError, r"flow: expected shape \(H, W, 2\)"),
+    ((Z8, Z8, np.zeros((8, 8, 2), np.int32)), {}, TypeError, "flow: expected a float dtype"),
+    ((Z8, Z8, np.full((8, 8, 2), np.inf)), {}, ValueError, "flow: expected finite values"),
+    ((np.zeros((3, 8, 8)),) * 2 + (F8,), {}, ValueError, r"flow: expected shape \(3, 8, 8, 2\)"),
+    ((Z8, Z8, [[0.0]]), {}, ValueError, "flow: expected shape"),
+    ((Z8, Z8, F8), {"alpha": -1.0}, ValueError, r"alpha: expected a number in \[0.0, inf\]"),
+    ((Z8, Z8, F8), {"delta": "5"}, TypeError, "delta: expected a real number"),
+    ((Z8, Z8, F8), {"gamma": float("nan")}, ValueError, "gamma: expected a finite number"),
+    ((Z8, Z8, F8), {"iterations": -1}, ValueError, "iterations: expected an integer >= 0"),
+    ((Z8, Z8, F8), {"iterations": 2.0}, TypeError, "iterations: expected an integer"),
+    ((Z8, Z8, F8), {"sor_iterations": -2}, ValueError, "sor_iterations: expected an integer >= 0"),
+    ((Z8, Z8, F8), {"omega": 2.0}, ValueError, r"omega: expected a number in \(0.0, 2.0\)"),
+    ((Z8, Z8, F8), {"omega": 0}, ValueError, r"omega: expected a number in \(0.0, 2.0\)"),
+    ((Z8, Z8, F8), {"normalize": 1}, TypeError, "normalize: expected a bool"),
+    ((Z8, Z8, F8), {"device": "tpu"}, ValueError, "device: expected one of"),
+])
+def test_bad_input_raises(args, kw, error, match):
+    with pytest.raises(error, match=match):
+        flowkit.variational_refinement(*args, **kw)
+
+
+def test_energy_bad_reference_raises():
+    with pytest.raises(ValueError, match=r"reference: expected shape \(8, 8, 2\)"):
+        _variational.variational_energy(Z8, Z8, F8, reference=np.zeros((8, 9, 2)))
