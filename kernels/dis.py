@@ -18,11 +18,15 @@ Inverse Search" (ECCV 2016) and OpenCV's ``modules/video/src/dis_flow.cpp`` (own
 * densification: each pixel's flow is the average of the overlapping patches' vectors
   weighted by ``1 / max(|I0 - I1 warped by that vector|, 1)``.
 
-Images are planar ``(C, H, W)`` float32 with C = 1 or 3 (pyramids are built as
-``(H, W, C)`` by Farneback's INTER_AREA taps and viewed or copied to planar); colour sums the SSD, its gradient and the
-structure tensor over channels (mean normalisation per channel), and the densification weight
-uses the mean absolute difference over channels. Gray input follows OpenCV's arithmetic (in
-float32, where OpenCV keeps uint8 pyramids and int16 gradients).
+Images are planar ``(C, H, W)`` float32 with C = 1 or 3 (pyramids are built as ``(H, W, C)``
+by Farneback's INTER_AREA taps and viewed or copied to planar); colour sums the SSD, its
+gradient and the structure tensor over channels (mean normalisation per channel), and the
+densification weight uses the mean absolute difference over channels. Gray input follows
+OpenCV's arithmetic (in float32, where OpenCV keeps uint8 pyramids and int16 gradients).
+
+CPU drivers: ``search_cpu`` (bands of whole stripes; the Sobel gradients are computed per
+patch as it is loaded, from frame0 with a one-pixel reflect-101 border), ``densify_cpu`` and
+``area_cpu`` (row bands). Kernels never validate; ``flowkit._dis`` owns the options.
 """
 
 import math
