@@ -31,6 +31,8 @@ _PUBLIC = {
     "farneback": "._farneback",
     "Farneback": "._farneback",
     "farneback_video": "._farneback",
+    "dis": "._dis",
+    "DIS": "._dis",
     "lucas_kanade": "._lk_dense",
     "variational_refinement": "._variational",
     "lucas_kanade_sparse": "._lk_sparse",

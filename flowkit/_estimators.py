@@ -3,16 +3,20 @@ generators use to turn ``flow="farneback"`` (or a callable) into a function
 ``(frame0, frame1) -> flow``.
 """
 
+import functools
 import importlib
 import inspect
 
 from ._validate import describe
 
-# name -> (module relative to this package, function name); every estimator takes
-# (frame0, frame1, **keyword_options) and returns an (H, W, 2) float32 flow
+# name -> (module relative to this package, function name[, fixed keyword options]); every
+# estimator takes (frame0, frame1, **keyword_options) and returns an (H, W, 2) float32 flow
 _REGISTRY = {
     "farneback": ("._farneback", "farneback"),
     "lucas_kanade": ("._lk_dense", "lucas_kanade"),
+    "dis": ("._dis", "dis"),
+    **{f"dis-{preset}": ("._dis", "dis", {"preset": preset})
+       for preset in ("ultrafast", "fast", "medium", "accurate")},
 }
 # keyword parameters that are per-call arrays or change the return value, not options
 _NOT_OPTIONS = frozenset({"init_flow", "return_confidence"})
@@ -29,8 +33,14 @@ def list_estimators():
 
 
 def _function(name):
-    module, attribute = _REGISTRY[name]
-    return getattr(importlib.import_module(module, __package__), attribute)
+    module, attribute, *fixed = _REGISTRY[name]
+    function = getattr(importlib.import_module(module, __package__), attribute)
+    return functools.partial(function, **fixed[0]) if fixed else function
+
+
+def _fixed(name):
+    """Options a registered name sets itself (``dis-fast``: the preset)."""
+    return _REGISTRY[name][2] if len(_REGISTRY[name]) > 2 else {}
 
 
 def estimator_options(name):
@@ -42,7 +52,8 @@ def estimator_options(name):
     """
     signature = inspect.signature(_function(name))
     return [p.name for p in signature.parameters.values()
-            if p.kind == p.KEYWORD_ONLY and p.name not in _NOT_OPTIONS]
+            if p.kind == p.KEYWORD_ONLY and p.name not in _NOT_OPTIONS
+            and p.name not in _fixed(name)]
 
 
 def get_estimator(flow, options=None, *, name="flow", options_name="flow_options"):

@@ -3,7 +3,7 @@
 import numpy as np
 
 from . import _validate as V
-from ._backend import CUDA, as_array, device_array, is_device_array, select_device, to_host, to_output
+from ._backend import CUDA, device_array, is_device_array, select_device, to_host, to_output
 from ._intensity import prepare_frames
 from .kernels import farneback as fb
 
@@ -72,10 +72,7 @@ class Farneback:
             raise ValueError(
                 f"frame0: expected frames at least {smallest}x{smallest} pixels for "
                 f"poly_n={p.poly_n} (the expansion window), got {height}x{width}")
-        if init_flow is not None:
-            init_flow = as_array(init_flow)
-            V.check_flow("init_flow", init_flow, shape=lead)
-            V.check_finite("init_flow", init_flow)
+        init_flow = V.check_init_flow(init_flow, lead)
         backend = select_device(self.device, frame0=frame0, frame1=frame1, init_flow=init_flow)
         gpu_input = is_device_array(frame0)
         plan = fb.plan_levels(height, width, p.levels, p.pyr_scale)

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from ._backend import (CUDA, as_array, device_array, is_device_array, select_device, to_device, to_host,
+from ._backend import (CUDA, device_array, is_device_array, select_device, to_device, to_host,
                        to_output)
 from ._intensity import prepare_frames
-from ._validate import check_bool, check_finite, check_flow, check_frame_pair, check_int, to_nhwc
+from ._validate import check_bool, check_frame_pair, check_init_flow, check_int, to_nhwc
 from .kernels import lk_dense
 
 
@@ -101,10 +101,7 @@ def lucas_kanade(frame0, frame1, *, radius=7, num_warp=10, gaussian=False, prefi
     else:
         levels = check_int("levels", levels, min_value=1,
                            max_value=lk_dense.max_levels(height, width))
-    if init_flow is not None:
-        init_flow = as_array(init_flow)
-        check_flow("init_flow", init_flow, shape=lead)
-        check_finite("init_flow", init_flow)
+    init_flow = check_init_flow(init_flow, lead)
     backend = select_device(device, frame0=frame0, frame1=frame1, init_flow=init_flow)
     gpu_input = is_device_array(frame0)
     args = (radius, num_warp, gaussian, prefilter, levels)

@@ -156,6 +156,19 @@ def check_finite(name, array):
         raise ValueError(f"{name}: expected finite values, got NaN or infinity")
 
 
+def check_init_flow(init_flow, lead):
+    """An estimator's optional ``init_flow``: None, or a finite float flow of the frames'
+    lead shape ``(H, W)`` / ``(N, H, W)``; returned as an array (``_backend.as_array``)."""
+    if init_flow is None:
+        return None
+    from ._backend import as_array
+
+    init_flow = as_array(init_flow)
+    check_flow("init_flow", init_flow, shape=lead)
+    check_finite("init_flow", init_flow)
+    return init_flow
+
+
 def check_bool(name, value):
     """A Python or NumPy bool (not an int); returns it as ``bool``."""
     if not isinstance(value, (bool, np.bool_)):

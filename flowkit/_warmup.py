@@ -39,6 +39,10 @@ def _case(call):
 CASES = {
     "farneback_gray": _case(lambda fk, gray, rgb, flow, pts: fk.farneback(gray, gray)),
     "farneback_rgb": _case(lambda fk, gray, rgb, flow, pts: fk.farneback(rgb, rgb)),
+    # dis: its kernels, Farneback's INTER_AREA and bilinear resize drivers, the variational
+    # refinement; gray and colour share one compilation (planar float32 frames)
+    "dis_gray": _case(lambda fk, gray, rgb, flow, pts: fk.dis(gray, gray)),
+    "dis_rgb": _case(lambda fk, gray, rgb, flow, pts: fk.dis(rgb, rgb, init_flow=flow)),
     "lucas_kanade": _case(lambda fk, gray, rgb, flow, pts: fk.lucas_kanade(gray, gray)),
     "lucas_kanade_rgb": _case(lambda fk, gray, rgb, flow, pts: fk.lucas_kanade(rgb, rgb)),
     "lucas_kanade_sparse": _case(lambda fk, gray, rgb, flow, pts: fk.lucas_kanade_sparse(gray, gray, pts)),
@@ -79,13 +83,14 @@ CASES = {
 # different signatures of one kernel at the same time could each rewrite Numba's index file
 # for it and drop the other's entry.
 GROUPS = {
-    "farneback": ("farneback_gray", "farneback_rgb"),
     "sparse": ("lucas_kanade_sparse", "good_features"),
     # lucas_kanade and variational_refinement warp with kernels.warp's row warper, extrapolate
-    # with its driver
-    "warp": ("warp_linear", "warp_cubic", "warp_nearest", "warp_float32_gray", "warp_float32_rgb",
-             "warp_float64_rgb", "lucas_kanade", "lucas_kanade_rgb", "extrapolate",
-             "variational_refinement", "variational_refinement_rgb"),
+    # with its driver; dis calls the variational refinement and Farneback's resize helpers,
+    # which ties Farneback to this group
+    "warp": ("farneback_gray", "farneback_rgb", "warp_linear", "warp_cubic", "warp_nearest",
+             "warp_float32_gray", "warp_float32_rgb", "warp_float64_rgb", "lucas_kanade",
+             "lucas_kanade_rgb", "extrapolate", "variational_refinement",
+             "variational_refinement_rgb", "dis_gray", "dis_rgb"),
     "smooth": ("smooth_gaussian", "smooth_gaussian_float64", "smooth_median", "smooth_bilateral"),
     "color": ("flow_to_color",),
     "splat": ("splat_uint8_rgb", "splat_float32_softmax", "splat_float64_rgb"),

@@ -250,8 +250,8 @@ def demo(out_dir, method="farneback", options=None):
     ----------
     out_dir : str or Path
         Folder for the outputs; created if missing.
-    method : {"farneback", "lucas_kanade"}
-        The estimator.
+    method : str
+        The estimator, a name from ``flowkit.list_estimators()``.
     options : dict, optional
         Keyword options of the estimator.
 
@@ -711,7 +711,11 @@ def build_parser():
         help="keyword option of the method, repeatable; VALUE is a Python literal (5, 0.5, True) "
              "or a word. farneback: pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, "
              "gaussian, normalize, device (and use_previous_flow for a video); lucas_kanade: radius, "
-             "num_warp, gaussian, prefilter, levels, normalize, device. normalize=true (the default) "
+             "num_warp, gaussian, prefilter, levels, normalize, device; dis: preset (ultrafast, fast, "
+             "medium, accurate), finest_scale, patch_size, patch_stride, gradient_descent_iterations, "
+             "variational_refinement_iterations, variational_refinement_alpha / _delta / _gamma, "
+             "use_mean_normalization, use_spatial_propagation, normalize, device (dis-PRESET: the same "
+             "but preset). normalize=true (the default) "
              "stretches each pair to [0, 1] so the flow does not depend on the intensity scale; "
              "normalize=false gives OpenCV / scikit-image parity. These are all; init_flow and "
              "return_confidence are not options, and an unknown name is an error listing the valid ones")

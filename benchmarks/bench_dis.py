@@ -1,0 +1,140 @@
+"""Dense Inverse Search beside cv2.DISOpticalFlow (and Farneback) at equal thread counts.
+
+Run: ``pytest benchmarks/bench_dis.py --benchmark-only`` times each preset at 640x480 and
+1280x720 on bench_farneback's uint8 gray pair (a smooth texture and its warp by a smooth
+flow of a few pixels); each group holds OpenCV's preset and flowkit's (``normalize=False``, OpenCV's
+reading), and flowkit's ``accurate`` beside OpenCV's medium. ``python
+benchmarks/bench_dis.py accuracy [repeats]`` prints the table of docs/accuracy.md ("DIS
+accuracy"): EPE and time per pair (median [range] over ``repeats`` calls after a warm-up) of
+flowkit's presets, OpenCV's DIS presets, OpenCV's Farneback (tutorial settings) and
+flowkit's Farneback on the shared ground-truth pairs, at ``FLOWKIT_BENCH_THREADS`` threads
+for both libraries. ``python benchmarks/bench_dis.py sizes [repeats]`` prints the time per
+pair at 640x480 and 1280x720 for each preset (and medium without the variational
+refinement, in both libraries) on the synthetic pair.
+"""
+
+import flowkit
+
+import cv2
+import numpy as np
+import pytest
+from bench_farneback import _pair
+from conftest import THREADS, run
+
+CV_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+              "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+              "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+TUTORIAL = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2)
+
+
+@pytest.mark.parametrize("size", ["640x480", "1280x720"])
+@pytest.mark.parametrize("preset", ["ultrafast", "fast", "medium"])
+@pytest.mark.parametrize("impl", ["opencv", "flowkit", "flowkit-accurate"])
+def test_dis(benchmark, impl, preset, size):
+    if impl == "flowkit-accurate" and preset != "medium":
+        pytest.skip("accurate is compared with OpenCV's medium only")
+    f0, f1 = _pair(size)
+    benchmark.group = f"dis {preset} {size} uint8 gray"
+    if impl == "opencv":
+        est = cv2.DISOpticalFlow_create(CV_PRESETS[preset])
+        fn = lambda: est.calc(f0, f1, None)
+    else:
+        est = flowkit.DIS(preset="accurate" if impl == "flowkit-accurate" else preset,
+                          normalize=False)
+        fn = lambda: est(f0, f1)
+    run(benchmark, fn, rounds=10, warmup_rounds=2)
+
+
+def _accuracy(repeats=5):
+    """Print the EPE and time table of docs/accuracy.md, "DIS accuracy" (needs ../shared/data)."""
+    import pathlib
+    import statistics
+    import sys
+    import time
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
+    from cases import ground_truth_case
+
+    flowkit.set_num_threads(THREADS)
+    cv2.setNumThreads(THREADS)
+
+    def epe(flow, gt, valid):
+        return np.linalg.norm(flow.astype(np.float64) - gt, axis=-1)[valid].mean()
+
+    methods = {}
+    for preset in ("ultrafast", "fast", "medium", "accurate"):
+        est = flowkit.DIS(preset=preset, normalize=False)
+        methods[f"flowkit dis {preset}"] = lambda a, b, est=est: est(a, b)
+    for preset, code in CV_PRESETS.items():
+        est = cv2.DISOpticalFlow_create(code)
+        methods[f"OpenCV DIS {preset}"] = lambda a, b, est=est: est.calc(a, b, None)
+    o = TUTORIAL
+    methods["OpenCV Farneback"] = lambda a, b: cv2.calcOpticalFlowFarneback(
+        a, b, None, o["pyr_scale"], o["levels"], o["winsize"], o["iterations"], o["poly_n"],
+        o["poly_sigma"], 0)
+    methods["flowkit farneback"] = lambda a, b: flowkit.farneback(a, b, normalize=False, **o)
+
+    names = ("RubberWhale", "Venus", "Yosemite", "Sintel-alley_1")
+    cases = [ground_truth_case(name) for name in names]
+    print(f"threads={THREADS}; EPE (px) per pair, mean; time per pair (ms), median [range] of "
+          f"{repeats} calls")
+    print("| method | " + " | ".join(names) + " | mean EPE | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * (2 * len(names) + 1))
+    for label, fn in methods.items():
+        errors, times = [], []
+        for f0, f1, gt, valid in cases:
+            flow = fn(f0, f1)  # warm-up: compilation or cache load excluded
+            spent = []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                fn(f0, f1)
+                spent.append((time.perf_counter() - t) * 1e3)
+            errors.append(epe(flow, gt, valid))
+            times.append(f"{statistics.median(spent):.0f} [{min(spent):.0f}-{max(spent):.0f}]")
+        print(f"| {label} | " + " | ".join(f"{e:.3f}" for e in errors)
+              + f" | {np.mean(errors):.3f} | " + " | ".join(times) + " |")
+
+
+def _sizes(repeats=5):
+    """Print time per pair at 640x480 and 1280x720 (median [range] ms) for each preset."""
+    import statistics
+    import time
+
+    flowkit.set_num_threads(THREADS)
+    cv2.setNumThreads(THREADS)
+    print(f"threads={THREADS}; time per pair (ms), median [range] of {repeats} calls")
+    print("| size | preset | OpenCV | flowkit | flowkit / OpenCV |")
+    print("|---|---|---|---|---|")
+    for size in ("640x480", "1280x720"):
+        f0, f1 = _pair(size)
+        for preset in ("ultrafast", "fast", "medium", "medium-norefine", "accurate"):
+            # medium-norefine: both with variational_refinement_iterations=0 (the search alone)
+            base = preset.split("-")[0]
+            cv = cv2.DISOpticalFlow_create(CV_PRESETS.get(base, CV_PRESETS["medium"]))
+            options = {}
+            if preset == "medium-norefine":
+                cv.setVariationalRefinementIterations(0)
+                options = dict(variational_refinement_iterations=0)
+            fk = flowkit.DIS(preset=base, normalize=False, **options)
+            row = []
+            for fn in (lambda: cv.calc(f0, f1, None), lambda: fk(f0, f1)):
+                fn()
+                spent = []
+                for _ in range(repeats):
+                    t = time.perf_counter()
+                    fn()
+                    spent.append((time.perf_counter() - t) * 1e3)
+                row.append(spent)
+            meds = [statistics.median(s) for s in row]
+            cv_label = "medium" if preset == "accurate" else preset
+            print(f"| {size} | {preset} (OpenCV {cv_label}) | "
+                  + " | ".join(f"{m:.1f} [{min(s):.1f}-{max(s):.1f}]" for m, s in zip(meds, row))
+                  + f" | {meds[1] / meds[0]:.2f} |")
+
+
+if __name__ == "__main__":
+    import sys
+
+    what = sys.argv[1] if len(sys.argv) > 1 else "accuracy"
+    repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    {"accuracy": _accuracy, "sizes": _sizes}[what](repeats)

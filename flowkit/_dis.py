@@ -1,0 +1,325 @@
+"""Dense Inverse Search optical flow: ``dis`` and ``DIS``."""
+
+import numpy as np
+
+from . import _validate as V
+from ._backend import CUDA, is_device_array, select_device, to_host, to_output
+from ._intensity import prepare_frames
+from .kernels import dis as kd
+from .kernels import farneback as fb
+
+# OpenCV's presets (DISOpticalFlow::create) and ours ("accurate"):
+# finest_scale, patch_size, patch_stride, gradient_descent_iterations,
+# variational_refinement_iterations
+PRESETS = {
+    "ultrafast": (2, 8, 4, 12, 0),
+    "fast": (2, 8, 4, 16, 5),
+    "medium": (1, 8, 3, 25, 5),
+    "accurate": (0, 8, 3, 25, 5),
+}
+_PRESET_OPTIONS = ("finest_scale", "patch_size", "patch_stride", "gradient_descent_iterations",
+                   "variational_refinement_iterations")
+SOR_ITERATIONS = 5  # what dis_flow.cpp sets on its per-scale VariationalRefinement
+SOR_OMEGA = 1.6  # VariationalRefinement's default relaxation factor
+
+
+class _Options:
+    """Checked options of one estimator (host side)."""
+
+    def __init__(self, preset, finest_scale, patch_size, patch_stride,
+                 gradient_descent_iterations, variational_refinement_iterations,
+                 variational_refinement_alpha, variational_refinement_delta,
+                 variational_refinement_gamma, use_mean_normalization, use_spatial_propagation,
+                 normalize):
+        V.check_choice("preset", preset, tuple(PRESETS))
+        given = (finest_scale, patch_size, patch_stride, gradient_descent_iterations,
+                 variational_refinement_iterations)
+        values = [p if g is None else g for p, g in zip(PRESETS[preset], given)]
+        self.finest_scale = V.check_int("finest_scale", values[0], min_value=0)
+        self.patch_size = V.check_int("patch_size", values[1], min_value=2,
+                                      max_value=kd.BORDER - 1)
+        self.patch_stride = V.check_int("patch_stride", values[2], min_value=1)
+        if self.patch_stride > self.patch_size:
+            raise ValueError(f"patch_stride: expected at most patch_size ({self.patch_size}) so "
+                             f"that patches cover every pixel, got {self.patch_stride}")
+        self.iterations = V.check_int("gradient_descent_iterations", values[3], min_value=1)
+        self.refine_iterations = V.check_int("variational_refinement_iterations", values[4],
+                                             min_value=0)
+        self.alpha = V.check_float("variational_refinement_alpha", variational_refinement_alpha,
+                                   low=0.0)
+        self.delta = V.check_float("variational_refinement_delta", variational_refinement_delta,
+                                   low=0.0)
+        self.gamma = V.check_float("variational_refinement_gamma", variational_refinement_gamma,
+                                   low=0.0)
+        self.mean_norm = V.check_bool("use_mean_normalization", use_mean_normalization)
+        self.propagate = V.check_bool("use_spatial_propagation", use_spatial_propagation)
+        self.normalize = V.check_bool("normalize", normalize)
+
+
+def plan_levels(height, width, finest, patch_size):
+    """Level sizes ``{scale: (h, w)}`` from ``finest`` to the coarsest scale (OpenCV's
+    ``prepareBuffers``), or None when the frames are too small for one patch at ``finest``."""
+    if (height >> finest) < patch_size or (width >> finest) < patch_size:
+        return None
+    coarsest = max(kd.coarsest_scale(height, width, patch_size), finest)
+    sizes = {finest: (height >> finest, width >> finest)}
+    for s in range(finest + 1, coarsest + 1):
+        h, w = sizes[s - 1]
+        if h // 2 < patch_size or w // 2 < patch_size:
+            break
+        sizes[s] = (h // 2, w // 2)
+    return sizes
+
+
+class DIS:
+    """Dense Inverse Search with options and buffers kept between calls (for video loops).
+
+    Parameters are those of :func:`dis` except ``init_flow``, which is given per call.
+    Buffers (pyramids, gradients, patch vectors, flow levels) are allocated on the first
+    call and reused while the frame size stays the same, so an instance must not be called
+    from two threads at once (use one per thread).
+
+    Examples
+    --------
+    >>> import numpy as np, flowkit
+    >>> est = flowkit.DIS(preset="fast")
+    >>> a = np.random.default_rng(0).random((64, 80), dtype=np.float32)
+    >>> est(a, a).shape
+    (64, 80, 2)
+    """
+
+    def __init__(self, *, preset="medium", finest_scale=None, patch_size=None, patch_stride=None,
+                 gradient_descent_iterations=None, variational_refinement_iterations=None,
+                 variational_refinement_alpha=20.0, variational_refinement_delta=5.0,
+                 variational_refinement_gamma=10.0, use_mean_normalization=True,
+                 use_spatial_propagation=True, normalize=True, device=None):
+        self._opt = _Options(preset, finest_scale, patch_size, patch_stride,
+                             gradient_descent_iterations, variational_refinement_iterations,
+                             variational_refinement_alpha, variational_refinement_delta,
+                             variational_refinement_gamma, use_mean_normalization,
+                             use_spatial_propagation, normalize)
+        if device is not None:
+            V.check_choice("device", device, ("cpu", "cuda"))
+        self.device = device
+        self._ws = fb.Workspace()
+
+    def __call__(self, frame0, frame1, init_flow=None):
+        """Flow from ``frame0`` to ``frame1`` (see :func:`dis`)."""
+        o = self._opt
+        frame0, frame1, batched, has_channels = V.check_frame_pair(frame0, frame1)
+        lead = tuple(frame0.shape[: 3 if batched else 2])
+        height, width = lead[-2], lead[-1]
+        sizes = plan_levels(height, width, o.finest_scale, o.patch_size)
+        if sizes is None:
+            smallest = o.patch_size << o.finest_scale
+            raise ValueError(
+                f"frame0: expected frames at least {smallest}x{smallest} pixels (patch_size="
+                f"{o.patch_size} at finest_scale={o.finest_scale}), got {height}x{width}")
+        init_flow = V.check_init_flow(init_flow, lead)
+        backend = select_device(self.device, frame0=frame0, frame1=frame1, init_flow=init_flow)
+        if backend == CUDA:
+            raise ValueError("device: expected 'cpu' (dis has no CUDA kernels yet), got 'cuda'")
+        gpu_input = is_device_array(frame0)
+        prep = prepare_frames((frame0, frame1), ("frame0", "frame1"), normalize=o.normalize,
+                              batched=batched, has_channels=has_channels, integer_levels=True)
+        gain = np.float32(255.0 * prep.gain)  # to OpenCV's 0..255 scale
+        f0 = V.to_nhwc(to_host(prep.frames[0]), batched, has_channels)
+        f1 = V.to_nhwc(to_host(prep.frames[1]), batched, has_channels)
+        init = None
+        if init_flow is not None:
+            init = np.ascontiguousarray(to_host(init_flow), dtype=np.float32)
+            if not batched:
+                init = init[None]
+        flow = np.empty(f0.shape[:3] + (2,), np.float32)
+        for i in range(f0.shape[0]):
+            self._pair(f0[i], f1[i], gain, sizes, None if init is None else init[i], flow[i])
+        if not batched:
+            flow = flow[0]
+        return to_output(flow, gpu_input)
+
+    def _pair(self, frame0, frame1, gain, sizes, init, out):
+        o, ws = self._opt, self._ws
+        height, width, nc = frame0.shape
+        finest, coarsest = min(sizes), max(sizes)
+        pyr0, pyr1 = {}, {}
+        for name, frame, pyr in (("I0", frame0, pyr0), ("I1", frame1, pyr1)):
+            src, factor = frame, gain  # the first level takes the frame to 0..255
+            for s in range(finest, coarsest + 1):
+                h, w = sizes[s]
+                level = ws.get(f"{name}_{s}", (h, w, nc))
+                if s == 0:
+                    np.multiply(frame, gain, out=level)
+                else:
+                    yidx, ywts = _area_table(ws, src.shape[0], h)
+                    xidx, xwts = _area_table(ws, src.shape[1], w)
+                    kd.area_cpu(src, yidx, ywts, xidx, xwts, factor, level)
+                src, factor = level, np.float32(1.0)
+                pyr[s] = _planar(ws, f"{name}p_{s}", level)
+        flow = None
+        for s in range(coarsest, finest - 1, -1):
+            h, w = sizes[s]
+            i0, i1 = pyr0[s], pyr1[s]
+            level = ws.get(f"U_{s}", (h, w, 2))
+            if flow is None:
+                level[...] = 0
+            else:
+                _resize(flow, 2.0, level)
+            b = kd.BORDER
+            i1x = ws.get(f"I1x_{s}", (nc, h + 2 * b, w + 2 * b))
+            i1x[...] = np.pad(i1, ((0, 0), (b, b), (b, b)), mode="edge")
+            use_init = init is not None
+            init_s = level
+            if use_init:
+                init_s = ws.get(f"init_{s}", (h, w, 2))
+                _resize(init, 1.0 / (1 << s), init_s)
+            hs = kd.grid_size(h, o.patch_size, o.patch_stride)
+            wsz = kd.grid_size(w, o.patch_size, o.patch_stride)
+            sparse = ws.get(f"S_{s}", (hs, wsz, 2))
+            kd.start_vectors_cpu(level, o.patch_stride, o.patch_size, sparse)
+            i0p = ws.get(f"I0p_{s}", (nc, h + 2, w + 2))
+            i0p[...] = np.pad(i0, ((0, 0), (1, 1), (1, 1)), mode="reflect")  # reflect-101
+            kd.search_cpu(i0p, i1x, sparse, init_s, use_init, o.patch_stride,
+                          o.patch_size, o.iterations, o.mean_norm, o.propagate)
+            kd.densify_cpu(i0, i1, sparse, o.patch_stride, o.patch_size, level)
+            if o.refine_iterations > 0:
+                level[...] = self._refine(i0, i1, level)
+            flow = level
+        _resize(flow, float(1 << finest), out)
+
+    def _refine(self, i0, i1, flow):
+        """OpenCV's per-scale variational refinement, on the channel mean for colour."""
+        from ._variational import refine_gray
+
+        o = self._opt
+        g0 = i0[0] if i0.shape[0] == 1 else i0.mean(axis=0, dtype=np.float32)
+        g1 = i1[0] if i1.shape[0] == 1 else i1.mean(axis=0, dtype=np.float32)
+        return refine_gray(g0, g1, flow, o.alpha, o.delta, o.gamma, o.refine_iterations,
+                           SOR_ITERATIONS, SOR_OMEGA)
+
+
+def _area_table(ws, src_n, dst_n):
+    """Farneback's INTER_AREA taps from ``src_n`` to ``dst_n``, kept in the workspace."""
+    return ws.table(("area", src_n, dst_n), lambda: fb.area_table(src_n, dst_n))
+
+
+def _planar(ws, name, image):
+    """An (h, w, c) image as planar (c, h, w): a view for gray, a kept copy for colour."""
+    h, w, nc = image.shape
+    if nc == 1:
+        return image.reshape(1, h, w)
+    out = ws.get(name, (nc, h, w))
+    np.copyto(out, np.moveaxis(image, 2, 0))
+    return out
+
+
+def _resize(src, factor, out):
+    """Bilinear (OpenCV INTER_LINEAR) resize of a flow into ``out``, times ``factor``."""
+    if src.shape == out.shape and factor == 1.0:
+        out[...] = src
+        return
+    yidx, yfrac = fb.resize_table(src.shape[0], out.shape[0])
+    xidx, xfrac = fb.resize_table(src.shape[1], out.shape[1])
+    fb.resize_flow_cpu(np.ascontiguousarray(src), yidx, yfrac, xidx, xfrac, np.float32(factor),
+                       out)
+
+
+def dis(frame0, frame1, *, preset="medium", finest_scale=None, patch_size=None,
+        patch_stride=None, gradient_descent_iterations=None,
+        variational_refinement_iterations=None, variational_refinement_alpha=20.0,
+        variational_refinement_delta=5.0, variational_refinement_gamma=10.0,
+        use_mean_normalization=True, use_spatial_propagation=True, init_flow=None,
+        normalize=True, device=None):
+    """Dense optical flow by Dense Inverse Search (OpenCV's ``DISOpticalFlow``).
+
+    Parameters
+    ----------
+    frame0, frame1 : array, (H, W), (H, W, C), (N, H, W) or (N, H, W, C)
+        Frames of the same shape and dtype; uint8, uint16, float16, float32 or float64,
+        finite values (NaN or infinity: ``ValueError``). C is 1, 3 or 4: RGBA is read as RGB
+        (alpha ignored), 2 channels are a ``ValueError``. Colour: the patch SSD, its
+        gradient and the structure tensor are summed over the channels (mean normalisation
+        per channel), the densification weight uses the mean absolute difference over the
+        channels and the variational refinement works on the channel mean (OpenCV takes
+        gray frames only). Each side must be at least ``patch_size * 2**finest_scale``.
+    preset : {"ultrafast", "fast", "medium", "accurate"}
+        Defaults of the next five options. OpenCV's presets: ultrafast (2, 8, 4, 12, 0),
+        fast (2, 8, 4, 16, 5), medium (1, 8, 3, 25, 5), in the order finest_scale,
+        patch_size, patch_stride, gradient_descent_iterations,
+        variational_refinement_iterations. ``"accurate"`` (flowkit's): (0, 8, 3, 25, 5),
+        the medium search continued to full resolution (docs/accuracy.md, "DIS accuracy").
+    finest_scale : int >= 0, optional
+        Finest pyramid level processed (0 = full resolution); the flow there is bilinearly
+        upsampled to the frame size.
+    patch_size : int in [2, 15], optional
+        Side of the square patches in pixels.
+    patch_stride : int in [1, patch_size], optional
+        Step of the patch grid in pixels.
+    gradient_descent_iterations : int >= 1, optional
+        Gauss-Newton steps per patch (split between the two sweeps with spatial propagation).
+    variational_refinement_iterations : int >= 0, optional
+        Fixed-point iterations of the variational refinement run on every scale (0: none).
+    variational_refinement_alpha, variational_refinement_delta, variational_refinement_gamma : float >= 0
+        Smoothness, colour-constancy and gradient-constancy weights of the refinement.
+    use_mean_normalization : bool
+        Subtract each patch's mean difference in the SSD (robust to brightness change).
+    use_spatial_propagation : bool
+        Forward and backward sweeps that try the neighbours' vectors as starting points.
+    init_flow : array (H, W, 2) or (N, H, W, 2), optional
+        Initial flow, tried as a candidate for every patch on every scale (OpenCV's
+        temporal candidates, ``calc`` with a flow of the frame size).
+    normalize : bool, default True
+        Stretch each pair jointly to [0, 1] (then to OpenCV's 0..255 scale) so that the flow
+        is the same for ``a * I + b`` with ``a > 0`` in any dtype. False: integers are read
+        on their dtype's range and floats in [0, 1], mapped to 0..255, which reproduces
+        OpenCV's reading of uint8 frames. See docs/conventions.md, "Intensity".
+    device : {None, "cpu"}
+        Backend; ``"cuda"`` (and GPU arrays) are a ``ValueError`` until the CUDA kernels
+        exist.
+
+    Returns
+    -------
+    flow : (H, W, 2) or (N, H, W, 2) float32
+        ``flow[..., 0] = u`` (x), ``flow[..., 1] = v`` (y), in pixels, with
+        ``frame0[y, x] ~ frame1[y + v, x + u]`` (docs/conventions.md).
+
+    Raises
+    ------
+    ValueError
+        Bad shapes, channels, non-finite values, options out of range, frames smaller than
+        one patch at ``finest_scale``, an unknown preset, ``device="cuda"``.
+    TypeError
+        Options of the wrong type, frames of different dtypes.
+
+    Notes
+    -----
+    Follows OpenCV's ``modules/video/src/dis_flow.cpp``: coarsest scale
+    ``min(round(log2(max(H, W) / (4 patch_size))), floor(log2(min(H, W) // patch_size)))``,
+    INTER_AREA pyramids, Sobel gradients, inverse-compositional search with the stated
+    candidates over 8 fixed row stripes, densification weighted by
+    ``1 / max(|I0 - I1 warped|, 1)`` on the 0..255 scale, per-scale variational refinement
+    (5 SOR iterations), bilinear upsampling. Differences: float32 pyramids and gradients
+    (OpenCV rounds to uint8 and int16), float64 patch sums.
+
+    References
+    ----------
+    T. Kroeger, R. Timofte, D. Dai and L. Van Gool, "Fast Optical Flow using Dense Inverse
+    Search", ECCV 2016.
+
+    Examples
+    --------
+    >>> import numpy as np, flowkit
+    >>> a = np.random.default_rng(0).random((64, 80), dtype=np.float32)
+    >>> flowkit.dis(a, a).shape
+    (64, 80, 2)
+    """
+    runner = DIS(preset=preset, finest_scale=finest_scale, patch_size=patch_size,
+                 patch_stride=patch_stride,
+                 gradient_descent_iterations=gradient_descent_iterations,
+                 variational_refinement_iterations=variational_refinement_iterations,
+                 variational_refinement_alpha=variational_refinement_alpha,
+                 variational_refinement_delta=variational_refinement_delta,
+                 variational_refinement_gamma=variational_refinement_gamma,
+                 use_mean_normalization=use_mean_normalization,
+                 use_spatial_propagation=use_spatial_propagation, normalize=normalize,
+                 device=device)
+    return runner(frame0, frame1, init_flow=init_flow)

@@ -1,0 +1,335 @@
+"""Dense Inverse Search (DIS) optical flow: per-pixel math and CPU drivers.
+
+Facts from T. Kroeger, R. Timofte, D. Dai and L. Van Gool, "Fast Optical Flow using Dense
+Inverse Search" (ECCV 2016) and OpenCV's ``modules/video/src/dis_flow.cpp`` (own code):
+
+* a pyramid of INTER_AREA reductions by 2, from ``finest_scale`` (the full frames area-resized
+  to ``size // 2**finest_scale``) up to ``coarsest_scale``; frames on the 0..255 scale;
+* ``frame0``'s gradients by 3x3 Sobel (reflect-101 borders);
+* patches of ``patch_size`` on a grid of step ``patch_stride``, ``1 + (n - patch_size) //
+  patch_stride`` per axis; each patch's flow by inverse-compositional Gauss-Newton on the
+  (optionally mean-normalised) SSD, with the structure tensor summed over the patch, at most
+  ``gradient_descent_iterations`` steps, stopping when the SSD stops falling; a result more
+  than ``patch_size`` pixels from its start is dropped;
+* with spatial propagation two sweeps (forward, then backward) over 8 fixed row stripes, each
+  patch starting from the best (lowest SSD) of its own vector, the previous patch in its row
+  and the previous row (never across stripes), and a temporal candidate from ``init_flow``;
+  the gradient steps are split between the sweeps;
+* densification: each pixel's flow is the average of the overlapping patches' vectors
+  weighted by ``1 / max(|I0 - I1 warped by that vector|, 1)``.
+
+Images are planar ``(C, H, W)`` float32 with C = 1 or 3 (pyramids are built as ``(H, W, C)``
+by Farneback's INTER_AREA taps and viewed or copied to planar); colour sums the SSD, its
+gradient and the structure tensor over channels (mean normalisation per channel), and the
+densification weight uses the mean absolute difference over channels. Gray input follows
+OpenCV's arithmetic (in float32, where OpenCV keeps uint8 pyramids and int16 gradients).
+
+CPU drivers: ``search_cpu`` (bands of whole stripes; the Sobel gradients are computed per
+patch as it is loaded, from frame0 with a one-pixel reflect-101 border), ``densify_cpu`` and
+``area_cpu`` (row bands). Kernels never validate; ``flowkit._dis`` owns the options.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .farneback import area_flow_pixel
+from .jit import internal
+from .parallel import band_range, run_bands
+
+EPS = 0.001  # OpenCV's floor on the structure tensor's determinant and its edge margin
+INF = 1e10
+N_STRIPES = 8  # OpenCV's fixed stripe count for the propagation sweeps (reproducible)
+BORDER = 16  # replicated border around frame1 (OpenCV's border_size)
+
+
+def coarsest_scale(height, width, patch_size):
+    """OpenCV's coarsest pyramid level: motion up to about a quarter of the frame, and no
+    level smaller than a patch."""
+    a = int(math.log(max(width, height) / (4.0 * patch_size)) / math.log(2.0) + 0.5)
+    b = int(math.log(min(width, height) // patch_size) / math.log(2.0))
+    return min(a, b)
+
+
+def grid_size(n, patch_size, patch_stride):
+    """Number of patches along an axis of ``n`` pixels."""
+    return 1 + (n - patch_size) // patch_stride
+
+
+# ----------------------------------------------------------------------------- per pixel
+
+# reassociation lets LLVM vectorise the patch sums (8 float32 lanes for an 8-pixel row);
+# the sums then depend on the vector width, not on the thread count
+FAST = {"reassoc", "nsz", "arcp", "contract"}
+
+
+@internal
+def _weights(py, px):
+    """Integer corner and the four bilinear weights of the position (py, px) (>= 0)."""
+    yb = math.floor(py)
+    xb = math.floor(px)
+    fy = np.float32(py - yb)
+    fx = np.float32(px - xb)
+    one = np.float32(1.0)
+    return (int(yb), int(xb), (one - fy) * (one - fx), (one - fy) * fx, fy * (one - fx),
+            fy * fx)
+
+
+@internal(fastmath=FAST)
+def _patch_step(patch, i1, grad_sums, py, px, psz, mean_norm, gradient):
+    """SSD and its gradient ``(ssd, du, dv)`` (OpenCV's ``processPatch[MeanNorm]``; without
+    ``gradient`` only the SSD, ``computeSSD[MeanNorm]``, and du = dv = 0); ``patch`` and
+    ``grad_sums`` as :func:`_load_patch` filled them."""
+    yi, xi, w00, w01, w10, w11 = _weights(py, px)
+    n = np.float32(psz * psz)
+    ssd = np.float32(0.0)
+    du = np.float32(0.0)
+    dv = np.float32(0.0)
+    for c in range(patch.shape[1]):
+        s = np.float32(0.0)
+        s2 = np.float32(0.0)
+        sx = np.float32(0.0)
+        sy = np.float32(0.0)
+        r1 = i1[c, yi, xi:]
+        for a in range(psz):
+            r0 = r1
+            r1 = i1[c, yi + a + 1, xi:]
+            for b in range(psz):
+                d = (w00 * r0[b] + w01 * r0[b + 1] + w10 * r1[b] + w11 * r1[b + 1]
+                     - patch[0, c, a, b])
+                s += d
+                s2 += d * d
+                if gradient:
+                    sx += d * patch[1, c, a, b]
+                    sy += d * patch[2, c, a, b]
+        if mean_norm:
+            du += sx - s * grad_sums[c, 0] / n
+            dv += sy - s * grad_sums[c, 1] / n
+            ssd += s2 - s * s / n
+        else:
+            du += sx
+            dv += sy
+            ssd += s2
+    return ssd, du, dv
+
+
+@internal(fastmath=FAST)
+def _load_patch(i0p, y, x, psz, patch, grad_sums):
+    """Copy frame0's patch at (y, x) and its Sobel gradients into ``patch`` (3, c, psz, psz)
+    and return its structure tensor ``(xx, xy, yy)`` summed over channels; the gradient
+    sums of each channel go to ``grad_sums`` (c, 2). ``i0p`` is frame0 with a reflect-101
+    border of one pixel (OpenCV's ``spatialGradient`` border)."""
+    xx = np.float32(0.0)
+    xy = np.float32(0.0)
+    yy = np.float32(0.0)
+    two = np.float32(2.0)
+    for c in range(i0p.shape[0]):
+        sgx = np.float32(0.0)
+        sgy = np.float32(0.0)
+        for a in range(psz):
+            up = i0p[c, y + a, x:]
+            mid = i0p[c, y + a + 1, x:]
+            down = i0p[c, y + a + 2, x:]
+            for b in range(psz):
+                ix = up[b + 2] - up[b] + two * (mid[b + 2] - mid[b]) + down[b + 2] - down[b]
+                iy = down[b] - up[b] + two * (down[b + 1] - up[b + 1]) + down[b + 2] - up[b + 2]
+                patch[0, c, a, b] = mid[b + 1]
+                patch[1, c, a, b] = ix
+                patch[2, c, a, b] = iy
+                xx += ix * ix
+                xy += ix * iy
+                yy += iy * iy
+                sgx += ix
+                sgy += iy
+        grad_sums[c, 0] = sgx
+        grad_sums[c, 1] = sgy
+    return xx, xy, yy
+
+
+@internal
+def _step_at(patch, i1, grad_sums, y, x, u, v, psz, mean_norm, gradient):
+    """:func:`_patch_step` for the patch at (y, x) moved by (u, v), its corner in the
+    bordered frame1 clamped as OpenCV does."""
+    lo = np.float32(BORDER - psz + 1.0)
+    py = min(max(np.float32(y + BORDER) + v, lo), np.float32(i1.shape[1] - BORDER - 1.0))
+    px = min(max(np.float32(x + BORDER) + u, lo), np.float32(i1.shape[2] - BORDER - 1.0))
+    return _patch_step(patch, i1, grad_sums, py, px, psz, mean_norm, gradient)
+
+
+@internal
+def _search_patch(i0p, i1, sparse, init, use_init, iy, ix, stride, psz, iters,
+                  mean_norm, propagate, d, first_row, first_col, patch, grad_sums):
+    """Inverse search of patch (iy, ix) of the grid, in place in ``sparse`` (hs, ws, 2).
+
+    ``d`` = +-1 is the sweep direction; ``first_row``/``first_col`` mark the sweep's first
+    row of the stripe / first patch of the row (no spatial candidate from there);
+    ``patch`` (3, c, psz, psz) and ``grad_sums`` (c, 2) are scratch.
+    """
+    y = iy * stride
+    x = ix * stride
+    xx, xy, yy = _load_patch(i0p, y, x, psz, patch, grad_sums)
+    su = sparse[iy, ix, 0]
+    sv = sparse[iy, ix, 1]
+    best = INF
+    if use_init or propagate:
+        best = _step_at(patch, i1, grad_sums, y, x, su, sv, psz, mean_norm, False)[0]
+    half = psz // 2
+    # candidates in OpenCV's order: temporal (init_flow), previous in the row, previous row
+    for k in range(3):
+        if k == 0 and use_init:
+            cu = init[y + half, x + half, 0]
+            cv = init[y + half, x + half, 1]
+        elif k == 1 and propagate and not first_col:
+            cu = sparse[iy, ix - d, 0]
+            cv = sparse[iy, ix - d, 1]
+        elif k == 2 and propagate and not first_row:
+            cu = sparse[iy - d, ix, 0]
+            cv = sparse[iy - d, ix, 1]
+        else:
+            continue
+        cost = _step_at(patch, i1, grad_sums, y, x, cu, cv, psz, mean_norm, False)[0]
+        if cost < best:
+            best = cost
+            su = cu
+            sv = cv
+    det = xx * yy - xy * xy
+    if abs(det) < EPS:
+        det = np.float32(EPS)
+    h11 = yy / det
+    h12 = -xy / det
+    h22 = xx / det
+    u = su
+    v = sv
+    prev = INF
+    for _ in range(iters):
+        ssd, du, dv = _step_at(patch, i1, grad_sums, y, x, u, v, psz, mean_norm, True)
+        u -= h11 * du + h12 * dv
+        v -= h12 * du + h22 * dv
+        if ssd >= prev:
+            break
+        prev = ssd
+    if math.sqrt((u - su) ** 2 + (v - sv) ** 2) <= psz:
+        su = u
+        sv = v
+    sparse[iy, ix, 0] = su
+    sparse[iy, ix, 1] = sv
+
+
+@internal
+def _densify_pixel(i0, i1, sparse, y, x, stride, psz):
+    """Dense flow at (y, x): the overlapping patches' vectors weighted by
+    ``1 / max(|I0 - I1 warped|, 1)`` (mean absolute difference over channels)."""
+    nc, h, w = i0.shape[0], i0.shape[1], i0.shape[2]
+    hs, ws = sparse.shape[0], sparse.shape[1]
+    ie = min(y // stride, hs - 1)
+    i_s = min(max((y - psz) // stride + 1, 0), ie)
+    je = min(x // stride, ws - 1)
+    j_s = min(max((x - psz) // stride + 1, 0), je)
+    su = np.float32(0.0)
+    sv = np.float32(0.0)
+    sw = np.float32(0.0)
+    one = np.float32(1.0)
+    xmax = np.float32(w - 1.0 - EPS)
+    ymax = np.float32(h - 1.0 - EPS)
+    for a in range(i_s, ie + 1):
+        for b in range(j_s, je + 1):
+            u = sparse[a, b, 0]
+            v = sparse[a, b, 1]
+            xm = min(max(np.float32(x) + u, np.float32(0.0)), xmax)
+            ym = min(max(np.float32(y) + v, np.float32(0.0)), ymax)
+            xl = int(xm)
+            yl = int(ym)
+            fx = np.float32(xm - xl)
+            fy = np.float32(ym - yl)
+            err = np.float32(0.0)
+            for c in range(nc):
+                d = (fx * fy * i1[c, yl + 1, xl + 1] + (one - fx) * fy * i1[c, yl + 1, xl]
+                     + fx * (one - fy) * i1[c, yl, xl + 1]
+                     + (one - fx) * (one - fy) * i1[c, yl, xl] - i0[c, y, x])
+                err += abs(d)
+            wgt = one / max(one, err / np.float32(nc))
+            su += wgt * u
+            sv += wgt * v
+            sw += wgt
+    return su / sw, sv / sw
+
+
+# ----------------------------------------------------------------------------- CPU drivers
+
+def search_cpu(i0p, i1, sparse, init, use_init, stride, psz, iters, mean_norm,
+               propagate):
+    """Patch inverse search of one level into ``sparse`` (hs, ws, 2), which holds each
+    patch's starting vector on entry (OpenCV's ``PatchInverseSearch``). ``i0p``: frame0
+    (c, h, w) with a reflect-101 border of 1 pixel; ``i1``: frame1 with a replicated border
+    of ``BORDER`` pixels.
+
+    With ``propagate`` two sweeps over ``N_STRIPES`` row stripes (``iters // 2`` steps
+    each); otherwise one sweep of ``iters`` steps. Bands are groups of whole stripes, so
+    the result does not depend on the thread count.
+    """
+    run_bands(_search_band, i0p, i1, sparse, init, use_init, stride, psz, iters,
+              mean_norm, propagate)
+
+
+@njit(nogil=True, cache=True)
+def _search_band(i0p, i1, sparse, init, use_init, stride, psz, iters, mean_norm,
+                 propagate, band, n_bands):
+    hs, ws = sparse.shape[0], sparse.shape[1]
+    stripe = (hs + N_STRIPES - 1) // N_STRIPES
+    sweeps = 2 if propagate else 1
+    steps = iters // sweeps
+    grad_sums = np.empty((i0p.shape[0], 2), np.float32)
+    patch = np.empty((3, i0p.shape[0], psz, psz), np.float32)
+    s0, s1 = band_range(N_STRIPES, band, n_bands)
+    for s in range(s0, s1):
+        r0 = min(s * stripe, hs)
+        r1 = min((s + 1) * stripe, hs)
+        for sweep in range(sweeps):
+            d = 1 if sweep == 0 else -1
+            for k in range(r1 - r0):
+                iy = r0 + k if d == 1 else r1 - 1 - k
+                for m in range(ws):
+                    ix = m if d == 1 else ws - 1 - m
+                    _search_patch(i0p, i1, sparse, init, use_init, iy, ix, stride, psz,
+                                 steps, mean_norm, propagate, d, k == 0, m == 0, patch,
+                                 grad_sums)
+
+
+def densify_cpu(i0, i1, sparse, stride, psz, out):
+    """Dense flow ``out`` (h, w, 2) of one level from the patch vectors (OpenCV's
+    ``Densification``)."""
+    run_bands(_densify_band, i0, i1, sparse, stride, psz, out)
+
+
+@njit(nogil=True, cache=True)
+def _densify_band(i0, i1, sparse, stride, psz, out, band, n_bands):
+    start, stop = band_range(out.shape[0], band, n_bands)
+    for y in range(start, stop):
+        for x in range(out.shape[1]):
+            u, v = _densify_pixel(i0, i1, sparse, y, x, stride, psz)
+            out[y, x, 0] = u
+            out[y, x, 1] = v
+
+
+def start_vectors_cpu(flow, stride, psz, sparse):
+    """Each patch's starting vector: the level's flow at the patch centre."""
+    half = psz // 2
+    hs, ws = sparse.shape[0], sparse.shape[1]
+    sparse[...] = flow[half:half + (hs - 1) * stride + 1:stride,
+                       half:half + (ws - 1) * stride + 1:stride]
+
+
+def area_cpu(src, yidx, ywts, xidx, xwts, factor, out):
+    """INTER_AREA resize of an (h, w, c) image, times ``factor``, into ``out`` (Farneback's
+    area taps)."""
+    run_bands(_area_band, src, yidx, ywts, xidx, xwts, factor, out)
+
+
+@njit(nogil=True, cache=True)
+def _area_band(src, yidx, ywts, xidx, xwts, factor, out, band, n_bands):
+    start, stop = band_range(out.shape[0], band, n_bands)
+    for dy in range(start, stop):
+        for dx in range(out.shape[1]):
+            for c in range(out.shape[2]):
+                out[dy, dx, c] = area_flow_pixel(src, dy, dx, yidx, ywts, xidx, xwts, factor, c)
