@@ -227,18 +227,17 @@ def _format_options(options):
 
 def _probe(source, step):
     """(number of frames that iter_frames will yield or None, frames per second or None)."""
-    import cv2
+    from .video import probe_video
 
     if source.is_dir():
         count = sum(1 for p in source.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
         return -(-count // step), None
-    capture = cv2.VideoCapture(str(source))
     try:
-        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        fps = capture.get(cv2.CAP_PROP_FPS)
-    finally:
-        capture.release()
-    return (-(-count // step) if count > 0 else None), (fps / step if fps and fps > 0 else None)
+        info = probe_video(source)
+    except ValueError:
+        return None, None  # iter_frames reports it
+    count, fps = info.frame_count, info.frame_rate
+    return (-(-count // step) if count else None), (float(fps) / step if fps else None)
 
 
 # --- subcommands --------------------------------------------------------------------------------
@@ -740,7 +739,9 @@ def build_parser():
                    "default: each picture scaled to its own largest flow")
     p.add_argument("--fps", type=_fps, help=f"video: frame rate of --video, in (0, {MAX_FPS:g}] "
                    f"(default: the input's, or 30)")
-    p.add_argument("--codec", help="video: FourCC of --video (default by extension: mp4v, MJPG, FFV1)")
+    p.add_argument("--codec", help="video: encoder of --video, an FFmpeg name (libx264, libx265, "
+                   "libvpx-vp9, mpeg4, mjpeg, ffv1) or a FourCC (mp4v, MJPG, FFV1); default by "
+                   "extension: libx264 (.mp4, .mov), ffv1 (.mkv), mjpeg (.avi), libvpx-vp9 (.webm)")
     p.add_argument("--step", type=_positive, default=1, help="video: use every STEP-th frame")
     p.add_argument("--resize", type=_size, metavar="WxH", help="video: resize frames to WIDTHxHEIGHT")
     p.add_argument("--gray", action="store_true", help="video: convert frames to gray first")
@@ -773,7 +774,8 @@ def build_parser():
                    help="smooth the motion first (bilateral follows the last frame's edges)")
     p.add_argument("--smooth-size", type=_positive, help="window of --smooth (odd, default 5)")
     p.add_argument("--fps", type=_fps, help="frame rate of a video output (default: the input's, or 30)")
-    p.add_argument("--codec", help="FourCC of a video output (default by extension)")
+    p.add_argument("--codec", help="encoder of a video output, an FFmpeg name or a FourCC "
+                   "(default by extension, libx264 for .mp4)")
     p.add_argument("--resize", type=_size, metavar="WxH", help="resize frames to WIDTHxHEIGHT first")
     p.add_argument("--gray", action="store_true", help="convert frames to gray first")
     p.set_defaults(run=cmd_predict)
@@ -840,10 +842,9 @@ def main(argv=None):
     import signal
     import threading
 
-    # quiet OpenCV's and FFmpeg's own log lines (the command reports errors itself); only
-    # effective before cv2 is first imported, and the user's own settings win
+    # quiet OpenCV's own log lines (the command reports errors itself); only effective before
+    # cv2 is first imported, and the user's own settings win. PyAV keeps FFmpeg's log off.
     os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
     parser = build_parser()
     args = parser.parse_args(argv)
     previous = None
