@@ -375,6 +375,16 @@ def _chain(first, rest):
 
 # --- writing ------------------------------------------------------------------------------------
 
+def pad_even(frame):
+    """``frame`` (gray or colour) with an odd height or width padded to even by repeating its
+    last row or column (4:2:0 encoders need even sizes); even frames are returned as given."""
+    height, width = frame.shape[:2]
+    if not (height % 2 or width % 2):
+        return frame
+    pad = ((0, height % 2), (0, width % 2)) + ((0, 0),) * (frame.ndim - 2)
+    return np.pad(frame, pad, mode="edge")
+
+
 def encoder_name(codec):
     """The FFmpeg video encoder for ``codec`` (an encoder name or a FourCC such as ``mp4v``).
 
@@ -465,6 +475,10 @@ class VideoWriter:
     rotation : int, default 0
         Display rotation stored in the file (degrees counter-clockwise, a multiple of 90):
         frames are written as given and players turn them.
+    color : dict, optional
+        Colour tags of the stream, FFmpeg codec-context attributes ``colorspace``,
+        ``color_range``, ``color_primaries``, ``color_trc`` (``retime`` copies the input's, so
+        that players read the YUV values as they read the input's).
 
     Raises
     ------
@@ -489,7 +503,7 @@ class VideoWriter:
     ...         writer.write(frame)  # (H, W, 3) uint8 RGB
     """
 
-    def __init__(self, path, fps, *, codec=None, crf=None, pix_fmt=None, rotation=0):
+    def __init__(self, path, fps, *, codec=None, crf=None, pix_fmt=None, rotation=0, color=None):
         self.path = Path(path)
         self.fps = _fraction("fps", fps)
         if codec is None:
@@ -505,6 +519,7 @@ class VideoWriter:
         if isinstance(rotation, bool) or not isinstance(rotation, int) or rotation % 90:
             raise ValueError(f"rotation: expected a multiple of 90 degrees, got {rotation!r}")
         self.rotation = rotation % 360
+        self.color = dict(color or {})
         self.frame_count = 0
         self._size = None  # (height, width) of the frames
         self._container = None
@@ -598,6 +613,8 @@ class VideoWriter:
                 stream.options = {"crf": str(self.crf)}
             if self.rotation:
                 stream.set_display_rotation(self.rotation)
+            for name, value in self.color.items():
+                setattr(stream.codec_context, name, value)
             for companion in self._companions:
                 companion.open(container)
             stream.codec_context.open()
@@ -654,3 +671,148 @@ class VideoWriter:
         # a writer that was never closed leaves no temporary file behind
         with contextlib.suppress(Exception):
             self._abort(RuntimeError, RuntimeError("VideoWriter was not closed"), None)
+
+
+# --- audio beside a VideoWriter (retime) --------------------------------------------------------
+
+def _atempo_chain(tempo):
+    """atempo factors whose product is ``tempo``, each in [0.5, 2] (FFmpeg's classic range)."""
+    factors = []
+    while tempo < 0.5:
+        factors.append(0.5)
+        tempo /= 0.5
+    while tempo > 2.0:
+        factors.append(2.0)
+        tempo /= 2.0
+    factors.append(tempo)
+    return factors
+
+
+class _AudioTrack:
+    """The first audio stream of ``src`` muxed beside a VideoWriter's video: packets copied
+    (``tempo=None``) or decoded, time-stretched by ``atempo`` and encoded (AAC; Opus in WebM).
+
+    Audio is aligned on the video: input time ``origin`` (the first video frame) is output
+    time 0; earlier audio is dropped. ``feed(container, time)`` writes the audio up to output
+    time ``time``, so the file stays interleaved and memory flat.
+    """
+
+    def __init__(self, src, tempo):
+        import av
+
+        self.src = Path(src)
+        self.tempo = tempo
+        self.input = av.open(str(src), "r")
+        self.in_stream = self.input.streams.audio[0]
+        self.packets = self.input.demux(self.in_stream)
+        self.origin = Fraction(0)
+        self.out = self.graph = None
+        self.samples = 0  # output samples written (stretch)
+        self._last = Fraction(0)  # output time reached (copy)
+        self.finished = False
+
+    def set_origin(self, origin):
+        self.origin = origin
+
+    def open(self, container):
+        if self.tempo is None:
+            self.out = container.add_stream_from_template(self.in_stream)
+            return
+        import av
+
+        codec = "libopus" if container.format.name == "webm" else "aac"
+        rate = self.in_stream.codec_context.sample_rate
+        if codec == "libopus":
+            rate = 48000
+        self.out = container.add_stream(codec, rate=rate)
+        self.out.layout = self.in_stream.codec_context.layout
+        graph = av.filter.Graph()
+        node = graph.add_abuffer(template=self.in_stream)
+        first = node
+        for factor in _atempo_chain(float(self.tempo)):
+            following = graph.add("atempo", f"{factor:.9g}")
+            node.link_to(following)
+            node = following
+        if codec == "libopus":
+            following = graph.add("aresample", "48000")
+            node.link_to(following)
+            node = following
+        sink = graph.add("abuffersink")
+        node.link_to(sink)
+        graph.configure()
+        self.graph, self._source = graph, first
+
+    def _next_packet(self):
+        import av
+
+        try:
+            return next(self.packets)
+        except StopIteration:
+            return None
+        except av.FFmpegError as exc:
+            raise ValueError(f"path: cannot read the audio of {self.src} ({_av_message(exc)})") from None
+
+    def feed(self, container, until):
+        while not self.finished and self._written_time() <= until:
+            packet = self._next_packet()
+            if packet is None:
+                self.finished = True
+                break
+            if packet.pts is None or packet.size == 0:
+                continue
+            time_base = Fraction(packet.time_base)
+            shift = round(self.origin / time_base)
+            if 0 <= packet.pts < shift:
+                continue  # before the first video frame (negative: the codec's priming, kept)
+            if self.tempo is None:
+                packet.pts -= shift
+                if packet.dts is not None:
+                    packet.dts -= shift
+                self._last = (packet.pts + (packet.duration or 0)) * time_base
+                packet.stream = self.out
+                container.mux(packet)
+            else:
+                self._stretch(container, packet)
+
+    def _written_time(self):
+        if self.tempo is None:
+            return self._last
+        return Fraction(self.samples, self.out.codec_context.sample_rate)
+
+    def _stretch(self, container, packet):
+        import av
+
+        try:
+            for frame in packet.decode():
+                self.graph.push(frame)
+                self._pull(container)
+        except av.FFmpegError as exc:
+            raise ValueError(f"path: cannot decode the audio of {self.src} ({_av_message(exc)})") from None
+
+    def _pull(self, container):
+        import av
+
+        while True:
+            try:
+                frame = self.graph.pull()
+            except (av.error.BlockingIOError, av.error.EOFError):
+                return
+            rate = self.out.codec_context.sample_rate
+            frame.pts = self.samples
+            frame.time_base = Fraction(1, rate)
+            self.samples += frame.samples
+            container.mux(self.out.encode(frame))
+
+    def close(self, container):
+        self.feed(container, float("inf"))
+        if self.tempo is not None:
+            self.graph.push(None)
+            self._pull(container)
+            container.mux(self.out.encode(None))
+        self.input.close()
+
+
+def audio_track(src, mode, speed):
+    """The audio companion of ``retime``: packets copied (``mode="copy"``), or stretched by
+    ``speed`` (``"stretch"``)."""
+    return _AudioTrack(src, None if mode == "copy" else speed)
