@@ -158,7 +158,8 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     frames, the frame is interpolated at the fractional ``t`` (:func:`flowkit.interpolate`,
     both flows computed once per input pair whatever the number of times in it); where it
     falls on an input frame, that frame is used; input frames between two output times are
-    dropped. The video is streamed: two input frames and one pair's output are held at a time.
+    dropped. The video is streamed: two input frames, their flows and at most four
+    interpolated frames are held at a time.
 
     Parameters
     ----------
@@ -305,7 +306,6 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
 
 def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, segment, method,
             flow, flow_options, codec, crf, audio, scene_threshold, device, progress, src):
-    from ._interpolate import interpolate
     from .video import VideoWriter, audio_track, decode, pad_even
 
     if info.frame_rate is None and out_fps is None:
@@ -395,18 +395,15 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
             same = between and np.array_equal(frame0, frame)  # a still: nothing to interpolate
             times = sorted({float(alpha) for alpha, inside in pending
                             if inside and alpha > 0 and not cut and not same})
-            middle = {}
-            if times:
-                results = interpolate(frame0, frame, times, method=method, flow=flow,
-                                      flow_options=flow_options, device=device)
-                middle = dict(zip(times, results))
+            pair = _Pair(frame0, frame, times, method=method, flow=flow,
+                         flow_options=flow_options, device=device)
             for alpha, inside in pending:
                 if alpha == 0 or not inside or same:
                     emit(frame0)
                 elif cut:
                     emit(frame0 if alpha <= Fraction(1, 2) else frame)
                 else:
-                    emit(middle[float(alpha)])
+                    emit(pair.at(float(alpha)))
                     interpolated += 1
             previous = (t1, frame)
         if origin is None:
@@ -421,6 +418,36 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
         size = (writer._size[1], writer._size[0])
     return RetimeReport(path=dst, frames=written, interpolated=interpolated, fps=out_fps,
                         duration=written / out_fps, size=size, cuts=cuts, audio=audio_done)
+
+
+class _Pair:
+    """The frames interpolated between two input frames at ``times``, made ``_CHUNK`` times at a
+    time (memory stays flat in deep slow motion); the two flows are estimated with the first
+    chunk and passed to :func:`flowkit.interpolate` for the others."""
+
+    _CHUNK = 4
+
+    def __init__(self, frame0, frame1, times, **options):
+        self.frame0, self.frame1, self.times, self.options = frame0, frame1, times, options
+        self.flows = None
+        self.cache = {}
+
+    def at(self, t):
+        from ._interpolate import interpolate
+
+        if t not in self.cache:
+            start = self.times.index(t)
+            chunk = self.times[start:start + self._CHUNK]
+            options = dict(self.options)
+            if self.flows is not None:
+                options.update(flow01=self.flows[0], flow10=self.flows[1], flow_options=None)
+                results = interpolate(self.frame0, self.frame1, chunk, **options)
+            else:
+                results, aux = interpolate(self.frame0, self.frame1, chunk, return_aux=True, **options)
+                if aux["flow01"] is not None:
+                    self.flows = aux["flow01"], aux["flow10"]
+            self.cache = dict(zip(chunk, results))
+        return self.cache[t]
 
 
 def _color_tags(stream):

@@ -116,6 +116,22 @@ def test_factor_two_keeps_input_frames_and_interpolates_between(tmp_path):
         np.testing.assert_array_equal(got[2 * k + 1], flowkit.interpolate(frames[k], frames[k + 1], 0.5))
 
 
+def test_deep_slow_motion_matches_interpolate(tmp_path):
+    # 10x slow motion: 9 new frames per pair, made 4 at a time from one estimate of the flows
+    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 2, start=2)
+    source = write_clip(tmp_path / "in.mp4", frames, 24, codec="ffv1")
+    out = tmp_path / "out.mp4"
+    report = flowkit.retime(source, out, speed=0.1, codec="ffv1", progress=False)
+    got = decoded(out)
+    assert report.frames == 20 and report.interpolated == 9
+    expected = flowkit.interpolate(frames[0], frames[1], [j / 10 for j in range(1, 10)])
+    for j in range(9):
+        np.testing.assert_array_equal(got[1 + j], expected[j])
+    np.testing.assert_array_equal(got[0], frames[0])
+    for picture in got[10:]:
+        np.testing.assert_array_equal(picture, frames[1])
+
+
 def test_range_retimes_only_the_segment(tmp_path):
     frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 12, start=2)
     source = write_clip(tmp_path / "in.mp4", frames, 24, codec="ffv1")
