@@ -350,11 +350,13 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
     from tqdm import tqdm
 
     show = sys.stderr.isatty() if progress is None else progress
-    frames = decode(container, stream, depth=depth, upright=False)
+    frame_format = _frame_format(info.pix_fmt, pix_fmt, depth)
+    frames = decode(container, stream, depth=depth, upright=False, frame_format=frame_format)
+    luma = frame_format is not None  # the scene test on Y alone, as minterpolate's
     written = interpolated = 0
     cuts = []
     with VideoWriter(dst, out_fps, codec=codec, crf=crf, pix_fmt=pix_fmt, rotation=info.rotation,
-                     color=_color_tags(stream)) as writer, \
+                     color=_color_tags(stream), frame_format=frame_format) as writer, \
             tqdm(total=total, unit="frame", desc="retime", file=sys.stderr, disable=not show) as bar:
         if track is not None:
             writer._companions.append(track)
@@ -388,7 +390,8 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
                 k += 1
             cut = False
             if scene_threshold is not None:
-                cut, mafd = scene_change(frame0, frame, mafd, scene_threshold)
+                cut, mafd = (scene_change(frame0[..., 0], frame[..., 0], mafd, scene_threshold) if luma
+                             else scene_change(frame0, frame, mafd, scene_threshold))
                 if cut:
                     cuts.append(t1)
             between = any(inside and alpha > 0 for alpha, inside in pending)
@@ -448,6 +451,17 @@ class _Pair:
                     self.flows = aux["flow01"], aux["flow10"]
             self.cache = dict(zip(chunk, results))
         return self.cache[t]
+
+
+def _frame_format(in_fmt, out_fmt, depth):
+    """Frames are interpolated as the decoded YUV upsampled to 4:4:4 when input and output are
+    8-bit YUV: no RGB round trip (on 720p Big Buck Bunny frames +4.0 dB on interpolated
+    frames, 49.0 -> 69.4 dB on frames passed through, before encoding). Else as RGB (None):
+    for 10-bit YUV swscale's 4:4:4 round trip measured worse than its RGB one (32.7 against
+    34.6 dB on torchcodec__h264_10bits.mp4 through FFV1)."""
+    if depth > 8 or not (in_fmt.startswith("yuv") and out_fmt.startswith("yuv")):
+        return None
+    return "yuvj444p" if in_fmt.startswith("yuvj") else "yuv444p"
 
 
 def _color_tags(stream):

@@ -17,7 +17,7 @@ import numpy as np
 
 from ._atomic import atomic_path
 from ._backend import as_array, to_host
-from ._validate import check_array, check_float, check_int
+from ._validate import check_array, check_float, check_int, describe
 
 __all__ = ["iter_frames", "probe_video", "VideoInfo", "VideoWriter"]
 
@@ -216,17 +216,27 @@ def _stream_rotation(container, stream):
     return frame.rotation
 
 
-def decode(container, stream, *, depth=8, upright=True):
+# FFmpeg pixel formats of the (H, W, 3) arrays that decode() yields and VideoWriter takes
+FRAME_FORMATS = {"rgb24": np.uint8, "rgb48le": np.uint16, "yuv444p": np.uint8,
+                 "yuvj444p": np.uint8, "yuv444p16le": np.uint16}
+# PyAV 18 hands the 8-bit planar formats as (3, H, W) planes, the 16-bit one as (H, W, 3)
+_PLANES_FIRST = frozenset({"yuv444p", "yuvj444p"})
+
+
+def decode(container, stream, *, depth=8, upright=True, frame_format=None):
     """Yield ``(time, frame)`` for each frame of an opened video stream.
 
     ``time`` is the presentation time in seconds as a Fraction (``pts * time_base``; frames
     without a timestamp follow the previous one by one frame period). ``frame`` is RGB
     ``(H, W, 3)``, uint8 for ``depth=8`` and uint16 (full 16-bit scale) for ``depth=16``,
-    rotated upright when ``upright``. Decoding errors are ValueError naming the file.
+    rotated upright when ``upright``; or, with ``frame_format`` one of ``FRAME_FORMATS``
+    (``"yuv444p"``, ...), the planes of that format as ``(H, W, 3)``. Decoding errors are
+    ValueError naming the file.
     """
     import av
 
-    fmt = "rgb24" if depth == 8 else "rgb48le"
+    fmt = frame_format or ("rgb24" if depth == 8 else "rgb48le")
+    planar = fmt in _PLANES_FIRST
     period = 1 / Fraction(stream.average_rate or stream.guessed_rate or 30)
     previous = None
     name = container.name
@@ -246,6 +256,8 @@ def decode(container, stream, *, depth=8, upright=True):
             time = previous + period
         previous = time
         array = frame.to_ndarray(format=fmt)
+        if planar:
+            array = np.ascontiguousarray(np.moveaxis(array, 0, -1))
         if upright:
             turns = _rotation(frame.rotation) // 90
             if turns:
@@ -479,6 +491,10 @@ class VideoWriter:
         Colour tags of the stream, FFmpeg codec-context attributes ``colorspace``,
         ``color_range``, ``color_primaries``, ``color_trc`` (``retime`` copies the input's, so
         that players read the YUV values as they read the input's).
+    frame_format : str, optional
+        What the frames hold: None for RGB (or gray), else ``"yuv444p"``, ``"yuvj444p"`` (uint8)
+        or ``"yuv444p16le"`` (uint16): ``(H, W, 3)`` arrays of the Y, U, V planes, handed to
+        the encoder without an RGB conversion (``retime`` works on the decoded YUV).
 
     Raises
     ------
@@ -503,7 +519,8 @@ class VideoWriter:
     ...         writer.write(frame)  # (H, W, 3) uint8 RGB
     """
 
-    def __init__(self, path, fps, *, codec=None, crf=None, pix_fmt=None, rotation=0, color=None):
+    def __init__(self, path, fps, *, codec=None, crf=None, pix_fmt=None, rotation=0, color=None,
+                 frame_format=None):
         self.path = Path(path)
         self.fps = _fraction("fps", fps)
         if codec is None:
@@ -520,6 +537,10 @@ class VideoWriter:
             raise ValueError(f"rotation: expected a multiple of 90 degrees, got {rotation!r}")
         self.rotation = rotation % 360
         self.color = dict(color or {})
+        if frame_format is not None and frame_format not in FRAME_FORMATS:
+            raise ValueError(f"frame_format: expected None or one of {', '.join(FRAME_FORMATS)}, "
+                             f"got {frame_format!r}")
+        self.frame_format = frame_format
         self.frame_count = 0
         self._size = None  # (height, width) of the frames
         self._container = None
@@ -564,6 +585,10 @@ class VideoWriter:
                 f"frame: expected size {self._size[1]}x{self._size[0]} (width x height) like the "
                 f"first frame, got {frame.shape[1]}x{frame.shape[0]}"
             )
+        if self.frame_format is not None and (frame.ndim != 3 or frame.shape[2] != 3
+                                              or frame.dtype != FRAME_FORMATS[self.frame_format]):
+            raise ValueError(f"frame: expected (H, W, 3) {np.dtype(FRAME_FORMATS[self.frame_format])} "
+                             f"{self.frame_format} planes, got {describe(frame)}")
         if self._stream is not None and frame.dtype != self._dtype:
             raise TypeError(f"frame: expected dtype {self._dtype} like the first frame, got {frame.dtype}")
         frame = to_host(frame)
@@ -581,8 +606,14 @@ class VideoWriter:
     def _encode(self, rgb):
         import av
 
-        picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb),
-                                             format="rgb24" if rgb.dtype == np.uint8 else "rgb48le")
+        if self.frame_format in _PLANES_FIRST:
+            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.moveaxis(rgb, -1, 0)),
+                                                 format=self.frame_format)
+        elif self.frame_format is not None:
+            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=self.frame_format)
+        else:
+            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb),
+                                                 format="rgb24" if rgb.dtype == np.uint8 else "rgb48le")
         picture.pts = self.frame_count
         picture.time_base = 1 / self.fps
         try:

@@ -116,6 +116,31 @@ def test_factor_two_keeps_input_frames_and_interpolates_between(tmp_path):
         np.testing.assert_array_equal(got[2 * k + 1], flowkit.interpolate(frames[k], frames[k + 1], 0.5))
 
 
+def test_yuv_input_is_interpolated_in_yuv(tmp_path):
+    # an 8-bit YUV input is worked on as its YUV planes (4:4:4): a frame passed through goes
+    # 4:2:0 -> 4:4:4 -> 4:2:0 with swscale's default filters, no RGB round trip, and keeps
+    # more than an RGB round trip does (the reference: the decoded RGB frame converted to
+    # 4:2:0 and back, as the encoder would see it in an RGB path). At the clip's own 640x360:
+    # on thumbnails, where every chroma sample is an edge, swscale's default chroma filters
+    # lose more than the RGB round trip
+    from flowkit import metrics
+
+    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 3, start=2, size=(640, 360))
+    clip = write_clip(tmp_path / "in.mp4", frames, 24)
+    out = tmp_path / "out.mkv"
+    report = flowkit.retime(clip, out, factor=2, codec="ffv1", progress=False)
+    assert probe_video(out).pix_fmt == "yuv420p" and report.interpolated == 2
+    source, got = decoded(clip), decoded(out)
+    for k, frame in enumerate(source):
+        rgb_path = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format="yuv420p")
+        baseline = metrics.psnr(rgb_path.to_ndarray(format="rgb24"), frame)
+        assert metrics.psnr(got[2 * k], frame) > baseline + 1.0, k
+    # and the generated frames lie between their neighbours (closer to the interpolation of
+    # the decoded RGB frames than either input is)
+    middle = flowkit.interpolate(source[1], source[2], 0.5)
+    assert metrics.psnr(got[3], middle) > max(metrics.psnr(got[3], source[1]), metrics.psnr(got[3], source[2]))
+
+
 def test_deep_slow_motion_matches_interpolate(tmp_path):
     # 10x slow motion: 9 new frames per pair, made 4 at a time from one estimate of the flows
     frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 2, start=2)

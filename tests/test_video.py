@@ -418,3 +418,25 @@ def test_writer_sixteen_bit_round_trip_is_exact(tmp_path):
     path = write_video(tmp_path / "deep.mkv", frames)  # ffv1, planar 16-bit RGB
     for got, expected in zip(iter_frames(path, depth=16), frames):
         np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("frame_format, dtype", [("yuv444p", np.uint8), ("yuv444p16le", np.uint16)])
+def test_writer_yuv_frames_round_trip_exactly(tmp_path, frame_format, dtype):
+    from flowkit.video import decode, open_input
+
+    rng = np.random.default_rng(2)
+    high = np.iinfo(dtype).max + 1
+    frames = [rng.integers(0, high, (HEIGHT, WIDTH, 3), dtype=dtype) for _ in range(2)]
+    path = tmp_path / "yuv.mkv"
+    with VideoWriter(path, 10, codec="ffv1", pix_fmt=frame_format, frame_format=frame_format) as writer:
+        for frame in frames:
+            writer.write(frame)
+        with pytest.raises(ValueError, match=rf"frame: expected \(H, W, 3\) .* {frame_format} planes"):
+            writer.write(frames[0][..., 0])
+    container, stream = open_input(path)
+    got = [f for _, f in decode(container, stream, frame_format=frame_format)]
+    container.close()
+    for frame, expected in zip(got, frames):
+        np.testing.assert_array_equal(frame, expected)
+    with pytest.raises(ValueError, match=r"frame_format: expected None or one of"):
+        VideoWriter(tmp_path / "x.mkv", 10, frame_format="nv12")
