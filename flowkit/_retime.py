@@ -237,10 +237,11 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
 
     Notes
     -----
-    The pixel format and bit depth of the input are kept where the encoder takes them
-    (10-bit input is decoded to 16-bit RGB and encoded in 10 bits); the display rotation and
-    colour tags (matrix, range, primaries, transfer) are copied; frames are processed in their
-    coded orientation. Output frames whose source time is past the last input frame's end
+    The pixel format and bit depth of the input are kept where the encoder takes them; the
+    display rotation and colour tags (matrix, range, primaries, transfer) are copied; frames
+    are processed in their coded orientation. 8-bit YUV input is interpolated as its Y, U, V
+    planes upsampled to 4:4:4 (no RGB round trip; the flows see Y, U, V as three channels);
+    other input as RGB, 16-bit for more than 8 bits (10-bit in, 10-bit out). Output frames whose source time is past the last input frame's end
     are not written: the output lasts the mapped input duration, rounded up to a whole frame.
     Audio starts at the first video frame's time.
 
@@ -306,7 +307,7 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
 
 def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, segment, method,
             flow, flow_options, codec, crf, audio, scene_threshold, device, progress, src):
-    from .video import VideoWriter, audio_track, decode, pad_even
+    from .video import audio_track
 
     if info.frame_rate is None and out_fps is None:
         raise ValueError(f"fps: {src} does not state its frame rate; give fps")
@@ -333,10 +334,8 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
     if info.audio and audio == "stretch" and changed and segment is not None:
         raise ValueError("audio: stretching the audio of a segment only is not supported; use "
                          "'drop' (or retime the whole clip)")
-    tolerance = info.time_base  # output times this close to an input frame show it
     depth = 16 if info.bit_depth > 8 else 8
     pix_fmt = _output_format(codec, info, depth)
-    subsampled = any(tag in pix_fmt for tag in ("420", "422", "411", "410"))
     total = None
     if known is not None:
         total = math.ceil(timeline.output_duration(known) * out_fps)
@@ -346,9 +345,24 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
     if info.audio and audio != "drop":
         track = audio_track(src, audio, speed)
         audio_done = "stretched" if audio == "stretch" and changed else "copied"
+    try:
+        return _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt,
+                       depth, total, track, audio_done, method, flow, flow_options, device,
+                       scene_threshold, progress, src)
+    finally:
+        if track is not None:
+            track.input.close()  # closed already after a success; on errors here
 
+
+def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt, depth, total,
+            track, audio_done, method, flow, flow_options, device, scene_threshold, progress, src):
+    """Decode, retime and encode: the loop of :func:`retime`."""
     from tqdm import tqdm
 
+    from .video import VideoWriter, decode, pad_even
+
+    tolerance = info.time_base  # output times this close to an input frame show it
+    subsampled = any(tag in pix_fmt for tag in ("420", "422", "411", "410"))
     show = sys.stderr.isatty() if progress is None else progress
     frame_format = _frame_format(info.pix_fmt, pix_fmt, depth)
     frames = decode(container, stream, depth=depth, upright=False, frame_format=frame_format)
@@ -379,7 +393,7 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
             t0, frame0 = previous
             t1 = time - origin
             # output frames whose source time lies in [t0, t1)
-            times, pending = [], []
+            pending = []
             while True:
                 source, inside = timeline.source(k / out_fps)
                 if source >= t1 - tolerance:

@@ -101,12 +101,17 @@ def test_frame_count_and_exact_timestamps(tmp_path, clip, kwargs, rate, count):
     assert probe_video(out).frame_rate == rate
 
 
-def test_factor_two_keeps_input_frames_and_interpolates_between(tmp_path):
-    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 6, start=2)
+def lossless(tmp_path, count, **kwargs):
+    """``count`` Tears of Steel frames in a lossless clip (FFV1 in MP4, exact timestamps at 24
+    fps), retimed losslessly with ``kwargs``: (input frames, report, output frames)."""
+    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", count, start=2)
     source = write_clip(tmp_path / "in.mp4", frames, 24, codec="ffv1")
-    out = tmp_path / "out.mp4"
-    report = flowkit.retime(source, out, factor=2, codec="ffv1", progress=False)
-    got = decoded(out)
+    report = flowkit.retime(source, tmp_path / "out.mp4", codec="ffv1", progress=False, **kwargs)
+    return frames, report, decoded(tmp_path / "out.mp4")
+
+
+def test_factor_two_keeps_input_frames_and_interpolates_between(tmp_path):
+    frames, report, got = lossless(tmp_path, 6, factor=2)
     assert len(got) == 12 and report.interpolated == 5  # the 12th frame holds the last one
     for k, frame in enumerate(frames):
         np.testing.assert_array_equal(got[2 * k], frame)  # lossless pass-through
@@ -143,11 +148,7 @@ def test_yuv_input_is_interpolated_in_yuv(tmp_path):
 
 def test_deep_slow_motion_matches_interpolate(tmp_path):
     # 10x slow motion: 9 new frames per pair, made 4 at a time from one estimate of the flows
-    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 2, start=2)
-    source = write_clip(tmp_path / "in.mp4", frames, 24, codec="ffv1")
-    out = tmp_path / "out.mp4"
-    report = flowkit.retime(source, out, speed=0.1, codec="ffv1", progress=False)
-    got = decoded(out)
+    frames, report, got = lossless(tmp_path, 2, speed=0.1)
     assert report.frames == 20 and report.interpolated == 9
     expected = flowkit.interpolate(frames[0], frames[1], [j / 10 for j in range(1, 10)])
     for j in range(9):
@@ -158,15 +159,10 @@ def test_deep_slow_motion_matches_interpolate(tmp_path):
 
 
 def test_range_retimes_only_the_segment(tmp_path):
-    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 12, start=2)
-    source = write_clip(tmp_path / "in.mp4", frames, 24, codec="ffv1")
-    out = tmp_path / "out.mp4"
     # input seconds 0.125-0.25 (frames 3-5) at half speed: 3 frames become 6
-    report = flowkit.retime(source, out, speed=0.5, segment=(0.125, 0.25), codec="ffv1",
-                            method="blend", progress=False)
-    got = decoded(out)
+    frames, report, got = lossless(tmp_path, 12, speed=0.5, segment=(0.125, 0.25), method="blend")
     assert report.frames == len(got) == 15
-    assert timestamps(out) == [Fraction(k, 24) for k in range(15)]
+    assert timestamps(tmp_path / "out.mp4") == [Fraction(k, 24) for k in range(15)]
     for k in range(3):  # before the segment: unchanged
         np.testing.assert_array_equal(got[k], frames[k])
     for j in range(6):  # in it: source time 0.125 + j / 48, a blend half way on odd j
@@ -178,12 +174,8 @@ def test_range_retimes_only_the_segment(tmp_path):
 
 
 def test_range_at_a_higher_rate_repeats_frames_outside(tmp_path):
-    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 4, start=2)
-    source = write_clip(tmp_path / "in.mp4", frames, 24, codec="ffv1")
-    out = tmp_path / "out.mp4"
-    report = flowkit.retime(source, out, factor=2, segment=(Fraction(1, 24), Fraction(2, 24)),
-                            codec="ffv1", method="blend", progress=False)
-    got = decoded(out)
+    frames, report, got = lossless(tmp_path, 4, factor=2, method="blend",
+                                   segment=(Fraction(1, 24), Fraction(2, 24)))
     assert report.frames == 8 and report.interpolated == 1
     for k, index in enumerate([0, 0, 1, None, 2, 2, 3, 3]):
         if index is not None:
