@@ -203,7 +203,8 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         ``"stretch"``: decoded, time-stretched to the new duration without changing pitch
         (FFmpeg's ``atempo`` through PyAV's filter graph, chained for speeds outside
         [0.5, 2]) and encoded as AAC (Opus in WebM). ``"drop"``: no audio. None (default):
-        copy when the duration is unchanged, else stretch.
+        copy when the duration is unchanged, else stretch. With a ``segment`` only its audio is
+        stretched (cut at the sample), the rest re-encoded at speed 1.
     scene_threshold : float or None
         Scene-cut threshold in percent of full scale (minterpolate's ``scd_threshold``,
         default 10): a pair whose mean absolute difference and its change from the previous
@@ -230,8 +231,8 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         ``src`` cannot be opened or decoded (the error names it; no output is left); ``dst``
         is ``src``; both ``fps`` and ``factor``, or both ``speed`` and ``duration``; a
         non-positive rate, factor, speed or duration; a bad ``segment``; an unknown codec,
-        method, estimator or option; ``audio="copy"`` with a changed duration; ``"stretch"``
-        of a segment (not supported: use ``"drop"``); a segment outside the input.
+        method, estimator or option; ``audio="copy"`` with a changed duration; a segment
+        outside the input.
     TypeError
         Arguments of the wrong type.
 
@@ -331,9 +332,6 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
     if audio == "copy" and changed:
         raise ValueError(f"audio: cannot copy the audio when the duration changes (speed "
                          f"{float(speed):g}); use 'stretch' or 'drop'")
-    if info.audio and audio == "stretch" and changed and segment is not None:
-        raise ValueError("audio: stretching the audio of a segment only is not supported; use "
-                         "'drop' (or retime the whole clip)")
     depth = 16 if info.bit_depth > 8 else 8
     pix_fmt = _output_format(codec, info, depth)
     total = None
@@ -343,7 +341,7 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
     track = None
     audio_done = "none" if not info.audio else ("dropped" if audio == "drop" else None)
     if info.audio and audio != "drop":
-        track = audio_track(src, audio, speed)
+        track = audio_track(src, audio, speed, (start, end))
         audio_done = "stretched" if audio == "stretch" and changed else "copied"
     try:
         return _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt,

@@ -724,11 +724,13 @@ class _AudioTrack:
     (``tempo=None``) or decoded, time-stretched by ``atempo`` and encoded (AAC; Opus in WebM).
 
     Audio is aligned on the video: input time ``origin`` (the first video frame) is output
-    time 0; earlier audio is dropped. ``feed(container, time)`` writes the audio up to output
-    time ``time``, so the file stays interleaved and memory flat.
+    time 0; earlier audio is dropped. With ``segment=(start, end)`` (seconds from ``origin``,
+    ``end`` None for the end) only that part is stretched, the rest is re-encoded unchanged.
+    ``feed(container, time)`` writes the audio up to output time ``time``, so the file stays
+    interleaved and memory flat.
     """
 
-    def __init__(self, src, tempo):
+    def __init__(self, src, tempo, segment=(Fraction(0), None)):
         import av
 
         self.src = Path(src)
@@ -738,7 +740,10 @@ class _AudioTrack:
         self.packets = self.input.demux(self.in_stream)
         self.origin = Fraction(0)
         self.out = self.graph = None
-        self.samples = 0  # output samples written (stretch)
+        self.segment = segment
+        self.written = Fraction(0)  # output seconds written (stretch)
+        self.flushed = False  # the atempo graph was drained at the segment's end
+        self._next = Fraction(0)  # input time after the last decoded audio frame
         self._last = Fraction(0)  # output time reached (copy)
         self.finished = False
 
@@ -764,10 +769,13 @@ class _AudioTrack:
             following = graph.add("atempo", f"{factor:.9g}")
             node.link_to(following)
             node = following
-        if codec == "libopus":
-            following = graph.add("aresample", "48000")
-            node.link_to(following)
-            node = following
+        # the frames out of atempo as the decoder's, like those encoded without stretching
+        # (the encoder converts them all alike: Opus takes 48 kHz only)
+        context = self.in_stream.codec_context
+        following = graph.add("aformat", f"sample_fmts={context.format.name}:channel_layouts="
+                              f"{context.layout.name}:sample_rates={context.sample_rate}")
+        node.link_to(following)
+        node = following
         sink = graph.add("abuffersink")
         node.link_to(sink)
         graph.configure()
@@ -806,19 +814,46 @@ class _AudioTrack:
                 self._stretch(container, packet)
 
     def _written_time(self):
-        if self.tempo is None:
-            return self._last
-        return Fraction(self.samples, self.out.codec_context.sample_rate)
+        return self._last if self.tempo is None else self.written
 
     def _stretch(self, container, packet):
         import av
 
         try:
             for frame in packet.decode():
-                self.graph.push(frame)
-                self._pull(container)
+                self._route(container, frame)
         except av.FFmpegError as exc:
             raise ValueError(f"path: cannot decode the audio of {self.src} ({_av_message(exc)})") from None
+
+    def _route(self, container, frame):
+        """Split a decoded frame at 0, the segment's start and its end (sample-exact): drop
+        what precedes the first video frame, stretch the segment, encode the rest as it is."""
+        import math
+
+        rate = frame.sample_rate
+        if frame.pts is None:  # no timestamp: right after the previous frame
+            frame.pts, frame.time_base = round(self._next * rate), Fraction(1, rate)
+        begin = frame.pts * Fraction(frame.time_base) - self.origin  # seconds from the origin
+        self._next = begin + self.origin + Fraction(frame.samples, rate)
+        start, end = self.segment
+        cuts = [0]
+        for edge in (Fraction(0), start, end):
+            index = frame.samples if edge is None else math.ceil((edge - begin) * rate)
+            cuts.append(min(max(index, cuts[-1]), frame.samples))
+        cuts.append(frame.samples)
+        for part, (a, b) in enumerate(zip(cuts, cuts[1:])):
+            if b <= a or part == 0:
+                continue
+            piece = _audio_slice(frame, a, b) if (a, b) != (0, frame.samples) else frame
+            if part == 2:
+                self.graph.push(piece)
+                self._pull(container)
+                continue
+            if part == 3 and not self.flushed:
+                self.graph.push(None)
+                self._pull(container)
+                self.flushed = True
+            self._encode(container, piece)
 
     def _pull(self, container):
         import av
@@ -828,22 +863,41 @@ class _AudioTrack:
                 frame = self.graph.pull()
             except (av.error.BlockingIOError, av.error.EOFError):
                 return
-            rate = self.out.codec_context.sample_rate
-            frame.pts = self.samples
-            frame.time_base = Fraction(1, rate)
-            self.samples += frame.samples
-            container.mux(self.out.encode(frame))
+            self._encode(container, frame)
+
+    def _encode(self, container, frame):
+        rate = self.out.codec_context.sample_rate
+        frame.pts = round(self.written * rate)
+        frame.time_base = Fraction(1, rate)
+        self.written += Fraction(frame.samples, frame.sample_rate)
+        container.mux(self.out.encode(frame))
 
     def close(self, container):
         self.feed(container, float("inf"))
         if self.tempo is not None:
-            self.graph.push(None)
-            self._pull(container)
+            if not self.flushed:
+                self.graph.push(None)
+                self._pull(container)
             container.mux(self.out.encode(None))
         self.input.close()
 
 
-def audio_track(src, mode, speed):
+def _audio_slice(frame, a, b):
+    """Samples ``a:b`` of an audio frame as a new frame (same format, layout, rate, and the
+    time of sample ``a``)."""
+    import av
+
+    array = frame.to_ndarray()
+    width = 1 if frame.format.is_planar else len(frame.layout.channels)  # packed: interleaved
+    piece = av.AudioFrame.from_ndarray(np.ascontiguousarray(array[:, a * width:b * width]),
+                                       format=frame.format.name, layout=frame.layout.name)
+    piece.sample_rate = frame.sample_rate
+    piece.time_base = Fraction(1, frame.sample_rate)
+    piece.pts = round(frame.pts * Fraction(frame.time_base) * frame.sample_rate) + a
+    return piece
+
+
+def audio_track(src, mode, speed, segment=None):
     """The audio companion of ``retime``: packets copied (``mode="copy"``), or stretched by
-    ``speed`` (``"stretch"``)."""
-    return _AudioTrack(src, None if mode == "copy" else speed)
+    ``speed`` (``"stretch"``; only within ``segment``, seconds from the first video frame)."""
+    return _AudioTrack(src, None if mode == "copy" else speed, segment or (Fraction(0), None))

@@ -286,6 +286,17 @@ def test_audio_is_copied(tmp_path, clip_with_tone):
     assert packets_out == packets_in  # the very same packets
 
 
+def test_audio_of_a_segment_is_stretched(tmp_path, clip_with_tone):
+    # 0.25-0.75 s at half speed: the video lasts 1.5 s, and so does the audio (the segment's
+    # 0.5 s stretched to 1 s, the rest unchanged), the tone at its pitch throughout
+    out = tmp_path / "out.mp4"
+    report = flowkit.retime(clip_with_tone, out, speed=0.5, segment=(0.25, 0.75), method="blend",
+                            progress=False)
+    assert report.audio == "stretched" and report.duration == Fraction(3, 2)
+    seconds, peak = tone_peak(out)
+    assert abs(seconds - 1.5) < 0.1 and abs(peak - 440) < 5
+
+
 @pytest.mark.parametrize("speed", [0.5, 0.2])  # 0.2: atempo chained (0.5 * 0.5 * 0.8)
 def test_audio_is_stretched_with_speed(tmp_path, clip_with_tone, speed):
     out = tmp_path / "out.mp4"
