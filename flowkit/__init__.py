@@ -41,6 +41,7 @@ _PUBLIC = {
     "predict": "._predict",
     "interpolate": "._interpolate",
     "interpolate_video": "._interpolate",
+    "retime": "._retime",
     "list_estimators": "._estimators",
 }
 _SUBMODULES = ("metrics", "io", "video", "visualize", "data")

@@ -77,7 +77,24 @@ CASES = {
     "variational_refinement_rgb": _case(
         lambda fk, gray, rgb, flow, pts: fk.variational_refinement(rgb, rgb, flow)),
     "fill_holes": _case(lambda fk, gray, rgb, flow, pts: fk.fill_holes(rgb, gray > 200)),
+    # retime of a 3-frame clip at twice the rate: interpolate's flows, warps, splats, fill
+    "retime": lambda: _retime(),
 }
+
+
+def _retime():
+    import tempfile
+    from pathlib import Path
+
+    import flowkit
+
+    gray, rgb, flow, _ = _inputs()
+    with tempfile.TemporaryDirectory() as folder:
+        clip = Path(folder) / "clip.mkv"
+        with flowkit.VideoWriter(clip, 10) as writer:
+            for shift in range(3):
+                writer.write(np.roll(rgb, shift, axis=1))
+        flowkit.retime(clip, Path(folder) / "out.mp4", factor=2, progress=False)
 
 # Cases that share kernels run in one process, one after the other: two processes compiling
 # different signatures of one kernel at the same time could each rewrite Numba's index file
@@ -86,11 +103,12 @@ GROUPS = {
     "sparse": ("lucas_kanade_sparse", "good_features"),
     # lucas_kanade and variational_refinement warp with kernels.warp's row warper, extrapolate
     # with its driver; dis calls the variational refinement and Farneback's resize helpers,
-    # which ties Farneback to this group
+    # which ties Farneback to this group; retime (interpolate) runs last: most of its kernels
+    # are compiled by then
     "warp": ("farneback_gray", "farneback_rgb", "warp_linear", "warp_cubic", "warp_nearest",
              "warp_float32_gray", "warp_float32_rgb", "warp_float64_rgb", "lucas_kanade",
              "lucas_kanade_rgb", "extrapolate", "variational_refinement",
-             "variational_refinement_rgb", "dis_gray", "dis_rgb"),
+             "variational_refinement_rgb", "dis_gray", "dis_rgb", "retime"),
     "smooth": ("smooth_gaussian", "smooth_gaussian_float64", "smooth_median", "smooth_bilateral"),
     "color": ("flow_to_color",),
     "splat": ("splat_uint8_rgb", "splat_float32_softmax", "splat_float64_rgb"),

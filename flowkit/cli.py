@@ -1,4 +1,4 @@
-"""Command line: ``flowkit {demo,flow,predict,color,warmup}`` (the same as ``python -m flowkit``).
+"""Command line: ``flowkit {demo,flow,predict,retime,color,warmup}`` (the same as ``python -m flowkit``).
 
 Each subcommand is one function (``cmd_*``) that takes the parsed arguments, calls flowkit's
 public functions and reports on stdout what it wrote. Every error is one line on stderr,
@@ -227,18 +227,17 @@ def _format_options(options):
 
 def _probe(source, step):
     """(number of frames that iter_frames will yield or None, frames per second or None)."""
-    import cv2
+    from .video import probe_video
 
     if source.is_dir():
         count = sum(1 for p in source.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
         return -(-count // step), None
-    capture = cv2.VideoCapture(str(source))
     try:
-        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        fps = capture.get(cv2.CAP_PROP_FPS)
-    finally:
-        capture.release()
-    return (-(-count // step) if count > 0 else None), (fps / step if fps and fps > 0 else None)
+        info = probe_video(source)
+    except ValueError:
+        return None, None  # iter_frames reports it
+    count, fps = info.frame_count, info.frame_rate
+    return (-(-count // step) if count else None), (float(fps) / step if fps else None)
 
 
 # --- subcommands --------------------------------------------------------------------------------
@@ -363,16 +362,11 @@ def cmd_flow(args):
 
 
 def _even(picture):
-    """Pad an odd height or width of a gray or colour picture by repeating the last row or
-    column.
+    """An odd height or width padded by repeating the last row or column (``video.pad_even``):
+    4:2:0 encoders need even sizes; padding keeps every pixel."""
+    from .video import pad_even
 
-    OpenCV's video writer silently crops odd sizes to even ones; padding keeps every pixel.
-    """
-    height, width = picture.shape[:2]
-    if height % 2 or width % 2:
-        pad = ((0, height % 2), (0, width % 2)) + ((0, 0),) * (picture.ndim - 2)
-        picture = np.pad(picture, pad, mode="edge")
-    return picture
+    return pad_even(picture)
 
 
 def _output_fps(args, probed):
@@ -613,6 +607,64 @@ def cmd_predict(args):
     return 0
 
 
+def _rate(text):
+    """Argument type of --fps and --factor: a number or a ratio such as 24000/1001 (exact)."""
+    from fractions import Fraction
+
+    try:
+        value = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        value = None
+    if value is None or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0 or a ratio such as 24000/1001, "
+                                         f"got {text!r}")
+    return value
+
+
+def _time_range(text):
+    """Argument type of --range: START:END in seconds, either side may be empty."""
+    start, sep, end = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        values = tuple(None if not part.strip() else float(part) for part in (start, end))
+        if any(v is not None and not (np.isfinite(v) and v >= 0) for v in values):
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected START:END in seconds such as 2.5:4 (either may be "
+                                         f"empty), got {text!r}") from None
+    return values
+
+
+def cmd_retime(args):
+    """``flowkit retime``: change the frame rate and/or the speed of a video by interpolation."""
+    import flowkit
+
+    source = Path(args.input)
+    if not source.exists():
+        raise FileNotFoundError(f"no such video file: {source}")
+    _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
+    options = _method_options(args.flow, args.option) if args.option else None
+    _compile_notice(args, ("farneback", "_iterate_cpu_band"), ("splat", "_splat_band"),
+                    ("warp", "warp_cpu"))
+    start = time.perf_counter()
+    report = flowkit.retime(source, args.output, fps=args.fps, factor=args.factor,
+                            speed=args.speed, duration=args.duration, segment=args.range,
+                            method=args.method, flow=args.flow, flow_options=options,
+                            codec=args.codec, crf=args.crf, audio=args.audio,
+                            scene_threshold=None if args.scene_threshold == 0 else args.scene_threshold,
+                            device=args.device, progress=False if args.quiet else None)
+    seconds = time.perf_counter() - start
+    width, height = report.size
+    cuts = len(report.cuts)
+    print(f"wrote {args.output} ({report.frames} frames, {width}x{height}, {report.fps} fps, "
+          f"{float(report.duration):.3f} s; audio {report.audio})")
+    print(f"{report.interpolated} frames interpolated ({args.method}, {args.flow}), {cuts} scene "
+          f"cut{'s' if cuts != 1 else ''} not warped across, in {seconds:.1f} s "
+          f"({report.frames / seconds:.1f} frames/s)")
+    return 0
+
+
 def cmd_color(args):
     """``flowkit color``: render a ``.flo`` file with the Middlebury colour wheel."""
     import flowkit
@@ -744,7 +796,9 @@ def build_parser():
                    "default: each picture scaled to its own largest flow")
     p.add_argument("--fps", type=_fps, help=f"video: frame rate of --video, in (0, {MAX_FPS:g}] "
                    f"(default: the input's, or 30)")
-    p.add_argument("--codec", help="video: FourCC of --video (default by extension: mp4v, MJPG, FFV1)")
+    p.add_argument("--codec", help="video: encoder of --video, an FFmpeg name (libx264, libx265, "
+                   "libvpx-vp9, mpeg4, mjpeg, ffv1) or a FourCC (mp4v, MJPG, FFV1); default by "
+                   "extension: libx264 (.mp4, .mov), ffv1 (.mkv), mjpeg (.avi), libvpx-vp9 (.webm)")
     p.add_argument("--step", type=_positive, default=1, help="video: use every STEP-th frame")
     p.add_argument("--resize", type=_size, metavar="WxH", help="video: resize frames to WIDTHxHEIGHT")
     p.add_argument("--gray", action="store_true", help="video: convert frames to gray first")
@@ -777,10 +831,50 @@ def build_parser():
                    help="smooth the motion first (bilateral follows the last frame's edges)")
     p.add_argument("--smooth-size", type=_positive, help="window of --smooth (odd, default 5)")
     p.add_argument("--fps", type=_fps, help="frame rate of a video output (default: the input's, or 30)")
-    p.add_argument("--codec", help="FourCC of a video output (default by extension)")
+    p.add_argument("--codec", help="encoder of a video output, an FFmpeg name or a FourCC "
+                   "(default by extension, libx264 for .mp4)")
     p.add_argument("--resize", type=_size, metavar="WxH", help="resize frames to WIDTHxHEIGHT first")
     p.add_argument("--gray", action="store_true", help="convert frames to gray first")
     p.set_defaults(run=cmd_predict)
+
+    p = sub.add_parser(
+        "retime", parents=[common], help="change the frame rate or speed of a video (interpolation)",
+        description="Write INPUT at another frame rate and/or playback speed (flowkit.retime): "
+                    "frames between input frames are interpolated with optical flow, frames are "
+                    "dropped where the rate goes down, timestamps are exact. Audio is copied when "
+                    "the duration is unchanged, else time-stretched; scene cuts are not warped "
+                    "across (the nearer frame is repeated). OUTPUT is written atomically.")
+    p.add_argument("input", help="video file")
+    p.add_argument("output", help="output video file (.mp4, .mov, .mkv, .webm, ...)")
+    rate = p.add_mutually_exclusive_group()
+    rate.add_argument("--fps", type=_rate, help="output frame rate, e.g. 60 or 24000/1001 "
+                      "(default: the input's times --factor)")
+    rate.add_argument("--factor", type=_rate, help="output rate as a multiple of the input's, e.g. 2")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--speed", type=_rate, help="playback speed, e.g. 0.25 for 4x slow motion")
+    length.add_argument("--duration", type=_rate, metavar="SECONDS",
+                        help="seconds the retimed part should last (instead of --speed)")
+    p.add_argument("--range", type=_time_range, metavar="START:END",
+                   help="retime only input seconds START to END; the rest passes through at speed 1")
+    p.add_argument("--method", choices=("splat", "backward", "blend"), default="splat",
+                   help="interpolation method (default splat)")
+    p.add_argument("--flow", choices=METHODS, default="farneback", help="flow estimator (default farneback)")
+    p.add_argument("-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
+                   help="keyword option of the flow estimator, repeatable (see flowkit flow --help)")
+    p.add_argument("--codec", default="libx264", help="video encoder (default libx264; libx265, "
+                   "libvpx-vp9 for .webm, libsvtav1, ffv1, ...)")
+    p.add_argument("--crf", type=_integer_from(0), default=18,
+                   help="constant rate factor of x264/x265/vp9/av1 (default 18)")
+    p.add_argument("--audio", choices=("copy", "stretch", "drop"),
+                   help="audio: copy (unchanged duration), stretch (atempo), drop (default: copy "
+                        "if the duration is unchanged, else stretch)")
+    p.add_argument("--scene-threshold", type=_number_in(100, "a number in (0, 100]"), default=10.0,
+                   metavar="X", help="scene-cut threshold, mean frame difference in percent "
+                   "(minterpolate's scd_threshold; default 10)")
+    p.add_argument("--no-scene-detection", dest="scene_threshold", action="store_const", const=0,
+                   help="interpolate across every pair, cuts too")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="where warping and splatting run")
+    p.set_defaults(run=cmd_retime)
 
     p = sub.add_parser("color", parents=[common], help="render a .flo file with the Middlebury colour wheel")
     p.add_argument("flo")
@@ -803,7 +897,10 @@ _PLAIN_ERRORS = (ValueError, TypeError, OSError, ImportError, RuntimeError)
 _FLAGS = {"path: ": "", "codec: ": "--codec: ", "fps: ": "--fps: ", "step: ": "--step: ",
           "resize: ": "--resize: ", "resize[0]: ": "--resize: ", "resize[1]: ": "--resize: ",
           "max_flow: ": "--max-flow: ", "context: ": "--context: ", "n_iter: ": "--n-iter: ",
-          "horizon: ": "--horizon: ", "flow_options: ": "--option: "}
+          "horizon: ": "--horizon: ", "flow_options: ": "--option: ", "src: ": "",
+          "dst: ": "OUTPUT: ", "factor: ": "--factor: ", "speed: ": "--speed: ",
+          "duration: ": "--duration: ", "segment: ": "--range: ", "crf: ": "--crf: ",
+          "audio: ": "--audio: "}
 
 
 def _one_line(exc):
@@ -844,10 +941,9 @@ def main(argv=None):
     import signal
     import threading
 
-    # quiet OpenCV's and FFmpeg's own log lines (the command reports errors itself); only
-    # effective before cv2 is first imported, and the user's own settings win
+    # quiet OpenCV's own log lines (the command reports errors itself); only effective before
+    # cv2 is first imported, and the user's own settings win. PyAV keeps FFmpeg's log off.
     os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
     parser = build_parser()
     args = parser.parse_args(argv)
     previous = None

@@ -1,26 +1,39 @@
-"""Video input and output with OpenCV: frames in and out as uint8 RGB (or gray) NumPy arrays.
+"""Video input and output on PyAV (FFmpeg's libraries): frames in and out as RGB (or gray)
+NumPy arrays; OpenCV reads folders of images.
 
-``iter_frames`` reads a video file or a folder of images; ``VideoWriter`` writes a video
-atomically (a temporary file renamed on close, removed if anything fails).
+``iter_frames`` reads a video file or a folder of images, upright (display rotation applied),
+optionally with each frame's presentation time; ``probe_video`` describes a video file;
+``VideoWriter`` writes a video atomically (a temporary file renamed on close, removed if
+anything fails).
 """
 
 import contextlib
+import dataclasses
 import re
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from ._atomic import atomic_path
 from ._backend import as_array, to_host
-from ._validate import check_array, check_float, check_int
+from ._validate import check_array, check_float, check_int, describe
 
-__all__ = ["iter_frames", "VideoWriter"]
+__all__ = ["iter_frames", "probe_video", "VideoInfo", "VideoWriter"]
 
 IMAGE_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".pnm"}
 )
-# default FourCC per container; all of these can be written by opencv-python-headless
-DEFAULT_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "FFV1"}
+# default encoder (FFmpeg name) per container
+DEFAULT_CODECS = {".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".mkv": "ffv1",
+                  ".avi": "mjpeg", ".webm": "libvpx-vp9"}
+# FourCC codes (OpenCV's writer took these) -> FFmpeg encoder
+FOURCC = {"mp4v": "mpeg4", "xvid": "mpeg4", "divx": "mpeg4", "fmp4": "mpeg4", "mjpg": "mjpeg",
+          "ffv1": "ffv1", "avc1": "libx264", "h264": "libx264", "x264": "libx264",
+          "hvc1": "libx265", "hev1": "libx265", "vp09": "libvpx-vp9", "vp90": "libvpx-vp9",
+          "av01": "libsvtav1"}
+# encoders that take a constant rate factor
+CRF_CODECS = frozenset({"libx264", "libx265", "libvpx-vp9", "libsvtav1", "libaom-av1"})
 
 
 def _natural_key(path):
@@ -37,49 +50,264 @@ def _check_resize(resize):
     return width, height
 
 
-def _to_rgb(frame_bgr, gray, resize):
+def _finish(rgb, gray, resize):
+    """Resize an RGB (or gray) frame, then convert it to gray if asked (OpenCV's weights)."""
     import cv2
 
-    if resize is not None and (frame_bgr.shape[1], frame_bgr.shape[0]) != resize:
-        shrink = resize[0] * resize[1] < frame_bgr.shape[0] * frame_bgr.shape[1]
-        frame_bgr = cv2.resize(frame_bgr, resize, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    if frame_bgr.ndim == 2:
-        return frame_bgr if gray else cv2.cvtColor(frame_bgr, cv2.COLOR_GRAY2RGB)
-    return cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY if gray else cv2.COLOR_BGR2RGB)
+    if resize is not None and (rgb.shape[1], rgb.shape[0]) != resize:
+        shrink = resize[0] * resize[1] < rgb.shape[0] * rgb.shape[1]
+        rgb = cv2.resize(rgb, resize, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    if rgb.ndim == 2:
+        return rgb if gray else cv2.cvtColor(rgb, cv2.COLOR_GRAY2RGB)
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if gray else np.ascontiguousarray(rgb)
 
 
-def iter_frames(path, *, gray=False, step=1, resize=None):
-    """Iterate over the frames of a video file or of a folder of images.
+# --- reading ------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class VideoInfo:
+    """What :func:`probe_video` reads from a video file's headers.
+
+    Attributes
+    ----------
+    width, height : int
+        Size of the frames as displayed (after ``rotation``).
+    rotation : int
+        Display rotation in degrees, counter-clockwise, one of 0, 90, 180, 270 (FFmpeg's
+        display matrix; -90 is stored as 270). :func:`iter_frames` applies it.
+    frame_rate : Fraction or None
+        The average frame rate (frames per second); None if the container does not say.
+    time_base : Fraction
+        Unit of the stream's timestamps, in seconds.
+    frame_count : int or None
+        Frames according to the container (None if it does not say; may be approximate).
+    duration : Fraction or None
+        Duration of the video stream in seconds, if the container says.
+    codec : str
+        Decoder name, e.g. ``"h264"``, ``"hevc"``, ``"vp9"``.
+    pix_fmt : str
+        FFmpeg pixel format of the coded frames, e.g. ``"yuv420p"``, ``"yuv420p10le"``.
+    bit_depth : int
+        Bits per sample of the pixel format (8, 10, 12, 16).
+    audio : bool
+        Whether the file holds an audio stream.
+    """
+
+    width: int
+    height: int
+    rotation: int
+    frame_rate: Fraction | None
+    time_base: Fraction
+    frame_count: int | None
+    duration: Fraction | None
+    codec: str
+    pix_fmt: str
+    bit_depth: int
+    audio: bool
+
+
+def _rotation(degrees):
+    """A display rotation rounded to a quarter turn, in [0, 360)."""
+    return int(round((degrees or 0) / 90.0)) % 4 * 90
+
+
+def open_input(path):
+    """Open a video file with PyAV: ``(container, video stream)``; errors name ``path``.
+
+    Raises FileNotFoundError for a missing file and ValueError for a file that is not a
+    video FFmpeg can read.
+    """
+    import av
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"path: no such video file or image folder: {path}")
+    try:
+        container = av.open(str(path), "r")
+    except (av.FFmpegError, UnicodeDecodeError) as exc:
+        raise ValueError(f"path: cannot open {path} as a video ({_av_message(exc)})") from None
+    if not container.streams.video:
+        container.close()
+        raise ValueError(f"path: {path} holds no video stream")
+    stream = container.streams.video[0]
+    if stream.codec_context is None or stream.codec_context.format is None:
+        container.close()
+        raise ValueError(f"path: cannot decode the video stream of {path} (unknown codec or "
+                         f"damaged headers)")
+    stream.thread_type = "AUTO"
+    return container, stream
+
+
+def _av_message(exc):
+    text = getattr(exc, "strerror", None) or str(exc)
+    return " ".join(str(text).split())
+
+
+def _bit_depth(stream):
+    fmt = stream.codec_context.format
+    return max((c.bits for c in fmt.components), default=8)
+
+
+def probe_video(path):
+    """Describe a video file: size, rotation, frame rate, timestamps' unit, pixel format.
 
     Parameters
     ----------
     path : str or Path
-        A video file OpenCV can decode (``cv2.VideoCapture``), or a folder whose image
-        files (png, jpg, bmp, tif, webp, pnm) are read in natural order of their names
-        (``frame2.png`` before ``frame10.png``); other files in the folder are ignored.
-    gray : bool, default False
-        Yield ``(H, W)`` gray frames (OpenCV's BGR2GRAY weights) instead of RGB.
-    step : int, default 1
-        Yield every ``step``-th frame: frames 0, step, 2 * step, ... Skipped video frames
-        are grabbed but not decoded.
-    resize : (width, height), optional
-        Output size, **width first** as in ``cv2.resize``. Shrinking uses area averaging,
-        enlarging bilinear interpolation.
+        A video file FFmpeg can read.
 
     Returns
     -------
-    generator of ndarray
-        uint8 frames, ``(H, W, 3)`` RGB or ``(H, W)`` gray, C-contiguous. Paths and
-        arguments are checked when ``iter_frames`` is called, before the first frame.
+    VideoInfo
 
     Raises
     ------
     FileNotFoundError
         ``path`` does not exist.
     ValueError
-        The video cannot be opened or has no decodable frame, the folder holds no image
-        files, an image cannot be read, or folder images differ in size (without
-        ``resize``).
+        ``path`` is not a video file FFmpeg can open.
+
+    Examples
+    --------
+    >>> info = probe_video("clip.mp4")  # doctest: +SKIP
+    >>> info.frame_rate, info.width, info.height  # doctest: +SKIP
+    (Fraction(30000, 1001), 1920, 1080)
+    """
+    container, stream = open_input(path)
+    try:
+        return _info(container, stream)
+    finally:
+        container.close()
+
+
+def _info(container, stream):
+    rotation = _rotation(_stream_rotation(container, stream))
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if rotation in (90, 270):
+        width, height = height, width
+    duration = None
+    if stream.duration is not None and stream.time_base is not None:
+        duration = stream.duration * stream.time_base
+    elif container.duration is not None:
+        duration = Fraction(container.duration, 1_000_000)
+    rate = stream.average_rate or stream.guessed_rate
+    return VideoInfo(width=width, height=height, rotation=rotation,
+                     frame_rate=Fraction(rate) if rate else None,
+                     time_base=Fraction(stream.time_base or Fraction(1, 1_000_000)),
+                     frame_count=stream.frames or None, duration=duration,
+                     codec=stream.codec_context.name, pix_fmt=stream.codec_context.format.name,
+                     bit_depth=_bit_depth(stream), audio=bool(container.streams.audio))
+
+
+def _stream_rotation(container, stream):
+    """The display rotation of the first frame (FFmpeg exports the stream's display matrix on
+    each frame), else the old ``rotate`` tag; decoding position is restored."""
+    tag = stream.metadata.get("rotate")
+    if tag is not None:
+        with contextlib.suppress(ValueError):
+            return -float(tag)  # the tag is clockwise, the display matrix counter-clockwise
+    try:
+        frame = next(container.decode(stream))
+    except Exception:
+        return 0
+    finally:
+        with contextlib.suppress(Exception):
+            container.seek(0, stream=stream)  # harmless when nothing was decoded
+    return frame.rotation
+
+
+# FFmpeg pixel formats of the (H, W, 3) arrays that decode() yields and VideoWriter takes
+FRAME_FORMATS = {"rgb24": np.uint8, "rgb48le": np.uint16, "yuv444p": np.uint8,
+                 "yuvj444p": np.uint8, "yuv444p16le": np.uint16}
+# PyAV 18 hands the 8-bit planar formats as (3, H, W) planes, the 16-bit one as (H, W, 3)
+_PLANES_FIRST = frozenset({"yuv444p", "yuvj444p"})
+
+
+def decode(container, stream, *, depth=8, upright=True, frame_format=None):
+    """Yield ``(time, frame)`` for each frame of an opened video stream.
+
+    ``time`` is the presentation time in seconds as a Fraction (``pts * time_base``; frames
+    without a timestamp follow the previous one by one frame period). ``frame`` is RGB
+    ``(H, W, 3)``, uint8 for ``depth=8`` and uint16 (full 16-bit scale) for ``depth=16``,
+    rotated upright when ``upright``; or, with ``frame_format`` one of ``FRAME_FORMATS``
+    (``"yuv444p"``, ...), the planes of that format as ``(H, W, 3)``. Decoding errors are
+    ValueError naming the file.
+    """
+    import av
+
+    fmt = frame_format or ("rgb24" if depth == 8 else "rgb48le")
+    planar = fmt in _PLANES_FIRST
+    period = 1 / Fraction(stream.average_rate or stream.guessed_rate or 30)
+    previous = None
+    name = container.name
+    iterator = container.decode(stream)
+    while True:
+        try:
+            frame = next(iterator)
+        except StopIteration:
+            return
+        except av.FFmpegError as exc:
+            raise ValueError(f"path: cannot decode {name} ({_av_message(exc)})") from None
+        if frame.pts is not None:
+            time = frame.pts * Fraction(frame.time_base or stream.time_base)
+        else:
+            time = Fraction(0) if previous is None else previous + period
+        if previous is not None and time <= previous:  # damaged or duplicate timestamps
+            time = previous + period
+        previous = time
+        array = frame.to_ndarray(format=fmt)
+        if planar:
+            array = np.ascontiguousarray(np.moveaxis(array, 0, -1))
+        if upright:
+            turns = _rotation(frame.rotation) // 90
+            if turns:
+                array = np.ascontiguousarray(np.rot90(array, turns))
+        yield time, array
+
+
+def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, depth=8):
+    """Iterate over the frames of a video file or of a folder of images.
+
+    Parameters
+    ----------
+    path : str or Path
+        A video file FFmpeg can decode (PyAV: H.264, HEVC, VP9, AV1, MPEG-4, MJPEG, FFV1,
+        ..., 8 to 16 bits), or a folder whose image files (png, jpg, bmp, tif, webp, pnm) are
+        read in natural order of their names (``frame2.png`` before ``frame10.png``); other
+        files in the folder are ignored.
+    gray : bool, default False
+        Yield ``(H, W)`` gray frames (OpenCV's RGB2GRAY weights) instead of RGB.
+    step : int, default 1
+        Yield every ``step``-th frame: frames 0, step, 2 * step, ... Skipped video frames
+        are decoded (inter-frame codecs need them) but not converted.
+    resize : (width, height), optional
+        Output size, **width first** as in ``cv2.resize``. Shrinking uses area averaging,
+        enlarging bilinear interpolation.
+    timestamps : bool, default False
+        Yield ``(time, frame)`` pairs, ``time`` the frame's presentation time in seconds as a
+        ``fractions.Fraction`` (exact: ``pts * time_base``; irregular for variable frame
+        rate). Video files only.
+    depth : {8, 16}, default 8
+        8: uint8 frames. 16: uint16 frames on the full 16-bit scale (FFmpeg's conversion to
+        ``rgb48le``: a 10-bit video keeps its precision). Video files only.
+
+    Returns
+    -------
+    generator of ndarray (or of (Fraction, ndarray) with ``timestamps=True``)
+        Frames ``(H, W, 3)`` RGB or ``(H, W)`` gray, C-contiguous, upright: a display
+        rotation stored in the file is applied (a phone video shot in portrait comes out
+        portrait). Paths and arguments are checked when ``iter_frames`` is called, before the
+        first frame.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    ValueError
+        The video cannot be opened or has no decodable frame, decoding fails part way (the
+        error names the file), the folder holds no image files, an image cannot be read,
+        folder images differ in size (without ``resize``), ``timestamps`` or ``depth=16``
+        for a folder.
     TypeError
         ``step`` or ``resize`` is not an integer / pair of integers.
 
@@ -87,30 +315,38 @@ def iter_frames(path, *, gray=False, step=1, resize=None):
     --------
     >>> for frame in iter_frames("clip.mp4", gray=True, step=2, resize=(320, 180)):  # doctest: +SKIP
     ...     print(frame.shape)  # (180, 320)
+    >>> for time, frame in iter_frames("vfr.mp4", timestamps=True):  # doctest: +SKIP
+    ...     print(float(time))
     """
-    import cv2
-
     path = Path(path)
     step = check_int("step", step, min_value=1)
     resize = _check_resize(resize)
     gray = bool(gray)
+    timestamps = bool(timestamps)
+    if depth not in (8, 16):
+        raise ValueError(f"depth: expected 8 or 16, got {depth!r}")
     if not path.exists():
         raise FileNotFoundError(f"path: no such video file or image folder: {path}")
     if path.is_dir():
+        if timestamps or depth != 8:
+            raise ValueError(f"path: {path} is a folder of images; timestamps and depth=16 are for "
+                             f"video files")
         files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()),
                        key=_natural_key)
         if not files:
             raise ValueError(f"path: the folder {path} holds no image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
         return _iter_images(files[::step], gray, resize)
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        capture.release()
-        raise ValueError(f"path: OpenCV cannot open {path} as a video")
-    ok, first = capture.read()
-    if not ok:
-        capture.release()
-        raise ValueError(f"path: OpenCV opened {path} but could not decode any frame from it")
-    return _iter_video(capture, first, step, gray, resize)
+    container, stream = open_input(path)
+    frames = decode(container, stream, depth=depth)
+    try:
+        first = next(frames)
+    except StopIteration:
+        container.close()
+        raise ValueError(f"path: opened {path} but could not decode any frame from it") from None
+    except BaseException:
+        container.close()
+        raise
+    return _iter_video(container, frames, first, step, gray, resize, timestamps)
 
 
 def _iter_images(files, gray, resize):
@@ -131,25 +367,97 @@ def _iter_images(files, gray, resize):
                     f"path: image {file} is {image.shape[1]}x{image.shape[0]}, the first image is "
                     f"{size[1]}x{size[0]} (width x height); pass resize= to read mixed sizes"
                 )
-        yield _to_rgb(image, gray, resize)
+        yield _finish(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), gray, resize)
 
 
-def _iter_video(capture, frame, step, gray, resize):
+def _iter_video(container, frames, first, step, gray, resize, timestamps):
     try:
-        while True:
-            yield _to_rgb(frame, gray, resize)
-            for _ in range(step - 1):
-                if not capture.grab():
-                    return
-            ok, frame = capture.read()
-            if not ok:
-                return
+        for index, (time, rgb) in enumerate(_chain(first, frames)):
+            if index % step == 0:
+                frame = _finish(rgb, gray, resize)
+                yield (time, frame) if timestamps else frame
     finally:
-        capture.release()
+        container.close()
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+def pad_even(frame):
+    """``frame`` (gray or colour) with an odd height or width padded to even by repeating its
+    last row or column (4:2:0 encoders need even sizes); even frames are returned as given."""
+    height, width = frame.shape[:2]
+    if not (height % 2 or width % 2):
+        return frame
+    pad = ((0, height % 2), (0, width % 2)) + ((0, 0),) * (frame.ndim - 2)
+    return np.pad(frame, pad, mode="edge")
+
+
+def encoder_name(codec):
+    """The FFmpeg video encoder for ``codec`` (an encoder name or a FourCC such as ``mp4v``).
+
+    Raises ValueError naming ``codec`` when PyAV's FFmpeg has no such video encoder.
+    """
+    import av
+
+    if not isinstance(codec, str) or not codec:
+        raise ValueError(f"codec: expected an FFmpeg encoder name such as 'libx264' or a FourCC "
+                         f"such as 'mp4v', got {codec!r}")
+    name = FOURCC.get(codec.lower(), codec)
+    try:
+        found = av.codec.Codec(name, "w")
+    except Exception:
+        found = None
+    if found is None or found.type != "video":
+        known = ", ".join(sorted(set(FOURCC.values())))
+        raise ValueError(f"codec: unknown video encoder {codec!r}; expected an FFmpeg encoder name "
+                         f"({known}, ...) or a FourCC ({', '.join(FOURCC)})")
+    return name
+
+
+def _fraction(name, value):
+    """A frame rate as an exact positive Fraction (floats: nearest with denominator <= 1001000)."""
+    if isinstance(value, (Fraction, int)) and not isinstance(value, bool):
+        value = Fraction(value)
+        if value <= 0:
+            raise ValueError(f"{name}: expected a number in (0, inf], got {value}")
+        return value
+    value = check_float(name, value, low=0, low_open=True)
+    return Fraction(value).limit_denominator(1_001_000)
+
+
+def output_pix_fmt(codec, depth, pix_fmt=None):
+    """The pixel format to encode with: ``pix_fmt`` if the encoder takes it, else one the
+    encoder takes at ``depth`` bits (lossless RGB for FFV1, 4:2:0 otherwise)."""
+    import av
+
+    formats = [f.name for f in (av.codec.Codec(codec, "w").video_formats or ())]
+    if pix_fmt is not None:
+        if formats and pix_fmt not in formats:
+            raise ValueError(f"pix_fmt: {codec} cannot encode {pix_fmt!r}; it takes "
+                             f"{', '.join(formats)}")
+        return pix_fmt
+    if depth > 8:
+        preferred = ("gbrp16le", "gbrp10le", "yuv420p10le", "yuv444p10le", "yuv420p12le",
+                     "yuv420p16le", "rgb48le")
+    else:
+        preferred = ("gbrp", "bgr0", "yuv420p", "yuvj420p", "rgb24")
+    if codec == "mjpeg":
+        preferred = ("yuvj420p",) + preferred  # full-range YUV, which FFmpeg's MJPEG needs
+    elif codec != "ffv1":
+        preferred = [p for p in preferred if not p.startswith(("gbrp", "bgr0", "rgb"))] + list(preferred)
+    for name in preferred:
+        if not formats or name in formats:
+            return name
+    return formats[0]
 
 
 class VideoWriter:
-    """Write uint8 RGB or gray frames to a video file, atomically.
+    """Write RGB or gray frames to a video file with FFmpeg (PyAV), atomically.
 
     Frames go to a temporary file beside ``path`` (same extension) that is renamed onto
     ``path`` by :meth:`close`. If the ``with`` block raises, or writing fails, the
@@ -159,27 +467,50 @@ class VideoWriter:
     Parameters
     ----------
     path : str or Path
-        Output file. The extension selects the container.
-    fps : float
-        Frames per second, > 0.
+        Output file. The extension selects the container (mp4, mov, mkv, avi, webm, ...).
+    fps : float or Fraction
+        Frames per second, > 0. Frame k is stamped at exactly ``k / fps`` seconds (give
+        ``Fraction(24000, 1001)`` for NTSC film rates; a float is taken as the nearest
+        fraction with denominator <= 1001000).
     codec : str, optional
-        FourCC code such as ``"mp4v"``, ``"MJPG"``, ``"XVID"``, ``"FFV1"`` (lossless).
-        Default by extension: ``.mp4``/``.m4v``/``.mov`` -> ``mp4v``, ``.avi`` -> ``MJPG``,
-        ``.mkv`` -> ``FFV1``. opencv-python-headless cannot write H.264 (``avc1``).
+        An FFmpeg encoder (``"libx264"``, ``"libx265"``, ``"libvpx-vp9"``, ``"libsvtav1"``,
+        ``"mpeg4"``, ``"mjpeg"``, ``"ffv1"`` lossless) or a FourCC that names one (``"mp4v"``,
+        ``"XVID"``, ``"MJPG"``, ``"FFV1"``, ``"avc1"``, ``"hvc1"``). Default by extension:
+        ``.mp4``/``.m4v``/``.mov`` -> libx264, ``.mkv`` -> ffv1, ``.avi`` -> mjpeg,
+        ``.webm`` -> libvpx-vp9.
+    crf : int, optional
+        Constant rate factor of libx264, libx265, libvpx-vp9, libsvtav1 (lower is better;
+        the encoder's default when None); ignored by other encoders.
+    pix_fmt : str, optional
+        Pixel format to encode with (default: planar RGB for ffv1, 4:2:0 YUV otherwise, 10-bit
+        for uint16 frames where the encoder takes it).
+    rotation : int, default 0
+        Display rotation stored in the file (degrees counter-clockwise, a multiple of 90):
+        frames are written as given and players turn them.
+    color : dict, optional
+        Colour tags of the stream, FFmpeg codec-context attributes ``colorspace``,
+        ``color_range``, ``color_primaries``, ``color_trc`` (``retime`` copies the input's, so
+        that players read the YUV values as they read the input's).
+    frame_format : str, optional
+        What the frames hold: None for RGB (or gray), else ``"yuv444p"``, ``"yuvj444p"`` (uint8)
+        or ``"yuv444p16le"`` (uint16): ``(H, W, 3)`` arrays of the Y, U, V planes, handed to
+        the encoder without an RGB conversion (``retime`` works on the decoded YUV).
 
     Raises
     ------
     ValueError
-        Bad ``fps`` or ``codec``, an extension without a default codec and no ``codec``,
-        a codec OpenCV cannot open, a frame of another size than the first, or closing
-        a writer that received no frame (no file is created then).
+        Bad ``fps``, ``codec``, ``crf`` or ``rotation``, an extension without a default codec
+        and no ``codec``, an encoder or container that cannot take the frames (the error
+        names the codec and size; 4:2:0 encoders need even sizes), a frame of another size
+        than the first, or closing a writer that received no frame (no file is created then).
     TypeError
-        A frame that is not uint8.
+        A frame that is not uint8 or uint16.
 
     Notes
     -----
-    The frame size is taken from the first frame. Gray ``(H, W)`` frames are written as
-    three equal channels. Lossy codecs (mp4v, MJPG, XVID) change pixel values.
+    The frame size and bit depth are taken from the first frame. Gray ``(H, W)`` frames are
+    written as three equal channels. Lossy codecs change pixel values; RGB is converted to
+    YUV with FFmpeg's default (BT.601) matrix.
 
     Examples
     --------
@@ -188,22 +519,33 @@ class VideoWriter:
     ...         writer.write(frame)  # (H, W, 3) uint8 RGB
     """
 
-    def __init__(self, path, fps, *, codec=None):
+    def __init__(self, path, fps, *, codec=None, crf=None, pix_fmt=None, rotation=0, color=None,
+                 frame_format=None):
         self.path = Path(path)
-        self.fps = check_float("fps", fps, low=0, low_open=True)
+        self.fps = _fraction("fps", fps)
         if codec is None:
             codec = DEFAULT_CODECS.get(self.path.suffix.lower())
             if codec is None:
                 raise ValueError(
-                    f"codec: no default codec for extension {self.path.suffix!r}; expected a FourCC "
-                    f"string or one of the extensions {', '.join(DEFAULT_CODECS)}"
+                    f"codec: no default codec for extension {self.path.suffix!r}; expected an "
+                    f"encoder name or one of the extensions {', '.join(DEFAULT_CODECS)}"
                 )
-        if not isinstance(codec, str) or len(codec) != 4:
-            raise ValueError(f"codec: expected a 4-character FourCC string such as 'mp4v', got {codec!r}")
-        self.codec = codec
+        self.codec = encoder_name(codec)
+        self.crf = None if crf is None else check_int("crf", crf, min_value=0, max_value=63)
+        self.pix_fmt = pix_fmt
+        if isinstance(rotation, bool) or not isinstance(rotation, int) or rotation % 90:
+            raise ValueError(f"rotation: expected a multiple of 90 degrees, got {rotation!r}")
+        self.rotation = rotation % 360
+        self.color = dict(color or {})
+        if frame_format is not None and frame_format not in FRAME_FORMATS:
+            raise ValueError(f"frame_format: expected None or one of {', '.join(FRAME_FORMATS)}, "
+                             f"got {frame_format!r}")
+        self.frame_format = frame_format
         self.frame_count = 0
         self._size = None  # (height, width) of the frames
-        self._writer = None
+        self._container = None
+        self._stream = None
+        self._companions = []  # objects with open(container), feed(container, time), close(container)
         self._stack = contextlib.ExitStack()
         self._tmp = self._stack.enter_context(atomic_path(self.path))
 
@@ -227,17 +569,15 @@ class VideoWriter:
 
         Parameters
         ----------
-        frame : array_like, (H, W, 3) RGB or (H, W) / (H, W, 1) gray, uint8
-            All frames must have the size of the first one.
+        frame : array_like, (H, W, 3) RGB or (H, W) / (H, W, 1) gray, uint8 or uint16
+            All frames must have the size and dtype of the first one.
         """
-        import cv2
-
         if self.closed:
             raise ValueError(f"{self.path}: write to a closed VideoWriter")
         frame = as_array(frame)
         check_array("frame", frame)
-        if frame.dtype != np.uint8:
-            raise TypeError(f"frame: expected dtype uint8, got {frame.dtype}")
+        if frame.dtype not in (np.uint8, np.uint16):
+            raise TypeError(f"frame: expected dtype uint8 or uint16, got {frame.dtype}")
         if not (frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] in (1, 3))):
             raise ValueError(f"frame: expected shape (H, W, 3) or (H, W), got {tuple(frame.shape)}")
         if self._size is not None and frame.shape[:2] != self._size:
@@ -245,46 +585,105 @@ class VideoWriter:
                 f"frame: expected size {self._size[1]}x{self._size[0]} (width x height) like the "
                 f"first frame, got {frame.shape[1]}x{frame.shape[0]}"
             )
+        if self.frame_format is not None and (frame.ndim != 3 or frame.shape[2] != 3
+                                              or frame.dtype != FRAME_FORMATS[self.frame_format]):
+            raise ValueError(f"frame: expected (H, W, 3) {np.dtype(FRAME_FORMATS[self.frame_format])} "
+                             f"{self.frame_format} planes, got {describe(frame)}")
+        if self._stream is not None and frame.dtype != self._dtype:
+            raise TypeError(f"frame: expected dtype {self._dtype} like the first frame, got {frame.dtype}")
         frame = to_host(frame)
-        if frame.ndim == 3 and frame.shape[2] == 3:
-            bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
-        else:
-            bgr = cv2.cvtColor(np.ascontiguousarray(frame.reshape(frame.shape[:2])), cv2.COLOR_GRAY2BGR)
-        if self._writer is None:
-            self._open(frame.shape[:2])
+        if frame.ndim == 2 or frame.shape[2] == 1:
+            frame = np.repeat(frame.reshape(frame.shape[:2])[..., None], 3, axis=2)
+        if self._stream is None:
+            self._open(frame.shape[:2], frame.dtype)
         try:
-            self._writer.write(bgr)
+            self._encode(frame)
         except BaseException as exc:
             self._abort(type(exc), exc, exc.__traceback__)
             raise
         self.frame_count += 1
 
-    def _open(self, size):
-        import cv2
+    def _encode(self, rgb):
+        import av
 
-        writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*self.codec), self.fps,
-                                 (size[1], size[0]), True)
-        if not writer.isOpened():
-            writer.release()
+        if self.frame_format in _PLANES_FIRST:
+            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.moveaxis(rgb, -1, 0)),
+                                                 format=self.frame_format)
+        elif self.frame_format is not None:
+            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=self.frame_format)
+        else:
+            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb),
+                                                 format="rgb24" if rgb.dtype == np.uint8 else "rgb48le")
+        picture.pts = self.frame_count
+        picture.time_base = 1 / self.fps
+        try:
+            self._container.mux(self._stream.encode(picture))
+            for companion in self._companions:
+                companion.feed(self._container, self.frame_count / self.fps)
+        except av.FFmpegError as exc:
+            raise ValueError(f"codec: {self.codec} failed writing {self.path} "
+                             f"({_av_message(exc)})") from None
+
+    def _open(self, size, dtype):
+        import av
+
+        height, width = size
+        try:
+            pix_fmt = output_pix_fmt(self.codec, 16 if dtype == np.uint16 else 8, self.pix_fmt)
+            container = av.open(str(self._tmp), "w")
+        except BaseException as exc:
+            self._abort(type(exc), exc, exc.__traceback__)
+            raise
+        try:
+            stream = container.add_stream(self.codec, rate=self.fps)
+            stream.width, stream.height = width, height
+            stream.pix_fmt = pix_fmt
+            stream.codec_context.time_base = 1 / self.fps
+            stream.time_base = 1 / self.fps
+            if self.crf is not None and self.codec in CRF_CODECS:
+                stream.options = {"crf": str(self.crf)}
+            if self.rotation:
+                stream.set_display_rotation(self.rotation)
+            for name, value in self.color.items():
+                setattr(stream.codec_context, name, value)
+            for companion in self._companions:
+                companion.open(container)
+            stream.codec_context.open()
+            container.start_encoding()
+        except (av.FFmpegError, ValueError) as exc:
+            container.close()
             error = ValueError(
-                f"codec: OpenCV cannot write {self.codec!r} video to {self.path.suffix!r} files "
-                f"at {size[1]}x{size[0]}; try 'mp4v' (.mp4), 'MJPG' (.avi) or 'FFV1' (.mkv)"
+                f"codec: {self.codec} cannot write {width}x{height} {pix_fmt} video to "
+                f"{self.path.suffix!r} files ({_av_message(exc)})"
+                + ("; 4:2:0 encoders need an even width and height" if (width % 2 or height % 2)
+                   and "420" in pix_fmt else "")
             )
             self._abort(ValueError, error, None)
-            raise error
-        self._writer = writer
-        self._size = size
+            raise error from None
+        self._container, self._stream = container, stream
+        self._size, self._dtype = size, dtype
 
     def close(self):
         """Finish the file and rename it onto ``path``. Closing twice does nothing."""
+        import av
+
         if self.closed:
             return
-        if self._writer is None:
+        if self._stream is None:
             error = ValueError(f"{self.path}: no frames were written, so no video file was created")
             self._abort(ValueError, error, None)
             raise error
-        self._writer.release()
-        self._writer = None
+        try:
+            self._container.mux(self._stream.encode(None))
+            for companion in self._companions:
+                companion.close(self._container)
+            self._container.close()
+        except BaseException as exc:
+            if isinstance(exc, av.FFmpegError):
+                exc = ValueError(f"codec: {self.codec} failed finishing {self.path} ({_av_message(exc)})")
+            self._abort(type(exc), exc, exc.__traceback__)
+            raise exc from None
+        self._container = self._stream = None
         self._tmp = None
         self._stack.close()
 
@@ -292,9 +691,10 @@ class VideoWriter:
         """Drop the temporary file; ``path`` is left as it was."""
         if self.closed:
             return
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
+        if self._container is not None:
+            with contextlib.suppress(Exception):
+                self._container.close()
+            self._container = self._stream = None
         self._tmp = None
         self._stack.__exit__(exc_type, exc, tb)
 
@@ -302,3 +702,202 @@ class VideoWriter:
         # a writer that was never closed leaves no temporary file behind
         with contextlib.suppress(Exception):
             self._abort(RuntimeError, RuntimeError("VideoWriter was not closed"), None)
+
+
+# --- audio beside a VideoWriter (retime) --------------------------------------------------------
+
+def _atempo_chain(tempo):
+    """atempo factors whose product is ``tempo``, each in [0.5, 2] (FFmpeg's classic range)."""
+    factors = []
+    while tempo < 0.5:
+        factors.append(0.5)
+        tempo /= 0.5
+    while tempo > 2.0:
+        factors.append(2.0)
+        tempo /= 2.0
+    factors.append(tempo)
+    return factors
+
+
+class _AudioTrack:
+    """The first audio stream of ``src`` muxed beside a VideoWriter's video: packets copied
+    (``tempo=None``) or decoded, time-stretched by ``atempo`` and encoded (AAC; Opus in WebM).
+
+    Audio is aligned on the video: input time ``origin`` (the first video frame) is output
+    time 0; earlier audio is dropped. With ``segment=(start, end)`` (seconds from ``origin``,
+    ``end`` None for the end) only that part is stretched, the rest is re-encoded unchanged.
+    ``feed(container, time)`` writes the audio up to output time ``time``, so the file stays
+    interleaved and memory flat.
+    """
+
+    def __init__(self, src, tempo, segment=(Fraction(0), None)):
+        import av
+
+        self.src = Path(src)
+        self.tempo = tempo
+        self.input = av.open(str(src), "r")
+        self.in_stream = self.input.streams.audio[0]
+        self.packets = self.input.demux(self.in_stream)
+        self.origin = Fraction(0)
+        self.out = self.graph = None
+        self.segment = segment
+        self.written = Fraction(0)  # output seconds written (stretch)
+        self.flushed = False  # the atempo graph was drained at the segment's end
+        self._next = Fraction(0)  # input time after the last decoded audio frame
+        self._last = Fraction(0)  # output time reached (copy)
+        self.finished = False
+
+    def set_origin(self, origin):
+        self.origin = origin
+
+    def open(self, container):
+        if self.tempo is None:
+            self.out = container.add_stream_from_template(self.in_stream)
+            return
+        import av
+
+        codec = "libopus" if container.format.name == "webm" else "aac"
+        rate = self.in_stream.codec_context.sample_rate
+        if codec == "libopus":
+            rate = 48000
+        self.out = container.add_stream(codec, rate=rate)
+        self.out.layout = self.in_stream.codec_context.layout
+        graph = av.filter.Graph()
+        node = graph.add_abuffer(template=self.in_stream)
+        first = node
+        for factor in _atempo_chain(float(self.tempo)):
+            following = graph.add("atempo", f"{factor:.9g}")
+            node.link_to(following)
+            node = following
+        # the frames out of atempo as the decoder's, like those encoded without stretching
+        # (the encoder converts them all alike: Opus takes 48 kHz only)
+        context = self.in_stream.codec_context
+        following = graph.add("aformat", f"sample_fmts={context.format.name}:channel_layouts="
+                              f"{context.layout.name}:sample_rates={context.sample_rate}")
+        node.link_to(following)
+        node = following
+        sink = graph.add("abuffersink")
+        node.link_to(sink)
+        graph.configure()
+        self.graph, self._source = graph, first
+
+    def _next_packet(self):
+        import av
+
+        try:
+            return next(self.packets)
+        except StopIteration:
+            return None
+        except av.FFmpegError as exc:
+            raise ValueError(f"path: cannot read the audio of {self.src} ({_av_message(exc)})") from None
+
+    def feed(self, container, until):
+        while not self.finished and self._written_time() <= until:
+            packet = self._next_packet()
+            if packet is None:
+                self.finished = True
+                break
+            if packet.pts is None or packet.size == 0:
+                continue
+            time_base = Fraction(packet.time_base)
+            shift = round(self.origin / time_base)
+            if 0 <= packet.pts < shift:
+                continue  # before the first video frame (negative: the codec's priming, kept)
+            if self.tempo is None:
+                packet.pts -= shift
+                if packet.dts is not None:
+                    packet.dts -= shift
+                self._last = (packet.pts + (packet.duration or 0)) * time_base
+                packet.stream = self.out
+                container.mux(packet)
+            else:
+                self._stretch(container, packet)
+
+    def _written_time(self):
+        return self._last if self.tempo is None else self.written
+
+    def _stretch(self, container, packet):
+        import av
+
+        try:
+            for frame in packet.decode():
+                self._route(container, frame)
+        except av.FFmpegError as exc:
+            raise ValueError(f"path: cannot decode the audio of {self.src} ({_av_message(exc)})") from None
+
+    def _route(self, container, frame):
+        """Split a decoded frame at 0, the segment's start and its end (sample-exact): drop
+        what precedes the first video frame, stretch the segment, encode the rest as it is."""
+        import math
+
+        rate = frame.sample_rate
+        if frame.pts is None:  # no timestamp: right after the previous frame
+            frame.pts, frame.time_base = round(self._next * rate), Fraction(1, rate)
+        begin = frame.pts * Fraction(frame.time_base) - self.origin  # seconds from the origin
+        self._next = begin + self.origin + Fraction(frame.samples, rate)
+        start, end = self.segment
+        cuts = [0]
+        for edge in (Fraction(0), start, end):
+            index = frame.samples if edge is None else math.ceil((edge - begin) * rate)
+            cuts.append(min(max(index, cuts[-1]), frame.samples))
+        cuts.append(frame.samples)
+        for part, (a, b) in enumerate(zip(cuts, cuts[1:])):
+            if b <= a or part == 0:
+                continue
+            piece = _audio_slice(frame, a, b) if (a, b) != (0, frame.samples) else frame
+            if part == 2:
+                self.graph.push(piece)
+                self._pull(container)
+                continue
+            if part == 3 and not self.flushed:
+                self.graph.push(None)
+                self._pull(container)
+                self.flushed = True
+            self._encode(container, piece)
+
+    def _pull(self, container):
+        import av
+
+        while True:
+            try:
+                frame = self.graph.pull()
+            except (av.error.BlockingIOError, av.error.EOFError):
+                return
+            self._encode(container, frame)
+
+    def _encode(self, container, frame):
+        rate = self.out.codec_context.sample_rate
+        frame.pts = round(self.written * rate)
+        frame.time_base = Fraction(1, rate)
+        self.written += Fraction(frame.samples, frame.sample_rate)
+        container.mux(self.out.encode(frame))
+
+    def close(self, container):
+        self.feed(container, float("inf"))
+        if self.tempo is not None:
+            if not self.flushed:
+                self.graph.push(None)
+                self._pull(container)
+            container.mux(self.out.encode(None))
+        self.input.close()
+
+
+def _audio_slice(frame, a, b):
+    """Samples ``a:b`` of an audio frame as a new frame (same format, layout, rate, and the
+    time of sample ``a``)."""
+    import av
+
+    array = frame.to_ndarray()
+    width = 1 if frame.format.is_planar else len(frame.layout.channels)  # packed: interleaved
+    piece = av.AudioFrame.from_ndarray(np.ascontiguousarray(array[:, a * width:b * width]),
+                                       format=frame.format.name, layout=frame.layout.name)
+    piece.sample_rate = frame.sample_rate
+    piece.time_base = Fraction(1, frame.sample_rate)
+    piece.pts = round(frame.pts * Fraction(frame.time_base) * frame.sample_rate) + a
+    return piece
+
+
+def audio_track(src, mode, speed, segment=None):
+    """The audio companion of ``retime``: packets copied (``mode="copy"``), or stretched by
+    ``speed`` (``"stretch"``; only within ``segment``, seconds from the first video frame)."""
+    return _AudioTrack(src, None if mode == "copy" else speed, segment or (Fraction(0), None))

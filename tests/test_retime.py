@@ -1,0 +1,423 @@
+"""flowkit.retime and ``flowkit retime`` on small clips cut from ../shared/data/video.
+
+References: exact Fraction arithmetic for frame counts and timestamps (the output timeline
+``k / fps`` mapped to the source), the input frames themselves for pass-through frames (FFV1
+in MKV is lossless, so they must come back bit for bit), the cross-fade formula for
+``method="blend"`` on a variable-frame-rate clip of flat frames whose level encodes their time,
+and the audio's own length and pitch (an FFT peak) for copied and stretched audio.
+"""
+
+import itertools
+import math
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+import flowkit
+from cases import data_path
+from flowkit.video import probe_video
+from test_cli import one_error_line, run_cli
+
+SIZE = (64, 36)  # width, height of the test clips: tiny, even
+
+
+def real_frames(name, count, start=0, size=SIZE):
+    """``count`` RGB frames of a shared clip from frame ``start``, resized to ``size``."""
+    frames = itertools.islice(flowkit.iter_frames(data_path("video", name), resize=size), start, start + count)
+    return list(frames)
+
+
+def write_clip(path, frames, fps=24, *, times=None, codec=None, tone=None, rotation=0):
+    """Write frames with PyAV (independently of flowkit's writer): at ``k / fps`` or at the
+    given ``times`` (seconds, Fractions), optionally with a ``tone`` (Hz) AAC track as long as
+    the video."""
+    codec = codec or "libx264"
+    time_base = Fraction(1, 1000) if times is not None else 1 / Fraction(fps)
+    suffix = str(path).rsplit(".", 1)[-1]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
+        stream.pix_fmt = "bgr0" if codec == "ffv1" else "yuv420p"
+        stream.codec_context.time_base = time_base
+        if suffix == "mp4":
+            stream.time_base = time_base
+        if codec == "libx264":
+            stream.options = {"crf": "12"}
+        if rotation:
+            stream.set_display_rotation(rotation)
+        audio = None
+        if tone is not None:
+            audio = container.add_stream("aac", rate=48000)
+            audio.layout = "mono"
+        for k, frame in enumerate(frames):
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            picture.pts = k if times is None else round(times[k] / time_base)
+            picture.time_base = time_base
+            container.mux(stream.encode(picture))
+        container.mux(stream.encode(None))
+        if audio is not None:
+            seconds = len(frames) / fps
+            samples = np.sin(2 * np.pi * tone * np.arange(int(48000 * seconds)) / 48000) * 0.5
+            for start in range(0, samples.size, 1024):
+                chunk = samples[start:start + 1024].astype(np.float32)[None]
+                piece = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
+                piece.sample_rate, piece.pts, piece.time_base = 48000, start, Fraction(1, 48000)
+                container.mux(audio.encode(piece))
+            container.mux(audio.encode(None))
+    return path
+
+
+def timestamps(path):
+    return [t for t, _ in flowkit.iter_frames(path, timestamps=True)]
+
+
+def decoded(path):
+    return [f for _, f in flowkit.iter_frames(path, timestamps=True)]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """12 frames of Tears of Steel (one shot), 64x36, 24 fps, H.264."""
+    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 12, start=2)
+    return write_clip(tmp_path_factory.mktemp("clip") / "tears.mp4", frames, 24)
+
+
+@pytest.mark.parametrize("kwargs, rate, count", [
+    ({"factor": 2}, Fraction(48), 24),                                # 0.5 s at 48 fps
+    ({"fps": "24000/1001"}, Fraction(24000, 1001), 12),               # ceil(0.5 * 23.976) = 12
+    ({"fps": Fraction(30000, 1001), "speed": 0.5}, Fraction(30000, 1001), 30),  # ceil(1 s * 29.97)
+    ({"speed": 0.5}, Fraction(24), 24),                               # 1 s at 24 fps
+    ({"duration": 2}, Fraction(24), 48),                              # speed 1/4
+])
+def test_frame_count_and_exact_timestamps(tmp_path, clip, kwargs, rate, count):
+    out = tmp_path / "out.mp4"
+    report = flowkit.retime(clip, out, progress=False, **kwargs)
+    assert report.frames == count and report.fps == rate
+    assert report.duration == count / rate
+    assert timestamps(out) == [k / rate for k in range(count)]
+    assert probe_video(out).frame_rate == rate
+
+
+def lossless(tmp_path, count, **kwargs):
+    """``count`` Tears of Steel frames in a lossless clip (FFV1 in MP4, exact timestamps at 24
+    fps), retimed losslessly with ``kwargs``: (input frames, report, output frames)."""
+    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", count, start=2)
+    source = write_clip(tmp_path / "in.mp4", frames, 24, codec="ffv1")
+    report = flowkit.retime(source, tmp_path / "out.mp4", codec="ffv1", progress=False, **kwargs)
+    return frames, report, decoded(tmp_path / "out.mp4")
+
+
+def test_factor_two_keeps_input_frames_and_interpolates_between(tmp_path):
+    frames, report, got = lossless(tmp_path, 6, factor=2)
+    assert len(got) == 12 and report.interpolated == 5  # the 12th frame holds the last one
+    for k, frame in enumerate(frames):
+        np.testing.assert_array_equal(got[2 * k], frame)  # lossless pass-through
+    np.testing.assert_array_equal(got[11], frames[5])
+    # the generated frames are interpolate's at t = 0.5
+    for k in range(5):
+        np.testing.assert_array_equal(got[2 * k + 1], flowkit.interpolate(frames[k], frames[k + 1], 0.5))
+
+
+def test_yuv_input_is_interpolated_in_yuv(tmp_path):
+    # an 8-bit YUV input is worked on as its YUV planes (4:4:4): a frame passed through goes
+    # 4:2:0 -> 4:4:4 -> 4:2:0 with swscale's default filters, no RGB round trip, and keeps
+    # more than an RGB round trip does (the reference: the decoded RGB frame converted to
+    # 4:2:0 and back, as the encoder would see it in an RGB path). At the clip's own 640x360:
+    # on thumbnails, where every chroma sample is an edge, swscale's default chroma filters
+    # lose more than the RGB round trip
+    from flowkit import metrics
+
+    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 3, start=2, size=(640, 360))
+    clip = write_clip(tmp_path / "in.mp4", frames, 24)
+    out = tmp_path / "out.mkv"
+    report = flowkit.retime(clip, out, factor=2, codec="ffv1", progress=False)
+    assert probe_video(out).pix_fmt == "yuv420p" and report.interpolated == 2
+    source, got = decoded(clip), decoded(out)
+    for k, frame in enumerate(source):
+        rgb_path = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format="yuv420p")
+        baseline = metrics.psnr(rgb_path.to_ndarray(format="rgb24"), frame)
+        assert metrics.psnr(got[2 * k], frame) > baseline + 1.0, k
+    # and the generated frames lie between their neighbours (closer to the interpolation of
+    # the decoded RGB frames than either input is)
+    middle = flowkit.interpolate(source[1], source[2], 0.5)
+    assert metrics.psnr(got[3], middle) > max(metrics.psnr(got[3], source[1]), metrics.psnr(got[3], source[2]))
+
+
+def test_deep_slow_motion_matches_interpolate(tmp_path):
+    # 10x slow motion: 9 new frames per pair, made 4 at a time from one estimate of the flows
+    frames, report, got = lossless(tmp_path, 2, speed=0.1)
+    assert report.frames == 20 and report.interpolated == 9
+    expected = flowkit.interpolate(frames[0], frames[1], [j / 10 for j in range(1, 10)])
+    for j in range(9):
+        np.testing.assert_array_equal(got[1 + j], expected[j])
+    np.testing.assert_array_equal(got[0], frames[0])
+    for picture in got[10:]:
+        np.testing.assert_array_equal(picture, frames[1])
+
+
+def test_range_retimes_only_the_segment(tmp_path):
+    # input seconds 0.125-0.25 (frames 3-5) at half speed: 3 frames become 6
+    frames, report, got = lossless(tmp_path, 12, speed=0.5, segment=(0.125, 0.25), method="blend")
+    assert report.frames == len(got) == 15
+    assert timestamps(tmp_path / "out.mp4") == [Fraction(k, 24) for k in range(15)]
+    for k in range(3):  # before the segment: unchanged
+        np.testing.assert_array_equal(got[k], frames[k])
+    for j in range(6):  # in it: source time 0.125 + j / 48, a blend half way on odd j
+        a = frames[3 + j // 2]
+        expected = a if j % 2 == 0 else flowkit.interpolate(a, frames[4 + j // 2], 0.5, method="blend")
+        np.testing.assert_array_equal(got[3 + j], expected)
+    for k in range(6):  # after it: frames 6-11 unchanged, 3 frames (0.125 s) later
+        np.testing.assert_array_equal(got[9 + k], frames[6 + k])
+
+
+def test_range_at_a_higher_rate_repeats_frames_outside(tmp_path):
+    frames, report, got = lossless(tmp_path, 4, factor=2, method="blend",
+                                   segment=(Fraction(1, 24), Fraction(2, 24)))
+    assert report.frames == 8 and report.interpolated == 1
+    for k, index in enumerate([0, 0, 1, None, 2, 2, 3, 3]):
+        if index is not None:
+            np.testing.assert_array_equal(got[k], frames[index])
+
+
+def test_constant_video_stays_constant(tmp_path):
+    frame = real_frames("zwm__clip_01_tears_of_steel.mp4", 1, start=30)[0]
+    source = write_clip(tmp_path / "still.mkv", [frame] * 5, 24, codec="ffv1")  # ms timestamps
+    out = tmp_path / "out.mkv"
+    report = flowkit.retime(source, out, factor=3, speed=0.5, codec="ffv1", progress=False)
+    got = decoded(out)
+    assert len(got) == report.frames == 30
+    for picture in got:
+        np.testing.assert_array_equal(picture, frame)
+
+
+def test_variable_frame_rate_input(tmp_path):
+    # flat frames whose level encodes their (irregular) time: level = 600 * t
+    times = [Fraction(ms, 1000) for ms in (0, 40, 60, 130, 150, 250, 300)]
+    frames = [np.full((SIZE[1], SIZE[0], 3), int(600 * t), np.uint8) for t in times]
+    source = write_clip(tmp_path / "vfr.mkv", frames, 20, times=times, codec="ffv1")
+    assert timestamps(source) == times
+    out = tmp_path / "out.mkv"
+    report = flowkit.retime(source, out, fps=40, method="blend", codec="ffv1",
+                            scene_threshold=None, progress=False)
+    # the last frame lasts one average period (7 frames in 0.3 s: 70/3 fps, 3/70 s):
+    # the output covers 0.3 + 3/70 s at 40 fps -> ceil(13.71) = 14 frames
+    assert report.frames == 14
+    for k, picture in enumerate(decoded(out)):
+        s = Fraction(k, 40)
+        i = max(j for j, t in enumerate(times) if t <= s)
+        if i + 1 < len(times):
+            alpha = (s - times[i]) / (times[i + 1] - times[i])
+            expected = (1 - alpha) * int(600 * times[i]) + alpha * int(600 * times[i + 1])
+        else:
+            expected = int(600 * times[i])
+        assert abs(float(picture.mean()) - float(expected)) <= 0.5, k
+
+
+def test_real_vfr_file_timestamps(tmp_path):
+    source = data_path("video", "torchcodec__var_fps_video.mp4")
+    out = tmp_path / "out.mp4"
+    report = flowkit.retime(source, out, fps=10, method="blend", progress=False)
+    info = probe_video(source)
+    last = timestamps(source)[-1]
+    assert report.frames == math.ceil((last - timestamps(source)[0] + 1 / info.frame_rate) * 10)
+    assert timestamps(out) == [Fraction(k, 10) for k in range(report.frames)]
+
+
+def test_scene_cut_is_not_warped_across(tmp_path):
+    shot_a = real_frames("zwm__clip_01_tears_of_steel.mp4", 4, start=2)
+    shot_b = real_frames("car_traffic_small.mp4", 4, start=100)
+    source = write_clip(tmp_path / "cut.mp4", shot_a + shot_b, 24, codec="ffv1")
+    out = tmp_path / "out.mp4"
+    report = flowkit.retime(source, out, factor=2, codec="ffv1", progress=False)
+    assert report.cuts == [Fraction(4, 24)]
+    got = decoded(out)
+    # the frame half way across the cut repeats the earlier frame (documented: the nearer
+    # one, the earlier at exactly half way); frames inside each shot are interpolated
+    np.testing.assert_array_equal(got[7], shot_a[3])
+    assert report.interpolated == 6
+    np.testing.assert_array_equal(got[5], flowkit.interpolate(shot_a[2], shot_a[3], 0.5))
+    # with detection off the cut is interpolated like any pair
+    report = flowkit.retime(source, tmp_path / "warped.mp4", factor=2, codec="ffv1",
+                            scene_threshold=None, progress=False)
+    assert report.cuts == [] and report.interpolated == 7
+    assert not np.array_equal(decoded(tmp_path / "warped.mp4")[7], shot_a[3])
+
+
+def test_scene_change_measure_like_minterpolate():
+    a = np.zeros((8, 8), np.uint8)
+    b = np.full((8, 8), 51, np.uint8)  # 20 % of full scale
+    from flowkit._retime import scene_change
+
+    assert scene_change(a, b, 0.0, 10.0) == (True, pytest.approx(20.0))
+    # a difference as large as the previous pair's is steady motion, not a cut
+    assert scene_change(a, b, 20.0, 10.0)[0] is False
+    assert scene_change(a, a, 0.0, 10.0) == (False, 0.0)
+
+
+def tone_peak(path):
+    """(duration in seconds, frequency of the strongest FFT bin) of the first audio stream."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        rate = stream.codec_context.sample_rate
+        samples = np.concatenate([f.to_ndarray().reshape(-1, f.samples)[0]
+                                  for f in container.decode(stream)])
+    spectrum = np.abs(np.fft.rfft(samples[rate // 10: -rate // 10]))
+    return samples.size / rate, np.fft.rfftfreq(samples.size - 2 * (rate // 10), 1 / rate)[spectrum.argmax()]
+
+
+@pytest.fixture(scope="module")
+def clip_with_tone(tmp_path_factory):
+    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 24, start=2)
+    return write_clip(tmp_path_factory.mktemp("tone") / "tone.mp4", frames, 24, tone=440)
+
+
+def test_audio_is_copied(tmp_path, clip_with_tone):
+    out = tmp_path / "out.mp4"
+    report = flowkit.retime(clip_with_tone, out, factor=2, method="blend", progress=False)
+    assert report.audio == "copied"
+    seconds, peak = tone_peak(out)
+    assert abs(seconds - 1.0) < 0.05 and abs(peak - 440) < 5
+    with av.open(str(clip_with_tone)) as a, av.open(str(out)) as b:
+        packets_in = [bytes(p) for p in a.demux(a.streams.audio[0]) if p.size]
+        packets_out = [bytes(p) for p in b.demux(b.streams.audio[0]) if p.size]
+    assert packets_out == packets_in  # the very same packets
+
+
+def test_audio_of_a_segment_is_stretched(tmp_path, clip_with_tone):
+    # 0.25-0.75 s at half speed: the video lasts 1.5 s, and so does the audio (the segment's
+    # 0.5 s stretched to 1 s, the rest unchanged), the tone at its pitch throughout
+    out = tmp_path / "out.mp4"
+    report = flowkit.retime(clip_with_tone, out, speed=0.5, segment=(0.25, 0.75), method="blend",
+                            progress=False)
+    assert report.audio == "stretched" and report.duration == Fraction(3, 2)
+    seconds, peak = tone_peak(out)
+    assert abs(seconds - 1.5) < 0.1 and abs(peak - 440) < 5
+
+
+@pytest.mark.parametrize("speed", [0.5, 0.2])  # 0.2: atempo chained (0.5 * 0.5 * 0.8)
+def test_audio_is_stretched_with_speed(tmp_path, clip_with_tone, speed):
+    out = tmp_path / "out.mp4"
+    report = flowkit.retime(clip_with_tone, out, speed=speed, method="blend", progress=False)
+    assert report.audio == "stretched" and report.duration == Fraction(1) / Fraction(speed).limit_denominator()
+    seconds, peak = tone_peak(out)
+    assert abs(seconds - 1 / speed) < 0.1  # AAC priming/padding: a few ms
+    assert abs(peak - 440) < 5  # atempo keeps the pitch
+    report = flowkit.retime(clip_with_tone, tmp_path / "silent.mp4", speed=speed, audio="drop",
+                            method="blend", progress=False)
+    assert report.audio == "dropped" and not probe_video(tmp_path / "silent.mp4").audio
+
+
+def test_rotation_and_pixel_format_kept(tmp_path):
+    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 3, start=2)
+    source = write_clip(tmp_path / "rotated.mp4", frames, 24, rotation=90)
+    out = tmp_path / "out.mp4"
+    flowkit.retime(source, out, factor=2, method="blend", progress=False)
+    info = probe_video(out)
+    assert (info.rotation, info.width, info.height, info.pix_fmt) == (90, 36, 64, "yuv420p")
+    deep = data_path("video", "torchcodec__h264_10bits.mp4")
+    report = flowkit.retime(deep, tmp_path / "deep.mp4", factor=2, method="blend", progress=False)
+    info = probe_video(tmp_path / "deep.mp4")
+    assert (info.pix_fmt, info.bit_depth) == ("yuv420p10le", 10) and report.frames == 60
+
+
+def test_odd_size_is_padded(tmp_path):
+    source = data_path("video", "androidx__bear-vp9-odd-dimensions.webm")
+    report = flowkit.retime(source, tmp_path / "out.mp4", speed=2, method="blend", progress=False)
+    assert report.size == (162, 122)
+    assert probe_video(tmp_path / "out.mp4").width == 162
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"fps": 30, "factor": 2}, ValueError, r"fps: expected fps or factor, not both"),
+    ({"speed": 1, "duration": 2}, ValueError, r"speed: expected speed or duration, not both"),
+    ({"fps": "fast"}, ValueError, r"fps: expected a number or a ratio such as 24000/1001, got 'fast'"),
+    ({"speed": 0}, ValueError, r"speed: expected a number > 0, got 0"),
+    ({"factor": [2]}, TypeError, r"factor: expected a number, got \[2\]"),
+    ({"segment": (2, 1)}, ValueError, r"segment: expected start < end, got 2 to 1 s"),
+    ({"segment": 3}, TypeError, r"segment: expected None or a \(start, end\) pair"),
+    ({"segment": (9, None)}, ValueError, r"segment: starts at 9 s, after the end of"),
+    ({"speed": 0.5, "audio": "copy"}, ValueError, r"audio: cannot copy the audio when the duration changes"),
+    ({"audio": "loud"}, ValueError, r"audio: expected one of 'copy', 'stretch', 'drop', got 'loud'"),
+    ({"codec": "nope"}, ValueError, r"codec: unknown video encoder 'nope'"),
+    ({"method": "magic"}, ValueError, r"method: expected one of 'splat', 'backward', 'blend'"),
+    ({"flow": "raft"}, ValueError, r"flow: .*raft"),
+    ({"scene_threshold": 0}, ValueError, r"scene_threshold: expected a number in \(0, 100\]"),
+])
+def test_bad_arguments_leave_no_output(tmp_path, clip, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        flowkit.retime(clip, tmp_path / "out.mp4", **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_input_is_never_overwritten(tmp_path, clip):
+    with pytest.raises(ValueError, match=r"dst: .* is the input; refusing to overwrite it"):
+        flowkit.retime(clip, clip)
+
+
+def test_interrupt_leaves_no_partial_file(tmp_path, clip, monkeypatch):
+    import flowkit._interpolate as interpolate_module
+
+    calls = []
+
+    def interrupt(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    real = interpolate_module.interpolate
+    monkeypatch.setattr(interpolate_module, "interpolate", interrupt)
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"earlier result")
+    with pytest.raises(KeyboardInterrupt):
+        flowkit.retime(clip, out, factor=2, progress=False)
+    assert out.read_bytes() == b"earlier result"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
+
+
+# --- command line ---------------------------------------------------------------------------------
+
+def test_cli_retime(tmp_path, clip):
+    out = tmp_path / "out.mp4"
+    status, stdout, err = run_cli("retime", clip, out, "--fps", "24000/1001", "--speed", "0.5",
+                                  "--range", "0.1:0.3", "--method", "blend")
+    assert status == 0 and err == ""  # no progress bar without a terminal
+    assert stdout.startswith(f"wrote {out} (")
+    assert "24000/1001 fps" in stdout
+    assert probe_video(out).frame_rate == Fraction(24000, 1001)
+
+
+def test_cli_errors_are_one_line_without_output(tmp_path, clip):
+    truncated = tmp_path / "cut.mp4"
+    data = data_path("video", "torchcodec__nasa_13013.mp4").read_bytes()
+    truncated.write_bytes(data[: len(data) // 3])
+    cases = [
+        ((truncated, tmp_path / "a.mp4"), 1, f"cannot open {truncated} as a video (Invalid data found when processing input)"),
+        ((tmp_path / "missing.mp4", tmp_path / "a.mp4"), 1, f"no such video file: {tmp_path / 'missing.mp4'}"),
+        ((clip, tmp_path / "no" / "a.mp4"), 1, f"output folder does not exist: {tmp_path / 'no'} (for {tmp_path / 'no' / 'a.mp4'})"),
+        ((clip, tmp_path / "a.mp4", "--codec", "nope"), 1, "--codec: unknown video encoder 'nope'"),
+        ((clip, tmp_path / "a.mp4", "--fps", "0"), 2, "argument --fps: expected a number > 0"),
+        ((clip, tmp_path / "a.mp4", "--range", "a:b"), 2, "argument --range: expected START:END"),
+        ((clip, tmp_path / "a.mp4", "--speed", "0.5", "--audio", "copy"), 1, "--audio: cannot copy the audio"),
+        ((clip, clip), 2, f"OUTPUT: {clip} is the input; refusing to overwrite it"),
+    ]
+    for args, code, message in cases:
+        status, _, err = run_cli("retime", *args)
+        assert status == code and one_error_line(err).startswith(message), (args, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4"]
+
+
+def test_corrupt_stream_is_one_error_line(tmp_path, clip):
+    # the header is intact, the coded frames are garbage: FFmpeg finds nothing to decode
+    data = bytearray(clip.read_bytes())
+    rng = np.random.default_rng(0)
+    start = data.find(b"mdat") + 8
+    data[start:] = rng.integers(0, 256, len(data) - start, dtype=np.uint8).tobytes()
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(bytes(data))
+    status, _, err = run_cli("retime", broken, tmp_path / "a.mp4", "--method", "blend")
+    assert status == 1 and str(broken) in one_error_line(err)
+    assert [p.name for p in tmp_path.iterdir()] == ["broken.mp4"]
