@@ -84,11 +84,11 @@ def _occlusion(flow_ab, flow_ba):
     target do not cancel (Sundaram et al. 2010). Unknown flow counts as occluded."""
     from ._warp import warp
 
-    xp, _ = array_module(flow_ab)
     back = warp(flow_ba, flow_ab)
-    total = flow_ab + back
-    lhs = (total * total).sum(axis=-1)
-    rhs = _ALPHA1 * ((flow_ab * flow_ab).sum(axis=-1) + (back * back).sum(axis=-1)) + _ALPHA2
+    u, v, bu, bv = flow_ab[..., 0], flow_ab[..., 1], back[..., 0], back[..., 1]
+    # per component: NumPy's reductions over a length-2 last axis are ~10x slower
+    lhs = (u + bu) * (u + bu) + (v + bv) * (v + bv)
+    rhs = _ALPHA1 * ((u * u + v * v) + (bu * bu + bv * bv)) + _ALPHA2
     return ~(lhs <= rhs)
 
 
