@@ -13,11 +13,13 @@ Rows: the peers (cross-fade; OpenCV Farneback with the usual parameters 0.5, 3, 
 bidirectional backward warping: each frame warped halfway with its own halved flow,
 ``cv2.remap(frame0, x - F01 / 2)`` and ``cv2.remap(frame1, x - F10 / 2)``, averaged) and
 FFmpeg's ``minterpolate`` (``mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1``, other options
-at FFmpeg's defaults, scene-change detection included) through PyAV's filter graph (``av``
-from the ``bench`` extra; the rows are skipped with a note when it is not installed), and
-``flowkit.interpolate`` with default options and each method (its default Farneback options
-and metric scale were chosen from the ``--variants`` rows by the mean, not per triplet). ``--variants`` adds the option
-variants: softmax metric scale, occlusion handling, flow options. ``--flow NAME``
+at FFmpeg's defaults, scene-change detection included) through PyAV's filter graph (``av``,
+a core dependency; the rows are skipped with a note when it cannot be imported), and
+``flowkit.interpolate`` with default options (DIS flow, medium preset) and each method, and
+with Farneback flow (the default until DIS landed; its options, the metric scale and the
+occlusion penalty were chosen from the ``--variants`` rows by the mean, not per triplet).
+``--variants`` adds the option variants: softmax metric scale, occlusion handling, flow
+options. ``--flow NAME``
 (repeatable, any name of ``flowkit.list_estimators()``) adds ``interpolate`` with that
 estimator, splat and backward methods.
 
@@ -198,33 +200,39 @@ def rows(variants, flows=()):
         ("FFmpeg minterpolate (yuv444p)", lambda a, b: minterpolate(a, b, "yuv444p")),
         ("OpenCV Farneback + naive warping", cv_farneback),
         ("OpenCV DIS medium + naive warping", cv_dis),
-        ("flowkit interpolate (default: splat)", flowkit_row()),
+        ("flowkit interpolate (default: splat, dis)", flowkit_row()),
         ("flowkit method='backward'", flowkit_row(method="backward")),
         ("flowkit method='blend'", flowkit_row(method="blend")),
+        ("flowkit flow='farneback' (interpolate's options)", flowkit_row(flow="farneback")),
     ]
     if variants:
         plain = {"winsize": 15, "iterations": 3, "poly_n": 5, "poly_sigma": 1.2}  # farneback's own
+        fb = {"flow": "farneback"}
         table += [
             ("minterpolate (yuv420p), scd=none",
              lambda a, b: minterpolate(a, b, graph=MINTERPOLATE + ":scd=none")),
             ("splat, occlusion=False", flowkit_row(occlusion=False)),
             ("backward, occlusion=False", flowkit_row(method="backward", occlusion=False)),
             ("splat, metric scale 20 (Niklaus)", with_constants(flowkit_row(), _METRIC_SCALE=20.0)),
-            ("splat, metric scale 5", with_constants(flowkit_row(), _METRIC_SCALE=5.0)),
-            ("splat, metric scale 50", with_constants(flowkit_row(), _METRIC_SCALE=50.0)),
+            ("splat, metric scale 10", with_constants(flowkit_row(), _METRIC_SCALE=10.0)),
+            ("splat, metric scale 3", with_constants(flowkit_row(), _METRIC_SCALE=3.0)),
             ("splat, occluded penalty 5", with_constants(flowkit_row(), _OCCLUDED_PENALTY=5.0)),
-            ("splat, farneback's own defaults", flowkit_row(flow_options=plain)),
-            ("backward, farneback's own defaults", flowkit_row(method="backward", flow_options=plain)),
-            ("splat, winsize 15", flowkit_row(flow_options={"winsize": 15})),
-            ("splat, iterations 5", flowkit_row(flow_options={"iterations": 5})),
-            ("splat, pyr_scale 0.8 levels 8", flowkit_row(flow_options={"pyr_scale": 0.8, "levels": 8})),
+            ("splat, dis preset fast", flowkit_row(flow_options={"preset": "fast"})),
+            ("splat, dis preset accurate", flowkit_row(flow_options={"preset": "accurate"})),
+            ("splat, farneback, metric scale 10", with_constants(flowkit_row(**fb), _METRIC_SCALE=10.0)),
+            ("splat, farneback's own defaults", flowkit_row(flow_options=plain, **fb)),
+            ("backward, farneback's own defaults", flowkit_row(method="backward", flow_options=plain, **fb)),
+            ("splat, farneback winsize 15", flowkit_row(flow_options={"winsize": 15}, **fb)),
+            ("splat, farneback iterations 5", flowkit_row(flow_options={"iterations": 5}, **fb)),
+            ("splat, farneback pyr_scale 0.8 levels 8",
+             flowkit_row(flow_options={"pyr_scale": 0.8, "levels": 8}, **fb)),
         ]
     for name in flows:
         table += [(f"flowkit flow={name!r} (splat)", flowkit_row(flow=name)),
                   (f"flowkit flow={name!r}, backward", flowkit_row(method="backward", flow=name))]
     if not _have_av():
         print("note: the FFmpeg minterpolate rows are skipped: PyAV (`av`) is not installed "
-              "(pip install 'flowkit-cv[bench]')", file=sys.stderr)
+              "(pip install av)", file=sys.stderr)
         table = [row for row in table if "minterpolate" not in row[0]]
     return table
 

@@ -14,15 +14,15 @@ from ._estimators import get_estimator
 METHODS = ("splat", "backward", "blend")
 # softmax-splatting importance: -_METRIC_SCALE * |I0 - backwarp(I1, flow01)| in units of the
 # pair's intensity range, mean over channels (_splat.brightness_error). Niklaus and Liu use
-# 20; on docs/interpolation.md's triplets 10 scored 0.16 dB higher in the mean (5: +0.03 dB
-# more, within noise; 50: -0.8 dB)
-_METRIC_SCALE = 10.0
+# 20; on docs/interpolation.md's triplets 5 scored highest in the mean with both DIS (35.24 dB;
+# 10: 35.19, 20: 35.03) and Farneback (34.73; 10: 34.67)
+_METRIC_SCALE = 5.0
 # metric taken off source pixels that are occluded in the other frame: a visible contribution
 # of comparable bilinear weight wins where both land. Not much more: the weights are bilinear
 # weight * exp(metric), so near t = 0 a large penalty let a neighbour's 1e-9 tap outweigh an
-# occluded pixel's own tap (a jump of 76 levels between t = 0 and t = 1e-9 with 100); 5 scored
-# the same mean PSNR as 100 (docs/interpolation.md)
-_OCCLUDED_PENALTY = 5.0
+# occluded pixel's own tap (a jump of 76 levels between t = 0 and t = 1e-9 with 100); 2 scored
+# 0.01 dB above 5 and 10 with DIS (docs/interpolation.md)
+_OCCLUDED_PENALTY = 2.0
 # Farneback options interpolate uses by default (flow="farneback" without flow_options; given
 # options are applied on top): larger window, more iterations and the wider polynomial
 # expansion raised the mean PSNR of docs/interpolation.md from 33.97 to 34.65 dB (mostly the
@@ -221,7 +221,7 @@ def _interpolate_pair(frame0, frame1, times, state, method, device):
     return outs, flows_t
 
 
-def interpolate(frame0, frame1, t=0.5, *, flow="farneback", flow_options=None, flow01=None,
+def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=None,
                 flow10=None, method="splat", occlusion=True, return_aux=False, device=None):
     """Interpolate the frame(s) at time ``t`` between ``frame0`` (t = 0) and ``frame1`` (t = 1).
 
@@ -242,16 +242,18 @@ def interpolate(frame0, frame1, t=0.5, *, flow="farneback", flow_options=None, f
         Time(s) in [0, 1]: 0 is ``frame0``, 1 is ``frame1``. With a sequence the flows and
         occlusion masks are still computed once per pair.
     flow : str or callable
-        The estimator: a name from ``flowkit.list_estimators()`` (``"farneback"`` default) or a
-        callable ``(frame0, frame1) -> flow`` with flowkit's convention. Called twice per
+        The estimator: a name from ``flowkit.list_estimators()`` (default ``"dis"``, DIS with
+        the medium preset: 0.5 dB higher mean PSNR than Farneback on docs/interpolation.md's
+        triplets and 2-2.5x faster than interpolate's Farneback options) or a callable ``(frame0, frame1) -> flow`` with flowkit's convention. Called twice per
         pair, ``flow(frame0, frame1)`` and ``flow(frame1, frame0)``. Not used when
         ``flow01`` and ``flow10`` are given, nor for ``method="blend"``.
     flow_options : dict, optional
-        Keyword options of the named estimator (e.g. ``{"winsize": 21}``), checked against
-        its signature before any work. For ``"farneback"`` interpolate starts from its own
-        defaults, ``winsize=21, iterations=10, poly_n=7, poly_sigma=1.5`` (chosen by the mean
-        PSNR of docs/interpolation.md; slower than ``farneback``'s defaults, not timed yet), and
-        the given options replace those they name.
+        Keyword options of the named estimator (e.g. ``{"preset": "fast"}`` for ``"dis"``),
+        checked against its signature before any work. For ``"farneback"`` interpolate starts
+        from its own defaults, ``winsize=21, iterations=10, poly_n=7, poly_sigma=1.5`` (chosen
+        by the mean PSNR of docs/interpolation.md when Farneback was the default; slower than
+        ``farneback``'s own defaults: ``retime`` took 0.78 against 0.43 s per 720p output
+        frame in benchmarks/bench_retime.py), and the given options replace those they name.
     flow01, flow10 : array, (H, W, 2) or (N, H, W, 2), float, optional
         The caller's flows, ``frame0 -> frame1`` and ``frame1 -> frame0`` (flowkit's
         convention: ``frame0[y, x] ~ frame1[y + v, x + u]`` for ``flow01``), both or neither.
@@ -259,13 +261,12 @@ def interpolate(frame0, frame1, t=0.5, *, flow="farneback", flow_options=None, f
     method : {"splat", "backward", "blend"}
         * ``"splat"`` (default): ``frame0`` splatted forward by ``t * flow01`` and ``frame1``
           by ``(1 - t) * flow10`` (``flowkit.splat``, ``mode="softmax"``) with the metric
-          ``-10 * |frame0 - warp(frame1, flow01)|`` (intensities in [0, 1], mean over
-          channels; Niklaus and Liu 2020's non-learned metric, whose factor 20 scored 0.16 dB
+          ``-5 * |frame0 - warp(frame1, flow01)|`` (intensities in [0, 1], mean over
+          channels; Niklaus and Liu 2020's non-learned metric, whose factor 20 scored 0.2 dB
           lower on docs/interpolation.md's data; symmetric for frame1), so that
           where several pixels land on one the one that obeys brightness constancy best wins.
-          With ``occlusion=True`` source pixels occluded in the other frame get a metric 100
-          lower: they lose wherever a visible pixel lands and only fill what nothing visible
-          reaches. The two splats are blended with weights ``(1 - t) * min(W0, 1)`` and
+          With ``occlusion=True`` source pixels occluded in the other frame get a metric 2
+          lower: where a visible pixel of similar bilinear weight lands too, it wins. The two splats are blended with weights ``(1 - t) * min(W0, 1)`` and
           ``t * min(W1, 1)``, W0, W1 the accumulated bilinear splat weights (visibility: 0
           where nothing landed); pixels neither frame reaches are filled by
           ``flowkit.fill_holes`` (push-pull).
@@ -472,7 +473,7 @@ def interpolate_video(frames, *, factor=2, times=None, **options):
     # check the options before the first frame is read
     method = _validate.check_choice("method", options.get("method", "splat"), METHODS)
     if method != "blend":
-        flow = options.get("flow", "farneback")
+        flow = options.get("flow", "dis")
         get_estimator(flow, _estimator_options(flow, options.get("flow_options")))
     return _video(frames, times, options)
 

@@ -148,7 +148,7 @@ def _output_format(codec, info, depth):
 
 
 def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segment=None,
-           method="splat", flow="farneback", flow_options=None, codec="libx264", crf=18,
+           method="splat", flow="dis", flow_options=None, codec="libx264", crf=18,
            audio=None, scene_threshold=DEFAULT_SCENE_THRESHOLD, device=None, progress=None):
     """Change the frame rate and/or the playback speed of a video file by interpolation.
 
@@ -189,7 +189,7 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     method : {"splat", "backward", "blend"}
         Interpolation method of :func:`flowkit.interpolate`.
     flow : str
-        Estimator name from ``flowkit.list_estimators()`` (``"farneback"`` default).
+        Estimator name from ``flowkit.list_estimators()`` (``"dis"`` default, as ``interpolate``).
     flow_options : dict, optional
         Options of the estimator (for ``"farneback"`` on top of interpolate's defaults).
     codec : str

@@ -645,8 +645,7 @@ def cmd_retime(args):
         raise FileNotFoundError(f"no such video file: {source}")
     _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
     options = _method_options(args.flow, args.option) if args.option else None
-    _compile_notice(args, ("farneback", "_iterate_cpu_band"), ("splat", "_splat_band"),
-                    ("warp", "warp_cpu"))
+    _compile_notice(args, ("dis", "_search_band"), ("splat", "_splat_band"), ("warp", "warp_cpu"))
     start = time.perf_counter()
     report = flowkit.retime(source, args.output, fps=args.fps, factor=args.factor,
                             speed=args.speed, duration=args.duration, segment=args.range,
@@ -858,7 +857,7 @@ def build_parser():
                    help="retime only input seconds START to END; the rest passes through at speed 1")
     p.add_argument("--method", choices=("splat", "backward", "blend"), default="splat",
                    help="interpolation method (default splat)")
-    p.add_argument("--flow", choices=METHODS, default="farneback", help="flow estimator (default farneback)")
+    p.add_argument("--flow", choices=METHODS, default="dis", help="flow estimator (default dis: DIS, medium preset)")
     p.add_argument("-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
                    help="keyword option of the flow estimator, repeatable (see flowkit flow --help)")
     p.add_argument("--codec", default="libx264", help="video encoder (default libx264; libx265, "
