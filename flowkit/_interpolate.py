@@ -20,9 +20,11 @@ _METRIC_SCALE = 5.0
 # metric taken off source pixels that are occluded in the other frame: a visible contribution
 # of comparable bilinear weight wins where both land. Not much more: the weights are bilinear
 # weight * exp(metric), so near t = 0 a large penalty let a neighbour's 1e-9 tap outweigh an
-# occluded pixel's own tap (a jump of 76 levels between t = 0 and t = 1e-9 with 100); 2 scored
-# 0.01 dB above 5 and 10 with DIS (docs/interpolation.md)
-_OCCLUDED_PENALTY = 2.0
+# occluded pixel's own tap (a jump of 76 levels between t = 0 and t = 1e-9 with 100). Not much
+# less: with exact flows a weight of e**-5 keeps the covered background out of a moving object
+# (tests/test_interpolate.py), e**-2 did not; on docs/interpolation.md's triplets 2 and 5 score
+# within 0.02 dB
+_OCCLUDED_PENALTY = 5.0
 # Farneback options interpolate uses by default (flow="farneback" without flow_options; given
 # options are applied on top): larger window, more iterations and the wider polynomial
 # expansion raised the mean PSNR of docs/interpolation.md from 33.97 to 34.65 dB (mostly the
@@ -265,7 +267,7 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
           channels; Niklaus and Liu 2020's non-learned metric, whose factor 20 scored 0.2 dB
           lower on docs/interpolation.md's data; symmetric for frame1), so that
           where several pixels land on one the one that obeys brightness constancy best wins.
-          With ``occlusion=True`` source pixels occluded in the other frame get a metric 2
+          With ``occlusion=True`` source pixels occluded in the other frame get a metric 5
           lower: where a visible pixel of similar bilinear weight lands too, it wins. The two splats are blended with weights ``(1 - t) * min(W0, 1)`` and
           ``t * min(W1, 1)``, W0, W1 the accumulated bilinear splat weights (visibility: 0
           where nothing landed); pixels neither frame reaches are filled by

@@ -96,9 +96,9 @@ def test_occlusion_masks_of_a_moving_square_are_exact():
 def test_occlusion_beats_no_occlusion_on_the_squares_trail():
     """On the swept region (square in frame0 or frame1), splat with occlusion reproduces the
     true middle frame up to what the occluded sources keep (their metric is 5 lower, a weight
-    of e**-5 ~ 0.007 against a visible source: mean error 1.1e-5 measured, < 5e-5 asserted;
+    of e**-5 ~ 0.007 against a visible source: mean error 3.8e-5 measured, < 1e-4 asserted;
     exact flows, integer motion); without it the covered background leaks into the square
-    through the softmax weights exp(-10 |error|) (mean error 0.0019 measured, > 5e-4
+    through the softmax weights exp(-5 |error|) (mean error 0.0045 measured, > 5e-4
     asserted)."""
     frame0, sq0 = square_scene(0)
     frame1, sq1 = square_scene(8)
@@ -110,7 +110,7 @@ def test_occlusion_beats_no_occlusion_on_the_squares_trail():
         out = flowkit.interpolate(frame0, frame1, flow01=flow01, flow10=flow10,
                                   occlusion=occlusion)
         errors[occlusion] = np.abs(out - truth)[trail].mean()
-    assert errors[True] < 5e-5
+    assert errors[True] < 1e-4
     assert errors[False] > 5e-4
     assert errors[True] < 0.1 * errors[False]
 
@@ -227,8 +227,10 @@ def test_bad_input():
         flowkit.interpolate(frame0, frame1, flow01=flow)
     with pytest.raises(ValueError, match="flow_options: expected None when flow01 and flow10 are given"):
         flowkit.interpolate(frame0, frame1, flow01=flow, flow10=flow, flow_options={"winsize": 9})
-    with pytest.raises(ValueError, match="flow_options: 'radius' is not an option of farneback"):
+    with pytest.raises(ValueError, match="flow_options: 'radius' is not an option of dis"):
         flowkit.interpolate(frame0, frame1, flow_options={"radius": 3})
+    with pytest.raises(ValueError, match="flow_options: 'radius' is not an option of farneback"):
+        flowkit.interpolate(frame0, frame1, flow="farneback", flow_options={"radius": 3})
     with pytest.raises(ValueError, match="device: expected one of"):
         flowkit.interpolate(frame0, frame1, device="tpu")
     with pytest.raises(TypeError, match="occlusion: expected a bool, got 1"):
