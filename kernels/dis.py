@@ -89,7 +89,7 @@ def _patch_step(patch, i1, grad_sums, py, px, psz, mean_norm, gradient):
     ssd = np.float32(0.0)
     du = np.float32(0.0)
     dv = np.float32(0.0)
-    for c in range(patch.shape[1]):
+    for c in range(i1.shape[0]):
         s = np.float32(0.0)
         s2 = np.float32(0.0)
         sx = np.float32(0.0)
@@ -119,10 +119,10 @@ def _patch_step(patch, i1, grad_sums, py, px, psz, mean_norm, gradient):
 
 @njit(cache=True, fastmath=FAST)
 def load_patch(i0p, y, x, psz, patch, grad_sums):
-    """Copy frame0's patch at (y, x) and its Sobel gradients into ``patch`` (3, c, psz, psz)
-    and return its structure tensor ``(xx, xy, yy)`` summed over channels; the gradient
-    sums of each channel go to ``grad_sums`` (c, 2). ``i0p`` is frame0 with a reflect-101
-    border of one pixel (OpenCV's ``spatialGradient`` border)."""
+    """Copy frame0's patch at (y, x) and its Sobel gradients into ``patch`` (3, >= c,
+    >= psz, >= psz) and return its structure tensor ``(xx, xy, yy)`` summed over channels;
+    the gradient sums of each channel go to ``grad_sums`` (c, 2). ``i0p`` is frame0 with a
+    reflect-101 border of one pixel (OpenCV's ``spatialGradient`` border)."""
     xx = np.float32(0.0)
     xy = np.float32(0.0)
     yy = np.float32(0.0)
