@@ -83,9 +83,8 @@ def test_dis_cuda(benchmark, impl):
     run(benchmark, _gpu_fn(impl, f0, f1), rounds=10, warmup_rounds=2)
 
 
-def _timed(fn, repeats):
-    """Median and range (ms) of ``repeats`` calls after one warm-up call."""
-    import statistics
+def _spent(fn, repeats):
+    """Times (ms) of ``repeats`` calls after one warm-up call."""
     import time
 
     fn()
@@ -94,6 +93,14 @@ def _timed(fn, repeats):
         t = time.perf_counter()
         fn()
         spent.append((time.perf_counter() - t) * 1e3)
+    return spent
+
+
+def _timed(fn, repeats):
+    """Median and range (ms) of ``repeats`` calls after one warm-up call."""
+    import statistics
+
+    spent = _spent(fn, repeats)
     return f"{statistics.median(spent):.1f} [{min(spent):.1f}-{max(spent):.1f}]"
 
 
@@ -167,7 +174,6 @@ def _accuracy(repeats=5):
 def _sizes(repeats=5):
     """Print time per pair at 640x480 and 1280x720 (median [range] ms) for each preset."""
     import statistics
-    import time
 
     flowkit.set_num_threads(THREADS)
     cv2.setNumThreads(THREADS)
@@ -185,15 +191,8 @@ def _sizes(repeats=5):
                 cv.setVariationalRefinementIterations(0)
                 options = dict(variational_refinement_iterations=0)
             fk = flowkit.DIS(preset=base, normalize=False, **options)
-            row = []
-            for fn in (lambda: cv.calc(f0, f1, None), lambda: fk(f0, f1)):
-                fn()
-                spent = []
-                for _ in range(repeats):
-                    t = time.perf_counter()
-                    fn()
-                    spent.append((time.perf_counter() - t) * 1e3)
-                row.append(spent)
+            row = [_spent(fn, repeats) for fn in (lambda: cv.calc(f0, f1, None),
+                                                  lambda: fk(f0, f1))]
             meds = [statistics.median(s) for s in row]
             cv_label = "medium" if preset == "accurate" else preset
             print(f"| {size} | {preset} (OpenCV {cv_label}) | "
