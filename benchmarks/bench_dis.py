@@ -10,7 +10,12 @@ flowkit's presets, OpenCV's DIS presets, OpenCV's Farneback (tutorial settings) 
 flowkit's Farneback on the shared ground-truth pairs, at ``FLOWKIT_BENCH_THREADS`` threads
 for both libraries. ``python benchmarks/bench_dis.py sizes [repeats]`` prints the time per
 pair at 640x480 and 1280x720 for each preset (and medium without the variational
-refinement, in both libraries) on the synthetic pair.
+refinement, in both libraries) on the synthetic pair. On a machine with a CUDA GPU,
+``test_dis_cuda`` times ``device="cuda"`` at 1920x1080 (medium, accurate) beside OpenCV's
+medium on the CPU, and ``python benchmarks/bench_dis.py gpu [repeats]`` prints the same as a
+table; both skip without a GPU (or under ``NUMBA_ENABLE_CUDASIM=1``). GPU times are per pair
+with NumPy frames in and the flow back on the host (uploads and the download included: the
+copy to the host synchronises).
 """
 
 import flowkit
@@ -43,6 +48,77 @@ def test_dis(benchmark, impl, preset, size):
                           normalize=False)
         fn = lambda: est(f0, f1)
     run(benchmark, fn, rounds=10, warmup_rounds=2)
+
+
+def _has_gpu():
+    """A real CUDA GPU (not Numba's simulator)."""
+    import os
+
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        return False
+    try:
+        from numba import cuda
+    except ImportError:
+        return False
+    return cuda.is_available()
+
+
+GPU_IMPLS = ["opencv-medium-cpu", "flowkit-cuda-medium", "flowkit-cuda-accurate"]
+
+
+def _gpu_fn(impl, f0, f1):
+    if impl == "opencv-medium-cpu":
+        est = cv2.DISOpticalFlow_create(CV_PRESETS["medium"])
+        return lambda: est.calc(f0, f1, None)
+    est = flowkit.DIS(preset=impl.rsplit("-", 1)[1], normalize=False, device="cuda")
+    return lambda: est(f0, f1)
+
+
+@pytest.mark.parametrize("impl", GPU_IMPLS)
+def test_dis_cuda(benchmark, impl):
+    if not _has_gpu():
+        pytest.skip("needs a CUDA GPU (numba.cuda.is_available(), simulator off)")
+    f0, f1 = _pair("1920x1080")
+    benchmark.group = "dis 1920x1080 uint8 gray, GPU"
+    run(benchmark, _gpu_fn(impl, f0, f1), rounds=10, warmup_rounds=2)
+
+
+def _spent(fn, repeats):
+    """Times (ms) of ``repeats`` calls after one warm-up call."""
+    import time
+
+    fn()
+    spent = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        spent.append((time.perf_counter() - t) * 1e3)
+    return spent
+
+
+def _timed(fn, repeats):
+    """Median and range (ms) of ``repeats`` calls after one warm-up call."""
+    import statistics
+
+    spent = _spent(fn, repeats)
+    return f"{statistics.median(spent):.1f} [{min(spent):.1f}-{max(spent):.1f}]"
+
+
+def _gpu_table(repeats=10):
+    """Print the GPU times per 1920x1080 pair (``test_dis_cuda`` as a table)."""
+    if not _has_gpu():
+        print("no CUDA GPU: nothing to time")
+        return
+    from numba import cuda
+
+    cv2.setNumThreads(THREADS)
+    f0, f1 = _pair("1920x1080")
+    print(f"{cuda.get_current_device().name.decode()}; OpenCV at {THREADS} threads; time per "
+          f"1920x1080 pair (ms), median [range] of {repeats} calls")
+    print("| method | time |")
+    print("|---|---|")
+    for impl in GPU_IMPLS:
+        print(f"| {impl} | {_timed(_gpu_fn(impl, f0, f1), repeats)} |")
 
 
 def _accuracy(repeats=5):
@@ -98,7 +174,6 @@ def _accuracy(repeats=5):
 def _sizes(repeats=5):
     """Print time per pair at 640x480 and 1280x720 (median [range] ms) for each preset."""
     import statistics
-    import time
 
     flowkit.set_num_threads(THREADS)
     cv2.setNumThreads(THREADS)
@@ -116,15 +191,8 @@ def _sizes(repeats=5):
                 cv.setVariationalRefinementIterations(0)
                 options = dict(variational_refinement_iterations=0)
             fk = flowkit.DIS(preset=base, normalize=False, **options)
-            row = []
-            for fn in (lambda: cv.calc(f0, f1, None), lambda: fk(f0, f1)):
-                fn()
-                spent = []
-                for _ in range(repeats):
-                    t = time.perf_counter()
-                    fn()
-                    spent.append((time.perf_counter() - t) * 1e3)
-                row.append(spent)
+            row = [_spent(fn, repeats) for fn in (lambda: cv.calc(f0, f1, None),
+                                                  lambda: fk(f0, f1))]
             meds = [statistics.median(s) for s in row]
             cv_label = "medium" if preset == "accurate" else preset
             print(f"| {size} | {preset} (OpenCV {cv_label}) | "
@@ -137,4 +205,4 @@ if __name__ == "__main__":
 
     what = sys.argv[1] if len(sys.argv) > 1 else "accuracy"
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-    {"accuracy": _accuracy, "sizes": _sizes}[what](repeats)
+    {"accuracy": _accuracy, "sizes": _sizes, "gpu": _gpu_table}[what](repeats)

@@ -3,7 +3,7 @@
 import numpy as np
 
 from . import _validate as V
-from ._backend import CUDA, is_device_array, select_device, to_host, to_output
+from ._backend import CUDA, device_array, host_array, is_device_array, select_device, to_output
 from ._intensity import prepare_frames
 from .kernels import dis as kd
 from .kernels import farneback as fb
@@ -76,8 +76,8 @@ class DIS:
 
     Parameters are those of :func:`dis` except ``init_flow``, which is given per call.
     Buffers (pyramids, gradients, patch vectors, flow levels) are allocated on the first
-    call and reused while the frame size stays the same, so an instance must not be called
-    from two threads at once (use one per thread).
+    call (on the GPU with ``device="cuda"``) and reused while the frame size stays the same,
+    so an instance must not be called from two threads at once (use one per thread).
 
     Examples
     --------
@@ -101,7 +101,7 @@ class DIS:
         if device is not None:
             V.check_choice("device", device, ("cpu", "cuda"))
         self.device = device
-        self._ws = fb.Workspace()
+        self._workspaces = {}
 
     def __call__(self, frame0, frame1, init_flow=None):
         """Flow from ``frame0`` to ``frame1`` (see :func:`dis`)."""
@@ -117,28 +117,34 @@ class DIS:
                 f"{o.patch_size} at finest_scale={o.finest_scale}), got {height}x{width}")
         init_flow = V.check_init_flow(init_flow, lead)
         backend = select_device(self.device, frame0=frame0, frame1=frame1, init_flow=init_flow)
-        if backend == CUDA:
-            raise ValueError("device: expected 'cpu' (dis has no CUDA kernels yet), got 'cuda'")
         gpu_input = is_device_array(frame0)
         prep = prepare_frames((frame0, frame1), ("frame0", "frame1"), normalize=o.normalize,
                               batched=batched, has_channels=has_channels, integer_levels=True)
         gain = np.float32(255.0 * prep.gain)  # to OpenCV's 0..255 scale
-        f0 = V.to_nhwc(to_host(prep.frames[0]), batched, has_channels)
-        f1 = V.to_nhwc(to_host(prep.frames[1]), batched, has_channels)
-        init = None
-        if init_flow is not None:
-            init = np.ascontiguousarray(to_host(init_flow), dtype=np.float32)
-            if not batched:
-                init = init[None]
-        flow = np.empty(f0.shape[:3] + (2,), np.float32)
-        for i in range(f0.shape[0]):
-            self._pair(f0[i], f1[i], gain, sizes, None if init is None else init[i], flow[i])
-        if not batched:
-            flow = flow[0]
-        return to_output(flow, gpu_input)
+        shape = (lead[0] if batched else 1, height, width,
+                 prep.frames[0].shape[-1] if has_channels else 1)
+        if backend == CUDA:
+            from .kernels import dis_cuda as ops
 
-    def _pair(self, frame0, frame1, gain, sizes, init, out):
-        o, ws = self._opt, self._ws
+            f0, f1 = (device_array(f, np.float32, shape) for f in prep.frames)
+            init = None if init_flow is None else device_array(init_flow, np.float32,
+                                                               shape[:3] + (2,))
+        else:
+            ops = HostOps
+            f0, f1 = (host_array(f, np.float32, shape) for f in prep.frames)
+            init = None if init_flow is None else host_array(init_flow, np.float32,
+                                                             shape[:3] + (2,))
+        ws = self._workspaces.get(backend)
+        if ws is None:
+            ws = self._workspaces[backend] = fb.Workspace(empty=ops.empty)
+        flow = ops.empty(shape[:3] + (2,), np.float32)
+        for i in range(shape[0]):
+            self._pair(ops, ws, f0[i], f1[i], gain, sizes, None if init is None else init[i],
+                       flow[i])
+        return to_output(flow if batched else flow[0], gpu_input)
+
+    def _pair(self, ops, ws, frame0, frame1, gain, sizes, init, out):
+        o = self._opt
         height, width, nc = frame0.shape
         finest, coarsest = min(sizes), max(sizes)
         pyr0, pyr1 = {}, {}
@@ -148,79 +154,137 @@ class DIS:
                 h, w = sizes[s]
                 level = ws.get(f"{name}_{s}", (h, w, nc))
                 if s == 0:
-                    np.multiply(frame, gain, out=level)
+                    ops.scale(frame, gain, level)
                 else:
-                    yidx, ywts = _area_table(ws, src.shape[0], h)
-                    xidx, xwts = _area_table(ws, src.shape[1], w)
-                    kd.area_cpu(src, yidx, ywts, xidx, xwts, factor, level)
+                    tables = _tables(ops, ws, "area", src.shape[:2], (h, w))
+                    ops.area(src, tables, factor, level)
                 src, factor = level, np.float32(1.0)
-                pyr[s] = _planar(ws, f"{name}p_{s}", level)
+                pyr[s] = level
         flow = None
         for s in range(coarsest, finest - 1, -1):
             h, w = sizes[s]
-            i0, i1 = pyr0[s], pyr1[s]
+            i0, i1 = (_planar(ops, ws, f"{name}p_{s}", pyr[s])
+                      for name, pyr in (("I0", pyr0), ("I1", pyr1)))
             level = ws.get(f"U_{s}", (h, w, 2))
             if flow is None:
-                level[...] = 0
+                ops.zero(level)
             else:
-                _resize(flow, 2.0, level)
+                _resize(ops, ws, flow, 2.0, level)
             b = kd.BORDER
             i1x = ws.get(f"I1x_{s}", (nc, h + 2 * b, w + 2 * b))
-            i1x[...] = np.pad(i1, ((0, 0), (b, b), (b, b)), mode="edge")
+            ops.pad(pyr1[s], b, False, i1x)
             use_init = init is not None
             init_s = level
             if use_init:
                 init_s = ws.get(f"init_{s}", (h, w, 2))
-                _resize(init, 1.0 / (1 << s), init_s)
+                _resize(ops, ws, init, 1.0 / (1 << s), init_s)
             hs = kd.grid_size(h, o.patch_size, o.patch_stride)
             wsz = kd.grid_size(w, o.patch_size, o.patch_stride)
             sparse = ws.get(f"S_{s}", (hs, wsz, 2))
-            kd.start_vectors_cpu(level, o.patch_stride, o.patch_size, sparse)
+            ops.start_vectors(level, o.patch_stride, o.patch_size, sparse)
             i0p = ws.get(f"I0p_{s}", (nc, h + 2, w + 2))
-            i0p[...] = np.pad(i0, ((0, 0), (1, 1), (1, 1)), mode="reflect")  # reflect-101
-            kd.search_cpu(i0p, i1x, sparse, init_s, use_init, o.patch_stride,
-                          o.patch_size, o.iterations, o.mean_norm, o.propagate)
-            kd.densify_cpu(i0, i1, sparse, o.patch_stride, o.patch_size, level)
+            ops.pad(pyr0[s], 1, True, i0p)
+            ops.search(i0p, i1x, sparse, init_s, use_init, o.patch_stride,
+                       o.patch_size, o.iterations, o.mean_norm, o.propagate)
+            ops.densify(i0, i1, sparse, o.patch_stride, o.patch_size, level)
             if o.refine_iterations > 0:
-                level[...] = self._refine(i0, i1, level)
+                level = self._refine(ops, ws, i0, i1, level)
             flow = level
-        _resize(flow, float(1 << finest), out)
+        _resize(ops, ws, flow, float(1 << finest), out)
 
-    def _refine(self, i0, i1, flow):
+    def _refine(self, ops, ws, i0, i1, flow):
         """OpenCV's per-scale variational refinement, on the channel mean for colour."""
         from ._variational import refine_gray
 
         o = self._opt
-        g0 = i0[0] if i0.shape[0] == 1 else i0.mean(axis=0, dtype=np.float32)
-        g1 = i1[0] if i1.shape[0] == 1 else i1.mean(axis=0, dtype=np.float32)
+        g0, g1 = (_gray(ops, ws, name, i) for name, i in (("G0", i0), ("G1", i1)))
         return refine_gray(g0, g1, flow, o.alpha, o.delta, o.gamma, o.refine_iterations,
                            SOR_ITERATIONS, SOR_OMEGA)
 
 
-def _area_table(ws, src_n, dst_n):
-    """Farneback's INTER_AREA taps from ``src_n`` to ``dst_n``, kept in the workspace."""
-    return ws.table(("area", src_n, dst_n), lambda: fb.area_table(src_n, dst_n))
+class HostOps:
+    """The level operations of :meth:`DIS._pair` on NumPy arrays with the CPU drivers of
+    ``kernels.dis``; ``kernels.dis_cuda`` has the same names on the GPU."""
+
+    empty = staticmethod(np.empty)
+    start_vectors = staticmethod(kd.start_vectors_cpu)
+    search = staticmethod(kd.search_cpu)
+    densify = staticmethod(kd.densify_cpu)
+
+    @staticmethod
+    def upload(table):
+        return table
+
+    @staticmethod
+    def scale(frame, factor, out):
+        np.multiply(frame, factor, out=out)
+
+    @staticmethod
+    def area(src, tables, factor, out):
+        (yidx, ywts), (xidx, xwts) = tables
+        kd.area_cpu(src, yidx, ywts, xidx, xwts, factor, out)
+
+    @staticmethod
+    def pad(src, border, reflect, out):
+        out[...] = np.pad(np.moveaxis(src, 2, 0), ((0, 0), (border, border), (border, border)),
+                          mode="reflect" if reflect else "edge")  # reflect: reflect-101
+
+    @staticmethod
+    def planar(src, out):
+        np.copyto(out, np.moveaxis(src, 2, 0))
+
+    @staticmethod
+    def gray(src, out):
+        np.mean(src, axis=0, dtype=np.float32, out=out)
+
+    @staticmethod
+    def resize(src, tables, factor, out):
+        (yidx, yfrac), (xidx, xfrac) = tables
+        fb.resize_flow_cpu(src, yidx, yfrac, xidx, xfrac, factor, out)
+
+    @staticmethod
+    def zero(out):
+        out[...] = 0
+
+    @staticmethod
+    def copy(src, out):
+        out[...] = src
 
 
-def _planar(ws, name, image):
+def _tables(ops, ws, kind, src_hw, dst_hw):
+    """Farneback's ``area_table`` or ``resize_table`` for rows and columns, on the backend of
+    ``ops``, kept in the workspace."""
+    make = fb.area_table if kind == "area" else fb.resize_table
+    return tuple(ws.table((kind, s, d), lambda s=s, d=d: tuple(ops.upload(a) for a in make(s, d)))
+                 for s, d in zip(src_hw, dst_hw))
+
+
+def _planar(ops, ws, name, image):
     """An (h, w, c) image as planar (c, h, w): a view for gray, a kept copy for colour."""
     h, w, nc = image.shape
     if nc == 1:
         return image.reshape(1, h, w)
     out = ws.get(name, (nc, h, w))
-    np.copyto(out, np.moveaxis(image, 2, 0))
+    ops.planar(image, out)
     return out
 
 
-def _resize(src, factor, out):
+def _gray(ops, ws, name, image):
+    """A planar image's channel mean (h, w): a view for gray, a kept array for colour."""
+    if image.shape[0] == 1:
+        return image[0]
+    out = ws.get(name, image.shape[1:])
+    ops.gray(image, out)
+    return out
+
+
+def _resize(ops, ws, src, factor, out):
     """Bilinear (OpenCV INTER_LINEAR) resize of a flow into ``out``, times ``factor``."""
-    if src.shape == out.shape and factor == 1.0:
-        out[...] = src
+    if tuple(src.shape) == tuple(out.shape) and factor == 1.0:
+        ops.copy(src, out)
         return
-    yidx, yfrac = fb.resize_table(src.shape[0], out.shape[0])
-    xidx, xfrac = fb.resize_table(src.shape[1], out.shape[1])
-    fb.resize_flow_cpu(np.ascontiguousarray(src), yidx, yfrac, xidx, xfrac, np.float32(factor),
-                       out)
+    tables = _tables(ops, ws, "resize", src.shape[:2], out.shape[:2])
+    ops.resize(src, tables, np.float32(factor), out)
 
 
 def dis(frame0, frame1, *, preset="medium", finest_scale=None, patch_size=None,
@@ -272,21 +336,24 @@ def dis(frame0, frame1, *, preset="medium", finest_scale=None, patch_size=None,
         is the same for ``a * I + b`` with ``a > 0`` in any dtype. False: integers are read
         on their dtype's range and floats in [0, 1], mapped to 0..255, which reproduces
         OpenCV's reading of uint8 frames. See docs/conventions.md, "Intensity".
-    device : {None, "cpu"}
-        Backend; ``"cuda"`` (and GPU arrays) are a ``ValueError`` until the CUDA kernels
-        exist.
+    device : {None, "cpu", "cuda"}, optional
+        Where to run; None follows the inputs (docs/conventions.md, "Backends"). On CUDA the
+        spatial propagation runs in parallel (OpenCV's OpenCL scheme,
+        ``kernels/dis_cuda.py``), so the flow differs slightly from the CPU's (without
+        propagation it is the CPU's to float rounding).
 
     Returns
     -------
     flow : (H, W, 2) or (N, H, W, 2) float32
         ``flow[..., 0] = u`` (x), ``flow[..., 1] = v`` (y), in pixels, with
-        ``frame0[y, x] ~ frame1[y + v, x + u]`` (docs/conventions.md).
+        ``frame0[y, x] ~ frame1[y + v, x + u]`` (docs/conventions.md); NumPy for NumPy
+        input, CuPy for GPU input.
 
     Raises
     ------
     ValueError
         Bad shapes, channels, non-finite values, options out of range, frames smaller than
-        one patch at ``finest_scale``, an unknown preset, ``device="cuda"``.
+        one patch at ``finest_scale``, an unknown preset, an unknown ``device``.
     TypeError
         Options of the wrong type, frames of different dtypes.
 

@@ -26,7 +26,10 @@ OpenCV's arithmetic (in float32, where OpenCV keeps uint8 pyramids and int16 gra
 
 CPU drivers: ``search_cpu`` (bands of whole stripes; the Sobel gradients are computed per
 patch as it is loaded, from frame0 with a one-pixel reflect-101 border), ``densify_cpu`` and
-``area_cpu`` (row bands). Kernels never validate; ``flowkit._dis`` owns the options.
+``area_cpu`` (row bands). The per-patch and per-pixel math the CUDA drivers
+(``kernels.dis_cuda``) share is plain ``@njit``: ``load_patch``, ``step_at``,
+``start_vector`` (candidate selection), ``descend`` (Gauss-Newton) and ``densify_pixel``.
+Kernels never validate; ``flowkit._dis`` owns the options.
 """
 
 import math
@@ -80,13 +83,13 @@ def _weights(py, px):
 def _patch_step(patch, i1, grad_sums, py, px, psz, mean_norm, gradient):
     """SSD and its gradient ``(ssd, du, dv)`` (OpenCV's ``processPatch[MeanNorm]``; without
     ``gradient`` only the SSD, ``computeSSD[MeanNorm]``, and du = dv = 0); ``patch`` and
-    ``grad_sums`` as :func:`_load_patch` filled them."""
+    ``grad_sums`` as :func:`load_patch` filled them."""
     yi, xi, w00, w01, w10, w11 = _weights(py, px)
     n = np.float32(psz * psz)
     ssd = np.float32(0.0)
     du = np.float32(0.0)
     dv = np.float32(0.0)
-    for c in range(patch.shape[1]):
+    for c in range(i1.shape[0]):
         s = np.float32(0.0)
         s2 = np.float32(0.0)
         sx = np.float32(0.0)
@@ -114,12 +117,12 @@ def _patch_step(patch, i1, grad_sums, py, px, psz, mean_norm, gradient):
     return ssd, du, dv
 
 
-@internal(fastmath=FAST)
-def _load_patch(i0p, y, x, psz, patch, grad_sums):
-    """Copy frame0's patch at (y, x) and its Sobel gradients into ``patch`` (3, c, psz, psz)
-    and return its structure tensor ``(xx, xy, yy)`` summed over channels; the gradient
-    sums of each channel go to ``grad_sums`` (c, 2). ``i0p`` is frame0 with a reflect-101
-    border of one pixel (OpenCV's ``spatialGradient`` border)."""
+@njit(cache=True, fastmath=FAST)
+def load_patch(i0p, y, x, psz, patch, grad_sums):
+    """Copy frame0's patch at (y, x) and its Sobel gradients into ``patch`` (3, >= c,
+    >= psz, >= psz) and return its structure tensor ``(xx, xy, yy)`` summed over channels;
+    the gradient sums of each channel go to ``grad_sums`` (c, 2). ``i0p`` is frame0 with a
+    reflect-101 border of one pixel (OpenCV's ``spatialGradient`` border)."""
     xx = np.float32(0.0)
     xy = np.float32(0.0)
     yy = np.float32(0.0)
@@ -147,14 +150,79 @@ def _load_patch(i0p, y, x, psz, patch, grad_sums):
     return xx, xy, yy
 
 
-@internal
-def _step_at(patch, i1, grad_sums, y, x, u, v, psz, mean_norm, gradient):
+@njit(cache=True)
+def step_at(patch, i1, grad_sums, y, x, u, v, psz, mean_norm, gradient):
     """:func:`_patch_step` for the patch at (y, x) moved by (u, v), its corner in the
     bordered frame1 clamped as OpenCV does."""
     lo = np.float32(BORDER - psz + 1.0)
     py = min(max(np.float32(y + BORDER) + v, lo), np.float32(i1.shape[1] - BORDER - 1.0))
     px = min(max(np.float32(x + BORDER) + u, lo), np.float32(i1.shape[2] - BORDER - 1.0))
     return _patch_step(patch, i1, grad_sums, py, px, psz, mean_norm, gradient)
+
+
+@njit(cache=True)
+def start_vector(i0p, i1, sparse, init, use_init, iy, ix, stride, psz, mean_norm, row_d,
+                 col_d, patch, grad_sums):
+    """Load patch (iy, ix) of the grid (:func:`load_patch`) and pick its starting vector:
+    the lowest SSD of its own vector in ``sparse`` (hs, ws, 2) and the candidates, in
+    OpenCV's order: temporal (``init`` at the patch centre, with ``use_init``), the
+    previous patch in the row ``sparse[iy, ix - col_d]`` (``col_d`` = +-1, 0: none) and the
+    previous row ``sparse[iy - row_d, ix]`` (``row_d`` = +-1, 0: none). Returns ``(u, v,
+    xx, xy, yy)``, the structure tensor from :func:`load_patch`."""
+    y = iy * stride
+    x = ix * stride
+    xx, xy, yy = load_patch(i0p, y, x, psz, patch, grad_sums)
+    su = sparse[iy, ix, 0]
+    sv = sparse[iy, ix, 1]
+    best = INF
+    if use_init or col_d != 0 or row_d != 0:
+        best = step_at(patch, i1, grad_sums, y, x, su, sv, psz, mean_norm, False)[0]
+    half = psz // 2
+    for k in range(3):
+        if k == 0 and use_init:
+            cu = init[y + half, x + half, 0]
+            cv = init[y + half, x + half, 1]
+        elif k == 1 and col_d != 0:
+            cu = sparse[iy, ix - col_d, 0]
+            cv = sparse[iy, ix - col_d, 1]
+        elif k == 2 and row_d != 0:
+            cu = sparse[iy - row_d, ix, 0]
+            cv = sparse[iy - row_d, ix, 1]
+        else:
+            continue
+        cost = step_at(patch, i1, grad_sums, y, x, cu, cv, psz, mean_norm, False)[0]
+        if cost < best:
+            best = cost
+            su = cu
+            sv = cv
+    return su, sv, xx, xy, yy
+
+
+@njit(cache=True)
+def descend(patch, i1, grad_sums, y, x, su, sv, xx, xy, yy, psz, iters, mean_norm):
+    """Inverse-compositional Gauss-Newton from (su, sv) for the patch at (y, x) that
+    :func:`start_vector` loaded (structure tensor xx, xy, yy): at most ``iters`` steps,
+    stopping when the SSD stops falling; returns the result, or (su, sv) when it moved more
+    than ``psz`` pixels."""
+    det = xx * yy - xy * xy
+    if abs(det) < EPS:
+        det = np.float32(EPS)
+    h11 = yy / det
+    h12 = -xy / det
+    h22 = xx / det
+    u = su
+    v = sv
+    prev = INF
+    for _ in range(iters):
+        ssd, du, dv = step_at(patch, i1, grad_sums, y, x, u, v, psz, mean_norm, True)
+        u -= h11 * du + h12 * dv
+        v -= h12 * du + h22 * dv
+        if ssd >= prev:
+            break
+        prev = ssd
+    if math.sqrt((u - su) ** 2 + (v - sv) ** 2) <= psz:
+        return u, v
+    return su, sv
 
 
 @internal
@@ -166,58 +234,18 @@ def _search_patch(i0p, i1, sparse, init, use_init, iy, ix, stride, psz, iters,
     row of the stripe / first patch of the row (no spatial candidate from there);
     ``patch`` (3, c, psz, psz) and ``grad_sums`` (c, 2) are scratch.
     """
-    y = iy * stride
-    x = ix * stride
-    xx, xy, yy = _load_patch(i0p, y, x, psz, patch, grad_sums)
-    su = sparse[iy, ix, 0]
-    sv = sparse[iy, ix, 1]
-    best = INF
-    if use_init or propagate:
-        best = _step_at(patch, i1, grad_sums, y, x, su, sv, psz, mean_norm, False)[0]
-    half = psz // 2
-    # candidates in OpenCV's order: temporal (init_flow), previous in the row, previous row
-    for k in range(3):
-        if k == 0 and use_init:
-            cu = init[y + half, x + half, 0]
-            cv = init[y + half, x + half, 1]
-        elif k == 1 and propagate and not first_col:
-            cu = sparse[iy, ix - d, 0]
-            cv = sparse[iy, ix - d, 1]
-        elif k == 2 and propagate and not first_row:
-            cu = sparse[iy - d, ix, 0]
-            cv = sparse[iy - d, ix, 1]
-        else:
-            continue
-        cost = _step_at(patch, i1, grad_sums, y, x, cu, cv, psz, mean_norm, False)[0]
-        if cost < best:
-            best = cost
-            su = cu
-            sv = cv
-    det = xx * yy - xy * xy
-    if abs(det) < EPS:
-        det = np.float32(EPS)
-    h11 = yy / det
-    h12 = -xy / det
-    h22 = xx / det
-    u = su
-    v = sv
-    prev = INF
-    for _ in range(iters):
-        ssd, du, dv = _step_at(patch, i1, grad_sums, y, x, u, v, psz, mean_norm, True)
-        u -= h11 * du + h12 * dv
-        v -= h12 * du + h22 * dv
-        if ssd >= prev:
-            break
-        prev = ssd
-    if math.sqrt((u - su) ** 2 + (v - sv) ** 2) <= psz:
-        su = u
-        sv = v
-    sparse[iy, ix, 0] = su
-    sparse[iy, ix, 1] = sv
+    row_d = d if propagate and not first_row else 0
+    col_d = d if propagate and not first_col else 0
+    su, sv, xx, xy, yy = start_vector(i0p, i1, sparse, init, use_init, iy, ix, stride, psz,
+                                      mean_norm, row_d, col_d, patch, grad_sums)
+    u, v = descend(patch, i1, grad_sums, iy * stride, ix * stride, su, sv, xx, xy, yy, psz,
+                   iters, mean_norm)
+    sparse[iy, ix, 0] = u
+    sparse[iy, ix, 1] = v
 
 
-@internal
-def _densify_pixel(i0, i1, sparse, y, x, stride, psz):
+@njit(cache=True)
+def densify_pixel(i0, i1, sparse, y, x, stride, psz):
     """Dense flow at (y, x): the overlapping patches' vectors weighted by
     ``1 / max(|I0 - I1 warped|, 1)`` (mean absolute difference over channels)."""
     nc, h, w = i0.shape[0], i0.shape[1], i0.shape[2]
@@ -307,7 +335,7 @@ def _densify_band(i0, i1, sparse, stride, psz, out, band, n_bands):
     start, stop = band_range(out.shape[0], band, n_bands)
     for y in range(start, stop):
         for x in range(out.shape[1]):
-            u, v = _densify_pixel(i0, i1, sparse, y, x, stride, psz)
+            u, v = densify_pixel(i0, i1, sparse, y, x, stride, psz)
             out[y, x, 0] = u
             out[y, x, 1] = v
 

@@ -72,6 +72,14 @@ def _calls(gray, gray1, rgb, flow, points):
         ("extrapolate", lambda: fk.extrapolate(rgb, flow, 2, device="cuda")),
         ("variational_refinement", lambda: fk.variational_refinement(
             gray, gray1, flow, device="cuda")),
+        ("dis gray medium (refinement, propagation)",
+         lambda: fk.dis(gray, gray1, device="cuda")),
+        ("dis RGB, initial flow, accurate without refinement or propagation",
+         lambda: fk.dis(rgb, rgb, preset="accurate", init_flow=flow,
+                        variational_refinement_iterations=0, use_spatial_propagation=False,
+                        device="cuda")),
+        ("dis RGB fast without mean normalisation",
+         lambda: fk.dis(rgb, rgb, preset="fast", use_mean_normalization=False, device="cuda")),
     ]
 
 
