@@ -16,6 +16,11 @@ medium on the CPU, and ``python benchmarks/bench_dis.py gpu [repeats]`` prints t
 table; both skip without a GPU (or under ``NUMBA_ENABLE_CUDASIM=1``). GPU times are per pair
 with NumPy frames in and the flow back on the host (uploads and the download included: the
 copy to the host synchronises).
+``python benchmarks/bench_dis.py profile
+[repeats]`` prints where ``DIS(preset="medium")``'s time goes at ``FLOWKIT_BENCH_THREADS``
+threads: ms per call of each phase (pyramids, search, densification, flow resizes, the
+refinement's warp, derivatives and passes), summed over the levels, by timing the drivers'
+Python entry points (the refinement's passes one dispatch each, as before the one-call path).
 """
 
 import flowkit
@@ -200,9 +205,71 @@ def _sizes(repeats=5):
                   + f" | {meds[1] / meds[0]:.2f} |")
 
 
+def _profile(repeats=10):
+    """Print ms per call of each phase of DIS medium at 640x480 and 1280x720 (see module
+    docstring), beside OpenCV's whole call."""
+    import collections
+    import statistics
+    import time
+
+    from flowkit import _dis
+    from flowkit.kernels import dis as kd
+    from flowkit.kernels import variational as kv
+
+    flowkit.set_num_threads(THREADS)
+    cv2.setNumThreads(THREADS)
+    spent = collections.defaultdict(float)
+
+    def timed(module, name, label):
+        fn = getattr(module, name)
+
+        def wrapper(*args, **kwargs):
+            t = time.perf_counter()
+            result = fn(*args, **kwargs)
+            key = label(args) if callable(label) else label
+            if key is not None:
+                spent[key] += time.perf_counter() - t
+            return result
+        setattr(module, name, wrapper)
+
+    passes = {0: "refinement: smoothness weights", 1: "refinement: linear systems",
+              2: "refinement: SOR sweeps", 3: "refinement: SOR sweeps"}
+    timed(kd, "area_cpu", "pyramids")
+    timed(kd, "search_cpu", "search")
+    timed(kd, "densify_cpu", "densification")
+    timed(_dis, "_resize", "flow resizes")
+    timed(kv, "derivatives_cpu", "refinement: warp and derivatives")
+    # the passes: run_bands(_iteration_band, *state, stage, 0, 0); the derivatives' own
+    # run_bands calls are inside derivatives_cpu's time
+    timed(kv, "run_bands", lambda args: passes[args[-3]] if args[0] is kv._iteration_band
+          else None)
+    kv.bands_for = lambda n_items, min_items: 0  # one dispatch per pass, so each is timed
+    print(f"threads={THREADS}; ms per call, mean of {repeats} calls after a warm-up, summed over "
+          "the levels")
+    for size in ("640x480", "1280x720"):
+        f0, f1 = _pair(size)
+        est = flowkit.DIS(preset="medium", normalize=False)
+        cv = cv2.DISOpticalFlow_create(CV_PRESETS["medium"])
+        est(f0, f1)
+        cv.calc(f0, f1, None)
+        spent.clear()
+        whole, opencv = [], []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            est(f0, f1)
+            whole.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            cv.calc(f0, f1, None)
+            opencv.append(time.perf_counter() - t)
+        print(f"{size}: flowkit {statistics.median(whole) * 1e3:.1f} ms, OpenCV "
+              f"{statistics.median(opencv) * 1e3:.1f} ms (medians)")
+        for label, seconds in sorted(spent.items(), key=lambda item: -item[1]):
+            print(f"  {label:36s} {seconds / repeats * 1e3:7.2f}")
+
+
 if __name__ == "__main__":
     import sys
 
     what = sys.argv[1] if len(sys.argv) > 1 else "accuracy"
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-    {"accuracy": _accuracy, "sizes": _sizes, "gpu": _gpu_table}[what](repeats)
+    {"accuracy": _accuracy, "sizes": _sizes, "gpu": _gpu_table, "profile": _profile}[what](repeats)

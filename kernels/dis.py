@@ -39,12 +39,15 @@ from numba import njit
 
 from .farneback import area_flow_pixel
 from .jit import internal
-from .parallel import band_range, run_bands
+from .parallel import band_range, bands_for, run_bands
 
 EPS = 0.001  # OpenCV's floor on the structure tensor's determinant and its edge margin
 INF = 1e10
 N_STRIPES = 8  # OpenCV's fixed stripe count for the propagation sweeps (reproducible)
 BORDER = 16  # replicated border around frame1 (OpenCV's border_size)
+# below these sizes a level's pass runs on one thread: waking the workers costs more
+SERIAL_PATCHES = 1024
+SERIAL_PIXELS = 1 << 15
 
 
 def coarsest_scale(height, width, patch_size):
@@ -297,7 +300,8 @@ def search_cpu(i0p, i1, sparse, init, use_init, stride, psz, iters, mean_norm,
     the result does not depend on the thread count.
     """
     run_bands(_search_band, i0p, i1, sparse, init, use_init, stride, psz, iters,
-              mean_norm, propagate)
+              mean_norm, propagate, threads=bands_for(sparse.shape[0] * sparse.shape[1],
+                                                      SERIAL_PATCHES))
 
 
 @njit(nogil=True, cache=True)
@@ -327,7 +331,8 @@ def _search_band(i0p, i1, sparse, init, use_init, stride, psz, iters, mean_norm,
 def densify_cpu(i0, i1, sparse, stride, psz, out):
     """Dense flow ``out`` (h, w, 2) of one level from the patch vectors (OpenCV's
     ``Densification``)."""
-    run_bands(_densify_band, i0, i1, sparse, stride, psz, out)
+    run_bands(_densify_band, i0, i1, sparse, stride, psz, out,
+              threads=bands_for(out.shape[0] * out.shape[1], SERIAL_PIXELS))
 
 
 @njit(nogil=True, cache=True)
@@ -350,14 +355,28 @@ def start_vectors_cpu(flow, stride, psz, sparse):
 
 def area_cpu(src, yidx, ywts, xidx, xwts, factor, out):
     """INTER_AREA resize of an (h, w, c) image, times ``factor``, into ``out`` (Farneback's
-    area taps)."""
-    run_bands(_area_band, src, yidx, ywts, xidx, xwts, factor, out)
+    area taps). An exact halving (every level of a pyramid of even sizes) takes a 2x2-box
+    loop with the taps' arithmetic in their order, so its result is the same to the bit."""
+    run_bands(_area_band, src, yidx, ywts, xidx, xwts, factor, out,
+              threads=bands_for(out.shape[0] * out.shape[1], SERIAL_PIXELS))
 
 
 @njit(nogil=True, cache=True)
 def _area_band(src, yidx, ywts, xidx, xwts, factor, out, band, n_bands):
     start, stop = band_range(out.shape[0], band, n_bands)
+    halving = src.shape[0] == 2 * out.shape[0] and src.shape[1] == 2 * out.shape[1]
+    half = np.float32(0.5)
     for dy in range(start, stop):
+        if halving:  # area_flow_pixel's two taps of weight 1/2 per axis, in its order
+            top = src[2 * dy]
+            bottom = src[2 * dy + 1]
+            for dx in range(out.shape[1]):
+                for c in range(out.shape[2]):
+                    r0 = half * np.float32(top[2 * dx, c]) + half * np.float32(top[2 * dx + 1, c])
+                    r1 = (half * np.float32(bottom[2 * dx, c])
+                          + half * np.float32(bottom[2 * dx + 1, c]))
+                    out[dy, dx, c] = (half * r0 + half * r1) * factor
+            continue
         for dx in range(out.shape[1]):
             for c in range(out.shape[2]):
                 out[dy, dx, c] = area_flow_pixel(src, dy, dx, yidx, ywts, xidx, xwts, factor, c)

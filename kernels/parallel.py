@@ -43,6 +43,13 @@ def band_range(n_items, band, n_bands):
     return band * n_items // n_bands, (band + 1) * n_items // n_bands
 
 
+def bands_for(n_items, min_items):
+    """Band count for ``n_items`` work items: 1 below ``min_items`` (work too small to pay for
+    waking the workers, some tens of microseconds per call), else ``numba.get_num_threads()``.
+    """
+    return 1 if n_items < min_items else numba.get_num_threads()
+
+
 def run_bands(kernel, *args, threads=None):
     """Call ``kernel(*args, band, n_bands)`` for every band, one band per thread.
 

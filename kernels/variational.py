@@ -39,8 +39,9 @@ from numba import njit
 
 from . import interp
 from .scalar import sqrt
-from .parallel import band_range, run_bands
+from .parallel import band_range, bands_for, run_bands
 
+SERIAL_PIXELS = 1 << 17    # smaller images refine on one thread in one call (see refine_cpu)
 ZETA = 0.1                  # OpenCV's zeta: normalisation of the data terms and Tikhonov weight
 EPSILON = 0.001             # OpenCV's epsilon in the robust penaliser sqrt(s + epsilon**2)
 N_DERIVATIVES = 8
@@ -211,32 +212,43 @@ def _derivatives_band(frame0, frame1, flow, warped, deriv, stage, band, n_bands)
 
 @njit(nogil=True, cache=True, error_model="numpy")
 def _iteration_band(deriv, flow, dflow, weights, alpha2, delta2, gamma2, system, omega, stage,
-                    band, n_bands):
+                    iterations, sor_iterations, band, n_bands):
     """One pass over the rows of band ``band``: the smoothness weights (stage 0), the linear
     systems (stage 1), or an SOR sweep over the red (stage 2) or black (stage 3) pixels. An
-    SOR pixel reads only pixels of the other colour, so the bands need no synchronisation."""
+    SOR pixel reads only pixels of the other colour, so the bands need no synchronisation.
+
+    ``stage`` -1 (one band only): every pass of ``iterations`` fixed-point iterations of
+    ``sor_iterations`` SOR sweeps, in :func:`refine_cpu`'s order, in one call.
+    """
     h, w = flow.shape[0], flow.shape[1]
     y0, y1 = band_range(h, band, n_bands)
-    for y in range(y0, y1):
-        if stage == 0:
-            for x in range(w):
-                weights[y, x] = smoothness_weight_px(flow, dflow, y, x, alpha2)
-        elif stage == 1:  # two loops: the data loop vectorises
-            for x in range(w):
-                data_system_px(deriv, dflow, y, x, delta2, gamma2, system)
-            for x in range(w):
-                smoothness_system_px(flow, weights, y, x, system)
-        else:
-            for x in range((y + stage) % 2, w, 2):
-                sor_px(system, weights, dflow, y, x, omega)
+    per_iteration = 2 + 2 * sor_iterations
+    for p in range(1 if stage >= 0 else iterations * per_iteration):
+        s = stage
+        if stage < 0:
+            s = p % per_iteration
+            s = s if s < 2 else 2 + s % 2
+        for y in range(y0, y1):
+            if s == 0:
+                for x in range(w):
+                    weights[y, x] = smoothness_weight_px(flow, dflow, y, x, alpha2)
+            elif s == 1:
+                for x in range(w):
+                    data_system_px(deriv, dflow, y, x, delta2, gamma2, system)
+                for x in range(w):
+                    smoothness_system_px(flow, weights, y, x, system)
+            else:
+                for x in range((y + s) % 2, w, 2):
+                    sor_px(system, weights, dflow, y, x, omega)
 
 
 def derivatives_cpu(frame0, frame1, flow):
     """Image derivatives ``(8, H, W)`` float32 of the pair linearised around ``flow``."""
     warped = np.empty_like(frame1)
     deriv = np.empty((N_DERIVATIVES,) + frame0.shape, np.float32)
+    threads = bands_for(frame0.size, SERIAL_PIXELS)
     for stage in (0, 1):
-        run_bands(_derivatives_band, frame0, frame1, flow, warped, deriv, stage)
+        run_bands(_derivatives_band, frame0, frame1, flow, warped, deriv, stage, threads=threads)
     return deriv
 
 
@@ -262,10 +274,12 @@ def refine_cpu(frame0, frame1, flow, alpha, delta, gamma, iterations, sor_iterat
     weights = np.empty(frame0.shape, np.float32)
     system = np.empty((5,) + frame0.shape, np.float32)
     state = (deriv, flow, dflow, weights) + args + (system, np.float32(omega))
-    for _ in range(iterations):
-        run_bands(_iteration_band, *state, 0)
-        run_bands(_iteration_band, *state, 1)
-        for _ in range(sor_iterations):
-            run_bands(_iteration_band, *state, 2)
-            run_bands(_iteration_band, *state, 3)
+    if bands_for(frame0.size, SERIAL_PIXELS) == 1:
+        # every pass in one call: a pass over a small image costs less than waking the
+        # workers for it, and there are 2 + 2 * sor_iterations passes per iteration
+        _iteration_band(*state, -1, iterations, sor_iterations, 0, 1)
+    else:
+        for _ in range(iterations):
+            for stage in (0, 1) + (2, 3) * sor_iterations:
+                run_bands(_iteration_band, *state, stage, 0, 0)
     return np.add(flow, dflow, out=out)

@@ -113,6 +113,28 @@ def test_coarsest_scale_and_grid_follow_opencv():
                                                  4: (27, 64), 5: (13, 32)}
 
 
+@pytest.mark.parametrize("shape", [(48, 64, 1), (24, 30, 3), (25, 31, 1), (7, 9, 3)])
+def test_area_pyramid_level_equals_the_tap_loop(shape):
+    """kd.area_cpu (an exact halving takes a 2x2-box loop) equals Farneback's INTER_AREA taps
+    (area_flow_pixel) to the bit, for even (halving) and odd (generic taps) sizes."""
+    from flowkit.kernels import farneback as fb
+
+    h, w, c = shape
+    src = np.random.default_rng(3).random(shape, dtype=np.float32) * 255
+    yidx, ywts = fb.area_table(h, h // 2)
+    xidx, xwts = fb.area_table(w, w // 2)
+    factor = np.float32(0.7)
+    out = np.empty((h // 2, w // 2, c), np.float32)
+    kd.area_cpu(src, yidx, ywts, xidx, xwts, factor, out)
+    ref = np.array([[[fb.area_flow_pixel(src, y, x, yidx, ywts, xidx, xwts, factor, k)
+                      for k in range(c)] for x in range(w // 2)] for y in range(h // 2)],
+                   np.float32)
+    np.testing.assert_array_equal(out, ref)
+    # and the INTER_AREA reference itself (OpenCV rounds its float32 sums differently)
+    expected = cv2.resize(src, (w // 2, h // 2), interpolation=cv2.INTER_AREA) * factor
+    np.testing.assert_allclose(out, expected.reshape(out.shape), rtol=1e-5, atol=1e-3)
+
+
 # -------------------------------------------------------------------------------- OpenCV
 
 @pytest.mark.parametrize("name", CASES)

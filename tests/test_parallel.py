@@ -46,3 +46,25 @@ def test_one_and_two_threads_give_identical_results():
         flowkit.set_num_threads(old)
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+def test_dis_serial_and_banded_passes_agree(monkeypatch):
+    """Small levels run their passes on one thread (the refinement's in one call): the result
+    equals the banded one at any size threshold."""
+    from flowkit.kernels import dis as kd
+    from flowkit.kernels import variational as kv
+
+    frame0, frame1, _ = flowkit.sample_pair(96, 128)
+    old = flowkit.get_num_threads()
+    results = []
+    try:
+        flowkit.set_num_threads(min(2, old))
+        for threshold in (0, 1 << 30):
+            for module, name in ((kd, "SERIAL_PATCHES"), (kd, "SERIAL_PIXELS"),
+                                 (kv, "SERIAL_PIXELS")):
+                monkeypatch.setattr(module, name, threshold)
+            results.append(flowkit.dis(frame0, frame1, preset="medium"))
+    finally:
+        flowkit.set_num_threads(old)
+    assert np.abs(results[0]).max() > 0.5  # a real flow, not zeros
+    np.testing.assert_array_equal(results[0], results[1])
