@@ -65,9 +65,11 @@ def grid_size(n, patch_size, patch_stride):
 
 # ----------------------------------------------------------------------------- per pixel
 
-# reassociation lets LLVM vectorise the patch sums (8 float32 lanes for an 8-pixel row);
-# the sums then depend on the vector width, not on the thread count
-FAST = {"reassoc", "nsz", "arcp", "contract"}
+# FMA contraction only. With reassociation ("reassoc", "nsz", "arcp") the flow of a process
+# that compiled the kernels differed by up to 0.007 px from one that loaded them from Numba's
+# cache (RubberWhale), and it bought no speed: LLVM vectorises the sums 16 lanes wide, which an
+# 8-pixel patch row does not fill (1-thread search at 640x480: 44.2-45.1 ms either way)
+FAST = {"contract"}
 
 
 @internal
