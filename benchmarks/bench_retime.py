@@ -8,14 +8,13 @@ The clip: frames of ``mediabunny__rotate-buck-bunny.mp4`` (Big Buck Bunny, 1920x
 libx264 (crf 16) into a temporary file; ``--frames`` of them (30: 1.25 s).
 
 Speed: both read that file, double its rate to 48 fps and write H.264 (libx264, crf 18) to a
-file: ``flowkit.retime(clip, out, factor=2)`` (defaults: splat, Farneback with interpolate's
-options) and a PyAV decode -> filter graph ``minterpolate=fps=48:mi_mode=mci:mc_mode=aobmc:
+file: ``flowkit.retime(clip, out, factor=2)`` (defaults: splat, DIS medium flow) and a PyAV decode -> filter graph ``minterpolate=fps=48:mi_mode=mci:mc_mode=aobmc:
 me_mode=bidir`` -> libx264 encode loop (minterpolate is single-threaded; FFmpeg's decoder and
 x264 use their default threads in both). flowkit runs on ``--threads`` Numba threads. Runs are
 interleaved, seconds per output frame reported as median [min-max] over ``--repeat`` runs, after
-one warm-up run of flowkit (JIT compilation excluded). A second flowkit row uses Farneback's
-own defaults (winsize 15, iterations 3, poly_n 5, poly_sigma 1.2) instead of interpolate's
-heavier ones, labelled as such.
+one warm-up run of flowkit (JIT compilation excluded). Two more flowkit rows, labelled as
+such: DIS's ``ultrafast`` preset, and Farneback with interpolate's options (the default
+before DIS).
 
 Quality: every other frame of the clip is dropped (a 12 fps clip of the even frames), each
 tool retimes it back to 24 fps, and the frames it generates at odd positions are compared with
@@ -108,15 +107,10 @@ def minterpolate(src, dst, fps):
     return written
 
 
-# Farneback's own defaults, lighter than interpolate's (winsize 21, iterations 10, poly_n 7,
-# poly_sigma 1.5): a labelled second row, not the default
-FAST = {"winsize": 15, "iterations": 3, "poly_n": 5, "poly_sigma": 1.2}
-
-
-def flowkit_retime(src, dst, factor, flow_options=None):
+def flowkit_retime(src, dst, factor, **options):
     import flowkit
 
-    return flowkit.retime(src, dst, factor=factor, flow_options=flow_options, progress=False).frames
+    return flowkit.retime(src, dst, factor=factor, progress=False, **options).frames
 
 
 def psnr_by_frame(output, truth_frames):
@@ -135,15 +129,14 @@ def psnr_by_frame(output, truth_frames):
 def profile(clip, frames, out):
     """Seconds of flowkit's stages on the clip: decode, flows, rest of interpolate, encode."""
     import flowkit
-    from flowkit._interpolate import _FARNEBACK_OPTIONS
 
     t = time.perf_counter()
     decoded = list(flowkit.iter_frames(clip))
     decode_s = time.perf_counter() - t
     t = time.perf_counter()
     for a, b in zip(decoded, decoded[1:]):
-        flowkit.farneback(a, b, **_FARNEBACK_OPTIONS)
-        flowkit.farneback(b, a, **_FARNEBACK_OPTIONS)
+        flowkit.dis(a, b)
+        flowkit.dis(b, a)
     flow_s = time.perf_counter() - t
     t = time.perf_counter()
     middles = [flowkit.interpolate(a, b, 0.5) for a, b in zip(decoded, decoded[1:])]
@@ -189,7 +182,10 @@ def main():
         if args.repeat:
             flowkit_retime(clip, folder / "warm.mp4", 2)  # compile or load the kernels
         runs = {"flowkit": lambda src, dst, fps: flowkit_retime(src, dst, 2),
-                "flowkit, fast flow": lambda src, dst, fps: flowkit_retime(src, dst, 2, FAST),
+                "flowkit, dis ultrafast": lambda src, dst, fps: flowkit_retime(
+                    src, dst, 2, flow_options={"preset": "ultrafast"}),
+                "flowkit, farneback": lambda src, dst, fps: flowkit_retime(
+                    src, dst, 2, flow="farneback"),
                 "minterpolate": minterpolate}
         times = {name: [] for name in runs}
         counts = {}
@@ -210,14 +206,14 @@ def main():
         even = sorted(k for k in common if k % 2 == 0)
         print(f"PSNR over the {len(odd)} generated frames {odd[0]}..{odd[-1]} every tool wrote, and "
               f"over the {len(even)} kept frames")
-        print(f"{'':18s} {'output frames':>13s} {'s per output frame, median [range]':>36s} "
+        print(f"{'':22s} {'output frames':>13s} {'s per output frame, median [range]':>36s} "
               f"{'PSNR generated (dB)':>20s} {'PSNR kept (dB)':>15s}")
         for name in runs:
             generated = np.mean([scores[name][k] for k in odd])
             kept = np.mean([scores[name][k] for k in even])
             timing = summary(times[name]) if times[name] else "-"
-            print(f"{name:18s} {counts.get(name, 0):13d} {timing:>36s} {generated:20.2f} {kept:15.2f}")
-        for name in ("flowkit", "flowkit, fast flow"):
+            print(f"{name:22s} {counts.get(name, 0):13d} {timing:>36s} {generated:20.2f} {kept:15.2f}")
+        for name in ("flowkit", "flowkit, dis ultrafast", "flowkit, farneback"):
             if not times[name]:
                 break
             ratios = [m / f for f, m in zip(times[name], times["minterpolate"])]
