@@ -4,8 +4,8 @@ Run: ``pytest benchmarks/bench_interpolate.py --benchmark-only``. Each group hol
 frame size, on flowkit's synthetic RGB uint8 pair (``flowkit.sample_pair``: rotation, zoom, a
 moving disc):
 
-* ``flowkit``: ``flowkit.interpolate(frame0, frame1, 0.5)``, default options (splat, the
-  Farneback options of interpolate, occlusion masks);
+* ``flowkit``: ``flowkit.interpolate(frame0, frame1, 0.5)``, default options (splat, DIS
+  medium flow, occlusion masks);
 * ``flowkit-7t``: the same with ``t = 1/8 ... 7/8`` (8x slow motion: the two flows are computed
   once, then 7 frames);
 * ``opencv``: the peer of benchmarks/eval_interpolation.py: OpenCV Farneback (0.5, 3, 15, 3, 5,
@@ -18,12 +18,12 @@ issue 9, 7 values of t at most 2x one value, reads as ``flowkit`` / ``flowkit-7t
 Threads: ``FLOWKIT_BENCH_THREADS`` (default 2) for both libraries, see ``conftest.py``.
 """
 
-import flowkit  # first: its OMP_WAIT_POLICY=PASSIVE default must precede Numba's OpenMP start
-
 import cv2
 import numpy as np
 import pytest
 from conftest import SIZES, run
+
+import flowkit
 
 TIMES = [i / 8 for i in range(1, 8)]
 _PAIRS = {}
