@@ -112,7 +112,7 @@ def test_corrupt_and_wrong_shape_weights_are_clear_errors(tmp_path):
     corrupt.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
     with pytest.raises(ValueError, match="weights: .*corrupt.safetensors' is not a readable safetensors file"):
         models.get_model("interp-refine", weights=corrupt)
-    state = models.get_model("interp-refine", weights=None).state_dict()
+    state = {k: v.contiguous() for k, v in models.get_model("interp-refine", weights=None).state_dict().items()}
     state["head.bias"] = torch.zeros(7)
     wrong = tmp_path / "wrong.safetensors"
     save_file(dict(state), str(wrong))

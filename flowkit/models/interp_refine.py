@@ -47,6 +47,8 @@ class InterpRefine(nn.Module):
         self.head = nn.Conv2d(w, 4, 3, 1, 1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
+        # NHWC: oneDNN's convolutions ran 0.60 s against 0.87 s on a 640x480 input (2 threads)
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, x):
         h, w = x.shape[-2:]
@@ -97,7 +99,7 @@ def fuse(parts, d, residual):
 def run(model, parts, scale=1.0):
     """The refined frame ``(N, C, H, W)``, in the parts' units, from the classical parts (see
     :func:`features`)."""
-    out = model(features(parts, scale))
+    out = model(features(parts, scale).contiguous(memory_format=torch.channels_last))
     # d bounded to (-4, 4) (e^d overflowed to inf / inf = NaN in training); tanh(0) = 0 exactly
     return fuse(parts, D_MAX * torch.tanh(out[:, :1] / D_MAX), scale * out[:, 1:])
 
