@@ -11,7 +11,10 @@ moving disc):
 * ``opencv``: the peer of benchmarks/eval_interpolation.py: OpenCV Farneback (0.5, 3, 15, 3, 5,
   1.2 on gray frames) both ways and naive bidirectional backward warping (``cv2.remap`` of each
   frame by its own flow scaled to t, blended ``(1 - t), t``) at t = 0.5;
-* ``opencv-7t``: the same flows and 7 naive warps.
+* ``opencv-7t``: the same flows and 7 naive warps;
+* ``flowkit-learned``: ``method="learned"`` at t = 0.5 (the interp-refine network on the
+  splat pipeline, torch with the same thread count; skipped without torch): issue 11's goal is
+  at most 3x ``flowkit``.
 
 The summary (``python benchmarks/conftest.py run*.json``) gives flowkit / peer, so the goal of
 issue 9, 7 values of t at most 2x one value, reads as ``flowkit`` / ``flowkit-7t`` >= 0.5.
@@ -56,12 +59,18 @@ def opencv_interpolate(frame0, frame1, times):
 
 
 @pytest.mark.parametrize("size", list(SIZES))
-@pytest.mark.parametrize("impl", ["flowkit", "flowkit-7t", "opencv", "opencv-7t"])
+@pytest.mark.parametrize("impl", ["flowkit", "flowkit-7t", "opencv", "opencv-7t", "flowkit-learned"])
 def test_interpolate(benchmark, impl, size):
     frame0, frame1 = _pair(size)
+    if impl == "flowkit-learned":
+        torch = pytest.importorskip("torch", reason='torch not installed (pip install "flowkit-cv[torch]")')
+        torch.set_num_threads(flowkit.get_num_threads())
+        flowkit.interpolate(frame0, frame1, method="learned")  # load the model outside the timing
     benchmark.group = f"interpolate {size} uint8 RGB"
     times = TIMES if impl.endswith("7t") else 0.5
-    if impl.startswith("flowkit"):
+    if impl == "flowkit-learned":
+        fn = lambda: flowkit.interpolate(frame0, frame1, times, method="learned")
+    elif impl.startswith("flowkit"):
         fn = lambda: flowkit.interpolate(frame0, frame1, times)
     else:
         fn = lambda: opencv_interpolate(frame0, frame1, times if isinstance(times, list) else [times])

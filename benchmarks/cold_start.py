@@ -8,9 +8,13 @@ prints, per case, the median [range] over N repeats of: import time, first call 
 cache; wall clock, then the process's CPU time, user + system, which other jobs on the
 machine disturb less: compilation is single-threaded), first call (warm cache), steady call. ``all`` calls every case once in one process;
 ``demo`` times ``python -m flowkit demo`` end to end (wall clock, process start included).
+``interpolate_learned`` (listed when torch is installed; not a ``flowkit warmup`` case, which
+must work without torch) is ``interpolate(method="learned")`` on the tiny RGB pair: torch's
+import and the shipped model's loading count in its first call.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import statistics
@@ -21,6 +25,8 @@ import time
 
 from flowkit._warmup import CASES
 
+LEARNED = ["interpolate_learned"] if importlib.util.find_spec("torch") else []
+
 CHILD = """
 import json, resource, time
 def cpu():
@@ -28,7 +34,9 @@ def cpu():
     return r.ru_utime + r.ru_stime
 t0 = time.perf_counter()
 import flowkit
-from flowkit._warmup import CASES
+from flowkit._warmup import CASES, _case
+CASES = dict(CASES, interpolate_learned=_case(
+    lambda fk, gray, rgb, flow, pts: fk.interpolate(rgb, rgb, method="learned")))
 t1 = time.perf_counter()
 out = {{"import": t1 - t0}}
 c = cpu()
@@ -80,10 +88,11 @@ def summary(values):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("cases", nargs="*", help=f"cases (default all): {', '.join(CASES)}, all, demo")
+    parser.add_argument("cases", nargs="*",
+                        help=f"cases (default all): {', '.join(list(CASES) + LEARNED)}, all, demo")
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
-    names = args.cases or list(CASES) + ["all", "demo"]
+    names = args.cases or list(CASES) + LEARNED + ["all", "demo"]
     print(f"python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}, "
           f"{args.repeat} repeat(s); seconds, median [range]")
     print(f"{'case':22s} {'import':>16s} {'first call cold':>18s} {'cold, CPU':>18s} "

@@ -15,7 +15,8 @@ bidirectional backward warping: each frame warped halfway with its own halved fl
 FFmpeg's ``minterpolate`` (``mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1``, other options
 at FFmpeg's defaults, scene-change detection included) through PyAV's filter graph (``av``,
 a core dependency; the rows are skipped with a note when it cannot be imported), and
-``flowkit.interpolate`` with default options (DIS flow, medium preset) and each method, and
+``flowkit.interpolate`` with default options (DIS flow, medium preset) and each method
+(``method="learned"``, the shipped interp-refine network, only with torch installed), and
 with Farneback flow (the default until DIS landed; its options, the metric scale and the
 occlusion penalty were chosen from the ``--variants`` rows by the mean, not per triplet).
 ``--variants`` adds the option variants: softmax metric scale, occlusion handling, flow
@@ -227,6 +228,12 @@ def rows(variants, flows=()):
             ("splat, farneback pyr_scale 0.8 levels 8",
              flowkit_row(flow_options={"pyr_scale": 0.8, "levels": 8}, **fb)),
         ]
+    try:
+        import torch  # noqa: F401
+        table.append(("flowkit method='learned' (interp-refine)", flowkit_row(method="learned")))
+    except ImportError:
+        print("note: the method='learned' row is skipped: torch is not installed "
+              '(pip install "flowkit-cv[torch]")', file=sys.stderr)
     for name in flows:
         table += [(f"flowkit flow={name!r} (splat)", flowkit_row(flow=name)),
                   (f"flowkit flow={name!r}, backward", flowkit_row(method="backward", flow=name))]

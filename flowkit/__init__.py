@@ -44,7 +44,7 @@ _PUBLIC = {
     "retime": "._retime",
     "list_estimators": "._estimators",
 }
-_SUBMODULES = ("metrics", "io", "video", "visualize", "data")
+_SUBMODULES = ("metrics", "io", "video", "visualize", "data", "models")
 
 __all__ = sorted(_PUBLIC) + list(_SUBMODULES)
 

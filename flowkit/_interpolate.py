@@ -4,6 +4,7 @@ warping of both frames to time t, blended by visibility. Built only from the pub
 (the estimators, ``warp``, ``splat``, ``fill_holes``)."""
 
 import numbers
+from pathlib import Path
 
 import numpy as np
 
@@ -11,7 +12,7 @@ from . import _validate
 from ._backend import array_module, as_array, select_device
 from ._estimators import get_estimator
 
-METHODS = ("splat", "backward", "blend")
+METHODS = ("splat", "backward", "blend", "learned")
 # softmax-splatting importance: -_METRIC_SCALE * |I0 - backwarp(I1, flow01)| in units of the
 # pair's intensity range, mean over channels (_splat.brightness_error). Niklaus and Liu use
 # 20; on docs/interpolation.md's triplets 5 scored highest in the mean with both DIS (35.24 dB;
@@ -101,7 +102,7 @@ def _prepare(frame0, frame1, flow01, flow10, occlusion, method):
         occ0 = _occlusion(flow01, flow10)
         occ1 = _occlusion(flow10, flow01)
     state = {"flow01": flow01, "flow10": flow10, "occlusion0": occ0, "occlusion1": occ1}
-    if method == "splat":
+    if method in ("splat", "learned"):
         from ._splat import brightness_error
 
         xp, _ = array_module(frame0)
@@ -119,6 +120,12 @@ def _prepare(frame0, frame1, flow01, flow10, occlusion, method):
 def _splat_at(f0, f1, t, state, device):
     """Both frames (float32) splatted to time t (softmax), blended by (1 - t) W0 and t W1,
     holes filled."""
+    return _splat_parts(f0, f1, t, state, device)["base"]
+
+
+def _splat_parts(f0, f1, t, state, device):
+    """:func:`_splat_at`'s result (``"base"``) with its parts: the splats ``"s0"``, ``"s1"``
+    (0 where nothing landed) and their blending weights ``"a"``, ``"b"``."""
     from ._fill import fill_holes
     from ._splat import splat
 
@@ -137,10 +144,16 @@ def _splat_at(f0, f1, t, state, device):
     s1 = xp.where(b > 0, s1, 0)
     out = (a * s0 + b * s1) / xp.where(total > 0, total, 1)
     if bool(holes.any()):
-        if bool(holes.all()):
-            return (1 - t) * f0 + t * f1
-        out = fill_holes(out, holes)
-    return out
+        out = (1 - t) * f0 + t * f1 if bool(holes.all()) else fill_holes(out, holes)
+    return {"base": out, "s0": s0, "s1": s1, "a": a, "b": b}
+
+
+def _learned_at(f0, f1, t, state, device, model, scale):
+    """:func:`_splat_parts` refined by the ``interp-refine`` network (flowkit.models)."""
+    from .models.interp_refine import refine_arrays
+
+    parts = _splat_parts(f0, f1, t, state, device)
+    return refine_arrays(model, f0, f1, t, parts, state, scale)
 
 
 def _flows_at(t, flow01, flow10):
@@ -189,6 +202,24 @@ def _backward_at(f0, f1, t, state, device):
     return (a * g0 + b * g1) / (a + b), (flow_t0, flow_t1)
 
 
+def _learned_model(model, frame0, has_channels):
+    """The ``interp-refine`` network for ``method="learned"``: the shipped one (loaded once)
+    for None, a weights path, or the caller's module."""
+    if has_channels and frame0.shape[-1] not in (1, 3):
+        raise ValueError(f"frame0: expected gray or RGB frames for method='learned', got "
+                         f"{frame0.shape[-1]} channels")
+    from .models import _api
+
+    if model is None or isinstance(model, (str, Path)):
+        return _api.cached_model("interp-refine", "default" if model is None else str(model))
+    torch = _api.require_torch()
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model: expected None, a weights path or a torch.nn.Module "
+                        f"(flowkit.models.get_model('interp-refine')), got "
+                        f"{_validate.describe(model)}")
+    return model
+
+
 def _to_dtype(result, dtype):
     if dtype.kind == "u":
         xp, _ = array_module(result)
@@ -197,7 +228,7 @@ def _to_dtype(result, dtype):
     return result.astype(dtype, copy=False)
 
 
-def _interpolate_pair(frame0, frame1, times, state, method, device):
+def _interpolate_pair(frame0, frame1, times, state, method, device, model=None):
     """The frames at ``times`` for one pair (one (H, W[, C]) frame each), and per time the flows
     at t (backward only)."""
     dtype = np.dtype(frame0.dtype)
@@ -214,6 +245,9 @@ def _interpolate_pair(frame0, frame1, times, state, method, device):
         elif method == "backward":
             result, flow_t = _backward_at(f0, f1, t, state, device)
             out = _to_dtype(result, dtype)
+        elif method == "learned":
+            scale = _validate.intensity_range(dtype)
+            out = _to_dtype(_learned_at(f0, f1, t, state, device, model, scale), dtype)
         else:
             out = _to_dtype(_splat_at(f0, f1, t, state, device), dtype)
         if method == "backward" and flow_t is None:
@@ -224,7 +258,8 @@ def _interpolate_pair(frame0, frame1, times, state, method, device):
 
 
 def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=None,
-                flow10=None, method="splat", occlusion=True, return_aux=False, device=None):
+                flow10=None, method="splat", occlusion=True, return_aux=False, device=None,
+                model=None):
     """Interpolate the frame(s) at time ``t`` between ``frame0`` (t = 0) and ``frame1`` (t = 1).
 
     The flows in both directions are estimated once per pair (or given), pixels that one
@@ -260,7 +295,7 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
         The caller's flows, ``frame0 -> frame1`` and ``frame1 -> frame0`` (flowkit's
         convention: ``frame0[y, x] ~ frame1[y + v, x + u]`` for ``flow01``), both or neither.
         ``(N, H, W, 2)`` for a batch of N pairs.
-    method : {"splat", "backward", "blend"}
+    method : {"splat", "backward", "blend", "learned"}
         * ``"splat"`` (default): ``frame0`` splatted forward by ``t * flow01`` and ``frame1``
           by ``(1 - t) * flow10`` (``flowkit.splat``, ``mode="softmax"``) with the metric
           ``-5 * |frame0 - warp(frame1, flow01)|`` (intensities in [0, 1], mean over
@@ -281,12 +316,23 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
           both are 0, ``1 - t`` and ``t``).
         * ``"blend"``: the cross-fade ``(1 - t) frame0 + t frame1`` (no flow), for comparison
           and for scene cuts.
+        * ``"learned"``: ``"splat"`` refined by the ``"interp-refine"`` network of
+          ``flowkit.models`` (needs ``pip install "flowkit-cv[torch]"``; docs/models.md): from
+          both frames, both splats, their weights, the blend, the occlusion masks and the
+          flows scaled to t it predicts a log-weight ``d`` and a residual ``r``, and the
+          result is ``(a e^d S0 + b e^-d S1) / (a e^d + b e^-d) + r`` (the ``"splat"`` blend
+          for ``d = r = 0``). Gray or RGB frames; runs where the model lives (CPU unless the
+          caller's ``model`` is on the GPU).
     occlusion : bool
         Use forward-backward occlusion masks (see Notes).
     return_aux : bool
         Also return a dict of the intermediate results (see Returns).
     device : {None, "cpu", "cuda"}
         Where warping and splatting run; None follows the input's array type.
+    model : None, str, Path or torch.nn.Module
+        Only with ``method="learned"``: None for the shipped weights, a path to a
+        ``.safetensors`` file of the ``interp-refine`` architecture (``flowkit train``), or a
+        module from ``flowkit.models.get_model("interp-refine", ...)``.
 
     Returns
     -------
@@ -310,8 +356,10 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
         estimator name or estimator option; frames of different shapes; ``flow01`` or
         ``flow10`` of the wrong shape or only one of them; a flow array together with
         ``flow_options``; an unknown ``device``.
+    ImportError
+        ``method="learned"`` without torch installed (the message names the extra).
     TypeError
-        Frames of different or unsupported dtypes; ``t`` not a number; a non-bool
+        ``model`` of another type; frames of different or unsupported dtypes; ``t`` not a number; a non-bool
         ``occlusion`` or ``return_aux``; ``flow`` neither a name nor a callable; a non-float
         flow array; NumPy and GPU arrays mixed.
 
@@ -343,9 +391,14 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
     >>> flowkit.interpolate(frame0, frame1, [0.25, 0.5, 0.75]).shape
     (3, 60, 80)
     """
-    frame0, frame1, batched, _ = _validate.check_frame_pair(frame0, frame1)
+    frame0, frame1, batched, has_channels = _validate.check_frame_pair(frame0, frame1)
     times, single = _check_t(t)
     method = _validate.check_choice("method", method, METHODS)
+    if method == "learned":
+        model = _learned_model(model, frame0, has_channels)
+    elif model is not None:
+        raise ValueError(f"model: expected None unless method='learned', got "
+                         f"{_validate.describe(model)} with method={method!r}")
     occlusion = _validate.check_bool("occlusion", occlusion)
     return_aux = _validate.check_bool("return_aux", return_aux)
     lead = tuple(frame0.shape[:3] if batched else frame0.shape[:2])
@@ -376,7 +429,7 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
             state = {"flow01": f01, "flow10": f10, "occlusion0": None, "occlusion1": None}
         else:
             state = _prepare(a, b, f01, f10, occlusion, method)
-        outs, flows_t = _interpolate_pair(a, b, times, state, method, device)
+        outs, flows_t = _interpolate_pair(a, b, times, state, method, device, model)
         results.append(outs[0] if single else xp.stack(outs))
         aux = {key: state[key] for key in ("flow01", "flow10", "occlusion0", "occlusion1")}
         if method == "backward":

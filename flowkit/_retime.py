@@ -186,8 +186,9 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         Retime only the input seconds ``start`` to ``end`` (from the first frame; ``None`` for
         an open end). Outside it the input passes through unchanged at speed 1 (at the output
         rate: its frames are repeated or dropped, never interpolated).
-    method : {"splat", "backward", "blend"}
-        Interpolation method of :func:`flowkit.interpolate`.
+    method : {"splat", "backward", "blend", "learned"}
+        Interpolation method of :func:`flowkit.interpolate` (``"learned"``: the shipped
+        ``interp-refine`` network, needs ``flowkit-cv[torch]``).
     flow : str
         Estimator name from ``flowkit.list_estimators()`` (``"dis"`` default, as ``interpolate``).
     flow_options : dict, optional
@@ -274,6 +275,10 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     method = _validate.check_choice("method", method, METHODS)
     if method != "blend":
         get_estimator(flow, _estimator_options(flow, flow_options))
+    if method == "learned":  # torch and the weights, before the first frame is decoded
+        from .models._api import cached_model
+
+        cached_model("interp-refine")
     codec = encoder_name(codec)
     crf = _validate.check_int("crf", crf, min_value=0, max_value=63)
     if audio is not None:

@@ -1,4 +1,4 @@
-"""Command line: ``flowkit {demo,flow,predict,retime,color,warmup}`` (the same as ``python -m flowkit``).
+"""Command line: ``flowkit {demo,flow,predict,retime,train,color,warmup}`` (the same as ``python -m flowkit``).
 
 Each subcommand is one function (``cmd_*``) that takes the parsed arguments, calls flowkit's
 public functions and reports on stdout what it wrote. Every error is one line on stderr,
@@ -664,6 +664,38 @@ def cmd_retime(args):
     return 0
 
 
+def _train_command(args):
+    """The command line that reproduces this training run, every option spelled out."""
+    words = ["flowkit", "train", args.model, "--data", *args.data, "--out", args.out]
+    for flag in ("epochs", "crop", "batch", "lr", "triplets", "crops_per_triplet", "shrink", "threads",
+                 "device",
+                 "seed", "resume"):
+        if getattr(args, flag) is not None:
+            words += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
+    return " ".join(words)
+
+
+def cmd_train(args):
+    """``flowkit train MODEL``: train a learned model on videos (flowkit.models.train)."""
+    from .models._api import require_torch
+
+    require_torch()
+    from .models.train import train_interp_refine
+
+    if not args.out.endswith(".safetensors"):
+        raise ValueError(f"--out: expected a .safetensors path, got {args.out!r}")
+    meta = train_interp_refine(args.data, args.out, epochs=args.epochs, crop=args.crop,
+                               batch=args.batch, lr=args.lr, device=args.device, resume=args.resume,
+                               seed=args.seed, triplets=args.triplets,
+                               per_triplet=args.crops_per_triplet, shrink=args.shrink,
+                               threads=args.threads,
+                               command=_train_command(args),
+                               progress=not args.quiet and sys.stderr.isatty())
+    print(f"wrote {args.out} ({meta['num_params']} parameters, {meta['file_size']} bytes, "
+          f"final loss {meta['losses'][-1]:.5f}, {meta['wall_seconds']} s)")
+    return 0
+
+
 def cmd_color(args):
     """``flowkit color``: render a ``.flo`` file with the Middlebury colour wheel."""
     import flowkit
@@ -855,8 +887,9 @@ def build_parser():
                         help="seconds the retimed part should last (instead of --speed)")
     p.add_argument("--range", type=_time_range, metavar="START:END",
                    help="retime only input seconds START to END; the rest passes through at speed 1")
-    p.add_argument("--method", choices=("splat", "backward", "blend"), default="splat",
-                   help="interpolation method (default splat)")
+    p.add_argument("--method", choices=("splat", "backward", "blend", "learned"), default="splat",
+                   help="interpolation method (default splat; learned: the interp-refine network, "
+                        "needs flowkit-cv[torch])")
     p.add_argument("--flow", choices=METHODS, default="dis", help="flow estimator (default dis: DIS, medium preset)")
     p.add_argument("-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
                    help="keyword option of the flow estimator, repeatable (see flowkit flow --help)")
@@ -874,6 +907,30 @@ def build_parser():
                    help="interpolate across every pair, cuts too")
     p.add_argument("--device", choices=("cpu", "cuda"), help="where warping and splatting run")
     p.set_defaults(run=cmd_retime)
+
+    p = sub.add_parser("train", parents=[common], help="train a learned model (needs flowkit-cv[torch])",
+                       description="Train a model of flowkit.models on videos or frame folders "
+                                   "and write its weights (safetensors, atomically) with a JSON "
+                                   "of metadata beside them; a checkpoint OUT.ckpt after each "
+                                   "epoch and the classical inputs of the crops cached in "
+                                   "OUT.cache.pt (docs/models.md).")
+    p.add_argument("model", choices=("interp-refine",), help="model to train")
+    p.add_argument("--data", nargs="+", required=True, metavar="DIR_OR_VIDEO",
+                   help="video files, folders of videos or folders of frames (training data only)")
+    p.add_argument("--out", required=True, help="weights file to write (.safetensors)")
+    p.add_argument("--epochs", type=_positive, default=10, help="epochs (default 10)")
+    p.add_argument("--crop", type=_integer_from(16), default=128, help="crop size in pixels (default 128)")
+    p.add_argument("--batch", type=_positive, default=16, help="batch size (default 16)")
+    p.add_argument("--triplets", type=_positive, default=240, help="triplets to sample (default 240)")
+    p.add_argument("--crops-per-triplet", type=_positive, default=4, help="random crops of each (default 4)")
+    p.add_argument("--shrink", type=_positive, default=2,
+                   help="downscale the frames by this factor before sampling (default 2)")
+    p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam's learning rate (default 1e-3)")
+    p.add_argument("--threads", type=_positive, default=2, help="torch threads (default 2)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to train (default cpu)")
+    p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint")
+    p.add_argument("--seed", type=_integer_from(0), default=0, help="random seed (default 0)")
+    p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("color", parents=[common], help="render a .flo file with the Middlebury colour wheel")
     p.add_argument("flo")

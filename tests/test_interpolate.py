@@ -209,7 +209,7 @@ def test_bad_input():
         flowkit.interpolate(frame0, frame1, [])
     with pytest.raises(TypeError, match="t: expected a number in"):
         flowkit.interpolate(frame0, frame1, "half")
-    with pytest.raises(ValueError, match="method: expected one of 'splat', 'backward', 'blend', "
+    with pytest.raises(ValueError, match="method: expected one of 'splat', 'backward', 'blend', 'learned', "
                                          "got 'linear'"):
         flowkit.interpolate(frame0, frame1, method="linear")
     with pytest.raises(ValueError, match=r"frame1: expected the same shape as frame0 \(64, 80\), "

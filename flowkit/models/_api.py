@@ -1,0 +1,209 @@
+"""The model registry: names -> builders and weights with metadata (torchvision's pattern,
+``torchvision/models/_api.py``). No torch import at module level."""
+
+import functools
+import hashlib
+import importlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+EXTRA = 'pip install "flowkit-cv[torch]"'
+_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+
+@dataclass(frozen=True)
+class Weights:
+    """One weights file of a model and what is known about it.
+
+    Attributes
+    ----------
+    path : Path
+        The safetensors file.
+    meta : dict
+        ``"training_data"``, ``"command"`` (the exact command that trained it),
+        ``"scores"``, ``"num_params"``, ``"file_size"`` (bytes), ``"sha256"`` and notes; the
+        JSON file beside a shipped file, empty for a user's file.
+    """
+
+    path: Path
+    meta: dict = field(default_factory=dict)
+
+
+_REGISTRY = {}
+
+
+def register_model(name, builder=None, *, weights=None):
+    """Register a model builder under ``name`` (usable as a decorator).
+
+    Parameters
+    ----------
+    name : str
+        The name :func:`get_model` takes; not yet registered.
+    builder : callable, optional
+        ``builder() -> torch.nn.Module``, or the string ``"module:function"`` of one (imported
+        on first use, so registering does not import torch). Without it, a decorator.
+    weights : dict of str -> Weights, optional
+        Named weights; ``"default"`` is what ``get_model(name)`` loads.
+
+    Returns
+    -------
+    builder (so that it can decorate a function)
+
+    Raises
+    ------
+    ValueError
+        ``name`` already registered or not a non-empty string.
+    TypeError
+        ``builder`` neither callable nor a ``"module:function"`` string.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name: expected a non-empty string, got {name!r}")
+    if builder is None:
+        return lambda fn: register_model(name, fn, weights=weights)
+    if not (callable(builder) or (isinstance(builder, str) and ":" in builder)):
+        raise TypeError(f"builder: expected a callable returning a torch.nn.Module or a "
+                        f"'module:function' string, got {builder!r}")
+    if name in _REGISTRY:
+        raise ValueError(f"name: expected a name not yet registered, got {name!r} (registered: "
+                         f"{', '.join(list_models())})")
+    _REGISTRY[name] = (builder, dict(weights or {}))
+    return builder
+
+
+def list_models():
+    """The registered model names, sorted."""
+    return sorted(_REGISTRY)
+
+
+def _entry(name):
+    if name not in _REGISTRY:
+        raise ValueError(f"name: expected one of {', '.join(list_models())}, got {name!r}")
+    return _REGISTRY[name]
+
+
+def get_weights(name, weights="default"):
+    """The :class:`Weights` registered for model ``name`` under ``weights`` (no torch needed).
+
+    Raises
+    ------
+    ValueError
+        An unknown model or weights name.
+    """
+    table = _entry(name)[1]
+    if weights not in table:
+        raise ValueError(f"weights: expected one of {', '.join(sorted(table)) or '(none)'}, a "
+                         f"path to a .safetensors file or None for model {name!r}, got {weights!r}")
+    return table[weights]
+
+
+def require_torch():
+    """Import torch or raise an ImportError that names the extra."""
+    try:
+        import torch
+    except ImportError as exc:
+        raise ImportError(f"flowkit's learned models need PyTorch, which is not installed: "
+                          f"{EXTRA}") from exc
+    return torch
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_state(model, path):
+    """Load a safetensors file into ``model`` (no code executed), with clear errors."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights: no such file {str(path)!r}")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ValueError(f"weights: {str(path)!r} is not a readable safetensors file ({exc})") from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ValueError(f"weights: {str(path)!r} does not fit {type(model).__name__}: missing "
+                         f"{missing[:5]}, unexpected {unexpected[:5]}")
+    for key, value in expected.items():
+        if tuple(state[key].shape) != tuple(value.shape):
+            raise ValueError(f"weights: {str(path)!r} does not fit {type(model).__name__}: "
+                             f"{key} expected shape {tuple(value.shape)}, got "
+                             f"{tuple(state[key].shape)}")
+    model.load_state_dict(state)
+
+
+def get_model(name, *, weights="default", device=None):
+    """Build the registered model ``name`` with its weights, in eval mode.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`list_models` (``"interp-refine"``: docs/models.md).
+    weights : str, Path or None
+        ``"default"`` (or another registered weights name): the file shipped in the package;
+        a path to a ``.safetensors`` file of the same architecture (a user's own training,
+        ``flowkit train``); None: the builder's initialisation (for ``"interp-refine"`` the
+        classical pipeline unchanged). Loaded with safetensors: no code is executed.
+    device : {None, "cpu", "cuda"} or torch.device
+        Where the model lives (None: CPU).
+
+    Returns
+    -------
+    torch.nn.Module
+
+    Raises
+    ------
+    ImportError
+        PyTorch is not installed (the message names the extra ``flowkit-cv[torch]``).
+    ValueError
+        An unknown name or weights name; a file that is not safetensors or does not fit the
+        architecture (missing, unexpected or wrong-shaped tensors).
+    FileNotFoundError
+        A weights path that does not exist.
+    """
+    builder, table = _entry(name)
+    if weights is not None and not isinstance(weights, (str, Path)):
+        raise TypeError(f"weights: expected a weights name, a path or None, got {weights!r}")
+    if isinstance(weights, str) and weights in table:
+        path = table[weights].path
+    elif weights is None:
+        path = None
+    elif isinstance(weights, Path) or str(weights).endswith(".safetensors") or "/" in str(weights):
+        path = Path(weights)
+    else:
+        get_weights(name, weights)  # raises the error naming the choices
+    torch = require_torch()
+    if isinstance(builder, str):
+        module, _, function = builder.partition(":")
+        builder = getattr(importlib.import_module(module), function)
+    model = builder()
+    if path is not None:
+        load_state(model, path)
+    return model.to(torch.device(device or "cpu")).eval()
+
+
+@functools.lru_cache(maxsize=4)
+def cached_model(name, weights="default"):
+    """:func:`get_model` on the CPU, built once per process (``interpolate(method="learned")``)."""
+    return get_model(name, weights=weights)
+
+
+def _shipped(stem):
+    """Weights ``stem.safetensors`` of the package with the metadata of ``stem.json``."""
+    path = _WEIGHTS_DIR / f"{stem}.safetensors"
+    meta_path = _WEIGHTS_DIR / f"{stem}.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    return Weights(path, meta)
+
+
+register_model("interp-refine", "flowkit.models.interp_refine:InterpRefine",
+               weights={"default": _shipped("interp_refine")})

@@ -1,0 +1,301 @@
+"""flowkit.models: the registry, weights loading and its errors, the interp-refine network
+inside interpolate(method="learned"), training. Torch tests skip when torch is absent; the
+torch-less error is tested in a subprocess that hides torch."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import flowkit
+from flowkit import models
+from flowkit.models import _api
+
+try:
+    import torch
+except ImportError:  # pragma: no cover - the torch-less CI venv
+    torch = None
+
+needs_torch = pytest.mark.skipif(torch is None, reason='torch not installed (pip install "flowkit-cv[torch]")')
+
+
+def _pair(h=48, w=64, shift=2, seed=0):
+    """A smooth random RGB texture and the same shifted ``shift`` px right (uint8)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    base = cv2.GaussianBlur(rng.random((h, w + shift, 3)).astype(np.float32), (0, 0), 2.0)
+    base = (base - base.min()) / (base.max() - base.min())
+    frames = [np.ascontiguousarray(base[:, shift - k:shift - k + w]) for k in (0, shift // 2, shift)]
+    return [np.rint(255 * f).astype(np.uint8) for f in frames]
+
+
+# --- registry (no torch needed) ---
+
+def test_registry_lists_the_builtin_model_with_its_metadata():
+    assert "interp-refine" in models.list_models()
+    weights = models.get_weights("interp-refine")
+    assert weights.path.is_file() and weights.path.suffix == ".safetensors"
+    meta = weights.meta
+    for key in ("training_data", "command", "scores", "num_params", "file_size", "sha256"):
+        assert key in meta, key
+    assert meta["num_params"] <= 1_000_000
+    assert meta["file_size"] == weights.path.stat().st_size <= 5 * 2**20
+    assert meta["sha256"] == _api.sha256(weights.path)
+    assert all("video_train" in p or "/video/" in p for p in meta["training_data"])
+
+
+def test_register_and_get_round_trip_and_errors():
+    name = "test-tiny-model"
+    try:
+        models.register_model(name, lambda: torch.nn.Linear(2, 3))
+        assert name in models.list_models()
+        with pytest.raises(ValueError, match="name: expected a name not yet registered"):
+            models.register_model(name, lambda: None)
+        if torch is not None:
+            m = models.get_model(name, weights=None)
+            assert isinstance(m, torch.nn.Linear) and not m.training
+    finally:
+        _api._REGISTRY.pop(name, None)
+    with pytest.raises(ValueError, match="name: expected one of .*interp-refine.*got 'nope'"):
+        models.get_model("nope")
+    with pytest.raises(ValueError, match="weights: expected one of default"):
+        models.get_weights("interp-refine", "best")
+    with pytest.raises(TypeError, match="builder: expected a callable"):
+        models.register_model("x", 5)
+
+
+def test_without_torch_the_error_names_the_extra(tmp_path):
+    # a fresh interpreter in which `import torch` fails, as in a torch-less install
+    (tmp_path / "torch.py").write_text("raise ImportError('no torch here')\n")
+    code = ("import numpy as np, flowkit\n"
+            "from flowkit.models import get_model, list_models\n"
+            "assert 'interp-refine' in list_models()\n"
+            "for call in (lambda: get_model('interp-refine'),\n"
+            "             lambda: flowkit.interpolate(np.zeros((8, 8)), np.zeros((8, 8)), method='learned')):\n"
+            "    try:\n"
+            "        call()\n"
+            "    except ImportError as exc:\n"
+            "        print(exc)\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 2
+    assert all('pip install "flowkit-cv[torch]"' in line for line in lines)
+
+
+# --- weights ---
+
+@needs_torch
+def test_shipped_weights_and_a_user_file_load_the_same(tmp_path):
+    from flowkit.models.train import save_weights
+
+    shipped = models.get_model("interp-refine")
+    path = tmp_path / "mine.safetensors"
+    save_weights(shipped, path, {"note": "copy"})
+    mine = models.get_model("interp-refine", weights=path)
+    for (k, a), (_, b) in zip(shipped.state_dict().items(), mine.state_dict().items()):
+        assert torch.equal(a, b), k
+    assert json.loads(path.with_suffix(".json").read_text())["sha256"] == _api.sha256(path)
+
+
+@needs_torch
+def test_corrupt_and_wrong_shape_weights_are_clear_errors(tmp_path):
+    from safetensors.torch import save_file
+
+    corrupt = tmp_path / "corrupt.safetensors"
+    corrupt.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    with pytest.raises(ValueError, match="weights: .*corrupt.safetensors' is not a readable safetensors file"):
+        models.get_model("interp-refine", weights=corrupt)
+    state = {k: v.contiguous() for k, v in models.get_model("interp-refine", weights=None).state_dict().items()}
+    state["head.bias"] = torch.zeros(7)
+    wrong = tmp_path / "wrong.safetensors"
+    save_file(dict(state), str(wrong))
+    with pytest.raises(ValueError, match=r"head.bias expected shape \(4,\), got \(7,\)"):
+        models.get_model("interp-refine", weights=wrong)
+    del state["head.bias"]
+    save_file(dict(state), str(wrong))
+    with pytest.raises(ValueError, match=r"missing \['head.bias'\]"):
+        models.get_model("interp-refine", weights=wrong)
+    with pytest.raises(FileNotFoundError, match="weights: no such file"):
+        models.get_model("interp-refine", weights=tmp_path / "absent.safetensors")
+
+
+# --- interpolate(method="learned") ---
+
+@needs_torch
+@pytest.mark.parametrize("kind", ["uint8 rgb", "float32 gray"])
+def test_untrained_refiner_reproduces_the_classical_output_exactly(kind):
+    # zero log-weight and zero residual (the untrained network's zero last layer): the fusion
+    # is the classical splat blend, same float32 operations, bit for bit
+    frame0, _, frame1 = _pair()
+    if kind == "float32 gray":
+        frame0, frame1 = (f.mean(-1).astype(np.float32) / 255 for f in (frame0, frame1))
+    model = models.get_model("interp-refine", weights=None)
+    for t in (0.3, 0.5):
+        classical = flowkit.interpolate(frame0, frame1, t)
+        learned = flowkit.interpolate(frame0, frame1, t, method="learned", model=model)
+        assert learned.dtype == classical.dtype and learned.shape == classical.shape
+        np.testing.assert_array_equal(learned, classical)
+
+
+@needs_torch
+def test_fusion_with_a_fixed_mask_weights_the_two_splats():
+    # d = log(2) doubles frame0's weight: (2 a S0 + b / 2 S1) / (2 a + b / 2) + r, float64 reference
+    from flowkit.models.interp_refine import fuse
+
+    rng = np.random.default_rng(1)
+    parts = {k: torch.from_numpy(rng.random((1, 3, 5, 6)).astype(np.float32))
+             for k in ("s0", "s1", "base")}
+    parts["a"] = torch.from_numpy(rng.random((1, 1, 5, 6)).astype(np.float32))
+    parts["b"] = torch.from_numpy(rng.random((1, 1, 5, 6)).astype(np.float32))
+    parts["a"][..., 0, 0] = 0
+    parts["b"][..., 0, 0] = 0  # a hole: the base
+    d = torch.full((1, 1, 5, 6), float(np.log(2.0)))
+    r = torch.full((1, 3, 5, 6), 0.01)
+    out = fuse(parts, d, r).double().numpy()
+    p = {k: v.double().numpy() for k, v in parts.items()}
+    wa, wb = 2 * p["a"], 0.5 * p["b"]
+    ref = (wa * p["s0"] + wb * p["s1"]) / np.where(wa + wb > 0, wa + wb, 1) + 0.01
+    ref[..., 0, 0] = p["base"][..., 0, 0] + 0.01
+    np.testing.assert_allclose(out, ref, rtol=1e-6, atol=1e-6)  # float32 rounding
+
+
+@needs_torch
+def test_learned_method_errors():
+    frame = np.zeros((16, 16, 4), np.uint8)
+    with pytest.raises(ValueError, match="frame0: expected gray or RGB frames for method='learned', got 4 channels"):
+        flowkit.interpolate(frame, frame, method="learned")
+    with pytest.raises(TypeError, match="model: expected None, a weights path or a torch.nn.Module"):
+        flowkit.interpolate(frame[..., :3], frame[..., :3], method="learned", model=5)
+    with pytest.raises(ValueError, match="model: expected None unless method='learned'"):
+        flowkit.interpolate(frame[..., :3], frame[..., :3], model=5)
+
+
+@needs_torch
+def test_shipped_refiner_runs_and_stays_close_to_the_classical_output():
+    frame0, truth, frame1 = _pair(shift=4)
+    learned = flowkit.interpolate(frame0, frame1, method="learned")
+    classical = flowkit.interpolate(frame0, frame1)
+    assert learned.shape == classical.shape and learned.dtype == np.uint8
+    # a refinement, not a new image: within a few levels of the classical frame on a pure shift
+    assert np.abs(learned.astype(int) - classical).mean() < 3
+
+
+# --- training ---
+
+def _crops(seed=0):
+    from flowkit.models.train import crops_from_triplets
+
+    triplets = [_pair(h=40, w=40, shift=s, seed=k) for k, s in enumerate((2, 4, 6))]
+    # the classical pipeline is near exact on pure shifts: a brighter truth leaves the network
+    # something to learn (a residual of +25 levels)
+    triplets = [(a, np.clip(m.astype(int) + 25, 0, 255).astype(np.uint8), b) for a, m, b in triplets]
+    return crops_from_triplets(triplets, crop=32, per_triplet=2, rng=np.random.default_rng(seed))
+
+
+@needs_torch
+def test_a_few_training_steps_lower_the_loss_and_are_deterministic(tmp_path):
+    from flowkit.models.interp_refine import InterpRefine
+    from flowkit.models.train import fit, loss_fn
+
+    torch.set_num_threads(1)
+    crops = _crops()
+    assert crops["truth"].shape == (6, 3, 32, 32) and crops["frame0"].shape == (6, 3, 32, 32)
+    batch = {k: v.float() for k, v in crops.items()}
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = InterpRefine()
+        with torch.no_grad():
+            before = loss_fn(model, batch).item()
+        fit(model, crops, epochs=8, batch_size=3, lr=3e-3, seed=5, progress=False,
+            checkpoint=tmp_path / "ckpt.pt")
+        model.eval()
+        with torch.no_grad():
+            runs.append((before, loss_fn(model, batch).item(), model.state_dict()))
+    (before, after, state), (_, after2, state2) = runs
+    assert after < 0.9 * before
+    assert after == after2
+    assert all(torch.equal(state[k], state2[k]) for k in state)
+
+
+@needs_torch
+def test_resume_continues_where_the_checkpoint_left(tmp_path):
+    from flowkit.models.interp_refine import InterpRefine
+    from flowkit.models.train import fit
+
+    torch.set_num_threads(1)
+    crops = _crops()
+    torch.manual_seed(0)
+    straight = InterpRefine()
+    fit(straight, crops, epochs=4, batch_size=3, seed=2, progress=False)
+    torch.manual_seed(0)
+    part = InterpRefine()
+    fit(part, crops, epochs=4, batch_size=3, seed=2, progress=False, checkpoint=tmp_path / "c.pt",
+        until=2)  # interrupted after epoch 2
+    state = torch.load(tmp_path / "c.pt", weights_only=False)
+    assert state["epoch"] == 2
+    torch.manual_seed(0)
+    resumed = InterpRefine()
+    fit(resumed, crops, epochs=4, batch_size=3, seed=2, progress=False, resume=tmp_path / "c.pt")
+    for k, v in straight.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[k], v, rtol=0, atol=0)
+
+
+@needs_torch
+def test_cli_train_writes_loadable_weights_with_metadata(tmp_path, capsys):
+    import cv2
+    from flowkit.cli import main
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    a, _, _ = _pair(h=40, w=60, shift=0)
+    for k in range(7):  # a texture moving 2 px per frame
+        cv2.imwrite(str(folder / f"f{k}.png"), np.roll(a, 2 * k, axis=1)[..., ::-1])
+    out = tmp_path / "w.safetensors"
+    args = ["train", "interp-refine", "--data", str(folder), "--out", str(out), "--epochs", "2",
+            "--crop", "32", "--triplets", "3", "--crops-per-triplet", "2", "--batch", "2",
+            "--shrink", "1", "--threads", "1", "-q"]
+    assert main(args) == 0
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["command"] == ("flowkit train interp-refine --data " + str(folder) + " --out "
+                               + str(out) + " --epochs 2 --crop 32 --batch 2 --lr 0.001 --triplets 3 "
+                               "--crops-per-triplet 2 --shrink 1 --threads 1 --device cpu --seed 0")
+    assert len(meta["losses"]) == 2 and meta["sha256"] == _api.sha256(out)
+    assert (tmp_path / "w.safetensors.ckpt").is_file() and (tmp_path / "w.safetensors.cache.pt").is_file()
+    models.get_model("interp-refine", weights=out)
+    assert "wrote" in capsys.readouterr().out
+    # the cache is reused: a second run computes no classical parts
+    assert main(args[:-1] + ["--epochs", "1", "-q"]) == 0
+
+
+def test_cli_train_errors_are_one_line(tmp_path, capsys):
+    from flowkit.cli import main
+
+    assert main(["train", "interp-refine", "--data", str(tmp_path / "absent"), "--out",
+                 str(tmp_path / "w.safetensors")]) != 0
+    err = capsys.readouterr().err.strip()
+    expected = "no such file or folder" if torch is not None else 'pip install "flowkit-cv[torch]"'
+    assert len(err.splitlines()) == 1 and expected in err
+
+
+@needs_torch
+def test_retime_learned_writes_the_video(tmp_path):
+    a, _, _ = _pair(h=48, w=64, shift=0)
+    clip = tmp_path / "clip.mkv"
+    with flowkit.VideoWriter(clip, 10) as writer:
+        for k in range(3):
+            writer.write(np.roll(a, 2 * k, axis=1))
+    reports = [flowkit.retime(clip, tmp_path / f"{m}.mp4", factor=2, method=m, progress=False)
+               for m in ("splat", "learned")]
+    assert reports[0].interpolated == reports[1].interpolated > 0
+    frames = [list(flowkit.iter_frames(tmp_path / f"{m}.mp4")) for m in ("splat", "learned")]
+    assert len(frames[0]) == len(frames[1])
+    # the refinement stays near the classical frames (encoded with x264 crf 18 both)
+    assert max(np.abs(x.astype(int) - y).mean() for x, y in zip(*frames)) < 4
