@@ -138,11 +138,16 @@ def _splat_parts(f0, f1, t, state, device):
     b = t * xp.minimum(w1, 1.0)
     total = a + b
     holes = ~(total > 0)
+    s0[~(a > 0)] = 0  # NaN where nothing landed; in place (s0, s1 are the splats' own arrays)
+    s1[~(b > 0)] = 0
+    total[holes] = 1
     if s0.ndim == 3:
         a, b, total = a[..., None], b[..., None], total[..., None]
-    s0 = xp.where(a > 0, s0, 0)
-    s1 = xp.where(b > 0, s1, 0)
-    out = (a * s0 + b * s1) / xp.where(total > 0, total, 1)
+    s0 *= a  # (a * s0 + b * s1) / total, without the temporaries
+    s1 *= b
+    s0 += s1
+    s0 /= total
+    out = s0
     if bool(holes.any()):
         out = (1 - t) * f0 + t * f1 if bool(holes.all()) else fill_holes(out, holes)
     return {"base": out, "s0": s0, "s1": s1, "a": a, "b": b}
