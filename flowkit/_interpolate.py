@@ -143,11 +143,9 @@ def _splat_parts(f0, f1, t, state, device):
     total[holes] = 1
     if s0.ndim == 3:
         a, b, total = a[..., None], b[..., None], total[..., None]
-    s0 *= a  # (a * s0 + b * s1) / total, without the temporaries
-    s1 *= b
-    s0 += s1
-    s0 /= total
-    out = s0
+    out = a * s0  # (a * s0 + b * s1) / total with one temporary
+    out += b * s1
+    out /= total
     if bool(holes.any()):
         out = (1 - t) * f0 + t * f1 if bool(holes.all()) else fill_holes(out, holes)
     return {"base": out, "s0": s0, "s1": s1, "a": a, "b": b}
