@@ -148,7 +148,7 @@ def _output_format(codec, info, depth):
 
 
 def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segment=None,
-           method="splat", flow="dis", flow_options=None, codec="libx264", crf=18,
+           method="splat", flow="dis", flow_options=None, codec=None, crf=18,
            audio=None, scene_threshold=DEFAULT_SCENE_THRESHOLD, device=None, progress=None):
     """Change the frame rate and/or the playback speed of a video file by interpolation.
 
@@ -193,9 +193,10 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         Estimator name from ``flowkit.list_estimators()`` (``"dis"`` default, as ``interpolate``).
     flow_options : dict, optional
         Options of the estimator (for ``"farneback"`` on top of interpolate's defaults).
-    codec : str
+    codec : str, optional
         Video encoder (an FFmpeg name such as ``"libx264"``, ``"libx265"``, ``"libvpx-vp9"``,
-        ``"ffv1"``, or a FourCC), default ``"libx264"``.
+        ``"ffv1"``, or a FourCC). Default: libvpx-vp9 for ``.webm``, libx264 for every other
+        extension (as FFmpeg picks for ``.mp4``, ``.mkv`` and ``.mov``).
     crf : int
         Constant rate factor for libx264 / libx265 / libvpx-vp9 / libsvtav1 (default 18, visually
         near lossless for x264); ignored by other encoders.
@@ -279,6 +280,8 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         from .models._api import cached_model
 
         cached_model("interp-refine")
+    if codec is None:
+        codec = "libvpx-vp9" if Path(dst).suffix.lower() == ".webm" else "libx264"
     codec = encoder_name(codec)
     crf = _validate.check_int("crf", crf, min_value=0, max_value=63)
     if audio is not None:

@@ -893,8 +893,8 @@ def build_parser():
     p.add_argument("--flow", choices=METHODS, default="dis", help="flow estimator (default dis: DIS, medium preset)")
     p.add_argument("-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
                    help="keyword option of the flow estimator, repeatable (see flowkit flow --help)")
-    p.add_argument("--codec", default="libx264", help="video encoder (default libx264; libx265, "
-                   "libvpx-vp9 for .webm, libsvtav1, ffv1, ...)")
+    p.add_argument("--codec", help="video encoder (default libvpx-vp9 for .webm, libx264 for the "
+                   "rest; libx265, libsvtav1, ffv1, ...)")
     p.add_argument("--crf", type=_integer_from(0), default=18,
                    help="constant rate factor of x264/x265/vp9/av1 (default 18)")
     p.add_argument("--audio", choices=("copy", "stretch", "drop"),

@@ -410,6 +410,30 @@ def test_cli_errors_are_one_line_without_output(tmp_path, clip):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4"]
 
 
+def test_webm_output_defaults_to_vp9_and_frame_rate_is_the_real_one(tmp_path, clip):
+    out = tmp_path / "x2.webm"
+    status, stdout, err = run_cli("retime", clip, out, "--factor", "2", "--method", "blend")
+    assert status == 0, err
+    assert probe_video(out).codec == "vp9"
+    # 30 fps with two irregular gaps: FFmpeg's average is 483/16, the clip's rate is 30
+    traffic = probe_video(data_path("video", "car_traffic_small.mp4"))
+    assert traffic.frame_rate == 30
+    assert probe_video(data_path("video", "torchcodec__var_fps_video.mp4")).frame_rate == Fraction(1125, 56)
+
+
+def test_file_cut_part_way_is_an_error_not_a_short_output(tmp_path):
+    # the first quarter of a real clip: its frames decode until the data ends mid-packet
+    data = data_path("video", "car_traffic_small.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 4])
+    with pytest.raises(ValueError, match=f"path: cannot decode {cut}"):
+        for _ in flowkit.iter_frames(cut):
+            pass
+    status, _, err = run_cli("retime", cut, tmp_path / "a.mp4", "--method", "blend")
+    assert status == 1 and one_error_line(err).startswith(f"cannot decode {cut}"), err
+    assert [p.name for p in tmp_path.iterdir()] == ["cut.mp4"]
+
+
 def test_corrupt_stream_is_one_error_line(tmp_path, clip):
     # the header is intact, the coded frames are garbage: FFmpeg finds nothing to decode
     data = bytearray(clip.read_bytes())
