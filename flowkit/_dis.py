@@ -35,7 +35,7 @@ class _Options:
         given = (finest_scale, patch_size, patch_stride, gradient_descent_iterations,
                  variational_refinement_iterations)
         values = [p if g is None else g for p, g in zip(PRESETS[preset], given)]
-        self.finest_scale = V.check_int("finest_scale", values[0], min_value=0)
+        self.finest_scale = V.check_int("finest_scale", values[0], min_value=0, max_value=10)
         self.patch_size = V.check_int("patch_size", values[1], min_value=2,
                                       max_value=kd.BORDER - 1)
         self.patch_stride = V.check_int("patch_stride", values[2], min_value=1)
@@ -311,7 +311,7 @@ def dis(frame0, frame1, *, preset="medium", finest_scale=None, patch_size=None,
         patch_size, patch_stride, gradient_descent_iterations,
         variational_refinement_iterations. ``"accurate"`` (flowkit's): (0, 8, 3, 25, 5),
         the medium search continued to full resolution (docs/accuracy.md, "DIS accuracy").
-    finest_scale : int >= 0, optional
+    finest_scale : int in [0, 10], optional
         Finest pyramid level processed (0 = full resolution); the flow there is bilinearly
         upsampled to the frame size.
     patch_size : int in [2, 15], optional

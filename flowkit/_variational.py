@@ -192,6 +192,8 @@ def refine_gray(image0, image1, flow, alpha, delta, gamma, iterations, sor_itera
 
 def _check(frame0, frame1, flow):
     frame0, frame1, batched, has_channels = check_frame_pair(frame0, frame1)
+    if flow is None or isinstance(flow, (str, bytes, int, float)):
+        raise TypeError(f"flow: expected an array, got {flow!r}")
     flow = as_array(flow)
     lead = tuple(frame0.shape[:3] if batched else frame0.shape[:2])
     check_flow("flow", flow, shape=lead)

@@ -364,6 +364,7 @@ def test_cuda_colour_batch_init_flow_and_class():
     (dict(patch_stride=0), ValueError, "patch_stride: expected an integer >= 1, got 0"),
     (dict(patch_stride=9), ValueError, r"patch_stride: expected at most patch_size \(8\)"),
     (dict(finest_scale=-1), ValueError, "finest_scale: expected an integer >= 0, got -1"),
+    (dict(finest_scale=99), ValueError, "finest_scale: expected an integer <= 10, got 99"),
     (dict(gradient_descent_iterations=0), ValueError, "gradient_descent_iterations"),
     (dict(variational_refinement_iterations=-1), ValueError, "variational_refinement_iterations"),
     (dict(variational_refinement_alpha=-1.0), ValueError, "variational_refinement_alpha"),

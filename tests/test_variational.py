@@ -295,6 +295,7 @@ F8 = np.zeros((8, 8, 2), np.float32)
     ((Z8, Z8, np.zeros((8, 9, 2))), {}, ValueError, r"flow: expected shape \(8, 8, 2\)"),
     ((Z8, Z8, np.zeros((8, 8, 3))), {}, ValueError, r"flow: expected shape \(H, W, 2\)"),
     ((Z8, Z8, np.zeros((8, 8, 2), np.int32)), {}, TypeError, "flow: expected a float dtype"),
+    ((Z8, Z8, None), {}, TypeError, "flow: expected an array, got None"),
     ((Z8, Z8, np.full((8, 8, 2), np.inf)), {}, ValueError, "flow: expected finite values"),
     ((np.zeros((3, 8, 8)),) * 2 + (F8,), {}, ValueError, r"flow: expected shape \(3, 8, 8, 2\)"),
     ((Z8, Z8, [[0.0]]), {}, ValueError, "flow: expected shape"),
