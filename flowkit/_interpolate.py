@@ -253,7 +253,7 @@ def _interpolate_pair(frame0, frame1, times, state, method, device, model=None):
             out = _to_dtype(_learned_at(f0, f1, t, state, device, model, scale), dtype)
         else:
             out = _to_dtype(_splat_at(f0, f1, t, state, device), dtype)
-        if method == "backward" and flow_t is None:
+        if method == "backward" and flow_t is None and state["flow01"] is not None:
             flow_t = _flows_at(t, state["flow01"], state["flow10"])
         outs.append(out)
         flows_t.append(flow_t)
@@ -413,6 +413,8 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
     estimate = None
     if flow01 is None and method != "blend":
         estimate = get_estimator(flow, _estimator_options(flow, flow_options))
+        if all(t in (0.0, 1.0) for t in times) and not return_aux:
+            estimate = None  # the inputs themselves: no flow needed
 
     xp, _ = array_module(frame0)
     pairs0 = frame0 if batched else frame0[None]
@@ -428,14 +430,14 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
             f10 = estimate(b, a).astype(np.float32)
         else:
             f01 = f10 = None
-        if method == "blend":
+        if method == "blend" or f01 is None:
             state = {"flow01": f01, "flow10": f10, "occlusion0": None, "occlusion1": None}
         else:
             state = _prepare(a, b, f01, f10, occlusion, method)
         outs, flows_t = _interpolate_pair(a, b, times, state, method, device, model)
         results.append(outs[0] if single else xp.stack(outs))
         aux = {key: state[key] for key in ("flow01", "flow10", "occlusion0", "occlusion1")}
-        if method == "backward":
+        if method == "backward" and return_aux:
             aux["flow_t0"] = flows_t[0][0] if single else xp.stack([f[0] for f in flows_t])
             aux["flow_t1"] = flows_t[0][1] if single else xp.stack([f[1] for f in flows_t])
         auxes.append(aux)

@@ -124,6 +124,10 @@ def test_end_times_are_the_inputs(method):
     single = flowkit.interpolate(frame0, frame1, 0, method=method)
     np.testing.assert_array_equal(single, frame0)
     assert single is not frame0 and not np.shares_memory(single, frame0)
+    calls = []
+    flowkit.interpolate(frame0, frame1, [0.0, 1.0], method=method,
+                        flow=lambda a, b: calls.append(1) or np.zeros(a.shape[:2] + (2,), np.float32))
+    assert calls == []  # the inputs themselves: no flow is estimated
 
 
 @pytest.mark.parametrize("method", ["splat", "backward", "blend"])
