@@ -365,10 +365,11 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
     """Decode, retime and encode: the loop of :func:`retime`."""
     from tqdm import tqdm
 
-    from .video import VideoWriter, decode, pad_even
+    from .video import ODD_SIZE_ENCODERS, VideoWriter, decode, pad_even
 
     tolerance = info.time_base  # output times this close to an input frame show it
     subsampled = any(tag in pix_fmt for tag in ("420", "422", "411", "410"))
+    pad = subsampled and codec not in ODD_SIZE_ENCODERS  # x264 / x265 need even sizes
     show = sys.stderr.isatty() if progress is None else progress
     frame_format = _frame_format(info.pix_fmt, pix_fmt, depth)
     frames = decode(container, stream, depth=depth, upright=False, frame_format=frame_format)
@@ -383,7 +384,7 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
 
         def emit(frame):
             nonlocal written
-            writer.write(pad_even(frame) if subsampled else frame)
+            writer.write(pad_even(frame) if pad else frame)
             written += 1
             bar.update()
 

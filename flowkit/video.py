@@ -403,6 +403,11 @@ def _chain(first, rest):
 
 # --- writing ------------------------------------------------------------------------------------
 
+# 4:2:0 encoders that take odd sizes (checked with PyAV 18's FFmpeg at 161x121); libx264 and
+# libx265 do not
+ODD_SIZE_ENCODERS = frozenset({"libvpx-vp9", "libvpx", "libsvtav1", "mpeg4"})
+
+
 def pad_even(frame):
     """``frame`` (gray or colour) with an odd height or width padded to even by repeating its
     last row or column (4:2:0 encoders need even sizes); even frames are returned as given."""

@@ -421,6 +421,16 @@ def test_webm_output_defaults_to_vp9_and_frame_rate_is_the_real_one(tmp_path, cl
     assert probe_video(data_path("video", "torchcodec__var_fps_video.mp4")).frame_rate == Fraction(1125, 56)
 
 
+@pytest.mark.parametrize("codec, suffix, size", [("libvpx-vp9", ".webm", (161, 121)),
+                                                  ("libx264", ".mp4", (162, 122))])
+def test_odd_sizes_are_padded_only_for_encoders_that_need_it(tmp_path, codec, suffix, size):
+    source = data_path("video", "androidx__bear-vp9-odd-dimensions.webm")
+    report = flowkit.retime(source, tmp_path / f"out{suffix}", factor=2, method="blend",
+                            codec=codec, progress=False)
+    info = probe_video(tmp_path / f"out{suffix}")
+    assert report.size == size and (info.width, info.height) == size
+
+
 def test_file_cut_part_way_is_an_error_not_a_short_output(tmp_path):
     # the first quarter of a real clip: its frames decode until the data ends mid-packet
     data = data_path("video", "car_traffic_small.mp4").read_bytes()
