@@ -34,6 +34,13 @@ def check_array(name, array):
         raise ValueError(f"{name}: expected a non-empty array, got shape {tuple(array.shape)}")
 
 
+def check_not_scalar(name, value):
+    """Reject None, a path or a number where an array is expected, before ``as_array`` would
+    turn it into a 0-D array with a confusing message."""
+    if value is None or isinstance(value, (str, bytes, int, float)):
+        raise TypeError(f"{name}: expected an array, got {describe(value)}")
+
+
 def check_image_dtype(name, array):
     """Accept uint8, uint16, float16, float32, float64; reject bool, complex, object, ..."""
     if np.dtype(array.dtype).type not in IMAGE_DTYPES:
@@ -89,9 +96,8 @@ def check_frame_pair(frame0, frame1):
     """
     from ._backend import as_array
 
-    for name, frame in (("frame0", frame0), ("frame1", frame1)):
-        if frame is None or isinstance(frame, (str, bytes, int, float)):
-            raise TypeError(f"{name}: expected an array, got {describe(frame)}")
+    check_not_scalar("frame0", frame0)
+    check_not_scalar("frame1", frame1)
     frame0, frame1 = as_array(frame0), as_array(frame1)
     check_image("frame0", frame0)
     check_image("frame1", frame1)

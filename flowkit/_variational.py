@@ -6,7 +6,7 @@ from ._backend import (CUDA, array_module, as_array, device_array, is_device_arr
                        select_device, to_device, to_host, to_output)
 from ._intensity import prepare_frames
 from ._validate import (check_bool, check_finite, check_float, check_flow, check_frame_pair,
-                        check_int)
+                        check_int, check_not_scalar)
 from .kernels import variational
 
 OPENCV_SCALE = 255.0  # the intensity scale OpenCV's constants (zeta, epsilon, delta, gamma) assume
@@ -192,8 +192,7 @@ def refine_gray(image0, image1, flow, alpha, delta, gamma, iterations, sor_itera
 
 def _check(frame0, frame1, flow):
     frame0, frame1, batched, has_channels = check_frame_pair(frame0, frame1)
-    if flow is None or isinstance(flow, (str, bytes, int, float)):
-        raise TypeError(f"flow: expected an array, got {flow!r}")
+    check_not_scalar("flow", flow)
     flow = as_array(flow)
     lead = tuple(frame0.shape[:3] if batched else frame0.shape[:2])
     check_flow("flow", flow, shape=lead)
