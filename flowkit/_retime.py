@@ -46,10 +46,14 @@ class RetimeReport:
         Width and height as encoded (odd sizes padded for 4:2:0 encoders), before the display
         rotation, which is copied from the input.
     cuts : list of Fraction
-        Input times (seconds from the first frame) of the frames that start a new shot.
+        Input times (seconds from the first frame) of the frames that start a new shot, where
+        the cut kept frames from being interpolated (cuts outside the retimed part change
+        nothing and are not listed).
     audio : str
-        What happened to the audio: ``"copied"``, ``"stretched"``, ``"dropped"``, or ``"none"``
-        (the input has no audio stream).
+        What happened to the audio: ``"copied"``, ``"stretched"``, ``"re-encoded"`` (trimmed
+        at speed 1), ``"dropped"``, or ``"none"`` (the input has no audio stream).
+    audio_tracks : int
+        Audio streams written (every audio stream of the input, in its order; 0 when dropped).
     """
 
     path: Path
@@ -60,6 +64,7 @@ class RetimeReport:
     size: tuple
     cuts: list
     audio: str
+    audio_tracks: int = 0
 
 
 def _rational(name, value, *, allow_zero=False):
@@ -101,26 +106,32 @@ class Timeline:
     """Output time -> source time (seconds from the input's first frame), piecewise linear.
 
     Before ``start`` and after ``end`` the source plays at speed 1; between them at ``speed``
-    (0.5: half speed, twice as long). ``end=None`` is the end of the input.
+    (0.5: half speed, twice as long). ``end=None`` is the end of the input. With ``trim`` the
+    output is the segment alone: output time 0 is source time ``start``.
     """
 
-    def __init__(self, speed=Fraction(1), start=Fraction(0), end=None):
-        self.speed, self.start, self.end = speed, start, end
-        self._out_end = None if end is None else start + (end - start) / speed
+    def __init__(self, speed=Fraction(1), start=Fraction(0), end=None, trim=False):
+        self.speed, self.start, self.end, self.trim = speed, start, end, trim
+        self._out_start = Fraction(0) if trim else start
+        self._out_end = None if end is None else self._out_start + (end - start) / speed
 
     def source(self, time):
-        """(source time, whether it falls in the retimed segment)."""
-        if time < self.start:
+        """(source time, whether it falls in the retimed segment); source time None past the
+        end of a trimmed segment."""
+        if time < self._out_start:
             return time, False
         if self._out_end is None or time < self._out_end:
-            return self.start + (time - self.start) * self.speed, True
+            return self.start + (time - self._out_start) * self.speed, True
+        if self.trim:
+            return None, False
         return self.end + (time - self._out_end), False
 
     def output_duration(self, source_duration):
         """Output duration of a source of ``source_duration`` seconds."""
         start = min(self.start, source_duration)
         end = source_duration if self.end is None else min(self.end, source_duration)
-        return source_duration + (end - start) * (1 / self.speed - 1)
+        retimed = (end - start) / self.speed
+        return retimed if self.trim else source_duration - (end - start) + retimed
 
 
 def scene_change(frame0, frame1, previous, threshold):
@@ -148,7 +159,7 @@ def _output_format(codec, info, depth):
 
 
 def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segment=None,
-           method="splat", flow="dis", flow_options=None, codec=None, crf=18,
+           trim=False, method="splat", flow="dis", flow_options=None, codec=None, crf=18,
            audio=None, scene_threshold=DEFAULT_SCENE_THRESHOLD, device=None, progress=None):
     """Change the frame rate and/or the playback speed of a video file by interpolation.
 
@@ -186,6 +197,9 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         Retime only the input seconds ``start`` to ``end`` (from the first frame; ``None`` for
         an open end). Outside it the input passes through unchanged at speed 1 (at the output
         rate: its frames are repeated or dropped, never interpolated).
+    trim : bool
+        Write the segment alone (as FFmpeg's ``-ss START -to END``): the output starts at its
+        first frame and ends with it. Needs ``segment``. Default False.
     method : {"splat", "backward", "blend", "learned"}
         Interpolation method of :func:`flowkit.interpolate` (``"learned"``: the shipped
         ``interp-refine`` network, needs ``flowkit-cv[torch]``).
@@ -206,7 +220,9 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         (FFmpeg's ``atempo`` through PyAV's filter graph, chained for speeds outside
         [0.5, 2]) and encoded as AAC (Opus in WebM). ``"drop"``: no audio. None (default):
         copy when the duration is unchanged, else stretch. With a ``segment`` only its audio is
-        stretched (cut at the sample), the rest re-encoded at speed 1.
+        stretched (cut at the sample), the rest re-encoded at speed 1; with ``trim`` the rest
+        is dropped (``"copy"`` cannot cut at the sample: the default re-encodes). Every audio
+        stream of the input is written, in its order.
     scene_threshold : float or None
         Scene-cut threshold in percent of full scale (minterpolate's ``scd_threshold``,
         default 10): a pair whose mean absolute difference and its change from the previous
@@ -232,9 +248,9 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     ValueError
         ``src`` cannot be opened or decoded (the error names it; no output is left); ``dst``
         is ``src``; both ``fps`` and ``factor``, or both ``speed`` and ``duration``; a
-        non-positive rate, factor, speed or duration; a bad ``segment``; an unknown codec,
-        method, estimator or option; ``audio="copy"`` with a changed duration; a segment
-        outside the input.
+        non-positive rate, factor, speed or duration; a bad ``segment``; ``trim`` without a
+        segment; an unknown codec, method, estimator or option; ``audio="copy"`` with a
+        changed duration or with ``trim``; a segment outside the input.
     TypeError
         Arguments of the wrong type.
 
@@ -273,6 +289,9 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     speed = None if speed is None else _rational("speed", speed)
     duration = None if duration is None else _rational("duration", duration)
     segment = _check_segment(segment)
+    trim = _validate.check_bool("trim", trim)
+    if trim and segment is None:
+        raise ValueError("trim: needs a segment (start, end) to keep, got segment=None")
     method = _validate.check_choice("method", method, METHODS)
     if method != "blend":
         get_estimator(flow, _estimator_options(flow, flow_options))
@@ -307,15 +326,16 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     try:
         info = _info(container, stream)
         return _retime(container, stream, info, dst, out_fps=out_fps, factor=factor,
-                       speed=speed, duration=duration, segment=segment, method=method, flow=flow,
+                       speed=speed, duration=duration, segment=segment, trim=trim,
+                       method=method, flow=flow,
                        flow_options=flow_options, codec=codec, crf=crf, audio=audio,
                        scene_threshold=scene_threshold, device=device, progress=progress, src=src)
     finally:
         container.close()
 
 
-def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, segment, method,
-            flow, flow_options, codec, crf, audio, scene_threshold, device, progress, src):
+def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, segment, trim,
+            method, flow, flow_options, codec, crf, audio, scene_threshold, device, progress, src):
     from .video import audio_track
 
     if info.frame_rate is None and out_fps is None:
@@ -333,35 +353,40 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
             raise ValueError(f"duration: {src} does not state its duration; give speed instead")
         speed = (length - start) / duration
     speed = speed or Fraction(1)
-    timeline = Timeline(speed, start, end)
+    timeline = Timeline(speed, start, end, trim)
     changed = speed != 1
     if audio is None:
-        audio = "stretch" if changed else "copy"
+        audio = "stretch" if changed or trim else "copy"
     if audio == "copy" and changed:
         raise ValueError(f"audio: cannot copy the audio when the duration changes (speed "
                          f"{float(speed):g}); use 'stretch' or 'drop'")
+    if audio == "copy" and trim:
+        raise ValueError("audio: cannot copy the audio packets of a trimmed segment (they are "
+                         "not cut at the sample); use 'stretch' (re-encoded) or 'drop'")
     depth = 16 if info.bit_depth > 8 else 8
     pix_fmt = _output_format(codec, info, depth)
     total = None
     if known is not None:
         total = math.ceil(timeline.output_duration(known) * out_fps)
 
-    track = None
+    tracks = []
     audio_done = "none" if not info.audio else ("dropped" if audio == "drop" else None)
-    if info.audio and audio != "drop":
-        track = audio_track(src, audio, speed, (start, end))
-        audio_done = "stretched" if audio == "stretch" and changed else "copied"
     try:
-        return _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt,
-                       depth, total, track, audio_done, method, flow, flow_options, device,
-                       scene_threshold, progress, src)
+        if info.audio and audio != "drop":
+            tracks = [audio_track(src, audio, speed, (start, end), index=index, trim=trim)
+                      for index in range(len(container.streams.audio))]
+            audio_done = ("stretched" if changed else "re-encoded") if audio == "stretch" else "copied"
+        report = _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt,
+                         depth, total, tracks, audio_done, method, flow, flow_options, device,
+                         scene_threshold, progress, src)
+        return dataclasses.replace(report, audio_tracks=len(tracks))
     finally:
-        if track is not None:
+        for track in tracks:
             track.input.close()  # closed already after a success; on errors here
 
 
 def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt, depth, total,
-            track, audio_done, method, flow, flow_options, device, scene_threshold, progress, src):
+            tracks, audio_done, method, flow, flow_options, device, scene_threshold, progress, src):
     """Decode, retime and encode: the loop of :func:`retime`."""
     from tqdm import tqdm
 
@@ -379,8 +404,7 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
     with VideoWriter(dst, out_fps, codec=codec, crf=crf, pix_fmt=pix_fmt, rotation=info.rotation,
                      color=_color_tags(stream), frame_format=frame_format) as writer, \
             tqdm(total=total, unit="frame", desc="retime", file=sys.stderr, disable=not show) as bar:
-        if track is not None:
-            writer._companions.append(track)
+        writer._companions.extend(tracks)
 
         def emit(frame):
             nonlocal written
@@ -394,28 +418,30 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
         for time, frame in frames:
             if origin is None:
                 origin, previous = time, (Fraction(0), frame)
-                if track is not None:
+                for track in tracks:
                     track.set_origin(origin)
                 continue
             t0, frame0 = previous
             t1 = time - origin
+            if timeline.source(k / out_fps)[0] is None:
+                break  # past a trimmed segment: no more output, no more decoding
             # output frames whose source time lies in [t0, t1)
             pending = []
             while True:
                 source, inside = timeline.source(k / out_fps)
-                if source >= t1 - tolerance:
+                if source is None or source >= t1 - tolerance:
                     break
                 # within a timestamp unit of an input frame: that frame (MKV rounds to ms)
                 alpha = Fraction(0) if source - t0 <= tolerance else (source - t0) / (t1 - t0)
                 pending.append((alpha, inside))
                 k += 1
             cut = False
+            between = any(inside and alpha > 0 for alpha, inside in pending)
             if scene_threshold is not None:
                 cut, mafd = (scene_change(frame0[..., 0], frame[..., 0], mafd, scene_threshold) if luma
                              else scene_change(frame0, frame, mafd, scene_threshold))
-                if cut:
+                if cut and between:
                     cuts.append(t1)
-            between = any(inside and alpha > 0 for alpha, inside in pending)
             same = between and np.array_equal(frame0, frame)  # a still: nothing to interpolate
             times = sorted({float(alpha) for alpha, inside in pending
                             if inside and alpha > 0 and not cut and not same})
@@ -436,7 +462,10 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
         t_last, last = previous
         period = 1 / info.frame_rate if info.frame_rate else 1 / out_fps
         end_time = t_last + period
-        while timeline.source(k / out_fps)[0] < end_time - tolerance:
+        while True:
+            source = timeline.source(k / out_fps)[0]
+            if source is None or source >= end_time - tolerance:
+                break
             emit(last)
             k += 1
         size = (writer._size[1], writer._size[0])

@@ -631,9 +631,16 @@ def _time_range(text):
         if any(v is not None and not (np.isfinite(v) and v >= 0) for v in values):
             raise ValueError
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected START:END in seconds such as 2.5:4 (either may be "
-                                         f"empty), got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected START:END in seconds >= 0 such as 2.5:4 (either "
+                                         f"may be empty), got {text!r}") from None
     return values
+
+
+def _tracks(report):
+    """``copied``, ``copied (2 tracks)``: what happened to the audio, for the summary line."""
+    if report.audio_tracks > 1:
+        return f"{report.audio} ({report.audio_tracks} tracks)"
+    return report.audio
 
 
 def cmd_retime(args):
@@ -641,6 +648,8 @@ def cmd_retime(args):
     import flowkit
 
     source = Path(args.input)
+    if args.trim and args.range is None:
+        raise UsageError("--trim: needs --range START:END (the part to keep)")
     if not source.exists():
         raise FileNotFoundError(f"no such video file: {source}")
     _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
@@ -649,6 +658,7 @@ def cmd_retime(args):
     start = time.perf_counter()
     report = flowkit.retime(source, args.output, fps=args.fps, factor=args.factor,
                             speed=args.speed, duration=args.duration, segment=args.range,
+                            trim=args.trim,
                             method=args.method, flow=args.flow, flow_options=options,
                             codec=args.codec, crf=args.crf, audio=args.audio,
                             scene_threshold=None if args.scene_threshold == 0 else args.scene_threshold,
@@ -657,7 +667,7 @@ def cmd_retime(args):
     width, height = report.size
     cuts = len(report.cuts)
     print(f"wrote {args.output} ({report.frames} frames, {width}x{height}, {report.fps} fps, "
-          f"{float(report.duration):.3f} s; audio {report.audio})")
+          f"{float(report.duration):.3f} s; audio {_tracks(report)})")
     print(f"{report.interpolated} frames interpolated ({args.method}, {args.flow}), {cuts} scene "
           f"cut{'s' if cuts != 1 else ''} not warped across, in {seconds:.1f} s "
           f"({report.frames / seconds:.1f} frames/s)")
@@ -886,7 +896,10 @@ def build_parser():
     length.add_argument("--duration", type=_rate, metavar="SECONDS",
                         help="seconds the retimed part should last (instead of --speed)")
     p.add_argument("--range", type=_time_range, metavar="START:END",
-                   help="retime only input seconds START to END; the rest passes through at speed 1")
+                   help="retime only input seconds START to END; the rest passes through at "
+                        "speed 1 (or is cut with --trim)")
+    p.add_argument("--trim", action="store_true",
+                   help="write only the --range (as ffmpeg -ss START -to END); audio re-encoded")
     p.add_argument("--method", choices=("splat", "backward", "blend", "learned"), default="splat",
                    help="interpolation method (default splat; learned: the interp-refine network, "
                         "needs flowkit-cv[torch])")
@@ -980,6 +993,17 @@ def _raise_terminated(signum, frame):
     raise _Terminated
 
 
+def _join_dashed_ranges(argv):
+    """``--range -1:2`` as ``--range=-1:2``: argparse takes a value starting with ``-`` for an
+    option and would report a missing argument instead of the value's own error."""
+    argv = list(argv)
+    for k in range(len(argv) - 1):
+        if argv[k] == "--range" and argv[k + 1].startswith("-") and ":" in argv[k + 1]:
+            argv[k:k + 2] = [f"--range={argv[k + 1]}"]
+            break
+    return argv
+
+
 def main(argv=None):
     """Run the ``flowkit`` command.
 
@@ -1001,7 +1025,7 @@ def main(argv=None):
     # cv2 is first imported, and the user's own settings win. PyAV keeps FFmpeg's log off.
     os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_dashed_ranges(sys.argv[1:] if argv is None else argv))
     previous = None
     if threading.current_thread() is threading.main_thread():
         # SIGTERM (kill, timeout) unwinds like Ctrl-C, so atomic outputs remove their temporary files

@@ -741,23 +741,25 @@ def _atempo_chain(tempo):
 
 
 class _AudioTrack:
-    """The first audio stream of ``src`` muxed beside a VideoWriter's video: packets copied
+    """Audio stream ``index`` of ``src`` muxed beside a VideoWriter's video: packets copied
     (``tempo=None``) or decoded, time-stretched by ``atempo`` and encoded (AAC; Opus in WebM).
 
     Audio is aligned on the video: input time ``origin`` (the first video frame) is output
     time 0; earlier audio is dropped. With ``segment=(start, end)`` (seconds from ``origin``,
-    ``end`` None for the end) only that part is stretched, the rest is re-encoded unchanged.
+    ``end`` None for the end) only that part is stretched, the rest is re-encoded unchanged,
+    or dropped with ``trim`` (the output then starts at ``start``).
     ``feed(container, time)`` writes the audio up to output time ``time``, so the file stays
     interleaved and memory flat.
     """
 
-    def __init__(self, src, tempo, segment=(Fraction(0), None)):
+    def __init__(self, src, tempo, segment=(Fraction(0), None), *, index=0, trim=False):
         import av
 
         self.src = Path(src)
         self.tempo = tempo
+        self.trim = trim
         self.input = av.open(str(src), "r")
-        self.in_stream = self.input.streams.audio[0]
+        self.in_stream = self.input.streams.audio[index]
         self.packets = self.input.demux(self.in_stream)
         self.origin = Fraction(0)
         self.out = self.graph = None
@@ -862,6 +864,8 @@ class _AudioTrack:
             index = frame.samples if edge is None else math.ceil((edge - begin) * rate)
             cuts.append(min(max(index, cuts[-1]), frame.samples))
         cuts.append(frame.samples)
+        if self.trim and end is not None and begin >= end:
+            self.finished = True  # past the trimmed range: nothing more to read
         for part, (a, b) in enumerate(zip(cuts, cuts[1:])):
             if b <= a or part == 0:
                 continue
@@ -874,7 +878,8 @@ class _AudioTrack:
                 self.graph.push(None)
                 self._pull(container)
                 self.flushed = True
-            self._encode(container, piece)
+            if not self.trim:  # trimmed: only the segment is kept
+                self._encode(container, piece)
 
     def _pull(self, container):
         import av
@@ -918,7 +923,9 @@ def _audio_slice(frame, a, b):
     return piece
 
 
-def audio_track(src, mode, speed, segment=None):
-    """The audio companion of ``retime``: packets copied (``mode="copy"``), or stretched by
-    ``speed`` (``"stretch"``; only within ``segment``, seconds from the first video frame)."""
-    return _AudioTrack(src, None if mode == "copy" else speed, segment or (Fraction(0), None))
+def audio_track(src, mode, speed, segment=None, *, index=0, trim=False):
+    """The audio companion of ``retime`` for audio stream ``index``: packets copied
+    (``mode="copy"``), or stretched by ``speed`` (``"stretch"``; only within ``segment``,
+    seconds from the first video frame; only the segment kept with ``trim``)."""
+    return _AudioTrack(src, None if mode == "copy" else speed, segment or (Fraction(0), None),
+                       index=index, trim=trim)

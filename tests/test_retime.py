@@ -32,8 +32,8 @@ def real_frames(name, count, start=0, size=SIZE):
 
 def write_clip(path, frames, fps=24, *, times=None, codec=None, tone=None, rotation=0):
     """Write frames with PyAV (independently of flowkit's writer): at ``k / fps`` or at the
-    given ``times`` (seconds, Fractions), optionally with a ``tone`` (Hz) AAC track as long as
-    the video."""
+    given ``times`` (seconds, Fractions), optionally with a ``tone`` (Hz; a list: one AAC track
+    per tone) as long as the video."""
     codec = codec or "libx264"
     time_base = Fraction(1, 1000) if times is not None else 1 / Fraction(fps)
     suffix = str(path).rsplit(".", 1)[-1]
@@ -48,19 +48,20 @@ def write_clip(path, frames, fps=24, *, times=None, codec=None, tone=None, rotat
             stream.options = {"crf": "12"}
         if rotation:
             stream.set_display_rotation(rotation)
-        audio = None
-        if tone is not None:
+        tracks = []
+        for frequency in ([] if tone is None else np.atleast_1d(tone)):
             audio = container.add_stream("aac", rate=48000)
             audio.layout = "mono"
+            tracks.append((frequency, audio))
         for k, frame in enumerate(frames):
             picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
             picture.pts = k if times is None else round(times[k] / time_base)
             picture.time_base = time_base
             container.mux(stream.encode(picture))
         container.mux(stream.encode(None))
-        if audio is not None:
+        for frequency, audio in tracks:
             seconds = len(frames) / fps
-            samples = np.sin(2 * np.pi * tone * np.arange(int(48000 * seconds)) / 48000) * 0.5
+            samples = np.sin(2 * np.pi * frequency * np.arange(int(48000 * seconds)) / 48000) * 0.5
             for start in range(0, samples.size, 1024):
                 chunk = samples[start:start + 1024].astype(np.float32)[None]
                 piece = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
@@ -173,6 +174,30 @@ def test_range_retimes_only_the_segment(tmp_path):
         np.testing.assert_array_equal(got[9 + k], frames[6 + k])
 
 
+def test_trim_writes_the_segment_alone(tmp_path):
+    # the segment of test_range_retimes_only_the_segment, trimmed: its 6 frames from time 0
+    frames, report, got = lossless(tmp_path, 12, speed=0.5, segment=(0.125, 0.25), trim=True,
+                                   method="blend")
+    assert report.frames == len(got) == 6 and report.duration == Fraction(1, 4)
+    assert timestamps(tmp_path / "out.mp4") == [Fraction(k, 24) for k in range(6)]
+    for j in range(6):
+        a = frames[3 + j // 2]
+        expected = a if j % 2 == 0 else flowkit.interpolate(a, frames[4 + j // 2], 0.5, method="blend")
+        np.testing.assert_array_equal(got[j], expected)
+    # an open end keeps the rest of the input: frames 9-11 at speed 1
+    frames, report, got = lossless(tmp_path, 12, segment=(0.375, None), trim=True, method="blend")
+    assert len(got) == 3
+    for k in range(3):
+        np.testing.assert_array_equal(got[k], frames[9 + k])
+
+
+def test_trim_errors(clip, tmp_path):
+    with pytest.raises(ValueError, match=r"trim: needs a segment \(start, end\) to keep, got segment=None"):
+        flowkit.retime(clip, tmp_path / "a.mp4", trim=True)
+    with pytest.raises(TypeError, match="trim: expected a bool"):
+        flowkit.retime(clip, tmp_path / "a.mp4", segment=(0, 0.2), trim="yes")
+
+
 def test_range_at_a_higher_rate_repeats_frames_outside(tmp_path):
     frames, report, got = lossless(tmp_path, 4, factor=2, method="blend",
                                    segment=(Fraction(1, 24), Fraction(2, 24)))
@@ -246,6 +271,19 @@ def test_scene_cut_is_not_warped_across(tmp_path):
     assert not np.array_equal(decoded(tmp_path / "warped.mp4")[7], shot_a[3])
 
 
+def test_cuts_outside_the_range_are_not_reported(tmp_path):
+    # the cut at 4/24 s lies outside a range of 0-2/24 s: nothing was kept from interpolation
+    shot_a = real_frames("zwm__clip_01_tears_of_steel.mp4", 4, start=2)
+    shot_b = real_frames("car_traffic_small.mp4", 4, start=100)
+    source = write_clip(tmp_path / "cut.mp4", shot_a + shot_b, 24, codec="ffv1")
+    report = flowkit.retime(source, tmp_path / "out.mp4", speed=0.5, segment=(0, Fraction(2, 24)),
+                            codec="ffv1", method="blend", progress=False)
+    assert report.cuts == [] and report.interpolated == 2
+    report = flowkit.retime(source, tmp_path / "out.mp4", speed=0.5, segment=(0.1, None),
+                            codec="ffv1", method="blend", progress=False)
+    assert report.cuts == [Fraction(4, 24)]
+
+
 def test_scene_change_measure_like_minterpolate():
     a = np.zeros((8, 8), np.uint8)
     b = np.full((8, 8), 51, np.uint8)  # 20 % of full scale
@@ -257,10 +295,10 @@ def test_scene_change_measure_like_minterpolate():
     assert scene_change(a, a, 0.0, 10.0) == (False, 0.0)
 
 
-def tone_peak(path):
-    """(duration in seconds, frequency of the strongest FFT bin) of the first audio stream."""
+def tone_peak(path, index=0):
+    """(duration in seconds, frequency of the strongest FFT bin) of audio stream ``index``."""
     with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
+        stream = container.streams.audio[index]
         rate = stream.codec_context.sample_rate
         samples = np.concatenate([f.to_ndarray().reshape(-1, f.samples)[0]
                                   for f in container.decode(stream)])
@@ -295,6 +333,30 @@ def test_audio_of_a_segment_is_stretched(tmp_path, clip_with_tone):
     assert report.audio == "stretched" and report.duration == Fraction(3, 2)
     seconds, peak = tone_peak(out)
     assert abs(seconds - 1.5) < 0.1 and abs(peak - 440) < 5
+
+
+def test_every_audio_track_is_kept(tmp_path):
+    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 24, start=2)
+    source = write_clip(tmp_path / "two.mp4", frames, 24, tone=[440, 660])
+    for kwargs, what in [({"factor": 2}, "copied"), ({"speed": 0.5}, "stretched")]:
+        report = flowkit.retime(source, tmp_path / "out.mp4", method="blend", progress=False, **kwargs)
+        assert report.audio == what and report.audio_tracks == 2
+        for index, tone in enumerate([440, 660]):
+            seconds, peak = tone_peak(tmp_path / "out.mp4", index)
+            assert abs(seconds - float(report.duration)) < 0.1 and abs(peak - tone) < 5
+
+
+def test_trimmed_audio_is_the_segment(tmp_path, clip_with_tone):
+    # 0.25-0.75 s of the 1 s tone clip at speed 1 and at half speed: 0.5 s and 1 s of audio
+    for speed, what in [(1, "re-encoded"), (0.5, "stretched")]:
+        out = tmp_path / "out.mp4"
+        report = flowkit.retime(clip_with_tone, out, speed=speed, segment=(0.25, 0.75), trim=True,
+                                method="blend", progress=False)
+        assert report.audio == what and report.duration == Fraction(1, 2) / Fraction(speed)
+        seconds, peak = tone_peak(out)
+        assert abs(seconds - float(report.duration)) < 0.05 and abs(peak - 440) < 5
+    with pytest.raises(ValueError, match="audio: cannot copy the audio packets of a trimmed segment"):
+        flowkit.retime(clip_with_tone, tmp_path / "b.mp4", segment=(0.25, 0.75), trim=True, audio="copy")
 
 
 @pytest.mark.parametrize("speed", [0.5, 0.2])  # 0.2: atempo chained (0.5 * 0.5 * 0.8)
@@ -401,6 +463,8 @@ def test_cli_errors_are_one_line_without_output(tmp_path, clip):
         ((clip, tmp_path / "a.mp4", "--codec", "nope"), 1, "--codec: unknown video encoder 'nope'"),
         ((clip, tmp_path / "a.mp4", "--fps", "0"), 2, "argument --fps: expected a number > 0"),
         ((clip, tmp_path / "a.mp4", "--range", "a:b"), 2, "argument --range: expected START:END"),
+        ((clip, tmp_path / "a.mp4", "--range", "-1:0.5"), 2, "argument --range: expected START:END in seconds >= 0"),
+        ((clip, tmp_path / "a.mp4", "--trim"), 2, "--trim: needs --range START:END"),
         ((clip, tmp_path / "a.mp4", "--speed", "0.5", "--audio", "copy"), 1, "--audio: cannot copy the audio"),
         ((clip, clip), 2, f"OUTPUT: {clip} is the input; refusing to overwrite it"),
     ]
