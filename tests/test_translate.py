@@ -64,11 +64,14 @@ def test_static_scene_blend_is_the_exact_moving_average():
     np.testing.assert_allclose(out, expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("method, bound", [("blend", 0.45), ("gradient", 0.05)])
-def test_static_scene_with_random_gains_becomes_near_constant(method, bound):
-    # estimated flow (farneback) on a static scene: the frame-to-frame change falls to at most
-    # `bound` of the per-frame result's. blend at s = 0.9 keeps 1 - s = 0.1 of each new gain
-    # step (plus the memory's own movement: ~0.3 measured); gradient (w = 9) keeps ~1 %
+@pytest.mark.parametrize("method", ["blend", "gradient"])
+def test_static_scene_with_random_gains_becomes_near_constant(method):
+    # estimated flow (farneback) on a static scene: the mean frame-to-frame change falls to at
+    # most 0.2 of the per-frame result's. For iid gains the blend's expected ratio is
+    # (1 - s) / sqrt(1 + s) = 0.073 at s = 0.9 (each step moves 1 - s of the way from the
+    # running mean to the new frame); measured 0.058 (blend) and 0.12 (gradient: the texture's
+    # 3-5 px periods are near its screening scale, so part of their flicker stays); 0.2 leaves
+    # room for the sampling of 7 pairs
     scene = texture()
     g = gains(1)
     originals = np.stack([scene] * T)
@@ -76,7 +79,7 @@ def test_static_scene_with_random_gains_becomes_near_constant(method, bound):
     out = flowkit.temporally_consistent(originals, processed, method=method, strength=0.9)
     before = np.abs(np.diff(processed, axis=0)).mean()
     after = np.abs(np.diff(out, axis=0)).mean()
-    assert after <= bound * before, (after, before)
+    assert after <= 0.2 * before, (after, before)
 
 
 def test_moving_scene_keeps_its_motion_with_exact_flow():
@@ -139,13 +142,13 @@ def test_streaming_equals_array_form_exactly():
 
 
 def test_gradient_solve_matches_dense_float64():
-    # the screened Poisson system (L + w + f) D = w (W - P), L the 4-neighbour Laplacian with
-    # Neumann border, solved densely; CG stops at a relative residual of 1e-4: agreement 1e-3
+    # the screened Poisson system (L + k) (O - P) = k w (W - P), L the 4-neighbour Laplacian
+    # with Neumann border, solved densely in float64; the DCT solve is exact: 1e-9
     rng = np.random.default_rng(7)
     h, w = 6, 7
     p = rng.random((h, w, 2)).astype(np.float32)
     warped = rng.random((h, w, 2)).astype(np.float32)
-    weight = 4.0 * (rng.random((h, w)) > 0.3)
+    weight = 0.8 * (rng.random((h, w)) > 0.3)
     n = h * w
     lap = np.zeros((n, n))
     for y in range(h):
@@ -157,11 +160,13 @@ def test_gradient_solve_matches_dense_float64():
                     lap[j, j] += 1
                     lap[i, j] -= 1
                     lap[j, i] -= 1
-    fidelity = _translate._GRADIENT_FIDELITY * weight.max()
-    a = lap + np.diag(weight.ravel() + fidelity)
-    expected = p.reshape(n, 2) + np.linalg.solve(a, (warped - p).reshape(n, 2) * weight.reshape(n, 1))
+    k = _translate.SCREENING
+    rhs = k * weight.reshape(n, 1) * (warped - p).reshape(n, 2)
+    expected = p.reshape(n, 2) + np.linalg.solve(lap + k * np.eye(n), rhs)
     got = _translate._gradient_solve(p, warped, weight)
-    np.testing.assert_allclose(got.reshape(n, 2), expected, atol=1e-3)
+    np.testing.assert_allclose(got.reshape(n, 2), expected, atol=1e-9)
+    gray = _translate._gradient_solve(p[..., 0], warped[..., 0], weight)
+    np.testing.assert_allclose(gray.ravel(), expected[:, 0], atol=1e-9)
 
 
 def test_color_processed_from_gray_frames():
@@ -287,3 +292,4 @@ def test_cli_missing_op_is_a_usage_error(tiny_video, tmp_path):
     run = _cli("translate", tiny_video, tmp_path / "out.mp4")
     assert run.returncode == 2
     assert "the following arguments are required: --op" in run.stderr
+
