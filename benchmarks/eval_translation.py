@@ -2,7 +2,7 @@
 ``flowkit.temporally_consistent`` (issue 12's goal; docs/translation.md).
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/eval_translation.py [--frames N] [--strength S]
-        [--colorize]
+        [--seeds N] [--clips sintel traffic colorize]
 
 Per-frame operation: ``autocontrast`` (flowkit translate's built-in: the 1 % / 99 %
 percentiles stretched to 0 / 255, per frame) followed by a synthetic flicker drawn per frame
@@ -26,9 +26,10 @@ Columns, over all consecutive pairs (t - 1, t):
   ``|P - clean|``: the mean difference of the per-frame result from the operation without
   flicker, i.e. what removing the flicker perfectly would cost (goal: below it).
 
-``--colorize`` adds the traffic clip converted to gray and colourised by the ``colorize``
+``--clips colorize``: the traffic clip converted to gray and colourised by the ``colorize``
 model (flowkit.models, needs torch): no synthetic flicker, no bound (the model's own
-flicker).
+flicker); and the model's chroma error on those frames (mean ``|CrCb - truth|`` in [0, 1],
+against a gray output).
 """
 
 import argparse
@@ -119,31 +120,42 @@ def main(argv=None):
     parser.add_argument("--strength", type=float, default=0.8)
     parser.add_argument("--seeds", type=int, default=10,
                         help="flicker draws averaged on Sintel's 4 frames (default 10)")
-    parser.add_argument("--colorize", action="store_true", help="also the colorize model (torch)")
+    parser.add_argument("--clips", nargs="+", choices=("sintel", "traffic", "colorize"),
+                        default=["sintel", "traffic"],
+                        help="what to measure (default sintel traffic; colorize needs torch)")
     args = parser.parse_args(argv)
     print(f"strength {args.strength}; errors in [0, 1] units; s/frame: the method's time per frame")
     print("| clip | output | warp err | change | mean |O - P| | bound |P - clean| | GT pair | s/frame |")
     print("|---|---|---|---|---|---|---|---|")
-    if SINTEL.is_dir():
-        frames, gt = load_sintel()
-        rows(f"Sintel alley_1 (4 frames, {args.seeds} draws)", frames, eval_flows(frames),
-             args.strength, seeds=range(args.seeds), gt=gt)
-    else:
-        print(f"(Sintel alley_1 skipped: {SINTEL} not found)")
-    if TRAFFIC.is_file():
-        frames = np.stack(list(itertools.islice(flowkit.iter_frames(TRAFFIC), args.frames)))
-        flows = eval_flows(frames)
-        rows(f"traffic ({args.frames} frames)", frames, flows, args.strength)
-        if args.colorize:
-            from flowkit.models.colorize import colorize_frame
-
-            gray = np.stack([np.repeat(flowkit.video._finish(f, True, None)[..., None], 3, 2)
-                             for f in frames])
-            colour = np.stack([colorize_frame(f) for f in gray]).astype(np.float32) / 255
-            rows(f"traffic gray -> colorize ({args.frames} frames)", gray, flows, args.strength,
-                 draw=lambda seed: (colour, None))
-    else:
+    if "sintel" in args.clips:
+        if SINTEL.is_dir():
+            frames, gt = load_sintel()
+            rows(f"Sintel alley_1 (4 frames, {args.seeds} draws)", frames, eval_flows(frames),
+                 args.strength, seeds=range(args.seeds), gt=gt)
+        else:
+            print(f"(Sintel alley_1 skipped: {SINTEL} not found)")
+    if not {"traffic", "colorize"} & set(args.clips):
+        return
+    if not TRAFFIC.is_file():
         print(f"(traffic clip skipped: {TRAFFIC} not found)")
+        return
+    frames = np.stack(list(itertools.islice(flowkit.iter_frames(TRAFFIC), args.frames)))
+    flows = eval_flows(frames)
+    if "traffic" in args.clips:
+        rows(f"traffic ({args.frames} frames)", frames, flows, args.strength)
+    if "colorize" in args.clips:
+        import cv2
+        from flowkit.models.colorize import colorize_frame, split
+
+        gray = np.stack([cv2.cvtColor(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+                         for f in frames])
+        colour = np.stack([colorize_frame(f) for f in gray])
+        chroma = np.stack([split(f)[1] for f in frames])
+        predicted = np.stack([split(c)[1] for c in colour])
+        print(f"colorize: mean |CrCb - truth| {np.abs(predicted - chroma).mean():.4f} on the "
+              f"traffic frames (gray output, CrCb = 0.5: {np.abs(chroma - 0.5).mean():.4f})")
+        rows(f"traffic gray -> colorize ({args.frames} frames)", gray, flows, args.strength,
+             draw=lambda seed: (colour.astype(np.float32) / 255, None))
 
 
 if __name__ == "__main__":

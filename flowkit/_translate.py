@@ -381,10 +381,10 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
         function, name = op, getattr(op, "__name__", "op")
     else:
         function, name = _frame_ops.resolve(op), op
-    if op == "colorize":  # torch and the weights before the first frame
-        from .models.colorize import colorize_frame  # noqa: F401
-        from .models._api import cached_model
+    if op == "colorize":  # torch (an error naming the extra) and the weights before any frame
+        from .models._api import cached_model, require_torch
 
+        require_torch()
         cached_model("colorize")
     options = _check_options(flow, flow_options, method, strength, scene_threshold)
     audio = _validate.check_bool("audio", audio)

@@ -703,17 +703,20 @@ def cmd_train(args):
     from .models._api import require_torch
 
     require_torch()
-    from .models.train import train_interp_refine
+    from .models import train
 
     if not args.out.endswith(".safetensors"):
         raise ValueError(f"--out: expected a .safetensors path, got {args.out!r}")
-    meta = train_interp_refine(args.data, args.out, epochs=args.epochs, crop=args.crop,
-                               batch=args.batch, lr=args.lr, device=args.device, resume=args.resume,
-                               seed=args.seed, triplets=args.triplets,
-                               per_triplet=args.crops_per_triplet, shrink=args.shrink,
-                               threads=args.threads,
-                               command=_train_command(args),
-                               progress=not args.quiet and sys.stderr.isatty())
+    options = dict(epochs=args.epochs, crop=args.crop, batch=args.batch, lr=args.lr,
+                   device=args.device, resume=args.resume, seed=args.seed, shrink=args.shrink,
+                   threads=args.threads, command=_train_command(args),
+                   progress=not args.quiet and sys.stderr.isatty())
+    if args.model == "colorize":  # samples are single frames
+        meta = train.train_colorize(args.data, args.out, frames=args.triplets,
+                                    per_frame=args.crops_per_triplet, **options)
+    else:
+        meta = train.train_interp_refine(args.data, args.out, triplets=args.triplets,
+                                         per_triplet=args.crops_per_triplet, **options)
     print(f"wrote {args.out} ({meta['num_params']} parameters, {meta['file_size']} bytes, "
           f"final loss {meta['losses'][-1]:.5f}, {meta['wall_seconds']} s)")
     return 0
@@ -939,15 +942,17 @@ def build_parser():
                                    "of metadata beside them; a checkpoint OUT.ckpt after each "
                                    "epoch and the classical inputs of the crops cached in "
                                    "OUT.cache.pt (docs/models.md).")
-    p.add_argument("model", choices=("interp-refine",), help="model to train")
+    p.add_argument("model", choices=("interp-refine", "colorize"), help="model to train")
     p.add_argument("--data", nargs="+", required=True, metavar="DIR_OR_VIDEO",
                    help="video files, folders of videos or folders of frames (training data only)")
     p.add_argument("--out", required=True, help="weights file to write (.safetensors)")
     p.add_argument("--epochs", type=_positive, default=10, help="epochs (default 10)")
     p.add_argument("--crop", type=_integer_from(16), default=128, help="crop size in pixels (default 128)")
     p.add_argument("--batch", type=_positive, default=16, help="batch size (default 16)")
-    p.add_argument("--triplets", type=_positive, default=240, help="triplets to sample (default 240)")
-    p.add_argument("--crops-per-triplet", type=_positive, default=4, help="random crops of each (default 4)")
+    p.add_argument("--triplets", type=_positive, default=240,
+                   help="triplets (interp-refine) or frames (colorize) to sample (default 240)")
+    p.add_argument("--crops-per-triplet", type=_positive, default=4,
+                   help="random crops of each triplet or frame (default 4)")
     p.add_argument("--shrink", type=_positive, default=2,
                    help="downscale the frames by this factor before sampling (default 2)")
     p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam's learning rate (default 1e-3)")

@@ -293,3 +293,53 @@ def test_cli_missing_op_is_a_usage_error(tiny_video, tmp_path):
     assert run.returncode == 2
     assert "the following arguments are required: --op" in run.stderr
 
+
+# --- the colorize model (torch) ----------------------------------------------------------------
+
+def _torch():
+    return pytest.importorskip("torch", reason="the colorize model needs torch: "
+                                               'pip install "flowkit-cv[torch]"')
+
+
+def test_colorize_untrained_is_gray_and_keeps_luma():
+    # the untrained network's last layer is zero: chroma exactly 128, RGB = the input gray
+    _torch()
+    from flowkit.models import get_model
+    from flowkit.models.colorize import colorize_array, predict_ycc
+
+    model = get_model("colorize", weights=None)
+    gray = (255 * texture()).astype(np.uint8)
+    np.testing.assert_array_equal(colorize_array(model, gray), np.repeat(gray[..., None], 3, 2))
+    np.testing.assert_array_equal(predict_ycc(model, gray)[..., 0], gray)
+
+
+def test_colorize_shipped_keeps_luma_exactly():
+    # the YCrCb the model outputs holds the input's Y bit for bit; after the RGB conversion
+    # the luma is within 1 level (uint8 rounding of R, G, B) wherever no channel is clipped
+    _torch()
+    import cv2
+    from flowkit.models import get_weights
+    from flowkit.models.colorize import colorize_frame, predict_ycc
+    from flowkit.models._api import cached_model
+
+    weights = get_weights("colorize")
+    assert weights.path.stat().st_size <= 5 * 2 ** 20
+    assert weights.meta["command"].startswith("flowkit train colorize")
+    assert all("video_train" in source for source in weights.meta["training_data"])
+    rgb = np.stack([(255 * texture(s)).astype(np.uint8) for s in (0, 5, 11)], axis=2)
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    ycc = predict_ycc(cached_model("colorize"), rgb)
+    np.testing.assert_array_equal(ycc[..., 0], cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)[..., 0])
+    out = colorize_frame(gray)
+    assert out.shape == rgb.shape and out.dtype == np.uint8
+    back = cv2.cvtColor(out, cv2.COLOR_RGB2YCrCb)[..., 0].astype(int)
+    inside = ((out > 0) & (out < 255)).all(axis=2)
+    assert np.abs(back - gray)[inside].max() <= 1
+
+
+def test_cli_colorize(tiny_video, tmp_path):
+    _torch()
+    out = tmp_path / "colour.mp4"
+    run = _cli("translate", tiny_video, out, "--op", "colorize", "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert len(list(flowkit.iter_frames(out))) == 6
