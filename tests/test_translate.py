@@ -343,3 +343,20 @@ def test_cli_colorize(tiny_video, tmp_path):
     run = _cli("translate", tiny_video, out, "--op", "colorize", "--quiet")
     assert run.returncode == 0, run.stderr
     assert len(list(flowkit.iter_frames(out))) == 6
+
+
+def test_translate_copies_the_audio(tmp_path):
+    # the same AAC packets in and out (retime's audio companion), and the video's frame count
+    import av
+    from test_retime import write_clip
+
+    frames = [np.repeat((255 * texture(t)).astype(np.uint8)[..., None], 3, 2) for t in range(12)]
+    src = write_clip(tmp_path / "tone.mp4", frames, 24, tone=440)
+    report = flowkit.translate(src, tmp_path / "out.mp4", "equalize", progress=False)
+    assert report["audio"] == "copied" and report["frames"] == 12 and report["cuts"] == []
+    with av.open(str(src)) as a, av.open(str(tmp_path / "out.mp4")) as b:
+        packets_in = [bytes(p) for p in a.demux(a.streams.audio[0]) if p.size]
+        packets_out = [bytes(p) for p in b.demux(b.streams.audio[0]) if p.size]
+    assert packets_out == packets_in
+    report = flowkit.translate(src, tmp_path / "silent.mp4", "equalize", audio=False, progress=False)
+    assert report["audio"] == "dropped" and not flowkit.video.probe_video(tmp_path / "silent.mp4").audio
