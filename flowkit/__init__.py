@@ -43,6 +43,10 @@ _PUBLIC = {
     "interpolate_video": "._interpolate",
     "retime": "._retime",
     "list_estimators": "._estimators",
+    # video translation (issue 12)
+    "temporally_consistent": "._translate",
+    "iter_temporally_consistent": "._translate",
+    "translate": "._translate",
 }
 _SUBMODULES = ("metrics", "io", "video", "visualize", "data", "models")
 

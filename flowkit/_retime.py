@@ -138,12 +138,13 @@ def scene_change(frame0, frame1, previous, threshold):
     """minterpolate's scene-change test: ``(is_cut, mafd)``.
 
     ``mafd`` is the mean absolute difference of the two frames in percent of full scale
-    (every 4th pixel of every 4th row, all channels); a cut needs ``mafd`` and its change
-    from the previous pair's ``previous`` both >= ``threshold``.
+    (``_validate.intensity_range``: 255, 65535, 1.0 for floats; every 4th pixel of every 4th
+    row, all channels); a cut needs ``mafd`` and its change from the previous pair's
+    ``previous`` both >= ``threshold``. Used by ``retime`` and ``temporally_consistent``.
     """
     a = frame0[::4, ::4].astype(np.float32)
     b = frame1[::4, ::4].astype(np.float32)
-    full = 255.0 if frame0.dtype == np.uint8 else 65535.0
+    full = _validate.intensity_range(frame0.dtype)
     mafd = float(np.abs(a - b).mean()) * 100.0 / full
     return min(mafd, abs(mafd - previous)) >= threshold, mafd
 

@@ -79,6 +79,10 @@ CASES = {
     "fill_holes": _case(lambda fk, gray, rgb, flow, pts: fk.fill_holes(rgb, gray > 200)),
     # retime of a 3-frame clip at twice the rate: interpolate's flows, warps, splats, fill
     "retime": lambda: _retime(),
+    # Farneback flows both ways, warps (float32) and the blend of three RGB frames
+    "temporally_consistent": _case(lambda fk, gray, rgb, flow, pts: fk.temporally_consistent(
+        np.stack([np.roll(rgb, s, axis=1) for s in range(3)]),
+        np.stack([np.roll(rgb, s, axis=1) for s in range(3)]))),
 }
 
 
@@ -108,7 +112,8 @@ GROUPS = {
     "warp": ("farneback_gray", "farneback_rgb", "warp_linear", "warp_cubic", "warp_nearest",
              "warp_float32_gray", "warp_float32_rgb", "warp_float64_rgb", "lucas_kanade",
              "lucas_kanade_rgb", "extrapolate", "variational_refinement",
-             "variational_refinement_rgb", "dis_gray", "dis_rgb", "retime"),
+             "variational_refinement_rgb", "dis_gray", "dis_rgb", "retime",
+             "temporally_consistent"),
     "smooth": ("smooth_gaussian", "smooth_gaussian_float64", "smooth_median", "smooth_bilateral"),
     "color": ("flow_to_color",),
     "splat": ("splat_uint8_rgb", "splat_float32_softmax", "splat_float64_rgb"),

@@ -1,4 +1,4 @@
-"""Command line: ``flowkit {demo,flow,predict,retime,train,color,warmup}`` (the same as ``python -m flowkit``).
+"""Command line: ``flowkit {demo,flow,predict,retime,translate,train,color,warmup}`` (the same as ``python -m flowkit``).
 
 Each subcommand is one function (``cmd_*``) that takes the parsed arguments, calls flowkit's
 public functions and reports on stdout what it wrote. Every error is one line on stderr,
@@ -674,6 +674,29 @@ def cmd_retime(args):
     return 0
 
 
+def cmd_translate(args):
+    """``flowkit translate``: a per-frame operation on a video, made temporally consistent."""
+    import flowkit
+
+    source = Path(args.input)
+    if not source.exists():
+        raise FileNotFoundError(f"no such video file: {source}")
+    _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
+    start = time.perf_counter()
+    report = flowkit.translate(source, args.output, args.op, method=args.method,
+                               strength=args.strength, flow=args.flow, codec=args.codec,
+                               crf=args.crf, audio=not args.no_audio,
+                               scene_threshold=None if args.scene_threshold == 0 else args.scene_threshold,
+                               progress=False if args.quiet else None)
+    seconds = time.perf_counter() - start
+    cuts = len(report["cuts"])
+    print(f"wrote {args.output} ({report['frames']} frames, {report['fps']} fps; audio "
+          f"{report['audio']})")
+    print(f"{args.op} per frame, made consistent ({args.method}, strength {args.strength:g}, "
+          f"{args.flow}), {cuts} scene cut{'s' if cuts != 1 else ''} reset, in {seconds:.1f} s")
+    return 0
+
+
 def _train_command(args):
     """The command line that reproduces this training run, every option spelled out."""
     words = ["flowkit", "train", args.model, "--data", *args.data, "--out", args.out]
@@ -690,17 +713,20 @@ def cmd_train(args):
     from .models._api import require_torch
 
     require_torch()
-    from .models.train import train_interp_refine
+    from .models import train
 
     if not args.out.endswith(".safetensors"):
         raise ValueError(f"--out: expected a .safetensors path, got {args.out!r}")
-    meta = train_interp_refine(args.data, args.out, epochs=args.epochs, crop=args.crop,
-                               batch=args.batch, lr=args.lr, device=args.device, resume=args.resume,
-                               seed=args.seed, triplets=args.triplets,
-                               per_triplet=args.crops_per_triplet, shrink=args.shrink,
-                               threads=args.threads,
-                               command=_train_command(args),
-                               progress=not args.quiet and sys.stderr.isatty())
+    options = dict(epochs=args.epochs, crop=args.crop, batch=args.batch, lr=args.lr,
+                   device=args.device, resume=args.resume, seed=args.seed, shrink=args.shrink,
+                   threads=args.threads, command=_train_command(args),
+                   progress=not args.quiet and sys.stderr.isatty())
+    if args.model == "colorize":  # samples are single frames
+        meta = train.train_colorize(args.data, args.out, frames=args.triplets,
+                                    per_frame=args.crops_per_triplet, **options)
+    else:
+        meta = train.train_interp_refine(args.data, args.out, triplets=args.triplets,
+                                         per_triplet=args.crops_per_triplet, **options)
     print(f"wrote {args.out} ({meta['num_params']} parameters, {meta['file_size']} bytes, "
           f"final loss {meta['losses'][-1]:.5f}, {meta['wall_seconds']} s)")
     return 0
@@ -921,21 +947,25 @@ def build_parser():
     p.add_argument("--device", choices=("cpu", "cuda"), help="where warping and splatting run")
     p.set_defaults(run=cmd_retime)
 
+    _add_translate_parser(sub, common)
+
     p = sub.add_parser("train", parents=[common], help="train a learned model (needs flowkit-cv[torch])",
                        description="Train a model of flowkit.models on videos or frame folders "
                                    "and write its weights (safetensors, atomically) with a JSON "
                                    "of metadata beside them; a checkpoint OUT.ckpt after each "
                                    "epoch and the classical inputs of the crops cached in "
                                    "OUT.cache.pt (docs/models.md).")
-    p.add_argument("model", choices=("interp-refine",), help="model to train")
+    p.add_argument("model", choices=("interp-refine", "colorize"), help="model to train")
     p.add_argument("--data", nargs="+", required=True, metavar="DIR_OR_VIDEO",
                    help="video files, folders of videos or folders of frames (training data only)")
     p.add_argument("--out", required=True, help="weights file to write (.safetensors)")
     p.add_argument("--epochs", type=_positive, default=10, help="epochs (default 10)")
     p.add_argument("--crop", type=_integer_from(16), default=128, help="crop size in pixels (default 128)")
     p.add_argument("--batch", type=_positive, default=16, help="batch size (default 16)")
-    p.add_argument("--triplets", type=_positive, default=240, help="triplets to sample (default 240)")
-    p.add_argument("--crops-per-triplet", type=_positive, default=4, help="random crops of each (default 4)")
+    p.add_argument("--triplets", type=_positive, default=240,
+                   help="triplets (interp-refine) or frames (colorize) to sample (default 240)")
+    p.add_argument("--crops-per-triplet", type=_positive, default=4,
+                   help="random crops of each triplet or frame (default 4)")
     p.add_argument("--shrink", type=_positive, default=2,
                    help="downscale the frames by this factor before sampling (default 2)")
     p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam's learning rate (default 1e-3)")
@@ -961,6 +991,37 @@ def build_parser():
     return parser
 
 
+def _add_translate_parser(sub, common):
+    from ._translate import DEFAULT_STRENGTH
+
+    p = sub.add_parser(
+        "translate", parents=[common], help="apply a per-frame operation to a video without flicker",
+        description="Apply OP to every frame of INPUT and remove the flicker of the result "
+                    "(flowkit.translate): each output frame is pulled towards the previous output "
+                    "warped by the flow of the input where that flow is reliable, and restarts at "
+                    "scene cuts. Audio is copied. OUTPUT is written atomically.")
+    p.add_argument("input", help="video file")
+    p.add_argument("output", help="output video file (.mp4, .mov, .mkv, .webm, ...)")
+    p.add_argument("--op", required=True, metavar="NAME_OR_MODULE:FUNC",
+                   help="autocontrast, equalize, colorize (the learned model, needs "
+                        "flowkit-cv[torch]) or package.module:function taking and returning an "
+                        "(H, W, 3) uint8 RGB frame")
+    p.add_argument("--method", choices=("blend", "gradient"), default="blend",
+                   help="blend: per-pixel blend with the warped previous output (default); "
+                        "gradient: Bonneel et al.'s screened Poisson solve")
+    p.add_argument("--strength", type=_number_in(0.999, "a number in (0, 1)"),
+                   default=DEFAULT_STRENGTH,
+                   help=f"pull towards the previous output, 0..1 (default {DEFAULT_STRENGTH})")
+    p.add_argument("--flow", choices=METHODS, default="farneback", help="flow estimator (default farneback)")
+    p.add_argument("--codec", help="video encoder (default by extension, libx264 for .mp4)")
+    p.add_argument("--crf", type=_integer_from(0), default=18,
+                   help="constant rate factor of x264/x265/vp9/av1 (default 18)")
+    p.add_argument("--scene-threshold", type=_number_in(100, "a number in (0, 100]"), default=10.0,
+                   metavar="X", help="scene-cut threshold, mean frame difference in percent (default 10)")
+    p.add_argument("--no-audio", action="store_true", help="drop the audio (default: copied)")
+    p.set_defaults(run=cmd_translate)
+
+
 _PLAIN_ERRORS = (ValueError, TypeError, OSError, ImportError, RuntimeError)
 # library parameter names at the start of a message -> the command-line flag that set them
 _FLAGS = {"path: ": "", "codec: ": "--codec: ", "fps: ": "--fps: ", "step: ": "--step: ",
@@ -969,7 +1030,7 @@ _FLAGS = {"path: ": "", "codec: ": "--codec: ", "fps: ": "--fps: ", "step: ": "-
           "horizon: ": "--horizon: ", "flow_options: ": "--option: ", "src: ": "",
           "dst: ": "OUTPUT: ", "factor: ": "--factor: ", "speed: ": "--speed: ",
           "duration: ": "--duration: ", "segment: ": "--range: ", "crf: ": "--crf: ",
-          "audio: ": "--audio: "}
+          "audio: ": "--audio: ", "op: ": "--op: ", "strength: ": "--strength: "}
 
 
 def _one_line(exc):

@@ -241,3 +241,22 @@ def test_skimage_is_imported_lazily():
             "m.psnr(np.zeros((8, 8)), np.ones((8, 8))); assert 'skimage' not in sys.modules; "
             "m.ssim(np.zeros((8, 8)), np.ones((8, 8))); assert 'skimage.metrics' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_warping_error_against_integer_shifts():
+    # previous shifted 2 px right is frame: with the flow (-2, 0) warp(previous) is frame
+    # exactly except the 2 border columns (replicated); a constant offset c adds exactly c
+    rng = np.random.default_rng(3)
+    previous = rng.random((12, 16, 3))
+    frame = np.roll(previous, 2, axis=1) + 0.125
+    flow = np.zeros((12, 16, 2), np.float32)
+    flow[..., 0] = -2
+    valid = np.ones((12, 16), bool)
+    valid[:, :2] = False
+    assert metrics.warping_error(frame, previous, flow, valid) == pytest.approx(0.125, abs=1e-6)
+    expected = np.abs(frame - np.concatenate([previous[:, :1]] * 2 + [previous[:, :-2]], axis=1))
+    assert metrics.warping_error(frame, previous, flow) == pytest.approx(expected.mean(), abs=1e-6)
+    with pytest.raises(ValueError, match="valid: expected at least one True pixel"):
+        metrics.warping_error(frame, previous, flow, np.zeros((12, 16), bool))
+    with pytest.raises(ValueError, match=r"flow: expected shape \(12, 16, 2\)"):
+        metrics.warping_error(frame, previous, flow[:4])

@@ -207,3 +207,5 @@ def _shipped(stem):
 
 register_model("interp-refine", "flowkit.models.interp_refine:InterpRefine",
                weights={"default": _shipped("interp_refine")})
+register_model("colorize", "flowkit.models.colorize:Colorize",
+               weights={"default": _shipped("colorize")})

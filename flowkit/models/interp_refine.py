@@ -28,6 +28,14 @@ def _conv(cin, cout, stride=1):
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.LeakyReLU(0.1))
 
 
+def pad_to_multiple(x, multiple):
+    """``(N, C, H, W)`` padded at the bottom and right (edge replicated) to multiples of
+    ``multiple`` (the U-Nets' downsampling)."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+
+
 class InterpRefine(nn.Module):
     """A three-level U-Net, ``IN_CHANNELS`` -> (d, r_R, r_G, r_B): ``width`` channels at full
     resolution, ``2 width`` at 1/2 and 1/4 (61k parameters with the default 16).
@@ -52,10 +60,7 @@ class InterpRefine(nn.Module):
 
     def forward(self, x):
         h, w = x.shape[-2:]
-        ph, pw = (-h) % 4, (-w) % 4
-        if ph or pw:
-            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
-        e1 = self.enc1(x)
+        e1 = self.enc1(pad_to_multiple(x, 4))
         e2 = self.enc2(e1)
         e3 = self.enc3(e2)
         d2 = self.dec2(torch.cat([F.interpolate(e3, scale_factor=2.0, mode="bilinear"), e2], 1))

@@ -1,8 +1,11 @@
-"""Training of ``"interp-refine"`` (``flowkit train interp-refine``): triplets sampled from
-videos or frame folders, the classical pipeline's parts computed once per triplet and cached,
-random crops with flips and time reversal, Adam on a Charbonnier loss, atomic checkpoints and
-resume, fixed seeds. See docs/models.md for the run that made the shipped weights."""
+"""Training of the registry's models (``flowkit train MODEL``): samples drawn from videos or
+frame folders, random crops computed once and cached, flips (and for ``"interp-refine"`` time
+reversal), Adam with cosine decay, atomic checkpoints and resume, fixed seeds
+(:func:`train_model`, shared). ``"interp-refine"``: triplets, the classical pipeline's parts,
+a Charbonnier loss; ``"colorize"``: single frames, luma -> chroma, an L1 loss. See
+docs/models.md for the runs that made the shipped weights."""
 
+import itertools
 import json
 import sys
 import time
@@ -89,18 +92,22 @@ def sample_triplets(sources, *, count, gaps=(2, 4), shrink=2, rng):
                 yield a, m, b
 
 
+def flip(batch, rng, flow_keys=()):
+    """Horizontal and vertical flips of every ``(N, C, H, W)`` tensor of ``batch``, each with
+    probability 1/2 (one draw per batch); the u (v) components of ``flow_keys`` change sign."""
+    batch = dict(batch)
+    for axis, sign in ((-1, (-1.0, 1.0)), (-2, (1.0, -1.0))):
+        if rng.random() < 0.5:
+            batch = {k: v.flip(axis) for k, v in batch.items()}
+            for k in flow_keys:
+                batch[k] = batch[k] * torch.tensor(sign).view(1, 2, 1, 1)
+    return batch
+
+
 def augment(batch, rng):
     """Flips (flow signs follow) and time reversal (the roles of the two frames swap), one
     draw per batch."""
-    batch = dict(batch)
-    if rng.random() < 0.5:
-        batch = {k: v.flip(-1) for k, v in batch.items()}
-        for k in ("flow0", "flow1"):
-            batch[k] = batch[k] * torch.tensor([-1.0, 1.0]).view(1, 2, 1, 1)
-    if rng.random() < 0.5:
-        batch = {k: v.flip(-2) for k, v in batch.items()}
-        for k in ("flow0", "flow1"):
-            batch[k] = batch[k] * torch.tensor([1.0, -1.0]).view(1, 2, 1, 1)
+    batch = flip(batch, rng, ("flow0", "flow1"))
     if rng.random() < 0.5:
         for x, y in _SWAP:
             batch[x], batch[y] = batch[y], batch[x]
@@ -114,18 +121,19 @@ def loss_fn(model, batch):
 
 
 def fit(model, crops, *, epochs, batch_size=16, lr=1e-3, seed=0, checkpoint=None, resume=None,
-        device="cpu", progress=True, log=None, until=None):
-    """Train ``model`` on ``crops`` (:func:`crops_from_triplets`); returns the mean loss of
-    each epoch. Checkpoints (model, optimizer, epoch, generator states) are written atomically
-    to ``checkpoint`` after every epoch; ``resume`` continues from one; ``until`` stops after
-    that epoch (as an interrupted run would)."""
+        device="cpu", progress=True, log=None, until=None, loss=loss_fn, augment=augment):
+    """Train ``model`` on ``crops`` (a dict of equally long tensors, e.g.
+    :func:`crops_from_triplets`) with ``loss(model, batch)`` after ``augment(batch, rng)``;
+    returns the mean loss of each epoch. Checkpoints (model, optimizer, epoch, generator
+    states) are written atomically to ``checkpoint`` after every epoch; ``resume`` continues
+    from one; ``until`` stops after that epoch (as an interrupted run would)."""
     from tqdm import tqdm
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    n = len(crops["truth"])
+    n = len(next(iter(crops.values())))
     steps = max(1, n // batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * steps, lr / 20)
     start, losses = 0, []
@@ -145,13 +153,13 @@ def fit(model, crops, *, epochs, batch_size=16, lr=1e-3, seed=0, checkpoint=None
         for step in bar:
             idx = torch.from_numpy(order[step * batch_size:(step + 1) * batch_size])
             batch = augment({k: v[idx].float().to(device) for k, v in crops.items()}, rng)
-            loss = loss_fn(model, batch)
+            value = loss(model, batch)
             optimizer.zero_grad()
-            loss.backward()
+            value.backward()
             optimizer.step()
             scheduler.step()
-            total += loss.item()
-            bar.set_postfix(loss=f"{loss.item():.4f}")
+            total += value.item()
+            bar.set_postfix(loss=f"{value.item():.4f}")
         losses.append(total / steps)
         if log is not None:
             log(f"epoch {epoch + 1}/{epochs}: mean loss {losses[-1]:.5f}")
@@ -180,35 +188,114 @@ def save_weights(model, path, meta):
     return meta
 
 
-def train_interp_refine(data, out, *, epochs=10, crop=128, batch=16, lr=1e-3, device="cpu", resume=None,
-                        seed=0, triplets=240, per_triplet=4, shrink=2, threads=2, cache=None,
-                        command="", progress=True, log=print):
-    """What ``flowkit train interp-refine`` runs: sample triplets from ``data``, compute (or
-    load from ``cache``) the classical parts of random crops, train, write ``out`` and its
-    metadata. Returns the metadata dict."""
+def train_model(name, model, data, out, *, make_crops, loss, augment, epochs, batch, lr, device,
+                resume, seed, threads, cache, command, progress, log, per_sample):
+    """What ``flowkit train`` runs for every model: find the sources under ``data``, make the
+    crops with ``make_crops(sources, rng)`` (or load them from ``cache``, default
+    ``OUT.cache.pt``), :func:`fit`, write ``out`` and its metadata. Returns the metadata."""
     torch.set_num_threads(threads)
     began = time.perf_counter()
     sources = find_sources(data)
     cache = Path(cache) if cache else Path(str(out) + ".cache.pt")
     if cache.is_file():
         crops = torch.load(cache, weights_only=True)
-        log(f"{len(crops['truth'])} crops from the cache {cache}")
+        log(f"{len(next(iter(crops.values())))} crops from the cache {cache}")
     else:
-        rng = np.random.default_rng(seed)
-        found = sample_triplets(sources, count=triplets, shrink=shrink, rng=rng)
-        crops = crops_from_triplets(found, crop=crop, per_triplet=per_triplet, rng=rng)
+        crops = make_crops(sources, np.random.default_rng(seed))
         if not crops:
-            raise ValueError(f"--data: no triplet of at least {crop}x{crop} pixels with motion "
-                             f"found in {', '.join(map(str, sources))}")
+            raise ValueError(f"--data: no sample large enough for the crops found in "
+                             f"{', '.join(map(str, sources))}")
         with atomic_path(cache) as tmp:
             torch.save(crops, tmp)
-        log(f"{len(crops['truth'])} crops of {len(crops['truth']) // per_triplet} triplets "
-            f"in {time.perf_counter() - began:.0f} s, cached in {cache}")
-    model = interp_refine.InterpRefine()
+        count = len(next(iter(crops.values())))
+        log(f"{count} crops of {count // per_sample} samples in "
+            f"{time.perf_counter() - began:.0f} s, cached in {cache}")
     losses = fit(model, crops, epochs=epochs, batch_size=batch, lr=lr, seed=seed, device=device,
-                 checkpoint=str(out) + ".ckpt", resume=resume, progress=progress, log=log)
-    meta = {"model": "interp-refine", "training_data": [str(s) for s in sources],
-            "command": command, "crops": len(crops["truth"]), "epochs": epochs,
+                 checkpoint=str(out) + ".ckpt", resume=resume, progress=progress, log=log,
+                 loss=loss, augment=augment)
+    meta = {"model": name, "training_data": [str(s) for s in sources],
+            "command": command, "crops": len(next(iter(crops.values()))), "epochs": epochs,
             "losses": [round(v, 5) for v in losses],
             "wall_seconds": round(time.perf_counter() - began), "threads": threads}
     return save_weights(model.cpu(), out, meta)
+
+
+def train_interp_refine(data, out, *, epochs=10, crop=128, batch=16, lr=1e-3, device="cpu", resume=None,
+                        seed=0, triplets=240, per_triplet=4, shrink=2, threads=2, cache=None,
+                        command="", progress=True, log=print):
+    """What ``flowkit train interp-refine`` runs: sample triplets from ``data``, compute (or
+    load from ``cache``) the classical parts of random crops, train, write ``out`` and its
+    metadata. Returns the metadata dict."""
+    def make_crops(sources, rng):
+        found = sample_triplets(sources, count=triplets, shrink=shrink, rng=rng)
+        return crops_from_triplets(found, crop=crop, per_triplet=per_triplet, rng=rng)
+
+    return train_model("interp-refine", interp_refine.InterpRefine(), data, out,
+                       make_crops=make_crops, loss=loss_fn, augment=augment, epochs=epochs,
+                       batch=batch, lr=lr, device=device, resume=resume, seed=seed,
+                       threads=threads, cache=cache, command=command, progress=progress,
+                       log=log, per_sample=per_triplet)
+
+
+# --- colorize ------------------------------------------------------------------------------------
+
+def sample_frames(sources, *, count, shrink=2):
+    """About ``count`` RGB frames spread evenly over the sources (every k-th frame of each;
+    shrunk by ``shrink``, area averaging), skipping nearly gray ones (mean distance of the
+    channels from their mean under 2 levels)."""
+    import cv2
+    from ..video import iter_frames, probe_video
+
+    per_source = max(1, count // max(1, len(sources)))
+    for source in sources:
+        # every step-th frame (streamed: a long video is not held in memory)
+        total = probe_video(source).frame_count if source.is_file() else None
+        step = max(1, (total or per_source) // per_source)
+        for f in itertools.islice(iter_frames(source, step=step), per_source):
+            if shrink > 1:
+                f = cv2.resize(f, (f.shape[1] // shrink, f.shape[0] // shrink),
+                               interpolation=cv2.INTER_AREA)
+            if np.abs(f.astype(np.int16) - f.mean(axis=2, keepdims=True)).mean() >= 2:
+                yield f
+
+
+def colorize_crops(frames, *, crop, per_frame, rng):
+    """``per_frame`` random crops of each RGB frame: ``{"luma": (N, 1, crop, crop), "chroma":
+    (N, 2, crop, crop)}`` float16 in [0, 1] (:func:`flowkit.models.colorize.split`)."""
+    from .colorize import split
+
+    crops = {"luma": [], "chroma": []}
+    for frame in frames:
+        h, w = frame.shape[:2]
+        if h < crop or w < crop:
+            continue
+        y, cc = split(frame)
+        y, cc = torch.from_numpy(y)[None, None], torch.from_numpy(cc).permute(2, 0, 1)[None]
+        for _ in range(per_frame):
+            top, left = int(rng.integers(0, h - crop + 1)), int(rng.integers(0, w - crop + 1))
+            crops["luma"].append(y[..., top:top + crop, left:left + crop].half())
+            crops["chroma"].append(cc[..., top:top + crop, left:left + crop].half())
+    return {k: torch.cat(v) for k, v in crops.items()} if crops["luma"] else {}
+
+
+def colorize_loss(model, batch):
+    """Mean absolute chroma error, [0, 1] units."""
+    return (model(batch["luma"].contiguous(memory_format=torch.channels_last))
+            - batch["chroma"]).abs().mean()
+
+
+def train_colorize(data, out, *, epochs=10, crop=128, batch=16, lr=1e-3, device="cpu",
+                   resume=None, seed=0, frames=240, per_frame=4, shrink=2, threads=2, cache=None,
+                   command="", progress=True, log=print):
+    """What ``flowkit train colorize`` runs: sample colour frames from ``data``, random crops
+    of their luma and chroma, train luma -> chroma, write ``out`` and its metadata."""
+    from .colorize import Colorize
+
+    def make_crops(sources, rng):
+        found = sample_frames(sources, count=frames, shrink=shrink)
+        return colorize_crops(found, crop=crop, per_frame=per_frame, rng=rng)
+
+    return train_model("colorize", Colorize(), data, out, make_crops=make_crops,
+                       loss=colorize_loss, augment=flip, epochs=epochs, batch=batch, lr=lr,
+                       device=device, resume=resume, seed=seed, threads=threads, cache=cache,
+                       command=command, progress=progress, log=log, per_sample=per_frame)

@@ -1,0 +1,362 @@
+"""flowkit.temporally_consistent / iter_temporally_consistent / translate and
+``flowkit translate``: references are float64 NumPy recursions with exact flows, analytic
+shifts, a dense float64 solve of the screened Poisson system, and OpenCV for ``equalize``."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import flowkit
+from flowkit import _frame_ops, _translate
+
+H, W, T = 40, 56, 8
+Y, X = np.mgrid[0:H, 0:W]
+
+
+def texture(shift=0.0):
+    """A smooth texture moved ``shift`` px to the right (analytic, float32 in [0.2, 0.8])."""
+    return (0.5 + 0.15 * np.sin((X - shift) / 3.0) * np.cos(Y / 4.0)
+            + 0.15 * np.cos((X - shift) / 5.0 + Y / 7.0)).astype(np.float32)
+
+
+def gains(seed=0, n=T):
+    return np.random.default_rng(seed).uniform(0.7, 1.3, n)
+
+
+def ema(g, s):
+    """The blend recursion on a gain sequence, float64: o_0 = g_0, o_t = g_t + s (o_{t-1} - g_t)."""
+    out = [g[0]]
+    for value in g[1:]:
+        out.append(value + s * (out[-1] - value))
+    return np.array(out)
+
+
+def exact_shift(u):
+    """A flow estimator for a scene moving ``u`` px to the right per frame: the flow from frame
+    t to frame t - 1 is (-u, 0), and (u, 0) back."""
+    def estimate(frame0, frame1):
+        flow = np.zeros(frame0.shape[:2] + (2,), np.float32)
+        sign = -1.0 if estimate.calls % 2 == 0 else 1.0  # called (t, t-1) then (t-1, t)
+        estimate.calls += 1
+        flow[..., 0] = sign * u
+        return flow
+    estimate.calls = 0
+    return estimate
+
+
+def zero_flow(frame0, frame1):
+    return np.zeros(frame0.shape[:2] + (2,), np.float32)
+
+
+# --- the recursion against float64 references ------------------------------------------------
+
+def test_static_scene_blend_is_the_exact_moving_average():
+    # zero flow: warp is the identity, every pixel reliable; output = EMA of the gains (1e-5:
+    # float32 rounding of values <= 1.3 over 8 steps)
+    scene = texture()
+    g = gains()
+    originals = np.stack([scene] * T)
+    processed = (g[:, None, None] * scene).astype(np.float32)
+    out = flowkit.temporally_consistent(originals, processed, flow=zero_flow, strength=0.8)
+    expected = ema(g, 0.8)[:, None, None] * scene.astype(np.float64)
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["blend", "gradient"])
+def test_static_scene_with_random_gains_becomes_near_constant(method):
+    # estimated flow (farneback) on a static scene: the mean frame-to-frame change falls to at
+    # most 0.2 of the per-frame result's. For iid gains the blend's expected ratio is
+    # (1 - s) / sqrt(1 + s) = 0.073 at s = 0.9 (each step moves 1 - s of the way from the
+    # running mean to the new frame); measured 0.058 (blend) and 0.12 (gradient: the texture's
+    # 3-5 px periods are near its screening scale, so part of their flicker stays); 0.2 leaves
+    # room for the sampling of 7 pairs
+    scene = texture()
+    g = gains(1)
+    originals = np.stack([scene] * T)
+    processed = np.clip(g[:, None, None] * scene, 0, 1).astype(np.float32)
+    out = flowkit.temporally_consistent(originals, processed, method=method, strength=0.9)
+    before = np.abs(np.diff(processed, axis=0)).mean()
+    after = np.abs(np.diff(out, axis=0)).mean()
+    assert after <= 0.2 * before, (after, before)
+
+
+def test_moving_scene_keeps_its_motion_with_exact_flow():
+    # the scene moves 1 px right per frame; the output must be the EMA gain times the
+    # *shifted* texture (a ghost of the previous position would differ by up to the texture's
+    # amplitude, 0.3). Columns < T are fed from the left border (unreliable there): skipped
+    g = gains(2)
+    originals = np.stack([texture(t) for t in range(T)])
+    processed = (g[:, None, None] * originals).astype(np.float32)
+    out = flowkit.temporally_consistent(originals, processed, flow=exact_shift(1.0), strength=0.8,
+                                        scene_threshold=None)
+    expected = ema(g, 0.8)[:, None, None] * originals.astype(np.float64)
+    np.testing.assert_allclose(out[:, :, T:], expected[:, :, T:], atol=1e-5)
+
+
+def test_moving_scene_keeps_its_motion_with_estimated_flow():
+    # the same with Farneback on the originals: mean error against the analytic answer below
+    # 0.01 (ghosting by 1 px of a texture with gradients ~0.1 / px would give ~0.05); the
+    # per-frame result's frame-to-frame flicker falls by half
+    g = gains(3)
+    originals = np.stack([texture(t) for t in range(T)])
+    processed = np.clip(g[:, None, None] * originals, 0, 1).astype(np.float32)
+    out = flowkit.temporally_consistent(originals, processed, strength=0.8)
+    expected = ema(g, 0.8)[:, None, None] * originals
+    inner = (slice(None), slice(4, -4), slice(T + 4, -4))
+    assert np.abs(out - expected)[inner].mean() < 0.01
+
+
+def test_scene_cut_resets():
+    a, b = texture(), 1 - texture(3.0) ** 2
+    originals = np.stack([a] * 4 + [b] * 4)
+    processed = (gains(4)[:, None, None] * originals).astype(np.float32)
+    cuts = []
+    out = list(_translate._consistent(iter(originals), iter(processed),
+                                      *_translate._check_options("farneback", None, "blend", 0.8, 10.0),
+                                      cuts=cuts))
+    assert cuts == [4]
+    np.testing.assert_array_equal(out[4], processed[4])
+    np.testing.assert_array_equal(out[0], processed[0])
+    assert not np.array_equal(out[5], processed[5])
+
+
+def test_strength_zero_is_the_processed_video():
+    originals = np.stack([texture(t) for t in range(4)])
+    processed = (gains(5, 4)[:, None, None] * originals).astype(np.float32)
+    for method in ("blend", "gradient"):
+        out = flowkit.temporally_consistent(originals, processed, strength=0.0, method=method)
+        np.testing.assert_array_equal(out, processed)
+
+
+def test_streaming_equals_array_form_exactly():
+    originals = np.stack([(255 * texture(t)).astype(np.uint8) for t in range(5)])
+    processed = np.stack([np.repeat(np.clip(f * g, 0, 255).astype(np.uint8)[..., None], 3, 2)
+                          for f, g in zip(originals, gains(6, 5))])
+    array = flowkit.temporally_consistent(originals, processed, method="gradient")
+    stream = list(flowkit.iter_temporally_consistent(iter(originals), iter(processed),
+                                                     method="gradient"))
+    assert array.dtype == np.uint8 and array.shape == processed.shape
+    np.testing.assert_array_equal(array, np.stack(stream))
+
+
+def test_gradient_solve_matches_dense_float64():
+    # the screened Poisson system (L + k) (O - P) = k w (W - P), L the 4-neighbour Laplacian
+    # with Neumann border, solved densely in float64; the DCT solve is exact: 1e-9
+    rng = np.random.default_rng(7)
+    h, w = 6, 7
+    p = rng.random((h, w, 2)).astype(np.float32)
+    warped = rng.random((h, w, 2)).astype(np.float32)
+    weight = 0.8 * (rng.random((h, w)) > 0.3)
+    n = h * w
+    lap = np.zeros((n, n))
+    for y in range(h):
+        for x in range(w):
+            for dy, dx in ((0, 1), (1, 0)):
+                if y + dy < h and x + dx < w:
+                    i, j = y * w + x, (y + dy) * w + x + dx
+                    lap[i, i] += 1
+                    lap[j, j] += 1
+                    lap[i, j] -= 1
+                    lap[j, i] -= 1
+    k = _translate.SCREENING
+    rhs = k * weight.reshape(n, 1) * (warped - p).reshape(n, 2)
+    expected = p.reshape(n, 2) + np.linalg.solve(lap + k * np.eye(n), rhs)
+    got = _translate._gradient_solve(p, warped, weight)
+    np.testing.assert_allclose(got.reshape(n, 2), expected, atol=1e-9)
+    gray = _translate._gradient_solve(p[..., 0], warped[..., 0], weight)
+    np.testing.assert_allclose(gray.ravel(), expected[:, 0], atol=1e-9)
+
+
+def test_color_processed_from_gray_frames():
+    # a colouriser's case: gray originals, RGB processed frames
+    originals = np.stack([texture(t) for t in range(3)])
+    processed = np.repeat(originals[..., None], 3, axis=3) * np.array([1.0, 0.5, 0.2], np.float32)
+    out = flowkit.temporally_consistent(originals, processed)
+    assert out.shape == (3, H, W, 3)
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"method": "poisson"}, ValueError, "method: expected one of 'blend', 'gradient'"),
+    ({"strength": 1.0}, ValueError, r"strength: expected a number in \[0.0, 1.0\)"),
+    ({"strength": "high"}, TypeError, "strength: expected a real number"),
+    ({"flow": "nope"}, ValueError, "flow: expected one of"),
+    ({"flow_options": {"bogus": 1}}, ValueError, "flow_options: 'bogus' is not an option"),
+    ({"scene_threshold": 0}, ValueError, "scene_threshold: expected a number in"),
+])
+def test_bad_options(kwargs, error, match):
+    video = np.zeros((2, 8, 8), np.float32)
+    with pytest.raises(error, match=match):
+        flowkit.temporally_consistent(video, video, **kwargs)
+
+
+def test_bad_frames():
+    video = np.zeros((3, 8, 8), np.float32)
+    with pytest.raises(ValueError, match=r"processed: expected T, H, W \(3, 8, 8\) of frames, got shape \(2, 8, 8\)"):
+        flowkit.temporally_consistent(video, video[:2])
+    with pytest.raises(ValueError, match=r"frames: expected at least one frame \(T >= 1\)"):
+        flowkit.temporally_consistent(video[:0], video[:0])
+    with pytest.raises(ValueError, match="frames: expected a video"):
+        flowkit.temporally_consistent(video[0, 0], video[0, 0])
+    with pytest.raises(TypeError, match="processed\\[0\\]: expected dtype"):
+        flowkit.temporally_consistent(video, video.astype(bool))
+    with pytest.raises(TypeError, match="frames: expected an iterable"):
+        flowkit.iter_temporally_consistent(3, video)
+    with pytest.raises(ValueError, match="processed: expected as many frames as frames, got 2"):
+        list(flowkit.iter_temporally_consistent(iter(video), iter(video[:2]), flow=zero_flow))
+    with pytest.raises(ValueError, match=r"frames\[1\]: expected the same shape as frames\[0\]"):
+        list(flowkit.iter_temporally_consistent([video[0], video[0, :4]], [video[0], video[0]]))
+    with pytest.raises(ValueError, match=r"processed\[0\]: expected height and width \(8, 8\)"):
+        list(flowkit.iter_temporally_consistent([video[0]], [video[0, :4]]))
+
+
+# --- per-frame operations ----------------------------------------------------------------------
+
+def test_autocontrast_stretches_a_ramp():
+    # a ramp of levels 50..149 over 100 columns: the 1st and 99th percentiles 50.99 and
+    # 148.01 map to 0 and 255 (analytic, rounding: 1 level)
+    frame = np.repeat(np.repeat(np.arange(50, 150, dtype=np.uint8)[None, :, None], 4, 0), 3, 2)
+    out = _frame_ops.autocontrast(frame)
+    low, high = np.percentile(frame, (1, 99))
+    expected = np.clip((frame - low) * 255 / (high - low), 0, 255)
+    assert np.abs(out - expected).max() <= 0.5 + 1e-9
+    assert out.min() == 0 and out.max() == 255
+
+
+def test_equalize_is_opencv_on_gray():
+    import cv2
+
+    rng = np.random.default_rng(8)
+    gray = rng.integers(40, 120, (16, 16), dtype=np.uint8)
+    out = _frame_ops.equalize(np.repeat(gray[..., None], 3, 2))
+    np.testing.assert_array_equal(out[..., 0], cv2.equalizeHist(gray))
+
+
+def test_resolve_errors():
+    with pytest.raises(ValueError, match="op: expected a built-in name"):
+        _frame_ops.resolve("nosuch")
+    with pytest.raises(ValueError, match="op: cannot import module 'no_such_module_xyz'"):
+        _frame_ops.resolve("no_such_module_xyz:f")
+    with pytest.raises(ValueError, match="op: module 'numpy' has no attribute 'nothing_here'"):
+        _frame_ops.resolve("numpy:nothing_here")
+    assert _frame_ops.resolve("numpy:flipud") is np.flipud
+
+
+# --- translate and the command line ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_video(tmp_path_factory):
+    path = tmp_path_factory.mktemp("translate") / "tiny.mp4"
+    with flowkit.VideoWriter(path, 10) as writer:
+        for t in range(6):
+            writer.write(np.repeat((255 * texture(t)).astype(np.uint8)[..., None], 3, 2))
+    return path
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "flowkit", *map(str, args)], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_cli_round_trip(tiny_video, tmp_path):
+    out = tmp_path / "out.mp4"
+    run = _cli("translate", tiny_video, out, "--op", "autocontrast", "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert "wrote" in run.stdout and "6 frames" in run.stdout
+    frames = np.stack(list(flowkit.iter_frames(out)))
+    originals = np.stack(list(flowkit.iter_frames(tiny_video)))
+    assert frames.shape == originals.shape
+    # frame 0 is the per-frame result (autocontrast of the decoded frame), within the
+    # encoder's loss at crf 18 (mean 3 levels)
+    assert np.abs(frames[0].astype(int) - _frame_ops.autocontrast(originals[0])).mean() < 3
+
+
+@pytest.mark.parametrize("op, message", [
+    ("nosuch", "flowkit: error: --op: expected a built-in name"),
+    ("no_such_module_xyz:f", "flowkit: error: --op: cannot import module 'no_such_module_xyz'"),
+    ("numpy:transpose", "flowkit: error: --op: numpy:transpose returned shape (3, 56, 40)"),
+])
+def test_cli_errors_are_one_line(tiny_video, tmp_path, op, message):
+    out = tmp_path / "out.mp4"
+    run = _cli("translate", tiny_video, out, "--op", op)
+    assert run.returncode == 1
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), run.stderr
+    assert not out.exists()
+
+
+def test_cli_missing_op_is_a_usage_error(tiny_video, tmp_path):
+    run = _cli("translate", tiny_video, tmp_path / "out.mp4")
+    assert run.returncode == 2
+    assert "the following arguments are required: --op" in run.stderr
+
+
+# --- the colorize model (torch) ----------------------------------------------------------------
+
+def _torch():
+    return pytest.importorskip("torch", reason="the colorize model needs torch: "
+                                               'pip install "flowkit-cv[torch]"')
+
+
+def test_colorize_untrained_is_gray_and_keeps_luma():
+    # the untrained network's last layer is zero: chroma exactly 128, RGB = the input gray
+    _torch()
+    from flowkit.models import get_model
+    from flowkit.models.colorize import colorize_array, predict_ycc
+
+    model = get_model("colorize", weights=None)
+    gray = (255 * texture()).astype(np.uint8)
+    np.testing.assert_array_equal(colorize_array(model, gray), np.repeat(gray[..., None], 3, 2))
+    np.testing.assert_array_equal(predict_ycc(model, gray)[..., 0], gray)
+
+
+def test_colorize_shipped_keeps_luma_exactly():
+    # the YCrCb the model outputs holds the input's Y bit for bit; after the RGB conversion
+    # the luma is within 1 level (uint8 rounding of R, G, B) wherever no channel is clipped
+    _torch()
+    import cv2
+    from flowkit.models import get_weights
+    from flowkit.models.colorize import colorize_frame, predict_ycc
+    from flowkit.models._api import cached_model
+
+    weights = get_weights("colorize")
+    assert weights.path.stat().st_size <= 5 * 2 ** 20
+    assert weights.meta["command"].startswith("flowkit train colorize")
+    assert all("video_train" in source for source in weights.meta["training_data"])
+    rgb = np.stack([(255 * texture(s)).astype(np.uint8) for s in (0, 5, 11)], axis=2)
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    ycc = predict_ycc(cached_model("colorize"), rgb)
+    np.testing.assert_array_equal(ycc[..., 0], cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)[..., 0])
+    out = colorize_frame(gray)
+    assert out.shape == rgb.shape and out.dtype == np.uint8
+    back = cv2.cvtColor(out, cv2.COLOR_RGB2YCrCb)[..., 0].astype(int)
+    inside = ((out > 0) & (out < 255)).all(axis=2)
+    assert np.abs(back - gray)[inside].max() <= 1
+
+
+def test_cli_colorize(tiny_video, tmp_path):
+    _torch()
+    out = tmp_path / "colour.mp4"
+    run = _cli("translate", tiny_video, out, "--op", "colorize", "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert len(list(flowkit.iter_frames(out))) == 6
+
+
+def test_translate_copies_the_audio(tmp_path):
+    # the same AAC packets in and out (retime's audio companion), and the video's frame count
+    import av
+    from test_retime import write_clip
+
+    frames = [np.repeat((255 * texture(t)).astype(np.uint8)[..., None], 3, 2) for t in range(12)]
+    src = write_clip(tmp_path / "tone.mp4", frames, 24, tone=440)
+    report = flowkit.translate(src, tmp_path / "out.mp4", "equalize", progress=False)
+    assert report["audio"] == "copied" and report["frames"] == 12 and report["cuts"] == []
+    with av.open(str(src)) as a, av.open(str(tmp_path / "out.mp4")) as b:
+        packets_in = [bytes(p) for p in a.demux(a.streams.audio[0]) if p.size]
+        packets_out = [bytes(p) for p in b.demux(b.streams.audio[0]) if p.size]
+    assert packets_out == packets_in
+    report = flowkit.translate(src, tmp_path / "silent.mp4", "equalize", audio=False, progress=False)
+    assert report["audio"] == "dropped" and not flowkit.video.probe_video(tmp_path / "silent.mp4").audio
