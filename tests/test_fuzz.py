@@ -117,6 +117,8 @@ def frames(draw, size=None, batch=True, bad_dtypes=True, special=True, low=1):
     channels = draw(st.sampled_from([None, 1, 3]))
     shape = (height, width) + (() if channels is None else (channels,))
     if batch and draw(st.integers(0, 4)) == 4:
+        if channels is None:  # (2, H, W <= 4) reads as one (H, W, C) image (docs/conventions.md)
+            shape = (height, max(width, 5))
         shape = (2,) + shape
     choices = GOOD_DTYPES + (BAD_DTYPES if bad_dtypes else ())
     dtype = draw(st.sampled_from(choices if draw(st.integers(0, 7)) == 7 else GOOD_DTYPES))
@@ -392,3 +394,55 @@ def test_predict(data):
     assert predicted.shape == (horizon,) + frame.shape and predicted.dtype == frame.dtype
     if finite(stack) and frame.dtype.kind == "f":
         assert np.isfinite(predicted).all()
+
+
+@FUZZ
+@given(data=st.data())
+def test_metrics(data):
+    height, width = data.draw(sizes())
+    flow = data.draw(flows(height, width))
+    truth = data.draw(flows(height, width)) if data.draw(st.booleans()) else flow.copy()
+    if data.draw(st.integers(0, 7)) == 7:  # a mismatched shape
+        truth = truth[:, :-1] if width > 1 else truth[:-1]
+    valid = data.draw(arrays((height, width), np.bool_)) if data.draw(st.booleans()) else None
+    for metric in (flowkit.metrics.endpoint_error, flowkit.metrics.angular_error, flowkit.metrics.fl_all):
+        value = call(metric, flow, truth, valid)
+        if value is not None and finite(flow, truth) and (valid is None or valid.any()):
+            assert np.isfinite(value)
+    image = data.draw(frames(batch=False, size=(height, width)))
+    reference = data.draw(arrays(image.shape, image.dtype))
+    value = call(flowkit.metrics.psnr, image, reference)
+    if value is not None and finite(image, reference):
+        assert not np.isnan(value)  # +inf for equal images
+
+
+@FUZZ
+@given(data=st.data())
+def test_reading_damaged_files(data, tmp_path_factory):
+    """Random bytes, and valid files cut short or with a flipped byte, give ValueError."""
+    folder = tmp_path_factory.mktemp("damaged")
+    flow = data.draw(flows(*data.draw(sizes()), special=False))
+    good = folder / "good.flo"
+    flowkit.write_flo(good, flow)
+    raw = good.read_bytes()
+    damage = data.draw(st.sampled_from(["cut", "flip", "random"]))
+    if damage == "cut":
+        raw = raw[:data.draw(st.integers(0, len(raw) - 1))]
+    elif damage == "flip":
+        index = data.draw(st.integers(0, 11))  # tag, width, height
+        raw = raw[:index] + bytes([raw[index] ^ 0xFF]) + raw[index + 1:]
+    else:
+        raw = data.draw(st.binary(max_size=256))
+    path = folder / "damaged.flo"
+    path.write_bytes(raw)
+    picture = folder / "damaged.mp4"
+    picture.write_bytes(raw)
+    for read in (flowkit.read_flo, lambda p: next(flowkit.iter_frames(p), None)):
+        with time_limit(LIMIT):
+            try:
+                result = read(path if read is flowkit.read_flo else picture)
+            except ValueError as exc:  # file errors start with the file's path or "path: "
+                assert str(exc).startswith((str(folder), "path: ")), str(exc)
+                continue
+        if read is flowkit.read_flo:  # a flip can still describe a valid file (a smaller height)
+            assert result.dtype == np.float32 and result.ndim == 3 and result.shape[2] == 2
