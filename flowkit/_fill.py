@@ -8,6 +8,9 @@ from ._warp import image_layout
 
 METHODS = ("pyramid", "telea", "ns")
 _INPAINT_RADIUS = 3  # pixels around a hole that cv2.inpaint considers
+# cv2.inpaint sums weighted float32 values and extrapolates gradients: known values beyond this
+# overflow to inf and NaN (seen at 1e38 next to values near 1)
+_INPAINT_LIMIT = 2.0 ** 64
 # dtype -> channel counts cv2.inpaint accepts (OpenCV 4 and 5)
 _INPAINT_CHANNELS = {np.dtype(np.uint8): (1, 3), np.dtype(np.uint16): (1,),
                      np.dtype(np.float32): (1,)}
@@ -35,8 +38,8 @@ def fill_holes(image, mask, *, method="pyramid"):
           and channel count, linear time.
         * ``"telea"``, ``"ns"``: ``cv2.inpaint`` with ``INPAINT_TELEA`` (A. Telea, "An image
           inpainting technique based on the fast marching method", 2004) or ``INPAINT_NS``
-          (Bertalmio et al., Navier-Stokes, 2001), radius 3 px, on the image as given (OpenCV
-          reads some values under the mask; NaN or inf there is read as 0). Only what OpenCV
+          (Bertalmio et al., Navier-Stokes, 2001), radius 3 px, with the values under the mask
+          set to 0 (OpenCV reads some of them). Only what OpenCV
           accepts: uint8 with 1 or 3 channels, uint16 or float32 with 1 channel.
 
     Returns
@@ -53,7 +56,8 @@ def fill_holes(image, mask, *, method="pyramid"):
     ValueError
         Unknown method; a mask whose shape does not match the image; an image with no
         known pixel (all True in its mask); NaN or inf outside the mask; a channel count
-        ``cv2.inpaint`` does not take.
+        ``cv2.inpaint`` does not take; with ``"telea"`` / ``"ns"``, values beyond +-2**64
+        outside the mask (OpenCV's float32 sums overflow there).
 
     Notes
     -----
@@ -105,6 +109,11 @@ def fill_holes(image, mask, *, method="pyramid"):
         if bad.any():
             raise ValueError("image: expected finite values outside the mask, got NaN or "
                              "infinity")
+        peak = float(np.abs(np.where(holes[..., None], 0, img)).max(initial=0))
+        if method != "pyramid" and peak > _INPAINT_LIMIT:
+            raise ValueError(f"image: expected values within +-{_INPAINT_LIMIT:.3g} outside the "
+                             f"mask with method={method!r} (cv2.inpaint overflows float32 beyond), "
+                             f"got {peak:.3g}; method='pyramid' takes any finite values")
     if method == "pyramid":
         from .kernels.fill import fill_cpu
 
@@ -140,9 +149,17 @@ def _inpaint(img, holes, method):
     for n in range(img.shape[0]):
         hole = holes[n if holes.shape[0] > 1 else 0]
         frame = img[n]
-        if img.dtype.kind == "f":  # cv2 reads some masked values: NaN there would spread
-            frame = np.where(hole[..., None] & ~np.isfinite(frame), 0, frame)
-        result = cv2.inpaint(frame[..., 0] if img.shape[3] == 1 else frame,
-                             hole.astype(np.uint8), _INPAINT_RADIUS, flag)
+        # cv2 reads some masked values (NaN or 1e38 there would spread): the documented
+        # "values under the mask are ignored" holds only with them set to 0
+        frame = np.where(hole[..., None], np.zeros((), img.dtype), frame)
+        # a single row or column gives NaN or garbage in cv2.inpaint (OpenCV 5.0, seen in
+        # about 1 call in 300 at random): such images are inpainted with a replicated row /
+        # column on each side, which the result drops
+        pad = ((int(frame.shape[0] == 1),) * 2, (int(frame.shape[1] == 1),) * 2)
+        frame = np.pad(frame, pad + ((0, 0),), mode="edge")
+        mask = np.pad(hole, pad, mode="edge").astype(np.uint8)
+        result = cv2.inpaint(frame[..., 0] if img.shape[3] == 1 else frame, mask,
+                             _INPAINT_RADIUS, flag)
+        result = result[pad[0][0]:result.shape[0] - pad[0][1], pad[1][0]:result.shape[1] - pad[1][1]]
         out[n] = result.reshape(img.shape[1:])
     return out

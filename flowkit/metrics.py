@@ -35,7 +35,8 @@ def _flow_pair(flow, gt, valid):
                              f"got {tuple(valid.shape)}")
         mask &= to_host(valid).astype(bool)
     if not mask.any():
-        raise ValueError("valid: no pixel has both valid=True and known ground truth")
+        raise ValueError(f"valid: expected at least one pixel with valid=True and known ground "
+                         f"truth, got none of {mask.size}")
     return flow[mask], gt[mask]
 
 
