@@ -40,6 +40,57 @@ TARGETS = ((9, 0, "a"), (8, 9, ""))
 F64_TARGET = (8, 9, "")  # whose PTX the .f64 counts are taken from
 
 
+# .f64 PTX instructions (sm_89) of each kernel's launches from calls without float64 input (the
+# most over its signatures), where not 0; launches made only for float64 input (a float64
+# image, flow or guide) are float64 by the caller's choice and not pinned.
+# tests/test_cuda_compile.py fails when a count moves: an accidental promotion (an int times a
+# float32, a Python float literal or argument, int / int) raises one; a fix lowers one (then
+# update it here). Why each is there: at the code and in docs/conventions.md, "float64 on the GPU".
+F64_EXPECTED = {
+    # deliberate
+    "warp_cuda._warp_kernel": 143,         # the interp blend in float64 (exact weights; interp.py)
+    "lk_dense_cuda._k_warp": 45,           # warp_pixel: the same blend
+    "variational_cuda._k_warp": 44,        # the same blend
+    "lk_dense_cuda._k_downsample": 33,     # interp.linear_at's blend at scipy's float64 positions
+    "lk_dense_cuda._k_window_solve": 26,   # solve2x2: scikit-image's |det| < 1e-14 needs float64
+    "advect_cuda._trace_kernel": 101,      # extrapolate: positions accumulated in float64 (pysteps)
+    "farneback_cuda._column_kernel": 42,   # float64 window sums, as OpenCV's vsum
+    "farneback_cuda._solve_kernel": 191,   # the same sums and the 2x2 solve
+    "flow_color_cuda._color_kernel": 118,  # float64 transcription of Middlebury's C++
+    "flow_color_cuda._max_radius_kernel": 54,
+    # not deliberate, left for now (causes named where traced; docs/conventions.md)
+    "lk_sparse_cuda._track_kernel": 166,   # float64 position math shared with the CPU tracker
+    "dis_cuda._k_descend": 36,             # EPS = 0.001 (float64) compares, other mixed math
+    "dis_cuda._k_rows": 16,
+    "dis_cuda._k_cols": 13,
+    "dis_cuda._k_densify": 8,              # the w - 1.0 - EPS clamp
+    "farneback_cuda._matrices_kernel": 9,  # not traced
+    "splat_cuda._finish_kernel": 76,       # the float64 int_max argument (rounding to integers)
+    "splat_cuda._splat_kernel": 36,        # footprint() compares with 1e9 in float64
+}
+
+
+def expected_f64(module, name):
+    """The pinned ``.f64`` count of a kernel's float32 launches (see ``F64_EXPECTED``)."""
+    return F64_EXPECTED.get(f"{module.rsplit('.', 1)[-1]}.{name}", 0)
+
+
+def f64_by_kernel(launches, compiled):
+    """``{(module, name): [f32, f64]}``: the largest ``.f64`` count of a kernel's launches from
+    calls without float64 input (None if it has none) and from float64 input only (0 if none).
+
+    ``launches`` from :func:`record_launches`, ``compiled`` from :func:`compile_launches`."""
+    float32 = {(module, name, str(types)): f for (module, name, types), f in launches.items()}
+    rows = {}
+    for module, name, signature, count in compiled["f64"]:
+        row = rows.setdefault((module, name), [None, 0])
+        if float32[module, name, signature]:
+            row[0] = max(row[0] or 0, count)
+        else:
+            row[1] = max(row[1], count)
+    return rows
+
+
 def calls():
     """(label, call) pairs: the CUDA path of every public function over the input kinds and
     options that give a kernel different argument types."""
@@ -181,8 +232,9 @@ def calls():
 
 
 def record_launches(monkeypatch):
-    """Run :func:`calls` with every kernel launch recorded instead of run; return the set of
-    ``(module, kernel name, argument types)``.
+    """Run :func:`calls` with every kernel launch recorded instead of run; return a dict
+    ``{(module, kernel name, argument types): float32}``, ``float32`` telling whether a call
+    without float64 input (data, flow, points) made that launch.
 
     The drivers go on with outputs that no kernel wrote (``cuda.device_array`` gives zeros
     here, so host code reading them sees no NaN). A call that raises is an error of the host
@@ -194,14 +246,16 @@ def record_launches(monkeypatch):
 
     from device_semantics import check_kernel_arguments
 
-    launches = set()
+    launches = {}
     call = sim.FakeCUDAKernel.__call__
+    label = ""
 
     def recording(self, *args):
         if not self._device and sim._kernel_context is None:
             check_kernel_arguments(self.fn.__name__, args)
             types = tuple(numba.typeof(getattr(a, "_ary", a)) for a in args)
-            launches.add((self.fn.__module__, self.fn.__name__, types))
+            key = (self.fn.__module__, self.fn.__name__, types)
+            launches[key] = launches.get(key, False) or "float64" not in label
             return None
         return call(self, *args)
 

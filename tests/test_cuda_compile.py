@@ -46,3 +46,16 @@ def test_every_kernel_is_launched(launches):
 
 def test_every_kernel_compiles_to_cubins(compiled):
     assert not compiled["failures"], "\n".join(compiled["failures"])
+
+
+def test_float64_only_where_pinned(launches, compiled):
+    """Each kernel's ``.f64`` PTX count over its launches from calls without float64 input is
+    the one pinned in ``cuda_compile.F64_EXPECTED`` (0 for all others): an accidental float64
+    promotion (an int times a float32, a Python float literal or argument, int / int) fails
+    here. benchmarks/ptx_f64.py prints the table."""
+    wrong = []
+    for (module, name), (f32, _) in cuda_compile.f64_by_kernel(launches, compiled).items():
+        expected = cuda_compile.expected_f64(module, name)
+        if f32 is not None and f32 != expected:
+            wrong.append(f"{module}.{name}: {f32} .f64 instructions, pinned {expected}")
+    assert not wrong, "\n".join(sorted(wrong))
