@@ -107,12 +107,17 @@ def check_frame_pair(frame0, frame1):
 
 
 def to_nhwc(array, batched, has_channels):
-    """View an image array as ``(N, H, W, C)`` without copying."""
+    """View an image array as ``(N, H, W, C)`` without copying.
+
+    A reshape (adding unit axes never copies), not ``[None]`` / ``[..., None]``: Numba's CUDA
+    device arrays take integer and slice indices only (tests/device_semantics.py).
+    """
+    shape = tuple(array.shape)
     if not batched:
-        array = array[None]
+        shape = (1,) + shape
     if not has_channels:
-        array = array[..., None]
-    return array
+        shape = shape + (1,)
+    return array.reshape(shape)
 
 
 def check_same_shape(name0, array0, name1, array1):

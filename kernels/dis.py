@@ -273,8 +273,8 @@ def densify_pixel(i0, i1, sparse, y, x, stride, psz):
             ym = min(max(np.float32(y) + v, np.float32(0.0)), ymax)
             xl = int(xm)
             yl = int(ym)
-            fx = np.float32(xm - xl)
-            fy = np.float32(ym - yl)
+            fx = xm - np.float32(xl)  # exact in float32 (an int operand would make it float64)
+            fy = ym - np.float32(yl)
             err = np.float32(0.0)
             for c in range(nc):
                 d = (fx * fy * i1[c, yl + 1, xl + 1] + (one - fx) * fy * i1[c, yl + 1, xl]

@@ -3,7 +3,8 @@
 One thread per pixel for each stage: pyramid (vertical pre-blur of the two source rows,
 then horizontal blur + bilinear resize), polynomial expansion (vertical moments into a
 column-padded buffer, then the horizontal pass), and per iteration: normal equations from
-the current flow, vertical window (float64), horizontal window + 2x2 solve into the other
+the current flow, vertical window (float64 sums, as OpenCV's ``vsum``: on purpose), horizontal
+window + 2x2 solve into the other
 flow buffer. The update order is the CPU driver's; only the box sums differ in rounding
 (direct sums here, running sums on the CPU).
 

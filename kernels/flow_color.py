@@ -2,7 +2,8 @@
 
 The per-pixel math runs in float64, as a transcription of the C++ ``computeColor``; flow
 arrives as float32 or float64 ``(N, H, W, 2)``, C-contiguous. ``flow_color_cuda`` calls the
-same functions from CUDA kernels.
+same functions from CUDA kernels, float64 there too on purpose (a display function, run once
+per picture, that reproduces the C++ colours).
 """
 
 import math

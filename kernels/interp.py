@@ -20,6 +20,10 @@ the float-to-int conversions never overflow.
 
 Taps are blended in float64 (Numba types float literals as float64; scalar float64 math
 costs the same as float32 on CPUs), so integer and float32 planes lose nothing in the blend.
+This is deliberate also in the CUDA kernels that sample through here (``warp``, the dense LK
+warp and pyramid, the variational warp): exact weights over speed, 26-143 ``.f64`` PTX
+instructions per pixel, pinned in tests/cuda_compile.py (docs/conventions.md, "float64 on the
+GPU").
 """
 
 import math

@@ -129,20 +129,32 @@ def linear_source(o, scale, n):
 
 
 @njit(cache=True)
-def downsample_at(plane, oy, ox, scale_y, scale_x):
-    """Bilinear resize sample of a 2-D ``plane`` at output pixel (oy, ox)."""
-    h, w = plane.shape
-    yi, fy = linear_source(oy, scale_y, h)
-    xi, fx = linear_source(ox, scale_x, w)
-    return interp.linear_at(plane, yi, xi, fy, fx, interp.BORDER_REPLICATE, 0.0)
+def linear_sources(n_src, n_dst):
+    """``linear_source`` of every output index of an axis resized from ``n_src`` to ``n_dst``:
+    (index int64, fraction float64) tables.
+
+    Computed once per axis on the host (also for the CUDA kernel, which then has no float64
+    coordinate math: the positions are float64 as in scipy, so that the pyramid matches
+    scikit-image's)."""
+    scale = n_src / n_dst
+    idx = np.empty(n_dst, np.int64)
+    frac = np.empty(n_dst, np.float64)
+    for o in range(n_dst):
+        idx[o], frac[o] = linear_source(o, scale, n_src)
+    return idx, frac
 
 
 @njit(cache=True)
-def nearest_source(o, n_src, n_dst):
-    """Source index of ``scipy.ndimage.zoom(order=0, grid_mode=False)``: corners aligned."""
-    if n_dst <= 1:
-        return 0
-    return int(math.floor(o * ((n_src - 1) / (n_dst - 1)) + 0.5))
+def nearest_sources(n_src, n_dst):
+    """Source index of ``scipy.ndimage.zoom(order=0, grid_mode=False)`` (corners aligned) of
+    every output index: an int64 table, computed once per axis on the host (float64 as scipy
+    does: an exact integer formula differs from it at ties)."""
+    idx = np.zeros(n_dst, np.int64)
+    if n_dst > 1:
+        ratio = (n_src - 1) / (n_dst - 1)
+        for o in range(n_dst):
+            idx[o] = int(math.floor(o * ratio + 0.5))
+    return idx
 
 
 @njit(cache=True)
@@ -202,7 +214,11 @@ def normal_terms(gx, gy, u, v, i0, i1w):
 
 @njit(cache=True)
 def solve2x2(axx, axy, ayy, bx, by):
-    """Solve ``[[axx, axy], [axy, ayy]] (u, v) = (bx, by)``; (0, 0) when |det| < 1e-14."""
+    """Solve ``[[axx, axy], [axy, ayy]] (u, v) = (bx, by)``; (0, 0) when |det| < 1e-14.
+
+    float64 on purpose, also in the CUDA kernel ``_k_window_solve``: scikit-image's absolute
+    1e-14 threshold on the determinant is below float32's resolution of products of sums.
+    """
     det = np.float64(axx) * ayy - np.float64(axy) * axy
     if abs(det) < DET_EPS:
         return _ZERO, _ZERO
@@ -375,27 +391,21 @@ def _blur_band(src, weights, border, dst, band, n_bands):
 
 
 def _downsample(src, gain, dst):
-    """``dst[..., c] = gain[c] * resize(src[..., c])`` (``downsample_at``, positions hoisted)."""
+    """``dst[..., c] = gain[c] * resize(src[..., c])`` (bilinear at ``linear_sources``)."""
     run_bands(_downsample_band, src, gain, dst)
 
 
 @njit(nogil=True, cache=True)
 def _downsample_band(src, gain, dst, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`_downsample` (``parallel.run_bands``)."""
-    h, w = src.shape[0], src.shape[1]
-    scale_y = h / dst.shape[0]
-    scale_x = w / dst.shape[1]
-    xis = np.empty(dst.shape[1], np.int64)
-    fxs = np.empty(dst.shape[1], np.float64)
-    for x in range(dst.shape[1]):
-        xis[x], fxs[x] = linear_source(x, scale_x, w)
+    yis, fys = linear_sources(src.shape[0], dst.shape[0])
+    xis, fxs = linear_sources(src.shape[1], dst.shape[1])
     start, stop = band_range(dst.shape[0], band, n_bands)
     for y in range(start, stop):
-        yi, fy = linear_source(y, scale_y, h)
         for c in range(dst.shape[2]):
             plane = src[:, :, c]  # one view per row and channel (views cost refcounting)
             for x in range(dst.shape[1]):
-                dst[y, x, c] = gain[c] * interp.linear_at(plane, yi, xis[x], fy, fxs[x],
+                dst[y, x, c] = gain[c] * interp.linear_at(plane, yis[y], xis[x], fys[y], fxs[x],
                                                           interp.BORDER_REPLICATE, 0.0)
 
 
@@ -410,11 +420,13 @@ def _upscale_flow_band(src, dst, band, n_bands):
     height, width = dst.shape[0], dst.shape[1]
     scale_x = np.float32(width / w)
     scale_y = np.float32(height / h)
+    sy_of = nearest_sources(h, height)
+    sx_of = nearest_sources(w, width)
     start, stop = band_range(height, band, n_bands)
     for y in range(start, stop):
-        sy = nearest_source(y, h, height)
+        sy = sy_of[y]
         for x in range(width):
-            sx = nearest_source(x, w, width)
+            sx = sx_of[x]
             dst[y, x, 0] = src[sy, sx, 0] * scale_x
             dst[y, x, 1] = src[sy, sx, 1] * scale_y
 

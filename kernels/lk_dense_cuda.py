@@ -13,8 +13,8 @@ from numba import cuda
 
 from . import interp
 from .cuda_support import device_function, grid_for
-from .lk_dense import (N_TERMS, derivative, downsample_at, filter_x_at, filter_y_at, median3x3,
-                       nearest_source, normal_terms, pyramid_shapes, pyramid_weights, solve2x2,
+from .lk_dense import (N_TERMS, derivative, filter_x_at, filter_y_at, linear_sources, median3x3,
+                       nearest_sources, normal_terms, pyramid_shapes, pyramid_weights, solve2x2,
                        window_weights)
 from .warp import warp_pixel
 
@@ -22,11 +22,10 @@ _BLOCK = (32, 8, 1)
 
 
 _derivative = device_function(derivative)
-_downsample_at = device_function(downsample_at)
 _filter_x_at = device_function(filter_x_at)
 _filter_y_at = device_function(filter_y_at)
+_linear_at = device_function(interp.linear_at)
 _median3x3 = device_function(median3x3)
-_nearest_source = device_function(nearest_source)
 _normal_terms = device_function(normal_terms)
 _solve2x2 = device_function(solve2x2)
 _warp_pixel = device_function(warp_pixel)
@@ -57,24 +56,26 @@ def _k_filter_y(src, weights, border, dst):
 
 
 @cuda.jit(cache=True)
-def _k_downsample(src, gain, dst):
+def _k_downsample(src, yidx, yfrac, xidx, xfrac, gain, dst):
+    """Bilinear resize at the positions of the host tables of ``lk_dense.linear_sources``;
+    the blend is float64 as every ``interp`` blend (see docs/conventions.md, "float64 on
+    the GPU")."""
     x, y, c = cuda.grid(3)
     if x < dst.shape[1] and y < dst.shape[0] and c < dst.shape[2]:
-        scale_y = src.shape[0] / dst.shape[0]
-        scale_x = src.shape[1] / dst.shape[1]
-        dst[y, x, c] = gain[c] * _downsample_at(src[:, :, c], y, x, scale_y, scale_x)
+        dst[y, x, c] = gain[c] * _linear_at(src[:, :, c], yidx[y], xidx[x], yfrac[y], xfrac[x],
+                                            interp.BORDER_REPLICATE, 0.0)
 
 
 @cuda.jit(cache=True)
-def _k_upscale_flow(src, dst):
+def _k_upscale_flow(src, yidx, xidx, scale_x, scale_y, dst):
+    """Nearest-neighbour upscale at the host tables of ``lk_dense.nearest_sources``, vectors
+    times the size ratios (float32, computed on the host)."""
     x, y = cuda.grid(2)
-    h, w = src.shape[0], src.shape[1]
-    height, width = dst.shape[0], dst.shape[1]
-    if x < width and y < height:
-        sy = _nearest_source(y, h, height)
-        sx = _nearest_source(x, w, width)
-        dst[y, x, 0] = src[sy, sx, 0] * np.float32(width / w)
-        dst[y, x, 1] = src[sy, sx, 1] * np.float32(height / h)
+    if x < dst.shape[1] and y < dst.shape[0]:
+        sy = yidx[y]
+        sx = xidx[x]
+        dst[y, x, 0] = src[sy, sx, 0] * scale_x
+        dst[y, x, 1] = src[sy, sx, 1] * scale_y
 
 
 @cuda.jit(cache=True)
@@ -143,7 +144,10 @@ def _reduce(image, shape, weights, gain):
     _k_filter_y[grid, _BLOCK](image, weights, interp.BORDER_REFLECT, tmp)
     _k_filter_x[grid, _BLOCK](tmp, weights, interp.BORDER_REFLECT, smooth)
     out = cuda.device_array(tuple(shape) + (n_ch,), np.float32)
-    _k_downsample[grid_for(_BLOCK, shape[1], shape[0], n_ch), _BLOCK](smooth, gain, out)
+    (yidx, yfrac), (xidx, xfrac) = (tuple(cuda.to_device(t) for t in linear_sources(n, m))
+                                    for n, m in ((height, shape[0]), (width, shape[1])))
+    _k_downsample[grid_for(_BLOCK, shape[1], shape[0], n_ch), _BLOCK](smooth, yidx, yfrac, xidx,
+                                                                     xfrac, gain, out)
     return out
 
 
@@ -172,7 +176,10 @@ def _ilk_pair(frame0, frame1, init_flow, radius, num_warp, gaussian, prefilter, 
         grid2 = grid_for(_BLOCK, w, h)
         target = out if level == 0 else cuda.device_array((h, w, 2), np.float32)
         if tuple(flow.shape[:2]) != (h, w):
-            _k_upscale_flow[grid2, _BLOCK](flow, target)
+            fh, fw = flow.shape[:2]
+            _k_upscale_flow[grid2, _BLOCK](flow, cuda.to_device(nearest_sources(fh, h)),
+                                           cuda.to_device(nearest_sources(fw, w)),
+                                           np.float32(w / fw), np.float32(h / fh), target)
         else:
             target.copy_to_device(flow)
         flow = target

@@ -228,10 +228,11 @@ def sobel_tensor_pixel(img, y, x, scale):
     sxx = np.float32(0.0)
     sxy = np.float32(0.0)
     syy = np.float32(0.0)
+    two = np.float32(2.0)  # an int 2 would promote the float32 sums to float64
     for c in range(img.shape[2]):
-        dx = ((img[ym, xp, c] - img[ym, xm, c]) + 2 * (img[y, xp, c] - img[y, xm, c])
+        dx = ((img[ym, xp, c] - img[ym, xm, c]) + two * (img[y, xp, c] - img[y, xm, c])
               + (img[yp, xp, c] - img[yp, xm, c])) * scale
-        dy = ((img[yp, xm, c] - img[ym, xm, c]) + 2 * (img[yp, x, c] - img[ym, x, c])
+        dy = ((img[yp, xm, c] - img[ym, xm, c]) + two * (img[yp, x, c] - img[ym, x, c])
               + (img[yp, xp, c] - img[ym, xp, c])) * scale
         sxx += dx * dx
         sxy += dx * dy

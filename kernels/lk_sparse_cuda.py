@@ -168,6 +168,10 @@ def _window_sums(mode, img0, gx0, gy0, img1, base0, base1, stride, C, a0, b0, a1
     return s0, s1, s2
 
 
+# float64 (166 .f64 PTX instructions, pinned in tests/cuda_compile.py): the position math
+# (Python float literals, float64 eps2 / thresholds) and hessian_check mirror the CPU tracker's
+# track_one, which is float64; moving both to float32 (as OpenCV's Point2f) needs the OpenCV
+# status-parity checks rerun and is left (issue 14).
 @cuda.jit
 def _track_kernel(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h, max_iter, eps2,
                   min_eig_threshold, eig_scale, out, status, err):

@@ -461,3 +461,26 @@ def test_pure_noise_is_tracked_as_texture():
     assert not flowkit.lucas_kanade_sparse(0.5 + 1e-5 * n0, 0.5 + 1e-5 * n1, pts, win_size=9,
                                            max_level=1, normalize=False)[1].any()
     assert len(flowkit.good_features(n0, 50, 0.01, 3)) == 50  # noise peaks are corners
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_corner_response_is_float32_within_rounding_of_float64(channels):
+    # sobel_tensor_pixel (image borders; every pixel of colour images; every pixel on the GPU)
+    # is float32 throughout (an int 2 once promoted it to float64, also in the CUDA kernel):
+    # a float64 NumPy reference of the Sobel structure tensor, 3x3 box sums (reflect-101) and
+    # the smaller eigenvalue / 2 agrees to 2e-6 of the largest response (float32 rounding of
+    # sums of ~30 products)
+    img = np.random.default_rng(7).random((23, 31, channels)).astype(np.float32)
+    scale = 1.0 / 12.0
+    eig = lk.corner_response(img, np.float32(scale))
+    p = np.pad(img.astype(np.float64), ((1, 1), (1, 1), (0, 0)), mode="reflect")
+    dx = ((p[:-2, 2:] - p[:-2, :-2]) + 2 * (p[1:-1, 2:] - p[1:-1, :-2]) + (p[2:, 2:] - p[2:, :-2])) * scale
+    dy = ((p[2:, :-2] - p[:-2, :-2]) + 2 * (p[2:, 1:-1] - p[:-2, 1:-1]) + (p[2:, 2:] - p[:-2, 2:])) * scale
+
+    def box(t):
+        q = np.pad(t.sum(axis=-1), 1, mode="reflect")
+        return sum(q[i:i + t.shape[0], j:j + t.shape[1]] for i in range(3) for j in range(3))
+
+    a, b, c = 0.5 * box(dx * dx), box(dx * dy), 0.5 * box(dy * dy)
+    ref = (a + c) - np.sqrt((a - c) ** 2 + b * b)
+    np.testing.assert_allclose(eig, ref, rtol=0, atol=2e-6 * np.abs(ref).max())
