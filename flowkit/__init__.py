@@ -43,6 +43,9 @@ _PUBLIC = {
     "interpolate_video": "._interpolate",
     "retime": "._retime",
     "list_estimators": "._estimators",
+    # scale-out on Dask (flowkit-cv[dask])
+    "batch": "._batch",
+    "BatchReport": "._batch",
 }
 _SUBMODULES = ("metrics", "io", "video", "visualize", "data", "models")
 

@@ -50,6 +50,8 @@ class RetimeReport:
     audio : str
         What happened to the audio: ``"copied"``, ``"stretched"``, ``"dropped"``, or ``"none"``
         (the input has no audio stream).
+    start_frame : int
+        Index on the whole output timeline of the first frame written (0 unless ``part``).
     """
 
     path: Path
@@ -60,6 +62,7 @@ class RetimeReport:
     size: tuple
     cuts: list
     audio: str
+    start_frame: int = 0
 
 
 def _rational(name, value, *, allow_zero=False):
@@ -95,6 +98,19 @@ def _check_segment(segment):
     if end is not None and end <= start:
         raise ValueError(f"segment: expected start < end, got {float(start):g} to {float(end):g} s")
     return start, end
+
+
+def _check_part(part):
+    if part is None:
+        return None
+    if not isinstance(part, (tuple, list)) or len(part) != 2:
+        raise TypeError(f"part: expected None or a (start, stop) pair of seconds, got "
+                        f"{_validate.describe(part)}")
+    start = _rational("part[0]", part[0], allow_zero=True)
+    stop = None if part[1] is None else _rational("part[1]", part[1])
+    if stop is not None and stop <= start:
+        raise ValueError(f"part: expected start < stop, got {float(start):g} to {float(stop):g} s")
+    return start, stop
 
 
 class Timeline:
@@ -149,7 +165,8 @@ def _output_format(codec, info, depth):
 
 def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segment=None,
            method="splat", flow="dis", flow_options=None, codec=None, crf=18,
-           audio=None, scene_threshold=DEFAULT_SCENE_THRESHOLD, device=None, progress=None):
+           audio=None, scene_threshold=DEFAULT_SCENE_THRESHOLD, device=None, progress=None,
+           part=None, _lossless=False):
     """Change the frame rate and/or the playback speed of a video file by interpolation.
 
     Output frame k is at exactly ``k / fps`` seconds; it shows the input at the source time
@@ -218,6 +235,14 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     progress : bool or None
         A tqdm progress bar on stderr (frames, fps, ETA). None (default): shown when stderr
         is a terminal.
+    part : (start, stop), optional
+        Write only the part of the output timeline made from the input pairs whose first frame
+        is at ``start`` <= time < ``stop`` seconds from the input's first frame (``stop`` None:
+        to the end, the last frame's tail included): the frames the whole run would write there,
+        identical, ``start_frame`` in the report giving their place. Decoding starts at the
+        keyframe before ``start`` (the frame before it sets the scene test's state). For
+        splitting one video across processes (``flowkit.batch(chunk_frames=)``); needs
+        ``audio="drop"`` or an input without audio.
 
     Returns
     -------
@@ -260,7 +285,7 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     """
     from ._interpolate import METHODS, _estimator_options
     from ._estimators import get_estimator
-    from .video import encoder_name, open_input, _info
+    from .video import open_input, _info
 
     src, dst = Path(src), Path(dst)
     if fps is not None and factor is not None:
@@ -280,9 +305,7 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         from .models._api import cached_model
 
         cached_model("interp-refine")
-    if codec is None:
-        codec = "libvpx-vp9" if Path(dst).suffix.lower() == ".webm" else "libx264"
-    codec = encoder_name(codec)
+    codec = _default_codec(codec, dst)
     crf = _validate.check_int("crf", crf, min_value=0, max_value=63)
     if audio is not None:
         audio = _validate.check_choice("audio", audio, AUDIO_MODES)
@@ -293,6 +316,9 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         _validate.check_choice("device", device, ("cpu", "cuda"))
     if progress is not None:
         progress = _validate.check_bool("progress", progress)
+    part = _check_part(part)
+    if part is not None and audio not in (None, "drop"):
+        raise ValueError(f"audio: a part of the timeline has no audio; expected 'drop', got {audio!r}")
     if not src.exists():
         raise FileNotFoundError(f"src: no such video file: {src}")
     if src.is_dir():
@@ -309,13 +335,15 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         return _retime(container, stream, info, dst, out_fps=out_fps, factor=factor,
                        speed=speed, duration=duration, segment=segment, method=method, flow=flow,
                        flow_options=flow_options, codec=codec, crf=crf, audio=audio,
-                       scene_threshold=scene_threshold, device=device, progress=progress, src=src)
+                       scene_threshold=scene_threshold, device=device, progress=progress, src=src,
+                       part=part, lossless=_lossless)
     finally:
         container.close()
 
 
 def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, segment, method,
-            flow, flow_options, codec, crf, audio, scene_threshold, device, progress, src):
+            flow, flow_options, codec, crf, audio, scene_threshold, device, progress, src, part,
+            lossless):
     from .video import audio_track
 
     if info.frame_rate is None and out_fps is None:
@@ -336,7 +364,7 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
     timeline = Timeline(speed, start, end)
     changed = speed != 1
     if audio is None:
-        audio = "stretch" if changed else "copy"
+        audio = "drop" if part is not None else "stretch" if changed else "copy"
     if audio == "copy" and changed:
         raise ValueError(f"audio: cannot copy the audio when the duration changes (speed "
                          f"{float(speed):g}); use 'stretch' or 'drop'")
@@ -354,15 +382,17 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
     try:
         return _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt,
                        depth, total, track, audio_done, method, flow, flow_options, device,
-                       scene_threshold, progress, src)
+                       scene_threshold, progress, src, part, lossless)
     finally:
         if track is not None:
             track.input.close()  # closed already after a success; on errors here
 
 
 def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt, depth, total,
-            track, audio_done, method, flow, flow_options, device, scene_threshold, progress, src):
-    """Decode, retime and encode: the loop of :func:`retime`."""
+            track, audio_done, method, flow, flow_options, device, scene_threshold, progress, src,
+            part=None, lossless=False):
+    """Decode, retime and encode: the loop of :func:`retime` (with ``part``: of the pairs whose
+    first frame lies in it, decoding from the keyframe before it)."""
     from tqdm import tqdm
 
     from .video import ODD_SIZE_ENCODERS, VideoWriter, decode, pad_even
@@ -372,12 +402,22 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
     pad = subsampled and codec not in ODD_SIZE_ENCODERS  # x264 / x265 need even sizes
     show = sys.stderr.isatty() if progress is None else progress
     frame_format = _frame_format(info.pix_fmt, pix_fmt, depth)
+    origin = None
+    if part is not None:  # the first frame's time, then the keyframe before the part
+        origin = next(decode(container, stream, depth=depth, upright=False,
+                             frame_format=frame_format))[0]
+        container.seek(math.ceil((origin + part[0]) / info.time_base) - 1, stream=stream,
+                       backward=True)
     frames = decode(container, stream, depth=depth, upright=False, frame_format=frame_format)
     luma = frame_format is not None  # the scene test on Y alone, as minterpolate's
     written = interpolated = 0
+    start_frame = None
     cuts = []
-    with VideoWriter(dst, out_fps, codec=codec, crf=crf, pix_fmt=pix_fmt, rotation=info.rotation,
-                     color=_color_tags(stream), frame_format=frame_format) as writer, \
+    options = dict(codec=codec, crf=crf, pix_fmt=pix_fmt, rotation=info.rotation,
+                   color=_color_tags(stream), frame_format=frame_format)
+    if lossless:  # the frames the encoder would get, for join_parts to encode
+        options = _lossless_options(frame_format, depth)
+    with VideoWriter(dst, out_fps, **options) as writer, \
             tqdm(total=total, unit="frame", desc="retime", file=sys.stderr, disable=not show) as bar:
         if track is not None:
             writer._companions.append(track)
@@ -388,17 +428,25 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
             written += 1
             bar.update()
 
-        origin = previous = None
+        previous = None
         k = 0  # next output frame
         mafd = 0.0
         for time, frame in frames:
-            if origin is None:
-                origin, previous = time, (Fraction(0), frame)
+            if previous is None:
+                origin = time if origin is None else origin
+                previous = (time - origin, frame)
                 if track is not None:
                     track.set_origin(origin)
+                while timeline.source(k / out_fps)[0] < time - origin - tolerance:
+                    k += 1  # output frames of the pairs before the part
                 continue
             t0, frame0 = previous
             t1 = time - origin
+            if part is not None and part[1] is not None and t0 >= part[1]:
+                break
+            wanted = part is None or t0 >= part[0]
+            if wanted and start_frame is None:
+                start_frame = k
             # output frames whose source time lies in [t0, t1)
             pending = []
             while True:
@@ -413,8 +461,11 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
             if scene_threshold is not None:
                 cut, mafd = (scene_change(frame0[..., 0], frame[..., 0], mafd, scene_threshold) if luma
                              else scene_change(frame0, frame, mafd, scene_threshold))
-                if cut:
+                if cut and wanted:
                     cuts.append(t1)
+            if not wanted:  # before the part: only the scene test's state
+                previous = (t1, frame)
+                continue
             between = any(inside and alpha > 0 for alpha, inside in pending)
             same = between and np.array_equal(frame0, frame)  # a still: nothing to interpolate
             times = sorted({float(alpha) for alpha, inside in pending
@@ -430,18 +481,22 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
                     emit(pair.at(float(alpha)))
                     interpolated += 1
             previous = (t1, frame)
-        if origin is None:
+        if previous is None:
             raise ValueError(f"src: could not decode any frame from {src}")
-        # the last frame lasts one frame period (its own duration is rarely stored)
-        t_last, last = previous
-        period = 1 / info.frame_rate if info.frame_rate else 1 / out_fps
-        end_time = t_last + period
-        while timeline.source(k / out_fps)[0] < end_time - tolerance:
-            emit(last)
-            k += 1
+        if part is None or part[1] is None or previous[0] < part[1]:
+            # the last frame lasts one frame period (its own duration is rarely stored)
+            t_last, last = previous
+            period = 1 / info.frame_rate if info.frame_rate else 1 / out_fps
+            end_time = t_last + period
+            if start_frame is None:
+                start_frame = k
+            while timeline.source(k / out_fps)[0] < end_time - tolerance:
+                emit(last)
+                k += 1
         size = (writer._size[1], writer._size[0])
     return RetimeReport(path=dst, frames=written, interpolated=interpolated, fps=out_fps,
-                        duration=written / out_fps, size=size, cuts=cuts, audio=audio_done)
+                        duration=written / out_fps, size=size, cuts=cuts, audio=audio_done,
+                        start_frame=start_frame or 0)
 
 
 class _Pair:
@@ -472,6 +527,55 @@ class _Pair:
                     self.flows = aux["flow01"], aux["flow10"]
             self.cache = dict(zip(chunk, results))
         return self.cache[t]
+
+
+def _default_codec(codec, dst):
+    """The encoder: ``codec`` (an FFmpeg name or FourCC), else libvpx-vp9 for ``.webm`` and
+    libx264 for every other extension (as FFmpeg picks for .mp4, .mkv and .mov)."""
+    from .video import encoder_name
+
+    if codec is None:
+        codec = "libvpx-vp9" if Path(dst).suffix.lower() == ".webm" else "libx264"
+    return encoder_name(codec)
+
+
+def _lossless_options(frame_format, depth):
+    """VideoWriter options that store the frames bit-exactly (FFV1): YUV planes as they are
+    (full-range ones labelled limited: the same bytes, FFV1 has no yuvj444p), RGB as GBR."""
+    if frame_format is None:
+        return dict(codec="ffv1", pix_fmt="gbrp" if depth == 8 else "gbrp16le")
+    plain = frame_format.replace("yuvj", "yuv")
+    return dict(codec="ffv1", pix_fmt=plain, frame_format=plain)
+
+
+def join_parts(src, dst, parts, fps, *, codec=None, crf=18):
+    """Encode the parts a retime of ``src`` wrote losslessly (``retime(part=..., _lossless=True)``,
+    in timeline order) into ``dst`` as one file, with the settings :func:`retime` would use:
+    the encoder gets the very frames it gets in a single run, so the result is the same.
+    Audio is not carried. Returns the number of frames written."""
+    from .video import VideoWriter, _info, decode, open_input
+
+    codec = _default_codec(codec, dst)
+    container, stream = open_input(src)
+    try:
+        info, color = _info(container, stream), _color_tags(stream)
+    finally:
+        container.close()
+    depth = 16 if info.bit_depth > 8 else 8
+    pix_fmt = _output_format(codec, info, depth)
+    frame_format = _frame_format(info.pix_fmt, pix_fmt, depth)
+    stored = _lossless_options(frame_format, depth).get("frame_format")
+    with VideoWriter(dst, fps, codec=codec, crf=crf, pix_fmt=pix_fmt, rotation=info.rotation,
+                     color=color, frame_format=frame_format) as writer:
+        for path in parts:
+            container, stream = open_input(path)
+            try:
+                for _, frame in decode(container, stream, depth=depth, upright=False,
+                                       frame_format=stored):
+                    writer.write(frame)
+            finally:
+                container.close()
+    return writer.frame_count
 
 
 def _frame_format(in_fmt, out_fmt, depth):
