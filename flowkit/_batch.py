@@ -69,12 +69,32 @@ class Job:
     run: object
     suffix: str = None
     chunked: bool = False
+    public: str = None  # the public function whose keywords the options may also be
+
+    def check(self, options):
+        """Raise ValueError for an option neither ``run`` nor the public function takes."""
+        import importlib
+        import inspect
+
+        functions = [self.run] + ([getattr(importlib.import_module("flowkit"), self.public)]
+                                  if self.public else [])
+        names = set()
+        for function in functions:
+            parameters = list(inspect.signature(function).parameters.values())
+            if any(p.kind is p.VAR_KEYWORD for p in parameters) and not self.public:
+                return  # a custom job: its options are its own business
+            names |= {p.name for p in parameters[2:] if p.kind is not p.VAR_KEYWORD}
+        names -= {"progress", "part", "_lossless"}
+        unknown = sorted(set(options) - names)
+        if unknown:
+            raise ValueError(f"job_options: unknown option {', '.join(unknown)}; expected some of "
+                             f"{', '.join(sorted(names))}")
 
 
 # the job table: a job is one entry (``translate`` joins as ``Job(_translate_job)``)
 JOBS = {
-    "retime": Job(_retime_job, chunked=True),
-    "predict": Job(_predict_job, suffix=".mp4"),
+    "retime": Job(_retime_job, chunked=True, public="retime"),
+    "predict": Job(_predict_job, suffix=".mp4", public="predict"),
     "flow": Job(_flow_job, suffix=".mp4"),
 }
 
@@ -304,6 +324,7 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
         raise ValueError(f"job: expected one of {', '.join(JOBS)} or a callable, got {job!r}")
     if job == "predict" and "horizon" not in job_options:
         raise ValueError("horizon: the predict job needs horizon=N (frames to predict)")
+    spec.check(job_options)
     retries = _validate.check_int("retries", retries, min_value=0)
     resume = _validate.check_bool("resume", resume)
     progress = _validate.check_bool("progress", progress)
@@ -320,6 +341,10 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
 
     client, threads, owned = _client(scheduler, workers, threads_per_worker)
     try:
+        if progress and getattr(client, "dashboard_link", None):
+            import sys
+
+            print(f"flowkit batch: Dask dashboard at {client.dashboard_link}", file=sys.stderr)
         frames, done, failed = _run(client, spec, todo, threads, retries, chunk_frames,
                                     job_options, progress)
         dashboard = getattr(client, "dashboard_link", None)
