@@ -87,30 +87,19 @@ def _rational(name, value, *, allow_zero=False):
     return value
 
 
-def _check_segment(segment):
+def _check_segment(segment, name="segment"):
+    """``segment`` (or retime's ``part``): None or a ``(start, end)`` pair of seconds, start
+    None for 0, end None for the end of the input."""
     if segment is None:
         return None
     if not isinstance(segment, (tuple, list)) or len(segment) != 2:
-        raise TypeError(f"segment: expected None or a (start, end) pair of seconds, got "
+        raise TypeError(f"{name}: expected None or a (start, end) pair of seconds, got "
                         f"{_validate.describe(segment)}")
-    start = Fraction(0) if segment[0] is None else _rational("segment[0]", segment[0], allow_zero=True)
-    end = None if segment[1] is None else _rational("segment[1]", segment[1])
+    start = Fraction(0) if segment[0] is None else _rational(f"{name}[0]", segment[0], allow_zero=True)
+    end = None if segment[1] is None else _rational(f"{name}[1]", segment[1])
     if end is not None and end <= start:
-        raise ValueError(f"segment: expected start < end, got {float(start):g} to {float(end):g} s")
+        raise ValueError(f"{name}: expected start < end, got {float(start):g} to {float(end):g} s")
     return start, end
-
-
-def _check_part(part):
-    if part is None:
-        return None
-    if not isinstance(part, (tuple, list)) or len(part) != 2:
-        raise TypeError(f"part: expected None or a (start, stop) pair of seconds, got "
-                        f"{_validate.describe(part)}")
-    start = _rational("part[0]", part[0], allow_zero=True)
-    stop = None if part[1] is None else _rational("part[1]", part[1])
-    if stop is not None and stop <= start:
-        raise ValueError(f"part: expected start < stop, got {float(start):g} to {float(stop):g} s")
-    return start, stop
 
 
 class Timeline:
@@ -316,7 +305,7 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         _validate.check_choice("device", device, ("cpu", "cuda"))
     if progress is not None:
         progress = _validate.check_bool("progress", progress)
-    part = _check_part(part)
+    part = _check_segment(part, "part")
     if part is not None and audio not in (None, "drop"):
         raise ValueError(f"audio: a part of the timeline has no audio; expected 'drop', got {audio!r}")
     if not src.exists():

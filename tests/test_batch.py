@@ -226,6 +226,15 @@ def test_bad_arguments(clips, tmp_path):
         flowkit.batch("predict", clips, tmp_path)
     with pytest.raises(ValueError, match="workers: only for the local cluster"):
         flowkit.batch("retime", clips, tmp_path / "o", scheduler="tcp://127.0.0.1:1", workers=2)
+    with pytest.raises(ValueError, match="threads_per_worker: expected"):
+        flowkit.batch("retime", clips, tmp_path / "o", threads_per_worker=10 ** 6)
+    with pytest.raises(ValueError, match="part: expected start < end, got 1 to 0.5 s"):
+        flowkit.retime(clips[0], tmp_path / "p.mkv", part=(1, 0.5))
+    with pytest.raises(TypeError, match="part: expected None or a \\(start, end\\) pair"):
+        flowkit.retime(clips[0], tmp_path / "p.mkv", part=1)
+    with pytest.raises(ValueError, match="audio: a part of the timeline has no audio"):
+        flowkit.retime(clips[0], tmp_path / "p.mkv", part=(0, 1), audio="copy")
+    assert not list(tmp_path.glob("*.mkv"))
 
 
 def test_import_flowkit_does_not_import_dask():
