@@ -436,12 +436,12 @@ def _retime_part(src, dst, **options):
 
 
 def _join(src, dst, paths, reports, options):
-    """Encode the lossless parts into ``dst`` (atomically), then remove them."""
+    """Encode the lossless parts into ``dst`` (atomically), then remove them (after a failure
+    they stay for a retry; :func:`_run` removes them if the input fails for good)."""
     from ._retime import join_parts
 
-    try:
-        return join_parts(src, dst, paths, reports[0].fps, codec=options.get("codec"),
-                          crf=options.get("crf", 18))
-    finally:
-        for path in paths:
-            Path(path).unlink(missing_ok=True)
+    frames = join_parts(src, dst, paths, reports[0].fps, codec=options.get("codec"),
+                        crf=options.get("crf", 18))
+    for path in paths:
+        Path(path).unlink(missing_ok=True)
+    return frames
