@@ -47,6 +47,9 @@ _PUBLIC = {
     "temporally_consistent": "._translate",
     "iter_temporally_consistent": "._translate",
     "translate": "._translate",
+    # scale-out on Dask (flowkit-cv[dask])
+    "batch": "._batch",
+    "BatchReport": "._batch",
 }
 _SUBMODULES = ("metrics", "io", "video", "visualize", "data", "models")
 

@@ -54,6 +54,8 @@ class RetimeReport:
         at speed 1), ``"dropped"``, or ``"none"`` (the input has no audio stream).
     audio_tracks : int
         Audio streams written (every audio stream of the input, in its order; 0 when dropped).
+    start_frame : int
+        Index on the whole output timeline of the first frame written (0 unless ``part``).
     """
 
     path: Path
@@ -65,6 +67,7 @@ class RetimeReport:
     cuts: list
     audio: str
     audio_tracks: int = 0
+    start_frame: int = 0
 
 
 def _rational(name, value, *, allow_zero=False):
@@ -89,16 +92,18 @@ def _rational(name, value, *, allow_zero=False):
     return value
 
 
-def _check_segment(segment):
+def _check_segment(segment, name="segment"):
+    """``segment`` (or retime's ``part``): None or a ``(start, end)`` pair of seconds, start
+    None for 0, end None for the end of the input."""
     if segment is None:
         return None
     if not isinstance(segment, (tuple, list)) or len(segment) != 2:
-        raise TypeError(f"segment: expected None or a (start, end) pair of seconds, got "
+        raise TypeError(f"{name}: expected None or a (start, end) pair of seconds, got "
                         f"{_validate.describe(segment)}")
-    start = Fraction(0) if segment[0] is None else _rational("segment[0]", segment[0], allow_zero=True)
-    end = None if segment[1] is None else _rational("segment[1]", segment[1])
+    start = Fraction(0) if segment[0] is None else _rational(f"{name}[0]", segment[0], allow_zero=True)
+    end = None if segment[1] is None else _rational(f"{name}[1]", segment[1])
     if end is not None and end <= start:
-        raise ValueError(f"segment: expected start < end, got {float(start):g} to {float(end):g} s")
+        raise ValueError(f"{name}: expected start < end, got {float(start):g} to {float(end):g} s")
     return start, end
 
 
@@ -161,7 +166,8 @@ def _output_format(codec, info, depth):
 
 def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segment=None,
            trim=False, method="splat", flow="dis", flow_options=None, codec=None, crf=18,
-           audio=None, scene_threshold=DEFAULT_SCENE_THRESHOLD, device=None, progress=None):
+           audio=None, scene_threshold=DEFAULT_SCENE_THRESHOLD, device=None, progress=None,
+           part=None, _lossless=False):
     """Change the frame rate and/or the playback speed of a video file by interpolation.
 
     Output frame k is at exactly ``k / fps`` seconds; it shows the input at the source time
@@ -235,6 +241,14 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     progress : bool or None
         A tqdm progress bar on stderr (frames, fps, ETA). None (default): shown when stderr
         is a terminal.
+    part : (start, stop), optional
+        Write only the part of the output timeline made from the input pairs whose first frame
+        is at ``start`` <= time < ``stop`` seconds from the input's first frame (``stop`` None:
+        to the end, the last frame's tail included): the frames the whole run would write there,
+        identical, ``start_frame`` in the report giving their place. Decoding starts at the
+        keyframe before ``start`` (the frame before it sets the scene test's state). For
+        splitting one video across processes (``flowkit.batch(chunk_frames=)``); needs
+        ``audio="drop"`` or an input without audio.
 
     Returns
     -------
@@ -277,7 +291,7 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     """
     from ._interpolate import METHODS, _estimator_options
     from ._estimators import get_estimator
-    from .video import encoder_name, open_input, _info
+    from .video import open_input, _info
 
     src, dst = Path(src), Path(dst)
     if fps is not None and factor is not None:
@@ -300,9 +314,7 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         from .models._api import cached_model
 
         cached_model("interp-refine")
-    if codec is None:
-        codec = "libvpx-vp9" if Path(dst).suffix.lower() == ".webm" else "libx264"
-    codec = encoder_name(codec)
+    codec = _default_codec(codec, dst)
     crf = _validate.check_int("crf", crf, min_value=0, max_value=63)
     if audio is not None:
         audio = _validate.check_choice("audio", audio, AUDIO_MODES)
@@ -313,6 +325,9 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         _validate.check_choice("device", device, ("cpu", "cuda"))
     if progress is not None:
         progress = _validate.check_bool("progress", progress)
+    part = _check_segment(part, "part")
+    if part is not None and audio not in (None, "drop"):
+        raise ValueError(f"audio: a part of the timeline has no audio; expected 'drop', got {audio!r}")
     if not src.exists():
         raise FileNotFoundError(f"src: no such video file: {src}")
     if src.is_dir():
@@ -330,13 +345,15 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
                        speed=speed, duration=duration, segment=segment, trim=trim,
                        method=method, flow=flow,
                        flow_options=flow_options, codec=codec, crf=crf, audio=audio,
-                       scene_threshold=scene_threshold, device=device, progress=progress, src=src)
+                       scene_threshold=scene_threshold, device=device, progress=progress, src=src,
+                       part=part, lossless=_lossless)
     finally:
         container.close()
 
 
 def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, segment, trim,
-            method, flow, flow_options, codec, crf, audio, scene_threshold, device, progress, src):
+            method, flow, flow_options, codec, crf, audio, scene_threshold, device, progress, src,
+            part, lossless):
     from .video import audio_track
 
     if info.frame_rate is None and out_fps is None:
@@ -357,7 +374,7 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
     timeline = Timeline(speed, start, end, trim)
     changed = speed != 1
     if audio is None:
-        audio = "stretch" if changed or trim else "copy"
+        audio = "drop" if part is not None else "stretch" if changed or trim else "copy"
     if audio == "copy" and changed:
         raise ValueError(f"audio: cannot copy the audio when the duration changes (speed "
                          f"{float(speed):g}); use 'stretch' or 'drop'")
@@ -379,7 +396,7 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
             audio_done = ("stretched" if changed else "re-encoded") if audio == "stretch" else "copied"
         report = _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt,
                          depth, total, tracks, audio_done, method, flow, flow_options, device,
-                         scene_threshold, progress, src)
+                         scene_threshold, progress, src, part, lossless)
         return dataclasses.replace(report, audio_tracks=len(tracks))
     finally:
         for track in tracks:
@@ -387,8 +404,10 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
 
 
 def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt, depth, total,
-            tracks, audio_done, method, flow, flow_options, device, scene_threshold, progress, src):
-    """Decode, retime and encode: the loop of :func:`retime`."""
+            tracks, audio_done, method, flow, flow_options, device, scene_threshold, progress, src,
+            part=None, lossless=False):
+    """Decode, retime and encode: the loop of :func:`retime` (with ``part``: of the pairs whose
+    first frame lies in it, decoding from the keyframe before it)."""
     from tqdm import tqdm
 
     from .video import ODD_SIZE_ENCODERS, VideoWriter, decode, pad_even
@@ -398,12 +417,22 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
     pad = subsampled and codec not in ODD_SIZE_ENCODERS  # x264 / x265 need even sizes
     show = sys.stderr.isatty() if progress is None else progress
     frame_format = _frame_format(info.pix_fmt, pix_fmt, depth)
+    origin = None
+    if part is not None:  # the first frame's time, then the keyframe before the part
+        origin = next(decode(container, stream, depth=depth, upright=False,
+                             frame_format=frame_format))[0]
+        container.seek(math.ceil((origin + part[0]) / info.time_base) - 1, stream=stream,
+                       backward=True)
     frames = decode(container, stream, depth=depth, upright=False, frame_format=frame_format)
     luma = frame_format is not None  # the scene test on Y alone, as minterpolate's
     written = interpolated = 0
+    start_frame = None
     cuts = []
-    with VideoWriter(dst, out_fps, codec=codec, crf=crf, pix_fmt=pix_fmt, rotation=info.rotation,
-                     color=_color_tags(stream), frame_format=frame_format) as writer, \
+    options = dict(codec=codec, crf=crf, pix_fmt=pix_fmt, rotation=info.rotation,
+                   color=_color_tags(stream), frame_format=frame_format)
+    if lossless:  # the frames the encoder would get, for join_parts to encode
+        options = _lossless_options(frame_format, depth)
+    with VideoWriter(dst, out_fps, **options) as writer, \
             tqdm(total=total, unit="frame", desc="retime", file=sys.stderr, disable=not show) as bar:
         writer._companions.extend(tracks)
 
@@ -413,19 +442,28 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
             written += 1
             bar.update()
 
-        origin = previous = None
+        previous = None
         k = 0  # next output frame
         mafd = 0.0
         for time, frame in frames:
-            if origin is None:
-                origin, previous = time, (Fraction(0), frame)
+            if previous is None:
+                origin = time if origin is None else origin
+                previous = (time - origin, frame)
                 for track in tracks:
                     track.set_origin(origin)
+                while (source := timeline.source(k / out_fps)[0]) is not None and \
+                        source < time - origin - tolerance:
+                    k += 1  # output frames of the pairs before the part
                 continue
             t0, frame0 = previous
             t1 = time - origin
             if timeline.source(k / out_fps)[0] is None:
                 break  # past a trimmed segment: no more output, no more decoding
+            if part is not None and part[1] is not None and t0 >= part[1]:
+                break
+            wanted = part is None or t0 >= part[0]
+            if wanted and start_frame is None:
+                start_frame = k
             # output frames whose source time lies in [t0, t1)
             pending = []
             while True:
@@ -441,8 +479,11 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
             if scene_threshold is not None:
                 cut, mafd = (scene_change(frame0[..., 0], frame[..., 0], mafd, scene_threshold) if luma
                              else scene_change(frame0, frame, mafd, scene_threshold))
-                if cut and between:
+                if cut and between and wanted:
                     cuts.append(t1)
+            if not wanted:  # before the part: only the scene test's state
+                previous = (t1, frame)
+                continue
             same = between and np.array_equal(frame0, frame)  # a still: nothing to interpolate
             times = sorted({float(alpha) for alpha, inside in pending
                             if inside and alpha > 0 and not cut and not same})
@@ -457,21 +498,25 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
                     emit(pair.at(float(alpha)))
                     interpolated += 1
             previous = (t1, frame)
-        if origin is None:
+        if previous is None:
             raise ValueError(f"src: could not decode any frame from {src}")
-        # the last frame lasts one frame period (its own duration is rarely stored)
-        t_last, last = previous
-        period = 1 / info.frame_rate if info.frame_rate else 1 / out_fps
-        end_time = t_last + period
-        while True:
-            source = timeline.source(k / out_fps)[0]
-            if source is None or source >= end_time - tolerance:
-                break
-            emit(last)
-            k += 1
+        if part is None or part[1] is None or previous[0] < part[1]:
+            # the last frame lasts one frame period (its own duration is rarely stored)
+            t_last, last = previous
+            period = 1 / info.frame_rate if info.frame_rate else 1 / out_fps
+            end_time = t_last + period
+            if start_frame is None:
+                start_frame = k
+            while True:
+                source = timeline.source(k / out_fps)[0]
+                if source is None or source >= end_time - tolerance:
+                    break
+                emit(last)
+                k += 1
         size = (writer._size[1], writer._size[0])
     return RetimeReport(path=dst, frames=written, interpolated=interpolated, fps=out_fps,
-                        duration=written / out_fps, size=size, cuts=cuts, audio=audio_done)
+                        duration=written / out_fps, size=size, cuts=cuts, audio=audio_done,
+                        start_frame=start_frame or 0)
 
 
 class _Pair:
@@ -502,6 +547,55 @@ class _Pair:
                     self.flows = aux["flow01"], aux["flow10"]
             self.cache = dict(zip(chunk, results))
         return self.cache[t]
+
+
+def _default_codec(codec, dst):
+    """The encoder: ``codec`` (an FFmpeg name or FourCC), else libvpx-vp9 for ``.webm`` and
+    libx264 for every other extension (as FFmpeg picks for .mp4, .mkv and .mov)."""
+    from .video import encoder_name
+
+    if codec is None:
+        codec = "libvpx-vp9" if Path(dst).suffix.lower() == ".webm" else "libx264"
+    return encoder_name(codec)
+
+
+def _lossless_options(frame_format, depth):
+    """VideoWriter options that store the frames bit-exactly (FFV1): YUV planes as they are
+    (full-range ones labelled limited: the same bytes, FFV1 has no yuvj444p), RGB as GBR."""
+    if frame_format is None:
+        return dict(codec="ffv1", pix_fmt="gbrp" if depth == 8 else "gbrp16le")
+    plain = frame_format.replace("yuvj", "yuv")
+    return dict(codec="ffv1", pix_fmt=plain, frame_format=plain)
+
+
+def join_parts(src, dst, parts, fps, *, codec=None, crf=18):
+    """Encode the parts a retime of ``src`` wrote losslessly (``retime(part=..., _lossless=True)``,
+    in timeline order) into ``dst`` as one file, with the settings :func:`retime` would use:
+    the encoder gets the very frames it gets in a single run, so the result is the same.
+    Audio is not carried. Returns the number of frames written."""
+    from .video import VideoWriter, _info, decode, open_input
+
+    codec = _default_codec(codec, dst)
+    container, stream = open_input(src)
+    try:
+        info, color = _info(container, stream), _color_tags(stream)
+    finally:
+        container.close()
+    depth = 16 if info.bit_depth > 8 else 8
+    pix_fmt = _output_format(codec, info, depth)
+    frame_format = _frame_format(info.pix_fmt, pix_fmt, depth)
+    stored = _lossless_options(frame_format, depth).get("frame_format")
+    with VideoWriter(dst, fps, codec=codec, crf=crf, pix_fmt=pix_fmt, rotation=info.rotation,
+                     color=color, frame_format=frame_format) as writer:
+        for path in parts:
+            container, stream = open_input(path)
+            try:
+                for _, frame in decode(container, stream, depth=depth, upright=False,
+                                       frame_format=stored):
+                    writer.write(frame)
+            finally:
+                container.close()
+    return writer.frame_count
 
 
 def _frame_format(in_fmt, out_fmt, depth):

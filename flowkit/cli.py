@@ -697,6 +697,24 @@ def cmd_translate(args):
     return 0
 
 
+def cmd_batch(args):
+    """``flowkit batch``: a job over many videos (or one long video in chunks) on Dask."""
+    import flowkit
+
+    options = dict(args.option or ())
+    report = flowkit.batch(args.job, args.inputs, args.output, scheduler=args.scheduler,
+                           workers=args.workers, threads_per_worker=args.threads_per_worker,
+                           chunk_frames=args.chunk_frames, retries=args.retries,
+                           resume=args.resume, progress=not args.quiet, **options)
+    for src, message in report.failed.items():
+        print(f"flowkit: failed: {src}: {message}", file=sys.stderr)
+    skipped = f", {len(report.skipped)} skipped (exist)" if report.skipped else ""
+    rate = report.frames / report.seconds if report.seconds else 0.0
+    print(f"{args.job}: {len(report.done)} files done, {len(report.failed)} failed{skipped}; "
+          f"{report.frames} frames in {report.seconds:.1f} s ({rate:.1f} frames/s) -> {args.output}")
+    return 0 if report.ok else 1
+
+
 def _train_command(args):
     """The command line that reproduces this training run, every option spelled out."""
     words = ["flowkit", "train", args.model, "--data", *args.data, "--out", args.out]
@@ -949,6 +967,33 @@ def build_parser():
 
     _add_translate_parser(sub, common)
 
+    p = sub.add_parser(
+        "batch", parents=[common], help="run retime / predict / flow over many videos on Dask",
+        description="Run JOB over every input (video files, folders, globs) on a Dask cluster "
+                    "(flowkit.batch; needs flowkit-cv[dask]): a local cluster of processes by "
+                    "default, or --scheduler ADDR. One output per input in OUTDIR, written "
+                    "atomically; failed inputs are reported and the others finish (exit 1 if "
+                    "any failed). Job options as -O NAME=VALUE: retime's keywords (factor=2, "
+                    "fps=60, speed=0.5, codec=...), predict's (horizon=8 required, context, "
+                    "flow, ...), flow's (method=dis, max_flow, ...).")
+    p.add_argument("job", choices=("retime", "predict", "flow"), help="the job")
+    p.add_argument("inputs", nargs="+", help="video files, folders of videos or glob patterns")
+    p.add_argument("-o", "--output", required=True, help="output folder (created)")
+    p.add_argument("--scheduler", metavar="ADDR", help="address of a running Dask scheduler, "
+                   "e.g. tcp://host:8786 (default: a local cluster on this machine)")
+    p.add_argument("--workers", type=_positive, help="worker processes of the local cluster "
+                   "(default: cores / threads per worker)")
+    p.add_argument("--threads-per-worker", type=_positive,
+                   help="kernel threads of each worker (default 1; workers x threads <= cores)")
+    p.add_argument("--chunk-frames", type=_integer_from(2), metavar="N",
+                   help="retime: split each video into chunks of about N frames at keyframes, "
+                        "processed on several workers and joined (identical result)")
+    p.add_argument("--retries", type=_integer_from(0), default=2, help="reruns of a failed task (default 2)")
+    p.add_argument("--resume", action="store_true", help="skip inputs whose output exists")
+    p.add_argument("-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
+                   help="keyword option of the job, repeatable; VALUE is a Python literal or a word")
+    p.set_defaults(run=cmd_batch)
+
     p = sub.add_parser("train", parents=[common], help="train a learned model (needs flowkit-cv[torch])",
                        description="Train a model of flowkit.models on videos or frame folders "
                                    "and write its weights (safetensors, atomically) with a JSON "
@@ -1030,7 +1075,10 @@ _FLAGS = {"path: ": "", "codec: ": "--codec: ", "fps: ": "--fps: ", "step: ": "-
           "horizon: ": "--horizon: ", "flow_options: ": "--option: ", "src: ": "",
           "dst: ": "OUTPUT: ", "factor: ": "--factor: ", "speed: ": "--speed: ",
           "duration: ": "--duration: ", "segment: ": "--range: ", "crf: ": "--crf: ",
-          "audio: ": "--audio: ", "op: ": "--op: ", "strength: ": "--strength: "}
+          "audio: ": "--audio: ", "op: ": "--op: ", "strength: ": "--strength: ",
+          "workers: ": "--workers: ", "inputs: ": "INPUTS: ",
+          "outputs: ": "-o: ", "threads_per_worker: ": "--threads-per-worker: ",
+          "chunk_frames: ": "--chunk-frames: ", "scheduler: ": "--scheduler: "}
 
 
 def _one_line(exc):

@@ -1,0 +1,447 @@
+"""Scale-out on Dask (``flowkit.batch``): one job over many videos, or one long video in chunks.
+
+Dask's distributed scheduler does the scheduling, retries and the rescheduling of the tasks of
+a worker that died; each task calls the public function a Python user calls (``retime``,
+``predict``, the estimators), in a worker process, with the kernel threads it was given.
+``distributed`` is imported only here, and only when :func:`batch` runs.
+"""
+
+import dataclasses
+import glob
+import os
+import time
+from fractions import Fraction
+from pathlib import Path
+
+from . import _validate
+
+VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg",
+                              ".ts", ".mts", ".m2ts", ".flv", ".wmv", ".ogv", ".3gp"})
+
+
+# --- jobs: each one calls the public function, reading from src and writing dst ----------------
+
+def _retime_job(src, dst, **options):
+    from ._retime import retime
+
+    return retime(src, dst, progress=False, **options).frames
+
+
+def _predict_job(src, dst, *, horizon, context=2, fps=None, codec=None, **options):
+    import collections
+
+    import numpy as np
+
+    from ._predict import predict
+    from .video import VideoWriter, iter_frames, pad_even, probe_video
+
+    frames = collections.deque(iter_frames(src), maxlen=context)  # streamed: the last frames
+    if len(frames) < context:
+        raise ValueError(f"{src}: {len(frames)} frames; context={context} needs {context}")
+    predicted = predict(np.stack(frames), horizon, context=context, **options)
+    with VideoWriter(dst, fps or probe_video(src).frame_rate or 30, codec=codec) as writer:
+        for frame in predicted:
+            writer.write(pad_even(frame))
+    return len(predicted)
+
+
+def _flow_job(src, dst, *, method="dis", flow_options=None, max_flow=None, fps=None, codec=None):
+    from ._estimators import get_estimator
+    from .cli import _pairwise
+    from .video import VideoWriter, iter_frames, pad_even, probe_video
+    from .visualize import flow_to_color
+
+    estimator = get_estimator(method, flow_options)
+    with VideoWriter(dst, fps or probe_video(src).frame_rate or 30, codec=codec) as writer:
+        for flow in _pairwise(estimator, iter_frames(src)):
+            writer.write(pad_even(flow_to_color(flow, max_flow=max_flow)))
+        if writer.frame_count == 0:
+            raise ValueError(f"{src}: only one frame, a flow needs two")
+    return writer.frame_count
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """A job of :func:`batch`: ``run(src, dst, **options)`` writes ``dst`` and returns the
+    number of frames written; ``suffix`` is the output extension (None: the input's);
+    ``chunked`` says whether one long video may be split (``chunk_frames``)."""
+
+    run: object
+    suffix: str = None
+    chunked: bool = False
+    public: str = None  # the public function whose keywords the options may also be
+
+    def check(self, options):
+        """Raise ValueError for an option neither ``run`` nor the public function takes."""
+        import importlib
+        import inspect
+
+        functions = [self.run] + ([getattr(importlib.import_module("flowkit"), self.public)]
+                                  if self.public else [])
+        names = set()
+        for function in functions:
+            parameters = list(inspect.signature(function).parameters.values())
+            if any(p.kind is p.VAR_KEYWORD for p in parameters) and not self.public:
+                return  # a custom job: its options are its own business
+            names |= {p.name for p in parameters[2:] if p.kind is not p.VAR_KEYWORD}
+        names -= {"progress", "part", "_lossless"}
+        unknown = sorted(set(options) - names)
+        if unknown:
+            raise ValueError(f"job_options: unknown option {', '.join(unknown)}; expected some of "
+                             f"{', '.join(sorted(names))}")
+
+
+# the job table: a job is one entry (``translate`` joins as ``Job(_translate_job)``)
+JOBS = {
+    "retime": Job(_retime_job, chunked=True, public="retime"),
+    "predict": Job(_predict_job, suffix=".mp4", public="predict"),
+    "flow": Job(_flow_job, suffix=".mp4"),
+}
+
+
+# --- the summary ---------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class BatchReport:
+    """What :func:`batch` did.
+
+    Attributes
+    ----------
+    done : list of Path
+        Outputs written by this run.
+    failed : dict
+        Input path -> one-line error message, for the inputs that failed after the retries.
+    skipped : list of Path
+        Outputs that existed already and were kept (``resume=True``).
+    frames : int
+        Frames written by this run (all outputs).
+    seconds : float
+        Wall-clock time of the run, cluster start included.
+    dashboard : str or None
+        The Dask dashboard address, where the cluster has one.
+    """
+
+    done: list
+    failed: dict
+    skipped: list
+    frames: int
+    seconds: float
+    dashboard: str = None
+
+    @property
+    def ok(self):
+        """True when no input failed."""
+        return not self.failed
+
+
+# --- inputs and outputs --------------------------------------------------------------------------
+
+def _expand(inputs):
+    """The list of input files: a list of paths (each a file, a folder or a glob), one path, a
+    folder (its video files, sorted) or a glob pattern."""
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    elif not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"inputs: expected a path, a glob, a folder or a list of paths, got "
+                        f"{_validate.describe(inputs)}")
+    files = []
+    for item in inputs:
+        if not isinstance(item, (str, os.PathLike)):
+            raise TypeError(f"inputs: expected paths, got {_validate.describe(item)}")
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
+            if not found:
+                raise FileNotFoundError(f"inputs: no video files in the folder {path}")
+            files += found
+        elif glob.has_magic(str(item)) and not path.exists():
+            found = sorted(Path(p) for p in glob.glob(str(item)))
+            if not found:
+                raise FileNotFoundError(f"inputs: no file matches {item}")
+            files += found
+        elif not path.exists():
+            raise FileNotFoundError(f"inputs: no such file: {path}")
+        else:
+            files.append(path)
+    if not files:
+        raise ValueError("inputs: expected at least one input, got an empty list")
+    return files
+
+
+def _outputs(files, outputs, suffix):
+    """One output path per input: ``outputs`` a folder (created; names from the inputs') or a
+    list of paths of the same length."""
+    if isinstance(outputs, (str, os.PathLike)):
+        folder = Path(outputs)
+        if folder.exists() and not folder.is_dir():
+            raise NotADirectoryError(f"outputs: {folder} exists and is not a folder")
+        paths = [folder / (f.stem + (suffix or f.suffix)) for f in files]
+        if len(set(paths)) != len(paths):
+            raise ValueError(f"outputs: two inputs have the same name and would write the same "
+                             f"file in {folder}; give a list of output paths")
+        return paths
+    if not isinstance(outputs, (list, tuple)):
+        raise TypeError(f"outputs: expected a folder or a list of paths, got {_validate.describe(outputs)}")
+    if len(outputs) != len(files):
+        raise ValueError(f"outputs: expected {len(files)} paths (one per input), got {len(outputs)}")
+    return [Path(p) for p in outputs]
+
+
+# --- the cluster -----------------------------------------------------------------------------------
+
+def _cores():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _sizes(workers, threads_per_worker):
+    """(workers, threads per worker) of a LocalCluster: workers x threads <= cores."""
+    cores = _cores()
+    if threads_per_worker is not None:
+        threads_per_worker = _validate.check_int("threads_per_worker", threads_per_worker,
+                                                 min_value=1, max_value=cores)
+    if workers is not None:
+        workers = _validate.check_int("workers", workers, min_value=1, max_value=cores)
+    threads = threads_per_worker or max(1, cores // (workers or cores))
+    workers = workers or max(1, cores // threads)
+    if workers * threads > cores:
+        raise ValueError(f"workers: {workers} workers x {threads} threads_per_worker = "
+                         f"{workers * threads} threads, more than the {cores} cores")
+    return workers, threads
+
+
+def _client(scheduler, workers, threads_per_worker):
+    """(client, kernel threads per task, things to close)."""
+    try:
+        import distributed
+    except ImportError:
+        raise ImportError("flowkit.batch needs Dask: pip install 'flowkit-cv[dask]'") from None
+    if scheduler is None:
+        workers, threads = _sizes(workers, threads_per_worker)
+        # one task at a time per worker process, with `threads` kernel threads
+        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                           dashboard_address=":0", silence_logs=50)
+        client = distributed.Client(cluster)
+        return client, threads, [client, cluster]
+    if workers is not None:
+        raise ValueError("workers: only for the local cluster (scheduler=None); an existing "
+                         "cluster has its own workers")
+    threads = 1 if threads_per_worker is None else _validate.check_int(
+        "threads_per_worker", threads_per_worker, min_value=1)
+    if isinstance(scheduler, distributed.Client):
+        return scheduler, threads, []
+    if not isinstance(scheduler, str):
+        raise TypeError(f"scheduler: expected None, an address such as 'tcp://host:8786' or a "
+                        f"distributed.Client, got {_validate.describe(scheduler)}")
+    client = distributed.Client(scheduler, timeout="10s")
+    return client, threads, [client]
+
+
+def _task(run, src, dst, threads, options):
+    """One task on a worker: the job with ``threads`` kernel threads (Numba's count is per
+    thread, so it is set in the thread that runs the job), output written atomically by it."""
+    from ._threads import set_num_threads
+
+    import numba
+
+    set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    return run(src, dst, **options)
+
+
+def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_worker=None,
+          chunk_frames=None, retries=2, resume=False, progress=True, **job_options):
+    """Run a job over many videos (or one long video in chunks) on a Dask cluster.
+
+    Each input is one task (or, with ``chunk_frames``, one task per chunk) that calls the
+    same public function a Python user calls, in a worker process; outputs are written
+    atomically, so a killed run leaves no partial file.
+
+    Parameters
+    ----------
+    job : {"retime", "predict", "flow"} or callable
+        ``"retime"``: :func:`flowkit.retime` (options: its keywords). ``"predict"``: the last
+        ``context`` frames of each video carried ``horizon`` frames forward with
+        :func:`flowkit.predict`, written as a video (options: ``horizon`` (required) and
+        predict's keywords, ``fps``, ``codec``). ``"flow"``: the flow of every consecutive pair
+        (estimator ``method``, default ``"dis"``, ``flow_options``), written as a colour-coded
+        video (``max_flow``, ``fps``, ``codec``). A callable ``run(src, dst, **options) ->
+        frames written`` is a custom job (it must be importable on the workers).
+    inputs : str, Path or list of them
+        Video files, folders (their video files) or glob patterns such as ``"clips/*.mp4"``.
+    outputs : str, Path or list of them
+        A folder (created) that receives one output per input, named as the input (``.mp4``
+        for predict and flow), or a list of output paths, one per input.
+    scheduler : None, str or distributed.Client
+        None: a ``distributed.LocalCluster`` of ``workers`` processes on this machine, closed
+        at the end. An address (``"tcp://host:8786"``) or a ``Client``: an existing cluster.
+    workers : int, optional
+        Worker processes of the local cluster (default: cores // threads_per_worker).
+    threads_per_worker : int, optional
+        Kernel threads of each task (``flowkit.set_num_threads``; default 1 with several
+        workers). workers x threads_per_worker must not exceed the cores.
+    chunk_frames : int, optional
+        Split each input (``"retime"`` only) into chunks of about this many frames, cut at
+        keyframes, retimed on several workers and joined; the result is frame-for-frame the
+        single-process output (see docs/scaling.md for the codecs the join copies).
+    retries : int
+        Times a failed task is run again (Dask's ``retries``; default 2). A worker that dies
+        is replaced and its task rerun by Dask whatever this is.
+    resume : bool
+        Skip inputs whose output exists already (a finished output is never partial).
+    progress : bool
+        One tqdm progress bar over the tasks on stderr.
+    **job_options
+        Keyword options of the job.
+
+    Returns
+    -------
+    BatchReport
+        Outputs done, inputs failed (with their error), outputs skipped, frames, seconds.
+
+    Raises
+    ------
+    ValueError
+        Unknown job, bad sizes (workers x threads_per_worker above the cores), ``outputs``
+        of the wrong length, two inputs writing one output, ``chunk_frames`` with a job that
+        cannot be split. An input that fails is reported in ``failed``, not raised.
+    TypeError
+        Arguments of the wrong type.
+    FileNotFoundError
+        An input (or a glob or folder without videos) that does not exist.
+    ImportError
+        ``dask`` / ``distributed`` are not installed (``pip install 'flowkit-cv[dask]'``).
+
+    Examples
+    --------
+    >>> report = flowkit.batch("retime", "clips/*.mp4", "out/", factor=2)  # doctest: +SKIP
+    >>> report.done, report.failed  # doctest: +SKIP
+    """
+    start = time.perf_counter()
+    if callable(job):
+        spec = Job(job)
+    elif isinstance(job, str) and job in JOBS:
+        spec = JOBS[job]
+    else:
+        raise ValueError(f"job: expected one of {', '.join(JOBS)} or a callable, got {job!r}")
+    if job == "predict" and "horizon" not in job_options:
+        raise ValueError("horizon: the predict job needs horizon=N (frames to predict)")
+    spec.check(job_options)
+    retries = _validate.check_int("retries", retries, min_value=0)
+    resume = _validate.check_bool("resume", resume)
+    progress = _validate.check_bool("progress", progress)
+    if chunk_frames is not None:
+        chunk_frames = _validate.check_int("chunk_frames", chunk_frames, min_value=2)
+        if not spec.chunked:
+            raise ValueError(f"chunk_frames: the {job!r} job cannot be split; only retime")
+    files = _expand(inputs)
+    paths = _outputs(files, outputs, spec.suffix)
+    skipped = [dst for dst in paths if resume and dst.exists()]
+    todo = [(src, dst) for src, dst in zip(files, paths) if dst not in skipped]
+    if isinstance(outputs, (str, os.PathLike)):
+        Path(outputs).mkdir(parents=True, exist_ok=True)
+
+    client, threads, owned = _client(scheduler, workers, threads_per_worker)
+    try:
+        if progress and getattr(client, "dashboard_link", None):
+            import sys
+
+            print(f"flowkit batch: Dask dashboard at {client.dashboard_link}", file=sys.stderr)
+        frames, done, failed = _run(client, spec, todo, threads, retries, chunk_frames,
+                                    job_options, progress)
+        dashboard = getattr(client, "dashboard_link", None)
+    finally:
+        for thing in owned:
+            thing.close()
+    return BatchReport(done=done, failed=failed, skipped=skipped, frames=frames,
+                       seconds=time.perf_counter() - start, dashboard=dashboard)
+
+
+def _run(client, spec, todo, threads, retries, chunk_frames, options, progress):
+    import sys
+
+    from distributed import as_completed
+    from tqdm import tqdm
+
+    from .cli import _one_line
+
+    futures, parts, failed = {}, {}, {}  # future -> (src, dst); dst -> part files
+    for src, dst in todo:
+        try:
+            bounds = _chunks(src, chunk_frames, options) if chunk_frames else [None]
+        except Exception as exc:  # noqa: BLE001 - an input that cannot be split is reported
+            failed[str(src)] = _one_line(exc)
+            continue
+        if len(bounds) == 1:
+            future = client.submit(_task, spec.run, str(src), str(dst), threads, options,
+                                   retries=retries, pure=False)
+        else:
+            token = os.urandom(4).hex()
+            parts[dst] = [dst.with_name(f".{dst.stem}.{token}.part{i}.mkv") for i in range(len(bounds))]
+            pieces = [client.submit(_task, _retime_part, str(src), str(path), threads,
+                                    dict(options, part=bound), retries=retries, pure=False)
+                      for path, bound in zip(parts[dst], bounds)]
+            future = client.submit(_join, str(src), str(dst), [str(p) for p in parts[dst]], pieces,
+                                   options, retries=retries, pure=False)
+        futures[future] = (src, dst)
+    frames, done = 0, []
+    with tqdm(total=len(futures), unit="file", desc="batch", file=sys.stderr,
+              disable=not progress) as bar:
+        for future in as_completed(futures):
+            src, dst = futures[future]
+            if future.status == "finished":
+                frames += future.result()
+                done.append(dst)
+            else:
+                failed[str(src)] = _one_line(future.exception())
+                for path in parts.get(dst, ()):
+                    path.unlink(missing_ok=True)
+            bar.update()
+    order = [dst for _, dst in todo]
+    done.sort(key=order.index)
+    return frames, done, failed
+
+
+def _chunks(src, chunk_frames, options):
+    """Parts of ``src`` for retime's ``part=``: (start, stop) seconds from the first frame, cut
+    at keyframes at least ``chunk_frames`` frames apart, found by demuxing (no decoding)."""
+    from .video import open_input
+
+    container, stream = open_input(src)
+    try:
+        if container.streams.audio and options.get("audio") != "drop":
+            raise ValueError(f"audio: {src} has audio, which chunks cannot carry; pass audio='drop' "
+                             f"(--audio drop) or no chunk_frames")
+        packets = [(p.pts, p.is_keyframe) for p in container.demux(stream) if p.pts is not None]
+        base = Fraction(stream.time_base)
+    finally:
+        container.close()
+    packets.sort()
+    if not packets:
+        raise ValueError(f"src: {src} holds no video packets")
+    origin = packets[0][0]
+    cuts, last = [], 0
+    for index, (pts, key) in enumerate(packets):
+        if key and index - last >= chunk_frames and len(packets) - index >= 2:
+            cuts.append((pts - origin) * base)
+            last = index
+    starts = [Fraction(0)] + cuts
+    return list(zip(starts, cuts + [None]))
+
+
+def _retime_part(src, dst, **options):
+    """A part of a retime, stored losslessly for :func:`_join` (its report: frames, place, rate)."""
+    from ._retime import retime
+
+    options.setdefault("audio", "drop")
+    return retime(src, dst, progress=False, _lossless=True, **options)
+
+
+def _join(src, dst, paths, reports, options):
+    """Encode the lossless parts into ``dst`` (atomically), then remove them (after a failure
+    they stay for a retry; :func:`_run` removes them if the input fails for good)."""
+    from ._retime import join_parts
+
+    frames = join_parts(src, dst, paths, reports[0].fps, codec=options.get("codec"),
+                        crf=options.get("crf", 18))
+    for path in paths:
+        Path(path).unlink(missing_ok=True)
+    return frames

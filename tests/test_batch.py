@@ -1,0 +1,245 @@
+"""flowkit.batch on a real distributed.LocalCluster (processes, 2 workers, 1 thread each).
+
+References: the single-process public functions (flowkit.retime, flowkit.predict, the
+estimators) on the same inputs; equality is exact (decoded frames and timestamps). retime writes
+FFV1 here: its libx264 output is not reproducible from run to run even in one process (a
+property of retime on main, seen before this module existed; docs/scaling.md), FFV1's is.
+"""
+
+import os
+import signal
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+distributed = pytest.importorskip("distributed", reason="flowkit.batch needs flowkit-cv[dask]")
+av = pytest.importorskip("av")
+
+import flowkit  # noqa: E402
+from flowkit import _batch  # noqa: E402
+from flowkit.cli import main  # noqa: E402
+
+# the custom jobs below run on the workers: pickle them by value, whatever sys.path is there
+import cloudpickle  # noqa: E402
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def make_video(path, frames=12, size=(64, 48), gop=4, seed=0, bframes=0):
+    """A tiny H.264 clip: a texture moving 1 px right per frame, a keyframe every ``gop``
+    frames (x264 without scene-cut keyframes, so the cuts are where we put them)."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    texture = rng.integers(0, 256, (height, width + frames, 3), dtype=np.uint8)
+    container = av.open(str(path), "w")
+    stream = container.add_stream("libx264", rate=24)
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    stream.options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0",
+                      "bf": str(bframes)}
+    for k in range(frames):
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(texture[:, k:k + width]), format="rgb24")
+        frame.pts, frame.time_base = k, Fraction(1, 24)
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode(None))
+    container.close()
+    return path
+
+
+def decoded(path):
+    """(pts, yuv420p planes) of every frame of a video."""
+    with av.open(str(path)) as container:
+        return [(f.pts, f.to_ndarray(format="yuv420p")) for f in container.decode(video=0)]
+
+
+def same_video(a, b):
+    fa, fb = decoded(a), decoded(b)
+    return len(fa) == len(fb) and all(x[0] == y[0] and np.array_equal(x[1], y[1])
+                                      for x, y in zip(fa, fb))
+
+
+RETIME = {"factor": 2, "codec": "ffv1"}
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0", silence_logs=50) as cluster, \
+            distributed.Client(cluster) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clips")
+    return [make_video(folder / f"clip{i}.mkv", seed=i) for i in range(2)]
+
+
+def test_retime_matches_single_process(client, clips, tmp_path):
+    report = flowkit.batch("retime", clips, tmp_path / "out", scheduler=client, **RETIME,
+                           progress=False)
+    assert report.ok and report.done == [tmp_path / "out" / c.name for c in clips]
+    frames = 0
+    for clip in clips:
+        single = flowkit.retime(clip, tmp_path / f"single_{clip.name}", **RETIME, progress=False)
+        frames += single.frames
+        assert same_video(tmp_path / "out" / clip.name, single.path)
+    assert report.frames == frames == 2 * 24
+
+
+def test_predict_and_flow_jobs_match_the_public_functions(client, clips, tmp_path):
+    report = flowkit.batch("predict", clips[:1], tmp_path / "p", scheduler=client, horizon=3,
+                           flow="dis", progress=False)
+    assert report.ok and report.frames == 3
+    frames = [f for f in flowkit.iter_frames(clips[0])]
+    expected = flowkit.predict(np.stack(frames[-2:]), 3, flow="dis")
+    with flowkit.VideoWriter(tmp_path / "single.mp4", 24) as writer:
+        for frame in expected:
+            writer.write(frame)
+    assert same_video(tmp_path / "p" / "clip0.mp4", tmp_path / "single.mp4")
+
+    report = flowkit.batch("flow", clips[:1], tmp_path / "f", scheduler=client, progress=False)
+    assert report.ok and report.frames == 11
+    estimator = flowkit.DIS()
+    with flowkit.VideoWriter(tmp_path / "single_flow.mp4", 24) as writer:
+        for f0, f1 in zip(frames, frames[1:]):
+            writer.write(flowkit.flow_to_color(estimator(f0, f1)))
+    assert same_video(tmp_path / "f" / "clip0.mp4", tmp_path / "single_flow.mp4")
+
+
+def test_long_video_in_three_chunks_is_identical(client, tmp_path):
+    clip = make_video(tmp_path / "long.mkv", frames=30, gop=6, seed=3, bframes=2)  # pts != dts
+    bounds = _batch._chunks(clip, 10, {})
+    assert bounds == [(0, Fraction(12, 24)), (Fraction(12, 24), Fraction(24, 24)), (1, None)]
+    report = flowkit.batch("retime", [clip], tmp_path / "out", scheduler=client, **RETIME,
+                           chunk_frames=10, progress=False)
+    single = flowkit.retime(clip, tmp_path / "single.mkv", **RETIME, progress=False)
+    assert report.ok and report.frames == single.frames == 60
+    joined = tmp_path / "out" / "long.mkv"
+    assert same_video(joined, single.path)  # frames and timestamps
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["long.mkv"]  # parts removed
+
+
+def test_shared_clips_match_single_process(client, tmp_path):
+    """A real clip (odd-sized VP9), given as a list with a list of outputs. (Not the 10-bit
+    clip: its single-process retime differs from run to run in some frames, passed-through
+    ones too, with one thread as with two: docs/scaling.md.)"""
+    from cases import data_path
+
+    clips = [data_path("video", "androidx__bear-vp9-odd-dimensions.webm")]
+    for clip in clips:
+        if not clip.exists():
+            pytest.skip(f"shared test data absent: {clip}")
+    outputs = [tmp_path / f"{clip.stem}.mkv" for clip in clips]
+    report = flowkit.batch("retime", clips, outputs, scheduler=client, **RETIME, progress=False)
+    assert report.ok and report.done == outputs
+    for clip, out in zip(clips, outputs):
+        single = flowkit.retime(clip, tmp_path / f"single_{clip.stem}.mkv", **RETIME, progress=False)
+        with av.open(str(out)) as a, av.open(str(single.path)) as b:
+            fa = [(f.pts, f.to_ndarray()) for f in a.decode(video=0)]
+            fb = [(f.pts, f.to_ndarray()) for f in b.decode(video=0)]
+        assert len(fa) == len(fb) == single.frames > 0
+        assert all(x[0] == y[0] and np.array_equal(x[1], y[1]) for x, y in zip(fa, fb))
+
+
+def flaky_job(src, dst, *, marker, kill=False):
+    """Fails on its first run (raises, or kills its own worker process), then retimes."""
+    if not os.path.exists(marker):
+        Path(marker).touch()
+        if kill:
+            os.kill(os.getpid(), signal.SIGKILL)
+        raise RuntimeError("first try fails")
+    return flowkit.retime(src, dst, **RETIME, progress=False).frames
+
+
+@pytest.mark.parametrize("kill", [False, True], ids=["raises", "worker-killed"])
+def test_failed_task_is_rerun(client, clips, tmp_path, kill):
+    report = flowkit.batch(flaky_job, clips[:1], tmp_path / "out", scheduler=client,
+                           progress=False, marker=str(tmp_path / "marker"), kill=kill)
+    assert (tmp_path / "marker").exists()
+    assert report.ok, report.failed
+    single = flowkit.retime(clips[0], tmp_path / "single.mkv", **RETIME, progress=False)
+    assert same_video(tmp_path / "out" / "clip0.mkv", single.path)
+
+
+def test_corrupt_input_is_reported_and_the_rest_finish(client, clips, tmp_path):
+    bad = tmp_path / "bad.mkv"
+    bad.write_bytes(clips[0].read_bytes()[:200] + b"\0" * 5000)
+    report = flowkit.batch("retime", [clips[0], bad, clips[1]], tmp_path / "out", scheduler=client,
+                           **RETIME, retries=0, progress=False)
+    assert report.done == [tmp_path / "out" / "clip0.mkv", tmp_path / "out" / "clip1.mkv"]
+    assert list(report.failed) == [str(bad)]
+    assert "bad.mkv" in report.failed[str(bad)] and "\n" not in report.failed[str(bad)]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clip0.mkv", "clip1.mkv"]
+
+
+def test_resume_skips_finished_outputs(client, clips, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "clip0.mkv").write_bytes(b"finished earlier")
+    report = flowkit.batch("retime", clips, out, scheduler=client, **RETIME, resume=True,
+                           progress=False)
+    assert report.skipped == [out / "clip0.mkv"] and report.done == [out / "clip1.mkv"]
+    assert (out / "clip0.mkv").read_bytes() == b"finished earlier"
+    assert report.frames == 24
+
+
+def test_cli_round_trip(clips, tmp_path, capsys):
+    """`flowkit batch` with its own local cluster (2 workers x 1 thread), a failing input too."""
+    bad = tmp_path / "bad.mkv"
+    bad.write_bytes(b"not a video")
+    out = tmp_path / "out"
+    code = main(["batch", "retime", str(clips[0]), str(bad), "-o", str(out), "--workers", "2",
+                 "--threads-per-worker", "1", "--retries", "0", "-O", "factor=2", "-O", "codec=ffv1",
+                 "-q"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "retime: 1 files done, 1 failed; 24 frames" in captured.out
+    assert f"flowkit: failed: {bad}: " in captured.err and captured.err.count("\n") == 1
+    assert [p.name for p in out.iterdir()] == ["clip0.mkv"]
+    assert same_video(out / "clip0.mkv",
+                      flowkit.retime(clips[0], tmp_path / "s.mkv", **RETIME, progress=False).path)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--workers", "99"], "--workers: expected"),
+    (["-O", "nope=1"], "job_options: unknown option nope"),
+    (["--chunk-frames", "10", "-O", "horizon=2"], "--chunk-frames: the 'predict' job cannot be split"),
+])
+def test_cli_errors_are_one_line(clips, tmp_path, capsys, argv, message):
+    job = "predict" if "horizon=2" in argv else "retime"
+    code = main(["batch", job, str(clips[0]), "-o", str(tmp_path / "o"), *argv])
+    err = capsys.readouterr().err
+    assert code != 0 and message in err and err.count("\n") == 1
+
+
+def test_bad_arguments(clips, tmp_path):
+    with pytest.raises(ValueError, match="job: expected one of retime, predict, flow"):
+        flowkit.batch("nope", clips, tmp_path)
+    with pytest.raises(ValueError, match="outputs: expected 2 paths"):
+        flowkit.batch("retime", clips, [tmp_path / "a.mp4"])
+    with pytest.raises(FileNotFoundError, match="inputs: no file matches"):
+        flowkit.batch("retime", str(tmp_path / "*.mov"), tmp_path)
+    with pytest.raises(ValueError, match="horizon: the predict job needs"):
+        flowkit.batch("predict", clips, tmp_path)
+    with pytest.raises(ValueError, match="workers: only for the local cluster"):
+        flowkit.batch("retime", clips, tmp_path / "o", scheduler="tcp://127.0.0.1:1", workers=2)
+    with pytest.raises(ValueError, match="threads_per_worker: expected"):
+        flowkit.batch("retime", clips, tmp_path / "o", threads_per_worker=10 ** 6)
+    with pytest.raises(ValueError, match="part: expected start < end, got 1 to 0.5 s"):
+        flowkit.retime(clips[0], tmp_path / "p.mkv", part=(1, 0.5))
+    with pytest.raises(TypeError, match="part: expected None or a \\(start, end\\) pair"):
+        flowkit.retime(clips[0], tmp_path / "p.mkv", part=1)
+    with pytest.raises(ValueError, match="audio: a part of the timeline has no audio"):
+        flowkit.retime(clips[0], tmp_path / "p.mkv", part=(0, 1), audio="copy")
+    assert not list(tmp_path.glob("*.mkv"))
+
+
+def test_import_flowkit_does_not_import_dask():
+    import subprocess
+
+    code = "import flowkit, sys; flowkit.batch; print('distributed' in sys.modules, 'dask' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
