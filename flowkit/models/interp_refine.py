@@ -19,6 +19,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from ._arrays import like, to_tensor
+
 IN_CHANNELS = 23
 FLOW_SCALE = 1.0 / 16.0  # flows (pixels) into the network's input range
 D_MAX = 4.0  # bound of the log-weight d: frame0's weight at most e^8 times frame1's
@@ -104,29 +106,20 @@ def run(model, parts, scale=1.0):
     return fuse(parts, D_MAX * torch.tanh(out[:, :1] / D_MAX), scale * out[:, 1:])
 
 
-def _tensor(x, device):
-    """A NumPy or CuPy array as a torch tensor (DLPack: no copy on the same device)."""
-    if not hasattr(x, "__dlpack__"):
-        import numpy as np
-
-        x = np.asarray(x)
-    return torch.from_dlpack(x).to(device)
-
-
 def _image(x, device):
     """(H, W[, C]) -> (1, C, H, W) float32 (C = 1 for gray)."""
-    x = _tensor(x, device).to(torch.float32)
+    x = to_tensor(x, device).to(torch.float32)
     return (x[None, None] if x.ndim == 2 else x.permute(2, 0, 1)[None])
 
 
 def _plane(x, device):
     """(H, W) or (H, W, 1) -> (1, 1, H, W) float32."""
-    x = _tensor(x, device).to(torch.float32)
+    x = to_tensor(x, device).to(torch.float32)
     return (x[..., 0] if x.ndim == 3 else x)[None, None]
 
 
 def _flow(x, device):
-    return _tensor(x, device).permute(2, 0, 1)[None]
+    return to_tensor(x, device).permute(2, 0, 1)[None]
 
 
 def parts_tensors(f0, f1, t, parts, state, device="cpu"):
@@ -152,9 +145,4 @@ def refine_arrays(model, f0, f1, t, parts, state, scale):
     device = next(model.parameters()).device
     with torch.no_grad():
         out = run(model, parts_tensors(f0, f1, t, parts, state, device), scale)[0]
-    out = (out[0] if f0.ndim == 2 else out.permute(1, 2, 0)).contiguous()
-    if type(f0).__module__.startswith("cupy"):
-        import cupy
-
-        return cupy.from_dlpack(out)
-    return out.cpu().numpy()
+    return like(out[0] if f0.ndim == 2 else out.permute(1, 2, 0), f0)

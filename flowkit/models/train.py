@@ -67,25 +67,37 @@ def crops_from_triplets(triplets, *, crop, per_triplet, rng):
     return {key: torch.cat(value) for key, value in crops.items()}
 
 
+def read_frames(source, shrink=1):
+    """All frames of a video file or frame folder (uint8 RGB), shrunk by ``shrink`` (area
+    averaging)."""
+    import cv2
+    from ..video import iter_frames
+
+    frames = list(iter_frames(source))
+    if shrink > 1:
+        frames = [cv2.resize(f, (f.shape[1] // shrink, f.shape[0] // shrink),
+                             interpolation=cv2.INTER_AREA) for f in frames]
+    return frames
+
+
+def moving(a, b):
+    """Whether two frames are neither static (mean absolute difference under 1 level) nor a
+    cut (over 40 levels)."""
+    return 1.0 <= np.abs(a.astype(np.int16) - b).mean() <= 40.0
+
+
 def sample_triplets(sources, *, count, gaps=(2, 4), shrink=2, rng):
     """About ``count`` triplets ``(frame k, frame k + gap / 2, frame k + gap)`` spread evenly over
     the sources (frames shrunk by ``shrink``, area averaging), skipping static ones (mean
     absolute difference of the end frames under 1 level) and cuts (over 40 levels)."""
-    import cv2
-    from ..video import iter_frames
-
     per_source = max(1, count // max(1, len(sources)))
     for source in sources:
-        frames = list(iter_frames(source))
-        if shrink > 1:
-            frames = [cv2.resize(f, (f.shape[1] // shrink, f.shape[0] // shrink),
-                                 interpolation=cv2.INTER_AREA) for f in frames]
+        frames = read_frames(source, shrink)
         starts = np.linspace(0, len(frames) - 1 - max(gaps), per_source).astype(int)
         for k in starts:
             gap = int(rng.choice(gaps))
             a, m, b = frames[k], frames[k + gap // 2], frames[k + gap]
-            diff = np.abs(a.astype(np.int16) - b).mean()
-            if 1.0 <= diff <= 40.0:
+            if moving(a, b):
                 yield a, m, b
 
 
@@ -113,53 +125,72 @@ def loss_fn(model, batch):
     return torch.sqrt((out - batch["truth"]) ** 2 + 1e-6).mean()
 
 
+def loss_step(modules, optimizers, batch):
+    """The default training step: one Adam step of ``modules["model"]`` on :func:`loss_fn`."""
+    loss = loss_fn(modules["model"], batch)
+    optimizers["model"].zero_grad()
+    loss.backward()
+    optimizers["model"].step()
+    return {"loss": loss.item()}
+
+
 def fit(model, crops, *, epochs, batch_size=16, lr=1e-3, seed=0, checkpoint=None, resume=None,
-        device="cpu", progress=True, log=None, until=None):
-    """Train ``model`` on ``crops`` (:func:`crops_from_triplets`); returns the mean loss of
-    each epoch. Checkpoints (model, optimizer, epoch, generator states) are written atomically
-    to ``checkpoint`` after every epoch; ``resume`` continues from one; ``until`` stops after
-    that epoch (as an interrupted run would)."""
+        device="cpu", progress=True, log=None, until=None, step=loss_step, augment=augment):
+    """Train on ``crops`` (a dict of tensors with a common first axis, e.g.
+    :func:`crops_from_triplets`); returns each epoch's mean losses (a float per epoch when
+    ``step`` reports one loss, else a dict of them).
+
+    ``model`` is a module or a dict ``name -> module`` (``"model"`` first), each with its own
+    Adam and cosine schedule; ``step(modules, optimizers, batch) -> {loss name: float}`` runs
+    one optimisation step on a batch made by ``augment(batch, rng)``. Checkpoints (modules,
+    optimizers, schedules, epoch, generator states) are written atomically to ``checkpoint``
+    after every epoch; ``resume`` continues from one; ``until`` stops after that epoch (as an
+    interrupted run would)."""
     from tqdm import tqdm
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model.to(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    n = len(crops["truth"])
+    modules = model if isinstance(model, dict) else {"model": model}
+    optimizers = {k: torch.optim.Adam(m.to(device).train().parameters(), lr=lr)
+                  for k, m in modules.items()}
+    n = len(next(iter(crops.values())))
     steps = max(1, n // batch_size)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * steps, lr / 20)
+    schedulers = {k: torch.optim.lr_scheduler.CosineAnnealingLR(o, epochs * steps, lr / 20)
+                  for k, o in optimizers.items()}
     start, losses = 0, []
     if resume is not None:
         state = torch.load(resume, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
+        for k in modules:
+            modules[k].load_state_dict(state["modules"][k])
+            optimizers[k].load_state_dict(state["optimizers"][k])
+            schedulers[k].load_state_dict(state["schedulers"][k])
         start, losses = state["epoch"], state["losses"]
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
     for epoch in range(start, epochs if until is None else min(until, epochs)):
         order = rng.permutation(n)
-        total = 0.0
+        totals = {}
         bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{epochs}", disable=not progress,
                    file=sys.stderr, leave=False)
-        for step in bar:
-            idx = torch.from_numpy(order[step * batch_size:(step + 1) * batch_size])
+        for i in bar:
+            idx = torch.from_numpy(order[i * batch_size:(i + 1) * batch_size])
             batch = augment({k: v[idx].float().to(device) for k, v in crops.items()}, rng)
-            loss = loss_fn(model, batch)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            total += loss.item()
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-        losses.append(total / steps)
+            values = step(modules, optimizers, batch)
+            for scheduler in schedulers.values():
+                scheduler.step()
+            for k, v in values.items():
+                totals[k] = totals.get(k, 0.0) + v
+            bar.set_postfix({k: f"{v:.4f}" for k, v in values.items()})
+        means = {k: v / steps for k, v in totals.items()}
+        losses.append(means["loss"] if list(means) == ["loss"] else means)
         if log is not None:
-            log(f"epoch {epoch + 1}/{epochs}: mean loss {losses[-1]:.5f}")
+            log(f"epoch {epoch + 1}/{epochs}: mean " + ", ".join(f"{k} {v:.5f}" for k, v in means.items()))
         if checkpoint is not None:
             with atomic_path(checkpoint) as tmp:
-                torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                            "scheduler": scheduler.state_dict(), "epoch": epoch + 1,
-                            "losses": losses, "rng": rng.bit_generator.state,
+                torch.save({"modules": {k: m.state_dict() for k, m in modules.items()},
+                            "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
+                            "schedulers": {k: s.state_dict() for k, s in schedulers.items()},
+                            "epoch": epoch + 1, "losses": losses, "rng": rng.bit_generator.state,
                             "torch_rng": torch.get_rng_state()}, tmp)
     return losses
 
