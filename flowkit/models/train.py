@@ -195,6 +195,28 @@ def fit(model, crops, *, epochs, batch_size=16, lr=1e-3, seed=0, checkpoint=None
     return losses
 
 
+def training_crops(data, cache, make, *, seed, threads, log, nothing):
+    """Set torch's threads, find the sources under ``data`` and return them with the training
+    crops: from the file ``cache`` if it exists, else ``make(sources, rng)`` (a dict of
+    tensors with key ``"truth"``, rng seeded with ``seed``) written there atomically; none
+    made is ``ValueError("--data: <nothing> found in <sources>")``."""
+    torch.set_num_threads(threads)
+    began = time.perf_counter()
+    sources = find_sources(data)
+    cache = Path(cache)
+    if cache.is_file():
+        crops = torch.load(cache, weights_only=True)
+        log(f"{len(crops['truth'])} crops from the cache {cache}")
+        return sources, crops
+    crops = make(sources, np.random.default_rng(seed))
+    if not crops:
+        raise ValueError(f"--data: {nothing} found in {', '.join(map(str, sources))}")
+    with atomic_path(cache) as tmp:
+        torch.save(crops, tmp)
+    log(f"{len(crops['truth'])} crops in {time.perf_counter() - began:.0f} s, cached in {cache}")
+    return sources, crops
+
+
 def save_weights(model, path, meta):
     """The model's tensors to ``path`` (safetensors, atomic) and ``meta`` with the file's size,
     sha256 and parameter count to ``path`` with suffix ``.json``."""
@@ -217,24 +239,14 @@ def train_interp_refine(data, out, *, epochs=10, crop=128, batch=16, lr=1e-3, de
     """What ``flowkit train interp-refine`` runs: sample triplets from ``data``, compute (or
     load from ``cache``) the classical parts of random crops, train, write ``out`` and its
     metadata. Returns the metadata dict."""
-    torch.set_num_threads(threads)
-    began = time.perf_counter()
-    sources = find_sources(data)
-    cache = Path(cache) if cache else Path(str(out) + ".cache.pt")
-    if cache.is_file():
-        crops = torch.load(cache, weights_only=True)
-        log(f"{len(crops['truth'])} crops from the cache {cache}")
-    else:
-        rng = np.random.default_rng(seed)
+    def make(sources, rng):
         found = sample_triplets(sources, count=triplets, shrink=shrink, rng=rng)
-        crops = crops_from_triplets(found, crop=crop, per_triplet=per_triplet, rng=rng)
-        if not crops:
-            raise ValueError(f"--data: no triplet of at least {crop}x{crop} pixels with motion "
-                             f"found in {', '.join(map(str, sources))}")
-        with atomic_path(cache) as tmp:
-            torch.save(crops, tmp)
-        log(f"{len(crops['truth'])} crops of {len(crops['truth']) // per_triplet} triplets "
-            f"in {time.perf_counter() - began:.0f} s, cached in {cache}")
+        return crops_from_triplets(found, crop=crop, per_triplet=per_triplet, rng=rng)
+
+    began = time.perf_counter()
+    sources, crops = training_crops(data, cache or str(out) + ".cache.pt", make, seed=seed,
+                                    threads=threads, log=log,
+                                    nothing=f"no triplet of at least {crop}x{crop} pixels with motion")
     model = interp_refine.InterpRefine()
     losses = fit(model, crops, epochs=epochs, batch_size=batch, lr=lr, seed=seed, device=device,
                  checkpoint=str(out) + ".ckpt", resume=resume, progress=progress, log=log)
