@@ -10,7 +10,8 @@ machine disturb less: compilation is single-threaded), first call (warm cache), 
 ``demo`` times ``python -m flowkit demo`` end to end (wall clock, process start included).
 ``interpolate_learned`` (listed when torch is installed; not a ``flowkit warmup`` case, which
 must work without torch) is ``interpolate(method="learned")`` on the tiny RGB pair: torch's
-import and the shipped model's loading count in its first call.
+import and the shipped model's loading count in its first call. ``predict_gan`` (also only
+with torch) is ``predict(method="gan")`` on a 3-frame clip of the tiny gray frame.
 """
 
 import argparse
@@ -25,7 +26,7 @@ import time
 
 from flowkit._warmup import CASES
 
-LEARNED = ["interpolate_learned"] if importlib.util.find_spec("torch") else []
+LEARNED = ["interpolate_learned", "predict_gan"] if importlib.util.find_spec("torch") else []
 
 CHILD = """
 import json, resource, time
@@ -36,7 +37,8 @@ t0 = time.perf_counter()
 import flowkit
 from flowkit._warmup import CASES, _case
 CASES = dict(CASES, interpolate_learned=_case(
-    lambda fk, gray, rgb, flow, pts: fk.interpolate(rgb, rgb, method="learned")))
+    lambda fk, gray, rgb, flow, pts: fk.interpolate(rgb, rgb, method="learned")),
+    predict_gan=_case(lambda fk, gray, rgb, flow, pts: fk.predict([gray] * 3, 2, method="gan")))
 t1 = time.perf_counter()
 out = {{"import": t1 - t0}}
 c = cpu()

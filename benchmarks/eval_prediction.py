@@ -14,8 +14,12 @@ frames, the newest pair's flow used with ``cv2.remap`` and re-estimated from the
 frames, real or predicted, at each step) and flowkit's ``predict`` with default options and
 with its other schemes and a longer context; ``--flow NAME`` (repeatable, any name of
 ``flowkit.list_estimators()``) adds ``predict`` with that estimator, default and
-``"reestimate"`` schemes. ``--figure`` writes a strip (context, truth,
-prediction, error) of RubberWhale for docs/prediction.md.
+``"reestimate"`` schemes. With torch installed, ``predict(method="gan")`` with the shipped
+``"predict-gan"`` weights and with its L1-only variant (``weights="l1"``, the same network
+trained without the adversarial loss) are rows too. A second table per set gives the
+sharpness: the mean gradient magnitude of the prediction over the truth's (1 = as sharp).
+``--figure`` writes a strip (context, truth, prediction, error) of RubberWhale for
+docs/prediction.md.
 """
 
 import argparse
@@ -25,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 import flowkit
-from flowkit.metrics import psnr
+from flowkit.metrics import psnr, sharpness
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
@@ -113,12 +117,25 @@ METHODS = {
 }
 
 
+def _torch_rows():
+    """The ``method="gan"`` rows, when torch is installed."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("predict-gan rows skipped: torch is not installed (pip install \"flowkit-cv[torch]\")\n")
+        return {}
+    return {"flowkit method='gan' (predict-gan)": flowkit_predict(method="gan"),
+            "flowkit method='gan', L1-only weights": flowkit_predict(method="gan", model="l1")}
+
+
 def evaluate(windows, method):
-    scores = []
+    """Mean PSNR and mean sharpness per horizon."""
+    scores, sharp = [], []
     for context, truth in windows:
         predicted = method(context, len(truth))
         scores.append([psnr(p, t) for p, t in zip(predicted, truth)])
-    return np.mean(scores, axis=0)
+        sharp.append([sharpness(p, t) for p, t in zip(predicted, truth)])
+    return np.mean(scores, axis=0), np.mean(sharp, axis=0)
 
 
 def figure(path):
@@ -161,6 +178,7 @@ def main():
         METHODS[f"flowkit flow={name!r}"] = flowkit_predict(flow=name)
         METHODS[f"flowkit flow={name!r}, scheme='reestimate'"] = flowkit_predict(
             flow=name, scheme="reestimate")
+    METHODS.update(_torch_rows())
     sets = {"RubberWhale (07-10 -> 11-14)": middlebury(),
             "traffic clip (20 windows, 4 -> 4)": traffic(),
             "Sintel alley_1 (1-2 -> 3-4)": sintel()}
@@ -169,15 +187,19 @@ def main():
         if windows is None:
             print(f"{name}: skipped, data not found under {DATA}\n")
             continue
-        print(f"| {name} | " + " | ".join(f"+{k + 1}" for k in range(len(windows[0][1]))) + " |")
-        print("|---|" + "---|" * len(windows[0][1]))
+        header = " | ".join(f"+{k + 1}" for k in range(len(windows[0][1])))
+        rows = {}
         for label, method in METHODS.items():
-            if getattr(method, "context", 2) > len(windows[0][0]):
-                print(f"| {label} | " + " | ".join("n/a" for _ in windows[0][1]) + " |")
-                continue
-            scores = evaluate(windows, method)
-            print(f"| {label} | " + " | ".join(f"{s:.2f}" for s in scores) + " |")
-        print()
+            if getattr(method, "context", 2) <= len(windows[0][0]):
+                rows[label] = evaluate(windows, method)
+        for title, column, digits in (("PSNR", 0, 2), ("sharpness", 1, 3)):
+            print(f"| {name}, {title} | {header} |")
+            print("|---|" + "---|" * len(windows[0][1]))
+            for label in METHODS:
+                values = rows[label][column] if label in rows else ["n/a"] * len(windows[0][1])
+                print(f"| {label} | " + " | ".join(v if isinstance(v, str) else f"{v:.{digits}f}"
+                                                   for v in values) + " |")
+            print()
     if args.figure:
         figure(args.figure)
 

@@ -17,6 +17,8 @@ _REGISTRY = {
     "dis": ("._dis", "dis"),
     **{f"dis-{preset}": ("._dis", "dis", {"preset": preset})
        for preset in ("ultrafast", "fast", "medium", "accurate")},
+    # torchvision's RAFT with the user's weights file (flow_options={"weights": path})
+    "raft": (".models.raft", "raft"),
 }
 # keyword parameters that are per-call arrays or change the return value, not options
 _NOT_OPTIONS = frozenset({"init_flow", "return_confidence"})

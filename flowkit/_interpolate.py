@@ -4,7 +4,6 @@ warping of both frames to time t, blended by visibility. Built only from the pub
 (the estimators, ``warp``, ``splat``, ``fill_holes``)."""
 
 import numbers
-from pathlib import Path
 
 import numpy as np
 
@@ -211,16 +210,9 @@ def _learned_model(model, frame0, has_channels):
     if has_channels and frame0.shape[-1] not in (1, 3):
         raise ValueError(f"frame0: expected gray or RGB frames for method='learned', got "
                          f"{frame0.shape[-1]} channels")
-    from .models import _api
+    from .models._api import predictor_model
 
-    if model is None or isinstance(model, (str, Path)):
-        return _api.cached_model("interp-refine", "default" if model is None else str(model))
-    torch = _api.require_torch()
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model: expected None, a weights path or a torch.nn.Module "
-                        f"(flowkit.models.get_model('interp-refine')), got "
-                        f"{_validate.describe(model)}")
-    return model
+    return predictor_model("interp-refine", model)
 
 
 def _to_dtype(result, dtype):
@@ -298,7 +290,7 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
         The caller's flows, ``frame0 -> frame1`` and ``frame1 -> frame0`` (flowkit's
         convention: ``frame0[y, x] ~ frame1[y + v, x + u]`` for ``flow01``), both or neither.
         ``(N, H, W, 2)`` for a batch of N pairs.
-    method : {"splat", "backward", "blend", "learned"}
+    method : {"splat", "backward", "blend", "learned"} or a registered name
         * ``"splat"`` (default): ``frame0`` splatted forward by ``t * flow01`` and ``frame1``
           by ``(1 - t) * flow10`` (``flowkit.splat``, ``mode="softmax"``) with the metric
           ``-5 * |frame0 - warp(frame1, flow01)|`` (intensities in [0, 1], mean over
@@ -326,6 +318,10 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
           result is ``(a e^d S0 + b e^-d S1) / (a e^d + b e^-d) + r`` (the ``"splat"`` blend
           for ``d = r = 0``). Gray or RGB frames; runs where the model lives (CPU unless the
           caller's ``model`` is on the GPU).
+        * a name registered with ``flowkit.models.register_interpolator(name, module)``: the
+          caller's ``torch.nn.Module`` ``(frame0, frame1, t) -> frame`` on ``(N, C, H, W)``
+          float32 tensors in [0, 1] and ``t`` ``(N,)`` (docs/models.md); no flow is estimated
+          and ``flow*``, ``occlusion``, ``return_aux`` and ``device`` do not apply.
     occlusion : bool
         Use forward-backward occlusion masks (see Notes).
     return_aux : bool
@@ -396,7 +392,12 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
     """
     frame0, frame1, batched, has_channels = _validate.check_frame_pair(frame0, frame1)
     times, single = _check_t(t)
-    method = _validate.check_choice("method", method, METHODS)
+    from .models.adapters import list_adapters
+
+    if method in list_adapters("interpolator"):  # a registered torch module (flowkit.models.adapters)
+        return _adapter_interpolate(method, frame0, frame1, times, single, batched, has_channels,
+                                    model)
+    method = _validate.check_choice("method", method, METHODS + tuple(list_adapters("interpolator")))
     if method == "learned":
         model = _learned_model(model, frame0, has_channels)
     elif model is not None:
@@ -449,6 +450,19 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
     merged = {key: (None if auxes[0][key] is None else xp.stack([a[key] for a in auxes]))
               for key in auxes[0]}
     return result, merged
+
+
+def _adapter_interpolate(method, frame0, frame1, times, single, batched, has_channels, model):
+    from .models.adapters import interpolate_pair
+
+    if model is not None:
+        raise ValueError(f"model: expected None unless method='learned', got "
+                         f"{_validate.describe(model)} with method={method!r}")
+    xp, _ = array_module(frame0)
+    pairs0, pairs1 = (frame0, frame1) if batched else (frame0[None], frame1[None])
+    results = [interpolate_pair(method, a, b, times, has_channels) for a, b in zip(pairs0, pairs1)]
+    results = [r[0] if single else xp.stack(r) for r in results]
+    return xp.stack(results) if batched else results[0]
 
 
 def interpolate_video(frames, *, factor=2, times=None, **options):

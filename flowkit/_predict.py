@@ -9,6 +9,7 @@ from ._backend import array_module, as_array
 from ._estimators import get_estimator, list_estimators
 
 SCHEMES = ("semi-lagrangian", "forward", "reestimate")
+METHODS = ("flow", "gan")
 AVERAGES = ("median", "mean")
 # Niklaus and Liu's brightness-constancy importance metric for softmax splatting:
 # -20 * |I_last - backwarp(I_previous)| in units of the pair's intensity range, clipped to
@@ -112,7 +113,8 @@ def _predict_clip(clip, horizon, estimate, context, average, smooth, scheme, n_i
 
 
 def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, average="median",
-            smooth=None, scheme="semi-lagrangian", n_iter=1, return_flow=False, device=None):
+            smooth=None, scheme="semi-lagrangian", n_iter=1, return_flow=False, device=None,
+            method="flow", model=None):
     """Predict the frames that follow a clip, from its optical flow.
 
     The motion of the last frame is estimated from the last ``context`` frames, optionally
@@ -169,6 +171,21 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
     device : {None, "cpu", "cuda"}
         Where the estimator (a named one, unless ``flow_options`` sets its ``device``) and the
         warping run; None follows the input's array type.
+    method : {"flow", "gan"} or a registered name
+        ``"flow"``: the classical prediction above. A name registered with
+        ``flowkit.models.register_predictor(name, module)``: the caller's ``torch.nn.Module``
+        ``(frames, horizon) -> future`` on ``(N, T, C, H, W)`` float32 tensors in [0, 1]
+        (docs/models.md); no flow is estimated, the other options do not apply. ``"gan"``: each horizon's classical frame
+        refined by the ``"predict-gan"`` generator of ``flowkit.models`` (needs
+        ``pip install "flowkit-cv[torch]"``; docs/models.md), which sees the last 4 frames,
+        the classical frame and its displacement, one image channel at a time; trained with
+        an adversarial loss (Mathieu, Couprie and LeCun, ICLR 2016) on the defaults
+        (farneback, ``context=2``, semi-Lagrangian). Runs where the model lives (the CPU
+        unless ``model`` is on the GPU); CuPy arrays reach it through DLPack.
+    model : None, str, Path or torch.nn.Module
+        Only with ``method="gan"``: None for the shipped weights, a path to a
+        ``.safetensors`` file of the same architecture (``flowkit train predict-gan``), or a
+        module from ``flowkit.models.get_model("predict-gan", ...)``.
 
     Returns
     -------
@@ -183,7 +200,10 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
     ValueError
         ``horizon`` < 1, fewer than ``context`` frames, ``context`` < 2, unknown ``scheme``,
         ``average`` or estimator name, an unknown estimator option, frames of different shapes
-        (in a list), a flow array of the wrong shape.
+        (in a list), a flow array of the wrong shape, unknown ``method``, a ``model`` without
+        ``method="gan"``, a weights file that does not fit.
+    ImportError
+        ``method="gan"`` without torch (the message names the extra).
     TypeError
         A non-integer ``horizon``, ``context`` or ``n_iter``; unsupported dtypes; ``flow``
         neither a name, a callable nor an array.
@@ -216,6 +236,18 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
     scheme = _validate.check_choice("scheme", scheme, SCHEMES)
     average = _validate.check_choice("average", average, AVERAGES)
     _validate.check_bool("return_flow", return_flow)
+    from .models.adapters import list_adapters
+
+    method = _validate.check_choice("method", method, METHODS + tuple(list_adapters("predictor")))
+    if method not in METHODS:
+        return _adapter_predict(method, frames, horizon, return_flow, model)
+    if method == "gan":
+        from .models._api import predictor_model
+
+        model = predictor_model("predict-gan", model)
+    elif model is not None:
+        raise ValueError(f"model: expected None unless method='gan', got "
+                         f"{_validate.describe(model)} with method={method!r}")
     if frames.ndim == 3 and _validate.frames_layout(frames) == (False, True):
         raise ValueError(f"frames: expected a clip (T, H, W) or (T, H, W, C) of at least 2 frames, got "
                          f"shape {tuple(frames.shape)}, which looks like one image with "
@@ -258,6 +290,10 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
             motion = given[n] if given.ndim == 4 else given
             predicted, motion = _predict_given(clips[n], horizon, motion.astype(np.float32), smooth,
                                                scheme, n_iter, device)
+        if model is not None:
+            from .models.predict_gan import refine_arrays
+
+            predicted = refine_arrays(model, clips[n], predicted, motion)
         results.append(predicted)
         motions.append(motion)
     predicted = xp.stack(results) if batched else results[0]
@@ -269,3 +305,18 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
 def _predict_given(clip, horizon, motion, smooth, scheme, n_iter, device):
     motion = _smoothed(motion, smooth, clip[-1])
     return _extrapolated(clip[-1], clip[-2], motion, -motion, horizon, scheme, n_iter, device), motion
+
+
+def _adapter_predict(method, frames, horizon, return_flow, model):
+    """``predict(method=NAME)`` for a module registered with
+    ``flowkit.models.register_predictor``."""
+    from .models.adapters import predict_clip
+
+    if return_flow or model is not None:
+        raise ValueError(f"{'return_flow' if return_flow else 'model'}: not available with the "
+                         f"registered predictor method={method!r} (no flow is estimated)")
+    batched, channels = _validate.frames_layout(frames[0])
+    clips = frames if batched else frames[None]
+    xp, _ = array_module(clips)
+    results = [predict_clip(method, clip, horizon, channels) for clip in clips]
+    return xp.stack(results) if batched else results[0]

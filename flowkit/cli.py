@@ -546,6 +546,30 @@ def _write_folder(folder, pictures, bar):
         shutil.rmtree(staging, ignore_errors=True)
 
 
+# flowkit predict --method gan: the classical prediction (farneback) refined by predict-gan
+def _add_gan_method(parser):
+    """``--method gan`` and ``--model WEIGHTS`` on the predict parser."""
+    action = parser._option_string_actions["--method"]
+    action.choices = tuple(action.choices) + ("gan",)
+    action.help = ("estimator (default farneback), or gan: farneback's prediction refined by the "
+                   "predict-gan network (needs flowkit-cv[torch])")
+    parser.add_argument("--model", metavar="WEIGHTS", help="--method gan: a .safetensors file of "
+                        "predict-gan (flowkit train predict-gan; default the shipped weights)")
+
+
+def _gan_options(args):
+    """``predict``'s keywords for ``--method gan`` (args.method becomes the estimator)."""
+    if args.method != "gan":
+        if args.model is not None:
+            raise UsageError("--model needs --method gan")
+        return {}
+    from .models._api import require_torch
+
+    require_torch()
+    args.method = "farneback"
+    return {"method": "gan", "model": args.model}
+
+
 def cmd_predict(args):
     """``flowkit predict``: the frames that follow a clip, from its optical flow."""
     import flowkit
@@ -566,6 +590,7 @@ def cmd_predict(args):
         _check_output("-o", args.output, "video", (source,), codec=args.codec)
     else:
         _check_output_folder(Path(args.output), source, args.codec)
+    gan = _gan_options(args)
     options = _method_options(args.method, args.option)
     smooth = None
     if args.smooth:
@@ -580,7 +605,7 @@ def cmd_predict(args):
     extra = {} if args.n_iter is None else {"n_iter": args.n_iter}
     predicted = flowkit.predict(np.stack(context), args.horizon, flow=args.method, flow_options=options,
                                 context=args.context, average=args.average, smooth=smooth,
-                                scheme=args.scheme, **extra)
+                                scheme=args.scheme, **extra, **gan)
     seconds = time.perf_counter() - start
     pictures = [np.concatenate([t, p], axis=1) for t, p in zip(truth, predicted)] if args.side_by_side \
         else list(predicted)
@@ -602,8 +627,9 @@ def cmd_predict(args):
                   f"frame_{len(pictures) - 1:06d}.png, {what})")
     print(f"wrote {where}")
     first = "the last" if args.start is None else f"frames {args.start}-{args.start + args.context - 1} as"
+    refined = ", refined by predict-gan" if gan else ""
     print(f"{args.scheme} prediction of {args.horizon} frames from {first} {args.context} context frames, "
-          f"{args.method} ({_format_options(options)}) in {seconds:.2f} s")
+          f"{args.method} ({_format_options(options)}){refined} in {seconds:.2f} s")
     return 0
 
 
@@ -718,9 +744,11 @@ def cmd_batch(args):
 def _train_command(args):
     """The command line that reproduces this training run, every option spelled out."""
     words = ["flowkit", "train", args.model, "--data", *args.data, "--out", args.out]
-    for flag in ("epochs", "crop", "batch", "lr", "triplets", "crops_per_triplet", "shrink", "threads",
-                 "device",
-                 "seed", "resume"):
+    flags = ("epochs", "crop", "batch", "lr", "triplets", "crops_per_triplet", "shrink", "threads",
+             "device", "seed", "resume")
+    if args.model == "predict-gan":
+        flags = _GAN_TRAIN_FLAGS
+    for flag in flags:
         if getattr(args, flag) is not None:
             words += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
     return " ".join(words)
@@ -735,6 +763,8 @@ def cmd_train(args):
 
     if not args.out.endswith(".safetensors"):
         raise ValueError(f"--out: expected a .safetensors path, got {args.out!r}")
+    if args.model == "predict-gan":
+        return _train_predict_gan(args)
     options = dict(epochs=args.epochs, crop=args.crop, batch=args.batch, lr=args.lr,
                    device=args.device, resume=args.resume, seed=args.seed, shrink=args.shrink,
                    threads=args.threads, command=_train_command(args),
@@ -747,6 +777,36 @@ def cmd_train(args):
                                          per_triplet=args.crops_per_triplet, **options)
     print(f"wrote {args.out} ({meta['num_params']} parameters, {meta['file_size']} bytes, "
           f"final loss {meta['losses'][-1]:.5f}, {meta['wall_seconds']} s)")
+    return 0
+
+
+# flowkit train predict-gan: its options (defaults differ from interp-refine's: smaller crops)
+_GAN_TRAIN_FLAGS = ("epochs", "crop", "batch", "lr", "clips", "crops_per_clip", "shrink",
+                    "adversarial_weight", "threads", "device", "seed", "resume")
+
+
+def _non_negative_float(text):
+    """Argument type of --adversarial-weight: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (np.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _train_predict_gan(args):
+    from .models.train_gan import train_predict_gan
+
+    options = {flag: getattr(args, flag) for flag in _GAN_TRAIN_FLAGS
+               if flag not in ("clips", "crops_per_clip") and getattr(args, flag) is not None}
+    meta = train_predict_gan(args.data, args.out, clips=args.clips, per_clip=args.crops_per_clip,
+                             command=_train_command(args),
+                             progress=not args.quiet and sys.stderr.isatty(), **options)
+    last = ", ".join(f"{k} {v:.5f}" for k, v in meta["losses"][-1].items())
+    print(f"wrote {args.out} ({meta['num_params']} parameters, {meta['file_size']} bytes, final "
+          f"losses {last}, {meta['wall_seconds']} s)")
     return 0
 
 
@@ -920,6 +980,7 @@ def build_parser():
                    "(default by extension, libx264 for .mp4)")
     p.add_argument("--resize", type=_size, metavar="WxH", help="resize frames to WIDTHxHEIGHT first")
     p.add_argument("--gray", action="store_true", help="convert frames to gray first")
+    _add_gan_method(p)
     p.set_defaults(run=cmd_predict)
 
     p = sub.add_parser(
@@ -1000,7 +1061,8 @@ def build_parser():
                                    "of metadata beside them; a checkpoint OUT.ckpt after each "
                                    "epoch and the classical inputs of the crops cached in "
                                    "OUT.cache.pt (docs/models.md).")
-    p.add_argument("model", choices=("interp-refine", "colorize"), help="model to train")
+    p.add_argument("model", choices=("interp-refine", "colorize", "predict-gan"),
+                   help="model to train")
     p.add_argument("--data", nargs="+", required=True, metavar="DIR_OR_VIDEO",
                    help="video files, folders of videos or folders of frames (training data only)")
     p.add_argument("--out", required=True, help="weights file to write (.safetensors)")
@@ -1018,6 +1080,14 @@ def build_parser():
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to train (default cpu)")
     p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint")
     p.add_argument("--seed", type=_integer_from(0), default=0, help="random seed (default 0)")
+    # predict-gan
+    p.add_argument("--clips", type=_positive, default=200,
+                   help="predict-gan: clips of 8 frames to sample (default 200)")
+    p.add_argument("--crops-per-clip", type=_positive, default=4,
+                   help="predict-gan: random crops of each clip (default 4)")
+    p.add_argument("--adversarial-weight", type=_non_negative_float, default=0.01,
+                   help="predict-gan: weight of the adversarial loss (default 0.01; 0: the "
+                        "L1 + gradient-difference variant)")
     p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("color", parents=[common], help="render a .flo file with the Middlebury colour wheel")

@@ -14,7 +14,7 @@ from ._validate import check_array, check_flow, check_float, check_image, check_
 from .io import UNKNOWN_FLOW
 
 __all__ = ["endpoint_error", "angular_error", "fl_all", "psnr", "ssim", "interpolation_error",
-           "warping_error"]
+           "warping_error", "sharpness"]
 
 
 def _flow_pair(flow, gt, valid):
@@ -326,3 +326,48 @@ def warping_error(frame, previous, flow, valid=None):
             raise ValueError("valid: expected at least one True pixel, got none")
         diff = diff[valid]
     return float(diff.mean())
+
+
+def sharpness(image, reference):
+    """Mean gradient magnitude of ``image`` over that of ``reference``: 1 is as sharp as the
+    reference, below 1 blurrier (the sharpness comparison of Mathieu et al., ICLR 2016, who
+    report a gradient-based sharpness difference).
+
+    Parameters
+    ----------
+    image : array_like, (H, W) or (H, W, C), uint8, uint16 or float
+        The image to evaluate (one image, not a batch).
+    reference : array_like, same shape and dtype family as ``image``
+        The ground truth.
+
+    Returns
+    -------
+    float
+        ``mean(|grad image|) / mean(|grad reference|)``, gradients by central differences
+        (``np.gradient``) over the two image axes, magnitudes averaged over pixels and
+        channels, in float64; ``nan`` when the reference is flat.
+
+    Raises
+    ------
+    ValueError
+        Shapes differ, or not one image of at least 2x2 pixels.
+    TypeError
+        Unsupported or mismatched dtypes.
+
+    Examples
+    --------
+    >>> ramp = np.tile(np.arange(8, dtype=np.float32) / 8, (8, 1))
+    >>> round(sharpness(ramp / 2, ramp), 3)
+    0.5
+    """
+    image, reference = _image_pair(image, reference)
+    if image.ndim not in (2, 3) or min(image.shape[:2]) < 2:
+        raise ValueError(f"image: expected one image (H, W) or (H, W, C) of at least 2x2 pixels, "
+                         f"got shape {tuple(image.shape)}")
+
+    def mean_gradient(x):
+        gy, gx = np.gradient(x.astype(np.float64), axis=(0, 1))
+        return np.hypot(gx, gy).mean()
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(mean_gradient(image) / mean_gradient(reference))

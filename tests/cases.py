@@ -86,3 +86,17 @@ def ground_truth_case(name):
         invalid = load_gray(data_path("sintel", "alley_1", "invalid", "frame_0002.png")) > 127
         valid &= ~invalid
     return frame0, frame1, gt, valid
+
+
+def run_without_torch(tmp_path, code):
+    """Run ``code`` in a fresh interpreter in which ``import torch`` fails, as in a torch-less
+    install; returns its stdout lines (asserting a zero exit status)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "torch.py").write_text("raise ImportError('no torch here')\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()

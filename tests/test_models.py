@@ -3,9 +3,6 @@ inside interpolate(method="learned"), training. Torch tests skip when torch is a
 torch-less error is tested in a subprocess that hides torch."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,6 +10,8 @@ import pytest
 import flowkit
 from flowkit import models
 from flowkit.models import _api
+
+from cases import run_without_torch
 
 try:
     import torch
@@ -69,8 +68,6 @@ def test_register_and_get_round_trip_and_errors():
 
 
 def test_without_torch_the_error_names_the_extra(tmp_path):
-    # a fresh interpreter in which `import torch` fails, as in a torch-less install
-    (tmp_path / "torch.py").write_text("raise ImportError('no torch here')\n")
     code = ("import numpy as np, flowkit\n"
             "from flowkit.models import get_model, list_models\n"
             "assert 'interp-refine' in list_models()\n"
@@ -80,11 +77,7 @@ def test_without_torch_the_error_names_the_extra(tmp_path):
             "        call()\n"
             "    except ImportError as exc:\n"
             "        print(exc)\n")
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.strip().splitlines()
+    lines = run_without_torch(tmp_path, code)
     assert len(lines) == 2
     assert all('pip install "flowkit-cv[torch]"' in line for line in lines)
 

@@ -44,14 +44,14 @@ def constant_estimator(backward):
 
 def test_registry_names_and_options():
     assert list_estimators() == ["dis", "dis-accurate", "dis-fast", "dis-medium", "dis-ultrafast",
-                                 "farneback", "lucas_kanade"]
+                                 "farneback", "lucas_kanade", "raft"]
     a = texture()
     b = texture(1.0, 0.5)
     np.testing.assert_array_equal(get_estimator("farneback", {"winsize": 9})(a, b),
                                   flowkit.farneback(a, b, winsize=9))
-    with pytest.raises(ValueError, match=r"flow: expected one of \('dis', .*'lucas_kanade'\) or a "
-                                         r"callable, got 'raft'"):
-        get_estimator("raft")
+    with pytest.raises(ValueError, match=r"flow: expected one of \('dis', .*'lucas_kanade', 'raft'\) or a "
+                                         r"callable, got 'pwc-net'"):
+        get_estimator("pwc-net")
     with pytest.raises(ValueError, match="flow_options: 'radius' is not an option of farneback; its "
                                          "options are pyr_scale, levels"):
         get_estimator("farneback", {"radius": 3})
@@ -210,7 +210,7 @@ def test_smoothing_reaches_the_motion():
     ({"scheme": "lagrangian"}, ValueError, r"scheme: expected one of 'semi-lagrangian', 'forward', "
                                            r"'reestimate', got 'lagrangian'"),
     ({"average": "mode"}, ValueError, r"average: expected one of 'median', 'mean', got 'mode'"),
-    ({"flow": "raft"}, ValueError, r"flow: expected one of \('dis', .*'farneback', 'lucas_kanade'\)"),
+    ({"flow": "pwc-net"}, ValueError, r"flow: expected one of \('dis', .*'farneback', 'lucas_kanade', 'raft'\)"),
     ({"flow_options": {"radius": 2}}, ValueError, r"flow_options: 'radius' is not an option of farneback"),
     ({"flow_options": {"levels": 0}}, ValueError, r"flow_options\['levels'\]: expected an integer >= 1, got 0"),
     ({"flow": np.zeros((H, W + 1, 2), np.float32)}, ValueError,

@@ -405,7 +405,7 @@ def test_odd_size_is_padded(tmp_path):
     ({"audio": "loud"}, ValueError, r"audio: expected one of 'copy', 'stretch', 'drop', got 'loud'"),
     ({"codec": "nope"}, ValueError, r"codec: unknown video encoder 'nope'"),
     ({"method": "magic"}, ValueError, r"method: expected one of 'splat', 'backward', 'blend'"),
-    ({"flow": "raft"}, ValueError, r"flow: .*raft"),
+    ({"flow": "pwc-net"}, ValueError, r"flow: .*pwc-net"),
     ({"scene_threshold": 0}, ValueError, r"scene_threshold: expected a number in \(0, 100\]"),
 ])
 def test_bad_arguments_leave_no_output(tmp_path, clip, kwargs, error, match):

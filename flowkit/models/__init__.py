@@ -7,5 +7,7 @@ without executing code) with their metadata; nothing is ever downloaded. See doc
 """
 
 from ._api import Weights, get_model, get_weights, list_models, register_model
+from .adapters import list_adapters, register_interpolator, register_predictor
 
-__all__ = ["Weights", "get_model", "get_weights", "list_models", "register_model"]
+__all__ = ["Weights", "get_model", "get_weights", "list_models", "register_model",
+           "list_adapters", "register_interpolator", "register_predictor"]

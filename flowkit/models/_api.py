@@ -197,6 +197,20 @@ def cached_model(name, weights="default"):
     return get_model(name, weights=weights)
 
 
+def predictor_model(name, model=None):
+    """The module behind ``predict(method=...)`` / ``interpolate(method=...)``: the shipped
+    weights of ``name`` (None), a weights path, or the caller's ``torch.nn.Module``."""
+    if model is None or isinstance(model, (str, Path)):
+        return cached_model(name, "default" if model is None else str(model))
+    torch = require_torch()
+    if not isinstance(model, torch.nn.Module):
+        from .._validate import describe
+
+        raise TypeError(f"model: expected None, a weights path or a torch.nn.Module "
+                        f"(flowkit.models.get_model({name!r})), got {describe(model)}")
+    return model
+
+
 def _shipped(stem):
     """Weights ``stem.safetensors`` of the package with the metadata of ``stem.json``."""
     path = _WEIGHTS_DIR / f"{stem}.safetensors"
@@ -209,3 +223,6 @@ register_model("interp-refine", "flowkit.models.interp_refine:InterpRefine",
                weights={"default": _shipped("interp_refine")})
 register_model("colorize", "flowkit.models.colorize:Colorize",
                weights={"default": _shipped("colorize")})
+register_model("predict-gan", "flowkit.models.predict_gan:PredictRefine",
+               weights={"default": _shipped("predict_gan"),  # L1 + GDL + adversarial
+                        "l1": _shipped("predict_gan_l1")})  # L1 + GDL: the sharpness baseline

@@ -1,8 +1,10 @@
 """Training of the registry's models (``flowkit train MODEL``): samples drawn from videos or
 frame folders, random crops computed once and cached, flips (and for ``"interp-refine"`` time
 reversal), Adam with cosine decay, atomic checkpoints and resume, fixed seeds
-(:func:`train_model`, shared). ``"interp-refine"``: triplets, the classical pipeline's parts,
-a Charbonnier loss; ``"colorize"``: single frames, luma -> chroma, an L1 loss. See
+(:func:`train_model` and :func:`fit`, shared: one module or several, e.g. a generator and its
+discriminator, each with its own optimizer). ``"interp-refine"``: triplets, the classical
+pipeline's parts, a Charbonnier loss; ``"colorize"``: single frames, luma -> chroma, an L1
+loss; ``"predict-gan"``: clips, on this loop from :mod:`flowkit.models.train_gan`. See
 docs/models.md for the runs that made the shipped weights."""
 
 import itertools
@@ -52,6 +54,18 @@ def triplet_parts(frame0, frame1, t=0.5):
     return interp_refine.parts_tensors(f0, f1, t, parts, state)
 
 
+def add_crops(crops, sample, *, crop, count, rng):
+    """Append ``count`` random ``crop`` x ``crop`` windows of ``sample`` (a dict of tensors
+    ``(..., H, W)``, one window for all of them; ``(N,)`` tensors whole), as float16, to the
+    lists of the dict ``crops`` (the samplers' shared cropping)."""
+    h, w = next(v for v in sample.values() if v.ndim > 1).shape[-2:]
+    for _ in range(count):
+        y, x = int(rng.integers(0, h - crop + 1)), int(rng.integers(0, w - crop + 1))
+        for key, value in sample.items():
+            part = value if value.ndim == 1 else value[..., y:y + crop, x:x + crop]
+            crops.setdefault(key, []).append(part.half())
+
+
 def crops_from_triplets(triplets, *, crop, per_triplet, rng):
     """``per_triplet`` random crops of each ``(frame0, truth, frame1)`` (uint8 RGB, the truth
     at t = 0.5) with its parts: a dict of ``(N, C, crop, crop)`` float16 tensors (key
@@ -63,42 +77,52 @@ def crops_from_triplets(triplets, *, crop, per_triplet, rng):
             continue
         parts = triplet_parts(frame0, frame1)
         parts["truth"] = torch.from_numpy(truth.astype(np.float32) / 255).permute(2, 0, 1)[None]
-        for _ in range(per_triplet):
-            y, x = int(rng.integers(0, h - crop + 1)), int(rng.integers(0, w - crop + 1))
-            for key, value in parts.items():
-                crops.setdefault(key, []).append(value[..., y:y + crop, x:x + crop].half())
+        add_crops(crops, parts, crop=crop, count=per_triplet, rng=rng)
     return {key: torch.cat(value) for key, value in crops.items()}
+
+
+def read_frames(source, shrink=1):
+    """All frames of a video file or frame folder (uint8 RGB), shrunk by ``shrink`` (area
+    averaging)."""
+    import cv2
+    from ..video import iter_frames
+
+    frames = list(iter_frames(source))
+    if shrink > 1:
+        frames = [cv2.resize(f, (f.shape[1] // shrink, f.shape[0] // shrink),
+                             interpolation=cv2.INTER_AREA) for f in frames]
+    return frames
+
+
+def moving(a, b):
+    """Whether two frames are neither static (mean absolute difference under 1 level) nor a
+    cut (over 40 levels)."""
+    return 1.0 <= np.abs(a.astype(np.int16) - b).mean() <= 40.0
 
 
 def sample_triplets(sources, *, count, gaps=(2, 4), shrink=2, rng):
     """About ``count`` triplets ``(frame k, frame k + gap / 2, frame k + gap)`` spread evenly over
     the sources (frames shrunk by ``shrink``, area averaging), skipping static ones (mean
     absolute difference of the end frames under 1 level) and cuts (over 40 levels)."""
-    import cv2
-    from ..video import iter_frames
-
     per_source = max(1, count // max(1, len(sources)))
     for source in sources:
-        frames = list(iter_frames(source))
-        if shrink > 1:
-            frames = [cv2.resize(f, (f.shape[1] // shrink, f.shape[0] // shrink),
-                                 interpolation=cv2.INTER_AREA) for f in frames]
+        frames = read_frames(source, shrink)
         starts = np.linspace(0, len(frames) - 1 - max(gaps), per_source).astype(int)
         for k in starts:
             gap = int(rng.choice(gaps))
             a, m, b = frames[k], frames[k + gap // 2], frames[k + gap]
-            diff = np.abs(a.astype(np.int16) - b).mean()
-            if 1.0 <= diff <= 40.0:
+            if moving(a, b):
                 yield a, m, b
 
 
 def flip(batch, rng, flow_keys=()):
-    """Horizontal and vertical flips of every ``(N, C, H, W)`` tensor of ``batch``, each with
-    probability 1/2 (one draw per batch); the u (v) components of ``flow_keys`` change sign."""
+    """Horizontal and vertical flips of every ``(N, C, H, W)`` (or ``(N, C, T, H, W)``) tensor
+    of ``batch``, each with probability 1/2 (one draw per batch); ``(N,)`` tensors (per-sample
+    scalars) stay; the u (v) components of ``flow_keys`` change sign."""
     batch = dict(batch)
     for axis, sign in ((-1, (-1.0, 1.0)), (-2, (1.0, -1.0))):
         if rng.random() < 0.5:
-            batch = {k: v.flip(axis) for k, v in batch.items()}
+            batch = {k: (v if v.ndim == 1 else v.flip(axis)) for k, v in batch.items()}
             for k in flow_keys:
                 batch[k] = batch[k] * torch.tensor(sign).view(1, 2, 1, 1)
     return batch
@@ -120,54 +144,80 @@ def loss_fn(model, batch):
     return torch.sqrt((out - batch["truth"]) ** 2 + 1e-6).mean()
 
 
+def loss_step(loss=loss_fn):
+    """A training step for :func:`fit`: one Adam step of ``modules["model"]`` on
+    ``loss(model, batch)`` (default :func:`loss_fn`), reported as ``{"loss": value}``."""
+    def step(modules, optimizers, batch):
+        value = loss(modules["model"], batch)
+        optimizers["model"].zero_grad()
+        value.backward()
+        optimizers["model"].step()
+        return {"loss": value.item()}
+
+    return step
+
+
 def fit(model, crops, *, epochs, batch_size=16, lr=1e-3, seed=0, checkpoint=None, resume=None,
-        device="cpu", progress=True, log=None, until=None, loss=loss_fn, augment=augment):
-    """Train ``model`` on ``crops`` (a dict of equally long tensors, e.g.
-    :func:`crops_from_triplets`) with ``loss(model, batch)`` after ``augment(batch, rng)``;
-    returns the mean loss of each epoch. Checkpoints (model, optimizer, epoch, generator
-    states) are written atomically to ``checkpoint`` after every epoch; ``resume`` continues
-    from one; ``until`` stops after that epoch (as an interrupted run would)."""
+        device="cpu", progress=True, log=None, until=None, loss=loss_fn, step=None,
+        augment=augment):
+    """Train on ``crops`` (a dict of tensors with a common first axis, e.g.
+    :func:`crops_from_triplets`); returns each epoch's mean losses (a float per epoch when
+    ``step`` reports one loss, else a dict of them).
+
+    ``model`` is a module or a dict ``name -> module`` (``"model"`` first), each with its own
+    Adam and cosine schedule; ``step(modules, optimizers, batch) -> {loss name: float}`` runs
+    one optimisation step on a batch made by ``augment(batch, rng)`` (default
+    ``loss_step(loss)``: ``"model"`` alone on ``loss(model, batch)``). Checkpoints (modules,
+    optimizers, schedules, epoch, generator states) are written atomically to ``checkpoint``
+    after every epoch; ``resume`` continues from one; ``until`` stops after that epoch (as an
+    interrupted run would)."""
     from tqdm import tqdm
 
+    step = loss_step(loss) if step is None else step
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model.to(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    modules = model if isinstance(model, dict) else {"model": model}
+    optimizers = {k: torch.optim.Adam(m.to(device).train().parameters(), lr=lr)
+                  for k, m in modules.items()}
     n = len(next(iter(crops.values())))
     steps = max(1, n // batch_size)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * steps, lr / 20)
+    schedulers = {k: torch.optim.lr_scheduler.CosineAnnealingLR(o, epochs * steps, lr / 20)
+                  for k, o in optimizers.items()}
     start, losses = 0, []
     if resume is not None:
         state = torch.load(resume, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
+        for k in modules:
+            modules[k].load_state_dict(state["modules"][k])
+            optimizers[k].load_state_dict(state["optimizers"][k])
+            schedulers[k].load_state_dict(state["schedulers"][k])
         start, losses = state["epoch"], state["losses"]
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
     for epoch in range(start, epochs if until is None else min(until, epochs)):
         order = rng.permutation(n)
-        total = 0.0
+        totals = {}
         bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{epochs}", disable=not progress,
                    file=sys.stderr, leave=False)
-        for step in bar:
-            idx = torch.from_numpy(order[step * batch_size:(step + 1) * batch_size])
+        for i in bar:
+            idx = torch.from_numpy(order[i * batch_size:(i + 1) * batch_size])
             batch = augment({k: v[idx].float().to(device) for k, v in crops.items()}, rng)
-            value = loss(model, batch)
-            optimizer.zero_grad()
-            value.backward()
-            optimizer.step()
-            scheduler.step()
-            total += value.item()
-            bar.set_postfix(loss=f"{value.item():.4f}")
-        losses.append(total / steps)
+            values = step(modules, optimizers, batch)
+            for scheduler in schedulers.values():
+                scheduler.step()
+            for k, v in values.items():
+                totals[k] = totals.get(k, 0.0) + v
+            bar.set_postfix({k: f"{v:.4f}" for k, v in values.items()})
+        means = {k: v / steps for k, v in totals.items()}
+        losses.append(means["loss"] if list(means) == ["loss"] else means)
         if log is not None:
-            log(f"epoch {epoch + 1}/{epochs}: mean loss {losses[-1]:.5f}")
+            log(f"epoch {epoch + 1}/{epochs}: mean "
+                + ", ".join(f"{k} {v:.5f}" for k, v in means.items()))
         if checkpoint is not None:
             with atomic_path(checkpoint) as tmp:
-                torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                            "scheduler": scheduler.state_dict(), "epoch": epoch + 1,
-                            "losses": losses, "rng": rng.bit_generator.state,
+                torch.save({"modules": {k: m.state_dict() for k, m in modules.items()},
+                            "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
+                            "schedulers": {k: s.state_dict() for k, s in schedulers.items()},
+                            "epoch": epoch + 1, "losses": losses, "rng": rng.bit_generator.state,
                             "torch_rng": torch.get_rng_state()}, tmp)
     return losses
 
@@ -188,11 +238,19 @@ def save_weights(model, path, meta):
     return meta
 
 
-def train_model(name, model, data, out, *, make_crops, loss, augment, epochs, batch, lr, device,
-                resume, seed, threads, cache, command, progress, log, per_sample):
+def _rounded(loss):
+    return round(loss, 5) if isinstance(loss, float) else {k: round(v, 5) for k, v in loss.items()}
+
+
+def train_model(name, model, data, out, *, make_crops, augment, epochs, batch, lr, device,
+                resume, seed, threads, cache, command, progress, log, per_sample, nothing,
+                loss=loss_fn, step=None, meta=None):
     """What ``flowkit train`` runs for every model: find the sources under ``data``, make the
     crops with ``make_crops(sources, rng)`` (or load them from ``cache``, default
-    ``OUT.cache.pt``), :func:`fit`, write ``out`` and its metadata. Returns the metadata."""
+    ``OUT.cache.pt``; none made is ``ValueError("--data: <nothing> found in <sources>")``),
+    :func:`fit` ``model`` (a module, or a dict of modules whose ``"model"`` is saved) with
+    ``loss`` or ``step``, write ``out`` and its metadata (``meta`` added). Returns the
+    metadata."""
     torch.set_num_threads(threads)
     began = time.perf_counter()
     sources = find_sources(data)
@@ -203,8 +261,7 @@ def train_model(name, model, data, out, *, make_crops, loss, augment, epochs, ba
     else:
         crops = make_crops(sources, np.random.default_rng(seed))
         if not crops:
-            raise ValueError(f"--data: no sample large enough for the crops found in "
-                             f"{', '.join(map(str, sources))}")
+            raise ValueError(f"--data: {nothing} found in {', '.join(map(str, sources))}")
         with atomic_path(cache) as tmp:
             torch.save(crops, tmp)
         count = len(next(iter(crops.values())))
@@ -212,12 +269,12 @@ def train_model(name, model, data, out, *, make_crops, loss, augment, epochs, ba
             f"{time.perf_counter() - began:.0f} s, cached in {cache}")
     losses = fit(model, crops, epochs=epochs, batch_size=batch, lr=lr, seed=seed, device=device,
                  checkpoint=str(out) + ".ckpt", resume=resume, progress=progress, log=log,
-                 loss=loss, augment=augment)
-    meta = {"model": name, "training_data": [str(s) for s in sources],
+                 loss=loss, step=step, augment=augment)
+    info = {"model": name, "training_data": [str(s) for s in sources],
             "command": command, "crops": len(next(iter(crops.values()))), "epochs": epochs,
-            "losses": [round(v, 5) for v in losses],
+            **(meta or {}), "losses": [_rounded(v) for v in losses],
             "wall_seconds": round(time.perf_counter() - began), "threads": threads}
-    return save_weights(model.cpu(), out, meta)
+    return save_weights((model["model"] if isinstance(model, dict) else model).cpu(), out, info)
 
 
 def train_interp_refine(data, out, *, epochs=10, crop=128, batch=16, lr=1e-3, device="cpu", resume=None,
@@ -234,7 +291,8 @@ def train_interp_refine(data, out, *, epochs=10, crop=128, batch=16, lr=1e-3, de
                        make_crops=make_crops, loss=loss_fn, augment=augment, epochs=epochs,
                        batch=batch, lr=lr, device=device, resume=resume, seed=seed,
                        threads=threads, cache=cache, command=command, progress=progress,
-                       log=log, per_sample=per_triplet)
+                       log=log, per_sample=per_triplet,
+                       nothing=f"no triplet of at least {crop}x{crop} pixels with motion")
 
 
 # --- colorize ------------------------------------------------------------------------------------
@@ -264,18 +322,16 @@ def colorize_crops(frames, *, crop, per_frame, rng):
     (N, 2, crop, crop)}`` float16 in [0, 1] (:func:`flowkit.models.colorize.split`)."""
     from .colorize import split
 
-    crops = {"luma": [], "chroma": []}
+    crops = {}
     for frame in frames:
         h, w = frame.shape[:2]
         if h < crop or w < crop:
             continue
         y, cc = split(frame)
-        y, cc = torch.from_numpy(y)[None, None], torch.from_numpy(cc).permute(2, 0, 1)[None]
-        for _ in range(per_frame):
-            top, left = int(rng.integers(0, h - crop + 1)), int(rng.integers(0, w - crop + 1))
-            crops["luma"].append(y[..., top:top + crop, left:left + crop].half())
-            crops["chroma"].append(cc[..., top:top + crop, left:left + crop].half())
-    return {k: torch.cat(v) for k, v in crops.items()} if crops["luma"] else {}
+        add_crops(crops, {"luma": torch.from_numpy(y)[None, None],
+                          "chroma": torch.from_numpy(cc).permute(2, 0, 1)[None]},
+                  crop=crop, count=per_frame, rng=rng)
+    return {k: torch.cat(v) for k, v in crops.items()}
 
 
 def colorize_loss(model, batch):
@@ -298,4 +354,5 @@ def train_colorize(data, out, *, epochs=10, crop=128, batch=16, lr=1e-3, device=
     return train_model("colorize", Colorize(), data, out, make_crops=make_crops,
                        loss=colorize_loss, augment=flip, epochs=epochs, batch=batch, lr=lr,
                        device=device, resume=resume, seed=seed, threads=threads, cache=cache,
-                       command=command, progress=progress, log=log, per_sample=per_frame)
+                       command=command, progress=progress, log=log, per_sample=per_frame,
+                       nothing=f"no colour frame of at least {crop}x{crop} pixels")

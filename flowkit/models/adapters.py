@@ -1,0 +1,133 @@
+"""Adapters: a user's ``torch.nn.Module`` as an interpolator (``interpolate(...,
+method=NAME)``) or a predictor (``predict(..., method=NAME)``). Registering does not import
+torch; running does. Arrays reach the module through DLPack (:mod:`._arrays`).
+
+The documented signatures (intensities in [0, 1], gray frames with C = 1):
+
+* interpolator: ``module(frame0, frame1, t) -> frame``, ``frame0``, ``frame1`` ``(N, C, H, W)``
+  float32, ``t`` ``(N,)`` float32 in [0, 1]; returns ``(N, C, H, W)``.
+* predictor: ``module(frames, horizon) -> future``, ``frames`` ``(N, T, C, H, W)`` float32
+  (oldest first), ``horizon`` an int; returns ``(N, horizon, C, H, W)``.
+
+Both run under ``torch.no_grad()`` on the device of the module's first parameter (the CPU
+for a module without parameters); outputs are converted to the input's dtype (integers
+rounded and saturated).
+"""
+
+_KINDS = ("interpolator", "predictor")
+_ADAPTERS = {kind: {} for kind in _KINDS}
+# names the built-in methods already use (interpolate's and predict's)
+_RESERVED = {"interpolator": ("splat", "backward", "blend", "learned"), "predictor": ("flow", "gan")}
+
+
+def _register(kind, name, module):
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name: expected a non-empty string, got {name!r}")
+    if name in _RESERVED[kind] or name in _ADAPTERS[kind]:
+        taken = ", ".join(_RESERVED[kind] + tuple(_ADAPTERS[kind]))
+        raise ValueError(f"name: expected a name that is not yet an {kind} method ({taken}), "
+                         f"got {name!r}")
+    if not callable(module):
+        raise TypeError(f"module: expected a torch.nn.Module (or a callable) with the {kind} "
+                        f"signature of flowkit.models.adapters, got {type(module).__name__}")
+    _ADAPTERS[kind][name] = module
+    return module
+
+
+def register_interpolator(name, module):
+    """Register ``module`` as ``interpolate(..., method=name)`` (see the module docstring for
+    its signature). Returns ``module``.
+
+    Raises
+    ------
+    ValueError
+        ``name`` empty, built in (``"splat"``, ...) or registered already.
+    TypeError
+        ``module`` not callable.
+    """
+    return _register("interpolator", name, module)
+
+
+def register_predictor(name, module):
+    """Register ``module`` as ``predict(..., method=name)`` (see the module docstring for its
+    signature). Returns ``module``.
+
+    Raises
+    ------
+    ValueError
+        ``name`` empty, built in (``"flow"``, ``"gan"``) or registered already.
+    TypeError
+        ``module`` not callable.
+    """
+    return _register("predictor", name, module)
+
+
+def unregister(kind, name):
+    """Remove a registered adapter (``kind``: ``"interpolator"`` or ``"predictor"``)."""
+    if kind not in _KINDS or name not in _ADAPTERS[kind]:
+        raise ValueError(f"name: expected a registered {kind}, got {name!r}")
+    del _ADAPTERS[kind][name]
+
+
+def list_adapters(kind):
+    """The names registered as ``kind`` (``"interpolator"`` or ``"predictor"``), sorted."""
+    return sorted(_ADAPTERS[kind])
+
+
+def _device(module):
+    params = getattr(module, "parameters", None)
+    first = next(iter(params()), None) if params else None
+    return first.device if first is not None else "cpu"
+
+
+def interpolate_pair(name, frame0, frame1, times, channels):
+    """The registered interpolator ``name`` on one pair ``(H, W[, C])`` at each of ``times``:
+    a list of frames in the input's dtype."""
+    import torch
+
+    module = _ADAPTERS["interpolator"][name]
+    device = _device(module)
+    a, b = (_image(f, device, channels)[None] for f in (frame0, frame1))
+    n = len(times)
+    t = torch.tensor(times, dtype=torch.float32, device=device)
+    with torch.no_grad():
+        out = module(a.expand(n, -1, -1, -1), b.expand(n, -1, -1, -1), t)
+    return list(_convert(out, frame0, (n,) + tuple(a.shape[1:]), f"method={name!r}", channels))
+
+
+def predict_clip(name, clip, horizon, channels):
+    """The registered predictor ``name`` on one clip ``(T, H, W[, C])``: ``(horizon, H, W[,
+    C])`` in the input's dtype."""
+    import torch
+
+    module = _ADAPTERS["predictor"][name]
+    device = _device(module)
+    frames = _image(clip, device, channels)[None]  # (1, T, C, H, W)
+    with torch.no_grad():
+        out = module(frames, horizon)
+    expected = (1, horizon) + tuple(frames.shape[2:])
+    return _convert(out, clip, expected, f"method={name!r}", channels)[0]
+
+
+def _image(x, device, channels):
+    """``(..., H, W[, C])`` -> ``(..., C, H, W)`` float32 in [0, 1] (C = 1 without channels)."""
+    import torch
+
+    from ._arrays import intensity_scale, to_tensor
+
+    t = to_tensor(x, device).to(torch.float32) / intensity_scale(x.dtype)
+    return t.movedim(-1, -3) if channels else t.unsqueeze(-3)
+
+
+def _convert(out, reference, expected, name, channels):
+    """The module's output ``(..., C, H, W)`` as arrays of ``reference``'s library, layout
+    (channels last, or none) and dtype."""
+    from ._arrays import intensity_scale, like, to_dtype
+
+    if not hasattr(out, "shape") or tuple(out.shape) != tuple(expected):
+        got = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
+        raise ValueError(f"{name}: the registered module returned {got}, expected shape "
+                         f"{tuple(expected)}")
+    out = out.movedim(-3, -1) if channels else out[..., 0, :, :]
+    values = like(out.float() * intensity_scale(reference.dtype), reference)
+    return to_dtype(values, reference.dtype)

@@ -1,0 +1,201 @@
+"""Adapters of flowkit.models: a user's torch module as interpolate(method=NAME) and
+predict(method=NAME), torchvision's RAFT as the estimator "raft", and the DLPack conversions
+(tested with NumPy and CPU tensors: no GPU here). Torch tests skip without torch, RAFT tests
+without torchvision."""
+
+import numpy as np
+import pytest
+
+import flowkit
+from flowkit import models
+from flowkit._estimators import estimator_options, get_estimator
+
+try:
+    import torch
+except ImportError:  # pragma: no cover - the torch-less CI venv
+    torch = None
+try:
+    import torchvision  # noqa: F401
+except (ImportError, RuntimeError):  # PyPI's torchvision does not import beside torch 2.13.0 CPU
+    torchvision = None
+
+needs_torch = pytest.mark.skipif(torch is None, reason='torch not installed (pip install "flowkit-cv[torch]")')
+needs_torchvision = pytest.mark.skipif(
+    torch is None or torchvision is None,
+    reason="torchvision not installed or not importable beside this torch (RAFT adapter); "
+           "tested in a venv with torch 2.14.1 + torchvision 0.29.1")
+
+
+@pytest.fixture
+def registered():
+    """Names registered by a test, removed afterwards."""
+    names = []
+    yield names
+    for kind, name in names:
+        models.adapters.unregister(kind, name)
+
+
+if torch is not None:
+    class Blend(torch.nn.Module):
+        """The documented interpolator signature: a cross-fade (1 - t) frame0 + t frame1."""
+
+        def forward(self, frame0, frame1, t):
+            t = t.view(-1, 1, 1, 1)
+            return (1 - t) * frame0 + t * frame1
+
+    class Repeat(torch.nn.Module):
+        """The documented predictor signature: the last frame, brightened by 0.1 per step."""
+
+        def __init__(self):
+            super().__init__()
+            self.step = torch.nn.Parameter(torch.tensor(0.1))
+
+        def forward(self, frames, horizon):
+            last = frames[:, -1:]
+            k = torch.arange(1, horizon + 1, dtype=frames.dtype).view(1, -1, 1, 1, 1)
+            return last + self.step * k
+
+
+def _frames(shape, seed=0):
+    return np.random.default_rng(seed).integers(0, 200, shape).astype(np.uint8)
+
+
+@needs_torch
+@pytest.mark.parametrize("shape", [(12, 16), (12, 16, 3), (2, 12, 16, 3)])
+def test_a_registered_interpolator_runs_as_a_method(registered, shape):
+    models.register_interpolator("xfade", Blend())
+    registered.append(("interpolator", "xfade"))
+    assert "xfade" in models.list_adapters("interpolator")
+    a, b = _frames(shape), _frames(shape, 1)
+    out = flowkit.interpolate(a, b, [0.25, 0.5], method="xfade")
+    # float64 reference of the cross-fade, rounded: float32 arithmetic differs by < 0.5 level
+    for i, t in enumerate((0.25, 0.5)):
+        expected = np.rint((1 - t) * a.astype(np.float64) + t * b)
+        got = out[:, i] if len(shape) == 4 else out[i]
+        assert got.dtype == np.uint8
+        assert np.abs(got.astype(float) - expected).max() <= 1
+    single = flowkit.interpolate(a.astype(np.float32) / 255, b.astype(np.float32) / 255, 0.5,
+                                 method="xfade")
+    assert single.shape == a.shape and single.dtype == np.float32
+
+
+@needs_torch
+@pytest.mark.parametrize("shape", [(3, 10, 14), (3, 10, 14, 3), (2, 3, 10, 14)])
+def test_a_registered_predictor_runs_as_a_method(registered, shape):
+    models.register_predictor("brighten", Repeat())
+    registered.append(("predictor", "brighten"))
+    clip = _frames(shape).astype(np.float32) / 255
+    out = flowkit.predict(clip, 2, method="brighten")
+    last = clip[:, -1] if len(shape) == 4 and shape[-1] > 4 else clip[-1]
+    horizon_axis = 1 if out.ndim == 4 and len(shape) == 4 and shape[-1] > 4 else 0
+    for k in range(2):
+        got = np.take(out, k, axis=horizon_axis)
+        np.testing.assert_allclose(got, last + 0.1 * (k + 1), rtol=0, atol=1e-6)
+
+
+@needs_torch
+def test_adapter_registration_errors(registered):
+    with pytest.raises(ValueError, match="name: expected a name that is not yet an interpolator"):
+        models.register_interpolator("splat", Blend())
+    with pytest.raises(ValueError, match="name: expected a name that is not yet an predictor"):
+        models.register_predictor("gan", Repeat())
+    with pytest.raises(TypeError, match="module: expected a torch.nn.Module"):
+        models.register_predictor("x", 3)
+    models.register_predictor("wrong", lambda frames, horizon: frames)  # returns the wrong shape
+    registered.append(("predictor", "wrong"))
+    with pytest.raises(ValueError, match=r"method='wrong': the registered module returned \(1, 3"):
+        flowkit.predict(_frames((3, 8, 8)), 1, method="wrong")
+    with pytest.raises(ValueError, match="return_flow: not available"):
+        flowkit.predict(_frames((3, 8, 8)), 1, method="wrong", return_flow=True)
+    with pytest.raises(ValueError, match="method: expected one of"):
+        flowkit.predict(_frames((3, 8, 8)), 1, method="nope")
+    with pytest.raises(ValueError, match="method: expected one of"):
+        flowkit.interpolate(_frames((8, 8)), _frames((8, 8)), method="nope")
+
+
+# --- DLPack ---
+
+@needs_torch
+def test_dlpack_conversions_share_memory():
+    from flowkit.models._arrays import like, to_dtype, to_tensor
+
+    x = np.arange(24, dtype=np.float32).reshape(4, 6)
+    t = to_tensor(x)
+    assert t.data_ptr() == x.ctypes.data  # no copy
+    back = like(t, x)
+    assert np.shares_memory(back, x) and back.flags.writeable
+    u16 = np.arange(6, dtype=np.uint16).reshape(2, 3)
+    assert to_tensor(u16).dtype == torch.uint16
+    flipped = x[:, ::-1]  # negative strides: copied, values kept
+    np.testing.assert_array_equal(to_tensor(flipped).numpy(), flipped)
+    np.testing.assert_array_equal(to_dtype(np.array([-1.0, 2.5, 3.5, 300.0], np.float32), np.uint8),
+                                  [0, 2, 4, 255])
+
+
+# --- RAFT ---
+
+def test_raft_is_a_registered_estimator_with_a_weights_option():
+    assert "raft" in flowkit.list_estimators()
+    assert estimator_options("raft") == ["weights", "small", "num_flow_updates", "device"]
+    with pytest.raises(ValueError, match="weights: expected the path of a local RAFT state dict"):
+        get_estimator("raft")(_frames((32, 32)), _frames((32, 32)))
+
+
+@pytest.mark.skipif(torch is None or torchvision is not None,
+                    reason="needs torch without an importable torchvision")
+def test_raft_without_torchvision_names_what_to_install(tmp_path):
+    with pytest.raises(ImportError, match="pip install torchvision"):
+        flowkit.predict(_frames((2, 32, 32)), 1, flow="raft",
+                        flow_options={"weights": str(tmp_path / "w.pt")})
+
+
+@pytest.fixture(scope="module")
+def raft_weights(tmp_path_factory):
+    """A randomly initialised raft_small state dict saved to a local file (nothing downloaded)."""
+    from torchvision.models.optical_flow import raft_small
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("raft") / "raft_small.pt"
+    torch.save(raft_small(weights=None).state_dict(), path)
+    return path
+
+
+@needs_torchvision
+def test_raft_loads_local_weights_and_follows_the_flow_convention(raft_weights):
+    from torchvision.models.optical_flow import raft_small
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 255, (37, 133, 3)).astype(np.uint8)  # padded to 128 x 136
+    b = np.roll(a, 1, axis=1)
+    flow = flowkit.predict(np.stack([a, b]), 1, flow="raft", flow_options={"weights": str(raft_weights)},
+                           return_flow=True)[1]
+    assert flow.shape == (37, 133, 2) and flow.dtype == np.float32
+    # the same network called directly on the padded [-1, 1] pair: u from channel 0, v from 1
+    net = raft_small(weights=None)
+    net.load_state_dict(torch.load(raft_weights, weights_only=True))
+    net.eval()
+
+    def prep(x):
+        t = torch.from_numpy(x).float().permute(2, 0, 1)[None] / 255 * 2 - 1
+        return torch.nn.functional.pad(t, (0, 3, 0, 128 - 37), mode="replicate")
+
+    with torch.no_grad():
+        ref = net(prep(a), prep(b), num_flow_updates=12)[-1][0, :, :37, :133].permute(1, 2, 0).numpy()
+    direct = get_estimator("raft", {"weights": str(raft_weights)})(a, b)
+    np.testing.assert_allclose(direct, ref, rtol=0, atol=1e-5)  # float32, same ops: 1e-5
+    # predict's motion is -estimate(last, previous)
+    np.testing.assert_allclose(flow, -get_estimator("raft", {"weights": str(raft_weights)})(b, a),
+                               rtol=0, atol=1e-5)
+
+
+@needs_torchvision
+def test_raft_weight_errors(tmp_path, raft_weights):
+    bad = tmp_path / "bad.pt"
+    torch.save({"x": torch.zeros(3)}, bad)
+    f = _frames((32, 32))
+    with pytest.raises(ValueError, match=r"flow_options\['weights'\]: .*is not a state dict of torchvision's raft_small"):
+        get_estimator("raft", {"weights": str(bad)})(f, f)
+    with pytest.raises(FileNotFoundError, match="weights: no such file"):
+        get_estimator("raft", {"weights": str(tmp_path / "none.pt")})(f, f)
+    with pytest.raises(ValueError, match="is not a state dict of torchvision's raft_large"):
+        get_estimator("raft", {"weights": str(raft_weights), "small": False})(f, f)
