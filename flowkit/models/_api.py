@@ -147,7 +147,8 @@ def get_model(name, *, weights="default", device=None):
     Parameters
     ----------
     name : str
-        One of :func:`list_models` (``"interp-refine"``: docs/models.md).
+        One of :func:`list_models` (``"interp-refine"``, ``"text2video-shapes"``:
+        docs/models.md).
     weights : str, Path or None
         ``"default"`` (or another registered weights name): the file shipped in the package;
         a path to a ``.safetensors`` file of the same architecture (a user's own training,
@@ -207,3 +208,5 @@ def _shipped(stem):
 
 register_model("interp-refine", "flowkit.models.interp_refine:InterpRefine",
                weights={"default": _shipped("interp_refine")})
+register_model("text2video-shapes", "flowkit.models.text2video:Text2Video",
+               weights={"default": _shipped("text2video_shapes")})
