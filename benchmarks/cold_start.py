@@ -10,7 +10,9 @@ machine disturb less: compilation is single-threaded), first call (warm cache), 
 ``demo`` times ``python -m flowkit demo`` end to end (wall clock, process start included).
 ``interpolate_learned`` (listed when torch is installed; not a ``flowkit warmup`` case, which
 must work without torch) is ``interpolate(method="learned")`` on the tiny RGB pair: torch's
-import and the shipped model's loading count in its first call.
+import and the shipped model's loading count in its first call; ``generate`` likewise is
+``flowkit.generate("a red circle moves left", seed=0)`` (no Numba kernel: torch's import and
+the model's loading).
 """
 
 import argparse
@@ -25,7 +27,7 @@ import time
 
 from flowkit._warmup import CASES
 
-LEARNED = ["interpolate_learned"] if importlib.util.find_spec("torch") else []
+LEARNED = ["interpolate_learned", "generate"] if importlib.util.find_spec("torch") else []
 
 CHILD = """
 import json, resource, time
@@ -36,7 +38,8 @@ t0 = time.perf_counter()
 import flowkit
 from flowkit._warmup import CASES, _case
 CASES = dict(CASES, interpolate_learned=_case(
-    lambda fk, gray, rgb, flow, pts: fk.interpolate(rgb, rgb, method="learned")))
+    lambda fk, gray, rgb, flow, pts: fk.interpolate(rgb, rgb, method="learned")),
+    generate=_case(lambda fk, gray, rgb, flow, pts: fk.generate("a red circle moves left", seed=0)))
 t1 = time.perf_counter()
 out = {{"import": t1 - t0}}
 c = cpu()

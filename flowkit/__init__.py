@@ -43,6 +43,8 @@ _PUBLIC = {
     "interpolate_video": "._interpolate",
     "retime": "._retime",
     "list_estimators": "._estimators",
+    # condition / text to video (issue 12)
+    "generate": "._generate",
 }
 _SUBMODULES = ("metrics", "io", "video", "visualize", "data", "models")
 
