@@ -968,8 +968,8 @@ def build_parser():
     p.add_argument("--crop", type=_integer_from(16), default=128, help="crop size in pixels (default 128)")
     p.add_argument("--batch", type=_positive, default=None,
                    help="batch size (default 16; text2video-shapes 32)")
-    p.add_argument("--steps", type=_positive, default=1500,
-                   help="text2video-shapes: training steps (batches; default 1500)")
+    p.add_argument("--steps", type=_positive, default=3000,
+                   help="text2video-shapes: training steps (batches; default 3000)")
     p.add_argument("--triplets", type=_positive, default=240, help="triplets to sample (default 240)")
     p.add_argument("--crops-per-triplet", type=_positive, default=4, help="random crops of each (default 4)")
     p.add_argument("--shrink", type=_positive, default=2,

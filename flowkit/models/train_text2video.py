@@ -114,7 +114,7 @@ def fit_gan(generator, discriminator, *, steps, batch_size=32, lr=2e-3, adv_weig
     return history
 
 
-def train_text2video(out, *, steps=1500, batch=32, lr=2e-3, adv_weight=0.02, device="cpu",
+def train_text2video(out, *, steps=3000, batch=32, lr=2e-3, adv_weight=0.02, device="cpu",
                      resume=None, seed=0, threads=2, command="", progress=True, log=print):
     """What ``flowkit train text2video-shapes`` runs: train on generated clips, write ``out``
     (the generator and condition encoder) and its metadata. Returns the metadata dict."""
