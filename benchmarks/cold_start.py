@@ -11,7 +11,9 @@ machine disturb less: compilation is single-threaded), first call (warm cache), 
 ``interpolate_learned`` (listed when torch is installed; not a ``flowkit warmup`` case, which
 must work without torch) is ``interpolate(method="learned")`` on the tiny RGB pair: torch's
 import and the shipped model's loading count in its first call. ``predict_gan`` (also only
-with torch) is ``predict(method="gan")`` on a 3-frame clip of the tiny gray frame.
+with torch) is ``predict(method="gan")`` on a 3-frame clip of the tiny gray frame;
+``generate`` is ``flowkit.generate("a red circle moves left", seed=0)`` (no Numba kernel:
+torch's import and the model's loading).
 """
 
 import argparse
@@ -26,7 +28,8 @@ import time
 
 from flowkit._warmup import CASES
 
-LEARNED = ["interpolate_learned", "predict_gan"] if importlib.util.find_spec("torch") else []
+LEARNED = (["interpolate_learned", "predict_gan", "generate"] if importlib.util.find_spec("torch")
+           else [])
 
 CHILD = """
 import json, resource, time
@@ -38,7 +41,8 @@ import flowkit
 from flowkit._warmup import CASES, _case
 CASES = dict(CASES, interpolate_learned=_case(
     lambda fk, gray, rgb, flow, pts: fk.interpolate(rgb, rgb, method="learned")),
-    predict_gan=_case(lambda fk, gray, rgb, flow, pts: fk.predict([gray] * 3, 2, method="gan")))
+    predict_gan=_case(lambda fk, gray, rgb, flow, pts: fk.predict([gray] * 3, 2, method="gan")),
+    generate=_case(lambda fk, gray, rgb, flow, pts: fk.generate("a red circle moves left", seed=0)))
 t1 = time.perf_counter()
 out = {{"import": t1 - t0}}
 c = cpu()

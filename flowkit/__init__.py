@@ -50,6 +50,8 @@ _PUBLIC = {
     # scale-out on Dask (flowkit-cv[dask])
     "batch": "._batch",
     "BatchReport": "._batch",
+    # condition / text to video (issue 12)
+    "generate": "._generate",
 }
 _SUBMODULES = ("metrics", "io", "video", "visualize", "data", "models")
 

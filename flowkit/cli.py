@@ -1,4 +1,4 @@
-"""Command line: ``flowkit {demo,flow,predict,retime,translate,train,color,warmup}`` (the same as ``python -m flowkit``).
+"""Command line: ``flowkit {demo,flow,predict,retime,translate,batch,train,generate,color,warmup}`` (the same as ``python -m flowkit``).
 
 Each subcommand is one function (``cmd_*``) that takes the parsed arguments, calls flowkit's
 public functions and reports on stdout what it wrote. Every error is one line on stderr,
@@ -741,13 +741,14 @@ def cmd_batch(args):
     return 0 if report.ok else 1
 
 
-def _train_command(args):
+def _train_command(args, flags=None):
     """The command line that reproduces this training run, every option spelled out."""
-    words = ["flowkit", "train", args.model, "--data", *args.data, "--out", args.out]
-    flags = ("epochs", "crop", "batch", "lr", "triplets", "crops_per_triplet", "shrink", "threads",
-             "device", "seed", "resume")
-    if args.model == "predict-gan":
-        flags = _GAN_TRAIN_FLAGS
+    words = ["flowkit", "train", args.model] + (["--data", *args.data] if args.data else [])
+    words += ["--out", args.out]
+    if flags is None:
+        flags = _GAN_TRAIN_FLAGS if args.model == "predict-gan" else (
+            "epochs", "crop", "batch", "lr", "triplets", "crops_per_triplet", "shrink", "threads",
+            "device", "seed", "resume")
     for flag in flags:
         if getattr(args, flag) is not None:
             words += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
@@ -759,12 +760,18 @@ def cmd_train(args):
     from .models._api import require_torch
 
     require_torch()
-    from .models import train
-
     if not args.out.endswith(".safetensors"):
         raise ValueError(f"--out: expected a .safetensors path, got {args.out!r}")
-    if args.model == "predict-gan":
+    if args.model == "text2video-shapes":
+        args.batch, args.lr = args.batch or 32, args.lr or 2e-3
+        return _train_text2video(args)
+    if not args.data:
+        raise UsageError(f"--data: required for {args.model} (videos or frame folders)")
+    if args.model == "predict-gan":  # its own defaults where not given (train_predict_gan's)
         return _train_predict_gan(args)
+    from .models import train
+
+    args.batch, args.lr = args.batch or 16, args.lr or 1e-3
     options = dict(epochs=args.epochs, crop=args.crop, batch=args.batch, lr=args.lr,
                    device=args.device, resume=args.resume, seed=args.seed, shrink=args.shrink,
                    threads=args.threads, command=_train_command(args),
@@ -807,6 +814,44 @@ def _train_predict_gan(args):
     last = ", ".join(f"{k} {v:.5f}" for k, v in meta["losses"][-1].items())
     print(f"wrote {args.out} ({meta['num_params']} parameters, {meta['file_size']} bytes, final "
           f"losses {last}, {meta['wall_seconds']} s)")
+    return 0
+
+
+def _train_text2video(args):
+    """``flowkit train text2video-shapes``: the data is generated (flowkit.models.shapes)."""
+    from .models.train_text2video import train_text2video
+
+    if args.data:
+        raise UsageError("--data: text2video-shapes trains on clips it generates; drop --data")
+    if args.resume is not None and not Path(args.resume).is_file():
+        raise FileNotFoundError(f"--resume: no such checkpoint {args.resume!r}")
+    meta = train_text2video(args.out, steps=args.steps, batch=args.batch, lr=args.lr,
+                            device=args.device, resume=args.resume, seed=args.seed,
+                            threads=args.threads,
+                            command=_train_command(args, ("steps", "batch", "lr", "threads",
+                                                          "device", "seed", "resume")),
+                            progress=not args.quiet and sys.stderr.isatty(),
+                            log=(lambda _: None) if args.quiet else print)
+    print(f"wrote {args.out} ({meta['num_params']} parameters, {meta['file_size']} bytes, "
+          f"final L1 {meta['losses']['per_100_steps'][-1][2]:.5f}, {meta['wall_seconds']} s)")
+    return 0
+
+
+def cmd_generate(args):
+    """``flowkit generate CAPTION -o OUT``: a clip from a caption (flowkit.generate)."""
+    import cv2
+
+    import flowkit
+
+    _check_output("-o", args.output, "video")
+    seed = args.seed if args.seed is not None else int(np.random.default_rng().integers(2**31))
+    clip = flowkit.generate(args.caption, model=args.model, frames=args.frames, seed=seed,
+                            device=args.device)
+    with flowkit.VideoWriter(args.output, args.fps) as writer:
+        for frame in clip:
+            writer.write(cv2.resize(frame, (args.size, args.size), interpolation=cv2.INTER_NEAREST))
+    print(f"wrote {args.output} ({len(clip)} frames, {args.size}x{args.size}, seed {seed}: "
+          f"{args.caption!r})")
     return 0
 
 
@@ -1061,21 +1106,26 @@ def build_parser():
                                    "of metadata beside them; a checkpoint OUT.ckpt after each "
                                    "epoch and the classical inputs of the crops cached in "
                                    "OUT.cache.pt (docs/models.md).")
-    p.add_argument("model", choices=("interp-refine", "colorize", "predict-gan"),
+    p.add_argument("model", choices=("interp-refine", "colorize", "predict-gan", "text2video-shapes"),
                    help="model to train")
-    p.add_argument("--data", nargs="+", required=True, metavar="DIR_OR_VIDEO",
-                   help="video files, folders of videos or folders of frames (training data only)")
+    p.add_argument("--data", nargs="+", metavar="DIR_OR_VIDEO",
+                   help="video files, folders of videos or folders of frames (training data only; "
+                        "text2video-shapes generates its own)")
     p.add_argument("--out", required=True, help="weights file to write (.safetensors)")
     p.add_argument("--epochs", type=_positive, default=10, help="epochs (default 10)")
     p.add_argument("--crop", type=_integer_from(16), default=128, help="crop size in pixels (default 128)")
-    p.add_argument("--batch", type=_positive, default=16, help="batch size (default 16)")
+    p.add_argument("--batch", type=_positive, default=None,
+                   help="batch size (default 16; predict-gan 12; text2video-shapes 32)")
+    p.add_argument("--steps", type=_positive, default=3000,
+                   help="text2video-shapes: training steps (batches; default 3000)")
     p.add_argument("--triplets", type=_positive, default=240,
                    help="triplets (interp-refine) or frames (colorize) to sample (default 240)")
     p.add_argument("--crops-per-triplet", type=_positive, default=4,
                    help="random crops of each triplet or frame (default 4)")
     p.add_argument("--shrink", type=_positive, default=2,
                    help="downscale the frames by this factor before sampling (default 2)")
-    p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam's learning rate (default 1e-3)")
+    p.add_argument("--lr", type=_positive_float, default=None,
+                   help="Adam's learning rate (default 1e-3; text2video-shapes 2e-3)")
     p.add_argument("--threads", type=_positive, default=2, help="torch threads (default 2)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to train (default cpu)")
     p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint")
@@ -1089,6 +1139,25 @@ def build_parser():
                    help="predict-gan: weight of the adversarial loss (default 0.01; 0: the "
                         "L1 + gradient-difference variant)")
     p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("generate", parents=[common],
+                       help="a video clip from a caption (needs flowkit-cv[torch])",
+                       description="Generate a clip with a text-to-video model of "
+                                   "flowkit.models (docs/models.md), e.g. "
+                                   "flowkit generate \"a red circle moves left\" -o clip.mp4")
+    p.add_argument("caption", help="caption in the model's vocabulary")
+    p.add_argument("-o", "--output", required=True, help="output video (.mp4, .mkv, .webm, .avi, ...)")
+    p.add_argument("--frames", type=_positive, default=16, help="number of frames (default 16)")
+    p.add_argument("--seed", type=_integer_from(0),
+                   help="noise seed: the same seed gives the same clip (default: random, printed)")
+    p.add_argument("--size", type=_integer_from(2), default=128,
+                   help="side of the written frames in pixels, nearest-neighbour upscaling of the "
+                        "model's 32x32 (default 128)")
+    p.add_argument("--fps", type=_fps, default=8, help="frames per second (default 8)")
+    p.add_argument("--model", default="text2video-shapes",
+                   help="registered model name or .safetensors weights (default text2video-shapes)")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="where the network runs (default cpu)")
+    p.set_defaults(run=cmd_generate)
 
     p = sub.add_parser("color", parents=[common], help="render a .flo file with the Middlebury colour wheel")
     p.add_argument("flo")

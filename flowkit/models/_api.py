@@ -147,7 +147,8 @@ def get_model(name, *, weights="default", device=None):
     Parameters
     ----------
     name : str
-        One of :func:`list_models` (``"interp-refine"``: docs/models.md).
+        One of :func:`list_models` (``"interp-refine"``, ``"text2video-shapes"``:
+        docs/models.md).
     weights : str, Path or None
         ``"default"`` (or another registered weights name): the file shipped in the package;
         a path to a ``.safetensors`` file of the same architecture (a user's own training,
@@ -226,3 +227,5 @@ register_model("colorize", "flowkit.models.colorize:Colorize",
 register_model("predict-gan", "flowkit.models.predict_gan:PredictRefine",
                weights={"default": _shipped("predict_gan"),  # L1 + GDL + adversarial
                         "l1": _shipped("predict_gan_l1")})  # L1 + GDL: the sharpness baseline
+register_model("text2video-shapes", "flowkit.models.text2video:Text2Video",
+               weights={"default": _shipped("text2video_shapes")})

@@ -184,15 +184,12 @@ def fit(model, crops, *, epochs, batch_size=16, lr=1e-3, seed=0, checkpoint=None
     schedulers = {k: torch.optim.lr_scheduler.CosineAnnealingLR(o, epochs * steps, lr / 20)
                   for k, o in optimizers.items()}
     start, losses = 0, []
+    parts = {f"{kind}:{k}": part for kind, group in
+             (("module", modules), ("optimizer", optimizers), ("scheduler", schedulers))
+             for k, part in group.items()}
     if resume is not None:
-        state = torch.load(resume, weights_only=False)
-        for k in modules:
-            modules[k].load_state_dict(state["modules"][k])
-            optimizers[k].load_state_dict(state["optimizers"][k])
-            schedulers[k].load_state_dict(state["schedulers"][k])
+        state = load_checkpoint(resume, parts, rng)
         start, losses = state["epoch"], state["losses"]
-        rng.bit_generator.state = state["rng"]
-        torch.set_rng_state(state["torch_rng"])
     for epoch in range(start, epochs if until is None else min(until, epochs)):
         order = rng.permutation(n)
         totals = {}
@@ -213,13 +210,31 @@ def fit(model, crops, *, epochs, batch_size=16, lr=1e-3, seed=0, checkpoint=None
             log(f"epoch {epoch + 1}/{epochs}: mean "
                 + ", ".join(f"{k} {v:.5f}" for k, v in means.items()))
         if checkpoint is not None:
-            with atomic_path(checkpoint) as tmp:
-                torch.save({"modules": {k: m.state_dict() for k, m in modules.items()},
-                            "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
-                            "schedulers": {k: s.state_dict() for k, s in schedulers.items()},
-                            "epoch": epoch + 1, "losses": losses, "rng": rng.bit_generator.state,
-                            "torch_rng": torch.get_rng_state()}, tmp)
+            save_checkpoint(checkpoint, parts, rng, epoch=epoch + 1, losses=losses)
     return losses
+
+
+def save_checkpoint(path, parts, rng, **progress):
+    """Write a checkpoint atomically: the state of each of ``parts`` (a dict of name -> module,
+    optimizer or scheduler), the NumPy generator ``rng``'s and torch's random states, and
+    ``progress`` (epoch or step, losses: anything picklable)."""
+    state = {name: part.state_dict() for name, part in parts.items()}
+    state.update(progress, rng=rng.bit_generator.state, torch_rng=torch.get_rng_state())
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path, parts, rng):
+    """Restore ``parts`` and the random states from a :func:`save_checkpoint` file; returns
+    the whole checkpoint dict (its progress entries)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"--resume: no such checkpoint {str(path)!r}")
+    state = torch.load(path, weights_only=False)
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
+    rng.bit_generator.state = state["rng"]
+    torch.set_rng_state(state["torch_rng"])
+    return state
 
 
 def save_weights(model, path, meta):

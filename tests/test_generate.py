@@ -1,0 +1,239 @@
+"""Text-to-video (issue 12): the captioned shapes data set and its analyser (NumPy only), the
+"text2video-shapes" model, flowkit.generate, training and the command line. Torch tests skip
+when torch is absent."""
+
+import json
+
+import numpy as np
+import pytest
+
+import flowkit
+from flowkit.models import _api, shapes
+
+try:
+    import torch
+except ImportError:  # pragma: no cover - the torch-less CI venv
+    torch = None
+
+needs_torch = pytest.mark.skipif(torch is None, reason='torch not installed (pip install "flowkit-cv[torch]")')
+
+
+def _word_hash_encoder(text):
+    """A deterministic str -> vector callable (16 numbers from the words' letters), standing in
+    for a sentence-transformers model."""
+    v = np.zeros(16, np.float32)
+    for word in text.lower().split():
+        for k, ch in enumerate(word):
+            v[(ord(ch) * (k + 1)) % 16] += 1
+    return v
+
+
+# --- the data set (no torch) ---
+
+def test_clips_are_rgb_uint8_deterministic_and_follow_the_caption():
+    attrs = dict(colour="blue", shape="square", direction="down", size="big", speed="quickly")
+    assert shapes.caption(attrs) == "a big blue square moves down quickly"
+    z = np.random.default_rng(0).standard_normal(shapes.Z_DIM)
+    clip = shapes.render(attrs, z)
+    assert clip.shape == (shapes.FRAMES, shapes.SIZE, shapes.SIZE, 3) and clip.dtype == np.uint8
+    np.testing.assert_array_equal(clip, shapes.render(attrs, z.copy()))
+    # analytic answers: a 13 x 13 px square (half extent 6.5) of the palette colour, moving
+    # 1 px per frame down; its coverage-weighted centroid follows the trajectory
+    area = clip.astype(np.float64)[..., 2].sum((1, 2)) / shapes.COLOURS["blue"][2]
+    np.testing.assert_allclose(area, 13 * 13, rtol=0.01)  # uint8 rounding of the edges
+    ys = np.arange(shapes.SIZE) + 0.5
+    w = clip[..., 2].astype(np.float64)
+    cy = (w.sum(2) * ys).sum(1) / w.sum((1, 2))
+    # 4x4 supersampling puts edges on quarter pixels: the centroid within 1/8 px
+    np.testing.assert_allclose(cy, shapes.trajectory(attrs, z)[:, 1], atol=0.126)
+    np.testing.assert_allclose(np.diff(cy), 1.0, atol=0.02)
+    # the whole shape stays inside the frame for any z: nothing of its area is cut off
+    for z0 in (-9.0, 9.0):
+        edge = shapes.render(attrs, np.array([z0, -z0]))
+        area = edge.astype(np.float64)[..., 2].sum((1, 2)) / shapes.COLOURS["blue"][2]
+        np.testing.assert_allclose(area, 13 * 13, rtol=0.01)
+
+
+def test_held_out_combinations_keep_every_word_pair_in_training():
+    combos = shapes.combinations()
+    assert len(combos) == 432
+    held = [c for c in combos if shapes.is_held_out(c)]
+    assert 0.15 < len(held) / len(combos) < 0.25
+    train = [c for c in combos if not shapes.is_held_out(c)]
+    seen = {(c["colour"], c["shape"], c["direction"]) for c in train}
+    assert seen == {(c["colour"], c["shape"], c["direction"]) for c in combos}
+    rng = np.random.default_rng(0)
+    assert all(shapes.is_held_out(a) for a, _ in shapes.sample(rng, 50, held_out=True))
+    assert not any(shapes.is_held_out(a) for a, _ in shapes.sample(rng, 50))
+
+
+def test_analyser_decodes_ground_truth_clips():
+    # the goal check's own validation: on 300 data-set clips (every size and speed) it decodes
+    # colour, shape and direction; at least 99 % jointly (measured: 100 % of 2,000 in
+    # benchmarks/eval_text2video.py)
+    rng = np.random.default_rng(7)
+    examples = shapes.sample(rng, 150) + shapes.sample(rng, 150, held_out=True)
+    right = sum(shapes.describe(shapes.render(a, z)) == {k: a[k] for k in ("colour", "shape", "direction")}
+                for a, z in examples)
+    assert right >= 0.99 * len(examples)
+    assert shapes.describe(np.zeros((4, 8, 8, 3), np.uint8)) == dict(colour=None, shape=None, direction=None)
+    with pytest.raises(ValueError, match=r"clip: expected RGB frames \(T >= 2, H, W, 3\), got shape \(8, 8, 3\)"):
+        shapes.describe(np.zeros((8, 8, 3), np.uint8))
+
+
+def test_vocabulary_errors_name_the_unknown_words():
+    assert shapes.parse_caption("A red circle moves left.")["colour"] == "red"
+    np.testing.assert_array_equal(shapes.bag_of_words("a red circle")[[0, 4, 8]], [1, 1, 1])
+    with pytest.raises(ValueError, match=r"caption: unknown words 'purple', 'hexagon' in "
+                                         r"'a purple hexagon moves left'; the vocabulary is a, an, the, moves, red"):
+        shapes.tokenize("a purple hexagon moves left")
+    with pytest.raises(ValueError, match="caption: unknown word 'sideways' in"):
+        flowkit.generate("a red circle moves sideways")  # before torch is needed
+    with pytest.raises(ValueError, match="caption: expected words of the vocabulary"):
+        shapes.tokenize("  ...")
+    with pytest.raises(TypeError, match="caption: expected a string, got int"):
+        shapes.tokenize(5)
+
+
+# --- the model and flowkit.generate ---
+
+@needs_torch
+def test_generate_shape_dtype_and_determinism_by_seed():
+    a = flowkit.generate("a red circle moves left", seed=3)
+    assert a.shape == (16, shapes.SIZE, shapes.SIZE, 3) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, flowkit.generate("a red circle moves left", seed=3))
+    b = flowkit.generate("a red circle moves left", seed=4)
+    assert np.abs(a.astype(int) - b).mean() > 0.5  # another start position
+    assert flowkit.generate("a blue square moves up", frames=5, seed=0).shape == (5, 32, 32, 3)
+    # a text vector instead of the caption: the same clip
+    counts = shapes.bag_of_words("a red circle moves left")
+    np.testing.assert_array_equal(flowkit.generate(counts, seed=3), a)
+
+
+@needs_torch
+def test_generate_errors():
+    with pytest.raises(ValueError, match="frames: expected an integer >= 1, got 0"):
+        flowkit.generate("a red circle moves left", frames=0)
+    with pytest.raises(TypeError, match="seed: expected None or an integer >= 0, got 1.5"):
+        flowkit.generate("a red circle moves left", seed=1.5)
+    with pytest.raises(ValueError, match=r"caption_or_condition: expected a text vector of length 19 for this model, got 3"):
+        flowkit.generate([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="caption_or_condition: expected a finite 1-D vector"):
+        flowkit.generate(np.full(19, np.nan))
+    with pytest.raises(TypeError, match="caption_or_condition: expected a caption"):
+        flowkit.generate({"a": 1})
+    with pytest.raises(ValueError, match="model: expected a registered video generator's name"):
+        flowkit.generate("a red circle moves left", model="interp-refine")
+    with pytest.raises(ValueError, match="name: expected one of"):
+        flowkit.generate("a red circle moves left", model="nope")
+    with pytest.raises(TypeError, match="text_encoder: expected None or a callable"):
+        flowkit.generate("a red circle moves left", text_encoder=5)
+
+
+@needs_torch
+def test_text_encoder_hook_feeds_any_callable():
+    from flowkit.models.text2video import Text2Video
+
+    torch.manual_seed(0)
+    model = Text2Video(text_dim=16)
+    a = flowkit.generate("a violet hexagon drifts", model=model, text_encoder=_word_hash_encoder, seed=1)
+    assert a.shape == (16, 32, 32, 3)  # any words: the callable decides
+    np.testing.assert_array_equal(a, flowkit.generate(_word_hash_encoder("a violet hexagon drifts"),
+                                                      model=model, seed=1))
+    b = flowkit.generate("something else entirely", model=model, text_encoder=_word_hash_encoder, seed=1)
+    assert not np.array_equal(a, b)
+    with pytest.raises(ValueError, match="text_encoder: expected a text vector of length 19 for this model, got 16"):
+        flowkit.generate("a red circle", text_encoder=_word_hash_encoder)
+    with pytest.raises(ValueError, match="text_encoder: expected a finite 1-D vector for 'x'"):
+        flowkit.generate("x", model=model, text_encoder=lambda s: np.zeros((2, 8)))
+
+
+@needs_torch
+def test_shipped_model_follows_held_out_captions():
+    # 12 held-out captions (combinations never trained on); the goal check on 200 is in
+    # benchmarks/eval_text2video.py. Threshold: 10 of 12 jointly right (the 200-caption run
+    # measured above 90 %; 10/12 leaves room for the small sample).
+    weights = _api.get_weights("text2video-shapes")
+    assert weights.meta["num_params"] <= 1_000_000
+    assert weights.meta["file_size"] == weights.path.stat().st_size <= 5 * 2**20
+    assert weights.meta["sha256"] == _api.sha256(weights.path)
+    rng = np.random.default_rng(2024)
+    right = 0
+    for attrs, _ in shapes.sample(rng, 12, held_out=True):
+        clip = flowkit.generate(shapes.caption(attrs), seed=int(rng.integers(1 << 30)))
+        found = shapes.describe(clip)
+        right += all(found[k] == attrs[k] for k in ("colour", "shape", "direction"))
+    assert right >= 10
+
+
+# --- training ---
+
+@needs_torch
+def test_a_few_training_steps_lower_the_loss_and_resume_matches(tmp_path):
+    from flowkit.models.text2video import Text2Video, VideoDiscriminator
+    from flowkit.models.train_text2video import fit_gan
+
+    torch.set_num_threads(1)
+
+    def run(**kwargs):
+        torch.manual_seed(0)
+        g, d = Text2Video(), VideoDiscriminator()
+        history = fit_gan(g, d, steps=30, batch_size=8, every=10, seed=1, progress=False, **kwargs)
+        return g, history
+
+    g, history = run()
+    assert history[-1][2] < 0.8 * history[0][2]  # the reconstruction term (L1 + moments)
+    _, part = run(checkpoint=tmp_path / "c.pt", until=20)
+    assert len(part) == 2
+    g2, resumed = run(resume=tmp_path / "c.pt")
+    assert resumed == history
+    for k, v in g.state_dict().items():
+        torch.testing.assert_close(g2.state_dict()[k], v, rtol=0, atol=0)
+
+
+# --- command line ---
+
+@needs_torch
+def test_cli_generate_round_trip(tmp_path, capsys):
+    from flowkit.cli import main
+
+    out = tmp_path / "clip.mkv"  # ffv1: lossless, the frames come back exactly
+    assert main(["generate", "a green triangle moves up", "-o", str(out), "--seed", "5",
+                 "--size", "64", "-q"]) == 0
+    assert "seed 5" in capsys.readouterr().out
+    frames = np.stack(list(flowkit.iter_frames(out)))
+    clip = flowkit.generate("a green triangle moves up", seed=5)
+    assert frames.shape == (16, 64, 64, 3)
+    np.testing.assert_array_equal(frames[:, ::2, ::2], clip)
+
+
+@needs_torch
+def test_cli_train_text2video_writes_loadable_weights(tmp_path, capsys):
+    from flowkit.cli import main
+
+    out = tmp_path / "t.safetensors"
+    assert main(["train", "text2video-shapes", "--out", str(out), "--steps", "2", "--batch", "4",
+                 "--threads", "1", "-q"]) == 0
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["command"] == (f"flowkit train text2video-shapes --out {out} --steps 2 --batch 4 "
+                               "--lr 0.002 --threads 1 --device cpu --seed 0")
+    assert (tmp_path / "t.safetensors.ckpt").is_file()
+    assert flowkit.generate("a red circle moves left", model=out, seed=0).shape == (16, 32, 32, 3)
+    assert "wrote" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["generate", "a purple circle moves left", "-o", "{tmp}/c.mp4"], "unknown word 'purple'"),
+    (["generate", "a red circle moves left", "-o", "{tmp}/missing/c.mp4"], "output folder does not exist"),
+    (["generate", "a red circle moves left", "-o", "{tmp}/c.xyz"], "no default codec"),
+    (["train", "text2video-shapes", "--out", "{tmp}/w.safetensors", "--data", "x"], "drop --data"),
+    (["train", "interp-refine", "--out", "{tmp}/w.safetensors"], "--data: required"),
+])
+def test_cli_errors_are_one_line(tmp_path, capsys, args, expected):
+    from flowkit.cli import main
+
+    assert main([a.format(tmp=tmp_path) for a in args]) != 0
+    err = capsys.readouterr().err.strip()
+    if torch is None and args[0] == "train":
+        expected = 'pip install "flowkit-cv[torch]"'
+    assert len(err.splitlines()) == 1 and expected in err, err
