@@ -339,6 +339,7 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
     if isinstance(outputs, (str, os.PathLike)):
         Path(outputs).mkdir(parents=True, exist_ok=True)
 
+    _remove_temporaries(paths)  # left by a killed worker or an interrupted earlier run
     client, threads, owned = _client(scheduler, workers, threads_per_worker)
     try:
         if progress and getattr(client, "dashboard_link", None):
@@ -351,8 +352,26 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
     finally:
         for thing in owned:
             thing.close()
+        # a worker killed mid-write (Ctrl-C, SIGTERM, a crash) cannot remove its temporary
+        # file; with the workers gone (or done) nothing is writing here any more
+        _remove_temporaries(paths)
     return BatchReport(done=done, failed=failed, skipped=skipped, frames=frames,
                        seconds=time.perf_counter() - start, dashboard=dashboard)
+
+
+def _remove_temporaries(paths):
+    """Remove the hidden files flowkit's atomic writes and chunked retimes leave beside each
+    output when their process is killed: ``.NAME.<hex>.tmp.EXT``, ``.NAME.<hex>.partK.mkv``
+    and the latter's own temporaries (``..NAME.<hex>.partK.<hex>.tmp.mkv``)."""
+    for dst in paths:
+        folder = dst.parent
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            name = path.name
+            if name.startswith((f".{dst.stem}.", f"..{dst.stem}.")) and (
+                    name.endswith(f".tmp{dst.suffix}") or ".part" in name):
+                path.unlink(missing_ok=True)
 
 
 def _run(client, spec, todo, threads, retries, chunk_frames, options, progress):

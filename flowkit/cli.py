@@ -731,7 +731,8 @@ def cmd_batch(args):
     report = flowkit.batch(args.job, args.inputs, args.output, scheduler=args.scheduler,
                            workers=args.workers, threads_per_worker=args.threads_per_worker,
                            chunk_frames=args.chunk_frames, retries=args.retries,
-                           resume=args.resume, progress=not args.quiet, **options)
+                           resume=args.resume, progress=not args.quiet and sys.stderr.isatty(),
+                           **options)
     for src, message in report.failed.items():
         print(f"flowkit: failed: {src}: {message}", file=sys.stderr)
     skipped = f", {len(report.skipped)} skipped (exist)" if report.skipped else ""

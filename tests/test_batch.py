@@ -179,11 +179,18 @@ def test_resume_skips_finished_outputs(client, clips, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "clip0.mkv").write_bytes(b"finished earlier")
+    # what a killed run leaves: atomic writes' and chunks' temporaries (removed), and files of
+    # the user's that only look alike (kept)
+    stale = [".clip0.1a2b3c4d.tmp.mkv", ".clip1.deadbeef.part0.mkv", "..clip1.deadbeef.part1.0a0b0c0d.tmp.mkv"]
+    kept = [".other.1a2b3c4d.tmp.mkv", ".clip0.notes", "clip1.tmp.mkv"]
+    for name in stale + kept:
+        (out / name).write_bytes(b"x")
     report = flowkit.batch("retime", clips, out, scheduler=client, **RETIME, resume=True,
                            progress=False)
     assert report.skipped == [out / "clip0.mkv"] and report.done == [out / "clip1.mkv"]
     assert (out / "clip0.mkv").read_bytes() == b"finished earlier"
     assert report.frames == 24
+    assert sorted(p.name for p in out.iterdir()) == sorted(kept + ["clip0.mkv", "clip1.mkv"])
 
 
 def test_cli_round_trip(clips, tmp_path, capsys):
