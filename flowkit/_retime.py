@@ -205,8 +205,9 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         an open end). Outside it the input passes through unchanged at speed 1 (at the output
         rate: its frames are repeated or dropped, never interpolated).
     trim : bool
-        Write the segment alone (as FFmpeg's ``-ss START -to END``): the output starts at its
-        first frame and ends with it. Needs ``segment``. Default False.
+        Write the segment alone (as FFmpeg's ``-ss START -to END``): the output starts on the
+        first input frame at or after ``start`` (copied, not interpolated) and ends at ``end``.
+        Needs ``segment``. Default False.
     method : {"splat", "backward", "blend", "learned"}
         Interpolation method of :func:`flowkit.interpolate` (``"learned"``: the shipped
         ``interp-refine`` network, needs ``flowkit-cv[torch]``).
@@ -443,6 +444,7 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
             bar.update()
 
         previous = None
+        snapped = False  # a trimmed segment's start moved onto an input frame
         k = 0  # next output frame
         mafd = 0.0
         for time, frame in frames:
@@ -459,6 +461,14 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
             t1 = time - origin
             if timeline.source(k / out_fps)[0] is None:
                 break  # past a trimmed segment: no more output, no more decoding
+            if timeline.trim and not snapped and t1 >= timeline.start - tolerance:
+                # as ffmpeg -ss: the trimmed output starts on the first input frame at or after
+                # the start, a copy of it, not a frame interpolated just before it
+                first = t0 if t0 >= timeline.start - tolerance else t1
+                timeline = Timeline(timeline.speed, first, timeline.end, trim=True)
+                for track in tracks:
+                    track.segment = (first, track.segment[1])
+                snapped = True
             if part is not None and part[1] is not None and t0 >= part[1]:
                 break
             wanted = part is None or t0 >= part[0]

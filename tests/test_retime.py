@@ -184,6 +184,12 @@ def test_trim_writes_the_segment_alone(tmp_path):
         a = frames[3 + j // 2]
         expected = a if j % 2 == 0 else flowkit.interpolate(a, frames[4 + j // 2], 0.5, method="blend")
         np.testing.assert_array_equal(got[j], expected)
+    # a start between frames (0.13 s: frame 3 is at 0.125, frame 4 at 0.167) starts on frame 4,
+    # copied, as ffmpeg -ss does; nothing is interpolated at speed 1
+    frames, report, got = lossless(tmp_path, 12, segment=(0.13, 0.25), trim=True, method="blend")
+    assert report.interpolated == 0 and len(got) == 2
+    for k in range(2):
+        np.testing.assert_array_equal(got[k], frames[4 + k])
     # an open end keeps the rest of the input: frames 9-11 at speed 1
     frames, report, got = lossless(tmp_path, 12, segment=(0.375, None), trim=True, method="blend")
     assert len(got) == 3
