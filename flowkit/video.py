@@ -661,8 +661,14 @@ class VideoWriter:
             stream.pix_fmt = pix_fmt
             stream.codec_context.time_base = 1 / self.fps
             stream.time_base = 1 / self.fps
-            if self.crf is not None and self.codec in CRF_CODECS:
-                stream.options = {"crf": str(self.crf)}
+            options = {"crf": str(self.crf)} if self.crf is not None and self.codec in CRF_CODECS else {}
+            if self.codec == "libx264":
+                # x264's macroblock-tree rate control (on by default) made the same frames give
+                # different files from run to run (decoded up to 35 levels apart) with PyAV
+                # 18.1's x264 on AVX-512 CPUs; without it (or with asm limited to AVX2) every
+                # run was identical. Reproducible output is worth its few % of bitrate.
+                options["x264-params"] = "mbtree=0"
+            stream.options = options
             if self.rotation:
                 stream.set_display_rotation(self.rotation)
             for name, value in self.color.items():
