@@ -76,8 +76,16 @@ def resolve(op):
 
 
 def apply(function, frame, index, name):
-    """``function(frame)`` checked: an ``(H, W, 3)`` uint8 array of the frame's size."""
-    result = function(frame)
+    """``function(frame)`` checked: an ``(H, W, 3)`` uint8 array of the frame's size.
+
+    An exception inside the op is raised again as ``op: NAME raised TYPE on frame K: MESSAGE``
+    (a TypeError for a TypeError, else a ValueError), chained from the original."""
+    try:
+        result = function(frame)
+    except Exception as exc:
+        kind = TypeError if isinstance(exc, TypeError) else ValueError
+        message = " ".join(str(exc).split()) or "(no message)"
+        raise kind(f"op: {name} raised {type(exc).__name__} on frame {index}: {message}") from exc
     if not (hasattr(result, "shape") and hasattr(result, "dtype")):
         raise TypeError(f"op: {name} returned {type(result).__name__} for frame {index}; "
                         f"expected an (H, W, 3) uint8 array")

@@ -411,11 +411,10 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
     first frame lies in it, decoding from the keyframe before it)."""
     from tqdm import tqdm
 
-    from .video import ODD_SIZE_ENCODERS, VideoWriter, decode, pad_even
+    from .video import VideoWriter, decode, needs_even_size, pad_even
 
     tolerance = info.time_base  # output times this close to an input frame show it
-    subsampled = any(tag in pix_fmt for tag in ("420", "422", "411", "410"))
-    pad = subsampled and codec not in ODD_SIZE_ENCODERS  # x264 / x265 need even sizes
+    pad = needs_even_size(codec, pix_fmt)  # x264 / x265 need even sizes
     show = sys.stderr.isatty() if progress is None else progress
     frame_format = _frame_format(info.pix_fmt, pix_fmt, depth)
     origin = None

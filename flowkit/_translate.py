@@ -317,6 +317,19 @@ def temporally_consistent(frames, processed, *, flow="farneback", flow_options=N
         strength=strength, scene_threshold=scene_threshold)))
 
 
+def _op_results(function, name, frames, depth):
+    """The op on each decoded frame: as it is for ``depth=8``; for ``depth=16`` on the frame
+    rounded to 8 bits, its uint8 result scaled back to the 16-bit scale (x 257: 255 -> 65535)."""
+    from . import _frame_ops
+
+    for index, frame in enumerate(frames):
+        if depth == 8:
+            yield _frame_ops.apply(function, frame, index, name)
+        else:
+            small = ((frame.astype(np.uint32) + 128) // 257).astype(np.uint8)
+            yield _frame_ops.apply(function, small, index, name).astype(np.uint16) * np.uint16(257)
+
+
 def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="farneback",
               flow_options=None, scene_threshold=10.0, codec=None, crf=18, audio=True,
               progress=None):
@@ -324,7 +337,9 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
 
     The video is streamed: decoded (``flowkit.iter_frames``), each frame processed by ``op``,
     made consistent by :func:`iter_temporally_consistent` and encoded
-    (``flowkit.VideoWriter``, atomic: an error leaves no partial file).
+    (``flowkit.VideoWriter``, atomic: an error leaves no partial file). Each output frame
+    keeps the presentation time of its input frame (variable frame rate is kept, and the
+    copied audio stays in sync), measured from the first frame.
 
     Parameters
     ----------
@@ -333,7 +348,8 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     op : str or callable
         ``callable(frame) -> frame`` on ``(H, W, 3)`` uint8 RGB frames, a built-in name
         (``"autocontrast"``, ``"equalize"``, ``"colorize"``: the learned model, needs torch)
-        or ``"package.module:function"``.
+        or ``"package.module:function"``. The op always sees uint8 RGB: for input of more than
+        8 bits, the frame rounded to 8 bits (see Notes).
     method, strength, flow, flow_options, scene_threshold
         As :func:`temporally_consistent`; the flow and the cuts are computed on the input.
     codec : str, optional
@@ -341,30 +357,47 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     crf : int
         Constant rate factor of the CRF encoders (default 18).
     audio : bool
-        Copy the input's audio packets unchanged (the duration is unchanged); False drops it.
+        Copy the packets of every audio stream of the input unchanged, in its order (the
+        duration is unchanged); False drops them.
     progress : bool or None
         A tqdm bar on stderr; None: when stderr is a terminal.
 
     Returns
     -------
     dict
-        ``"frames"`` written, ``"fps"`` (Fraction), ``"cuts"`` (frame indices that restarted
-        the recursion), ``"audio"`` (``"copied"``, ``"dropped"`` or ``"none"``).
+        ``"frames"`` written, ``"fps"`` (Fraction: the input's rate, stored as the stream's
+        nominal rate; frames keep their own times), ``"cuts"`` (frame indices that restarted
+        the recursion), ``"audio"`` (``"copied"``, ``"dropped"`` or ``"none"``),
+        ``"audio_tracks"`` (audio streams written).
 
     Raises
     ------
     FileNotFoundError
         ``src`` or the folder of ``dst`` does not exist.
     ValueError
-        ``dst`` is ``src``; an unknown op, method, estimator or option; an op that returns
-        another shape or dtype (naming the frame); a video that cannot be decoded.
+        ``dst`` is ``src``; an unknown op, codec, method, estimator or option; an op that
+        returns another shape or dtype (naming the frame), or that raises
+        (``op: NAME raised TYPE on frame K: MESSAGE``, chained from the op's exception); a
+        video that cannot be decoded.
     TypeError
-        An op that returns something other than an array.
+        An op that returns something other than an array, or that raises a TypeError
+        (reported as above).
+
+    Notes
+    -----
+    The pixel format and bit depth of the input are kept where the encoder takes them
+    (``flowkit.retime``'s rule: yuv444p stays yuv444p, 10-bit stays 10-bit with libx264 and
+    libx265), else the encoder's default at that depth. Input of more than 8 bits is decoded
+    as 16-bit RGB: the flow and the scene cuts are computed on it, the op sees it rounded to
+    8 bits, and the op's result is scaled back to 16 bits (x 257) before the consistency
+    step, so the output has the op's 8-bit precision plus the blend's in-between levels.
+    Frames are processed upright (a display rotation is applied, not stored).
 
     Examples
     --------
     >>> flowkit.translate("in.mp4", "out.mp4", "autocontrast")  # doctest: +SKIP
     """
+    import collections
     import itertools
     import sys
     from fractions import Fraction
@@ -374,7 +407,9 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
 
     from . import _frame_ops
     from ._atomic import check_folder
-    from .video import VideoWriter, audio_track, iter_frames, pad_even, probe_video
+    from ._retime import _output_format
+    from .video import (VideoWriter, _info, audio_track, iter_frames, needs_even_size,
+                        open_input, pad_even, writer_codec)
 
     src, dst = Path(src), Path(dst)
     if callable(op):
@@ -393,35 +428,51 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     if dst.exists() and src.resolve() == dst.resolve():
         raise ValueError(f"dst: {dst} is the input; refusing to overwrite it")
     check_folder(dst)
-    info = probe_video(src)
+    codec = writer_codec(dst, codec)
+    container, stream = open_input(src)
+    try:
+        info = _info(container, stream)
+        audio_streams = len(container.streams.audio)
+    finally:
+        container.close()
     fps = info.frame_rate or Fraction(30)
+    depth = 16 if info.bit_depth > 8 else 8
+    pix_fmt = _output_format(codec, info, depth)
     show = sys.stderr.isatty() if progress is None else progress
-    track = audio_track(src, "copy", Fraction(1)) if audio and info.audio else None
     cuts = []
+    times = collections.deque()  # of the frames read and not yet written
 
     def read():
-        for index, (time, frame) in enumerate(iter_frames(src, timestamps=True)):
-            if index == 0 and track is not None:
-                track.set_origin(time)
+        origin = None
+        for time, frame in iter_frames(src, timestamps=True, depth=depth):
+            if origin is None:
+                origin = time
+                for track in tracks:
+                    track.set_origin(origin)
+            times.append(time - origin)
             yield frame
 
-    originals, to_process = itertools.tee(read())  # read in lockstep: one frame buffered
-    processed = (_frame_ops.apply(function, frame, index, name)
-                 for index, frame in enumerate(to_process))
+    tracks = []
     try:
+        if audio:
+            for index in range(audio_streams):
+                tracks.append(audio_track(src, "copy", Fraction(1), index=index))
+        originals, to_process = itertools.tee(read())  # read in lockstep: one frame buffered
+        processed = _op_results(function, name, to_process, depth)
         written = 0
-        with VideoWriter(dst, fps, codec=codec, crf=crf) as writer, \
+        with VideoWriter(dst, fps, codec=codec, crf=crf, pix_fmt=pix_fmt,
+                         time_base=info.time_base) as writer, \
                 tqdm(total=info.frame_count, unit="frame", desc="translate", file=sys.stderr,
                      disable=not show) as bar:
-            if track is not None:
-                writer._companions.append(track)
-            pad = writer.codec in ("libx264", "libx265")
+            writer._companions.extend(tracks)
+            pad = needs_even_size(codec, pix_fmt)
             for out in _consistent(originals, processed, *options, cuts=cuts):
-                writer.write(pad_even(out) if pad else out)
+                writer.write(pad_even(out) if pad else out, time=times.popleft())
                 written += 1
                 bar.update()
     finally:
-        if track is not None:
-            track.input.close()
+        for track in tracks:
+            track.input.close()  # closed already after a success; on errors here
     return {"frames": written, "fps": fps, "cuts": cuts,
-            "audio": "none" if not info.audio else ("copied" if audio else "dropped")}
+            "audio": "none" if not audio_streams else ("copied" if audio else "dropped"),
+            "audio_tracks": len(tracks)}

@@ -144,15 +144,18 @@ _positive = _integer_from(1)  # --step, --horizon, --jobs, ...
 _at_least_two = _integer_from(2)  # --context
 
 
-def _number_in(high, expected):
-    """Argument type: a number in (0, ``high``] (finite), else a usage error saying ``expected``."""
+def _number_in(high, expected, *, closed=(False, True)):
+    """Argument type: a number in (0, ``high``] (finite), else a usage error saying ``expected``;
+    ``closed`` says whether 0 and ``high`` are allowed (default: not 0, ``high`` yes)."""
 
     def parse(text):
         try:
             value = float(text)
         except ValueError:
             value = float("nan")
-        if not (0 < value <= high and np.isfinite(value)):  # also false for nan
+        above = value >= 0 if closed[0] else value > 0
+        below = value <= high if closed[1] else value < high
+        if not (above and below and np.isfinite(value)):  # also false for nan
             raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
         return value
 
@@ -700,6 +703,15 @@ def cmd_retime(args):
     return 0
 
 
+def _import_from_cwd():
+    """Put the current directory first on ``sys.path`` as ``python -m`` does, so that
+    ``--op mymodule:func`` finds ``mymodule.py`` there with the ``flowkit`` console script too
+    (whose ``sys.path[0]`` is the script's own folder)."""
+    here = os.getcwd()
+    if not any(entry in ("", ".") or os.path.abspath(entry) == here for entry in sys.path):
+        sys.path.insert(0, here)
+
+
 def cmd_translate(args):
     """``flowkit translate``: a per-frame operation on a video, made temporally consistent."""
     import flowkit
@@ -708,6 +720,7 @@ def cmd_translate(args):
     if not source.exists():
         raise FileNotFoundError(f"no such video file: {source}")
     _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
+    _import_from_cwd()
     start = time.perf_counter()
     report = flowkit.translate(source, args.output, args.op, method=args.method,
                                strength=args.strength, flow=args.flow, codec=args.codec,
@@ -1194,9 +1207,10 @@ def _add_translate_parser(sub, common):
     p.add_argument("--method", choices=("blend", "gradient"), default="blend",
                    help="blend: per-pixel blend with the warped previous output (default); "
                         "gradient: Bonneel et al.'s screened Poisson solve")
-    p.add_argument("--strength", type=_number_in(0.999, "a number in (0, 1)"),
+    p.add_argument("--strength", type=_number_in(1, "a number in [0, 1)", closed=(True, False)),
                    default=DEFAULT_STRENGTH,
-                   help=f"pull towards the previous output, 0..1 (default {DEFAULT_STRENGTH})")
+                   help=f"pull towards the previous output, in [0, 1): 0 leaves the processed "
+                        f"frames as they are (default {DEFAULT_STRENGTH})")
     p.add_argument("--flow", choices=METHODS, default="farneback", help="flow estimator (default farneback)")
     p.add_argument("--codec", help="video encoder (default by extension, libx264 for .mp4)")
     p.add_argument("--crf", type=_integer_from(0), default=18,

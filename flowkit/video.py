@@ -418,6 +418,29 @@ def pad_even(frame):
     return np.pad(frame, pad, mode="edge")
 
 
+def needs_even_size(codec, pix_fmt):
+    """Whether frames for ``codec`` encoding ``pix_fmt`` must be padded to an even size
+    (:func:`pad_even`): chroma-subsampled formats on encoders outside ``ODD_SIZE_ENCODERS``."""
+    subsampled = any(tag in pix_fmt for tag in ("420", "422", "411", "410"))
+    return subsampled and codec not in ODD_SIZE_ENCODERS
+
+
+def writer_codec(path, codec=None):
+    """The encoder :class:`VideoWriter` uses for ``path``: ``codec`` (an FFmpeg name or a FourCC),
+    else the default of ``path``'s extension (``DEFAULT_CODECS``).
+
+    Raises ValueError for an unknown encoder or an extension without a default.
+    """
+    if codec is None:
+        codec = DEFAULT_CODECS.get(Path(path).suffix.lower())
+        if codec is None:
+            raise ValueError(
+                f"codec: no default codec for extension {Path(path).suffix!r}; expected an "
+                f"encoder name or one of the extensions {', '.join(DEFAULT_CODECS)}"
+            )
+    return encoder_name(codec)
+
+
 def encoder_name(codec):
     """The FFmpeg video encoder for ``codec`` (an encoder name or a FourCC such as ``mp4v``).
 
@@ -490,9 +513,9 @@ class VideoWriter:
     path : str or Path
         Output file. The extension selects the container (mp4, mov, mkv, avi, webm, ...).
     fps : float or Fraction
-        Frames per second, > 0. Frame k is stamped at exactly ``k / fps`` seconds (give
-        ``Fraction(24000, 1001)`` for NTSC film rates; a float is taken as the nearest
-        fraction with denominator <= 1001000).
+        Frames per second, > 0. Frame k is stamped at exactly ``k / fps`` seconds unless
+        :meth:`write` is given its time (give ``Fraction(24000, 1001)`` for NTSC film rates; a
+        float is taken as the nearest fraction with denominator <= 1001000).
     codec : str, optional
         An FFmpeg encoder (``"libx264"``, ``"libx265"``, ``"libvpx-vp9"``, ``"libsvtav1"``,
         ``"mpeg4"``, ``"mjpeg"``, ``"ffv1"`` lossless) or a FourCC that names one (``"mp4v"``,
@@ -516,6 +539,10 @@ class VideoWriter:
         What the frames hold: None for RGB (or gray), else ``"yuv444p"``, ``"yuvj444p"`` (uint8)
         or ``"yuv444p16le"`` (uint16): ``(H, W, 3)`` arrays of the Y, U, V planes, handed to
         the encoder without an RGB conversion (``retime`` works on the decoded YUV).
+    time_base : Fraction, optional
+        Unit of the stored timestamps in seconds (default ``1 / fps``). Give the input's to
+        write frames at their own times (``write(frame, time=)``, variable frame rate;
+        ``translate`` does); times are rounded to it.
 
     Raises
     ------
@@ -541,17 +568,11 @@ class VideoWriter:
     """
 
     def __init__(self, path, fps, *, codec=None, crf=None, pix_fmt=None, rotation=0, color=None,
-                 frame_format=None):
+                 frame_format=None, time_base=None):
         self.path = Path(path)
         self.fps = _fraction("fps", fps)
-        if codec is None:
-            codec = DEFAULT_CODECS.get(self.path.suffix.lower())
-            if codec is None:
-                raise ValueError(
-                    f"codec: no default codec for extension {self.path.suffix!r}; expected an "
-                    f"encoder name or one of the extensions {', '.join(DEFAULT_CODECS)}"
-                )
-        self.codec = encoder_name(codec)
+        self.time_base = 1 / self.fps if time_base is None else _fraction("time_base", time_base)
+        self.codec = writer_codec(self.path, codec)
         self.crf = None if crf is None else check_int("crf", crf, min_value=0, max_value=63)
         self.pix_fmt = pix_fmt
         if isinstance(rotation, bool) or not isinstance(rotation, int) or rotation % 90:
@@ -563,6 +584,7 @@ class VideoWriter:
                              f"got {frame_format!r}")
         self.frame_format = frame_format
         self.frame_count = 0
+        self._pts = None  # timestamp of the last frame written, in time_base units
         self._size = None  # (height, width) of the frames
         self._container = None
         self._stream = None
@@ -585,13 +607,17 @@ class VideoWriter:
         """True once the writer was closed or aborted."""
         return self._tmp is None
 
-    def write(self, frame):
+    def write(self, frame, time=None):
         """Append one frame.
 
         Parameters
         ----------
         frame : array_like, (H, W, 3) RGB or (H, W) / (H, W, 1) gray, uint8 or uint16
             All frames must have the size and dtype of the first one.
+        time : Fraction or number, optional
+            Presentation time in seconds from the start of the file, rounded to ``time_base``
+            and later than the previous frame's (ValueError otherwise). Default: ``k / fps``
+            for the k-th frame written.
         """
         if self.closed:
             raise ValueError(f"{self.path}: write to a closed VideoWriter")
@@ -612,19 +638,27 @@ class VideoWriter:
                              f"{self.frame_format} planes, got {describe(frame)}")
         if self._stream is not None and frame.dtype != self._dtype:
             raise TypeError(f"frame: expected dtype {self._dtype} like the first frame, got {frame.dtype}")
+        time = Fraction(self.frame_count) / self.fps if time is None else Fraction(time)
+        pts = round(time / self.time_base)
+        if pts < 0 or (self._pts is not None and pts <= self._pts):
+            expected = ">= 0 s" if self._pts is None else \
+                f"after the previous frame's {float(self._pts * self.time_base):g} s"
+            raise ValueError(f"time: expected a time {expected} (in units of {self.time_base} s), "
+                             f"got {float(time):g} s")
         frame = to_host(frame)
         if frame.ndim == 2 or frame.shape[2] == 1:
             frame = np.repeat(frame.reshape(frame.shape[:2])[..., None], 3, axis=2)
         if self._stream is None:
             self._open(frame.shape[:2], frame.dtype)
         try:
-            self._encode(frame)
+            self._encode(frame, pts)
         except BaseException as exc:
             self._abort(type(exc), exc, exc.__traceback__)
             raise
+        self._pts = pts
         self.frame_count += 1
 
-    def _encode(self, rgb):
+    def _encode(self, rgb, pts):
         import av
 
         if self.frame_format in _PLANES_FIRST:
@@ -635,12 +669,12 @@ class VideoWriter:
         else:
             picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb),
                                                  format="rgb24" if rgb.dtype == np.uint8 else "rgb48le")
-        picture.pts = self.frame_count
-        picture.time_base = 1 / self.fps
+        picture.pts = pts
+        picture.time_base = self.time_base
         try:
             self._container.mux(self._stream.encode(picture))
             for companion in self._companions:
-                companion.feed(self._container, self.frame_count / self.fps)
+                companion.feed(self._container, pts * self.time_base)
         except av.FFmpegError as exc:
             raise ValueError(f"codec: {self.codec} failed writing {self.path} "
                              f"({_av_message(exc)})") from None
@@ -659,8 +693,8 @@ class VideoWriter:
             stream = container.add_stream(self.codec, rate=self.fps)
             stream.width, stream.height = width, height
             stream.pix_fmt = pix_fmt
-            stream.codec_context.time_base = 1 / self.fps
-            stream.time_base = 1 / self.fps
+            stream.codec_context.time_base = self.time_base
+            stream.time_base = self.time_base
             options = {"crf": str(self.crf)} if self.crf is not None and self.codec in CRF_CODECS else {}
             if self.codec == "libx264":
                 # x264's macroblock-tree rate control (on by default) made the same frames give

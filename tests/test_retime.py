@@ -30,17 +30,19 @@ def real_frames(name, count, start=0, size=SIZE):
     return list(frames)
 
 
-def write_clip(path, frames, fps=24, *, times=None, codec=None, tone=None, rotation=0):
+def write_clip(path, frames, fps=24, *, times=None, codec=None, tone=None, rotation=0,
+               pix_fmt=None):
     """Write frames with PyAV (independently of flowkit's writer): at ``k / fps`` or at the
     given ``times`` (seconds, Fractions), optionally with a ``tone`` (Hz; a list: one AAC track
-    per tone) as long as the video."""
+    per tone) as long as the video. Frames are RGB, uint8 or uint16 (full 16-bit scale);
+    ``pix_fmt`` the encoded format (default yuv420p, bgr0 for FFV1)."""
     codec = codec or "libx264"
     time_base = Fraction(1, 1000) if times is not None else 1 / Fraction(fps)
     suffix = str(path).rsplit(".", 1)[-1]
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
-        stream.pix_fmt = "bgr0" if codec == "ffv1" else "yuv420p"
+        stream.pix_fmt = pix_fmt or ("bgr0" if codec == "ffv1" else "yuv420p")
         stream.codec_context.time_base = time_base
         if suffix == "mp4":
             stream.time_base = time_base
@@ -54,7 +56,8 @@ def write_clip(path, frames, fps=24, *, times=None, codec=None, tone=None, rotat
             audio.layout = "mono"
             tracks.append((frequency, audio))
         for k, frame in enumerate(frames):
-            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            picture = av.VideoFrame.from_ndarray(
+                frame, format="rgb48le" if frame.dtype == np.uint16 else "rgb24")
             picture.pts = k if times is None else round(times[k] / time_base)
             picture.time_base = time_base
             container.mux(stream.encode(picture))

@@ -360,3 +360,144 @@ def test_translate_copies_the_audio(tmp_path):
     assert packets_out == packets_in
     report = flowkit.translate(src, tmp_path / "silent.mp4", "equalize", audio=False, progress=False)
     assert report["audio"] == "dropped" and not flowkit.video.probe_video(tmp_path / "silent.mp4").audio
+
+
+# --- what translate keeps of the input: timestamps, pixel format, audio tracks -----------------
+
+def _gray_rgb(t, dtype=np.uint8):
+    scale = 255 if dtype == np.uint8 else 65535
+    return np.repeat(np.rint(scale * texture(t)).astype(dtype)[..., None], 3, 2)
+
+
+def _times(path):
+    return [t for t, _ in flowkit.iter_frames(path, timestamps=True)]
+
+
+def test_translate_keeps_variable_frame_rate_timestamps(tmp_path):
+    # irregular times (ms, as MKV stores them): each output frame at its input frame's time,
+    # exactly (Fractions), not k / fps
+    from fractions import Fraction
+
+    from test_retime import write_clip
+
+    times = [Fraction(ms, 1000) for ms in (0, 40, 60, 130, 150, 250, 300, 410)]
+    src = write_clip(tmp_path / "vfr.mkv", [_gray_rgb(t) for t in range(len(times))], 20,
+                     times=times, codec="ffv1")
+    assert _times(src) == times
+    report = flowkit.translate(src, tmp_path / "out.mkv", "equalize", progress=False)
+    assert report["frames"] == len(times)
+    assert _times(tmp_path / "out.mkv") == times
+    # the same in MP4 / H.264 (time base 1/1000 of the input's stream)
+    src = write_clip(tmp_path / "vfr.mp4", [_gray_rgb(t) for t in range(len(times))], 20,
+                     times=times)
+    flowkit.translate(src, tmp_path / "out.mp4", "equalize", progress=False)
+    assert _times(tmp_path / "out.mp4") == _times(src) == times
+
+
+def test_translate_keeps_pixel_format_and_bit_depth(tmp_path):
+    from test_retime import write_clip
+
+    seen = []
+
+    def identity(frame):
+        seen.append((frame.dtype, frame.shape))
+        return frame
+
+    src = write_clip(tmp_path / "444.mp4", [_gray_rgb(t) for t in range(4)], 10, pix_fmt="yuv444p")
+    flowkit.translate(src, tmp_path / "out444.mp4", identity, progress=False)
+    info = flowkit.video.probe_video(tmp_path / "out444.mp4")
+    assert (info.pix_fmt, info.bit_depth) == ("yuv444p", 8)
+    # 10-bit: the op sees uint8 RGB (documented), the output is 10-bit again; with strength 0
+    # it is the input rounded to 8 bits (at most half an 8-bit level, 128 / 65535) plus the
+    # encoder's loss at crf 18 on this fine texture: mean below 2 8-bit levels (measured 1.16)
+    frames = [_gray_rgb(t, np.uint16) for t in range(4)]
+    src = write_clip(tmp_path / "deep.mp4", frames, 10, pix_fmt="yuv420p10le")
+    seen.clear()
+    flowkit.translate(src, tmp_path / "deep_out.mp4", identity, strength=0, progress=False)
+    info = flowkit.video.probe_video(tmp_path / "deep_out.mp4")
+    assert (info.pix_fmt, info.bit_depth) == ("yuv420p10le", 10)
+    assert seen == [(np.dtype(np.uint8), (H, W, 3))] * 4
+    got = np.stack(list(flowkit.iter_frames(tmp_path / "deep_out.mp4", depth=16))).astype(float)
+    want = np.stack(list(flowkit.iter_frames(src, depth=16))).astype(float)
+    assert np.abs(got - want).mean() < 2 * 257
+
+
+def test_translate_copies_every_audio_track(tmp_path):
+    import av
+    from test_retime import write_clip
+
+    src = write_clip(tmp_path / "two.mp4", [_gray_rgb(t) for t in range(12)], 24, tone=[440, 660])
+    report = flowkit.translate(src, tmp_path / "out.mp4", "equalize", progress=False)
+    assert report["audio"] == "copied" and report["audio_tracks"] == 2
+    with av.open(str(src)) as a, av.open(str(tmp_path / "out.mp4")) as b:
+        assert len(b.streams.audio) == 2
+        for index in range(2):
+            packets_in = [bytes(p) for p in a.demux(a.streams.audio[index]) if p.size]
+            a.seek(0)
+            packets_out = [bytes(p) for p in b.demux(b.streams.audio[index]) if p.size]
+            b.seek(0)
+            assert packets_out == packets_in, index
+
+
+# --- the command line: strength 0, user modules in the current folder, errors inside ops -------
+
+def test_cli_strength_zero_is_accepted(tiny_video, tmp_path):
+    out = tmp_path / "out.mp4"
+    run = _cli("translate", tiny_video, out, "--op", "equalize", "--strength", "0", "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert "strength 0," in run.stdout
+    run = _cli("translate", tiny_video, out, "--op", "equalize", "--strength", "1")
+    assert run.returncode == 2 and "--strength: expected a number in [0, 1), got '1'" in run.stderr
+
+
+OPS_MODULE = '''
+def invert(frame):
+    return 255 - frame
+
+def boom(frame):
+    if boom.calls == 5:
+        raise RuntimeError("boom at 5")
+    boom.calls += 1
+    return frame
+
+boom.calls = 0
+'''
+
+
+def _console_script(tmp_path, *args):
+    """``flowkit ARGS`` as the console script runs it: from a script in another folder (its
+    ``sys.path[0]``), in ``tmp_path/work`` where ``myops.py`` lies."""
+    work, bin_dir = tmp_path / "work", tmp_path / "bin"
+    work.mkdir(exist_ok=True)
+    bin_dir.mkdir(exist_ok=True)
+    (work / "myops.py").write_text(OPS_MODULE)
+    (bin_dir / "flowkit").write_text("import sys\nfrom flowkit.cli import main\nsys.exit(main())\n")
+    return subprocess.run([sys.executable, str(bin_dir / "flowkit"), *map(str, args)], cwd=work,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_cli_console_script_imports_op_from_current_folder(tiny_video, tmp_path):
+    out = tmp_path / "out.mp4"
+    run = _console_script(tmp_path, "translate", tiny_video, out, "--op", "myops:invert", "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert len(list(flowkit.iter_frames(out))) == 6
+
+
+def test_op_exception_names_op_type_and_frame(tiny_video, tmp_path):
+    out = tmp_path / "out.mp4"
+    run = _console_script(tmp_path, "translate", tiny_video, out, "--op", "myops:boom")
+    assert run.returncode == 1
+    lines = run.stderr.strip().splitlines()
+    assert lines == ["flowkit: error: --op: myops:boom raised RuntimeError on frame 5: boom at 5"]
+    assert not out.exists()
+
+    def bad_type(frame):
+        raise TypeError("wants floats")
+
+    with pytest.raises(TypeError, match="op: bad_type raised TypeError on frame 0: wants floats") as info:
+        flowkit.translate(tiny_video, tmp_path / "b.mp4", bad_type, progress=False)
+    assert isinstance(info.value.__cause__, TypeError)
+    with pytest.raises(ValueError, match="op: <lambda> raised ZeroDivisionError on frame 0") as info:
+        flowkit.translate(tiny_video, tmp_path / "c.mp4", lambda frame: 1 / 0, progress=False)
+    assert isinstance(info.value.__cause__, ZeroDivisionError)
+    assert not (tmp_path / "b.mp4").exists() and not (tmp_path / "c.mp4").exists()

@@ -455,3 +455,17 @@ def test_libx264_output_is_reproducible(tmp_path):
                 writer.write(frame)
         written.append((tmp_path / f"run{k}.mp4").read_bytes())
     assert written[1] == written[0] and written[2] == written[0]
+
+
+def test_writer_frames_at_given_times(tmp_path):
+    # write(time=) on the writer's time_base: the times come back exactly (MKV: 1/1000 s);
+    # a time not after the previous frame's is refused before anything is encoded
+    path = tmp_path / "vfr.mkv"
+    times = [Fraction(0), Fraction(3, 100), Fraction(1, 10), Fraction(37, 100)]
+    frame = np.zeros((16, 16, 3), np.uint8)
+    with VideoWriter(path, 10, time_base=Fraction(1, 1000)) as writer:
+        for time in times:
+            writer.write(frame, time=time)
+        with pytest.raises(ValueError, match=r"time: expected a time after the previous frame's 0.37 s"):
+            writer.write(frame, time=Fraction(37, 100))
+    assert [t for t, _ in iter_frames(path, timestamps=True)] == times
