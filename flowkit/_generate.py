@@ -21,7 +21,8 @@ def generate(caption_or_condition, *, model="text2video-shapes", frames=16, seed
     caption_or_condition : str or array-like
         A caption in the model's vocabulary (``flowkit.models.shapes.VOCABULARY``:
         ``"a [small|big] red|green|blue|yellow circle|square|triangle moves
-        left|right|up|down [slowly|quickly]"``), or a text vector (1-D, the length the model's
+        left|right|up|down [slowly|quickly]"``: one colour, one shape and one direction word,
+        at most one size and one speed word, in any order), or a text vector (1-D, the length the model's
         condition encoder takes: ``len(VOCABULARY)`` word counts for the shipped model).
     model : str, Path or torch.nn.Module
         A registered model name (``"text2video-shapes"``: the shipped weights), a path to a
@@ -33,8 +34,8 @@ def generate(caption_or_condition, *, model="text2video-shapes", frames=16, seed
     seed : int, optional
         Seed of the noise vector ``z`` (NumPy's default generator): the same seed, caption and
         model give the same clip; None draws fresh noise.
-    device : {None, "cpu", "cuda"}
-        Where the network runs (None: CPU).
+    device : {None, "cpu", "cuda", "cuda:N"} or torch.device
+        Where the network runs (None: CPU); ``"cuda"`` needs a CUDA build of torch and a GPU.
     text_encoder : callable, optional
         ``str -> vector`` used instead of the built-in tokeniser (e.g. a local
         sentence-transformers model's ``encode``); its vectors must have the length the
@@ -49,10 +50,11 @@ def generate(caption_or_condition, *, model="text2video-shapes", frames=16, seed
     ------
     ValueError
         A caption with words outside the vocabulary (the message names them and lists the
-        vocabulary); a condition vector of the wrong length or not finite; ``frames`` < 1;
+        vocabulary), or without exactly one colour, one shape and one direction word, or with
+        two size or two speed words (unless ``text_encoder`` is given); a condition vector of the wrong length or not finite; ``frames`` < 1;
         an unknown model name.
     TypeError
-        ``caption_or_condition`` neither a string nor numbers; ``frames`` or ``seed`` not an
+        ``caption_or_condition`` neither a string nor numbers (None included); ``frames`` or ``seed`` not an
         integer; ``text_encoder`` not callable; ``model`` of another type.
     ImportError
         PyTorch is not installed (the message names the extra ``flowkit-cv[torch]``).
@@ -67,17 +69,20 @@ def generate(caption_or_condition, *, model="text2video-shapes", frames=16, seed
         raise TypeError(f"frames: expected an integer >= 1, got {frames!r}")
     if frames < 1:
         raise ValueError(f"frames: expected an integer >= 1, got {frames!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
-                             or seed < 0):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
         raise TypeError(f"seed: expected None or an integer >= 0, got {seed!r}")
+    if seed is not None and seed < 0:
+        raise ValueError(f"seed: expected an integer >= 0, got {seed!r}")
     if text_encoder is not None and not callable(text_encoder):
         raise TypeError(f"text_encoder: expected None or a callable str -> vector, got "
                         f"{type(text_encoder).__name__}")
+    if caption_or_condition is None:
+        raise TypeError("caption: expected a str or a condition vector, got None")
     if isinstance(caption_or_condition, str):
-        from .models.shapes import tokenize
+        from .models.shapes import check_caption
 
         if text_encoder is None:
-            tokenize(caption_or_condition)  # vocabulary errors before torch is imported
+            check_caption(caption_or_condition)  # caption errors before torch is imported
     else:
         try:
             vector = np.asarray(caption_or_condition, dtype=np.float32)
@@ -91,7 +96,9 @@ def generate(caption_or_condition, *, model="text2video-shapes", frames=16, seed
 
     torch = require_torch()
     from .models import text2video
+    from .models._api import check_device
 
+    check_device(device)
     net = _load(model, device)
     if isinstance(caption_or_condition, str):
         vector = text2video.text_vectors([caption_or_condition], text_encoder)[0]

@@ -554,8 +554,9 @@ def _add_gan_method(parser):
     """``--method gan`` and ``--model WEIGHTS`` on the predict parser."""
     action = parser._option_string_actions["--method"]
     action.choices = tuple(action.choices) + ("gan",)
-    action.help = ("estimator (default farneback), or gan: farneback's prediction refined by the "
-                   "predict-gan network (needs flowkit-cv[torch])")
+    action.help = ("estimator (default farneback), or gan: farneback's prediction passed through the "
+                   "predict-gan network (needs flowkit-cv[torch]; its shipped weights change < 0.1 "
+                   "grey level, docs/models.md)")
     parser.add_argument("--model", metavar="WEIGHTS", help="--method gan: a .safetensors file of "
                         "predict-gan (flowkit train predict-gan; default the shipped weights)")
 
@@ -630,7 +631,10 @@ def cmd_predict(args):
                   f"frame_{len(pictures) - 1:06d}.png, {what})")
     print(f"wrote {where}")
     first = "the last" if args.start is None else f"frames {args.start}-{args.start + args.context - 1} as"
-    refined = ", refined by predict-gan" if gan else ""
+    refined = ""
+    if gan:  # the shipped weights do not reach their goal: say so where the result is reported
+        refined = (f", refined by predict-gan weights {gan['model']}" if gan["model"] else
+                   ", then predict-gan (its shipped weights change < 0.1 grey level: docs/models.md)")
     print(f"{args.scheme} prediction of {args.horizon} frames from {first} {args.context} context frames, "
           f"{args.method} ({_format_options(options)}){refined} in {seconds:.2f} s")
     return 0
@@ -863,9 +867,12 @@ def cmd_generate(args):
                             device=args.device)
     with flowkit.VideoWriter(args.output, args.fps) as writer:
         for frame in clip:
-            writer.write(cv2.resize(frame, (args.size, args.size), interpolation=cv2.INTER_NEAREST))
-    print(f"wrote {args.output} ({len(clip)} frames, {args.size}x{args.size}, seed {seed}: "
-          f"{args.caption!r})")
+            picture = _even(cv2.resize(frame, (args.size, args.size), interpolation=cv2.INTER_NEAREST))
+            writer.write(picture)
+    size = f"{args.size}x{args.size}"
+    if picture.shape[0] != args.size:
+        size += f" padded to {picture.shape[1]}x{picture.shape[0]} (the encoder needs even sizes)"
+    print(f"wrote {args.output} ({len(clip)} frames, {size}, seed {seed}: {args.caption!r})")
     return 0
 
 
@@ -1232,7 +1239,8 @@ _FLAGS = {"path: ": "", "codec: ": "--codec: ", "fps: ": "--fps: ", "step: ": "-
           "audio: ": "--audio: ", "op: ": "--op: ", "strength: ": "--strength: ",
           "workers: ": "--workers: ", "inputs: ": "INPUTS: ",
           "outputs: ": "-o: ", "threads_per_worker: ": "--threads-per-worker: ",
-          "chunk_frames: ": "--chunk-frames: ", "scheduler: ": "--scheduler: "}
+          "chunk_frames: ": "--chunk-frames: ", "scheduler: ": "--scheduler: ",
+          "device: ": "--device: "}
 
 
 def _one_line(exc):

@@ -237,3 +237,46 @@ def test_cli_errors_are_one_line(tmp_path, capsys, args, expected):
     if torch is None and args[0] == "train":
         expected = 'pip install "flowkit-cv[torch]"'
     assert len(err.splitlines()) == 1 and expected in err, err
+
+
+@needs_torch
+def test_generate_input_errors_before_the_model():
+    with pytest.raises(TypeError, match="caption: expected a str or a condition vector, got None"):
+        flowkit.generate(None)
+    with pytest.raises(ValueError, match="seed: expected an integer >= 0, got -1"):
+        flowkit.generate("a red circle moves left", seed=-1)
+
+
+@pytest.mark.parametrize("caption, message", [
+    ("a red circle", r"caption: expected one direction word \(left\|right\|up\|down\), got none in 'a red circle'"),
+    ("a circle moves left", r"expected one colour word \(red\|green\|blue\|yellow\), got none"),
+    ("a red moves left", r"expected one shape word \(circle\|square\|triangle\), got none"),
+    ("red red circle moves left right", r"expected one colour word \(red\|green\|blue\|yellow\), "
+                                        r"got 2 \(red, red\) in"),
+    ("a red circle moves left right", r"expected one direction word .*, got 2 \(left, right\)"),
+    ("a small big red circle moves up", r"expected at most one size word \(small\|big\), got 2"),
+    ("a red circle moves up slowly quickly", r"expected at most one speed word .*, got 2"),
+])
+def test_captions_need_one_colour_shape_and_direction(caption, message):
+    with pytest.raises(ValueError, match=message):
+        shapes.check_caption(caption)
+    if torch is not None:
+        with pytest.raises(ValueError, match=message):
+            flowkit.generate(caption)
+
+
+def test_every_caption_of_the_grammar_passes_the_check():
+    for attrs in shapes.combinations():  # the held-out check script generates these
+        shapes.check_caption(shapes.caption(attrs))
+    assert shapes.check_caption("Left moves the circle, red.") == ["left", "moves", "the", "circle", "red"]
+
+
+@needs_torch
+def test_cli_generate_pads_an_odd_size(tmp_path, capsys):
+    from flowkit.cli import main
+
+    out = tmp_path / "clip.mp4"
+    assert main(["generate", "a green triangle moves up", "-o", str(out), "--seed", "5",
+                 "--size", "33", "-q"]) == 0
+    assert "33x33 padded to 34x34" in capsys.readouterr().out
+    assert next(iter(flowkit.iter_frames(out))).shape == (34, 34, 3)

@@ -292,3 +292,49 @@ def test_retime_learned_writes_the_video(tmp_path):
     assert len(frames[0]) == len(frames[1])
     # the refinement stays near the classical frames (encoded with x264 crf 18 both)
     assert max(np.abs(x.astype(int) - y).mean() for x, y in zip(*frames)) < 4
+
+
+# --- the one device check of the learned paths (get_model, generate, training, raft) ---
+
+@needs_torch
+def test_device_errors_name_the_parameter_expected_and_got():
+    with pytest.raises(ValueError, match=r"device: expected None, \"cpu\", \"cuda\", \"cuda:N\" "
+                                         r"or a torch.device of one of them, got 'tpu'"):
+        models.get_model("colorize", device="tpu")
+    with pytest.raises(ValueError, match="device: expected .* got 'meta'"):
+        models.get_model("colorize", device=torch.device("meta"))
+    with pytest.raises(TypeError, match="device: expected .* got int"):
+        models.get_model("colorize", device=0)
+    with pytest.raises(ValueError, match="device: expected .* got 'tpu'"):
+        flowkit.generate("a red circle moves left", device="tpu")
+    from flowkit.models import train, train_text2video
+    from flowkit.models.interp_refine import InterpRefine
+    from flowkit.models.text2video import Text2Video, VideoDiscriminator
+
+    with pytest.raises(ValueError, match="device: expected .* got 'tpu'"):
+        train.fit(InterpRefine(), {}, epochs=1, device="tpu", progress=False)
+    with pytest.raises(ValueError, match="device: expected .* got 'tpu'"):
+        train_text2video.fit_gan(Text2Video(), VideoDiscriminator(), steps=1, device="tpu",
+                                 progress=False)
+    assert _api.check_device(None) is None and _api.check_device("cpu") == "cpu"
+    assert models.get_model("colorize", device=torch.device("cpu")) is not None
+
+
+@needs_torch
+@pytest.mark.skipif(torch is not None and torch.cuda.is_available(), reason="torch has CUDA here")
+def test_cuda_without_a_cuda_torch_is_a_value_error(tmp_path, capsys):
+    message = r"device: 'cuda' needs a CUDA build of torch and a GPU \(torch.cuda.is_available\(\) is False\)"
+    with pytest.raises(ValueError, match=message):
+        models.get_model("colorize", device="cuda")
+    with pytest.raises(ValueError, match=message.replace("'cuda'", "'cuda:1'")):
+        flowkit.generate("a red circle moves left", device="cuda:1")
+    from flowkit.cli import main
+
+    assert main(["generate", "a red circle moves left", "-o", str(tmp_path / "c.mp4"),
+                 "--device", "cuda"]) != 0
+    assert main(["train", "text2video-shapes", "--out", str(tmp_path / "c.safetensors"),
+                 "--steps", "2", "--device", "cuda", "-q"]) != 0
+    err = capsys.readouterr().err
+    assert err.count("flowkit: error: --device: 'cuda' needs a CUDA build of torch") == 2
+    assert "AssertionError" not in err
+    assert not (tmp_path / "c.mp4").exists() and not (tmp_path / "c.safetensors").exists()

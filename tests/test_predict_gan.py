@@ -279,8 +279,13 @@ def test_cli_train_and_predict_with_the_trained_weights(tmp_path, capsys):
     predicted = tmp_path / "pred"
     assert main(["-q", "predict", str(folder), "--horizon", "2", "-o", str(predicted),
                  "--method", "gan", "--model", str(out)]) == 0
-    assert "refined by predict-gan" in capsys.readouterr().out
+    assert f"refined by predict-gan weights {out}" in capsys.readouterr().out
     assert len(list(predicted.glob("*.png"))) == 2
+    # the shipped weights: the printed line says they change next to nothing
+    assert main(["-q", "predict", str(folder), "--horizon", "1", "-o", str(tmp_path / "p2"),
+                 "--method", "gan"]) == 0
+    assert ("then predict-gan (its shipped weights change < 0.1 grey level: docs/models.md)"
+            in capsys.readouterr().out)
 
 
 def test_cli_model_without_gan_is_a_usage_error(tmp_path, capsys):
@@ -304,3 +309,30 @@ def test_without_torch_gan_errors_name_the_extra(tmp_path):
             "except ImportError as exc:\n"
             "    print(exc)\n")
     assert 'pip install "flowkit-cv[torch]"' in run_without_torch(tmp_path, code)[0]
+
+
+@needs_torch
+def test_float_output_stays_in_the_float_range():
+    # a residual that pushes below 0 and above 1: clipped to [0, 1] as the classical
+    # prediction's convex combinations never leave it; a float clip on a wider range keeps it
+    from flowkit.models import predict_gan
+
+    class Push(torch.nn.Module):
+        def __init__(self, value):
+            super().__init__()
+            self.p, self.value = torch.nn.Parameter(torch.zeros(1)), value
+
+        def forward(self, x):
+            return torch.full_like(x[:, -1:], self.value)
+
+    clip = _clip(frames=3).astype(np.float32) / 255
+    classical, motion = flowkit.predict(clip, 2, return_flow=True)
+    low = predict_gan.refine_arrays(Push(-2.0), clip, classical, motion)
+    high = predict_gan.refine_arrays(Push(2.0), clip, classical, motion)
+    assert low.dtype == np.float32 and low.min() == 0.0 and low.max() == 0.0
+    assert high.max() == 1.0 and high.min() == 1.0
+    wide = clip * 4 - 1  # [-1, 3]: its own range is the bound
+    classical, motion = flowkit.predict(wide, 2, return_flow=True)
+    out = predict_gan.refine_arrays(Push(-0.5), wide, classical, motion)
+    np.testing.assert_allclose(out, np.maximum(classical - 0.5, wide.min()), rtol=0, atol=1e-6)
+    assert flowkit.predict(clip, 2, method="gan").min() >= 0

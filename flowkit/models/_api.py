@@ -107,6 +107,41 @@ def require_torch():
     return torch
 
 
+def check_device(device):
+    """``device`` checked once for every learned path (:func:`get_model`, ``flowkit.generate``,
+    the training functions, ``raft``): None, ``"cpu"``, ``"cuda"`` / ``"cuda:N"`` or such a
+    ``torch.device``. Returns it unchanged.
+
+    Raises
+    ------
+    TypeError
+        ``device`` neither None, a string nor a ``torch.device``.
+    ValueError
+        Another device string or type; ``"cuda"`` when this torch has no usable CUDA device
+        (a CPU-only build, or no GPU); a CUDA index beyond the devices present.
+    """
+    if device is None:
+        return None
+    torch = require_torch()
+    expected = 'None, "cpu", "cuda", "cuda:N" or a torch.device of one of them'
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device: expected {expected}, got {type(device).__name__}")
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        parsed = None
+    if parsed is None or parsed.type not in ("cpu", "cuda"):
+        raise ValueError(f"device: expected {expected}, got {str(device)!r}")
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device: {str(device)!r} needs a CUDA build of torch and a GPU "
+                             f"(torch.cuda.is_available() is False)")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise ValueError(f"device: expected a CUDA index below {torch.cuda.device_count()} "
+                             f"(the GPUs present), got {str(device)!r}")
+    return device
+
+
 def sha256(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -154,8 +189,8 @@ def get_model(name, *, weights="default", device=None):
         a path to a ``.safetensors`` file of the same architecture (a user's own training,
         ``flowkit train``); None: the builder's initialisation (for ``"interp-refine"`` the
         classical pipeline unchanged). Loaded with safetensors: no code is executed.
-    device : {None, "cpu", "cuda"} or torch.device
-        Where the model lives (None: CPU).
+    device : {None, "cpu", "cuda", "cuda:N"} or torch.device
+        Where the model lives (None: CPU); checked by :func:`check_device`.
 
     Returns
     -------
@@ -167,7 +202,8 @@ def get_model(name, *, weights="default", device=None):
         PyTorch is not installed (the message names the extra ``flowkit-cv[torch]``).
     ValueError
         An unknown name or weights name; a file that is not safetensors or does not fit the
-        architecture (missing, unexpected or wrong-shaped tensors).
+        architecture (missing, unexpected or wrong-shaped tensors); a ``device`` other than
+        the above, or ``"cuda"`` without a CUDA build of torch and a GPU.
     FileNotFoundError
         A weights path that does not exist.
     """
@@ -183,6 +219,7 @@ def get_model(name, *, weights="default", device=None):
     else:
         get_weights(name, weights)  # raises the error naming the choices
     torch = require_torch()
+    check_device(device)
     if isinstance(builder, str):
         module, _, function = builder.partition(":")
         builder = getattr(importlib.import_module(module), function)

@@ -117,7 +117,8 @@ def clip_tensors(clip, predicted, motion, device="cpu"):
 
 def refine_arrays(model, clip, predicted, motion):
     """The refined prediction in the input's array library, shape and dtype (integers rounded
-    and saturated): ``predicted + scale * model(...)`` per horizon and channel. With a zero
+    and saturated; floats clipped to [0, 1], or to the range of ``clip`` where that is wider):
+    ``predicted + scale * model(...)`` per horizon and channel. With a zero
     residual this returns ``predicted`` exactly."""
     device = next(model.parameters()).device
     batch, scale = clip_tensors(clip, predicted, motion, device)
@@ -129,5 +130,9 @@ def refine_arrays(model, clip, predicted, motion):
         residual = residual[..., 0]
     residual = like(scale * residual, predicted)
     if predicted.dtype.kind == "f":
-        return predicted + residual.astype(predicted.dtype)
+        # the classical prediction (bilinear and splat weights: convex combinations) never
+        # leaves the context's range; keep the refined one within [0, 1] (the float convention)
+        # or the context's own range where that is wider, as integers saturate
+        low, high = min(0.0, float(clip.min())), max(1.0, float(clip.max()))
+        return (predicted + residual.astype(predicted.dtype)).clip(low, high)
     return to_dtype(predicted.astype(residual.dtype) + residual, predicted.dtype)

@@ -105,8 +105,10 @@ def raft(frame0, frame1, *, weights=None, small=True, num_flow_updates=12, devic
     import torch
     import torch.nn.functional as F
 
+    from ._api import check_device
     from ._arrays import like
 
+    check_device(device)
     model = _model(str(weights), bool(small), str(device))
     pad = (0, max(128, w + (-w) % 8) - w, 0, max(128, h + (-h) % 8) - h)
     a, b = (F.pad(_rgb(f, device), pad, mode="replicate") for f in (frame0, frame1))

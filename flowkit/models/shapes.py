@@ -87,6 +87,37 @@ def tokenize(text):
     return words
 
 
+_GROUPS = {"colour": tuple(COLOURS), "shape": SHAPES, "direction": tuple(DIRECTIONS),
+           "size": ("small", "big"), "speed": ("slowly", "quickly")}
+_REQUIRED = ("colour", "shape", "direction")
+
+
+def check_caption(text):
+    """The words of a caption the model can draw (:func:`tokenize`), checked: exactly one
+    colour, one shape and one direction word, at most one size and one speed word.
+
+    Raises
+    ------
+    TypeError
+        ``text`` is not a string.
+    ValueError
+        An unknown word (:func:`tokenize`); a colour, shape or direction missing; a word group
+        named twice (``"red red circle"``, ``"moves left right"``): the message names the group,
+        its words and what was given.
+    """
+    words = tokenize(text)
+    for group, choices in _GROUPS.items():
+        found = [w for w in words if w in choices]
+        if group in _REQUIRED and not found:
+            raise ValueError(f"caption: expected one {group} word ({'|'.join(choices)}), got "
+                             f"none in {text!r}")
+        if len(found) > 1:
+            raise ValueError(f"caption: expected {'one' if group in _REQUIRED else 'at most one'} "
+                             f"{group} word ({'|'.join(choices)}), got {len(found)} "
+                             f"({', '.join(found)}) in {text!r}")
+    return words
+
+
 def bag_of_words(text):
     """A caption as word counts over :data:`VOCABULARY`, float32 ``(len(VOCABULARY),)`` (the
     built-in text encoder's input; word order carries nothing in this grammar)."""

@@ -18,7 +18,7 @@ import torch
 
 from .._atomic import atomic_path
 from . import interp_refine
-from ._api import sha256
+from ._api import check_device, sha256
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v"}
 _SWAP = (("frame0", "frame1"), ("s0", "s1"), ("a", "b"), ("occ0", "occ1"), ("flow0", "flow1"))
@@ -173,6 +173,7 @@ def fit(model, crops, *, epochs, batch_size=16, lr=1e-3, seed=0, checkpoint=None
     interrupted run would)."""
     from tqdm import tqdm
 
+    check_device(device)
     step = loss_step(loss) if step is None else step
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -266,6 +267,7 @@ def train_model(name, model, data, out, *, make_crops, augment, epochs, batch, l
     :func:`fit` ``model`` (a module, or a dict of modules whose ``"model"`` is saved) with
     ``loss`` or ``step``, write ``out`` and its metadata (``meta`` added). Returns the
     metadata."""
+    check_device(device)  # before the crops are made
     torch.set_num_threads(threads)
     began = time.perf_counter()
     sources = find_sources(data)

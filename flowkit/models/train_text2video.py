@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from . import shapes
 from .text2video import Text2Video, VideoDiscriminator, text_vectors
+from ._api import check_device
 from .train import load_checkpoint, save_checkpoint, save_weights
 
 
@@ -72,6 +73,7 @@ def fit_gan(generator, discriminator, *, steps, batch_size=32, lr=2e-3, adv_weig
     continues from one; ``until`` stops after that step (as an interrupted run would)."""
     from tqdm import tqdm
 
+    check_device(device)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     generator.to(device).train()
