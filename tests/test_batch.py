@@ -2,8 +2,8 @@
 
 References: the single-process public functions (flowkit.retime, flowkit.predict, the
 estimators) on the same inputs; equality is exact (decoded frames and timestamps). retime writes
-FFV1 here: its libx264 output is not reproducible from run to run even in one process (a
-property of retime on main, seen before this module existed; docs/scaling.md), FFV1's is.
+FFV1 here, lossless and quick; libx264 output is reproducible too since VideoWriter turns off
+x264's macroblock tree (docs/scaling.md), 10-bit output is not.
 """
 
 import os
@@ -124,8 +124,8 @@ def test_long_video_in_three_chunks_is_identical(client, tmp_path):
 
 def test_shared_clips_match_single_process(client, tmp_path):
     """A real clip (odd-sized VP9), given as a list with a list of outputs. (Not the 10-bit
-    clip: its single-process retime differs from run to run in some frames, passed-through
-    ones too, with one thread as with two: docs/scaling.md.)"""
+    clip: FFmpeg's 16-bit RGB to 10-bit YUV conversion differs from run to run, so its
+    single-process retime does too: docs/scaling.md.)"""
     from cases import data_path
 
     clips = [data_path("video", "androidx__bear-vp9-odd-dimensions.webm")]
