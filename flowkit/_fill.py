@@ -109,8 +109,9 @@ def fill_holes(image, mask, *, method="pyramid"):
         if bad.any():
             raise ValueError("image: expected finite values outside the mask, got NaN or "
                              "infinity")
+    if dtype.kind == "f" and method != "pyramid":  # the pyramid has no such limit
         peak = float(np.abs(np.where(holes[..., None], 0, img)).max(initial=0))
-        if method != "pyramid" and peak > _INPAINT_LIMIT:
+        if peak > _INPAINT_LIMIT:
             raise ValueError(f"image: expected values within +-{_INPAINT_LIMIT:.3g} outside the "
                              f"mask with method={method!r} (cv2.inpaint overflows float32 beyond), "
                              f"got {peak:.3g}; method='pyramid' takes any finite values")
