@@ -4,6 +4,7 @@ Errors name the user's path, never the hidden temporary file.
 """
 
 import contextlib
+import glob
 import os
 import secrets
 import stat
@@ -42,6 +43,22 @@ def _user_error(exc, tmp, path):
     return error
 
 
+def _temporary_name(path, token):
+    """The hidden name of ``path``'s temporary file: ``.STEM.TOKEN.tmp.EXT``."""
+    return f".{path.stem}.{token}.tmp{path.suffix}"
+
+
+def stale_temporaries(path, *, pattern=False):
+    """The temporary files of ``path`` left in its folder by writers that were killed (a
+    process killed mid-write cannot remove its own). ``pattern``: the name of ``path`` is a
+    glob pattern already (its temporaries' for every file it matches)."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    name = path if pattern else path.with_name(glob.escape(path.name))
+    return sorted(path.parent.glob(_temporary_name(name, "*")))
+
+
 def _create_temporary(path):
     """Create an empty, hidden file beside ``path`` with the same extension; return its path.
 
@@ -49,7 +66,7 @@ def _create_temporary(path):
     with ``mkstemp``'s 0600, so the renamed result gets the usual permissions.
     """
     for _ in range(100):
-        tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}")
+        tmp = path.with_name(_temporary_name(path, secrets.token_hex(4)))
         try:
             fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
         except FileExistsError:

@@ -14,6 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from . import _validate
+from ._atomic import stale_temporaries
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg",
                               ".ts", ".mts", ".m2ts", ".flv", ".wmv", ".ogv", ".3gp"})
@@ -359,19 +360,21 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
                        seconds=time.perf_counter() - start, dashboard=dashboard)
 
 
+def _part_path(dst, token, index):
+    """Where chunk ``index`` of ``dst`` is stored until :func:`_join` (hidden, beside it)."""
+    return dst.with_name(f".{dst.stem}.{token}.part{index}.mkv")
+
+
 def _remove_temporaries(paths):
-    """Remove the hidden files flowkit's atomic writes and chunked retimes leave beside each
-    output when their process is killed: ``.NAME.<hex>.tmp.EXT``, ``.NAME.<hex>.partK.mkv``
-    and the latter's own temporaries (``..NAME.<hex>.partK.<hex>.tmp.mkv``)."""
+    """Remove what killed workers leave beside each output: the atomic writes' temporaries
+    (of the outputs and of the chunks) and the chunks themselves."""
     for dst in paths:
-        folder = dst.parent
-        if not folder.is_dir():
+        if not dst.parent.is_dir():
             continue
-        for path in folder.iterdir():
-            name = path.name
-            if name.startswith((f".{dst.stem}.", f"..{dst.stem}.")) and (
-                    name.endswith(f".tmp{dst.suffix}") or ".part" in name):
-                path.unlink(missing_ok=True)
+        parts = _part_path(dst.with_name(glob.escape(dst.name)), "*", "*")
+        for path in [*stale_temporaries(dst), *dst.parent.glob(parts.name),
+                     *stale_temporaries(parts, pattern=True)]:
+            path.unlink(missing_ok=True)
 
 
 def _run(client, spec, todo, threads, retries, chunk_frames, options, progress):
@@ -394,7 +397,7 @@ def _run(client, spec, todo, threads, retries, chunk_frames, options, progress):
                                    retries=retries, pure=False)
         else:
             token = os.urandom(4).hex()
-            parts[dst] = [dst.with_name(f".{dst.stem}.{token}.part{i}.mkv") for i in range(len(bounds))]
+            parts[dst] = [_part_path(dst, token, i) for i in range(len(bounds))]
             pieces = [client.submit(_task, _retime_part, str(src), str(path), threads,
                                     dict(options, part=bound), retries=retries, pure=False)
                       for path, bound in zip(parts[dst], bounds)]
