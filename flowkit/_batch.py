@@ -21,6 +21,8 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", "
 
 
 # --- jobs: each one calls the public function, reading from src and writing dst ----------------
+# A job that can split one long video has a ``part`` (one chunk, stored losslessly) and a
+# ``join`` (the chunks encoded once into dst); the cutting and the tasks are batch's (_chunks, _run).
 
 def _retime_job(src, dst, **options):
     from ._retime import retime
@@ -28,49 +30,135 @@ def _retime_job(src, dst, **options):
     return retime(src, dst, progress=False, **options).frames
 
 
-def _predict_job(src, dst, *, horizon, context=2, fps=None, codec=None, **options):
-    import collections
+def _retime_part(src, dst, *, part, **options):
+    """The retime of the input pairs in ``part``, stored losslessly (no audio: the join muxes it)."""
+    from ._retime import retime
 
+    return retime(src, dst, progress=False, part=part, _lossless=True, **options).frames
+
+
+def _retime_join(src, dst, paths, **options):
+    """The parts encoded once as a single retime would, with the audio processed once from src."""
+    from ._retime import retime
+
+    return retime(src, dst, progress=False, _parts=paths, **options).frames
+
+
+def _arguments(function, *args, **options):
+    """The arguments ``function(*args, **options)`` would get, its defaults included."""
+    import inspect
+
+    bound = inspect.signature(function).bind(*args, **options)
+    bound.apply_defaults()
+    return bound.arguments
+
+
+def _check_retime(src, dst, options):
+    from ._retime import _check_options, retime
+
+    arguments = _arguments(retime, src, dst, **options)
+    _check_options(**{k: v for k, v in arguments.items() if not k.startswith("_")})
+
+
+def _predict_job(src, dst, *, horizon, context=2, fps=None, codec=None, **options):
     import numpy as np
 
     from ._predict import predict
-    from .video import VideoWriter, iter_frames, pad_even, probe_video
+    from .video import last_frames, probe_video, write_video
 
-    frames = collections.deque(iter_frames(src), maxlen=context)  # streamed: the last frames
+    frames = last_frames(src, context)  # decoded from the keyframe before them
     if len(frames) < context:
         raise ValueError(f"{src}: {len(frames)} frames; context={context} needs {context}")
     predicted = predict(np.stack(frames), horizon, context=context, **options)
-    with VideoWriter(dst, fps or probe_video(src).frame_rate or 30, codec=codec) as writer:
-        for frame in predicted:
-            writer.write(pad_even(frame))
-    return len(predicted)
+    return write_video(dst, predicted, fps or probe_video(src).frame_rate or 30, codec=codec)[0]
 
 
-def _flow_job(src, dst, *, method="dis", flow_options=None, max_flow=None, fps=None, codec=None):
+def _check_predict(src, dst, options):
+    from ._predict import check_options, predict
+
+    writer = {name: options.get(name) for name in ("fps", "codec")}
+    _check_writer(dst, **writer)
+    check_options(**_arguments(predict, None, **{k: v for k, v in options.items()
+                                                 if k not in writer}))
+
+
+def _flow_fps(src, fps):
+    from .video import probe_video
+
+    return fps or probe_video(src).frame_rate or 30
+
+
+def _flow_job(src, dst, *, method="dis", flow_options=None, max_flow=None, fps=None, codec=None,
+              part=None):
+    """The colour-coded flow of every consecutive pair; with ``part`` (seconds from the first
+    frame) only of the pairs whose first frame lies in it, stored losslessly (FFV1) for the join."""
     from ._estimators import get_estimator
     from .cli import _pairwise
-    from .video import VideoWriter, iter_frames, pad_even, probe_video
+    from .video import iter_frames, write_video
     from .visualize import flow_to_color
 
-    estimator = get_estimator(method, flow_options)
-    with VideoWriter(dst, fps or probe_video(src).frame_rate or 30, codec=codec) as writer:
-        for flow in _pairwise(estimator, iter_frames(src)):
-            writer.write(pad_even(flow_to_color(flow, max_flow=max_flow)))
-        if writer.frame_count == 0:
-            raise ValueError(f"{src}: only one frame, a flow needs two")
+    estimator = get_estimator(method, flow_options, name="method")
+    frames = iter_frames(src) if part is None else _part_frames(src, part)
+    flows = (flow_to_color(flow, max_flow=max_flow) for flow in _pairwise(estimator, frames))
+    return write_video(dst, flows, _flow_fps(src, fps), codec="ffv1" if part else codec,
+                       empty=f"{src}: only one frame, a flow needs two")[0]
+
+
+def _part_frames(src, part):
+    """The frames (as ``iter_frames``) of ``src`` from ``part[0]`` seconds after its first
+    frame to the first frame at or after ``part[1]`` (the overlap: the pair that starts before
+    it ends there), decoded from the keyframe before ``part[0]``."""
+    from .video import decode_from, open_input
+
+    container, stream = open_input(src)
+    try:
+        origin, frames = decode_from(container, stream, part[0])
+        for time, frame in frames:
+            if time - origin >= part[0]:
+                yield frame
+                if part[1] is not None and time - origin >= part[1]:
+                    return
+    finally:
+        container.close()
+
+
+def _flow_join(src, dst, paths, *, fps=None, codec=None, **options):
+    from .video import VideoWriter, concat_parts
+
+    with VideoWriter(dst, _flow_fps(src, fps), codec=codec) as writer:
+        concat_parts(writer, paths)
     return writer.frame_count
+
+
+def _check_flow(src, dst, options):
+    from ._estimators import get_estimator
+
+    get_estimator(options.get("method", "dis"), options.get("flow_options"), name="method")
+    _check_writer(dst, options.get("fps"), options.get("codec"))
+    if options.get("max_flow") is not None:
+        _validate.check_float("max_flow", options["max_flow"], low=0, low_open=True)
 
 
 @dataclasses.dataclass(frozen=True)
 class Job:
     """A job of :func:`batch`: ``run(src, dst, **options)`` writes ``dst`` and returns the
-    number of frames written; ``suffix`` is the output extension (None: the input's);
-    ``chunked`` says whether one long video may be split (``chunk_frames``)."""
+    number of frames written; ``suffix`` is the output extension (None: the input's).
+    ``validate(src, dst, options)`` checks the options on the client before any task (raises
+    as the public function would). ``part(src, dst, part=(start, stop), **options)`` and
+    ``join(src, dst, parts, **options)`` split one long video (``chunk_frames``): ``part``
+    writes the output of the input pairs whose first frame lies in ``[start, stop)`` seconds
+    from the first frame, losslessly; ``join`` encodes the parts, in order, into ``dst``."""
 
     run: object
     suffix: str = None
-    chunked: bool = False
     public: str = None  # the public function whose keywords the options may also be
+    validate: object = None
+    part: object = None
+    join: object = None
+
+    @property
+    def chunked(self):
+        return self.part is not None
 
     def check(self, options):
         """Raise ValueError for an option neither ``run`` nor the public function takes."""
@@ -85,7 +173,7 @@ class Job:
             if any(p.kind is p.VAR_KEYWORD for p in parameters) and not self.public:
                 return  # a custom job: its options are its own business
             names |= {p.name for p in parameters[2:] if p.kind is not p.VAR_KEYWORD}
-        names -= {"progress", "part", "_lossless"}
+        names -= {"progress", "part", "_lossless", "_parts", "frames", "return_flow"}
         unknown = sorted(set(options) - names)
         if unknown:
             raise ValueError(f"job_options: unknown option {', '.join(unknown)}; expected some of "
@@ -94,9 +182,10 @@ class Job:
 
 # the job table: a job is one entry (``translate`` joins as ``Job(_translate_job)``)
 JOBS = {
-    "retime": Job(_retime_job, chunked=True, public="retime"),
-    "predict": Job(_predict_job, suffix=".mp4", public="predict"),
-    "flow": Job(_flow_job, suffix=".mp4"),
+    "retime": Job(_retime_job, public="retime", validate=_check_retime, part=_retime_part,
+                  join=_retime_join),
+    "predict": Job(_predict_job, suffix=".mp4", public="predict", validate=_check_predict),
+    "flow": Job(_flow_job, suffix=".mp4", validate=_check_flow, part=_flow_job, join=_flow_join),
 }
 
 
@@ -324,7 +413,7 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
     else:
         raise ValueError(f"job: expected one of {', '.join(JOBS)} or a callable, got {job!r}")
     if job == "predict" and "horizon" not in job_options:
-        raise ValueError("horizon: the predict job needs horizon=N (frames to predict)")
+        raise ValueError("job_options: horizon: the predict job needs horizon=N (frames to predict)")
     spec.check(job_options)
     retries = _validate.check_int("retries", retries, min_value=0)
     resume = _validate.check_bool("resume", resume)
@@ -332,9 +421,12 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
     if chunk_frames is not None:
         chunk_frames = _validate.check_int("chunk_frames", chunk_frames, min_value=2)
         if not spec.chunked:
-            raise ValueError(f"chunk_frames: the {job!r} job cannot be split; only retime")
+            raise ValueError(f"chunk_frames: the {job!r} job cannot be split; only "
+                             f"{' and '.join(name for name, j in JOBS.items() if j.chunked)} "
+                             f"(predict reads only the last frames of each video)")
     files = _expand(inputs)
     paths = _outputs(files, outputs, spec.suffix)
+    _check_inputs(spec, files, paths, job_options)
     skipped = [dst for dst in paths if resume and dst.exists()]
     todo = [(src, dst) for src, dst in zip(files, paths) if dst not in skipped]
     if isinstance(outputs, (str, os.PathLike)):
@@ -358,6 +450,33 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
         _remove_temporaries(paths)
     return BatchReport(done=done, failed=failed, skipped=skipped, frames=frames,
                        seconds=time.perf_counter() - start, dashboard=dashboard)
+
+
+def _check_inputs(spec, files, paths, options):
+    """Before any task: no output is its input, and the job's options are valid (checked as the
+    public function checks them; errors start with ``job_options:``)."""
+    for src, dst in zip(files, paths):
+        if dst.exists() and dst.resolve() == src.resolve():
+            raise ValueError(f"outputs: {dst} is the input {src}; refusing to overwrite it")
+    if spec.validate is None:
+        return
+    checked = set()
+    for src, dst in zip(files, paths):
+        if dst.suffix.lower() not in checked:  # the options are the same; the codec's default not
+            checked.add(dst.suffix.lower())
+            try:
+                spec.validate(src, dst, options)
+            except (ValueError, TypeError) as exc:
+                raise type(exc)(f"job_options: {exc}") from None
+
+
+def _check_writer(dst, fps, codec):
+    """The ``fps`` and ``codec`` options of a job that writes with VideoWriter."""
+    from .video import _fraction, writer_codec
+
+    if fps is not None:
+        _fraction("fps", fps)
+    writer_codec(dst, codec)
 
 
 def _part_path(dst, token, index):
@@ -388,7 +507,7 @@ def _run(client, spec, todo, threads, retries, chunk_frames, options, progress):
     futures, parts, failed = {}, {}, {}  # future -> (src, dst); dst -> part files
     for src, dst in todo:
         try:
-            bounds = _chunks(src, chunk_frames, options) if chunk_frames else [None]
+            bounds = _chunks(src, chunk_frames) if chunk_frames else [None]
         except Exception as exc:  # noqa: BLE001 - an input that cannot be split is reported
             failed[str(src)] = _one_line(exc)
             continue
@@ -398,11 +517,12 @@ def _run(client, spec, todo, threads, retries, chunk_frames, options, progress):
         else:
             token = os.urandom(4).hex()
             parts[dst] = [_part_path(dst, token, i) for i in range(len(bounds))]
-            pieces = [client.submit(_task, _retime_part, str(src), str(path), threads,
+            pieces = [client.submit(_task, spec.part, str(src), str(path), threads,
                                     dict(options, part=bound), retries=retries, pure=False)
                       for path, bound in zip(parts[dst], bounds)]
-            future = client.submit(_join, str(src), str(dst), [str(p) for p in parts[dst]], pieces,
-                                   options, retries=retries, pure=False)
+            future = client.submit(_join, spec.join, str(src), str(dst),
+                                   [str(p) for p in parts[dst]], pieces, options,
+                                   retries=retries, pure=False)
         futures[future] = (src, dst)
     frames, done = 0, []
     with tqdm(total=len(futures), unit="file", desc="batch", file=sys.stderr,
@@ -422,16 +542,14 @@ def _run(client, spec, todo, threads, retries, chunk_frames, options, progress):
     return frames, done, failed
 
 
-def _chunks(src, chunk_frames, options):
-    """Parts of ``src`` for retime's ``part=``: (start, stop) seconds from the first frame, cut
-    at keyframes at least ``chunk_frames`` frames apart, found by demuxing (no decoding)."""
+def _chunks(src, chunk_frames):
+    """Parts of ``src`` for a job's ``part``: (start, stop) seconds from the first frame, cut
+    at keyframes at least ``chunk_frames`` frames apart (the last part at least two frames),
+    found by demuxing (no decoding)."""
     from .video import open_input
 
     container, stream = open_input(src)
     try:
-        if container.streams.audio and options.get("audio") != "drop":
-            raise ValueError(f"audio: {src} has audio, which chunks cannot carry; pass audio='drop' "
-                             f"(--audio drop) or no chunk_frames")
         packets = [(p.pts, p.is_keyframe) for p in container.demux(stream) if p.pts is not None]
         base = Fraction(stream.time_base)
     finally:
@@ -449,21 +567,11 @@ def _chunks(src, chunk_frames, options):
     return list(zip(starts, cuts + [None]))
 
 
-def _retime_part(src, dst, **options):
-    """A part of a retime, stored losslessly for :func:`_join` (its report: frames, place, rate)."""
-    from ._retime import retime
-
-    options.setdefault("audio", "drop")
-    return retime(src, dst, progress=False, _lossless=True, **options)
-
-
-def _join(src, dst, paths, reports, options):
-    """Encode the lossless parts into ``dst`` (atomically), then remove them (after a failure
-    they stay for a retry; :func:`_run` removes them if the input fails for good)."""
-    from ._retime import join_parts
-
-    frames = join_parts(src, dst, paths, reports[0].fps, codec=options.get("codec"),
-                        crf=options.get("crf", 18))
+def _join(join, src, dst, paths, counts, options):
+    """``join`` the parts into ``dst`` (atomically), then remove them (after a failure they
+    stay for a retry; :func:`_run` removes them if the input fails for good). ``counts``: the
+    frames each part wrote (a part with none, outside a trimmed segment, wrote no file)."""
+    frames = join(src, dst, [path for path, count in zip(paths, counts) if count], **options)
     for path in paths:
         Path(path).unlink(missing_ok=True)
     return frames

@@ -112,6 +112,25 @@ def _predict_clip(clip, horizon, estimate, context, average, smooth, scheme, n_i
     return xp.stack(predictions), first_motion
 
 
+def check_options(horizon, *, context, n_iter, scheme, average, return_flow, method, flow=None,
+                  flow_options=None, **_):
+    """predict's options checked as predict checks them, without frames (``flowkit.batch``
+    runs this on the client with predict's defaults): ``(horizon, context, n_iter, scheme,
+    average, method)``; an estimator name ``flow`` is looked up with its ``flow_options``."""
+    from .models.adapters import list_adapters
+
+    horizon = _validate.check_int("horizon", horizon, min_value=1)
+    context = _validate.check_int("context", context, min_value=2)
+    n_iter = _validate.check_int("n_iter", n_iter, min_value=0)
+    scheme = _validate.check_choice("scheme", scheme, SCHEMES)
+    average = _validate.check_choice("average", average, AVERAGES)
+    _validate.check_bool("return_flow", return_flow)
+    method = _validate.check_choice("method", method, METHODS + tuple(list_adapters("predictor")))
+    if isinstance(flow, str):
+        get_estimator(flow, flow_options)
+    return horizon, context, n_iter, scheme, average, method
+
+
 def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, average="median",
             smooth=None, scheme="semi-lagrangian", n_iter=1, return_flow=False, device=None,
             method="flow", model=None):
@@ -230,15 +249,9 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
     (4, 80, 120)
     """
     frames = _as_frames(frames)
-    horizon = _validate.check_int("horizon", horizon, min_value=1)
-    context = _validate.check_int("context", context, min_value=2)
-    n_iter = _validate.check_int("n_iter", n_iter, min_value=0)
-    scheme = _validate.check_choice("scheme", scheme, SCHEMES)
-    average = _validate.check_choice("average", average, AVERAGES)
-    _validate.check_bool("return_flow", return_flow)
-    from .models.adapters import list_adapters
-
-    method = _validate.check_choice("method", method, METHODS + tuple(list_adapters("predictor")))
+    horizon, context, n_iter, scheme, average, method = check_options(
+        horizon, context=context, n_iter=n_iter, scheme=scheme, average=average,
+        return_flow=return_flow, method=method)
     if method not in METHODS:
         return _adapter_predict(method, frames, horizon, return_flow, model)
     if method == "gan":

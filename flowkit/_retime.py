@@ -167,7 +167,7 @@ def _output_format(codec, info, depth):
 def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segment=None,
            trim=False, method="splat", flow="dis", flow_options=None, codec=None, crf=18,
            audio=None, scene_threshold=DEFAULT_SCENE_THRESHOLD, device=None, progress=None,
-           part=None, _lossless=False):
+           part=None, _lossless=False, _parts=None):
     """Change the frame rate and/or the playback speed of a video file by interpolation.
 
     Output frame k is at exactly ``k / fps`` seconds; it shows the input at the source time
@@ -248,8 +248,9 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         to the end, the last frame's tail included): the frames the whole run would write there,
         identical, ``start_frame`` in the report giving their place. Decoding starts at the
         keyframe before ``start`` (the frame before it sets the scene test's state). For
-        splitting one video across processes (``flowkit.batch(chunk_frames=)``); needs
-        ``audio="drop"`` or an input without audio.
+        splitting one video across processes (``flowkit.batch(chunk_frames=)``); a part
+        holds no audio (the join muxes the whole run's, processed once from ``src``); a part
+        outside a trimmed segment writes no file (``frames`` 0).
 
     Returns
     -------
@@ -290,9 +291,39 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     >>> flowkit.retime("in.mp4", "slow.mp4", speed=0.25, segment=(3, 5))  # doctest: +SKIP
     >>> flowkit.retime("in.mp4", "ntsc.mp4", fps="24000/1001")  # doctest: +SKIP
     """
+    from .video import open_input, _info
+
+    src, dst = Path(src), Path(dst)
+    options = _check_options(src, dst, fps=fps, factor=factor, speed=speed, duration=duration,
+                             segment=segment, trim=trim, method=method, flow=flow,
+                             flow_options=flow_options, codec=codec, crf=crf, audio=audio,
+                             scene_threshold=scene_threshold, device=device, progress=progress,
+                             part=part)
+    if not src.exists():
+        raise FileNotFoundError(f"src: no such video file: {src}")
+    if src.is_dir():
+        raise IsADirectoryError(f"src: {src} is a folder; expected a video file")
+    if dst.exists() and src.resolve() == dst.resolve():
+        raise ValueError(f"dst: {dst} is the input; refusing to overwrite it")
+    if dst.is_dir():
+        raise IsADirectoryError(f"dst: {dst} is a folder; expected a video file path")
+    check_folder(dst)
+    container, stream = open_input(src)
+    try:
+        info = _info(container, stream)
+        return _retime(container, stream, info, dst, src=src, lossless=_lossless, parts=_parts,
+                       **options)
+    finally:
+        container.close()
+
+
+def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, method, flow,
+                   flow_options, codec, crf, audio, scene_threshold, device, progress, part):
+    """retime's options checked (errors name them) and normalised, before any decoding (and
+    by ``flowkit.batch`` on the client): the keywords of :func:`_retime` (``out_fps`` for
+    ``fps``). ``dst`` only picks the default codec by its extension."""
     from ._interpolate import METHODS, _estimator_options
     from ._estimators import get_estimator
-    from .video import open_input, _info
 
     src, dst = Path(src), Path(dst)
     if fps is not None and factor is not None:
@@ -327,34 +358,15 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     if progress is not None:
         progress = _validate.check_bool("progress", progress)
     part = _check_segment(part, "part")
-    if part is not None and audio not in (None, "drop"):
-        raise ValueError(f"audio: a part of the timeline has no audio; expected 'drop', got {audio!r}")
-    if not src.exists():
-        raise FileNotFoundError(f"src: no such video file: {src}")
-    if src.is_dir():
-        raise IsADirectoryError(f"src: {src} is a folder; expected a video file")
-    if dst.exists() and src.resolve() == dst.resolve():
-        raise ValueError(f"dst: {dst} is the input; refusing to overwrite it")
-    if dst.is_dir():
-        raise IsADirectoryError(f"dst: {dst} is a folder; expected a video file path")
-    check_folder(dst)
-
-    container, stream = open_input(src)
-    try:
-        info = _info(container, stream)
-        return _retime(container, stream, info, dst, out_fps=out_fps, factor=factor,
-                       speed=speed, duration=duration, segment=segment, trim=trim,
-                       method=method, flow=flow,
-                       flow_options=flow_options, codec=codec, crf=crf, audio=audio,
-                       scene_threshold=scene_threshold, device=device, progress=progress, src=src,
-                       part=part, lossless=_lossless)
-    finally:
-        container.close()
+    return dict(out_fps=out_fps, factor=factor, speed=speed, duration=duration, segment=segment,
+                trim=trim, method=method, flow=flow, flow_options=flow_options, codec=codec,
+                crf=crf, audio=audio, scene_threshold=scene_threshold, device=device,
+                progress=progress, part=part)
 
 
 def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, segment, trim,
             method, flow, flow_options, codec, crf, audio, scene_threshold, device, progress, src,
-            part, lossless):
+            part, lossless, parts):
     from .video import audio_track
 
     if info.frame_rate is None and out_fps is None:
@@ -375,13 +387,15 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
     timeline = Timeline(speed, start, end, trim)
     changed = speed != 1
     if audio is None:
-        audio = "drop" if part is not None else "stretch" if changed or trim else "copy"
+        audio = "stretch" if changed or trim else "copy"
     if audio == "copy" and changed:
         raise ValueError(f"audio: cannot copy the audio when the duration changes (speed "
                          f"{float(speed):g}); use 'stretch' or 'drop'")
     if audio == "copy" and trim:
         raise ValueError("audio: cannot copy the audio packets of a trimmed segment (they are "
                          "not cut at the sample); use 'stretch' (re-encoded) or 'drop'")
+    if part is not None:
+        audio = "drop"  # checked as the whole run's; the join (``_parts``) muxes it
     depth = 16 if info.bit_depth > 8 else 8
     pix_fmt = _output_format(codec, info, depth)
     total = None
@@ -395,13 +409,26 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
             tracks = [audio_track(src, audio, speed, (start, end), index=index, trim=trim)
                       for index in range(len(container.streams.audio))]
             audio_done = ("stretched" if changed else "re-encoded") if audio == "stretch" else "copied"
-        report = _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt,
-                         depth, total, tracks, audio_done, method, flow, flow_options, device,
-                         scene_threshold, progress, src, part, lossless)
+        if parts is not None:
+            report = _join(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt,
+                           depth, tracks, audio_done, parts)
+        else:
+            try:
+                report = _stream(container, stream, info, dst, timeline, out_fps, codec, crf,
+                                 pix_fmt, depth, total, tracks, audio_done, method, flow,
+                                 flow_options, device, scene_threshold, progress, src, part,
+                                 lossless)
+            except _EmptyPart:  # before or after a trimmed segment: no frame, no file
+                report = RetimeReport(path=dst, frames=0, interpolated=0, fps=out_fps,
+                                      duration=Fraction(0), size=None, cuts=[], audio=audio_done)
         return dataclasses.replace(report, audio_tracks=len(tracks))
     finally:
         for track in tracks:
             track.input.close()  # closed already after a success; on errors here
+
+
+class _EmptyPart(Exception):
+    """A ``part`` of a trimmed run that holds no output frame."""
 
 
 def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt, depth, total,
@@ -411,19 +438,23 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
     first frame lies in it, decoding from the keyframe before it)."""
     from tqdm import tqdm
 
-    from .video import VideoWriter, decode, needs_even_size, pad_even
+    from .video import VideoWriter, decode, decode_from, needs_even_size, pad_even
 
     tolerance = info.time_base  # output times this close to an input frame show it
     pad = needs_even_size(codec, pix_fmt)  # x264 / x265 need even sizes
     show = sys.stderr.isatty() if progress is None else progress
     frame_format = _frame_format(info.pix_fmt, pix_fmt, depth)
     origin = None
+    snapped = False  # a trimmed segment's start moved onto an input frame
     if part is not None:  # the first frame's time, then the keyframe before the part
-        origin = next(decode(container, stream, depth=depth, upright=False,
-                             frame_format=frame_format))[0]
-        container.seek(math.ceil((origin + part[0]) / info.time_base) - 1, stream=stream,
-                       backward=True)
-    frames = decode(container, stream, depth=depth, upright=False, frame_format=frame_format)
+        if timeline.trim:  # decoding may start after the segment's start: snap it from packets
+            origin = next(decode(container, stream, depth=depth, upright=False,
+                                 frame_format=frame_format))[0]
+            timeline, snapped = _snapped(container, stream, origin, timeline, tolerance), True
+        origin, frames = decode_from(container, stream, part[0], origin, depth=depth,
+                                     upright=False, frame_format=frame_format)
+    else:
+        frames = decode(container, stream, depth=depth, upright=False, frame_format=frame_format)
     luma = frame_format is not None  # the scene test on Y alone, as minterpolate's
     written = interpolated = 0
     start_frame = None
@@ -443,7 +474,6 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
             bar.update()
 
         previous = None
-        snapped = False  # a trimmed segment's start moved onto an input frame
         k = 0  # next output frame
         mafd = 0.0
         for time, frame in frames:
@@ -522,6 +552,8 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
                     break
                 emit(last)
                 k += 1
+        if part is not None and not written:
+            raise _EmptyPart  # the writer removes its file
         size = (writer._size[1], writer._size[0])
     return RetimeReport(path=dst, frames=written, interpolated=interpolated, fps=out_fps,
                         duration=written / out_fps, size=size, cuts=cuts, audio=audio_done,
@@ -577,34 +609,50 @@ def _lossless_options(frame_format, depth):
     return dict(codec="ffv1", pix_fmt=plain, frame_format=plain)
 
 
-def join_parts(src, dst, parts, fps, *, codec=None, crf=18):
-    """Encode the parts a retime of ``src`` wrote losslessly (``retime(part=..., _lossless=True)``,
-    in timeline order) into ``dst`` as one file, with the settings :func:`retime` would use:
-    the encoder gets the very frames it gets in a single run, so the result is the same.
-    Audio is not carried. Returns the number of frames written."""
-    from .video import VideoWriter, _info, decode, open_input
+def _join(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt, depth, tracks,
+          audio_done, parts):
+    """``retime(_parts=paths)``: encode the parts a chunked retime wrote losslessly
+    (``retime(part=..., _lossless=True)``, in timeline order) into ``dst`` with the settings of a
+    single run, and mux the audio processed once from ``src`` as the single run does (fed at the
+    same video times): the result is the single run's. ``interpolated`` is not known here (0)."""
+    from .video import VideoWriter, concat_parts, decode
 
-    codec = _default_codec(codec, dst)
-    container, stream = open_input(src)
-    try:
-        info, color = _info(container, stream), _color_tags(stream)
-    finally:
-        container.close()
-    depth = 16 if info.bit_depth > 8 else 8
-    pix_fmt = _output_format(codec, info, depth)
     frame_format = _frame_format(info.pix_fmt, pix_fmt, depth)
+    origin = next(decode(container, stream, depth=depth, upright=False,
+                         frame_format=frame_format))[0]
+    if timeline.trim and tracks:
+        timeline = _snapped(container, stream, origin, timeline, info.time_base)
+    for track in tracks:
+        track.set_origin(origin)
+        track.segment = (timeline.start, track.segment[1])
     stored = _lossless_options(frame_format, depth).get("frame_format")
-    with VideoWriter(dst, fps, codec=codec, crf=crf, pix_fmt=pix_fmt, rotation=info.rotation,
-                     color=color, frame_format=frame_format) as writer:
-        for path in parts:
-            container, stream = open_input(path)
-            try:
-                for _, frame in decode(container, stream, depth=depth, upright=False,
-                                       frame_format=stored):
-                    writer.write(frame)
-            finally:
-                container.close()
-    return writer.frame_count
+    with VideoWriter(dst, out_fps, codec=codec, crf=crf, pix_fmt=pix_fmt, rotation=info.rotation,
+                     color=_color_tags(stream), frame_format=frame_format) as writer:
+        writer._companions.extend(tracks)
+        frames = concat_parts(writer, parts, depth=depth, frame_format=stored)
+        size = (writer._size[1], writer._size[0])
+    return RetimeReport(path=dst, frames=frames, interpolated=0, fps=out_fps,
+                        duration=frames / out_fps, size=size, cuts=[], audio=audio_done)
+
+
+def _snapped(container, stream, origin, timeline, tolerance):
+    """The trimmed ``timeline`` starting on the first input frame at or after its start (as
+    ``ffmpeg -ss``; :func:`_stream` does it while decoding a whole run), found from the
+    demuxed packets' timestamps after a seek, so a part that starts later decodes nothing more."""
+    base = Fraction(stream.time_base)
+    container.seek(math.ceil((origin + timeline.start) / base) - 1, stream=stream, backward=True)
+    first = None
+    for packet in container.demux(stream):
+        if packet.pts is None:
+            continue
+        time = packet.pts * base - origin
+        if time >= timeline.start - tolerance and (first is None or time < first):
+            first = time
+        if first is not None and packet.dts is not None and packet.dts * base - origin > first:
+            break  # later packets show later frames (dts <= pts)
+    if first is None:
+        return timeline
+    return Timeline(timeline.speed, first, timeline.end, trim=True)
 
 
 def _frame_format(in_fmt, out_fmt, depth):

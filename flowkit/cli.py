@@ -577,6 +577,7 @@ def _gan_options(args):
 def cmd_predict(args):
     """``flowkit predict``: the frames that follow a clip, from its optical flow."""
     import flowkit
+    from flowkit.video import write_video
 
     source = Path(args.input)
     if not source.exists():
@@ -613,18 +614,13 @@ def cmd_predict(args):
     seconds = time.perf_counter() - start
     pictures = [np.concatenate([t, p], axis=1) for t, p in zip(truth, predicted)] if args.side_by_side \
         else list(predicted)
-    written = pictures[0]
-    with contextlib.ExitStack() as stack:
-        bar = stack.enter_context(_progress(args, total=len(pictures), unit="frame", desc="write"))
-        if kind == "video":
-            writer = stack.enter_context(flowkit.VideoWriter(args.output, fps, codec=args.codec))
-            for picture in pictures:
-                written = _even(picture)
-                writer.write(written)
-                bar.update()
+    height, width = pictures[0].shape[:2]
+    with _progress(args, total=len(pictures), unit="frame", desc="write") as bar:
+        if kind == "video":  # as written: a video's odd sizes are padded
+            _, (height, width) = write_video(args.output, pictures, fps, codec=args.codec,
+                                             callback=bar.update)
         else:
             _write_folder(Path(args.output), pictures, bar)
-    height, width = written.shape[:2]  # as written: a video's odd sizes are padded
     what = "truth | prediction, side by side" if args.side_by_side else "predicted frames"
     where = (f"{args.output} ({len(pictures)} frames, {width}x{height}, {fps:g} fps, {what})" if kind == "video"
              else f"{len(pictures)} PNG files to {args.output} (frame_000000.png ... "
@@ -1240,7 +1236,7 @@ _FLAGS = {"path: ": "", "codec: ": "--codec: ", "fps: ": "--fps: ", "step: ": "-
           "workers: ": "--workers: ", "inputs: ": "INPUTS: ",
           "outputs: ": "-o: ", "threads_per_worker: ": "--threads-per-worker: ",
           "chunk_frames: ": "--chunk-frames: ", "scheduler: ": "--scheduler: ",
-          "device: ": "--device: "}
+          "device: ": "--device: ", "job_options: ": "-O "}
 
 
 def _one_line(exc):

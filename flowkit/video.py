@@ -281,6 +281,73 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
         yield time, array
 
 
+def decode_from(container, stream, start, origin=None, **options):
+    """``(origin, frames)``: the time of the first frame of an opened video stream (decoded
+    unless given), and :func:`decode` (``options``) from the keyframe at or before ``start``
+    seconds after it. Frames before ``start`` come too (the caller skips them): decoding a part
+    of a long video costs the part, not what precedes it (``flowkit.batch``'s chunks)."""
+    import math
+
+    if origin is None:
+        origin = next(decode(container, stream, **options))[0]
+    base = Fraction(stream.time_base or Fraction(1, 1_000_000))
+    container.seek(math.ceil((origin + start) / base) - 1, stream=stream, backward=True)
+    return origin, decode(container, stream, **options)
+
+
+def concat_parts(writer, paths, *, depth=8, frame_format=None):
+    """Write every frame of the videos ``paths``, in order, to ``writer`` (a VideoWriter),
+    decoded as ``decode(depth=, frame_format=)`` without rotation: the lossless parts of a
+    chunked ``flowkit.batch`` job encoded once, so the encoder gets the frames of a single run."""
+    for path in paths:
+        container, stream = open_input(path)
+        try:
+            for _, frame in decode(container, stream, depth=depth, upright=False,
+                                   frame_format=frame_format):
+                writer.write(frame)
+        finally:
+            container.close()
+    return writer.frame_count
+
+
+def last_frames(path, count):
+    """The last ``count`` frames of a video file (all of them if it has fewer), as
+    :func:`iter_frames` yields them, decoding only from the keyframe before the first of them
+    (its time found from the demuxed packets): a long video costs what its tail costs."""
+    import collections
+
+    container, stream = open_input(path)
+    try:
+        times = sorted(p.pts for p in container.demux(stream) if p.pts is not None)
+        base = Fraction(stream.time_base or Fraction(1, 1_000_000))
+        if len(times) > count:
+            origin, first = times[0] * base, times[-count] * base
+            _, frames = decode_from(container, stream, first - origin, origin)
+            tail = collections.deque(((time, frame) for time, frame in frames if time >= first),
+                                     maxlen=count)
+            if len(tail) == count:
+                return [_finish(frame, False, None) for _, frame in tail]
+    finally:
+        container.close()
+    # few frames, or fewer decoded than demuxed (damaged packets): decode them all
+    return list(collections.deque(iter_frames(path), maxlen=count))
+
+
+def write_video(path, frames, fps, *, codec=None, empty=None, callback=None):
+    """Write ``frames`` (RGB or gray arrays; odd sizes padded even by :func:`pad_even`) to a
+    video at ``path`` atomically (:class:`VideoWriter`, frame k at ``k / fps``); ``callback()``
+    after each frame. Returns ``(frames written, (height, width) as written)``. ``empty``: the
+    ValueError message when ``frames`` is empty (default VideoWriter's)."""
+    with VideoWriter(path, fps, codec=codec) as writer:
+        for frame in frames:
+            writer.write(pad_even(frame))
+            if callback is not None:
+                callback()
+        if writer.frame_count == 0 and empty:
+            raise ValueError(empty)
+    return writer.frame_count, writer._size
+
+
 def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, depth=8):
     """Iterate over the frames of a video file or of a folder of images.
 

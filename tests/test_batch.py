@@ -111,7 +111,7 @@ def test_predict_and_flow_jobs_match_the_public_functions(client, clips, tmp_pat
 
 def test_long_video_in_three_chunks_is_identical(client, tmp_path):
     clip = make_video(tmp_path / "long.mkv", frames=30, gop=6, seed=3, bframes=2)  # pts != dts
-    bounds = _batch._chunks(clip, 10, {})
+    bounds = _batch._chunks(clip, 10)
     assert bounds == [(0, Fraction(12, 24)), (Fraction(12, 24), Fraction(24, 24)), (1, None)]
     report = flowkit.batch("retime", [clip], tmp_path / "out", scheduler=client, **RETIME,
                            chunk_frames=10, progress=False)
@@ -120,6 +120,81 @@ def test_long_video_in_three_chunks_is_identical(client, tmp_path):
     joined = tmp_path / "out" / "long.mkv"
     assert same_video(joined, single.path)  # frames and timestamps
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["long.mkv"]  # parts removed
+
+
+def audio_packets(path):
+    """(pts, bytes) of every audio packet of every audio stream."""
+    with av.open(str(path)) as container:
+        streams = container.streams.audio
+        packets = [(p.stream.index, p.pts, bytes(p)) for p in container.demux(*streams) if p.size]
+        return [[(pts, data) for index, pts, data in packets if index == stream.index]
+                for stream in streams]
+
+
+@pytest.fixture(scope="module")
+def clip_with_tone(tmp_path_factory):
+    """30 frames of Tears of Steel (64x36, a keyframe every 6) with two AAC tone tracks."""
+    from test_retime import real_frames, write_clip
+
+    path = tmp_path_factory.mktemp("tone") / "tone.mp4"
+    if not (Path(__file__).parent / "cases.py").exists():
+        pytest.skip("tests/cases.py absent")
+    try:
+        frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 30, start=2)
+    except FileNotFoundError as exc:
+        pytest.skip(f"shared test data absent: {exc}")
+    return write_clip(path, frames, 24, tone=[440, 660], gop=6)
+
+
+@pytest.mark.parametrize("options, audio", [
+    ({"factor": 2}, "copied"),                                      # packets copied
+    ({"speed": 0.5}, "stretched"),                                  # atempo, AAC encoded
+    ({"speed": 0.4, "segment": (0.1, 0.9), "trim": True}, "stretched"),  # trimmed, snapped start
+])
+def test_chunked_retime_carries_the_audio(client, clip_with_tone, tmp_path, options, audio):
+    """3 chunks joined (default libx264 in MP4) against the single run: the same decoded
+    frames and timestamps, the same audio packets (bytes and timestamps) on both tracks, and
+    in the end the same file, byte for byte."""
+    assert _batch._chunks(clip_with_tone, 10) == [(0, Fraction(1, 2)), (Fraction(1, 2), 1),
+                                                 (1, None)]
+    options = dict(options, method="blend")
+    report = flowkit.batch("retime", [clip_with_tone], tmp_path / "out", scheduler=client,
+                           chunk_frames=10, progress=False, **options)
+    single = flowkit.retime(clip_with_tone, tmp_path / "single.mp4", progress=False, **options)
+    assert report.ok, report.failed
+    assert single.audio == audio and single.audio_tracks == 2
+    joined = tmp_path / "out" / "tone.mp4"
+    assert report.frames == single.frames > 0
+    assert same_video(joined, single.path)
+    expected = audio_packets(single.path)
+    assert len(expected) == 2 and all(expected)
+    assert audio_packets(joined) == expected
+    assert joined.read_bytes() == single.path.read_bytes()
+
+
+def test_flow_job_in_three_chunks_is_identical(client, tmp_path):
+    """The flow job split with one frame of overlap: each chunk computes the pairs that start in
+    it; joined, the same frames and timestamps as the job on the whole video."""
+    clip = make_video(tmp_path / "long.mkv", frames=30, gop=6, seed=4, bframes=2)
+    whole = flowkit.batch("flow", [clip], tmp_path / "whole", scheduler=client, progress=False)
+    report = flowkit.batch("flow", [clip], tmp_path / "out", scheduler=client, chunk_frames=10,
+                           progress=False)
+    assert whole.ok and report.ok and report.frames == whole.frames == 29
+    assert same_video(tmp_path / "out" / "long.mp4", tmp_path / "whole" / "long.mp4")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["long.mp4"]  # parts removed
+
+
+@pytest.mark.parametrize("count", [1, 2, 5, 7, 29, 30, 40])
+def test_last_frames_is_the_tail_of_iter_frames(tmp_path, count):
+    """predict's input: the last frames, decoded from the keyframe before them (B-frames, a
+    keyframe every 6), equal to the tail of a whole decode."""
+    from flowkit.video import last_frames
+
+    clip = make_video(tmp_path / "clip.mkv", frames=30, gop=6, seed=5, bframes=2)
+    expected = list(flowkit.iter_frames(clip))[-count:]
+    got = last_frames(clip, count)
+    assert len(got) == len(expected) == min(count, 30)
+    assert all(np.array_equal(a, b) for a, b in zip(got, expected))
 
 
 def test_shared_clips_match_single_process(client, tmp_path):
@@ -212,11 +287,14 @@ def test_cli_round_trip(clips, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--workers", "99"], "--workers: expected"),
-    (["-O", "nope=1"], "job_options: unknown option nope"),
+    (["-O", "nope=1"], "-O unknown option nope"),
+    (["-O", "factor=-1"], "-O factor: expected a number > 0, got -1"),
+    (["-O", "horizon=0"], "-O horizon: expected"),
+    (["-O", "horizon=2", "-O", "flow=nope"], "-O flow: "),
     (["--chunk-frames", "10", "-O", "horizon=2"], "--chunk-frames: the 'predict' job cannot be split"),
 ])
 def test_cli_errors_are_one_line(clips, tmp_path, capsys, argv, message):
-    job = "predict" if "horizon=2" in argv else "retime"
+    job = "predict" if any(a.startswith("horizon=") for a in argv) else "retime"
     code = main(["batch", job, str(clips[0]), "-o", str(tmp_path / "o"), *argv])
     err = capsys.readouterr().err
     assert code != 0 and message in err and err.count("\n") == 1
@@ -239,8 +317,12 @@ def test_bad_arguments(clips, tmp_path):
         flowkit.retime(clips[0], tmp_path / "p.mkv", part=(1, 0.5))
     with pytest.raises(TypeError, match="part: expected None or a \\(start, end\\) pair"):
         flowkit.retime(clips[0], tmp_path / "p.mkv", part=1)
-    with pytest.raises(ValueError, match="audio: a part of the timeline has no audio"):
-        flowkit.retime(clips[0], tmp_path / "p.mkv", part=(0, 1), audio="copy")
+    with pytest.raises(ValueError, match="outputs: .* is the input"):
+        flowkit.batch("retime", clips[:1], [clips[0]], factor=2)
+    with pytest.raises(ValueError, match="job_options: max_flow: expected"):
+        flowkit.batch("flow", clips, tmp_path / "o", max_flow=-1)
+    with pytest.raises(ValueError, match="job_options: fps: expected"):
+        flowkit.batch("predict", clips, tmp_path / "o", horizon=2, fps=0)
     assert not list(tmp_path.glob("*.mkv"))
 
 

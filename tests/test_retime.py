@@ -31,11 +31,12 @@ def real_frames(name, count, start=0, size=SIZE):
 
 
 def write_clip(path, frames, fps=24, *, times=None, codec=None, tone=None, rotation=0,
-               pix_fmt=None):
+               pix_fmt=None, gop=None):
     """Write frames with PyAV (independently of flowkit's writer): at ``k / fps`` or at the
     given ``times`` (seconds, Fractions), optionally with a ``tone`` (Hz; a list: one AAC track
     per tone) as long as the video. Frames are RGB, uint8 or uint16 (full 16-bit scale);
-    ``pix_fmt`` the encoded format (default yuv420p, bgr0 for FFV1)."""
+    ``pix_fmt`` the encoded format (default yuv420p, bgr0 for FFV1); ``gop``: x264 with a
+    keyframe every ``gop`` frames exactly (no scene-cut keyframes)."""
     codec = codec or "libx264"
     time_base = Fraction(1, 1000) if times is not None else 1 / Fraction(fps)
     suffix = str(path).rsplit(".", 1)[-1]
@@ -47,7 +48,8 @@ def write_clip(path, frames, fps=24, *, times=None, codec=None, tone=None, rotat
         if suffix == "mp4":
             stream.time_base = time_base
         if codec == "libx264":
-            stream.options = {"crf": "12"}
+            stream.options = {"crf": "12"} if gop is None else {
+                "crf": "12", "g": str(gop), "keyint_min": str(gop), "sc_threshold": "0"}
         if rotation:
             stream.set_display_rotation(rotation)
         tracks = []
