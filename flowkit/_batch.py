@@ -60,29 +60,50 @@ def _check_retime(src, dst, options):
     _check_options(**{k: v for k, v in arguments.items() if not k.startswith("_")})
 
 
-def _predict_job(src, dst, *, horizon, context=2, fps=None, codec=None, **options):
+def _predict_job(src, dst, *, horizon, context=2, stride=None, fps=None, codec=None, part=None,
+                 **options):
+    """``stride=None``: the ``horizon`` frames after the last ``context`` frames (decoded from
+    the keyframe before them). ``stride=S``: a rolling prediction, ``horizon`` frames after
+    every window of ``context`` frames that starts on frame 0, S, 2S, ..., one after the other;
+    with ``part`` only of the windows that start in it (stored losslessly for the join)."""
     import numpy as np
 
     from ._predict import predict
-    from .video import last_frames, probe_video, write_video
+    from .video import last_frames, write_video
 
-    frames = last_frames(src, context)  # decoded from the keyframe before them
-    if len(frames) < context:
-        raise ValueError(f"{src}: {len(frames)} frames; context={context} needs {context}")
-    predicted = predict(np.stack(frames), horizon, context=context, **options)
-    return write_video(dst, predicted, fps or probe_video(src).frame_rate or 30, codec=codec)[0]
+    if stride is None:
+        frames = last_frames(src, context)
+        if len(frames) < context:
+            raise ValueError(f"{src}: {len(frames)} frames; context={context} needs {context}")
+        predicted = predict(np.stack(frames), horizon, context=context, **options)
+    else:
+        windows = _windows(_frames(src, part, context - 1), context, stride)
+        predicted = (frame for window in windows
+                     for frame in predict(np.stack(window), horizon, context=context, **options))
+    return write_video(dst, predicted, _output_fps(src, fps), codec="ffv1" if part else codec,
+                       empty=f"{src}: fewer frames than context={context}")[0]
+
+
+def _predict_cuts(options):
+    """A rolling prediction is cut on a window start (a multiple of ``stride``) and leaves at
+    least one whole window to the last chunk; the tail prediction is not split."""
+    if options.get("stride") is None:
+        return None
+    return dict(align=options["stride"], tail=options.get("context", 2))
 
 
 def _check_predict(src, dst, options):
     from ._predict import check_options, predict
 
-    writer = {name: options.get(name) for name in ("fps", "codec")}
-    _check_writer(dst, **writer)
+    own = {name: options.get(name) for name in ("fps", "codec", "stride")}
+    _check_writer(dst, own["fps"], own["codec"])
+    if own["stride"] is not None:
+        _validate.check_int("stride", own["stride"], min_value=1)
     check_options(**_arguments(predict, None, **{k: v for k, v in options.items()
-                                                 if k not in writer}))
+                                                 if k not in own}))
 
 
-def _flow_fps(src, fps):
+def _output_fps(src, fps):
     from .video import probe_video
 
     return fps or probe_video(src).frame_rate or 30
@@ -93,39 +114,61 @@ def _flow_job(src, dst, *, method="dis", flow_options=None, max_flow=None, fps=N
     """The colour-coded flow of every consecutive pair; with ``part`` (seconds from the first
     frame) only of the pairs whose first frame lies in it, stored losslessly (FFV1) for the join."""
     from ._estimators import get_estimator
-    from .cli import _pairwise
-    from .video import iter_frames, write_video
+    from .video import write_video
     from .visualize import flow_to_color
 
     estimator = get_estimator(method, flow_options, name="method")
-    frames = iter_frames(src) if part is None else _part_frames(src, part)
-    flows = (flow_to_color(flow, max_flow=max_flow) for flow in _pairwise(estimator, frames))
-    return write_video(dst, flows, _flow_fps(src, fps), codec="ffv1" if part else codec,
+    pairs = _windows(_frames(src, part, 1), 2, 1)
+    flows = (flow_to_color(estimator(*pair), max_flow=max_flow) for pair in pairs)
+    return write_video(dst, flows, _output_fps(src, fps), codec="ffv1" if part else codec,
                        empty=f"{src}: only one frame, a flow needs two")[0]
 
 
-def _part_frames(src, part):
-    """The frames (as ``iter_frames``) of ``src`` from ``part[0]`` seconds after its first
-    frame to the first frame at or after ``part[1]`` (the overlap: the pair that starts before
-    it ends there), decoded from the keyframe before ``part[0]``."""
-    from .video import decode_from, open_input
+def _frames(src, part, overlap):
+    """``(frame, inside)`` for the frames of ``src`` (as ``iter_frames``), all inside without
+    ``part``; with ``part`` those from ``part[0]`` seconds after the first frame (decoded from
+    the keyframe before it), inside before ``part[1]``, then ``overlap`` frames more (not
+    inside: they close the windows that start inside)."""
+    from .video import decode_from, iter_frames, open_input
 
+    if part is None:
+        yield from ((frame, True) for frame in iter_frames(src))
+        return
     container, stream = open_input(src)
     try:
         origin, frames = decode_from(container, stream, part[0])
+        after = 0
         for time, frame in frames:
-            if time - origin >= part[0]:
-                yield frame
-                if part[1] is not None and time - origin >= part[1]:
+            if time - origin < part[0]:
+                continue
+            inside = part[1] is None or time - origin < part[1]
+            if not inside:
+                if after == overlap:
                     return
+                after += 1
+            yield frame, inside
     finally:
         container.close()
 
 
-def _flow_join(src, dst, paths, *, fps=None, codec=None, **options):
+def _windows(frames, size, stride):
+    """The lists of ``size`` consecutive frames of ``frames`` (``(frame, inside)`` pairs) that
+    start on every ``stride``-th frame (counted from the first) and start inside."""
+    import collections
+
+    window = collections.deque(maxlen=size)
+    for index, (frame, inside) in enumerate(frames):
+        window.append((frame, inside))
+        start = index - size + 1
+        if start >= 0 and start % stride == 0 and window[0][1]:
+            yield [f for f, _ in window]
+
+
+def _video_join(src, dst, paths, *, fps=None, codec=None, **options):
+    """The flow and predict jobs' join: the parts' RGB frames encoded once, as the whole job."""
     from .video import VideoWriter, concat_parts
 
-    with VideoWriter(dst, _flow_fps(src, fps), codec=codec) as writer:
+    with VideoWriter(dst, _output_fps(src, fps), codec=codec) as writer:
         concat_parts(writer, paths)
     return writer.frame_count
 
@@ -155,10 +198,13 @@ class Job:
     validate: object = None
     part: object = None
     join: object = None
+    cuts: object = None  # options -> _chunks' keywords, or None where these options cannot split
 
-    @property
-    def chunked(self):
-        return self.part is not None
+    def chunking(self, options):
+        """``_chunks``' keywords for these options, or None if the job cannot be split."""
+        if self.part is None:
+            return None
+        return self.cuts(options) if self.cuts else {}
 
     def check(self, options):
         """Raise ValueError for an option neither ``run`` nor the public function takes."""
@@ -184,8 +230,9 @@ class Job:
 JOBS = {
     "retime": Job(_retime_job, public="retime", validate=_check_retime, part=_retime_part,
                   join=_retime_join),
-    "predict": Job(_predict_job, suffix=".mp4", public="predict", validate=_check_predict),
-    "flow": Job(_flow_job, suffix=".mp4", validate=_check_flow, part=_flow_job, join=_flow_join),
+    "predict": Job(_predict_job, suffix=".mp4", public="predict", validate=_check_predict,
+                   part=_predict_job, join=_video_join, cuts=_predict_cuts),
+    "flow": Job(_flow_job, suffix=".mp4", validate=_check_flow, part=_flow_job, join=_video_join),
 }
 
 
@@ -349,9 +396,11 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
     ----------
     job : {"retime", "predict", "flow"} or callable
         ``"retime"``: :func:`flowkit.retime` (options: its keywords). ``"predict"``: the last
-        ``context`` frames of each video carried ``horizon`` frames forward with
-        :func:`flowkit.predict`, written as a video (options: ``horizon`` (required) and
-        predict's keywords, ``fps``, ``codec``). ``"flow"``: the flow of every consecutive pair
+        ``context`` frames of each video (decoded from the keyframe before them, not from the
+        start) carried ``horizon`` frames forward with :func:`flowkit.predict`, written as a
+        video (options: ``horizon`` (required) and predict's keywords, ``fps``, ``codec``);
+        with ``stride=S`` a rolling prediction instead: the ``horizon`` frames after every
+        window of ``context`` frames that starts on frame 0, S, 2S, ..., one after the other. ``"flow"``: the flow of every consecutive pair
         (estimator ``method``, default ``"dis"``, ``flow_options``), written as a colour-coded
         video (``max_flow``, ``fps``, ``codec``). A callable ``run(src, dst, **options) ->
         frames written`` is a custom job (it must be importable on the workers).
@@ -369,9 +418,12 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
         Kernel threads of each task (``flowkit.set_num_threads``; default 1 with several
         workers). workers x threads_per_worker must not exceed the cores.
     chunk_frames : int, optional
-        Split each input (``"retime"`` only) into chunks of about this many frames, cut at
-        keyframes, retimed on several workers and joined; the result is frame-for-frame the
-        single-process output (see docs/scaling.md for the codecs the join copies).
+        Split each input (``"retime"``, ``"flow"``, ``"predict"`` with ``stride``) into chunks
+        of about this many frames, cut at keyframes (the overlap each job needs: one frame,
+        ``context - 1`` for predict), processed on several workers and joined: the result is
+        frame-for-frame the single-process output, retime's audio included (muxed by the join
+        from the source as the single run does; docs/scaling.md). ``"predict"`` without
+        ``stride`` is not split: it decodes only the tail of each video.
     retries : int
         Times a failed task is run again (Dask's ``retries``; default 2). A worker that dies
         is replaced and its task rerun by Dask whatever this is.
@@ -391,8 +443,10 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
     ------
     ValueError
         Unknown job, bad sizes (workers x threads_per_worker above the cores), ``outputs``
-        of the wrong length, two inputs writing one output, ``chunk_frames`` with a job that
-        cannot be split. An input that fails is reported in ``failed``, not raised.
+        of the wrong length, two inputs writing one output, an output that is its input,
+        ``chunk_frames`` with a job that cannot be split, and job options the public function
+        would refuse (checked before any task; the message starts with ``job_options:``). An
+        input that fails is reported in ``failed``, not raised.
     TypeError
         Arguments of the wrong type.
     FileNotFoundError
@@ -420,13 +474,14 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
     progress = _validate.check_bool("progress", progress)
     if chunk_frames is not None:
         chunk_frames = _validate.check_int("chunk_frames", chunk_frames, min_value=2)
-        if not spec.chunked:
-            raise ValueError(f"chunk_frames: the {job!r} job cannot be split; only "
-                             f"{' and '.join(name for name, j in JOBS.items() if j.chunked)} "
-                             f"(predict reads only the last frames of each video)")
     files = _expand(inputs)
     paths = _outputs(files, outputs, spec.suffix)
     _check_inputs(spec, files, paths, job_options)
+    cuts = None if chunk_frames is None else spec.chunking(job_options)
+    if chunk_frames is not None and cuts is None:
+        raise ValueError(f"chunk_frames: the {job!r} job cannot be split with these options; "
+                         f"retime, flow, and predict with stride=S (a rolling prediction; "
+                         f"without it predict decodes only the tail of each video) can")
     skipped = [dst for dst in paths if resume and dst.exists()]
     todo = [(src, dst) for src, dst in zip(files, paths) if dst not in skipped]
     if isinstance(outputs, (str, os.PathLike)):
@@ -434,19 +489,19 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
 
     _remove_temporaries(paths)  # left by a killed worker or an interrupted earlier run
     client, threads, owned = _client(scheduler, workers, threads_per_worker)
+    submitted = []
     try:
         if progress and getattr(client, "dashboard_link", None):
             import sys
 
             print(f"flowkit batch: Dask dashboard at {client.dashboard_link}", file=sys.stderr)
-        frames, done, failed = _run(client, spec, todo, threads, retries, chunk_frames,
-                                    job_options, progress)
+        frames, done, failed = _run(client, spec, todo, threads, retries, chunk_frames, cuts,
+                                    job_options, progress, submitted)
         dashboard = getattr(client, "dashboard_link", None)
     finally:
-        for thing in owned:
-            thing.close()
+        _stop(client, owned, submitted)
         # a worker killed mid-write (Ctrl-C, SIGTERM, a crash) cannot remove its temporary
-        # file; with the workers gone (or done) nothing is writing here any more
+        # file; with its tasks cancelled and the local workers gone nothing writes here any more
         _remove_temporaries(paths)
     return BatchReport(done=done, failed=failed, skipped=skipped, frames=frames,
                        seconds=time.perf_counter() - start, dashboard=dashboard)
@@ -479,6 +534,29 @@ def _check_writer(dst, fps, codec):
     writer_codec(dst, codec)
 
 
+def _stop(client, owned, submitted):
+    """End the run: cancel its tasks still queued or running (after an interruption), close
+    what :func:`batch` started, and wait until the local cluster's worker processes have
+    exited (closing returns while a worker stuck in a task is still being killed, and its
+    task could still create a temporary file)."""
+    import contextlib
+
+    import psutil
+
+    with contextlib.suppress(Exception):
+        pending = [future for future in submitted if not future.done()]
+        if pending:
+            client.cancel(pending, force=True)
+    processes = []
+    for thing in owned:
+        for nanny in getattr(thing, "workers", {}).values():
+            with contextlib.suppress(Exception):
+                processes.append(psutil.Process(nanny.process.process.pid))
+    for thing in owned:
+        thing.close()
+    psutil.wait_procs(processes, timeout=30)
+
+
 def _part_path(dst, token, index):
     """Where chunk ``index`` of ``dst`` is stored until :func:`_join` (hidden, beside it)."""
     return dst.with_name(f".{dst.stem}.{token}.part{index}.mkv")
@@ -496,7 +574,8 @@ def _remove_temporaries(paths):
             path.unlink(missing_ok=True)
 
 
-def _run(client, spec, todo, threads, retries, chunk_frames, options, progress):
+def _run(client, spec, todo, threads, retries, chunk_frames, cuts, options, progress, submitted):
+    """Submit the tasks (each future appended to ``submitted``) and collect the results."""
     import sys
 
     from distributed import as_completed
@@ -507,13 +586,14 @@ def _run(client, spec, todo, threads, retries, chunk_frames, options, progress):
     futures, parts, failed = {}, {}, {}  # future -> (src, dst); dst -> part files
     for src, dst in todo:
         try:
-            bounds = _chunks(src, chunk_frames) if chunk_frames else [None]
+            bounds = _chunks(src, chunk_frames, **cuts) if chunk_frames else [None]
         except Exception as exc:  # noqa: BLE001 - an input that cannot be split is reported
             failed[str(src)] = _one_line(exc)
             continue
         if len(bounds) == 1:
             future = client.submit(_task, spec.run, str(src), str(dst), threads, options,
                                    retries=retries, pure=False)
+            submitted.append(future)
         else:
             token = os.urandom(4).hex()
             parts[dst] = [_part_path(dst, token, i) for i in range(len(bounds))]
@@ -523,6 +603,7 @@ def _run(client, spec, todo, threads, retries, chunk_frames, options, progress):
             future = client.submit(_join, spec.join, str(src), str(dst),
                                    [str(p) for p in parts[dst]], pieces, options,
                                    retries=retries, pure=False)
+            submitted.extend(pieces + [future])
         futures[future] = (src, dst)
     frames, done = 0, []
     with tqdm(total=len(futures), unit="file", desc="batch", file=sys.stderr,
@@ -542,10 +623,10 @@ def _run(client, spec, todo, threads, retries, chunk_frames, options, progress):
     return frames, done, failed
 
 
-def _chunks(src, chunk_frames):
+def _chunks(src, chunk_frames, align=1, tail=2):
     """Parts of ``src`` for a job's ``part``: (start, stop) seconds from the first frame, cut
-    at keyframes at least ``chunk_frames`` frames apart (the last part at least two frames),
-    found by demuxing (no decoding)."""
+    at keyframes at least ``chunk_frames`` frames apart whose frame index is a multiple of
+    ``align``, the last part at least ``tail`` frames, found by demuxing (no decoding)."""
     from .video import open_input
 
     container, stream = open_input(src)
@@ -560,7 +641,8 @@ def _chunks(src, chunk_frames):
     origin = packets[0][0]
     cuts, last = [], 0
     for index, (pts, key) in enumerate(packets):
-        if key and index - last >= chunk_frames and len(packets) - index >= 2:
+        if key and index - last >= chunk_frames and len(packets) - index >= tail \
+                and index % align == 0:
             cuts.append((pts - origin) * base)
             last = index
     starts = [Fraction(0)] + cuts

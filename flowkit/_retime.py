@@ -358,6 +358,7 @@ def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, met
     if progress is not None:
         progress = _validate.check_bool("progress", progress)
     part = _check_segment(part, "part")
+    _check_audio(audio, speed or Fraction(1), trim)  # with duration=, again once speed is known
     return dict(out_fps=out_fps, factor=factor, speed=speed, duration=duration, segment=segment,
                 trim=trim, method=method, flow=flow, flow_options=flow_options, codec=codec,
                 crf=crf, audio=audio, scene_threshold=scene_threshold, device=device,
@@ -388,12 +389,7 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
     changed = speed != 1
     if audio is None:
         audio = "stretch" if changed or trim else "copy"
-    if audio == "copy" and changed:
-        raise ValueError(f"audio: cannot copy the audio when the duration changes (speed "
-                         f"{float(speed):g}); use 'stretch' or 'drop'")
-    if audio == "copy" and trim:
-        raise ValueError("audio: cannot copy the audio packets of a trimmed segment (they are "
-                         "not cut at the sample); use 'stretch' (re-encoded) or 'drop'")
+    _check_audio(audio, speed, trim)
     if part is not None:
         audio = "drop"  # checked as the whole run's; the join (``_parts``) muxes it
     depth = 16 if info.bit_depth > 8 else 8
@@ -425,6 +421,16 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
     finally:
         for track in tracks:
             track.input.close()  # closed already after a success; on errors here
+
+
+def _check_audio(audio, speed, trim):
+    """``audio="copy"`` needs the duration unchanged and no trim."""
+    if audio == "copy" and speed != 1:
+        raise ValueError(f"audio: cannot copy the audio when the duration changes (speed "
+                         f"{float(speed):g}); use 'stretch' or 'drop'")
+    if audio == "copy" and trim:
+        raise ValueError("audio: cannot copy the audio packets of a trimmed segment (they are "
+                         "not cut at the sample); use 'stretch' (re-encoded) or 'drop'")
 
 
 class _EmptyPart(Exception):

@@ -1098,7 +1098,8 @@ def build_parser():
                     "atomically; failed inputs are reported and the others finish (exit 1 if "
                     "any failed). Job options as -O NAME=VALUE: retime's keywords (factor=2, "
                     "fps=60, speed=0.5, codec=...), predict's (horizon=8 required, context, "
-                    "flow, ...), flow's (method=dis, max_flow, ...).")
+                    "flow, ...; stride=S: a rolling prediction after every S-th frame, which "
+                    "--chunk-frames can split), flow's (method=dis, max_flow, ...).")
     p.add_argument("job", choices=("retime", "predict", "flow"), help="the job")
     p.add_argument("inputs", nargs="+", help="video files, folders of videos or glob patterns")
     p.add_argument("-o", "--output", required=True, help="output folder (created)")
@@ -1109,8 +1110,9 @@ def build_parser():
     p.add_argument("--threads-per-worker", type=_positive,
                    help="kernel threads of each worker (default 1; workers x threads <= cores)")
     p.add_argument("--chunk-frames", type=_integer_from(2), metavar="N",
-                   help="retime: split each video into chunks of about N frames at keyframes, "
-                        "processed on several workers and joined (identical result)")
+                   help="retime, flow and predict with -O stride=S: split each video into "
+                        "chunks of about N frames at keyframes, processed on several workers and "
+                        "joined (identical result, retime's audio included)")
     p.add_argument("--retries", type=_integer_from(0), default=2, help="reruns of a failed task (default 2)")
     p.add_argument("--resume", action="store_true", help="skip inputs whose output exists")
     p.add_argument("-O", "--option", type=_option, action="append", metavar="NAME=VALUE",

@@ -184,6 +184,29 @@ def test_flow_job_in_three_chunks_is_identical(client, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["long.mp4"]  # parts removed
 
 
+def test_rolling_predict_in_chunks_is_identical(client, tmp_path):
+    """predict with stride=4: horizon frames after every window of context frames that starts
+    on frame 0, 4, 8, ...; against predict on those windows (the reference loop below), and
+    split in 3 chunks (cut on window starts, context - 1 frames of overlap) joined identical."""
+    clip = make_video(tmp_path / "long.mkv", frames=30, gop=6, seed=6, bframes=2)
+    options = dict(horizon=2, context=3, stride=4, flow="dis")
+    assert _batch._chunks(clip, 10, align=4, tail=3) == [(0, Fraction(12, 24)),
+                                                         (Fraction(12, 24), 1), (1, None)]
+    whole = flowkit.batch("predict", [clip], tmp_path / "whole", scheduler=client, progress=False,
+                          **options)
+    report = flowkit.batch("predict", [clip], tmp_path / "out", scheduler=client, chunk_frames=10,
+                           progress=False, **options)
+    assert whole.ok and report.ok and report.frames == whole.frames == 7 * 2  # windows 0..24
+    frames = list(flowkit.iter_frames(clip))
+    with flowkit.VideoWriter(tmp_path / "reference.mp4", 24) as writer:
+        for start in range(0, len(frames) - 3 + 1, 4):
+            for frame in flowkit.predict(np.stack(frames[start:start + 3]), 2, context=3, flow="dis"):
+                writer.write(frame)
+    assert same_video(tmp_path / "whole" / "long.mp4", tmp_path / "reference.mp4")
+    assert same_video(tmp_path / "out" / "long.mp4", tmp_path / "reference.mp4")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["long.mp4"]
+
+
 @pytest.mark.parametrize("count", [1, 2, 5, 7, 29, 30, 40])
 def test_last_frames_is_the_tail_of_iter_frames(tmp_path, count):
     """predict's input: the last frames, decoded from the keyframe before them (B-frames, a
@@ -268,6 +291,44 @@ def test_resume_skips_finished_outputs(client, clips, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == sorted(kept + ["clip0.mkv", "clip1.mkv"])
 
 
+SLOW_RUN = """
+import sys, time, flowkit, numpy as np
+
+def slow_job(src, dst):  # a writer open for seconds: its temporary file exists all along
+    with flowkit.VideoWriter(dst, 24, codec="ffv1") as writer:
+        for k in range(200):
+            writer.write(np.zeros((16, 16, 3), np.uint8))
+            time.sleep(0.1)
+    return 200
+
+if __name__ == "__main__":
+    flowkit.batch(slow_job, sys.argv[1:3], sys.argv[3], workers=2, threads_per_worker=1,
+                  progress=False)
+"""
+
+
+def test_interrupted_run_leaves_no_temporaries(clips, tmp_path):
+    """Ctrl-C while both workers write (their temporaries exist): the run cancels its tasks,
+    waits for the workers to exit, and then nothing is left in the output folder (a cleanup
+    that raced with workers still writing left 48-byte temporaries)."""
+    import subprocess
+    import time
+
+    script = tmp_path / "slow_run.py"
+    script.write_text(SLOW_RUN)
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, str(script), *map(str, clips), str(out)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(out.glob(".*.tmp.mkv"))) < 2:
+        time.sleep(0.1)
+    assert len(list(out.glob(".*.tmp.mkv"))) == 2, "the two tasks did not start writing"
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode != 0 and b"KeyboardInterrupt" in err
+    assert list(out.iterdir()) == []
+
+
 def test_cli_round_trip(clips, tmp_path, capsys):
     """`flowkit batch` with its own local cluster (2 workers x 1 thread), a failing input too."""
     bad = tmp_path / "bad.mkv"
@@ -292,6 +353,7 @@ def test_cli_round_trip(clips, tmp_path, capsys):
     (["-O", "horizon=0"], "-O horizon: expected"),
     (["-O", "horizon=2", "-O", "flow=nope"], "-O flow: "),
     (["--chunk-frames", "10", "-O", "horizon=2"], "--chunk-frames: the 'predict' job cannot be split"),
+    (["-O", "horizon=2", "-O", "stride=0"], "-O stride: expected"),
 ])
 def test_cli_errors_are_one_line(clips, tmp_path, capsys, argv, message):
     job = "predict" if any(a.startswith("horizon=") for a in argv) else "retime"
