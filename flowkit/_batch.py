@@ -400,9 +400,10 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
         start) carried ``horizon`` frames forward with :func:`flowkit.predict`, written as a
         video (options: ``horizon`` (required) and predict's keywords, ``fps``, ``codec``);
         with ``stride=S`` a rolling prediction instead: the ``horizon`` frames after every
-        window of ``context`` frames that starts on frame 0, S, 2S, ..., one after the other. ``"flow"``: the flow of every consecutive pair
-        (estimator ``method``, default ``"dis"``, ``flow_options``), written as a colour-coded
-        video (``max_flow``, ``fps``, ``codec``). A callable ``run(src, dst, **options) ->
+        window of ``context`` frames that starts on frame 0, S, 2S, ..., one after the other.
+        ``"flow"``: the flow of every consecutive pair (estimator ``method``, default
+        ``"dis"``, ``flow_options``), written as a colour-coded video (``max_flow``, ``fps``,
+        ``codec``). A callable ``run(src, dst, **options) ->
         frames written`` is a custom job (it must be importable on the workers).
     inputs : str, Path or list of them
         Video files, folders (their video files) or glob patterns such as ``"clips/*.mp4"``.
@@ -536,9 +537,11 @@ def _check_writer(dst, fps, codec):
 
 def _stop(client, owned, submitted):
     """End the run: cancel its tasks still queued or running (after an interruption), close
-    what :func:`batch` started, and wait until the local cluster's worker processes have
-    exited (closing returns while a worker stuck in a task is still being killed, and its
-    task could still create a temporary file)."""
+    what :func:`batch` started, and make sure the local cluster's worker processes have exited
+    before the caller removes temporaries. Dask's close gives a worker stuck in a task a few
+    seconds, then kills it; when its own timeouts run out first (a loaded machine) it returns
+    with the process alive, and its task could still create a temporary file: such a process
+    is killed here."""
     import contextlib
 
     import psutil
@@ -554,7 +557,11 @@ def _stop(client, owned, submitted):
                 processes.append(psutil.Process(nanny.process.process.pid))
     for thing in owned:
         thing.close()
-    psutil.wait_procs(processes, timeout=30)
+    _, alive = psutil.wait_procs(processes, timeout=10)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(alive, timeout=10)
 
 
 def _part_path(dst, token, index):
