@@ -321,8 +321,9 @@ def pyr_down_level(buf, sg, dg, shift, frames, C, pad_x, pad_y, integer):
     """Fill the interior of level ``dg`` of ``buf`` from padded level ``sg``, for ``frames``
     pyramids ``shift`` apart: 5-tap blur and decimation (rounded when ``integer``); same
     arithmetic order as ``pyr_down_at``. Per output row: a vertical pass over the padded source
-    row, a horizontal pass at full resolution (contiguous, so it vectorises), then every second
-    value. (The geometry stays outside the parallel loop: loaded inside, LLVM vectorises less.)
+    row (five contiguous row slices, so it vectorises), then the horizontal taps at every second
+    column of it. (The geometry stays outside the parallel loop: loaded inside, LLVM vectorises
+    less.)
     """
     run_bands(_pyr_down_level_band, buf, sg, dg, shift, frames, C, pad_x, pad_y, integer)
 
@@ -335,30 +336,34 @@ def _pyr_down_level_band(buf, sg, dg, shift, frames, C, pad_x, pad_y, integer, b
     srow = np.uint64(spw * C)
     uc = np.uint64(C)
     lo = np.uint64(pad_x * C)
-    hi = np.uint64((pad_x + 2 * dw - 1) * C)
     blocks = min(dh, 16)
     start, stop = band_range(blocks * frames, band, n_bands)
+    vert = np.empty(spw * C, np.float32)  # scratch: one vertically blurred source row
     for job in range(start, stop):
         blk = job % blocks
         extra = (job // blocks) * shift
-        vert = np.empty(spw * C, np.float32)  # scratch rows per block of output rows
-        full = np.empty(spw * C, np.float32)
         for y in range(blk * dh // blocks, (blk + 1) * dh // blocks):
             r = np.uint64(soff + extra + (2 * y + pad_y - 2) * spw * C)
+            s0 = buf[r:r + srow]  # slices: LLVM sees five unit-stride rows
+            s1 = buf[r + srow:r + 2 * srow]
+            s2 = buf[r + 2 * srow:r + 3 * srow]
+            s3 = buf[r + 3 * srow:r + 4 * srow]
+            s4 = buf[r + 4 * srow:r + 5 * srow]
             for i in range(srow):
-                j = r + i
-                vert[i] = blur5(buf[j], buf[j + srow], buf[j + 2 * srow], buf[j + 3 * srow],
-                                buf[j + 4 * srow])
-            for i in range(lo, hi):
-                full[i] = blur5(vert[i - 2 * uc], vert[i - uc], vert[i], vert[i + uc], vert[i + 2 * uc])
+                vert[i] = blur5(s0[i], s1[i], s2[i], s3[i], s4[i])
             d = np.uint64(doff + extra + ((y + pad_y) * dpw + pad_x) * C)
+            out = buf[d:d + np.uint64(dw) * uc]
             if C == 1:
                 for x in range(np.uint64(dw)):
-                    buf[d + x] = pyr_round(full[lo + 2 * x], integer)
+                    k = lo + 2 * x
+                    out[x] = pyr_round(blur5(vert[k - 2], vert[k - 1], vert[k], vert[k + 1], vert[k + 2]),
+                                       integer)
             else:
                 for x in range(np.uint64(dw)):
                     for c in range(uc):
-                        buf[d + x * uc + c] = pyr_round(full[lo + 2 * x * uc + c], integer)
+                        k = lo + 2 * x * uc + c
+                        out[x * uc + c] = pyr_round(blur5(vert[k - 2 * uc], vert[k - uc], vert[k],
+                                                          vert[k + uc], vert[k + 2 * uc]), integer)
 
 
 def scharr_levels(buf, gx, gy, geos, C, pad_x, pad_y):
