@@ -173,8 +173,10 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
     gpu_input = any(is_device_array(a) for a in (frame0, frame1, points, init_points))
     # float32 frames stretched to [0, 1]; with normalize=False integer frames stay integers, so that
     # the pyramid levels are rounded as OpenCV's, and floats are taken as they are
+    # on the CPU the stretch is done in the copy into the pyramids (deferred_stretch)
     prep = prepare_frames((frame0, frame1), ("frame0", "frame1"), normalize=normalize, batched=False,
-                          has_channels=frame0.ndim == 3, integer_levels=True, keep_integers=True)
+                          has_channels=frame0.ndim == 3, integer_levels=True, keep_integers=True,
+                          deferred_stretch=backend != CUDA)
     frame0, frame1 = prep.frames
 
     k = points.shape[0]
@@ -193,20 +195,21 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
 
         result = lk_sparse_cuda.track(_hwc(frame0, backend), _hwc(frame1, backend), pts, init, **params)
     else:
-        result = _track_cpu(_hwc(frame0, backend), _hwc(frame1, backend), pts, init, **params)
+        stretch = (prep.offset, prep.factor) if normalize else None
+        result = _track_cpu(_hwc(frame0, backend), _hwc(frame1, backend), pts, init, stretch, **params)
     points1, status, err = (to_output(a, gpu_input) for a in result)
     if prep.span[0] != 1.0:  # err back in the input's units
         err *= np.float32(prep.span[0])
     return points1, status, err
 
 
-def _track_cpu(f0, f1, pts, init, *, win_w, win_h, max_level, max_iter, eps2, min_eig_threshold,
-               eig_scale, backward_check):
+def _track_cpu(f0, f1, pts, init, stretch, *, win_w, win_h, max_level, max_iter, eps2,
+               min_eig_threshold, eig_scale, backward_check):
     from .kernels import lk_sparse as lk
 
     h, w = f0.shape[:2]
     shapes = lk.pyramid_shapes(h, w, win_w, win_h, max_level)
-    buf, gx, gy, geo, total = lk.build_pyramids(f0, f1, shapes, win_w, win_h, backward_check)
+    buf, gx, gy, geo, total = lk.build_pyramids(f0, f1, shapes, win_w, win_h, backward_check, stretch)
     buf0, buf1 = buf[:total], buf[total:]
     gx0, gy0, gx1, gy1 = gx[:total], gy[:total], gx[total:], gy[total:]
     c = f0.shape[2]

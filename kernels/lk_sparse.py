@@ -288,14 +288,15 @@ def pad_level(buf, g, C, pad_x, pad_y):
             buf[bottom + i] = buf[src_bottom + i]
 
 
-def fill_level0(f0, f1, buf, g0, g1, C, pad_x, pad_y):
+def fill_level0(f0, f1, buf, g0, g1, C, pad_x, pad_y, offset, factor):
     """Copy two flat (H * W * C) frames, any dtype, into level 0 of their padded pyramids
-    (levels ``g0``, ``g1`` of ``buf``), borders included."""
-    run_bands(_fill_level0_band, f0, f1, buf, g0, g1, C, pad_x, pad_y)
+    (levels ``g0``, ``g1`` of ``buf``), borders included, as ``(v - offset) * factor`` in
+    float32 (float32 ``offset``, ``factor``; 0 and 1 copy the values as they are)."""
+    run_bands(_fill_level0_band, f0, f1, buf, g0, g1, C, pad_x, pad_y, offset, factor)
 
 
 @njit(nogil=True, cache=True)
-def _fill_level0_band(f0, f1, buf, g0, g1, C, pad_x, pad_y, band, n_bands):
+def _fill_level0_band(f0, f1, buf, g0, g1, C, pad_x, pad_y, offset, factor, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`fill_level0` (``parallel.run_bands``)."""
     h, w, pw = g0[1], g0[2], g0[3]
     rows = h + 2 * pad_y
@@ -308,13 +309,13 @@ def _fill_level0_band(f0, f1, buf, g0, g1, C, pad_x, pad_y, band, n_bands):
         r = np.uint64(off + yp * pw * C)
         inner = np.uint64(pad_x * C)
         for i in range(np.uint64(w * C)):
-            buf[r + inner + i] = src[s + i]
-        for xp in range(pad_x):
+            buf[r + inner + i] = (np.float32(src[s + i]) - offset) * factor
+        for xp in range(pad_x):  # the borders: copies of the stretched interior
             left = border_index(xp - pad_x, w, R101) * C
             right = border_index(xp + w, w, R101) * C
             for c in range(C):
-                buf[r + xp * C + c] = src[s + left + c]
-                buf[r + (xp + pad_x + w) * C + c] = src[s + right + c]
+                buf[r + xp * C + c] = buf[r + inner + left + c]
+                buf[r + (xp + pad_x + w) * C + c] = buf[r + inner + right + c]
 
 
 def pyr_down_level(buf, sg, dg, shift, frames, C, pad_x, pad_y, integer):
@@ -425,22 +426,25 @@ def _threads(count):
         numba.set_num_threads(previous)
 
 
-def build_pyramids(frame0, frame1, shapes, pad_x, pad_y, both_derivatives):
+def build_pyramids(frame0, frame1, shapes, pad_x, pad_y, both_derivatives, stretch=None):
     """CPU pyramids of two (H, W, C) frames in one buffer: ``(buf, gx, gy, geo, total)``.
 
     Frame0's pyramid is ``buf[:total]`` and frame1's ``buf[total:]``, both with layout ``geo``;
     ``gx``, ``gy`` hold frame0's derivatives, and frame1's after them when
-    ``both_derivatives``. Levels of integer frames are rounded to integers, as ``cv2.pyrDown``
-    does. Each step treats both frames in one parallel loop.
+    ``both_derivatives``. ``stretch``: None, the frames as they are, the levels of integer
+    frames rounded to integers as ``cv2.pyrDown`` does; or float32 ``(offset, factor)``, level 0
+    is ``(frame - offset) * factor`` (``_intensity.prepare_frames``' deferred stretch) and no
+    level is rounded. Each step treats both frames in one parallel loop.
     """
     C = frame0.shape[2]
-    integer = frame0.dtype.kind in "ui"
+    integer = stretch is None and frame0.dtype.kind in "ui"
+    offset, factor = (np.float32(0.0), np.float32(1.0)) if stretch is None else stretch
     geo, total = pyramid_geometry(shapes, C, pad_x, pad_y)
     geo1 = geo.copy()
     geo1[:, 0] += total
     buf = np.empty(2 * total, np.float32)
     fill_level0(np.ascontiguousarray(frame0).reshape(-1), np.ascontiguousarray(frame1).reshape(-1),
-                buf, geo[0], geo1[0], C, pad_x, pad_y)
+                buf, geo[0], geo1[0], C, pad_x, pad_y, np.float32(offset), np.float32(factor))
     for lv in range(1, len(shapes)):
         with _threads(1 if shapes[lv][0] * shapes[lv][1] * C < SMALL_LEVEL else None):
             pyr_down_level(buf, geo[lv - 1], geo[lv], total, 2, C, pad_x, pad_y, integer)
