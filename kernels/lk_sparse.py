@@ -130,6 +130,14 @@ def floor_f(v):
 
 
 @njit(cache=True)
+def floor_f32(v):
+    """float32 twin of :func:`floor_f` for the CUDA tracker (no float64 on the way)."""
+    if abs(v) < np.float32(1e15):
+        return np.float32(math.floor(v))
+    return v
+
+
+@njit(cache=True)
 def window_inside(fx, fy, win_w, win_h, width, height):
     """OpenCV's test on a window's floored top-left corner (fx, fy); False for NaN or inf.
 
@@ -164,9 +172,10 @@ def lk_delta(a11, a12, a22, inv_det, b1, b2):
 
 
 @njit(cache=True)
-def oscillates(dx, dy, pdx, pdy):
-    """OpenCV's guard: this step nearly undoes the previous one."""
-    return abs(dx + pdx) < 0.01 and abs(dy + pdy) < 0.01
+def oscillates(dx, dy, pdx, pdy, limit):
+    """OpenCV's guard: this step nearly undoes the previous one (``limit`` 0.01 px, as a float64
+    on the CPU like OpenCV's double literal, a float32 in the float32 CUDA tracker)."""
+    return abs(dx + pdx) < limit and abs(dy + pdy) < limit
 
 
 @njit(cache=True)
@@ -598,7 +607,7 @@ def track_one(img0, gx0, gy0, img1, geo, C, px, py, qx, qy, use_init, win_w, win
             ny = cy + half_y
             if dx * dx + dy * dy <= eps2:
                 break
-            if j > 0 and oscillates(dx, dy, pdx, pdy):
+            if j > 0 and oscillates(dx, dy, pdx, pdy, 0.01):
                 nx -= 0.5 * dx
                 ny -= 0.5 * dy
                 break
