@@ -491,34 +491,20 @@ def _window_scharr(img0, g, C, x0, y0, pad_x, pad_y, win_w, win_h, q_x, q_y):
     """Scharr derivatives of the ``(win_h + 1) x (win_w + 1)`` taps of frame0's window with
     top-left tap (x0, y0) at level ``g``, as ``scharr_levels`` has them (zero outside the
     image), into q_x, q_y (rows of ``(win_w + 1) * C``)."""
-    h = g[1]
-    w = g[2]
     stride = g[3] * C
     base = window_base(g, C, x0, y0, pad_x, pad_y)
     n = (win_w + 1) * C
     zero = np.float32(0.0)
-    us = np.uint64(stride)
-    uc = np.uint64(C)
     for r in range(win_h + 1):
-        q = r * n
-        if not 0 <= y0 + r < h:
-            for x in range(n):
-                q_x[q + x] = zero
-                q_y[q + x] = zero
-            continue
-        lo = max(0, -x0) * C  # the taps inside the image: columns x0 + lo // C ... < w
-        hi = max(lo, min(win_w + 1, w - x0) * C)
-        for x in range(lo):
-            q_x[q + x] = zero
-            q_y[q + x] = zero
-        for x in range(hi, n):
-            q_x[q + x] = zero
-            q_y[q + x] = zero
-        s = np.uint64(base + r * stride)
-        for x in range(np.uint64(lo), np.uint64(hi)):
-            dx, dy = scharr_at(img0, s + x, us, uc)
-            q_x[q + x] = dx
-            q_y[q + x] = dy
+        inside_row = 0 <= y0 + r < g[1]
+        for x in range(n):
+            dx = zero
+            dy = zero
+            if inside_row and 0 <= x0 + x // C < g[2]:
+                dx, dy = scharr_at(img0, np.uint64(base + r * stride + x), np.uint64(stride),
+                                   np.uint64(C))  # the types scharr_levels calls it with
+            q_x[r * n + x] = dx
+            q_y[r * n + x] = dy
 
 
 @internal(fastmath=FAST)
@@ -629,13 +615,12 @@ def track_one(img0, gx0, gy0, img1, geo, C, px, py, qx, qy, use_init, win_w, win
                 ok = False
             continue
         base = window_base(g, C, int(fx), int(fy), pad_x, pad_y)
-        if gx0.size:
-            a11, a12, a22 = _patch(img0, gx0, gy0, base, stride, base, stride, C, cx - fx, cy - fy,
-                                   win_w, win_h, p_i, p_x, p_y)
-        else:
+        grad_x, grad_y, gbase, gstride = gx0, gy0, base, stride
+        if not gx0.size:  # derivatives per window
             _window_scharr(img0, g, C, int(fx), int(fy), pad_x, pad_y, win_w, win_h, q_x, q_y)
-            a11, a12, a22 = _patch(img0, q_x, q_y, base, stride, 0, (win_w + 1) * C, C, cx - fx,
-                                   cy - fy, win_w, win_h, p_i, p_x, p_y)
+            grad_x, grad_y, gbase, gstride = q_x, q_y, base - base, (win_w + 1) * C
+        a11, a12, a22 = _patch(img0, grad_x, grad_y, base, stride, gbase, gstride, C, cx - fx, cy - fy,
+                               win_w, win_h, p_i, p_x, p_y)
         good, inv_det = hessian_check(a11, a12, a22, area, eig_scale, min_eig_threshold)
         if not good:
             if level == 0:
