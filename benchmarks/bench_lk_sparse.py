@@ -13,6 +13,10 @@ Real video (``test_lucas_kanade_sparse_real``): frames 0 and 1 of the shared tra
 ``cv2.goodFeaturesToTrack`` finds in the first (100: quality 0.01, min distance 7; 1000:
 quality 1e-4, distance 7; 10000: quality 1e-4, distance 3), tracked with the same options
 (OpenCV's defaults); skipped when the shared data is absent (``FLOWKIT_DATA`` names its folder).
+``python benchmarks/bench_lk_sparse.py [ROUNDS]`` runs the same cases with flowkit and OpenCV
+interleaved in one process and prints per point count the median wall and CPU times (CPU:
+``time.process_time``, all threads; steadier on a shared machine) and the ratios, median
+[range] over the rounds, with the load average.
 """
 
 import os
@@ -98,3 +102,43 @@ def test_good_features(benchmark, impl, size):
         def fn():
             return cv2.goodFeaturesToTrack(frame0, 2000, 0.01, 5)
     run(benchmark, fn)
+
+
+def main(rounds=15):
+    """The real-video cases, flowkit and OpenCV interleaved (see the module docstring)."""
+    import sys
+    import time
+
+    from conftest import THREADS
+
+    if not CLIP.exists():
+        sys.exit(f"shared clip absent: {CLIP} (set FLOWKIT_DATA to the shared data folder)")
+    flowkit.set_num_threads(THREADS)
+    cv2.setNumThreads(THREADS)
+    frame0, frame1 = real_pair()
+    print(f"flowkit {flowkit.__version__}, {THREADS} threads, {rounds} rounds; load {os.getloadavg()}")
+    for count in REAL_CORNERS:
+        pts = real_corners(frame0, count)
+        calls = (lambda: flowkit.lucas_kanade_sparse(frame0, frame1, pts),
+                 lambda: cv2.calcOpticalFlowPyrLK(frame0, frame1, pts.reshape(-1, 1, 2), None,
+                                                  winSize=(21, 21), maxLevel=3, criteria=CRITERIA))
+        times = np.zeros((rounds, 2, 2))  # round, (flowkit, OpenCV), (wall, CPU)
+        for fn in calls:
+            fn()
+        for r in range(rounds):
+            for i, fn in enumerate(calls):
+                cpu, wall = time.process_time(), time.perf_counter()
+                fn()
+                times[r, i] = time.perf_counter() - wall, time.process_time() - cpu
+        ratio = times[:, 0] / times[:, 1]
+        med = np.median(times, axis=0) * 1e3
+        print(f"K={count:5d} wall {med[0, 0]:7.2f} / {med[1, 0]:7.2f} ms, ratio {np.median(ratio[:, 0]):.2f} "
+              f"[{ratio[:, 0].min():.2f}-{ratio[:, 0].max():.2f}]; CPU {med[0, 1]:7.2f} / {med[1, 1]:7.2f} ms, "
+              f"ratio {np.median(ratio[:, 1]):.2f} [{ratio[:, 1].min():.2f}-{ratio[:, 1].max():.2f}]")
+    print(f"load {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(*(int(a) for a in sys.argv[1:2]))
