@@ -171,9 +171,9 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
     normalize = check_bool("normalize", normalize)
     backend = select_device(device, frame0=frame0, frame1=frame1, points=points, init_points=init_points)
     gpu_input = any(is_device_array(a) for a in (frame0, frame1, points, init_points))
-    # float32 frames stretched to [0, 1]; with normalize=False integer frames stay integers, so that
-    # the pyramid levels are rounded as OpenCV's, and floats are taken as they are
-    # on the CPU the stretch is done in the copy into the pyramids (deferred_stretch)
+    # float32 frames stretched to [0, 1] (on the CPU the stretch is deferred to the copy into the
+    # pyramids); with normalize=False integer frames stay integers, so that the pyramid levels
+    # are rounded as OpenCV's, and floats are taken as they are
     prep = prepare_frames((frame0, frame1), ("frame0", "frame1"), normalize=normalize, batched=False,
                           has_channels=frame0.ndim == 3, integer_levels=True, keep_integers=True,
                           deferred_stretch=backend != CUDA)

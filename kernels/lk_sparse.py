@@ -440,10 +440,11 @@ def build_pyramids(frame0, frame1, shapes, pad_x, pad_y, derivatives, stretch=No
 
     Frame0's pyramid is ``buf[:total]`` and frame1's ``buf[total:]``, both with layout ``geo``;
     ``gx``, ``gy`` hold the derivatives of the first ``derivatives`` (0, 1 or 2) pyramids, one
-    after the other (0: empty arrays, the tracker computes them per window). ``stretch``: None, the frames as they are, the levels of integer
-    frames rounded to integers as ``cv2.pyrDown`` does; or float32 ``(offset, factor)``, level 0
-    is ``(frame - offset) * factor`` (``_intensity.prepare_frames``' deferred stretch) and no
-    level is rounded. Each step treats both frames in one parallel loop.
+    after the other (0: empty arrays, the tracker computes them per window). ``stretch``: None,
+    the frames as they are, the levels of integer frames rounded to integers as ``cv2.pyrDown``
+    does; or float32 ``(offset, factor)``, level 0 is ``(frame - offset) * factor``
+    (``_intensity.prepare_frames``' deferred stretch) and no level is rounded. Each step treats
+    both frames in one parallel loop.
     """
     C = frame0.shape[2]
     integer = stretch is None and frame0.dtype.kind in "ui"
