@@ -7,7 +7,20 @@ that rotates, zooms and has a moving disc, converted to gray uint8) at each size
 seeded uniform positions at least 10 px inside the frame. Both get frames and points, build
 their pyramids and track (win_size 21, max_level 3, 30 iterations, eps 0.01). Threads:
 ``FLOWKIT_BENCH_THREADS`` (default 2) for both, see ``conftest.py``.
+
+Real video (``test_lucas_kanade_sparse_real``): frames 0 and 1 of the shared traffic clip
+(``car_traffic_small.mp4``, 640x360) in gray, upscaled to 1280x720, and the Shi-Tomasi corners
+``cv2.goodFeaturesToTrack`` finds in the first (100: quality 0.01, min distance 7; 1000:
+quality 1e-4, distance 7; 10000: quality 1e-4, distance 3), tracked with the same options
+(OpenCV's defaults); skipped when the shared data is absent (``FLOWKIT_DATA`` names its folder).
+``python benchmarks/bench_lk_sparse.py [ROUNDS]`` runs the same cases with flowkit and OpenCV
+interleaved in one process and prints per point count the median wall and CPU times (CPU:
+``time.process_time``, all threads; steadier on a shared machine) and the ratios, median
+[range] over the rounds, with the load average.
 """
+
+import os
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -18,6 +31,10 @@ import flowkit
 
 COUNTS = (500, 2000, 10000)
 CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 0.01)
+DATA = Path(os.environ.get("FLOWKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+CLIP = DATA / "video" / "car_traffic_small.mp4"
+REAL_CORNERS = {100: (0.01, 7), 1000: (1e-4, 7), 10000: (1e-4, 3)}  # count: (quality, distance)
+_REAL = {}
 
 
 def _points(size, count):
@@ -26,21 +43,51 @@ def _points(size, count):
     return rng.uniform((10, 10), (w - 10, h - 10), (count, 2)).astype(np.float32)
 
 
-@pytest.mark.parametrize("count", COUNTS)
-@pytest.mark.parametrize("size", list(SIZES))
-@pytest.mark.parametrize("impl", ["flowkit", "opencv"])
-def test_lucas_kanade_sparse(benchmark, impl, size, count):
-    frame0, frame1 = gray_pair(size)
-    pts = _points(size, count)
-    benchmark.group = f"lucas_kanade_sparse {size} K={count}"
+def _track(benchmark, impl, frame0, frame1, pts, group):
+    """Time flowkit or OpenCV tracking ``pts`` from frame0 to frame1 (the same options)."""
+    benchmark.group = group
     if impl == "flowkit":
         def fn():
             return flowkit.lucas_kanade_sparse(frame0, frame1, pts)
     else:
         def fn():
-            return cv2.calcOpticalFlowPyrLK(frame0, frame1, pts, None, winSize=(21, 21), maxLevel=3,
-                                            criteria=CRITERIA)
+            return cv2.calcOpticalFlowPyrLK(frame0, frame1, pts.reshape(-1, 1, 2), None, winSize=(21, 21),
+                                            maxLevel=3, criteria=CRITERIA)
     run(benchmark, fn)
+
+
+@pytest.mark.parametrize("count", COUNTS)
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("impl", ["flowkit", "opencv"])
+def test_lucas_kanade_sparse(benchmark, impl, size, count):
+    frame0, frame1 = gray_pair(size)
+    _track(benchmark, impl, frame0, frame1, _points(size, count), f"lucas_kanade_sparse {size} K={count}")
+
+
+def real_pair():
+    """Gray frames 0 and 1 of the traffic clip upscaled to 1280x720 (cached), or a skip."""
+    if not CLIP.exists():
+        pytest.skip(f"shared clip absent: {CLIP} (set FLOWKIT_DATA to the shared data folder)")
+    if not _REAL:
+        frames = [f for _, f in zip(range(2), flowkit.iter_frames(str(CLIP)))]
+        _REAL["pair"] = tuple(cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), (1280, 720))
+                              for f in frames)
+    return _REAL["pair"]
+
+
+def real_corners(frame, count):
+    quality, distance = REAL_CORNERS[count]
+    pts = cv2.goodFeaturesToTrack(frame, count, quality, distance).reshape(-1, 2)
+    assert len(pts) == count, f"{len(pts)} corners found, {count} wanted"
+    return pts
+
+
+@pytest.mark.parametrize("count", list(REAL_CORNERS))
+@pytest.mark.parametrize("impl", ["flowkit", "opencv"])
+def test_lucas_kanade_sparse_real(benchmark, impl, count):
+    frame0, frame1 = real_pair()
+    _track(benchmark, impl, frame0, frame1, real_corners(frame0, count),
+           f"lucas_kanade_sparse traffic 1280x720 K={count}")
 
 
 @pytest.mark.parametrize("size", list(SIZES))
@@ -55,3 +102,43 @@ def test_good_features(benchmark, impl, size):
         def fn():
             return cv2.goodFeaturesToTrack(frame0, 2000, 0.01, 5)
     run(benchmark, fn)
+
+
+def main(rounds=15):
+    """The real-video cases, flowkit and OpenCV interleaved (see the module docstring)."""
+    import sys
+    import time
+
+    from conftest import THREADS
+
+    if not CLIP.exists():
+        sys.exit(f"shared clip absent: {CLIP} (set FLOWKIT_DATA to the shared data folder)")
+    flowkit.set_num_threads(THREADS)
+    cv2.setNumThreads(THREADS)
+    frame0, frame1 = real_pair()
+    print(f"flowkit {flowkit.__version__}, {THREADS} threads, {rounds} rounds; load {os.getloadavg()}")
+    for count in REAL_CORNERS:
+        pts = real_corners(frame0, count)
+        calls = (lambda: flowkit.lucas_kanade_sparse(frame0, frame1, pts),
+                 lambda: cv2.calcOpticalFlowPyrLK(frame0, frame1, pts.reshape(-1, 1, 2), None,
+                                                  winSize=(21, 21), maxLevel=3, criteria=CRITERIA))
+        times = np.zeros((rounds, 2, 2))  # round, (flowkit, OpenCV), (wall, CPU)
+        for fn in calls:
+            fn()
+        for r in range(rounds):
+            for i, fn in enumerate(calls):
+                cpu, wall = time.process_time(), time.perf_counter()
+                fn()
+                times[r, i] = time.perf_counter() - wall, time.process_time() - cpu
+        ratio = times[:, 0] / times[:, 1]
+        med = np.median(times, axis=0) * 1e3
+        print(f"K={count:5d} wall {med[0, 0]:7.2f} / {med[1, 0]:7.2f} ms, ratio {np.median(ratio[:, 0]):.2f} "
+              f"[{ratio[:, 0].min():.2f}-{ratio[:, 0].max():.2f}]; CPU {med[0, 1]:7.2f} / {med[1, 1]:7.2f} ms, "
+              f"ratio {np.median(ratio[:, 1]):.2f} [{ratio[:, 1].min():.2f}-{ratio[:, 1].max():.2f}]")
+    print(f"load {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(*(int(a) for a in sys.argv[1:2]))

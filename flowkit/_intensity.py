@@ -17,7 +17,8 @@ kernel runs. It
   (NumPy, or CuPy for device input), so each kernel is compiled for float32 input only.
 
 Cost: two reductions and at most two elementwise passes per frame (``subtract`` into a new
-float32 buffer, ``multiply`` in place).
+float32 buffer, ``multiply`` in place); with ``deferred_stretch`` a kernel that copies the
+frames anyway applies the stretch in that copy, and only the reductions remain here.
 """
 
 from typing import NamedTuple
@@ -30,6 +31,9 @@ from ._validate import intensity_range
 # stretch factors outside this range would overflow or underflow float32 on the way: such pairs
 # are stretched in float64 and cast at the end
 _SAFE_SPAN = (1e-30, 1e30)
+# dtypes whose stretch a kernel can do in float32 exactly as prepare_frames does (float64 is
+# shifted in float64 here; float16 has no Numba CPU arithmetic)
+_DEFERRABLE = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32))
 
 
 class Prepared(NamedTuple):
@@ -45,11 +49,16 @@ class Prepared(NamedTuple):
         Input intensity units per unit of the returned frames, per pair (``n = N`` for
         batches, 1 otherwise): ``max - min`` of a stretched pair (1 for a flat one), the dtype
         maximum for integers scaled to [0, 1] without stretching, else 1.
+    offset, factor : numpy.float32
+        The stretch still to apply, ``(frame - offset) * factor`` in float32, where it was
+        deferred to the kernel (``deferred_stretch``); 0 and 1 otherwise.
     """
 
     frames: tuple
     gain: float
     span: np.ndarray
+    offset: np.float32 = np.float32(0.0)
+    factor: np.float32 = np.float32(1.0)
 
 
 def check_channels(name, array, has_channels):
@@ -66,7 +75,7 @@ def _host_values(x, n):
 
 
 def prepare_frames(frames, names, *, normalize, batched, has_channels, integer_levels=False,
-                   keep_integers=False):
+                   keep_integers=False, deferred_stretch=False):
     """Frames as float32 for the kernels (see the module docstring).
 
     Parameters
@@ -91,6 +100,12 @@ def prepare_frames(frames, names, *, normalize, batched, has_channels, integer_l
         OpenCV rounds the pyramid levels of integer frames, its kernel does so for integer
         input only, and it copies level 0 into its float32 pyramid at once (so only that copy
         is compiled per dtype).
+    deferred_stretch : bool
+        With ``normalize=True``, one NumPy frame (not a batch) of uint8, uint16 or float32 and
+        a span float32 can take: hand the frames over as they are (C-contiguous, alpha dropped)
+        with ``offset`` and ``factor``, for a kernel that copies them anyway to apply
+        ``(frame - offset) * factor`` in float32, the same two roundings as here (sparse
+        Lucas-Kanade's level-0 pyramid copy). Other input is stretched here as usual.
 
     Returns
     -------
@@ -141,6 +156,8 @@ def prepare_frames(frames, names, *, normalize, batched, has_channels, integer_l
     work = np.float64 if dtype == np.float64 else np.float32
     off = low.reshape(shape).astype(work) if batched else work(low[0])
     fac = scale.reshape(shape).astype(np.float32) if batched else np.float32(scale[0])
+    if deferred_stretch and not (batched or wide) and xp is np and dtype in _DEFERRABLE:
+        return Prepared(tuple(np.ascontiguousarray(a) for a in arrays), 1.0, span, off, fac)
     if batched and xp is not np:
         off, fac = xp.asarray(off), xp.asarray(fac)
     out = []

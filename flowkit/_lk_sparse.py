@@ -171,10 +171,12 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
     normalize = check_bool("normalize", normalize)
     backend = select_device(device, frame0=frame0, frame1=frame1, points=points, init_points=init_points)
     gpu_input = any(is_device_array(a) for a in (frame0, frame1, points, init_points))
-    # float32 frames stretched to [0, 1]; with normalize=False integer frames stay integers, so that
-    # the pyramid levels are rounded as OpenCV's, and floats are taken as they are
+    # float32 frames stretched to [0, 1] (on the CPU the stretch is deferred to the copy into the
+    # pyramids); with normalize=False integer frames stay integers, so that the pyramid levels
+    # are rounded as OpenCV's, and floats are taken as they are
     prep = prepare_frames((frame0, frame1), ("frame0", "frame1"), normalize=normalize, batched=False,
-                          has_channels=frame0.ndim == 3, integer_levels=True, keep_integers=True)
+                          has_channels=frame0.ndim == 3, integer_levels=True, keep_integers=True,
+                          deferred_stretch=backend != CUDA)
     frame0, frame1 = prep.frames
 
     k = points.shape[0]
@@ -193,24 +195,28 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
 
         result = lk_sparse_cuda.track(_hwc(frame0, backend), _hwc(frame1, backend), pts, init, **params)
     else:
-        result = _track_cpu(_hwc(frame0, backend), _hwc(frame1, backend), pts, init, **params)
+        stretch = (prep.offset, prep.factor) if normalize else None
+        result = _track_cpu(_hwc(frame0, backend), _hwc(frame1, backend), pts, init, stretch, **params)
     points1, status, err = (to_output(a, gpu_input) for a in result)
     if prep.span[0] != 1.0:  # err back in the input's units
         err *= np.float32(prep.span[0])
     return points1, status, err
 
 
-def _track_cpu(f0, f1, pts, init, *, win_w, win_h, max_level, max_iter, eps2, min_eig_threshold,
-               eig_scale, backward_check):
+def _track_cpu(f0, f1, pts, init, stretch, *, win_w, win_h, max_level, max_iter, eps2,
+               min_eig_threshold, eig_scale, backward_check):
     from .kernels import lk_sparse as lk
 
     h, w = f0.shape[:2]
     shapes = lk.pyramid_shapes(h, w, win_w, win_h, max_level)
-    buf, gx, gy, geo, total = lk.build_pyramids(f0, f1, shapes, win_w, win_h, backward_check)
-    buf0, buf1 = buf[:total], buf[total:]
-    gx0, gy0, gx1, gy1 = gx[:total], gy[:total], gx[total:], gy[total:]
     c = f0.shape[2]
     k = pts.shape[0]
+    pixels = sum(a * b for a, b in shapes)
+    per_window = lk.window_derivatives(k, win_w, win_h, len(shapes), pixels)
+    derivatives = 0 if per_window else 2 if backward_check else 1
+    buf, gx, gy, geo, total = lk.build_pyramids(f0, f1, shapes, win_w, win_h, derivatives, stretch)
+    buf0, buf1 = buf[:total], buf[total:]
+    gx0, gy0, gx1, gy1 = gx[:total], gy[:total], gx[total:], gy[total:]
 
     def run(a, ga_x, ga_y, b, start, guess):
         out = np.empty((k, 2), np.float32)

@@ -168,10 +168,10 @@ def _window_sums(mode, img0, gx0, gy0, img1, base0, base1, stride, C, a0, b0, a1
     return s0, s1, s2
 
 
-# float64 (166 .f64 PTX instructions, pinned in tests/cuda_compile.py): the position math
-# (Python float literals, float64 eps2 / thresholds) and hessian_check mirror the CPU tracker's
-# track_one, which is float64; moving both to float32 (as OpenCV's Point2f) needs the OpenCV
-# status-parity checks rerun and is left (issue 14).
+# float32 position math, as OpenCV's Point2f (the CPU tracker, track_one, keeps float64 positions;
+# the two agree to float32 rounding). Deliberate float64: lk.hessian_check (the Hessian's
+# eigenvalue and determinant tests and 1 / det), so that statuses at the min_eig_threshold are
+# the CPU's; once per point and level. docs/conventions.md, "float64 on the GPU".
 @cuda.jit
 def _track_kernel(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h, max_iter, eps2,
                   min_eig_threshold, eig_scale, out, status, err):
@@ -180,33 +180,40 @@ def _track_kernel(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_
     red = cuda.shared.array((3, TPB), np.float32)
     if k >= pts.shape[0]:
         return
+    f32 = np.float32
+    zero = f32(0.0)
+    half = f32(0.5)
+    two = f32(2.0)
+    osc = f32(0.01)
     pad_x = win_w
     pad_y = win_h
+    fwin_w = f32(win_w)  # float32 bounds: an int compared with a float32 promotes to float64
+    fwin_h = f32(win_h)
     max_level = geo.shape[0] - 1
-    half_x = (win_w - 1) * 0.5
-    half_y = (win_h - 1) * 0.5
+    half_x = f32(win_w - 1) * half
+    half_y = f32(win_h - 1) * half
     area = win_w * win_h
     px = pts[k, 0]
     py = pts[k, 1]
     ok = True
-    nx = 0.0
-    ny = 0.0
+    nx = zero
+    ny = zero
     for level in range(max_level, -1, -1):
-        h = geo[level, 1]
-        w = geo[level, 2]
+        h = f32(geo[level, 1])
+        w = f32(geo[level, 2])
         stride = geo[level, 3] * C
-        scale = 1.0 / (1 << level)
+        scale = f32(1.0) / f32(1 << level)
         if level == max_level:
             nx = (init[k, 0] if use_init else px) * scale
             ny = (init[k, 1] if use_init else py) * scale
         else:
-            nx *= 2.0
-            ny *= 2.0
+            nx *= two
+            ny *= two
         cx0 = px * scale - half_x
         cy0 = py * scale - half_y
-        fx0 = lk.floor_f(cx0)
-        fy0 = lk.floor_f(cy0)
-        if not lk.window_inside(fx0, fy0, win_w, win_h, w, h):
+        fx0 = lk.floor_f32(cx0)
+        fy0 = lk.floor_f32(cy0)
+        if not lk.window_inside(fx0, fy0, fwin_w, fwin_h, w, h):
             if level == 0:
                 ok = False
             continue
@@ -216,19 +223,20 @@ def _track_kernel(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_
         s0, s1, s2 = _window_sums(0, img0, gx0, gy0, img1, base0, base0, stride, C, a0, b0, a0, b0,
                                   win_w, win_h, t)
         a11, a12, a22 = _block_sum3(red, t, s0, s1, s2)
-        good, inv_det = lk.hessian_check(a11, a12, a22, area, eig_scale, min_eig_threshold)
+        good, inv_det64 = lk.hessian_check(a11, a12, a22, area, eig_scale, min_eig_threshold)
         if not good:
             if level == 0:
                 ok = False
             continue
+        inv_det = f32(inv_det64)
         cx = nx - half_x
         cy = ny - half_y
-        pdx = 0.0
-        pdy = 0.0
+        pdx = zero
+        pdy = zero
         for j in range(max_iter):
-            fx = lk.floor_f(cx)
-            fy = lk.floor_f(cy)
-            if not lk.window_inside(fx, fy, win_w, win_h, w, h):
+            fx = lk.floor_f32(cx)
+            fy = lk.floor_f32(cy)
+            if not lk.window_inside(fx, fy, fwin_w, fwin_h, w, h):
                 if level == 0:
                     ok = False
                 break
@@ -243,29 +251,29 @@ def _track_kernel(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_
             ny = cy + half_y
             if dx * dx + dy * dy <= eps2:
                 break
-            if j > 0 and lk.oscillates(dx, dy, pdx, pdy):
-                nx -= 0.5 * dx
-                ny -= 0.5 * dy
+            if j > 0 and lk.oscillates(dx, dy, pdx, pdy, osc):
+                nx -= half * dx
+                ny -= half * dy
                 break
             pdx = dx
             pdy = dy
-    e = 0.0
+    e = zero
     if ok:
         cx0 = px - half_x
         cy0 = py - half_y
-        fx0 = lk.floor_f(cx0)
-        fy0 = lk.floor_f(cy0)
+        fx0 = lk.floor_f32(cx0)
+        fy0 = lk.floor_f32(cy0)
         cx = nx - half_x
         cy = ny - half_y
-        fx = lk.floor_f(cx)
-        fy = lk.floor_f(cy)
-        if lk.window_inside(fx, fy, win_w, win_h, geo[0, 2], geo[0, 1]):
+        fx = lk.floor_f32(cx)
+        fy = lk.floor_f32(cy)
+        if lk.window_inside(fx, fy, fwin_w, fwin_h, f32(geo[0, 2]), f32(geo[0, 1])):
             base0 = _window_base(geo[0], C, int(fx0), int(fy0), pad_x, pad_y)
             base1 = _window_base(geo[0], C, int(fx), int(fy), pad_x, pad_y)
             s0, s1, s2 = _window_sums(2, img0, gx0, gy0, img1, base0, base1, geo[0, 3] * C, C,
                                       cx0 - fx0, cy0 - fy0, cx - fx, cy - fy, win_w, win_h, t)
             _, _, total = _block_sum3(red, t, s0, s1, s2)
-            e = total / (area * C)
+            e = total / f32(area * C)
         else:
             ok = False
     if t == 0:
@@ -304,8 +312,8 @@ def track(frame0, frame1, pts, init, *, win_w, win_h, max_level, max_iter, eps2,
         status = cuda.device_array(k, np.bool_)
         err = cuda.device_array(k, np.float32)
         _track_kernel[k, TPB](a, ga_x, ga_y, b, d_geo, C, start, start if guess is None else guess,
-                              guess is not None, win_w, win_h, max_iter, eps2, min_eig_threshold,
-                              eig_scale, out, status, err)
+                              guess is not None, win_w, win_h, max_iter, np.float32(eps2),
+                              float(min_eig_threshold), float(eig_scale), out, status, err)
         return out, status, err
 
     out, status, err = run(buf0, gx0, gy0, buf1, pts, init)

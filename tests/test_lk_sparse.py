@@ -158,7 +158,7 @@ def test_pyramid_and_derivatives_match_opencv(rubberwhale):
     frame0, frame1, _ = rubberwhale
     win = 21
     shapes = lk.pyramid_shapes(*frame0.shape, win, win, 3)
-    buf, gx, gy, geo, total = lk.build_pyramids(frame0[..., None], frame1[..., None], shapes, win, win, True)
+    buf, gx, gy, geo, total = lk.build_pyramids(frame0[..., None], frame1[..., None], shapes, win, win, 2)
     for start, frame in ((0, frame0), (total, frame1)):
         _, pyr = cv2.buildOpticalFlowPyramid(frame, (win, win), 3, withDerivatives=False)
         assert len(pyr) == len(shapes)
@@ -249,6 +249,39 @@ def test_points_outside_nan_and_near_border():
     # slightly outside or on the border: tracked with mirrored borders, as OpenCV does
     np.testing.assert_array_equal(status[[0, 1, 2, 6, 7]], cv_status)
     assert status[6]
+
+
+@pytest.mark.parametrize("colour", [False, True])
+def test_window_derivatives_equal_whole_level_derivatives(monkeypatch, colour):
+    # Few points: frame0's (and, with the backward check, frame1's) Scharr derivatives are
+    # computed per window instead of over whole levels (lk.window_derivatives). Same values,
+    # zero outside the image alike, so the results are bitwise those of the whole-level path;
+    # checked with windows over every border, integer and stretched pyramids, gray and RGB.
+    frame0, frame1, _, _ = ground_truth_case("RubberWhale")
+    if colour:
+        frame0 = np.dstack([frame0, frame0[::-1], frame0[:, ::-1]])
+        frame1 = np.dstack([frame1, frame1[::-1], frame1[:, ::-1]])
+    h, w = frame0.shape[:2]
+    rng = np.random.default_rng(3)
+    pts = np.concatenate([rng.uniform(-15, [w + 15, h + 15], (40, 2)),
+                          [[-20, 50], [w + 10, 30], [40, -18], [60, h + 12], [0, 0], [w - 1, h - 1]]])
+    pts = pts.astype(np.float32)
+    results = {}
+    for per_window in (True, False):
+        monkeypatch.setattr(lk, "window_derivatives", lambda *args, v=per_window: v)
+        results[per_window] = [flowkit.lucas_kanade_sparse(frame0, frame1, pts, normalize=n,
+                                                           backward_check=b, win_size=11)
+                               for n in (True, False) for b in (False, True)]
+    for got, ref in zip(results[True], results[False]):
+        for a, b in zip(got, ref):
+            np.testing.assert_array_equal(a, b)
+    assert 0.3 < np.mean(results[True][0][1]) < 1  # points tracked and lost at the borders
+
+
+def test_window_derivatives_choice():
+    # per window for a hundred points on a 720p pyramid, whole levels for a thousand
+    assert lk.window_derivatives(100, 21, 21, 4, 1280 * 720 * 4 // 3)
+    assert not lk.window_derivatives(1000, 21, 21, 4, 1280 * 720 * 4 // 3)
 
 
 def test_empty_point_set():
