@@ -21,6 +21,10 @@ copy to the host synchronises).
 threads: ms per call of each phase (pyramids, search, densification, flow resizes, the
 refinement's warp, derivatives and passes), summed over the levels, by timing the drivers'
 Python entry points (the refinement's passes one dispatch each, as before the one-call path).
+``python benchmarks/bench_dis.py ratio [repeats]`` times ``DIS(preset="medium")`` and OpenCV's
+medium alternately in one process (one call of each per repeat, after a warm-up) at 640x480
+and 1280x720 and prints the median and range of the per-repeat ratio flowkit / OpenCV, the
+medians of both and the load average (issue 10's speed goal: ratio <= 1.0).
 """
 
 import flowkit
@@ -237,6 +241,9 @@ def _profile(repeats=10):
     timed(kd, "area_cpu", "pyramids")
     timed(kd, "search_cpu", "search")
     timed(kd, "densify_cpu", "densification")
+    # HostOps holds the drivers it was built with
+    _dis.HostOps.search = staticmethod(kd.search_cpu)
+    _dis.HostOps.densify = staticmethod(kd.densify_cpu)
     timed(_dis, "_resize", "flow resizes")
     timed(kv, "derivatives_cpu", "refinement: warp and derivatives")
     # the passes: run_bands(_iteration_band, *state, stage, 0, 0); the derivatives' own
@@ -267,9 +274,39 @@ def _profile(repeats=10):
             print(f"  {label:36s} {seconds / repeats * 1e3:7.2f}")
 
 
+def _ratio(repeats=15):
+    """Print flowkit / OpenCV for DIS medium, the two called alternately (module docstring)."""
+    import os
+    import statistics
+    import time
+
+    flowkit.set_num_threads(THREADS)
+    cv2.setNumThreads(THREADS)
+    print(f"threads={THREADS}; load average {os.getloadavg()[0]:.2f} at the start")
+    print("| size | ratio median [range] | flowkit ms | OpenCV ms |")
+    print("|---|---|---|---|")
+    for size in ("640x480", "1280x720"):
+        f0, f1 = _pair(size)
+        fk = flowkit.DIS(preset="medium", normalize=False)
+        cv = cv2.DISOpticalFlow_create(CV_PRESETS["medium"])
+        fk(f0, f1)
+        cv.calc(f0, f1, None)
+        ours, theirs = [], []
+        for _ in range(repeats):
+            for fn, spent in ((lambda: fk(f0, f1), ours), (lambda: cv.calc(f0, f1, None), theirs)):
+                t = time.perf_counter()
+                fn()
+                spent.append((time.perf_counter() - t) * 1e3)
+        ratios = [a / b for a, b in zip(ours, theirs)]
+        print(f"| {size} | {statistics.median(ratios):.2f} [{min(ratios):.2f}-{max(ratios):.2f}] "
+              f"| {statistics.median(ours):.1f} | {statistics.median(theirs):.1f} |")
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
+
+
 if __name__ == "__main__":
     import sys
 
     what = sys.argv[1] if len(sys.argv) > 1 else "accuracy"
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-    {"accuracy": _accuracy, "sizes": _sizes, "gpu": _gpu_table, "profile": _profile}[what](repeats)
+    {"accuracy": _accuracy, "sizes": _sizes, "gpu": _gpu_table, "profile": _profile,
+     "ratio": _ratio}[what](repeats)
