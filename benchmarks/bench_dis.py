@@ -180,15 +180,21 @@ def _accuracy(repeats=5):
               + f" | {np.mean(errors):.3f} | " + " | ".join(times) + " |")
 
 
+def _table(title, columns):
+    """Set both libraries' thread counts; print ``title`` and a Markdown table header."""
+    flowkit.set_num_threads(THREADS)
+    cv2.setNumThreads(THREADS)
+    print(title)
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+
+
 def _sizes(repeats=5):
     """Print time per pair at 640x480 and 1280x720 (median [range] ms) for each preset."""
     import statistics
 
-    flowkit.set_num_threads(THREADS)
-    cv2.setNumThreads(THREADS)
-    print(f"threads={THREADS}; time per pair (ms), median [range] of {repeats} calls")
-    print("| size | preset | OpenCV | flowkit | flowkit / OpenCV |")
-    print("|---|---|---|---|---|")
+    _table(f"threads={THREADS}; time per pair (ms), median [range] of {repeats} calls",
+           ("size", "preset", "OpenCV", "flowkit", "flowkit / OpenCV"))
     for size in ("640x480", "1280x720"):
         f0, f1 = _pair(size)
         for preset in ("ultrafast", "fast", "medium", "medium-norefine", "accurate"):
@@ -280,11 +286,8 @@ def _ratio(repeats=15):
     import statistics
     import time
 
-    flowkit.set_num_threads(THREADS)
-    cv2.setNumThreads(THREADS)
-    print(f"threads={THREADS}; load average {os.getloadavg()[0]:.2f} at the start")
-    print("| size | ratio median [range] | flowkit ms | OpenCV ms |")
-    print("|---|---|---|---|")
+    _table(f"threads={THREADS}; load average {os.getloadavg()[0]:.2f} at the start",
+           ("size", "ratio median [range]", "flowkit ms", "OpenCV ms"))
     for size in ("640x480", "1280x720"):
         f0, f1 = _pair(size)
         fk = flowkit.DIS(preset="medium", normalize=False)
