@@ -24,7 +24,9 @@ Python entry points (the refinement's passes one dispatch each, as before the on
 ``python benchmarks/bench_dis.py ratio [repeats]`` times ``DIS(preset="medium")`` and OpenCV's
 medium alternately in one process (one call of each per repeat, after a warm-up) at 640x480
 and 1280x720 and prints the median and range of the per-repeat ratio flowkit / OpenCV, the
-medians of both and the load average (issue 10's speed goal: ratio <= 1.0).
+medians of both and the load average (issue 10's speed goal: ratio <= 1.0). It also prints
+the ratio of the calling thread's CPU times, which other jobs on the machine disturb less but
+which counts only the calling thread's work: meaningful at ``FLOWKIT_BENCH_THREADS=1``.
 """
 
 import flowkit
@@ -287,22 +289,26 @@ def _ratio(repeats=15):
     import time
 
     _table(f"threads={THREADS}; load average {os.getloadavg()[0]:.2f} at the start",
-           ("size", "ratio median [range]", "flowkit ms", "OpenCV ms"))
+           ("size", "ratio median [range]", "CPU-time ratio (1 thread only)", "flowkit ms",
+            "OpenCV ms"))
     for size in ("640x480", "1280x720"):
         f0, f1 = _pair(size)
         fk = flowkit.DIS(preset="medium", normalize=False)
         cv = cv2.DISOpticalFlow_create(CV_PRESETS["medium"])
         fk(f0, f1)
         cv.calc(f0, f1, None)
-        ours, theirs = [], []
+        ours, theirs, cpu = [], [], ([], [])
         for _ in range(repeats):
-            for fn, spent in ((lambda: fk(f0, f1), ours), (lambda: cv.calc(f0, f1, None), theirs)):
-                t = time.perf_counter()
+            for k, (fn, spent) in enumerate(((lambda: fk(f0, f1), ours),
+                                             (lambda: cv.calc(f0, f1, None), theirs))):
+                t, c = time.perf_counter(), time.thread_time()
                 fn()
                 spent.append((time.perf_counter() - t) * 1e3)
-        ratios = [a / b for a, b in zip(ours, theirs)]
-        print(f"| {size} | {statistics.median(ratios):.2f} [{min(ratios):.2f}-{max(ratios):.2f}] "
-              f"| {statistics.median(ours):.1f} | {statistics.median(theirs):.1f} |")
+                cpu[k].append(time.thread_time() - c)
+        row = [a / b for a, b in zip(ours, theirs)], [a / b for a, b in zip(*cpu)]
+        print(f"| {size} | " + " | ".join(
+            f"{statistics.median(r):.2f} [{min(r):.2f}-{max(r):.2f}]" for r in row)
+            + f" | {statistics.median(ours):.1f} | {statistics.median(theirs):.1f} |")
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 

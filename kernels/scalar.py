@@ -3,17 +3,11 @@
 numba-cuda has no NumPy ufuncs on scalars: ``np.floor(x)``, ``np.rint(x)`` or ``np.sqrt(x)``
 in a function a kernel calls fails when the kernel is compiled for a GPU (the CUDA simulator,
 which runs the kernel as Python, does not notice; ``tests/test_cuda_compile.py`` does).
-``floor`` and ``rint`` below are the NumPy ufuncs on the CPU (``math.floor`` is a libm call
-returning an integer), ``sqrt`` is ``math.sqrt`` there (float32 in, float32 out, correctly
-rounded like ``np.sqrt``: the same bits), and libdevice's functions on a GPU. All keep the
-argument's float type; ``rint`` rounds ties to even. The CPU versions are inlined into the
-caller's Numba IR: as a call (``np.sqrt`` on a scalar, or any overload compiled as its own
-function) they reached LLVM's loop vectoriser before being inlined, which then left the
-variational refinement's linear-system loop scalar ("call instruction cannot be
-vectorized"); inlined, ``math.sqrt`` is LLVM's ``sqrt`` intrinsic, which vectorises.
+``floor``, ``rint`` and ``sqrt`` below are the NumPy ufuncs on the CPU, where LLVM vectorises
+them in loops (``math.floor`` is a libm call returning an integer, ``math.sqrt`` computes a
+float32 in float64), and libdevice's functions on a GPU. All keep the argument's float type;
+``rint`` rounds ties to even.
 """
-
-import math
 
 import numpy as np
 from numba import types
@@ -21,14 +15,13 @@ from numba.extending import overload
 
 
 def _per_target(ufunc, libdevice_name):
-    """A function that is ``ufunc`` (a NumPy ufunc or a ``math`` function) on the CPU and
-    libdevice's ``libdevice_name`` (its float32 variant, name + "f", for float32) in CUDA
-    kernels."""
+    """A function that is ``ufunc`` on the CPU and libdevice's ``libdevice_name`` (its float32
+    variant, name + "f", for float32) in CUDA kernels."""
 
     def function(x):
         return ufunc(x)
 
-    @overload(function, target="cpu", inline="always")  # in the caller's IR: see above
+    @overload(function, target="cpu")
     def _cpu(x):
         return lambda x: ufunc(x)
 
@@ -48,4 +41,4 @@ def _per_target(ufunc, libdevice_name):
 
 floor = _per_target(np.floor, "floor")  # largest whole number <= x
 rint = _per_target(np.rint, "rint")  # nearest whole number, ties to even
-sqrt = _per_target(math.sqrt, "sqrt")
+sqrt = _per_target(np.sqrt, "sqrt")

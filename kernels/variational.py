@@ -34,8 +34,7 @@ assume, flow and increment ``(H, W, 2)``, derivatives ``(8, H, W)`` (Ix, Iy, Iz,
 Ixz, Iyz), system ``(5, H, W)`` (1 / A11, A12, 1 / A22, b1, b2: the diagonal stored as its
 reciprocal, which the SOR sweeps multiply by), smoothness weights ``(H, W)``.
 The SOR sweeps (25 per refinement) multiply by the stored reciprocal instead of dividing
-twice per pixel and sweep, and the data terms invert each of their three normalisations once
-(5 divisions per pixel instead of 16): the results differ from dividing by float32 rounding
+twice per pixel and sweep: the increments differ from dividing by float32 rounding
 (docs/benchmarks.md, "DIS speed work, second round").
 """
 
@@ -135,25 +134,25 @@ def data_system_px(d, dflow, y, x, delta2, gamma2, system):
     derivative, and ``zeta**2`` on the diagonal."""
     du, dv = dflow[y, x, 0], dflow[y, x, 1]
     ix, iy, iz = d[0, y, x], d[1, y, x], d[2, y, x]
-    inorm = _ONE / (ix * ix + iy * iy + _ZETA2)
+    norm = ix * ix + iy * iy + _ZETA2
     r = iz + ix * du + iy * dv
-    wgt = (delta2 / sqrt(r * r * inorm + _EPS2)) * inorm
+    wgt = (delta2 / sqrt(r * r / norm + _EPS2)) / norm
     a11 = wgt * (ix * ix) + _ZETA2
     a12 = wgt * (ix * iy)
     a22 = wgt * (iy * iy) + _ZETA2
     b1 = -wgt * (iz * ix)
     b2 = -wgt * (iz * iy)
     ixx, ixy, iyy, ixz, iyz = d[3, y, x], d[4, y, x], d[5, y, x], d[6, y, x], d[7, y, x]
-    inx = _ONE / (ixx * ixx + ixy * ixy + _ZETA2)
-    iny = _ONE / (iyy * iyy + ixy * ixy + _ZETA2)
+    nx = ixx * ixx + ixy * ixy + _ZETA2
+    ny = iyy * iyy + ixy * ixy + _ZETA2
     rx = ixz + ixx * du + ixy * dv
     ry = iyz + ixy * du + iyy * dv
-    wgt = gamma2 / sqrt(rx * rx * inx + ry * ry * iny + _EPS2)
-    system[0, y, x] = a11 + wgt * (ixx * ixx * inx + ixy * ixy * iny)
-    system[1, y, x] = a12 + wgt * (ixx * ixy * inx + ixy * iyy * iny)
-    system[2, y, x] = a22 + wgt * (ixy * ixy * inx + iyy * iyy * iny)
-    system[3, y, x] = b1 - wgt * (ixx * ixz * inx + ixy * iyz * iny)
-    system[4, y, x] = b2 - wgt * (ixy * ixz * inx + iyy * iyz * iny)
+    wgt = gamma2 / sqrt(rx * rx / nx + ry * ry / ny + _EPS2)
+    system[0, y, x] = a11 + wgt * (ixx * ixx / nx + ixy * ixy / ny)
+    system[1, y, x] = a12 + wgt * (ixx * ixy / nx + ixy * iyy / ny)
+    system[2, y, x] = a22 + wgt * (ixy * ixy / nx + iyy * iyy / ny)
+    system[3, y, x] = b1 - wgt * (ixx * ixz / nx + ixy * iyz / ny)
+    system[4, y, x] = b2 - wgt * (ixy * ixz / nx + iyy * iyz / ny)
 
 
 @njit(cache=True, error_model="numpy")
