@@ -262,24 +262,32 @@ def _profile(repeats=10):
     print(f"threads={THREADS}; ms per call, mean of {repeats} calls after a warm-up, summed over "
           "the levels")
     for size in ("640x480", "1280x720"):
-        f0, f1 = _pair(size)
-        est = flowkit.DIS(preset="medium", normalize=False)
-        cv = cv2.DISOpticalFlow_create(CV_PRESETS["medium"])
-        est(f0, f1)
-        cv.calc(f0, f1, None)
+        ours, theirs = _medium_calls(size)
         spent.clear()
         whole, opencv = [], []
         for _ in range(repeats):
             t = time.perf_counter()
-            est(f0, f1)
+            ours()
             whole.append(time.perf_counter() - t)
             t = time.perf_counter()
-            cv.calc(f0, f1, None)
+            theirs()
             opencv.append(time.perf_counter() - t)
         print(f"{size}: flowkit {statistics.median(whole) * 1e3:.1f} ms, OpenCV "
               f"{statistics.median(opencv) * 1e3:.1f} ms (medians)")
         for label, seconds in sorted(spent.items(), key=lambda item: -item[1]):
             print(f"  {label:36s} {seconds / repeats * 1e3:7.2f}")
+
+
+def _medium_calls(size):
+    """flowkit's and OpenCV's DIS medium on the ``size`` pair as two argument-less calls, each
+    called once (compilation and buffers excluded from what follows)."""
+    f0, f1 = _pair(size)
+    est = flowkit.DIS(preset="medium", normalize=False)
+    cv = cv2.DISOpticalFlow_create(CV_PRESETS["medium"])
+    calls = (lambda: est(f0, f1)), (lambda: cv.calc(f0, f1, None))
+    for call in calls:
+        call()
+    return calls
 
 
 def _ratio(repeats=15):
@@ -292,15 +300,10 @@ def _ratio(repeats=15):
            ("size", "ratio median [range]", "CPU-time ratio (1 thread only)", "flowkit ms",
             "OpenCV ms"))
     for size in ("640x480", "1280x720"):
-        f0, f1 = _pair(size)
-        fk = flowkit.DIS(preset="medium", normalize=False)
-        cv = cv2.DISOpticalFlow_create(CV_PRESETS["medium"])
-        fk(f0, f1)
-        cv.calc(f0, f1, None)
+        calls = _medium_calls(size)
         ours, theirs, cpu = [], [], ([], [])
         for _ in range(repeats):
-            for k, (fn, spent) in enumerate(((lambda: fk(f0, f1), ours),
-                                             (lambda: cv.calc(f0, f1, None), theirs))):
+            for k, (fn, spent) in enumerate(zip(calls, (ours, theirs))):
                 t, c = time.perf_counter(), time.thread_time()
                 fn()
                 spent.append((time.perf_counter() - t) * 1e3)
