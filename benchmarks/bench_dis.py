@@ -21,6 +21,12 @@ copy to the host synchronises).
 threads: ms per call of each phase (pyramids, search, densification, flow resizes, the
 refinement's warp, derivatives and passes), summed over the levels, by timing the drivers'
 Python entry points (the refinement's passes one dispatch each, as before the one-call path).
+``python benchmarks/bench_dis.py ratio [repeats]`` times ``DIS(preset="medium")`` and OpenCV's
+medium alternately in one process (one call of each per repeat, after a warm-up) at 640x480
+and 1280x720 and prints the median and range of the per-repeat ratio flowkit / OpenCV, the
+medians of both and the load average (issue 10's speed goal: ratio <= 1.0). It also prints
+the ratio of the calling thread's CPU times, which other jobs on the machine disturb less but
+which counts only the calling thread's work: meaningful at ``FLOWKIT_BENCH_THREADS=1``.
 """
 
 import flowkit
@@ -176,15 +182,21 @@ def _accuracy(repeats=5):
               + f" | {np.mean(errors):.3f} | " + " | ".join(times) + " |")
 
 
+def _table(title, columns):
+    """Set both libraries' thread counts; print ``title`` and a Markdown table header."""
+    flowkit.set_num_threads(THREADS)
+    cv2.setNumThreads(THREADS)
+    print(title)
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+
+
 def _sizes(repeats=5):
     """Print time per pair at 640x480 and 1280x720 (median [range] ms) for each preset."""
     import statistics
 
-    flowkit.set_num_threads(THREADS)
-    cv2.setNumThreads(THREADS)
-    print(f"threads={THREADS}; time per pair (ms), median [range] of {repeats} calls")
-    print("| size | preset | OpenCV | flowkit | flowkit / OpenCV |")
-    print("|---|---|---|---|---|")
+    _table(f"threads={THREADS}; time per pair (ms), median [range] of {repeats} calls",
+           ("size", "preset", "OpenCV", "flowkit", "flowkit / OpenCV"))
     for size in ("640x480", "1280x720"):
         f0, f1 = _pair(size)
         for preset in ("ultrafast", "fast", "medium", "medium-norefine", "accurate"):
@@ -237,6 +249,9 @@ def _profile(repeats=10):
     timed(kd, "area_cpu", "pyramids")
     timed(kd, "search_cpu", "search")
     timed(kd, "densify_cpu", "densification")
+    # HostOps holds the drivers it was built with
+    _dis.HostOps.search = staticmethod(kd.search_cpu)
+    _dis.HostOps.densify = staticmethod(kd.densify_cpu)
     timed(_dis, "_resize", "flow resizes")
     timed(kv, "derivatives_cpu", "refinement: warp and derivatives")
     # the passes: run_bands(_iteration_band, *state, stage, 0, 0); the derivatives' own
@@ -247,19 +262,15 @@ def _profile(repeats=10):
     print(f"threads={THREADS}; ms per call, mean of {repeats} calls after a warm-up, summed over "
           "the levels")
     for size in ("640x480", "1280x720"):
-        f0, f1 = _pair(size)
-        est = flowkit.DIS(preset="medium", normalize=False)
-        cv = cv2.DISOpticalFlow_create(CV_PRESETS["medium"])
-        est(f0, f1)
-        cv.calc(f0, f1, None)
+        ours, theirs = _medium_calls(size)
         spent.clear()
         whole, opencv = [], []
         for _ in range(repeats):
             t = time.perf_counter()
-            est(f0, f1)
+            ours()
             whole.append(time.perf_counter() - t)
             t = time.perf_counter()
-            cv.calc(f0, f1, None)
+            theirs()
             opencv.append(time.perf_counter() - t)
         print(f"{size}: flowkit {statistics.median(whole) * 1e3:.1f} ms, OpenCV "
               f"{statistics.median(opencv) * 1e3:.1f} ms (medians)")
@@ -267,9 +278,47 @@ def _profile(repeats=10):
             print(f"  {label:36s} {seconds / repeats * 1e3:7.2f}")
 
 
+def _medium_calls(size):
+    """flowkit's and OpenCV's DIS medium on the ``size`` pair as two argument-less calls, each
+    called once (compilation and buffers excluded from what follows)."""
+    f0, f1 = _pair(size)
+    est = flowkit.DIS(preset="medium", normalize=False)
+    cv = cv2.DISOpticalFlow_create(CV_PRESETS["medium"])
+    calls = (lambda: est(f0, f1)), (lambda: cv.calc(f0, f1, None))
+    for call in calls:
+        call()
+    return calls
+
+
+def _ratio(repeats=15):
+    """Print flowkit / OpenCV for DIS medium, the two called alternately (module docstring)."""
+    import os
+    import statistics
+    import time
+
+    _table(f"threads={THREADS}; load average {os.getloadavg()[0]:.2f} at the start",
+           ("size", "ratio median [range]", "CPU-time ratio (1 thread only)", "flowkit ms",
+            "OpenCV ms"))
+    for size in ("640x480", "1280x720"):
+        calls = _medium_calls(size)
+        ours, theirs, cpu = [], [], ([], [])
+        for _ in range(repeats):
+            for k, (fn, spent) in enumerate(zip(calls, (ours, theirs))):
+                t, c = time.perf_counter(), time.thread_time()
+                fn()
+                spent.append((time.perf_counter() - t) * 1e3)
+                cpu[k].append(time.thread_time() - c)
+        row = [a / b for a, b in zip(ours, theirs)], [a / b for a, b in zip(*cpu)]
+        print(f"| {size} | " + " | ".join(
+            f"{statistics.median(r):.2f} [{min(r):.2f}-{max(r):.2f}]" for r in row)
+            + f" | {statistics.median(ours):.1f} | {statistics.median(theirs):.1f} |")
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
+
+
 if __name__ == "__main__":
     import sys
 
     what = sys.argv[1] if len(sys.argv) > 1 else "accuracy"
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-    {"accuracy": _accuracy, "sizes": _sizes, "gpu": _gpu_table, "profile": _profile}[what](repeats)
+    {"accuracy": _accuracy, "sizes": _sizes, "gpu": _gpu_table, "profile": _profile,
+     "ratio": _ratio}[what](repeats)

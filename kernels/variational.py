@@ -31,7 +31,11 @@ blending in float64 (``kernels.interp``), where ``cv2.remap`` rounds the positio
 
 Arrays are C-contiguous float32: gray frames ``(H, W)`` on the 0..255 scale OpenCV's constants
 assume, flow and increment ``(H, W, 2)``, derivatives ``(8, H, W)`` (Ix, Iy, Iz, Ixx, Ixy, Iyy,
-Ixz, Iyz), system ``(5, H, W)`` (A11, A12, A22, b1, b2), smoothness weights ``(H, W)``.
+Ixz, Iyz), system ``(5, H, W)`` (1 / A11, A12, 1 / A22, b1, b2: the diagonal stored as its
+reciprocal, which the SOR sweeps multiply by), smoothness weights ``(H, W)``.
+The SOR sweeps (25 per refinement) multiply by the stored reciprocal instead of dividing
+twice per pixel and sweep: the increments differ from dividing by float32 rounding
+(docs/benchmarks.md, "DIS speed work, second round").
 """
 
 import numpy as np
@@ -49,6 +53,7 @@ _ZETA2 = np.float32(ZETA) * np.float32(ZETA)
 _EPS2 = np.float32(EPSILON) * np.float32(EPSILON)
 _HALF = np.float32(0.5)
 _ZERO = np.float32(0.0)
+_ONE = np.float32(1.0)
 
 
 # ------------------------------------------------------------------ per-pixel math (CPU and CUDA)
@@ -154,15 +159,15 @@ def data_system_px(d, dflow, y, x, delta2, gamma2, system):
 def smoothness_system_px(flow, weights, y, x, system):
     """Adds the smoothness edges of (y, x) to its linear system: their weights on the
     diagonal, the differences of the input flow ``W`` times the weights to the right-hand
-    sides."""
+    sides; then stores the diagonal as its reciprocal (:func:`sor_px` multiplies by it)."""
     h, w = flow.shape[0], flow.shape[1]
     wl, wr, wu, wd = _neighbour_weights(weights, y, x)
     xl, xr = max(x - 1, 0), min(x + 1, w - 1)
     yu, yd = max(y - 1, 0), min(y + 1, h - 1)
     u, v = flow[y, x, 0], flow[y, x, 1]
     diag = wr + wl + wd + wu
-    system[0, y, x] += diag
-    system[2, y, x] += diag
+    system[0, y, x] = _ONE / (system[0, y, x] + diag)
+    system[2, y, x] = _ONE / (system[2, y, x] + diag)
     system[3, y, x] += (wr * (flow[y, xr, 0] - u) - wl * (u - flow[y, xl, 0])
                         + wd * (flow[yd, x, 0] - u) - wu * (u - flow[yu, x, 0]))
     system[4, y, x] += (wr * (flow[y, xr, 1] - v) - wl * (v - flow[y, xl, 1])
@@ -174,15 +179,21 @@ def sor_px(system, weights, dflow, y, x, omega):
     """One SOR update of the increment at (y, x): u first, then v with the new u."""
     h, w = dflow.shape[0], dflow.shape[1]
     wl, wr, wu, wd = _neighbour_weights(weights, y, x)
-    xl, xr = max(x - 1, 0), min(x + 1, w - 1)
-    yu, yd = max(y - 1, 0), min(y + 1, h - 1)
+    _sor_update(system, dflow, y, x, max(x - 1, 0), min(x + 1, w - 1), max(y - 1, 0),
+                min(y + 1, h - 1), wl, wr, wu, wd, omega)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _sor_update(system, dflow, y, x, xl, xr, yu, yd, wl, wr, wu, wd, omega):
+    """:func:`sor_px` given the neighbours' indices and the edges' weights (the CPU driver's
+    interior pixels pass them without clamping)."""
     su = wl * dflow[y, xl, 0] + wr * dflow[y, xr, 0] + wu * dflow[yu, x, 0] + wd * dflow[yd, x, 0]
     sv = wl * dflow[y, xl, 1] + wr * dflow[y, xr, 1] + wu * dflow[yu, x, 1] + wd * dflow[yd, x, 1]
     a12 = system[1, y, x]
     du = dflow[y, x, 0]
     dv = dflow[y, x, 1]
-    du += omega * ((su + system[3, y, x] - dv * a12) / system[0, y, x] - du)
-    dv += omega * ((sv + system[4, y, x] - du * a12) / system[2, y, x] - dv)
+    du += omega * ((su + system[3, y, x] - dv * a12) * system[0, y, x] - du)
+    dv += omega * ((sv + system[4, y, x] - du * a12) * system[2, y, x] - dv)
     dflow[y, x, 0] = du
     dflow[y, x, 1] = dv
 
@@ -237,6 +248,22 @@ def _iteration_band(deriv, flow, dflow, weights, alpha2, delta2, gamma2, system,
                     data_system_px(deriv, dflow, y, x, delta2, gamma2, system)
                 for x in range(w):
                     smoothness_system_px(flow, weights, y, x, system)
+            elif 0 < y < h - 1:
+                # interior pixels without clamped neighbours: the same arithmetic, fewer
+                # instructions (borders through sor_px)
+                x = (y + s) % 2
+                if x == 0:
+                    sor_px(system, weights, dflow, y, 0, omega)
+                    x = 2
+                wu_row = weights[y - 1]
+                w_row = weights[y]
+                while x < w - 1:
+                    wp = w_row[x]
+                    _sor_update(system, dflow, y, x, x - 1, x + 1, y - 1, y + 1, w_row[x - 1],
+                                wp, wu_row[x], wp, omega)
+                    x += 2
+                if x == w - 1:
+                    sor_px(system, weights, dflow, y, x, omega)
             else:
                 for x in range((y + s) % 2, w, 2):
                     sor_px(system, weights, dflow, y, x, omega)
