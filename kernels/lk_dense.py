@@ -302,13 +302,13 @@ def _add_tap_pair(acc, w0, a0, b0):
         acc[i] += w0 * (a0[i] + b0[i])
 
 
-@internal(inline="always")
+@internal
 def _correlate_symmetric(src, centre, lo, hi, weights, out):
     """``out[i] = weights[h] * src[centre + i] + sum_k weights[k] * (src[lo[k] + i] +
     src[hi[k] + i])`` for symmetric ``weights`` (``2h + 1`` taps; ``lo``, ``hi``: the
     ``h`` offsets of the tap pairs, outermost first), summed in that order, five pairs per
-    pass over ``out`` (slices, so that LLVM vectorises; inlined, as a call per row it was
-    about 1.5x slower). Rows of a padded row and rows of
+    pass over ``out`` (slices, so that LLVM vectorises; the tap-pair loops are inlined
+    here: as a call per pass they were about 1.5x slower). Rows of a padded row and rows of
     an image flattened are both offsets into a 1-D ``src``."""
     half = lo.shape[0]
     n = out.shape[0]
