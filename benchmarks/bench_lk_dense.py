@@ -5,14 +5,17 @@ Run: ``pytest benchmarks/bench_lk_dense.py --benchmark-only``. Each group holds 
 and one setting: flowkit.lucas_kanade and skimage.registration.optical_flow_ilk with the
 same radius, num_warp, window and prefilter (the default group also has
 cv2.calcOpticalFlowFarneback and cv2.DISOpticalFlow, medium preset, on the same gray uint8
-pair). The pair is flowkit's synthetic sample (rotation, zoom and a moving disc).
+pair). The pair is flowkit's synthetic sample (rotation, zoom and a moving disc);
+``test_lucas_kanade_real`` times the default and Gaussian-window settings on two frames of
+the shared traffic clip (``conftest.traffic_pair``: upscaled to 1280x720, 640x480 its crop;
+skipped when the data is absent).
 scikit-image runs NumPy/SciPy passes on one core; flowkit and OpenCV get
 ``FLOWKIT_BENCH_THREADS`` threads (default 2), see ``conftest.py``.
 """
 
 import cv2
 import pytest
-from conftest import SIZES, gray_pair, run
+from conftest import REAL_SIZES, SIZES, gray_pair, run, traffic_pair
 from skimage.registration import optical_flow_ilk
 
 import flowkit
@@ -37,6 +40,20 @@ def test_lucas_kanade(benchmark, impl, setting, size):
         run(benchmark, lambda: flowkit.lucas_kanade(frame0, frame1, **kw), rounds=10)
     else:
         run(benchmark, lambda: optical_flow_ilk(frame0, frame1, **kw), rounds=3)
+
+
+@pytest.mark.parametrize("size", list(REAL_SIZES))
+@pytest.mark.parametrize("setting", ["default", "gaussian"])
+@pytest.mark.parametrize("impl", ["flowkit", "skimage"])
+def test_lucas_kanade_real(benchmark, impl, setting, size):
+    frame0, frame1 = traffic_pair(size)
+    kw = SETTINGS[setting]
+    benchmark.group = f"dense LK {setting} traffic {size}"
+    if impl == "flowkit":
+        run(benchmark, lambda: flowkit.lucas_kanade(frame0, frame1, **kw), rounds=10)
+    else:  # scikit-image's float frames in [0, 1], as flowkit's normalize=False reads uint8
+        f0, f1 = (f.astype("float32") / 255 for f in (frame0, frame1))
+        run(benchmark, lambda: optical_flow_ilk(f0, f1, **kw), rounds=3)
 
 
 @pytest.mark.parametrize("size", list(SIZES))

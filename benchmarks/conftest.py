@@ -4,7 +4,8 @@
 * ``THREADS``: thread count of both libraries, ``FLOWKIT_BENCH_THREADS`` (default 2); the
   session fixture ``bench_threads`` (autouse) applies it with ``flowkit.set_num_threads`` and
   ``cv2.setNumThreads`` before the first benchmark.
-* ``smooth_flow_field``, ``random_image``, ``gray_pair``: seeded inputs.
+* ``smooth_flow_field``, ``random_image``, ``gray_pair``: seeded inputs; ``traffic_pair``:
+  real video frames (the shared traffic clip), skipped when the data is absent.
 * ``run``: warm-up call (JIT compilation or cache load excluded), then timed rounds.
 
 Bench modules import these with ``from conftest import ...`` (pytest puts ``benchmarks/`` on
@@ -85,6 +86,26 @@ def gray_pair(size):
         f0, f1, _ = flowkit.sample_pair(h, w)
         _PAIRS[size] = (cv2.cvtColor(f0, cv2.COLOR_RGB2GRAY), cv2.cvtColor(f1, cv2.COLOR_RGB2GRAY))
     return _PAIRS[size]
+
+
+TRAFFIC = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "video",
+                       "car_traffic_small.mp4")
+REAL_SIZES = {"640x480": (480, 640), "1280x720": (720, 1280)}
+_REAL = {}
+
+
+def traffic_pair(size):
+    """Two consecutive frames of the shared traffic clip (640x360, real camera motion and
+    cars) as gray uint8 at ``size``: upscaled to 1280x720 (bilinear), 640x480 is its top-left
+    crop. Skips the benchmark when the clip is absent (``../shared/data``)."""
+    if not os.path.exists(TRAFFIC):
+        pytest.skip(f"real-video case: {os.path.normpath(TRAFFIC)} not found")
+    if size not in _REAL:
+        frames = [f for _, f in zip(range(2), flowkit.iter_frames(TRAFFIC, gray=True))]
+        big = [cv2.resize(f, (1280, 720), interpolation=cv2.INTER_LINEAR) for f in frames]
+        h, w = REAL_SIZES[size]
+        _REAL[size] = tuple(np.ascontiguousarray(f[:h, :w]) for f in big)
+    return _REAL[size]
 
 
 def run(benchmark, fn, rounds=10, warmup_rounds=1):

@@ -45,6 +45,9 @@ CASES = {
     "dis_rgb": _case(lambda fk, gray, rgb, flow, pts: fk.dis(rgb, rgb, init_flow=flow)),
     "lucas_kanade": _case(lambda fk, gray, rgb, flow, pts: fk.lucas_kanade(gray, gray)),
     "lucas_kanade_rgb": _case(lambda fk, gray, rgb, flow, pts: fk.lucas_kanade(rgb, rgb)),
+    # the Gaussian window is its own band driver (the defaults do not compile it)
+    "lucas_kanade_gaussian": _case(
+        lambda fk, gray, rgb, flow, pts: fk.lucas_kanade(gray, gray, gaussian=True)),
     "lucas_kanade_sparse": _case(lambda fk, gray, rgb, flow, pts: fk.lucas_kanade_sparse(gray, gray, pts)),
     "good_features": _case(lambda fk, gray, rgb, flow, pts: fk.good_features(gray)),
     "warp_linear": _case(lambda fk, gray, rgb, flow, pts: fk.warp(rgb, flow)),
@@ -111,7 +114,7 @@ GROUPS = {
     # are compiled by then
     "warp": ("farneback_gray", "farneback_rgb", "warp_linear", "warp_cubic", "warp_nearest",
              "warp_float32_gray", "warp_float32_rgb", "warp_float64_rgb", "lucas_kanade",
-             "lucas_kanade_rgb", "extrapolate", "variational_refinement",
+             "lucas_kanade_rgb", "lucas_kanade_gaussian", "extrapolate", "variational_refinement",
              "variational_refinement_rgb", "dis_gray", "dis_rgb", "retime",
              "temporally_consistent"),
     "smooth": ("smooth_gaussian", "smooth_gaussian_float64", "smooth_median", "smooth_bilateral"),

@@ -254,35 +254,82 @@ def _median_row(flow, y, out):
 
 
 @internal
-def _pad_row(row, half, n_ch, border, padded):
-    """``padded`` = the interleaved ``row`` (W * n_ch) with ``half`` pixels added each side."""
-    n = row.shape[0] // n_ch
-    for i in range(row.shape[0]):
-        padded[half * n_ch + i] = row[i]
-    for j in range(1, half + 1):
-        left = interp.border_index(-j, n, border)
-        right = interp.border_index(n - 1 + j, n, border)
+def _pad_sources(n, half, n_ch, border, sources):
+    """``sources`` (2 * half * n_ch): the index in an interleaved row of ``n`` pixels of each
+    value :func:`_pad_row` puts left (first half) and right of it, by ``border``."""
+    m = half * n_ch
+    for j in range(half):
+        left = interp.border_index(j - half, n, border)
+        right = interp.border_index(n + j, n, border)
         for c in range(n_ch):
-            padded[(half - j) * n_ch + c] = row[left * n_ch + c]
-            padded[(half + n - 1 + j) * n_ch + c] = row[right * n_ch + c]
+            sources[j * n_ch + c] = left * n_ch + c
+            sources[m + j * n_ch + c] = right * n_ch + c
 
 
 @internal
-def _correlate_row(padded, weights, n_ch, out):
-    """``out[i] = sum_k weights[k] * padded[i + k * n_ch]`` for symmetric ``weights``: taps
-    paired around the centre, tap-outer loops over slices (so that LLVM vectorises)."""
-    half = (weights.shape[0] - 1) // 2
+def _pad_row(row, sources, padded):
+    """``padded`` = the interleaved ``row`` with the values ``sources`` (of
+    :func:`_pad_sources`) names added each side."""
+    m = sources.shape[0] // 2
+    for i in range(row.shape[0]):
+        padded[m + i] = row[i]
+    for j in range(m):
+        padded[j] = row[sources[j]]
+        padded[m + row.shape[0] + j] = row[sources[m + j]]
+
+
+@internal(inline="always")
+def _add_tap_pairs(acc, src, w, lo, hi, k):
+    """``acc[i] += w[j] * (src[lo[j] + i] + src[hi[j] + i])`` for the five pairs ``j = k ..
+    k + 4`` in that order: the additions of five one-pair passes (so bit for bit their
+    result) in one pass over ``acc``."""
+    n = acc.shape[0]
+    a0, b0 = src[lo[k]:lo[k] + n], src[hi[k]:hi[k] + n]
+    a1, b1 = src[lo[k + 1]:lo[k + 1] + n], src[hi[k + 1]:hi[k + 1] + n]
+    a2, b2 = src[lo[k + 2]:lo[k + 2] + n], src[hi[k + 2]:hi[k + 2] + n]
+    a3, b3 = src[lo[k + 3]:lo[k + 3] + n], src[hi[k + 3]:hi[k + 3] + n]
+    a4, b4 = src[lo[k + 4]:lo[k + 4] + n], src[hi[k + 4]:hi[k + 4] + n]
+    w0, w1, w2, w3, w4 = w[k], w[k + 1], w[k + 2], w[k + 3], w[k + 4]
+    for i in range(n):
+        acc[i] = ((((acc[i] + w0 * (a0[i] + b0[i])) + w1 * (a1[i] + b1[i]))
+                   + w2 * (a2[i] + b2[i])) + w3 * (a3[i] + b3[i])) + w4 * (a4[i] + b4[i])
+
+
+@internal(inline="always")
+def _add_tap_pair(acc, w0, a0, b0):
+    """``acc[i] += w0 * (a0[i] + b0[i])``."""
+    for i in range(acc.shape[0]):
+        acc[i] += w0 * (a0[i] + b0[i])
+
+
+@internal
+def _correlate_symmetric(src, centre, lo, hi, weights, out):
+    """``out[i] = weights[h] * src[centre + i] + sum_k weights[k] * (src[lo[k] + i] +
+    src[hi[k] + i])`` for symmetric ``weights`` (``2h + 1`` taps; ``lo``, ``hi``: the
+    ``h`` offsets of the tap pairs, outermost first), summed in that order, five pairs per
+    pass over ``out`` (slices, so that LLVM vectorises; the tap-pair loops are inlined
+    here: as a call per pass they were about 1.5x slower). Rows of a padded row and rows of
+    an image flattened are both offsets into a 1-D ``src``."""
+    half = lo.shape[0]
     n = out.shape[0]
     w_c = weights[half]
-    centre = padded[half * n_ch:half * n_ch + n]
     for i in range(n):
-        out[i] = w_c * centre[i]
+        out[i] = w_c * src[centre + i]
+    k = 0
+    while k + 5 <= half:
+        _add_tap_pairs(out, src, weights, lo, hi, k)
+        k += 5
+    for k in range(k, half):
+        _add_tap_pair(out, weights[k], src[lo[k]:lo[k] + n], src[hi[k]:hi[k] + n])
+
+
+@internal
+def _row_taps(half, n_ch, lo, hi):
+    """Tap-pair offsets of :func:`_correlate_symmetric` in a row padded by ``half`` pixels
+    of ``n_ch`` interleaved channels."""
     for k in range(half):
-        w_k = weights[k]
-        left = padded[k * n_ch:k * n_ch + n]
-        right = padded[(2 * half - k) * n_ch:(2 * half - k) * n_ch + n]
-        for i in range(n):
-            out[i] += w_k * (left[i] + right[i])
+        lo[k] = k * n_ch
+        hi[k] = (2 * half - k) * n_ch
 
 
 @internal
@@ -378,6 +425,11 @@ def _blur_band(src, weights, border, dst, band, n_bands):
     height, width, n_ch = src.shape
     half = (weights.shape[0] - 1) // 2
     start, stop = band_range(height, band, n_bands)
+    lo, hi = np.empty(half, np.int64), np.empty(half, np.int64)
+    _row_taps(half, n_ch, lo, hi)
+    pad = np.empty(2 * half * n_ch, np.int64)
+    _pad_sources(width, half, n_ch, border, pad)
+    padded = np.empty((width + 2 * half) * n_ch, np.float32)
     for y in range(start, stop):
         col = np.zeros(width * n_ch, np.float32)
         for k in range(weights.shape[0]):
@@ -385,9 +437,8 @@ def _blur_band(src, weights, border, dst, band, n_bands):
             wk = weights[k]
             for i in range(width * n_ch):
                 col[i] += wk * src_row[i]
-        padded = np.empty((width + 2 * half) * n_ch, np.float32)
-        _pad_row(col, half, n_ch, border, padded)
-        _correlate_row(padded, weights, n_ch, dst[y].reshape(width * n_ch))
+        _pad_row(col, pad, padded)
+        _correlate_symmetric(padded, half * n_ch, lo, hi, weights, dst[y].reshape(width * n_ch))
 
 
 def _downsample(src, gain, dst):
@@ -525,41 +576,111 @@ def _ilk_box_band(ref, mov, flow, prefilter, weights, n_bands, fl, wb, tb, flow_
             _solve_row(row, flow_out[y])
 
 
+@internal
+def _window_two_rows(products, r, half, weights, out0, out1):
+    """The y pass of rows ``r`` and ``r + 1`` of ``products`` (rows, n) at once, for rows
+    whose windows lie inside it (no border): ``out0``, ``out1`` (n) get the sums
+    :func:`_correlate_symmetric` would give them, the same additions in the same order,
+    but each product row read once for both (the y pass reads ``2 half + 1`` rows per
+    output row, from L2: two rows together halve that traffic)."""
+    n = out0.shape[0]
+    w_c = weights[half]
+    c0, c1 = products[r], products[r + 1]
+    for i in range(n):
+        out0[i] = w_c * c0[i]
+        out1[i] = w_c * c1[i]
+    # pair k of row r: (r - half + k, r + half - k); of row r + 1: (r + 1 - half + k,
+    # r + 1 + half - k). With l_j = row r - half + k + j and h_j = row r + 1 + half - k - j,
+    # pair k + j is (l_j, h_{j+1}) for row r and (l_{j+1}, h_j) for row r + 1.
+    k = 0
+    while k + 5 <= half:
+        lo, hi = r - half + k, r + 1 + half - k
+        l0, l1, l2 = products[lo], products[lo + 1], products[lo + 2]
+        l3, l4, l5 = products[lo + 3], products[lo + 4], products[lo + 5]
+        h0, h1, h2 = products[hi], products[hi - 1], products[hi - 2]
+        h3, h4, h5 = products[hi - 3], products[hi - 4], products[hi - 5]
+        w0, w1, w2 = weights[k], weights[k + 1], weights[k + 2]
+        w3, w4 = weights[k + 3], weights[k + 4]
+        for i in range(n):
+            x0, x1, x2, x3, x4, x5 = l0[i], l1[i], l2[i], l3[i], l4[i], l5[i]
+            z0, z1, z2, z3, z4, z5 = h0[i], h1[i], h2[i], h3[i], h4[i], h5[i]
+            out0[i] = ((((out0[i] + w0 * (x0 + z1)) + w1 * (x1 + z2)) + w2 * (x2 + z3))
+                       + w3 * (x3 + z4)) + w4 * (x4 + z5)
+            out1[i] = ((((out1[i] + w0 * (x1 + z0)) + w1 * (x2 + z1)) + w2 * (x3 + z2))
+                       + w3 * (x4 + z3)) + w4 * (x5 + z4)
+        k += 5
+    for k in range(k, half):
+        lo, hi = r - half + k, r + 1 + half - k
+        l0, l1, h0, h1 = products[lo], products[lo + 1], products[hi], products[hi - 1]
+        w0 = weights[k]
+        for i in range(n):
+            out0[i] += w0 * (l0[i] + h1[i])
+            out1[i] += w0 * (l1[i] + h0[i])
+
+
+@internal
+def _window_row(products, y, t0, height, weights, y_lo, y_hi, col):
+    """The y pass of row ``y`` (``products`` flattened, its first row image row ``t0``),
+    reflect-101 at the image's ``height``, into ``col`` (n); ``y_lo``, ``y_hi``: scratch
+    (half)."""
+    half = y_lo.shape[0]
+    n = col.shape[0]
+    for k in range(half):
+        y_lo[k] = (interp.border_index(y + k - half, height, interp.BORDER_REFLECT101) - t0) * n
+        y_hi[k] = (interp.border_index(y + half - k, height, interp.BORDER_REFLECT101) - t0) * n
+    _correlate_symmetric(products, (y - t0) * n, y_lo, y_hi, weights, col)
+
+
+@internal
+def _x_pass_solve(col, weights, x_lo, x_hi, pad, padded, row, out):
+    """The x pass of the five planes ``col`` (5, W) into ``row`` and the solve into
+    ``out`` (W, 2) (:func:`_row_taps`, :func:`_pad_sources` give ``x_lo``, ``x_hi``,
+    ``pad``; ``padded``: scratch)."""
+    half = x_lo.shape[0]
+    for t in range(N_TERMS):
+        _pad_row(col[t], pad, padded)
+        _correlate_symmetric(padded, half, x_lo, x_hi, weights, row[t])
+    _solve_row(row, out)
+
+
 @njit(nogil=True, cache=True)
 def _ilk_gauss_band(ref, mov, flow, prefilter, weights, n_bands, fl, wb, tb, flow_out, part,
                     n_parts):
     """Bands ``part`` of ``n_parts`` of :func:`_ilk_step`'s ``n_bands``, Gaussian window
-    (``parallel.run_bands``): symmetric taps in float32, vectorised."""
+    (``parallel.run_bands``): symmetric taps in float32, vectorised: the y pass over the
+    five product planes of a row at once (two rows at once away from the top and bottom
+    edges), then the x pass per plane."""
     height, width = ref.shape[0], ref.shape[1]
     half = (weights.shape[0] - 1) // 2
     n_row = width * N_TERMS
+    one = np.int64(1)  # not a literal: one compiled _pad_sources, _row_taps
     first, stop = band_range(n_bands, part, n_parts)
     for band in range(first, stop):
         y0, y1, t0, _, _, _ = _band_rows(height, band, n_bands, half)
         _band_products(ref, mov, flow, prefilter, band, n_bands, half, fl, wb, tb)
         products = tb[band].reshape((tb.shape[1], n_row))
-        col32 = np.empty((N_TERMS, width), np.float32)
-        flat32 = col32.reshape(n_row)
+        col0 = np.empty((N_TERMS, width), np.float32)
+        col1 = np.empty((N_TERMS, width), np.float32)
         padded = np.empty(width + 2 * half, np.float32)
-        row32 = np.empty((N_TERMS, width), np.float32)
-        for y in range(y0, y1):
-            p_c = products[y - t0]
-            w_c = weights[half]
-            for i in range(n_row):
-                flat32[i] = w_c * p_c[i]
-            for k in range(half):  # symmetric taps in pairs
-                p_a = products[interp.border_index(y + k - half, height,
-                                                   interp.BORDER_REFLECT101) - t0]
-                p_b = products[interp.border_index(y + half - k, height,
-                                                   interp.BORDER_REFLECT101) - t0]
-                wk = weights[k]
-                for i in range(n_row):
-                    flat32[i] += wk * (p_a[i] + p_b[i])
-            for t in range(N_TERMS):
-                one = np.int64(1)  # not a literal: one compiled _pad_row, _correlate_row
-                _pad_row(col32[t], half, one, interp.BORDER_REFLECT101, padded)
-                _correlate_row(padded, weights, one, row32[t])
-            _solve_row(row32, flow_out[y])
+        row = np.empty((N_TERMS, width), np.float32)
+        x_lo, x_hi = np.empty(half, np.int64), np.empty(half, np.int64)
+        _row_taps(half, one, x_lo, x_hi)
+        pad = np.empty(2 * half, np.int64)
+        _pad_sources(width, half, one, interp.BORDER_REFLECT101, pad)
+        y_lo, y_hi = np.empty(half, np.int64), np.empty(half, np.int64)
+        y = y0
+        while y < y1:
+            if y + 1 < y1 and y - half >= 0 and y + 1 + half < height:
+                _window_two_rows(products, y - t0, half, weights, col0.reshape(n_row),
+                                 col1.reshape(n_row))
+                _x_pass_solve(col0, weights, x_lo, x_hi, pad, padded, row, flow_out[y])
+                _x_pass_solve(col1, weights, x_lo, x_hi, pad, padded, row, flow_out[y + 1])
+                y += 2
+            else:
+                _window_row(products.reshape(products.size), y, t0, height, weights, y_lo, y_hi,
+                            col0.reshape(n_row))
+                _x_pass_solve(col0, weights, x_lo, x_hi, pad, padded, row, flow_out[y])
+                y += 1
 
 
 # ------------------------------------------------------------------------------ CPU driver

@@ -5,6 +5,7 @@ from functools import partial
 
 import numpy as np
 import pytest
+from numba import njit
 from scipy import ndimage as ndi
 from skimage.registration import optical_flow_ilk
 from skimage.registration._optical_flow import _ilk
@@ -139,6 +140,66 @@ def test_bands_do_not_change_the_result(gaussian, prefilter):
                            out)
         results.append(out)
     np.testing.assert_allclose(results[1], results[0], rtol=1e-5, atol=1e-6)
+
+
+@njit
+def _gaussian_window(products, weights, row_pairs):
+    """lk_dense's y pass (two rows at once where ``row_pairs`` and the window allows it,
+    else one) and x pass of the Gaussian window over ``products`` (H, 5 * W)."""
+    half = (weights.shape[0] - 1) // 2
+    height, n_row = products.shape
+    width = n_row // 5
+    col = np.empty((height, 5, width), np.float32)
+    y_lo, y_hi = np.empty(half, np.int64), np.empty(half, np.int64)
+    y = 0
+    while y < height:
+        if row_pairs and y + 1 < height and y - half >= 0 and y + 1 + half < height:
+            lk_dense._window_two_rows(products, y, half, weights, col[y].reshape(n_row),
+                                      col[y + 1].reshape(n_row))
+            y += 2
+        else:
+            lk_dense._window_row(products.reshape(products.size), y, 0, height, weights, y_lo,
+                                 y_hi, col[y].reshape(n_row))
+            y += 1
+    out = np.empty((height, 5, width), np.float32)
+    x_lo, x_hi = np.empty(half, np.int64), np.empty(half, np.int64)
+    lk_dense._row_taps(half, np.int64(1), x_lo, x_hi)
+    pad = np.empty(2 * half, np.int64)
+    lk_dense._pad_sources(width, half, np.int64(1), 3, pad)  # 3: reflect-101
+    padded = np.empty(width + 2 * half, np.float32)
+    for y in range(height):
+        for t in range(5):
+            lk_dense._pad_row(col[y, t], pad, padded)
+            lk_dense._correlate_symmetric(padded, half, x_lo, x_hi, weights, out[y, t])
+    return out
+
+
+@pytest.mark.parametrize("radius", [1, 2, 7])
+def test_gaussian_window_sums_in_one_order(radius):
+    # The Gaussian window's float32 sums, taps paired around the centre and added outermost
+    # first (reflect-101 ends), are those of a plain one-pair-per-pass NumPy loop bit for bit,
+    # whichever way the kernel groups the taps or the rows: the results of the commit before
+    # the grouping (b5ec97d) are kept exactly.
+    height, width = 41, 23
+    weights = lk_dense.window_weights(radius, True)
+    half = (weights.shape[0] - 1) // 2
+    products = np.random.default_rng(radius).random((height, 5 * width), dtype=np.float32)
+    idx = np.abs(np.arange(-half, height + half))  # reflect-101
+    idx = np.where(idx >= height, 2 * height - 2 - idx, idx)
+    ref_y = weights[half] * products
+    for k in range(half):
+        ref_y = ref_y + weights[k] * (products[idx[k:k + height]]
+                                      + products[idx[2 * half - k:2 * half - k + height]])
+    ref_y = ref_y.reshape(height, 5, width)
+    xi = np.abs(np.arange(-half, width + half))
+    xi = np.where(xi >= width, 2 * width - 2 - xi, xi)
+    ref = weights[half] * ref_y
+    for k in range(half):
+        ref = ref + weights[k] * (ref_y[..., xi[k:k + width]]
+                                  + ref_y[..., xi[2 * half - k:2 * half - k + width]])
+    for row_pairs in (False, True):
+        ours = _gaussian_window(products, weights, row_pairs)
+        assert np.array_equal(ours, ref)
 
 
 # ------------------------------------------------------------------------- ground truth
