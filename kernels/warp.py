@@ -149,7 +149,9 @@ def _position(flow_row, x, y):
     v = v if known else zero
     fu = np.floor(u)
     fv = np.floor(v)
-    return known, np.int32(x) + np.int32(fu), np.int32(y) + np.int32(fv), u - fu, v - fv
+    # int32 sums (Numba adds int32s in int64: 64-bit vector lanes, half as many per step)
+    return (known, np.int32(np.int32(x) + np.int32(fu)), np.int32(np.int32(y) + np.int32(fv)),
+            u - fu, v - fv)
 
 
 @internal
