@@ -10,12 +10,16 @@ and its peer for one method and size:
   ksize 3 and 5 only).
 * bilateral (5x5): ``cv2.bilateralFilter`` (d=5) on each component (it takes 1 or 3 float
   channels and is guided by its own input, not by an image): context only, not the same filter.
+
+Real video (``test_median_traffic``): the median 5x5 of the DIS flow between two frames of the
+shared traffic clip at 1280x720 (``conftest.traffic_case``); skipped when the shared data is
+absent.
 """
 
 import cv2
 import numpy as np
 import pytest
-from conftest import SIZES, random_image, run, smooth_flow_field
+from conftest import SIZES, random_image, run, smooth_flow_field, traffic_case
 
 from flowkit import smooth_flow
 
@@ -43,8 +47,17 @@ def test_gaussian(benchmark, impl, size):
 @pytest.mark.parametrize("size", list(SIZES))
 @pytest.mark.parametrize("impl", ["flowkit", "opencv"])
 def test_median(benchmark, impl, size):
-    flow, _ = _case(size)
     benchmark.group = f"median 5x5 {size}"
+    _median(benchmark, impl, _case(size)[0])
+
+
+@pytest.mark.parametrize("impl", ["flowkit", "opencv"])
+def test_median_traffic(benchmark, impl):
+    benchmark.group = "median 5x5 traffic 1280x720"
+    _median(benchmark, impl, traffic_case()[2])
+
+
+def _median(benchmark, impl, flow):
     if impl == "flowkit":
         fn = lambda: smooth_flow(flow, method="median", size=5)
     else:

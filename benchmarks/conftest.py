@@ -5,6 +5,8 @@
   session fixture ``bench_threads`` (autouse) applies it with ``flowkit.set_num_threads`` and
   ``cv2.setNumThreads`` before the first benchmark.
 * ``smooth_flow_field``, ``random_image``, ``gray_pair``: seeded inputs.
+* ``traffic_case``: real video, two frames of the shared traffic clip at 1280x720 and their
+  optical flow (skips the benchmark when the shared data is absent).
 * ``run``: warm-up call (JIT compilation or cache load excluded), then timed rounds.
 
 Bench modules import these with ``from conftest import ...`` (pytest puts ``benchmarks/`` on
@@ -14,6 +16,7 @@ Bench modules import these with ``from conftest import ...`` (pytest puts ``benc
 
 import os
 import subprocess
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -85,6 +88,27 @@ def gray_pair(size):
         f0, f1, _ = flowkit.sample_pair(h, w)
         _PAIRS[size] = (cv2.cvtColor(f0, cv2.COLOR_RGB2GRAY), cv2.cvtColor(f1, cv2.COLOR_RGB2GRAY))
     return _PAIRS[size]
+
+
+TRAFFIC = (Path(os.environ.get("FLOWKIT_DATA", Path(__file__).resolve().parents[2] / "shared"
+                                / "data")) / "video" / "car_traffic_small.mp4")
+_TRAFFIC = {}
+
+
+def traffic_case():
+    """Real video: frames 0 and 1 of the shared traffic clip (``car_traffic_small.mp4``,
+    640x360 RGB, cars on a road) upscaled to 1280x720 (``cv2.resize``, bilinear) as RGB uint8,
+    and the flow from frame 0 to frame 1 by OpenCV's DIS (preset medium, on the gray frames),
+    (720, 1280, 2) float32: ``(frame0, frame1, flow)``, cached. Skips the calling benchmark
+    when the clip is absent (``FLOWKIT_DATA`` names the shared data folder)."""
+    if not TRAFFIC.exists():
+        pytest.skip(f"shared clip absent: {TRAFFIC} (set FLOWKIT_DATA to the shared data folder)")
+    if not _TRAFFIC:
+        frames = [cv2.resize(f, (1280, 720)) for _, f in zip(range(2), flowkit.iter_frames(TRAFFIC))]
+        gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
+        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        _TRAFFIC["case"] = (frames[0], frames[1], dis.calc(gray[0], gray[1], None))
+    return _TRAFFIC["case"]
 
 
 def run(benchmark, fn, rounds=10, warmup_rounds=1):
