@@ -10,12 +10,17 @@ Real video (``test_warp_linear_replicate_traffic``): frame 1 of the shared traff
 1280x720 (RGB, or gray by ``cv2.cvtColor``; float32 divided by 255) warped back by the DIS
 flow from frame 0 to frame 1 (``conftest.traffic_case``: mostly static, cars move up to 6 px),
 the use ``warp`` is for; skipped when the shared data is absent.
+
+``python benchmarks/bench_warp.py [repeats]``: the 1280x720 cases on the traffic frame, with the
+synthetic flow and with the clip's DIS flow, timed alternately in one process at 1 and 2
+threads (``conftest.interleaved``), with the load average.
 """
 
 import cv2
 import numpy as np
 import pytest
-from conftest import SIZES, random_image, run, smooth_flow_field, traffic_case
+from conftest import (SIZES, interleaved, random_image, run, smooth_flow_field,
+                      traffic_case)
 
 from flowkit import warp
 
@@ -39,13 +44,15 @@ def _traffic(channels, dtype):
     return (image, flow) + _maps(flow)
 
 
-def _bench(benchmark, impl, image, flow, map_x, map_y):
-    if impl == "flowkit":
-        fn = lambda: warp(image, flow, interpolation="linear", border="replicate")
-    else:
-        fn = lambda: cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REPLICATE)
-    run(benchmark, fn, rounds=20, warmup_rounds=3)
+def _calls(image, flow, map_x, map_y):
+    return (lambda: warp(image, flow, interpolation="linear", border="replicate"),
+            lambda: cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE))
+
+
+def _bench(benchmark, impl, *case):
+    ours, peer = _calls(*case)
+    run(benchmark, ours if impl == "flowkit" else peer, rounds=20, warmup_rounds=3)
 
 
 @pytest.mark.parametrize("size", list(SIZES))
@@ -63,3 +70,30 @@ def test_warp_linear_replicate(benchmark, impl, dtype, channels, size):
 def test_warp_linear_replicate_traffic(benchmark, impl, dtype, channels):
     benchmark.group = f"warp linear {dtype} C={channels} traffic 1280x720"
     _bench(benchmark, impl, *_traffic(channels, dtype))
+
+
+def _interleaved(repeats):
+    import os
+
+    import flowkit
+
+    _, frame1, dis = traffic_case()
+    synthetic = smooth_flow_field("1280x720", noise=0)
+    print(f"load average {os.getloadavg()[0]:.2f}")
+    print("| case | flowkit ms | cv2.remap ms | ratio |\n|---|---|---|---|")
+    for threads in (1, 2):
+        flowkit.set_num_threads(threads)
+        cv2.setNumThreads(threads)
+        for name, flow in (("synthetic flow", synthetic), ("DIS flow", dis)):
+            for dtype in ("float32", "uint8"):
+                for channels in (1, 3):
+                    image, *_ = _traffic(channels, dtype)
+                    interleaved(f"{dtype} C={channels} {name}, {threads} thread(s)",
+                                *_calls(image, flow, *_maps(flow)), repeats=repeats)
+    print(f"load average {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    _interleaved(int(sys.argv[1]) if len(sys.argv) > 1 else 9)

@@ -7,6 +7,9 @@
 * ``smooth_flow_field``, ``random_image``, ``gray_pair``: seeded inputs.
 * ``traffic_case``: real video, two frames of the shared traffic clip at 1280x720 and their
   optical flow (skips the benchmark when the shared data is absent).
+* ``interleaved``: flowkit / peer ratios with the two called alternately in one process (the
+  bench modules' ``python benchmarks/bench_<x>.py`` mode; steadier on a loaded machine than
+  pytest-benchmark, which times each library's rounds in one block).
 * ``run``: warm-up call (JIT compilation or cache load excluded), then timed rounds.
 
 Bench modules import these with ``from conftest import ...`` (pytest puts ``benchmarks/`` on
@@ -109,6 +112,31 @@ def traffic_case():
         dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         _TRAFFIC["case"] = (frames[0], frames[1], dis.calc(gray[0], gray[1], None))
     return _TRAFFIC["case"]
+
+
+def interleaved(label, ours, peer, repeats=9, calls=10):
+    """Print ``label``: the median [range] over ``repeats`` of the ratio ``ours`` / ``peer``,
+    each timed as the minimum of ``calls`` calls, the two alternating (after one warm-up call
+    each), with both medians in ms."""
+    import time
+
+    def best():
+        times = []
+        for fn in (ours, peer):
+            spent = []
+            for _ in range(calls):
+                start = time.perf_counter()
+                fn()
+                spent.append(time.perf_counter() - start)
+            times.append(min(spent) * 1e3)
+        return times
+
+    ours()
+    peer()
+    a, b = np.array([best() for _ in range(repeats)]).T
+    r = a / b
+    print(f"| {label} | {np.median(a):.2f} | {np.median(b):.2f} | {np.median(r):.2f} "
+          f"[{r.min():.2f}-{r.max():.2f}] |")
 
 
 def run(benchmark, fn, rounds=10, warmup_rounds=1):
