@@ -9,10 +9,11 @@ their pyramids and track (win_size 21, max_level 3, 30 iterations, eps 0.01). Th
 ``FLOWKIT_BENCH_THREADS`` (default 2) for both, see ``conftest.py``.
 
 Real video (``test_lucas_kanade_sparse_real``): frames 0 and 1 of the shared traffic clip
-(``car_traffic_small.mp4``, 640x360) in gray, upscaled to 1280x720, and the Shi-Tomasi corners
-``cv2.goodFeaturesToTrack`` finds in the first (100: quality 0.01, min distance 7; 1000:
-quality 1e-4, distance 7; 10000: quality 1e-4, distance 3), tracked with the same options
-(OpenCV's defaults); skipped when the shared data is absent (``FLOWKIT_DATA`` names its folder).
+(``car_traffic_small.mp4``, 640x360) upscaled to 1280x720 in gray (``conftest.traffic_pair``),
+and the Shi-Tomasi corners ``cv2.goodFeaturesToTrack`` finds in the first (100: quality 0.01,
+min distance 7; 1000: quality 1e-4, distance 7; 10000: quality 1e-4, distance 3), tracked with
+the same options (OpenCV's defaults); skipped when the shared data is absent (``FLOWKIT_DATA``
+names its folder).
 ``python benchmarks/bench_lk_sparse.py [ROUNDS]`` runs the same cases with flowkit and OpenCV
 interleaved in one process and prints per point count the median wall and CPU times (CPU:
 ``time.process_time``, all threads; steadier on a shared machine) and the ratios, median
@@ -20,21 +21,17 @@ interleaved in one process and prints per point count the median wall and CPU ti
 """
 
 import os
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from conftest import SIZES, gray_pair, run
+from conftest import SIZES, TRAFFIC, gray_pair, run, traffic_pair
 
 import flowkit
 
 COUNTS = (500, 2000, 10000)
 CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 0.01)
-DATA = Path(os.environ.get("FLOWKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-CLIP = DATA / "video" / "car_traffic_small.mp4"
 REAL_CORNERS = {100: (0.01, 7), 1000: (1e-4, 7), 10000: (1e-4, 3)}  # count: (quality, distance)
-_REAL = {}
 
 
 def _points(size, count):
@@ -64,17 +61,6 @@ def test_lucas_kanade_sparse(benchmark, impl, size, count):
     _track(benchmark, impl, frame0, frame1, _points(size, count), f"lucas_kanade_sparse {size} K={count}")
 
 
-def real_pair():
-    """Gray frames 0 and 1 of the traffic clip upscaled to 1280x720 (cached), or a skip."""
-    if not CLIP.exists():
-        pytest.skip(f"shared clip absent: {CLIP} (set FLOWKIT_DATA to the shared data folder)")
-    if not _REAL:
-        frames = [f for _, f in zip(range(2), flowkit.iter_frames(str(CLIP)))]
-        _REAL["pair"] = tuple(cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), (1280, 720))
-                              for f in frames)
-    return _REAL["pair"]
-
-
 def real_corners(frame, count):
     quality, distance = REAL_CORNERS[count]
     pts = cv2.goodFeaturesToTrack(frame, count, quality, distance).reshape(-1, 2)
@@ -85,7 +71,7 @@ def real_corners(frame, count):
 @pytest.mark.parametrize("count", list(REAL_CORNERS))
 @pytest.mark.parametrize("impl", ["flowkit", "opencv"])
 def test_lucas_kanade_sparse_real(benchmark, impl, count):
-    frame0, frame1 = real_pair()
+    frame0, frame1 = traffic_pair("1280x720")
     _track(benchmark, impl, frame0, frame1, real_corners(frame0, count),
            f"lucas_kanade_sparse traffic 1280x720 K={count}")
 
@@ -111,11 +97,11 @@ def main(rounds=15):
 
     from conftest import THREADS
 
-    if not CLIP.exists():
-        sys.exit(f"shared clip absent: {CLIP} (set FLOWKIT_DATA to the shared data folder)")
+    if not TRAFFIC.exists():
+        sys.exit(f"shared clip absent: {TRAFFIC} (set FLOWKIT_DATA to the shared data folder)")
     flowkit.set_num_threads(THREADS)
     cv2.setNumThreads(THREADS)
-    frame0, frame1 = real_pair()
+    frame0, frame1 = traffic_pair("1280x720")
     print(f"flowkit {flowkit.__version__}, {THREADS} threads, {rounds} rounds; load {os.getloadavg()}")
     for count in REAL_CORNERS:
         pts = real_corners(frame0, count)

@@ -10,12 +10,21 @@ and its peer for one method and size:
   ksize 3 and 5 only).
 * bilateral (5x5): ``cv2.bilateralFilter`` (d=5) on each component (it takes 1 or 3 float
   channels and is guided by its own input, not by an image): context only, not the same filter.
+
+Real video (``test_median_traffic``): the median 5x5 of the DIS flow between two frames of the
+shared traffic clip at 1280x720 (``conftest.traffic_case``); skipped when the shared data is
+absent.
+
+``python benchmarks/bench_smooth.py [repeats]``: the median 5x5 at 1280x720 on the synthetic and
+the traffic flow, timed alternately in one process at 1 and 2 threads
+(``conftest.interleaved``), with the load average.
 """
 
 import cv2
 import numpy as np
 import pytest
-from conftest import SIZES, random_image, run, smooth_flow_field
+from conftest import (SIZES, interleaved, random_image, run, smooth_flow_field,
+                      traffic_case)
 
 from flowkit import smooth_flow
 
@@ -43,13 +52,23 @@ def test_gaussian(benchmark, impl, size):
 @pytest.mark.parametrize("size", list(SIZES))
 @pytest.mark.parametrize("impl", ["flowkit", "opencv"])
 def test_median(benchmark, impl, size):
-    flow, _ = _case(size)
     benchmark.group = f"median 5x5 {size}"
-    if impl == "flowkit":
-        fn = lambda: smooth_flow(flow, method="median", size=5)
-    else:
-        fn = lambda: cv2.medianBlur(flow, 5)
-    _run(benchmark, fn)
+    _median(benchmark, impl, _case(size)[0])
+
+
+@pytest.mark.parametrize("impl", ["flowkit", "opencv"])
+def test_median_traffic(benchmark, impl):
+    benchmark.group = "median 5x5 traffic 1280x720"
+    _median(benchmark, impl, traffic_case()[2])
+
+
+def _median_calls(flow):
+    return lambda: smooth_flow(flow, method="median", size=5), lambda: cv2.medianBlur(flow, 5)
+
+
+def _median(benchmark, impl, flow):
+    ours, peer = _median_calls(flow)
+    _run(benchmark, ours if impl == "flowkit" else peer)
 
 
 @pytest.mark.parametrize("size", list(SIZES))
@@ -64,3 +83,26 @@ def test_bilateral(benchmark, impl, size):
         v = np.ascontiguousarray(flow[..., 1])
         fn = lambda: (cv2.bilateralFilter(u, 5, 1.0, 1.1), cv2.bilateralFilter(v, 5, 1.0, 1.1))
     _run(benchmark, fn)
+
+
+def _interleaved(repeats):
+    import os
+
+    import flowkit
+
+    flows = (("synthetic", _case("1280x720")[0]), ("traffic DIS", traffic_case()[2]))
+    print(f"load average {os.getloadavg()[0]:.2f}")
+    print("| case | flowkit ms | cv2.medianBlur ms | ratio |\n|---|---|---|---|")
+    for threads in (1, 2):
+        flowkit.set_num_threads(threads)
+        cv2.setNumThreads(threads)
+        for name, flow in flows:
+            interleaved(f"median 5x5 {name} 1280x720, {threads} thread(s)", *_median_calls(flow),
+                        repeats=repeats)
+    print(f"load average {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    _interleaved(int(sys.argv[1]) if len(sys.argv) > 1 else 9)

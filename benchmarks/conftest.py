@@ -4,8 +4,13 @@
 * ``THREADS``: thread count of both libraries, ``FLOWKIT_BENCH_THREADS`` (default 2); the
   session fixture ``bench_threads`` (autouse) applies it with ``flowkit.set_num_threads`` and
   ``cv2.setNumThreads`` before the first benchmark.
-* ``smooth_flow_field``, ``random_image``, ``gray_pair``: seeded inputs; ``traffic_pair``:
-  real video frames (the shared traffic clip), skipped when the data is absent.
+* ``smooth_flow_field``, ``random_image``, ``gray_pair``: seeded inputs.
+* ``traffic_case``, ``traffic_pair``: real video, two frames of the shared traffic clip at
+  1280x720 with their optical flow, or as gray frames at a benchmark size (both skip the
+  benchmark when the shared data is absent).
+* ``interleaved``: flowkit / peer ratios with the two called alternately in one process (the
+  bench modules' ``python benchmarks/bench_<x>.py`` mode; steadier on a loaded machine than
+  pytest-benchmark, which times each library's rounds in one block).
 * ``run``: warm-up call (JIT compilation or cache load excluded), then timed rounds.
 
 Bench modules import these with ``from conftest import ...`` (pytest puts ``benchmarks/`` on
@@ -15,6 +20,7 @@ Bench modules import these with ``from conftest import ...`` (pytest puts ``benc
 
 import os
 import subprocess
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -88,24 +94,61 @@ def gray_pair(size):
     return _PAIRS[size]
 
 
-TRAFFIC = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "video",
-                       "car_traffic_small.mp4")
+TRAFFIC = (Path(os.environ.get("FLOWKIT_DATA", Path(__file__).resolve().parents[2] / "shared"
+                                / "data")) / "video" / "car_traffic_small.mp4")
+_TRAFFIC = {}
+
+
+def traffic_case():
+    """Real video: frames 0 and 1 of the shared traffic clip (``car_traffic_small.mp4``,
+    640x360 RGB, cars on a road) upscaled to 1280x720 (``cv2.resize``, bilinear) as RGB uint8,
+    and the flow from frame 0 to frame 1 by OpenCV's DIS (preset medium, on the gray frames),
+    (720, 1280, 2) float32: ``(frame0, frame1, flow)``, cached. Skips the calling benchmark
+    when the clip is absent (``FLOWKIT_DATA`` names the shared data folder)."""
+    if not TRAFFIC.exists():
+        pytest.skip(f"shared clip absent: {TRAFFIC} (set FLOWKIT_DATA to the shared data folder)")
+    if not _TRAFFIC:
+        frames = [cv2.resize(f, (1280, 720)) for _, f in zip(range(2), flowkit.iter_frames(TRAFFIC))]
+        gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
+        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        _TRAFFIC["case"] = (frames[0], frames[1], dis.calc(gray[0], gray[1], None))
+    return _TRAFFIC["case"]
+
+
 REAL_SIZES = {"640x480": (480, 640), "1280x720": (720, 1280)}
-_REAL = {}
 
 
 def traffic_pair(size):
-    """Two consecutive frames of the shared traffic clip (640x360, real camera motion and
-    cars) as gray uint8 at ``size``: upscaled to 1280x720 (bilinear), 640x480 is its top-left
-    crop. Skips the benchmark when the clip is absent (``../shared/data``)."""
-    if not os.path.exists(TRAFFIC):
-        pytest.skip(f"real-video case: {os.path.normpath(TRAFFIC)} not found")
-    if size not in _REAL:
-        frames = [f for _, f in zip(range(2), flowkit.iter_frames(TRAFFIC, gray=True))]
-        big = [cv2.resize(f, (1280, 720), interpolation=cv2.INTER_LINEAR) for f in frames]
-        h, w = REAL_SIZES[size]
-        _REAL[size] = tuple(np.ascontiguousarray(f[:h, :w]) for f in big)
-    return _REAL[size]
+    """The two frames of :func:`traffic_case` as gray uint8 at ``size``: 1280x720, or its
+    top-left 640x480 crop. Skips the calling benchmark when the clip is absent."""
+    h, w = REAL_SIZES[size]
+    return tuple(np.ascontiguousarray(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)[:h, :w])
+                 for f in traffic_case()[:2])
+
+
+def interleaved(label, ours, peer, repeats=9, calls=10):
+    """Print ``label``: the median [range] over ``repeats`` of the ratio ``ours`` / ``peer``,
+    each timed as the minimum of ``calls`` calls, the two alternating (after one warm-up call
+    each), with both medians in ms."""
+    import time
+
+    def best():
+        times = []
+        for fn in (ours, peer):
+            spent = []
+            for _ in range(calls):
+                start = time.perf_counter()
+                fn()
+                spent.append(time.perf_counter() - start)
+            times.append(min(spent) * 1e3)
+        return times
+
+    ours()
+    peer()
+    a, b = np.array([best() for _ in range(repeats)]).T
+    r = a / b
+    print(f"| {label} | {np.median(a):.2f} | {np.median(b):.2f} | {np.median(r):.2f} "
+          f"[{r.min():.2f}-{r.max():.2f}] |")
 
 
 def run(benchmark, fn, rounds=10, warmup_rounds=1):

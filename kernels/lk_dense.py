@@ -524,7 +524,6 @@ def _band_products(ref, mov, flow, prefilter, band, n_bands, half, fl, wb, tb):
     height, width, n_ch = ref.shape
     image = mov.reshape((1, height, width, n_ch))
     src = mov.reshape(mov.size)
-    no_mask = np.zeros((1, 0), np.bool_)[0]
     _, _, t0, t1, w0, w1 = _band_rows(height, band, n_bands, half)
     b_wb = wb[band]
     xs = np.empty(width, np.int32)
@@ -533,7 +532,7 @@ def _band_products(ref, mov, flow, prefilter, band, n_bands, half, fl, wb, tb):
     fys = np.empty(width, np.float32)
     for y in range(w0, w1):
         fl_row = fl[band, y - w0] if prefilter else flow[y].reshape(2 * width)
-        warp_row_linear_replicate(image, src, fl_row, y, xs, ys, fxs, fys, b_wb[y - w0], no_mask)
+        warp_row_linear_replicate(image, src, fl_row, y, xs, ys, fxs, fys, b_wb[y - w0])
     for y in range(t0, t1):
         fl_row = fl[band, y - w0] if prefilter else flow[y].reshape(2 * width)
         _terms_row(ref[y].reshape(width * n_ch), b_wb, y - w0, max(y - 1, 0) - w0,

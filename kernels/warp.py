@@ -9,11 +9,12 @@ The CPU driver works a row at a time in three passes:
 
 1. split every sample position into index and fraction and flag the pixels whose taps are
    all inside the image (branch-free, so LLVM vectorises it; this pass was 80 % of the
-   time when written per pixel);
+   time when written per pixel); the mask, when asked for, in a pass of its own;
 2. interpolate: flagged pixels read their taps directly, weights computed once per pixel
-   for all channels (one-channel bilinear: 8 pixels at a time from AVX2 gathers, see
-   ``_linear_gray``); the rest (borders, unknown flow) take ``warp_pixel``, the same
-   function the CUDA kernel runs for every pixel. Float outputs are written in place;
+   for all channels (one-channel bilinear: branch-free over the whole row, uint8 planes 8
+   pixels at a time from AVX2 gathers, see ``_linear_gray``); the rest (borders, unknown
+   flow) take ``warp_pixel``, the same function the CUDA kernel runs for every pixel. Float
+   outputs are written in place;
 3. integer outputs: round and saturate the float row into the output (vectorised).
 """
 
@@ -134,119 +135,149 @@ def _put(dst, k, value, int_max):
 
 
 @internal
-def _split_row(flow_row, y, h, w, interpolation, border, xs, ys, fxs, fys, mask_row):
-    """Pass 1 for one row: integer parts ``xs``, ``ys`` and fractions ``fxs``, ``fys`` of
-    the sample positions, and the mask; ``ys[x] = -1`` marks pixels for the general path:
-    unknown flow, or a tap outside the image (linear and nearest with the replicate border
-    never need it: clamping the position to [0, n - 2] with the fraction set to 0 or 1 reads
-    the same edge pixels).
+def _position(flow_row, x, y):
+    """Sample position of pixel ``(x, y)`` split as in ``interp.split_position``:
+    ``(known, xi, yi, fx, fy)``; unknown flow (NaN, inf, ``|component| >= 1e9``) is split as
+    zero flow. Branch-free, int32 and (for float32 flows) float32: loops over it vectorise
+    (``np.floor``, not ``math.floor``, a libm call returning int64). ``u - floor(u)`` is exact
+    except for tiny negative ``u``, where it may round to 1.0 (a shift below 6e-8 px)."""
+    zero = np.float32(0)
+    u = flow_row[2 * x]
+    v = flow_row[2 * x + 1]
+    known = (abs(u) < UNKNOWN_FLOW) & (abs(v) < UNKNOWN_FLOW)
+    u = u if known else zero
+    v = v if known else zero
+    fu = np.floor(u)
+    fv = np.floor(v)
+    # int32 sums (Numba adds int32s in int64: 64-bit vector lanes, half as many per step)
+    return (known, np.int32(np.int32(x) + np.int32(fu)), np.int32(np.int32(y) + np.int32(fv)),
+            u - fu, v - fv)
 
-    Branch-free, int32 and (for float32 flows) float32, so that LLVM vectorises it.
-    ``u - floor(u)`` is exact except for tiny negative ``u``, where it may round to 1.0 (a
-    shift below 6e-8 px).
+
+@internal
+def _split_row(flow_row, y, h, w, interpolation, border, xs, ys, fxs, fys):
+    """Pass 1 for one row: integer parts ``xs``, ``ys`` and fractions ``fxs``, ``fys`` of
+    the sample positions (``_position``). ``ys[x] = -1`` (and ``xs[x] = 0``) marks pixels for
+    the general path: unknown flow, or a tap outside the image (linear and nearest with the
+    replicate border never need it: clamping the position to [0, n - 2] with the fraction set
+    to 0 or 1 reads the same edge pixels). Returns the number of pixels so marked.
+
+    Branch-free (no mask here: a conditional store in the loop cost 50 % more), so that LLVM
+    vectorises it.
     """
     zero = np.float32(0)
     one = np.float32(1)
     cubic = interpolation == interp.INTER_CUBIC
-    lo = 1 if cubic else 0  # taps at offsets -lo .. hi
-    hi = 2 if cubic else 1
+    lo = np.int32(1 if cubic else 0)  # taps at offsets -lo .. hi
+    hi = np.int32(h - 2 if cubic else h - 1)  # last row (then column) with every tap inside
+    hi_x = np.int32(w - 2 if cubic else w - 1)
     clamp = border == interp.BORDER_REPLICATE and not cubic and w >= 2 and h >= 2
-    want_mask = mask_row.size > 0
+    w2 = np.int32(w - 2)
+    h2 = np.int32(h - 2)
+    n_slow = 0
     for x in range(w):
-        u = flow_row[2 * x]
-        v = flow_row[2 * x + 1]
-        known = (abs(u) < UNKNOWN_FLOW) & (abs(v) < UNKNOWN_FLOW)
-        u = u if known else zero
-        v = v if known else zero
-        fu = np.floor(u)  # vectorises (math.floor is a libm call returning int64)
-        fv = np.floor(v)
-        fx = u - fu
-        fy = v - fv
-        xi = np.int32(x) + np.int32(fu)
-        yi = np.int32(y) + np.int32(fv)
-        if want_mask:
-            mask_row[x] = (known & (xi >= 0) & ((xi < w - 1) | ((xi == w - 1) & (fx == zero)))
-                           & (yi >= 0) & ((yi < h - 1) | ((yi == h - 1) & (fy == zero))))
+        known, xi, yi, fx, fy = _position(flow_row, x, y)
         if clamp:
             low = xi < 0
-            high = xi > w - 2
+            high = xi > w2
             fx = zero if low else one if high else fx
-            xi = np.int32(0) if low else np.int32(w - 2) if high else xi
+            xi = np.int32(0) if low else w2 if high else xi
             low = yi < 0
-            high = yi > h - 2
+            high = yi > h2
             fy = zero if low else one if high else fy
-            yi = np.int32(0) if low else np.int32(h - 2) if high else yi
-        fast = known & (xi >= lo) & (xi < w - hi) & (yi >= lo) & (yi < h - hi)
+            yi = np.int32(0) if low else h2 if high else yi
+        fast = known & (xi >= lo) & (xi < hi_x) & (yi >= lo) & (yi < hi)
         fxs[x] = fx
         fys[x] = fy
-        xs[x] = xi
+        xs[x] = xi if fast else np.int32(0)
         ys[x] = yi if fast else np.int32(-1)
+        n_slow += np.int32(not fast)
+    return n_slow
 
 
 @internal
-def _linear_gray(src, plane, w, xs, ys, fxs, fys, dst):
-    """Pass 2, bilinear, one channel; returns the number of pixels left for the general
-    path, listed in ``ys[:n]``.
-
-    ``xs`` becomes the flat int32 offset of each pixel's top-left tap in the plane (0 for
-    the general path's pixels, whose value here is written over later; a fast pixel means
-    the plane is at least 2 x 2, so offset 0 reads inside it); then, with AVX2,
-    ``_gather_span`` blends 8 pixels at a time from hardware gathers (LLVM does not
-    vectorise the gather loop itself: it cannot prove ``dst`` and ``src`` apart).
-    """
-    dy = np.int32(w)
+def _mask_row(flow_row, y, h, w, mask_row):
+    """The mask of one row: whether the sample position is known and lies inside the image,
+    ``0 <= x + u <= W - 1`` and ``0 <= y + v <= H - 1`` (``interp.inside``)."""
+    zero = np.float32(0)
+    w1 = np.int32(w - 1)
+    h1 = np.int32(h - 1)
     for x in range(w):
-        xs[x] = ys[x] * dy + xs[x] if ys[x] >= 0 else np.int32(0)
+        known, xi, yi, fx, fy = _position(flow_row, x, y)
+        mask_row[x] = (known & (xi >= 0) & ((xi < w1) | ((xi == w1) & (fx == zero)))
+                       & (yi >= 0) & ((yi < h1) | ((yi == h1) & (fy == zero))))
+
+
+@internal
+def _list_slow(ys, w):
+    """Move the columns of the pixels marked for the general path (``ys[x] < 0``) to the
+    front of ``ys`` (``ys[:x]`` is used up by then); returns their number."""
     n_slow = 0
     for x in range(w):
         if ys[x] < 0:
             ys[n_slow] = x
             n_slow += 1
+    return n_slow
+
+
+@internal
+def _linear_gray(src, plane, w, xs, ys, fxs, fys, dst, n_slow):
+    """Pass 2, bilinear, one channel, for the ``n_slow`` pixels ``_split_row`` left to the
+    general path; returns them listed in ``ys[:n_slow]`` (``_list_slow``).
+
+    Every pixel is blended branch-free from the taps at offset ``ys * w + xs`` (0 for the
+    general path's pixels, whose value here is written over later; a fast pixel means the
+    plane is at least 2 x 2, so offset 0 reads inside it); uint8 planes with AVX2 8 pixels
+    at a time by ``_gather_span`` (LLVM does not vectorise the gather loop itself: it cannot
+    prove ``dst`` and ``src`` apart).
+    """
     if n_slow == w:  # then the plane may be below 2 x 2: offset 0 would read past it
-        return n_slow
+        return _list_slow(ys, w)
     one = np.uint64(1)
     udy = np.uint64(w)
-    for x in range(_gather_span(src, plane, xs, fxs, fys, dst, w), w):
-        p = np.uint64(plane + xs[x])
+    dy = np.int32(w)
+    for x in range(_gather_span(src, plane, xs, ys, fxs, fys, dst, w), w):
+        p = np.uint64(plane + max(ys[x], np.int32(0)) * dy + xs[x])
         fx = fxs[x]
         fy = fys[x]
         gx = np.float32(1) - fx
         gy = np.float32(1) - fy
         dst[x] = (gy * (gx * src[p] + fx * src[p + one])
                   + fy * (gx * src[p + udy] + fx * src[p + udy + one]))
-    return n_slow
+    return _list_slow(ys, w) if n_slow else 0
 
 
-def _gather_span(src, plane, offs, fxs, fys, dst, w):
-    """Blend ``dst[:n]`` with AVX2 gathers, n a multiple of 8 (0 where unsupported)."""
+def _gather_span(src, plane, xs, ys, fxs, fys, dst, w):
+    """Blend ``dst[:n]`` of a uint8 plane with AVX2 gathers, n a multiple of 8 (0 where
+    unsupported). Not for float32 planes: their 4 gathers per 8 pixels took 1.2-1.5x the time
+    of the scalar loop on the development VM's AMD EPYC (Zen 4), where a uint8 row (one gather
+    per tap pair) takes about 0.6x the scalar loop's time."""
 
 
 @overload(_gather_span, jit_options={"cache": True})
-def _gather_span_impl(src, plane, offs, fxs, fys, dst, w):
+def _gather_span_impl(src, plane, xs, ys, fxs, fys, dst, w):
     f32 = types.float32
-    if not (_AVX2 and src.dtype in (f32, types.uint8) and fxs.dtype == f32
-            and dst.dtype == f32):
-        return lambda src, plane, offs, fxs, fys, dst, w: 0
+    if not (_AVX2 and src.dtype == types.uint8 and fxs.dtype == f32 and dst.dtype == f32):
+        return lambda src, plane, xs, ys, fxs, fys, dst, w: 0
 
-    def impl(src, plane, offs, fxs, fys, dst, w):
+    def impl(src, plane, xs, ys, fxs, fys, dst, w):
         n = w - w % 8
         for x in range(0, n, 8):
-            _gather8(src, plane, offs, fxs, fys, dst, x, w)
+            _gather8(src, plane, xs, ys, fxs, fys, dst, x, w)
         return n
     return impl
 
 
 @intrinsic
-def _gather8(typingctx, src, plane, offs, fxs, fys, dst, x, w):
-    """``dst[x:x + 8]``, bilinear from the taps at ``src[plane + offs[x:x + 8]]`` (+1, +w,
-    +w+1) with fractions ``fxs``, ``fys``: float32 taps take 4 gathers; uint8 taps 2 (one
-    dword gather reads a tap pair: bytes 0-1 at the offset, 2-3 at offset + w - 2, both
-    inside the plane for interior pixels)."""
-    sig = types.void(src, types.intp, offs, fxs, fys, dst, types.intp, types.intp)
-    gray8 = src.dtype == types.uint8
+def _gather8(typingctx, src, plane, xs, ys, fxs, fys, dst, x, w):
+    """``dst[x:x + 8]``, bilinear from the uint8 taps at ``src[plane + off]`` (+1, +w, +w+1),
+    ``off = max(ys, 0) * w + xs`` (``xs``, ``ys``, ``fxs``, ``fys`` at ``[x:x + 8]``), in 2
+    gathers: one dword gather reads a tap pair (bytes 0-1 at the offset, 2-3 at
+    offset + w - 2, both inside the plane for interior pixels)."""
+    sig = types.void(src, types.intp, xs, ys, fxs, fys, dst, types.intp, types.intp)
 
     def codegen(context, builder, signature, args):
-        s, plane, o, fx, fy, d, x, w = args
+        s, plane, xa, ya, fx, fy, d, x, w = args
         ptr = [context.make_array(t)(context, builder, v).data
                if isinstance(t, types.Array) else None for t, v in zip(signature.args, args)]
         f32, i8, i32 = ir.FloatType(), ir.IntType(8), ir.IntType(32)
@@ -263,38 +294,30 @@ def _gather8(typingctx, src, plane, offs, fxs, fys, dst, x, w):
             return vec
 
         base = builder.bitcast(builder.gep(ptr[0], [plane]), i8.as_pointer())
-        off = load(2, vi)
         dy = splat(builder.trunc(w, i32))
+        zeros = ir.Constant(vi, [0] * 8)
+        rows = load(3, vi)
+        rows = builder.select(builder.icmp_signed(">", rows, zeros), rows, zeros)
+        off = builder.add(builder.mul(rows, dy), load(2, vi))
         ones = ir.Constant(vi, [-1] * 8)
-        if gray8:
-            fnty = ir.FunctionType(vi, [vi, base.type, vi, vi, i8])
-            gather = cgutils.get_or_insert_function(builder.module, fnty,
-                                                    "llvm.x86.avx2.gather.d.d.256")
-            top = builder.call(gather, [ones, base, off, ones, ir.Constant(i8, 1)])
-            off = builder.sub(builder.add(off, dy), ir.Constant(vi, [2] * 8))
-            bottom = builder.call(gather, [ones, base, off, ones, ir.Constant(i8, 1)])
-            taps = [builder.uitofp(builder.and_(builder.lshr(v, ir.Constant(vi, [b] * 8)),
-                                               ir.Constant(vi, [255] * 8)), vf)
-                    for v, b in ((top, 0), (top, 8), (bottom, 16), (bottom, 24))]
-        else:
-            fnty = ir.FunctionType(vf, [vf, base.type, vi, vf, i8])
-            gather = cgutils.get_or_insert_function(builder.module, fnty,
-                                                    "llvm.x86.avx2.gather.d.ps.256")
-            mask = builder.bitcast(ones, vf)
-            one = ir.Constant(vi, [1] * 8)
-            taps = [builder.call(gather, [ir.Constant(vf, None), base, k, mask,
-                                          ir.Constant(i8, 4)])
-                    for k in (off, builder.add(off, one), builder.add(off, dy),
-                              builder.add(builder.add(off, dy), one))]
+        fnty = ir.FunctionType(vi, [vi, base.type, vi, vi, i8])
+        gather = cgutils.get_or_insert_function(builder.module, fnty,
+                                                "llvm.x86.avx2.gather.d.d.256")
+        top = builder.call(gather, [ones, base, off, ones, ir.Constant(i8, 1)])
+        off = builder.sub(builder.add(off, dy), ir.Constant(vi, [2] * 8))
+        bottom = builder.call(gather, [ones, base, off, ones, ir.Constant(i8, 1)])
+        taps = [builder.uitofp(builder.and_(builder.lshr(v, ir.Constant(vi, [b] * 8)),
+                                           ir.Constant(vi, [255] * 8)), vf)
+                for v, b in ((top, 0), (top, 8), (bottom, 16), (bottom, 24))]
         a, b, c, e = taps
-        fxv, fyv = load(3, vf), load(4, vf)
+        fxv, fyv = load(4, vf), load(5, vf)
         unit = ir.Constant(vf, [1.0] * 8)
         gxv, gyv = builder.fsub(unit, fxv), builder.fsub(unit, fyv)
         mul, add = builder.fmul, builder.fadd  # the scalar paths' formula, bit for bit
         top = add(mul(gxv, a), mul(fxv, b))
         bottom = add(mul(gxv, c), mul(fxv, e))
         out = add(mul(gyv, top), mul(fyv, bottom))
-        builder.store(out, builder.bitcast(builder.gep(ptr[5], [x]), vf.as_pointer()), align=4)
+        builder.store(out, builder.bitcast(builder.gep(ptr[6], [x]), vf.as_pointer()), align=4)
         return context.get_dummy_value()
     return sig, codegen
 
@@ -337,12 +360,14 @@ def _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
               xs, ys, fxs, fys, dst, mask_row):
     """Passes 1 and 2 for one output row, into ``dst`` (W * C values)."""
     _, h, w, channels = image.shape
-    _split_row(flow_row, y, h, w, interpolation, border, xs, ys, fxs, fys, mask_row)
+    n_slow = _split_row(flow_row, y, h, w, interpolation, border, xs, ys, fxs, fys)
+    if mask_row.size:
+        _mask_row(flow_row, y, h, w, mask_row)
     plane = ni * h * w * channels
     dx = np.uint64(channels)
     dy = np.uint64(w * channels)
     if interpolation == interp.INTER_LINEAR and channels == 1:
-        n_slow = _linear_gray(src, plane, w, xs, ys, fxs, fys, dst)
+        n_slow = _linear_gray(src, plane, w, xs, ys, fxs, fys, dst, n_slow)
         start = w
     elif interpolation == interp.INTER_LINEAR and channels == 3:
         n_slow = _linear_rgb(src, plane, w, xs, ys, fxs, fys, dst)
@@ -394,18 +419,18 @@ def _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
 
 
 @internal
-def warp_row_linear_replicate(image, src, flow_row, y, xs, ys, fxs, fys, dst, no_mask):
+def warp_row_linear_replicate(image, src, flow_row, y, xs, ys, fxs, fys, dst):
     """``_warp_row`` for bilinear sampling with replicated borders of ``image[0]``, the one mode
     dense Lucas-Kanade warps with, compiled without the nearest and cubic loops (its first call
     compiles about 4 s less). The same functions give the same values as ``_warp_row``: gray
     and RGB rows take the vectorised interiors, the rest (unknown flow, planes under 2 x 2, other
-    channel counts) ``warp_pixel``. ``no_mask`` is an empty bool array (no mask is written).
+    channel counts) ``warp_pixel``. No mask is written.
     """
     _, h, w, channels = image.shape
-    _split_row(flow_row, y, h, w, interp.INTER_LINEAR, interp.BORDER_REPLICATE, xs, ys, fxs, fys,
-               no_mask)
+    n_slow = _split_row(flow_row, y, h, w, interp.INTER_LINEAR, interp.BORDER_REPLICATE,
+                        xs, ys, fxs, fys)
     if channels == 1:
-        n_slow = _linear_gray(src, 0, w, xs, ys, fxs, fys, dst)
+        n_slow = _linear_gray(src, 0, w, xs, ys, fxs, fys, dst, n_slow)
     elif channels == 3:
         n_slow = _linear_rgb(src, 0, w, xs, ys, fxs, fys, dst)
     else:

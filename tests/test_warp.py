@@ -130,6 +130,40 @@ def test_matches_float64_reference(interpolation, border):
     np.testing.assert_allclose(got32, expected32, rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("border", ["replicate", "constant"])
+def test_gray_bilinear_fast_paths_match_the_reference(border):
+    """One-channel bilinear rows (uint8: AVX2 gathers 8 pixels at a time where available,
+    float32: the scalar blend) where fast pixels, border pixels and unknown flow alternate,
+    at a width that is not a multiple of 8 (the gathers' remainder) and with a row whose every
+    pixel takes the general path: float32 within 1e-5, uint8 the rounded reference within
+    one level, masks equal, and the same outputs at 1 and 2 threads."""
+    h, w = 13, 37
+    rng = np.random.default_rng(11)
+    flow = wild_flow(h, w, seed=12, scale=3.0)
+    flow[2, ::4] = np.nan                 # unknown flow between fast pixels
+    flow[5, 1::3, 0] = 1e9
+    flow[8] = (-40.0, 0.0)                # a whole row outside the image
+    image = smooth_image(h, w, seed=13)
+    expected, expected_mask = reference_warp(image, flow, "linear", border, 0.25)
+    image8 = rng.integers(0, 256, (h, w)).astype(np.uint8)
+    expected8, _ = reference_warp(image8, flow, "linear", border, 7.0)
+    threads = flowkit.get_num_threads()
+    runs = []
+    try:
+        for n in (1, 2):
+            flowkit.set_num_threads(n)
+            runs.append(warp(image.astype(np.float32), flow, border=border, border_value=0.25,
+                             return_mask=True) + (warp(image8, flow, border=border, border_value=7),))
+    finally:
+        flowkit.set_num_threads(threads)
+    (got, mask, got8), again = runs
+    for a, b in zip(runs[0], again):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(mask, expected_mask)
+    assert np.abs(got8.astype(np.int64) - np.clip(np.rint(expected8), 0, 255)).max() <= 1
+
+
 @pytest.mark.parametrize("interpolation", INTERPOLATIONS)
 def test_integer_images_round_the_reference(interpolation):
     """uint8/uint16: the float reference rounded and saturated, off by at most one level
