@@ -271,32 +271,6 @@ def box_min_eig_pixel(txx, txy, tyy, y, x):
 # CPU drivers: pyramid and derivatives
 
 
-@njit(cache=True)
-def pad_level(buf, g, C, pad_x, pad_y):
-    """Fill the border of padded level ``g`` with reflect-101 copies of its interior."""
-    off, h, w, pw = g[0], g[1], g[2], g[3]
-    row = pw * C
-    for yp in range(pad_y, pad_y + h):  # left and right borders of the interior rows
-        r = off + yp * row
-        for xp in range(pad_x):
-            _, xs = pad_source(yp, xp, h, w, pad_x, pad_y)
-            _, xe = pad_source(yp, xp + pad_x + w, h, w, pad_x, pad_y)
-            for c in range(C):
-                buf[r + xp * C + c] = buf[r + (xs + pad_x) * C + c]
-                buf[r + (xp + pad_x + w) * C + c] = buf[r + (xe + pad_x) * C + c]
-    for yp in range(pad_y):  # top and bottom rows: copies of whole padded rows
-        x0 = np.int64(0)  # not a literal: one compiled pad_source
-        ys, _ = pad_source(yp, x0, h, w, pad_x, pad_y)
-        ye, _ = pad_source(yp + pad_y + h, x0, h, w, pad_x, pad_y)
-        top = off + yp * row
-        bottom = off + (yp + pad_y + h) * row
-        src_top = off + (ys + pad_y) * row
-        src_bottom = off + (ye + pad_y) * row
-        for i in range(row):
-            buf[top + i] = buf[src_top + i]
-            buf[bottom + i] = buf[src_bottom + i]
-
-
 def fill_level0(f0, f1, buf, g0, g1, C, pad_x, pad_y, offset, factor):
     """Copy two flat (H * W * C) frames, any dtype, into level 0 of their padded pyramids
     (levels ``g0``, ``g1`` of ``buf``), borders included, as ``(v - offset) * factor`` in
@@ -328,12 +302,13 @@ def _fill_level0_band(f0, f1, buf, g0, g1, C, pad_x, pad_y, offset, factor, band
 
 
 def pyr_down_level(buf, sg, dg, shift, frames, C, pad_x, pad_y, integer):
-    """Fill the interior of level ``dg`` of ``buf`` from padded level ``sg``, for ``frames``
+    """Fill level ``dg`` of ``buf``, borders included, from padded level ``sg``, for ``frames``
     pyramids ``shift`` apart: 5-tap blur and decimation (rounded when ``integer``); same
     arithmetic order as ``pyr_down_at``. Per output row: a vertical pass over the padded source
-    row (five contiguous row slices, so it vectorises), then the horizontal taps at every second
-    column of it. (The geometry stays outside the parallel loop: loaded inside, LLVM vectorises
-    less.)
+    row (five contiguous row slices, so it vectorises), the horizontal taps at every column
+    (unit stride again: faster than taps at every second column, which LLVM gathers), every
+    second column of that, then the row's reflect-101 borders and its copies into the top and bottom border rows that mirror
+    it. (The geometry stays outside the parallel loop: loaded inside, LLVM vectorises less.)
     """
     run_bands(_pyr_down_level_band, buf, sg, dg, shift, frames, C, pad_x, pad_y, integer)
 
@@ -346,9 +321,12 @@ def _pyr_down_level_band(buf, sg, dg, shift, frames, C, pad_x, pad_y, integer, b
     srow = np.uint64(spw * C)
     uc = np.uint64(C)
     lo = np.uint64(pad_x * C)
+    udw = np.uint64(dw)
+    drow = np.uint64(dpw * C)
     blocks = min(dh, 16)
     start, stop = band_range(blocks * frames, band, n_bands)
     vert = np.empty(spw * C, np.float32)  # scratch: one vertically blurred source row
+    hor = np.empty(spw * C, np.float32)  # scratch: that row blurred horizontally
     for job in range(start, stop):
         blk = job % blocks
         extra = (job // blocks) * shift
@@ -359,21 +337,49 @@ def _pyr_down_level_band(buf, sg, dg, shift, frames, C, pad_x, pad_y, integer, b
             s2 = buf[r + 2 * srow:r + 3 * srow]
             s3 = buf[r + 3 * srow:r + 4 * srow]
             s4 = buf[r + 4 * srow:r + 5 * srow]
+            row = np.uint64(doff + extra) + np.uint64(y + pad_y) * drow
+            out = buf[row + lo:row + lo + udw * uc]
             for i in range(srow):
                 vert[i] = blur5(s0[i], s1[i], s2[i], s3[i], s4[i])
-            d = np.uint64(doff + extra + ((y + pad_y) * dpw + pad_x) * C)
-            out = buf[d:d + np.uint64(dw) * uc]
-            if C == 1:
-                for x in range(np.uint64(dw)):
-                    k = lo + 2 * x
-                    out[x] = pyr_round(blur5(vert[k - 2], vert[k - 1], vert[k], vert[k + 1], vert[k + 2]),
-                                       integer)
+            n = 2 * udw * uc
+            v0 = vert[lo - 2 * uc:lo - 2 * uc + n]  # horizontal taps at every column: unit stride
+            v1 = vert[lo - uc:lo - uc + n]
+            v2 = vert[lo:lo + n]
+            v3 = vert[lo + uc:lo + uc + n]
+            v4 = vert[lo + 2 * uc:lo + 2 * uc + n]
+            for i in range(n):
+                hor[i] = blur5(v0[i], v1[i], v2[i], v3[i], v4[i])
+            if C == 1 and not integer:  # then every second column (the common case spelt out)
+                for x in range(udw):
+                    out[x] = hor[2 * x]
             else:
-                for x in range(np.uint64(dw)):
+                for x in range(udw):
                     for c in range(uc):
-                        k = lo + 2 * x * uc + c
-                        out[x * uc + c] = pyr_round(blur5(vert[k - 2 * uc], vert[k - uc], vert[k],
-                                                          vert[k + uc], vert[k + 2 * uc]), integer)
+                        out[x * uc + c] = pyr_round(hor[2 * x * uc + c], integer)
+            _mirror_row(buf, row, np.uint64(doff + extra), y, dh, dw, drow, uc, pad_x, pad_y)
+
+
+@internal
+def _mirror_row(buf, row, off, y, h, w, drow, uc, pad_x, pad_y):
+    """Fill the reflect-101 left and right borders of interior row ``y`` (flat start ``row``)
+    of the padded level at ``off``, then copy the whole padded row into the border rows above
+    and below the image that mirror row ``y``."""
+    inner = np.uint64(pad_x) * uc
+    for xp in range(pad_x):
+        left = np.uint64(border_index(xp - pad_x, w, R101)) * uc
+        right = np.uint64(border_index(xp + w, w, R101)) * uc
+        for c in range(uc):
+            buf[row + np.uint64(xp) * uc + c] = buf[row + inner + left + c]
+            buf[row + np.uint64(xp + pad_x + w) * uc + c] = buf[row + inner + right + c]
+    for yp in range(pad_y):
+        if border_index(yp - pad_y, h, R101) == y:
+            top = off + np.uint64(yp) * drow
+            for i in range(drow):
+                buf[top + i] = buf[row + i]
+        if border_index(yp + h, h, R101) == y:
+            bottom = off + np.uint64(yp + pad_y + h) * drow
+            for i in range(drow):
+                buf[bottom + i] = buf[row + i]
 
 
 def scharr_levels(buf, gx, gy, geos, C, pad_x, pad_y):
@@ -458,8 +464,6 @@ def build_pyramids(frame0, frame1, shapes, pad_x, pad_y, derivatives, stretch=No
     for lv in range(1, len(shapes)):
         with _threads(1 if shapes[lv][0] * shapes[lv][1] * C < SMALL_LEVEL else None):
             pyr_down_level(buf, geo[lv - 1], geo[lv], total, 2, C, pad_x, pad_y, integer)
-        pad_level(buf, geo[lv], C, pad_x, pad_y)
-        pad_level(buf, geo1[lv], C, pad_x, pad_y)
     gx = np.empty(derivatives * total, np.float32)
     gy = np.empty(derivatives * total, np.float32)
     if derivatives:

@@ -177,6 +177,29 @@ def test_pyramid_and_derivatives_match_opencv(rubberwhale):
                 assert not got[:win].any() and not got[:, :win].any()
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("size, win", [((101, 77), 5), ((64, 90), (7, 9))])
+def test_float_pyramid_with_borders_matches_opencv(channels, size, win):
+    # the stretched float path (no rounding) and colour levels, borders included, against
+    # cv2.pyrDown of the float32 level before and reflect-101 padding; float32 sums in another
+    # order than OpenCV's: 1e-6 on [0, 1] values
+    rng = np.random.default_rng(3)
+    frame0, frame1 = rng.integers(0, 256, (2, *size, channels)).astype(np.uint8)
+    win_w, win_h = (win, win) if np.isscalar(win) else win
+    shapes = lk.pyramid_shapes(*size, win_w, win_h, 3)
+    assert len(shapes) >= 3  # levels 0, 1, 2 at least
+    stretch = (np.float32(10.0), np.float32(1 / 200))
+    buf, _, _, geo, total = lk.build_pyramids(frame0, frame1, shapes, win_w, win_h, 0, stretch)
+    for start, frame in ((0, frame0), (total, frame1)):
+        level = (frame.astype(np.float32) - stretch[0]) * stretch[1]
+        for lv in range(len(shapes)):
+            if lv:
+                level = cv2.pyrDown(level).reshape(*shapes[lv], channels)
+            padded = cv2.copyMakeBorder(level, win_h, win_h, win_w, win_w, cv2.BORDER_REFLECT_101)
+            view = lk.level_view(buf[start:], geo[lv], channels, win_w, win_h)
+            np.testing.assert_allclose(view, padded.reshape(view.shape), rtol=0, atol=1e-6)
+
+
 def test_pyramid_stops_before_window_size():
     # OpenCV: no level whose side is <= the window
     assert lk.pyramid_shapes(100, 200, 21, 21, 5) == [(100, 200), (50, 100), (25, 50)]
