@@ -14,7 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from . import _validate
-from ._atomic import stale_temporaries
+from ._atomic import check_folder, stale_temporaries
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg",
                               ".ts", ".mts", ".m2ts", ".flv", ".wmv", ".ogv", ".3gp"})
@@ -222,8 +222,8 @@ class Job:
         names -= {"progress", "part", "_lossless", "_parts", "frames", "return_flow"}
         unknown = sorted(set(options) - names)
         if unknown:
-            raise ValueError(f"job_options: unknown option {', '.join(unknown)}; expected some of "
-                             f"{', '.join(sorted(names))}")
+            raise ValueError(f"job_options: {', '.join(unknown)}: unknown option; expected some "
+                             f"of {', '.join(sorted(names))}")
 
 
 # the job table: a job is one entry (``translate`` joins as ``Job(_translate_job)``)
@@ -255,7 +255,8 @@ class BatchReport:
     seconds : float
         Wall-clock time of the run, cluster start included.
     dashboard : str or None
-        The Dask dashboard address, where the cluster has one.
+        The Dask dashboard address, where the scheduler serves one and bokeh (not part of the
+        ``dask`` extra) is installed to draw it; else None.
     """
 
     done: list
@@ -314,14 +315,22 @@ def _outputs(files, outputs, suffix):
             raise NotADirectoryError(f"outputs: {folder} exists and is not a folder")
         paths = [folder / (f.stem + (suffix or f.suffix)) for f in files]
         if len(set(paths)) != len(paths):
-            raise ValueError(f"outputs: two inputs have the same name and would write the same "
-                             f"file in {folder}; give a list of output paths")
+            twins = sorted(str(f) for f, p in zip(files, paths) if paths.count(p) > 1)
+            raise ValueError(f"outputs: inputs with the same name would write the same file in "
+                             f"{folder} ({', '.join(twins)}); give each its own output folder "
+                             f"(one run per folder) or, in Python, a list of output paths")
         return paths
     if not isinstance(outputs, (list, tuple)):
         raise TypeError(f"outputs: expected a folder or a list of paths, got {_validate.describe(outputs)}")
     if len(outputs) != len(files):
         raise ValueError(f"outputs: expected {len(files)} paths (one per input), got {len(outputs)}")
-    return [Path(p) for p in outputs]
+    paths = [Path(p) for p in outputs]
+    for path in paths:
+        try:
+            check_folder(path)
+        except OSError as exc:
+            raise type(exc)(f"outputs: {exc}") from None
+    return paths
 
 
 # --- the cluster -----------------------------------------------------------------------------------
@@ -337,40 +346,73 @@ def _sizes(workers, threads_per_worker):
         threads_per_worker = _validate.check_int("threads_per_worker", threads_per_worker,
                                                  min_value=1, max_value=cores)
     if workers is not None:
-        workers = _validate.check_int("workers", workers, min_value=1, max_value=cores)
+        workers = _validate.check_int("workers", workers, min_value=1)
+        limit = cores // (threads_per_worker or 1)
+        if workers > limit:
+            threads = f" / {threads_per_worker} threads_per_worker" if threads_per_worker else ""
+            raise ValueError(f"workers: expected an integer <= {limit} ({cores} cores{threads}), "
+                             f"got {workers}")
     threads = threads_per_worker or max(1, cores // (workers or cores))
-    workers = workers or max(1, cores // threads)
-    if workers * threads > cores:
-        raise ValueError(f"workers: {workers} workers x {threads} threads_per_worker = "
-                         f"{workers * threads} threads, more than the {cores} cores")
-    return workers, threads
+    return workers or max(1, cores // threads), threads
 
 
-def _client(scheduler, workers, threads_per_worker):
-    """(client, kernel threads per task, things to close)."""
+def _cluster(scheduler, workers, threads_per_worker):
+    """(workers of the local cluster or None, kernel threads per task), checked before the run
+    makes its output folder."""
     try:
         import distributed
     except ImportError:
         raise ImportError("flowkit.batch needs Dask: pip install 'flowkit-cv[dask]'") from None
     if scheduler is None:
-        workers, threads = _sizes(workers, threads_per_worker)
-        # one task at a time per worker process, with `threads` kernel threads
-        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                           dashboard_address=":0", silence_logs=50)
-        client = distributed.Client(cluster)
-        return client, threads, [client, cluster]
+        return _sizes(workers, threads_per_worker)
     if workers is not None:
         raise ValueError("workers: only for the local cluster (scheduler=None); an existing "
                          "cluster has its own workers")
-    threads = 1 if threads_per_worker is None else _validate.check_int(
-        "threads_per_worker", threads_per_worker, min_value=1)
-    if isinstance(scheduler, distributed.Client):
-        return scheduler, threads, []
-    if not isinstance(scheduler, str):
+    if not isinstance(scheduler, (str, distributed.Client)):
         raise TypeError(f"scheduler: expected None, an address such as 'tcp://host:8786' or a "
                         f"distributed.Client, got {_validate.describe(scheduler)}")
-    client = distributed.Client(scheduler, timeout="10s")
-    return client, threads, [client]
+    return None, 1 if threads_per_worker is None else _validate.check_int(
+        "threads_per_worker", threads_per_worker, min_value=1)
+
+
+def _client(scheduler, workers, owned):
+    """The client for :func:`_cluster`'s checked arguments; what it starts is appended to
+    ``owned`` as soon as it exists (an interrupt may come at any time)."""
+    import distributed
+
+    if isinstance(scheduler, distributed.Client):
+        return scheduler
+    if scheduler is None:
+        # one task at a time per worker process, with `threads` kernel threads; the workers
+        # ignore SIGINT (dask_setup): a Ctrl-C reaches the whole process group, and this
+        # process, not the workers, ends the run and closes them
+        owned.append(distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+            silence_logs=50, preload=[__name__]))
+        scheduler = owned[-1]
+    owned.insert(0, distributed.Client(scheduler, timeout="10s"))
+    return owned[0]
+
+
+def dask_setup(worker):
+    """Run by Dask in each local-cluster worker process as it starts (``preload``): ignore
+    SIGINT, so that a Ctrl-C to the process group does not print the workers' tracebacks."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _dashboard(client):
+    """The dashboard's address where the scheduler really serves one (a dashboard address set)
+    and bokeh, which draws it, is installed; else None."""
+    import contextlib
+    import importlib.util
+
+    with contextlib.suppress(Exception):
+        if "dashboard" in client.scheduler_info().get("services", {}) \
+                and importlib.util.find_spec("bokeh") is not None:
+            return client.dashboard_link
+    return None
 
 
 def _task(run, src, dst, threads, options):
@@ -385,7 +427,8 @@ def _task(run, src, dst, threads, options):
 
 
 def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_worker=None,
-          chunk_frames=None, retries=2, resume=False, progress=True, **job_options):
+          chunk_frames=None, retries=2, resume=False, progress=True, _announce=None,
+          **job_options):
     """Run a job over many videos (or one long video in chunks) on a Dask cluster.
 
     Each input is one task (or, with ``chunk_frames``, one task per chunk) that calls the
@@ -429,9 +472,11 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
         Times a failed task is run again (Dask's ``retries``; default 2). A worker that dies
         is replaced and its task rerun by Dask whatever this is.
     resume : bool
-        Skip inputs whose output exists already (a finished output is never partial).
+        Skip inputs whose output exists already (a finished output is never partial); with
+        every output there no cluster is started.
     progress : bool
-        One tqdm progress bar over the tasks on stderr.
+        One tqdm progress bar over the tasks on stderr, and the dashboard's link (where
+        ``report.dashboard`` has one).
     **job_options
         Keyword options of the job.
 
@@ -451,7 +496,9 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
     TypeError
         Arguments of the wrong type.
     FileNotFoundError
-        An input (or a glob or folder without videos) that does not exist.
+        An input (or a glob or folder without videos) that does not exist, or the folder of
+        an output path in a list (a folder ``outputs`` is created). Everything above is
+        checked before the cluster starts and before the output folder is created.
     ImportError
         ``dask`` / ``distributed`` are not installed (``pip install 'flowkit-cv[dask]'``).
 
@@ -483,27 +530,27 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
         raise ValueError(f"chunk_frames: the {job!r} job cannot be split with these options; "
                          f"retime, flow, and predict with stride=S (a rolling prediction; "
                          f"without it predict decodes only the tail of each video) can")
+    workers, threads = _cluster(scheduler, workers, threads_per_worker)
     skipped = [dst for dst in paths if resume and dst.exists()]
     todo = [(src, dst) for src, dst in zip(files, paths) if dst not in skipped]
     if isinstance(outputs, (str, os.PathLike)):
         Path(outputs).mkdir(parents=True, exist_ok=True)
 
     _remove_temporaries(paths)  # left by a killed worker or an interrupted earlier run
-    client, threads, owned = _client(scheduler, workers, threads_per_worker)
-    submitted = []
+    frames, done, failed, dashboard = 0, [], {}, None
+    owned, submitted = [], []  # what this run started and must close; its futures
     try:
-        if progress and getattr(client, "dashboard_link", None):
-            import sys
+        if todo:  # with every output there (resume) no cluster is started
+            client = _client(scheduler, workers, owned)
+            dashboard = _dashboard(client)
+            if (progress if _announce is None else _announce) and dashboard:
+                import sys
 
-            print(f"flowkit batch: Dask dashboard at {client.dashboard_link}", file=sys.stderr)
-        frames, done, failed = _run(client, spec, todo, threads, retries, chunk_frames, cuts,
-                                    job_options, progress, submitted)
-        dashboard = getattr(client, "dashboard_link", None)
+                print(f"flowkit batch: Dask dashboard at {dashboard}", file=sys.stderr)
+            frames, done, failed = _run(client, spec, todo, threads, retries, chunk_frames, cuts,
+                                        job_options, progress, submitted)
     finally:
-        _stop(client, owned, submitted)
-        # a worker killed mid-write (Ctrl-C, SIGTERM, a crash) cannot remove its temporary
-        # file; with its tasks cancelled and the local workers gone nothing writes here any more
-        _remove_temporaries(paths)
+        _stop(owned, submitted, paths)
     return BatchReport(done=done, failed=failed, skipped=skipped, frames=frames,
                        seconds=time.perf_counter() - start, dashboard=dashboard)
 
@@ -535,33 +582,38 @@ def _check_writer(dst, fps, codec):
     writer_codec(dst, codec)
 
 
-def _stop(client, owned, submitted):
+def _stop(owned, submitted, paths):
     """End the run: cancel its tasks still queued or running (after an interruption), close
     what :func:`batch` started, and make sure the local cluster's worker processes have exited
     before the caller removes temporaries. Dask's close gives a worker stuck in a task a few
     seconds, then kills it; when its own timeouts run out first (a loaded machine) it returns
     with the process alive, and its task could still create a temporary file: such a process
-    is killed here."""
+    is killed here. Then the temporaries of ``paths`` are removed, whatever happened before."""
     import contextlib
 
     import psutil
 
-    with contextlib.suppress(Exception):
-        pending = [future for future in submitted if not future.done()]
-        if pending:
-            client.cancel(pending, force=True)
     processes = []
-    for thing in owned:
-        for nanny in getattr(thing, "workers", {}).values():
-            with contextlib.suppress(Exception):
-                processes.append(psutil.Process(nanny.process.process.pid))
-    for thing in owned:
-        thing.close()
-    _, alive = psutil.wait_procs(processes, timeout=10)
-    for process in alive:
-        with contextlib.suppress(psutil.Error):
-            process.kill()
-    psutil.wait_procs(alive, timeout=10)
+    try:
+        with contextlib.suppress(Exception):
+            pending = [future for future in submitted if not future.done()]
+            if pending:
+                submitted[0].client.cancel(pending, force=True)
+        for thing in owned:
+            for nanny in getattr(thing, "workers", {}).values():
+                with contextlib.suppress(Exception):
+                    processes.append(psutil.Process(nanny.process.process.pid))
+        for thing in owned:
+            thing.close()
+    finally:
+        _, alive = psutil.wait_procs(processes, timeout=10)
+        for process in alive:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        psutil.wait_procs(alive, timeout=10)
+        # a worker killed mid-write (Ctrl-C, SIGTERM, a crash) cannot remove its temporary
+        # file; with its tasks cancelled and the local workers gone nothing writes here any more
+        _remove_temporaries(paths)
 
 
 def _part_path(dst, token, index):

@@ -741,16 +741,23 @@ def cmd_batch(args):
     import flowkit
 
     options = dict(args.option or ())
+    # worker processes killed mid-task (Ctrl-C, SIGTERM, a crash) cannot release their
+    # multiprocessing semaphores; the resource tracker, started with this process's -W
+    # options, releases them at exit and would warn about it on stderr: errors are one line
+    quiet_tracker = "ignore:resource_tracker:UserWarning"
+    if quiet_tracker not in sys.warnoptions:
+        sys.warnoptions.append(quiet_tracker)
     report = flowkit.batch(args.job, args.inputs, args.output, scheduler=args.scheduler,
                            workers=args.workers, threads_per_worker=args.threads_per_worker,
                            chunk_frames=args.chunk_frames, retries=args.retries,
                            resume=args.resume, progress=not args.quiet and sys.stderr.isatty(),
-                           **options)
+                           _announce=not args.quiet, **options)
     for src, message in report.failed.items():
         print(f"flowkit: failed: {src}: {message}", file=sys.stderr)
     skipped = f", {len(report.skipped)} skipped (exist)" if report.skipped else ""
     rate = report.frames / report.seconds if report.seconds else 0.0
-    print(f"{args.job}: {len(report.done)} files done, {len(report.failed)} failed{skipped}; "
+    files = "file" if len(report.done) == 1 else "files"
+    print(f"{args.job}: {len(report.done)} {files} done, {len(report.failed)} failed{skipped}; "
           f"{report.frames} frames in {report.seconds:.1f} s ({rate:.1f} frames/s) -> {args.output}")
     return 0 if report.ok else 1
 

@@ -273,6 +273,36 @@ def test_corrupt_input_is_reported_and_the_rest_finish(client, clips, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clip0.mkv", "clip1.mkv"]
 
 
+@pytest.mark.parametrize("bokeh", [False, True])
+def test_dashboard_link_only_when_served(client, clips, tmp_path, monkeypatch, capsys, bokeh):
+    """The link is printed (and reported) only where bokeh can draw the dashboard the
+    scheduler serves; the CLI announces it whether or not stderr is a terminal."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: (
+        (object() if bokeh else None) if name == "bokeh" else find_spec(name, *args)))
+    report = flowkit.batch("retime", clips[:1], tmp_path / "o", scheduler=client, **RETIME,
+                           progress=False, _announce=True)
+    err = capsys.readouterr().err
+    assert report.ok
+    if bokeh:
+        assert report.dashboard == client.dashboard_link
+        assert err == f"flowkit batch: Dask dashboard at {client.dashboard_link}\n"
+    else:
+        assert report.dashboard is None and err == ""
+
+
+def test_resume_with_every_output_present_starts_no_cluster(clips, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    for clip in clips:
+        (out / clip.name).write_bytes(b"done")
+    monkeypatch.setattr(_batch, "_client", lambda *args: pytest.fail("a cluster was started"))
+    report = flowkit.batch("retime", clips, out, resume=True, progress=False, **RETIME)
+    assert report.ok and report.done == [] and report.skipped == [out / c.name for c in clips]
+
+
 def test_resume_skips_finished_outputs(client, clips, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -329,6 +359,35 @@ def test_interrupted_run_leaves_no_temporaries(clips, tmp_path):
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.parametrize("how", ["SIGINT-group", "SIGTERM"])
+def test_interrupted_chunked_cli_run_prints_one_line_and_leaves_nothing(tmp_path, how):
+    """A Ctrl-C (SIGINT to the whole process group, workers included) or a SIGTERM while the
+    chunks of a long clip are being written: exit 130 / 143, one line on stderr (no worker
+    traceback, no resource_tracker warning), and no part file or temporary left (issue 13)."""
+    import subprocess
+    import time
+
+    clip = make_video(tmp_path / "long.mkv", frames=150, size=(320, 180), gop=15)
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flowkit", "batch", "retime", str(clip), "-o", str(out),
+         "--chunk-frames", "15", "--workers", "2", "-O", "speed=0.5", "-O", "codec=ffv1", "-q"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None \
+            and not list(out.glob(".long.*")):
+        time.sleep(0.05)
+    assert process.poll() is None and list(out.glob(".long.*")), "no chunk was being written"
+    if how == "SIGTERM":
+        process.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    expected = (143, "flowkit: terminated") if how == "SIGTERM" else (130, "flowkit: interrupted")
+    assert (process.returncode, err.decode().strip()) == expected, err.decode()
+    assert [p.name for p in out.iterdir()] in ([], ["long.mkv"])  # finished just in time: kept
+
+
 def test_cli_round_trip(clips, tmp_path, capsys):
     """`flowkit batch` with its own local cluster (2 workers x 1 thread), a failing input too."""
     bad = tmp_path / "bad.mkv"
@@ -339,7 +398,7 @@ def test_cli_round_trip(clips, tmp_path, capsys):
                  "-q"])
     captured = capsys.readouterr()
     assert code == 1
-    assert "retime: 1 files done, 1 failed; 24 frames" in captured.out
+    assert "retime: 1 file done, 1 failed; 24 frames" in captured.out
     assert f"flowkit: failed: {bad}: " in captured.err and captured.err.count("\n") == 1
     assert [p.name for p in out.iterdir()] == ["clip0.mkv"]
     assert same_video(out / "clip0.mkv",
@@ -348,18 +407,22 @@ def test_cli_round_trip(clips, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--workers", "99"], "--workers: expected"),
-    (["-O", "nope=1"], "-O unknown option nope"),
+    (["-O", "nope=1"], "-O nope: unknown option; expected some of "),
+    (["--workers", "2", "--threads-per-worker", "2"],
+     "--workers: expected an integer <= 1 (2 cores / 2 threads_per_worker), got 2"),
     (["-O", "factor=-1"], "-O factor: expected a number > 0, got -1"),
     (["-O", "horizon=0"], "-O horizon: expected"),
     (["-O", "horizon=2", "-O", "flow=nope"], "-O flow: "),
     (["--chunk-frames", "10", "-O", "horizon=2"], "--chunk-frames: the 'predict' job cannot be split"),
     (["-O", "horizon=2", "-O", "stride=0"], "-O stride: expected"),
 ])
-def test_cli_errors_are_one_line(clips, tmp_path, capsys, argv, message):
+def test_cli_errors_are_one_line(clips, tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.setattr(_batch, "_cores", lambda: 2)
     job = "predict" if any(a.startswith("horizon=") for a in argv) else "retime"
     code = main(["batch", job, str(clips[0]), "-o", str(tmp_path / "o"), *argv])
     err = capsys.readouterr().err
     assert code != 0 and message in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()  # a refused run makes no output folder
 
 
 def test_bad_arguments(clips, tmp_path):
@@ -385,7 +448,15 @@ def test_bad_arguments(clips, tmp_path):
         flowkit.batch("flow", clips, tmp_path / "o", max_flow=-1)
     with pytest.raises(ValueError, match="job_options: fps: expected"):
         flowkit.batch("predict", clips, tmp_path / "o", horizon=2, fps=0)
+    with pytest.raises(FileNotFoundError, match="outputs: output folder does not exist: .*lo"):
+        flowkit.batch("retime", clips, [tmp_path / "a.mkv", tmp_path / "lo" / "b.mkv"], factor=2)
+    with pytest.raises(ValueError, match="workers: only for the local cluster"):
+        flowkit.batch("retime", clips, tmp_path / "o2", scheduler="tcp://127.0.0.1:1", workers=2)
+    with pytest.raises(ValueError, match=r"outputs: inputs with the same name .*clip0.mkv, .*"
+                                         r"clip0.mkv\); give each its own output folder"):
+        flowkit.batch("retime", [clips[0], clips[0]], tmp_path / "o3")
     assert not list(tmp_path.glob("*.mkv"))
+    assert not any((tmp_path / name).exists() for name in ("o", "o2", "o3", "lo"))
 
 
 def test_import_flowkit_does_not_import_dask():
