@@ -11,8 +11,8 @@ Threads: ``FLOWKIT_BENCH_THREADS`` (default 2) for both, see ``conftest.py``.
 ``warp`` in one process at 1 and 2 threads (``conftest.interleaved``), with the load average:
 the random images and synthetic flow above, and real video (``conftest.traffic_case``: frame 0
 of the traffic clip, RGB uint8 or its green channel as float32 / 255, splatted by its DIS
-flow to frame 1, softmax metric ``-10 * brightness_error(frame0, frame1, flow)`` as
-``interpolate`` builds it).
+flow to frame 1, softmax metric ``-10 * brightness_error(frame0, frame1, flow)``: the form
+``interpolate`` (scale 5) and ``predict`` (scale 20) use, at the synthetic case's scale).
 """
 
 import pytest
