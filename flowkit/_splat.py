@@ -119,8 +119,9 @@ def splat(image, flow, *, mode="average", metric=None, return_weight=False, devi
     compute = np.dtype(np.float64 if dtype == np.float64 else np.float32)
     int_max = _validate.intensity_range(dtype) if dtype.kind == "u" else 0.0
     out_dtype = np.dtype(np.float32) if dtype == np.float16 else dtype
-    # per target: C sums, the normaliser and (softmax) the bilinear weight (kernels/splat.py)
-    acc4 = out4[:3] + (out4[3] + (2 if mode == "softmax" else 1),)
+    # per target: C sums, the normaliser and (softmax with return_weight) the bilinear weight,
+    # which the other modes' normaliser is (kernels/splat.py)
+    acc4 = out4[:3] + (out4[3] + (2 if mode == "softmax" and return_weight else 1),)
     if backend == CUDA:
         from numba import cuda
 

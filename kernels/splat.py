@@ -6,9 +6,10 @@ spread over the four target pixels around that point with bilinear weights; see
 (float32, or float64 for float64 images): ``image (Ni, H, W, C)``, ``flow (Nf, H, W, 2)``,
 with ``Ni``, ``Nf`` either 1 (shared by the batch) or N. The accumulator ``acc (N, H, W, K)``
 holds per target pixel the C weighted sums, the normaliser (the accumulated weight; for
-softmax the sum of the softmax weights) and, for softmax only, the accumulated bilinear
-weight: ``acc[..., C]`` divides, ``acc[..., -1]`` is the weight map (interleaved, one cache
-line per tap: 20-35 % faster than separate planes).
+softmax the sum of the softmax weights) and, for softmax with the weight map asked for
+(``K = C + 2``), the accumulated bilinear weight: ``acc[..., C]`` divides, ``acc[..., -1]`` is
+the weight map (interleaved, one cache line per tap: 20-35 % faster than separate planes).
+Softmax without the weight map uses ``K = C + 1``: one add fewer per tap.
 
 Softmax (``softmax_terms``): with ``d = metric - max(metric)`` per image, each source has a
 level ``q = ceil(d / LEVEL_STEP) <= 0`` and a scale ``e = exp(d - LEVEL_STEP * q)`` in
@@ -124,7 +125,8 @@ def splat_cpu(image, flow, levels, scales, mode, acc, level, out, int_max):
     mode : int
         ``MODE_SUM``, ``MODE_AVERAGE`` or ``MODE_SOFTMAX``.
     acc : ndarray (N, H, W, K), the image's dtype, zeros, summed into: K = C + 1, or C + 2 for
-        softmax (see the module's docstring); ``acc[..., -1]`` is the weight map
+        softmax with the weight map (see the module's docstring), then ``acc[..., -1]`` is
+        the weight map (in the other modes the normaliser is)
     level : ndarray (N, H, W), the image's dtype, written: the largest level reaching each target;
         (0, H, W) when ``levels`` is
     out : ndarray (N, H, W, C), uint8, uint16, float32 or float64, written
@@ -170,7 +172,7 @@ def _bounds_band(flow, bounds, band, n_bands):
 @njit(nogil=True, cache=True)
 def _splat_band(image, flow, levels, scales, bounds, acc, level, band, n_bands):
     """Target rows ``band`` of ``n_bands`` over all N * H rows (``parallel.run_bands``)."""
-    n_out, h, w, _ = acc.shape
+    n_out, h, w, k = acc.shape
     flat = acc.reshape(acc.size)
     tops = level.reshape(level.size)
     start, stop = band_range(n_out * h, band, n_bands)
@@ -182,16 +184,16 @@ def _splat_band(image, flow, levels, scales, bounds, acc, level, band, n_bands):
         if levels.shape[0]:
             for i in range((n * h + r0) * w, (n * h + r1) * w):
                 tops[i] = -math.inf
-            _scan(image, flow, levels, scales, bounds, n, r0, r1, True, flat, tops)
-        _scan(image, flow, levels, scales, bounds, n, r0, r1, False, flat, tops)
+            _scan(image, flow, levels, scales, bounds, n, r0, r1, True, k, flat, tops)
+        _scan(image, flow, levels, scales, bounds, n, r0, r1, False, k, flat, tops)
         row += r1 - r0
 
 
 @njit(cache=True)
-def _scan(image, flow, levels, scales, bounds, n, r0, r1, levels_only, acc, level):
+def _scan(image, flow, levels, scales, bounds, n, r0, r1, levels_only, k, acc, level):
     """One pass over the sources that reach target rows [r0, r1) of image n, in raster order:
     the largest softmax level per target (``levels_only``) into the flat ``level``, or the
-    sums into the flat ``acc``.
+    sums into the flat ``acc`` of ``k`` values per target.
 
     Sources of a gray or RGB image whose four taps all lie in those rows with non-zero
     weights (nearly all) take a path written out per channel count with unsigned indices
@@ -205,7 +207,7 @@ def _scan(image, flow, levels, scales, bounds, n, r0, r1, levels_only, acc, leve
     softmax = scales.shape[0] > 0
     leveled = levels.shape[0] > 0
     fast = channels == 1 or channels == 3
-    k = channels + 2 if softmax else channels + 1
+    weighted = k > channels + 1  # the bilinear weight map too (softmax with return_weight)
     one = flow.dtype.type(1)
     cast = acc.dtype.type
     d = np.uint64(w * k)  # the next target row
@@ -263,14 +265,14 @@ def _scan(image, flow, levels, scales, bounds, n, r0, r1, levels_only, acc, leve
                     v0 = image[ni, y, x, 0]
                     v1 = image[ni, y, x, 1] if channels == 3 else v0
                     v2 = image[ni, y, x, 2] if channels == 3 else v0
-                    if channels == 1 and not softmax:  # the commonest case, 12 % faster
+                    if k == 2:  # gray, no weight map: the commonest case, 12 % faster
                         _add2(acc, s, a00, v0, a01)
                         _add2(acc, s + d, a10, v0, a11)
                         continue
-                    _add_tap(acc, s, a00, w00, v0, v1, v2, channels, softmax)
-                    _add_tap(acc, s + kk, a01, w01, v0, v1, v2, channels, softmax)
-                    _add_tap(acc, s + d, a10, w10, v0, v1, v2, channels, softmax)
-                    _add_tap(acc, s + d + kk, a11, w11, v0, v1, v2, channels, softmax)
+                    _add_tap(acc, s, a00, w00, v0, v1, v2, channels, weighted)
+                    _add_tap(acc, s + kk, a01, w01, v0, v1, v2, channels, weighted)
+                    _add_tap(acc, s + d, a10, w10, v0, v1, v2, channels, weighted)
+                    _add_tap(acc, s + d + kk, a11, w11, v0, v1, v2, channels, weighted)
                     continue
             v0 = image[ni, y, x, 0]
             v1 = image[ni, y, x, 1] if channels == 3 else v0
@@ -303,13 +305,13 @@ def _scan(image, flow, levels, scales, bounds, n, r0, r1, levels_only, acc, leve
                     for c in range(channels):
                         acc[p + c] += a * image[ni, y, x, c]
                 acc[p + channels] += a
-                if softmax:
+                if weighted:
                     acc[p + channels + 1] += b
 
 
 @njit(cache=True)
 def _add2(acc, s, wa, v, wb):
-    """Two gray taps side by side at ``s``, without softmax: (sum, weight) pairs."""
+    """Two gray taps side by side at ``s`` without a weight map: (sum, normaliser) pairs."""
     acc[s] += wa * v
     acc[s + np.uint64(1)] += wa
     acc[s + np.uint64(2)] += wb * v
@@ -317,16 +319,16 @@ def _add2(acc, s, wa, v, wb):
 
 
 @njit(cache=True)
-def _add_tap(acc, s, a, b, v0, v1, v2, channels, softmax):
-    """One tap of a gray or RGB source at ``s``: the weighted values and ``a``, then (softmax)
-    the bilinear weight ``b``."""
+def _add_tap(acc, s, a, b, v0, v1, v2, channels, weighted):
+    """One tap of a gray or RGB source at ``s``: the weighted values and ``a``, then (with the
+    weight map) the bilinear weight ``b``."""
     one = np.uint64(1)
     acc[s] += a * v0
     if channels == 3:
         acc[s + one] += a * v1
         acc[s + np.uint64(2)] += a * v2
     acc[s + np.uint64(channels)] += a
-    if softmax:
+    if weighted:
         acc[s + np.uint64(channels + 1)] += b
 
 

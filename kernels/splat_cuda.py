@@ -64,7 +64,7 @@ def _splat_kernel(image, flow, levels, scales, one, levels_only, acc, level):
             for c in range(channels):
                 cuda.atomic.add(acc, (n, ty, tx, c), a * image[ni, y, x, c])
             cuda.atomic.add(acc, (n, ty, tx, channels), a)
-            if softmax:
+            if k > channels + 1:  # the weight map (softmax with return_weight)
                 cuda.atomic.add(acc, (n, ty, tx, channels + 1), b)
 
 

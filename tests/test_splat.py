@@ -281,6 +281,9 @@ def test_result_does_not_depend_on_the_thread_count(mode, monkeypatch):
         with monkeypatch.context() as patch:
             patch.setattr(parallel.numba, "get_num_threads", lambda bands=bands: bands)
             results.append(splat(image, flow, mode=mode, metric=metric, return_weight=True))
+            # without the weight map (softmax then accumulates one value fewer per target)
+            alone = splat(image, flow, mode=mode, metric=metric)
+            assert np.array_equal(alone, results[-1][0], equal_nan=True)
     for got, weight in results[1:]:
         assert np.array_equal(got, results[0][0], equal_nan=True)
         assert np.array_equal(weight, results[0][1])
@@ -423,3 +426,9 @@ def test_cuda_matches_cpu(mode, shape, dtype):
             assert_holes_match(got, expected)
             np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-7)
         np.testing.assert_allclose(weight, expected_weight, rtol=1e-4, atol=1e-7)
+        alone = splat(image, flow, mode=mode, metric=metric, device="cuda")  # no weight map
+        if dtype == np.uint8:
+            assert np.abs(alone.astype(int) - expected).max() <= 1
+        else:
+            assert_holes_match(alone, expected)
+            np.testing.assert_allclose(alone, expected, rtol=1e-4, atol=1e-7)
