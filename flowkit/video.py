@@ -247,7 +247,9 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
     ``(H, W, 3)``, uint8 for ``depth=8`` and uint16 (full 16-bit scale) for ``depth=16``,
     rotated upright when ``upright``; or, with ``frame_format`` one of ``FRAME_FORMATS``
     (``"yuv444p"``, ...), the planes of that format as ``(H, W, 3)``. Decoding errors are
-    ValueError naming the file.
+    ValueError naming the file, and so is a stream that ends well before the end its headers
+    declare (more than 2 frames and 5 % of the duration: a WebM/Matroska file cut short, which
+    FFmpeg's demuxer reads to the cut without an error).
     """
     import av
 
@@ -261,6 +263,7 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
         try:
             frame = next(iterator)
         except StopIteration:
+            _check_complete(container, stream, previous, period)
             return
         except av.FFmpegError as exc:
             raise ValueError(f"path: cannot decode {name} ({_av_message(exc)})") from None
@@ -279,6 +282,49 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
             if turns:
                 array = np.ascontiguousarray(np.rot90(array, turns))
         yield time, array
+
+
+def _declared_end(container, stream):
+    """Where the headers say the video stream ends, in seconds of its timestamps: the stream's
+    start plus its duration (the stream's, else Matroska's per-track ``DURATION`` tag, else the
+    container's); None if they do not say."""
+    base = Fraction(stream.time_base or Fraction(1, 1_000_000))
+    start = (stream.start_time or 0) * base
+    if stream.duration:
+        return start + stream.duration * base
+    tag = stream.metadata.get("DURATION")  # "00:00:01.001000000", written by FFmpeg/mkvmerge
+    if tag:
+        with contextlib.suppress(ValueError):
+            hours, minutes, seconds = tag.split(":")
+            return start + (int(hours) * 3600 + int(minutes) * 60) + Fraction(seconds)
+    if container.duration:
+        return Fraction(container.start_time or 0, 1_000_000) + Fraction(container.duration, 1_000_000)
+    return None
+
+
+# a video may end this much before its declared end (seconds, and a fraction of the declared
+# duration) and still count as complete: 2 frames and 5 % (an audio track a little longer than
+# the video, rounding of the container's duration); the shared clips end within a frame of it
+END_TOLERANCE_FRAMES = 2
+END_TOLERANCE_FRACTION = Fraction(1, 20)
+
+
+def _check_complete(container, stream, last, period):
+    """Raise ValueError when decoding stopped well before the end the headers declare: a
+    file cut short in a container whose demuxer just stops at the cut (WebM/Matroska), where
+    FFmpeg reports no error (an MP4 cut short fails in the decoder instead)."""
+    if last is None:
+        return
+    end = _declared_end(container, stream)
+    if end is None:
+        return
+    start = (stream.start_time or 0) * Fraction(stream.time_base or Fraction(1, 1_000_000))
+    reached = last + period
+    missing = end - reached
+    if missing > max(END_TOLERANCE_FRAMES * period, END_TOLERANCE_FRACTION * (end - start)):
+        raise ValueError(f"path: cannot decode {container.name} (the video ends at "
+                         f"{float(reached - start):.3f} s, its headers say {float(end - start):.3f} s: "
+                         f"the file is cut short or damaged)")
 
 
 def decode_from(container, stream, start, origin=None, **options):

@@ -638,3 +638,20 @@ def test_compile_notice_only_when_the_cache_lacks_the_drivers(monkeypatch):
     stream = Terminal()
     _compile_notice(argparse.Namespace(quiet=False), *drivers, stream=stream)
     assert stream.getvalue() == ""
+
+
+@pytest.mark.parametrize("command", [["retime", "{out}.webm", "--factor", "2", "--method", "blend"],
+                                     ["flow", "--video", "{out}.mp4"],
+                                     ["translate", "{out}.mp4", "--op", "autocontrast"],
+                                     ["predict", "--horizon", "2", "-o", "{out}.mp4"]])
+def test_webm_cut_short_fails_every_command(tmp_path, command):
+    # a VP9 WebM cut to 20000 of its 31548 bytes: FFmpeg reads 9 of its 30 frames without an error
+    cut = tmp_path / "cut.webm"
+    bear = data_path("video", "androidx__bear-vp9-odd-dimensions.webm")
+    cut.write_bytes(bear.read_bytes()[:20000])
+    args = [command[0], cut] + [a.format(out=tmp_path / "out") for a in command[1:]]
+    status, _, err = run_cli(*args)
+    assert status == 1 and one_error_line(err) == (
+        f"cannot decode {cut} (the video ends at 0.300 s, its headers say 1.001 s: the file is cut "
+        f"short or damaged)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.webm"]  # no partial output
