@@ -93,6 +93,10 @@ class VideoInfo:
         Bits per sample of the pixel format (8, 10, 12, 16).
     audio : bool
         Whether the file holds an audio stream.
+    color : dict
+        Colour tags of the stream that are set: FFmpeg codec-context attributes
+        ``colorspace`` (matrix), ``color_range``, ``color_primaries``, ``color_trc``
+        (transfer), as ints; empty when the file leaves them unspecified.
     """
 
     width: int
@@ -106,6 +110,7 @@ class VideoInfo:
     pix_fmt: str
     bit_depth: int
     audio: bool
+    color: dict = dataclasses.field(default_factory=dict)
 
 
 def _rotation(degrees):
@@ -201,7 +206,24 @@ def _info(container, stream):
                      time_base=Fraction(stream.time_base or Fraction(1, 1_000_000)),
                      frame_count=stream.frames or None, duration=duration,
                      codec=stream.codec_context.name, pix_fmt=stream.codec_context.format.name,
-                     bit_depth=_bit_depth(stream), audio=bool(container.streams.audio))
+                     bit_depth=_bit_depth(stream), audio=bool(container.streams.audio),
+                     color=_color_tags(stream))
+
+
+COLOR_TAGS = ("colorspace", "color_range", "color_primaries", "color_trc")
+
+
+def _color_tags(stream):
+    context = stream.codec_context
+    return {name: int(getattr(context, name)) for name in COLOR_TAGS if getattr(context, name, None)}
+
+
+def writer_tags(info):
+    """The :class:`VideoWriter` options ``rotation`` and ``color`` that give an output the
+    display rotation and colour tags of the input ``info`` (a :class:`VideoInfo`): frames
+    written in the input's coded orientation are displayed, and their YUV values read, as the
+    input's (``retime`` and ``translate``)."""
+    return {"rotation": info.rotation, "color": dict(info.color)}
 
 
 def _frame_rate(stream):
