@@ -1241,8 +1241,14 @@ _FLAGS = {"path: ": "", "codec: ": "--codec: ", "fps: ": "--fps: ", "step: ": "-
           "device: ": "--device: ", "job_options: ": "-O "}
 
 
-def _one_line(exc):
+def _one_line(exc, options=()):
+    """``exc`` as one line, library parameter names turned into the flags that set them;
+    names in ``options`` (a batch job's options, given as ``-O NAME=VALUE``) as ``-O NAME``,
+    as the client-side checks report them (errors raised on the workers)."""
     message = " ".join(str(exc).split()) or "(no message)"
+    head = re.match(r"(\w+)(\[[^\]]*\])?: ", message)
+    if head and head.group(1) in options:
+        message = "job_options: " + message
     for name, flag in _FLAGS.items():
         if message.startswith(name):
             message = flag + message[len(name):]
