@@ -655,3 +655,27 @@ def test_webm_cut_short_fails_every_command(tmp_path, command):
         f"cannot decode {cut} (the video ends at 0.300 s, its headers say 1.001 s: the file is cut "
         f"short or damaged)")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.webm"]  # no partial output
+
+
+def test_train_help_is_the_models_own():
+    # each model: its own description and only the options it takes, with its own defaults
+    helps = {}
+    for model in ("interp-refine", "colorize", "predict-gan", "text2video-shapes"):
+        status, out, err = run_cli("train", model, "--help")
+        assert status == 0 and err == "", err
+        helps[model] = " ".join(out.split())
+    assert "Train interp-refine, the small CNN that refines the splat interpolation" in helps["interp-refine"]
+    assert "Train colorize, the CNN that predicts the chroma" in helps["colorize"]
+    assert "Train predict-gan, the generator that refines the flow prediction" in helps["predict-gan"]
+    assert "Train text2video-shapes, the caption-to-clip generator" in helps["text2video-shapes"]
+    assert "triplets of frames to sample (default 240)" in helps["interp-refine"]
+    assert "colour frames to sample (default 240)" in helps["colorize"]
+    for model in ("interp-refine", "colorize"):
+        assert "--clips" not in helps[model] and "--steps" not in helps[model]
+        assert "batch size (default 16)" in helps[model]
+    assert "--triplets" not in helps["predict-gan"] and "--clips CLIPS" in helps["predict-gan"]
+    assert "batch size (default 12)" in helps["predict-gan"] and "--adversarial-weight" in helps["predict-gan"]
+    assert "--data" not in helps["text2video-shapes"].replace("no --data", "")
+    assert "--epochs" not in helps["text2video-shapes"] and "Adam's learning rate (default 2e-3)" in helps["text2video-shapes"]
+    status, out, _ = run_cli("train", "--help")
+    assert status == 0 and "predict-gan the generator that refines the flow prediction" in " ".join(out.split())

@@ -226,8 +226,10 @@ def test_cli_train_text2video_writes_loadable_weights(tmp_path, capsys):
     (["generate", "a purple circle moves left", "-o", "{tmp}/c.mp4"], "unknown word 'purple'"),
     (["generate", "a red circle moves left", "-o", "{tmp}/missing/c.mp4"], "output folder does not exist"),
     (["generate", "a red circle moves left", "-o", "{tmp}/c.xyz"], "no default codec"),
-    (["train", "text2video-shapes", "--out", "{tmp}/w.safetensors", "--data", "x"], "drop --data"),
-    (["train", "interp-refine", "--out", "{tmp}/w.safetensors"], "--data: required"),
+    (["train", "text2video-shapes", "--out", "{tmp}/w.safetensors", "--data", "x"],
+     "unrecognized arguments: --data x"),
+    (["train", "interp-refine", "--out", "{tmp}/w.safetensors"],
+     "the following arguments are required: --data"),
 ])
 def test_cli_errors_are_one_line(tmp_path, capsys, args, expected):
     from flowkit.cli import main
