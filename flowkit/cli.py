@@ -721,9 +721,11 @@ def cmd_translate(args):
         raise FileNotFoundError(f"no such video file: {source}")
     _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
     _import_from_cwd()
+    options = _method_options(args.flow, args.option) if args.option else None
     start = time.perf_counter()
     report = flowkit.translate(source, args.output, args.op, method=args.method,
-                               strength=args.strength, flow=args.flow, codec=args.codec,
+                               strength=args.strength, flow=args.flow, flow_options=options,
+                               codec=args.codec,
                                crf=args.crf, audio=not args.no_audio,
                                scene_threshold=None if args.scene_threshold == 0 else args.scene_threshold,
                                progress=False if args.quiet else None)
@@ -1251,6 +1253,9 @@ def _add_translate_parser(sub, common):
                    help=f"pull towards the previous output, in [0, 1): 0 leaves the processed "
                         f"frames as they are (default {DEFAULT_STRENGTH})")
     p.add_argument("--flow", choices=METHODS, default="farneback", help="flow estimator (default farneback)")
+    p.add_argument("-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
+                   help="keyword option of the flow estimator, repeatable, as retime's (see "
+                        "flowkit flow --help; raft: -O weights=PATH, its local weights file)")
     p.add_argument("--codec", help="video encoder (default by extension, libx264 for .mp4)")
     p.add_argument("--crf", type=_integer_from(0), default=18,
                    help="constant rate factor of x264/x265/vp9/av1 (default 18)")

@@ -563,3 +563,27 @@ def test_translate_keeps_rotation_and_colour_tags_like_retime(tmp_path):
     flowkit.translate(deep, tmp_path / "deep.mp4", "autocontrast", progress=False)
     assert writer_tags(probe_video(tmp_path / "deep.mp4")) == writer_tags(probe_video(deep)) == {
         "rotation": 0, "color": {"colorspace": 2, "color_primaries": 2, "color_trc": 2}}
+
+
+def test_cli_flow_options_reach_the_estimator(tiny_video, tmp_path):
+    # -O NAME=VALUE as retime's: the output is the Python API's with flow_options=
+    out = tmp_path / "cli.mkv"
+    run = _cli("translate", tiny_video, out, "--op", "autocontrast", "--flow", "farneback",
+               "-O", "winsize=5", "-O", "levels=1", "--codec", "ffv1", "-q")
+    assert run.returncode == 0, run.stderr
+    flowkit.translate(tiny_video, tmp_path / "api.mkv", "autocontrast", flow="farneback",
+                      flow_options={"winsize": 5, "levels": 1}, codec="ffv1", progress=False)
+    flowkit.translate(tiny_video, tmp_path / "default.mkv", "autocontrast", flow="farneback",
+                      codec="ffv1", progress=False)
+    got, api, default = (np.stack(list(flowkit.iter_frames(tmp_path / name)))
+                         for name in ("cli.mkv", "api.mkv", "default.mkv"))
+    np.testing.assert_array_equal(got, api)
+    assert not np.array_equal(got, default)  # the options changed the flow, so the output
+    # errors name the option as the user wrote it; raft's local weights file is passed the same way
+    for options, message in ((["-O", "winsize=0"], "--option winsize: expected an integer >= 1, got 0"),
+                             (["-O", "nope=1"], "--option nope: not an option of farneback")):
+        run = _cli("translate", tiny_video, tmp_path / "x.mp4", "--op", "autocontrast", *options)
+        lines = run.stderr.strip().splitlines()
+        assert run.returncode == 1 and len(lines) == 1 and lines[0].startswith(f"flowkit: error: {message}"), run.stderr
+    run = _cli("translate", "--help")
+    assert "raft: -O weights=PATH" in " ".join(run.stdout.split())
