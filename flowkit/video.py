@@ -270,22 +270,22 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
     rotated upright when ``upright``; or, with ``frame_format`` one of ``FRAME_FORMATS``
     (``"yuv444p"``, ...), the planes of that format as ``(H, W, 3)``. Decoding errors are
     ValueError naming the file, and so is a stream that ends well before the end its headers
-    declare (more than 2 frames and 5 % of the duration: a WebM/Matroska file cut short, which
-    FFmpeg's demuxer reads to the cut without an error).
+    declare (more than 2 frames and 5 % of the duration: a WebM/Matroska file, or an MP4 whose
+    index comes first, cut short, which FFmpeg's demuxer reads to the cut without an error).
     """
     import av
 
     fmt = frame_format or ("rgb24" if depth == 8 else "rgb48le")
     planar = fmt in _PLANES_FIRST
     period = 1 / Fraction(_frame_rate(stream) or 30)
-    previous = None
+    previous = reached = None
     name = container.name
     iterator = container.decode(stream)
     while True:
         try:
             frame = next(iterator)
         except StopIteration:
-            _check_complete(container, stream, previous, period)
+            _check_complete(container, stream, reached)
             return
         except av.FFmpegError as exc:
             raise ValueError(f"path: cannot decode {name} ({_av_message(exc)})") from None
@@ -296,6 +296,9 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
         if previous is not None and time <= previous:  # damaged or duplicate timestamps
             time = previous + period
         previous = time
+        # where this frame ends: its own duration (a last frame held longer), else a period
+        reached = time + (frame.duration * Fraction(frame.time_base or stream.time_base)
+                          if frame.duration else period)
         array = frame.to_ndarray(format=fmt)
         if planar:
             array = np.ascontiguousarray(np.moveaxis(array, 0, -1))
@@ -331,17 +334,17 @@ END_TOLERANCE_FRAMES = 2
 END_TOLERANCE_FRACTION = Fraction(1, 20)
 
 
-def _check_complete(container, stream, last, period):
-    """Raise ValueError when decoding stopped well before the end the headers declare: a
-    file cut short in a container whose demuxer just stops at the cut (WebM/Matroska), where
-    FFmpeg reports no error (an MP4 cut short fails in the decoder instead)."""
-    if last is None:
+def _check_complete(container, stream, reached):
+    """Raise ValueError when decoding stopped (at time ``reached``, the end of the last frame)
+    well before the end the headers declare: a file cut short where the demuxer just stops at
+    the cut and FFmpeg reports no error (WebM/Matroska; an MP4 whose index comes first)."""
+    if reached is None:
         return
     end = _declared_end(container, stream)
     if end is None:
         return
     start = (stream.start_time or 0) * Fraction(stream.time_base or Fraction(1, 1_000_000))
-    reached = last + period
+    period = 1 / Fraction(_frame_rate(stream) or 30)
     missing = end - reached
     if missing > max(END_TOLERANCE_FRAMES * period, END_TOLERANCE_FRACTION * (end - start)):
         raise ValueError(f"path: cannot decode {container.name} (the video ends at "
