@@ -95,10 +95,14 @@ def atomic_path(path):
     """
     path = Path(path)
     tmp = _create_temporary(path)
+    mode = stat.S_IMODE(os.stat(tmp).st_mode)  # 0666 & ~umask, as created
     try:
         yield tmp
         with contextlib.suppress(FileNotFoundError):
-            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        # set again, not kept: a writer may replace the temporary with its own file
+        # (safetensors' save_file creates it anew with mode 0600)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):

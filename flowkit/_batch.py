@@ -673,7 +673,7 @@ def _run(client, spec, todo, threads, retries, chunk_frames, cuts, options, prog
                 frames += future.result()
                 done.append(dst)
             else:
-                failed[str(src)] = _one_line(future.exception())
+                failed[str(src)] = _one_line(future.exception(), options)  # -O NAME: ...
                 for path in parts.get(dst, ()):
                     path.unlink(missing_ok=True)
             bar.update()

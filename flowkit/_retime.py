@@ -444,7 +444,7 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
     first frame lies in it, decoding from the keyframe before it)."""
     from tqdm import tqdm
 
-    from .video import VideoWriter, decode, decode_from, needs_even_size, pad_even
+    from .video import VideoWriter, decode, decode_from, needs_even_size, pad_even, writer_tags
 
     tolerance = info.time_base  # output times this close to an input frame show it
     pad = needs_even_size(codec, pix_fmt)  # x264 / x265 need even sizes
@@ -465,8 +465,8 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
     written = interpolated = 0
     start_frame = None
     cuts = []
-    options = dict(codec=codec, crf=crf, pix_fmt=pix_fmt, rotation=info.rotation,
-                   color=_color_tags(stream), frame_format=frame_format)
+    options = dict(codec=codec, crf=crf, pix_fmt=pix_fmt, frame_format=frame_format,
+                   **writer_tags(info))
     if lossless:  # the frames the encoder would get, for join_parts to encode
         options = _lossless_options(frame_format, depth)
     with VideoWriter(dst, out_fps, **options) as writer, \
@@ -621,7 +621,7 @@ def _join(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt, 
     (``retime(part=..., _lossless=True)``, in timeline order) into ``dst`` with the settings of a
     single run, and mux the audio processed once from ``src`` as the single run does (fed at the
     same video times): the result is the single run's. ``interpolated`` is not known here (0)."""
-    from .video import VideoWriter, concat_parts, decode
+    from .video import VideoWriter, concat_parts, decode, writer_tags
 
     frame_format = _frame_format(info.pix_fmt, pix_fmt, depth)
     origin = next(decode(container, stream, depth=depth, upright=False,
@@ -632,8 +632,8 @@ def _join(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt, 
         track.set_origin(origin)
         track.segment = (timeline.start, track.segment[1])
     stored = _lossless_options(frame_format, depth).get("frame_format")
-    with VideoWriter(dst, out_fps, codec=codec, crf=crf, pix_fmt=pix_fmt, rotation=info.rotation,
-                     color=_color_tags(stream), frame_format=frame_format) as writer:
+    with VideoWriter(dst, out_fps, codec=codec, crf=crf, pix_fmt=pix_fmt, frame_format=frame_format,
+                     **writer_tags(info)) as writer:
         writer._companions.extend(tracks)
         frames = concat_parts(writer, parts, depth=depth, frame_format=stored)
         size = (writer._size[1], writer._size[0])
@@ -671,8 +671,3 @@ def _frame_format(in_fmt, out_fmt, depth):
         return None
     return "yuvj444p" if in_fmt.startswith("yuvj") else "yuv444p"
 
-
-def _color_tags(stream):
-    cc = stream.codec_context
-    return {name: getattr(cc, name) for name in ("colorspace", "color_range", "color_primaries",
-                                                 "color_trc") if getattr(cc, name, None)}

@@ -391,7 +391,9 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     as 16-bit RGB: the flow and the scene cuts are computed on it, the op sees it rounded to
     8 bits, and the op's result is scaled back to 16 bits (x 257) before the consistency
     step, so the output has the op's 8-bit precision plus the blend's in-between levels.
-    Frames are processed upright (a display rotation is applied, not stored).
+    Frames are processed upright (a display rotation is applied) and written back in the
+    input's coded orientation with its display rotation and colour tags (matrix, range,
+    primaries, transfer), as ``flowkit.retime`` writes them.
 
     Examples
     --------
@@ -409,7 +411,7 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     from ._atomic import check_folder
     from ._retime import _output_format
     from .video import (VideoWriter, _info, audio_track, iter_frames, needs_even_size,
-                        open_input, pad_even, writer_codec)
+                        open_input, pad_even, writer_codec, writer_tags)
 
     src, dst = Path(src), Path(dst)
     if callable(op):
@@ -438,6 +440,7 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     fps = info.frame_rate or Fraction(30)
     depth = 16 if info.bit_depth > 8 else 8
     pix_fmt = _output_format(codec, info, depth)
+    turns = info.rotation // 90
     show = sys.stderr.isatty() if progress is None else progress
     cuts = []
     times = collections.deque()  # of the frames read and not yet written
@@ -461,12 +464,14 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
         processed = _op_results(function, name, to_process, depth)
         written = 0
         with VideoWriter(dst, fps, codec=codec, crf=crf, pix_fmt=pix_fmt,
-                         time_base=info.time_base) as writer, \
+                         time_base=info.time_base, **writer_tags(info)) as writer, \
                 tqdm(total=info.frame_count, unit="frame", desc="translate", file=sys.stderr,
                      disable=not show) as bar:
             writer._companions.extend(tracks)
             pad = needs_even_size(codec, pix_fmt)
             for out in _consistent(originals, processed, *options, cuts=cuts):
+                if turns:  # back to the input's coded orientation, displayed by its rotation
+                    out = np.ascontiguousarray(np.rot90(out, -turns))
                 writer.write(pad_even(out) if pad else out, time=times.popleft())
                 written += 1
                 bar.update()

@@ -721,9 +721,11 @@ def cmd_translate(args):
         raise FileNotFoundError(f"no such video file: {source}")
     _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
     _import_from_cwd()
+    options = _method_options(args.flow, args.option) if args.option else None
     start = time.perf_counter()
     report = flowkit.translate(source, args.output, args.op, method=args.method,
-                               strength=args.strength, flow=args.flow, codec=args.codec,
+                               strength=args.strength, flow=args.flow, flow_options=options,
+                               codec=args.codec,
                                crf=args.crf, audio=not args.no_audio,
                                scene_threshold=None if args.scene_threshold == 0 else args.scene_threshold,
                                progress=False if args.quiet else None)
@@ -786,8 +788,6 @@ def cmd_train(args):
     if args.model == "text2video-shapes":
         args.batch, args.lr = args.batch or 32, args.lr or 2e-3
         return _train_text2video(args)
-    if not args.data:
-        raise UsageError(f"--data: required for {args.model} (videos or frame folders)")
     if args.model == "predict-gan":  # its own defaults where not given (train_predict_gan's)
         return _train_predict_gan(args)
     from .models import train
@@ -842,8 +842,6 @@ def _train_text2video(args):
     """``flowkit train text2video-shapes``: the data is generated (flowkit.models.shapes)."""
     from .models.train_text2video import train_text2video
 
-    if args.data:
-        raise UsageError("--data: text2video-shapes trains on clips it generates; drop --data")
     if args.resume is not None and not Path(args.resume).is_file():
         raise FileNotFoundError(f"--resume: no such checkpoint {args.resume!r}")
     meta = train_text2video(args.out, steps=args.steps, batch=args.batch, lr=args.lr,
@@ -1126,45 +1124,7 @@ def build_parser():
                    help="keyword option of the job, repeatable; VALUE is a Python literal or a word")
     p.set_defaults(run=cmd_batch)
 
-    p = sub.add_parser("train", parents=[common], help="train a learned model (needs flowkit-cv[torch])",
-                       description="Train a model of flowkit.models on videos or frame folders "
-                                   "and write its weights (safetensors, atomically) with a JSON "
-                                   "of metadata beside them; a checkpoint OUT.ckpt after each "
-                                   "epoch and the classical inputs of the crops cached in "
-                                   "OUT.cache.pt (docs/models.md).")
-    p.add_argument("model", choices=("interp-refine", "colorize", "predict-gan", "text2video-shapes"),
-                   help="model to train")
-    p.add_argument("--data", nargs="+", metavar="DIR_OR_VIDEO",
-                   help="video files, folders of videos or folders of frames (training data only; "
-                        "text2video-shapes generates its own)")
-    p.add_argument("--out", required=True, help="weights file to write (.safetensors)")
-    p.add_argument("--epochs", type=_positive, default=10, help="epochs (default 10)")
-    p.add_argument("--crop", type=_integer_from(16), default=128, help="crop size in pixels (default 128)")
-    p.add_argument("--batch", type=_positive, default=None,
-                   help="batch size (default 16; predict-gan 12; text2video-shapes 32)")
-    p.add_argument("--steps", type=_positive, default=3000,
-                   help="text2video-shapes: training steps (batches; default 3000)")
-    p.add_argument("--triplets", type=_positive, default=240,
-                   help="triplets (interp-refine) or frames (colorize) to sample (default 240)")
-    p.add_argument("--crops-per-triplet", type=_positive, default=4,
-                   help="random crops of each triplet or frame (default 4)")
-    p.add_argument("--shrink", type=_positive, default=2,
-                   help="downscale the frames by this factor before sampling (default 2)")
-    p.add_argument("--lr", type=_positive_float, default=None,
-                   help="Adam's learning rate (default 1e-3; text2video-shapes 2e-3)")
-    p.add_argument("--threads", type=_positive, default=2, help="torch threads (default 2)")
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to train (default cpu)")
-    p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint")
-    p.add_argument("--seed", type=_integer_from(0), default=0, help="random seed (default 0)")
-    # predict-gan
-    p.add_argument("--clips", type=_positive, default=200,
-                   help="predict-gan: clips of 8 frames to sample (default 200)")
-    p.add_argument("--crops-per-clip", type=_positive, default=4,
-                   help="predict-gan: random crops of each clip (default 4)")
-    p.add_argument("--adversarial-weight", type=_non_negative_float, default=0.01,
-                   help="predict-gan: weight of the adversarial loss (default 0.01; 0: the "
-                        "L1 + gradient-difference variant)")
-    p.set_defaults(run=cmd_train)
+    _add_train_parser(sub, common)
 
     p = sub.add_parser("generate", parents=[common],
                        help="a video clip from a caption (needs flowkit-cv[torch])",
@@ -1201,6 +1161,82 @@ def build_parser():
     return parser
 
 
+# flowkit train MODEL: each model's description and options (its own --help)
+_TRAIN_MODELS = {
+    "interp-refine": (
+        "Train interp-refine, the small CNN that refines the splat interpolation "
+        "(interpolate(method='learned')), on triplets of frames (k, k + gap/2, k + gap) sampled "
+        "from --data: the classical interpolation of the outer frames is the input, the middle "
+        "frame the target (docs/models.md)."),
+    "colorize": (
+        "Train colorize, the CNN that predicts the chroma of a frame from its luma "
+        "(translate --op colorize), on colour frames sampled from --data (docs/models.md)."),
+    "predict-gan": (
+        "Train predict-gan, the generator that refines the flow prediction "
+        "(predict --method gan), against a discriminator, on clips of 8 frames (4 context, "
+        "4 future) sampled from --data (docs/models.md)."),
+    "text2video-shapes": (
+        "Train text2video-shapes, the caption-to-clip generator of flowkit generate, on clips "
+        "of moving shapes it generates itself (no --data; docs/models.md)."),
+}
+
+
+def _add_train_parser(sub, common):
+    """``flowkit train MODEL``: one subcommand per model, with its description and options."""
+    p = sub.add_parser("train", parents=[common], help="train a learned model (needs flowkit-cv[torch])",
+                       description="Train a model of flowkit.models and write its weights "
+                                   "(safetensors, atomically) with a JSON of metadata beside "
+                                   "them; a checkpoint OUT.ckpt after each epoch and the "
+                                   "classical inputs of the crops cached in OUT.cache.pt "
+                                   "(docs/models.md). flowkit train MODEL --help: the model's "
+                                   "options.")
+    models = p.add_subparsers(dest="model", required=True, metavar="MODEL")
+    for name, description in _TRAIN_MODELS.items():
+        m = models.add_parser(name, parents=[common], help=description.split(", ", 1)[1].split(" (")[0],
+                              description=description)
+        if name != "text2video-shapes":
+            m.add_argument("--data", nargs="+", required=True, metavar="DIR_OR_VIDEO",
+                           help="video files, folders of videos or folders of frames (training "
+                                "data only)")
+        m.add_argument("--out", required=True, help="weights file to write (.safetensors)")
+        if name == "text2video-shapes":
+            m.add_argument("--steps", type=_positive, default=3000,
+                           help="training steps (batches; default 3000)")
+        else:
+            m.add_argument("--epochs", type=_positive, default=10, help="epochs (default 10)")
+            m.add_argument("--crop", type=_integer_from(16), default=128,
+                           help="crop size in pixels (default 128)")
+        batch, lr = {"predict-gan": ("12", "1e-3"), "text2video-shapes": ("32", "2e-3")}.get(
+            name, ("16", "1e-3"))
+        m.add_argument("--batch", type=_positive, default=None, help=f"batch size (default {batch})")
+        if name in ("interp-refine", "colorize"):
+            what = "triplets of frames" if name == "interp-refine" else "colour frames"
+            m.add_argument("--triplets", type=_positive, default=240,
+                           help=f"{what} to sample (default 240)")
+            m.add_argument("--crops-per-triplet", type=_positive, default=4,
+                           help=f"random crops of each of the {what} (default 4)")
+        elif name == "predict-gan":
+            m.add_argument("--clips", type=_positive, default=200,
+                           help="clips of 8 frames to sample (default 200)")
+            m.add_argument("--crops-per-clip", type=_positive, default=4,
+                           help="random crops of each clip, the same window in all its frames "
+                                "(default 4)")
+            m.add_argument("--adversarial-weight", type=_non_negative_float, default=0.01,
+                           help="weight of the adversarial loss (default 0.01; 0: the L1 + "
+                                "gradient-difference variant)")
+        if name != "text2video-shapes":
+            m.add_argument("--shrink", type=_positive, default=2,
+                           help="downscale the frames by this factor before sampling (default 2)")
+        m.add_argument("--lr", type=_positive_float, default=None,
+                       help=f"Adam's learning rate (default {lr})")
+        m.add_argument("--threads", type=_positive, default=2, help="torch threads (default 2)")
+        m.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                       help="where to train (default cpu)")
+        m.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint")
+        m.add_argument("--seed", type=_integer_from(0), default=0, help="random seed (default 0)")
+        m.set_defaults(run=cmd_train, data=None)
+
+
 def _add_translate_parser(sub, common):
     from ._translate import DEFAULT_STRENGTH
 
@@ -1224,6 +1260,9 @@ def _add_translate_parser(sub, common):
                    help=f"pull towards the previous output, in [0, 1): 0 leaves the processed "
                         f"frames as they are (default {DEFAULT_STRENGTH})")
     p.add_argument("--flow", choices=METHODS, default="farneback", help="flow estimator (default farneback)")
+    p.add_argument("-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
+                   help="keyword option of the flow estimator, repeatable, as retime's (see "
+                        "flowkit flow --help; raft: -O weights=PATH, its local weights file)")
     p.add_argument("--codec", help="video encoder (default by extension, libx264 for .mp4)")
     p.add_argument("--crf", type=_integer_from(0), default=18,
                    help="constant rate factor of x264/x265/vp9/av1 (default 18)")
@@ -1248,8 +1287,14 @@ _FLAGS = {"path: ": "", "codec: ": "--codec: ", "fps: ": "--fps: ", "step: ": "-
           "device: ": "--device: ", "job_options: ": "-O "}
 
 
-def _one_line(exc):
+def _one_line(exc, options=()):
+    """``exc`` as one line, library parameter names turned into the flags that set them;
+    names in ``options`` (a batch job's options, given as ``-O NAME=VALUE``) as ``-O NAME``,
+    as the client-side checks report them (errors raised on the workers)."""
     message = " ".join(str(exc).split()) or "(no message)"
+    head = re.match(r"(\w+)(\[[^\]]*\])?: ", message)
+    if head and head.group(1) in options:
+        message = "job_options: " + message
     for name, flag in _FLAGS.items():
         if message.startswith(name):
             message = flag + message[len(name):]

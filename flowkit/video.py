@@ -93,6 +93,10 @@ class VideoInfo:
         Bits per sample of the pixel format (8, 10, 12, 16).
     audio : bool
         Whether the file holds an audio stream.
+    color : dict
+        Colour tags of the stream that are set: FFmpeg codec-context attributes
+        ``colorspace`` (matrix), ``color_range``, ``color_primaries``, ``color_trc``
+        (transfer), as ints; empty when the file leaves them unspecified.
     """
 
     width: int
@@ -106,6 +110,7 @@ class VideoInfo:
     pix_fmt: str
     bit_depth: int
     audio: bool
+    color: dict = dataclasses.field(default_factory=dict)
 
 
 def _rotation(degrees):
@@ -201,7 +206,24 @@ def _info(container, stream):
                      time_base=Fraction(stream.time_base or Fraction(1, 1_000_000)),
                      frame_count=stream.frames or None, duration=duration,
                      codec=stream.codec_context.name, pix_fmt=stream.codec_context.format.name,
-                     bit_depth=_bit_depth(stream), audio=bool(container.streams.audio))
+                     bit_depth=_bit_depth(stream), audio=bool(container.streams.audio),
+                     color=_color_tags(stream))
+
+
+COLOR_TAGS = ("colorspace", "color_range", "color_primaries", "color_trc")
+
+
+def _color_tags(stream):
+    context = stream.codec_context
+    return {name: int(getattr(context, name)) for name in COLOR_TAGS if getattr(context, name, None)}
+
+
+def writer_tags(info):
+    """The :class:`VideoWriter` options ``rotation`` and ``color`` that give an output the
+    display rotation and colour tags of the input ``info`` (a :class:`VideoInfo`): frames
+    written in the input's coded orientation are displayed, and their YUV values read, as the
+    input's (``retime`` and ``translate``)."""
+    return {"rotation": info.rotation, "color": dict(info.color)}
 
 
 def _frame_rate(stream):
@@ -247,20 +269,23 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
     ``(H, W, 3)``, uint8 for ``depth=8`` and uint16 (full 16-bit scale) for ``depth=16``,
     rotated upright when ``upright``; or, with ``frame_format`` one of ``FRAME_FORMATS``
     (``"yuv444p"``, ...), the planes of that format as ``(H, W, 3)``. Decoding errors are
-    ValueError naming the file.
+    ValueError naming the file, and so is a stream that ends well before the end its headers
+    declare (more than 2 frames and 5 % of the duration: a WebM/Matroska file, or an MP4 whose
+    index comes first, cut short, which FFmpeg's demuxer reads to the cut without an error).
     """
     import av
 
     fmt = frame_format or ("rgb24" if depth == 8 else "rgb48le")
     planar = fmt in _PLANES_FIRST
     period = 1 / Fraction(_frame_rate(stream) or 30)
-    previous = None
+    previous = reached = None
     name = container.name
     iterator = container.decode(stream)
     while True:
         try:
             frame = next(iterator)
         except StopIteration:
+            _check_complete(container, stream, reached)
             return
         except av.FFmpegError as exc:
             raise ValueError(f"path: cannot decode {name} ({_av_message(exc)})") from None
@@ -271,6 +296,9 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
         if previous is not None and time <= previous:  # damaged or duplicate timestamps
             time = previous + period
         previous = time
+        # where this frame ends: its own duration (a last frame held longer), else a period
+        reached = time + (frame.duration * Fraction(frame.time_base or stream.time_base)
+                          if frame.duration else period)
         array = frame.to_ndarray(format=fmt)
         if planar:
             array = np.ascontiguousarray(np.moveaxis(array, 0, -1))
@@ -279,6 +307,49 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
             if turns:
                 array = np.ascontiguousarray(np.rot90(array, turns))
         yield time, array
+
+
+def _declared_end(container, stream):
+    """Where the headers say the video stream ends, in seconds of its timestamps: the stream's
+    start plus its duration (the stream's, else Matroska's per-track ``DURATION`` tag, else the
+    container's); None if they do not say."""
+    base = Fraction(stream.time_base or Fraction(1, 1_000_000))
+    start = (stream.start_time or 0) * base
+    if stream.duration:
+        return start + stream.duration * base
+    tag = stream.metadata.get("DURATION")  # "00:00:01.001000000", written by FFmpeg/mkvmerge
+    if tag:
+        with contextlib.suppress(ValueError):
+            hours, minutes, seconds = tag.split(":")
+            return start + (int(hours) * 3600 + int(minutes) * 60) + Fraction(seconds)
+    if container.duration:
+        return Fraction(container.start_time or 0, 1_000_000) + Fraction(container.duration, 1_000_000)
+    return None
+
+
+# a video may end this much before its declared end (seconds, and a fraction of the declared
+# duration) and still count as complete: 2 frames and 5 % (an audio track a little longer than
+# the video, rounding of the container's duration); the shared clips end within a frame of it
+END_TOLERANCE_FRAMES = 2
+END_TOLERANCE_FRACTION = Fraction(1, 20)
+
+
+def _check_complete(container, stream, reached):
+    """Raise ValueError when decoding stopped (at time ``reached``, the end of the last frame)
+    well before the end the headers declare: a file cut short where the demuxer just stops at
+    the cut and FFmpeg reports no error (WebM/Matroska; an MP4 whose index comes first)."""
+    if reached is None:
+        return
+    end = _declared_end(container, stream)
+    if end is None:
+        return
+    start = (stream.start_time or 0) * Fraction(stream.time_base or Fraction(1, 1_000_000))
+    period = 1 / Fraction(_frame_rate(stream) or 30)
+    missing = end - reached
+    if missing > max(END_TOLERANCE_FRAMES * period, END_TOLERANCE_FRACTION * (end - start)):
+        raise ValueError(f"path: cannot decode {container.name} (the video ends at "
+                         f"{float(reached - start):.3f} s, its headers say {float(end - start):.3f} s: "
+                         f"the file is cut short or damaged)")
 
 
 def decode_from(container, stream, start, origin=None, **options):

@@ -465,3 +465,30 @@ def test_import_flowkit_does_not_import_dask():
     code = "import flowkit, sys; flowkit.batch; print('distributed' in sys.modules, 'dask' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_cli_worker_errors_name_the_job_options(tmp_path):
+    """An option error raised on a worker (retime finds the speed from -O duration= only once it
+    has probed the input) names the option as the user wrote it, -O NAME, like the client-side
+    checks, not the single command's --audio."""
+    import subprocess
+
+    from cases import data_path
+
+    from flowkit.cli import _one_line
+
+    clip = data_path("video", "mediabunny__rotate-buck-bunny.mp4")  # 1.875 s, with audio
+    done = subprocess.run([sys.executable, "-m", "flowkit", "batch", "retime", str(clip), "-o",
+                           str(tmp_path / "out"), "-O", "duration=4", "-O", "audio=copy", "-O",
+                           "method=blend", "--workers", "1", "--threads-per-worker", "1",
+                           "--retries", "0", "-q"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1 and done.stderr == (
+        f"flowkit: failed: {clip}: -O audio: cannot copy the audio when the duration changes "
+        f"(speed 0.46875); use 'stretch' or 'drop'\n")
+    assert "0 files done, 1 failed" in done.stdout
+    # the same mapping for every name the job was given; other names as the commands spell them
+    error = ValueError("horizon: expected an integer >= 1, got 0")
+    assert _one_line(error, {"horizon": 0}) == "-O horizon: expected an integer >= 1, got 0"
+    assert _one_line(error) == "--horizon: expected an integer >= 1, got 0"
+    assert _one_line(ValueError("flow_options['x']: bad"), {"flow_options": {}}) == "-O flow_options['x']: bad"
+    assert _one_line(ValueError("path: cannot decode a.mp4"), {"horizon": 2}) == "cannot decode a.mp4"

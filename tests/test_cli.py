@@ -638,3 +638,44 @@ def test_compile_notice_only_when_the_cache_lacks_the_drivers(monkeypatch):
     stream = Terminal()
     _compile_notice(argparse.Namespace(quiet=False), *drivers, stream=stream)
     assert stream.getvalue() == ""
+
+
+@pytest.mark.parametrize("command", [["retime", "{out}.webm", "--factor", "2", "--method", "blend"],
+                                     ["flow", "--video", "{out}.mp4"],
+                                     ["translate", "{out}.mp4", "--op", "autocontrast"],
+                                     ["predict", "--horizon", "2", "-o", "{out}.mp4"]])
+def test_webm_cut_short_fails_every_command(tmp_path, command):
+    # a VP9 WebM cut to 20000 of its 31548 bytes: FFmpeg reads 9 of its 30 frames without an error
+    cut = tmp_path / "cut.webm"
+    bear = data_path("video", "androidx__bear-vp9-odd-dimensions.webm")
+    cut.write_bytes(bear.read_bytes()[:20000])
+    args = [command[0], cut] + [a.format(out=tmp_path / "out") for a in command[1:]]
+    status, _, err = run_cli(*args)
+    assert status == 1 and one_error_line(err) == (
+        f"cannot decode {cut} (the video ends at 0.300 s, its headers say 1.001 s: the file is cut "
+        f"short or damaged)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.webm"]  # no partial output
+
+
+def test_train_help_is_the_models_own():
+    # each model: its own description and only the options it takes, with its own defaults
+    helps = {}
+    for model in ("interp-refine", "colorize", "predict-gan", "text2video-shapes"):
+        status, out, err = run_cli("train", model, "--help")
+        assert status == 0 and err == "", err
+        helps[model] = " ".join(out.split())
+    assert "Train interp-refine, the small CNN that refines the splat interpolation" in helps["interp-refine"]
+    assert "Train colorize, the CNN that predicts the chroma" in helps["colorize"]
+    assert "Train predict-gan, the generator that refines the flow prediction" in helps["predict-gan"]
+    assert "Train text2video-shapes, the caption-to-clip generator" in helps["text2video-shapes"]
+    assert "triplets of frames to sample (default 240)" in helps["interp-refine"]
+    assert "colour frames to sample (default 240)" in helps["colorize"]
+    for model in ("interp-refine", "colorize"):
+        assert "--clips" not in helps[model] and "--steps" not in helps[model]
+        assert "batch size (default 16)" in helps[model]
+    assert "--triplets" not in helps["predict-gan"] and "--clips CLIPS" in helps["predict-gan"]
+    assert "batch size (default 12)" in helps["predict-gan"] and "--adversarial-weight" in helps["predict-gan"]
+    assert "--data" not in helps["text2video-shapes"].replace("no --data", "")
+    assert "--epochs" not in helps["text2video-shapes"] and "Adam's learning rate (default 2e-3)" in helps["text2video-shapes"]
+    status, out, _ = run_cli("train", "--help")
+    assert status == 0 and "predict-gan the generator that refines the flow prediction" in " ".join(out.split())

@@ -72,6 +72,27 @@ def test_written_file_has_default_permissions(tmp_path):
     assert stat.S_IMODE((tmp_path / "a.flo").stat().st_mode) == 0o600
 
 
+def test_atomic_path_sets_the_mode_when_the_writer_replaces_the_temporary(tmp_path):
+    # safetensors' save_file removes the file it is given and creates its own with mode 0600
+    from flowkit._atomic import atomic_path
+
+    def private_writer(path):
+        os.unlink(path)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+    umask = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "w.safetensors") as tmp:
+            private_writer(tmp)
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "w.safetensors").stat().st_mode) == 0o644
+    os.chmod(tmp_path / "w.safetensors", 0o640)  # an existing file keeps its own mode
+    with atomic_path(tmp_path / "w.safetensors") as tmp:
+        private_writer(tmp)
+    assert stat.S_IMODE((tmp_path / "w.safetensors").stat().st_mode) == 0o640
+
+
 def flo_bytes(width, height, payload_floats, magic=fio.FLO_MAGIC):
     header = np.array([magic], "<f4").tobytes() + np.array([width, height], "<i4").tobytes()
     return header + np.zeros(payload_floats, "<f4").tobytes()

@@ -3,6 +3,8 @@ inside interpolate(method="learned"), training. Torch tests skip when torch is a
 torch-less error is tested in a subprocess that hides torch."""
 
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -255,7 +257,15 @@ def test_cli_train_writes_loadable_weights_with_metadata(tmp_path, capsys):
     args = ["train", "interp-refine", "--data", str(folder), "--out", str(out), "--epochs", "2",
             "--crop", "32", "--triplets", "3", "--crops-per-triplet", "2", "--batch", "2",
             "--shrink", "1", "--threads", "1", "-q"]
-    assert main(args) == 0
+    umask = os.umask(0o022)
+    try:
+        assert main(args) == 0
+    finally:
+        os.umask(umask)
+    # every file written has a plain open()'s mode (safetensors' save_file makes its own 0600)
+    for path in (out, out.with_suffix(".json"), tmp_path / "w.safetensors.ckpt",
+                 tmp_path / "w.safetensors.cache.pt"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["command"] == ("flowkit train interp-refine --data " + str(folder) + " --out "
                                + str(out) + " --epochs 2 --crop 32 --batch 2 --lr 0.001 --triplets 3 "

@@ -4,12 +4,15 @@ shifts, a dense float64 solve of the screened Poisson system, and OpenCV for ``e
 
 import subprocess
 import sys
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
 import flowkit
 from flowkit import _frame_ops, _translate
+
+from cases import data_path
 
 H, W, T = 40, 56, 8
 Y, X = np.mgrid[0:H, 0:W]
@@ -501,3 +504,86 @@ def test_op_exception_names_op_type_and_frame(tiny_video, tmp_path):
         flowkit.translate(tiny_video, tmp_path / "c.mp4", lambda frame: 1 / 0, progress=False)
     assert isinstance(info.value.__cause__, ZeroDivisionError)
     assert not (tmp_path / "b.mp4").exists() and not (tmp_path / "c.mp4").exists()
+
+
+# --- what translate keeps of the input: rotation and colour tags, as retime ---------------------
+
+def _small_copy(src, dst, count=4, scale=30):
+    """The first ``count`` frames of video ``src`` as coded (not rotated), shrunk ``scale``
+    times, written with PyAV (independently of flowkit's writer) with ``src``'s display
+    rotation and colour tags: a small stand-in for a large clip."""
+    import av
+    import cv2
+
+    with av.open(str(src)) as source, av.open(str(dst), "w") as container:
+        vin = source.streams.video[0]
+        frames = [f for _, f in zip(range(count), source.decode(vin))]
+        rotation = frames[0].rotation
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height = vin.codec_context.width // scale, vin.codec_context.height // scale
+        stream.pix_fmt = "yuv420p"
+        for name in ("colorspace", "color_range", "color_primaries", "color_trc"):
+            setattr(stream.codec_context, name, getattr(vin.codec_context, name))
+        if rotation:
+            stream.set_display_rotation(rotation)
+        for k, frame in enumerate(frames):
+            small = cv2.resize(frame.to_ndarray(format="rgb24"), (stream.width, stream.height),
+                               interpolation=cv2.INTER_AREA)
+            picture = av.VideoFrame.from_ndarray(small, format="rgb24")
+            picture.pts, picture.time_base = k, Fraction(1, 24)
+            container.mux(stream.encode(picture))
+        container.mux(stream.encode(None))
+    return dst
+
+
+def test_translate_keeps_rotation_and_colour_tags_like_retime(tmp_path):
+    from flowkit.video import probe_video, writer_tags
+
+    rotated = data_path("video", "mediabunny__rotate-buck-bunny.mp4")
+    # the shared clip: portrait by a 270-degree display rotation, BT.709 tags, limited range
+    assert writer_tags(probe_video(rotated)) == {
+        "rotation": 270, "color": {"colorspace": 1, "color_range": 1, "color_primaries": 1,
+                                   "color_trc": 1}}
+    src = _small_copy(rotated, tmp_path / "small.mp4")
+    into = probe_video(src)
+    assert writer_tags(into) == writer_tags(probe_video(rotated))
+    flowkit.translate(src, tmp_path / "t.mp4", lambda frame: frame, strength=0, progress=False)
+    flowkit.retime(src, tmp_path / "r.mp4", factor=1, method="blend", progress=False)
+    for out in (tmp_path / "t.mp4", tmp_path / "r.mp4"):
+        info = probe_video(out)
+        assert (writer_tags(info), info.width, info.height) == (writer_tags(into), into.width,
+                                                                 into.height), out
+    # written back in the coded orientation: displayed upright like the input, the same
+    # picture (x264 at its default crf on 36x64 frames: mean below 3 levels)
+    got = np.stack(list(flowkit.iter_frames(tmp_path / "t.mp4"))).astype(float)
+    want = np.stack(list(flowkit.iter_frames(src))).astype(float)
+    assert got.shape == want.shape == (4, 64, 36, 3) and np.abs(got - want).mean() < 3
+    # the 10-bit clip leaves its tags unspecified (2): kept as they are
+    deep = data_path("video", "torchcodec__h264_10bits.mp4")
+    flowkit.translate(deep, tmp_path / "deep.mp4", "autocontrast", progress=False)
+    assert writer_tags(probe_video(tmp_path / "deep.mp4")) == writer_tags(probe_video(deep)) == {
+        "rotation": 0, "color": {"colorspace": 2, "color_primaries": 2, "color_trc": 2}}
+
+
+def test_cli_flow_options_reach_the_estimator(tiny_video, tmp_path):
+    # -O NAME=VALUE as retime's: the output is the Python API's with flow_options=
+    out = tmp_path / "cli.mkv"
+    run = _cli("translate", tiny_video, out, "--op", "autocontrast", "--flow", "farneback",
+               "-O", "winsize=5", "-O", "levels=1", "--codec", "ffv1", "-q")
+    assert run.returncode == 0, run.stderr
+    flowkit.translate(tiny_video, tmp_path / "api.mkv", "autocontrast", flow="farneback",
+                      flow_options={"winsize": 5, "levels": 1}, codec="ffv1", progress=False)
+    flowkit.translate(tiny_video, tmp_path / "default.mkv", "autocontrast", flow="farneback",
+                      codec="ffv1", progress=False)
+    got, api, default = (np.stack(list(flowkit.iter_frames(tmp_path / name)))
+                         for name in ("cli.mkv", "api.mkv", "default.mkv"))
+    np.testing.assert_array_equal(got, api)
+    assert not np.array_equal(got, default)  # the options changed the flow, so the output
+    # errors name the option as the user wrote it; raft's local weights file is passed the same way
+    for options, message in ((["-O", "winsize=0"], "--option winsize: expected an integer >= 1, got 0"),
+                             (["-O", "nope=1"], "--option nope: not an option of farneback")):
+        run = _cli("translate", tiny_video, tmp_path / "x.mp4", "--op", "autocontrast", *options)
+        lines = run.stderr.strip().splitlines()
+        assert run.returncode == 1 and len(lines) == 1 and lines[0].startswith(f"flowkit: error: {message}"), run.stderr
+    run = _cli("translate", "--help")
+    assert "raft: -O weights=PATH" in " ".join(run.stdout.split())

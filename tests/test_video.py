@@ -469,3 +469,47 @@ def test_writer_frames_at_given_times(tmp_path):
         with pytest.raises(ValueError, match=r"time: expected a time after the previous frame's 0.37 s"):
             writer.write(frame, time=Fraction(37, 100))
     assert [t for t, _ in iter_frames(path, timestamps=True)] == times
+
+
+SHARED_CLIPS = ["androidx__bear-vp9-odd-dimensions.webm", "car_traffic_small.mp4",
+                "mediabunny__rotate-buck-bunny.mp4", "mediabunny__video-h265.mp4",
+                "torchcodec__h264_10bits.mp4", "torchcodec__nasa_13013.mp4",
+                "torchcodec__var_fps_video.mp4", "zwm__clip_01_tears_of_steel.mp4"]
+
+
+def cut_webm(tmp_path, size):
+    """The shared VP9 WebM clip (30 frames, 1.001 s in its header) cut to ``size`` bytes."""
+    path = tmp_path / f"cut{size}.webm"
+    path.write_bytes(data_path("video", SHARED_CLIPS[0]).read_bytes()[:size])
+    return path
+
+
+@pytest.mark.parametrize("size, frames, end", [(20000, 9, "0.300"), (30000, 26, "0.867")])
+def test_webm_cut_short_is_an_error(tmp_path, size, frames, end):
+    # Matroska's demuxer stops at the cut without an error: the frames decoded end well
+    # before the 1.001 s the header declares (measured: 9 and 26 of 30 frames decode)
+    path = cut_webm(tmp_path, size)
+    seen = []
+    with pytest.raises(ValueError, match=rf"path: cannot decode {path} \(the video ends at {end} s, "
+                                         rf"its headers say 1.001 s: the file is cut short or damaged\)"):
+        seen.extend(iter_frames(path))
+    assert len(seen) == frames
+
+
+@pytest.mark.parametrize("name", SHARED_CLIPS)
+def test_shared_clips_decode_to_their_declared_end(name):
+    # none of the shared clips is flagged as cut short (they end within a frame of their headers)
+    # (every clip has < 1000 frames: one is converted, all are decoded)
+    assert sum(1 for _ in iter_frames(data_path("video", name), step=1000)) == 1
+
+
+def test_mp4_with_its_index_first_cut_short_is_an_error(tmp_path):
+    # the rotated clip keeps its index (moov) before the frames: cut to 60 % of its bytes,
+    # FFmpeg decodes 28 of its 45 frames without an error (1.208 s of the 1.875 s declared)
+    path = tmp_path / "cut.mp4"
+    data = data_path("video", "mediabunny__rotate-buck-bunny.mp4").read_bytes()
+    path.write_bytes(data[:len(data) * 6 // 10])
+    with pytest.raises(ValueError, match=rf"path: cannot decode {path} \(the video ends at 1.208 s, "
+                                         rf"its headers say 1.875 s"):
+        for _ in iter_frames(path, step=100):
+            pass
