@@ -226,6 +226,22 @@ def writer_tags(info):
     return {"rotation": info.rotation, "color": dict(info.color)}
 
 
+# FFmpeg's AVColorSpace values (the ``colorspace`` tag) -> swscale's matrix of the same name
+# (SWS_CS_*: equal numbers except SMPTE 170M, which is BT.601's matrix)
+_SWSCALE_MATRIX = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
+
+
+def _rgb_to_yuv_matrix(color, pix_fmt):
+    """``(colorspace, color_range)`` for converting RGB frames to the YUV ``pix_fmt`` with the
+    matrix and range the ``color`` tags declare, or None (FFmpeg's default conversion, BT.601
+    limited range) when they declare none or the output is not YUV. Without it, a stream
+    tagged BT.709 would hold BT.601 values and players would shift its colours."""
+    matrix = _SWSCALE_MATRIX.get(color.get("colorspace"))
+    if matrix is None or not pix_fmt.startswith("yuv") or pix_fmt.startswith("yuvj"):
+        return None
+    return matrix, 2 if color.get("color_range") == 2 else 1
+
+
 def _frame_rate(stream):
     """The stream's frame rate: FFmpeg's guess of the real rate (``r_frame_rate``: 30 for a
     30 fps clip with two irregular gaps, or cut short, whose average is 483/16) when the
@@ -696,7 +712,8 @@ class VideoWriter:
     -----
     The frame size and bit depth are taken from the first frame. Gray ``(H, W)`` frames are
     written as three equal channels. Lossy codecs change pixel values; RGB is converted to
-    YUV with FFmpeg's default (BT.601) matrix.
+    YUV with the matrix and range of the ``color`` tags (BT.709, BT.601, SMPTE 240M, FCC,
+    BT.2020), else with FFmpeg's default (BT.601, limited range).
 
     Examples
     --------
@@ -717,6 +734,7 @@ class VideoWriter:
             raise ValueError(f"rotation: expected a multiple of 90 degrees, got {rotation!r}")
         self.rotation = rotation % 360
         self.color = dict(color or {})
+        self._matrix = None  # set when the stream opens: see _rgb_to_yuv_matrix
         if frame_format is not None and frame_format not in FRAME_FORMATS:
             raise ValueError(f"frame_format: expected None or one of {', '.join(FRAME_FORMATS)}, "
                              f"got {frame_format!r}")
@@ -807,6 +825,10 @@ class VideoWriter:
         else:
             picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb),
                                                  format="rgb24" if rgb.dtype == np.uint8 else "rgb48le")
+            if self._matrix is not None:
+                picture = picture.reformat(format=self._stream.codec_context.pix_fmt,
+                                           dst_colorspace=self._matrix[0],
+                                           dst_color_range=self._matrix[1])
         picture.pts = pts
         picture.time_base = self.time_base
         try:
@@ -845,6 +867,7 @@ class VideoWriter:
                 stream.set_display_rotation(self.rotation)
             for name, value in self.color.items():
                 setattr(stream.codec_context, name, value)
+            self._matrix = _rgb_to_yuv_matrix(self.color, stream.codec_context.pix_fmt)
             for companion in self._companions:
                 companion.open(container)
             stream.codec_context.open()
