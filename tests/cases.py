@@ -88,13 +88,13 @@ def ground_truth_case(name):
     return frame0, frame1, gt, valid
 
 
-def run_without_torch(tmp_path, code):
-    """Run ``code`` in a fresh interpreter in which ``import torch`` fails, as in a torch-less
-    install; returns its stdout lines (asserting a zero exit status)."""
+def run_without_torch(tmp_path, code, module="torch"):
+    """Run ``code`` in a fresh interpreter in which ``import torch`` (or ``import MODULE``)
+    fails, as in a torch-less install; returns its stdout lines (asserting a zero exit status)."""
     import subprocess
     import sys
 
-    (tmp_path / "torch.py").write_text("raise ImportError('no torch here')\n")
+    (tmp_path / f"{module}.py").write_text(f"raise ImportError('no {module} here')\n")
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                             timeout=300)

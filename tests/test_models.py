@@ -84,6 +84,20 @@ def test_without_torch_the_error_names_the_extra(tmp_path):
     assert all('pip install "flowkit-cv[torch]"' in line for line in lines)
 
 
+@needs_torch
+def test_without_safetensors_the_error_comes_first_and_names_the_extra(tmp_path):
+    """torch installed but not safetensors (``pip install torch`` then ``pip install -e .``):
+    the error names the extra before any work, not when trained weights are saved."""
+    code = ("from flowkit.models import get_model\n"
+            "try:\n"
+            "    get_model('interp-refine')\n"
+            "except ImportError as exc:\n"
+            "    print(exc)\n")
+    lines = run_without_torch(tmp_path, code, module="safetensors")
+    assert lines == ["flowkit's learned models need safetensors, which is not installed: "
+                     'pip install "flowkit-cv[torch]"']
+
+
 # --- weights ---
 
 @needs_torch

@@ -98,11 +98,18 @@ def get_weights(name, weights="default"):
 
 
 def require_torch():
-    """Import torch or raise an ImportError that names the extra."""
+    """Import torch or raise an ImportError that names the extra; safetensors (the extra's
+    other half, which every weights file is read and written with) is checked too, so that a
+    missing one is reported before any work, not when the weights are saved."""
     try:
         import torch
     except ImportError as exc:
         raise ImportError(f"flowkit's learned models need PyTorch, which is not installed: "
+                          f"{EXTRA}") from exc
+    try:
+        import safetensors  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(f"flowkit's learned models need safetensors, which is not installed: "
                           f"{EXTRA}") from exc
     return torch
 
