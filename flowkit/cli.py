@@ -1203,9 +1203,11 @@ def _add_train_parser(sub, common):
             m.add_argument("--steps", type=_positive, default=3000,
                            help="training steps (batches; default 3000)")
         else:
-            m.add_argument("--epochs", type=_positive, default=10, help="epochs (default 10)")
-            m.add_argument("--crop", type=_integer_from(16), default=128,
-                           help="crop size in pixels (default 128)")
+            epochs, crop = (4, 48) if name == "predict-gan" else (10, 128)  # train_predict_gan's
+            m.add_argument("--epochs", type=_positive, default=epochs,
+                           help=f"epochs (default {epochs})")
+            m.add_argument("--crop", type=_integer_from(16), default=crop,
+                           help=f"crop size in pixels (default {crop})")
         batch, lr = {"predict-gan": ("12", "1e-3"), "text2video-shapes": ("32", "2e-3")}.get(
             name, ("16", "1e-3"))
         m.add_argument("--batch", type=_positive, default=None, help=f"batch size (default {batch})")
