@@ -288,8 +288,17 @@ def test_cli_train_writes_loadable_weights_with_metadata(tmp_path, capsys):
     assert (tmp_path / "w.safetensors.ckpt").is_file() and (tmp_path / "w.safetensors.cache.pt").is_file()
     models.get_model("interp-refine", weights=out)
     assert "wrote" in capsys.readouterr().out
-    # the cache is reused: a second run computes no classical parts
+    # the cache is reused by a run with the same data and crop options (not written again) ...
+    cache = tmp_path / "w.safetensors.cache.pt"
+    made = cache.stat().st_mtime_ns
     assert main(args[:-1] + ["--epochs", "1", "-q"]) == 0
+    assert cache.stat().st_mtime_ns == made
+    # ... and made again when they differ (a new user's second run trained on the old crops)
+    crop_at = args.index("--crop") + 1
+    assert main(args[:crop_at] + ["24"] + args[crop_at + 1:]) == 0
+    stored = torch.load(cache, weights_only=True)
+    assert stored["key"]["crop"] == 24
+    assert all(t.shape[-1] == 24 for t in stored["crops"].values() if t.ndim >= 3)
 
 
 def test_cli_train_errors_are_one_line(tmp_path, capsys):

@@ -260,10 +260,12 @@ def _rounded(loss):
 
 def train_model(name, model, data, out, *, make_crops, augment, epochs, batch, lr, device,
                 resume, seed, threads, cache, command, progress, log, per_sample, nothing,
-                loss=loss_fn, step=None, meta=None):
+                crop_options, loss=loss_fn, step=None, meta=None):
     """What ``flowkit train`` runs for every model: find the sources under ``data``, make the
     crops with ``make_crops(sources, rng)`` (or load them from ``cache``, default
-    ``OUT.cache.pt``; none made is ``ValueError("--data: <nothing> found in <sources>")``),
+    ``OUT.cache.pt``, when it was made from the same sources, seed and ``crop_options``, the
+    options ``make_crops`` uses; else it is made again; none made is
+    ``ValueError("--data: <nothing> found in <sources>")``),
     :func:`fit` ``model`` (a module, or a dict of modules whose ``"model"`` is saved) with
     ``loss`` or ``step``, write ``out`` and its metadata (``meta`` added). Returns the
     metadata."""
@@ -272,15 +274,19 @@ def train_model(name, model, data, out, *, make_crops, augment, epochs, batch, l
     began = time.perf_counter()
     sources = find_sources(data)
     cache = Path(cache) if cache else Path(str(out) + ".cache.pt")
-    if cache.is_file():
-        crops = torch.load(cache, weights_only=True)
+    key = {"sources": [str(Path(s).resolve()) for s in sources], "seed": seed, **crop_options}
+    stored = torch.load(cache, weights_only=True) if cache.is_file() else {}
+    if stored.get("key") == key:
+        crops = stored["crops"]
         log(f"{len(next(iter(crops.values())))} crops from the cache {cache}")
     else:
+        if stored:
+            log(f"the cache {cache} was made from other data or options: made again")
         crops = make_crops(sources, np.random.default_rng(seed))
         if not crops:
             raise ValueError(f"--data: {nothing} found in {', '.join(map(str, sources))}")
         with atomic_path(cache) as tmp:
-            torch.save(crops, tmp)
+            torch.save({"key": key, "crops": crops}, tmp)
         count = len(next(iter(crops.values())))
         log(f"{count} crops of {count // per_sample} samples in "
             f"{time.perf_counter() - began:.0f} s, cached in {cache}")
@@ -309,6 +315,8 @@ def train_interp_refine(data, out, *, epochs=10, crop=128, batch=16, lr=1e-3, de
                        batch=batch, lr=lr, device=device, resume=resume, seed=seed,
                        threads=threads, cache=cache, command=command, progress=progress,
                        log=log, per_sample=per_triplet,
+                       crop_options=dict(crop=crop, triplets=triplets, per_triplet=per_triplet,
+                                         shrink=shrink),
                        nothing=f"no triplet of at least {crop}x{crop} pixels with motion")
 
 
@@ -372,4 +380,6 @@ def train_colorize(data, out, *, epochs=10, crop=128, batch=16, lr=1e-3, device=
                        loss=colorize_loss, augment=flip, epochs=epochs, batch=batch, lr=lr,
                        device=device, resume=resume, seed=seed, threads=threads, cache=cache,
                        command=command, progress=progress, log=log, per_sample=per_frame,
+                       crop_options=dict(crop=crop, frames=frames, per_frame=per_frame,
+                                         shrink=shrink),
                        nothing=f"no colour frame of at least {crop}x{crop} pixels")

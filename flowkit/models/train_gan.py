@@ -133,5 +133,6 @@ def train_predict_gan(data, out, *, epochs=4, crop=48, batch=12, lr=1e-3, device
         augment=augment, epochs=epochs, batch=batch, lr=lr, device=device, resume=resume,
         seed=seed, threads=threads, cache=cache, command=command, progress=progress, log=log,
         per_sample=per_clip * HORIZON, meta={"adversarial_weight": adversarial_weight},
+        crop_options=dict(crop=crop, clips=clips, per_clip=per_clip, shrink=shrink),
         nothing=f"no clip of {predict_gan.CONTEXT + HORIZON} frames of at least {crop}x{crop} "
                 f"pixels with motion")
