@@ -95,7 +95,8 @@ def raft(frame0, frame1, *, weights=None, small=True, num_flow_updates=12, devic
     """
     if weights is None:
         raise ValueError("weights: expected the path of a local RAFT state dict (flow_options="
-                         "{'weights': path}; nothing is downloaded), got None")
+                         "{'weights': path}, on the command line -O weights=PATH; nothing is "
+                         "downloaded), got None")
     if frame0.shape != frame1.shape or frame0.ndim not in (2, 3):
         raise ValueError(f"frame1: expected one frame of frame0's shape {tuple(frame0.shape)}, "
                          f"got {tuple(frame1.shape)}")
