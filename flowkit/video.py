@@ -203,7 +203,7 @@ def _info(container, stream):
     rate = _frame_rate(stream)
     return VideoInfo(width=width, height=height, rotation=rotation,
                      frame_rate=Fraction(rate) if rate else None,
-                     time_base=Fraction(stream.time_base or Fraction(1, 1_000_000)),
+                     time_base=_time_base(stream),
                      frame_count=stream.frames or None, duration=duration,
                      codec=stream.codec_context.name, pix_fmt=stream.codec_context.format.name,
                      bit_depth=_bit_depth(stream), audio=bool(container.streams.audio),
@@ -240,6 +240,11 @@ def _rgb_to_yuv_matrix(color, pix_fmt):
     if matrix is None or not pix_fmt.startswith("yuv") or pix_fmt.startswith("yuvj"):
         return None
     return matrix, 2 if color.get("color_range") == 2 else 1
+
+
+def _time_base(stream):
+    """The stream's timestamp unit in seconds (FFmpeg's microseconds where it sets none)."""
+    return Fraction(stream.time_base or Fraction(1, 1_000_000))
 
 
 def _frame_rate(stream):
@@ -301,7 +306,7 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
         try:
             frame = next(iterator)
         except StopIteration:
-            _check_complete(container, stream, reached)
+            _check_complete(container, stream, reached, period)
             return
         except av.FFmpegError as exc:
             raise ValueError(f"path: cannot decode {name} ({_av_message(exc)})") from None
@@ -329,7 +334,7 @@ def _declared_end(container, stream):
     """Where the headers say the video stream ends, in seconds of its timestamps: the stream's
     start plus its duration (the stream's, else Matroska's per-track ``DURATION`` tag, else the
     container's); None if they do not say."""
-    base = Fraction(stream.time_base or Fraction(1, 1_000_000))
+    base = _time_base(stream)
     start = (stream.start_time or 0) * base
     if stream.duration:
         return start + stream.duration * base
@@ -350,17 +355,17 @@ END_TOLERANCE_FRAMES = 2
 END_TOLERANCE_FRACTION = Fraction(1, 20)
 
 
-def _check_complete(container, stream, reached):
-    """Raise ValueError when decoding stopped (at time ``reached``, the end of the last frame)
-    well before the end the headers declare: a file cut short where the demuxer just stops at
-    the cut and FFmpeg reports no error (WebM/Matroska; an MP4 whose index comes first)."""
+def _check_complete(container, stream, reached, period):
+    """Raise ValueError when decoding stopped (at time ``reached``, the end of the last frame;
+    ``period`` the frame period) well before the end the headers declare: a file cut short
+    where the demuxer just stops at the cut and FFmpeg reports no error (WebM/Matroska; an MP4
+    whose index comes first)."""
     if reached is None:
         return
     end = _declared_end(container, stream)
     if end is None:
         return
-    start = (stream.start_time or 0) * Fraction(stream.time_base or Fraction(1, 1_000_000))
-    period = 1 / Fraction(_frame_rate(stream) or 30)
+    start = (stream.start_time or 0) * _time_base(stream)
     missing = end - reached
     if missing > max(END_TOLERANCE_FRAMES * period, END_TOLERANCE_FRACTION * (end - start)):
         raise ValueError(f"path: cannot decode {container.name} (the video ends at "
@@ -377,7 +382,7 @@ def decode_from(container, stream, start, origin=None, **options):
 
     if origin is None:
         origin = next(decode(container, stream, **options))[0]
-    base = Fraction(stream.time_base or Fraction(1, 1_000_000))
+    base = _time_base(stream)
     container.seek(math.ceil((origin + start) / base) - 1, stream=stream, backward=True)
     return origin, decode(container, stream, **options)
 
@@ -406,7 +411,7 @@ def last_frames(path, count):
     container, stream = open_input(path)
     try:
         times = sorted(p.pts for p in container.demux(stream) if p.pts is not None)
-        base = Fraction(stream.time_base or Fraction(1, 1_000_000))
+        base = _time_base(stream)
         if len(times) > count:
             origin, first = times[0] * base, times[-count] * base
             _, frames = decode_from(container, stream, first - origin, origin)
