@@ -275,11 +275,14 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     -----
     The pixel format and bit depth of the input are kept where the encoder takes them; the
     display rotation and colour tags (matrix, range, primaries, transfer) are copied; frames
-    are processed in their coded orientation. 8-bit YUV input is interpolated as its Y, U, V
-    planes upsampled to 4:4:4 (no RGB round trip; the flows see Y, U, V as three channels);
-    other input as RGB, 16-bit for more than 8 bits (10-bit in, 10-bit out). Output frames whose source time is past the last input frame's end
-    are not written: the output lasts the mapped input duration, rounded up to a whole frame.
-    Audio starts at the first video frame's time.
+    are processed in their coded orientation. YUV input is interpolated as its own Y, U, V
+    planes at full resolution (chroma repeated to 4:4:4 and averaged back when encoding; 16-bit
+    planes for more than 8 bits, 10-bit in, 10-bit out): no RGB round trip, the flows see Y, U,
+    V as three channels, and input frames passed through are written from their own planes (bit
+    for bit through a lossless encoder with the input's pixel format). Other input is
+    interpolated as RGB, 16-bit for more than 8 bits. Output frames whose source time is past
+    the last input frame's end are not written: the output lasts the mapped input duration,
+    rounded up to a whole frame. Audio starts at the first video frame's time.
 
     References: S. Niklaus and F. Liu, "Softmax Splatting for Video Frame Interpolation",
     CVPR 2020 (the interpolation); FFmpeg's ``minterpolate`` filter (the scene-change test),
@@ -662,12 +665,14 @@ def _snapped(container, stream, origin, timeline, tolerance):
 
 
 def _frame_format(in_fmt, out_fmt, depth):
-    """Frames are interpolated as the decoded YUV upsampled to 4:4:4 when input and output are
-    8-bit YUV: no RGB round trip (on 720p Big Buck Bunny frames +4.0 dB on interpolated
-    frames, 49.0 -> 69.4 dB on frames passed through, before encoding). Else as RGB (None):
-    for 10-bit YUV swscale's 4:4:4 round trip measured worse than its RGB one (32.7 against
-    34.6 dB on torchcodec__h264_10bits.mp4 through FFV1)."""
-    if depth > 8 or not (in_fmt.startswith("yuv") and out_fmt.startswith("yuv")):
+    """Frames are interpolated as the decoded YUV planes at full resolution (4:4:4: chroma
+    repeated, averaged back when encoding; 16-bit planes for more than 8 bits) when input and
+    output are YUV: no RGB round trip, and frames passed through are written from their own
+    planes (bit-exact when the output has the input's pixel format; on 720p Big Buck Bunny
+    frames the 8-bit YUV path was +4.0 dB over RGB on interpolated frames; a 10-bit clip's
+    RGB48 round trip moved frames passed through by 3.2-3.8 levels of 255). Else as RGB (None)."""
+    if not (in_fmt.startswith("yuv") and out_fmt.startswith("yuv")):
         return None
+    if depth > 8:
+        return "yuv444p16le"
     return "yuvj444p" if in_fmt.startswith("yuvj") else "yuv444p"
-

@@ -275,11 +275,81 @@ def _stream_rotation(container, stream):
     return frame.rotation
 
 
-# FFmpeg pixel formats of the (H, W, 3) arrays that decode() yields and VideoWriter takes
+# FFmpeg pixel formats of the (H, W, 3) arrays that decode() yields and VideoWriter takes:
+# RGB, or the Y, U, V planes at full resolution (4:4:4), 8 or 16 bits
 FRAME_FORMATS = {"rgb24": np.uint8, "rgb48le": np.uint16, "yuv444p": np.uint8,
                  "yuvj444p": np.uint8, "yuv444p16le": np.uint16}
-# PyAV 18 hands the 8-bit planar formats as (3, H, W) planes, the 16-bit one as (H, W, 3)
-_PLANES_FIRST = frozenset({"yuv444p", "yuvj444p"})
+
+
+def _yuv_planes(pix_fmt):
+    """``(bits, [(rows, columns) of subsampling per plane])`` of a planar three-plane YUV pixel
+    format in native byte order (``yuv420p``, ``yuvj422p``, ``yuv420p10le``, ...), else None."""
+    import av
+
+    fmt = av.VideoFormat(pix_fmt, 16, 16)
+    components = fmt.components
+    if (not pix_fmt.startswith("yuv") or len(components) != 3 or fmt.is_big_endian
+            or [c.plane for c in components] != [0, 1, 2]):
+        return None
+    return components[0].bits, [(16 // c.height, 16 // c.width) for c in components]
+
+
+def _requantize(total, count, bits, to_bits):
+    """Means of ``count`` samples (``total``: their sums, int64) of ``bits`` bits, as ``to_bits``
+    integers rounded to nearest (fewer bits) or shifted up (more bits: exact, so a round trip
+    to more bits and back gives the samples back)."""
+    if to_bits >= bits:
+        total = total << (to_bits - bits)
+    else:
+        count = count << (bits - to_bits)
+    return np.minimum((total + count // 2) // count, (1 << to_bits) - 1)
+
+
+def _frame_to_444(frame, frame_format):
+    """A decoded YUV frame as ``(H, W, 3)`` planes of ``frame_format`` (yuv444p: uint8,
+    yuv444p16le: uint16 on the 16-bit scale, a 10-bit sample v as v << 6): subsampled chroma
+    repeated over its block, so that :func:`_frame_from_444` gives the planes back exactly.
+    Frames of other formats go through swscale first."""
+    layout = _yuv_planes(frame.format.name)
+    if layout is None:
+        frame = frame.reformat(format=frame_format)
+        layout = _yuv_planes(frame_format)
+    bits, blocks = layout
+    to_bits = 8 if FRAME_FORMATS[frame_format] == np.uint8 else 16
+    out = np.empty((frame.height, frame.width, 3), FRAME_FORMATS[frame_format])
+    for index, (plane, (rows, columns)) in enumerate(zip(frame.planes, blocks)):
+        samples = np.frombuffer(plane, np.uint8 if bits == 8 else np.uint16)
+        samples = samples.reshape(plane.height, -1)[:, :plane.width]
+        if bits != to_bits:
+            samples = _requantize(samples.astype(np.int64), 1, bits, to_bits)
+        full = samples.repeat(rows, axis=0).repeat(columns, axis=1)
+        out[..., index] = full[:frame.height, :frame.width]
+    return out
+
+
+def _frame_from_444(planes, pix_fmt):
+    """An ``av.VideoFrame`` of the planar YUV ``pix_fmt`` from ``(H, W, 3)`` full-resolution
+    planes (uint8, or uint16 on the 16-bit scale): chroma averaged over its blocks (odd edges
+    padded by repetition), rounded to the format's bits. Inverse of :func:`_frame_to_444`."""
+    import av
+
+    bits, blocks = _yuv_planes(pix_fmt)
+    from_bits = 8 if planes.dtype == np.uint8 else 16
+    height, width = planes.shape[:2]
+    frame = av.VideoFrame(width, height, pix_fmt)
+    dtype = np.uint8 if bits == 8 else np.uint16
+    for index, (plane, (rows, columns)) in enumerate(zip(frame.planes, blocks)):
+        samples = planes[..., index].astype(np.int64)
+        pad = (-height % rows, -width % columns)
+        if any(pad):
+            samples = np.pad(samples, ((0, pad[0]), (0, pad[1])), mode="edge")
+        total = samples.reshape(plane.height, rows, plane.width, columns).sum(axis=(1, 3))
+        values = _requantize(total, rows * columns, from_bits, bits).astype(dtype)
+        stride = plane.line_size // values.itemsize
+        buffer = np.zeros((plane.height, stride), dtype)
+        buffer[:, :plane.width] = values
+        plane.update(buffer)
+    return frame
 
 
 def decode(container, stream, *, depth=8, upright=True, frame_format=None):
@@ -289,7 +359,8 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
     without a timestamp follow the previous one by one frame period). ``frame`` is RGB
     ``(H, W, 3)``, uint8 for ``depth=8`` and uint16 (full 16-bit scale) for ``depth=16``,
     rotated upright when ``upright``; or, with ``frame_format`` one of ``FRAME_FORMATS``
-    (``"yuv444p"``, ...), the planes of that format as ``(H, W, 3)``. Decoding errors are
+    (``"yuv444p"``, ...), the planes of that format as ``(H, W, 3)`` (YUV: the frame's own
+    planes, chroma repeated over its blocks, samples scaled to 8 or 16 bits, no swscale filter). Decoding errors are
     ValueError naming the file, and so is a stream that ends well before the end its headers
     declare (more than 2 frames and 5 % of the duration: a WebM/Matroska file, or an MP4 whose
     index comes first, cut short, which FFmpeg's demuxer reads to the cut without an error).
@@ -297,7 +368,7 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
     import av
 
     fmt = frame_format or ("rgb24" if depth == 8 else "rgb48le")
-    planar = fmt in _PLANES_FIRST
+    yuv = fmt.startswith("yuv")
     period = 1 / Fraction(_frame_rate(stream) or 30)
     previous = reached = None
     name = container.name
@@ -320,9 +391,7 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
         # where this frame ends: its own duration (a last frame held longer), else a period
         reached = time + (frame.duration * Fraction(frame.time_base or stream.time_base)
                           if frame.duration else period)
-        array = frame.to_ndarray(format=fmt)
-        if planar:
-            array = np.ascontiguousarray(np.moveaxis(array, 0, -1))
+        array = _frame_to_444(frame, fmt) if yuv else frame.to_ndarray(format=fmt)
         if upright:
             turns = _rotation(frame.rotation) // 90
             if turns:
@@ -696,8 +765,11 @@ class VideoWriter:
         that players read the YUV values as they read the input's).
     frame_format : str, optional
         What the frames hold: None for RGB (or gray), else ``"yuv444p"``, ``"yuvj444p"`` (uint8)
-        or ``"yuv444p16le"`` (uint16): ``(H, W, 3)`` arrays of the Y, U, V planes, handed to
-        the encoder without an RGB conversion (``retime`` works on the decoded YUV).
+        or ``"yuv444p16le"`` (uint16, 16-bit scale): ``(H, W, 3)`` arrays of the Y, U, V planes
+        at full resolution, without an RGB conversion (``retime`` works on the decoded YUV).
+        For a planar YUV ``pix_fmt`` they are written straight into its planes (chroma averaged
+        over its blocks, rounded to its bits; no swscale), so planes decoded from a file of that
+        format (``decode(frame_format=)``) come back exactly.
     time_base : Fraction, optional
         Unit of the stored timestamps in seconds (default ``1 / fps``). Give the input's to
         write frames at their own times (``write(frame, time=)``, variable frame rate;
@@ -822,9 +894,11 @@ class VideoWriter:
     def _encode(self, rgb, pts):
         import av
 
-        if self.frame_format in _PLANES_FIRST:
-            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.moveaxis(rgb, -1, 0)),
-                                                 format=self.frame_format)
+        if self.frame_format is not None and self.frame_format.startswith("yuv"):
+            # straight into the stream's planes where it is planar YUV (no swscale filter: a
+            # frame decoded by decode() comes back exactly), else through swscale
+            pix_fmt = self._stream.codec_context.pix_fmt
+            picture = _frame_from_444(rgb, pix_fmt if _yuv_planes(pix_fmt) else self.frame_format)
         elif self.frame_format is not None:
             picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=self.frame_format)
         else:

@@ -129,11 +129,9 @@ def test_factor_two_keeps_input_frames_and_interpolates_between(tmp_path):
 
 def test_yuv_input_is_interpolated_in_yuv(tmp_path):
     # an 8-bit YUV input is worked on as its YUV planes (4:4:4): a frame passed through goes
-    # 4:2:0 -> 4:4:4 -> 4:2:0 with swscale's default filters, no RGB round trip, and keeps
-    # more than an RGB round trip does (the reference: the decoded RGB frame converted to
-    # 4:2:0 and back, as the encoder would see it in an RGB path). At the clip's own 640x360:
-    # on thumbnails, where every chroma sample is an edge, swscale's default chroma filters
-    # lose more than the RGB round trip
+    # 4:2:0 -> 4:4:4 -> 4:2:0, no RGB round trip, and keeps more than an RGB round trip does
+    # (the reference: the decoded RGB frame converted to 4:2:0 and back, as the encoder would
+    # see it in an RGB path; exactness: test_kept_frames_are_the_input_planes_exactly)
     from flowkit import metrics
 
     frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 3, start=2, size=(640, 360))
@@ -150,6 +148,38 @@ def test_yuv_input_is_interpolated_in_yuv(tmp_path):
     # the decoded RGB frames than either input is)
     middle = flowkit.interpolate(source[1], source[2], 0.5)
     assert metrics.psnr(got[3], middle) > max(metrics.psnr(got[3], source[1]), metrics.psnr(got[3], source[2]))
+
+
+def native_planes(path):
+    """Each frame's Y, U, V planes as decoded, in the file's own pixel format (no conversion):
+    (pixel format, [[Y, U, V] per frame])."""
+    with av.open(str(path)) as container:
+        frames = list(container.decode(video=0))
+    planes = []
+    for frame in frames:
+        dtype = np.uint16 if frame.format.components[0].bits > 8 else np.uint8
+        planes.append([np.frombuffer(plane, dtype).reshape(plane.height, -1)[:, :plane.width]
+                       for plane in frame.planes])
+    return frames[0].format.name, planes
+
+
+@pytest.mark.parametrize("name, pix_fmt", [
+    ("torchcodec__h264_10bits.mp4", "yuv420p10le"),          # 10-bit: 16-bit planes
+    ("androidx__bear-vp9-odd-dimensions.webm", "yuv420p"),    # 8-bit, 161x121 padded to 162x122
+])
+def test_kept_frames_are_the_input_planes_exactly(tmp_path, name, pix_fmt):
+    # YUV input is retimed on its own planes (chroma repeated to 4:4:4, averaged back): frames
+    # passed through come out bit for bit through a lossless encoder, 10-bit included (an RGB48
+    # round trip moved them 3.2-3.8 levels on an 8-bit scale)
+    src = data_path("video", name)
+    out = tmp_path / "out.mkv"
+    report = flowkit.retime(src, out, factor=2, codec="ffv1", method="blend", progress=False)
+    in_fmt, source = native_planes(src)
+    out_fmt, got = native_planes(out)
+    assert in_fmt == out_fmt == pix_fmt and report.frames == 2 * len(source)
+    for k, planes in enumerate(source):
+        for plane, kept in zip(planes, got[2 * k]):
+            np.testing.assert_array_equal(kept[:plane.shape[0], :plane.shape[1]], plane)
 
 
 def test_deep_slow_motion_matches_interpolate(tmp_path):
