@@ -274,7 +274,8 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     Notes
     -----
     The pixel format and bit depth of the input are kept where the encoder takes them; the
-    display rotation and colour tags (matrix, range, primaries, transfer) are copied; frames
+    display rotation, colour tags (matrix, range, primaries, transfer) and the language tags of
+    the video and audio streams are copied; frames
     are processed in their coded orientation. YUV input is interpolated as its own Y, U, V
     planes at full resolution (chroma repeated to 4:4:4 and averaged back when encoding; 16-bit
     planes for more than 8 bits, 10-bit in, 10-bit out): no RGB round trip, the flows see Y, U,

@@ -392,8 +392,8 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     8 bits, and the op's result is scaled back to 16 bits (x 257) before the consistency
     step, so the output has the op's 8-bit precision plus the blend's in-between levels.
     Frames are processed upright (a display rotation is applied) and written back in the
-    input's coded orientation with its display rotation and colour tags (matrix, range,
-    primaries, transfer), as ``flowkit.retime`` writes them.
+    input's coded orientation with its display rotation, colour tags (matrix, range,
+    primaries, transfer) and language tags (video and audio), as ``flowkit.retime`` writes them.
 
     Examples
     --------

@@ -97,6 +97,9 @@ class VideoInfo:
         Colour tags of the stream that are set: FFmpeg codec-context attributes
         ``colorspace`` (matrix), ``color_range``, ``color_primaries``, ``color_trc``
         (transfer), as ints; empty when the file leaves them unspecified.
+    language : str or None
+        The video stream's ``language`` tag (ISO 639-2, e.g. ``"eng"``); None when the file
+        has none or says ``"und"``.
     """
 
     width: int
@@ -111,6 +114,7 @@ class VideoInfo:
     bit_depth: int
     audio: bool
     color: dict = dataclasses.field(default_factory=dict)
+    language: str | None = None
 
 
 def _rotation(degrees):
@@ -207,7 +211,7 @@ def _info(container, stream):
                      frame_count=stream.frames or None, duration=duration,
                      codec=stream.codec_context.name, pix_fmt=stream.codec_context.format.name,
                      bit_depth=_bit_depth(stream), audio=bool(container.streams.audio),
-                     color=_color_tags(stream))
+                     color=_color_tags(stream), language=_language(stream))
 
 
 COLOR_TAGS = ("colorspace", "color_range", "color_primaries", "color_trc")
@@ -218,12 +222,18 @@ def _color_tags(stream):
     return {name: int(getattr(context, name)) for name in COLOR_TAGS if getattr(context, name, None)}
 
 
+def _language(stream):
+    """A stream's ``language`` tag, None for none or ``"und"`` (undetermined)."""
+    language = stream.metadata.get("language")
+    return None if language in (None, "", "und") else language
+
+
 def writer_tags(info):
-    """The :class:`VideoWriter` options ``rotation`` and ``color`` that give an output the
-    display rotation and colour tags of the input ``info`` (a :class:`VideoInfo`): frames
-    written in the input's coded orientation are displayed, and their YUV values read, as the
-    input's (``retime`` and ``translate``)."""
-    return {"rotation": info.rotation, "color": dict(info.color)}
+    """The :class:`VideoWriter` options ``rotation``, ``color`` and ``language`` that give an
+    output the display rotation, colour tags and language of the input ``info`` (a
+    :class:`VideoInfo`): frames written in the input's coded orientation are displayed, and
+    their YUV values read, as the input's (``retime`` and ``translate``)."""
+    return {"rotation": info.rotation, "color": dict(info.color), "language": info.language}
 
 
 # FFmpeg's AVColorSpace values (the ``colorspace`` tag) -> swscale's matrix of the same name
@@ -774,6 +784,9 @@ class VideoWriter:
         Unit of the stored timestamps in seconds (default ``1 / fps``). Give the input's to
         write frames at their own times (``write(frame, time=)``, variable frame rate;
         ``translate`` does); times are rounded to it.
+    language : str, optional
+        The video stream's ``language`` tag (ISO 639-2, e.g. ``"eng"``; ``retime`` and
+        ``translate`` copy the input's, and each audio stream's); None: no tag (``"und"``).
 
     Raises
     ------
@@ -783,7 +796,7 @@ class VideoWriter:
         names the codec and size; 4:2:0 encoders need even sizes), a frame of another size
         than the first, or closing a writer that received no frame (no file is created then).
     TypeError
-        A frame that is not uint8 or uint16.
+        A frame that is not uint8 or uint16; a ``language`` that is not a string.
 
     Notes
     -----
@@ -800,7 +813,7 @@ class VideoWriter:
     """
 
     def __init__(self, path, fps, *, codec=None, crf=None, pix_fmt=None, rotation=0, color=None,
-                 frame_format=None, time_base=None):
+                 frame_format=None, time_base=None, language=None):
         self.path = Path(path)
         self.fps = _fraction("fps", fps)
         self.time_base = 1 / self.fps if time_base is None else _fraction("time_base", time_base)
@@ -811,6 +824,10 @@ class VideoWriter:
             raise ValueError(f"rotation: expected a multiple of 90 degrees, got {rotation!r}")
         self.rotation = rotation % 360
         self.color = dict(color or {})
+        if language is not None and not isinstance(language, str):
+            raise TypeError(f"language: expected None or a language code such as 'eng', got "
+                            f"{describe(language)}")
+        self.language = language
         self._matrix = None  # set when the stream opens: see _rgb_to_yuv_matrix
         if frame_format is not None and frame_format not in FRAME_FORMATS:
             raise ValueError(f"frame_format: expected None or one of {', '.join(FRAME_FORMATS)}, "
@@ -924,7 +941,13 @@ class VideoWriter:
         height, width = size
         try:
             pix_fmt = output_pix_fmt(self.codec, 16 if dtype == np.uint16 else 8, self.pix_fmt)
-            container = av.open(str(self._tmp), "w")
+            # MP4 keeps a colour range in its 'colr' box ('nclx'), which FFmpeg writes by itself
+            # only when primaries, transfer and matrix are all set: a VP9 WebM's limited range
+            # alone was lost (x264 leaves the default, limited, out of its stream). Asked for
+            # only when a range is set: the box always states one. (MOV's 'nclc' has no range.)
+            colr = "color_range" in self.color and self.path.suffix.lower() == ".mp4"
+            container = av.open(str(self._tmp), "w",
+                                options={"movflags": "+write_colr"} if colr else None)
         except BaseException as exc:
             self._abort(type(exc), exc, exc.__traceback__)
             raise
@@ -944,6 +967,8 @@ class VideoWriter:
             stream.options = options
             if self.rotation:
                 stream.set_display_rotation(self.rotation)
+            if self.language:
+                stream.metadata["language"] = self.language
             for name, value in self.color.items():
                 setattr(stream.codec_context, name, value)
             self._matrix = _rgb_to_yuv_matrix(self.color, stream.codec_context.pix_fmt)
@@ -1056,6 +1081,7 @@ class _AudioTrack:
     def open(self, container):
         if self.tempo is None:
             self.out = container.add_stream_from_template(self.in_stream)
+            self._tag_language()
             return
         import av
 
@@ -1065,6 +1091,7 @@ class _AudioTrack:
             rate = 48000
         self.out = container.add_stream(codec, rate=rate)
         self.out.layout = self.in_stream.codec_context.layout
+        self._tag_language()
         graph = av.filter.Graph()
         node = graph.add_abuffer(template=self.in_stream)
         first = node
@@ -1083,6 +1110,11 @@ class _AudioTrack:
         node.link_to(sink)
         graph.configure()
         self.graph, self._source = graph, first
+
+    def _tag_language(self):
+        language = _language(self.in_stream)
+        if language:
+            self.out.metadata["language"] = language
 
     def _next_packet(self):
         import av

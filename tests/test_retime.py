@@ -31,12 +31,13 @@ def real_frames(name, count, start=0, size=SIZE):
 
 
 def write_clip(path, frames, fps=24, *, times=None, codec=None, tone=None, rotation=0,
-               pix_fmt=None, gop=None):
+               pix_fmt=None, gop=None, languages=None):
     """Write frames with PyAV (independently of flowkit's writer): at ``k / fps`` or at the
     given ``times`` (seconds, Fractions), optionally with a ``tone`` (Hz; a list: one AAC track
     per tone) as long as the video. Frames are RGB, uint8 or uint16 (full 16-bit scale);
     ``pix_fmt`` the encoded format (default yuv420p, bgr0 for FFV1); ``gop``: x264 with a
-    keyframe every ``gop`` frames exactly (no scene-cut keyframes)."""
+    keyframe every ``gop`` frames exactly (no scene-cut keyframes); ``languages``: the
+    language tags of the video stream and then of each audio stream."""
     codec = codec or "libx264"
     time_base = Fraction(1, 1000) if times is not None else 1 / Fraction(fps)
     suffix = str(path).rsplit(".", 1)[-1]
@@ -57,6 +58,8 @@ def write_clip(path, frames, fps=24, *, times=None, codec=None, tone=None, rotat
             audio = container.add_stream("aac", rate=48000)
             audio.layout = "mono"
             tracks.append((frequency, audio))
+        for tagged, language in zip(container.streams, languages or ()):
+            tagged.metadata["language"] = language
         for k, frame in enumerate(frames):
             picture = av.VideoFrame.from_ndarray(
                 frame, format="rgb48le" if frame.dtype == np.uint16 else "rgb24")
@@ -378,13 +381,37 @@ def test_audio_of_a_segment_is_stretched(tmp_path, clip_with_tone):
 
 def test_every_audio_track_is_kept(tmp_path):
     frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 24, start=2)
-    source = write_clip(tmp_path / "two.mp4", frames, 24, tone=[440, 660])
+    source = write_clip(tmp_path / "two.mp4", frames, 24, tone=[440, 660],
+                        languages=["fra", "eng", "deu"])
     for kwargs, what in [({"factor": 2}, "copied"), ({"speed": 0.5}, "stretched")]:
         report = flowkit.retime(source, tmp_path / "out.mp4", method="blend", progress=False, **kwargs)
         assert report.audio == what and report.audio_tracks == 2
+        assert languages(tmp_path / "out.mp4") == ["fra", "eng", "deu"], what  # video, then audio
         for index, tone in enumerate([440, 660]):
             seconds, peak = tone_peak(tmp_path / "out.mp4", index)
             assert abs(seconds - float(report.duration)) < 0.1 and abs(peak - tone) < 5
+
+
+def languages(path):
+    with av.open(str(path)) as container:
+        return [stream.metadata.get("language") for stream in container.streams]
+
+
+def test_real_clips_keep_language_and_colour_range(tmp_path):
+    # the NASA clip's "eng" video and two audio tracks (re-encoded: a trimmed segment), and the
+    # VP9 WebM's limited range tag alone (matrix, primaries, transfer unspecified) in MP4 as in
+    # WebM (MP4 keeps a range only in a 'colr' box, which FFmpeg writes then only when asked;
+    # MOV's has no range field)
+    nasa = data_path("video", "torchcodec__nasa_13013.mp4")
+    assert languages(nasa)[:3] == ["eng", "eng", "eng"]
+    report = flowkit.retime(nasa, tmp_path / "nasa.mp4", segment=(0, 0.4), trim=True,
+                            method="blend", progress=False)
+    assert report.audio_tracks == 2 and languages(tmp_path / "nasa.mp4") == ["eng", "eng", "eng"]
+    webm = data_path("video", "androidx__bear-vp9-odd-dimensions.webm")
+    for out in (tmp_path / "bear.mp4", tmp_path / "bear.webm"):
+        flowkit.retime(webm, out, factor=2, method="blend", progress=False)
+        assert probe_video(out).color == probe_video(webm).color == {
+            "colorspace": 2, "color_range": 1, "color_primaries": 2, "color_trc": 2}, out
 
 
 def test_trimmed_audio_is_the_segment(tmp_path, clip_with_tone):

@@ -429,11 +429,13 @@ def test_translate_copies_every_audio_track(tmp_path):
     import av
     from test_retime import write_clip
 
-    src = write_clip(tmp_path / "two.mp4", [_gray_rgb(t) for t in range(12)], 24, tone=[440, 660])
+    src = write_clip(tmp_path / "two.mp4", [_gray_rgb(t) for t in range(12)], 24, tone=[440, 660],
+                     languages=["fra", "eng", "deu"])
     report = flowkit.translate(src, tmp_path / "out.mp4", "equalize", progress=False)
     assert report["audio"] == "copied" and report["audio_tracks"] == 2
     with av.open(str(src)) as a, av.open(str(tmp_path / "out.mp4")) as b:
         assert len(b.streams.audio) == 2
+        assert [s.metadata.get("language") for s in b.streams] == ["fra", "eng", "deu"]
         for index in range(2):
             packets_in = [bytes(p) for p in a.demux(a.streams.audio[index]) if p.size]
             a.seek(0)
@@ -511,7 +513,7 @@ def test_op_exception_names_op_type_and_frame(tiny_video, tmp_path):
 def _small_copy(src, dst, count=4, scale=30):
     """The first ``count`` frames of video ``src`` as coded (not rotated), shrunk ``scale``
     times, written with PyAV (independently of flowkit's writer) with ``src``'s display
-    rotation and colour tags: a small stand-in for a large clip."""
+    rotation, colour tags and language: a small stand-in for a large clip."""
     import av
     import cv2
 
@@ -522,6 +524,7 @@ def _small_copy(src, dst, count=4, scale=30):
         stream = container.add_stream("libx264", rate=24)
         stream.width, stream.height = vin.codec_context.width // scale, vin.codec_context.height // scale
         stream.pix_fmt = "yuv420p"
+        stream.metadata["language"] = vin.metadata.get("language", "und")
         for name in ("colorspace", "color_range", "color_primaries", "color_trc"):
             setattr(stream.codec_context, name, getattr(vin.codec_context, name))
         if rotation:
@@ -540,10 +543,11 @@ def test_translate_keeps_rotation_and_colour_tags_like_retime(tmp_path):
     from flowkit.video import probe_video, writer_tags
 
     rotated = data_path("video", "mediabunny__rotate-buck-bunny.mp4")
-    # the shared clip: portrait by a 270-degree display rotation, BT.709 tags, limited range
+    # the shared clip: portrait by a 270-degree display rotation, BT.709 tags, limited range,
+    # English
     assert writer_tags(probe_video(rotated)) == {
         "rotation": 270, "color": {"colorspace": 1, "color_range": 1, "color_primaries": 1,
-                                   "color_trc": 1}}
+                                   "color_trc": 1}, "language": "eng"}
     src = _small_copy(rotated, tmp_path / "small.mp4")
     into = probe_video(src)
     assert writer_tags(into) == writer_tags(probe_video(rotated))
@@ -562,7 +566,14 @@ def test_translate_keeps_rotation_and_colour_tags_like_retime(tmp_path):
     deep = data_path("video", "torchcodec__h264_10bits.mp4")
     flowkit.translate(deep, tmp_path / "deep.mp4", "autocontrast", progress=False)
     assert writer_tags(probe_video(tmp_path / "deep.mp4")) == writer_tags(probe_video(deep)) == {
-        "rotation": 0, "color": {"colorspace": 2, "color_primaries": 2, "color_trc": 2}}
+        "rotation": 0, "color": {"colorspace": 2, "color_primaries": 2, "color_trc": 2},
+        "language": None}
+    # the VP9 WebM's limited range alone (matrix, primaries, transfer unspecified): kept in MP4
+    # (FFmpeg writes its 'colr' box only when asked then; x264 leaves the default range out)
+    webm = data_path("video", "androidx__bear-vp9-odd-dimensions.webm")
+    flowkit.translate(webm, tmp_path / "bear.mp4", lambda frame: frame, strength=0, progress=False)
+    assert probe_video(tmp_path / "bear.mp4").color == probe_video(webm).color == {
+        "colorspace": 2, "color_range": 1, "color_primaries": 2, "color_trc": 2}
 
 
 def test_cli_flow_options_reach_the_estimator(tiny_video, tmp_path):
