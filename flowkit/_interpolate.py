@@ -204,15 +204,18 @@ def _backward_at(f0, f1, t, state, device):
     return (a * g0 + b * g1) / (a + b), (flow_t0, flow_t1)
 
 
-def _learned_model(model, frame0, has_channels):
+def _method_model(method, model):
     """The ``interp-refine`` network for ``method="learned"``: the shipped one (loaded once)
-    for None, a weights path, or the caller's module."""
-    if has_channels and frame0.shape[-1] not in (1, 3):
-        raise ValueError(f"frame0: expected gray or RGB frames for method='learned', got "
-                         f"{frame0.shape[-1]} channels")
-    from .models._api import predictor_model
+    for None, a weights file (loaded once per path), or the caller's module; None for the
+    other methods, where ``model`` must be None (``interpolate`` and ``retime``)."""
+    if method == "learned":
+        from .models._api import predictor_model
 
-    return predictor_model("interp-refine", model)
+        return predictor_model("interp-refine", model)
+    if model is not None:
+        raise ValueError(f"model: expected None unless method='learned', got "
+                         f"{_validate.describe(model)} with method={method!r}")
+    return None
 
 
 def _to_dtype(result, dtype):
@@ -398,11 +401,10 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
         return _adapter_interpolate(method, frame0, frame1, times, single, batched, has_channels,
                                     model)
     method = _validate.check_choice("method", method, METHODS + tuple(list_adapters("interpolator")))
-    if method == "learned":
-        model = _learned_model(model, frame0, has_channels)
-    elif model is not None:
-        raise ValueError(f"model: expected None unless method='learned', got "
-                         f"{_validate.describe(model)} with method={method!r}")
+    if method == "learned" and has_channels and frame0.shape[-1] not in (1, 3):
+        raise ValueError(f"frame0: expected gray or RGB frames for method='learned', got "
+                         f"{frame0.shape[-1]} channels")
+    model = _method_model(method, model)
     occlusion = _validate.check_bool("occlusion", occlusion)
     return_aux = _validate.check_bool("return_aux", return_aux)
     lead = tuple(frame0.shape[:3] if batched else frame0.shape[:2])

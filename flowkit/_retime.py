@@ -165,7 +165,7 @@ def _output_format(codec, info, depth):
 
 
 def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segment=None,
-           trim=False, method="splat", flow="dis", flow_options=None, codec=None, crf=18,
+           trim=False, method="splat", model=None, flow="dis", flow_options=None, codec=None, crf=18,
            audio=None, scene_threshold=DEFAULT_SCENE_THRESHOLD, device=None, progress=None,
            part=None, _lossless=False, _parts=None):
     """Change the frame rate and/or the playback speed of a video file by interpolation.
@@ -211,6 +211,12 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     method : {"splat", "backward", "blend", "learned"}
         Interpolation method of :func:`flowkit.interpolate` (``"learned"``: the shipped
         ``interp-refine`` network, needs ``flowkit-cv[torch]``).
+    model : None, str, Path or torch.nn.Module
+        Only with ``method="learned"``: None for the shipped ``interp-refine`` weights, a
+        ``.safetensors`` file of your own (``flowkit train interp-refine``; loaded once, as
+        ``flowkit.models.get_model("interp-refine", weights=path)`` loads it, before the first
+        frame is decoded), or a module from ``flowkit.models.get_model``. As
+        :func:`flowkit.interpolate`'s ``model``.
     flow : str
         Estimator name from ``flowkit.list_estimators()`` (``"dis"`` default, as ``interpolate``).
     flow_options : dict, optional
@@ -261,12 +267,17 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     Raises
     ------
     FileNotFoundError
-        ``src`` does not exist, or the folder of ``dst`` does not exist.
+        ``src`` does not exist, the folder of ``dst`` does not exist, or the ``model`` file
+        does not exist.
+    ImportError
+        ``method="learned"`` without torch (the message names the extra).
     ValueError
         ``src`` cannot be opened or decoded (the error names it; no output is left); ``dst``
         is ``src``; both ``fps`` and ``factor``, or both ``speed`` and ``duration``; a
         non-positive rate, factor, speed or duration; a bad ``segment``; ``trim`` without a
-        segment; an unknown codec, method, estimator or option; ``audio="copy"`` with a
+        segment; an unknown codec, method, estimator or option; a ``model`` without
+        ``method="learned"``, or a weights file that does not fit ``interp-refine``;
+        ``audio="copy"`` with a
         changed duration or with ``trim``; a segment outside the input.
     TypeError
         Arguments of the wrong type.
@@ -299,7 +310,7 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
 
     src, dst = Path(src), Path(dst)
     options = _check_options(src, dst, fps=fps, factor=factor, speed=speed, duration=duration,
-                             segment=segment, trim=trim, method=method, flow=flow,
+                             segment=segment, trim=trim, method=method, model=model, flow=flow,
                              flow_options=flow_options, codec=codec, crf=crf, audio=audio,
                              scene_threshold=scene_threshold, device=device, progress=progress,
                              part=part)
@@ -321,12 +332,12 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         container.close()
 
 
-def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, method, flow,
+def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, method, model, flow,
                    flow_options, codec, crf, audio, scene_threshold, device, progress, part):
     """retime's options checked (errors name them) and normalised, before any decoding (and
     by ``flowkit.batch`` on the client): the keywords of :func:`_retime` (``out_fps`` for
     ``fps``). ``dst`` only picks the default codec by its extension."""
-    from ._interpolate import METHODS, _estimator_options
+    from ._interpolate import METHODS, _estimator_options, _method_model
     from ._estimators import get_estimator
 
     src, dst = Path(src), Path(dst)
@@ -346,10 +357,7 @@ def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, met
     method = _validate.check_choice("method", method, METHODS)
     if method != "blend":
         get_estimator(flow, _estimator_options(flow, flow_options))
-    if method == "learned":  # torch and the weights, before the first frame is decoded
-        from .models._api import cached_model
-
-        cached_model("interp-refine")
+    _method_model(method, model)  # learned: torch and the weights, before the first frame
     codec = _default_codec(codec, dst)
     crf = _validate.check_int("crf", crf, min_value=0, max_value=63)
     if audio is not None:
@@ -364,14 +372,14 @@ def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, met
     part = _check_segment(part, "part")
     _check_audio(audio, speed or Fraction(1), trim)  # with duration=, again once speed is known
     return dict(out_fps=out_fps, factor=factor, speed=speed, duration=duration, segment=segment,
-                trim=trim, method=method, flow=flow, flow_options=flow_options, codec=codec,
+                trim=trim, method=method, model=model, flow=flow, flow_options=flow_options, codec=codec,
                 crf=crf, audio=audio, scene_threshold=scene_threshold, device=device,
                 progress=progress, part=part)
 
 
 def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, segment, trim,
-            method, flow, flow_options, codec, crf, audio, scene_threshold, device, progress, src,
-            part, lossless, parts):
+            method, model, flow, flow_options, codec, crf, audio, scene_threshold, device, progress,
+            src, part, lossless, parts):
     from .video import audio_track
 
     if info.frame_rate is None and out_fps is None:
@@ -417,7 +425,7 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
                 report = _stream(container, stream, info, dst, timeline, out_fps, codec, crf,
                                  pix_fmt, depth, total, tracks, audio_done, method, flow,
                                  flow_options, device, scene_threshold, progress, src, part,
-                                 lossless)
+                                 lossless, model)
             except _EmptyPart:  # before or after a trimmed segment: no frame, no file
                 report = RetimeReport(path=dst, frames=0, interpolated=0, fps=out_fps,
                                       duration=Fraction(0), size=None, cuts=[], audio=audio_done)
@@ -443,7 +451,7 @@ class _EmptyPart(Exception):
 
 def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt, depth, total,
             tracks, audio_done, method, flow, flow_options, device, scene_threshold, progress, src,
-            part=None, lossless=False):
+            part=None, lossless=False, model=None):
     """Decode, retime and encode: the loop of :func:`retime` (with ``part``: of the pairs whose
     first frame lies in it, decoding from the keyframe before it)."""
     from tqdm import tqdm
@@ -536,7 +544,7 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
             same = between and np.array_equal(frame0, frame)  # a still: nothing to interpolate
             times = sorted({float(alpha) for alpha, inside in pending
                             if inside and alpha > 0 and not cut and not same})
-            pair = _Pair(frame0, frame, times, method=method, flow=flow,
+            pair = _Pair(frame0, frame, times, method=method, model=model, flow=flow,
                          flow_options=flow_options, device=device)
             for alpha, inside in pending:
                 if alpha == 0 or not inside or same:

@@ -679,6 +679,8 @@ def cmd_retime(args):
     source = Path(args.input)
     if args.trim and args.range is None:
         raise UsageError("--trim: needs --range START:END (the part to keep)")
+    if args.model is not None and args.method != "learned":
+        raise UsageError("--model needs --method learned")
     if not source.exists():
         raise FileNotFoundError(f"no such video file: {source}")
     _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
@@ -688,8 +690,8 @@ def cmd_retime(args):
     report = flowkit.retime(source, args.output, fps=args.fps, factor=args.factor,
                             speed=args.speed, duration=args.duration, segment=args.range,
                             trim=args.trim,
-                            method=args.method, flow=args.flow, flow_options=options,
-                            codec=args.codec, crf=args.crf, audio=args.audio,
+                            method=args.method, model=args.model, flow=args.flow,
+                            flow_options=options, codec=args.codec, crf=args.crf, audio=args.audio,
                             scene_threshold=None if args.scene_threshold == 0 else args.scene_threshold,
                             device=args.device, progress=False if args.quiet else None)
     seconds = time.perf_counter() - start
@@ -697,7 +699,8 @@ def cmd_retime(args):
     cuts = len(report.cuts)
     print(f"wrote {args.output} ({report.frames} frames, {width}x{height}, {report.fps} fps, "
           f"{float(report.duration):.3f} s; audio {_tracks(report)})")
-    print(f"{report.interpolated} frames interpolated ({args.method}, {args.flow}), {cuts} scene "
+    method = args.method if args.model is None else f"{args.method}, weights {args.model}"
+    print(f"{report.interpolated} frames interpolated ({method}, {args.flow}), {cuts} scene "
           f"cut{'s' if cuts != 1 else ''} not warped across, in {seconds:.1f} s "
           f"({report.frames / seconds:.1f} frames/s)")
     return 0
@@ -1075,6 +1078,8 @@ def build_parser():
     p.add_argument("--method", choices=("splat", "backward", "blend", "learned"), default="splat",
                    help="interpolation method (default splat; learned: the interp-refine network, "
                         "needs flowkit-cv[torch])")
+    p.add_argument("--model", metavar="WEIGHTS", help="--method learned: a .safetensors file of "
+                   "interp-refine (flowkit train interp-refine; default the shipped weights)")
     p.add_argument("--flow", choices=METHODS, default="dis", help="flow estimator (default dis: DIS, medium preset)")
     p.add_argument("-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
                    help="keyword option of the flow estimator, repeatable (see flowkit flow --help)")

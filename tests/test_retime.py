@@ -185,6 +185,40 @@ def test_kept_frames_are_the_input_planes_exactly(tmp_path, name, pix_fmt):
             np.testing.assert_array_equal(kept[:plane.shape[0], :plane.shape[1]], plane)
 
 
+def test_learned_method_takes_a_user_weights_file(tmp_path):
+    # --model / model=: the user's interp-refine weights (here the shipped ones perturbed),
+    # loaded as flowkit.models loads a file: the generated frames are interpolate's with them
+    torch = pytest.importorskip("torch", reason='the learned method needs torch: pip install "flowkit-cv[torch]"')
+    from flowkit.models import get_model
+    from flowkit.models.train import save_weights
+
+    torch.manual_seed(0)
+    mine = get_model("interp-refine")
+    with torch.no_grad():
+        for parameter in mine.parameters():
+            parameter.add_(0.2 * torch.randn_like(parameter))
+    weights = tmp_path / "mine.safetensors"
+    save_weights(mine, weights, {"note": "perturbed"})
+    frames, report, got = lossless(tmp_path, 2, factor=2, method="learned", model=weights)
+    assert report.interpolated == 1
+    expected = flowkit.interpolate(frames[0], frames[1], 0.5, method="learned", model=weights)
+    shipped = flowkit.interpolate(frames[0], frames[1], 0.5, method="learned")
+    np.testing.assert_array_equal(got[1], expected)
+    assert np.abs(expected.astype(int) - shipped).max() > 0  # the file was used, not the shipped
+    # the command line: --model, and its errors as one line without output
+    status, out, err = run_cli("retime", tmp_path / "in.mp4", tmp_path / "cli.mkv", "--factor", "2",
+                               "--codec", "ffv1", "--method", "learned", "--model", weights, "-q")
+    assert status == 0 and f"weights {weights}" in out, err
+    np.testing.assert_array_equal(decoded(tmp_path / "cli.mkv")[1], expected)
+    missing = tmp_path / "absent.safetensors"
+    status, _, err = run_cli("retime", tmp_path / "in.mp4", tmp_path / "x.mkv", "--method",
+                             "learned", "--model", missing)
+    assert status == 1 and str(missing) in one_error_line(err)
+    with pytest.raises(ValueError, match="model: expected None unless method='learned'"):
+        flowkit.retime(tmp_path / "in.mp4", tmp_path / "x.mkv", model=weights)
+    assert not (tmp_path / "x.mkv").exists()
+
+
 def test_deep_slow_motion_matches_interpolate(tmp_path):
     # 10x slow motion: 9 new frames per pair, made 4 at a time from one estimate of the flows
     frames, report, got = lossless(tmp_path, 2, speed=0.1)
@@ -533,6 +567,7 @@ def test_cli_errors_are_one_line_without_output(tmp_path, clip):
         ((clip, tmp_path / "a.mp4", "--range", "a:b"), 2, "argument --range: expected START:END"),
         ((clip, tmp_path / "a.mp4", "--range", "-1:0.5"), 2, "argument --range: expected START:END in seconds >= 0"),
         ((clip, tmp_path / "a.mp4", "--trim"), 2, "--trim: needs --range START:END"),
+        ((clip, tmp_path / "a.mp4", "--model", "w.safetensors"), 2, "--model needs --method learned"),
         ((clip, tmp_path / "a.mp4", "--speed", "0.5", "--audio", "copy"), 1, "--audio: cannot copy the audio"),
         ((clip, clip), 2, f"OUTPUT: {clip} is the input; refusing to overwrite it"),
     ]
