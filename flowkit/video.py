@@ -319,9 +319,9 @@ def _frame_to_444(frame, frame_format):
     """A decoded YUV frame as ``(H, W, 3)`` planes of ``frame_format`` (yuv444p: uint8,
     yuv444p16le: uint16 on the 16-bit scale, a 10-bit sample v as v << 6): subsampled chroma
     repeated over its block, so that :func:`_frame_from_444` gives the planes back exactly.
-    Frames of other formats go through swscale first."""
+    Frames of other formats, or of the other range (yuvj: full), go through swscale first."""
     layout = _yuv_planes(frame.format.name)
-    if layout is None:
+    if layout is None or frame.format.name.startswith("yuvj") != frame_format.startswith("yuvj"):
         frame = frame.reformat(format=frame_format)
         layout = _yuv_planes(frame_format)
     bits, blocks = layout
@@ -332,8 +332,9 @@ def _frame_to_444(frame, frame_format):
         samples = samples.reshape(plane.height, -1)[:, :plane.width]
         if bits != to_bits:
             samples = _requantize(samples.astype(np.int64), 1, bits, to_bits)
-        full = samples.repeat(rows, axis=0).repeat(columns, axis=1)
-        out[..., index] = full[:frame.height, :frame.width]
+        if (rows, columns) != (1, 1):
+            samples = samples.repeat(rows, axis=0).repeat(columns, axis=1)
+        out[..., index] = samples[:frame.height, :frame.width]
     return out
 
 
@@ -349,12 +350,16 @@ def _frame_from_444(planes, pix_fmt):
     frame = av.VideoFrame(width, height, pix_fmt)
     dtype = np.uint8 if bits == 8 else np.uint16
     for index, (plane, (rows, columns)) in enumerate(zip(frame.planes, blocks)):
-        samples = planes[..., index].astype(np.int64)
-        pad = (-height % rows, -width % columns)
-        if any(pad):
-            samples = np.pad(samples, ((0, pad[0]), (0, pad[1])), mode="edge")
-        total = samples.reshape(plane.height, rows, plane.width, columns).sum(axis=(1, 3))
-        values = _requantize(total, rows * columns, from_bits, bits).astype(dtype)
+        samples = planes[..., index]
+        if (rows, columns) == (1, 1) and from_bits == bits:
+            values = samples  # luma, or 4:4:4 of the same depth: as it is
+        else:
+            samples = samples.astype(np.int64)
+            pad = (-height % rows, -width % columns)
+            if any(pad):
+                samples = np.pad(samples, ((0, pad[0]), (0, pad[1])), mode="edge")
+            total = samples.reshape(plane.height, rows, plane.width, columns).sum(axis=(1, 3))
+            values = _requantize(total, rows * columns, from_bits, bits).astype(dtype)
         stride = plane.line_size // values.itemsize
         buffer = np.zeros((plane.height, stride), dtype)
         buffer[:, :plane.width] = values
@@ -914,8 +919,11 @@ class VideoWriter:
         if self.frame_format is not None and self.frame_format.startswith("yuv"):
             # straight into the stream's planes where it is planar YUV (no swscale filter: a
             # frame decoded by decode() comes back exactly), else through swscale
+            # (full-range yuvj and limited-range yuv formats differ in range: swscale converts)
             pix_fmt = self._stream.codec_context.pix_fmt
-            picture = _frame_from_444(rgb, pix_fmt if _yuv_planes(pix_fmt) else self.frame_format)
+            native = _yuv_planes(pix_fmt) and \
+                pix_fmt.startswith("yuvj") == self.frame_format.startswith("yuvj")
+            picture = _frame_from_444(rgb, pix_fmt if native else self.frame_format)
         elif self.frame_format is not None:
             picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=self.frame_format)
         else:

@@ -442,6 +442,47 @@ def test_writer_yuv_frames_round_trip_exactly(tmp_path, frame_format, dtype):
         VideoWriter(tmp_path / "x.mkv", 10, frame_format="nv12")
 
 
+def test_writer_yuv_planes_into_subsampled_deep_formats(tmp_path):
+    # (H, W, 3) 16-bit planes into yuv420p10le without swscale: luma rounded to 10 bits, chroma
+    # the mean of each 2x2 block (odd edges repeated) rounded to 10 bits (reference: float64
+    # NumPy, round half up); decode(frame_format=) gives the planes back with chroma repeated
+    # and samples on the 16-bit scale (v << 6), which the writer turns into the same file
+    import av
+
+    from flowkit.video import decode, open_input
+
+    rng = np.random.default_rng(3)
+    height, width = 7, 9
+    frame = rng.integers(0, 65536, (height, width, 3), dtype=np.uint16)
+    path = tmp_path / "deep.mkv"
+    with VideoWriter(path, 10, codec="ffv1", pix_fmt="yuv420p10le", frame_format="yuv444p16le") as writer:
+        writer.write(frame)
+    padded = np.pad(frame.astype(np.float64), ((0, 1), (0, 1), (0, 0)), mode="edge")
+    means = padded.reshape(4, 2, 5, 2, 3).mean(axis=(1, 3))
+    expected = [np.floor(frame[..., 0] / 64 + 0.5), np.floor(means[..., 1] / 64 + 0.5),
+                np.floor(means[..., 2] / 64 + 0.5)]
+    with av.open(str(path)) as container:
+        decoded = next(container.decode(video=0))
+        assert decoded.format.name == "yuv420p10le"
+        for plane, want in zip(decoded.planes, expected):
+            got = np.frombuffer(plane, np.uint16).reshape(plane.height, -1)[:, :plane.width]
+            np.testing.assert_array_equal(got, np.minimum(want, 1023))
+    container, stream = open_input(path)
+    (_, planes), = list(decode(container, stream, frame_format="yuv444p16le"))
+    container.close()
+    full = [np.minimum(want, 1023).astype(np.uint16) << 6 for want in expected]
+    np.testing.assert_array_equal(planes[..., 0], full[0])
+    for index in (1, 2):
+        np.testing.assert_array_equal(planes[..., index], full[index].repeat(2, 0).repeat(2, 1)[:height, :width])
+    again = tmp_path / "again.mkv"
+    with VideoWriter(again, 10, codec="ffv1", pix_fmt="yuv420p10le", frame_format="yuv444p16le") as writer:
+        writer.write(planes)
+    container, stream = open_input(again)
+    (_, back), = list(decode(container, stream, frame_format="yuv444p16le"))
+    container.close()
+    np.testing.assert_array_equal(back, planes)
+
+
 def test_libx264_output_is_reproducible(tmp_path):
     """The same frames give the same file: x264's macroblock tree, on by default, made runs
     differ (decoded up to 35 levels apart) on AVX-512 CPUs; VideoWriter turns it off. About one
