@@ -19,6 +19,11 @@ moving disc):
 The summary (``python benchmarks/conftest.py run*.json``) gives flowkit / peer, so the goal of
 issue 9, 7 values of t at most 2x one value, reads as ``flowkit`` / ``flowkit-7t`` >= 0.5.
 Threads: ``FLOWKIT_BENCH_THREADS`` (default 2) for both libraries, see ``conftest.py``.
+
+``python benchmarks/bench_interpolate.py [REPEATS]``: that goal alone, steadier on a loaded
+machine: at 1280x720 and 1920x1080, 7 values of t and one value called alternately in one
+process (``conftest.interleaved``, one call each per repeat), the ratio 7 t / 1 t as median
+[range] over REPEATS (default 5), with the load average before and after.
 """
 
 import cv2
@@ -75,3 +80,24 @@ def test_interpolate(benchmark, impl, size):
     else:
         fn = lambda: opencv_interpolate(frame0, frame1, times if isinstance(times, list) else [times])
     run(benchmark, fn, rounds=5)
+
+
+def _interleaved(repeats):
+    import os
+
+    from conftest import THREADS, interleaved
+
+    flowkit.set_num_threads(THREADS)
+    print(f"load average {os.getloadavg()[0]:.2f}; {THREADS} threads")
+    print("| size | 7 t ms | 1 t ms | 7 t / 1 t, median [range] |\n|---|---|---|---|")
+    for size in ("1280x720", "1920x1080"):
+        frame0, frame1 = _pair(size)
+        interleaved(size, lambda: flowkit.interpolate(frame0, frame1, TIMES),
+                    lambda: flowkit.interpolate(frame0, frame1, 0.5), repeats=repeats, calls=1)
+    print(f"load average {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    _interleaved(int(sys.argv[1]) if len(sys.argv) > 1 else 5)

@@ -1,7 +1,7 @@
 """``flowkit retime --factor 2`` against FFmpeg's ``minterpolate`` on one 1280x720 clip: time per
 output frame (decode and encode included) and PSNR of interpolated frames against held-out ones.
 
-    python benchmarks/bench_retime.py [--frames 30] [--repeat 3] [--threads 2] [--profile]
+    python benchmarks/bench_retime.py [--frames 30] [--repeat 3] [--threads 2] [--profile] [--floor]
 
 The clip: frames of ``mediabunny__rotate-buck-bunny.mp4`` (Big Buck Bunny, 1920x1080 H.264,
 24 fps) from frame 12, in coded orientation, resized to 1280x720 (area) and encoded with PyAV's
@@ -21,6 +21,14 @@ tool retimes it back to 24 fps, and the frames it generates at odd positions are
 the dropped frames (PSNR in dB of the decoded output against the decoded clip; both outputs
 went through the same x264 encoding). ``--profile`` splits flowkit's time into decode, flow,
 the rest of interpolation (warps, splats, blending, fill) and encode.
+
+``--floor``: whether the goal "retime --factor 2 at least 5x faster than minterpolate per output
+frame, decode and encode included" can be met at all. Interleaved with flowkit and
+minterpolate in each timed run (the other flowkit rows and the quality part are skipped):
+retime's decoding alone (the clip to its YUV 4:4:4 planes, as retime decodes it) and retime's
+encoding alone (the frames of flowkit's warm-up output, as YUV planes, through retime's writer:
+libx264 crf 18, yuv420p), both per output frame. If encoding alone takes more than a fifth of
+minterpolate's time per output frame, no retime that writes the same H.264 can be 5x faster.
 """
 
 import argparse
@@ -155,8 +163,57 @@ def profile(clip, frames, out):
             "retime total": total_s}
 
 
+def decode_alone(src):
+    """retime's decoding of ``src`` alone (PyAV, to the YUV 4:4:4 planes it works on): frames."""
+    from flowkit.video import decode, open_input
+
+    container, stream = open_input(src)
+    try:
+        return sum(1 for _ in decode(container, stream, upright=False, frame_format="yuv444p"))
+    finally:
+        container.close()
+
+
+def yuv_frames(path):
+    """The frames of ``path`` as retime holds them (YUV 4:4:4 planes, coded orientation)."""
+    from flowkit.video import decode, open_input
+
+    container, stream = open_input(path)
+    try:
+        return [f for _, f in decode(container, stream, upright=False, frame_format="yuv444p")]
+    finally:
+        container.close()
+
+
+def encode_alone(frames, dst, fps):
+    """retime's encoding alone: YUV 4:4:4 ``frames`` through its writer (libx264 crf 18,
+    yuv420p): frames written."""
+    import flowkit
+
+    with flowkit.VideoWriter(dst, fps, codec="libx264", crf=18, pix_fmt="yuv420p",
+                             frame_format="yuv444p") as writer:
+        for frame in frames:
+            writer.write(frame)
+    return writer.frame_count
+
+
 def summary(values):
     return f"{statistics.median(values):.3f} [{min(values):.3f}-{max(values):.3f}]"
+
+
+def floor_report(times, counts):
+    """``--floor``: s per output frame of each row, and per run the ratios that decide the goal."""
+    for name, values in times.items():
+        print(f"{name:14s} {counts[name]:3d} output frames  s per output frame: {summary(values)}")
+    runs = list(zip(times["flowkit"], times["minterpolate"], times["decode alone"],
+                    times["encode alone"]))
+    rows = {"minterpolate / flowkit": [m / f for f, m, d, e in runs],
+            "encode alone / minterpolate (goal needs <= 0.2)": [e / m for f, m, d, e in runs],
+            "(decode + encode) / minterpolate": [(d + e) / m for f, m, d, e in runs],
+            "minterpolate / (decode + encode): the most any retime can be faster":
+                [m / (d + e) for f, m, d, e in runs]}
+    for name, values in rows.items():
+        print(f"{name}, per run: {summary(values)}")
 
 
 def main():
@@ -165,6 +222,8 @@ def main():
     parser.add_argument("--repeat", type=int, default=3, help="timed runs (0: quality only)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--floor", action="store_true",
+                        help="time retime's decoding and encoding alone beside minterpolate")
     args = parser.parse_args()
     if not SOURCE.exists():
         sys.exit(f"bench_retime: {SOURCE} not found (set FLOWKIT_DATA to ../shared/data)")
@@ -179,7 +238,7 @@ def main():
         truth = list(flowkit.iter_frames(clip))
         print(f"clip: {len(truth)} frames {SIZE[0]}x{SIZE[1]} at 24 fps -> 48 fps; "
               f"{args.threads} Numba threads; load average {os.getloadavg()[0]:.1f}")
-        if args.repeat:
+        if args.repeat or args.floor:
             flowkit_retime(clip, folder / "warm.mp4", 2)  # compile or load the kernels
         runs = {"flowkit": lambda src, dst, fps: flowkit_retime(src, dst, 2),
                 "flowkit, dis ultrafast": lambda src, dst, fps: flowkit_retime(
@@ -187,6 +246,11 @@ def main():
                 "flowkit, farneback": lambda src, dst, fps: flowkit_retime(
                     src, dst, 2, flow="farneback"),
                 "minterpolate": minterpolate}
+        if args.floor:
+            output = yuv_frames(folder / "warm.mp4")
+            runs = {"flowkit": runs["flowkit"], "minterpolate": minterpolate,
+                    "decode alone": lambda src, dst, fps: decode_alone(src) and len(output),
+                    "encode alone": lambda src, dst, fps: encode_alone(output, dst, fps)}
         times = {name: [] for name in runs}
         counts = {}
         for _ in range(args.repeat):
@@ -194,6 +258,9 @@ def main():
                 t = time.perf_counter()
                 counts[name] = run(clip, folder / "out.mp4", 48)
                 times[name].append((time.perf_counter() - t) / counts[name])
+        if args.floor:
+            floor_report(times, counts)
+            return
         scores = {}
         for name, run in runs.items():
             run(half, folder / "half_out.mp4", 24)
