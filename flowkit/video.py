@@ -305,14 +305,26 @@ def _yuv_planes(pix_fmt):
 
 
 def _requantize(total, count, bits, to_bits):
-    """Means of ``count`` samples (``total``: their sums, int64) of ``bits`` bits, as ``to_bits``
-    integers rounded to nearest (fewer bits) or shifted up (more bits: exact, so a round trip
-    to more bits and back gives the samples back)."""
+    """Means of ``count`` samples (a power of two; ``total``: their sums, uint32) of ``bits``
+    bits, as ``to_bits`` integers rounded to nearest, half up (fewer bits, or a mean), or
+    shifted up (more bits: exact, so a round trip to more bits and back gives the samples)."""
     if to_bits >= bits:
         total = total << (to_bits - bits)
     else:
         count = count << (bits - to_bits)
-    return np.minimum((total + count // 2) // count, (1 << to_bits) - 1)
+    if count == 1:
+        return total
+    return np.minimum((total + count // 2) >> (count.bit_length() - 1), (1 << to_bits) - 1)
+
+
+def _block_sums(samples, rows, columns):
+    """Sums (uint32) of the ``rows`` x ``columns`` blocks of a 2-D array whose size they divide."""
+    total = samples[::rows, ::columns].astype(np.uint32)
+    for i in range(rows):
+        for j in range(columns):
+            if i or j:
+                total += samples[i::rows, j::columns]
+    return total
 
 
 def _frame_to_444(frame, frame_format):
@@ -330,11 +342,13 @@ def _frame_to_444(frame, frame_format):
     for index, (plane, (rows, columns)) in enumerate(zip(frame.planes, blocks)):
         samples = np.frombuffer(plane, np.uint8 if bits == 8 else np.uint16)
         samples = samples.reshape(plane.height, -1)[:, :plane.width]
-        if bits != to_bits:
-            samples = _requantize(samples.astype(np.int64), 1, bits, to_bits)
-        if (rows, columns) != (1, 1):
-            samples = samples.repeat(rows, axis=0).repeat(columns, axis=1)
-        out[..., index] = samples[:frame.height, :frame.width]
+        if bits != to_bits:  # shifted up in place (fits), rounded down in uint32
+            samples = _requantize(samples if bits < to_bits else samples.astype(np.uint32), 1,
+                                  bits, to_bits)
+        for i in range(rows):  # each sample repeated over its block
+            for j in range(columns):
+                block = out[i::rows, j::columns, index]
+                block[...] = samples[:block.shape[0], :block.shape[1]]
     return out
 
 
@@ -354,11 +368,10 @@ def _frame_from_444(planes, pix_fmt):
         if (rows, columns) == (1, 1) and from_bits == bits:
             values = samples  # luma, or 4:4:4 of the same depth: as it is
         else:
-            samples = samples.astype(np.int64)
             pad = (-height % rows, -width % columns)
             if any(pad):
                 samples = np.pad(samples, ((0, pad[0]), (0, pad[1])), mode="edge")
-            total = samples.reshape(plane.height, rows, plane.width, columns).sum(axis=(1, 3))
+            total = _block_sums(samples, rows, columns)
             values = _requantize(total, rows * columns, from_bits, bits).astype(dtype)
         stride = plane.line_size // values.itemsize
         buffer = np.zeros((plane.height, stride), dtype)
