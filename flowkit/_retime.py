@@ -165,8 +165,8 @@ def _output_format(codec, info, depth):
 
 
 def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segment=None,
-           trim=False, method="splat", model=None, flow="dis", flow_options=None, codec=None, crf=18,
-           audio=None, scene_threshold=DEFAULT_SCENE_THRESHOLD, device=None, progress=None,
+           trim=False, method="splat", model=None, flow="dis", flow_options=None, codec=None,
+           crf=18, audio=None, scene_threshold=DEFAULT_SCENE_THRESHOLD, device=None, progress=None,
            part=None, _lossless=False, _parts=None):
     """Change the frame rate and/or the playback speed of a video file by interpolation.
 
@@ -277,8 +277,7 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         non-positive rate, factor, speed or duration; a bad ``segment``; ``trim`` without a
         segment; an unknown codec, method, estimator or option; a ``model`` without
         ``method="learned"``, or a weights file that does not fit ``interp-refine``;
-        ``audio="copy"`` with a
-        changed duration or with ``trim``; a segment outside the input.
+        ``audio="copy"`` with a changed duration or with ``trim``; a segment outside the input.
     TypeError
         Arguments of the wrong type.
 
@@ -286,13 +285,13 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     -----
     The pixel format and bit depth of the input are kept where the encoder takes them; the
     display rotation, colour tags (matrix, range, primaries, transfer) and the language tags of
-    the video and audio streams are copied; frames
-    are processed in their coded orientation. YUV input is interpolated as its own Y, U, V
-    planes at full resolution (chroma repeated to 4:4:4 and averaged back when encoding; 16-bit
-    planes for more than 8 bits, 10-bit in, 10-bit out): no RGB round trip, the flows see Y, U,
-    V as three channels, and input frames passed through are written from their own planes (bit
-    for bit through a lossless encoder with the input's pixel format). Other input is
-    interpolated as RGB, 16-bit for more than 8 bits. Output frames whose source time is past
+    the video and audio streams are copied; frames are processed in their coded orientation.
+    YUV input is interpolated as its own Y, U, V planes at full resolution (chroma repeated to
+    4:4:4 and averaged back when encoding; 16-bit planes for more than 8 bits, 10-bit in,
+    10-bit out): no RGB round trip, the flows see Y, U, V as three channels, and input frames
+    passed through are written from their own planes (bit for bit through a lossless encoder
+    with the input's pixel format). Other input is interpolated as RGB, 16-bit for more than
+    8 bits. Output frames whose source time is past
     the last input frame's end are not written: the output lasts the mapped input duration,
     rounded up to a whole frame. Audio starts at the first video frame's time.
 
@@ -372,8 +371,8 @@ def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, met
     part = _check_segment(part, "part")
     _check_audio(audio, speed or Fraction(1), trim)  # with duration=, again once speed is known
     return dict(out_fps=out_fps, factor=factor, speed=speed, duration=duration, segment=segment,
-                trim=trim, method=method, model=model, flow=flow, flow_options=flow_options, codec=codec,
-                crf=crf, audio=audio, scene_threshold=scene_threshold, device=device,
+                trim=trim, method=method, model=model, flow=flow, flow_options=flow_options,
+                codec=codec, crf=crf, audio=audio, scene_threshold=scene_threshold, device=device,
                 progress=progress, part=part)
 
 

@@ -342,9 +342,9 @@ def _frame_to_444(frame, frame_format):
     for index, (plane, (rows, columns)) in enumerate(zip(frame.planes, blocks)):
         samples = np.frombuffer(plane, np.uint8 if bits == 8 else np.uint16)
         samples = samples.reshape(plane.height, -1)[:, :plane.width]
-        if bits != to_bits:  # shifted up in place (fits), rounded down in uint32
-            samples = _requantize(samples if bits < to_bits else samples.astype(np.uint32), 1,
-                                  bits, to_bits)
+        if bits != to_bits:  # shifted up in the output's dtype, rounded down in uint32
+            wide = out.dtype if bits < to_bits else np.uint32
+            samples = _requantize(samples.astype(wide, copy=False), 1, bits, to_bits)
         for i in range(rows):  # each sample repeated over its block
             for j in range(columns):
                 block = out[i::rows, j::columns, index]
@@ -388,10 +388,11 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
     ``(H, W, 3)``, uint8 for ``depth=8`` and uint16 (full 16-bit scale) for ``depth=16``,
     rotated upright when ``upright``; or, with ``frame_format`` one of ``FRAME_FORMATS``
     (``"yuv444p"``, ...), the planes of that format as ``(H, W, 3)`` (YUV: the frame's own
-    planes, chroma repeated over its blocks, samples scaled to 8 or 16 bits, no swscale filter). Decoding errors are
-    ValueError naming the file, and so is a stream that ends well before the end its headers
-    declare (more than 2 frames and 5 % of the duration: a WebM/Matroska file, or an MP4 whose
-    index comes first, cut short, which FFmpeg's demuxer reads to the cut without an error).
+    planes, chroma repeated over its blocks, samples scaled to 8 or 16 bits, no swscale
+    filter). Decoding errors are ValueError naming the file, and so is a stream that ends well
+    before the end its headers declare (more than 2 frames and 5 % of the duration: a
+    WebM/Matroska file, or an MP4 whose index comes first, cut short, which FFmpeg's demuxer
+    reads to the cut without an error).
     """
     import av
 
@@ -930,9 +931,9 @@ class VideoWriter:
         import av
 
         if self.frame_format is not None and self.frame_format.startswith("yuv"):
-            # straight into the stream's planes where it is planar YUV (no swscale filter: a
-            # frame decoded by decode() comes back exactly), else through swscale
-            # (full-range yuvj and limited-range yuv formats differ in range: swscale converts)
+            # straight into the stream's planes where it is planar YUV of the frames' range
+            # (no swscale filter: planes decode() gave come back exactly), else through
+            # swscale (which also converts between full-range yuvj and limited-range yuv)
             pix_fmt = self._stream.codec_context.pix_fmt
             native = _yuv_planes(pix_fmt) and \
                 pix_fmt.startswith("yuvj") == self.frame_format.startswith("yuvj")
