@@ -92,6 +92,24 @@ def _weights(py, px):
             fy * fx)
 
 
+def _lanes_at(builder, array, *index):
+    """Pointer to ``array[index..., :8]`` as an 8-lane float32 vector (``array``: an array
+    struct from ``context.make_array``, whose last axis is contiguous)."""
+    offset = ir.Constant(index[0].type, 0)
+    for k, stride in zip(index, cgutils.unpack_tuple(builder, array.strides)):
+        offset = builder.add(offset, builder.mul(k, stride))
+    byte = builder.gep(builder.bitcast(array.data, ir.IntType(8).as_pointer()), [offset])
+    return builder.bitcast(byte, ir.VectorType(ir.FloatType(), 8).as_pointer())
+
+
+def _splat(builder, value):
+    """``value`` (a float or an integer) in each of 8 lanes."""
+    vec = ir.Constant(ir.VectorType(value.type, 8), None)
+    for lane in range(8):
+        vec = builder.insert_element(vec, value, ir.Constant(ir.IntType(32), lane))
+    return vec
+
+
 @intrinsic
 def _sums8(typingctx, patch, i1, c, yi, xi, w00, w01, w10, w11):
     """Channel ``c``'s sums ``(s, s2, sx, sy)`` of :func:`_patch_step` for an 8x8 patch: d =
@@ -117,19 +135,8 @@ def _sums8(typingctx, patch, i1, c, yi, xi, w00, w01, w10, w11):
         intp = context.get_value_type(types.intp)
         contract = ("contract",)
 
-        def row(array, *index):  # pointer to array[index..., 0:8] as an 8-lane vector
-            offset = ir.Constant(intp, 0)
-            for k, stride in zip(index, cgutils.unpack_tuple(builder, array.strides)):
-                offset = builder.add(offset, builder.mul(k, stride))
-            byte = builder.gep(builder.bitcast(array.data, ir.IntType(8).as_pointer()),
-                               [offset])
-            return builder.load(builder.bitcast(byte, vf.as_pointer()), align=4)
-
-        def splat(value):
-            vec = ir.Constant(vf, None)
-            for lane in range(8):
-                vec = builder.insert_element(vec, value, ir.Constant(i32, lane))
-            return vec
+        def row(array, *index):  # array[index..., 0:8] as an 8-lane vector
+            return builder.load(_lanes_at(builder, array, *index), align=4)
 
         def const(k):
             return ir.Constant(intp, k)
@@ -137,7 +144,7 @@ def _sums8(typingctx, patch, i1, c, yi, xi, w00, w01, w10, w11):
         def fma(acc, a, b):
             return builder.fadd(acc, builder.fmul(a, b, flags=contract), flags=contract)
 
-        w = [splat(v) for v in args[5:9]]
+        w = [_splat(builder, v) for v in args[5:9]]
         zero = ir.Constant(vf, [0.0] * 8)
         acc = [zero] * 4
         below = [row(im, c, yi, xi), row(im, c, yi, builder.add(xi, const(1)))]
@@ -401,29 +408,18 @@ def _densify8(typingctx, i0, i1, acc, y, row, x0, xl, yl, fy, u, v):
         im0, im1, sums = (context.make_array(t)(context, builder, a)
                           for t, a in zip(signature.args[:3], args[:3]))
         y, row, x0, xl, yl = args[3:8]
-        vf, i32 = ir.VectorType(ir.FloatType(), 8), ir.IntType(32)
+        vf = ir.VectorType(ir.FloatType(), 8)
         intp = context.get_value_type(types.intp)
         one = context.get_constant(f32, 1.0)
 
-        def ptr(array, *index):  # pointer to array[index..., :8] as an 8-lane vector
-            offset = ir.Constant(intp, 0)
-            for k, stride in zip(index, cgutils.unpack_tuple(builder, array.strides)):
-                offset = builder.add(offset, builder.mul(k, stride))
-            byte = builder.gep(builder.bitcast(array.data, ir.IntType(8).as_pointer()),
-                               [offset])
-            return builder.bitcast(byte, vf.as_pointer())
-
-        def splat(value, ty=ir.FloatType()):
-            vec = ir.Constant(ir.VectorType(ty, 8), None)
-            for lane in range(8):
-                vec = builder.insert_element(vec, value, ir.Constant(i32, lane))
-            return vec
+        def splat(value):
+            return _splat(builder, value)
 
         fy, u, v = args[8:]
         lanes = ir.Constant(ir.VectorType(intp, 8), list(range(8)))
 
         def columns(first):  # float32 first + 0 .. 7
-            return builder.sitofp(builder.add(splat(first, intp), lanes), vf)
+            return builder.sitofp(builder.add(splat(first), lanes), vf)
 
         fx = builder.fsub(builder.fadd(columns(x0), splat(u)), columns(xl))
         ones = splat(one)
@@ -438,7 +434,7 @@ def _densify8(typingctx, i0, i1, acc, y, row, x0, xl, yl, fy, u, v):
             c = loop.index
 
             def load(array, *index):
-                return builder.load(ptr(array, c, *index), align=4)
+                return builder.load(_lanes_at(builder, array, c, *index), align=4)
 
             d = builder.fmul(w11, load(im1, yl1, x1))
             d = builder.fadd(d, builder.fmul(w10, load(im1, yl1, xl)))
@@ -454,7 +450,7 @@ def _densify8(typingctx, i0, i1, acc, y, row, x0, xl, yl, fy, u, v):
                                                 ones))
         for k, term in enumerate((builder.fmul(wgt, splat(u)), builder.fmul(wgt, splat(v)),
                                   wgt)):
-            p = ptr(sums, ir.Constant(intp, k), row, x0)
+            p = _lanes_at(builder, sums, ir.Constant(intp, k), row, x0)
             builder.store(builder.fadd(builder.load(p, align=4), term), p, align=4)
         return context.get_dummy_value()
     return sig, codegen
