@@ -25,17 +25,25 @@ densification weight uses the mean absolute difference over channels. Gray input
 OpenCV's arithmetic (in float32, where OpenCV keeps uint8 pyramids and int16 gradients).
 
 CPU drivers: ``search_cpu`` (bands of whole stripes; the Sobel gradients are computed per
-patch as it is loaded, from frame0 with a one-pixel reflect-101 border), ``densify_cpu`` and
-``area_cpu`` (row bands). The per-patch and per-pixel math the CUDA drivers
-(``kernels.dis_cuda``) share is plain ``@njit``: ``load_patch``, ``step_at``,
-``start_vector`` (candidate selection), ``descend`` (Gauss-Newton) and ``densify_pixel``.
-Kernels never validate; ``flowkit._dis`` owns the options.
+patch as it is loaded, from frame0 with a one-pixel reflect-101 border), ``densify_cpu`` (row
+bands, patch by patch) and ``area_cpu`` (row bands). The per-patch and per-pixel math the
+CUDA drivers (``kernels.dis_cuda``) share is plain ``@njit``: ``load_patch``, ``step_at``,
+``start_vector`` (candidate selection), ``descend`` (Gauss-Newton), ``densify_weight`` and
+``densify_pixel``; the search's helpers are inlined (``inline="always"``), which spares the
+calls and the arrays' reference counting per patch step. For 8x8 patches (every preset) the
+patch sums (``_sums8``) and the densification's runs of 8 pixels (``_densify8``) are 8-lane
+float32 vector IR: Numba turns off LLVM's SLP vectoriser and its loop vectoriser picks 16 or
+more lanes, which an 8-pixel row never fills (docs/benchmarks.md, "DIS speed work, third
+round"). Kernels never validate; ``flowkit._dis`` owns the options.
 """
 
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from .farneback import area_flow_pixel
 from .jit import internal
@@ -84,7 +92,109 @@ def _weights(py, px):
             fy * fx)
 
 
+def _lanes_at(builder, array, *index):
+    """Pointer to ``array[index..., :8]`` as an 8-lane float32 vector (``array``: an array
+    struct from ``context.make_array``, whose last axis is contiguous)."""
+    offset = ir.Constant(index[0].type, 0)
+    for k, stride in zip(index, cgutils.unpack_tuple(builder, array.strides)):
+        offset = builder.add(offset, builder.mul(k, stride))
+    byte = builder.gep(builder.bitcast(array.data, ir.IntType(8).as_pointer()), [offset])
+    return builder.bitcast(byte, ir.VectorType(ir.FloatType(), 8).as_pointer())
+
+
+def _splat(builder, value):
+    """``value`` (a float or an integer) in each of 8 lanes."""
+    vec = ir.Constant(ir.VectorType(value.type, 8), None)
+    for lane in range(8):
+        vec = builder.insert_element(vec, value, ir.Constant(ir.IntType(32), lane))
+    return vec
+
+
+@intrinsic
+def _sums8(typingctx, patch, i1, c, yi, xi, w00, w01, w10, w11):
+    """Channel ``c``'s sums ``(s, s2, sx, sy)`` of :func:`_patch_step` for an 8x8 patch: d =
+    the bilinear sample of ``i1[c]`` at corner (yi, xi) with the weights w.. minus
+    ``patch[0, c]``; s = sum(d), s2 = sum(d * d), sx / sy = sum(d * patch[1 / 2, c]).
+
+    The bilinear weights are the same for every pixel of a patch, so each warped row is a
+    fixed combination of four contiguous 8-pixel rows of ``i1``: written here as 8-lane
+    float32 vector IR (AVX on the CPU; NVPTX splits it into scalars), since Numba turns off
+    LLVM's SLP vectoriser and its loop vectoriser picks 16 or more lanes, which an 8-pixel row
+    never fills. Each lane sums its column over the rows, then the lanes are added pairwise
+    (a different order than the scalar loop: the sums agree to float32 rounding). Both
+    arrays need a contiguous last axis (C order)."""
+    f32 = types.float32
+    sig = types.UniTuple(f32, 4)(patch, i1, types.intp, types.intp, types.intp, f32, f32, f32,
+                                 f32)
+
+    def codegen(context, builder, signature, args):
+        pa, im = (context.make_array(t)(context, builder, v)
+                  for t, v in zip(signature.args[:2], args[:2]))
+        c, yi, xi = args[2:5]
+        vf, i32 = ir.VectorType(ir.FloatType(), 8), ir.IntType(32)
+        intp = context.get_value_type(types.intp)
+        contract = ("contract",)
+
+        def row(array, *index):  # array[index..., 0:8] as an 8-lane vector
+            return builder.load(_lanes_at(builder, array, *index), align=4)
+
+        def const(k):
+            return ir.Constant(intp, k)
+
+        def fma(acc, a, b):
+            return builder.fadd(acc, builder.fmul(a, b, flags=contract), flags=contract)
+
+        w = [_splat(builder, v) for v in args[5:9]]
+        zero = ir.Constant(vf, [0.0] * 8)
+        acc = [zero] * 4
+        below = [row(im, c, yi, xi), row(im, c, yi, builder.add(xi, const(1)))]
+        for a in range(8):
+            above = below
+            y = builder.add(yi, const(a + 1))
+            below = [row(im, c, y, xi), row(im, c, y, builder.add(xi, const(1)))]
+            warped = builder.fmul(w[0], above[0], flags=contract)
+            warped = fma(warped, w[1], above[1])
+            warped = fma(warped, w[2], below[0])
+            warped = fma(warped, w[3], below[1])
+            d = builder.fsub(warped, row(pa, const(0), c, const(a)), flags=contract)
+            acc[0] = builder.fadd(acc[0], d, flags=contract)
+            acc[1] = fma(acc[1], d, d)
+            acc[2] = fma(acc[2], d, row(pa, const(1), c, const(a)))
+            acc[3] = fma(acc[3], d, row(pa, const(2), c, const(a)))
+        sums = []
+        for v in acc:  # lanes added pairwise: 8 -> 4 -> 2 -> 1
+            for half in (4, 2, 1):
+                lanes = ir.Constant(ir.VectorType(i32, 8), [(half + k) % 8 for k in range(8)])
+                hi = builder.shuffle_vector(v, v, lanes)
+                v = builder.fadd(v, hi, flags=contract)
+            sums.append(builder.extract_element(v, ir.Constant(i32, 0)))
+        return context.make_tuple(builder, signature.return_type, sums)
+    return sig, codegen
+
+
 @internal(fastmath=FAST)
+def _sums(patch, i1, c, yi, xi, w00, w01, w10, w11, psz, gradient):
+    """:func:`_sums8` for any patch size, a scalar loop (sx = sy = 0 without ``gradient``)."""
+    s = np.float32(0.0)
+    s2 = np.float32(0.0)
+    sx = np.float32(0.0)
+    sy = np.float32(0.0)
+    r1 = i1[c, yi, xi:]
+    for a in range(psz):
+        r0 = r1
+        r1 = i1[c, yi + a + 1, xi:]
+        for b in range(psz):
+            d = (w00 * r0[b] + w01 * r0[b + 1] + w10 * r1[b] + w11 * r1[b + 1]
+                 - patch[0, c, a, b])
+            s += d
+            s2 += d * d
+            if gradient:
+                sx += d * patch[1, c, a, b]
+                sy += d * patch[2, c, a, b]
+    return s, s2, sx, sy
+
+
+@internal(fastmath=FAST, inline="always")
 def _patch_step(patch, i1, grad_sums, py, px, psz, mean_norm, gradient):
     """SSD and its gradient ``(ssd, du, dv)`` (OpenCV's ``processPatch[MeanNorm]``; without
     ``gradient`` only the SSD, ``computeSSD[MeanNorm]``, and du = dv = 0); ``patch`` and
@@ -95,22 +205,10 @@ def _patch_step(patch, i1, grad_sums, py, px, psz, mean_norm, gradient):
     du = np.float32(0.0)
     dv = np.float32(0.0)
     for c in range(i1.shape[0]):
-        s = np.float32(0.0)
-        s2 = np.float32(0.0)
-        sx = np.float32(0.0)
-        sy = np.float32(0.0)
-        r1 = i1[c, yi, xi:]
-        for a in range(psz):
-            r0 = r1
-            r1 = i1[c, yi + a + 1, xi:]
-            for b in range(psz):
-                d = (w00 * r0[b] + w01 * r0[b + 1] + w10 * r1[b] + w11 * r1[b + 1]
-                     - patch[0, c, a, b])
-                s += d
-                s2 += d * d
-                if gradient:
-                    sx += d * patch[1, c, a, b]
-                    sy += d * patch[2, c, a, b]
+        if psz == 8:  # every preset's patch size: one 8-lane vector per patch row
+            s, s2, sx, sy = _sums8(patch, i1, c, yi, xi, w00, w01, w10, w11)
+        else:
+            s, s2, sx, sy = _sums(patch, i1, c, yi, xi, w00, w01, w10, w11, psz, gradient)
         if mean_norm:
             du += sx - s * grad_sums[c, 0] / n
             dv += sy - s * grad_sums[c, 1] / n
@@ -122,7 +220,7 @@ def _patch_step(patch, i1, grad_sums, py, px, psz, mean_norm, gradient):
     return ssd, du, dv
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, inline="always", fastmath=FAST)
 def load_patch(i0p, y, x, psz, patch, grad_sums):
     """Copy frame0's patch at (y, x) and its Sobel gradients into ``patch`` (3, >= c,
     >= psz, >= psz) and return its structure tensor ``(xx, xy, yy)`` summed over channels;
@@ -155,7 +253,7 @@ def load_patch(i0p, y, x, psz, patch, grad_sums):
     return xx, xy, yy
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST, inline="always")
 def step_at(patch, i1, grad_sums, y, x, u, v, psz, mean_norm, gradient):
     """:func:`_patch_step` for the patch at (y, x) moved by (u, v), its corner in the
     bordered frame1 clamped as OpenCV does."""
@@ -165,7 +263,7 @@ def step_at(patch, i1, grad_sums, y, x, u, v, psz, mean_norm, gradient):
     return _patch_step(patch, i1, grad_sums, py, px, psz, mean_norm, gradient)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST, inline="always")
 def start_vector(i0p, i1, sparse, init, use_init, iy, ix, stride, psz, mean_norm, row_d,
                  col_d, patch, grad_sums):
     """Load patch (iy, ix) of the grid (:func:`load_patch`) and pick its starting vector:
@@ -180,30 +278,31 @@ def start_vector(i0p, i1, sparse, init, use_init, iy, ix, stride, psz, mean_norm
     su = sparse[iy, ix, 0]
     sv = sparse[iy, ix, 1]
     best = INF
-    if use_init or col_d != 0 or row_d != 0:
-        best = step_at(patch, i1, grad_sums, y, x, su, sv, psz, mean_norm, False)[0]
     half = psz // 2
-    for k in range(3):
-        if k == 0 and use_init:
+    for k in range(4):  # one call site of step_at: it is inlined
+        if k == 0 and (use_init or col_d != 0 or row_d != 0):
+            cu = su
+            cv = sv
+        elif k == 1 and use_init:
             cu = init[y + half, x + half, 0]
             cv = init[y + half, x + half, 1]
-        elif k == 1 and col_d != 0:
+        elif k == 2 and col_d != 0:
             cu = sparse[iy, ix - col_d, 0]
             cv = sparse[iy, ix - col_d, 1]
-        elif k == 2 and row_d != 0:
+        elif k == 3 and row_d != 0:
             cu = sparse[iy - row_d, ix, 0]
             cv = sparse[iy - row_d, ix, 1]
         else:
             continue
         cost = step_at(patch, i1, grad_sums, y, x, cu, cv, psz, mean_norm, False)[0]
-        if cost < best:
+        if k == 0 or cost < best:
             best = cost
             su = cu
             sv = cv
     return su, sv, xx, xy, yy
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST, inline="always")
 def descend(patch, i1, grad_sums, y, x, su, sv, xx, xy, yy, psz, iters, mean_norm):
     """Inverse-compositional Gauss-Newton from (su, sv) for the patch at (y, x) that
     :func:`start_vector` loaded (structure tensor xx, xy, yy): at most ``iters`` steps,
@@ -230,7 +329,7 @@ def descend(patch, i1, grad_sums, y, x, su, sv, xx, xy, yy, psz, iters, mean_nor
     return su, sv
 
 
-@internal
+@internal(fastmath=FAST)
 def _search_patch(i0p, i1, sparse, init, use_init, iy, ix, stride, psz, iters,
                   mean_norm, propagate, d, first_row, first_col, patch, grad_sums):
     """Inverse search of patch (iy, ix) of the grid, in place in ``sparse`` (hs, ws, 2).
@@ -249,11 +348,31 @@ def _search_patch(i0p, i1, sparse, init, use_init, iy, ix, stride, psz, iters,
     sparse[iy, ix, 1] = v
 
 
+@njit(cache=True, inline="always")
+def densify_weight(i0, i1, y, x, u, v):
+    """Weight ``1 / max(|I0 - I1 warped by (u, v)|, 1)`` of a patch vector at pixel (y, x)
+    (mean absolute difference over channels; the sample position clamped into frame1)."""
+    nc, h, w = i0.shape[0], i0.shape[1], i0.shape[2]
+    one = np.float32(1.0)
+    xm = min(max(np.float32(x) + u, np.float32(0.0)), np.float32(w - 1.0 - EPS))
+    ym = min(max(np.float32(y) + v, np.float32(0.0)), np.float32(h - 1.0 - EPS))
+    xl = int(xm)
+    yl = int(ym)
+    fx = xm - np.float32(xl)  # exact in float32 (an int operand would make it float64)
+    fy = ym - np.float32(yl)
+    err = np.float32(0.0)
+    for c in range(nc):
+        d = (fx * fy * i1[c, yl + 1, xl + 1] + (one - fx) * fy * i1[c, yl + 1, xl]
+             + fx * (one - fy) * i1[c, yl, xl + 1]
+             + (one - fx) * (one - fy) * i1[c, yl, xl] - i0[c, y, x])
+        err += abs(d)
+    return one / max(one, err / np.float32(nc))
+
+
 @njit(cache=True)
 def densify_pixel(i0, i1, sparse, y, x, stride, psz):
     """Dense flow at (y, x): the overlapping patches' vectors weighted by
-    ``1 / max(|I0 - I1 warped|, 1)`` (mean absolute difference over channels)."""
-    nc, h, w = i0.shape[0], i0.shape[1], i0.shape[2]
+    :func:`densify_weight`, in patch order (row, then column)."""
     hs, ws = sparse.shape[0], sparse.shape[1]
     ie = min(y // stride, hs - 1)
     i_s = min(max((y - psz) // stride + 1, 0), ie)
@@ -262,30 +381,79 @@ def densify_pixel(i0, i1, sparse, y, x, stride, psz):
     su = np.float32(0.0)
     sv = np.float32(0.0)
     sw = np.float32(0.0)
-    one = np.float32(1.0)
-    xmax = np.float32(w - 1.0 - EPS)
-    ymax = np.float32(h - 1.0 - EPS)
     for a in range(i_s, ie + 1):
         for b in range(j_s, je + 1):
             u = sparse[a, b, 0]
             v = sparse[a, b, 1]
-            xm = min(max(np.float32(x) + u, np.float32(0.0)), xmax)
-            ym = min(max(np.float32(y) + v, np.float32(0.0)), ymax)
-            xl = int(xm)
-            yl = int(ym)
-            fx = xm - np.float32(xl)  # exact in float32 (an int operand would make it float64)
-            fy = ym - np.float32(yl)
-            err = np.float32(0.0)
-            for c in range(nc):
-                d = (fx * fy * i1[c, yl + 1, xl + 1] + (one - fx) * fy * i1[c, yl + 1, xl]
-                     + fx * (one - fy) * i1[c, yl, xl + 1]
-                     + (one - fx) * (one - fy) * i1[c, yl, xl] - i0[c, y, x])
-                err += abs(d)
-            wgt = one / max(one, err / np.float32(nc))
+            wgt = densify_weight(i0, i1, y, x, u, v)
             su += wgt * u
             sv += wgt * v
             sw += wgt
     return su / sw, sv / sw
+
+
+@intrinsic
+def _densify8(typingctx, i0, i1, acc, y, row, x0, xl, yl, fy, u, v):
+    """:func:`densify_weight` for the 8 pixels ``(y, x0 .. x0 + 7)`` of one patch vector
+    (u, v) whose samples all lie inside frame1, added to the sums ``acc[0:3, row, x0:x0 + 8]``
+    (weight times u, times v, weight) as 8-lane float32 vector IR (see :func:`_sums8`).
+    ``xl``: the sample's integer column at (y, x0); ``yl, fy``: its row and fraction. Each
+    lane's x fraction is its own ``(x + u) - (xl + lane)``: the scalar arithmetic lane by lane,
+    to the bit (where x + u rounds up to the next whole number the fraction is 1 instead of
+    0 at the next corner, and the four terms add up to the same sum)."""
+    f32 = types.float32
+    sig = types.void(i0, i1, acc, *(types.intp,) * 5, f32, f32, f32)
+
+    def codegen(context, builder, signature, args):
+        im0, im1, sums = (context.make_array(t)(context, builder, a)
+                          for t, a in zip(signature.args[:3], args[:3]))
+        y, row, x0, xl, yl = args[3:8]
+        vf = ir.VectorType(ir.FloatType(), 8)
+        intp = context.get_value_type(types.intp)
+        one = context.get_constant(f32, 1.0)
+
+        def splat(value):
+            return _splat(builder, value)
+
+        fy, u, v = args[8:]
+        lanes = ir.Constant(ir.VectorType(intp, 8), list(range(8)))
+
+        def columns(first):  # float32 first + 0 .. 7
+            return builder.sitofp(builder.add(splat(first), lanes), vf)
+
+        fx = builder.fsub(builder.fadd(columns(x0), splat(u)), columns(xl))
+        ones = splat(one)
+        gx, fy, gy = builder.fsub(ones, fx), splat(fy), splat(builder.fsub(one, fy))
+        # densify_weight's coefficients, its products and its order of terms
+        w11, w10, w01, w00 = (builder.fmul(a, b) for a, b in
+                              ((fx, fy), (gx, fy), (fx, gy), (gx, gy)))
+        x1, yl1 = builder.add(xl, ir.Constant(intp, 1)), builder.add(yl, ir.Constant(intp, 1))
+        err_slot = cgutils.alloca_once_value(builder, ir.Constant(vf, [0.0] * 8))
+        n = builder.extract_value(im0.shape, 0)
+        with cgutils.for_range(builder, n) as loop:
+            c = loop.index
+
+            def load(array, *index):
+                return builder.load(_lanes_at(builder, array, c, *index), align=4)
+
+            d = builder.fmul(w11, load(im1, yl1, x1))
+            d = builder.fadd(d, builder.fmul(w10, load(im1, yl1, xl)))
+            d = builder.fadd(d, builder.fmul(w01, load(im1, yl, x1)))
+            d = builder.fadd(d, builder.fmul(w00, load(im1, yl, xl)))
+            d = builder.fsub(d, load(im0, y, x0))
+            fabs = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vf, [vf]),
+                                                  "llvm.fabs.v8f32")
+            builder.store(builder.fadd(builder.load(err_slot), builder.call(fabs, [d])),
+                          err_slot)
+        mean = builder.fdiv(builder.load(err_slot), splat(builder.sitofp(n, ir.FloatType())))
+        wgt = builder.fdiv(ones, builder.select(builder.fcmp_ordered(">", mean, ones), mean,
+                                                ones))
+        for k, term in enumerate((builder.fmul(wgt, splat(u)), builder.fmul(wgt, splat(v)),
+                                  wgt)):
+            p = _lanes_at(builder, sums, ir.Constant(intp, k), row, x0)
+            builder.store(builder.fadd(builder.load(p, align=4), term), p, align=4)
+        return context.get_dummy_value()
+    return sig, codegen
 
 
 # ----------------------------------------------------------------------------- CPU drivers
@@ -339,12 +507,43 @@ def densify_cpu(i0, i1, sparse, stride, psz, out):
 
 @njit(nogil=True, cache=True)
 def _densify_band(i0, i1, sparse, stride, psz, out, band, n_bands):
-    start, stop = band_range(out.shape[0], band, n_bands)
+    """Rows ``band`` of :func:`densify_pixel`'s flow, patch by patch: each patch vector's
+    weights go to the sums of the pixels it covers (the last patch row and column also cover
+    the pixels beyond the grid), in patch order as there. 8-pixel runs whose samples lie
+    inside frame1 take :func:`_densify8`, the rest :func:`densify_weight`."""
+    h, w = out.shape[0], out.shape[1]
+    hs, ws = sparse.shape[0], sparse.shape[1]
+    start, stop = band_range(h, band, n_bands)
+    sums = np.zeros((3, stop - start, w), np.float32)
+    xmax = np.float32(w - 1.0 - EPS)
+    ymax = np.float32(h - 1.0 - EPS)
+    a_end = min((stop - 1) // stride, hs - 1) + 1
+    for a in range(min(max((start - psz) // stride + 1, 0), hs - 1), a_end):
+        y_end = h if a == hs - 1 else a * stride + psz
+        for y in range(max(a * stride, start), min(y_end, stop)):
+            row = y - start
+            for b in range(ws):
+                u = sparse[a, b, 0]
+                v = sparse[a, b, 1]
+                x0 = b * stride
+                x_end = w if b == ws - 1 else x0 + psz
+                ym = np.float32(y) + v
+                xm = np.float32(x0) + u
+                if (psz == 8 and x_end == x0 + 8 and ym >= 0 and ym <= ymax and xm >= 0
+                        and np.float32(x0 + 7) + u <= xmax):
+                    yl = int(ym)
+                    xl = int(xm)
+                    _densify8(i0, i1, sums, y, row, x0, xl, yl, ym - np.float32(yl), u, v)
+                    continue
+                for x in range(x0, x_end):
+                    wgt = densify_weight(i0, i1, y, x, u, v)
+                    sums[0, row, x] += wgt * u
+                    sums[1, row, x] += wgt * v
+                    sums[2, row, x] += wgt
     for y in range(start, stop):
-        for x in range(out.shape[1]):
-            u, v = densify_pixel(i0, i1, sparse, y, x, stride, psz)
-            out[y, x, 0] = u
-            out[y, x, 1] = v
+        for x in range(w):
+            out[y, x, 0] = sums[0, y - start, x] / sums[2, y - start, x]
+            out[y, x, 1] = sums[1, y - start, x] / sums[2, y - start, x]
 
 
 def start_vectors_cpu(flow, stride, psz, sparse):

@@ -34,8 +34,11 @@ assume, flow and increment ``(H, W, 2)``, derivatives ``(8, H, W)`` (Ix, Iy, Iz,
 Ixz, Iyz), system ``(5, H, W)`` (1 / A11, A12, 1 / A22, b1, b2: the diagonal stored as its
 reciprocal, which the SOR sweeps multiply by), smoothness weights ``(H, W)``.
 The SOR sweeps (25 per refinement) multiply by the stored reciprocal instead of dividing
-twice per pixel and sweep: the increments differ from dividing by float32 rounding
-(docs/benchmarks.md, "DIS speed work, second round").
+twice per pixel and sweep, and the data terms (:func:`data_system_px`) multiply by the
+reciprocals of their three normalisations (3 divisions per pixel and build instead of 14):
+the increments differ from dividing by float32 rounding (docs/benchmarks.md, "DIS speed
+work", second and third rounds). The per-pixel helpers the CPU driver calls per pixel are
+``inline="always"``: a call passes its arrays with reference counting.
 """
 
 import numpy as np
@@ -99,7 +102,7 @@ def derivatives_px(frame0, warped, y, x):
     return ix, iy, iz, ixx, ixy, iyy, ixz, iyz
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def smoothness_weight_px(flow, dflow, y, x, alpha2):
     """``alpha / 2 / Psi(|grad(W + dW)|**2)`` at (y, x): forward differences, 0 at the last
     column and row."""
@@ -114,7 +117,7 @@ def smoothness_weight_px(flow, dflow, y, x, alpha2):
     return alpha2 / sqrt(ux * ux + vx * vx + uy * uy + vy * vy + _EPS2)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _neighbour_weights(weights, y, x):
     """Smoothness weights of the four edges of (y, x), 0 where the image ends: left and above
     carry the neighbour's weight, right and below this pixel's. Neighbours are read at
@@ -134,28 +137,30 @@ def data_system_px(d, dflow, y, x, delta2, gamma2, system):
     derivative, and ``zeta**2`` on the diagonal."""
     du, dv = dflow[y, x, 0], dflow[y, x, 1]
     ix, iy, iz = d[0, y, x], d[1, y, x], d[2, y, x]
-    norm = ix * ix + iy * iy + _ZETA2
+    inorm = _ONE / (ix * ix + iy * iy + _ZETA2)
     r = iz + ix * du + iy * dv
-    wgt = (delta2 / sqrt(r * r / norm + _EPS2)) / norm
+    wgt = (delta2 / sqrt(r * r * inorm + _EPS2)) * inorm
     a11 = wgt * (ix * ix) + _ZETA2
     a12 = wgt * (ix * iy)
     a22 = wgt * (iy * iy) + _ZETA2
     b1 = -wgt * (iz * ix)
     b2 = -wgt * (iz * iy)
     ixx, ixy, iyy, ixz, iyz = d[3, y, x], d[4, y, x], d[5, y, x], d[6, y, x], d[7, y, x]
-    nx = ixx * ixx + ixy * ixy + _ZETA2
-    ny = iyy * iyy + ixy * ixy + _ZETA2
+    inx = _ONE / (ixx * ixx + ixy * ixy + _ZETA2)
+    iny = _ONE / (iyy * iyy + ixy * ixy + _ZETA2)
     rx = ixz + ixx * du + ixy * dv
     ry = iyz + ixy * du + iyy * dv
-    wgt = gamma2 / sqrt(rx * rx / nx + ry * ry / ny + _EPS2)
-    system[0, y, x] = a11 + wgt * (ixx * ixx / nx + ixy * ixy / ny)
-    system[1, y, x] = a12 + wgt * (ixx * ixy / nx + ixy * iyy / ny)
-    system[2, y, x] = a22 + wgt * (ixy * ixy / nx + iyy * iyy / ny)
-    system[3, y, x] = b1 - wgt * (ixx * ixz / nx + ixy * iyz / ny)
-    system[4, y, x] = b2 - wgt * (ixy * ixz / nx + iyy * iyz / ny)
+    wgt = gamma2 / sqrt(rx * rx * inx + ry * ry * iny + _EPS2)
+    gx = wgt * inx
+    gy = wgt * iny
+    system[0, y, x] = a11 + (gx * (ixx * ixx) + gy * (ixy * ixy))
+    system[1, y, x] = a12 + (gx * (ixx * ixy) + gy * (ixy * iyy))
+    system[2, y, x] = a22 + (gx * (ixy * ixy) + gy * (iyy * iyy))
+    system[3, y, x] = b1 - (gx * (ixx * ixz) + gy * (ixy * iyz))
+    system[4, y, x] = b2 - (gx * (ixy * ixz) + gy * (iyy * iyz))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def smoothness_system_px(flow, weights, y, x, system):
     """Adds the smoothness edges of (y, x) to its linear system: their weights on the
     diagonal, the differences of the input flow ``W`` times the weights to the right-hand

@@ -60,8 +60,8 @@ F64_EXPECTED = {
     "flow_color_cuda._max_radius_kernel": 54,
     "lk_sparse_cuda._track_kernel": 25,    # hessian_check: statuses at the threshold as the CPU's
     # not deliberate, left for now (causes named where traced; docs/conventions.md)
-    "dis_cuda._k_descend": 36,             # EPS = 0.001 (float64) compares, other mixed math
-    "dis_cuda._k_rows": 16,
+    "dis_cuda._k_descend": 22,             # EPS = 0.001 (float64) compares, other mixed math
+    "dis_cuda._k_rows": 13,
     "dis_cuda._k_cols": 13,
     "dis_cuda._k_densify": 8,              # the w - 1.0 - EPS clamp
     "farneback_cuda._matrices_kernel": 9,  # not traced

@@ -135,6 +135,76 @@ def test_area_pyramid_level_equals_the_tap_loop(shape):
     np.testing.assert_allclose(out, expected.reshape(out.shape), rtol=1e-5, atol=1e-3)
 
 
+def _patch_step_float64(patch, i1, grad_sums, y, x, u, v, psz, mean_norm):
+    """``kd.step_at`` in float64 NumPy: (ssd, du, dv) at float32 positions and weights."""
+    py = np.float32(y + kd.BORDER) + np.float32(v)
+    px = np.float32(x + kd.BORDER) + np.float32(u)
+    yi, xi = int(np.floor(py)), int(np.floor(px))
+    fy, fx = float(np.float32(py - yi)), float(np.float32(px - xi))
+    im = i1.astype(np.float64)
+    warped = sum(wt * im[:, yi + a:yi + a + psz, xi + b:xi + b + psz]
+                 for wt, a, b in (((1 - fy) * (1 - fx), 0, 0), ((1 - fy) * fx, 0, 1),
+                                  (fy * (1 - fx), 1, 0), (fy * fx, 1, 1)))
+    t = patch[:, :, :psz, :psz].astype(np.float64)
+    d = warped - t[0]
+    s, s2 = d.sum(axis=(1, 2)), (d * d).sum(axis=(1, 2))
+    sx, sy = (d * t[1]).sum(axis=(1, 2)), (d * t[2]).sum(axis=(1, 2))
+    scale = np.abs(d).sum() * np.abs(t).max() + (d * d).sum()  # what float32 rounding scales with
+    if mean_norm:
+        n = psz * psz
+        return ((s2 - s * s / n).sum(), (sx - s * grad_sums[:, 0] / n).sum(),
+                (sy - s * grad_sums[:, 1] / n).sum()), scale
+    return (s2.sum(), sx.sum(), sy.sum()), scale
+
+
+@pytest.mark.parametrize("nc", [1, 3])
+@pytest.mark.parametrize("psz, room", [(8, 8), (8, 15), (6, 6)])
+@pytest.mark.parametrize("mean_norm", [False, True])
+def test_patch_step_matches_a_float64_reference(nc, psz, room, mean_norm):
+    """The patch SSD and its gradient (``kd.step_at``): 8x8 patches take the 8-lane vector
+    sums (``kd._sums8``), other sizes the scalar loop; ``room`` > psz is a patch buffer with
+    longer rows (the CUDA kernels' local arrays). Both sum in float32 in their own order:
+    within 1e-6 of the sums' scale (sum |d| * max |patch| + sum d^2) of the float64 answer
+    (measured: < 5e-8)."""
+    rng = np.random.default_rng(nc * 100 + psz + room)
+    i1 = (rng.random((nc, 40, 44)) * 255).astype(np.float32)
+    patch = (rng.random((3, nc, room, room)) * 255 - [[[[0]]], [[[128]]], [[[128]]]]).astype(
+        np.float32)
+    grad_sums = np.ascontiguousarray(patch[1:, :, :psz, :psz].sum(axis=(2, 3)).T)
+    for y, x, u, v in [(0, 0, 0.0, 0.0), (3, 5, 0.3, -1.7), (2, 6, 2.25, 3.5),
+                       (1, 2, -0.9, 0.45)]:
+        got = kd.step_at(patch, i1, grad_sums, y, x, np.float32(u), np.float32(v), psz,
+                         mean_norm, True)
+        ref, scale = _patch_step_float64(patch, i1, grad_sums, y, x, u, v, psz, mean_norm)
+        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-6 * scale)
+
+
+@pytest.mark.parametrize("nc, psz, stride, shape", [(1, 8, 3, (61, 83)), (3, 8, 4, (40, 50)),
+                                                   (1, 6, 2, (33, 47))])
+def test_densification_equals_densify_pixel(nc, psz, stride, shape):
+    """``kd.densify_cpu`` (patch by patch, 8-pixel vector runs for 8x8 patches) equals
+    ``kd.densify_pixel`` (pixel by pixel, what the CUDA kernel runs) to the bit, on random
+    frames and patch vectors large enough to reach the borders (clamped samples), with
+    vectors whose x + u rounds up to a whole number in some lanes of a run (u just below 1:
+    ``_densify8``'s fraction 1 at the previous corner), at any band count."""
+    rng = np.random.default_rng(nc + psz)
+    h, w = shape
+    i0 = (rng.random((nc, h, w)) * 255).astype(np.float32)
+    i1 = (rng.random((nc, h, w)) * 255).astype(np.float32)
+    sparse = (rng.standard_normal((kd.grid_size(h, psz, stride), kd.grid_size(w, psz, stride),
+                                   2)) * 4).astype(np.float32)
+    sparse[1::3, ::2, 0] = np.nextafter(np.float32(1), np.float32(0))  # 1 + 0.99999994 -> 2.0
+    ref = np.array([[kd.densify_pixel(i0, i1, sparse, y, x, stride, psz) for x in range(w)]
+                    for y in range(h)], np.float32)
+    for n_bands in (1, 2, 3, 7):
+        out = np.empty((h, w, 2), np.float32)
+        for band in range(n_bands):
+            kd._densify_band(i0, i1, sparse, stride, psz, out, band, n_bands)
+        np.testing.assert_array_equal(out, ref)
+    kd.densify_cpu(i0, i1, sparse, stride, psz, out)
+    np.testing.assert_array_equal(out, ref)
+
+
 # -------------------------------------------------------------------------------- OpenCV
 
 @pytest.mark.parametrize("name", CASES)
