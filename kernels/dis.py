@@ -35,10 +35,9 @@ Kernels never validate; ``flowkit._dis`` owns the options.
 import math
 
 import numpy as np
-from numba import njit
 
 from .farneback import area_flow_pixel
-from .jit import internal
+from .jit import internal, jit
 from .parallel import band_range, bands_for, run_bands
 
 EPS = 0.001  # OpenCV's floor on the structure tensor's determinant and its edge margin
@@ -122,7 +121,7 @@ def _patch_step(patch, i1, grad_sums, py, px, psz, mean_norm, gradient):
     return ssd, du, dv
 
 
-@njit(cache=True, fastmath=FAST)
+@jit(fastmath=FAST)
 def load_patch(i0p, y, x, psz, patch, grad_sums):
     """Copy frame0's patch at (y, x) and its Sobel gradients into ``patch`` (3, >= c,
     >= psz, >= psz) and return its structure tensor ``(xx, xy, yy)`` summed over channels;
@@ -155,7 +154,7 @@ def load_patch(i0p, y, x, psz, patch, grad_sums):
     return xx, xy, yy
 
 
-@njit(cache=True)
+@jit
 def step_at(patch, i1, grad_sums, y, x, u, v, psz, mean_norm, gradient):
     """:func:`_patch_step` for the patch at (y, x) moved by (u, v), its corner in the
     bordered frame1 clamped as OpenCV does."""
@@ -165,7 +164,7 @@ def step_at(patch, i1, grad_sums, y, x, u, v, psz, mean_norm, gradient):
     return _patch_step(patch, i1, grad_sums, py, px, psz, mean_norm, gradient)
 
 
-@njit(cache=True)
+@jit
 def start_vector(i0p, i1, sparse, init, use_init, iy, ix, stride, psz, mean_norm, row_d,
                  col_d, patch, grad_sums):
     """Load patch (iy, ix) of the grid (:func:`load_patch`) and pick its starting vector:
@@ -203,7 +202,7 @@ def start_vector(i0p, i1, sparse, init, use_init, iy, ix, stride, psz, mean_norm
     return su, sv, xx, xy, yy
 
 
-@njit(cache=True)
+@jit
 def descend(patch, i1, grad_sums, y, x, su, sv, xx, xy, yy, psz, iters, mean_norm):
     """Inverse-compositional Gauss-Newton from (su, sv) for the patch at (y, x) that
     :func:`start_vector` loaded (structure tensor xx, xy, yy): at most ``iters`` steps,
@@ -249,7 +248,7 @@ def _search_patch(i0p, i1, sparse, init, use_init, iy, ix, stride, psz, iters,
     sparse[iy, ix, 1] = v
 
 
-@njit(cache=True)
+@jit
 def densify_pixel(i0, i1, sparse, y, x, stride, psz):
     """Dense flow at (y, x): the overlapping patches' vectors weighted by
     ``1 / max(|I0 - I1 warped|, 1)`` (mean absolute difference over channels)."""
@@ -306,7 +305,7 @@ def search_cpu(i0p, i1, sparse, init, use_init, stride, psz, iters, mean_norm,
                                                       SERIAL_PATCHES))
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _search_band(i0p, i1, sparse, init, use_init, stride, psz, iters, mean_norm,
                  propagate, band, n_bands):
     hs, ws = sparse.shape[0], sparse.shape[1]
@@ -337,7 +336,7 @@ def densify_cpu(i0, i1, sparse, stride, psz, out):
               threads=bands_for(out.shape[0] * out.shape[1], SERIAL_PIXELS))
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _densify_band(i0, i1, sparse, stride, psz, out, band, n_bands):
     start, stop = band_range(out.shape[0], band, n_bands)
     for y in range(start, stop):
@@ -363,7 +362,7 @@ def area_cpu(src, yidx, ywts, xidx, xwts, factor, out):
               threads=bands_for(out.shape[0] * out.shape[1], SERIAL_PIXELS))
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _area_band(src, yidx, ywts, xidx, xwts, factor, out, band, n_bands):
     start, stop = band_range(out.shape[0], band, n_bands)
     halving = src.shape[0] == 2 * out.shape[0] and src.shape[1] == 2 * out.shape[1]

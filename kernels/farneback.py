@@ -38,9 +38,8 @@ import math
 
 import numba
 import numpy as np
-from numba import njit
 
-from .jit import internal
+from .jit import internal, jit
 from .interp import BORDER_REFLECT101, border_index
 from .parallel import band_range, run_bands
 
@@ -184,7 +183,7 @@ def window_kernel(winsize, gaussian):
 
 # ------------------------------------------------------------------------- per-pixel math
 
-@njit(cache=True)
+@jit
 def reflect101(i, n):
     """Index ``i`` folded into ``[0, n)`` by reflect-101 (fast path inside)."""
     if 0 <= i < n:
@@ -192,7 +191,7 @@ def reflect101(i, n):
     return border_index(i, n, BORDER_REFLECT101)
 
 
-@njit(cache=True)
+@jit
 def pyr_vertical(img, y, x, kern, norm):
     """Vertical pre-blur of the plane ``img`` (H, W) at (y, x), scaled by ``norm``."""
     h = img.shape[0]
@@ -203,7 +202,7 @@ def pyr_vertical(img, y, x, kern, norm):
     return acc * norm
 
 
-@njit(cache=True)
+@jit
 def pyr_horizontal(row, x, kern):
     """Horizontal pre-blur of the 1-D ``row`` at column ``x`` (reflect-101)."""
     w = row.shape[0]
@@ -218,7 +217,7 @@ def pyr_horizontal(row, x, kern):
     return acc
 
 
-@njit(cache=True)
+@jit
 def pyr_output(vrows, dy, dx, kern, xidx, xfrac, yfrac):
     """One pixel of a pyramid level from its two vertically blurred source rows.
 
@@ -240,7 +239,7 @@ def pyr_output(vrows, dy, dx, kern, xidx, xfrac, yfrac):
     return top * (np.float32(1.0) - ay) + bot * ay
 
 
-@njit(cache=True)
+@jit
 def poly_vertical(img, y, x, g, xg, xxg):
     """Vertical moments (0th, 1st, 2nd) of ``img`` (h, w) at (y, x), replicated rows."""
     h = img.shape[0]
@@ -258,13 +257,13 @@ def poly_vertical(img, y, x, g, xg, xxg):
     return t0, t1, t2
 
 
-@njit(cache=True)
+@jit
 def poly_coefficients(b1, b2, b3, b4, b5, b6, ig):
     """Expansion coefficients ``(b_y, b_x, a_yy, a_xx, a_xy)`` from the six moments."""
     return b3 * ig[0], b2 * ig[0], b1 * ig[1] + b5 * ig[2], b1 * ig[1] + b4 * ig[2], b6 * ig[3]
 
 
-@njit(cache=True)
+@jit
 def poly_horizontal(vrow, x, g, xg, xxg, ig):
     """Expansion coefficients at column ``x`` of a padded row of vertical moments
     ``vrow`` (3, L); columns ``x - n .. x + n`` must exist. The CPU driver sums the same
@@ -289,13 +288,13 @@ def poly_horizontal(vrow, x, g, xg, xxg, ig):
     return poly_coefficients(b1, b2, b3, b4, b5, b6, ig)
 
 
-@njit(cache=True)
+@jit
 def poly_horizontal_at(vpad, y, x, g, xg, xxg, ig):
     """``poly_horizontal`` on row ``y`` of padded vertical moments ``vpad`` (h, 3, w + 2n)."""
     return poly_horizontal(vpad[y], x + g.shape[0] - 1, g, xg, xxg, ig)
 
 
-@njit(cache=True)
+@jit
 def axis_weight(i, n):
     """OpenCV's certainty weight along one axis: < 1 on the outer five indices."""
     s = np.float32(1.0)
@@ -306,20 +305,20 @@ def axis_weight(i, n):
     return s
 
 
-@njit(cache=True)
+@jit
 def border_weight(y, x, h, w):
     """OpenCV's certainty weight at (y, x): < 1 on the outer five rows and columns."""
     return axis_weight(x, w) * axis_weight(y, h)
 
 
-@njit(cache=True)
+@jit
 def fast_floor(v):
     """``floor`` of a finite float as an int (Numba's ``math.floor`` is a libm call)."""
     i = int(v)
     return i - 1 if v < i else i
 
 
-@njit(cache=True)
+@jit
 def normal_equations(R0, R1, nc, h, w, y, x, dx, dy, s):
     """The five normal-equation entries ``(G_yy, G_xy, G_xx, h_y, h_x)`` at (y, x).
 
@@ -402,14 +401,14 @@ def normal_equations(R0, R1, nc, h, w, y, x, dx, dy, s):
     return g11, g12, g22, h1, h2
 
 
-@njit(cache=True)
+@jit
 def solve(g11, g12, g22, h1, h2, eps):
     """Solve the blurred 2x2 system ``G (v, u) = h``; returns ``(u, v)``."""
     idet = 1.0 / (g11 * g22 - g12 * g12 + eps)
     return (g11 * h2 - g12 * h1) * idet, (g22 * h1 - g12 * h2) * idet
 
 
-@njit(cache=True)
+@jit
 def min_eigenvalue(g11, g12, g22):
     """Smaller eigenvalue of the symmetric 2x2 matrix G (clipped at 0)."""
     half = 0.5 * (g11 - g22)
@@ -417,7 +416,7 @@ def min_eigenvalue(g11, g12, g22):
     return max(lam, 0.0)
 
 
-@njit(cache=True)
+@jit
 def resize_flow_pixel(src, dy, dx, yidx, yfrac, xidx, xfrac, factor, k):
     """Component ``k`` of the bilinearly resized flow at (dy, dx), times ``factor``."""
     h, w = src.shape[0], src.shape[1]
@@ -433,7 +432,7 @@ def resize_flow_pixel(src, dy, dx, yidx, yfrac, xidx, xfrac, factor, k):
     return (top * (one - ay) + bot * ay) * factor
 
 
-@njit(cache=True)
+@jit
 def area_flow_pixel(src, dy, dx, yidx, ywts, xidx, xwts, factor, k):
     """Component ``k`` of the INTER_AREA-resized flow at (dy, dx), times ``factor``."""
     acc = np.float32(0.0)
@@ -450,7 +449,7 @@ def area_flow_pixel(src, dy, dx, yidx, ywts, xidx, xwts, factor, k):
 
 # ----------------------------------------------------------------------------- CPU drivers
 
-@njit(cache=True)
+@jit
 def gauss_row_pixel(vs, x, wk):
     """Horizontal Gaussian window at ``x`` over a row ``vs`` (5 w,) of interleaved planes,
     replicated edges."""
@@ -472,7 +471,7 @@ def gauss_row_pixel(vs, x, wk):
     return b0, b1, b2, b3, b4
 
 
-@njit(cache=True)
+@jit
 def window_column_pixel(M, y, i, wk, box):
     """Vertical window sum (float64) of entry ``i`` (= 5 x + plane) of ``M`` (h, 5 w).
 
@@ -492,7 +491,7 @@ def window_column_pixel(M, y, i, wk, box):
     return acc
 
 
-@njit(cache=True)
+@jit
 def window_row_solve(vs2d, y, x, wk, box, eps):
     """Horizontal window of the column sums ``vs2d`` (h, 5 w) at (y, x), then the solve;
     returns ``(u, v, smaller eigenvalue of the blurred G)``."""
@@ -676,7 +675,7 @@ def pyramid_level_cpu(img, norm, kern, yidx, yfrac, xidx, xfrac, out):
     run_bands(_pyramid_level_cpu_band, img, norm, kern, yidx, yfrac, xidx, xfrac, out)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _pyramid_level_cpu_band(img, norm, kern, yidx, yfrac, xidx, xfrac, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`pyramid_level_cpu` (``parallel.run_bands``)."""
     h = out.shape[0]
@@ -695,7 +694,7 @@ def poly_exp_cpu(img, g, xg, xxg, ig, out):
     run_bands(_poly_exp_cpu_band, img, g, xg, xxg, ig, out)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _poly_exp_cpu_band(img, g, xg, xxg, ig, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`poly_exp_cpu` (``parallel.run_bands``)."""
     h, w = img.shape
@@ -723,7 +722,7 @@ def expand_all_cpu(planes, norm, items, lvl, kerns, ytab, yfr, xtab, xfr, g, xg,
               xxg, ig, R0, R1)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _expand_all_cpu_band(planes, norm, items, lvl, kerns, ytab, yfr, xtab, xfr, g, xg, xxg, ig,
                          R0, R1, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`expand_all_cpu` (``parallel.run_bands``)."""
@@ -885,7 +884,7 @@ def iterate_cpu(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac,
               factor, flow_out, conf, wk, box, eps, strips, bwx, ring, vsum)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _iterate_cpu_band(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor,
                       flow_out, conf, wk, box, eps, strips, bwx, ring, vsum, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`iterate_cpu` (``parallel.run_bands``)."""
@@ -987,7 +986,7 @@ def resize_flow_cpu(src, yidx, yfrac, xidx, xfrac, factor, out):
     run_bands(_resize_flow_cpu_band, src, yidx, yfrac, xidx, xfrac, factor, out)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _resize_flow_cpu_band(src, yidx, yfrac, xidx, xfrac, factor, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`resize_flow_cpu` (``parallel.run_bands``)."""
     h, w = out.shape[0], out.shape[1]
@@ -1003,7 +1002,7 @@ def area_flow_cpu(src, yidx, ywts, xidx, xwts, factor, out):
     run_bands(_area_flow_cpu_band, src, yidx, ywts, xidx, xwts, factor, out)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _area_flow_cpu_band(src, yidx, ywts, xidx, xwts, factor, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`area_flow_cpu` (``parallel.run_bands``)."""
     h, w = out.shape[0], out.shape[1]
