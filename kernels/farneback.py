@@ -875,105 +875,132 @@ def iterate_cpu(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac,
     (h, w, 2), or, when ``coarse`` has rows, the coarser level's flow upsampled with the
     tables ``uyidx, uyfrac, uxidx, uxfrac`` and multiplied by ``factor`` (the first
     iteration of a level: no separate resize pass). ``wk`` (m + 1,) float64 window
-    weights; ``box`` selects running box sums. ``conf`` (h, w) receives the smaller
-    eigenvalue of the blurred G when it has rows (else shape (0, 0)). ``bwx`` (w,) float32:
-    ``axis_weight`` of each column. Scratch: ``ring`` (S, 2m + 2, 5 w) float32 rows of
-    normal equations, ``vsum`` (S, 5 w) float64.
+    weights; ``box`` selects running box sums (``_iterate_box_band``), else the Gaussian
+    window (``_iterate_gauss_band``): one driver per window, so that a call compiles only
+    its own. ``conf`` (h, w) receives the smaller eigenvalue of the blurred G when it has
+    rows (else shape (0, 0)). ``bwx`` (w,) float32: ``axis_weight`` of each column.
+    Scratch: ``ring`` (S, 2m + 2, 5 w) float32 rows of normal equations, ``vsum`` (S, 5 w)
+    float64.
     """
-    run_bands(_iterate_cpu_band, R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac,
-              factor, flow_out, conf, wk, box, eps, strips, bwx, ring, vsum)
+    run_bands(_iterate_box_band if box else _iterate_gauss_band, R0, R1, nc, h, w, flow_in,
+              coarse, uyidx, uyfrac, uxidx, uxfrac, factor, flow_out, conf, wk, eps, strips,
+              bwx, ring, vsum)
+
+
+@internal(inline="always")
+def _row_scratch(w):
+    """Scratch rows of a band: normal equations (5, w) and the flow row (w, 2), float32."""
+    return np.empty((5, w), np.float32), np.empty((w, 2), np.float32)
+
+
+@internal(inline="always")
+def _ring_row(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor, r, rg,
+              bwx, sb, fbuf):
+    """Normal equations of row ``r`` (clamped to the image) into its slot of the ring ``rg``;
+    returns that slot."""
+    yc = min(max(r, 0), h - 1)
+    frow = _flow_row(flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor, yc, fbuf)
+    dst = rg[_slot(r, rg.shape[0])]
+    _matrix_row(R0, R1, nc, h, w, frow, yc, dst, bwx, sb)
+    return dst
 
 
 @jit(nogil=True)
-def _iterate_cpu_band(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor,
-                      flow_out, conf, wk, box, eps, strips, bwx, ring, vsum, band, n_bands):
-    """Work items ``band`` of ``n_bands`` of :func:`iterate_cpu` (``parallel.run_bands``)."""
+def _iterate_box_band(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor,
+                      flow_out, conf, wk, eps, strips, bwx, ring, vsum, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`iterate_cpu` with the box window
+    (``parallel.run_bands``): a running float64 column sum over the ring."""
     m = wk.shape[0] - 1
-    nring = 2 * m + 2
-    want_conf = conf.shape[0] > 0
-    n5 = vsum.shape[1]
+    sb, fbuf = _row_scratch(w)
     start, stop = band_range(strips.shape[0] - 1, band, n_bands)
     for s in range(start, stop):
         y0 = strips[s]
-        y1 = strips[s + 1]
         rg = ring[s]
+        nring = rg.shape[0]  # 2m + 2
         vs = vsum[s]
-        sb = np.empty((5, w), np.float32)
-        fbuf = np.empty((w, 2), np.float32)
-        for r in range(y0 - m, y0 + m + 1):
-            yc = min(max(r, 0), h - 1)
-            frow = _flow_row(flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor, yc, fbuf)
-            _matrix_row(R0, R1, nc, h, w, frow, yc, rg[_slot(r, nring)], bwx, sb)
-        if box:
-            for i in range(n5):
-                vs[i] = 0.0
-            for r in range(y0 - m, y0 + m + 1):
-                src = rg[_slot(r, nring)]
-                for i in range(n5):
-                    vs[i] += src[i]
-        for y in range(y0, y1):
+        for i in range(vs.shape[0]):
+            vs[i] = 0.0
+        for r in range(y0 - m, y0 + m + 1):  # the strip's first window, summed
+            src = _ring_row(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac,
+                            factor, r, rg, bwx, sb, fbuf)
+            for i in range(vs.shape[0]):
+                vs[i] += src[i]
+        for y in range(y0, strips[s + 1]):
             if y > y0:
-                add = rg[_slot(y + m, nring)]
-                yc = min(y + m, h - 1)
-                frow = _flow_row(flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor, yc,
-                                 fbuf)
-                _matrix_row(R0, R1, nc, h, w, frow, yc, add, bwx, sb)
-                if box:
-                    old = rg[_slot(y - m - 1, nring)]
-                    for i in range(n5):
-                        vs[i] += np.float64(add[i]) - np.float64(old[i])
-            if not box:
-                centre = rg[_slot(y, nring)]
-                w0 = wk[0]
-                for i in range(n5):
-                    vs[i] = w0 * centre[i]
-                for k in range(1, m + 1):
-                    up = rg[_slot(y - k, nring)]
-                    dn = rg[_slot(y + k, nring)]
-                    wkk = wk[k]
-                    for i in range(n5):
-                        vs[i] += wkk * (np.float64(up[i]) + np.float64(dn[i]))
-            _solve_row(vs, wk, box, eps, flow_out[y], conf, y, want_conf)
+                add = _ring_row(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx,
+                                uxfrac, factor, y + m, rg, bwx, sb, fbuf)
+                old = rg[_slot(y - m - 1, nring)]
+                for i in range(vs.shape[0]):
+                    vs[i] += np.float64(add[i]) - np.float64(old[i])
+            _solve_box_row(vs, m, wk[0] * wk[0], eps, flow_out[y], conf, y)
+
+
+@jit(nogil=True)
+def _iterate_gauss_band(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor,
+                        flow_out, conf, wk, eps, strips, bwx, ring, vsum, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`iterate_cpu` with the Gaussian window
+    (``parallel.run_bands``): each row's column sum weighted afresh from the ring."""
+    m = wk.shape[0] - 1
+    nring = ring.shape[1]  # 2m + 2
+    want_conf = conf.shape[0] > 0
+    sb, fbuf = _row_scratch(w)
+    start, stop = band_range(strips.shape[0] - 1, band, n_bands)
+    for s in range(start, stop):
+        y0 = strips[s]
+        for y in range(y0 - 2 * m, strips[s + 1]):
+            # row y + m's normal equations: those of the strip's first window, then one a row
+            _ring_row(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor,
+                      y + m, ring[s], bwx, sb, fbuf)
+            if y < y0:
+                continue
+            vs = vsum[s]
+            centre = ring[s, _slot(y, nring)]
+            for i in range(vs.shape[0]):
+                vs[i] = wk[0] * centre[i]
+            for k in range(1, m + 1):
+                up = ring[s, _slot(y - k, nring)]
+                dn = ring[s, _slot(y + k, nring)]
+                for i in range(vs.shape[0]):
+                    vs[i] += wk[k] * (np.float64(up[i]) + np.float64(dn[i]))
+            frow = flow_out[y]
+            for x in range(frow.shape[0]):
+                e0, e1, e2, e3, e4 = gauss_row_pixel(vs, x, wk)
+                frow[x, 0], frow[x, 1] = solve(e0, e1, e2, e3, e4, eps)
+                if want_conf:
+                    conf[y, x] = min_eigenvalue(e0, e1, e2)
 
 
 @internal
-def _solve_row(vs, wk, box, eps, frow, conf, y, want_conf):
+def _solve_box_row(vs, m, sc, eps, frow, conf, y):
+    """Row ``y`` of the flow (and of ``conf`` when it has rows) from the column sums ``vs``
+    (5 w,) by a running horizontal box sum of half-width ``m``, scaled by ``sc``."""
     w = vs.shape[0] // 5
-    m = wk.shape[0] - 1
+    want_conf = conf.shape[0] > 0
     a0 = 0.0
     a1 = 0.0
     a2 = 0.0
     a3 = 0.0
     a4 = 0.0
-    sc = wk[0] * wk[0]
-    if box:
-        for k in range(-m, m + 1):
-            b = 5 * min(max(k, 0), w - 1)
-            a0 += vs[b]
-            a1 += vs[b + 1]
-            a2 += vs[b + 2]
-            a3 += vs[b + 3]
-            a4 += vs[b + 4]
+    for k in range(-m, m + 1):
+        b = 5 * min(max(k, 0), w - 1)
+        a0 += vs[b]
+        a1 += vs[b + 1]
+        a2 += vs[b + 2]
+        a3 += vs[b + 3]
+        a4 += vs[b + 4]
     for x in range(w):
-        if box:
-            if x > 0:
-                ba = 5 * min(x + m, w - 1)
-                br = 5 * max(x - m - 1, 0)
-                a0 += vs[ba] - vs[br]
-                a1 += vs[ba + 1] - vs[br + 1]
-                a2 += vs[ba + 2] - vs[br + 2]
-                a3 += vs[ba + 3] - vs[br + 3]
-                a4 += vs[ba + 4] - vs[br + 4]
-            e0 = a0 * sc
-            e1 = a1 * sc
-            e2 = a2 * sc
-            e3 = a3 * sc
-            e4 = a4 * sc
-        else:
-            e0, e1, e2, e3, e4 = gauss_row_pixel(vs, x, wk)
-        u, v = solve(e0, e1, e2, e3, e4, eps)
-        frow[x, 0] = u
-        frow[x, 1] = v
+        if x > 0:
+            ba = 5 * min(x + m, w - 1)
+            br = 5 * max(x - m - 1, 0)
+            a0 += vs[ba] - vs[br]
+            a1 += vs[ba + 1] - vs[br + 1]
+            a2 += vs[ba + 2] - vs[br + 2]
+            a3 += vs[ba + 3] - vs[br + 3]
+            a4 += vs[ba + 4] - vs[br + 4]
+        e0 = a0 * sc
+        e1 = a1 * sc
+        e2 = a2 * sc
+        frow[x, 0], frow[x, 1] = solve(e0, e1, e2, a3 * sc, a4 * sc, eps)
         if want_conf:
             conf[y, x] = min_eigenvalue(e0, e1, e2)
 
