@@ -180,7 +180,8 @@ def start_vector(i0p, i1, sparse, init, use_init, iy, ix, stride, psz, mean_norm
     sv = sparse[iy, ix, 1]
     best = INF
     if use_init or col_d != 0 or row_d != 0:
-        best = step_at(patch, i1, grad_sums, y, x, su, sv, psz, mean_norm, False)[0]
+        # np.bool_, not a literal: Numba would compile step_at once per literal value
+        best = step_at(patch, i1, grad_sums, y, x, su, sv, psz, mean_norm, np.bool_(False))[0]
     half = psz // 2
     for k in range(3):
         if k == 0 and use_init:
@@ -194,7 +195,7 @@ def start_vector(i0p, i1, sparse, init, use_init, iy, ix, stride, psz, mean_norm
             cv = sparse[iy - row_d, ix, 1]
         else:
             continue
-        cost = step_at(patch, i1, grad_sums, y, x, cu, cv, psz, mean_norm, False)[0]
+        cost = step_at(patch, i1, grad_sums, y, x, cu, cv, psz, mean_norm, np.bool_(False))[0]
         if cost < best:
             best = cost
             su = cu
@@ -218,7 +219,8 @@ def descend(patch, i1, grad_sums, y, x, su, sv, xx, xy, yy, psz, iters, mean_nor
     v = sv
     prev = INF
     for _ in range(iters):
-        ssd, du, dv = step_at(patch, i1, grad_sums, y, x, u, v, psz, mean_norm, True)
+        ssd, du, dv = step_at(patch, i1, grad_sums, y, x, u, v, psz, mean_norm,
+                              np.bool_(True))  # not a literal (see start_vector)
         u -= h11 * du + h12 * dv
         v -= h12 * du + h22 * dv
         if ssd >= prev:
@@ -314,7 +316,7 @@ def _search_band(i0p, i1, sparse, init, use_init, stride, psz, iters, mean_norm,
     steps = iters // sweeps
     grad_sums = np.empty((i0p.shape[0], 2), np.float32)
     patch = np.empty((3, i0p.shape[0], psz, psz), np.float32)
-    s0, s1 = band_range(N_STRIPES, band, n_bands)
+    s0, s1 = band_range(np.int64(N_STRIPES), band, n_bands)  # not a literal: one band_range
     for s in range(s0, s1):
         r0 = min(s * stripe, hs)
         r1 = min((s + 1) * stripe, hs)

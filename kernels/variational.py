@@ -253,7 +253,7 @@ def _iteration_band(deriv, flow, dflow, weights, alpha2, delta2, gamma2, system,
                 # instructions (borders through sor_px)
                 x = (y + s) % 2
                 if x == 0:
-                    sor_px(system, weights, dflow, y, 0, omega)
+                    sor_px(system, weights, dflow, y, x, omega)  # x, not a literal 0
                     x = 2
                 wu_row = weights[y - 1]
                 w_row = weights[y]
