@@ -603,7 +603,7 @@ def cmd_predict(args):
         if args.smooth_size:
             smooth["size"] = args.smooth_size
     context, truth, fps = _read_context(args, source)
-    _compile_notice(args, ("farneback", "_iterate_cpu_band"), ("advect", "_trace_cpu_band"),
+    _compile_notice(args, ("farneback", "_iterate_box_band"), ("advect", "_trace_cpu_band"),
                     ("warp", "warp_cpu"))
     fps = _output_fps(args, fps)
     start = time.perf_counter()

@@ -12,12 +12,12 @@ Arrays arrive C-contiguous: ``flow (Nf, H, W, 2)`` float64 with unknown vectors 
 """
 
 import numpy as np
-from numba import njit
 
+from .jit import jit
 from .parallel import band_range, run_bands
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def field_at(flow, nf, px, py):
     """Bilinear sample ``(u, v)`` of ``flow[nf]`` at the real position ``(px, py)``.
 
@@ -53,7 +53,7 @@ def field_at(flow, nf, px, py):
     return u, v
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def advance(flow, nf, x, y, dx, dy, px, py, n_iter, scale):
     """The displacement after one sub-step of pixel ``(x, y)``, from displacement
     ``(dx, dy)`` and predictor ``(px, py)`` (see ``trace_pixel``).
@@ -68,7 +68,7 @@ def advance(flow, nf, x, y, dx, dy, px, py, n_iter, scale):
     return dx - px, dy - py  # a NaN displacement stays NaN whatever the field reads
 
 
-@njit(cache=True)
+@jit
 def inside(flow, x, y, dx, dy):
     """Whether ``(x + dx, y + dy)`` lies in ``[0, W - 1] x [0, H - 1]`` (False for NaN)."""
     _, h, w, _ = flow.shape
@@ -77,7 +77,7 @@ def inside(flow, x, y, dx, dy):
     return (qx >= 0.0) & (qx <= w - 1.0) & (qy >= 0.0) & (qy <= h - 1.0)
 
 
-@njit(cache=True)
+@jit
 def trace_pixel(flow, nf, y, x, n_iter, disp, mask):
     """Trace the backward trajectory of pixel ``(x, y)`` of ``flow[nf]`` for every step
     (the CUDA kernel's work; the CPU driver does the same a row at a time).
@@ -113,7 +113,7 @@ def trace_cpu(flow, n_iter, disp, mask):
     run_bands(_trace_cpu_band, flow, n_iter, disp, mask)
 
 
-@njit(nogil=True, cache=True, fastmath={"contract"})
+@jit(nogil=True, fastmath={"contract"})
 def _trace_cpu_band(flow, n_iter, disp, mask, band, n_bands):
     """Rows ``band`` of ``n_bands``: ``trace_pixel`` for a whole row at once, each half of a
     sub-step (the predictor, then the new displacement) over the row before the next.

@@ -27,9 +27,9 @@ OpenCV's arithmetic (in float32, where OpenCV keeps uint8 pyramids and int16 gra
 CPU drivers: ``search_cpu`` (bands of whole stripes; the Sobel gradients are computed per
 patch as it is loaded, from frame0 with a one-pixel reflect-101 border), ``densify_cpu`` (row
 bands, patch by patch) and ``area_cpu`` (row bands). The per-patch and per-pixel math the
-CUDA drivers (``kernels.dis_cuda``) share is plain ``@njit``: ``load_patch``, ``step_at``,
-``start_vector`` (candidate selection), ``descend`` (Gauss-Newton), ``densify_weight`` and
-``densify_pixel``; the search's helpers are inlined (``inline="always"``), which spares the
+CUDA drivers (``kernels.dis_cuda``) share is plain ``kernels.jit.jit`` functions:
+``load_patch``, ``step_at``, ``start_vector`` (candidate selection), ``descend``
+(Gauss-Newton), ``densify_weight`` and ``densify_pixel``; the search's helpers are inlined (``inline="always"``), which spares the
 calls and the arrays' reference counting per patch step. For 8x8 patches (every preset) the
 patch sums (``_sums8``) and the densification's runs of 8 pixels (``_densify8``) are 8-lane
 float32 vector IR: Numba turns off LLVM's SLP vectoriser and its loop vectoriser picks 16 or
@@ -41,12 +41,12 @@ import math
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .farneback import area_flow_pixel
-from .jit import internal
+from .jit import internal, jit
 from .parallel import band_range, bands_for, run_bands
 
 EPS = 0.001  # OpenCV's floor on the structure tensor's determinant and its edge margin
@@ -220,7 +220,7 @@ def _patch_step(patch, i1, grad_sums, py, px, psz, mean_norm, gradient):
     return ssd, du, dv
 
 
-@njit(cache=True, inline="always", fastmath=FAST)
+@jit(inline="always", fastmath=FAST)
 def load_patch(i0p, y, x, psz, patch, grad_sums):
     """Copy frame0's patch at (y, x) and its Sobel gradients into ``patch`` (3, >= c,
     >= psz, >= psz) and return its structure tensor ``(xx, xy, yy)`` summed over channels;
@@ -253,7 +253,7 @@ def load_patch(i0p, y, x, psz, patch, grad_sums):
     return xx, xy, yy
 
 
-@njit(cache=True, fastmath=FAST, inline="always")
+@jit(fastmath=FAST, inline="always")
 def step_at(patch, i1, grad_sums, y, x, u, v, psz, mean_norm, gradient):
     """:func:`_patch_step` for the patch at (y, x) moved by (u, v), its corner in the
     bordered frame1 clamped as OpenCV does."""
@@ -263,7 +263,7 @@ def step_at(patch, i1, grad_sums, y, x, u, v, psz, mean_norm, gradient):
     return _patch_step(patch, i1, grad_sums, py, px, psz, mean_norm, gradient)
 
 
-@njit(cache=True, fastmath=FAST, inline="always")
+@jit(fastmath=FAST, inline="always")
 def start_vector(i0p, i1, sparse, init, use_init, iy, ix, stride, psz, mean_norm, row_d,
                  col_d, patch, grad_sums):
     """Load patch (iy, ix) of the grid (:func:`load_patch`) and pick its starting vector:
@@ -302,7 +302,7 @@ def start_vector(i0p, i1, sparse, init, use_init, iy, ix, stride, psz, mean_norm
     return su, sv, xx, xy, yy
 
 
-@njit(cache=True, fastmath=FAST, inline="always")
+@jit(fastmath=FAST, inline="always")
 def descend(patch, i1, grad_sums, y, x, su, sv, xx, xy, yy, psz, iters, mean_norm):
     """Inverse-compositional Gauss-Newton from (su, sv) for the patch at (y, x) that
     :func:`start_vector` loaded (structure tensor xx, xy, yy): at most ``iters`` steps,
@@ -318,7 +318,8 @@ def descend(patch, i1, grad_sums, y, x, su, sv, xx, xy, yy, psz, iters, mean_nor
     v = sv
     prev = INF
     for _ in range(iters):
-        ssd, du, dv = step_at(patch, i1, grad_sums, y, x, u, v, psz, mean_norm, True)
+        ssd, du, dv = step_at(patch, i1, grad_sums, y, x, u, v, psz, mean_norm,
+                              np.bool_(True))  # not a literal (see start_vector)
         u -= h11 * du + h12 * dv
         v -= h12 * du + h22 * dv
         if ssd >= prev:
@@ -348,7 +349,7 @@ def _search_patch(i0p, i1, sparse, init, use_init, iy, ix, stride, psz, iters,
     sparse[iy, ix, 1] = v
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def densify_weight(i0, i1, y, x, u, v):
     """Weight ``1 / max(|I0 - I1 warped by (u, v)|, 1)`` of a patch vector at pixel (y, x)
     (mean absolute difference over channels; the sample position clamped into frame1)."""
@@ -369,7 +370,7 @@ def densify_weight(i0, i1, y, x, u, v):
     return one / max(one, err / np.float32(nc))
 
 
-@njit(cache=True)
+@jit
 def densify_pixel(i0, i1, sparse, y, x, stride, psz):
     """Dense flow at (y, x): the overlapping patches' vectors weighted by
     :func:`densify_weight`, in patch order (row, then column)."""
@@ -474,7 +475,7 @@ def search_cpu(i0p, i1, sparse, init, use_init, stride, psz, iters, mean_norm,
                                                       SERIAL_PATCHES))
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _search_band(i0p, i1, sparse, init, use_init, stride, psz, iters, mean_norm,
                  propagate, band, n_bands):
     hs, ws = sparse.shape[0], sparse.shape[1]
@@ -483,7 +484,7 @@ def _search_band(i0p, i1, sparse, init, use_init, stride, psz, iters, mean_norm,
     steps = iters // sweeps
     grad_sums = np.empty((i0p.shape[0], 2), np.float32)
     patch = np.empty((3, i0p.shape[0], psz, psz), np.float32)
-    s0, s1 = band_range(N_STRIPES, band, n_bands)
+    s0, s1 = band_range(np.int64(N_STRIPES), band, n_bands)  # not a literal: one band_range
     for s in range(s0, s1):
         r0 = min(s * stripe, hs)
         r1 = min((s + 1) * stripe, hs)
@@ -505,7 +506,7 @@ def densify_cpu(i0, i1, sparse, stride, psz, out):
               threads=bands_for(out.shape[0] * out.shape[1], SERIAL_PIXELS))
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _densify_band(i0, i1, sparse, stride, psz, out, band, n_bands):
     """Rows ``band`` of :func:`densify_pixel`'s flow, patch by patch: each patch vector's
     weights go to the sums of the pixels it covers (the last patch row and column also cover
@@ -562,7 +563,7 @@ def area_cpu(src, yidx, ywts, xidx, xwts, factor, out):
               threads=bands_for(out.shape[0] * out.shape[1], SERIAL_PIXELS))
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _area_band(src, yidx, ywts, xidx, xwts, factor, out, band, n_bands):
     start, stop = band_range(out.shape[0], band, n_bands)
     halving = src.shape[0] == 2 * out.shape[0] and src.shape[1] == 2 * out.shape[1]

@@ -38,9 +38,8 @@ import math
 
 import numba
 import numpy as np
-from numba import njit
 
-from .jit import internal
+from .jit import internal, jit
 from .interp import BORDER_REFLECT101, border_index
 from .parallel import band_range, run_bands
 
@@ -184,7 +183,7 @@ def window_kernel(winsize, gaussian):
 
 # ------------------------------------------------------------------------- per-pixel math
 
-@njit(cache=True)
+@jit
 def reflect101(i, n):
     """Index ``i`` folded into ``[0, n)`` by reflect-101 (fast path inside)."""
     if 0 <= i < n:
@@ -192,7 +191,7 @@ def reflect101(i, n):
     return border_index(i, n, BORDER_REFLECT101)
 
 
-@njit(cache=True)
+@jit
 def pyr_vertical(img, y, x, kern, norm):
     """Vertical pre-blur of the plane ``img`` (H, W) at (y, x), scaled by ``norm``."""
     h = img.shape[0]
@@ -203,7 +202,7 @@ def pyr_vertical(img, y, x, kern, norm):
     return acc * norm
 
 
-@njit(cache=True)
+@jit
 def pyr_horizontal(row, x, kern):
     """Horizontal pre-blur of the 1-D ``row`` at column ``x`` (reflect-101)."""
     w = row.shape[0]
@@ -218,7 +217,7 @@ def pyr_horizontal(row, x, kern):
     return acc
 
 
-@njit(cache=True)
+@jit
 def pyr_output(vrows, dy, dx, kern, xidx, xfrac, yfrac):
     """One pixel of a pyramid level from its two vertically blurred source rows.
 
@@ -240,7 +239,7 @@ def pyr_output(vrows, dy, dx, kern, xidx, xfrac, yfrac):
     return top * (np.float32(1.0) - ay) + bot * ay
 
 
-@njit(cache=True)
+@jit
 def poly_vertical(img, y, x, g, xg, xxg):
     """Vertical moments (0th, 1st, 2nd) of ``img`` (h, w) at (y, x), replicated rows."""
     h = img.shape[0]
@@ -258,13 +257,13 @@ def poly_vertical(img, y, x, g, xg, xxg):
     return t0, t1, t2
 
 
-@njit(cache=True)
+@jit
 def poly_coefficients(b1, b2, b3, b4, b5, b6, ig):
     """Expansion coefficients ``(b_y, b_x, a_yy, a_xx, a_xy)`` from the six moments."""
     return b3 * ig[0], b2 * ig[0], b1 * ig[1] + b5 * ig[2], b1 * ig[1] + b4 * ig[2], b6 * ig[3]
 
 
-@njit(cache=True)
+@jit
 def poly_horizontal(vrow, x, g, xg, xxg, ig):
     """Expansion coefficients at column ``x`` of a padded row of vertical moments
     ``vrow`` (3, L); columns ``x - n .. x + n`` must exist. The CPU driver sums the same
@@ -289,13 +288,13 @@ def poly_horizontal(vrow, x, g, xg, xxg, ig):
     return poly_coefficients(b1, b2, b3, b4, b5, b6, ig)
 
 
-@njit(cache=True)
+@jit
 def poly_horizontal_at(vpad, y, x, g, xg, xxg, ig):
     """``poly_horizontal`` on row ``y`` of padded vertical moments ``vpad`` (h, 3, w + 2n)."""
     return poly_horizontal(vpad[y], x + g.shape[0] - 1, g, xg, xxg, ig)
 
 
-@njit(cache=True)
+@jit
 def axis_weight(i, n):
     """OpenCV's certainty weight along one axis: < 1 on the outer five indices."""
     s = np.float32(1.0)
@@ -306,20 +305,20 @@ def axis_weight(i, n):
     return s
 
 
-@njit(cache=True)
+@jit
 def border_weight(y, x, h, w):
     """OpenCV's certainty weight at (y, x): < 1 on the outer five rows and columns."""
     return axis_weight(x, w) * axis_weight(y, h)
 
 
-@njit(cache=True)
+@jit
 def fast_floor(v):
     """``floor`` of a finite float as an int (Numba's ``math.floor`` is a libm call)."""
     i = int(v)
     return i - 1 if v < i else i
 
 
-@njit(cache=True)
+@jit
 def normal_equations(R0, R1, nc, h, w, y, x, dx, dy, s):
     """The five normal-equation entries ``(G_yy, G_xy, G_xx, h_y, h_x)`` at (y, x).
 
@@ -402,14 +401,14 @@ def normal_equations(R0, R1, nc, h, w, y, x, dx, dy, s):
     return g11, g12, g22, h1, h2
 
 
-@njit(cache=True)
+@jit
 def solve(g11, g12, g22, h1, h2, eps):
     """Solve the blurred 2x2 system ``G (v, u) = h``; returns ``(u, v)``."""
     idet = 1.0 / (g11 * g22 - g12 * g12 + eps)
     return (g11 * h2 - g12 * h1) * idet, (g22 * h1 - g12 * h2) * idet
 
 
-@njit(cache=True)
+@jit
 def min_eigenvalue(g11, g12, g22):
     """Smaller eigenvalue of the symmetric 2x2 matrix G (clipped at 0)."""
     half = 0.5 * (g11 - g22)
@@ -417,7 +416,7 @@ def min_eigenvalue(g11, g12, g22):
     return max(lam, 0.0)
 
 
-@njit(cache=True)
+@jit
 def resize_flow_pixel(src, dy, dx, yidx, yfrac, xidx, xfrac, factor, k):
     """Component ``k`` of the bilinearly resized flow at (dy, dx), times ``factor``."""
     h, w = src.shape[0], src.shape[1]
@@ -433,7 +432,7 @@ def resize_flow_pixel(src, dy, dx, yidx, yfrac, xidx, xfrac, factor, k):
     return (top * (one - ay) + bot * ay) * factor
 
 
-@njit(cache=True)
+@jit
 def area_flow_pixel(src, dy, dx, yidx, ywts, xidx, xwts, factor, k):
     """Component ``k`` of the INTER_AREA-resized flow at (dy, dx), times ``factor``."""
     acc = np.float32(0.0)
@@ -450,7 +449,7 @@ def area_flow_pixel(src, dy, dx, yidx, ywts, xidx, xwts, factor, k):
 
 # ----------------------------------------------------------------------------- CPU drivers
 
-@njit(cache=True)
+@jit
 def gauss_row_pixel(vs, x, wk):
     """Horizontal Gaussian window at ``x`` over a row ``vs`` (5 w,) of interleaved planes,
     replicated edges."""
@@ -472,7 +471,7 @@ def gauss_row_pixel(vs, x, wk):
     return b0, b1, b2, b3, b4
 
 
-@njit(cache=True)
+@jit
 def window_column_pixel(M, y, i, wk, box):
     """Vertical window sum (float64) of entry ``i`` (= 5 x + plane) of ``M`` (h, 5 w).
 
@@ -492,7 +491,7 @@ def window_column_pixel(M, y, i, wk, box):
     return acc
 
 
-@njit(cache=True)
+@jit
 def window_row_solve(vs2d, y, x, wk, box, eps):
     """Horizontal window of the column sums ``vs2d`` (h, 5 w) at (y, x), then the solve;
     returns ``(u, v, smaller eigenvalue of the blurred G)``."""
@@ -676,7 +675,7 @@ def pyramid_level_cpu(img, norm, kern, yidx, yfrac, xidx, xfrac, out):
     run_bands(_pyramid_level_cpu_band, img, norm, kern, yidx, yfrac, xidx, xfrac, out)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _pyramid_level_cpu_band(img, norm, kern, yidx, yfrac, xidx, xfrac, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`pyramid_level_cpu` (``parallel.run_bands``)."""
     h = out.shape[0]
@@ -695,7 +694,7 @@ def poly_exp_cpu(img, g, xg, xxg, ig, out):
     run_bands(_poly_exp_cpu_band, img, g, xg, xxg, ig, out)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _poly_exp_cpu_band(img, g, xg, xxg, ig, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`poly_exp_cpu` (``parallel.run_bands``)."""
     h, w = img.shape
@@ -723,7 +722,7 @@ def expand_all_cpu(planes, norm, items, lvl, kerns, ytab, yfr, xtab, xfr, g, xg,
               xxg, ig, R0, R1)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _expand_all_cpu_band(planes, norm, items, lvl, kerns, ytab, yfr, xtab, xfr, g, xg, xxg, ig,
                          R0, R1, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`expand_all_cpu` (``parallel.run_bands``)."""
@@ -876,105 +875,132 @@ def iterate_cpu(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac,
     (h, w, 2), or, when ``coarse`` has rows, the coarser level's flow upsampled with the
     tables ``uyidx, uyfrac, uxidx, uxfrac`` and multiplied by ``factor`` (the first
     iteration of a level: no separate resize pass). ``wk`` (m + 1,) float64 window
-    weights; ``box`` selects running box sums. ``conf`` (h, w) receives the smaller
-    eigenvalue of the blurred G when it has rows (else shape (0, 0)). ``bwx`` (w,) float32:
-    ``axis_weight`` of each column. Scratch: ``ring`` (S, 2m + 2, 5 w) float32 rows of
-    normal equations, ``vsum`` (S, 5 w) float64.
+    weights; ``box`` selects running box sums (``_iterate_box_band``), else the Gaussian
+    window (``_iterate_gauss_band``): one driver per window, so that a call compiles only
+    its own. ``conf`` (h, w) receives the smaller eigenvalue of the blurred G when it has
+    rows (else shape (0, 0)). ``bwx`` (w,) float32: ``axis_weight`` of each column.
+    Scratch: ``ring`` (S, 2m + 2, 5 w) float32 rows of normal equations, ``vsum`` (S, 5 w)
+    float64.
     """
-    run_bands(_iterate_cpu_band, R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac,
-              factor, flow_out, conf, wk, box, eps, strips, bwx, ring, vsum)
+    run_bands(_iterate_box_band if box else _iterate_gauss_band, R0, R1, nc, h, w, flow_in,
+              coarse, uyidx, uyfrac, uxidx, uxfrac, factor, flow_out, conf, wk, eps, strips,
+              bwx, ring, vsum)
 
 
-@njit(nogil=True, cache=True)
-def _iterate_cpu_band(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor,
-                      flow_out, conf, wk, box, eps, strips, bwx, ring, vsum, band, n_bands):
-    """Work items ``band`` of ``n_bands`` of :func:`iterate_cpu` (``parallel.run_bands``)."""
+@internal(inline="always")
+def _row_scratch(w):
+    """Scratch rows of a band: normal equations (5, w) and the flow row (w, 2), float32."""
+    return np.empty((5, w), np.float32), np.empty((w, 2), np.float32)
+
+
+@internal(inline="always")
+def _ring_row(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor, r, rg,
+              bwx, sb, fbuf):
+    """Normal equations of row ``r`` (clamped to the image) into its slot of the ring ``rg``;
+    returns that slot."""
+    yc = min(max(r, 0), h - 1)
+    frow = _flow_row(flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor, yc, fbuf)
+    dst = rg[_slot(r, rg.shape[0])]
+    _matrix_row(R0, R1, nc, h, w, frow, yc, dst, bwx, sb)
+    return dst
+
+
+@jit(nogil=True)
+def _iterate_box_band(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor,
+                      flow_out, conf, wk, eps, strips, bwx, ring, vsum, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`iterate_cpu` with the box window
+    (``parallel.run_bands``): a running float64 column sum over the ring."""
     m = wk.shape[0] - 1
-    nring = 2 * m + 2
-    want_conf = conf.shape[0] > 0
-    n5 = vsum.shape[1]
+    sb, fbuf = _row_scratch(w)
     start, stop = band_range(strips.shape[0] - 1, band, n_bands)
     for s in range(start, stop):
         y0 = strips[s]
-        y1 = strips[s + 1]
         rg = ring[s]
+        nring = rg.shape[0]  # 2m + 2
         vs = vsum[s]
-        sb = np.empty((5, w), np.float32)
-        fbuf = np.empty((w, 2), np.float32)
-        for r in range(y0 - m, y0 + m + 1):
-            yc = min(max(r, 0), h - 1)
-            frow = _flow_row(flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor, yc, fbuf)
-            _matrix_row(R0, R1, nc, h, w, frow, yc, rg[_slot(r, nring)], bwx, sb)
-        if box:
-            for i in range(n5):
-                vs[i] = 0.0
-            for r in range(y0 - m, y0 + m + 1):
-                src = rg[_slot(r, nring)]
-                for i in range(n5):
-                    vs[i] += src[i]
-        for y in range(y0, y1):
+        for i in range(vs.shape[0]):
+            vs[i] = 0.0
+        for r in range(y0 - m, y0 + m + 1):  # the strip's first window, summed
+            src = _ring_row(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac,
+                            factor, r, rg, bwx, sb, fbuf)
+            for i in range(vs.shape[0]):
+                vs[i] += src[i]
+        for y in range(y0, strips[s + 1]):
             if y > y0:
-                add = rg[_slot(y + m, nring)]
-                yc = min(y + m, h - 1)
-                frow = _flow_row(flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor, yc,
-                                 fbuf)
-                _matrix_row(R0, R1, nc, h, w, frow, yc, add, bwx, sb)
-                if box:
-                    old = rg[_slot(y - m - 1, nring)]
-                    for i in range(n5):
-                        vs[i] += np.float64(add[i]) - np.float64(old[i])
-            if not box:
-                centre = rg[_slot(y, nring)]
-                w0 = wk[0]
-                for i in range(n5):
-                    vs[i] = w0 * centre[i]
-                for k in range(1, m + 1):
-                    up = rg[_slot(y - k, nring)]
-                    dn = rg[_slot(y + k, nring)]
-                    wkk = wk[k]
-                    for i in range(n5):
-                        vs[i] += wkk * (np.float64(up[i]) + np.float64(dn[i]))
-            _solve_row(vs, wk, box, eps, flow_out[y], conf, y, want_conf)
+                add = _ring_row(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx,
+                                uxfrac, factor, y + m, rg, bwx, sb, fbuf)
+                old = rg[_slot(y - m - 1, nring)]
+                for i in range(vs.shape[0]):
+                    vs[i] += np.float64(add[i]) - np.float64(old[i])
+            _solve_box_row(vs, m, wk[0] * wk[0], eps, flow_out[y], conf, y)
+
+
+@jit(nogil=True)
+def _iterate_gauss_band(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor,
+                        flow_out, conf, wk, eps, strips, bwx, ring, vsum, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`iterate_cpu` with the Gaussian window
+    (``parallel.run_bands``): each row's column sum weighted afresh from the ring."""
+    m = wk.shape[0] - 1
+    nring = ring.shape[1]  # 2m + 2
+    want_conf = conf.shape[0] > 0
+    sb, fbuf = _row_scratch(w)
+    start, stop = band_range(strips.shape[0] - 1, band, n_bands)
+    for s in range(start, stop):
+        y0 = strips[s]
+        for y in range(y0 - 2 * m, strips[s + 1]):
+            # row y + m's normal equations: those of the strip's first window, then one a row
+            _ring_row(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor,
+                      y + m, ring[s], bwx, sb, fbuf)
+            if y < y0:
+                continue
+            vs = vsum[s]
+            centre = ring[s, _slot(y, nring)]
+            for i in range(vs.shape[0]):
+                vs[i] = wk[0] * centre[i]
+            for k in range(1, m + 1):
+                up = ring[s, _slot(y - k, nring)]
+                dn = ring[s, _slot(y + k, nring)]
+                for i in range(vs.shape[0]):
+                    vs[i] += wk[k] * (np.float64(up[i]) + np.float64(dn[i]))
+            frow = flow_out[y]
+            for x in range(frow.shape[0]):
+                e0, e1, e2, e3, e4 = gauss_row_pixel(vs, x, wk)
+                frow[x, 0], frow[x, 1] = solve(e0, e1, e2, e3, e4, eps)
+                if want_conf:
+                    conf[y, x] = min_eigenvalue(e0, e1, e2)
 
 
 @internal
-def _solve_row(vs, wk, box, eps, frow, conf, y, want_conf):
+def _solve_box_row(vs, m, sc, eps, frow, conf, y):
+    """Row ``y`` of the flow (and of ``conf`` when it has rows) from the column sums ``vs``
+    (5 w,) by a running horizontal box sum of half-width ``m``, scaled by ``sc``."""
     w = vs.shape[0] // 5
-    m = wk.shape[0] - 1
+    want_conf = conf.shape[0] > 0
     a0 = 0.0
     a1 = 0.0
     a2 = 0.0
     a3 = 0.0
     a4 = 0.0
-    sc = wk[0] * wk[0]
-    if box:
-        for k in range(-m, m + 1):
-            b = 5 * min(max(k, 0), w - 1)
-            a0 += vs[b]
-            a1 += vs[b + 1]
-            a2 += vs[b + 2]
-            a3 += vs[b + 3]
-            a4 += vs[b + 4]
+    for k in range(-m, m + 1):
+        b = 5 * min(max(k, 0), w - 1)
+        a0 += vs[b]
+        a1 += vs[b + 1]
+        a2 += vs[b + 2]
+        a3 += vs[b + 3]
+        a4 += vs[b + 4]
     for x in range(w):
-        if box:
-            if x > 0:
-                ba = 5 * min(x + m, w - 1)
-                br = 5 * max(x - m - 1, 0)
-                a0 += vs[ba] - vs[br]
-                a1 += vs[ba + 1] - vs[br + 1]
-                a2 += vs[ba + 2] - vs[br + 2]
-                a3 += vs[ba + 3] - vs[br + 3]
-                a4 += vs[ba + 4] - vs[br + 4]
-            e0 = a0 * sc
-            e1 = a1 * sc
-            e2 = a2 * sc
-            e3 = a3 * sc
-            e4 = a4 * sc
-        else:
-            e0, e1, e2, e3, e4 = gauss_row_pixel(vs, x, wk)
-        u, v = solve(e0, e1, e2, e3, e4, eps)
-        frow[x, 0] = u
-        frow[x, 1] = v
+        if x > 0:
+            ba = 5 * min(x + m, w - 1)
+            br = 5 * max(x - m - 1, 0)
+            a0 += vs[ba] - vs[br]
+            a1 += vs[ba + 1] - vs[br + 1]
+            a2 += vs[ba + 2] - vs[br + 2]
+            a3 += vs[ba + 3] - vs[br + 3]
+            a4 += vs[ba + 4] - vs[br + 4]
+        e0 = a0 * sc
+        e1 = a1 * sc
+        e2 = a2 * sc
+        frow[x, 0], frow[x, 1] = solve(e0, e1, e2, a3 * sc, a4 * sc, eps)
         if want_conf:
             conf[y, x] = min_eigenvalue(e0, e1, e2)
 
@@ -987,7 +1013,7 @@ def resize_flow_cpu(src, yidx, yfrac, xidx, xfrac, factor, out):
     run_bands(_resize_flow_cpu_band, src, yidx, yfrac, xidx, xfrac, factor, out)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _resize_flow_cpu_band(src, yidx, yfrac, xidx, xfrac, factor, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`resize_flow_cpu` (``parallel.run_bands``)."""
     h, w = out.shape[0], out.shape[1]
@@ -1003,7 +1029,7 @@ def area_flow_cpu(src, yidx, ywts, xidx, xwts, factor, out):
     run_bands(_area_flow_cpu_band, src, yidx, ywts, xidx, xwts, factor, out)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _area_flow_cpu_band(src, yidx, ywts, xidx, xwts, factor, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`area_flow_cpu` (``parallel.run_bands``)."""
     h, w = out.shape[0], out.shape[1]

@@ -19,8 +19,8 @@ whole images.
 """
 
 import numpy as np
-from numba import njit
 
+from .jit import jit
 from .parallel import band_range, run_bands
 
 
@@ -41,7 +41,7 @@ def fill_cpu(image, known, out):
     run_bands(_fill_band, image, known, shapes, starts, out)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _fill_band(image, known, shapes, starts, out, band, n_bands):
     """Images ``band`` of ``n_bands`` (``parallel.run_bands``)."""
     n_images, h, w, channels = image.shape
@@ -66,7 +66,7 @@ def _fill_band(image, known, shapes, starts, out, band, n_bands):
                     out[n, y, x, c] = values[y * w + x, c]
 
 
-@njit(cache=True)
+@jit
 def _pull(values, alpha, shapes, starts, level):
     """Level ``level`` from ``level - 1``: tent-weighted mean of the fine values by their
     confidence; confidence = the weight sum, capped at 1."""
@@ -96,7 +96,7 @@ def _pull(values, alpha, shapes, starts, level):
             alpha[p] = min(total, 1.0)
 
 
-@njit(cache=True)
+@jit
 def _push(values, alpha, shapes, starts, level):
     """Level ``level`` completed from the (completed) level ``level + 1``."""
     fh, fw = shapes[level]

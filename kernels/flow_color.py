@@ -9,27 +9,27 @@ per picture, that reproduces the C++ colours).
 import math
 
 import numpy as np
-from numba import njit
 
+from .jit import jit
 from .parallel import band_range, run_bands
 
 UNKNOWN_FLOW = 1e9  # Middlebury marks unknown flow by |u| or |v| >= 1e9
 
 
-@njit(cache=True)
+@jit
 def is_known(u, v):
     """False for NaN, infinite and Middlebury's unknown marker."""
     return abs(u) < UNKNOWN_FLOW and abs(v) < UNKNOWN_FLOW
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def radius_of(u, v):
     """Length of (u, v); one function for the scale and the colour, so the longest vector
     compares equal to the scale and gets full saturation."""
     return math.sqrt(u * u + v * v)
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def color_pixel(u, v, max_radius, wheel, out, n, y, x):
     """Write the RGB colour of flow ``(u, v)`` (float64) scaled by ``max_radius`` to ``out[n, y, x]``."""
     if not is_known(u, v):
@@ -54,7 +54,7 @@ def color_pixel(u, v, max_radius, wheel, out, n, y, x):
         out[n, y, x, b] = np.uint8(int(255.0 * col))
 
 
-@njit(cache=True)
+@jit
 def row_max_radius(flow, n, y):
     """The largest radius among the known pixels of row ``y`` of frame ``n`` (0 if none)."""
     largest = 0.0
@@ -71,7 +71,7 @@ def max_radius_cpu(flow, row_max):
     run_bands(_max_radius_cpu_band, flow, row_max)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _max_radius_cpu_band(flow, row_max, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`max_radius_cpu` (``parallel.run_bands``)."""
     n_frames, h = flow.shape[:2]
@@ -86,7 +86,7 @@ def flow_to_color_cpu(flow, max_radius, wheel, out):
     run_bands(_flow_to_color_cpu_band, flow, max_radius, wheel, out)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _flow_to_color_cpu_band(flow, max_radius, wheel, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`flow_to_color_cpu` (``parallel.run_bands``)."""
     n_frames, h, w, _ = flow.shape

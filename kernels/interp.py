@@ -29,7 +29,8 @@ GPU").
 import math
 
 import numpy as np
-from numba import njit
+
+from .jit import jit
 
 # Border codes (OpenCV's meanings).
 BORDER_CONSTANT = 0    # iiiiii|abcdefgh|iiiiiii  (i = border_value)
@@ -51,7 +52,7 @@ FAR = 1073741824.0  # 2**30: beyond this a displacement is folded or clamped bef
 _FAR_INT = 1073741824
 
 
-@njit(cache=True)
+@jit
 def border_index(i, n, border):
     """Map index ``i`` into ``[0, n)`` by ``border``; -1 means "use the constant value"."""
     if 0 <= i < n:
@@ -73,7 +74,7 @@ def border_index(i, n, border):
     return -1
 
 
-@njit(cache=True)
+@jit
 def tap(plane, yi, xi, border, border_value):
     """``plane[yi, xi]`` with the border rule applied to out-of-range indices."""
     h, w = plane.shape
@@ -84,13 +85,13 @@ def tap(plane, yi, xi, border, border_value):
     return plane[yy, xx]
 
 
-@njit(cache=True)
+@jit
 def is_finite(x):
     """False for NaN and +-inf (works on CPU and in CUDA kernels)."""
     return not (math.isnan(x) or math.isinf(x))
 
 
-@njit(cache=True)
+@jit
 def split_position(base, d, n, border):
     """Split the position ``base + d`` into an integer index and a fraction in [0, 1].
 
@@ -131,13 +132,13 @@ def split_position(base, d, n, border):
     return base + (_FAR_INT if f0 > 0 else -_FAR_INT), f
 
 
-@njit(cache=True)
+@jit
 def inside(i, f, n):
     """Whether the split position ``i + f`` lies in ``[0, n - 1]``."""
     return 0 <= i and (i < n - 1 or (i == n - 1 and f == 0))
 
 
-@njit(cache=True)
+@jit
 def cubic_weights(t):
     """Keys cubic convolution weights for taps at offsets -1, 0, 1, 2 (a = -0.75)."""
     a = CUBIC_A
@@ -151,7 +152,7 @@ def cubic_weights(t):
     return w0, w1, w2, w3
 
 
-@njit(cache=True)
+@jit
 def linear_at(plane, yi, xi, fy, fx, border, border_value):
     """Bilinear sample of ``plane`` at the split position (yi + fy, xi + fx)."""
     h, w = plane.shape
@@ -171,20 +172,20 @@ def linear_at(plane, yi, xi, fy, fx, border, border_value):
     return gy * top + fy * bottom
 
 
-@njit(cache=True)
+@jit
 def nearest_index(i, f):
     """Index nearest to ``i + f`` (``f`` a fraction in [0, 1]), ties to even (as ``cv2.remap``);
     branch-free."""
     return i + ((f > 0.5) | ((f == 0.5) & (i % 2 != 0)))
 
 
-@njit(cache=True)
+@jit
 def nearest_at(plane, yi, xi, fy, fx, border, border_value):
     """Nearest-neighbour sample at (yi + fy, xi + fx), ties to even (as ``cv2.remap``)."""
     return tap(plane, nearest_index(yi, fy), nearest_index(xi, fx), border, border_value)
 
 
-@njit(cache=True)
+@jit
 def cubic_at(plane, yi, xi, fy, fx, border, border_value):
     """Bicubic (Keys, a = -0.75) sample of ``plane`` at (yi + fy, xi + fx)."""
     h, w = plane.shape
@@ -213,7 +214,7 @@ def cubic_at(plane, yi, xi, fy, fx, border, border_value):
     return acc
 
 
-@njit(cache=True)
+@jit
 def sample_at(plane, yi, xi, fy, fx, interpolation, border, border_value):
     """Sample ``plane`` at the split position with the given interpolation code."""
     if interpolation == INTER_NEAREST:
@@ -223,7 +224,7 @@ def sample_at(plane, yi, xi, fy, fx, interpolation, border, border_value):
     return linear_at(plane, yi, xi, fy, fx, border, border_value)
 
 
-@njit(cache=True)
+@jit
 def sample(plane, x, y, interpolation, border, border_value):
     """Sample ``plane`` at the real position (x, y) with the given interpolation code.
 
@@ -238,19 +239,19 @@ def sample(plane, x, y, interpolation, border, border_value):
     return sample_at(plane, yi, xi, fy, fx, interpolation, border, border_value)
 
 
-@njit(cache=True)
+@jit
 def sample_linear(plane, x, y, border, border_value):
     """Bilinear sample of a 2-D ``plane`` at real position (x, y), exact float weights."""
     return sample(plane, x, y, INTER_LINEAR, border, border_value)
 
 
-@njit(cache=True)
+@jit
 def sample_nearest(plane, x, y, border, border_value):
     """Nearest-neighbour sample (round half to even, as ``cv2.remap``)."""
     return sample(plane, x, y, INTER_NEAREST, border, border_value)
 
 
-@njit(cache=True)
+@jit
 def sample_cubic(plane, x, y, border, border_value):
     """Bicubic (Keys, a = -0.75) sample of ``plane`` at (x, y)."""
     return sample(plane, x, y, INTER_CUBIC, border, border_value)

@@ -23,10 +23,9 @@ import math
 
 import numba
 import numpy as np
-from numba import njit
 
 from . import interp
-from .jit import internal
+from .jit import internal, jit
 from .parallel import band_range, run_bands
 from .warp import warp_row_linear_replicate
 
@@ -99,7 +98,7 @@ def pyramid_shapes(height, width, levels):
 
 # ----------------------------------------------------------------------- per-pixel math
 
-@njit(cache=True)
+@jit
 def filter_x_at(image, y, x, c, weights, border):
     """Correlate row ``y`` of channel ``c`` of ``image`` (H, W, K) with ``weights`` at ``x``."""
     half = (weights.shape[0] - 1) // 2
@@ -110,7 +109,7 @@ def filter_x_at(image, y, x, c, weights, border):
     return acc
 
 
-@njit(cache=True)
+@jit
 def filter_y_at(image, y, x, c, weights, border):
     """Correlate column ``x`` of channel ``c`` of ``image`` (H, W, K) with ``weights`` at ``y``."""
     half = (weights.shape[0] - 1) // 2
@@ -121,14 +120,14 @@ def filter_y_at(image, y, x, c, weights, border):
     return acc
 
 
-@njit(cache=True)
+@jit
 def linear_source(o, scale, n):
     """Source position of output index ``o`` in ``scipy.ndimage.zoom(order=1,
     grid_mode=True)`` (pixel centres aligned), split into index and fraction."""
     return interp.split_position(np.int64(0), (o + 0.5) * scale - 0.5, n, interp.BORDER_REPLICATE)
 
 
-@njit(cache=True)
+@jit
 def linear_sources(n_src, n_dst):
     """``linear_source`` of every output index of an axis resized from ``n_src`` to ``n_dst``:
     (index int64, fraction float64) tables.
@@ -144,7 +143,7 @@ def linear_sources(n_src, n_dst):
     return idx, frac
 
 
-@njit(cache=True)
+@jit
 def nearest_sources(n_src, n_dst):
     """Source index of ``scipy.ndimage.zoom(order=0, grid_mode=False)`` (corners aligned) of
     every output index: an int64 table, computed once per axis on the host (float64 as scipy
@@ -157,7 +156,7 @@ def nearest_sources(n_src, n_dst):
     return idx
 
 
-@njit(cache=True)
+@jit
 def median9(a0, a1, a2, a3, a4, a5, a6, a7, a8):
     """Median of nine values by a 19-exchange sorting network."""
     a1, a2 = min(a1, a2), max(a1, a2)
@@ -181,7 +180,7 @@ def median9(a0, a1, a2, a3, a4, a5, a6, a7, a8):
     return min(a4, a2)
 
 
-@njit(cache=True)
+@jit
 def median3x3(image, y, x, c):
     """3x3 median of channel ``c`` with ``scipy.ndimage.median_filter``'s symmetric border."""
     h, w = image.shape[0], image.shape[1]
@@ -192,7 +191,7 @@ def median3x3(image, y, x, c):
                    image[yp, xm, c], image[yp, x, c], image[yp, xp, c])
 
 
-@njit(cache=True)
+@jit
 def derivative(lo_value, hi_value, lo, hi):
     """``np.gradient`` at one sample: central difference inside, one-sided at the ends."""
     if hi - lo == 2:
@@ -202,7 +201,7 @@ def derivative(lo_value, hi_value, lo, hi):
     return _ZERO
 
 
-@njit(cache=True)
+@jit
 def normal_terms(gx, gy, u, v, i0, i1w):
     """The five products of the iLK normal equations at one pixel and channel.
 
@@ -212,7 +211,7 @@ def normal_terms(gx, gy, u, v, i0, i1w):
     return gx * gx, gx * gy, gy * gy, gx * e, gy * e
 
 
-@njit(cache=True)
+@jit
 def solve2x2(axx, axy, ayy, bx, by):
     """Solve ``[[axx, axy], [axy, ayy]] (u, v) = (bx, by)``; (0, 0) when |det| < 1e-14.
 
@@ -419,7 +418,7 @@ def _blur(src, weights, border, dst):
     run_bands(_blur_band, src, weights, border, dst)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _blur_band(src, weights, border, dst, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`_blur` (``parallel.run_bands``)."""
     height, width, n_ch = src.shape
@@ -446,7 +445,7 @@ def _downsample(src, gain, dst):
     run_bands(_downsample_band, src, gain, dst)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _downsample_band(src, gain, dst, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`_downsample` (``parallel.run_bands``)."""
     yis, fys = linear_sources(src.shape[0], dst.shape[0])
@@ -464,7 +463,7 @@ def _upscale_flow(src, dst):
     run_bands(_upscale_flow_band, src, dst)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _upscale_flow_band(src, dst, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`_upscale_flow` (``parallel.run_bands``)."""
     h, w = src.shape[0], src.shape[1]
@@ -506,7 +505,7 @@ def _band_rows(height, band, n_bands, half):
     return y0, y1, t0, t1, max(t0 - 1, 0), min(t1 + 1, height)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _median_band(flow, half, n_bands, fl, part, n_parts):
     """The 3x3 median prefilter of the flow rows bands ``part`` of ``n_parts`` read, into
     ``fl[band]`` (``parallel.run_bands``)."""
@@ -539,7 +538,7 @@ def _band_products(ref, mov, flow, prefilter, band, n_bands, half, fl, wb, tb):
                    min(y + 1, height - 1) - w0, fl_row, tb[band, y - t0])
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _ilk_box_band(ref, mov, flow, prefilter, weights, n_bands, fl, wb, tb, flow_out, part,
                   n_parts):
     """Bands ``part`` of ``n_parts`` of :func:`_ilk_step`'s ``n_bands``, uniform window
@@ -642,7 +641,7 @@ def _x_pass_solve(col, weights, x_lo, x_hi, pad, padded, row, out):
     _solve_row(row, out)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _ilk_gauss_band(ref, mov, flow, prefilter, weights, n_bands, fl, wb, tb, flow_out, part,
                     n_parts):
     """Bands ``part`` of ``n_parts`` of :func:`_ilk_step`'s ``n_bands``, Gaussian window

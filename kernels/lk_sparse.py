@@ -24,10 +24,9 @@ import math
 
 import numba
 import numpy as np
-from numba import njit
 
 from .interp import BORDER_REFLECT101, border_index
-from .jit import internal
+from .jit import internal, jit
 from .parallel import band_range, run_bands
 
 # Reassociation lets LLVM vectorise the window sums; no 'nnan'/'ninf', so NaN tests stay valid.
@@ -79,13 +78,13 @@ def level_view(buf, g, channels, pad_x, pad_y):
 # scalar math (shared by CPU and CUDA)
 
 
-@njit(cache=True)
+@jit
 def blur5(v0, v1, v2, v3, v4):
     """The [1 4 6 4 1] / 16 binomial tap of ``pyrDown``."""
     return (v0 + v4 + np.float32(4.0) * (v1 + v3) + np.float32(6.0) * v2) * np.float32(0.0625)
 
 
-@njit(cache=True)
+@jit
 def pyr_round(v, integer):
     """Integer frames keep integer pyramid levels, rounded half up like ``cv2.pyrDown``."""
     if integer:
@@ -93,7 +92,7 @@ def pyr_round(v, integer):
     return v
 
 
-@njit(cache=True)
+@jit
 def scharr_xy(a00, a01, a02, a10, a12, a20, a21, a22):
     """Scharr derivatives from a 3x3 neighbourhood ``a[row][col]``, in intensity per pixel.
 
@@ -107,7 +106,7 @@ def scharr_xy(a00, a01, a02, a10, a12, a20, a21, a22):
     return gx, gy
 
 
-@njit(cache=True)
+@jit
 def bilinear_weights(a, b):
     """float32 weights of the taps (0, 0), (0, 1), (1, 0), (1, 1) for fractions a (x), b (y)."""
     a = np.float32(a)
@@ -116,12 +115,12 @@ def bilinear_weights(a, b):
     return (one - a) * (one - b), a * (one - b), (one - a) * b, a * b
 
 
-@njit(cache=True)
+@jit
 def lerp4(w00, w01, w10, w11, p00, p01, p10, p11):
     return w00 * p00 + w01 * p01 + w10 * p10 + w11 * p11
 
 
-@njit(cache=True)
+@jit
 def floor_f(v):
     """floor(v) as a float, passing NaN, inf and huge values through (int conversion is unsafe)."""
     if abs(v) < 1e15:
@@ -129,7 +128,7 @@ def floor_f(v):
     return v
 
 
-@njit(cache=True)
+@jit
 def floor_f32(v):
     """float32 twin of :func:`floor_f` for the CUDA tracker (no float64 on the way)."""
     if abs(v) < np.float32(1e15):
@@ -137,7 +136,7 @@ def floor_f32(v):
     return v
 
 
-@njit(cache=True)
+@jit
 def window_inside(fx, fy, win_w, win_h, width, height):
     """OpenCV's test on a window's floored top-left corner (fx, fy); False for NaN or inf.
 
@@ -147,7 +146,7 @@ def window_inside(fx, fy, win_w, win_h, width, height):
     return fx >= -win_w and fx < width and fy >= -win_h and fy < height
 
 
-@njit(cache=True)
+@jit
 def hessian_check(a11, a12, a22, area, eig_scale, min_eig_threshold):
     """``(ok, 1 / det)`` of the window's Hessian [[a11, a12], [a12, a22]] (sums of g g^T).
 
@@ -165,20 +164,20 @@ def hessian_check(a11, a12, a22, area, eig_scale, min_eig_threshold):
     return ok, (1.0 / det if ok else 0.0)
 
 
-@njit(cache=True)
+@jit
 def lk_delta(a11, a12, a22, inv_det, b1, b2):
     """Gauss-Newton step for the mismatch vector b = sum (J - I) g."""
     return (a12 * b2 - a22 * b1) * inv_det, (a12 * b1 - a11 * b2) * inv_det
 
 
-@njit(cache=True)
+@jit
 def oscillates(dx, dy, pdx, pdy, limit):
     """OpenCV's guard: this step nearly undoes the previous one (``limit`` 0.01 px, as a float64
     on the CPU like OpenCV's double literal, a float32 in the float32 CUDA tracker)."""
     return abs(dx + pdx) < limit and abs(dy + pdy) < limit
 
 
-@njit(cache=True)
+@jit
 def corner_min_eig(sxx, sxy, syy):
     """Smaller eigenvalue of [[sxx, sxy], [sxy, syy]] / 2 (as ``cv2.cornerMinEigenVal``)."""
     a = np.float32(0.5) * sxx
@@ -190,20 +189,20 @@ def corner_min_eig(sxx, sxy, syy):
 # flat helpers (index arrays, call only scalar helpers; also CUDA device functions)
 
 
-@njit(cache=True)
+@jit
 def bilinear_at(buf, i, stride, C, w00, w01, w10, w11):
     """Bilinear tap of a padded buffer: ``i`` is the top-left tap, ``stride`` a row."""
     return lerp4(w00, w01, w10, w11, buf[i], buf[i + C], buf[i + stride], buf[i + stride + C])
 
 
-@njit(cache=True)
+@jit
 def scharr_at(buf, i, stride, C):
     """Scharr derivatives at flat index ``i`` of a padded buffer."""
     return scharr_xy(buf[i - stride - C], buf[i - stride], buf[i - stride + C], buf[i - C], buf[i + C],
                      buf[i + stride - C], buf[i + stride], buf[i + stride + C])
 
 
-@njit(cache=True)
+@jit
 def pyr_down_at(buf, i, stride, C):
     """``pyrDown`` 5x5 tap centred on flat index ``i`` of a padded level: vertical, then horizontal."""
     v0 = blur5(buf[i - 2 * stride - 2 * C], buf[i - stride - 2 * C], buf[i - 2 * C],
@@ -218,13 +217,13 @@ def pyr_down_at(buf, i, stride, C):
     return blur5(v0, v1, v2, v3, v4)
 
 
-@njit(cache=True)
+@jit
 def pad_source(yp, xp, h, w, pad_x, pad_y):
     """Interior pixel ``(y, x)`` whose reflect-101 copy sits at padded position (yp, xp)."""
     return border_index(yp - pad_y, h, R101), border_index(xp - pad_x, w, R101)
 
 
-@njit(cache=True)
+@jit
 def sobel_tensor_pixel(img, y, x, scale):
     """Structure tensor (dx^2, dx dy, dy^2) of 3x3 Sobel derivatives at (y, x) of an (H, W, C)
     image, summed over channels, reflect-101 borders; derivatives multiplied by ``scale``."""
@@ -249,7 +248,7 @@ def sobel_tensor_pixel(img, y, x, scale):
     return sxx, sxy, syy
 
 
-@njit(cache=True)
+@jit
 def box_min_eig_pixel(txx, txy, tyy, y, x):
     """3x3 box sum (reflect-101) of the tensor planes at (y, x), then its smaller eigenvalue."""
     h = txx.shape[0]
@@ -278,7 +277,7 @@ def fill_level0(f0, f1, buf, g0, g1, C, pad_x, pad_y, offset, factor):
     run_bands(_fill_level0_band, f0, f1, buf, g0, g1, C, pad_x, pad_y, offset, factor)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _fill_level0_band(f0, f1, buf, g0, g1, C, pad_x, pad_y, offset, factor, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`fill_level0` (``parallel.run_bands``)."""
     h, w, pw = g0[1], g0[2], g0[3]
@@ -313,7 +312,7 @@ def pyr_down_level(buf, sg, dg, shift, frames, C, pad_x, pad_y, integer):
     run_bands(_pyr_down_level_band, buf, sg, dg, shift, frames, C, pad_x, pad_y, integer)
 
 
-@njit(nogil=True, cache=True, fastmath=FAST)
+@jit(nogil=True, fastmath=FAST)
 def _pyr_down_level_band(buf, sg, dg, shift, frames, C, pad_x, pad_y, integer, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`pyr_down_level` (``parallel.run_bands``)."""
     soff, spw = sg[0], sg[3]
@@ -388,7 +387,7 @@ def scharr_levels(buf, gx, gy, geos, C, pad_x, pad_y):
     run_bands(_scharr_levels_band, buf, gx, gy, geos, C, pad_x, pad_y)
 
 
-@njit(nogil=True, cache=True, fastmath=FAST)
+@jit(nogil=True, fastmath=FAST)
 def _scharr_levels_band(buf, gx, gy, geos, C, pad_x, pad_y, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`scharr_levels` (``parallel.run_bands``)."""
     total_rows = 0
@@ -485,7 +484,7 @@ def window_derivatives(points, win_w, win_h, levels, pixels):
 # CPU driver: tracking
 
 
-@njit(cache=True)
+@jit
 def window_base(g, C, x0, y0, pad_x, pad_y):
     """Flat index of the window's top-left tap (x0, y0) (unpadded coordinates) in level ``g``."""
     return g[0] + ((y0 + pad_y) * g[3] + x0 + pad_x) * C
@@ -576,7 +575,7 @@ def _abs_diff(img1, base, stride, C, a, b, win_w, win_h, p_i):
     return e
 
 
-@njit(cache=True)
+@jit
 def track_one(img0, gx0, gy0, img1, geo, C, px, py, qx, qy, use_init, win_w, win_h,
               max_iter, eps2, min_eig_threshold, eig_scale, p_i, p_x, p_y, q_x, q_y):
     """Track one point (px, py) from frame0 to frame1 through every level; ``(x, y, ok, err)``.
@@ -678,7 +677,7 @@ def track_points(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h
     run_bands(_track_points_band, img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h, max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _track_points_band(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h,
                  max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`track_points` (``parallel.run_bands``)."""
@@ -721,7 +720,7 @@ def corner_response(img, scale):
     return eig
 
 
-@njit(nogil=True, cache=True, fastmath=FAST)
+@jit(nogil=True, fastmath=FAST)
 def _sobel_tensor_band(img, scale, txx, txy, tyy, band, n_bands):
     """Rows ``band`` of ``n_bands`` of the Sobel structure tensor (``corner_response``)."""
     h, w, C = img.shape
@@ -750,7 +749,7 @@ def _sobel_tensor_band(img, scale, txx, txy, tyy, band, n_bands):
                 txx[y, x], txy[y, x], tyy[y, x] = sobel_tensor_pixel(img, y, x, scale)
 
 
-@njit(nogil=True, cache=True, fastmath=FAST)
+@jit(nogil=True, fastmath=FAST)
 def _min_eig_band(txx, txy, tyy, eig, band, n_bands):
     """Rows ``band`` of ``n_bands`` of the box-summed tensor's smaller eigenvalue."""
     h, w = eig.shape
@@ -786,7 +785,7 @@ def local_maxima(eig, thr):
     return peak
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _local_maxima_band(eig, thr, peak, band, n_bands):
     """Rows ``band`` of ``n_bands`` of :func:`local_maxima`."""
     h, w = eig.shape
@@ -817,7 +816,7 @@ def select_corners(eig, quality, min_distance, max_corners):
     return _select_peaks(eig, local_maxima(eig, eig.max() * quality), min_distance, max_corners)
 
 
-@njit(cache=True)
+@jit
 def _select_peaks(eig, peak, min_distance, max_corners):
     """:func:`select_corners` after the local maxima: sort and space them out."""
     h, w = eig.shape

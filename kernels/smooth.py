@@ -11,9 +11,8 @@ bilateral weights), ``gaussian_pixel_*`` and ``median_window`` / ``bilateral_pix
 """
 
 import numpy as np
-from numba import njit
 
-from .jit import internal
+from .jit import internal, jit
 from .parallel import band_range, run_bands
 
 TILE = 16  # rows per parallel work item
@@ -116,7 +115,7 @@ def gaussian_cpu(src, weights, out):
     run_bands(_gaussian_cpu_band, src, weights, out)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _gaussian_cpu_band(src, weights, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`gaussian_cpu` (``parallel.run_bands``)."""
     n_img, h, length = src.shape
@@ -139,7 +138,7 @@ def _gaussian_cpu_band(src, weights, out, band, n_bands):
             _taps(out[n, y], weights, buf, pad, np.int64(2), length)
 
 
-@njit(cache=True)
+@jit
 def gaussian_pixel_h(src, weights, n, y, x, c):
     """Horizontal pass at one pixel of ``src`` (N, H, W, 2), replicated border."""
     w = src.shape[2]
@@ -150,7 +149,7 @@ def gaussian_pixel_h(src, weights, n, y, x, c):
     return acc
 
 
-@njit(cache=True)
+@jit
 def gaussian_pixel_v(src, weights, n, y, x, c):
     """Vertical pass at one pixel of ``src`` (N, H, W, 2), replicated border."""
     h = src.shape[1]
@@ -175,7 +174,7 @@ def _hi(a, b):
     return b if a < b else a
 
 
-@njit(cache=True)
+@jit
 def _sort3(a0, a1, a2):
     a0, a1 = _lo(a0, a1), _hi(a0, a1)
     a0, a2 = _lo(a0, a2), _hi(a0, a2)
@@ -183,7 +182,7 @@ def _sort3(a0, a1, a2):
     return a0, a1, a2
 
 
-@njit(cache=True)
+@jit
 def _sort5(a0, a1, a2, a3, a4):
     a0, a1 = _lo(a0, a1), _hi(a0, a1)
     a2, a3 = _lo(a2, a3), _hi(a2, a3)
@@ -205,7 +204,7 @@ def _sort5(a0, a1, a2, a3, a4):
 # (110 min/max) is split into one function per rank row plus a merge so each loop vectorises.
 
 
-@njit(cache=True)
+@jit
 def _median9_sorted_columns(x00, x01, x02, x10, x11, x12, x20, x21, x22):
     """Median of a 3x3 window given as x<rank><column>, each column sorted ascending (16 min/max)."""
     t0 = _hi(x00, x01)
@@ -227,7 +226,7 @@ def _median9_sorted_columns(x00, x01, x02, x10, x11, x12, x20, x21, x22):
     return t15
 
 
-@njit(cache=True)
+@jit
 def _median25_rank0(x00, x01, x02, x03, x04):
     """Rank-0 values of five sorted columns: what the merge needs of their sorted order."""
     t0 = _lo(x00, x01)
@@ -244,7 +243,7 @@ def _median25_rank0(x00, x01, x02, x03, x04):
     return t9, t10
 
 
-@njit(cache=True)
+@jit
 def _median25_rank1(x10, x11, x12, x13, x14):
     """Rank-1 values of five sorted columns: what the merge needs of their sorted order."""
     t11 = _lo(x10, x11)
@@ -264,7 +263,7 @@ def _median25_rank1(x10, x11, x12, x13, x14):
     return t15, t19, t21, t23, t24
 
 
-@njit(cache=True)
+@jit
 def _median25_rank2(x20, x21, x22, x23, x24):
     """Rank-2 values of five sorted columns: what the merge needs of their sorted order."""
     t25 = _lo(x20, x21)
@@ -288,7 +287,7 @@ def _median25_rank2(x20, x21, x22, x23, x24):
     return t35, t39, t40, t41, t42
 
 
-@njit(cache=True)
+@jit
 def _median25_rank3(x30, x31, x32, x33, x34):
     """Rank-3 values of five sorted columns: what the merge needs of their sorted order."""
     t43 = _lo(x30, x31)
@@ -307,7 +306,7 @@ def _median25_rank3(x30, x31, x32, x33, x34):
     return t47, t50, t54, t55
 
 
-@njit(cache=True)
+@jit
 def _median25_rank4(x40, x41, x42, x43, x44):
     """Rank-4 values of five sorted columns: what the merge needs of their sorted order."""
     t56 = _lo(x40, x41)
@@ -324,7 +323,7 @@ def _median25_rank4(x40, x41, x42, x43, x44):
     return t63, t66
 
 
-@njit(cache=True)
+@jit
 def _median25_merge(t9, t10, t15, t19, t21, t23, t24, t35, t39, t40, t41, t42, t47, t50, t54, t55, t63, t66):
     """Median of the 5x5 window from the outputs of the five ``_median25_rank*`` networks."""
     t67 = _hi(t10, t15)
@@ -589,7 +588,7 @@ def _gather_row(src, n, y, size, buf, row):
         row[j] = _median_gather(src, n, y, j, size, buf)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _median3_band(src, size, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`median_cpu`, 3 x 3 windows."""
     n_img, h, length = src.shape
@@ -607,7 +606,7 @@ def _median3_band(src, size, out, band, n_bands):
                 _gather_row(src, n, y, size, buf, out[n, y])
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _median5_band(src, size, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`median_cpu`, 5 x 5 windows."""
     n_img, h, length = src.shape
@@ -628,7 +627,7 @@ def _median5_band(src, size, out, band, n_bands):
                 _gather_row(src, n, y, size, buf, out[n, y])
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _median_rank_band(src, size, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`median_cpu`, windows up to 11 x 11."""
     n_img, h, length = src.shape
@@ -651,7 +650,7 @@ def _median_rank_band(src, size, out, band, n_bands):
                 _median_rank_row(rows, size, counts, out[n, y])
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _median_gather_band(src, size, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`median_cpu`, larger windows."""
     n_img, h, length = src.shape
@@ -662,7 +661,7 @@ def _median_gather_band(src, size, out, band, n_bands):
         _gather_row(src, n, item - n * h, size, buf, out[n, item - n * h])
 
 
-@njit(cache=True)
+@jit
 def median_window(src, n, y, x, c, r):
     """Exact median of component ``c`` over the (2r+1)^2 window at (y, x) of (N, H, W, 2) ``src``.
 
@@ -703,7 +702,7 @@ _C0, _C1, _C2, _C3 = _F32(1.0), _F32(-1.0), _F32(1 / 2), _F32(-1 / 6)
 _C4, _C5, _C6, _C7 = _F32(1 / 24), _F32(-1 / 120), _F32(1 / 720), _F32(-1 / 5040)
 
 
-@njit(cache=True)
+@jit
 def exp_neg(d):
     """``exp(-d)`` for ``d >= 0`` in ``d``'s float type, branch-free so loops vectorise.
 
@@ -730,7 +729,7 @@ def bilateral_cpu(flow, guide, spatial, guide_scale, out):
     run_bands(_bilateral_cpu_band, flow, guide, spatial, guide_scale, out)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _bilateral_cpu_band(flow, guide, spatial, guide_scale, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`bilateral_cpu` (``parallel.run_bands``)."""
     n_img, h, w = flow.shape[0], flow.shape[1], flow.shape[2]
@@ -795,7 +794,7 @@ def _bilateral_cpu_band(flow, guide, spatial, guide_scale, out, band, n_bands):
                 o[x, 1] = sum_v[x] / total[x]
 
 
-@njit(cache=True)
+@jit
 def bilateral_pixel(flow, guide, spatial, guide_scale, n, y, x):
     """Joint bilateral result (u, v) at one pixel; same weights as ``bilateral_cpu``."""
     h, w = flow.shape[1], flow.shape[2]

@@ -32,8 +32,8 @@ sources, whatever the banding.
 import math
 
 import numpy as np
-from numba import njit
 
+from .jit import jit
 from .parallel import band_range, run_bands
 from .scalar import floor
 from .warp import UNKNOWN_FLOW, saturate_round
@@ -51,7 +51,7 @@ _NO_ROW = 1 << 30  # bounds of a source row with no source that lands
 
 # ---------------------------------------------------------------- per-pixel math (CPU and CUDA)
 
-@njit(cache=True)
+@jit
 def footprint(x, y, u, v, one):
     """Top-left target ``(xi, yi)`` and fractions ``(fx, fy)`` of source ``(x, y)`` moved by
     ``(u, v)``: the taps are ``(xi + i, yi + j)``, i, j in {0, 1}, with weights
@@ -67,7 +67,7 @@ def footprint(x, y, u, v, one):
     return x + int(fu), (y + int(fv)) if known else DROPPED, u - fu, v - fv
 
 
-@njit(cache=True)
+@jit
 def tap_weight(fx, fy, i, j, one):
     """Bilinear weight of tap ``(i, j)`` (0: left / top, 1: right / bottom)."""
     return (fx if i else one - fx) * (fy if j else one - fy)
@@ -87,7 +87,7 @@ def softmax_terms(metric, xp):
     return q, xp.exp(d, out=d)
 
 
-@njit(cache=True)
+@jit
 def softmax_factor(e, q, top):
     """Softmax weight of a source of scale ``e`` and level ``q`` at a target whose largest
     level is ``top`` (>= q): ``e * exp(-LEVEL_STEP * (top - q))`` from a table, 0 from 8 levels
@@ -96,7 +96,7 @@ def softmax_factor(e, q, top):
     return e * _LEVEL_DROP[int(min(top - q, 8.0))]
 
 
-@njit(cache=True, error_model="numpy")
+@jit(error_model="numpy")
 def finish_value(total, norm, divide, int_max):
     """Output value from a target's weighted sum ``total`` and normaliser ``norm``: divided
     when ``divide``; holes (``norm == 0``) NaN, or 0 for integer outputs (``int_max > 0``),
@@ -141,7 +141,7 @@ def splat_cpu(image, flow, levels, scales, mode, acc, level, out, int_max):
               out.reshape(out.size))
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _bounds_band(flow, bounds, band, n_bands):
     """``bounds[nf, y]``: the lowest and highest top row ``y + floor(v)`` in [-1, H) over the
     known vectors of flow row y (``_NO_ROW``, ``-_NO_ROW`` when none lands there).
@@ -169,7 +169,7 @@ def _bounds_band(flow, bounds, band, n_bands):
         bounds[nf, y, 1] = hi
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _splat_band(image, flow, levels, scales, bounds, acc, level, band, n_bands):
     """Target rows ``band`` of ``n_bands`` over all N * H rows (``parallel.run_bands``)."""
     n_out, h, w, k = acc.shape
@@ -189,7 +189,7 @@ def _splat_band(image, flow, levels, scales, bounds, acc, level, band, n_bands):
         row += r1 - r0
 
 
-@njit(cache=True)
+@jit
 def _scan(image, flow, levels, scales, bounds, n, r0, r1, levels_only, k, acc, level):
     """One pass over the sources that reach target rows [r0, r1) of image n, in raster order:
     the largest softmax level per target (``levels_only``) into the flat ``level``, or the
@@ -309,7 +309,7 @@ def _scan(image, flow, levels, scales, bounds, n, r0, r1, levels_only, k, acc, l
                     acc[p + channels + 1] += b
 
 
-@njit(cache=True)
+@jit
 def _add2(acc, s, wa, v, wb):
     """Two gray taps side by side at ``s`` without a weight map: (sum, normaliser) pairs."""
     acc[s] += wa * v
@@ -318,7 +318,7 @@ def _add2(acc, s, wa, v, wb):
     acc[s + np.uint64(3)] += wb
 
 
-@njit(cache=True)
+@jit
 def _add_tap(acc, s, a, b, v0, v1, v2, channels, weighted):
     """One tap of a gray or RGB source at ``s``: the weighted values and ``a``, then (with the
     weight map) the bilinear weight ``b``."""
@@ -332,7 +332,7 @@ def _add_tap(acc, s, a, b, v0, v1, v2, channels, weighted):
         acc[s + np.uint64(channels + 1)] += b
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _finish_band(acc, channels, divide, int_max, out, band, n_bands):
     """Target pixels ``band`` of ``n_bands`` of ``finish_value`` (``parallel.run_bands``);
     gray and RGB written out (3x faster than the loop over a run-time channel count)."""

@@ -42,9 +42,9 @@ work", second and third rounds). The per-pixel helpers the CPU driver calls per 
 """
 
 import numpy as np
-from numba import njit
 
 from . import interp
+from .jit import jit
 from .scalar import sqrt
 from .parallel import band_range, bands_for, run_bands
 
@@ -61,7 +61,7 @@ _ONE = np.float32(1.0)
 
 # ------------------------------------------------------------------ per-pixel math (CPU and CUDA)
 
-@njit(cache=True, error_model="numpy")
+@jit(error_model="numpy")
 def warp_px(frame1, flow, y, x):
     """frame1 at (x + u, y + v): bilinear, edge replicated (``kernels.interp``)."""
     xi, fx = interp.split_position(x, flow[y, x, 0], frame1.shape[1], interp.BORDER_REPLICATE)
@@ -69,7 +69,7 @@ def warp_px(frame1, flow, y, x):
     return interp.linear_at(frame1, yi, xi, fy, fx, interp.BORDER_REPLICATE, 0.0)
 
 
-@njit(cache=True, error_model="numpy")
+@jit(error_model="numpy")
 def _mean_dx(frame0, warped, y, x):
     """Central difference in x of ``(frame0 + warped) / 2`` at (y, x), edge replicated."""
     xl, xr = max(x - 1, 0), min(x + 1, frame0.shape[1] - 1)
@@ -77,7 +77,7 @@ def _mean_dx(frame0, warped, y, x):
             - (_HALF * frame0[y, xl] + _HALF * warped[y, xl]))
 
 
-@njit(cache=True, error_model="numpy")
+@jit(error_model="numpy")
 def _mean_dy(frame0, warped, y, x):
     """Central difference in y of ``(frame0 + warped) / 2`` at (y, x), edge replicated."""
     yu, yd = max(y - 1, 0), min(y + 1, frame0.shape[0] - 1)
@@ -85,7 +85,7 @@ def _mean_dy(frame0, warped, y, x):
             - (_HALF * frame0[yu, x] + _HALF * warped[yu, x]))
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@jit(error_model="numpy", inline="always")
 def derivatives_px(frame0, warped, y, x):
     """``(Ix, Iy, Iz, Ixx, Ixy, Iyy, Ixz, Iyz)`` at (y, x) (module docstring)."""
     h, w = frame0.shape
@@ -102,7 +102,7 @@ def derivatives_px(frame0, warped, y, x):
     return ix, iy, iz, ixx, ixy, iyy, ixz, iyz
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@jit(error_model="numpy", inline="always")
 def smoothness_weight_px(flow, dflow, y, x, alpha2):
     """``alpha / 2 / Psi(|grad(W + dW)|**2)`` at (y, x): forward differences, 0 at the last
     column and row."""
@@ -117,7 +117,7 @@ def smoothness_weight_px(flow, dflow, y, x, alpha2):
     return alpha2 / sqrt(ux * ux + vx * vx + uy * uy + vy * vy + _EPS2)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@jit(error_model="numpy", inline="always")
 def _neighbour_weights(weights, y, x):
     """Smoothness weights of the four edges of (y, x), 0 where the image ends: left and above
     carry the neighbour's weight, right and below this pixel's. Neighbours are read at
@@ -130,7 +130,7 @@ def _neighbour_weights(weights, y, x):
             wu if y > 0 else _ZERO, wp if y + 1 < h else _ZERO)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@jit(error_model="numpy", inline="always")
 def data_system_px(d, dflow, y, x, delta2, gamma2, system):
     """The data terms of pixel (y, x)'s linear system into ``system[:, y, x]``: brightness and
     gradient constancy at the current increment, each weighted by its penaliser's
@@ -160,7 +160,7 @@ def data_system_px(d, dflow, y, x, delta2, gamma2, system):
     system[4, y, x] = b2 - (gx * (ixy * ixz) + gy * (iyy * iyz))
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@jit(error_model="numpy", inline="always")
 def smoothness_system_px(flow, weights, y, x, system):
     """Adds the smoothness edges of (y, x) to its linear system: their weights on the
     diagonal, the differences of the input flow ``W`` times the weights to the right-hand
@@ -179,7 +179,7 @@ def smoothness_system_px(flow, weights, y, x, system):
                         + wd * (flow[yd, x, 1] - v) - wu * (v - flow[yu, x, 1]))
 
 
-@njit(cache=True, error_model="numpy")
+@jit(error_model="numpy")
 def sor_px(system, weights, dflow, y, x, omega):
     """One SOR update of the increment at (y, x): u first, then v with the new u."""
     h, w = dflow.shape[0], dflow.shape[1]
@@ -188,7 +188,7 @@ def sor_px(system, weights, dflow, y, x, omega):
                 min(y + 1, h - 1), wl, wr, wu, wd, omega)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@jit(error_model="numpy", inline="always")
 def _sor_update(system, dflow, y, x, xl, xr, yu, yd, wl, wr, wu, wd, omega):
     """:func:`sor_px` given the neighbours' indices and the edges' weights (the CPU driver's
     interior pixels pass them without clamping)."""
@@ -210,7 +210,7 @@ def half_weights(alpha, delta, gamma):
 
 # ------------------------------------------------------------------------------- CPU driver
 
-@njit(nogil=True, cache=True, error_model="numpy")
+@jit(nogil=True, error_model="numpy")
 def _derivatives_band(frame0, frame1, flow, warped, deriv, stage, band, n_bands):
     """Stage 0: the warped rows of band ``band``; stage 1: their derivatives (which read the
     warped rows around them, hence two passes)."""
@@ -226,7 +226,7 @@ def _derivatives_band(frame0, frame1, flow, warped, deriv, stage, band, n_bands)
                     deriv[k, y, x] = t[k]
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
+@jit(nogil=True, error_model="numpy")
 def _iteration_band(deriv, flow, dflow, weights, alpha2, delta2, gamma2, system, omega, stage,
                     iterations, sor_iterations, band, n_bands):
     """One pass over the rows of band ``band``: the smoothness weights (stage 0), the linear
@@ -258,7 +258,7 @@ def _iteration_band(deriv, flow, dflow, weights, alpha2, delta2, gamma2, system,
                 # instructions (borders through sor_px)
                 x = (y + s) % 2
                 if x == 0:
-                    sor_px(system, weights, dflow, y, 0, omega)
+                    sor_px(system, weights, dflow, y, x, omega)  # x, not a literal 0
                     x = 2
                 wu_row = weights[y - 1]
                 w_row = weights[y]

@@ -21,13 +21,13 @@ The CPU driver works a row at a time in three passes:
 import numba
 import numpy as np
 from llvmlite import binding, ir
-from numba import njit, types
+from numba import types
 from numba.core import cgutils, config
 from numba.extending import intrinsic, overload
 
 from . import interp
 from .scalar import rint
-from .jit import internal
+from .jit import internal, jit
 from .parallel import run_bands
 
 UNKNOWN_FLOW = 1e9  # |component| >= this (or NaN) marks an unknown flow vector
@@ -37,14 +37,14 @@ _AVX2 = (not config.CPU_NAME and not config.CPU_FEATURES
          and "avx2" in binding.get_host_cpu_features().flatten())
 
 
-@njit(cache=True)
+@jit
 def saturate_round(value, int_max):
     """Clamp to [0, int_max] and round to nearest, ties to even (as ``cv2.saturate_cast``); a
     whole number, as a float."""
     return rint(min(max(value, 0.0), int_max))  # branch-free: vectorises in loops
 
 
-@njit(cache=True)
+@jit
 def warp_pixel(image, ni, y, x, u, v, dst, k, interpolation, border, border_value, int_max):
     """Sample every channel of ``image[ni]`` at (x + u, y + v) into ``dst[k:k + C]``.
 
@@ -101,7 +101,7 @@ def warp_pixel(image, ni, y, x, u, v, dst, k, interpolation, border, border_valu
     return inside
 
 
-@njit(cache=True)
+@jit
 def _weights(f, interpolation):
     """Tap weights for a fraction ``f``: 1 tap (nearest), 2 (linear) or 4 (cubic)."""
     if interpolation == interp.INTER_CUBIC:
@@ -111,7 +111,7 @@ def _weights(f, interpolation):
     return 1.0, 0.0, 0.0, 0.0
 
 
-@njit(cache=True)
+@jit
 def _mapped(i, n, border, weight):
     """Border-mapped index; -1 for the constant border, -2 for a tap of weight 0."""
     if weight == 0:
@@ -119,7 +119,7 @@ def _mapped(i, n, border, weight):
     return interp.border_index(i, n, border)
 
 
-@njit(cache=True)
+@jit
 def _read(image, ni, ry, rx, c, weight, border_value):
     """weight * image[ni, ry, rx, c] for mapped indices (-1: border_value, -2: nothing)."""
     if ry == -2 or rx == -2:
@@ -129,7 +129,7 @@ def _read(image, ni, ry, rx, c, weight, border_value):
     return weight * image[ni, ry, rx, c]
 
 
-@njit(cache=True)
+@jit
 def _put(dst, k, value, int_max):
     dst[k] = saturate_round(value, int_max) if int_max > 0 else value
 
@@ -489,7 +489,7 @@ def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_ma
 _NO_MASK = np.zeros(0, np.bool_)  # C-contiguous like mask rows (one array type)
 
 
-@njit(nogil=True, cache=True)
+@jit(nogil=True)
 def _warp_cpu_band(image, flow, out, mask, interpolation, border, border_value, int_max, index,
                    frac, vals_all, no_mask, band, n_bands):
     """Row tasks ``band`` of ``n_bands`` of :func:`warp_cpu`, with that band's scratch rows."""

@@ -626,7 +626,7 @@ def test_compile_notice_only_when_the_cache_lacks_the_drivers(monkeypatch):
         def isatty(self):
             return True
 
-    drivers = (("farneback", "_iterate_cpu_band"), ("warp", "warp_cpu"))
+    drivers = (("farneback", "_iterate_box_band"), ("warp", "warp_cpu"))
     exists = os.path.exists
     # no index file in Numba's cache (the modules themselves still load their own cache)
     monkeypatch.setattr(os.path, "exists", lambda path: False if str(path).endswith(".nbi") else exists(path))
