@@ -29,8 +29,9 @@ patch as it is loaded, from frame0 with a one-pixel reflect-101 border), ``densi
 bands, patch by patch) and ``area_cpu`` (row bands). The per-patch and per-pixel math the
 CUDA drivers (``kernels.dis_cuda``) share is plain ``kernels.jit.jit`` functions:
 ``load_patch``, ``step_at``, ``start_vector`` (candidate selection), ``descend``
-(Gauss-Newton), ``densify_weight`` and ``densify_pixel``; the search's helpers are inlined (``inline="always"``), which spares the
-calls and the arrays' reference counting per patch step. For 8x8 patches (every preset) the
+(Gauss-Newton), ``densify_weight`` and ``densify_pixel``; the search's helpers are inlined
+(``inline="always"``), which spares the calls and the arrays' reference counting per patch
+step. For 8x8 patches (every preset) the
 patch sums (``_sums8``) and the densification's runs of 8 pixels (``_densify8``) are 8-lane
 float32 vector IR: Numba turns off LLVM's SLP vectoriser and its loop vectoriser picks 16 or
 more lanes, which an 8-pixel row never fills (docs/benchmarks.md, "DIS speed work, third
