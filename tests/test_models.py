@@ -229,7 +229,10 @@ def test_a_few_training_steps_lower_the_loss_and_are_deterministic(tmp_path):
         with torch.no_grad():
             runs.append((before, loss_fn(model, batch).item(), model.state_dict()))
     (before, after, state), (_, after2, state2) = runs
-    assert after < 0.9 * before
+    # the loss is log10 of the crops' MSE: -0.3 is 3 dB more PSNR (the +25-level residual
+    # alone puts the untrained network near -2, i.e. 20 dB)
+    assert -2.2 < before < -1.8
+    assert after < before - 0.3
     assert after == after2
     assert all(torch.equal(state[k], state2[k]) for k in state)
 

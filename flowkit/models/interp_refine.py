@@ -79,6 +79,13 @@ class InterpRefine(UNet3):
 
     def __init__(self, width=16):
         super().__init__(IN_CHANNELS, 4, width)
+        # He initialisation for the leaky ReLUs (zero biases): with torch's default the hidden
+        # activations shrank to ~0.4 % of the input's scale before the zero head, so the head's
+        # gradients and outputs stayed near zero for hundreds of steps (docs/models.md)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d) and m is not self.head:
+                nn.init.kaiming_normal_(m.weight, a=0.1, nonlinearity="leaky_relu")
+                nn.init.zeros_(m.bias)
 
 
 def features(parts, scale=1.0):
