@@ -125,13 +125,15 @@ GROUPS = {
 assert sorted(sum(GROUPS.values(), ())) == sorted(CASES)
 
 
-def run_cases(names):
+def run_cases(names, report=None):
     """Run the named cases in this process, in order.
 
     Parameters
     ----------
     names : sequence of str
         Keys of :data:`CASES`.
+    report : callable, optional
+        Called with ``(name, seconds)`` as each case finishes (progress).
 
     Returns
     -------
@@ -143,4 +145,6 @@ def run_cases(names):
         start = time.perf_counter()
         CASES[name]()
         timings.append((name, time.perf_counter() - start))
+        if report is not None:
+            report(timings[-1])
     return timings

@@ -893,16 +893,28 @@ def cmd_color(args):
     return 0
 
 
-def _exit_on_interrupt():
+_finished = None  # a warm-up worker's queue of finished cases, set by _warmup_worker
+
+
+def _warmup_worker(finished):
     # worker processes end quietly on Ctrl-C; the parent reports it once
     import signal
 
+    global _finished
+    _finished = finished
     signal.signal(signal.SIGINT, lambda *_: os._exit(130))
+
+
+def _warmup_group(group):
+    from ._warmup import run_cases
+
+    return run_cases(group, report=_finished.put)
 
 
 def cmd_warmup(args):
     """``flowkit warmup``: compile every kernel into Numba's on-disk cache."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    import queue
+    from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
     from ._warmup import CASES, GROUPS, run_cases
@@ -920,27 +932,33 @@ def cmd_warmup(args):
     timings = {}
     start = time.perf_counter()
     with _progress(args, total=len(chosen), unit="case", desc="warmup") as bar:
+        def finished(timing):  # each case's line as it finishes, above the bar
+            timings[timing[0]] = timing[1]
+            bar.write(f"{timing[0]:24s} {timing[1]:6.2f} s", file=sys.stdout)
+            sys.stdout.flush()
+            bar.update()
+
         if jobs == 1:
             for group in groups:
-                for name in group:
-                    timings.update(run_cases([name]))
-                    bar.update()
+                run_cases(group, report=finished)
         else:
-            with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"),
-                                     initializer=_exit_on_interrupt) as pool:
-                futures = {pool.submit(run_cases, group): group for group in groups}
-                for future in as_completed(futures):
+            context = get_context("spawn")
+            done_queue = context.Queue()
+            with ProcessPoolExecutor(jobs, mp_context=context, initializer=_warmup_worker,
+                                     initargs=(done_queue,)) as pool:
+                futures = {pool.submit(_warmup_group, group): group for group in groups}
+                while len(timings) < len(chosen):
                     try:
-                        done = future.result()
-                    except Exception as exc:
-                        raise RuntimeError(f"warm-up of {', '.join(futures[future])} failed: "
-                                           f"{type(exc).__name__}: {exc}") from exc
-                    timings.update(done)
-                    bar.update(len(done))
+                        finished(done_queue.get(timeout=0.2))
+                        continue
+                    except queue.Empty:
+                        pass
+                    for future, group in futures.items():  # a failed group ends the run
+                        if future.done() and future.exception() is not None:
+                            exc = future.exception()
+                            raise RuntimeError(f"warm-up of {', '.join(group)} failed: "
+                                               f"{type(exc).__name__}: {exc}") from exc
     wall = time.perf_counter() - start
-    for name in CASES:
-        if name in timings:
-            print(f"{name:24s} {timings[name]:6.2f} s")
     cache = os.environ.get("NUMBA_CACHE_DIR")
     where = f" into {cache}" if cache else ""
     workers = f"{jobs} worker processes" if jobs > 1 else "this process"
@@ -1071,8 +1089,8 @@ def build_parser():
     length.add_argument("--duration", type=_rate, metavar="SECONDS",
                         help="seconds the retimed part should last (instead of --speed)")
     p.add_argument("--range", type=_time_range, metavar="START:END",
-                   help="retime only input seconds START to END; the rest passes through at "
-                        "speed 1 (or is cut with --trim)")
+                   help="retime only input seconds START to END, counted from the first video "
+                        "frame; the rest passes through at speed 1 (or is cut with --trim)")
     p.add_argument("--trim", action="store_true",
                    help="write only the --range (as ffmpeg -ss START -to END); audio re-encoded")
     p.add_argument("--method", choices=("splat", "backward", "blend", "learned"), default="splat",

@@ -662,7 +662,7 @@ def _chain(first, rest):
 
 # 4:2:0 encoders that take odd sizes (checked with PyAV 18's FFmpeg at 161x121); libx264 and
 # libx265 do not
-ODD_SIZE_ENCODERS = frozenset({"libvpx-vp9", "libvpx", "libsvtav1", "mpeg4"})
+ODD_SIZE_ENCODERS = frozenset({"libvpx-vp9", "libvpx", "libsvtav1", "mpeg4", "ffv1"})
 
 
 def pad_even(frame):
@@ -991,8 +991,12 @@ class VideoWriter:
                 stream.set_display_rotation(self.rotation)
             if self.language:
                 stream.metadata["language"] = self.language
+            rgb = av.VideoFormat(pix_fmt).is_rgb
             for name, value in self.color.items():
-                setattr(stream.codec_context, name, value)
+                # an RGB output (FFV1's for full-range input) has no YUV matrix or range: the
+                # input's would mislabel it
+                if not (rgb and name in ("colorspace", "color_range")):
+                    setattr(stream.codec_context, name, value)
             self._matrix = _rgb_to_yuv_matrix(self.color, stream.codec_context.pix_fmt)
             for companion in self._companions:
                 companion.open(container)

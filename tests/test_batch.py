@@ -236,10 +236,11 @@ def test_shared_clips_match_single_process(client, tmp_path):
     for clip, out in zip(clips, outputs):
         single = flowkit.retime(clip, tmp_path / f"single_{clip.stem}.mkv", **RETIME, progress=False)
         with av.open(str(out)) as a, av.open(str(single.path)) as b:
-            fa = [(f.pts, f.to_ndarray()) for f in a.decode(video=0)]
-            fb = [(f.pts, f.to_ndarray()) for f in b.decode(video=0)]
+            # the planes' bytes: PyAV's to_ndarray refuses 4:2:0 of an odd width (161x121)
+            fa = [(f.pts, [bytes(p) for p in f.planes]) for f in a.decode(video=0)]
+            fb = [(f.pts, [bytes(p) for p in f.planes]) for f in b.decode(video=0)]
         assert len(fa) == len(fb) == single.frames > 0
-        assert all(x[0] == y[0] and np.array_equal(x[1], y[1]) for x, y in zip(fa, fb))
+        assert all(x == y for x, y in zip(fa, fb))
 
 
 def flaky_job(src, dst, *, marker, kill=False):

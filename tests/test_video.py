@@ -574,3 +574,18 @@ def test_writer_converts_rgb_with_the_tagged_matrix(tmp_path, color):
     back = next(iter(iter_frames(path))).astype(int)
     rows = np.r_[0:8, 24:32]
     assert np.abs(back[rows] - rgb[rows]).max() <= 3
+
+
+def test_rgb_output_drops_the_yuv_matrix_and_range_tags(tmp_path):
+    """FFV1 writes RGB (bgr0) where its input was full-range YUV: the input's matrix and range
+    tags would describe YUV samples the file does not hold (a new user found BT.470BG on an
+    RGB stream); primaries and transfer still apply and are kept."""
+    path = tmp_path / "rgb.mkv"
+    color = {"colorspace": 5, "color_range": 2, "color_primaries": 1, "color_trc": 1}
+    with VideoWriter(path, 25, codec="ffv1", color=color) as writer:
+        writer.write(np.full((16, 16, 3), 100, np.uint8))
+    info = probe_video(path)
+    assert info.pix_fmt in ("bgr0", "gbrp"), info.pix_fmt
+    # 2: FFmpeg's AVCOL_SPC_UNSPECIFIED, which the RGB stream reports
+    assert info.color.get("colorspace", 2) == 2 and "color_range" not in info.color, info.color
+    assert info.color["color_primaries"] == 1 and info.color["color_trc"] == 1
