@@ -56,6 +56,9 @@ class RetimeReport:
         Audio streams written (every audio stream of the input, in its order; 0 when dropped).
     start_frame : int
         Index on the whole output timeline of the first frame written (0 unless ``part``).
+    not_written : list of str
+        The types of the input's other streams, which are not written (``"video"`` for a
+        second video stream, ``"subtitle"``, ``"data"``, ...), one entry per stream.
     """
 
     path: Path
@@ -68,6 +71,7 @@ class RetimeReport:
     audio: str
     audio_tracks: int = 0
     start_frame: int = 0
+    not_written: list = dataclasses.field(default_factory=list)
 
 
 def _rational(name, value, *, allow_zero=False):
@@ -428,7 +432,9 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
             except _EmptyPart:  # before or after a trimmed segment: no frame, no file
                 report = RetimeReport(path=dst, frames=0, interpolated=0, fps=out_fps,
                                       duration=Fraction(0), size=None, cuts=[], audio=audio_done)
-        return dataclasses.replace(report, audio_tracks=len(tracks))
+        not_written = [s.type for s in container.streams
+                       if s is not stream and s.type != "audio"]
+        return dataclasses.replace(report, audio_tracks=len(tracks), not_written=not_written)
     finally:
         for track in tracks:
             track.input.close()  # closed already after a success; on errors here

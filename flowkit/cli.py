@@ -699,6 +699,10 @@ def cmd_retime(args):
     cuts = len(report.cuts)
     print(f"wrote {args.output} ({report.frames} frames, {width}x{height}, {report.fps} fps, "
           f"{float(report.duration):.3f} s; audio {_tracks(report)})")
+    if report.not_written:
+        kinds = sorted(set(report.not_written))
+        counts = ", ".join(f"{report.not_written.count(k)} {k}" for k in kinds)
+        print(f"not written: the input's other streams ({counts})")
     method = args.method if args.model is None else f"{args.method}, weights {args.model}"
     print(f"{report.interpolated} frames interpolated ({method}, {args.flow}), {cuts} scene "
           f"cut{'s' if cuts != 1 else ''} not warped across, in {seconds:.1f} s "

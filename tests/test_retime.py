@@ -441,6 +441,11 @@ def test_real_clips_keep_language_and_colour_range(tmp_path):
     report = flowkit.retime(nasa, tmp_path / "nasa.mp4", segment=(0, 0.4), trim=True,
                             method="blend", progress=False)
     assert report.audio_tracks == 2 and languages(tmp_path / "nasa.mp4") == ["eng", "eng", "eng"]
+    # its second video stream and two subtitle streams are not written, and the report says so
+    with av.open(str(nasa)) as container:
+        others = sorted(s.type for s in container.streams if s.type != "audio")
+    assert others == ["subtitle", "subtitle", "video", "video"]
+    assert sorted(report.not_written) == ["subtitle", "subtitle", "video"]
     webm = data_path("video", "androidx__bear-vp9-odd-dimensions.webm")
     for out in (tmp_path / "bear.mp4", tmp_path / "bear.webm"):
         flowkit.retime(webm, out, factor=2, method="blend", progress=False)
