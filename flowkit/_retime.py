@@ -295,9 +295,9 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     10-bit out): no RGB round trip, the flows see Y, U, V as three channels, and input frames
     passed through are written from their own planes (bit for bit through a lossless encoder
     with the input's pixel format). Other input is interpolated as RGB, 16-bit for more than
-    8 bits. Output frames whose source time is past
-    the last input frame's end are not written: the output lasts the mapped input duration,
-    rounded up to a whole frame. Audio starts at the first video frame's time.
+    8 bits. Output frames whose source time is past the last input frame's end are not
+    written: the output lasts the mapped input duration, rounded up to a whole frame. Audio
+    starts at the first video frame's time.
 
     References: S. Niklaus and F. Liu, "Softmax Splatting for Video Frame Interpolation",
     CVPR 2020 (the interpolation); FFmpeg's ``minterpolate`` filter (the scene-change test),

@@ -897,22 +897,22 @@ def cmd_color(args):
     return 0
 
 
-_finished = None  # a warm-up worker's queue of finished cases, set by _warmup_worker
+_done_queue = None  # a warm-up worker's queue of finished cases, set by _warmup_worker
 
 
-def _warmup_worker(finished):
+def _warmup_worker(done_queue):
     # worker processes end quietly on Ctrl-C; the parent reports it once
     import signal
 
-    global _finished
-    _finished = finished
+    global _done_queue
+    _done_queue = done_queue
     signal.signal(signal.SIGINT, lambda *_: os._exit(130))
 
 
 def _warmup_group(group):
     from ._warmup import run_cases
 
-    return run_cases(group, report=_finished.put)
+    return run_cases(group, report=_done_queue.put)
 
 
 def cmd_warmup(args):
