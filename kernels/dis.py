@@ -31,11 +31,11 @@ CUDA drivers (``kernels.dis_cuda``) share is plain ``kernels.jit.jit`` functions
 ``load_patch``, ``step_at``, ``start_vector`` (candidate selection), ``descend``
 (Gauss-Newton), ``densify_weight`` and ``densify_pixel``; the search's helpers are inlined
 (``inline="always"``), which spares the calls and the arrays' reference counting per patch
-step. For 8x8 patches (every preset) the
-patch sums (``_sums8``) and the densification's runs of 8 pixels (``_densify8``) are 8-lane
-float32 vector IR: Numba turns off LLVM's SLP vectoriser and its loop vectoriser picks 16 or
-more lanes, which an 8-pixel row never fills (docs/benchmarks.md, "DIS speed work, third
-round"). Kernels never validate; ``flowkit._dis`` owns the options.
+step. For 8x8 patches (every preset) the patch sums (``_sums8``) and the densification's runs
+of 8 pixels (``_densify8``) are 8-lane float32 vector IR: Numba turns off LLVM's SLP
+vectoriser and its loop vectoriser picks 16 or more lanes, which an 8-pixel row never fills
+(docs/benchmarks.md, "DIS speed work, third round"). Kernels never validate;
+``flowkit._dis`` owns the options.
 """
 
 import math
@@ -295,7 +295,9 @@ def start_vector(i0p, i1, sparse, init, use_init, iy, ix, stride, psz, mean_norm
             cv = sparse[iy - row_d, ix, 1]
         else:
             continue
-        cost = step_at(patch, i1, grad_sums, y, x, cu, cv, psz, mean_norm, False)[0]
+        # np.bool_ here and in descend, not literals: wherever step_at is compiled as a
+        # function of its own rather than inlined, Numba compiles it once per literal value
+        cost = step_at(patch, i1, grad_sums, y, x, cu, cv, psz, mean_norm, np.bool_(False))[0]
         if k == 0 or cost < best:
             best = cost
             su = cu
@@ -320,7 +322,7 @@ def descend(patch, i1, grad_sums, y, x, su, sv, xx, xy, yy, psz, iters, mean_nor
     prev = INF
     for _ in range(iters):
         ssd, du, dv = step_at(patch, i1, grad_sums, y, x, u, v, psz, mean_norm,
-                              np.bool_(True))  # not a literal (see start_vector)
+                              np.bool_(True))  # not a literal: see start_vector
         u -= h11 * du + h12 * dv
         v -= h12 * du + h22 * dv
         if ssd >= prev:
@@ -431,6 +433,8 @@ def _densify8(typingctx, i0, i1, acc, y, row, x0, xl, yl, fy, u, v):
                               ((fx, fy), (gx, fy), (fx, gy), (gx, gy)))
         x1, yl1 = builder.add(xl, ir.Constant(intp, 1)), builder.add(yl, ir.Constant(intp, 1))
         err_slot = cgutils.alloca_once_value(builder, ir.Constant(vf, [0.0] * 8))
+        fabs = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vf, [vf]),
+                                              "llvm.fabs.v8f32")
         n = builder.extract_value(im0.shape, 0)
         with cgutils.for_range(builder, n) as loop:
             c = loop.index
@@ -443,8 +447,6 @@ def _densify8(typingctx, i0, i1, acc, y, row, x0, xl, yl, fy, u, v):
             d = builder.fadd(d, builder.fmul(w01, load(im1, yl, x1)))
             d = builder.fadd(d, builder.fmul(w00, load(im1, yl, xl)))
             d = builder.fsub(d, load(im0, y, x0))
-            fabs = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vf, [vf]),
-                                                  "llvm.fabs.v8f32")
             builder.store(builder.fadd(builder.load(err_slot), builder.call(fabs, [d])),
                           err_slot)
         mean = builder.fdiv(builder.load(err_slot), splat(builder.sitofp(n, ir.FloatType())))
