@@ -14,7 +14,7 @@ frames, the newest pair's flow used with ``cv2.remap`` and re-estimated from the
 frames, real or predicted, at each step) and flowkit's ``predict`` with default options and
 with its other schemes and a longer context; ``--flow NAME`` (repeatable, any name of
 ``flowkit.list_estimators()``) adds ``predict`` with that estimator, default and
-``"reestimate"`` schemes. With torch installed, ``predict(method="gan")`` with the shipped
+``"reestimate"`` schemes. ``speed_spread`` and ``advect_flow`` have rows of their own. With torch installed, ``predict(method="gan")`` with the shipped
 ``"predict-gan"`` weights and with its L1-only variant (``weights="l1"``, the same network
 trained without the adversarial loss) are rows too. A second table per set gives the
 sharpness: the mean gradient magnitude of the prediction over the truth's (1 = as sharp).
@@ -114,6 +114,9 @@ METHODS = {
     "flowkit scheme='reestimate'": flowkit_predict(scheme="reestimate"),
     "flowkit scheme='forward'": flowkit_predict(scheme="forward"),
     "flowkit context=4 (median)": flowkit_predict(context=4),
+    "flowkit speed_spread=0.1": flowkit_predict(speed_spread=0.1),
+    "flowkit advect_flow=True": flowkit_predict(advect_flow=True),
+    "flowkit advect_flow=True, speed_spread=0.1": flowkit_predict(advect_flow=True, speed_spread=0.1),
 }
 
 

@@ -610,7 +610,8 @@ def cmd_predict(args):
     extra = {} if args.n_iter is None else {"n_iter": args.n_iter}
     predicted = flowkit.predict(np.stack(context), args.horizon, flow=args.method, flow_options=options,
                                 context=args.context, average=args.average, smooth=smooth,
-                                scheme=args.scheme, **extra, **gan)
+                                scheme=args.scheme, speed_spread=args.speed_spread,
+                                advect_flow=args.advect_flow, **extra, **gan)
     seconds = time.perf_counter() - start
     pictures = [np.concatenate([t, p], axis=1) for t, p in zip(truth, predicted)] if args.side_by_side \
         else list(predicted)
@@ -821,7 +822,7 @@ _GAN_TRAIN_FLAGS = ("epochs", "crop", "batch", "lr", "clips", "crops_per_clip", 
 
 
 def _non_negative_float(text):
-    """Argument type of --adversarial-weight: a finite number >= 0."""
+    """Argument type of a finite number >= 0 (--adversarial-weight, --speed-spread)."""
     try:
         value = float(text)
     except ValueError:
@@ -1062,6 +1063,13 @@ def build_parser():
                    help="extrapolation scheme (default semi-lagrangian)")
     p.add_argument("--n-iter", type=_non_negative,
                    help="semi-Lagrangian sub-steps per frame (default 1; 0: Euler)")
+    p.add_argument("--speed-spread", type=_non_negative_float, default=0.0,
+                   help="relative uncertainty of the speed (0-0.5, default 0: sharp): each frame is "
+                        "the mean over three speeds, blurring moving content along its motion "
+                        "(semi-lagrangian; docs/prediction.md)")
+    p.add_argument("--advect-flow", action="store_true",
+                   help="carry the motion field with the moving content, so each pixel keeps its "
+                        "own velocity (semi-lagrangian; docs/prediction.md)")
     p.add_argument("--average", choices=("median", "mean"), default="median",
                    help="how the motions of a context > 2 are combined (default median)")
     p.add_argument("--smooth", choices=("gaussian", "median", "bilateral"),

@@ -564,6 +564,21 @@ def test_predict_writes_a_folder_and_a_side_by_side_video(moving_folder, tmp_pat
     assert [f.shape for f in flowkit.iter_frames(video)] == [(80, 224, 3)] * 2
 
 
+def test_predict_speed_spread_and_advect_flow(moving_folder, tmp_path):
+    folder, frames = moving_folder
+    out = tmp_path / "pred"
+    assert main(["predict", str(folder), "--horizon", "2", "--speed-spread", "0.2", "--advect-flow",
+                 "-o", str(out)]) == 0
+    written = [cv2.imread(str(out / f"frame_{k:06d}.png"))[..., ::-1] for k in range(2)]
+    np.testing.assert_array_equal(np.stack(written), flowkit.predict(np.stack(frames[-2:]), 2, speed_spread=0.2,
+                                                                     advect_flow=True))
+    status, _, stderr = run_cli("predict", folder, "--horizon", "2", "--speed-spread", "0.7", "-o",
+                                tmp_path / "out.mp4")
+    assert status != 0
+    assert "speed_spread: expected a number in [0.0, 0.5], got 0.7" in one_error_line(stderr)
+    assert not (tmp_path / "out.mp4").exists()
+
+
 @pytest.mark.parametrize("args, code, message", [
     (["--horizon", "2", "--side-by-side"], 2, "--side-by-side needs --start N"),
     (["--horizon", "0"], 2, "argument --horizon: expected an integer >= 1, got '0'"),
