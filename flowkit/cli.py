@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from ._atomic import atomic_path, check_folder
+from ._atomic import atomic_path, check_folder, raise_if_stopped, request_stop, stop_requested
 from ._estimators import estimator_options, get_estimator, list_estimators
 from .video import DEFAULT_CODECS, IMAGE_EXTENSIONS
 
@@ -33,7 +33,8 @@ class UsageError(Exception):
 
 
 class _Terminated(BaseException):
-    """Raised by the SIGTERM handler, so that atomic outputs are cleaned up like on Ctrl-C."""
+    """Raised by the SIGTERM handler, so that atomic outputs are cleaned up like on Ctrl-C
+    (the handler also records the stop: see ``_stopper``)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -541,6 +542,7 @@ def _write_folder(folder, pictures, bar):
         for k, picture in enumerate(pictures):
             _write_png(staging / f"frame_{k:06d}.png", picture)
             bar.update()
+        raise_if_stopped()  # a signal came while writing: keep the folder as it was
         folder.mkdir(exist_ok=True)
         for k in range(len(pictures)):
             name = f"frame_{k:06d}.png"
@@ -1339,8 +1341,26 @@ def _one_line(exc, options=()):
     return message
 
 
-def _raise_terminated(signum, frame):
-    raise _Terminated
+def _stopper(exc_type):
+    """A signal handler that records the stop (``_atomic.request_stop``) and raises ``exc_type``:
+    raised inside a finalizer the exception is lost, the record is not."""
+
+    def handler(signum, frame):
+        request_stop(exc_type)
+        raise exc_type
+
+    return handler
+
+
+def _quiet_unraisable(previous):
+    """``sys.unraisablehook`` that drops the stop exceptions raised inside finalizers (the
+    record of the stop turns them into the exit status) and passes on the rest."""
+
+    def hook(unraisable):
+        if not (stop_requested() and isinstance(unraisable.exc_value, (_Terminated, KeyboardInterrupt))):
+            previous(unraisable)
+
+    return hook
 
 
 def _join_dashed_ranges(argv):
@@ -1376,32 +1396,47 @@ def main(argv=None):
     os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
     parser = build_parser()
     args = parser.parse_args(_join_dashed_ranges(sys.argv[1:] if argv is None else argv))
-    previous = None
+    previous = {}
     if threading.current_thread() is threading.main_thread():
-        # SIGTERM (kill, timeout) unwinds like Ctrl-C, so atomic outputs remove their temporary files
-        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        # SIGTERM (kill, timeout) unwinds like Ctrl-C, so atomic outputs remove their temporary
+        # files; both handlers also record the stop, which outlives an exception a finalizer drops
+        previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, _stopper(_Terminated))
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not if ignored
+            previous[signal.SIGINT] = signal.signal(signal.SIGINT, _stopper(KeyboardInterrupt))
+    hook, sys.unraisablehook = sys.unraisablehook, _quiet_unraisable(sys.unraisablehook)
+    request_stop(None)
     try:
-        return args.run(args)
+        status, line = _outcome(args)
+        stopped = stop_requested()
+    finally:
+        sys.unraisablehook = hook
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        request_stop(None)
+    if stopped is not None:  # whatever the run did after the signal: nothing was committed since
+        status, line = (143, "flowkit: terminated") if stopped is _Terminated else (130, "flowkit: interrupted")
+    if line:
+        print(line, file=sys.stderr)
+    return status
+
+
+def _outcome(args):
+    """Run the subcommand: (exit status, the line for stderr or None)."""
+    try:
+        return args.run(args), None
     except UsageError as exc:
         if args.debug:
             raise
-        sys.stderr.write(_usage_line(exc, f"flowkit {args.command}"))
-        return 2
+        return 2, _usage_line(exc, f"flowkit {args.command}").rstrip("\n")
     except KeyboardInterrupt:
         if args.debug:
             raise
-        print("flowkit: interrupted", file=sys.stderr)
-        return 130
+        return 130, "flowkit: interrupted"
     except _Terminated:
         if args.debug:
             raise
-        print("flowkit: terminated", file=sys.stderr)
-        return 143
+        return 143, "flowkit: terminated"
     except Exception as exc:
         if args.debug:
             raise
-        print(f"flowkit: error: {_one_line(exc)}", file=sys.stderr)
-        return 1
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        return 1, f"flowkit: error: {_one_line(exc)}"

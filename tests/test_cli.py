@@ -283,6 +283,42 @@ def test_sigterm_leaves_no_partial_video(tmp_path):
     assert list(out.iterdir()) == []  # neither the output nor its temporary file
 
 
+@pytest.mark.parametrize("signum, expected", [("SIGTERM", (143, "flowkit: terminated\n")),
+                                               ("SIGINT", (130, "flowkit: interrupted\n"))])
+def test_a_signal_lost_in_a_finalizer_still_stops_the_command(tmp_path, monkeypatch, capsys,
+                                                             signum, expected):
+    """The signal arrives while a finalizer runs: its handler's exception is raised inside
+    ``__del__``, where Python prints "Exception ignored" and goes on (seen once under load with
+    a PyAV object's deallocation: exit 0, the output written). The recorded stop still gives the
+    exit status, and nothing is committed after it: no output, no temporary, one line."""
+    import signal
+
+    video = tmp_path / "in.mkv"
+    with flowkit.VideoWriter(video, fps=12) as writer:
+        for frame in _moving_frames(3):
+            writer.write(frame)
+    out = tmp_path / "out"
+    out.mkdir()
+
+    class Finalizer:
+        def __del__(self):
+            signal.raise_signal(getattr(signal, signum))
+
+    color = flowkit.flow_to_color
+
+    def flow_to_color(*args, **kwargs):
+        if not (out / "flo").exists():  # the first pair
+            Finalizer()  # dropped at once: the signal's exception is raised inside __del__
+        return color(*args, **kwargs)
+
+    monkeypatch.setattr(flowkit, "flow_to_color", flow_to_color)
+    status = main(["flow", str(video), "--video", str(out / "x.mp4"), "--flo-dir", str(out / "flo")])
+    captured = capsys.readouterr()
+    assert (status, captured.out, captured.err) == (expected[0], "", expected[1])
+    # the video, its temporary, the .flo files: none committed (only the --flo-dir folder made)
+    assert [p for p in out.rglob("*") if not p.is_dir()] == []
+
+
 def test_cv2_errors_are_reported_once_without_the_source_path():
     from flowkit.cli import _one_line
 
