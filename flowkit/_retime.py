@@ -158,14 +158,28 @@ def scene_change(frame0, frame1, previous, threshold):
     return min(mafd, abs(mafd - previous)) >= threshold, mafd
 
 
-def _output_format(codec, info, depth):
-    """Pixel format of the output: the input's if the encoder takes it, else its default."""
+def _output_format(codec, info, depth, *, planes=False):
+    """Pixel format of the output: the input's if the encoder takes it, else (``planes``: YUV
+    planes are written, as retime does) for full-range ``yuvj`` input its plain ``yuv`` name
+    (the same samples, the range in the colour tags, :func:`_full_range_tag`: FFV1 has no
+    ``yuvj`` formats), else the encoder's default."""
     from .video import output_pix_fmt
 
-    try:
-        return output_pix_fmt(codec, depth, info.pix_fmt)
-    except ValueError:
-        return output_pix_fmt(codec, depth)
+    names = (info.pix_fmt, info.pix_fmt.replace("yuvj", "yuv")) if planes else (info.pix_fmt,)
+    for name in dict.fromkeys(names):
+        try:
+            return output_pix_fmt(codec, depth, name)
+        except ValueError:
+            pass
+    return output_pix_fmt(codec, depth)
+
+
+def _full_range_tag(info, pix_fmt):
+    """``info`` with the colour tag ``color_range`` 2 (full) when full-range ``yuvj`` input is
+    written as a plain ``yuv`` format: its samples are kept, so the tag must say their range."""
+    if info.pix_fmt.startswith("yuvj") and pix_fmt.startswith("yuv") and not pix_fmt.startswith("yuvj"):
+        return dataclasses.replace(info, color={**info.color, "color_range": 2})
+    return info
 
 
 def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segment=None,
@@ -408,7 +422,8 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
     if part is not None:
         audio = "drop"  # checked as the whole run's; the join (``_parts``) muxes it
     depth = 16 if info.bit_depth > 8 else 8
-    pix_fmt = _output_format(codec, info, depth)
+    pix_fmt = _output_format(codec, info, depth, planes=True)
+    info = _full_range_tag(info, pix_fmt)
     total = None
     if known is not None:
         total = math.ceil(timeline.output_duration(known) * out_fps)

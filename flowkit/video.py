@@ -796,9 +796,12 @@ class VideoWriter:
         What the frames hold: None for RGB (or gray), else ``"yuv444p"``, ``"yuvj444p"`` (uint8)
         or ``"yuv444p16le"`` (uint16, 16-bit scale): ``(H, W, 3)`` arrays of the Y, U, V planes
         at full resolution, without an RGB conversion (``retime`` works on the decoded YUV).
-        For a planar YUV ``pix_fmt`` they are written straight into its planes (chroma averaged
-        over its blocks, rounded to its bits; no swscale), so planes decoded from a file of that
-        format (``decode(frame_format=)``) come back exactly.
+        For a planar YUV ``pix_fmt`` of the frames' range they are written straight into its
+        planes (chroma averaged over its blocks, rounded to its bits; no swscale), so planes
+        decoded from a file of that format (``decode(frame_format=)``) come back exactly.
+        Full-range ``"yuvj444p"`` planes go so into a ``yuvj`` format, or into a plain ``yuv``
+        one whose ``color`` tags say full range (``color_range`` 2; FFV1 has no ``yuvj``
+        formats); otherwise swscale converts the range.
     time_base : Fraction, optional
         Unit of the stored timestamps in seconds (default ``1 / fps``). Give the input's to
         write frames at their own times (``write(frame, time=)``, variable frame rate;
@@ -932,11 +935,15 @@ class VideoWriter:
 
         if self.frame_format is not None and self.frame_format.startswith("yuv"):
             # straight into the stream's planes where it is planar YUV of the frames' range
-            # (no swscale filter: planes decode() gave come back exactly), else through
-            # swscale (which also converts between full-range yuvj and limited-range yuv)
+            # (no swscale filter: planes decode() gave come back exactly; full-range yuvj planes
+            # also into a plain yuv format tagged full range), else through swscale (which
+            # also converts between full-range yuvj and limited-range yuv)
             pix_fmt = self._stream.codec_context.pix_fmt
-            native = _yuv_planes(pix_fmt) and \
-                pix_fmt.startswith("yuvj") == self.frame_format.startswith("yuvj")
+            if self.frame_format.startswith("yuvj"):
+                same_range = pix_fmt.startswith("yuvj") or self.color.get("color_range") == 2
+            else:
+                same_range = not pix_fmt.startswith("yuvj")
+            native = _yuv_planes(pix_fmt) and same_range
             picture = _frame_from_444(rgb, pix_fmt if native else self.frame_format)
         elif self.frame_format is not None:
             picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=self.frame_format)

@@ -185,6 +185,25 @@ def test_kept_frames_are_the_input_planes_exactly(tmp_path, name, pix_fmt):
             np.testing.assert_array_equal(kept, plane)
 
 
+def test_full_range_input_keeps_its_planes_in_ffv1(tmp_path):
+    # full-range yuvj420p input (as mediabunny's HEVC clip): FFV1 takes yuv420p but no yuvj
+    # format, so the output is yuv420p tagged full range, the input's samples bit for bit (it
+    # was RGB, bgr0, before); libx264 in .mp4 takes yuvj420p and keeps it
+    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 3, start=2)
+    src = write_clip(tmp_path / "in.mp4", frames, 24, pix_fmt="yuvj420p")
+    out = tmp_path / "out.mkv"
+    report = flowkit.retime(src, out, factor=2, codec="ffv1", method="blend", progress=False)
+    in_fmt, source = native_planes(src)
+    out_fmt, got = native_planes(out)
+    assert (in_fmt, out_fmt, report.frames) == ("yuvj420p", "yuv420p", 6)
+    assert probe_video(out).color.get("color_range") == 2  # pc (FFmpeg's AVCOL_RANGE_JPEG)
+    for k, planes in enumerate(source):
+        for plane, kept in zip(planes, got[2 * k]):
+            np.testing.assert_array_equal(kept, plane)
+    flowkit.retime(src, tmp_path / "out.mp4", factor=2, method="blend", progress=False)
+    assert probe_video(tmp_path / "out.mp4").pix_fmt == "yuvj420p"
+
+
 def test_learned_method_takes_a_user_weights_file(tmp_path):
     # --model / model=: the user's interp-refine weights (here the shipped ones perturbed),
     # loaded as flowkit.models loads a file: the generated frames are interpolate's with them
