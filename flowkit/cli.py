@@ -2,8 +2,10 @@
 
 Each subcommand is one function (``cmd_*``) that takes the parsed arguments, calls flowkit's
 public functions and reports on stdout what it wrote. Every error is one line on stderr,
-``flowkit: error: <message>``, with exit status 1 (2 for usage errors, which end with
-``(see flowkit <cmd> --help)``; 130 when interrupted, 143 on SIGTERM);
+``flowkit: error: <message>``: exit status 2 for arguments that cannot work, whoever finds
+it (argparse, the command's checks, a library ValueError/TypeError about a parameter a flag
+sets), with ``(see flowkit <cmd> --help)`` at the end; 1 for failures of the work (files,
+decoding, the encoder, an op); 130 when interrupted, 143 on SIGTERM;
 ``--debug`` shows the traceback instead. Outputs are written atomically, so a failed or
 interrupted command leaves no partial file (``flow --flo-dir`` keeps the complete ``.flo``
 files of the pairs finished before). Documented in docs/api.md, "Command line".
@@ -220,7 +222,7 @@ def _method_options(method, pairs, video=False):
     options = {}
     for name, value in pairs or ():
         if name not in valid:
-            raise ValueError(f"--option {name}: not an option of {method}; its options are {', '.join(valid)}")
+            raise UsageError(f"--option {name}: not an option of {method}; its options are {', '.join(valid)}")
         options[name] = value
     return options
 
@@ -793,7 +795,7 @@ def cmd_train(args):
 
     require_torch()
     if not args.out.endswith(".safetensors"):
-        raise ValueError(f"--out: expected a .safetensors path, got {args.out!r}")
+        raise UsageError(f"--out: expected a .safetensors path, got {args.out!r}")
     if args.model == "text2video-shapes":
         args.batch, args.lr = args.batch or 32, args.lr or 2e-3
         return _train_text2video(args)
@@ -930,7 +932,7 @@ def cmd_warmup(args):
         return 0
     unknown = [name for name in args.only or () if name not in CASES]
     if unknown:
-        raise ValueError(f"--only {unknown[0]}: no such warm-up case; the cases are {', '.join(CASES)}")
+        raise UsageError(f"--only {unknown[0]}: no such warm-up case; the cases are {', '.join(CASES)}")
     chosen = set(args.only or CASES)
     groups = [[name for name in group if name in chosen] for group in GROUPS.values()]
     groups = [group for group in groups if group]
@@ -1385,8 +1387,10 @@ def main(argv=None):
     Returns
     -------
     int
-        Exit status: 0 on success, 1 after an error (one line on stderr), 2 after a usage
-        error (one line), 130 when interrupted (Ctrl-C), 143 when terminated (SIGTERM).
+        Exit status: 0 on success, 2 after a usage error (arguments that cannot work, found
+        by the command line or by the library: one line ending ``(see flowkit CMD --help)``),
+        1 after any other error (one line on stderr), 130 when interrupted (Ctrl-C), 143 when
+        terminated (SIGTERM).
     """
     import signal
     import threading
@@ -1439,4 +1443,21 @@ def _outcome(args):
     except Exception as exc:
         if args.debug:
             raise
-        return 1, f"flowkit: error: {_one_line(exc)}"
+        message = _one_line(exc)
+        if _is_usage_error(exc, message):
+            return 2, _usage_line(message, f"flowkit {args.command}").rstrip("\n")
+        return 1, f"flowkit: error: {message}"
+
+
+# library errors that name a flag but come from the work, not from its value: the user's op or
+# the encoder failed on a frame (exit 1)
+_WORK_FAILURES = re.compile(r"--op: \S+ (raised|returned) |--codec: \S+ failed ")
+
+
+def _is_usage_error(exc, message):
+    """Whether a library error is about the command's arguments (exit 2): a ValueError or
+    TypeError whose one-line ``message`` names the flag or argument that set the parameter
+    (``--range: ...``, ``--option levels: ...``, ``-O horizon: ...``, ``OUTPUT: ...``), unless
+    it is a failure of the work (``_WORK_FAILURES``). Everything else is exit 1."""
+    return (isinstance(exc, (ValueError, TypeError)) and message.startswith(("-", "OUTPUT: ", "INPUTS: "))
+            and not _WORK_FAILURES.match(message))

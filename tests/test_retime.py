@@ -428,7 +428,7 @@ def test_audio_copy_with_a_speed_change(tmp_path, clip, clip_with_tone):
         flowkit.retime(clip_with_tone, tmp_path / "a.mp4", speed=0.5, audio="copy")
     status, _, err = run_cli("retime", clip_with_tone, tmp_path / "a.mp4", "--speed", "0.5",
                              "--audio", "copy")
-    assert status == 1 and one_error_line(err).startswith("--audio: cannot copy the audio"), err
+    assert status == 2 and one_error_line(err).startswith("--audio: cannot copy the audio"), err
     assert list(tmp_path.iterdir()) == []
     out = tmp_path / "slow.mp4"
     status, stdout, err = run_cli("retime", clip, out, "--speed", "0.5", "--audio", "copy",
@@ -601,7 +601,10 @@ def test_cli_errors_are_one_line_without_output(tmp_path, clip):
         ((truncated, tmp_path / "a.mp4"), 1, f"cannot open {truncated} as a video (Invalid data found when processing input)"),
         ((tmp_path / "missing.mp4", tmp_path / "a.mp4"), 1, f"no such video file: {tmp_path / 'missing.mp4'}"),
         ((clip, tmp_path / "no" / "a.mp4"), 1, f"output folder does not exist: {tmp_path / 'no'} (for {tmp_path / 'no' / 'a.mp4'})"),
-        ((clip, tmp_path / "a.mp4", "--codec", "nope"), 1, "--codec: unknown video encoder 'nope'"),
+        # a bad value is a usage error (exit 2) whether the command line or the library finds it
+        ((clip, tmp_path / "a.mp4", "--codec", "nope"), 2, "--codec: unknown video encoder 'nope'"),
+        ((clip, tmp_path / "a.mp4", "--range", "5:2"), 2, "--range: expected start < end, got 5 to 2 s"),
+        ((clip, tmp_path / "a.mp4", "--range", "9:"), 2, "--range: starts at 9 s, after the end of"),
         ((clip, tmp_path / "a.mp4", "--fps", "0"), 2, "argument --fps: expected a number > 0"),
         ((clip, tmp_path / "a.mp4", "--range", "a:b"), 2, "argument --range: expected START:END"),
         ((clip, tmp_path / "a.mp4", "--range", "-1:0.5"), 2, "argument --range: expected START:END in seconds >= 0"),
