@@ -448,6 +448,45 @@ def test_audio_of_a_segment_is_stretched(tmp_path, clip_with_tone):
     assert abs(seconds - 1.5) < 0.1 and abs(peak - 440) < 5
 
 
+def stream_durations(path):
+    """Seconds each stream lasts as the file states it (ffprobe's stream duration; MP4 keeps
+    the exact length in its edit list): [video, audio, ...]."""
+    with av.open(str(path)) as container:
+        return [s.duration * s.time_base for s in container.streams if s.type in ("video", "audio")]
+
+
+def decoded_samples(path, index):
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[index]
+        return sum(f.samples for f in container.decode(stream)), stream.codec_context.frame_size
+
+
+def test_stretched_audio_lasts_as_long_as_the_video(tmp_path, clip_with_tone):
+    # atempo's flush drops up to one analysis window (40-60 ms at speed 0.5): the NASA clip's
+    # two tracks (8 and 16 kHz) came out 24 and 63 ms short of the video, a segment's
+    # following audio as much early; now the stretched part lasts its samples / speed exactly
+    nasa = data_path("video", "torchcodec__nasa_13013.mp4")
+    for suffix in (".mp4", ".mkv"):
+        out = tmp_path / f"nasa{suffix}"
+        report = flowkit.retime(nasa, out, speed=0.5, segment=(2, 3), trim=True, method="blend",
+                                progress=False)
+        assert report.duration == 2
+        if suffix == ".mp4":
+            assert stream_durations(out) == [2, 2, 2]
+        for index, rate in enumerate((8000, 16000)):
+            # decoded: the samples, then the padding of the last AAC frame, which MP4's edit
+            # list cuts for players that read it and MKV cannot: less than one frame more
+            samples, frame = decoded_samples(out, index)
+            assert 2 * rate <= samples < 2 * rate + frame, (suffix, index, samples)
+    # a segment inside the clip (48 kHz): the audio after it is in step, to the sample
+    out = tmp_path / "tone.mp4"
+    report = flowkit.retime(clip_with_tone, out, speed=0.5, segment=(0.25, 0.75), method="blend",
+                            progress=False)
+    assert stream_durations(out) == [Fraction(3, 2)] * 2 == [report.duration] * 2
+    seconds, peak = tone_peak(out)
+    assert abs(peak - 440) < 5
+
+
 def test_every_audio_track_is_kept(tmp_path):
     frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 24, start=2)
     source = write_clip(tmp_path / "two.mp4", frames, 24, tone=[440, 660],
