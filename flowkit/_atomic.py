@@ -1,6 +1,7 @@
 """Atomic file output: write to a temporary file beside the target, then rename.
 
-Errors name the user's path, never the hidden temporary file.
+Errors name the user's path, never the hidden temporary file. After a stop request (a
+signal the command line's handlers recorded with :func:`request_stop`) nothing is committed.
 """
 
 import contextlib
@@ -9,6 +10,33 @@ import os
 import secrets
 import stat
 from pathlib import Path
+
+
+_stop = None  # the exception class a signal handler raised (request_stop), or None
+
+
+def request_stop(exc_type):
+    """Record that a signal asked this process to stop, with the exception its handler raises.
+
+    The exception alone can be lost: raised while a finalizer runs (a ``__del__``, a generator
+    closed by the garbage collector, a PyAV object's deallocation), Python prints "Exception
+    ignored in ..." and goes on. The record stays: every later commit of :func:`atomic_path`
+    raises ``exc_type`` instead of renaming, so no output is written after the signal.
+    ``None`` clears the record.
+    """
+    global _stop
+    _stop = exc_type
+
+
+def stop_requested():
+    """The exception class recorded by :func:`request_stop`, or None."""
+    return _stop
+
+
+def raise_if_stopped():
+    """Raise the recorded stop exception, if any: call it right before committing an output."""
+    if _stop is not None:
+        raise _stop
 
 
 def check_folder(path):
@@ -89,7 +117,8 @@ def atomic_path(path):
     The temporary name keeps the target's extension (writers such as OpenCV choose the
     format by it). If the body raises, the temporary file is removed and ``path`` is left
     untouched, so a failure never leaves a half-written output or destroys an existing file.
-    Permissions are those a plain ``open(path, "w")`` gives: an existing file keeps its
+    After a stop request (:func:`request_stop`) the rename does not happen: the recorded
+    exception is raised and the temporary file removed. Permissions are those a plain ``open(path, "w")`` gives: an existing file keeps its
     mode, a new one gets ``0666 & ~umask``. An ``OSError`` about the temporary file (missing
     folder, no permission, disk full, target is a folder) is raised naming ``path`` instead.
     """
@@ -98,6 +127,7 @@ def atomic_path(path):
     mode = stat.S_IMODE(os.stat(tmp).st_mode)  # 0666 & ~umask, as created
     try:
         yield tmp
+        raise_if_stopped()
         with contextlib.suppress(FileNotFoundError):
             mode = stat.S_IMODE(os.stat(path).st_mode)
         # set again, not kept: a writer may replace the temporary with its own file

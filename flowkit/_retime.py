@@ -158,14 +158,28 @@ def scene_change(frame0, frame1, previous, threshold):
     return min(mafd, abs(mafd - previous)) >= threshold, mafd
 
 
-def _output_format(codec, info, depth):
-    """Pixel format of the output: the input's if the encoder takes it, else its default."""
+def _output_format(codec, info, depth, *, planes=False):
+    """Pixel format of the output: the input's if the encoder takes it, else (``planes``: YUV
+    planes are written, as retime does) for full-range ``yuvj`` input its plain ``yuv`` name
+    (the same samples, the range in the colour tags, :func:`_full_range_tag`: FFV1 has no
+    ``yuvj`` formats), else the encoder's default."""
     from .video import output_pix_fmt
 
-    try:
-        return output_pix_fmt(codec, depth, info.pix_fmt)
-    except ValueError:
-        return output_pix_fmt(codec, depth)
+    names = (info.pix_fmt, info.pix_fmt.replace("yuvj", "yuv")) if planes else (info.pix_fmt,)
+    for name in dict.fromkeys(names):
+        try:
+            return output_pix_fmt(codec, depth, name)
+        except ValueError:
+            pass
+    return output_pix_fmt(codec, depth)
+
+
+def _full_range_tag(info, pix_fmt):
+    """``info`` with the colour tag ``color_range`` 2 (full) when full-range ``yuvj`` input is
+    written as a plain ``yuv`` format: its samples are kept, so the tag must say their range."""
+    if info.pix_fmt.startswith("yuvj") and pix_fmt.startswith("yuv") and not pix_fmt.startswith("yuvj"):
+        return dataclasses.replace(info, color={**info.color, "color_range": 2})
+    return info
 
 
 def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segment=None,
@@ -233,7 +247,8 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         Constant rate factor for libx264 / libx265 / libvpx-vp9 / libsvtav1 (default 18, visually
         near lossless for x264); ignored by other encoders.
     audio : {None, "copy", "stretch", "drop"}
-        ``"copy"``: the audio packets are copied unchanged (needs an unchanged duration).
+        ``"copy"``: the audio packets are copied unchanged (needs an unchanged duration;
+        accepted with any speed for an input without audio, where there is nothing to copy).
         ``"stretch"``: decoded, time-stretched to the new duration without changing pitch
         (FFmpeg's ``atempo`` through PyAV's filter graph, chained for speeds outside
         [0.5, 2]) and encoded as AAC (Opus in WebM). ``"drop"``: no audio. None (default):
@@ -281,7 +296,8 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         non-positive rate, factor, speed or duration; a bad ``segment``; ``trim`` without a
         segment; an unknown codec, method, estimator or option; a ``model`` without
         ``method="learned"``, or a weights file that does not fit ``interp-refine``;
-        ``audio="copy"`` with a changed duration or with ``trim``; a segment outside the input.
+        ``audio="copy"`` with a changed duration or with ``trim`` (when the input has audio:
+        without, nothing is copied and it is no error); a segment outside the input.
     TypeError
         Arguments of the wrong type.
 
@@ -373,7 +389,6 @@ def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, met
     if progress is not None:
         progress = _validate.check_bool("progress", progress)
     part = _check_segment(part, "part")
-    _check_audio(audio, speed or Fraction(1), trim)  # with duration=, again once speed is known
     return dict(out_fps=out_fps, factor=factor, speed=speed, duration=duration, segment=segment,
                 trim=trim, method=method, model=model, flow=flow, flow_options=flow_options,
                 codec=codec, crf=crf, audio=audio, scene_threshold=scene_threshold, device=device,
@@ -404,11 +419,13 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
     changed = speed != 1
     if audio is None:
         audio = "stretch" if changed or trim else "copy"
-    _check_audio(audio, speed, trim)
+    if info.audio:  # without audio there is nothing to copy: no error
+        _check_audio(audio, speed, trim)
     if part is not None:
         audio = "drop"  # checked as the whole run's; the join (``_parts``) muxes it
     depth = 16 if info.bit_depth > 8 else 8
-    pix_fmt = _output_format(codec, info, depth)
+    pix_fmt = _output_format(codec, info, depth, planes=True)
+    info = _full_range_tag(info, pix_fmt)
     total = None
     if known is not None:
         total = math.ceil(timeline.output_duration(known) * out_fps)

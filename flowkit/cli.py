@@ -2,8 +2,10 @@
 
 Each subcommand is one function (``cmd_*``) that takes the parsed arguments, calls flowkit's
 public functions and reports on stdout what it wrote. Every error is one line on stderr,
-``flowkit: error: <message>``, with exit status 1 (2 for usage errors, which end with
-``(see flowkit <cmd> --help)``; 130 when interrupted, 143 on SIGTERM);
+``flowkit: error: <message>``: exit status 2 for arguments that cannot work, whoever finds
+it (argparse, the command's checks, a library ValueError/TypeError about a parameter a flag
+sets), with ``(see flowkit <cmd> --help)`` at the end; 1 for failures of the work (files,
+decoding, the encoder, an op); 130 when interrupted, 143 on SIGTERM;
 ``--debug`` shows the traceback instead. Outputs are written atomically, so a failed or
 interrupted command leaves no partial file (``flow --flo-dir`` keeps the complete ``.flo``
 files of the pairs finished before). Documented in docs/api.md, "Command line".
@@ -21,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from ._atomic import atomic_path, check_folder
+from ._atomic import atomic_path, check_folder, raise_if_stopped, request_stop, stop_requested
 from ._estimators import estimator_options, get_estimator, list_estimators
 from .video import DEFAULT_CODECS, IMAGE_EXTENSIONS
 
@@ -33,7 +35,8 @@ class UsageError(Exception):
 
 
 class _Terminated(BaseException):
-    """Raised by the SIGTERM handler, so that atomic outputs are cleaned up like on Ctrl-C."""
+    """Raised by the SIGTERM handler, so that atomic outputs are cleaned up like on Ctrl-C
+    (the handler also records the stop: see ``_stopper``)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -219,7 +222,7 @@ def _method_options(method, pairs, video=False):
     options = {}
     for name, value in pairs or ():
         if name not in valid:
-            raise ValueError(f"--option {name}: not an option of {method}; its options are {', '.join(valid)}")
+            raise UsageError(f"--option {name}: not an option of {method}; its options are {', '.join(valid)}")
         options[name] = value
     return options
 
@@ -541,6 +544,7 @@ def _write_folder(folder, pictures, bar):
         for k, picture in enumerate(pictures):
             _write_png(staging / f"frame_{k:06d}.png", picture)
             bar.update()
+        raise_if_stopped()  # a signal came while writing: keep the folder as it was
         folder.mkdir(exist_ok=True)
         for k in range(len(pictures)):
             name = f"frame_{k:06d}.png"
@@ -792,7 +796,7 @@ def cmd_train(args):
 
     require_torch()
     if not args.out.endswith(".safetensors"):
-        raise ValueError(f"--out: expected a .safetensors path, got {args.out!r}")
+        raise UsageError(f"--out: expected a .safetensors path, got {args.out!r}")
     if args.model == "text2video-shapes":
         args.batch, args.lr = args.batch or 32, args.lr or 2e-3
         return _train_text2video(args)
@@ -929,7 +933,7 @@ def cmd_warmup(args):
         return 0
     unknown = [name for name in args.only or () if name not in CASES]
     if unknown:
-        raise ValueError(f"--only {unknown[0]}: no such warm-up case; the cases are {', '.join(CASES)}")
+        raise UsageError(f"--only {unknown[0]}: no such warm-up case; the cases are {', '.join(CASES)}")
     chosen = set(args.only or CASES)
     groups = [[name for name in group if name in chosen] for group in GROUPS.values()]
     groups = [group for group in groups if group]
@@ -1347,8 +1351,26 @@ def _one_line(exc, options=()):
     return message
 
 
-def _raise_terminated(signum, frame):
-    raise _Terminated
+def _stopper(exc_type):
+    """A signal handler that records the stop (``_atomic.request_stop``) and raises ``exc_type``:
+    raised inside a finalizer the exception is lost, the record is not."""
+
+    def handler(signum, frame):
+        request_stop(exc_type)
+        raise exc_type
+
+    return handler
+
+
+def _quiet_unraisable(previous):
+    """``sys.unraisablehook`` that drops the stop exceptions raised inside finalizers (the
+    record of the stop turns them into the exit status) and passes on the rest."""
+
+    def hook(unraisable):
+        if not (stop_requested() and isinstance(unraisable.exc_value, (_Terminated, KeyboardInterrupt))):
+            previous(unraisable)
+
+    return hook
 
 
 def _join_dashed_ranges(argv):
@@ -1373,8 +1395,10 @@ def main(argv=None):
     Returns
     -------
     int
-        Exit status: 0 on success, 1 after an error (one line on stderr), 2 after a usage
-        error (one line), 130 when interrupted (Ctrl-C), 143 when terminated (SIGTERM).
+        Exit status: 0 on success, 2 after a usage error (arguments that cannot work, found
+        by the command line or by the library: one line ending ``(see flowkit CMD --help)``),
+        1 after any other error (one line on stderr), 130 when interrupted (Ctrl-C), 143 when
+        terminated (SIGTERM).
     """
     import signal
     import threading
@@ -1384,32 +1408,64 @@ def main(argv=None):
     os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
     parser = build_parser()
     args = parser.parse_args(_join_dashed_ranges(sys.argv[1:] if argv is None else argv))
-    previous = None
+    previous = {}
     if threading.current_thread() is threading.main_thread():
-        # SIGTERM (kill, timeout) unwinds like Ctrl-C, so atomic outputs remove their temporary files
-        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        # SIGTERM (kill, timeout) unwinds like Ctrl-C, so atomic outputs remove their temporary
+        # files; both handlers also record the stop, which outlives an exception a finalizer drops
+        previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, _stopper(_Terminated))
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not if ignored
+            previous[signal.SIGINT] = signal.signal(signal.SIGINT, _stopper(KeyboardInterrupt))
+    hook, sys.unraisablehook = sys.unraisablehook, _quiet_unraisable(sys.unraisablehook)
+    request_stop(None)
     try:
-        return args.run(args)
+        status, line = _outcome(args)
+        stopped = stop_requested()
+    finally:
+        sys.unraisablehook = hook
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        request_stop(None)
+    if stopped is not None:  # whatever the run did after the signal: nothing was committed since
+        status, line = (143, "flowkit: terminated") if stopped is _Terminated else (130, "flowkit: interrupted")
+    if line:
+        print(line, file=sys.stderr)
+    return status
+
+
+def _outcome(args):
+    """Run the subcommand: (exit status, the line for stderr or None)."""
+    try:
+        return args.run(args), None
     except UsageError as exc:
         if args.debug:
             raise
-        sys.stderr.write(_usage_line(exc, f"flowkit {args.command}"))
-        return 2
+        return 2, _usage_line(exc, f"flowkit {args.command}").rstrip("\n")
     except KeyboardInterrupt:
         if args.debug:
             raise
-        print("flowkit: interrupted", file=sys.stderr)
-        return 130
+        return 130, "flowkit: interrupted"
     except _Terminated:
         if args.debug:
             raise
-        print("flowkit: terminated", file=sys.stderr)
-        return 143
+        return 143, "flowkit: terminated"
     except Exception as exc:
         if args.debug:
             raise
-        print(f"flowkit: error: {_one_line(exc)}", file=sys.stderr)
-        return 1
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        message = _one_line(exc)
+        if _is_usage_error(exc, message):
+            return 2, _usage_line(message, f"flowkit {args.command}").rstrip("\n")
+        return 1, f"flowkit: error: {message}"
+
+
+# library errors that name a flag but come from the work, not from its value: the user's op or
+# the encoder failed on a frame (exit 1)
+_WORK_FAILURES = re.compile(r"--op: \S+ (raised|returned) |--codec: \S+ failed ")
+
+
+def _is_usage_error(exc, message):
+    """Whether a library error is about the command's arguments (exit 2): a ValueError or
+    TypeError whose one-line ``message`` names the flag or argument that set the parameter
+    (``--range: ...``, ``--option levels: ...``, ``-O horizon: ...``, ``OUTPUT: ...``), unless
+    it is a failure of the work (``_WORK_FAILURES``). Everything else is exit 1."""
+    return (isinstance(exc, (ValueError, TypeError)) and message.startswith(("-", "OUTPUT: ", "INPUTS: "))
+            and not _WORK_FAILURES.match(message))

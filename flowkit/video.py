@@ -796,9 +796,12 @@ class VideoWriter:
         What the frames hold: None for RGB (or gray), else ``"yuv444p"``, ``"yuvj444p"`` (uint8)
         or ``"yuv444p16le"`` (uint16, 16-bit scale): ``(H, W, 3)`` arrays of the Y, U, V planes
         at full resolution, without an RGB conversion (``retime`` works on the decoded YUV).
-        For a planar YUV ``pix_fmt`` they are written straight into its planes (chroma averaged
-        over its blocks, rounded to its bits; no swscale), so planes decoded from a file of that
-        format (``decode(frame_format=)``) come back exactly.
+        For a planar YUV ``pix_fmt`` of the frames' range they are written straight into its
+        planes (chroma averaged over its blocks, rounded to its bits; no swscale), so planes
+        decoded from a file of that format (``decode(frame_format=)``) come back exactly.
+        Full-range ``"yuvj444p"`` planes go so into a ``yuvj`` format, or into a plain ``yuv``
+        one whose ``color`` tags say full range (``color_range`` 2; FFV1 has no ``yuvj``
+        formats); otherwise swscale converts the range.
     time_base : Fraction, optional
         Unit of the stored timestamps in seconds (default ``1 / fps``). Give the input's to
         write frames at their own times (``write(frame, time=)``, variable frame rate;
@@ -932,11 +935,15 @@ class VideoWriter:
 
         if self.frame_format is not None and self.frame_format.startswith("yuv"):
             # straight into the stream's planes where it is planar YUV of the frames' range
-            # (no swscale filter: planes decode() gave come back exactly), else through
-            # swscale (which also converts between full-range yuvj and limited-range yuv)
+            # (no swscale filter: planes decode() gave come back exactly; full-range yuvj planes
+            # also into a plain yuv format tagged full range), else through swscale (which
+            # also converts between full-range yuvj and limited-range yuv)
             pix_fmt = self._stream.codec_context.pix_fmt
-            native = _yuv_planes(pix_fmt) and \
-                pix_fmt.startswith("yuvj") == self.frame_format.startswith("yuvj")
+            if self.frame_format.startswith("yuvj"):
+                same_range = pix_fmt.startswith("yuvj") or self.color.get("color_range") == 2
+            else:
+                same_range = not pix_fmt.startswith("yuvj")
+            native = _yuv_planes(pix_fmt) and same_range
             picture = _frame_from_444(rgb, pix_fmt if native else self.frame_format)
         elif self.frame_format is not None:
             picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=self.frame_format)
@@ -1081,6 +1088,14 @@ class _AudioTrack:
     or dropped with ``trim`` (the output then starts at ``start``).
     ``feed(container, time)`` writes the audio up to output time ``time``, so the file stays
     interleaved and memory flat.
+
+    The stretched segment lasts exactly its input samples divided by the tempo (to the
+    sample): ``atempo`` alone gives up to one analysis window less (about 40-60 ms at tempo
+    0.5: its flush drops the last partial window), which left the audio short of the video
+    and, with audio after the segment, everything after it early. So the samples that follow
+    the segment are pushed through ``atempo`` too, as lookahead, and its output is cut at the
+    exact length (at the end of the input it is flushed and padded with silence); the audio
+    after the segment waits for that tail.
     """
 
     def __init__(self, src, tempo, segment=(Fraction(0), None), *, index=0, trim=False):
@@ -1091,12 +1106,21 @@ class _AudioTrack:
         self.trim = trim
         self.input = av.open(str(src), "r")
         self.in_stream = self.input.streams.audio[index]
+        stream = self.in_stream
+        self._end = None  # the input time where the stream says its audio ends (MP4's edit list)
+        if stream.duration is not None and stream.time_base is not None:
+            self._end = (stream.start_time or 0) * Fraction(stream.time_base) + \
+                stream.duration * Fraction(stream.time_base)
         self.packets = self.input.demux(self.in_stream)
         self.origin = Fraction(0)
         self.out = self.graph = None
         self.segment = segment
         self.written = Fraction(0)  # output seconds written (stretch)
-        self.flushed = False  # the atempo graph was drained at the segment's end
+        self.flushed = False  # the stretched segment is complete (its exact length written)
+        self._pushed = 0  # samples of the segment pushed into the atempo graph
+        self._goal = None  # samples the stretched segment must last, known at its end
+        self._stretched = 0  # samples out of the atempo graph written so far
+        self._after = []  # audio after the segment, waiting for the stretched tail
         self._next = Fraction(0)  # input time after the last decoded audio frame
         self._last = Fraction(0)  # output time reached (copy)
         self.finished = False
@@ -1196,38 +1220,75 @@ class _AudioTrack:
             frame.pts, frame.time_base = round(self._next * rate), Fraction(1, rate)
         begin = frame.pts * Fraction(frame.time_base) - self.origin  # seconds from the origin
         self._next = begin + self.origin + Fraction(frame.samples, rate)
+        if self._end is not None and self._next > self._end:
+            # the padding of the stream's last codec frame, which decoders give: not audio
+            frame = _audio_slice(frame, 0, max(math.ceil((self._end - begin - self.origin) * rate), 0))
+            if not frame.samples:
+                return
         start, end = self.segment
         cuts = [0]
         for edge in (Fraction(0), start, end):
             index = frame.samples if edge is None else math.ceil((edge - begin) * rate)
             cuts.append(min(max(index, cuts[-1]), frame.samples))
         cuts.append(frame.samples)
-        if self.trim and end is not None and begin >= end:
-            self.finished = True  # past the trimmed range: nothing more to read
         for part, (a, b) in enumerate(zip(cuts, cuts[1:])):
             if b <= a or part == 0:
                 continue
             piece = _audio_slice(frame, a, b) if (a, b) != (0, frame.samples) else frame
             if part == 2:
+                self._pushed += piece.samples
                 self.graph.push(piece)
                 self._pull(container)
                 continue
-            if part == 3 and not self.flushed:
-                self.graph.push(None)
+            if part == 3 and not self.flushed:  # lookahead for the segment's tail
+                if self._goal is None:
+                    self._goal = round(self._pushed / self.tempo)
+                if not self.trim:
+                    self._after.append(piece)
+                self.graph.push(piece)
                 self._pull(container)
-                self.flushed = True
+                continue
             if not self.trim:  # trimmed: only the segment is kept
                 self._encode(container, piece)
+        if self.trim and end is not None and begin >= end and self.flushed:
+            self.finished = True  # past the trimmed range: nothing more to read
 
     def _pull(self, container):
+        """Encode what the atempo graph gives, up to the segment's exact length once known;
+        when it is reached, the audio after the segment follows."""
         import av
 
-        while True:
+        while not self.flushed:
             try:
                 frame = self.graph.pull()
             except (av.error.BlockingIOError, av.error.EOFError):
                 return
-            self._encode(container, frame)
+            if self._goal is not None and self._stretched + frame.samples >= self._goal:
+                if frame.pts is None or frame.time_base is None:
+                    frame.pts, frame.time_base = 0, Fraction(1, frame.sample_rate)
+                frame = _audio_slice(frame, 0, self._goal - self._stretched)
+                self.flushed = True
+            self._stretched += frame.samples
+            if frame.samples:
+                self._encode(container, frame)
+        for piece in self._after:
+            self._encode(container, piece)
+        self._after = []
+
+    def _finish_stretch(self, container):
+        """At the end of the input: drain the atempo graph, cut or pad with silence to the
+        segment's exact length, then the audio after it."""
+        if self._goal is None:
+            self._goal = round(self._pushed / self.tempo)
+        self.graph.push(None)
+        self._pull(container)
+        if not self.flushed:
+            missing = self._goal - self._stretched
+            if missing > 0:
+                self._stretched += missing
+                self._encode(container, _silence(self.in_stream.codec_context, missing))
+            self.flushed = True
+            self._pull(container)  # the audio after the segment
 
     def _encode(self, container, frame):
         rate = self.out.codec_context.sample_rate
@@ -1240,10 +1301,21 @@ class _AudioTrack:
         self.feed(container, float("inf"))
         if self.tempo is not None:
             if not self.flushed:
-                self.graph.push(None)
-                self._pull(container)
+                self._finish_stretch(container)
             container.mux(self.out.encode(None))
         self.input.close()
+
+
+def _silence(context, samples):
+    """``samples`` zero samples (silence in the float and signed formats decoders give) in the
+    sample format, layout and rate of the decoder ``context``."""
+    import av
+
+    frame = av.AudioFrame(format=context.format.name, layout=context.layout.name, samples=samples)
+    for plane in frame.planes:
+        plane.update(bytes(plane.buffer_size))
+    frame.sample_rate = context.sample_rate
+    return frame
 
 
 def _audio_slice(frame, a, b):

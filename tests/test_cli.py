@@ -151,7 +151,8 @@ def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
     }[case]
     before = sorted(tmp_path.iterdir())
     status, out, err = run_cli(*args)
-    assert status == 1 and out == ""
+    # a bad option is a usage error (exit 2), whoever finds it; a file that fails, exit 1
+    assert status == (2 if "option" in case else 1) and out == ""
     assert one_error_line(err).startswith(expected)
     assert sorted(tmp_path.iterdir()) == before  # no output, no temporary file
 
@@ -283,6 +284,64 @@ def test_sigterm_leaves_no_partial_video(tmp_path):
     assert list(out.iterdir()) == []  # neither the output nor its temporary file
 
 
+@pytest.mark.parametrize("signum, expected", [("SIGTERM", (143, "flowkit: terminated\n")),
+                                               ("SIGINT", (130, "flowkit: interrupted\n"))])
+def test_a_signal_lost_in_a_finalizer_still_stops_the_command(tmp_path, monkeypatch, capsys,
+                                                             signum, expected):
+    """The signal arrives while a finalizer runs: its handler's exception is raised inside
+    ``__del__``, where Python prints "Exception ignored" and goes on (seen once under load with
+    a PyAV object's deallocation: exit 0, the output written). The recorded stop still gives the
+    exit status, and nothing is committed after it: no output, no temporary, one line."""
+    import signal
+
+    video = tmp_path / "in.mkv"
+    with flowkit.VideoWriter(video, fps=12) as writer:
+        for frame in _moving_frames(3):
+            writer.write(frame)
+    out = tmp_path / "out"
+    out.mkdir()
+
+    class Finalizer:
+        def __del__(self):
+            signal.raise_signal(getattr(signal, signum))
+
+    color = flowkit.flow_to_color
+
+    def flow_to_color(*args, **kwargs):
+        if not (out / "flo").exists():  # the first pair
+            Finalizer()  # dropped at once: the signal's exception is raised inside __del__
+        return color(*args, **kwargs)
+
+    monkeypatch.setattr(flowkit, "flow_to_color", flow_to_color)
+    status = main(["flow", str(video), "--video", str(out / "x.mp4"), "--flo-dir", str(out / "flo")])
+    captured = capsys.readouterr()
+    assert (status, captured.out, captured.err) == (expected[0], "", expected[1])
+    # the video, its temporary, the .flo files: none committed (only the --flo-dir folder made)
+    assert [p for p in out.rglob("*") if not p.is_dir()] == []
+
+
+def test_exit_status_2_for_bad_arguments_whoever_finds_them_1_for_failures_of_the_work():
+    # the library's ValueError / TypeError naming a parameter a flag sets is a usage error, as
+    # the command line's own checks; files, decoding, the encoder and the user's op failing
+    # while working are exit 1 (subprocess cases: test_retime, test_translate, above)
+    from flowkit.cli import _is_usage_error, _one_line
+
+    for exc, usage in [
+        (ValueError("segment: expected start < end, got 5 to 2 s"), True),         # --range 5:2
+        (ValueError("codec: unknown video encoder 'nope'"), True),
+        (TypeError("factor: expected a number, got [2]"), True),
+        (ValueError("flow_options['levels']: expected an integer >= 1, got 0"), True),
+        (ValueError("dst: a.mp4 is the input; refusing to overwrite it"), True),
+        (ValueError("codec: libx264 failed writing a.mp4 (Invalid argument)"), False),
+        (ValueError("op: f raised ZeroDivisionError on frame 0: division by zero"), False),
+        (ValueError("src: could not decode any frame from a.mp4"), False),
+        (ValueError("a.mp4: only one frame, a flow needs two"), False),
+        (FileNotFoundError("--resume: no such checkpoint 'x.ckpt'"), False),
+        (RuntimeError("codec: the GPU is gone"), False),
+    ]:
+        assert _is_usage_error(exc, _one_line(exc)) is usage, exc
+
+
 def test_cv2_errors_are_reported_once_without_the_source_path():
     from flowkit.cli import _one_line
 
@@ -337,9 +396,9 @@ def test_options_follow_the_signature_of_the_method(pair, tmp_path, monkeypatch,
     assert main(["flow", str(a), str(b), "-o", str(tmp_path / "f.flo"), "-O", "normalize=False",
                  "--option", "levels=4"]) == 0
     assert seen == {"levels": 4, "normalize": False}
-    assert main(["flow", str(a), str(b), "-o", str(tmp_path / "f.flo"), "-O", "init_flow=0"]) == 1
+    assert main(["flow", str(a), str(b), "-o", str(tmp_path / "f.flo"), "-O", "init_flow=0"]) == 2
     assert capsys.readouterr().err == ("flowkit: error: --option init_flow: not an option of farneback; "
-                                       "its options are levels, normalize\n")
+                                       "its options are levels, normalize (see flowkit flow --help)\n")
 
 
 def test_alpha_is_dropped_and_bit_depth_kept(pair, tmp_path):
@@ -440,7 +499,7 @@ def test_video_errors_are_one_line(tmp_path):
     assert status == 1 and one_error_line(err) == f"no such video file or image folder: {tmp_path / 'none.mp4'}"
     status, _, err = run_cli("flow", folder, "--flo-dir", tmp_path / "d", "--method", "lucas_kanade",
                              "-O", "use_previous_flow=True")
-    assert status == 1 and one_error_line(err).startswith(
+    assert status == 2 and one_error_line(err).startswith(
         "--option use_previous_flow: not an option of lucas_kanade; its options are radius, num_warp")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one"]
 
@@ -475,7 +534,7 @@ def test_warmup_subset_and_errors():
     assert sorted(line.split()[0] for line in lines[:2]) == ["flow_to_color", "smooth_gaussian"]
     assert lines[2].startswith("warmed 2 cases") and "with 2 worker processes" in lines[2], out
     status, _, err = run_cli("warmup", "--only", "nope")
-    assert status == 1 and one_error_line(err).startswith("--only nope: no such warm-up case; the cases are farneback_gray")
+    assert status == 2 and one_error_line(err).startswith("--only nope: no such warm-up case; the cases are farneback_gray")
 
 
 def test_warmup_cases_cover_the_public_functions():
@@ -589,8 +648,8 @@ def test_predict_speed_spread_and_advect_flow(moving_folder, tmp_path):
     (["--horizon", "2", "--start", "6", "--context", "3"], 1, "8 frames; --context 3 from --start 6 needs 9"),
     (["--horizon", "4", "--start", "3", "--context", "2", "--side-by-side"], 1,
      "--side-by-side needs the 4 true frames after the context (frames 5 to 8); the input has 8"),
-    (["--horizon", "2", "-O", "radius=3"], 1, "--option radius: not an option of farneback"),
-    (["--horizon", "2", "-O", "levels=0"], 1, "--option levels: expected an integer >= 1, got 0"),
+    (["--horizon", "2", "-O", "radius=3"], 2, "--option radius: not an option of farneback"),
+    (["--horizon", "2", "-O", "levels=0"], 2, "--option levels: expected an integer >= 1, got 0"),
 ])
 def test_predict_errors_are_one_line(moving_folder, tmp_path, args, code, message):
     folder, _ = moving_folder

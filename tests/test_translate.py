@@ -277,15 +277,15 @@ def test_cli_round_trip(tiny_video, tmp_path):
     assert np.abs(frames[0].astype(int) - _frame_ops.autocontrast(originals[0])).mean() < 3
 
 
-@pytest.mark.parametrize("op, message", [
-    ("nosuch", "flowkit: error: --op: expected a built-in name"),
-    ("no_such_module_xyz:f", "flowkit: error: --op: cannot import module 'no_such_module_xyz'"),
-    ("numpy:transpose", "flowkit: error: --op: numpy:transpose returned shape (3, 56, 40)"),
+@pytest.mark.parametrize("op, code, message", [  # 2: a bad --op; 1: the op failed on a frame
+    ("nosuch", 2, "flowkit: error: --op: expected a built-in name"),
+    ("no_such_module_xyz:f", 2, "flowkit: error: --op: cannot import module 'no_such_module_xyz'"),
+    ("numpy:transpose", 1, "flowkit: error: --op: numpy:transpose returned shape (3, 56, 40)"),
 ])
-def test_cli_errors_are_one_line(tiny_video, tmp_path, op, message):
+def test_cli_errors_are_one_line(tiny_video, tmp_path, op, code, message):
     out = tmp_path / "out.mp4"
     run = _cli("translate", tiny_video, out, "--op", op)
-    assert run.returncode == 1
+    assert run.returncode == code
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(message), run.stderr
     assert not out.exists()
@@ -595,6 +595,6 @@ def test_cli_flow_options_reach_the_estimator(tiny_video, tmp_path):
                              (["-O", "nope=1"], "--option nope: not an option of farneback")):
         run = _cli("translate", tiny_video, tmp_path / "x.mp4", "--op", "autocontrast", *options)
         lines = run.stderr.strip().splitlines()
-        assert run.returncode == 1 and len(lines) == 1 and lines[0].startswith(f"flowkit: error: {message}"), run.stderr
+        assert run.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"flowkit: error: {message}"), run.stderr
     run = _cli("translate", "--help")
     assert "raft: -O weights=PATH" in " ".join(run.stdout.split())
