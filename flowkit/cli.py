@@ -592,8 +592,10 @@ def cmd_predict(args):
         raise UsageError("--side-by-side needs --start N: the truth is the input after the context")
     if args.smooth_size and not args.smooth:
         raise UsageError("--smooth-size needs --smooth METHOD")
-    if args.n_iter is not None and args.scheme != "semi-lagrangian":
-        raise UsageError(f"--n-iter is for --scheme semi-lagrangian, not {args.scheme}")
+    for flag, given in (("--n-iter", args.n_iter is not None), ("--speed-spread", bool(args.speed_spread)),
+                        ("--advect-flow", args.advect_flow)):
+        if given and args.scheme != "semi-lagrangian":
+            raise UsageError(f"{flag} is for --scheme semi-lagrangian, not {args.scheme}")
     kind = _output_kind(args.output)
     if kind == "video":
         _check_output("-o", args.output, "video", (source,), codec=args.codec)
@@ -823,6 +825,14 @@ def cmd_train(args):
 # flowkit train predict-gan: its options (defaults differ from interp-refine's: smaller crops)
 _GAN_TRAIN_FLAGS = ("epochs", "crop", "batch", "lr", "clips", "crops_per_clip", "shrink",
                     "adversarial_weight", "threads", "device", "seed", "resume")
+
+
+def _speed_spread(text):
+    """Argument type of predict's --speed-spread: a number in [0, 0.5]."""
+    value = _non_negative_float(text)
+    if value > 0.5:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 0.5], got {text!r}")
+    return value
 
 
 def _non_negative_float(text):
@@ -1067,7 +1077,7 @@ def build_parser():
                    help="extrapolation scheme (default semi-lagrangian)")
     p.add_argument("--n-iter", type=_non_negative,
                    help="semi-Lagrangian sub-steps per frame (default 1; 0: Euler)")
-    p.add_argument("--speed-spread", type=_non_negative_float, default=0.0,
+    p.add_argument("--speed-spread", type=_speed_spread, default=0.0,
                    help="relative uncertainty of the speed (0-0.5, default 0: sharp): each frame is "
                         "the mean over three speeds, blurring moving content along its motion "
                         "(semi-lagrangian; docs/prediction.md)")

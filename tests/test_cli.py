@@ -631,11 +631,15 @@ def test_predict_speed_spread_and_advect_flow(moving_folder, tmp_path):
     written = [cv2.imread(str(out / f"frame_{k:06d}.png"))[..., ::-1] for k in range(2)]
     np.testing.assert_array_equal(np.stack(written), flowkit.predict(np.stack(frames[-2:]), 2, speed_spread=0.2,
                                                                      advect_flow=True))
-    status, _, stderr = run_cli("predict", folder, "--horizon", "2", "--speed-spread", "0.7", "-o",
-                                tmp_path / "out.mp4")
-    assert status != 0
-    assert "speed_spread: expected a number in [0.0, 0.5], got 0.7" in one_error_line(stderr)
-    assert not (tmp_path / "out.mp4").exists()
+    for args, message in ((["--speed-spread", "0.7"], "argument --speed-spread: expected a number in [0, 0.5], got '0.7'"),
+                          (["--speed-spread", "0.1", "--scheme", "forward"],
+                           "--speed-spread is for --scheme semi-lagrangian, not forward"),
+                          (["--advect-flow", "--scheme", "reestimate"],
+                           "--advect-flow is for --scheme semi-lagrangian, not reestimate")):
+        status, _, stderr = run_cli("predict", folder, "--horizon", "2", *args, "-o", tmp_path / "out.mp4")
+        assert status == 2
+        assert message in one_error_line(stderr)
+        assert not (tmp_path / "out.mp4").exists()
 
 
 @pytest.mark.parametrize("args, code, message", [
