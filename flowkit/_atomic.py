@@ -118,8 +118,9 @@ def atomic_path(path):
     format by it). If the body raises, the temporary file is removed and ``path`` is left
     untouched, so a failure never leaves a half-written output or destroys an existing file.
     After a stop request (:func:`request_stop`) the rename does not happen: the recorded
-    exception is raised and the temporary file removed. Permissions are those a plain ``open(path, "w")`` gives: an existing file keeps its
-    mode, a new one gets ``0666 & ~umask``. An ``OSError`` about the temporary file (missing
+    exception is raised and the temporary file removed. Permissions are those a plain
+    ``open(path, "w")`` gives: an existing file keeps its mode, a new one gets
+    ``0666 & ~umask``. An ``OSError`` about the temporary file (missing
     folder, no permission, disk full, target is a folder) is raised naming ``path`` instead.
     """
     path = Path(path)

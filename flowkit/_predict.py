@@ -285,11 +285,11 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
         ``"flow"``: the classical prediction above. A name registered with
         ``flowkit.models.register_predictor(name, module)``: the caller's ``torch.nn.Module``
         ``(frames, horizon) -> future`` on ``(N, T, C, H, W)`` float32 tensors in [0, 1]
-        (docs/models.md); no flow is estimated, the other options do not apply. ``"gan"``: each horizon's classical frame
-        refined by the ``"predict-gan"`` generator of ``flowkit.models`` (needs
-        ``pip install "flowkit-cv[torch]"``; docs/models.md), which sees the last 4 frames,
-        the classical frame and its displacement, one image channel at a time; trained with
-        an adversarial loss (Mathieu, Couprie and LeCun, ICLR 2016) on the defaults
+        (docs/models.md); no flow is estimated, the other options do not apply. ``"gan"``:
+        each horizon's classical frame refined by the ``"predict-gan"`` generator of
+        ``flowkit.models`` (needs ``pip install "flowkit-cv[torch]"``; docs/models.md), which
+        sees the last 4 frames, the classical frame and its displacement, one image channel
+        at a time; trained with an adversarial loss (Mathieu, Couprie and LeCun, ICLR 2016) on the defaults
         (farneback, ``context=2``, semi-Lagrangian). Runs where the model lives (the CPU
         unless ``model`` is on the GPU); CuPy arrays reach it through DLPack.
     model : None, str, Path or torch.nn.Module
