@@ -73,7 +73,9 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
     zero derivatives outside the image. Unlike OpenCV any supported dtype and colour frames are
     accepted (the normal equations are summed over channels), the bilinear weights are exact
     floats (OpenCV uses 14-bit fixed point). Pyramid levels are rounded to integers, as OpenCV's,
-    only for integer frames with ``normalize=False``.
+    for uint8 frames (on the CPU they are uint8 levels, whatever ``normalize``: the steps do not
+    change under ``a * I + b``, so the stretch only scales the eigenvalue threshold) and for
+    other integer frames with ``normalize=False``.
 
     Parameters
     ----------
@@ -184,7 +186,11 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
         empty = (np.empty((0, 2), np.float32), np.empty(0, bool), np.empty(0, np.float32))
         return tuple(to_output(a, gpu_input) for a in empty)
 
-    scale = 255.0 * prep.gain  # thresholds are on the 0..255 scale
+    # uint8 frames on the CPU are tracked in their own levels (uint8 pyramids rounded as
+    # OpenCV's, whatever ``normalize``): Lucas-Kanade's steps do not change under a * I + b, so
+    # the stretch only scales the eigenvalue threshold, and err is in the input's units as it is
+    raw8 = backend != CUDA and frame0.dtype == np.uint8
+    scale = 255.0 * prep.gain / (prep.span[0] if raw8 else 1.0)  # thresholds on the 0..255 scale
     params = dict(win_w=win_w, win_h=win_h, max_level=max_level, max_iter=max_iter, eps2=eps * eps,
                   min_eig_threshold=min_eig_threshold, eig_scale=scale * scale / 1024.0,
                   backward_check=bool(backward_check))
@@ -195,10 +201,10 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
 
         result = lk_sparse_cuda.track(_hwc(frame0, backend), _hwc(frame1, backend), pts, init, **params)
     else:
-        stretch = (prep.offset, prep.factor) if normalize else None
+        stretch = (prep.offset, prep.factor) if normalize and not raw8 else None
         result = _track_cpu(_hwc(frame0, backend), _hwc(frame1, backend), pts, init, stretch, **params)
     points1, status, err = (to_output(a, gpu_input) for a in result)
-    if prep.span[0] != 1.0:  # err back in the input's units
+    if prep.span[0] != 1.0 and not raw8:  # err back in the input's units
         err *= np.float32(prep.span[0])
     return points1, status, err
 

@@ -1,7 +1,7 @@
 """Sparse pyramidal Lucas-Kanade tracking and the Shi-Tomasi corner response.
 
 Layout shared by the CPU drivers here and the CUDA drivers in ``lk_sparse_cuda``: an image
-pyramid is one flat float32 buffer. Level ``l`` is described by ``geo[l] = (off, h, w, pw)``:
+pyramid is one flat float32 buffer (uint8 for uint8 frames on the CPU, see ``build_pyramids``). Level ``l`` is described by ``geo[l] = (off, h, w, pw)``:
 it starts at ``off`` and holds ``(h + 2 * pad_y) x pw`` pixels of ``C`` interleaved channels,
 ``pw = w + 2 * pad_x``, with ``pad_x, pad_y = win_w, win_h``: the image with a border as wide
 as the tracking window, so that every window OpenCV accepts can be read without bounds checks
@@ -191,15 +191,19 @@ def corner_min_eig(sxx, sxy, syy):
 
 @jit
 def bilinear_at(buf, i, stride, C, w00, w01, w10, w11):
-    """Bilinear tap of a padded buffer: ``i`` is the top-left tap, ``stride`` a row."""
-    return lerp4(w00, w01, w10, w11, buf[i], buf[i + C], buf[i + stride], buf[i + stride + C])
+    """Bilinear tap of a padded buffer (float32 or uint8 levels, read as float32): ``i`` is the
+    top-left tap, ``stride`` a row."""
+    return lerp4(w00, w01, w10, w11, np.float32(buf[i]), np.float32(buf[i + C]),
+                 np.float32(buf[i + stride]), np.float32(buf[i + stride + C]))
 
 
 @jit
 def scharr_at(buf, i, stride, C):
-    """Scharr derivatives at flat index ``i`` of a padded buffer."""
-    return scharr_xy(buf[i - stride - C], buf[i - stride], buf[i - stride + C], buf[i - C], buf[i + C],
-                     buf[i + stride - C], buf[i + stride], buf[i + stride + C])
+    """Scharr derivatives at flat index ``i`` of a padded buffer (float32 or uint8 levels)."""
+    return scharr_xy(np.float32(buf[i - stride - C]), np.float32(buf[i - stride]),
+                     np.float32(buf[i - stride + C]), np.float32(buf[i - C]), np.float32(buf[i + C]),
+                     np.float32(buf[i + stride - C]), np.float32(buf[i + stride]),
+                     np.float32(buf[i + stride + C]))
 
 
 @jit
@@ -282,6 +286,7 @@ def _fill_level0_band(f0, f1, buf, g0, g1, C, pad_x, pad_y, offset, factor, band
     """Work items ``band`` of ``n_bands`` of :func:`fill_level0` (``parallel.run_bands``)."""
     h, w, pw = g0[1], g0[2], g0[3]
     rows = h + 2 * pad_y
+    stretch = offset != 0 or factor != 1
     start, stop = band_range(2 * rows, band, n_bands)
     for k in range(start, stop):
         src = f0 if k < rows else f1
@@ -290,8 +295,12 @@ def _fill_level0_band(f0, f1, buf, g0, g1, C, pad_x, pad_y, offset, factor, band
         s = np.uint64(border_index(yp - pad_y, h, R101) * w * C)
         r = np.uint64(off + yp * pw * C)
         inner = np.uint64(pad_x * C)
-        for i in range(np.uint64(w * C)):
-            buf[r + inner + i] = (np.float32(src[s + i]) - offset) * factor
+        if stretch:
+            for i in range(np.uint64(w * C)):
+                buf[r + inner + i] = (np.float32(src[s + i]) - offset) * factor
+        else:  # a plain copy (uint8 into uint8 levels: no round trip through float32)
+            for i in range(np.uint64(w * C)):
+                buf[r + inner + i] = src[s + i]
         for xp in range(pad_x):  # the borders: copies of the stretched interior
             left = border_index(xp - pad_x, w, R101) * C
             right = border_index(xp + w, w, R101) * C
@@ -339,7 +348,8 @@ def _pyr_down_level_band(buf, sg, dg, shift, frames, C, pad_x, pad_y, integer, b
             row = np.uint64(doff + extra) + np.uint64(y + pad_y) * drow
             out = buf[row + lo:row + lo + udw * uc]
             for i in range(srow):
-                vert[i] = blur5(s0[i], s1[i], s2[i], s3[i], s4[i])
+                vert[i] = blur5(np.float32(s0[i]), np.float32(s1[i]), np.float32(s2[i]),
+                                np.float32(s3[i]), np.float32(s4[i]))
             n = 2 * udw * uc
             v0 = vert[lo - 2 * uc:lo - 2 * uc + n]  # horizontal taps at every column: unit stride
             v1 = vert[lo - uc:lo - uc + n]
@@ -348,9 +358,9 @@ def _pyr_down_level_band(buf, sg, dg, shift, frames, C, pad_x, pad_y, integer, b
             v4 = vert[lo + 2 * uc:lo + 2 * uc + n]
             for i in range(n):
                 hor[i] = blur5(v0[i], v1[i], v2[i], v3[i], v4[i])
-            if C == 1 and not integer:  # then every second column (the common case spelt out)
+            if C == 1:  # then every second column (the common case spelt out)
                 for x in range(udw):
-                    out[x] = hor[2 * x]
+                    out[x] = pyr_round(hor[2 * x], integer)
             else:
                 for x in range(udw):
                     for c in range(uc):
@@ -448,8 +458,10 @@ def build_pyramids(frame0, frame1, shapes, pad_x, pad_y, derivatives, stretch=No
     after the other (0: empty arrays, the tracker computes them per window). ``stretch``: None,
     the frames as they are, the levels of integer frames rounded to integers as ``cv2.pyrDown``
     does; or float32 ``(offset, factor)``, level 0 is ``(frame - offset) * factor``
-    (``_intensity.prepare_frames``' deferred stretch) and no level is rounded. Each step treats
-    both frames in one parallel loop.
+    (``_intensity.prepare_frames``' deferred stretch) and no level is rounded. The levels are
+    float32, except for uint8 frames without ``stretch``: then they are uint8, as OpenCV's (the
+    same values: rounded levels of uint8 frames stay in 0..255), a quarter of the bytes to
+    write and read. Each step treats both frames in one parallel loop.
     """
     C = frame0.shape[2]
     integer = stretch is None and frame0.dtype.kind in "ui"
@@ -457,7 +469,7 @@ def build_pyramids(frame0, frame1, shapes, pad_x, pad_y, derivatives, stretch=No
     geo, total = pyramid_geometry(shapes, C, pad_x, pad_y)
     geo1 = geo.copy()
     geo1[:, 0] += total
-    buf = np.empty(2 * total, np.float32)
+    buf = np.empty(2 * total, np.uint8 if integer and frame0.dtype == np.uint8 else np.float32)
     fill_level0(np.ascontiguousarray(frame0).reshape(-1), np.ascontiguousarray(frame1).reshape(-1),
                 buf, geo[0], geo1[0], C, pad_x, pad_y, np.float32(offset), np.float32(factor))
     for lv in range(1, len(shapes)):
