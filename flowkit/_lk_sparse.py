@@ -221,8 +221,8 @@ def _track_cpu(f0, f1, pts, init, stretch, *, win_w, win_h, max_level, max_iter,
     per_window = lk.window_derivatives(k, win_w, win_h, len(shapes), pixels)
     derivatives = 0 if per_window else 2 if backward_check else 1
     buf, gx, gy, geo, total = lk.build_pyramids(f0, f1, shapes, win_w, win_h, derivatives, stretch)
-    buf0, buf1 = buf[:total], buf[total:]
-    gx0, gy0, gx1, gy1 = gx[:total], gy[:total], gx[total:], gy[total:]
+    buf0, buf1 = buf[:total + lk.SLACK], buf[total:]  # each with the slack its windows may read
+    gx0, gy0, gx1, gy1 = gx[:total + lk.SLACK], gy[:total + lk.SLACK], gx[total:], gy[total:]
 
     def run(a, ga_x, ga_y, b, start, guess):
         out = np.empty((k, 2), np.float32)
