@@ -73,7 +73,9 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
     zero derivatives outside the image. Unlike OpenCV any supported dtype and colour frames are
     accepted (the normal equations are summed over channels), the bilinear weights are exact
     floats (OpenCV uses 14-bit fixed point). Pyramid levels are rounded to integers, as OpenCV's,
-    only for integer frames with ``normalize=False``.
+    for uint8 frames (on the CPU they are uint8 levels, whatever ``normalize``: the steps do not
+    change under ``a * I + b``, so the stretch only scales the eigenvalue threshold) and for
+    other integer frames with ``normalize=False``.
 
     Parameters
     ----------
@@ -184,7 +186,11 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
         empty = (np.empty((0, 2), np.float32), np.empty(0, bool), np.empty(0, np.float32))
         return tuple(to_output(a, gpu_input) for a in empty)
 
-    scale = 255.0 * prep.gain  # thresholds are on the 0..255 scale
+    # uint8 frames on the CPU are tracked in their own levels (uint8 pyramids rounded as
+    # OpenCV's, whatever ``normalize``): Lucas-Kanade's steps do not change under a * I + b, so
+    # the stretch only scales the eigenvalue threshold, and err is in the input's units as it is
+    raw8 = backend != CUDA and frame0.dtype == np.uint8
+    scale = 255.0 * prep.gain / (prep.span[0] if raw8 else 1.0)  # thresholds on the 0..255 scale
     params = dict(win_w=win_w, win_h=win_h, max_level=max_level, max_iter=max_iter, eps2=eps * eps,
                   min_eig_threshold=min_eig_threshold, eig_scale=scale * scale / 1024.0,
                   backward_check=bool(backward_check))
@@ -195,10 +201,10 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
 
         result = lk_sparse_cuda.track(_hwc(frame0, backend), _hwc(frame1, backend), pts, init, **params)
     else:
-        stretch = (prep.offset, prep.factor) if normalize else None
+        stretch = (prep.offset, prep.factor) if normalize and not raw8 else None
         result = _track_cpu(_hwc(frame0, backend), _hwc(frame1, backend), pts, init, stretch, **params)
     points1, status, err = (to_output(a, gpu_input) for a in result)
-    if prep.span[0] != 1.0:  # err back in the input's units
+    if prep.span[0] != 1.0 and not raw8:  # err back in the input's units
         err *= np.float32(prep.span[0])
     return points1, status, err
 
@@ -215,8 +221,8 @@ def _track_cpu(f0, f1, pts, init, stretch, *, win_w, win_h, max_level, max_iter,
     per_window = lk.window_derivatives(k, win_w, win_h, len(shapes), pixels)
     derivatives = 0 if per_window else 2 if backward_check else 1
     buf, gx, gy, geo, total = lk.build_pyramids(f0, f1, shapes, win_w, win_h, derivatives, stretch)
-    buf0, buf1 = buf[:total], buf[total:]
-    gx0, gy0, gx1, gy1 = gx[:total], gy[:total], gx[total:], gy[total:]
+    buf0, buf1 = buf[:total + lk.SLACK], buf[total:]  # each with the slack its windows may read
+    gx0, gy0, gx1, gy1 = gx[:total + lk.SLACK], gy[:total + lk.SLACK], gx[total:], gy[total:]
 
     def run(a, ga_x, ga_y, b, start, guess):
         out = np.empty((k, 2), np.float32)

@@ -1,7 +1,7 @@
 """Sparse pyramidal Lucas-Kanade tracking and the Shi-Tomasi corner response.
 
 Layout shared by the CPU drivers here and the CUDA drivers in ``lk_sparse_cuda``: an image
-pyramid is one flat float32 buffer. Level ``l`` is described by ``geo[l] = (off, h, w, pw)``:
+pyramid is one flat float32 buffer (uint8 for uint8 frames on the CPU, see ``build_pyramids``). Level ``l`` is described by ``geo[l] = (off, h, w, pw)``:
 it starts at ``off`` and holds ``(h + 2 * pad_y) x pw`` pixels of ``C`` interleaved channels,
 ``pw = w + 2 * pad_x``, with ``pad_x, pad_y = win_w, win_h``: the image with a border as wide
 as the tracking window, so that every window OpenCV accepts can be read without bounds checks
@@ -34,6 +34,7 @@ FAST = {"reassoc", "contract", "nsz", "arcp"}
 FLT_EPSILON = 1.1920928955078125e-07
 R101 = BORDER_REFLECT101
 SMALL_LEVEL = 100_000  # levels with fewer values are built on the calling thread alone
+SLACK = 32  # zeros after the pyramids: _mismatch's whole-vector rows read up to 15 values past a level
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,15 +192,19 @@ def corner_min_eig(sxx, sxy, syy):
 
 @jit
 def bilinear_at(buf, i, stride, C, w00, w01, w10, w11):
-    """Bilinear tap of a padded buffer: ``i`` is the top-left tap, ``stride`` a row."""
-    return lerp4(w00, w01, w10, w11, buf[i], buf[i + C], buf[i + stride], buf[i + stride + C])
+    """Bilinear tap of a padded buffer (float32 or uint8 levels, read as float32): ``i`` is the
+    top-left tap, ``stride`` a row."""
+    return lerp4(w00, w01, w10, w11, np.float32(buf[i]), np.float32(buf[i + C]),
+                 np.float32(buf[i + stride]), np.float32(buf[i + stride + C]))
 
 
 @jit
 def scharr_at(buf, i, stride, C):
-    """Scharr derivatives at flat index ``i`` of a padded buffer."""
-    return scharr_xy(buf[i - stride - C], buf[i - stride], buf[i - stride + C], buf[i - C], buf[i + C],
-                     buf[i + stride - C], buf[i + stride], buf[i + stride + C])
+    """Scharr derivatives at flat index ``i`` of a padded buffer (float32 or uint8 levels)."""
+    return scharr_xy(np.float32(buf[i - stride - C]), np.float32(buf[i - stride]),
+                     np.float32(buf[i - stride + C]), np.float32(buf[i - C]), np.float32(buf[i + C]),
+                     np.float32(buf[i + stride - C]), np.float32(buf[i + stride]),
+                     np.float32(buf[i + stride + C]))
 
 
 @jit
@@ -282,6 +287,7 @@ def _fill_level0_band(f0, f1, buf, g0, g1, C, pad_x, pad_y, offset, factor, band
     """Work items ``band`` of ``n_bands`` of :func:`fill_level0` (``parallel.run_bands``)."""
     h, w, pw = g0[1], g0[2], g0[3]
     rows = h + 2 * pad_y
+    stretch = offset != 0 or factor != 1
     start, stop = band_range(2 * rows, band, n_bands)
     for k in range(start, stop):
         src = f0 if k < rows else f1
@@ -290,8 +296,12 @@ def _fill_level0_band(f0, f1, buf, g0, g1, C, pad_x, pad_y, offset, factor, band
         s = np.uint64(border_index(yp - pad_y, h, R101) * w * C)
         r = np.uint64(off + yp * pw * C)
         inner = np.uint64(pad_x * C)
-        for i in range(np.uint64(w * C)):
-            buf[r + inner + i] = (np.float32(src[s + i]) - offset) * factor
+        if stretch:
+            for i in range(np.uint64(w * C)):
+                buf[r + inner + i] = (np.float32(src[s + i]) - offset) * factor
+        else:  # a plain copy (uint8 into uint8 levels: no round trip through float32)
+            for i in range(np.uint64(w * C)):
+                buf[r + inner + i] = src[s + i]
         for xp in range(pad_x):  # the borders: copies of the stretched interior
             left = border_index(xp - pad_x, w, R101) * C
             right = border_index(xp + w, w, R101) * C
@@ -339,7 +349,8 @@ def _pyr_down_level_band(buf, sg, dg, shift, frames, C, pad_x, pad_y, integer, b
             row = np.uint64(doff + extra) + np.uint64(y + pad_y) * drow
             out = buf[row + lo:row + lo + udw * uc]
             for i in range(srow):
-                vert[i] = blur5(s0[i], s1[i], s2[i], s3[i], s4[i])
+                vert[i] = blur5(np.float32(s0[i]), np.float32(s1[i]), np.float32(s2[i]),
+                                np.float32(s3[i]), np.float32(s4[i]))
             n = 2 * udw * uc
             v0 = vert[lo - 2 * uc:lo - 2 * uc + n]  # horizontal taps at every column: unit stride
             v1 = vert[lo - uc:lo - uc + n]
@@ -348,9 +359,9 @@ def _pyr_down_level_band(buf, sg, dg, shift, frames, C, pad_x, pad_y, integer, b
             v4 = vert[lo + 2 * uc:lo + 2 * uc + n]
             for i in range(n):
                 hor[i] = blur5(v0[i], v1[i], v2[i], v3[i], v4[i])
-            if C == 1 and not integer:  # then every second column (the common case spelt out)
+            if C == 1:  # then every second column (the common case spelt out)
                 for x in range(udw):
-                    out[x] = hor[2 * x]
+                    out[x] = pyr_round(hor[2 * x], integer)
             else:
                 for x in range(udw):
                     for c in range(uc):
@@ -443,13 +454,16 @@ def _threads(count):
 def build_pyramids(frame0, frame1, shapes, pad_x, pad_y, derivatives, stretch=None):
     """CPU pyramids of two (H, W, C) frames in one buffer: ``(buf, gx, gy, geo, total)``.
 
-    Frame0's pyramid is ``buf[:total]`` and frame1's ``buf[total:]``, both with layout ``geo``;
+    Frame0's pyramid is ``buf[:total]`` and frame1's ``buf[total:2 * total]``, both with layout
+    ``geo``, followed by ``SLACK`` zeros;
     ``gx``, ``gy`` hold the derivatives of the first ``derivatives`` (0, 1 or 2) pyramids, one
     after the other (0: empty arrays, the tracker computes them per window). ``stretch``: None,
     the frames as they are, the levels of integer frames rounded to integers as ``cv2.pyrDown``
     does; or float32 ``(offset, factor)``, level 0 is ``(frame - offset) * factor``
-    (``_intensity.prepare_frames``' deferred stretch) and no level is rounded. Each step treats
-    both frames in one parallel loop.
+    (``_intensity.prepare_frames``' deferred stretch) and no level is rounded. The levels are
+    float32, except for uint8 frames without ``stretch``: then they are uint8, as OpenCV's (the
+    same values: rounded levels of uint8 frames stay in 0..255), a quarter of the bytes to
+    write and read. Each step treats both frames in one parallel loop.
     """
     C = frame0.shape[2]
     integer = stretch is None and frame0.dtype.kind in "ui"
@@ -457,14 +471,18 @@ def build_pyramids(frame0, frame1, shapes, pad_x, pad_y, derivatives, stretch=No
     geo, total = pyramid_geometry(shapes, C, pad_x, pad_y)
     geo1 = geo.copy()
     geo1[:, 0] += total
-    buf = np.empty(2 * total, np.float32)
+    buf = np.empty(2 * total + SLACK, np.uint8 if integer and frame0.dtype == np.uint8 else np.float32)
+    buf[2 * total:] = 0
     fill_level0(np.ascontiguousarray(frame0).reshape(-1), np.ascontiguousarray(frame1).reshape(-1),
                 buf, geo[0], geo1[0], C, pad_x, pad_y, np.float32(offset), np.float32(factor))
     for lv in range(1, len(shapes)):
         with _threads(1 if shapes[lv][0] * shapes[lv][1] * C < SMALL_LEVEL else None):
             pyr_down_level(buf, geo[lv - 1], geo[lv], total, 2, C, pad_x, pad_y, integer)
-    gx = np.empty(derivatives * total, np.float32)
-    gy = np.empty(derivatives * total, np.float32)
+    slack = SLACK if derivatives else 0  # (none: empty arrays tell the tracker to work per window)
+    gx = np.empty(derivatives * total + slack, np.float32)
+    gy = np.empty(derivatives * total + slack, np.float32)
+    gx[derivatives * total:] = 0
+    gy[derivatives * total:] = 0
     if derivatives:
         scharr_levels(buf, gx, gy, np.concatenate([geo, geo1][:derivatives]), C, pad_x, pad_y)
     return buf, gx, gy, geo, total
@@ -485,6 +503,13 @@ def window_derivatives(points, win_w, win_h, levels, pixels):
 
 
 @jit
+def window_row(win_w, C):
+    """Values per row of the tracker's window scratch: ``win_w * C`` rounded up to whole
+    16-lane float32 vectors (AVX-512; two 8-lane ones on AVX2)."""
+    return (win_w * C + 15) // 16 * 16
+
+
+@jit
 def window_base(g, C, x0, y0, pad_x, pad_y):
     """Flat index of the window's top-left tap (x0, y0) (unpadded coordinates) in level ``g``."""
     return g[0] + ((y0 + pad_y) * g[3] + x0 + pad_x) * C
@@ -494,65 +519,90 @@ def window_base(g, C, x0, y0, pad_x, pad_y):
 def _window_scharr(img0, g, C, x0, y0, pad_x, pad_y, win_w, win_h, q_x, q_y):
     """Scharr derivatives of the ``(win_h + 1) x (win_w + 1)`` taps of frame0's window with
     top-left tap (x0, y0) at level ``g``, as ``scharr_levels`` has them (zero outside the
-    image), into q_x, q_y (rows of ``(win_w + 1) * C``)."""
+    image), into q_x, q_y (rows of ``window_row(win_w + 1, C)``, zero beyond the taps). Rows
+    in the image are computed over the whole row (whole SIMD vectors; the values past the
+    row's end are read from the next padded row or the buffer's ``SLACK``), then the taps
+    outside the image are set to zero."""
     stride = g[3] * C
     base = window_base(g, C, x0, y0, pad_x, pad_y)
-    n = (win_w + 1) * C
+    nq = window_row(win_w + 1, C)
+    lo = min(max(0, -x0), win_w + 1) * C  # the taps inside the image: [lo, hi) of each row
+    hi = max(min(win_w + 1, g[2] - x0) * C, lo)
     zero = np.float32(0.0)
+    ustride = np.uint64(stride)
+    uc = np.uint64(C)
     for r in range(win_h + 1):
-        inside_row = 0 <= y0 + r < g[1]
-        for x in range(n):
-            dx = zero
-            dy = zero
-            if inside_row and 0 <= x0 + x // C < g[2]:
-                dx, dy = scharr_at(img0, np.uint64(base + r * stride + x), np.uint64(stride),
-                                   np.uint64(C))  # the types scharr_levels calls it with
-            q_x[r * n + x] = dx
-            q_y[r * n + x] = dy
+        q = np.uint64(r * nq)
+        if 0 <= y0 + r < g[1]:
+            row = np.uint64(base + r * stride)
+            for x in range(np.uint64(nq)):
+                dx, dy = scharr_at(img0, row + x, ustride, uc)  # the types scharr_levels uses
+                q_x[q + x] = dx
+                q_y[q + x] = dy
+            lo_r, hi_r = lo, hi
+        else:
+            lo_r, hi_r = nq, nq
+        for x in range(lo_r):
+            q_x[q + x] = zero
+            q_y[q + x] = zero
+        for x in range(hi_r, nq):
+            q_x[q + x] = zero
+            q_y[q + x] = zero
 
 
 @internal(fastmath=FAST)
 def _patch(img0, gx0, gy0, base, stride, gbase, gstride, C, a, b, win_w, win_h, p_i, p_x, p_y):
     """Sample frame0's window (top-left tap ``base``, row ``stride``) and its derivatives
-    (``gx0``, ``gy0`` from ``gbase``, rows of ``gstride``) into p_i, p_x, p_y; return the
-    Hessian sums."""
+    (``gx0``, ``gy0`` from ``gbase``, rows of ``gstride``) into p_i, p_x, p_y (rows of
+    ``window_row(win_w, C)`` values, zero beyond the window); return the Hessian sums. Whole
+    rows are sampled (whole SIMD vectors, as in ``_mismatch``), the values beyond the window
+    set to zero, and the sums taken over the flat scratch."""
     w00, w01, w10, w11 = bilinear_weights(a, b)
     n = win_w * C
-    a11 = np.float32(0.0)
-    a12 = np.float32(0.0)
-    a22 = np.float32(0.0)
+    nv = p_i.size // win_h
+    zero = np.float32(0.0)
     us = np.uint64(stride)
     ugs = np.uint64(gstride)
     uc = np.uint64(C)
     for y in range(win_h):
         s = np.uint64(base + y * stride)
         gs = np.uint64(gbase + y * gstride)
-        p = np.uint64(y * n)
-        for x in range(np.uint64(n)):
+        p = np.uint64(y * nv)
+        for x in range(np.uint64(nv)):
             p_i[p + x] = bilinear_at(img0, s + x, us, uc, w00, w01, w10, w11)
-            ix = bilinear_at(gx0, gs + x, ugs, uc, w00, w01, w10, w11)
-            iy = bilinear_at(gy0, gs + x, ugs, uc, w00, w01, w10, w11)
-            p_x[p + x] = ix
-            p_y[p + x] = iy
-            a11 += ix * ix
-            a12 += ix * iy
-            a22 += iy * iy
+            p_x[p + x] = bilinear_at(gx0, gs + x, ugs, uc, w00, w01, w10, w11)
+            p_y[p + x] = bilinear_at(gy0, gs + x, ugs, uc, w00, w01, w10, w11)
+        for x in range(np.uint64(n), np.uint64(nv)):
+            p_i[p + x] = zero
+            p_x[p + x] = zero
+            p_y[p + x] = zero
+    a11 = np.float32(0.0)
+    a12 = np.float32(0.0)
+    a22 = np.float32(0.0)
+    for i in range(np.uint64(win_h * nv)):
+        a11 += p_x[i] * p_x[i]
+        a12 += p_x[i] * p_y[i]
+        a22 += p_y[i] * p_y[i]
     return a11, a12, a22
 
 
 @internal(fastmath=FAST)
 def _mismatch(img1, base, stride, C, a, b, win_w, win_h, p_i, p_x, p_y):
-    """``(b1, b2) = sum (J - I) (gx, gy)`` with J frame1's window at top-left tap ``base`` + (a, b)."""
+    """``(b1, b2) = sum (J - I) (gx, gy)`` with J frame1's window at top-left tap ``base`` + (a, b).
+
+    Each row runs over all ``window_row`` values: whole SIMD vectors, where a 21-tap row would
+    be one vector and five scalar taps; the taps beyond the window read the level's next
+    values (or the buffer's ``SLACK``) and count zero, as their gradients are zero."""
     w00, w01, w10, w11 = bilinear_weights(a, b)
-    n = win_w * C
+    nv = p_i.size // win_h
     b1 = np.float32(0.0)
     b2 = np.float32(0.0)
     us = np.uint64(stride)
     uc = np.uint64(C)
     for y in range(win_h):
         s = np.uint64(base + y * stride)
-        p = np.uint64(y * n)
-        for x in range(np.uint64(n)):
+        p = np.uint64(y * nv)
+        for x in range(np.uint64(nv)):
             d = bilinear_at(img1, s + x, us, uc, w00, w01, w10, w11) - p_i[p + x]
             b1 += d * p_x[p + x]
             b2 += d * p_y[p + x]
@@ -564,12 +614,13 @@ def _abs_diff(img1, base, stride, C, a, b, win_w, win_h, p_i):
     """``sum |J - I|`` over the window."""
     w00, w01, w10, w11 = bilinear_weights(a, b)
     n = win_w * C
+    nv = p_i.size // win_h
     e = np.float32(0.0)
     us = np.uint64(stride)
     uc = np.uint64(C)
     for y in range(win_h):
         s = np.uint64(base + y * stride)
-        p = np.uint64(y * n)
+        p = np.uint64(y * nv)
         for x in range(np.uint64(n)):
             e += abs(bilinear_at(img1, s + x, us, uc, w00, w01, w10, w11) - p_i[p + x])
     return e
@@ -622,7 +673,7 @@ def track_one(img0, gx0, gy0, img1, geo, C, px, py, qx, qy, use_init, win_w, win
         grad_x, grad_y, gbase, gstride = gx0, gy0, base, stride
         if not gx0.size:  # derivatives per window
             _window_scharr(img0, g, C, int(fx), int(fy), pad_x, pad_y, win_w, win_h, q_x, q_y)
-            grad_x, grad_y, gbase, gstride = q_x, q_y, base - base, (win_w + 1) * C
+            grad_x, grad_y, gbase, gstride = q_x, q_y, base - base, window_row(win_w + 1, C)
         a11, a12, a22 = _patch(img0, grad_x, grad_y, base, stride, gbase, gstride, C, cx - fx, cy - fy,
                                win_w, win_h, p_i, p_x, p_y)
         good, inv_det = hessian_check(a11, a12, a22, area, eig_scale, min_eig_threshold)
@@ -682,14 +733,14 @@ def _track_points_band(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w,
                  max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`track_points` (``parallel.run_bands``)."""
     K = pts.shape[0]
-    n = win_w * win_h * C
+    n = window_row(win_w, C) * win_h
     chunks = min(K, 64)
     start, stop = band_range(chunks, band, n_bands)
     for ch in range(start, stop):
         p_i = np.empty(n, np.float32)
         p_x = np.empty(n, np.float32)
         p_y = np.empty(n, np.float32)
-        q_x = np.empty(0 if gx0.size else (win_w + 1) * (win_h + 1) * C, np.float32)
+        q_x = np.empty(0 if gx0.size else window_row(win_w + 1, C) * (win_h + 1) + SLACK, np.float32)
         q_y = np.empty(q_x.size, np.float32)
         for k in range(ch * K // chunks, (ch + 1) * K // chunks):
             x, y, ok, e = track_one(img0, gx0, gy0, img1, geo, C, pts[k, 0], pts[k, 1],
