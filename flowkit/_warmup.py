@@ -49,6 +49,9 @@ CASES = {
     "lucas_kanade_gaussian": _case(
         lambda fk, gray, rgb, flow, pts: fk.lucas_kanade(gray, gray, gaussian=True)),
     "lucas_kanade_sparse": _case(lambda fk, gray, rgb, flow, pts: fk.lucas_kanade_sparse(gray, gray, pts)),
+    # uint8 frames are tracked in uint8 pyramid levels, other dtypes in float32 ones
+    "lucas_kanade_sparse_float32": _case(lambda fk, gray, rgb, flow, pts: fk.lucas_kanade_sparse(
+        gray.astype(np.float32) / 255, gray.astype(np.float32) / 255, pts)),
     "good_features": _case(lambda fk, gray, rgb, flow, pts: fk.good_features(gray)),
     "warp_linear": _case(lambda fk, gray, rgb, flow, pts: fk.warp(rgb, flow)),
     "warp_cubic": _case(lambda fk, gray, rgb, flow, pts: fk.warp(rgb, flow, interpolation="cubic")),
@@ -107,7 +110,7 @@ def _retime():
 # different signatures of one kernel at the same time could each rewrite Numba's index file
 # for it and drop the other's entry.
 GROUPS = {
-    "sparse": ("lucas_kanade_sparse", "good_features"),
+    "sparse": ("lucas_kanade_sparse", "lucas_kanade_sparse_float32", "good_features"),
     # lucas_kanade and variational_refinement warp with kernels.warp's row warper, extrapolate
     # with its driver; dis calls the variational refinement and Farneback's resize helpers,
     # which ties Farneback to this group; retime (interpolate) runs last: most of its kernels
