@@ -52,7 +52,7 @@ counting, and stops LLVM's loop vectoriser.
 import numpy as np
 
 from . import interp
-from .jit import jit
+from .jit import internal, jit
 from .scalar import sqrt
 from .parallel import band_range, bands_for, run_bands
 
@@ -65,6 +65,8 @@ _EPS2 = np.float32(EPSILON) * np.float32(EPSILON)
 _HALF = np.float32(0.5)
 _ZERO = np.float32(0.0)
 _ONE = np.float32(1.0)
+_FAR = np.float32(interp.FAR)          # displacements clamped to +-FAR before int()
+_NEAR_FAR = np.float32(-interp.FAR)
 
 
 # ------------------------------------------------------------------ per-pixel math (CPU and CUDA)
@@ -247,6 +249,22 @@ def _derivatives_band(frame0, frame1, flow, warped, deriv, stage, band, n_bands)
     h, w = frame0.shape
     y0, y1 = band_range(h, band, n_bands)
     for y in range(y0, y1):
+        if stage == 0 and h > 1 and w > 1:
+            # warp_px's value where all four taps lie inside frame1, in a loop without
+            # branches (the taps read at clamped indices); warp_px itself at the others
+            edges = 0
+            for x in range(w):
+                xc, yc, fx, fy, inside = _inner_position(flow, y, x, h, w)
+                gx, gy = 1.0 - fx, 1.0 - fy
+                top = gx * frame1[yc, xc] + fx * frame1[yc, xc + 1]
+                bottom = gx * frame1[yc + 1, xc] + fx * frame1[yc + 1, xc + 1]
+                warped[y, x] = gy * top + fy * bottom
+                edges += not inside
+            if edges:
+                for x in range(w):
+                    if not _inner_position(flow, y, x, h, w)[4]:
+                        warped[y, x] = warp_px(frame1, flow, y, x)
+            continue
         for x in range(w):
             if stage == 0:
                 warped[y, x] = warp_px(frame1, flow, y, x)
@@ -254,6 +272,23 @@ def _derivatives_band(frame0, frame1, flow, warped, deriv, stage, band, n_bands)
                 t = derivatives_px(frame0, warped, y, x)
                 for k in range(N_DERIVATIVES):
                     deriv[k, y, x] = t[k]
+
+
+@internal(error_model="numpy", inline="always")
+def _inner_position(flow, y, x, h, w):
+    """``interp.split_position`` of (x + u, y + v) for the bilinear taps of ``warp_px``,
+    branch-free: the top-left tap's index clamped to ``[0, w - 2] x [0, h - 2]`` (h, w >= 2),
+    the fractions (float64), and whether the four taps lie inside unclamped."""
+    u, v = flow[y, x, 0], flow[y, x, 1]
+    # int() of a clamped copy: the far positions are outside anyway
+    tu = int(min(max(u, _NEAR_FAR), _FAR))
+    tv = int(min(max(v, _NEAR_FAR), _FAR))
+    tu -= tu > u
+    tv -= tv > v
+    xi, yi = x + tu, y + tv
+    inside = (xi >= 0) & (xi < w - 1) & (yi >= 0) & (yi < h - 1)
+    return (max(min(xi, w - 2), 0), max(min(yi, h - 2), 0), u - float(tu), v - float(tv),
+            inside)
 
 
 def split_planes(planes):

@@ -294,6 +294,25 @@ def test_red_black_driver_equals_per_pixel_helpers(shape, monkeypatch):
         flowkit.set_num_threads(old)
 
 
+@pytest.mark.parametrize("shape", [(9, 13), (1, 6), (5, 1)])
+def test_warp_rows_equal_warp_px(shape):
+    # the driver's warp takes a branch-free loop where all four taps are inside and warp_px
+    # elsewhere: the same value on every pixel, with flows past every edge and far away
+    h, w = shape
+    rng = np.random.default_rng(3)
+    frame1 = rng.uniform(0, 255, shape).astype(np.float32)
+    flow = rng.normal(0, 3, shape + (2,)).astype(np.float32)
+    flow[0, 0] = (-0.0, 1e-8)
+    flow[-1, -1] = (3e9, -2e12)  # beyond interp.FAR
+    flow[h // 2, w // 2] = (-w - 0.5, 0.25)
+    warped = np.empty(shape, np.float32)
+    deriv = np.empty((8,) + shape, np.float32)
+    variational._derivatives_band(frame1, frame1, flow, warped, deriv, 0, 0, 1)
+    ref = np.array([[variational.warp_px(frame1, flow, y, x) for x in range(w)]
+                    for y in range(h)], np.float32)
+    np.testing.assert_array_equal(warped, ref)
+
+
 def test_split_planes_round_trip():
     planes = np.arange(3 * 5 * 7, dtype=np.float32).reshape(3, 5, 7)
     split = variational.split_planes(planes)
