@@ -132,7 +132,7 @@ def _sums8(typingctx, patch, i1, c, yi, xi, w00, w01, w10, w11):
         pa, im = (context.make_array(t)(context, builder, v)
                   for t, v in zip(signature.args[:2], args[:2]))
         c, yi, xi = args[2:5]
-        vf, i32 = ir.VectorType(ir.FloatType(), 8), ir.IntType(32)
+        vf = ir.VectorType(ir.FloatType(), 8)
         intp = context.get_value_type(types.intp)
         contract = ("contract",)
 
@@ -162,15 +162,72 @@ def _sums8(typingctx, patch, i1, c, yi, xi, w00, w01, w10, w11):
             acc[1] = fma(acc[1], d, d)
             acc[2] = fma(acc[2], d, row(pa, const(1), c, const(a)))
             acc[3] = fma(acc[3], d, row(pa, const(2), c, const(a)))
-        sums = []
-        for v in acc:  # lanes added pairwise: 8 -> 4 -> 2 -> 1
-            for half in (4, 2, 1):
-                lanes = ir.Constant(ir.VectorType(i32, 8), [(half + k) % 8 for k in range(8)])
-                hi = builder.shuffle_vector(v, v, lanes)
-                v = builder.fadd(v, hi, flags=contract)
-            sums.append(builder.extract_element(v, ir.Constant(i32, 0)))
-        return context.make_tuple(builder, signature.return_type, sums)
+        return context.make_tuple(builder, signature.return_type,
+                                  [_lane_sum(builder, v) for v in acc])
     return sig, codegen
+
+
+@intrinsic
+def _load8(typingctx, i0p, patch, c, y, x):
+    """:func:`load_patch` of channel ``c`` for an 8x8 patch as 8-lane float32 vector IR (see
+    :func:`_sums8` for why): each row's Sobel gradients from three shifted 8-pixel rows of
+    the three frame rows around it, stored with the row itself into ``patch[:, c, a, :8]``;
+    returns the channel's ``(xx, xy, yy, sgx, sgy)``, each lane summing its column, then the
+    lanes pairwise (float32 rounding apart from the scalar loop's order)."""
+    f32 = types.float32
+    sig = types.UniTuple(f32, 5)(i0p, patch, types.intp, types.intp, types.intp)
+
+    def codegen(context, builder, signature, args):
+        im, pa = (context.make_array(t)(context, builder, v)
+                  for t, v in zip(signature.args[:2], args[:2]))
+        c, y, x = args[2:5]
+        vf = ir.VectorType(ir.FloatType(), 8)
+        intp = context.get_value_type(types.intp)
+        contract = ("contract",)
+
+        def const(k):
+            return ir.Constant(intp, k)
+
+        def rows(yy):  # i0p[c, yy, x + k : x + k + 8] for k = 0, 1, 2
+            return [builder.load(_lanes_at(builder, im, c, yy, builder.add(x, const(k))),
+                                 align=4) for k in range(3)]
+
+        def sub(a, b):
+            return builder.fsub(a, b, flags=contract)
+
+        def add(a, b):
+            return builder.fadd(a, b, flags=contract)
+
+        def fma(acc, a, b):
+            return add(acc, builder.fmul(a, b, flags=contract))
+
+        two = ir.Constant(vf, [2.0] * 8)
+        acc = [ir.Constant(vf, [0.0] * 8)] * 5
+        mid, down = rows(y), rows(builder.add(y, const(1)))
+        for a in range(8):
+            up, mid, down = mid, down, rows(builder.add(y, const(a + 2)))
+            ix = sub(add(add(sub(up[2], up[0]),
+                             builder.fmul(two, sub(mid[2], mid[0]), flags=contract)),
+                         down[2]), down[0])
+            iy = sub(add(add(sub(down[0], up[0]),
+                             builder.fmul(two, sub(down[1], up[1]), flags=contract)),
+                         down[2]), up[2])
+            for k, value in enumerate((mid[1], ix, iy)):
+                builder.store(value, _lanes_at(builder, pa, const(k), c, const(a)), align=4)
+            acc = [fma(acc[0], ix, ix), fma(acc[1], ix, iy), fma(acc[2], iy, iy),
+                   add(acc[3], ix), add(acc[4], iy)]
+        return context.make_tuple(builder, signature.return_type,
+                                  [_lane_sum(builder, v) for v in acc])
+    return sig, codegen
+
+
+def _lane_sum(builder, v):
+    """The sum of an 8-lane vector's lanes, added pairwise: 8 -> 4 -> 2 -> 1."""
+    i32 = ir.IntType(32)
+    for half in (4, 2, 1):
+        lanes = ir.Constant(ir.VectorType(i32, 8), [(half + k) % 8 for k in range(8)])
+        v = builder.fadd(v, builder.shuffle_vector(v, v, lanes), flags=("contract",))
+    return builder.extract_element(v, ir.Constant(i32, 0))
 
 
 @internal(fastmath=FAST)
@@ -232,6 +289,12 @@ def load_patch(i0p, y, x, psz, patch, grad_sums):
     yy = np.float32(0.0)
     two = np.float32(2.0)
     for c in range(i0p.shape[0]):
+        if psz == 8:  # every preset's patch size: one 8-lane vector per patch row
+            cxx, cxy, cyy, grad_sums[c, 0], grad_sums[c, 1] = _load8(i0p, patch, c, y, x)
+            xx += cxx
+            xy += cxy
+            yy += cyy
+            continue
         sgx = np.float32(0.0)
         sgy = np.float32(0.0)
         for a in range(psz):
