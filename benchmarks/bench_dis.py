@@ -254,7 +254,7 @@ def _profile(repeats=10):
     _dis.HostOps.search = staticmethod(kd.search_cpu)
     _dis.HostOps.densify = staticmethod(kd.densify_cpu)
     timed(_dis, "_resize", "flow resizes")
-    timed(kv, "derivatives_cpu", "refinement: warp and derivatives")
+    timed(kv, "_split_derivatives", "refinement: warp and derivatives")
     # the passes: run_bands(_iteration_band, *state, stage, 0, 0); the derivatives' own
     # run_bands calls are inside derivatives_cpu's time
     timed(kv, "run_bands", lambda args: passes[args[-3]] if args[0] is kv._iteration_band

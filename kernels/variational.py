@@ -245,7 +245,8 @@ def half_weights(alpha, delta, gamma):
 @jit(nogil=True, error_model="numpy")
 def _derivatives_band(frame0, frame1, flow, warped, deriv, stage, band, n_bands):
     """Stage 0: the warped rows of band ``band``; stage 1: their derivatives (which read the
-    warped rows around them, hence two passes)."""
+    warped rows around them, hence two passes), into ``deriv`` in the red-black layout
+    (:func:`split_planes`)."""
     h, w = frame0.shape
     y0, y1 = band_range(h, band, n_bands)
     for y in range(y0, y1):
@@ -271,7 +272,7 @@ def _derivatives_band(frame0, frame1, flow, warped, deriv, stage, band, n_bands)
             else:
                 t = derivatives_px(frame0, warped, y, x)
                 for k in range(N_DERIVATIVES):
-                    deriv[k, y, x] = t[k]
+                    deriv[k, (x + y) % 2, y + 1, x // 2 + 1] = t[k]
 
 
 @internal(error_model="numpy", inline="always")
@@ -413,8 +414,14 @@ def _iteration_band(d, flow, dflow, weights, alpha2, delta2, gamma2, system, ome
 
 def derivatives_cpu(frame0, frame1, flow):
     """Image derivatives ``(8, H, W)`` float32 of the pair linearised around ``flow``."""
+    return merge_planes(_split_derivatives(frame0, frame1, flow), frame0.shape[1])
+
+
+def _split_derivatives(frame0, frame1, flow):
+    """:func:`derivatives_cpu` in the red-black layout (:func:`split_planes`)."""
+    h, w = frame0.shape
     warped = np.empty_like(frame1)
-    deriv = np.empty((N_DERIVATIVES,) + frame0.shape, np.float32)
+    deriv = np.zeros((N_DERIVATIVES, 2, h + 2, (w + 1) // 2 + 2), np.float32)
     threads = bands_for(frame0.size, SERIAL_PIXELS)
     for stage in (0, 1):
         run_bands(_derivatives_band, frame0, frame1, flow, warped, deriv, stage, threads=threads)
@@ -438,7 +445,7 @@ def refine_cpu(frame0, frame1, flow, alpha, delta, gamma, iterations, sor_iterat
         SOR relaxation factor.
     """
     h, w = frame0.shape
-    deriv = split_planes(derivatives_cpu(frame0, frame1, flow))
+    deriv = _split_derivatives(frame0, frame1, flow)
     planes = split_planes(np.moveaxis(flow, -1, 0))
     dflow = np.zeros_like(planes)
     weights = np.zeros_like(planes)
