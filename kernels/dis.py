@@ -129,41 +129,26 @@ def _sums8(typingctx, patch, i1, c, yi, xi, w00, w01, w10, w11):
                                  f32)
 
     def codegen(context, builder, signature, args):
-        pa, im = (context.make_array(t)(context, builder, v)
-                  for t, v in zip(signature.args[:2], args[:2]))
+        ir8 = _Lanes(context, builder)
+        pa, im = ir8.arrays(signature, args, 2)
         c, yi, xi = args[2:5]
-        vf = ir.VectorType(ir.FloatType(), 8)
-        intp = context.get_value_type(types.intp)
-        contract = ("contract",)
-
-        def row(array, *index):  # array[index..., 0:8] as an 8-lane vector
-            return builder.load(_lanes_at(builder, array, *index), align=4)
-
-        def const(k):
-            return ir.Constant(intp, k)
-
-        def fma(acc, a, b):
-            return builder.fadd(acc, builder.fmul(a, b, flags=contract), flags=contract)
-
         w = [_splat(builder, v) for v in args[5:9]]
-        zero = ir.Constant(vf, [0.0] * 8)
-        acc = [zero] * 4
-        below = [row(im, c, yi, xi), row(im, c, yi, builder.add(xi, const(1)))]
+        acc = [ir8.splat(0.0)] * 4
+        below = [ir8.row(im, c, yi, xi), ir8.row(im, c, yi, ir8.add_int(xi, 1))]
         for a in range(8):
             above = below
-            y = builder.add(yi, const(a + 1))
-            below = [row(im, c, y, xi), row(im, c, y, builder.add(xi, const(1)))]
-            warped = builder.fmul(w[0], above[0], flags=contract)
-            warped = fma(warped, w[1], above[1])
-            warped = fma(warped, w[2], below[0])
-            warped = fma(warped, w[3], below[1])
-            d = builder.fsub(warped, row(pa, const(0), c, const(a)), flags=contract)
-            acc[0] = builder.fadd(acc[0], d, flags=contract)
-            acc[1] = fma(acc[1], d, d)
-            acc[2] = fma(acc[2], d, row(pa, const(1), c, const(a)))
-            acc[3] = fma(acc[3], d, row(pa, const(2), c, const(a)))
-        return context.make_tuple(builder, signature.return_type,
-                                  [_lane_sum(builder, v) for v in acc])
+            y = ir8.add_int(yi, a + 1)
+            below = [ir8.row(im, c, y, xi), ir8.row(im, c, y, ir8.add_int(xi, 1))]
+            warped = ir8.mul(w[0], above[0])
+            warped = ir8.fma(warped, w[1], above[1])
+            warped = ir8.fma(warped, w[2], below[0])
+            warped = ir8.fma(warped, w[3], below[1])
+            d = ir8.sub(warped, ir8.row(pa, ir8.const(0), c, ir8.const(a)))
+            acc[0] = ir8.add(acc[0], d)
+            acc[1] = ir8.fma(acc[1], d, d)
+            acc[2] = ir8.fma(acc[2], d, ir8.row(pa, ir8.const(1), c, ir8.const(a)))
+            acc[3] = ir8.fma(acc[3], d, ir8.row(pa, ir8.const(2), c, ir8.const(a)))
+        return ir8.sums(signature, acc)
     return sig, codegen
 
 
@@ -174,60 +159,84 @@ def _load8(typingctx, i0p, patch, c, y, x):
     the three frame rows around it, stored with the row itself into ``patch[:, c, a, :8]``;
     returns the channel's ``(xx, xy, yy, sgx, sgy)``, each lane summing its column, then the
     lanes pairwise (float32 rounding apart from the scalar loop's order)."""
-    f32 = types.float32
-    sig = types.UniTuple(f32, 5)(i0p, patch, types.intp, types.intp, types.intp)
+    sig = types.UniTuple(types.float32, 5)(i0p, patch, types.intp, types.intp, types.intp)
 
     def codegen(context, builder, signature, args):
-        im, pa = (context.make_array(t)(context, builder, v)
-                  for t, v in zip(signature.args[:2], args[:2]))
+        ir8 = _Lanes(context, builder)
+        im, pa = ir8.arrays(signature, args, 2)
         c, y, x = args[2:5]
-        vf = ir.VectorType(ir.FloatType(), 8)
-        intp = context.get_value_type(types.intp)
-        contract = ("contract",)
-
-        def const(k):
-            return ir.Constant(intp, k)
 
         def rows(yy):  # i0p[c, yy, x + k : x + k + 8] for k = 0, 1, 2
-            return [builder.load(_lanes_at(builder, im, c, yy, builder.add(x, const(k))),
-                                 align=4) for k in range(3)]
+            return [ir8.row(im, c, yy, ir8.add_int(x, k)) for k in range(3)]
 
-        def sub(a, b):
-            return builder.fsub(a, b, flags=contract)
-
-        def add(a, b):
-            return builder.fadd(a, b, flags=contract)
-
-        def fma(acc, a, b):
-            return add(acc, builder.fmul(a, b, flags=contract))
-
-        two = ir.Constant(vf, [2.0] * 8)
-        acc = [ir.Constant(vf, [0.0] * 8)] * 5
-        mid, down = rows(y), rows(builder.add(y, const(1)))
+        two = ir8.splat(2.0)
+        acc = [ir8.splat(0.0)] * 5
+        mid, down = rows(y), rows(ir8.add_int(y, 1))
         for a in range(8):
-            up, mid, down = mid, down, rows(builder.add(y, const(a + 2)))
-            ix = sub(add(add(sub(up[2], up[0]),
-                             builder.fmul(two, sub(mid[2], mid[0]), flags=contract)),
-                         down[2]), down[0])
-            iy = sub(add(add(sub(down[0], up[0]),
-                             builder.fmul(two, sub(down[1], up[1]), flags=contract)),
-                         down[2]), up[2])
+            up, mid, down = mid, down, rows(ir8.add_int(y, a + 2))
+            ix = ir8.sub(ir8.add(ir8.add(ir8.sub(up[2], up[0]),
+                                         ir8.mul(two, ir8.sub(mid[2], mid[0]))), down[2]),
+                         down[0])
+            iy = ir8.sub(ir8.add(ir8.add(ir8.sub(down[0], up[0]),
+                                         ir8.mul(two, ir8.sub(down[1], up[1]))), down[2]),
+                         up[2])
             for k, value in enumerate((mid[1], ix, iy)):
-                builder.store(value, _lanes_at(builder, pa, const(k), c, const(a)), align=4)
-            acc = [fma(acc[0], ix, ix), fma(acc[1], ix, iy), fma(acc[2], iy, iy),
-                   add(acc[3], ix), add(acc[4], iy)]
-        return context.make_tuple(builder, signature.return_type,
-                                  [_lane_sum(builder, v) for v in acc])
+                builder.store(value, _lanes_at(builder, pa, ir8.const(k), c, ir8.const(a)),
+                              align=4)
+            acc = [ir8.fma(acc[0], ix, ix), ir8.fma(acc[1], ix, iy), ir8.fma(acc[2], iy, iy),
+                   ir8.add(acc[3], ix), ir8.add(acc[4], iy)]
+        return ir8.sums(signature, acc)
     return sig, codegen
 
 
-def _lane_sum(builder, v):
-    """The sum of an 8-lane vector's lanes, added pairwise: 8 -> 4 -> 2 -> 1."""
-    i32 = ir.IntType(32)
-    for half in (4, 2, 1):
-        lanes = ir.Constant(ir.VectorType(i32, 8), [(half + k) % 8 for k in range(8)])
-        v = builder.fadd(v, builder.shuffle_vector(v, v, lanes), flags=("contract",))
-    return builder.extract_element(v, ir.Constant(i32, 0))
+class _Lanes:
+    """The 8-lane float32 vector IR of the intrinsics above: arithmetic with FMA contraction
+    allowed (``FAST``), unaligned 8-float row loads, sums of the lanes."""
+
+    def __init__(self, context, builder):
+        self.context, self.builder = context, builder
+        self.intp = context.get_value_type(types.intp)
+
+    def arrays(self, signature, args, n):
+        """The first ``n`` arguments as array structs."""
+        return [self.context.make_array(t)(self.context, self.builder, v)
+                for t, v in zip(signature.args[:n], args[:n])]
+
+    def const(self, k):
+        return ir.Constant(self.intp, k)
+
+    def add_int(self, i, k):
+        return self.builder.add(i, self.const(k))
+
+    def splat(self, value):
+        return ir.Constant(ir.VectorType(ir.FloatType(), 8), [value] * 8)
+
+    def row(self, array, *index):
+        """``array[index..., 0:8]`` as an 8-lane vector."""
+        return self.builder.load(_lanes_at(self.builder, array, *index), align=4)
+
+    def add(self, a, b):
+        return self.builder.fadd(a, b, flags=("contract",))
+
+    def sub(self, a, b):
+        return self.builder.fsub(a, b, flags=("contract",))
+
+    def mul(self, a, b):
+        return self.builder.fmul(a, b, flags=("contract",))
+
+    def fma(self, acc, a, b):
+        return self.add(acc, self.mul(a, b))
+
+    def sums(self, signature, vectors):
+        """The tuple of each vector's lanes summed pairwise: 8 -> 4 -> 2 -> 1."""
+        i32 = ir.IntType(32)
+        sums = []
+        for v in vectors:
+            for half in (4, 2, 1):
+                lanes = ir.Constant(ir.VectorType(i32, 8), [(half + k) % 8 for k in range(8)])
+                v = self.add(v, self.builder.shuffle_vector(v, v, lanes))
+            sums.append(self.builder.extract_element(v, ir.Constant(i32, 0)))
+        return self.context.make_tuple(self.builder, signature.return_type, sums)
 
 
 @internal(fastmath=FAST)
