@@ -250,26 +250,21 @@ def _derivatives_band(frame0, frame1, flow, warped, deriv, stage, band, n_bands)
     h, w = frame0.shape
     y0, y1 = band_range(h, band, n_bands)
     for y in range(y0, y1):
-        if stage == 0 and h > 1 and w > 1:
+        if stage == 0:
             # warp_px's value where all four taps lie inside frame1, in a loop without
-            # branches (the taps read at clamped indices); warp_px itself at the others
-            edges = 0
-            for x in range(w):
-                xc, yc, fx, fy, inside = _inner_position(flow, y, x, h, w)
-                gx, gy = 1.0 - fx, 1.0 - fy
-                top = gx * frame1[yc, xc] + fx * frame1[yc, xc + 1]
-                bottom = gx * frame1[yc + 1, xc] + fx * frame1[yc + 1, xc + 1]
-                warped[y, x] = gy * top + fy * bottom
-                edges += not inside
-            if edges:
+            # branches (the taps read at clamped indices), NaN elsewhere; then warp_px there
+            if h > 1 and w > 1:
                 for x in range(w):
-                    if not _inner_position(flow, y, x, h, w)[4]:
-                        warped[y, x] = warp_px(frame1, flow, y, x)
-            continue
-        for x in range(w):
-            if stage == 0:
-                warped[y, x] = warp_px(frame1, flow, y, x)
-            else:
+                    xc, yc, fx, fy, inside = _inner_position(flow, y, x, h, w)
+                    gx, gy = 1.0 - fx, 1.0 - fy
+                    top = gx * frame1[yc, xc] + fx * frame1[yc, xc + 1]
+                    bottom = gx * frame1[yc + 1, xc] + fx * frame1[yc + 1, xc + 1]
+                    warped[y, x] = gy * top + fy * bottom if inside else np.nan
+            for x in range(w):
+                if h < 2 or w < 2 or not warped[y, x] == warped[y, x]:
+                    warped[y, x] = warp_px(frame1, flow, y, x)
+        else:
+            for x in range(w):
                 t = derivatives_px(frame0, warped, y, x)
                 for k in range(N_DERIVATIVES):
                     deriv[k, (x + y) % 2, y + 1, x // 2 + 1] = t[k]
