@@ -56,7 +56,12 @@ from .jit import internal, jit
 from .scalar import sqrt
 from .parallel import band_range, bands_for, run_bands
 
-SERIAL_PIXELS = 1 << 17    # smaller images refine on one thread in one call (see refine_cpu)
+# smaller images refine on one thread in one call (see refine_cpu); 360x640 (1280x720's
+# finest DIS level) does since the passes take a third of their old time: at 2 threads on
+# this shared machine, 60 dispatches per call then cost more than half the passes
+# (docs/benchmarks.md, "DIS speed work, fourth round")
+SERIAL_PIXELS = 1 << 18
+SERIAL_WARP_PIXELS = 1 << 17  # smaller images warp and differentiate on one thread
 ZETA = 0.1                  # OpenCV's zeta: normalisation of the data terms and Tikhonov weight
 EPSILON = 0.001             # OpenCV's epsilon in the robust penaliser sqrt(s + epsilon**2)
 N_DERIVATIVES = 8
@@ -417,7 +422,7 @@ def _split_derivatives(frame0, frame1, flow):
     h, w = frame0.shape
     warped = np.empty_like(frame1)
     deriv = np.zeros((N_DERIVATIVES, 2, h + 2, (w + 1) // 2 + 2), np.float32)
-    threads = bands_for(frame0.size, SERIAL_PIXELS)
+    threads = bands_for(frame0.size, SERIAL_WARP_PIXELS)
     for stage in (0, 1):
         run_bands(_derivatives_band, frame0, frame1, flow, warped, deriv, stage, threads=threads)
     return deriv

@@ -287,6 +287,7 @@ def test_red_black_driver_equals_per_pixel_helpers(shape, monkeypatch):
         for serial, threads in ((1 << 30, 1), (0, 1), (0, min(2, old))):
             # stage -1 in one call; one dispatch per pass; one per pass in 2 bands
             monkeypatch.setattr(variational, "SERIAL_PIXELS", serial)
+            monkeypatch.setattr(variational, "SERIAL_WARP_PIXELS", serial)
             flowkit.set_num_threads(threads)
             out = variational.refine_cpu(f0, f1, flow, 20.0, 5.0, 10.0, 2, 3, 1.6)
             np.testing.assert_array_equal(out, ref)
