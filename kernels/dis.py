@@ -31,11 +31,11 @@ CUDA drivers (``kernels.dis_cuda``) share is plain ``kernels.jit.jit`` functions
 ``load_patch``, ``step_at``, ``start_vector`` (candidate selection), ``descend``
 (Gauss-Newton), ``densify_weight`` and ``densify_pixel``; the search's helpers are inlined
 (``inline="always"``), which spares the calls and the arrays' reference counting per patch
-step. For 8x8 patches (every preset) the patch sums (``_sums8``) and the densification's runs
-of 8 pixels (``_densify8``) are 8-lane float32 vector IR: Numba turns off LLVM's SLP
-vectoriser and its loop vectoriser picks 16 or more lanes, which an 8-pixel row never fills
-(docs/benchmarks.md, "DIS speed work, third round"). Kernels never validate;
-``flowkit._dis`` owns the options.
+step. For 8x8 patches (every preset) the patch load (``_load8``), the patch sums (``_sums8``)
+and the densification's runs of 8 pixels (``_densify8``) are 8-lane float32 vector IR: Numba
+turns off LLVM's SLP vectoriser and its loop vectoriser picks 16 or more lanes, which an
+8-pixel row never fills (docs/benchmarks.md, "DIS speed work", third and fourth rounds).
+Kernels never validate; ``flowkit._dis`` owns the options.
 """
 
 import math

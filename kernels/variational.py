@@ -84,7 +84,7 @@ def warp_px(frame1, flow, y, x):
     return interp.linear_at(frame1, yi, xi, fy, fx, interp.BORDER_REPLICATE, 0.0)
 
 
-@jit(error_model="numpy")
+@internal(error_model="numpy")
 def _mean_dx(frame0, warped, y, x):
     """Central difference in x of ``(frame0 + warped) / 2`` at (y, x), edge replicated."""
     xl, xr = max(x - 1, 0), min(x + 1, frame0.shape[1] - 1)
@@ -92,7 +92,7 @@ def _mean_dx(frame0, warped, y, x):
             - (_HALF * frame0[y, xl] + _HALF * warped[y, xl]))
 
 
-@jit(error_model="numpy")
+@internal(error_model="numpy")
 def _mean_dy(frame0, warped, y, x):
     """Central difference in y of ``(frame0 + warped) / 2`` at (y, x), edge replicated."""
     yu, yd = max(y - 1, 0), min(y + 1, frame0.shape[0] - 1)
