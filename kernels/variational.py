@@ -44,7 +44,7 @@ The SOR sweeps (25 per refinement) multiply by the stored reciprocal instead of 
 twice per pixel and sweep, and the data terms (:func:`data_terms`) multiply by the
 reciprocals of their three normalisations (3 divisions per pixel and build instead of 14):
 the increments differ from dividing by float32 rounding (docs/benchmarks.md, "DIS speed
-work", second and third rounds). The helpers the CPU driver calls per pixel are
+work", second and third rounds). The helpers the iteration driver calls per pixel are
 ``inline="always"`` and take scalars: a call with arrays passes them with reference
 counting, and stops LLVM's loop vectoriser.
 """
