@@ -21,12 +21,13 @@ copy to the host synchronises).
 threads: ms per call of each phase (pyramids, search, densification, flow resizes, the
 refinement's warp, derivatives and passes), summed over the levels, by timing the drivers'
 Python entry points (the refinement's passes one dispatch each, as before the one-call path).
-``python benchmarks/bench_dis.py ratio [repeats]`` times ``DIS(preset="medium")`` and OpenCV's
-medium alternately in one process (one call of each per repeat, after a warm-up) at 640x480
-and 1280x720 and prints the median and range of the per-repeat ratio flowkit / OpenCV, the
-medians of both and the load average (issue 10's speed goal: ratio <= 1.0). It also prints
-the ratio of the calling thread's CPU times, which other jobs on the machine disturb less but
-which counts only the calling thread's work: meaningful at ``FLOWKIT_BENCH_THREADS=1``.
+``python benchmarks/bench_dis.py ratio [repeats [preset]]`` times ``DIS(preset="medium")``
+(or ``preset``: ultrafast, fast) and OpenCV's same preset alternately in one process (one
+call of each per repeat, after a warm-up) at 640x480 and 1280x720 and prints the median and
+range of the per-repeat ratio flowkit / OpenCV, the medians of both and the load average
+(issue 10's speed goal: ratio <= 1.0). It also prints the ratio of the calling thread's CPU
+times, which other jobs on the machine disturb less but which counts only the calling
+thread's work: meaningful at ``FLOWKIT_BENCH_THREADS=1``.
 """
 
 import flowkit
@@ -253,7 +254,7 @@ def _profile(repeats=10):
     _dis.HostOps.search = staticmethod(kd.search_cpu)
     _dis.HostOps.densify = staticmethod(kd.densify_cpu)
     timed(_dis, "_resize", "flow resizes")
-    timed(kv, "derivatives_cpu", "refinement: warp and derivatives")
+    timed(kv, "_split_derivatives", "refinement: warp and derivatives")
     # the passes: run_bands(_iteration_band, *state, stage, 0, 0); the derivatives' own
     # run_bands calls are inside derivatives_cpu's time
     timed(kv, "run_bands", lambda args: passes[args[-3]] if args[0] is kv._iteration_band
@@ -262,7 +263,7 @@ def _profile(repeats=10):
     print(f"threads={THREADS}; ms per call, mean of {repeats} calls after a warm-up, summed over "
           "the levels")
     for size in ("640x480", "1280x720"):
-        ours, theirs = _medium_calls(size)
+        ours, theirs = _preset_calls(size)
         spent.clear()
         whole, opencv = [], []
         for _ in range(repeats):
@@ -278,29 +279,31 @@ def _profile(repeats=10):
             print(f"  {label:36s} {seconds / repeats * 1e3:7.2f}")
 
 
-def _medium_calls(size):
-    """flowkit's and OpenCV's DIS medium on the ``size`` pair as two argument-less calls, each
-    called once (compilation and buffers excluded from what follows)."""
+def _preset_calls(size, preset="medium"):
+    """flowkit's and OpenCV's DIS ``preset`` (medium) on the ``size`` pair as two
+    argument-less calls, each called once (compilation and buffers excluded from what
+    follows)."""
     f0, f1 = _pair(size)
-    est = flowkit.DIS(preset="medium", normalize=False)
-    cv = cv2.DISOpticalFlow_create(CV_PRESETS["medium"])
+    est = flowkit.DIS(preset=preset, normalize=False)
+    cv = cv2.DISOpticalFlow_create(CV_PRESETS[preset])
     calls = (lambda: est(f0, f1)), (lambda: cv.calc(f0, f1, None))
     for call in calls:
         call()
     return calls
 
 
-def _ratio(repeats=15):
-    """Print flowkit / OpenCV for DIS medium, the two called alternately (module docstring)."""
+def _ratio(repeats=15, preset="medium"):
+    """Print flowkit / OpenCV for DIS ``preset``, the two called alternately (module
+    docstring)."""
     import os
     import statistics
     import time
 
-    _table(f"threads={THREADS}; load average {os.getloadavg()[0]:.2f} at the start",
+    _table(f"{preset}, threads={THREADS}; load average {os.getloadavg()[0]:.2f} at the start",
            ("size", "ratio median [range]", "CPU-time ratio (1 thread only)", "flowkit ms",
             "OpenCV ms"))
     for size in ("640x480", "1280x720"):
-        calls = _medium_calls(size)
+        calls = _preset_calls(size, preset)
         ours, theirs, cpu = [], [], ([], [])
         for _ in range(repeats):
             for k, (fn, spent) in enumerate(zip(calls, (ours, theirs))):
@@ -321,4 +324,4 @@ if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "accuracy"
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     {"accuracy": _accuracy, "sizes": _sizes, "gpu": _gpu_table, "profile": _profile,
-     "ratio": _ratio}[what](repeats)
+     "ratio": _ratio}[what](repeats, *sys.argv[3:])

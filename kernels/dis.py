@@ -31,11 +31,11 @@ CUDA drivers (``kernels.dis_cuda``) share is plain ``kernels.jit.jit`` functions
 ``load_patch``, ``step_at``, ``start_vector`` (candidate selection), ``descend``
 (Gauss-Newton), ``densify_weight`` and ``densify_pixel``; the search's helpers are inlined
 (``inline="always"``), which spares the calls and the arrays' reference counting per patch
-step. For 8x8 patches (every preset) the patch sums (``_sums8``) and the densification's runs
-of 8 pixels (``_densify8``) are 8-lane float32 vector IR: Numba turns off LLVM's SLP
-vectoriser and its loop vectoriser picks 16 or more lanes, which an 8-pixel row never fills
-(docs/benchmarks.md, "DIS speed work, third round"). Kernels never validate;
-``flowkit._dis`` owns the options.
+step. For 8x8 patches (every preset) the patch load (``_load8``), the patch sums (``_sums8``)
+and the densification's runs of 8 pixels (``_densify8``) are 8-lane float32 vector IR: Numba
+turns off LLVM's SLP vectoriser and its loop vectoriser picks 16 or more lanes, which an
+8-pixel row never fills (docs/benchmarks.md, "DIS speed work", third and fourth rounds).
+Kernels never validate; ``flowkit._dis`` owns the options.
 """
 
 import math
@@ -129,48 +129,114 @@ def _sums8(typingctx, patch, i1, c, yi, xi, w00, w01, w10, w11):
                                  f32)
 
     def codegen(context, builder, signature, args):
-        pa, im = (context.make_array(t)(context, builder, v)
-                  for t, v in zip(signature.args[:2], args[:2]))
+        ir8 = _Lanes(context, builder)
+        pa, im = ir8.arrays(signature, args, 2)
         c, yi, xi = args[2:5]
-        vf, i32 = ir.VectorType(ir.FloatType(), 8), ir.IntType(32)
-        intp = context.get_value_type(types.intp)
-        contract = ("contract",)
-
-        def row(array, *index):  # array[index..., 0:8] as an 8-lane vector
-            return builder.load(_lanes_at(builder, array, *index), align=4)
-
-        def const(k):
-            return ir.Constant(intp, k)
-
-        def fma(acc, a, b):
-            return builder.fadd(acc, builder.fmul(a, b, flags=contract), flags=contract)
-
         w = [_splat(builder, v) for v in args[5:9]]
-        zero = ir.Constant(vf, [0.0] * 8)
-        acc = [zero] * 4
-        below = [row(im, c, yi, xi), row(im, c, yi, builder.add(xi, const(1)))]
+        acc = [ir8.splat(0.0)] * 4
+        below = [ir8.row(im, c, yi, xi), ir8.row(im, c, yi, ir8.add_int(xi, 1))]
         for a in range(8):
             above = below
-            y = builder.add(yi, const(a + 1))
-            below = [row(im, c, y, xi), row(im, c, y, builder.add(xi, const(1)))]
-            warped = builder.fmul(w[0], above[0], flags=contract)
-            warped = fma(warped, w[1], above[1])
-            warped = fma(warped, w[2], below[0])
-            warped = fma(warped, w[3], below[1])
-            d = builder.fsub(warped, row(pa, const(0), c, const(a)), flags=contract)
-            acc[0] = builder.fadd(acc[0], d, flags=contract)
-            acc[1] = fma(acc[1], d, d)
-            acc[2] = fma(acc[2], d, row(pa, const(1), c, const(a)))
-            acc[3] = fma(acc[3], d, row(pa, const(2), c, const(a)))
+            y = ir8.add_int(yi, a + 1)
+            below = [ir8.row(im, c, y, xi), ir8.row(im, c, y, ir8.add_int(xi, 1))]
+            warped = ir8.mul(w[0], above[0])
+            warped = ir8.fma(warped, w[1], above[1])
+            warped = ir8.fma(warped, w[2], below[0])
+            warped = ir8.fma(warped, w[3], below[1])
+            d = ir8.sub(warped, ir8.row(pa, ir8.const(0), c, ir8.const(a)))
+            acc[0] = ir8.add(acc[0], d)
+            acc[1] = ir8.fma(acc[1], d, d)
+            acc[2] = ir8.fma(acc[2], d, ir8.row(pa, ir8.const(1), c, ir8.const(a)))
+            acc[3] = ir8.fma(acc[3], d, ir8.row(pa, ir8.const(2), c, ir8.const(a)))
+        return ir8.sums(signature, acc)
+    return sig, codegen
+
+
+@intrinsic
+def _load8(typingctx, i0p, patch, c, y, x):
+    """:func:`load_patch` of channel ``c`` for an 8x8 patch as 8-lane float32 vector IR (see
+    :func:`_sums8` for why): each row's Sobel gradients from three shifted 8-pixel rows of
+    the three frame rows around it, stored with the row itself into ``patch[:, c, a, :8]``;
+    returns the channel's ``(xx, xy, yy, sgx, sgy)``, each lane summing its column, then the
+    lanes pairwise (float32 rounding apart from the scalar loop's order)."""
+    sig = types.UniTuple(types.float32, 5)(i0p, patch, types.intp, types.intp, types.intp)
+
+    def codegen(context, builder, signature, args):
+        ir8 = _Lanes(context, builder)
+        im, pa = ir8.arrays(signature, args, 2)
+        c, y, x = args[2:5]
+
+        def rows(yy):  # i0p[c, yy, x + k : x + k + 8] for k = 0, 1, 2
+            return [ir8.row(im, c, yy, ir8.add_int(x, k)) for k in range(3)]
+
+        two = ir8.splat(2.0)
+        acc = [ir8.splat(0.0)] * 5
+        mid, down = rows(y), rows(ir8.add_int(y, 1))
+        for a in range(8):
+            up, mid, down = mid, down, rows(ir8.add_int(y, a + 2))
+            ix = ir8.sub(ir8.add(ir8.add(ir8.sub(up[2], up[0]),
+                                         ir8.mul(two, ir8.sub(mid[2], mid[0]))), down[2]),
+                         down[0])
+            iy = ir8.sub(ir8.add(ir8.add(ir8.sub(down[0], up[0]),
+                                         ir8.mul(two, ir8.sub(down[1], up[1]))), down[2]),
+                         up[2])
+            for k, value in enumerate((mid[1], ix, iy)):
+                builder.store(value, _lanes_at(builder, pa, ir8.const(k), c, ir8.const(a)),
+                              align=4)
+            acc = [ir8.fma(acc[0], ix, ix), ir8.fma(acc[1], ix, iy), ir8.fma(acc[2], iy, iy),
+                   ir8.add(acc[3], ix), ir8.add(acc[4], iy)]
+        return ir8.sums(signature, acc)
+    return sig, codegen
+
+
+class _Lanes:
+    """The 8-lane float32 vector IR of the intrinsics above: arithmetic with FMA contraction
+    allowed (``FAST``), unaligned 8-float row loads, sums of the lanes."""
+
+    def __init__(self, context, builder):
+        self.context, self.builder = context, builder
+        self.intp = context.get_value_type(types.intp)
+
+    def arrays(self, signature, args, n):
+        """The first ``n`` arguments as array structs."""
+        return [self.context.make_array(t)(self.context, self.builder, v)
+                for t, v in zip(signature.args[:n], args[:n])]
+
+    def const(self, k):
+        return ir.Constant(self.intp, k)
+
+    def add_int(self, i, k):
+        return self.builder.add(i, self.const(k))
+
+    def splat(self, value):
+        return ir.Constant(ir.VectorType(ir.FloatType(), 8), [value] * 8)
+
+    def row(self, array, *index):
+        """``array[index..., 0:8]`` as an 8-lane vector."""
+        return self.builder.load(_lanes_at(self.builder, array, *index), align=4)
+
+    def add(self, a, b):
+        return self.builder.fadd(a, b, flags=("contract",))
+
+    def sub(self, a, b):
+        return self.builder.fsub(a, b, flags=("contract",))
+
+    def mul(self, a, b):
+        return self.builder.fmul(a, b, flags=("contract",))
+
+    def fma(self, acc, a, b):
+        return self.add(acc, self.mul(a, b))
+
+    def sums(self, signature, vectors):
+        """The tuple of each vector's lanes summed pairwise: 8 -> 4 -> 2 -> 1."""
+        i32 = ir.IntType(32)
         sums = []
-        for v in acc:  # lanes added pairwise: 8 -> 4 -> 2 -> 1
+        for v in vectors:
             for half in (4, 2, 1):
                 lanes = ir.Constant(ir.VectorType(i32, 8), [(half + k) % 8 for k in range(8)])
-                hi = builder.shuffle_vector(v, v, lanes)
-                v = builder.fadd(v, hi, flags=contract)
-            sums.append(builder.extract_element(v, ir.Constant(i32, 0)))
-        return context.make_tuple(builder, signature.return_type, sums)
-    return sig, codegen
+                v = self.add(v, self.builder.shuffle_vector(v, v, lanes))
+            sums.append(self.builder.extract_element(v, ir.Constant(i32, 0)))
+        return self.context.make_tuple(self.builder, signature.return_type, sums)
 
 
 @internal(fastmath=FAST)
@@ -232,6 +298,12 @@ def load_patch(i0p, y, x, psz, patch, grad_sums):
     yy = np.float32(0.0)
     two = np.float32(2.0)
     for c in range(i0p.shape[0]):
+        if psz == 8:  # every preset's patch size: one 8-lane vector per patch row
+            cxx, cxy, cyy, grad_sums[c, 0], grad_sums[c, 1] = _load8(i0p, patch, c, y, x)
+            xx += cxx
+            xy += cxy
+            yy += cyy
+            continue
         sgx = np.float32(0.0)
         sgy = np.float32(0.0)
         for a in range(psz):

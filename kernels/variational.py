@@ -18,12 +18,11 @@ flow ``W``; the unknown is the increment ``dW``:
                                                                    last column and row)
 
 * ``iterations`` fixed-point (lagged-weight) iterations: the robust weights are frozen at the
-  current ``dW`` (:func:`smoothness_weight_px`, :func:`data_system_px`,
-  :func:`smoothness_system_px`), which gives a 2x2-per-pixel
-  linear system coupled through the smoothness edges, and ``sor_iterations`` red-black SOR
-  sweeps (:func:`sor_px`, red pixels ``(x + y) % 2 == 0`` first) improve ``dW``. Each step
-  minimises a quadratic that majorises the energy, so no iteration raises it (up to float32
-  rounding).
+  current ``dW`` (:func:`smoothness_weight`, :func:`data_terms`, :func:`smoothness_rhs`),
+  which gives a 2x2-per-pixel linear system coupled through the smoothness edges, and
+  ``sor_iterations`` red-black SOR sweeps (:func:`sor_step`, red pixels ``(x + y) % 2 == 0``
+  first) improve ``dW``. Each step minimises a quadratic that majorises the energy, so no
+  iteration raises it (up to float32 rounding).
 
 Arithmetic is float32 in OpenCV's order, except the warp: it samples at the exact position,
 blending in float64 (``kernels.interp``), where ``cv2.remap`` rounds the position to 1/32 pixel
@@ -32,23 +31,37 @@ blending in float64 (``kernels.interp``), where ``cv2.remap`` rounds the positio
 Arrays are C-contiguous float32: gray frames ``(H, W)`` on the 0..255 scale OpenCV's constants
 assume, flow and increment ``(H, W, 2)``, derivatives ``(8, H, W)`` (Ix, Iy, Iz, Ixx, Ixy, Iyy,
 Ixz, Iyz), system ``(5, H, W)`` (1 / A11, A12, 1 / A22, b1, b2: the diagonal stored as its
-reciprocal, which the SOR sweeps multiply by), smoothness weights ``(H, W)``.
+reciprocal, which the SOR sweeps multiply by), smoothness weights ``(H, W)``: the per-pixel
+helpers' layout, which the CUDA kernels use. The CPU driver keeps every array of the
+iterations in OpenCV's red-black layout instead (:func:`split_planes`; facts from OpenCV's
+``RedBlackBuffer``, not its code): each plane ``(2, H + 2, (W + 1) // 2 + 2)``, the red pixels
+of each row contiguous in colour 0 and the black ones in colour 1, with a border of zeros, so
+that a sweep over one colour reads unit-stride rows and LLVM vectorises every pass (16
+lanes); the scalar helpers (:func:`smoothness_weight`, :func:`data_terms`,
+:func:`smoothness_rhs`, :func:`sor_step`) are the arithmetic both layouts share, so the two
+give the same flow to the bit (tested).
 The SOR sweeps (25 per refinement) multiply by the stored reciprocal instead of dividing
-twice per pixel and sweep, and the data terms (:func:`data_system_px`) multiply by the
+twice per pixel and sweep, and the data terms (:func:`data_terms`) multiply by the
 reciprocals of their three normalisations (3 divisions per pixel and build instead of 14):
 the increments differ from dividing by float32 rounding (docs/benchmarks.md, "DIS speed
-work", second and third rounds). The per-pixel helpers the CPU driver calls per pixel are
-``inline="always"``: a call passes its arrays with reference counting.
+work", second and third rounds). The helpers the iteration driver calls per pixel are
+``inline="always"`` and take scalars: a call with arrays passes them with reference
+counting, and stops LLVM's loop vectoriser.
 """
 
 import numpy as np
 
 from . import interp
-from .jit import jit
+from .jit import internal, jit
 from .scalar import sqrt
 from .parallel import band_range, bands_for, run_bands
 
-SERIAL_PIXELS = 1 << 17    # smaller images refine on one thread in one call (see refine_cpu)
+# smaller images refine on one thread in one call (see refine_cpu); 360x640 (1280x720's
+# finest DIS level) does since the passes take a third of their old time: at 2 threads on
+# this shared machine, 60 dispatches per call then cost more than half the passes
+# (docs/benchmarks.md, "DIS speed work, fourth round")
+SERIAL_PIXELS = 1 << 18
+SERIAL_WARP_PIXELS = 1 << 17  # smaller images warp and differentiate on one thread
 ZETA = 0.1                  # OpenCV's zeta: normalisation of the data terms and Tikhonov weight
 EPSILON = 0.001             # OpenCV's epsilon in the robust penaliser sqrt(s + epsilon**2)
 N_DERIVATIVES = 8
@@ -57,6 +70,8 @@ _EPS2 = np.float32(EPSILON) * np.float32(EPSILON)
 _HALF = np.float32(0.5)
 _ZERO = np.float32(0.0)
 _ONE = np.float32(1.0)
+_FAR = np.float32(interp.FAR)          # displacements clamped to +-FAR before int()
+_NEAR_FAR = np.float32(-interp.FAR)
 
 
 # ------------------------------------------------------------------ per-pixel math (CPU and CUDA)
@@ -69,7 +84,7 @@ def warp_px(frame1, flow, y, x):
     return interp.linear_at(frame1, yi, xi, fy, fx, interp.BORDER_REPLICATE, 0.0)
 
 
-@jit(error_model="numpy")
+@internal(error_model="numpy")
 def _mean_dx(frame0, warped, y, x):
     """Central difference in x of ``(frame0 + warped) / 2`` at (y, x), edge replicated."""
     xl, xr = max(x - 1, 0), min(x + 1, frame0.shape[1] - 1)
@@ -77,7 +92,7 @@ def _mean_dx(frame0, warped, y, x):
             - (_HALF * frame0[y, xl] + _HALF * warped[y, xl]))
 
 
-@jit(error_model="numpy")
+@internal(error_model="numpy")
 def _mean_dy(frame0, warped, y, x):
     """Central difference in y of ``(frame0 + warped) / 2`` at (y, x), edge replicated."""
     yu, yd = max(y - 1, 0), min(y + 1, frame0.shape[0] - 1)
@@ -103,9 +118,16 @@ def derivatives_px(frame0, warped, y, x):
 
 
 @jit(error_model="numpy", inline="always")
+def smoothness_weight(ux, vx, uy, vy, alpha2):
+    """``alpha / 2 / Psi(ux**2 + vx**2 + uy**2 + vy**2)``: the weight of a pixel's right and
+    lower smoothness edges from the forward differences of ``W + dW``."""
+    return alpha2 / sqrt(ux * ux + vx * vx + uy * uy + vy * vy + _EPS2)
+
+
+@jit(error_model="numpy", inline="always")
 def smoothness_weight_px(flow, dflow, y, x, alpha2):
-    """``alpha / 2 / Psi(|grad(W + dW)|**2)`` at (y, x): forward differences, 0 at the last
-    column and row."""
+    """:func:`smoothness_weight` at (y, x): forward differences, 0 at the last column and
+    row."""
     h, w = flow.shape[0], flow.shape[1]
     xr, yd = min(x + 1, w - 1), min(y + 1, h - 1)
     u = flow[y, x, 0] + dflow[y, x, 0]
@@ -114,7 +136,7 @@ def smoothness_weight_px(flow, dflow, y, x, alpha2):
     vx = (flow[y, xr, 1] + dflow[y, xr, 1]) - v
     uy = (flow[yd, x, 0] + dflow[yd, x, 0]) - u
     vy = (flow[yd, x, 1] + dflow[yd, x, 1]) - v
-    return alpha2 / sqrt(ux * ux + vx * vx + uy * uy + vy * vy + _EPS2)
+    return smoothness_weight(ux, vx, uy, vy, alpha2)
 
 
 @jit(error_model="numpy", inline="always")
@@ -131,12 +153,10 @@ def _neighbour_weights(weights, y, x):
 
 
 @jit(error_model="numpy", inline="always")
-def data_system_px(d, dflow, y, x, delta2, gamma2, system):
-    """The data terms of pixel (y, x)'s linear system into ``system[:, y, x]``: brightness and
-    gradient constancy at the current increment, each weighted by its penaliser's
+def data_terms(ix, iy, iz, ixx, ixy, iyy, ixz, iyz, du, dv, delta2, gamma2):
+    """The data terms of a pixel's linear system ``(A11, A12, A22, b1, b2)``: brightness and
+    gradient constancy at the increment ``(du, dv)``, each weighted by its penaliser's
     derivative, and ``zeta**2`` on the diagonal."""
-    du, dv = dflow[y, x, 0], dflow[y, x, 1]
-    ix, iy, iz = d[0, y, x], d[1, y, x], d[2, y, x]
     inorm = _ONE / (ix * ix + iy * iy + _ZETA2)
     r = iz + ix * du + iy * dv
     wgt = (delta2 / sqrt(r * r * inorm + _EPS2)) * inorm
@@ -145,7 +165,6 @@ def data_system_px(d, dflow, y, x, delta2, gamma2, system):
     a22 = wgt * (iy * iy) + _ZETA2
     b1 = -wgt * (iz * ix)
     b2 = -wgt * (iz * iy)
-    ixx, ixy, iyy, ixz, iyz = d[3, y, x], d[4, y, x], d[5, y, x], d[6, y, x], d[7, y, x]
     inx = _ONE / (ixx * ixx + ixy * ixy + _ZETA2)
     iny = _ONE / (iyy * iyy + ixy * ixy + _ZETA2)
     rx = ixz + ixx * du + ixy * dv
@@ -153,54 +172,72 @@ def data_system_px(d, dflow, y, x, delta2, gamma2, system):
     wgt = gamma2 / sqrt(rx * rx * inx + ry * ry * iny + _EPS2)
     gx = wgt * inx
     gy = wgt * iny
-    system[0, y, x] = a11 + (gx * (ixx * ixx) + gy * (ixy * ixy))
-    system[1, y, x] = a12 + (gx * (ixx * ixy) + gy * (ixy * iyy))
-    system[2, y, x] = a22 + (gx * (ixy * ixy) + gy * (iyy * iyy))
-    system[3, y, x] = b1 - (gx * (ixx * ixz) + gy * (ixy * iyz))
-    system[4, y, x] = b2 - (gx * (ixy * ixz) + gy * (iyy * iyz))
+    return (a11 + (gx * (ixx * ixx) + gy * (ixy * ixy)),
+            a12 + (gx * (ixx * ixy) + gy * (ixy * iyy)),
+            a22 + (gx * (ixy * ixy) + gy * (iyy * iyy)),
+            b1 - (gx * (ixx * ixz) + gy * (ixy * iyz)),
+            b2 - (gx * (ixy * ixz) + gy * (iyy * iyz)))
+
+
+@jit(error_model="numpy", inline="always")
+def data_system_px(d, dflow, y, x, delta2, gamma2, system):
+    """:func:`data_terms` of pixel (y, x) into ``system[:, y, x]``."""
+    t = data_terms(d[0, y, x], d[1, y, x], d[2, y, x], d[3, y, x], d[4, y, x], d[5, y, x],
+                   d[6, y, x], d[7, y, x], dflow[y, x, 0], dflow[y, x, 1], delta2, gamma2)
+    for k in range(5):
+        system[k, y, x] = t[k]
+
+
+@jit(error_model="numpy", inline="always")
+def smoothness_rhs(f, fl, fr, fu, fd, wl, wr, wu, wd):
+    """A pixel's smoothness term of its right-hand side: the differences of the input flow
+    component ``f`` to its left, right, upper and lower neighbours, times the edges'
+    weights."""
+    return wr * (fr - f) - wl * (f - fl) + wd * (fd - f) - wu * (f - fu)
 
 
 @jit(error_model="numpy", inline="always")
 def smoothness_system_px(flow, weights, y, x, system):
     """Adds the smoothness edges of (y, x) to its linear system: their weights on the
-    diagonal, the differences of the input flow ``W`` times the weights to the right-hand
-    sides; then stores the diagonal as its reciprocal (:func:`sor_px` multiplies by it)."""
+    diagonal, :func:`smoothness_rhs` to the right-hand sides; then stores the diagonal as its
+    reciprocal (:func:`sor_px` multiplies by it)."""
     h, w = flow.shape[0], flow.shape[1]
     wl, wr, wu, wd = _neighbour_weights(weights, y, x)
     xl, xr = max(x - 1, 0), min(x + 1, w - 1)
     yu, yd = max(y - 1, 0), min(y + 1, h - 1)
-    u, v = flow[y, x, 0], flow[y, x, 1]
     diag = wr + wl + wd + wu
     system[0, y, x] = _ONE / (system[0, y, x] + diag)
     system[2, y, x] = _ONE / (system[2, y, x] + diag)
-    system[3, y, x] += (wr * (flow[y, xr, 0] - u) - wl * (u - flow[y, xl, 0])
-                        + wd * (flow[yd, x, 0] - u) - wu * (u - flow[yu, x, 0]))
-    system[4, y, x] += (wr * (flow[y, xr, 1] - v) - wl * (v - flow[y, xl, 1])
-                        + wd * (flow[yd, x, 1] - v) - wu * (v - flow[yu, x, 1]))
+    for k in range(2):
+        system[3 + k, y, x] += smoothness_rhs(flow[y, x, k], flow[y, xl, k], flow[y, xr, k],
+                                              flow[yu, x, k], flow[yd, x, k], wl, wr, wu, wd)
+
+
+@jit(error_model="numpy", inline="always")
+def sor_step(wl, wr, wu, wd, ul, ur, uu, ud, vl, vr, vu, vd, a11i, a12, a22i, b1, b2, du, dv,
+             omega):
+    """One SOR update of a pixel's increment ``(du, dv)``, u first, then v with the new u,
+    from its four neighbours' increments and edge weights and its system (the diagonal as
+    reciprocals); returns the new ``(du, dv)``."""
+    su = wl * ul + wr * ur + wu * uu + wd * ud
+    sv = wl * vl + wr * vr + wu * vu + wd * vd
+    du += omega * ((su + b1 - dv * a12) * a11i - du)
+    dv += omega * ((sv + b2 - du * a12) * a22i - dv)
+    return du, dv
 
 
 @jit(error_model="numpy")
 def sor_px(system, weights, dflow, y, x, omega):
-    """One SOR update of the increment at (y, x): u first, then v with the new u."""
+    """:func:`sor_step` at (y, x) of the ``(H, W)`` layout (the CUDA kernels')."""
     h, w = dflow.shape[0], dflow.shape[1]
     wl, wr, wu, wd = _neighbour_weights(weights, y, x)
-    _sor_update(system, dflow, y, x, max(x - 1, 0), min(x + 1, w - 1), max(y - 1, 0),
-                min(y + 1, h - 1), wl, wr, wu, wd, omega)
-
-
-@jit(error_model="numpy", inline="always")
-def _sor_update(system, dflow, y, x, xl, xr, yu, yd, wl, wr, wu, wd, omega):
-    """:func:`sor_px` given the neighbours' indices and the edges' weights (the CPU driver's
-    interior pixels pass them without clamping)."""
-    su = wl * dflow[y, xl, 0] + wr * dflow[y, xr, 0] + wu * dflow[yu, x, 0] + wd * dflow[yd, x, 0]
-    sv = wl * dflow[y, xl, 1] + wr * dflow[y, xr, 1] + wu * dflow[yu, x, 1] + wd * dflow[yd, x, 1]
-    a12 = system[1, y, x]
-    du = dflow[y, x, 0]
-    dv = dflow[y, x, 1]
-    du += omega * ((su + system[3, y, x] - dv * a12) * system[0, y, x] - du)
-    dv += omega * ((sv + system[4, y, x] - du * a12) * system[2, y, x] - dv)
-    dflow[y, x, 0] = du
-    dflow[y, x, 1] = dv
+    xl, xr = max(x - 1, 0), min(x + 1, w - 1)
+    yu, yd = max(y - 1, 0), min(y + 1, h - 1)
+    dflow[y, x, 0], dflow[y, x, 1] = sor_step(
+        wl, wr, wu, wd, dflow[y, xl, 0], dflow[y, xr, 0], dflow[yu, x, 0], dflow[yd, x, 0],
+        dflow[y, xl, 1], dflow[y, xr, 1], dflow[yu, x, 1], dflow[yd, x, 1], system[0, y, x],
+        system[1, y, x], system[2, y, x], system[3, y, x], system[4, y, x], dflow[y, x, 0],
+        dflow[y, x, 1], omega)
 
 
 def half_weights(alpha, delta, gamma):
@@ -213,72 +250,179 @@ def half_weights(alpha, delta, gamma):
 @jit(nogil=True, error_model="numpy")
 def _derivatives_band(frame0, frame1, flow, warped, deriv, stage, band, n_bands):
     """Stage 0: the warped rows of band ``band``; stage 1: their derivatives (which read the
-    warped rows around them, hence two passes)."""
+    warped rows around them, hence two passes), into ``deriv`` in the red-black layout
+    (:func:`split_planes`)."""
     h, w = frame0.shape
     y0, y1 = band_range(h, band, n_bands)
     for y in range(y0, y1):
-        for x in range(w):
-            if stage == 0:
-                warped[y, x] = warp_px(frame1, flow, y, x)
-            else:
+        if stage == 0:
+            # warp_px's value where all four taps lie inside frame1, in a loop without
+            # branches (the taps read at clamped indices), NaN elsewhere; then warp_px there
+            if h > 1 and w > 1:
+                for x in range(w):
+                    xc, yc, fx, fy, inside = _inner_position(flow, y, x, h, w)
+                    gx, gy = 1.0 - fx, 1.0 - fy
+                    top = gx * frame1[yc, xc] + fx * frame1[yc, xc + 1]
+                    bottom = gx * frame1[yc + 1, xc] + fx * frame1[yc + 1, xc + 1]
+                    warped[y, x] = gy * top + fy * bottom if inside else np.nan
+            for x in range(w):
+                if h < 2 or w < 2 or not warped[y, x] == warped[y, x]:
+                    warped[y, x] = warp_px(frame1, flow, y, x)
+        else:
+            for x in range(w):
                 t = derivatives_px(frame0, warped, y, x)
                 for k in range(N_DERIVATIVES):
-                    deriv[k, y, x] = t[k]
+                    deriv[k, (x + y) % 2, y + 1, x // 2 + 1] = t[k]
+
+
+@internal(error_model="numpy", inline="always")
+def _inner_position(flow, y, x, h, w):
+    """``interp.split_position`` of (x + u, y + v) for the bilinear taps of ``warp_px``,
+    branch-free: the top-left tap's index clamped to ``[0, w - 2] x [0, h - 2]`` (h, w >= 2),
+    the fractions (float64), and whether the four taps lie inside unclamped."""
+    u, v = flow[y, x, 0], flow[y, x, 1]
+    # int() of a clamped copy: the far positions are outside anyway
+    tu = int(min(max(u, _NEAR_FAR), _FAR))
+    tv = int(min(max(v, _NEAR_FAR), _FAR))
+    tu -= tu > u
+    tv -= tv > v
+    xi, yi = x + tu, y + tv
+    inside = (xi >= 0) & (xi < w - 1) & (yi >= 0) & (yi < h - 1)
+    return (max(min(xi, w - 2), 0), max(min(yi, h - 2), 0), u - float(tu), v - float(tv),
+            inside)
+
+
+def split_planes(planes):
+    """Planes ``(K, H, W)`` in the red-black layout ``(K, 2, H + 2, (W + 1) // 2 + 2)``:
+    pixel (y, x) at ``[:, (x + y) % 2, y + 1, x // 2 + 1]``, zeros around (module docstring).
+    """
+    k, h, w = planes.shape
+    out = np.zeros((k, 2, h + 2, (w + 1) // 2 + 2), np.float32)
+    for colour, parity, x0 in _RED_BLACK_ROWS:
+        part = planes[:, parity::2, x0::2]
+        out[:, colour, 1 + parity:h + 1:2, 1:1 + part.shape[2]] = part
+    return out
+
+
+def merge_planes(split, width):
+    """The inverse of :func:`split_planes`: planes ``(K, H, width)``."""
+    k, h = split.shape[0], split.shape[2] - 2
+    out = np.empty((k, h, width), np.float32)
+    for colour, parity, x0 in _RED_BLACK_ROWS:
+        part = out[:, parity::2, x0::2]
+        part[...] = split[:, colour, 1 + parity:h + 1:2, 1:1 + part.shape[2]]
+    return out
+
+
+# (colour, row parity, first column) of the four families of pixels
+_RED_BLACK_ROWS = ((0, 0, 0), (0, 1, 1), (1, 0, 1), (1, 1, 0))
 
 
 @jit(nogil=True, error_model="numpy")
-def _iteration_band(deriv, flow, dflow, weights, alpha2, delta2, gamma2, system, omega, stage,
-                    iterations, sor_iterations, band, n_bands):
-    """One pass over the rows of band ``band``: the smoothness weights (stage 0), the linear
-    systems (stage 1), or an SOR sweep over the red (stage 2) or black (stage 3) pixels. An
-    SOR pixel reads only pixels of the other colour, so the bands need no synchronisation.
+def _iteration_band(d, flow, dflow, weights, alpha2, delta2, gamma2, system, omega, width,
+                    stage, iterations, sor_iterations, band, n_bands):
+    """One pass over the rows of band ``band``, both colours: the smoothness weights (stage
+    0), the linear systems (stage 1), or an SOR sweep over the red (stage 2) or black (stage
+    3) pixels. An SOR pixel reads only pixels of the other colour, so the bands need no
+    synchronisation.
+
+    Arrays in the red-black layout (:func:`split_planes`; ``width`` is the image's): ``d``
+    the derivatives (8 planes), ``flow`` and ``dflow`` (u, v), ``weights`` (the weights of
+    the right and lower edges: 0 at the last column and row, and in the padding), ``system``
+    (5 planes, the module docstring's). In a row of one colour the other colour's left
+    and right neighbours are at ``j + p - 1`` and ``j + p``, ``p`` the row's parity
+    ``(colour + y) % 2``, the upper and lower ones at ``j``: every pass over a colour's row
+    is a unit-stride loop that LLVM vectorises.
 
     ``stage`` -1 (one band only): every pass of ``iterations`` fixed-point iterations of
     ``sor_iterations`` SOR sweeps, in :func:`refine_cpu`'s order, in one call.
     """
-    h, w = flow.shape[0], flow.shape[1]
+    h = d.shape[2] - 2
     y0, y1 = band_range(h, band, n_bands)
     per_iteration = 2 + 2 * sor_iterations
-    for p in range(1 if stage >= 0 else iterations * per_iteration):
+    for q in range(1 if stage >= 0 else iterations * per_iteration):
         s = stage
         if stage < 0:
-            s = p % per_iteration
+            s = q % per_iteration
             s = s if s < 2 else 2 + s % 2
+        c0, c1 = (0, 2) if s < 2 else (s - 2, s - 1)
         for y in range(y0, y1):
-            if s == 0:
-                for x in range(w):
-                    weights[y, x] = smoothness_weight_px(flow, dflow, y, x, alpha2)
-            elif s == 1:
-                for x in range(w):
-                    data_system_px(deriv, dflow, y, x, delta2, gamma2, system)
-                for x in range(w):
-                    smoothness_system_px(flow, weights, y, x, system)
-            elif 0 < y < h - 1:
-                # interior pixels without clamped neighbours: the same arithmetic, fewer
-                # instructions (borders through sor_px)
-                x = (y + s) % 2
-                if x == 0:
-                    sor_px(system, weights, dflow, y, x, omega)  # x, not a literal 0
-                    x = 2
-                wu_row = weights[y - 1]
-                w_row = weights[y]
-                while x < w - 1:
-                    wp = w_row[x]
-                    _sor_update(system, dflow, y, x, x - 1, x + 1, y - 1, y + 1, w_row[x - 1],
-                                wp, wu_row[x], wp, omega)
-                    x += 2
-                if x == w - 1:
-                    sor_px(system, weights, dflow, y, x, omega)
-            else:
-                for x in range((y + s) % 2, w, 2):
-                    sor_px(system, weights, dflow, y, x, omega)
+            r = y + 1
+            for c in range(c0, c1):
+                o = 1 - c
+                p = (c + y) % 2
+                n = (width - p + 1) // 2
+                wx, wy = weights[0, c, r], weights[1, c, r]
+                owx, owy = weights[0, o, r], weights[1, o, r - 1]  # left/right, above
+                if s == 0:
+                    # the lower neighbour of the last row is the pixel itself (difference 0)
+                    rd, cd, keep = (r + 1, o, _ONE) if y + 1 < h else (r, c, _ZERO)
+                    fu, fv, du, dv = flow[0, c, r], flow[1, c, r], dflow[0, c, r], dflow[1, c, r]
+                    fur, fvr = flow[0, o, r], flow[1, o, r]
+                    dur, dvr = dflow[0, o, r], dflow[1, o, r]
+                    fud, fvd = flow[0, cd, rd], flow[1, cd, rd]
+                    dud, dvd = dflow[0, cd, rd], dflow[1, cd, rd]
+                    for j in range(1, n + 1):
+                        u = fu[j] + du[j]
+                        v = fv[j] + dv[j]
+                        uy = (fud[j] + dud[j]) - u
+                        vy = (fvd[j] + dvd[j]) - v
+                        wgt = smoothness_weight((fur[j + p] + dur[j + p]) - u,
+                                                (fvr[j + p] + dvr[j + p]) - v, uy, vy, alpha2)
+                        wx[j] = wgt
+                        wy[j] = wgt * keep
+                    if 2 * n - 2 + p == width - 1:  # the last column: no right neighbour
+                        uy = (fud[n] + dud[n]) - (fu[n] + du[n])
+                        vy = (fvd[n] + dvd[n]) - (fv[n] + dv[n])
+                        wx[n] = _ZERO
+                        wy[n] = smoothness_weight(_ZERO, _ZERO, uy, vy, alpha2) * keep
+                elif s == 1:
+                    a11, a12, a22 = system[0, c, r], system[1, c, r], system[2, c, r]
+                    b1, b2 = system[3, c, r], system[4, c, r]
+                    du, dv = dflow[0, c, r], dflow[1, c, r]
+                    fu, fv, ofu, ofv = flow[0, c, r], flow[1, c, r], flow[0, o, r], flow[1, o, r]
+                    fuu, fvu = flow[0, o, r - 1], flow[1, o, r - 1]
+                    fud, fvd = flow[0, o, r + 1], flow[1, o, r + 1]
+                    d0, d1, d2, d3 = d[0, c, r], d[1, c, r], d[2, c, r], d[3, c, r]
+                    d4, d5, d6, d7 = d[4, c, r], d[5, c, r], d[6, c, r], d[7, c, r]
+                    for j in range(1, n + 1):
+                        a11[j], a12[j], a22[j], b1[j], b2[j] = data_terms(
+                            d0[j], d1[j], d2[j], d3[j], d4[j], d5[j], d6[j], d7[j], du[j], dv[j],
+                            delta2, gamma2)
+                    for j in range(1, n + 1):
+                        wl, wr, wu, wd = owx[j + p - 1], wx[j], owy[j], wy[j]
+                        diag = wr + wl + wd + wu
+                        a11[j] = _ONE / (a11[j] + diag)
+                        a22[j] = _ONE / (a22[j] + diag)
+                        b1[j] += smoothness_rhs(fu[j], ofu[j + p - 1], ofu[j + p], fuu[j], fud[j],
+                                                wl, wr, wu, wd)
+                        b2[j] += smoothness_rhs(fv[j], ofv[j + p - 1], ofv[j + p], fvu[j], fvd[j],
+                                                wl, wr, wu, wd)
+                else:
+                    a11, a12, a22 = system[0, c, r], system[1, c, r], system[2, c, r]
+                    b1, b2 = system[3, c, r], system[4, c, r]
+                    du, dv = dflow[0, c, r], dflow[1, c, r]
+                    odu, odv = dflow[0, o, r], dflow[1, o, r]
+                    duu, dvu = dflow[0, o, r - 1], dflow[1, o, r - 1]
+                    dud, dvd = dflow[0, o, r + 1], dflow[1, o, r + 1]
+                    for j in range(1, n + 1):
+                        du[j], dv[j] = sor_step(
+                            owx[j + p - 1], wx[j], owy[j], wy[j], odu[j + p - 1], odu[j + p],
+                            duu[j], dud[j], odv[j + p - 1], odv[j + p], dvu[j], dvd[j], a11[j],
+                            a12[j], a22[j], b1[j], b2[j], du[j], dv[j], omega)
 
 
 def derivatives_cpu(frame0, frame1, flow):
     """Image derivatives ``(8, H, W)`` float32 of the pair linearised around ``flow``."""
+    return merge_planes(_split_derivatives(frame0, frame1, flow), frame0.shape[1])
+
+
+def _split_derivatives(frame0, frame1, flow):
+    """:func:`derivatives_cpu` in the red-black layout (:func:`split_planes`)."""
+    h, w = frame0.shape
     warped = np.empty_like(frame1)
-    deriv = np.empty((N_DERIVATIVES,) + frame0.shape, np.float32)
-    threads = bands_for(frame0.size, SERIAL_PIXELS)
+    deriv = np.zeros((N_DERIVATIVES, 2, h + 2, (w + 1) // 2 + 2), np.float32)
+    threads = bands_for(frame0.size, SERIAL_WARP_PIXELS)
     for stage in (0, 1):
         run_bands(_derivatives_band, frame0, frame1, flow, warped, deriv, stage, threads=threads)
     return deriv
@@ -300,12 +444,14 @@ def refine_cpu(frame0, frame1, flow, alpha, delta, gamma, iterations, sor_iterat
     omega : float
         SOR relaxation factor.
     """
-    deriv = derivatives_cpu(frame0, frame1, flow)
-    args = half_weights(alpha, delta, gamma)
-    dflow = np.zeros(flow.shape, np.float32)
-    weights = np.empty(frame0.shape, np.float32)
-    system = np.empty((5,) + frame0.shape, np.float32)
-    state = (deriv, flow, dflow, weights) + args + (system, np.float32(omega))
+    h, w = frame0.shape
+    deriv = _split_derivatives(frame0, frame1, flow)
+    planes = split_planes(np.moveaxis(flow, -1, 0))
+    dflow = np.zeros_like(planes)
+    weights = np.zeros_like(planes)
+    system = np.empty((5,) + planes.shape[1:], np.float32)
+    state = ((deriv, planes, dflow, weights) + half_weights(alpha, delta, gamma)
+             + (system, np.float32(omega), w))
     if bands_for(frame0.size, SERIAL_PIXELS) == 1:
         # every pass in one call: a pass over a small image costs less than waking the
         # workers for it, and there are 2 + 2 * sor_iterations passes per iteration
@@ -314,4 +460,4 @@ def refine_cpu(frame0, frame1, flow, alpha, delta, gamma, iterations, sor_iterat
         for _ in range(iterations):
             for stage in (0, 1) + (2, 3) * sor_iterations:
                 run_bands(_iteration_band, *state, stage, 0, 0)
-    return np.add(flow, dflow, out=out)
+    return np.add(flow, np.moveaxis(merge_planes(dflow, w), 0, -1), out=out)

@@ -174,6 +174,13 @@ def test_resize_tables_match_opencv():
         fb.resize_flow_cpu(src, yi, yf, xi, xf, np.float32(1), out)
         np.testing.assert_allclose(out, cv2.resize(src, (w, h), interpolation=cv2.INTER_LINEAR),
                                    atol=1e-6)
+        # the driver looks the row taps up once per row: the per-pixel helper's values (the
+        # CUDA kernel's and Farneback's on-the-fly upsampling), to the bit
+        factor = np.float32(1.7)
+        fb.resize_flow_cpu(src, yi, yf, xi, xf, factor, out)
+        ref = [[[fb.resize_flow_pixel(src, y, x, yi, yf, xi, xf, factor, k) for k in range(2)]
+                for x in range(w)] for y in range(h)]
+        np.testing.assert_array_equal(out, np.array(ref, np.float32))
     for (h, w) in ((23, 31), (6, 8), (45, 61), (15, 20)):
         ay, ax = fb.area_table(45, h), fb.area_table(61, w)
         out = np.empty((h, w, 2), np.float32)

@@ -61,7 +61,7 @@ def test_dis_serial_and_banded_passes_agree(monkeypatch):
         flowkit.set_num_threads(min(2, old))
         for threshold in (0, 1 << 30):
             for module, name in ((kd, "SERIAL_PATCHES"), (kd, "SERIAL_PIXELS"),
-                                 (kv, "SERIAL_PIXELS")):
+                                 (kv, "SERIAL_PIXELS"), (kv, "SERIAL_WARP_PIXELS")):
                 monkeypatch.setattr(module, name, threshold)
             results.append(flowkit.dis(frame0, frame1, preset="medium"))
     finally:

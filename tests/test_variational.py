@@ -246,27 +246,82 @@ def test_batch_equals_pairs(small_pair):
 
 # -------------------------------------------------------------------------------- CUDA
 
-def test_sor_sweeps_equal_sor_px_on_every_pixel():
-    # the CPU driver updates interior pixels without clamped neighbour lookups; the result
-    # must be sor_px's (the CUDA kernels' per-pixel update) on every pixel, bit for bit
-    h, w = 7, 10
-    rng = np.random.default_rng(5)
-    system = rng.uniform(0.5, 2.0, (5, h, w)).astype(np.float32)
-    weights = rng.uniform(0.0, 3.0, (h, w)).astype(np.float32)
-    dflow = rng.normal(0, 1, (h, w, 2)).astype(np.float32)
-    state = dict(deriv=np.zeros((8, h, w), np.float32), flow=np.zeros((h, w, 2), np.float32),
-                 alpha2=np.float32(1), delta2=np.float32(1), gamma2=np.float32(1))
-    omega = np.float32(1.6)
-    ref = dflow.copy()
-    for colour in (0, 1):
-        for y in range(h):
-            for x in range((y + colour) % 2, w, 2):
-                variational.sor_px(system, weights, ref, y, x, omega)
-        variational._iteration_band(state["deriv"], state["flow"], dflow, weights,
-                                    state["alpha2"], state["delta2"], state["gamma2"], system,
-                                    omega, 2 + colour, 0, 0, 0, 1)
-    assert np.abs(ref).max() > 0.1
-    np.testing.assert_array_equal(dflow, ref)
+def _refine_per_pixel(frame0, frame1, flow, iterations, sor_iterations, omega):
+    """refine_cpu written with the per-pixel helpers of the (H, W) layout, which the CUDA
+    kernels run: one pass over every pixel per step, red pixels before black ones."""
+    h, w = frame0.shape
+    deriv = variational.derivatives_cpu(frame0, frame1, flow)
+    alpha2, delta2, gamma2 = variational.half_weights(20.0, 5.0, 10.0)
+    dflow = np.zeros_like(flow)
+    weights = np.zeros((h, w), np.float32)
+    system = np.zeros((5, h, w), np.float32)
+    pixels = [(y, x) for y in range(h) for x in range(w)]
+    for _ in range(iterations):
+        for y, x in pixels:
+            weights[y, x] = variational.smoothness_weight_px(flow, dflow, y, x, alpha2)
+        for y, x in pixels:
+            variational.data_system_px(deriv, dflow, y, x, delta2, gamma2, system)
+            variational.smoothness_system_px(flow, weights, y, x, system)
+        for _ in range(sor_iterations):
+            for colour in (0, 1):
+                for y, x in pixels:
+                    if (x + y) % 2 == colour:
+                        variational.sor_px(system, weights, dflow, y, x, np.float32(omega))
+    return flow + dflow
+
+
+@pytest.mark.parametrize("shape", [(7, 10), (8, 9), (9, 9), (6, 6), (1, 5), (4, 1)])
+def test_red_black_driver_equals_per_pixel_helpers(shape, monkeypatch):
+    # the CPU driver stores each colour contiguously (split_planes) and vectorises its rows;
+    # the result must be the per-pixel helpers' (the CUDA path's) bit for bit, at every
+    # parity of height and width, on one band and on several
+    h, w = shape
+    rng = np.random.default_rng(h * 10 + w)
+    f0 = rng.uniform(0, 255, shape).astype(np.float32)
+    f1 = (f0 + rng.normal(0, 20, shape)).astype(np.float32)
+    flow = rng.normal(0, 0.7, shape + (2,)).astype(np.float32)
+    ref = _refine_per_pixel(f0, f1, flow, 2, 3, 1.6)
+    assert np.abs(ref - flow).max() > 0.01
+    old = flowkit.get_num_threads()
+    try:
+        for serial, threads in ((1 << 30, 1), (0, 1), (0, min(2, old))):
+            # stage -1 in one call; one dispatch per pass; one per pass in 2 bands
+            monkeypatch.setattr(variational, "SERIAL_PIXELS", serial)
+            monkeypatch.setattr(variational, "SERIAL_WARP_PIXELS", serial)
+            flowkit.set_num_threads(threads)
+            out = variational.refine_cpu(f0, f1, flow, 20.0, 5.0, 10.0, 2, 3, 1.6)
+            np.testing.assert_array_equal(out, ref)
+    finally:
+        flowkit.set_num_threads(old)
+
+
+@pytest.mark.parametrize("shape", [(9, 13), (1, 6), (5, 1)])
+def test_warp_rows_equal_warp_px(shape):
+    # the driver's warp takes a branch-free loop where all four taps are inside and warp_px
+    # elsewhere: the same value on every pixel, with flows past every edge and far away
+    h, w = shape
+    rng = np.random.default_rng(3)
+    frame1 = rng.uniform(0, 255, shape).astype(np.float32)
+    flow = rng.normal(0, 3, shape + (2,)).astype(np.float32)
+    flow[0, 0] = (-0.0, 1e-8)
+    flow[-1, -1] = (3e9, -2e12)  # beyond interp.FAR
+    flow[h // 2, w // 2] = (-w - 0.5, 0.25)
+    warped = np.empty(shape, np.float32)
+    deriv = np.empty((8, 2, h + 2, (w + 1) // 2 + 2), np.float32)  # stage 1's output
+    variational._derivatives_band(frame1, frame1, flow, warped, deriv, 0, 0, 1)
+    ref = np.array([[variational.warp_px(frame1, flow, y, x) for x in range(w)]
+                    for y in range(h)], np.float32)
+    np.testing.assert_array_equal(warped, ref)
+
+
+def test_split_planes_round_trip():
+    planes = np.arange(3 * 5 * 7, dtype=np.float32).reshape(3, 5, 7)
+    split = variational.split_planes(planes)
+    assert split.shape == (3, 2, 7, 6)
+    assert split[1, 0, 1, 1] == planes[1, 0, 0] and split[1, 1, 1, 1] == planes[1, 0, 1]
+    assert split[1, 1, 2, 1] == planes[1, 1, 0] and split[1, 0, 2, 1] == planes[1, 1, 1]
+    assert split[:, :, 0].max() == 0 and split[:, :, -1].max() == 0 and split[..., 0].max() == 0
+    np.testing.assert_array_equal(variational.merge_planes(split, 7), planes)
 
 
 def test_cuda_matches_cpu_gray():
