@@ -198,7 +198,9 @@ def _scan(image, flow, levels, scales, bounds, n, r0, r1, levels_only, k, acc, l
     Sources of a gray or RGB image whose four taps all lie in those rows with non-zero
     weights (nearly all) take a path written out per channel count with unsigned indices
     (a loop over a run-time channel count doubled the time, Numba's negative-index checks
-    added 40 %); the others check each tap. Both add the same products in the same order."""
+    added 40 %), with their positions and fractions from ``_split_row``, a vectorised pass
+    over the flow row (about 10 % faster than splitting each source inline); the others check
+    each tap. Both add the same products in the same order."""
     channels = image.shape[3]
     n_flow, h, w, _ = flow.shape
     nf = n if n_flow > 1 else 0
@@ -217,28 +219,19 @@ def _scan(image, flow, levels, scales, bounds, n, r0, r1, levels_only, k, acc, l
     q = 0.0
     e = one
     limit = flow.dtype.type(UNKNOWN_FLOW)
+    pos = np.empty(w if fast else 0, np.int64)  # the row's split (_split_row)
+    fxs = np.empty(w if fast else 0, flow.dtype)
+    fys = np.empty(w if fast else 0, flow.dtype)
     for y in range(h):
         if bounds[nf, y, 1] < r0 - 1 or bounds[nf, y, 0] >= r1:
             continue
         uv = flow[nf, y].reshape(2 * w)
+        if fast:
+            _split_row(uv, y, r0, r1, n * h, limit, pos, fxs, fys)
         for x in range(w):
-            u = uv[2 * x]  # footprint(), compared in the flow's dtype (1e9 is exact in float32)
-            v = uv[2 * x + 1]
-            if not ((abs(u) < limit) & (abs(v) < limit)):
-                continue
-            fu = np.floor(u)
-            fv = np.floor(v)
-            xi = x + int(fu)
-            yi = y + int(fv)
-            fx = u - fu
-            fy = v - fv
-            if yi + 1 < r0 or yi >= r1:
-                continue
-            if leveled:
-                q = levels[nm, y, x]
-            if softmax:
-                e = scales[nm, y, x]
-            if fast and r0 <= yi and yi + 1 < r1 and 0 <= xi and xi + 1 < w:
+            if fast and pos[x] >= 0:
+                fx = fxs[x]
+                fy = fys[x]
                 gx = one - fx  # tap_weight's products, the same bits
                 gy = one - fy
                 w00 = gx * gy
@@ -246,7 +239,9 @@ def _scan(image, flow, levels, scales, bounds, n, r0, r1, levels_only, k, acc, l
                 w10 = gx * fy
                 w11 = fx * fy
                 if w00 != 0 and w01 != 0 and w10 != 0 and w11 != 0:
-                    p = np.uint64((n * h + yi) * w + xi)
+                    p = np.uint64(pos[x])
+                    if leveled:
+                        q = levels[nm, y, x]
                     if levels_only:
                         level[p] = max(level[p], q)
                         level[p + p1] = max(level[p + p1], q)
@@ -254,6 +249,8 @@ def _scan(image, flow, levels, scales, bounds, n, r0, r1, levels_only, k, acc, l
                         level[p + pw + p1] = max(level[p + pw + p1], q)
                         continue
                     a00, a01, a10, a11 = w00, w01, w10, w11
+                    if softmax:
+                        e = scales[nm, y, x]
                     if leveled:
                         a00 = cast(w00 * softmax_factor(e, q, level[p]))
                         a01 = cast(w01 * softmax_factor(e, q, level[p + p1]))
@@ -274,6 +271,22 @@ def _scan(image, flow, levels, scales, bounds, n, r0, r1, levels_only, k, acc, l
                     _add_tap(acc, s + d, a10, w10, v0, v1, v2, channels, weighted)
                     _add_tap(acc, s + d + kk, a11, w11, v0, v1, v2, channels, weighted)
                     continue
+            u = uv[2 * x]  # footprint(), compared in the flow's dtype (1e9 is exact in float32)
+            v = uv[2 * x + 1]
+            if not ((abs(u) < limit) & (abs(v) < limit)):
+                continue
+            fu = np.floor(u)
+            fv = np.floor(v)
+            xi = x + int(fu)
+            yi = y + int(fv)
+            fx = u - fu
+            fy = v - fv
+            if yi + 1 < r0 or yi >= r1:
+                continue
+            if leveled:
+                q = levels[nm, y, x]
+            if softmax:
+                e = scales[nm, y, x]
             v0 = image[ni, y, x, 0]
             v1 = image[ni, y, x, 1] if channels == 3 else v0
             v2 = image[ni, y, x, 2] if channels == 3 else v0
@@ -307,6 +320,33 @@ def _scan(image, flow, levels, scales, bounds, n, r0, r1, levels_only, k, acc, l
                 acc[p + channels] += a
                 if weighted:
                     acc[p + channels + 1] += b
+
+
+@jit
+def _split_row(uv, y, r0, r1, base, limit, pos, fxs, fys):
+    """``footprint()`` of the sources of one flow row ``uv`` (2 W,) at row ``y``, in a loop
+    that LLVM vectorises: ``pos[x]`` the flat index ``(base + yi) * W + xi`` of the top-left
+    tap when the source is known and its four taps lie in the frame and in target rows
+    [r0, r1), else -1; ``fxs``, ``fys`` the fractions (the same bits as ``_scan``'s per-source
+    split). ``xi``, ``yi`` in int32 (exact: ``|u|, |v| < 1e9`` and W, H < 1e9) keep the loop
+    vectorised; ``(base + yi) * W + xi`` in int64."""
+    w = np.int32(pos.size)
+    zero = uv.dtype.type(0)
+    y = np.int32(y)
+    r0 = np.int32(r0)
+    r1 = np.int32(r1)
+    for x in range(pos.size):
+        u = uv[2 * x]
+        v = uv[2 * x + 1]
+        known = (abs(u) < limit) & (abs(v) < limit)
+        fu = np.floor(u if known else zero)
+        fv = np.floor(v if known else zero)
+        xi = np.int32(x) + np.int32(fu)
+        yi = y + np.int32(fv)
+        inside = known & (yi >= r0) & (yi < r1 - 1) & (xi >= 0) & (xi < w - 1)
+        pos[x] = (base + yi) * np.int64(w) + xi if inside else -1
+        fxs[x] = u - fu
+        fys[x] = v - fv
 
 
 @jit
