@@ -78,15 +78,16 @@ def clips(tmp_path_factory):
 
 
 def test_retime_matches_single_process(client, clips, tmp_path):
+    # the single-process references first: their kernels are then in Numba's cache when the
+    # workers need them (on a cold cache each worker would compile them again, at once)
+    singles = [flowkit.retime(clip, tmp_path / f"single_{clip.name}", **RETIME, progress=False)
+               for clip in clips]
     report = flowkit.batch("retime", clips, tmp_path / "out", scheduler=client, **RETIME,
                            progress=False)
     assert report.ok and report.done == [tmp_path / "out" / c.name for c in clips]
-    frames = 0
-    for clip in clips:
-        single = flowkit.retime(clip, tmp_path / f"single_{clip.name}", **RETIME, progress=False)
-        frames += single.frames
+    for clip, single in zip(clips, singles):
         assert same_video(tmp_path / "out" / clip.name, single.path)
-    assert report.frames == frames == 2 * 24
+    assert report.frames == sum(single.frames for single in singles) == 2 * 24
 
 
 def test_predict_and_flow_jobs_match_the_public_functions(client, clips, tmp_path):
@@ -338,6 +339,13 @@ if __name__ == "__main__":
 """
 
 
+def _ctrl_c_enabled():
+    """In the child before Python starts: SIGINT back to its default, so that Python turns it
+    into KeyboardInterrupt even when pytest runs with SIGINT ignored (``pytest &`` from a
+    script or ``nohup pytest``: the children inherit the ignore, and these tests failed)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_interrupted_run_leaves_no_temporaries(clips, tmp_path):
     """Ctrl-C while both workers write (their temporaries exist): the run cancels its tasks,
     waits for the workers to exit, and then nothing is left in the output folder (a cleanup
@@ -349,7 +357,8 @@ def test_interrupted_run_leaves_no_temporaries(clips, tmp_path):
     script.write_text(SLOW_RUN)
     out = tmp_path / "out"
     process = subprocess.Popen([sys.executable, str(script), *map(str, clips), str(out)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               preexec_fn=_ctrl_c_enabled)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(list(out.glob(".*.tmp.mkv"))) < 2:
         time.sleep(0.1)
@@ -373,7 +382,8 @@ def test_interrupted_chunked_cli_run_prints_one_line_and_leaves_nothing(tmp_path
     process = subprocess.Popen(
         [sys.executable, "-m", "flowkit", "batch", "retime", str(clip), "-o", str(out),
          "--chunk-frames", "15", "--workers", "2", "-O", "speed=0.5", "-O", "codec=ffv1", "-q"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        preexec_fn=_ctrl_c_enabled)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None \
             and not list(out.glob(".long.*")):
