@@ -61,10 +61,14 @@ def install(monkeypatch):
     """Patch the simulator (through ``monkeypatch``) as described in the module docstring."""
     from numba.cuda.simulator import kernel, kernelapi
 
+    if not all(hasattr(module, name) for module, name in ((kernel, "BlockManager"), (kernel, "Dim3"),
+                                                           (kernelapi, "threading"))):
+        return  # a simulator laid out otherwise (another numba-cuda): keep its own runner
     threaded_run = kernel.BlockManager.run
+    internals = ("_f", "_block_dim", "_debug")  # what the runner reads of the simulator's BlockManager
 
     def run(self, grid_point, *args):
-        if _synchronises(self._f):
+        if not all(hasattr(self, name) for name in internals) or _synchronises(self._f):
             return threaded_run(self, grid_point, *args)
         with np.errstate(divide="raise") if self._debug else np.errstate():
             for block_point in np.ndindex(*self._block_dim):
