@@ -14,9 +14,10 @@ frames, the newest pair's flow used with ``cv2.remap`` and re-estimated from the
 frames, real or predicted, at each step) and flowkit's ``predict`` with default options and
 with its other schemes and a longer context; ``--flow NAME`` (repeatable, any name of
 ``flowkit.list_estimators()``) adds ``predict`` with that estimator, default and
-``"reestimate"`` schemes. ``speed_spread`` and ``advect_flow`` have rows of their own. With torch installed, ``predict(method="gan")`` with the shipped
-``"predict-gan"`` weights and with its L1-only variant (``weights="l1"``, the same network
-trained without the adversarial loss) are rows too. A second table per set gives the
+``"reestimate"`` schemes. ``speed_spread`` and ``advect_flow`` have rows of their own. With
+torch installed, ``predict(method="gan")`` with the shipped ``"predict-gan"`` weights and
+with its L1-only variant (``weights="l1"``, the same network trained without the adversarial
+loss) are rows too. A second table per set gives the
 sharpness: the mean gradient magnitude of the prediction over the truth's (1 = as sharp).
 ``--figure`` writes a strip (context, truth, prediction, error) of RubberWhale for
 docs/prediction.md.

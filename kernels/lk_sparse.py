@@ -1,8 +1,9 @@
 """Sparse pyramidal Lucas-Kanade tracking and the Shi-Tomasi corner response.
 
 Layout shared by the CPU drivers here and the CUDA drivers in ``lk_sparse_cuda``: an image
-pyramid is one flat float32 buffer (uint8 for uint8 frames on the CPU, see ``build_pyramids``). Level ``l`` is described by ``geo[l] = (off, h, w, pw)``:
-it starts at ``off`` and holds ``(h + 2 * pad_y) x pw`` pixels of ``C`` interleaved channels,
+pyramid is one flat float32 buffer (uint8 for uint8 frames on the CPU, see
+``build_pyramids``). Level ``l`` is described by ``geo[l] = (off, h, w, pw)``: it starts at
+``off`` and holds ``(h + 2 * pad_y) x pw`` pixels of ``C`` interleaved channels,
 ``pw = w + 2 * pad_x``, with ``pad_x, pad_y = win_w, win_h``: the image with a border as wide
 as the tracking window, so that every window OpenCV accepts can be read without bounds checks
 (OpenCV pads its pyramids the same way). Pixel ``(y, x)`` channel ``c`` is
