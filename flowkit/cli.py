@@ -554,13 +554,29 @@ def _write_folder(folder, pictures, bar):
 
 
 # flowkit predict --method gan: the classical prediction (farneback) refined by predict-gan
+def _method_parser(choices, help_text):
+    """A parent parser with ``--method`` (``choices``, default farneback) and ``-O NAME=VALUE``
+    (the method's keyword options)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--method", choices=choices, default="farneback", help=help_text)
+    parser.add_argument(
+        "-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
+        help="keyword option of the method, repeatable; VALUE is a Python literal (5, 0.5, True) "
+             "or a word. farneback: pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, "
+             "gaussian, normalize, device (and use_previous_flow for a video); lucas_kanade: radius, "
+             "num_warp, gaussian, prefilter, levels, normalize, device; dis: preset (ultrafast, fast, "
+             "medium, accurate), finest_scale, patch_size, patch_stride, gradient_descent_iterations, "
+             "variational_refinement_iterations, variational_refinement_alpha / _delta / _gamma, "
+             "use_mean_normalization, use_spatial_propagation, normalize, device (dis-PRESET: the same "
+             "but preset). normalize=true (the default) "
+             "stretches each pair to [0, 1] so the flow does not depend on the intensity scale; "
+             "normalize=false gives OpenCV / scikit-image parity. These are all; init_flow and "
+             "return_confidence are not options, and an unknown name is an error listing the valid ones")
+    return parser
+
+
 def _add_gan_method(parser):
-    """``--method gan`` and ``--model WEIGHTS`` on the predict parser."""
-    action = parser._option_string_actions["--method"]
-    action.choices = tuple(action.choices) + ("gan",)
-    action.help = ("estimator (default farneback), or gan: farneback's prediction passed through the "
-                   "predict-gan network (needs flowkit-cv[torch]; its shipped weights change < 0.1 "
-                   "grey level, docs/models.md)")
+    """``--model WEIGHTS`` on the predict parser (whose ``--method`` takes gan)."""
     parser.add_argument("--model", metavar="WEIGHTS", help="--method gan: a .safetensors file of "
                         "predict-gan (flowkit train predict-gan; default the shipped weights)")
 
@@ -596,6 +612,9 @@ def cmd_predict(args):
                         ("--advect-flow", args.advect_flow)):
         if given and args.scheme != "semi-lagrangian":
             raise UsageError(f"{flag} is for --scheme semi-lagrangian, not {args.scheme}")
+    if args.n_iter is not None and args.advect_flow:
+        raise UsageError("--n-iter does not apply with --advect-flow (its trajectories take one step "
+                         "per frame through the carried velocities)")
     kind = _output_kind(args.output)
     if kind == "video":
         _check_output("-o", args.output, "video", (source,), codec=args.codec)
@@ -638,7 +657,10 @@ def cmd_predict(args):
     if gan:  # the shipped weights do not reach their goal: say so where the result is reported
         refined = (f", refined by predict-gan weights {gan['model']}" if gan["model"] else
                    ", then predict-gan (its shipped weights change < 0.1 grey level: docs/models.md)")
-    print(f"{args.scheme} prediction of {args.horizon} frames from {first} {args.context} context frames, "
+    scheme = args.scheme + "".join(
+        part for part, used in ((f", speed spread {args.speed_spread:g}", args.speed_spread),
+                                (", advected flow", args.advect_flow)) if used)
+    print(f"{scheme} prediction of {args.horizon} frames from {first} {args.context} context frames, "
           f"{args.method} ({_format_options(options)}){refined} in {seconds:.2f} s")
     return 0
 
@@ -654,6 +676,14 @@ def _rate(text):
     if value is None or value <= 0:
         raise argparse.ArgumentTypeError(f"expected a number > 0 or a ratio such as 24000/1001, "
                                          f"got {text!r}")
+    return value
+
+
+def _rate_fps(text):
+    """Argument type of retime's --fps: :func:`_rate` in (0, MAX_FPS], as --fps elsewhere."""
+    value = _rate(text)
+    if value > MAX_FPS:
+        raise argparse.ArgumentTypeError(f"expected a frame rate in (0, {MAX_FPS:g}], got {text!r}")
     return value
 
 
@@ -829,14 +859,17 @@ _GAN_TRAIN_FLAGS = ("epochs", "crop", "batch", "lr", "clips", "crops_per_clip", 
 
 def _speed_spread(text):
     """Argument type of predict's --speed-spread: a number in [0, 0.5]."""
-    value = _non_negative_float(text)
-    if value > 0.5:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 0.5:  # NaN too
         raise argparse.ArgumentTypeError(f"expected a number in [0, 0.5], got {text!r}")
     return value
 
 
 def _non_negative_float(text):
-    """Argument type of a finite number >= 0 (--adversarial-weight, --speed-spread)."""
+    """Argument type of a finite number >= 0 (--adversarial-weight)."""
     try:
         value = float(text)
     except ValueError:
@@ -1008,21 +1041,13 @@ def build_parser():
                         help="show the traceback of an error")
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                         help="no progress bar")
-    method = argparse.ArgumentParser(add_help=False)
-    method.add_argument("--method", choices=METHODS, default="farneback", help="estimator (default farneback)")
-    method.add_argument(
-        "-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
-        help="keyword option of the method, repeatable; VALUE is a Python literal (5, 0.5, True) "
-             "or a word. farneback: pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, "
-             "gaussian, normalize, device (and use_previous_flow for a video); lucas_kanade: radius, "
-             "num_warp, gaussian, prefilter, levels, normalize, device; dis: preset (ultrafast, fast, "
-             "medium, accurate), finest_scale, patch_size, patch_stride, gradient_descent_iterations, "
-             "variational_refinement_iterations, variational_refinement_alpha / _delta / _gamma, "
-             "use_mean_normalization, use_spatial_propagation, normalize, device (dis-PRESET: the same "
-             "but preset). normalize=true (the default) "
-             "stretches each pair to [0, 1] so the flow does not depend on the intensity scale; "
-             "normalize=false gives OpenCV / scikit-image parity. These are all; init_flow and "
-             "return_confidence are not options, and an unknown name is an error listing the valid ones")
+    method = _method_parser(METHODS, "estimator (default farneback)")
+    # predict's --method also takes gan (its own parent: subparsers share a parent's actions)
+    predict_method = _method_parser(
+        METHODS + ("gan",),
+        "estimator (default farneback), or gan: farneback's prediction passed through the "
+        "predict-gan network (needs flowkit-cv[torch]; its shipped weights change < 0.1 grey "
+        "level, docs/models.md)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("demo", parents=[common, method],
@@ -1057,7 +1082,7 @@ def build_parser():
     p.set_defaults(run=cmd_flow)
 
     p = sub.add_parser(
-        "predict", parents=[common, method], help="predict the frames that follow a video",
+        "predict", parents=[common, predict_method], help="predict the frames that follow a video",
         description="Predict the next --horizon frames of a video file or image folder from its "
                     "optical flow (flowkit.predict): the context is the last --context frames, or "
                     "the --context frames from --start N. OUTPUT is a video (by extension) or a "
@@ -1107,7 +1132,7 @@ def build_parser():
     p.add_argument("input", help="video file")
     p.add_argument("output", help="output video file (.mp4, .mov, .mkv, .webm, ...)")
     rate = p.add_mutually_exclusive_group()
-    rate.add_argument("--fps", type=_rate, help="output frame rate, e.g. 60 or 24000/1001 "
+    rate.add_argument("--fps", type=_rate_fps, help="output frame rate, e.g. 60 or 24000/1001 "
                       "(default: the input's times --factor)")
     rate.add_argument("--factor", type=_rate, help="output rate as a multiple of the input's, e.g. 2")
     length = p.add_mutually_exclusive_group()
@@ -1475,7 +1500,9 @@ _WORK_FAILURES = re.compile(r"--op: \S+ (raised|returned) |--codec: \S+ failed "
 def _is_usage_error(exc, message):
     """Whether a library error is about the command's arguments (exit 2): a ValueError or
     TypeError whose one-line ``message`` names the flag or argument that set the parameter
-    (``--range: ...``, ``--option levels: ...``, ``-O horizon: ...``, ``OUTPUT: ...``), unless
-    it is a failure of the work (``_WORK_FAILURES``). Everything else is exit 1."""
-    return (isinstance(exc, (ValueError, TypeError)) and message.startswith(("-", "OUTPUT: ", "INPUTS: "))
+    (``--range: ...``, ``--option levels: ...``, ``-O horizon: ...``, ``OUTPUT: ...``,
+    generate's ``caption: ...``), unless it is a failure of the work (``_WORK_FAILURES``).
+    Everything else is exit 1."""
+    return (isinstance(exc, (ValueError, TypeError))
+            and message.startswith(("-", "OUTPUT: ", "INPUTS: ", "caption: "))
             and not _WORK_FAILURES.match(message))

@@ -623,11 +623,21 @@ def test_predict_writes_a_folder_and_a_side_by_side_video(moving_folder, tmp_pat
     assert [f.shape for f in flowkit.iter_frames(video)] == [(80, 224, 3)] * 2
 
 
-def test_predict_speed_spread_and_advect_flow(moving_folder, tmp_path):
+@pytest.mark.parametrize("command", [["demo", "--out", "{tmp}/d"], ["flow", "a.png", "b.png", "-o", "{tmp}/f.flo"]])
+def test_gan_is_a_method_of_predict_only(tmp_path, command):
+    # predict adds "gan" to its own --method, not to the parent parser the others share
+    status, _, stderr = run_cli(*[a.format(tmp=tmp_path) for a in command], "--method", "gan")
+    assert status == 2 and "argument --method: invalid choice: 'gan'" in one_error_line(stderr)
+    assert "predict-gan" not in run_cli(command[0], "--help")[1]
+
+
+def test_predict_speed_spread_and_advect_flow(moving_folder, tmp_path, capsys):
     folder, frames = moving_folder
     out = tmp_path / "pred"
     assert main(["predict", str(folder), "--horizon", "2", "--speed-spread", "0.2", "--advect-flow",
                  "-o", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1].startswith("semi-lagrangian, speed spread 0.2, advected flow prediction of 2 frames")
     written = [cv2.imread(str(out / f"frame_{k:06d}.png"))[..., ::-1] for k in range(2)]
     np.testing.assert_array_equal(np.stack(written), flowkit.predict(np.stack(frames[-2:]), 2, speed_spread=0.2,
                                                                      advect_flow=True))
@@ -635,7 +645,9 @@ def test_predict_speed_spread_and_advect_flow(moving_folder, tmp_path):
                           (["--speed-spread", "0.1", "--scheme", "forward"],
                            "--speed-spread is for --scheme semi-lagrangian, not forward"),
                           (["--advect-flow", "--scheme", "reestimate"],
-                           "--advect-flow is for --scheme semi-lagrangian, not reestimate")):
+                           "--advect-flow is for --scheme semi-lagrangian, not reestimate"),
+                          (["--advect-flow", "--n-iter", "2"], "--n-iter does not apply with --advect-flow"),
+                          (["--speed-spread", "nan"], "argument --speed-spread: expected a number in [0, 0.5], got 'nan'")):
         status, _, stderr = run_cli("predict", folder, "--horizon", "2", *args, "-o", tmp_path / "out.mp4")
         assert status == 2
         assert message in one_error_line(stderr)

@@ -222,6 +222,13 @@ def test_cli_train_text2video_writes_loadable_weights(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
+def test_cli_unknown_caption_word_is_a_usage_error(tmp_path, capsys):
+    from flowkit.cli import main
+
+    assert main(["generate", "a purple circle moves left", "-o", str(tmp_path / "c.mp4")]) == 2
+    assert capsys.readouterr().err.strip().endswith("(see flowkit generate --help)")
+
+
 @pytest.mark.parametrize("args, expected", [
     (["generate", "a purple circle moves left", "-o", "{tmp}/c.mp4"], "unknown word 'purple'"),
     (["generate", "a red circle moves left", "-o", "{tmp}/missing/c.mp4"], "output folder does not exist"),

@@ -645,6 +645,7 @@ def test_cli_errors_are_one_line_without_output(tmp_path, clip):
         ((clip, tmp_path / "a.mp4", "--range", "5:2"), 2, "--range: expected start < end, got 5 to 2 s"),
         ((clip, tmp_path / "a.mp4", "--range", "9:"), 2, "--range: starts at 9 s, after the end of"),
         ((clip, tmp_path / "a.mp4", "--fps", "0"), 2, "argument --fps: expected a number > 0"),
+        ((clip, tmp_path / "a.mp4", "--fps", "2000"), 2, "argument --fps: expected a frame rate in (0, 1000], got '2000'"),
         ((clip, tmp_path / "a.mp4", "--range", "a:b"), 2, "argument --range: expected START:END"),
         ((clip, tmp_path / "a.mp4", "--range", "-1:0.5"), 2, "argument --range: expected START:END in seconds >= 0"),
         ((clip, tmp_path / "a.mp4", "--trim"), 2, "--trim: needs --range START:END"),
