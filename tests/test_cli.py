@@ -286,7 +286,7 @@ def test_sigterm_leaves_no_partial_video(tmp_path):
 
 @pytest.mark.parametrize("signum, expected", [("SIGTERM", (143, "flowkit: terminated\n")),
                                                ("SIGINT", (130, "flowkit: interrupted\n"))])
-def test_a_signal_lost_in_a_finalizer_still_stops_the_command(tmp_path, monkeypatch, capsys,
+def test_a_signal_lost_in_a_finalizer_still_stops_the_command(tmp_path, monkeypatch, capsys, request,
                                                              signum, expected):
     """The signal arrives while a finalizer runs: its handler's exception is raised inside
     ``__del__``, where Python prints "Exception ignored" and goes on (seen once under load with
@@ -294,6 +294,10 @@ def test_a_signal_lost_in_a_finalizer_still_stops_the_command(tmp_path, monkeypa
     exit status, and nothing is committed after it: no output, no temporary, one line."""
     import signal
 
+    # Ctrl-C's handler as in a terminal, also when pytest was started with SIGINT ignored (from
+    # a script, `pytest &`): main takes SIGINT over only where it is not ignored
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     video = tmp_path / "in.mkv"
     with flowkit.VideoWriter(video, fps=12) as writer:
         for frame in _moving_frames(3):
