@@ -166,6 +166,8 @@ def _number_in(high, expected, *, closed=(False, True)):
 
 
 _positive_float = _number_in(np.inf, "a number > 0")  # --max-flow
+_non_negative_float = _number_in(np.inf, "a number >= 0", closed=(True, True))  # --adversarial-weight
+_speed_spread = _number_in(0.5, "a number in [0, 0.5]", closed=(True, True))  # predict --speed-spread
 _fps = _number_in(MAX_FPS, f"a frame rate in (0, {MAX_FPS:g}]")
 
 
@@ -553,7 +555,6 @@ def _write_folder(folder, pictures, bar):
         shutil.rmtree(staging, ignore_errors=True)
 
 
-# flowkit predict --method gan: the classical prediction (farneback) refined by predict-gan
 def _method_parser(choices, help_text):
     """A parent parser with ``--method`` (``choices``, default farneback) and ``-O NAME=VALUE``
     (the method's keyword options)."""
@@ -575,6 +576,7 @@ def _method_parser(choices, help_text):
     return parser
 
 
+# flowkit predict --method gan: the classical prediction (farneback) refined by predict-gan
 def _add_gan_method(parser):
     """``--model WEIGHTS`` on the predict parser (whose ``--method`` takes gan)."""
     parser.add_argument("--model", metavar="WEIGHTS", help="--method gan: a .safetensors file of "
@@ -855,28 +857,6 @@ def cmd_train(args):
 # flowkit train predict-gan: its options (defaults differ from interp-refine's: smaller crops)
 _GAN_TRAIN_FLAGS = ("epochs", "crop", "batch", "lr", "clips", "crops_per_clip", "shrink",
                     "adversarial_weight", "threads", "device", "seed", "resume")
-
-
-def _speed_spread(text):
-    """Argument type of predict's --speed-spread: a number in [0, 0.5]."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 <= value <= 0.5:  # NaN too
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 0.5], got {text!r}")
-    return value
-
-
-def _non_negative_float(text):
-    """Argument type of a finite number >= 0 (--adversarial-weight)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not (np.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
 
 
 def _train_predict_gan(args):
