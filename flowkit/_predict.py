@@ -92,9 +92,10 @@ def _extrapolated(last, previous, motion, backward, horizon, scheme, n_iter, spe
         return _speed_mean(last, _advected_displacements(motion, metric, horizon, device),
                            speed_spread, device)
     if scheme == "semi-lagrangian" and speed_spread:
-        _, displacement = extrapolate(last, motion, horizon, n_iter=n_iter, return_displacement=True,
-                                      device=device)
-        return _speed_mean(last, displacement, speed_spread, device)
+        # the float32 frames extrapolate samples along D_k are the mean's centre node
+        centre, displacement = extrapolate(last.astype(np.float32), motion, horizon, n_iter=n_iter,
+                                           return_displacement=True, device=device)
+        return _speed_mean(last, displacement, speed_spread, device, centre)
     if scheme == "semi-lagrangian":
         return extrapolate(last, motion, horizon, n_iter=n_iter, device=device)
     return extrapolate(last, motion, horizon, scheme="forward",
@@ -105,11 +106,12 @@ def _extrapolated(last, previous, motion, backward, horizon, scheme, n_iter, spe
 _SPEED_NODES = ((-np.sqrt(3.0), 1.0 / 6.0), (0.0, 2.0 / 3.0), (np.sqrt(3.0), 1.0 / 6.0))
 
 
-def _speed_mean(last, displacement, speed_spread, device):
+def _speed_mean(last, displacement, speed_spread, device, centre=None):
     """The expected frame when each trajectory's speed is ``1 + speed_spread * z`` times the
     estimate, ``z`` standard normal: ``sum_i w_i warp(last, (1 + speed_spread * z_i) D_k)``
     over the Gauss-Hermite nodes, in float32, then the input's dtype (one warp by ``D_k``
-    for a spread of 0)."""
+    for a spread of 0). ``centre``: the float32 ``warp(last, D_k)`` per step when already
+    computed (``extrapolate``'s frames)."""
     from ._interpolate import _to_dtype
     from ._warp import warp
 
@@ -117,9 +119,10 @@ def _speed_mean(last, displacement, speed_spread, device):
     image = last.astype(np.float32)
     nodes = _SPEED_NODES if speed_spread else ((0.0, 1.0),)
     frames = []
-    for step in displacement:
-        mean = sum(np.float32(weight) * warp(image, step * np.float32(1.0 + speed_spread * node),
-                                             device=device)
+    for k, step in enumerate(displacement):
+        mean = sum(np.float32(weight) * (centre[k] if node == 0 and centre is not None else
+                                         warp(image, step * np.float32(1.0 + speed_spread * node),
+                                              device=device))
                    for node, weight in nodes)
         frames.append(_to_dtype(mean, np.dtype(last.dtype)))
     return xp.stack(frames)
@@ -261,8 +264,9 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
         * speed_spread``; weights 2/3, 1/6, 1/6), i.e. the mean of a small ensemble. It blurs
         moving content along its motion, by an amount that grows with the speed and the
         horizon, and leaves static content sharp; it lowers the squared error where the
-        motion of the future is uncertain (docs/prediction.md: ``0.1`` adds 0.5 dB on Sintel
-        at +1 and +2). Only with ``scheme="semi-lagrangian"``; 3 warps per frame instead of 1.
+        motion of the future is uncertain (docs/prediction.md: ``0.1`` adds 0.4-0.5 dB on
+        Sintel at +1 and +2). Only with ``scheme="semi-lagrangian"``; 3 warps per frame
+        instead of 1.
     advect_flow : bool
         Only with ``scheme="semi-lagrangian"``. False (default): the motion field is held
         fixed in place (Eulerian, as pysteps), so content moving into a region takes that
@@ -272,9 +276,10 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
         so the better-matched layer wins where two land on one pixel), its holes filled by
         push-pull (``flowkit.fill_holes``), and each output pixel is traced back through the
         velocities of the content arriving there; the last frame is still sampled once per
-        step. ``n_iter`` does not apply. Costs one splat and one fill per step; docs/prediction.md
-        measures it (+0.7 dB at +2 on Sintel's occlusions, RubberWhale and the traffic clip
-        unchanged within 0.1 dB).
+        step. ``n_iter`` does not apply. Costs one splat and one fill per step;
+        docs/prediction.md measures it (+0.5 dB at +2 on Sintel's occlusions, +0.7 dB with
+        ``speed_spread=0.1`` against that alone; RubberWhale and the traffic clip unchanged
+        within 0.1 dB).
     return_flow : bool
         Also return the motion used, ``(H, W, 2)`` float32 (batches ``(N, H, W, 2)``); for
         ``"reestimate"`` the first step's.
@@ -289,8 +294,8 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
         each horizon's classical frame refined by the ``"predict-gan"`` generator of
         ``flowkit.models`` (needs ``pip install "flowkit-cv[torch]"``; docs/models.md), which
         sees the last 4 frames, the classical frame and its displacement, one image channel
-        at a time; trained with an adversarial loss (Mathieu, Couprie and LeCun, ICLR 2016) on the defaults
-        (farneback, ``context=2``, semi-Lagrangian). Runs where the model lives (the CPU
+        at a time; trained with an adversarial loss (Mathieu, Couprie and LeCun, ICLR 2016)
+        on the defaults (farneback, ``context=2``, semi-Lagrangian). Runs where the model lives (the CPU
         unless ``model`` is on the GPU); CuPy arrays reach it through DLPack.
     model : None, str, Path or torch.nn.Module
         Only with ``method="gan"``: None for the shipped weights, a path to a
