@@ -23,6 +23,12 @@ AUDIO_MODES = ("copy", "stretch", "drop")
 # minterpolate's scd_threshold default: a cut where the mean absolute frame difference, in
 # percent of full scale, and its change from the previous pair both exceed it
 DEFAULT_SCENE_THRESHOLD = 10.0
+# output frame rates in (0, MAX_FPS] (as the command line's --fps everywhere) and speeds in
+# [1 / MAX_SPEED, MAX_SPEED]: beyond them a retime writes thousands of frames per input frame
+MAX_FPS = 1000
+MAX_SPEED = 1000
+_FPS_BOUNDS = (0, MAX_FPS, f"a frame rate in (0, {MAX_FPS}] fps")
+_SPEED_BOUNDS = (Fraction(1, MAX_SPEED), MAX_SPEED, f"a number in [1/{MAX_SPEED}, {MAX_SPEED}]")
 
 
 @dataclasses.dataclass
@@ -74,9 +80,12 @@ class RetimeReport:
     not_written: list = dataclasses.field(default_factory=list)
 
 
-def _rational(name, value, *, allow_zero=False):
+def _rational(name, value, *, allow_zero=False, bounds=None):
     """A positive number as an exact Fraction: ints, Fractions, floats (nearest fraction with
-    denominator <= 1001000) and strings such as ``"24000/1001"`` or ``"59.94"``."""
+    denominator <= 1001000, or the float's exact value if that is 0) and strings such as
+    ``"24000/1001"`` or ``"59.94"``. ``bounds``: ``(low, high, expected)``, the value must lie
+    in [low, high] (checked on the value as given), else a ValueError saying ``expected``."""
+    given = value
     if isinstance(value, str):
         try:
             value = Fraction(value.strip())
@@ -85,15 +94,25 @@ def _rational(name, value, *, allow_zero=False):
                              f"{value!r}") from None
     elif isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected a number, got {_validate.describe(value)}")
-    elif isinstance(value, numbers.Rational):
-        value = Fraction(value)
+    elif not isinstance(value, numbers.Rational) and not math.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number, got {value}")
     else:
-        if not math.isfinite(value):
-            raise ValueError(f"{name}: expected a finite number, got {value}")
-        value = Fraction(value).limit_denominator(1_001_000)
+        value = Fraction(value)
     if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name}: expected a number {'>= 0' if allow_zero else '> 0'}, got {value}")
+        raise ValueError(f"{name}: expected a number {'>= 0' if allow_zero else '> 0'}, got "
+                         f"{_shown(value)}")
+    if bounds is not None and not bounds[0] <= value <= bounds[1]:
+        raise ValueError(f"{name}: expected {bounds[2]}, got {_shown(value)}")
+    if isinstance(given, float):
+        value = value.limit_denominator(1_001_000) or value
     return value
+
+
+def _shown(value):
+    """A Fraction for a message: ``24000/1001`` as such, others as ``%g`` (``1e-09``, ``3000``)."""
+    if value.denominator in (1001, 1) and abs(value) < 1e6:
+        return str(value)
+    return f"{float(value):g}"
 
 
 def _check_segment(segment, name="segment"):
@@ -207,17 +226,21 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         atomically: an error or Ctrl-C leaves no partial file, and an existing ``dst`` is
         replaced only on success. ``src`` is never written.
     fps : number, Fraction or str, optional
-        Output frame rate, e.g. ``60``, ``Fraction(24000, 1001)`` or ``"24000/1001"`` (exact).
-        Default: the input's average rate times ``factor`` (1).
+        Output frame rate in (0, 1000], e.g. ``60``, ``Fraction(24000, 1001)`` or
+        ``"24000/1001"`` (exact). Default: the input's average rate times ``factor`` (1). The
+        output must hold at least one frame: one frame period ``1 / fps`` may not exceed the
+        output's duration (when the input states its duration).
     factor : number, optional
-        Output rate as a multiple of the input's (``2``: twice the frames per second). Give
-        ``fps`` or ``factor``, not both.
+        Output rate as a multiple of the input's (``2``: twice the frames per second), the
+        product in (0, 1000] fps as ``fps``. Give ``fps`` or ``factor``, not both.
     speed : number, optional
-        Playback speed of the retimed part: ``0.25`` plays four times slower (slow motion,
-        four times as many frames at the same rate), ``2`` twice as fast. Default 1.
+        Playback speed of the retimed part, in [1/1000, 1000]: ``0.25`` plays four times
+        slower (slow motion, four times as many frames at the same rate), ``2`` twice as fast.
+        Default 1.
     duration : number, optional
         Seconds the retimed part should last instead of ``speed`` (``speed`` = its input
-        duration / ``duration``). Give one of ``speed`` and ``duration``.
+        duration / ``duration``, in [1/1000, 1000] as ``speed``). Give one of ``speed`` and
+        ``duration``.
     segment : (start, end), optional
         Retime only the input seconds ``start`` to ``end`` (from the first frame; ``None`` for
         an open end). Outside it the input passes through unchanged at speed 1 (at the output
@@ -293,8 +316,11 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     ValueError
         ``src`` cannot be opened or decoded (the error names it; no output is left); ``dst``
         is ``src``; both ``fps`` and ``factor``, or both ``speed`` and ``duration``; a
-        non-positive rate, factor, speed or duration; a bad ``segment``; ``trim`` without a
-        segment; an unknown codec, method, estimator or option; a ``model`` without
+        non-positive rate, factor, speed or duration; an output rate (``fps``, or ``factor``
+        times the input's rate) above 1000 fps, or so low that one frame would last longer
+        than the output; a speed (given, or from ``duration``) outside [1/1000, 1000] (all
+        before any frame is decoded, each naming its parameter); a bad ``segment``; ``trim``
+        without a segment; an unknown codec, method, estimator or option; a ``model`` without
         ``method="learned"``, or a weights file that does not fit ``interp-refine``;
         ``audio="copy"`` with a changed duration or with ``trim`` (when the input has audio:
         without, nothing is copied and it is no error); a segment outside the input.
@@ -365,9 +391,9 @@ def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, met
     if speed is not None and duration is not None:
         raise ValueError(f"speed: expected speed or duration, not both (got speed={speed!r}, "
                          f"duration={duration!r})")
-    out_fps = None if fps is None else _rational("fps", fps)
+    out_fps = None if fps is None else _rational("fps", fps, bounds=_FPS_BOUNDS)
     factor = None if factor is None else _rational("factor", factor)
-    speed = None if speed is None else _rational("speed", speed)
+    speed = None if speed is None else _rational("speed", speed, bounds=_SPEED_BOUNDS)
     duration = None if duration is None else _rational("duration", duration)
     segment = _check_segment(segment)
     trim = _validate.check_bool("trim", trim)
@@ -402,8 +428,14 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
 
     if info.frame_rate is None and out_fps is None:
         raise ValueError(f"fps: {src} does not state its frame rate; give fps")
+    fps_given = out_fps is not None
     if out_fps is None:
         out_fps = info.frame_rate * (factor or 1)
+        if out_fps > MAX_FPS:
+            name = "fps" if factor is None else "factor"
+            raise ValueError(f"{name}: expected an output rate in (0, {MAX_FPS}] fps, got "
+                             f"{_shown(factor or Fraction(1))} x the input's "
+                             f"{_shown(info.frame_rate)} fps = {_shown(out_fps)} fps")
     start, end = segment or (Fraction(0), None)
     known = info.duration
     if known is not None and start >= known:
@@ -414,8 +446,22 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
         if length is None:
             raise ValueError(f"duration: {src} does not state its duration; give speed instead")
         speed = (length - start) / duration
+        low, high = (length - start) / MAX_SPEED, (length - start) * MAX_SPEED
+        if not low <= duration <= high:
+            raise ValueError(f"duration: expected {float(low):g} to {float(high):g} s for the "
+                             f"{float(length - start):g} s retimed ({_SPEED_BOUNDS[2]}), got "
+                             f"{_shown(duration)} s")
     speed = speed or Fraction(1)
     timeline = Timeline(speed, start, end, trim)
+    if known is not None and timeline.output_duration(known) * out_fps < 1:
+        # one frame would last longer than the whole output: refused rather than written
+        given = [name for name, value in (("fps", fps_given), ("factor", factor),
+                                          ("duration", duration), ("speed", speed != 1))
+                 if value] or ["segment"]
+        raise ValueError(f"{given[0]}: expected at least one output frame, got "
+                         f"{_shown(out_fps)} fps over the "
+                         f"{float(timeline.output_duration(known)):g} s output (one frame "
+                         f"would last {float(1 / out_fps):g} s)")
     changed = speed != 1
     if audio is None:
         audio = "stretch" if changed or trim else "copy"

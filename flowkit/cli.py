@@ -25,6 +25,7 @@ import numpy as np
 from . import __version__
 from ._atomic import atomic_path, check_folder, raise_if_stopped, request_stop, stop_requested
 from ._estimators import estimator_options, get_estimator, list_estimators
+from ._retime import MAX_FPS  # output frame rates in (0, MAX_FPS], as retime's
 from .video import DEFAULT_CODECS, IMAGE_EXTENSIONS
 
 METHODS = tuple(list_estimators())
@@ -48,9 +49,6 @@ class _Parser(argparse.ArgumentParser):
 
 def _usage_line(message, prog):
     return f"flowkit: error: {message} (see {prog} --help)\n"
-
-
-MAX_FPS = 1000.0
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -681,14 +679,6 @@ def _rate(text):
     return value
 
 
-def _rate_fps(text):
-    """Argument type of retime's --fps: :func:`_rate` in (0, MAX_FPS], as --fps elsewhere."""
-    value = _rate(text)
-    if value > MAX_FPS:
-        raise argparse.ArgumentTypeError(f"expected a frame rate in (0, {MAX_FPS:g}], got {text!r}")
-    return value
-
-
 def _time_range(text):
     """Argument type of --range: START:END in seconds, either side may be empty."""
     start, sep, end = text.partition(":")
@@ -1112,8 +1102,8 @@ def build_parser():
     p.add_argument("input", help="video file")
     p.add_argument("output", help="output video file (.mp4, .mov, .mkv, .webm, ...)")
     rate = p.add_mutually_exclusive_group()
-    rate.add_argument("--fps", type=_rate_fps, help="output frame rate, e.g. 60 or 24000/1001 "
-                      "(default: the input's times --factor)")
+    rate.add_argument("--fps", type=_rate, help=f"output frame rate in (0, {MAX_FPS}], e.g. 60 or "
+                      "24000/1001 (default: the input's times --factor)")
     rate.add_argument("--factor", type=_rate, help="output rate as a multiple of the input's, e.g. 2")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--speed", type=_rate, help="playback speed, e.g. 0.25 for 4x slow motion")

@@ -587,11 +587,42 @@ def test_odd_size_is_padded(tmp_path):
     ({"method": "magic"}, ValueError, r"method: expected one of 'splat', 'backward', 'blend'"),
     ({"flow": "pwc-net"}, ValueError, r"flow: .*pwc-net"),
     ({"scene_threshold": 0}, ValueError, r"scene_threshold: expected a number in \(0, 100\]"),
+    # bounds of the output rate and the speed, whichever parameter sets them (issue 9)
+    ({"fps": 1001}, ValueError, r"fps: expected a frame rate in \(0, 1000\] fps, got 1001$"),
+    ({"factor": 100}, ValueError,
+     r"factor: expected an output rate in \(0, 1000\] fps, got 100 x the input's 24 fps = 2400 fps"),
+    ({"factor": 1e9}, ValueError, r"factor: .* = 2.4e\+10 fps"),
+    ({"speed": 1e-9}, ValueError, r"speed: expected a number in \[1/1000, 1000\], got 1e-09"),
+    ({"speed": 1001}, ValueError, r"speed: expected a number in \[1/1000, 1000\], got 1001"),
+    # the clip lasts 0.5 s: durations 0.5 / 1000 to 0.5 * 1000 s
+    ({"duration": 1e9}, ValueError,
+     r"duration: expected 0.0005 to 500 s for the 0.5 s retimed \(a number in \[1/1000, 1000\]\), got 1e\+09 s"),
+    ({"duration": 0.0004}, ValueError, r"duration: expected 0.0005 to 500 s .*got 0.0004 s"),
+    # a frame longer than the whole output
+    ({"fps": "1/1000"}, ValueError, r"fps: expected at least one output frame, got 0.001 fps over "
+                                    r"the 0.5 s output \(one frame would last 1000 s\)"),
+    ({"fps": 1.9}, ValueError, r"fps: expected at least one output frame, got 1.9 fps"),
+    ({"factor": 0.05}, ValueError, r"factor: expected at least one output frame, got 1.2 fps"),
+    ({"speed": 1000}, ValueError, r"speed: expected at least one output frame, got 24 fps over the 0.0005 s"),
 ])
 def test_bad_arguments_leave_no_output(tmp_path, clip, kwargs, error, match):
     with pytest.raises(error, match=match):
         flowkit.retime(clip, tmp_path / "out.mp4", **kwargs)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_rate_and_speed_bounds_are_inclusive(tmp_path, clip):
+    # checked without decoding (as flowkit.batch does on the client): the bounds themselves pass
+    from flowkit._retime import _check_options
+
+    checked = _check_options(clip, tmp_path / "a.mp4", fps=1000, factor=None, speed=0.001,
+                             duration=None, segment=None, trim=False, method="blend", model=None,
+                             flow="dis", flow_options=None, codec=None, crf=18, audio=None,
+                             scene_threshold=10, device=None, progress=None, part=None)
+    assert checked["out_fps"] == 1000 and checked["speed"] == Fraction(1, 1000)
+    # two frames a second over the 0.5 s clip: exactly one frame, which lasts the whole output
+    report = flowkit.retime(clip, tmp_path / "b.mp4", fps=2, method="blend", progress=False)
+    assert report.frames == 1 and report.duration == Fraction(1, 2)
 
 
 def test_input_is_never_overwritten(tmp_path, clip):
@@ -645,7 +676,13 @@ def test_cli_errors_are_one_line_without_output(tmp_path, clip):
         ((clip, tmp_path / "a.mp4", "--range", "5:2"), 2, "--range: expected start < end, got 5 to 2 s"),
         ((clip, tmp_path / "a.mp4", "--range", "9:"), 2, "--range: starts at 9 s, after the end of"),
         ((clip, tmp_path / "a.mp4", "--fps", "0"), 2, "argument --fps: expected a number > 0"),
-        ((clip, tmp_path / "a.mp4", "--fps", "2000"), 2, "argument --fps: expected a frame rate in (0, 1000], got '2000'"),
+        ((clip, tmp_path / "a.mp4", "--fps", "2000"), 2, "--fps: expected a frame rate in (0, 1000] fps, got 2000"),
+        # the library's bounds (issue 9): usage errors naming the flag, before any decoding
+        ((clip, tmp_path / "a.mp4", "--factor", "100"), 2, "--factor: expected an output rate in (0, 1000] fps, got 100 x"),
+        ((clip, tmp_path / "a.mp4", "--factor", "1e9"), 2, "--factor: expected an output rate in (0, 1000] fps"),
+        ((clip, tmp_path / "a.mp4", "--speed", "1e-9"), 2, "--speed: expected a number in [1/1000, 1000], got 1e-09"),
+        ((clip, tmp_path / "a.mp4", "--duration", "1e9"), 2, "--duration: expected 0.0005 to 500 s"),
+        ((clip, tmp_path / "a.mp4", "--fps", "1/1000"), 2, "--fps: expected at least one output frame, got 0.001 fps"),
         ((clip, tmp_path / "a.mp4", "--range", "a:b"), 2, "argument --range: expected START:END"),
         ((clip, tmp_path / "a.mp4", "--range", "-1:0.5"), 2, "argument --range: expected START:END in seconds >= 0"),
         ((clip, tmp_path / "a.mp4", "--trim"), 2, "--trim: needs --range START:END"),
