@@ -286,7 +286,9 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         are not interpolated: the nearer input frame is repeated (the earlier one at exactly
         half way). None: no detection.
     device : {None, "cpu", "cuda"}
-        Where warping and splatting run (:func:`flowkit.interpolate`).
+        Where warping and splatting run (:func:`flowkit.interpolate`). ``"cuda"`` needs a GPU
+        and the CUDA extra, checked before anything is decoded, whether or not a frame will
+        be interpolated.
     progress : bool or None
         A tqdm progress bar on stderr (frames, fps, ETA). None (default): shown when stderr
         is a terminal.
@@ -312,7 +314,10 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         ``src`` does not exist, the folder of ``dst`` does not exist, or the ``model`` file
         does not exist.
     ImportError
-        ``method="learned"`` without torch (the message names the extra).
+        ``method="learned"`` without torch, ``device="cuda"`` without numba-cuda (the message
+        names the extra).
+    RuntimeError
+        ``device="cuda"`` without a CUDA GPU or driver.
     ValueError
         ``src`` cannot be opened or decoded (the error names it; no output is left); ``dst``
         is ``src``; both ``fps`` and ``factor``, or both ``speed`` and ``duration``; a
@@ -351,6 +356,7 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     >>> flowkit.retime("in.mp4", "slow.mp4", speed=0.25, segment=(3, 5))  # doctest: +SKIP
     >>> flowkit.retime("in.mp4", "ntsc.mp4", fps="24000/1001")  # doctest: +SKIP
     """
+    from ._backend import select_device
     from .video import open_input, _info
 
     src, dst = Path(src), Path(dst)
@@ -359,6 +365,9 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
                              flow_options=flow_options, codec=codec, crf=crf, audio=audio,
                              scene_threshold=scene_threshold, device=device, progress=progress,
                              part=part)
+    # CUDA up front, even when nothing will be interpolated (not in _check_options: flowkit.batch
+    # runs that on a client that may have no GPU while its workers do)
+    select_device(device)
     if not src.exists():
         raise FileNotFoundError(f"src: no such video file: {src}")
     if src.is_dir():

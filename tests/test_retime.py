@@ -625,6 +625,22 @@ def test_rate_and_speed_bounds_are_inclusive(tmp_path, clip):
     assert report.frames == 1 and report.duration == Fraction(1, 2)
 
 
+def test_cuda_without_a_gpu_is_refused_up_front(tmp_path, clip, monkeypatch, capsys):
+    from numba import cuda
+
+    from flowkit.cli import main
+
+    monkeypatch.setattr(cuda, "is_available", lambda: False)  # as on a machine without a GPU
+    # speed 1 at the input's rate, and a trim: nothing to interpolate, no flow to find it late
+    with pytest.raises(RuntimeError, match="the CUDA backend was requested but no CUDA GPU"):
+        flowkit.retime(clip, tmp_path / "a.mp4", device="cuda", progress=False)
+    status = main(["retime", str(clip), str(tmp_path / "b.mp4"), "--range", "0:0.2", "--trim",
+                   "--device", "cuda"])
+    message = one_error_line(capsys.readouterr().err)
+    assert status == 1 and message.startswith("the CUDA backend was requested but no CUDA GPU")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_input_is_never_overwritten(tmp_path, clip):
     with pytest.raises(ValueError, match=r"dst: .* is the input; refusing to overwrite it"):
         flowkit.retime(clip, clip)
