@@ -129,12 +129,13 @@ def _option(text):
     return name.strip().replace("-", "_"), _literal(value)
 
 
-def _integer_from(low):
-    """Argument type: an integer >= ``low``, else a usage error saying so."""
+def _integer_from(low, *, odd=False):
+    """Argument type: an integer >= ``low`` (``odd``: an odd one), else a usage error saying so."""
+    kind = "an odd integer" if odd else "an integer"
 
     def parse(text):
-        if not text.isdigit() or int(text) < low:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}")
+        if not text.isdigit() or int(text) < low or (odd and int(text) % 2 == 0):
+            raise argparse.ArgumentTypeError(f"expected {kind} >= {low}, got {text!r}")
         return int(text)
 
     return parse
@@ -143,6 +144,7 @@ def _integer_from(low):
 _non_negative = _integer_from(0)  # --start, --n-iter
 _positive = _integer_from(1)  # --step, --horizon, --jobs, ...
 _at_least_two = _integer_from(2)  # --context
+_odd_positive = _integer_from(1, odd=True)  # predict --smooth-size (smooth_flow's window)
 
 
 def _number_in(high, expected, *, closed=(False, True)):
@@ -1083,7 +1085,7 @@ def build_parser():
                    help="how the motions of a context > 2 are combined (default median)")
     p.add_argument("--smooth", choices=("gaussian", "median", "bilateral"),
                    help="smooth the motion first (bilateral follows the last frame's edges)")
-    p.add_argument("--smooth-size", type=_positive, help="window of --smooth (odd, default 5)")
+    p.add_argument("--smooth-size", type=_odd_positive, help="window of --smooth (odd, default 5)")
     p.add_argument("--fps", type=_fps, help="frame rate of a video output (default: the input's, or 30)")
     p.add_argument("--codec", help="encoder of a video output, an FFmpeg name or a FourCC "
                    "(default by extension, libx264 for .mp4)")

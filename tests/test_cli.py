@@ -663,6 +663,8 @@ def test_predict_speed_spread_and_advect_flow(moving_folder, tmp_path, capsys):
     (["--horizon", "0"], 2, "argument --horizon: expected an integer >= 1, got '0'"),
     (["--horizon", "2", "--context", "1"], 2, "argument --context: expected an integer >= 2, got '1'"),
     (["--horizon", "2", "--smooth-size", "7"], 2, "--smooth-size needs --smooth METHOD"),
+    (["--horizon", "2", "--smooth", "median", "--smooth-size", "4"], 2,
+     "argument --smooth-size: expected an odd integer >= 1, got '4'"),
     (["--horizon", "2", "--n-iter", "2", "--scheme", "forward"], 2,
      "--n-iter is for --scheme semi-lagrangian, not forward"),
     (["--horizon", "2", "--start", "6", "--context", "3"], 1, "8 frames; --context 3 from --start 6 needs 9"),
