@@ -11,6 +11,7 @@ from ._estimators import get_estimator, list_estimators
 SCHEMES = ("semi-lagrangian", "forward", "reestimate")
 METHODS = ("flow", "gan")
 AVERAGES = ("median", "mean")
+_N_ITER = 1  # predict's default n_iter: one midpoint step per frame
 # Niklaus and Liu's brightness-constancy importance metric for softmax splatting:
 # -20 * |I_last - backwarp(I_previous)| in units of the pair's intensity range, clipped to
 # [-20, 20] (_splat.brightness_error)
@@ -179,8 +180,8 @@ def check_options(horizon, *, context, n_iter, scheme, average, return_flow, met
                   flow_options=None, speed_spread=0.0, advect_flow=False, **_):
     """predict's options checked as predict checks them, without frames (``flowkit.batch``
     runs this on the client with predict's defaults): ``(horizon, context, n_iter, scheme,
-    average, method, speed_spread)``; an estimator name ``flow`` is looked up with its
-    ``flow_options``."""
+    average, method, speed_spread, advect_flow)``; an estimator name ``flow`` is looked up with
+    its ``flow_options``."""
     from .models.adapters import list_adapters
 
     horizon = _validate.check_int("horizon", horizon, min_value=1)
@@ -194,17 +195,20 @@ def check_options(horizon, *, context, n_iter, scheme, average, return_flow, met
     if speed_spread and scheme != "semi-lagrangian":
         raise ValueError(f"speed_spread: only for scheme='semi-lagrangian', got {speed_spread} with "
                          f"scheme={scheme!r}")
-    _validate.check_bool("advect_flow", advect_flow)
+    advect_flow = _validate.check_bool("advect_flow", advect_flow)
     if advect_flow and scheme != "semi-lagrangian":
         raise ValueError(f"advect_flow: only for scheme='semi-lagrangian', got True with scheme={scheme!r}")
+    if advect_flow and n_iter != _N_ITER:  # predict's default (1) is no request: it is accepted
+        raise ValueError(f"n_iter: does not apply with advect_flow=True (its trajectories take one "
+                         f"step per frame through the carried velocities), got n_iter={n_iter}")
     if isinstance(flow, str):
         get_estimator(flow, flow_options)
-    return horizon, context, n_iter, scheme, average, method, speed_spread
+    return horizon, context, n_iter, scheme, average, method, speed_spread, advect_flow
 
 
 def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, average="median",
-            smooth=None, scheme="semi-lagrangian", n_iter=1, speed_spread=0.0, advect_flow=False,
-            return_flow=False, device=None, method="flow", model=None):
+            smooth=None, scheme="semi-lagrangian", n_iter=_N_ITER, speed_spread=0.0,
+            advect_flow=False, return_flow=False, device=None, method="flow", model=None):
     """Predict the frames that follow a clip, from its optical flow.
 
     The motion of the last frame is estimated from the last ``context`` frames, optionally
@@ -276,7 +280,8 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
         so the better-matched layer wins where two land on one pixel), its holes filled by
         push-pull (``flowkit.fill_holes``), and each output pixel is traced back through the
         velocities of the content arriving there; the last frame is still sampled once per
-        step. ``n_iter`` does not apply. Costs one splat and one fill per step;
+        step. ``n_iter`` does not apply (a value other than its default 1 is an error).
+        Costs one splat and one fill per step;
         docs/prediction.md measures it (+0.5 dB at +2 on Sintel's occlusions, +0.7 dB with
         ``speed_spread=0.1`` against that alone; RubberWhale and the traffic clip unchanged
         within 0.1 dB).
@@ -314,7 +319,8 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
     ------
     ValueError
         ``horizon`` < 1, fewer than ``context`` frames, ``context`` < 2, ``speed_spread``
-        outside [0, 0.5] or above 0 with another scheme, unknown ``scheme``, ``average`` or
+        outside [0, 0.5] or above 0 with another scheme, ``advect_flow`` with another scheme
+        or with an ``n_iter`` other than 1, unknown ``scheme``, ``average`` or
         estimator name, an unknown estimator option, frames of different shapes (in a list),
         a flow array of the wrong shape, unknown ``method``, a ``model`` without
         ``method="gan"``, a weights file that does not fit.
@@ -347,7 +353,7 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
     (4, 80, 120)
     """
     frames = _as_frames(frames)
-    horizon, context, n_iter, scheme, average, method, speed_spread = check_options(
+    horizon, context, n_iter, scheme, average, method, speed_spread, advect_flow = check_options(
         horizon, context=context, n_iter=n_iter, scheme=scheme, average=average,
         return_flow=return_flow, method=method, speed_spread=speed_spread, advect_flow=advect_flow)
     if method not in METHODS:

@@ -322,12 +322,31 @@ def test_advect_flow_keeps_a_uniform_motion_and_carries_a_moving_object():
     ({"advect_flow": 1}, TypeError, r"advect_flow: expected a bool, got 1"),
     ({"advect_flow": True, "scheme": "reestimate"}, ValueError,
      r"advect_flow: only for scheme='semi-lagrangian', got True with scheme='reestimate'"),
+    ({"advect_flow": True, "n_iter": 3}, ValueError,
+     r"n_iter: does not apply with advect_flow=True \(its trajectories take one step per frame "
+     r"through the carried velocities\), got n_iter=3"),
 ])
 def test_bad_input(kwargs, error, message):
     clip = translating_clip((0.5, 0.0), 3)
     horizon = kwargs.pop("horizon", 2)
     with pytest.raises(error, match=message):
         flowkit.predict(clip, horizon, **kwargs)
+
+
+def test_check_options_returns_every_checked_option():
+    from flowkit._predict import check_options
+
+    options = dict(context=2, scheme="semi-lagrangian", average="median", return_flow=False,
+                   method="flow")
+    checked = check_options(3, n_iter=1, speed_spread=0.25, advect_flow=np.bool_(True), **options)
+    assert checked == (3, 2, 1, "semi-lagrangian", "median", "flow", 0.25, True)
+    assert type(checked[-1]) is bool
+    # the default n_iter is no request: advect_flow with it predicts; another value is refused
+    clip = translating_clip((0.5, 0.0), 3)
+    np.testing.assert_array_equal(flowkit.predict(clip, 2, advect_flow=True, n_iter=1),
+                                  flowkit.predict(clip, 2, advect_flow=True))
+    with pytest.raises(ValueError, match=r"n_iter: does not apply with advect_flow=True"):
+        check_options(3, n_iter=0, advect_flow=True, **options)
 
 
 def test_bad_frames():
