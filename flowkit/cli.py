@@ -382,6 +382,21 @@ def _output_fps(args, probed):
     return args.fps or (probed if probed and probed <= MAX_FPS else None) or 30.0
 
 
+@contextlib.contextmanager
+def _resize_named(args):
+    """Frames that ``--resize`` made too small for the estimator: a usage error naming the flag
+    and the minimum (the estimator's own error names ``frame0``, which the user never gave)."""
+    try:
+        yield
+    except ValueError as exc:
+        message = str(exc)
+        if args.resize and message.startswith("frame0: expected frames at least "):
+            width, height = args.resize
+            raise UsageError(f"--resize {width}x{height}: too small for {args.method}: "
+                             f"{message[len('frame0: '):]}") from exc
+        raise
+
+
 def _pairwise(estimator, frames):
     prev = None
     for frame in frames:
@@ -417,6 +432,7 @@ def _flow_video(args):
     start = time.perf_counter()
     pairs = 0
     with contextlib.ExitStack() as stack:
+        stack.enter_context(_resize_named(args))
         writer = None
         if args.video:
             writer = stack.enter_context(flowkit.VideoWriter(args.video, fps, codec=args.codec))
@@ -635,10 +651,12 @@ def cmd_predict(args):
     fps = _output_fps(args, fps)
     start = time.perf_counter()
     extra = {} if args.n_iter is None else {"n_iter": args.n_iter}
-    predicted = flowkit.predict(np.stack(context), args.horizon, flow=args.method, flow_options=options,
-                                context=args.context, average=args.average, smooth=smooth,
-                                scheme=args.scheme, speed_spread=args.speed_spread,
-                                advect_flow=args.advect_flow, **extra, **gan)
+    with _resize_named(args):
+        predicted = flowkit.predict(np.stack(context), args.horizon, flow=args.method,
+                                    flow_options=options, context=args.context,
+                                    average=args.average, smooth=smooth, scheme=args.scheme,
+                                    speed_spread=args.speed_spread, advect_flow=args.advect_flow,
+                                    **extra, **gan)
     seconds = time.perf_counter() - start
     pictures = [np.concatenate([t, p], axis=1) for t, p in zip(truth, predicted)] if args.side_by_side \
         else list(predicted)

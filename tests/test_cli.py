@@ -681,6 +681,21 @@ def test_predict_errors_are_one_line(moving_folder, tmp_path, args, code, messag
     assert not (tmp_path / "out.mp4").exists()
 
 
+@pytest.mark.parametrize("args, minimum", [
+    (["flow", "--video", "OUT.mp4", "--method", "farneback"], "farneback: expected frames at least 11x11 pixels for poly_n=5"),
+    (["flow", "--flo-dir", "OUT", "--method", "dis"], "dis: expected frames at least 16x16"),
+    (["predict", "--horizon", "2", "-o", "OUT.mp4"], "farneback: expected frames at least 11x11 pixels"),
+])
+def test_resize_too_small_for_the_method_names_the_flag(moving_folder, tmp_path, args, minimum):
+    # the estimator's own error names frame0, which the user did not give: the flag it is
+    folder, _ = moving_folder
+    command, *rest = [str(tmp_path / a) if a.startswith("OUT") else a for a in args]
+    status, _, stderr = run_cli(command, folder, *rest, "--resize", "8x8")
+    assert status == 2
+    assert one_error_line(stderr).startswith(f"--resize 8x8: too small for {minimum}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip"]
+
+
 def test_predict_folder_output_checks_and_leaves_nothing_on_failure(moving_folder, tmp_path, monkeypatch):
     folder, _ = moving_folder
     afile = tmp_path / "afile"
