@@ -65,6 +65,10 @@ class RetimeReport:
     not_written : list of str
         The types of the input's other streams, which are not written (``"video"`` for a
         second video stream, ``"subtitle"``, ``"data"``, ...), one entry per stream.
+    padded : (int, int) or None
+        Width and height of the frames before padding when an odd size was padded to even
+        (last row or column repeated) because the encoder needs it (libx264, libx265:
+        ``size`` is then the padded size); None when nothing was padded.
     """
 
     path: Path
@@ -78,6 +82,7 @@ class RetimeReport:
     audio_tracks: int = 0
     start_frame: int = 0
     not_written: list = dataclasses.field(default_factory=list)
+    padded: tuple = None
 
 
 def _rational(name, value, *, allow_zero=False, bounds=None):
@@ -433,7 +438,7 @@ def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, met
 def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, segment, trim,
             method, model, flow, flow_options, codec, crf, audio, scene_threshold, device, progress,
             src, part, lossless, parts):
-    from .video import audio_track
+    from .video import audio_track, needs_even_size
 
     if info.frame_rate is None and out_fps is None:
         raise ValueError(f"fps: {src} does not state its frame rate; give fps")
@@ -506,7 +511,11 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
                                       duration=Fraction(0), size=None, cuts=[], audio=audio_done)
         not_written = [s.type for s in container.streams
                        if s is not stream and s.type != "audio"]
-        return dataclasses.replace(report, audio_tracks=len(tracks), not_written=not_written)
+        coded = (stream.codec_context.width, stream.codec_context.height)  # as _stream pads them
+        padded = coded if (report.frames and needs_even_size(codec, pix_fmt)
+                           and (coded[0] % 2 or coded[1] % 2)) else None
+        return dataclasses.replace(report, audio_tracks=len(tracks), not_written=not_written,
+                                   padded=padded)
     finally:
         for track in tracks:
             track.input.close()  # closed already after a success; on errors here

@@ -714,6 +714,10 @@ def _time_range(text):
     return values
 
 
+def _wxh(size):
+    return f"{size[0]}x{size[1]}"
+
+
 def _tracks(report):
     """``copied``, ``copied (2 tracks)``: what happened to the audio, for the summary line."""
     if report.audio_tracks > 1:
@@ -748,6 +752,10 @@ def cmd_retime(args):
     cuts = len(report.cuts)
     print(f"wrote {args.output} ({report.frames} frames, {width}x{height}, {report.fps} fps, "
           f"{float(report.duration):.3f} s; audio {_tracks(report)})")
+    if report.padded:
+        print(f"flowkit: note: padded {_wxh(report.padded)} to {_wxh(report.size)} (last row or "
+              f"column repeated) for the encoder, which needs an even size; to keep "
+              f"{_wxh(report.padded)} write .mkv with --codec ffv1, or .webm", file=sys.stderr)
     if report.not_written:
         kinds = sorted(set(report.not_written))
         counts = ", ".join(f"{report.not_written.count(k)} {k}" for k in kinds)

@@ -569,8 +569,18 @@ def test_rotation_and_pixel_format_kept(tmp_path):
 def test_odd_size_is_padded(tmp_path):
     source = data_path("video", "androidx__bear-vp9-odd-dimensions.webm")
     report = flowkit.retime(source, tmp_path / "out.mp4", speed=2, method="blend", progress=False)
-    assert report.size == (162, 122)
+    assert report.size == (162, 122) and report.padded == (161, 121)
     assert probe_video(tmp_path / "out.mp4").width == 162
+    # the command line says so, in one note line on stderr, and how to keep the size
+    status, stdout, err = run_cli("retime", source, tmp_path / "cli.mp4", "--speed", "2",
+                                  "--method", "blend")
+    assert status == 0 and stdout.startswith(f"wrote {tmp_path / 'cli.mp4'} (")
+    assert err.splitlines() == ["flowkit: note: padded 161x121 to 162x122 (last row or column "
+                                "repeated) for the encoder, which needs an even size; to keep "
+                                "161x121 write .mkv with --codec ffv1, or .webm"]
+    status, _, err = run_cli("retime", source, tmp_path / "cli.mkv", "--speed", "2", "--method",
+                             "blend", "--codec", "ffv1")
+    assert status == 0 and err == ""
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
@@ -731,6 +741,7 @@ def test_odd_sizes_are_padded_only_for_encoders_that_need_it(tmp_path, codec, su
                             codec=codec, progress=False)
     info = probe_video(tmp_path / f"out{suffix}")
     assert report.size == size and (info.width, info.height) == size
+    assert report.padded == (None if size == (161, 121) else (161, 121))
 
 
 def test_file_cut_part_way_is_an_error_not_a_short_output(tmp_path):
