@@ -463,7 +463,8 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
         low, high = (length - start) / MAX_SPEED, (length - start) * MAX_SPEED
         if not low <= duration <= high:
             raise ValueError(f"duration: expected {float(low):g} to {float(high):g} s for the "
-                             f"{float(length - start):g} s retimed ({_SPEED_BOUNDS[2]}), got "
+                             f"{float(length - start):g} s retimed (a speed in [1/{MAX_SPEED}, "
+                             f"{MAX_SPEED}]), got "
                              f"{_shown(duration)} s")
     speed = speed or Fraction(1)
     timeline = Timeline(speed, start, end, trim)

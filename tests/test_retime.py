@@ -606,7 +606,7 @@ def test_odd_size_is_padded(tmp_path):
     ({"speed": 1001}, ValueError, r"speed: expected a number in \[1/1000, 1000\], got 1001"),
     # the clip lasts 0.5 s: durations 0.5 / 1000 to 0.5 * 1000 s
     ({"duration": 1e9}, ValueError,
-     r"duration: expected 0.0005 to 500 s for the 0.5 s retimed \(a number in \[1/1000, 1000\]\), got 1e\+09 s"),
+     r"duration: expected 0.0005 to 500 s for the 0.5 s retimed \(a speed in \[1/1000, 1000\]\), got 1e\+09 s"),
     ({"duration": 0.0004}, ValueError, r"duration: expected 0.0005 to 500 s .*got 0.0004 s"),
     # a frame longer than the whole output
     ({"fps": "1/1000"}, ValueError, r"fps: expected at least one output frame, got 0.001 fps over "
