@@ -37,10 +37,11 @@ import numpy as np
 from .atomic import atomic_add, atomic_load, spin_pause, yield_thread
 from .jit import internal
 
-# run_shared's state: [next chunk to claim, abort flag, passes done per chunk...]
-_NEXT, _ABORT = 0, 1
-SHARED_COUNTERS = 2  # counters before the per-chunk ones
-# claim_chunk's wait: spin-wait hints (tens of microseconds), then give up the processor
+# run_shared's state: [next chunk to claim, abort flag, spin limit, passes done per chunk...]
+_NEXT, _ABORT, _SPINS = 0, 1, 2
+SHARED_COUNTERS = 3  # counters before the per-chunk ones
+# claim_chunk's wait: this many spin-wait hints (microseconds), then give up the processor
+# until the chunk is done (docs/benchmarks.md, "DIS speed work, fifth round")
 SPINS = 2000
 
 _pool = None
@@ -125,6 +126,7 @@ def run_shared(kernel, *args, chunks, threads=None):
     stops the others' waits and is raised.
     """
     state = np.zeros(SHARED_COUNTERS + chunks, np.int64)
+    state[_SPINS] = SPINS
 
     def participant():
         try:
@@ -145,14 +147,14 @@ def claim_chunk(state, n_total):
     if q >= n_total:
         return -1
     k, c = q // chunks, q % chunks
-    spins = 0
+    spins = state[_SPINS]  # set before the threads start
     for n in range(max(c - 1, 0), min(c + 2, chunks)):
         while atomic_load(state, SHARED_COUNTERS + n) < k:
             if atomic_load(state, _ABORT) != 0:
                 return -1
-            if spins < SPINS:
+            if spins > 0:
                 spin_pause()
-                spins += 1
+                spins -= 1
             else:  # the thread running that chunk is probably not running now
                 yield_thread()
     return q

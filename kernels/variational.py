@@ -61,7 +61,7 @@ from .parallel import bands_for
 # smaller images run the refinement's passes on one thread; larger ones share their row
 # chunks between the threads (parallel.run_shared; docs/benchmarks.md, "DIS speed work,
 # fifth round")
-SERIAL_PIXELS = 1 << 14
+SERIAL_PIXELS = 1 << 15
 CHUNK_ROWS = 8     # rows per chunk of a pass, at least
 MAX_CHUNKS = 64    # chunks per pass, at most (larger images get taller chunks)
 ZETA = 0.1                  # OpenCV's zeta: normalisation of the data terms and Tikhonov weight
