@@ -249,7 +249,7 @@ def half_weights(alpha, delta, gamma):
 
 # ------------------------------------------------------------------------------- CPU driver
 
-@jit(error_model="numpy")
+@jit(error_model="numpy", inline="always")
 def _derivative_rows(frame0, frame1, flow, warped, deriv, stage, y0, y1):
     """Stage 0: rows ``y0:y1`` of frame1 warped by ``flow``; stage 1: their derivatives
     (which read the warped rows around them, hence two passes), into ``deriv`` in the
