@@ -40,8 +40,8 @@ from .jit import internal
 # run_shared's state: [next chunk to claim, abort flag, spin limit, passes done per chunk...]
 _NEXT, _ABORT, _SPINS = 0, 1, 2
 SHARED_COUNTERS = 3  # counters before the per-chunk ones
-# claim_chunk's wait: this many spin-wait hints (microseconds), then give up the processor
-# until the chunk is done (docs/benchmarks.md, "DIS speed work, fifth round")
+# claim_chunk's wait: this many spin-wait hints (some tens of microseconds), then give up
+# the processor until the chunk is done (docs/benchmarks.md, "DIS speed work, fifth round")
 SPINS = 2000
 
 _pool = None
