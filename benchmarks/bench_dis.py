@@ -19,8 +19,8 @@ copy to the host synchronises).
 ``python benchmarks/bench_dis.py profile
 [repeats]`` prints where ``DIS(preset="medium")``'s time goes at ``FLOWKIT_BENCH_THREADS``
 threads: ms per call of each phase (pyramids, search, densification, flow resizes, the
-refinement's warp, derivatives and passes), summed over the levels, by timing the drivers'
-Python entry points (the refinement's passes one dispatch each, as before the one-call path).
+refinement: its warp, derivatives and passes in one shared call), summed over the levels,
+by timing the drivers' Python entry points.
 ``python benchmarks/bench_dis.py ratio [repeats [preset]]`` times ``DIS(preset="medium")``
 (or ``preset``: ultrafast, fast) and OpenCV's same preset alternately in one process (one
 call of each per repeat, after a warm-up) at 640x480 and 1280x720 and prints the median and
@@ -239,14 +239,10 @@ def _profile(repeats=10):
         def wrapper(*args, **kwargs):
             t = time.perf_counter()
             result = fn(*args, **kwargs)
-            key = label(args) if callable(label) else label
-            if key is not None:
-                spent[key] += time.perf_counter() - t
+            spent[label] += time.perf_counter() - t
             return result
         setattr(module, name, wrapper)
 
-    passes = {0: "refinement: smoothness weights", 1: "refinement: linear systems",
-              2: "refinement: SOR sweeps", 3: "refinement: SOR sweeps"}
     timed(kd, "area_cpu", "pyramids")
     timed(kd, "search_cpu", "search")
     timed(kd, "densify_cpu", "densification")
@@ -254,12 +250,7 @@ def _profile(repeats=10):
     _dis.HostOps.search = staticmethod(kd.search_cpu)
     _dis.HostOps.densify = staticmethod(kd.densify_cpu)
     timed(_dis, "_resize", "flow resizes")
-    timed(kv, "_split_derivatives", "refinement: warp and derivatives")
-    # the passes: run_bands(_iteration_band, *state, stage, 0, 0); the derivatives' own
-    # run_bands calls are inside derivatives_cpu's time
-    timed(kv, "run_bands", lambda args: passes[args[-3]] if args[0] is kv._iteration_band
-          else None)
-    kv.bands_for = lambda n_items, min_items: 0  # one dispatch per pass, so each is timed
+    timed(kv, "_refine_split", "refinement (warp, derivatives, passes)")
     print(f"threads={THREADS}; ms per call, mean of {repeats} calls after a warm-up, summed over "
           "the levels")
     for size in ("640x480", "1280x720"):

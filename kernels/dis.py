@@ -46,6 +46,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .atomic import unowned
 from .farneback import area_flow_pixel
 from .jit import internal, jit
 from .parallel import band_range, bands_for, run_bands
@@ -414,6 +415,10 @@ def _search_patch(i0p, i1, sparse, init, use_init, iy, ix, stride, psz, iters,
     row of the stripe / first patch of the row (no spatial candidate from there);
     ``patch`` (3, c, psz, psz) and ``grad_sums`` (c, 2) are scratch.
     """
+    # slices of unowned arrays update no reference count (kernels/atomic.py): a third of
+    # the search's time at 640x480 (docs/benchmarks.md, "DIS speed work, fifth round")
+    i0p, i1, sparse, init = unowned(i0p), unowned(i1), unowned(sparse), unowned(init)
+    patch, grad_sums = unowned(patch), unowned(grad_sums)
     row_d = d if propagate and not first_row else 0
     col_d = d if propagate and not first_col else 0
     su, sv, xx, xy, yy = start_vector(i0p, i1, sparse, init, use_init, iy, ix, stride, psz,

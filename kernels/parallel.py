@@ -13,14 +13,36 @@ static as OpenMP's default schedule; a call costs some tens of microseconds.
 The thread count is Numba's (``numba.set_num_threads``, ``flowkit.set_num_threads``).
 Bands should not allocate: give them scratch allocated by the caller (``kernels/warp.py``'s
 driver says why).
+
+Many short passes that depend on each other (the variational refinement's 60 passes per
+level, each a fraction of a millisecond at 240x320) cost more in dispatches than they gain
+from bands. :func:`run_shared` runs such a kernel once on each thread instead: the kernel
+loops over :func:`claim_chunk`, which hands out the chunks (row ranges) of every pass in
+order from a shared counter and waits until the chunks a claimed one depends on are done;
+:func:`finish_chunk` marks it done. Chunks are claimed, not assigned, so a thread that starts
+late or never (the pool busy with another call) only leaves more chunks to the others, and a
+wait is only ever for a chunk that a running thread has claimed: no deadlock. With a single
+thread the same kernel runs every chunk in order, so results never depend on the thread
+count as long as each pass's result does not depend on its chunking (kernels/atomic.py has
+the memory ordering).
 """
 
+import functools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
+import numpy as np
 
+from .atomic import atomic_add, atomic_load, spin_pause, yield_thread
 from .jit import internal
+
+# run_shared's state: [next chunk to claim, abort flag, spin limit, passes done per chunk...]
+_NEXT, _ABORT, _SPINS = 0, 1, 2
+SHARED_COUNTERS = 3  # counters before the per-chunk ones
+# claim_chunk's wait: this many spin-wait hints (some tens of microseconds), then give up
+# the processor until the chunk is done (docs/benchmarks.md, "DIS speed work, fifth round")
+SPINS = 2000
 
 _pool = None
 _pool_lock = threading.Lock()
@@ -61,20 +83,85 @@ def run_bands(kernel, *args, threads=None):
         Number of bands; default ``numba.get_num_threads()``.
     """
     n_bands = threads or numba.get_num_threads()
-    if n_bands == 1:
-        kernel(*args, 0, 1)
+    _run([functools.partial(kernel, *args, band, n_bands) for band in range(n_bands)])
+
+
+def _run(calls, optional=False):
+    """Run ``calls[:-1]`` on the pool and the last call on this thread; wait for them and
+    raise the first error. ``optional``: calls the pool has not started by then are
+    cancelled."""
+    if len(calls) == 1:
+        calls[0]()
         return
     pool = _executor()
-    futures = [pool.submit(kernel, *args, band, n_bands) for band in range(n_bands - 1)]
+    futures = [pool.submit(call) for call in calls[:-1]]
     error = None
     try:
-        kernel(*args, n_bands - 1, n_bands)
-    except BaseException as exc:  # the other bands still write the outputs: wait for them
+        calls[-1]()
+    except BaseException as exc:  # the others still write the outputs: wait for them
         error = exc
     for future in futures:
+        if optional and future.cancel():
+            continue
         try:
             future.result()
         except BaseException as exc:
             error = error or exc
     if error is not None:
         raise error
+
+
+def run_shared(kernel, *args, chunks, threads=None):
+    """Call ``kernel(*args, state)`` on ``threads`` threads at once (default
+    ``numba.get_num_threads()``), the calling thread one of them, to share the chunks of
+    its passes (module docstring).
+
+    ``state`` is a new int64 array of the counters :func:`claim_chunk` and
+    :func:`finish_chunk` use, for ``chunks`` chunks per pass. The kernel loops: ``q =
+    claim_chunk(state, n_total)``, return when ``q < 0``, else do chunk ``q % chunks`` of pass
+    ``q // chunks`` and call ``finish_chunk(state, q)``. A chunk of pass ``k`` may read what
+    the earlier passes wrote in its own and the two adjacent chunks only (for row chunks:
+    passes that read at most one chunk's height of rows above and below). Calls the pool
+    has not started when the calling thread is done are cancelled; an error in one thread
+    stops the others' waits and is raised.
+    """
+    state = np.zeros(SHARED_COUNTERS + chunks, np.int64)
+    state[_SPINS] = SPINS
+
+    def participant():
+        try:
+            kernel(*args, state)
+        except BaseException:
+            state[_ABORT] = 1  # the others may wait for a chunk this thread claimed
+            raise
+    _run([participant] * (threads or numba.get_num_threads()), optional=True)
+
+
+@internal
+def claim_chunk(state, n_total):
+    """The next of ``n_total`` work items (pass ``q // chunks``, chunk ``q % chunks``) of
+    :func:`run_shared`, once the earlier passes of its chunk and the adjacent chunks are
+    done; -1 when every item is claimed (or another thread failed)."""
+    chunks = state.shape[0] - SHARED_COUNTERS
+    q = atomic_add(state, _NEXT, 1)
+    if q >= n_total:
+        return -1
+    k, c = q // chunks, q % chunks
+    spins = state[_SPINS]  # set before the threads start
+    for n in range(max(c - 1, 0), min(c + 2, chunks)):
+        while atomic_load(state, SHARED_COUNTERS + n) < k:
+            if atomic_load(state, _ABORT) != 0:
+                return -1
+            if spins > 0:
+                spin_pause()
+                spins -= 1
+            else:  # the thread running that chunk is probably not running now
+                yield_thread()
+    return q
+
+
+@internal
+def finish_chunk(state, q):
+    """Mark item ``q`` (from :func:`claim_chunk`) done: its stores before this call are
+    visible to the threads whose :func:`claim_chunk` waits for it."""
+    atomic_add(state, SHARED_COUNTERS + q % (state.shape[0] - SHARED_COUNTERS), 1)

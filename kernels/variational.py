@@ -54,14 +54,16 @@ import numpy as np
 from . import interp
 from .jit import internal, jit
 from .scalar import sqrt
-from .parallel import band_range, bands_for, run_bands
+from . import parallel
+from .atomic import unowned
+from .parallel import bands_for
 
-# smaller images refine on one thread in one call (see refine_cpu); 360x640 (1280x720's
-# finest DIS level) does since the passes take a third of their old time: at 2 threads on
-# this shared machine, 60 dispatches per call then cost more than half the passes
-# (docs/benchmarks.md, "DIS speed work, fourth round")
-SERIAL_PIXELS = 1 << 18
-SERIAL_WARP_PIXELS = 1 << 17  # smaller images warp and differentiate on one thread
+# smaller images run the refinement's passes on one thread; larger ones share their row
+# chunks between the threads (parallel.run_shared; docs/benchmarks.md, "DIS speed work,
+# fifth round")
+SERIAL_PIXELS = 1 << 15
+CHUNK_ROWS = 8     # rows per chunk of a pass, at least
+MAX_CHUNKS = 64    # chunks per pass, at most (larger images get taller chunks)
 ZETA = 0.1                  # OpenCV's zeta: normalisation of the data terms and Tikhonov weight
 EPSILON = 0.001             # OpenCV's epsilon in the robust penaliser sqrt(s + epsilon**2)
 N_DERIVATIVES = 8
@@ -247,13 +249,12 @@ def half_weights(alpha, delta, gamma):
 
 # ------------------------------------------------------------------------------- CPU driver
 
-@jit(nogil=True, error_model="numpy")
-def _derivatives_band(frame0, frame1, flow, warped, deriv, stage, band, n_bands):
-    """Stage 0: the warped rows of band ``band``; stage 1: their derivatives (which read the
-    warped rows around them, hence two passes), into ``deriv`` in the red-black layout
-    (:func:`split_planes`)."""
+@jit(error_model="numpy", inline="always")
+def _derivative_rows(frame0, frame1, flow, warped, deriv, stage, y0, y1):
+    """Stage 0: rows ``y0:y1`` of frame1 warped by ``flow``; stage 1: their derivatives
+    (which read the warped rows around them, hence two passes), into ``deriv`` in the
+    red-black layout (:func:`split_planes`)."""
     h, w = frame0.shape
-    y0, y1 = band_range(h, band, n_bands)
     for y in range(y0, y1):
         if stage == 0:
             # warp_px's value where all four taps lie inside frame1, in a loop without
@@ -319,32 +320,48 @@ _RED_BLACK_ROWS = ((0, 0, 0), (0, 1, 1), (1, 0, 1), (1, 1, 0))
 
 
 @jit(nogil=True, error_model="numpy")
-def _iteration_band(d, flow, dflow, weights, alpha2, delta2, gamma2, system, omega, width,
-                    stage, iterations, sor_iterations, band, n_bands):
-    """One pass over the rows of band ``band``, both colours: the smoothness weights (stage
-    0), the linear systems (stage 1), or an SOR sweep over the red (stage 2) or black (stage
-    3) pixels. An SOR pixel reads only pixels of the other colour, so the bands need no
-    synchronisation.
+def _refine_shared(frame0, frame1, flow, warped, d, planes, dflow, weights, alpha2, delta2,
+                   gamma2, system, omega, iterations, sor_iterations, chunk_rows, state):
+    """Every pass of the refinement in chunks of ``chunk_rows`` rows, which the threads
+    running this kernel share (``parallel.run_shared``; ``state`` its counters): frame1
+    warped by ``flow`` into ``warped``, the derivatives into ``d``
+    (:func:`_derivative_rows`), then ``iterations`` fixed-point iterations, each the
+    smoothness weights (stage 0), the linear systems (stage 1) and ``sor_iterations`` SOR
+    sweeps over the red (stage 2) and black (stage 3) pixels. A pass over a row reads the
+    earlier passes' results in that row and the rows above and below only, and an SOR pixel
+    reads only pixels of the other colour, so every chunking gives the one-thread result to
+    the bit.
 
-    Arrays in the red-black layout (:func:`split_planes`; ``width`` is the image's): ``d``
-    the derivatives (8 planes), ``flow`` and ``dflow`` (u, v), ``weights`` (the weights of
-    the right and lower edges: 0 at the last column and row, and in the padding), ``system``
-    (5 planes, the module docstring's). In a row of one colour the other colour's left
-    and right neighbours are at ``j + p - 1`` and ``j + p``, ``p`` the row's parity
-    ``(colour + y) % 2``, the upper and lower ones at ``j``: every pass over a colour's row
-    is a unit-stride loop that LLVM vectorises.
-
-    ``stage`` -1 (one band only): every pass of ``iterations`` fixed-point iterations of
-    ``sor_iterations`` SOR sweeps, in :func:`refine_cpu`'s order, in one call.
+    ``frame0``, ``frame1``, ``warped`` ``(H, W)`` and ``flow`` ``(H, W, 2)``; the other
+    arrays in the red-black layout (:func:`split_planes`): ``d`` the derivatives (8
+    planes), ``planes`` and ``dflow`` the flow and its increment (u, v), ``weights`` (the
+    weights of the right and lower edges: 0 at the last column and row, and in the
+    padding), ``system`` (5 planes, the module docstring's). In a row of one colour the
+    other colour's left and right neighbours are at ``j + p - 1`` and ``j + p``, ``p`` the
+    row's parity ``(colour + y) % 2``, the upper and lower ones at ``j``: every pass over a
+    colour's row is a unit-stride loop that LLVM vectorises.
     """
-    h = d.shape[2] - 2
-    y0, y1 = band_range(h, band, n_bands)
+    # row views of unowned arrays update no shared reference count (kernels/atomic.py)
+    frame0, frame1, flow, warped = unowned(frame0), unowned(frame1), unowned(flow), unowned(warped)
+    d, planes, dflow = unowned(d), unowned(planes), unowned(dflow)
+    weights, system = unowned(weights), unowned(system)
+    h, width = frame0.shape
     per_iteration = 2 + 2 * sor_iterations
-    for q in range(1 if stage >= 0 else iterations * per_iteration):
-        s = stage
-        if stage < 0:
-            s = q % per_iteration
-            s = s if s < 2 else 2 + s % 2
+    chunks = state.shape[0] - parallel.SHARED_COUNTERS
+    n_total = (2 + iterations * per_iteration) * chunks
+    while True:
+        q = parallel.claim_chunk(state, n_total)
+        if q < 0:
+            return
+        k = q // chunks
+        y0 = (q % chunks) * chunk_rows
+        y1 = min(y0 + chunk_rows, h)
+        if k < 2:
+            _derivative_rows(frame0, frame1, flow, warped, d, k, y0, y1)
+            parallel.finish_chunk(state, q)
+            continue
+        s = (k - 2) % per_iteration
+        s = s if s < 2 else 2 + s % 2
         c0, c1 = (0, 2) if s < 2 else (s - 2, s - 1)
         for y in range(y0, y1):
             r = y + 1
@@ -357,10 +374,11 @@ def _iteration_band(d, flow, dflow, weights, alpha2, delta2, gamma2, system, ome
                 if s == 0:
                     # the lower neighbour of the last row is the pixel itself (difference 0)
                     rd, cd, keep = (r + 1, o, _ONE) if y + 1 < h else (r, c, _ZERO)
-                    fu, fv, du, dv = flow[0, c, r], flow[1, c, r], dflow[0, c, r], dflow[1, c, r]
-                    fur, fvr = flow[0, o, r], flow[1, o, r]
+                    fu, fv = planes[0, c, r], planes[1, c, r]
+                    du, dv = dflow[0, c, r], dflow[1, c, r]
+                    fur, fvr = planes[0, o, r], planes[1, o, r]
                     dur, dvr = dflow[0, o, r], dflow[1, o, r]
-                    fud, fvd = flow[0, cd, rd], flow[1, cd, rd]
+                    fud, fvd = planes[0, cd, rd], planes[1, cd, rd]
                     dud, dvd = dflow[0, cd, rd], dflow[1, cd, rd]
                     for j in range(1, n + 1):
                         u = fu[j] + du[j]
@@ -380,9 +398,10 @@ def _iteration_band(d, flow, dflow, weights, alpha2, delta2, gamma2, system, ome
                     a11, a12, a22 = system[0, c, r], system[1, c, r], system[2, c, r]
                     b1, b2 = system[3, c, r], system[4, c, r]
                     du, dv = dflow[0, c, r], dflow[1, c, r]
-                    fu, fv, ofu, ofv = flow[0, c, r], flow[1, c, r], flow[0, o, r], flow[1, o, r]
-                    fuu, fvu = flow[0, o, r - 1], flow[1, o, r - 1]
-                    fud, fvd = flow[0, o, r + 1], flow[1, o, r + 1]
+                    fu, fv = planes[0, c, r], planes[1, c, r]
+                    ofu, ofv = planes[0, o, r], planes[1, o, r]
+                    fuu, fvu = planes[0, o, r - 1], planes[1, o, r - 1]
+                    fud, fvd = planes[0, o, r + 1], planes[1, o, r + 1]
                     d0, d1, d2, d3 = d[0, c, r], d[1, c, r], d[2, c, r], d[3, c, r]
                     d4, d5, d6, d7 = d[4, c, r], d[5, c, r], d[6, c, r], d[7, c, r]
                     for j in range(1, n + 1):
@@ -410,22 +429,33 @@ def _iteration_band(d, flow, dflow, weights, alpha2, delta2, gamma2, system, ome
                             owx[j + p - 1], wx[j], owy[j], wy[j], odu[j + p - 1], odu[j + p],
                             duu[j], dud[j], odv[j + p - 1], odv[j + p], dvu[j], dvd[j], a11[j],
                             a12[j], a22[j], b1[j], b2[j], du[j], dv[j], omega)
+        parallel.finish_chunk(state, q)
 
 
 def derivatives_cpu(frame0, frame1, flow):
     """Image derivatives ``(8, H, W)`` float32 of the pair linearised around ``flow``."""
-    return merge_planes(_split_derivatives(frame0, frame1, flow), frame0.shape[1])
+    return merge_planes(_refine_split(frame0, frame1, flow, 0.0, 0.0, 0.0, 0, 0, 1.0)[0],
+                        frame0.shape[1])
 
 
-def _split_derivatives(frame0, frame1, flow):
-    """:func:`derivatives_cpu` in the red-black layout (:func:`split_planes`)."""
+def _refine_split(frame0, frame1, flow, alpha, delta, gamma, iterations, sor_iterations,
+                  omega):
+    """The derivatives and the increment ``dW`` of the refinement in the red-black layout
+    (:func:`split_planes`), by :func:`_refine_shared`: on the threads when the image has
+    ``SERIAL_PIXELS`` pixels or more, else on the calling thread."""
     h, w = frame0.shape
-    warped = np.empty_like(frame1)
-    deriv = np.zeros((N_DERIVATIVES, 2, h + 2, (w + 1) // 2 + 2), np.float32)
-    threads = bands_for(frame0.size, SERIAL_WARP_PIXELS)
-    for stage in (0, 1):
-        run_bands(_derivatives_band, frame0, frame1, flow, warped, deriv, stage, threads=threads)
-    return deriv
+    planes = split_planes(np.moveaxis(flow, -1, 0))
+    deriv = np.zeros((N_DERIVATIVES,) + planes.shape[1:], np.float32)
+    dflow = np.zeros_like(planes)
+    weights = np.zeros_like(planes)
+    system = np.empty((5,) + planes.shape[1:], np.float32)
+    chunk_rows = max(CHUNK_ROWS, -(-h // MAX_CHUNKS))
+    parallel.run_shared(_refine_shared, frame0, frame1, flow, np.empty_like(frame1), deriv,
+                        planes, dflow, weights, *half_weights(alpha, delta, gamma), system,
+                        np.float32(omega), iterations, sor_iterations, chunk_rows,
+                        chunks=-(-h // chunk_rows),
+                        threads=bands_for(frame0.size, SERIAL_PIXELS))
+    return deriv, dflow
 
 
 def refine_cpu(frame0, frame1, flow, alpha, delta, gamma, iterations, sor_iterations, omega,
@@ -444,20 +474,6 @@ def refine_cpu(frame0, frame1, flow, alpha, delta, gamma, iterations, sor_iterat
     omega : float
         SOR relaxation factor.
     """
-    h, w = frame0.shape
-    deriv = _split_derivatives(frame0, frame1, flow)
-    planes = split_planes(np.moveaxis(flow, -1, 0))
-    dflow = np.zeros_like(planes)
-    weights = np.zeros_like(planes)
-    system = np.empty((5,) + planes.shape[1:], np.float32)
-    state = ((deriv, planes, dflow, weights) + half_weights(alpha, delta, gamma)
-             + (system, np.float32(omega), w))
-    if bands_for(frame0.size, SERIAL_PIXELS) == 1:
-        # every pass in one call: a pass over a small image costs less than waking the
-        # workers for it, and there are 2 + 2 * sor_iterations passes per iteration
-        _iteration_band(*state, -1, iterations, sor_iterations, 0, 1)
-    else:
-        for _ in range(iterations):
-            for stage in (0, 1) + (2, 3) * sor_iterations:
-                run_bands(_iteration_band, *state, stage, 0, 0)
-    return np.add(flow, np.moveaxis(merge_planes(dflow, w), 0, -1), out=out)
+    dflow = _refine_split(frame0, frame1, flow, alpha, delta, gamma, iterations,
+                          sor_iterations, omega)[1]
+    return np.add(flow, np.moveaxis(merge_planes(dflow, frame0.shape[1]), 0, -1), out=out)

@@ -5,7 +5,7 @@ import pytest
 from numba import njit
 
 import flowkit
-from flowkit.kernels.parallel import run_bands
+from flowkit.kernels.parallel import claim_chunk, finish_chunk, run_bands, run_shared
 
 
 @njit(nogil=True)
@@ -61,10 +61,59 @@ def test_dis_serial_and_banded_passes_agree(monkeypatch):
         flowkit.set_num_threads(min(2, old))
         for threshold in (0, 1 << 30):
             for module, name in ((kd, "SERIAL_PATCHES"), (kd, "SERIAL_PIXELS"),
-                                 (kv, "SERIAL_PIXELS"), (kv, "SERIAL_WARP_PIXELS")):
+                                 (kv, "SERIAL_PIXELS")):
                 monkeypatch.setattr(module, name, threshold)
             results.append(flowkit.dis(frame0, frame1, preset="medium"))
     finally:
         flowkit.set_num_threads(old)
     assert np.abs(results[0]).max() > 0.5  # a real flow, not zeros
     np.testing.assert_array_equal(results[0], results[1])
+
+
+@njit(nogil=True)
+def _stencil_passes(values, fail_at, state):
+    """values[k, y] = values[k-1, y-1] + values[k-1, y] * 2 + values[k-1, y+1] + 1 per pass k,
+    one row per chunk (kernels.parallel.run_shared); raises at item ``fail_at``."""
+    passes, rows = values.shape[0] - 1, values.shape[1]
+    while True:
+        q = claim_chunk(state, passes * rows)
+        if q < 0:
+            return
+        if q == fail_at:
+            raise ValueError("item failed")
+        k, y = q // rows + 1, q % rows
+        total = values[k - 1, y] * 2 + 1
+        if y > 0:
+            total += values[k - 1, y - 1]
+        if y + 1 < rows:
+            total += values[k - 1, y + 1]
+        values[k, y] = total % 1000003
+        finish_chunk(state, q)
+
+
+def _stencil_reference(passes, rows):
+    values = np.zeros((passes + 1, rows), np.int64)
+    values[0] = np.arange(rows) % 7
+    for k in range(1, passes + 1):
+        prev = np.pad(values[k - 1], 1)
+        values[k] = (prev[:-2] + 2 * prev[1:-1] + prev[2:] + 1) % 1000003
+    return values
+
+
+@pytest.mark.parametrize("rows", [1, 2, 5, 64])
+@pytest.mark.parametrize("threads", [1, 2, 5])
+def test_run_shared_orders_the_passes(rows, threads):
+    # each chunk of a pass reads the previous pass's results in its own and the adjacent
+    # chunks: any chunk run before those are done would read zeros and change the values
+    passes = 40
+    values = np.zeros((passes + 1, rows), np.int64)
+    values[0] = np.arange(rows) % 7
+    run_shared(_stencil_passes, values, -1, chunks=rows, threads=threads)
+    np.testing.assert_array_equal(values, _stencil_reference(passes, rows))
+
+
+@pytest.mark.parametrize("fail_at", [0, 7, 150])
+def test_run_shared_raises_an_error_of_any_thread_without_hanging(fail_at):
+    values = np.zeros((41, 8), np.int64)
+    with pytest.raises(ValueError, match="item failed"):
+        run_shared(_stencil_passes, values, fail_at, chunks=8, threads=2)

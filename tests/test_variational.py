@@ -270,29 +270,67 @@ def _refine_per_pixel(frame0, frame1, flow, iterations, sor_iterations, omega):
     return flow + dflow
 
 
-@pytest.mark.parametrize("shape", [(7, 10), (8, 9), (9, 9), (6, 6), (1, 5), (4, 1)])
-def test_red_black_driver_equals_per_pixel_helpers(shape, monkeypatch):
-    # the CPU driver stores each colour contiguously (split_planes) and vectorises its rows;
-    # the result must be the per-pixel helpers' (the CUDA path's) bit for bit, at every
-    # parity of height and width, on one band and on several
+def _random_refinement_input(shape):
     h, w = shape
     rng = np.random.default_rng(h * 10 + w)
     f0 = rng.uniform(0, 255, shape).astype(np.float32)
     f1 = (f0 + rng.normal(0, 20, shape)).astype(np.float32)
     flow = rng.normal(0, 0.7, shape + (2,)).astype(np.float32)
+    return f0, f1, flow
+
+
+@pytest.mark.parametrize("shape", [(7, 10), (8, 9), (9, 9), (6, 6), (1, 5), (4, 1), (21, 14)])
+def test_red_black_driver_equals_per_pixel_helpers(shape, monkeypatch):
+    # the CPU driver stores each colour contiguously (split_planes) and vectorises its rows;
+    # the result must be the per-pixel helpers' (the CUDA path's) bit for bit, at every
+    # parity of height and width, on one thread and with the row chunks of its passes
+    # shared by two (parallel.run_shared), at chunk heights down to one row
+    f0, f1, flow = _random_refinement_input(shape)
     ref = _refine_per_pixel(f0, f1, flow, 2, 3, 1.6)
     assert np.abs(ref - flow).max() > 0.01
     old = flowkit.get_num_threads()
     try:
-        for serial, threads in ((1 << 30, 1), (0, 1), (0, min(2, old))):
-            # stage -1 in one call; one dispatch per pass; one per pass in 2 bands
+        for serial, threads, rows in ((1 << 30, 1, 8), (0, 1, 1), (0, min(2, old), 1),
+                                      (0, min(2, old), 2), (0, min(2, old), 3)):
             monkeypatch.setattr(variational, "SERIAL_PIXELS", serial)
-            monkeypatch.setattr(variational, "SERIAL_WARP_PIXELS", serial)
+            monkeypatch.setattr(variational, "CHUNK_ROWS", rows)
             flowkit.set_num_threads(threads)
             out = variational.refine_cpu(f0, f1, flow, 20.0, 5.0, 10.0, 2, 3, 1.6)
             np.testing.assert_array_equal(out, ref)
     finally:
         flowkit.set_num_threads(old)
+
+
+@pytest.mark.parametrize("shape", [(64, 48), (65, 47)])
+def test_shared_passes_give_the_serial_flow_when_the_worker_never_comes(shape, monkeypatch):
+    # the pool's workers busy with another call: the calling thread claims every chunk
+    # alone (no deadlock) and gets the one-thread result; then both threads share them
+    import threading
+
+    from flowkit.kernels import parallel
+
+    f0, f1, flow = _random_refinement_input(shape)
+    monkeypatch.setattr(variational, "SERIAL_PIXELS", 0)
+    monkeypatch.setattr(variational, "CHUNK_ROWS", 1)
+    old = flowkit.get_num_threads()
+    release = threading.Event()
+    try:
+        flowkit.set_num_threads(1)
+        ref = variational.refine_cpu(f0, f1, flow, 20.0, 5.0, 10.0, 5, 5, 1.6)
+        flowkit.set_num_threads(min(2, old))
+        busy = [parallel._executor().submit(release.wait, 60)
+                for _ in range(parallel._executor()._max_workers)]
+        alone = variational.refine_cpu(f0, f1, flow, 20.0, 5.0, 10.0, 5, 5, 1.6)
+        release.set()
+        for future in busy:
+            future.result()
+        shared = variational.refine_cpu(f0, f1, flow, 20.0, 5.0, 10.0, 5, 5, 1.6)
+    finally:
+        release.set()
+        flowkit.set_num_threads(old)
+    assert np.abs(ref - flow).max() > 0.01
+    np.testing.assert_array_equal(alone, ref)
+    np.testing.assert_array_equal(shared, ref)
 
 
 @pytest.mark.parametrize("shape", [(9, 13), (1, 6), (5, 1)])
@@ -308,7 +346,7 @@ def test_warp_rows_equal_warp_px(shape):
     flow[h // 2, w // 2] = (-w - 0.5, 0.25)
     warped = np.empty(shape, np.float32)
     deriv = np.empty((8, 2, h + 2, (w + 1) // 2 + 2), np.float32)  # stage 1's output
-    variational._derivatives_band(frame1, frame1, flow, warped, deriv, 0, 0, 1)
+    variational._derivative_rows(frame1, frame1, flow, warped, deriv, 0, 0, h)
     ref = np.array([[variational.warp_px(frame1, flow, y, x) for x in range(w)]
                     for y in range(h)], np.float32)
     np.testing.assert_array_equal(warped, ref)
