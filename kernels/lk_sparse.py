@@ -352,15 +352,12 @@ def _pyr_down_level(buf, sg, dg, extra, C, pad_x, pad_y, integer, scratch):
     float32 rows."""
 
 
-@overload(_pyr_down_level, jit_options={"cache": True})
+@overload(_pyr_down_level, jit_options={"cache": True, "fastmath": FAST})
 def _pyr_down_level_impl(buf, sg, dg, extra, C, pad_x, pad_y, integer, scratch):
     # chosen while typing, so each specialisation compiles one of the two (a run-time branch
-    # compiled both: 0.6 s more for a uint8 user)
-    if scratch.dtype == types.uint32:
-        return lambda buf, sg, dg, extra, C, pad_x, pad_y, integer, scratch: _pyr_down_u8(
-            buf, sg, dg, extra, pad_x, pad_y, scratch)
-    return lambda buf, sg, dg, extra, C, pad_x, pad_y, integer, scratch: _pyr_down_rows(
-        buf, sg, dg, extra, C, pad_x, pad_y, integer, scratch[0], scratch[1])
+    # compiled both: 0.6 s more for a uint8 user); the plain functions are compiled here only
+    # (as jitted helpers behind a wrapper they compiled twice as long)
+    return _pyr_down_u8 if scratch.dtype == types.uint32 else _pyr_down_rows
 
 
 @internal
@@ -385,10 +382,28 @@ def _fill_level0(src, buf, g, extra, C, pad_x, pad_y, offset, factor, ranged):
             for i in range(n):
                 buf[r + i] = src[s + i]
         if ranged:
-            for i in range(n):
-                lo = min(lo, src[s + i])
-                hi = max(hi, src[s + i])
+            lo, hi = _row_range(src, s, n, lo, hi)
     return lo, hi
+
+
+def _row_range(src, s, n, lo, hi):
+    """``(lo, hi)`` widened to the values ``src[s:s + n]`` of an integer frame (only uint8
+    frames ask for their range; a float frame's are returned unchanged)."""
+
+
+@overload(_row_range, jit_options={"cache": True})
+def _row_range_impl(src, s, n, lo, hi):
+    # chosen while typing: min/max of float frames would compile NaN handling (0.3-0.5 s)
+    # that no caller needs
+    if not isinstance(src.dtype, types.Integer):
+        return lambda src, s, n, lo, hi: (lo, hi)
+
+    def impl(src, s, n, lo, hi):
+        for i in range(n):
+            lo = min(lo, src[s + i])
+            hi = max(hi, src[s + i])
+        return lo, hi
+    return impl
 
 
 @internal
@@ -398,40 +413,39 @@ def _pad_level(buf, g, extra, C, pad_x, pad_y):
     columns looked up once), then the top and bottom border rows as copies of whole padded
     rows."""
     off, h, w, pw = g[0] + extra, g[1], g[2], g[3]
-    uc = np.uint64(C)
-    cols = np.empty(2 * pad_x, np.uint64)  # interior column copied to each border column
+    row_len = pw * C
+    src = np.empty(2 * pad_x, np.int64)  # flat offset in a row of each border column's source
     for xp in range(pad_x):
-        cols[xp] = border_index(xp - pad_x, w, R101) * C
-        cols[pad_x + xp] = border_index(xp + w, w, R101) * C
-    inner = np.uint64(pad_x) * uc
-    right = inner + np.uint64(w) * uc
-    row_len = np.uint64(pw) * uc
+        src[xp] = (border_index(xp - pad_x, w, R101) + pad_x) * C
+        src[pad_x + xp] = (border_index(xp + w, w, R101) + pad_x) * C
     for y in range(h):
-        r = np.uint64(off) + np.uint64(y + pad_y) * row_len
+        r = off + (y + pad_y) * row_len
         for xp in range(pad_x):
-            for c in range(uc):
-                buf[r + np.uint64(xp) * uc + c] = buf[r + inner + cols[xp] + c]
-                buf[r + right + np.uint64(xp) * uc + c] = buf[r + inner + cols[pad_x + xp] + c]
+            for c in range(C):
+                buf[r + xp * C + c] = buf[r + src[xp] + c]
+                buf[r + (pad_x + w + xp) * C + c] = buf[r + src[pad_x + xp] + c]
     for yp in range(pad_y):
-        top = np.uint64(off) + np.uint64(yp) * row_len
-        bottom = np.uint64(off) + np.uint64(pad_y + h + yp) * row_len
-        top_src = np.uint64(off) + np.uint64(border_index(yp - pad_y, h, R101) + pad_y) * row_len
-        bottom_src = np.uint64(off) + np.uint64(border_index(h + yp, h, R101) + pad_y) * row_len
+        top = off + yp * row_len
+        top_src = off + (border_index(yp - pad_y, h, R101) + pad_y) * row_len
+        bottom = off + (pad_y + h + yp) * row_len
+        bottom_src = off + (border_index(h + yp, h, R101) + pad_y) * row_len
         for i in range(row_len):
             buf[top + i] = buf[top_src + i]
             buf[bottom + i] = buf[bottom_src + i]
 
 
-@internal(fastmath=FAST)
-def _pyr_down_rows(buf, sg, dg, extra, C, pad_x, pad_y, integer, vert, hor):
+def _pyr_down_rows(buf, sg, dg, extra, C, pad_x, pad_y, integer, scratch):
     """Fill the interior of level ``dg`` of the pyramid at ``extra`` in ``buf`` from its padded
     level ``sg``: 5-tap blur and decimation (rounded when ``integer``); same arithmetic order as
     ``pyr_down_at``. Per output row: a vertical pass over the padded source row (five
     contiguous row slices, so it vectorises) into the scratch ``vert``, the horizontal taps at
     every column into ``hor`` (unit stride again: faster than taps at every second column,
     which LLVM gathers), then every second column of that. (The geometry is loaded before the
-    row loop: loaded inside, LLVM vectorises less.)
+    row loop: loaded inside, LLVM vectorises less.) ``scratch``: two float32 rows, ``vert`` and
+    ``hor``. Compiled through ``_pyr_down_level`` (with ``FAST``).
     """
+    vert = scratch[0]
+    hor = scratch[1]
     soff, spw = sg[0], sg[3]
     doff, dh, dw, dpw = dg[0], dg[1], dg[2], dg[3]
     srow = np.uint64(spw * C)
@@ -468,18 +482,19 @@ def _pyr_down_rows(buf, sg, dg, extra, C, pad_x, pad_y, integer, vert, hor):
                     out[x * uc + c] = pyr_round(hor[2 * x * uc + c], integer)
 
 
-@internal
-def _pyr_down_u8(buf, sg, dg, extra, pad_x, pad_y, pairs):
+def _pyr_down_u8(buf, sg, dg, extra, C, pad_x, pad_y, integer, scratch):
     """``_pyr_down_rows`` for gray uint8 levels in integer arithmetic, as ``cv2.pyrDown``:
     the vertical sums (at most 16 * 255) of source columns ``2x - 2 .. 2x + 2`` go into the
-    uint32 scratch ``pairs`` seen as uint16, so that word ``x`` holds the sums of columns
+    uint32 row ``scratch`` (``pairs``) seen as uint16, so that word ``x`` holds the sums of columns
     ``2x - 2`` (low half) and ``2x - 1`` (high half) and the horizontal taps of output ``x``
     come from words ``x``, ``x + 1``, ``x + 2``: unit-stride loads, no decimation pass. The
     result ``(sum + 128) >> 8`` is what the float32 path's ``floor(sum / 256 + 0.5)`` gives
     (every value there is exact), so the levels are the same, in about a third of the time.
     (Plain int indices and untyped literals: this spelling compiles in 0.5 s against 0.8 s
-    with uint64 indices and uint16 casts, and runs as fast.)
+    with uint64 indices and uint16 casts, and runs as fast.) Compiled through
+    ``_pyr_down_level``; ``C`` (1) and ``integer`` (True) are unused.
     """
+    pairs = scratch
     spw = sg[3]
     dw = dg[2]
     m = 2 * dw + 4  # source columns read per row
