@@ -295,6 +295,8 @@ def build_pyramids(frame0, frame1, shapes, pad_x, pad_y, derivatives, stretch=No
     level-0 copy, then each level from the one before): per-level calls over bands of rows
     cost a thread-pool round trip per level and left the small levels on one thread. So at
     most two threads build pyramids, whatever the thread count (the tracking uses them all).
+    The frames are claimed (``run_bands(claim=True)``): if the worker has not started when
+    the calling thread has built its pyramid, the caller builds the other one too.
     """
     C = frame0.shape[2]
     integer = stretch is None and frame0.dtype.kind in "ui"
@@ -311,7 +313,8 @@ def build_pyramids(frame0, frame1, shapes, pad_x, pad_y, derivatives, stretch=No
     run_bands(_pyramids_band, np.ascontiguousarray(frame0).reshape(-1),
               np.ascontiguousarray(frame1).reshape(-1), buf, geo, total, C, pad_x, pad_y,
               np.float32(offset), np.float32(factor), integer,
-              _NO_EXTREMA if extrema is None else extrema, scratch, threads=min(2, numba.get_num_threads()))
+              _NO_EXTREMA if extrema is None else extrema, scratch, threads=min(2, numba.get_num_threads()),
+              claim=True)
     slack = SLACK if derivatives else 0  # (none: empty arrays tell the tracker to work per window)
     gx = np.empty(derivatives * total + slack, np.float32)
     gy = np.empty(derivatives * total + slack, np.float32)
@@ -797,8 +800,10 @@ def track_one(img0, gx0, gy0, img1, geo, C, px, py, qx, qy, use_init, win_w, win
 
 def track_points(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h,
                  max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err):
-    """Track every point of ``pts`` (K, 2) in parallel; writes out_pts, status, err."""
-    run_bands(_track_points_band, img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h, max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err)
+    """Track every point of ``pts`` (K, 2) in parallel; writes out_pts, status, err. The bands
+    are claimed (``run_bands(claim=True)``), so a late worker does not hold up the call."""
+    run_bands(_track_points_band, img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h, max_iter,
+              eps2, min_eig_threshold, eig_scale, out_pts, status, err, claim=True)
 
 
 @jit(nogil=True)

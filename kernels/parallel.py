@@ -49,7 +49,7 @@ def bands_for(n_items, min_items):
     return 1 if n_items < min_items else numba.get_num_threads()
 
 
-def run_bands(kernel, *args, threads=None):
+def run_bands(kernel, *args, threads=None, claim=False):
     """Call ``kernel(*args, band, n_bands)`` for every band, one band per thread.
 
     Parameters
@@ -59,19 +59,49 @@ def run_bands(kernel, *args, threads=None):
         The kernel's leading arguments, shared by every band.
     threads : int, optional
         Number of bands; default ``numba.get_num_threads()``.
+    claim : bool
+        Let the threads claim the bands in turn instead of one band each: the calling thread
+        takes band after band until none is left, and a worker that has not started by then
+        is cancelled. On a machine whose other core is busy a worker can start a scheduler
+        slice late; with ``claim`` the call then takes the time of the work on one thread,
+        not that plus the wait (OpenCV's ``parallel_for_`` behaves alike). For a few large
+        bands of equal work (``lk_sparse``'s two pyramids and its tracking).
     """
     n_bands = threads or numba.get_num_threads()
     if n_bands == 1:
         kernel(*args, 0, 1)
         return
     pool = _executor()
+    if claim:
+        claims = iter(range(n_bands))
+        lock = threading.Lock()
+
+        def task():
+            while True:
+                with lock:
+                    band = next(claims, None)
+                if band is None:
+                    return
+                kernel(*args, band, n_bands)
+
+        futures = [pool.submit(task) for _ in range(n_bands - 1)]
+        _finish(task, futures, cancel=True)
+        return
     futures = [pool.submit(kernel, *args, band, n_bands) for band in range(n_bands - 1)]
+    _finish(lambda: kernel(*args, n_bands - 1, n_bands), futures, cancel=False)
+
+
+def _finish(own, futures, cancel):
+    """Run the calling thread's work ``own``, then wait for ``futures`` (cancelling those not
+    started when ``cancel``) and raise the first error."""
     error = None
     try:
-        kernel(*args, n_bands - 1, n_bands)
+        own()
     except BaseException as exc:  # the other bands still write the outputs: wait for them
         error = exc
     for future in futures:
+        if cancel and future.cancel():
+            continue
         try:
             future.result()
         except BaseException as exc:

@@ -22,49 +22,40 @@ def _fail_in_band(band, n_bands):
 
 @pytest.mark.parametrize("n_items", [0, 1, 3, 7, 1000])
 @pytest.mark.parametrize("threads", [1, 2, 5])
-def test_every_item_once(n_items, threads):
+@pytest.mark.parametrize("claim", [False, True])
+def test_every_item_once(n_items, threads, claim):
     counts = np.zeros(n_items, np.int64)
-    run_bands(_mark, counts, n_items, threads=threads)
+    run_bands(_mark, counts, n_items, threads=threads, claim=claim)
     np.testing.assert_array_equal(counts, np.ones(n_items, np.int64))
 
 
-def test_error_in_a_worker_band_is_raised():
+@pytest.mark.parametrize("claim", [False, True])
+def test_error_in_a_worker_band_is_raised(claim):
     with pytest.raises(ValueError, match="band 0 failed"):
-        run_bands(_fail_in_band, threads=2)
+        run_bands(_fail_in_band, threads=2, claim=claim)
 
 
-def test_one_and_two_threads_give_identical_results():
-    frame0, frame1, _ = flowkit.sample_pair(96, 128)
-    results = []
-    old = flowkit.get_num_threads()
+def test_claimed_bands_run_on_the_caller_when_workers_are_busy():
+    # the pool's workers are blocked (released after 5 s): with claim the caller runs every
+    # band itself and cancels the queued tasks instead of waiting for a worker
+    import threading
+    import time
+
+    from flowkit.kernels.parallel import _executor
+
+    release = threading.Event()
+    pool = _executor()
+    blockers = [pool.submit(release.wait) for _ in range(pool._max_workers)]
+    timer = threading.Timer(5.0, release.set)
+    timer.start()
     try:
-        for n in (1, min(2, old)):
-            flowkit.set_num_threads(n)
-            flow = flowkit.farneback(frame0, frame1)
-            results.append((flow, flowkit.warp(frame1, flow), flowkit.lucas_kanade(frame0, frame1)))
+        counts = np.zeros(10, np.int64)
+        start = time.perf_counter()
+        run_bands(_mark, counts, 10, threads=3, claim=True)
+        assert time.perf_counter() - start < 2.5
+        np.testing.assert_array_equal(counts, np.ones(10, np.int64))
     finally:
-        flowkit.set_num_threads(old)
-    for a, b in zip(*results):
-        np.testing.assert_array_equal(a, b)
-
-
-def test_dis_serial_and_banded_passes_agree(monkeypatch):
-    """Small levels run their passes on one thread (the refinement's in one call): the result
-    equals the banded one at any size threshold."""
-    from flowkit.kernels import dis as kd
-    from flowkit.kernels import variational as kv
-
-    frame0, frame1, _ = flowkit.sample_pair(96, 128)
-    old = flowkit.get_num_threads()
-    results = []
-    try:
-        flowkit.set_num_threads(min(2, old))
-        for threshold in (0, 1 << 30):
-            for module, name in ((kd, "SERIAL_PATCHES"), (kd, "SERIAL_PIXELS"),
-                                 (kv, "SERIAL_PIXELS"), (kv, "SERIAL_WARP_PIXELS")):
-                monkeypatch.setattr(module, name, threshold)
-            results.append(flowkit.dis(frame0, frame1, preset="medium"))
-    finally:
-        flowkit.set_num_threads(old)
-    assert np.abs(results[0]).max() > 0.5  # a real flow, not zeros
-    np.testing.assert_array_equal(results[0], results[1])
+        release.set()
+        timer.cancel()
+        for b in blockers:
+            b.result()
