@@ -49,6 +49,7 @@ class Prepared(NamedTuple):
         Input intensity units per unit of the returned frames, per pair (``n = N`` for
         batches, 1 otherwise): ``max - min`` of a stretched pair (1 for a flat one), the dtype
         maximum for integers scaled to [0, 1] without stretching, else 1.
+        None with ``deferred_range`` (the kernel reads the range).
     offset, factor : numpy.float32
         The stretch still to apply, ``(frame - offset) * factor`` in float32, where it was
         deferred to the kernel (``deferred_stretch``); 0 and 1 otherwise.
@@ -75,7 +76,7 @@ def _host_values(x, n):
 
 
 def prepare_frames(frames, names, *, normalize, batched, has_channels, integer_levels=False,
-                   keep_integers=False, deferred_stretch=False):
+                   keep_integers=False, deferred_stretch=False, deferred_range=False):
     """Frames as float32 for the kernels (see the module docstring).
 
     Parameters
@@ -106,6 +107,11 @@ def prepare_frames(frames, names, *, normalize, batched, has_channels, integer_l
         with ``offset`` and ``factor``, for a kernel that copies them anyway to apply
         ``(frame - offset) * factor`` in float32, the same two roundings as here (sparse
         Lucas-Kanade's level-0 pyramid copy). Other input is stretched here as usual.
+    deferred_range : bool
+        With ``normalize=True``, uint8 NumPy frames (always finite): skip the reductions too
+        and hand the frames over as they are with ``span`` None, for a kernel that reads their
+        minimum and maximum itself and needs nothing else from the stretch (sparse
+        Lucas-Kanade tracks uint8 frames in their own levels and scales only its threshold).
 
     Returns
     -------
@@ -123,6 +129,8 @@ def prepare_frames(frames, names, *, normalize, batched, has_channels, integer_l
     axes = tuple(range(1, arrays[0].ndim)) if batched else None
     span = np.ones(n)
 
+    if deferred_range and normalize and xp is np and dtype == np.uint8 and not batched:
+        return Prepared(tuple(np.ascontiguousarray(a) for a in arrays), 1.0, None)
     lo = hi = None
     if normalize or dtype.kind == "f":
         lo = [_host_values(xp.min(a, axis=axes), n) for a in arrays]

@@ -173,12 +173,17 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
     normalize = check_bool("normalize", normalize)
     backend = select_device(device, frame0=frame0, frame1=frame1, points=points, init_points=init_points)
     gpu_input = any(is_device_array(a) for a in (frame0, frame1, points, init_points))
+    # uint8 frames on the CPU are tracked in their own levels (uint8 pyramids rounded as
+    # OpenCV's, whatever ``normalize``): Lucas-Kanade's steps do not change under a * I + b, so
+    # the stretch only scales the eigenvalue threshold, and err is in the input's units as it is
+    raw8 = backend != CUDA and frame0.dtype == np.uint8
     # float32 frames stretched to [0, 1] (on the CPU the stretch is deferred to the copy into the
-    # pyramids); with normalize=False integer frames stay integers, so that the pyramid levels
-    # are rounded as OpenCV's, and floats are taken as they are
+    # pyramids, and for uint8 the range is read there too); with normalize=False integer frames
+    # stay integers, so that the pyramid levels are rounded as OpenCV's, and floats are taken
+    # as they are
     prep = prepare_frames((frame0, frame1), ("frame0", "frame1"), normalize=normalize, batched=False,
                           has_channels=frame0.ndim == 3, integer_levels=True, keep_integers=True,
-                          deferred_stretch=backend != CUDA)
+                          deferred_stretch=backend != CUDA, deferred_range=raw8)
     frame0, frame1 = prep.frames
 
     k = points.shape[0]
@@ -186,13 +191,11 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
         empty = (np.empty((0, 2), np.float32), np.empty(0, bool), np.empty(0, np.float32))
         return tuple(to_output(a, gpu_input) for a in empty)
 
-    # uint8 frames on the CPU are tracked in their own levels (uint8 pyramids rounded as
-    # OpenCV's, whatever ``normalize``): Lucas-Kanade's steps do not change under a * I + b, so
-    # the stretch only scales the eigenvalue threshold, and err is in the input's units as it is
-    raw8 = backend != CUDA and frame0.dtype == np.uint8
-    scale = 255.0 * prep.gain / (prep.span[0] if raw8 else 1.0)  # thresholds on the 0..255 scale
+    # thresholds on the 0..255 scale; raw8 with normalize: that of the pair's range, read while
+    # the pyramids are built (eig_scale None)
     params = dict(win_w=win_w, win_h=win_h, max_level=max_level, max_iter=max_iter, eps2=eps * eps,
-                  min_eig_threshold=min_eig_threshold, eig_scale=scale * scale / 1024.0,
+                  min_eig_threshold=min_eig_threshold,
+                  eig_scale=None if prep.span is None else _eig_scale(255.0 * prep.gain),
                   backward_check=bool(backward_check))
     pts = _as_float32_points(points, backend)
     init = None if init_points is None else _as_float32_points(init_points, backend)
@@ -204,9 +207,15 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
         stretch = (prep.offset, prep.factor) if normalize and not raw8 else None
         result = _track_cpu(_hwc(frame0, backend), _hwc(frame1, backend), pts, init, stretch, **params)
     points1, status, err = (to_output(a, gpu_input) for a in result)
-    if prep.span[0] != 1.0 and not raw8:  # err back in the input's units
+    if not raw8 and prep.span[0] != 1.0:  # err back in the input's units
         err *= np.float32(prep.span[0])
     return points1, status, err
+
+
+def _eig_scale(scale):
+    """``hessian_check``'s ``eig_scale`` for intensities read as ``scale`` times OpenCV's
+    0..255 scale (OpenCV's Hessian: raw Scharr values, 32 x the gradient, scaled by 2**-20)."""
+    return scale * scale / 1024.0
 
 
 def _track_cpu(f0, f1, pts, init, stretch, *, win_w, win_h, max_level, max_iter, eps2,
@@ -220,7 +229,11 @@ def _track_cpu(f0, f1, pts, init, stretch, *, win_w, win_h, max_level, max_iter,
     pixels = sum(a * b for a, b in shapes)
     per_window = lk.window_derivatives(k, win_w, win_h, len(shapes), pixels)
     derivatives = 0 if per_window else 2 if backward_check else 1
-    buf, gx, gy, geo, total = lk.build_pyramids(f0, f1, shapes, win_w, win_h, derivatives, stretch)
+    extrema = None if eig_scale is not None else np.empty((2, 2))
+    buf, gx, gy, geo, total = lk.build_pyramids(f0, f1, shapes, win_w, win_h, derivatives, stretch, extrema)
+    if extrema is not None:  # uint8 with normalize: as prepare_frames' span (1 for a flat pair)
+        span = extrema[:, 1].max() - extrema[:, 0].min()
+        eig_scale = _eig_scale(255.0 / (span if span else 1.0))
     buf0, buf1 = buf[:total + lk.SLACK], buf[total:]  # each with the slack its windows may read
     gx0, gy0, gx1, gy1 = gx[:total + lk.SLACK], gy[:total + lk.SLACK], gx[total:], gy[total:]
 

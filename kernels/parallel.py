@@ -71,7 +71,7 @@ def bands_for(n_items, min_items):
     return 1 if n_items < min_items else numba.get_num_threads()
 
 
-def run_bands(kernel, *args, threads=None):
+def run_bands(kernel, *args, threads=None, claim=False):
     """Call ``kernel(*args, band, n_bands)`` for every band, one band per thread.
 
     Parameters
@@ -81,9 +81,29 @@ def run_bands(kernel, *args, threads=None):
         The kernel's leading arguments, shared by every band.
     threads : int, optional
         Number of bands; default ``numba.get_num_threads()``.
+    claim : bool
+        Let the threads claim the bands in turn instead of one band each: the calling thread
+        takes band after band until none is left, and a worker that has not started by then
+        is cancelled. On a machine whose other core is busy a worker can start a scheduler
+        slice late; with ``claim`` the call then takes the time of the work on one thread,
+        not that plus the wait (OpenCV's ``parallel_for_`` behaves alike). For a few large
+        bands of equal work (``lk_sparse``'s two pyramids and its tracking).
     """
     n_bands = threads or numba.get_num_threads()
-    _run([functools.partial(kernel, *args, band, n_bands) for band in range(n_bands)])
+    if not claim:
+        _run([functools.partial(kernel, *args, band, n_bands) for band in range(n_bands)])
+        return
+    claims = iter(range(n_bands))
+    lock = threading.Lock()
+
+    def task():
+        while True:
+            with lock:
+                band = next(claims, None)
+            if band is None:
+                return
+            kernel(*args, band, n_bands)
+    _run([task] * n_bands, optional=True)
 
 
 def _run(calls, optional=False):

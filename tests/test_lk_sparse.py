@@ -200,6 +200,30 @@ def test_float_pyramid_with_borders_matches_opencv(channels, size, win):
             np.testing.assert_allclose(view, padded.reshape(view.shape), rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("size, win", [((101, 77), 5), ((64, 91), (7, 9)), ((9, 13), 21)])
+def test_uint8_pyramid_with_borders_matches_opencv(size, win):
+    # gray uint8 levels (the integer pyrDown, build_pyramids' gray uint8 case) at odd sizes, and
+    # a frame smaller than the window (its borders reflect more than once): exactly
+    # cv2.pyrDown's levels with cv2.copyMakeBorder's reflect-101 borders; extrema receives each
+    # frame's min and max
+    rng = np.random.default_rng(5)
+    frame0, frame1 = rng.integers(0, 256, (2, *size, 1)).astype(np.uint8)
+    frame1 //= 2
+    win_w, win_h = (win, win) if np.isscalar(win) else win
+    shapes = lk.pyramid_shapes(*size, win_w, win_h, 3)
+    extrema = np.empty((2, 2))
+    buf, _, _, geo, total = lk.build_pyramids(frame0, frame1, shapes, win_w, win_h, 0, None, extrema)
+    assert buf.dtype == np.uint8
+    for start, frame in ((0, frame0), (total, frame1)):
+        level = frame[..., 0]
+        for lv in range(len(shapes)):
+            if lv:
+                level = cv2.pyrDown(level)
+            padded = cv2.copyMakeBorder(level, win_h, win_h, win_w, win_w, cv2.BORDER_REFLECT_101)
+            np.testing.assert_array_equal(lk.level_view(buf[start:], geo[lv], 1, win_w, win_h)[..., 0], padded)
+    np.testing.assert_array_equal(extrema, [[frame0.min(), frame0.max()], [frame1.min(), frame1.max()]])
+
+
 def test_pyramid_stops_before_window_size():
     # OpenCV: no level whose side is <= the window
     assert lk.pyramid_shapes(100, 200, 21, 21, 5) == [(100, 200), (50, 100), (25, 50)]
