@@ -11,6 +11,7 @@ import dataclasses
 import math
 import numbers
 import sys
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
@@ -114,10 +115,20 @@ def _rational(name, value, *, allow_zero=False, bounds=None):
 
 
 def _shown(value):
-    """A Fraction for a message: ``24000/1001`` as such, others as ``%g`` (``1e-09``, ``3000``)."""
-    if value.denominator in (1001, 1) and abs(value) < 1e6:
+    """A number for a message: ``24000/1001`` and whole numbers as such, others as ``%g``
+    (``1e-09``) where that is the same float, else to 10 significant digits at any exponent
+    (``1000.0004``, ``1e+400``: a float would round a refused value to an accepted one, or
+    overflow)."""
+    value = Fraction(value)
+    if value.denominator in (1001, 1) and abs(value) < 10 ** 6:
         return str(value)
-    return f"{float(value):g}"
+    try:
+        near = float(value)
+    except OverflowError:
+        near = None
+    if near and float(f"{near:g}") == near:  # near is 0 only below a float's range
+        return f"{near:g}"
+    return format((Decimal(value.numerator) / Decimal(value.denominator)).normalize(), ".10g")
 
 
 def _check_segment(segment, name="segment"):
@@ -131,7 +142,7 @@ def _check_segment(segment, name="segment"):
     start = Fraction(0) if segment[0] is None else _rational(f"{name}[0]", segment[0], allow_zero=True)
     end = None if segment[1] is None else _rational(f"{name}[1]", segment[1])
     if end is not None and end <= start:
-        raise ValueError(f"{name}: expected start < end, got {float(start):g} to {float(end):g} s")
+        raise ValueError(f"{name}: expected start < end, got {_shown(start)} to {_shown(end)} s")
     return start, end
 
 
@@ -453,8 +464,8 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
     start, end = segment or (Fraction(0), None)
     known = info.duration
     if known is not None and start >= known:
-        raise ValueError(f"segment: starts at {float(start):g} s, after the end of {src} "
-                         f"({float(known):g} s)")
+        raise ValueError(f"segment: starts at {_shown(start)} s, after the end of {src} "
+                         f"({_shown(known)} s)")
     if duration is not None:
         length = (known if end is None else min(end, known)) if known is not None else end
         if length is None:
@@ -462,8 +473,8 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
         speed = (length - start) / duration
         low, high = (length - start) / MAX_SPEED, (length - start) * MAX_SPEED
         if not low <= duration <= high:
-            raise ValueError(f"duration: expected {float(low):g} to {float(high):g} s for the "
-                             f"{float(length - start):g} s retimed (a speed in [1/{MAX_SPEED}, "
+            raise ValueError(f"duration: expected {_shown(low)} to {_shown(high)} s for the "
+                             f"{_shown(length - start)} s retimed (a speed in [1/{MAX_SPEED}, "
                              f"{MAX_SPEED}]), got "
                              f"{_shown(duration)} s")
     speed = speed or Fraction(1)
@@ -475,8 +486,8 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
                  if value] or ["segment"]
         raise ValueError(f"{given[0]}: expected at least one output frame, got "
                          f"{_shown(out_fps)} fps over the "
-                         f"{float(timeline.output_duration(known)):g} s output (one frame "
-                         f"would last {float(1 / out_fps):g} s)")
+                         f"{_shown(timeline.output_duration(known))} s output (one frame "
+                         f"would last {_shown(1 / out_fps)} s)")
     changed = speed != 1
     if audio is None:
         audio = "stretch" if changed or trim else "copy"

@@ -630,7 +630,7 @@ def cmd_predict(args):
                         ("--advect-flow", args.advect_flow)):
         if given and args.scheme != "semi-lagrangian":
             raise UsageError(f"{flag} is for --scheme semi-lagrangian, not {args.scheme}")
-    if args.n_iter is not None and args.advect_flow:
+    if args.n_iter not in (None, 1) and args.advect_flow:  # 1, the default, as predict()
         raise UsageError("--n-iter does not apply with --advect-flow (its trajectories take one step "
                          "per frame through the carried velocities)")
     kind = _output_kind(args.output)

@@ -604,6 +604,13 @@ def test_odd_size_is_padded(tmp_path):
     ({"factor": 1e9}, ValueError, r"factor: .* = 2.4e\+10 fps"),
     ({"speed": 1e-9}, ValueError, r"speed: expected a number in \[1/1000, 1000\], got 1e-09"),
     ({"speed": 1001}, ValueError, r"speed: expected a number in \[1/1000, 1000\], got 1001"),
+    # values beyond a float's range, or refused by less than %g shows: named as given
+    ({"fps": "1e400"}, ValueError, r"fps: expected a frame rate in \(0, 1000\] fps, got 1e\+400$"),
+    ({"fps": "1000.0004"}, ValueError, r"fps: expected .*, got 1000.0004$"),
+    ({"speed": "1e-400"}, ValueError, r"speed: expected a number in \[1/1000, 1000\], got 1e-400$"),
+    ({"duration": "1e400"}, ValueError, r"duration: expected 0.0005 to 500 s .*got 1e\+400 s$"),
+    ({"fps": "1e-400"}, ValueError, r"fps: expected at least one output frame, got 1e-400 fps over "
+                                    r"the 0.5 s output \(one frame would last 1e\+400 s\)"),
     # the clip lasts 0.5 s: durations 0.5 / 1000 to 0.5 * 1000 s
     ({"duration": 1e9}, ValueError,
      r"duration: expected 0.0005 to 500 s for the 0.5 s retimed \(a speed in \[1/1000, 1000\]\), got 1e\+09 s"),
