@@ -23,8 +23,10 @@ refinement: its warp, derivatives and passes in one shared call), summed over th
 by timing the drivers' Python entry points.
 ``python benchmarks/bench_dis.py ratio [repeats [preset]]`` times ``DIS(preset="medium")``
 (or ``preset``: ultrafast, fast) and OpenCV's same preset alternately in one process (one
-call of each per repeat, after a warm-up) at 640x480 and 1280x720 and prints the median and
-range of the per-repeat ratio flowkit / OpenCV, the medians of both and the load average
+call of each per repeat, after a warm-up) at 640x480 and 1280x720, on the synthetic pair and
+on real video (``conftest.traffic_pair``: frames of the shared traffic clip, left out with a
+note where the clip is absent), and prints the median and range of the per-repeat ratio
+flowkit / OpenCV, the medians of both and the load average
 (issue 10's speed goal: ratio <= 1.0). It also prints the ratio of the calling thread's CPU
 times, which other jobs on the machine disturb less but which counts only the calling
 thread's work: meaningful at ``FLOWKIT_BENCH_THREADS=1``.
@@ -36,7 +38,7 @@ import cv2
 import numpy as np
 import pytest
 from bench_farneback import _pair
-from conftest import THREADS, run
+from conftest import THREADS, run, traffic_pair
 
 CV_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
               "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
@@ -273,8 +275,9 @@ def _profile(repeats=10):
 def _preset_calls(size, preset="medium"):
     """flowkit's and OpenCV's DIS ``preset`` (medium) on the ``size`` pair as two
     argument-less calls, each called once (compilation and buffers excluded from what
-    follows)."""
-    f0, f1 = _pair(size)
+    follows). ``size``: ``"640x480"``, ``"1280x720"`` or either with ``"traffic "`` before it
+    (real video)."""
+    f0, f1 = traffic_pair(size.split()[1]) if size.startswith("traffic") else _pair(size)
     est = flowkit.DIS(preset=preset, normalize=False)
     cv = cv2.DISOpticalFlow_create(CV_PRESETS[preset])
     calls = (lambda: est(f0, f1)), (lambda: cv.calc(f0, f1, None))
@@ -293,8 +296,12 @@ def _ratio(repeats=15, preset="medium"):
     _table(f"{preset}, threads={THREADS}; load average {os.getloadavg()[0]:.2f} at the start",
            ("size", "ratio median [range]", "CPU-time ratio (1 thread only)", "flowkit ms",
             "OpenCV ms"))
-    for size in ("640x480", "1280x720"):
-        calls = _preset_calls(size, preset)
+    for size in ("640x480", "1280x720", "traffic 640x480", "traffic 1280x720"):
+        try:
+            calls = _preset_calls(size, preset)
+        except pytest.skip.Exception as why:
+            print(f"| {size} | left out: {why} |")
+            continue
         ours, theirs, cpu = [], [], ([], [])
         for _ in range(repeats):
             for k, (fn, spent) in enumerate(zip(calls, (ours, theirs))):
