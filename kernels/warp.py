@@ -26,9 +26,10 @@ from numba.core import cgutils, config
 from numba.extending import intrinsic, overload
 
 from . import interp
+from .atomic import atomic_add, unowned
 from .scalar import rint
 from .jit import internal, jit
-from .parallel import run_bands
+from .parallel import SHARED_COUNTERS, claim_chunk, finish_chunk, run_shared
 
 UNKNOWN_FLOW = 1e9  # |component| >= this (or NaN) marks an unknown flow vector
 _ROWS_PER_TASK = 8
@@ -457,9 +458,12 @@ def _blend_target_impl(out_row, scratch):
 
 
 def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_max):
-    """CPU driver: ``_warp_cpu_band`` over bands of row tasks on threads (``parallel.run_bands``).
+    """CPU driver: ``_warp_cpu_shared`` on every thread, the threads claiming row tasks of
+    ``_ROWS_PER_TASK`` rows from a shared counter (``parallel.run_shared``): a thread that
+    starts late, its core busy with another process, leaves its tasks to the others (static
+    bands made the caller wait for it: 2 threads took as long as 1 on a loaded machine).
 
-    The bands' scratch rows are allocated here, in the calling thread: a pool thread that
+    The threads' scratch rows are allocated here, in the calling thread: a pool thread that
     allocated its own per task ran its band up to 1.9x slower than the caller's on the 2-core
     development VM, depending on the process's history (gone with ``MALLOC_ARENA_MAX=1``, so
     the worker's malloc arena is the suspect); without allocations in the band both run alike.
@@ -477,22 +481,30 @@ def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_ma
         Largest value of an integer output dtype, 0 for float outputs (integer rows are
         blended into a float32 row, then rounded and saturated in a vectorised pass).
     """
-    n_bands = numba.get_num_threads()
-    w, channels = out.shape[2], out.shape[3]
-    index = np.empty((n_bands, 2, w), np.int32)          # xs, ys per band
-    frac = np.empty((n_bands, 2, w), flow.dtype)          # fxs, fys per band
-    vals = np.empty((n_bands, w * channels if int_max > 0 else 0), np.float32)
-    run_bands(_warp_cpu_band, image, flow, out, mask, interpolation, border, border_value,
-              int_max, index, frac, vals, _NO_MASK, threads=n_bands)
+    threads = numba.get_num_threads()
+    n_out, h, w, channels = out.shape
+    index = np.empty((threads, 2, w), np.int32)          # xs, ys per thread
+    frac = np.empty((threads, 2, w), flow.dtype)          # fxs, fys per thread
+    vals = np.empty((threads, w * channels if int_max > 0 else 0), np.float32)
+    slots = np.zeros(1, np.int64)  # the next thread's scratch row
+    run_shared(_warp_cpu_shared, image, flow, out, mask, interpolation, border, border_value,
+               int_max, index, frac, vals, _NO_MASK, slots,
+               chunks=(n_out * h + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK, threads=threads)
 
 
 _NO_MASK = np.zeros(0, np.bool_)  # C-contiguous like mask rows (one array type)
 
 
 @jit(nogil=True)
-def _warp_cpu_band(image, flow, out, mask, interpolation, border, border_value, int_max, index,
-                   frac, vals_all, no_mask, band, n_bands):
-    """Row tasks ``band`` of ``n_bands`` of :func:`warp_cpu`, with that band's scratch rows."""
+def _warp_cpu_shared(image, flow, out, mask, interpolation, border, border_value, int_max,
+                     index, frac, vals_all, no_mask, slots, state):
+    """The row tasks of :func:`warp_cpu` this thread claims (``parallel.claim_chunk``), with
+    scratch rows of its own (``slots``: the next free one)."""
+    # row views and helper arguments of unowned arrays update no reference count, which the
+    # threads would contend for (kernels/atomic.py)
+    image, flow, out, mask = unowned(image), unowned(flow), unowned(out), unowned(mask)
+    index, frac, vals_all = unowned(index), unowned(frac), unowned(vals_all)
+    no_mask = unowned(no_mask)
     n_out, h, w, channels = out.shape
     n_image = image.shape[0]
     n_flow = flow.shape[0]
@@ -500,13 +512,17 @@ def _warp_cpu_band(image, flow, out, mask, interpolation, border, border_value, 
     rows = n_out * h
     zero = np.float32(0)  # integer outputs: the row is blended in float32, then rounded
     top = np.float32(int_max)
-    xs = index[band, 0]
-    ys = index[band, 1]
-    fxs = frac[band, 0]
-    fys = frac[band, 1]
-    vals = vals_all[band]
-    n_tasks = (rows + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK
-    for task in range(band * n_tasks // n_bands, (band + 1) * n_tasks // n_bands):
+    slot = atomic_add(slots, 0, 1)
+    xs = index[slot, 0]
+    ys = index[slot, 1]
+    fxs = frac[slot, 0]
+    fys = frac[slot, 1]
+    vals = vals_all[slot]
+    n_tasks = state.shape[0] - SHARED_COUNTERS
+    while True:
+        task = claim_chunk(state, n_tasks)
+        if task < 0:
+            return
         for row in range(task * _ROWS_PER_TASK, min(rows, (task + 1) * _ROWS_PER_TASK)):
             n = row // h
             y = row - n * h
@@ -520,3 +536,4 @@ def _warp_cpu_band(image, flow, out, mask, interpolation, border, border_value, 
             if int_max > 0:
                 for k in range(w * channels):  # pass 3, vectorised (np.rint: ties to even)
                     out_row[k] = np.rint(min(max(vals[k], zero), top))
+        finish_chunk(state, task)
