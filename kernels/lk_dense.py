@@ -15,11 +15,8 @@ band plus the halo rows its window needs, warps frame1 by the flow
 (``kernels.warp.warp_row_linear_replicate``: bilinear, edge replicated), takes
 ``np.gradient`` derivatives and forms the products summed over channels; then window sums
 (running sums for the uniform window) and the 2x2 solve per pixel. The flow is double
-buffered, so the bands need no other synchronisation. Every band kernel takes
-``kernels.atomic.unowned`` views of its array arguments first: their row views and the
-arrays passed to the row helpers update no reference count, which the threads slicing the
-same arrays would contend for. The plain ``@njit`` per-pixel functions are shared with the
-CUDA driver (``lk_dense_cuda``).
+buffered, so the bands need no other synchronisation. The plain ``@njit`` per-pixel
+functions are shared with the CUDA driver (``lk_dense_cuda``).
 """
 
 import math
@@ -28,7 +25,6 @@ import numba
 import numpy as np
 
 from . import interp
-from .atomic import unowned
 from .jit import internal, jit
 from .parallel import band_range, run_bands
 from .warp import warp_row_linear_replicate
@@ -425,7 +421,6 @@ def _blur(src, weights, border, dst):
 @jit(nogil=True)
 def _blur_band(src, weights, border, dst, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`_blur` (``parallel.run_bands``)."""
-    src, weights, dst = unowned(src), unowned(weights), unowned(dst)  # module docstring
     height, width, n_ch = src.shape
     half = (weights.shape[0] - 1) // 2
     start, stop = band_range(height, band, n_bands)
@@ -453,7 +448,6 @@ def _downsample(src, gain, dst):
 @jit(nogil=True)
 def _downsample_band(src, gain, dst, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`_downsample` (``parallel.run_bands``)."""
-    src, gain, dst = unowned(src), unowned(gain), unowned(dst)  # module docstring
     yis, fys = linear_sources(src.shape[0], dst.shape[0])
     xis, fxs = linear_sources(src.shape[1], dst.shape[1])
     start, stop = band_range(dst.shape[0], band, n_bands)
@@ -472,7 +466,6 @@ def _upscale_flow(src, dst):
 @jit(nogil=True)
 def _upscale_flow_band(src, dst, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`_upscale_flow` (``parallel.run_bands``)."""
-    src, dst = unowned(src), unowned(dst)  # module docstring
     h, w = src.shape[0], src.shape[1]
     height, width = dst.shape[0], dst.shape[1]
     scale_x = np.float32(width / w)
@@ -516,7 +509,6 @@ def _band_rows(height, band, n_bands, half):
 def _median_band(flow, half, n_bands, fl, part, n_parts):
     """The 3x3 median prefilter of the flow rows bands ``part`` of ``n_parts`` read, into
     ``fl[band]`` (``parallel.run_bands``)."""
-    flow, fl = unowned(flow), unowned(fl)  # module docstring
     first, stop = band_range(n_bands, part, n_parts)
     for band in range(first, stop):
         _, _, _, _, w0, w1 = _band_rows(flow.shape[0], band, n_bands, half)
@@ -551,8 +543,6 @@ def _ilk_box_band(ref, mov, flow, prefilter, weights, n_bands, fl, wb, tb, flow_
                   n_parts):
     """Bands ``part`` of ``n_parts`` of :func:`_ilk_step`'s ``n_bands``, uniform window
     (``parallel.run_bands``): running sums in float64 (no drift), O(1) per pixel."""
-    ref, mov, flow, weights = unowned(ref), unowned(mov), unowned(flow), unowned(weights)
-    fl, wb, tb, flow_out = unowned(fl), unowned(wb), unowned(tb), unowned(flow_out)
     height, width = ref.shape[0], ref.shape[1]
     n_taps = weights.shape[0]
     half = (n_taps - 1) // 2
@@ -658,8 +648,6 @@ def _ilk_gauss_band(ref, mov, flow, prefilter, weights, n_bands, fl, wb, tb, flo
     (``parallel.run_bands``): symmetric taps in float32, vectorised: the y pass over the
     five product planes of a row at once (two rows at once away from the top and bottom
     edges), then the x pass per plane."""
-    ref, mov, flow, weights = unowned(ref), unowned(mov), unowned(flow), unowned(weights)
-    fl, wb, tb, flow_out = unowned(fl), unowned(wb), unowned(tb), unowned(flow_out)
     height, width = ref.shape[0], ref.shape[1]
     half = (weights.shape[0] - 1) // 2
     n_row = width * N_TERMS

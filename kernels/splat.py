@@ -26,16 +26,13 @@ CPU driver (deterministic: the result does not depend on the thread count). Each
 raster order, the source rows whose footprints can reach its rows (``bounds``: the lowest and
 highest top row ``floor(y + v)`` of each source row, from a first pass) and adds the taps that
 fall in its rows. So every target pixel sums its contributions in raster order of the
-sources, whatever the banding. The band kernels take ``kernels.atomic.unowned`` views of their
-arrays first: the row views and the arrays passed to ``_scan`` and its helpers then update no
-reference count, which the bands' threads would contend for.
+sources, whatever the banding.
 """
 
 import math
 
 import numpy as np
 
-from .atomic import unowned
 from .jit import jit
 from .parallel import band_range, run_bands
 from .scalar import floor
@@ -149,7 +146,6 @@ def _bounds_band(flow, bounds, band, n_bands):
     """``bounds[nf, y]``: the lowest and highest top row ``y + floor(v)`` in [-1, H) over the
     known vectors of flow row y (``_NO_ROW``, ``-_NO_ROW`` when none lands there).
     Branch-free int32, so that LLVM vectorises it (7x faster than with ``footprint``)."""
-    flow, bounds = unowned(flow), unowned(bounds)  # no reference counts (module docstring)
     n_flow, h, w, _ = flow.shape
     far = np.int32(_NO_ROW)
     limit = flow.dtype.type(UNKNOWN_FLOW)  # in the flow's dtype: a float64 compare stops LLVM
@@ -176,8 +172,6 @@ def _bounds_band(flow, bounds, band, n_bands):
 @jit(nogil=True)
 def _splat_band(image, flow, levels, scales, bounds, acc, level, band, n_bands):
     """Target rows ``band`` of ``n_bands`` over all N * H rows (``parallel.run_bands``)."""
-    image, flow, levels, scales = unowned(image), unowned(flow), unowned(levels), unowned(scales)
-    bounds, acc, level = unowned(bounds), unowned(acc), unowned(level)  # (module docstring)
     n_out, h, w, k = acc.shape
     flat = acc.reshape(acc.size)
     tops = level.reshape(level.size)
@@ -382,7 +376,6 @@ def _add_tap(acc, s, a, b, v0, v1, v2, channels, weighted):
 def _finish_band(acc, channels, divide, int_max, out, band, n_bands):
     """Target pixels ``band`` of ``n_bands`` of ``finish_value`` (``parallel.run_bands``);
     gray and RGB written out (3x faster than the loop over a run-time channel count)."""
-    acc, out = unowned(acc), unowned(out)  # no reference counts (module docstring)
     n_pixels = out.size // channels
     k = acc.size // n_pixels
     start, stop = band_range(n_pixels, band, n_bands)
