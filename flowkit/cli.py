@@ -515,6 +515,12 @@ def _output_kind(path):
     return "video"
 
 
+# (kernels module, Numba dispatcher) of the main CPU drivers a command compiles on first use
+_PREDICT_DRIVERS = (("farneback", "_iterate_box_band"), ("advect", "_trace_cpu_band"),
+                    ("warp", "_warp_cpu_shared"))
+_RETIME_DRIVERS = (("dis", "_search_band"), ("splat", "_splat_band"), ("warp", "_warp_cpu_shared"))
+
+
 def _compile_notice(args, *drivers, stream=None):
     """Say on stderr that kernels will compile when a main driver has no entry in Numba's
     on-disk cache yet (a heuristic: another signature may still be missing). Like the
@@ -646,8 +652,7 @@ def cmd_predict(args):
         if args.smooth_size:
             smooth["size"] = args.smooth_size
     context, truth, fps = _read_context(args, source)
-    _compile_notice(args, ("farneback", "_iterate_box_band"), ("advect", "_trace_cpu_band"),
-                    ("warp", "warp_cpu"))
+    _compile_notice(args, *_PREDICT_DRIVERS)
     fps = _output_fps(args, fps)
     start = time.perf_counter()
     extra = {} if args.n_iter is None else {"n_iter": args.n_iter}
@@ -738,7 +743,7 @@ def cmd_retime(args):
         raise FileNotFoundError(f"no such video file: {source}")
     _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
     options = _method_options(args.flow, args.option) if args.option else None
-    _compile_notice(args, ("dis", "_search_band"), ("splat", "_splat_band"), ("warp", "warp_cpu"))
+    _compile_notice(args, *_RETIME_DRIVERS)
     start = time.perf_counter()
     report = flowkit.retime(source, args.output, fps=args.fps, factor=args.factor,
                             speed=args.speed, duration=args.duration, segment=args.range,

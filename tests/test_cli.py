@@ -729,6 +729,7 @@ def test_predict_folder_output_checks_and_leaves_nothing_on_failure(moving_folde
 
 def test_compile_notice_only_when_the_cache_lacks_the_drivers(monkeypatch):
     import argparse
+    import importlib
     import io
     import os
 
@@ -738,7 +739,12 @@ def test_compile_notice_only_when_the_cache_lacks_the_drivers(monkeypatch):
         def isatty(self):
             return True
 
-    drivers = (("farneback", "_iterate_box_band"), ("warp", "warp_cpu"))
+    from flowkit.cli import _PREDICT_DRIVERS, _RETIME_DRIVERS
+
+    for module, name in _PREDICT_DRIVERS + _RETIME_DRIVERS:  # each a cached Numba dispatcher
+        kernel = getattr(importlib.import_module(f"flowkit.kernels.{module}"), name)
+        assert kernel._cache._cache_file._index_path.endswith(".nbi"), (module, name)
+    drivers = _PREDICT_DRIVERS
     exists = os.path.exists
     # no index file in Numba's cache (the modules themselves still load their own cache)
     monkeypatch.setattr(os.path, "exists", lambda path: False if str(path).endswith(".nbi") else exists(path))
