@@ -22,6 +22,13 @@ _REGISTRY = {
 }
 # keyword parameters that are per-call arrays or change the return value, not options
 _NOT_OPTIONS = frozenset({"init_flow", "return_confidence"})
+# estimator -> (module, checker): the checks of its option values that need no frames, run by
+# get_estimator before any frame is read (keyword parameters named as the estimator's)
+_CHECKS = {
+    "farneback": ("._farneback", "_check_options"),
+    "lucas_kanade": ("._lk_dense", "_check_options"),
+    "dis": ("._dis", "_Options"),
+}
 
 
 def list_estimators():
@@ -80,7 +87,8 @@ def get_estimator(flow, options=None, *, name="flow", options_name="flow_options
     Raises
     ------
     ValueError
-        Unknown estimator name, or an option it does not take.
+        Unknown estimator name, an option it does not take, or an option value that its own
+        checks refuse without frames (``levels=0``), named ``options_name[key]``.
     TypeError
         ``flow`` is neither a string nor callable, or ``options`` is not a dict with string keys.
     """
@@ -97,6 +105,10 @@ def get_estimator(flow, options=None, *, name="flow", options_name="flow_options
                 raise ValueError(f"{options_name}: {key!r} is not an option of {flow}; "
                                  f"its options are {', '.join(valid)}")
         function = _function(flow)
+        try:
+            _check_values(flow, function, options)
+        except (ValueError, TypeError) as exc:
+            raise _named(exc, options, options_name) from exc
     elif callable(flow):
         function = flow
     else:
@@ -107,17 +119,37 @@ def get_estimator(flow, options=None, *, name="flow", options_name="flow_options
     def estimate(frame0, frame1):
         try:
             flow_out = function(frame0, frame1, **options)
-        except (ValueError, TypeError) as exc:  # name the option as the caller passed it
-            for key in options:
-                if str(exc).startswith(f"{key}: "):
-                    raise type(exc)(f"{options_name}[{key!r}]{str(exc)[len(key):]}") from exc
-            raise
+        except (ValueError, TypeError) as exc:
+            raise _named(exc, options, options_name) from exc
         if not isinstance(flow, str):  # a user's callable: check what it gave
             _check_returned(name, flow_out, frame0)
         return flow_out
 
     estimate.__name__ = flow if isinstance(flow, str) else getattr(flow, "__name__", "estimator")
     return estimate
+
+
+def _check_values(name, function, options):
+    """Run the checker of the estimator ``name`` (``_CHECKS``) on its defaults updated by its
+    fixed options and ``options``."""
+    base = name.split("-")[0]  # "dis-fast": dis's checks
+    if base not in _CHECKS:
+        return
+    module, attribute = _CHECKS[base]
+    check = getattr(importlib.import_module(module, __package__), attribute)
+    values = {p.name: p.default for p in inspect.signature(function).parameters.values()
+              if p.kind == p.KEYWORD_ONLY}
+    values.update(_fixed(name), **options)
+    check(**{key: values[key] for key in inspect.signature(check).parameters})
+
+
+def _named(exc, options, options_name):
+    """``exc`` with the option it names as the caller passed it (``flow_options['levels']:
+    ...``), else unchanged."""
+    for key in options:
+        if str(exc).startswith(f"{key}: "):
+            return type(exc)(f"{options_name}[{key!r}]{str(exc)[len(key):]}")
+    return exc
 
 
 def _check_returned(name, flow_out, frame0):

@@ -9,6 +9,13 @@ from ._validate import check_bool, check_frame_pair, check_init_flow, check_int,
 from .kernels import lk_dense
 
 
+def _check_options(radius, num_warp, gaussian, prefilter, normalize):
+    """lucas_kanade's options that do not depend on the frames, checked."""
+    return (check_int("radius", radius, min_value=1), check_int("num_warp", num_warp, min_value=1),
+            check_bool("gaussian", gaussian), check_bool("prefilter", prefilter),
+            check_bool("normalize", normalize))
+
+
 def lucas_kanade(frame0, frame1, *, radius=7, num_warp=10, gaussian=False, prefilter=False,
                  levels=None, init_flow=None, normalize=True, device=None):
     """Dense optical flow by iterative Lucas-Kanade, coarse to fine.
@@ -89,11 +96,8 @@ def lucas_kanade(frame0, frame1, *, radius=7, num_warp=10, gaussian=False, prefi
     ((240, 320, 2), dtype('float32'))
     """
     frame0, frame1, batched, has_channels = check_frame_pair(frame0, frame1)
-    radius = check_int("radius", radius, min_value=1)
-    num_warp = check_int("num_warp", num_warp, min_value=1)
-    gaussian = check_bool("gaussian", gaussian)
-    prefilter = check_bool("prefilter", prefilter)
-    normalize = check_bool("normalize", normalize)
+    radius, num_warp, gaussian, prefilter, normalize = _check_options(radius, num_warp, gaussian,
+                                                                      prefilter, normalize)
     lead = tuple(frame0.shape[:3] if batched else frame0.shape[:2])
     height, width = lead[-2:]
     if levels is None:

@@ -42,6 +42,28 @@ def constant_estimator(backward):
     return estimate
 
 
+@pytest.mark.parametrize("flow, options, match", [
+    ("farneback", {"levels": 0}, r"flow_options\['levels'\]: expected an integer >= 1, got 0"),
+    ("farneback", {"poly_n": 6}, r"flow_options\['poly_n'\]: expected 5 or 7, got 6"),
+    ("lucas_kanade", {"radius": 0}, r"flow_options\['radius'\]: expected an integer >= 1, got 0"),
+    ("dis", {"patch_size": 1}, r"flow_options\['patch_size'\]: expected an integer >= 2, got 1"),
+    # the preset's own patch size (dis-fast: 8) is what the stride is checked against
+    ("dis-fast", {"patch_stride": 9}, r"flow_options\['patch_stride'\]: expected at most patch_size \(8\)"),
+])
+def test_registry_checks_option_values_before_any_frame(flow, options, match):
+    # a retime that interpolates nothing, or a predict that fails later, still refuses them
+    with pytest.raises(ValueError, match=match):
+        get_estimator(flow, options)
+
+
+def test_registry_accepts_every_estimators_defaults():
+    for name in ("farneback", "lucas_kanade", "dis", "dis-ultrafast", "dis-fast", "dis-medium",
+                 "dis-accurate"):
+        get_estimator(name)
+    get_estimator("dis-fast", {"patch_stride": 8, "variational_refinement_iterations": 0})
+    get_estimator("lucas_kanade", {"levels": 2, "gaussian": True})
+
+
 def test_registry_names_and_options():
     assert list_estimators() == ["dis", "dis-accurate", "dis-fast", "dis-medium", "dis-ultrafast",
                                  "farneback", "lucas_kanade", "raft"]
