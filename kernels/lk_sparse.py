@@ -27,6 +27,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
+from .atomic import unowned
 from .interp import BORDER_REFLECT101, border_index
 from .jit import internal, jit
 from .parallel import band_range, run_bands
@@ -336,6 +337,9 @@ def _pyramids_band(f0, f1, buf, geo, shift, C, pad_x, pad_y, offset, factor, int
     """Work items ``band`` of ``n_bands`` of :func:`build_pyramids` (``parallel.run_bands``):
     the two frames, ``shift`` apart in ``buf``, with their scratch rows ``scratch[frame]``;
     each level gets its borders before the next is read from it."""
+    # slices of unowned arrays (each row of each level) update no reference count, which the
+    # two threads would fight over (kernels/atomic.py)
+    f0, f1, buf, geo, scratch = unowned(f0), unowned(f1), unowned(buf), unowned(geo), unowned(scratch)
     start, stop = band_range(2, band, n_bands)
     for f in range(start, stop):
         lo, hi = _fill_level0(f0 if f == 0 else f1, buf, geo[0], f * shift, C, pad_x, pad_y,
@@ -530,6 +534,7 @@ def scharr_levels(buf, gx, gy, geos, C, pad_x, pad_y):
 @jit(nogil=True, fastmath=FAST)
 def _scharr_levels_band(buf, gx, gy, geos, C, pad_x, pad_y, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`scharr_levels` (``parallel.run_bands``)."""
+    buf, gx, gy, geos = unowned(buf), unowned(gx), unowned(gy), unowned(geos)  # (kernels/atomic.py)
     total_rows = 0
     for k in range(geos.shape[0]):
         total_rows += geos[k, 1] + 2 * pad_y
@@ -801,25 +806,37 @@ def track_one(img0, gx0, gy0, img1, geo, C, px, py, qx, qy, use_init, win_w, win
 def track_points(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h,
                  max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err):
     """Track every point of ``pts`` (K, 2) in parallel; writes out_pts, status, err. The bands
-    are claimed (``run_bands(claim=True)``), so a late worker does not hold up the call."""
+    are claimed (``run_bands(claim=True)``), so a late worker does not hold up the call. Each
+    band gets its window scratch (``track_one``'s p_i, p_x, p_y, q_x, q_y) as a row of one
+    array allocated here: the band kernel takes unowned views of it, which must not outlive
+    their owner."""
+    threads = numba.get_num_threads()
+    n = window_row(win_w, C) * win_h
+    nq = 0 if gx0.size else window_row(win_w + 1, C) * (win_h + 1) + SLACK
+    scratch = np.empty((threads, 5, max(n, nq)), np.float32)
     run_bands(_track_points_band, img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h, max_iter,
-              eps2, min_eig_threshold, eig_scale, out_pts, status, err, claim=True)
+              eps2, min_eig_threshold, eig_scale, out_pts, status, err, scratch, n, nq,
+              threads=threads, claim=True)
 
 
 @jit(nogil=True)
 def _track_points_band(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h,
-                 max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err, band, n_bands):
-    """Work items ``band`` of ``n_bands`` of :func:`track_points` (``parallel.run_bands``)."""
+                 max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err, scratch, n, nq,
+                 band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`track_points` (``parallel.run_bands``), with
+    the scratch rows ``scratch[band]``: ``n`` values for p_i, p_x, p_y, ``nq`` for q_x, q_y."""
+    # unowned views (kernels/atomic.py): passing an array to track_one and its helpers, and
+    # each level's row of geo, would otherwise update the array's reference count (a call
+    # and a locked instruction) per point, level and iteration, and two threads would fight
+    # over the counts of the shared arrays
+    img0, gx0, gy0, img1, geo = unowned(img0), unowned(gx0), unowned(gy0), unowned(img1), unowned(geo)
+    s = unowned(scratch)
+    p_i, p_x, p_y = s[band, 0, :n], s[band, 1, :n], s[band, 2, :n]
+    q_x, q_y = s[band, 3, :nq], s[band, 4, :nq]
     K = pts.shape[0]
-    n = window_row(win_w, C) * win_h
     chunks = min(K, 64)
     start, stop = band_range(chunks, band, n_bands)
     for ch in range(start, stop):
-        p_i = np.empty(n, np.float32)
-        p_x = np.empty(n, np.float32)
-        p_y = np.empty(n, np.float32)
-        q_x = np.empty(0 if gx0.size else window_row(win_w + 1, C) * (win_h + 1) + SLACK, np.float32)
-        q_y = np.empty(q_x.size, np.float32)
         for k in range(ch * K // chunks, (ch + 1) * K // chunks):
             x, y, ok, e = track_one(img0, gx0, gy0, img1, geo, C, pts[k, 0], pts[k, 1],
                                     init[k, 0], init[k, 1], use_init, win_w, win_h, max_iter,
