@@ -140,7 +140,9 @@ def _check_values(name, function, options):
     values = {p.name: p.default for p in inspect.signature(function).parameters.values()
               if p.kind == p.KEYWORD_ONLY}
     values.update(_fixed(name), **options)
-    check(**{key: values[key] for key in inspect.signature(check).parameters})
+    wanted = inspect.signature(check).parameters
+    if all(key in values for key in wanted):  # else the function is not the one checked
+        check(**{key: values[key] for key in wanted})
 
 
 def _named(exc, options, options_name):

@@ -395,7 +395,7 @@ def test_options_follow_the_signature_of_the_method(pair, tmp_path, monkeypatch,
         seen.update(levels=levels, normalize=normalize)
         return np.zeros(frame0.shape[:2] + (2,), np.float32)
 
-    monkeypatch.setattr(flowkit._farneback, "farneback", farneback)  # where the registry finds it
+    monkeypatch.setattr("flowkit._farneback.farneback", farneback)  # where the registry finds it
     a, b = pair[:2]
     assert main(["flow", str(a), str(b), "-o", str(tmp_path / "f.flo"), "-O", "normalize=False",
                  "--option", "levels=4"]) == 0
