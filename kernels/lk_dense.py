@@ -255,7 +255,7 @@ def _median_row(flow, y, out):
 @internal
 def _pad_sources(n, half, n_ch, border, sources):
     """``sources`` (2 * half * n_ch): the index in an interleaved row of ``n`` pixels of each
-    value :func:`_pad_row` puts left (first half) and right of it, by ``border``."""
+    value :func:`_fill_pads` puts left (first half) and right of it, by ``border``."""
     m = half * n_ch
     for j in range(half):
         left = interp.border_index(j - half, n, border)
@@ -266,15 +266,15 @@ def _pad_sources(n, half, n_ch, border, sources):
 
 
 @internal
-def _pad_row(row, sources, padded):
-    """``padded`` = the interleaved ``row`` with the values ``sources`` (of
-    :func:`_pad_sources`) names added each side."""
+def _fill_pads(padded, sources):
+    """Fill the ends of ``padded``, an interleaved row with ``sources.shape[0] // 2`` values
+    of room each side, with the values of the row between that ``sources`` (of
+    :func:`_pad_sources`) names."""
     m = sources.shape[0] // 2
-    for i in range(row.shape[0]):
-        padded[m + i] = row[i]
+    n = padded.shape[0] - 2 * m
     for j in range(m):
-        padded[j] = row[sources[j]]
-        padded[m + row.shape[0] + j] = row[sources[m + j]]
+        padded[j] = padded[m + sources[j]]
+        padded[m + n + j] = padded[m + sources[m + j]]
 
 
 @internal(inline="always")
@@ -429,14 +429,15 @@ def _blur_band(src, weights, border, dst, band, n_bands):
     pad = np.empty(2 * half * n_ch, np.int64)
     _pad_sources(width, half, n_ch, border, pad)
     padded = np.empty((width + 2 * half) * n_ch, np.float32)
+    col = padded[half * n_ch:(half + width) * n_ch]  # the y pass's sums, padded in place
     for y in range(start, stop):
-        col = np.zeros(width * n_ch, np.float32)
+        col[:] = 0.0
         for k in range(weights.shape[0]):
             src_row = src[interp.border_index(y + k - half, height, border)].reshape(width * n_ch)
             wk = weights[k]
             for i in range(width * n_ch):
                 col[i] += wk * src_row[i]
-        _pad_row(col, pad, padded)
+        _fill_pads(padded, pad)
         _correlate_symmetric(padded, half * n_ch, lo, hi, weights, dst[y].reshape(width * n_ch))
 
 
@@ -575,15 +576,16 @@ def _ilk_box_band(ref, mov, flow, prefilter, weights, n_bands, fl, wb, tb, flow_
 
 
 @internal
-def _window_two_rows(products, r, half, weights, out0, out1):
-    """The y pass of rows ``r`` and ``r + 1`` of ``products`` (rows, n) at once, for rows
-    whose windows lie inside it (no border): ``out0``, ``out1`` (n) get the sums
-    :func:`_correlate_symmetric` would give them, the same additions in the same order,
-    but each product row read once for both (the y pass reads ``2 half + 1`` rows per
-    output row, from L2: two rows together halve that traffic)."""
+def _window_two_rows(products, r, start, half, weights, out0, out1):
+    """The y pass of rows ``r`` and ``r + 1`` of ``products`` (rows, m), columns ``start`` to
+    ``start + n``, at once, for rows whose windows lie inside it (no border): ``out0``,
+    ``out1`` (n) get the sums :func:`_correlate_symmetric` would give them, the same
+    additions in the same order, but each product row read once for both (the y pass reads
+    ``2 half + 1`` rows per output row, from L2: two rows together halve that traffic)."""
     n = out0.shape[0]
     w_c = weights[half]
-    c0, c1 = products[r], products[r + 1]
+    stop = start + n
+    c0, c1 = products[r, start:stop], products[r + 1, start:stop]
     for i in range(n):
         out0[i] = w_c * c0[i]
         out1[i] = w_c * c1[i]
@@ -593,10 +595,14 @@ def _window_two_rows(products, r, half, weights, out0, out1):
     k = 0
     while k + 5 <= half:
         lo, hi = r - half + k, r + 1 + half - k
-        l0, l1, l2 = products[lo], products[lo + 1], products[lo + 2]
-        l3, l4, l5 = products[lo + 3], products[lo + 4], products[lo + 5]
-        h0, h1, h2 = products[hi], products[hi - 1], products[hi - 2]
-        h3, h4, h5 = products[hi - 3], products[hi - 4], products[hi - 5]
+        l0, l1, l2 = (products[lo, start:stop], products[lo + 1, start:stop],
+                      products[lo + 2, start:stop])
+        l3, l4, l5 = (products[lo + 3, start:stop], products[lo + 4, start:stop],
+                      products[lo + 5, start:stop])
+        h0, h1, h2 = (products[hi, start:stop], products[hi - 1, start:stop],
+                      products[hi - 2, start:stop])
+        h3, h4, h5 = (products[hi - 3, start:stop], products[hi - 4, start:stop],
+                      products[hi - 5, start:stop])
         w0, w1, w2 = weights[k], weights[k + 1], weights[k + 2]
         w3, w4 = weights[k + 3], weights[k + 4]
         for i in range(n):
@@ -609,7 +615,8 @@ def _window_two_rows(products, r, half, weights, out0, out1):
         k += 5
     for k in range(k, half):
         lo, hi = r - half + k, r + 1 + half - k
-        l0, l1, h0, h1 = products[lo], products[lo + 1], products[hi], products[hi - 1]
+        l0, l1 = products[lo, start:stop], products[lo + 1, start:stop]
+        h0, h1 = products[hi, start:stop], products[hi - 1, start:stop]
         w0 = weights[k]
         for i in range(n):
             out0[i] += w0 * (l0[i] + h1[i])
@@ -618,26 +625,40 @@ def _window_two_rows(products, r, half, weights, out0, out1):
 
 @internal
 def _window_row(products, y, t0, height, weights, y_lo, y_hi, col):
-    """The y pass of row ``y`` (``products`` flattened, its first row image row ``t0``),
-    reflect-101 at the image's ``height``, into ``col`` (n); ``y_lo``, ``y_hi``: scratch
-    (half)."""
+    """The y pass of row ``y`` (``products`` flattened: rows of five planes of W, its first
+    row image row ``t0``), reflect-101 at the image's ``height``, into the middle W values
+    of each row of ``col`` (5, W + 2 half); ``y_lo``, ``y_hi``: scratch (half)."""
     half = y_lo.shape[0]
-    n = col.shape[0]
+    width = col.shape[1] - 2 * half
+    n = N_TERMS * width
     for k in range(half):
         y_lo[k] = (interp.border_index(y + k - half, height, interp.BORDER_REFLECT101) - t0) * n
         y_hi[k] = (interp.border_index(y + half - k, height, interp.BORDER_REFLECT101) - t0) * n
-    _correlate_symmetric(products, (y - t0) * n, y_lo, y_hi, weights, col)
+    for t in range(N_TERMS):
+        _correlate_symmetric(products[t * width:], (y - t0) * n, y_lo, y_hi, weights,
+                             col[t, half:half + width])
 
 
 @internal
-def _x_pass_solve(col, weights, x_lo, x_hi, pad, padded, row, out):
-    """The x pass of the five planes ``col`` (5, W) into ``row`` and the solve into
-    ``out`` (W, 2) (:func:`_row_taps`, :func:`_pad_sources` give ``x_lo``, ``x_hi``,
-    ``pad``; ``padded``: scratch)."""
+def _window_two_rows_padded(products, r, half, weights, col0, col1):
+    """:func:`_window_two_rows` of the five planes of rows ``r`` and ``r + 1`` of
+    ``products`` (rows, 5W) into the middle W values of each row of ``col0``, ``col1``
+    (5, W + 2 half), where :func:`_x_pass_solve` pads them in place."""
+    width = col0.shape[1] - 2 * half
+    for t in range(N_TERMS):
+        _window_two_rows(products, r, t * width, half, weights, col0[t, half:half + width],
+                         col1[t, half:half + width])
+
+
+@internal
+def _x_pass_solve(col, weights, x_lo, x_hi, pad, row, out):
+    """The x pass of the five planes ``col`` (5, W + 2 half: each plane's W values in the
+    middle, padded here in place) into ``row`` (5, W) and the solve into ``out`` (W, 2)
+    (:func:`_row_taps`, :func:`_pad_sources` give ``x_lo``, ``x_hi``, ``pad``)."""
     half = x_lo.shape[0]
     for t in range(N_TERMS):
-        _pad_row(col[t], pad, padded)
-        _correlate_symmetric(padded, half, x_lo, x_hi, weights, row[t])
+        _fill_pads(col[t], pad)
+        _correlate_symmetric(col[t], half, x_lo, x_hi, weights, row[t])
     _solve_row(row, out)
 
 
@@ -657,9 +678,8 @@ def _ilk_gauss_band(ref, mov, flow, prefilter, weights, n_bands, fl, wb, tb, flo
         y0, y1, t0, _, _, _ = _band_rows(height, band, n_bands, half)
         _band_products(ref, mov, flow, prefilter, band, n_bands, half, fl, wb, tb)
         products = tb[band].reshape((tb.shape[1], n_row))
-        col0 = np.empty((N_TERMS, width), np.float32)
-        col1 = np.empty((N_TERMS, width), np.float32)
-        padded = np.empty(width + 2 * half, np.float32)
+        col0 = np.empty((N_TERMS, width + 2 * half), np.float32)  # y pass sums, padded
+        col1 = np.empty((N_TERMS, width + 2 * half), np.float32)
         row = np.empty((N_TERMS, width), np.float32)
         x_lo, x_hi = np.empty(half, np.int64), np.empty(half, np.int64)
         _row_taps(half, one, x_lo, x_hi)
@@ -669,15 +689,14 @@ def _ilk_gauss_band(ref, mov, flow, prefilter, weights, n_bands, fl, wb, tb, flo
         y = y0
         while y < y1:
             if y + 1 < y1 and y - half >= 0 and y + 1 + half < height:
-                _window_two_rows(products, y - t0, half, weights, col0.reshape(n_row),
-                                 col1.reshape(n_row))
-                _x_pass_solve(col0, weights, x_lo, x_hi, pad, padded, row, flow_out[y])
-                _x_pass_solve(col1, weights, x_lo, x_hi, pad, padded, row, flow_out[y + 1])
+                _window_two_rows_padded(products, y - t0, half, weights, col0, col1)
+                _x_pass_solve(col0, weights, x_lo, x_hi, pad, row, flow_out[y])
+                _x_pass_solve(col1, weights, x_lo, x_hi, pad, row, flow_out[y + 1])
                 y += 2
             else:
                 _window_row(products.reshape(products.size), y, t0, height, weights, y_lo, y_hi,
-                            col0.reshape(n_row))
-                _x_pass_solve(col0, weights, x_lo, x_hi, pad, padded, row, flow_out[y])
+                            col0)
+                _x_pass_solve(col0, weights, x_lo, x_hi, pad, row, flow_out[y])
                 y += 1
 
 
