@@ -761,7 +761,12 @@ def ilk_pair(frame0, frame1, init_flow, radius, num_warp, gaussian, prefilter, l
             finer = np.empty((h, w, 2), np.float32)
             _upscale_flow(flow, finer)
             flow = finer
-        n_bands = max(1, min(numba.get_num_threads(), h // (4 * half + 4)))
+        # bands of at least twice their halo (2 half + 2 rows whose products a band
+        # recomputes); the Gaussian window's per-row cost is mostly the window itself, not
+        # the products, so its bands may be as short as one halo (at 640x480, 2 threads:
+        # two bands at 120 rows as well)
+        min_rows = (2 if gaussian else 4) * (half + 1)
+        n_bands = max(1, min(numba.get_num_threads(), h // min_rows))
         rows = (h + n_bands - 1) // n_bands + 2 * half + 2
         fl = np.empty((n_bands, rows, 2 * w), np.float32)
         wb = np.empty((n_bands, rows, w * n_ch), np.float32)

@@ -139,7 +139,10 @@ def test_bands_do_not_change_the_result(gaussian, prefilter):
         lk_dense._ilk_step(ref, mov, flow, prefilter, weights, not gaussian, n_bands, fl, wb, tb,
                            out)
         results.append(out)
-    np.testing.assert_allclose(results[1], results[0], rtol=1e-5, atol=1e-6)
+    if gaussian:  # float32 sums in one order per row, whatever the band: the same bits
+        np.testing.assert_array_equal(results[1], results[0])
+    else:
+        np.testing.assert_allclose(results[1], results[0], rtol=1e-5, atol=1e-6)
 
 
 @njit
