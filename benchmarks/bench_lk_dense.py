@@ -27,7 +27,8 @@ minima of 3 calls each, this version / the other.
 import cv2
 import numpy as np
 import pytest
-from conftest import REAL_SIZES, SIZES, THREADS, gray_pair, run, traffic_pair
+from conftest import (REAL_SIZES, SIZES, THREADS, gray_pair, interleave_min, run,
+                      traffic_pair)
 from skimage.registration import optical_flow_ilk
 
 import flowkit
@@ -86,26 +87,6 @@ def _frames(case):
     return f0, f1
 
 
-def _interleave(calls, repeats, counts):
-    """Per repeat, the minimum over ``counts[k]`` calls of each of ``calls`` (ms), alternating."""
-    import time
-
-    for call in calls:
-        call()
-    rows = []
-    for _ in range(repeats):
-        row = []
-        for call, count in zip(calls, counts):
-            spent = []
-            for _ in range(count):
-                start = time.perf_counter()
-                call()
-                spent.append(time.perf_counter() - start)
-            row.append(min(spent) * 1e3)
-        rows.append(row)
-    return np.array(rows)
-
-
 def _print_ratio(label, a, b, load):
     r = a / b
     print(f"| {label} | {np.median(a):.1f} | {np.median(b):.1f} | {np.median(r):.3f} "
@@ -121,7 +102,7 @@ def _ratio(repeats=5, setting="gaussian"):
     for case in ("synthetic", "traffic"):
         f0, f1 = _frames(case)
         g0, g1 = (f.astype("float32") / 255 for f in (f0, f1))
-        times = _interleave([lambda: optical_flow_ilk(g0, g1, **kw),
+        times = interleave_min([lambda: optical_flow_ilk(g0, g1, **kw),
                              lambda: flowkit.lucas_kanade(f0, f1, **kw)], repeats, (1, 3))
         _print_ratio(case, times[:, 0], times[:, 1], _load())
 
@@ -144,7 +125,7 @@ def _ab(repeats=9, setting="gaussian", module="flowkit.kernels._lk_dense_base"):
         args = (f0, f1, None, 7, 10, gaussian, False, levels)
         ours, theirs = lk_dense.ilk(*args), other.ilk(*args)
         assert np.array_equal(ours, theirs), "flows differ"
-        times = _interleave([lambda: lk_dense.ilk(*args), lambda: other.ilk(*args)], repeats,
+        times = interleave_min([lambda: lk_dense.ilk(*args), lambda: other.ilk(*args)], repeats,
                             (3, 3))
         _print_ratio(case, times[:, 0], times[:, 1], _load())
 
