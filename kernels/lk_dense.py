@@ -576,16 +576,15 @@ def _ilk_box_band(ref, mov, flow, prefilter, weights, n_bands, fl, wb, tb, flow_
 
 
 @internal
-def _window_two_rows(products, r, start, half, weights, out0, out1):
-    """The y pass of rows ``r`` and ``r + 1`` of ``products`` (rows, m), columns ``start`` to
-    ``start + n``, at once, for rows whose windows lie inside it (no border): ``out0``,
-    ``out1`` (n) get the sums :func:`_correlate_symmetric` would give them, the same
-    additions in the same order, but each product row read once for both (the y pass reads
-    ``2 half + 1`` rows per output row, from L2: two rows together halve that traffic)."""
+def _window_two_rows(products, r, half, weights, out0, out1):
+    """The y pass of rows ``r`` and ``r + 1`` of ``products`` (rows, n) at once, for rows
+    whose windows lie inside it (no border): ``out0``, ``out1`` (n) get the sums
+    :func:`_correlate_symmetric` would give them, the same additions in the same order,
+    but each product row read once for both (the y pass reads ``2 half + 1`` rows per
+    output row, from L2: two rows together halve that traffic)."""
     n = out0.shape[0]
     w_c = weights[half]
-    stop = start + n
-    c0, c1 = products[r, start:stop], products[r + 1, start:stop]
+    c0, c1 = products[r], products[r + 1]
     for i in range(n):
         out0[i] = w_c * c0[i]
         out1[i] = w_c * c1[i]
@@ -595,14 +594,10 @@ def _window_two_rows(products, r, start, half, weights, out0, out1):
     k = 0
     while k + 5 <= half:
         lo, hi = r - half + k, r + 1 + half - k
-        l0, l1, l2 = (products[lo, start:stop], products[lo + 1, start:stop],
-                      products[lo + 2, start:stop])
-        l3, l4, l5 = (products[lo + 3, start:stop], products[lo + 4, start:stop],
-                      products[lo + 5, start:stop])
-        h0, h1, h2 = (products[hi, start:stop], products[hi - 1, start:stop],
-                      products[hi - 2, start:stop])
-        h3, h4, h5 = (products[hi - 3, start:stop], products[hi - 4, start:stop],
-                      products[hi - 5, start:stop])
+        l0, l1, l2 = products[lo], products[lo + 1], products[lo + 2]
+        l3, l4, l5 = products[lo + 3], products[lo + 4], products[lo + 5]
+        h0, h1, h2 = products[hi], products[hi - 1], products[hi - 2]
+        h3, h4, h5 = products[hi - 3], products[hi - 4], products[hi - 5]
         w0, w1, w2 = weights[k], weights[k + 1], weights[k + 2]
         w3, w4 = weights[k + 3], weights[k + 4]
         for i in range(n):
@@ -615,8 +610,7 @@ def _window_two_rows(products, r, start, half, weights, out0, out1):
         k += 5
     for k in range(k, half):
         lo, hi = r - half + k, r + 1 + half - k
-        l0, l1 = products[lo, start:stop], products[lo + 1, start:stop]
-        h0, h1 = products[hi, start:stop], products[hi - 1, start:stop]
+        l0, l1, h0, h1 = products[lo], products[lo + 1], products[hi], products[hi - 1]
         w0 = weights[k]
         for i in range(n):
             out0[i] += w0 * (l0[i] + h1[i])
@@ -625,40 +619,35 @@ def _window_two_rows(products, r, start, half, weights, out0, out1):
 
 @internal
 def _window_row(products, y, t0, height, weights, y_lo, y_hi, col):
-    """The y pass of row ``y`` (``products`` flattened: rows of five planes of W, its first
-    row image row ``t0``), reflect-101 at the image's ``height``, into the middle W values
-    of each row of ``col`` (5, W + 2 half); ``y_lo``, ``y_hi``: scratch (half)."""
+    """The y pass of row ``y`` (``products`` flattened, its first row image row ``t0``),
+    reflect-101 at the image's ``height``, into ``col`` (n); ``y_lo``, ``y_hi``: scratch
+    (half)."""
     half = y_lo.shape[0]
-    width = col.shape[1] - 2 * half
-    n = N_TERMS * width
+    n = col.shape[0]
     for k in range(half):
         y_lo[k] = (interp.border_index(y + k - half, height, interp.BORDER_REFLECT101) - t0) * n
         y_hi[k] = (interp.border_index(y + half - k, height, interp.BORDER_REFLECT101) - t0) * n
-    for t in range(N_TERMS):
-        _correlate_symmetric(products[t * width:], (y - t0) * n, y_lo, y_hi, weights,
-                             col[t, half:half + width])
+    _correlate_symmetric(products, (y - t0) * n, y_lo, y_hi, weights, col)
 
 
 @internal
-def _window_two_rows_padded(products, r, half, weights, col0, col1):
-    """:func:`_window_two_rows` of the five planes of rows ``r`` and ``r + 1`` of
-    ``products`` (rows, 5W) into the middle W values of each row of ``col0``, ``col1``
-    (5, W + 2 half), where :func:`_x_pass_solve` pads them in place."""
-    width = col0.shape[1] - 2 * half
-    for t in range(N_TERMS):
-        _window_two_rows(products, r, t * width, half, weights, col0[t, half:half + width],
-                         col1[t, half:half + width])
-
-
-@internal
-def _x_pass_solve(col, weights, x_lo, x_hi, pad, row, out):
-    """The x pass of the five planes ``col`` (5, W + 2 half: each plane's W values in the
-    middle, padded here in place) into ``row`` (5, W) and the solve into ``out`` (W, 2)
-    (:func:`_row_taps`, :func:`_pad_sources` give ``x_lo``, ``x_hi``, ``pad``)."""
+def _x_pass_solve(col, weights, x_lo, x_hi, pad, keep, row, out):
+    """The x pass of the five planes in ``col`` (5W + 2 half: the planes one after the
+    other, ``half`` values of room at each end) into ``row`` (5, W) and the solve into
+    ``out`` (W, 2) (:func:`_row_taps`, :func:`_pad_sources` give ``x_lo``, ``x_hi``,
+    ``pad``). Each plane is padded in place in turn: its pads overlap the end of the plane
+    before (already filtered) and the start of the plane after, which ``keep`` (half) saves
+    and puts back; so the y pass writes one row of five planes, and nothing is copied."""
     half = x_lo.shape[0]
+    width = row.shape[1]
     for t in range(N_TERMS):
-        _fill_pads(col[t], pad)
-        _correlate_symmetric(col[t], half, x_lo, x_hi, weights, row[t])
+        plane = col[t * width:(t + 1) * width + 2 * half]
+        if t + 1 < N_TERMS:
+            keep[:] = plane[half + width:]
+        _fill_pads(plane, pad)
+        _correlate_symmetric(plane, half, x_lo, x_hi, weights, row[t])
+        if t + 1 < N_TERMS:
+            plane[half + width:] = keep
     _solve_row(row, out)
 
 
@@ -678,8 +667,10 @@ def _ilk_gauss_band(ref, mov, flow, prefilter, weights, n_bands, fl, wb, tb, flo
         y0, y1, t0, _, _, _ = _band_rows(height, band, n_bands, half)
         _band_products(ref, mov, flow, prefilter, band, n_bands, half, fl, wb, tb)
         products = tb[band].reshape((tb.shape[1], n_row))
-        col0 = np.empty((N_TERMS, width + 2 * half), np.float32)  # y pass sums, padded
-        col1 = np.empty((N_TERMS, width + 2 * half), np.float32)
+        col0 = np.empty(n_row + 2 * half, np.float32)  # y pass sums, room for the pads
+        col1 = np.empty(n_row + 2 * half, np.float32)
+        mid0, mid1 = col0[half:half + n_row], col1[half:half + n_row]
+        keep = np.empty(half, np.float32)
         row = np.empty((N_TERMS, width), np.float32)
         x_lo, x_hi = np.empty(half, np.int64), np.empty(half, np.int64)
         _row_taps(half, one, x_lo, x_hi)
@@ -689,14 +680,14 @@ def _ilk_gauss_band(ref, mov, flow, prefilter, weights, n_bands, fl, wb, tb, flo
         y = y0
         while y < y1:
             if y + 1 < y1 and y - half >= 0 and y + 1 + half < height:
-                _window_two_rows_padded(products, y - t0, half, weights, col0, col1)
-                _x_pass_solve(col0, weights, x_lo, x_hi, pad, row, flow_out[y])
-                _x_pass_solve(col1, weights, x_lo, x_hi, pad, row, flow_out[y + 1])
+                _window_two_rows(products, y - t0, half, weights, mid0, mid1)
+                _x_pass_solve(col0, weights, x_lo, x_hi, pad, keep, row, flow_out[y])
+                _x_pass_solve(col1, weights, x_lo, x_hi, pad, keep, row, flow_out[y + 1])
                 y += 2
             else:
                 _window_row(products.reshape(products.size), y, t0, height, weights, y_lo, y_hi,
-                            col0)
-                _x_pass_solve(col0, weights, x_lo, x_hi, pad, row, flow_out[y])
+                            mid0)
+                _x_pass_solve(col0, weights, x_lo, x_hi, pad, keep, row, flow_out[y])
                 y += 1
 
 

@@ -152,16 +152,17 @@ def _gaussian_window(products, weights, row_pairs):
     half = (weights.shape[0] - 1) // 2
     height, n_row = products.shape
     width = n_row // 5
-    col = np.empty((height, 5, width + 2 * half), np.float32)
+    col = np.empty((height, n_row + 2 * half), np.float32)  # the kernel's layout: room for pads
     y_lo, y_hi = np.empty(half, np.int64), np.empty(half, np.int64)
     y = 0
     while y < height:
         if row_pairs and y + 1 < height and y - half >= 0 and y + 1 + half < height:
-            lk_dense._window_two_rows_padded(products, y, half, weights, col[y], col[y + 1])
+            lk_dense._window_two_rows(products, y, half, weights, col[y, half:half + n_row],
+                                      col[y + 1, half:half + n_row])
             y += 2
         else:
             lk_dense._window_row(products.reshape(products.size), y, 0, height, weights, y_lo,
-                                 y_hi, col[y])
+                                 y_hi, col[y, half:half + n_row])
             y += 1
     out = np.empty((height, 5, width), np.float32)
     flow = np.empty((width, 2), np.float32)
@@ -169,8 +170,9 @@ def _gaussian_window(products, weights, row_pairs):
     lk_dense._row_taps(half, np.int64(1), x_lo, x_hi)
     pad = np.empty(2 * half, np.int64)
     lk_dense._pad_sources(width, half, np.int64(1), 3, pad)  # 3: reflect-101
+    keep = np.empty(half, np.float32)
     for y in range(height):
-        lk_dense._x_pass_solve(col[y], weights, x_lo, x_hi, pad, out[y], flow)
+        lk_dense._x_pass_solve(col[y], weights, x_lo, x_hi, pad, keep, out[y], flow)
     return out
 
 
