@@ -431,7 +431,8 @@ def _blur_band(src, weights, border, dst, band, n_bands):
     padded = np.empty((width + 2 * half) * n_ch, np.float32)
     col = padded[half * n_ch:(half + width) * n_ch]  # the y pass's sums, padded in place
     for y in range(start, stop):
-        col[:] = 0.0
+        for i in range(width * n_ch):
+            col[i] = 0.0
         for k in range(weights.shape[0]):
             src_row = src[interp.border_index(y + k - half, height, border)].reshape(width * n_ch)
             wk = weights[k]
@@ -642,12 +643,14 @@ def _x_pass_solve(col, weights, x_lo, x_hi, pad, keep, row, out):
     width = row.shape[1]
     for t in range(N_TERMS):
         plane = col[t * width:(t + 1) * width + 2 * half]
-        if t + 1 < N_TERMS:
-            keep[:] = plane[half + width:]
+        right = plane[half + width:]
+        last = t + 1 == N_TERMS
+        for j in range(0 if last else half):  # loops, not slice assignments: less to compile
+            keep[j] = right[j]
         _fill_pads(plane, pad)
         _correlate_symmetric(plane, half, x_lo, x_hi, weights, row[t])
-        if t + 1 < N_TERMS:
-            plane[half + width:] = keep
+        for j in range(0 if last else half):
+            right[j] = keep[j]
     _solve_row(row, out)
 
 
