@@ -11,11 +11,24 @@ the shared traffic clip (``conftest.traffic_pair``: upscaled to 1280x720, 640x48
 skipped when the data is absent).
 scikit-image runs NumPy/SciPy passes on one core; flowkit and OpenCV get
 ``FLOWKIT_BENCH_THREADS`` threads (default 2), see ``conftest.py``.
+
+``python benchmarks/bench_lk_dense.py ratio [repeats [setting]]`` calls scikit-image and
+flowkit alternately in one process (``setting``: gaussian (default) or default; per repeat
+one scikit-image call and the minimum of 3 flowkit calls, after a warm-up) on the synthetic
+640x480 pair and the traffic clip's 640x480 crop at ``FLOWKIT_BENCH_THREADS`` threads, and
+prints the median [range] over repeats of the speed-up scikit-image / flowkit with the load
+average. ``python benchmarks/bench_lk_dense.py ab [repeats [setting [module]]]`` compares
+``flowkit.kernels.lk_dense.ilk`` with the same function of ``module`` (default
+``flowkit.kernels._lk_dense_base``: a copy of another commit's ``kernels/lk_dense.py`` put
+there by hand, not tracked) the same way: median [range] of the per-repeat ratio of the
+minima of 3 calls each, this version / the other.
 """
 
 import cv2
+import numpy as np
 import pytest
-from conftest import REAL_SIZES, SIZES, gray_pair, run, traffic_pair
+from conftest import (REAL_SIZES, SIZES, THREADS, gray_pair, interleave_min, run,
+                      traffic_pair)
 from skimage.registration import optical_flow_ilk
 
 import flowkit
@@ -67,3 +80,64 @@ def test_opencv_context(benchmark, impl, size):
         dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         fn = lambda: dis.calc(frame0, frame1, None)
     run(benchmark, fn, rounds=10)
+
+
+def _frames(case):
+    f0, f1 = gray_pair("640x480") if case == "synthetic" else traffic_pair("640x480")
+    return f0, f1
+
+
+def _print_ratio(label, a, b, load):
+    r = a / b
+    print(f"| {label} | {np.median(a):.1f} | {np.median(b):.1f} | {np.median(r):.3f} "
+          f"[{r.min():.3f}-{r.max():.3f}] | {load} |")
+
+
+def _ratio(repeats=5, setting="gaussian"):
+    """scikit-image / flowkit, alternating (module docstring)."""
+    kw = SETTINGS[setting]
+    flowkit.set_num_threads(THREADS)
+    print(f"{setting}, {THREADS} thread(s)")
+    print("| case | scikit-image ms | flowkit ms | speed-up median [range] | load average |")
+    for case in ("synthetic", "traffic"):
+        f0, f1 = _frames(case)
+        g0, g1 = (f.astype("float32") / 255 for f in (f0, f1))
+        times = interleave_min([lambda: optical_flow_ilk(g0, g1, **kw),
+                             lambda: flowkit.lucas_kanade(f0, f1, **kw)], repeats, (1, 3))
+        _print_ratio(case, times[:, 0], times[:, 1], _load())
+
+
+def _ab(repeats=9, setting="gaussian", module="flowkit.kernels._lk_dense_base"):
+    """This ``lk_dense.ilk`` / ``module``'s, alternating (module docstring)."""
+    import importlib
+
+    from flowkit.kernels import lk_dense
+
+    other = importlib.import_module(module)
+    gaussian = setting == "gaussian"
+    flowkit.set_num_threads(THREADS)
+    print(f"{setting}, {THREADS} thread(s), this / {module}")
+    print("| case | this ms | other ms | ratio median [range] | load average |")
+    for case in ("synthetic", "traffic"):
+        f0, f1 = (np.ascontiguousarray(f[None, :, :, None], np.float32) / 255
+                  for f in _frames(case))
+        levels = lk_dense.auto_levels(*f0.shape[1:3])
+        args = (f0, f1, None, 7, 10, gaussian, False, levels)
+        ours, theirs = lk_dense.ilk(*args), other.ilk(*args)
+        assert np.array_equal(ours, theirs), "flows differ"
+        times = interleave_min([lambda: lk_dense.ilk(*args), lambda: other.ilk(*args)], repeats,
+                            (3, 3))
+        _print_ratio(case, times[:, 0], times[:, 1], _load())
+
+
+def _load():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+if __name__ == "__main__":
+    import sys
+
+    what = sys.argv[1] if len(sys.argv) > 1 else "ratio"
+    {"ratio": _ratio, "ab": _ab}[what](int(sys.argv[2]) if len(sys.argv) > 2 else 5,
+                                       *sys.argv[3:])

@@ -126,26 +126,32 @@ def traffic_pair(size):
                  for f in traffic_case()[:2])
 
 
+def interleave_min(calls, repeats, counts):
+    """(repeats, len(calls)) array: per repeat, the minimum time (ms) of ``counts[k]`` calls
+    of each ``calls[k]``, the functions alternating (after one warm-up call each)."""
+    import time
+
+    for call in calls:
+        call()
+    rows = []
+    for _ in range(repeats):
+        row = []
+        for call, count in zip(calls, counts):
+            spent = []
+            for _ in range(count):
+                start = time.perf_counter()
+                call()
+                spent.append(time.perf_counter() - start)
+            row.append(min(spent) * 1e3)
+        rows.append(row)
+    return np.array(rows)
+
+
 def interleaved(label, ours, peer, repeats=9, calls=10):
     """Print ``label``: the median [range] over ``repeats`` of the ratio ``ours`` / ``peer``,
     each timed as the minimum of ``calls`` calls, the two alternating (after one warm-up call
     each), with both medians in ms."""
-    import time
-
-    def best():
-        times = []
-        for fn in (ours, peer):
-            spent = []
-            for _ in range(calls):
-                start = time.perf_counter()
-                fn()
-                spent.append(time.perf_counter() - start)
-            times.append(min(spent) * 1e3)
-        return times
-
-    ours()
-    peer()
-    a, b = np.array([best() for _ in range(repeats)]).T
+    a, b = interleave_min([ours, peer], repeats, (calls, calls)).T
     r = a / b
     print(f"| {label} | {np.median(a):.2f} | {np.median(b):.2f} | {np.median(r):.2f} "
           f"[{r.min():.2f}-{r.max():.2f}] |")

@@ -255,7 +255,7 @@ def _median_row(flow, y, out):
 @internal
 def _pad_sources(n, half, n_ch, border, sources):
     """``sources`` (2 * half * n_ch): the index in an interleaved row of ``n`` pixels of each
-    value :func:`_pad_row` puts left (first half) and right of it, by ``border``."""
+    value :func:`_fill_pads` puts left (first half) and right of it, by ``border``."""
     m = half * n_ch
     for j in range(half):
         left = interp.border_index(j - half, n, border)
@@ -266,15 +266,15 @@ def _pad_sources(n, half, n_ch, border, sources):
 
 
 @internal
-def _pad_row(row, sources, padded):
-    """``padded`` = the interleaved ``row`` with the values ``sources`` (of
-    :func:`_pad_sources`) names added each side."""
+def _fill_pads(padded, sources):
+    """Fill the ends of ``padded``, an interleaved row with ``sources.shape[0] // 2`` values
+    of room each side, with the values of the row between that ``sources`` (of
+    :func:`_pad_sources`) names."""
     m = sources.shape[0] // 2
-    for i in range(row.shape[0]):
-        padded[m + i] = row[i]
+    n = padded.shape[0] - 2 * m
     for j in range(m):
-        padded[j] = row[sources[j]]
-        padded[m + row.shape[0] + j] = row[sources[m + j]]
+        padded[j] = padded[m + sources[j]]
+        padded[m + n + j] = padded[m + sources[m + j]]
 
 
 @internal(inline="always")
@@ -429,14 +429,16 @@ def _blur_band(src, weights, border, dst, band, n_bands):
     pad = np.empty(2 * half * n_ch, np.int64)
     _pad_sources(width, half, n_ch, border, pad)
     padded = np.empty((width + 2 * half) * n_ch, np.float32)
+    col = padded[half * n_ch:(half + width) * n_ch]  # the y pass's sums, padded in place
     for y in range(start, stop):
-        col = np.zeros(width * n_ch, np.float32)
+        for i in range(width * n_ch):
+            col[i] = 0.0
         for k in range(weights.shape[0]):
             src_row = src[interp.border_index(y + k - half, height, border)].reshape(width * n_ch)
             wk = weights[k]
             for i in range(width * n_ch):
                 col[i] += wk * src_row[i]
-        _pad_row(col, pad, padded)
+        _fill_pads(padded, pad)
         _correlate_symmetric(padded, half * n_ch, lo, hi, weights, dst[y].reshape(width * n_ch))
 
 
@@ -630,14 +632,25 @@ def _window_row(products, y, t0, height, weights, y_lo, y_hi, col):
 
 
 @internal
-def _x_pass_solve(col, weights, x_lo, x_hi, pad, padded, row, out):
-    """The x pass of the five planes ``col`` (5, W) into ``row`` and the solve into
+def _x_pass_solve(col, weights, x_lo, x_hi, pad, keep, row, out):
+    """The x pass of the five planes in ``col`` (5W + 2 half: the planes one after the
+    other, ``half`` values of room at each end) into ``row`` (5, W) and the solve into
     ``out`` (W, 2) (:func:`_row_taps`, :func:`_pad_sources` give ``x_lo``, ``x_hi``,
-    ``pad``; ``padded``: scratch)."""
+    ``pad``). Each plane is padded in place in turn: its pads overlap the end of the plane
+    before (already filtered) and the start of the plane after, which ``keep`` (half) saves
+    and puts back; so the y pass writes one row of five planes, and nothing is copied."""
     half = x_lo.shape[0]
+    width = row.shape[1]
     for t in range(N_TERMS):
-        _pad_row(col[t], pad, padded)
-        _correlate_symmetric(padded, half, x_lo, x_hi, weights, row[t])
+        plane = col[t * width:(t + 1) * width + 2 * half]
+        right = plane[half + width:]
+        last = t + 1 == N_TERMS
+        for j in range(0 if last else half):  # loops, not slice assignments: less to compile
+            keep[j] = right[j]
+        _fill_pads(plane, pad)
+        _correlate_symmetric(plane, half, x_lo, x_hi, weights, row[t])
+        for j in range(0 if last else half):
+            right[j] = keep[j]
     _solve_row(row, out)
 
 
@@ -657,9 +670,10 @@ def _ilk_gauss_band(ref, mov, flow, prefilter, weights, n_bands, fl, wb, tb, flo
         y0, y1, t0, _, _, _ = _band_rows(height, band, n_bands, half)
         _band_products(ref, mov, flow, prefilter, band, n_bands, half, fl, wb, tb)
         products = tb[band].reshape((tb.shape[1], n_row))
-        col0 = np.empty((N_TERMS, width), np.float32)
-        col1 = np.empty((N_TERMS, width), np.float32)
-        padded = np.empty(width + 2 * half, np.float32)
+        col0 = np.empty(n_row + 2 * half, np.float32)  # y pass sums, room for the pads
+        col1 = np.empty(n_row + 2 * half, np.float32)
+        mid0, mid1 = col0[half:half + n_row], col1[half:half + n_row]
+        keep = np.empty(half, np.float32)
         row = np.empty((N_TERMS, width), np.float32)
         x_lo, x_hi = np.empty(half, np.int64), np.empty(half, np.int64)
         _row_taps(half, one, x_lo, x_hi)
@@ -669,15 +683,14 @@ def _ilk_gauss_band(ref, mov, flow, prefilter, weights, n_bands, fl, wb, tb, flo
         y = y0
         while y < y1:
             if y + 1 < y1 and y - half >= 0 and y + 1 + half < height:
-                _window_two_rows(products, y - t0, half, weights, col0.reshape(n_row),
-                                 col1.reshape(n_row))
-                _x_pass_solve(col0, weights, x_lo, x_hi, pad, padded, row, flow_out[y])
-                _x_pass_solve(col1, weights, x_lo, x_hi, pad, padded, row, flow_out[y + 1])
+                _window_two_rows(products, y - t0, half, weights, mid0, mid1)
+                _x_pass_solve(col0, weights, x_lo, x_hi, pad, keep, row, flow_out[y])
+                _x_pass_solve(col1, weights, x_lo, x_hi, pad, keep, row, flow_out[y + 1])
                 y += 2
             else:
                 _window_row(products.reshape(products.size), y, t0, height, weights, y_lo, y_hi,
-                            col0.reshape(n_row))
-                _x_pass_solve(col0, weights, x_lo, x_hi, pad, padded, row, flow_out[y])
+                            mid0)
+                _x_pass_solve(col0, weights, x_lo, x_hi, pad, keep, row, flow_out[y])
                 y += 1
 
 
@@ -742,7 +755,12 @@ def ilk_pair(frame0, frame1, init_flow, radius, num_warp, gaussian, prefilter, l
             finer = np.empty((h, w, 2), np.float32)
             _upscale_flow(flow, finer)
             flow = finer
-        n_bands = max(1, min(numba.get_num_threads(), h // (4 * half + 4)))
+        # bands of at least twice their halo (2 half + 2 rows whose products a band
+        # recomputes); the Gaussian window's per-row cost is mostly the window itself, not
+        # the products, so its bands may be as short as one halo (at 640x480, 2 threads:
+        # two bands at 120 rows as well)
+        min_rows = (2 if gaussian else 4) * (half + 1)
+        n_bands = max(1, min(numba.get_num_threads(), h // min_rows))
         rows = (h + n_bands - 1) // n_bands + 2 * half + 2
         fl = np.empty((n_bands, rows, 2 * w), np.float32)
         wb = np.empty((n_bands, rows, w * n_ch), np.float32)
