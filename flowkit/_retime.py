@@ -11,7 +11,7 @@ import dataclasses
 import math
 import numbers
 import sys
-from decimal import Decimal
+from decimal import Context, Decimal
 from fractions import Fraction
 from pathlib import Path
 
@@ -115,10 +115,11 @@ def _rational(name, value, *, allow_zero=False, bounds=None):
 
 
 def _shown(value):
-    """A number for a message: ``24000/1001`` and whole numbers as such, others as ``%g``
-    (``1e-09``) where that is the same float, else to 10 significant digits at any exponent
-    (``1000.0004``, ``1e+400``: a float would round a refused value to an accepted one, or
-    overflow)."""
+    """A number for a message, exactly: ``24000/1001`` and whole numbers as such; a float's
+    value as ``%g`` (``1e-09``) or, where that rounds it, as its shortest repr
+    (``1000.0004``); other fractions in as few significant digits as show them exactly (a
+    float would round ``1000.00000000000001`` to an accepted 1000, or overflow at ``1e+400``),
+    at most 30."""
     value = Fraction(value)
     if value.denominator in (1001, 1) and abs(value) < 10 ** 6:
         return str(value)
@@ -126,9 +127,16 @@ def _shown(value):
         near = float(value)
     except OverflowError:
         near = None
-    if near and float(f"{near:g}") == near:  # near is 0 only below a float's range
-        return f"{near:g}"
-    return format((Decimal(value.numerator) / Decimal(value.denominator)).normalize(), ".10g")
+    if near is not None and Fraction(near) == value:
+        short = f"{near:g}"
+        return short if float(short) == near else repr(near)
+    context = Context(prec=40)
+    exact = context.divide(Decimal(value.numerator), Decimal(value.denominator)).normalize(context)
+    for digits in (6, 10, 20, 30):
+        text = format(exact, f".{digits}g")
+        if Fraction(text) == value:
+            break
+    return text
 
 
 def _check_segment(segment, name="segment"):

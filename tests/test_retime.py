@@ -607,6 +607,8 @@ def test_odd_size_is_padded(tmp_path):
     # values beyond a float's range, or refused by less than %g shows: named as given
     ({"fps": "1e400"}, ValueError, r"fps: expected a frame rate in \(0, 1000\] fps, got 1e\+400$"),
     ({"fps": "1000.0004"}, ValueError, r"fps: expected .*, got 1000.0004$"),
+    ({"fps": "1000.00000000000001"}, ValueError, r"fps: expected .*, got 1000.00000000000001$"),
+    ({"fps": 1000.0004}, ValueError, r"fps: expected .*, got 1000.0004$"),
     ({"speed": "1e-400"}, ValueError, r"speed: expected a number in \[1/1000, 1000\], got 1e-400$"),
     ({"duration": "1e400"}, ValueError, r"duration: expected 0.0005 to 500 s .*got 1e\+400 s$"),
     ({"fps": "1e-400"}, ValueError, r"fps: expected at least one output frame, got 1e-400 fps over "
