@@ -547,12 +547,13 @@ def search_cpu(i0p, i1, sparse, init, use_init, stride, psz, iters, mean_norm,
     of ``BORDER`` pixels.
 
     With ``propagate`` two sweeps over ``N_STRIPES`` row stripes (``iters // 2`` steps
-    each); otherwise one sweep of ``iters`` steps. Bands are groups of whole stripes, so
-    the result does not depend on the thread count.
+    each); otherwise one sweep of ``iters`` steps. Bands are whole stripes, so the result
+    does not depend on the thread count; the threads claim them one at a time (a thread
+    that starts late, its core busy, leaves its stripes to the others).
     """
+    parallel = bands_for(sparse.shape[0] * sparse.shape[1], SERIAL_PATCHES) > 1
     run_bands(_search_band, i0p, i1, sparse, init, use_init, stride, psz, iters,
-              mean_norm, propagate, threads=bands_for(sparse.shape[0] * sparse.shape[1],
-                                                      SERIAL_PATCHES))
+              mean_norm, propagate, threads=N_STRIPES if parallel else 1, claim=True)
 
 
 @jit(nogil=True)
