@@ -82,12 +82,13 @@ def run_bands(kernel, *args, threads=None, claim=False):
     threads : int, optional
         Number of bands; default ``numba.get_num_threads()``.
     claim : bool
-        Let the threads claim the bands in turn instead of one band each: the calling thread
-        takes band after band until none is left, and a worker that has not started by then
-        is cancelled. On a machine whose other core is busy a worker can start a scheduler
+        Let the threads claim the bands in turn instead of one band each: each of at most
+        ``numba.get_num_threads()`` threads (the calling one among them) takes band after band
+        until none is left, and a worker that has not started by then is cancelled. On a machine whose other core is busy a worker can start a scheduler
         slice late; with ``claim`` the call then takes the time of the work on one thread,
         not that plus the wait (OpenCV's ``parallel_for_`` behaves alike). For a few large
-        bands of equal work (``lk_sparse``'s two pyramids and its tracking).
+        bands of equal work (``lk_sparse``'s two pyramids and its tracking), or more bands
+        than threads (the DIS search's 8 stripes).
     """
     n_bands = threads or numba.get_num_threads()
     if not claim:
@@ -103,7 +104,7 @@ def run_bands(kernel, *args, threads=None, claim=False):
             if band is None:
                 return
             kernel(*args, band, n_bands)
-    _run([task] * n_bands, optional=True)
+    _run([task] * min(n_bands, numba.get_num_threads()), optional=True)  # a task per thread
 
 
 def _run(calls, optional=False):
