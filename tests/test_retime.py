@@ -715,7 +715,7 @@ def test_cli_errors_are_one_line_without_output(tmp_path, clip):
         # the library's bounds (issue 9): usage errors naming the flag, before any decoding
         ((clip, tmp_path / "a.mp4", "--factor", "100"), 2, "--factor: expected an output rate in (0, 1000] fps, got 100 x"),
         ((clip, tmp_path / "a.mp4", "--factor", "1e9"), 2, "--factor: expected an output rate in (0, 1000] fps"),
-        ((clip, tmp_path / "a.mp4", "--speed", "1e-9"), 2, "--speed: expected a number in [1/1000, 1000], got 1e-09"),
+        ((clip, tmp_path / "a.mp4", "--speed", "1e-9"), 2, "--speed: expected a number in [1/1000, 1000], got 1e-9"),
         ((clip, tmp_path / "a.mp4", "--duration", "1e9"), 2, "--duration: expected 0.0005 to 500 s"),
         ((clip, tmp_path / "a.mp4", "--fps", "1/1000"), 2, "--fps: expected at least one output frame, got 0.001 fps"),
         ((clip, tmp_path / "a.mp4", "--range", "a:b"), 2, "argument --range: expected START:END"),
