@@ -1422,6 +1422,17 @@ def _join_dashed_ranges(argv):
     return argv
 
 
+def _command_parser(parser, args):
+    """The parser of the command ``args`` ran: ``flowkit``'s, a command's or a nested one's."""
+    while True:
+        commands = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)),
+                        None)
+        name = getattr(args, commands.dest, None) if commands else None
+        if name not in (commands.choices if commands else {}):
+            return parser
+        parser = commands.choices[name]
+
+
 def main(argv=None):
     """Run the ``flowkit`` command.
 
@@ -1445,7 +1456,9 @@ def main(argv=None):
     # cv2 is first imported, and the user's own settings win. PyAV keeps FFmpeg's log off.
     os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
     parser = build_parser()
-    args = parser.parse_args(_join_dashed_ranges(sys.argv[1:] if argv is None else argv))
+    args, extra = parser.parse_known_args(_join_dashed_ranges(sys.argv[1:] if argv is None else argv))
+    if extra:  # as parse_args, but the message points at the command's own --help
+        _command_parser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     previous = {}
     if threading.current_thread() is threading.main_thread():
         # SIGTERM (kill, timeout) unwinds like Ctrl-C, so atomic outputs remove their temporary

@@ -195,6 +195,11 @@ def test_usage_errors_exit_2(pair, tmp_path):
     (["flow", "V", "--video", "x.mp4", "--fps", "0"], "flow", "argument --fps: expected a frame rate in (0, 1000], got '0'"),
     (["flow", "V", "--video", "x.mp4", "--fps", "1e9"], "flow", "argument --fps: expected a frame rate in (0, 1000], got '1e9'"),
     (["frob"], "", "argument COMMAND: invalid choice: 'frob'"),
+    # an unknown option points at the --help of the command that was run, nested ones too
+    (["retime", "a.mp4", "b.mp4", "--bogus"], "retime", "unrecognized arguments: --bogus"),
+    (["flow", "A", "B", "--frob", "3"], "flow", "unrecognized arguments: --frob 3"),
+    (["train", "interp-refine", "--data", "d", "--out", "o.safetensors", "--bogus"],
+     "train interp-refine", "unrecognized arguments: --bogus"),
 ])
 def test_argparse_errors_are_one_line(tmp_path, args, command, expected):
     status, out, err = run_cli(*args)
