@@ -84,9 +84,10 @@ def run_bands(kernel, *args, threads=None, claim=False):
     claim : bool
         Let the threads claim the bands in turn instead of one band each: each of at most
         ``numba.get_num_threads()`` threads (the calling one among them) takes band after band
-        until none is left, and a worker that has not started by then is cancelled. On a machine whose other core is busy a worker can start a scheduler
-        slice late; with ``claim`` the call then takes the time of the work on one thread,
-        not that plus the wait (OpenCV's ``parallel_for_`` behaves alike). For a few large
+        until none is left, and a worker that has not started by then is cancelled. On a
+        machine whose other core is busy a worker can start a scheduler slice late; with
+        ``claim`` the call then takes the time of the work on one thread, not that plus the
+        wait (OpenCV's ``parallel_for_`` behaves alike). For a few large
         bands of equal work (``lk_sparse``'s two pyramids and its tracking), or more bands
         than threads (the DIS search's 8 stripes).
     """
