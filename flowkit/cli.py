@@ -423,6 +423,13 @@ def _flow_video(args):
     count, fps = _probe(source, args.step)
     fps = _output_fps(args, fps)
     if args.method == "farneback":
+        # option values checked before any frame, as for the other methods (the registry names
+        # them --option); use_previous_flow is farneback_video's own
+        farneback_options = {k: v for k, v in options.items() if k != "use_previous_flow"}
+        get_estimator("farneback", farneback_options)
+        if not isinstance(options.get("use_previous_flow", False), bool):
+            raise UsageError(f"--option use_previous_flow: expected True or False, got "
+                             f"{options['use_previous_flow']!r}")
         flows = flowkit.farneback_video(frames, **options)
     else:
         flows = _pairwise(get_estimator(args.method, options), frames)

@@ -251,6 +251,22 @@ def test_the_input_video_is_not_overwritten(tmp_path):
     assert video.read_bytes() == data and sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]
 
 
+@pytest.mark.parametrize("method, option, expected", [
+    ("farneback", "levels=0", "--option levels: expected an integer >= 1, got 0"),
+    ("farneback", "use_previous_flow=maybe", "--option use_previous_flow: expected True or False, got 'maybe'"),
+    ("dis", "patch_size=1", "--option patch_size: expected an integer >= 2, got 1"),
+])
+def test_bad_option_values_of_a_video_flow_are_usage_errors(tmp_path, method, option, expected):
+    # farneback on a video runs farneback_video, not the registry's estimator: checked alike
+    video = tmp_path / "in.mkv"
+    with flowkit.VideoWriter(video, fps=12) as writer:
+        for frame in _moving_frames(3):
+            writer.write(frame)
+    status, _, err = run_cli("flow", video, "--video", tmp_path / "out.mp4", "--method", method, "-O", option)
+    assert status == 2 and usage_error_line(err) == expected
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]
+
+
 def test_ffmpeg_logs_stay_off_stderr(tmp_path):
     video = tmp_path / "in.mp4"
     with flowkit.VideoWriter(video, fps=12) as writer:
