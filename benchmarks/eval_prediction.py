@@ -1,6 +1,7 @@
 """Prediction accuracy: PSNR (dB) of predicted frames against the true future frames.
 
-    python benchmarks/eval_prediction.py [--flow NAME ...] [--figure docs/images/prediction_strip.png]
+    python benchmarks/eval_prediction.py [--flow NAME ...] [--options JSON ...] [--rows TEXT ...]
+                                         [--figure docs/images/prediction_strip.png]
 
 Data (``../shared/data``, see its README; each set is skipped with a note when absent):
 
@@ -14,7 +15,9 @@ frames, the newest pair's flow used with ``cv2.remap`` and re-estimated from the
 frames, real or predicted, at each step) and flowkit's ``predict`` with default options and
 with its other schemes and a longer context; ``--flow NAME`` (repeatable, any name of
 ``flowkit.list_estimators()``) adds ``predict`` with that estimator, default and
-``"reestimate"`` schemes. ``speed_spread`` and ``advect_flow`` have rows of their own. With
+``"reestimate"`` schemes; ``--options '{"flow": "dis", "advect_flow": true}'`` (repeatable)
+adds ``predict`` with those keyword options. ``--rows TEXT`` (repeatable) keeps only the rows
+whose label contains one of the texts (a run of every row takes minutes). ``speed_spread`` and ``advect_flow`` have rows of their own. With
 torch installed, ``predict(method="gan")`` with the shipped ``"predict-gan"`` weights and
 with its L1-only variant (``weights="l1"``, the same network trained without the adversarial
 loss) are rows too. A second table per set gives the
@@ -24,6 +27,7 @@ docs/prediction.md.
 """
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -174,6 +178,11 @@ def main():
     parser.add_argument("--flow", action="append", default=[], metavar="NAME",
                         help="also rows of predict with this estimator (repeatable): "
                              + ", ".join(flowkit.list_estimators()))
+    parser.add_argument("--options", action="append", default=[], metavar="JSON",
+                        help="also a row of predict with these keyword options (repeatable), "
+                             "e.g. '{\"flow\": \"dis\", \"advect_flow\": true}'")
+    parser.add_argument("--rows", action="append", default=[], metavar="TEXT",
+                        help="only the rows whose label contains this text (repeatable)")
     parser.add_argument("--figure", help="also write the RubberWhale strip to this PNG path")
     args = parser.parse_args()
     for name in args.flow:
@@ -182,7 +191,19 @@ def main():
         METHODS[f"flowkit flow={name!r}"] = flowkit_predict(flow=name)
         METHODS[f"flowkit flow={name!r}, scheme='reestimate'"] = flowkit_predict(
             flow=name, scheme="reestimate")
+    for text in args.options:
+        try:
+            options = json.loads(text)
+        except json.JSONDecodeError as exc:
+            parser.error(f"--options: expected a JSON object of predict options, got {text!r} ({exc})")
+        if not isinstance(options, dict):
+            parser.error(f"--options: expected a JSON object of predict options, got {text!r}")
+        METHODS[f"flowkit {json.dumps(options)}"] = flowkit_predict(**options)
     METHODS.update(_torch_rows())
+    for label in [label for label in METHODS if args.rows and not any(t in label for t in args.rows)]:
+        del METHODS[label]
+    if not METHODS:
+        parser.error(f"--rows: no row label contains any of {args.rows}")
     sets = {"RubberWhale (07-10 -> 11-14)": middlebury(),
             "traffic clip (20 windows, 4 -> 4)": traffic(),
             "Sintel alley_1 (1-2 -> 3-4)": sintel()}
