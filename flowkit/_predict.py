@@ -127,10 +127,12 @@ def _speed_mean(last, displacement, speed_spread, device, centre=None):
     nodes = _SPEED_NODES if speed_spread else ((0.0, 1.0),)
     frames = []
     for k, step in enumerate(displacement):
-        mean = sum(np.float32(weight) * (centre[k] if node == 0 and centre is not None else
-                                         warp(image, step * np.float32(1.0 + speed_spread * node),
-                                              device=device))
-                   for node, weight in nodes)
+        mean = None
+        for node, weight in nodes:  # accumulated in place, in the order of the nodes
+            term = centre[k] if node == 0 and centre is not None else warp(
+                image, step if node == 0 else step * np.float32(1.0 + speed_spread * node), device=device)
+            term = np.float32(weight) * term
+            mean = term if mean is None else xp.add(mean, term, out=mean)
         frames.append(_to_dtype(mean, np.dtype(last.dtype)))
     return xp.stack(frames)
 
@@ -140,13 +142,12 @@ def _advected_displacements(motion, metric, horizon, device):
     velocity: the field (with its softmax metric) is splatted forward by itself once per
     step, holes filled by push-pull, so that ``a_k(x)`` is the velocity of the content
     arriving at ``x`` at step k; then ``D_k(x) = -a_k(x) + D_{k-1}(x - a_k(x))``."""
-    from ._fill import fill_holes
+    from ._fill import fill_float32
     from ._splat import splat
     from ._warp import warp
 
     xp, _ = array_module(motion)
     carried = xp.concatenate([motion, metric[..., None]], axis=-1).astype(np.float32)
-    displacement = xp.zeros_like(motion)
     steps = []
     for _ in range(horizon):
         arrived, weight = splat(carried, carried[..., :2], mode="softmax", metric=carried[..., 2],
@@ -154,10 +155,9 @@ def _advected_displacements(motion, metric, horizon, device):
         holes = ~(weight > 0)
         if bool(holes.all()):  # nothing known to carry (an all-NaN motion): every trajectory unknown
             return xp.full((horizon,) + motion.shape, np.nan, np.float32)
-        carried = fill_holes(xp.where(holes[..., None], np.float32(0), arrived), holes)
-        velocity = xp.ascontiguousarray(carried[..., :2])
-        displacement = warp(displacement, -velocity, device=device) - velocity
-        steps.append(displacement)
+        carried = fill_float32(arrived, holes)  # the holes' NaN are not read
+        back = -carried[..., :2]  # C-contiguous; D_0 = 0, so D_1 = -a_1
+        steps.append(warp(steps[-1], back, device=device) + back if steps else back)
     return xp.stack(steps)
 
 
