@@ -307,7 +307,7 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=2,
         step. ``n_iter`` does not apply (a value other than its default 1 is an error).
         Costs one splat and one fill per step. It matters most with a flow that is sharp at
         motion boundaries (DIS): held in place, those boundaries stay where the objects were
-        (docs/prediction.md: with ``flow="dis"``, +0.7 dB at +4 on RubberWhale, +0.9 to +1.0
+        (docs/prediction.md: with ``flow="dis"``, +0.7 dB at +4 on RubberWhale, +1.0 to +1.1
         dB on Sintel).
     return_flow : bool
         Also return the motion used, ``(H, W, 2)`` float32 (batches ``(N, H, W, 2)``); for
