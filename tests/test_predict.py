@@ -404,6 +404,14 @@ def test_check_options_returns_every_checked_option():
                                   flowkit.predict(clip, 2, advect_flow=True))
     with pytest.raises(ValueError, match=r"n_iter: does not apply with advect_flow=True"):
         check_options(3, n_iter=0, advect_flow=True, **options)
+    # None (predict's default) is the scheme's default: the spread and the advected field for
+    # the semi-Lagrangian scheme, neither for the others
+    assert check_options(3, n_iter=1, **options)[-2:] == (0.1, True)
+    for scheme in ("forward", "reestimate"):
+        assert check_options(3, n_iter=1, **dict(options, scheme=scheme))[-2:] == (0.0, False)
+    np.testing.assert_array_equal(flowkit.predict(clip, 2, scheme="forward"),
+                                  flowkit.predict(clip, 2, scheme="forward", speed_spread=0,
+                                                  advect_flow=False))
 
 
 def test_bad_frames():
