@@ -1,6 +1,7 @@
 """Prediction accuracy: PSNR (dB) of predicted frames against the true future frames.
 
-    python benchmarks/eval_prediction.py [--flow NAME ...] [--figure docs/images/prediction_strip.png]
+    python benchmarks/eval_prediction.py [--flow NAME ...] [--options JSON ...] [--rows TEXT ...]
+                                         [--figure docs/images/prediction_strip.png]
 
 Data (``../shared/data``, see its README; each set is skipped with a note when absent):
 
@@ -11,19 +12,25 @@ Data (``../shared/data``, see its README; each set is skipped with a note when a
 
 Rows: the peers (the last frame repeated; OpenCV Farneback with its default options on gray
 frames, the newest pair's flow used with ``cv2.remap`` and re-estimated from the newest two
-frames, real or predicted, at each step) and flowkit's ``predict`` with default options and
-with its other schemes and a longer context; ``--flow NAME`` (repeatable, any name of
-``flowkit.list_estimators()``) adds ``predict`` with that estimator, default and
-``"reestimate"`` schemes. ``speed_spread`` and ``advect_flow`` have rows of their own. With
-torch installed, ``predict(method="gan")`` with the shipped ``"predict-gan"`` weights and
-with its L1-only variant (``weights="l1"``, the same network trained without the adversarial
-loss) are rows too. A second table per set gives the
-sharpness: the mean gradient magnitude of the prediction over the truth's (1 = as sharp).
+frames, real or predicted, at each step) and flowkit's ``predict`` with default options, with
+its other schemes, with each default turned off in turn (and the defaults before 2026-11-30:
+Farneback, a held field, no spread) and with a longer context; ``--flow NAME`` (repeatable,
+any name of ``flowkit.list_estimators()``) adds ``predict`` with that estimator, default and
+``"reestimate"`` schemes; ``--options '{"flow": "dis", "advect_flow": true}'`` (repeatable)
+adds ``predict`` with those keyword options. ``--rows TEXT`` (repeatable) keeps only the rows
+whose label contains one of the texts (a run of every row takes minutes). With torch
+installed, ``predict(method="gan")`` with the shipped ``"predict-gan"`` weights and with its
+L1-only variant (``weights="l1"``, the same network trained without the adversarial loss)
+are rows too. A second table per set gives the sharpness: the mean gradient magnitude of
+the prediction over the truth's (1 = as sharp).
 ``--figure`` writes a strip (context, truth, prediction, error) of RubberWhale for
-docs/prediction.md.
+docs/prediction.md. ``--train`` evaluates on the three training clips with motion in
+``video_train`` instead (10 windows each, 4 -> 4): data no choice was tuned on, a check of the
+defaults chosen on the three sets above.
 """
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -46,8 +53,8 @@ def middlebury(name="RubberWhale"):
     return [(frames[:4], frames[4:])]
 
 
-def traffic(windows=20, context=4, horizon=4):
-    path = DATA / "video" / "car_traffic_small.mp4"
+def traffic(windows=20, context=4, horizon=4, path=DATA / "video" / "car_traffic_small.mp4"):
+    """``windows`` evenly spaced windows of ``context`` frames and the ``horizon`` frames after."""
     if not path.is_file():
         return None
     count = sum(1 for _ in flowkit.iter_frames(path))  # decodable frames (the header says more)
@@ -59,6 +66,12 @@ def traffic(windows=20, context=4, horizon=4):
             kept[index] = frame
     return [([kept[s + k] for k in range(context)],
              [kept[s + context + k] for k in range(horizon)]) for s in starts]
+
+
+# the training clips with motion (video_train/androidx__sample.avi repeats its frames: every
+# prediction is exact there)
+TRAIN_CLIPS = ("intel__car-detection.mp4", "intel__one-by-one-person-detection.mp4",
+               "zwm__clip_02_caminandes.mp4")
 
 
 def sintel(name="alley_1"):
@@ -111,13 +124,21 @@ def flowkit_predict(**options):
 METHODS = {
     "repeat last frame": repeat_last,
     "OpenCV Farneback + remap, re-estimated": opencv_reestimate,
-    "flowkit predict (defaults: semi-lagrangian)": flowkit_predict(),
+    "flowkit predict (defaults: dis, semi-lagrangian, advect_flow, speed_spread=0.1)":
+        flowkit_predict(),
     "flowkit scheme='reestimate'": flowkit_predict(scheme="reestimate"),
+    "flowkit scheme='reestimate', flow='farneback'":
+        flowkit_predict(scheme="reestimate", flow="farneback"),
     "flowkit scheme='forward'": flowkit_predict(scheme="forward"),
+    "flowkit speed_spread=0": flowkit_predict(speed_spread=0.0),
+    "flowkit advect_flow=False": flowkit_predict(advect_flow=False),
+    "flowkit advect_flow=False, speed_spread=0": flowkit_predict(advect_flow=False, speed_spread=0.0),
+    "flowkit flow='farneback'": flowkit_predict(flow="farneback"),
+    "flowkit flow='farneback', advect_flow=False, speed_spread=0 (the defaults before 2026-11-30)":
+        flowkit_predict(flow="farneback", advect_flow=False, speed_spread=0.0),
+    "flowkit flow='dis-accurate'": flowkit_predict(flow="dis-accurate"),
     "flowkit context=4 (median)": flowkit_predict(context=4),
-    "flowkit speed_spread=0.1": flowkit_predict(speed_spread=0.1),
-    "flowkit advect_flow=True": flowkit_predict(advect_flow=True),
-    "flowkit advect_flow=True, speed_spread=0.1": flowkit_predict(advect_flow=True, speed_spread=0.1),
+    "flowkit context=4, average='mean'": flowkit_predict(context=4, average="mean"),
 }
 
 
@@ -174,6 +195,14 @@ def main():
     parser.add_argument("--flow", action="append", default=[], metavar="NAME",
                         help="also rows of predict with this estimator (repeatable): "
                              + ", ".join(flowkit.list_estimators()))
+    parser.add_argument("--options", action="append", default=[], metavar="JSON",
+                        help="also a row of predict with these keyword options (repeatable), "
+                             "e.g. '{\"flow\": \"dis\", \"advect_flow\": true}'")
+    parser.add_argument("--rows", action="append", default=[], metavar="TEXT",
+                        help="only the rows whose label contains this text (repeatable)")
+    parser.add_argument("--train", action="store_true",
+                        help="evaluate on the training clips (video_train) instead: a check of "
+                             "choices made on the evaluation sets")
     parser.add_argument("--figure", help="also write the RubberWhale strip to this PNG path")
     args = parser.parse_args()
     for name in args.flow:
@@ -182,10 +211,25 @@ def main():
         METHODS[f"flowkit flow={name!r}"] = flowkit_predict(flow=name)
         METHODS[f"flowkit flow={name!r}, scheme='reestimate'"] = flowkit_predict(
             flow=name, scheme="reestimate")
+    for text in args.options:
+        try:
+            options = json.loads(text)
+        except json.JSONDecodeError as exc:
+            parser.error(f"--options: expected a JSON object of predict options, got {text!r} ({exc})")
+        if not isinstance(options, dict):
+            parser.error(f"--options: expected a JSON object of predict options, got {text!r}")
+        METHODS[f"flowkit {json.dumps(options)}"] = flowkit_predict(**options)
     METHODS.update(_torch_rows())
+    for label in [label for label in METHODS if args.rows and not any(t in label for t in args.rows)]:
+        del METHODS[label]
+    if not METHODS:
+        parser.error(f"--rows: no row label contains any of {args.rows}")
     sets = {"RubberWhale (07-10 -> 11-14)": middlebury(),
             "traffic clip (20 windows, 4 -> 4)": traffic(),
             "Sintel alley_1 (1-2 -> 3-4)": sintel()}
+    if args.train:
+        sets = {f"{name} (training clip, 10 windows, 4 -> 4)": traffic(10, path=DATA / "video_train" / name)
+                for name in TRAIN_CLIPS}
     print(f"flowkit {flowkit.__version__}, {flowkit.get_num_threads()} threads; PSNR in dB per horizon\n")
     for name, windows in sets.items():
         if windows is None:

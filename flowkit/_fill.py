@@ -116,12 +116,8 @@ def fill_holes(image, mask, *, method="pyramid"):
                              f"mask with method={method!r} (cv2.inpaint overflows float32 beyond), "
                              f"got {peak:.3g}; method='pyramid' takes any finite values")
     if method == "pyramid":
-        from .kernels.fill import fill_cpu
-
         compute = np.float64 if dtype == np.float64 else np.float32
-        src = np.ascontiguousarray(img, compute)
-        filled = np.empty_like(src)
-        fill_cpu(src, np.ascontiguousarray(~holes), filled)
+        filled = _push_pull(np.ascontiguousarray(img, compute), holes)
         if dtype.kind == "u":
             filled = np.rint(filled)
     else:
@@ -164,3 +160,22 @@ def _inpaint(img, holes, method):
         result = result[pad[0][0]:result.shape[0] - pad[0][1], pad[1][0]:result.shape[1] - pad[1][1]]
         out[n] = result.reshape(img.shape[1:])
     return out
+
+
+def _push_pull(image, holes):
+    """The ``"pyramid"`` fill of a C-contiguous float32 or float64 ``(N, H, W, C)`` host array
+    where ``holes`` ``(N or 1, H, W)`` is True: every pixel written, the known ones unchanged."""
+    from .kernels.fill import fill_cpu
+
+    filled = np.empty_like(image)
+    fill_cpu(image, np.ascontiguousarray(~holes), filled)
+    return filled
+
+
+def fill_float32(image, holes):
+    """``fill_holes(image, holes)`` for an ``(H, W, C)`` float32 image (NumPy or device) whose
+    pixels outside ``holes`` are finite, without its checks and copies: for internal callers
+    that know their input (``predict``'s advected motion field)."""
+    gpu_input = is_device_array(image)
+    host = np.ascontiguousarray(to_host(image), np.float32)[None]
+    return to_output(_push_pull(host, np.asarray(to_host(holes))[None])[0], gpu_input)

@@ -12,6 +12,12 @@ SCHEMES = ("semi-lagrangian", "forward", "reestimate")
 METHODS = ("flow", "gan")
 AVERAGES = ("median", "mean")
 _N_ITER = 1  # predict's default n_iter: one midpoint step per frame
+# predict's defaults (docs/prediction.md, "The defaults"): DIS's flow of the newest pair, carried
+# with the moving content, the mean over a speed uncertainty of 10 %; the last two are the
+# semi-Lagrangian scheme's (None: 0 and False with the other schemes)
+DEFAULT_FLOW = "dis"
+DEFAULT_SPEED_SPREAD = 0.1
+DEFAULT_ADVECT_FLOW = True
 # Niklaus and Liu's brightness-constancy importance metric for softmax splatting:
 # -20 * |I_last - backwarp(I_previous)| in units of the pair's intensity range, clipped to
 # [-20, 20] (_splat.brightness_error)
@@ -121,10 +127,12 @@ def _speed_mean(last, displacement, speed_spread, device, centre=None):
     nodes = _SPEED_NODES if speed_spread else ((0.0, 1.0),)
     frames = []
     for k, step in enumerate(displacement):
-        mean = sum(np.float32(weight) * (centre[k] if node == 0 and centre is not None else
-                                         warp(image, step * np.float32(1.0 + speed_spread * node),
-                                              device=device))
-                   for node, weight in nodes)
+        mean = None
+        for node, weight in nodes:  # accumulated in place, in the order of the nodes
+            term = centre[k] if node == 0 and centre is not None else warp(
+                image, step if node == 0 else step * np.float32(1.0 + speed_spread * node), device=device)
+            term = np.float32(weight) * term
+            mean = term if mean is None else xp.add(mean, term, out=mean)
         frames.append(_to_dtype(mean, np.dtype(last.dtype)))
     return xp.stack(frames)
 
@@ -134,13 +142,12 @@ def _advected_displacements(motion, metric, horizon, device):
     velocity: the field (with its softmax metric) is splatted forward by itself once per
     step, holes filled by push-pull, so that ``a_k(x)`` is the velocity of the content
     arriving at ``x`` at step k; then ``D_k(x) = -a_k(x) + D_{k-1}(x - a_k(x))``."""
-    from ._fill import fill_holes
+    from ._fill import fill_float32
     from ._splat import splat
     from ._warp import warp
 
     xp, _ = array_module(motion)
     carried = xp.concatenate([motion, metric[..., None]], axis=-1).astype(np.float32)
-    displacement = xp.zeros_like(motion)
     steps = []
     for _ in range(horizon):
         arrived, weight = splat(carried, carried[..., :2], mode="softmax", metric=carried[..., 2],
@@ -148,10 +155,9 @@ def _advected_displacements(motion, metric, horizon, device):
         holes = ~(weight > 0)
         if bool(holes.all()):  # nothing known to carry (an all-NaN motion): every trajectory unknown
             return xp.full((horizon,) + motion.shape, np.nan, np.float32)
-        carried = fill_holes(xp.where(holes[..., None], np.float32(0), arrived), holes)
-        velocity = xp.ascontiguousarray(carried[..., :2])
-        displacement = warp(displacement, -velocity, device=device) - velocity
-        steps.append(displacement)
+        carried = fill_float32(arrived, holes)  # the holes' NaN are not read
+        back = -carried[..., :2]  # C-contiguous; D_0 = 0, so D_1 = -a_1
+        steps.append(warp(steps[-1], back, device=device) + back if steps else back)
     return xp.stack(steps)
 
 
@@ -177,10 +183,11 @@ def _predict_clip(clip, horizon, estimate, context, average, smooth, scheme, n_i
 
 
 def check_options(horizon, *, context, n_iter, scheme, average, return_flow, method, flow=None,
-                  flow_options=None, speed_spread=0.0, advect_flow=False, **_):
+                  flow_options=None, speed_spread=None, advect_flow=None, **_):
     """predict's options checked as predict checks them, without frames (``flowkit.batch``
     runs this on the client with predict's defaults): ``(horizon, context, n_iter, scheme,
-    average, method, speed_spread, advect_flow)``; an estimator name ``flow`` is looked up with
+    average, method, speed_spread, advect_flow)``, ``speed_spread`` and ``advect_flow``
+    resolved from None to the scheme's defaults; an estimator name ``flow`` is looked up with
     its ``flow_options``."""
     from .models.adapters import list_adapters
 
@@ -191,28 +198,40 @@ def check_options(horizon, *, context, n_iter, scheme, average, return_flow, met
     average = _validate.check_choice("average", average, AVERAGES)
     _validate.check_bool("return_flow", return_flow)
     method = _validate.check_choice("method", method, METHODS + tuple(list_adapters("predictor")))
+    semi_lagrangian = scheme == "semi-lagrangian"
+    default_advect = advect_flow is None
+    if speed_spread is None:
+        speed_spread = DEFAULT_SPEED_SPREAD if semi_lagrangian else 0.0
+    if advect_flow is None:
+        advect_flow = DEFAULT_ADVECT_FLOW and semi_lagrangian
     speed_spread = _validate.check_float("speed_spread", speed_spread, low=0.0, high=0.5)
-    if speed_spread and scheme != "semi-lagrangian":
+    if speed_spread and not semi_lagrangian:
         raise ValueError(f"speed_spread: only for scheme='semi-lagrangian', got {speed_spread} with "
                          f"scheme={scheme!r}")
     advect_flow = _validate.check_bool("advect_flow", advect_flow)
-    if advect_flow and scheme != "semi-lagrangian":
+    if advect_flow and not semi_lagrangian:
         raise ValueError(f"advect_flow: only for scheme='semi-lagrangian', got True with scheme={scheme!r}")
     if advect_flow and n_iter != _N_ITER:  # predict's default (1) is no request: it is accepted
-        raise ValueError(f"n_iter: does not apply with advect_flow=True (its trajectories take one "
-                         f"step per frame through the carried velocities), got n_iter={n_iter}")
+        hint = " (the default; pass advect_flow=False to trace a held field)" if default_advect else ""
+        raise ValueError(f"n_iter: does not apply with advect_flow=True{hint} (its trajectories take "
+                         f"one step per frame through the carried velocities), got n_iter={n_iter}")
     if isinstance(flow, str):
         get_estimator(flow, flow_options)
     return horizon, context, n_iter, scheme, average, method, speed_spread, advect_flow
 
 
-def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, average="median",
-            smooth=None, scheme="semi-lagrangian", n_iter=_N_ITER, speed_spread=0.0,
-            advect_flow=False, return_flow=False, device=None, method="flow", model=None):
+def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=2, average="median",
+            smooth=None, scheme="semi-lagrangian", n_iter=_N_ITER, speed_spread=None,
+            advect_flow=None, return_flow=False, device=None, method="flow", model=None):
     """Predict the frames that follow a clip, from its optical flow.
 
     The motion of the last frame is estimated from the last ``context`` frames, optionally
-    smoothed, and held fixed while the last frame is carried forward ``horizon`` steps.
+    smoothed, and the last frame is carried forward ``horizon`` steps along it. The defaults
+    (DIS flow of the newest pair; semi-Lagrangian trajectories through the motion carried
+    with the moving content, ``advect_flow``; the mean over a 10 % speed uncertainty,
+    ``speed_spread``) were chosen on docs/prediction.md's three sets, where they score above
+    the re-estimating recursion on RubberWhale at every horizon; see there for the sets where
+    they do not.
 
     Parameters
     ----------
@@ -224,8 +243,9 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
     horizon : int
         Number of frames to predict, >= 1.
     flow : str, callable or array
-        The motion. A name from ``flowkit.list_estimators()`` (``"farneback"`` default,
-        ``"lucas_kanade"``) or a callable ``(frame0, frame1) -> flow`` following flowkit's
+        The motion. A name from ``flowkit.list_estimators()`` (``"dis"`` default: DIS with
+        its ``"medium"`` preset, ``flowkit.dis``; ``"farneback"``, ``"lucas_kanade"``,
+        ``"dis-accurate"``, ...) or a callable ``(frame0, frame1) -> flow`` following flowkit's
         convention, which is called as ``flow(later, earlier)`` so that its result lies on
         the later frame's grid. Or an ``(H, W, 2)`` (batch: ``(N, H, W, 2)``) float array:
         the motion per frame on the last frame's grid (a pixel at ``x`` moves to
@@ -254,14 +274,17 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
         ``"reestimate"``: the literal recursion: warp the newest frame by its motion, then
         estimate the motion again from the newest ``context`` frames, real or predicted.
     n_iter : int
-        Sub-steps per time step of the semi-Lagrangian trajectories (``flowkit.extrapolate``;
-        >= 0, 0 is one explicit Euler step). The default, one midpoint step per frame, takes
+        Sub-steps per time step of the semi-Lagrangian trajectories through a held field
+        (``flowkit.extrapolate``; >= 0, 0 is one explicit Euler step), so only with
+        ``advect_flow=False``: with the default ``advect_flow`` a value other than 1 is an
+        error. One midpoint step per frame, the default, takes
         0.6x the extrapolation time of ``extrapolate``'s 3: on docs/prediction.md's data
         ``n_iter=3`` changed the PSNR by at most 0.03 dB (flows from frame pairs are smooth on
         the scale of one step); raise it for strongly curved motion.
-    speed_spread : float
+    speed_spread : float, optional
         Relative standard deviation of the speed along each trajectory, 0 <= speed_spread
-        <= 0.5 (default 0: one trajectory, the sharp prediction). Above 0, each predicted
+        <= 0.5; None (default): 0.1 with ``scheme="semi-lagrangian"``, else 0. 0 is one
+        trajectory, the sharp prediction. Above 0, each predicted
         frame is the expected frame when the true speed is ``1 + speed_spread * z`` times
         the estimate, ``z`` standard normal: the last frame sampled at the ends of three
         trajectories scaled by the three-point Gauss-Hermite nodes (``1`` and ``1 +- sqrt(3)
@@ -271,8 +294,9 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
         motion of the future is uncertain (docs/prediction.md: ``0.1`` adds 0.4-0.5 dB on
         Sintel at +1 and +2). Only with ``scheme="semi-lagrangian"``; 3 warps per frame
         instead of 1.
-    advect_flow : bool
-        Only with ``scheme="semi-lagrangian"``. False (default): the motion field is held
+    advect_flow : bool, optional
+        Only with ``scheme="semi-lagrangian"``; None (default): True with that scheme, else
+        False. False: the motion field is held
         fixed in place (Eulerian, as pysteps), so content moving into a region takes that
         region's motion (the front of a moving object waits for the background). True: every
         pixel keeps its own velocity: once per step the field is splatted forward by itself
@@ -281,10 +305,10 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
         push-pull (``flowkit.fill_holes``), and each output pixel is traced back through the
         velocities of the content arriving there; the last frame is still sampled once per
         step. ``n_iter`` does not apply (a value other than its default 1 is an error).
-        Costs one splat and one fill per step;
-        docs/prediction.md measures it (+0.5 dB at +2 on Sintel's occlusions, +0.7 dB with
-        ``speed_spread=0.1`` against that alone; RubberWhale and the traffic clip unchanged
-        within 0.1 dB).
+        Costs one splat and one fill per step. It matters most with a flow that is sharp at
+        motion boundaries (DIS): held in place, those boundaries stay where the objects were
+        (docs/prediction.md: with ``flow="dis"``, +0.7 dB at +4 on RubberWhale, +1.0 to +1.1
+        dB on Sintel).
     return_flow : bool
         Also return the motion used, ``(H, W, 2)`` float32 (batches ``(N, H, W, 2)``); for
         ``"reestimate"`` the first step's.
@@ -319,8 +343,8 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
     ------
     ValueError
         ``horizon`` < 1, fewer than ``context`` frames, ``context`` < 2, ``speed_spread``
-        outside [0, 0.5] or above 0 with another scheme, ``advect_flow`` with another scheme
-        or with an ``n_iter`` other than 1, unknown ``scheme``, ``average`` or
+        outside [0, 0.5] or above 0 with another scheme, ``advect_flow=True`` with another
+        scheme, an ``n_iter`` other than 1 with ``advect_flow`` (the default), unknown ``scheme``, ``average`` or
         estimator name, an unknown estimator option, frames of different shapes (in a list),
         a flow array of the wrong shape, unknown ``method``, a ``model`` without
         ``method="gan"``, a weights file that does not fit.
@@ -332,16 +356,16 @@ def predict(frames, horizon, *, flow="farneback", flow_options=None, context=2, 
 
     Notes
     -----
-    Pixels whose motion is NaN (unknown) are holes in the extrapolated frames (see
-    ``flowkit.extrapolate``); with ``advect_flow=True`` their motion is filled from the
-    surrounding motion instead. Accuracy against the peers (repeat-last-frame and OpenCV
+    Pixels whose motion is NaN (unknown) get their motion from the surrounding motion with
+    ``advect_flow`` (the default); with ``advect_flow=False`` they are holes in the
+    extrapolated frames (see ``flowkit.extrapolate``). Accuracy against the peers (repeat-last-frame and OpenCV
     Farneback with ``cv2.remap`` re-estimated each step) is in docs/prediction.md.
 
     References: U. Germann and I. Zawadzki, "Scale-dependence of the predictability of
     precipitation from continental radar images. Part I", Mon. Wea. Rev. 130, 2002
     (semi-Lagrangian extrapolation); S. Pulkkinen et al., "Pysteps", Geosci. Model Dev. 12,
     2019; S. Niklaus and F. Liu, "Softmax Splatting for Video Frame Interpolation", CVPR
-    2020.
+    2020; T. Kroeger et al., "Fast Optical Flow using Dense Inverse Search", ECCV 2016 (DIS).
 
     Examples
     --------

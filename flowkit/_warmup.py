@@ -85,6 +85,9 @@ CASES = {
     "fill_holes": _case(lambda fk, gray, rgb, flow, pts: fk.fill_holes(rgb, gray > 200)),
     # retime of a 3-frame clip at twice the rate: interpolate's flows, warps, splats, fill
     "retime": lambda: _retime(),
+    # predict's defaults: DIS, the motion field splatted forward and filled, float32 RGB warps
+    "predict": _case(lambda fk, gray, rgb, flow, pts: fk.predict(
+        np.stack([np.roll(rgb, s, axis=1) for s in range(2)]), 2)),
     # Farneback flows both ways, warps (float32) and the blend of three RGB frames
     "temporally_consistent": _case(lambda fk, gray, rgb, flow, pts: fk.temporally_consistent(
         np.stack([np.roll(rgb, s, axis=1) for s in range(3)]),
@@ -113,12 +116,13 @@ GROUPS = {
     "sparse": ("lucas_kanade_sparse", "lucas_kanade_sparse_float32", "good_features"),
     # lucas_kanade and variational_refinement warp with kernels.warp's row warper, extrapolate
     # with its driver; dis calls the variational refinement and Farneback's resize helpers,
-    # which ties Farneback to this group; retime (interpolate) runs last: most of its kernels
-    # are compiled by then
+    # which ties Farneback to this group; retime (interpolate) and predict run last: most of
+    # their kernels (DIS, warps, and retime's splats and fill, which predict shares) are
+    # compiled by then
     "warp": ("farneback_gray", "farneback_rgb", "warp_linear", "warp_cubic", "warp_nearest",
              "warp_float32_gray", "warp_float32_rgb", "warp_float64_rgb", "lucas_kanade",
              "lucas_kanade_rgb", "lucas_kanade_gaussian", "extrapolate", "variational_refinement",
-             "variational_refinement_rgb", "dis_gray", "dis_rgb", "retime",
+             "variational_refinement_rgb", "dis_gray", "dis_rgb", "retime", "predict",
              "temporally_consistent"),
     "smooth": ("smooth_gaussian", "smooth_gaussian_float64", "smooth_median", "smooth_bilateral"),
     "color": ("flow_to_color",),

@@ -523,7 +523,7 @@ def _output_kind(path):
 
 
 # (kernels module, Numba dispatcher) of the main CPU drivers a command compiles on first use
-_PREDICT_DRIVERS = (("farneback", "_iterate_box_band"), ("advect", "_trace_cpu_band"),
+_PREDICT_DRIVERS = (("dis", "_search_band"), ("splat", "_splat_band"), ("fill", "_fill_band"),
                     ("warp", "_warp_cpu_shared"))
 _RETIME_DRIVERS = (("dis", "_search_band"), ("splat", "_splat_band"), ("warp", "_warp_cpu_shared"))
 
@@ -584,11 +584,11 @@ def _write_folder(folder, pictures, bar):
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _method_parser(choices, help_text):
+def _method_parser(choices, help_text, default="farneback"):
     """A parent parser with ``--method`` (``choices``, default farneback) and ``-O NAME=VALUE``
     (the method's keyword options)."""
     parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--method", choices=choices, default="farneback", help=help_text)
+    parser.add_argument("--method", choices=choices, default=default, help=help_text)
     parser.add_argument(
         "-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
         help="keyword option of the method, repeatable; VALUE is a Python literal (5, 0.5, True) "
@@ -605,7 +605,7 @@ def _method_parser(choices, help_text):
     return parser
 
 
-# flowkit predict --method gan: the classical prediction (farneback) refined by predict-gan
+# flowkit predict --method gan: the classical prediction (predict's default flow) refined by predict-gan
 def _add_gan_method(parser):
     """``--model WEIGHTS`` on the predict parser (whose ``--method`` takes gan)."""
     parser.add_argument("--model", metavar="WEIGHTS", help="--method gan: a .safetensors file of "
@@ -621,7 +621,9 @@ def _gan_options(args):
     from .models._api import require_torch
 
     require_torch()
-    args.method = "farneback"
+    from ._predict import DEFAULT_FLOW
+
+    args.method = DEFAULT_FLOW
     return {"method": "gan", "model": args.model}
 
 
@@ -643,9 +645,16 @@ def cmd_predict(args):
                         ("--advect-flow", args.advect_flow)):
         if given and args.scheme != "semi-lagrangian":
             raise UsageError(f"{flag} is for --scheme semi-lagrangian, not {args.scheme}")
-    if args.n_iter not in (None, 1) and args.advect_flow:  # 1, the default, as predict()
-        raise UsageError("--n-iter does not apply with --advect-flow (its trajectories take one step "
-                         "per frame through the carried velocities)")
+    # predict's defaults for the scheme where not given (None), checked as predict checks them
+    from ._predict import check_options
+
+    spread, advect = check_options(1, context=2, n_iter=1, scheme=args.scheme, average="median",
+                                   return_flow=False, method="flow", speed_spread=args.speed_spread,
+                                   advect_flow=args.advect_flow)[-2:]
+    if args.n_iter not in (None, 1) and advect:  # 1, the default, as predict()
+        default = "" if args.advect_flow else " (the default; add --no-advect-flow)"
+        raise UsageError(f"--n-iter does not apply with --advect-flow{default} (its trajectories take "
+                         "one step per frame through the carried velocities)")
     kind = _output_kind(args.output)
     if kind == "video":
         _check_output("-o", args.output, "video", (source,), codec=args.codec)
@@ -690,8 +699,7 @@ def cmd_predict(args):
         refined = (f", refined by predict-gan weights {gan['model']}" if gan["model"] else
                    ", then predict-gan (its shipped weights change < 0.1 grey level: docs/models.md)")
     scheme = args.scheme + "".join(
-        part for part, used in ((f", speed spread {args.speed_spread:g}", args.speed_spread),
-                                (", advected flow", args.advect_flow)) if used)
+        part for part, used in ((f", speed spread {spread:g}", spread), (", advected flow", advect)) if used)
     print(f"{scheme} prediction of {args.horizon} frames from {first} {args.context} context frames, "
           f"{args.method} ({_format_options(options)}){refined} in {seconds:.2f} s")
     return 0
@@ -1052,12 +1060,15 @@ def build_parser():
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                         help="no progress bar")
     method = _method_parser(METHODS, "estimator (default farneback)")
-    # predict's --method also takes gan (its own parent: subparsers share a parent's actions)
+    # predict's --method also takes gan (its own parent: subparsers share a parent's actions);
+    # its default is predict's
+    from ._predict import DEFAULT_FLOW
+
     predict_method = _method_parser(
         METHODS + ("gan",),
-        "estimator (default farneback), or gan: farneback's prediction passed through the "
-        "predict-gan network (needs flowkit-cv[torch]; its shipped weights change < 0.1 grey "
-        "level, docs/models.md)")
+        f"estimator (default {DEFAULT_FLOW}, as flowkit.predict), or gan: that prediction passed "
+        "through the predict-gan network (needs flowkit-cv[torch]; its shipped weights change < 0.1 "
+        "grey level, docs/models.md)", default=DEFAULT_FLOW)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("demo", parents=[common, method],
@@ -1111,14 +1122,16 @@ def build_parser():
     p.add_argument("--scheme", choices=("semi-lagrangian", "forward", "reestimate"), default="semi-lagrangian",
                    help="extrapolation scheme (default semi-lagrangian)")
     p.add_argument("--n-iter", type=_non_negative,
-                   help="semi-Lagrangian sub-steps per frame (default 1; 0: Euler)")
-    p.add_argument("--speed-spread", type=_speed_spread, default=0.0,
-                   help="relative uncertainty of the speed (0-0.5, default 0: sharp): each frame is "
-                        "the mean over three speeds, blurring moving content along its motion "
-                        "(semi-lagrangian; docs/prediction.md)")
-    p.add_argument("--advect-flow", action="store_true",
+                   help="semi-Lagrangian sub-steps per frame through a held field (default 1; 0: "
+                        "Euler; needs --no-advect-flow)")
+    p.add_argument("--speed-spread", type=_speed_spread,
+                   help="relative uncertainty of the speed (0-0.5; default 0.1 with semi-lagrangian, "
+                        "as flowkit.predict; 0: sharp): each frame is the mean over three speeds, "
+                        "blurring moving content along its motion (docs/prediction.md)")
+    p.add_argument("--advect-flow", action=argparse.BooleanOptionalAction,
                    help="carry the motion field with the moving content, so each pixel keeps its "
-                        "own velocity (semi-lagrangian; docs/prediction.md)")
+                        "own velocity (default with semi-lagrangian, as flowkit.predict; "
+                        "--no-advect-flow holds the field in place; docs/prediction.md)")
     p.add_argument("--average", choices=("median", "mean"), default="median",
                    help="how the motions of a context > 2 are combined (default median)")
     p.add_argument("--smooth", choices=("gaussian", "median", "bilateral"),

@@ -568,7 +568,7 @@ def test_warmup_cases_cover_the_public_functions():
     assert sorted(name for group in GROUPS.values() for name in group) == sorted(CASES)
     called = {name.split("_")[0] for name in CASES}
     assert {"farneback", "dis", "lucas", "good", "warp", "smooth", "flow", "extrapolate", "splat",
-            "fill", "variational", "retime", "temporally"} == called
+            "fill", "variational", "retime", "predict", "temporally"} == called
     CASES["flow_to_color"]()  # a case is a callable without arguments
     # common dtypes compile their own specialisations; warm them beside the kernels they share
     assert {"warp_float32_gray", "warp_float32_rgb", "warp_float64_rgb"} <= set(GROUPS["warp"])
@@ -635,12 +635,14 @@ def test_predict_writes_a_folder_and_a_side_by_side_video(moving_folder, tmp_pat
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == (f"wrote 3 PNG files to {out} (frame_000000.png ... frame_000002.png, "
                           "predicted frames)")
-    assert printed[1].startswith("semi-lagrangian prediction of 3 frames from the last 2 context frames")
+    # predict's defaults, named as they are used
+    assert printed[1].startswith("semi-lagrangian, speed spread 0.1, advected flow prediction of 3 frames "
+                                 "from the last 2 context frames, dis (default options)")
     written = [cv2.imread(str(out / f"frame_{k:06d}.png"))[..., ::-1] for k in range(3)]
     np.testing.assert_array_equal(np.stack(written), flowkit.predict(np.stack(frames[-2:]), 3))
     video = tmp_path / "sbs.mp4"
     assert main(["predict", str(folder), "--horizon", "2", "--start", "2", "--context", "3", "--side-by-side",
-                 "-o", str(video), "--scheme", "reestimate", "-O", "winsize=9"]) == 0
+                 "-o", str(video), "--scheme", "reestimate", "--method", "farneback", "-O", "winsize=9"]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == f"wrote {video} (2 frames, 224x80, 30 fps, truth | prediction, side by side)"
     assert printed[1].startswith("reestimate prediction of 2 frames from frames 2-4 as 3 context frames, "
@@ -666,12 +668,22 @@ def test_predict_speed_spread_and_advect_flow(moving_folder, tmp_path, capsys):
     written = [cv2.imread(str(out / f"frame_{k:06d}.png"))[..., ::-1] for k in range(2)]
     np.testing.assert_array_equal(np.stack(written), flowkit.predict(np.stack(frames[-2:]), 2, speed_spread=0.2,
                                                                      advect_flow=True))
+    # the held field and one trajectory, with Euler steps: the defaults turned off
+    assert main(["predict", str(folder), "--horizon", "2", "--speed-spread", "0", "--no-advect-flow",
+                 "--n-iter", "0", "-o", str(tmp_path / "held")]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1].startswith("semi-lagrangian prediction of 2 frames")
+    written = [cv2.imread(str(tmp_path / "held" / f"frame_{k:06d}.png"))[..., ::-1] for k in range(2)]
+    np.testing.assert_array_equal(np.stack(written), flowkit.predict(np.stack(frames[-2:]), 2, speed_spread=0,
+                                                                     advect_flow=False, n_iter=0))
     for args, message in ((["--speed-spread", "0.7"], "argument --speed-spread: expected a number in [0, 0.5], got '0.7'"),
                           (["--speed-spread", "0.1", "--scheme", "forward"],
                            "--speed-spread is for --scheme semi-lagrangian, not forward"),
                           (["--advect-flow", "--scheme", "reestimate"],
                            "--advect-flow is for --scheme semi-lagrangian, not reestimate"),
-                          (["--advect-flow", "--n-iter", "2"], "--n-iter does not apply with --advect-flow"),
+                          (["--advect-flow", "--n-iter", "2"], "--n-iter does not apply with --advect-flow (its"),
+                          (["--n-iter", "2"], "--n-iter does not apply with --advect-flow (the default; add "
+                                              "--no-advect-flow)"),
                           (["--speed-spread", "nan"], "argument --speed-spread: expected a number in [0, 0.5], got 'nan'")):
         status, _, stderr = run_cli("predict", folder, "--horizon", "2", *args, "-o", tmp_path / "out.mp4")
         assert status == 2
@@ -691,8 +703,9 @@ def test_predict_speed_spread_and_advect_flow(moving_folder, tmp_path, capsys):
     (["--horizon", "2", "--start", "6", "--context", "3"], 1, "8 frames; --context 3 from --start 6 needs 9"),
     (["--horizon", "4", "--start", "3", "--context", "2", "--side-by-side"], 1,
      "--side-by-side needs the 4 true frames after the context (frames 5 to 8); the input has 8"),
-    (["--horizon", "2", "-O", "radius=3"], 2, "--option radius: not an option of farneback"),
-    (["--horizon", "2", "-O", "levels=0"], 2, "--option levels: expected an integer >= 1, got 0"),
+    (["--horizon", "2", "-O", "radius=3"], 2, "--option radius: not an option of dis"),
+    (["--horizon", "2", "--method", "farneback", "-O", "levels=0"], 2,
+     "--option levels: expected an integer >= 1, got 0"),
 ])
 def test_predict_errors_are_one_line(moving_folder, tmp_path, args, code, message):
     folder, _ = moving_folder
@@ -705,7 +718,7 @@ def test_predict_errors_are_one_line(moving_folder, tmp_path, args, code, messag
 @pytest.mark.parametrize("args, minimum", [
     (["flow", "--video", "OUT.mp4", "--method", "farneback"], "farneback: expected frames at least 11x11 pixels for poly_n=5"),
     (["flow", "--flo-dir", "OUT", "--method", "dis"], "dis: expected frames at least 16x16"),
-    (["predict", "--horizon", "2", "-o", "OUT.mp4"], "farneback: expected frames at least 11x11 pixels"),
+    (["predict", "--horizon", "2", "-o", "OUT.mp4"], "dis: expected frames at least 16x16"),
 ])
 def test_resize_too_small_for_the_method_names_the_flag(moving_folder, tmp_path, args, minimum):
     # the estimator's own error names frame0, which the user did not give: the flag it is

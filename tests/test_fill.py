@@ -172,3 +172,16 @@ def test_a_mask_with_the_channels_of_the_image_is_an_error_not_a_gray_batch():
                                          r"the \(H, W, C\) image \(60, 80, 3\), got \(60, 80, 3\) "
                                          r"\(use mask.any\(axis=-1\)\)"):
         fill_holes(image, mask)
+
+
+def test_fill_float32_is_fill_holes_without_its_checks():
+    # predict's advected field is filled by this helper: the same push-pull, bit for bit, on
+    # an (H, W, C) float32 image whose holes hold NaN (as splat leaves them)
+    from flowkit._fill import fill_float32
+
+    rng = np.random.default_rng(4)
+    image = rng.random((40, 56, 3)).astype(np.float32)
+    holes = rng.random((40, 56)) < 0.2
+    holes[10:20, 15:30] = True
+    image[holes] = np.nan
+    np.testing.assert_array_equal(fill_float32(image, holes), fill_holes(image, holes))

@@ -25,6 +25,11 @@ def translating_clip(velocity, frames):
     return np.stack([texture(k * velocity[0], k * velocity[1]) for k in range(frames)])
 
 
+# the semi-Lagrangian scheme through a held field, one trajectory (the defaults add the
+# advected field and the speed spread: tests of their own below)
+HELD = {"advect_flow": False, "speed_spread": 0.0}
+
+
 def interior(array, margin=12):
     return array[..., margin:-margin, margin:-margin]
 
@@ -87,7 +92,7 @@ def test_translation_is_predicted_at_every_horizon():
     velocity = (0.6, -0.35)
     clip = translating_clip(velocity, 10)
     context, future = clip[:2], clip[2:]
-    predicted, motion = flowkit.predict(context, 8, return_flow=True)
+    predicted, motion = flowkit.predict(context, 8, flow="farneback", return_flow=True, **HELD)
     assert predicted.shape == (8, H, W) and predicted.dtype == np.float32
     # Farneback on this smooth texture: the motion within 0.03 px in the interior
     np.testing.assert_allclose(interior(motion[..., 0]), velocity[0], atol=0.03)
@@ -101,13 +106,36 @@ def test_translation_is_predicted_at_every_horizon():
     assert errors[-1] < 0.1 * repeat[-1]
 
 
+def test_translation_with_the_defaults():
+    # the defaults: DIS (medium preset) estimates at half resolution (finest_scale=1), so on
+    # this smooth texture its motion is less exact than Farneback's (measured 0.042 px in u,
+    # 0.033 in v); the prediction error is the interpolation error plus k times that motion
+    # error (0.042 px) times the texture's gradient (~0.15 per px): 0.021-0.059 measured at
+    # +1..+8, bounded by 0.02 (the interpolation and blur of +1) + 0.0065 k; advecting a
+    # uniform field changes nothing and the 10 % speed spread blurs a little
+    velocity = (0.6, -0.35)
+    clip = translating_clip(velocity, 10)
+    context, future = clip[:2], clip[2:]
+    predicted, motion = flowkit.predict(context, 8, return_flow=True)
+    assert predicted.shape == (8, H, W) and predicted.dtype == np.float32
+    np.testing.assert_allclose(interior(motion[..., 0]), velocity[0], atol=0.05)
+    np.testing.assert_allclose(interior(motion[..., 1]), velocity[1], atol=0.05)
+    errors = np.abs(interior(predicted - future, 24)).max(axis=(1, 2))
+    repeat = np.abs(interior(future - context[-1], 24)).max(axis=(1, 2))
+    assert np.all(errors < 0.02 + 0.0065 * np.arange(1, 9))
+    assert errors[-1] < 0.2 * repeat[-1]
+    # the defaults are these options
+    np.testing.assert_array_equal(
+        predicted, flowkit.predict(context, 8, flow="dis", advect_flow=True, speed_spread=0.1))
+
+
 def test_given_flow_equals_extrapolate_and_callable_is_called_later_first():
     clip = translating_clip((0.5, 0.25), 3)
     motion = np.full((H, W, 2), (0.5, 0.25), np.float32)
-    np.testing.assert_array_equal(flowkit.predict(clip, 3, flow=motion),
+    np.testing.assert_array_equal(flowkit.predict(clip, 3, flow=motion, **HELD),
                                   flowkit.extrapolate(clip[-1], motion, 3, n_iter=1))
     estimate = constant_estimator((-0.5, -0.25))  # later(x) ~ earlier(x - velocity)
-    got = flowkit.predict(clip, 3, flow=estimate)
+    got = flowkit.predict(clip, 3, flow=estimate, **HELD)
     np.testing.assert_array_equal(got, flowkit.extrapolate(clip[-1], motion, 3, n_iter=1))
     (later, earlier), = estimate.calls
     np.testing.assert_array_equal(later, clip[-1])
@@ -272,8 +300,8 @@ def test_speed_spread_lowers_the_error_of_an_uncertain_speed_and_keeps_static_co
     clip = np.stack([shifted(0), shifted(1)])
     motion = np.full((H, W, 2), velocity, np.float32)
     motion[:, : W // 2] = 0.0  # the left half is held still
-    sharp = flowkit.predict(clip, 8, flow=motion)
-    spread = flowkit.predict(clip, 8, flow=motion, speed_spread=0.15)
+    sharp = flowkit.predict(clip, 8, flow=motion, **HELD)
+    spread = flowkit.predict(clip, 8, flow=motion, advect_flow=False, speed_spread=0.15)
     right = (slice(16, -16), slice(W // 2 + 16, -8))
 
     def error(predicted, speeds):
@@ -290,8 +318,8 @@ def test_advect_flow_keeps_a_uniform_motion_and_carries_a_moving_object():
     velocity = (0.6, -0.35)
     clip = translating_clip(velocity, 2)
     uniform = np.full((H, W, 2), velocity, np.float32)
-    np.testing.assert_allclose(flowkit.predict(clip, 4, flow=uniform, advect_flow=True),
-                               flowkit.predict(clip, 4, flow=uniform), atol=1e-5)
+    np.testing.assert_allclose(flowkit.predict(clip, 4, flow=uniform, advect_flow=True, speed_spread=0),
+                               flowkit.predict(clip, 4, flow=uniform, **HELD), atol=1e-5)
     # a textured square moving 2 px per frame over a still background, with its exact motion:
     # held in place, the field leaves the square's leading part where the square was (its
     # front samples the background, its back is stretched); carried along, the square moves
@@ -311,8 +339,8 @@ def test_advect_flow_keeps_a_uniform_motion_and_carries_a_moving_object():
     motion = np.zeros(size + (2,), np.float32)
     motion[20:44, 22:42, 0] = 2.0
     clip = np.stack([frame(0), frame(1)])
-    held = flowkit.predict(clip, 4, flow=motion)
-    carried = flowkit.predict(clip, 4, flow=motion, advect_flow=True)
+    held = flowkit.predict(clip, 4, flow=motion, **HELD)
+    carried = flowkit.predict(clip, 4, flow=motion, advect_flow=True, speed_spread=0)
     for k in range(1, 5):
         inside = (slice(20, 44), slice(22 + 2 * k, 42 + 2 * k))
         truth = frame(1 + k)[inside]
@@ -328,8 +356,11 @@ def test_advect_flow_keeps_a_uniform_motion_and_carries_a_moving_object():
                                            r"'reestimate', got 'lagrangian'"),
     ({"average": "mode"}, ValueError, r"average: expected one of 'median', 'mean', got 'mode'"),
     ({"flow": "pwc-net"}, ValueError, r"flow: expected one of \('dis', .*'farneback', 'lucas_kanade', 'raft'\)"),
-    ({"flow_options": {"radius": 2}}, ValueError, r"flow_options: 'radius' is not an option of farneback"),
-    ({"flow_options": {"levels": 0}}, ValueError, r"flow_options\['levels'\]: expected an integer >= 1, got 0"),
+    ({"flow_options": {"radius": 2}}, ValueError, r"flow_options: 'radius' is not an option of dis"),
+    ({"flow": "farneback", "flow_options": {"levels": 0}}, ValueError,
+     r"flow_options\['levels'\]: expected an integer >= 1, got 0"),
+    ({"flow_options": {"patch_size": 1}}, ValueError,
+     r"flow_options\['patch_size'\]: expected an integer >= 2, got 1"),
     ({"flow": np.zeros((H, W + 1, 2), np.float32)}, ValueError,
      rf"flow: expected shape \({H}, {W}, 2\), got \({H}, {W + 1}, 2\)"),
     ({"flow": np.zeros((H, W, 2), np.float32), "scheme": "reestimate"}, ValueError,
@@ -347,6 +378,10 @@ def test_advect_flow_keeps_a_uniform_motion_and_carries_a_moving_object():
     ({"advect_flow": True, "n_iter": 3}, ValueError,
      r"n_iter: does not apply with advect_flow=True \(its trajectories take one step per frame "
      r"through the carried velocities\), got n_iter=3"),
+    ({"n_iter": 3}, ValueError,
+     r"n_iter: does not apply with advect_flow=True \(the default; pass advect_flow=False to trace "
+     r"a held field\) \(its trajectories take one step per frame through the carried velocities\), "
+     r"got n_iter=3"),
 ])
 def test_bad_input(kwargs, error, message):
     clip = translating_clip((0.5, 0.0), 3)
@@ -369,6 +404,14 @@ def test_check_options_returns_every_checked_option():
                                   flowkit.predict(clip, 2, advect_flow=True))
     with pytest.raises(ValueError, match=r"n_iter: does not apply with advect_flow=True"):
         check_options(3, n_iter=0, advect_flow=True, **options)
+    # None (predict's default) is the scheme's default: the spread and the advected field for
+    # the semi-Lagrangian scheme, neither for the others
+    assert check_options(3, n_iter=1, **options)[-2:] == (0.1, True)
+    for scheme in ("forward", "reestimate"):
+        assert check_options(3, n_iter=1, **dict(options, scheme=scheme))[-2:] == (0.0, False)
+    np.testing.assert_array_equal(flowkit.predict(clip, 2, scheme="forward"),
+                                  flowkit.predict(clip, 2, scheme="forward", speed_spread=0,
+                                                  advect_flow=False))
 
 
 def test_bad_frames():
