@@ -22,9 +22,10 @@ changes: the caller's cache entry holds its callees' code, as before; the kernel
 are bit-identical (tests/test_linking.py compares every public function with and without).
 
 This reaches into Numba internals (``CPUCodeLibrary``, ``Dispatcher``, ``Cache``,
-``CPUContext.get_executable``), checked on Numba 0.59-0.68. ``install`` checks that every
-attribute it relies on exists and otherwise leaves Numba alone (``INSTALLED`` stays False,
-and everything compiles as before, only slower); ``FLOWKIT_LINK_CALLEES=0`` in the
+``CPUContext.get_executable``), as written in Numba 0.68.1, the version it was tested with.
+``install`` checks that every attribute it relies on exists and otherwise leaves Numba alone
+(``INSTALLED`` stays False and everything compiles as before, only slower; the suite's
+tests/test_linking.py then fails, so that CI notices); ``FLOWKIT_LINK_CALLEES=0`` in the
 environment also leaves Numba alone.
 """
 
