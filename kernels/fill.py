@@ -43,82 +43,111 @@ def fill_cpu(image, known, out):
 
 @jit(nogil=True)
 def _fill_band(image, known, shapes, starts, out, band, n_bands):
-    """Images ``band`` of ``n_bands`` (``parallel.run_bands``)."""
+    """Images ``band`` of ``n_bands`` (``parallel.run_bands``). Level 0 is computed in
+    ``out`` itself, the coarser levels in one scratch array."""
     n_images, h, w, channels = image.shape
-    values = np.empty((starts[-1], channels), image.dtype)  # every level, one after another
+    pixels = h * w
+    coarser = np.empty((starts[-1] - pixels) * channels, image.dtype)
     alpha = np.empty(starts[-1], image.dtype)
     first, last = band_range(n_images, band, n_bands)
     for n in range(first, last):
-        nk = n if known.shape[0] > 1 else 0
-        for y in range(h):
-            for x in range(w):
-                p = y * w + x
-                alpha[p] = 1.0 if known[nk, y, x] else 0.0
-                for c in range(channels):
-                    values[p, c] = image[n, y, x, c] if known[nk, y, x] else 0.0
+        source = image[n].reshape(pixels * channels)
+        mask = known[n if known.shape[0] > 1 else 0].reshape(pixels)
+        finest = out[n].reshape(pixels * channels)
+        for p in range(pixels):
+            alpha[p] = 1.0 if mask[p] else 0.0
+            for c in range(p * channels, (p + 1) * channels):
+                finest[c] = source[c] if mask[p] else 0.0
         for level in range(1, shapes.shape[0]):
-            _pull(values, alpha, shapes, starts, level)
+            _pull(_level(finest, coarser, starts, level - 1, channels), alpha[starts[level - 1]:],
+                  _level(finest, coarser, starts, level, channels), alpha[starts[level]:],
+                  shapes[level - 1], shapes[level])
         for level in range(shapes.shape[0] - 2, -1, -1):
-            _push(values, alpha, shapes, starts, level)
-        for y in range(h):
-            for x in range(w):
-                for c in range(channels):
-                    out[n, y, x, c] = values[y * w + x, c]
+            _push(_level(finest, coarser, starts, level, channels), alpha[starts[level]:],
+                  _level(finest, coarser, starts, level + 1, channels), shapes[level],
+                  shapes[level + 1])
 
 
 @jit
-def _pull(values, alpha, shapes, starts, level):
-    """Level ``level`` from ``level - 1``: tent-weighted mean of the fine values by their
-    confidence; confidence = the weight sum, capped at 1."""
-    fh, fw = shapes[level - 1]
-    ch, cw = shapes[level]
-    fine = starts[level - 1]
-    coarse = starts[level]
-    channels = values.shape[1]
+def _level(finest, coarser, starts, level, channels):
+    """The values of pyramid level ``level``, flat, ``channels`` per pixel."""
+    if level == 0:
+        return finest
+    return coarser[(starts[level] - starts[1]) * channels:(starts[level + 1] - starts[1]) * channels]
+
+
+@jit
+def _pull(fine, fine_alpha, coarse, coarse_alpha, fine_shape, coarse_shape):
+    """A level (``coarse``, flat, its confidences ``coarse_alpha``) from the finer one:
+    tent-weighted mean of the fine values by their confidence; confidence = the weight sum,
+    capped at 1. The first four channels are summed in local variables (2x faster than in
+    the array), rounded to the values' dtype at each step as the array would be."""
+    fh, fw = fine_shape
+    ch, cw = coarse_shape
+    channels = fine.size // (fh * fw)
+    cast = fine.dtype.type
     for i in range(ch):
+        y0 = max(2 * i - 1, 0)
+        y1 = min(2 * i + 2, fh)
         for j in range(cw):
-            p = coarse + i * cw + j
+            x0 = max(2 * j - 1, 0)
+            x1 = min(2 * j + 2, fw)
+            p = (i * cw + j) * channels
+            for c in range(4, channels):
+                coarse[p + c] = 0.0
             total = 0.0
-            for c in range(channels):
-                values[p, c] = 0.0
-            for y in range(max(2 * i - 1, 0), min(2 * i + 2, fh)):
+            v0 = v1 = v2 = v3 = cast(0.0)
+            for y in range(y0, y1):
                 wy = 1.0 if y == 2 * i else 0.5
-                for x in range(max(2 * j - 1, 0), min(2 * j + 2, fw)):
-                    q = fine + y * fw + x
-                    weight = wy * (1.0 if x == 2 * j else 0.5) * alpha[q]
-                    if weight > 0:
-                        total += weight
-                        for c in range(channels):
-                            values[p, c] += weight * values[q, c]
+                for x in range(x0, x1):
+                    q = y * fw + x
+                    weight = wy * (1.0 if x == 2 * j else 0.5) * fine_alpha[q]
+                    total += weight  # a weight of 0 adds nothing to any sum
+                    q *= channels
+                    v0 = cast(v0 + weight * fine[q])
+                    if channels > 1:
+                        v1 = cast(v1 + weight * fine[q + 1])
+                    if channels > 2:
+                        v2 = cast(v2 + weight * fine[q + 2])
+                    if channels > 3:
+                        v3 = cast(v3 + weight * fine[q + 3])
+                    for c in range(4, channels):
+                        coarse[p + c] += weight * fine[q + c]
             if total > 0:
-                for c in range(channels):
-                    values[p, c] /= total
-            alpha[p] = min(total, 1.0)
+                v0, v1, v2, v3 = v0 / total, v1 / total, v2 / total, v3 / total
+                for c in range(4, channels):
+                    coarse[p + c] /= total
+            coarse[p] = v0
+            if channels > 1:
+                coarse[p + 1] = v1
+            if channels > 2:
+                coarse[p + 2] = v2
+            if channels > 3:
+                coarse[p + 3] = v3
+            coarse_alpha[i * cw + j] = min(total, 1.0)
 
 
 @jit
-def _push(values, alpha, shapes, starts, level):
-    """Level ``level`` completed from the (completed) level ``level + 1``."""
-    fh, fw = shapes[level]
-    ch, cw = shapes[level + 1]
-    fine = starts[level]
-    coarse = starts[level + 1]
-    channels = values.shape[1]
+def _push(fine, fine_alpha, coarse, fine_shape, coarse_shape):
+    """A level (``fine``, flat) completed from the (completed) coarser one."""
+    fh, fw = fine_shape
+    ch, cw = coarse_shape
+    channels = fine.size // (fh * fw)
     for y in range(fh):
         i0 = y // 2
         i1 = min(i0 + y % 2, ch - 1)  # odd rows lie half-way between two coarse rows
         for x in range(fw):
-            p = fine + y * fw + x
-            a = alpha[p]
+            p = y * fw + x
+            a = fine_alpha[p]
             if a >= 1.0:
                 continue
             j0 = x // 2
             j1 = min(j0 + x % 2, cw - 1)
-            q00 = coarse + i0 * cw + j0
-            q01 = coarse + i0 * cw + j1
-            q10 = coarse + i1 * cw + j0
-            q11 = coarse + i1 * cw + j1
+            q00 = (i0 * cw + j0) * channels
+            q01 = (i0 * cw + j1) * channels
+            q10 = (i1 * cw + j0) * channels
+            q11 = (i1 * cw + j1) * channels
             for c in range(channels):
-                up = 0.25 * (values[q00, c] + values[q01, c] + values[q10, c] + values[q11, c])
-                values[p, c] = a * values[p, c] + (1.0 - a) * up
-            alpha[p] = 1.0
+                up = 0.25 * (coarse[q00 + c] + coarse[q01 + c] + coarse[q10 + c] + coarse[q11 + c])
+                fine[p * channels + c] = a * fine[p * channels + c] + (1.0 - a) * up
+            fine_alpha[p] = 1.0
