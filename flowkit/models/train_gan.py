@@ -20,25 +20,20 @@ BASE = {"flow": "farneback", "context": 2, "average": "median", "scheme": "semi-
         "speed_spread": 0.0, "advect_flow": False}
 
 
-def sample_clips(sources, *, count, shrink=2, strides=(1,), rng):
-    """About ``count`` gray uint8 clips of ``CONTEXT + HORIZON`` frames spread evenly over the
-    sources (frames shrunk by ``shrink``), every ``stride``-th frame with ``stride`` drawn from
-    ``strides`` per clip (larger motions per step: the speeds of other frame rates and
-    resolutions), each played backwards with probability 1/2 (time reversal); clips whose last
-    context pair is static or a cut are skipped."""
+def sample_clips(sources, *, count, shrink=2, rng):
+    """About ``count`` gray uint8 clips of ``CONTEXT + HORIZON`` consecutive frames spread evenly
+    over the sources (frames shrunk by ``shrink``), each played backwards with probability 1/2
+    (time reversal); clips whose last context pair is static or a cut are skipped."""
     import cv2
 
     length = predict_gan.CONTEXT + HORIZON
     per_source = max(1, count // max(1, len(sources)))
     for source in sources:
         frames = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in read_frames(source, shrink)]
-        fits = [s for s in strides if (length - 1) * s < len(frames)]
-        if not fits:
+        if len(frames) < length:
             continue
-        span = (length - 1) * max(fits) + 1
-        for k in np.linspace(0, len(frames) - span, per_source).astype(int):
-            stride = int(rng.choice(fits)) if len(fits) > 1 else fits[0]
-            clip = frames[k:k + (length - 1) * stride + 1:stride]
+        for k in np.linspace(0, len(frames) - length, per_source).astype(int):
+            clip = frames[k:k + length]
             if rng.random() < 0.5:
                 clip = clip[::-1]
             if moving(clip[predict_gan.CONTEXT - 2], clip[predict_gan.CONTEXT - 1]):
