@@ -1,6 +1,7 @@
 """Prediction accuracy: PSNR (dB) of predicted frames against the true future frames.
 
-    python benchmarks/eval_prediction.py [--flow NAME ...] [--figure docs/images/prediction_strip.png]
+    python benchmarks/eval_prediction.py [--flow NAME ...] [--gan-weights W.safetensors ...]
+                                         [--figure docs/images/prediction_strip.png]
 
 Data (``../shared/data``, see its README; each set is skipped with a note when absent):
 
@@ -17,7 +18,9 @@ with its other schemes and a longer context; ``--flow NAME`` (repeatable, any na
 ``"reestimate"`` schemes. ``speed_spread`` and ``advect_flow`` have rows of their own. With
 torch installed, ``predict(method="gan")`` with the shipped ``"predict-gan"`` weights and
 with its L1-only variant (``weights="l1"``, the same network trained without the adversarial
-loss) are rows too. A second table per set gives the
+loss) are rows too; ``--gan-weights W.safetensors`` (repeatable) adds a row for a weights
+file of ``flowkit train predict-gan``, run on the classical prediction its JSON's
+``classical_base`` names (the options it was trained on). A second table per set gives the
 sharpness: the mean gradient magnitude of the prediction over the truth's (1 = as sharp).
 ``--figure`` writes a strip (context, truth, prediction, error) of RubberWhale for
 docs/prediction.md.
@@ -132,6 +135,18 @@ def _torch_rows():
             "flowkit method='gan', L1-only weights": flowkit_predict(method="gan", model="l1")}
 
 
+def _gan_weights_row(path):
+    """``predict(method="gan", model=path)`` on the base recorded in ``path``'s JSON."""
+    import json
+
+    meta = json.loads(Path(path).with_suffix(".json").read_text())
+    base = meta.get("classical_base", {})
+    return (f"flowkit method='gan', {Path(path).name} ({meta.get('pixel_loss', 'l1')}, "
+            f"adversarial {meta['adversarial_weight']}; base "
+            + ", ".join(f"{k}={v!r}" for k, v in base.items()) + ")",
+            flowkit_predict(method="gan", model=str(path), **base))
+
+
 def evaluate(windows, method):
     """Mean PSNR and mean sharpness per horizon."""
     scores, sharp = [], []
@@ -174,6 +189,9 @@ def main():
     parser.add_argument("--flow", action="append", default=[], metavar="NAME",
                         help="also rows of predict with this estimator (repeatable): "
                              + ", ".join(flowkit.list_estimators()))
+    parser.add_argument("--gan-weights", action="append", default=[], metavar="W.safetensors",
+                        help="also a row of predict(method='gan') with these weights (flowkit "
+                             "train predict-gan) on the classical base of their JSON (repeatable)")
     parser.add_argument("--figure", help="also write the RubberWhale strip to this PNG path")
     args = parser.parse_args()
     for name in args.flow:
@@ -183,6 +201,12 @@ def main():
         METHODS[f"flowkit flow={name!r}, scheme='reestimate'"] = flowkit_predict(
             flow=name, scheme="reestimate")
     METHODS.update(_torch_rows())
+    for path in args.gan_weights:
+        if not Path(path).is_file() or not Path(path).with_suffix(".json").is_file():
+            parser.error(f"--gan-weights: expected a .safetensors file with its .json beside "
+                         f"it, got {path!r}")
+        label, method = _gan_weights_row(path)
+        METHODS[label] = method
     sets = {"RubberWhale (07-10 -> 11-14)": middlebury(),
             "traffic clip (20 windows, 4 -> 4)": traffic(),
             "Sintel alley_1 (1-2 -> 3-4)": sintel()}

@@ -46,6 +46,10 @@ def test_registry_lists_predict_gan_with_both_weights_and_metadata():
         assert meta["file_size"] == w.path.stat().st_size
         assert meta["sha256"] == models._api.sha256(w.path)
         assert "scores" in meta
+        # the classical prediction they refine, every option spelled out, and the pixel loss
+        assert set(meta["classical_base"]) == {"flow", "context", "average", "scheme",
+                                               "speed_spread", "advect_flow"}
+        assert meta["pixel_loss"] in ("l1", "l2")
     assert models.get_weights("predict-gan", "l1").meta["adversarial_weight"] == 0
     assert models.get_weights("predict-gan").meta["adversarial_weight"] > 0
 
