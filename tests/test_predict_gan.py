@@ -321,6 +321,17 @@ def test_cli_train_and_predict_with_the_trained_weights(tmp_path, capsys):
             in capsys.readouterr().out)
 
 
+@needs_torch
+def test_cli_train_unknown_base_option_is_one_line(tmp_path, capsys):
+    from flowkit.cli import main
+
+    assert main(["train", "predict-gan", "--data", str(tmp_path), "--out",
+                 str(tmp_path / "g.safetensors"), "--base", "speed=0.1"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--base: expected options of flowkit.predict" in err[0]
+    assert "'speed'" in err[0] and not (tmp_path / "g.safetensors.cache.pt").exists()
+
+
 def test_cli_model_without_gan_is_a_usage_error(tmp_path, capsys):
     import cv2
     from flowkit.cli import main

@@ -133,6 +133,12 @@ def train_predict_gan(data, out, *, epochs=4, crop=48, batch=12, lr=1e-3, device
         raise ValueError(f"--pixel-loss: expected one of {', '.join(predict_gan.PIXEL_LOSSES)}, "
                          f"got {pixel_loss!r}")
     base = dict(BASE if base is None else base)
+    options = ("flow", "flow_options", "context", "average", "smooth", "scheme", "n_iter",
+               "speed_spread", "advect_flow")  # flowkit.predict's, except the outputs'
+    unknown = sorted(set(base) - set(options))
+    if unknown:
+        raise ValueError(f"--base: expected options of flowkit.predict ({', '.join(options)}), "
+                         f"got {', '.join(map(repr, unknown))}")
 
     def make(sources, rng):
         found = sample_clips(sources, count=clips, shrink=shrink, rng=rng)
