@@ -1,6 +1,7 @@
 """Prediction accuracy: PSNR (dB) of predicted frames against the true future frames.
 
     python benchmarks/eval_prediction.py [--flow NAME ...] [--options JSON ...] [--rows TEXT ...]
+                                         [--gan-weights W.safetensors ...]
                                          [--figure docs/images/prediction_strip.png]
 
 Data (``../shared/data``, see its README; each set is skipped with a note when absent):
@@ -21,8 +22,10 @@ adds ``predict`` with those keyword options. ``--rows TEXT`` (repeatable) keeps 
 whose label contains one of the texts (a run of every row takes minutes). With torch
 installed, ``predict(method="gan")`` with the shipped ``"predict-gan"`` weights and with its
 L1-only variant (``weights="l1"``, the same network trained without the adversarial loss)
-are rows too. A second table per set gives the sharpness: the mean gradient magnitude of
-the prediction over the truth's (1 = as sharp).
+are rows too; ``--gan-weights W.safetensors`` (repeatable) adds a row for a weights file of
+``flowkit train predict-gan``, run on the classical prediction its JSON's
+``classical_base`` names (the options it was trained on). A second table per set gives the
+sharpness: the mean gradient magnitude of the prediction over the truth's (1 = as sharp).
 ``--figure`` writes a strip (context, truth, prediction, error) of RubberWhale for
 docs/prediction.md. ``--train`` evaluates on the three training clips with motion in
 ``video_train`` instead (10 windows each, 4 -> 4): data no choice was tuned on, a check of the
@@ -153,6 +156,18 @@ def _torch_rows():
             "flowkit method='gan', L1-only weights": flowkit_predict(method="gan", model="l1")}
 
 
+def _gan_weights_row(path):
+    """``predict(method="gan", model=path)`` on the base recorded in ``path``'s JSON."""
+    import json
+
+    meta = json.loads(Path(path).with_suffix(".json").read_text())
+    base = meta.get("classical_base", {})
+    return (f"flowkit method='gan', {Path(path).name} ({meta.get('pixel_loss', 'l1')}, "
+            f"adversarial {meta['adversarial_weight']}; base "
+            + ", ".join(f"{k}={v!r}" for k, v in base.items()) + ")",
+            flowkit_predict(method="gan", model=str(path), **base))
+
+
 def evaluate(windows, method):
     """Mean PSNR and mean sharpness per horizon."""
     scores, sharp = [], []
@@ -203,6 +218,9 @@ def main():
     parser.add_argument("--train", action="store_true",
                         help="evaluate on the training clips (video_train) instead: a check of "
                              "choices made on the evaluation sets")
+    parser.add_argument("--gan-weights", action="append", default=[], metavar="W.safetensors",
+                        help="also a row of predict(method='gan') with these weights (flowkit "
+                             "train predict-gan) on the classical base of their JSON (repeatable)")
     parser.add_argument("--figure", help="also write the RubberWhale strip to this PNG path")
     args = parser.parse_args()
     for name in args.flow:
@@ -220,6 +238,12 @@ def main():
             parser.error(f"--options: expected a JSON object of predict options, got {text!r}")
         METHODS[f"flowkit {json.dumps(options)}"] = flowkit_predict(**options)
     METHODS.update(_torch_rows())
+    for path in args.gan_weights:
+        if not Path(path).is_file() or not Path(path).with_suffix(".json").is_file():
+            parser.error(f"--gan-weights: expected a .safetensors file with its .json beside "
+                         f"it, got {path!r}")
+        label, method = _gan_weights_row(path)
+        METHODS[label] = method
     for label in [label for label in METHODS if args.rows and not any(t in label for t in args.rows)]:
         del METHODS[label]
     if not METHODS:

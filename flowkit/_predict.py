@@ -323,9 +323,15 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=2,
         each horizon's classical frame refined by the ``"predict-gan"`` generator of
         ``flowkit.models`` (needs ``pip install "flowkit-cv[torch]"``; docs/models.md), which
         sees the last 4 frames, the classical frame and its displacement, one image channel
-        at a time; trained with an adversarial loss (Mathieu, Couprie and LeCun, ICLR 2016)
-        on the defaults (farneback, ``context=2``, semi-Lagrangian). Runs where the model lives (the CPU
-        unless ``model`` is on the GPU); CuPy arrays reach it through DLPack.
+        at a time; trained with an adversarial loss (Mathieu, Couprie and LeCun, ICLR 2016).
+        The shipped weights were trained on the classical prediction ``flow="farneback",
+        context=2, average="median", scheme="semi-lagrangian", speed_spread=0.0,
+        advect_flow=False`` (their metadata's ``classical_base``: ``flowkit.models.get_weights(
+        "predict-gan").meta``); predict's defaults since 2026-11-30 (``flow="dis"``,
+        ``advect_flow``, ``speed_spread=0.1``) and other options run the network on another
+        base than it was trained on. They change the classical frames by less than 0.1 grey level
+        (docs/models.md). Runs where the model lives (the CPU unless ``model`` is on the
+        GPU); CuPy arrays reach it through DLPack.
     model : None, str, Path or torch.nn.Module
         Only with ``method="gan"``: None for the shipped weights, a path to a
         ``.safetensors`` file of the same architecture (``flowkit train predict-gan``), or a

@@ -894,7 +894,7 @@ def cmd_train(args):
 
 # flowkit train predict-gan: its options (defaults differ from interp-refine's: smaller crops)
 _GAN_TRAIN_FLAGS = ("epochs", "crop", "batch", "lr", "clips", "crops_per_clip", "shrink",
-                    "adversarial_weight", "threads", "device", "seed", "resume")
+                    "adversarial_weight", "pixel_loss", "threads", "device", "seed", "resume")
 
 
 def _train_predict_gan(args):
@@ -902,13 +902,21 @@ def _train_predict_gan(args):
 
     options = {flag: getattr(args, flag) for flag in _GAN_TRAIN_FLAGS
                if flag not in ("clips", "crops_per_clip") and getattr(args, flag) is not None}
+    command = _train_command(args) + "".join(f" --base {k}={v!r}" for k, v in args.base or ())
     meta = train_predict_gan(args.data, args.out, clips=args.clips, per_clip=args.crops_per_clip,
-                             command=_train_command(args),
+                             base=_gan_base(args.base), command=command,
                              progress=not args.quiet and sys.stderr.isatty(), **options)
     last = ", ".join(f"{k} {v:.5f}" for k, v in meta["losses"][-1].items())
     print(f"wrote {args.out} ({meta['num_params']} parameters, {meta['file_size']} bytes, final "
           f"losses {last}, {meta['wall_seconds']} s)")
     return 0
+
+
+def _gan_base(pairs):
+    """``--base NAME=VALUE`` pairs over train_gan.BASE (None when none given)."""
+    from .models.train_gan import BASE
+
+    return {**BASE, **dict(pairs)} if pairs else None
 
 
 def _train_text2video(args):
@@ -1321,8 +1329,17 @@ def _add_train_parser(sub, common):
                            help="random crops of each clip, the same window in all its frames "
                                 "(default 4)")
             m.add_argument("--adversarial-weight", type=_non_negative_float, default=0.01,
-                           help="weight of the adversarial loss (default 0.01; 0: the L1 + "
+                           help="weight of the adversarial loss (default 0.01; 0: the pixel + "
                                 "gradient-difference variant)")
+            m.add_argument("--pixel-loss", choices=("l2", "l1"), default="l2",
+                           help="l2 (mean squared error, the default: its optimum is the "
+                                "conditional mean, what PSNR scores) or l1 (the median: "
+                                "~the classical frame where motion is uncertain)")
+            m.add_argument("--base", type=_option, action="append", metavar="NAME=VALUE",
+                           help="an option of the classical prediction (flowkit.predict) the "
+                                "network refines (repeatable; default flowkit.models."
+                                "train_gan.BASE, predict's defaults); give predict the same options "
+                                "when it runs these weights")
         if name != "text2video-shapes":
             m.add_argument("--shrink", type=_positive, default=2,
                            help="downscale the frames by this factor before sampling (default 2)")

@@ -46,6 +46,10 @@ def test_registry_lists_predict_gan_with_both_weights_and_metadata():
         assert meta["file_size"] == w.path.stat().st_size
         assert meta["sha256"] == models._api.sha256(w.path)
         assert "scores" in meta
+        # the classical prediction they refine, every option spelled out, and the pixel loss
+        assert set(meta["classical_base"]) == {"flow", "context", "average", "scheme",
+                                               "speed_spread", "advect_flow"}
+        assert meta["pixel_loss"] in ("l1", "l2")
     assert models.get_weights("predict-gan", "l1").meta["adversarial_weight"] == 0
     assert models.get_weights("predict-gan").meta["adversarial_weight"] > 0
 
@@ -140,6 +144,29 @@ def test_gradient_difference_loss_matches_numpy():
     assert gradient_difference(torch.from_numpy(a), torch.from_numpy(a)).item() == 0
 
 
+@needs_torch
+def test_pixel_losses_are_the_mean_squared_and_absolute_errors():
+    from flowkit.models.predict_gan import pixel_loss
+
+    rng = np.random.default_rng(2)
+    a, b = rng.random((3, 1, 7, 9)), rng.random((3, 1, 7, 9))
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    assert pixel_loss(ta, tb).item() == pytest.approx(((a - b) ** 2).mean(), rel=1e-12)
+    assert pixel_loss(ta, tb, "l1").item() == pytest.approx(np.abs(a - b).mean(), rel=1e-12)
+    # analytic: a constant offset c costs c^2 (L2) and |c| (L1)
+    assert pixel_loss(tb + 0.25, tb, "l2").item() == pytest.approx(0.0625, rel=1e-12)
+    assert pixel_loss(tb - 0.25, tb, "l1").item() == pytest.approx(0.25, rel=1e-12)
+    # their optima over a constant prediction of samples {0, 0, 1}: the mean 1/3 for L2, the
+    # median 0 for L1 (why an L1-trained residual stays at the sharp classical frame)
+    truth = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64)
+    grid = torch.linspace(0, 1, 301, dtype=torch.float64)
+    best = {kind: grid[int(np.argmin([pixel_loss(g.expand(3), truth, kind).item() for g in grid]))].item()
+            for kind in ("l2", "l1")}
+    assert best == {"l2": pytest.approx(1 / 3, abs=1e-12), "l1": 0.0}
+    with pytest.raises(ValueError, match="pixel_loss: expected one of"):
+        pixel_loss(ta, tb, "l3")
+
+
 def test_sharpness_metric_analytic_and_errors():
     ramp = np.tile(np.arange(16, dtype=np.float64) / 16, (12, 1))
     assert metrics.sharpness(ramp / 2, ramp) == pytest.approx(0.5, rel=1e-12)
@@ -179,8 +206,8 @@ def test_clip_crops_hold_the_classical_prediction_and_truth():
 
 
 @needs_torch
-@pytest.mark.parametrize("weight", [0.01, 0.0])
-def test_a_few_training_steps_lower_the_loss_and_are_deterministic(tmp_path, weight):
+@pytest.mark.parametrize("weight, pixel", [(0.01, "l2"), (0.0, "l2"), (0.0, "l1")])
+def test_a_few_training_steps_lower_the_loss_and_are_deterministic(tmp_path, weight, pixel):
     from flowkit.models import predict_gan, train_gan
 
     torch.set_num_threads(1)
@@ -193,18 +220,18 @@ def test_a_few_training_steps_lower_the_loss_and_are_deterministic(tmp_path, wei
         if weight:
             modules["disc"] = predict_gan.Discriminator3D()
         with torch.no_grad():
-            _, l1, gdl = train_gan.generator_losses(modules["model"], batch)
-            before = (l1 + gdl).item()
+            _, lp, gdl = train_gan.generator_losses(modules["model"], batch, pixel)
+            before = (lp + gdl).item()
         losses = train_gan.fit(modules, crops, epochs=6, batch_size=4, lr=3e-3, seed=5,
                                progress=False, checkpoint=tmp_path / "ckpt.pt",
-                               step=train_gan.make_step(weight), augment=train_gan.augment)
+                               step=train_gan.make_step(weight, pixel), augment=train_gan.augment)
         modules["model"].eval()
         with torch.no_grad():
-            _, l1, gdl = train_gan.generator_losses(modules["model"], batch)
-        runs.append((before, (l1 + gdl).item(), modules["model"].state_dict(), losses))
+            _, lp, gdl = train_gan.generator_losses(modules["model"], batch, pixel)
+        runs.append((before, (lp + gdl).item(), modules["model"].state_dict(), losses))
     (before, after, state, losses), (_, after2, state2, losses2) = runs
     assert after < 0.8 * before
-    assert set(losses[0]) == ({"loss", "l1", "gdl", "adv", "disc"} if weight else {"loss", "l1", "gdl"})
+    assert set(losses[0]) == ({"loss", pixel, "gdl", "adv", "disc"} if weight else {"loss", pixel, "gdl"})
     assert after == after2 and losses == losses2
     assert all(torch.equal(state[k], state2[k]) for k in state)
 
@@ -272,10 +299,16 @@ def test_cli_train_and_predict_with_the_trained_weights(tmp_path, capsys):
     out = tmp_path / "g.safetensors"
     assert main(["-q", "train", "predict-gan", "--data", str(folder), "--out", str(out),
                  "--epochs", "1", "--crop", "32", "--batch", "4", "--clips", "3",
-                 "--crops-per-clip", "1", "--shrink", "1", "--threads", "1"]) == 0
+                 "--crops-per-clip", "1", "--shrink", "1", "--threads", "1",
+                 "--base", "speed_spread=0.1"]) == 0
     assert "wrote" in capsys.readouterr().out
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["model"] == "predict-gan" and "--adversarial-weight 0.01" in meta["command"]
+    # the pixel loss (default l2) and the classical base, every option spelled out
+    assert meta["pixel_loss"] == "l2" and "--pixel-loss l2" in meta["command"]
+    assert meta["command"].endswith("--base speed_spread=0.1")
+    from flowkit.models.train_gan import BASE
+    assert meta["classical_base"] == {**BASE, "speed_spread": 0.1}
     predicted = tmp_path / "pred"
     assert main(["-q", "predict", str(folder), "--horizon", "2", "-o", str(predicted),
                  "--method", "gan", "--model", str(out)]) == 0
@@ -286,6 +319,17 @@ def test_cli_train_and_predict_with_the_trained_weights(tmp_path, capsys):
                  "--method", "gan"]) == 0
     assert ("then predict-gan (its shipped weights change < 0.1 grey level: docs/models.md)"
             in capsys.readouterr().out)
+
+
+@needs_torch
+def test_cli_train_unknown_base_option_is_one_line(tmp_path, capsys):
+    from flowkit.cli import main
+
+    assert main(["train", "predict-gan", "--data", str(tmp_path), "--out",
+                 str(tmp_path / "g.safetensors"), "--base", "speed=0.1"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--base: expected options of flowkit.predict" in err[0]
+    assert "'speed'" in err[0] and not (tmp_path / "g.safetensors.cache.pt").exists()
 
 
 def test_cli_model_without_gan_is_a_usage_error(tmp_path, capsys):

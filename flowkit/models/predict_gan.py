@@ -19,7 +19,8 @@ an untrained generator is the classical prediction bit for bit.
 Discriminator. 3D convolutions over the ``CONTEXT`` frames followed by a real or generated
 frame, ``(N, 1, CONTEXT + 1, H, W)`` -> one logit per clip.
 
-Loss (generator): ``L1 + GDL + adversarial_weight * BCE(D(context, out), real)`` with the
+Loss (generator): ``Lp + GDL + adversarial_weight * BCE(D(context, out), real)`` with
+Mathieu et al.'s Lp pixel loss, p = 2 (mean squared error, the default) or 1, and the
 gradient-difference loss ``mean(| |dx truth| - |dx out| |) + same in y`` (alpha = 1).
 """
 
@@ -82,6 +83,21 @@ def generate(model, batch):
     :func:`features`)."""
     x = features(batch["context"], batch["classical"], batch["displacement"], batch["horizon"])
     return batch["classical"] + model(x)
+
+
+PIXEL_LOSSES = ("l2", "l1")
+
+
+def pixel_loss(out, truth, kind="l2"):
+    """Mathieu et al.'s Lp loss (eq. 1), a mean over pixels: ``"l2"`` ``mean((out - truth)^2)``
+    or ``"l1"`` ``mean(|out - truth|)``. Their optima differ where the future is uncertain:
+    L1's is the conditional median (for uncertain motion ~ the sharp classical frame, so an
+    L1-trained residual stays ~0), L2's the conditional mean (the blur of the possible
+    motions), which is what PSNR, a mean squared error, scores (docs/models.md)."""
+    if kind not in PIXEL_LOSSES:
+        raise ValueError(f"pixel_loss: expected one of {PIXEL_LOSSES}, got {kind!r}")
+    diff = out - truth
+    return (diff * diff).mean() if kind == "l2" else diff.abs().mean()
 
 
 def gradient_difference(out, truth):

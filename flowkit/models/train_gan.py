@@ -2,7 +2,7 @@
 :mod:`flowkit.models.train`: clips sampled from videos or frame folders (forwards or played
 backwards), the classical prediction of horizons 1-4 computed once per clip and cached,
 random crops with flips, alternating discriminator and generator steps on
-L1 + gradient difference + adversarial losses (Mathieu et al., ICLR 2016). See
+Lp (L2 or L1) + gradient difference + adversarial losses (Mathieu et al., ICLR 2016). See
 docs/models.md for the runs that made the shipped weights."""
 
 import numpy as np
@@ -14,6 +14,10 @@ from .train import add_crops, flip, moving, read_frames, train_model
 from .train import fit  # noqa: F401  (the generic loop, also reached as train_gan.fit)
 
 HORIZON = 4  # future frames per clip (the evaluation's horizons 1-4)
+# the classical prediction the shipped weights were trained on, every option spelled out (the
+# defaults of flowkit.predict when they were trained; recorded in the weights' metadata)
+BASE = {"flow": "farneback", "context": 2, "average": "median", "scheme": "semi-lagrangian",
+        "speed_spread": 0.0, "advect_flow": False}
 
 
 def sample_clips(sources, *, count, shrink=2, rng):
@@ -36,21 +40,21 @@ def sample_clips(sources, *, count, shrink=2, rng):
                 yield np.stack(clip)
 
 
-def clip_batch(clip):
+def clip_batch(clip, base=None):
     """One clip's samples (a dict of ``(HORIZON, ...)`` float32 tensors, key ``"truth"`` added):
-    the classical prediction of ``flowkit.predict`` with its defaults, as ``predict(...,
-    method="gan")`` makes it."""
+    the classical prediction of ``flowkit.predict`` with the options ``base`` (default
+    :data:`BASE`), as ``predict(..., method="gan")`` makes it with them."""
     import flowkit
 
     context, future = clip[:predict_gan.CONTEXT], clip[predict_gan.CONTEXT:]
-    predicted, motion = flowkit.predict(context, HORIZON, return_flow=True)
+    predicted, motion = flowkit.predict(context, HORIZON, return_flow=True, **(base or BASE))
     batch, scale = predict_gan.clip_tensors(context, predicted, motion)
     batch["truth"] = torch.from_numpy(future.astype(np.float32) / scale)[:, None]
     batch["horizon"] = batch["horizon"].to(torch.float32)
     return batch
 
 
-def crops_from_clips(clips, *, crop, per_clip, rng):
+def crops_from_clips(clips, *, crop, per_clip, rng, base=None):
     """``per_clip`` random crops (the same window at every horizon) of each clip's samples:
     a dict of ``(N, ...)`` float16 tensors, N = clips x per_clip x HORIZON."""
     crops = {}
@@ -58,7 +62,7 @@ def crops_from_clips(clips, *, crop, per_clip, rng):
         h, w = clip.shape[1:3]
         if h < crop or w < crop:
             continue
-        add_crops(crops, clip_batch(clip), crop=crop, count=per_clip, rng=rng)
+        add_crops(crops, clip_batch(clip, base), crop=crop, count=per_clip, rng=rng)
     return {key: torch.cat(value) for key, value in crops.items()}
 
 
@@ -73,26 +77,28 @@ def _clip(batch, frame):
     return torch.cat([batch["context"], frame], 1)[:, None]
 
 
-def generator_losses(model, batch):
-    """The generated frames and their L1 and gradient-difference losses against the truth."""
+def generator_losses(model, batch, pixel_loss="l2"):
+    """The generated frames and their pixel (:func:`predict_gan.pixel_loss` of kind
+    ``pixel_loss``) and gradient-difference losses against the truth."""
     out = predict_gan.generate(model, batch)
-    return out, (out - batch["truth"]).abs().mean(), predict_gan.gradient_difference(out, batch["truth"])
+    return (out, predict_gan.pixel_loss(out, batch["truth"], pixel_loss),
+            predict_gan.gradient_difference(out, batch["truth"]))
 
 
-def make_step(adversarial_weight):
+def make_step(adversarial_weight, pixel_loss="l2"):
     """The training step of :func:`flowkit.models.train.fit` for ``{"model", "disc"}``: one
     discriminator step (real: context + truth; fake: context + generated), then one generator
-    step on ``L1 + GDL + adversarial_weight * BCE(D(fake), real)``. With weight 0 (no
-    ``"disc"`` module) only the generator step runs: the L1 (+ GDL) variant of the same
-    network."""
+    step on ``Lp + GDL + adversarial_weight * BCE(D(fake), real)``, Lp the ``pixel_loss``
+    (``"l2"`` or ``"l1"``, reported under that name). With weight 0 (no ``"disc"`` module)
+    only the generator step runs: the Lp (+ GDL) variant of the same network."""
     def step(modules, optimizers, batch):
         model = modules["model"]
-        out, l1, gdl = generator_losses(model, batch)
+        out, lp, gdl = generator_losses(model, batch, pixel_loss)
         if not adversarial_weight:
             optimizers["model"].zero_grad()
-            (l1 + gdl).backward()
+            (lp + gdl).backward()
             optimizers["model"].step()
-            return {"loss": (l1 + gdl).item(), "l1": l1.item(), "gdl": gdl.item()}
+            return {"loss": (lp + gdl).item(), pixel_loss: lp.item(), "gdl": gdl.item()}
         disc = modules["disc"]
         real = disc(_clip(batch, batch["truth"]))
         fake = disc(_clip(batch, out.detach()))
@@ -103,11 +109,11 @@ def make_step(adversarial_weight):
         optimizers["disc"].step()
         judged = disc(_clip(batch, out))
         adv = F.binary_cross_entropy_with_logits(judged, torch.ones_like(judged))
-        loss = l1 + gdl + adversarial_weight * adv
+        loss = lp + gdl + adversarial_weight * adv
         optimizers["model"].zero_grad()
         loss.backward()
         optimizers["model"].step()
-        return {"loss": loss.item(), "l1": l1.item(), "gdl": gdl.item(), "adv": adv.item(),
+        return {"loss": loss.item(), pixel_loss: lp.item(), "gdl": gdl.item(), "adv": adv.item(),
                 "disc": d_loss.item()}
 
     return step
@@ -115,24 +121,40 @@ def make_step(adversarial_weight):
 
 def train_predict_gan(data, out, *, epochs=4, crop=48, batch=12, lr=1e-3, device="cpu",
                       resume=None, seed=0, clips=200, per_clip=4, shrink=2, threads=2,
-                      adversarial_weight=0.01, cache=None, command="", progress=True, log=print):
+                      adversarial_weight=0.01, pixel_loss="l2", base=None, cache=None,
+                      command="", progress=True, log=print):
     """What ``flowkit train predict-gan`` runs: sample clips from ``data``, compute (or load
-    from ``cache``) the classical predictions of random crops, train generator and
-    discriminator, write the generator's weights to ``out`` with metadata. Returns the
-    metadata dict."""
+    from ``cache``) the classical predictions (``flowkit.predict`` with the options ``base``,
+    default :data:`BASE`) of random crops, train generator and discriminator on
+    ``pixel_loss`` (``"l2"`` or ``"l1"``) + GDL + adversarial, write the generator's weights
+    to ``out`` with metadata (``base`` and ``pixel_loss`` included). Returns the metadata
+    dict."""
+    if pixel_loss not in predict_gan.PIXEL_LOSSES:
+        raise ValueError(f"--pixel-loss: expected one of {', '.join(predict_gan.PIXEL_LOSSES)}, "
+                         f"got {pixel_loss!r}")
+    base = dict(BASE if base is None else base)
+    options = ("flow", "flow_options", "context", "average", "smooth", "scheme", "n_iter",
+               "speed_spread", "advect_flow")  # flowkit.predict's, except the outputs'
+    unknown = sorted(set(base) - set(options))
+    if unknown:
+        raise ValueError(f"--base: expected options of flowkit.predict ({', '.join(options)}), "
+                         f"got {', '.join(map(repr, unknown))}")
+
     def make(sources, rng):
         found = sample_clips(sources, count=clips, shrink=shrink, rng=rng)
-        return crops_from_clips(found, crop=crop, per_clip=per_clip, rng=rng)
+        return crops_from_clips(found, crop=crop, per_clip=per_clip, rng=rng, base=base)
 
     torch.manual_seed(seed)
     modules = {"model": predict_gan.PredictRefine()}
     if adversarial_weight:
         modules["disc"] = predict_gan.Discriminator3D()
     return train_model(
-        "predict-gan", modules, data, out, make_crops=make, step=make_step(adversarial_weight),
-        augment=augment, epochs=epochs, batch=batch, lr=lr, device=device, resume=resume,
-        seed=seed, threads=threads, cache=cache, command=command, progress=progress, log=log,
-        per_sample=per_clip * HORIZON, meta={"adversarial_weight": adversarial_weight},
-        crop_options=dict(crop=crop, clips=clips, per_clip=per_clip, shrink=shrink),
+        "predict-gan", modules, data, out, make_crops=make,
+        step=make_step(adversarial_weight, pixel_loss), augment=augment, epochs=epochs,
+        batch=batch, lr=lr, device=device, resume=resume, seed=seed, threads=threads,
+        cache=cache, command=command, progress=progress, log=log, per_sample=per_clip * HORIZON,
+        meta={"adversarial_weight": adversarial_weight, "pixel_loss": pixel_loss,
+              "classical_base": base},
+        crop_options=dict(crop=crop, clips=clips, per_clip=per_clip, shrink=shrink, base=base),
         nothing=f"no clip of {predict_gan.CONTEXT + HORIZON} frames of at least {crop}x{crop} "
                 f"pixels with motion")
