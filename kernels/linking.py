@@ -17,7 +17,9 @@ cache entry. Its caller, compiled as usual, optimises and generates code for the
 
 Such an overload cannot be called from Python, so it never enters the dispatcher's table of
 callable overloads: a call from Python (a test, Numba's CUDA simulator) finds none and
-compiles the function again, as usual, which replaces the callee library. Nothing else
+compiles the function again, as usual, which replaces the callee library. A callee whose
+complete overload is in the cache (an earlier process called it from Python) is loaded from
+there as usual. Nothing else
 changes: the caller's cache entry holds its callees' code, as before; the kernels' results
 are bit-identical (tests/test_linking.py compares every public function with and without).
 
@@ -109,7 +111,8 @@ def install():
     def executable_or_callee(self, library, fndesc, env):
         stack = getattr(_state, "stack", None)
         if not (stack and stack[-1] and fndesc.modname.startswith(PREFIX)
-                and all(hasattr(library, name) for name in _LIBRARY_STATE)):
+                and all(hasattr(library, name) for name in _LIBRARY_STATE)
+                and not library._finalized):  # finalized: loaded from the cache, complete
             return get_executable(self, library, fndesc, env)
         library._flowkit_callee = True
         library.finalize()

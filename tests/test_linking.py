@@ -72,6 +72,20 @@ def test_callees_have_no_machine_code_or_cache_entry_and_results_do_not_change(t
     assert plain["out"] == linked["out"]  # bit for bit
 
 
+def test_a_callee_found_in_the_cache_is_loaded_as_usual(tmp_path):
+    # a process that calls the helper from Python caches its complete overload; a later
+    # process compiling a caller then loads that entry for the callee instead of compiling it
+    code = ("from flowkit.kernels import warp as w; import flowkit.kernels.linking as l; "
+            "assert l.INSTALLED; print(w.saturate_round(2.5, 255.0))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path)))
+    assert done.returncode == 0 and done.stdout.strip() == "2.0", done.stderr
+    probe = _probe(tmp_path)
+    assert probe["kinds"]["saturate_round"] == [False]  # from the cache, complete
+    assert probe["kinds"]["warp_pixel"] == [True]
+    assert probe["out"] == _probe(tmp_path / "fresh")["out"]
+
+
 def test_code_outside_flowkit_is_untouched():
     @njit
     def inner(x):
