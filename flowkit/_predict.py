@@ -2,6 +2,8 @@
 optional smoothing, then extrapolation of the last frame (``flowkit.extrapolate``) or the
 literal re-estimation recursion."""
 
+import contextlib
+
 import numpy as np
 
 from . import _validate
@@ -182,6 +184,20 @@ def _predict_clip(clip, horizon, estimate, context, average, smooth, scheme, n_i
     return xp.stack(predictions), first_motion
 
 
+@contextlib.contextmanager
+def _too_small_named(flow):
+    """The estimator's "frame0: expected frames at least ..." for frames the caller passed as
+    ``frames``, naming ``flow`` and what works on smaller frames."""
+    try:
+        yield
+    except ValueError as exc:
+        prefix = "frame0: expected frames at least "
+        if not (isinstance(flow, str) and str(exc).startswith(prefix)):
+            raise
+        raise ValueError(f"frames: expected frames at least {str(exc)[len(prefix):]} for "
+                         f"flow={flow!r}; flow='lucas_kanade' works on frames of any size") from exc
+
+
 def check_options(horizon, *, context, n_iter, scheme, average, return_flow, method, flow=None,
                   flow_options=None, speed_spread=None, advect_flow=None, **_):
     """predict's options checked as predict checks them, without frames (``flowkit.batch``
@@ -205,6 +221,9 @@ def check_options(horizon, *, context, n_iter, scheme, average, return_flow, met
     if advect_flow is None:
         advect_flow = DEFAULT_ADVECT_FLOW and semi_lagrangian
     speed_spread = _validate.check_float("speed_spread", speed_spread, low=0.0, high=0.5)
+    if n_iter != _N_ITER and not semi_lagrangian:  # its default (1) is no request
+        raise ValueError(f"n_iter: only for scheme='semi-lagrangian' (its trajectories), got "
+                         f"n_iter={n_iter} with scheme={scheme!r}")
     if speed_spread and not semi_lagrangian:
         raise ValueError(f"speed_spread: only for scheme='semi-lagrangian', got {speed_spread} with "
                          f"scheme={scheme!r}")
@@ -212,9 +231,9 @@ def check_options(horizon, *, context, n_iter, scheme, average, return_flow, met
     if advect_flow and not semi_lagrangian:
         raise ValueError(f"advect_flow: only for scheme='semi-lagrangian', got True with scheme={scheme!r}")
     if advect_flow and n_iter != _N_ITER:  # predict's default (1) is no request: it is accepted
-        hint = " (the default; pass advect_flow=False to trace a held field)" if default_advect else ""
-        raise ValueError(f"n_iter: does not apply with advect_flow=True{hint} (its trajectories take "
-                         f"one step per frame through the carried velocities), got n_iter={n_iter}")
+        hint = ", the default: pass advect_flow=False to trace a held field" if default_advect else ""
+        raise ValueError(f"n_iter: does not apply with advect_flow=True (its trajectories take one "
+                         f"step per frame through the carried velocities{hint}), got n_iter={n_iter}")
     if isinstance(flow, str):
         get_estimator(flow, flow_options)
     return horizon, context, n_iter, scheme, average, method, speed_spread, advect_flow
@@ -276,8 +295,8 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=2,
     n_iter : int
         Sub-steps per time step of the semi-Lagrangian trajectories through a held field
         (``flowkit.extrapolate``; >= 0, 0 is one explicit Euler step), so only with
-        ``advect_flow=False``: with the default ``advect_flow`` a value other than 1 is an
-        error. One midpoint step per frame, the default, takes
+        ``advect_flow=False``: with the default ``advect_flow``, or another scheme, a value
+        other than 1 is an error. One midpoint step per frame, the default, takes
         0.6x the extrapolation time of ``extrapolate``'s 3: on docs/prediction.md's data
         ``n_iter=3`` changed the PSNR by at most 0.03 dB (flows from frame pairs are smooth on
         the scale of one step); raise it for strongly curved motion.
@@ -291,7 +310,7 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=2,
         * speed_spread``; weights 2/3, 1/6, 1/6), i.e. the mean of a small ensemble. It blurs
         moving content along its motion, by an amount that grows with the speed and the
         horizon, and leaves static content sharp; it lowers the squared error where the
-        motion of the future is uncertain (docs/prediction.md: ``0.1`` adds 0.4-0.5 dB on
+        motion of the future is uncertain (docs/prediction.md: ``0.1`` adds 0.35-0.5 dB on
         Sintel at +1 and +2). Only with ``scheme="semi-lagrangian"``; 3 warps per frame
         instead of 1.
     advect_flow : bool, optional
@@ -350,7 +369,8 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=2,
     ValueError
         ``horizon`` < 1, fewer than ``context`` frames, ``context`` < 2, ``speed_spread``
         outside [0, 0.5] or above 0 with another scheme, ``advect_flow=True`` with another
-        scheme, an ``n_iter`` other than 1 with ``advect_flow`` (the default), unknown ``scheme``, ``average`` or
+        scheme, an ``n_iter`` other than 1 with ``advect_flow`` (the default) or another scheme,
+        frames too small for the estimator (DIS: 16x16 pixels), unknown ``scheme``, ``average`` or
         estimator name, an unknown estimator option, frames of different shapes (in a list),
         a flow array of the wrong shape, unknown ``method``, a ``model`` without
         ``method="gan"``, a weights file that does not fit.
@@ -431,8 +451,10 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=2,
     results, motions = [], []
     for n in range(clips.shape[0]):
         if given is None:
-            predicted, motion = _predict_clip(clips[n], horizon, estimate, context, average, smooth,
-                                              scheme, n_iter, speed_spread, advect_flow, device)
+            with _too_small_named(flow):
+                predicted, motion = _predict_clip(clips[n], horizon, estimate, context, average,
+                                                  smooth, scheme, n_iter, speed_spread,
+                                                  advect_flow, device)
         else:
             motion = given[n] if given.ndim == 4 else given
             predicted, motion = _predict_given(clips[n], horizon, motion.astype(np.float32), smooth,

@@ -383,18 +383,34 @@ def _output_fps(args, probed):
 
 
 @contextlib.contextmanager
-def _resize_named(args):
-    """Frames that ``--resize`` made too small for the estimator: a usage error naming the flag
-    and the minimum (the estimator's own error names ``frame0``, which the user never gave)."""
+def _resize_named(args, flag="--method"):
+    """Frames too small for the estimator: a usage error naming what the user can change,
+    ``--resize`` if given, else ``--option`` if given (``finest_scale``, ``patch_size``), else
+    the estimator's flag ``flag``; with the minimum (the estimator's own error names
+    ``frame0``, which the user never gave)."""
     try:
         yield
     except ValueError as exc:
-        message = str(exc)
-        if args.resize and message.startswith("frame0: expected frames at least "):
+        message = str(exc)  # the estimator names frame0, predict names frames and flow
+        if not message.startswith(("frame0: expected frames at least ",
+                                   "frames: expected frames at least ")):
+            raise
+        method = getattr(args, flag.lstrip("-"))
+        need = message[len("frame0: "):].split(" for flow=")[0]
+        if getattr(args, "resize", None):
             width, height = args.resize
-            raise UsageError(f"--resize {width}x{height}: too small for {args.method}: "
-                             f"{message[len('frame0: '):]}") from exc
-        raise
+            raise UsageError(f"--resize {width}x{height}: too small for {method}: {need}") from exc
+        if getattr(args, "option", None):
+            given = " ".join(f"{name}={value!r}" for name, value in args.option)
+            raise UsageError(f"--option {given}: frames too small for {method} with these "
+                             f"options: {need}") from exc
+        raise UsageError(f"{flag} {method}: frames too small for it: {need} (another {flag}, "
+                         f"e.g. lucas_kanade, works on smaller frames)") from exc
+
+
+def _counted(count, noun):
+    """``"1 frame"``, ``"2 frames"``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _pairwise(estimator, frames):
@@ -689,9 +705,11 @@ def cmd_predict(args):
         else:
             _write_folder(Path(args.output), pictures, bar)
     what = "truth | prediction, side by side" if args.side_by_side else "predicted frames"
-    where = (f"{args.output} ({len(pictures)} frames, {width}x{height}, {fps:g} fps, {what})" if kind == "video"
-             else f"{len(pictures)} PNG files to {args.output} (frame_000000.png ... "
-                  f"frame_{len(pictures) - 1:06d}.png, {what})")
+    count = len(pictures)
+    where = (f"{args.output} ({_counted(count, 'frame')}, {width}x{height}, {fps:g} fps, {what})"
+             if kind == "video" else
+             f"{_counted(count, 'PNG file')} to {args.output} (frame_000000.png"
+             f"{f' ... frame_{count - 1:06d}.png' if count > 1 else ''}, {what})")
     print(f"wrote {where}")
     first = "the last" if args.start is None else f"frames {args.start}-{args.start + args.context - 1} as"
     refined = ""
@@ -700,7 +718,7 @@ def cmd_predict(args):
                    ", then predict-gan (its shipped weights change < 0.1 grey level: docs/models.md)")
     scheme = args.scheme + "".join(
         part for part, used in ((f", speed spread {spread:g}", spread), (", advected flow", advect)) if used)
-    print(f"{scheme} prediction of {args.horizon} frames from {first} {args.context} context frames, "
+    print(f"{scheme} prediction of {_counted(args.horizon, 'frame')} from {first} {args.context} context frames, "
           f"{args.method} ({_format_options(options)}){refined} in {seconds:.2f} s")
     return 0
 
@@ -760,17 +778,18 @@ def cmd_retime(args):
     options = _method_options(args.flow, args.option) if args.option else None
     _compile_notice(args, *_RETIME_DRIVERS)
     start = time.perf_counter()
-    report = flowkit.retime(source, args.output, fps=args.fps, factor=args.factor,
-                            speed=args.speed, duration=args.duration, segment=args.range,
-                            trim=args.trim,
-                            method=args.method, model=args.model, flow=args.flow,
-                            flow_options=options, codec=args.codec, crf=args.crf, audio=args.audio,
-                            scene_threshold=None if args.scene_threshold == 0 else args.scene_threshold,
-                            device=args.device, progress=False if args.quiet else None)
+    with _resize_named(args, flag="--flow"):
+        report = flowkit.retime(source, args.output, fps=args.fps, factor=args.factor,
+                                speed=args.speed, duration=args.duration, segment=args.range,
+                                trim=args.trim, method=args.method, model=args.model,
+                                flow=args.flow, flow_options=options, codec=args.codec,
+                                crf=args.crf, audio=args.audio,
+                                scene_threshold=None if args.scene_threshold == 0 else args.scene_threshold,
+                                device=args.device, progress=False if args.quiet else None)
     seconds = time.perf_counter() - start
     width, height = report.size
     cuts = len(report.cuts)
-    print(f"wrote {args.output} ({report.frames} frames, {width}x{height}, {report.fps} fps, "
+    print(f"wrote {args.output} ({_counted(report.frames, 'frame')}, {width}x{height}, {report.fps} fps, "
           f"{float(report.duration):.3f} s; audio {_tracks(report)})")
     if report.padded:
         print(f"flowkit: note: padded {_wxh(report.padded)} to {_wxh(report.size)} (last row or "

@@ -27,14 +27,15 @@ This reaches into Numba internals (``CPUCodeLibrary``, ``Dispatcher``, ``Cache``
 ``CPUContext.get_executable``), as written in Numba 0.68.1, the version it was tested with.
 ``install`` checks that every attribute it relies on exists and otherwise leaves Numba alone
 (``INSTALLED`` stays False and everything compiles as before, only slower; the suite's
-tests/test_linking.py then fails, so that CI notices); ``FLOWKIT_LINK_CALLEES=0`` in the
-environment also leaves Numba alone.
+tests/test_linking.py then fails, so that CI notices); ``FLOWKIT_LINK_CALLEES=0`` (or
+``false``, ``off``, ``no``) in the environment also leaves Numba alone.
 """
 
 import os
 import threading
 
 PREFIX = "flowkit.kernels."
+OFF = ("0", "false", "off", "no")  # FLOWKIT_LINK_CALLEES values that turn it off
 INSTALLED = False
 
 _state = threading.local()  # .callee: set for the next compile; .stack: one flag per compile
@@ -70,7 +71,7 @@ def _is_callee_library(library):
 def install():
     """Patch Numba as the module's docstring says; idempotent. Returns ``INSTALLED``."""
     global INSTALLED
-    if INSTALLED or os.environ.get("FLOWKIT_LINK_CALLEES", "1") == "0":
+    if INSTALLED or os.environ.get("FLOWKIT_LINK_CALLEES", "1").strip().lower() in OFF:
         return INSTALLED
     found = _requirements()
     if found is None:

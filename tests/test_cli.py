@@ -730,6 +730,25 @@ def test_resize_too_small_for_the_method_names_the_flag(moving_folder, tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip"]
 
 
+@pytest.mark.parametrize("args, flag", [
+    (["flow", "--video", "OUT.mp4", "--method", "dis", "-O", "finest_scale=9"],
+     "--option finest_scale=9: frames too small for dis with these options: expected frames at "
+     "least 4096x4096"),
+    (["predict", "--horizon", "2", "-o", "OUT.mp4", "-O", "finest_scale=9"],
+     "--option finest_scale=9: frames too small for dis with these options: expected frames at "
+     "least 4096x4096"),
+    (["flow", "--flo-dir", "OUT", "--method", "dis", "-O", "patch_size=15", "-O", "finest_scale=3"],
+     "--option patch_size=15 finest_scale=3: frames too small for dis with these options"),
+])
+def test_options_too_large_for_the_frames_name_the_flag(moving_folder, tmp_path, args, flag):
+    folder, _ = moving_folder
+    command, *rest = [str(tmp_path / a) if a.startswith("OUT") else a for a in args]
+    status, _, stderr = run_cli(command, folder, *rest)
+    assert status == 2
+    assert one_error_line(stderr).startswith(flag)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip"]
+
+
 def test_predict_folder_output_checks_and_leaves_nothing_on_failure(moving_folder, tmp_path, monkeypatch):
     folder, _ = moving_folder
     afile = tmp_path / "afile"

@@ -66,7 +66,7 @@ def test_callees_have_no_machine_code_or_cache_entry_and_results_do_not_change(t
     assert again["hits"] == 1 and again["kinds"]["warp_pixel"] == []
     assert again["out"] == linked["out"]
 
-    plain = _probe(tmp_path / "plain", FLOWKIT_LINK_CALLEES="0")
+    plain = _probe(tmp_path / "plain", FLOWKIT_LINK_CALLEES="Off")
     assert not plain["installed"]
     assert plain["kinds"]["warp_pixel"] == [False]
     assert plain["out"] == linked["out"]  # bit for bit

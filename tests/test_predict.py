@@ -379,15 +379,30 @@ def test_advect_flow_keeps_a_uniform_motion_and_carries_a_moving_object():
      r"n_iter: does not apply with advect_flow=True \(its trajectories take one step per frame "
      r"through the carried velocities\), got n_iter=3"),
     ({"n_iter": 3}, ValueError,
-     r"n_iter: does not apply with advect_flow=True \(the default; pass advect_flow=False to trace "
-     r"a held field\) \(its trajectories take one step per frame through the carried velocities\), "
-     r"got n_iter=3"),
+     r"n_iter: does not apply with advect_flow=True \(its trajectories take one step per frame "
+     r"through the carried velocities, the default: pass advect_flow=False to trace a held "
+     r"field\), got n_iter=3"),
+    ({"n_iter": 3, "scheme": "forward"}, ValueError,
+     r"n_iter: only for scheme='semi-lagrangian' \(its trajectories\), got n_iter=3 with "
+     r"scheme='forward'"),
+    ({"n_iter": 0, "scheme": "reestimate"}, ValueError,
+     r"n_iter: only for scheme='semi-lagrangian' \(its trajectories\), got n_iter=0 with "
+     r"scheme='reestimate'"),
 ])
 def test_bad_input(kwargs, error, message):
     clip = translating_clip((0.5, 0.0), 3)
     horizon = kwargs.pop("horizon", 2)
     with pytest.raises(error, match=message):
         flowkit.predict(clip, horizon, **kwargs)
+
+
+@pytest.mark.parametrize("scheme", ["semi-lagrangian", "reestimate"])
+def test_frames_too_small_for_the_default_estimator_say_what_works(scheme):
+    clip = np.random.default_rng(0).integers(0, 256, (2, 15, 15), np.uint8)
+    with pytest.raises(ValueError, match=r"^frames: expected frames at least 16x16 pixels .*got "
+                                         r"15x15 for flow='dis'; flow='lucas_kanade' works"):
+        flowkit.predict(clip, 2, scheme=scheme)
+    assert flowkit.predict(clip, 2, scheme=scheme, flow="lucas_kanade").shape == (2, 15, 15)
 
 
 def test_check_options_returns_every_checked_option():

@@ -660,6 +660,18 @@ def test_cuda_without_a_gpu_is_refused_up_front(tmp_path, clip, monkeypatch, cap
     assert list(tmp_path.iterdir()) == []
 
 
+def test_options_too_large_for_the_frames_are_a_usage_error_naming_the_flag(tmp_path, clip, capsys):
+    from flowkit.cli import main
+
+    status = main(["retime", str(clip), str(tmp_path / "b.mp4"), "--factor", "2", "-q",
+                   "-O", "finest_scale=9"])
+    message = one_error_line(capsys.readouterr().err)
+    assert status == 2
+    assert message.startswith("--option finest_scale=9: frames too small for dis with these options")
+    assert message.endswith("(see flowkit retime --help)")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_input_is_never_overwritten(tmp_path, clip):
     with pytest.raises(ValueError, match=r"dst: .* is the input; refusing to overwrite it"):
         flowkit.retime(clip, clip)
