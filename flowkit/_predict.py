@@ -268,8 +268,9 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=2,
         convention, which is called as ``flow(later, earlier)`` so that its result lies on
         the later frame's grid. Or an ``(H, W, 2)`` (batch: ``(N, H, W, 2)``) float array:
         the motion per frame on the last frame's grid (a pixel at ``x`` moves to
-        ``x + flow``), used as given (``context``, ``average`` and ``flow_options`` do not
-        apply; ``scheme="reestimate"`` needs an estimator).
+        ``x + flow``), used as given (``average`` does not apply, ``flow_options`` is an
+        error, ``frames`` must still hold ``context`` frames; ``scheme="reestimate"`` needs an
+        estimator).
     flow_options : dict, optional
         Keyword options of the named estimator (e.g. ``{"winsize": 21}``), checked against
         its signature.
@@ -436,6 +437,9 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=2,
             raise ValueError("flow: scheme='reestimate' re-estimates the motion at every step; "
                              f"give an estimator name {tuple(list_estimators())} or a callable, "
                              "not a flow array")
+        if flow_options:
+            raise ValueError(f"flow_options: for an estimator named by flow, got {flow_options!r} "
+                             f"with a flow array")
         given = as_array(flow)
         hw = tuple(clips.shape[2:4])
         _validate.check_flow("flow", given, shape=(hw if given.ndim == 3 else (clips.shape[0],) + hw))

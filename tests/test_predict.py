@@ -363,6 +363,8 @@ def test_advect_flow_keeps_a_uniform_motion_and_carries_a_moving_object():
      r"flow_options\['patch_size'\]: expected an integer >= 2, got 1"),
     ({"flow": np.zeros((H, W + 1, 2), np.float32)}, ValueError,
      rf"flow: expected shape \({H}, {W}, 2\), got \({H}, {W + 1}, 2\)"),
+    ({"flow": np.zeros((H, W, 2), np.float32), "flow_options": {"winsize": 5}}, ValueError,
+     r"flow_options: for an estimator named by flow, got \{'winsize': 5\} with a flow array"),
     ({"flow": np.zeros((H, W, 2), np.float32), "scheme": "reestimate"}, ValueError,
      r"flow: scheme='reestimate' re-estimates the motion at every step"),
     ({"smooth": "gaussian"}, TypeError, r"smooth: expected a dict of smooth_flow options or None, got 'gaussian'"),
