@@ -184,16 +184,16 @@ def _splat_band(image, flow, levels, scales, bounds, acc, level, band, n_bands):
         if levels.shape[0]:
             for i in range((n * h + r0) * w, (n * h + r1) * w):
                 tops[i] = -math.inf
-            _scan(image, flow, levels, scales, bounds, n, r0, r1, True, k, flat, tops)
-        _scan(image, flow, levels, scales, bounds, n, r0, r1, False, k, flat, tops)
+            _scan_levels(flow, levels, bounds, n, r0, r1, tops)
+        _scan(image, flow, levels, scales, bounds, n, r0, r1, k, flat, tops)
         row += r1 - r0
 
 
 @jit
-def _scan(image, flow, levels, scales, bounds, n, r0, r1, levels_only, k, acc, level):
+def _scan(image, flow, levels, scales, bounds, n, r0, r1, k, acc, level):
     """One pass over the sources that reach target rows [r0, r1) of image n, in raster order:
-    the largest softmax level per target (``levels_only``) into the flat ``level``, or the
-    sums into the flat ``acc`` of ``k`` values per target.
+    the sums into the flat ``acc`` of ``k`` values per target (softmax with levels: weighted
+    by the largest level ``level`` reaching each target, from ``_scan_levels``).
 
     Sources of a gray or RGB image whose four taps all lie in those rows with non-zero
     weights (nearly all) take a path written out per channel count with unsigned indices
@@ -242,12 +242,6 @@ def _scan(image, flow, levels, scales, bounds, n, r0, r1, levels_only, k, acc, l
                     p = np.uint64(pos[x])
                     if leveled:
                         q = levels[nm, y, x]
-                    if levels_only:
-                        level[p] = max(level[p], q)
-                        level[p + p1] = max(level[p + p1], q)
-                        level[p + pw] = max(level[p + pw], q)
-                        level[p + pw + p1] = max(level[p + pw + p1], q)
-                        continue
                     a00, a01, a10, a11 = w00, w01, w10, w11
                     if softmax:
                         e = scales[nm, y, x]
@@ -299,9 +293,6 @@ def _scan(image, flow, levels, scales, bounds, n, r0, r1, levels_only, k, acc, l
                 if a == 0 or ty < r0 or ty >= r1 or tx < 0 or tx >= w:
                     continue
                 p = (n * h + ty) * w + tx
-                if levels_only:
-                    level[p] = max(level[p], q)
-                    continue
                 b = a
                 if leveled:
                     a = cast(a * softmax_factor(e, q, level[p]))
@@ -320,6 +311,45 @@ def _scan(image, flow, levels, scales, bounds, n, r0, r1, levels_only, k, acc, l
                 acc[p + channels] += a
                 if weighted:
                     acc[p + channels + 1] += b
+
+
+@jit
+def _scan_levels(flow, levels, bounds, n, r0, r1, level):
+    """Softmax's first pass over the sources that reach target rows [r0, r1) of image n: the
+    largest level ``q`` of the sources whose taps of non-zero weight reach each target, into
+    the flat ``level`` (a maximum: the order of the sources does not matter). The same taps
+    as ``_scan``'s, from ``footprint``'s arithmetic."""
+    n_flow, h, w, _ = flow.shape
+    nf = n if n_flow > 1 else 0
+    nm = n if levels.shape[0] > 1 else 0
+    one = flow.dtype.type(1)
+    limit = flow.dtype.type(UNKNOWN_FLOW)
+    for y in range(h):
+        if bounds[nf, y, 1] < r0 - 1 or bounds[nf, y, 0] >= r1:
+            continue
+        uv = flow[nf, y].reshape(2 * w)
+        for x in range(w):
+            u = uv[2 * x]
+            v = uv[2 * x + 1]
+            if not ((abs(u) < limit) & (abs(v) < limit)):
+                continue
+            fu = np.floor(u)
+            fv = np.floor(v)
+            xi = x + int(fu)
+            yi = y + int(fv)
+            if yi + 1 < r0 or yi >= r1:
+                continue
+            q = levels[nm, y, x]
+            for t in range(4):
+                i = t & 1
+                j = t >> 1
+                ty = yi + j
+                tx = xi + i
+                if (tap_weight(u - fu, v - fv, i, j, one) == 0 or ty < r0 or ty >= r1 or tx < 0
+                        or tx >= w):
+                    continue
+                p = (n * h + ty) * w + tx
+                level[p] = max(level[p], q)
 
 
 @jit
