@@ -383,7 +383,7 @@ def _output_fps(args, probed):
 
 
 @contextlib.contextmanager
-def _resize_named(args, flag="--method"):
+def _frames_too_small_named(args, flag="--method"):
     """Frames too small for the estimator: a usage error naming what the user can change,
     ``--resize`` if given, else ``--option`` if given (``finest_scale``, ``patch_size``), else
     the estimator's flag ``flag``; with the minimum (the estimator's own error names
@@ -455,7 +455,7 @@ def _flow_video(args):
     start = time.perf_counter()
     pairs = 0
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_resize_named(args))
+        stack.enter_context(_frames_too_small_named(args))
         writer = None
         if args.video:
             writer = stack.enter_context(flowkit.VideoWriter(args.video, fps, codec=args.codec))
@@ -688,7 +688,7 @@ def cmd_predict(args):
     fps = _output_fps(args, fps)
     start = time.perf_counter()
     extra = {} if args.n_iter is None else {"n_iter": args.n_iter}
-    with _resize_named(args):
+    with _frames_too_small_named(args):
         predicted = flowkit.predict(np.stack(context), args.horizon, flow=args.method,
                                     flow_options=options, context=args.context,
                                     average=args.average, smooth=smooth, scheme=args.scheme,
@@ -778,7 +778,7 @@ def cmd_retime(args):
     options = _method_options(args.flow, args.option) if args.option else None
     _compile_notice(args, *_RETIME_DRIVERS)
     start = time.perf_counter()
-    with _resize_named(args, flag="--flow"):
+    with _frames_too_small_named(args, flag="--flow"):
         report = flowkit.retime(source, args.output, fps=args.fps, factor=args.factor,
                                 speed=args.speed, duration=args.duration, segment=args.range,
                                 trim=args.trim, method=args.method, model=args.model,
@@ -800,8 +800,8 @@ def cmd_retime(args):
         counts = ", ".join(f"{report.not_written.count(k)} {k}" for k in kinds)
         print(f"not written: the input's other streams ({counts})")
     method = args.method if args.model is None else f"{args.method}, weights {args.model}"
-    print(f"{report.interpolated} frames interpolated ({method}, {args.flow}), {cuts} scene "
-          f"cut{'s' if cuts != 1 else ''} not warped across, in {seconds:.1f} s "
+    print(f"{report.interpolated} frames interpolated ({method}, {args.flow}), "
+          f"{_counted(cuts, 'scene cut')} not warped across, in {seconds:.1f} s "
           f"({report.frames / seconds:.1f} frames/s)")
     return 0
 
@@ -837,7 +837,7 @@ def cmd_translate(args):
     print(f"wrote {args.output} ({report['frames']} frames, {report['fps']} fps; audio "
           f"{report['audio']})")
     print(f"{args.op} per frame, made consistent ({args.method}, strength {args.strength:g}, "
-          f"{args.flow}), {cuts} scene cut{'s' if cuts != 1 else ''} reset, in {seconds:.1f} s")
+          f"{args.flow}), {_counted(cuts, 'scene cut')} reset, in {seconds:.1f} s")
     return 0
 
 
@@ -1059,7 +1059,7 @@ def cmd_warmup(args):
     cache = os.environ.get("NUMBA_CACHE_DIR")
     where = f" into {cache}" if cache else ""
     workers = f"{jobs} worker processes" if jobs > 1 else "this process"
-    cases = f"{len(timings)} case{'s' if len(timings) != 1 else ''}"
+    cases = _counted(len(timings), "case")
     print(f"warmed {cases}{where} in {wall:.1f} s with {workers} (each time is a compilation, "
           f"or a cache load if the cache already held it)")
     return 0

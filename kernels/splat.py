@@ -318,26 +318,18 @@ def _scan_levels(flow, levels, bounds, n, r0, r1, level):
     """Softmax's first pass over the sources that reach target rows [r0, r1) of image n: the
     largest level ``q`` of the sources whose taps of non-zero weight reach each target, into
     the flat ``level`` (a maximum: the order of the sources does not matter). The same taps
-    as ``_scan``'s, from ``footprint``'s arithmetic."""
+    as ``_scan``'s (``footprint``, ``tap_weight``)."""
     n_flow, h, w, _ = flow.shape
     nf = n if n_flow > 1 else 0
     nm = n if levels.shape[0] > 1 else 0
     one = flow.dtype.type(1)
-    limit = flow.dtype.type(UNKNOWN_FLOW)
     for y in range(h):
         if bounds[nf, y, 1] < r0 - 1 or bounds[nf, y, 0] >= r1:
             continue
         uv = flow[nf, y].reshape(2 * w)
         for x in range(w):
-            u = uv[2 * x]
-            v = uv[2 * x + 1]
-            if not ((abs(u) < limit) & (abs(v) < limit)):
-                continue
-            fu = np.floor(u)
-            fv = np.floor(v)
-            xi = x + int(fu)
-            yi = y + int(fv)
-            if yi + 1 < r0 or yi >= r1:
+            xi, yi, fx, fy = footprint(x, y, uv[2 * x], uv[2 * x + 1], one)
+            if yi == DROPPED or yi + 1 < r0 or yi >= r1:
                 continue
             q = levels[nm, y, x]
             for t in range(4):
@@ -345,8 +337,7 @@ def _scan_levels(flow, levels, bounds, n, r0, r1, level):
                 j = t >> 1
                 ty = yi + j
                 tx = xi + i
-                if (tap_weight(u - fu, v - fv, i, j, one) == 0 or ty < r0 or ty >= r1 or tx < 0
-                        or tx >= w):
+                if tap_weight(fx, fy, i, j, one) == 0 or ty < r0 or ty >= r1 or tx < 0 or tx >= w:
                     continue
                 p = (n * h + ty) * w + tx
                 level[p] = max(level[p], q)
