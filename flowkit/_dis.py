@@ -112,8 +112,8 @@ class DIS:
         sizes = plan_levels(height, width, o.finest_scale, o.patch_size)
         if sizes is None:
             smallest = o.patch_size << o.finest_scale
-            raise ValueError(
-                f"frame0: expected frames at least {smallest}x{smallest} pixels (patch_size="
+            raise V.FramesTooSmall(
+                "frame0", f"expected frames at least {smallest}x{smallest} pixels (patch_size="
                 f"{o.patch_size} at finest_scale={o.finest_scale}), got {height}x{width}")
         init_flow = V.check_init_flow(init_flow, lead)
         backend = select_device(self.device, frame0=frame0, frame1=frame1, init_flow=init_flow)

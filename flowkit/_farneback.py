@@ -69,8 +69,8 @@ class Farneback:
         height, width = lead[-2], lead[-1]
         smallest = 2 * p.poly_n + 1
         if height < smallest or width < smallest:
-            raise ValueError(
-                f"frame0: expected frames at least {smallest}x{smallest} pixels for "
+            raise V.FramesTooSmall(
+                "frame0", f"expected frames at least {smallest}x{smallest} pixels for "
                 f"poly_n={p.poly_n} (the expansion window), got {height}x{width}")
         init_flow = V.check_init_flow(init_flow, lead)
         backend = select_device(self.device, frame0=frame0, frame1=frame1, init_flow=init_flow)

@@ -186,16 +186,15 @@ def _predict_clip(clip, horizon, estimate, context, average, smooth, scheme, n_i
 
 @contextlib.contextmanager
 def _too_small_named(flow):
-    """The estimator's "frame0: expected frames at least ..." for frames the caller passed as
+    """The estimator's ``FramesTooSmall`` (naming ``frame0``) for frames the caller passed as
     ``frames``, naming ``flow`` and what works on smaller frames."""
     try:
         yield
-    except ValueError as exc:
-        prefix = "frame0: expected frames at least "
-        if not (isinstance(flow, str) and str(exc).startswith(prefix)):
+    except _validate.FramesTooSmall as exc:
+        if not isinstance(flow, str):
             raise
-        raise ValueError(f"frames: expected frames at least {str(exc)[len(prefix):]} for "
-                         f"flow={flow!r}; flow='lucas_kanade' works on frames of any size") from exc
+        raise _validate.FramesTooSmall("frames", exc.need, f" for flow={flow!r}; flow='lucas_kanade' "
+                                       "works on frames of any size") from exc
 
 
 def check_options(horizon, *, context, n_iter, scheme, average, return_flow, method, flow=None,

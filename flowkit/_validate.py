@@ -15,6 +15,19 @@ _IMAGE_DTYPE_NAMES = "uint8, uint16, float16, float32 or float64"
 MAX_CHANNELS = 4  # a 3-D frame whose last axis is longer than this is read as (N, H, W)
 
 
+class FramesTooSmall(ValueError):
+    """Frames smaller than an estimator needs: ``"<parameter>: <need><hint>"``, ``need`` being
+    ``"expected frames at least ..."``; kept apart so that a caller can name what its own user
+    set instead (``predict`` names ``frames`` and its ``flow``, the command line the flag)."""
+
+    def __init__(self, parameter, need, hint=""):
+        super().__init__(f"{parameter}: {need}{hint}")
+        self.parameter, self.need, self.hint = parameter, need, hint
+
+    def __reduce__(self):  # to and from worker processes (flowkit.batch) whole
+        return type(self), (self.parameter, self.need, self.hint)
+
+
 def _dtype_name(array):
     return getattr(array.dtype, "name", str(array.dtype))
 

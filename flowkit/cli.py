@@ -388,15 +388,12 @@ def _frames_too_small_named(args, flag="--method"):
     ``--resize`` if given, else ``--option`` if given (``finest_scale``, ``patch_size``), else
     the estimator's flag ``flag``; with the minimum (the estimator's own error names
     ``frame0``, which the user never gave)."""
+    from ._validate import FramesTooSmall
+
     try:
         yield
-    except ValueError as exc:
-        message = str(exc)  # the estimator names frame0, predict names frames and flow
-        if not message.startswith(("frame0: expected frames at least ",
-                                   "frames: expected frames at least ")):
-            raise
-        method = getattr(args, flag.lstrip("-"))
-        need = message[len("frame0: "):].split(" for flow=")[0]
+    except FramesTooSmall as exc:
+        method, need = getattr(args, flag.lstrip("-")), exc.need
         if getattr(args, "resize", None):
             width, height = args.resize
             raise UsageError(f"--resize {width}x{height}: too small for {method}: {need}") from exc

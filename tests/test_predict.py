@@ -1,6 +1,8 @@
 """flowkit.predict and the estimator registry: analytic clips with exact answers, the
 schemes against each other, layouts, and bad input."""
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -402,8 +404,15 @@ def test_bad_input(kwargs, error, message):
 def test_frames_too_small_for_the_default_estimator_say_what_works(scheme):
     clip = np.random.default_rng(0).integers(0, 256, (2, 15, 15), np.uint8)
     with pytest.raises(ValueError, match=r"^frames: expected frames at least 16x16 pixels .*got "
-                                         r"15x15 for flow='dis'; flow='lucas_kanade' works"):
+                                         r"15x15 for flow='dis'; flow='lucas_kanade' works") as raised:
         flowkit.predict(clip, 2, scheme=scheme)
+    # the requirement alone, for callers that name their own flag (the CLI), and whole through
+    # pickling (flowkit.batch's worker processes)
+    assert raised.value.need.startswith("expected frames at least 16x16 pixels (patch_size=8")
+    assert raised.value.need.endswith("got 15x15")
+    again = pickle.loads(pickle.dumps(raised.value))
+    assert type(again) is type(raised.value) and str(again) == str(raised.value)
+    assert again.need == raised.value.need
     assert flowkit.predict(clip, 2, scheme=scheme, flow="lucas_kanade").shape == (2, 15, 15)
 
 
