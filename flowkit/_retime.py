@@ -44,7 +44,8 @@ class RetimeReport:
         Output frames written.
     interpolated : int
         Of these, frames generated between two input frames (the others are input frames,
-        repeated or dropped as the timeline needs).
+        repeated or dropped as the timeline needs; between two identical input frames, a
+        still, and across a scene cut the input frame is repeated and not counted).
     fps : Fraction
         Output frame rate; frame k is at exactly ``k / fps`` seconds.
     duration : Fraction
@@ -251,7 +252,9 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         replaced only on success. ``src`` is never written.
     fps : number, Fraction or str, optional
         Output frame rate in (0, 1000], e.g. ``60``, ``Fraction(24000, 1001)`` or
-        ``"24000/1001"`` (exact). Default: the input's average rate times ``factor`` (1). The
+        ``"24000/1001"`` (exact). Default: the input's rate times ``factor`` (1): the rate
+        whose grid its timestamps lie on (``VideoInfo.base_rate``: 30 for a 30 fps phone clip
+        with dropped frames, whose average is lower), so every input frame is kept. The
         output must hold at least one frame: one frame period ``1 / fps`` may not exceed the
         output's duration (when the input states its duration).
     factor : number, optional
@@ -459,16 +462,17 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
             src, part, lossless, parts):
     from .video import audio_track, needs_even_size
 
-    if info.frame_rate is None and out_fps is None:
+    in_fps = info.base_rate or info.frame_rate  # variable rate: its grid, not its average
+    if in_fps is None and out_fps is None:
         raise ValueError(f"fps: {src} does not state its frame rate; give fps")
     fps_given = out_fps is not None
     if out_fps is None:
-        out_fps = info.frame_rate * (factor or 1)
+        out_fps = in_fps * (factor or 1)
         if out_fps > MAX_FPS:
             name = "fps" if factor is None else "factor"
             raise ValueError(f"{name}: expected an output rate in (0, {MAX_FPS}] fps, got "
                              f"{_shown(factor or Fraction(1))} x the input's "
-                             f"{_shown(info.frame_rate)} fps = {_shown(out_fps)} fps")
+                             f"{_shown(in_fps)} fps = {_shown(out_fps)} fps")
     start, end = segment or (Fraction(0), None)
     known = info.duration
     if known is not None and start >= known:
@@ -666,7 +670,8 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
         if part is None or part[1] is None or previous[0] < part[1]:
             # the last frame lasts one frame period (its own duration is rarely stored)
             t_last, last = previous
-            period = 1 / info.frame_rate if info.frame_rate else 1 / out_fps
+            rate = info.base_rate or info.frame_rate
+            period = 1 / rate if rate else 1 / out_fps
             end_time = t_last + period
             if start_frame is None:
                 start_frame = k

@@ -765,6 +765,10 @@ def cmd_retime(args):
     import flowkit
 
     source = Path(args.input)
+    if (args.output is None) == (args.output_option is None):
+        raise UsageError("OUTPUT: expected one output video file, as OUTPUT or -o OUTPUT, got "
+                         + ("none" if args.output is None else f"{args.output} and -o {args.output_option}"))
+    args.output = args.output or args.output_option
     if args.trim and args.range is None:
         raise UsageError("--trim: needs --range START:END (the part to keep)")
     if args.model is not None and args.method != "learned":
@@ -1177,7 +1181,9 @@ def build_parser():
                     "the duration is unchanged, else time-stretched; scene cuts are not warped "
                     "across (the nearer frame is repeated). OUTPUT is written atomically.")
     p.add_argument("input", help="video file")
-    p.add_argument("output", help="output video file (.mp4, .mov, .mkv, .webm, ...)")
+    p.add_argument("output", nargs="?", help="output video file (.mp4, .mov, .mkv, .webm, ...)")
+    p.add_argument("-o", "--output", dest="output_option", metavar="OUTPUT",
+                   help="the output video file, instead of the positional OUTPUT (as in predict and flow)")
     rate = p.add_mutually_exclusive_group()
     rate.add_argument("--fps", type=_rate, help=f"output frame rate in (0, {MAX_FPS}], e.g. 60 or "
                       "24000/1001 (default: the input's times --factor)")

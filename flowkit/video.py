@@ -79,6 +79,12 @@ class VideoInfo:
         Frames per second: FFmpeg's guess of the real rate when the average rate is within
         2 % of it (a constant-rate clip with a few irregular gaps, or one cut short), else
         the average rate (variable frame rate); None if the container does not say.
+    base_rate : Fraction or None
+        The rate whose grid the timestamps lie on (FFmpeg's ``r_frame_rate``): ``frame_rate``
+        for a constant rate; for a variable rate from dropped frames, as phones record, the
+        nominal rate (30 for the shared clip whose average is 20.1). None where it is not
+        plausible (above 4x the average: timestamps with no common grid). ``retime`` takes
+        its multiples, so that every input frame falls on the output's grid.
     time_base : Fraction
         Unit of the stream's timestamps, in seconds.
     frame_count : int or None
@@ -115,6 +121,7 @@ class VideoInfo:
     audio: bool
     color: dict = dataclasses.field(default_factory=dict)
     language: str | None = None
+    base_rate: Fraction | None = None
 
 
 def _rotation(degrees):
@@ -211,7 +218,8 @@ def _info(container, stream):
                      frame_count=stream.frames or None, duration=duration,
                      codec=stream.codec_context.name, pix_fmt=stream.codec_context.format.name,
                      bit_depth=_bit_depth(stream), audio=bool(container.streams.audio),
-                     color=_color_tags(stream), language=_language(stream))
+                     color=_color_tags(stream), language=_language(stream),
+                     base_rate=_base_rate(stream, rate))
 
 
 COLOR_TAGS = ("colorspace", "color_range", "color_primaries", "color_trc")
@@ -266,6 +274,15 @@ def _frame_rate(stream):
     if average and guessed and abs(average / guessed - 1) <= 0.02:
         return guessed
     return average or guessed
+
+
+def _base_rate(stream, frame_rate):
+    """FFmpeg's guessed rate where it lies between ``frame_rate`` (within 2 %) and 4x the
+    average rate, else ``frame_rate`` (see ``VideoInfo.base_rate``)."""
+    average, guessed = stream.average_rate, stream.guessed_rate
+    if guessed and average and average * Fraction(49, 50) <= guessed <= 4 * average:
+        return Fraction(guessed)
+    return Fraction(frame_rate) if frame_rate else None
 
 
 def _stream_rotation(container, stream):

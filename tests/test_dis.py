@@ -491,7 +491,7 @@ def test_bad_frames():
     with pytest.raises(TypeError, match=r"frame1: expected dtype uint8"):
         flowkit.dis(a, a.astype(np.float32))
     with pytest.raises(ValueError, match=r"frame0: expected frames at least 16x16 pixels "
-                                         r"\(patch_size=8 at finest_scale=1\), got 12x40"):
+                                         r"\(patch_size=8 at finest_scale=1\), got 40x12 \(width x height\)"):
         flowkit.dis(a[:12], a[:12])
     two = np.zeros((32, 40, 2), np.float32)
     with pytest.raises(ValueError, match=r"frame0: expected 1, 3 or 4 channels"):

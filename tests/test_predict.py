@@ -404,11 +404,11 @@ def test_bad_input(kwargs, error, message):
 def test_frames_too_small_for_the_default_estimator_say_what_works(scheme):
     clip = np.random.default_rng(0).integers(0, 256, (2, 15, 15), np.uint8)
     with pytest.raises(ValueError, match=r"^frames: expected frames at least 16x16 pixels .*got "
-                                         r"15x15 for flow='dis'; flow='lucas_kanade' works") as raised:
+                                         r"15x15 \(width x height\) for flow='dis'; flow='lucas_kanade' works") as raised:
         flowkit.predict(clip, 2, scheme=scheme)
     # the requirement alone, for callers that name their own flag (the CLI)
     assert raised.value.need.startswith("expected frames at least 16x16 pixels (patch_size=8")
-    assert raised.value.need.endswith("got 15x15")
+    assert raised.value.need.endswith("got 15x15 (width x height)")
     assert flowkit.predict(clip, 2, scheme=scheme, flow="lucas_kanade").shape == (2, 15, 15)
 
 

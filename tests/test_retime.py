@@ -344,7 +344,7 @@ def test_real_vfr_file_timestamps(tmp_path):
     report = flowkit.retime(source, out, fps=10, method="blend", progress=False)
     info = probe_video(source)
     last = timestamps(source)[-1]
-    assert report.frames == math.ceil((last - timestamps(source)[0] + 1 / info.frame_rate) * 10)
+    assert report.frames == math.ceil((last - timestamps(source)[0] + 1 / info.base_rate) * 10)
     assert timestamps(out) == [Fraction(k, 10) for k in range(report.frames)]
 
 
@@ -735,6 +735,10 @@ def test_cli_errors_are_one_line_without_output(tmp_path, clip):
         ((clip, tmp_path / "a.mp4", "--trim"), 2, "--trim: needs --range START:END"),
         ((clip, tmp_path / "a.mp4", "--model", "w.safetensors"), 2, "--model needs --method learned"),
         ((clip, clip), 2, f"OUTPUT: {clip} is the input; refusing to overwrite it"),
+        ((clip, "-o", clip), 2, f"OUTPUT: {clip} is the input; refusing to overwrite it"),
+        ((clip,), 2, "OUTPUT: expected one output video file, as OUTPUT or -o OUTPUT, got none"),
+        ((clip, tmp_path / "a.mp4", "-o", tmp_path / "b.mp4"), 2,
+         f"OUTPUT: expected one output video file, as OUTPUT or -o OUTPUT, got {tmp_path / 'a.mp4'} and -o"),
     ]
     for args, code, message in cases:
         status, _, err = run_cli("retime", *args)
@@ -742,15 +746,33 @@ def test_cli_errors_are_one_line_without_output(tmp_path, clip):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4"]
 
 
+def test_factor_on_a_variable_rate_file_keeps_every_input_frame(tmp_path):
+    # 300 frames at multiples of 1/30 s with 134 dropped-frame gaps: --factor 2 is 60 fps, so
+    # every input frame falls on the output grid and passes through; only gaps are generated
+    source = data_path("video", "torchcodec__var_fps_video.mp4")
+    times = timestamps(source)
+    out = tmp_path / "x2.mkv"
+    report = flowkit.retime(source, out, factor=2, method="blend", codec="ffv1",
+                            scene_threshold=None, progress=False)
+    assert report.fps == 60
+    assert report.frames == (times[-1] - times[0]) * 60 + 2  # the last frame lasts 1/30 s
+    assert report.interpolated == report.frames - len(times) - 1  # all but the last frame's pair
+    got = decoded(out)
+    for t, picture in zip(times, decoded(source)):
+        np.testing.assert_array_equal(got[int((t - times[0]) * 60)], picture)
+
+
 def test_webm_output_defaults_to_vp9_and_frame_rate_is_the_real_one(tmp_path, clip):
     out = tmp_path / "x2.webm"
-    status, stdout, err = run_cli("retime", clip, out, "--factor", "2", "--method", "blend")
-    assert status == 0, err
+    status, stdout, err = run_cli("retime", clip, "-o", out, "--factor", "2", "--method", "blend")
+    assert status == 0, err  # -o OUTPUT as in predict and flow
     assert probe_video(out).codec == "vp9"
     # 30 fps with two irregular gaps: FFmpeg's average is 483/16, the clip's rate is 30
     traffic = probe_video(data_path("video", "car_traffic_small.mp4"))
     assert traffic.frame_rate == 30
-    assert probe_video(data_path("video", "torchcodec__var_fps_video.mp4")).frame_rate == Fraction(1125, 56)
+    # variable rate from dropped frames (gaps of 1/30 and 2/30 s): average 1125/56, grid 30
+    vfr = probe_video(data_path("video", "torchcodec__var_fps_video.mp4"))
+    assert (vfr.frame_rate, vfr.base_rate, traffic.base_rate) == (Fraction(1125, 56), 30, 30)
 
 
 @pytest.mark.parametrize("codec, suffix, size", [("libvpx-vp9", ".webm", (161, 121)),
