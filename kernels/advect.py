@@ -3,8 +3,9 @@
 ``trace_pixel`` traces one pixel's backward trajectory for every step and writes the
 displacements ``D_k``; the CPU driver (``trace_cpu``, bands of rows on threads) and the CUDA
 kernel (``advect_cuda``) share its math (``field_at``, ``advance``). The image is sampled
-afterwards by ``kernels.warp``. See ``flowkit.extrapolate`` for the public API and the exact
-scheme.
+afterwards by ``kernels.warp``; ``speed_mean_cpu`` samples it at several speeds along each
+displacement and sums, for ``predict``'s speed spread. See ``flowkit.extrapolate`` for the
+public API and the exact scheme.
 
 Arrays arrive C-contiguous: ``flow (Nf, H, W, 2)`` float64 with unknown vectors already NaN
 (both components; float32 taps, converted as they are read, ran the trace 15 % slower),
@@ -14,7 +15,11 @@ Arrays arrive C-contiguous: ``flow (Nf, H, W, 2)`` float64 with unknown vectors 
 import numpy as np
 
 from .jit import jit
-from .parallel import band_range, run_bands
+from .parallel import band_range, bands_for, run_bands
+from . import interp
+from .warp import _warp_row
+
+SERIAL_VALUES = 1 << 15  # speed_mean_cpu's outputs below this size are computed on one thread
 
 
 @jit(inline="always")
@@ -161,3 +166,69 @@ def _trace_cpu_band(flow, n_iter, disp, mask, band, n_bands):
                 disp[nf, k, y, x, 0] = dxs[x]
                 disp[nf, k, y, x, 1] = dys[x]
                 mask[nf, k, y, x] = oks[x]
+
+
+def speed_mean_cpu(image, disp, scales, weights, out, int_max):
+    """CPU driver of ``predict``'s speed spread: ``out[k] = sum_i weights[i] *
+    warp(image, scales[i] * disp[k])`` in one pass per row (bilinear, replicated border),
+    summed in float32 in the order of the nodes, then rounded and saturated for integer
+    outputs (``int_max > 0``) as
+    ``np.clip(np.rint(sum), 0, int_max)``: the values of the warps (``kernels.warp``'s row
+    function), products and sums NumPy gives, without their full-size temporaries, and on
+    every thread.
+
+    Parameters
+    ----------
+    image : ndarray (1, H, W, C), float32
+    disp : ndarray (S, H, W, 2), float32, the backward displacement of each step
+    scales, weights : ndarray (K,), float32, the nodes' speed factors and weights
+    out : ndarray (S, H, W, C), float32 or uint8 / uint16 (``int_max`` its largest value), written
+    int_max : float
+    """
+    threads = bands_for(out.size, SERIAL_VALUES)
+    w, channels = image.shape[2], image.shape[3]
+    index = np.empty((threads, 2, w), np.int32)    # the row sampler's xs, ys
+    frac = np.empty((threads, 2, w), np.float32)   # its fxs, fys
+    scaled = np.empty((threads, 2 * w), np.float32)
+    sample = np.empty((threads, 2, w * channels), np.float32)  # one node's row, the sum
+    run_bands(_speed_mean_band, image, disp, scales, weights, out, np.float32(int_max), index,
+              frac, scaled, sample, np.zeros(0, np.bool_), threads=threads)
+
+
+@jit(nogil=True)
+def _speed_mean_band(image, disp, scales, weights, out, int_max, index, frac, scaled_rows,
+                     sample_rows, no_mask, band, n_bands):
+    """Output rows ``band`` of ``n_bands`` of :func:`speed_mean_cpu`, with its scratch rows
+    ``[band]`` (allocated by the caller: see ``kernels.warp.warp_cpu``; whole rows, so that
+    every view is C-contiguous and the row sampler's loops vectorise)."""
+    steps, h, w, _ = disp.shape
+    channels = image.shape[3]
+    src = image.reshape(image.size)
+    xs, ys, fxs, fys = index[band, 0], index[band, 1], frac[band, 0], frac[band, 1]
+    scaled, sample, acc = scaled_rows[band], sample_rows[band, 0], sample_rows[band, 1]
+    zero = np.float32(0)
+    # flowkit.warp's row function with the argument types its driver gives it, so that one
+    # compilation serves both (first image, bilinear, replicated border, no mask)
+    first, linear = np.int64(0), np.int64(interp.INTER_LINEAR)
+    replicate = np.int64(interp.BORDER_REPLICATE)
+    start, stop = band_range(steps * h, band, n_bands)
+    for row in range(start, stop):
+        k = row // h
+        y = row - k * h
+        flow_row = disp[k, y].reshape(2 * w)
+        for node in range(scales.shape[0]):
+            s = scales[node]
+            for i in range(2 * w):
+                scaled[i] = flow_row[i] * s
+            _warp_row(image, src, scaled, first, y, linear, replicate, 0.0, xs, ys, fxs, fys,
+                      sample, no_mask)
+            weight = weights[node]
+            if node == 0:
+                for i in range(w * channels):
+                    acc[i] = weight * sample[i]
+            else:
+                for i in range(w * channels):
+                    acc[i] = acc[i] + weight * sample[i]
+        out_row = out[k, y].reshape(w * channels)
+        for i in range(w * channels):
+            out_row[i] = np.rint(min(max(acc[i], zero), int_max)) if int_max > 0 else acc[i]

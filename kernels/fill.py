@@ -14,14 +14,20 @@ S. J. Gortler, R. Grzeszczuk, R. Szeliski and M. F. Cohen, "The Lumigraph", SIGG
 
 At level 0 alpha is 1 for known pixels (kept as they are) and 0 in the holes, which take the
 pushed estimate. Arrays arrive C-contiguous in float32 or float64: ``image (N, H, W, C)``,
-``known (Nk, H, W)`` bool with ``Nk`` 1 (shared) or N. Bands of ``parallel.run_bands`` take
-whole images.
+``known (Nk, H, W)`` bool with ``Nk`` 1 (shared) or N. With at least as many images as
+threads, the bands of ``parallel.run_bands`` take whole images; fewer images (one large
+frame, as ``predict`` fills) are filled pass by pass (the pull to a level, the push into one),
+each pass in bands over the rows of every image at that level: a coarse row reads three fine
+rows, a fine row two coarse ones, so the rows of one pass are independent. Passes over fewer
+than ``SERIAL_PIXELS`` pixels run on the calling thread. Every banding gives the same values.
 """
 
 import numpy as np
 
 from .jit import jit
-from .parallel import band_range, run_bands
+from .parallel import band_range, bands_for, run_bands
+
+SERIAL_PIXELS = 1 << 15  # a level with fewer pixels runs on one thread: waking workers costs more
 
 
 def pyramid_shapes(h, w):
@@ -36,36 +42,71 @@ def pyramid_shapes(h, w):
 def fill_cpu(image, known, out):
     """Push-pull fill of ``image`` where ``known`` is False, into ``out`` (N, H, W, C), the
     image's dtype (every pixel written; known pixels get their own value)."""
-    shapes = pyramid_shapes(image.shape[1], image.shape[2])
+    n_images, h, w, channels = image.shape
+    shapes = pyramid_shapes(h, w)
     starts = np.concatenate(([0], np.cumsum(shapes[:, 0] * shapes[:, 1])))
-    run_bands(_fill_band, image, known, shapes, starts, out)
+    # per image: the levels under the finest (which is computed in out), and every alpha
+    coarser = np.empty((n_images, (starts[-1] - h * w) * channels), image.dtype)
+    alpha = np.empty((n_images, starts[-1]), image.dtype)
+    args = (image, known, shapes, starts, out, coarser, alpha)
+    threads = bands_for(n_images * h * w, SERIAL_PIXELS)
+    if n_images >= threads:  # whole images per band: one dispatch
+        run_bands(_fill_pass, *args, ALL_PASSES, 0, threads=threads)
+        return
+    passes = [(0, 0)] + [(1, level) for level in range(1, len(shapes))]
+    passes += [(2, level) for level in range(len(shapes) - 2, -1, -1)]
+    for stage, level in passes:  # the rows written: the coarser level's when pulling
+        rows, cols = shapes[level]
+        run_bands(_fill_pass, *args, stage, level,
+                  threads=min(bands_for(n_images * rows * cols, SERIAL_PIXELS), n_images * rows))
+
+
+ALL_PASSES = -1  # _fill_pass's stage for every pass of whole images
 
 
 @jit(nogil=True)
-def _fill_band(image, known, shapes, starts, out, band, n_bands):
-    """Images ``band`` of ``n_bands`` (``parallel.run_bands``). Level 0 is computed in
-    ``out`` itself, the coarser levels in one scratch array."""
+def _fill_pass(image, known, shapes, starts, out, coarser, alpha, stage, level, band, n_bands):
+    """Band ``band`` of ``n_bands`` (``parallel.run_bands``) of one pass over the rows of
+    every image at ``level``; with ``stage`` ``ALL_PASSES``, every pass in turn over whole
+    images ``band`` of ``n_bands``. The passes, ``q = 0 .. 2 L - 2`` for ``L`` levels:
+    level 0 from the image (stage 0: alpha 1 where known, 0 and value 0 in the holes), the
+    pulls to levels 1 .. L - 1 from the finer one (stage 1), the pushes into levels L - 2 ..
+    0 from the coarser one (stage 2). Level 0 is computed in ``out[n]``, the coarser levels
+    in ``coarser[n]``."""
     n_images, h, w, channels = image.shape
-    pixels = h * w
-    coarser = np.empty((starts[-1] - pixels) * channels, image.dtype)
-    alpha = np.empty(starts[-1], image.dtype)
-    first, last = band_range(n_images, band, n_bands)
-    for n in range(first, last):
-        source = image[n].reshape(pixels * channels)
-        mask = known[n if known.shape[0] > 1 else 0].reshape(pixels)
-        finest = out[n].reshape(pixels * channels)
-        for p in range(pixels):
-            alpha[p] = 1.0 if mask[p] else 0.0
-            for c in range(p * channels, (p + 1) * channels):
-                finest[c] = source[c] if mask[p] else 0.0
-        for level in range(1, shapes.shape[0]):
-            _pull(_level(finest, coarser, starts, level - 1, channels), alpha[starts[level - 1]:],
-                  _level(finest, coarser, starts, level, channels), alpha[starts[level]:],
-                  shapes[level - 1], shapes[level])
-        for level in range(shapes.shape[0] - 2, -1, -1):
-            _push(_level(finest, coarser, starts, level, channels), alpha[starts[level]:],
-                  _level(finest, coarser, starts, level + 1, channels), shapes[level],
-                  shapes[level + 1])
+    n_levels = shapes.shape[0]
+    whole = stage == ALL_PASSES
+    rows = shapes[level][0]
+    first, last = band_range(n_images if whole else n_images * rows, band, n_bands)
+    q0 = 0 if whole or stage == 0 else level if stage == 1 else 2 * n_levels - 2 - level
+    q1 = 2 * n_levels - 1 if whole else q0 + 1
+    item = first
+    while item < last:  # an image, or the band's rows of one image
+        n = item if whole else item // rows
+        r0 = 0 if whole else item - n * rows
+        r1 = 0 if whole else min(rows, r0 + last - item)
+        item += 1 if whole else r1 - r0
+        finest = out[n].reshape(h * w * channels)
+        for q in range(q0, q1):
+            s = 0 if q == 0 else 1 if q < n_levels else 2
+            lv = 0 if q == 0 else q if q < n_levels else 2 * n_levels - 2 - q
+            if whole:
+                r1 = shapes[lv][0]
+            if s == 0:
+                source = image[n].reshape(h * w * channels)
+                mask = known[n if known.shape[0] > 1 else 0].reshape(h * w)
+                for p in range(r0 * w, r1 * w):
+                    alpha[n, p] = 1.0 if mask[p] else 0.0
+                    for c in range(p * channels, (p + 1) * channels):
+                        finest[c] = source[c] if mask[p] else 0.0
+            elif s == 1:
+                _pull(_level(finest, coarser[n], starts, lv - 1, channels),
+                      alpha[n, starts[lv - 1]:], _level(finest, coarser[n], starts, lv, channels),
+                      alpha[n, starts[lv]:], shapes[lv - 1], shapes[lv], r0, r1)
+            else:
+                _push(_level(finest, coarser[n], starts, lv, channels), alpha[n, starts[lv]:],
+                      _level(finest, coarser[n], starts, lv + 1, channels), shapes[lv],
+                      shapes[lv + 1], r0, r1)
 
 
 @jit
@@ -77,16 +118,17 @@ def _level(finest, coarser, starts, level, channels):
 
 
 @jit
-def _pull(fine, fine_alpha, coarse, coarse_alpha, fine_shape, coarse_shape):
-    """A level (``coarse``, flat, its confidences ``coarse_alpha``) from the finer one:
-    tent-weighted mean of the fine values by their confidence; confidence = the weight sum,
-    capped at 1. The first four channels are summed in local variables (2x faster than in
-    the array), rounded to the values' dtype at each step as the array would be."""
+def _pull(fine, fine_alpha, coarse, coarse_alpha, fine_shape, coarse_shape, row0, row1):
+    """Rows ``row0:row1`` of a level (``coarse``, flat, its confidences ``coarse_alpha``)
+    from the finer one: tent-weighted mean of the fine values by their confidence;
+    confidence = the weight sum, capped at 1. The first four channels are summed in local
+    variables (2x faster than in the array), rounded to the values' dtype at each step as
+    the array would be."""
     fh, fw = fine_shape
     ch, cw = coarse_shape
     channels = fine.size // (fh * fw)
     cast = fine.dtype.type
-    for i in range(ch):
+    for i in range(row0, row1):
         y0 = max(2 * i - 1, 0)
         y1 = min(2 * i + 2, fh)
         for j in range(cw):
@@ -128,12 +170,13 @@ def _pull(fine, fine_alpha, coarse, coarse_alpha, fine_shape, coarse_shape):
 
 
 @jit
-def _push(fine, fine_alpha, coarse, fine_shape, coarse_shape):
-    """A level (``fine``, flat) completed from the (completed) coarser one."""
+def _push(fine, fine_alpha, coarse, fine_shape, coarse_shape, row0, row1):
+    """Rows ``row0:row1`` of a level (``fine``, flat) completed from the (completed) coarser
+    one."""
     fh, fw = fine_shape
     ch, cw = coarse_shape
     channels = fine.size // (fh * fw)
-    for y in range(fh):
+    for y in range(row0, row1):
         i0 = y // 2
         i1 = min(i0 + y % 2, ch - 1)  # odd rows lie half-way between two coarse rows
         for x in range(fw):

@@ -430,3 +430,32 @@ def test_forward_bad_arguments():
         flowkit.extrapolate(image, flow, 2, metric=np.zeros((8, 9), np.float32))
     with pytest.raises(ValueError, match="metric"):
         flowkit.extrapolate(image, flow, 2, scheme="forward", metric=np.zeros((8, 8), np.float32))
+
+
+@pytest.mark.parametrize("dtype, channels", [(np.uint8, 3), (np.uint16, 1), (np.float32, 3),
+                                             (np.float64, 1), (np.uint8, 4)])
+def test_speed_mean_in_one_pass_is_the_sum_of_warps(dtype, channels, monkeypatch):
+    # the CPU's fused pass (kernels.advect.speed_mean_cpu, gray and RGB) against the warps and
+    # sums the GPU runs, bit for bit, in 1, 2, 3 and 7 bands: large, far and unknown
+    # displacements, an odd size
+    from flowkit._predict import _SPEED_NODES, _speed_mean, _speed_mean_by_warps
+    from flowkit.kernels import advect, parallel
+
+    rng = np.random.default_rng(7)
+    shape = (37, 53) + ((channels,) if channels > 1 else ())
+    top = np.iinfo(dtype).max if np.dtype(dtype).kind == "u" else 1.0
+    last = (rng.random(shape) * top).astype(dtype)
+    displacement = rng.normal(0, 4, (3, 37, 53, 2)).astype(np.float32)
+    displacement[0, 5, 7] = np.nan
+    displacement[1, 9, 2] = (1e9, 0)
+    displacement[2, :3] *= 40
+    scales = np.array([1 + 0.3 * z for z, _ in _SPEED_NODES], np.float32)
+    weights = np.array([w for _, w in _SPEED_NODES], np.float32)
+    expected = _speed_mean_by_warps(last.astype(np.float32), displacement, scales, weights,
+                                    np.dtype(dtype), None)
+    assert expected.dtype == dtype and expected.shape == (3,) + shape
+    monkeypatch.setattr(advect, "SERIAL_VALUES", 0)
+    for bands in (1, 2, 3, 7):
+        with monkeypatch.context() as patch:
+            patch.setattr(parallel.numba, "get_num_threads", lambda bands=bands: bands)
+            np.testing.assert_array_equal(_speed_mean(last, displacement, 0.3, None), expected)

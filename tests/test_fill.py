@@ -185,3 +185,23 @@ def test_fill_float32_is_fill_holes_without_its_checks():
     holes[10:20, 15:30] = True
     image[holes] = np.nan
     np.testing.assert_array_equal(fill_float32(image, holes), fill_holes(image, holes))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8])
+def test_pyramid_in_row_bands_equals_whole_images(dtype, monkeypatch):
+    """Fewer images than threads are filled level by level in row bands (1, 2, 3 and 7 of
+    them here); the values are those of the one-thread fill, bit for bit, and of a batch
+    (whole images per band)."""
+    from flowkit.kernels import fill, parallel
+
+    rng = np.random.default_rng(5)
+    images = (rng.random((2, 45, 67, 3)) * 200).astype(dtype)
+    masks = rng.random((2, 45, 67)) < 0.3
+    masks[:, 20:35, 10:50] = True  # a hole that coarse levels fill
+    expected = fill_holes(images, masks)  # two images, one thread each (or one for both)
+    monkeypatch.setattr(fill, "SERIAL_PIXELS", 0)
+    for bands in (1, 2, 3, 7):
+        with monkeypatch.context() as patch:
+            patch.setattr(parallel.numba, "get_num_threads", lambda bands=bands: bands)
+            for n in range(2):
+                np.testing.assert_array_equal(fill_holes(images[n], masks[n]), expected[n])
