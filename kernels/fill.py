@@ -45,12 +45,15 @@ def fill_cpu(image, known, out):
     n_images, h, w, channels = image.shape
     shapes = pyramid_shapes(h, w)
     starts = np.concatenate(([0], np.cumsum(shapes[:, 0] * shapes[:, 1])))
-    # per image: the levels under the finest (which is computed in out), and every alpha
-    coarser = np.empty((n_images, (starts[-1] - h * w) * channels), image.dtype)
-    alpha = np.empty((n_images, starts[-1]), image.dtype)
-    args = (image, known, shapes, starts, out, coarser, alpha)
     threads = bands_for(n_images * h * w, SERIAL_PIXELS)
-    if n_images >= threads:  # whole images per band: one dispatch
+    whole = n_images >= threads
+    # scratch per band (whole images) or per image: the levels under the finest (which is
+    # computed in out) and every level's alpha
+    slots = threads if whole else n_images
+    coarser = np.empty((slots, (starts[-1] - h * w) * channels), image.dtype)
+    alpha = np.empty((slots, starts[-1]), image.dtype)
+    args = (image, known, shapes, starts, out, coarser, alpha)
+    if whole:  # one dispatch
         run_bands(_fill_pass, *args, ALL_PASSES, 0, threads=threads)
         return
     passes = [(0, 0)] + [(1, level) for level in range(1, len(shapes))]
@@ -72,7 +75,7 @@ def _fill_pass(image, known, shapes, starts, out, coarser, alpha, stage, level, 
     level 0 from the image (stage 0: alpha 1 where known, 0 and value 0 in the holes), the
     pulls to levels 1 .. L - 1 from the finer one (stage 1), the pushes into levels L - 2 ..
     0 from the coarser one (stage 2). Level 0 is computed in ``out[n]``, the coarser levels
-    in ``coarser[n]``."""
+    and the alphas in the band's scratch row (whole images) or the image's."""
     n_images, h, w, channels = image.shape
     n_levels = shapes.shape[0]
     whole = stage == ALL_PASSES
@@ -87,6 +90,7 @@ def _fill_pass(image, known, shapes, starts, out, coarser, alpha, stage, level, 
         r1 = 0 if whole else min(rows, r0 + last - item)
         item += 1 if whole else r1 - r0
         finest = out[n].reshape(h * w * channels)
+        coarse, alphas = coarser[band if whole else n], alpha[band if whole else n]
         for q in range(q0, q1):
             s = 0 if q == 0 else 1 if q < n_levels else 2
             lv = 0 if q == 0 else q if q < n_levels else 2 * n_levels - 2 - q
@@ -96,16 +100,16 @@ def _fill_pass(image, known, shapes, starts, out, coarser, alpha, stage, level, 
                 source = image[n].reshape(h * w * channels)
                 mask = known[n if known.shape[0] > 1 else 0].reshape(h * w)
                 for p in range(r0 * w, r1 * w):
-                    alpha[n, p] = 1.0 if mask[p] else 0.0
+                    alphas[p] = 1.0 if mask[p] else 0.0
                     for c in range(p * channels, (p + 1) * channels):
                         finest[c] = source[c] if mask[p] else 0.0
             elif s == 1:
-                _pull(_level(finest, coarser[n], starts, lv - 1, channels),
-                      alpha[n, starts[lv - 1]:], _level(finest, coarser[n], starts, lv, channels),
-                      alpha[n, starts[lv]:], shapes[lv - 1], shapes[lv], r0, r1)
+                _pull(_level(finest, coarse, starts, lv - 1, channels),
+                      alphas[starts[lv - 1]:], _level(finest, coarse, starts, lv, channels),
+                      alphas[starts[lv]:], shapes[lv - 1], shapes[lv], r0, r1)
             else:
-                _push(_level(finest, coarser[n], starts, lv, channels), alpha[n, starts[lv]:],
-                      _level(finest, coarser[n], starts, lv + 1, channels), shapes[lv],
+                _push(_level(finest, coarse, starts, lv, channels), alphas[starts[lv]:],
+                      _level(finest, coarse, starts, lv + 1, channels), shapes[lv],
                       shapes[lv + 1], r0, r1)
 
 
