@@ -528,7 +528,7 @@ def _warp_cpu_shared(image, flow, out, mask, interpolation, border, border_value
     n_tasks = state.shape[0] - SHARED_COUNTERS
     while True:
         task = claim_chunk(state, n_tasks)
-        if task < 0:
+        if task < 0:  # every task is done (run_shared may return now): write nothing more
             return
         for row in range(task * _ROWS_PER_TASK, min(rows, (task + 1) * _ROWS_PER_TASK)):
             n = row // h
