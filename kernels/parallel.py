@@ -21,7 +21,11 @@ loops over :func:`claim_chunk`, which hands out the chunks (row ranges) of every
 order from a shared counter and waits until the chunks a claimed one depends on are done;
 :func:`finish_chunk` marks it done. Chunks are claimed, not assigned, so a thread that starts
 late or never (the pool busy with another call) only leaves more chunks to the others, and a
-wait is only ever for a chunk that a running thread has claimed: no deadlock. With a single
+wait is only ever for a chunk that a running thread has claimed: no deadlock. A thread that
+finds every chunk claimed waits (spinning first, as for a chunk) until every chunk is done,
+so the calling thread returns with the work finished, without sleeping on the workers'
+futures (waking the caller from that sleep cost a two-thread call some tens of
+microseconds; docs/benchmarks.md, "Warping"). With a single
 thread the same kernel runs every chunk in order, so results never depend on the thread
 count as long as each pass's result does not depend on its chunking (kernels/atomic.py has
 the memory ordering).
@@ -37,9 +41,10 @@ import numpy as np
 from .atomic import atomic_add, atomic_load, spin_pause, yield_thread
 from .jit import internal
 
-# run_shared's state: [next chunk to claim, abort flag, spin limit, passes done per chunk...]
-_NEXT, _ABORT, _SPINS = 0, 1, 2
-SHARED_COUNTERS = 3  # counters before the per-chunk ones
+# run_shared's state: [next chunk to claim, abort flag, spin limit, items done, passes done
+# per chunk...]
+_NEXT, _ABORT, _SPINS, _DONE = 0, 1, 2, 3
+SHARED_COUNTERS = 4  # counters before the per-chunk ones
 # claim_chunk's wait: this many spin-wait hints (some tens of microseconds), then give up
 # the processor until the chunk is done (docs/benchmarks.md, "DIS speed work, fifth round")
 SPINS = 2000
@@ -117,11 +122,20 @@ def _run(calls, optional=False):
         return
     pool = _executor()
     futures = [pool.submit(call) for call in calls[:-1]]
-    error = None
     try:
         calls[-1]()
     except BaseException as exc:  # the others still write the outputs: wait for them
-        error = exc
+        _wait(futures, optional)
+        raise exc
+    error = _wait(futures, optional)
+    if error is not None:
+        raise error
+
+
+def _wait(futures, optional):
+    """Wait for ``futures``; return the first error raised in them, or None. ``optional``:
+    those not started are cancelled."""
+    error = None
     for future in futures:
         if optional and future.cancel():
             continue
@@ -129,8 +143,7 @@ def _run(calls, optional=False):
             future.result()
         except BaseException as exc:
             error = error or exc
-    if error is not None:
-        raise error
+    return error
 
 
 def run_shared(kernel, *args, chunks, threads=None):
@@ -143,8 +156,10 @@ def run_shared(kernel, *args, chunks, threads=None):
     claim_chunk(state, n_total)``, return when ``q < 0``, else do chunk ``q % chunks`` of pass
     ``q // chunks`` and call ``finish_chunk(state, q)``. A chunk of pass ``k`` may read what
     the earlier passes wrote in its own and the two adjacent chunks only (for row chunks:
-    passes that read at most one chunk's height of rows above and below). Calls the pool
-    has not started when the calling thread is done are cancelled; an error in one thread
+    passes that read at most one chunk's height of rows above and below). The kernel must
+    write nothing after its last :func:`claim_chunk`: once the calling thread's kernel has
+    returned (every item done), the call returns without waiting for the workers' kernels to
+    return; calls the pool has not started by then are cancelled. An error in one thread
     stops the others' waits and is raised.
     """
     state = np.zeros(SHARED_COUNTERS + chunks, np.int64)
@@ -156,7 +171,25 @@ def run_shared(kernel, *args, chunks, threads=None):
         except BaseException:
             state[_ABORT] = 1  # the others may wait for a chunk this thread claimed
             raise
-    _run([participant] * (threads or numba.get_num_threads()), optional=True)
+    n = threads or numba.get_num_threads()
+    if n == 1:
+        participant()
+        return
+    pool = _executor()
+    futures = [pool.submit(participant) for _ in range(n - 1)]
+    try:
+        participant()
+    except BaseException as exc:
+        _wait(futures, optional=True)  # the others may still write the outputs
+        raise exc
+    if state[_ABORT]:  # another thread failed (its items are not all done): raise its error
+        error = _wait(futures, optional=True)
+        if error is not None:
+            raise error
+        return
+    for future in futures:  # every item is done: a worker still returning is not waited for
+        if not future.cancel() and future.done():
+            future.result()  # raises the error of a finished worker
 
 
 @internal
@@ -166,10 +199,18 @@ def claim_chunk(state, n_total):
     done; -1 when every item is claimed (or another thread failed)."""
     chunks = state.shape[0] - SHARED_COUNTERS
     q = atomic_add(state, _NEXT, 1)
-    if q >= n_total:
-        return -1
     k, c = q // chunks, q % chunks
     spins = state[_SPINS]  # set before the threads start
+    if q >= n_total:  # every item is claimed: wait until they are done
+        while atomic_load(state, _DONE) < n_total:
+            if atomic_load(state, _ABORT) != 0:
+                return -1
+            if spins > 0:
+                spin_pause()
+                spins -= 1
+            else:
+                yield_thread()
+        return -1
     for n in range(max(c - 1, 0), min(c + 2, chunks)):
         while atomic_load(state, SHARED_COUNTERS + n) < k:
             if atomic_load(state, _ABORT) != 0:
@@ -187,3 +228,4 @@ def finish_chunk(state, q):
     """Mark item ``q`` (from :func:`claim_chunk`) done: its stores before this call are
     visible to the threads whose :func:`claim_chunk` waits for it."""
     atomic_add(state, SHARED_COUNTERS + q % (state.shape[0] - SHARED_COUNTERS), 1)
+    atomic_add(state, _DONE, 1)

@@ -351,7 +351,7 @@ def _refine_shared(frame0, frame1, flow, warped, d, planes, dflow, weights, alph
     n_total = (2 + iterations * per_iteration) * chunks
     while True:
         q = parallel.claim_chunk(state, n_total)
-        if q < 0:
+        if q < 0:  # every item is done (run_shared may return now): write nothing more
             return
         k = q // chunks
         y0 = (q % chunks) * chunk_rows

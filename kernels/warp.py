@@ -33,6 +33,7 @@ from .parallel import SHARED_COUNTERS, claim_chunk, finish_chunk, run_shared
 
 UNKNOWN_FLOW = 1e9  # |component| >= this (or NaN) marks an unknown flow vector
 _ROWS_PER_TASK = 8
+_OFFSET_LIMIT = 2**31  # one-channel bilinear rows take int32 tap offsets below this plane size
 # AVX2 gathers in the gray bilinear path, when Numba compiles for this very CPU
 _AVX2 = (not config.CPU_NAME and not config.CPU_FEATURES
          and "avx2" in binding.get_host_cpu_features().flatten())
@@ -156,12 +157,18 @@ def _position(flow_row, x, y):
 
 
 @internal
-def _split_row(flow_row, y, h, w, interpolation, border, xs, ys, fxs, fys):
+def _split_row(flow_row, y, h, w, interpolation, border, row_step, xs, ys, fxs, fys):
     """Pass 1 for one row: integer parts ``xs``, ``ys`` and fractions ``fxs``, ``fys`` of
     the sample positions (``_position``). ``ys[x] = -1`` (and ``xs[x] = 0``) marks pixels for
     the general path: unknown flow, or a tap outside the image (linear and nearest with the
     replicate border never need it: clamping the position to [0, n - 2] with the fraction set
-    to 0 or 1 reads the same edge pixels). Returns the number of pixels so marked.
+    to 0 or 1 reads the same edge pixels). Returns whether any pixel is so marked (a bool: an
+    int64 count, as Numba types a sum of int32s, held the vectorised loop to narrower lanes and
+    cost the split about 0.2 ms of its 0.55 ms at 1280x720).
+
+    ``xs[x]`` is ``ys[x] * row_step + xi``: the column for ``row_step = 0``, the tap's offset
+    in a one-channel plane for ``row_step = w`` (int32: planes under 2**31 pixels), which
+    saves the bilinear blend (``_linear_gray``) a load, a multiply and a clamp per pixel.
 
     Branch-free (no mask here: a conditional store in the loop cost 50 % more), so that LLVM
     vectorises it.
@@ -175,7 +182,8 @@ def _split_row(flow_row, y, h, w, interpolation, border, xs, ys, fxs, fys):
     clamp = border == interp.BORDER_REPLICATE and not cubic and w >= 2 and h >= 2
     w2 = np.int32(w - 2)
     h2 = np.int32(h - 2)
-    n_slow = 0
+    step = np.int32(row_step)
+    slow = False
     for x in range(w):
         known, xi, yi, fx, fy = _position(flow_row, x, y)
         if clamp:
@@ -190,10 +198,10 @@ def _split_row(flow_row, y, h, w, interpolation, border, xs, ys, fxs, fys):
         fast = known & (xi >= lo) & (xi < hi_x) & (yi >= lo) & (yi < hi)
         fxs[x] = fx
         fys[x] = fy
-        xs[x] = xi if fast else np.int32(0)
+        xs[x] = yi * step + xi if fast else np.int32(0)
         ys[x] = yi if fast else np.int32(-1)
-        n_slow += np.int32(not fast)
-    return n_slow
+        slow = slow | (not fast)
+    return slow
 
 
 @internal
@@ -222,33 +230,32 @@ def _list_slow(ys, w):
 
 
 @internal
-def _linear_gray(src, plane, w, xs, ys, fxs, fys, dst, n_slow):
-    """Pass 2, bilinear, one channel, for the ``n_slow`` pixels ``_split_row`` left to the
-    general path; returns them listed in ``ys[:n_slow]`` (``_list_slow``).
+def _linear_gray(src, plane, h, w, xs, ys, fxs, fys, dst, slow):
+    """Pass 2, bilinear, one channel; returns the number of pixels ``_split_row`` left to the
+    general path (``slow``: whether there are any), listed in ``ys[:n]`` (``_list_slow``).
 
-    Every pixel is blended branch-free from the taps at offset ``ys * w + xs`` (0 for the
-    general path's pixels, whose value here is written over later; a fast pixel means the
-    plane is at least 2 x 2, so offset 0 reads inside it); uint8 planes with AVX2 8 pixels
-    at a time by ``_gather_span`` (LLVM does not vectorise the gather loop itself: it cannot
-    prove ``dst`` and ``src`` apart).
+    Every pixel is blended branch-free from the taps at offset ``xs`` in the plane (split
+    with ``row_step = w``; 0 for the general path's pixels, whose value here is written over
+    later; a fast pixel means the plane is at least 2 x 2, so offset 0 reads inside it);
+    uint8 planes with AVX2 8 pixels at a time by ``_gather_span`` (LLVM does not vectorise
+    the gather loop itself: it cannot prove ``dst`` and ``src`` apart).
     """
-    if n_slow == w:  # then the plane may be below 2 x 2: offset 0 would read past it
+    if h < 2 or w < 2:  # every pixel is slow, and offset 0 would read past the plane
         return _list_slow(ys, w)
     one = np.uint64(1)
     udy = np.uint64(w)
-    dy = np.int32(w)
-    for x in range(_gather_span(src, plane, xs, ys, fxs, fys, dst, w), w):
-        p = np.uint64(plane + max(ys[x], np.int32(0)) * dy + xs[x])
+    for x in range(_gather_span(src, plane, xs, fxs, fys, dst, w), w):
+        p = np.uint64(plane + xs[x])
         fx = fxs[x]
         fy = fys[x]
         gx = np.float32(1) - fx
         gy = np.float32(1) - fy
         dst[x] = (gy * (gx * src[p] + fx * src[p + one])
                   + fy * (gx * src[p + udy] + fx * src[p + udy + one]))
-    return _list_slow(ys, w) if n_slow else 0
+    return _list_slow(ys, w) if slow else 0
 
 
-def _gather_span(src, plane, xs, ys, fxs, fys, dst, w):
+def _gather_span(src, plane, xs, fxs, fys, dst, w):
     """Blend ``dst[:n]`` of a uint8 plane with AVX2 gathers, n a multiple of 8 (0 where
     unsupported). Not for float32 planes: their 4 gathers per 8 pixels took 1.2-1.5x the time
     of the scalar loop on the development VM's AMD EPYC (Zen 4), where a uint8 row (one gather
@@ -256,29 +263,29 @@ def _gather_span(src, plane, xs, ys, fxs, fys, dst, w):
 
 
 @overload(_gather_span, jit_options={"cache": True})
-def _gather_span_impl(src, plane, xs, ys, fxs, fys, dst, w):
+def _gather_span_impl(src, plane, xs, fxs, fys, dst, w):
     f32 = types.float32
     if not (_AVX2 and src.dtype == types.uint8 and fxs.dtype == f32 and dst.dtype == f32):
-        return lambda src, plane, xs, ys, fxs, fys, dst, w: 0
+        return lambda src, plane, xs, fxs, fys, dst, w: 0
 
-    def impl(src, plane, xs, ys, fxs, fys, dst, w):
+    def impl(src, plane, xs, fxs, fys, dst, w):
         n = w - w % 8
         for x in range(0, n, 8):
-            _gather8(src, plane, xs, ys, fxs, fys, dst, x, w)
+            _gather8(src, plane, xs, fxs, fys, dst, x, w)
         return n
     return impl
 
 
 @intrinsic
-def _gather8(typingctx, src, plane, xs, ys, fxs, fys, dst, x, w):
+def _gather8(typingctx, src, plane, xs, fxs, fys, dst, x, w):
     """``dst[x:x + 8]``, bilinear from the uint8 taps at ``src[plane + off]`` (+1, +w, +w+1),
-    ``off = max(ys, 0) * w + xs`` (``xs``, ``ys``, ``fxs``, ``fys`` at ``[x:x + 8]``), in 2
+    ``off = xs`` (offsets in the plane; ``xs``, ``fxs``, ``fys`` at ``[x:x + 8]``), in 2
     gathers: one dword gather reads a tap pair (bytes 0-1 at the offset, 2-3 at
     offset + w - 2, both inside the plane for interior pixels)."""
-    sig = types.void(src, types.intp, xs, ys, fxs, fys, dst, types.intp, types.intp)
+    sig = types.void(src, types.intp, xs, fxs, fys, dst, types.intp, types.intp)
 
     def codegen(context, builder, signature, args):
-        s, plane, xa, ya, fx, fy, d, x, w = args
+        s, plane, xa, fx, fy, d, x, w = args
         ptr = [context.make_array(t)(context, builder, v).data
                if isinstance(t, types.Array) else None for t, v in zip(signature.args, args)]
         f32, i8, i32 = ir.FloatType(), ir.IntType(8), ir.IntType(32)
@@ -296,10 +303,7 @@ def _gather8(typingctx, src, plane, xs, ys, fxs, fys, dst, x, w):
 
         base = builder.bitcast(builder.gep(ptr[0], [plane]), i8.as_pointer())
         dy = splat(builder.trunc(w, i32))
-        zeros = ir.Constant(vi, [0] * 8)
-        rows = load(3, vi)
-        rows = builder.select(builder.icmp_signed(">", rows, zeros), rows, zeros)
-        off = builder.add(builder.mul(rows, dy), load(2, vi))
+        off = load(2, vi)
         ones = ir.Constant(vi, [-1] * 8)
         fnty = ir.FunctionType(vi, [vi, base.type, vi, vi, i8])
         gather = cgutils.get_or_insert_function(builder.module, fnty,
@@ -311,14 +315,14 @@ def _gather8(typingctx, src, plane, xs, ys, fxs, fys, dst, x, w):
                                            ir.Constant(vi, [255] * 8)), vf)
                 for v, b in ((top, 0), (top, 8), (bottom, 16), (bottom, 24))]
         a, b, c, e = taps
-        fxv, fyv = load(4, vf), load(5, vf)
+        fxv, fyv = load(3, vf), load(4, vf)
         unit = ir.Constant(vf, [1.0] * 8)
         gxv, gyv = builder.fsub(unit, fxv), builder.fsub(unit, fyv)
         mul, add = builder.fmul, builder.fadd  # the scalar paths' formula, bit for bit
         top = add(mul(gxv, a), mul(fxv, b))
         bottom = add(mul(gxv, c), mul(fxv, e))
         out = add(mul(gyv, top), mul(fyv, bottom))
-        builder.store(out, builder.bitcast(builder.gep(ptr[6], [x]), vf.as_pointer()), align=4)
+        builder.store(out, builder.bitcast(builder.gep(ptr[5], [x]), vf.as_pointer()), align=4)
         return context.get_dummy_value()
     return sig, codegen
 
@@ -361,14 +365,16 @@ def _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
               xs, ys, fxs, fys, dst, mask_row):
     """Passes 1 and 2 for one output row, into ``dst`` (W * C values)."""
     _, h, w, channels = image.shape
-    n_slow = _split_row(flow_row, y, h, w, interpolation, border, xs, ys, fxs, fys)
+    gray = interpolation == interp.INTER_LINEAR and channels == 1 and h * w < _OFFSET_LIMIT
+    slow = _split_row(flow_row, y, h, w, interpolation, border, w if gray else 0,
+                      xs, ys, fxs, fys)
     if mask_row.size:
         _mask_row(flow_row, y, h, w, mask_row)
     plane = ni * h * w * channels
     dx = np.uint64(channels)
     dy = np.uint64(w * channels)
-    if interpolation == interp.INTER_LINEAR and channels == 1:
-        n_slow = _linear_gray(src, plane, w, xs, ys, fxs, fys, dst, n_slow)
+    if gray:
+        n_slow = _linear_gray(src, plane, h, w, xs, ys, fxs, fys, dst, slow)
         start = w
     elif interpolation == interp.INTER_LINEAR and channels == 3:
         n_slow = _linear_rgb(src, plane, w, xs, ys, fxs, fys, dst)
@@ -425,13 +431,14 @@ def warp_row_linear_replicate(image, src, flow_row, y, xs, ys, fxs, fys, dst):
     dense Lucas-Kanade warps with, compiled without the nearest and cubic loops (its first call
     compiles about 4 s less). The same functions give the same values as ``_warp_row``: gray
     and RGB rows take the vectorised interiors, the rest (unknown flow, planes under 2 x 2, other
-    channel counts) ``warp_pixel``. No mask is written.
+    channel counts, gray planes of 2**31 pixels or more) ``warp_pixel``. No mask is written.
     """
     _, h, w, channels = image.shape
-    n_slow = _split_row(flow_row, y, h, w, interp.INTER_LINEAR, interp.BORDER_REPLICATE,
-                        xs, ys, fxs, fys)
-    if channels == 1:
-        n_slow = _linear_gray(src, 0, w, xs, ys, fxs, fys, dst, n_slow)
+    gray = channels == 1 and h * w < _OFFSET_LIMIT
+    slow = _split_row(flow_row, y, h, w, interp.INTER_LINEAR, interp.BORDER_REPLICATE,
+                      w if gray else 0, xs, ys, fxs, fys)
+    if gray:
+        n_slow = _linear_gray(src, 0, h, w, xs, ys, fxs, fys, dst, slow)
     elif channels == 3:
         n_slow = _linear_rgb(src, 0, w, xs, ys, fxs, fys, dst)
     else:
@@ -521,7 +528,7 @@ def _warp_cpu_shared(image, flow, out, mask, interpolation, border, border_value
     n_tasks = state.shape[0] - SHARED_COUNTERS
     while True:
         task = claim_chunk(state, n_tasks)
-        if task < 0:
+        if task < 0:  # every task is done (run_shared may return now): write nothing more
             return
         for row in range(task * _ROWS_PER_TASK, min(rows, (task + 1) * _ROWS_PER_TASK)):
             n = row // h
