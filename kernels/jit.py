@@ -18,7 +18,18 @@ from Python, ``cuda_support.device_function``).
 Importing this module also installs ``kernels.linking``: a kernel compiled only because
 another kernel calls it is kept as LLVM IR for its caller, without machine code or a cache
 entry of its own (about a quarter of a first call's compile time).
+
+Cache freshness: Numba checks a cache entry against the source file of its own function
+only (a hash of its content), while a kernel's machine code holds every helper it calls,
+from other files too (``kernels.parallel``'s counters inside every shared driver, ``interp``
+inside every sampler). An entry compiled before a change to such a file, which a ``git
+pull`` or an upgrade leaves in the cache folder, would run the old helper. So every ``jit``
+kernel's entries also carry a hash of all of ``kernels/*.py`` (:func:`package_stamp`):
+after any change to the kernels each kernel compiles again on first use.
 """
+
+import hashlib
+from pathlib import Path
 
 from numba import njit
 
@@ -27,12 +38,32 @@ from . import linking
 linking.install()
 
 
+def package_stamp(folder=Path(__file__).parent):
+    """SHA-256 (hex) of the names and contents of the ``*.py`` files in ``folder``."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+PACKAGE_STAMP = package_stamp()
+
+
+def _stamped(dispatcher):
+    """``dispatcher`` with :data:`PACKAGE_STAMP` added to its cache entries' source stamp
+    (Numba's ``IndexDataCacheFile._source_stamp``; left alone where that is missing)."""
+    cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
+    if cache_file is not None and hasattr(cache_file, "_source_stamp"):
+        cache_file._source_stamp = (cache_file._source_stamp, PACKAGE_STAMP)
+    return dispatcher
+
+
 def jit(fn=None, **options):
     """``@jit`` or ``@jit(nogil=True, ...)``: ``njit(cache=True, **options)`` without the C
     wrapper."""
     if fn is None:
         return lambda fn: jit(fn, **options)
-    return njit(fn, cache=True, no_cfunc_wrapper=True, **options)
+    return _stamped(njit(fn, cache=True, no_cfunc_wrapper=True, **options))
 
 
 def internal(fn=None, **options):
