@@ -683,6 +683,8 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
                 k += 1
         if part is not None and not written:
             raise _EmptyPart  # the writer removes its file
+        if not written:  # one frame lasting one timestamp unit: a still image
+            raise ValueError(f"src: {src} holds a single frame (an image?); retime needs a video")
         size = (writer._size[1], writer._size[0])
     return RetimeReport(path=dst, frames=written, interpolated=interpolated, fps=out_fps,
                         duration=written / out_fps, size=size, cuts=cuts, audio=audio_done,

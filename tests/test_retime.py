@@ -811,3 +811,14 @@ def test_corrupt_stream_is_one_error_line(tmp_path, clip):
     status, _, err = run_cli("retime", broken, tmp_path / "a.mp4", "--method", "blend")
     assert status == 1 and str(broken) in one_error_line(err)
     assert [p.name for p in tmp_path.iterdir()] == ["broken.mp4"]
+
+
+def test_a_still_image_is_refused_not_a_crash(tmp_path):
+    # an image opens as a one-frame video lasting one timestamp unit: nothing to retime
+    still = tmp_path / "still.png"
+    cv2.imwrite(str(still), np.full((24, 32), 128, np.uint8))
+    with pytest.raises(ValueError, match=r"^src: .*still.png holds a single frame \(an image\?\)"):
+        flowkit.retime(still, tmp_path / "a.mp4", factor=2)
+    status, _, err = run_cli("retime", still, tmp_path / "b.mp4", "--factor", "2")
+    assert status == 1 and one_error_line(err) == f"{still} holds a single frame (an image?); retime needs a video"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["still.png"]
