@@ -330,6 +330,10 @@ def cmd_flow(args):
     """``flowkit flow``: flow of two images, or of each consecutive pair of a video."""
     if args.frame1 is None:
         return _flow_video(args)
+    first = Path(args.frame0)
+    if first.is_dir() or (first.exists() and first.suffix.lower() not in IMAGE_EXTENSIONS):
+        raise UsageError(f"{args.frame1}: a second input is for a pair of images, and {first} is a "
+                         "video or folder: give it alone with --video OUT.mp4 and/or --flo-dir DIR")
     if args.video or args.flo_dir:
         raise UsageError("--video and --flo-dir are for a video or image folder given alone; "
                          "for two images use -o and --png")
@@ -646,6 +650,7 @@ def cmd_predict(args):
     from flowkit.video import write_video
 
     source = Path(args.input)
+    _resolve_output(args, "output video or folder")
     if not source.exists():
         raise FileNotFoundError(f"no such video file or image folder: {source}")
     if source.is_file() and source.suffix.lower() in IMAGE_EXTENSIONS:
@@ -760,15 +765,29 @@ def _tracks(report):
     return report.audio
 
 
+def _add_output(p, what):
+    """The output of a command that writes one: positional OUTPUT or ``-o OUTPUT`` (retime,
+    translate, predict alike); :func:`_resolve_output` checks that exactly one is given."""
+    p.add_argument("output", nargs="?", help=f"{what} (or -o OUTPUT)")
+    p.add_argument("-o", "--output", dest="output_option", metavar="OUTPUT",
+                   help="the same as the positional OUTPUT")
+
+
+def _resolve_output(args, what):
+    """``args.output`` set from OUTPUT or -o OUTPUT, whichever was given; a usage error for
+    both or neither."""
+    if (args.output is None) == (args.output_option is None):
+        got = "none" if args.output is None else f"{args.output} and -o {args.output_option}"
+        raise UsageError(f"OUTPUT: expected one {what}, as OUTPUT or -o OUTPUT, got {got}")
+    args.output = args.output or args.output_option
+
+
 def cmd_retime(args):
     """``flowkit retime``: change the frame rate and/or the speed of a video by interpolation."""
     import flowkit
 
     source = Path(args.input)
-    if (args.output is None) == (args.output_option is None):
-        raise UsageError("OUTPUT: expected one output video file, as OUTPUT or -o OUTPUT, got "
-                         + ("none" if args.output is None else f"{args.output} and -o {args.output_option}"))
-    args.output = args.output or args.output_option
+    _resolve_output(args, "output video file")
     if args.trim and args.range is None:
         raise UsageError("--trim: needs --range START:END (the part to keep)")
     if args.model is not None and args.method != "learned":
@@ -821,6 +840,7 @@ def cmd_translate(args):
     import flowkit
 
     source = Path(args.input)
+    _resolve_output(args, "output video file")
     if not source.exists():
         raise FileNotFoundError(f"no such video file: {source}")
     _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
@@ -1137,9 +1157,8 @@ def build_parser():
                     "the --context frames from --start N. OUTPUT is a video (by extension) or a "
                     "folder for frame_000000.png, ...")
     p.add_argument("input", help="video file or folder of images")
+    _add_output(p, f"output video ({', '.join(DEFAULT_CODECS)}) or folder (created)")
     p.add_argument("--horizon", type=_positive, required=True, help="number of frames to predict")
-    p.add_argument("-o", "--output", required=True,
-                   help=f"output video ({', '.join(DEFAULT_CODECS)}) or folder (created)")
     p.add_argument("--context", type=_at_least_two, default=2,
                    help="frames the motion is estimated from (>= 2, default 2)")
     p.add_argument("--start", type=_non_negative, help="index of the first context frame (default: "
@@ -1181,9 +1200,7 @@ def build_parser():
                     "the duration is unchanged, else time-stretched; scene cuts are not warped "
                     "across (the nearer frame is repeated). OUTPUT is written atomically.")
     p.add_argument("input", help="video file")
-    p.add_argument("output", nargs="?", help="output video file (.mp4, .mov, .mkv, .webm, ...)")
-    p.add_argument("-o", "--output", dest="output_option", metavar="OUTPUT",
-                   help="the output video file, instead of the positional OUTPUT (as in predict and flow)")
+    _add_output(p, "output video file (.mp4, .mov, .mkv, .webm, ...)")
     rate = p.add_mutually_exclusive_group()
     rate.add_argument("--fps", type=_rate, help=f"output frame rate in (0, {MAX_FPS}], e.g. 60 or "
                       "24000/1001 (default: the input's times --factor)")
@@ -1385,7 +1402,7 @@ def _add_translate_parser(sub, common):
                     "warped by the flow of the input where that flow is reliable, and restarts at "
                     "scene cuts. Audio is copied. OUTPUT is written atomically.")
     p.add_argument("input", help="video file")
-    p.add_argument("output", help="output video file (.mp4, .mov, .mkv, .webm, ...)")
+    _add_output(p, "output video file (.mp4, .mov, .mkv, .webm, ...)")
     p.add_argument("--op", required=True, metavar="NAME_OR_MODULE:FUNC",
                    help="autocontrast, equalize, colorize (the learned model, needs "
                         "flowkit-cv[torch]) or package.module:function taking and returning an "

@@ -850,3 +850,35 @@ def test_train_help_is_the_models_own():
     assert "--epochs" not in helps["text2video-shapes"] and "Adam's learning rate (default 2e-3)" in helps["text2video-shapes"]
     status, out, _ = run_cli("train", "--help")
     assert status == 0 and "predict-gan the generator that refines the flow prediction" in " ".join(out.split())
+
+
+def test_output_as_positional_or_o_in_predict_retime_and_translate(moving_folder, tmp_path):
+    # the three commands that write one output take it either way, and refuse both or neither
+    folder, _ = moving_folder
+    first = tmp_path / "a.mp4"
+    status, _, err = run_cli("predict", folder, first, "--horizon", "2", "-q")
+    assert status == 0, err
+    status, _, err = run_cli("predict", folder, "-o", tmp_path / "b.mp4", "--horizon", "2", "-q")
+    assert status == 0, err
+    np.testing.assert_array_equal([f for f in flowkit.iter_frames(first)],
+                                  [f for f in flowkit.iter_frames(tmp_path / "b.mp4")])
+    for command, extra in (("predict", ["--horizon", "2"]), ("retime", ["--factor", "2"]),
+                           ("translate", ["--op", "autocontrast"])):
+        source = folder if command == "predict" else first
+        for outputs, got in (([], "none"), ([tmp_path / "x.mp4", "-o", tmp_path / "y.mp4"],
+                                            f"{tmp_path / 'x.mp4'} and -o {tmp_path / 'y.mp4'}")):
+            status, _, err = run_cli(command, source, *outputs, *extra)
+            assert status == 2 and "as OUTPUT or -o OUTPUT, got " + got in one_error_line(err), err
+    status, _, err = run_cli("translate", first, "-o", tmp_path / "t.mp4", "--op", "autocontrast", "-q")
+    assert status == 0, err
+    assert not (tmp_path / "x.mp4").exists() and not (tmp_path / "y.mp4").exists()
+
+
+def test_flow_of_a_video_with_a_second_input_names_the_video_flags(moving_folder, tmp_path):
+    folder, _ = moving_folder
+    status, _, err = run_cli("flow", folder, tmp_path / "out.mp4")
+    assert status == 2
+    assert one_error_line(err) == (f"{tmp_path / 'out.mp4'}: a second input is for a pair of images, "
+                                   f"and {folder} is a video or folder: give it alone with --video "
+                                   "OUT.mp4 and/or --flo-dir DIR (see flowkit flow --help)")
+    assert not (tmp_path / "out.mp4").exists()
