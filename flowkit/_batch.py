@@ -15,9 +15,7 @@ from pathlib import Path
 
 from . import _validate
 from ._atomic import check_folder, stale_temporaries
-
-VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg",
-                              ".ts", ".mts", ".m2ts", ".flv", ".wmv", ".ogv", ".3gp"})
+from .video import VIDEO_EXTENSIONS
 
 
 # --- jobs: each one calls the public function, reading from src and writing dst ----------------

@@ -18,6 +18,7 @@ import os
 import re
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from . import __version__
 from ._atomic import atomic_path, check_folder, raise_if_stopped, request_stop, stop_requested
 from ._estimators import estimator_options, get_estimator, list_estimators
 from ._retime import MAX_FPS  # output frame rates in (0, MAX_FPS], as retime's
-from .video import DEFAULT_CODECS, IMAGE_EXTENSIONS
+from .video import DEFAULT_CODECS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 METHODS = tuple(list_estimators())
 
@@ -233,8 +234,10 @@ def _format_options(options):
     return ", ".join(f"{k}={v!r}" for k, v in options.items()) or "default options"
 
 
-def _probe(source, step):
-    """(number of frames that iter_frames will yield or None, frames per second or None)."""
+def _probe(source, step, grid=False):
+    """(number of frames that iter_frames will yield or None, frames per second or None): the
+    average rate, or with ``grid`` the rate of the timestamps' grid (``VideoInfo.base_rate``:
+    30 for a 30 fps clip with dropped frames, where the average is lower)."""
     from .video import probe_video
 
     if source.is_dir():
@@ -244,8 +247,14 @@ def _probe(source, step):
         info = probe_video(source)
     except ValueError:
         return None, None  # iter_frames reports it
-    count, fps = info.frame_count, info.frame_rate
+    count, fps = info.frame_count, (info.base_rate or info.frame_rate) if grid else info.frame_rate
     return (-(-count // step) if count else None), (float(fps) / step if fps else None)
+
+
+def _rate_text(fps):
+    """A frame rate for the reports: ``60``, or ``59.94 (2997/50)`` when not a whole number."""
+    exact = Fraction(fps).limit_denominator(1_001_000)
+    return str(exact.numerator) if exact.denominator == 1 else f"{float(exact):.6g} ({exact})"
 
 
 # --- subcommands --------------------------------------------------------------------------------
@@ -331,9 +340,9 @@ def cmd_flow(args):
     if args.frame1 is None:
         return _flow_video(args)
     first = Path(args.frame0)
-    if first.is_dir() or (first.exists() and first.suffix.lower() not in IMAGE_EXTENSIONS):
+    if first.is_file() and first.suffix.lower() in VIDEO_EXTENSIONS:
         raise UsageError(f"{args.frame1}: a second input is for a pair of images, and {first} is a "
-                         "video or folder: give it alone with --video OUT.mp4 and/or --flo-dir DIR")
+                         "video: give it alone with --video OUT.mp4 and/or --flo-dir DIR")
     if args.video or args.flo_dir:
         raise UsageError("--video and --flo-dir are for a video or image folder given alone; "
                          "for two images use -o and --png")
@@ -480,7 +489,7 @@ def _flow_video(args):
         if (height, width) != flow.shape[:2]:
             size += f" padded to {width}x{height} (the encoder needs even sizes)"
         scale = f"max flow {args.max_flow:g} px" if args.max_flow else "each frame scaled to its own max"
-        print(f"wrote {args.video} ({pairs} frames, {size}, {fps:g} fps, {scale})")
+        print(f"wrote {args.video} ({pairs} frames, {size}, {_rate_text(fps)} fps, {scale})")
     if flo_dir is not None:
         print(f"wrote {pairs} .flo files to {flo_dir} (flow_000000.flo ... flow_{pairs - 1:06d}.flo)")
     print(f"{args.method} ({_format_options(options)}): {pairs} pairs of {source} in {seconds:.1f} s "
@@ -499,7 +508,7 @@ def _read_context(args, source):
     import flowkit
 
     frames = flowkit.iter_frames(source, gray=args.gray, resize=args.resize)
-    count, fps = _probe(source, 1)
+    count, fps = _probe(source, 1, grid=True)  # predicted frames follow at the grid's step
     if args.start is None:
         context = collections.deque(maxlen=args.context)
         stop = None
@@ -708,7 +717,7 @@ def cmd_predict(args):
             _write_folder(Path(args.output), pictures, bar)
     what = "truth | prediction, side by side" if args.side_by_side else "predicted frames"
     count = len(pictures)
-    where = (f"{args.output} ({_counted(count, 'frame')}, {width}x{height}, {fps:g} fps, {what})"
+    where = (f"{args.output} ({_counted(count, 'frame')}, {width}x{height}, {_rate_text(fps)} fps, {what})"
              if kind == "video" else
              f"{_counted(count, 'PNG file')} to {args.output} (frame_000000.png"
              f"{f' ... frame_{count - 1:06d}.png' if count > 1 else ''}, {what})")
@@ -809,7 +818,7 @@ def cmd_retime(args):
     seconds = time.perf_counter() - start
     width, height = report.size
     cuts = len(report.cuts)
-    print(f"wrote {args.output} ({_counted(report.frames, 'frame')}, {width}x{height}, {report.fps} fps, "
+    print(f"wrote {args.output} ({_counted(report.frames, 'frame')}, {width}x{height}, {_rate_text(report.fps)} fps, "
           f"{float(report.duration):.3f} s; audio {_tracks(report)})")
     if report.padded:
         print(f"flowkit: note: padded {_wxh(report.padded)} to {_wxh(report.size)} (last row or "
@@ -855,7 +864,7 @@ def cmd_translate(args):
                                progress=False if args.quiet else None)
     seconds = time.perf_counter() - start
     cuts = len(report["cuts"])
-    print(f"wrote {args.output} ({report['frames']} frames, {report['fps']} fps; audio "
+    print(f"wrote {args.output} ({report['frames']} frames, {_rate_text(report['fps'])} fps; audio "
           f"{report['audio']})")
     print(f"{args.op} per frame, made consistent ({args.method}, strength {args.strength:g}, "
           f"{args.flow}), {_counted(cuts, 'scene cut')} reset, in {seconds:.1f} s")

@@ -24,6 +24,8 @@ __all__ = ["iter_frames", "probe_video", "VideoInfo", "VideoWriter"]
 IMAGE_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".pnm"}
 )
+VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg",
+                              ".ts", ".mts", ".m2ts", ".flv", ".wmv", ".ogv", ".3gp"})
 # default encoder (FFmpeg name) per container
 DEFAULT_CODECS = {".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".mkv": "ffv1",
                   ".avi": "mjpeg", ".webm": "libvpx-vp9"}

@@ -10,6 +10,7 @@ import pytest
 import flowkit
 from flowkit.__main__ import main
 from flowkit.cli import _read_image
+from flowkit.video import probe_video
 
 from cases import data_path, textured_image
 
@@ -874,11 +875,20 @@ def test_output_as_positional_or_o_in_predict_retime_and_translate(moving_folder
     assert not (tmp_path / "x.mp4").exists() and not (tmp_path / "y.mp4").exists()
 
 
-def test_flow_of_a_video_with_a_second_input_names_the_video_flags(moving_folder, tmp_path):
-    folder, _ = moving_folder
-    status, _, err = run_cli("flow", folder, tmp_path / "out.mp4")
+def test_flow_of_a_video_with_a_second_input_names_the_video_flags(tmp_path):
+    video = data_path("video", "androidx__bear-vp9-odd-dimensions.webm")
+    status, _, err = run_cli("flow", video, tmp_path / "out.mp4")
     assert status == 2
     assert one_error_line(err) == (f"{tmp_path / 'out.mp4'}: a second input is for a pair of images, "
-                                   f"and {folder} is a video or folder: give it alone with --video "
-                                   "OUT.mp4 and/or --flo-dir DIR (see flowkit flow --help)")
+                                   f"and {video} is a video: give it alone with --video OUT.mp4 "
+                                   "and/or --flo-dir DIR (see flowkit flow --help)")
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_predict_writes_a_variable_rate_clip_at_its_grid_rate(tmp_path):
+    # 30 fps with dropped frames (average 1125/56): the predicted frames follow at 1/30 s, as
+    # retime's --factor counts from the same rate
+    source = data_path("video", "torchcodec__var_fps_video.mp4")
+    status, stdout, err = run_cli("predict", source, tmp_path / "p.mp4", "--horizon", "2", "-q")
+    assert status == 0, err
+    assert probe_video(tmp_path / "p.mp4").frame_rate == 30 and ", 30 fps, " in stdout

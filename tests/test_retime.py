@@ -706,7 +706,7 @@ def test_cli_retime(tmp_path, clip):
                                   "--range", "0.1:0.3", "--method", "blend")
     assert status == 0 and err == ""  # no progress bar without a terminal
     assert stdout.startswith(f"wrote {out} (")
-    assert "24000/1001 fps" in stdout
+    assert "23.976 (24000/1001) fps" in stdout  # as predict and flow print rates
     assert probe_video(out).frame_rate == Fraction(24000, 1001)
 
 
