@@ -477,7 +477,7 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
     known = info.duration
     if known is not None and start >= known:
         raise ValueError(f"segment: starts at {_shown(start)} s, after the end of {src} "
-                         f"({_shown(known)} s)")
+                         f"({float(known):.3f} s)")
     if duration is not None:
         length = (known if end is None else min(end, known)) if known is not None else end
         if length is None:

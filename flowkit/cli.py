@@ -217,8 +217,9 @@ def _check_output(flag, path, kind, inputs=(), codec=None):
     check_folder(path)
 
 
-def _method_options(method, pairs, video=False):
-    """Check ``--option`` pairs against the method's keyword parameters; return a dict."""
+def _method_options(method, pairs, video=False, flag="--method"):
+    """Check ``--option`` pairs against the method's keyword parameters (set by ``flag``);
+    return a dict."""
     valid = estimator_options(method)
     if video and method == "farneback":
         valid.append("use_previous_flow")  # flowkit.farneback_video's option
@@ -227,6 +228,9 @@ def _method_options(method, pairs, video=False):
         if name not in valid:
             raise UsageError(f"--option {name}: not an option of {method}; its options are {', '.join(valid)}")
         options[name] = value
+    if method == "raft" and "weights" not in options:
+        raise UsageError(f"{flag} raft: needs -O weights=PATH, a local torchvision RAFT state "
+                         "dict (nothing is downloaded)")
     return options
 
 
@@ -804,7 +808,7 @@ def cmd_retime(args):
     if not source.exists():
         raise FileNotFoundError(f"no such video file: {source}")
     _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
-    options = _method_options(args.flow, args.option) if args.option else None
+    options = _method_options(args.flow, args.option, flag="--flow") or None
     _compile_notice(args, *_RETIME_DRIVERS)
     start = time.perf_counter()
     with _frames_too_small_named(args, flag="--flow"):
@@ -854,7 +858,7 @@ def cmd_translate(args):
         raise FileNotFoundError(f"no such video file: {source}")
     _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
     _import_from_cwd()
-    options = _method_options(args.flow, args.option) if args.option else None
+    options = _method_options(args.flow, args.option, flag="--flow") or None
     start = time.perf_counter()
     report = flowkit.translate(source, args.output, args.op, method=args.method,
                                strength=args.strength, flow=args.flow, flow_options=options,

@@ -892,3 +892,31 @@ def test_predict_writes_a_variable_rate_clip_at_its_grid_rate(tmp_path):
     status, stdout, err = run_cli("predict", source, tmp_path / "p.mp4", "--horizon", "2", "-q")
     assert status == 0, err
     assert probe_video(tmp_path / "p.mp4").frame_rate == 30 and ", 30 fps, " in stdout
+
+
+@pytest.mark.parametrize("command", [["flow", "{a}", "{b}", "-o", "{out}.flo", "--method", "raft"],
+                                     ["retime", "{video}", "{out}.mp4", "--flow", "raft"]])
+def test_raft_without_weights_is_a_usage_error(tmp_path, pair, command):
+    a, b = pair[:2]
+    video = data_path("video", "androidx__bear-vp9-odd-dimensions.webm")
+    args = [c.format(a=a, b=b, out=tmp_path / "out", video=video) for c in command]
+    status, _, err = run_cli(*args)
+    assert status == 2 and one_error_line(err).startswith(
+        f"--{'method' if command[0] == 'flow' else 'flow'} raft: needs -O weights=PATH")
+    assert not list(tmp_path.glob("out*"))
+
+
+def test_ctrl_c_while_the_command_line_is_imported(monkeypatch, capsys):
+    # the first tenths of a second of `flowkit ...` import NumPy and OpenCV: an interrupt there
+    # is one line and status 130, as later
+    import flowkit.__main__ as entry
+
+    class Interrupting:
+        def find_spec(self, name, path=None, target=None):
+            if name == "flowkit.cli":
+                raise KeyboardInterrupt
+
+    monkeypatch.delitem(sys.modules, "flowkit.cli")
+    monkeypatch.setattr(sys, "meta_path", [Interrupting()] + sys.meta_path)
+    assert entry.main(["--version"]) == 130
+    assert capsys.readouterr().err == "flowkit: interrupted\n"
