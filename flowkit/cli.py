@@ -1133,7 +1133,12 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("demo", parents=[common, method],
-                       help="flow + warp + colour picture + report on the built-in sample")
+                       help="flow + warp + colour picture + report on the built-in sample",
+                       description="Run the main job on the built-in sample pair (a synthetic "
+                                   "320x240 colour pair with exact ground truth): optical flow "
+                                   "(--method, Farneback by default), frame1 warped back by it, a "
+                                   "Middlebury colour-wheel picture and a report of the errors "
+                                   "against the truth and against OpenCV, written to --out.")
     p.add_argument("--out", default="flowkit-demo", help="output folder (default ./flowkit-demo)")
     p.set_defaults(run=cmd_demo)
 
@@ -1171,7 +1176,8 @@ def build_parser():
                     "folder for frame_000000.png, ...")
     p.add_argument("input", help="video file or folder of images")
     _add_output(p, f"output video ({', '.join(DEFAULT_CODECS)}) or folder (created)")
-    p.add_argument("--horizon", type=_positive, required=True, help="number of frames to predict")
+    p.add_argument("--horizon", type=_positive, required=True,
+                   help="number of frames to predict (all held in memory: ~16 bytes per pixel each)")
     p.add_argument("--context", type=_at_least_two, default=2,
                    help="frames the motion is estimated from (>= 2, default 2)")
     p.add_argument("--start", type=_non_negative, help="index of the first context frame (default: "
@@ -1302,15 +1308,22 @@ def build_parser():
     p.add_argument("--device", choices=("cpu", "cuda"), help="where the network runs (default cpu)")
     p.set_defaults(run=cmd_generate)
 
-    p = sub.add_parser("color", parents=[common], help="render a .flo file with the Middlebury colour wheel")
-    p.add_argument("flo")
+    p = sub.add_parser("color", parents=[common], help="render a .flo file with the Middlebury colour wheel",
+                       description="Write a .flo file as a PNG picture: hue the direction of the "
+                                   "flow, saturation its length (flowkit.flow_to_color, Baker et "
+                                   "al.'s Middlebury colour wheel); unknown flow is black.")
+    p.add_argument("flo", help="the .flo file (Middlebury format)")
     p.add_argument("-o", "--output", required=True, help="output .png path")
     p.add_argument("--max-flow", type=_positive_float,
                    help="flow length (px) of full saturation (default: the largest)")
     p.set_defaults(run=cmd_color)
 
     p = sub.add_parser("warmup", parents=[common],
-                       help="compile every kernel into Numba's on-disk cache (later runs start fast)")
+                       help="compile every kernel into Numba's on-disk cache (later runs start fast)",
+                       description="Call every public function once on tiny inputs, in parallel "
+                                   "worker processes, so that Numba compiles each kernel into its "
+                                   "on-disk cache now rather than on first use (about 40 s of CPU "
+                                   "on 2 cores; NUMBA_CACHE_DIR chooses the folder).")
     p.add_argument("-j", "--jobs", type=_positive, help="worker processes (default: the number of CPUs)")
     p.add_argument("--only", nargs="+", metavar="CASE", help="warm only these cases (see --list)")
     p.add_argument("--list", action="store_true", help="list the warm-up cases and exit")
