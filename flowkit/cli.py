@@ -466,6 +466,9 @@ def _flow_video(args):
     flo_dir = Path(args.flo_dir) if args.flo_dir else None
     if flo_dir is not None and flo_dir.exists() and not flo_dir.is_dir():
         raise NotADirectoryError(f"--flo-dir {flo_dir}: exists and is not a folder")
+    if flo_dir is not None and flo_dir.is_dir() and any(flo_dir.glob("flow_*.flo")):
+        raise FileExistsError(f"--flo-dir {flo_dir}: already holds flow_*.flo files (from an earlier "
+                              "run?); give a new or empty folder")  # as predict's -o folder
     start = time.perf_counter()
     pairs = 0
     with contextlib.ExitStack() as stack:

@@ -478,6 +478,11 @@ def test_flow_of_a_video_equals_pairwise_farneback(tmp_path, capsys):
         expected = flowkit.farneback(decoded[i], decoded[i + 1], winsize=9)
         np.testing.assert_allclose(flowkit.read_flo(flo_dir / f"flow_{i:06d}.flo"), expected, atol=1e-5)
     assert np.abs(expected - flowkit.farneback(decoded[4], decoded[5])).max() > 1e-3  # the option mattered
+    # a second run into the same folder would mix its files with these: refused, as predict's
+    before = {p.name: p.read_bytes() for p in flo_dir.iterdir()}
+    assert main(["flow", str(video), "--flo-dir", str(flo_dir), "-q"]) == 1
+    assert capsys.readouterr().err.startswith(f"flowkit: error: --flo-dir {flo_dir}: already holds flow_*.flo files")
+    assert {p.name: p.read_bytes() for p in flo_dir.iterdir()} == before
     assert abs(np.median(expected[8:-8, 8:-8, 0]) - 1.0) < 0.2  # the texture moves 1 px right
     pictures = list(flowkit.iter_frames(out))
     assert len(pictures) == 5 and pictures[0].shape == (48, 64, 3)
