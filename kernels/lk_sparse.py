@@ -416,26 +416,38 @@ def _row_range_impl(src, s, n, lo, hi):
 @internal
 def _pad_level(buf, g, extra, C, pad_x, pad_y):
     """The reflect-101 borders of the level with geometry ``g`` of the pyramid at ``extra``,
-    whose interior is written: the left and right borders of each interior row (their source
-    columns looked up once), then the top and bottom border rows as copies of whole padded
-    rows."""
+    whose interior is written: the left and right borders of each interior row, then the top
+    and bottom border rows as copies of whole padded rows. Unsigned indices: with signed ones
+    Numba's negative-index fix-ups kept LLVM from vectorising the row copies (level 0 of a
+    720p gray frame: 68 us, now 8). A level wider than its border (every level but a level 0
+    smaller than the window) reflects once: border column ``-k`` is column ``k``, column
+    ``w - 1 + k`` is ``w - 1 - k``."""
     off, h, w, pw = g[0] + extra, g[1], g[2], g[3]
-    row_len = pw * C
-    src = np.empty(2 * pad_x, np.int64)  # flat offset in a row of each border column's source
-    for xp in range(pad_x):
-        src[xp] = (border_index(xp - pad_x, w, R101) + pad_x) * C
-        src[pad_x + xp] = (border_index(xp + w, w, R101) + pad_x) * C
-    for y in range(h):
-        r = off + (y + pad_y) * row_len
-        for xp in range(pad_x):
-            for c in range(C):
-                buf[r + xp * C + c] = buf[r + src[xp] + c]
-                buf[r + (pad_x + w + xp) * C + c] = buf[r + src[pad_x + xp] + c]
+    row_len = np.uint64(pw * C)
+    uc = np.uint64(C)
+    upx = np.uint64(pad_x)
+    if w > pad_x:
+        for y in range(h):
+            r = np.uint64(off + (y + pad_y) * pw * C + pad_x * C)  # interior column 0
+            e = r + np.uint64((w - 1) * C)  # the last interior column
+            for k in range(np.uint64(1), upx + np.uint64(1)):
+                for c in range(uc):
+                    buf[r - k * uc + c] = buf[r + k * uc + c]
+                    buf[e + k * uc + c] = buf[e - k * uc + c]
+    else:
+        for y in range(h):
+            r = off + (y + pad_y) * pw * C
+            for xp in range(pad_x):
+                left = (border_index(xp - pad_x, w, R101) + pad_x) * C
+                right = (border_index(xp + w, w, R101) + pad_x) * C
+                for c in range(C):
+                    buf[r + xp * C + c] = buf[r + left + c]
+                    buf[r + (pad_x + w + xp) * C + c] = buf[r + right + c]
     for yp in range(pad_y):
-        top = off + yp * row_len
-        top_src = off + (border_index(yp - pad_y, h, R101) + pad_y) * row_len
-        bottom = off + (pad_y + h + yp) * row_len
-        bottom_src = off + (border_index(h + yp, h, R101) + pad_y) * row_len
+        top = np.uint64(off + yp * pw * C)
+        top_src = np.uint64(off + (border_index(yp - pad_y, h, R101) + pad_y) * pw * C)
+        bottom = np.uint64(off + (pad_y + h + yp) * pw * C)
+        bottom_src = np.uint64(off + (border_index(h + yp, h, R101) + pad_y) * pw * C)
         for i in range(row_len):
             buf[top + i] = buf[top_src + i]
             buf[bottom + i] = buf[bottom_src + i]
