@@ -649,10 +649,11 @@ def _patch(img0, gx0, gy0, base, stride, gbase, gstride, C, a, b, win_w, win_h, 
     (``gx0``, ``gy0`` from ``gbase``, rows of ``gstride``) into p_i, p_x, p_y (rows of
     ``window_row(win_w, C)`` values, zero beyond the window); return the Hessian sums. Whole
     rows are sampled (whole SIMD vectors, as in ``_mismatch``), the values beyond the window
-    set to zero, and the sums taken over the flat scratch."""
+    replaced by zero in the same loop (a select; a separate loop for them was scalar), and
+    the sums taken over the flat scratch."""
     w00, w01, w10, w11 = bilinear_weights(a, b)
-    n = win_w * C
-    nv = p_i.size // win_h
+    n = np.uint64(win_w * C)
+    nv = np.uint64(p_i.size // win_h)
     zero = np.float32(0.0)
     us = np.uint64(stride)
     ugs = np.uint64(gstride)
@@ -660,19 +661,16 @@ def _patch(img0, gx0, gy0, base, stride, gbase, gstride, C, a, b, win_w, win_h, 
     for y in range(win_h):
         s = np.uint64(base + y * stride)
         gs = np.uint64(gbase + y * gstride)
-        p = np.uint64(y * nv)
-        for x in range(np.uint64(nv)):
-            p_i[p + x] = bilinear_at(img0, s + x, us, uc, w00, w01, w10, w11)
-            p_x[p + x] = bilinear_at(gx0, gs + x, ugs, uc, w00, w01, w10, w11)
-            p_y[p + x] = bilinear_at(gy0, gs + x, ugs, uc, w00, w01, w10, w11)
-        for x in range(np.uint64(n), np.uint64(nv)):
-            p_i[p + x] = zero
-            p_x[p + x] = zero
-            p_y[p + x] = zero
-    a11 = np.float32(0.0)
-    a12 = np.float32(0.0)
-    a22 = np.float32(0.0)
-    for i in range(np.uint64(win_h * nv)):
+        p = np.uint64(y) * nv
+        for x in range(nv):
+            inside = x < n
+            p_i[p + x] = bilinear_at(img0, s + x, us, uc, w00, w01, w10, w11) if inside else zero
+            p_x[p + x] = bilinear_at(gx0, gs + x, ugs, uc, w00, w01, w10, w11) if inside else zero
+            p_y[p + x] = bilinear_at(gy0, gs + x, ugs, uc, w00, w01, w10, w11) if inside else zero
+    a11 = zero
+    a12 = zero
+    a22 = zero
+    for i in range(np.uint64(win_h) * nv):
         a11 += p_x[i] * p_x[i]
         a12 += p_x[i] * p_y[i]
         a22 += p_y[i] * p_y[i]
@@ -680,52 +678,62 @@ def _patch(img0, gx0, gy0, base, stride, gbase, gstride, C, a, b, win_w, win_h, 
 
 
 @internal(fastmath=FAST)
-def _mismatch(img1, base, stride, C, a, b, win_w, win_h, p_i, p_x, p_y):
+def _mismatch(img1, base, stride, C, a, b, win_w, win_h, p_i, p_x, p_y, p_d):
     """``(b1, b2) = sum (J - I) (gx, gy)`` with J frame1's window at top-left tap ``base`` + (a, b).
 
     Each row runs over all ``window_row`` values: whole SIMD vectors, where a 21-tap row would
     be one vector and five scalar taps; the taps beyond the window read the level's next
-    values (or the buffer's ``SLACK``) and count zero, as their gradients are zero."""
+    values (or the buffer's ``SLACK``) and count zero, as their gradients are zero. The
+    differences go to the scratch ``p_d`` (p_i's layout) and the products are summed over
+    the flat scratch: summed row by row, each row's vector partial sums were reduced to a
+    scalar, a chain of dependent adds per row that took about 40 % of the time."""
     w00, w01, w10, w11 = bilinear_weights(a, b)
-    nv = p_i.size // win_h
-    b1 = np.float32(0.0)
-    b2 = np.float32(0.0)
+    nv = np.uint64(p_i.size // win_h)
     us = np.uint64(stride)
     uc = np.uint64(C)
     for y in range(win_h):
         s = np.uint64(base + y * stride)
-        p = np.uint64(y * nv)
-        for x in range(np.uint64(nv)):
-            d = bilinear_at(img1, s + x, us, uc, w00, w01, w10, w11) - p_i[p + x]
-            b1 += d * p_x[p + x]
-            b2 += d * p_y[p + x]
+        p = np.uint64(y) * nv
+        for x in range(nv):
+            p_d[p + x] = bilinear_at(img1, s + x, us, uc, w00, w01, w10, w11) - p_i[p + x]
+    b1 = np.float32(0.0)
+    b2 = np.float32(0.0)
+    for i in range(np.uint64(win_h) * nv):
+        b1 += p_d[i] * p_x[i]
+        b2 += p_d[i] * p_y[i]
     return b1, b2
 
 
 @internal(fastmath=FAST)
-def _abs_diff(img1, base, stride, C, a, b, win_w, win_h, p_i):
-    """``sum |J - I|`` over the window."""
+def _abs_diff(img1, base, stride, C, a, b, win_w, win_h, p_i, p_d):
+    """``sum |J - I|`` over the window: whole rows as in ``_mismatch``, the values beyond the
+    window replaced by zero, into the scratch ``p_d``, then one flat sum."""
     w00, w01, w10, w11 = bilinear_weights(a, b)
-    n = win_w * C
-    nv = p_i.size // win_h
-    e = np.float32(0.0)
+    n = np.uint64(win_w * C)
+    nv = np.uint64(p_i.size // win_h)
+    zero = np.float32(0.0)
     us = np.uint64(stride)
     uc = np.uint64(C)
     for y in range(win_h):
         s = np.uint64(base + y * stride)
-        p = np.uint64(y * nv)
-        for x in range(np.uint64(n)):
-            e += abs(bilinear_at(img1, s + x, us, uc, w00, w01, w10, w11) - p_i[p + x])
+        p = np.uint64(y) * nv
+        for x in range(nv):
+            d = abs(bilinear_at(img1, s + x, us, uc, w00, w01, w10, w11) - p_i[p + x])
+            p_d[p + x] = d if x < n else zero
+    e = zero
+    for i in range(np.uint64(win_h) * nv):
+        e += p_d[i]
     return e
 
 
 @jit
 def track_one(img0, gx0, gy0, img1, geo, C, px, py, qx, qy, use_init, win_w, win_h,
-              max_iter, eps2, min_eig_threshold, eig_scale, p_i, p_x, p_y, q_x, q_y):
+              max_iter, eps2, min_eig_threshold, eig_scale, p_i, p_x, p_y, p_d, q_x, q_y):
     """Track one point (px, py) from frame0 to frame1 through every level; ``(x, y, ok, err)``.
 
     (qx, qy) is the initial guess at level 0 when ``use_init``. Empty ``gx0``, ``gy0``: frame0's
-    derivatives are computed per window (``_window_scharr``, into the scratch q_x, q_y). Mirrors OpenCV's
+    derivatives are computed per window (``_window_scharr``, into the scratch q_x, q_y); p_d is
+    the scratch of ``_mismatch`` and ``_abs_diff``. Mirrors OpenCV's
     LKTrackerInvoker run level by level for this point alone: the guess is the point (or the
     scaled initial guess) at the coarsest level and twice the previous level's result below;
     a level is skipped (the point lost if it is level 0) when frame0's window is outside the
@@ -786,7 +794,7 @@ def track_one(img0, gx0, gy0, img1, geo, C, px, py, qx, qy, use_init, win_w, win
                     ok = False
                 break
             base = window_base(g, C, int(fx), int(fy), pad_x, pad_y)
-            b1, b2 = _mismatch(img1, base, stride, C, cx - fx, cy - fy, win_w, win_h, p_i, p_x, p_y)
+            b1, b2 = _mismatch(img1, base, stride, C, cx - fx, cy - fy, win_w, win_h, p_i, p_x, p_y, p_d)
             dx, dy = lk_delta(a11, a12, a22, inv_det, b1, b2)
             cx += dx
             cy += dy
@@ -809,7 +817,7 @@ def track_one(img0, gx0, gy0, img1, geo, C, px, py, qx, qy, use_init, win_w, win
         fy = floor_f(cy)
         if window_inside(fx, fy, win_w, win_h, g[2], g[1]):
             base = window_base(g, C, int(fx), int(fy), pad_x, pad_y)
-            err = _abs_diff(img1, base, g[3] * C, C, cx - fx, cy - fy, win_w, win_h, p_i) / (area * C)
+            err = _abs_diff(img1, base, g[3] * C, C, cx - fx, cy - fy, win_w, win_h, p_i, p_d) / (area * C)
         else:
             ok = False
     return nx, ny, ok, err
@@ -819,13 +827,13 @@ def track_points(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h
                  max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err):
     """Track every point of ``pts`` (K, 2) in parallel; writes out_pts, status, err. The bands
     are claimed (``run_bands(claim=True)``), so a late worker does not hold up the call. Each
-    band gets its window scratch (``track_one``'s p_i, p_x, p_y, q_x, q_y) as a row of one
+    band gets its window scratch (``track_one``'s p_i, p_x, p_y, p_d, q_x, q_y) as a row of one
     array allocated here: the band kernel takes unowned views of it, which must not outlive
     their owner."""
     threads = numba.get_num_threads()
     n = window_row(win_w, C) * win_h
     nq = 0 if gx0.size else window_row(win_w + 1, C) * (win_h + 1) + SLACK
-    scratch = np.empty((threads, 5, max(n, nq)), np.float32)
+    scratch = np.empty((threads, 6, max(n, nq)), np.float32)
     run_bands(_track_points_band, img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h, max_iter,
               eps2, min_eig_threshold, eig_scale, out_pts, status, err, scratch, n, nq,
               threads=threads, claim=True)
@@ -836,7 +844,7 @@ def _track_points_band(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w,
                  max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err, scratch, n, nq,
                  band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`track_points` (``parallel.run_bands``), with
-    the scratch rows ``scratch[band]``: ``n`` values for p_i, p_x, p_y, ``nq`` for q_x, q_y."""
+    the scratch rows ``scratch[band]``: ``n`` values for p_i, p_x, p_y, p_d, ``nq`` for q_x, q_y."""
     # unowned views (kernels/atomic.py): passing an array to track_one and its helpers, and
     # each level's row of geo, would otherwise update the array's reference count (a call
     # and a locked instruction) per point, level and iteration, and two threads would fight
@@ -844,7 +852,7 @@ def _track_points_band(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w,
     img0, gx0, gy0, img1, geo = unowned(img0), unowned(gx0), unowned(gy0), unowned(img1), unowned(geo)
     s = unowned(scratch)
     p_i, p_x, p_y = s[band, 0, :n], s[band, 1, :n], s[band, 2, :n]
-    q_x, q_y = s[band, 3, :nq], s[band, 4, :nq]
+    p_d, q_x, q_y = s[band, 5, :n], s[band, 3, :nq], s[band, 4, :nq]
     K = pts.shape[0]
     chunks = min(K, 64)
     start, stop = band_range(chunks, band, n_bands)
@@ -852,7 +860,7 @@ def _track_points_band(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w,
         for k in range(ch * K // chunks, (ch + 1) * K // chunks):
             x, y, ok, e = track_one(img0, gx0, gy0, img1, geo, C, pts[k, 0], pts[k, 1],
                                     init[k, 0], init[k, 1], use_init, win_w, win_h, max_iter,
-                                    eps2, min_eig_threshold, eig_scale, p_i, p_x, p_y, q_x, q_y)
+                                    eps2, min_eig_threshold, eig_scale, p_i, p_x, p_y, p_d, q_x, q_y)
             out_pts[k, 0] = x
             out_pts[k, 1] = y
             status[k] = ok
