@@ -848,7 +848,8 @@ def track_points(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h
     others: with one static band per thread the calling thread waited for it. Each thread
     gets its window scratch (``track_one``'s p_i, p_x, p_y, p_d, q_x, q_y) as a row of one
     array allocated here: the kernel takes unowned views of it, which must not outlive their
-    owner."""
+    owner. The points are tracked in the order of ``point_order`` (each point's result is
+    the same in any order)."""
     threads = numba.get_num_threads()
     n = window_row(win_w, C) * win_h
     nq = 0 if gx0.size else window_row(win_w + 1, C) * (win_h + 1) + SLACK
@@ -856,19 +857,33 @@ def track_points(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h
     slots = np.zeros(1, np.int64)  # the next thread's scratch row
     run_shared(_track_points_shared, img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h,
                max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err, scratch, n, nq, slots,
-               chunks=min(pts.shape[0], _POINT_CHUNKS), threads=threads)
+               point_order(pts), chunks=min(pts.shape[0], _POINT_CHUNKS), threads=threads)
 
 
 _POINT_CHUNKS = 64  # chunks of points the threads claim (at most; one point each below 64 points)
+_SORTED_FROM = 256  # points from which they are tracked by rows (point_order)
+
+
+def point_order(pts):
+    """int64 order in which to track the (K, 2) points: by their row (the integer part of y,
+    clipped to int16; a stable radix sort) from ``_SORTED_FROM`` points on, so that windows
+    that follow each other read neighbouring image rows and the whole-level derivatives from
+    cache; as given below that (nothing to gain). Traffic corners, 1280x720, one thread:
+    tracking 6 % faster at 1000 points, 14 % at 10000, for an argsort of 12 and 85 us."""
+    k = pts.shape[0]
+    if k < _SORTED_FROM:
+        return np.arange(k, dtype=np.int64)
+    rows = np.clip(np.nan_to_num(pts[:, 1]), -1, 32767).astype(np.int16)
+    return np.argsort(rows, kind="stable").astype(np.int64, copy=False)
 
 
 @jit(nogil=True)
 def _track_points_shared(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h,
                          max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err, scratch, n,
-                         nq, slots, state):
+                         nq, slots, order, state):
     """The chunks of points of :func:`track_points` this thread claims (``parallel.claim_chunk``),
     with the scratch rows ``scratch[slot]`` (``slots``: the next free one): ``n`` values for
-    p_i, p_x, p_y, p_d, ``nq`` for q_x, q_y."""
+    p_i, p_x, p_y, p_d, ``nq`` for q_x, q_y; point ``order[i]`` is the i-th to track."""
     # unowned views (kernels/atomic.py): passing an array to track_one and its helpers, and
     # each level's row of geo, would otherwise update the array's reference count (a call
     # and a locked instruction) per point, level and iteration, and two threads would fight
@@ -884,7 +899,8 @@ def _track_points_shared(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_
         ch = claim_chunk(state, chunks)
         if ch < 0:
             return
-        for k in range(ch * K // chunks, (ch + 1) * K // chunks):
+        for i in range(ch * K // chunks, (ch + 1) * K // chunks):
+            k = order[i]
             x, y, ok, e = track_one(img0, gx0, gy0, img1, geo, C, pts[k, 0], pts[k, 1],
                                     init[k, 0], init[k, 1], use_init, win_w, win_h, max_iter,
                                     eps2, min_eig_threshold, eig_scale, p_i, p_x, p_y, p_d, q_x, q_y)
