@@ -24,7 +24,10 @@ late or never (the pool busy with another call) only leaves more chunks to the o
 wait is only ever for a chunk that a running thread has claimed: no deadlock. With a single
 thread the same kernel runs every chunk in order, so results never depend on the thread
 count as long as each pass's result does not depend on its chunking (kernels/atomic.py has
-the memory ordering).
+the memory ordering). Work whose steps differ in kind (sparse Lucas-Kanade: two pyramids, then
+chunks of derivative rows, then chunks of points) claims numbered items with
+:func:`claim_item` instead, and each step waits for the items of the step before it with
+:func:`wait_items` (counted by :func:`finish_items`): one dispatch for the whole call.
 """
 
 import functools
