@@ -230,22 +230,25 @@ def _track_cpu(f0, f1, pts, init, stretch, *, win_w, win_h, max_level, max_iter,
     per_window = lk.window_derivatives(k, win_w, win_h, len(shapes), pixels)
     derivatives = 0 if per_window else 2 if backward_check else 1
     extrema = None if eig_scale is not None else np.empty((2, 2))
-    out = np.empty((k, 2), np.float32)
-    status = np.empty(k, np.bool_)
-    err = np.empty(k, np.float32)
-    # pyramids, derivatives and the forward tracking in one parallel call
-    buf, gx, gy, geo, total = lk.track_frames(
-        f0, f1, shapes, win_w, win_h, derivatives, stretch, extrema, pts, pts if init is None else init,
-        init is not None, win_w, win_h, max_iter, eps2, min_eig_threshold, eig_scale, out, status, err)
+    buf, gx, gy, geo, total = lk.build_pyramids(f0, f1, shapes, win_w, win_h, derivatives, stretch, extrema)
+    if extrema is not None:  # uint8 with normalize: as prepare_frames' span (1 for a flat pair)
+        span = extrema[:, 1].max() - extrema[:, 0].min()
+        eig_scale = _eig_scale(255.0 / (span if span else 1.0))
+    buf0, buf1 = buf[:total + lk.SLACK], buf[total:]  # each with the slack its windows may read
+    gx0, gy0, gx1, gy1 = gx[:total + lk.SLACK], gy[:total + lk.SLACK], gx[total:], gy[total:]
+
+    def run(a, ga_x, ga_y, b, start, guess):
+        out = np.empty((k, 2), np.float32)
+        status = np.empty(k, np.bool_)
+        err = np.empty(k, np.float32)
+        lk.track_points(a, ga_x, ga_y, b, geo, c, start, start if guess is None else guess,
+                        guess is not None, win_w, win_h, max_iter, eps2, min_eig_threshold, eig_scale,
+                        out, status, err)
+        return out, status, err
+
+    out, status, err = run(buf0, gx0, gy0, buf1, pts, init)
     if backward_check:
-        if extrema is not None:  # uint8 with normalize: as prepare_frames' span (1 for a flat pair)
-            span = extrema[:, 1].max() - extrema[:, 0].min()
-            eig_scale = _eig_scale(255.0 / (span if span else 1.0))
-        back = np.empty((k, 2), np.float32)
-        back_status = np.empty(k, np.bool_)
-        lk.track_points(buf[total:], gx[total:], gy[total:], buf[:total + lk.SLACK], geo, c, out, out, False,
-                        win_w, win_h, max_iter, eps2, min_eig_threshold, eig_scale, back, back_status,
-                        np.empty(k, np.float32))
+        back, back_status, _ = run(buf1, gx1, gy1, buf0, out, None)
         status &= back_status & (np.hypot(*(back - pts).T) <= 1.0)
     return out, status, err
 

@@ -21,7 +21,6 @@ Semantics follow OpenCV's ``calcOpticalFlowPyrLK`` (modules/video/src/lkpyramid.
 """
 
 import math
-from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -31,8 +30,7 @@ from numba.extending import overload
 from .atomic import atomic_add, unowned
 from .interp import BORDER_REFLECT101, border_index
 from .jit import internal, jit
-from .parallel import (SHARED_COUNTERS, band_range, claim_chunk, claim_item, finish_chunk, finish_items, run_bands,
-                       run_shared, wait_items)
+from .parallel import SHARED_COUNTERS, band_range, claim_chunk, finish_chunk, run_bands, run_shared
 
 # Reassociation lets LLVM vectorise the window sums; no 'nnan'/'ninf', so NaN tests stay valid.
 FAST = {"reassoc", "contract", "nsz", "arcp"}
@@ -301,35 +299,6 @@ def build_pyramids(frame0, frame1, shapes, pad_x, pad_y, derivatives, stretch=No
     The frames are claimed (``run_bands(claim=True)``): if the worker has not started when
     the calling thread has built its pyramid, the caller builds the other one too.
     """
-    a = _pyramid_arrays(frame0, frame1, shapes, pad_x, pad_y, derivatives, stretch)
-    run_bands(_pyramids_band, a.f0, a.f1, a.buf, a.geo, a.total, a.C, pad_x, pad_y, a.offset, a.factor,
-              a.integer, _NO_EXTREMA if extrema is None else extrema, a.scratch,
-              threads=min(2, numba.get_num_threads()), claim=True)
-    if derivatives:
-        scharr_levels(a.buf, a.gx, a.gy, a.geos, a.C, pad_x, pad_y)
-    return a.buf, a.gx, a.gy, a.geo, a.total
-
-
-class _Pyramids(NamedTuple):
-    """The arrays and constants of :func:`build_pyramids` (and :func:`track_frames`)."""
-
-    f0: np.ndarray  # the frames, flat
-    f1: np.ndarray
-    buf: np.ndarray
-    geo: np.ndarray
-    total: int
-    C: int
-    offset: np.float32
-    factor: np.float32
-    integer: bool
-    scratch: np.ndarray  # _pyramids_band's rows, one per frame
-    gx: np.ndarray
-    gy: np.ndarray
-    geos: np.ndarray  # the levels whose derivatives are wanted (scharr_levels)
-
-
-def _pyramid_arrays(frame0, frame1, shapes, pad_x, pad_y, derivatives, stretch):
-    """Allocate what :func:`build_pyramids` fills (see there)."""
     C = frame0.shape[2]
     integer = stretch is None and frame0.dtype.kind in "ui"
     offset, factor = (np.float32(0.0), np.float32(1.0)) if stretch is None else stretch
@@ -342,18 +311,21 @@ def _pyramid_arrays(frame0, frame1, shapes, pad_x, pad_y, derivatives, stretch):
         scratch = np.empty((2, geo[0, 3] // 2 + 3), np.uint32)
     else:
         scratch = np.empty((2, 2, geo[0, 3] * C), np.float32)
+    run_bands(_pyramids_band, np.ascontiguousarray(frame0).reshape(-1),
+              np.ascontiguousarray(frame1).reshape(-1), buf, geo, total, C, pad_x, pad_y,
+              np.float32(offset), np.float32(factor), integer,
+              _NO_EXTREMA if extrema is None else extrema, scratch, threads=min(2, numba.get_num_threads()),
+              claim=True)
     slack = SLACK if derivatives else 0  # (none: empty arrays tell the tracker to work per window)
     gx = np.empty(derivatives * total + slack, np.float32)
     gy = np.empty(derivatives * total + slack, np.float32)
     gx[derivatives * total:] = 0
     gy[derivatives * total:] = 0
-    geos = geo[:0]
     if derivatives:
         geo1 = geo.copy()
         geo1[:, 0] += total
-        geos = np.concatenate([geo, geo1][:derivatives])
-    return _Pyramids(np.ascontiguousarray(frame0).reshape(-1), np.ascontiguousarray(frame1).reshape(-1), buf,
-                     geo, total, C, np.float32(offset), np.float32(factor), integer, scratch, gx, gy, geos)
+        scharr_levels(buf, gx, gy, np.concatenate([geo, geo1][:derivatives]), C, pad_x, pad_y)
+    return buf, gx, gy, geo, total
 
 
 _NO_EXTREMA = np.empty((0, 2))
@@ -879,20 +851,13 @@ def track_points(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h
     owner. The points are tracked in the order of ``point_order`` (each point's result is
     the same in any order)."""
     threads = numba.get_num_threads()
-    scratch, n, nq = _track_scratch(threads, gx0.size == 0, win_w, win_h, C)
+    n = window_row(win_w, C) * win_h
+    nq = 0 if gx0.size else window_row(win_w + 1, C) * (win_h + 1) + SLACK
+    scratch = np.empty((threads, 6, max(n, nq)), np.float32)
     slots = np.zeros(1, np.int64)  # the next thread's scratch row
     run_shared(_track_points_shared, img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h,
                max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err, scratch, n, nq, slots,
                point_order(pts), chunks=min(pts.shape[0], _POINT_CHUNKS), threads=threads)
-
-
-def _track_scratch(threads, per_window, win_w, win_h, C):
-    """``(scratch, n, nq)``: the tracker's window scratch, a ``(threads, 6, max(n, nq))``
-    float32 array (``_track_points_shared``), ``n`` values for each of p_i, p_x, p_y, p_d and
-    ``nq`` for q_x, q_y (0 unless frame0's derivatives are computed ``per_window``)."""
-    n = window_row(win_w, C) * win_h
-    nq = window_row(win_w + 1, C) * (win_h + 1) + SLACK if per_window else 0
-    return np.empty((threads, 6, max(n, nq)), np.float32), n, nq
 
 
 _POINT_CHUNKS = 64  # chunks of points the threads claim (at most; one point each below 64 points)
@@ -944,84 +909,6 @@ def _track_points_shared(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_
             status[k] = ok
             err[k] = e
         finish_chunk(state, ch)
-
-
-def track_frames(frame0, frame1, shapes, pad_x, pad_y, derivatives, stretch, extrema, pts, init, use_init,
-                 win_w, win_h, max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err):
-    """:func:`build_pyramids` and then :func:`track_points` from frame0's pyramid to frame1's,
-    in one parallel call; returns ``build_pyramids``' ``(buf, gx, gy, geo, total)`` (for a
-    backward run). ``derivatives`` 0: frame0's derivatives per window; ``eig_scale`` None:
-    from the range the level-0 copies write to ``extrema`` (float64 (2, 2)), as
-    ``_lk_sparse`` computes it. The work items of ``_track_frames_shared`` are the two
-    pyramids, the chunks of rows of the derivatives (once both pyramids are built) and the
-    chunks of points (once the derivatives are done), claimed in that order by every thread:
-    one thread-pool round trip per call instead of three (a worker wakes once), and a thread
-    that would wait between the steps takes the next item instead while there is one."""
-    a = _pyramid_arrays(frame0, frame1, shapes, pad_x, pad_y, derivatives, stretch)
-    threads = numba.get_num_threads()
-    total = a.total
-    end = total + SLACK if derivatives else 0  # frame0's derivatives, with the slack windows may read
-    gx0, gy0 = a.gx[:end], a.gy[:end]
-    scratch, n, nq = _track_scratch(threads, derivatives == 0, win_w, win_h, a.C)
-    slots = np.zeros(1, np.int64)
-    n_scharr = _SCHARR_CHUNKS if derivatives else 0
-    n_points = min(pts.shape[0], _POINT_CHUNKS)
-    run_shared(_track_frames_shared, a.f0, a.f1, a.buf, a.geo, total, a.C, pad_x, pad_y, a.offset, a.factor,
-               a.integer, _NO_EXTREMA if extrema is None else extrema, a.scratch, a.gx, a.gy, a.geos,
-               n_scharr, gx0, gy0, pts, init, use_init, win_w, win_h, max_iter, eps2, min_eig_threshold,
-               -1.0 if eig_scale is None else eig_scale, out_pts, status, err, scratch, n, nq, slots,
-               point_order(pts), n_points, chunks=2, threads=threads)
-    return a.buf, a.gx, a.gy, a.geo, total
-
-
-@jit(nogil=True)
-def _track_frames_shared(f0, f1, buf, geo, total, C, pad_x, pad_y, offset, factor, integer, extrema,
-                         pscratch, gx, gy, geos, n_scharr, gx0, gy0, pts, init, use_init, win_w, win_h,
-                         max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err, scratch, n, nq,
-                         slots, order, n_points, state):
-    """The items of :func:`track_frames` this thread claims (``parallel.claim_item``): 0 and 1
-    the pyramids (``_pyramids_band``), then ``n_scharr`` chunks of rows of the derivatives
-    (``_scharr_rows``), then ``n_points`` chunks of points (``track_one``); counter 0 counts
-    the pyramids built, counter 1 the chunks of derivatives done."""
-    buf, geo, gx0, gy0 = unowned(buf), unowned(geo), unowned(gx0), unowned(gy0)  # (kernels/atomic.py)
-    img1 = buf[total:]
-    s = unowned(scratch)
-    slot = atomic_add(slots, 0, 1)
-    p_i, p_x, p_y = s[slot, 0, :n], s[slot, 1, :n], s[slot, 2, :n]
-    p_d, q_x, q_y = s[slot, 5, :n], s[slot, 3, :nq], s[slot, 4, :nq]
-    K = pts.shape[0]
-    scale = eig_scale
-    while True:
-        q = claim_item(state, 2 + n_scharr + n_points)
-        if q < 0:
-            return
-        if q < 2:
-            _pyramids_band(f0, f1, buf, geo, total, C, pad_x, pad_y, offset, factor, integer, extrema,
-                           pscratch, q, 2)
-            finish_items(state, 0)
-            continue
-        if not wait_items(state, 0, 2):
-            return
-        if q < 2 + n_scharr:
-            _scharr_rows(buf, unowned(gx), unowned(gy), unowned(geos), C, pad_x, pad_y, q - 2, n_scharr)
-            finish_items(state, 1)
-            continue
-        if not wait_items(state, 1, n_scharr):
-            return
-        if scale < 0:  # uint8 with normalize: as _lk_sparse (1 for a flat pair)
-            span = max(extrema[0, 1], extrema[1, 1]) - min(extrema[0, 0], extrema[1, 0])
-            r = 255.0 / (span if span != 0 else 1.0)
-            scale = r * r / 1024.0
-        ch = q - 2 - n_scharr
-        for i in range(ch * K // n_points, (ch + 1) * K // n_points):
-            k = order[i]
-            x, y, ok, e = track_one(buf, gx0, gy0, img1, geo, C, pts[k, 0], pts[k, 1],
-                                    init[k, 0], init[k, 1], use_init, win_w, win_h, max_iter,
-                                    eps2, min_eig_threshold, scale, p_i, p_x, p_y, p_d, q_x, q_y)
-            out_pts[k, 0] = x
-            out_pts[k, 1] = y
-            status[k] = ok
-            err[k] = e
 
 
 # --------------------------------------------------------------------------------------------

@@ -24,10 +24,7 @@ late or never (the pool busy with another call) only leaves more chunks to the o
 wait is only ever for a chunk that a running thread has claimed: no deadlock. With a single
 thread the same kernel runs every chunk in order, so results never depend on the thread
 count as long as each pass's result does not depend on its chunking (kernels/atomic.py has
-the memory ordering). Work whose steps differ in kind (sparse Lucas-Kanade: two pyramids, then
-chunks of derivative rows, then chunks of points) claims numbered items with
-:func:`claim_item` instead, and each step waits for the items of the step before it with
-:func:`wait_items` (counted by :func:`finish_items`): one dispatch for the whole call.
+the memory ordering).
 """
 
 import functools
@@ -190,41 +187,3 @@ def finish_chunk(state, q):
     """Mark item ``q`` (from :func:`claim_chunk`) done: its stores before this call are
     visible to the threads whose :func:`claim_chunk` waits for it."""
     atomic_add(state, SHARED_COUNTERS + q % (state.shape[0] - SHARED_COUNTERS), 1)
-
-
-@internal
-def claim_item(state, n_total):
-    """The next of ``n_total`` work items of a :func:`run_shared` kernel whose items are not
-    passes of chunks (``claim_chunk``) but a sequence of steps that wait for earlier ones
-    explicitly (:func:`wait_items`); items are claimed in order, so an item only ever waits
-    for items already claimed by a running thread. -1 when every item is claimed or another
-    thread failed. Pass ``chunks`` = the number of counters the kernel uses to
-    ``run_shared``."""
-    if atomic_load(state, _ABORT) != 0:
-        return -1
-    q = atomic_add(state, _NEXT, 1)
-    return q if q < n_total else -1
-
-
-@internal
-def wait_items(state, counter, target):
-    """Wait until counter ``counter`` (0-based, after run_shared's own) reaches ``target``
-    (:func:`finish_items` counts items done); False if another thread failed meanwhile.
-    Spins ``SPINS`` times, then gives up the processor between checks, as ``claim_chunk``."""
-    spins = state[_SPINS]
-    while atomic_load(state, SHARED_COUNTERS + counter) < target:
-        if atomic_load(state, _ABORT) != 0:
-            return False
-        if spins > 0:
-            spin_pause()
-            spins -= 1
-        else:
-            yield_thread()
-    return True
-
-
-@internal
-def finish_items(state, counter):
-    """Count one item done on counter ``counter``: the stores before this call are visible to
-    the threads whose :func:`wait_items` sees the new count."""
-    atomic_add(state, SHARED_COUNTERS + counter, 1)

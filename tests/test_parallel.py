@@ -5,8 +5,7 @@ import pytest
 from numba import njit
 
 import flowkit
-from flowkit.kernels.parallel import (claim_chunk, claim_item, finish_chunk, finish_items, run_bands,
-                                      run_shared, wait_items)
+from flowkit.kernels.parallel import claim_chunk, finish_chunk, run_bands, run_shared
 
 
 @njit(nogil=True)
@@ -146,46 +145,3 @@ def test_run_shared_raises_an_error_of_any_thread_without_hanging(fail_at):
     values = np.zeros((41, 8), np.int64)
     with pytest.raises(ValueError, match="item failed"):
         run_shared(_stencil_passes, values, fail_at, chunks=8, threads=2)
-
-
-@njit(nogil=True)
-def _two_steps(first, second, fail_at, state):
-    """Items 0 .. len(first) - 1 write ``first``; the items after them wait for all of those
-    (counter 0, kernels.parallel.claim_item / wait_items) and write the sum of ``first``."""
-    a, b = first.shape[0], second.shape[0]
-    while True:
-        q = claim_item(state, a + b)
-        if q < 0:
-            return
-        if q == fail_at:
-            raise ValueError("item failed")
-        if q < a:
-            for _ in range(1000 * (q % 3)):  # items of unequal length
-                first[q] += 0
-            first[q] = q + 1
-            finish_items(state, 0)
-            continue
-        if not wait_items(state, 0, a):
-            return
-        total = 0
-        for i in range(a):
-            total += first[i]
-        second[q - a] = total
-
-
-@pytest.mark.parametrize("a, b", [(1, 1), (2, 5), (7, 64)])
-@pytest.mark.parametrize("threads", [1, 2, 5])
-def test_run_shared_items_wait_for_the_earlier_step(a, b, threads):
-    # an item of the second step run before every item of the first is done would see a zero
-    first, second = np.zeros(a, np.int64), np.zeros(b, np.int64)
-    for _ in range(20):
-        first[:] = 0
-        run_shared(_two_steps, first, second, -1, chunks=1, threads=threads)
-        np.testing.assert_array_equal(first, np.arange(1, a + 1))
-        np.testing.assert_array_equal(second, np.full(b, a * (a + 1) // 2))
-
-
-@pytest.mark.parametrize("fail_at", [0, 3, 9])
-def test_run_shared_items_raise_an_error_of_any_thread_without_hanging(fail_at):
-    with pytest.raises(ValueError, match="item failed"):
-        run_shared(_two_steps, np.zeros(4, np.int64), np.zeros(8, np.int64), fail_at, chunks=1, threads=2)
