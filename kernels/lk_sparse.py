@@ -27,10 +27,10 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from .atomic import atomic_add, unowned
+from .atomic import unowned
 from .interp import BORDER_REFLECT101, border_index
 from .jit import internal, jit
-from .parallel import SHARED_COUNTERS, band_range, claim_chunk, finish_chunk, run_bands, run_shared
+from .parallel import band_range, run_bands
 
 # Reassociation lets LLVM vectorise the window sums; no 'nnan'/'ninf', so NaN tests stay valid.
 FAST = {"reassoc", "contract", "nsz", "arcp"}
@@ -539,31 +539,14 @@ def _pyr_down_u8(buf, sg, dg, extra, C, pad_x, pad_y, integer, scratch):
 
 def scharr_levels(buf, gx, gy, geos, C, pad_x, pad_y):
     """Scharr derivatives of the padded levels ``geos`` of ``buf`` into gx, gy (same layout),
-    zero in the borders; the rows of all the levels in ``_SCHARR_CHUNKS`` chunks that the
-    threads claim (``parallel.run_shared``: a late worker leaves its chunks to the others)."""
-    run_shared(_scharr_levels_shared, buf, gx, gy, geos, C, pad_x, pad_y, chunks=_SCHARR_CHUNKS)
-
-
-_SCHARR_CHUNKS = 16
+    zero in the borders; one parallel loop over the rows of all the levels."""
+    run_bands(_scharr_levels_band, buf, gx, gy, geos, C, pad_x, pad_y)
 
 
 @jit(nogil=True, fastmath=FAST)
-def _scharr_levels_shared(buf, gx, gy, geos, C, pad_x, pad_y, state):
-    """The chunks of rows of :func:`scharr_levels` this thread claims (``parallel.claim_chunk``)."""
+def _scharr_levels_band(buf, gx, gy, geos, C, pad_x, pad_y, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`scharr_levels` (``parallel.run_bands``)."""
     buf, gx, gy, geos = unowned(buf), unowned(gx), unowned(gy), unowned(geos)  # (kernels/atomic.py)
-    chunks = state.shape[0] - SHARED_COUNTERS
-    while True:
-        q = claim_chunk(state, chunks)
-        if q < 0:
-            return
-        _scharr_rows(buf, gx, gy, geos, C, pad_x, pad_y, q, chunks)
-        finish_chunk(state, q)
-
-
-@internal(fastmath=FAST)
-def _scharr_rows(buf, gx, gy, geos, C, pad_x, pad_y, band, n_bands):
-    """Rows ``band`` of ``n_bands`` of :func:`scharr_levels` (the rows of all the levels, one
-    after the other)."""
     total_rows = 0
     for k in range(geos.shape[0]):
         total_rows += geos[k, 1] + 2 * pad_y
@@ -842,25 +825,21 @@ def track_one(img0, gx0, gy0, img1, geo, C, px, py, qx, qy, use_init, win_w, win
 
 def track_points(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h,
                  max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err):
-    """Track every point of ``pts`` (K, 2) in parallel; writes out_pts, status, err. The
-    threads run ``_track_points_shared`` once each and claim chunks of points from a shared
-    counter (``parallel.run_shared``), so a worker that starts late leaves its chunks to the
-    others: with one static band per thread the calling thread waited for it. Each thread
-    gets its window scratch (``track_one``'s p_i, p_x, p_y, p_d, q_x, q_y) as a row of one
-    array allocated here: the kernel takes unowned views of it, which must not outlive their
-    owner. The points are tracked in the order of ``point_order`` (each point's result is
-    the same in any order)."""
+    """Track every point of ``pts`` (K, 2) in parallel; writes out_pts, status, err. The bands
+    are claimed (``run_bands(claim=True)``), so a late worker does not hold up the call. Each
+    band gets its window scratch (``track_one``'s p_i, p_x, p_y, p_d, q_x, q_y) as a row of one
+    array allocated here: the band kernel takes unowned views of it, which must not outlive
+    their owner. The points are tracked in the order of ``point_order`` (each point's result
+    is the same in any order)."""
     threads = numba.get_num_threads()
     n = window_row(win_w, C) * win_h
     nq = 0 if gx0.size else window_row(win_w + 1, C) * (win_h + 1) + SLACK
     scratch = np.empty((threads, 6, max(n, nq)), np.float32)
-    slots = np.zeros(1, np.int64)  # the next thread's scratch row
-    run_shared(_track_points_shared, img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h,
-               max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err, scratch, n, nq, slots,
-               point_order(pts), chunks=min(pts.shape[0], _POINT_CHUNKS), threads=threads)
+    run_bands(_track_points_band, img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h, max_iter,
+              eps2, min_eig_threshold, eig_scale, out_pts, status, err, scratch, n, nq, point_order(pts),
+              threads=threads, claim=True)
 
 
-_POINT_CHUNKS = 64  # chunks of points the threads claim (at most; one point each below 64 points)
 _SORTED_FROM = 256  # points from which they are tracked by rows (point_order)
 
 
@@ -878,27 +857,24 @@ def point_order(pts):
 
 
 @jit(nogil=True)
-def _track_points_shared(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h,
-                         max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err, scratch, n,
-                         nq, slots, order, state):
-    """The chunks of points of :func:`track_points` this thread claims (``parallel.claim_chunk``),
-    with the scratch rows ``scratch[slot]`` (``slots``: the next free one): ``n`` values for
-    p_i, p_x, p_y, p_d, ``nq`` for q_x, q_y; point ``order[i]`` is the i-th to track."""
+def _track_points_band(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h,
+                 max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err, scratch, n, nq,
+                 order, band, n_bands):
+    """Work items ``band`` of ``n_bands`` of :func:`track_points` (``parallel.run_bands``), with
+    the scratch rows ``scratch[band]``: ``n`` values for p_i, p_x, p_y, p_d, ``nq`` for q_x, q_y;
+    point ``order[i]`` is the i-th to track."""
     # unowned views (kernels/atomic.py): passing an array to track_one and its helpers, and
     # each level's row of geo, would otherwise update the array's reference count (a call
     # and a locked instruction) per point, level and iteration, and two threads would fight
     # over the counts of the shared arrays
     img0, gx0, gy0, img1, geo = unowned(img0), unowned(gx0), unowned(gy0), unowned(img1), unowned(geo)
     s = unowned(scratch)
-    slot = atomic_add(slots, 0, 1)
-    p_i, p_x, p_y = s[slot, 0, :n], s[slot, 1, :n], s[slot, 2, :n]
-    p_d, q_x, q_y = s[slot, 5, :n], s[slot, 3, :nq], s[slot, 4, :nq]
+    p_i, p_x, p_y = s[band, 0, :n], s[band, 1, :n], s[band, 2, :n]
+    p_d, q_x, q_y = s[band, 5, :n], s[band, 3, :nq], s[band, 4, :nq]
     K = pts.shape[0]
-    chunks = state.shape[0] - SHARED_COUNTERS
-    while True:
-        ch = claim_chunk(state, chunks)
-        if ch < 0:
-            return
+    chunks = min(K, 64)
+    start, stop = band_range(chunks, band, n_bands)
+    for ch in range(start, stop):
         for i in range(ch * K // chunks, (ch + 1) * K // chunks):
             k = order[i]
             x, y, ok, e = track_one(img0, gx0, gy0, img1, geo, C, pts[k, 0], pts[k, 1],
@@ -908,7 +884,6 @@ def _track_points_shared(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_
             out_pts[k, 1] = y
             status[k] = ok
             err[k] = e
-        finish_chunk(state, ch)
 
 
 # --------------------------------------------------------------------------------------------
