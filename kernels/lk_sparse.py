@@ -539,8 +539,12 @@ def _pyr_down_u8(buf, sg, dg, extra, C, pad_x, pad_y, integer, scratch):
 
 def scharr_levels(buf, gx, gy, geos, C, pad_x, pad_y):
     """Scharr derivatives of the padded levels ``geos`` of ``buf`` into gx, gy (same layout),
-    zero in the borders; one parallel loop over the rows of all the levels."""
-    run_bands(_scharr_levels_band, buf, gx, gy, geos, C, pad_x, pad_y)
+    zero in the borders; one parallel loop over the rows of all the levels, in twice as many
+    bands as threads that the threads claim (``run_bands(claim=True)``): a worker that starts
+    late leaves its bands to the others, where static bands made the caller wait for it."""
+    threads = numba.get_num_threads()
+    run_bands(_scharr_levels_band, buf, gx, gy, geos, C, pad_x, pad_y, threads=2 * threads if threads > 1 else 1,
+              claim=True)
 
 
 @jit(nogil=True, fastmath=FAST)
