@@ -416,26 +416,38 @@ def _row_range_impl(src, s, n, lo, hi):
 @internal
 def _pad_level(buf, g, extra, C, pad_x, pad_y):
     """The reflect-101 borders of the level with geometry ``g`` of the pyramid at ``extra``,
-    whose interior is written: the left and right borders of each interior row (their source
-    columns looked up once), then the top and bottom border rows as copies of whole padded
-    rows."""
+    whose interior is written: the left and right borders of each interior row, then the top
+    and bottom border rows as copies of whole padded rows. Unsigned indices: with signed ones
+    Numba's negative-index fix-ups kept LLVM from vectorising the row copies (level 0 of a
+    720p gray frame: 68 us, now 8). A level wider than its border (every level but a level 0
+    smaller than the window) reflects once: border column ``-k`` is column ``k``, column
+    ``w - 1 + k`` is ``w - 1 - k``."""
     off, h, w, pw = g[0] + extra, g[1], g[2], g[3]
-    row_len = pw * C
-    src = np.empty(2 * pad_x, np.int64)  # flat offset in a row of each border column's source
-    for xp in range(pad_x):
-        src[xp] = (border_index(xp - pad_x, w, R101) + pad_x) * C
-        src[pad_x + xp] = (border_index(xp + w, w, R101) + pad_x) * C
-    for y in range(h):
-        r = off + (y + pad_y) * row_len
-        for xp in range(pad_x):
-            for c in range(C):
-                buf[r + xp * C + c] = buf[r + src[xp] + c]
-                buf[r + (pad_x + w + xp) * C + c] = buf[r + src[pad_x + xp] + c]
+    row_len = np.uint64(pw * C)
+    uc = np.uint64(C)
+    upx = np.uint64(pad_x)
+    if w > pad_x:
+        for y in range(h):
+            r = np.uint64(off + (y + pad_y) * pw * C + pad_x * C)  # interior column 0
+            e = r + np.uint64((w - 1) * C)  # the last interior column
+            for k in range(np.uint64(1), upx + np.uint64(1)):
+                for c in range(uc):
+                    buf[r - k * uc + c] = buf[r + k * uc + c]
+                    buf[e + k * uc + c] = buf[e - k * uc + c]
+    else:
+        for y in range(h):
+            r = off + (y + pad_y) * pw * C
+            for xp in range(pad_x):
+                left = (border_index(xp - pad_x, w, R101) + pad_x) * C
+                right = (border_index(xp + w, w, R101) + pad_x) * C
+                for c in range(C):
+                    buf[r + xp * C + c] = buf[r + left + c]
+                    buf[r + (pad_x + w + xp) * C + c] = buf[r + right + c]
     for yp in range(pad_y):
-        top = off + yp * row_len
-        top_src = off + (border_index(yp - pad_y, h, R101) + pad_y) * row_len
-        bottom = off + (pad_y + h + yp) * row_len
-        bottom_src = off + (border_index(h + yp, h, R101) + pad_y) * row_len
+        top = np.uint64(off + yp * pw * C)
+        top_src = np.uint64(off + (border_index(yp - pad_y, h, R101) + pad_y) * pw * C)
+        bottom = np.uint64(off + (pad_y + h + yp) * pw * C)
+        bottom_src = np.uint64(off + (border_index(h + yp, h, R101) + pad_y) * pw * C)
         for i in range(row_len):
             buf[top + i] = buf[top_src + i]
             buf[bottom + i] = buf[bottom_src + i]
@@ -527,8 +539,12 @@ def _pyr_down_u8(buf, sg, dg, extra, C, pad_x, pad_y, integer, scratch):
 
 def scharr_levels(buf, gx, gy, geos, C, pad_x, pad_y):
     """Scharr derivatives of the padded levels ``geos`` of ``buf`` into gx, gy (same layout),
-    zero in the borders; one parallel loop over the rows of all the levels."""
-    run_bands(_scharr_levels_band, buf, gx, gy, geos, C, pad_x, pad_y)
+    zero in the borders; one parallel loop over the rows of all the levels, in twice as many
+    bands as threads that the threads claim (``run_bands(claim=True)``): a worker that starts
+    late leaves its bands to the others, where static bands made the caller wait for it."""
+    threads = numba.get_num_threads()
+    run_bands(_scharr_levels_band, buf, gx, gy, geos, C, pad_x, pad_y, threads=2 * threads if threads > 1 else 1,
+              claim=True)
 
 
 @jit(nogil=True, fastmath=FAST)
@@ -637,10 +653,11 @@ def _patch(img0, gx0, gy0, base, stride, gbase, gstride, C, a, b, win_w, win_h, 
     (``gx0``, ``gy0`` from ``gbase``, rows of ``gstride``) into p_i, p_x, p_y (rows of
     ``window_row(win_w, C)`` values, zero beyond the window); return the Hessian sums. Whole
     rows are sampled (whole SIMD vectors, as in ``_mismatch``), the values beyond the window
-    set to zero, and the sums taken over the flat scratch."""
+    replaced by zero in the same loop (a select; a separate loop for them was scalar), and
+    the sums taken over the flat scratch."""
     w00, w01, w10, w11 = bilinear_weights(a, b)
-    n = win_w * C
-    nv = p_i.size // win_h
+    n = np.uint64(win_w * C)
+    nv = np.uint64(p_i.size // win_h)
     zero = np.float32(0.0)
     us = np.uint64(stride)
     ugs = np.uint64(gstride)
@@ -648,19 +665,16 @@ def _patch(img0, gx0, gy0, base, stride, gbase, gstride, C, a, b, win_w, win_h, 
     for y in range(win_h):
         s = np.uint64(base + y * stride)
         gs = np.uint64(gbase + y * gstride)
-        p = np.uint64(y * nv)
-        for x in range(np.uint64(nv)):
-            p_i[p + x] = bilinear_at(img0, s + x, us, uc, w00, w01, w10, w11)
-            p_x[p + x] = bilinear_at(gx0, gs + x, ugs, uc, w00, w01, w10, w11)
-            p_y[p + x] = bilinear_at(gy0, gs + x, ugs, uc, w00, w01, w10, w11)
-        for x in range(np.uint64(n), np.uint64(nv)):
-            p_i[p + x] = zero
-            p_x[p + x] = zero
-            p_y[p + x] = zero
-    a11 = np.float32(0.0)
-    a12 = np.float32(0.0)
-    a22 = np.float32(0.0)
-    for i in range(np.uint64(win_h * nv)):
+        p = np.uint64(y) * nv
+        for x in range(nv):
+            inside = x < n
+            p_i[p + x] = bilinear_at(img0, s + x, us, uc, w00, w01, w10, w11) if inside else zero
+            p_x[p + x] = bilinear_at(gx0, gs + x, ugs, uc, w00, w01, w10, w11) if inside else zero
+            p_y[p + x] = bilinear_at(gy0, gs + x, ugs, uc, w00, w01, w10, w11) if inside else zero
+    a11 = zero
+    a12 = zero
+    a22 = zero
+    for i in range(np.uint64(win_h) * nv):
         a11 += p_x[i] * p_x[i]
         a12 += p_x[i] * p_y[i]
         a22 += p_y[i] * p_y[i]
@@ -668,52 +682,62 @@ def _patch(img0, gx0, gy0, base, stride, gbase, gstride, C, a, b, win_w, win_h, 
 
 
 @internal(fastmath=FAST)
-def _mismatch(img1, base, stride, C, a, b, win_w, win_h, p_i, p_x, p_y):
+def _mismatch(img1, base, stride, C, a, b, win_w, win_h, p_i, p_x, p_y, p_d):
     """``(b1, b2) = sum (J - I) (gx, gy)`` with J frame1's window at top-left tap ``base`` + (a, b).
 
     Each row runs over all ``window_row`` values: whole SIMD vectors, where a 21-tap row would
     be one vector and five scalar taps; the taps beyond the window read the level's next
-    values (or the buffer's ``SLACK``) and count zero, as their gradients are zero."""
+    values (or the buffer's ``SLACK``) and count zero, as their gradients are zero. The
+    differences go to the scratch ``p_d`` (p_i's layout) and the products are summed over
+    the flat scratch: summed row by row, each row's vector partial sums were reduced to a
+    scalar, a chain of dependent adds per row that took about 40 % of the time."""
     w00, w01, w10, w11 = bilinear_weights(a, b)
-    nv = p_i.size // win_h
-    b1 = np.float32(0.0)
-    b2 = np.float32(0.0)
+    nv = np.uint64(p_i.size // win_h)
     us = np.uint64(stride)
     uc = np.uint64(C)
     for y in range(win_h):
         s = np.uint64(base + y * stride)
-        p = np.uint64(y * nv)
-        for x in range(np.uint64(nv)):
-            d = bilinear_at(img1, s + x, us, uc, w00, w01, w10, w11) - p_i[p + x]
-            b1 += d * p_x[p + x]
-            b2 += d * p_y[p + x]
+        p = np.uint64(y) * nv
+        for x in range(nv):
+            p_d[p + x] = bilinear_at(img1, s + x, us, uc, w00, w01, w10, w11) - p_i[p + x]
+    b1 = np.float32(0.0)
+    b2 = np.float32(0.0)
+    for i in range(np.uint64(win_h) * nv):
+        b1 += p_d[i] * p_x[i]
+        b2 += p_d[i] * p_y[i]
     return b1, b2
 
 
 @internal(fastmath=FAST)
-def _abs_diff(img1, base, stride, C, a, b, win_w, win_h, p_i):
-    """``sum |J - I|`` over the window."""
+def _abs_diff(img1, base, stride, C, a, b, win_w, win_h, p_i, p_d):
+    """``sum |J - I|`` over the window: whole rows as in ``_mismatch``, the values beyond the
+    window replaced by zero, into the scratch ``p_d``, then one flat sum."""
     w00, w01, w10, w11 = bilinear_weights(a, b)
-    n = win_w * C
-    nv = p_i.size // win_h
-    e = np.float32(0.0)
+    n = np.uint64(win_w * C)
+    nv = np.uint64(p_i.size // win_h)
+    zero = np.float32(0.0)
     us = np.uint64(stride)
     uc = np.uint64(C)
     for y in range(win_h):
         s = np.uint64(base + y * stride)
-        p = np.uint64(y * nv)
-        for x in range(np.uint64(n)):
-            e += abs(bilinear_at(img1, s + x, us, uc, w00, w01, w10, w11) - p_i[p + x])
+        p = np.uint64(y) * nv
+        for x in range(nv):
+            d = abs(bilinear_at(img1, s + x, us, uc, w00, w01, w10, w11) - p_i[p + x])
+            p_d[p + x] = d if x < n else zero
+    e = zero
+    for i in range(np.uint64(win_h) * nv):
+        e += p_d[i]
     return e
 
 
 @jit
 def track_one(img0, gx0, gy0, img1, geo, C, px, py, qx, qy, use_init, win_w, win_h,
-              max_iter, eps2, min_eig_threshold, eig_scale, p_i, p_x, p_y, q_x, q_y):
+              max_iter, eps2, min_eig_threshold, eig_scale, p_i, p_x, p_y, p_d, q_x, q_y):
     """Track one point (px, py) from frame0 to frame1 through every level; ``(x, y, ok, err)``.
 
     (qx, qy) is the initial guess at level 0 when ``use_init``. Empty ``gx0``, ``gy0``: frame0's
-    derivatives are computed per window (``_window_scharr``, into the scratch q_x, q_y). Mirrors OpenCV's
+    derivatives are computed per window (``_window_scharr``, into the scratch q_x, q_y); p_d is
+    the scratch of ``_mismatch`` and ``_abs_diff``. Mirrors OpenCV's
     LKTrackerInvoker run level by level for this point alone: the guess is the point (or the
     scaled initial guess) at the coarsest level and twice the previous level's result below;
     a level is skipped (the point lost if it is level 0) when frame0's window is outside the
@@ -774,7 +798,7 @@ def track_one(img0, gx0, gy0, img1, geo, C, px, py, qx, qy, use_init, win_w, win
                     ok = False
                 break
             base = window_base(g, C, int(fx), int(fy), pad_x, pad_y)
-            b1, b2 = _mismatch(img1, base, stride, C, cx - fx, cy - fy, win_w, win_h, p_i, p_x, p_y)
+            b1, b2 = _mismatch(img1, base, stride, C, cx - fx, cy - fy, win_w, win_h, p_i, p_x, p_y, p_d)
             dx, dy = lk_delta(a11, a12, a22, inv_det, b1, b2)
             cx += dx
             cy += dy
@@ -797,7 +821,7 @@ def track_one(img0, gx0, gy0, img1, geo, C, px, py, qx, qy, use_init, win_w, win
         fy = floor_f(cy)
         if window_inside(fx, fy, win_w, win_h, g[2], g[1]):
             base = window_base(g, C, int(fx), int(fy), pad_x, pad_y)
-            err = _abs_diff(img1, base, g[3] * C, C, cx - fx, cy - fy, win_w, win_h, p_i) / (area * C)
+            err = _abs_diff(img1, base, g[3] * C, C, cx - fx, cy - fy, win_w, win_h, p_i, p_d) / (area * C)
         else:
             ok = False
     return nx, ny, ok, err
@@ -807,24 +831,42 @@ def track_points(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h
                  max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err):
     """Track every point of ``pts`` (K, 2) in parallel; writes out_pts, status, err. The bands
     are claimed (``run_bands(claim=True)``), so a late worker does not hold up the call. Each
-    band gets its window scratch (``track_one``'s p_i, p_x, p_y, q_x, q_y) as a row of one
+    band gets its window scratch (``track_one``'s p_i, p_x, p_y, p_d, q_x, q_y) as a row of one
     array allocated here: the band kernel takes unowned views of it, which must not outlive
-    their owner."""
+    their owner. The points are tracked in the order of ``point_order`` (each point's result
+    is the same in any order)."""
     threads = numba.get_num_threads()
     n = window_row(win_w, C) * win_h
     nq = 0 if gx0.size else window_row(win_w + 1, C) * (win_h + 1) + SLACK
-    scratch = np.empty((threads, 5, max(n, nq)), np.float32)
+    scratch = np.empty((threads, 6, max(n, nq)), np.float32)
     run_bands(_track_points_band, img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h, max_iter,
-              eps2, min_eig_threshold, eig_scale, out_pts, status, err, scratch, n, nq,
+              eps2, min_eig_threshold, eig_scale, out_pts, status, err, scratch, n, nq, point_order(pts),
               threads=threads, claim=True)
+
+
+_SORTED_FROM = 256  # points from which they are tracked by rows (point_order)
+
+
+def point_order(pts):
+    """int64 order in which to track the (K, 2) points: by their row (the integer part of y,
+    clipped to int16; a stable radix sort) from ``_SORTED_FROM`` points on, so that windows
+    that follow each other read neighbouring image rows and the whole-level derivatives from
+    cache; as given below that (nothing to gain). Traffic corners, 1280x720, one thread:
+    tracking 6 % faster at 1000 points, 14 % at 10000, for an argsort of 12 and 85 us."""
+    k = pts.shape[0]
+    if k < _SORTED_FROM:
+        return np.arange(k, dtype=np.int64)
+    rows = np.clip(np.nan_to_num(pts[:, 1]), -1, 32767).astype(np.int16)
+    return np.argsort(rows, kind="stable").astype(np.int64, copy=False)
 
 
 @jit(nogil=True)
 def _track_points_band(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h,
                  max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err, scratch, n, nq,
-                 band, n_bands):
+                 order, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`track_points` (``parallel.run_bands``), with
-    the scratch rows ``scratch[band]``: ``n`` values for p_i, p_x, p_y, ``nq`` for q_x, q_y."""
+    the scratch rows ``scratch[band]``: ``n`` values for p_i, p_x, p_y, p_d, ``nq`` for q_x, q_y;
+    point ``order[i]`` is the i-th to track."""
     # unowned views (kernels/atomic.py): passing an array to track_one and its helpers, and
     # each level's row of geo, would otherwise update the array's reference count (a call
     # and a locked instruction) per point, level and iteration, and two threads would fight
@@ -832,15 +874,16 @@ def _track_points_band(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w,
     img0, gx0, gy0, img1, geo = unowned(img0), unowned(gx0), unowned(gy0), unowned(img1), unowned(geo)
     s = unowned(scratch)
     p_i, p_x, p_y = s[band, 0, :n], s[band, 1, :n], s[band, 2, :n]
-    q_x, q_y = s[band, 3, :nq], s[band, 4, :nq]
+    p_d, q_x, q_y = s[band, 5, :n], s[band, 3, :nq], s[band, 4, :nq]
     K = pts.shape[0]
     chunks = min(K, 64)
     start, stop = band_range(chunks, band, n_bands)
     for ch in range(start, stop):
-        for k in range(ch * K // chunks, (ch + 1) * K // chunks):
+        for i in range(ch * K // chunks, (ch + 1) * K // chunks):
+            k = order[i]
             x, y, ok, e = track_one(img0, gx0, gy0, img1, geo, C, pts[k, 0], pts[k, 1],
                                     init[k, 0], init[k, 1], use_init, win_w, win_h, max_iter,
-                                    eps2, min_eig_threshold, eig_scale, p_i, p_x, p_y, q_x, q_y)
+                                    eps2, min_eig_threshold, eig_scale, p_i, p_x, p_y, p_d, q_x, q_y)
             out_pts[k, 0] = x
             out_pts[k, 1] = y
             status[k] = ok
