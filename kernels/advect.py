@@ -172,10 +172,9 @@ def speed_mean_cpu(image, disp, scales, weights, out, int_max):
     """CPU driver of ``predict``'s speed spread: ``out[k] = sum_i weights[i] *
     warp(image, scales[i] * disp[k])`` in one pass per row (bilinear, replicated border),
     summed in float32 in the order of the nodes, then rounded and saturated for integer
-    outputs (``int_max > 0``) as
-    ``np.clip(np.rint(sum), 0, int_max)``: the values of the warps (``kernels.warp``'s row
-    function), products and sums NumPy gives, without their full-size temporaries, and on
-    every thread.
+    outputs (``int_max > 0``) as ``np.clip(np.rint(sum), 0, int_max)``: the values of the
+    warps (``kernels.warp``'s row function), products and sums NumPy gives, without their
+    full-size temporaries, and on every thread.
 
     Parameters
     ----------
