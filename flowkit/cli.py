@@ -7,8 +7,8 @@ it (argparse, the command's checks, a library ValueError/TypeError about a param
 sets), with ``(see flowkit <cmd> --help)`` at the end; 1 for failures of the work (files,
 decoding, the encoder, an op); 130 when interrupted, 143 on SIGTERM;
 ``--debug`` shows the traceback instead. Outputs are written atomically, so a failed or
-interrupted command leaves no partial file (``flow --flo-dir`` keeps the complete ``.flo``
-files of the pairs finished before). Documented in docs/api.md, "Command line".
+interrupted command leaves no partial file (folders of ``.flo`` or PNG files are written into
+a hidden folder beside and moved in at the end). Documented in docs/api.md, "Command line".
 """
 
 import argparse
@@ -478,13 +478,16 @@ def _flow_video(args):
             writer = stack.enter_context(flowkit.VideoWriter(args.video, fps, codec=args.codec))
         bar = stack.enter_context(_progress(args, total=None if count is None else max(count - 1, 0),
                                             unit="pair", desc="flow"))
+        staging = None
         for flow in flows:
             if writer is not None:
                 picture = _even(flowkit.flow_to_color(flow, max_flow=args.max_flow))
                 writer.write(picture)
             if flo_dir is not None:
-                flo_dir.mkdir(parents=True, exist_ok=True)
-                flowkit.write_flo(flo_dir / f"flow_{pairs:06d}.flo", flow)
+                if staging is None:  # the folder's parents are made once there is a flow
+                    flo_dir.parent.mkdir(parents=True, exist_ok=True)
+                    staging = stack.enter_context(_staged_folder(flo_dir))
+                flowkit.write_flo(staging / f"flow_{pairs:06d}.flo", flow)
             pairs += 1
             bar.update()
         if pairs == 0:
@@ -597,24 +600,31 @@ def _check_output_folder(folder, source, codec):
     check_folder(folder)
 
 
-def _write_folder(folder, pictures, bar):
-    """Write frame_000000.png, ... into a hidden folder beside ``folder``, then move them in:
-    an error or Ctrl-C while writing leaves no frame behind."""
+@contextlib.contextmanager
+def _staged_folder(folder):
+    """A hidden folder beside ``folder`` (whose parent must exist) to write files into; on
+    success they are moved into ``folder`` (created if missing); an error or Ctrl-C leaves
+    ``folder`` as it was and removes the hidden one."""
     import shutil
     import tempfile
 
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
+        yield staging
+        raise_if_stopped()  # a signal came while writing: keep the folder as it was
+        folder.mkdir(exist_ok=True)
+        for path in sorted(staging.iterdir()):
+            os.replace(path, folder / path.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_folder(folder, pictures, bar):
+    """Write frame_000000.png, ... into ``folder`` through :func:`_staged_folder`."""
+    with _staged_folder(folder) as staging:
         for k, picture in enumerate(pictures):
             _write_png(staging / f"frame_{k:06d}.png", picture)
             bar.update()
-        raise_if_stopped()  # a signal came while writing: keep the folder as it was
-        folder.mkdir(exist_ok=True)
-        for k in range(len(pictures)):
-            name = f"frame_{k:06d}.png"
-            os.replace(staging / name, folder / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _method_parser(choices, help_text, default="farneback"):
@@ -781,11 +791,21 @@ def _tracks(report):
     return report.audio
 
 
+class _Once(argparse.Action):
+    """An option that may be given once (argparse keeps the last of repeated values)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if getattr(namespace, self.dest) is not None:
+            raise argparse.ArgumentError(self, f"given twice ({getattr(namespace, self.dest)} "
+                                               f"and {values}); give one")
+        setattr(namespace, self.dest, values)
+
+
 def _add_output(p, what):
     """The output of a command that writes one: positional OUTPUT or ``-o OUTPUT`` (retime,
     translate, predict alike); :func:`_resolve_output` checks that exactly one is given."""
-    p.add_argument("output", nargs="?", help=f"{what} (or -o OUTPUT)")
-    p.add_argument("-o", "--output", dest="output_option", metavar="OUTPUT",
+    p.add_argument("output", nargs="?", help=f"{what}; or -o OUTPUT")
+    p.add_argument("-o", "--output", dest="output_option", metavar="OUTPUT", action=_Once,
                    help="the same as the positional OUTPUT")
 
 
@@ -795,7 +815,9 @@ def _resolve_output(args, what):
     if (args.output is None) == (args.output_option is None):
         got = "none" if args.output is None else f"{args.output} and -o {args.output_option}"
         raise UsageError(f"OUTPUT: expected one {what}, as OUTPUT or -o OUTPUT, got {got}")
-    args.output = args.output or args.output_option
+    args.output = args.output if args.output is not None else args.output_option
+    if not args.output.strip():
+        raise UsageError(f"OUTPUT: expected a name for the {what}, got {args.output!r}")
 
 
 def cmd_retime(args):
@@ -1563,6 +1585,11 @@ def main(argv=None):
     os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
     parser = build_parser()
     args, extra = parser.parse_known_args(_join_dashed_ranges(sys.argv[1:] if argv is None else argv))
+    if (len(extra) == 1 and not extra[0].startswith("-") and hasattr(args, "output_option")
+            and args.output is None):
+        # argparse gives an optional positional only the arguments before the first option:
+        # OUTPUT written after an option (`retime IN --factor 2 OUT`) comes back unparsed
+        args.output = extra.pop()
     if extra:  # as parse_args, but the message points at the command's own --help
         _command_parser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     previous = {}

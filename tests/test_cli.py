@@ -1,5 +1,6 @@
 """The built-in sample and the command line: outputs, options, one-line errors, video, warmup."""
 
+import os
 import subprocess
 import sys
 
@@ -552,9 +553,12 @@ def test_interrupt_is_one_line_and_leaves_no_video(tmp_path, monkeypatch, capsys
     assert main(["flow", str(folder), "--video", str(tmp_path / "v.mp4"), "--flo-dir", str(tmp_path / "flo")]) == 130
     captured = capsys.readouterr()
     assert captured.err == "flowkit: interrupted\n" and captured.out == ""
-    # no video (nor its temporary file); the .flo files of the two finished pairs are complete
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["flo", "frames"]
-    assert sorted(p.name for p in (tmp_path / "flo").iterdir()) == ["flow_000000.flo", "flow_000001.flo"]
+    # no video (nor its temporary file), no .flo (the two finished pairs' files were staged in a
+    # hidden folder, now gone): a second run into the same folder is not refused
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]
+    monkeypatch.setattr(flowkit, "flow_to_color", real)
+    assert main(["flow", str(folder), "--flo-dir", str(tmp_path / "flo"), "-q"]) == 0
+    assert sorted(p.name for p in (tmp_path / "flo").iterdir()) == [f"flow_{i:06d}.flo" for i in range(4)]
 
 
 def test_warmup_subset_and_errors():
@@ -877,7 +881,18 @@ def test_output_as_positional_or_o_in_predict_retime_and_translate(moving_folder
             assert status == 2 and "as OUTPUT or -o OUTPUT, got " + got in one_error_line(err), err
     status, _, err = run_cli("translate", first, "-o", tmp_path / "t.mp4", "--op", "autocontrast", "-q")
     assert status == 0, err
+    # OUTPUT after the options (argparse would leave it unparsed), -o twice, an empty name
+    status, _, err = run_cli("retime", first, "--factor", "2", "-q", tmp_path / "r.mp4")
+    assert status == 0 and (tmp_path / "r.mp4").exists(), err
+    status, _, err = run_cli("retime", first, "-o", tmp_path / "x.mp4", "-o", tmp_path / "y.mp4",
+                             "--factor", "2")
+    assert status == 2 and one_error_line(err).startswith("argument -o/--output: given twice")
+    for outputs in (["-o", ""], [""]):
+        status, _, err = run_cli("predict", folder, *outputs, "--horizon", "2")
+        assert status == 2 and one_error_line(err).startswith(
+            "OUTPUT: expected a name for the output video or folder, got ''"), err
     assert not (tmp_path / "x.mp4").exists() and not (tmp_path / "y.mp4").exists()
+    assert not [name for name in os.listdir() if name.startswith("frame_")]
 
 
 def test_flow_of_a_video_with_a_second_input_names_the_video_flags(tmp_path):
