@@ -589,13 +589,13 @@ def _check_output_folder(folder, source, codec):
     """Checks of a folder output before any work: not the input, not a file, no frames of an
     earlier run in it (they would mix with the new ones), its parent exists."""
     if _same_file(folder, source):
-        raise UsageError(f"-o: {folder} is the input; refusing to write into it")
+        raise UsageError(f"OUTPUT: {folder} is the input; refusing to write into it")
     if codec:
-        raise UsageError("--codec is for a video output; -o names a folder")
+        raise UsageError("--codec is for a video output; OUTPUT names a folder")
     if folder.exists() and not folder.is_dir():
-        raise NotADirectoryError(f"-o: {folder} exists and is not a folder")
+        raise NotADirectoryError(f"OUTPUT: {folder} exists and is not a folder")
     if folder.is_dir() and any(folder.glob("frame_*.png")):
-        raise FileExistsError(f"-o: {folder} already holds frame_*.png files (from an earlier run?); "
+        raise FileExistsError(f"OUTPUT: {folder} already holds frame_*.png files (from an earlier run?); "
                               f"give a new or empty folder")
     check_folder(folder)
 
@@ -701,7 +701,7 @@ def cmd_predict(args):
                          "one step per frame through the carried velocities)")
     kind = _output_kind(args.output)
     if kind == "video":
-        _check_output("-o", args.output, "video", (source,), codec=args.codec)
+        _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
     else:
         _check_output_folder(Path(args.output), source, args.codec)
     gan = _gan_options(args)

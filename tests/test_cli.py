@@ -764,7 +764,7 @@ def test_predict_folder_output_checks_and_leaves_nothing_on_failure(moving_folde
     afile = tmp_path / "afile"
     afile.write_text("x")
     status, _, stderr = run_cli("predict", folder, "--horizon", "2", "-o", afile)
-    assert status == 1 and one_error_line(stderr) == f"-o: {afile} exists and is not a folder"
+    assert status == 1 and one_error_line(stderr) == f"OUTPUT: {afile} exists and is not a folder"
     deep = tmp_path / "no" / "frames"
     status, _, stderr = run_cli("predict", folder, "--horizon", "2", "-o", deep)
     assert status == 1 and one_error_line(stderr) == f"output folder does not exist: {deep.parent} (for {deep})"
