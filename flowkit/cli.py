@@ -726,15 +726,18 @@ def cmd_predict(args):
     pictures = [np.concatenate([t, p], axis=1) for t, p in zip(truth, predicted)] if args.side_by_side \
         else list(predicted)
     height, width = pictures[0].shape[:2]
+    size = f"{width}x{height}"
     with _progress(args, total=len(pictures), unit="frame", desc="write") as bar:
         if kind == "video":  # as written: a video's odd sizes are padded
-            _, (height, width) = write_video(args.output, pictures, fps, codec=args.codec,
-                                             callback=bar.update)
+            _, written = write_video(args.output, pictures, fps, codec=args.codec,
+                                     callback=bar.update)
+            if written != (height, width):
+                size += f" padded to {written[1]}x{written[0]} (the encoder needs even sizes)"
         else:
             _write_folder(Path(args.output), pictures, bar)
     what = "truth | prediction, side by side" if args.side_by_side else "predicted frames"
     count = len(pictures)
-    where = (f"{args.output} ({_counted(count, 'frame')}, {width}x{height}, {_rate_text(fps)} fps, {what})"
+    where = (f"{args.output} ({_counted(count, 'frame')}, {size}, {_rate_text(fps)} fps, {what})"
              if kind == "video" else
              f"{_counted(count, 'PNG file')} to {args.output} (frame_000000.png"
              f"{f' ... frame_{count - 1:06d}.png' if count > 1 else ''}, {what})")

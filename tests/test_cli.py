@@ -940,3 +940,10 @@ def test_ctrl_c_while_the_command_line_is_imported(monkeypatch, capsys):
     monkeypatch.setattr(sys, "meta_path", [Interrupting()] + sys.meta_path)
     assert entry.main(["--version"]) == 130
     assert capsys.readouterr().err == "flowkit: interrupted\n"
+
+
+def test_predict_says_when_it_pads_an_odd_size(tmp_path):
+    source = data_path("video", "androidx__bear-vp9-odd-dimensions.webm")  # 161x121
+    status, stdout, err = run_cli("predict", source, tmp_path / "p.mp4", "--horizon", "2", "-q")
+    assert status == 0, err
+    assert "(2 frames, 161x121 padded to 162x122 (the encoder needs even sizes), " in stdout
