@@ -52,37 +52,37 @@ def fill_cpu(image, known, out):
     slots = threads if whole else n_images
     coarser = np.empty((slots, (starts[-1] - h * w) * channels), image.dtype)
     alpha = np.empty((slots, starts[-1]), image.dtype)
-    args = (image, known, shapes, starts, out, coarser, alpha)
+    # the passes in order: level 0 from the image, the pulls up to the coarsest level, the
+    # pushes back down to level 0; pass q writes level levels[q]
+    levels = np.concatenate((np.arange(len(shapes)), np.arange(len(shapes) - 2, -1, -1)))
+    args = (image, known, shapes, starts, out, coarser, alpha, levels)
     if whole:  # one dispatch
-        run_bands(_fill_pass, *args, ALL_PASSES, 0, threads=threads)
+        run_bands(_fill_pass, *args, ALL_PASSES, threads=threads)
         return
-    passes = [(0, 0)] + [(1, level) for level in range(1, len(shapes))]
-    passes += [(2, level) for level in range(len(shapes) - 2, -1, -1)]
-    for stage, level in passes:  # the rows written: the coarser level's when pulling
+    for q, level in enumerate(levels):
         rows, cols = shapes[level]
-        run_bands(_fill_pass, *args, stage, level,
+        run_bands(_fill_pass, *args, q,
                   threads=min(bands_for(n_images * rows * cols, SERIAL_PIXELS), n_images * rows))
 
 
-ALL_PASSES = -1  # _fill_pass's stage for every pass of whole images
+ALL_PASSES = -1  # _fill_pass's pass for every pass of whole images
 
 
 @jit(nogil=True)
-def _fill_pass(image, known, shapes, starts, out, coarser, alpha, stage, level, band, n_bands):
-    """Band ``band`` of ``n_bands`` (``parallel.run_bands``) of one pass over the rows of
-    every image at ``level``; with ``stage`` ``ALL_PASSES``, every pass in turn over whole
-    images ``band`` of ``n_bands``. The passes, ``q = 0 .. 2 L - 2`` for ``L`` levels:
-    level 0 from the image (stage 0: alpha 1 where known, 0 and value 0 in the holes), the
-    pulls to levels 1 .. L - 1 from the finer one (stage 1), the pushes into levels L - 2 ..
-    0 from the coarser one (stage 2). Level 0 is computed in ``out[n]``, the coarser levels
-    and the alphas in the band's scratch row (whole images) or the image's."""
+def _fill_pass(image, known, shapes, starts, out, coarser, alpha, levels, q, band, n_bands):
+    """Band ``band`` of ``n_bands`` (``parallel.run_bands``) of pass ``q`` over the rows of
+    every image at its level ``levels[q]``; with ``q`` ``ALL_PASSES``, every pass in turn
+    over whole images ``band`` of ``n_bands``. Pass 0 makes level 0 from the image (alpha 1
+    where known, 0 and value 0 in the holes), the next ``L - 1`` pull each level from the
+    finer one, the last ``L - 1`` push each level from the coarser one (``L`` levels).
+    Level 0 is computed in ``out[n]``, the coarser levels and the alphas in the band's
+    scratch row (whole images) or the image's."""
     n_images, h, w, channels = image.shape
     n_levels = shapes.shape[0]
-    whole = stage == ALL_PASSES
-    rows = shapes[level][0]
+    whole = q == ALL_PASSES
+    rows = shapes[levels[max(q, 0)]][0]
     first, last = band_range(n_images if whole else n_images * rows, band, n_bands)
-    q0 = 0 if whole or stage == 0 else level if stage == 1 else 2 * n_levels - 2 - level
-    q1 = 2 * n_levels - 1 if whole else q0 + 1
+    q0, q1 = (0, levels.shape[0]) if whole else (q, q + 1)
     item = first
     while item < last:  # an image, or the band's rows of one image
         n = item if whole else item // rows
@@ -91,19 +91,18 @@ def _fill_pass(image, known, shapes, starts, out, coarser, alpha, stage, level, 
         item += 1 if whole else r1 - r0
         finest = out[n].reshape(h * w * channels)
         coarse, alphas = coarser[band if whole else n], alpha[band if whole else n]
-        for q in range(q0, q1):
-            s = 0 if q == 0 else 1 if q < n_levels else 2
-            lv = 0 if q == 0 else q if q < n_levels else 2 * n_levels - 2 - q
+        for p in range(q0, q1):
+            lv = levels[p]
             if whole:
                 r1 = shapes[lv][0]
-            if s == 0:
+            if p == 0:
                 source = image[n].reshape(h * w * channels)
                 mask = known[n if known.shape[0] > 1 else 0].reshape(h * w)
-                for p in range(r0 * w, r1 * w):
-                    alphas[p] = 1.0 if mask[p] else 0.0
-                    for c in range(p * channels, (p + 1) * channels):
-                        finest[c] = source[c] if mask[p] else 0.0
-            elif s == 1:
+                for i in range(r0 * w, r1 * w):
+                    alphas[i] = 1.0 if mask[i] else 0.0
+                    for c in range(i * channels, (i + 1) * channels):
+                        finest[c] = source[c] if mask[i] else 0.0
+            elif p < n_levels:
                 _pull(_level(finest, coarse, starts, lv - 1, channels),
                       alphas[starts[lv - 1]:], _level(finest, coarse, starts, lv, channels),
                       alphas[starts[lv]:], shapes[lv - 1], shapes[lv], r0, r1)
