@@ -462,7 +462,7 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
             src, part, lossless, parts):
     from .video import audio_track, needs_even_size
 
-    in_fps = info.base_rate or info.frame_rate  # variable rate: its grid, not its average
+    in_fps = info.base_rate  # variable rate: its grid, not its average
     if in_fps is None and out_fps is None:
         raise ValueError(f"fps: {src} does not state its frame rate; give fps")
     fps_given = out_fps is not None
@@ -670,8 +670,7 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
         if part is None or part[1] is None or previous[0] < part[1]:
             # the last frame lasts one frame period (its own duration is rarely stored)
             t_last, last = previous
-            rate = info.base_rate or info.frame_rate
-            period = 1 / rate if rate else 1 / out_fps
+            period = 1 / info.base_rate if info.base_rate else 1 / out_fps
             end_time = t_last + period
             if start_frame is None:
                 start_frame = k

@@ -251,7 +251,7 @@ def _probe(source, step, grid=False):
         info = probe_video(source)
     except ValueError:
         return None, None  # iter_frames reports it
-    count, fps = info.frame_count, (info.base_rate or info.frame_rate) if grid else info.frame_rate
+    count, fps = info.frame_count, info.base_rate if grid else info.frame_rate
     return (-(-count // step) if count else None), (float(fps) / step if fps else None)
 
 

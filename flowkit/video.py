@@ -84,9 +84,10 @@ class VideoInfo:
     base_rate : Fraction or None
         The rate whose grid the timestamps lie on (FFmpeg's ``r_frame_rate``): ``frame_rate``
         for a constant rate; for a variable rate from dropped frames, as phones record, the
-        nominal rate (30 for the shared clip whose average is 20.1). None where it is not
-        plausible (above 4x the average: timestamps with no common grid). ``retime`` takes
-        its multiples, so that every input frame falls on the output's grid.
+        nominal rate (30 for the shared clip whose average is 20.1); ``frame_rate`` where
+        FFmpeg's guess is not plausible (above 4x the average: timestamps with no common
+        grid), so None only when the container states no rate. ``retime`` takes its
+        multiples, so that every input frame falls on the output's grid.
     time_base : Fraction
         Unit of the stream's timestamps, in seconds.
     frame_count : int or None
