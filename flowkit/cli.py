@@ -495,9 +495,7 @@ def _flow_video(args):
     seconds = time.perf_counter() - start
     size = f"{flow.shape[1]}x{flow.shape[0]}"
     if args.video:
-        height, width = picture.shape[:2]
-        if (height, width) != flow.shape[:2]:
-            size += f" padded to {width}x{height} (the encoder needs even sizes)"
+        size = _size_text(flow.shape[:2], picture.shape[:2])
         scale = f"max flow {args.max_flow:g} px" if args.max_flow else "each frame scaled to its own max"
         print(f"wrote {args.video} ({pairs} frames, {size}, {_rate_text(fps)} fps, {scale})")
     if flo_dir is not None:
@@ -725,14 +723,12 @@ def cmd_predict(args):
     seconds = time.perf_counter() - start
     pictures = [np.concatenate([t, p], axis=1) for t, p in zip(truth, predicted)] if args.side_by_side \
         else list(predicted)
-    height, width = pictures[0].shape[:2]
-    size = f"{width}x{height}"
+    size = _wxh(pictures[0].shape[1::-1])
     with _progress(args, total=len(pictures), unit="frame", desc="write") as bar:
         if kind == "video":  # as written: a video's odd sizes are padded
             _, written = write_video(args.output, pictures, fps, codec=args.codec,
                                      callback=bar.update)
-            if written != (height, width):
-                size += f" padded to {written[1]}x{written[0]} (the encoder needs even sizes)"
+            size = _size_text(pictures[0].shape[:2], written)
         else:
             _write_folder(Path(args.output), pictures, bar)
     what = "truth | prediction, side by side" if args.side_by_side else "predicted frames"
@@ -785,6 +781,15 @@ def _time_range(text):
 
 def _wxh(size):
     return f"{size[0]}x{size[1]}"
+
+
+def _size_text(shape, written):
+    """``"WxH"`` of frames of ``(height, width)`` ``shape``, with ``" padded to WxH (...)"``
+    where the video was written at another (even) ``(height, width)``."""
+    text = f"{shape[1]}x{shape[0]}"
+    if tuple(written) != tuple(shape):
+        text += f" padded to {written[1]}x{written[0]} (the encoder needs even sizes)"
+    return text
 
 
 def _tracks(report):
@@ -1032,9 +1037,7 @@ def cmd_generate(args):
         for frame in clip:
             picture = _even(cv2.resize(frame, (args.size, args.size), interpolation=cv2.INTER_NEAREST))
             writer.write(picture)
-    size = f"{args.size}x{args.size}"
-    if picture.shape[0] != args.size:
-        size += f" padded to {picture.shape[1]}x{picture.shape[0]} (the encoder needs even sizes)"
+    size = _size_text((args.size, args.size), picture.shape[:2])
     print(f"wrote {args.output} ({len(clip)} frames, {size}, seed {seed}: {args.caption!r})")
     return 0
 
