@@ -188,35 +188,21 @@ def extrapolate(image, flow, steps, *, scheme="semi-lagrangian", n_iter=3, borde
     # the dtypes flowkit.warp samples with, so that its compiled kernels are reused
     compute = np.dtype(np.float32) if dtype == np.float16 else dtype
     warp_flow = np.float64 if dtype == np.float64 else np.float32
-    traj_shape = (n_flow, steps, h, w)
-    xp, values = array_module(flow)
-    known = (xp.abs(values) < UNKNOWN_FLOW).all(axis=-1, keepdims=True)
-    if not bool(known.all()):  # the kernels take unknown vectors as NaN (both components)
-        flow = xp.where(known, values, np.nan)
     args = (interp.INTER_LINEAR, interp.BORDERS[border], border_value,
             _validate.intensity_range(dtype) if dtype.kind == "u" else 0.0)
+    disp, mask = trajectories(flow, steps, n_iter, backend)
     if backend == CUDA:
         from numba import cuda
 
-        from .kernels.advect_cuda import trace_cuda
         from .kernels.warp_cuda import warp_cuda as warp_driver
 
-        vec = device_array(flow, np.float64, (n_flow, h, w, 2))
-        disp = cuda.device_array(traj_shape + (2,), np.float32)
-        mask = cuda.device_array(traj_shape, np.bool_)
-        trace_cuda(vec, n_iter, disp, mask)
         src = device_array(image, compute, (n_image, h, w, channels))
         out = cuda.device_array((n_out, steps, h, w, channels), compute)
         warp_mask = cuda.device_array((steps, h, w), np.bool_)  # written, not used
         to_warp = device_array(disp, warp_flow)
     else:
-        from .kernels.advect import trace_cpu
         from .kernels.warp import warp_cpu as warp_driver
 
-        vec = host_array(flow, np.float64, (n_flow, h, w, 2))
-        disp = np.empty(traj_shape + (2,), np.float32)
-        mask = np.empty(traj_shape, np.bool_)
-        trace_cpu(vec, n_iter, disp, mask)
         src = host_array(image, compute, (n_image, h, w, channels))
         out = np.empty((n_out, steps, h, w, channels), compute)
         warp_mask = np.empty((0, h, w), np.bool_)  # none wanted
@@ -235,6 +221,36 @@ def extrapolate(image, flow, steps, *, scheme="semi-lagrangian", n_iter=3, borde
     extra = ((to_output(mask, gpu_input).reshape(traj),) if return_mask else ()) + (
         (to_output(disp, gpu_input).reshape(traj + (2,)),) if return_displacement else ())
     return (result,) + extra if extra else result
+
+
+def trajectories(flow, steps, n_iter, backend):
+    """The semi-Lagrangian trajectories of :func:`extrapolate` alone, for a checked flow
+    ``(H, W, 2)`` or ``(Nf, H, W, 2)``: ``(disp, mask)``, ``(Nf, steps, H, W, 2)`` float32 and
+    ``(Nf, steps, H, W)`` bool, NumPy arrays or Numba device arrays by ``backend``."""
+    h, w = flow.shape[-3:-1]
+    n_flow = flow.shape[0] if flow.ndim == 4 else 1
+    traj_shape = (n_flow, steps, h, w)
+    xp, values = array_module(flow)
+    known = (xp.abs(values) < UNKNOWN_FLOW).all(axis=-1, keepdims=True)
+    if not bool(known.all()):  # the kernels take unknown vectors as NaN (both components)
+        flow = xp.where(known, values, np.nan)
+    if backend == CUDA:
+        from numba import cuda
+
+        from .kernels.advect_cuda import trace_cuda
+
+        vec = device_array(flow, np.float64, (n_flow, h, w, 2))
+        disp = cuda.device_array(traj_shape + (2,), np.float32)
+        mask = cuda.device_array(traj_shape, np.bool_)
+        trace_cuda(vec, n_iter, disp, mask)
+    else:
+        from .kernels.advect import trace_cpu
+
+        vec = host_array(flow, np.float64, (n_flow, h, w, 2))
+        disp = np.empty(traj_shape + (2,), np.float32)
+        mask = np.empty(traj_shape, np.bool_)
+        trace_cpu(vec, n_iter, disp, mask)
+    return disp, mask
 
 
 def _forward(image, flow, steps, metric, border_value, return_mask, device):

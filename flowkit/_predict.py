@@ -7,7 +7,7 @@ import contextlib
 import numpy as np
 
 from . import _validate
-from ._backend import array_module, as_array
+from ._backend import array_module, as_array, is_device_array, select_device, to_output
 from ._estimators import get_estimator, list_estimators
 
 SCHEMES = ("semi-lagrangian", "forward", "reestimate")
@@ -100,12 +100,11 @@ def _extrapolated(last, previous, motion, backward, horizon, scheme, n_iter, spe
         metric = _metric(last, previous, backward)
         return _speed_mean(last, _advected_displacements(motion, metric, horizon, device),
                            speed_spread, device)
-    if scheme == "semi-lagrangian" and speed_spread:
-        # float32 frames: flowkit.warp's kernel for them is compiled already (its frames go
-        # unused: _speed_mean samples every node in one pass)
-        displacement = extrapolate(last.astype(np.float32), motion, horizon, n_iter=n_iter,
-                                   return_displacement=True, device=device)[1]
-        return _speed_mean(last, displacement, speed_spread, device)
+    if scheme == "semi-lagrangian" and speed_spread:  # the trajectories; _speed_mean samples
+        from ._extrapolate import trajectories
+
+        disp = trajectories(motion, horizon, n_iter, select_device(device, flow=motion))[0]
+        return _speed_mean(last, to_output(disp, is_device_array(motion))[0], speed_spread, device)
     if scheme == "semi-lagrangian":
         return extrapolate(last, motion, horizon, n_iter=n_iter, device=device)
     return extrapolate(last, motion, horizon, scheme="forward",

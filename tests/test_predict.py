@@ -470,7 +470,8 @@ def test_one_image_is_not_read_as_a_clip():
 
 
 @pytest.mark.parametrize("scheme, options", [("semi-lagrangian", {}), ("forward", {}),
-                                             ("semi-lagrangian", {"speed_spread": 0.2, "advect_flow": True})])
+                                             ("semi-lagrangian", {"speed_spread": 0.2, "advect_flow": True}),
+                                             ("semi-lagrangian", {"speed_spread": 0.2, "advect_flow": False})])
 def test_cuda_path_matches_cpu(scheme, options):
     pytest.importorskip("numba.cuda")
     clip = translating_clip((0.5, -0.25), 3)[:, :24, :28]
