@@ -1141,7 +1141,8 @@ def build_parser():
     """
     parser = _Parser(
         prog="flowkit",
-        description="Optical flow, warping, prediction and flow pictures from the command line.")
+        description="Optical flow, frame prediction, video retiming, flicker-free per-frame "
+                    "operations, generation and flow pictures from the command line.")
     parser.add_argument("--version", action="version", version=f"flowkit {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
