@@ -17,7 +17,9 @@ from Python, ``cuda_support.device_function``).
 
 Importing this module also installs ``kernels.linking``: a kernel compiled only because
 another kernel calls it is kept as LLVM IR for its caller, without machine code or a cache
-entry of its own (about a quarter of a first call's compile time).
+entry of its own (about a quarter of a first call's compile time); and ``kernels.inlining``:
+a helper inlined in Numba IR (``inline="always"``) has its scope copied once per call site
+instead of once per block (about a tenth of the first call of the kernels that inline).
 
 Cache freshness: Numba checks a cache entry against the source file of its own function
 only (a hash of its content), while a kernel's machine code holds every helper it calls,
@@ -33,8 +35,9 @@ from pathlib import Path
 
 from numba import njit
 
-from . import linking
+from . import inlining, linking
 
+inlining.install()
 linking.install()
 
 
