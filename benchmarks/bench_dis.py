@@ -245,7 +245,7 @@ def _profile(repeats=10):
             return result
         setattr(module, name, wrapper)
 
-    timed(kd, "area_cpu", "pyramids")
+    timed(_dis.HostOps, "area", "pyramids")
     timed(kd, "search_cpu", "search")
     timed(kd, "densify_cpu", "densification")
     # HostOps holds the drivers it was built with

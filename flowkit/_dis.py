@@ -156,8 +156,7 @@ class DIS:
                 if s == 0:
                     ops.scale(frame, gain, level)
                 else:
-                    tables = _tables(ops, ws, "area", src.shape[:2], (h, w))
-                    ops.area(src, tables, factor, level)
+                    ops.area(ws, src, factor, level)
                 src, factor = level, np.float32(1.0)
                 pyr[s] = level
         flow = None
@@ -212,17 +211,17 @@ class HostOps:
     densify = staticmethod(kd.densify_cpu)
 
     @staticmethod
-    def upload(table):
-        return table
-
-    @staticmethod
     def scale(frame, factor, out):
         np.multiply(frame, factor, out=out)
 
     @staticmethod
-    def area(src, tables, factor, out):
-        (yidx, ywts), (xidx, xwts) = tables
-        kd.area_cpu(src, yidx, ywts, xidx, xwts, factor, out)
+    def area(ws, src, factor, out):
+        import cv2
+
+        out[...] = cv2.resize(src, out.shape[1::-1], interpolation=cv2.INTER_AREA).reshape(
+            out.shape)
+        if factor != 1:
+            out *= factor
 
     @staticmethod
     def pad(src, border, reflect, out):
@@ -238,9 +237,11 @@ class HostOps:
         np.mean(src, axis=0, dtype=np.float32, out=out)
 
     @staticmethod
-    def resize(src, tables, factor, out):
-        (yidx, yfrac), (xidx, xfrac) = tables
-        fb.resize_flow_cpu(src, yidx, yfrac, xidx, xfrac, factor, out)
+    def resize(ws, src, factor, out):
+        import cv2
+
+        cv2.resize(src, out.shape[1::-1], dst=out, interpolation=cv2.INTER_LINEAR)
+        out *= factor
 
     @staticmethod
     def zero(out):
@@ -249,14 +250,6 @@ class HostOps:
     @staticmethod
     def copy(src, out):
         out[...] = src
-
-
-def _tables(ops, ws, kind, src_hw, dst_hw):
-    """Farneback's ``area_table`` or ``resize_table`` for rows and columns, on the backend of
-    ``ops``, kept in the workspace."""
-    make = fb.area_table if kind == "area" else fb.resize_table
-    return tuple(ws.table((kind, s, d), lambda s=s, d=d: tuple(ops.upload(a) for a in make(s, d)))
-                 for s, d in zip(src_hw, dst_hw))
 
 
 def _planar(ops, ws, name, image):
@@ -283,8 +276,7 @@ def _resize(ops, ws, src, factor, out):
     if tuple(src.shape) == tuple(out.shape) and factor == 1.0:
         ops.copy(src, out)
         return
-    tables = _tables(ops, ws, "resize", src.shape[:2], out.shape[:2])
-    ops.resize(src, tables, np.float32(factor), out)
+    ops.resize(ws, src, np.float32(factor), out)
 
 
 def dis(frame0, frame1, *, preset="medium", finest_scale=None, patch_size=None,

@@ -25,8 +25,9 @@ densification weight uses the mean absolute difference over channels. Gray input
 OpenCV's arithmetic (in float32, where OpenCV keeps uint8 pyramids and int16 gradients).
 
 CPU drivers: ``search_cpu`` (bands of whole stripes; the Sobel gradients are computed per
-patch as it is loaded, from frame0 with a one-pixel reflect-101 border), ``densify_cpu`` (row
-bands, patch by patch) and ``area_cpu`` (row bands). The per-patch and per-pixel math the
+patch as it is loaded, from frame0 with a one-pixel reflect-101 border) and ``densify_cpu``
+(row bands, patch by patch); on the CPU the pyramids and the flow's upscaling between levels
+are ``cv2.resize`` (``flowkit._dis.HostOps``), as in OpenCV's DIS. The per-patch and per-pixel math the
 CUDA drivers (``kernels.dis_cuda``) share is plain ``kernels.jit.jit`` functions:
 ``load_patch``, ``step_at``, ``start_vector`` (candidate selection), ``descend``
 (Gauss-Newton), ``densify_weight`` and ``densify_pixel``; the search's helpers are inlined
@@ -47,7 +48,6 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .atomic import unowned
-from .farneback import area_flow_pixel
 from .jit import internal, jit
 from .parallel import band_range, bands_for, run_bands
 
@@ -634,32 +634,3 @@ def start_vectors_cpu(flow, stride, psz, sparse):
     hs, ws = sparse.shape[0], sparse.shape[1]
     sparse[...] = flow[half:half + (hs - 1) * stride + 1:stride,
                        half:half + (ws - 1) * stride + 1:stride]
-
-
-def area_cpu(src, yidx, ywts, xidx, xwts, factor, out):
-    """INTER_AREA resize of an (h, w, c) image, times ``factor``, into ``out`` (Farneback's
-    area taps). An exact halving (every level of a pyramid of even sizes) takes a 2x2-box
-    loop with the taps' arithmetic in their order, so its result is the same to the bit."""
-    run_bands(_area_band, src, yidx, ywts, xidx, xwts, factor, out,
-              threads=bands_for(out.shape[0] * out.shape[1], SERIAL_PIXELS))
-
-
-@jit(nogil=True)
-def _area_band(src, yidx, ywts, xidx, xwts, factor, out, band, n_bands):
-    start, stop = band_range(out.shape[0], band, n_bands)
-    halving = src.shape[0] == 2 * out.shape[0] and src.shape[1] == 2 * out.shape[1]
-    half = np.float32(0.5)
-    for dy in range(start, stop):
-        if halving:  # area_flow_pixel's two taps of weight 1/2 per axis, in its order
-            top = src[2 * dy]
-            bottom = src[2 * dy + 1]
-            for dx in range(out.shape[1]):
-                for c in range(out.shape[2]):
-                    r0 = half * np.float32(top[2 * dx, c]) + half * np.float32(top[2 * dx + 1, c])
-                    r1 = (half * np.float32(bottom[2 * dx, c])
-                          + half * np.float32(bottom[2 * dx + 1, c]))
-                    out[dy, dx, c] = (half * r0 + half * r1) * factor
-            continue
-        for dx in range(out.shape[1]):
-            for c in range(out.shape[2]):
-                out[dy, dx, c] = area_flow_pixel(src, dy, dx, yidx, ywts, xidx, xwts, factor, c)

@@ -164,7 +164,6 @@ def _grid(out, channels_first=False):
 
 
 empty = cuda.device_array
-upload = cuda.to_device
 
 
 def scale(frame, factor, out):
@@ -172,10 +171,10 @@ def scale(frame, factor, out):
     _k_scale[_grid(out), _BLOCK](frame, factor, out)
 
 
-def area(src, tables, factor, out):
-    """INTER_AREA resize of an (h, w, c) image times ``factor`` (``tables``: the device copies
-    of ``farneback.area_table`` for rows and columns)."""
-    (yidx, ywts), (xidx, xwts) = tables
+def area(ws, src, factor, out):
+    """INTER_AREA resize of an (h, w, c) image times ``factor`` (the taps of
+    ``farneback.area_table``, kept on the device in the workspace ``ws``)."""
+    (yidx, ywts), (xidx, xwts) = _tables(ws, fb.area_table, src.shape[:2], out.shape[:2])
     _k_area[_grid(out), _BLOCK](src, yidx, ywts, xidx, xwts, factor, out)
 
 
@@ -194,11 +193,19 @@ def gray(src, out):
     _k_gray[_grid(out), _BLOCK](src, out)
 
 
-def resize(src, tables, factor, out):
-    """Bilinear resize of a flow times ``factor`` (``tables``: device copies of
-    ``farneback.resize_table`` for rows and columns)."""
-    (yidx, yfrac), (xidx, xfrac) = tables
+def resize(ws, src, factor, out):
+    """Bilinear resize of a flow times ``factor`` (the taps of ``farneback.resize_table``,
+    kept on the device in the workspace ``ws``)."""
+    (yidx, yfrac), (xidx, xfrac) = _tables(ws, fb.resize_table, src.shape[:2], out.shape[:2])
     fbc._resize_flow_kernel[_grid(out), _BLOCK](src, yidx, yfrac, xidx, xfrac, factor, out)
+
+
+def _tables(ws, make, src_hw, dst_hw):
+    """``make(n_src, n_dst)`` (Farneback's ``area_table`` or ``resize_table``) for rows and
+    columns, copied to the device once and kept in the workspace."""
+    return tuple(ws.table((make.__name__, s, d),
+                          lambda s=s, d=d: tuple(cuda.to_device(a) for a in make(s, d)))
+                 for s, d in zip(src_hw, dst_hw))
 
 
 def zero(out):

@@ -114,25 +114,37 @@ def test_coarsest_scale_and_grid_follow_opencv():
 
 
 @pytest.mark.parametrize("shape", [(48, 64, 1), (24, 30, 3), (25, 31, 1), (7, 9, 3)])
-def test_area_pyramid_level_equals_the_tap_loop(shape):
-    """kd.area_cpu (an exact halving takes a 2x2-box loop) equals Farneback's INTER_AREA taps
-    (area_flow_pixel) to the bit, for even (halving) and odd (generic taps) sizes."""
+def test_pyramid_level_and_flow_upscale_are_opencvs_resize(shape):
+    """The CPU's pyramid levels are cv2.resize's INTER_AREA (times the level's factor) and the
+    flow's upscaling its INTER_LINEAR (times the scale), as in OpenCV's DIS; Farneback's
+    taps (area_flow_pixel, resize_flow_pixel: what the CUDA kernels run) agree with them to
+    float32 rounding."""
     from flowkit.kernels import farneback as fb
 
     h, w, c = shape
     src = np.random.default_rng(3).random(shape, dtype=np.float32) * 255
-    yidx, ywts = fb.area_table(h, h // 2)
-    xidx, xwts = fb.area_table(w, w // 2)
     factor = np.float32(0.7)
     out = np.empty((h // 2, w // 2, c), np.float32)
-    kd.area_cpu(src, yidx, ywts, xidx, xwts, factor, out)
-    ref = np.array([[[fb.area_flow_pixel(src, y, x, yidx, ywts, xidx, xwts, factor, k)
-                      for k in range(c)] for x in range(w // 2)] for y in range(h // 2)],
-                   np.float32)
-    np.testing.assert_array_equal(out, ref)
-    # and the INTER_AREA reference itself (OpenCV rounds its float32 sums differently)
+    _dis.HostOps.area(None, src, factor, out)
     expected = cv2.resize(src, (w // 2, h // 2), interpolation=cv2.INTER_AREA) * factor
-    np.testing.assert_allclose(out, expected.reshape(out.shape), rtol=1e-5, atol=1e-3)
+    np.testing.assert_array_equal(out, expected.reshape(out.shape))
+    yidx, ywts = fb.area_table(h, h // 2)
+    xidx, xwts = fb.area_table(w, w // 2)
+    taps = np.array([[[fb.area_flow_pixel(src, y, x, yidx, ywts, xidx, xwts, factor, k)
+                       for k in range(c)] for x in range(w // 2)] for y in range(h // 2)],
+                    np.float32)
+    np.testing.assert_allclose(out, taps, rtol=1e-6, atol=1e-4)
+
+    flow = np.random.default_rng(4).standard_normal((h // 2, w // 2, 2)).astype(np.float32)
+    up = np.empty((h, w, 2), np.float32)
+    _dis.HostOps.resize(None, flow, np.float32(2.0), up)
+    expected = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) * np.float32(2.0)
+    np.testing.assert_array_equal(up, expected)
+    yi, yf = fb.resize_table(h // 2, h)
+    xi, xf = fb.resize_table(w // 2, w)
+    taps = np.empty_like(up)
+    fb.resize_flow_cpu(flow, yi, yf, xi, xf, np.float32(2.0), taps)
+    np.testing.assert_allclose(up, taps, rtol=0, atol=1e-5)
 
 
 def _patch_step_float64(patch, i1, grad_sums, y, x, u, v, psz, mean_norm):
