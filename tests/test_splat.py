@@ -116,6 +116,30 @@ def test_integer_images_round_the_reference():
         assert (splat(image, flow, mode="sum") == top).any()  # the case exercises saturation
 
 
+@pytest.mark.parametrize("acc_dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("out_dtype, top", [(np.uint8, 255.0), (np.uint16, 65535.0)])
+@pytest.mark.parametrize("divide", [False, True])
+def test_integer_rgb_finish_matches_finish_value(acc_dtype, out_dtype, top, divide):
+    """The normalising pass of integer RGB outputs (a loop of its own, rounded in the
+    accumulator's dtype) gives ``finish_value``'s bits, with holes, values out of range on
+    both sides, sums that overflow, exact .5 ties and any banding."""
+    from flowkit.kernels.splat import _finish_band, finish_value
+
+    rng = np.random.default_rng(7)
+    n = 997
+    acc = rng.uniform(-0.2 * top, 1.3 * top, (n, 4)).astype(acc_dtype)
+    acc[:, 3] = rng.choice([0.0, 0.25, 1.0, 2.5, 1e-30, 3.7], n)
+    acc[::5, :3] = np.floor(acc[::5, :3]) + 0.5  # ties, divided by 1 or not divided
+    acc[::5, 3] = 1.0
+    expected = np.array([[finish_value(acc[p, c], acc[p, 3], divide, top) for c in range(3)]
+                         for p in range(n)]).astype(out_dtype)
+    for n_bands in (1, 3):
+        out = np.zeros((n, 3), out_dtype)
+        for band in range(n_bands):
+            _finish_band(acc.reshape(-1), 3, divide, top, out.reshape(-1), band, n_bands)
+        np.testing.assert_array_equal(out, expected)
+
+
 # ---------------------------------------------------------------- analytic cases
 
 @settings(max_examples=20, deadline=None)
