@@ -255,6 +255,19 @@ def _probe(source, step, grid=False):
     return (-(-count // step) if count else None), (float(fps) / step if fps else None)
 
 
+def _bit_depth(source):
+    """Bits per sample of a video file's stream (8 for a folder, or where it cannot be read:
+    iter_frames reports that)."""
+    from .video import probe_video
+
+    if source.is_dir():
+        return 8
+    try:
+        return probe_video(source).bit_depth
+    except ValueError:
+        return 8
+
+
 def _rate_text(fps):
     """A frame rate for the reports: ``60``, or ``59.94 (2997/50)`` when not a whole number."""
     exact = Fraction(fps).limit_denominator(1_001_000)
@@ -508,15 +521,18 @@ def _flow_video(args):
 def _read_context(args, source):
     """Read the context frames (and, with --start, the true frames after them), streaming.
 
-    Returns (context, truth, fps): lists of frames; without ``--start`` the context is the
-    last ``--context`` frames and there is no truth.
+    Frames of a video of more than 8 bits are uint16 (``iter_frames(depth=16)``), so that
+    prediction and output keep the depth. Returns (context, truth, fps): lists of frames;
+    without ``--start`` the context is the last ``--context`` frames and there is no truth.
     """
     import collections
 
     import flowkit
 
-    frames = flowkit.iter_frames(source, gray=args.gray, resize=args.resize)
     count, fps = _probe(source, 1, grid=True)  # predicted frames follow at the grid's step
+    # more than 8 bits (10-bit HEVC, ...): uint16 frames, predicted and written at that depth
+    frames = flowkit.iter_frames(source, gray=args.gray, resize=args.resize,
+                                 depth=16 if _bit_depth(source) > 8 else 8)
     if args.start is None:
         context = collections.deque(maxlen=args.context)
         stop = None

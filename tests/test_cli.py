@@ -914,6 +914,21 @@ def test_predict_writes_a_variable_rate_clip_at_its_grid_rate(tmp_path):
     assert probe_video(tmp_path / "p.mp4").frame_rate == 30 and ", 30 fps, " in stdout
 
 
+def test_predict_keeps_a_10_bit_clip_at_its_depth(tmp_path):
+    # decoded as uint16 (16-bit scale), predicted in uint16 and written 10-bit (video) or as
+    # 16-bit PNGs, which hold exactly what flowkit.predict gives on those frames
+    source = data_path("video", "torchcodec__h264_10bits.mp4")
+    status, _, err = run_cli("predict", source, tmp_path / "p.mp4", "--horizon", "1", "-q")
+    assert status == 0, err
+    assert probe_video(tmp_path / "p.mp4").bit_depth == 10
+    status, _, err = run_cli("predict", source, tmp_path / "frames", "--horizon", "1", "-q")
+    assert status == 0, err
+    written = cv2.imread(str(tmp_path / "frames" / "frame_000000.png"), cv2.IMREAD_UNCHANGED)
+    frames = list(flowkit.iter_frames(source, depth=16))
+    assert written.dtype == np.uint16
+    np.testing.assert_array_equal(written[..., ::-1], flowkit.predict(np.stack(frames[-2:]), 1)[0])
+
+
 @pytest.mark.parametrize("command", [["flow", "{a}", "{b}", "-o", "{out}.flo", "--method", "raft"],
                                      ["retime", "{video}", "{out}.mp4", "--flow", "raft"]])
 def test_raft_without_weights_is_a_usage_error(tmp_path, pair, command):
