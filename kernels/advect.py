@@ -118,7 +118,7 @@ def trace_cpu(flow, n_iter, disp, mask):
     run_bands(_trace_cpu_band, flow, n_iter, disp, mask)
 
 
-@jit(nogil=True, fastmath={"contract"})
+@jit(fastmath={"contract"})
 def _trace_cpu_band(flow, n_iter, disp, mask, band, n_bands):
     """Rows ``band`` of ``n_bands``: ``trace_pixel`` for a whole row at once, each half of a
     sub-step (the predictor, then the new displacement) over the row before the next.
@@ -194,7 +194,7 @@ def speed_mean_cpu(image, disp, scales, weights, out, int_max):
               frac, scaled, sample, np.zeros(0, np.bool_), threads=threads)
 
 
-@jit(nogil=True)
+@jit
 def _speed_mean_band(image, disp, scales, weights, out, int_max, index, frac, scaled_rows,
                      sample_rows, no_mask, band, n_bands):
     """Output rows ``band`` of ``n_bands`` of :func:`speed_mean_cpu`, with its scratch rows

@@ -556,7 +556,7 @@ def search_cpu(i0p, i1, sparse, init, use_init, stride, psz, iters, mean_norm,
               mean_norm, propagate, threads=N_STRIPES if parallel else 1, claim=True)
 
 
-@jit(nogil=True)
+@jit
 def _search_band(i0p, i1, sparse, init, use_init, stride, psz, iters, mean_norm,
                  propagate, band, n_bands):
     hs, ws = sparse.shape[0], sparse.shape[1]
@@ -587,7 +587,7 @@ def densify_cpu(i0, i1, sparse, stride, psz, out):
               threads=bands_for(out.shape[0] * out.shape[1], SERIAL_PIXELS))
 
 
-@jit(nogil=True)
+@jit
 def _densify_band(i0, i1, sparse, stride, psz, out, band, n_bands):
     """Rows ``band`` of :func:`densify_pixel`'s flow, patch by patch: each patch vector's
     weights go to the sums of the pixels it covers (the last patch row and column also cover

@@ -681,7 +681,7 @@ def pyramid_level_cpu(img, norm, kern, yidx, yfrac, xidx, xfrac, out):
     run_bands(_pyramid_level_cpu_band, img, norm, kern, yidx, yfrac, xidx, xfrac, out)
 
 
-@jit(nogil=True)
+@jit
 def _pyramid_level_cpu_band(img, norm, kern, yidx, yfrac, xidx, xfrac, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`pyramid_level_cpu` (``parallel.run_bands``)."""
     h = out.shape[0]
@@ -700,7 +700,7 @@ def poly_exp_cpu(img, g, xg, xxg, ig, out):
     run_bands(_poly_exp_cpu_band, img, g, xg, xxg, ig, out)
 
 
-@jit(nogil=True)
+@jit
 def _poly_exp_cpu_band(img, g, xg, xxg, ig, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`poly_exp_cpu` (``parallel.run_bands``)."""
     h, w = img.shape
@@ -728,7 +728,7 @@ def expand_all_cpu(planes, norm, items, lvl, kerns, ytab, yfr, xtab, xfr, g, xg,
               xxg, ig, R0, R1)
 
 
-@jit(nogil=True)
+@jit
 def _expand_all_cpu_band(planes, norm, items, lvl, kerns, ytab, yfr, xtab, xfr, g, xg, xxg, ig,
                          R0, R1, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`expand_all_cpu` (``parallel.run_bands``)."""
@@ -911,7 +911,7 @@ def _ring_row(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, f
     return dst
 
 
-@jit(nogil=True)
+@jit
 def _iterate_box_band(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor,
                       flow_out, conf, wk, eps, strips, bwx, ring, vsum, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`iterate_cpu` with the box window
@@ -941,7 +941,7 @@ def _iterate_box_band(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, u
             _solve_box_row(vs, m, wk[0] * wk[0], eps, flow_out[y], conf, y)
 
 
-@jit(nogil=True)
+@jit
 def _iterate_gauss_band(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, uxfrac, factor,
                         flow_out, conf, wk, eps, strips, bwx, ring, vsum, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`iterate_cpu` with the Gaussian window
@@ -1019,7 +1019,7 @@ def resize_flow_cpu(src, yidx, yfrac, xidx, xfrac, factor, out):
     run_bands(_resize_flow_cpu_band, src, yidx, yfrac, xidx, xfrac, factor, out)
 
 
-@jit(nogil=True)
+@jit
 def _resize_flow_cpu_band(src, yidx, yfrac, xidx, xfrac, factor, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`resize_flow_cpu` (``parallel.run_bands``)."""
     # resize_flow_pixel with the row's taps looked up once per row: 2.5x faster
@@ -1042,7 +1042,7 @@ def area_flow_cpu(src, yidx, ywts, xidx, xwts, factor, out):
     run_bands(_area_flow_cpu_band, src, yidx, ywts, xidx, xwts, factor, out)
 
 
-@jit(nogil=True)
+@jit
 def _area_flow_cpu_band(src, yidx, ywts, xidx, xwts, factor, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`area_flow_cpu` (``parallel.run_bands``)."""
     h, w = out.shape[0], out.shape[1]

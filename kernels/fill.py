@@ -68,7 +68,7 @@ def fill_cpu(image, known, out):
 ALL_PASSES = -1  # _fill_pass's pass for every pass of whole images
 
 
-@jit(nogil=True)
+@jit
 def _fill_pass(image, known, shapes, starts, out, coarser, alpha, levels, q, band, n_bands):
     """Band ``band`` of ``n_bands`` (``parallel.run_bands``) of pass ``q`` over the rows of
     every image at its level ``levels[q]``; with ``q`` ``ALL_PASSES``, every pass in turn

@@ -71,7 +71,7 @@ def max_radius_cpu(flow, row_max):
     run_bands(_max_radius_cpu_band, flow, row_max)
 
 
-@jit(nogil=True)
+@jit
 def _max_radius_cpu_band(flow, row_max, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`max_radius_cpu` (``parallel.run_bands``)."""
     n_frames, h = flow.shape[:2]
@@ -86,7 +86,7 @@ def flow_to_color_cpu(flow, max_radius, wheel, out):
     run_bands(_flow_to_color_cpu_band, flow, max_radius, wheel, out)
 
 
-@jit(nogil=True)
+@jit
 def _flow_to_color_cpu_band(flow, max_radius, wheel, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`flow_to_color_cpu` (``parallel.run_bands``)."""
     n_frames, h, w, _ = flow.shape

@@ -418,7 +418,7 @@ def _blur(src, weights, border, dst):
     run_bands(_blur_band, src, weights, border, dst)
 
 
-@jit(nogil=True)
+@jit
 def _blur_band(src, weights, border, dst, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`_blur` (``parallel.run_bands``)."""
     height, width, n_ch = src.shape
@@ -447,7 +447,7 @@ def _downsample(src, gain, dst):
     run_bands(_downsample_band, src, gain, dst)
 
 
-@jit(nogil=True)
+@jit
 def _downsample_band(src, gain, dst, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`_downsample` (``parallel.run_bands``)."""
     yis, fys = linear_sources(src.shape[0], dst.shape[0])
@@ -465,7 +465,7 @@ def _upscale_flow(src, dst):
     run_bands(_upscale_flow_band, src, dst)
 
 
-@jit(nogil=True)
+@jit
 def _upscale_flow_band(src, dst, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`_upscale_flow` (``parallel.run_bands``)."""
     h, w = src.shape[0], src.shape[1]
@@ -507,7 +507,7 @@ def _band_rows(height, band, n_bands, half):
     return y0, y1, t0, t1, max(t0 - 1, 0), min(t1 + 1, height)
 
 
-@jit(nogil=True)
+@jit
 def _median_band(flow, half, n_bands, fl, part, n_parts):
     """The 3x3 median prefilter of the flow rows bands ``part`` of ``n_parts`` read, into
     ``fl[band]`` (``parallel.run_bands``)."""
@@ -540,7 +540,7 @@ def _band_products(ref, mov, flow, prefilter, band, n_bands, half, fl, wb, tb):
                    min(y + 1, height - 1) - w0, fl_row, tb[band, y - t0])
 
 
-@jit(nogil=True)
+@jit
 def _ilk_box_band(ref, mov, flow, prefilter, weights, n_bands, fl, wb, tb, flow_out, part,
                   n_parts):
     """Bands ``part`` of ``n_parts`` of :func:`_ilk_step`'s ``n_bands``, uniform window
@@ -654,7 +654,7 @@ def _x_pass_solve(col, weights, x_lo, x_hi, pad, keep, row, out):
     _solve_row(row, out)
 
 
-@jit(nogil=True)
+@jit
 def _ilk_gauss_band(ref, mov, flow, prefilter, weights, n_bands, fl, wb, tb, flow_out, part,
                     n_parts):
     """Bands ``part`` of ``n_parts`` of :func:`_ilk_step`'s ``n_bands``, Gaussian window

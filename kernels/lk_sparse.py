@@ -331,7 +331,7 @@ def build_pyramids(frame0, frame1, shapes, pad_x, pad_y, derivatives, stretch=No
 _NO_EXTREMA = np.empty((0, 2))
 
 
-@jit(nogil=True)
+@jit
 def _pyramids_band(f0, f1, buf, geo, shift, C, pad_x, pad_y, offset, factor, integer, extrema,
                    scratch, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`build_pyramids` (``parallel.run_bands``):
@@ -547,7 +547,7 @@ def scharr_levels(buf, gx, gy, geos, C, pad_x, pad_y):
               claim=True)
 
 
-@jit(nogil=True, fastmath=FAST)
+@jit(fastmath=FAST)
 def _scharr_levels_band(buf, gx, gy, geos, C, pad_x, pad_y, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`scharr_levels` (``parallel.run_bands``)."""
     buf, gx, gy, geos = unowned(buf), unowned(gx), unowned(gy), unowned(geos)  # (kernels/atomic.py)
@@ -860,7 +860,7 @@ def point_order(pts):
     return np.argsort(rows, kind="stable").astype(np.int64, copy=False)
 
 
-@jit(nogil=True)
+@jit
 def _track_points_band(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h,
                  max_iter, eps2, min_eig_threshold, eig_scale, out_pts, status, err, scratch, n, nq,
                  order, band, n_bands):
@@ -909,7 +909,7 @@ def corner_response(img, scale):
     return eig
 
 
-@jit(nogil=True, fastmath=FAST)
+@jit(fastmath=FAST)
 def _sobel_tensor_band(img, scale, txx, txy, tyy, band, n_bands):
     """Rows ``band`` of ``n_bands`` of the Sobel structure tensor (``corner_response``)."""
     h, w, C = img.shape
@@ -938,7 +938,7 @@ def _sobel_tensor_band(img, scale, txx, txy, tyy, band, n_bands):
                 txx[y, x], txy[y, x], tyy[y, x] = sobel_tensor_pixel(img, y, x, scale)
 
 
-@jit(nogil=True, fastmath=FAST)
+@jit(fastmath=FAST)
 def _min_eig_band(txx, txy, tyy, eig, band, n_bands):
     """Rows ``band`` of ``n_bands`` of the box-summed tensor's smaller eigenvalue."""
     h, w = eig.shape
@@ -974,7 +974,7 @@ def local_maxima(eig, thr):
     return peak
 
 
-@jit(nogil=True)
+@jit
 def _local_maxima_band(eig, thr, peak, band, n_bands):
     """Rows ``band`` of ``n_bands`` of :func:`local_maxima`."""
     h, w = eig.shape

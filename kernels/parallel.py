@@ -1,7 +1,7 @@
 """Run a CPU driver's work in bands on threads.
 
-Each CPU driver is a plain ``@jit(nogil=True)`` function (``kernels.jit``) that does band
-``band`` of ``n_bands`` of its independent work items (rows, row tiles, points):
+Each CPU driver is a plain ``@jit`` function (``kernels.jit``: it releases the GIL) that does
+band ``band`` of ``n_bands`` of its independent work items (rows, row tiles, points):
 ``kernel(*args, band, n_bands)`` handles the items :func:`band_range` gives it.
 :func:`run_bands` runs one band per thread on a thread pool, the calling thread taking the
 last band.

@@ -115,7 +115,7 @@ def gaussian_cpu(src, weights, out):
     run_bands(_gaussian_cpu_band, src, weights, out)
 
 
-@jit(nogil=True)
+@jit
 def _gaussian_cpu_band(src, weights, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`gaussian_cpu` (``parallel.run_bands``)."""
     n_img, h, length = src.shape
@@ -588,7 +588,7 @@ def _gather_row(src, n, y, size, buf, row):
         row[j] = _median_gather(src, n, y, j, size, buf)
 
 
-@jit(nogil=True)
+@jit
 def _median3_band(src, size, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`median_cpu`, 3 x 3 windows."""
     n_img, h, length = src.shape
@@ -606,7 +606,7 @@ def _median3_band(src, size, out, band, n_bands):
                 _gather_row(src, n, y, size, buf, out[n, y])
 
 
-@jit(nogil=True)
+@jit
 def _median5_band(src, size, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`median_cpu`, 5 x 5 windows."""
     n_img, h, length = src.shape
@@ -627,7 +627,7 @@ def _median5_band(src, size, out, band, n_bands):
                 _gather_row(src, n, y, size, buf, out[n, y])
 
 
-@jit(nogil=True)
+@jit
 def _median_rank_band(src, size, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`median_cpu`, windows up to 11 x 11."""
     n_img, h, length = src.shape
@@ -650,7 +650,7 @@ def _median_rank_band(src, size, out, band, n_bands):
                 _median_rank_row(rows, size, counts, out[n, y])
 
 
-@jit(nogil=True)
+@jit
 def _median_gather_band(src, size, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`median_cpu`, larger windows."""
     n_img, h, length = src.shape
@@ -729,7 +729,7 @@ def bilateral_cpu(flow, guide, spatial, guide_scale, out):
     run_bands(_bilateral_cpu_band, flow, guide, spatial, guide_scale, out)
 
 
-@jit(nogil=True)
+@jit
 def _bilateral_cpu_band(flow, guide, spatial, guide_scale, out, band, n_bands):
     """Work items ``band`` of ``n_bands`` of :func:`bilateral_cpu` (``parallel.run_bands``)."""
     n_img, h, w = flow.shape[0], flow.shape[1], flow.shape[2]

@@ -141,7 +141,7 @@ def splat_cpu(image, flow, levels, scales, mode, acc, level, out, int_max):
               out.reshape(out.size))
 
 
-@jit(nogil=True)
+@jit
 def _bounds_band(flow, bounds, band, n_bands):
     """``bounds[nf, y]``: the lowest and highest top row ``y + floor(v)`` in [-1, H) over the
     known vectors of flow row y (``_NO_ROW``, ``-_NO_ROW`` when none lands there).
@@ -169,7 +169,7 @@ def _bounds_band(flow, bounds, band, n_bands):
         bounds[nf, y, 1] = hi
 
 
-@jit(nogil=True)
+@jit
 def _splat_band(image, flow, levels, scales, bounds, acc, level, band, n_bands):
     """Target rows ``band`` of ``n_bands`` over all N * H rows (``parallel.run_bands``)."""
     n_out, h, w, k = acc.shape
@@ -393,7 +393,7 @@ def _add_tap(acc, s, a, b, v0, v1, v2, channels, weighted):
         acc[s + np.uint64(channels + 1)] += b
 
 
-@jit(nogil=True)
+@jit
 def _finish_band(acc, channels, divide, int_max, out, band, n_bands):
     """Target pixels ``band`` of ``n_bands`` of ``finish_value`` (``parallel.run_bands``);
     gray and RGB written out (3x faster than the loop over a run-time channel count)."""

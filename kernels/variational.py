@@ -319,7 +319,7 @@ def merge_planes(split, width):
 _RED_BLACK_ROWS = ((0, 0, 0), (0, 1, 1), (1, 0, 1), (1, 1, 0))
 
 
-@jit(nogil=True, error_model="numpy")
+@jit(error_model="numpy")
 def _refine_shared(frame0, frame1, flow, warped, d, planes, dflow, weights, alpha2, delta2,
                    gamma2, system, omega, iterations, sor_iterations, chunk_rows, state):
     """Every pass of the refinement in chunks of ``chunk_rows`` rows, which the threads

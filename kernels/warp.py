@@ -502,7 +502,7 @@ def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_ma
 _NO_MASK = np.zeros(0, np.bool_)  # C-contiguous like mask rows (one array type)
 
 
-@jit(nogil=True)
+@jit
 def _warp_cpu_shared(image, flow, out, mask, interpolation, border, border_value, int_max,
                      index, frac, vals_all, no_mask, slots, state):
     """The row tasks of :func:`warp_cpu` this thread claims (``parallel.claim_chunk``), with
