@@ -268,6 +268,18 @@ def _bit_depth(source):
         return 8
 
 
+def _stored_size_text(size, source):
+    """``WxH`` of frames stored at ``size`` (width, height) with ``source``'s display rotation,
+    which the output keeps: ``1920x1080 stored, 1080x1920 displayed (rotation 270)``."""
+    from .video import probe_video
+
+    width, height = size
+    rotation = probe_video(source).rotation
+    if rotation % 180:
+        return f"{width}x{height} stored, {height}x{width} displayed (rotation {rotation})"
+    return f"{width}x{height}" + (f" (rotation {rotation})" if rotation else "")
+
+
 def _rate_text(fps):
     """A frame rate for the reports: ``60``, or ``59.94 (2997/50)`` when not a whole number."""
     exact = Fraction(fps).limit_denominator(1_001_000)
@@ -869,9 +881,9 @@ def cmd_retime(args):
                                 scene_threshold=None if args.scene_threshold == 0 else args.scene_threshold,
                                 device=args.device, progress=False if args.quiet else None)
     seconds = time.perf_counter() - start
-    width, height = report.size
     cuts = len(report.cuts)
-    print(f"wrote {args.output} ({_counted(report.frames, 'frame')}, {width}x{height}, {_rate_text(report.fps)} fps, "
+    print(f"wrote {args.output} ({_counted(report.frames, 'frame')}, {_stored_size_text(report.size, source)}, "
+          f"{_rate_text(report.fps)} fps, "
           f"{float(report.duration):.3f} s; audio {_tracks(report)})")
     if report.padded:
         print(f"flowkit: note: padded {_wxh(report.padded)} to {_wxh(report.size)} (last row or "

@@ -962,3 +962,18 @@ def test_predict_says_when_it_pads_an_odd_size(tmp_path):
     status, stdout, err = run_cli("predict", source, tmp_path / "p.mp4", "--horizon", "2", "-q")
     assert status == 0, err
     assert "(2 frames, 161x121 padded to 162x122 (the encoder needs even sizes), " in stdout
+
+
+def test_retime_names_the_stored_and_displayed_size_of_a_rotated_clip(tmp_path, capsys):
+    # frames stored 64x36 with a 90-degree display rotation (a phone clip): retime keeps the
+    # tag and says both sizes, where predict and flow report the upright frames they write
+    frames = [np.full((36, 64, 3), 40 * k, np.uint8) for k in range(3)]
+    with flowkit.VideoWriter(tmp_path / "phone.mp4", 24, rotation=90) as writer:
+        for frame in frames:
+            writer.write(frame)
+    assert main(["retime", str(tmp_path / "phone.mp4"), str(tmp_path / "out.mp4"), "--factor", "2",
+                 "--method", "blend", "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert "(6 frames, 64x36 stored, 36x64 displayed (rotation 90), 48 fps, " in printed
+    info = probe_video(tmp_path / "out.mp4")
+    assert (info.rotation, info.width, info.height) == (90, 36, 64)
