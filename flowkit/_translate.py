@@ -367,8 +367,10 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     dict
         ``"frames"`` written, ``"fps"`` (Fraction: the input's rate, stored as the stream's
         nominal rate; frames keep their own times), ``"cuts"`` (frame indices that restarted
-        the recursion), ``"audio"`` (``"copied"``, ``"dropped"`` or ``"none"``),
-        ``"audio_tracks"`` (audio streams written).
+        the recursion), ``"size"`` (width, height as encoded, before the display rotation,
+        which is copied from the input), ``"padded"`` (width, height before padding when an
+        odd size was padded for a 4:2:0 encoder, else None), ``"audio"`` (``"copied"``,
+        ``"dropped"`` or ``"none"``), ``"audio_tracks"`` (audio streams written).
 
     Raises
     ------
@@ -478,6 +480,9 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     finally:
         for track in tracks:
             track.input.close()  # closed already after a success; on errors here
-    return {"frames": written, "fps": fps, "cuts": cuts,
+    size = (writer._size[1], writer._size[0]) if written else None
+    coded = (info.height, info.width) if turns % 2 else (info.width, info.height)  # as stored
+    return {"frames": written, "fps": fps, "cuts": cuts, "size": size,
+            "padded": coded if size is not None and tuple(size) != coded else None,
             "audio": "none" if not audio_streams else ("copied" if audio else "dropped"),
             "audio_tracks": len(tracks)}

@@ -268,6 +268,15 @@ def _bit_depth(source):
         return 8
 
 
+def _padding_note(padded, size):
+    """retime's and translate's note on stderr when an odd ``padded`` (width, height) was
+    padded to the even ``size`` for the encoder (nothing when ``padded`` is None)."""
+    if padded:
+        print(f"flowkit: note: padded {_wxh(padded)} to {_wxh(size)} (last row or column "
+              f"repeated) for the encoder, which needs an even size; to keep {_wxh(padded)} "
+              "write .mkv with --codec ffv1, or .webm", file=sys.stderr)
+
+
 def _stored_size_text(size, source):
     """``WxH`` of frames stored at ``size`` (width, height) with ``source``'s display rotation,
     which the output keeps: ``1920x1080 stored, 1080x1920 displayed (rotation 270)``."""
@@ -885,10 +894,7 @@ def cmd_retime(args):
     print(f"wrote {args.output} ({_counted(report.frames, 'frame')}, {_stored_size_text(report.size, source)}, "
           f"{_rate_text(report.fps)} fps, "
           f"{float(report.duration):.3f} s; audio {_tracks(report)})")
-    if report.padded:
-        print(f"flowkit: note: padded {_wxh(report.padded)} to {_wxh(report.size)} (last row or "
-              f"column repeated) for the encoder, which needs an even size; to keep "
-              f"{_wxh(report.padded)} write .mkv with --codec ffv1, or .webm", file=sys.stderr)
+    _padding_note(report.padded, report.size)
     if report.not_written:
         kinds = sorted(set(report.not_written))
         counts = ", ".join(f"{report.not_written.count(k)} {k}" for k in kinds)
@@ -929,8 +935,9 @@ def cmd_translate(args):
                                progress=False if args.quiet else None)
     seconds = time.perf_counter() - start
     cuts = len(report["cuts"])
-    print(f"wrote {args.output} ({report['frames']} frames, {_rate_text(report['fps'])} fps; audio "
-          f"{report['audio']})")
+    print(f"wrote {args.output} ({report['frames']} frames, {_stored_size_text(report['size'], source)}, "
+          f"{_rate_text(report['fps'])} fps; audio {report['audio']})")
+    _padding_note(report["padded"], report["size"])
     print(f"{args.op} per frame, made consistent ({args.method}, strength {args.strength:g}, "
           f"{args.flow}), {_counted(cuts, 'scene cut')} reset, in {seconds:.1f} s")
     return 0

@@ -277,6 +277,18 @@ def test_cli_round_trip(tiny_video, tmp_path):
     assert np.abs(frames[0].astype(int) - _frame_ops.autocontrast(originals[0])).mean() < 3
 
 
+def test_cli_reports_the_size_and_the_padding_of_an_odd_clip(tmp_path):
+    # 161x121 VP9 into H.264 4:2:0: written 162x122, said on stdout, the padding noted on
+    # stderr as retime notes it; an FFV1 .mkv keeps 161x121 and notes nothing
+    source = data_path("video", "androidx__bear-vp9-odd-dimensions.webm")
+    run = _cli("translate", source, tmp_path / "t.mp4", "--op", "autocontrast", "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert "(30 frames, 162x122, " in run.stdout
+    assert run.stderr.startswith("flowkit: note: padded 161x121 to 162x122 ")
+    run = _cli("translate", source, tmp_path / "t.mkv", "--op", "autocontrast", "--codec", "ffv1", "-q")
+    assert run.returncode == 0 and "(30 frames, 161x121, " in run.stdout and run.stderr == ""
+
+
 @pytest.mark.parametrize("op, code, message", [  # 2: a bad --op; 1: the op failed on a frame
     ("nosuch", 2, "flowkit: error: --op: expected a built-in name"),
     ("no_such_module_xyz:f", 2, "flowkit: error: --op: cannot import module 'no_such_module_xyz'"),
