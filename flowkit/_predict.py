@@ -43,22 +43,24 @@ def _as_frames(frames):
     return frames
 
 
-def _motion(context, estimate, average):
-    """Motion per step on the last frame's grid from the context frames (oldest first).
+def _motion(context, estimate, average, gaps):
+    """Motion per step on the last frame's grid from the context frames (oldest first),
+    ``gaps[i]`` steps apart between frames ``i`` and ``i + 1``.
 
-    The newest pair gives ``-estimate(last, previous)``. Each older pair's flow is read at
-    the point its trajectory reached (flows chained backwards through time, bilinear), so
+    The newest pair gives ``-estimate(last, previous) / gap``. Each older pair's flow is read
+    at the point its trajectory reached (flows chained backwards through time, bilinear), so
     all K - 1 estimates describe the pixels of the last frame; they are then averaged.
+    Returns the motion and the newest pair's flow itself (``backward``).
     """
     from ._warp import warp
 
     xp, _ = array_module(context[-1])
     backward = estimate(context[-1], context[-2])
-    estimates = [-backward]
+    estimates = [-backward if gaps[-1] == 1 else backward / -gaps[-1]]
     reached = backward
     for j in range(2, len(context)):
         older = warp(estimate(context[-j], context[-j - 1]), reached)
-        estimates.append(-older)
+        estimates.append(-older if gaps[-j] == 1 else older / -gaps[-j])
         reached = reached + older
     if len(estimates) == 1:
         return estimates[0].astype(np.float32), backward
@@ -182,11 +184,11 @@ def _advected_displacements(motion, metric, horizon, device):
 
 
 def _predict_clip(clip, horizon, estimate, context, average, smooth, scheme, n_iter, speed_spread,
-                  advect_flow, device):
+                  advect_flow, device, gaps):
     from ._warp import warp
 
     window = list(clip[-context:])
-    motion, backward = _motion(window, estimate, average)
+    motion, backward = _motion(window, estimate, average, gaps)
     motion = _smoothed(motion, smooth, window[-1])
     if scheme != "reestimate":
         return _extrapolated(window[-1], window[-2], motion, backward, horizon, scheme, n_iter,
@@ -195,9 +197,10 @@ def _predict_clip(clip, horizon, estimate, context, average, smooth, scheme, n_i
     first_motion = motion
     predictions = []
     for step in range(horizon):
-        if step:
+        if step:  # the predicted frames are one step apart
             window = window[1:] + [predictions[-1]]
-            motion = _smoothed(_motion(window, estimate, average)[0], smooth, window[-1])
+            gaps = gaps[1:] + [1]
+            motion = _smoothed(_motion(window, estimate, average, gaps)[0], smooth, window[-1])
         predictions.append(warp(window[-1], -motion))
     return xp.stack(predictions), first_motion
 
@@ -258,7 +261,8 @@ def check_options(horizon, *, context, n_iter, scheme, average, return_flow, met
 
 def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=2, average="median",
             smooth=None, scheme="semi-lagrangian", n_iter=_N_ITER, speed_spread=None,
-            advect_flow=None, return_flow=False, device=None, method="flow", model=None):
+            advect_flow=None, return_flow=False, device=None, method="flow", model=None,
+            times=None):
     """Predict the frames that follow a clip, from its optical flow.
 
     The motion of the last frame is estimated from the last ``context`` frames, optionally
@@ -373,6 +377,14 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=2,
         Only with ``method="gan"``: None for the shipped weights, a path to a
         ``.safetensors`` file of the same architecture (``flowkit train predict-gan``), or a
         module from ``flowkit.models.get_model("predict-gan", ...)``.
+    times : sequence of T numbers, optional
+        The frames' times in predicted steps (a video's timestamps times the output frame
+        rate), increasing; None: one step apart. For a variable-frame-rate clip, whose
+        consecutive frames may be several steps apart: each context pair's flow is divided by
+        its gap, so that the motion is per step and the predicted frames follow the last one
+        at one step each (whole or fractional gaps; the same for every clip of a batch). Not
+        with a flow array (the motion per step is given) or another ``method`` than
+        ``"flow"`` / ``"gan"``.
 
     Returns
     -------
@@ -391,7 +403,8 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=2,
         frames too small for the estimator (DIS: 16x16 pixels), unknown ``scheme``, ``average`` or
         estimator name, an unknown estimator option, frames of different shapes (in a list),
         a flow array of the wrong shape, unknown ``method``, a ``model`` without
-        ``method="gan"``, a weights file that does not fit.
+        ``method="gan"``, a weights file that does not fit; ``times`` not one increasing
+        finite number per frame, or given with a flow array or an adapter ``method``.
     ImportError
         ``method="gan"`` without torch (the message names the extra).
     TypeError
@@ -425,6 +438,8 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=2,
         horizon, context=context, n_iter=n_iter, scheme=scheme, average=average,
         return_flow=return_flow, method=method, speed_spread=speed_spread, advect_flow=advect_flow)
     if method not in METHODS:
+        if times is not None:
+            raise ValueError(f"times: only for method 'flow' or 'gan', got method={method!r}")
         return _adapter_predict(method, frames, horizon, return_flow, model)
     if method == "gan":
         from .models._api import predictor_model
@@ -445,6 +460,7 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=2,
     clips = frames if batched else frames[None]
     if clips.shape[1] < context:
         raise ValueError(f"frames: expected at least context={context} frames, got {clips.shape[1]}")
+    gaps = _gaps(times, clips.shape[1], context, flow)
     if smooth is not None and not isinstance(smooth, dict):
         raise TypeError(f"smooth: expected a dict of smooth_flow options or None, got "
                         f"{_validate.describe(smooth)}")
@@ -475,7 +491,7 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=2,
             with _too_small_named(flow):
                 predicted, motion = _predict_clip(clips[n], horizon, estimate, context, average,
                                                   smooth, scheme, n_iter, speed_spread,
-                                                  advect_flow, device)
+                                                  advect_flow, device, gaps)
         else:
             motion = given[n] if given.ndim == 4 else given
             predicted, motion = _predict_given(clips[n], horizon, motion.astype(np.float32), smooth,
@@ -490,6 +506,26 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=2,
     if not return_flow:
         return predicted
     return predicted, (xp.stack(motions) if batched else motions[0])
+
+
+def _gaps(times, count, context, flow):
+    """The ``context - 1`` gaps between the last ``context`` of ``times`` (one per frame of
+    the clip), in steps: a list of 1 without ``times``."""
+    if times is None:
+        return [1] * (context - 1)
+    if hasattr(flow, "shape") and hasattr(flow, "dtype"):
+        raise ValueError("times: not with a flow array, which is the motion per step already")
+    try:
+        values = None if isinstance(times, (str, bytes)) else np.asarray(times, dtype=np.float64)
+    except (TypeError, ValueError):
+        values = None
+    if values is None or values.ndim != 1 or values.shape[0] != count:
+        raise ValueError(f"times: expected a sequence of {count} numbers (one per frame), got "
+                         f"{_validate.describe(times)}")
+    gaps = np.diff(values[-context:])
+    if not (np.isfinite(values).all() and (gaps > 0).all()):
+        raise ValueError(f"times: expected finite, increasing times, got {values.tolist()}")
+    return [1 if g == 1 else float(g) for g in gaps]
 
 
 def _predict_given(clip, horizon, motion, smooth, scheme, n_iter, speed_spread, advect_flow, device):

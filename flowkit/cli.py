@@ -255,19 +255,6 @@ def _probe(source, step, grid=False):
     return (-(-count // step) if count else None), (float(fps) / step if fps else None)
 
 
-def _bit_depth(source):
-    """Bits per sample of a video file's stream (8 for a folder, or where it cannot be read:
-    iter_frames reports that)."""
-    from .video import probe_video
-
-    if source.is_dir():
-        return 8
-    try:
-        return probe_video(source).bit_depth
-    except ValueError:
-        return 8
-
-
 def _padding_note(padded, size):
     """retime's and translate's note on stderr when an odd ``padded`` (width, height) was
     padded to the even ``size`` for the encoder (nothing when ``padded`` is None)."""
@@ -543,17 +530,27 @@ def _read_context(args, source):
     """Read the context frames (and, with --start, the true frames after them), streaming.
 
     Frames of a video of more than 8 bits are uint16 (``iter_frames(depth=16)``), so that
-    prediction and output keep the depth. Returns (context, truth, fps): lists of frames;
-    without ``--start`` the context is the last ``--context`` frames and there is no truth.
+    prediction and output keep the depth. Returns (context, truth, fps, times): lists of
+    frames; without ``--start`` the context is the last ``--context`` frames and there is no
+    truth; ``times`` the context frames' times in steps of the grid (``VideoInfo.base_rate``,
+    at which the predicted frames follow: a variable-rate clip's frames may be several steps
+    apart, ``flowkit.predict``'s ``times``), None for an image folder.
     """
     import collections
 
     import flowkit
+    from .video import probe_video
 
     count, fps = _probe(source, 1, grid=True)  # predicted frames follow at the grid's step
+    try:
+        info = None if source.is_dir() else probe_video(source)
+    except ValueError:
+        info = None  # iter_frames reports it
     # more than 8 bits (10-bit HEVC, ...): uint16 frames, predicted and written at that depth
-    frames = flowkit.iter_frames(source, gray=args.gray, resize=args.resize,
-                                 depth=16 if _bit_depth(source) > 8 else 8)
+    frames = flowkit.iter_frames(source, gray=args.gray, resize=args.resize, timestamps=info is not None,
+                                 depth=16 if info is not None and info.bit_depth > 8 else 8)
+    if info is None:
+        frames = ((None, frame) for frame in frames)
     if args.start is None:
         context = collections.deque(maxlen=args.context)
         stop = None
@@ -564,11 +561,11 @@ def _read_context(args, source):
     truth = []
     read = 0
     with _progress(args, total=count, unit="frame", desc="read") as bar:
-        for frame in frames:
+        for time, frame in frames:
             if stop is not None and read >= stop:
                 break
             if args.start is None or args.start <= read < args.start + args.context:
-                context.append(frame)
+                context.append((time, frame))
             elif read >= args.start + args.context:
                 truth.append(frame)
             read += 1
@@ -581,7 +578,10 @@ def _read_context(args, source):
         raise ValueError(f"{source}: --side-by-side needs the {args.horizon} true frames after the "
                          f"context (frames {args.start + args.context} to "
                          f"{args.start + args.context + args.horizon - 1}); the input has {read}")
-    return list(context), truth, fps
+    times = None
+    if info is not None and info.base_rate:  # exact: whole steps stay whole (1.0 for a steady rate)
+        times = [float((t - context[-1][0]) * info.base_rate) for t, _ in context]
+    return [frame for _, frame in context], truth, fps, times
 
 
 def _output_kind(path):
@@ -746,7 +746,7 @@ def cmd_predict(args):
         smooth = {"method": args.smooth}
         if args.smooth_size:
             smooth["size"] = args.smooth_size
-    context, truth, fps = _read_context(args, source)
+    context, truth, fps, times = _read_context(args, source)
     _compile_notice(args, *_PREDICT_DRIVERS)
     fps = _output_fps(args, fps)
     start = time.perf_counter()
@@ -756,7 +756,7 @@ def cmd_predict(args):
                                     flow_options=options, context=args.context,
                                     average=args.average, smooth=smooth, scheme=args.scheme,
                                     speed_spread=args.speed_spread, advect_flow=args.advect_flow,
-                                    **extra, **gan)
+                                    times=times, **extra, **gan)
     seconds = time.perf_counter() - start
     pictures = [np.concatenate([t, p], axis=1) for t, p in zip(truth, predicted)] if args.side_by_side \
         else list(predicted)

@@ -977,3 +977,23 @@ def test_retime_names_the_stored_and_displayed_size_of_a_rotated_clip(tmp_path, 
     assert "(6 frames, 64x36 stored, 36x64 displayed (rotation 90), 48 fps, " in printed
     info = probe_video(tmp_path / "out.mp4")
     assert (info.rotation, info.width, info.height) == (90, 36, 64)
+
+
+def test_predict_divides_the_motion_of_frames_several_steps_apart(tmp_path):
+    # a 30 fps clip with a dropped frame: the last two frames are 2/30 s apart, the texture
+    # moves 1.5 px per 1/30 s; the frame predicted 1/30 s on is 1.5 px further, not 3 px
+    from fractions import Fraction
+
+    steps = [0, 1, 3]
+    base = (textured_image(96, 128, seed=2, smooth=3.0, channels=3) * 255).astype(np.float32)
+    frames = [flowkit.warp(base, np.full((96, 128, 2), (-1.5 * k, 0.0), np.float32)).round().astype(np.uint8)
+              for k in steps + [4, 5]]
+    with flowkit.VideoWriter(tmp_path / "vfr.mkv", 30, codec="ffv1", time_base=Fraction(1, 30)) as writer:
+        for k, frame in zip(steps, frames):
+            writer.write(frame, time=Fraction(k, 30))
+    status, _, err = run_cli("predict", tmp_path / "vfr.mkv", tmp_path / "out", "--horizon", "1", "-q")
+    assert status == 0, err
+    predicted = cv2.imread(str(tmp_path / "out" / "frame_000000.png"))[..., ::-1].astype(float)
+    inner = (slice(16, -16), slice(16, -16))
+    one_step, two_steps = (np.abs(predicted - f)[inner].mean() for f in frames[3:])
+    assert one_step < 2.0 and two_steps > 3 * one_step

@@ -166,6 +166,50 @@ def test_context_combines_the_chained_motions():
     np.testing.assert_allclose(motion[..., 1], 0.125, atol=1e-6)
 
 
+def test_times_divide_each_pair_by_its_gap():
+    # a variable-frame-rate clip: frames at steps 0, 1 and 3 (one dropped), each pair's flow
+    # is the displacement over its gap; with times the motion is per step
+    clip = translating_clip((0.0, 0.0), 3)
+    per_pair = iter([(-2.0, -1.0), (-0.8, -0.4)])  # newest pair (gap 2) first
+
+    def estimate(later, earlier):
+        return np.broadcast_to(np.float32(next(per_pair)), later.shape[:2] + (2,)).copy()
+
+    _, motion = flowkit.predict(clip, 1, flow=estimate, context=3, average="mean", times=[0, 1, 3],
+                                return_flow=True)
+    np.testing.assert_allclose(motion[..., 0], (1.0 + 0.8) / 2, atol=1e-6)
+    np.testing.assert_allclose(motion[..., 1], (0.5 + 0.4) / 2, atol=1e-6)
+    # a real estimator on a texture moving 0.5 px per step, sampled at steps 0 and 2: the
+    # prediction one step on is the texture at 1.5 px, as from frames one step apart
+    pair = np.stack([texture(0.0), texture(1.0)])
+    predicted, motion = flowkit.predict(pair, 2, flow="farneback", times=[0.0, 2.0], **HELD,
+                                        return_flow=True)
+    plain, whole = flowkit.predict(pair, 2, flow="farneback", **HELD, return_flow=True)
+    np.testing.assert_array_equal(motion, whole / 2)
+    for k in range(2):
+        assert np.abs(interior(predicted[k] - texture(1.0 + 0.5 * (k + 1)))).max() < 0.01
+    assert np.abs(interior(plain[0] - texture(1.5))).max() > 0.05  # two steps' motion per step
+    # the re-estimating recursion: the predicted frames are one step apart
+    estimate = constant_estimator((-1.0, -0.5))
+    _, first = flowkit.predict(clip[:2], 3, flow=estimate, scheme="reestimate", times=[0, 2],
+                               return_flow=True)
+    np.testing.assert_allclose(first, np.broadcast_to(np.float32((0.5, 0.25)), first.shape))
+
+
+@pytest.mark.parametrize("times, message", [
+    ([0.0], r"times: expected a sequence of 2 numbers \(one per frame\), got \[0.0\]"),
+    ("01", r"times: expected a sequence of 2 numbers \(one per frame\), got '01'"),
+    ([1.0, 1.0], r"times: expected finite, increasing times, got \[1.0, 1.0\]"),
+    ([0.0, float("nan")], r"times: expected finite, increasing times, got \[0.0, nan\]"),
+])
+def test_bad_times(times, message):
+    with pytest.raises(ValueError, match=message):
+        flowkit.predict(translating_clip((0.5, 0.0), 2), 1, times=times)
+    with pytest.raises(ValueError, match=r"times: not with a flow array"):
+        flowkit.predict(translating_clip((0.5, 0.0), 2), 1, times=[0, 1],
+                        flow=np.zeros((H, W, 2), np.float32))
+
+
 def test_context_chains_older_flows_along_the_trajectory():
     # the older pair's flow is read where the newest flow points: a flow field that varies
     # along x checks the sampling point
