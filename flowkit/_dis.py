@@ -218,10 +218,8 @@ class HostOps:
     def area(ws, src, factor, out):
         import cv2
 
-        out[...] = cv2.resize(src, out.shape[1::-1], interpolation=cv2.INTER_AREA).reshape(
-            out.shape)
-        if factor != 1:
-            out *= factor
+        level = cv2.resize(src, out.shape[1::-1], interpolation=cv2.INTER_AREA)
+        np.multiply(level.reshape(out.shape), factor, out=out)
 
     @staticmethod
     def pad(src, border, reflect, out):
@@ -240,8 +238,8 @@ class HostOps:
     def resize(ws, src, factor, out):
         import cv2
 
-        cv2.resize(src, out.shape[1::-1], dst=out, interpolation=cv2.INTER_LINEAR)
-        out *= factor
+        np.multiply(cv2.resize(src, out.shape[1::-1], interpolation=cv2.INTER_LINEAR), factor,
+                    out=out)
 
     @staticmethod
     def zero(out):
