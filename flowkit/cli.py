@@ -547,7 +547,8 @@ def _read_context(args, source):
     except ValueError:
         info = None  # iter_frames reports it
     # more than 8 bits (10-bit HEVC, ...): uint16 frames, predicted and written at that depth
-    frames = flowkit.iter_frames(source, gray=args.gray, resize=args.resize, timestamps=info is not None,
+    frames = flowkit.iter_frames(source, gray=args.gray, resize=args.resize,
+                                 timestamps=info is not None,
                                  depth=16 if info is not None and info.bit_depth > 8 else 8)
     if info is None:
         frames = ((None, frame) for frame in frames)
@@ -891,8 +892,8 @@ def cmd_retime(args):
                                 device=args.device, progress=False if args.quiet else None)
     seconds = time.perf_counter() - start
     cuts = len(report.cuts)
-    print(f"wrote {args.output} ({_counted(report.frames, 'frame')}, {_stored_size_text(report.size, source)}, "
-          f"{_rate_text(report.fps)} fps, "
+    print(f"wrote {args.output} ({_counted(report.frames, 'frame')}, "
+          f"{_stored_size_text(report.size, source)}, {_rate_text(report.fps)} fps, "
           f"{float(report.duration):.3f} s; audio {_tracks(report)})")
     _padding_note(report.padded, report.size)
     if report.not_written:
@@ -935,8 +936,9 @@ def cmd_translate(args):
                                progress=False if args.quiet else None)
     seconds = time.perf_counter() - start
     cuts = len(report["cuts"])
-    print(f"wrote {args.output} ({report['frames']} frames, {_stored_size_text(report['size'], source)}, "
-          f"{_rate_text(report['fps'])} fps; audio {report['audio']})")
+    print(f"wrote {args.output} ({report['frames']} frames, "
+          f"{_stored_size_text(report['size'], source)}, {_rate_text(report['fps'])} fps; "
+          f"audio {report['audio']})")
     _padding_note(report["padded"], report["size"])
     print(f"{args.op} per frame, made consistent ({args.method}, strength {args.strength:g}, "
           f"{args.flow}), {_counted(cuts, 'scene cut')} reset, in {seconds:.1f} s")

@@ -27,8 +27,9 @@ OpenCV's arithmetic (in float32, where OpenCV keeps uint8 pyramids and int16 gra
 CPU drivers: ``search_cpu`` (bands of whole stripes; the Sobel gradients are computed per
 patch as it is loaded, from frame0 with a one-pixel reflect-101 border) and ``densify_cpu``
 (row bands, patch by patch); on the CPU the pyramids and the flow's upscaling between levels
-are ``cv2.resize`` (``flowkit._dis.HostOps``), as in OpenCV's DIS. The per-patch and per-pixel math the
-CUDA drivers (``kernels.dis_cuda``) share is plain ``kernels.jit.jit`` functions:
+are ``cv2.resize`` (``flowkit._dis.HostOps``), as in OpenCV's DIS. The per-patch and
+per-pixel math the CUDA drivers (``kernels.dis_cuda``) share is plain ``kernels.jit.jit``
+functions:
 ``load_patch``, ``step_at``, ``start_vector`` (candidate selection), ``descend``
 (Gauss-Newton), ``densify_weight`` and ``densify_pixel``; the search's helpers are inlined
 (``inline="always"``), which spares the calls and the arrays' reference counting per patch

@@ -986,9 +986,10 @@ def test_predict_divides_the_motion_of_frames_several_steps_apart(tmp_path):
 
     steps = [0, 1, 3]
     base = (textured_image(96, 128, seed=2, smooth=3.0, channels=3) * 255).astype(np.float32)
-    frames = [flowkit.warp(base, np.full((96, 128, 2), (-1.5 * k, 0.0), np.float32)).round().astype(np.uint8)
-              for k in steps + [4, 5]]
-    with flowkit.VideoWriter(tmp_path / "vfr.mkv", 30, codec="ffv1", time_base=Fraction(1, 30)) as writer:
+    frames = [flowkit.warp(base, np.full((96, 128, 2), (-1.5 * k, 0.0), np.float32))
+              .round().astype(np.uint8) for k in steps + [4, 5]]
+    with flowkit.VideoWriter(tmp_path / "vfr.mkv", 30, codec="ffv1",
+                             time_base=Fraction(1, 30)) as writer:
         for k, frame in zip(steps, frames):
             writer.write(frame, time=Fraction(k, 30))
     status, _, err = run_cli("predict", tmp_path / "vfr.mkv", tmp_path / "out", "--horizon", "1", "-q")
