@@ -407,14 +407,6 @@ def cmd_flow(args):
     return 0
 
 
-def _even(picture):
-    """An odd height or width padded by repeating the last row or column (``video.pad_even``):
-    4:2:0 encoders need even sizes; padding keeps every pixel."""
-    from .video import pad_even
-
-    return pad_even(picture)
-
-
 def _output_fps(args, probed):
     """Frame rate of a video output: --fps, else the input's (``probed``, if plausible), else 30."""
     return args.fps or (probed if probed and probed <= MAX_FPS else None) or 30.0
@@ -502,7 +494,7 @@ def _flow_video(args):
         staging = None
         for flow in flows:
             if writer is not None:
-                picture = _even(flowkit.flow_to_color(flow, max_flow=args.max_flow))
+                picture = writer.fit(flowkit.flow_to_color(flow, max_flow=args.max_flow))
                 writer.write(picture)
             if flo_dir is not None:
                 if staging is None:  # the folder's parents are made once there is a flow
@@ -1072,7 +1064,8 @@ def cmd_generate(args):
                             device=args.device)
     with flowkit.VideoWriter(args.output, args.fps) as writer:
         for frame in clip:
-            picture = _even(cv2.resize(frame, (args.size, args.size), interpolation=cv2.INTER_NEAREST))
+            picture = writer.fit(cv2.resize(frame, (args.size, args.size),
+                                            interpolation=cv2.INTER_NEAREST))
             writer.write(picture)
     size = _size_text((args.size, args.size), picture.shape[:2])
     print(f"wrote {args.output} ({len(clip)} frames, {size}, seed {seed}: {args.caption!r})")

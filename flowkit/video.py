@@ -507,14 +507,15 @@ def decode_from(container, stream, start, origin=None, **options):
 
 def concat_parts(writer, paths, *, depth=8, frame_format=None):
     """Write every frame of the videos ``paths``, in order, to ``writer`` (a VideoWriter),
-    decoded as ``decode(depth=, frame_format=)`` without rotation: the lossless parts of a
-    chunked ``flowkit.batch`` job encoded once, so the encoder gets the frames of a single run."""
+    decoded as ``decode(depth=, frame_format=)`` without rotation (padded even where
+    ``writer``'s encoder needs it: :meth:`VideoWriter.fit`): the lossless parts of a chunked
+    ``flowkit.batch`` job encoded once, so the encoder gets the frames of a single run."""
     for path in paths:
         container, stream = open_input(path)
         try:
             for _, frame in decode(container, stream, depth=depth, upright=False,
                                    frame_format=frame_format):
-                writer.write(frame)
+                writer.write(writer.fit(frame))  # lossless parts keep odd sizes
         finally:
             container.close()
     return writer.frame_count
@@ -544,13 +545,14 @@ def last_frames(path, count):
 
 
 def write_video(path, frames, fps, *, codec=None, empty=None, callback=None):
-    """Write ``frames`` (RGB or gray arrays; odd sizes padded even by :func:`pad_even`) to a
-    video at ``path`` atomically (:class:`VideoWriter`, frame k at ``k / fps``); ``callback()``
-    after each frame. Returns ``(frames written, (height, width) as written)``. ``empty``: the
-    ValueError message when ``frames`` is empty (default VideoWriter's)."""
+    """Write ``frames`` (RGB or gray arrays; odd sizes padded even where the encoder needs it,
+    :meth:`VideoWriter.fit`) to a video at ``path`` atomically (:class:`VideoWriter`, frame k
+    at ``k / fps``); ``callback()`` after each frame. Returns ``(frames written, (height,
+    width) as written)``. ``empty``: the ValueError message when ``frames`` is empty (default
+    VideoWriter's)."""
     with VideoWriter(path, fps, codec=codec) as writer:
         for frame in frames:
-            writer.write(pad_even(frame))
+            writer.write(writer.fit(frame))
             if callback is not None:
                 callback()
         if writer.frame_count == 0 and empty:
@@ -898,6 +900,15 @@ class VideoWriter:
     def closed(self):
         """True once the writer was closed or aborted."""
         return self._tmp is None
+
+    def fit(self, frame):
+        """``frame`` padded to an even size (:func:`pad_even`) when this writer's encoder needs
+        one for the pixel format it will use for frames of ``frame``'s dtype (4:2:0 on x264,
+        x265, ...: :func:`needs_even_size`), else ``frame`` itself (FFV1, VP9, ...)."""
+        depth = 16 if np.asarray(frame).dtype == np.uint16 else 8
+        if needs_even_size(self.codec, output_pix_fmt(self.codec, depth, self.pix_fmt)):
+            return pad_even(frame)
+        return frame
 
     def write(self, frame, time=None):
         """Append one frame.

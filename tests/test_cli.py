@@ -962,6 +962,12 @@ def test_predict_says_when_it_pads_an_odd_size(tmp_path):
     status, stdout, err = run_cli("predict", source, tmp_path / "p.mp4", "--horizon", "2", "-q")
     assert status == 0, err
     assert "(2 frames, 161x121 padded to 162x122 (the encoder needs even sizes), " in stdout
+    # FFV1 (.mkv's default) and VP9 take odd sizes: nothing padded, as retime does
+    for name in ("p.mkv", "p.webm"):
+        status, stdout, err = run_cli("predict", source, tmp_path / name, "--horizon", "2", "-q")
+        assert status == 0, err
+        assert "(2 frames, 161x121, " in stdout
+        assert (probe_video(tmp_path / name).width, probe_video(tmp_path / name).height) == (161, 121)
 
 
 def test_retime_names_the_stored_and_displayed_size_of_a_rotated_clip(tmp_path, capsys):

@@ -203,6 +203,22 @@ def test_writer_gray_frames(tmp_path):
     np.testing.assert_array_equal(next(iter_frames(path)), np.repeat(frames[0][..., None], 3, axis=2))
 
 
+def test_writer_fit_pads_only_for_encoders_that_need_even_sizes(tmp_path):
+    # 4:2:0 on x264: padded (last row and column repeated); FFV1 (RGB) and VP9 take odd sizes
+    odd = np.arange(5 * 7 * 3, dtype=np.uint8).reshape(5, 7, 3)
+    for name, shape in (("a.mp4", (6, 8, 3)), ("b.mkv", (5, 7, 3)), ("c.webm", (5, 7, 3))):
+        writer = VideoWriter(tmp_path / name, 10)
+        fitted = writer.fit(odd)
+        assert fitted.shape == shape
+        np.testing.assert_array_equal(fitted[:5, :7], odd)
+        if shape != odd.shape:
+            np.testing.assert_array_equal(fitted[5], fitted[4])
+            np.testing.assert_array_equal(fitted[:, 7], fitted[:, 6])
+        with pytest.raises(ValueError, match="no frames were written"):
+            writer.close()  # fit writes nothing
+    assert not list(tmp_path.iterdir())
+
+
 def test_writer_reports_fps_and_size(tmp_path):
     path = write_video(tmp_path / "a.avi", make_frames(3), fps=12.5)
     capture = cv2.VideoCapture(str(path))
