@@ -254,7 +254,9 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         Output frame rate in (0, 1000], e.g. ``60``, ``Fraction(24000, 1001)`` or
         ``"24000/1001"`` (exact). Default: the input's rate times ``factor`` (1): the rate
         whose grid its timestamps lie on (``VideoInfo.base_rate``: 30 for a 30 fps phone clip
-        with dropped frames, whose average is lower), so every input frame is kept. The
+        with dropped frames, whose average is lower), so every input frame on that grid is kept
+        (a frame stamped between two grid points, as the shared traffic clip's frame 160
+        halfway between 159 and 161, falls between output frames: not shown). The
         output must hold at least one frame: one frame period ``1 / fps`` may not exceed the
         output's duration (when the input states its duration).
     factor : number, optional

@@ -1285,7 +1285,8 @@ def build_parser():
     rate = p.add_mutually_exclusive_group()
     rate.add_argument("--fps", type=_rate, help=f"output frame rate in (0, {MAX_FPS}], e.g. 60 or "
                       "24000/1001 (default: the input's rate times --factor; for variable frame rate the "
-                      "rate of the grid its timestamps lie on, so every input frame is kept)")
+                      "rate of the grid its timestamps lie on, so every input frame on that grid is "
+                      "kept; one stamped between grid points is not)")
     rate.add_argument("--factor", type=_rate, help="output rate as a multiple of the input's, e.g. 2")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--speed", type=_rate, help="playback speed, e.g. 0.25 for 4x slow motion")
