@@ -114,7 +114,8 @@ class DIS:
             smallest = o.patch_size << o.finest_scale
             raise V.FramesTooSmall(
                 "frame0", f"expected frames at least {smallest}x{smallest} pixels (patch_size="
-                f"{o.patch_size} at finest_scale={o.finest_scale}), got {width}x{height} (width x height)")
+                f"{o.patch_size} at finest_scale={o.finest_scale}), got {width}x{height} (width x height)",
+                V.read_as_batch(frame0))
         init_flow = V.check_init_flow(init_flow, lead)
         backend = select_device(self.device, frame0=frame0, frame1=frame1, init_flow=init_flow)
         gpu_input = is_device_array(frame0)

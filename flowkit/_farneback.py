@@ -71,7 +71,8 @@ class Farneback:
         if height < smallest or width < smallest:
             raise V.FramesTooSmall(
                 "frame0", f"expected frames at least {smallest}x{smallest} pixels for "
-                f"poly_n={p.poly_n} (the expansion window), got {width}x{height} (width x height)")
+                f"poly_n={p.poly_n} (the expansion window), got {width}x{height} (width x height)",
+                V.read_as_batch(frame0))
         init_flow = V.check_init_flow(init_flow, lead)
         backend = select_device(self.device, frame0=frame0, frame1=frame1, init_flow=init_flow)
         gpu_input = is_device_array(frame0)

@@ -28,6 +28,17 @@ class FramesTooSmall(ValueError):
         return type(self), (self.parameter, self.need, self.hint)
 
 
+def read_as_batch(frame):
+    """For a size error: where a 3-D ``frame`` was read as a batch of gray frames (its last
+    axis longer than ``MAX_CHANNELS``), the hint saying so; else ``""``."""
+    if frame.ndim != 3 or frame.shape[2] <= MAX_CHANNELS:
+        return ""
+    n, h, w = frame.shape
+    return (f" (the 3-D array of shape {(n, h, w)} was read as a batch of {n} gray {w}x{h} "
+            f"frames: a last axis longer than {MAX_CHANNELS} is not colour channels; give one "
+            "image as (H, W), (H, W, 3) or (H, W, 4))")
+
+
 def _dtype_name(array):
     return getattr(array.dtype, "name", str(array.dtype))
 

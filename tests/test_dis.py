@@ -466,6 +466,17 @@ def test_cuda_colour_batch_init_flow_and_class():
     np.testing.assert_array_equal(est(frames0, frames1, init_flow=init), gpu)
 
 
+def test_a_3d_array_with_a_long_last_axis_is_said_to_be_read_as_a_batch():
+    # (240, 320, 5): no colour image has 5 channels, so it is 240 gray frames of 320x5, too
+    # small for DIS and Farneback; the error says how the array was read
+    frames = np.zeros((240, 320, 5), np.uint8)
+    for estimate in (flowkit.dis, flowkit.farneback):
+        with pytest.raises(ValueError, match=r"got 5x320 \(width x height\) \(the 3-D array of shape "
+                                             r"\(240, 320, 5\) was read as a batch of 240 gray 5x320 "
+                                             r"frames: a last axis longer than 4 is not colour"):
+            estimate(frames, frames)
+
+
 # ------------------------------------------------------------------------------ bad input
 
 @pytest.mark.parametrize("kwargs, error, match", [
