@@ -7,6 +7,7 @@ a worker that died; each task calls the public function a Python user calls (``r
 """
 
 import dataclasses
+import functools
 import glob
 import os
 import time
@@ -63,22 +64,32 @@ def _predict_job(src, dst, *, horizon, context=2, stride=None, fps=None, codec=N
     """``stride=None``: the ``horizon`` frames after the last ``context`` frames (decoded from
     the keyframe before them). ``stride=S``: a rolling prediction, ``horizon`` frames after
     every window of ``context`` frames that starts on frame 0, S, 2S, ..., one after the other;
-    with ``part`` only of the windows that start in it (stored losslessly for the join)."""
+    with ``part`` only of the windows that start in it (stored losslessly for the join). As
+    ``flowkit predict``: the predicted frames follow at the grid rate of the video's timestamps
+    (``VideoInfo.base_rate``), and context frames several grid steps apart (variable frame
+    rate) give ``predict`` their ``times``."""
     import numpy as np
 
     from ._predict import predict
-    from .video import last_frames, write_video
+    from .video import grid_steps, last_frames, probe_video, write_video
+
+    info = probe_video(src)
+
+    def predicted_after(window):  # (time, frame) pairs
+        times = grid_steps([t for t, _ in window], info.base_rate, info.time_base)
+        return predict(np.stack([f for _, f in window]), horizon, context=context, times=times,
+                       **options)
 
     if stride is None:
-        frames = last_frames(src, context)
-        if len(frames) < context:
-            raise ValueError(f"{src}: {len(frames)} frames; context={context} needs {context}")
-        predicted = predict(np.stack(frames), horizon, context=context, **options)
+        window = last_frames(src, context, timestamps=True)
+        if len(window) < context:
+            raise ValueError(f"{src}: {len(window)} frames; context={context} needs {context}")
+        predicted = predicted_after(window)
     else:
         windows = _windows(_frames(src, part, context - 1), context, stride)
-        predicted = (frame for window in windows
-                     for frame in predict(np.stack(window), horizon, context=context, **options))
-    return write_video(dst, predicted, _output_fps(src, fps), codec="ffv1" if part else codec,
+        predicted = (frame for window in windows for frame in predicted_after(window))
+    return write_video(dst, predicted, _output_fps(src, fps, grid=True),
+                       codec="ffv1" if part else codec,
                        empty=f"{src}: fewer frames than context={context}")[0]
 
 
@@ -101,10 +112,13 @@ def _check_predict(src, dst, options):
                                                  if k not in own}))
 
 
-def _output_fps(src, fps):
+def _output_fps(src, fps, grid=False):
+    """``fps``, else the video's average rate (``grid``: the rate of its timestamps' grid,
+    at which predictions follow), else 30."""
     from .video import probe_video
 
-    return fps or probe_video(src).frame_rate or 30
+    info = probe_video(src)
+    return fps or (info.base_rate if grid else info.frame_rate) or 30
 
 
 def _flow_job(src, dst, *, method="dis", flow_options=None, max_flow=None, fps=None, codec=None,
@@ -117,20 +131,20 @@ def _flow_job(src, dst, *, method="dis", flow_options=None, max_flow=None, fps=N
 
     estimator = get_estimator(method, flow_options, name="method")
     pairs = _windows(_frames(src, part, 1), 2, 1)
-    flows = (flow_to_color(estimator(*pair), max_flow=max_flow) for pair in pairs)
+    flows = (flow_to_color(estimator(*(f for _, f in pair)), max_flow=max_flow) for pair in pairs)
     return write_video(dst, flows, _output_fps(src, fps), codec="ffv1" if part else codec,
                        empty=f"{src}: only one frame, a flow needs two")[0]
 
 
 def _frames(src, part, overlap):
-    """``(frame, inside)`` for the frames of ``src`` (as ``iter_frames``), all inside without
-    ``part``; with ``part`` those from ``part[0]`` seconds after the first frame (decoded from
-    the keyframe before it), inside before ``part[1]``, then ``overlap`` frames more (not
-    inside: they close the windows that start inside)."""
+    """``(time, frame, inside)`` for the frames of ``src`` (as ``iter_frames(timestamps=True)``),
+    all inside without ``part``; with ``part`` those from ``part[0]`` seconds after the first
+    frame (decoded from the keyframe before it), inside before ``part[1]``, then ``overlap``
+    frames more (not inside: they close the windows that start inside)."""
     from .video import decode_from, iter_frames, open_input
 
     if part is None:
-        yield from ((frame, True) for frame in iter_frames(src))
+        yield from ((time, frame, True) for time, frame in iter_frames(src, timestamps=True))
         return
     container, stream = open_input(src)
     try:
@@ -144,29 +158,31 @@ def _frames(src, part, overlap):
                 if after == overlap:
                     return
                 after += 1
-            yield frame, inside
+            yield time, frame, inside
     finally:
         container.close()
 
 
 def _windows(frames, size, stride):
-    """The lists of ``size`` consecutive frames of ``frames`` (``(frame, inside)`` pairs) that
-    start on every ``stride``-th frame (counted from the first) and start inside."""
+    """The lists of ``size`` consecutive ``(time, frame)`` pairs of ``frames`` (``(time, frame,
+    inside)``, :func:`_frames`) that start on every ``stride``-th frame (counted from the first)
+    and start inside."""
     import collections
 
     window = collections.deque(maxlen=size)
-    for index, (frame, inside) in enumerate(frames):
-        window.append((frame, inside))
+    for index, (time, frame, inside) in enumerate(frames):
+        window.append((time, frame, inside))
         start = index - size + 1
-        if start >= 0 and start % stride == 0 and window[0][1]:
-            yield [f for f, _ in window]
+        if start >= 0 and start % stride == 0 and window[0][2]:
+            yield [(t, f) for t, f, _ in window]
 
 
-def _video_join(src, dst, paths, *, fps=None, codec=None, **options):
-    """The flow and predict jobs' join: the parts' RGB frames encoded once, as the whole job."""
+def _video_join(src, dst, paths, *, fps=None, codec=None, grid=False, **options):
+    """The flow and predict jobs' join: the parts' RGB frames encoded once, as the whole job
+    (at the rate of ``_output_fps(src, fps, grid)``: ``grid`` for predict)."""
     from .video import VideoWriter, concat_parts
 
-    with VideoWriter(dst, _output_fps(src, fps), codec=codec) as writer:
+    with VideoWriter(dst, _output_fps(src, fps, grid), codec=codec) as writer:
         concat_parts(writer, paths)
     return writer.frame_count
 
@@ -217,7 +233,8 @@ class Job:
             if any(p.kind is p.VAR_KEYWORD for p in parameters) and not self.public:
                 return  # a custom job: its options are its own business
             names |= {p.name for p in parameters[2:] if p.kind is not p.VAR_KEYWORD}
-        names -= {"progress", "part", "_lossless", "_parts", "frames", "return_flow"}
+        names -= {"progress", "part", "_lossless", "_parts", "frames", "return_flow",
+                  "times"}  # predict's times come from each video's timestamps
         unknown = sorted(set(options) - names)
         if unknown:
             raise ValueError(f"job_options: {', '.join(unknown)}: unknown option; expected some "
@@ -229,7 +246,8 @@ JOBS = {
     "retime": Job(_retime_job, public="retime", validate=_check_retime, part=_retime_part,
                   join=_retime_join),
     "predict": Job(_predict_job, suffix=".mp4", public="predict", validate=_check_predict,
-                   part=_predict_job, join=_video_join, cuts=_predict_cuts),
+                   part=_predict_job, join=functools.partial(_video_join, grid=True),
+                   cuts=_predict_cuts),
     "flow": Job(_flow_job, suffix=".mp4", validate=_check_flow, part=_flow_job, join=_video_join),
 }
 

@@ -531,7 +531,7 @@ def _read_context(args, source):
     import collections
 
     import flowkit
-    from .video import probe_video
+    from .video import grid_steps, probe_video
 
     count, fps = _probe(source, 1, grid=True)  # predicted frames follow at the grid's step
     try:
@@ -571,9 +571,8 @@ def _read_context(args, source):
         raise ValueError(f"{source}: --side-by-side needs the {args.horizon} true frames after the "
                          f"context (frames {args.start + args.context} to "
                          f"{args.start + args.context + args.horizon - 1}); the input has {read}")
-    times = None
-    if info is not None and info.base_rate:  # exact: whole steps stay whole (1.0 for a steady rate)
-        times = [float((t - context[-1][0]) * info.base_rate) for t, _ in context]
+    times = (None if info is None else
+             grid_steps([t for t, _ in context], info.base_rate, info.time_base))
     return [frame for _, frame in context], truth, fps, times
 
 

@@ -521,10 +521,11 @@ def concat_parts(writer, paths, *, depth=8, frame_format=None):
     return writer.frame_count
 
 
-def last_frames(path, count):
+def last_frames(path, count, *, timestamps=False):
     """The last ``count`` frames of a video file (all of them if it has fewer), as
-    :func:`iter_frames` yields them, decoding only from the keyframe before the first of them
-    (its time found from the demuxed packets): a long video costs what its tail costs."""
+    :func:`iter_frames` yields them (``(time, frame)`` pairs with ``timestamps``), decoding only
+    from the keyframe before the first of them (its time found from the demuxed packets): a
+    long video costs what its tail costs."""
     import collections
 
     container, stream = open_input(path)
@@ -537,11 +538,28 @@ def last_frames(path, count):
             tail = collections.deque(((time, frame) for time, frame in frames if time >= first),
                                      maxlen=count)
             if len(tail) == count:
-                return [_finish(frame, False, None) for _, frame in tail]
+                return [(time, _finish(frame, False, None)) if timestamps
+                        else _finish(frame, False, None) for time, frame in tail]
     finally:
         container.close()
     # few frames, or fewer decoded than demuxed (damaged packets): decode them all
-    return list(collections.deque(iter_frames(path), maxlen=count))
+    return list(collections.deque(iter_frames(path, timestamps=timestamps), maxlen=count))
+
+
+def grid_steps(times, rate, unit=0):
+    """Frame times (seconds, as :func:`iter_frames` gives them) as steps of a frame ``rate``
+    before the last one (``[-2.0, -1.0, 0.0]``), for ``flowkit.predict``'s ``times``; None
+    without a rate. A step within ``unit`` seconds (the stream's time base: MKV rounds its
+    timestamps to milliseconds) of a whole number of steps is that whole number, so a steady
+    rate gives whole steps."""
+    if not rate:
+        return None
+    steps = []
+    for time in times:
+        step = (time - times[-1]) * rate
+        whole = round(step)
+        steps.append(float(whole if abs(step - whole) <= rate * unit else step))
+    return steps
 
 
 def write_video(path, frames, fps, *, codec=None, empty=None, callback=None):

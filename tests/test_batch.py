@@ -90,6 +90,27 @@ def test_retime_matches_single_process(client, clips, tmp_path):
     assert report.frames == sum(single.frames for single in singles) == 2 * 24
 
 
+def test_predict_job_on_a_variable_rate_clip_matches_the_command_line(client, tmp_path):
+    # frames at 0, 1 and 3 thirtieths of a second (one dropped): the job, as flowkit predict,
+    # divides the last pair's flow by its gap of two steps and writes at the grid's 30 fps
+    base = np.random.default_rng(3).integers(0, 256, (48, 96, 3), dtype=np.uint8)
+    with flowkit.VideoWriter(tmp_path / "vfr.mkv", 30, codec="ffv1",
+                             time_base=Fraction(1, 30)) as writer:
+        for k in (0, 1, 3):
+            writer.write(np.ascontiguousarray(base[:, 2 * k:2 * k + 64]), time=Fraction(k, 30))
+    report = flowkit.batch("predict", [tmp_path / "vfr.mkv"], tmp_path / "out", scheduler=client,
+                           horizon=2, flow="dis", progress=False)
+    assert report.ok
+    for output in ("cli.mp4", "pngs"):
+        assert main(["predict", str(tmp_path / "vfr.mkv"), str(tmp_path / output), "--horizon", "2",
+                     "--method", "dis", "-q"]) == 0
+    assert same_video(tmp_path / "out" / "vfr.mp4", tmp_path / "cli.mp4")
+    assert flowkit.video.probe_video(tmp_path / "out" / "vfr.mp4").frame_rate == 30
+    frames = list(flowkit.iter_frames(tmp_path / "vfr.mkv"))
+    halved = flowkit.predict(np.stack(frames[-2:]), 2, flow="dis", times=[-2, 0])
+    np.testing.assert_array_equal(np.stack(list(flowkit.iter_frames(tmp_path / "pngs"))), halved)
+
+
 def test_predict_and_flow_jobs_match_the_public_functions(client, clips, tmp_path):
     report = flowkit.batch("predict", clips[:1], tmp_path / "p", scheduler=client, horizon=3,
                            flow="dis", progress=False)
