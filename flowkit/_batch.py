@@ -74,6 +74,7 @@ def _predict_job(src, dst, *, horizon, context=2, stride=None, fps=None, codec=N
     from .video import grid_steps, last_frames, probe_video, write_video
 
     info = probe_video(src)
+    depth = 16 if info.bit_depth > 8 else 8  # as flowkit predict: 10-bit in, 10-bit out
 
     def predicted_after(window):  # (time, frame) pairs
         times = grid_steps([t for t, _ in window], info.base_rate, info.time_base)
@@ -81,12 +82,12 @@ def _predict_job(src, dst, *, horizon, context=2, stride=None, fps=None, codec=N
                        **options)
 
     if stride is None:
-        window = last_frames(src, context, timestamps=True)
+        window = last_frames(src, context, timestamps=True, depth=depth)
         if len(window) < context:
             raise ValueError(f"{src}: {len(window)} frames; context={context} needs {context}")
         predicted = predicted_after(window)
     else:
-        windows = _windows(_frames(src, part, context - 1), context, stride)
+        windows = _windows(_frames(src, part, context - 1, depth), context, stride)
         predicted = (frame for window in windows for frame in predicted_after(window))
     return write_video(dst, predicted, _output_fps(src, fps, grid=True),
                        codec="ffv1" if part else codec,
@@ -136,19 +137,21 @@ def _flow_job(src, dst, *, method="dis", flow_options=None, max_flow=None, fps=N
                        empty=f"{src}: only one frame, a flow needs two")[0]
 
 
-def _frames(src, part, overlap):
+def _frames(src, part, overlap, depth=8):
     """``(time, frame, inside)`` for the frames of ``src`` (as ``iter_frames(timestamps=True)``),
     all inside without ``part``; with ``part`` those from ``part[0]`` seconds after the first
     frame (decoded from the keyframe before it), inside before ``part[1]``, then ``overlap``
-    frames more (not inside: they close the windows that start inside)."""
+    frames more (not inside: they close the windows that start inside); uint16 frames with
+    ``depth=16``."""
     from .video import decode_from, iter_frames, open_input
 
     if part is None:
-        yield from ((time, frame, True) for time, frame in iter_frames(src, timestamps=True))
+        yield from ((time, frame, True)
+                    for time, frame in iter_frames(src, timestamps=True, depth=depth))
         return
     container, stream = open_input(src)
     try:
-        origin, frames = decode_from(container, stream, part[0])
+        origin, frames = decode_from(container, stream, part[0], depth=depth)
         after = 0
         for time, frame in frames:
             if time - origin < part[0]:
@@ -177,13 +180,14 @@ def _windows(frames, size, stride):
             yield [(t, f) for t, f, _ in window]
 
 
-def _video_join(src, dst, paths, *, fps=None, codec=None, grid=False, **options):
+def _video_join(src, dst, paths, *, fps=None, codec=None, predicted=False, **options):
     """The flow and predict jobs' join: the parts' RGB frames encoded once, as the whole job
-    (at the rate of ``_output_fps(src, fps, grid)``: ``grid`` for predict)."""
-    from .video import VideoWriter, concat_parts
+    (``predicted``: the predict job's, at the grid rate and the source's bit depth)."""
+    from .video import VideoWriter, concat_parts, probe_video
 
-    with VideoWriter(dst, _output_fps(src, fps, grid), codec=codec) as writer:
-        concat_parts(writer, paths)
+    depth = 16 if predicted and probe_video(src).bit_depth > 8 else 8
+    with VideoWriter(dst, _output_fps(src, fps, grid=predicted), codec=codec) as writer:
+        concat_parts(writer, paths, depth=depth)
     return writer.frame_count
 
 
@@ -246,7 +250,7 @@ JOBS = {
     "retime": Job(_retime_job, public="retime", validate=_check_retime, part=_retime_part,
                   join=_retime_join),
     "predict": Job(_predict_job, suffix=".mp4", public="predict", validate=_check_predict,
-                   part=_predict_job, join=functools.partial(_video_join, grid=True),
+                   part=_predict_job, join=functools.partial(_video_join, predicted=True),
                    cuts=_predict_cuts),
     "flow": Job(_flow_job, suffix=".mp4", validate=_check_flow, part=_flow_job, join=_video_join),
 }

@@ -63,11 +63,13 @@ class Prepared(NamedTuple):
 
 
 def check_channels(name, array, has_channels):
-    """Frames have 1, 3 or 4 channels (gray, RGB, RGBA); 2 is ambiguous and rejected."""
-    if has_channels and array.shape[-1] == 2:
+    """Frames have 1, 3 or 4 channels (gray, RGB, RGBA); 2 is ambiguous and rejected, as are
+    more than 4 (a 4-D batch ``(N, H, W, C)``; a 3-D array with a last axis longer than 4 is a
+    gray batch, ``_validate.frames_layout``)."""
+    if has_channels and array.shape[-1] not in (1, 3, 4):
         raise ValueError(
             f"{name}: expected 1, 3 or 4 channels (gray, RGB or RGBA; alpha is ignored), "
-            f"got 2 channels in shape {tuple(array.shape)}")
+            f"got {array.shape[-1]} channels in shape {tuple(array.shape)}")
 
 
 def _host_values(x, n):

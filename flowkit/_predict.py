@@ -3,6 +3,7 @@ optional smoothing, then extrapolation of the last frame (``flowkit.extrapolate`
 literal re-estimation recursion."""
 
 import contextlib
+import numbers
 
 import numpy as np
 
@@ -515,10 +516,13 @@ def _gaps(times, count, context, flow):
         return [1] * (context - 1)
     if hasattr(flow, "shape") and hasattr(flow, "dtype"):
         raise ValueError("times: not with a flow array, which is the motion per step already")
-    try:
-        values = None if isinstance(times, (str, bytes)) else np.asarray(times, dtype=np.float64)
-    except (TypeError, ValueError):
-        values = None
+    values = None
+    if not isinstance(times, (str, bytes)):
+        items = np.asarray(times)
+        numeric = (items.dtype.kind in "iuf" if items.dtype.kind != "O" else  # Fractions too
+                   all(isinstance(t, numbers.Real) and not isinstance(t, bool) for t in items.flat))
+        if numeric:  # not strings, booleans or None
+            values = items.astype(np.float64)
     if values is None or values.ndim != 1 or values.shape[0] != count:
         raise ValueError(f"times: expected a sequence of {count} numbers (one per frame), got "
                          f"{_validate.describe(times)}")

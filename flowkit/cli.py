@@ -560,7 +560,7 @@ def _read_context(args, source):
             if args.start is None or args.start <= read < args.start + args.context:
                 context.append((time, frame))
             elif read >= args.start + args.context:
-                truth.append(frame)
+                truth.append((time, frame))
             read += 1
             bar.update()
     if len(context) < args.context:
@@ -571,9 +571,16 @@ def _read_context(args, source):
         raise ValueError(f"{source}: --side-by-side needs the {args.horizon} true frames after the "
                          f"context (frames {args.start + args.context} to "
                          f"{args.start + args.context + args.horizon - 1}); the input has {read}")
-    times = (None if info is None else
-             grid_steps([t for t, _ in context], info.base_rate, info.time_base))
-    return [frame for _, frame in context], truth, fps, times
+    times = truth_steps = None
+    if info is not None:
+        times = grid_steps([t for t, _ in context], info.base_rate, info.time_base)
+        truth_steps = grid_steps([t for t, _ in [context[-1]] + truth], info.base_rate,
+                                 info.time_base)
+    if truth_steps and truth_steps != [float(k - len(truth)) for k in range(len(truth) + 1)]:
+        print("flowkit: note: the true frames after the context are not one grid step apart "
+              "(a variable frame rate): the truth column holds the next input frames, not the "
+              "frames at the predicted times", file=sys.stderr)
+    return [frame for _, frame in context], [frame for _, frame in truth], fps, times
 
 
 def _output_kind(path):

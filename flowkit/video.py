@@ -521,9 +521,10 @@ def concat_parts(writer, paths, *, depth=8, frame_format=None):
     return writer.frame_count
 
 
-def last_frames(path, count, *, timestamps=False):
+def last_frames(path, count, *, timestamps=False, depth=8):
     """The last ``count`` frames of a video file (all of them if it has fewer), as
-    :func:`iter_frames` yields them (``(time, frame)`` pairs with ``timestamps``), decoding only
+    :func:`iter_frames` yields them (``(time, frame)`` pairs with ``timestamps``; uint16 with
+    ``depth=16``), decoding only
     from the keyframe before the first of them (its time found from the demuxed packets): a
     long video costs what its tail costs."""
     import collections
@@ -534,7 +535,7 @@ def last_frames(path, count, *, timestamps=False):
         base = _time_base(stream)
         if len(times) > count:
             origin, first = times[0] * base, times[-count] * base
-            _, frames = decode_from(container, stream, first - origin, origin)
+            _, frames = decode_from(container, stream, first - origin, origin, depth=depth)
             tail = collections.deque(((time, frame) for time, frame in frames if time >= first),
                                      maxlen=count)
             if len(tail) == count:
@@ -543,7 +544,8 @@ def last_frames(path, count, *, timestamps=False):
     finally:
         container.close()
     # few frames, or fewer decoded than demuxed (damaged packets): decode them all
-    return list(collections.deque(iter_frames(path, timestamps=timestamps), maxlen=count))
+    return list(collections.deque(iter_frames(path, timestamps=timestamps, depth=depth),
+                                  maxlen=count))
 
 
 def grid_steps(times, rate, unit=0):

@@ -111,6 +111,19 @@ def test_predict_job_on_a_variable_rate_clip_matches_the_command_line(client, tm
     np.testing.assert_array_equal(np.stack(list(flowkit.iter_frames(tmp_path / "pngs"))), halved)
 
 
+def test_predict_job_keeps_a_10_bit_clip_at_its_depth(client, tmp_path):
+    # as flowkit predict: uint16 frames in, 10-bit out, the tail and the chunked rolling mode
+    from cases import data_path
+
+    ten_bit = data_path("video", "torchcodec__h264_10bits.mp4")
+    for name, options in (("tail", {}), ("rolling", {"stride": 2, "chunk_frames": 10})):
+        report = flowkit.batch("predict", [ten_bit], tmp_path / name, scheduler=client, horizon=1,
+                               progress=False, **options)
+        assert report.ok
+        info = flowkit.video.probe_video(report.done[0])
+        assert (info.pix_fmt, info.bit_depth) == ("yuv420p10le", 10)
+
+
 def test_predict_and_flow_jobs_match_the_public_functions(client, clips, tmp_path):
     report = flowkit.batch("predict", clips[:1], tmp_path / "p", scheduler=client, horizon=3,
                            flow="dis", progress=False)

@@ -1004,3 +1004,16 @@ def test_predict_divides_the_motion_of_frames_several_steps_apart(tmp_path):
     inner = (slice(16, -16), slice(16, -16))
     one_step, two_steps = (np.abs(predicted - f)[inner].mean() for f in frames[3:])
     assert one_step < 2.0 and two_steps > 3 * one_step
+
+
+def test_predict_side_by_side_notes_truth_frames_off_the_grid(tmp_path):
+    # frames 150-152 of the variable-rate clip lie at grid steps 225, 226, 228 and the next
+    # input frames at 229, 231, 232: the truth column is not at the predicted 229, 230, 231
+    source = data_path("video", "torchcodec__var_fps_video.mp4")
+    status, _, err = run_cli("predict", source, tmp_path / "s.mp4", "--start", "150", "--context", "3",
+                             "--horizon", "3", "--side-by-side", "-q")
+    assert status == 0 and "flowkit: note: the true frames after the context are not one grid step" in err
+    steady = data_path("video", "car_traffic_small.mp4")
+    status, _, err = run_cli("predict", steady, tmp_path / "t.mp4", "--start", "10", "--horizon", "2",
+                             "--side-by-side", "-q")
+    assert status == 0 and "note" not in err

@@ -475,6 +475,13 @@ def test_a_3d_array_with_a_long_last_axis_is_said_to_be_read_as_a_batch():
                                              r"\(240, 320, 5\) was read as a batch of 240 gray 5x320 "
                                              r"frames: a last axis longer than 4 is not colour"):
             estimate(frames, frames)
+    # a batch (N, H, W, C) with C = 5 is refused by every estimator (1, 3 or 4 channels)
+    batch = np.zeros((2, 40, 48, 5), np.uint8)
+    for estimate in (flowkit.dis, flowkit.farneback, flowkit.lucas_kanade):
+        with pytest.raises(ValueError, match=r"frame0: expected 1, 3 or 4 channels \(gray, RGB or "
+                                             r"RGBA; alpha is ignored\), got 5 channels in shape "
+                                             r"\(2, 40, 48, 5\)"):
+            estimate(batch, batch)
 
 
 # ------------------------------------------------------------------------------ bad input

@@ -201,6 +201,8 @@ def test_times_divide_each_pair_by_its_gap():
     ("01", r"times: expected a sequence of 2 numbers \(one per frame\), got '01'"),
     ([1.0, 1.0], r"times: expected finite, increasing times, got \[1.0, 1.0\]"),
     ([0.0, float("nan")], r"times: expected finite, increasing times, got \[0.0, nan\]"),
+    (["0", "1"], r"times: expected a sequence of 2 numbers \(one per frame\), got \['0', '1'\]"),
+    ([False, True], r"times: expected a sequence of 2 numbers \(one per frame\), got \[False, True\]"),
 ])
 def test_bad_times(times, message):
     with pytest.raises(ValueError, match=message):
