@@ -187,11 +187,11 @@ def _same_file(path, other):
         return Path(path).resolve() == Path(other).resolve()
 
 
-def _check_output(flag, path, kind, inputs=(), codec=None):
+def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
     """Check an output path before any work: its kind, that it is no input and its folder exists.
 
     ``kind`` is ``"flo"``, ``"image"`` or ``"video"`` (a video's extension must have a default
-    codec unless ``codec`` is given). A wrong extension or an output that is an input is a
+    codec unless ``codec`` is given; ``codec_flag``: the command has a ``--codec`` to suggest). A wrong extension or an output that is an input is a
     usage error (exit 2); a folder in the way or a missing folder is exit 1.
     """
     path = Path(path)
@@ -213,7 +213,7 @@ def _check_output(flag, path, kind, inputs=(), codec=None):
     if kind == "video" and codec is None and path.suffix.lower() not in DEFAULT_CODECS:
         what = f"extension {path.suffix!r}" if path.suffix else "no extension"
         raise UsageError(f"{flag}: {path}: no default codec for {what}; use one of "
-                         f"{', '.join(DEFAULT_CODECS)} or give --codec")
+                         f"{', '.join(DEFAULT_CODECS)}" + (" or give --codec" if codec_flag else ""))
     check_folder(path)
 
 
@@ -1064,7 +1064,7 @@ def cmd_generate(args):
 
     import flowkit
 
-    _check_output("-o", args.output, "video")
+    _check_output("-o", args.output, "video", codec_flag=False)  # generate has no --codec
     seed = args.seed if args.seed is not None else int(np.random.default_rng().integers(2**31))
     clip = flowkit.generate(args.caption, model=args.model, frames=args.frames, seed=seed,
                             device=args.device)

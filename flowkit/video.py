@@ -1044,6 +1044,8 @@ class VideoWriter:
                 # 18.1's x264 on AVX-512 CPUs; without it (or with asm limited to AVX2) every
                 # run was identical. Reproducible output is worth its few % of bitrate.
                 options["x264-params"] = "mbtree=0"
+            elif self.codec == "libx265":  # x265 prints its settings and summary otherwise
+                options["x265-params"] = "log-level=error"
             stream.options = options
             if self.rotation:
                 stream.set_display_rotation(self.rotation)
