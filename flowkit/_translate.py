@@ -412,8 +412,8 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     from . import _frame_ops
     from ._atomic import check_folder
     from ._retime import _output_format
-    from .video import (VideoWriter, _info, audio_track, iter_frames, needs_even_size,
-                        open_input, pad_even, writer_codec, writer_tags)
+    from .video import (VideoWriter, _info, audio_track, iter_frames, open_input, writer_codec,
+                        writer_tags)
 
     src, dst = Path(src), Path(dst)
     if callable(op):
@@ -470,11 +470,10 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
                 tqdm(total=info.frame_count, unit="frame", desc="translate", file=sys.stderr,
                      disable=not show) as bar:
             writer._companions.extend(tracks)
-            pad = needs_even_size(codec, pix_fmt)
             for out in _consistent(originals, processed, *options, cuts=cuts):
                 if turns:  # back to the input's coded orientation, displayed by its rotation
                     out = np.ascontiguousarray(np.rot90(out, -turns))
-                writer.write(pad_even(out) if pad else out, time=times.popleft())
+                writer.write(writer.fit(out), time=times.popleft())
                 written += 1
                 bar.update()
     finally:

@@ -191,8 +191,9 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
     """Check an output path before any work: its kind, that it is no input and its folder exists.
 
     ``kind`` is ``"flo"``, ``"image"`` or ``"video"`` (a video's extension must have a default
-    codec unless ``codec`` is given; ``codec_flag``: the command has a ``--codec`` to suggest). A wrong extension or an output that is an input is a
-    usage error (exit 2); a folder in the way or a missing folder is exit 1.
+    codec unless ``codec`` is given; ``codec_flag``: the command has a ``--codec`` to suggest).
+    A wrong extension or an output that is an input is a usage error (exit 2); a folder in the
+    way or a missing folder is exit 1.
     """
     path = Path(path)
     for source in inputs:
@@ -239,20 +240,21 @@ def _format_options(options):
 
 
 def _probe(source, step, grid=False):
-    """(number of frames that iter_frames will yield or None, frames per second or None): the
-    average rate, or with ``grid`` the rate of the timestamps' grid (``VideoInfo.base_rate``:
-    30 for a 30 fps clip with dropped frames, where the average is lower)."""
+    """(number of frames that iter_frames will yield or None, frames per second or None, the
+    video's ``VideoInfo`` or None for a folder or a file it cannot read): the average rate, or
+    with ``grid`` the rate of the timestamps' grid (``VideoInfo.base_rate``: 30 for a 30 fps
+    clip with dropped frames, where the average is lower)."""
     from .video import probe_video
 
     if source.is_dir():
         count = sum(1 for p in source.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
-        return -(-count // step), None
+        return -(-count // step), None, None
     try:
         info = probe_video(source)
     except ValueError:
-        return None, None  # iter_frames reports it
+        return None, None, None  # iter_frames reports it
     count, fps = info.frame_count, info.base_rate if grid else info.frame_rate
-    return (-(-count // step) if count else None), (float(fps) / step if fps else None)
+    return (-(-count // step) if count else None), (float(fps) / step if fps else None), info
 
 
 def _padding_note(padded, size):
@@ -463,7 +465,7 @@ def _flow_video(args):
         _check_output("--video", args.video, "video", (source,), codec=args.codec)
     options = _method_options(args.method, args.option, video=True)
     frames = flowkit.iter_frames(source, gray=args.gray, step=args.step, resize=args.resize)
-    count, fps = _probe(source, args.step)
+    count, fps, _ = _probe(source, args.step)
     fps = _output_fps(args, fps)
     if args.method == "farneback":
         # option values checked before any frame, as for the other methods (the registry names
@@ -531,13 +533,9 @@ def _read_context(args, source):
     import collections
 
     import flowkit
-    from .video import grid_steps, probe_video
+    from .video import grid_steps
 
-    count, fps = _probe(source, 1, grid=True)  # predicted frames follow at the grid's step
-    try:
-        info = None if source.is_dir() else probe_video(source)
-    except ValueError:
-        info = None  # iter_frames reports it
+    count, fps, info = _probe(source, 1, grid=True)  # predicted frames follow at the grid's step
     # more than 8 bits (10-bit HEVC, ...): uint16 frames, predicted and written at that depth
     frames = flowkit.iter_frames(source, gray=args.gray, resize=args.resize,
                                  timestamps=info is not None,

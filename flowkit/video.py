@@ -524,9 +524,8 @@ def concat_parts(writer, paths, *, depth=8, frame_format=None):
 def last_frames(path, count, *, timestamps=False, depth=8):
     """The last ``count`` frames of a video file (all of them if it has fewer), as
     :func:`iter_frames` yields them (``(time, frame)`` pairs with ``timestamps``; uint16 with
-    ``depth=16``), decoding only
-    from the keyframe before the first of them (its time found from the demuxed packets): a
-    long video costs what its tail costs."""
+    ``depth=16``), decoding only from the keyframe before the first of them (its time found
+    from the demuxed packets): a long video costs what its tail costs."""
     import collections
 
     container, stream = open_input(path)
@@ -884,6 +883,7 @@ class VideoWriter:
         self.codec = writer_codec(self.path, codec)
         self.crf = None if crf is None else check_int("crf", crf, min_value=0, max_value=63)
         self.pix_fmt = pix_fmt
+        self._even_size = {}  # depth -> whether fit pads (fit)
         if isinstance(rotation, bool) or not isinstance(rotation, int) or rotation % 90:
             raise ValueError(f"rotation: expected a multiple of 90 degrees, got {rotation!r}")
         self.rotation = rotation % 360
@@ -926,9 +926,11 @@ class VideoWriter:
         one for the pixel format it will use for frames of ``frame``'s dtype (4:2:0 on x264,
         x265, ...: :func:`needs_even_size`), else ``frame`` itself (FFV1, VP9, ...)."""
         depth = 16 if np.asarray(frame).dtype == np.uint16 else 8
-        if needs_even_size(self.codec, output_pix_fmt(self.codec, depth, self.pix_fmt)):
-            return pad_even(frame)
-        return frame
+        even = self._even_size.get(depth)
+        if even is None:  # once per depth: output_pix_fmt asks the encoder for its formats
+            even = self._even_size[depth] = needs_even_size(
+                self.codec, output_pix_fmt(self.codec, depth, self.pix_fmt))
+        return pad_even(frame) if even else frame
 
     def write(self, frame, time=None):
         """Append one frame.
