@@ -59,18 +59,19 @@ def _check_retime(src, dst, options):
     _check_options(**{k: v for k, v in arguments.items() if not k.startswith("_")})
 
 
-def _predict_job(src, dst, *, horizon, context=2, stride=None, fps=None, codec=None, part=None,
-                 **options):
-    """``stride=None``: the ``horizon`` frames after the last ``context`` frames (decoded from
-    the keyframe before them). ``stride=S``: a rolling prediction, ``horizon`` frames after
-    every window of ``context`` frames that starts on frame 0, S, 2S, ..., one after the other;
+def _predict_job(src, dst, *, horizon, context="auto", stride=None, fps=None, codec=None,
+                 part=None, **options):
+    """``stride=None``: the ``horizon`` frames after the last ``context`` frames (``"auto"``:
+    4; decoded from the keyframe before them). ``stride=S``: a rolling prediction, ``horizon``
+    frames after every window of ``context`` frames that starts on frame 0, S, 2S, ..., one
+    after the other;
     with ``part`` only of the windows that start in it (stored losslessly for the join). As
     ``flowkit predict``: the predicted frames follow at the grid rate of the video's timestamps
     (``VideoInfo.base_rate``), and context frames several grid steps apart (variable frame
     rate) give ``predict`` their ``times``."""
     import numpy as np
 
-    from ._predict import predict
+    from ._predict import AUTO, frames_used, predict
     from .video import grid_steps, last_frames, probe_video, write_video
 
     info = probe_video(src)
@@ -81,17 +82,19 @@ def _predict_job(src, dst, *, horizon, context=2, stride=None, fps=None, codec=N
         return predict(np.stack([f for _, f in window]), horizon, context=context, times=times,
                        **options)
 
+    length = frames_used(context)
     if stride is None:
-        window = last_frames(src, context, timestamps=True, depth=depth)
-        if len(window) < context:
-            raise ValueError(f"{src}: {len(window)} frames; context={context} needs {context}")
+        window = last_frames(src, length, timestamps=True, depth=depth)
+        need = 2 if context == AUTO else context
+        if len(window) < need:
+            raise ValueError(f"{src}: {len(window)} frames; context={context!r} needs {need}")
         predicted = predicted_after(window)
     else:
-        windows = _windows(_frames(src, part, context - 1, depth), context, stride)
+        windows = _windows(_frames(src, part, length - 1, depth), length, stride)
         predicted = (frame for window in windows for frame in predicted_after(window))
     return write_video(dst, predicted, _output_fps(src, fps, grid=True),
                        codec="ffv1" if part else codec,
-                       empty=f"{src}: fewer frames than context={context}")[0]
+                       empty=f"{src}: fewer than {length} frames (context={context!r})")[0]
 
 
 def _predict_cuts(options):
@@ -99,7 +102,9 @@ def _predict_cuts(options):
     least one whole window to the last chunk; the tail prediction is not split."""
     if options.get("stride") is None:
         return None
-    return dict(align=options["stride"], tail=options.get("context", 2))
+    from ._predict import AUTO, frames_used
+
+    return dict(align=options["stride"], tail=frames_used(options.get("context", AUTO)))
 
 
 def _check_predict(src, dst, options):
@@ -459,8 +464,8 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
     ----------
     job : {"retime", "predict", "flow"} or callable
         ``"retime"``: :func:`flowkit.retime` (options: its keywords). ``"predict"``: the last
-        ``context`` frames of each video (decoded from the keyframe before them, not from the
-        start) carried ``horizon`` frames forward with :func:`flowkit.predict`, written as a
+        ``context`` frames of each video (``"auto"``, the default: 4; decoded from the keyframe
+        before them, not from the start) carried ``horizon`` frames forward with :func:`flowkit.predict`, written as a
         video (options: ``horizon`` (required) and predict's keywords, ``fps``, ``codec``);
         with ``stride=S`` a rolling prediction instead: the ``horizon`` frames after every
         window of ``context`` frames that starts on frame 0, S, 2S, ..., one after the other.

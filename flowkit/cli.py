@@ -144,7 +144,13 @@ def _integer_from(low, *, odd=False):
 
 _non_negative = _integer_from(0)  # --start, --n-iter
 _positive = _integer_from(1)  # --step, --horizon, --jobs, ...
-_at_least_two = _integer_from(2)  # --context
+def _context(text):
+    """Argument type of predict's --context: ``auto`` or an integer >= 2."""
+    if text != "auto" and not (text.isdigit() and int(text) >= 2):
+        raise argparse.ArgumentTypeError(f"expected auto or an integer >= 2, got {text!r}")
+    return text if text == "auto" else int(text)
+
+
 _odd_positive = _integer_from(1, odd=True)  # predict --smooth-size (smooth_flow's window)
 
 
@@ -533,6 +539,7 @@ def _read_context(args, source):
     import collections
 
     import flowkit
+    from ._predict import frames_used
     from .video import grid_steps
 
     count, fps, info = _probe(source, 1, grid=True)  # predicted frames follow at the grid's step
@@ -542,12 +549,13 @@ def _read_context(args, source):
                                  depth=16 if info is not None and info.bit_depth > 8 else 8)
     if info is None:
         frames = ((None, frame) for frame in frames)
+    length = frames_used(args.context)  # auto: up to 4, at least 2
     if args.start is None:
-        context = collections.deque(maxlen=args.context)
+        context = collections.deque(maxlen=length)
         stop = None
     else:
         context = []
-        stop = args.start + args.context + (args.horizon if args.side_by_side else 0)
+        stop = args.start + length + (args.horizon if args.side_by_side else 0)
         count = stop if count is None else min(count, stop)
     truth = []
     read = 0
@@ -555,20 +563,21 @@ def _read_context(args, source):
         for time, frame in frames:
             if stop is not None and read >= stop:
                 break
-            if args.start is None or args.start <= read < args.start + args.context:
+            if args.start is None or args.start <= read < args.start + length:
                 context.append((time, frame))
-            elif read >= args.start + args.context:
+            elif read >= args.start + length:
                 truth.append((time, frame))
             read += 1
             bar.update()
-    if len(context) < args.context:
+    need = 2 if args.context == "auto" else length
+    if len(context) < need or (args.side_by_side and len(context) < length):
         where = "" if args.start is None else f" from --start {args.start}"
         raise ValueError(f"{source}: {read} frames; --context {args.context}{where} needs "
-                         f"{args.context + (args.start or 0)}")
+                         f"{(need if not args.side_by_side else length) + (args.start or 0)}")
     if args.side_by_side and len(truth) < args.horizon:
         raise ValueError(f"{source}: --side-by-side needs the {args.horizon} true frames after the "
-                         f"context (frames {args.start + args.context} to "
-                         f"{args.start + args.context + args.horizon - 1}); the input has {read}")
+                         f"context (frames {args.start + length} to "
+                         f"{args.start + length + args.horizon - 1}); the input has {read}")
     times = truth_steps = None
     if info is not None:
         times = grid_steps([t for t, _ in context], info.base_rate, info.time_base)
@@ -772,14 +781,16 @@ def cmd_predict(args):
              f"{_counted(count, 'PNG file')} to {args.output} (frame_000000.png"
              f"{f' ... frame_{count - 1:06d}.png' if count > 1 else ''}, {what})")
     print(f"wrote {where}")
-    first = "the last" if args.start is None else f"frames {args.start}-{args.start + args.context - 1} as"
+    used = len(context)
+    first = "the last" if args.start is None else f"frames {args.start}-{args.start + used - 1} as"
     refined = ""
     if gan:  # the shipped weights do not reach their goal: say so where the result is reported
         refined = (f", refined by predict-gan weights {gan['model']}" if gan["model"] else
                    ", then predict-gan (its shipped weights change < 0.1 grey level: docs/models.md)")
     scheme = args.scheme + "".join(
         part for part, used in ((f", speed spread {spread:g}", spread), (", advected flow", advect)) if used)
-    print(f"{scheme} prediction of {_counted(args.horizon, 'frame')} from {first} {args.context} context frames, "
+    chosen = " (--context auto)" if args.context == "auto" else ""
+    print(f"{scheme} prediction of {_counted(args.horizon, 'frame')} from {first} {used} context frames{chosen}, "
           f"{args.method} ({_format_options(options)}){refined} in {seconds:.2f} s")
     return 0
 
@@ -1244,8 +1255,11 @@ def build_parser():
     _add_output(p, f"output video ({', '.join(DEFAULT_CODECS)}) or folder (created)")
     p.add_argument("--horizon", type=_positive, required=True,
                    help="number of frames to predict (all held in memory: ~16 bytes per pixel each)")
-    p.add_argument("--context", type=_at_least_two, default=2,
-                   help="frames the motion is estimated from (>= 2, default 2)")
+    p.add_argument("--context", type=_context, default="auto",
+                   help="frames the motion is estimated from (>= 2), or auto (default): the last "
+                   "4 frames are read and the newest pair's motion or the average over the last "
+                   "three pairs is used, whichever predicts the last frame better from the three "
+                   "before it")
     p.add_argument("--start", type=_non_negative, help="index of the first context frame (default: "
                    "the context is the last frames of the input)")
     p.add_argument("--side-by-side", action="store_true",

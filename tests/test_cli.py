@@ -647,9 +647,9 @@ def test_predict_writes_a_folder_and_a_side_by_side_video(moving_folder, tmp_pat
                           "predicted frames)")
     # predict's defaults, named as they are used
     assert printed[1].startswith("semi-lagrangian, speed spread 0.1, advected flow prediction of 3 frames "
-                                 "from the last 2 context frames, dis (default options)")
+                                 "from the last 4 context frames (--context auto), dis (default options)")
     written = [cv2.imread(str(out / f"frame_{k:06d}.png"))[..., ::-1] for k in range(3)]
-    np.testing.assert_array_equal(np.stack(written), flowkit.predict(np.stack(frames[-2:]), 3))
+    np.testing.assert_array_equal(np.stack(written), flowkit.predict(np.stack(frames[-4:]), 3))
     video = tmp_path / "sbs.mp4"
     assert main(["predict", str(folder), "--horizon", "2", "--start", "2", "--context", "3", "--side-by-side",
                  "-o", str(video), "--scheme", "reestimate", "--method", "farneback", "-O", "winsize=9"]) == 0
@@ -704,7 +704,7 @@ def test_predict_speed_spread_and_advect_flow(moving_folder, tmp_path, capsys):
 @pytest.mark.parametrize("args, code, message", [
     (["--horizon", "2", "--side-by-side"], 2, "--side-by-side needs --start N"),
     (["--horizon", "0"], 2, "argument --horizon: expected an integer >= 1, got '0'"),
-    (["--horizon", "2", "--context", "1"], 2, "argument --context: expected an integer >= 2, got '1'"),
+    (["--horizon", "2", "--context", "1"], 2, "argument --context: expected auto or an integer >= 2, got '1'"),
     (["--horizon", "2", "--smooth-size", "7"], 2, "--smooth-size needs --smooth METHOD"),
     (["--horizon", "2", "--smooth", "median", "--smooth-size", "4"], 2,
      "argument --smooth-size: expected an odd integer >= 1, got '4'"),
@@ -926,7 +926,7 @@ def test_predict_keeps_a_10_bit_clip_at_its_depth(tmp_path):
     written = cv2.imread(str(tmp_path / "frames" / "frame_000000.png"), cv2.IMREAD_UNCHANGED)
     frames = list(flowkit.iter_frames(source, depth=16))
     assert written.dtype == np.uint16
-    np.testing.assert_array_equal(written[..., ::-1], flowkit.predict(np.stack(frames[-2:]), 1)[0])
+    np.testing.assert_array_equal(written[..., ::-1], flowkit.predict(np.stack(frames[-4:]), 1)[0])
 
 
 @pytest.mark.parametrize("command", [["flow", "{a}", "{b}", "-o", "{out}.flo", "--method", "raft"],

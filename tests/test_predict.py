@@ -166,6 +166,53 @@ def test_context_combines_the_chained_motions():
     np.testing.assert_allclose(motion[..., 1], 0.125, atol=1e-6)
 
 
+@pytest.mark.parametrize("positions, chosen", [
+    ((0.0, 1.3, 1.9, 3.1), 4),  # steady motion, jittery frame times: the average predicts better
+    ((0.0, 1.0, 1.5, 2.0), 2),  # the motion changed: the newest pair predicts the last frame exactly
+    ((0.0, 0.2, 1.0, 1.5, 2.0), 2),  # only the last 4 frames count
+    ((5.0, 0.0, 1.3, 1.9, 3.1), 4),
+    ((0.0, 0.6, 1.4), 2),  # fewer than 4 frames: the newest pair
+    ((0.0, 1.4), 2),
+])
+def test_auto_context_chooses_by_a_hindcast(positions, chosen):
+    # the texture at x = positions[k] (and y = x / 2): the last frame is predicted from the
+    # three before it with their newest pair and with the mean of their two pairs
+    clip = np.stack([texture(x, 0.5 * x) for x in positions])
+    calls = []
+
+    def estimate(later, earlier):
+        calls.append((later, earlier))
+        return flowkit.dis(later, earlier)
+
+    got, motion = flowkit.predict(clip, 2, flow=estimate, return_flow=True)
+    want, want_motion = flowkit.predict(clip, 2, flow=flowkit.dis, context=chosen, return_flow=True)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(motion, want_motion)
+    # each pair's flow once: the hindcast's two pairs are the newest three's older two
+    assert len(calls) == (3 if len(positions) >= 4 else 1)
+    assert len({(id(a), id(b)) for a, b in calls}) == len(calls)
+    # the same choice for a clip of a batch and with the other schemes
+    batch = flowkit.predict(np.stack([clip, clip[::-1][::-1]]), 2, flow=flowkit.dis)
+    np.testing.assert_array_equal(batch[0], want)
+    np.testing.assert_array_equal(batch[1], want)
+    for scheme in ("forward", "reestimate"):
+        np.testing.assert_array_equal(
+            flowkit.predict(clip, 2, flow=flowkit.dis, scheme=scheme),
+            flowkit.predict(clip, 2, flow=flowkit.dis, scheme=scheme, context=chosen))
+
+
+def test_auto_context_hindcasts_over_the_last_gap():
+    # frames at steps 0, 1, 2 and 4 (one dropped) of a texture moving 0.7 px per step with a
+    # jittery third frame: the hindcast predicts the last frame two steps after the third
+    steps = (0.0, 1.0, 2.0, 4.0)
+    positions = (0.0, 0.7, 1.0, 2.8)
+    clip = np.stack([texture(x) for x in positions])
+    got = flowkit.predict(clip, 1, flow=flowkit.dis, times=steps)
+    want = flowkit.predict(clip, 1, flow=flowkit.dis, times=steps, context=4)
+    np.testing.assert_array_equal(got, want)
+    assert np.abs(interior(got[0] - texture(3.5))).max() < 0.06
+
+
 def test_times_divide_each_pair_by_its_gap():
     # a variable-frame-rate clip: frames at steps 0, 1 and 3 (one dropped), each pair's flow
     # is the displacement over its gap; with times the motion is per step
@@ -400,6 +447,8 @@ def test_advect_flow_keeps_a_uniform_motion_and_carries_a_moving_object():
     ({"horizon": 1.5}, TypeError, r"horizon: expected an integer, got 1.5"),
     ({"context": 4}, ValueError, r"frames: expected at least context=4 frames, got 3"),
     ({"context": 1}, ValueError, r"context: expected an integer >= 2, got 1"),
+    ({"context": "automatic"}, ValueError, r"context: expected an integer >= 2 or 'auto', got 'automatic'"),
+    ({"context": 2.0}, TypeError, r"context: expected an integer, got 2.0"),
     ({"scheme": "lagrangian"}, ValueError, r"scheme: expected one of 'semi-lagrangian', 'forward', "
                                            r"'reestimate', got 'lagrangian'"),
     ({"average": "mode"}, ValueError, r"average: expected one of 'median', 'mean', got 'mode'"),
