@@ -120,15 +120,16 @@ def flowkit_predict(**options):
     def run(context, horizon):
         return list(flowkit.predict(np.stack(context), horizon, **options))
 
-    run.context = options.get("context", 2)
+    run.context = options.get("context", "auto")
     return run
 
 
 METHODS = {
     "repeat last frame": repeat_last,
     "OpenCV Farneback + remap, re-estimated": opencv_reestimate,
-    "flowkit predict (defaults: dis, semi-lagrangian, advect_flow, speed_spread=0.1)":
+    "flowkit predict (defaults: dis, semi-lagrangian, advect_flow, speed_spread=0.1, context='auto')":
         flowkit_predict(),
+    "flowkit context=2 (the defaults before 2026-12-01)": flowkit_predict(context=2),
     "flowkit scheme='reestimate'": flowkit_predict(scheme="reestimate"),
     "flowkit scheme='reestimate', flow='farneback'":
         flowkit_predict(scheme="reestimate", flow="farneback"),
@@ -262,7 +263,8 @@ def main():
         header = " | ".join(f"+{k + 1}" for k in range(len(windows[0][1])))
         rows = {}
         for label, method in METHODS.items():
-            if getattr(method, "context", 2) <= len(windows[0][0]):
+            context = getattr(method, "context", 2)
+            if context == "auto" or context <= len(windows[0][0]):
                 rows[label] = evaluate(windows, method)
         for title, column, digits in (("PSNR", 0, 2), ("sharpness", 1, 3)):
             print(f"| {name}, {title} | {header} |")
