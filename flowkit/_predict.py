@@ -3,6 +3,7 @@ optional smoothing, then extrapolation of the last frame (``flowkit.extrapolate`
 literal re-estimation recursion."""
 
 import contextlib
+import logging
 import numbers
 
 import numpy as np
@@ -27,6 +28,7 @@ DEFAULT_ADVECT_FLOW = True
 # -20 * |I_last - backwarp(I_previous)| in units of the pair's intensity range, clipped to
 # [-20, 20] (_splat.brightness_error)
 _METRIC_SCALE = 20.0
+_log = logging.getLogger(__name__)  # context="auto" logs its choice at INFO (the CLI reports it)
 
 
 def _as_frames(frames):
@@ -219,6 +221,9 @@ def _auto_context(clip, estimate, average, smooth, scheme, n_iter, speed_spread,
                                  speed_spread, advect_flow, device, steps[-(context - 1):])[0]
         errors.append(float(xp.mean((hindcast[0].astype(np.float32) - last) ** 2)))
     context = _AUTO_FRAMES if errors[1] < errors[0] else 2  # NaN (holes): the newest pair
+    _log.info("context='auto' chose %d: hindcast mean squared error %.6g with the newest pair, "
+              "%.6g with two pairs combined", context, errors[0], errors[1],
+              extra={"context": context})
     return context, gaps[-(context - 1):], estimate
 
 

@@ -605,6 +605,29 @@ _PREDICT_DRIVERS = (("dis", "_search_band"), ("splat", "_splat_band"), ("fill", 
 _RETIME_DRIVERS = (("dis", "_search_band"), ("splat", "_splat_band"), ("warp", "_warp_cpu_shared"))
 
 
+@contextlib.contextmanager
+def _log_records(name):
+    """The INFO (and higher) records the logger ``name`` emits inside the block, in a list;
+    nothing is printed."""
+    import logging
+
+    records = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    logger, handler = logging.getLogger(name), Collect(logging.INFO)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def _compile_notice(args, *drivers, stream=None):
     """Say on stderr that kernels will compile when a main driver has no entry in Numba's
     on-disk cache yet (a heuristic: another signature may still be missing). Like the
@@ -757,7 +780,7 @@ def cmd_predict(args):
     fps = _output_fps(args, fps)
     start = time.perf_counter()
     extra = {} if args.n_iter is None else {"n_iter": args.n_iter}
-    with _frames_too_small_named(args):
+    with _frames_too_small_named(args), _log_records("flowkit._predict") as choices:
         predicted = flowkit.predict(np.stack(context), args.horizon, flow=args.method,
                                     flow_options=options, context=args.context,
                                     average=args.average, smooth=smooth, scheme=args.scheme,
@@ -789,7 +812,11 @@ def cmd_predict(args):
                    ", then predict-gan (its shipped weights change < 0.1 grey level: docs/models.md)")
     scheme = args.scheme + "".join(
         part for part, used in ((f", speed spread {spread:g}", spread), (", advected flow", advect)) if used)
-    chosen = " (--context auto)" if args.context == "auto" else ""
+    chosen = ""
+    if args.context == "auto":  # predict logs the hindcast's choice; 2-3 frames: the newest pair
+        averaged = any(getattr(record, "context", 2) > 2 for record in choices)
+        chosen = (f" (--context auto: the {args.average} of the last 3 pairs' motions)" if averaged
+                  else " (--context auto: the newest pair's motion)")
     print(f"{scheme} prediction of {_counted(args.horizon, 'frame')} from {first} {used} context frames{chosen}, "
           f"{args.method} ({_format_options(options)}){refined} in {seconds:.2f} s")
     return 0

@@ -647,7 +647,8 @@ def test_predict_writes_a_folder_and_a_side_by_side_video(moving_folder, tmp_pat
                           "predicted frames)")
     # predict's defaults, named as they are used
     assert printed[1].startswith("semi-lagrangian, speed spread 0.1, advected flow prediction of 3 frames "
-                                 "from the last 4 context frames (--context auto), dis (default options)")
+                                 "from the last 4 context frames (--context auto: the newest pair's motion), "
+                                 "dis (default options)")
     written = [cv2.imread(str(out / f"frame_{k:06d}.png"))[..., ::-1] for k in range(3)]
     np.testing.assert_array_equal(np.stack(written), flowkit.predict(np.stack(frames[-4:]), 3))
     video = tmp_path / "sbs.mp4"
@@ -903,6 +904,20 @@ def test_flow_of_a_video_with_a_second_input_names_the_video_flags(tmp_path):
                                    f"and {video} is a video: give it alone with --video OUT.mp4 "
                                    "and/or --flo-dir DIR (see flowkit flow --help)")
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_predict_reports_the_context_auto_chose(tmp_path, capsys):
+    # steady motion with jittery frame times (x = 0, 2.6, 3.8, 6.2 px): the hindcast prefers
+    # the average of the older pairs, and the summary says so
+    base = (textured_image(96, 128, seed=5, channels=3) * 255).round().astype(np.uint8)
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    for k, x in enumerate((0.0, 2.6, 3.8, 6.2)):
+        frame = flowkit.warp(base, np.broadcast_to(np.float32([-x, 0.0]), base.shape[:2] + (2,)))
+        cv2.imwrite(str(folder / f"f{k}.png"), frame[8:-8, 8:-8, ::-1])
+    assert main(["predict", str(folder), "--horizon", "1", "-o", str(tmp_path / "out")]) == 0
+    assert ("from the last 4 context frames (--context auto: the median of the last 3 pairs' "
+            "motions), dis") in capsys.readouterr().out
 
 
 def test_predict_writes_a_variable_rate_clip_at_its_grid_rate(tmp_path):

@@ -174,7 +174,7 @@ def test_context_combines_the_chained_motions():
     ((0.0, 0.6, 1.4), 2),  # fewer than 4 frames: the newest pair
     ((0.0, 1.4), 2),
 ])
-def test_auto_context_chooses_by_a_hindcast(positions, chosen):
+def test_auto_context_chooses_by_a_hindcast(positions, chosen, caplog):
     # the texture at x = positions[k] (and y = x / 2): the last frame is predicted from the
     # three before it with their newest pair and with the mean of their two pairs
     clip = np.stack([texture(x, 0.5 * x) for x in positions])
@@ -184,7 +184,10 @@ def test_auto_context_chooses_by_a_hindcast(positions, chosen):
         calls.append((later, earlier))
         return flowkit.dis(later, earlier)
 
-    got, motion = flowkit.predict(clip, 2, flow=estimate, return_flow=True)
+    with caplog.at_level("INFO", logger="flowkit._predict"):
+        got, motion = flowkit.predict(clip, 2, flow=estimate, return_flow=True)
+    # the choice is logged (clips of 4 frames or more: there is one to make)
+    assert [r.context for r in caplog.records] == ([chosen] if len(positions) >= 4 else [])
     want, want_motion = flowkit.predict(clip, 2, flow=flowkit.dis, context=chosen, return_flow=True)
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(motion, want_motion)
