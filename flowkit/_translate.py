@@ -366,7 +366,8 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     -------
     dict
         ``"frames"`` written, ``"fps"`` (Fraction: the input's rate, stored as the stream's
-        nominal rate; frames keep their own times), ``"cuts"`` (frame indices that restarted
+        nominal rate; frames keep their own times; in AVI, which stores no times, the rate of
+        the grid the input's times lie on, ``VideoInfo.base_rate``, times rounded to it), ``"cuts"`` (frame indices that restarted
         the recursion), ``"size"`` (width, height as encoded, before the display rotation,
         which is copied from the input), ``"padded"`` (width, height before padding when an
         odd size was padded for a 4:2:0 encoder, else None), ``"audio"`` (``"copied"``,
@@ -389,7 +390,8 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     -----
     The pixel format and bit depth of the input are kept where the encoder takes them
     (``flowkit.retime``'s rule: yuv444p stays yuv444p, 10-bit stays 10-bit with libx264 and
-    libx265), else the encoder's default at that depth. Input of more than 8 bits is decoded
+    libx265), else the encoder's default at that depth (MJPEG, ``.avi``: full-range
+    ``yuvj420p``, as ``predict`` writes it; it refuses limited-range ``yuv420p``). Input of more than 8 bits is decoded
     as 16-bit RGB: the flow and the scene cuts are computed on it, the op sees it rounded to
     8 bits, and the op's result is scaled back to 16 bits (x 257) before the consistency
     step, so the output has the op's 8-bit precision plus the blend's in-between levels.
@@ -412,8 +414,8 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     from . import _frame_ops
     from ._atomic import check_folder
     from ._retime import _output_format
-    from .video import (VideoWriter, _info, audio_track, iter_frames, open_input, writer_codec,
-                        writer_tags)
+    from .video import (FRAME_RATE_CONTAINERS, VideoWriter, _info, audio_track, iter_frames,
+                        open_input, writer_codec, writer_tags)
 
     src, dst = Path(src), Path(dst)
     if callable(op):
@@ -440,6 +442,8 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     finally:
         container.close()
     fps = info.frame_rate or Fraction(30)
+    if dst.suffix.lower() in FRAME_RATE_CONTAINERS and info.base_rate:
+        fps = info.base_rate  # no times stored: the rate of the grid the input's times lie on
     depth = 16 if info.bit_depth > 8 else 8
     pix_fmt = _output_format(codec, info, depth)
     turns = info.rotation // 90

@@ -29,6 +29,10 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", "
 # default encoder (FFmpeg name) per container
 DEFAULT_CODECS = {".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".mkv": "ffv1",
                   ".avi": "mjpeg", ".webm": "libvpx-vp9"}
+# containers that store a frame rate, not a time per frame: VideoWriter writes them at 1 / fps
+# (given a finer time base, FFmpeg's AVI muxer made a 10 fps clip a 600 fps stream of mostly
+# empty frames)
+FRAME_RATE_CONTAINERS = frozenset({".avi"})
 # FourCC codes (OpenCV's writer took these) -> FFmpeg encoder
 FOURCC = {"mp4v": "mpeg4", "xvid": "mpeg4", "divx": "mpeg4", "fmp4": "mpeg4", "mjpg": "mjpeg",
           "ffv1": "ffv1", "avc1": "libx264", "h264": "libx264", "x264": "libx264",
@@ -774,7 +778,14 @@ def _fraction(name, value):
 
 def output_pix_fmt(codec, depth, pix_fmt=None):
     """The pixel format to encode with: ``pix_fmt`` if the encoder takes it, else one the
-    encoder takes at ``depth`` bits (lossless RGB for FFV1, 4:2:0 otherwise)."""
+    encoder takes at ``depth`` bits (lossless RGB for FFV1, full-range ``yuvj420p`` for
+    MJPEG, 4:2:0 otherwise).
+
+    Raises ValueError naming ``pix_fmt`` when the encoder does not take it. FFmpeg's MJPEG
+    lists the limited-range ``yuv`` formats too but refuses to open with them (it needs full
+    range): only its ``yuvj`` formats count as taken, so that callers keeping the input's
+    format (``retime``, ``translate``) fall back to ``yuvj420p`` as ``predict`` writes it.
+    """
     import av
 
     formats = [f.name for f in (av.codec.Codec(codec, "w").video_formats or ())]
@@ -782,6 +793,9 @@ def output_pix_fmt(codec, depth, pix_fmt=None):
         if formats and pix_fmt not in formats:
             raise ValueError(f"pix_fmt: {codec} cannot encode {pix_fmt!r}; it takes "
                              f"{', '.join(formats)}")
+        if codec == "mjpeg" and not pix_fmt.startswith("yuvj"):
+            raise ValueError(f"pix_fmt: mjpeg cannot encode {pix_fmt!r} (limited range); it takes "
+                             f"{', '.join(f for f in formats if f.startswith('yuvj'))}")
         return pix_fmt
     if depth > 8:
         preferred = ("gbrp16le", "gbrp10le", "yuv420p10le", "yuv444p10le", "yuv420p12le",
@@ -846,7 +860,8 @@ class VideoWriter:
     time_base : Fraction, optional
         Unit of the stored timestamps in seconds (default ``1 / fps``). Give the input's to
         write frames at their own times (``write(frame, time=)``, variable frame rate;
-        ``translate`` does); times are rounded to it.
+        ``translate`` does); times are rounded to it. Ignored for ``.avi``, which stores a
+        frame rate and no times (``FRAME_RATE_CONTAINERS``): times are rounded to ``1 / fps``.
     language : str, optional
         The video stream's ``language`` tag (ISO 639-2, e.g. ``"eng"``; ``retime`` and
         ``translate`` copy the input's, and each audio stream's); None: no tag (``"und"``).
@@ -880,6 +895,8 @@ class VideoWriter:
         self.path = Path(path)
         self.fps = _fraction("fps", fps)
         self.time_base = 1 / self.fps if time_base is None else _fraction("time_base", time_base)
+        if self.path.suffix.lower() in FRAME_RATE_CONTAINERS:
+            self.time_base = 1 / self.fps
         self.codec = writer_codec(self.path, codec)
         self.crf = None if crf is None else check_int("crf", crf, min_value=0, max_value=63)
         self.pix_fmt = pix_fmt

@@ -437,6 +437,28 @@ def test_translate_keeps_pixel_format_and_bit_depth(tmp_path):
     assert np.abs(got - want).mean() < 2 * 257
 
 
+def test_cli_translate_into_avi_writes_full_range_mjpeg(tiny_video, tmp_path):
+    # an 8-bit yuv420p input into .avi (MJPEG, which refuses limited-range yuv420p): written
+    # as yuvj420p, the format predict and retime write there, instead of an error blaming --codec
+    assert flowkit.video.probe_video(tiny_video).pix_fmt == "yuv420p"
+    out = tmp_path / "out.avi"
+    run = _cli("translate", tiny_video, out, "--op", "autocontrast", "--quiet")
+    assert run.returncode == 0 and run.stderr == "", run.stderr
+    info = flowkit.video.probe_video(out)
+    assert (info.pix_fmt, info.frame_rate, info.frame_count) == ("yuvj420p", 10, 6)
+    assert len(list(flowkit.iter_frames(out))) == 6
+    # AVI stores a rate, not times: a variable-rate input is written on the grid its times lie
+    # on (here 50 fps, gaps kept), not at the input's fine time base (FFmpeg made that a
+    # stream of mostly empty frames at 600 fps, which read back as cut short)
+    from test_retime import write_clip
+
+    times = [Fraction(ms, 1000) for ms in (0, 20, 40, 100, 120, 200)]
+    src = write_clip(tmp_path / "vfr.mp4", [_gray_rgb(t) for t in range(len(times))], 50,
+                     times=times)
+    report = flowkit.translate(src, tmp_path / "vfr.avi", "equalize", progress=False)
+    assert report["fps"] == 50 and _times(tmp_path / "vfr.avi") == times
+
+
 def test_translate_copies_every_audio_track(tmp_path):
     import av
     from test_retime import write_clip

@@ -327,6 +327,30 @@ def test_writer_unsupported_codec(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_mjpeg_takes_only_full_range_yuv(tmp_path):
+    # FFmpeg's MJPEG lists yuv420p among its formats but refuses to open with it (limited
+    # range): output_pix_fmt says so, and the rule retime and translate use to keep the input's
+    # format (_retime._output_format) falls back to yuvj420p, the format predict writes
+    from flowkit._retime import _output_format
+    from flowkit.video import output_pix_fmt
+
+    with pytest.raises(ValueError, match=r"pix_fmt: mjpeg cannot encode 'yuv420p' \(limited range\); "
+                                         r"it takes yuvj420p"):
+        output_pix_fmt("mjpeg", 8, "yuv420p")
+    assert output_pix_fmt("mjpeg", 8) == output_pix_fmt("mjpeg", 8, "yuvj420p") == "yuvj420p"
+    path = tmp_path / "in.mp4"
+    with VideoWriter(path, 10) as writer:
+        writer.write(make_frames(1)[0])
+    info = probe_video(path)
+    assert info.pix_fmt == "yuv420p"
+    for planes in (False, True):
+        assert _output_format("mjpeg", info, 8, planes=planes) == "yuvj420p"
+    with pytest.raises(ValueError, match=r"pix_fmt: mjpeg cannot encode 'yuv420p'"):
+        with VideoWriter(tmp_path / "a.avi", 10, pix_fmt="yuv420p") as writer:
+            writer.write(make_frames(1)[0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
 def test_writer_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError):
         VideoWriter(tmp_path / "no" / "a.mp4", 30)
