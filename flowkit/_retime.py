@@ -547,6 +547,12 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
             track.input.close()  # closed already after a success; on errors here
 
 
+def single_frame_error(src, command):
+    """The ValueError of ``retime`` and ``translate`` for an input that holds a single frame
+    (an image file opened as a video)."""
+    return ValueError(f"src: {src} holds a single frame (an image?); {command} needs a video")
+
+
 def _check_audio(audio, speed, trim):
     """``audio="copy"`` needs the duration unchanged and no trim."""
     if audio == "copy" and speed != 1:
@@ -685,7 +691,7 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
         if part is not None and not written:
             raise _EmptyPart  # the writer removes its file
         if not written:  # one frame lasting one timestamp unit: a still image
-            raise ValueError(f"src: {src} holds a single frame (an image?); retime needs a video")
+            raise single_frame_error(src, "retime")
         size = (writer._size[1], writer._size[0])
     return RetimeReport(path=dst, frames=written, interpolated=interpolated, fps=out_fps,
                         duration=written / out_fps, size=size, cuts=cuts, audio=audio_done,

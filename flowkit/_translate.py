@@ -378,8 +378,9 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     FileNotFoundError
         ``src`` or the folder of ``dst`` does not exist.
     ValueError
-        ``dst`` is ``src``; an unknown op, codec, method, estimator or option; an op that
-        returns another shape or dtype (naming the frame), or that raises
+        ``dst`` is ``src``; ``src`` holds a single frame (an image: refused as ``retime``
+        refuses it, after that frame); an unknown op, codec, method, estimator or option; an
+        op that returns another shape or dtype (naming the frame), or that raises
         (``op: NAME raised TYPE on frame K: MESSAGE``, chained from the op's exception); a
         video that cannot be decoded.
     TypeError
@@ -413,7 +414,7 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
 
     from . import _frame_ops
     from ._atomic import check_folder
-    from ._retime import _output_format
+    from ._retime import _output_format, single_frame_error
     from .video import (FRAME_RATE_CONTAINERS, VideoWriter, _info, audio_track, iter_frames,
                         open_input, writer_codec, writer_tags)
 
@@ -480,6 +481,8 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
                 writer.write(writer.fit(out), time=times.popleft())
                 written += 1
                 bar.update()
+            if written == 1:  # as retime: the writer removes its file
+                raise single_frame_error(src, "translate")
     finally:
         for track in tracks:
             track.input.close()  # closed already after a success; on errors here

@@ -303,6 +303,20 @@ def test_cli_errors_are_one_line(tiny_video, tmp_path, op, code, message):
     assert not out.exists()
 
 
+def test_cli_refuses_an_image_as_retime_does(tmp_path):
+    # a PNG opens as a one-frame video: refused (exit 1, one line, no file) with retime's words
+    import cv2
+
+    image = tmp_path / "still.png"
+    cv2.imwrite(str(image), (255 * texture()).astype(np.uint8))
+    for command, extra in (("translate", ["--op", "autocontrast"]), ("retime", ["--factor", "2"])):
+        out = tmp_path / f"{command}.mp4"
+        run = _cli(command, image, out, *extra, "--quiet")
+        assert run.returncode == 1 and run.stderr.splitlines() == [
+            f"flowkit: error: {image} holds a single frame (an image?); {command} needs a video"], run.stderr
+        assert not out.exists()
+
+
 def test_cli_missing_op_is_a_usage_error(tiny_video, tmp_path):
     run = _cli("translate", tiny_video, tmp_path / "out.mp4")
     assert run.returncode == 2
