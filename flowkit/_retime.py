@@ -462,7 +462,7 @@ def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, met
 def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, segment, trim,
             method, model, flow, flow_options, codec, crf, audio, scene_threshold, device, progress,
             src, part, lossless, parts):
-    from .video import audio_track, needs_even_size
+    from .video import audio_track, needs_even_size, streams_not_written
 
     in_fps = info.base_rate  # variable rate: its grid, not its average
     if in_fps is None and out_fps is None:
@@ -535,8 +535,7 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
             except _EmptyPart:  # before or after a trimmed segment: no frame, no file
                 report = RetimeReport(path=dst, frames=0, interpolated=0, fps=out_fps,
                                       duration=Fraction(0), size=None, cuts=[], audio=audio_done)
-        not_written = [s.type for s in container.streams
-                       if s is not stream and s.type != "audio"]
+        not_written = streams_not_written(container, stream)
         coded = (stream.codec_context.width, stream.codec_context.height)  # as _stream pads them
         padded = coded if (report.frames and needs_even_size(codec, pix_fmt)
                            and (coded[0] % 2 or coded[1] % 2)) else None

@@ -371,7 +371,10 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
         the recursion), ``"size"`` (width, height as encoded, before the display rotation,
         which is copied from the input), ``"padded"`` (width, height before padding when an
         odd size was padded for a 4:2:0 encoder, else None), ``"audio"`` (``"copied"``,
-        ``"dropped"`` or ``"none"``), ``"audio_tracks"`` (audio streams written).
+        ``"dropped"`` or ``"none"``), ``"audio_tracks"`` (audio streams written),
+        ``"not_written"`` (the types of the input's other streams, which are not written:
+        ``"subtitle"``, ``"data"``, ``"video"`` for a second video stream, one entry per
+        stream, as ``RetimeReport.not_written``).
 
     Raises
     ------
@@ -416,7 +419,7 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     from ._atomic import check_folder
     from ._retime import _output_format, single_frame_error
     from .video import (FRAME_RATE_CONTAINERS, VideoWriter, _info, audio_track, iter_frames,
-                        open_input, writer_codec, writer_tags)
+                        open_input, streams_not_written, writer_codec, writer_tags)
 
     src, dst = Path(src), Path(dst)
     if callable(op):
@@ -440,6 +443,7 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     try:
         info = _info(container, stream)
         audio_streams = len(container.streams.audio)
+        not_written = streams_not_written(container, stream)
     finally:
         container.close()
     fps = info.frame_rate or Fraction(30)
@@ -491,4 +495,4 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     return {"frames": written, "fps": fps, "cuts": cuts, "size": size,
             "padded": coded if size is not None and tuple(size) != coded else None,
             "audio": "none" if not audio_streams else ("copied" if audio else "dropped"),
-            "audio_tracks": len(tracks)}
+            "audio_tracks": len(tracks), "not_written": not_written}

@@ -266,6 +266,14 @@ def _padding_note(padded, size):
               "write .mkv with --codec ffv1, or .webm", file=sys.stderr)
 
 
+def _not_written_line(not_written):
+    """retime's and translate's line on stdout naming the input's streams they did not write
+    (``not_written``: stream types, one per stream; nothing when empty)."""
+    if not_written:
+        counts = ", ".join(f"{not_written.count(k)} {k}" for k in sorted(set(not_written)))
+        print(f"not written: the input's other streams ({counts})")
+
+
 def _stored_size_text(size, source):
     """``WxH`` of frames stored at ``size`` (width, height) with ``source``'s display rotation,
     which the output keeps: ``1920x1080 stored, 1080x1920 displayed (rotation 270)``."""
@@ -892,10 +900,7 @@ def cmd_retime(args):
           f"{_stored_size_text(report.size, source)}, {_rate_text(report.fps)} fps, "
           f"{float(report.duration):.3f} s; audio {_tracks(report)})")
     _padding_note(report.padded, report.size)
-    if report.not_written:
-        kinds = sorted(set(report.not_written))
-        counts = ", ".join(f"{report.not_written.count(k)} {k}" for k in kinds)
-        print(f"not written: the input's other streams ({counts})")
+    _not_written_line(report.not_written)
     method = args.method if args.model is None else f"{args.method}, weights {args.model}"
     print(f"{report.interpolated} frames interpolated ({method}, {args.flow}), "
           f"{_counted(cuts, 'scene cut')} not warped across, in {seconds:.1f} s "
@@ -936,6 +941,7 @@ def cmd_translate(args):
           f"{_stored_size_text(report['size'], source)}, {_rate_text(report['fps'])} fps; "
           f"audio {report['audio']})")
     _padding_note(report["padded"], report["size"])
+    _not_written_line(report["not_written"])
     print(f"{args.op} per frame, made consistent ({args.method}, strength {args.strength:g}, "
           f"{args.flow}), {_counted(cuts, 'scene cut')} reset, in {seconds:.1f} s")
     return 0

@@ -251,6 +251,14 @@ def writer_tags(info):
     return {"rotation": info.rotation, "color": dict(info.color), "language": info.language}
 
 
+def streams_not_written(container, stream):
+    """The types of ``container``'s streams that ``retime`` and ``translate`` do not write (all
+    but the video ``stream`` they read and the audio streams, which they copy, stretch or drop
+    as asked): ``"video"`` for a second video stream, ``"subtitle"``, ``"data"``, ..., one
+    entry per stream, in the file's order."""
+    return [s.type for s in container.streams if s is not stream and s.type != "audio"]
+
+
 # FFmpeg's AVColorSpace values (the ``colorspace`` tag) -> swscale's matrix of the same name
 # (SWS_CS_*: equal numbers except SMPTE 170M, which is BT.601's matrix)
 _SWSCALE_MATRIX = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}

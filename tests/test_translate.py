@@ -492,6 +492,38 @@ def test_translate_copies_every_audio_track(tmp_path):
             assert packets_out == packets_in, index
 
 
+def test_translate_says_which_streams_it_does_not_write(tiny_video, tmp_path):
+    # a clip with a subtitle stream (mov_text packets remuxed from the NASA clip): translate
+    # writes video and audio only and says so, as retime: in its report and on stdout
+    import av
+
+    nasa = data_path("video", "torchcodec__nasa_13013.mp4")
+    src = tmp_path / "subtitled.mp4"
+    with av.open(str(nasa)) as source, av.open(str(src), "w") as container:
+        video = container.add_stream("libx264", rate=10)
+        video.width, video.height, video.pix_fmt = W, H, "yuv420p"
+        subtitles = container.add_stream_from_template(source.streams.subtitles[0])
+        for t in range(4):
+            picture = av.VideoFrame.from_ndarray(_gray_rgb(t), format="rgb24")
+            picture.pts, picture.time_base = t, Fraction(1, 10)
+            container.mux(video.encode(picture))
+        container.mux(video.encode(None))
+        for packet in [p for p in source.demux(source.streams.subtitles[0]) if p.size][:2]:
+            packet.stream = subtitles
+            container.mux(packet)
+    with av.open(str(src)) as container:
+        assert [s.type for s in container.streams] == ["video", "subtitle"]
+    report = flowkit.translate(src, tmp_path / "out.mp4", "equalize", progress=False)
+    assert report["not_written"] == ["subtitle"] and report["frames"] == 4
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        assert [s.type for s in container.streams] == ["video"]
+    run = _cli("translate", src, tmp_path / "cli.mp4", "--op", "equalize", "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert "\nnot written: the input's other streams (1 subtitle)\n" in run.stdout
+    run = _cli("translate", tiny_video, tmp_path / "plain.mp4", "--op", "equalize", "-q")
+    assert run.returncode == 0 and "not written" not in run.stdout, run.stdout
+
+
 # --- the command line: strength 0, user modules in the current folder, errors inside ops -------
 
 def test_cli_strength_zero_is_accepted(tiny_video, tmp_path):
