@@ -155,6 +155,14 @@ def _check_segment(segment, name="segment"):
     return start, end
 
 
+def check_segment_start(start, info, src):
+    """A segment must start before the end of the input (``info.duration``, when known):
+    ``retime``'s and ``translate``'s check."""
+    if info.duration is not None and start >= info.duration:
+        raise ValueError(f"segment: starts at {_shown(start)} s, after the end of {src} "
+                         f"({float(info.duration):.3f} s)")
+
+
 class Timeline:
     """Output time -> source time (seconds from the input's first frame), piecewise linear.
 
@@ -477,9 +485,7 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
                              f"{_shown(in_fps)} fps = {_shown(out_fps)} fps")
     start, end = segment or (Fraction(0), None)
     known = info.duration
-    if known is not None and start >= known:
-        raise ValueError(f"segment: starts at {_shown(start)} s, after the end of {src} "
-                         f"({float(known):.3f} s)")
+    check_segment_start(start, info, src)
     if duration is not None:
         length = (known if end is None else min(end, known)) if known is not None else end
         if length is None:

@@ -821,6 +821,11 @@ def _time_range(text):
     return values
 
 
+def _range_text(values):
+    """A --range value as given: ``2.5:4``, ``:4``, ``2:``."""
+    return ":".join("" if v is None else f"{v:g}" for v in values)
+
+
 def _wxh(size):
     return f"{size[0]}x{size[1]}"
 
@@ -934,7 +939,7 @@ def cmd_translate(args):
                                codec=args.codec,
                                crf=args.crf, audio=not args.no_audio,
                                scene_threshold=None if args.scene_threshold == 0 else args.scene_threshold,
-                               progress=False if args.quiet else None)
+                               segment=args.range, progress=False if args.quiet else None)
     seconds = time.perf_counter() - start
     cuts = len(report["cuts"])
     print(f"wrote {args.output} ({report['frames']} frames, "
@@ -942,7 +947,10 @@ def cmd_translate(args):
           f"audio {report['audio']})")
     _padding_note(report["padded"], report["size"])
     _not_written_line(report["not_written"])
-    print(f"{args.op} per frame, made consistent ({args.method}, strength {args.strength:g}, "
+    part = ""
+    if args.range is not None:  # the rest was copied: say how much was translated
+        part = f" on {_counted(report['processed'], 'frame')} (--range {_range_text(args.range)})"
+    print(f"{args.op} per frame{part}, made consistent ({args.method}, strength {args.strength:g}, "
           f"{args.flow}), {_counted(cuts, 'scene cut')} reset, in {seconds:.1f} s")
     return 0
 
@@ -1523,6 +1531,10 @@ def _add_translate_parser(sub, common):
                    help="constant rate factor of x264/x265/vp9/av1 (default 18)")
     p.add_argument("--scene-threshold", type=_number_in(100, "a number in (0, 100]"), default=10.0,
                    metavar="X", help="scene-cut threshold, mean frame difference in percent (default 10)")
+    p.add_argument("--range", type=_time_range, metavar="START:END",
+                   help="translate only input seconds START to END, counted from the first video "
+                        "frame (either may be empty: 2:), as retime --range; the frames outside "
+                        "it are written unchanged")
     p.add_argument("--no-audio", action="store_true", help="drop the audio (default: copied)")
     p.set_defaults(run=cmd_translate)
 

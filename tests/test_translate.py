@@ -524,6 +524,83 @@ def test_translate_says_which_streams_it_does_not_write(tiny_video, tmp_path):
     assert run.returncode == 0 and "not written" not in run.stdout, run.stdout
 
 
+@pytest.fixture(scope="module")
+def lossless_clip(tmp_path_factory):
+    """6 frames of the texture moving 1 px per frame, 10 fps, FFV1 (RGB, lossless): what
+    translate reads is what was written, and an FFV1 output keeps it exactly."""
+    from test_retime import write_clip
+
+    path = tmp_path_factory.mktemp("translate") / "lossless.mkv"
+    return write_clip(path, [_gray_rgb(t) for t in range(6)], 10, codec="ffv1")
+
+
+def test_segment_translates_its_frames_and_copies_the_rest(lossless_clip, tmp_path):
+    # retime's segment: frames at 0.2 <= t < 0.4 s (frames 2 and 3) are the array function's
+    # result on those frames alone (the recursion starts at frame 2), bit for bit; the others
+    # are the input's frames, unchanged
+    originals = np.stack(list(flowkit.iter_frames(lossless_clip)))
+    report = flowkit.translate(lossless_clip, tmp_path / "part.mkv", "autocontrast",
+                               segment=(0.2, 0.4), codec="ffv1", progress=False)
+    assert (report["frames"], report["processed"], report["cuts"]) == (6, 2, [])
+    got = np.stack(list(flowkit.iter_frames(tmp_path / "part.mkv")))
+    inside = np.stack([_frame_ops.autocontrast(frame) for frame in originals[2:4]])
+    np.testing.assert_array_equal(got[2:4], flowkit.temporally_consistent(originals[2:4], inside))
+    np.testing.assert_array_equal(got[[0, 1, 4, 5]], originals[[0, 1, 4, 5]])
+    assert _times(tmp_path / "part.mkv") == _times(lossless_clip)
+    # open ends, as retime's: (0.3, None) is frames 3 to 5, (None, 0.1) frame 0 alone
+    report = flowkit.translate(lossless_clip, tmp_path / "tail.mkv", "autocontrast",
+                               segment=(0.3, None), codec="ffv1", progress=False)
+    assert report["processed"] == 3
+    got = np.stack(list(flowkit.iter_frames(tmp_path / "tail.mkv")))
+    np.testing.assert_array_equal(got[:3], originals[:3])
+    report = flowkit.translate(lossless_clip, tmp_path / "head.mkv", "autocontrast",
+                               segment=(None, 0.1), codec="ffv1", progress=False)
+    got = np.stack(list(flowkit.iter_frames(tmp_path / "head.mkv")))
+    assert report["processed"] == 1
+    np.testing.assert_array_equal(got[0], _frame_ops.autocontrast(originals[0]))
+    np.testing.assert_array_equal(got[1:], originals[1:])
+    # an op's error names the frame by its index in the video
+    with pytest.raises(ValueError, match="op: <lambda> raised ZeroDivisionError on frame 3"):
+        flowkit.translate(lossless_clip, tmp_path / "bad.mkv", lambda frame: 1 / 0,
+                          segment=(0.3, None), progress=False)
+
+
+@pytest.mark.parametrize("segment, error, match", [
+    ((0.4, 0.2), ValueError, r"segment: expected start < end, got 0.4 to 0.2 s"),
+    ((5, None), ValueError, r"segment: starts at 5 s, after the end of .*lossless\.mkv \(0\.600 s\)"),
+    ((0.31, 0.39), ValueError, r"segment: no frame of .*lossless\.mkv lies in 0\.31 to 0\.39 s"),
+    ((-1, 2), ValueError, r"segment\[0\]: expected a number >= 0, got -1"),
+    (3, TypeError, r"segment: expected None or a \(start, end\) pair of seconds, got 3"),
+])
+def test_bad_segment(lossless_clip, tmp_path, segment, error, match):
+    with pytest.raises(error, match=match):
+        flowkit.translate(lossless_clip, tmp_path / "out.mkv", "autocontrast", segment=segment,
+                          progress=False)
+    assert not (tmp_path / "out.mkv").exists()
+
+
+def test_cli_range_as_retime(lossless_clip, tmp_path):
+    out = tmp_path / "cli.mkv"
+    run = _cli("translate", lossless_clip, out, "--op", "autocontrast", "--range", "0.2:0.4",
+               "--codec", "ffv1", "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert "autocontrast per frame on 2 frames (--range 0.2:0.4), made consistent" in run.stdout
+    flowkit.translate(lossless_clip, tmp_path / "api.mkv", "autocontrast", segment=(0.2, 0.4),
+                      codec="ffv1", progress=False)
+    np.testing.assert_array_equal(np.stack(list(flowkit.iter_frames(out))),
+                                  np.stack(list(flowkit.iter_frames(tmp_path / "api.mkv"))))
+    for value, message in (("5:", "--range: starts at 5 s, after the end of"),
+                           ("-1:2", "argument --range: expected START:END in seconds >= 0"),  # as retime
+                           ("0.31:0.39", "--range: no frame of")):
+        run = _cli("translate", lossless_clip, tmp_path / "x.mkv", "--op", "autocontrast",
+                   "--range", value)
+        lines = run.stderr.strip().splitlines()
+        assert run.returncode == 2 and len(lines) == 1, run.stderr
+        assert lines[0].startswith(f"flowkit: error: {message}"), run.stderr
+        assert not (tmp_path / "x.mkv").exists()
+    assert "--range START:END" in _cli("translate", "--help").stdout
+
+
 # --- the command line: strength 0, user modules in the current folder, errors inside ops -------
 
 def test_cli_strength_zero_is_accepted(tiny_video, tmp_path):
