@@ -450,7 +450,7 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     if dst.exists() and src.resolve() == dst.resolve():
         raise ValueError(f"dst: {dst} is the input; refusing to overwrite it")
     check_folder(dst)
-    codec = writer_codec(dst, codec)
+    codec = writer_codec(dst, codec, name="dst")
     container, stream = open_input(src)
     try:
         info = _info(container, stream)

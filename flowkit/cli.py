@@ -190,8 +190,9 @@ def _same_file(path, other):
 def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
     """Check an output path before any work: its kind, that it is no input and its folder exists.
 
-    ``kind`` is ``"flo"``, ``"image"`` or ``"video"`` (a video's extension must have a default
-    codec unless ``codec`` is given; ``codec_flag``: the command has a ``--codec`` to suggest).
+    ``kind`` is ``"flo"``, ``"image"`` or ``"video"`` (a video needs an extension, which must
+    have a default codec unless ``codec`` is given; ``codec_flag``: the command has a
+    ``--codec`` to suggest, which it does for the extensions of ``VIDEO_EXTENSIONS``).
     A wrong extension or an output that is an input is a usage error (exit 2); a folder in the
     way or a missing folder is exit 1.
     """
@@ -211,10 +212,14 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
         if not cv2.haveImageWriter(str(path)):
             what = f"extension {path.suffix!r}" if path.suffix else "no extension"
             raise UsageError(f"{path}: cannot write an image with {what} (use .png)")
+    if kind == "video" and not path.suffix:  # FFmpeg picks the container by it: --codec cannot
+        raise UsageError(f"{flag}: {path}: no extension; give the output a video extension "
+                         f"({', '.join(DEFAULT_CODECS)}, ...)")
     if kind == "video" and codec is None and path.suffix.lower() not in DEFAULT_CODECS:
-        what = f"extension {path.suffix!r}" if path.suffix else "no extension"
-        raise UsageError(f"{flag}: {path}: no default codec for {what}; use one of "
-                         f"{', '.join(DEFAULT_CODECS)}" + (" or give --codec" if codec_flag else ""))
+        # --codec helps where FFmpeg has a container for the extension (.ogv, .ts, ...)
+        codec_helps = codec_flag and path.suffix.lower() in VIDEO_EXTENSIONS
+        raise UsageError(f"{flag}: {path}: no default codec for extension {path.suffix!r}; use "
+                         f"one of {', '.join(DEFAULT_CODECS)}" + (" or give --codec" if codec_helps else ""))
     check_folder(path)
 
 

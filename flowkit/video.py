@@ -735,12 +735,17 @@ def needs_even_size(codec, pix_fmt):
     return subsampled and codec not in ODD_SIZE_ENCODERS
 
 
-def writer_codec(path, codec=None):
+def writer_codec(path, codec=None, name="path"):
     """The encoder :class:`VideoWriter` uses for ``path``: ``codec`` (an FFmpeg name or a FourCC),
     else the default of ``path``'s extension (``DEFAULT_CODECS``).
 
-    Raises ValueError for an unknown encoder or an extension without a default.
+    Raises ValueError for an unknown encoder, an extension without a default, or a path
+    without an extension (FFmpeg picks the container by it, so a ``codec`` does not help:
+    the error names the parameter ``name``).
     """
+    if not Path(path).suffix:
+        raise ValueError(f"{name}: {path}: no extension; give it a video extension "
+                         f"({', '.join(DEFAULT_CODECS)}, ...), which picks the container")
     if codec is None:
         codec = DEFAULT_CODECS.get(Path(path).suffix.lower())
         if codec is None:

@@ -526,7 +526,18 @@ def test_video_errors_are_one_line(tmp_path):
     # an extension without a default codec is a usage error, checked before any work
     status, _, err = run_cli("flow", folder, "--video", tmp_path / "x.ogv")
     assert status == 2 and one_error_line(err).startswith(
-        f"--video: {tmp_path / 'x.ogv'}: no default codec for extension '.ogv'")
+        f"--video: {tmp_path / 'x.ogv'}: no default codec for extension '.ogv'; use one of .mp4, ")
+    assert err.rstrip().endswith(" or give --codec (see flowkit flow --help)")
+    # no extension: FFmpeg picks the container by it, so --codec cannot help and is not offered
+    # (with --codec the encoder failed: "Could not determine output format", exit 1); an
+    # extension FFmpeg has no container for is not told to give --codec either
+    for extra in ([], ["--codec", "libx264"]):
+        status, _, err = run_cli("flow", folder, "--video", tmp_path / "noext", *extra)
+        assert status == 2 and one_error_line(err) == (
+            f"--video: {tmp_path / 'noext'}: no extension; give the output a video extension "
+            "(.mp4, .m4v, .mov, .mkv, .avi, .webm, ...) (see flowkit flow --help)")
+    status, _, err = run_cli("flow", folder, "--video", tmp_path / "x.xyz")
+    assert status == 2 and "--codec" not in err and "no default codec for extension '.xyz'" in err
     status, _, err = run_cli("flow", tmp_path / "none.mp4", "--video", tmp_path / "x.mp4")
     assert status == 1 and one_error_line(err) == f"no such video file or image folder: {tmp_path / 'none.mp4'}"
     status, _, err = run_cli("flow", folder, "--flo-dir", tmp_path / "d", "--method", "lucas_kanade",
@@ -613,12 +624,16 @@ def test_video_output_extension_is_checked_before_work(tmp_path):
     frame0, frame1, _ = flowkit.sample_pair(48, 64)
     for i, frame in enumerate((frame0, frame1)):
         cv2.imwrite(str(frames / f"f{i}.png"), frame[..., ::-1])
-    result = subprocess.run([sys.executable, "-m", "flowkit", "flow", str(frames), "--video",
-                             str(tmp_path / "x.xyz")], capture_output=True, text=True)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "--video:" in lines[0] and "x.xyz" in lines[0] and "--codec" in lines[0]
-    assert not (tmp_path / "x.xyz").exists()
+    # --codec is offered where FFmpeg has a container for the extension (.ts), not for .xyz
+    # (there --codec libx264 failed: "Could not determine output format")
+    for name, offered in (("x.ts", True), ("x.xyz", False)):
+        result = subprocess.run([sys.executable, "-m", "flowkit", "flow", str(frames), "--video",
+                                 str(tmp_path / name)], capture_output=True, text=True)
+        assert result.returncode == 2
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "--video:" in lines[0] and name in lines[0]
+        assert ("--codec" in lines[0]) == offered, lines
+        assert not (tmp_path / name).exists()
 
 
 # --- predict ---------------------------------------------------------------------------------------

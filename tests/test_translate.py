@@ -317,6 +317,19 @@ def test_cli_refuses_an_image_as_retime_does(tmp_path):
         assert not out.exists()
 
 
+def test_output_without_extension(tiny_video, tmp_path):
+    # the extension picks the container, so --codec does not help: the error asks for one
+    out = tmp_path / "out"
+    for extra in ([], ["--codec", "libx264"]):
+        run = _cli("translate", tiny_video, out, "--op", "autocontrast", *extra)
+        assert run.returncode == 2 and run.stderr.splitlines() == [
+            f"flowkit: error: OUTPUT: {out}: no extension; give the output a video extension "
+            "(.mp4, .m4v, .mov, .mkv, .avi, .webm, ...) (see flowkit translate --help)"], run.stderr
+    with pytest.raises(ValueError, match=r"^dst: .*out: no extension; give it a video extension"):
+        flowkit.translate(tiny_video, out, "autocontrast", codec="libx264", progress=False)
+    assert not out.exists()
+
+
 def test_cli_missing_op_is_a_usage_error(tiny_video, tmp_path):
     run = _cli("translate", tiny_video, tmp_path / "out.mp4")
     assert run.returncode == 2

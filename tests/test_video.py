@@ -300,6 +300,9 @@ def test_bad_frames(tmp_path):
         ("a.mp4", 0, {}, ValueError, r"fps: expected a number in \(0, inf\], got 0"),
         ("a.mp4", "30", {}, TypeError, r"fps: expected a real number, got '30'"),
         ("a.xyz", 30, {}, ValueError, r"codec: no default codec for extension '\.xyz'"),
+        ("a", 30, {}, ValueError, r"path: .*a: no extension; give it a video extension \(\.mp4, "
+                                  r"\.m4v, \.mov, \.mkv, \.avi, \.webm, \.\.\.\), which picks the container"),
+        ("a", 30, {"codec": "libx264"}, ValueError, r"path: .*a: no extension"),
         ("a.mp4", 30, {"codec": "h264x"}, ValueError, r"codec: unknown video encoder 'h264x'; expected an FFmpeg encoder name"),
         ("a.mp4", 30, {"codec": 4}, ValueError, r"codec: expected an FFmpeg encoder name such as 'libx264'"),
         ("a.mp4", 30, {"codec": "aac"}, ValueError, r"codec: unknown video encoder 'aac'"),
