@@ -536,8 +536,8 @@ def _flow_video(args):
 def _read_context(args, source):
     """Read the context frames (and, with --start, the true frames after them), streaming.
 
-    Frames of a video of more than 8 bits are uint16 (``iter_frames(depth=16)``), so that
-    prediction and output keep the depth. Returns (context, truth, fps, times): lists of
+    Frames of a video of more than 8 bits, or of a folder whose first image is 16-bit, are
+    uint16 (``iter_frames(depth=16)``), so that prediction and output keep the depth. Returns (context, truth, fps, times): lists of
     frames; without ``--start`` the context is the last ``--context`` frames and there is no
     truth; ``times`` the context frames' times in steps of the grid (``VideoInfo.base_rate``,
     at which the predicted frames follow: a variable-rate clip's frames may be several steps
@@ -546,13 +546,17 @@ def _read_context(args, source):
     import collections
 
     import flowkit
-    from .video import grid_steps
+    from .video import grid_steps, image_folder_depth
 
     count, fps, info = _probe(source, 1, grid=True)  # predicted frames follow at the grid's step
-    # more than 8 bits (10-bit HEVC, ...): uint16 frames, predicted and written at that depth
+    # more than 8 bits (10-bit HEVC, ..., a folder of 16-bit PNGs): uint16 frames, predicted
+    # and written at that depth
+    if info is not None:
+        depth = 16 if info.bit_depth > 8 else 8
+    else:
+        depth = image_folder_depth(source) if source.is_dir() else 8
     frames = flowkit.iter_frames(source, gray=args.gray, resize=args.resize,
-                                 timestamps=info is not None,
-                                 depth=16 if info is not None and info.bit_depth > 8 else 8)
+                                 timestamps=info is not None, depth=depth)
     if info is None:
         frames = ((None, frame) for frame in frames)
     if args.start is None:

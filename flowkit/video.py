@@ -614,8 +614,11 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
         ``fractions.Fraction`` (exact: ``pts * time_base``; irregular for variable frame
         rate). Video files only.
     depth : {8, 16}, default 8
-        8: uint8 frames. 16: uint16 frames on the full 16-bit scale (FFmpeg's conversion to
-        ``rgb48le``: a 10-bit video keeps its precision). Video files only.
+        8: uint8 frames (16-bit images of a folder reduced to 8 bits by OpenCV). 16: uint16
+        frames on the full 16-bit scale (FFmpeg's conversion to ``rgb48le``: a 10-bit video
+        keeps its precision; a folder's 16-bit images are read as they are, its 8-bit images
+        scaled by 257, 255 -> 65535, as FFmpeg scales an 8-bit video). See
+        :func:`image_folder_depth` for the depth a folder's first image has.
 
     Returns
     -------
@@ -632,8 +635,8 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
     ValueError
         The video cannot be opened or has no decodable frame, decoding fails part way (the
         error names the file), the folder holds no image files, an image cannot be read,
-        folder images differ in size (without ``resize``), ``timestamps`` or ``depth=16``
-        for a folder.
+        folder images differ in size (without ``resize``), ``timestamps`` for a folder,
+        ``depth=16`` for a folder image that is neither 8- nor 16-bit (float TIFF).
     TypeError
         ``step`` or ``resize`` is not an integer / pair of integers.
 
@@ -654,14 +657,9 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
     if not path.exists():
         raise FileNotFoundError(f"path: no such video file or image folder: {path}")
     if path.is_dir():
-        if timestamps or depth != 8:
-            raise ValueError(f"path: {path} is a folder of images; timestamps and depth=16 are for "
-                             f"video files")
-        files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()),
-                       key=_natural_key)
-        if not files:
-            raise ValueError(f"path: the folder {path} holds no image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
-        return _iter_images(files[::step], gray, resize)
+        if timestamps:
+            raise ValueError(f"path: {path} is a folder of images; timestamps are for video files")
+        return _iter_images(_image_files(path)[::step], gray, resize, depth)
     container, stream = open_input(path)
     frames = decode(container, stream, depth=depth)
     try:
@@ -675,16 +673,45 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
     return _iter_video(container, frames, first, step, gray, resize, timestamps)
 
 
-def _iter_images(files, gray, resize):
+def _image_files(folder):
+    """The image files of ``folder`` in natural order of their names (``iter_frames``'s)."""
+    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()),
+                   key=_natural_key)
+    if not files:
+        raise ValueError(f"path: the folder {folder} holds no image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+    return files
+
+
+def image_folder_depth(folder):
+    """16 when the first image of ``folder`` (``iter_frames``'s order) has 16-bit samples,
+    else 8: the ``depth`` at which ``predict`` reads an image folder, as it reads a video of
+    more than 8 bits at 16 (ValueError as ``iter_frames``: no image, an unreadable one)."""
+    import cv2
+
+    file = _image_files(Path(folder))[0]
+    image = cv2.imdecode(np.fromfile(file, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ValueError(f"path: OpenCV cannot read the image {file}")
+    return 16 if image.dtype == np.uint16 else 8
+
+
+def _iter_images(files, gray, resize, depth=8):
     import cv2
 
     size = None
+    # 8 bits: OpenCV's reduction of deeper images (as before depth existed); 16: as stored
+    flags = cv2.IMREAD_COLOR if depth == 8 else cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH
     for file in files:
         # decode colour and convert like video frames: the decoders' own gray conversion
         # (IMREAD_GRAYSCALE) differs from BGR2GRAY by a level on half the pixels of a PNG
-        image = cv2.imdecode(np.fromfile(file, np.uint8), cv2.IMREAD_COLOR)
+        image = cv2.imdecode(np.fromfile(file, np.uint8), flags)
         if image is None:
             raise ValueError(f"path: OpenCV cannot read the image {file}")
+        if depth == 16 and image.dtype == np.uint8:
+            image = image.astype(np.uint16) * np.uint16(257)  # 255 -> 65535, as FFmpeg's rgb48
+        elif depth == 16 and image.dtype != np.uint16:
+            raise ValueError(f"path: image {file} has {image.dtype} samples; depth=16 reads 8- "
+                             f"and 16-bit images")
         if resize is None:
             if size is None:
                 size = image.shape[:2]

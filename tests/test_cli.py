@@ -944,6 +944,26 @@ def test_predict_keeps_a_10_bit_clip_at_its_depth(tmp_path):
     np.testing.assert_array_equal(written[..., ::-1], flowkit.predict(np.stack(frames[-2:]), 1)[0])
 
 
+def test_predict_keeps_a_16_bit_png_folder_at_its_depth(tmp_path):
+    # a folder of 16-bit PNGs (a texture moving 1 px per frame, values above 255) is read and
+    # predicted as uint16 like a 10-bit video: 16-bit PNGs out, exactly flowkit.predict on the
+    # frames as stored; a video output is 10-bit (it was 8-bit PNGs and an 8-bit video)
+    base = textured_image(40, 56, seed=4, channels=3)
+    folder = tmp_path / "deep"
+    folder.mkdir()
+    frames = [np.rint(np.roll(base, k, axis=1) * 65535).astype(np.uint16) for k in range(4)]
+    for k, frame in enumerate(frames):
+        cv2.imwrite(str(folder / f"f{k}.png"), frame[..., ::-1])
+    status, _, err = run_cli("predict", folder, tmp_path / "frames", "--horizon", "1", "-q")
+    assert status == 0, err
+    written = cv2.imread(str(tmp_path / "frames" / "frame_000000.png"), cv2.IMREAD_UNCHANGED)
+    assert written.dtype == np.uint16 and (written % 257 != 0).mean() > 0.9
+    np.testing.assert_array_equal(written[..., ::-1], flowkit.predict(np.stack(frames[-2:]), 1)[0])
+    status, _, err = run_cli("predict", folder, tmp_path / "p.mp4", "--horizon", "1", "-q")
+    assert status == 0, err
+    assert probe_video(tmp_path / "p.mp4").bit_depth == 10
+
+
 @pytest.mark.parametrize("command", [["flow", "{a}", "{b}", "-o", "{out}.flo", "--method", "raft"],
                                      ["retime", "{video}", "{out}.mp4", "--flow", "raft"]])
 def test_raft_without_weights_is_a_usage_error(tmp_path, pair, command):
