@@ -373,9 +373,10 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     -------
     dict
         ``"frames"`` written, ``"processed"`` (of these, frames in the ``segment``, which
-        the op processed; all without one), ``"fps"`` (Fraction: the input's rate, stored as the stream's
-        nominal rate; frames keep their own times; in AVI, which stores no times, the rate of
-        the grid the input's times lie on, ``VideoInfo.base_rate``, times rounded to it), ``"cuts"`` (frame indices that restarted
+        the op processed; all without one), ``"fps"`` (Fraction: the input's rate, stored as
+        the stream's nominal rate; frames keep their own times; in AVI, which stores no
+        times, the rate of the grid the input's times lie on, ``VideoInfo.base_rate``, times
+        rounded to it), ``"cuts"`` (indices in the video of the frames that restarted
         the recursion), ``"size"`` (width, height as encoded, before the display rotation,
         which is copied from the input), ``"padded"`` (width, height before padding when an
         odd size was padded for a 4:2:0 encoder, else None), ``"audio"`` (``"copied"``,
@@ -391,8 +392,8 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     ValueError
         ``dst`` is ``src``; ``src`` holds a single frame (an image: refused as ``retime``
         refuses it, after that frame); a bad ``segment`` (as ``retime``'s: start >= end, a
-        start after the end of the input), or one that holds no input frame; an unknown op, codec, method, estimator or option; an
-        op that returns another shape or dtype (naming the frame), or that raises
+        start after the end of the input), or one that holds no input frame; an unknown op,
+        codec, method, estimator or option; an op that returns another shape or dtype (naming the frame), or that raises
         (``op: NAME raised TYPE on frame K: MESSAGE``, chained from the op's exception); a
         video that cannot be decoded.
     TypeError
@@ -404,8 +405,8 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     The pixel format and bit depth of the input are kept where the encoder takes them
     (``flowkit.retime``'s rule: yuv444p stays yuv444p, 10-bit stays 10-bit with libx264 and
     libx265), else the encoder's default at that depth (MJPEG, ``.avi``: full-range
-    ``yuvj420p``, as ``predict`` writes it; it refuses limited-range ``yuv420p``). Input of more than 8 bits is decoded
-    as 16-bit RGB: the flow and the scene cuts are computed on it, the op sees it rounded to
+    ``yuvj420p``, as ``predict`` writes it; it refuses limited-range ``yuv420p``). Input of
+    more than 8 bits is decoded as 16-bit RGB: the flow and the scene cuts are computed on it, the op sees it rounded to
     8 bits, and the op's result is scaled back to 16 bits (x 257) before the consistency
     step, so the output has the op's 8-bit precision plus the blend's in-between levels.
     Frames are processed upright (a display rotation is applied) and written back in the
@@ -468,7 +469,8 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     show = sys.stderr.isatty() if progress is None else progress
     cuts = []
     tolerance = info.time_base  # a frame this close to the segment's start is in it (retime's)
-    where = f"{_shown(start)} s to the end" if end is None else f"{_shown(start)} to {_shown(end)} s"
+    where = (f"{_shown(start)} s to the end" if end is None
+             else f"{_shown(start)} to {_shown(end)} s")
     count = {"before": 0, "inside": 0}  # frames before the segment and in it
 
     def read():

@@ -219,7 +219,8 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
         # --codec helps where FFmpeg has a container for the extension (.ogv, .ts, ...)
         codec_helps = codec_flag and path.suffix.lower() in VIDEO_EXTENSIONS
         raise UsageError(f"{flag}: {path}: no default codec for extension {path.suffix!r}; use "
-                         f"one of {', '.join(DEFAULT_CODECS)}" + (" or give --codec" if codec_helps else ""))
+                         f"one of {', '.join(DEFAULT_CODECS)}"
+                         + (" or give --codec" if codec_helps else ""))
     check_folder(path)
 
 
@@ -537,11 +538,12 @@ def _read_context(args, source):
     """Read the context frames (and, with --start, the true frames after them), streaming.
 
     Frames of a video of more than 8 bits, or of a folder whose first image is 16-bit, are
-    uint16 (``iter_frames(depth=16)``), so that prediction and output keep the depth. Returns (context, truth, fps, times): lists of
-    frames; without ``--start`` the context is the last ``--context`` frames and there is no
-    truth; ``times`` the context frames' times in steps of the grid (``VideoInfo.base_rate``,
-    at which the predicted frames follow: a variable-rate clip's frames may be several steps
-    apart, ``flowkit.predict``'s ``times``), None for an image folder.
+    uint16 (``iter_frames(depth=16)``), so that prediction and output keep the depth.
+    Returns (context, truth, fps, times): lists of frames; without ``--start`` the context is
+    the last ``--context`` frames and there is no truth; ``times`` the context frames' times
+    in steps of the grid (``VideoInfo.base_rate``, at which the predicted frames follow: a
+    variable-rate clip's frames may be several steps apart, ``flowkit.predict``'s ``times``),
+    None for an image folder.
     """
     import collections
 
