@@ -604,7 +604,7 @@ def _check_writer(dst, fps, codec):
 
     if fps is not None:
         _fraction("fps", fps)
-    writer_codec(dst, codec)
+    writer_codec(dst, codec, name="dst")
 
 
 def _stop(owned, submitted, paths):

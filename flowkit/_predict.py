@@ -280,6 +280,9 @@ def check_options(horizon, *, context, n_iter, scheme, average, return_flow, met
         if context != AUTO:
             raise ValueError(f"context: expected an integer >= 2 or {AUTO!r}, got {context!r}")
     else:
+        if isinstance(context, bool) or not isinstance(context, numbers.Integral):
+            raise TypeError(f"context: expected an integer >= 2 or {AUTO!r}, got "
+                            f"{_validate.describe(context)}")
         context = _validate.check_int("context", context, min_value=2)
     n_iter = _validate.check_int("n_iter", n_iter, min_value=0)
     scheme = _validate.check_choice("scheme", scheme, SCHEMES)
@@ -358,7 +361,7 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
         gives the lower squared error, the motion is that of ``context=4``, else of
         ``context=2``, which is also what a clip of 2 or 3 frames gets. Steady motion
         measured by noisy flows (a real video's jittery frame times, compression) gains from
-        the average, motion that changes does not (docs/prediction.md: +1.6 to +2.9 dB on
+        the average, motion that changes does not (docs/prediction.md: +1.4 to +2.2 dB on
         the traffic clip, RubberWhale unchanged). Costs three flows instead of one and two
         one-step predictions, for clips of 4 frames or more.
     average : {"median", "mean"}

@@ -155,6 +155,14 @@ def _check_segment(segment, name="segment"):
     return start, end
 
 
+def check_segment_start(start, info, src):
+    """A segment must start before the end of the input (``info.duration``, when known):
+    ``retime``'s and ``translate``'s check."""
+    if info.duration is not None and start >= info.duration:
+        raise ValueError(f"segment: starts at {_shown(start)} s, after the end of {src} "
+                         f"({float(info.duration):.3f} s)")
+
+
 class Timeline:
     """Output time -> source time (seconds from the input's first frame), piecewise linear.
 
@@ -462,7 +470,7 @@ def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, met
 def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, segment, trim,
             method, model, flow, flow_options, codec, crf, audio, scene_threshold, device, progress,
             src, part, lossless, parts):
-    from .video import audio_track, needs_even_size
+    from .video import audio_track, needs_even_size, streams_not_written
 
     in_fps = info.base_rate  # variable rate: its grid, not its average
     if in_fps is None and out_fps is None:
@@ -477,9 +485,7 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
                              f"{_shown(in_fps)} fps = {_shown(out_fps)} fps")
     start, end = segment or (Fraction(0), None)
     known = info.duration
-    if known is not None and start >= known:
-        raise ValueError(f"segment: starts at {_shown(start)} s, after the end of {src} "
-                         f"({float(known):.3f} s)")
+    check_segment_start(start, info, src)
     if duration is not None:
         length = (known if end is None else min(end, known)) if known is not None else end
         if length is None:
@@ -535,8 +541,7 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
             except _EmptyPart:  # before or after a trimmed segment: no frame, no file
                 report = RetimeReport(path=dst, frames=0, interpolated=0, fps=out_fps,
                                       duration=Fraction(0), size=None, cuts=[], audio=audio_done)
-        not_written = [s.type for s in container.streams
-                       if s is not stream and s.type != "audio"]
+        not_written = streams_not_written(container, stream)
         coded = (stream.codec_context.width, stream.codec_context.height)  # as _stream pads them
         padded = coded if (report.frames and needs_even_size(codec, pix_fmt)
                            and (coded[0] % 2 or coded[1] % 2)) else None
@@ -545,6 +550,12 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
     finally:
         for track in tracks:
             track.input.close()  # closed already after a success; on errors here
+
+
+def single_frame_error(src, command):
+    """The ValueError of ``retime`` and ``translate`` for an input that holds a single frame
+    (an image file opened as a video)."""
+    return ValueError(f"src: {src} holds a single frame (an image?); {command} needs a video")
 
 
 def _check_audio(audio, speed, trim):
@@ -685,7 +696,7 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
         if part is not None and not written:
             raise _EmptyPart  # the writer removes its file
         if not written:  # one frame lasting one timestamp unit: a still image
-            raise ValueError(f"src: {src} holds a single frame (an image?); retime needs a video")
+            raise single_frame_error(src, "retime")
         size = (writer._size[1], writer._size[0])
     return RetimeReport(path=dst, frames=written, interpolated=interpolated, fps=out_fps,
                         duration=written / out_fps, size=size, cuts=cuts, audio=audio_done,

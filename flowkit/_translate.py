@@ -317,12 +317,13 @@ def temporally_consistent(frames, processed, *, flow="farneback", flow_options=N
         strength=strength, scene_threshold=scene_threshold)))
 
 
-def _op_results(function, name, frames, depth):
+def _op_results(function, name, frames, depth, first=0):
     """The op on each decoded frame: as it is for ``depth=8``; for ``depth=16`` on the frame
-    rounded to 8 bits, its uint8 result scaled back to the 16-bit scale (x 257: 255 -> 65535)."""
+    rounded to 8 bits, its uint8 result scaled back to the 16-bit scale (x 257: 255 -> 65535).
+    ``first``: the input index of the first frame (errors name the frame by it)."""
     from . import _frame_ops
 
-    for index, frame in enumerate(frames):
+    for index, frame in enumerate(frames, first):
         if depth == 8:
             yield _frame_ops.apply(function, frame, index, name)
         else:
@@ -331,8 +332,8 @@ def _op_results(function, name, frames, depth):
 
 
 def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="farneback",
-              flow_options=None, scene_threshold=10.0, codec=None, crf=18, audio=True,
-              progress=None):
+              flow_options=None, scene_threshold=10.0, segment=None, codec=None, crf=18,
+              audio=True, progress=None):
     """Apply a per-frame operation to a video file and make the result temporally consistent.
 
     The video is streamed: decoded (``flowkit.iter_frames``), each frame processed by ``op``,
@@ -352,6 +353,12 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
         8 bits, the frame rounded to 8 bits (see Notes).
     method, strength, flow, flow_options, scene_threshold
         As :func:`temporally_consistent`; the flow and the cuts are computed on the input.
+    segment : (start, end), optional
+        Translate only the input seconds ``start`` to ``end`` (from the first frame; ``None``
+        for an open end), as ``flowkit.retime``'s ``segment``: the frames at times
+        ``start <= t < end`` are processed and made consistent (the recursion starts at the
+        first of them); the frames outside it are written unchanged (as decoded, re-encoded),
+        at their own times. Default: the whole video.
     codec : str, optional
         Video encoder (default by ``dst``'s extension, ``flowkit.VideoWriter``).
     crf : int
@@ -365,20 +372,28 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     Returns
     -------
     dict
-        ``"frames"`` written, ``"fps"`` (Fraction: the input's rate, stored as the stream's
-        nominal rate; frames keep their own times), ``"cuts"`` (frame indices that restarted
+        ``"frames"`` written, ``"processed"`` (of these, frames in the ``segment``, which
+        the op processed; all without one), ``"fps"`` (Fraction: the input's rate, stored as
+        the stream's nominal rate; frames keep their own times; in AVI, which stores no
+        times, the rate of the grid the input's times lie on, ``VideoInfo.base_rate``, times
+        rounded to it), ``"cuts"`` (indices in the video of the frames that restarted
         the recursion), ``"size"`` (width, height as encoded, before the display rotation,
         which is copied from the input), ``"padded"`` (width, height before padding when an
         odd size was padded for a 4:2:0 encoder, else None), ``"audio"`` (``"copied"``,
-        ``"dropped"`` or ``"none"``), ``"audio_tracks"`` (audio streams written).
+        ``"dropped"`` or ``"none"``), ``"audio_tracks"`` (audio streams written),
+        ``"not_written"`` (the types of the input's other streams, which are not written:
+        ``"subtitle"``, ``"data"``, ``"video"`` for a second video stream, one entry per
+        stream, as ``RetimeReport.not_written``).
 
     Raises
     ------
     FileNotFoundError
         ``src`` or the folder of ``dst`` does not exist.
     ValueError
-        ``dst`` is ``src``; an unknown op, codec, method, estimator or option; an op that
-        returns another shape or dtype (naming the frame), or that raises
+        ``dst`` is ``src``; ``src`` holds a single frame (an image: refused as ``retime``
+        refuses it, after that frame); a bad ``segment`` (as ``retime``'s: start >= end, a
+        start after the end of the input), or one that holds no input frame; an unknown op,
+        codec, method, estimator or option; an op that returns another shape or dtype (naming the frame), or that raises
         (``op: NAME raised TYPE on frame K: MESSAGE``, chained from the op's exception); a
         video that cannot be decoded.
     TypeError
@@ -389,8 +404,9 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     -----
     The pixel format and bit depth of the input are kept where the encoder takes them
     (``flowkit.retime``'s rule: yuv444p stays yuv444p, 10-bit stays 10-bit with libx264 and
-    libx265), else the encoder's default at that depth. Input of more than 8 bits is decoded
-    as 16-bit RGB: the flow and the scene cuts are computed on it, the op sees it rounded to
+    libx265), else the encoder's default at that depth (MJPEG, ``.avi``: full-range
+    ``yuvj420p``, as ``predict`` writes it; it refuses limited-range ``yuv420p``). Input of
+    more than 8 bits is decoded as 16-bit RGB: the flow and the scene cuts are computed on it, the op sees it rounded to
     8 bits, and the op's result is scaled back to 16 bits (x 257) before the consistency
     step, so the output has the op's 8-bit precision plus the blend's in-between levels.
     Frames are processed upright (a display rotation is applied) and written back in the
@@ -400,6 +416,7 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     Examples
     --------
     >>> flowkit.translate("in.mp4", "out.mp4", "autocontrast")  # doctest: +SKIP
+    >>> flowkit.translate("in.mp4", "out.mp4", "equalize", segment=(2, 5))  # doctest: +SKIP
     """
     import collections
     import itertools
@@ -411,9 +428,10 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
 
     from . import _frame_ops
     from ._atomic import check_folder
-    from ._retime import _output_format
-    from .video import (VideoWriter, _info, audio_track, iter_frames, open_input, writer_codec,
-                        writer_tags)
+    from ._retime import (_check_segment, _output_format, _shown, check_segment_start,
+                          single_frame_error)
+    from .video import (FRAME_RATE_CONTAINERS, VideoWriter, _info, audio_track, iter_frames,
+                        open_input, streams_not_written, writer_codec, writer_tags)
 
     src, dst = Path(src), Path(dst)
     if callable(op):
@@ -426,62 +444,105 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
         require_torch()
         cached_model("colorize")
     options = _check_options(flow, flow_options, method, strength, scene_threshold)
+    start, end = _check_segment(segment) or (Fraction(0), None)
     audio = _validate.check_bool("audio", audio)
     if not src.exists():
         raise FileNotFoundError(f"src: no such video file: {src}")
     if dst.exists() and src.resolve() == dst.resolve():
         raise ValueError(f"dst: {dst} is the input; refusing to overwrite it")
     check_folder(dst)
-    codec = writer_codec(dst, codec)
+    codec = writer_codec(dst, codec, name="dst")
     container, stream = open_input(src)
     try:
         info = _info(container, stream)
         audio_streams = len(container.streams.audio)
+        not_written = streams_not_written(container, stream)
     finally:
         container.close()
+    check_segment_start(start, info, src)
     fps = info.frame_rate or Fraction(30)
+    if dst.suffix.lower() in FRAME_RATE_CONTAINERS and info.base_rate:
+        fps = info.base_rate  # no times stored: the rate of the grid the input's times lie on
     depth = 16 if info.bit_depth > 8 else 8
     pix_fmt = _output_format(codec, info, depth)
     turns = info.rotation // 90
     show = sys.stderr.isatty() if progress is None else progress
     cuts = []
-    times = collections.deque()  # of the frames read and not yet written
+    tolerance = info.time_base  # a frame this close to the segment's start is in it (retime's)
+    where = (f"{_shown(start)} s to the end" if end is None
+             else f"{_shown(start)} to {_shown(end)} s")
+    count = {"before": 0, "inside": 0}  # frames before the segment and in it
 
     def read():
+        """(time from the first frame, frame) of every input frame."""
         origin = None
         for time, frame in iter_frames(src, timestamps=True, depth=depth):
             if origin is None:
                 origin = time
                 for track in tracks:
                     track.set_origin(origin)
-            times.append(time - origin)
-            yield frame
+            yield time - origin, frame
+
+    def frames_out():
+        """(time, frame to write) of every input frame, in order: the frames before and after
+        the segment as decoded, those in it processed and made consistent."""
+        decoded = read()
+        first = None
+        for item in decoded:
+            if item[0] >= start - tolerance:
+                first = item
+                break
+            count["before"] += 1
+            yield item
+        if first is None or (end is not None and first[0] >= end - tolerance):
+            raise ValueError(f"segment: no frame of {src} lies in {where}")
+        times = collections.deque()  # of the segment's frames read and not yet written
+        after = []
+
+        def inside():
+            item = first
+            while end is None or item[0] < end - tolerance:
+                times.append(item[0])
+                count["inside"] += 1
+                yield item[1]
+                item = next(decoded, None)
+                if item is None:
+                    return
+            after.append(item)
+
+        originals, to_process = itertools.tee(inside())  # read in lockstep: one frame buffered
+        processed = _op_results(function, name, to_process, depth, first=count["before"])
+        for out in _consistent(originals, processed, *options, cuts=cuts):
+            yield times.popleft(), out
+        yield from after
+        yield from decoded
 
     tracks = []
+    written = 0
     try:
         if audio:
             for index in range(audio_streams):
                 tracks.append(audio_track(src, "copy", Fraction(1), index=index))
-        originals, to_process = itertools.tee(read())  # read in lockstep: one frame buffered
-        processed = _op_results(function, name, to_process, depth)
-        written = 0
         with VideoWriter(dst, fps, codec=codec, crf=crf, pix_fmt=pix_fmt,
                          time_base=info.time_base, **writer_tags(info)) as writer, \
                 tqdm(total=info.frame_count, unit="frame", desc="translate", file=sys.stderr,
                      disable=not show) as bar:
             writer._companions.extend(tracks)
-            for out in _consistent(originals, processed, *options, cuts=cuts):
+            for time, out in frames_out():
                 if turns:  # back to the input's coded orientation, displayed by its rotation
                     out = np.ascontiguousarray(np.rot90(out, -turns))
-                writer.write(writer.fit(out), time=times.popleft())
+                writer.write(writer.fit(out), time=time)
                 written += 1
                 bar.update()
+            if written == 1:  # as retime: the writer removes its file
+                raise single_frame_error(src, "translate")
     finally:
         for track in tracks:
             track.input.close()  # closed already after a success; on errors here
     size = (writer._size[1], writer._size[0]) if written else None
     coded = (info.height, info.width) if turns % 2 else (info.width, info.height)  # as stored
-    return {"frames": written, "fps": fps, "cuts": cuts, "size": size,
+    cuts = [count["before"] + k for k in cuts]  # indices in the whole video
+    return {"frames": written, "processed": count["inside"], "fps": fps, "cuts": cuts, "size": size,
             "padded": coded if size is not None and tuple(size) != coded else None,
             "audio": "none" if not audio_streams else ("copied" if audio else "dropped"),
-            "audio_tracks": len(tracks)}
+            "audio_tracks": len(tracks), "not_written": not_written}

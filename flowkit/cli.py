@@ -196,8 +196,9 @@ def _same_file(path, other):
 def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
     """Check an output path before any work: its kind, that it is no input and its folder exists.
 
-    ``kind`` is ``"flo"``, ``"image"`` or ``"video"`` (a video's extension must have a default
-    codec unless ``codec`` is given; ``codec_flag``: the command has a ``--codec`` to suggest).
+    ``kind`` is ``"flo"``, ``"image"`` or ``"video"`` (a video needs an extension, which must
+    have a default codec unless ``codec`` is given; ``codec_flag``: the command has a
+    ``--codec`` to suggest, which it does for the extensions of ``VIDEO_EXTENSIONS``).
     A wrong extension or an output that is an input is a usage error (exit 2); a folder in the
     way or a missing folder is exit 1.
     """
@@ -217,10 +218,15 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
         if not cv2.haveImageWriter(str(path)):
             what = f"extension {path.suffix!r}" if path.suffix else "no extension"
             raise UsageError(f"{path}: cannot write an image with {what} (use .png)")
+    if kind == "video" and not path.suffix:  # FFmpeg picks the container by it: --codec cannot
+        raise UsageError(f"{flag}: {path}: no extension; give the output a video extension "
+                         f"({', '.join(DEFAULT_CODECS)}, ...)")
     if kind == "video" and codec is None and path.suffix.lower() not in DEFAULT_CODECS:
-        what = f"extension {path.suffix!r}" if path.suffix else "no extension"
-        raise UsageError(f"{flag}: {path}: no default codec for {what}; use one of "
-                         f"{', '.join(DEFAULT_CODECS)}" + (" or give --codec" if codec_flag else ""))
+        # --codec helps where FFmpeg has a container for the extension (.ogv, .ts, ...)
+        codec_helps = codec_flag and path.suffix.lower() in VIDEO_EXTENSIONS
+        raise UsageError(f"{flag}: {path}: no default codec for extension {path.suffix!r}; use "
+                         f"one of {', '.join(DEFAULT_CODECS)}"
+                         + (" or give --codec" if codec_helps else ""))
     check_folder(path)
 
 
@@ -270,6 +276,14 @@ def _padding_note(padded, size):
         print(f"flowkit: note: padded {_wxh(padded)} to {_wxh(size)} (last row or column "
               f"repeated) for the encoder, which needs an even size; to keep {_wxh(padded)} "
               "write .mkv with --codec ffv1, or .webm", file=sys.stderr)
+
+
+def _not_written_line(not_written):
+    """retime's and translate's line on stdout naming the input's streams they did not write
+    (``not_written``: stream types, one per stream; nothing when empty)."""
+    if not_written:
+        counts = ", ".join(f"{not_written.count(k)} {k}" for k in sorted(set(not_written)))
+        print(f"not written: the input's other streams ({counts})")
 
 
 def _stored_size_text(size, source):
@@ -529,24 +543,29 @@ def _flow_video(args):
 def _read_context(args, source):
     """Read the context frames (and, with --start, the true frames after them), streaming.
 
-    Frames of a video of more than 8 bits are uint16 (``iter_frames(depth=16)``), so that
-    prediction and output keep the depth. Returns (context, truth, fps, times): lists of
-    frames; without ``--start`` the context is the last ``--context`` frames and there is no
-    truth; ``times`` the context frames' times in steps of the grid (``VideoInfo.base_rate``,
-    at which the predicted frames follow: a variable-rate clip's frames may be several steps
-    apart, ``flowkit.predict``'s ``times``), None for an image folder.
+    Frames of a video of more than 8 bits, or of a folder whose first image is 16-bit, are
+    uint16 (``iter_frames(depth=16)``), so that prediction and output keep the depth.
+    Returns (context, truth, fps, times): lists of frames; without ``--start`` the context is
+    the last ``--context`` frames and there is no truth; ``times`` the context frames' times
+    in steps of the grid (``VideoInfo.base_rate``, at which the predicted frames follow: a
+    variable-rate clip's frames may be several steps apart, ``flowkit.predict``'s ``times``),
+    None for an image folder.
     """
     import collections
 
     import flowkit
     from ._predict import frames_used
-    from .video import grid_steps
+    from .video import grid_steps, image_folder_depth
 
     count, fps, info = _probe(source, 1, grid=True)  # predicted frames follow at the grid's step
-    # more than 8 bits (10-bit HEVC, ...): uint16 frames, predicted and written at that depth
+    # more than 8 bits (10-bit HEVC, ..., a folder of 16-bit PNGs): uint16 frames, predicted
+    # and written at that depth
+    if info is not None:
+        depth = 16 if info.bit_depth > 8 else 8
+    else:
+        depth = image_folder_depth(source) if source.is_dir() else 8
     frames = flowkit.iter_frames(source, gray=args.gray, resize=args.resize,
-                                 timestamps=info is not None,
-                                 depth=16 if info is not None and info.bit_depth > 8 else 8)
+                                 timestamps=info is not None, depth=depth)
     if info is None:
         frames = ((None, frame) for frame in frames)
     length = frames_used(args.context)  # auto: up to 4, at least 2
@@ -851,6 +870,11 @@ def _time_range(text):
     return values
 
 
+def _range_text(values):
+    """A --range value as given: ``2.5:4``, ``:4``, ``2:``."""
+    return ":".join("" if v is None else f"{v:g}" for v in values)
+
+
 def _wxh(size):
     return f"{size[0]}x{size[1]}"
 
@@ -930,10 +954,7 @@ def cmd_retime(args):
           f"{_stored_size_text(report.size, source)}, {_rate_text(report.fps)} fps, "
           f"{float(report.duration):.3f} s; audio {_tracks(report)})")
     _padding_note(report.padded, report.size)
-    if report.not_written:
-        kinds = sorted(set(report.not_written))
-        counts = ", ".join(f"{report.not_written.count(k)} {k}" for k in kinds)
-        print(f"not written: the input's other streams ({counts})")
+    _not_written_line(report.not_written)
     method = args.method if args.model is None else f"{args.method}, weights {args.model}"
     print(f"{report.interpolated} frames interpolated ({method}, {args.flow}), "
           f"{_counted(cuts, 'scene cut')} not warped across, in {seconds:.1f} s "
@@ -967,14 +988,18 @@ def cmd_translate(args):
                                codec=args.codec,
                                crf=args.crf, audio=not args.no_audio,
                                scene_threshold=None if args.scene_threshold == 0 else args.scene_threshold,
-                               progress=False if args.quiet else None)
+                               segment=args.range, progress=False if args.quiet else None)
     seconds = time.perf_counter() - start
     cuts = len(report["cuts"])
     print(f"wrote {args.output} ({report['frames']} frames, "
           f"{_stored_size_text(report['size'], source)}, {_rate_text(report['fps'])} fps; "
           f"audio {report['audio']})")
     _padding_note(report["padded"], report["size"])
-    print(f"{args.op} per frame, made consistent ({args.method}, strength {args.strength:g}, "
+    _not_written_line(report["not_written"])
+    part = ""
+    if args.range is not None:  # the rest was copied: say how much was translated
+        part = f" on {_counted(report['processed'], 'frame')} (--range {_range_text(args.range)})"
+    print(f"{args.op} per frame{part}, made consistent ({args.method}, strength {args.strength:g}, "
           f"{args.flow}), {_counted(cuts, 'scene cut')} reset, in {seconds:.1f} s")
     return 0
 
@@ -1558,6 +1583,10 @@ def _add_translate_parser(sub, common):
                    help="constant rate factor of x264/x265/vp9/av1 (default 18)")
     p.add_argument("--scene-threshold", type=_number_in(100, "a number in (0, 100]"), default=10.0,
                    metavar="X", help="scene-cut threshold, mean frame difference in percent (default 10)")
+    p.add_argument("--range", type=_time_range, metavar="START:END",
+                   help="translate only input seconds START to END, counted from the first video "
+                        "frame (either may be empty: 2:), as retime --range; the frames outside "
+                        "it are written unchanged")
     p.add_argument("--no-audio", action="store_true", help="drop the audio (default: copied)")
     p.set_defaults(run=cmd_translate)
 

@@ -29,6 +29,10 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", "
 # default encoder (FFmpeg name) per container
 DEFAULT_CODECS = {".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".mkv": "ffv1",
                   ".avi": "mjpeg", ".webm": "libvpx-vp9"}
+# containers that store a frame rate, not a time per frame: VideoWriter writes them at 1 / fps
+# (given a finer time base, FFmpeg's AVI muxer made a 10 fps clip a 600 fps stream of mostly
+# empty frames)
+FRAME_RATE_CONTAINERS = frozenset({".avi"})
 # FourCC codes (OpenCV's writer took these) -> FFmpeg encoder
 FOURCC = {"mp4v": "mpeg4", "xvid": "mpeg4", "divx": "mpeg4", "fmp4": "mpeg4", "mjpg": "mjpeg",
           "ffv1": "ffv1", "avc1": "libx264", "h264": "libx264", "x264": "libx264",
@@ -245,6 +249,14 @@ def writer_tags(info):
     :class:`VideoInfo`): frames written in the input's coded orientation are displayed, and
     their YUV values read, as the input's (``retime`` and ``translate``)."""
     return {"rotation": info.rotation, "color": dict(info.color), "language": info.language}
+
+
+def streams_not_written(container, stream):
+    """The types of ``container``'s streams that ``retime`` and ``translate`` do not write (all
+    but the video ``stream`` they read and the audio streams, which they copy, stretch or drop
+    as asked): ``"video"`` for a second video stream, ``"subtitle"``, ``"data"``, ..., one
+    entry per stream, in the file's order."""
+    return [s.type for s in container.streams if s is not stream and s.type != "audio"]
 
 
 # FFmpeg's AVColorSpace values (the ``colorspace`` tag) -> swscale's matrix of the same name
@@ -602,8 +614,11 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
         ``fractions.Fraction`` (exact: ``pts * time_base``; irregular for variable frame
         rate). Video files only.
     depth : {8, 16}, default 8
-        8: uint8 frames. 16: uint16 frames on the full 16-bit scale (FFmpeg's conversion to
-        ``rgb48le``: a 10-bit video keeps its precision). Video files only.
+        8: uint8 frames (16-bit images of a folder reduced to 8 bits by OpenCV). 16: uint16
+        frames on the full 16-bit scale (FFmpeg's conversion to ``rgb48le``: a 10-bit video
+        keeps its precision; a folder's 16-bit images are read as they are, its 8-bit images
+        scaled by 257, 255 -> 65535, as FFmpeg scales an 8-bit video). See
+        :func:`image_folder_depth` for the depth a folder's first image has.
 
     Returns
     -------
@@ -620,8 +635,8 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
     ValueError
         The video cannot be opened or has no decodable frame, decoding fails part way (the
         error names the file), the folder holds no image files, an image cannot be read,
-        folder images differ in size (without ``resize``), ``timestamps`` or ``depth=16``
-        for a folder.
+        folder images differ in size (without ``resize``), ``timestamps`` for a folder,
+        ``depth=16`` for a folder image that is neither 8- nor 16-bit (float TIFF).
     TypeError
         ``step`` or ``resize`` is not an integer / pair of integers.
 
@@ -642,14 +657,9 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
     if not path.exists():
         raise FileNotFoundError(f"path: no such video file or image folder: {path}")
     if path.is_dir():
-        if timestamps or depth != 8:
-            raise ValueError(f"path: {path} is a folder of images; timestamps and depth=16 are for "
-                             f"video files")
-        files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()),
-                       key=_natural_key)
-        if not files:
-            raise ValueError(f"path: the folder {path} holds no image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
-        return _iter_images(files[::step], gray, resize)
+        if timestamps:
+            raise ValueError(f"path: {path} is a folder of images; timestamps are for video files")
+        return _iter_images(_image_files(path)[::step], gray, resize, depth)
     container, stream = open_input(path)
     frames = decode(container, stream, depth=depth)
     try:
@@ -663,16 +673,45 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
     return _iter_video(container, frames, first, step, gray, resize, timestamps)
 
 
-def _iter_images(files, gray, resize):
+def _image_files(folder):
+    """The image files of ``folder`` in natural order of their names (``iter_frames``'s)."""
+    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()),
+                   key=_natural_key)
+    if not files:
+        raise ValueError(f"path: the folder {folder} holds no image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+    return files
+
+
+def image_folder_depth(folder):
+    """16 when the first image of ``folder`` (``iter_frames``'s order) has 16-bit samples,
+    else 8: the ``depth`` at which ``predict`` reads an image folder, as it reads a video of
+    more than 8 bits at 16 (ValueError as ``iter_frames``: no image, an unreadable one)."""
+    import cv2
+
+    file = _image_files(Path(folder))[0]
+    image = cv2.imdecode(np.fromfile(file, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ValueError(f"path: OpenCV cannot read the image {file}")
+    return 16 if image.dtype == np.uint16 else 8
+
+
+def _iter_images(files, gray, resize, depth=8):
     import cv2
 
     size = None
+    # 8 bits: OpenCV's reduction of deeper images (as before depth existed); 16: as stored
+    flags = cv2.IMREAD_COLOR if depth == 8 else cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH
     for file in files:
         # decode colour and convert like video frames: the decoders' own gray conversion
         # (IMREAD_GRAYSCALE) differs from BGR2GRAY by a level on half the pixels of a PNG
-        image = cv2.imdecode(np.fromfile(file, np.uint8), cv2.IMREAD_COLOR)
+        image = cv2.imdecode(np.fromfile(file, np.uint8), flags)
         if image is None:
             raise ValueError(f"path: OpenCV cannot read the image {file}")
+        if depth == 16 and image.dtype == np.uint8:
+            image = image.astype(np.uint16) * np.uint16(257)  # 255 -> 65535, as FFmpeg's rgb48
+        elif depth == 16 and image.dtype != np.uint16:
+            raise ValueError(f"path: image {file} has {image.dtype} samples; depth=16 reads 8- "
+                             f"and 16-bit images")
         if resize is None:
             if size is None:
                 size = image.shape[:2]
@@ -723,12 +762,17 @@ def needs_even_size(codec, pix_fmt):
     return subsampled and codec not in ODD_SIZE_ENCODERS
 
 
-def writer_codec(path, codec=None):
+def writer_codec(path, codec=None, name="path"):
     """The encoder :class:`VideoWriter` uses for ``path``: ``codec`` (an FFmpeg name or a FourCC),
     else the default of ``path``'s extension (``DEFAULT_CODECS``).
 
-    Raises ValueError for an unknown encoder or an extension without a default.
+    Raises ValueError for an unknown encoder, an extension without a default, or a path
+    without an extension (FFmpeg picks the container by it, so a ``codec`` does not help:
+    the error names the parameter ``name``).
     """
+    if not Path(path).suffix:
+        raise ValueError(f"{name}: {path}: no extension; give it a video extension "
+                         f"({', '.join(DEFAULT_CODECS)}, ...), which picks the container")
     if codec is None:
         codec = DEFAULT_CODECS.get(Path(path).suffix.lower())
         if codec is None:
@@ -774,7 +818,14 @@ def _fraction(name, value):
 
 def output_pix_fmt(codec, depth, pix_fmt=None):
     """The pixel format to encode with: ``pix_fmt`` if the encoder takes it, else one the
-    encoder takes at ``depth`` bits (lossless RGB for FFV1, 4:2:0 otherwise)."""
+    encoder takes at ``depth`` bits (lossless RGB for FFV1, full-range ``yuvj420p`` for
+    MJPEG, 4:2:0 otherwise).
+
+    Raises ValueError naming ``pix_fmt`` when the encoder does not take it. FFmpeg's MJPEG
+    lists the limited-range ``yuv`` formats too but refuses to open with them (it needs full
+    range): only its ``yuvj`` formats count as taken, so that callers keeping the input's
+    format (``retime``, ``translate``) fall back to ``yuvj420p`` as ``predict`` writes it.
+    """
     import av
 
     formats = [f.name for f in (av.codec.Codec(codec, "w").video_formats or ())]
@@ -782,6 +833,9 @@ def output_pix_fmt(codec, depth, pix_fmt=None):
         if formats and pix_fmt not in formats:
             raise ValueError(f"pix_fmt: {codec} cannot encode {pix_fmt!r}; it takes "
                              f"{', '.join(formats)}")
+        if codec == "mjpeg" and not pix_fmt.startswith("yuvj"):
+            raise ValueError(f"pix_fmt: mjpeg cannot encode {pix_fmt!r} (limited range); it takes "
+                             f"{', '.join(f for f in formats if f.startswith('yuvj'))}")
         return pix_fmt
     if depth > 8:
         preferred = ("gbrp16le", "gbrp10le", "yuv420p10le", "yuv444p10le", "yuv420p12le",
@@ -846,7 +900,8 @@ class VideoWriter:
     time_base : Fraction, optional
         Unit of the stored timestamps in seconds (default ``1 / fps``). Give the input's to
         write frames at their own times (``write(frame, time=)``, variable frame rate;
-        ``translate`` does); times are rounded to it.
+        ``translate`` does); times are rounded to it. Ignored for ``.avi``, which stores a
+        frame rate and no times (``FRAME_RATE_CONTAINERS``): times are rounded to ``1 / fps``.
     language : str, optional
         The video stream's ``language`` tag (ISO 639-2, e.g. ``"eng"``; ``retime`` and
         ``translate`` copy the input's, and each audio stream's); None: no tag (``"und"``).
@@ -880,6 +935,8 @@ class VideoWriter:
         self.path = Path(path)
         self.fps = _fraction("fps", fps)
         self.time_base = 1 / self.fps if time_base is None else _fraction("time_base", time_base)
+        if self.path.suffix.lower() in FRAME_RATE_CONTAINERS:
+            self.time_base = 1 / self.fps
         self.codec = writer_codec(self.path, codec)
         self.crf = None if crf is None else check_int("crf", crf, min_value=0, max_value=63)
         self.pix_fmt = pix_fmt

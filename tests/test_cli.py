@@ -526,7 +526,18 @@ def test_video_errors_are_one_line(tmp_path):
     # an extension without a default codec is a usage error, checked before any work
     status, _, err = run_cli("flow", folder, "--video", tmp_path / "x.ogv")
     assert status == 2 and one_error_line(err).startswith(
-        f"--video: {tmp_path / 'x.ogv'}: no default codec for extension '.ogv'")
+        f"--video: {tmp_path / 'x.ogv'}: no default codec for extension '.ogv'; use one of .mp4, ")
+    assert err.rstrip().endswith(" or give --codec (see flowkit flow --help)")
+    # no extension: FFmpeg picks the container by it, so --codec cannot help and is not offered
+    # (with --codec the encoder failed: "Could not determine output format", exit 1); an
+    # extension FFmpeg has no container for is not told to give --codec either
+    for extra in ([], ["--codec", "libx264"]):
+        status, _, err = run_cli("flow", folder, "--video", tmp_path / "noext", *extra)
+        assert status == 2 and one_error_line(err) == (
+            f"--video: {tmp_path / 'noext'}: no extension; give the output a video extension "
+            "(.mp4, .m4v, .mov, .mkv, .avi, .webm, ...) (see flowkit flow --help)")
+    status, _, err = run_cli("flow", folder, "--video", tmp_path / "x.xyz")
+    assert status == 2 and "--codec" not in err and "no default codec for extension '.xyz'" in err
     status, _, err = run_cli("flow", tmp_path / "none.mp4", "--video", tmp_path / "x.mp4")
     assert status == 1 and one_error_line(err) == f"no such video file or image folder: {tmp_path / 'none.mp4'}"
     status, _, err = run_cli("flow", folder, "--flo-dir", tmp_path / "d", "--method", "lucas_kanade",
@@ -613,12 +624,16 @@ def test_video_output_extension_is_checked_before_work(tmp_path):
     frame0, frame1, _ = flowkit.sample_pair(48, 64)
     for i, frame in enumerate((frame0, frame1)):
         cv2.imwrite(str(frames / f"f{i}.png"), frame[..., ::-1])
-    result = subprocess.run([sys.executable, "-m", "flowkit", "flow", str(frames), "--video",
-                             str(tmp_path / "x.xyz")], capture_output=True, text=True)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "--video:" in lines[0] and "x.xyz" in lines[0] and "--codec" in lines[0]
-    assert not (tmp_path / "x.xyz").exists()
+    # --codec is offered where FFmpeg has a container for the extension (.ts), not for .xyz
+    # (there --codec libx264 failed: "Could not determine output format")
+    for name, offered in (("x.ts", True), ("x.xyz", False)):
+        result = subprocess.run([sys.executable, "-m", "flowkit", "flow", str(frames), "--video",
+                                 str(tmp_path / name)], capture_output=True, text=True)
+        assert result.returncode == 2
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "--video:" in lines[0] and name in lines[0]
+        assert ("--codec" in lines[0]) == offered, lines
+        assert not (tmp_path / name).exists()
 
 
 # --- predict ---------------------------------------------------------------------------------------
@@ -942,6 +957,26 @@ def test_predict_keeps_a_10_bit_clip_at_its_depth(tmp_path):
     frames = list(flowkit.iter_frames(source, depth=16))
     assert written.dtype == np.uint16
     np.testing.assert_array_equal(written[..., ::-1], flowkit.predict(np.stack(frames[-4:]), 1)[0])
+
+
+def test_predict_keeps_a_16_bit_png_folder_at_its_depth(tmp_path):
+    # a folder of 16-bit PNGs (a texture moving 1 px per frame, values above 255) is read and
+    # predicted as uint16 like a 10-bit video: 16-bit PNGs out, exactly flowkit.predict on the
+    # frames as stored; a video output is 10-bit (it was 8-bit PNGs and an 8-bit video)
+    base = textured_image(40, 56, seed=4, channels=3)
+    folder = tmp_path / "deep"
+    folder.mkdir()
+    frames = [np.rint(np.roll(base, k, axis=1) * 65535).astype(np.uint16) for k in range(4)]
+    for k, frame in enumerate(frames):
+        cv2.imwrite(str(folder / f"f{k}.png"), frame[..., ::-1])
+    status, _, err = run_cli("predict", folder, tmp_path / "frames", "--horizon", "1", "-q")
+    assert status == 0, err
+    written = cv2.imread(str(tmp_path / "frames" / "frame_000000.png"), cv2.IMREAD_UNCHANGED)
+    assert written.dtype == np.uint16 and (written % 257 != 0).mean() > 0.9
+    np.testing.assert_array_equal(written[..., ::-1], flowkit.predict(np.stack(frames[-4:]), 1)[0])
+    status, _, err = run_cli("predict", folder, tmp_path / "p.mp4", "--horizon", "1", "-q")
+    assert status == 0, err
+    assert probe_video(tmp_path / "p.mp4").bit_depth == 10
 
 
 @pytest.mark.parametrize("command", [["flow", "{a}", "{b}", "-o", "{out}.flo", "--method", "raft"],

@@ -451,7 +451,7 @@ def test_advect_flow_keeps_a_uniform_motion_and_carries_a_moving_object():
     ({"context": 4}, ValueError, r"frames: expected at least context=4 frames, got 3"),
     ({"context": 1}, ValueError, r"context: expected an integer >= 2, got 1"),
     ({"context": "automatic"}, ValueError, r"context: expected an integer >= 2 or 'auto', got 'automatic'"),
-    ({"context": 2.0}, TypeError, r"context: expected an integer, got 2.0"),
+    ({"context": 2.0}, TypeError, r"context: expected an integer >= 2 or 'auto', got 2.0"),
     ({"scheme": "lagrangian"}, ValueError, r"scheme: expected one of 'semi-lagrangian', 'forward', "
                                            r"'reestimate', got 'lagrangian'"),
     ({"average": "mode"}, ValueError, r"average: expected one of 'median', 'mean', got 'mode'"),

@@ -303,6 +303,33 @@ def test_cli_errors_are_one_line(tiny_video, tmp_path, op, code, message):
     assert not out.exists()
 
 
+def test_cli_refuses_an_image_as_retime_does(tmp_path):
+    # a PNG opens as a one-frame video: refused (exit 1, one line, no file) with retime's words
+    import cv2
+
+    image = tmp_path / "still.png"
+    cv2.imwrite(str(image), (255 * texture()).astype(np.uint8))
+    for command, extra in (("translate", ["--op", "autocontrast"]), ("retime", ["--factor", "2"])):
+        out = tmp_path / f"{command}.mp4"
+        run = _cli(command, image, out, *extra, "--quiet")
+        assert run.returncode == 1 and run.stderr.splitlines() == [
+            f"flowkit: error: {image} holds a single frame (an image?); {command} needs a video"], run.stderr
+        assert not out.exists()
+
+
+def test_output_without_extension(tiny_video, tmp_path):
+    # the extension picks the container, so --codec does not help: the error asks for one
+    out = tmp_path / "out"
+    for extra in ([], ["--codec", "libx264"]):
+        run = _cli("translate", tiny_video, out, "--op", "autocontrast", *extra)
+        assert run.returncode == 2 and run.stderr.splitlines() == [
+            f"flowkit: error: OUTPUT: {out}: no extension; give the output a video extension "
+            "(.mp4, .m4v, .mov, .mkv, .avi, .webm, ...) (see flowkit translate --help)"], run.stderr
+    with pytest.raises(ValueError, match=r"^dst: .*out: no extension; give it a video extension"):
+        flowkit.translate(tiny_video, out, "autocontrast", codec="libx264", progress=False)
+    assert not out.exists()
+
+
 def test_cli_missing_op_is_a_usage_error(tiny_video, tmp_path):
     run = _cli("translate", tiny_video, tmp_path / "out.mp4")
     assert run.returncode == 2
@@ -437,6 +464,28 @@ def test_translate_keeps_pixel_format_and_bit_depth(tmp_path):
     assert np.abs(got - want).mean() < 2 * 257
 
 
+def test_cli_translate_into_avi_writes_full_range_mjpeg(tiny_video, tmp_path):
+    # an 8-bit yuv420p input into .avi (MJPEG, which refuses limited-range yuv420p): written
+    # as yuvj420p, the format predict and retime write there, instead of an error blaming --codec
+    assert flowkit.video.probe_video(tiny_video).pix_fmt == "yuv420p"
+    out = tmp_path / "out.avi"
+    run = _cli("translate", tiny_video, out, "--op", "autocontrast", "--quiet")
+    assert run.returncode == 0 and run.stderr == "", run.stderr
+    info = flowkit.video.probe_video(out)
+    assert (info.pix_fmt, info.frame_rate, info.frame_count) == ("yuvj420p", 10, 6)
+    assert len(list(flowkit.iter_frames(out))) == 6
+    # AVI stores a rate, not times: a variable-rate input is written on the grid its times lie
+    # on (here 50 fps, gaps kept), not at the input's fine time base (FFmpeg made that a
+    # stream of mostly empty frames at 600 fps, which read back as cut short)
+    from test_retime import write_clip
+
+    times = [Fraction(ms, 1000) for ms in (0, 20, 40, 100, 120, 200)]
+    src = write_clip(tmp_path / "vfr.mp4", [_gray_rgb(t) for t in range(len(times))], 50,
+                     times=times)
+    report = flowkit.translate(src, tmp_path / "vfr.avi", "equalize", progress=False)
+    assert report["fps"] == 50 and _times(tmp_path / "vfr.avi") == times
+
+
 def test_translate_copies_every_audio_track(tmp_path):
     import av
     from test_retime import write_clip
@@ -454,6 +503,115 @@ def test_translate_copies_every_audio_track(tmp_path):
             packets_out = [bytes(p) for p in b.demux(b.streams.audio[index]) if p.size]
             b.seek(0)
             assert packets_out == packets_in, index
+
+
+def test_translate_says_which_streams_it_does_not_write(tiny_video, tmp_path):
+    # a clip with a subtitle stream (mov_text packets remuxed from the NASA clip): translate
+    # writes video and audio only and says so, as retime: in its report and on stdout
+    import av
+
+    nasa = data_path("video", "torchcodec__nasa_13013.mp4")
+    src = tmp_path / "subtitled.mp4"
+    with av.open(str(nasa)) as source, av.open(str(src), "w") as container:
+        video = container.add_stream("libx264", rate=10)
+        video.width, video.height, video.pix_fmt = W, H, "yuv420p"
+        subtitles = container.add_stream_from_template(source.streams.subtitles[0])
+        for t in range(4):
+            picture = av.VideoFrame.from_ndarray(_gray_rgb(t), format="rgb24")
+            picture.pts, picture.time_base = t, Fraction(1, 10)
+            container.mux(video.encode(picture))
+        container.mux(video.encode(None))
+        for packet in [p for p in source.demux(source.streams.subtitles[0]) if p.size][:2]:
+            packet.stream = subtitles
+            container.mux(packet)
+    with av.open(str(src)) as container:
+        assert [s.type for s in container.streams] == ["video", "subtitle"]
+    report = flowkit.translate(src, tmp_path / "out.mp4", "equalize", progress=False)
+    assert report["not_written"] == ["subtitle"] and report["frames"] == 4
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        assert [s.type for s in container.streams] == ["video"]
+    run = _cli("translate", src, tmp_path / "cli.mp4", "--op", "equalize", "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert "\nnot written: the input's other streams (1 subtitle)\n" in run.stdout
+    run = _cli("translate", tiny_video, tmp_path / "plain.mp4", "--op", "equalize", "-q")
+    assert run.returncode == 0 and "not written" not in run.stdout, run.stdout
+
+
+@pytest.fixture(scope="module")
+def lossless_clip(tmp_path_factory):
+    """6 frames of the texture moving 1 px per frame, 10 fps, FFV1 (RGB, lossless): what
+    translate reads is what was written, and an FFV1 output keeps it exactly."""
+    from test_retime import write_clip
+
+    path = tmp_path_factory.mktemp("translate") / "lossless.mkv"
+    return write_clip(path, [_gray_rgb(t) for t in range(6)], 10, codec="ffv1")
+
+
+def test_segment_translates_its_frames_and_copies_the_rest(lossless_clip, tmp_path):
+    # retime's segment: frames at 0.2 <= t < 0.4 s (frames 2 and 3) are the array function's
+    # result on those frames alone (the recursion starts at frame 2), bit for bit; the others
+    # are the input's frames, unchanged
+    originals = np.stack(list(flowkit.iter_frames(lossless_clip)))
+    report = flowkit.translate(lossless_clip, tmp_path / "part.mkv", "autocontrast",
+                               segment=(0.2, 0.4), codec="ffv1", progress=False)
+    assert (report["frames"], report["processed"], report["cuts"]) == (6, 2, [])
+    got = np.stack(list(flowkit.iter_frames(tmp_path / "part.mkv")))
+    inside = np.stack([_frame_ops.autocontrast(frame) for frame in originals[2:4]])
+    np.testing.assert_array_equal(got[2:4], flowkit.temporally_consistent(originals[2:4], inside))
+    np.testing.assert_array_equal(got[[0, 1, 4, 5]], originals[[0, 1, 4, 5]])
+    assert _times(tmp_path / "part.mkv") == _times(lossless_clip)
+    # open ends, as retime's: (0.3, None) is frames 3 to 5, (None, 0.1) frame 0 alone
+    report = flowkit.translate(lossless_clip, tmp_path / "tail.mkv", "autocontrast",
+                               segment=(0.3, None), codec="ffv1", progress=False)
+    assert report["processed"] == 3
+    got = np.stack(list(flowkit.iter_frames(tmp_path / "tail.mkv")))
+    np.testing.assert_array_equal(got[:3], originals[:3])
+    report = flowkit.translate(lossless_clip, tmp_path / "head.mkv", "autocontrast",
+                               segment=(None, 0.1), codec="ffv1", progress=False)
+    got = np.stack(list(flowkit.iter_frames(tmp_path / "head.mkv")))
+    assert report["processed"] == 1
+    np.testing.assert_array_equal(got[0], _frame_ops.autocontrast(originals[0]))
+    np.testing.assert_array_equal(got[1:], originals[1:])
+    # an op's error names the frame by its index in the video
+    with pytest.raises(ValueError, match="op: <lambda> raised ZeroDivisionError on frame 3"):
+        flowkit.translate(lossless_clip, tmp_path / "bad.mkv", lambda frame: 1 / 0,
+                          segment=(0.3, None), progress=False)
+
+
+@pytest.mark.parametrize("segment, error, match", [
+    ((0.4, 0.2), ValueError, r"segment: expected start < end, got 0.4 to 0.2 s"),
+    ((5, None), ValueError, r"segment: starts at 5 s, after the end of .*lossless\.mkv \(0\.600 s\)"),
+    ((0.31, 0.39), ValueError, r"segment: no frame of .*lossless\.mkv lies in 0\.31 to 0\.39 s"),
+    ((-1, 2), ValueError, r"segment\[0\]: expected a number >= 0, got -1"),
+    (3, TypeError, r"segment: expected None or a \(start, end\) pair of seconds, got 3"),
+])
+def test_bad_segment(lossless_clip, tmp_path, segment, error, match):
+    with pytest.raises(error, match=match):
+        flowkit.translate(lossless_clip, tmp_path / "out.mkv", "autocontrast", segment=segment,
+                          progress=False)
+    assert not (tmp_path / "out.mkv").exists()
+
+
+def test_cli_range_as_retime(lossless_clip, tmp_path):
+    out = tmp_path / "cli.mkv"
+    run = _cli("translate", lossless_clip, out, "--op", "autocontrast", "--range", "0.2:0.4",
+               "--codec", "ffv1", "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert "autocontrast per frame on 2 frames (--range 0.2:0.4), made consistent" in run.stdout
+    flowkit.translate(lossless_clip, tmp_path / "api.mkv", "autocontrast", segment=(0.2, 0.4),
+                      codec="ffv1", progress=False)
+    np.testing.assert_array_equal(np.stack(list(flowkit.iter_frames(out))),
+                                  np.stack(list(flowkit.iter_frames(tmp_path / "api.mkv"))))
+    for value, message in (("5:", "--range: starts at 5 s, after the end of"),
+                           ("-1:2", "argument --range: expected START:END in seconds >= 0"),  # as retime
+                           ("0.31:0.39", "--range: no frame of")):
+        run = _cli("translate", lossless_clip, tmp_path / "x.mkv", "--op", "autocontrast",
+                   "--range", value)
+        lines = run.stderr.strip().splitlines()
+        assert run.returncode == 2 and len(lines) == 1, run.stderr
+        assert lines[0].startswith(f"flowkit: error: {message}"), run.stderr
+        assert not (tmp_path / "x.mkv").exists()
+    assert "--range START:END" in _cli("translate", "--help").stdout
 
 
 # --- the command line: strength 0, user modules in the current folder, errors inside ops -------

@@ -300,6 +300,9 @@ def test_bad_frames(tmp_path):
         ("a.mp4", 0, {}, ValueError, r"fps: expected a number in \(0, inf\], got 0"),
         ("a.mp4", "30", {}, TypeError, r"fps: expected a real number, got '30'"),
         ("a.xyz", 30, {}, ValueError, r"codec: no default codec for extension '\.xyz'"),
+        ("a", 30, {}, ValueError, r"path: .*a: no extension; give it a video extension \(\.mp4, "
+                                  r"\.m4v, \.mov, \.mkv, \.avi, \.webm, \.\.\.\), which picks the container"),
+        ("a", 30, {"codec": "libx264"}, ValueError, r"path: .*a: no extension"),
         ("a.mp4", 30, {"codec": "h264x"}, ValueError, r"codec: unknown video encoder 'h264x'; expected an FFmpeg encoder name"),
         ("a.mp4", 30, {"codec": 4}, ValueError, r"codec: expected an FFmpeg encoder name such as 'libx264'"),
         ("a.mp4", 30, {"codec": "aac"}, ValueError, r"codec: unknown video encoder 'aac'"),
@@ -325,6 +328,30 @@ def test_writer_unsupported_codec(tmp_path):
     with pytest.raises(ValueError, match=r"codec: libx264 cannot write 40x23 yuv420p video .*need an even width and height"):
         writer.write(make_frames(1)[0][:23])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_mjpeg_takes_only_full_range_yuv(tmp_path):
+    # FFmpeg's MJPEG lists yuv420p among its formats but refuses to open with it (limited
+    # range): output_pix_fmt says so, and the rule retime and translate use to keep the input's
+    # format (_retime._output_format) falls back to yuvj420p, the format predict writes
+    from flowkit._retime import _output_format
+    from flowkit.video import output_pix_fmt
+
+    with pytest.raises(ValueError, match=r"pix_fmt: mjpeg cannot encode 'yuv420p' \(limited range\); "
+                                         r"it takes yuvj420p"):
+        output_pix_fmt("mjpeg", 8, "yuv420p")
+    assert output_pix_fmt("mjpeg", 8) == output_pix_fmt("mjpeg", 8, "yuvj420p") == "yuvj420p"
+    path = tmp_path / "in.mp4"
+    with VideoWriter(path, 10) as writer:
+        writer.write(make_frames(1)[0])
+    info = probe_video(path)
+    assert info.pix_fmt == "yuv420p"
+    for planes in (False, True):
+        assert _output_format("mjpeg", info, 8, planes=planes) == "yuvj420p"
+    with pytest.raises(ValueError, match=r"pix_fmt: mjpeg cannot encode 'yuv420p'"):
+        with VideoWriter(tmp_path / "a.avi", 10, pix_fmt="yuv420p") as writer:
+            writer.write(make_frames(1)[0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
 
 
 def test_writer_missing_folder(tmp_path):
@@ -408,8 +435,46 @@ def test_variable_frame_rate_timestamps_match_opencv():
 
 def test_timestamps_need_a_video(tmp_path):
     cv2.imwrite(str(tmp_path / "a.png"), np.zeros((4, 4, 3), np.uint8))
-    with pytest.raises(ValueError, match=r"timestamps and depth=16 are for video files"):
+    with pytest.raises(ValueError, match=r"is a folder of images; timestamps are for video files"):
         iter_frames(tmp_path, timestamps=True)
+
+
+def test_image_folder_depth_16(tmp_path):
+    # 16-bit PNGs (values above 255, most not multiples of 257) come back exactly with
+    # depth=16, RGB and gray (BGR2GRAY on the 16-bit frame); depth=8 is OpenCV's reduction, as
+    # before; an 8-bit folder read at depth=16 is scaled by 257, as FFmpeg's rgb48 scales 8-bit
+    # video; image_folder_depth tells them apart by the first image
+    from flowkit.video import image_folder_depth
+
+    rng = np.random.default_rng(1)
+    deep = [rng.integers(0, 65536, (HEIGHT, WIDTH, 3), dtype=np.uint16) for _ in range(3)]
+    folder = tmp_path / "deep"
+    folder.mkdir()
+    for k, frame in enumerate(deep):
+        cv2.imwrite(str(folder / f"f{k}.png"), frame[..., ::-1])
+    got = list(iter_frames(folder, depth=16))
+    assert len(got) == 3 and all(g.dtype == np.uint16 for g in got)
+    np.testing.assert_array_equal(np.stack(got), np.stack(deep))
+    assert (got[0] % 257 != 0).mean() > 0.99
+    gray = next(iter_frames(folder, depth=16, gray=True))
+    np.testing.assert_array_equal(gray, cv2.cvtColor(deep[0], cv2.COLOR_RGB2GRAY))
+    eight = next(iter_frames(folder))
+    reference = cv2.cvtColor(cv2.imread(str(folder / "f0.png")), cv2.COLOR_BGR2RGB)
+    assert eight.dtype == np.uint8
+    np.testing.assert_array_equal(eight, reference)
+    assert image_folder_depth(folder) == 16
+    shallow = tmp_path / "shallow"
+    shallow.mkdir()
+    frame = make_frames(1)[0]
+    cv2.imwrite(str(shallow / "a.png"), frame[..., ::-1])
+    assert image_folder_depth(shallow) == 8
+    np.testing.assert_array_equal(next(iter_frames(shallow, depth=16)), frame.astype(np.uint16) * 257)
+    floats = tmp_path / "floats"
+    floats.mkdir()
+    cv2.imwrite(str(floats / "a.tif"), np.zeros((4, 4, 3), np.float32))
+    with pytest.raises(ValueError, match=r"path: image .*a\.tif has float32 samples; depth=16 reads 8- "
+                                         r"and 16-bit images"):
+        next(iter_frames(floats, depth=16))
 
 
 def test_writer_exact_fractional_rate_and_rotation(tmp_path):
