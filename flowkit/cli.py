@@ -591,12 +591,13 @@ def _read_context(args, source):
     need = 2 if args.context == "auto" else length
     if len(context) < need or (args.side_by_side and len(context) < length):
         where = "" if args.start is None else f" from --start {args.start}"
-        raise ValueError(f"{source}: {read} frames; --context {args.context}{where} needs "
+        raise ValueError(f"{source}: {_counted(read, 'frame')}; --context {args.context}{where} needs "
                          f"{(need if not args.side_by_side else length) + (args.start or 0)}")
     if args.side_by_side and len(truth) < args.horizon:
-        raise ValueError(f"{source}: --side-by-side needs the {args.horizon} true frames after the "
-                         f"context (frames {args.start + length} to "
-                         f"{args.start + length + args.horizon - 1}); the input has {read}")
+        first, last = args.start + length, args.start + length + args.horizon - 1
+        frames = f"frame {first}" if first == last else f"frames {first} to {last}"
+        raise ValueError(f"{source}: --side-by-side needs the {_counted(args.horizon, 'true frame')} "
+                         f"after the context ({frames}); the input has {read}")
     times = truth_steps = None
     if info is not None:
         times = grid_steps([t for t, _ in context], info.base_rate, info.time_base)

@@ -729,6 +729,8 @@ def test_predict_speed_spread_and_advect_flow(moving_folder, tmp_path, capsys):
     (["--horizon", "2", "--start", "6", "--context", "3"], 1, "8 frames; --context 3 from --start 6 needs 9"),
     (["--horizon", "4", "--start", "3", "--context", "2", "--side-by-side"], 1,
      "--side-by-side needs the 4 true frames after the context (frames 5 to 8); the input has 8"),
+    (["--horizon", "1", "--start", "3", "--context", "5", "--side-by-side"], 1,
+     "--side-by-side needs the 1 true frame after the context (frame 8); the input has 8"),
     (["--horizon", "2", "-O", "radius=3"], 2, "--option radius: not an option of dis"),
     (["--horizon", "2", "--method", "farneback", "-O", "levels=0"], 2,
      "--option levels: expected an integer >= 1, got 0"),
