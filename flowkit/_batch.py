@@ -71,7 +71,7 @@ def _predict_job(src, dst, *, horizon, context="auto", stride=None, fps=None, co
     rate) give ``predict`` their ``times``."""
     import numpy as np
 
-    from ._predict import AUTO, frames_used, predict
+    from ._predict import frames_needed, frames_used, predict
     from .video import grid_steps, last_frames, probe_video, write_video
 
     info = probe_video(src)
@@ -85,7 +85,7 @@ def _predict_job(src, dst, *, horizon, context="auto", stride=None, fps=None, co
     length = frames_used(context)
     if stride is None:
         window = last_frames(src, length, timestamps=True, depth=depth)
-        need = 2 if context == AUTO else context
+        need = frames_needed(context)
         if len(window) < need:
             raise ValueError(f"{src}: {len(window)} frames; context={context!r} needs {need}")
         predicted = predicted_after(window)

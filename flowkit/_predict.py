@@ -523,9 +523,9 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
     # (N, T, H, W) or (N, T, H, W, C), a 4-D clip with a last axis of at most 4 being colour
     batched, _ = _validate.frames_layout(frames[0])
     clips = frames if batched else frames[None]
-    if clips.shape[1] < (2 if context == AUTO else context):
-        raise ValueError(f"frames: expected at least {'2' if context == AUTO else f'context={context}'} "
-                         f"frames, got {clips.shape[1]}")
+    if clips.shape[1] < frames_needed(context):
+        need = frames_needed(context) if context == AUTO else f"context={context}"
+        raise ValueError(f"frames: expected at least {need} frames, got {clips.shape[1]}")
     gaps = _gaps(times, clips.shape[1], frames_used(context, clips.shape[1]), flow)
     if smooth is not None and not isinstance(smooth, dict):
         raise TypeError(f"smooth: expected a dict of smooth_flow options or None, got "
@@ -580,6 +580,11 @@ def frames_used(context, count=None):
     if context != AUTO:
         return context
     return _AUTO_FRAMES if count is None else min(count, _AUTO_FRAMES)
+
+
+def frames_needed(context):
+    """The fewest frames a clip may hold for ``context`` (``"auto"``: 2)."""
+    return 2 if context == AUTO else context
 
 
 def _gaps(times, count, context, flow):

@@ -554,7 +554,7 @@ def _read_context(args, source):
     import collections
 
     import flowkit
-    from ._predict import frames_used
+    from ._predict import frames_needed, frames_used
     from .video import grid_steps, image_folder_depth
 
     count, fps, info = _probe(source, 1, grid=True)  # predicted frames follow at the grid's step
@@ -588,11 +588,11 @@ def _read_context(args, source):
                 truth.append((time, frame))
             read += 1
             bar.update()
-    need = 2 if args.context == "auto" else length
-    if len(context) < need or (args.side_by_side and len(context) < length):
+    need = length if args.side_by_side else frames_needed(args.context)  # the truth follows them
+    if len(context) < need:
         where = "" if args.start is None else f" from --start {args.start}"
         raise ValueError(f"{source}: {_counted(read, 'frame')}; --context {args.context}{where} needs "
-                         f"{(need if not args.side_by_side else length) + (args.start or 0)}")
+                         f"{need + (args.start or 0)}")
     if args.side_by_side and len(truth) < args.horizon:
         first, last = args.start + length, args.start + length + args.horizon - 1
         frames = f"frame {first}" if first == last else f"frames {first} to {last}"
