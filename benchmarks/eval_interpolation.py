@@ -1,7 +1,7 @@
 """Interpolation accuracy: PSNR (dB) and Middlebury's interpolation error (IE, RMS in gray
 levels) of the frame at t = 0.5 against the true middle frame.
 
-    python benchmarks/eval_interpolation.py [--variants] [--flow NAME ...]
+    python benchmarks/eval_interpolation.py [--variants] [--flow NAME ...] [--train]
 
 Triplets (``../shared/data``, see its README; each one is skipped with a note when absent):
 Middlebury colour RubberWhale and Venus (frame10, frame11, truth frame10i11), UCF101 1 and 2
@@ -30,6 +30,13 @@ limited-range matrix) to yuv420p (the usual pixel format of video files; chroma 
 RGB and cropped; PSNR and IE are measured on that RGB frame. The rows "yuv... round trip of
 the truth" measure what the conversion alone costs: the true middle frame converted to that
 format and back, against itself (an upper bound for any method that goes through it).
+
+``--train`` evaluates instead on real-video triplets of the training clips
+(``../shared/data/video_train``, the held-out last 20 % of each clip that
+``benchmarks/diagnose_interp_refine.py`` uses: 8 start frames per clip, gaps of 2 or 4 frames,
+frames shrunk 2x, seed 0; 25 triplets; its sampler needs torch): compressed video like the
+DAVIS and UCF101 triplets, and more of it. Per row: the mean PSNR over those triplets, and on how many the row beats
+flowkit's default and loses to it by more than 0.1 dB.
 
 ``--figures DIR`` also writes one PNG strip per triplet (frame0, frame1, truth, flowkit,
 minterpolate yuv420p or, without ``av``, OpenCV Farneback + naive warping, and flowkit's
@@ -201,7 +208,8 @@ def rows(variants, flows=()):
         ("FFmpeg minterpolate (yuv444p)", lambda a, b: minterpolate(a, b, "yuv444p")),
         ("OpenCV Farneback + naive warping", cv_farneback),
         ("OpenCV DIS medium + naive warping", cv_dis),
-        ("flowkit interpolate (default: splat, dis)", flowkit_row()),
+        ("flowkit interpolate (default: project, dis)", flowkit_row()),
+        ("flowkit method='splat' (the former default)", flowkit_row(method="splat")),
         ("flowkit method='backward'", flowkit_row(method="backward")),
         ("flowkit method='blend'", flowkit_row(method="blend")),
         ("flowkit flow='farneback' (interpolate's options)", flowkit_row(flow="farneback")),
@@ -212,21 +220,28 @@ def rows(variants, flows=()):
         table += [
             ("minterpolate (yuv420p), scd=none",
              lambda a, b: minterpolate(a, b, graph=MINTERPOLATE + ":scd=none")),
-            ("splat, occlusion=False", flowkit_row(occlusion=False)),
+            ("project, occlusion=False", flowkit_row(occlusion=False)),
+            ("project, visibility floor 0", with_constants(flowkit_row(), _VISIBILITY_FLOOR=0.0)),
+            ("project, visibility floor 0.2", with_constants(flowkit_row(), _VISIBILITY_FLOOR=0.2)),
+            ("splat, occlusion=False", flowkit_row(method="splat", occlusion=False)),
             ("backward, occlusion=False", flowkit_row(method="backward", occlusion=False)),
-            ("splat, metric scale 20 (Niklaus)", with_constants(flowkit_row(), _METRIC_SCALE=20.0)),
-            ("splat, metric scale 10", with_constants(flowkit_row(), _METRIC_SCALE=10.0)),
-            ("splat, metric scale 3", with_constants(flowkit_row(), _METRIC_SCALE=3.0)),
-            ("splat, occluded penalty 2", with_constants(flowkit_row(), _OCCLUDED_PENALTY=2.0)),
-            ("splat, dis preset fast", flowkit_row(flow_options={"preset": "fast"})),
-            ("splat, dis preset accurate", flowkit_row(flow_options={"preset": "accurate"})),
-            ("splat, farneback, metric scale 10", with_constants(flowkit_row(**fb), _METRIC_SCALE=10.0)),
-            ("splat, farneback's own defaults", flowkit_row(flow_options=plain, **fb)),
+            ("splat, metric scale 20 (Niklaus)", with_constants(flowkit_row(method="splat"), _METRIC_SCALE=20.0)),
+            ("splat, metric scale 10", with_constants(flowkit_row(method="splat"), _METRIC_SCALE=10.0)),
+            ("splat, metric scale 3", with_constants(flowkit_row(method="splat"), _METRIC_SCALE=3.0)),
+            ("splat, occluded penalty 2", with_constants(flowkit_row(method="splat"), _OCCLUDED_PENALTY=2.0)),
+            ("project, dis preset fast", flowkit_row(flow_options={"preset": "fast"})),
+            ("project, dis preset accurate", flowkit_row(flow_options={"preset": "accurate"})),
+            ("splat, dis preset fast", flowkit_row(method="splat", flow_options={"preset": "fast"})),
+            ("splat, dis preset accurate", flowkit_row(method="splat", flow_options={"preset": "accurate"})),
+            ("splat, farneback, metric scale 10",
+             with_constants(flowkit_row(method="splat", **fb), _METRIC_SCALE=10.0)),
+            ("splat, farneback's own defaults", flowkit_row(method="splat", flow_options=plain, **fb)),
             ("backward, farneback's own defaults", flowkit_row(method="backward", flow_options=plain, **fb)),
-            ("splat, farneback winsize 15", flowkit_row(flow_options={"winsize": 15}, **fb)),
-            ("splat, farneback iterations 5", flowkit_row(flow_options={"iterations": 5}, **fb)),
+            ("splat, farneback winsize 15", flowkit_row(method="splat", flow_options={"winsize": 15}, **fb)),
+            ("splat, farneback iterations 5",
+             flowkit_row(method="splat", flow_options={"iterations": 5}, **fb)),
             ("splat, farneback pyr_scale 0.8 levels 8",
-             flowkit_row(flow_options={"pyr_scale": 0.8, "levels": 8}, **fb)),
+             flowkit_row(method="splat", flow_options={"pyr_scale": 0.8, "levels": 8}, **fb)),
         ]
     try:
         import torch  # noqa: F401
@@ -235,7 +250,8 @@ def rows(variants, flows=()):
         print("note: the method='learned' row is skipped: torch is not installed "
               '(pip install "flowkit-cv[torch]")', file=sys.stderr)
     for name in flows:
-        table += [(f"flowkit flow={name!r} (splat)", flowkit_row(flow=name)),
+        table += [(f"flowkit flow={name!r} (project)", flowkit_row(flow=name)),
+                  (f"flowkit flow={name!r}, splat", flowkit_row(method="splat", flow=name)),
                   (f"flowkit flow={name!r}, backward", flowkit_row(method="backward", flow=name))]
     if not _have_av():
         print("note: the FFmpeg minterpolate rows are skipped: PyAV (`av`) is not installed "
@@ -281,12 +297,50 @@ def write_figures(triplets, folder, heights=(200, 180, 160, 140, 120, 100), limi
               file=sys.stderr)
 
 
+def train_triplets():
+    """The held-out triplets of the training clips (``--train``), as (name, (frame0, frame1,
+    truth))."""
+    from diagnose_interp_refine import DATA as TRAIN, held_out_triplets
+
+    if not TRAIN.is_dir():
+        return []
+    rng = np.random.default_rng(0)
+    triplets = []
+    for source in sorted(TRAIN.iterdir()):
+        for i, (a, middle, b) in enumerate(held_out_triplets(source, per_clip=8, gaps=(2, 4),
+                                                             shrink=2, rng=rng)):
+            triplets.append((f"{source.stem}/{i}", (a, b, middle)))
+    return triplets
+
+
+def train_table(table):
+    triplets = train_triplets()
+    if not triplets:
+        print("no training clips found; nothing to evaluate", file=sys.stderr)
+        return 1
+    print(f"PSNR (dB) at t = 0.5 on {len(triplets)} held-out triplets of the training clips")
+    print("| method | mean PSNR | above the default | more than 0.1 dB below it |")
+    print("|---|---|---|---|")
+    default = None
+    for label, run in table:
+        values = np.array([psnr(run(a, b), truth) for _, (a, b, truth) in triplets])
+        if default is None and label.startswith("flowkit interpolate (default"):
+            default = values
+        above = below = "-"
+        if default is not None and values is not default:
+            above, below = int((values > default).sum()), int((values < default - 0.1).sum())
+        print(f"| {label} | {values.mean():.2f} | {above} | {below} |", flush=True)
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", action="store_true",
                         help="also print the option variants the defaults were chosen from")
     parser.add_argument("--figures", metavar="DIR",
                         help="also write a PNG strip per triplet into DIR")
+    parser.add_argument("--train", action="store_true",
+                        help="evaluate on held-out triplets of the training clips instead")
     parser.add_argument("--flow", action="append", default=[], metavar="NAME",
                         help="also rows of interpolate with this estimator (repeatable): "
                              + ", ".join(flowkit.list_estimators()))
@@ -294,6 +348,8 @@ def main(argv=None):
     for name in args.flow:
         if name not in flowkit.list_estimators():
             parser.error(f"--flow: expected one of {', '.join(flowkit.list_estimators())}, got {name!r}")
+    if args.train:
+        return train_table(rows(args.variants, args.flow))
     triplets = load_triplets()
     if not triplets:
         print(f"no triplets found under {DATA}; nothing to evaluate", file=sys.stderr)

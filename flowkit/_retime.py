@@ -235,7 +235,7 @@ def _full_range_tag(info, pix_fmt):
 
 
 def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segment=None,
-           trim=False, method="splat", model=None, flow="dis", flow_options=None, codec=None,
+           trim=False, method="project", model=None, flow="dis", flow_options=None, codec=None,
            crf=18, audio=None, scene_threshold=DEFAULT_SCENE_THRESHOLD, device=None, progress=None,
            part=None, _lossless=False, _parts=None):
     """Change the frame rate and/or the playback speed of a video file by interpolation.
@@ -286,7 +286,7 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         Write the segment alone (as FFmpeg's ``-ss START -to END``): the output starts on the
         first input frame at or after ``start`` (copied, not interpolated) and ends at ``end``.
         Needs ``segment``. Default False.
-    method : {"splat", "backward", "blend", "learned"}
+    method : {"project", "splat", "backward", "blend", "learned"}
         Interpolation method of :func:`flowkit.interpolate` (``"learned"``: the shipped
         ``interp-refine`` network, needs ``flowkit-cv[torch]``).
     model : None, str, Path or torch.nn.Module

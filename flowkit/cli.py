@@ -1368,9 +1368,11 @@ def build_parser():
                         "frame; the rest passes through at speed 1 (or is cut with --trim)")
     p.add_argument("--trim", action="store_true",
                    help="write only the --range (as ffmpeg -ss START -to END); audio re-encoded")
-    p.add_argument("--method", choices=("splat", "backward", "blend", "learned"), default="splat",
-                   help="interpolation method (default splat; learned: the interp-refine network, "
-                        "needs flowkit-cv[torch])")
+    p.add_argument("--method", choices=("project", "splat", "backward", "blend", "learned"),
+                   default="project",
+                   help="interpolation method (default project; splat: the default before "
+                        "2026-12-01, about half project's time per frame; learned: the "
+                        "interp-refine network on splat, needs flowkit-cv[torch])")
     p.add_argument("--model", metavar="WEIGHTS", help="--method learned: a .safetensors file of "
                    "interp-refine (flowkit train interp-refine; default the shipped weights)")
     p.add_argument("--flow", choices=METHODS, default="dis", help="flow estimator (default dis: DIS, medium preset)")

@@ -364,7 +364,7 @@ def test_sparse_tracking(data):
 def test_interpolate(data):
     frame0, frame1 = pair(data, low=option(data, [32], [1, 16]))
     times = option(data, [0.5, 0.0, 1.0, [0.25, 0.75]], [-0.1, 1.5, float("nan")])
-    method = option(data, ["splat", "backward", "blend"], ["nearest"])
+    method = option(data, ["project", "splat", "backward", "blend"], ["nearest"])
     result = call(flowkit.interpolate, frame0, frame1, times, method=method, flow="dis-ultrafast")
     if result is None:
         return

@@ -50,7 +50,7 @@ def counting_estimator():
     return estimate
 
 
-@pytest.mark.parametrize("method", ["splat", "backward"])
+@pytest.mark.parametrize("method", ["project", "splat", "backward"])
 def test_translation_middle_frame(method):
     """Within 0.03 in the interior: the bilinear interpolation error of this texture at a
     half-pixel (0.0195 measured with the exact flows, the curvature of the texture times 1/8)
@@ -65,7 +65,7 @@ def test_translation_middle_frame(method):
     assert error < 0.4 * blend
 
 
-@pytest.mark.parametrize("method", ["splat", "backward"])
+@pytest.mark.parametrize("method", ["project", "splat", "backward"])
 def test_translation_with_exact_flows(method):
     """With the exact flows: only the interpolation error (< 0.02, measured 0.0195), no
     occluded pixel in the interior."""
@@ -108,14 +108,63 @@ def test_occlusion_beats_no_occlusion_on_the_squares_trail():
     errors = {}
     for occlusion in (True, False):
         out = flowkit.interpolate(frame0, frame1, flow01=flow01, flow10=flow10,
-                                  occlusion=occlusion)
+                                  method="splat", occlusion=occlusion)
         errors[occlusion] = np.abs(out - truth)[trail].mean()
     assert errors[True] < 1e-4
     assert errors[False] > 5e-4
     assert errors[True] < 0.1 * errors[False]
 
 
-@pytest.mark.parametrize("method", ["splat", "backward", "blend"])
+def test_project_occlusion_on_the_squares_trail():
+    """method="project" with exact flows: the masks cut the trail's mean error from 0.053 to
+    0.016 (measured). Not to splat's 4e-5: a hidden sample keeps 0.1 of its weight, and Super
+    SloMo's hypothesis is wrong at the square's edges. Without that hypothesis and with a
+    floor of 0 the projections alone are exact to 3e-5 (the projected flows are right
+    everywhere: each takes the other's value where nothing of it lands)."""
+    from flowkit import _interpolate
+
+    frame0, sq0 = square_scene(0)
+    frame1, sq1 = square_scene(8)
+    truth, _ = square_scene(4)
+    flow01, flow10 = square_flows()
+    trail = sq0 | sq1
+    errors = {}
+    for occlusion in (True, False):
+        out = flowkit.interpolate(frame0, frame1, flow01=flow01, flow10=flow10,
+                                  method="project", occlusion=occlusion)
+        errors[occlusion] = np.abs(out - truth)[trail].mean()
+    assert errors[True] < 0.025 and errors[False] > 0.04
+    assert errors[True] < 0.5 * errors[False]
+    # the projected flows at t = 0.5: 8 px on the square's place at t (x in [20, 40)), 0 on
+    # the background, including the strips that only one frame sees; within 0.1 px where
+    # the background hidden in the other frame lands too (its softmax weight is e**-5 of the
+    # square's: 7.95-7.99 measured)
+    state = _interpolate._prepare(frame0, frame1, flow01, flow10, True, "project")
+    for g in _interpolate._projected_flows(0.5, state, None):
+        y, x = np.mgrid[0:H, 0:W]
+        at_t = (y >= 22) & (y < 42) & (x >= 20) & (x < 40)
+        np.testing.assert_allclose(g[at_t, 0], 8, atol=0.1)
+        away = ~at_t & ~np.roll(at_t, 1, axis=1) & ~np.roll(at_t, -1, axis=1)
+        np.testing.assert_allclose(g[away], 0, atol=0.1)
+
+
+def test_project_treats_unknown_flow():
+    """NaN flow: no flow known anywhere gives the cross-fade; a patch of unknown flow is
+    filled from the other direction and its surroundings (finite, not black)."""
+    frame0, frame1, _ = translating_pair()
+    _, aux = flowkit.interpolate(frame0, frame1, return_aux=True)
+    unknown = np.full_like(aux["flow01"], np.nan)
+    out = flowkit.interpolate(frame0, frame1, flow01=unknown, flow10=unknown)
+    np.testing.assert_allclose(out, 0.5 * frame0 + 0.5 * frame1, atol=1e-6)
+    patched = aux["flow01"].copy()
+    patched[10:20, 10:20] = np.nan
+    out = flowkit.interpolate(frame0, frame1, flow01=patched, flow10=aux["flow10"])
+    reference = flowkit.interpolate(frame0, frame1, flow01=aux["flow01"], flow10=aux["flow10"])
+    assert np.isfinite(out).all()
+    assert np.abs(out - reference)[10:20, 10:20].max() < 0.05
+
+
+@pytest.mark.parametrize("method", ["project", "splat", "backward", "blend"])
 def test_end_times_are_the_inputs(method):
     frame0, frame1, _ = translating_pair()
     out = flowkit.interpolate(frame0, frame1, [0.0, 1.0], method=method)
@@ -130,7 +179,7 @@ def test_end_times_are_the_inputs(method):
     assert calls == []  # the inputs themselves: no flow is estimated
 
 
-@pytest.mark.parametrize("method", ["splat", "backward", "blend"])
+@pytest.mark.parametrize("method", ["project", "splat", "backward", "blend"])
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
 def test_constant_pair_stays_constant(method, dtype):
     """Flat frames have exactly zero flow; uint8 exact, float32 within 1e-6 (float32 sums)."""
@@ -155,7 +204,7 @@ def test_several_times_equal_single_calls_and_flows_once():
     np.testing.assert_array_equal(out_b[1], flowkit.interpolate(frame0, frame1, method="backward"))
 
 
-@pytest.mark.parametrize("method", ["splat", "backward"])
+@pytest.mark.parametrize("method", ["project", "splat", "backward"])
 def test_batch_equals_per_pair(method):
     frame0, frame1, _ = translating_pair()
     rgb0 = np.stack([frame0, frame1[::-1], np.roll(frame0, 5, axis=0)], -1)
@@ -172,7 +221,7 @@ def test_batch_equals_per_pair(method):
     np.testing.assert_array_equal(gray[1], flowkit.interpolate(frame1, frame0, method=method))
 
 
-@pytest.mark.parametrize("method", ["splat", "backward", "blend"])
+@pytest.mark.parametrize("method", ["project", "splat", "backward", "blend"])
 def test_uint8_in_uint8_out(method):
     frame0, frame1, middle = translating_pair()
     to8 = lambda a: np.rint(a * 255).astype(np.uint8)  # noqa: E731
@@ -213,7 +262,7 @@ def test_bad_input():
         flowkit.interpolate(frame0, frame1, [])
     with pytest.raises(TypeError, match="t: expected a number in"):
         flowkit.interpolate(frame0, frame1, "half")
-    with pytest.raises(ValueError, match="method: expected one of 'splat', 'backward', 'blend', 'learned', "
+    with pytest.raises(ValueError, match="method: expected one of 'project', 'splat', 'backward', 'blend', 'learned', "
                                          "got 'linear'"):
         flowkit.interpolate(frame0, frame1, method="linear")
     with pytest.raises(ValueError, match=r"frame1: expected the same shape as frame0 \(64, 80\), "
@@ -270,19 +319,28 @@ def test_backward_treats_unknown_flow_as_unseen():
     assert np.isfinite(out).all() and out[10:20, 10:20].min() > 0.05
 
 
-def test_splat_metric_does_not_depend_on_the_intensity_scale():
-    """Floats in [0, 255] interpolate like floats in [0, 1] (the metric is in units of the
-    pair's range)."""
+@pytest.mark.parametrize("method", ["project", "splat"])
+def test_metrics_do_not_depend_on_the_intensity_scale(method):
+    """Floats in [0, 255] interpolate like floats in [0, 1] (the splat metric and project's
+    agreement weights are in units of the pair's range)."""
     frame0, frame1, _ = translating_pair()
-    unit = flowkit.interpolate(frame0, frame1)
-    scaled = flowkit.interpolate(frame0 * np.float32(255), frame1 * np.float32(255))
+    unit = flowkit.interpolate(frame0, frame1, method=method)
+    scaled = flowkit.interpolate(frame0 * np.float32(255), frame1 * np.float32(255), method=method)
     np.testing.assert_allclose(scaled / 255, unit, atol=1e-4)
 
 
-def test_splat_is_continuous_at_the_end_times():
+@pytest.mark.parametrize("method", ["project", "splat"])
+def test_continuous_at_the_end_times(method):
+    """Also where the occlusion masks flag pixels (the square scene): project keeps a tenth
+    of a hidden sample's weight, so frame0's weight never vanishes at t -> 0."""
     frame0, frame1, _ = translating_pair()
-    np.testing.assert_allclose(flowkit.interpolate(frame0, frame1, 1e-9), frame0, atol=1e-4)
-    np.testing.assert_allclose(flowkit.interpolate(frame0, frame1, 1 - 1e-9), frame1, atol=1e-4)
+    for a, b, flows in ((frame0, frame1, {}),
+                        (square_scene(0)[0], square_scene(8)[0],
+                         dict(zip(("flow01", "flow10"), square_flows())))):
+        np.testing.assert_allclose(flowkit.interpolate(a, b, 1e-9, method=method, **flows), a,
+                                   atol=1e-4)
+        np.testing.assert_allclose(flowkit.interpolate(a, b, 1 - 1e-9, method=method, **flows),
+                                   b, atol=1e-4)
 
 
 def test_callable_estimator_result_is_checked():

@@ -594,7 +594,7 @@ def test_odd_size_is_padded(tmp_path):
     ({"segment": (9, None)}, ValueError, r"segment: starts at 9 s, after the end of"),
     ({"audio": "loud"}, ValueError, r"audio: expected one of 'copy', 'stretch', 'drop', got 'loud'"),
     ({"codec": "nope"}, ValueError, r"codec: unknown video encoder 'nope'"),
-    ({"method": "magic"}, ValueError, r"method: expected one of 'splat', 'backward', 'blend'"),
+    ({"method": "magic"}, ValueError, r"method: expected one of 'project', 'splat', 'backward', 'blend'"),
     ({"flow": "pwc-net"}, ValueError, r"flow: .*pwc-net"),
     ({"scene_threshold": 0}, ValueError, r"scene_threshold: expected a number in \(0, 100\]"),
     # bounds of the output rate and the speed, whichever parameter sets them (issue 9)

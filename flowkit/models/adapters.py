@@ -17,7 +17,7 @@ rounded and saturated).
 _KINDS = ("interpolator", "predictor")
 _ADAPTERS = {kind: {} for kind in _KINDS}
 # names the built-in methods already use (interpolate's and predict's)
-_RESERVED = {"interpolator": ("splat", "backward", "blend", "learned"), "predictor": ("flow", "gan")}
+_RESERVED = {"interpolator": ("project", "splat", "backward", "blend", "learned"), "predictor": ("flow", "gan")}
 
 
 def _register(kind, name, module):
