@@ -291,11 +291,8 @@ def _stored_size_text(size, source):
     which the output keeps: ``1920x1080 stored, 1080x1920 displayed (rotation 270)``."""
     from .video import probe_video
 
-    width, height = size
-    rotation = probe_video(source).rotation
-    if rotation % 180:
-        return f"{width}x{height} stored, {height}x{width} displayed (rotation {rotation})"
-    return f"{width}x{height}" + (f" (rotation {rotation})" if rotation else "")
+    shape = size[::-1]
+    return _size_text(shape, shape, probe_video(source).rotation)
 
 
 def _rate_text(fps):
@@ -545,11 +542,12 @@ def _read_context(args, source):
 
     Frames of a video of more than 8 bits, or of a folder whose first image is 16-bit, are
     uint16 (``iter_frames(depth=16)``), so that prediction and output keep the depth.
-    Returns (context, truth, fps, times): lists of frames; without ``--start`` the context is
-    the last ``--context`` frames and there is no truth; ``times`` the context frames' times
-    in steps of the grid (``VideoInfo.base_rate``, at which the predicted frames follow: a
-    variable-rate clip's frames may be several steps apart, ``flowkit.predict``'s ``times``),
-    None for an image folder.
+    Returns (context, truth, fps, times, info): lists of frames; without ``--start`` the
+    context is the last ``--context`` frames and there is no truth; ``times`` the context
+    frames' times in steps of the grid (``VideoInfo.base_rate``, at which the predicted frames
+    follow: a variable-rate clip's frames may be several steps apart, ``flowkit.predict``'s
+    ``times``), None for an image folder; ``info`` the video's ``VideoInfo`` (None for a
+    folder).
     """
     import collections
 
@@ -607,7 +605,7 @@ def _read_context(args, source):
         print("flowkit: note: the true frames after the context are not one grid step apart "
               "(a variable frame rate): the truth column holds the next input frames, not the "
               "frames at the predicted times", file=sys.stderr)
-    return [frame for _, frame in context], [frame for _, frame in truth], fps, times
+    return [frame for _, frame in context], [frame for _, frame in truth], fps, times, info
 
 
 def _output_kind(path):
@@ -757,7 +755,7 @@ def _gan_options(args):
 def cmd_predict(args):
     """``flowkit predict``: the frames that follow a clip, from its optical flow."""
     import flowkit
-    from flowkit.video import write_video
+    from flowkit.video import write_video, writer_tags
 
     source = Path(args.input)
     _resolve_output(args, "output video or folder")
@@ -795,7 +793,7 @@ def cmd_predict(args):
         smooth = {"method": args.smooth}
         if args.smooth_size:
             smooth["size"] = args.smooth_size
-    context, truth, fps, times = _read_context(args, source)
+    context, truth, fps, times, info = _read_context(args, source)
     _compile_notice(args, *_PREDICT_DRIVERS)
     fps = _output_fps(args, fps)
     start = time.perf_counter()
@@ -812,9 +810,14 @@ def cmd_predict(args):
     size = _wxh(pictures[0].shape[1::-1])
     with _progress(args, total=len(pictures), unit="frame", desc="write") as bar:
         if kind == "video":  # as written: a video's odd sizes are padded
+            # a video input's display rotation, colour tags and language are kept, as retime
+            # keeps them: the upright frames are stored in its coded orientation
+            rotation = info.rotation if info is not None else 0
             _, written = write_video(args.output, pictures, fps, codec=args.codec,
-                                     callback=bar.update)
-            size = _size_text(pictures[0].shape[:2], written)
+                                     callback=bar.update,
+                                     tags=writer_tags(info) if info is not None else None)
+            shape = pictures[0].shape[:2]
+            size = _size_text(shape[::-1] if rotation % 180 else shape, written, rotation)
         else:
             _write_folder(Path(args.output), pictures, bar)
     what = "truth | prediction, side by side" if args.side_by_side else "predicted frames"
@@ -880,12 +883,18 @@ def _wxh(size):
     return f"{size[0]}x{size[1]}"
 
 
-def _size_text(shape, written):
-    """``"WxH"`` of frames of ``(height, width)`` ``shape``, with ``" padded to WxH (...)"``
-    where the video was written at another (even) ``(height, width)``."""
+def _size_text(shape, written, rotation=0):
+    """``"WxH"`` of frames of ``(height, width)`` ``shape`` as stored, with ``" padded to WxH
+    (...)"`` where the video was written at another (even) ``(height, width)``, and with the
+    display ``rotation`` kept from the input: ``"1920x1080 stored, 1080x1920 displayed
+    (rotation 270)"``, ``"640x360 (rotation 180)"``."""
     text = f"{shape[1]}x{shape[0]}"
     if tuple(written) != tuple(shape):
         text += f" padded to {written[1]}x{written[0]} (the encoder needs even sizes)"
+    if rotation % 180:
+        text += f" stored, {written[0]}x{written[1]} displayed (rotation {rotation})"
+    elif rotation:
+        text += f" (rotation {rotation})"
     return text
 
 
@@ -1303,7 +1312,9 @@ def build_parser():
         description="Predict the next --horizon frames of a video file or image folder from its "
                     "optical flow (flowkit.predict): the context is the last --context frames, or "
                     "the --context frames from --start N. OUTPUT is a video (by extension) or a "
-                    "folder for frame_000000.png, ...")
+                    "folder for frame_000000.png, ... (upright frames). A video output keeps a "
+                    "video input's display rotation (as a tag: the frames are stored as the "
+                    "input's), colour tags and language, as retime does.")
     p.add_argument("input", help="video file or folder of images")
     _add_output(p, f"output video ({', '.join(DEFAULT_CODECS)}) or folder (created)")
     p.add_argument("--horizon", type=_positive, required=True,

@@ -251,6 +251,15 @@ def writer_tags(info):
     return {"rotation": info.rotation, "color": dict(info.color), "language": info.language}
 
 
+def to_coded(frame, rotation):
+    """An upright frame (as :func:`iter_frames` gives it) turned back to the coded orientation
+    of a video whose display rotation is ``rotation`` (degrees counter-clockwise, a multiple
+    of 90): written with that rotation (:func:`writer_tags`), players show it upright, as
+    they show the input. ``frame`` itself for no rotation."""
+    turns = rotation // 90 % 4
+    return np.ascontiguousarray(np.rot90(frame, -turns)) if turns else frame
+
+
 def streams_not_written(container, stream):
     """The types of ``container``'s streams that ``retime`` and ``translate`` do not write (all
     but the video ``stream`` they read and the audio streams, which they copy, stretch or drop
@@ -575,15 +584,20 @@ def grid_steps(times, rate, unit=0):
     return steps
 
 
-def write_video(path, frames, fps, *, codec=None, empty=None, callback=None):
+def write_video(path, frames, fps, *, codec=None, empty=None, callback=None, tags=None):
     """Write ``frames`` (RGB or gray arrays; odd sizes padded even where the encoder needs it,
     :meth:`VideoWriter.fit`) to a video at ``path`` atomically (:class:`VideoWriter`, frame k
-    at ``k / fps``); ``callback()`` after each frame. Returns ``(frames written, (height,
-    width) as written)``. ``empty``: the ValueError message when ``frames`` is empty (default
+    at ``k / fps``); ``callback()`` after each frame. ``tags``: :func:`writer_tags` of the
+    input the upright frames come from: they are written in its coded orientation
+    (:func:`to_coded`) with its display rotation, colour tags and language, as ``retime``
+    writes them. Returns ``(frames written, (height, width) as written)``, before the
+    rotation. ``empty``: the ValueError message when ``frames`` is empty (default
     VideoWriter's)."""
-    with VideoWriter(path, fps, codec=codec) as writer:
+    tags = tags or {}
+    rotation = tags.get("rotation", 0)
+    with VideoWriter(path, fps, codec=codec, **tags) as writer:
         for frame in frames:
-            writer.write(writer.fit(frame))
+            writer.write(writer.fit(to_coded(frame, rotation)))
             if callback is not None:
                 callback()
         if writer.frame_count == 0 and empty:

@@ -1024,7 +1024,7 @@ def test_predict_says_when_it_pads_an_odd_size(tmp_path):
 
 def test_retime_names_the_stored_and_displayed_size_of_a_rotated_clip(tmp_path, capsys):
     # frames stored 64x36 with a 90-degree display rotation (a phone clip): retime keeps the
-    # tag and says both sizes, where predict and flow report the upright frames they write
+    # tag and says both sizes (as predict does), where flow reports the upright frames it writes
     frames = [np.full((36, 64, 3), 40 * k, np.uint8) for k in range(3)]
     with flowkit.VideoWriter(tmp_path / "phone.mp4", 24, rotation=90) as writer:
         for frame in frames:
@@ -1035,6 +1035,38 @@ def test_retime_names_the_stored_and_displayed_size_of_a_rotated_clip(tmp_path, 
     assert "(6 frames, 64x36 stored, 36x64 displayed (rotation 90), 48 fps, " in printed
     info = probe_video(tmp_path / "out.mp4")
     assert (info.rotation, info.width, info.height) == (90, 36, 64)
+
+
+def test_predict_keeps_the_rotation_and_colour_tags_of_a_video(tmp_path, capsys):
+    # a phone clip stored 1920x1080 with a -90 degree display rotation and BT.709 tags: predict
+    # wrote its upright frames as an unrotated video without the tags; now, as retime, the
+    # video keeps the rotation as a tag (frames stored in the coded orientation) and the colour
+    # tags, and shows the upright frames a PNG folder holds: exactly through FFV1 (.mkv: RGB,
+    # so no matrix or range tag, VideoWriter's rule), within x264's error in .mp4 (mean 2.0
+    # levels at this size, as for the same frames written unrotated)
+    source = data_path("video", "mediabunny__rotate-buck-bunny.mp4")
+    tags = probe_video(source)
+    args = ["--start", "0", "--context", "2", "--horizon", "1", "--resize", "54x96", "-q"]
+    assert main(["predict", str(source), str(tmp_path / "frames"), *args]) == 0
+    upright = cv2.imread(str(tmp_path / "frames" / "frame_000000.png"))[..., ::-1]
+    assert upright.shape == (96, 54, 3)
+    capsys.readouterr()
+    for name in ("p.mkv", "p.mp4", "sbs.mp4"):
+        extra = ["--side-by-side"] if name == "sbs.mp4" else []
+        assert main(["predict", str(source), str(tmp_path / name), *args, *extra]) == 0
+        width = 108 if extra else 54
+        assert f"(1 frame, 96x{width} stored, {width}x96 displayed (rotation 270), " in capsys.readouterr().out
+        info = probe_video(tmp_path / name)
+        assert (info.rotation, info.width, info.height, info.language) == (270, width, 96, "eng")
+        got = next(flowkit.iter_frames(tmp_path / name))[:, -54:]  # the prediction's column
+        if name == "p.mkv":
+            assert info.pix_fmt == "bgr0" and all(info.color[k] == tags.color[k]
+                                                  for k in ("color_primaries", "color_trc"))
+            np.testing.assert_array_equal(got, upright)
+        else:
+            assert info.color == tags.color == {"colorspace": 1, "color_range": 1,
+                                                "color_primaries": 1, "color_trc": 1}
+            assert np.abs(got.astype(int) - upright).mean() < 3.0
 
 
 def test_predict_divides_the_motion_of_frames_several_steps_apart(tmp_path):
