@@ -27,7 +27,7 @@ from . import __version__
 from ._atomic import atomic_path, check_folder, raise_if_stopped, request_stop, stop_requested
 from ._estimators import estimator_options, get_estimator, list_estimators
 from ._retime import MAX_FPS  # output frame rates in (0, MAX_FPS], as retime's
-from .video import DEFAULT_CODECS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from .video import DEFAULT_CODECS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, probe_video
 
 METHODS = tuple(list_estimators())
 
@@ -286,13 +286,26 @@ def _not_written_line(not_written):
         print(f"not written: the input's other streams ({counts})")
 
 
-def _stored_size_text(size, source):
-    """``WxH`` of frames stored at ``size`` (width, height) with ``source``'s display rotation,
-    which the output keeps: ``1920x1080 stored, 1080x1920 displayed (rotation 270)``."""
-    from .video import probe_video
+def _depth_note(output, bits):
+    """retime's, translate's and predict's note on stderr when an input of ``bits`` > 8 bits
+    per sample was written as an 8-bit video to ``output`` (read back from the file): the
+    encoder takes 8-bit formats only (MJPEG, .avi's default; PyAV's VP9, .webm's; MPEG-4).
+    The default encoders of .mp4 and .mkv take more (libx264 10-bit, FFV1 up to 16)."""
+    if bits <= 8:
+        return
+    written = probe_video(output)
+    if written.bit_depth <= 8:
+        print(f"flowkit: note: {output}: {bits}-bit input written as {written.bit_depth}-bit "
+              f"(this FFmpeg's {written.codec} encoder takes {written.bit_depth} bits only); .mp4 "
+              "or .mkv with their default codec keep more than 8 bits", file=sys.stderr)
 
+
+def _stored_size_text(size, rotation):
+    """``WxH`` of frames stored at ``size`` (width, height) with the input's display
+    ``rotation``, which the output keeps: ``1920x1080 stored, 1080x1920 displayed (rotation
+    270)``."""
     shape = size[::-1]
-    return _size_text(shape, shape, probe_video(source).rotation)
+    return _size_text(shape, shape, rotation)
 
 
 def _rate_text(fps):
@@ -827,6 +840,9 @@ def cmd_predict(args):
              f"{_counted(count, 'PNG file')} to {args.output} (frame_000000.png"
              f"{f' ... frame_{count - 1:06d}.png' if count > 1 else ''}, {what})")
     print(f"wrote {where}")
+    if kind == "video":  # an image folder's 16-bit PNGs are uint16 frames too
+        _depth_note(args.output, info.bit_depth if info is not None
+                    else 16 if context[0].dtype == np.uint16 else 8)
     used = len(context)
     first = "the last" if args.start is None else f"frames {args.start}-{args.start + used - 1} as"
     refined = ""
@@ -960,10 +976,12 @@ def cmd_retime(args):
                                 device=args.device, progress=False if args.quiet else None)
     seconds = time.perf_counter() - start
     cuts = len(report.cuts)
+    info = probe_video(source)
     print(f"wrote {args.output} ({_counted(report.frames, 'frame')}, "
-          f"{_stored_size_text(report.size, source)}, {_rate_text(report.fps)} fps, "
+          f"{_stored_size_text(report.size, info.rotation)}, {_rate_text(report.fps)} fps, "
           f"{float(report.duration):.3f} s; audio {_tracks(report)})")
     _padding_note(report.padded, report.size)
+    _depth_note(args.output, info.bit_depth)
     _not_written_line(report.not_written)
     method = args.method if args.model is None else f"{args.method}, weights {args.model}"
     print(f"{report.interpolated} frames interpolated ({method}, {args.flow}), "
@@ -1001,10 +1019,12 @@ def cmd_translate(args):
                                segment=args.range, progress=False if args.quiet else None)
     seconds = time.perf_counter() - start
     cuts = len(report["cuts"])
+    info = probe_video(source)
     print(f"wrote {args.output} ({report['frames']} frames, "
-          f"{_stored_size_text(report['size'], source)}, {_rate_text(report['fps'])} fps; "
+          f"{_stored_size_text(report['size'], info.rotation)}, {_rate_text(report['fps'])} fps; "
           f"audio {report['audio']})")
     _padding_note(report["padded"], report["size"])
+    _depth_note(args.output, info.bit_depth)
     _not_written_line(report["not_written"])
     part = ""
     if args.range is not None:  # the rest was copied: say how much was translated

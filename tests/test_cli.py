@@ -961,6 +961,30 @@ def test_predict_keeps_a_10_bit_clip_at_its_depth(tmp_path):
     np.testing.assert_array_equal(written[..., ::-1], flowkit.predict(np.stack(frames[-4:]), 1)[0])
 
 
+@pytest.mark.parametrize("args, name, encoder", [
+    (["retime", "--factor", "1"], "r.webm", "vp9"),  # PyAV's libvpx-vp9 has no 10-bit format
+    (["translate", "--op", "autocontrast", "--range", "0:0.2"], "t.avi", "mjpeg"),
+    (["predict", "--horizon", "1"], "p.webm", "vp9"),
+    (["retime", "--factor", "1", "--codec", "mpeg4"], "m.mp4", "mpeg4"),
+    (["retime", "--factor", "1"], "r.avi", None),  # retime's libx264 keeps 10 bits in AVI
+    (["predict", "--horizon", "1"], "p.mp4", None),  # libx264: 10-bit, nothing to say
+])
+def test_a_10_bit_input_written_as_8_bit_is_noted(tmp_path, args, name, encoder):
+    # retime, translate and predict silently wrote the 10-bit clip as 8-bit where the encoder
+    # takes 8 bits only; now one line on stderr says so, the same for each command
+    source = data_path("video", "torchcodec__h264_10bits.mp4")
+    out = tmp_path / name
+    status, _, err = run_cli(args[0], source, out, *args[1:], "-q")
+    assert status == 0, err
+    bits = probe_video(out).bit_depth
+    if encoder is None:
+        assert bits == 10 and err == ""
+    else:
+        assert bits == 8 and err.splitlines() == [
+            f"flowkit: note: {out}: 10-bit input written as 8-bit (this FFmpeg's {encoder} encoder "
+            "takes 8 bits only); .mp4 or .mkv with their default codec keep more than 8 bits"]
+
+
 def test_predict_keeps_a_16_bit_png_folder_at_its_depth(tmp_path):
     # a folder of 16-bit PNGs (a texture moving 1 px per frame, values above 255) is read and
     # predicted as uint16 like a 10-bit video: 16-bit PNGs out, exactly flowkit.predict on the
@@ -979,6 +1003,10 @@ def test_predict_keeps_a_16_bit_png_folder_at_its_depth(tmp_path):
     status, _, err = run_cli("predict", folder, tmp_path / "p.mp4", "--horizon", "1", "-q")
     assert status == 0, err
     assert probe_video(tmp_path / "p.mp4").bit_depth == 10
+    # an 8-bit-only encoder: the note names the folder's 16 bits
+    status, _, err = run_cli("predict", folder, tmp_path / "p.webm", "--horizon", "1", "-q")
+    assert status == 0 and err.startswith(f"flowkit: note: {tmp_path / 'p.webm'}: 16-bit input "
+                                          "written as 8-bit (this FFmpeg's vp9 encoder"), err
 
 
 @pytest.mark.parametrize("command", [["flow", "{a}", "{b}", "-o", "{out}.flo", "--method", "raft"],
