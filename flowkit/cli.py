@@ -230,6 +230,17 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
     check_folder(path)
 
 
+def _codec_defaults():
+    """``VideoWriter``'s default encoder per extension (``DEFAULT_CODECS``), for the --codec
+    help of flow, predict and translate: ``libx264 (.mp4, .m4v, .mov), ffv1 lossless (.mkv),
+    ...``."""
+    extensions = {}
+    for extension, codec in DEFAULT_CODECS.items():
+        extensions.setdefault(codec, []).append(extension)
+    return ", ".join(f"{codec}{' lossless' if codec == 'ffv1' else ''} ({', '.join(names)})"
+                     for codec, names in extensions.items())
+
+
 def _method_options(method, pairs, video=False, flag="--method"):
     """Check ``--option`` pairs against the method's keyword parameters (set by ``flag``);
     return a dict."""
@@ -1321,7 +1332,7 @@ def build_parser():
                    f"(default: the input's, or 30)")
     p.add_argument("--codec", help="video: encoder of --video, an FFmpeg name (libx264, libx265, "
                    "libvpx-vp9, mpeg4, mjpeg, ffv1) or a FourCC (mp4v, MJPG, FFV1); default by "
-                   "extension: libx264 (.mp4, .mov), ffv1 (.mkv), mjpeg (.avi), libvpx-vp9 (.webm)")
+                   f"extension: {_codec_defaults()}")
     p.add_argument("--step", type=_positive, default=1, help="video: use every STEP-th frame")
     p.add_argument("--resize", type=_size, metavar="WxH", help="video: resize frames to WIDTHxHEIGHT")
     p.add_argument("--gray", action="store_true", help="video: convert frames to gray first")
@@ -1368,8 +1379,8 @@ def build_parser():
                    help="smooth the motion first (bilateral follows the last frame's edges)")
     p.add_argument("--smooth-size", type=_odd_positive, help="window of --smooth (odd, default 5)")
     p.add_argument("--fps", type=_fps, help="frame rate of a video output (default: the input's, or 30)")
-    p.add_argument("--codec", help="encoder of a video output, an FFmpeg name or a FourCC "
-                   "(default by extension, libx264 for .mp4)")
+    p.add_argument("--codec", help="encoder of a video output, an FFmpeg name or a FourCC; default "
+                   f"by extension: {_codec_defaults()}")
     p.add_argument("--resize", type=_size, metavar="WxH", help="resize frames to WIDTHxHEIGHT first")
     p.add_argument("--gray", action="store_true", help="convert frames to gray first")
     _add_gan_method(p)
@@ -1407,8 +1418,10 @@ def build_parser():
     p.add_argument("--flow", choices=METHODS, default="dis", help="flow estimator (default dis: DIS, medium preset)")
     p.add_argument("-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
                    help="keyword option of the flow estimator, repeatable (see flowkit flow --help)")
-    p.add_argument("--codec", help="video encoder (default libvpx-vp9 for .webm, libx264 for the "
-                   "rest; libx265, libsvtav1, ffv1, ...)")
+    p.add_argument("--codec", help="video encoder (libx264, libx265, libsvtav1, ffv1, ...); default "
+                   "libvpx-vp9 for .webm, libx264 for the rest, .mkv and .avi included (unlike "
+                   "flow, predict and translate, whose .mkv is lossless ffv1: retime passes most "
+                   "input frames through, and ffv1 made them about 27 times larger)")
     p.add_argument("--crf", type=_integer_from(0), default=18,
                    help="constant rate factor of x264/x265/vp9/av1 (default 18)")
     p.add_argument("--audio", choices=("copy", "stretch", "drop"),
@@ -1610,7 +1623,8 @@ def _add_translate_parser(sub, common):
     p.add_argument("-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
                    help="keyword option of the flow estimator, repeatable, as retime's (see "
                         "flowkit flow --help; raft: -O weights=PATH, its local weights file)")
-    p.add_argument("--codec", help="video encoder (default by extension, libx264 for .mp4)")
+    p.add_argument("--codec", help="video encoder; default by extension, as predict's (not "
+                   f"retime's): {_codec_defaults()}")
     p.add_argument("--crf", type=_integer_from(0), default=18,
                    help="constant rate factor of x264/x265/vp9/av1 (default 18)")
     p.add_argument("--scene-threshold", type=_number_in(100, "a number in (0, 100]"), default=10.0,

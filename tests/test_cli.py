@@ -676,6 +676,31 @@ def test_predict_writes_a_folder_and_a_side_by_side_video(moving_folder, tmp_pat
     assert [f.shape for f in flowkit.iter_frames(video)] == [(80, 224, 3)] * 2
 
 
+def test_codec_help_states_each_commands_default_as_it_writes(moving_folder, tmp_path, capsys):
+    # .mkv: lossless FFV1 for flow, predict and translate (VideoWriter's table), libx264 for
+    # retime (it passes most input frames through: FFV1 was 27x larger); each --codec help
+    # says its own (predict's and translate's said only "libx264 for .mp4")
+    _, frames = moving_folder
+    clip = tmp_path / "in.mp4"
+    with flowkit.VideoWriter(clip, 24) as writer:
+        for frame in frames[:4]:
+            writer.write(frame)
+    runs = {"flow": ["--video", "{out}"], "predict": ["{out}", "--horizon", "1"],
+            "translate": ["{out}", "--op", "autocontrast"], "retime": ["{out}", "--factor", "1"]}
+    for command, args in runs.items():
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        if command == "retime":
+            assert "default libvpx-vp9 for .webm, libx264 for the rest, .mkv and .avi included" in text
+        else:
+            assert ("libx264 (.mp4, .m4v, .mov), ffv1 lossless (.mkv), mjpeg (.avi), "
+                    "libvpx-vp9 (.webm)") in text, command
+        out = tmp_path / f"{command}.mkv"
+        assert main([command, str(clip), *(a.format(out=out) for a in args), "-q"]) == 0
+        assert probe_video(out).codec == ("h264" if command == "retime" else "ffv1"), command
+
+
 @pytest.mark.parametrize("command", [["demo", "--out", "{tmp}/d"], ["flow", "a.png", "b.png", "-o", "{tmp}/f.flo"]])
 def test_gan_is_a_method_of_predict_only(tmp_path, command):
     # predict adds "gan" to its own --method, not to the parent parser the others share
