@@ -740,8 +740,9 @@ def _default_codec(codec, dst):
     """The encoder: ``codec`` (an FFmpeg name or FourCC), else libvpx-vp9 for ``.webm`` and
     libx264 for every other extension (as FFmpeg picks for .mp4, .mkv and .mov; not
     ``DEFAULT_CODECS``' lossless FFV1 for .mkv: see ``retime``'s ``codec``)."""
-    from .video import encoder_name
+    from .video import check_container, encoder_name
 
+    check_container(dst, "dst")
     if codec is None:
         codec = "libvpx-vp9" if Path(dst).suffix.lower() == ".webm" else "libx264"
     return encoder_name(codec)

@@ -27,7 +27,7 @@ from . import __version__
 from ._atomic import atomic_path, check_folder, raise_if_stopped, request_stop, stop_requested
 from ._estimators import estimator_options, get_estimator, list_estimators
 from ._retime import MAX_FPS  # output frame rates in (0, MAX_FPS], as retime's
-from .video import DEFAULT_CODECS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, probe_video
+from .video import DEFAULT_CODECS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_container, probe_video
 
 METHODS = tuple(list_estimators())
 
@@ -221,6 +221,11 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
     if kind == "video" and not path.suffix:  # FFmpeg picks the container by it: --codec cannot
         raise UsageError(f"{flag}: {path}: no extension; give the output a video extension "
                          f"({', '.join(DEFAULT_CODECS)}, ...)")
+    if kind == "video":
+        try:
+            check_container(path, flag)  # out.xyz: --codec cannot help either
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     if kind == "video" and codec is None and path.suffix.lower() not in DEFAULT_CODECS:
         # --codec helps where FFmpeg has a container for the extension (.ogv, .ts, ...)
         codec_helps = codec_flag and path.suffix.lower() in VIDEO_EXTENSIONS

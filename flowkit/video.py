@@ -9,6 +9,7 @@ anything fails).
 
 import contextlib
 import dataclasses
+import functools
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -776,17 +777,46 @@ def needs_even_size(codec, pix_fmt):
     return subsampled and codec not in ODD_SIZE_ENCODERS
 
 
+@functools.cache
+def _muxer_extensions():
+    """The file extensions (lower case, no dot) of PyAV's FFmpeg muxers: FFmpeg picks an
+    output's container by them."""
+    import av
+
+    extensions = set()
+    for format_name in av.formats_available:
+        try:
+            extensions.update(e.strip().lower() for e in av.ContainerFormat(format_name, "w").extensions)
+        except ValueError:  # a demuxer only
+            continue
+    return frozenset(extensions)
+
+
+def check_container(path, name="path"):
+    """Raise ValueError naming the parameter ``name`` when no FFmpeg container takes the
+    extension of ``path`` (``out.xyz``): FFmpeg picks the container by the extension, so a
+    ``codec`` does not help (FFmpeg said only "Could not determine output format"). A path
+    without an extension is :func:`writer_codec`'s error."""
+    suffix = Path(path).suffix
+    if suffix and suffix[1:].lower() not in _muxer_extensions():
+        raise ValueError(f"{name}: {path}: FFmpeg has no container for the extension {suffix!r} "
+                         f"(it picks the container by the extension, whatever the codec); use a "
+                         f"video extension ({', '.join(DEFAULT_CODECS)}, ...)")
+
+
 def writer_codec(path, codec=None, name="path"):
     """The encoder :class:`VideoWriter` uses for ``path``: ``codec`` (an FFmpeg name or a FourCC),
     else the default of ``path``'s extension (``DEFAULT_CODECS``).
 
     Raises ValueError for an unknown encoder, an extension without a default, or a path
-    without an extension (FFmpeg picks the container by it, so a ``codec`` does not help:
-    the error names the parameter ``name``).
+    without an extension or with one that no FFmpeg container takes (:func:`check_container`;
+    FFmpeg picks the container by it, so a ``codec`` does not help: the error names the
+    parameter ``name``).
     """
     if not Path(path).suffix:
         raise ValueError(f"{name}: {path}: no extension; give it a video extension "
                          f"({', '.join(DEFAULT_CODECS)}, ...), which picks the container")
+    check_container(path, name)
     if codec is None:
         codec = DEFAULT_CODECS.get(Path(path).suffix.lower())
         if codec is None:

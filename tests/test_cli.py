@@ -536,8 +536,12 @@ def test_video_errors_are_one_line(tmp_path):
         assert status == 2 and one_error_line(err) == (
             f"--video: {tmp_path / 'noext'}: no extension; give the output a video extension "
             "(.mp4, .m4v, .mov, .mkv, .avi, .webm, ...) (see flowkit flow --help)")
-    status, _, err = run_cli("flow", folder, "--video", tmp_path / "x.xyz")
-    assert status == 2 and "--codec" not in err and "no default codec for extension '.xyz'" in err
+    for extra in ([], ["--codec", "libx264"]):
+        status, _, err = run_cli("flow", folder, "--video", tmp_path / "x.xyz", *extra)
+        assert status == 2 and one_error_line(err) == (
+            f"--video: {tmp_path / 'x.xyz'}: FFmpeg has no container for the extension '.xyz' (it "
+            "picks the container by the extension, whatever the codec); use a video extension "
+            "(.mp4, .m4v, .mov, .mkv, .avi, .webm, ...) (see flowkit flow --help)")
     status, _, err = run_cli("flow", tmp_path / "none.mp4", "--video", tmp_path / "x.mp4")
     assert status == 1 and one_error_line(err) == f"no such video file or image folder: {tmp_path / 'none.mp4'}"
     status, _, err = run_cli("flow", folder, "--flo-dir", tmp_path / "d", "--method", "lucas_kanade",
@@ -674,6 +678,24 @@ def test_predict_writes_a_folder_and_a_side_by_side_video(moving_folder, tmp_pat
     assert printed[1].startswith("reestimate prediction of 2 frames from frames 2-4 as 3 context frames, "
                                  "farneback (winsize=9)")
     assert [f.shape for f in flowkit.iter_frames(video)] == [(80, 224, 3)] * 2
+
+
+@pytest.mark.parametrize("command", [["predict", "--horizon", "1"], ["retime", "--factor", "2"],
+                                     ["translate", "--op", "autocontrast"]])
+def test_an_extension_ffmpeg_has_no_container_for_is_one_line_with_codec_too(tmp_path, command):
+    # `out.xyz --codec libx264` gave FFmpeg's "Could not determine output format" (exit 1, after
+    # the work for predict): now one usage line naming the path and the extension, before any work
+    clip = tmp_path / "in.mp4"
+    with flowkit.VideoWriter(clip, 24) as writer:
+        for k in range(3):
+            writer.write(np.full((16, 16, 3), 60 * k, np.uint8))
+    out = tmp_path / "out.xyz"
+    status, stdout, err = run_cli(command[0], clip, out, *command[1:], "--codec", "libx264")
+    assert status == 2 and stdout == "" and one_error_line(err) == (
+        f"OUTPUT: {out}: FFmpeg has no container for the extension '.xyz' (it picks the container "
+        f"by the extension, whatever the codec); use a video extension (.mp4, .m4v, .mov, .mkv, "
+        f".avi, .webm, ...) (see flowkit {command[0]} --help)")
+    assert not out.exists()
 
 
 def test_codec_help_states_each_commands_default_as_it_writes(moving_folder, tmp_path, capsys):

@@ -299,7 +299,13 @@ def test_bad_frames(tmp_path):
     [
         ("a.mp4", 0, {}, ValueError, r"fps: expected a number in \(0, inf\], got 0"),
         ("a.mp4", "30", {}, TypeError, r"fps: expected a real number, got '30'"),
-        ("a.xyz", 30, {}, ValueError, r"codec: no default codec for extension '\.xyz'"),
+        # FFmpeg picks the container by the extension: with a codec it said only "Could not
+        # determine output format", at the first frame
+        ("a.xyz", 30, {}, ValueError, r"path: .*a\.xyz: FFmpeg has no container for the extension "
+                                      r"'\.xyz' \(it picks the container by the extension, whatever "
+                                      r"the codec\); use a video extension \(\.mp4, "),
+        ("a.xyz", 30, {"codec": "libx264"}, ValueError, r"path: .*a\.xyz: FFmpeg has no container"),
+        ("a.ts", 30, {}, ValueError, r"codec: no default codec for extension '\.ts'"),
         ("a", 30, {}, ValueError, r"path: .*a: no extension; give it a video extension \(\.mp4, "
                                   r"\.m4v, \.mov, \.mkv, \.avi, \.webm, \.\.\.\), which picks the container"),
         ("a", 30, {"codec": "libx264"}, ValueError, r"path: .*a: no extension"),
