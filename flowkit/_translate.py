@@ -383,7 +383,10 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
         ``"dropped"`` or ``"none"``), ``"audio_tracks"`` (audio streams written),
         ``"not_written"`` (the types of the input's other streams, which are not written:
         ``"subtitle"``, ``"data"``, ``"video"`` for a second video stream, one entry per
-        stream, as ``RetimeReport.not_written``).
+        stream, as ``RetimeReport.not_written``), ``"dropped_frames"`` (frames not written to an AVI
+        because their time rounds onto the grid slot of the frame before: a variable rate
+        faster than the grid there; the first frame of a slot is kept, ``VideoWriter``'s
+        rule; 0 for other containers, which store each frame's time).
 
     Raises
     ------
@@ -529,9 +532,9 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
                      disable=not show) as bar:
             writer._companions.extend(tracks)
             for time, out in frames_out():
-                # back to the input's coded orientation, displayed by its rotation
-                writer.write(writer.fit(to_coded(out, info.rotation)), time=time)
-                written += 1
+                # back to the input's coded orientation, displayed by its rotation; in AVI a
+                # frame on the 1 / fps slot of the frame before is dropped (VideoWriter's rule)
+                written += writer.write(writer.fit(to_coded(out, info.rotation)), time=time)
                 bar.update()
             if written == 1:  # as retime: the writer removes its file
                 raise single_frame_error(src, "translate")
@@ -544,4 +547,4 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     return {"frames": written, "processed": count["inside"], "fps": fps, "cuts": cuts, "size": size,
             "padded": coded if size is not None and tuple(size) != coded else None,
             "audio": "none" if not audio_streams else ("copied" if audio else "dropped"),
-            "audio_tracks": len(tracks), "not_written": not_written}
+            "audio_tracks": len(tracks), "not_written": not_written, "dropped_frames": writer.dropped}

@@ -1040,6 +1040,11 @@ def cmd_translate(args):
           f"{_stored_size_text(report['size'], info.rotation)}, {_rate_text(report['fps'])} fps; "
           f"audio {report['audio']})")
     _padding_note(report["padded"], report["size"])
+    if report["dropped_frames"]:  # AVI: one frame per grid slot (VideoWriter's rule)
+        print(f"flowkit: note: {args.output}: {_counted(report['dropped_frames'], 'frame')} not "
+              f"written, on the {Fraction(1) / report['fps']} s slot of the frame before (AVI "
+              "stores a frame rate, not times: the first frame of a slot is kept); .mkv or .mp4 "
+              "keep every frame at its time", file=sys.stderr)
     _depth_note(args.output, info.bit_depth)
     _not_written_line(report["not_written"])
     part = ""

@@ -945,7 +945,11 @@ class VideoWriter:
         Unit of the stored timestamps in seconds (default ``1 / fps``). Give the input's to
         write frames at their own times (``write(frame, time=)``, variable frame rate;
         ``translate`` does); times are rounded to it. Ignored for ``.avi``, which stores a
-        frame rate and no times (``FRAME_RATE_CONTAINERS``): times are rounded to ``1 / fps``.
+        frame rate and no times (``FRAME_RATE_CONTAINERS``): times are rounded to ``1 / fps``,
+        and a frame whose time, later than the previous frame's, rounds onto the same
+        ``1 / fps`` slot (variable frame rate faster than ``fps`` there) is dropped: the
+        first frame of a slot is kept, :meth:`write` returns False and ``dropped`` counts
+        them (it was a ValueError about the time order).
     language : str, optional
         The video stream's ``language`` tag (ISO 639-2, e.g. ``"eng"``; ``retime`` and
         ``translate`` copy the input's, and each audio stream's); None: no tag (``"und"``).
@@ -999,7 +1003,9 @@ class VideoWriter:
                              f"got {frame_format!r}")
         self.frame_format = frame_format
         self.frame_count = 0
+        self.dropped = 0  # frames on the slot of the previous one in an AVI (write returned False)
         self._pts = None  # timestamp of the last frame written, in time_base units
+        self._time = None  # time of the last frame given (written or dropped), in seconds
         self._size = None  # (height, width) of the frames
         self._container = None
         self._stream = None
@@ -1044,6 +1050,13 @@ class VideoWriter:
             Presentation time in seconds from the start of the file, rounded to ``time_base``
             and later than the previous frame's (ValueError otherwise). Default: ``k / fps``
             for the k-th frame written.
+
+        Returns
+        -------
+        bool
+            True; False for a frame dropped in a container that stores a frame rate (AVI)
+            because its time rounds onto the previous frame's ``1 / fps`` slot (see
+            ``time_base``).
         """
         if self.closed:
             raise ValueError(f"{self.path}: write to a closed VideoWriter")
@@ -1066,6 +1079,11 @@ class VideoWriter:
             raise TypeError(f"frame: expected dtype {self._dtype} like the first frame, got {frame.dtype}")
         time = Fraction(self.frame_count) / self.fps if time is None else Fraction(time)
         pts = round(time / self.time_base)
+        if (self._pts is not None and pts == self._pts and time > self._time
+                and self.path.suffix.lower() in FRAME_RATE_CONTAINERS):
+            self._time = time  # later, but on the slot of the frame before: one frame per slot
+            self.dropped += 1
+            return False
         if pts < 0 or (self._pts is not None and pts <= self._pts):
             expected = ">= 0 s" if self._pts is None else \
                 f"after the previous frame's {float(self._pts * self.time_base):g} s"
@@ -1081,8 +1099,9 @@ class VideoWriter:
         except BaseException as exc:
             self._abort(type(exc), exc, exc.__traceback__)
             raise
-        self._pts = pts
+        self._pts, self._time = pts, time
         self.frame_count += 1
+        return True
 
     def _encode(self, rgb, pts):
         import av

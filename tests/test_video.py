@@ -599,6 +599,29 @@ def test_writer_frames_at_given_times(tmp_path):
     assert [t for t, _ in iter_frames(path, timestamps=True)] == times
 
 
+def test_avi_drops_a_frame_on_the_slot_of_the_frame_before(tmp_path):
+    # AVI stores a frame rate, not times: times are rounded to 1 / fps, and a later frame that
+    # rounds onto the previous frame's slot (0.21 s onto 0.2 s at 30 fps) was a time-order
+    # ValueError; it is dropped (write returns False, counted), the first of the slot kept. A
+    # time not after the previous frame's is still an error, and other containers keep refusing
+    # a collision on their time base
+    times = [Fraction(ms, 1000) for ms in (0, 100, 200, 210, 215, 300)]
+    frames = [np.full((16, 16, 3), 40 * k, np.uint8) for k in range(len(times))]
+    with VideoWriter(tmp_path / "a.avi", 30, time_base=Fraction(1, 1000)) as writer:
+        kept = [writer.write(frame, time=time) for frame, time in zip(frames, times)]
+        with pytest.raises(ValueError, match=r"time: expected a time after the previous frame's 0.3 s"):
+            writer.write(frames[0], time=Fraction(29, 100))
+    assert kept == [True, True, True, False, False, True]
+    assert (writer.frame_count, writer.dropped) == (4, 2)
+    decoded = list(iter_frames(tmp_path / "a.avi", timestamps=True))
+    assert [t for t, _ in decoded] == [0, Fraction(1, 10), Fraction(1, 5), Fraction(3, 10)]
+    assert np.abs(decoded[2][1].astype(int) - 80).max() <= 2  # the slot's first frame (MJPEG)
+    with VideoWriter(tmp_path / "a.mp4", 30) as writer:
+        writer.write(frames[0], time=Fraction(20, 100))
+        with pytest.raises(ValueError, match=r"time: expected a time after the previous frame's 0.2 s"):
+            writer.write(frames[1], time=Fraction(21, 100))
+
+
 SHARED_CLIPS = ["androidx__bear-vp9-odd-dimensions.webm", "car_traffic_small.mp4",
                 "mediabunny__rotate-buck-bunny.mp4", "mediabunny__video-h265.mp4",
                 "torchcodec__h264_10bits.mp4", "torchcodec__nasa_13013.mp4",
