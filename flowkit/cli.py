@@ -1429,9 +1429,9 @@ def build_parser():
     p.add_argument("-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
                    help="keyword option of the flow estimator, repeatable (see flowkit flow --help)")
     p.add_argument("--codec", help="video encoder (libx264, libx265, libsvtav1, ffv1, ...); default "
-                   "libvpx-vp9 for .webm, libx264 for the rest, .mkv and .avi included (unlike "
-                   "flow, predict and translate, whose .mkv is lossless ffv1: retime passes most "
-                   "input frames through, and ffv1 made them about 27 times larger)")
+                   "by extension as predict's but libx264 for .mkv (not lossless ffv1: retime "
+                   "passes most input frames through, and ffv1 made them about 27 times larger): "
+                   "libx264 (.mp4, .m4v, .mov, .mkv), mjpeg (.avi), libvpx-vp9 (.webm)")
     p.add_argument("--crf", type=_integer_from(0), default=18,
                    help="constant rate factor of x264/x265/vp9/av1 (default 18)")
     p.add_argument("--audio", choices=("copy", "stretch", "drop"),
@@ -1633,8 +1633,8 @@ def _add_translate_parser(sub, common):
     p.add_argument("-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
                    help="keyword option of the flow estimator, repeatable, as retime's (see "
                         "flowkit flow --help; raft: -O weights=PATH, its local weights file)")
-    p.add_argument("--codec", help="video encoder; default by extension, as predict's (not "
-                   f"retime's): {_codec_defaults()}")
+    p.add_argument("--codec", help="video encoder; default by extension, as predict's (retime's "
+                   f"differs for .mkv): {_codec_defaults()}")
     p.add_argument("--crf", type=_integer_from(0), default=18,
                    help="constant rate factor of x264/x265/vp9/av1 (default 18)")
     p.add_argument("--scene-threshold", type=_number_in(100, "a number in (0, 100]"), default=10.0,

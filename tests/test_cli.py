@@ -700,8 +700,9 @@ def test_an_extension_ffmpeg_has_no_container_for_is_one_line_with_codec_too(tmp
 
 def test_codec_help_states_each_commands_default_as_it_writes(moving_folder, tmp_path, capsys):
     # .mkv: lossless FFV1 for flow, predict and translate (VideoWriter's table), libx264 for
-    # retime (it passes most input frames through: FFV1 was 27x larger); each --codec help
-    # says its own (predict's and translate's said only "libx264 for .mp4")
+    # retime (it passes most input frames through: FFV1 was 27x larger); .avi: MJPEG for all
+    # (retime's libx264 read back with shifted times); each --codec help says its own
+    # (predict's and translate's said only "libx264 for .mp4")
     _, frames = moving_folder
     clip = tmp_path / "in.mp4"
     with flowkit.VideoWriter(clip, 24) as writer:
@@ -714,13 +715,15 @@ def test_codec_help_states_each_commands_default_as_it_writes(moving_folder, tmp
             main([command, "--help"])
         text = " ".join(capsys.readouterr().out.split())
         if command == "retime":
-            assert "default libvpx-vp9 for .webm, libx264 for the rest, .mkv and .avi included" in text
+            assert "libx264 (.mp4, .m4v, .mov, .mkv), mjpeg (.avi), libvpx-vp9 (.webm)" in text
         else:
             assert ("libx264 (.mp4, .m4v, .mov), ffv1 lossless (.mkv), mjpeg (.avi), "
                     "libvpx-vp9 (.webm)") in text, command
-        out = tmp_path / f"{command}.mkv"
-        assert main([command, str(clip), *(a.format(out=out) for a in args), "-q"]) == 0
-        assert probe_video(out).codec == ("h264" if command == "retime" else "ffv1"), command
+        for suffix in (".mkv", ".avi"):
+            out = tmp_path / f"{command}{suffix}"
+            assert main([command, str(clip), *(a.format(out=out) for a in args), "-q"]) == 0
+            expected = "mjpeg" if suffix == ".avi" else "h264" if command == "retime" else "ffv1"
+            assert probe_video(out).codec == expected, (command, suffix)
 
 
 @pytest.mark.parametrize("command", [["demo", "--out", "{tmp}/d"], ["flow", "a.png", "b.png", "-o", "{tmp}/f.flo"]])
@@ -1013,7 +1016,8 @@ def test_predict_keeps_a_10_bit_clip_at_its_depth(tmp_path):
     (["translate", "--op", "autocontrast", "--range", "0:0.2"], "t.avi", "mjpeg"),
     (["predict", "--horizon", "1"], "p.webm", "vp9"),
     (["retime", "--factor", "1", "--codec", "mpeg4"], "m.mp4", "mpeg4"),
-    (["retime", "--factor", "1"], "r.avi", None),  # retime's libx264 keeps 10 bits in AVI
+    (["retime", "--factor", "1"], "r.avi", "mjpeg"),
+    (["retime", "--factor", "1"], "r.mkv", None),  # retime's libx264 keeps 10 bits
     (["predict", "--horizon", "1"], "p.mp4", None),  # libx264: 10-bit, nothing to say
 ])
 def test_a_10_bit_input_written_as_8_bit_is_noted(tmp_path, args, name, encoder):
