@@ -27,7 +27,8 @@ from . import __version__
 from ._atomic import atomic_path, check_folder, raise_if_stopped, request_stop, stop_requested
 from ._estimators import estimator_options, get_estimator, list_estimators
 from ._retime import MAX_FPS  # output frame rates in (0, MAX_FPS], as retime's
-from .video import DEFAULT_CODECS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_container, probe_video
+from .video import (DEFAULT_CODECS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_container,
+                    probe_video, stored_rotation)
 
 METHODS = tuple(list_estimators())
 
@@ -316,12 +317,14 @@ def _depth_note(output, bits):
               "or .mkv with their default codec keep more than 8 bits", file=sys.stderr)
 
 
-def _stored_size_text(size, rotation):
-    """``WxH`` of frames stored at ``size`` (width, height) with the input's display
-    ``rotation``, which the output keeps: ``1920x1080 stored, 1080x1920 displayed (rotation
-    270)``."""
-    shape = size[::-1]
-    return _size_text(shape, shape, rotation)
+def _stored_size_text(size, rotation, output):
+    """``WxH`` of frames of ``size`` (width, height) in the input's coded orientation, written
+    to ``output`` with the input's display ``rotation``: ``1920x1080 stored, 1080x1920
+    displayed (rotation 270)``; where the container stores no rotation (AVI) the frames were
+    turned (``VideoWriter``): ``1080x1920``."""
+    stored = stored_rotation(output, rotation)
+    width, height = size[::-1] if (rotation - stored) % 180 else size  # as stored
+    return _size_text((height, width), (height, width), stored)
 
 
 def _rate_text(fps):
@@ -841,7 +844,7 @@ def cmd_predict(args):
         if kind == "video":  # as written: a video's odd sizes are padded
             # a video input's display rotation, colour tags and language are kept, as retime
             # keeps them: the upright frames are stored in its coded orientation
-            rotation = info.rotation if info is not None else 0
+            rotation = stored_rotation(args.output, info.rotation if info is not None else 0)
             _, written = write_video(args.output, pictures, fps, codec=args.codec,
                                      callback=bar.update,
                                      tags=writer_tags(info) if info is not None else None)
@@ -994,7 +997,7 @@ def cmd_retime(args):
     cuts = len(report.cuts)
     info = probe_video(source)
     print(f"wrote {args.output} ({_counted(report.frames, 'frame')}, "
-          f"{_stored_size_text(report.size, info.rotation)}, {_rate_text(report.fps)} fps, "
+          f"{_stored_size_text(report.size, info.rotation, args.output)}, {_rate_text(report.fps)} fps, "
           f"{float(report.duration):.3f} s; audio {_tracks(report)})")
     _padding_note(report.padded, report.size)
     _depth_note(args.output, info.bit_depth)
@@ -1037,7 +1040,8 @@ def cmd_translate(args):
     cuts = len(report["cuts"])
     info = probe_video(source)
     print(f"wrote {args.output} ({report['frames']} frames, "
-          f"{_stored_size_text(report['size'], info.rotation)}, {_rate_text(report['fps'])} fps; "
+          f"{_stored_size_text(report['size'], info.rotation, args.output)}, "
+          f"{_rate_text(report['fps'])} fps; "
           f"audio {report['audio']})")
     _padding_note(report["padded"], report["size"])
     if report["dropped_frames"]:  # AVI: one frame per grid slot (VideoWriter's rule)

@@ -34,6 +34,10 @@ DEFAULT_CODECS = {".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".mkv
 # (given a finer time base, FFmpeg's AVI muxer made a 10 fps clip a 600 fps stream of mostly
 # empty frames)
 FRAME_RATE_CONTAINERS = frozenset({".avi"})
+# containers that store a display rotation (PyAV 18.1's FFmpeg, a 90-degree tag written and
+# read back); AVI, MPEG-TS (.ts, .mts, .m2ts), MPEG-PS (.mpg), FLV, WMV and NUT drop it, so
+# VideoWriter stores frames turned there (stored_rotation)
+ROTATION_CONTAINERS = frozenset({".mp4", ".m4v", ".mov", ".3gp", ".mkv", ".webm"})
 # FourCC codes (OpenCV's writer took these) -> FFmpeg encoder
 FOURCC = {"mp4v": "mpeg4", "xvid": "mpeg4", "divx": "mpeg4", "fmp4": "mpeg4", "mjpg": "mjpeg",
           "ffv1": "ffv1", "avc1": "libx264", "h264": "libx264", "x264": "libx264",
@@ -250,6 +254,14 @@ def writer_tags(info):
     :class:`VideoInfo`): frames written in the input's coded orientation are displayed, and
     their YUV values read, as the input's (``retime`` and ``translate``)."""
     return {"rotation": info.rotation, "color": dict(info.color), "language": info.language}
+
+
+def stored_rotation(path, rotation):
+    """The display rotation a video written to ``path`` stores for ``rotation``: itself in the
+    containers that keep one (``ROTATION_CONTAINERS``), else 0 (AVI, MPEG-TS, ...: the tag was
+    lost and a phone clip came out sideways), where :class:`VideoWriter` turns the frames by
+    ``rotation`` instead, so that they are displayed as the tag would show them."""
+    return rotation % 360 if Path(path).suffix.lower() in ROTATION_CONTAINERS else 0
 
 
 def to_coded(frame, rotation):
@@ -594,8 +606,10 @@ def write_video(path, frames, fps, *, codec=None, empty=None, callback=None, tag
     writes them. Returns ``(frames written, (height, width) as written)``, before the
     rotation. ``empty``: the ValueError message when ``frames`` is empty (default
     VideoWriter's)."""
-    tags = tags or {}
-    rotation = tags.get("rotation", 0)
+    tags = dict(tags or {})
+    # where the container stores no rotation the frames stay upright (VideoWriter would turn
+    # them back)
+    rotation = tags["rotation"] = stored_rotation(path, tags.get("rotation", 0))
     with VideoWriter(path, fps, codec=codec, **tags) as writer:
         for frame in frames:
             writer.write(writer.fit(to_coded(frame, rotation)))
@@ -926,7 +940,10 @@ class VideoWriter:
         for uint16 frames where the encoder takes it).
     rotation : int, default 0
         Display rotation stored in the file (degrees counter-clockwise, a multiple of 90):
-        frames are written as given and players turn them.
+        frames are written as given and players turn them. Containers that store no rotation
+        (AVI, MPEG-TS, ...: not in ``ROTATION_CONTAINERS``) get the frames turned by it
+        instead, so they are displayed the same (``rotation`` is then 0, and the stored size
+        the turned one; ``write`` still takes frames of the first frame's size).
     color : dict, optional
         Colour tags of the stream, FFmpeg codec-context attributes ``colorspace``,
         ``color_range``, ``color_primaries``, ``color_trc`` (``retime`` copies the input's, so
@@ -991,7 +1008,8 @@ class VideoWriter:
         self._even_size = {}  # depth -> whether fit pads (fit)
         if isinstance(rotation, bool) or not isinstance(rotation, int) or rotation % 90:
             raise ValueError(f"rotation: expected a multiple of 90 degrees, got {rotation!r}")
-        self.rotation = rotation % 360
+        self.rotation = stored_rotation(self.path, rotation)
+        self._turns = (rotation - self.rotation) // 90 % 4  # stored turned, not as a tag
         self.color = dict(color or {})
         if language is not None and not isinstance(language, str):
             raise TypeError(f"language: expected None or a language code such as 'eng', got "
@@ -1092,8 +1110,12 @@ class VideoWriter:
         frame = to_host(frame)
         if frame.ndim == 2 or frame.shape[2] == 1:
             frame = np.repeat(frame.reshape(frame.shape[:2])[..., None], 3, axis=2)
+        given = frame.shape[:2]
+        if self._turns:  # the container stores no display rotation: the frames are turned
+            frame = np.ascontiguousarray(np.rot90(frame, self._turns))
         if self._stream is None:
             self._open(frame.shape[:2], frame.dtype)
+            self._size = given  # the frames' size as given, which later frames must have
         try:
             self._encode(frame, pts)
         except BaseException as exc:

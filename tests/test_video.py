@@ -599,6 +599,29 @@ def test_writer_frames_at_given_times(tmp_path):
     assert [t for t, _ in iter_frames(path, timestamps=True)] == times
 
 
+@pytest.mark.parametrize("name, stored", [("a.mp4", 90), ("a.mkv", 90), ("a.webm", 90),
+                                          ("a.avi", 0), ("a.ts", 0)])
+def test_a_rotation_the_container_cannot_store_turns_the_frames(tmp_path, name, stored):
+    # AVI and MPEG-TS drop the display rotation (a phone clip retimed or translated to .avi came
+    # out sideways): there the frames are stored turned and displayed the same
+    frames = [np.zeros((36, 64, 3), np.uint8) for _ in range(2)]
+    for k, frame in enumerate(frames):
+        frame[:12, :20] = 200  # a bright corner: top left as given
+        frame[..., 1] = 60 * k
+    with VideoWriter(tmp_path / name, 10, codec="libx264" if name == "a.ts" else None,
+                     rotation=90) as writer:
+        for frame in frames:
+            writer.write(frame)
+        with pytest.raises(ValueError, match="expected size 64x36"):
+            writer.write(np.zeros((64, 36, 3), np.uint8))  # the size given, not the stored one
+    assert (writer.rotation, writer._size) == (stored, (36, 64))
+    info = probe_video(tmp_path / name)
+    assert (info.rotation, info.width, info.height) == (stored, 36, 64)
+    upright = np.stack(list(iter_frames(tmp_path / name))).astype(int)
+    expected = np.stack([np.rot90(frame, 1) for frame in frames]).astype(int)
+    assert np.abs(upright - expected).mean() < 3
+
+
 def test_avi_drops_a_frame_on_the_slot_of_the_frame_before(tmp_path):
     # AVI stores a frame rate, not times: times are rounded to 1 / fps, and a later frame that
     # rounds onto the previous frame's slot (0.21 s onto 0.2 s at 30 fps) was a time-order
