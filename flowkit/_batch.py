@@ -191,9 +191,9 @@ def _video_join(src, dst, paths, *, fps=None, codec=None, predicted=False, **opt
     display rotation and colour tags: the parts hold the frames in its coded orientation)."""
     from .video import VideoWriter, concat_parts, probe_video, writer_tags
 
-    info = probe_video(src)
-    depth = 16 if predicted and info.bit_depth > 8 else 8
-    tags = writer_tags(info) if predicted else {}
+    info = probe_video(src) if predicted else None
+    depth = 16 if info is not None and info.bit_depth > 8 else 8
+    tags = writer_tags(info) if info is not None else {}
     with VideoWriter(dst, _output_fps(src, fps, grid=predicted), codec=codec, **tags) as writer:
         concat_parts(writer, paths, depth=depth)
     return writer.frame_count

@@ -1358,8 +1358,9 @@ def build_parser():
                     "optical flow (flowkit.predict): the context is the last --context frames, or "
                     "the --context frames from --start N. OUTPUT is a video (by extension) or a "
                     "folder for frame_000000.png, ... (upright frames). A video output keeps a "
-                    "video input's display rotation (as a tag: the frames are stored as the "
-                    "input's), colour tags and language, as retime does.")
+                    "video input's display rotation (as a tag, the frames stored as the input's; "
+                    "AVI stores no tag: upright frames there), colour tags and language, as "
+                    "retime does.")
     p.add_argument("input", help="video file or folder of images")
     _add_output(p, f"output video ({', '.join(DEFAULT_CODECS)}) or folder (created)")
     p.add_argument("--horizon", type=_positive, required=True,
