@@ -72,7 +72,7 @@ def _predict_job(src, dst, *, horizon, context="auto", stride=None, fps=None, co
     import numpy as np
 
     from ._predict import frames_needed, frames_used, predict
-    from .video import grid_steps, last_frames, probe_video, write_video
+    from .video import grid_steps, last_frames, probe_video, write_video, writer_tags
 
     info = probe_video(src)
     depth = 16 if info.bit_depth > 8 else 8  # as flowkit predict: 10-bit in, 10-bit out
@@ -93,7 +93,7 @@ def _predict_job(src, dst, *, horizon, context="auto", stride=None, fps=None, co
         windows = _windows(_frames(src, part, length - 1, depth), length, stride)
         predicted = (frame for window in windows for frame in predicted_after(window))
     return write_video(dst, predicted, _output_fps(src, fps, grid=True),
-                       codec="ffv1" if part else codec,
+                       codec="ffv1" if part else codec, tags=writer_tags(info),
                        empty=f"{src}: fewer than {length} frames (context={context!r})")[0]
 
 
@@ -187,11 +187,14 @@ def _windows(frames, size, stride):
 
 def _video_join(src, dst, paths, *, fps=None, codec=None, predicted=False, **options):
     """The flow and predict jobs' join: the parts' RGB frames encoded once, as the whole job
-    (``predicted``: the predict job's, at the grid rate and the source's bit depth)."""
-    from .video import VideoWriter, concat_parts, probe_video
+    (``predicted``: the predict job's, at the grid rate and the source's bit depth, with its
+    display rotation and colour tags: the parts hold the frames in its coded orientation)."""
+    from .video import VideoWriter, concat_parts, probe_video, writer_tags
 
-    depth = 16 if predicted and probe_video(src).bit_depth > 8 else 8
-    with VideoWriter(dst, _output_fps(src, fps, grid=predicted), codec=codec) as writer:
+    info = probe_video(src) if predicted else None
+    depth = 16 if info is not None and info.bit_depth > 8 else 8
+    tags = writer_tags(info) if info is not None else {}
+    with VideoWriter(dst, _output_fps(src, fps, grid=predicted), codec=codec, **tags) as writer:
         concat_parts(writer, paths, depth=depth)
     return writer.frame_count
 

@@ -301,8 +301,13 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         Options of the estimator (for ``"farneback"`` on top of interpolate's defaults).
     codec : str, optional
         Video encoder (an FFmpeg name such as ``"libx264"``, ``"libx265"``, ``"libvpx-vp9"``,
-        ``"ffv1"``, or a FourCC). Default: libvpx-vp9 for ``.webm``, libx264 for every other
-        extension (as FFmpeg picks for ``.mp4``, ``.mkv`` and ``.mov``).
+        ``"ffv1"``, or a FourCC). Default: ``VideoWriter``'s by extension (libx264 for
+        ``.mp4``/``.m4v``/``.mov``, MJPEG for ``.avi``, libvpx-vp9 for ``.webm``) but libx264
+        for ``.mkv`` (as FFmpeg picks) and for extensions the table lacks: not lossless FFV1
+        (``flowkit flow``, ``predict``, ``translate``), since retime passes most input frames
+        through, and FFV1 made 2 s of a 640x360 clip 27 times larger (5.7 MB against 212 KB
+        at crf 18). (``.avi`` was libx264 too: H.264 in AVI, which stores no presentation
+        times, read back with the first frame at 1/fps and B-frames' times out of order.)
     crf : int
         Constant rate factor for libx264 / libx265 / libvpx-vp9 / libsvtav1 (default 18, visually
         near lossless for x264); ignored by other encoders.
@@ -734,12 +739,15 @@ class _Pair:
 
 
 def _default_codec(codec, dst):
-    """The encoder: ``codec`` (an FFmpeg name or FourCC), else libvpx-vp9 for ``.webm`` and
-    libx264 for every other extension (as FFmpeg picks for .mp4, .mkv and .mov)."""
-    from .video import encoder_name
+    """The encoder: ``codec`` (an FFmpeg name or FourCC), else ``DEFAULT_CODECS``' for the
+    extension (``VideoWriter``'s) but libx264 for ``.mkv`` (not lossless FFV1: see
+    ``retime``'s ``codec``) and for extensions the table lacks."""
+    from .video import DEFAULT_CODECS, check_container, encoder_name
 
+    check_container(dst, "dst")
     if codec is None:
-        codec = "libvpx-vp9" if Path(dst).suffix.lower() == ".webm" else "libx264"
+        suffix = Path(dst).suffix.lower()
+        codec = "libx264" if suffix == ".mkv" else DEFAULT_CODECS.get(suffix, "libx264")
     return encoder_name(codec)
 
 
@@ -804,8 +812,14 @@ def _frame_format(in_fmt, out_fmt, depth):
     output are YUV: no RGB round trip, and frames passed through are written from their own
     planes (bit-exact when the output has the input's pixel format; on 720p Big Buck Bunny
     frames the 8-bit YUV path was +4.0 dB over RGB on interpolated frames; a 10-bit clip's
-    RGB48 round trip moved frames passed through by 3.2-3.8 levels of 255). Else as RGB (None)."""
+    RGB48 round trip moved frames passed through by 3.2-3.8 levels of 255). Else as RGB (None):
+    also into full-range yuvj from limited-range input (MJPEG, .avi's encoder), which decoders
+    read with JPEG's BT.601 matrix whatever the tags say, so the planes of a BT.709 input came
+    out with shifted colours (red 200 -> 183, green 199 -> 227); VideoWriter's RGB conversion
+    into yuvj is BT.601."""
     if not (in_fmt.startswith("yuv") and out_fmt.startswith("yuv")):
+        return None
+    if out_fmt.startswith("yuvj") and not in_fmt.startswith("yuvj"):
         return None
     if depth > 8:
         return "yuv444p16le"

@@ -383,7 +383,10 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
         ``"dropped"`` or ``"none"``), ``"audio_tracks"`` (audio streams written),
         ``"not_written"`` (the types of the input's other streams, which are not written:
         ``"subtitle"``, ``"data"``, ``"video"`` for a second video stream, one entry per
-        stream, as ``RetimeReport.not_written``).
+        stream, as ``RetimeReport.not_written``), ``"dropped_frames"`` (frames not written to an AVI
+        because their time rounds onto the grid slot of the frame before: a variable rate
+        faster than the grid there; the first frame of a slot is kept, ``VideoWriter``'s
+        rule; 0 for other containers, which store each frame's time).
 
     Raises
     ------
@@ -431,7 +434,8 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     from ._retime import (_check_segment, _output_format, _shown, check_segment_start,
                           single_frame_error)
     from .video import (FRAME_RATE_CONTAINERS, VideoWriter, _info, audio_track, iter_frames,
-                        open_input, streams_not_written, writer_codec, writer_tags)
+                        open_input, streams_not_written, to_coded, writer_codec,
+                        writer_tags)
 
     src, dst = Path(src), Path(dst)
     if callable(op):
@@ -465,7 +469,6 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
         fps = info.base_rate  # no times stored: the rate of the grid the input's times lie on
     depth = 16 if info.bit_depth > 8 else 8
     pix_fmt = _output_format(codec, info, depth)
-    turns = info.rotation // 90
     show = sys.stderr.isatty() if progress is None else progress
     cuts = []
     tolerance = info.time_base  # a frame this close to the segment's start is in it (retime's)
@@ -529,10 +532,9 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
                      disable=not show) as bar:
             writer._companions.extend(tracks)
             for time, out in frames_out():
-                if turns:  # back to the input's coded orientation, displayed by its rotation
-                    out = np.ascontiguousarray(np.rot90(out, -turns))
-                writer.write(writer.fit(out), time=time)
-                written += 1
+                # back to the input's coded orientation, displayed by its rotation; in AVI a
+                # frame on the 1 / fps slot of the frame before is dropped (VideoWriter's rule)
+                written += writer.write(writer.fit(to_coded(out, info.rotation)), time=time)
                 bar.update()
             if written == 1:  # as retime: the writer removes its file
                 raise single_frame_error(src, "translate")
@@ -540,9 +542,9 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
         for track in tracks:
             track.input.close()  # closed already after a success; on errors here
     size = (writer._size[1], writer._size[0]) if written else None
-    coded = (info.height, info.width) if turns % 2 else (info.width, info.height)  # as stored
+    coded = (info.height, info.width) if info.rotation % 180 else (info.width, info.height)  # as stored
     cuts = [count["before"] + k for k in cuts]  # indices in the whole video
     return {"frames": written, "processed": count["inside"], "fps": fps, "cuts": cuts, "size": size,
             "padded": coded if size is not None and tuple(size) != coded else None,
             "audio": "none" if not audio_streams else ("copied" if audio else "dropped"),
-            "audio_tracks": len(tracks), "not_written": not_written}
+            "audio_tracks": len(tracks), "not_written": not_written, "dropped_frames": writer.dropped}

@@ -27,7 +27,8 @@ from . import __version__
 from ._atomic import atomic_path, check_folder, raise_if_stopped, request_stop, stop_requested
 from ._estimators import estimator_options, get_estimator, list_estimators
 from ._retime import MAX_FPS  # output frame rates in (0, MAX_FPS], as retime's
-from .video import DEFAULT_CODECS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from .video import (DEFAULT_CODECS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_container,
+                    probe_video, stored_rotation)
 
 METHODS = tuple(list_estimators())
 
@@ -221,6 +222,11 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
     if kind == "video" and not path.suffix:  # FFmpeg picks the container by it: --codec cannot
         raise UsageError(f"{flag}: {path}: no extension; give the output a video extension "
                          f"({', '.join(DEFAULT_CODECS)}, ...)")
+    if kind == "video":
+        try:
+            check_container(path, flag)  # out.xyz: --codec cannot help either
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     if kind == "video" and codec is None and path.suffix.lower() not in DEFAULT_CODECS:
         # --codec helps where FFmpeg has a container for the extension (.ogv, .ts, ...)
         codec_helps = codec_flag and path.suffix.lower() in VIDEO_EXTENSIONS
@@ -228,6 +234,17 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
                          f"one of {', '.join(DEFAULT_CODECS)}"
                          + (" or give --codec" if codec_helps else ""))
     check_folder(path)
+
+
+def _codec_defaults():
+    """``VideoWriter``'s default encoder per extension (``DEFAULT_CODECS``), for the --codec
+    help of flow, predict and translate: ``libx264 (.mp4, .m4v, .mov), ffv1 lossless (.mkv),
+    ...``."""
+    extensions = {}
+    for extension, codec in DEFAULT_CODECS.items():
+        extensions.setdefault(codec, []).append(extension)
+    return ", ".join(f"{codec}{' lossless' if codec == 'ffv1' else ''} ({', '.join(names)})"
+                     for codec, names in extensions.items())
 
 
 def _method_options(method, pairs, video=False, flag="--method"):
@@ -286,16 +303,28 @@ def _not_written_line(not_written):
         print(f"not written: the input's other streams ({counts})")
 
 
-def _stored_size_text(size, source):
-    """``WxH`` of frames stored at ``size`` (width, height) with ``source``'s display rotation,
-    which the output keeps: ``1920x1080 stored, 1080x1920 displayed (rotation 270)``."""
-    from .video import probe_video
+def _depth_note(output, bits):
+    """retime's, translate's and predict's note on stderr when an input of ``bits`` > 8 bits
+    per sample was written as an 8-bit video to ``output`` (read back from the file): the
+    encoder takes 8-bit formats only (MJPEG, .avi's default; PyAV's VP9, .webm's; MPEG-4).
+    The default encoders of .mp4 and .mkv take more (libx264 10-bit, FFV1 up to 16)."""
+    if bits <= 8:
+        return
+    written = probe_video(output)
+    if written.bit_depth <= 8:
+        print(f"flowkit: note: {output}: {bits}-bit input written as {written.bit_depth}-bit "
+              f"(this FFmpeg's {written.codec} encoder takes {written.bit_depth} bits only); .mp4 "
+              "or .mkv with their default codec keep more than 8 bits", file=sys.stderr)
 
-    width, height = size
-    rotation = probe_video(source).rotation
-    if rotation % 180:
-        return f"{width}x{height} stored, {height}x{width} displayed (rotation {rotation})"
-    return f"{width}x{height}" + (f" (rotation {rotation})" if rotation else "")
+
+def _stored_size_text(size, rotation, output):
+    """``WxH`` of frames of ``size`` (width, height) in the input's coded orientation, written
+    to ``output`` with the input's display ``rotation``: ``1920x1080 stored, 1080x1920
+    displayed (rotation 270)``; where the container stores no rotation (AVI) the frames were
+    turned (``VideoWriter``): ``1080x1920``."""
+    stored = stored_rotation(output, rotation)
+    width, height = size[::-1] if (rotation - stored) % 180 else size  # as stored
+    return _size_text((height, width), (height, width), stored)
 
 
 def _rate_text(fps):
@@ -545,11 +574,12 @@ def _read_context(args, source):
 
     Frames of a video of more than 8 bits, or of a folder whose first image is 16-bit, are
     uint16 (``iter_frames(depth=16)``), so that prediction and output keep the depth.
-    Returns (context, truth, fps, times): lists of frames; without ``--start`` the context is
-    the last ``--context`` frames and there is no truth; ``times`` the context frames' times
-    in steps of the grid (``VideoInfo.base_rate``, at which the predicted frames follow: a
-    variable-rate clip's frames may be several steps apart, ``flowkit.predict``'s ``times``),
-    None for an image folder.
+    Returns (context, truth, fps, times, info): lists of frames; without ``--start`` the
+    context is the last ``--context`` frames and there is no truth; ``times`` the context
+    frames' times in steps of the grid (``VideoInfo.base_rate``, at which the predicted frames
+    follow: a variable-rate clip's frames may be several steps apart, ``flowkit.predict``'s
+    ``times``), None for an image folder; ``info`` the video's ``VideoInfo`` (None for a
+    folder).
     """
     import collections
 
@@ -607,7 +637,7 @@ def _read_context(args, source):
         print("flowkit: note: the true frames after the context are not one grid step apart "
               "(a variable frame rate): the truth column holds the next input frames, not the "
               "frames at the predicted times", file=sys.stderr)
-    return [frame for _, frame in context], [frame for _, frame in truth], fps, times
+    return [frame for _, frame in context], [frame for _, frame in truth], fps, times, info
 
 
 def _output_kind(path):
@@ -757,7 +787,7 @@ def _gan_options(args):
 def cmd_predict(args):
     """``flowkit predict``: the frames that follow a clip, from its optical flow."""
     import flowkit
-    from flowkit.video import write_video
+    from flowkit.video import write_video, writer_tags
 
     source = Path(args.input)
     _resolve_output(args, "output video or folder")
@@ -795,7 +825,7 @@ def cmd_predict(args):
         smooth = {"method": args.smooth}
         if args.smooth_size:
             smooth["size"] = args.smooth_size
-    context, truth, fps, times = _read_context(args, source)
+    context, truth, fps, times, info = _read_context(args, source)
     _compile_notice(args, *_PREDICT_DRIVERS)
     fps = _output_fps(args, fps)
     start = time.perf_counter()
@@ -812,9 +842,14 @@ def cmd_predict(args):
     size = _wxh(pictures[0].shape[1::-1])
     with _progress(args, total=len(pictures), unit="frame", desc="write") as bar:
         if kind == "video":  # as written: a video's odd sizes are padded
+            # a video input's display rotation, colour tags and language are kept, as retime
+            # keeps them: the upright frames are stored in its coded orientation
+            rotation = stored_rotation(args.output, info.rotation if info is not None else 0)
             _, written = write_video(args.output, pictures, fps, codec=args.codec,
-                                     callback=bar.update)
-            size = _size_text(pictures[0].shape[:2], written)
+                                     callback=bar.update,
+                                     tags=writer_tags(info) if info is not None else None)
+            shape = pictures[0].shape[:2]
+            size = _size_text(shape[::-1] if rotation % 180 else shape, written, rotation)
         else:
             _write_folder(Path(args.output), pictures, bar)
     what = "truth | prediction, side by side" if args.side_by_side else "predicted frames"
@@ -824,6 +859,9 @@ def cmd_predict(args):
              f"{_counted(count, 'PNG file')} to {args.output} (frame_000000.png"
              f"{f' ... frame_{count - 1:06d}.png' if count > 1 else ''}, {what})")
     print(f"wrote {where}")
+    if kind == "video":  # an image folder's 16-bit PNGs are uint16 frames too
+        _depth_note(args.output, info.bit_depth if info is not None
+                    else 16 if context[0].dtype == np.uint16 else 8)
     used = len(context)
     first = "the last" if args.start is None else f"frames {args.start}-{args.start + used - 1} as"
     refined = ""
@@ -880,12 +918,18 @@ def _wxh(size):
     return f"{size[0]}x{size[1]}"
 
 
-def _size_text(shape, written):
-    """``"WxH"`` of frames of ``(height, width)`` ``shape``, with ``" padded to WxH (...)"``
-    where the video was written at another (even) ``(height, width)``."""
+def _size_text(shape, written, rotation=0):
+    """``"WxH"`` of frames of ``(height, width)`` ``shape`` as stored, with ``" padded to WxH
+    (...)"`` where the video was written at another (even) ``(height, width)``, and with the
+    display ``rotation`` kept from the input: ``"1920x1080 stored, 1080x1920 displayed
+    (rotation 270)"``, ``"640x360 (rotation 180)"``."""
     text = f"{shape[1]}x{shape[0]}"
     if tuple(written) != tuple(shape):
         text += f" padded to {written[1]}x{written[0]} (the encoder needs even sizes)"
+    if rotation % 180:
+        text += f" stored, {written[0]}x{written[1]} displayed (rotation {rotation})"
+    elif rotation:
+        text += f" (rotation {rotation})"
     return text
 
 
@@ -951,10 +995,12 @@ def cmd_retime(args):
                                 device=args.device, progress=False if args.quiet else None)
     seconds = time.perf_counter() - start
     cuts = len(report.cuts)
+    info = probe_video(source)
     print(f"wrote {args.output} ({_counted(report.frames, 'frame')}, "
-          f"{_stored_size_text(report.size, source)}, {_rate_text(report.fps)} fps, "
+          f"{_stored_size_text(report.size, info.rotation, args.output)}, {_rate_text(report.fps)} fps, "
           f"{float(report.duration):.3f} s; audio {_tracks(report)})")
     _padding_note(report.padded, report.size)
+    _depth_note(args.output, info.bit_depth)
     _not_written_line(report.not_written)
     method = args.method if args.model is None else f"{args.method}, weights {args.model}"
     print(f"{report.interpolated} frames interpolated ({method}, {args.flow}), "
@@ -992,10 +1038,18 @@ def cmd_translate(args):
                                segment=args.range, progress=False if args.quiet else None)
     seconds = time.perf_counter() - start
     cuts = len(report["cuts"])
+    info = probe_video(source)
     print(f"wrote {args.output} ({report['frames']} frames, "
-          f"{_stored_size_text(report['size'], source)}, {_rate_text(report['fps'])} fps; "
+          f"{_stored_size_text(report['size'], info.rotation, args.output)}, "
+          f"{_rate_text(report['fps'])} fps; "
           f"audio {report['audio']})")
     _padding_note(report["padded"], report["size"])
+    if report["dropped_frames"]:  # AVI: one frame per grid slot (VideoWriter's rule)
+        print(f"flowkit: note: {args.output}: {_counted(report['dropped_frames'], 'frame')} not "
+              f"written, on the {Fraction(1) / report['fps']} s slot of the frame before (AVI "
+              "stores a frame rate, not times: the first frame of a slot is kept); .mkv or .mp4 "
+              "keep every frame at its time", file=sys.stderr)
+    _depth_note(args.output, info.bit_depth)
     _not_written_line(report["not_written"])
     part = ""
     if args.range is not None:  # the rest was copied: say how much was translated
@@ -1292,7 +1346,7 @@ def build_parser():
                    f"(default: the input's, or 30)")
     p.add_argument("--codec", help="video: encoder of --video, an FFmpeg name (libx264, libx265, "
                    "libvpx-vp9, mpeg4, mjpeg, ffv1) or a FourCC (mp4v, MJPG, FFV1); default by "
-                   "extension: libx264 (.mp4, .mov), ffv1 (.mkv), mjpeg (.avi), libvpx-vp9 (.webm)")
+                   f"extension: {_codec_defaults()}")
     p.add_argument("--step", type=_positive, default=1, help="video: use every STEP-th frame")
     p.add_argument("--resize", type=_size, metavar="WxH", help="video: resize frames to WIDTHxHEIGHT")
     p.add_argument("--gray", action="store_true", help="video: convert frames to gray first")
@@ -1303,7 +1357,10 @@ def build_parser():
         description="Predict the next --horizon frames of a video file or image folder from its "
                     "optical flow (flowkit.predict): the context is the last --context frames, or "
                     "the --context frames from --start N. OUTPUT is a video (by extension) or a "
-                    "folder for frame_000000.png, ...")
+                    "folder for frame_000000.png, ... (upright frames). A video output keeps a "
+                    "video input's display rotation (as a tag, the frames stored as the input's; "
+                    "AVI stores no tag: upright frames there), colour tags and language, as "
+                    "retime does.")
     p.add_argument("input", help="video file or folder of images")
     _add_output(p, f"output video ({', '.join(DEFAULT_CODECS)}) or folder (created)")
     p.add_argument("--horizon", type=_positive, required=True,
@@ -1337,8 +1394,8 @@ def build_parser():
                    help="smooth the motion first (bilateral follows the last frame's edges)")
     p.add_argument("--smooth-size", type=_odd_positive, help="window of --smooth (odd, default 5)")
     p.add_argument("--fps", type=_fps, help="frame rate of a video output (default: the input's, or 30)")
-    p.add_argument("--codec", help="encoder of a video output, an FFmpeg name or a FourCC "
-                   "(default by extension, libx264 for .mp4)")
+    p.add_argument("--codec", help="encoder of a video output, an FFmpeg name or a FourCC; default "
+                   f"by extension: {_codec_defaults()}")
     p.add_argument("--resize", type=_size, metavar="WxH", help="resize frames to WIDTHxHEIGHT first")
     p.add_argument("--gray", action="store_true", help="convert frames to gray first")
     _add_gan_method(p)
@@ -1378,8 +1435,10 @@ def build_parser():
     p.add_argument("--flow", choices=METHODS, default="dis", help="flow estimator (default dis: DIS, medium preset)")
     p.add_argument("-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
                    help="keyword option of the flow estimator, repeatable (see flowkit flow --help)")
-    p.add_argument("--codec", help="video encoder (default libvpx-vp9 for .webm, libx264 for the "
-                   "rest; libx265, libsvtav1, ffv1, ...)")
+    p.add_argument("--codec", help="video encoder (libx264, libx265, libsvtav1, ffv1, ...); default "
+                   "by extension as predict's but libx264 for .mkv (not lossless ffv1: retime "
+                   "passes most input frames through, and ffv1 made them about 27 times larger): "
+                   "libx264 (.mp4, .m4v, .mov, .mkv), mjpeg (.avi), libvpx-vp9 (.webm)")
     p.add_argument("--crf", type=_integer_from(0), default=18,
                    help="constant rate factor of x264/x265/vp9/av1 (default 18)")
     p.add_argument("--audio", choices=("copy", "stretch", "drop"),
@@ -1581,7 +1640,8 @@ def _add_translate_parser(sub, common):
     p.add_argument("-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
                    help="keyword option of the flow estimator, repeatable, as retime's (see "
                         "flowkit flow --help; raft: -O weights=PATH, its local weights file)")
-    p.add_argument("--codec", help="video encoder (default by extension, libx264 for .mp4)")
+    p.add_argument("--codec", help="video encoder; default by extension, as predict's (retime's "
+                   f"differs for .mkv): {_codec_defaults()}")
     p.add_argument("--crf", type=_integer_from(0), default=18,
                    help="constant rate factor of x264/x265/vp9/av1 (default 18)")
     p.add_argument("--scene-threshold", type=_number_in(100, "a number in (0, 100]"), default=10.0,

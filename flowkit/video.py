@@ -9,6 +9,7 @@ anything fails).
 
 import contextlib
 import dataclasses
+import functools
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -33,6 +34,10 @@ DEFAULT_CODECS = {".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".mkv
 # (given a finer time base, FFmpeg's AVI muxer made a 10 fps clip a 600 fps stream of mostly
 # empty frames)
 FRAME_RATE_CONTAINERS = frozenset({".avi"})
+# containers that store a display rotation (PyAV 18.1's FFmpeg, a 90-degree tag written and
+# read back); AVI, MPEG-TS (.ts, .mts, .m2ts), MPEG-PS (.mpg), FLV, WMV and NUT drop it, so
+# VideoWriter stores frames turned there (stored_rotation)
+ROTATION_CONTAINERS = frozenset({".mp4", ".m4v", ".mov", ".3gp", ".mkv", ".webm"})
 # FourCC codes (OpenCV's writer took these) -> FFmpeg encoder
 FOURCC = {"mp4v": "mpeg4", "xvid": "mpeg4", "divx": "mpeg4", "fmp4": "mpeg4", "mjpg": "mjpeg",
           "ffv1": "ffv1", "avc1": "libx264", "h264": "libx264", "x264": "libx264",
@@ -249,6 +254,23 @@ def writer_tags(info):
     :class:`VideoInfo`): frames written in the input's coded orientation are displayed, and
     their YUV values read, as the input's (``retime`` and ``translate``)."""
     return {"rotation": info.rotation, "color": dict(info.color), "language": info.language}
+
+
+def stored_rotation(path, rotation):
+    """The display rotation a video written to ``path`` stores for ``rotation``: itself in the
+    containers that keep one (``ROTATION_CONTAINERS``), else 0 (AVI, MPEG-TS, ...: the tag was
+    lost and a phone clip came out sideways), where :class:`VideoWriter` turns the frames by
+    ``rotation`` instead, so that they are displayed as the tag would show them."""
+    return rotation % 360 if Path(path).suffix.lower() in ROTATION_CONTAINERS else 0
+
+
+def to_coded(frame, rotation):
+    """An upright frame (as :func:`iter_frames` gives it) turned back to the coded orientation
+    of a video whose display rotation is ``rotation`` (degrees counter-clockwise, a multiple
+    of 90): written with that rotation (:func:`writer_tags`), players show it upright, as
+    they show the input. ``frame`` itself for no rotation."""
+    turns = rotation // 90 % 4
+    return np.ascontiguousarray(np.rot90(frame, -turns)) if turns else frame
 
 
 def streams_not_written(container, stream):
@@ -575,15 +597,22 @@ def grid_steps(times, rate, unit=0):
     return steps
 
 
-def write_video(path, frames, fps, *, codec=None, empty=None, callback=None):
+def write_video(path, frames, fps, *, codec=None, empty=None, callback=None, tags=None):
     """Write ``frames`` (RGB or gray arrays; odd sizes padded even where the encoder needs it,
     :meth:`VideoWriter.fit`) to a video at ``path`` atomically (:class:`VideoWriter`, frame k
-    at ``k / fps``); ``callback()`` after each frame. Returns ``(frames written, (height,
-    width) as written)``. ``empty``: the ValueError message when ``frames`` is empty (default
+    at ``k / fps``); ``callback()`` after each frame. ``tags``: :func:`writer_tags` of the
+    input the upright frames come from: they are written in its coded orientation
+    (:func:`to_coded`) with its display rotation, colour tags and language, as ``retime``
+    writes them. Returns ``(frames written, (height, width) as written)``, before the
+    rotation. ``empty``: the ValueError message when ``frames`` is empty (default
     VideoWriter's)."""
-    with VideoWriter(path, fps, codec=codec) as writer:
+    tags = dict(tags or {})
+    # where the container stores no rotation the frames stay upright (VideoWriter would turn
+    # them back)
+    rotation = tags["rotation"] = stored_rotation(path, tags.get("rotation", 0))
+    with VideoWriter(path, fps, codec=codec, **tags) as writer:
         for frame in frames:
-            writer.write(writer.fit(frame))
+            writer.write(writer.fit(to_coded(frame, rotation)))
             if callback is not None:
                 callback()
         if writer.frame_count == 0 and empty:
@@ -762,17 +791,46 @@ def needs_even_size(codec, pix_fmt):
     return subsampled and codec not in ODD_SIZE_ENCODERS
 
 
+@functools.cache
+def _muxer_extensions():
+    """The file extensions (lower case, no dot) of PyAV's FFmpeg muxers: FFmpeg picks an
+    output's container by them."""
+    import av
+
+    extensions = set()
+    for format_name in av.formats_available:
+        try:
+            extensions.update(e.strip().lower() for e in av.ContainerFormat(format_name, "w").extensions)
+        except ValueError:  # a demuxer only
+            continue
+    return frozenset(extensions)
+
+
+def check_container(path, name="path"):
+    """Raise ValueError naming the parameter ``name`` when no FFmpeg container takes the
+    extension of ``path`` (``out.xyz``): FFmpeg picks the container by the extension, so a
+    ``codec`` does not help (FFmpeg said only "Could not determine output format"). A path
+    without an extension is :func:`writer_codec`'s error."""
+    suffix = Path(path).suffix
+    if suffix and suffix[1:].lower() not in _muxer_extensions():
+        raise ValueError(f"{name}: {path}: FFmpeg has no container for the extension {suffix!r} "
+                         f"(it picks the container by the extension, whatever the codec); use a "
+                         f"video extension ({', '.join(DEFAULT_CODECS)}, ...)")
+
+
 def writer_codec(path, codec=None, name="path"):
     """The encoder :class:`VideoWriter` uses for ``path``: ``codec`` (an FFmpeg name or a FourCC),
     else the default of ``path``'s extension (``DEFAULT_CODECS``).
 
     Raises ValueError for an unknown encoder, an extension without a default, or a path
-    without an extension (FFmpeg picks the container by it, so a ``codec`` does not help:
-    the error names the parameter ``name``).
+    without an extension or with one that no FFmpeg container takes (:func:`check_container`;
+    FFmpeg picks the container by it, so a ``codec`` does not help: the error names the
+    parameter ``name``).
     """
     if not Path(path).suffix:
         raise ValueError(f"{name}: {path}: no extension; give it a video extension "
                          f"({', '.join(DEFAULT_CODECS)}, ...), which picks the container")
+    check_container(path, name)
     if codec is None:
         codec = DEFAULT_CODECS.get(Path(path).suffix.lower())
         if codec is None:
@@ -882,7 +940,10 @@ class VideoWriter:
         for uint16 frames where the encoder takes it).
     rotation : int, default 0
         Display rotation stored in the file (degrees counter-clockwise, a multiple of 90):
-        frames are written as given and players turn them.
+        frames are written as given and players turn them. Containers that store no rotation
+        (AVI, MPEG-TS, ...: not in ``ROTATION_CONTAINERS``) get the frames turned by it
+        instead, so they are displayed the same (``rotation`` is then 0, and the stored size
+        the turned one; ``write`` still takes frames of the first frame's size).
     color : dict, optional
         Colour tags of the stream, FFmpeg codec-context attributes ``colorspace``,
         ``color_range``, ``color_primaries``, ``color_trc`` (``retime`` copies the input's, so
@@ -901,7 +962,11 @@ class VideoWriter:
         Unit of the stored timestamps in seconds (default ``1 / fps``). Give the input's to
         write frames at their own times (``write(frame, time=)``, variable frame rate;
         ``translate`` does); times are rounded to it. Ignored for ``.avi``, which stores a
-        frame rate and no times (``FRAME_RATE_CONTAINERS``): times are rounded to ``1 / fps``.
+        frame rate and no times (``FRAME_RATE_CONTAINERS``): times are rounded to ``1 / fps``,
+        and a frame whose time, later than the previous frame's, rounds onto the same
+        ``1 / fps`` slot (variable frame rate faster than ``fps`` there) is dropped: the
+        first frame of a slot is kept, :meth:`write` returns False and ``dropped`` counts
+        them (it was a ValueError about the time order).
     language : str, optional
         The video stream's ``language`` tag (ISO 639-2, e.g. ``"eng"``; ``retime`` and
         ``translate`` copy the input's, and each audio stream's); None: no tag (``"und"``).
@@ -943,7 +1008,8 @@ class VideoWriter:
         self._even_size = {}  # depth -> whether fit pads (fit)
         if isinstance(rotation, bool) or not isinstance(rotation, int) or rotation % 90:
             raise ValueError(f"rotation: expected a multiple of 90 degrees, got {rotation!r}")
-        self.rotation = rotation % 360
+        self.rotation = stored_rotation(self.path, rotation)
+        self._turns = (rotation - self.rotation) // 90 % 4  # stored turned, not as a tag
         self.color = dict(color or {})
         if language is not None and not isinstance(language, str):
             raise TypeError(f"language: expected None or a language code such as 'eng', got "
@@ -955,7 +1021,9 @@ class VideoWriter:
                              f"got {frame_format!r}")
         self.frame_format = frame_format
         self.frame_count = 0
+        self.dropped = 0  # frames on the slot of the previous one in an AVI (write returned False)
         self._pts = None  # timestamp of the last frame written, in time_base units
+        self._time = None  # time of the last frame given (written or dropped), in seconds
         self._size = None  # (height, width) of the frames
         self._container = None
         self._stream = None
@@ -1000,6 +1068,13 @@ class VideoWriter:
             Presentation time in seconds from the start of the file, rounded to ``time_base``
             and later than the previous frame's (ValueError otherwise). Default: ``k / fps``
             for the k-th frame written.
+
+        Returns
+        -------
+        bool
+            True; False for a frame dropped in a container that stores a frame rate (AVI)
+            because its time rounds onto the previous frame's ``1 / fps`` slot (see
+            ``time_base``).
         """
         if self.closed:
             raise ValueError(f"{self.path}: write to a closed VideoWriter")
@@ -1022,6 +1097,11 @@ class VideoWriter:
             raise TypeError(f"frame: expected dtype {self._dtype} like the first frame, got {frame.dtype}")
         time = Fraction(self.frame_count) / self.fps if time is None else Fraction(time)
         pts = round(time / self.time_base)
+        if (self._pts is not None and pts == self._pts and time > self._time
+                and self.path.suffix.lower() in FRAME_RATE_CONTAINERS):
+            self._time = time  # later, but on the slot of the frame before: one frame per slot
+            self.dropped += 1
+            return False
         if pts < 0 or (self._pts is not None and pts <= self._pts):
             expected = ">= 0 s" if self._pts is None else \
                 f"after the previous frame's {float(self._pts * self.time_base):g} s"
@@ -1030,15 +1110,20 @@ class VideoWriter:
         frame = to_host(frame)
         if frame.ndim == 2 or frame.shape[2] == 1:
             frame = np.repeat(frame.reshape(frame.shape[:2])[..., None], 3, axis=2)
+        given = frame.shape[:2]
+        if self._turns:  # the container stores no display rotation: the frames are turned
+            frame = np.ascontiguousarray(np.rot90(frame, self._turns))
         if self._stream is None:
             self._open(frame.shape[:2], frame.dtype)
+            self._size = given  # the frames' size as given, which later frames must have
         try:
             self._encode(frame, pts)
         except BaseException as exc:
             self._abort(type(exc), exc, exc.__traceback__)
             raise
-        self._pts = pts
+        self._pts, self._time = pts, time
         self.frame_count += 1
+        return True
 
     def _encode(self, rgb, pts):
         import av

@@ -111,6 +111,37 @@ def test_predict_job_on_a_variable_rate_clip_matches_the_command_line(client, tm
     np.testing.assert_array_equal(np.stack(list(flowkit.iter_frames(tmp_path / "pngs"))), halved)
 
 
+def test_predict_job_keeps_the_rotation_and_colour_tags(client, tmp_path):
+    # as flowkit predict: frames stored 64x36 with a 90-degree rotation tag come out stored so,
+    # with the tag and the colour tags, in the tail mode (the command line's video, frame for
+    # frame) and in the chunked rolling mode, whose join encodes the parts (stored in the coded
+    # orientation) as a single run does
+    base = np.random.default_rng(5).integers(0, 256, (36, 128, 3), dtype=np.uint8)
+    color = {"color_primaries": 1, "color_trc": 1}  # BT.709 (FFV1's RGB has no matrix or range)
+    clip = tmp_path / "phone.mkv"
+    with flowkit.VideoWriter(clip, 24, codec="ffv1", rotation=90, color=color) as writer:
+        for k in range(30):  # FFV1 keyframes every 12 frames: the chunks cut at 12 and 24
+            writer.write(np.ascontiguousarray(base[:, 2 * k:2 * k + 64]))
+    tail = flowkit.batch("predict", [clip], tmp_path / "tail", scheduler=client, horizon=2,
+                         flow="dis", progress=False)
+    assert main(["predict", str(clip), str(tmp_path / "cli.mp4"), "--horizon", "2", "--method",
+                 "dis", "-q"]) == 0
+    options = dict(horizon=1, context=2, stride=1, flow="dis")
+    whole = flowkit.batch("predict", [clip], tmp_path / "whole", scheduler=client, progress=False,
+                          **options)
+    chunked = flowkit.batch("predict", [clip], tmp_path / "chunked", scheduler=client,
+                            chunk_frames=10, progress=False, **options)
+    assert _batch._chunks(clip, 10, align=1, tail=2) == [(0, Fraction(1, 2)), (Fraction(1, 2), 1),
+                                                         (1, None)]
+    assert tail.ok and whole.ok and chunked.ok and chunked.frames == 29
+    assert same_video(tail.done[0], tmp_path / "cli.mp4")
+    assert same_video(chunked.done[0], whole.done[0])
+    for path in (tail.done[0], whole.done[0], chunked.done[0]):
+        info = flowkit.video.probe_video(path)
+        assert (info.rotation, info.width, info.height) == (90, 36, 64)
+        assert {k: info.color.get(k) for k in color} == color
+
+
 def test_predict_job_keeps_a_10_bit_clip_at_its_depth(client, tmp_path):
     # as flowkit predict: uint16 frames in, 10-bit out, the tail and the chunked rolling mode
     from cases import data_path

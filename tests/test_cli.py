@@ -536,8 +536,12 @@ def test_video_errors_are_one_line(tmp_path):
         assert status == 2 and one_error_line(err) == (
             f"--video: {tmp_path / 'noext'}: no extension; give the output a video extension "
             "(.mp4, .m4v, .mov, .mkv, .avi, .webm, ...) (see flowkit flow --help)")
-    status, _, err = run_cli("flow", folder, "--video", tmp_path / "x.xyz")
-    assert status == 2 and "--codec" not in err and "no default codec for extension '.xyz'" in err
+    for extra in ([], ["--codec", "libx264"]):
+        status, _, err = run_cli("flow", folder, "--video", tmp_path / "x.xyz", *extra)
+        assert status == 2 and one_error_line(err) == (
+            f"--video: {tmp_path / 'x.xyz'}: FFmpeg has no container for the extension '.xyz' (it "
+            "picks the container by the extension, whatever the codec); use a video extension "
+            "(.mp4, .m4v, .mov, .mkv, .avi, .webm, ...) (see flowkit flow --help)")
     status, _, err = run_cli("flow", tmp_path / "none.mp4", "--video", tmp_path / "x.mp4")
     assert status == 1 and one_error_line(err) == f"no such video file or image folder: {tmp_path / 'none.mp4'}"
     status, _, err = run_cli("flow", folder, "--flo-dir", tmp_path / "d", "--method", "lucas_kanade",
@@ -674,6 +678,52 @@ def test_predict_writes_a_folder_and_a_side_by_side_video(moving_folder, tmp_pat
     assert printed[1].startswith("reestimate prediction of 2 frames from frames 2-4 as 3 context frames, "
                                  "farneback (winsize=9)")
     assert [f.shape for f in flowkit.iter_frames(video)] == [(80, 224, 3)] * 2
+
+
+@pytest.mark.parametrize("command", [["predict", "--horizon", "1"], ["retime", "--factor", "2"],
+                                     ["translate", "--op", "autocontrast"]])
+def test_an_extension_ffmpeg_has_no_container_for_is_one_line_with_codec_too(tmp_path, command):
+    # `out.xyz --codec libx264` gave FFmpeg's "Could not determine output format" (exit 1, after
+    # the work for predict): now one usage line naming the path and the extension, before any work
+    clip = tmp_path / "in.mp4"
+    with flowkit.VideoWriter(clip, 24) as writer:
+        for k in range(3):
+            writer.write(np.full((16, 16, 3), 60 * k, np.uint8))
+    out = tmp_path / "out.xyz"
+    status, stdout, err = run_cli(command[0], clip, out, *command[1:], "--codec", "libx264")
+    assert status == 2 and stdout == "" and one_error_line(err) == (
+        f"OUTPUT: {out}: FFmpeg has no container for the extension '.xyz' (it picks the container "
+        f"by the extension, whatever the codec); use a video extension (.mp4, .m4v, .mov, .mkv, "
+        f".avi, .webm, ...) (see flowkit {command[0]} --help)")
+    assert not out.exists()
+
+
+def test_codec_help_states_each_commands_default_as_it_writes(moving_folder, tmp_path, capsys):
+    # .mkv: lossless FFV1 for flow, predict and translate (VideoWriter's table), libx264 for
+    # retime (it passes most input frames through: FFV1 was 27x larger); .avi: MJPEG for all
+    # (retime's libx264 read back with shifted times); each --codec help says its own
+    # (predict's and translate's said only "libx264 for .mp4")
+    _, frames = moving_folder
+    clip = tmp_path / "in.mp4"
+    with flowkit.VideoWriter(clip, 24) as writer:
+        for frame in frames[:4]:
+            writer.write(frame)
+    runs = {"flow": ["--video", "{out}"], "predict": ["{out}", "--horizon", "1"],
+            "translate": ["{out}", "--op", "autocontrast"], "retime": ["{out}", "--factor", "1"]}
+    for command, args in runs.items():
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        if command == "retime":
+            assert "libx264 (.mp4, .m4v, .mov, .mkv), mjpeg (.avi), libvpx-vp9 (.webm)" in text
+        else:
+            assert ("libx264 (.mp4, .m4v, .mov), ffv1 lossless (.mkv), mjpeg (.avi), "
+                    "libvpx-vp9 (.webm)") in text, command
+        for suffix in (".mkv", ".avi"):
+            out = tmp_path / f"{command}{suffix}"
+            assert main([command, str(clip), *(a.format(out=out) for a in args), "-q"]) == 0
+            expected = "mjpeg" if suffix == ".avi" else "h264" if command == "retime" else "ffv1"
+            assert probe_video(out).codec == expected, (command, suffix)
 
 
 @pytest.mark.parametrize("command", [["demo", "--out", "{tmp}/d"], ["flow", "a.png", "b.png", "-o", "{tmp}/f.flo"]])
@@ -961,6 +1011,31 @@ def test_predict_keeps_a_10_bit_clip_at_its_depth(tmp_path):
     np.testing.assert_array_equal(written[..., ::-1], flowkit.predict(np.stack(frames[-4:]), 1)[0])
 
 
+@pytest.mark.parametrize("args, name, encoder", [
+    (["retime", "--factor", "1"], "r.webm", "vp9"),  # PyAV's libvpx-vp9 has no 10-bit format
+    (["translate", "--op", "autocontrast", "--range", "0:0.2"], "t.avi", "mjpeg"),
+    (["predict", "--horizon", "1"], "p.webm", "vp9"),
+    (["retime", "--factor", "1", "--codec", "mpeg4"], "m.mp4", "mpeg4"),
+    (["retime", "--factor", "1"], "r.avi", "mjpeg"),
+    (["retime", "--factor", "1"], "r.mkv", None),  # retime's libx264 keeps 10 bits
+    (["predict", "--horizon", "1"], "p.mp4", None),  # libx264: 10-bit, nothing to say
+])
+def test_a_10_bit_input_written_as_8_bit_is_noted(tmp_path, args, name, encoder):
+    # retime, translate and predict silently wrote the 10-bit clip as 8-bit where the encoder
+    # takes 8 bits only; now one line on stderr says so, the same for each command
+    source = data_path("video", "torchcodec__h264_10bits.mp4")
+    out = tmp_path / name
+    status, _, err = run_cli(args[0], source, out, *args[1:], "-q")
+    assert status == 0, err
+    bits = probe_video(out).bit_depth
+    if encoder is None:
+        assert bits == 10 and err == ""
+    else:
+        assert bits == 8 and err.splitlines() == [
+            f"flowkit: note: {out}: 10-bit input written as 8-bit (this FFmpeg's {encoder} encoder "
+            "takes 8 bits only); .mp4 or .mkv with their default codec keep more than 8 bits"]
+
+
 def test_predict_keeps_a_16_bit_png_folder_at_its_depth(tmp_path):
     # a folder of 16-bit PNGs (a texture moving 1 px per frame, values above 255) is read and
     # predicted as uint16 like a 10-bit video: 16-bit PNGs out, exactly flowkit.predict on the
@@ -979,6 +1054,10 @@ def test_predict_keeps_a_16_bit_png_folder_at_its_depth(tmp_path):
     status, _, err = run_cli("predict", folder, tmp_path / "p.mp4", "--horizon", "1", "-q")
     assert status == 0, err
     assert probe_video(tmp_path / "p.mp4").bit_depth == 10
+    # an 8-bit-only encoder: the note names the folder's 16 bits
+    status, _, err = run_cli("predict", folder, tmp_path / "p.webm", "--horizon", "1", "-q")
+    assert status == 0 and err.startswith(f"flowkit: note: {tmp_path / 'p.webm'}: 16-bit input "
+                                          "written as 8-bit (this FFmpeg's vp9 encoder"), err
 
 
 @pytest.mark.parametrize("command", [["flow", "{a}", "{b}", "-o", "{out}.flo", "--method", "raft"],
@@ -1024,7 +1103,7 @@ def test_predict_says_when_it_pads_an_odd_size(tmp_path):
 
 def test_retime_names_the_stored_and_displayed_size_of_a_rotated_clip(tmp_path, capsys):
     # frames stored 64x36 with a 90-degree display rotation (a phone clip): retime keeps the
-    # tag and says both sizes, where predict and flow report the upright frames they write
+    # tag and says both sizes (as predict does), where flow reports the upright frames it writes
     frames = [np.full((36, 64, 3), 40 * k, np.uint8) for k in range(3)]
     with flowkit.VideoWriter(tmp_path / "phone.mp4", 24, rotation=90) as writer:
         for frame in frames:
@@ -1035,6 +1114,52 @@ def test_retime_names_the_stored_and_displayed_size_of_a_rotated_clip(tmp_path, 
     assert "(6 frames, 64x36 stored, 36x64 displayed (rotation 90), 48 fps, " in printed
     info = probe_video(tmp_path / "out.mp4")
     assert (info.rotation, info.width, info.height) == (90, 36, 64)
+    # AVI stores no rotation (the tag was lost: the clip came out sideways): the frames are
+    # stored turned, displayed the same, and the line says what is stored
+    assert main(["retime", str(tmp_path / "phone.mp4"), str(tmp_path / "out.avi"), "--factor", "2",
+                 "--method", "blend", "-q"]) == 0
+    assert "(6 frames, 36x64, 48 fps, " in capsys.readouterr().out
+    info = probe_video(tmp_path / "out.avi")
+    assert (info.rotation, info.width, info.height) == (0, 36, 64)
+    np.testing.assert_allclose(np.stack(list(flowkit.iter_frames(tmp_path / "out.avi"))),
+                               np.stack(list(flowkit.iter_frames(tmp_path / "out.mp4"))), atol=3)
+
+
+def test_predict_keeps_the_rotation_and_colour_tags_of_a_video(tmp_path, capsys):
+    # a phone clip stored 1920x1080 with a -90 degree display rotation and BT.709 tags: predict
+    # wrote its upright frames as an unrotated video without the tags; now, as retime, the
+    # video keeps the rotation as a tag (frames stored in the coded orientation) and the colour
+    # tags, and shows the upright frames a PNG folder holds: exactly through FFV1 (.mkv: RGB,
+    # so no matrix or range tag, VideoWriter's rule), within x264's error in .mp4 (mean 2.0
+    # levels at this size, as for the same frames written unrotated)
+    source = data_path("video", "mediabunny__rotate-buck-bunny.mp4")
+    tags = probe_video(source)
+    args = ["--start", "0", "--context", "2", "--horizon", "1", "--resize", "54x96", "-q"]
+    assert main(["predict", str(source), str(tmp_path / "frames"), *args]) == 0
+    upright = cv2.imread(str(tmp_path / "frames" / "frame_000000.png"))[..., ::-1]
+    assert upright.shape == (96, 54, 3)
+    capsys.readouterr()
+    for name in ("p.mkv", "p.mp4", "sbs.mp4", "p.avi"):
+        extra = ["--side-by-side"] if name == "sbs.mp4" else []
+        assert main(["predict", str(source), str(tmp_path / name), *args, *extra]) == 0
+        width = 108 if extra else 54
+        got = next(flowkit.iter_frames(tmp_path / name))[:, -54:]  # the prediction's column
+        info = probe_video(tmp_path / name)
+        if name == "p.avi":  # AVI stores no rotation: upright frames, as before
+            assert "(1 frame, 54x96, " in capsys.readouterr().out
+            assert (info.rotation, info.width, info.height) == (0, 54, 96)
+            assert np.abs(got.astype(int) - upright).mean() < 3.0
+            continue
+        assert f"(1 frame, 96x{width} stored, {width}x96 displayed (rotation 270), " in capsys.readouterr().out
+        assert (info.rotation, info.width, info.height, info.language) == (270, width, 96, "eng")
+        if name == "p.mkv":
+            assert info.pix_fmt == "bgr0" and all(info.color[k] == tags.color[k]
+                                                  for k in ("color_primaries", "color_trc"))
+            np.testing.assert_array_equal(got, upright)
+        else:
+            assert info.color == tags.color == {"colorspace": 1, "color_range": 1,
+                                                "color_primaries": 1, "color_trc": 1}
+            assert np.abs(got.astype(int) - upright).mean() < 3.0
 
 
 def test_predict_divides_the_motion_of_frames_several_steps_apart(tmp_path):

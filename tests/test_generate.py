@@ -233,7 +233,9 @@ def test_cli_unknown_caption_word_is_a_usage_error(tmp_path, capsys):
     (["generate", "a purple circle moves left", "-o", "{tmp}/c.mp4"], "unknown word 'purple'"),
     (["generate", "a red circle moves left", "-o", "{tmp}/missing/c.mp4"], "output folder does not exist"),
     (["generate", "a red circle moves left", "-o", "{tmp}/c.xyz"],  # no --codec to suggest
-     ".mkv, .avi, .webm (see flowkit generate --help)"),
+     "c.xyz: FFmpeg has no container for the extension '.xyz' (it picks the container by the "
+     "extension, whatever the codec); use a video extension (.mp4, .m4v, .mov, .mkv, .avi, "
+     ".webm, ...) (see flowkit generate --help)"),
     (["train", "text2video-shapes", "--out", "{tmp}/w.safetensors", "--data", "x"],
      "unrecognized arguments: --data x"),
     (["train", "interp-refine", "--out", "{tmp}/w.safetensors"],

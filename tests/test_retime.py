@@ -185,6 +185,29 @@ def test_kept_frames_are_the_input_planes_exactly(tmp_path, name, pix_fmt):
             np.testing.assert_array_equal(kept, plane)
 
 
+def test_avi_is_mjpeg_with_exact_times_and_the_colours_of_a_bt709_input(tmp_path):
+    # retime wrote .avi with libx264: AVI stores no presentation times, and H.264 read back
+    # with its first frame at 1/fps and B-frames' times out of order (1, 4, 3, 5, 2, ...
+    # thirtieths on the traffic clip). Now MJPEG, as VideoWriter's table; MJPEG is read with
+    # JPEG's BT.601 matrix whatever the tags, so a BT.709 input goes through RGB, not its
+    # planes (they came out red 200 -> 183, green 199 -> 227)
+    frame = np.zeros((32, 96, 3), np.uint8)
+    frame[:, :32], frame[:, 32:64], frame[:, 64:] = (200, 30, 30), (30, 200, 30), (30, 30, 200)
+    bt709 = {"colorspace": 1, "color_range": 1, "color_primaries": 1, "color_trc": 1}
+    with flowkit.VideoWriter(tmp_path / "in.mp4", 10, color=bt709) as writer:
+        for k in range(4):
+            writer.write(np.roll(frame, 2 * k, axis=1))
+    report = flowkit.retime(tmp_path / "in.mp4", tmp_path / "out.avi", factor=2, progress=False)
+    assert probe_video(tmp_path / "out.avi").codec == "mjpeg" and report.frames == 8
+    got = list(flowkit.iter_frames(tmp_path / "out.avi", timestamps=True))
+    assert [t for t, _ in got] == [Fraction(k, 20) for k in range(8)]
+    source = next(flowkit.iter_frames(tmp_path / "in.mp4")).astype(float)
+    for start in (8, 40, 72):  # inside each bar: MJPEG's error (measured <= 3 levels), not the
+        # 17-28 levels of the shift
+        assert np.abs(got[0][1][8:24, start:start + 16].astype(float).mean(axis=(0, 1))
+                      - source[8:24, start:start + 16].mean(axis=(0, 1))).max() <= 5
+
+
 def test_full_range_input_keeps_its_planes_in_ffv1(tmp_path):
     # full-range yuvj420p input (as mediabunny's HEVC clip): FFV1 takes yuv420p but no yuvj
     # format, so the output is yuv420p tagged full range, the input's samples bit for bit (it

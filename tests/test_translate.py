@@ -486,6 +486,30 @@ def test_cli_translate_into_avi_writes_full_range_mjpeg(tiny_video, tmp_path):
     assert report["fps"] == 50 and _times(tmp_path / "vfr.avi") == times
 
 
+def test_translate_into_avi_drops_frames_that_share_a_grid_slot(tmp_path):
+    # a variable rate faster than the grid in places (0.20 and 0.21 s on a 30 fps grid) stopped
+    # translate to .avi with "time: expected a time after the previous frame's 0.2 s"; the
+    # colliding frame is dropped (VideoWriter's rule: the slot's first frame kept), reported,
+    # and the command line says so in one line
+    from test_retime import write_clip
+
+    times = [Fraction(ms, 1000) for ms in (0, 30, 50, 100, 130, 200, 210, 300, 330, 400)]
+    src = write_clip(tmp_path / "vfr.mkv", [_gray_rgb(t) for t in range(len(times))], 30,
+                     times=times, codec="ffv1")
+    assert flowkit.video.probe_video(src).base_rate == 30
+    report = flowkit.translate(src, tmp_path / "out.avi", "equalize", progress=False)
+    assert (report["frames"], report["dropped_frames"], report["fps"]) == (9, 1, 30)
+    assert _times(tmp_path / "out.avi") == [Fraction(k, 30) for k in (0, 1, 2, 3, 4, 6, 9, 10, 12)]
+    out = tmp_path / "cli.avi"
+    run = _cli("translate", src, out, "--op", "equalize", "-q")
+    assert run.returncode == 0 and "(9 frames, " in run.stdout
+    assert run.stderr.splitlines() == [
+        f"flowkit: note: {out}: 1 frame not written, on the 1/30 s slot of the frame before (AVI "
+        "stores a frame rate, not times: the first frame of a slot is kept); .mkv or .mp4 keep "
+        "every frame at its time"]
+    assert flowkit.translate(src, tmp_path / "out.mkv", "equalize", progress=False)["dropped_frames"] == 0
+
+
 def test_translate_copies_every_audio_track(tmp_path):
     import av
     from test_retime import write_clip

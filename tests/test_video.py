@@ -299,7 +299,13 @@ def test_bad_frames(tmp_path):
     [
         ("a.mp4", 0, {}, ValueError, r"fps: expected a number in \(0, inf\], got 0"),
         ("a.mp4", "30", {}, TypeError, r"fps: expected a real number, got '30'"),
-        ("a.xyz", 30, {}, ValueError, r"codec: no default codec for extension '\.xyz'"),
+        # FFmpeg picks the container by the extension: with a codec it said only "Could not
+        # determine output format", at the first frame
+        ("a.xyz", 30, {}, ValueError, r"path: .*a\.xyz: FFmpeg has no container for the extension "
+                                      r"'\.xyz' \(it picks the container by the extension, whatever "
+                                      r"the codec\); use a video extension \(\.mp4, "),
+        ("a.xyz", 30, {"codec": "libx264"}, ValueError, r"path: .*a\.xyz: FFmpeg has no container"),
+        ("a.ts", 30, {}, ValueError, r"codec: no default codec for extension '\.ts'"),
         ("a", 30, {}, ValueError, r"path: .*a: no extension; give it a video extension \(\.mp4, "
                                   r"\.m4v, \.mov, \.mkv, \.avi, \.webm, \.\.\.\), which picks the container"),
         ("a", 30, {"codec": "libx264"}, ValueError, r"path: .*a: no extension"),
@@ -591,6 +597,52 @@ def test_writer_frames_at_given_times(tmp_path):
         with pytest.raises(ValueError, match=r"time: expected a time after the previous frame's 0.37 s"):
             writer.write(frame, time=Fraction(37, 100))
     assert [t for t, _ in iter_frames(path, timestamps=True)] == times
+
+
+@pytest.mark.parametrize("name, stored", [("a.mp4", 90), ("a.mkv", 90), ("a.webm", 90),
+                                          ("a.avi", 0), ("a.ts", 0)])
+def test_a_rotation_the_container_cannot_store_turns_the_frames(tmp_path, name, stored):
+    # AVI and MPEG-TS drop the display rotation (a phone clip retimed or translated to .avi came
+    # out sideways): there the frames are stored turned and displayed the same
+    frames = [np.zeros((36, 64, 3), np.uint8) for _ in range(2)]
+    for k, frame in enumerate(frames):
+        frame[:12, :20] = 200  # a bright corner: top left as given
+        frame[..., 1] = 60 * k
+    with VideoWriter(tmp_path / name, 10, codec="libx264" if name == "a.ts" else None,
+                     rotation=90) as writer:
+        for frame in frames:
+            writer.write(frame)
+        with pytest.raises(ValueError, match="expected size 64x36"):
+            writer.write(np.zeros((64, 36, 3), np.uint8))  # the size given, not the stored one
+    assert (writer.rotation, writer._size) == (stored, (36, 64))
+    info = probe_video(tmp_path / name)
+    assert (info.rotation, info.width, info.height) == (stored, 36, 64)
+    upright = np.stack(list(iter_frames(tmp_path / name))).astype(int)
+    expected = np.stack([np.rot90(frame, 1) for frame in frames]).astype(int)
+    assert np.abs(upright - expected).mean() < 3
+
+
+def test_avi_drops_a_frame_on_the_slot_of_the_frame_before(tmp_path):
+    # AVI stores a frame rate, not times: times are rounded to 1 / fps, and a later frame that
+    # rounds onto the previous frame's slot (0.21 s onto 0.2 s at 30 fps) was a time-order
+    # ValueError; it is dropped (write returns False, counted), the first of the slot kept. A
+    # time not after the previous frame's is still an error, and other containers keep refusing
+    # a collision on their time base
+    times = [Fraction(ms, 1000) for ms in (0, 100, 200, 210, 215, 300)]
+    frames = [np.full((16, 16, 3), 40 * k, np.uint8) for k in range(len(times))]
+    with VideoWriter(tmp_path / "a.avi", 30, time_base=Fraction(1, 1000)) as writer:
+        kept = [writer.write(frame, time=time) for frame, time in zip(frames, times)]
+        with pytest.raises(ValueError, match=r"time: expected a time after the previous frame's 0.3 s"):
+            writer.write(frames[0], time=Fraction(29, 100))
+    assert kept == [True, True, True, False, False, True]
+    assert (writer.frame_count, writer.dropped) == (4, 2)
+    decoded = list(iter_frames(tmp_path / "a.avi", timestamps=True))
+    assert [t for t, _ in decoded] == [0, Fraction(1, 10), Fraction(1, 5), Fraction(3, 10)]
+    assert np.abs(decoded[2][1].astype(int) - 80).max() <= 2  # the slot's first frame (MJPEG)
+    with VideoWriter(tmp_path / "a.mp4", 30) as writer:
+        writer.write(frames[0], time=Fraction(20, 100))
+        with pytest.raises(ValueError, match=r"time: expected a time after the previous frame's 0.2 s"):
+            writer.write(frames[1], time=Fraction(21, 100))
 
 
 SHARED_CLIPS = ["androidx__bear-vp9-odd-dimensions.webm", "car_traffic_small.mp4",
