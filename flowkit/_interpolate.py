@@ -468,7 +468,8 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
           flows scaled to t it predicts a log-weight ``d`` and a residual ``r``, and the
           result is ``(a e^d S0 + b e^-d S1) / (a e^d + b e^-d) + r`` (the ``"splat"`` blend
           for ``d = r = 0``). Gray or RGB frames; runs where the model lives (CPU unless the
-          caller's ``model`` is on the GPU).
+          caller's ``model`` is on the GPU). It refines ``"splat"``, so it scores below the
+          default ``"project"`` on real video (docs/models.md).
         * a name registered with ``flowkit.models.register_interpolator(name, module)``: the
           caller's ``torch.nn.Module`` ``(frame0, frame1, t) -> frame`` on ``(N, C, H, W)``
           float32 tensors in [0, 1] and ``t`` ``(N,)`` (docs/models.md); no flow is estimated
