@@ -93,6 +93,20 @@ def test_occlusion_masks_of_a_moving_square_are_exact():
     np.testing.assert_array_equal(aux["occlusion1"], sq0 & ~sq1)
 
 
+def trail_errors(method):
+    """Mean absolute error on the square's swept region (square in frame0 or frame1) at t = 0.5
+    with the exact flows, with and without occlusion masks: {True: ..., False: ...}."""
+    frame0, sq0 = square_scene(0)
+    frame1, sq1 = square_scene(8)
+    truth, _ = square_scene(4)
+    flow01, flow10 = square_flows()
+    trail = sq0 | sq1
+    return {occlusion: np.abs(flowkit.interpolate(frame0, frame1, flow01=flow01, flow10=flow10,
+                                                  method=method, occlusion=occlusion)
+                              - truth)[trail].mean()
+            for occlusion in (True, False)}
+
+
 def test_occlusion_beats_no_occlusion_on_the_squares_trail():
     """On the swept region (square in frame0 or frame1), splat with occlusion reproduces the
     true middle frame up to what the occluded sources keep (their metric is 5 lower, a weight
@@ -100,16 +114,7 @@ def test_occlusion_beats_no_occlusion_on_the_squares_trail():
     exact flows, integer motion); without it the covered background leaks into the square
     through the softmax weights exp(-5 |error|) (mean error 0.0045 measured, > 5e-4
     asserted)."""
-    frame0, sq0 = square_scene(0)
-    frame1, sq1 = square_scene(8)
-    truth, _ = square_scene(4)
-    flow01, flow10 = square_flows()
-    trail = sq0 | sq1
-    errors = {}
-    for occlusion in (True, False):
-        out = flowkit.interpolate(frame0, frame1, flow01=flow01, flow10=flow10,
-                                  method="splat", occlusion=occlusion)
-        errors[occlusion] = np.abs(out - truth)[trail].mean()
+    errors = trail_errors("splat")
     assert errors[True] < 1e-4
     assert errors[False] > 5e-4
     assert errors[True] < 0.1 * errors[False]
@@ -123,22 +128,15 @@ def test_project_occlusion_on_the_squares_trail():
     everywhere: each takes the other's value where nothing of it lands)."""
     from flowkit import _interpolate
 
-    frame0, sq0 = square_scene(0)
-    frame1, sq1 = square_scene(8)
-    truth, _ = square_scene(4)
-    flow01, flow10 = square_flows()
-    trail = sq0 | sq1
-    errors = {}
-    for occlusion in (True, False):
-        out = flowkit.interpolate(frame0, frame1, flow01=flow01, flow10=flow10,
-                                  method="project", occlusion=occlusion)
-        errors[occlusion] = np.abs(out - truth)[trail].mean()
+    errors = trail_errors("project")
     assert errors[True] < 0.025 and errors[False] > 0.04
     assert errors[True] < 0.5 * errors[False]
     # the projected flows at t = 0.5: 8 px on the square's place at t (x in [20, 40)), 0 on
     # the background, including the strips that only one frame sees; within 0.1 px where
     # the background hidden in the other frame lands too (its softmax weight is e**-5 of the
     # square's: 7.95-7.99 measured)
+    frame0, frame1 = square_scene(0)[0], square_scene(8)[0]
+    flow01, flow10 = square_flows()
     state = _interpolate._prepare(frame0, frame1, flow01, flow10, True, "project")
     for g in _interpolate._projected_flows(0.5, state, None):
         y, x = np.mgrid[0:H, 0:W]
