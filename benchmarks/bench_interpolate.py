@@ -4,7 +4,7 @@ Run: ``pytest benchmarks/bench_interpolate.py --benchmark-only``. Each group hol
 frame size, on flowkit's synthetic RGB uint8 pair (``flowkit.sample_pair``: rotation, zoom, a
 moving disc):
 
-* ``flowkit``: ``flowkit.interpolate(frame0, frame1, 0.5)``, default options (splat, DIS
+* ``flowkit``: ``flowkit.interpolate(frame0, frame1, 0.5)``, default options (project, DIS
   medium flow, occlusion masks);
 * ``flowkit-7t``: the same with ``t = 1/8 ... 7/8`` (8x slow motion: the two flows are computed
   once, then 7 frames);

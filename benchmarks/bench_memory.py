@@ -10,7 +10,7 @@ growth under 50 MB from frame 100 to frame 10 000. The jobs:
 * ``io``: ``iter_frames`` -> ``VideoWriter`` (libx264), decode and encode only.
 * ``farneback_video``: the Farneback flow of every consecutive pair (``iter_frames`` in,
   each flow consumed and dropped).
-* ``retime``: ``flowkit.retime(factor=2)`` with its defaults (DIS flow, splatting), the first
+* ``retime``: ``flowkit.retime(factor=2)`` with its defaults (DIS flow, method "project"), the first
   N frames taken with ``segment=(0, N / fps), trim=True``.
 
 The long input is the shared traffic clip (``car_traffic_small.mp4``, 640x360, 30 fps, 916
