@@ -304,8 +304,10 @@ def _project_at(f0, f1, t, state, device):
             share0 = a / b
         g0 -= g1  # g0 is now the difference of the two samples
         magnitude = xp.abs(g0)
-        if channels == 1:
+        if f0.ndim == 2:
             error = magnitude
+        elif channels == 1:
+            error = magnitude[..., 0]
         else:  # the channel sum without NumPy's slow short-axis reduction
             error = magnitude[..., 0] + magnitude[..., 1]
             for c in range(2, channels):

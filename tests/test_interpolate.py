@@ -229,6 +229,20 @@ def test_uint8_in_uint8_out(method):
         assert np.abs(interior(out.astype(float) - middle * 255)).max() < 0.03 * 255 + 1
 
 
+@pytest.mark.parametrize("method", ["project", "splat", "backward", "blend"])
+def test_one_channel_frames_equal_gray_frames(method):
+    """(H, W, 1) frames and an (N, H, W, 1) batch interpolate as (H, W) gray frames."""
+    frame0, frame1, _ = translating_pair()
+    gray = flowkit.interpolate(frame0, frame1, [0.25, 0.5], method=method)
+    single = flowkit.interpolate(frame0[..., None], frame1[..., None], [0.25, 0.5], method=method)
+    assert single.shape == gray.shape + (1,)
+    np.testing.assert_allclose(single[..., 0], gray, atol=1e-6)
+    batch = flowkit.interpolate(np.stack([frame0] * 2)[..., None], np.stack([frame1] * 2)[..., None],
+                                0.5, method=method)
+    assert batch.shape == (2, H, W, 1)
+    np.testing.assert_allclose(batch[1, ..., 0], gray[1], atol=1e-6)
+
+
 def test_interpolate_video_count_order_and_reuse():
     frames = [texture(k * 1.5, 0.0) for k in range(3)]
     estimate = counting_estimator()
