@@ -1440,7 +1440,8 @@ def build_parser():
                    "passes most input frames through, and ffv1 made them about 27 times larger): "
                    "libx264 (.mp4, .m4v, .mov, .mkv), mjpeg (.avi), libvpx-vp9 (.webm)")
     p.add_argument("--crf", type=_integer_from(0), default=18,
-                   help="constant rate factor of x264/x265/vp9/av1 (default 18)")
+                   help="constant rate factor of x264/x265/vp9/av1 (default 18; mjpeg and mpeg4 "
+                        "encode at the fixed quantiser 2, ffv1 is lossless)")
     p.add_argument("--audio", choices=("copy", "stretch", "drop"),
                    help="audio: copy (unchanged duration), stretch (atempo), drop (default: copy "
                         "if the duration is unchanged, else stretch)")
@@ -1643,7 +1644,8 @@ def _add_translate_parser(sub, common):
     p.add_argument("--codec", help="video encoder; default by extension, as predict's (retime's "
                    f"differs for .mkv): {_codec_defaults()}")
     p.add_argument("--crf", type=_integer_from(0), default=18,
-                   help="constant rate factor of x264/x265/vp9/av1 (default 18)")
+                   help="constant rate factor of x264/x265/vp9/av1 (default 18; mjpeg and mpeg4 "
+                        "encode at the fixed quantiser 2, ffv1 is lossless)")
     p.add_argument("--scene-threshold", type=_number_in(100, "a number in (0, 100]"), default=10.0,
                    metavar="X", help="scene-cut threshold, mean frame difference in percent (default 10)")
     p.add_argument("--range", type=_time_range, metavar="START:END",
