@@ -317,7 +317,9 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         ``"stretch"``: decoded, time-stretched to the new duration without changing pitch
         (FFmpeg's ``atempo`` through PyAV's filter graph, chained for speeds outside
         [0.5, 2]) and encoded as AAC (Opus in WebM). ``"drop"``: no audio. None (default):
-        copy when the duration is unchanged, else stretch. With a ``segment`` only its audio is
+        copy when the duration is unchanged and the output's container takes the codec, else
+        stretch (AAC into ``.webm`` is re-encoded as Opus at speed 1; an explicit ``"copy"``
+        there is a ValueError). With a ``segment`` only its audio is
         stretched (cut at the sample), the rest re-encoded at speed 1; with ``trim`` the rest
         is dropped (``"copy"`` cannot cut at the sample: the default re-encodes). Every audio
         stream of the input is written, in its order.
@@ -475,7 +477,8 @@ def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, met
 def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, segment, trim,
             method, model, flow, flow_options, codec, crf, audio, scene_threshold, device, progress,
             src, part, lossless, parts):
-    from .video import audio_track, needs_even_size, streams_not_written
+    from .video import (COPYABLE_AUDIO, audio_copy_refused, audio_track, needs_even_size,
+                        streams_not_written)
 
     in_fps = info.base_rate  # variable rate: its grid, not its average
     if in_fps is None and out_fps is None:
@@ -514,10 +517,15 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
                          f"{_shown(timeline.output_duration(known))} s output (one frame "
                          f"would last {_shown(1 / out_fps)} s)")
     changed = speed != 1
-    if audio is None:
-        audio = "stretch" if changed or trim else "copy"
+    refused = audio_copy_refused(dst, container)
+    if audio is None:  # copy what the output's container takes, re-encode the rest
+        audio = "stretch" if changed or trim or refused else "copy"
     if info.audio:  # without audio there is nothing to copy: no error
         _check_audio(audio, speed, trim)
+        if audio == "copy" and refused:
+            raise ValueError(f"audio: cannot copy {refused[0]} audio into {dst.suffix} files (its "
+                             f"container takes {' or '.join(sorted(COPYABLE_AUDIO[dst.suffix.lower()]))}); "
+                             f"use stretch (re-encodes it; Opus in WebM) or drop")
     if part is not None:
         audio = "drop"  # checked as the whole run's; the join (``_parts``) muxes it
     depth = 16 if info.bit_depth > 8 else 8

@@ -365,7 +365,8 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
         Constant rate factor of the CRF encoders (default 18).
     audio : bool
         Copy the packets of every audio stream of the input unchanged, in its order (the
-        duration is unchanged); False drops them.
+        duration is unchanged); a codec the output's container does not take (AAC into
+        ``.webm``) is re-encoded instead (Opus). False drops them.
     progress : bool or None
         A tqdm bar on stderr; None: when stderr is a terminal.
 
@@ -380,7 +381,7 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
         the recursion), ``"size"`` (width, height as encoded, before the display rotation,
         which is copied from the input), ``"padded"`` (width, height before padding when an
         odd size was padded for a 4:2:0 encoder, else None), ``"audio"`` (``"copied"``,
-        ``"dropped"`` or ``"none"``), ``"audio_tracks"`` (audio streams written),
+        ``"re-encoded"``, ``"dropped"`` or ``"none"``), ``"audio_tracks"`` (audio streams written),
         ``"not_written"`` (the types of the input's other streams, which are not written:
         ``"subtitle"``, ``"data"``, ``"video"`` for a second video stream, one entry per
         stream, as ``RetimeReport.not_written``), ``"dropped_frames"`` (frames not written to an AVI
@@ -433,7 +434,8 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     from ._atomic import check_folder
     from ._retime import (_check_segment, _output_format, _shown, check_segment_start,
                           single_frame_error)
-    from .video import (FRAME_RATE_CONTAINERS, VideoWriter, _info, audio_track, iter_frames,
+    from .video import (FRAME_RATE_CONTAINERS, VideoWriter, _info, audio_copy_refused,
+                        audio_track, iter_frames,
                         open_input, streams_not_written, to_coded, writer_codec,
                         writer_tags)
 
@@ -460,6 +462,7 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     try:
         info = _info(container, stream)
         audio_streams = len(container.streams.audio)
+        reencode = bool(audio_copy_refused(dst, container))  # AAC into .webm: Opus
         not_written = streams_not_written(container, stream)
     finally:
         container.close()
@@ -525,7 +528,8 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     try:
         if audio:
             for index in range(audio_streams):
-                tracks.append(audio_track(src, "copy", Fraction(1), index=index))
+                tracks.append(audio_track(src, "stretch" if reencode else "copy", Fraction(1),
+                                          index=index))
         with VideoWriter(dst, fps, codec=codec, crf=crf, pix_fmt=pix_fmt,
                          time_base=info.time_base, **writer_tags(info)) as writer, \
                 tqdm(total=info.frame_count, unit="frame", desc="translate", file=sys.stderr,
@@ -546,5 +550,6 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     cuts = [count["before"] + k for k in cuts]  # indices in the whole video
     return {"frames": written, "processed": count["inside"], "fps": fps, "cuts": cuts, "size": size,
             "padded": coded if size is not None and tuple(size) != coded else None,
-            "audio": "none" if not audio_streams else ("copied" if audio else "dropped"),
+            "audio": "none" if not audio_streams else (
+                ("re-encoded" if reencode else "copied") if audio else "dropped"),
             "audio_tracks": len(tracks), "not_written": not_written, "dropped_frames": writer.dropped}

@@ -1444,7 +1444,8 @@ def build_parser():
                         "encode at the fixed quantiser 2, ffv1 is lossless)")
     p.add_argument("--audio", choices=("copy", "stretch", "drop"),
                    help="audio: copy (unchanged duration), stretch (atempo), drop (default: copy "
-                        "if the duration is unchanged, else stretch)")
+                        "if the duration is unchanged and the container takes the codec, else "
+                        "stretch: AAC into .webm is re-encoded as Opus)")
     p.add_argument("--scene-threshold", type=_number_in(100, "a number in (0, 100]"), default=10.0,
                    metavar="X", help="scene-cut threshold, mean frame difference in percent "
                    "(minterpolate's scd_threshold; default 10)")

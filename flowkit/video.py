@@ -276,6 +276,22 @@ def to_coded(frame, rotation):
     return np.ascontiguousarray(np.rot90(frame, -turns)) if turns else frame
 
 
+# containers whose muxer takes only some audio codecs; a copy of another is re-encoded (the
+# encoder audio_track uses for them: Opus in WebM)
+COPYABLE_AUDIO = {".webm": frozenset({"opus", "vorbis"})}
+
+
+def audio_copy_refused(dst, container):
+    """The codec names of ``container``'s audio streams that ``dst``'s container cannot take as
+    packets unchanged (AAC into ``.webm``: FFmpeg refuses it), in stream order; empty when every
+    stream can be copied."""
+    allowed = COPYABLE_AUDIO.get(Path(dst).suffix.lower())
+    if allowed is None:
+        return []
+    return [s.codec_context.name for s in container.streams.audio
+            if s.codec_context.name not in allowed]
+
+
 def streams_not_written(container, stream):
     """The types of ``container``'s streams that ``retime`` and ``translate`` do not write (all
     but the video ``stream`` they read and the audio streams, which they copy, stretch or drop

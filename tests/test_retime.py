@@ -444,6 +444,24 @@ def test_audio_is_copied(tmp_path, clip_with_tone):
     assert packets_out == packets_in  # the very same packets
 
 
+def test_aac_into_webm_is_re_encoded_by_default_and_refused_as_a_copy(tmp_path, clip_with_tone):
+    # WebM's muxer takes Opus or Vorbis only: the default re-encodes (Opus, the same tone), an
+    # explicit copy is one --audio error and no output
+    out = tmp_path / "out.webm"
+    report = flowkit.retime(clip_with_tone, out, factor=2, method="blend", progress=False)
+    assert report.audio == "re-encoded"
+    with av.open(str(out)) as container:
+        assert container.streams.audio[0].codec_context.name == "opus"
+    seconds, peak = tone_peak(out)
+    assert abs(seconds - 1.0) < 0.06 and abs(peak - 440) < 5
+    with pytest.raises(ValueError, match=r"audio: cannot copy aac audio into \.webm files"):
+        flowkit.retime(clip_with_tone, tmp_path / "a.webm", factor=2, audio="copy")
+    status, _, err = run_cli("retime", clip_with_tone, tmp_path / "a.webm", "--factor", "2",
+                             "--audio", "copy")
+    assert status == 2 and one_error_line(err).startswith("--audio: cannot copy aac audio"), err
+    assert not (tmp_path / "a.webm").exists()
+
+
 def test_audio_copy_with_a_speed_change(tmp_path, clip, clip_with_tone):
     # refused where there is audio (its packets cannot be copied into another duration), with
     # one error line and no output; accepted on a clip without audio: nothing to copy

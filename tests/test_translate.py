@@ -402,6 +402,11 @@ def test_translate_copies_the_audio(tmp_path):
     assert packets_out == packets_in
     report = flowkit.translate(src, tmp_path / "silent.mp4", "equalize", audio=False, progress=False)
     assert report["audio"] == "dropped" and not flowkit.video.probe_video(tmp_path / "silent.mp4").audio
+    # WebM takes no AAC: re-encoded as Opus
+    report = flowkit.translate(src, tmp_path / "out.webm", "equalize", progress=False)
+    assert report["audio"] == "re-encoded"
+    with av.open(str(tmp_path / "out.webm")) as container:
+        assert container.streams.audio[0].codec_context.name == "opus"
 
 
 # --- what translate keeps of the input: timestamps, pixel format, audio tracks -----------------
