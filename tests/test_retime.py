@@ -444,6 +444,16 @@ def test_audio_is_copied(tmp_path, clip_with_tone):
     assert packets_out == packets_in  # the very same packets
 
 
+def test_cli_summary_names_the_method_and_the_flow_options(tmp_path, clip):
+    # the cross-fade estimates no flow; -O options are named with the estimator
+    status, stdout, err = run_cli("retime", clip, tmp_path / "a.mp4", "--factor", "2",
+                                  "--method", "blend")
+    assert status == 0 and " frames interpolated (blend), " in stdout, (stdout, err)
+    status, stdout, err = run_cli("retime", clip, tmp_path / "b.mp4", "--factor", "2",
+                                  "-O", "preset=fast")
+    assert status == 0 and " frames interpolated (project, dis preset=fast), " in stdout, (stdout, err)
+
+
 def test_aac_into_webm_is_re_encoded_by_default_and_refused_as_a_copy(tmp_path, clip_with_tone):
     # WebM's muxer takes Opus or Vorbis only: the default re-encodes (Opus, the same tone), an
     # explicit copy is one --audio error and no output
