@@ -34,7 +34,7 @@ _FARNEBACK_OPTIONS = {"winsize": 21, "iterations": 10, "poly_n": 7, "poly_sigma"
 # forward-backward consistency (Sundaram, Brox and Keutzer 2010)
 _ALPHA1 = 0.01
 _ALPHA2 = 0.5
-# method="project": the share of its time weight a sample keeps where the occlusion masks say
+# methods "project" and "backward": the share of its time weight a sample keeps where the occlusion masks say
 # its frame does not see the pixel. Not 0: the result must tend to frame0 as t -> 0 whatever
 # the masks say, and the masks of estimated flows are often wrong (0 lost up to 0.22 dB on the
 # held-out training triplets of docs/interpolation.md against 0.1, 0.04 dB in their mean; with
@@ -202,14 +202,11 @@ def _backward_at(f0, f1, t, state, device):
     if state["occlusion0"] is not None:
         # frame0 does not see a pixel at t whose frame1 source is hidden in frame0, and
         # frame1 does not see one whose frame0 source is hidden in frame1
-        v0 = 1 - warp(state["occlusion1"].astype(np.float32), flow_t1, device=device)
-        v1 = 1 - warp(state["occlusion0"].astype(np.float32), flow_t0, device=device)
-        a = a * v0
-        b = b * v1
-        total = a + b
-        # where both are occluded, fall back to the plain time weights
-        a = xp.where(total > 0, a, np.float32(1 - t))
-        b = xp.where(total > 0, b, np.float32(t))
+        # (a hidden sample keeps _VISIBILITY_FLOOR of its weight, as in "project": the
+        # result tends to frame0 as t -> 0 whatever the masks say)
+        hidden = np.float32(1 - _VISIBILITY_FLOOR)
+        a = a * (1 - hidden * warp(state["occlusion1"].astype(np.float32), flow_t1, device=device))
+        b = b * (1 - hidden * warp(state["occlusion0"].astype(np.float32), flow_t0, device=device))
     a = xp.where(known0, a, np.float32(0)) * xp.ones(known0.shape, np.float32)
     b = xp.where(known1, b, np.float32(0)) * xp.ones(known1.shape, np.float32)
     neither = (a + b) == 0  # both flows unknown: the cross-fade
@@ -459,9 +456,11 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
           (eq. 4), ``F_t0 = -(1 - t) t F01 + t^2 F10``, ``F_t1 = (1 - t)^2 F01 - t (1 - t) F10``;
           both frames backward-warped (``flowkit.warp``, bilinear, replicated border) and
           blended with weights ``(1 - t) V_t0`` and ``t V_t1``, the visibilities at t: ``V_t0 =
-          1 - warp(occlusion1, F_t1)`` (frame0 does not see a pixel whose frame1 source it
-          hides) and ``V_t1 = 1 - warp(occlusion0, F_t0)`` (with ``occlusion=False``, or where
-          both are 0, ``1 - t`` and ``t``).
+          1 - 0.9 warp(occlusion1, F_t1)`` (frame0 does not see a pixel whose frame1 source it
+          hides; the 0.1 kept, as in ``"project"``, keeps the result continuous at t = 0 and
+          1) and ``V_t1 = 1 - 0.9 warp(occlusion0, F_t0)`` (with ``occlusion=False``, ``1 - t``
+          and ``t``). A frame whose flow at t is unknown (NaN, or a sample outside the image)
+          does not contribute.
         * ``"blend"``: the cross-fade ``(1 - t) frame0 + t frame1`` (no flow), for comparison
           and for scene cuts.
         * ``"learned"``: ``"splat"`` refined by the ``"interp-refine"`` network of
