@@ -409,7 +409,8 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
         the medium preset: 0.5 dB higher mean PSNR than Farneback on docs/interpolation.md's
         triplets and 2-2.5x faster than interpolate's Farneback options) or a callable ``(frame0, frame1) -> flow`` with flowkit's convention. Called twice per
         pair, ``flow(frame0, frame1)`` and ``flow(frame1, frame0)``. Not used when
-        ``flow01`` and ``flow10`` are given, nor for ``method="blend"``.
+        ``flow01`` and ``flow10`` are given, nor for ``method="blend"`` (whose ``flow`` and
+        ``flow_options`` are still checked).
     flow_options : dict, optional
         Keyword options of the named estimator (e.g. ``{"preset": "fast"}`` for ``"dis"``),
         checked against its signature before any work. For ``"farneback"`` interpolate starts
@@ -564,10 +565,10 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
         raise ValueError("flow_options: expected None when flow01 and flow10 are given (the flows "
                          f"are used as given, no estimator runs), got {flow_options!r}")
     estimate = None
-    if flow01 is None and method != "blend":
+    if flow01 is None:  # checked for "blend" too, which estimates nothing
         estimate = get_estimator(flow, _estimator_options(flow, flow_options))
-        if all(t in (0.0, 1.0) for t in times) and not return_aux:
-            estimate = None  # the inputs themselves: no flow needed
+        if method == "blend" or (all(t in (0.0, 1.0) for t in times) and not return_aux):
+            estimate = None  # the cross-fade, or the inputs themselves: no flow needed
 
     xp, _ = array_module(frame0)
     pairs0 = frame0 if batched else frame0[None]

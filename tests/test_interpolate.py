@@ -272,6 +272,8 @@ def test_bad_input():
         flowkit.interpolate(frame0, frame1, float("nan"))
     with pytest.raises(ValueError, match="t: expected at least one time"):
         flowkit.interpolate(frame0, frame1, [])
+    with pytest.raises(ValueError, match="flow_options: 'bogus' is not an option of dis"):
+        flowkit.interpolate(frame0, frame1, method="blend", flow_options={"bogus": 1})
     with pytest.raises(TypeError, match="t: expected a number in"):
         flowkit.interpolate(frame0, frame1, "half")
     with pytest.raises(ValueError, match="method: expected one of 'project', 'splat', 'backward', 'blend', 'learned', "
