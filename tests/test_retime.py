@@ -454,6 +454,20 @@ def test_cli_summary_names_the_method_and_the_flow_options(tmp_path, clip):
     assert status == 0 and " frames interpolated (project, dis preset=fast), " in stdout, (stdout, err)
 
 
+@pytest.mark.parametrize("trim", [False, True])
+def test_avi_with_audio_keeps_the_frame_times(tmp_path, clip_with_tone, trim):
+    # AAC's priming packet starts before 0; with FFmpeg's default the AVI muxer shifted every
+    # packet after the first video frame (frames read back at 0, 0.16, 0.18, ... s on a new
+    # user's clip). Copied (no trim) and re-encoded (trim) audio alike
+    out = tmp_path / "out.avi"
+    segment = (Fraction(0), Fraction(1, 2)) if trim else None
+    report = flowkit.retime(clip_with_tone, out, factor=2, method="blend", segment=segment,
+                            trim=trim, progress=False)
+    assert report.audio == ("re-encoded" if trim else "copied")
+    times = [t for t, _ in flowkit.iter_frames(out, timestamps=True)]
+    assert times == [Fraction(k, 48) for k in range(len(times))]
+
+
 def test_aac_into_webm_is_re_encoded_by_default_and_refused_as_a_copy(tmp_path, clip_with_tone):
     # WebM's muxer takes Opus or Vorbis only: the default re-encodes (Opus, the same tone), an
     # explicit copy is one --audio error and no output
