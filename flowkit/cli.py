@@ -1448,11 +1448,12 @@ def build_parser():
                    help="audio: copy (unchanged duration), stretch (atempo), drop (default: copy "
                         "if the duration is unchanged and the container takes the codec, else "
                         "stretch: AAC into .webm is re-encoded as Opus)")
-    p.add_argument("--scene-threshold", type=_number_in(100, "a number in (0, 100]"), default=10.0,
-                   metavar="X", help="scene-cut threshold, mean frame difference in percent "
-                   "(minterpolate's scd_threshold; default 10)")
-    p.add_argument("--no-scene-detection", dest="scene_threshold", action="store_const", const=0,
-                   help="interpolate across every pair, cuts too")
+    scenes = p.add_mutually_exclusive_group()
+    scenes.add_argument("--scene-threshold", type=_number_in(100, "a number in (0, 100]"),
+                        default=10.0, metavar="X", help="scene-cut threshold, mean frame "
+                        "difference in percent (minterpolate's scd_threshold; default 10)")
+    scenes.add_argument("--no-scene-detection", dest="scene_threshold", action="store_const",
+                        const=0, help="interpolate across every pair, cuts too")
     p.add_argument("--device", choices=("cpu", "cuda"), help="where warping and splatting run")
     p.set_defaults(run=cmd_retime)
 

@@ -444,6 +444,17 @@ def test_audio_is_copied(tmp_path, clip_with_tone):
     assert packets_out == packets_in  # the very same packets
 
 
+def test_cli_scene_options_exclude_each_other(tmp_path, clip):
+    # whichever came last won silently
+    status, _, err = run_cli("retime", clip, tmp_path / "a.mp4", "--factor", "2",
+                             "--no-scene-detection", "--scene-threshold", "5")
+    assert status == 2 and "not allowed with argument --no-scene-detection" in err, err
+    assert not (tmp_path / "a.mp4").exists()
+    status, _, err = run_cli("retime", clip, tmp_path / "a.mp4", "--factor", "2",
+                             "--no-scene-detection", "--method", "blend")
+    assert status == 0, err
+
+
 def test_cli_summary_names_the_method_and_the_flow_options(tmp_path, clip):
     # the cross-fade estimates no flow; -O options are named with the estimator
     status, stdout, err = run_cli("retime", clip, tmp_path / "a.mp4", "--factor", "2",
