@@ -440,7 +440,7 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
           keeps the result continuous at t = 0 and 1 and loses less where the masks of
           estimated flows are wrong. On docs/interpolation.md's triplets +0.05 dB over
           ``"splat"`` in the mean, and on real video (25 held-out triplets of the training
-          clips) +0.47 dB, up to +1.8 dB where splatting smears a walking person; about 2x
+          clips) +0.47 dB, up to +1.8 dB on the person-detection clip, where splatting smears; about 2x
           ``"splat"``'s time per t.
         * ``"splat"``: ``frame0`` splatted forward by ``t * flow01`` and ``frame1``
           by ``(1 - t) * flow10`` (``flowkit.splat``, ``mode="softmax"``) with the metric
