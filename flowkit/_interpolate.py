@@ -111,14 +111,14 @@ def _prepare(frame0, frame1, flow01, flow10, occlusion, method):
         occ0 = _occlusion(flow01, flow10)
         occ1 = _occlusion(flow10, flow01)
     state = {"flow01": flow01, "flow10": flow10, "occlusion0": occ0, "occlusion1": occ1}
+    if method in ("project", "backward") and occ0 is not None:  # float32 masks for warp
+        state["hidden0"], state["hidden1"] = occ0.astype(np.float32), occ1.astype(np.float32)
     if method == "project":
-        # the pair's intensity range (brightness_error's unit); float32 masks for warp
-        span = float(max(frame0.max(), frame1.max()) - min(frame0.min(), frame1.min()))
-        state["span"] = span if span > 0 else 1.0
+        from ._splat import intensity_span
+
+        state["span"] = intensity_span(frame0, frame1)  # brightness_error's unit
         xp, _ = array_module(flow01)
         state["flows_finite"] = bool(xp.isfinite(flow01).all() and xp.isfinite(flow10).all())
-        if occ0 is not None:
-            state["hidden0"], state["hidden1"] = occ0.astype(np.float32), occ1.astype(np.float32)
     if method in ("splat", "project", "learned"):
         from ._splat import brightness_error
 
@@ -200,13 +200,7 @@ def _backward_at(f0, f1, t, state, device):
     known0 = ~xp.isnan(g0 if g0.ndim == 2 else g0[..., 0])
     known1 = ~xp.isnan(g1 if g1.ndim == 2 else g1[..., 0])
     if state["occlusion0"] is not None:
-        # frame0 does not see a pixel at t whose frame1 source is hidden in frame0, and
-        # frame1 does not see one whose frame0 source is hidden in frame1
-        # (a hidden sample keeps _VISIBILITY_FLOOR of its weight, as in "project": the
-        # result tends to frame0 as t -> 0 whatever the masks say)
-        hidden = np.float32(1 - _VISIBILITY_FLOOR)
-        a = a * (1 - hidden * warp(state["occlusion1"].astype(np.float32), flow_t1, device=device))
-        b = b * (1 - hidden * warp(state["occlusion0"].astype(np.float32), flow_t0, device=device))
+        a, b = _visibility_weights(state, flow_t0, flow_t1, a, b, device)
     a = xp.where(known0, a, np.float32(0)) * xp.ones(known0.shape, np.float32)
     b = xp.where(known1, b, np.float32(0)) * xp.ones(known1.shape, np.float32)
     neither = (a + b) == 0  # both flows unknown: the cross-fade
@@ -217,6 +211,33 @@ def _backward_at(f0, f1, t, state, device):
     if g0.ndim == 3:
         a, b = a[..., None], b[..., None]
     return (a * g0 + b * g1) / (a + b), (flow_t0, flow_t1)
+
+
+def _visibility_weights(state, flow_t0, flow_t1, weight0, weight1, device):
+    """The time weights ``weight0`` (of frame0's sample, taken along ``flow_t0``) and
+    ``weight1`` (frame1's, along ``flow_t1``) times the samples' visibilities, for
+    ``"project"`` and ``"backward"``: frame0 does not see a pixel whose frame1 sample is hidden
+    in frame0 (``occlusion1`` read there), nor frame1 one whose frame0 sample is hidden in
+    frame1. A hidden sample keeps ``_VISIBILITY_FLOOR`` of its weight, so the result tends to
+    frame0 as t -> 0 whatever the masks say; with a floor of 0 (a variant only), where both
+    are hidden, the time weights."""
+    from ._warp import warp
+
+    hidden = np.float32(1 - _VISIBILITY_FLOOR)
+    weights = []
+    for mask, flow, time_weight in ((state["hidden1"], flow_t1, weight0),
+                                    (state["hidden0"], flow_t0, weight1)):
+        weight = warp(mask, flow, device=device)
+        weight *= -hidden
+        weight += 1
+        weight *= time_weight
+        weights.append(weight)
+    a, b = weights
+    if _VISIBILITY_FLOOR == 0:
+        xp, _ = array_module(a)
+        both = (a + b) == 0
+        a, b = xp.where(both, weight0, a), xp.where(both, weight1, b)
+    return a, b
 
 
 def _projected_flows(t, state, device):
@@ -260,6 +281,7 @@ def _project_at(f0, f1, t, state, device):
     """Both frames (float32) sampled backward from time t along three hypotheses of the flow
     at t (each frame's flow projected, Super SloMo's approximation), each hypothesis blended by
     visibility and the three weighted by how well their two samples agree."""
+    from ._splat import channel_sum
     from ._warp import warp
 
     xp, _ = array_module(f0)
@@ -276,7 +298,6 @@ def _project_at(f0, f1, t, state, device):
     channels = f0.shape[2] if f0.ndim == 3 else 1
     # |g0 - g1| summed over channels, in units of the pair's range
     error_unit = np.float32(1 / (channels * state["span"]))
-    hidden = np.float32(1 - _VISIBILITY_FLOOR)
     total = weight_sum = None
     for flow_t0, flow_t1 in hypotheses:
         g0 = warp(f0, flow_t0, device=device)
@@ -284,31 +305,11 @@ def _project_at(f0, f1, t, state, device):
         if state["occlusion0"] is None:
             share0 = np.float32(1 - t)
         else:
-            # frame0 does not see a pixel whose frame1 source it hides, and vice versa:
-            # weights (1 - t) (1 - hidden * occlusion1 at the frame1 sample) and t (...)
-            a = warp(state["hidden1"], flow_t1, device=device)
-            a *= -hidden
-            a += 1
-            a *= 1 - t32
-            b = warp(state["hidden0"], flow_t0, device=device)
-            b *= -hidden
-            b += 1
-            b *= t32
+            a, b = _visibility_weights(state, flow_t0, flow_t1, 1 - t32, t32, device)
             b += a
-            if _VISIBILITY_FLOOR == 0:  # both hidden: the time weights (a variant only)
-                xp.copyto(a, np.float32(1 - t), where=b == 0)
-                xp.copyto(b, np.float32(1), where=b == 0)
             share0 = a / b
         g0 -= g1  # g0 is now the difference of the two samples
-        magnitude = xp.abs(g0)
-        if f0.ndim == 2:
-            error = magnitude
-        elif channels == 1:
-            error = magnitude[..., 0]
-        else:  # the channel sum without NumPy's slow short-axis reduction
-            error = magnitude[..., 0] + magnitude[..., 1]
-            for c in range(2, channels):
-                error += magnitude[..., c]
+        error = channel_sum(xp.abs(g0))
         error *= error_unit
         weight = _box3(error)
         weight += np.float32(_CONSISTENCY_SOFTNESS)
@@ -697,11 +698,10 @@ def interpolate_video(frames, *, factor=2, times=None, **options):
                                                          _validate.frames_layout(frames) == (False, True))):
         raise ValueError(f"frames: expected a video (T, H, W) or (T, H, W, C), got shape "
                          f"{tuple(frames.shape)}, which looks like one frame")
-    # check the options before the first frame is read
-    method = _validate.check_choice("method", options.get("method", "project"), METHODS)
-    if method != "blend":
-        flow = options.get("flow", "dis")
-        get_estimator(flow, _estimator_options(flow, options.get("flow_options")))
+    # check the options before the first frame is read (for "blend" too, as interpolate does)
+    _validate.check_choice("method", options.get("method", "project"), METHODS)
+    flow = options.get("flow", "dis")
+    get_estimator(flow, _estimator_options(flow, options.get("flow_options")))
     return _video(frames, times, options)
 
 

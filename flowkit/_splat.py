@@ -184,10 +184,30 @@ def _check_metric(metric, mode, n_out, h, w):
     return (n_out if metric.ndim == 3 else 1, h, w)
 
 
+def intensity_span(frame, other):
+    """The two frames' joint intensity range, max - min over both (1 for flat frames), in
+    their dtype's arithmetic: the unit of :func:`brightness_error` and of ``interpolate``'s
+    agreement weights."""
+    span = float(max(frame.max(), other.max()) - min(frame.min(), other.min()))
+    return span if span > 0 else 1.0
+
+
+def channel_sum(image):
+    """The sum over the last axis of an ``(H, W, C)`` array, channel by channel in NumPy's
+    order without its slow reduction over a short axis (a new array); an ``(H, W)`` array is
+    returned as it is."""
+    if image.ndim == 2:
+        return image
+    total = image[..., 0].copy()
+    for c in range(1, image.shape[-1]):
+        total += image[..., c]
+    return total
+
+
 def brightness_error(frame, other, flow):
     """Brightness-constancy error of each pixel of ``frame`` against ``other`` read back along
     ``flow``: the mean over channels of ``|frame - warp(other, flow)|``, in units of the two
-    frames' joint intensity range (max - min over both; 1 for flat frames), so that it does
+    frames' joint intensity range (:func:`intensity_span`), so that it does
     not change when both frames go through the same ``a * I + b`` (floats in [0, 255] or
     low-contrast uint16 alike, as the estimators' ``normalize=True``); float32 ``(H, W)``.
     Softmax splatting's importance metric is a negative multiple of it (Niklaus and Liu 2020);
@@ -197,11 +217,7 @@ def brightness_error(frame, other, flow):
     xp, _ = array_module(frame)
     a = frame.astype(np.float32, copy=False)
     b = other.astype(np.float32, copy=False)
-    span = float(max(a.max(), b.max()) - min(a.min(), b.min()))
-    error = xp.abs(a - warp(b, flow)) / np.float32(span if span > 0 else 1.0)
-    if error.ndim == 3:  # the channel mean in NumPy's order, without its slow short-axis reduction
-        total = error[..., 0].copy()
-        for c in range(1, error.shape[-1]):
-            total += error[..., c]
-        error = total / np.float32(error.shape[-1])
+    error = xp.abs(a - warp(b, flow)) / np.float32(intensity_span(a, b))
+    if error.ndim == 3:  # the channel mean
+        error = channel_sum(error) / np.float32(error.shape[-1])
     return error.astype(np.float32, copy=False)
