@@ -1003,8 +1003,8 @@ def cmd_retime(args):
     _depth_note(args.output, info.bit_depth)
     _not_written_line(report.not_written)
     method = args.method if args.model is None else f"{args.method}, weights {args.model}"
-    flow = "" if args.method == "blend" else ", " + " ".join(
-        [args.flow] + [f"{name}={value}" for name, value in (options or {}).items()])
+    flow = "" if args.method == "blend" else f", {args.flow}" + (
+        f" ({_format_options(options)})" if options else "")
     print(f"{report.interpolated} frames interpolated ({method}{flow}), "
           f"{_counted(cuts, 'scene cut')} not warped across, in {seconds:.1f} s "
           f"({report.frames / seconds:.1f} frames/s)")

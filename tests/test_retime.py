@@ -462,7 +462,7 @@ def test_cli_summary_names_the_method_and_the_flow_options(tmp_path, clip):
     assert status == 0 and " frames interpolated (blend), " in stdout, (stdout, err)
     status, stdout, err = run_cli("retime", clip, tmp_path / "b.mp4", "--factor", "2",
                                   "-O", "preset=fast")
-    assert status == 0 and " frames interpolated (project, dis preset=fast), " in stdout, (stdout, err)
+    assert status == 0 and " frames interpolated (project, dis (preset='fast')), " in stdout, (stdout, err)
 
 
 @pytest.mark.parametrize("trim", [False, True])
