@@ -1199,13 +1199,13 @@ class VideoWriter:
             # alone was lost (x264 leaves the default, limited, out of its stream). Asked for
             # only when a range is set: the box always states one. (MOV's 'nclc' has no range.)
             colr = "color_range" in self.color and self.path.suffix.lower() == ".mp4"
-            options = {"movflags": "+write_colr"} if colr else {}
+            muxer_options = {"movflags": "+write_colr"} if colr else {}
             if self.path.suffix.lower() in FRAME_RATE_CONTAINERS:
                 # AAC's first packet starts before 0 (its priming); FFmpeg's default then
                 # shifted every packet after the first video frame (frames read back at 0,
                 # 0.16, 0.18, ... s for 0, 0.02, 0.04, ...). AVI stores no times: nothing to shift
-                options["avoid_negative_ts"] = "disabled"
-            container = av.open(str(self._tmp), "w", options=options or None)
+                muxer_options["avoid_negative_ts"] = "disabled"
+            container = av.open(str(self._tmp), "w", options=muxer_options or None)
         except BaseException as exc:
             self._abort(type(exc), exc, exc.__traceback__)
             raise
