@@ -1364,6 +1364,9 @@ class _AudioTrack:
         self.origin = origin
 
     def open(self, container):
+        # AVI stores no times: a codec's priming packet (before 0; AAC's 1024 samples) would
+        # play at 0 and leave the audio that late (64-128 ms measured), so it is not written
+        self._drop_priming = Path(container.name).suffix.lower() in FRAME_RATE_CONTAINERS
         if self.tempo is None:
             self.out = container.add_stream_from_template(self.in_stream)
             self._tag_language()
@@ -1429,7 +1432,7 @@ class _AudioTrack:
                     packet.dts -= shift
                 self._last = (packet.pts + (packet.duration or 0)) * time_base
                 packet.stream = self.out
-                container.mux(packet)
+                self._mux(container, [packet])
             else:
                 self._stretch(container, packet)
 
@@ -1530,14 +1533,18 @@ class _AudioTrack:
         frame.pts = round(self.written * rate)
         frame.time_base = Fraction(1, rate)
         self.written += Fraction(frame.samples, frame.sample_rate)
-        container.mux(self.out.encode(frame))
+        self._mux(container, self.out.encode(frame))
+
+    def _mux(self, container, packets):
+        container.mux([p for p in packets
+                       if not (self._drop_priming and p.pts is not None and p.pts < 0)])
 
     def close(self, container):
         self.feed(container, float("inf"))
         if self.tempo is not None:
             if not self.flushed:
                 self._finish_stretch(container)
-            container.mux(self.out.encode(None))
+            self._mux(container, self.out.encode(None))
         self.input.close()
 
 

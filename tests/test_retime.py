@@ -477,6 +477,15 @@ def test_avi_with_audio_keeps_the_frame_times(tmp_path, clip_with_tone, trim):
     assert report.audio == ("re-encoded" if trim else "copied")
     times = [t for t, _ in flowkit.iter_frames(out, timestamps=True)]
     assert times == [Fraction(k, 48) for k in range(len(times))]
+    # and no priming packet (before 0), which AVI would play at 0, the audio that much late
+    # (1024 samples: 64-128 ms on a new user's clips): copied, the input's packets from 0 on
+    with av.open(str(out)) as container:
+        packets = [p for p in container.demux(container.streams.audio[0]) if p.size]
+    if not trim:
+        with av.open(str(clip_with_tone)) as source:
+            given = [p for p in source.demux(source.streams.audio[0]) if p.size]
+        assert any(p.pts < 0 for p in given)  # the input has a priming packet
+        assert [bytes(p) for p in packets] == [bytes(p) for p in given if p.pts >= 0]
 
 
 def test_aac_into_webm_is_re_encoded_by_default_and_refused_as_a_copy(tmp_path, clip_with_tone):
