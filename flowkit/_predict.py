@@ -11,6 +11,7 @@ import numpy as np
 from . import _validate
 from ._backend import array_module, as_array, is_device_array, select_device, to_output
 from ._estimators import get_estimator, list_estimators
+from ._retime import DEFAULT_SCENE_THRESHOLD, last_scene_cut
 
 SCHEMES = ("semi-lagrangian", "forward", "reestimate")
 METHODS = ("flow", "gan")
@@ -267,15 +268,17 @@ def _too_small_named(flow):
 
 
 def check_options(horizon, *, context, n_iter, scheme, average, return_flow, method, flow=None,
-                  flow_options=None, speed_spread=None, advect_flow=None, **_):
+                  flow_options=None, speed_spread=None, advect_flow=None, scene_threshold=None, **_):
     """predict's options checked as predict checks them, without frames (``flowkit.batch``
     runs this on the client with predict's defaults): ``(horizon, context, n_iter, scheme,
     average, method, speed_spread, advect_flow)``, ``speed_spread`` and ``advect_flow``
     resolved from None to the scheme's defaults; an estimator name ``flow`` is looked up with
-    its ``flow_options``."""
+    its ``flow_options``; ``scene_threshold`` is checked."""
     from .models.adapters import list_adapters
 
     horizon = _validate.check_int("horizon", horizon, min_value=1)
+    if scene_threshold is not None:
+        _validate.check_float("scene_threshold", scene_threshold, low=0, high=100, low_open=True)
     if isinstance(context, str):
         if context != AUTO:
             raise ValueError(f"context: expected an integer >= 2 or {AUTO!r}, got {context!r}")
@@ -317,7 +320,7 @@ def check_options(horizon, *, context, n_iter, scheme, average, return_flow, met
 def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AUTO, average="median",
             smooth=None, scheme="semi-lagrangian", n_iter=_N_ITER, speed_spread=None,
             advect_flow=None, return_flow=False, device=None, method="flow", model=None,
-            times=None):
+            times=None, scene_threshold=DEFAULT_SCENE_THRESHOLD):
     """Predict the frames that follow a clip, from its optical flow.
 
     The motion of the last frame is estimated from the last ``context`` frames, optionally
@@ -449,6 +452,17 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
         at one step each (whole or fractional gaps; the same for every clip of a batch). Not
         with a flow array (the motion per step is given) or another ``method`` than
         ``"flow"`` / ``"gan"``.
+    scene_threshold : float or None
+        Scene-cut threshold in percent, 0 < scene_threshold <= 100, as ``flowkit.retime``'s
+        (FFmpeg ``minterpolate``'s ``scd_threshold``); None: no test. A flow across a cut
+        is meaningless, so the frames before the last cut among the clip's last
+        ``max(context, 3)`` frames (``"auto"``: 4) are left out: the motion comes from the
+        frames after the cut (``context`` shrinks to their number), and when only the last
+        frame follows the cut it is repeated (zero motion; ``method="gan"`` does not refine
+        it). The test (``flowkit._retime.last_scene_cut``): the mean absolute difference of a
+        pair (every 4th pixel and row, percent of full scale) reaches the threshold and
+        exceeds its neighbouring pair's by as much; it needs 3 frames. Not with a flow array
+        (the motion is given).
 
     Returns
     -------
@@ -461,7 +475,8 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
     Raises
     ------
     ValueError
-        ``horizon`` < 1, fewer than ``context`` frames (``"auto"``: 2), ``context`` < 2 or
+        ``horizon`` < 1, fewer than ``context`` frames (``"auto"``: 2), ``scene_threshold``
+        outside (0, 100], ``context`` < 2 or
         a string other than ``"auto"``, ``speed_spread``
         outside [0, 0.5] or above 0 with another scheme, ``advect_flow=True`` with another
         scheme, an ``n_iter`` other than 1 with ``advect_flow`` (the default) or another scheme,
@@ -501,7 +516,8 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
     frames = _as_frames(frames)
     horizon, context, n_iter, scheme, average, method, speed_spread, advect_flow = check_options(
         horizon, context=context, n_iter=n_iter, scheme=scheme, average=average,
-        return_flow=return_flow, method=method, speed_spread=speed_spread, advect_flow=advect_flow)
+        return_flow=return_flow, method=method, speed_spread=speed_spread, advect_flow=advect_flow,
+        scene_threshold=scene_threshold)
     if method not in METHODS:
         if times is not None:
             raise ValueError(f"times: only for method 'flow' or 'gan', got method={method!r}")
@@ -553,16 +569,23 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
     xp, _ = array_module(clips)
     results, motions = [], []
     for n in range(clips.shape[0]):
-        if given is None:
+        clip, clip_context, clip_gaps = clips[n], context, gaps
+        if given is None and scene_threshold is not None:
+            clip, clip_context, clip_gaps = _after_scene_cut(clip, context, gaps, scene_threshold,
+                                                                n if batched else None)
+        if len(clip) == 1:  # only the last frame follows a cut: it is repeated
+            predicted = xp.stack([clip[0]] * horizon)
+            motion = xp.zeros(clip.shape[1:3] + (2,), np.float32)
+        elif given is None:
             with _too_small_named(flow):
-                predicted, motion = _predict_clip(clips[n], horizon, estimate, context, average,
+                predicted, motion = _predict_clip(clip, horizon, estimate, clip_context, average,
                                                   smooth, scheme, n_iter, speed_spread,
-                                                  advect_flow, device, gaps)
+                                                  advect_flow, device, clip_gaps)
         else:
             motion = given[n] if given.ndim == 4 else given
             predicted, motion = _predict_given(clips[n], horizon, motion.astype(np.float32), smooth,
                                                scheme, n_iter, speed_spread, advect_flow, device)
-        if model is not None:
+        if model is not None and len(clip) > 1:
             from .models.predict_gan import refine_arrays
 
             predicted = refine_arrays(model, clips[n], predicted, motion)
@@ -572,6 +595,25 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
     if not return_flow:
         return predicted
     return predicted, (xp.stack(motions) if batched else motions[0])
+
+
+def _after_scene_cut(clip, context, gaps, threshold, index):
+    """``(clip, context, gaps)`` from the last scene cut among the frames ``predict`` reads
+    (at least the last 3, for the test) on: the whole clip when there is none."""
+    used = frames_used(context, len(clip))
+    scanned = min(len(clip), max(used, 3))
+    after, mafd = last_scene_cut(clip[-scanned:], threshold)
+    kept = scanned - after  # frames from the cut on
+    if not after or kept >= used:  # no cut, or one before the frames used
+        return clip, context, gaps
+    frames = "the last frame" if kept == 1 else f"the last {kept} frames"
+    what = ("it is repeated" if kept == 1 else "the motion is estimated from them")
+    clip_name = "" if index is None else f" of clip {index}"
+    _log.info("scene cut before %s%s (mean absolute difference %.1f %%): %s", frames, clip_name,
+              mafd, what, extra={"scene_cut": kept})
+    if kept == 1:
+        return clip[-1:], context, []
+    return clip[-kept:], (context if context == AUTO else kept), gaps[len(gaps) - (kept - 1):]
 
 
 def frames_used(context, count=None):

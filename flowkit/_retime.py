@@ -203,11 +203,37 @@ def scene_change(frame0, frame1, previous, threshold):
     row, all channels); a cut needs ``mafd`` and its change from the previous pair's
     ``previous`` both >= ``threshold``. Used by ``retime`` and ``temporally_consistent``.
     """
+    mafd = _mafd(frame0, frame1)
+    return _is_cut(mafd, previous, threshold), mafd
+
+
+def _mafd(frame0, frame1):
     a = frame0[::4, ::4].astype(np.float32)
     b = frame1[::4, ::4].astype(np.float32)
-    full = _validate.intensity_range(frame0.dtype)
-    mafd = float(np.abs(a - b).mean()) * 100.0 / full
-    return min(mafd, abs(mafd - previous)) >= threshold, mafd
+    return float(np.abs(a - b).mean()) * 100.0 / _validate.intensity_range(frame0.dtype)
+
+
+def _is_cut(mafd, previous, threshold):
+    return min(mafd, abs(mafd - previous)) >= threshold
+
+
+def last_scene_cut(frames, threshold):
+    """``(index, mafd)`` of the last scene cut of a short clip: ``index`` is the first frame
+    after it, 0 (and ``mafd`` None) when there is none.
+
+    :func:`scene_change`'s test on each consecutive pair, the previous pair's ``mafd`` being
+    the pair before it, or for the first pair the one after it (a clip has no state from
+    before): a cut is a pair that differs by ``threshold`` percent and by as much more than
+    its neighbour. A clip of 2 frames has no neighbour to compare with and never has a cut.
+    Used by ``predict`` on its context.
+    """
+    mafds = [_mafd(a, b) for a, b in zip(frames[:-1], frames[1:])]
+    if len(mafds) < 2:
+        return 0, None
+    for k in reversed(range(len(mafds))):
+        if _is_cut(mafds[k], mafds[k - 1] if k else mafds[1], threshold):
+            return k + 1, mafds[k]
+    return 0, None
 
 
 def _output_format(codec, info, depth, *, planes=False):

@@ -835,7 +835,8 @@ def cmd_predict(args):
                                     flow_options=options, context=args.context,
                                     average=args.average, smooth=smooth, scheme=args.scheme,
                                     speed_spread=args.speed_spread, advect_flow=args.advect_flow,
-                                    times=times, **extra, **gan)
+                                    times=times, scene_threshold=_scene_threshold(args),
+                                    **extra, **gan)
     seconds = time.perf_counter() - start
     pictures = [np.concatenate([t, p], axis=1) for t, p in zip(truth, predicted)] if args.side_by_side \
         else list(predicted)
@@ -871,13 +872,34 @@ def cmd_predict(args):
     scheme = args.scheme + "".join(
         part for part, used in ((f", speed spread {spread:g}", spread), (", advected flow", advect)) if used)
     chosen = ""
-    if args.context == "auto":  # predict logs the hindcast's choice; 2-3 frames: the newest pair
+    cut = next((record.scene_cut for record in choices if hasattr(record, "scene_cut")), None)
+    if args.context == "auto" and cut != 1:  # predict logs the hindcast's choice; 2-3 frames: the newest pair
         averaged = any(getattr(record, "context", 2) > 2 for record in choices)
         chosen = (f" (--context auto: the {args.average} of the last 3 pairs' motions)" if averaged
                   else " (--context auto: the newest pair's motion)")
     print(f"{scheme} prediction of {_counted(args.horizon, 'frame')} from {first} {used} context frames{chosen}, "
           f"{args.method} ({_format_options(options)}){refined} in {seconds:.2f} s")
+    if cut is not None:
+        print(f"flowkit: note: a scene cut before the last {_counted(cut, 'context frame')}: "
+              + ("the last frame is repeated" if cut == 1 else "the motion is estimated from them")
+              + " (--no-scene-detection: across it)", file=sys.stderr)
     return 0
+
+
+def _add_scene_options(p, without):
+    """--scene-threshold X | --no-scene-detection (``without``: what that does); the command
+    passes ``_scene_threshold(args)``."""
+    scenes = p.add_mutually_exclusive_group()
+    scenes.add_argument("--scene-threshold", type=_number_in(100, "a number in (0, 100]"),
+                        default=10.0, metavar="X", help="scene-cut threshold, mean frame "
+                        "difference in percent (minterpolate's scd_threshold; default 10)")
+    scenes.add_argument("--no-scene-detection", dest="scene_threshold", action="store_const",
+                        const=0, help=without)
+
+
+def _scene_threshold(args):
+    """The library's ``scene_threshold``: None for --no-scene-detection."""
+    return None if args.scene_threshold == 0 else args.scene_threshold
 
 
 def _rate(text):
@@ -991,7 +1013,7 @@ def cmd_retime(args):
                                 trim=args.trim, method=args.method, model=args.model,
                                 flow=args.flow, flow_options=options, codec=args.codec,
                                 crf=args.crf, audio=args.audio,
-                                scene_threshold=None if args.scene_threshold == 0 else args.scene_threshold,
+                                scene_threshold=_scene_threshold(args),
                                 device=args.device, progress=False if args.quiet else None)
     seconds = time.perf_counter() - start
     cuts = len(report.cuts)
@@ -1036,7 +1058,7 @@ def cmd_translate(args):
                                strength=args.strength, flow=args.flow, flow_options=options,
                                codec=args.codec,
                                crf=args.crf, audio=not args.no_audio,
-                               scene_threshold=None if args.scene_threshold == 0 else args.scene_threshold,
+                               scene_threshold=_scene_threshold(args),
                                segment=args.range, progress=False if args.quiet else None)
     seconds = time.perf_counter() - start
     cuts = len(report["cuts"])
@@ -1400,6 +1422,7 @@ def build_parser():
                    f"by extension: {_codec_defaults()}")
     p.add_argument("--resize", type=_size, metavar="WxH", help="resize frames to WIDTHxHEIGHT first")
     p.add_argument("--gray", action="store_true", help="convert frames to gray first")
+    _add_scene_options(p, "estimate the motion across a cut in the context too")
     _add_gan_method(p)
     p.set_defaults(run=cmd_predict)
 
@@ -1448,12 +1471,7 @@ def build_parser():
                    help="audio: copy (unchanged duration), stretch (atempo), drop (default: copy "
                         "if the duration is unchanged and the container takes the codec, else "
                         "stretch: AAC into .webm is re-encoded as Opus)")
-    scenes = p.add_mutually_exclusive_group()
-    scenes.add_argument("--scene-threshold", type=_number_in(100, "a number in (0, 100]"),
-                        default=10.0, metavar="X", help="scene-cut threshold, mean frame "
-                        "difference in percent (minterpolate's scd_threshold; default 10)")
-    scenes.add_argument("--no-scene-detection", dest="scene_threshold", action="store_const",
-                        const=0, help="interpolate across every pair, cuts too")
+    _add_scene_options(p, "interpolate across every pair, cuts too")
     p.add_argument("--device", choices=("cpu", "cuda"), help="where warping and splatting run")
     p.set_defaults(run=cmd_retime)
 
@@ -1650,8 +1668,7 @@ def _add_translate_parser(sub, common):
     p.add_argument("--crf", type=_integer_from(0), default=18,
                    help="constant rate factor of x264/x265/vp9/av1 (default 18; mjpeg and mpeg4 "
                         "encode at the fixed quantiser 2, ffv1 is lossless)")
-    p.add_argument("--scene-threshold", type=_number_in(100, "a number in (0, 100]"), default=10.0,
-                   metavar="X", help="scene-cut threshold, mean frame difference in percent (default 10)")
+    _add_scene_options(p, "carry the processed frames across every pair, cuts too")
     p.add_argument("--range", type=_time_range, metavar="START:END",
                    help="translate only input seconds START to END, counted from the first video "
                         "frame (either may be empty: 2:), as retime --range; the frames outside "

@@ -987,6 +987,28 @@ def test_predict_reports_the_context_auto_chose(tmp_path, capsys):
             "motions), dis") in capsys.readouterr().out
 
 
+def test_predict_says_when_the_context_holds_a_scene_cut(tmp_path, capsys):
+    # two textures: a cut before the last 2 of the 4 frames auto reads
+    shots = [(textured_image(64, 80, seed=seed, channels=3) * 255).round().astype(np.uint8)
+             for seed in (1, 2)]
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    for k, (shot, x) in enumerate(((0, 0.0), (0, 1.0), (1, 0.0), (1, 1.0))):
+        frame = flowkit.warp(shots[shot], np.broadcast_to(np.float32([-x, 0.0]), (64, 80, 2)))
+        cv2.imwrite(str(folder / f"f{k}.png"), frame[..., ::-1])
+    assert main(["predict", str(folder), "--horizon", "1", "-o", str(tmp_path / "a")]) == 0
+    out, err = capsys.readouterr()
+    assert "(--context auto: the newest pair's motion)" in out
+    assert err == ("flowkit: note: a scene cut before the last 2 context frames: the motion is "
+                   "estimated from them (--no-scene-detection: across it)\n")
+    assert main(["predict", str(folder), "--horizon", "1", "-o", str(tmp_path / "b"),
+                 "--no-scene-detection"]) == 0
+    assert "scene cut" not in capsys.readouterr().err
+    status, _, err = run_cli("predict", folder, tmp_path / "c", "--horizon", "1",
+                             "--scene-threshold", "0")
+    assert status == 2 and "--scene-threshold: expected a number in (0, 100], got '0'" in one_error_line(err)
+
+
 def test_predict_writes_a_variable_rate_clip_at_its_grid_rate(tmp_path):
     # 30 fps with dropped frames (average 1125/56): the predicted frames follow at 1/30 s, as
     # retime's --factor counts from the same rate

@@ -581,3 +581,87 @@ def test_cuda_path_matches_cpu(scheme, options):
     # the estimator and the kernels ran through the CUDA drivers (the simulator in CI): the
     # same math as the CPU, up to float32 reassociation in the flow
     np.testing.assert_allclose(gpu, cpu, atol=2e-3)
+
+
+# scene cuts in the context (scene_threshold): a shot of one texture, then a cut to another
+def second_shot(frames, velocity=(0.75, 0.25)):
+    """``frames`` of a different texture (a transposed, inverted one) translating by ``velocity``."""
+    return np.stack([1.0 - texture(k * velocity[1], k * velocity[0], shape=(W, H)).T
+                     for k in range(frames)])
+
+
+def test_last_scene_cut_compares_each_pair_with_its_neighbour():
+    from flowkit._retime import last_scene_cut
+
+    a, b = translating_clip((0.5, 0.0), 3), second_shot(3)
+    assert last_scene_cut(np.concatenate([a, b]), 10.0)[0] == 3  # the first frame of the new shot
+    assert last_scene_cut(np.concatenate([a[:1], b]), 10.0)[0] == 1  # a cut in the first pair
+    assert last_scene_cut(np.concatenate([a, b[:1]]), 10.0)[0] == 3  # ... in the last pair
+    assert last_scene_cut(a, 10.0) == (0, None)
+    assert last_scene_cut(np.concatenate([a[-1:], b[:1]]), 10.0) == (0, None)  # 2 frames: no test
+    # the same differences every pair (a noise texture moving): no cut, however large
+    noise = np.random.default_rng(0).random((H, W)).astype(np.float32)
+    assert last_scene_cut(np.stack([np.roll(noise, k, axis=1) for k in range(4)]), 10.0) == (0, None)
+    cut = np.concatenate([a[:2], b[:2]])
+    assert last_scene_cut(cut, 100.0)[0] == 0  # the threshold decides
+
+
+@pytest.mark.parametrize("context", ["auto", 2, 3])
+def test_motion_is_estimated_after_a_scene_cut_in_the_context(context):
+    first, second = translating_clip((0.5, 0.0), 3), second_shot(2)
+    clip = np.concatenate([first, second])  # a cut before the last 2 frames
+    expected = flowkit.predict(second, 3)
+    np.testing.assert_array_equal(flowkit.predict(clip, 3, context=context), expected)
+    across = flowkit.predict(clip, 3, context=context, scene_threshold=None)
+    # the new shot is predicted: within the defaults' speed-spread blur (~0.01 mean)
+    truth = second_shot(5)[2:]
+    error = np.abs(interior(expected - truth)).mean()
+    assert error < 0.015
+    if context != 2:  # 2 reads only the last pair, after the cut
+        assert np.abs(interior(across - truth)).mean() > 2 * error
+
+
+def test_only_the_last_frame_after_a_scene_cut_is_repeated(caplog):
+    clip = np.concatenate([translating_clip((0.5, 0.0), 3), second_shot(1)])
+    with caplog.at_level("INFO", logger="flowkit._predict"):
+        predicted, motion = flowkit.predict(clip, 2, return_flow=True)
+    np.testing.assert_array_equal(predicted, np.stack([clip[-1]] * 2))
+    np.testing.assert_array_equal(motion, np.zeros((H, W, 2), np.float32))
+    assert [r.scene_cut for r in caplog.records if hasattr(r, "scene_cut")] == [1]
+    assert "scene cut before the last frame" in caplog.text
+    # a batch: each clip on its own; a cut before the context's frames does not matter
+    uncut = translating_clip((0.5, 0.0), 4)
+    batch = flowkit.predict(np.stack([clip, uncut]), 2)
+    np.testing.assert_array_equal(batch[0], predicted)
+    np.testing.assert_array_equal(batch[1], flowkit.predict(uncut, 2))
+    early = np.concatenate([second_shot(1), translating_clip((0.5, 0.0), 3)])
+    np.testing.assert_array_equal(flowkit.predict(early, 2, context=2),
+                                  flowkit.predict(early, 2, context=2, scene_threshold=None))
+
+
+@pytest.mark.parametrize("value, error, message", [
+    (0, ValueError, r"scene_threshold: expected a number in \(0, 100\], got 0.0"),
+    (101, ValueError, r"scene_threshold: expected a number in \(0, 100\], got 101.0"),
+    ("10", TypeError, r"scene_threshold: expected a real number, got '10'"),
+])
+def test_bad_scene_threshold(value, error, message):
+    with pytest.raises(error, match=message):
+        flowkit.predict(translating_clip((0.5, 0.0), 3), 2, scene_threshold=value)
+
+
+def test_real_scene_cut_in_the_context():
+    """Tears of Steel cuts between its frames 20 and 21: from frames 19-22 the motion comes from
+    21-22, and the prediction beats both the motion across the cut and repeating frame 22."""
+    import itertools
+
+    from cases import data_path
+
+    frames = list(itertools.islice(flowkit.iter_frames(
+        data_path("video", "zwm__clip_01_tears_of_steel.mp4"), resize=(320, 180)), 19, 25))
+    context, truth = np.stack(frames[:4]), frames[4:]
+    with_test = flowkit.predict(context, 2)
+    across = flowkit.predict(context, 2, scene_threshold=None)
+    for k in range(2):
+        gained = flowkit.metrics.psnr(with_test[k], truth[k])
+        assert gained > flowkit.metrics.psnr(across[k], truth[k]) + 3.0
+        assert gained > flowkit.metrics.psnr(frames[3], truth[k]) + 3.0

@@ -797,3 +797,25 @@ def test_cli_flow_options_reach_the_estimator(tiny_video, tmp_path):
         assert run.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"flowkit: error: {message}"), run.stderr
     run = _cli("translate", "--help")
     assert "raft: -O weights=PATH" in " ".join(run.stdout.split())
+
+
+@pytest.mark.parametrize("flags, threshold", [([], 10.0), (["--scene-threshold", "4"], 4.0),
+                                              (["--no-scene-detection"], None)])
+def test_cli_scene_options_reach_translate(tiny_video, tmp_path, monkeypatch, flags, threshold):
+    from flowkit.cli import main
+
+    seen = []
+
+    def stop(src, dst, op, **options):  # the options the command passes, then a clean exit
+        seen.append(options["scene_threshold"])
+        raise ValueError("stopped")
+
+    monkeypatch.setattr(flowkit, "translate", stop)
+    assert main(["translate", str(tiny_video), str(tmp_path / "o.mp4"), "--op", "autocontrast",
+                 *flags]) == 1
+    assert seen == [threshold]
+    if threshold is not None:
+        return
+    run = _cli("translate", tiny_video, tmp_path / "o.mp4", "--op", "autocontrast",
+               "--no-scene-detection", "--scene-threshold", "5")
+    assert run.returncode == 2 and "not allowed with argument --no-scene-detection" in run.stderr
