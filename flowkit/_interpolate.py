@@ -619,7 +619,7 @@ def _adapter_interpolate(method, frame0, frame1, times, single, batched, has_cha
     return xp.stack(results) if batched else results[0]
 
 
-def interpolate_video(frames, *, factor=2, times=None, **options):
+def interpolate_video(frames, *, factor=2, times=None, scene_threshold=None, **options):
     """Yield a video with frames interpolated between each consecutive pair.
 
     Parameters
@@ -633,6 +633,12 @@ def interpolate_video(frames, *, factor=2, times=None, **options):
     times : sequence of floats in (0, 1), optional
         The times of the new frames within each pair instead of ``factor`` (sorted
         ascending, each strictly between 0 and 1); give one or the other.
+    scene_threshold : float, optional
+        Scene-cut threshold in percent, 0 < scene_threshold <= 100 (``flowkit.retime``'s test,
+        FFmpeg ``minterpolate``'s ``scd``: a pair's mean absolute difference and its change
+        from the previous pair's both reach it; the first pair is compared with 0). Across a
+        cut nothing is warped: each new frame repeats the nearer input frame (the earlier one
+        at t = 0.5), as ``retime`` does. None (default): every pair is interpolated.
     **options
         Keyword options of :func:`interpolate` (``flow``, ``flow_options``, ``method``,
         ``occlusion``, ``device``); not ``t``, ``flow01``, ``flow10`` or ``return_aux``.
@@ -648,7 +654,8 @@ def interpolate_video(frames, *, factor=2, times=None, **options):
     ------
     ValueError
         ``factor`` < 1; ``times`` and ``factor`` both given, or times outside (0, 1) or not
-        ascending; an option ``interpolate`` does not take here. Errors of
+        ascending; ``scene_threshold`` outside (0, 100]; an option ``interpolate`` does not
+        take here. Errors of
         :func:`interpolate` for each pair.
     TypeError
         A non-integer ``factor``.
@@ -691,6 +698,9 @@ def interpolate_video(frames, *, factor=2, times=None, **options):
             if i and v <= times[i - 1]:
                 raise ValueError(f"times[{i}]: expected ascending times, got {v} after "
                                  f"{times[i - 1]}")
+    if scene_threshold is not None:
+        scene_threshold = _validate.check_float("scene_threshold", scene_threshold, low=0,
+                                                high=100, low_open=True)
     if isinstance(frames, (str, bytes)) or not hasattr(frames, "__iter__"):
         raise TypeError(f"frames: expected an iterable of frames or an array (T, H, W[, C]), got "
                         f"{_validate.describe(frames)} (read a video with flowkit.iter_frames)")
@@ -702,14 +712,23 @@ def interpolate_video(frames, *, factor=2, times=None, **options):
     _validate.check_choice("method", options.get("method", "project"), METHODS)
     flow = options.get("flow", "dis")
     get_estimator(flow, _estimator_options(flow, options.get("flow_options")))
-    return _video(frames, times, options)
+    return _video(frames, times, scene_threshold, options)
 
 
-def _video(frames, times, options):
+def _video(frames, times, scene_threshold, options):
+    from ._retime import scene_change
+
     previous = None
+    mafd = 0.0  # the scene test's state: the previous pair's difference
     for frame in frames:
         if previous is not None and times:
-            middle = interpolate(previous, frame, times, **options)
-            yield from middle
+            cut = False
+            if scene_threshold is not None:
+                _validate.check_frame_pair(previous, frame)
+                cut, mafd = scene_change(previous, frame, mafd, scene_threshold)
+            if cut:  # the nearer input frame, as retime
+                yield from (previous if t <= 0.5 else frame for t in times)
+            else:
+                yield from interpolate(previous, frame, times, **options)
         yield frame
         previous = frame

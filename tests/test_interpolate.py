@@ -276,6 +276,28 @@ def test_interpolate_video_count_order_and_reuse():
     assert list(flowkit.interpolate_video([], factor=2)) == []
 
 
+def test_interpolate_video_repeats_the_nearer_frame_across_a_scene_cut():
+    # two shots: a texture moving, then the inverted texture moving; the cut between frames 1
+    # and 2 is retime's test (a difference >= 10 % and a jump from the previous pair's)
+    shot_a = [texture(k * 0.5, 0.0) for k in range(2)]
+    shot_b = [1.0 - texture(0.0, k * 0.5) for k in range(2)]
+    frames = shot_a + shot_b
+    out = list(flowkit.interpolate_video(frames, times=[0.25, 0.5, 0.75], scene_threshold=10))
+    assert len(out) == 4 + 3 * 3
+    assert out[5] is frames[1] and out[6] is frames[1] and out[7] is frames[2]  # the cut
+    np.testing.assert_array_equal(np.stack(out[1:4]),
+                                  flowkit.interpolate(frames[0], frames[1], [0.25, 0.5, 0.75]))
+    np.testing.assert_array_equal(np.stack(out[9:12]),
+                                  flowkit.interpolate(frames[2], frames[3], [0.25, 0.5, 0.75]))
+    # without the test (the default) the cut is interpolated like any pair
+    plain = list(flowkit.interpolate_video(frames, times=[0.25, 0.5, 0.75], method="blend"))
+    np.testing.assert_allclose(plain[6], 0.5 * (frames[1] + frames[2]), atol=1e-7)
+    with pytest.raises(ValueError, match=r"scene_threshold: expected a number in \(0, 100\], got 0.0"):
+        flowkit.interpolate_video(frames, scene_threshold=0)
+    with pytest.raises(ValueError, match=r"frame1: expected the same shape as frame0"):
+        list(flowkit.interpolate_video([frames[0], frames[1][:-1]], scene_threshold=10))
+
+
 def test_bad_input():
     frame0, frame1, _ = translating_pair()
     flow = np.zeros((H, W, 2), np.float32)
