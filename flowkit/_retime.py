@@ -199,9 +199,13 @@ def scene_change(frame0, frame1, previous, threshold):
     """minterpolate's scene-change test: ``(is_cut, mafd)``.
 
     ``mafd`` is the mean absolute difference of the two frames in percent of full scale
-    (``_validate.intensity_range``: 255, 65535, 1.0 for floats; every 4th pixel of every 4th
-    row, all channels); a cut needs ``mafd`` and its change from the previous pair's
-    ``previous`` both >= ``threshold``. Used by ``retime`` and ``temporally_consistent``.
+    (every 4th pixel of every 4th row, all channels): of the dtype's for integer frames (255,
+    65535: minterpolate's measure), of the pair's own range (max - min over both) for float
+    frames, which have no fixed scale, so that floats in [0, 1], in [0, 255] or of low
+    contrast get the same answer (as the estimators do). A cut needs ``mafd`` and its change
+    from the previous pair's ``previous`` both >= ``threshold``. Used by ``retime``,
+    ``temporally_consistent``, ``interpolate_video`` and (through :func:`last_scene_cut`)
+    ``predict``.
     """
     mafd = _mafd(frame0, frame1)
     return _is_cut(mafd, previous, threshold), mafd
@@ -210,7 +214,11 @@ def scene_change(frame0, frame1, previous, threshold):
 def _mafd(frame0, frame1):
     a = frame0[::4, ::4].astype(np.float32)
     b = frame1[::4, ::4].astype(np.float32)
-    return float(np.abs(a - b).mean()) * 100.0 / _validate.intensity_range(frame0.dtype)
+    if np.dtype(frame0.dtype).kind == "f":
+        full = float(max(a.max(), b.max()) - min(a.min(), b.min())) or 1.0
+    else:
+        full = _validate.intensity_range(frame0.dtype)
+    return float(np.abs(a - b).mean()) * 100.0 / full
 
 
 def _is_cut(mafd, previous, threshold):

@@ -415,6 +415,28 @@ def test_scene_change_measure_like_minterpolate():
     assert scene_change(a, a, 0.0, 10.0) == (False, 0.0)
 
 
+
+def test_scene_change_of_float_frames_does_not_depend_on_their_scale():
+    # floats have no fixed full scale: the pair's own range is it, so [0, 1], [0, 255] and a
+    # low-contrast copy give the same difference (a new user's float [0, 255] clip read as a
+    # cut at every pair: 438 %)
+    from cases import textured_image
+    from flowkit._retime import scene_change
+
+    a = textured_image(64, 80, seed=1).astype(np.float32)
+    b = np.roll(a, 3, axis=1)
+    reference = scene_change(a, b, 0.0, 10.0)[1]
+    assert 5.0 < reference < 50.0
+    for scale, offset in ((255.0, 0.0), (0.03, 0.5), (1000.0, -7.0)):
+        mafd = scene_change(a * np.float32(scale) + np.float32(offset),
+                            b * np.float32(scale) + np.float32(offset), 0.0, 10.0)[1]
+        assert mafd == pytest.approx(reference, rel=1e-4)
+    # integer frames keep minterpolate's measure (full scale of the dtype)
+    u8 = (a * 255).round().astype(np.uint8), (b * 255).round().astype(np.uint8)
+    a4, b4 = a[::4, ::4], b[::4, ::4]  # the samples the test reads
+    span = max(a4.max(), b4.max()) - min(a4.min(), b4.min())
+    assert scene_change(*u8, 0.0, 10.0)[1] == pytest.approx(reference * span, rel=0.02)
+
 def tone_peak(path, index=0):
     """(duration in seconds, frequency of the strongest FFT bin) of audio stream ``index``."""
     with av.open(str(path)) as container:
