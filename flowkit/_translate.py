@@ -253,7 +253,8 @@ def temporally_consistent(frames, processed, *, flow="farneback", flow_options=N
         processed frames unchanged, towards 1 the output follows the previous output more
         (a memory of ``1 / (1 - s)`` frames). Default 0.8.
     scene_threshold : float or None
-        Scene-cut threshold in percent of full scale (``flowkit.retime``'s test,
+        Scene-cut threshold in percent of full scale (float frames: of the pair's range;
+        ``flowkit.retime``'s test,
         minterpolate's ``scd_threshold``, default 10): after a cut the output restarts from
         the processed frame. None: no detection.
 
