@@ -575,7 +575,9 @@ def _read_context(args, source):
     Frames of a video of more than 8 bits, or of a folder whose first image is 16-bit, are
     uint16 (``iter_frames(depth=16)``), so that prediction and output keep the depth.
     Returns (context, truth, fps, times, info): lists of frames; without ``--start`` the
-    context is the last ``--context`` frames and there is no truth; ``times`` the context
+    context is the last ``--context`` frames and there is no truth; with ``--context 2`` and
+    the scene test on, the frame before them too where there is one (``flowkit.predict``'s
+    test compares the context pair with its neighbour; the motion comes from the last 2); ``times`` the context
     frames' times in steps of the grid (``VideoInfo.base_rate``, at which the predicted frames
     follow: a variable-rate clip's frames may be several steps apart, ``flowkit.predict``'s
     ``times``), None for an image folder; ``info`` the video's ``VideoInfo`` (None for a
@@ -599,10 +601,12 @@ def _read_context(args, source):
     if info is None:
         frames = ((None, frame) for frame in frames)
     length = frames_used(args.context)  # auto: up to 4, at least 2
+    before = 1 if length < 3 and args.scene_threshold != 0 else 0  # for the scene test
     if args.start is None:
-        context = collections.deque(maxlen=length)
+        context = collections.deque(maxlen=length + before)
         stop = None
     else:
+        first = max(0, args.start - before)
         context = []
         stop = args.start + length + (args.horizon if args.side_by_side else 0)
         count = stop if count is None else min(count, stop)
@@ -612,17 +616,18 @@ def _read_context(args, source):
         for time, frame in frames:
             if stop is not None and read >= stop:
                 break
-            if args.start is None or args.start <= read < args.start + length:
+            if args.start is None or first <= read < args.start + length:
                 context.append((time, frame))
             elif read >= args.start + length:
                 truth.append((time, frame))
             read += 1
             bar.update()
     need = length if args.side_by_side else frames_needed(args.context)  # the truth follows them
-    if len(context) < need:
+    if min(len(context), length) < need:
         where = "" if args.start is None else f" from --start {args.start}"
-        raise ValueError(f"{source}: {_counted(read, 'frame')}; --context {args.context}{where} needs "
-                         f"{need + (args.start or 0)}")
+        truth = f" and --side-by-side --horizon {args.horizon} need" if args.side_by_side else " needs"
+        raise ValueError(f"{source}: {_counted(read, 'frame')}; --context {args.context}{where}{truth} "
+                         f"{need + (args.start or 0) + (args.horizon if args.side_by_side else 0)}")
     if args.side_by_side and len(truth) < args.horizon:
         first, last = args.start + length, args.start + length + args.horizon - 1
         frames = f"frame {first}" if first == last else f"frames {first} to {last}"
@@ -804,7 +809,7 @@ def cmd_predict(args):
         if given and args.scheme != "semi-lagrangian":
             raise UsageError(f"{flag} is for --scheme semi-lagrangian, not {args.scheme}")
     # predict's defaults for the scheme where not given (None), checked as predict checks them
-    from ._predict import check_options
+    from ._predict import check_options, frames_used
 
     spread, advect = check_options(1, context=2, n_iter=1, scheme=args.scheme, average="median",
                                    return_flow=False, method="flow", speed_spread=args.speed_spread,
@@ -863,7 +868,7 @@ def cmd_predict(args):
     if kind == "video":  # an image folder's 16-bit PNGs are uint16 frames too
         _depth_note(args.output, info.bit_depth if info is not None
                     else 16 if context[0].dtype == np.uint16 else 8)
-    used = len(context)
+    used = min(len(context), frames_used(args.context))  # not the frame read for the scene test
     first = "the last" if args.start is None else f"frames {args.start}-{args.start + used - 1} as"
     refined = ""
     if gan:  # the shipped weights do not reach their goal: say so where the result is reported
@@ -877,12 +882,16 @@ def cmd_predict(args):
         averaged = any(getattr(record, "context", 2) > 2 for record in choices)
         chosen = (f" (--context auto: the {args.average} of the last 3 pairs' motions)" if averaged
                   else " (--context auto: the newest pair's motion)")
+    if cut == 1:  # predict repeated the last frame: no scheme, estimator or network ran
+        print(f"the last context frame repeated as {_counted(args.horizon, 'predicted frame')}: a "
+              f"scene cut lies before it (from {first} {used} context frames; --no-scene-detection "
+              f"estimates the motion across the cut) in {seconds:.2f} s")
+        return 0
     print(f"{scheme} prediction of {_counted(args.horizon, 'frame')} from {first} {used} context frames{chosen}, "
           f"{args.method} ({_format_options(options)}){refined} in {seconds:.2f} s")
     if cut is not None:
-        print(f"flowkit: note: a scene cut before the last {_counted(cut, 'context frame')}: "
-              + ("the last frame is repeated" if cut == 1 else "the motion is estimated from them")
-              + " (--no-scene-detection: across it)", file=sys.stderr)
+        print(f"flowkit: note: a scene cut before the last {_counted(cut, 'context frame')}: the "
+              "motion is estimated from them (--no-scene-detection: across it)", file=sys.stderr)
     return 0
 
 

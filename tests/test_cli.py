@@ -1,6 +1,7 @@
 """The built-in sample and the command line: outputs, options, one-line errors, video, warmup."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -781,6 +782,8 @@ def test_predict_speed_spread_and_advect_flow(moving_folder, tmp_path, capsys):
      "--side-by-side needs the 4 true frames after the context (frames 5 to 8); the input has 8"),
     (["--horizon", "1", "--start", "3", "--context", "5", "--side-by-side"], 1,
      "--side-by-side needs the 1 true frame after the context (frame 8); the input has 8"),
+    (["--horizon", "2", "--start", "5", "--context", "4", "--side-by-side"], 1,
+     "8 frames; --context 4 from --start 5 and --side-by-side --horizon 2 need 11"),
     (["--horizon", "2", "-O", "radius=3"], 2, "--option radius: not an option of dis"),
     (["--horizon", "2", "--method", "farneback", "-O", "levels=0"], 2,
      "--option levels: expected an integer >= 1, got 0"),
@@ -1004,6 +1007,20 @@ def test_predict_says_when_the_context_holds_a_scene_cut(tmp_path, capsys):
     assert main(["predict", str(folder), "--horizon", "1", "-o", str(tmp_path / "b"),
                  "--no-scene-detection"]) == 0
     assert "scene cut" not in capsys.readouterr().err
+    # --context 2 reads the frame before the pair too, for the test; a cut before the last frame
+    # repeats it, and the summary says so instead of naming a scheme
+    (folder / "f3.png").unlink()
+    for start in ([], ["--start", "1"]):
+        assert main(["predict", str(folder), "--horizon", "2", "-o", str(tmp_path / "d"),
+                     "--context", "2", *start]) == 0
+        out, err = capsys.readouterr()
+        used = "frames 1-2 as 2 context frames" if start else "the last 2 context frames"
+        assert (f"the last context frame repeated as 2 predicted frames: a scene cut lies before it "
+                f"(from {used}; --no-scene-detection") in out, out
+        assert err == ""
+        written = sorted((tmp_path / "d").iterdir())
+        assert len(written) == 2 and np.array_equal(cv2.imread(str(written[1])), cv2.imread(str(folder / "f2.png")))
+        shutil.rmtree(tmp_path / "d")
     status, _, err = run_cli("predict", folder, tmp_path / "c", "--horizon", "1",
                              "--scene-threshold", "0")
     assert status == 2 and "--scene-threshold: expected a number in (0, 100], got '0'" in one_error_line(err)
