@@ -33,6 +33,9 @@ _log = logging.getLogger(__name__)  # context="auto" logs its choice at INFO (th
 
 
 def _as_frames(frames):
+    if not (hasattr(frames, "shape") or hasattr(frames, "__array__") or isinstance(
+            frames, (list, tuple, str, bytes))) and hasattr(frames, "__iter__"):
+        frames = list(frames)  # a generator of frames (flowkit.iter_frames): held in memory
     if isinstance(frames, (list, tuple)):
         if not frames:
             raise ValueError("frames: expected at least two frames, got an empty sequence")
@@ -333,10 +336,11 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
 
     Parameters
     ----------
-    frames : array or sequence of arrays
+    frames : array, sequence or iterable of arrays
         The clip, oldest frame first: ``(T, H, W)`` gray or ``(T, H, W, C)`` with C <= 4
         channels, or a batch of clips ``(N, T, H, W)`` / ``(N, T, H, W, C)``; a list of
-        ``(H, W[, C])`` frames is stacked. uint8, uint16, float16, float32 or float64 (floats
+        ``(H, W[, C])`` frames is stacked, as are the frames of an iterable (e.g.
+        ``flowkit.iter_frames``: all of them are read; slice it to the last ones). uint8, uint16, float16, float32 or float64 (floats
         in [0, 1], see docs/conventions.md). NumPy runs on the CPU, CuPy on the GPU.
     horizon : int
         Number of frames to predict, >= 1.
@@ -370,7 +374,7 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
     average : {"median", "mean"}
         How the K - 1 motion estimates are combined (component-wise).
     smooth : dict, optional
-        Options of ``flowkit.smooth_flow`` applied to the motion (e.g.
+        Options of ``flowkit.smooth_flow`` (an unknown name is a ``ValueError``) applied to the motion (e.g.
         ``{"method": "gaussian", "size": 9}``); a bilateral filter without ``guide`` follows
         the edges of the last frame.
     scheme : {"semi-lagrangian", "forward", "reestimate"}
@@ -462,7 +466,9 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
         it). The test (``flowkit._retime.last_scene_cut``): the mean absolute difference of a
         pair (every 4th pixel and row, percent of full scale) reaches the threshold and
         exceeds its neighbouring pair's by as much; it needs 3 frames. Not with a flow array
-        (the motion is given).
+        (the motion is given). A cut found is logged at INFO on the ``flowkit._predict``
+        logger (the record's ``scene_cut``: the number of frames kept), as is
+        ``context="auto"``'s choice (``context``); ``flowkit predict`` reports both.
 
     Returns
     -------
@@ -546,6 +552,16 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
     if smooth is not None and not isinstance(smooth, dict):
         raise TypeError(f"smooth: expected a dict of smooth_flow options or None, got "
                         f"{_validate.describe(smooth)}")
+    if smooth is not None:
+        import inspect
+
+        from ._smooth import smooth_flow
+
+        names = list(inspect.signature(smooth_flow).parameters)[1:]
+        for key in smooth:
+            if key not in names:
+                raise ValueError(f"smooth: {key!r} is not an option of smooth_flow (its options: "
+                                 f"{', '.join(names)})")
     given = None
     if hasattr(flow, "shape") and hasattr(flow, "dtype"):
         if scheme == "reestimate":

@@ -665,3 +665,13 @@ def test_real_scene_cut_in_the_context():
         gained = flowkit.metrics.psnr(with_test[k], truth[k])
         assert gained > flowkit.metrics.psnr(across[k], truth[k]) + 3.0
         assert gained > flowkit.metrics.psnr(frames[3], truth[k]) + 3.0
+
+
+def test_frames_from_an_iterable_and_smooth_options_checked_by_name():
+    clip = translating_clip((0.5, 0.0), 3)
+    np.testing.assert_array_equal(flowkit.predict(iter(list(clip)), 2), flowkit.predict(clip, 2))
+    np.testing.assert_array_equal(flowkit.predict((f for f in clip), 2, context=2),
+                                  flowkit.predict(clip, 2, context=2))
+    with pytest.raises(ValueError, match=r"smooth: 'bogus' is not an option of smooth_flow \(its "
+                                         r"options: method, size, sigma, guide, sigma_color, device\)"):
+        flowkit.predict(clip, 2, smooth={"bogus": 1})
