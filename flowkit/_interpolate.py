@@ -3,6 +3,7 @@ bidirectional flow, forward-backward occlusion masks, then softmax splatting or 
 warping of both frames to time t, blended by visibility. Built only from the public operators
 (the estimators, ``warp``, ``splat``, ``fill_holes``)."""
 
+import collections.abc
 import numbers
 
 import numpy as np
@@ -57,8 +58,8 @@ def _check_t(t, name="t"):
             raise ValueError(f"{name}: expected a number or a 1-D sequence of numbers, got shape "
                              f"{tuple(t.shape)}")
         t = [float(v) for v in np.asarray(t).tolist()]
-    elif isinstance(t, (list, tuple)):
-        t = list(t)
+    elif isinstance(t, collections.abc.Sequence) and not isinstance(t, (str, bytes)):
+        t = list(t)  # a list, tuple, range, ...
     else:
         raise TypeError(f"{name}: expected a number in [0, 1] or a sequence of them, got "
                         f"{_validate.describe(t)}")
@@ -641,7 +642,8 @@ def interpolate_video(frames, *, factor=2, times=None, scene_threshold=None, **o
         at t = 0.5), as ``retime`` does. None (default): every pair is interpolated.
     **options
         Keyword options of :func:`interpolate` (``flow``, ``flow_options``, ``method``,
-        ``occlusion``, ``device``); not ``t``, ``flow01``, ``flow10`` or ``return_aux``.
+        ``occlusion``, ``device``, ``model``); not ``t``, ``flow01``, ``flow10`` or
+        ``return_aux``.
 
     Yields
     ------
@@ -679,7 +681,7 @@ def interpolate_video(frames, *, factor=2, times=None, scene_threshold=None, **o
             raise ValueError(f"{key}: expected no {key} for interpolate_video (the times come from "
                              f"factor or times, the flows from the estimator), got {key}="
                              f"{_validate.describe(options[key])}")
-    allowed = ("flow", "flow_options", "method", "occlusion", "device")
+    allowed = ("flow", "flow_options", "method", "occlusion", "device", "model")
     for key in options:
         if key not in allowed:
             raise TypeError(f"interpolate_video() got an unexpected keyword argument {key!r}; "
@@ -715,16 +717,25 @@ def interpolate_video(frames, *, factor=2, times=None, scene_threshold=None, **o
     return _video(frames, times, scene_threshold, options)
 
 
+def _check_video_pair(previous, frame, index):
+    """``check_frame_pair``'s errors naming the frames by their index in the video."""
+    try:
+        _validate.check_frame_pair(previous, frame)
+    except (ValueError, TypeError) as error:
+        message = str(error).replace("frame1", f"frames[{index}]").replace("frame0", f"frames[{index - 1}]")
+        raise type(error)(message) from None
+
+
 def _video(frames, times, scene_threshold, options):
     from ._retime import scene_change
 
     previous = None
     mafd = 0.0  # the scene test's state: the previous pair's difference
-    for frame in frames:
+    for index, frame in enumerate(frames):
         if previous is not None and times:
+            _check_video_pair(previous, frame, index)
             cut = False
             if scene_threshold is not None:
-                _validate.check_frame_pair(previous, frame)
                 cut, mafd = scene_change(previous, frame, mafd, scene_threshold)
             if cut:  # the nearer input frame, as retime
                 yield from (previous if t <= 0.5 else frame for t in times)

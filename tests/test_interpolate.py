@@ -294,8 +294,9 @@ def test_interpolate_video_repeats_the_nearer_frame_across_a_scene_cut():
     np.testing.assert_allclose(plain[6], 0.5 * (frames[1] + frames[2]), atol=1e-7)
     with pytest.raises(ValueError, match=r"scene_threshold: expected a number in \(0, 100\], got 0.0"):
         flowkit.interpolate_video(frames, scene_threshold=0)
-    with pytest.raises(ValueError, match=r"frame1: expected the same shape as frame0"):
-        list(flowkit.interpolate_video([frames[0], frames[1][:-1]], scene_threshold=10))
+    for threshold in (10, None):  # the frame is named by its index in the video
+        with pytest.raises(ValueError, match=r"frames\[2\]: expected the same shape as frames\[1\]"):
+            list(flowkit.interpolate_video(frames[:2] + [frames[2][:-1]], scene_threshold=threshold))
 
 
 def test_bad_input():
@@ -425,3 +426,16 @@ def test_interpolate_video_checks_frames_and_times_at_the_call():
         flowkit.interpolate_video(np.zeros((20, 30, 3), np.uint8))
     with pytest.raises(ValueError, match=r"times\[0\]: expected a number in \[0.0, 1.0\], got 1.5"):
         flowkit.interpolate_video([frame0, frame1], times=[1.5])
+
+
+def test_interpolate_video_passes_model_to_interpolate():
+    frames = [texture(k * 0.5, 0.0) for k in range(2)]
+    assert len(list(flowkit.interpolate_video(frames, method="blend", model=None))) == 3
+    with pytest.raises(ValueError, match=r"model: expected None unless method='learned'"):
+        list(flowkit.interpolate_video(frames, model="weights.safetensors"))
+
+
+def test_t_may_be_any_sequence():
+    frame0, frame1, _ = translating_pair()
+    np.testing.assert_array_equal(flowkit.interpolate(frame0, frame1, range(0, 2), method="blend"),
+                                  np.stack([frame0, frame1]))
