@@ -62,7 +62,7 @@ def generate(caption_or_condition, *, model="text2video-shapes", frames=16, seed
     Examples
     --------
     >>> clip = flowkit.generate("a red circle moves left", seed=0)  # doctest: +SKIP
-    >>> clip.shape, clip.dtype
+    >>> clip.shape, clip.dtype  # doctest: +SKIP
     ((16, 32, 32, 3), dtype('uint8'))
     """
     if isinstance(frames, bool) or not isinstance(frames, numbers.Integral):

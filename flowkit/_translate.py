@@ -295,7 +295,8 @@ def temporally_consistent(frames, processed, *, flow="farneback", flow_options=N
     >>> rng = np.random.default_rng(0)
     >>> scene = rng.random((32, 40)).astype(np.float32)
     >>> originals = np.stack([scene] * 6)
-    >>> flicker = np.stack([np.clip(g * scene, 0, 1) for g in rng.uniform(0.7, 1.3, 6)])
+    >>> gains = rng.uniform(0.7, 1.3, 6).astype(np.float32)
+    >>> flicker = np.stack([np.clip(g * scene, 0, 1) for g in gains])
     >>> out = flowkit.temporally_consistent(originals, flicker)
     >>> out.shape, out.dtype
     ((6, 32, 40), dtype('float32'))
