@@ -5,8 +5,8 @@ import numbers
 import numpy as np
 
 from . import _validate
-from ._backend import (CUDA, as_array, device_array, host_array, is_device_array, select_device,
-                       to_output)
+from ._backend import (CUDA, array_module, as_array, device_array, host_array, is_device_array,
+                       select_device, to_output)
 from .kernels import interp
 
 
@@ -67,9 +67,21 @@ def warp_shapes(image, flow):
     return out_shape, image4, flow4, out4
 
 
-def _check_border_value(border_value, dtype):
+def _check_border_value(border_value, dtype, channels):
+    """A float, or for a sequence of one value per channel (``cv2.remap``'s ``borderValue``)
+    a tuple of floats (one float when they are all equal)."""
+    if isinstance(border_value, (list, tuple)) or (hasattr(border_value, "ndim")
+                                                   and border_value.ndim == 1):
+        values = list(border_value)
+        if len(values) != channels:
+            raise ValueError(f"border_value: expected a number or {channels} (one per channel of "
+                             f"image), got {len(values)} values {tuple(values)!r}")
+        values = tuple(_check_border_value(v, dtype, channels) for v in values)
+        same = all(v == values[0] or (np.isnan(v) and np.isnan(values[0])) for v in values)
+        return values[0] if same else values
     if isinstance(border_value, (bool, np.bool_)) or not isinstance(border_value, numbers.Real):
-        raise TypeError(f"border_value: expected a real number, got {border_value!r}")
+        raise TypeError(f"border_value: expected a real number or one per channel, got "
+                        f"{border_value!r}")
     value = float(border_value)
     if dtype.kind == "u" and not np.isfinite(value):
         raise ValueError(
@@ -101,9 +113,11 @@ def warp(image, flow, *, interpolation="linear", border="replicate", border_valu
     border : {"replicate", "constant", "reflect", "reflect101", "wrap"}
         How taps outside the image are read, with OpenCV's meanings (``BORDER_REPLICATE``,
         ``BORDER_CONSTANT``, ``BORDER_REFLECT``, ``BORDER_REFLECT_101``, ``BORDER_WRAP``).
-    border_value : float
+    border_value : float or sequence of floats
         Value of the ``"constant"`` border and of unknown flow vectors, in image units
-        (may be NaN for float images).
+        (may be NaN for float images); or one value per channel, as ``cv2.remap``'s
+        ``borderValue`` (e.g. ``(255, 0, 0)``: red; each channel is then warped with its
+        own value).
     return_mask : bool
         Also return where the sample point ``(x + u, y + v)`` fell inside the image,
         ``0 <= x + u <= W - 1`` and ``0 <= y + v <= H - 1``.
@@ -150,9 +164,18 @@ def warp(image, flow, *, interpolation="linear", border="replicate", border_valu
                                            tuple(interp.INTERPOLATIONS))
     border = _validate.check_choice("border", border, tuple(interp.BORDERS))
     dtype = np.dtype(image.dtype)
-    border_value = _check_border_value(border_value, dtype)
     _validate.check_bool("return_mask", return_mask)
     out_shape, image_shape, flow_shape, out4 = warp_shapes(image, flow)
+    border_value = _check_border_value(border_value, dtype, image_shape[3])
+    if isinstance(border_value, tuple):  # one warp per channel, each with its value
+        xp, _ = array_module(image)
+        options = dict(interpolation=interpolation, border=border, device=device)
+        parts = [warp(image[..., c:c + 1], flow, border_value=v, return_mask=return_mask and not c,
+                      **options) for c, v in enumerate(border_value)]
+        if return_mask:
+            mask, parts[0] = parts[0][1], parts[0][0]
+        result = xp.concatenate(parts, axis=-1)
+        return (result, mask) if return_mask else result
     backend = select_device(device, image=image, flow=flow)
 
     compute = np.dtype(np.float32) if dtype == np.float16 else dtype

@@ -225,6 +225,38 @@ def test_matches_cv2_remap(interpolation, border):
     assert np.abs(got.astype(int) - _cv_remap(gray8, flow, interpolation, border, 128)).max() <= 1
 
 
+@pytest.mark.parametrize("interpolation", INTERPOLATIONS)
+def test_border_value_per_channel_as_cv2_remap(interpolation):
+    """A sequence is one value per channel (cv2.remap's borderValue); each channel equals a
+    warp of that channel alone with its value, and uint8 matches cv2 within one level."""
+    h, w = 18, 22
+    rng = np.random.default_rng(7)
+    flow = cv2.GaussianBlur(rng.uniform(-5, 5, (h, w, 2)), (0, 0), 2).astype(np.float32) * 3
+    flow[3, 4] = np.nan  # unknown: the border value too
+    image8 = np.round(smooth_image(h, w, channels=3, seed=8) * 255).astype(np.uint8)
+    value = (255, 0, 40)
+    got, mask = warp(image8, flow, interpolation=interpolation, border="constant",
+                     border_value=value, return_mask=True)
+    for c in range(3):
+        alone = warp(image8[..., c:c + 1], flow, interpolation=interpolation, border="constant",
+                     border_value=value[c])
+        np.testing.assert_array_equal(got[..., c:c + 1], alone)
+    np.testing.assert_array_equal(mask, warp(image8, flow, return_mask=True)[1])
+    np.testing.assert_array_equal(got[3, 4], value)
+    finite = np.nan_to_num(flow, nan=1e6)  # cv2: far outside the image
+    ref = _cv_remap(image8, finite, interpolation, "constant", value)
+    assert np.abs(got.astype(int) - ref).max() <= 1
+    # equal values are the scalar case; a NaN channel of a float image stays NaN outside only
+    np.testing.assert_array_equal(warp(image8, flow, border="constant", border_value=[7, 7, 7]),
+                                  warp(image8, flow, border="constant", border_value=7))
+    image = image8.astype(np.float32) / 255
+    nan_red = warp(image, flow, border="constant", border_value=(np.nan, 0.0, 0.0))
+    assert np.isnan(nan_red[..., 0]).any() and not np.isnan(nan_red[..., 1:]).any()
+    np.testing.assert_array_equal(np.isnan(nan_red[..., 0]),
+                                  np.isnan(warp(image[..., 0], flow, border="constant",
+                                                border_value=np.nan)))
+
+
 # ---------------------------------------------------------------- invariants
 
 @settings(max_examples=25, deadline=None)
@@ -388,7 +420,12 @@ BAD_INPUT = [
     (dict(interpolation="bilinear"), ValueError,
      r"interpolation: expected one of 'nearest', 'linear', 'cubic', got 'bilinear'"),
     (dict(border="mirror"), ValueError, r"border: expected one of 'constant', .*got 'mirror'"),
-    (dict(border_value="zero"), TypeError, r"border_value: expected a real number, got 'zero'"),
+    (dict(border_value="zero"), TypeError,
+     r"border_value: expected a real number or one per channel, got 'zero'"),
+    (dict(border_value=(1, 2)), ValueError,
+     r"border_value: expected a number or 1 \(one per channel of image\), got 2 values \(1, 2\)"),
+    (dict(image=np.zeros((6, 7, 3), np.uint8), border_value=(0, np.nan, 0)), ValueError,
+     r"border_value: expected a finite number for uint8 images, got nan"),
     (dict(image=np.zeros((6, 7), np.uint8), border_value=np.nan), ValueError,
      r"border_value: expected a finite number for uint8 images, got nan"),
     (dict(return_mask="yes"), TypeError, r"return_mask: expected a bool, got 'yes'"),
