@@ -30,6 +30,15 @@ def is_device_array(array):
     return hasattr(array, "__cuda_array_interface__")
 
 
+def check_device(device):
+    """``device`` if it is None, "cpu" or "cuda", else the one ``ValueError`` every function
+    raises for it."""
+    if device is not None and (not isinstance(device, str) or device not in DEVICES):
+        raise ValueError(f"device: expected one of {', '.join(map(repr, DEVICES))} or None, got "
+                         f"{device!r}")
+    return device
+
+
 def select_device(device, **arrays):
     """Decide where the kernels run.
 
@@ -55,8 +64,8 @@ def select_device(device, **arrays):
         )
     if device is None:
         device = CUDA if CUDA in places.values() else CPU
-    elif device not in DEVICES:
-        raise ValueError(f"device: expected one of {DEVICES} or None, got {device!r}")
+    else:
+        check_device(device)
     if device == CUDA:
         require_cuda()
     return device

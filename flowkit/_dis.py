@@ -3,7 +3,8 @@
 import numpy as np
 
 from . import _validate as V
-from ._backend import CUDA, device_array, host_array, is_device_array, select_device, to_output
+from ._backend import (CUDA, check_device, device_array, host_array, is_device_array, select_device,
+                       to_output)
 from ._intensity import prepare_frames
 from .kernels import dis as kd
 from .kernels import farneback as fb
@@ -98,8 +99,7 @@ class DIS:
                              variational_refinement_alpha, variational_refinement_delta,
                              variational_refinement_gamma, use_mean_normalization,
                              use_spatial_propagation, normalize)
-        if device is not None:
-            V.check_choice("device", device, ("cpu", "cuda"))
+        check_device(device)
         self.device = device
         self._workspaces = {}
 

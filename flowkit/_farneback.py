@@ -3,7 +3,8 @@
 import numpy as np
 
 from . import _validate as V
-from ._backend import CUDA, device_array, is_device_array, select_device, to_host, to_output
+from ._backend import (CUDA, check_device, device_array, is_device_array, select_device, to_host,
+                       to_output)
 from ._intensity import prepare_frames
 from .kernels import farneback as fb
 
@@ -50,8 +51,7 @@ class Farneback:
                                       poly_sigma, gaussian, return_confidence, normalize)
         self.return_confidence = bool(return_confidence)
         self.normalize = bool(normalize)
-        if device is not None:
-            V.check_choice("device", device, ("cpu", "cuda"))
+        check_device(device)
         self.device = device
         self._workspaces = {}
         # (key, span) of the last frame1, whose expansion is kept: key = (shape, dtype,

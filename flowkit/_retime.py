@@ -469,6 +469,7 @@ def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, met
     """retime's options checked (errors name them) and normalised, before any decoding (and
     by ``flowkit.batch`` on the client): the keywords of :func:`_retime` (``out_fps`` for
     ``fps``). ``dst`` only picks the default codec by its extension."""
+    from ._backend import check_device
     from ._interpolate import METHODS, _estimator_options, _method_model
     from ._estimators import get_estimator
 
@@ -497,8 +498,7 @@ def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, met
     if scene_threshold is not None:
         scene_threshold = _validate.check_float("scene_threshold", scene_threshold, low=0,
                                                 high=100, low_open=True)
-    if device is not None:
-        _validate.check_choice("device", device, ("cpu", "cuda"))
+    check_device(device)
     if progress is not None:
         progress = _validate.check_bool("progress", progress)
     part = _check_segment(part, "part")

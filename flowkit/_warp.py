@@ -67,20 +67,21 @@ def warp_shapes(image, flow):
     return out_shape, image4, flow4, out4
 
 
-def _check_border_value(border_value, dtype, channels):
-    """A float, or for a sequence of one value per channel (``cv2.remap``'s ``borderValue``)
-    a tuple of floats (one float when they are all equal)."""
-    if isinstance(border_value, (list, tuple)) or (hasattr(border_value, "ndim")
-                                                   and border_value.ndim == 1):
+def _check_border_value(border_value, dtype, channels=None):
+    """A float, or (with ``channels``, for ``warp``) for a sequence of one value per channel
+    (``cv2.remap``'s ``borderValue``) a tuple of floats (one float when they are all equal)."""
+    per_channel = " or one per channel" if channels else ""
+    if channels and (isinstance(border_value, (list, tuple)) or (
+            hasattr(border_value, "ndim") and border_value.ndim == 1)):
         values = list(border_value)
         if len(values) != channels:
             raise ValueError(f"border_value: expected a number or {channels} (one per channel of "
                              f"image), got {len(values)} values {tuple(values)!r}")
-        values = tuple(_check_border_value(v, dtype, channels) for v in values)
+        values = tuple(_check_border_value(v, dtype) for v in values)
         same = all(v == values[0] or (np.isnan(v) and np.isnan(values[0])) for v in values)
         return values[0] if same else values
     if isinstance(border_value, (bool, np.bool_)) or not isinstance(border_value, numbers.Real):
-        raise TypeError(f"border_value: expected a real number or one per channel, got "
+        raise TypeError(f"border_value: expected a real number{per_channel}, got "
                         f"{border_value!r}")
     value = float(border_value)
     if dtype.kind == "u" and not np.isfinite(value):

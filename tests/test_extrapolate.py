@@ -335,7 +335,7 @@ BAD_INPUT = [
     (dict(return_mask="yes"), TypeError, r"return_mask: expected a bool, got 'yes'"),
     (dict(return_displacement=1), TypeError, r"return_displacement: expected a bool, got 1"),
     (dict(device="gpu"), ValueError,
-     r"device: expected one of \('cpu', 'cuda'\) or None, got 'gpu'"),
+     r"device: expected one of 'cpu', 'cuda' or None, got 'gpu'"),
 ]
 
 

@@ -405,7 +405,7 @@ BAD_INPUT = [
     (dict(image=np.zeros(7, F32)), ValueError, r"image: expected 2-D or 3-D or 4-D array, got 1-D"),
     (dict(image=np.zeros((0, 7), F32)), ValueError, r"image: expected a non-empty array"),
     (dict(return_weight=1), TypeError, r"return_weight: expected a bool, got 1"),
-    (dict(device="gpu"), ValueError, r"device: expected one of \('cpu', 'cuda'\) or None, got 'gpu'"),
+    (dict(device="gpu"), ValueError, r"device: expected one of 'cpu', 'cuda' or None, got 'gpu'"),
 ]
 
 

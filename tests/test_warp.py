@@ -430,7 +430,7 @@ BAD_INPUT = [
      r"border_value: expected a finite number for uint8 images, got nan"),
     (dict(return_mask="yes"), TypeError, r"return_mask: expected a bool, got 'yes'"),
     (dict(device="gpu"), ValueError,
-     r"device: expected one of \('cpu', 'cuda'\) or None, got 'gpu'"),
+     r"device: expected one of 'cpu', 'cuda' or None, got 'gpu'"),
 ]
 
 
