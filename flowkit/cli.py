@@ -200,8 +200,8 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
     ``kind`` is ``"flo"``, ``"image"`` or ``"video"`` (a video needs an extension, which must
     have a default codec unless ``codec`` is given; ``codec_flag``: the command has a
     ``--codec`` to suggest, which it does for the extensions of ``VIDEO_EXTENSIONS``).
-    A wrong extension or an output that is an input is a usage error (exit 2); a folder in the
-    way or a missing folder is exit 1.
+    A wrong extension, an output that is an input or an existing folder (a file path is
+    expected: ``retime in.mp4 /tmp``) is a usage error (exit 2); a missing folder is exit 1.
     """
     path = Path(path)
     for source in inputs:
@@ -210,7 +210,7 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
             raise UsageError(f"{flag}: {path} is the input{same}; refusing to overwrite it")
     if path.is_dir():
         expected = {"flo": "a .flo", "image": "an image (.png)", "video": "a video"}[kind]
-        raise IsADirectoryError(f"{flag}: {path} is a folder; expected {expected} file path")
+        raise UsageError(f"{flag}: {path} is a folder; expected {expected} file path")
     if kind == "flo" and path.suffix.lower() != ".flo":
         raise UsageError(f"{flag}: expected a .flo path, got {path}")
     if kind == "image":

@@ -224,8 +224,10 @@ def test_output_paths_are_checked_before_any_work(pair, tmp_path):
          f"{tmp_path / 'x.flo'}: cannot write an image with extension '.flo' (use .png) (see flowkit color --help)"),
         (["flow", a, b, "--png", tmp_path / "x.txt"], 2,
          f"{tmp_path / 'x.txt'}: cannot write an image with extension '.txt' (use .png) (see flowkit flow --help)"),
-        (["color", flo, "-o", folder], 1, f"-o: {folder} is a folder; expected an image (.png) file path"),
-        (["flow", a, b, "-o", folder], 1, f"-o: {folder} is a folder; expected a .flo file path"),
+        (["color", flo, "-o", folder], 2,
+         f"-o: {folder} is a folder; expected an image (.png) file path (see flowkit color --help)"),
+        (["flow", a, b, "-o", folder], 2,
+         f"-o: {folder} is a folder; expected a .flo file path (see flowkit flow --help)"),
         (["flow", a, b, "-o", tmp_path / "x.txt"], 2,
          f"-o: expected a .flo path, got {tmp_path / 'x.txt'} (see flowkit flow --help)"),
         (["demo", "--out", flo], 1, f"--out: {flo} exists and is not a folder"),
@@ -240,6 +242,27 @@ def test_output_paths_are_checked_before_any_work(pair, tmp_path):
         assert one_error_line(err) == expected
     assert sorted(tmp_path.iterdir()) == before
     assert (flowkit.read_flo(flo) == 0).all()
+
+
+@pytest.mark.parametrize("command", [["flow", "{clip}", "--video", "{out}"],
+                                     ["retime", "{clip}", "{out}", "--factor", "2"],
+                                     ["translate", "{clip}", "{out}", "--op", "autocontrast"],
+                                     ["generate", "a red circle moves left", "-o", "{out}"]])
+def test_a_video_output_that_is_a_folder_is_a_usage_error(tmp_path, command):
+    # `flowkit retime in.mp4 /tmp` exited 1 without the "(see ... --help)" the other OUTPUT
+    # errors end with (an unknown extension: exit 2); now the same usage error for every
+    # command that writes a video file (predict writes PNG files into a folder: no error)
+    clip = tmp_path / "in.mp4"
+    with flowkit.VideoWriter(clip, 24) as writer:
+        for k in range(3):
+            writer.write(np.full((16, 16, 3), 60 * k, np.uint8))
+    folder = tmp_path / "out"
+    folder.mkdir()
+    flag = {"flow": "--video", "generate": "-o"}.get(command[0], "OUTPUT")
+    status, stdout, err = run_cli(*(a.format(clip=clip, out=folder) for a in command))
+    assert (status, stdout) == (2, "") and one_error_line(err) == (
+        f"{flag}: {folder} is a folder; expected a video file path (see flowkit {command[0]} --help)")
+    assert list(folder.iterdir()) == []
 
 
 def test_the_input_video_is_not_overwritten(tmp_path):
