@@ -26,7 +26,7 @@ import numpy as np
 from . import __version__
 from ._atomic import atomic_path, check_folder, raise_if_stopped, request_stop, stop_requested
 from ._estimators import estimator_options, get_estimator, list_estimators
-from ._retime import MAX_FPS  # output frame rates in (0, MAX_FPS], as retime's
+from ._retime import MAX_FPS, REENCODE_CODECS  # output frame rates in (0, MAX_FPS], as retime's
 from .video import (DEFAULT_CODECS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_container,
                     probe_video, stored_rotation)
 
@@ -236,12 +236,13 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
     check_folder(path)
 
 
-def _codec_defaults():
-    """``VideoWriter``'s default encoder per extension (``DEFAULT_CODECS``), for the --codec
-    help of flow, predict and translate: ``libx264 (.mp4, .m4v, .mov), ffv1 lossless (.mkv),
-    ...``."""
+def _codec_defaults(table=DEFAULT_CODECS):
+    """The default encoder per extension of ``table``, for the --codec help: ``VideoWriter``'s
+    (``DEFAULT_CODECS``: flow, predict) ``libx264 (.mp4, .m4v, .mov), ffv1 lossless (.mkv),
+    ...``, or retime's (``REENCODE_CODECS``: retime, translate) ``libx264 (.mp4, .m4v, .mov,
+    .mkv), ...``."""
     extensions = {}
-    for extension, codec in DEFAULT_CODECS.items():
+    for extension, codec in table.items():
         extensions.setdefault(codec, []).append(extension)
     return ", ".join(f"{codec}{' lossless' if codec == 'ffv1' else ''} ({', '.join(names)})"
                      for codec, names in extensions.items())
@@ -1054,9 +1055,12 @@ def cmd_translate(args):
     _import_from_cwd()
     options = _method_options(args.flow, args.option, flag="--flow") or None
     start = time.perf_counter()
+    # retime's default encoder (libx264 for .mkv), not flowkit.translate's (VideoWriter's:
+    # lossless FFV1, 21x libx264's size on car_traffic_small.mp4); _check_output took the extension
+    codec = args.codec or REENCODE_CODECS[Path(args.output).suffix.lower()]
     report = flowkit.translate(source, args.output, args.op, method=args.method,
                                strength=args.strength, flow=args.flow, flow_options=options,
-                               codec=args.codec,
+                               codec=codec,
                                crf=args.crf, audio=not args.no_audio,
                                scene_threshold=_scene_threshold(args),
                                segment=args.range, progress=False if args.quiet else None)
@@ -1463,7 +1467,7 @@ def build_parser():
     p.add_argument("--codec", help="video encoder (libx264, libx265, libsvtav1, ffv1, ...); default "
                    "by extension as predict's but libx264 for .mkv (not lossless ffv1: retime "
                    "passes most input frames through, and ffv1 made them about 27 times larger): "
-                   "libx264 (.mp4, .m4v, .mov, .mkv), mjpeg (.avi), libvpx-vp9 (.webm)")
+                   f"{_codec_defaults(REENCODE_CODECS)}")
     p.add_argument("--crf", type=_integer_from(0), default=18,
                    help="constant rate factor of x264/x265/vp9/av1 (default 18; mjpeg and mpeg4 "
                         "encode at the fixed quantiser 2, ffv1 is lossless)")
@@ -1663,8 +1667,10 @@ def _add_translate_parser(sub, common):
     p.add_argument("-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
                    help="keyword option of the flow estimator, repeatable, as retime's (see "
                         "flowkit flow --help; raft: -O weights=PATH, its local weights file)")
-    p.add_argument("--codec", help="video encoder; default by extension, as predict's (retime's "
-                   f"differs for .mkv): {_codec_defaults()}")
+    p.add_argument("--codec", help="video encoder; default by extension as retime's, libx264 for "
+                   ".mkv (not predict's lossless ffv1: translate re-encodes every frame, and ffv1 "
+                   "made a 640x360 H.264 clip's output 21 times larger than libx264 at crf 18): "
+                   f"{_codec_defaults(REENCODE_CODECS)}")
     p.add_argument("--crf", type=_integer_from(0), default=18,
                    help="constant rate factor of x264/x265/vp9/av1 (default 18; mjpeg and mpeg4 "
                         "encode at the fixed quantiser 2, ffv1 is lossless)")

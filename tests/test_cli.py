@@ -722,10 +722,11 @@ def test_an_extension_ffmpeg_has_no_container_for_is_one_line_with_codec_too(tmp
 
 
 def test_codec_help_states_each_commands_default_as_it_writes(moving_folder, tmp_path, capsys):
-    # .mkv: lossless FFV1 for flow, predict and translate (VideoWriter's table), libx264 for
-    # retime (it passes most input frames through: FFV1 was 27x larger); .avi: MJPEG for all
+    # .mkv: lossless FFV1 for flow and predict (VideoWriter's table), libx264 for retime (it
+    # passes most input frames through: FFV1 was 27x larger) and translate; .avi: MJPEG for all
     # (retime's libx264 read back with shifted times); each --codec help says its own
-    # (predict's and translate's said only "libx264 for .mp4")
+    # (predict's and translate's said only "libx264 for .mp4"); translate re-encodes every
+    # frame and takes retime's (FFV1 made its .mkv 21 times libx264's size)
     _, frames = moving_folder
     clip = tmp_path / "in.mp4"
     with flowkit.VideoWriter(clip, 24) as writer:
@@ -737,7 +738,7 @@ def test_codec_help_states_each_commands_default_as_it_writes(moving_folder, tmp
         with pytest.raises(SystemExit):
             main([command, "--help"])
         text = " ".join(capsys.readouterr().out.split())
-        if command == "retime":
+        if command in ("retime", "translate"):
             assert "libx264 (.mp4, .m4v, .mov, .mkv), mjpeg (.avi), libvpx-vp9 (.webm)" in text
         else:
             assert ("libx264 (.mp4, .m4v, .mov), ffv1 lossless (.mkv), mjpeg (.avi), "
@@ -745,7 +746,8 @@ def test_codec_help_states_each_commands_default_as_it_writes(moving_folder, tmp
         for suffix in (".mkv", ".avi"):
             out = tmp_path / f"{command}{suffix}"
             assert main([command, str(clip), *(a.format(out=out) for a in args), "-q"]) == 0
-            expected = "mjpeg" if suffix == ".avi" else "h264" if command == "retime" else "ffv1"
+            expected = ("mjpeg" if suffix == ".avi" else
+                        "h264" if command in ("retime", "translate") else "ffv1")
             assert probe_video(out).codec == expected, (command, suffix)
 
 
