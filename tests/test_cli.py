@@ -305,6 +305,41 @@ def test_ffmpeg_logs_stay_off_stderr(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4", "in.mp4"]
 
 
+def test_svt_av1_prints_no_banner_and_still_its_errors(tmp_path):
+    # --codec libsvtav1 printed SVT-AV1's 20 "Svt[info]: ..." lines (and a thread-priority
+    # warning) on stderr; VideoWriter sets SVT_LOG=1 (errors only), which SVT-AV1 reads once
+    # per process: a fresh process each, without the variable
+    import av
+
+    try:
+        av.codec.Codec("libsvtav1", "w")
+    except Exception:
+        pytest.skip("PyAV's FFmpeg has no libsvtav1 encoder")
+    env = {k: v for k, v in os.environ.items() if k != "SVT_LOG"}
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, frame in enumerate(_moving_frames(3)):
+        cv2.imwrite(str(folder / f"{i}.png"), frame[..., ::-1])
+    out = tmp_path / "flow.mp4"
+    done = subprocess.run([sys.executable, "-m", "flowkit", "flow", str(folder), "--video", str(out),
+                           "--codec", "libsvtav1", "-q"], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert probe_video(out).codec in ("av1", "libdav1d", "libaom-av1")
+    # its errors still show: 2x2 frames are below its minimum size
+    code = ("import numpy as np, flowkit\n"
+            "try:\n"
+            "    with flowkit.VideoWriter('tiny.mp4', 24, codec='libsvtav1') as writer:\n"
+            "        writer.write(np.zeros((2, 2, 3), np.uint8))\n"
+            "except ValueError as exc:\n"
+            "    print(exc)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=600)
+    assert "codec: libsvtav1 cannot write 2x2" in done.stdout
+    assert "Svt[error]: Source Width must be at least 4" in done.stderr
+    assert "Svt[info]" not in done.stderr and "Svt[warn]" not in done.stderr
+
+
 def test_sigterm_leaves_no_partial_video(tmp_path):
     import signal
     import time
