@@ -28,7 +28,7 @@ from ._atomic import atomic_path, check_folder, raise_if_stopped, request_stop, 
 from ._estimators import estimator_options, get_estimator, list_estimators
 from ._retime import MAX_FPS, REENCODE_CODECS  # output frame rates in (0, MAX_FPS], as retime's
 from .video import (DEFAULT_CODECS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_container,
-                    probe_video, stored_rotation)
+                    probe_video, stored_rotation, to_coded)
 
 METHODS = tuple(list_estimators())
 
@@ -492,6 +492,26 @@ def _counted(count, noun):
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+def _recording_times(frames, times):
+    """The frames of ``iter_frames(timestamps=True)``, their times (from the first frame's)
+    appended to ``times`` as each is read."""
+    origin = None
+    for time, frame in frames:
+        origin = time if origin is None else origin
+        times.append(time - origin)
+        yield frame
+
+
+def _dropped_note(output, dropped, fps):
+    """flow's and translate's note on stderr when ``dropped`` frames were not written to an
+    AVI (``output``), whose ``1 / fps`` slot the frame before held (``VideoWriter``'s rule)."""
+    if dropped:
+        print(f"flowkit: note: {output}: {_counted(dropped, 'frame')} not written, on the "
+              f"{Fraction(1) / fps} s slot of the frame before (AVI stores a frame rate, not "
+              "times: the first frame of a slot is kept); .mkv or .mp4 keep every frame at its "
+              "time", file=sys.stderr)
+
+
 def _pairwise(estimator, frames):
     prev = None
     for frame in frames:
@@ -514,8 +534,15 @@ def _flow_video(args):
     if args.video:
         _check_output("--video", args.video, "video", (source,), codec=args.codec)
     options = _method_options(args.method, args.option, video=True)
-    frames = flowkit.iter_frames(source, gray=args.gray, step=args.step, resize=args.resize)
-    count, fps, _ = _probe(source, args.step)
+    # a video's flow pictures keep its frames' times (a variable rate too; at the rate of the
+    # grid they lie on, which AVI stores) and its display rotation, as predict and retime do
+    count, fps, info = _probe(source, args.step, grid=True)
+    timed = info is not None and args.fps is None  # --fps: a constant rate, as asked
+    frames = flowkit.iter_frames(source, gray=args.gray, step=args.step, resize=args.resize,
+                                 timestamps=info is not None)
+    times = []  # of the frames read, from the first one
+    if info is not None:
+        frames = _recording_times(frames, times)
     fps = _output_fps(args, fps)
     if args.method == "farneback":
         # option values checked before any frame, as for the other methods (the registry names
@@ -539,15 +566,22 @@ def _flow_video(args):
     with contextlib.ExitStack() as stack:
         stack.enter_context(_frames_too_small_named(args))
         writer = None
+        rotation = stored_rotation(args.video, info.rotation) if args.video and info else 0
         if args.video:
-            writer = stack.enter_context(flowkit.VideoWriter(args.video, fps, codec=args.codec))
+            # the input's time unit, or 1/fps; the upright pictures are stored in the input's
+            # coded orientation with its rotation tag (only that: the colour tags of a frame
+            # are not those of a picture of its flow)
+            writer = stack.enter_context(flowkit.VideoWriter(
+                args.video, fps, codec=args.codec, rotation=rotation,
+                time_base=info.time_base if timed else None))
         bar = stack.enter_context(_progress(args, total=None if count is None else max(count - 1, 0),
                                             unit="pair", desc="flow"))
         staging = None
         for flow in flows:
-            if writer is not None:
-                picture = writer.fit(flowkit.flow_to_color(flow, max_flow=args.max_flow))
-                writer.write(picture)
+            if writer is not None:  # the pair (k, k + 1) at frame k's time
+                picture = writer.fit(to_coded(flowkit.flow_to_color(flow, max_flow=args.max_flow),
+                                              rotation))
+                writer.write(picture, time=times[pairs] if timed else None)
             if flo_dir is not None:
                 if staging is None:  # the folder's parents are made once there is a flow
                     flo_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -560,9 +594,12 @@ def _flow_video(args):
     seconds = time.perf_counter() - start
     size = f"{flow.shape[1]}x{flow.shape[0]}"
     if args.video:
-        size = _size_text(flow.shape[:2], picture.shape[:2])
+        shape = flow.shape[:2]
+        size = _size_text(shape[::-1] if rotation % 180 else shape, picture.shape[:2], rotation)
         scale = f"max flow {args.max_flow:g} px" if args.max_flow else "each frame scaled to its own max"
-        print(f"wrote {args.video} ({pairs} frames, {size}, {_rate_text(fps)} fps, {scale})")
+        rate = f"{_rate_text(fps)} fps" + (", at the input frames' times" if timed else "")
+        print(f"wrote {args.video} ({writer.frame_count} frames, {size}, {rate}, {scale})")
+        _dropped_note(args.video, writer.dropped, fps)
     if flo_dir is not None:
         print(f"wrote {pairs} .flo files to {flo_dir} (flow_000000.flo ... flow_{pairs - 1:06d}.flo)")
     print(f"{args.method} ({_format_options(options)}): {pairs} pairs of {source} in {seconds:.1f} s "
@@ -1072,11 +1109,7 @@ def cmd_translate(args):
           f"{_rate_text(report['fps'])} fps; "
           f"audio {report['audio']})")
     _padding_note(report["padded"], report["size"])
-    if report["dropped_frames"]:  # AVI: one frame per grid slot (VideoWriter's rule)
-        print(f"flowkit: note: {args.output}: {_counted(report['dropped_frames'], 'frame')} not "
-              f"written, on the {Fraction(1) / report['fps']} s slot of the frame before (AVI "
-              "stores a frame rate, not times: the first frame of a slot is kept); .mkv or .mp4 "
-              "keep every frame at its time", file=sys.stderr)
+    _dropped_note(args.output, report["dropped_frames"], report["fps"])  # AVI: one frame per slot
     _depth_note(args.output, info.bit_depth)
     _not_written_line(report["not_written"])
     part = ""
@@ -1366,12 +1399,16 @@ def build_parser():
     p.add_argument("-o", "--output", help="two images: output .flo")
     p.add_argument("--png", help="two images: colour-wheel picture of the flow")
     p.add_argument("--video", help="video: colour-coded flow video "
-                   f"({', '.join(DEFAULT_CODECS)}; others need --codec)")
+                   f"({', '.join(DEFAULT_CODECS)}; others need --codec); the picture of pair "
+                   "(k, k+1) is written at frame k's time (from the first frame on: a variable "
+                   "frame rate is kept) and a video input's display rotation is kept as a tag, "
+                   "as predict and retime keep them")
     p.add_argument("--flo-dir", help="video: folder for one .flo per pair (created)")
     p.add_argument("--max-flow", type=_positive_float, help="flow length (px) of full colour saturation; "
                    "default: each picture scaled to its own largest flow")
-    p.add_argument("--fps", type=_fps, help=f"video: frame rate of --video, in (0, {MAX_FPS:g}] "
-                   f"(default: the input's, or 30)")
+    p.add_argument("--fps", type=_fps, help=f"video: a constant frame rate for --video, in (0, "
+                   f"{MAX_FPS:g}], instead of the input frames' times (default: those, at the "
+                   "rate of the grid they lie on divided by --step; 30 fps for a folder)")
     p.add_argument("--codec", help="video: encoder of --video, an FFmpeg name (libx264, libx265, "
                    "libvpx-vp9, mpeg4, mjpeg, ffv1) or a FourCC (mp4v, MJPG, FFV1); default by "
                    f"extension: {_codec_defaults()}")

@@ -530,7 +530,8 @@ def test_flow_of_a_video_equals_pairwise_farneback(tmp_path, capsys):
     assert main(["flow", str(video), "--video", str(out), "--flo-dir", str(flo_dir), "-q",
                  "-O", "winsize=9"]) == 0
     printed = capsys.readouterr().out.splitlines()
-    assert printed[0] == f"wrote {out} (5 frames, 64x48, 12 fps, each frame scaled to its own max)"
+    assert printed[0] == (f"wrote {out} (5 frames, 64x48, 12 fps, at the input frames' times, each "
+                          "frame scaled to its own max)")
     assert printed[1] == f"wrote 5 .flo files to {flo_dir} (flow_000000.flo ... flow_000004.flo)"
     assert sorted(p.name for p in flo_dir.iterdir()) == [f"flow_{i:06d}.flo" for i in range(5)]
     for i in range(5):
@@ -678,6 +679,62 @@ def test_real_videos(tmp_path, capsys):
     ten_bit = data_path("video", "torchcodec__h264_10bits.mp4")
     assert main(["flow", str(ten_bit), "--video", str(tmp_path / "10bit.mp4"), "--step", "10", "-q"]) == 0
     assert len(list(flowkit.iter_frames(tmp_path / "10bit.mp4"))) == 2
+
+
+def _demuxed_times(path):
+    """The presentation times (seconds, Fraction) of the video packets of ``path``, demuxed by
+    PyAV, in order."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return sorted(packet.pts * stream.time_base for packet in container.demux(stream)
+                      if packet.pts is not None)
+
+
+def test_flow_video_keeps_the_frame_times_and_the_rotation_of_the_input(tmp_path, capsys):
+    # flow --video wrote a variable-rate clip at a constant rate and a phone clip without its
+    # rotation tag (sideways); predict and retime keep both. Now the picture of pair (k, k+1)
+    # is written at frame k's time and the rotation is a tag, the pictures stored as the input's
+    from fractions import Fraction
+
+    vfr = data_path("video", "torchcodec__var_fps_video.mp4")  # 30 fps grid, average 20.1
+    times = [t for t, _ in flowkit.iter_frames(vfr, timestamps=True)]
+    out = tmp_path / "vfr.mp4"
+    assert main(["flow", str(vfr), "--video", str(out), "--resize", "32x32", "-q"]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"wrote {out} (299 frames, 32x32, 30 fps, at the input frames' times, ")
+    assert _demuxed_times(out) == [t - times[0] for t in times[:-1]]
+    assert len(set(np.diff(_demuxed_times(out)))) > 1  # not a constant rate
+    # --fps asks for a constant rate
+    assert main(["flow", str(vfr), "--video", str(out), "--resize", "32x32", "--fps", "30", "-q"]) == 0
+    assert capsys.readouterr().out.startswith(f"wrote {out} (299 frames, 32x32, 30 fps, each frame")
+    assert _demuxed_times(out) == [Fraction(k, 30) for k in range(299)]
+
+    phone = data_path("video", "mediabunny__rotate-buck-bunny.mp4")  # 1920x1080, rotation 270
+    times = [t for t, _ in flowkit.iter_frames(phone, timestamps=True, step=4)]
+    args = ["--resize", "36x64", "--step", "4", "-q"]
+    out = tmp_path / "phone.mkv"  # FFV1: lossless RGB
+    assert main(["flow", str(phone), "--video", str(out), "--flo-dir", str(tmp_path / "flo"), *args]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"wrote {out} (11 frames, 64x36 stored, 36x64 displayed (rotation 270), 6 fps, at the "
+        "input frames' times, ")
+    info = probe_video(out)
+    assert (info.rotation, info.width, info.height) == (270, 36, 64)
+    got = _demuxed_times(out)  # MKV stores milliseconds
+    assert len(got) == 11 and all(abs(a - (b - times[0])) <= Fraction(1, 2000)
+                                  for a, b in zip(got, times[:-1]))
+    # displayed upright, the pictures are the colour-coded flows of the upright frames
+    shown = np.stack(list(flowkit.iter_frames(out)))
+    expected = np.stack([flowkit.flow_to_color(flowkit.read_flo(path))
+                         for path in sorted((tmp_path / "flo").iterdir())])
+    np.testing.assert_array_equal(shown, expected)
+    # AVI stores no rotation: the pictures are stored upright (VideoWriter's rule, as predict's)
+    out = tmp_path / "phone.avi"
+    assert main(["flow", str(phone), "--video", str(out), *args]) == 0
+    assert "(11 frames, 36x64, 6 fps, at the input frames' times, " in capsys.readouterr().out
+    info = probe_video(out)
+    assert (info.rotation, info.width, info.height) == (0, 36, 64)
 
 
 def test_video_output_extension_is_checked_before_work(tmp_path):
