@@ -8,7 +8,8 @@ sets), with ``(see flowkit <cmd> --help)`` at the end; 1 for failures of the wor
 decoding, the encoder, an op); 130 when interrupted, 143 on SIGTERM;
 ``--debug`` shows the traceback instead. Outputs are written atomically, so a failed or
 interrupted command leaves no partial file (folders of ``.flo`` or PNG files are written into
-a hidden folder beside and moved in at the end). Documented in docs/api.md, "Command line".
+a hidden folder beside and moved in at the end); an existing output file is replaced, and the
+line that reports it ends with ``(replaced)`` (``_wrote``). Documented in docs/api.md, "Command line".
 """
 
 import argparse
@@ -31,6 +32,8 @@ from .video import (DEFAULT_CODECS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_co
                     probe_video, stored_rotation, to_coded)
 
 METHODS = tuple(list_estimators())
+# the --help descriptions' sentence on an existing output file (see _wrote)
+_REPLACES = "replaces an existing file (the line printed then ends with (replaced))"
 
 
 class UsageError(Exception):
@@ -194,8 +197,28 @@ def _same_file(path, other):
         return Path(path).resolve() == Path(other).resolve()
 
 
+# output files that existed when the command checked them, before any work: absolute paths
+_EXISTING = set()
+
+
+def _note_existing(path):
+    """Record whether the output file ``path`` exists now, before the command writes it (every
+    output replaces an existing file: atomically, never asked); :func:`_wrote` then says so."""
+    if os.path.isfile(path):
+        _EXISTING.add(os.path.abspath(path))
+
+
+def _wrote(path, details):
+    """The success line of an output file on stdout: ``wrote PATH (details)``, with
+    ``(replaced)`` after it when the file existed before the command (:func:`_note_existing`,
+    which :func:`_check_output` calls for every output file it checks)."""
+    replaced = " (replaced)" if os.path.abspath(path) in _EXISTING else ""
+    print(f"wrote {path} ({details}){replaced}")
+
+
 def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
-    """Check an output path before any work: its kind, that it is no input and its folder exists.
+    """Check an output path before any work: its kind, that it is no input and its folder
+    exists; record whether it exists (:func:`_note_existing`: the success line says "replaced").
 
     ``kind`` is ``"flo"``, ``"image"`` or ``"video"`` (a video needs an extension, which must
     have a default codec unless ``codec`` is given; ``codec_flag``: the command has a
@@ -234,6 +257,7 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
                          f"one of {', '.join(DEFAULT_CODECS)}"
                          + (" or give --codec" if codec_helps else ""))
     check_folder(path)
+    _note_existing(path)
 
 
 def _codec_defaults(table=DEFAULT_CODECS):
@@ -336,6 +360,11 @@ def _rate_text(fps):
 
 # --- subcommands --------------------------------------------------------------------------------
 
+# the files demo writes into its folder
+_DEMO_FILES = ("flow.flo", "flow.png", "flow_truth.png", "frame0.png", "frame1.png", "warped.png",
+               "report.txt")
+
+
 def demo(out_dir, method="farneback", options=None):
     """Run the demo on the built-in sample and write its files to ``out_dir``.
 
@@ -393,7 +422,7 @@ def demo(out_dir, method="farneback", options=None):
         f"angular error vs truth: flowkit {metrics.angular_error(flow, truth):.2f} deg",
         f"warp(frame1, flow) vs frame0: PSNR {metrics.psnr(warped, frame0):.2f} dB "
         f"(frame1 vs frame0: {metrics.psnr(frame1, frame0):.2f} dB)",
-        "files: flow.flo, flow.png, flow_truth.png, frame0.png, frame1.png, warped.png, report.txt",
+        f"files: {', '.join(_DEMO_FILES)}",
     ]
     report = "\n".join(lines) + "\n"
     with atomic_path(out_dir / "report.txt") as tmp:
@@ -407,8 +436,10 @@ def cmd_demo(args):
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out: {out} exists and is not a folder")
     options = _method_options(args.method, args.option)
+    replaced = sum((out / name).is_file() for name in _DEMO_FILES)  # an earlier run's
     sys.stdout.write(demo(args.out, args.method, options))
-    print(f"wrote 7 files to {args.out}")
+    print(f"wrote {len(_DEMO_FILES)} files to {args.out}"
+          + (f" ({replaced} replaced)" if replaced else ""))
     return 0
 
 
@@ -451,10 +482,10 @@ def cmd_flow(args):
     size = f"{flow.shape[1]}x{flow.shape[0]}"
     if args.output:
         flowkit.write_flo(args.output, flow)
-        print(f"wrote {args.output} ({size} flow)")
+        _wrote(args.output, f"{size} flow")
     if args.png:
         _write_png(args.png, flowkit.flow_to_color(flow, max_flow=args.max_flow))
-        print(f"wrote {args.png} ({size} colour-coded flow)")
+        _wrote(args.png, f"{size} colour-coded flow")
     print(f"{args.method} ({_format_options(options)}) in {seconds:.2f} s")
     return 0
 
@@ -598,7 +629,7 @@ def _flow_video(args):
         size = _size_text(shape[::-1] if rotation % 180 else shape, picture.shape[:2], rotation)
         scale = f"max flow {args.max_flow:g} px" if args.max_flow else "each frame scaled to its own max"
         rate = f"{_rate_text(fps)} fps" + (", at the input frames' times" if timed else "")
-        print(f"wrote {args.video} ({writer.frame_count} frames, {size}, {rate}, {scale})")
+        _wrote(args.video, f"{writer.frame_count} frames, {size}, {rate}, {scale}")
         _dropped_note(args.video, writer.dropped, fps)
     if flo_dir is not None:
         print(f"wrote {pairs} .flo files to {flo_dir} (flow_000000.flo ... flow_{pairs - 1:06d}.flo)")
@@ -893,11 +924,11 @@ def cmd_predict(args):
             _write_folder(Path(args.output), pictures, bar)
     what = "truth | prediction, side by side" if args.side_by_side else "predicted frames"
     count = len(pictures)
-    where = (f"{args.output} ({_counted(count, 'frame')}, {size}, {_rate_text(fps)} fps, {what})"
-             if kind == "video" else
-             f"{_counted(count, 'PNG file')} to {args.output} (frame_000000.png"
-             f"{f' ... frame_{count - 1:06d}.png' if count > 1 else ''}, {what})")
-    print(f"wrote {where}")
+    if kind == "video":
+        _wrote(args.output, f"{_counted(count, 'frame')}, {size}, {_rate_text(fps)} fps, {what}")
+    else:
+        print(f"wrote {_counted(count, 'PNG file')} to {args.output} (frame_000000.png"
+              f"{f' ... frame_{count - 1:06d}.png' if count > 1 else ''}, {what})")
     if kind == "video":  # an image folder's 16-bit PNGs are uint16 frames too
         _depth_note(args.output, info.bit_depth if info is not None
                     else 16 if context[0].dtype == np.uint16 else 8)
@@ -1056,9 +1087,9 @@ def cmd_retime(args):
     seconds = time.perf_counter() - start
     cuts = len(report.cuts)
     info = probe_video(source)
-    print(f"wrote {args.output} ({_counted(report.frames, 'frame')}, "
-          f"{_stored_size_text(report.size, info.rotation, args.output)}, {_rate_text(report.fps)} fps, "
-          f"{float(report.duration):.3f} s; audio {_tracks(report)})")
+    _wrote(args.output, f"{_counted(report.frames, 'frame')}, "
+           f"{_stored_size_text(report.size, info.rotation, args.output)}, {_rate_text(report.fps)} fps, "
+           f"{float(report.duration):.3f} s; audio {_tracks(report)}")
     _padding_note(report.padded, report.size)
     _depth_note(args.output, info.bit_depth)
     _not_written_line(report.not_written)
@@ -1104,10 +1135,9 @@ def cmd_translate(args):
     seconds = time.perf_counter() - start
     cuts = len(report["cuts"])
     info = probe_video(source)
-    print(f"wrote {args.output} ({report['frames']} frames, "
-          f"{_stored_size_text(report['size'], info.rotation, args.output)}, "
-          f"{_rate_text(report['fps'])} fps; "
-          f"audio {report['audio']})")
+    _wrote(args.output, f"{report['frames']} frames, "
+           f"{_stored_size_text(report['size'], info.rotation, args.output)}, "
+           f"{_rate_text(report['fps'])} fps; audio {report['audio']}")
     _padding_note(report["padded"], report["size"])
     _dropped_note(args.output, report["dropped_frames"], report["fps"])  # AVI: one frame per slot
     _depth_note(args.output, info.bit_depth)
@@ -1167,6 +1197,7 @@ def cmd_train(args):
     require_torch()
     if not args.out.endswith(".safetensors"):
         raise UsageError(f"--out: expected a .safetensors path, got {args.out!r}")
+    _note_existing(args.out)
     if args.model == "text2video-shapes":
         args.batch, args.lr = args.batch or 32, args.lr or 2e-3
         return _train_text2video(args)
@@ -1185,8 +1216,8 @@ def cmd_train(args):
     else:
         meta = train.train_interp_refine(args.data, args.out, triplets=args.triplets,
                                          per_triplet=args.crops_per_triplet, **options)
-    print(f"wrote {args.out} ({meta['num_params']} parameters, {meta['file_size']} bytes, "
-          f"final loss {meta['losses'][-1]:.5f}, {meta['wall_seconds']} s)")
+    _wrote(args.out, f"{meta['num_params']} parameters, {meta['file_size']} bytes, "
+           f"final loss {meta['losses'][-1]:.5f}, {meta['wall_seconds']} s")
     return 0
 
 
@@ -1205,8 +1236,8 @@ def _train_predict_gan(args):
                              base=_gan_base(args.base), command=command,
                              progress=not args.quiet and sys.stderr.isatty(), **options)
     last = ", ".join(f"{k} {v:.5f}" for k, v in meta["losses"][-1].items())
-    print(f"wrote {args.out} ({meta['num_params']} parameters, {meta['file_size']} bytes, final "
-          f"losses {last}, {meta['wall_seconds']} s)")
+    _wrote(args.out, f"{meta['num_params']} parameters, {meta['file_size']} bytes, final "
+           f"losses {last}, {meta['wall_seconds']} s")
     return 0
 
 
@@ -1230,8 +1261,8 @@ def _train_text2video(args):
                                                           "device", "seed", "resume")),
                             progress=not args.quiet and sys.stderr.isatty(),
                             log=(lambda _: None) if args.quiet else print)
-    print(f"wrote {args.out} ({meta['num_params']} parameters, {meta['file_size']} bytes, "
-          f"final L1 {meta['losses']['per_100_steps'][-1][2]:.5f}, {meta['wall_seconds']} s)")
+    _wrote(args.out, f"{meta['num_params']} parameters, {meta['file_size']} bytes, "
+           f"final L1 {meta['losses']['per_100_steps'][-1][2]:.5f}, {meta['wall_seconds']} s")
     return 0
 
 
@@ -1251,7 +1282,7 @@ def cmd_generate(args):
                                             interpolation=cv2.INTER_NEAREST))
             writer.write(picture)
     size = _size_text((args.size, args.size), picture.shape[:2])
-    print(f"wrote {args.output} ({len(clip)} frames, {size}, seed {seed}: {args.caption!r})")
+    _wrote(args.output, f"{len(clip)} frames, {size}, seed {seed}: {args.caption!r}")
     return 0
 
 
@@ -1264,7 +1295,7 @@ def cmd_color(args):
     _check_output("-o", args.output, "image", (args.flo,))
     flow = flowkit.read_flo(args.flo)
     _write_png(args.output, flowkit.flow_to_color(flow, max_flow=args.max_flow))
-    print(f"wrote {args.output} ({flow.shape[1]}x{flow.shape[0]} colour-coded flow)")
+    _wrote(args.output, f"{flow.shape[1]}x{flow.shape[0]} colour-coded flow")
     return 0
 
 
@@ -1383,7 +1414,9 @@ def build_parser():
                                    "320x240 colour pair with exact ground truth): optical flow "
                                    "(--method, Farneback by default), frame1 warped back by it, a "
                                    "Middlebury colour-wheel picture and a report of the errors "
-                                   "against the truth and against OpenCV, written to --out.")
+                                   "against the truth and against OpenCV, written to --out. "
+                                   "Each file is written atomically and replaces the file of "
+                                   "an earlier run (the last line says how many were replaced).")
     p.add_argument("--out", default="flowkit-demo", help="output folder (default ./flowkit-demo)")
     p.set_defaults(run=cmd_demo)
 
@@ -1393,7 +1426,9 @@ def build_parser():
                     "alpha channel is ignored), written with -o as .flo and/or with --png as a "
                     "colour-wheel picture. With FRAME0 alone, a video file or a folder of images: "
                     "the flow of each consecutive pair, streamed, written with --video as a "
-                    "colour-coded flow video and/or with --flo-dir as flow_000000.flo, ...")
+                    "colour-coded flow video and/or with --flo-dir as flow_000000.flo, ... An "
+                    f"output file is written atomically and {_REPLACES}; --flo-dir refuses a "
+                    "folder already holding flow_*.flo files.")
     p.add_argument("frame0", help="first image, or a video file / image folder")
     p.add_argument("frame1", nargs="?", help="second image (omit for a video)")
     p.add_argument("-o", "--output", help="two images: output .flo")
@@ -1425,7 +1460,8 @@ def build_parser():
                     "folder for frame_000000.png, ... (upright frames). A video output keeps a "
                     "video input's display rotation (as a tag, the frames stored as the input's; "
                     "AVI stores no tag: upright frames there), colour tags and language, as "
-                    "retime does.")
+                    f"retime does. A video OUTPUT is written atomically and {_REPLACES}; a folder "
+                    "already holding frame_*.png files is refused.")
     p.add_argument("input", help="video file or folder of images")
     _add_output(p, f"output video ({', '.join(DEFAULT_CODECS)}) or folder (created)")
     p.add_argument("--horizon", type=_positive, required=True,
@@ -1473,7 +1509,8 @@ def build_parser():
                     "frames between input frames are interpolated with optical flow, frames are "
                     "dropped where the rate goes down, timestamps are exact. Audio is copied when "
                     "the duration is unchanged, else time-stretched; scene cuts are not warped "
-                    "across (the nearer frame is repeated). OUTPUT is written atomically.")
+                    "across (the nearer frame is repeated). OUTPUT is written atomically and "
+                    f"{_REPLACES}.")
     p.add_argument("input", help="video file")
     _add_output(p, "output video file (.mp4, .mov, .mkv, .webm, ...)")
     rate = p.add_mutually_exclusive_group()
@@ -1523,7 +1560,8 @@ def build_parser():
         description="Run JOB over every input (video files, folders, globs) on a Dask cluster "
                     "(flowkit.batch; needs flowkit-cv[dask]): a local cluster of processes by "
                     "default, or --scheduler ADDR. One output per input in OUTDIR, written "
-                    "atomically; failed inputs are reported and the others finish (exit 1 if "
+                    "atomically, replacing an existing one (--resume keeps it); failed inputs "
+                    "are reported and the others finish (exit 1 if "
                     "any failed). Job options as -O NAME=VALUE: retime's keywords (factor=2, "
                     "fps=60, speed=0.5, codec=...), predict's (horizon=8 required, context, "
                     "flow, ...; stride=S: a rolling prediction after every S-th frame, which "
@@ -1553,7 +1591,8 @@ def build_parser():
                        help="a video clip from a caption (needs flowkit-cv[torch])",
                        description="Generate a clip with a text-to-video model of "
                                    "flowkit.models (docs/models.md), e.g. "
-                                   "flowkit generate \"a red circle moves left\" -o clip.mp4")
+                                   "flowkit generate \"a red circle moves left\" -o clip.mp4. "
+                                   f"The video is written atomically and {_REPLACES}.")
     p.add_argument("caption", help="caption in the model's vocabulary")
     p.add_argument("-o", "--output", required=True, help="output video (.mp4, .mkv, .webm, .avi, ...)")
     p.add_argument("--frames", type=_positive, default=16, help="number of frames (default 16)")
@@ -1571,7 +1610,8 @@ def build_parser():
     p = sub.add_parser("color", parents=[common], help="render a .flo file with the Middlebury colour wheel",
                        description="Write a .flo file as a PNG picture: hue the direction of the "
                                    "flow, saturation its length (flowkit.flow_to_color, Baker et "
-                                   "al.'s Middlebury colour wheel); unknown flow is black.")
+                                   "al.'s Middlebury colour wheel); unknown flow is black. The "
+                                   f"PNG is written atomically and {_REPLACES}.")
     p.add_argument("flo", help="the .flo file (Middlebury format)")
     p.add_argument("-o", "--output", required=True, help="output .png path")
     p.add_argument("--max-flow", type=_positive_float,
@@ -1615,8 +1655,10 @@ def _add_train_parser(sub, common):
     """``flowkit train MODEL``: one subcommand per model, with its description and options."""
     p = sub.add_parser("train", parents=[common], help="train a learned model (needs flowkit-cv[torch])",
                        description="Train a model of flowkit.models and write its weights "
-                                   "(safetensors, atomically) with a JSON of metadata beside "
-                                   "them; a checkpoint OUT.ckpt after each epoch and the "
+                                   "(safetensors, atomically, replacing an existing file: the "
+                                   "line printed then ends with (replaced)) with a JSON of "
+                                   "metadata beside them; a checkpoint OUT.ckpt after each "
+                                   "epoch and the "
                                    "classical inputs of the crops cached in OUT.cache.pt "
                                    "(docs/models.md). flowkit train MODEL --help: the model's "
                                    "options.")
@@ -1686,7 +1728,7 @@ def _add_translate_parser(sub, common):
         description="Apply OP to every frame of INPUT and remove the flicker of the result "
                     "(flowkit.translate): each output frame is pulled towards the previous output "
                     "warped by the flow of the input where that flow is reliable, and restarts at "
-                    "scene cuts. Audio is copied. OUTPUT is written atomically.")
+                    f"scene cuts. Audio is copied. OUTPUT is written atomically and {_REPLACES}.")
     p.add_argument("input", help="video file")
     _add_output(p, "output video file (.mp4, .mov, .mkv, .webm, ...)")
     p.add_argument("--op", required=True, metavar="NAME_OR_MODULE:FUNC",
@@ -1859,6 +1901,7 @@ def main(argv=None):
 
 def _outcome(args):
     """Run the subcommand: (exit status, the line for stderr or None)."""
+    _EXISTING.clear()
     try:
         return args.run(args), None
     except UsageError as exc:

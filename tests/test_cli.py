@@ -44,6 +44,8 @@ def test_sample_pair_is_deterministic_and_checks_size():
 def test_demo_writes_files_and_report(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == f"wrote 7 files to {tmp_path}"
+    assert main(["demo", "--out", str(tmp_path)]) == 0  # an earlier run's files are replaced
+    assert capsys.readouterr().out.splitlines()[-1] == f"wrote 7 files to {tmp_path} (7 replaced)"
     names = {p.name for p in tmp_path.iterdir()}
     assert {"flow.flo", "flow.png", "flow_truth.png", "warped.png", "frame0.png", "frame1.png", "report.txt"} <= names
     report = (tmp_path / "report.txt").read_text()
@@ -263,6 +265,45 @@ def test_a_video_output_that_is_a_folder_is_a_usage_error(tmp_path, command):
     assert (status, stdout) == (2, "") and one_error_line(err) == (
         f"{flag}: {folder} is a folder; expected a video file path (see flowkit {command[0]} --help)")
     assert list(folder.iterdir()) == []
+
+
+def test_an_existing_output_is_replaced_and_the_line_says_so(pair, tmp_path, capsys):
+    # every command replaced an existing output silently (atomically); the --help and the line
+    # printed did not say so. Whether the file existed is recorded when the output is checked,
+    # before any work
+    a, b = pair[:2]
+    flo, png = tmp_path / "f.flo", tmp_path / "f.png"
+    args = ["flow", str(a), str(b), "-o", str(flo), "--png", str(png)]
+    assert main(args) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [f"wrote {flo} (64x48 flow)",
+                                                        f"wrote {png} (64x48 colour-coded flow)"]
+    png.unlink()
+    assert main(args) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [f"wrote {flo} (64x48 flow) (replaced)",
+                                                        f"wrote {png} (64x48 colour-coded flow)"]
+    out = tmp_path / "c.png"
+    for replaced in ("", " (replaced)"):
+        assert main(["color", str(flo), "-o", str(out)]) == 0
+        assert capsys.readouterr().out == f"wrote {out} (64x48 colour-coded flow){replaced}\n"
+    clip, out = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    with flowkit.VideoWriter(clip, 24) as writer:
+        for k in range(3):
+            writer.write(np.full((16, 16, 3), 60 * k, np.uint8))
+    for replaced in (False, True):
+        assert main(["retime", str(clip), str(out), "--factor", "2", "--method", "blend", "-q"]) == 0
+        line = capsys.readouterr().out.splitlines()[0]
+        assert line == f"wrote {out} (6 frames, 16x16, 48 fps, 0.125 s; audio none)" + (
+            " (replaced)" if replaced else "")
+    # each writing command's --help says it
+    for command in ("demo", "flow", "predict", "retime", "translate", "batch", "train", "generate",
+                    "color"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "atomically" in text and ("replaces an existing file (the line printed then ends "
+                                         "with (replaced))" in text or command in ("demo", "batch",
+                                                                                   "train")), command
+        assert "replac" in text, command
 
 
 def test_the_input_video_is_not_overwritten(tmp_path):
