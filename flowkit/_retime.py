@@ -19,6 +19,11 @@ import numpy as np
 
 from . import _validate
 from ._atomic import check_folder
+from .video import DEFAULT_CODECS
+
+# retime's default encoder by extension (the command line's translate takes it too): VideoWriter's
+# but libx264 for .mkv, not lossless FFV1 (see retime's ``codec``)
+REENCODE_CODECS = {**DEFAULT_CODECS, ".mkv": "libx264"}
 
 AUDIO_MODES = ("copy", "stretch", "drop")
 # minterpolate's scd_threshold default: a cut where the mean absolute frame difference, in
@@ -338,10 +343,11 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         ``"ffv1"``, or a FourCC). Default: ``VideoWriter``'s by extension (libx264 for
         ``.mp4``/``.m4v``/``.mov``, MJPEG for ``.avi``, libvpx-vp9 for ``.webm``) but libx264
         for ``.mkv`` (as FFmpeg picks) and for extensions the table lacks: not lossless FFV1
-        (``flowkit flow``, ``predict``, ``translate``), since retime passes most input frames
-        through, and FFV1 made 2 s of a 640x360 clip 27 times larger (5.7 MB against 212 KB
-        at crf 18). (``.avi`` was libx264 too: H.264 in AVI, which stores no presentation
-        times, read back with the first frame at 1/fps and B-frames' times out of order.)
+        (``flowkit flow``, ``predict``, ``flowkit.translate``; the command ``flowkit translate``
+        takes this rule), since retime passes most input frames through, and FFV1 made 2 s of a
+        640x360 clip 27 times larger (5.7 MB against 212 KB at crf 18). (``.avi`` was libx264
+        too: H.264 in AVI, which stores no presentation times, read back with the first frame
+        at 1/fps and B-frames' times out of order.)
     crf : int
         Constant rate factor for libx264 / libx265 / libvpx-vp9 / libsvtav1 (default 18, visually
         near lossless for x264); ignored by other encoders.
@@ -784,12 +790,11 @@ def _default_codec(codec, dst):
     """The encoder: ``codec`` (an FFmpeg name or FourCC), else ``DEFAULT_CODECS``' for the
     extension (``VideoWriter``'s) but libx264 for ``.mkv`` (not lossless FFV1: see
     ``retime``'s ``codec``) and for extensions the table lacks."""
-    from .video import DEFAULT_CODECS, check_container, encoder_name
+    from .video import check_container, encoder_name
 
     check_container(dst, "dst")
     if codec is None:
-        suffix = Path(dst).suffix.lower()
-        codec = "libx264" if suffix == ".mkv" else DEFAULT_CODECS.get(suffix, "libx264")
+        codec = REENCODE_CODECS.get(Path(dst).suffix.lower(), "libx264")
     return encoder_name(codec)
 
 

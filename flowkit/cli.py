@@ -8,7 +8,8 @@ sets), with ``(see flowkit <cmd> --help)`` at the end; 1 for failures of the wor
 decoding, the encoder, an op); 130 when interrupted, 143 on SIGTERM;
 ``--debug`` shows the traceback instead. Outputs are written atomically, so a failed or
 interrupted command leaves no partial file (folders of ``.flo`` or PNG files are written into
-a hidden folder beside and moved in at the end). Documented in docs/api.md, "Command line".
+a hidden folder beside and moved in at the end); an existing output file is replaced, and the
+line that reports it ends with ``(replaced)`` (``_wrote``). Documented in docs/api.md, "Command line".
 """
 
 import argparse
@@ -26,11 +27,13 @@ import numpy as np
 from . import __version__
 from ._atomic import atomic_path, check_folder, raise_if_stopped, request_stop, stop_requested
 from ._estimators import estimator_options, get_estimator, list_estimators
-from ._retime import MAX_FPS  # output frame rates in (0, MAX_FPS], as retime's
+from ._retime import MAX_FPS, REENCODE_CODECS  # output frame rates in (0, MAX_FPS], as retime's
 from .video import (DEFAULT_CODECS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_container,
-                    probe_video, stored_rotation)
+                    probe_video, stored_rotation, to_coded)
 
 METHODS = tuple(list_estimators())
+# the --help descriptions' sentence on an existing output file (see _wrote)
+_REPLACES = "replaces an existing file (the line printed then ends with (replaced))"
 
 
 class UsageError(Exception):
@@ -194,14 +197,34 @@ def _same_file(path, other):
         return Path(path).resolve() == Path(other).resolve()
 
 
+# output files that existed when the command checked them, before any work: absolute paths
+_EXISTING = set()
+
+
+def _note_existing(path):
+    """Record whether the output file ``path`` exists now, before the command writes it (every
+    output replaces an existing file: atomically, never asked); :func:`_wrote` then says so."""
+    if os.path.isfile(path):
+        _EXISTING.add(os.path.abspath(path))
+
+
+def _wrote(path, details):
+    """The success line of an output file on stdout: ``wrote PATH (details)``, with
+    ``(replaced)`` after it when the file existed before the command (:func:`_note_existing`,
+    which :func:`_check_output` calls for every output file it checks)."""
+    replaced = " (replaced)" if os.path.abspath(path) in _EXISTING else ""
+    print(f"wrote {path} ({details}){replaced}")
+
+
 def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
-    """Check an output path before any work: its kind, that it is no input and its folder exists.
+    """Check an output path before any work: its kind, that it is no input and its folder
+    exists; record whether it exists (:func:`_note_existing`: the success line says "replaced").
 
     ``kind`` is ``"flo"``, ``"image"`` or ``"video"`` (a video needs an extension, which must
     have a default codec unless ``codec`` is given; ``codec_flag``: the command has a
     ``--codec`` to suggest, which it does for the extensions of ``VIDEO_EXTENSIONS``).
-    A wrong extension or an output that is an input is a usage error (exit 2); a folder in the
-    way or a missing folder is exit 1.
+    A wrong extension, an output that is an input or an existing folder (a file path is
+    expected: ``retime in.mp4 /tmp``) is a usage error (exit 2); a missing folder is exit 1.
     """
     path = Path(path)
     for source in inputs:
@@ -210,7 +233,7 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
             raise UsageError(f"{flag}: {path} is the input{same}; refusing to overwrite it")
     if path.is_dir():
         expected = {"flo": "a .flo", "image": "an image (.png)", "video": "a video"}[kind]
-        raise IsADirectoryError(f"{flag}: {path} is a folder; expected {expected} file path")
+        raise UsageError(f"{flag}: {path} is a folder; expected {expected} file path")
     if kind == "flo" and path.suffix.lower() != ".flo":
         raise UsageError(f"{flag}: expected a .flo path, got {path}")
     if kind == "image":
@@ -234,14 +257,16 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
                          f"one of {', '.join(DEFAULT_CODECS)}"
                          + (" or give --codec" if codec_helps else ""))
     check_folder(path)
+    _note_existing(path)
 
 
-def _codec_defaults():
-    """``VideoWriter``'s default encoder per extension (``DEFAULT_CODECS``), for the --codec
-    help of flow, predict and translate: ``libx264 (.mp4, .m4v, .mov), ffv1 lossless (.mkv),
-    ...``."""
+def _codec_defaults(table=DEFAULT_CODECS):
+    """The default encoder per extension of ``table``, for the --codec help: ``VideoWriter``'s
+    (``DEFAULT_CODECS``: flow, predict) ``libx264 (.mp4, .m4v, .mov), ffv1 lossless (.mkv),
+    ...``, or retime's (``REENCODE_CODECS``: retime, translate) ``libx264 (.mp4, .m4v, .mov,
+    .mkv), ...``."""
     extensions = {}
-    for extension, codec in DEFAULT_CODECS.items():
+    for extension, codec in table.items():
         extensions.setdefault(codec, []).append(extension)
     return ", ".join(f"{codec}{' lossless' if codec == 'ffv1' else ''} ({', '.join(names)})"
                      for codec, names in extensions.items())
@@ -335,6 +360,11 @@ def _rate_text(fps):
 
 # --- subcommands --------------------------------------------------------------------------------
 
+# the files demo writes into its folder
+_DEMO_FILES = ("flow.flo", "flow.png", "flow_truth.png", "frame0.png", "frame1.png", "warped.png",
+               "report.txt")
+
+
 def demo(out_dir, method="farneback", options=None):
     """Run the demo on the built-in sample and write its files to ``out_dir``.
 
@@ -392,7 +422,7 @@ def demo(out_dir, method="farneback", options=None):
         f"angular error vs truth: flowkit {metrics.angular_error(flow, truth):.2f} deg",
         f"warp(frame1, flow) vs frame0: PSNR {metrics.psnr(warped, frame0):.2f} dB "
         f"(frame1 vs frame0: {metrics.psnr(frame1, frame0):.2f} dB)",
-        "files: flow.flo, flow.png, flow_truth.png, frame0.png, frame1.png, warped.png, report.txt",
+        f"files: {', '.join(_DEMO_FILES)}",
     ]
     report = "\n".join(lines) + "\n"
     with atomic_path(out_dir / "report.txt") as tmp:
@@ -406,8 +436,10 @@ def cmd_demo(args):
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out: {out} exists and is not a folder")
     options = _method_options(args.method, args.option)
+    replaced = sum((out / name).is_file() for name in _DEMO_FILES)  # an earlier run's
     sys.stdout.write(demo(args.out, args.method, options))
-    print(f"wrote 7 files to {args.out}")
+    print(f"wrote {len(_DEMO_FILES)} files to {args.out}"
+          + (f" ({replaced} replaced)" if replaced else ""))
     return 0
 
 
@@ -450,10 +482,10 @@ def cmd_flow(args):
     size = f"{flow.shape[1]}x{flow.shape[0]}"
     if args.output:
         flowkit.write_flo(args.output, flow)
-        print(f"wrote {args.output} ({size} flow)")
+        _wrote(args.output, f"{size} flow")
     if args.png:
         _write_png(args.png, flowkit.flow_to_color(flow, max_flow=args.max_flow))
-        print(f"wrote {args.png} ({size} colour-coded flow)")
+        _wrote(args.png, f"{size} colour-coded flow")
     print(f"{args.method} ({_format_options(options)}) in {seconds:.2f} s")
     return 0
 
@@ -491,6 +523,26 @@ def _counted(count, noun):
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+def _recording_times(frames, times):
+    """The frames of ``iter_frames(timestamps=True)``, their times (from the first frame's)
+    appended to ``times`` as each is read."""
+    origin = None
+    for time, frame in frames:
+        origin = time if origin is None else origin
+        times.append(time - origin)
+        yield frame
+
+
+def _dropped_note(output, dropped, fps):
+    """flow's and translate's note on stderr when ``dropped`` frames were not written to an
+    AVI (``output``), whose ``1 / fps`` slot the frame before held (``VideoWriter``'s rule)."""
+    if dropped:
+        print(f"flowkit: note: {output}: {_counted(dropped, 'frame')} not written, on the "
+              f"{Fraction(1) / fps} s slot of the frame before (AVI stores a frame rate, not "
+              "times: the first frame of a slot is kept); .mkv or .mp4 keep every frame at its "
+              "time", file=sys.stderr)
+
+
 def _pairwise(estimator, frames):
     prev = None
     for frame in frames:
@@ -513,8 +565,15 @@ def _flow_video(args):
     if args.video:
         _check_output("--video", args.video, "video", (source,), codec=args.codec)
     options = _method_options(args.method, args.option, video=True)
-    frames = flowkit.iter_frames(source, gray=args.gray, step=args.step, resize=args.resize)
-    count, fps, _ = _probe(source, args.step)
+    # a video's flow pictures keep its frames' times (a variable rate too; at the rate of the
+    # grid they lie on, which AVI stores) and its display rotation, as predict and retime do
+    count, fps, info = _probe(source, args.step, grid=True)
+    timed = info is not None and args.fps is None  # --fps: a constant rate, as asked
+    frames = flowkit.iter_frames(source, gray=args.gray, step=args.step, resize=args.resize,
+                                 timestamps=info is not None)
+    times = []  # of the frames read, from the first one
+    if info is not None:
+        frames = _recording_times(frames, times)
     fps = _output_fps(args, fps)
     if args.method == "farneback":
         # option values checked before any frame, as for the other methods (the registry names
@@ -538,15 +597,22 @@ def _flow_video(args):
     with contextlib.ExitStack() as stack:
         stack.enter_context(_frames_too_small_named(args))
         writer = None
+        rotation = stored_rotation(args.video, info.rotation) if args.video and info else 0
         if args.video:
-            writer = stack.enter_context(flowkit.VideoWriter(args.video, fps, codec=args.codec))
+            # the input's time unit, or 1/fps; the upright pictures are stored in the input's
+            # coded orientation with its rotation tag (only that: the colour tags of a frame
+            # are not those of a picture of its flow)
+            writer = stack.enter_context(flowkit.VideoWriter(
+                args.video, fps, codec=args.codec, rotation=rotation,
+                time_base=info.time_base if timed else None))
         bar = stack.enter_context(_progress(args, total=None if count is None else max(count - 1, 0),
                                             unit="pair", desc="flow"))
         staging = None
         for flow in flows:
-            if writer is not None:
-                picture = writer.fit(flowkit.flow_to_color(flow, max_flow=args.max_flow))
-                writer.write(picture)
+            if writer is not None:  # the pair (k, k + 1) at frame k's time
+                picture = writer.fit(to_coded(flowkit.flow_to_color(flow, max_flow=args.max_flow),
+                                              rotation))
+                writer.write(picture, time=times[pairs] if timed else None)
             if flo_dir is not None:
                 if staging is None:  # the folder's parents are made once there is a flow
                     flo_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -559,9 +625,12 @@ def _flow_video(args):
     seconds = time.perf_counter() - start
     size = f"{flow.shape[1]}x{flow.shape[0]}"
     if args.video:
-        size = _size_text(flow.shape[:2], picture.shape[:2])
+        shape = flow.shape[:2]
+        size = _size_text(shape[::-1] if rotation % 180 else shape, picture.shape[:2], rotation)
         scale = f"max flow {args.max_flow:g} px" if args.max_flow else "each frame scaled to its own max"
-        print(f"wrote {args.video} ({pairs} frames, {size}, {_rate_text(fps)} fps, {scale})")
+        rate = f"{_rate_text(fps)} fps" + (", at the input frames' times" if timed else "")
+        _wrote(args.video, f"{writer.frame_count} frames, {size}, {rate}, {scale}")
+        _dropped_note(args.video, writer.dropped, fps)
     if flo_dir is not None:
         print(f"wrote {pairs} .flo files to {flo_dir} (flow_000000.flo ... flow_{pairs - 1:06d}.flo)")
     print(f"{args.method} ({_format_options(options)}): {pairs} pairs of {source} in {seconds:.1f} s "
@@ -860,11 +929,11 @@ def cmd_predict(args):
             _write_folder(Path(args.output), pictures, bar)
     what = "truth | prediction, side by side" if args.side_by_side else "predicted frames"
     count = len(pictures)
-    where = (f"{args.output} ({_counted(count, 'frame')}, {size}, {_rate_text(fps)} fps, {what})"
-             if kind == "video" else
-             f"{_counted(count, 'PNG file')} to {args.output} (frame_000000.png"
-             f"{f' ... frame_{count - 1:06d}.png' if count > 1 else ''}, {what})")
-    print(f"wrote {where}")
+    if kind == "video":
+        _wrote(args.output, f"{_counted(count, 'frame')}, {size}, {_rate_text(fps)} fps, {what}")
+    else:
+        print(f"wrote {_counted(count, 'PNG file')} to {args.output} (frame_000000.png"
+              f"{f' ... frame_{count - 1:06d}.png' if count > 1 else ''}, {what})")
     if kind == "video":  # an image folder's 16-bit PNGs are uint16 frames too
         _depth_note(args.output, info.bit_depth if info is not None
                     else 16 if context[0].dtype == np.uint16 else 8)
@@ -1027,9 +1096,9 @@ def cmd_retime(args):
     seconds = time.perf_counter() - start
     cuts = len(report.cuts)
     info = probe_video(source)
-    print(f"wrote {args.output} ({_counted(report.frames, 'frame')}, "
-          f"{_stored_size_text(report.size, info.rotation, args.output)}, {_rate_text(report.fps)} fps, "
-          f"{float(report.duration):.3f} s; audio {_tracks(report)})")
+    _wrote(args.output, f"{_counted(report.frames, 'frame')}, "
+           f"{_stored_size_text(report.size, info.rotation, args.output)}, {_rate_text(report.fps)} fps, "
+           f"{float(report.duration):.3f} s; audio {_tracks(report)}")
     _padding_note(report.padded, report.size)
     _depth_note(args.output, info.bit_depth)
     _not_written_line(report.not_written)
@@ -1063,25 +1132,23 @@ def cmd_translate(args):
     _import_from_cwd()
     options = _method_options(args.flow, args.option, flag="--flow") or None
     start = time.perf_counter()
+    # retime's default encoder (libx264 for .mkv), not flowkit.translate's (VideoWriter's:
+    # lossless FFV1, 21x libx264's size on car_traffic_small.mp4); _check_output took the extension
+    codec = args.codec or REENCODE_CODECS[Path(args.output).suffix.lower()]
     report = flowkit.translate(source, args.output, args.op, method=args.method,
                                strength=args.strength, flow=args.flow, flow_options=options,
-                               codec=args.codec,
+                               codec=codec,
                                crf=args.crf, audio=not args.no_audio,
                                scene_threshold=_scene_threshold(args),
                                segment=args.range, progress=False if args.quiet else None)
     seconds = time.perf_counter() - start
     cuts = len(report["cuts"])
     info = probe_video(source)
-    print(f"wrote {args.output} ({report['frames']} frames, "
-          f"{_stored_size_text(report['size'], info.rotation, args.output)}, "
-          f"{_rate_text(report['fps'])} fps; "
-          f"audio {report['audio']})")
+    _wrote(args.output, f"{report['frames']} frames, "
+           f"{_stored_size_text(report['size'], info.rotation, args.output)}, "
+           f"{_rate_text(report['fps'])} fps; audio {report['audio']}")
     _padding_note(report["padded"], report["size"])
-    if report["dropped_frames"]:  # AVI: one frame per grid slot (VideoWriter's rule)
-        print(f"flowkit: note: {args.output}: {_counted(report['dropped_frames'], 'frame')} not "
-              f"written, on the {Fraction(1) / report['fps']} s slot of the frame before (AVI "
-              "stores a frame rate, not times: the first frame of a slot is kept); .mkv or .mp4 "
-              "keep every frame at its time", file=sys.stderr)
+    _dropped_note(args.output, report["dropped_frames"], report["fps"])  # AVI: one frame per slot
     _depth_note(args.output, info.bit_depth)
     _not_written_line(report["not_written"])
     part = ""
@@ -1139,6 +1206,7 @@ def cmd_train(args):
     require_torch()
     if not args.out.endswith(".safetensors"):
         raise UsageError(f"--out: expected a .safetensors path, got {args.out!r}")
+    _note_existing(args.out)
     if args.model == "text2video-shapes":
         args.batch, args.lr = args.batch or 32, args.lr or 2e-3
         return _train_text2video(args)
@@ -1157,8 +1225,8 @@ def cmd_train(args):
     else:
         meta = train.train_interp_refine(args.data, args.out, triplets=args.triplets,
                                          per_triplet=args.crops_per_triplet, **options)
-    print(f"wrote {args.out} ({meta['num_params']} parameters, {meta['file_size']} bytes, "
-          f"final loss {meta['losses'][-1]:.5f}, {meta['wall_seconds']} s)")
+    _wrote(args.out, f"{meta['num_params']} parameters, {meta['file_size']} bytes, "
+           f"final loss {meta['losses'][-1]:.5f}, {meta['wall_seconds']} s")
     return 0
 
 
@@ -1177,8 +1245,8 @@ def _train_predict_gan(args):
                              base=_gan_base(args.base), command=command,
                              progress=not args.quiet and sys.stderr.isatty(), **options)
     last = ", ".join(f"{k} {v:.5f}" for k, v in meta["losses"][-1].items())
-    print(f"wrote {args.out} ({meta['num_params']} parameters, {meta['file_size']} bytes, final "
-          f"losses {last}, {meta['wall_seconds']} s)")
+    _wrote(args.out, f"{meta['num_params']} parameters, {meta['file_size']} bytes, final "
+           f"losses {last}, {meta['wall_seconds']} s")
     return 0
 
 
@@ -1202,8 +1270,8 @@ def _train_text2video(args):
                                                           "device", "seed", "resume")),
                             progress=not args.quiet and sys.stderr.isatty(),
                             log=(lambda _: None) if args.quiet else print)
-    print(f"wrote {args.out} ({meta['num_params']} parameters, {meta['file_size']} bytes, "
-          f"final L1 {meta['losses']['per_100_steps'][-1][2]:.5f}, {meta['wall_seconds']} s)")
+    _wrote(args.out, f"{meta['num_params']} parameters, {meta['file_size']} bytes, "
+           f"final L1 {meta['losses']['per_100_steps'][-1][2]:.5f}, {meta['wall_seconds']} s")
     return 0
 
 
@@ -1223,7 +1291,7 @@ def cmd_generate(args):
                                             interpolation=cv2.INTER_NEAREST))
             writer.write(picture)
     size = _size_text((args.size, args.size), picture.shape[:2])
-    print(f"wrote {args.output} ({len(clip)} frames, {size}, seed {seed}: {args.caption!r})")
+    _wrote(args.output, f"{len(clip)} frames, {size}, seed {seed}: {args.caption!r}")
     return 0
 
 
@@ -1236,7 +1304,7 @@ def cmd_color(args):
     _check_output("-o", args.output, "image", (args.flo,))
     flow = flowkit.read_flo(args.flo)
     _write_png(args.output, flowkit.flow_to_color(flow, max_flow=args.max_flow))
-    print(f"wrote {args.output} ({flow.shape[1]}x{flow.shape[0]} colour-coded flow)")
+    _wrote(args.output, f"{flow.shape[1]}x{flow.shape[0]} colour-coded flow")
     return 0
 
 
@@ -1355,7 +1423,9 @@ def build_parser():
                                    "320x240 colour pair with exact ground truth): optical flow "
                                    "(--method, Farneback by default), frame1 warped back by it, a "
                                    "Middlebury colour-wheel picture and a report of the errors "
-                                   "against the truth and against OpenCV, written to --out.")
+                                   "against the truth and against OpenCV, written to --out. "
+                                   "Each file is written atomically and replaces the file of "
+                                   "an earlier run (the last line says how many were replaced).")
     p.add_argument("--out", default="flowkit-demo", help="output folder (default ./flowkit-demo)")
     p.set_defaults(run=cmd_demo)
 
@@ -1365,18 +1435,24 @@ def build_parser():
                     "alpha channel is ignored), written with -o as .flo and/or with --png as a "
                     "colour-wheel picture. With FRAME0 alone, a video file or a folder of images: "
                     "the flow of each consecutive pair, streamed, written with --video as a "
-                    "colour-coded flow video and/or with --flo-dir as flow_000000.flo, ...")
+                    "colour-coded flow video and/or with --flo-dir as flow_000000.flo, ... An "
+                    f"output file is written atomically and {_REPLACES}; --flo-dir refuses a "
+                    "folder already holding flow_*.flo files.")
     p.add_argument("frame0", help="first image, or a video file / image folder")
     p.add_argument("frame1", nargs="?", help="second image (omit for a video)")
     p.add_argument("-o", "--output", help="two images: output .flo")
     p.add_argument("--png", help="two images: colour-wheel picture of the flow")
     p.add_argument("--video", help="video: colour-coded flow video "
-                   f"({', '.join(DEFAULT_CODECS)}; others need --codec)")
+                   f"({', '.join(DEFAULT_CODECS)}; others need --codec); the picture of pair "
+                   "(k, k+1) is written at frame k's time (from the first frame on: a variable "
+                   "frame rate is kept) and a video input's display rotation is kept as a tag, "
+                   "as predict and retime keep them")
     p.add_argument("--flo-dir", help="video: folder for one .flo per pair (created)")
     p.add_argument("--max-flow", type=_positive_float, help="flow length (px) of full colour saturation; "
                    "default: each picture scaled to its own largest flow")
-    p.add_argument("--fps", type=_fps, help=f"video: frame rate of --video, in (0, {MAX_FPS:g}] "
-                   f"(default: the input's, or 30)")
+    p.add_argument("--fps", type=_fps, help=f"video: a constant frame rate for --video, in (0, "
+                   f"{MAX_FPS:g}], instead of the input frames' times (default: those, at the "
+                   "rate of the grid they lie on divided by --step; 30 fps for a folder)")
     p.add_argument("--codec", help="video: encoder of --video, an FFmpeg name (libx264, libx265, "
                    "libvpx-vp9, mpeg4, mjpeg, ffv1) or a FourCC (mp4v, MJPG, FFV1); default by "
                    f"extension: {_codec_defaults()}")
@@ -1393,7 +1469,8 @@ def build_parser():
                     "folder for frame_000000.png, ... (upright frames). A video output keeps a "
                     "video input's display rotation (as a tag, the frames stored as the input's; "
                     "AVI stores no tag: upright frames there), colour tags and language, as "
-                    "retime does.")
+                    f"retime does. A video OUTPUT is written atomically and {_REPLACES}; a folder "
+                    "already holding frame_*.png files is refused.")
     p.add_argument("input", help="video file or folder of images")
     _add_output(p, f"output video ({', '.join(DEFAULT_CODECS)}) or folder (created)")
     p.add_argument("--horizon", type=_positive, required=True,
@@ -1441,7 +1518,8 @@ def build_parser():
                     "frames between input frames are interpolated with optical flow, frames are "
                     "dropped where the rate goes down, timestamps are exact. Audio is copied when "
                     "the duration is unchanged, else time-stretched; scene cuts are not warped "
-                    "across (the nearer frame is repeated). OUTPUT is written atomically.")
+                    "across (the nearer frame is repeated). OUTPUT is written atomically and "
+                    f"{_REPLACES}.")
     p.add_argument("input", help="video file")
     _add_output(p, "output video file (.mp4, .mov, .mkv, .webm, ...)")
     rate = p.add_mutually_exclusive_group()
@@ -1472,7 +1550,7 @@ def build_parser():
     p.add_argument("--codec", help="video encoder (libx264, libx265, libsvtav1, ffv1, ...); default "
                    "by extension as predict's but libx264 for .mkv (not lossless ffv1: retime "
                    "passes most input frames through, and ffv1 made them about 27 times larger): "
-                   "libx264 (.mp4, .m4v, .mov, .mkv), mjpeg (.avi), libvpx-vp9 (.webm)")
+                   f"{_codec_defaults(REENCODE_CODECS)}")
     p.add_argument("--crf", type=_integer_from(0), default=18,
                    help="constant rate factor of x264/x265/vp9/av1 (default 18; mjpeg and mpeg4 "
                         "encode at the fixed quantiser 2, ffv1 is lossless)")
@@ -1491,7 +1569,8 @@ def build_parser():
         description="Run JOB over every input (video files, folders, globs) on a Dask cluster "
                     "(flowkit.batch; needs flowkit-cv[dask]): a local cluster of processes by "
                     "default, or --scheduler ADDR. One output per input in OUTDIR, written "
-                    "atomically; failed inputs are reported and the others finish (exit 1 if "
+                    "atomically, replacing an existing one (--resume keeps it); failed inputs "
+                    "are reported and the others finish (exit 1 if "
                     "any failed). Job options as -O NAME=VALUE: retime's keywords (factor=2, "
                     "fps=60, speed=0.5, codec=...), predict's (horizon=8 required, context, "
                     "flow, ...; stride=S: a rolling prediction after every S-th frame, which "
@@ -1521,7 +1600,8 @@ def build_parser():
                        help="a video clip from a caption (needs flowkit-cv[torch])",
                        description="Generate a clip with a text-to-video model of "
                                    "flowkit.models (docs/models.md), e.g. "
-                                   "flowkit generate \"a red circle moves left\" -o clip.mp4")
+                                   "flowkit generate \"a red circle moves left\" -o clip.mp4. "
+                                   f"The video is written atomically and {_REPLACES}.")
     p.add_argument("caption", help="caption in the model's vocabulary")
     p.add_argument("-o", "--output", required=True, help="output video (.mp4, .mkv, .webm, .avi, ...)")
     p.add_argument("--frames", type=_positive, default=16, help="number of frames (default 16)")
@@ -1539,7 +1619,8 @@ def build_parser():
     p = sub.add_parser("color", parents=[common], help="render a .flo file with the Middlebury colour wheel",
                        description="Write a .flo file as a PNG picture: hue the direction of the "
                                    "flow, saturation its length (flowkit.flow_to_color, Baker et "
-                                   "al.'s Middlebury colour wheel); unknown flow is black.")
+                                   "al.'s Middlebury colour wheel); unknown flow is black. The "
+                                   f"PNG is written atomically and {_REPLACES}.")
     p.add_argument("flo", help="the .flo file (Middlebury format)")
     p.add_argument("-o", "--output", required=True, help="output .png path")
     p.add_argument("--max-flow", type=_positive_float,
@@ -1583,8 +1664,10 @@ def _add_train_parser(sub, common):
     """``flowkit train MODEL``: one subcommand per model, with its description and options."""
     p = sub.add_parser("train", parents=[common], help="train a learned model (needs flowkit-cv[torch])",
                        description="Train a model of flowkit.models and write its weights "
-                                   "(safetensors, atomically) with a JSON of metadata beside "
-                                   "them; a checkpoint OUT.ckpt after each epoch and the "
+                                   "(safetensors, atomically, replacing an existing file: the "
+                                   "line printed then ends with (replaced)) with a JSON of "
+                                   "metadata beside them; a checkpoint OUT.ckpt after each "
+                                   "epoch and the "
                                    "classical inputs of the crops cached in OUT.cache.pt "
                                    "(docs/models.md). flowkit train MODEL --help: the model's "
                                    "options.")
@@ -1654,7 +1737,7 @@ def _add_translate_parser(sub, common):
         description="Apply OP to every frame of INPUT and remove the flicker of the result "
                     "(flowkit.translate): each output frame is pulled towards the previous output "
                     "warped by the flow of the input where that flow is reliable, and restarts at "
-                    "scene cuts. Audio is copied. OUTPUT is written atomically.")
+                    f"scene cuts. Audio is copied. OUTPUT is written atomically and {_REPLACES}.")
     p.add_argument("input", help="video file")
     _add_output(p, "output video file (.mp4, .mov, .mkv, .webm, ...)")
     p.add_argument("--op", required=True, metavar="NAME_OR_MODULE:FUNC",
@@ -1672,8 +1755,10 @@ def _add_translate_parser(sub, common):
     p.add_argument("-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
                    help="keyword option of the flow estimator, repeatable, as retime's (see "
                         "flowkit flow --help; raft: -O weights=PATH, its local weights file)")
-    p.add_argument("--codec", help="video encoder; default by extension, as predict's (retime's "
-                   f"differs for .mkv): {_codec_defaults()}")
+    p.add_argument("--codec", help="video encoder; default by extension as retime's, libx264 for "
+                   ".mkv (not predict's lossless ffv1: translate re-encodes every frame, and ffv1 "
+                   "made a 640x360 H.264 clip's output 21 times larger than libx264 at crf 18): "
+                   f"{_codec_defaults(REENCODE_CODECS)}")
     p.add_argument("--crf", type=_integer_from(0), default=18,
                    help="constant rate factor of x264/x265/vp9/av1 (default 18; mjpeg and mpeg4 "
                         "encode at the fixed quantiser 2, ffv1 is lossless)")
@@ -1825,6 +1910,7 @@ def main(argv=None):
 
 def _outcome(args):
     """Run the subcommand: (exit status, the line for stderr or None)."""
+    _EXISTING.clear()
     try:
         return args.run(args), None
     except UsageError as exc:

@@ -10,6 +10,7 @@ anything fails).
 import contextlib
 import dataclasses
 import functools
+import os
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -1013,7 +1014,9 @@ class VideoWriter:
     Notes
     -----
     The frame size and bit depth are taken from the first frame. Gray ``(H, W)`` frames are
-    written as three equal channels. Lossy codecs change pixel values; RGB is converted to
+    written as three equal channels. Encoders log errors only: x265 with ``log-level=error``,
+    SVT-AV1 through the environment variable ``SVT_LOG=1``, set unless already set (read
+    once per process, when its first encoder opens). Lossy codecs change pixel values; RGB is converted to
     YUV with the matrix and range of the ``color`` tags (BT.709, BT.601, SMPTE 240M, FCC,
     BT.2020), else with FFmpeg's default (BT.601, limited range).
 
@@ -1228,6 +1231,12 @@ class VideoWriter:
                 options["x264-params"] = "mbtree=0"
             elif self.codec == "libx265":  # x265 prints its settings and summary otherwise
                 options["x265-params"] = "log-level=error"
+            elif self.codec == "libsvtav1":
+                # SVT-AV1 printed a banner of 20 "Svt[info]: ..." lines and a warning (it cannot
+                # raise thread priority) on stderr; it has no encoder option for its log level,
+                # only SVT_LOG, read once per process when its first encoder opens: 1 is errors
+                # only (they still show), unless the user set it
+                os.environ.setdefault("SVT_LOG", "1")
             stream.options = options
             if self.rotation:
                 stream.set_display_rotation(self.rotation)

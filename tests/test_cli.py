@@ -45,6 +45,8 @@ def test_sample_pair_is_deterministic_and_checks_size():
 def test_demo_writes_files_and_report(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == f"wrote 7 files to {tmp_path}"
+    assert main(["demo", "--out", str(tmp_path)]) == 0  # an earlier run's files are replaced
+    assert capsys.readouterr().out.splitlines()[-1] == f"wrote 7 files to {tmp_path} (7 replaced)"
     names = {p.name for p in tmp_path.iterdir()}
     assert {"flow.flo", "flow.png", "flow_truth.png", "warped.png", "frame0.png", "frame1.png", "report.txt"} <= names
     report = (tmp_path / "report.txt").read_text()
@@ -225,8 +227,10 @@ def test_output_paths_are_checked_before_any_work(pair, tmp_path):
          f"{tmp_path / 'x.flo'}: cannot write an image with extension '.flo' (use .png) (see flowkit color --help)"),
         (["flow", a, b, "--png", tmp_path / "x.txt"], 2,
          f"{tmp_path / 'x.txt'}: cannot write an image with extension '.txt' (use .png) (see flowkit flow --help)"),
-        (["color", flo, "-o", folder], 1, f"-o: {folder} is a folder; expected an image (.png) file path"),
-        (["flow", a, b, "-o", folder], 1, f"-o: {folder} is a folder; expected a .flo file path"),
+        (["color", flo, "-o", folder], 2,
+         f"-o: {folder} is a folder; expected an image (.png) file path (see flowkit color --help)"),
+        (["flow", a, b, "-o", folder], 2,
+         f"-o: {folder} is a folder; expected a .flo file path (see flowkit flow --help)"),
         (["flow", a, b, "-o", tmp_path / "x.txt"], 2,
          f"-o: expected a .flo path, got {tmp_path / 'x.txt'} (see flowkit flow --help)"),
         (["demo", "--out", flo], 1, f"--out: {flo} exists and is not a folder"),
@@ -241,6 +245,66 @@ def test_output_paths_are_checked_before_any_work(pair, tmp_path):
         assert one_error_line(err) == expected
     assert sorted(tmp_path.iterdir()) == before
     assert (flowkit.read_flo(flo) == 0).all()
+
+
+@pytest.mark.parametrize("command", [["flow", "{clip}", "--video", "{out}"],
+                                     ["retime", "{clip}", "{out}", "--factor", "2"],
+                                     ["translate", "{clip}", "{out}", "--op", "autocontrast"],
+                                     ["generate", "a red circle moves left", "-o", "{out}"]])
+def test_a_video_output_that_is_a_folder_is_a_usage_error(tmp_path, command):
+    # `flowkit retime in.mp4 /tmp` exited 1 without the "(see ... --help)" the other OUTPUT
+    # errors end with (an unknown extension: exit 2); now the same usage error for every
+    # command that writes a video file (predict writes PNG files into a folder: no error)
+    clip = tmp_path / "in.mp4"
+    with flowkit.VideoWriter(clip, 24) as writer:
+        for k in range(3):
+            writer.write(np.full((16, 16, 3), 60 * k, np.uint8))
+    folder = tmp_path / "out"
+    folder.mkdir()
+    flag = {"flow": "--video", "generate": "-o"}.get(command[0], "OUTPUT")
+    status, stdout, err = run_cli(*(a.format(clip=clip, out=folder) for a in command))
+    assert (status, stdout) == (2, "") and one_error_line(err) == (
+        f"{flag}: {folder} is a folder; expected a video file path (see flowkit {command[0]} --help)")
+    assert list(folder.iterdir()) == []
+
+
+def test_an_existing_output_is_replaced_and_the_line_says_so(pair, tmp_path, capsys):
+    # every command replaced an existing output silently (atomically); the --help and the line
+    # printed did not say so. Whether the file existed is recorded when the output is checked,
+    # before any work
+    a, b = pair[:2]
+    flo, png = tmp_path / "f.flo", tmp_path / "f.png"
+    args = ["flow", str(a), str(b), "-o", str(flo), "--png", str(png)]
+    assert main(args) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [f"wrote {flo} (64x48 flow)",
+                                                        f"wrote {png} (64x48 colour-coded flow)"]
+    png.unlink()
+    assert main(args) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [f"wrote {flo} (64x48 flow) (replaced)",
+                                                        f"wrote {png} (64x48 colour-coded flow)"]
+    out = tmp_path / "c.png"
+    for replaced in ("", " (replaced)"):
+        assert main(["color", str(flo), "-o", str(out)]) == 0
+        assert capsys.readouterr().out == f"wrote {out} (64x48 colour-coded flow){replaced}\n"
+    clip, out = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    with flowkit.VideoWriter(clip, 24) as writer:
+        for k in range(3):
+            writer.write(np.full((16, 16, 3), 60 * k, np.uint8))
+    for replaced in (False, True):
+        assert main(["retime", str(clip), str(out), "--factor", "2", "--method", "blend", "-q"]) == 0
+        line = capsys.readouterr().out.splitlines()[0]
+        assert line == f"wrote {out} (6 frames, 16x16, 48 fps, 0.125 s; audio none)" + (
+            " (replaced)" if replaced else "")
+    # each writing command's --help says it
+    for command in ("demo", "flow", "predict", "retime", "translate", "batch", "train", "generate",
+                    "color"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "atomically" in text and ("replaces an existing file (the line printed then ends "
+                                         "with (replaced))" in text or command in ("demo", "batch",
+                                                                                   "train")), command
+        assert "replac" in text, command
 
 
 def test_the_input_video_is_not_overwritten(tmp_path):
@@ -281,6 +345,41 @@ def test_ffmpeg_logs_stay_off_stderr(tmp_path):
     assert status == 1 and one_error_line(err) == (f"cannot open {truncated} as a video (Invalid data found when "
                                                     f"processing input)")  # no "moov atom" log line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4", "in.mp4"]
+
+
+def test_svt_av1_prints_no_banner_and_still_its_errors(tmp_path):
+    # --codec libsvtav1 printed SVT-AV1's 20 "Svt[info]: ..." lines (and a thread-priority
+    # warning) on stderr; VideoWriter sets SVT_LOG=1 (errors only), which SVT-AV1 reads once
+    # per process: a fresh process each, without the variable
+    import av
+
+    try:
+        av.codec.Codec("libsvtav1", "w")
+    except Exception:
+        pytest.skip("PyAV's FFmpeg has no libsvtav1 encoder")
+    env = {k: v for k, v in os.environ.items() if k != "SVT_LOG"}
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, frame in enumerate(_moving_frames(3)):
+        cv2.imwrite(str(folder / f"{i}.png"), frame[..., ::-1])
+    out = tmp_path / "flow.mp4"
+    done = subprocess.run([sys.executable, "-m", "flowkit", "flow", str(folder), "--video", str(out),
+                           "--codec", "libsvtav1", "-q"], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert probe_video(out).codec in ("av1", "libdav1d", "libaom-av1")
+    # its errors still show: 2x2 frames are below its minimum size
+    code = ("import numpy as np, flowkit\n"
+            "try:\n"
+            "    with flowkit.VideoWriter('tiny.mp4', 24, codec='libsvtav1') as writer:\n"
+            "        writer.write(np.zeros((2, 2, 3), np.uint8))\n"
+            "except ValueError as exc:\n"
+            "    print(exc)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=600)
+    assert "codec: libsvtav1 cannot write 2x2" in done.stdout
+    assert "Svt[error]: Source Width must be at least 4" in done.stderr
+    assert "Svt[info]" not in done.stderr and "Svt[warn]" not in done.stderr
 
 
 def test_sigterm_leaves_no_partial_video(tmp_path):
@@ -473,7 +572,8 @@ def test_flow_of_a_video_equals_pairwise_farneback(tmp_path, capsys):
     assert main(["flow", str(video), "--video", str(out), "--flo-dir", str(flo_dir), "-q",
                  "-O", "winsize=9"]) == 0
     printed = capsys.readouterr().out.splitlines()
-    assert printed[0] == f"wrote {out} (5 frames, 64x48, 12 fps, each frame scaled to its own max)"
+    assert printed[0] == (f"wrote {out} (5 frames, 64x48, 12 fps, at the input frames' times, each "
+                          "frame scaled to its own max)")
     assert printed[1] == f"wrote 5 .flo files to {flo_dir} (flow_000000.flo ... flow_000004.flo)"
     assert sorted(p.name for p in flo_dir.iterdir()) == [f"flow_{i:06d}.flo" for i in range(5)]
     for i in range(5):
@@ -623,6 +723,62 @@ def test_real_videos(tmp_path, capsys):
     assert len(list(flowkit.iter_frames(tmp_path / "10bit.mp4"))) == 2
 
 
+def _demuxed_times(path):
+    """The presentation times (seconds, Fraction) of the video packets of ``path``, demuxed by
+    PyAV, in order."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return sorted(packet.pts * stream.time_base for packet in container.demux(stream)
+                      if packet.pts is not None)
+
+
+def test_flow_video_keeps_the_frame_times_and_the_rotation_of_the_input(tmp_path, capsys):
+    # flow --video wrote a variable-rate clip at a constant rate and a phone clip without its
+    # rotation tag (sideways); predict and retime keep both. Now the picture of pair (k, k+1)
+    # is written at frame k's time and the rotation is a tag, the pictures stored as the input's
+    from fractions import Fraction
+
+    vfr = data_path("video", "torchcodec__var_fps_video.mp4")  # 30 fps grid, average 20.1
+    times = [t for t, _ in flowkit.iter_frames(vfr, timestamps=True)]
+    out = tmp_path / "vfr.mp4"
+    assert main(["flow", str(vfr), "--video", str(out), "--resize", "32x32", "-q"]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"wrote {out} (299 frames, 32x32, 30 fps, at the input frames' times, ")
+    assert _demuxed_times(out) == [t - times[0] for t in times[:-1]]
+    assert len(set(np.diff(_demuxed_times(out)))) > 1  # not a constant rate
+    # --fps asks for a constant rate
+    assert main(["flow", str(vfr), "--video", str(out), "--resize", "32x32", "--fps", "30", "-q"]) == 0
+    assert capsys.readouterr().out.startswith(f"wrote {out} (299 frames, 32x32, 30 fps, each frame")
+    assert _demuxed_times(out) == [Fraction(k, 30) for k in range(299)]
+
+    phone = data_path("video", "mediabunny__rotate-buck-bunny.mp4")  # 1920x1080, rotation 270
+    times = [t for t, _ in flowkit.iter_frames(phone, timestamps=True, step=4)]
+    args = ["--resize", "36x64", "--step", "4", "-q"]
+    out = tmp_path / "phone.mkv"  # FFV1: lossless RGB
+    assert main(["flow", str(phone), "--video", str(out), "--flo-dir", str(tmp_path / "flo"), *args]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"wrote {out} (11 frames, 64x36 stored, 36x64 displayed (rotation 270), 6 fps, at the "
+        "input frames' times, ")
+    info = probe_video(out)
+    assert (info.rotation, info.width, info.height) == (270, 36, 64)
+    got = _demuxed_times(out)  # MKV stores milliseconds
+    assert len(got) == 11 and all(abs(a - (b - times[0])) <= Fraction(1, 2000)
+                                  for a, b in zip(got, times[:-1]))
+    # displayed upright, the pictures are the colour-coded flows of the upright frames
+    shown = np.stack(list(flowkit.iter_frames(out)))
+    expected = np.stack([flowkit.flow_to_color(flowkit.read_flo(path))
+                         for path in sorted((tmp_path / "flo").iterdir())])
+    np.testing.assert_array_equal(shown, expected)
+    # AVI stores no rotation: the pictures are stored upright (VideoWriter's rule, as predict's)
+    out = tmp_path / "phone.avi"
+    assert main(["flow", str(phone), "--video", str(out), *args]) == 0
+    assert "(11 frames, 36x64, 6 fps, at the input frames' times, " in capsys.readouterr().out
+    info = probe_video(out)
+    assert (info.rotation, info.width, info.height) == (0, 36, 64)
+
+
 def test_video_output_extension_is_checked_before_work(tmp_path):
     frames = tmp_path / "frames"
     frames.mkdir()
@@ -700,10 +856,11 @@ def test_an_extension_ffmpeg_has_no_container_for_is_one_line_with_codec_too(tmp
 
 
 def test_codec_help_states_each_commands_default_as_it_writes(moving_folder, tmp_path, capsys):
-    # .mkv: lossless FFV1 for flow, predict and translate (VideoWriter's table), libx264 for
-    # retime (it passes most input frames through: FFV1 was 27x larger); .avi: MJPEG for all
+    # .mkv: lossless FFV1 for flow and predict (VideoWriter's table), libx264 for retime (it
+    # passes most input frames through: FFV1 was 27x larger) and translate; .avi: MJPEG for all
     # (retime's libx264 read back with shifted times); each --codec help says its own
-    # (predict's and translate's said only "libx264 for .mp4")
+    # (predict's and translate's said only "libx264 for .mp4"); translate re-encodes every
+    # frame and takes retime's (FFV1 made its .mkv 21 times libx264's size)
     _, frames = moving_folder
     clip = tmp_path / "in.mp4"
     with flowkit.VideoWriter(clip, 24) as writer:
@@ -715,7 +872,7 @@ def test_codec_help_states_each_commands_default_as_it_writes(moving_folder, tmp
         with pytest.raises(SystemExit):
             main([command, "--help"])
         text = " ".join(capsys.readouterr().out.split())
-        if command == "retime":
+        if command in ("retime", "translate"):
             assert "libx264 (.mp4, .m4v, .mov, .mkv), mjpeg (.avi), libvpx-vp9 (.webm)" in text
         else:
             assert ("libx264 (.mp4, .m4v, .mov), ffv1 lossless (.mkv), mjpeg (.avi), "
@@ -723,7 +880,8 @@ def test_codec_help_states_each_commands_default_as_it_writes(moving_folder, tmp
         for suffix in (".mkv", ".avi"):
             out = tmp_path / f"{command}{suffix}"
             assert main([command, str(clip), *(a.format(out=out) for a in args), "-q"]) == 0
-            expected = "mjpeg" if suffix == ".avi" else "h264" if command == "retime" else "ffv1"
+            expected = ("mjpeg" if suffix == ".avi" else
+                        "h264" if command in ("retime", "translate") else "ffv1")
             assert probe_video(out).codec == expected, (command, suffix)
 
 

@@ -95,7 +95,22 @@ def test_without_safetensors_the_error_comes_first_and_names_the_extra(tmp_path)
             "    print(exc)\n")
     lines = run_without_torch(tmp_path, code, module="safetensors")
     assert lines == ["flowkit's learned models need safetensors, which is not installed: "
-                     'pip install "flowkit-cv[torch]"']
+                     'pip install "flowkit-cv[torch]" (from a git checkout: pip install -e ".[torch]")']
+
+
+def test_without_torch_the_command_line_names_the_install_of_a_release_and_of_a_checkout(tmp_path):
+    # the README installs from a git checkout (pip install -e .), where the extra is
+    # pip install -e ".[torch]": the one error line names both installs
+    code = ("import contextlib, io\n"
+            "from flowkit.cli import main\n"
+            "err = io.StringIO()\n"
+            "with contextlib.redirect_stderr(err):\n"
+            "    status = main(['train', 'interp-refine', '--data', 'd', '--out', 'w.safetensors'])\n"
+            "print(status)\n"
+            "print(err.getvalue(), end='')\n")
+    assert run_without_torch(tmp_path, code) == [
+        "1", "flowkit: error: flowkit's learned models need PyTorch, which is not installed: "
+             'pip install "flowkit-cv[torch]" (from a git checkout: pip install -e ".[torch]")']
 
 
 # --- weights ---

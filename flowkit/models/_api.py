@@ -8,7 +8,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-EXTRA = 'pip install "flowkit-cv[torch]"'
+# the extra's install command, as a release (PyPI) and as a git checkout installs it (the
+# README's `pip install -e .`); every "needs torch" ImportError names both from here
+EXTRA = 'pip install "flowkit-cv[torch]" (from a git checkout: pip install -e ".[torch]")'
 _WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
