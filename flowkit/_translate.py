@@ -362,7 +362,9 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
         first of them); the frames outside it are written unchanged (as decoded, re-encoded),
         at their own times. Default: the whole video.
     codec : str, optional
-        Video encoder (default by ``dst``'s extension, ``flowkit.VideoWriter``).
+        Video encoder (default by ``dst``'s extension, ``flowkit.retime``'s: as
+        ``flowkit.VideoWriter``'s but libx264 for ``.mkv``, since every frame is re-encoded
+        and lossless FFV1 of a lossy source is ~20x larger; ``"ffv1"`` for lossless).
     crf : int
         Constant rate factor of the CRF encoders (default 18).
     audio : bool
@@ -459,6 +461,10 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     if dst.exists() and src.resolve() == dst.resolve():
         raise ValueError(f"dst: {dst} is the input; refusing to overwrite it")
     check_folder(dst)
+    if codec is None:  # retime's default (libx264 for .mkv): every frame is re-encoded
+        from ._retime import REENCODE_CODECS
+
+        codec = REENCODE_CODECS.get(dst.suffix.lower())
     codec = writer_codec(dst, codec, name="dst")
     container, stream = open_input(src)
     try:

@@ -1132,12 +1132,9 @@ def cmd_translate(args):
     _import_from_cwd()
     options = _method_options(args.flow, args.option, flag="--flow") or None
     start = time.perf_counter()
-    # retime's default encoder (libx264 for .mkv), not flowkit.translate's (VideoWriter's:
-    # lossless FFV1, 21x libx264's size on car_traffic_small.mp4); _check_output took the extension
-    codec = args.codec or REENCODE_CODECS[Path(args.output).suffix.lower()]
     report = flowkit.translate(source, args.output, args.op, method=args.method,
                                strength=args.strength, flow=args.flow, flow_options=options,
-                               codec=codec,
+                               codec=args.codec,
                                crf=args.crf, audio=not args.no_audio,
                                scene_threshold=_scene_threshold(args),
                                segment=args.range, progress=False if args.quiet else None)
