@@ -434,6 +434,10 @@ def test_translate_keeps_variable_frame_rate_timestamps(tmp_path):
     report = flowkit.translate(src, tmp_path / "out.mkv", "equalize", progress=False)
     assert report["frames"] == len(times)
     assert _times(tmp_path / "out.mkv") == times
+    import av
+
+    with av.open(str(tmp_path / "out.mkv")) as container:  # retime's .mkv default, not FFV1
+        assert container.streams.video[0].codec_context.name == "h264"
     # the same in MP4 / H.264 (time base 1/1000 of the input's stream)
     src = write_clip(tmp_path / "vfr.mp4", [_gray_rgb(t) for t in range(len(times))], 20,
                      times=times)
