@@ -390,7 +390,8 @@ def _cluster(scheduler, workers, threads_per_worker):
     try:
         import distributed
     except ImportError:
-        raise ImportError("flowkit.batch needs Dask: pip install 'flowkit-cv[dask]'") from None
+        raise ImportError("flowkit.batch needs Dask: pip install 'flowkit-cv[dask]' (from a git "
+                          "checkout: pip install -e '.[dask]')") from None
     if scheduler is None:
         return _sizes(workers, threads_per_worker)
     if workers is not None:
