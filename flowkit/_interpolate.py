@@ -384,6 +384,25 @@ def _interpolate_pair(frame0, frame1, times, state, method, device, model=None):
     return outs, flows_t
 
 
+def _learned_rgba(frame0, frame1, times, state, flow01, flow10, occlusion, device, model):
+    """``method="learned"`` on one RGBA pair: the RGB channels as an RGB pair gives them
+    (``state`` prepared from the RGB channels), alpha as ``method="splat"`` gives it on the
+    RGBA pair (its metric reads all four channels)."""
+    xp, _ = array_module(frame0)
+    rgb, flows_t = _interpolate_pair(frame0[..., :3], frame1[..., :3], times, state, "learned",
+                                     device, model)
+    alpha_state = _prepare(frame0, frame1, flow01, flow10, occlusion, "splat")
+    outs = []
+    for t, out in zip(times, rgb):
+        if t in (0.0, 1.0):
+            outs.append((frame0 if t == 0.0 else frame1).copy())
+            continue
+        alpha = _splat_at(frame0[..., 3:].astype(np.float32), frame1[..., 3:].astype(np.float32),
+                          t, alpha_state, device)
+        outs.append(xp.concatenate([out, _to_dtype(alpha, np.dtype(frame0.dtype))], axis=-1))
+    return outs, flows_t
+
+
 def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=None,
                 flow10=None, method="project", occlusion=True, return_aux=False, device=None,
                 model=None):
@@ -470,8 +489,10 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
           both frames, both splats, their weights, the blend, the occlusion masks and the
           flows scaled to t it predicts a log-weight ``d`` and a residual ``r``, and the
           result is ``(a e^d S0 + b e^-d S1) / (a e^d + b e^-d) + r`` (the ``"splat"`` blend
-          for ``d = r = 0``). Gray or RGB frames; runs where the model lives (CPU unless the
-          caller's ``model`` is on the GPU). It refines ``"splat"``, so it scores below the
+          for ``d = r = 0``). Gray, RGB or RGBA frames: of RGBA frames the network refines
+          the RGB channels (the RGB pair's result, bit for bit) and alpha is ``"splat"``'s
+          alpha of the RGBA pair (the network was trained on colour, not on masks); runs
+          where the model lives (CPU unless the caller's ``model`` is on the GPU). It refines ``"splat"``, so it scores below the
           default ``"project"`` on real video (docs/models.md).
         * a name registered with ``flowkit.models.register_interpolator(name, module)``: the
           caller's ``torch.nn.Module`` ``(frame0, frame1, t) -> frame`` on ``(N, C, H, W)``
@@ -553,8 +574,8 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
         return _adapter_interpolate(method, frame0, frame1, times, single, batched, has_channels,
                                     model)
     method = _validate.check_choice("method", method, METHODS + tuple(list_adapters("interpolator")))
-    if method == "learned" and has_channels and frame0.shape[-1] not in (1, 3):
-        raise ValueError(f"frame0: expected gray or RGB frames for method='learned', got "
+    if method == "learned" and has_channels and frame0.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"frame0: expected gray, RGB or RGBA frames for method='learned', got "
                          f"{frame0.shape[-1]} channels")
     model = _method_model(method, model)
     occlusion = _validate.check_bool("occlusion", occlusion)
@@ -587,9 +608,14 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
             f01 = f10 = None
         if method == "blend" or f01 is None:
             state = {"flow01": f01, "flow10": f10, "occlusion0": None, "occlusion1": None}
+        elif method == "learned" and has_channels and a.shape[-1] == 4:
+            state = _prepare(a[..., :3], b[..., :3], f01, f10, occlusion, method)
         else:
             state = _prepare(a, b, f01, f10, occlusion, method)
-        outs, flows_t = _interpolate_pair(a, b, times, state, method, device, model)
+        if method == "learned" and has_channels and a.shape[-1] == 4:
+            outs, flows_t = _learned_rgba(a, b, times, state, f01, f10, occlusion, device, model)
+        else:
+            outs, flows_t = _interpolate_pair(a, b, times, state, method, device, model)
         results.append(outs[0] if single else xp.stack(outs))
         aux = {key: state[key] for key in ("flow01", "flow10", "occlusion0", "occlusion1")}
         if method == "backward" and return_aux:
