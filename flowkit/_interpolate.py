@@ -120,18 +120,54 @@ def _prepare(frame0, frame1, flow01, flow10, occlusion, method):
         xp, _ = array_module(flow01)
         state["flows_finite"] = bool(xp.isfinite(flow01).all() and xp.isfinite(flow10).all())
     if method in ("splat", "project", "learned"):
-        from ._splat import brightness_error
-
         xp, _ = array_module(frame0)
-        metrics = []
-        for a, b, f, occ in ((frame0, frame1, flow01, occ0), (frame1, frame0, flow10, occ1)):
-            metric = -_METRIC_SCALE * brightness_error(a, b, f)
-            if occ is not None:
-                metric = metric - _OCCLUDED_PENALTY * occ
-            metrics.append(xp.clip(metric, -_METRIC_SCALE - _OCCLUDED_PENALTY, 0.0)
-                           .astype(np.float32))
-        state["metric0"], state["metric1"] = metrics
+        state["metric0"], state["metric1"] = _metrics(frame0, frame1, flow01, flow10, occ0, occ1)
+    if method in ("splat", "learned") and not bool(xp.isfinite(flow01).all()
+                                                   and xp.isfinite(flow10).all()):
+        known = _known_flows(state, None)
+        if known is not None:  # else nothing lands anywhere: the cross-fade (_splat_parts)
+            # splatted as if the caller had given the filled flows: their occlusion masks in
+            # the metric (a filled vector agrees with the other flow; counted as occluded, it
+            # let its finite neighbours' taps outweigh its own near t = 0)
+            state["splat_flow01"], state["splat_flow10"] = known
+            if occlusion:
+                occ0, occ1 = _occlusion(*known), _occlusion(*known[::-1])
+            state["metric0"], state["metric1"] = _metrics(frame0, frame1, *known, occ0, occ1)
     return state
+
+
+def _metrics(frame0, frame1, flow01, flow10, occ0, occ1):
+    """The softmax-splatting metrics of both frames (float32 ``(H, W)``)."""
+    from ._splat import brightness_error
+
+    xp, _ = array_module(frame0)
+    metrics = []
+    for a, b, f, occ in ((frame0, frame1, flow01, occ0), (frame1, frame0, flow10, occ1)):
+        metric = -_METRIC_SCALE * brightness_error(a, b, f)
+        if occ is not None:
+            metric = metric - _OCCLUDED_PENALTY * occ
+        metrics.append(xp.clip(metric, -_METRIC_SCALE - _OCCLUDED_PENALTY, 0.0)
+                       .astype(np.float32))
+    return metrics
+
+
+def _known_flows(state, device):
+    """For ``"splat"``: ``flow01`` and ``flow10`` with their unknown (not finite) vectors
+    replaced as ``"project"`` fills its projections: ``-flow10`` carried to frame0's pixels
+    (softmax splatting along ``flow10``) where it lands, ``flowkit.fill_holes`` elsewhere (and
+    symmetrically for ``flow10``), so that every pixel of both frames lands somewhere and the
+    result tends to frame0 as t -> 0 and to frame1 as t -> 1. Finite vectors are kept as
+    given; None when no vector of either flow is finite."""
+    xp, _ = array_module(state["flow01"])
+    at0 = _projected_flows(0.0, state, device)  # [0]: flow01, -flow10's projection where unknown
+    if at0 is None:
+        return None
+    at1 = _projected_flows(1.0, state, device)  # [1]: -flow10, flow01's projection where unknown
+    flows = []
+    for flow, filled in ((state["flow01"], at0[0]), (state["flow10"], -at1[1])):
+        unknown = ~xp.isfinite(flow).all(axis=-1, keepdims=True)
+        flows.append(xp.where(unknown, filled, flow))
+    return flows
 
 
 def _splat_at(f0, f1, t, state, device):
@@ -147,9 +183,11 @@ def _splat_parts(f0, f1, t, state, device):
     from ._splat import splat
 
     xp, _ = array_module(f0)
-    s0, w0 = splat(f0, np.float32(t) * state["flow01"], mode="softmax", metric=state["metric0"],
+    flow01 = state.get("splat_flow01", state["flow01"])  # unknown vectors filled (_known_flows)
+    flow10 = state.get("splat_flow10", state["flow10"])
+    s0, w0 = splat(f0, np.float32(t) * flow01, mode="softmax", metric=state["metric0"],
                    return_weight=True, device=device)
-    s1, w1 = splat(f1, np.float32(1 - t) * state["flow10"], mode="softmax",
+    s1, w1 = splat(f1, np.float32(1 - t) * flow10, mode="softmax",
                    metric=state["metric1"], return_weight=True, device=device)
     a = (1 - t) * xp.minimum(w0, 1.0)
     b = t * xp.minimum(w1, 1.0)
@@ -472,7 +510,14 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
           lower: where a visible pixel of similar bilinear weight lands too, it wins. The two splats are blended with weights ``(1 - t) * min(W0, 1)`` and
           ``t * min(W1, 1)``, W0, W1 the accumulated bilinear splat weights (visibility: 0
           where nothing landed); pixels neither frame reaches are filled by
-          ``flowkit.fill_holes`` (push-pull).
+          ``flowkit.fill_holes`` (push-pull). Unknown (NaN) vectors of a given flow are
+          filled first, as ``"project"`` fills its projections: ``flow01`` takes ``-flow10``
+          carried to frame0's pixels (softmax splatting along ``flow10``) where that lands and
+          ``flowkit.fill_holes`` elsewhere, ``flow10`` symmetrically; the splats, their metric
+          and its occlusion masks use the filled flows (``return_aux`` gives the caller's
+          flows and their masks). So every pixel lands and the result tends to frame0 as t ->
+          0 and to frame1 as t -> 1 (unknown pixels were dropped, a jump of 0.1 at t = 1e-9
+          next to them); flows unknown everywhere give the cross-fade.
         * ``"backward"``: the flows from time t to the frames approximated as in Super SloMo
           (eq. 4), ``F_t0 = -(1 - t) t F01 + t^2 F10``, ``F_t1 = (1 - t)^2 F01 - t (1 - t) F10``;
           both frames backward-warped (``flowkit.warp``, bilinear, replicated border) and
