@@ -75,8 +75,9 @@ def _estimator_options(flow, flow_options):
     return flow_options
 
 
-def _check_flows(flow01, flow10, lead, batched):
-    """Check the caller's flows against the frames' ``(H, W)`` or ``(N, H, W)``."""
+def _check_flows(flow01, flow10, lead, note=""):
+    """Check the caller's flows against the frames' ``(H, W)`` or ``(N, H, W)`` (``note``:
+    ``_validate.read_as_batch`` of frame0, for a shape error)."""
     if (flow01 is None) != (flow10 is None):
         given, missing = ("flow01", "flow10") if flow10 is None else ("flow10", "flow01")
         raise ValueError(f"{missing}: expected an array together with {given} (give both flows or "
@@ -86,7 +87,7 @@ def _check_flows(flow01, flow10, lead, batched):
     flows = []
     for name, f in (("flow01", flow01), ("flow10", flow10)):
         f = as_array(f)
-        _validate.check_flow(name, f, shape=lead)
+        _validate.check_flow(name, f, shape=lead, note=note)
         flows.append(f)
     return flows
 
@@ -458,7 +459,8 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
         estimators. A 3-D array is one ``(H, W, C)`` frame when its last axis has at most 4
         entries and a gray batch ``(N, H, W)`` otherwise (``_validate.frames_layout``, the
         layout rule of docs/conventions.md); give a batch of fewer than 5 gray frames as
-        ``(N, H, W, 1)``. NumPy runs on the CPU, CuPy on the GPU.
+        ``(N, H, W, 1)``. An error that this reading leads to (frames too small for the
+        estimator, flows of one frame's shape) ends with a note saying how the array was read. NumPy runs on the CPU, CuPy on the GPU.
     t : float or sequence of floats
         Time(s) in [0, 1]: 0 is ``frame0``, 1 is ``frame1``. With a sequence the flows and
         occlusion masks are still computed once per pair.
@@ -626,7 +628,8 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
     occlusion = _validate.check_bool("occlusion", occlusion)
     return_aux = _validate.check_bool("return_aux", return_aux)
     lead = tuple(frame0.shape[:3] if batched else frame0.shape[:2])
-    flow01, flow10 = _check_flows(flow01, flow10, lead, batched)
+    note = _validate.read_as_batch("frame0", frame0)  # for errors of a gray batch's reading
+    flow01, flow10 = _check_flows(flow01, flow10, lead, note)
     select_device(device, frame0=frame0, frame1=frame1, flow01=flow01, flow10=flow10)
     if flow01 is not None and flow_options is not None:
         raise ValueError("flow_options: expected None when flow01 and flow10 are given (the flows "
@@ -647,8 +650,9 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
             f01 = (flow01[n] if batched else flow01).astype(np.float32)
             f10 = (flow10[n] if batched else flow10).astype(np.float32)
         elif estimate is not None:
-            f01 = estimate(a, b).astype(np.float32)
-            f10 = estimate(b, a).astype(np.float32)
+            with _validate.noting_layout(note):  # the estimator sees one (H, W) frame
+                f01 = estimate(a, b).astype(np.float32)
+                f10 = estimate(b, a).astype(np.float32)
         else:
             f01 = f10 = None
         if method == "blend" or f01 is None:
