@@ -460,7 +460,8 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
         entries and a gray batch ``(N, H, W)`` otherwise (``_validate.frames_layout``, the
         layout rule of docs/conventions.md); give a batch of fewer than 5 gray frames as
         ``(N, H, W, 1)``. An error that this reading leads to (frames too small for the
-        estimator, flows of one frame's shape) ends with a note saying how the array was read. NumPy runs on the CPU, CuPy on the GPU.
+        estimator, flows of one frame's shape) ends with a note saying how the array was
+        read. NumPy runs on the CPU, CuPy on the GPU.
     t : float or sequence of floats
         Time(s) in [0, 1]: 0 is ``frame0``, 1 is ``frame1``. With a sequence the flows and
         occlusion masks are still computed once per pair.
@@ -539,8 +540,9 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
           for ``d = r = 0``). Gray, RGB or RGBA frames: of RGBA frames the network refines
           the RGB channels (the RGB pair's result, bit for bit) and alpha is ``"splat"``'s
           alpha of the RGBA pair (the network was trained on colour, not on masks); runs
-          where the model lives (CPU unless the caller's ``model`` is on the GPU). It refines ``"splat"``, so it scores below the
-          default ``"project"`` on real video (docs/models.md).
+          where the model lives (CPU unless the caller's ``model`` is on the GPU). It refines
+          ``"splat"``, so it scores below the default ``"project"`` on real video
+          (docs/models.md).
         * a name registered with ``flowkit.models.register_interpolator(name, module)``: the
           caller's ``torch.nn.Module`` ``(frame0, frame1, t) -> frame`` on ``(N, C, H, W)``
           float32 tensors in [0, 1] and ``t`` ``(N,)`` (docs/models.md); no flow is estimated
@@ -641,6 +643,7 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
             estimate = None  # the cross-fade, or the inputs themselves: no flow needed
 
     xp, _ = array_module(frame0)
+    rgba_learned = method == "learned" and has_channels and frame0.shape[-1] == 4
     pairs0 = frame0 if batched else frame0[None]
     pairs1 = frame1 if batched else frame1[None]
     results, auxes = [], []
@@ -657,11 +660,11 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
             f01 = f10 = None
         if method == "blend" or f01 is None:
             state = {"flow01": f01, "flow10": f10, "occlusion0": None, "occlusion1": None}
-        elif method == "learned" and has_channels and a.shape[-1] == 4:
+        elif rgba_learned:  # the network's state from the RGB channels
             state = _prepare(a[..., :3], b[..., :3], f01, f10, occlusion, method)
         else:
             state = _prepare(a, b, f01, f10, occlusion, method)
-        if method == "learned" and has_channels and a.shape[-1] == 4:
+        if rgba_learned and state["flow01"] is not None:
             outs, flows_t = _learned_rgba(a, b, times, state, f01, f10, occlusion, device, model)
         else:
             outs, flows_t = _interpolate_pair(a, b, times, state, method, device, model)

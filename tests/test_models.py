@@ -197,6 +197,8 @@ def test_learned_method_takes_rgba(dtype):
     np.testing.assert_array_equal(out[..., 3], flowkit.interpolate(rgba0, rgba1, times, method="splat")[..., 3])
     np.testing.assert_array_equal(out[0], rgba0)
     np.testing.assert_array_equal(out[3], rgba1)
+    ends = flowkit.interpolate(rgba0, rgba1, [0.0, 1.0], method="learned")  # no flow estimated
+    np.testing.assert_array_equal(ends, np.stack([rgba0, rgba1]))
     batch = flowkit.interpolate(np.stack([rgba0, rgba1]), np.stack([rgba1, rgba0]), 0.5, method="learned")
     np.testing.assert_array_equal(batch[0], out[2])
 
