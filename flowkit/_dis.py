@@ -115,8 +115,8 @@ class DIS:
             raise V.FramesTooSmall(
                 "frame0", f"expected frames at least {smallest}x{smallest} pixels (patch_size="
                 f"{o.patch_size} at finest_scale={o.finest_scale}), got {width}x{height} (width x height)",
-                V.read_as_batch(frame0))
-        init_flow = V.check_init_flow(init_flow, lead)
+                V.read_as_batch("frame0", frame0))
+        init_flow = V.check_init_flow(init_flow, lead, frame0)
         backend = select_device(self.device, frame0=frame0, frame1=frame1, init_flow=init_flow)
         gpu_input = is_device_array(frame0)
         prep = prepare_frames((frame0, frame1), ("frame0", "frame1"), normalize=o.normalize,

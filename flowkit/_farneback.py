@@ -72,8 +72,8 @@ class Farneback:
             raise V.FramesTooSmall(
                 "frame0", f"expected frames at least {smallest}x{smallest} pixels for "
                 f"poly_n={p.poly_n} (the expansion window), got {width}x{height} (width x height)",
-                V.read_as_batch(frame0))
-        init_flow = V.check_init_flow(init_flow, lead)
+                V.read_as_batch("frame0", frame0))
+        init_flow = V.check_init_flow(init_flow, lead, frame0)
         backend = select_device(self.device, frame0=frame0, frame1=frame1, init_flow=init_flow)
         gpu_input = is_device_array(frame0)
         plan = fb.plan_levels(height, width, p.levels, p.pyr_scale)

@@ -76,8 +76,9 @@ def _estimator_options(flow, flow_options):
     return flow_options
 
 
-def _check_flows(flow01, flow10, lead, batched):
-    """Check the caller's flows against the frames' ``(H, W)`` or ``(N, H, W)``."""
+def _check_flows(flow01, flow10, lead, note=""):
+    """Check the caller's flows against the frames' ``(H, W)`` or ``(N, H, W)`` (``note``:
+    ``_validate.read_as_batch`` of frame0, for a shape error)."""
     if (flow01 is None) != (flow10 is None):
         given, missing = ("flow01", "flow10") if flow10 is None else ("flow10", "flow01")
         raise ValueError(f"{missing}: expected an array together with {given} (give both flows or "
@@ -87,7 +88,7 @@ def _check_flows(flow01, flow10, lead, batched):
     flows = []
     for name, f in (("flow01", flow01), ("flow10", flow10)):
         f = as_array(f)
-        _validate.check_flow(name, f, shape=lead)
+        _validate.check_flow(name, f, shape=lead, note=note)
         flows.append(f)
     return flows
 
@@ -121,18 +122,54 @@ def _prepare(frame0, frame1, flow01, flow10, occlusion, method):
         xp, _ = array_module(flow01)
         state["flows_finite"] = bool(xp.isfinite(flow01).all() and xp.isfinite(flow10).all())
     if method in ("splat", "project", "learned"):
-        from ._splat import brightness_error
-
         xp, _ = array_module(frame0)
-        metrics = []
-        for a, b, f, occ in ((frame0, frame1, flow01, occ0), (frame1, frame0, flow10, occ1)):
-            metric = -_METRIC_SCALE * brightness_error(a, b, f)
-            if occ is not None:
-                metric = metric - _OCCLUDED_PENALTY * occ
-            metrics.append(xp.clip(metric, -_METRIC_SCALE - _OCCLUDED_PENALTY, 0.0)
-                           .astype(np.float32))
-        state["metric0"], state["metric1"] = metrics
+        state["metric0"], state["metric1"] = _metrics(frame0, frame1, flow01, flow10, occ0, occ1)
+    if method in ("splat", "learned") and not bool(xp.isfinite(flow01).all()
+                                                   and xp.isfinite(flow10).all()):
+        known = _known_flows(state, None)
+        if known is not None:  # else nothing lands anywhere: the cross-fade (_splat_parts)
+            # splatted as if the caller had given the filled flows: their occlusion masks in
+            # the metric (a filled vector agrees with the other flow; counted as occluded, it
+            # let its finite neighbours' taps outweigh its own near t = 0)
+            state["splat_flow01"], state["splat_flow10"] = known
+            if occlusion:
+                occ0, occ1 = _occlusion(*known), _occlusion(*known[::-1])
+            state["metric0"], state["metric1"] = _metrics(frame0, frame1, *known, occ0, occ1)
     return state
+
+
+def _metrics(frame0, frame1, flow01, flow10, occ0, occ1):
+    """The softmax-splatting metrics of both frames (float32 ``(H, W)``)."""
+    from ._splat import brightness_error
+
+    xp, _ = array_module(frame0)
+    metrics = []
+    for a, b, f, occ in ((frame0, frame1, flow01, occ0), (frame1, frame0, flow10, occ1)):
+        metric = -_METRIC_SCALE * brightness_error(a, b, f)
+        if occ is not None:
+            metric = metric - _OCCLUDED_PENALTY * occ
+        metrics.append(xp.clip(metric, -_METRIC_SCALE - _OCCLUDED_PENALTY, 0.0)
+                       .astype(np.float32))
+    return metrics
+
+
+def _known_flows(state, device):
+    """For ``"splat"``: ``flow01`` and ``flow10`` with their unknown (not finite) vectors
+    replaced as ``"project"`` fills its projections: ``-flow10`` carried to frame0's pixels
+    (softmax splatting along ``flow10``) where it lands, ``flowkit.fill_holes`` elsewhere (and
+    symmetrically for ``flow10``), so that every pixel of both frames lands somewhere and the
+    result tends to frame0 as t -> 0 and to frame1 as t -> 1. Finite vectors are kept as
+    given; None when no vector of either flow is finite."""
+    xp, _ = array_module(state["flow01"])
+    at0 = _projected_flows(0.0, state, device)  # [0]: flow01, -flow10's projection where unknown
+    if at0 is None:
+        return None
+    at1 = _projected_flows(1.0, state, device)  # [1]: -flow10, flow01's projection where unknown
+    flows = []
+    for flow, filled in ((state["flow01"], at0[0]), (state["flow10"], -at1[1])):
+        unknown = ~xp.isfinite(flow).all(axis=-1, keepdims=True)
+        flows.append(xp.where(unknown, filled, flow))
+    return flows
 
 
 def _splat_at(f0, f1, t, state, device):
@@ -148,9 +185,11 @@ def _splat_parts(f0, f1, t, state, device):
     from ._splat import splat
 
     xp, _ = array_module(f0)
-    s0, w0 = splat(f0, np.float32(t) * state["flow01"], mode="softmax", metric=state["metric0"],
+    flow01 = state.get("splat_flow01", state["flow01"])  # unknown vectors filled (_known_flows)
+    flow10 = state.get("splat_flow10", state["flow10"])
+    s0, w0 = splat(f0, np.float32(t) * flow01, mode="softmax", metric=state["metric0"],
                    return_weight=True, device=device)
-    s1, w1 = splat(f1, np.float32(1 - t) * state["flow10"], mode="softmax",
+    s1, w1 = splat(f1, np.float32(1 - t) * flow10, mode="softmax",
                    metric=state["metric1"], return_weight=True, device=device)
     a = (1 - t) * xp.minimum(w0, 1.0)
     b = t * xp.minimum(w1, 1.0)
@@ -385,6 +424,25 @@ def _interpolate_pair(frame0, frame1, times, state, method, device, model=None):
     return outs, flows_t
 
 
+def _learned_rgba(frame0, frame1, times, state, flow01, flow10, occlusion, device, model):
+    """``method="learned"`` on one RGBA pair: the RGB channels as an RGB pair gives them
+    (``state`` prepared from the RGB channels), alpha as ``method="splat"`` gives it on the
+    RGBA pair (its metric reads all four channels)."""
+    xp, _ = array_module(frame0)
+    rgb, flows_t = _interpolate_pair(frame0[..., :3], frame1[..., :3], times, state, "learned",
+                                     device, model)
+    alpha_state = _prepare(frame0, frame1, flow01, flow10, occlusion, "splat")
+    outs = []
+    for t, out in zip(times, rgb):
+        if t in (0.0, 1.0):
+            outs.append((frame0 if t == 0.0 else frame1).copy())
+            continue
+        alpha = _splat_at(frame0[..., 3:].astype(np.float32), frame1[..., 3:].astype(np.float32),
+                          t, alpha_state, device)
+        outs.append(xp.concatenate([out, _to_dtype(alpha, np.dtype(frame0.dtype))], axis=-1))
+    return outs, flows_t
+
+
 def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=None,
                 flow10=None, method="project", occlusion=True, return_aux=False, device=None,
                 model=None):
@@ -402,7 +460,9 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
         estimators. A 3-D array is one ``(H, W, C)`` frame when its last axis has at most 4
         entries and a gray batch ``(N, H, W)`` otherwise (``_validate.frames_layout``, the
         layout rule of docs/conventions.md); give a batch of fewer than 5 gray frames as
-        ``(N, H, W, 1)``. NumPy runs on the CPU, CuPy on the GPU.
+        ``(N, H, W, 1)``. An error that this reading leads to (frames too small for the
+        estimator, flows of one frame's shape) ends with a note saying how the array was
+        read. NumPy runs on the CPU, CuPy on the GPU.
     t : float or sequence of floats
         Time(s) in [0, 1]: 0 is ``frame0``, 1 is ``frame1``. With a sequence the flows and
         occlusion masks are still computed once per pair.
@@ -454,7 +514,14 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
           lower: where a visible pixel of similar bilinear weight lands too, it wins. The two splats are blended with weights ``(1 - t) * min(W0, 1)`` and
           ``t * min(W1, 1)``, W0, W1 the accumulated bilinear splat weights (visibility: 0
           where nothing landed); pixels neither frame reaches are filled by
-          ``flowkit.fill_holes`` (push-pull).
+          ``flowkit.fill_holes`` (push-pull). Unknown (NaN) vectors of a given flow are
+          filled first, as ``"project"`` fills its projections: ``flow01`` takes ``-flow10``
+          carried to frame0's pixels (softmax splatting along ``flow10``) where that lands and
+          ``flowkit.fill_holes`` elsewhere, ``flow10`` symmetrically; the splats, their metric
+          and its occlusion masks use the filled flows (``return_aux`` gives the caller's
+          flows and their masks). So every pixel lands and the result tends to frame0 as t ->
+          0 and to frame1 as t -> 1 (unknown pixels were dropped, a jump of 0.1 at t = 1e-9
+          next to them); flows unknown everywhere give the cross-fade.
         * ``"backward"``: the flows from time t to the frames approximated as in Super SloMo
           (eq. 4), ``F_t0 = -(1 - t) t F01 + t^2 F10``, ``F_t1 = (1 - t)^2 F01 - t (1 - t) F10``;
           both frames backward-warped (``flowkit.warp``, bilinear, replicated border) and
@@ -471,9 +538,12 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
           both frames, both splats, their weights, the blend, the occlusion masks and the
           flows scaled to t it predicts a log-weight ``d`` and a residual ``r``, and the
           result is ``(a e^d S0 + b e^-d S1) / (a e^d + b e^-d) + r`` (the ``"splat"`` blend
-          for ``d = r = 0``). Gray or RGB frames; runs where the model lives (CPU unless the
-          caller's ``model`` is on the GPU). It refines ``"splat"``, so it scores below the
-          default ``"project"`` on real video (docs/models.md).
+          for ``d = r = 0``). Gray, RGB or RGBA frames: of RGBA frames the network refines
+          the RGB channels (the RGB pair's result, bit for bit) and alpha is ``"splat"``'s
+          alpha of the RGBA pair (the network was trained on colour, not on masks); runs
+          where the model lives (CPU unless the caller's ``model`` is on the GPU). It refines
+          ``"splat"``, so it scores below the default ``"project"`` on real video
+          (docs/models.md).
         * a name registered with ``flowkit.models.register_interpolator(name, module)``: the
           caller's ``torch.nn.Module`` ``(frame0, frame1, t) -> frame`` on ``(N, C, H, W)``
           float32 tensors in [0, 1] and ``t`` ``(N,)`` (docs/models.md); no flow is estimated
@@ -554,14 +624,15 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
         return _adapter_interpolate(method, frame0, frame1, times, single, batched, has_channels,
                                     model)
     method = _validate.check_choice("method", method, METHODS + tuple(list_adapters("interpolator")))
-    if method == "learned" and has_channels and frame0.shape[-1] not in (1, 3):
-        raise ValueError(f"frame0: expected gray or RGB frames for method='learned', got "
+    if method == "learned" and has_channels and frame0.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"frame0: expected gray, RGB or RGBA frames for method='learned', got "
                          f"{frame0.shape[-1]} channels")
     model = _method_model(method, model)
     occlusion = _validate.check_bool("occlusion", occlusion)
     return_aux = _validate.check_bool("return_aux", return_aux)
     lead = tuple(frame0.shape[:3] if batched else frame0.shape[:2])
-    flow01, flow10 = _check_flows(flow01, flow10, lead, batched)
+    note = _validate.read_as_batch("frame0", frame0)  # for errors of a gray batch's reading
+    flow01, flow10 = _check_flows(flow01, flow10, lead, note)
     select_device(device, frame0=frame0, frame1=frame1, flow01=flow01, flow10=flow10)
     if flow01 is not None and flow_options is not None:
         raise ValueError("flow_options: expected None when flow01 and flow10 are given (the flows "
@@ -573,6 +644,7 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
             estimate = None  # the cross-fade, or the inputs themselves: no flow needed
 
     xp, _ = array_module(frame0)
+    rgba_learned = method == "learned" and has_channels and frame0.shape[-1] == 4
     pairs0 = frame0 if batched else frame0[None]
     pairs1 = frame1 if batched else frame1[None]
     results, auxes = [], []
@@ -582,15 +654,21 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
             f01 = (flow01[n] if batched else flow01).astype(np.float32)
             f10 = (flow10[n] if batched else flow10).astype(np.float32)
         elif estimate is not None:
-            f01 = estimate(a, b).astype(np.float32)
-            f10 = estimate(b, a).astype(np.float32)
+            with _validate.noting_layout(note):  # the estimator sees one (H, W) frame
+                f01 = estimate(a, b).astype(np.float32)
+                f10 = estimate(b, a).astype(np.float32)
         else:
             f01 = f10 = None
         if method == "blend" or f01 is None:
             state = {"flow01": f01, "flow10": f10, "occlusion0": None, "occlusion1": None}
+        elif rgba_learned:  # the network's state from the RGB channels
+            state = _prepare(a[..., :3], b[..., :3], f01, f10, occlusion, method)
         else:
             state = _prepare(a, b, f01, f10, occlusion, method)
-        outs, flows_t = _interpolate_pair(a, b, times, state, method, device, model)
+        if rgba_learned and state["flow01"] is not None:
+            outs, flows_t = _learned_rgba(a, b, times, state, f01, f10, occlusion, device, model)
+        else:
+            outs, flows_t = _interpolate_pair(a, b, times, state, method, device, model)
         results.append(outs[0] if single else xp.stack(outs))
         aux = {key: state[key] for key in ("flow01", "flow10", "occlusion0", "occlusion1")}
         if method == "backward" and return_aux:

@@ -105,7 +105,7 @@ def lucas_kanade(frame0, frame1, *, radius=7, num_warp=10, gaussian=False, prefi
     else:
         levels = check_int("levels", levels, min_value=1,
                            max_value=lk_dense.max_levels(height, width))
-    init_flow = check_init_flow(init_flow, lead)
+    init_flow = check_init_flow(init_flow, lead, frame0)
     backend = select_device(device, frame0=frame0, frame1=frame1, init_flow=init_flow)
     gpu_input = is_device_array(frame0)
     args = (radius, num_warp, gaussian, prefilter, levels)

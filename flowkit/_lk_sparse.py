@@ -7,17 +7,13 @@ import numpy as np
 from ._backend import (CUDA, as_array, device_array, host_array, is_device_array, select_device, to_host,
                        to_output)
 from ._intensity import prepare_frames
-from ._validate import (check_bool, check_float, check_image, check_int, check_same_dtype,
-                        check_same_shape, frames_layout)
+from ._validate import (check_bool, check_float, check_int, check_same_dtype,
+                        check_one_frame, check_same_shape)
 
 
 def _check_frame(name, frame):
     frame = as_array(frame)
-    check_image(name, frame, ndims=(2, 3))
-    if frames_layout(frame)[0]:
-        raise ValueError(
-            f"{name}: expected one frame (H, W) or (H, W, C) with C <= 4, got shape {tuple(frame.shape)}"
-        )
+    check_one_frame(name, frame)
     return frame
 
 

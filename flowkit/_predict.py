@@ -258,16 +258,19 @@ def _predict_clip(clip, horizon, estimate, context, average, smooth, scheme, n_i
 
 
 @contextlib.contextmanager
-def _too_small_named(flow):
+def _too_small_named(flow, note=""):
     """The estimator's ``FramesTooSmall`` (naming ``frame0``) for frames the caller passed as
-    ``frames``, naming ``flow`` and what works on smaller frames."""
+    ``frames``, naming ``flow`` and what works on smaller frames, and ending with ``note``
+    (``_validate.read_as_batch`` of the frames) where the frames were read as gray clips."""
     try:
         yield
     except _validate.FramesTooSmall as exc:
         if not isinstance(flow, str):
-            raise
+            if not note:
+                raise
+            raise _validate.FramesTooSmall(exc.parameter, exc.need, exc.hint + note) from exc
         raise _validate.FramesTooSmall("frames", exc.need, f" for flow={flow!r}; flow='lucas_kanade' "
-                                       "works on frames of any size") from exc
+                                       f"works on frames of any size{note}") from exc
 
 
 def check_options(horizon, *, context, n_iter, scheme, average, return_flow, method, flow=None,
@@ -573,7 +576,8 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
                              f"with a flow array")
         given = as_array(flow)
         hw = tuple(clips.shape[2:4])
-        _validate.check_flow("flow", given, shape=(hw if given.ndim == 3 else (clips.shape[0],) + hw))
+        _validate.check_flow("flow", given, shape=(hw if given.ndim == 3 else (clips.shape[0],) + hw),
+                             note=_validate.read_as_batch("frames", frames, clips=True))
         if given.ndim == 4 and not batched:
             raise ValueError(f"flow: expected shape {hw + (2,)} for a single clip, got {tuple(given.shape)}")
         estimate = None
@@ -593,7 +597,7 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
             predicted = xp.stack([clip[0]] * horizon)
             motion = xp.zeros(clip.shape[1:3] + (2,), np.float32)
         elif given is None:
-            with _too_small_named(flow):
+            with _too_small_named(flow, _validate.read_as_batch("frames", frames, clips=True)):
                 predicted, motion = _predict_clip(clip, horizon, estimate, clip_context, average,
                                                   smooth, scheme, n_iter, speed_spread,
                                                   advect_flow, device, clip_gaps)

@@ -174,7 +174,8 @@ def _check_guide(guide, flow, batched):
     if g_batched != batched or g_lead != lead:
         expected = ("(N, H, W) or (N, H, W, C)" if batched else "(H, W) or (H, W, C)")
         raise ValueError(f"guide: expected shape {expected} with {'(N, H, W)' if batched else '(H, W)'}"
-                         f" = {lead} as the flow {tuple(flow.shape)}, got {tuple(guide.shape)}")
+                         f" = {lead} as the flow {tuple(flow.shape)}, got {tuple(guide.shape)}"
+                         f"{_validate.read_as_batch('guide', guide) if g_batched else ''}")
 
 
 def _default_sigma_color(guide):

@@ -182,6 +182,7 @@ def _consistent(frames, processed, estimate, method, strength, scene_threshold, 
         _validate.check_not_scalar(f"processed[{index}]", result)
         frame, result = np.asarray(frame), np.asarray(result)
         if index == 0:
+            _validate.check_one_frame("frames[0]", frame)  # the estimator reads it as one
             lead = _lead("frames[0]", frame)
             if _lead("processed[0]", result) != lead:
                 raise ValueError(f"processed[0]: expected height and width {lead} of frames[0], "

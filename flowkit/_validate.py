@@ -5,6 +5,7 @@ Each check raises before any kernel runs, with a message of the form
 ``dtype`` and ``ndim``, so they work on NumPy and CuPy arrays alike.
 """
 
+import contextlib
 import numbers
 
 import numpy as np
@@ -28,15 +29,47 @@ class FramesTooSmall(ValueError):
         return type(self), (self.parameter, self.need, self.hint)
 
 
-def read_as_batch(frame):
-    """For a size error: where a 3-D ``frame`` was read as a batch of gray frames (its last
-    axis longer than ``MAX_CHANNELS``), the hint saying so; else ``""``."""
-    if frame.ndim != 3 or frame.shape[2] <= MAX_CHANNELS:
+def read_as_batch(name, array, *, clips=False):
+    """For an error about the frames ``array`` (parameter ``name``): where the layout rule
+    (:func:`frames_layout`) read it as gray frames because its last axis is longer than
+    ``MAX_CHANNELS``, a note saying how it was read and why, to end the message with; else
+    ``""``. The note starts with a space and is in parentheses.
+
+    Frames (``clips=False``): a 3-D array read as a batch ``(N, H, W)``. Clips
+    (``clips=True``, ``predict``): a 3-D array read as one gray clip ``(T, H, W)``, a 4-D one
+    as a batch of gray clips ``(N, T, H, W)``.
+    """
+    shape = tuple(array.shape)
+    if len(shape) not in ((3, 4) if clips else (3,)) or shape[-1] <= MAX_CHANNELS:
         return ""
-    n, h, w = frame.shape
-    return (f" (the 3-D array of shape {(n, h, w)} was read as a batch of {n} gray {w}x{h} "
-            f"frames: a last axis longer than {MAX_CHANNELS} is not colour channels; give one "
-            "image as (H, W), (H, W, 3) or (H, W, 4))")
+    if not clips:
+        how = f"a batch of {shape[0]} gray frames"
+    elif len(shape) == 3:
+        how = f"a clip of {shape[0]} gray frames"
+    else:
+        how = f"{shape[0]} clips of {shape[1]} gray frames each"
+    height, width = shape[-2:]
+    return (f" ({name} of shape {shape} was read as {how}, {width} pixels wide and {height} "
+            f"high: a last axis of {width} is more than the {MAX_CHANNELS} channels a colour "
+            f"frame may have; a frame is (H, W) or (H, W, C) with C <= {MAX_CHANNELS})")
+
+
+@contextlib.contextmanager
+def noting_layout(note):
+    """Add ``note`` (:func:`read_as_batch`) to a ``ValueError`` raised inside: for functions
+    that pass the frames of a batch on one at a time, whose callee (an estimator) cannot see
+    how the caller's array was read. ``FramesTooSmall`` stays one (its hint extended); other
+    exception types pass unchanged."""
+    try:
+        yield
+    except FramesTooSmall as exc:
+        if not note:
+            raise
+        raise FramesTooSmall(exc.parameter, exc.need, exc.hint + note) from exc
+    except ValueError as exc:
+        if not note or type(exc) is not ValueError:
+            raise
+        raise ValueError(f"{exc}{note}") from exc
 
 
 def _dtype_name(array):
@@ -80,6 +113,15 @@ def check_image(name, array, *, ndims=(2, 3, 4)):
             f"got {array.ndim}-D with shape {tuple(array.shape)}"
         )
     check_image_dtype(name, array)
+
+
+def check_one_frame(name, array):
+    """One frame ``(H, W)`` or ``(H, W, C)`` with C <= ``MAX_CHANNELS``, not a batch (where
+    the layout rule reads a 3-D array as a gray batch, the message says so)."""
+    check_image(name, array, ndims=(2, 3))
+    if frames_layout(array)[0]:
+        raise ValueError(f"{name}: expected one frame (H, W) or (H, W, C) with C <= "
+                         f"{MAX_CHANNELS}, got shape {tuple(array.shape)}{read_as_batch(name, array)}")
 
 
 def frames_layout(array):
@@ -161,7 +203,7 @@ def check_same_dtype(name0, array0, name1, array1):
                         f"got {_dtype_name(array1)}")
 
 
-def check_flow(name, flow, *, shape=None):
+def check_flow(name, flow, *, shape=None, note=""):
     """Check a flow field ``(H, W, 2)`` or ``(N, H, W, 2)`` of floats.
 
     Parameters
@@ -172,6 +214,9 @@ def check_flow(name, flow, *, shape=None):
         The flow.
     shape : tuple, optional
         Required leading shape, ``(H, W)`` or ``(N, H, W)``.
+    note : str
+        Added to the message when the shape is not ``shape`` (:func:`read_as_batch` of the
+        frames that ``shape`` comes from).
     """
     check_array(name, flow)
     if np.dtype(flow.dtype).type not in FLOW_DTYPES:
@@ -179,7 +224,8 @@ def check_flow(name, flow, *, shape=None):
     if flow.ndim not in (3, 4) or flow.shape[-1] != 2:
         raise ValueError(f"{name}: expected shape (H, W, 2) or (N, H, W, 2), got {tuple(flow.shape)}")
     if shape is not None and tuple(flow.shape[:-1]) != tuple(shape):
-        raise ValueError(f"{name}: expected shape {tuple(shape) + (2,)}, got {tuple(flow.shape)}")
+        raise ValueError(f"{name}: expected shape {tuple(shape) + (2,)}, got {tuple(flow.shape)}"
+                         f"{note}")
 
 
 def check_finite(name, array):
@@ -191,15 +237,17 @@ def check_finite(name, array):
         raise ValueError(f"{name}: expected finite values, got NaN or infinity")
 
 
-def check_init_flow(init_flow, lead):
+def check_init_flow(init_flow, lead, frame0=None):
     """An estimator's optional ``init_flow``: None, or a finite float flow of the frames'
-    lead shape ``(H, W)`` / ``(N, H, W)``; returned as an array (``_backend.as_array``)."""
+    lead shape ``(H, W)`` / ``(N, H, W)``; returned as an array (``_backend.as_array``). A
+    shape error says how ``frame0`` was read where it was read as a gray batch."""
     if init_flow is None:
         return None
     from ._backend import as_array
 
     init_flow = as_array(init_flow)
-    check_flow("init_flow", init_flow, shape=lead)
+    note = "" if frame0 is None else read_as_batch("frame0", frame0)
+    check_flow("init_flow", init_flow, shape=lead, note=note)
     check_finite("init_flow", init_flow)
     return init_flow
 

@@ -6,7 +6,7 @@ from ._backend import (CUDA, array_module, as_array, device_array, is_device_arr
                        select_device, to_device, to_host, to_output)
 from ._intensity import prepare_frames
 from ._validate import (check_bool, check_finite, check_float, check_flow, check_frame_pair,
-                        check_int, check_not_scalar)
+                        check_int, check_not_scalar, read_as_batch)
 from .kernels import variational
 
 OPENCV_SCALE = 255.0  # the intensity scale OpenCV's constants (zeta, epsilon, delta, gamma) assume
@@ -195,7 +195,7 @@ def _check(frame0, frame1, flow):
     check_not_scalar("flow", flow)
     flow = as_array(flow)
     lead = tuple(frame0.shape[:3] if batched else frame0.shape[:2])
-    check_flow("flow", flow, shape=lead)
+    check_flow("flow", flow, shape=lead, note=read_as_batch("frame0", frame0))
     check_finite("flow", flow)
     return frame0, frame1, flow, batched, has_channels
 

@@ -468,12 +468,14 @@ def test_cuda_colour_batch_init_flow_and_class():
 
 def test_a_3d_array_with_a_long_last_axis_is_said_to_be_read_as_a_batch():
     # (240, 320, 5): no colour image has 5 channels, so it is 240 gray frames of 320x5, too
-    # small for DIS and Farneback; the error says how the array was read
+    # small for DIS and Farneback; the error says how the array was read (every public
+    # function: tests/test_validate.py)
     frames = np.zeros((240, 320, 5), np.uint8)
     for estimate in (flowkit.dis, flowkit.farneback):
-        with pytest.raises(ValueError, match=r"got 5x320 \(width x height\) \(the 3-D array of shape "
-                                             r"\(240, 320, 5\) was read as a batch of 240 gray 5x320 "
-                                             r"frames: a last axis longer than 4 is not colour"):
+        with pytest.raises(ValueError, match=r"got 5x320 \(width x height\) \(frame0 of shape "
+                                             r"\(240, 320, 5\) was read as a batch of 240 gray frames, "
+                                             r"5 pixels wide and 320 high: a last axis of 5 is more "
+                                             r"than the 4 channels a colour frame may have"):
             estimate(frames, frames)
     # a batch (N, H, W, C) with C = 5 is refused by every estimator (1, 3 or 4 channels)
     batch = np.zeros((2, 40, 48, 5), np.uint8)

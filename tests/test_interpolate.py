@@ -162,6 +162,50 @@ def test_project_treats_unknown_flow():
     assert np.abs(out - reference)[10:20, 10:20].max() < 0.05
 
 
+def test_splat_treats_unknown_flow():
+    """NaN flow, as for project: unknown everywhere gives the cross-fade; a patch of unknown
+    flow01 (or all of flow10) is filled from the other direction and its surroundings: 0.0014
+    from the result with the whole flows in the patch (0.077 when unknown pixels were not
+    splatted), 0.017 with flow10 unknown (0.21)."""
+    frame0, frame1, _ = translating_pair()
+    _, aux = flowkit.interpolate(frame0, frame1, return_aux=True)
+    unknown = np.full_like(aux["flow01"], np.nan)
+    out = flowkit.interpolate(frame0, frame1, flow01=unknown, flow10=unknown, method="splat")
+    np.testing.assert_allclose(out, 0.5 * frame0 + 0.5 * frame1, atol=1e-6)
+    reference = flowkit.interpolate(frame0, frame1, flow01=aux["flow01"], flow10=aux["flow10"],
+                                    method="splat")
+    patched = aux["flow01"].copy()
+    patched[10:20, 10:20] = np.nan
+    out = flowkit.interpolate(frame0, frame1, flow01=patched, flow10=aux["flow10"], method="splat")
+    assert np.isfinite(out).all()
+    assert np.abs(out - reference).max() < 0.005
+    out = flowkit.interpolate(frame0, frame1, flow01=aux["flow01"], flow10=unknown, method="splat")
+    assert np.abs(out - reference).max() < 0.05
+
+
+@pytest.mark.parametrize("method", ["project", "splat", "backward"])
+@pytest.mark.parametrize("unknown", ["patch in flow01", "patches in both", "all of flow01"])
+def test_continuous_at_the_end_times_with_unknown_flow(method, unknown):
+    """NaN in the given flows: t = 0 and 1 return the inputs, and t -> 0 (1) must tend to
+    them. At t = 1e-3 within 2e-3 of frame0 (frame1) everywhere: twice what the finite flows
+    give on this pair (1.0e-3, a slope of about 1 per unit of t: the pixels move by t * flow
+    and frame1's share is t); splat was 0.115 off at the patch at any t > 0 before unknown
+    vectors were filled (0.49 with flow01 unknown everywhere), 1e-9 within 1e-4 as above."""
+    frame0, frame1, _ = translating_pair()
+    _, aux = flowkit.interpolate(frame0, frame1, return_aux=True)
+    flow01, flow10 = aux["flow01"].copy(), aux["flow10"].copy()
+    if unknown == "all of flow01":
+        flow01[:] = np.nan
+    else:
+        flow01[10:20, 10:20] = np.nan
+        if unknown == "patches in both":
+            flow10[40:50, 30:40, 1] = np.nan
+    flows = {"flow01": flow01, "flow10": flow10, "method": method}
+    for t, tolerance in ((1e-9, 1e-4), (1e-3, 2e-3)):
+        assert np.abs(flowkit.interpolate(frame0, frame1, t, **flows) - frame0).max() < tolerance
+        assert np.abs(flowkit.interpolate(frame0, frame1, 1 - t, **flows) - frame1).max() < tolerance
+
+
 @pytest.mark.parametrize("method", ["project", "splat", "backward", "blend"])
 def test_end_times_are_the_inputs(method):
     frame0, frame1, _ = translating_pair()

@@ -191,10 +191,40 @@ def test_fusion_with_a_fixed_mask_weights_the_two_splats():
 
 
 @needs_torch
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_learned_method_takes_rgba(dtype):
+    """RGBA: the RGB channels are the RGB pair's result bit for bit (the estimators read RGBA
+    as RGB, the network sees the RGB channels), alpha is method="splat"'s alpha of the RGBA
+    pair, exactly; batches and the end times too."""
+    frame0, _, frame1 = _pair(shift=4)
+    rng = np.random.default_rng(2)
+    alpha0 = rng.integers(0, 256, frame0.shape[:2] + (1,), np.uint8)
+    alpha1 = np.roll(alpha0, 4, axis=1)
+    rgba0, rgba1 = np.concatenate([frame0, alpha0], -1), np.concatenate([frame1, alpha1], -1)
+    if dtype == np.float32:
+        frame0, frame1, rgba0, rgba1 = (f.astype(np.float32) / 255
+                                        for f in (frame0, frame1, rgba0, rgba1))
+    times = [0.0, 0.3, 0.5, 1.0]
+    rgb = flowkit.interpolate(frame0, frame1, times, method="learned")
+    out = flowkit.interpolate(rgba0, rgba1, times, method="learned")
+    assert out.shape == (4,) + rgba0.shape and out.dtype == dtype
+    np.testing.assert_array_equal(out[..., :3], rgb)
+    np.testing.assert_array_equal(out[..., 3], flowkit.interpolate(rgba0, rgba1, times, method="splat")[..., 3])
+    np.testing.assert_array_equal(out[0], rgba0)
+    np.testing.assert_array_equal(out[3], rgba1)
+    ends = flowkit.interpolate(rgba0, rgba1, [0.0, 1.0], method="learned")  # no flow estimated
+    np.testing.assert_array_equal(ends, np.stack([rgba0, rgba1]))
+    batch = flowkit.interpolate(np.stack([rgba0, rgba1]), np.stack([rgba1, rgba0]), 0.5, method="learned")
+    np.testing.assert_array_equal(batch[0], out[2])
+
+
+@needs_torch
 def test_learned_method_errors():
+    frame = np.zeros((16, 16, 2), np.uint8)
+    with pytest.raises(ValueError, match="frame0: expected gray, RGB or RGBA frames for method='learned', got 2 channels"):
+        flowkit.interpolate(frame, frame, method="learned", flow01=np.zeros((16, 16, 2), np.float32),
+                            flow10=np.zeros((16, 16, 2), np.float32))
     frame = np.zeros((16, 16, 4), np.uint8)
-    with pytest.raises(ValueError, match="frame0: expected gray or RGB frames for method='learned', got 4 channels"):
-        flowkit.interpolate(frame, frame, method="learned")
     with pytest.raises(TypeError, match="model: expected None, a weights path or a torch.nn.Module"):
         flowkit.interpolate(frame[..., :3], frame[..., :3], method="learned", model=5)
     with pytest.raises(ValueError, match="model: expected None unless method='learned'"):

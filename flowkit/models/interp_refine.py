@@ -142,7 +142,9 @@ def _plane(x, device):
 
 
 def _flow(x, device):
-    return to_tensor(x, device).permute(2, 0, 1)[None]
+    """(H, W, 2) -> (1, 2, H, W); unknown (not finite) vectors as 0, which only a flow unknown
+    everywhere still has here (``"splat"`` fills the others, ``_interpolate._known_flows``)."""
+    return torch.nan_to_num(to_tensor(x, device), nan=0.0, posinf=0.0, neginf=0.0).permute(2, 0, 1)[None]
 
 
 def parts_tensors(f0, f1, t, parts, state, device="cpu"):
@@ -157,8 +159,8 @@ def parts_tensors(f0, f1, t, parts, state, device="cpu"):
         "a": _plane(parts["a"], device), "b": _plane(parts["b"], device),
         "occ0": zeros if occ0 is None else _plane(occ0, device),
         "occ1": zeros if occ1 is None else _plane(occ1, device),
-        "flow0": t * _flow(state["flow01"], device),
-        "flow1": (1 - t) * _flow(state["flow10"], device),
+        "flow0": t * _flow(state.get("splat_flow01", state["flow01"]), device),
+        "flow1": (1 - t) * _flow(state.get("splat_flow10", state["flow10"]), device),
     }
 
 

@@ -1,0 +1,92 @@
+"""The layout rule's note (flowkit/_validate.py ``read_as_batch``): a 3-D frame array whose last
+axis is longer than 4 is a gray batch (N, H, W); every error that this reading leads to says how
+the array was read and why, in the same words (new users passed (H, W, 5) frames and got "too
+small")."""
+
+import re
+
+import numpy as np
+import pytest
+
+import flowkit
+
+FRAME = np.zeros((64, 64, 5), np.uint8)  # 64 gray frames, 5 pixels wide and 64 high
+FLOW = np.zeros((64, 64, 2), np.float32)
+
+
+def _note(name, shape=(64, 64, 5), how="a batch of 64 gray frames"):
+    """The note that ends the message, as a regex."""
+    return re.escape(f"({name} of shape {shape} was read as {how}, 5 pixels wide and 64 high: a "
+                     "last axis of 5 is more than the 4 channels a colour frame may have; a frame "
+                     "is (H, W) or (H, W, C) with C <= 4)") + "$"
+
+
+CASES = {
+    "farneback": (lambda: flowkit.farneback(FRAME, FRAME), "frame0: expected frames at least 11x11", "frame0"),
+    "Farneback": (lambda: flowkit.Farneback()(FRAME, FRAME), "frame0: expected frames at least 11x11", "frame0"),
+    "dis": (lambda: flowkit.dis(FRAME, FRAME), "frame0: expected frames at least 16x16", "frame0"),
+    "DIS": (lambda: flowkit.DIS()(FRAME, FRAME), "frame0: expected frames at least 16x16", "frame0"),
+    "lucas_kanade init_flow": (lambda: flowkit.lucas_kanade(FRAME, FRAME, init_flow=FLOW),
+                               r"init_flow: expected shape \(64, 64, 5, 2\), got \(64, 64, 2\)", "frame0"),
+    "variational_refinement": (lambda: flowkit.variational_refinement(FRAME, FRAME, FLOW),
+                               r"flow: expected shape \(64, 64, 5, 2\), got \(64, 64, 2\)", "frame0"),
+    "lucas_kanade_sparse": (lambda: flowkit.lucas_kanade_sparse(FRAME, FRAME, np.zeros((1, 2))),
+                            r"frame0: expected one frame \(H, W\) or \(H, W, C\) with C <= 4", "frame0"),
+    "good_features": (lambda: flowkit.good_features(FRAME),
+                      r"frame: expected one frame \(H, W\) or \(H, W, C\) with C <= 4", "frame"),
+    "smooth_flow guide": (lambda: flowkit.smooth_flow(FLOW, method="bilateral", guide=FRAME),
+                          r"guide: expected shape \(H, W\) or \(H, W, C\)", "guide"),
+    "interpolate": (lambda: flowkit.interpolate(FRAME, FRAME), "frame0: expected frames at least 16x16", "frame0"),
+    "interpolate farneback": (lambda: flowkit.interpolate(FRAME, FRAME, flow="farneback"),
+                              "frame0: expected frames at least 15x15", "frame0"),
+    "interpolate flows": (lambda: flowkit.interpolate(FRAME, FRAME, flow01=FLOW, flow10=FLOW),
+                          r"flow01: expected shape \(64, 64, 5, 2\), got \(64, 64, 2\)", "frame0"),
+    "interpolate callable": (lambda: flowkit.interpolate(FRAME, FRAME, flow=lambda a, b: FLOW),
+                             r"flow: the callable returned .* expected shape \(64, 5, 2\)", "frame0"),
+    "interpolate_video": (lambda: list(flowkit.interpolate_video([FRAME, FRAME])),
+                          "frame0: expected frames at least 16x16", "frame0"),
+    "temporally_consistent": (lambda: flowkit.temporally_consistent([FRAME, FRAME], [FRAME, FRAME]),
+                              r"frames\[0\]: expected one frame", "frames[0]"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_errors_of_the_gray_batch_reading_say_so(case):
+    call, message, name = CASES[case]
+    with pytest.raises(ValueError, match=message + ".*" + _note(name)):
+        call()
+
+
+def test_predict_says_how_it_read_the_clip():
+    """predict reads a 3-D array as one clip (T, H, W) and a 4-D array (or a list of 3-D
+    frames) whose last axis is longer than 4 as clips (N, T, H, W)."""
+    end = "flow='lucas_kanade' works on frames of any size "
+    with pytest.raises(flowkit._validate.FramesTooSmall,
+                       match=end + _note("frames", how="a clip of 64 gray frames")):
+        flowkit.predict(FRAME, 1)
+    for frames in ([FRAME, FRAME], np.stack([FRAME, FRAME])):
+        with pytest.raises(flowkit._validate.FramesTooSmall,
+                           match=end + _note("frames", (2, 64, 64, 5), "2 clips of 64 gray frames each")):
+            flowkit.predict(frames, 1)
+    with pytest.raises(ValueError, match=r"flow: expected shape \(64, 5, 2\), got \(64, 64, 2\) "
+                       + _note("frames", (2, 64, 64, 5), "2 clips of 64 gray frames each")):
+        flowkit.predict([FRAME, FRAME], 1, flow=FLOW)
+
+
+def test_no_note_where_the_array_was_not_read_as_a_batch():
+    """Colour frames too small, a gray batch given as (N, H, W, 1): the plain message."""
+    small = np.zeros((8, 8, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"got 8x8 \(width x height\)$"):
+        flowkit.dis(small, small)
+    small_flow = np.zeros((32, 32, 2), np.float32)
+    with pytest.raises(ValueError, match=r"flow01: expected shape \(64, 64, 2\), got \(32, 32, 2\)$"):
+        flowkit.interpolate(FRAME[..., :1], FRAME[..., :1], flow01=small_flow, flow10=small_flow)
+
+
+def test_the_layout_rule_is_kept():
+    """A gray batch (N, H, W) with N > 4 frames stays legitimate, and warp reads the image by
+    the flow's shape: (64, 64, 5) with a (64, 64, 2) flow is one 5-channel image."""
+    rng = np.random.default_rng(0)
+    batch = rng.random((5, 32, 40)).astype(np.float32)
+    assert flowkit.dis(batch, batch).shape == (5, 32, 40, 2)
+    assert flowkit.warp(FRAME, FLOW).shape == (64, 64, 5)
