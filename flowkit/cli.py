@@ -206,6 +206,8 @@ def _note_existing(path):
     output replaces an existing file: atomically, never asked); :func:`_wrote` then says so."""
     if os.path.isfile(path):
         _EXISTING.add(os.path.abspath(path))
+    else:  # main() may run again in one process (tests, a caller's tool)
+        _EXISTING.discard(os.path.abspath(path))
 
 
 def _wrote(path, details):
