@@ -7,7 +7,6 @@ a worker that died; each task calls the public function a Python user calls (``r
 """
 
 import dataclasses
-import functools
 import glob
 import os
 import time
@@ -92,7 +91,7 @@ def _predict_job(src, dst, *, horizon, context="auto", stride=None, fps=None, co
     else:
         windows = _windows(_frames(src, part, length - 1, depth), length, stride)
         predicted = (frame for window in windows for frame in predicted_after(window))
-    return write_video(dst, predicted, _output_fps(src, fps, grid=True),
+    return write_video(dst, predicted, _output_fps(src, fps),
                        codec="ffv1" if part else codec, tags=writer_tags(info),
                        empty=f"{src}: fewer than {length} frames (context={context!r})")[0]
 
@@ -118,28 +117,52 @@ def _check_predict(src, dst, options):
                                                  if k not in own}))
 
 
-def _output_fps(src, fps, grid=False):
-    """``fps``, else the video's average rate (``grid``: the rate of its timestamps' grid,
-    at which predictions follow), else 30."""
+def _output_fps(src, fps):
+    """The predict job's rate: ``fps``, else the rate of the video's timestamps' grid (at which
+    predictions follow), else 30."""
     from .video import probe_video
 
-    info = probe_video(src)
-    return fps or (info.base_rate if grid else info.frame_rate) or 30
+    return fps or probe_video(src).base_rate or 30
 
 
 def _flow_job(src, dst, *, method="dis", flow_options=None, max_flow=None, fps=None, codec=None,
               part=None):
-    """The colour-coded flow of every consecutive pair; with ``part`` (seconds from the first
-    frame) only of the pairs whose first frame lies in it, stored losslessly (FFV1) for the join."""
+    """The colour-coded flow of every consecutive pair, written as ``flowkit flow SRC --video
+    DST`` writes it (one writer, :func:`flowkit._flow_video.write_flow_video`: the pair (k,
+    k + 1) at frame k's time, with the input's display rotation; ``fps``: a constant rate);
+    with ``part`` (seconds from the first frame) only of the pairs whose first frame lies in
+    it, the upright pictures stored losslessly (FFV1) for :func:`_flow_join`."""
     from ._estimators import get_estimator
-    from .video import write_video
-    from .visualize import flow_to_color
+    from ._flow_video import write_flow_video
+    from .video import probe_video
 
+    info = probe_video(src)
     estimator = get_estimator(method, flow_options, name="method")
     pairs = _windows(_frames(src, part, 1), 2, 1)
-    flows = (flow_to_color(estimator(*(f for _, f in pair)), max_flow=max_flow) for pair in pairs)
-    return write_video(dst, flows, _output_fps(src, fps), codec="ffv1" if part else codec,
-                       empty=f"{src}: only one frame, a flow needs two")[0]
+    flows = ((first[0], estimator(first[1], second[1])) for first, second in pairs)
+    return write_flow_video(dst, _from_first(flows, part), info=info, fps=fps,
+                            max_flow=max_flow, codec=codec, lossless=part is not None,
+                            empty=f"{src}: only one frame, a flow needs two").frames
+
+
+def _from_first(timed, part):
+    """``(time, item)`` pairs with the times counted from the first one; None in a ``part``
+    (its times are not stored: :func:`_flow_join` takes them from the source's packets)."""
+    origin = None
+    for time, item in timed:
+        if part is not None:
+            yield None, item
+            continue
+        origin = time if origin is None else origin
+        yield time - origin, item
+
+
+def _flow_join(src, dst, paths, *, fps=None, codec=None, **options):
+    """The flow job's join: the parts' pictures written as the whole job writes them, at the
+    times of ``src``'s frames (demuxed) with its rotation."""
+    from ._flow_video import join_flow_video
+
+    return join_flow_video(dst, src, paths, fps=fps, codec=codec).frames
 
 
 def _frames(src, part, overlap, depth=8):
@@ -185,16 +208,16 @@ def _windows(frames, size, stride):
             yield [(t, f) for t, f, _ in window]
 
 
-def _video_join(src, dst, paths, *, fps=None, codec=None, predicted=False, **options):
-    """The flow and predict jobs' join: the parts' RGB frames encoded once, as the whole job
-    (``predicted``: the predict job's, at the grid rate and the source's bit depth, with its
-    display rotation and colour tags: the parts hold the frames in its coded orientation)."""
+def _video_join(src, dst, paths, *, fps=None, codec=None, **options):
+    """The predict job's join: the parts' RGB frames encoded once, as the whole job, at the
+    grid rate and the source's bit depth, with its display rotation and colour tags (the parts
+    hold the frames in its coded orientation)."""
     from .video import VideoWriter, concat_parts, probe_video, writer_tags
 
-    info = probe_video(src) if predicted else None
-    depth = 16 if info is not None and info.bit_depth > 8 else 8
-    tags = writer_tags(info) if info is not None else {}
-    with VideoWriter(dst, _output_fps(src, fps, grid=predicted), codec=codec, **tags) as writer:
+    info = probe_video(src)
+    depth = 16 if info.bit_depth > 8 else 8
+    with VideoWriter(dst, _output_fps(src, fps), codec=codec,
+                     **writer_tags(info)) as writer:
         concat_parts(writer, paths, depth=depth)
     return writer.frame_count
 
@@ -258,9 +281,8 @@ JOBS = {
     "retime": Job(_retime_job, public="retime", validate=_check_retime, part=_retime_part,
                   join=_retime_join),
     "predict": Job(_predict_job, suffix=".mp4", public="predict", validate=_check_predict,
-                   part=_predict_job, join=functools.partial(_video_join, predicted=True),
-                   cuts=_predict_cuts),
-    "flow": Job(_flow_job, suffix=".mp4", validate=_check_flow, part=_flow_job, join=_video_join),
+                   part=_predict_job, join=_video_join, cuts=_predict_cuts),
+    "flow": Job(_flow_job, suffix=".mp4", validate=_check_flow, part=_flow_job, join=_flow_join),
 }
 
 
@@ -475,7 +497,9 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
         window of ``context`` frames that starts on frame 0, S, 2S, ..., one after the other.
         ``"flow"``: the flow of every consecutive pair (estimator ``method``, default
         ``"dis"``, ``flow_options``), written as a colour-coded video (``max_flow``, ``fps``,
-        ``codec``). A callable ``run(src, dst, **options) ->
+        ``codec``) as ``flowkit flow SRC --video DST --method dis`` writes it: the picture of
+        pair (k, k+1) at frame k's time, with the input's display rotation (``fps``: a
+        constant rate). A callable ``run(src, dst, **options) ->
         frames written`` is a custom job (it must be importable on the workers).
     inputs : str, Path or list of them
         Video files, folders (their video files) or glob patterns such as ``"clips/*.mp4"``.

@@ -27,9 +27,10 @@ import numpy as np
 from . import __version__
 from ._atomic import atomic_path, check_folder, raise_if_stopped, request_stop, stop_requested
 from ._estimators import estimator_options, get_estimator, list_estimators
+from ._flow_video import write_flow_video
 from ._retime import MAX_FPS, REENCODE_CODECS  # output frame rates in (0, MAX_FPS], as retime's
 from .video import (DEFAULT_CODECS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_container,
-                    probe_video, stored_rotation, to_coded)
+                    probe_video, stored_rotation)
 
 METHODS = tuple(list_estimators())
 # the --help descriptions' sentence on an existing output file (see _wrote)
@@ -567,16 +568,14 @@ def _flow_video(args):
     if args.video:
         _check_output("--video", args.video, "video", (source,), codec=args.codec)
     options = _method_options(args.method, args.option, video=True)
-    # a video's flow pictures keep its frames' times (a variable rate too; at the rate of the
-    # grid they lie on, which AVI stores) and its display rotation, as predict and retime do
-    count, fps, info = _probe(source, args.step, grid=True)
-    timed = info is not None and args.fps is None  # --fps: a constant rate, as asked
+    # a video's flow pictures keep its frames' times and display rotation, as predict and
+    # retime do; one writer (_flow_video.py) for this and flowkit.batch's flow job: one file
+    count, _, info = _probe(source, args.step, grid=True)
     frames = flowkit.iter_frames(source, gray=args.gray, step=args.step, resize=args.resize,
                                  timestamps=info is not None)
     times = []  # of the frames read, from the first one
     if info is not None:
         frames = _recording_times(frames, times)
-    fps = _output_fps(args, fps)
     if args.method == "farneback":
         # option values checked before any frame, as for the other methods (the registry names
         # them --option); use_previous_flow is farneback_video's own
@@ -596,43 +595,46 @@ def _flow_video(args):
                               "run?); give a new or empty folder")  # as predict's -o folder
     start = time.perf_counter()
     pairs = 0
+    shape = None  # of the flows
+    only_one = f"{source}: only one frame, a flow needs two"
     with contextlib.ExitStack() as stack:
         stack.enter_context(_frames_too_small_named(args))
-        writer = None
-        rotation = stored_rotation(args.video, info.rotation) if args.video and info else 0
-        if args.video:
-            # the input's time unit, or 1/fps; the upright pictures are stored in the input's
-            # coded orientation with its rotation tag (only that: the colour tags of a frame
-            # are not those of a picture of its flow)
-            writer = stack.enter_context(flowkit.VideoWriter(
-                args.video, fps, codec=args.codec, rotation=rotation,
-                time_base=info.time_base if timed else None))
         bar = stack.enter_context(_progress(args, total=None if count is None else max(count - 1, 0),
                                             unit="pair", desc="flow"))
-        staging = None
-        for flow in flows:
-            if writer is not None:  # the pair (k, k + 1) at frame k's time
-                picture = writer.fit(to_coded(flowkit.flow_to_color(flow, max_flow=args.max_flow),
-                                              rotation))
-                writer.write(picture, time=times[pairs] if timed else None)
-            if flo_dir is not None:
-                if staging is None:  # the folder's parents are made once there is a flow
-                    flo_dir.parent.mkdir(parents=True, exist_ok=True)
-                    staging = stack.enter_context(_staged_folder(flo_dir))
-                flowkit.write_flo(staging / f"flow_{pairs:06d}.flo", flow)
-            pairs += 1
-            bar.update()
+
+        def timed_flows():  # (frame k's time, flow of the pair (k, k + 1)); then its .flo
+            nonlocal pairs, shape
+            staging = None
+            for flow in flows:
+                shape = flow.shape[:2]
+                yield (times[pairs] if times else None), flow
+                if flo_dir is not None:
+                    if staging is None:  # the folder's parents are made once there is a flow
+                        flo_dir.parent.mkdir(parents=True, exist_ok=True)
+                        staging = stack.enter_context(_staged_folder(flo_dir))
+                    flowkit.write_flo(staging / f"flow_{pairs:06d}.flo", flow)
+                pairs += 1
+                bar.update()
+
+        if args.video:
+            written = write_flow_video(args.video, timed_flows(), info=info, fps=args.fps,
+                                       step=args.step, max_flow=args.max_flow, codec=args.codec,
+                                       empty=only_one)
+        else:
+            for _ in timed_flows():
+                pass
         if pairs == 0:
-            raise ValueError(f"{source}: only one frame, a flow needs two")
+            raise ValueError(only_one)
     seconds = time.perf_counter() - start
-    size = f"{flow.shape[1]}x{flow.shape[0]}"
+    size = f"{shape[1]}x{shape[0]}"
     if args.video:
-        shape = flow.shape[:2]
-        size = _size_text(shape[::-1] if rotation % 180 else shape, picture.shape[:2], rotation)
+        rotation = written.rotation
+        size = _size_text(shape[::-1] if rotation % 180 else shape, written.size, rotation)
         scale = f"max flow {args.max_flow:g} px" if args.max_flow else "each frame scaled to its own max"
-        rate = f"{_rate_text(fps)} fps" + (", at the input frames' times" if timed else "")
-        _wrote(args.video, f"{writer.frame_count} frames, {size}, {rate}, {scale}")
-        _dropped_note(args.video, writer.dropped, fps)
+        rate = f"{_rate_text(written.fps)} fps" + (", at the input frames' times" if written.timed
+                                                   else "")
+        _wrote(args.video, f"{written.frames} frames, {size}, {rate}, {scale}")
+        _dropped_note(args.video, written.dropped, written.fps)
     if flo_dir is not None:
         print(f"wrote {pairs} .flo files to {flo_dir} (flow_000000.flo ... flow_{pairs - 1:06d}.flo)")
     print(f"{args.method} ({_format_options(options)}): {pairs} pairs of {source} in {seconds:.1f} s "

@@ -559,6 +559,33 @@ def decode_from(container, stream, start, origin=None, **options):
     return origin, decode(container, stream, **options)
 
 
+def frame_times(path):
+    """The times of a video file's frames in seconds from the first one, as :func:`decode` (and
+    ``iter_frames(timestamps=True)``) gives them, read from the demuxed packets without decoding
+    (a timestamp not after the one before moves one frame period after it, as there): the
+    frames of a chunked ``flowkit.batch`` flow job, whose parts are joined after the fact.
+    ValueError for a packet without a timestamp (its place is known only by decoding)."""
+    container, stream = open_input(path)
+    try:
+        stamps = []
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                if packet.size:  # the demuxer's empty flush packet has none
+                    raise ValueError(f"path: {path} holds video packets without a timestamp")
+                continue
+            stamps.append(packet.pts)
+        base, period = _time_base(stream), 1 / Fraction(_frame_rate(stream) or 30)
+    finally:
+        container.close()
+    times = []
+    for pts in sorted(stamps):
+        time = pts * base
+        if times and time <= times[-1]:
+            time = times[-1] + period
+        times.append(time)
+    return [time - times[0] for time in times]
+
+
 def concat_parts(writer, paths, *, depth=8, frame_format=None):
     """Write every frame of the videos ``paths``, in order, to ``writer`` (a VideoWriter),
     decoded as ``decode(depth=, frame_format=)`` without rotation (padded even where

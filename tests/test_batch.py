@@ -168,10 +168,12 @@ def test_predict_and_flow_jobs_match_the_public_functions(client, clips, tmp_pat
 
     report = flowkit.batch("flow", clips[:1], tmp_path / "f", scheduler=client, progress=False)
     assert report.ok and report.frames == 11
+    # the pair (k, k + 1) at frame k's time, in the input's unit (MKV: milliseconds)
+    times = [t for t, _ in flowkit.iter_frames(clips[0], timestamps=True)]
     estimator = flowkit.DIS()
-    with flowkit.VideoWriter(tmp_path / "single_flow.mp4", 24) as writer:
-        for f0, f1 in zip(frames, frames[1:]):
-            writer.write(flowkit.flow_to_color(estimator(f0, f1)))
+    with flowkit.VideoWriter(tmp_path / "single_flow.mp4", 24, time_base=Fraction(1, 1000)) as writer:
+        for time, f0, f1 in zip(times, frames, frames[1:]):
+            writer.write(flowkit.flow_to_color(estimator(f0, f1)), time=time - times[0])
     assert same_video(tmp_path / "f" / "clip0.mp4", tmp_path / "single_flow.mp4")
 
 
@@ -248,6 +250,98 @@ def test_flow_job_in_three_chunks_is_identical(client, tmp_path):
     assert whole.ok and report.ok and report.frames == whole.frames == 29
     assert same_video(tmp_path / "out" / "long.mp4", tmp_path / "whole" / "long.mp4")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["long.mp4"]  # parts removed
+
+
+def small_copy(src, dst, frames, size, gop):
+    """The first ``frames`` frames of ``src`` at ``size`` (displayed width, height), re-encoded
+    (libx264, a keyframe every ``gop`` frames, so that a job can be split) with their own
+    timestamps and time base, stored in the coded orientation with the display rotation."""
+    import itertools
+
+    from flowkit.video import probe_video, to_coded
+
+    info = probe_video(src)
+    container = av.open(str(dst), "w")
+    stream = container.add_stream("libx264", rate=info.base_rate)
+    stream.width, stream.height = size[::-1] if info.rotation % 180 else size
+    stream.pix_fmt, stream.time_base = "yuv420p", info.time_base
+    stream.codec_context.time_base = info.time_base
+    stream.options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0"}
+    stream.set_display_rotation(info.rotation)
+    for time, frame in itertools.islice(flowkit.iter_frames(src, timestamps=True, resize=size),
+                                        frames):
+        picture = av.VideoFrame.from_ndarray(to_coded(frame, info.rotation), format="rgb24")
+        picture.pts, picture.time_base = round(time / info.time_base), info.time_base
+        container.mux(stream.encode(picture))
+    container.mux(stream.encode(None))
+    container.close()
+    return dst
+
+
+def demuxed(path):
+    """(times in seconds of the video packets, PyAV-demuxed and sorted; display rotation)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        times = sorted(p.pts * stream.time_base for p in container.demux(stream) if p.pts is not None)
+    return times, flowkit.video.probe_video(path).rotation
+
+
+@pytest.mark.parametrize("name, size, frames", [
+    # a 30 fps grid, steps of 1, then 16, then 2 and 1 (20.1 fps on average over the clip)
+    ("torchcodec__var_fps_video.mp4", (64, 64), 48),
+    ("mediabunny__rotate-buck-bunny.mp4", (36, 64), 24),  # 24 fps, rotation 270 (stored 64x36)
+])
+def test_flow_job_writes_the_command_lines_file(client, tmp_path, name, size, frames):
+    """flowkit batch flow, whole and in chunks joined, writes the file flowkit flow --video
+    writes (one writer, flowkit/_flow_video.py): the same frames at the input frames' times
+    (a variable frame rate kept), with the input's display rotation; --fps / fps= a constant
+    rate in both."""
+    from cases import data_path
+
+    # the first frames, small, with a keyframe every 6 to cut at; their times and rotation
+    clip = small_copy(data_path("video", name), tmp_path / name, frames, size, gop=6)
+    info = flowkit.video.probe_video(clip)
+    times = [t for t, _ in flowkit.iter_frames(clip, timestamps=True)]
+    assert len(times) == frames and len(set(np.diff(times))) > (name.startswith("torchcodec"))
+    chunk = 10
+    assert len(_batch._chunks(clip, chunk)) > 1  # split for real
+    out = tmp_path / "cli.mp4"
+    cluster = ["--scheduler", client.scheduler.address, "-q"]
+    assert main(["batch", "flow", str(clip), "-o", str(tmp_path / "batch"), "-O", "method=dis",
+                 *cluster]) == 0
+    assert main(["batch", "flow", str(clip), "-o", str(tmp_path / "chunked"), "--chunk-frames",
+                 str(chunk), *cluster]) == 0  # method dis: the job's default
+    assert main(["flow", str(clip), "--video", str(out), "--method", "dis", "-q"]) == 0
+    expected = demuxed(out)
+    assert expected == ([t - times[0] for t in times[:-1]], info.rotation)
+    for job in ("batch", "chunked"):
+        joined = tmp_path / job / Path(name).with_suffix(".mp4").name
+        assert same_video(joined, out) and demuxed(joined) == expected, job
+    assert sorted(p.name for p in (tmp_path / "chunked").iterdir()) == [joined.name]
+    # a constant rate asked for
+    assert main(["flow", str(clip), "--video", str(out), "--method", "dis", "--fps", "12", "-q"]) == 0
+    report = flowkit.batch("flow", [clip], tmp_path / "fps", scheduler=client, fps=12,
+                           chunk_frames=chunk, progress=False)
+    assert report.ok and same_video(report.done[0], out)
+    assert demuxed(out) == ([Fraction(k, 12) for k in range(len(times) - 1)], info.rotation)
+
+
+@pytest.mark.parametrize("pictures", [4, 6])
+def test_chunked_flow_join_refuses_parts_that_do_not_match_the_frames(tmp_path, pictures):
+    """The join takes the pictures' times from the input's packets: parts that hold another
+    number of pictures than the input has pairs (a frame that does not decode) are refused,
+    and nothing is written."""
+    from flowkit._flow_video import write_flow_video
+
+    clip = make_video(tmp_path / "clip.mkv", frames=6)  # 5 pairs
+    part = tmp_path / "part.mkv"
+    write_flow_video(part, [(None, np.zeros((48, 64, 2), np.float32))] * pictures, lossless=True)
+    with pytest.raises(ValueError, match=f"the chunks hold {pictures} flow pictures, its packets "
+                                         "6 frames"):
+        _batch._flow_join(str(clip), str(tmp_path / "out.mp4"), [str(part)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv", "part.mkv"]
+    # with a constant rate asked for, the times are not needed
+    assert _batch._flow_join(str(clip), str(tmp_path / "out.mp4"), [str(part)], fps=24) == pictures
 
 
 def test_rolling_predict_in_chunks_is_identical(client, tmp_path):

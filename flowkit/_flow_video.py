@@ -1,0 +1,127 @@
+"""The colour-coded flow video of a video: one writer for ``flowkit flow --video`` and the
+``flow`` job of ``flowkit.batch`` (whole or split in chunks), so that they write the same file.
+
+The picture of the pair (k, k + 1) (:func:`flowkit.flow_to_color`) is written at frame k's time
+counted from the first frame, in the input's time unit (a variable frame rate is kept; the
+stream's nominal rate is that of the grid the times lie on, ``VideoInfo.base_rate``, divided by
+the frame step), stored in the input's coded orientation with its display rotation as a tag
+(AVI: upright, no tag, a frame on the ``1 / fps`` slot of the one before dropped). The colour
+tags are not copied: they describe the input's frames, not pictures of their flow. A forced
+``fps`` writes a constant rate instead; a folder of images (no ``VideoInfo``) gives 30 fps.
+"""
+
+import dataclasses
+from fractions import Fraction
+
+
+@dataclasses.dataclass(frozen=True)
+class FlowVideo:
+    """What :func:`write_flow_video` and :func:`join_flow_video` wrote.
+
+    Attributes
+    ----------
+    frames : int
+        Pictures written.
+    dropped : int
+        Pictures not written to an AVI, on the ``1 / fps`` slot of the one before.
+    size : (height, width)
+        The pictures as given to the encoder: in the coded orientation, padded even where the
+        encoder needs it.
+    rotation : int
+        The display rotation stored (0 where the container stores none).
+    fps : Fraction
+        The stream's nominal (or forced) frame rate.
+    timed : bool
+        Whether the pictures were written at the input frames' times (False: ``k / fps``).
+    """
+
+    frames: int
+    dropped: int
+    size: tuple
+    rotation: int
+    fps: Fraction
+    timed: bool
+
+
+def flow_video_rate(info, fps=None, step=1):
+    """The frame rate of a flow video: ``fps`` (forced, constant), else the rate of the grid the
+    input's times lie on (``info.base_rate``, a :class:`~flowkit.video.VideoInfo`) divided by
+    ``step`` where it is at most ``MAX_FPS``, else 30."""
+    from ._retime import MAX_FPS
+
+    if fps:
+        return fps
+    rate = info.base_rate / step if info is not None and info.base_rate else None
+    return rate if rate and rate <= MAX_FPS else Fraction(30)
+
+
+def write_flow_video(path, flows, *, info=None, fps=None, step=1, max_flow=None, codec=None,
+                     lossless=False, empty=None):
+    """Write the colour-coded pictures of ``flows``, ``(time, flow)`` pairs: the flow of the
+    pair (k, k + 1) of the video ``info`` describes (None: a folder of images) and frame k's
+    time in seconds from the first frame (read with ``step``). ``lossless``: the upright
+    pictures in FFV1 at ``k / fps``, a part of a chunked ``flowkit.batch`` job for
+    :func:`join_flow_video`. ``empty``: the ValueError message when ``flows`` is empty.
+    Returns a :class:`FlowVideo`."""
+    import flowkit  # the public function, as a Python user calls it
+
+    pictures = ((time, flowkit.flow_to_color(flow, max_flow=max_flow)) for time, flow in flows)
+    if lossless:
+        return _write(path, pictures, flow_video_rate(info, fps, step), None, 0, "ffv1", empty)
+    return _write_as_input(path, pictures, info, fps, step, codec, empty)
+
+
+def join_flow_video(path, src, parts, *, fps=None, codec=None):
+    """The lossless parts (:func:`write_flow_video` with ``lossless``, in order) of the flow of
+    the video ``src`` written to ``path`` as a single :func:`write_flow_video` writes them:
+    the pictures at the times of ``src``'s frames (read from its packets,
+    :func:`flowkit.video.frame_times`), with its rotation. ValueError (nothing written) when the
+    parts do not hold one picture per frame of ``src`` but the last."""
+    from .video import decode, frame_times, open_input, probe_video
+
+    info = probe_video(src)
+    times = frame_times(src)[:-1] if not fps else None
+
+    def pictures():
+        count = 0
+        for part in parts:
+            container, stream = open_input(part)
+            try:
+                for _, picture in decode(container, stream, upright=False):
+                    if times is None or count < len(times):
+                        yield (None if times is None else times[count]), picture
+                    count += 1
+            finally:
+                container.close()
+        if times is not None and count != len(times):
+            raise ValueError(f"src: {src}: the chunks hold {count} flow pictures, its packets "
+                             f"{len(times) + 1} frames (frames without a timestamp, or that do "
+                             "not decode?): their times are not known; run it without "
+                             "chunk_frames")
+    return _write_as_input(path, pictures(), info, fps, 1, codec, None)
+
+
+def _write_as_input(path, pictures, info, fps, step, codec, empty):
+    """``pictures`` at their times (unless ``fps``) in the coded orientation of ``info``'s video
+    with its rotation (see the module's docstring)."""
+    timed = info is not None and not fps
+    rotation = info.rotation if info is not None else 0
+    return _write(path, pictures, flow_video_rate(info, fps, step),
+                  info.time_base if timed else None, rotation, codec, empty)
+
+
+def _write(path, pictures, fps, time_base, rotation, codec, empty):
+    """``(time, picture)`` pairs (upright) written to ``path``: at their times in units of
+    ``time_base`` (None: at ``k / fps``), turned to the coded orientation of a video of display
+    ``rotation`` and tagged with it where the container keeps a tag (else upright)."""
+    from .video import VideoWriter, stored_rotation, to_coded
+
+    stored = stored_rotation(path, rotation)
+    with VideoWriter(path, fps, codec=codec, rotation=stored, time_base=time_base) as writer:
+        for time, picture in pictures:
+            writer.write(writer.fit(to_coded(picture, stored)),
+                         time=None if time_base is None else time)
+        if writer.frame_count == 0 and empty:
+            raise ValueError(empty)
+    return FlowVideo(frames=writer.frame_count, dropped=writer.dropped, size=writer._size,
+                     rotation=stored, fps=writer.fps, timed=time_base is not None)
