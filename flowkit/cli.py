@@ -696,7 +696,10 @@ def _read_context(args, source):
             read += 1
             bar.update()
     need = length if args.side_by_side else frames_needed(args.context)  # the truth follows them
-    if min(len(context), length) < need:
+    # the context proper: without the frame read before it for the scene test
+    extra = (max(0, len(context) - length) if args.start is None
+             else min(args.start - first, len(context)))
+    if len(context) - extra < need:
         where = "" if args.start is None else f" from --start {args.start}"
         truth = f" and --side-by-side --horizon {args.horizon} need" if args.side_by_side else " needs"
         raise ValueError(f"{source}: {_counted(read, 'frame')}; --context {args.context}{where}{truth} "

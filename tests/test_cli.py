@@ -936,6 +936,8 @@ def test_predict_speed_spread_and_advect_flow(moving_folder, tmp_path, capsys):
     (["--horizon", "2", "--n-iter", "2", "--scheme", "forward"], 2,
      "--n-iter is for --scheme semi-lagrangian, not forward"),
     (["--horizon", "2", "--start", "6", "--context", "3"], 1, "8 frames; --context 3 from --start 6 needs 9"),
+    # the frame before the pair, read for the scene test, is not a context frame
+    (["--horizon", "2", "--start", "7", "--context", "2"], 1, "8 frames; --context 2 from --start 7 needs 9"),
     (["--horizon", "4", "--start", "3", "--context", "2", "--side-by-side"], 1,
      "--side-by-side needs the 4 true frames after the context (frames 5 to 8); the input has 8"),
     (["--horizon", "1", "--start", "3", "--context", "5", "--side-by-side"], 1,
