@@ -336,6 +336,14 @@ def test_cli_train_writes_loadable_weights_with_metadata(tmp_path, capsys):
     assert (tmp_path / "w.safetensors.ckpt").is_file() and (tmp_path / "w.safetensors.cache.pt").is_file()
     models.get_model("interp-refine", weights=out)
     assert "wrote" in capsys.readouterr().out
+    # --seed fixes the initial weights too: a second run from another RNG state is identical
+    from safetensors.torch import load_file
+
+    torch.rand(7)
+    again = tmp_path / "again.safetensors"
+    assert main([str(again) if a == str(out) else a for a in args]) == 0
+    first, second = load_file(out), load_file(again)
+    assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
     # the cache is reused by a run with the same data and crop options (not written again) ...
     cache = tmp_path / "w.safetensors.cache.pt"
     made = cache.stat().st_mtime_ns

@@ -320,6 +320,7 @@ def train_interp_refine(data, out, *, epochs=10, crop=128, batch=16, lr=1e-3, de
         found = sample_triplets(sources, count=triplets, shrink=shrink, rng=rng)
         return crops_from_triplets(found, crop=crop, per_triplet=per_triplet, rng=rng)
 
+    torch.manual_seed(seed)  # the initial weights too, as predict-gan's and text2video's
     return train_model("interp-refine", interp_refine.InterpRefine(), data, out,
                        make_crops=make_crops, loss=loss_fn, augment=augment, epochs=epochs,
                        batch=batch, lr=lr, device=device, resume=resume, seed=seed,
@@ -386,6 +387,7 @@ def train_colorize(data, out, *, epochs=10, crop=128, batch=16, lr=1e-3, device=
         found = sample_frames(sources, count=frames, shrink=shrink)
         return colorize_crops(found, crop=crop, per_frame=per_frame, rng=rng)
 
+    torch.manual_seed(seed)  # the initial weights too
     return train_model("colorize", Colorize(), data, out, make_crops=make_crops,
                        loss=colorize_loss, augment=flip, epochs=epochs, batch=batch, lr=lr,
                        device=device, resume=resume, seed=seed, threads=threads, cache=cache,
