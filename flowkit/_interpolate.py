@@ -371,6 +371,19 @@ def _project_at(f0, f1, t, state, device):
     return total
 
 
+def _unknown_as_nan(flow):
+    """``flow`` (float32, the caller's copy) with every unknown vector, a non-finite component
+    or one of magnitude >= ``UNKNOWN_FLOW`` (Middlebury's marker; ``warp``'s rule), NaN in both
+    components: the one form of unknown motion the methods handle."""
+    from .kernels.warp import UNKNOWN_FLOW
+
+    xp, _ = array_module(flow)
+    unknown = ~(xp.abs(flow) < np.float32(UNKNOWN_FLOW)).all(axis=-1)
+    if bool(unknown.any()):
+        flow[unknown] = np.nan
+    return flow
+
+
 def _method_model(method, model):
     """The ``interp-refine`` network for ``method="learned"``: the shipped one (loaded once)
     for None, a weights file (loaded once per path), or the caller's module; None for the
@@ -483,7 +496,9 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
     flow01, flow10 : array, (H, W, 2) or (N, H, W, 2), float, optional
         The caller's flows, ``frame0 -> frame1`` and ``frame1 -> frame0`` (flowkit's
         convention: ``frame0[y, x] ~ frame1[y + v, x + u]`` for ``flow01``), both or neither.
-        ``(N, H, W, 2)`` for a batch of N pairs.
+        ``(N, H, W, 2)`` for a batch of N pairs. A vector with a NaN or infinite component, or
+        one of magnitude >= 1e9 (Middlebury's marker), is unknown, as for ``flowkit.warp``:
+        every method treats them alike (below, "Unknown (NaN)").
     method : {"project", "splat", "backward", "blend", "learned"} or a registered name
         * ``"project"`` (default): both frames sampled backward (``flowkit.warp``, bilinear,
           replicated border) from time t along three hypotheses of the flow at t, and the three
@@ -659,6 +674,8 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
                 f10 = estimate(b, a).astype(np.float32)
         else:
             f01 = f10 = None
+        if f01 is not None:
+            f01, f10 = _unknown_as_nan(f01), _unknown_as_nan(f10)
         if method == "blend" or f01 is None:
             state = {"flow01": f01, "flow10": f10, "occlusion0": None, "occlusion1": None}
         elif rgba_learned:  # the network's state from the RGB channels

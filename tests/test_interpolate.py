@@ -483,3 +483,21 @@ def test_t_may_be_any_sequence():
     frame0, frame1, _ = translating_pair()
     np.testing.assert_array_equal(flowkit.interpolate(frame0, frame1, range(0, 2), method="blend"),
                                   np.stack([frame0, frame1]))
+
+
+@pytest.mark.parametrize("method", ["project", "splat", "backward"])
+@pytest.mark.parametrize("marker", [np.inf, -np.inf, 1e9, -3e9])
+def test_every_unknown_flow_marker_is_nan(method, marker):
+    # warp's rule: NaN, inf and |component| >= 1e9 are unknown; interpolate treated only NaN so
+    # (a new user's 1e9 rows: 205 grey levels from frame0 at t = 1e-4)
+    frame0, frame1, _ = translating_pair()
+    flow01 = flowkit.dis(frame0, frame1)
+    flow10 = flowkit.dis(frame1, frame0)
+    marked, nan = flow01.copy(), flow01.copy()
+    marked[10:13, :, 0] = marker  # one component is enough
+    nan[10:13] = np.nan
+    for t in (1e-4, 0.5):
+        np.testing.assert_array_equal(
+            flowkit.interpolate(frame0, frame1, t, flow01=marked, flow10=flow10, method=method),
+            flowkit.interpolate(frame0, frame1, t, flow01=nan, flow10=flow10, method=method))
+    assert np.array_equal(marked[10, 0, 0], marker)  # the caller's flow is not changed
