@@ -5,7 +5,7 @@ public functions and reports on stdout what it wrote. Every error is one line on
 ``flowkit: error: <message>``: exit status 2 for arguments that cannot work, whoever finds
 it (argparse, the command's checks, a library ValueError/TypeError about a parameter a flag
 sets), with ``(see flowkit <cmd> --help)`` at the end; 1 for failures of the work (files,
-decoding, the encoder, an op); 130 when interrupted, 143 on SIGTERM;
+decoding, the encoder, an op); 130 when interrupted, 143 on SIGTERM, 141 (silently) when the reader of stdout has left;
 ``--debug`` shows the traceback instead. Outputs are written atomically, so a failed or
 interrupted command leaves no partial file (folders of ``.flo`` or PNG files are written into
 a hidden folder beside and moved in at the end); an existing output file is replaced, and the
@@ -1930,12 +1930,34 @@ def _outcome(args):
             raise
         return 143, "flowkit: terminated"
     except Exception as exc:
+        if isinstance(exc, BrokenPipeError) and _stdout_gone():
+            return 141, None  # the reader of stdout left (| head): quietly, as coreutils (SIGPIPE)
         if args.debug:
             raise
         message = _one_line(exc)
         if _is_usage_error(exc, message):
             return 2, _usage_line(message, f"flowkit {args.command}").rstrip("\n")
         return 1, f"flowkit: error: {message}"
+
+
+def _stdout_gone():
+    """Whether stdout is a pipe whose reader has left (POLLERR on its end: the BrokenPipeError
+    came from writing the command's lines); if so stdout is pointed at /dev/null, so that
+    Python's flush at exit does not report it again."""
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+        poll = select.poll()
+        poll.register(fd, select.POLLOUT)
+        if not any(events & select.POLLERR for _, events in poll.poll(0)):
+            return False
+    except (OSError, ValueError, AttributeError):  # no real stdout (a caller's replacement)
+        return False
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+    return True
 
 
 # library errors that name a flag but come from the work, not from its value: the user's op or

@@ -110,6 +110,19 @@ def test_version():
     assert (status, out, err) == (0, f"flowkit {flowkit.__version__}\n", "")
 
 
+def test_a_closed_stdout_pipe_exits_quietly(tmp_path, pair):
+    # `flowkit flow ... | head -0`: the file is written; the summary cannot be, and the command
+    # exits as coreutils do when their reader leaves (141, SIGPIPE), with nothing on stderr
+    out = tmp_path / "f.flo"
+    run = subprocess.Popen([sys.executable, "-m", "flowkit", "flow", str(pair[0]), str(pair[1]),
+                            "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    run.stdout.close()  # before the command writes (it imports for a second first)
+    assert run.wait(timeout=600) == 141
+    assert run.stderr.read() == b""
+    run.stderr.close()
+    assert flowkit.read_flo(out).shape == (48, 64, 2)
+
+
 def _truncated_flo(tmp_path):
     path = tmp_path / "short.flo"
     flowkit.write_flo(path, np.zeros((48, 64, 2), np.float32))
