@@ -437,7 +437,7 @@ def cmd_demo(args):
     """``flowkit demo``: the main job on the built-in sample pair."""
     out = Path(args.out)
     if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"--out: {out} exists and is not a folder")
+        raise UsageError(f"--out: {out} exists and is not a folder")
     options = _method_options(args.method, args.option)
     replaced = sum((out / name).is_file() for name in _DEMO_FILES)  # an earlier run's
     sys.stdout.write(demo(args.out, args.method, options))
@@ -589,10 +589,10 @@ def _flow_video(args):
         flows = _pairwise(get_estimator(args.method, options), frames)
     flo_dir = Path(args.flo_dir) if args.flo_dir else None
     if flo_dir is not None and flo_dir.exists() and not flo_dir.is_dir():
-        raise NotADirectoryError(f"--flo-dir {flo_dir}: exists and is not a folder")
+        raise UsageError(f"--flo-dir {flo_dir}: exists and is not a folder")
     if flo_dir is not None and flo_dir.is_dir() and any(flo_dir.glob("flow_*.flo")):
-        raise FileExistsError(f"--flo-dir {flo_dir}: already holds flow_*.flo files (from an earlier "
-                              "run?); give a new or empty folder")  # as predict's -o folder
+        raise UsageError(f"--flo-dir {flo_dir}: already holds flow_*.flo files (from an earlier "
+                         "run?); give a new or empty folder")  # as predict's -o folder
     start = time.perf_counter()
     pairs = 0
     shape = None  # of the flows
@@ -788,10 +788,10 @@ def _check_output_folder(folder, source, codec):
     if codec:
         raise UsageError("--codec is for a video output; OUTPUT names a folder")
     if folder.exists() and not folder.is_dir():
-        raise NotADirectoryError(f"OUTPUT: {folder} exists and is not a folder")
+        raise UsageError(f"OUTPUT: {folder} exists and is not a folder")
     if folder.is_dir() and any(folder.glob("frame_*.png")):
-        raise FileExistsError(f"OUTPUT: {folder} already holds frame_*.png files (from an earlier run?); "
-                              f"give a new or empty folder")
+        raise UsageError(f"OUTPUT: {folder} already holds frame_*.png files (from an earlier run?); "
+                         f"give a new or empty folder")
     check_folder(folder)
 
 

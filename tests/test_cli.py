@@ -246,7 +246,7 @@ def test_output_paths_are_checked_before_any_work(pair, tmp_path):
          f"-o: {folder} is a folder; expected a .flo file path (see flowkit flow --help)"),
         (["flow", a, b, "-o", tmp_path / "x.txt"], 2,
          f"-o: expected a .flo path, got {tmp_path / 'x.txt'} (see flowkit flow --help)"),
-        (["demo", "--out", flo], 1, f"--out: {flo} exists and is not a folder"),
+        (["demo", "--out", flo], 2, f"--out: {flo} exists and is not a folder (see flowkit demo --help)"),
         (["flow", a, b, "-o", tmp_path / "f.flo", "--png", a], 2,
          f"--png: {a} is the input; refusing to overwrite it (see flowkit flow --help)"),
         (["color", flo, "-o", tmp_path / "sub" / ".." / "f.flo"], 2,
@@ -595,7 +595,7 @@ def test_flow_of_a_video_equals_pairwise_farneback(tmp_path, capsys):
     assert np.abs(expected - flowkit.farneback(decoded[4], decoded[5])).max() > 1e-3  # the option mattered
     # a second run into the same folder would mix its files with these: refused, as predict's
     before = {p.name: p.read_bytes() for p in flo_dir.iterdir()}
-    assert main(["flow", str(video), "--flo-dir", str(flo_dir), "-q"]) == 1
+    assert main(["flow", str(video), "--flo-dir", str(flo_dir), "-q"]) == 2
     assert capsys.readouterr().err.startswith(f"flowkit: error: --flo-dir {flo_dir}: already holds flow_*.flo files")
     assert {p.name: p.read_bytes() for p in flo_dir.iterdir()} == before
     assert abs(np.median(expected[8:-8, 8:-8, 0]) - 1.0) < 0.2  # the texture moves 1 px right
@@ -1008,14 +1008,15 @@ def test_predict_folder_output_checks_and_leaves_nothing_on_failure(moving_folde
     afile = tmp_path / "afile"
     afile.write_text("x")
     status, _, stderr = run_cli("predict", folder, "--horizon", "2", "-o", afile)
-    assert status == 1 and one_error_line(stderr) == f"OUTPUT: {afile} exists and is not a folder"
+    assert status == 2 and one_error_line(stderr) == (f"OUTPUT: {afile} exists and is not a folder "
+                                                      "(see flowkit predict --help)")
     deep = tmp_path / "no" / "frames"
     status, _, stderr = run_cli("predict", folder, "--horizon", "2", "-o", deep)
     assert status == 1 and one_error_line(stderr) == f"output folder does not exist: {deep.parent} (for {deep})"
     out = tmp_path / "out"
     assert main(["predict", str(folder), "--horizon", "2", "-o", str(out)]) == 0
     status, _, stderr = run_cli("predict", folder, "--horizon", "3", "-o", out)
-    assert status == 1 and "already holds frame_*.png files" in one_error_line(stderr)
+    assert status == 2 and "already holds frame_*.png files" in one_error_line(stderr)
     # a failure while writing (here the second PNG) leaves neither frames nor the staging folder
     import flowkit.cli as cli
 
