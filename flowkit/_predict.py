@@ -2,6 +2,7 @@
 optional smoothing, then extrapolation of the last frame (``flowkit.extrapolate``) or the
 literal re-estimation recursion."""
 
+import collections
 import contextlib
 import logging
 import numbers
@@ -32,10 +33,23 @@ _METRIC_SCALE = 20.0
 _log = logging.getLogger(__name__)  # context="auto" logs its choice at INFO (the CLI reports it)
 
 
-def _as_frames(frames):
+def _as_frames(frames, keep=None, times=None):
+    """``(frames, times)``: the clip as one array. Of an iterable that is no list, tuple or
+    array (``flowkit.iter_frames``), only the last ``keep`` frames are held while it is read
+    (all with ``keep=None``), and ``times``, one per frame read, is cut to them."""
     if not (hasattr(frames, "shape") or hasattr(frames, "__array__") or isinstance(
             frames, (list, tuple, str, bytes))) and hasattr(frames, "__iter__"):
-        frames = list(frames)  # a generator of frames (flowkit.iter_frames): held in memory
+        kept = collections.deque(maxlen=keep)
+        count = 0
+        for frame in frames:
+            kept.append(frame)
+            count += 1
+        frames = list(kept)
+        if times is not None and hasattr(times, "__len__") and not isinstance(times, (str, bytes)):
+            if len(times) != count:
+                raise ValueError(f"times: expected {count} numbers (one per frame read from "
+                                 f"frames), got {len(times)}")
+            times = list(times)[count - len(frames):]
     if isinstance(frames, (list, tuple)):
         if not frames:
             raise ValueError("frames: expected at least two frames, got an empty sequence")
@@ -46,10 +60,10 @@ def _as_frames(frames):
                 _validate.check_same_shape("frames[0]", arrays[0], f"frames[{i}]", a)
                 _validate.check_same_dtype("frames[0]", arrays[0], f"frames[{i}]", a)
         xp, _ = array_module(arrays[0])
-        return xp.stack(arrays)
+        return xp.stack(arrays), times
     frames = as_array(frames)
     _validate.check_image("frames", frames, ndims=(3, 4, 5))
-    return frames
+    return frames, times
 
 
 def _motion(context, estimate, average, gaps):
@@ -343,7 +357,9 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
         The clip, oldest frame first: ``(T, H, W)`` gray or ``(T, H, W, C)`` with C <= 4
         channels, or a batch of clips ``(N, T, H, W)`` / ``(N, T, H, W, C)``; a list of
         ``(H, W[, C])`` frames is stacked, as are the frames of an iterable (e.g.
-        ``flowkit.iter_frames``: all of them are read; slice it to the last ones). uint8, uint16, float16, float32 or float64 (floats
+        ``flowkit.iter_frames``: all are read, the last ``max(context, 3)`` kept, 4 for
+        ``"auto"``, so memory stays flat on a long video; ``times`` then has one number per
+        frame read). uint8, uint16, float16, float32 or float64 (floats
         in [0, 1], see docs/conventions.md). NumPy runs on the CPU, CuPy on the GPU.
     horizon : int
         Number of frames to predict, >= 1.
@@ -522,11 +538,13 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
     >>> flowkit.predict(clip, 4).shape
     (4, 80, 120)
     """
-    frames = _as_frames(frames)
     horizon, context, n_iter, scheme, average, method, speed_spread, advect_flow = check_options(
         horizon, context=context, n_iter=n_iter, scheme=scheme, average=average,
         return_flow=return_flow, method=method, speed_spread=speed_spread, advect_flow=advect_flow,
         scene_threshold=scene_threshold)
+    # of an iterable, the frames read (at least 3, for the scene test; an adapter: all)
+    keep = max(frames_used(context), 3) if method in METHODS else None
+    frames, times = _as_frames(frames, keep, times)
     if method not in METHODS:
         if times is not None:
             raise ValueError(f"times: only for method 'flow' or 'gan', got method={method!r}")

@@ -672,6 +672,16 @@ def test_frames_from_an_iterable_and_smooth_options_checked_by_name():
     np.testing.assert_array_equal(flowkit.predict(iter(list(clip)), 2), flowkit.predict(clip, 2))
     np.testing.assert_array_equal(flowkit.predict((f for f in clip), 2, context=2),
                                   flowkit.predict(clip, 2, context=2))
+    # a long iterable: only the frames predict reads are kept, times cut to them
+    long = translating_clip((0.5, 0.25), 9)
+    times = [0, 1, 2, 3, 4, 5, 6.5, 7, 8]
+    for context in ("auto", 2, 5):
+        np.testing.assert_array_equal(
+            flowkit.predict(iter(long), 2, context=context, times=times),
+            flowkit.predict(long, 2, context=context, times=times))
+    with pytest.raises(ValueError, match=r"times: expected 9 numbers \(one per frame read from "
+                                         r"frames\), got 4"):
+        flowkit.predict(iter(long), 2, times=times[-4:])
     with pytest.raises(ValueError, match=r"smooth: 'bogus' is not an option of smooth_flow \(its "
                                          r"options: method, size, sigma, guide, sigma_color, device\)"):
         flowkit.predict(clip, 2, smooth={"bogus": 1})
