@@ -260,6 +260,15 @@ def test_output_paths_are_checked_before_any_work(pair, tmp_path):
     assert (flowkit.read_flo(flo) == 0).all()
 
 
+def three_flat_frames(path):
+    """A 3-frame 16x16 clip of flat grey levels (0, 60, 120) at 24 fps: a video input for the
+    output-path checks."""
+    with flowkit.VideoWriter(path, 24) as writer:
+        for k in range(3):
+            writer.write(np.full((16, 16, 3), 60 * k, np.uint8))
+    return path
+
+
 @pytest.mark.parametrize("command", [["flow", "{clip}", "--video", "{out}"],
                                      ["retime", "{clip}", "{out}", "--factor", "2"],
                                      ["translate", "{clip}", "{out}", "--op", "autocontrast"],
@@ -268,10 +277,7 @@ def test_a_video_output_that_is_a_folder_is_a_usage_error(tmp_path, command):
     # `flowkit retime in.mp4 /tmp` exited 1 without the "(see ... --help)" the other OUTPUT
     # errors end with (an unknown extension: exit 2); now the same usage error for every
     # command that writes a video file (predict writes PNG files into a folder: no error)
-    clip = tmp_path / "in.mp4"
-    with flowkit.VideoWriter(clip, 24) as writer:
-        for k in range(3):
-            writer.write(np.full((16, 16, 3), 60 * k, np.uint8))
+    clip = three_flat_frames(tmp_path / "in.mp4")
     folder = tmp_path / "out"
     folder.mkdir()
     flag = {"flow": "--video", "generate": "-o"}.get(command[0], "OUTPUT")
@@ -855,10 +861,7 @@ def test_predict_writes_a_folder_and_a_side_by_side_video(moving_folder, tmp_pat
 def test_an_extension_ffmpeg_has_no_container_for_is_one_line_with_codec_too(tmp_path, command):
     # `out.xyz --codec libx264` gave FFmpeg's "Could not determine output format" (exit 1, after
     # the work for predict): now one usage line naming the path and the extension, before any work
-    clip = tmp_path / "in.mp4"
-    with flowkit.VideoWriter(clip, 24) as writer:
-        for k in range(3):
-            writer.write(np.full((16, 16, 3), 60 * k, np.uint8))
+    clip = three_flat_frames(tmp_path / "in.mp4")
     out = tmp_path / "out.xyz"
     status, stdout, err = run_cli(command[0], clip, out, *command[1:], "--codec", "libx264")
     assert status == 2 and stdout == "" and one_error_line(err) == (
