@@ -71,6 +71,11 @@ def select_device(device, **arrays):
     return device
 
 
+class CudaUnavailable(RuntimeError):
+    """The CUDA backend was asked for on a machine without a usable GPU (the command line
+    reports it as a ``--device`` usage error, as the torch commands do)."""
+
+
 def require_cuda():
     """Return the ``numba.cuda`` module, or raise an error that says what is missing."""
     try:
@@ -78,7 +83,7 @@ def require_cuda():
     except ImportError as exc:  # numba-cuda not installed
         raise ImportError(f"the CUDA backend needs numba-cuda: {_CUDA_HINT}") from exc
     if not cuda.is_available():
-        raise RuntimeError(
+        raise CudaUnavailable(
             "the CUDA backend was requested but no CUDA GPU or driver is available "
             "(set NUMBA_ENABLE_CUDASIM=1 to run the kernels in Numba's simulator); "
             f"otherwise {_CUDA_HINT}"

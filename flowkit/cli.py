@@ -26,6 +26,7 @@ import numpy as np
 
 from . import __version__
 from ._atomic import atomic_path, check_folder, raise_if_stopped, request_stop, stop_requested
+from ._backend import CudaUnavailable
 from ._estimators import estimator_options, get_estimator, list_estimators
 from ._flow_video import write_flow_video
 from ._retime import MAX_FPS, REENCODE_CODECS  # output frame rates in (0, MAX_FPS], as retime's
@@ -1935,6 +1936,9 @@ def _outcome(args):
         if args.debug:
             raise
         message = _one_line(exc)
+        if isinstance(exc, CudaUnavailable) and getattr(args, "device", None) == "cuda":
+            # the flag's value cannot run here: a usage error, as generate's and train's (torch)
+            return 2, _usage_line(f"--device: 'cuda': {message}", f"flowkit {args.command}").rstrip("\n")
         if _is_usage_error(exc, message):
             return 2, _usage_line(message, f"flowkit {args.command}").rstrip("\n")
         return 1, f"flowkit: error: {message}"

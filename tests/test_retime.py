@@ -763,7 +763,10 @@ def test_cuda_without_a_gpu_is_refused_up_front(tmp_path, clip, monkeypatch, cap
     status = main(["retime", str(clip), str(tmp_path / "b.mp4"), "--range", "0:0.2", "--trim",
                    "--device", "cuda"])
     message = one_error_line(capsys.readouterr().err)
-    assert status == 1 and message.startswith("the CUDA backend was requested but no CUDA GPU")
+    # a usage error naming the flag, as generate's and train's (torch) are
+    assert status == 2 and message.startswith("--device: 'cuda': the CUDA backend was requested "
+                                              "but no CUDA GPU")
+    assert message.endswith("(see flowkit retime --help)")
     assert list(tmp_path.iterdir()) == []
 
 
