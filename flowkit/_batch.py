@@ -86,7 +86,8 @@ def _predict_job(src, dst, *, horizon, context="auto", stride=None, fps=None, co
         window = last_frames(src, length, timestamps=True, depth=depth)
         need = frames_needed(context)
         if len(window) < need:
-            raise ValueError(f"{src}: {len(window)} frames; context={context!r} needs {need}")
+            raise ValueError(f"{src}: {len(window)} frame{'' if len(window) == 1 else 's'}; "
+                             f"context={context!r} needs {need}")
         predicted = predicted_after(window)
     else:
         windows = _windows(_frames(src, part, length - 1, depth), length, stride)
@@ -338,7 +339,8 @@ def _expand(inputs):
             raise TypeError(f"inputs: expected paths, got {_validate.describe(item)}")
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
+            found = sorted(p for p in path.iterdir()  # not hidden files (macOS's ._clip.mp4)
+                           if p.suffix.lower() in VIDEO_EXTENSIONS and not p.name.startswith("."))
             if not found:
                 raise FileNotFoundError(f"inputs: no video files in the folder {path}")
             files += found
@@ -584,10 +586,8 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
                          f"retime, flow, and predict with stride=S (a rolling prediction; "
                          f"without it predict decodes only the tail of each video) can")
     workers, threads = _cluster(scheduler, workers, threads_per_worker)
-    skipped = [dst for dst in paths if resume and dst.exists()]
+    skipped = [dst for dst in paths if resume and dst.is_file()]
     todo = [(src, dst) for src, dst in zip(files, paths) if dst not in skipped]
-    if isinstance(outputs, (str, os.PathLike)):
-        Path(outputs).mkdir(parents=True, exist_ok=True)
 
     _remove_temporaries(paths)  # left by a killed worker or an interrupted earlier run
     frames, done, failed, dashboard = 0, [], {}, None
@@ -595,6 +595,8 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
     try:
         if todo:  # with every output there (resume) no cluster is started
             client = _client(scheduler, workers, owned)
+            if isinstance(outputs, (str, os.PathLike)):  # once a cluster is there (a refused run
+                Path(outputs).mkdir(parents=True, exist_ok=True)  # creates nothing)
             dashboard = _dashboard(client)
             if (progress if _announce is None else _announce) and dashboard:
                 import sys
@@ -614,6 +616,9 @@ def _check_inputs(spec, files, paths, options):
     for src, dst in zip(files, paths):
         if dst.exists() and dst.resolve() == src.resolve():
             raise ValueError(f"outputs: {dst} is the input {src}; refusing to overwrite it")
+        if dst.is_dir():
+            raise ValueError(f"outputs: {dst} (the output of {src}) is a folder; expected a "
+                             "file path or nothing there")
     if spec.validate is None:
         return
     checked = set()

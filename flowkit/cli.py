@@ -1169,6 +1169,8 @@ def cmd_batch(args):
     import flowkit
 
     options = dict(args.option or ())
+    if Path(args.output).exists() and not Path(args.output).is_dir():
+        raise UsageError(f"-o: {args.output} exists and is not a folder")
     # worker processes killed mid-task (Ctrl-C, SIGTERM, a crash) cannot release their
     # multiprocessing semaphores; the resource tracker, started with this process's -W
     # options, releases them at exit and would warn about it on stderr: errors are one line
@@ -1181,6 +1183,7 @@ def cmd_batch(args):
                            resume=args.resume, progress=not args.quiet and sys.stderr.isatty(),
                            _announce=not args.quiet, **options)
     for src, message in report.failed.items():
+        message = message[len(f"{src}: "):] if message.startswith(f"{src}: ") else message
         print(f"flowkit: failed: {src}: {message}", file=sys.stderr)
     skipped = f", {len(report.skipped)} skipped (exist)" if report.skipped else ""
     rate = report.frames / report.seconds if report.seconds else 0.0
@@ -1296,7 +1299,7 @@ def cmd_generate(args):
                                             interpolation=cv2.INTER_NEAREST))
             writer.write(picture)
     size = _size_text((args.size, args.size), picture.shape[:2])
-    _wrote(args.output, f"{len(clip)} frames, {size}, seed {seed}: {args.caption!r}")
+    _wrote(args.output, f"{_counted(len(clip), 'frame')}, {size}, seed {seed}: {args.caption!r}")
     return 0
 
 

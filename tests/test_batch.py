@@ -570,6 +570,7 @@ def test_cli_round_trip(clips, tmp_path, capsys):
     assert code == 1
     assert "retime: 1 file done, 1 failed; 24 frames" in captured.out
     assert f"flowkit: failed: {bad}: " in captured.err and captured.err.count("\n") == 1
+    assert f"{bad}: {bad}" not in captured.err  # the message's own path is not repeated
     assert [p.name for p in out.iterdir()] == ["clip0.mkv"]
     assert same_video(out / "clip0.mkv",
                       flowkit.retime(clips[0], tmp_path / "s.mkv", **RETIME, progress=False).path)
@@ -662,3 +663,36 @@ def test_cli_worker_errors_name_the_job_options(tmp_path):
     assert _one_line(error) == "--horizon: expected an integer >= 1, got 0"
     assert _one_line(ValueError("flow_options['x']: bad"), {"flow_options": {}}) == "-O flow_options['x']: bad"
     assert _one_line(ValueError("path: cannot decode a.mp4"), {"horizon": 2}) == "cannot decode a.mp4"
+
+
+def test_inputs_outputs_and_cluster_checks_before_any_work(clips, tmp_path, monkeypatch, capsys):
+    # a new user's batch findings: hidden files were inputs; an output path that is a folder
+    # failed after the work and then counted as done with resume; a refused cluster left the
+    # output folder; -o naming a file exited 1
+    from flowkit.cli import main
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for clip in clips:
+        (folder / clip.name).write_bytes(clip.read_bytes())
+    (folder / "._clip0.mkv").write_bytes(b"AppleDouble")
+    assert _batch._expand(folder) == sorted(folder / c.name for c in clips)
+    out = tmp_path / "out"
+    (out / "clip0.mkv").mkdir(parents=True)
+    for resume in (False, True):
+        with pytest.raises(ValueError, match=r"outputs: .*clip0\.mkv \(the output of .*clip0\.mkv\) "
+                                             r"is a folder"):
+            flowkit.batch("retime", clips, out, resume=resume, progress=False, **RETIME)
+
+    def refused(*args):
+        raise OSError("no scheduler there")
+
+    monkeypatch.setattr(_batch, "_client", refused)
+    with pytest.raises(OSError, match="no scheduler there"):
+        flowkit.batch("retime", clips, tmp_path / "new", progress=False, **RETIME)
+    assert not (tmp_path / "new").exists()
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main(["batch", "retime", str(folder), "-o", str(afile), "-O", "factor=2"]) == 2
+    assert capsys.readouterr().err == (f"flowkit: error: -o: {afile} exists and is not a folder "
+                                       "(see flowkit batch --help)\n")
