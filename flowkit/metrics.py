@@ -287,7 +287,8 @@ def warping_error(frame, previous, flow, valid=None):
         ``frame[y, x] ~ previous[y + v, x + u]``), e.g. ground truth or an estimate.
     valid : array_like of bool, (H, W), optional
         Pixels to count: non-occluded pixels whose flow is known (Sintel's occlusion masks, or
-        a forward-backward test).
+        a forward-backward test). Pixels of unknown flow (NaN, inf or a component of magnitude
+        >= 1e9, as ``flowkit.warp``) are never counted.
 
     Returns
     -------
@@ -298,7 +299,8 @@ def warping_error(frame, previous, flow, valid=None):
     Raises
     ------
     ValueError, TypeError
-        Frames of different shapes or dtypes, a flow of another size, no valid pixel.
+        Frames of different shapes or dtypes, a flow of another size, no valid pixel of
+        known flow.
 
     References
     ----------
@@ -318,14 +320,19 @@ def warping_error(frame, previous, flow, valid=None):
     check_flow("flow", flow, shape=frame.shape[:2])
     warped = warp(previous.astype(np.float32), flow.astype(np.float32))
     diff = np.abs(frame.astype(np.float64) - to_host(warped))
+    # unknown flow (NaN, inf, |component| >= 1e9: warp's rule) compares with nothing: left out,
+    # as endpoint_error leaves unknown ground truth out (samples outside the frame are kept)
+    counted = to_host(as_array(flow))
+    counted = (np.abs(counted) < 1e9).all(axis=-1)
     if valid is not None:
         valid = to_host(as_array(valid)).astype(bool)
         if valid.shape != frame.shape[:2]:
             raise ValueError(f"valid: expected shape {frame.shape[:2]}, got {valid.shape}")
-        if not valid.any():
-            raise ValueError("valid: expected at least one True pixel, got none")
-        diff = diff[valid]
-    return float(diff.mean())
+        counted &= valid
+    if not counted.any():
+        raise ValueError("valid: expected at least one pixel with a known flow and valid=True, "
+                         "got none")
+    return float(diff[counted].mean())
 
 
 def sharpness(image, reference):

@@ -256,7 +256,15 @@ def test_warping_error_against_integer_shifts():
     assert metrics.warping_error(frame, previous, flow, valid) == pytest.approx(0.125, abs=1e-6)
     expected = np.abs(frame - np.concatenate([previous[:, :1]] * 2 + [previous[:, :-2]], axis=1))
     assert metrics.warping_error(frame, previous, flow) == pytest.approx(expected.mean(), abs=1e-6)
-    with pytest.raises(ValueError, match="valid: expected at least one True pixel"):
+    with pytest.raises(ValueError, match="valid: expected at least one pixel with a known flow"):
         metrics.warping_error(frame, previous, flow, np.zeros((12, 16), bool))
+    # unknown flow (NaN, inf, 1e9: warp's rule) is left out, as valid=False (it compared the
+    # frame with the border value: 124.8 for an all-NaN flow in a new user's run)
+    for marker in (np.nan, np.inf, 1e9):
+        marked = flow.copy()
+        marked[:, :2] = marker
+        assert metrics.warping_error(frame, previous, marked) == pytest.approx(0.125, abs=1e-6)
+    with pytest.raises(ValueError, match="valid: expected at least one pixel with a known flow"):
+        metrics.warping_error(frame, previous, np.full_like(flow, np.nan))
     with pytest.raises(ValueError, match=r"flow: expected shape \(12, 16, 2\)"):
         metrics.warping_error(frame, previous, flow[:4])
