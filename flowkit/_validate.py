@@ -237,6 +237,19 @@ def check_finite(name, array):
         raise ValueError(f"{name}: expected finite values, got NaN or infinity")
 
 
+def check_known_flow(name, flow):
+    """No unknown vector in a flow an estimator starts from: NaN, infinity, or a component of
+    magnitude >= 1e9 (Middlebury's marker, ``flowkit.warp``'s rule), which it would take for
+    motion."""
+    from ._backend import array_module
+
+    xp, flow = array_module(flow)
+    if not bool((xp.abs(flow) < 1e9).all()):  # False for NaN too
+        raise ValueError(f"{name}: expected known vectors (finite, |component| < 1e9), got "
+                         "unknown ones (NaN, infinity or the 1e9 marker of .flo files); fill "
+                         "them first, e.g. flowkit.fill_holes")
+
+
 def check_init_flow(init_flow, lead, frame0=None):
     """An estimator's optional ``init_flow``: None, or a finite float flow of the frames'
     lead shape ``(H, W)`` / ``(N, H, W)``; returned as an array (``_backend.as_array``). A
@@ -248,7 +261,7 @@ def check_init_flow(init_flow, lead, frame0=None):
     init_flow = as_array(init_flow)
     note = "" if frame0 is None else read_as_batch("frame0", frame0)
     check_flow("init_flow", init_flow, shape=lead, note=note)
-    check_finite("init_flow", init_flow)
+    check_known_flow("init_flow", init_flow)
     return init_flow
 
 

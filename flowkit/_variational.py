@@ -6,7 +6,7 @@ from ._backend import (CUDA, array_module, as_array, device_array, is_device_arr
                        select_device, to_device, to_host, to_output)
 from ._intensity import prepare_frames
 from ._validate import (check_bool, check_finite, check_float, check_flow, check_frame_pair,
-                        check_int, check_not_scalar, read_as_batch)
+                        check_int, check_known_flow, check_not_scalar, read_as_batch)
 from .kernels import variational
 
 OPENCV_SCALE = 255.0  # the intensity scale OpenCV's constants (zeta, epsilon, delta, gamma) assume
@@ -42,7 +42,8 @@ def variational_refinement(frame0, frame1, flow, *, alpha=20.0, delta=5.0, gamma
         channels (any channel order; measured as accurate as BT.601 luminance and more
         accurate than per-channel data terms, docs/accuracy.md).
     flow : array, (H, W, 2) or (N, H, W, 2)
-        The flow to refine, float32 or float64, finite, ``flow[..., 0] = u`` (x),
+        The flow to refine, float32 or float64, known (finite, |component| < 1e9: no unknown
+        marker), ``flow[..., 0] = u`` (x),
         ``flow[..., 1] = v`` (y), ``frame0[y, x] ~ frame1[y + v, x + u]``
         (docs/conventions.md). Not modified.
     alpha : float, default 20.0
@@ -196,7 +197,7 @@ def _check(frame0, frame1, flow):
     flow = as_array(flow)
     lead = tuple(frame0.shape[:3] if batched else frame0.shape[:2])
     check_flow("flow", flow, shape=lead, note=read_as_batch("frame0", frame0))
-    check_finite("flow", flow)
+    check_known_flow("flow", flow)
     return frame0, frame1, flow, batched, has_channels
 
 

@@ -412,7 +412,9 @@ F8 = np.zeros((8, 8, 2), np.float32)
     ((Z8, Z8, np.zeros((8, 8, 3))), {}, ValueError, r"flow: expected shape \(H, W, 2\)"),
     ((Z8, Z8, np.zeros((8, 8, 2), np.int32)), {}, TypeError, "flow: expected a float dtype"),
     ((Z8, Z8, None), {}, TypeError, "flow: expected an array, got None"),
-    ((Z8, Z8, np.full((8, 8, 2), np.inf)), {}, ValueError, "flow: expected finite values"),
+    ((Z8, Z8, np.full((8, 8, 2), np.inf)), {}, ValueError, r"flow: expected known vectors \(finite, "
+     r"\|component\| < 1e9\), got unknown ones"),
+    ((Z8, Z8, np.full((8, 8, 2), 1.7e9, np.float32)), {}, ValueError, "flow: expected known vectors"),
     ((np.zeros((3, 8, 8)),) * 2 + (F8,), {}, ValueError, r"flow: expected shape \(3, 8, 8, 2\)"),
     ((Z8, Z8, [[0.0]]), {}, ValueError, "flow: expected shape"),
     ((Z8, Z8, F8), {"alpha": -1.0}, ValueError, r"alpha: expected a number in \[0.0, inf\]"),
