@@ -123,12 +123,17 @@ def _load(model, device):
     from .models import _api
     from .models.text2video import Text2Video
 
-    expected = "a registered video generator's name, a .safetensors path or a Text2Video module"
+    generators = [name for name in _api.list_models()  # by the class their builder names
+                  if _api._REGISTRY[name][0] in (Text2Video, "flowkit.models.text2video:Text2Video")]
+    expected = (f"a registered video generator's name ({', '.join(generators)}), a .safetensors "
+                "path or a Text2Video module")
     if isinstance(model, nn.Module):
         net = model.to(device or "cpu").eval()
     elif isinstance(model, Path) or (isinstance(model, str) and model.endswith(".safetensors")):
         net = _api.get_model("text2video-shapes", weights=model, device=device)
     elif isinstance(model, str):
+        if model not in _api.list_models():  # not the registry's "name: expected one of ..."
+            raise ValueError(f"model: expected {expected}, got {model!r}")
         net = _api.cached_model(model) if device is None else _api.get_model(model, device=device)
     else:
         raise TypeError(f"model: expected {expected}, got {type(model).__name__}")

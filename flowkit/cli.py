@@ -1291,8 +1291,13 @@ def cmd_generate(args):
 
     _check_output("-o", args.output, "video", codec_flag=False)  # generate has no --codec
     seed = args.seed if args.seed is not None else int(np.random.default_rng().integers(2**31))
-    clip = flowkit.generate(args.caption, model=args.model, frames=args.frames, seed=seed,
-                            device=args.device)
+    try:
+        clip = flowkit.generate(args.caption, model=args.model, frames=args.frames, seed=seed,
+                                device=args.device)
+    except (ValueError, TypeError) as exc:  # the library's model: is the flag --model
+        if str(exc).startswith("model: "):
+            raise UsageError(f"--model: {str(exc)[len('model: '):]}") from None
+        raise
     with flowkit.VideoWriter(args.output, args.fps) as writer:
         for frame in clip:
             picture = writer.fit(cv2.resize(frame, (args.size, args.size),

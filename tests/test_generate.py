@@ -124,7 +124,8 @@ def test_generate_errors():
         flowkit.generate({"a": 1})
     with pytest.raises(ValueError, match="model: expected a registered video generator's name"):
         flowkit.generate("a red circle moves left", model="interp-refine")
-    with pytest.raises(ValueError, match="name: expected one of"):
+    with pytest.raises(ValueError, match=r"model: expected a registered video generator's name "
+                                         r"\(text2video-shapes\), .*got 'nope'"):
         flowkit.generate("a red circle moves left", model="nope")
     with pytest.raises(TypeError, match="text_encoder: expected None or a callable"):
         flowkit.generate("a red circle moves left", text_encoder=5)
@@ -201,6 +202,9 @@ def test_cli_generate_round_trip(tmp_path, capsys):
     assert main(["generate", "a green triangle moves up", "-o", str(out), "--seed", "5",
                  "--size", "64", "-q"]) == 0
     assert "seed 5" in capsys.readouterr().out
+    assert main(["generate", "a green triangle moves up", "-o", str(out), "--model", "colorize"]) == 2
+    assert capsys.readouterr().err.startswith("flowkit: error: --model: expected a registered video "
+                                              "generator's name (text2video-shapes)")
     frames = np.stack(list(flowkit.iter_frames(out)))
     clip = flowkit.generate("a green triangle moves up", seed=5)
     assert frames.shape == (16, 64, 64, 3)
