@@ -5,6 +5,7 @@ signal the command line's handlers recorded with :func:`request_stop`) nothing i
 """
 
 import contextlib
+import errno
 import glob
 import os
 import secrets
@@ -124,6 +125,8 @@ def atomic_path(path):
     folder, no permission, disk full, target is a folder) is raised naming ``path`` instead.
     """
     path = Path(path)
+    if path.is_dir() or path.name in ("", ".", ".."):  # before a temporary file is made
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
     tmp = _create_temporary(path)
     mode = stat.S_IMODE(os.stat(tmp).st_mode)  # 0666 & ~umask, as created
     try:

@@ -1312,6 +1312,8 @@ def cmd_color(args):
     """``flowkit color``: render a ``.flo`` file with the Middlebury colour wheel."""
     import flowkit
 
+    if Path(args.flo).is_dir():
+        raise UsageError(f"FLO: {args.flo} is a folder; expected a .flo file")
     if not Path(args.flo).is_file():
         raise FileNotFoundError(f"no such .flo file: {args.flo}")
     _check_output("-o", args.output, "image", (args.flo,))

@@ -231,6 +231,18 @@ def test_atomic_path_errors_about_the_temporary_name_the_target(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["taken"]
 
 
+
+@pytest.mark.parametrize("name", [".", ""])
+def test_atomic_path_refuses_a_folder_before_any_temporary(tmp_path, monkeypatch, name):
+    # write_flo(".", flow) said "PosixPath('.') has an empty name" (a new user's report)
+    from flowkit import write_flo
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(IsADirectoryError, match=r"\[Errno 21\] Is a directory: '.*'") as info:
+        write_flo(name or str(tmp_path), np.zeros((4, 4, 2), np.float32))
+    assert info.value.filename in (".", str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+
 # --- KITTI ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
