@@ -89,9 +89,12 @@ def generate(caption_or_condition, *, model="text2video-shapes", frames=16, seed
         except (TypeError, ValueError):
             raise TypeError(f"caption_or_condition: expected a caption (str) or a 1-D vector of "
                             f"numbers, got {type(caption_or_condition).__name__}") from None
-        if vector.ndim != 1 or not vector.size or not np.all(np.isfinite(vector)):
+        if vector.ndim != 1 or not vector.size:
             raise ValueError(f"caption_or_condition: expected a finite 1-D vector, got shape "
                              f"{vector.shape}")
+        if not np.all(np.isfinite(vector)):
+            raise ValueError("caption_or_condition: expected a finite 1-D vector, got NaN or "
+                             "infinite values")
     from .models._api import require_torch
 
     torch = require_torch()

@@ -118,8 +118,12 @@ def test_generate_errors():
         flowkit.generate("a red circle moves left", seed=1.5)
     with pytest.raises(ValueError, match=r"caption_or_condition: expected a text vector of length 19 for this model, got 3"):
         flowkit.generate([1.0, 2.0, 3.0])
-    with pytest.raises(ValueError, match="caption_or_condition: expected a finite 1-D vector"):
+    with pytest.raises(ValueError, match="caption_or_condition: expected a finite 1-D vector, got "
+                                         "NaN or infinite values"):
         flowkit.generate(np.full(19, np.nan))
+    with pytest.raises(ValueError, match=r"caption_or_condition: expected a finite 1-D vector, got "
+                                         r"shape \(2, 3\)"):
+        flowkit.generate(np.zeros((2, 3)))
     with pytest.raises(TypeError, match="caption_or_condition: expected a caption"):
         flowkit.generate({"a": 1})
     with pytest.raises(ValueError, match="model: expected a registered video generator's name"):
