@@ -156,7 +156,14 @@ def _data_range(reference, data_range):
         return check_float("data_range", data_range, low=0, low_open=True)
     if reference.dtype.kind == "u":
         return float(np.iinfo(reference.dtype).max)
-    return 1.0  # float images are in [0, 1] (docs/conventions.md)
+    # float images are in [0, 1] (docs/conventions.md); others need their range, as in
+    # scikit-image (floats in [0, 255] scored -22.8 dB silently)
+    low, high = float(np.nanmin(reference)), float(np.nanmax(reference))
+    if low < 0.0 or high > 1.0:
+        raise ValueError(f"data_range: expected it for float images outside [0, 1], got None with "
+                         f"reference values in [{low:g}, {high:g}] (e.g. data_range=255 for "
+                         f"floats in [0, 255])")
+    return 1.0
 
 
 def psnr(image, reference, data_range=None):
@@ -170,7 +177,8 @@ def psnr(image, reference, data_range=None):
         The ground truth.
     data_range : float, optional
         Peak value. Default by dtype: 255 for uint8, 65535 for uint16, 1.0 for float
-        (flowkit's float images are in [0, 1]).
+        (flowkit's float images are in [0, 1]; a float reference outside [0, 1] needs it:
+        ``ValueError``, as scikit-image).
 
     Returns
     -------

@@ -268,3 +268,16 @@ def test_warping_error_against_integer_shifts():
         metrics.warping_error(frame, previous, np.full_like(flow, np.nan))
     with pytest.raises(ValueError, match=r"flow: expected shape \(12, 16, 2\)"):
         metrics.warping_error(frame, previous, flow[:4])
+
+
+def test_float_images_outside_0_1_need_data_range():
+    # floats in [0, 255] scored -22.8 dB silently (a new user's report); scikit-image refuses too
+    rng = np.random.default_rng(4)
+    reference = rng.random((16, 16)).astype(np.float32)
+    image = np.clip(reference + 0.01, 0, 1)
+    for metric in (metrics.psnr, metrics.ssim):
+        with pytest.raises(ValueError, match=r"data_range: expected it for float images outside "
+                                             r"\[0, 1\], got None with reference values in \[2\.09452, 254\.595\]"):
+            metric(image * 255, reference * 255)
+        assert metric(image * 255, reference * 255, data_range=255) == pytest.approx(
+            metric(image, reference), rel=1e-5)
