@@ -951,9 +951,15 @@ def cmd_predict(args):
     if gan:  # the shipped weights do not reach their goal: say so where the result is reported
         refined = (f", refined by predict-gan weights {gan['model']}" if gan["model"] else
                    ", then predict-gan (its shipped weights change < 0.1 grey level: docs/models.md)")
+    smoothing = (f", motion smoothed ({args.smooth}, size {args.smooth_size or 5})" if args.smooth
+                 else "")
     scheme = args.scheme + "".join(
-        part for part, used in ((f", speed spread {spread:g}", spread), (", advected flow", advect)) if used)
+        part for part, shown in ((f", speed spread {spread:g}", spread), (", advected flow", advect),
+                                 (f", n-iter {args.n_iter}", args.n_iter is not None),
+                                 (smoothing, smoothing)) if shown)
     chosen = ""
+    if args.context != "auto" and used > 2:
+        chosen = f" (the {args.average} of their {used - 1} pairs' motions)"
     cut = next((record.scene_cut for record in choices if hasattr(record, "scene_cut")), None)
     if args.context == "auto" and cut != 1:  # predict logs the hindcast's choice; 2-3 frames: the newest pair
         averaged = any(getattr(record, "context", 2) > 2 for record in choices)

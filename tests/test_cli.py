@@ -851,8 +851,8 @@ def test_predict_writes_a_folder_and_a_side_by_side_video(moving_folder, tmp_pat
                  "-o", str(video), "--scheme", "reestimate", "--method", "farneback", "-O", "winsize=9"]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == f"wrote {video} (2 frames, 224x80, 30 fps, truth | prediction, side by side)"
-    assert printed[1].startswith("reestimate prediction of 2 frames from frames 2-4 as 3 context frames, "
-                                 "farneback (winsize=9)")
+    assert printed[1].startswith("reestimate prediction of 2 frames from frames 2-4 as 3 context frames "
+                                 "(the median of their 2 pairs' motions), farneback (winsize=9)")
     assert [f.shape for f in flowkit.iter_frames(video)] == [(80, 224, 3)] * 2
 
 
@@ -923,10 +923,17 @@ def test_predict_speed_spread_and_advect_flow(moving_folder, tmp_path, capsys):
     assert main(["predict", str(folder), "--horizon", "2", "--speed-spread", "0", "--no-advect-flow",
                  "--n-iter", "0", "-o", str(tmp_path / "held")]) == 0
     printed = capsys.readouterr().out.splitlines()
-    assert printed[1].startswith("semi-lagrangian prediction of 2 frames")
+    assert printed[1].startswith("semi-lagrangian, n-iter 0 prediction of 2 frames")
     written = [cv2.imread(str(tmp_path / "held" / f"frame_{k:06d}.png"))[..., ::-1] for k in range(2)]
     np.testing.assert_array_equal(np.stack(written), flowkit.predict(np.stack(frames[-2:]), 2, speed_spread=0,
                                                                      advect_flow=False, n_iter=0))
+    # the summary names every option that shaped the motion (smoothing, the average of a context)
+    assert main(["predict", str(folder), "--horizon", "1", "--context", "3", "--average", "mean",
+                 "--smooth", "gaussian", "--smooth-size", "9", "-o", str(tmp_path / "smooth")]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1].startswith("semi-lagrangian, speed spread 0.1, advected flow, motion smoothed "
+                                 "(gaussian, size 9) prediction of 1 frame from the last 3 context "
+                                 "frames (the mean of their 2 pairs' motions), dis"), printed[1]
     for args, message in ((["--speed-spread", "0.7"], "argument --speed-spread: expected a number in [0, 0.5], got '0.7'"),
                           (["--speed-spread", "0.1", "--scheme", "forward"],
                            "--speed-spread is for --scheme semi-lagrangian, not forward"),
