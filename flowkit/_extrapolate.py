@@ -7,7 +7,6 @@ from ._backend import (CUDA, array_module, as_array, device_array, host_array, i
                        select_device, to_output)
 from ._warp import _check_border_value, image_layout, warp_shapes
 from .kernels import interp
-from .kernels.warp import UNKNOWN_FLOW
 
 SCHEMES = ("semi-lagrangian", "forward")
 
@@ -231,7 +230,7 @@ def trajectories(flow, steps, n_iter, backend):
     n_flow = flow.shape[0] if flow.ndim == 4 else 1
     traj_shape = (n_flow, steps, h, w)
     xp, values = array_module(flow)
-    known = (xp.abs(values) < UNKNOWN_FLOW).all(axis=-1, keepdims=True)
+    known = _validate.known_vectors(values)[..., None]
     if not bool(known.all()):  # the kernels take unknown vectors as NaN (both components)
         flow = xp.where(known, values, np.nan)
     if backend == CUDA:

@@ -167,7 +167,7 @@ def _known_flows(state, device):
     at1 = _projected_flows(1.0, state, device)  # [1]: -flow10, flow01's projection where unknown
     flows = []
     for flow, filled in ((state["flow01"], at0[0]), (state["flow10"], -at1[1])):
-        unknown = ~xp.isfinite(flow).all(axis=-1, keepdims=True)
+        unknown = ~_validate.known_vectors(flow)[..., None]
         flows.append(xp.where(unknown, filled, flow))
     return flows
 
@@ -372,13 +372,10 @@ def _project_at(f0, f1, t, state, device):
 
 
 def _unknown_as_nan(flow):
-    """``flow`` (float32, the caller's copy) with every unknown vector, a non-finite component
-    or one of magnitude >= ``UNKNOWN_FLOW`` (Middlebury's marker; ``warp``'s rule), NaN in both
+    """``flow`` (float32, the caller's copy) with every unknown vector
+    (``_validate.known_vectors``: NaN, infinity or Middlebury's 1e9 marker), NaN in both
     components: the one form of unknown motion the methods handle."""
-    from .kernels.warp import UNKNOWN_FLOW
-
-    xp, _ = array_module(flow)
-    unknown = ~(xp.abs(flow) < np.float32(UNKNOWN_FLOW)).all(axis=-1)
+    unknown = ~_validate.known_vectors(flow)
     if bool(unknown.any()):
         flow[unknown] = np.nan
     return flow

@@ -29,6 +29,10 @@ class FramesTooSmall(ValueError):
         return type(self), (self.parameter, self.need, self.hint)
 
 
+# Middlebury marks pixels without a known flow by |u| or |v| >= 1e9 (kernels.warp.UNKNOWN_FLOW)
+UNKNOWN_FLOW = 1e9
+
+
 def read_as_batch(name, array, *, clips=False):
     """For an error about the frames ``array`` (parameter ``name``): where the layout rule
     (:func:`frames_layout`) read it as gray frames because its last axis is longer than
@@ -237,14 +241,21 @@ def check_finite(name, array):
         raise ValueError(f"{name}: expected finite values, got NaN or infinity")
 
 
-def check_known_flow(name, flow):
-    """No unknown vector in a flow an estimator starts from: NaN, infinity, or a component of
-    magnitude >= 1e9 (Middlebury's marker, ``flowkit.warp``'s rule), which it would take for
-    motion."""
+def known_vectors(flow):
+    """Where a flow ``(..., 2)`` is known: both components finite and of magnitude below
+    ``UNKNOWN_FLOW`` (Middlebury's marker; ``flowkit.warp``'s rule, ``kernels.warp``'s constant).
+    A bool array ``flow.shape[:-1]``, NumPy or CuPy as ``flow``."""
     from ._backend import array_module
 
     xp, flow = array_module(flow)
-    if not bool((xp.abs(flow) < 1e9).all()):  # False for NaN too
+    with np.errstate(invalid="ignore"):
+        return (xp.abs(flow) < UNKNOWN_FLOW).all(axis=-1)  # False for NaN and inf
+
+
+def check_known_flow(name, flow):
+    """No unknown vector (:func:`known_vectors`) in a flow an estimator starts from, which it
+    would take for motion."""
+    if not bool(known_vectors(flow).all()):
         raise ValueError(f"{name}: expected known vectors (finite, |component| < 1e9), got "
                          "unknown ones (NaN, infinity or the 1e9 marker of .flo files); fill "
                          "them first, e.g. flowkit.fill_holes")

@@ -15,13 +15,12 @@ import numpy as np
 
 from ._atomic import atomic_path
 from ._backend import as_array, to_host
-from ._validate import check_array, check_flow
+from ._validate import UNKNOWN_FLOW, check_array, check_flow
 
 __all__ = ["read_flo", "write_flo", "read_kitti_flow", "write_kitti_flow"]
 
 FLO_MAGIC = 202021.25
 _FLO_HEADER_BYTES = 12
-UNKNOWN_FLOW = 1e9  # Middlebury marks pixels without ground truth by |u| or |v| >= 1e9
 KITTI_SCALE = 64.0
 KITTI_OFFSET = 2.0**15
 

@@ -10,8 +10,8 @@ pooled: the mean runs over the valid pixels of all frames.
 import numpy as np
 
 from ._backend import as_array, to_host
-from ._validate import check_array, check_flow, check_float, check_image, check_same_shape, frames_layout
-from .io import UNKNOWN_FLOW
+from ._validate import (check_array, check_flow, check_float, check_image, check_same_shape,
+                        frames_layout, known_vectors)
 
 __all__ = ["endpoint_error", "angular_error", "fl_all", "psnr", "ssim", "interpolation_error",
            "warping_error", "sharpness"]
@@ -25,8 +25,7 @@ def _flow_pair(flow, gt, valid):
     check_same_shape("flow", flow, "gt", gt)
     flow = to_host(flow).astype(np.float64, copy=False)
     gt = to_host(gt).astype(np.float64, copy=False)
-    with np.errstate(invalid="ignore"):
-        mask = np.all(np.abs(gt) < UNKNOWN_FLOW, axis=-1)  # False for NaN and inf
+    mask = known_vectors(gt)
     if valid is not None:
         valid = as_array(valid)
         check_array("valid", valid)
@@ -330,8 +329,7 @@ def warping_error(frame, previous, flow, valid=None):
     diff = np.abs(frame.astype(np.float64) - to_host(warped))
     # unknown flow (NaN, inf, |component| >= 1e9: warp's rule) compares with nothing: left out,
     # as endpoint_error leaves unknown ground truth out (samples outside the frame are kept)
-    counted = to_host(as_array(flow))
-    counted = (np.abs(counted) < 1e9).all(axis=-1)
+    counted = to_host(known_vectors(flow))
     if valid is not None:
         valid = to_host(as_array(valid)).astype(bool)
         if valid.shape != frame.shape[:2]:
