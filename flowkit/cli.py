@@ -200,6 +200,7 @@ def _same_file(path, other):
 
 
 # output files that existed when the command checked them, before any work: absolute paths
+# (emptied at the start of every run, _outcome: main() may run again in one process)
 _EXISTING = set()
 
 
@@ -208,8 +209,6 @@ def _note_existing(path):
     output replaces an existing file: atomically, never asked); :func:`_wrote` then says so."""
     if os.path.isfile(path):
         _EXISTING.add(os.path.abspath(path))
-    else:  # main() may run again in one process (tests, a caller's tool)
-        _EXISTING.discard(os.path.abspath(path))
 
 
 def _wrote(path, details):
