@@ -938,20 +938,21 @@ def cmd_predict(args):
     count = len(pictures)
     if kind == "video":
         _wrote(args.output, f"{_counted(count, 'frame')}, {size}, {_rate_text(fps)} fps, {what}")
+        _depth_note(args.output, info.bit_depth if info is not None  # a folder's 16-bit PNGs
+                    else 16 if context[0].dtype == np.uint16 else 8)   # are uint16 frames too
     else:
         print(f"wrote {_counted(count, 'PNG file')} to {args.output} (frame_000000.png"
               f"{f' ... frame_{count - 1:06d}.png' if count > 1 else ''}, {what})")
-    if kind == "video":  # an image folder's 16-bit PNGs are uint16 frames too
-        _depth_note(args.output, info.bit_depth if info is not None
-                    else 16 if context[0].dtype == np.uint16 else 8)
     used = min(len(context), frames_used(args.context))  # not the frame read for the scene test
     first = "the last" if args.start is None else f"frames {args.start}-{args.start + used - 1} as"
     refined = ""
     if gan:  # the shipped weights do not reach their goal: say so where the result is reported
         refined = (f", refined by predict-gan weights {gan['model']}" if gan["model"] else
                    ", then predict-gan (its shipped weights change < 0.1 grey level: docs/models.md)")
-    smoothing = (f", motion smoothed ({args.smooth}, size {args.smooth_size or 5})" if args.smooth
-                 else "")
+    smoothing = ""  # smooth_flow's own default size is not restated here
+    if args.smooth:
+        window = f", size {args.smooth_size}" if args.smooth_size else ""
+        smoothing = f", motion smoothed ({args.smooth}{window})"
     scheme = args.scheme + "".join(
         part for part, shown in ((f", speed spread {spread:g}", spread), (", advected flow", advect),
                                  (f", n-iter {args.n_iter}", args.n_iter is not None),
@@ -975,6 +976,13 @@ def cmd_predict(args):
         print(f"flowkit: note: a scene cut before the last {_counted(cut, 'context frame')}: the "
               "motion is estimated from them (--no-scene-detection: across it)", file=sys.stderr)
     return 0
+
+
+def _add_crf(p):
+    """--crf of the commands that re-encode a video (retime, translate)."""
+    p.add_argument("--crf", type=_integer_from(0), default=18,
+                   help="constant rate factor of x264/x265/vp9/av1 (default 18; mjpeg and mpeg4 "
+                        "encode at the fixed quantiser 2, ffv1 is lossless)")
 
 
 def _add_scene_options(p, without):
@@ -1571,9 +1579,7 @@ def build_parser():
                    "by extension as predict's but libx264 for .mkv (not lossless ffv1: retime "
                    "passes most input frames through, and ffv1 made them about 27 times larger): "
                    f"{_codec_defaults(REENCODE_CODECS)}")
-    p.add_argument("--crf", type=_integer_from(0), default=18,
-                   help="constant rate factor of x264/x265/vp9/av1 (default 18; mjpeg and mpeg4 "
-                        "encode at the fixed quantiser 2, ffv1 is lossless)")
+    _add_crf(p)
     p.add_argument("--audio", choices=("copy", "stretch", "drop"),
                    help="audio: copy (unchanged duration), stretch (atempo), drop (default: copy "
                         "if the duration is unchanged and the container takes the codec, else "
@@ -1779,9 +1785,7 @@ def _add_translate_parser(sub, common):
                    ".mkv (not predict's lossless ffv1: translate re-encodes every frame, and ffv1 "
                    "made a 640x360 H.264 clip's output 21 times larger than libx264 at crf 18): "
                    f"{_codec_defaults(REENCODE_CODECS)}")
-    p.add_argument("--crf", type=_integer_from(0), default=18,
-                   help="constant rate factor of x264/x265/vp9/av1 (default 18; mjpeg and mpeg4 "
-                        "encode at the fixed quantiser 2, ffv1 is lossless)")
+    _add_crf(p)
     _add_scene_options(p, "carry the processed frames across every pair, cuts too")
     p.add_argument("--range", type=_time_range, metavar="START:END",
                    help="translate only input seconds START to END, counted from the first video "
