@@ -485,11 +485,9 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
         except av.FFmpegError as exc:
             raise ValueError(f"path: cannot decode {name} ({_av_message(exc)})") from None
         if frame.pts is not None:
-            time = frame.pts * Fraction(frame.time_base or stream.time_base)
+            time = _after(frame.pts * Fraction(frame.time_base or stream.time_base), previous, period)
         else:
             time = Fraction(0) if previous is None else previous + period
-        if previous is not None and time <= previous:  # damaged or duplicate timestamps
-            time = previous + period
         previous = time
         # where this frame ends: its own duration (a last frame held longer), else a period
         reached = time + (frame.duration * Fraction(frame.time_base or stream.time_base)
@@ -579,11 +577,15 @@ def frame_times(path):
         container.close()
     times = []
     for pts in sorted(stamps):
-        time = pts * base
-        if times and time <= times[-1]:
-            time = times[-1] + period
-        times.append(time)
+        times.append(_after(pts * base, times[-1] if times else None, period))
     return [time - times[0] for time in times]
+
+
+def _after(time, previous, period):
+    """A frame's time, moved one ``period`` after the ``previous`` frame's where it is not
+    after it (damaged or duplicate timestamps): :func:`decode`'s rule, and
+    :func:`frame_times`'."""
+    return previous + period if previous is not None and time <= previous else time
 
 
 def concat_parts(writer, paths, *, depth=8, frame_format=None):
