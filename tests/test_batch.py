@@ -34,14 +34,27 @@ def make_video(path, frames=12, size=(64, 48), gop=4, seed=0, bframes=0):
     rng = np.random.default_rng(seed)
     width, height = size
     texture = rng.integers(0, 256, (height, width + frames, 3), dtype=np.uint8)
+    return write_fixed_gop(path, ((k, texture[:, k:k + width]) for k in range(frames)), 24,
+                           size, gop, {"bf": str(bframes)})
+
+
+def write_fixed_gop(path, pictures, rate, size, gop, options=None, time_base=None, rotation=0):
+    """``(pts, RGB frame)`` pairs encoded with libx264 at ``rate`` (``time_base``: the stream's,
+    default 1 / rate), ``size`` (stored width, height), a keyframe every ``gop`` frames and no
+    scene-cut keyframes (so a job splits where we say), the display ``rotation`` tagged."""
     container = av.open(str(path), "w")
-    stream = container.add_stream("libx264", rate=24)
-    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-    stream.options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0",
-                      "bf": str(bframes)}
-    for k in range(frames):
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(texture[:, k:k + width]), format="rgb24")
-        frame.pts, frame.time_base = k, Fraction(1, 24)
+    stream = container.add_stream("libx264", rate=rate)
+    stream.width, stream.height = size
+    stream.pix_fmt = "yuv420p"
+    if time_base is not None:
+        stream.time_base = stream.codec_context.time_base = time_base
+    time_base = time_base or 1 / Fraction(rate)
+    stream.options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0", **(options or {})}
+    if rotation:
+        stream.set_display_rotation(rotation)
+    for pts, array in pictures:
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24")
+        frame.pts, frame.time_base = pts, time_base
         container.mux(stream.encode(frame))
     container.mux(stream.encode(None))
     container.close()
@@ -261,21 +274,11 @@ def small_copy(src, dst, frames, size, gop):
     from flowkit.video import probe_video, to_coded
 
     info = probe_video(src)
-    container = av.open(str(dst), "w")
-    stream = container.add_stream("libx264", rate=info.base_rate)
-    stream.width, stream.height = size[::-1] if info.rotation % 180 else size
-    stream.pix_fmt, stream.time_base = "yuv420p", info.time_base
-    stream.codec_context.time_base = info.time_base
-    stream.options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0"}
-    stream.set_display_rotation(info.rotation)
-    for time, frame in itertools.islice(flowkit.iter_frames(src, timestamps=True, resize=size),
-                                        frames):
-        picture = av.VideoFrame.from_ndarray(to_coded(frame, info.rotation), format="rgb24")
-        picture.pts, picture.time_base = round(time / info.time_base), info.time_base
-        container.mux(stream.encode(picture))
-    container.mux(stream.encode(None))
-    container.close()
-    return dst
+    read = itertools.islice(flowkit.iter_frames(src, timestamps=True, resize=size), frames)
+    pictures = ((round(time / info.time_base), to_coded(frame, info.rotation)) for time, frame in read)
+    stored = size[::-1] if info.rotation % 180 else size
+    return write_fixed_gop(dst, pictures, info.base_rate, stored, gop, time_base=info.time_base,
+                           rotation=info.rotation)
 
 
 def demuxed(path):
