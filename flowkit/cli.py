@@ -263,6 +263,17 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
     _note_existing(path)
 
 
+def _check_output_folder_path(flag, folder, pattern=None):
+    """An output folder path (demo --out, flow --flo-dir, predict's folder, batch -o): not an
+    existing file, and with ``pattern`` not a folder already holding an earlier run's files of
+    it (old and new would mix); usage errors, before any work."""
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{flag}: {folder} exists and is not a folder")
+    if pattern and folder.is_dir() and any(folder.glob(pattern)):
+        raise UsageError(f"{flag}: {folder} already holds {pattern} files (from an earlier run?); "
+                         "give a new or empty folder")
+
+
 def _codec_defaults(table=DEFAULT_CODECS):
     """The default encoder per extension of ``table``, for the --codec help: ``VideoWriter``'s
     (``DEFAULT_CODECS``: flow, predict) ``libx264 (.mp4, .m4v, .mov), ffv1 lossless (.mkv),
@@ -436,8 +447,7 @@ def demo(out_dir, method="farneback", options=None):
 def cmd_demo(args):
     """``flowkit demo``: the main job on the built-in sample pair."""
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out: {out} exists and is not a folder")
+    _check_output_folder_path("--out", out)
     options = _method_options(args.method, args.option)
     replaced = sum((out / name).is_file() for name in _DEMO_FILES)  # an earlier run's
     sys.stdout.write(demo(args.out, args.method, options))
@@ -588,11 +598,8 @@ def _flow_video(args):
     else:
         flows = _pairwise(get_estimator(args.method, options), frames)
     flo_dir = Path(args.flo_dir) if args.flo_dir else None
-    if flo_dir is not None and flo_dir.exists() and not flo_dir.is_dir():
-        raise UsageError(f"--flo-dir {flo_dir}: exists and is not a folder")
-    if flo_dir is not None and flo_dir.is_dir() and any(flo_dir.glob("flow_*.flo")):
-        raise UsageError(f"--flo-dir {flo_dir}: already holds flow_*.flo files (from an earlier "
-                         "run?); give a new or empty folder")  # as predict's -o folder
+    if flo_dir is not None:
+        _check_output_folder_path("--flo-dir", flo_dir, "flow_*.flo")
     start = time.perf_counter()
     pairs = 0
     shape = None  # of the flows
@@ -787,11 +794,7 @@ def _check_output_folder(folder, source, codec):
         raise UsageError(f"OUTPUT: {folder} is the input; refusing to write into it")
     if codec:
         raise UsageError("--codec is for a video output; OUTPUT names a folder")
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"OUTPUT: {folder} exists and is not a folder")
-    if folder.is_dir() and any(folder.glob("frame_*.png")):
-        raise UsageError(f"OUTPUT: {folder} already holds frame_*.png files (from an earlier run?); "
-                         f"give a new or empty folder")
+    _check_output_folder_path("OUTPUT", folder, "frame_*.png")
     check_folder(folder)
 
 
@@ -1182,8 +1185,7 @@ def cmd_batch(args):
     import flowkit
 
     options = dict(args.option or ())
-    if Path(args.output).exists() and not Path(args.output).is_dir():
-        raise UsageError(f"-o: {args.output} exists and is not a folder")
+    _check_output_folder_path("-o", Path(args.output))
     # worker processes killed mid-task (Ctrl-C, SIGTERM, a crash) cannot release their
     # multiprocessing semaphores; the resource tracker, started with this process's -W
     # options, releases them at exit and would warn about it on stderr: errors are one line

@@ -602,7 +602,7 @@ def test_flow_of_a_video_equals_pairwise_farneback(tmp_path, capsys):
     # a second run into the same folder would mix its files with these: refused, as predict's
     before = {p.name: p.read_bytes() for p in flo_dir.iterdir()}
     assert main(["flow", str(video), "--flo-dir", str(flo_dir), "-q"]) == 2
-    assert capsys.readouterr().err.startswith(f"flowkit: error: --flo-dir {flo_dir}: already holds flow_*.flo files")
+    assert capsys.readouterr().err.startswith(f"flowkit: error: --flo-dir: {flo_dir} already holds flow_*.flo files")
     assert {p.name: p.read_bytes() for p in flo_dir.iterdir()} == before
     assert abs(np.median(expected[8:-8, 8:-8, 0]) - 1.0) < 0.2  # the texture moves 1 px right
     pictures = list(flowkit.iter_frames(out))
