@@ -119,11 +119,11 @@ def _check_predict(src, dst, options):
 
 
 def _output_fps(src, fps):
-    """The predict job's rate: ``fps``, else the rate of the video's timestamps' grid (at which
-    predictions follow), else 30."""
-    from .video import probe_video
+    """The predict job's rate, as ``flowkit predict``'s (``video.grid_rate``): ``fps``, else the
+    rate of the video's timestamps' grid (at which predictions follow), else 30."""
+    from .video import grid_rate, probe_video
 
-    return fps or probe_video(src).base_rate or 30
+    return grid_rate(probe_video(src), fps)
 
 
 def _flow_job(src, dst, *, method="dis", flow_options=None, max_flow=None, fps=None, codec=None,

@@ -43,18 +43,6 @@ class FlowVideo:
     timed: bool
 
 
-def flow_video_rate(info, fps=None, step=1):
-    """The frame rate of a flow video: ``fps`` (forced, constant), else the rate of the grid the
-    input's times lie on (``info.base_rate``, a :class:`~flowkit.video.VideoInfo`) divided by
-    ``step`` where it is at most ``MAX_FPS``, else 30."""
-    from ._retime import MAX_FPS
-
-    if fps:
-        return fps
-    rate = info.base_rate / step if info is not None and info.base_rate else None
-    return rate if rate and rate <= MAX_FPS else Fraction(30)
-
-
 def write_flow_video(path, flows, *, info=None, fps=None, step=1, max_flow=None, codec=None,
                      lossless=False, empty=None):
     """Write the colour-coded pictures of ``flows``, ``(time, flow)`` pairs: the flow of the
@@ -65,9 +53,11 @@ def write_flow_video(path, flows, *, info=None, fps=None, step=1, max_flow=None,
     Returns a :class:`FlowVideo`."""
     import flowkit  # the public function, as a Python user calls it
 
+    from .video import grid_rate
+
     pictures = ((time, flowkit.flow_to_color(flow, max_flow=max_flow)) for time, flow in flows)
     if lossless:
-        return _write(path, pictures, flow_video_rate(info, fps, step), None, 0, "ffv1", empty)
+        return _write(path, pictures, grid_rate(info, fps, step), None, 0, "ffv1", empty)
     return _write_as_input(path, pictures, info, fps, step, codec, empty)
 
 
@@ -104,9 +94,11 @@ def join_flow_video(path, src, parts, *, fps=None, codec=None):
 def _write_as_input(path, pictures, info, fps, step, codec, empty):
     """``pictures`` at their times (unless ``fps``) in the coded orientation of ``info``'s video
     with its rotation (see the module's docstring)."""
+    from .video import grid_rate
+
     timed = info is not None and not fps
     rotation = info.rotation if info is not None else 0
-    return _write(path, pictures, flow_video_rate(info, fps, step),
+    return _write(path, pictures, grid_rate(info, fps, step),
                   info.time_base if timed else None, rotation, codec, empty)
 
 

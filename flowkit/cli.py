@@ -30,7 +30,7 @@ from ._backend import CudaUnavailable
 from ._estimators import estimator_options, get_estimator, list_estimators
 from ._flow_video import write_flow_video
 from ._retime import MAX_FPS, REENCODE_CODECS  # output frame rates in (0, MAX_FPS], as retime's
-from .video import (DEFAULT_CODECS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_container,
+from .video import (DEFAULT_CODECS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_container, grid_rate,
                     probe_video, stored_rotation)
 
 METHODS = tuple(list_estimators())
@@ -503,11 +503,6 @@ def cmd_flow(args):
     return 0
 
 
-def _output_fps(args, probed):
-    """Frame rate of a video output: --fps, else the input's (``probed``, if plausible), else 30."""
-    return args.fps or (probed if probed and probed <= MAX_FPS else None) or 30.0
-
-
 @contextlib.contextmanager
 def _frames_too_small_named(args, flag="--method"):
     """Frames too small for the estimator: a usage error naming what the user can change,
@@ -654,7 +649,7 @@ def _read_context(args, source):
 
     Frames of a video of more than 8 bits, or of a folder whose first image is 16-bit, are
     uint16 (``iter_frames(depth=16)``), so that prediction and output keep the depth.
-    Returns (context, truth, fps, times, info): lists of frames; without ``--start`` the
+    Returns (context, truth, times, info): lists of frames; without ``--start`` the
     context is the last ``--context`` frames and there is no truth; with ``--context 2`` and
     the scene test on, the frame before them too where there is one (``flowkit.predict``'s
     test compares the context pair with its neighbour; the motion comes from the last 2); ``times`` the context
@@ -669,7 +664,7 @@ def _read_context(args, source):
     from ._predict import frames_needed, frames_used
     from .video import grid_steps, image_folder_depth
 
-    count, fps, info = _probe(source, 1, grid=True)  # predicted frames follow at the grid's step
+    count, _, info = _probe(source, 1, grid=True)  # predicted frames follow at the grid's step
     # more than 8 bits (10-bit HEVC, ..., a folder of 16-bit PNGs): uint16 frames, predicted
     # and written at that depth
     if info is not None:
@@ -725,7 +720,7 @@ def _read_context(args, source):
         print("flowkit: note: the true frames after the context are not one grid step apart "
               "(a variable frame rate): the truth column holds the next input frames, not the "
               "frames at the predicted times", file=sys.stderr)
-    return [frame for _, frame in context], [frame for _, frame in truth], fps, times, info
+    return [frame for _, frame in context], [frame for _, frame in truth], times, info
 
 
 def _output_kind(path):
@@ -909,9 +904,9 @@ def cmd_predict(args):
         smooth = {"method": args.smooth}
         if args.smooth_size:
             smooth["size"] = args.smooth_size
-    context, truth, fps, times, info = _read_context(args, source)
+    context, truth, times, info = _read_context(args, source)
     _compile_notice(args, *_PREDICT_DRIVERS)
-    fps = _output_fps(args, fps)
+    fps = grid_rate(info, args.fps)
     start = time.perf_counter()
     extra = {} if args.n_iter is None else {"n_iter": args.n_iter}
     with _frames_too_small_named(args), _log_records("flowkit._predict") as choices:

@@ -557,6 +557,20 @@ def decode_from(container, stream, start, origin=None, **options):
     return origin, decode(container, stream, **options)
 
 
+def grid_rate(info, fps=None, step=1):
+    """The frame rate of a video written from the frames of the video ``info`` describes (a
+    :class:`VideoInfo`; None: a folder of images): ``fps`` (forced, constant), else the rate of
+    the grid its times lie on (``info.base_rate``) divided by ``step`` where it is plausible (at
+    most retime's ``MAX_FPS``), else 30. What ``flowkit predict`` and ``flowkit flow --video``
+    write at, and ``flowkit.batch``'s predict and flow jobs."""
+    from ._retime import MAX_FPS
+
+    if fps:
+        return fps
+    rate = info.base_rate / step if info is not None and info.base_rate else None
+    return rate if rate and rate <= MAX_FPS else Fraction(30)
+
+
 def frame_times(path):
     """The times of a video file's frames in seconds from the first one, as :func:`decode` (and
     ``iter_frames(timestamps=True)``) gives them, read from the demuxed packets without decoding
