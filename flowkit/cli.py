@@ -263,6 +263,14 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
     _note_existing(path)
 
 
+def _check_video_input(source):
+    """retime's and translate's INPUT: an existing video file (a folder is a usage error)."""
+    if source.is_dir():
+        raise UsageError(f"INPUT: {source} is a folder; expected a video file")
+    if not source.exists():
+        raise FileNotFoundError(f"no such video file: {source}")
+
+
 def _check_output_folder_path(flag, folder, pattern=None):
     """An output folder path (demo --out, flow --flo-dir, predict's folder, batch -o): not an
     existing file, and with ``pattern`` not a folder already holding an earlier run's files of
@@ -635,11 +643,12 @@ def _flow_video(args):
         scale = f"max flow {args.max_flow:g} px" if args.max_flow else "each frame scaled to its own max"
         rate = f"{_rate_text(written.fps)} fps" + (", at the input frames' times" if written.timed
                                                    else "")
-        _wrote(args.video, f"{written.frames} frames, {size}, {rate}, {scale}")
+        _wrote(args.video, f"{_counted(written.frames, 'frame')}, {size}, {rate}, {scale}")
         _dropped_note(args.video, written.dropped, written.fps)
     if flo_dir is not None:
-        print(f"wrote {pairs} .flo files to {flo_dir} (flow_000000.flo ... flow_{pairs - 1:06d}.flo)")
-    print(f"{args.method} ({_format_options(options)}): {pairs} pairs of {source} in {seconds:.1f} s "
+        files = "flow_000000.flo" + (f" ... flow_{pairs - 1:06d}.flo" if pairs > 1 else "")
+        print(f"wrote {_counted(pairs, '.flo file')} to {flo_dir} ({files})")
+    print(f"{args.method} ({_format_options(options)}): {_counted(pairs, 'pair')} of {source} in {seconds:.1f} s "
           f"({pairs / seconds:.1f} pairs/s)")
     return 0
 
@@ -1098,8 +1107,7 @@ def cmd_retime(args):
         raise UsageError("--trim: needs --range START:END (the part to keep)")
     if args.model is not None and args.method != "learned":
         raise UsageError("--model needs --method learned")
-    if not source.exists():
-        raise FileNotFoundError(f"no such video file: {source}")
+    _check_video_input(source)
     _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
     options = _method_options(args.flow, args.option, flag="--flow") or None
     _compile_notice(args, *_RETIME_DRIVERS)
@@ -1145,8 +1153,7 @@ def cmd_translate(args):
 
     source = Path(args.input)
     _resolve_output(args, "output video file")
-    if not source.exists():
-        raise FileNotFoundError(f"no such video file: {source}")
+    _check_video_input(source)
     _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
     _import_from_cwd()
     options = _method_options(args.flow, args.option, flag="--flow") or None

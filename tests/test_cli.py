@@ -287,6 +287,30 @@ def test_a_video_output_that_is_a_folder_is_a_usage_error(tmp_path, command):
     assert list(folder.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", [["retime", "--factor", "2"], ["translate", "--op", "autocontrast"]])
+def test_a_folder_as_the_video_input_is_a_usage_error(tmp_path, command, capsys):
+    # exited 1 without "(see ... --help)" (a new user's report); predict and flow read folders
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    assert main([command[0], str(folder), str(tmp_path / "o.mp4"), *command[1:]]) == 2
+    assert capsys.readouterr().err == (f"flowkit: error: INPUT: {folder} is a folder; expected a "
+                                       f"video file (see flowkit {command[0]} --help)\n")
+
+
+def test_flow_of_a_two_image_folder_counts_in_the_singular(pair, tmp_path, capsys):
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for k, frame in enumerate(pair[2:]):
+        cv2.imwrite(str(folder / f"f{k}.png"), frame[..., ::-1])
+    flo_dir = tmp_path / "flo"
+    assert main(["flow", str(folder), "--video", str(tmp_path / "f.mp4"), "--flo-dir", str(flo_dir),
+                 "-q"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"wrote {tmp_path / 'f.mp4'} (1 frame, ")
+    assert out[1] == f"wrote 1 .flo file to {flo_dir} (flow_000000.flo)"
+    assert ": 1 pair of " in out[2]
+
+
 def test_an_existing_output_is_replaced_and_the_line_says_so(pair, tmp_path, capsys):
     # every command replaced an existing output silently (atomically); the --help and the line
     # printed did not say so. Whether the file existed is recorded when the output is checked,
