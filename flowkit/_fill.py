@@ -105,8 +105,10 @@ def fill_holes(image, mask, *, method="pyramid"):
         raise ValueError("mask: expected at least one False (known) pixel in every image, "
                          f"got all True (image {int(np.argmax(full))})")
     if dtype.kind == "f":
-        bad = ~np.isfinite(img).all(axis=-1) & ~holes
-        if bad.any():
+        finite = np.isfinite(img[..., 0])  # channel by channel: NumPy's all(axis=-1) over a
+        for c in range(1, img.shape[3]):   # short last axis is ~10x slower
+            finite &= np.isfinite(img[..., c])
+        if (~finite & ~holes).any():
             raise ValueError("image: expected finite values outside the mask, got NaN or "
                              "infinity")
     if dtype.kind == "f" and method != "pyramid":  # the pyramid has no such limit

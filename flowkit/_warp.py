@@ -91,6 +91,25 @@ def _check_border_value(border_value, dtype, channels=None):
     return value
 
 
+def warp_linear(image, flow, device=None):
+    """``warp(image, flow, device=device)`` (bilinear, replicated border) of one ``(H, W[, C])``
+    image by one ``(H, W, 2)`` flow, for internal callers: float32 NumPy arrays on the CPU go
+    through ``kernels.warp.warp_linear_cpu`` (the same values; the general driver, with its
+    nearest, cubic, border, integer and mask paths, is not compiled for them), anything else
+    through :func:`warp`. No checks: the caller's arrays are known to fit."""
+    xp, _ = array_module(image)
+    if (xp is not np or select_device(device, image=image) == CUDA or image.dtype != np.float32
+            or flow.dtype != np.float32 or flow.ndim != 3 or image.ndim not in (2, 3)):
+        return warp(image, flow, device=device)
+    from .kernels.warp import warp_linear_cpu
+
+    h, w = flow.shape[:2]
+    src = np.ascontiguousarray(image).reshape(1, h, w, -1)
+    out = np.empty(src.shape, np.float32)
+    warp_linear_cpu(src, np.ascontiguousarray(flow).reshape(1, h, w, 2), out)
+    return out.reshape(image.shape)
+
+
 def warp(image, flow, *, interpolation="linear", border="replicate", border_value=0,
          return_mask=False, device=None):
     """Backward-warp an image by a flow field: ``out[y, x] = image[y + v, x + u]``.

@@ -744,7 +744,8 @@ def _output_kind(path):
 # (kernels module, Numba dispatcher) of the main CPU drivers a command compiles on first use
 _PREDICT_DRIVERS = (("dis", "_search_band"), ("splat", "_splat_band"), ("fill", "_fill_pass"),
                     ("warp", "_warp_cpu_shared"), ("advect", "_speed_mean_band"))
-_RETIME_DRIVERS = (("dis", "_search_band"), ("splat", "_splat_band"), ("warp", "_warp_cpu_shared"))
+_RETIME_DRIVERS = (("dis", "_search_band"), ("splat", "_splat_band"), ("warp", "_warp_cpu_shared"),
+                   ("project", "_sample_band"))
 
 
 @contextlib.contextmanager

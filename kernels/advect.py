@@ -16,8 +16,7 @@ import numpy as np
 
 from .jit import jit
 from .parallel import band_range, bands_for, run_bands
-from . import interp
-from .warp import _warp_row
+from .warp import warp_row_linear_replicate
 
 SERIAL_VALUES = 1 << 15  # speed_mean_cpu's outputs below this size are computed on one thread
 
@@ -191,12 +190,12 @@ def speed_mean_cpu(image, disp, scales, weights, out, int_max):
     scaled = np.empty((threads, 2 * w), np.float32)
     sample = np.empty((threads, 2, w * channels), np.float32)  # one node's row, the sum
     run_bands(_speed_mean_band, image, disp, scales, weights, out, np.float32(int_max), index,
-              frac, scaled, sample, np.zeros(0, np.bool_), threads=threads)
+              frac, scaled, sample, threads=threads)
 
 
 @jit
 def _speed_mean_band(image, disp, scales, weights, out, int_max, index, frac, scaled_rows,
-                     sample_rows, no_mask, band, n_bands):
+                     sample_rows, band, n_bands):
     """Output rows ``band`` of ``n_bands`` of :func:`speed_mean_cpu`, with its scratch rows
     ``[band]`` (allocated by the caller: see ``kernels.warp.warp_cpu``; whole rows, so that
     every view is C-contiguous and the row sampler's loops vectorise)."""
@@ -206,10 +205,6 @@ def _speed_mean_band(image, disp, scales, weights, out, int_max, index, frac, sc
     xs, ys, fxs, fys = index[band, 0], index[band, 1], frac[band, 0], frac[band, 1]
     scaled, sample, acc = scaled_rows[band], sample_rows[band, 0], sample_rows[band, 1]
     zero = np.float32(0)
-    # flowkit.warp's row function with the argument types its driver gives it, so that one
-    # compilation serves both (first image, bilinear, replicated border, no mask)
-    first, linear = np.int64(0), np.int64(interp.INTER_LINEAR)
-    replicate = np.int64(interp.BORDER_REPLICATE)
     start, stop = band_range(steps * h, band, n_bands)
     for row in range(start, stop):
         k = row // h
@@ -219,8 +214,9 @@ def _speed_mean_band(image, disp, scales, weights, out, int_max, index, frac, sc
             s = scales[node]
             for i in range(2 * w):
                 scaled[i] = flow_row[i] * s
-            _warp_row(image, src, scaled, first, y, linear, replicate, 0.0, xs, ys, fxs, fys,
-                      sample, no_mask)
+            # flowkit.warp's values by its bilinear, replicated-border row function (the one
+            # dense Lucas-Kanade, interpolate and the flows' warps compile)
+            warp_row_linear_replicate(image, src, scaled, y, xs, ys, fxs, fys, sample)
             weight = weights[node]
             if node == 0:
                 for i in range(w * channels):

@@ -29,10 +29,12 @@ from . import interp
 from .atomic import atomic_add, unowned
 from .scalar import rint
 from .jit import internal, jit
-from .parallel import SHARED_COUNTERS, claim_chunk, finish_chunk, run_shared
+from .parallel import (SHARED_COUNTERS, band_range, bands_for, claim_chunk, finish_chunk, run_bands,
+                       run_shared)
 
 UNKNOWN_FLOW = 1e9  # |component| >= this (or NaN) marks an unknown flow vector
 _ROWS_PER_TASK = 8
+_SERIAL_VALUES = 1 << 15  # warp_linear_cpu's outputs below this size run on one thread
 _OFFSET_LIMIT = 2**31  # one-channel bilinear rows take int32 tap offsets below this plane size
 # AVX2 gathers in the gray bilinear path, when Numba compiles for this very CPU
 _AVX2 = (not config.CPU_NAME and not config.CPU_FEATURES
@@ -428,10 +430,12 @@ def _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
 @internal
 def warp_row_linear_replicate(image, src, flow_row, y, xs, ys, fxs, fys, dst):
     """``_warp_row`` for bilinear sampling with replicated borders of ``image[0]``, the one mode
-    dense Lucas-Kanade warps with, compiled without the nearest and cubic loops (its first call
-    compiles about 4 s less). The same functions give the same values as ``_warp_row``: gray
-    and RGB rows take the vectorised interiors, the rest (unknown flow, planes under 2 x 2, other
-    channel counts, gray planes of 2**31 pixels or more) ``warp_pixel``. No mask is written.
+    dense Lucas-Kanade, ``predict``'s speed spread, ``interpolate``'s ``"project"`` blend and
+    :func:`warp_linear_cpu` warp with, compiled without the nearest and cubic loops (a first
+    call compiles about 4 s less). The same functions give the same values as ``_warp_row``:
+    gray and RGB rows take the vectorised interiors, other channel counts (and gray planes of
+    2**31 pixels or more) its bilinear loop, the rest (unknown flow, taps outside the image)
+    ``warp_pixel``. No mask is written.
     """
     _, h, w, channels = image.shape
     gray = channels == 1 and h * w < _OFFSET_LIMIT
@@ -441,14 +445,59 @@ def warp_row_linear_replicate(image, src, flow_row, y, xs, ys, fxs, fys, dst):
         n_slow = _linear_gray(src, 0, h, w, xs, ys, fxs, fys, dst, slow)
     elif channels == 3:
         n_slow = _linear_rgb(src, 0, w, xs, ys, fxs, fys, dst)
-    else:
-        n_slow = w
+    else:  # _warp_row's bilinear loop (2 channels: flows)
+        n_slow = 0
+        dx = np.uint64(channels)
+        dy = np.uint64(w * channels)
         for x in range(w):
-            ys[x] = x
+            yi = ys[x]
+            if yi < 0:
+                ys[n_slow] = x  # ys[:x] is used up: reuse it as the list of slow pixels
+                n_slow += 1
+                continue
+            fx = fxs[x]
+            fy = fys[x]
+            p = np.uint64((np.int64(yi) * w + xs[x]) * channels)
+            gx = np.float32(1) - fx
+            gy = np.float32(1) - fy
+            for c in range(channels):
+                q = p + np.uint64(c)
+                dst[x * channels + c] = (gy * (gx * src[q] + fx * src[q + dx])
+                                         + fy * (gx * src[q + dy] + fx * src[q + dy + dx]))
     for i in range(n_slow):
         x = ys[i]
         warp_pixel(image, 0, y, x, flow_row[2 * x], flow_row[2 * x + 1], dst, x * channels,
                    interp.INTER_LINEAR, interp.BORDER_REPLICATE, 0.0, 0.0)
+
+
+def warp_linear_cpu(image, flow, out):
+    """CPU driver of :func:`warp_row_linear_replicate`: ``out[0] = warp(image[0], flow[0])``
+    with ``flowkit.warp``'s defaults (bilinear, replicated border) for float32 ``image``
+    ``(1, H, W, C)``, ``flow`` ``(1, H, W, 2)`` and ``out`` ``(1, H, W, C)``: the values of
+    :func:`warp_cpu` (the same row functions), without compiling its nearest, cubic, border,
+    integer, batch and mask paths (about 2 s of a first call): for internal callers that only
+    warp float32 by those defaults (``interpolate``'s occlusion test and brightness error),
+    so that ``retime`` does not compile the general driver at all. Bands of rows claimed by
+    the threads, each row written by one band: the result does not depend on the thread count.
+    """
+    _, h, w, _ = out.shape
+    threads = bands_for(out.size, _SERIAL_VALUES)
+    n_bands = threads if threads == 1 else 4 * threads
+    index = np.empty((n_bands, 2, w), np.int32)   # xs, ys per band
+    frac = np.empty((n_bands, 2, w), np.float32)  # fxs, fys per band
+    run_bands(_warp_linear_band, image, flow, out, index, frac, threads=n_bands, claim=True)
+
+
+@jit
+def _warp_linear_band(image, flow, out, index, frac, band, n_bands):
+    """Rows ``band`` of ``n_bands`` of :func:`warp_linear_cpu`, with scratch rows ``[band]``."""
+    _, h, w, channels = image.shape
+    src = image.reshape(image.size)
+    xs, ys, fxs, fys = index[band, 0], index[band, 1], frac[band, 0], frac[band, 1]
+    start, stop = band_range(h, band, n_bands)
+    for y in range(start, stop):
+        warp_row_linear_replicate(image, src, flow[0, y].reshape(2 * w), y, xs, ys, fxs, fys,
+                                  out[0, y].reshape(w * channels))
 
 
 def _blend_target(out_row, scratch):

@@ -90,3 +90,22 @@ def test_the_layout_rule_is_kept():
     batch = rng.random((5, 32, 40)).astype(np.float32)
     assert flowkit.dis(batch, batch).shape == (5, 32, 40, 2)
     assert flowkit.warp(FRAME, FLOW).shape == (64, 64, 5)
+
+
+def test_known_vectors_marks_nan_inf_and_the_1e9_marker_in_either_component():
+    """known_vectors (per component, not NumPy's slow all(axis=-1)): False where either
+    component is NaN, infinite or at least 1e9 in size, for (H, W, 2) and (N, H, W, 2)."""
+    from flowkit._validate import known_vectors
+
+    flow = np.zeros((2, 3, 4, 2), np.float32)
+    bad = [(0, 0, 0, 0, np.nan), (0, 1, 2, 1, np.inf), (1, 2, 3, 0, -np.inf),
+           (1, 0, 1, 1, 1e9), (1, 1, 1, 0, -1e9)]
+    for n, y, x, c, value in bad:
+        flow[n, y, x, c] = value
+    flow[0, 2, 2] = 9.9e8  # large but known
+    expected = np.ones((2, 3, 4), bool)
+    for n, y, x, _, _ in bad:
+        expected[n, y, x] = False
+    assert known_vectors(flow).dtype == np.bool_
+    np.testing.assert_array_equal(known_vectors(flow), expected)
+    np.testing.assert_array_equal(known_vectors(flow[1]), expected[1])

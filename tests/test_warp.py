@@ -484,3 +484,32 @@ def test_cuda_batch_with_shared_flow():
     expected, expected_mask = warp(images, flow, return_mask=True)
     np.testing.assert_allclose(got, expected, atol=1e-6)
     np.testing.assert_array_equal(mask, expected_mask)
+
+
+@pytest.mark.parametrize("channels", [0, 1, 2, 3, 4])
+def test_warp_linear_equals_warp(channels, monkeypatch):
+    """The internal default-mode warp (_warp.warp_linear: kernels.warp.warp_linear_cpu over
+    warp_row_linear_replicate) gives flowkit.warp's values bit for bit: float32 images of 1-4
+    channels (gray and RGB take the vectorised rows, 2 and 4 the bilinear loop), flows reaching
+    past every border, unknown vectors (NaN, inf, 1e9), at 1, 2 and 3 threads; other dtypes go
+    to warp itself."""
+    from flowkit._warp import warp_linear
+    from flowkit.kernels import parallel
+
+    rng = np.random.default_rng(channels)
+    h, w = 37, 1100  # wide enough for several bands
+    shape = (h, w, channels) if channels else (h, w)
+    image = rng.random(shape).astype(np.float32)
+    flow = rng.normal(0, 6, (h, w, 2)).astype(np.float32)
+    flow[3, 4] = np.nan
+    flow[5, 6, 0] = np.inf
+    flow[7, 8, 1] = -1e9
+    expected = flowkit.warp(image, flow)
+    for threads in (1, 2, 3):
+        with monkeypatch.context() as patch:
+            patch.setattr(parallel.numba, "get_num_threads", lambda n=threads: n)
+            got = warp_linear(image, flow)
+        assert got.shape == expected.shape and got.dtype == np.float32
+        np.testing.assert_array_equal(got, expected)
+    as_uint8 = (image * 255).astype(np.uint8)
+    np.testing.assert_array_equal(warp_linear(as_uint8, flow), flowkit.warp(as_uint8, flow))
