@@ -217,7 +217,7 @@ def _video_join(src, dst, paths, *, fps=None, codec=None, **options):
 
     info = probe_video(src)
     depth = 16 if info.bit_depth > 8 else 8
-    with VideoWriter(dst, _output_fps(src, fps), codec=codec,
+    with VideoWriter(dst, _output_fps(src, fps), codec=codec, crf=18,  # write_video's
                      **writer_tags(info)) as writer:
         concat_parts(writer, paths, depth=depth)
     return writer.frame_count

@@ -477,7 +477,8 @@ def cmd_flow(args):
                          "for two images use -o and --png")
     if not (args.output or args.png):
         raise UsageError("nothing to write: give -o OUT.flo and/or --png OUT.png")
-    video_only = [flag for flag, value in (("--fps", args.fps), ("--codec", args.codec), ("--step", args.step != 1),
+    video_only = [flag for flag, value in (("--fps", args.fps), ("--codec", args.codec),
+                                           ("--crf", args.crf is not None), ("--step", args.step != 1),
                                            ("--resize", args.resize), ("--gray", args.gray)) if value]
     if video_only:
         raise UsageError(f"{', '.join(video_only)}: only for a video or image folder given alone")
@@ -629,7 +630,7 @@ def _flow_video(args):
         if args.video:
             written = write_flow_video(args.video, timed_flows(), info=info, fps=args.fps,
                                        step=args.step, max_flow=args.max_flow, codec=args.codec,
-                                       empty=only_one)
+                                       crf=_crf(args), empty=only_one)
         else:
             for _ in timed_flows():
                 pass
@@ -907,6 +908,8 @@ def cmd_predict(args):
         _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
     else:
         _check_output_folder(Path(args.output), source, args.codec)
+        if args.crf is not None:
+            raise UsageError("--crf is for a video output; OUTPUT names a folder")
     gan = _gan_options(args)
     options = _method_options(args.method, args.option)
     smooth = None
@@ -936,7 +939,7 @@ def cmd_predict(args):
             # keeps them: the upright frames are stored in its coded orientation
             rotation = stored_rotation(args.output, info.rotation if info is not None else 0)
             _, written = write_video(args.output, pictures, fps, codec=args.codec,
-                                     callback=bar.update,
+                                     crf=_crf(args), callback=bar.update,
                                      tags=writer_tags(info) if info is not None else None)
             shape = pictures[0].shape[:2]
             size = _size_text(shape[::-1] if rotation % 180 else shape, written, rotation)
@@ -986,11 +989,17 @@ def cmd_predict(args):
     return 0
 
 
-def _add_crf(p):
-    """--crf of the commands that re-encode a video (retime, translate)."""
-    p.add_argument("--crf", type=_integer_from(0), default=18,
-                   help="constant rate factor of x264/x265/vp9/av1 (default 18; mjpeg and mpeg4 "
-                        "encode at the fixed quantiser 2, ffv1 is lossless)")
+def _add_crf(p, what=""):
+    """--crf of the commands that write a video (``what`` starts the help: which output); the
+    commands pass ``args.crf`` (None: not given, 18)."""
+    p.add_argument("--crf", type=_integer_from(0), metavar="CRF",
+                   help=f"{what}constant rate factor of x264/x265/vp9/av1 (default 18; mjpeg and "
+                        "mpeg4 encode at the fixed quantiser 2, ffv1 is lossless)")
+
+
+def _crf(args):
+    """``--crf`` (:func:`_add_crf`), 18 when not given."""
+    return 18 if args.crf is None else args.crf
 
 
 def _add_scene_options(p, without):
@@ -1118,7 +1127,7 @@ def cmd_retime(args):
                                 speed=args.speed, duration=args.duration, segment=args.range,
                                 trim=args.trim, method=args.method, model=args.model,
                                 flow=args.flow, flow_options=options, codec=args.codec,
-                                crf=args.crf, audio=args.audio,
+                                crf=_crf(args), audio=args.audio,
                                 scene_threshold=_scene_threshold(args),
                                 device=args.device, progress=False if args.quiet else None)
     seconds = time.perf_counter() - start
@@ -1162,7 +1171,7 @@ def cmd_translate(args):
     report = flowkit.translate(source, args.output, args.op, method=args.method,
                                strength=args.strength, flow=args.flow, flow_options=options,
                                codec=args.codec,
-                               crf=args.crf, audio=not args.no_audio,
+                               crf=_crf(args), audio=not args.no_audio,
                                scene_threshold=_scene_threshold(args),
                                segment=args.range, progress=False if args.quiet else None)
     seconds = time.perf_counter() - start
@@ -1489,6 +1498,7 @@ def build_parser():
     p.add_argument("--codec", help="video: encoder of --video, an FFmpeg name (libx264, libx265, "
                    "libvpx-vp9, mpeg4, mjpeg, ffv1) or a FourCC (mp4v, MJPG, FFV1); default by "
                    f"extension: {_codec_defaults()}")
+    _add_crf(p, "video: --video's ")
     p.add_argument("--step", type=_positive, default=1, help="video: use every STEP-th frame")
     p.add_argument("--resize", type=_size, metavar="WxH", help="video: resize frames to WIDTHxHEIGHT")
     p.add_argument("--gray", action="store_true", help="video: convert frames to gray first")
@@ -1539,6 +1549,7 @@ def build_parser():
     p.add_argument("--fps", type=_fps, help="frame rate of a video output (default: the input's, or 30)")
     p.add_argument("--codec", help="encoder of a video output, an FFmpeg name or a FourCC; default "
                    f"by extension: {_codec_defaults()}")
+    _add_crf(p, "a video output: ")
     p.add_argument("--resize", type=_size, metavar="WxH", help="resize frames to WIDTHxHEIGHT first")
     p.add_argument("--gray", action="store_true", help="convert frames to gray first")
     _add_scene_options(p, "estimate the motion across a cut in the context too")

@@ -660,10 +660,11 @@ def grid_steps(times, rate, unit=0):
     return steps
 
 
-def write_video(path, frames, fps, *, codec=None, empty=None, callback=None, tags=None):
+def write_video(path, frames, fps, *, codec=None, crf=18, empty=None, callback=None, tags=None):
     """Write ``frames`` (RGB or gray arrays; odd sizes padded even where the encoder needs it,
     :meth:`VideoWriter.fit`) to a video at ``path`` atomically (:class:`VideoWriter`, frame k
-    at ``k / fps``); ``callback()`` after each frame. ``tags``: :func:`writer_tags` of the
+    at ``k / fps``, ``crf`` for the encoders that take one, as ``retime``'s); ``callback()``
+    after each frame. ``tags``: :func:`writer_tags` of the
     input the upright frames come from: they are written in its coded orientation
     (:func:`to_coded`) with its display rotation, colour tags and language, as ``retime``
     writes them. Returns ``(frames written, (height, width) as written)``, before the
@@ -673,7 +674,7 @@ def write_video(path, frames, fps, *, codec=None, empty=None, callback=None, tag
     # where the container stores no rotation the frames stay upright (VideoWriter would turn
     # them back)
     rotation = tags["rotation"] = stored_rotation(path, tags.get("rotation", 0))
-    with VideoWriter(path, fps, codec=codec, **tags) as writer:
+    with VideoWriter(path, fps, codec=codec, crf=crf, **tags) as writer:
         for frame in frames:
             writer.write(writer.fit(to_coded(frame, rotation)))
             if callback is not None:

@@ -174,7 +174,7 @@ def test_predict_and_flow_jobs_match_the_public_functions(client, clips, tmp_pat
     assert report.ok and report.frames == 3
     frames = [f for f in flowkit.iter_frames(clips[0])]
     expected = flowkit.predict(np.stack(frames[-4:]), 3, flow="dis")
-    with flowkit.VideoWriter(tmp_path / "single.mp4", 24) as writer:
+    with flowkit.VideoWriter(tmp_path / "single.mp4", 24, crf=18) as writer:  # write_video's
         for frame in expected:
             writer.write(frame)
     assert same_video(tmp_path / "p" / "clip0.mp4", tmp_path / "single.mp4")
@@ -184,7 +184,8 @@ def test_predict_and_flow_jobs_match_the_public_functions(client, clips, tmp_pat
     # the pair (k, k + 1) at frame k's time, in the input's unit (MKV: milliseconds)
     times = [t for t, _ in flowkit.iter_frames(clips[0], timestamps=True)]
     estimator = flowkit.DIS()
-    with flowkit.VideoWriter(tmp_path / "single_flow.mp4", 24, time_base=Fraction(1, 1000)) as writer:
+    with flowkit.VideoWriter(tmp_path / "single_flow.mp4", 24, crf=18,  # write_flow_video's
+                             time_base=Fraction(1, 1000)) as writer:
         for time, f0, f1 in zip(times, frames, frames[1:]):
             writer.write(flowkit.flow_to_color(estimator(f0, f1)), time=time - times[0])
     assert same_video(tmp_path / "f" / "clip0.mp4", tmp_path / "single_flow.mp4")
@@ -361,7 +362,7 @@ def test_rolling_predict_in_chunks_is_identical(client, tmp_path):
                            progress=False, **options)
     assert whole.ok and report.ok and report.frames == whole.frames == 7 * 2  # windows 0..24
     frames = list(flowkit.iter_frames(clip))
-    with flowkit.VideoWriter(tmp_path / "reference.mp4", 24) as writer:
+    with flowkit.VideoWriter(tmp_path / "reference.mp4", 24, crf=18) as writer:  # write_video's
         for start in range(0, len(frames) - 3 + 1, 4):
             for frame in flowkit.predict(np.stack(frames[start:start + 3]), 2, context=3, flow="dis"):
                 writer.write(frame)

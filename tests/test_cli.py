@@ -1441,3 +1441,28 @@ def test_predict_side_by_side_notes_truth_frames_off_the_grid(tmp_path):
     status, _, err = run_cli("predict", steady, tmp_path / "t.mp4", "--start", "10", "--horizon", "2",
                              "--side-by-side", "-q")
     assert status == 0 and "note" not in err
+
+
+def test_crf_reaches_the_encoder_of_predict_and_flow_videos(moving_folder, tmp_path, capsys):
+    """--crf of predict's video output and flow's --video (default 18, as retime's and
+    translate's): a higher CRF gives a smaller H.264 file of the same frames; an image or folder
+    output with --crf is a usage error."""
+    folder, _ = moving_folder
+    sizes = {}
+    for crf in (None, "18", "40"):
+        extra = [] if crf is None else ["--crf", crf]
+        predicted = tmp_path / f"predict-{crf}.mp4"
+        assert main(["predict", str(folder), "--horizon", "3", "-o", str(predicted), *extra]) == 0
+        flows = tmp_path / f"flow-{crf}.mp4"
+        assert main(["flow", str(folder), "--video", str(flows), *extra]) == 0
+        sizes[crf] = predicted.stat().st_size, flows.stat().st_size
+    capsys.readouterr()
+    assert sizes[None] == sizes["18"]
+    assert sizes["40"][0] < sizes["18"][0] and sizes["40"][1] < sizes["18"][1]
+    assert main(["predict", str(folder), "--horizon", "3", "-o", str(tmp_path / "frames"),
+                 "--crf", "20"]) == 2
+    assert "--crf is for a video output; OUTPUT names a folder" in capsys.readouterr().err
+    first, second = sorted(folder.glob("*.png"))[:2]
+    assert main(["flow", str(first), str(second), "--png", str(tmp_path / "f.png"),
+                 "--crf", "20"]) == 2
+    assert "--crf: only for a video or image folder given alone" in capsys.readouterr().err
