@@ -195,7 +195,7 @@ def _scan(image, flow, levels, scales, bounds, n, r0, r1, k, acc, level):
     the sums into the flat ``acc`` of ``k`` values per target (softmax with levels: weighted
     by the largest level ``level`` reaching each target, from ``_scan_levels``).
 
-    Sources of a gray or RGB image whose four taps all lie in those rows with non-zero
+    Sources of a gray, 2-channel or RGB image whose four taps all lie in those rows with non-zero
     weights (nearly all) take a path written out per channel count with unsigned indices
     (a loop over a run-time channel count doubled the time, Numba's negative-index checks
     added 40 %), with their positions and fractions from ``_split_row``, a vectorised pass
@@ -208,7 +208,7 @@ def _scan(image, flow, levels, scales, bounds, n, r0, r1, k, acc, level):
     nm = n if scales.shape[0] > 1 else 0
     softmax = scales.shape[0] > 0
     leveled = levels.shape[0] > 0
-    fast = channels == 1 or channels == 3
+    fast = channels <= 3  # gray, flows (2: interpolate's projections, predict's advection), RGB
     weighted = k > channels + 1  # the bilinear weight map too (softmax with return_weight)
     one = flow.dtype.type(1)
     cast = acc.dtype.type
@@ -254,7 +254,7 @@ def _scan(image, flow, levels, scales, bounds, n, r0, r1, k, acc, level):
                         a00, a01, a10, a11 = w00 * e, w01 * e, w10 * e, w11 * e
                     s = p * kk
                     v0 = image[ni, y, x, 0]
-                    v1 = image[ni, y, x, 1] if channels == 3 else v0
+                    v1 = image[ni, y, x, 1] if channels >= 2 else v0
                     v2 = image[ni, y, x, 2] if channels == 3 else v0
                     if k == 2:  # gray, no weight map: the commonest case, 12 % faster
                         _add2(acc, s, a00, v0, a01)
@@ -381,12 +381,13 @@ def _add2(acc, s, wa, v, wb):
 
 @jit
 def _add_tap(acc, s, a, b, v0, v1, v2, channels, weighted):
-    """One tap of a gray or RGB source at ``s``: the weighted values and ``a``, then (with the
-    weight map) the bilinear weight ``b``."""
+    """One tap of a source of 1, 2 or 3 channels at ``s``: the weighted values and ``a``, then
+    (with the weight map) the bilinear weight ``b``."""
     one = np.uint64(1)
     acc[s] += a * v0
-    if channels == 3:
+    if channels >= 2:
         acc[s + one] += a * v1
+    if channels == 3:
         acc[s + np.uint64(2)] += a * v2
     acc[s + np.uint64(channels)] += a
     if weighted:
@@ -396,7 +397,8 @@ def _add_tap(acc, s, a, b, v0, v1, v2, channels, weighted):
 @jit
 def _finish_band(acc, channels, divide, int_max, out, band, n_bands):
     """Target pixels ``band`` of ``n_bands`` of ``finish_value`` (``parallel.run_bands``);
-    gray and RGB written out (3x faster than the loop over a run-time channel count)."""
+    gray, 2 channels and RGB written out (3x faster than the loop over a run-time channel
+    count)."""
     n_pixels = out.size // channels
     k = acc.size // n_pixels
     start, stop = band_range(n_pixels, band, n_bands)
@@ -408,6 +410,11 @@ def _finish_band(acc, channels, divide, int_max, out, band, n_bands):
             out[p] = finish_value(acc[k * p], acc[k * p + 1], divide, int_max)
     elif channels == 3 and k == 4 and int_max > 0:  # integer RGB: vectorised (see below)
         _finish_int_rgb(acc, divide, int_max, out, start, stop)
+    elif channels == 2:  # flows
+        for p in range(start, stop):
+            norm = acc[k * p + 2]
+            out[2 * p] = finish_value(acc[k * p], norm, divide, int_max)
+            out[2 * p + 1] = finish_value(acc[k * p + 1], norm, divide, int_max)
     elif channels == 3:
         for p in range(start, stop):
             norm = acc[k * p + 3]

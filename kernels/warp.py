@@ -363,6 +363,33 @@ def _linear_rgb(src, plane, w, xs, ys, fxs, fys, dst):
 
 
 @internal
+def _linear_any(src, plane, w, channels, xs, ys, fxs, fys, dst):
+    """Bilinear samples of a row for any channel count: the pixels flagged by ``_split_row``
+    (``ys >= 0``, every tap inside) read their taps, weights once per pixel for all channels;
+    the others are listed in ``ys[:n_slow]`` for ``warp_pixel``. Returns ``n_slow``."""
+    n_slow = 0
+    dx = np.uint64(channels)
+    dy = np.uint64(w * channels)
+    for x in range(w):
+        yi = ys[x]
+        if yi < 0:
+            ys[n_slow] = x  # ys[:x] is used up: reuse it as the list of slow pixels
+            n_slow += 1
+            continue
+        fx = fxs[x]
+        fy = fys[x]
+        p = np.uint64(plane + (np.int64(yi) * w + xs[x]) * channels)  # unsigned: no wraparound code
+        gx = np.float32(1) - fx  # float32 weights for float32 flows, float64 for float64
+        gy = np.float32(1) - fy
+        k = x * channels
+        for c in range(channels):
+            q = p + np.uint64(c)
+            dst[k + c] = (gy * (gx * src[q] + fx * src[q + dx])
+                          + fy * (gx * src[q + dy] + fx * src[q + dy + dx]))
+    return n_slow
+
+
+@internal
 def _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
               xs, ys, fxs, fys, dst, mask_row):
     """Passes 1 and 2 for one output row, into ``dst`` (W * C values)."""
@@ -381,10 +408,13 @@ def _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
     elif interpolation == interp.INTER_LINEAR and channels == 3:
         n_slow = _linear_rgb(src, plane, w, xs, ys, fxs, fys, dst)
         start = w
+    elif interpolation == interp.INTER_LINEAR:
+        n_slow = _linear_any(src, plane, w, channels, xs, ys, fxs, fys, dst)
+        start = w
     else:
         n_slow = 0
         start = 0
-    for x in range(start, w):
+    for x in range(start, w):  # nearest and cubic
         yi = ys[x]
         if yi < 0:
             ys[n_slow] = x  # ys[:x] is used up: reuse it as the list of slow pixels
@@ -398,14 +428,7 @@ def _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
             xi = interp.nearest_index(xi, fx)
             yi = interp.nearest_index(yi, fy)
         p = np.uint64(plane + (np.int64(yi) * w + xi) * channels)  # unsigned: no wraparound code
-        if interpolation == interp.INTER_LINEAR:
-            gx = np.float32(1) - fx  # float32 weights for float32 flows, float64 for float64
-            gy = np.float32(1) - fy
-            for c in range(channels):
-                q = p + np.uint64(c)
-                dst[k + c] = (gy * (gx * src[q] + fx * src[q + dx])
-                              + fy * (gx * src[q + dy] + fx * src[q + dy + dx]))
-        elif interpolation == interp.INTER_NEAREST:
+        if interpolation == interp.INTER_NEAREST:
             for c in range(channels):
                 dst[k + c] = src[p + np.uint64(c)]
         else:
@@ -434,7 +457,7 @@ def warp_row_linear_replicate(image, src, flow_row, y, xs, ys, fxs, fys, dst):
     :func:`warp_linear_cpu` warp with, compiled without the nearest and cubic loops (a first
     call compiles about 4 s less). The same functions give the same values as ``_warp_row``:
     gray and RGB rows take the vectorised interiors, other channel counts (and gray planes of
-    2**31 pixels or more) its bilinear loop, the rest (unknown flow, taps outside the image)
+    2**31 pixels or more) :func:`_linear_any`, the rest (unknown flow, taps outside the image)
     ``warp_pixel``. No mask is written.
     """
     _, h, w, channels = image.shape
@@ -445,25 +468,8 @@ def warp_row_linear_replicate(image, src, flow_row, y, xs, ys, fxs, fys, dst):
         n_slow = _linear_gray(src, 0, h, w, xs, ys, fxs, fys, dst, slow)
     elif channels == 3:
         n_slow = _linear_rgb(src, 0, w, xs, ys, fxs, fys, dst)
-    else:  # _warp_row's bilinear loop (2 channels: flows)
-        n_slow = 0
-        dx = np.uint64(channels)
-        dy = np.uint64(w * channels)
-        for x in range(w):
-            yi = ys[x]
-            if yi < 0:
-                ys[n_slow] = x  # ys[:x] is used up: reuse it as the list of slow pixels
-                n_slow += 1
-                continue
-            fx = fxs[x]
-            fy = fys[x]
-            p = np.uint64((np.int64(yi) * w + xs[x]) * channels)
-            gx = np.float32(1) - fx
-            gy = np.float32(1) - fy
-            for c in range(channels):
-                q = p + np.uint64(c)
-                dst[x * channels + c] = (gy * (gx * src[q] + fx * src[q + dx])
-                                         + fy * (gx * src[q + dy] + fx * src[q + dy + dx]))
+    else:  # 2 channels (flows), 4, ...
+        n_slow = _linear_any(src, 0, w, channels, xs, ys, fxs, fys, dst)
     for i in range(n_slow):
         x = ys[i]
         warp_pixel(image, 0, y, x, flow_row[2 * x], flow_row[2 * x + 1], dst, x * channels,

@@ -74,11 +74,11 @@ def assert_holes_match(got, expected):
 # ---------------------------------------------------------------- against the reference
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("channels", [None, 2, 3])
+@pytest.mark.parametrize("channels", [None, 2, 3, 4])
 def test_matches_float64_reference(mode, channels):
     """float32 within 1e-5 (relative to the values, which are in [0, 1]; the float32 weights
     and sums round at ~1e-7 per operation), float64 within 1e-12; holes and weights equal.
-    Two channels run the general per-tap path, gray and RGB the written-out one."""
+    Four channels run the general per-tap path, gray, 2 (flows) and RGB the written-out one."""
     rng = np.random.default_rng(1)
     shape = (21, 26) if channels is None else (21, 26, channels)
     image = rng.random(shape)
