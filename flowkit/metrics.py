@@ -2,7 +2,9 @@
 
 Flow metrics compare an estimate with ground truth over the valid pixels: those where
 ``valid`` (if given) is True and the ground truth is known. Unknown ground truth (NaN,
-infinite, or ``|u|`` or ``|v| >= 1e9``, Middlebury's marker) is excluded automatically.
+infinite, or ``|u|`` or ``|v| >= 1e9``, Middlebury's marker) is excluded automatically; an
+unknown estimate at a counted pixel is a ``ValueError`` (fill it, or leave it out with
+``valid``: as the Middlebury and KITTI evaluations, which take dense estimates).
 All computations are in float64; results are Python floats. Batches ``(N, H, W, 2)`` are
 pooled: the mean runs over the valid pixels of all frames.
 """
@@ -36,6 +38,12 @@ def _flow_pair(flow, gt, valid):
     if not mask.any():
         raise ValueError(f"valid: expected at least one pixel with valid=True and known ground "
                          f"truth, got none of {mask.size}")
+    unknown = int((mask & ~known_vectors(flow)).sum())
+    if unknown:  # an estimator's missing vector would otherwise turn the mean into NaN or inf
+        raise ValueError(f"flow: expected known vectors (finite, |component| < 1e9) wherever the "
+                         f"ground truth is known and valid, got {unknown} unknown (NaN, infinity "
+                         "or the 1e9 marker); fill them first (e.g. flowkit.fill_holes) or leave "
+                         "them out with valid=")
     return flow[mask], gt[mask]
 
 
@@ -59,7 +67,8 @@ def endpoint_error(flow, gt, valid=None):
     Raises
     ------
     ValueError, TypeError
-        Bad shapes or dtypes, or no valid pixel.
+        Bad shapes or dtypes, no valid pixel, or an unknown estimated vector at a valid
+        pixel of known ground truth.
 
     References
     ----------

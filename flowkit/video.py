@@ -474,6 +474,7 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
     yuv = fmt.startswith("yuv")
     period = 1 / Fraction(_frame_rate(stream) or 30)
     previous = reached = None
+    count = 0
     name = container.name
     iterator = container.decode(stream)
     while True:
@@ -483,7 +484,11 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
             _check_complete(container, stream, reached, period)
             return
         except av.FFmpegError as exc:
-            raise ValueError(f"path: cannot decode {name} ({_av_message(exc)})") from None
+            where = "" if reached is None else (  # where a file cut short stops decoding
+                f" after {count} frame{'' if count == 1 else 's'}, "
+                f"{float(reached - (stream.start_time or 0) * _time_base(stream)):.3f} s")
+            raise ValueError(f"path: cannot decode {name}{where} ({_av_message(exc)})") from None
+        count += 1
         if frame.pts is not None:
             time = _after(frame.pts * Fraction(frame.time_base or stream.time_base), previous, period)
         else:

@@ -1445,8 +1445,8 @@ def test_predict_side_by_side_notes_truth_frames_off_the_grid(tmp_path):
 
 def test_crf_reaches_the_encoder_of_predict_and_flow_videos(moving_folder, tmp_path, capsys):
     """--crf of predict's video output and flow's --video (default 18, as retime's and
-    translate's): a higher CRF gives a smaller H.264 file of the same frames; an image or folder
-    output with --crf is a usage error."""
+    translate's): a higher CRF gives a smaller H.264 file of the same frames; an encoder
+    without one gets a note; an image or folder output with --crf is a usage error."""
     folder, _ = moving_folder
     sizes = {}
     for crf in (None, "18", "40"):
@@ -1459,6 +1459,15 @@ def test_crf_reaches_the_encoder_of_predict_and_flow_videos(moving_folder, tmp_p
     capsys.readouterr()
     assert sizes[None] == sizes["18"]
     assert sizes["40"][0] < sizes["18"][0] and sizes["40"][1] < sizes["18"][1]
+    # an encoder without a CRF: written, with a note (FFmpeg warns of an unused -crf alike)
+    for name, encoder in (("p.avi", "mjpeg, encodes at the fixed quantiser 2"),
+                          ("p.mkv", "ffv1, is lossless")):
+        assert main(["predict", str(folder), "--horizon", "1", "-o", str(tmp_path / name),
+                     "--crf", "30"]) == 0
+        assert (f"flowkit: note: --crf 30 does not apply to {tmp_path / name}: its encoder, "
+                f"{encoder};") in capsys.readouterr().err
+    assert main(["predict", str(folder), "--horizon", "1", "-o", str(tmp_path / "q.avi")]) == 0
+    assert "--crf" not in capsys.readouterr().err
     assert main(["predict", str(folder), "--horizon", "3", "-o", str(tmp_path / "frames"),
                  "--crf", "20"]) == 2
     assert "--crf is for a video output; OUTPUT names a folder" in capsys.readouterr().err
@@ -1466,3 +1475,25 @@ def test_crf_reaches_the_encoder_of_predict_and_flow_videos(moving_folder, tmp_p
     assert main(["flow", str(first), str(second), "--png", str(tmp_path / "f.png"),
                  "--crf", "20"]) == 2
     assert "--crf: only for a video or image folder given alone" in capsys.readouterr().err
+
+
+def test_os_errors_name_the_users_path_as_shell_tools_do(tmp_path, monkeypatch):
+    """An OSError with a file name is one line "PATH: reason" (not "[Errno 13] ..."), and a
+    folder output whose hidden staging folder cannot be made names the user's folder."""
+    import tempfile
+
+    from flowkit import cli
+
+    assert cli._one_line(PermissionError(13, "Permission denied", "/x/out.mp4")) == \
+        "/x/out.mp4: Permission denied"
+    assert cli._one_line(FileNotFoundError("output folder does not exist: /x (for /x/a.mp4)")) == \
+        "output folder does not exist: /x (for /x/a.mp4)"
+
+    def refuse(prefix, suffix, dir):
+        raise PermissionError(1, "Operation not permitted", f"{dir}/{prefix}abc123{suffix}")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+    with pytest.raises(PermissionError) as info:
+        with cli._staged_folder(tmp_path / "frames"):
+            pass
+    assert cli._one_line(info.value) == f"{tmp_path / 'frames'}: Operation not permitted"

@@ -96,8 +96,17 @@ def test_valid_mask_and_unknown_ground_truth():
     assert metrics.endpoint_error(flow, gt) == 0.0  # unknown ground truth skipped without a mask
     gt[0, 0] = (0, 2e9)
     assert metrics.endpoint_error(flow, gt) == 0.0
-    flow[1, 1] = (np.nan, 0)  # an estimate's NaN is an error, not skipped
-    assert math.isnan(metrics.endpoint_error(flow, gt))
+    # an estimate's unknown vector where the truth is known: a ValueError naming the count, for
+    # every flow metric and every marker (it would make the mean NaN or inf); valid= leaves it out
+    for marker in ((np.nan, 0), (0, np.inf), (-1e9, 0)):
+        flow[1, 1] = marker
+        for metric in (metrics.endpoint_error, metrics.angular_error, metrics.fl_all):
+            with pytest.raises(ValueError, match=r"^flow: expected known vectors .* got 1 unknown"):
+                metric(flow, gt)
+        assert metrics.endpoint_error(flow, gt, valid=np.array([[True, True], [True, False]])) == 0.0
+    flow[0, 0] = (np.nan, np.nan)  # unknown in both: the pixel is not counted, no error
+    flow[1, 1] = 0
+    assert metrics.endpoint_error(flow, gt) == 0.0
 
 
 def test_batches_pool_all_pixels():
