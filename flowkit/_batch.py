@@ -213,11 +213,11 @@ def _video_join(src, dst, paths, *, fps=None, codec=None, **options):
     """The predict job's join: the parts' RGB frames encoded once, as the whole job, at the
     grid rate and the source's bit depth, with its display rotation and colour tags (the parts
     hold the frames in its coded orientation)."""
-    from .video import VideoWriter, concat_parts, probe_video, writer_tags
+    from .video import DEFAULT_CRF, VideoWriter, concat_parts, probe_video, writer_tags
 
     info = probe_video(src)
     depth = 16 if info.bit_depth > 8 else 8
-    with VideoWriter(dst, _output_fps(src, fps), codec=codec, crf=18,  # write_video's
+    with VideoWriter(dst, _output_fps(src, fps), codec=codec, crf=DEFAULT_CRF,  # write_video's
                      **writer_tags(info)) as writer:
         concat_parts(writer, paths, depth=depth)
     return writer.frame_count

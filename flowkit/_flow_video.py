@@ -44,12 +44,13 @@ class FlowVideo:
 
 
 def write_flow_video(path, flows, *, info=None, fps=None, step=1, max_flow=None, codec=None,
-                     crf=18, lossless=False, empty=None):
+                     crf=None, lossless=False, empty=None):
     """Write the colour-coded pictures of ``flows``, ``(time, flow)`` pairs: the flow of the
     pair (k, k + 1) of the video ``info`` describes (None: a folder of images) and frame k's
     time in seconds from the first frame (read with ``step``). ``lossless``: the upright
     pictures in FFV1 at ``k / fps``, a part of a chunked ``flowkit.batch`` job for
-    :func:`join_flow_video`. ``crf``: for the encoders that take one (as ``retime``'s).
+    :func:`join_flow_video`. ``crf``: for the encoders that take one (None:
+    ``video.DEFAULT_CRF``, as ``retime``'s).
     ``empty``: the ValueError message when ``flows`` is empty.
     Returns a :class:`FlowVideo`."""
     import flowkit  # the public function, as a Python user calls it
@@ -62,7 +63,7 @@ def write_flow_video(path, flows, *, info=None, fps=None, step=1, max_flow=None,
     return _write_as_input(path, pictures, info, fps, step, codec, crf, empty)
 
 
-def join_flow_video(path, src, parts, *, fps=None, codec=None, crf=18):
+def join_flow_video(path, src, parts, *, fps=None, codec=None, crf=None):
     """The lossless parts (:func:`write_flow_video` with ``lossless``, in order) of the flow of
     the video ``src`` written to ``path`` as a single :func:`write_flow_video` writes them:
     the pictures at the times of ``src``'s frames (read from its packets,
@@ -107,11 +108,11 @@ def _write(path, pictures, fps, time_base, rotation, codec, crf, empty):
     """``(time, picture)`` pairs (upright) written to ``path``: at their times in units of
     ``time_base`` (None: at ``k / fps``), turned to the coded orientation of a video of display
     ``rotation`` and tagged with it where the container keeps a tag (else upright)."""
-    from .video import VideoWriter, stored_rotation, to_coded
+    from .video import DEFAULT_CRF, VideoWriter, stored_rotation, to_coded
 
     stored = stored_rotation(path, rotation)
-    with VideoWriter(path, fps, codec=codec, crf=crf, rotation=stored,
-                     time_base=time_base) as writer:
+    with VideoWriter(path, fps, codec=codec, crf=DEFAULT_CRF if crf is None else crf,
+                     rotation=stored, time_base=time_base) as writer:
         for time, picture in pictures:
             writer.write(writer.fit(to_coded(picture, stored)),
                          time=None if time_base is None else time)

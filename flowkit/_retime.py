@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _validate
 from ._atomic import check_folder
-from .video import DEFAULT_CODECS
+from .video import DEFAULT_CODECS, DEFAULT_CRF
 
 # retime's default encoder by extension (the command line's translate takes it too): VideoWriter's
 # but libx264 for .mkv, not lossless FFV1 (see retime's ``codec``)
@@ -275,7 +275,7 @@ def _full_range_tag(info, pix_fmt):
 
 def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segment=None,
            trim=False, method="project", model=None, flow="dis", flow_options=None, codec=None,
-           crf=18, audio=None, scene_threshold=DEFAULT_SCENE_THRESHOLD, device=None, progress=None,
+           crf=DEFAULT_CRF, audio=None, scene_threshold=DEFAULT_SCENE_THRESHOLD, device=None, progress=None,
            part=None, _lossless=False, _parts=None):
     """Change the frame rate and/or the playback speed of a video file by interpolation.
 

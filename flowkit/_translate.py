@@ -15,6 +15,7 @@ import numpy as np
 
 from . import _validate
 from ._estimators import get_estimator
+from .video import DEFAULT_CRF
 
 METHODS = ("blend", "gradient")
 DEFAULT_STRENGTH = 0.8
@@ -335,7 +336,7 @@ def _op_results(function, name, frames, depth, first=0):
 
 
 def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="farneback",
-              flow_options=None, scene_threshold=10.0, segment=None, codec=None, crf=18,
+              flow_options=None, scene_threshold=10.0, segment=None, codec=None, crf=DEFAULT_CRF,
               audio=True, progress=None):
     """Apply a per-frame operation to a video file and make the result temporally consistent.
 

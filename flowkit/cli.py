@@ -30,8 +30,8 @@ from ._backend import CudaUnavailable
 from ._estimators import estimator_options, get_estimator, list_estimators
 from ._flow_video import write_flow_video
 from ._retime import MAX_FPS, REENCODE_CODECS  # output frame rates in (0, MAX_FPS], as retime's
-from .video import (DEFAULT_CODECS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_container, grid_rate,
-                    probe_video, stored_rotation)
+from .video import (DEFAULT_CODECS, DEFAULT_CRF, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_container,
+                    grid_rate, probe_video, stored_rotation)
 
 METHODS = tuple(list_estimators())
 # the --help descriptions' sentence on an existing output file (see _wrote)
@@ -744,9 +744,10 @@ def _output_kind(path):
 
 
 # (kernels module, Numba dispatcher) of the main CPU drivers a command compiles on first use
+# (their warps of float32 by warp's defaults take _warp_linear_band, not the general driver)
 _PREDICT_DRIVERS = (("dis", "_search_band"), ("splat", "_splat_band"), ("fill", "_fill_pass"),
-                    ("warp", "_warp_cpu_shared"), ("advect", "_speed_mean_band"))
-_RETIME_DRIVERS = (("dis", "_search_band"), ("splat", "_splat_band"), ("warp", "_warp_cpu_shared"),
+                    ("warp", "_warp_linear_band"), ("advect", "_speed_mean_band"))
+_RETIME_DRIVERS = (("dis", "_search_band"), ("splat", "_splat_band"), ("warp", "_warp_linear_band"),
                    ("project", "_sample_band"))
 
 
@@ -996,15 +997,15 @@ def cmd_predict(args):
 
 def _add_crf(p, what=""):
     """--crf of the commands that write a video (``what`` starts the help: which output); the
-    commands pass ``args.crf`` (None: not given, 18)."""
+    commands pass :func:`_crf` (``args.crf`` None: not given)."""
     p.add_argument("--crf", type=_integer_from(0), metavar="CRF",
-                   help=f"{what}constant rate factor of x264/x265/vp9/av1 (default 18; mjpeg and "
-                        "mpeg4 encode at the fixed quantiser 2, ffv1 is lossless)")
+                   help=f"{what}constant rate factor of x264/x265/vp9/av1 (default {DEFAULT_CRF}; "
+                        "mjpeg and mpeg4 encode at the fixed quantiser 2, ffv1 is lossless)")
 
 
 def _crf(args):
-    """``--crf`` (:func:`_add_crf`), 18 when not given."""
-    return 18 if args.crf is None else args.crf
+    """``--crf`` (:func:`_add_crf`), ``video.DEFAULT_CRF`` when not given."""
+    return DEFAULT_CRF if args.crf is None else args.crf
 
 
 def _crf_note(args, output, codec, defaults=None):

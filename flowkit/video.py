@@ -46,6 +46,9 @@ FOURCC = {"mp4v": "mpeg4", "xvid": "mpeg4", "divx": "mpeg4", "fmp4": "mpeg4", "m
           "av01": "libsvtav1"}
 # encoders that take a constant rate factor
 CRF_CODECS = frozenset({"libx264", "libx265", "libvpx-vp9", "libsvtav1", "libaom-av1"})
+# the CRF every writer of flowkit uses unless told (retime, translate, predict's and flow's videos,
+# the batch jobs); VideoWriter alone leaves the encoder's own default
+DEFAULT_CRF = 18
 # encoders without a CRF whose quality is set by a quantiser (q 2, FFmpeg's -q:v 2)
 QSCALE_CODECS = frozenset({"mjpeg", "mpeg4"})
 _FF_QP2LAMBDA = 118  # FFmpeg's lambda per quantiser step (libavutil FF_QP2LAMBDA)
@@ -665,7 +668,8 @@ def grid_steps(times, rate, unit=0):
     return steps
 
 
-def write_video(path, frames, fps, *, codec=None, crf=18, empty=None, callback=None, tags=None):
+def write_video(path, frames, fps, *, codec=None, crf=DEFAULT_CRF, empty=None, callback=None,
+                tags=None):
     """Write ``frames`` (RGB or gray arrays; odd sizes padded even where the encoder needs it,
     :meth:`VideoWriter.fit`) to a video at ``path`` atomically (:class:`VideoWriter`, frame k
     at ``k / fps``, ``crf`` for the encoders that take one, as ``retime``'s); ``callback()``

@@ -10,8 +10,8 @@ float32 values in the same order, row by row, without its dozens of full-size te
 
 Pass 1 (bands of rows): per row and hypothesis, the two displacements, the samples of both
 frames and of the two occlusion masks (``kernels.warp.warp_row_linear_replicate``: bilinear,
-replicated border, ``flowkit.warp``'s defaults and values), the visibility blend ``blend[k]`` and the samples'
-disagreement ``error[k]``. Pass 2 (bands of rows, after pass 1, since each pixel reads the
+replicated border, ``flowkit.warp``'s defaults and values), the visibility blend ``blend[k]``
+and the samples' disagreement ``error[k]``. Pass 2 (bands of rows, after pass 1, since each pixel reads the
 errors of the rows above and below): the 3x3 mean of each error (edges replicated), the
 weights ``1 / (mean + softness)`` and the weighted mean of the blends.
 """
@@ -54,7 +54,8 @@ def project_blend_cpu(f0, f1, hidden0, hidden1, occlusion, projected0, projected
                       (one - t) * (one - t), t * (one - t),   # flow_t1
                       -np.float32(1 - floor),                 # a hidden sample's weight, minus 1
                       np.float32(error_unit), np.float32(softness),
-                      np.float32(1 - float(t))], np.float32)  # share0 without occlusion masks
+                      np.float32(1 - float(t)),               # share0 without occlusion masks
+                      t], np.float32)
     threads = bands_for(out.size, SERIAL_VALUES)
     n_bands = threads if threads == 1 else 4 * threads  # claimed in turn (run_bands)
     index = np.empty((n_bands, 2, w), np.int32)        # the row sampler's xs, ys
@@ -89,7 +90,7 @@ def _sample_band(f0, f1, hidden0, hidden1, occlusion, projected0, projected1, fl
     t0_of01, t0_of10, t1_of01, t1_of10 = coefs[2], coefs[3], coefs[4], coefs[5]
     hidden_gain, error_unit = coefs[6], coefs[7]
     one = np.float32(1)
-    t = one - one_minus_t
+    t = coefs[10]
     zero = np.float32(0)
     start, stop = band_range(h, band, n_bands)
     for y in range(start, stop):

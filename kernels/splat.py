@@ -208,7 +208,7 @@ def _scan(image, flow, levels, scales, bounds, n, r0, r1, k, acc, level):
     nm = n if scales.shape[0] > 1 else 0
     softmax = scales.shape[0] > 0
     leveled = levels.shape[0] > 0
-    fast = channels <= 3  # gray, flows (2: interpolate's projections, predict's advection), RGB
+    fast = channels <= 3  # gray, 2 (flows: interpolate's projections), RGB
     weighted = k > channels + 1  # the bilinear weight map too (softmax with return_weight)
     one = flow.dtype.type(1)
     cast = acc.dtype.type
