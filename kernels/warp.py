@@ -390,6 +390,57 @@ def _linear_any(src, plane, w, channels, xs, ys, fxs, fys, dst):
 
 
 @internal
+def _nearest_any(src, plane, w, channels, xs, ys, fxs, fys, dst):
+    """Nearest-neighbour samples of a row (ties to even, as ``cv2.remap``), flagged pixels
+    only, as :func:`_linear_any`. Returns ``n_slow``."""
+    n_slow = 0
+    for x in range(w):
+        yi = ys[x]
+        if yi < 0:
+            ys[n_slow] = x  # ys[:x] is used up: reuse it as the list of slow pixels
+            n_slow += 1
+            continue
+        xi = interp.nearest_index(xs[x], fxs[x])
+        yi = interp.nearest_index(yi, fys[x])
+        p = np.uint64(plane + (np.int64(yi) * w + xi) * channels)  # unsigned: no wraparound code
+        k = x * channels
+        for c in range(channels):
+            dst[k + c] = src[p + np.uint64(c)]
+    return n_slow
+
+
+@internal
+def _cubic_any(src, plane, w, channels, xs, ys, fxs, fys, dst):
+    """Bicubic (Keys, a = -0.75, ``interp.cubic_weights``) samples of a row, flagged pixels
+    only (all 16 taps inside), weights once per pixel for all channels, as
+    :func:`_linear_any`. Returns ``n_slow``."""
+    n_slow = 0
+    dx = np.uint64(channels)
+    dy = np.uint64(w * channels)
+    for x in range(w):
+        yi = ys[x]
+        if yi < 0:
+            ys[n_slow] = x  # ys[:x] is used up: reuse it as the list of slow pixels
+            n_slow += 1
+            continue
+        p = np.uint64(plane + (np.int64(yi) * w + xs[x]) * channels)  # unsigned: no wraparound code
+        wx0, wx1, wx2, wx3 = interp.cubic_weights(fxs[x])
+        wy0, wy1, wy2, wy3 = interp.cubic_weights(fys[x])
+        k = x * channels
+        for c in range(channels):
+            q = p + np.uint64(c) - dy - dx  # the top-left tap; rows written out (no loop)
+            row0 = wx0 * src[q] + wx1 * src[q + dx] + wx2 * src[q + 2 * dx] + wx3 * src[q + 3 * dx]
+            q += dy
+            row1 = wx0 * src[q] + wx1 * src[q + dx] + wx2 * src[q + 2 * dx] + wx3 * src[q + 3 * dx]
+            q += dy
+            row2 = wx0 * src[q] + wx1 * src[q + dx] + wx2 * src[q + 2 * dx] + wx3 * src[q + 3 * dx]
+            q += dy
+            row3 = wx0 * src[q] + wx1 * src[q + dx] + wx2 * src[q + 2 * dx] + wx3 * src[q + 3 * dx]
+            dst[k + c] = wy0 * row0 + wy1 * row1 + wy2 * row2 + wy3 * row3
+    return n_slow
+
+
+@internal
 def _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
               xs, ys, fxs, fys, dst, mask_row):
     """Passes 1 and 2 for one output row, into ``dst`` (W * C values)."""
@@ -400,48 +451,16 @@ def _warp_row(image, src, flow_row, ni, y, interpolation, border, border_value,
     if mask_row.size:
         _mask_row(flow_row, y, h, w, mask_row)
     plane = ni * h * w * channels
-    dx = np.uint64(channels)
-    dy = np.uint64(w * channels)
     if gray:
         n_slow = _linear_gray(src, plane, h, w, xs, ys, fxs, fys, dst, slow)
-        start = w
     elif interpolation == interp.INTER_LINEAR and channels == 3:
         n_slow = _linear_rgb(src, plane, w, xs, ys, fxs, fys, dst)
-        start = w
     elif interpolation == interp.INTER_LINEAR:
         n_slow = _linear_any(src, plane, w, channels, xs, ys, fxs, fys, dst)
-        start = w
+    elif interpolation == interp.INTER_CUBIC:
+        n_slow = _cubic_any(src, plane, w, channels, xs, ys, fxs, fys, dst)
     else:
-        n_slow = 0
-        start = 0
-    for x in range(start, w):  # nearest and cubic
-        yi = ys[x]
-        if yi < 0:
-            ys[n_slow] = x  # ys[:x] is used up: reuse it as the list of slow pixels
-            n_slow += 1
-            continue
-        xi = xs[x]
-        fx = fxs[x]
-        fy = fys[x]
-        k = x * channels
-        if interpolation == interp.INTER_NEAREST:
-            xi = interp.nearest_index(xi, fx)
-            yi = interp.nearest_index(yi, fy)
-        p = np.uint64(plane + (np.int64(yi) * w + xi) * channels)  # unsigned: no wraparound code
-        if interpolation == interp.INTER_NEAREST:
-            for c in range(channels):
-                dst[k + c] = src[p + np.uint64(c)]
-        else:
-            wx0, wx1, wx2, wx3 = interp.cubic_weights(fx)
-            wy0, wy1, wy2, wy3 = interp.cubic_weights(fy)
-            for c in range(channels):
-                acc = 0.0
-                for j in range(4):
-                    wy = wy0 if j == 0 else wy1 if j == 1 else wy2 if j == 2 else wy3
-                    q = p + np.uint64(c) + np.uint64(j) * dy - dy - dx
-                    acc += wy * (wx0 * src[q] + wx1 * src[q + dx]
-                                 + wx2 * src[q + 2 * dx] + wx3 * src[q + 3 * dx])
-                dst[k + c] = acc
+        n_slow = _nearest_any(src, plane, w, channels, xs, ys, fxs, fys, dst)
     for i in range(n_slow):
         x = ys[i]
         inside = warp_pixel(image, ni, y, x, flow_row[2 * x], flow_row[2 * x + 1], dst,
@@ -474,6 +493,21 @@ def warp_row_linear_replicate(image, src, flow_row, y, xs, ys, fxs, fys, dst):
         x = ys[i]
         warp_pixel(image, 0, y, x, flow_row[2 * x], flow_row[2 * x + 1], dst, x * channels,
                    interp.INTER_LINEAR, interp.BORDER_REPLICATE, 0.0, 0.0)
+
+
+@internal
+def warp_row_cubic_replicate(image, src, flow_row, y, xs, ys, fxs, fys, dst):
+    """:func:`warp_row_linear_replicate` for bicubic sampling (``flowkit.warp``'s
+    ``interpolation="cubic"``, replicated border): the values of ``_warp_row`` in that mode,
+    for ``interpolate``'s ``"project"`` blend. No mask is written."""
+    _, h, w, channels = image.shape
+    _split_row(flow_row, y, h, w, interp.INTER_CUBIC, interp.BORDER_REPLICATE, 0,
+               xs, ys, fxs, fys)
+    n_slow = _cubic_any(src, 0, w, channels, xs, ys, fxs, fys, dst)
+    for i in range(n_slow):
+        x = ys[i]
+        warp_pixel(image, 0, y, x, flow_row[2 * x], flow_row[2 * x + 1], dst, x * channels,
+                   interp.INTER_CUBIC, interp.BORDER_REPLICATE, 0.0, 0.0)
 
 
 def warp_linear_cpu(image, flow, out):
