@@ -3,31 +3,35 @@
 At time t each output pixel samples both frames backward along three hypotheses of the flow
 at t (the two projected flows and Super SloMo's approximation), blends each pair of samples by
 visibility, and weighs the three blends by how well their samples agree over a 3x3
-neighbourhood: ``flowkit._interpolate._project_by_warps`` states it with ``warp`` calls and
-array arithmetic (the GPU path and the tests' reference); this driver computes the same
-float32 values in the same order, row by row, without its dozens of full-size temporaries
-(96 -> 31 ms at 1280x720 RGB, docs/interpolation.md "Cost").
+neighbourhood; with bicubic sampling, the blend of the best-agreeing hypothesis is then made
+again from bicubic samples and the difference added, scaled down where even those samples
+disagree: ``flowkit._interpolate._project_by_warps`` states it with ``warp`` calls and array
+arithmetic (the GPU path and the tests' reference); this driver computes the same float32
+values in the same order, row by row, without its dozens of full-size temporaries (96 -> 31 ms
+at 1280x720 RGB for bilinear sampling, docs/interpolation.md "Cost").
 
-Pass 1 (bands of rows): per row and hypothesis, the two displacements, the samples of both
-frames and of the two occlusion masks (``kernels.warp.warp_row_linear_replicate``: bilinear,
-replicated border, ``flowkit.warp``'s defaults and values), the visibility blend ``blend[k]``
-and the samples' disagreement ``error[k]``. Pass 2 (bands of rows, after pass 1, since each pixel reads the
-errors of the rows above and below): the 3x3 mean of each error (edges replicated), the
-weights ``1 / (mean + softness)`` and the weighted mean of the blends.
+Pass 1 (bands of rows): per row and hypothesis, the two displacements, the bilinear samples of
+both frames and of the two occlusion masks (``kernels.warp.warp_row_linear_replicate``,
+``flowkit.warp``'s values), the visibility blend ``blend[k]`` (its share of frame0 kept in
+``shares[k]`` for bicubic sampling) and the samples' disagreement ``error[k]``. Pass 2 (bands
+of rows, after pass 1, since each pixel reads the errors of the rows above and below): the
+3x3 mean of each error (edges replicated), the weights ``1 / (mean + softness)`` and the
+weighted mean of the blends; for bicubic sampling, per row, the bicubic samples along each
+pixel's best hypothesis (``warp_row_cubic_replicate``) and the added detail.
 """
 
 import numpy as np
 
-from .jit import jit
+from .jit import internal, jit
 from .parallel import band_range, bands_for, run_bands
-from .warp import warp_row_linear_replicate
+from .warp import warp_row_cubic_replicate, warp_row_linear_replicate
 
 HYPOTHESES = 3
 SERIAL_VALUES = 1 << 15  # outputs below this size are computed on one thread
 
 
 def project_blend_cpu(f0, f1, hidden0, hidden1, occlusion, projected0, projected1, flow01,
-                      flow10, t, floor, error_unit, softness, out):
+                      flow10, t, floor, error_unit, softness, cubic, sharp_agreement, out):
     """CPU driver.
 
     Parameters
@@ -43,6 +47,13 @@ def project_blend_cpu(f0, f1, hidden0, hidden1, occlusion, projected0, projected
     t, floor, error_unit, softness : float
         The time, the visibility floor, the error's unit (``1 / (C * span)``) and the weights'
         softness.
+    cubic : bool
+        Add, per pixel, the bicubic detail of the hypothesis with the lowest mean
+        disagreement ``e`` (the first on ties): its visibility blend of bicubic samples
+        (``warp``'s ``interpolation="cubic"``) minus that of bilinear ones, times ``1 / (1 +
+        (e / sharp_agreement)^2)``. Else bilinear samples only. The occlusion masks are
+        always sampled bilinearly.
+    sharp_agreement : float
     out : ndarray (H, W, C), float32, written
     """
     _, h, w, channels = f0.shape
@@ -55,26 +66,46 @@ def project_blend_cpu(f0, f1, hidden0, hidden1, occlusion, projected0, projected
                       -np.float32(1 - floor),                 # a hidden sample's weight, minus 1
                       np.float32(error_unit), np.float32(softness),
                       np.float32(1 - float(t)),               # share0 without occlusion masks
-                      t], np.float32)
+                      t, sharp_agreement], np.float32)
     threads = bands_for(out.size, SERIAL_VALUES)
     n_bands = threads if threads == 1 else 4 * threads  # claimed in turn (run_bands)
     index = np.empty((n_bands, 2, w), np.int32)        # the row sampler's xs, ys
     frac = np.empty((n_bands, 2, w), np.float32)       # its fxs, fys
-    disp = np.empty((n_bands, 2, 2 * w), np.float32)   # one hypothesis' two displacement rows
+    disp = np.empty((n_bands, 2, 2 * w), np.float32)   # the two displacement rows
     samples = np.empty((n_bands, 2, w * channels), np.float32)
-    masks = np.empty((n_bands, 2, w), np.float32)
+    masks = np.empty((n_bands, 2, w), np.float32)      # pass 2: best hypothesis, detail weight
     blend = np.empty((HYPOTHESES, h, w * channels), np.float32)
     error = np.empty((HYPOTHESES, h, w), np.float32)
+    # frame0's share in each blend, or None: a type of its own, so that bilinear sampling
+    # alone compiles no bicubic code (Numba prunes the `shares is None` branches)
+    shares = np.empty((HYPOTHESES, h, w), np.float32) if cubic else None
     run_bands(_sample_band, f0, f1, hidden0, hidden1, occlusion, projected0, projected1, flow01,
-              flow10, coefs, index, frac, disp, samples, masks, blend, error,
+              flow10, coefs, index, frac, disp, samples, masks, blend, shares, error,
               threads=n_bands, claim=True)
-    run_bands(_combine_band, blend, error, coefs, out.reshape(h, w * channels),
+    run_bands(_combine_band, f0, f1, projected0, projected1, flow01, flow10, coefs, index, frac,
+              disp, samples, masks, blend, shares, error, out.reshape(h, w * channels),
               threads=n_bands, claim=True)
+
+
+@internal
+def _displacements(k, g0, g1, f01, f10, scalars):
+    """Hypothesis ``k``'s displacements ``(d0, d1)`` (frame0's sample at ``x + d0``, frame1's
+    at ``x + d1``), one component, from that component of the projected flows ``g0``, ``g1``
+    and of the end frames' flows ``f01``, ``f10``; ``scalars``: the first six ``coefs``. Scalars
+    only (array arguments would be reference-counted at every call)."""
+    minus_t, one_minus_t, t0_of01, t0_of10, t1_of01, t1_of10 = scalars
+    if k < 2:
+        g = g0 if k == 0 else g1
+        return minus_t * g, one_minus_t * g
+    s0 = t0_of01 * f01 + t0_of10 * f10
+    s1 = t1_of01 * f01 - t1_of10 * f10
+    return (s0 if s0 == s0 else minus_t * g0,  # NaN: the first projection's
+            s1 if s1 == s1 else one_minus_t * g0)
 
 
 @jit
 def _sample_band(f0, f1, hidden0, hidden1, occlusion, projected0, projected1, flow01, flow10,
-                 coefs, index, frac, disp_rows, sample_rows, mask_rows, blend, error,
+                 coefs, index, frac, disp_rows, sample_rows, mask_rows, blend, shares, error,
                  band, n_bands):
     """Pass 1 for rows ``band`` of ``n_bands``, with scratch rows ``[band]``."""
     _, h, w, channels = f0.shape
@@ -86,8 +117,8 @@ def _sample_band(f0, f1, hidden0, hidden1, occlusion, projected0, projected1, fl
     d0, d1 = disp_rows[band, 0], disp_rows[band, 1]
     g0, g1 = sample_rows[band, 0], sample_rows[band, 1]
     m0, m1 = mask_rows[band, 0], mask_rows[band, 1]
-    minus_t, one_minus_t = coefs[0], coefs[1]
-    t0_of01, t0_of10, t1_of01, t1_of10 = coefs[2], coefs[3], coefs[4], coefs[5]
+    scalars = (coefs[0], coefs[1], coefs[2], coefs[3], coefs[4], coefs[5])  # _displacements
+    one_minus_t = coefs[1]
     hidden_gain, error_unit = coefs[6], coefs[7]
     one = np.float32(1)
     t = coefs[10]
@@ -99,17 +130,8 @@ def _sample_band(f0, f1, hidden0, hidden1, occlusion, projected0, projected1, fl
         a01 = flow01[y].reshape(2 * w)
         a10 = flow10[y].reshape(2 * w)
         for k in range(HYPOTHESES):
-            if k < 2:
-                g = p0 if k == 0 else p1
-                for i in range(2 * w):
-                    d0[i] = minus_t * g[i]
-                    d1[i] = one_minus_t * g[i]
-            else:
-                for i in range(2 * w):
-                    s0 = t0_of01 * a01[i] + t0_of10 * a10[i]
-                    s1 = t1_of01 * a01[i] - t1_of10 * a10[i]
-                    d0[i] = s0 if s0 == s0 else minus_t * p0[i]  # NaN: the first projection's
-                    d1[i] = s1 if s1 == s1 else one_minus_t * p0[i]
+            for i in range(2 * w):
+                d0[i], d1[i] = _displacements(k, p0[i], p1[i], a01[i], a10[i], scalars)
             warp_row_linear_replicate(f0, src0, d0, y, xs, ys, fxs, fys, g0)
             warp_row_linear_replicate(f1, src1, d1, y, xs, ys, fxs, fys, g1)
             if occlusion:
@@ -126,6 +148,8 @@ def _sample_band(f0, f1, hidden0, hidden1, occlusion, projected0, projected1, fl
                     share0 = a / (b + a)
                 else:
                     share0 = coefs[9]
+                if shares is not None:
+                    shares[k, y, x] = share0
                 total = zero
                 for c in range(channels):
                     j = x * channels + c
@@ -136,13 +160,25 @@ def _sample_band(f0, f1, hidden0, hidden1, occlusion, projected0, projected1, fl
 
 
 @jit
-def _combine_band(blend, error, coefs, out, band, n_bands):
+def _combine_band(f0, f1, projected0, projected1, flow01, flow10, coefs, index, frac,
+                  disp_rows, sample_rows, mask_rows, blend, shares, error, out, band, n_bands):
     """Pass 2 for rows ``band`` of ``n_bands``: ``out[y] = sum_k W_k blend[k, y] / sum_k W_k``
-    with ``W_k = 1 / (box3(error[k]) + softness)``."""
+    with ``W_k = 1 / (e_k + softness)``, ``e_k = box3(error[k])``; unless ``shares`` is None,
+    plus ``(B - blend[b, y]) / (1 + (e_b / sharp_agreement)^2)``, ``b`` the hypothesis of the
+    lowest ``e_k`` and ``B`` its visibility blend of bicubic samples."""
     _, h, w = error.shape
     channels = blend.shape[2] // w
     softness = coefs[8]
+    sharp_agreement = coefs[11]
+    one = np.float32(1)
     nine = np.float32(9)
+    src0 = f0.reshape(f0.size)
+    src1 = f1.reshape(f1.size)
+    xs, ys, fxs, fys = index[band, 0], index[band, 1], frac[band, 0], frac[band, 1]
+    d0, d1 = disp_rows[band, 0], disp_rows[band, 1]
+    c0, c1 = sample_rows[band, 0], sample_rows[band, 1]
+    best, sharp = mask_rows[band, 0], mask_rows[band, 1]
+    scalars = (coefs[0], coefs[1], coefs[2], coefs[3], coefs[4], coefs[5])  # _displacements
     start, stop = band_range(h, band, n_bands)
     for y in range(start, stop):
         above = max(y - 1, 0)
@@ -152,16 +188,41 @@ def _combine_band(blend, error, coefs, out, band, n_bands):
             left = max(x - 1, 0)
             right = min(x + 1, w - 1)
             weight_sum = np.float32(0)
+            lowest = np.float32(np.inf)
             for k in range(HYPOTHESES):
                 e = error[k]
                 box = ((e[above, left] + e[y, left]) + e[below, left]
                        + ((e[above, x] + e[y, x]) + e[below, x])) \
                     + ((e[above, right] + e[y, right]) + e[below, right])
-                weight = np.float32(1) / (box / nine + softness)
+                mean = box / nine
+                weight = one / (mean + softness)
                 weight_sum += weight
+                if shares is not None and mean < lowest:
+                    lowest = mean
+                    best[x] = k
                 for c in range(channels):
                     j = x * channels + c
                     term = blend[k, y, j] * weight
                     out_row[j] = term if k == 0 else out_row[j] + term
             for c in range(channels):
                 out_row[x * channels + c] /= weight_sum
+            if shares is not None:
+                ratio = lowest / sharp_agreement
+                sharp[x] = one / (ratio * ratio + one)
+        if shares is None:
+            continue
+        p0 = projected0[y].reshape(2 * w)
+        p1 = projected1[y].reshape(2 * w)
+        a01 = flow01[y].reshape(2 * w)
+        a10 = flow10[y].reshape(2 * w)
+        for i in range(2 * w):
+            d0[i], d1[i] = _displacements(int(best[i // 2]), p0[i], p1[i], a01[i], a10[i], scalars)
+        warp_row_cubic_replicate(f0, src0, d0, y, xs, ys, fxs, fys, c0)
+        warp_row_cubic_replicate(f1, src1, d1, y, xs, ys, fxs, fys, c1)
+        for x in range(w):
+            k = int(best[x])
+            share0 = shares[k, y, x]
+            for c in range(channels):
+                j = x * channels + c
+                detail = ((c0[j] - c1[j]) * share0 + c1[j]) - blend[k, y, j]
+                out_row[j] += detail * sharp[x]

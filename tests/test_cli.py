@@ -1497,3 +1497,27 @@ def test_os_errors_name_the_users_path_as_shell_tools_do(tmp_path, monkeypatch):
         with cli._staged_folder(tmp_path / "frames"):
             pass
     assert cli._one_line(info.value) == f"{tmp_path / 'frames'}: Operation not permitted"
+
+
+def test_retime_interpolation_option_reaches_interpolate(tmp_path, capsys):
+    """--interpolation reaches retime (test_retime.py checks its frames against interpolate's,
+    losslessly): cubic and linear make different middle frames of the same pair; given with
+    a method that does not sample backward it is one error line, and no output."""
+    base = (textured_image(40, 48, seed=3, channels=3) * 255).round().astype(np.uint8)
+    clip = tmp_path / "in.mp4"
+    with flowkit.VideoWriter(clip, 24) as writer:
+        for frame in (base, flowkit.warp(base, np.full((40, 48, 2), -0.7, np.float32))):
+            writer.write(frame)
+    middles = []
+    for interpolation in ("cubic", "linear"):
+        out = tmp_path / f"{interpolation}.mkv"
+        assert main(["retime", str(clip), str(out), "--factor", "2", "--codec", "ffv1",
+                     "--interpolation", interpolation, "-q"]) == 0
+        middles.append([f for f in flowkit.iter_frames(out)][1])
+    assert np.abs(middles[0].astype(int) - middles[1]).max() > 2
+    capsys.readouterr()
+    assert main(["retime", str(clip), str(tmp_path / "x.mkv"), "--factor", "2", "--method",
+                 "splat", "--interpolation", "cubic"]) == 1
+    assert one_error_line(capsys.readouterr().err).startswith(
+        "interpolation: expected None with method='splat'")
+    assert not (tmp_path / "x.mkv").exists()

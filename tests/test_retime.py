@@ -126,9 +126,11 @@ def test_factor_two_keeps_input_frames_and_interpolates_between(tmp_path):
     for k, frame in enumerate(frames):
         np.testing.assert_array_equal(got[2 * k], frame)  # lossless pass-through
     np.testing.assert_array_equal(got[11], frames[5])
-    # the generated frames are interpolate's at t = 0.5
+    # the generated frames are interpolate's at t = 0.5, with retime's default sampling
     for k in range(5):
-        np.testing.assert_array_equal(got[2 * k + 1], flowkit.interpolate(frames[k], frames[k + 1], 0.5))
+        np.testing.assert_array_equal(
+            got[2 * k + 1],
+            flowkit.interpolate(frames[k], frames[k + 1], 0.5, interpolation="linear"))
 
 
 def test_yuv_input_is_interpolated_in_yuv(tmp_path):
@@ -263,8 +265,9 @@ def test_learned_method_takes_a_user_weights_file(tmp_path):
 
 
 def test_deep_slow_motion_matches_interpolate(tmp_path):
-    # 10x slow motion: 9 new frames per pair, made 4 at a time from one estimate of the flows
-    frames, report, got = lossless(tmp_path, 2, speed=0.1)
+    # 10x slow motion: 9 new frames per pair, made 4 at a time from one estimate of the flows;
+    # bicubic sampling, interpolate's default, when asked for
+    frames, report, got = lossless(tmp_path, 2, speed=0.1, interpolation="cubic")
     assert report.frames == 20 and report.interpolated == 9
     expected = flowkit.interpolate(frames[0], frames[1], [j / 10 for j in range(1, 10)])
     for j in range(9):
@@ -384,7 +387,8 @@ def test_scene_cut_is_not_warped_across(tmp_path):
     # one, the earlier at exactly half way); frames inside each shot are interpolated
     np.testing.assert_array_equal(got[7], shot_a[3])
     assert report.interpolated == 6
-    np.testing.assert_array_equal(got[5], flowkit.interpolate(shot_a[2], shot_a[3], 0.5))
+    np.testing.assert_array_equal(got[5], flowkit.interpolate(shot_a[2], shot_a[3], 0.5,
+                                                              interpolation="linear"))
     # with detection off the cut is interpolated like any pair
     report = flowkit.retime(source, tmp_path / "warped.mp4", factor=2, codec="ffv1",
                             scene_threshold=None, progress=False)
@@ -743,7 +747,8 @@ def test_rate_and_speed_bounds_are_inclusive(tmp_path, clip):
     from flowkit._retime import _check_options
 
     checked = _check_options(clip, tmp_path / "a.mp4", fps=1000, factor=None, speed=0.001,
-                             duration=None, segment=None, trim=False, method="blend", model=None,
+                             duration=None, segment=None, trim=False, method="blend",
+                             interpolation=None, model=None,
                              flow="dis", flow_options=None, codec=None, crf=18, audio=None,
                              scene_threshold=10, device=None, progress=None, part=None)
     assert checked["out_fps"] == 1000 and checked["speed"] == Fraction(1, 1000)
