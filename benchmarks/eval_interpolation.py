@@ -1,7 +1,7 @@
 """Interpolation accuracy: PSNR (dB) and Middlebury's interpolation error (IE, RMS in gray
 levels) of the frame at t = 0.5 against the true middle frame.
 
-    python benchmarks/eval_interpolation.py [--variants] [--flow NAME ...] [--train]
+    python benchmarks/eval_interpolation.py [--variants] [--flow NAME ...] [--train | --sequences]
 
 Triplets (``../shared/data``, see its README; each one is skipped with a note when absent):
 Middlebury colour RubberWhale and Venus (frame10, frame11, truth frame10i11), UCF101 1 and 2
@@ -37,6 +37,10 @@ format and back, against itself (an upper bound for any method that goes through
 frames shrunk 2x, seed 0; 25 triplets; its sampler needs torch): compressed video like the
 DAVIS and UCF101 triplets, and more of it. Per row: the mean PSNR over those triplets, and on how many the row beats
 flowkit's default and loses to it by more than 0.1 dB.
+
+``--sequences`` evaluates instead on triplets of every second frame of the evaluation
+sequences: Middlebury RubberWhale (gray, frames 07-14: 6 triplets) and Sintel alley_1 (clean,
+frames 1-4: 2 triplets), sharp and uncompressed; the same summary per row.
 
 ``--figures DIR`` also writes one PNG strip per triplet (frame0, frame1, truth, flowkit,
 minterpolate yuv420p or, without ``av``, OpenCV Farneback + naive warping, and flowkit's
@@ -209,6 +213,8 @@ def rows(variants, flows=()):
         ("OpenCV Farneback + naive warping", cv_farneback),
         ("OpenCV DIS medium + naive warping", cv_dis),
         ("flowkit interpolate (default: project, dis)", flowkit_row()),
+        ("flowkit interpolation='linear' (the default before 2026-12-01)",
+         flowkit_row(interpolation="linear")),
         ("flowkit method='splat' (the former default)", flowkit_row(method="splat")),
         ("flowkit method='backward'", flowkit_row(method="backward")),
         ("flowkit method='blend'", flowkit_row(method="blend")),
@@ -220,6 +226,13 @@ def rows(variants, flows=()):
         table += [
             ("minterpolate (yuv420p), scd=none",
              lambda a, b: minterpolate(a, b, graph=MINTERPOLATE + ":scd=none")),
+            ("project, bicubic detail at full weight",
+             with_constants(flowkit_row(), _SHARP_AGREEMENT=float("inf"))),
+            ("project, bicubic detail halved at disagreement 0.05",
+             with_constants(flowkit_row(), _SHARP_AGREEMENT=0.05)),
+            ("project, bicubic detail halved at disagreement 0.02",
+             with_constants(flowkit_row(), _SHARP_AGREEMENT=0.02)),
+            ("backward, interpolation='linear'", flowkit_row(method="backward", interpolation="linear")),
             ("project, occlusion=False", flowkit_row(occlusion=False)),
             ("project, visibility floor 0", with_constants(flowkit_row(), _VISIBILITY_FLOOR=0.0)),
             ("project, visibility floor 0.2", with_constants(flowkit_row(), _VISIBILITY_FLOOR=0.2)),
@@ -313,12 +326,35 @@ def train_triplets():
     return triplets
 
 
-def train_table(table):
-    triplets = train_triplets()
+def sequence_triplets():
+    """Triplets of every second frame of the evaluation sequences (``--sequences``): frames k
+    and k + 2 with the truth k + 1 of Middlebury RubberWhale (gray, frames 07-14: 6
+    triplets) and Sintel alley_1 (clean pass, frames 1-4: 2 triplets). Sharp, uncompressed
+    frames with twice the motion of one frame step; RGB (the gray frames' value in each
+    channel)."""
+    import cv2
+
+    triplets = []
+    gray = [DATA / "middlebury" / "RubberWhale" / f"frame{k:02d}.png" for k in range(7, 15)]
+    sintel = [DATA / "sintel" / "alley_1" / "clean" / f"frame_{k:04d}.png" for k in range(1, 5)]
+    for name, files in (("RubberWhale gray", gray), ("Sintel alley_1", sintel)):
+        if not all(f.is_file() for f in files):
+            print(f"note: {name} skipped (its frames are not under {DATA})", file=sys.stderr)
+            continue
+        # as RGB, so that every peer runs (gray frames: three equal channels)
+        frames = [cv2.imread(str(f), cv2.IMREAD_COLOR)[..., ::-1].copy() for f in files]
+        triplets += [(f"{name} {k}", (frames[k], frames[k + 2], frames[k + 1]))
+                     for k in range(len(frames) - 2)]
+    return triplets
+
+
+def summary_table(table, triplets, what):
+    """Per row: the mean PSNR over ``triplets``, and on how many the row beats flowkit's
+    default and loses to it by more than 0.1 dB."""
     if not triplets:
-        print("no training clips found; nothing to evaluate", file=sys.stderr)
+        print(f"no {what} found; nothing to evaluate", file=sys.stderr)
         return 1
-    print(f"PSNR (dB) at t = 0.5 on {len(triplets)} held-out triplets of the training clips")
+    print(f"PSNR (dB) at t = 0.5 on {len(triplets)} {what}")
     print("| method | mean PSNR | above the default | more than 0.1 dB below it |")
     print("|---|---|---|---|")
     default = None
@@ -341,6 +377,9 @@ def main(argv=None):
                         help="also write a PNG strip per triplet into DIR")
     parser.add_argument("--train", action="store_true",
                         help="evaluate on held-out triplets of the training clips instead")
+    parser.add_argument("--sequences", action="store_true",
+                        help="evaluate on triplets of every second frame of the Middlebury "
+                             "RubberWhale and Sintel alley_1 sequences instead")
     parser.add_argument("--flow", action="append", default=[], metavar="NAME",
                         help="also rows of interpolate with this estimator (repeatable): "
                              + ", ".join(flowkit.list_estimators()))
@@ -349,7 +388,11 @@ def main(argv=None):
         if name not in flowkit.list_estimators():
             parser.error(f"--flow: expected one of {', '.join(flowkit.list_estimators())}, got {name!r}")
     if args.train:
-        return train_table(rows(args.variants, args.flow))
+        return summary_table(rows(args.variants, args.flow), train_triplets(),
+                             "held-out triplets of the training clips")
+    if args.sequences:
+        return summary_table(rows(args.variants, args.flow), sequence_triplets(),
+                             "triplets of every second frame of the sequences")
     triplets = load_triplets()
     if not triplets:
         print(f"no triplets found under {DATA}; nothing to evaluate", file=sys.stderr)
