@@ -362,6 +362,13 @@ def _box3(image):
     return (rows[:, 0:w] + rows[:, 1:w + 1] + rows[:, 2:w + 2]) / np.float32(9)
 
 
+def _weighed_channels(frame):
+    """How many leading channels of ``frame`` weigh the hypotheses of ``"project"``: all of
+    them but an RGBA frame's alpha, which is carried along (as the estimators ignore it)."""
+    channels = frame.shape[2] if frame.ndim == 3 else 1
+    return 3 if channels == 4 else channels
+
+
 def _project_at(f0, f1, t, state, device):
     """Both frames (float32) sampled backward from time t along three hypotheses of the flow
     at t (each frame's flow projected, Super SloMo's approximation), each hypothesis blended by
@@ -379,6 +386,7 @@ def _project_at(f0, f1, t, state, device):
         return np.ascontiguousarray(a.reshape(a.shape[:2] + (-1,))[None], np.float32)
 
     channels = f0.shape[2] if f0.ndim == 3 else 1
+    weighed = _weighed_channels(f0)
     occlusion = state["occlusion0"] is not None
     hidden0, hidden1 = ((image4(state["hidden0"]), image4(state["hidden1"])) if occlusion
                         else (np.zeros((1, 1, 1, 1), np.float32),) * 2)
@@ -386,8 +394,9 @@ def _project_at(f0, f1, t, state, device):
     flows = [np.ascontiguousarray(f, np.float32)
              for f in (*projected, state["flow01"], state["flow10"])]
     project_blend_cpu(image4(f0), image4(f1), hidden0, hidden1, occlusion, *flows, t,
-                      _VISIBILITY_FLOOR, 1 / (channels * state["span"]), _CONSISTENCY_SOFTNESS,
-                      state["interpolation"] == "cubic", _SHARP_AGREEMENT, out)
+                      _VISIBILITY_FLOOR, weighed, 1 / (weighed * state["span"]),
+                      _CONSISTENCY_SOFTNESS, state["interpolation"] == "cubic", _SHARP_AGREEMENT,
+                      out)
     return out.reshape(f0.shape)
 
 
@@ -406,9 +415,9 @@ def _project_by_warps(f0, f1, t, projected, state, device):
         for s, h in zip(slomo, hypotheses[0]):
             xp.copyto(s, h, where=xp.isnan(s))
     hypotheses.append(slomo)
-    channels = f0.shape[2] if f0.ndim == 3 else 1
-    # |g0 - g1| summed over channels, in units of the pair's range
-    error_unit = np.float32(1 / (channels * state["span"]))
+    weighed = _weighed_channels(f0)
+    # |g0 - g1| summed over the weighed channels, in units of the pair's range
+    error_unit = np.float32(1 / (weighed * state["span"]))
     total = weight_sum = None
     means, blends = [], []  # for the bicubic detail
     for flow_t0, flow_t1 in hypotheses:
@@ -422,7 +431,7 @@ def _project_by_warps(f0, f1, t, projected, state, device):
             share0 = a / b
             share0 = share0[..., None] if f0.ndim == 3 else share0
         g0 -= g1  # g0 is now the difference of the two samples
-        error = channel_sum(xp.abs(g0))
+        error = channel_sum(xp.abs(g0 if f0.ndim == 2 else g0[..., :weighed]))
         error *= error_unit
         mean = _box3(error)
         weight = mean + np.float32(_CONSISTENCY_SOFTNESS)
@@ -543,21 +552,19 @@ def _interpolate_pair(frame0, frame1, times, state, method, device, model=None):
     return outs, flows_t
 
 
-def _learned_rgba(frame0, frame1, times, state, flow01, flow10, occlusion, device, model):
-    """``method="learned"`` on one RGBA pair: the RGB channels as an RGB pair gives them
-    (``state`` prepared from the RGB channels), alpha as ``method="splat"`` gives it on the
-    RGBA pair (its metric reads all four channels)."""
+def _learned_rgba(frame0, frame1, times, state, device, model):
+    """``method="learned"`` on one RGBA pair (``state`` prepared from the RGB channels): the
+    RGB channels as the RGB pair gives them, alpha as ``method="splat"`` carries it."""
     xp, _ = array_module(frame0)
     rgb, flows_t = _interpolate_pair(frame0[..., :3], frame1[..., :3], times, state, "learned",
                                      device, model)
-    alpha_state = _prepare(frame0, frame1, flow01, flow10, occlusion, "splat")
     outs = []
     for t, out in zip(times, rgb):
         if t in (0.0, 1.0):
             outs.append((frame0 if t == 0.0 else frame1).copy())
             continue
         alpha = _splat_at(frame0[..., 3:].astype(np.float32), frame1[..., 3:].astype(np.float32),
-                          t, alpha_state, device)
+                          t, state, device)
         outs.append(xp.concatenate([out, _to_dtype(alpha, np.dtype(frame0.dtype))], axis=-1))
     return outs, flows_t
 
@@ -576,7 +583,10 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
     frame0, frame1 : array, (H, W), (H, W, C), (N, H, W) or (N, H, W, C)
         The two frames (or N pairs), of one shape and dtype: uint8, uint16, float16, float32
         or float64 (floats in [0, 1], docs/conventions.md); C <= 4 channels for the
-        estimators. A 3-D array is one ``(H, W, C)`` frame when its last axis has at most 4
+        estimators. An RGBA pair is weighed by its RGB channels (the estimators, the splat
+        metrics and ``"project"``'s agreement weights read them alone) and its alpha is
+        carried along the same flows and weights: the RGB channels of the result are the RGB
+        pair's, to float32 rounding, whatever the alpha. A 3-D array is one ``(H, W, C)`` frame when its last axis has at most 4
         entries and a gray batch ``(N, H, W)`` otherwise (``_validate.frames_layout``, the
         layout rule of docs/conventions.md); give a batch of fewer than 5 gray frames as
         ``(N, H, W, 1)``. An error that this reading leads to (frames too small for the
@@ -783,7 +793,7 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
             estimate = None  # the cross-fade, or the inputs themselves: no flow needed
 
     xp, _ = array_module(frame0)
-    rgba_learned = method == "learned" and has_channels and frame0.shape[-1] == 4
+    rgba = has_channels and frame0.shape[-1] == 4  # weighed by RGB, alpha carried along
     pairs0 = frame0 if batched else frame0[None]
     pairs1 = frame1 if batched else frame1[None]
     results, auxes = [], []
@@ -802,13 +812,13 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
             f01, f10 = _unknown_as_nan(f01), _unknown_as_nan(f10)
         if method == "blend" or f01 is None:
             state = {"flow01": f01, "flow10": f10, "occlusion0": None, "occlusion1": None}
-        elif rgba_learned:  # the network's state from the RGB channels
+        elif rgba:  # metrics, agreement weights and their unit from the RGB channels
             state = _prepare(a[..., :3], b[..., :3], f01, f10, occlusion, method)
         else:
             state = _prepare(a, b, f01, f10, occlusion, method)
         state["interpolation"] = interpolation
-        if rgba_learned and state["flow01"] is not None:
-            outs, flows_t = _learned_rgba(a, b, times, state, f01, f10, occlusion, device, model)
+        if rgba and method == "learned" and state["flow01"] is not None:
+            outs, flows_t = _learned_rgba(a, b, times, state, device, model)
         else:
             outs, flows_t = _interpolate_pair(a, b, times, state, method, device, model)
         results.append(outs[0] if single else xp.stack(outs))

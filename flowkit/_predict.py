@@ -360,7 +360,9 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
         ``flowkit.iter_frames``: all are read, the last ``max(context, 3)`` kept, 4 for
         ``"auto"``, so memory stays flat on a long video; ``times`` then has one number per
         frame read). uint8, uint16, float16, float32 or float64 (floats
-        in [0, 1], see docs/conventions.md). NumPy runs on the CPU, CuPy on the GPU.
+        in [0, 1], see docs/conventions.md). NumPy runs on the CPU, CuPy on the GPU. RGBA:
+        the estimators and the splat metrics read the RGB channels, alpha is carried along
+        (the RGB channels of the prediction are the RGB clip's, whatever the alpha).
     horizon : int
         Number of frames to predict, >= 1.
     flow : str, callable or array

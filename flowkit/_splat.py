@@ -211,9 +211,12 @@ def brightness_error(frame, other, flow):
     not change when both frames go through the same ``a * I + b`` (floats in [0, 255] or
     low-contrast uint16 alike, as the estimators' ``normalize=True``); float32 ``(H, W)``.
     Softmax splatting's importance metric is a negative multiple of it (Niklaus and Liu 2020);
-    used by ``predict`` and ``interpolate``."""
+    used by ``predict`` and ``interpolate``. Of RGBA frames the RGB channels alone: alpha is
+    carried along, not weighed (as the estimators ignore it)."""
     from ._warp import warp_linear
 
+    if frame.ndim == 3 and frame.shape[-1] == 4:
+        frame, other = frame[..., :3], other[..., :3]
     xp, _ = array_module(frame)
     a = frame.astype(np.float32, copy=False)
     b = other.astype(np.float32, copy=False)

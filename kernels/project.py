@@ -31,7 +31,8 @@ SERIAL_VALUES = 1 << 15  # outputs below this size are computed on one thread
 
 
 def project_blend_cpu(f0, f1, hidden0, hidden1, occlusion, projected0, projected1, flow01,
-                      flow10, t, floor, error_unit, softness, cubic, sharp_agreement, out):
+                      flow10, t, floor, weighed, error_unit, softness, cubic, sharp_agreement,
+                      out):
     """CPU driver.
 
     Parameters
@@ -44,9 +45,13 @@ def project_blend_cpu(f0, f1, hidden0, hidden1, occlusion, projected0, projected
         frame1), finite
     flow01, flow10 : ndarray (H, W, 2), float32, the end frames' flows (NaN where unknown:
         Super SloMo's hypothesis takes ``projected0``'s there, component by component)
-    t, floor, error_unit, softness : float
-        The time, the visibility floor, the error's unit (``1 / (C * span)``) and the weights'
-        softness.
+    t, floor : float
+        The time and the visibility floor.
+    weighed : int
+        The disagreement sums the first ``weighed`` channels (an RGBA frame's alpha is carried
+        along, not weighed).
+    error_unit, softness : float
+        The disagreement's unit (``1 / (weighed * span)``) and the weights' softness.
     cubic : bool
         Add, per pixel, the bicubic detail of the hypothesis with the lowest mean
         disagreement ``e`` (the first on ties): its visibility blend of bicubic samples
@@ -80,7 +85,7 @@ def project_blend_cpu(f0, f1, hidden0, hidden1, occlusion, projected0, projected
     # alone compiles no bicubic code (Numba prunes the `shares is None` branches)
     shares = np.empty((HYPOTHESES, h, w), np.float32) if cubic else None
     run_bands(_sample_band, f0, f1, hidden0, hidden1, occlusion, projected0, projected1, flow01,
-              flow10, coefs, index, frac, disp, samples, masks, blend, shares, error,
+              flow10, coefs, weighed, index, frac, disp, samples, masks, blend, shares, error,
               threads=n_bands, claim=True)
     run_bands(_combine_band, f0, f1, projected0, projected1, flow01, flow10, coefs, index, frac,
               disp, samples, masks, blend, shares, error, out.reshape(h, w * channels),
@@ -105,7 +110,7 @@ def _displacements(k, g0, g1, f01, f10, scalars):
 
 @jit
 def _sample_band(f0, f1, hidden0, hidden1, occlusion, projected0, projected1, flow01, flow10,
-                 coefs, index, frac, disp_rows, sample_rows, mask_rows, blend, shares, error,
+                 coefs, weighed, index, frac, disp_rows, sample_rows, mask_rows, blend, shares, error,
                  band, n_bands):
     """Pass 1 for rows ``band`` of ``n_bands``, with scratch rows ``[band]``."""
     _, h, w, channels = f0.shape
@@ -154,7 +159,8 @@ def _sample_band(f0, f1, hidden0, hidden1, occlusion, projected0, projected1, fl
                 for c in range(channels):
                     j = x * channels + c
                     diff = g0[j] - g1[j]
-                    total += abs(diff)
+                    if c < weighed:
+                        total += abs(diff)
                     blend_row[j] = diff * share0 + g1[j]
                 error_row[x] = total * error_unit
 

@@ -195,7 +195,8 @@ def test_fusion_with_a_fixed_mask_weights_the_two_splats():
 def test_learned_method_takes_rgba(dtype):
     """RGBA: the RGB channels are the RGB pair's result bit for bit (the estimators read RGBA
     as RGB, the network sees the RGB channels), alpha is method="splat"'s alpha of the RGBA
-    pair, exactly; batches and the end times too."""
+    pair (whose splat metrics also come from the RGB channels), exactly; batches and the end
+    times too."""
     frame0, _, frame1 = _pair(shift=4)
     rng = np.random.default_rng(2)
     alpha0 = rng.integers(0, 256, frame0.shape[:2] + (1,), np.uint8)

@@ -685,3 +685,22 @@ def test_frames_from_an_iterable_and_smooth_options_checked_by_name():
     with pytest.raises(ValueError, match=r"smooth: 'bogus' is not an option of smooth_flow \(its "
                                          r"options: method, size, sigma, guide, sigma_color, device\)"):
         flowkit.predict(clip, 2, smooth={"bogus": 1})
+
+
+@pytest.mark.parametrize("scheme", ["semi-lagrangian", "forward", "reestimate"])
+def test_rgba_clip_is_weighed_by_its_rgb_and_carries_alpha(scheme):
+    """An RGBA clip: the estimators and the splat metrics read the RGB channels alone, so the
+    prediction's RGB channels are the RGB clip's whatever the alpha (a random alpha moved the
+    forward scheme's RGB by up to 11 levels when the metric counted it); alpha is carried
+    along (an opaque alpha stays opaque)."""
+    rng = np.random.default_rng(0)
+    rgb = np.stack([np.rint(255 * np.clip(np.stack([texture(2.0 * k, k), texture(k, 2.0 * k),
+                                                      texture(0.5 * k, 0.0)], axis=-1), 0, 1))
+                    for k in range(3)]).astype(np.uint8)
+    expected = flowkit.predict(rgb, 2, scheme=scheme)
+    for alpha in (rng.integers(0, 256, rgb.shape[:3] + (1,), np.uint8),
+                  np.full(rgb.shape[:3] + (1,), 255, np.uint8)):
+        got = flowkit.predict(np.concatenate([rgb, alpha], axis=-1), 2, scheme=scheme)
+        assert got.shape == expected.shape[:3] + (4,)
+        np.testing.assert_array_equal(got[..., :3], expected)
+    assert (got[..., 3] == 255).all()
