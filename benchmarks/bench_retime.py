@@ -8,13 +8,14 @@ The clip: frames of ``mediabunny__rotate-buck-bunny.mp4`` (Big Buck Bunny, 1920x
 libx264 (crf 16) into a temporary file; ``--frames`` of them (30: 1.25 s).
 
 Speed: both read that file, double its rate to 48 fps and write H.264 (libx264, crf 18) to a
-file: ``flowkit.retime(clip, out, factor=2)`` (defaults: project, DIS medium flow) and a PyAV decode -> filter graph ``minterpolate=fps=48:mi_mode=mci:mc_mode=aobmc:
+file: ``flowkit.retime(clip, out, factor=2)`` (defaults: project with bicubic detail, DIS medium flow) and a PyAV decode -> filter graph ``minterpolate=fps=48:mi_mode=mci:mc_mode=aobmc:
 me_mode=bidir`` -> libx264 encode loop (minterpolate is single-threaded; FFmpeg's decoder and
 x264 use their default threads in both). flowkit runs on ``--threads`` Numba threads. Runs are
 interleaved, seconds per output frame reported as median [min-max] over ``--repeat`` runs, after
-one warm-up run of flowkit (JIT compilation excluded). Three more flowkit rows, labelled as
-such: ``method="splat"`` (the default before 2026-12-01), DIS's ``ultrafast`` preset, and
-Farneback with interpolate's options (the default before DIS).
+one warm-up run of flowkit (JIT compilation excluded). Four more flowkit rows, labelled as
+such: ``method="splat"`` (the default before 2026-12-01), ``interpolation="linear"``
+(bilinear sampling, the default before stop 30), DIS's ``ultrafast`` preset, and Farneback
+with interpolate's options (the default before DIS).
 
 Quality: every other frame of the clip is dropped (a 12 fps clip of the even frames), each
 tool retimes it back to 24 fps, and the frames it generates at odd positions are compared with
@@ -242,6 +243,8 @@ def main():
             flowkit_retime(clip, folder / "warm.mp4", 2)  # compile or load the kernels
         runs = {"flowkit": lambda src, dst, fps: flowkit_retime(src, dst, 2),
                 "flowkit, splat": lambda src, dst, fps: flowkit_retime(src, dst, 2, method="splat"),
+                "flowkit, linear": lambda src, dst, fps: flowkit_retime(
+                    src, dst, 2, interpolation="linear"),
                 "flowkit, dis ultrafast": lambda src, dst, fps: flowkit_retime(
                     src, dst, 2, flow_options={"preset": "ultrafast"}),
                 "flowkit, farneback": lambda src, dst, fps: flowkit_retime(
@@ -281,7 +284,8 @@ def main():
             kept = np.mean([scores[name][k] for k in even])
             timing = summary(times[name]) if times[name] else "-"
             print(f"{name:22s} {counts.get(name, 0):13d} {timing:>36s} {generated:20.2f} {kept:15.2f}")
-        for name in ("flowkit", "flowkit, splat", "flowkit, dis ultrafast", "flowkit, farneback"):
+        for name in ("flowkit", "flowkit, splat", "flowkit, linear", "flowkit, dis ultrafast",
+                     "flowkit, farneback"):
             if not times[name]:
                 break
             ratios = [m / f for f, m in zip(times[name], times["minterpolate"])]

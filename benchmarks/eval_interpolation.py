@@ -1,7 +1,7 @@
 """Interpolation accuracy: PSNR (dB) and Middlebury's interpolation error (IE, RMS in gray
 levels) of the frame at t = 0.5 against the true middle frame.
 
-    python benchmarks/eval_interpolation.py [--variants] [--flow NAME ...] [--train | --sequences]
+    python benchmarks/eval_interpolation.py [--variants] [--flow NAME ...] [--train | --sequences | --videos]
 
 Triplets (``../shared/data``, see its README; each one is skipped with a note when absent):
 Middlebury colour RubberWhale and Venus (frame10, frame11, truth frame10i11), UCF101 1 and 2
@@ -41,6 +41,11 @@ flowkit's default and loses to it by more than 0.1 dB.
 ``--sequences`` evaluates instead on triplets of every second frame of the evaluation
 sequences: Middlebury RubberWhale (gray, frames 07-14: 6 triplets) and Sintel alley_1 (clean,
 frames 1-4: 2 triplets), sharp and uncompressed; the same summary per row.
+
+``--videos`` evaluates instead on triplets cut from the real videos of
+``../shared/data/video`` (frames i, i + 2 and the truth i + 1 at three places of each clip's
+first 80 frames; 23 triplets from 8 clips of H.264, HEVC, VP9, 10-bit and variable frame
+rate); the same summary per row.
 
 ``--figures DIR`` also writes one PNG strip per triplet (frame0, frame1, truth, flowkit,
 minterpolate yuv420p or, without ``av``, OpenCV Farneback + naive warping, and flowkit's
@@ -213,7 +218,7 @@ def rows(variants, flows=()):
         ("OpenCV Farneback + naive warping", cv_farneback),
         ("OpenCV DIS medium + naive warping", cv_dis),
         ("flowkit interpolate (default: project, dis)", flowkit_row()),
-        ("flowkit interpolation='linear' (the default before 2026-12-01)",
+        ("flowkit interpolation='linear' (bilinear, the default until stop 30)",
          flowkit_row(interpolation="linear")),
         ("flowkit method='splat' (the former default)", flowkit_row(method="splat")),
         ("flowkit method='backward'", flowkit_row(method="backward")),
@@ -348,6 +353,36 @@ def sequence_triplets():
     return triplets
 
 
+def video_triplets(per_clip=3, frames=80):
+    """Triplets of the real videos in ``../shared/data/video`` (``--videos``): frames i and
+    i + 2 with the truth i + 1, at ``per_clip`` evenly spaced i among each clip's first
+    ``frames`` frames (pairs of equal frames skipped); frames over 720 rows halved (area),
+    16-bit frames scaled to 8 bits. Compressed video of many kinds (H.264, HEVC, VP9, 10-bit,
+    variable frame rate)."""
+    import cv2
+
+    folder = DATA / "video"
+    if not folder.is_dir():
+        print(f"note: no videos under {DATA}", file=sys.stderr)
+        return []
+    triplets = []
+    for path in sorted(folder.iterdir()):
+        clip = []
+        for frame in flowkit.iter_frames(path):
+            if frame.dtype == np.uint16:
+                frame = np.rint(frame / 257.0).astype(np.uint8)
+            if frame.shape[0] > 720:
+                frame = cv2.resize(frame, (frame.shape[1] // 2, frame.shape[0] // 2),
+                                   interpolation=cv2.INTER_AREA)
+            clip.append(frame)
+            if len(clip) == frames:
+                break
+        for i in np.linspace(0, len(clip) - 3, per_clip).astype(int) if len(clip) >= 3 else []:
+            if not np.array_equal(clip[i], clip[i + 2]):
+                triplets.append((f"{path.stem} {i}", (clip[i], clip[i + 2], clip[i + 1])))
+    return triplets
+
+
 def summary_table(table, triplets, what):
     """Per row: the mean PSNR over ``triplets``, and on how many the row beats flowkit's
     default and loses to it by more than 0.1 dB."""
@@ -377,6 +412,9 @@ def main(argv=None):
                         help="also write a PNG strip per triplet into DIR")
     parser.add_argument("--train", action="store_true",
                         help="evaluate on held-out triplets of the training clips instead")
+    parser.add_argument("--videos", action="store_true",
+                        help="evaluate on triplets cut from the real videos in "
+                             "../shared/data/video instead")
     parser.add_argument("--sequences", action="store_true",
                         help="evaluate on triplets of every second frame of the Middlebury "
                              "RubberWhale and Sintel alley_1 sequences instead")
@@ -390,6 +428,9 @@ def main(argv=None):
     if args.train:
         return summary_table(rows(args.variants, args.flow), train_triplets(),
                              "held-out triplets of the training clips")
+    if args.videos:
+        return summary_table(rows(args.variants, args.flow), video_triplets(),
+                             "triplets cut from the shared videos")
     if args.sequences:
         return summary_table(rows(args.variants, args.flow), sequence_triplets(),
                              "triplets of every second frame of the sequences")

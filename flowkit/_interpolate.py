@@ -526,6 +526,15 @@ def _interpolate_pair(frame0, frame1, times, state, method, device, model=None):
     at t (backward only)."""
     dtype = np.dtype(frame0.dtype)
     f0, f1 = frame0.astype(np.float32), frame1.astype(np.float32)  # once for all the times
+    bounds = None
+    if method in BACKWARD_SAMPLING and state.get("interpolation") == "cubic":
+        # bicubic samples overshoot next to edges (1.05 in [0, 1] on Venus): each channel is
+        # kept within its range over the pair, as bilinear samples are
+        xp, _ = array_module(f0)
+        # rows first, then columns: a reduction over (0, 1) at once took 15 ms at 1280x720 RGB
+        lows = [f.min(axis=0).min(axis=0) for f in (f0, f1)]
+        highs = [f.max(axis=0).max(axis=0) for f in (f0, f1)]
+        bounds = xp.minimum(*lows), xp.maximum(*highs)
     outs, flows_t = [], []
     for t in times:
         flow_t = None
@@ -537,9 +546,9 @@ def _interpolate_pair(frame0, frame1, times, state, method, device, model=None):
             out = _to_dtype((1 - t) * f0 + t * f1, dtype)
         elif method == "backward":
             result, flow_t = _backward_at(f0, f1, t, state, device)
-            out = _to_dtype(result, dtype)
+            out = _to_dtype(_within(result, bounds), dtype)
         elif method == "project":
-            out = _to_dtype(_project_at(f0, f1, t, state, device), dtype)
+            out = _to_dtype(_within(_project_at(f0, f1, t, state, device), bounds), dtype)
         elif method == "learned":
             scale = _validate.intensity_range(dtype)
             out = _to_dtype(_learned_at(f0, f1, t, state, device, model, scale), dtype)
@@ -550,6 +559,14 @@ def _interpolate_pair(frame0, frame1, times, state, method, device, model=None):
         outs.append(out)
         flows_t.append(flow_t)
     return outs, flows_t
+
+
+def _within(result, bounds):
+    """``result`` (the caller's array) clipped in place to ``bounds`` (per channel), if any."""
+    if bounds is not None:
+        xp, _ = array_module(result)
+        xp.clip(result, *bounds, out=result)
+    return result
 
 
 def _learned_rgba(frame0, frame1, times, state, device, model):
@@ -631,10 +648,11 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
           sample: frame0 does not see a pixel whose frame1 source it hides, and vice versa;
           ``(1 - t)`` and ``t`` with ``occlusion=False``). The 0.1 left to a hidden sample
           keeps the result continuous at t = 0 and 1 and loses less where the masks of
-          estimated flows are wrong. On docs/interpolation.md's triplets +0.05 dB over
-          ``"splat"`` in the mean, and on real video (25 held-out triplets of the training
-          clips) +0.47 dB, up to +1.8 dB on the person-detection clip, where splatting smears; about 2x
-          ``"splat"``'s time per t.
+          estimated flows are wrong. With bilinear sampling, on docs/interpolation.md's
+          triplets +0.05 dB over ``"splat"`` in the mean, and on real video (25 held-out
+          triplets of the training clips) +0.47 dB, up to +1.8 dB on the person-detection
+          clip, where splatting smears, for about 2x ``"splat"``'s time per t; with the
+          default bicubic detail (``interpolation``) +0.58 dB over ``"splat"`` on the triplets.
         * ``"splat"``: ``frame0`` splatted forward by ``t * flow01`` and ``frame1``
           by ``(1 - t) * flow10`` (``flowkit.splat``, ``mode="softmax"``) with the metric
           ``-5 * |frame0 - warp(frame1, flow01)|`` (intensities in [0, 1], mean over
@@ -691,9 +709,12 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
         (``e`` its mean disagreement, as above), so that where even the best samples
         disagree (a wrong flow, noisy frames), bicubic sampling does not sharpen the error.
         On docs/interpolation.md's triplets +0.53 dB over ``"linear"`` in the mean
-        (RubberWhale +2.0 dB), +0.64 dB on sharp sequence frames, +0.03 dB on compressed
-        video; about 1.7x the per-t time of ``"linear"`` (docs/interpolation.md, "Bicubic
-        sampling"). Must be None for the other methods, which splat or cross-fade.
+        (RubberWhale +2.0 dB), +0.64 dB on sharp sequence frames, +0.63 dB on triplets cut
+        from the shared videos, +0.03 dB on the training clips; about 1.8x the per-t time of
+        ``"linear"`` with ``"project"``, 2x with ``"backward"`` (docs/interpolation.md,
+        "Bicubic sampling"). The result is clipped to each channel's range over the pair
+        (bicubic samples overshoot next to sharp edges). Must be None for the other
+        methods, which splat or cross-fade.
     occlusion : bool
         Use forward-backward occlusion masks (see Notes).
     return_aux : bool
@@ -872,8 +893,8 @@ def interpolate_video(frames, *, factor=2, times=None, scene_threshold=None, **o
         at t = 0.5), as ``retime`` does. None (default): every pair is interpolated.
     **options
         Keyword options of :func:`interpolate` (``flow``, ``flow_options``, ``method``,
-        ``occlusion``, ``device``, ``model``); not ``t``, ``flow01``, ``flow10`` or
-        ``return_aux``.
+        ``interpolation``, ``occlusion``, ``device``, ``model``); not ``t``, ``flow01``,
+        ``flow10`` or ``return_aux``.
 
     Yields
     ------
@@ -911,7 +932,7 @@ def interpolate_video(frames, *, factor=2, times=None, scene_threshold=None, **o
             raise ValueError(f"{key}: expected no {key} for interpolate_video (the times come from "
                              f"factor or times, the flows from the estimator), got {key}="
                              f"{_validate.describe(options[key])}")
-    allowed = ("flow", "flow_options", "method", "occlusion", "device", "model")
+    allowed = ("flow", "flow_options", "method", "interpolation", "occlusion", "device", "model")
     for key in options:
         if key not in allowed:
             raise TypeError(f"interpolate_video() got an unexpected keyword argument {key!r}; "
@@ -941,7 +962,8 @@ def interpolate_video(frames, *, factor=2, times=None, scene_threshold=None, **o
         raise ValueError(f"frames: expected a video (T, H, W) or (T, H, W, C), got shape "
                          f"{tuple(frames.shape)}, which looks like one frame")
     # check the options before the first frame is read (for "blend" too, as interpolate does)
-    _validate.check_choice("method", options.get("method", "project"), METHODS)
+    method = _validate.check_choice("method", options.get("method", "project"), METHODS)
+    check_interpolation(options.get("interpolation"), method)
     flow = options.get("flow", "dis")
     get_estimator(flow, _estimator_options(flow, options.get("flow_options")))
     return _video(frames, times, scene_threshold, options)

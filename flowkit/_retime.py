@@ -328,13 +328,12 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     method : {"project", "splat", "backward", "blend", "learned"}
         Interpolation method of :func:`flowkit.interpolate` (``"learned"``: the shipped
         ``interp-refine`` network, needs ``flowkit-cv[torch]``).
-    interpolation : {None, "linear", "cubic"}
+    interpolation : {None, "cubic", "linear"}
         How ``"project"`` and ``"backward"`` sample the frames (:func:`flowkit.interpolate`'s
-        ``interpolation``). None: ``"linear"``, unlike ``interpolate``'s default: on
-        compressed video bicubic sampling gained 0.03 dB (25 training-clip triplets,
-        docs/interpolation.md "Bicubic sampling") for about twice the blend's time; give
-        ``"cubic"`` for sharp, lightly compressed sources (+0.5 dB on Middlebury's frames).
-        Must be None for the other methods.
+        ``interpolation``; None: ``"cubic"``, bicubic detail where the samples agree).
+        ``"linear"`` is faster (docs/interpolation.md "Bicubic sampling": +0.63 dB in the mean
+        of 23 triplets cut from ../shared/data/video's clips, for about 1.2x the time per
+        output frame). Must be None for the other methods.
     model : None, str, Path or torch.nn.Module
         Only with ``method="learned"``: None for the shipped ``interp-refine`` weights, a
         ``.safetensors`` file of your own (``flowkit train interp-refine``; loaded once, as
@@ -485,8 +484,7 @@ def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, met
     by ``flowkit.batch`` on the client): the keywords of :func:`_retime` (``out_fps`` for
     ``fps``). ``dst`` only picks the default codec by its extension."""
     from ._backend import check_device
-    from ._interpolate import (BACKWARD_SAMPLING, METHODS, _estimator_options, _method_model,
-                               check_interpolation)
+    from ._interpolate import METHODS, _estimator_options, _method_model, check_interpolation
     from ._estimators import get_estimator
 
     src, dst = Path(src), Path(dst)
@@ -504,8 +502,6 @@ def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, met
     if trim and segment is None:
         raise ValueError("trim: needs a segment (start, end) to keep, got segment=None")
     method = _validate.check_choice("method", method, METHODS)
-    if interpolation is None and method in BACKWARD_SAMPLING:
-        interpolation = "linear"  # retime's own default (the docstring)
     interpolation = check_interpolation(interpolation, method)
     if method != "blend":
         get_estimator(flow, _estimator_options(flow, flow_options))

@@ -1142,6 +1142,9 @@ def cmd_retime(args):
         raise UsageError("--trim: needs --range START:END (the part to keep)")
     if args.model is not None and args.method != "learned":
         raise UsageError("--model needs --method learned")
+    if args.interpolation is not None and args.method not in ("project", "backward"):
+        raise UsageError(f"--interpolation: only with --method project or backward (the methods "
+                         f"that sample the frames), got --method {args.method}")
     _check_video_input(source)
     _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
     _crf_note(args, args.output, args.codec, REENCODE_CODECS)
@@ -1167,6 +1170,8 @@ def cmd_retime(args):
     _depth_note(args.output, info.bit_depth)
     _not_written_line(report.not_written)
     method = args.method if args.model is None else f"{args.method}, weights {args.model}"
+    if args.method in ("project", "backward"):
+        method += f", {args.interpolation or 'cubic'}"
     flow = "" if args.method == "blend" else f", {args.flow}" + (
         f" ({_format_options(options)})" if options else "")
     print(f"{report.interpolated} frames interpolated ({method}{flow}), "
@@ -1615,10 +1620,10 @@ def build_parser():
                         "2026-12-01, about 10%% faster per frame, 1.4 dB lower on the retime "
                         "benchmark; backward: Super SloMo's flows, faster still; learned: the "
                         "interp-refine network on splat, needs flowkit-cv[torch])")
-    p.add_argument("--interpolation", choices=("linear", "cubic"),
-                   help="how --method project and backward sample the frames (default linear; "
-                        "cubic: sharper on sharp, lightly compressed sources, +0.5 dB on "
-                        "Middlebury's frames, about twice the blend's time)")
+    p.add_argument("--interpolation", choices=("cubic", "linear"),
+                   help="how --method project and backward sample the frames (default cubic: "
+                        "bicubic detail where the samples agree, +0.6 dB on the shared videos' "
+                        "frames; linear: bilinear, about 1.2x faster per output frame)")
     p.add_argument("--model", metavar="WEIGHTS", help="--method learned: a .safetensors file of "
                    "interp-refine (flowkit train interp-refine; default the shipped weights)")
     p.add_argument("--flow", choices=METHODS, default="dis", help="flow estimator (default dis: DIS, medium preset)")

@@ -1501,8 +1501,9 @@ def test_os_errors_name_the_users_path_as_shell_tools_do(tmp_path, monkeypatch):
 
 def test_retime_interpolation_option_reaches_interpolate(tmp_path, capsys):
     """--interpolation reaches retime (test_retime.py checks its frames against interpolate's,
-    losslessly): cubic and linear make different middle frames of the same pair; given with
-    a method that does not sample backward it is one error line, and no output."""
+    losslessly) and its summary line: cubic and linear make different middle frames of the
+    same pair; given with a method that does not sample backward it is a usage error, one
+    line, and no output."""
     base = (textured_image(40, 48, seed=3, channels=3) * 255).round().astype(np.uint8)
     clip = tmp_path / "in.mp4"
     with flowkit.VideoWriter(clip, 24) as writer:
@@ -1513,11 +1514,13 @@ def test_retime_interpolation_option_reaches_interpolate(tmp_path, capsys):
         out = tmp_path / f"{interpolation}.mkv"
         assert main(["retime", str(clip), str(out), "--factor", "2", "--codec", "ffv1",
                      "--interpolation", interpolation, "-q"]) == 0
+        assert f"interpolated (project, {interpolation}, dis)" in capsys.readouterr().out
         middles.append([f for f in flowkit.iter_frames(out)][1])
     assert np.abs(middles[0].astype(int) - middles[1]).max() > 2
     capsys.readouterr()
     assert main(["retime", str(clip), str(tmp_path / "x.mkv"), "--factor", "2", "--method",
-                 "splat", "--interpolation", "cubic"]) == 1
+                 "splat", "--interpolation", "cubic"]) == 2
     assert one_error_line(capsys.readouterr().err).startswith(
-        "interpolation: expected None with method='splat'")
+        "--interpolation: only with --method project or backward (the methods that sample the "
+        "frames), got --method splat")
     assert not (tmp_path / "x.mkv").exists()
