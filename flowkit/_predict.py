@@ -361,8 +361,11 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
         ``"auto"``, so memory stays flat on a long video; ``times`` then has one number per
         frame read). uint8, uint16, float16, float32 or float64 (floats
         in [0, 1], see docs/conventions.md). NumPy runs on the CPU, CuPy on the GPU. RGBA:
-        the estimators and the splat metrics read the RGB channels, alpha is carried along
-        (the RGB channels of the prediction are the RGB clip's, whatever the alpha).
+        the estimators and the splat metrics read the RGB channels, alpha is carried along:
+        the RGB channels of the prediction are the RGB clip's whatever the alpha, to float32
+        rounding, which ``scheme="reestimate"`` amplifies as it re-estimates from predicted
+        frames (up to 3 levels in uint8 at horizon 8 on RubberWhale, as between float32 and
+        float64 frames of one clip).
     horizon : int
         Number of frames to predict, >= 1.
     flow : str, callable or array

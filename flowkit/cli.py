@@ -1176,7 +1176,7 @@ def cmd_retime(args):
         f" ({_format_options(options)})" if options else "")
     print(f"{report.interpolated} frames interpolated ({method}{flow}), "
           f"{_counted(cuts, 'scene cut')} not warped across, in {seconds:.1f} s "
-          f"({report.frames / seconds:.1f} frames/s)")
+          f"({report.frames / seconds:.1f} output frames/s)")
     return 0
 
 
@@ -1617,9 +1617,9 @@ def build_parser():
     p.add_argument("--method", choices=("project", "splat", "backward", "blend", "learned"),
                    default="project",
                    help="interpolation method (default project; splat: the default before "
-                        "2026-12-01, about 10%% faster per frame, 1.4 dB lower on the retime "
-                        "benchmark; backward: Super SloMo's flows, faster still; learned: the "
-                        "interp-refine network on splat, needs flowkit-cv[torch])")
+                        "2026-12-01, about 20%% faster per output frame, 1.5 dB lower on the "
+                        "retime benchmark; backward: Super SloMo's flows, faster than project; "
+                        "learned: the interp-refine network on splat, needs flowkit-cv[torch])")
     p.add_argument("--interpolation", choices=("cubic", "linear"),
                    help="how --method project and backward sample the frames (default cubic: "
                         "bicubic detail where the samples agree, +0.6 dB on the shared videos' "
