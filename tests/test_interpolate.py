@@ -153,6 +153,18 @@ def test_bicubic_result_stays_within_each_channels_range(method):
     assert raw.max() > 1.01 or raw.min() < -0.01
 
 
+def test_range_clip_ignores_nan_pixels():
+    """The range each channel is clipped to ignores NaN pixels of float frames: one NaN
+    pixel stays one NaN pixel with method="backward" (NaN bounds would make every pixel NaN)."""
+    frame0, frame1, _ = translating_pair()
+    frame0 = frame0.copy()
+    frame0[5, 5] = np.nan
+    flow = np.zeros((H, W, 2), np.float32)
+    out = flowkit.interpolate(frame0, frame1, 0.5, flow01=flow, flow10=flow, method="backward")
+    assert np.isnan(out).sum() == 1
+    assert np.nanmax(out) <= max(frame0[~np.isnan(frame0)].max(), frame1.max())
+
+
 def test_interpolation_is_checked_against_the_method():
     frame0, frame1, _ = translating_pair()
     with pytest.raises(ValueError, match=r"interpolation: expected one of 'cubic', 'linear', got 'nearest'"):
