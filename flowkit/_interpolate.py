@@ -749,7 +749,9 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
     Raises
     ------
     ValueError
-        ``t`` outside [0, 1], not finite, or an empty sequence; an unknown ``method``,
+        Float frames with a NaN or infinite value (the estimators' check; with given flows,
+        for ``"project"``, ``"splat"`` and ``"learned"``, whose brightness metrics need finite
+        frames); ``t`` outside [0, 1], not finite, or an empty sequence; an unknown ``method``,
         ``interpolation`` (or one given for a method that does not sample backward),
         estimator name or estimator option; frames of different shapes; ``flow01`` or
         ``flow10`` of the wrong shape or only one of them; a flow array together with
@@ -812,6 +814,9 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
     if flow01 is not None and flow_options is not None:
         raise ValueError("flow_options: expected None when flow01 and flow10 are given (the flows "
                          f"are used as given, no estimator runs), got {flow_options!r}")
+    if flow01 is not None and method in ("project", "splat", "learned") and frame0.dtype.kind == "f":
+        for name, frame in (("frame0", frame0), ("frame1", frame1)):  # as the estimators check
+            _validate.check_finite(name, frame)  # (the brightness metrics need finite frames)
     estimate = None
     if flow01 is None:  # checked for "blend" too, which estimates nothing
         estimate = get_estimator(flow, _estimator_options(flow, flow_options))

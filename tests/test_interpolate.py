@@ -153,6 +153,21 @@ def test_bicubic_result_stays_within_each_channels_range(method):
     assert raw.max() > 1.01 or raw.min() < -0.01
 
 
+def test_non_finite_frames_are_named_with_given_flows():
+    """With given flows no estimator checks the frames: project, splat and learned (whose
+    brightness metrics need finite frames) say which frame holds NaN, as the estimators do,
+    instead of an error about an internal metric."""
+    frame0, frame1, _ = translating_pair()
+    frame1 = frame1.copy()
+    frame1[5, 5] = np.inf
+    flow = np.zeros((H, W, 2), np.float32)
+    for method in ("project", "splat"):
+        with pytest.raises(ValueError, match="^frame1: expected finite values, got NaN or infinity$"):
+            flowkit.interpolate(frame0, frame1, 0.5, flow01=flow, flow10=flow, method=method)
+    with pytest.raises(ValueError, match="^frame1: expected finite values, got infinite values$"):
+        flowkit.interpolate(frame0, frame1, 0.5)  # the estimator's own check
+
+
 def test_range_clip_ignores_nan_pixels():
     """The range each channel is clipped to ignores NaN pixels of float frames: one NaN
     pixel stays one NaN pixel with method="backward" (NaN bounds would make every pixel NaN)."""

@@ -822,6 +822,11 @@ def test_cli_retime(tmp_path, clip):
     assert stdout.startswith(f"wrote {out} (")
     assert "23.976 (24000/1001) fps" in stdout  # as predict and flow print rates
     assert probe_video(out).frame_rate == Fraction(24000, 1001)
+    # --range alone changes nothing: said on stderr (the output is the re-encoded input)
+    status, _, err = run_cli("retime", clip, tmp_path / "same.mp4", "--range", "0.1:0.3",
+                             "--method", "blend")
+    assert status == 0 and err.startswith("flowkit: note: --range without --speed, --duration, "
+                                          "--fps or --factor changes nothing"), err
 
 
 def test_cli_errors_are_one_line_without_output(tmp_path, clip):
