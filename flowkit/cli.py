@@ -1148,11 +1148,6 @@ def cmd_retime(args):
     _check_video_input(source)
     _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
     _crf_note(args, args.output, args.codec, REENCODE_CODECS)
-    if args.range is not None and not args.trim and all(
-            getattr(args, name) is None for name in ("fps", "factor", "speed", "duration")):
-        print("flowkit: note: --range without --speed, --duration, --fps or --factor changes "
-              "nothing: the whole video is re-encoded at its own rate (--trim keeps the range "
-              "alone)", file=sys.stderr)
     options = _method_options(args.flow, args.option, flag="--flow") or None
     _compile_notice(args, *_RETIME_DRIVERS)
     start = time.perf_counter()
@@ -1174,6 +1169,11 @@ def cmd_retime(args):
     _padding_note(report.padded, report.size)
     _depth_note(args.output, info.bit_depth)
     _not_written_line(report.not_written)
+    if args.range is not None and not args.trim and all(
+            getattr(args, name) is None for name in ("fps", "factor", "speed", "duration")):
+        print("flowkit: note: --range without --speed, --duration, --fps or --factor changes "
+              "nothing: the whole video is re-encoded at its own rate (--trim keeps the range "
+              "alone)", file=sys.stderr)
     method = args.method if args.model is None else f"{args.method}, weights {args.model}"
     if args.method in ("project", "backward"):
         method += f", {args.interpolation or 'cubic'}"
