@@ -17,6 +17,8 @@ METHODS = ("project", "splat", "backward", "blend", "learned")
 # docs/interpolation.md "Bicubic sampling")
 BACKWARD_SAMPLING = ("project", "backward")
 INTERPOLATIONS = ("cubic", "linear")
+# methods whose softmax-splatting metrics read the frames' brightness (_metrics)
+METRIC_METHODS = ("project", "splat", "learned")
 # softmax-splatting importance: -_METRIC_SCALE * |I0 - backwarp(I1, flow01)| in units of the
 # pair's intensity range, mean over channels (_splat.brightness_error). Niklaus and Liu use
 # 20; on docs/interpolation.md's triplets 5 scored highest in the mean with both DIS (35.24 dB;
@@ -154,7 +156,7 @@ def _prepare(frame0, frame1, flow01, flow10, occlusion, method):
         state["span"] = intensity_span(frame0, frame1)  # brightness_error's unit
         xp, _ = array_module(flow01)
         state["flows_finite"] = bool(xp.isfinite(flow01).all() and xp.isfinite(flow10).all())
-    if method in ("splat", "project", "learned"):
+    if method in METRIC_METHODS:
         xp, _ = array_module(frame0)
         state["metric0"], state["metric1"] = _metrics(frame0, frame1, flow01, flow10, occ0, occ1)
     if method in ("splat", "learned") and not bool(xp.isfinite(flow01).all()
@@ -462,19 +464,16 @@ def _bicubic_detail(f0, f1, hypotheses, means, blends, device):
 
     xp, _ = array_module(f0)
     best = xp.argmin(xp.stack(means), axis=0)
-    pick = [best == k for k in range(len(hypotheses))]
-    flow_t0, flow_t1 = (xp.where(pick[0][..., None], hypotheses[0][i],
-                                 xp.where(pick[1][..., None], hypotheses[1][i], hypotheses[2][i]))
-                        for i in (0, 1))
+    channel = (lambda a: a[..., None]) if f0.ndim == 3 else (lambda a: a)
+    # each pixel's values of its best hypothesis (best broadcast over the trailing axis)
+    flow_t0, flow_t1 = (xp.choose(best[..., None], [h[i] for h in hypotheses]) for i in (0, 1))
     c0 = warp(f0, flow_t0, interpolation="cubic", device=device)
     c1 = warp(f1, flow_t1, interpolation="cubic", device=device)
     lowest = xp.choose(best, means)
-    channel = (lambda a: a[..., None]) if f0.ndim == 3 else (lambda a: a)
     share0 = blends[0][0]
     if not isinstance(share0, np.float32):  # per-pixel shares: the best hypothesis' own
-        share0 = channel(xp.choose(best, [s[..., 0] if f0.ndim == 3 else s for s, _ in blends]))
-    blend = xp.where(channel(pick[0]), blends[0][1],
-                     xp.where(channel(pick[1]), blends[1][1], blends[2][1]))
+        share0 = xp.choose(channel(best), [s for s, _ in blends])
+    blend = xp.choose(channel(best), [b for _, b in blends])
     c0 -= c1
     c0 *= share0
     c0 += c1  # the bicubic visibility blend
@@ -814,7 +813,7 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
     if flow01 is not None and flow_options is not None:
         raise ValueError("flow_options: expected None when flow01 and flow10 are given (the flows "
                          f"are used as given, no estimator runs), got {flow_options!r}")
-    if flow01 is not None and method in ("project", "splat", "learned") and frame0.dtype.kind == "f":
+    if flow01 is not None and method in METRIC_METHODS and frame0.dtype.kind == "f":
         for name, frame in (("frame0", frame0), ("frame1", frame1)):  # as the estimators check
             _validate.check_finite(name, frame)  # (the brightness metrics need finite frames)
     estimate = None

@@ -1142,7 +1142,9 @@ def cmd_retime(args):
         raise UsageError("--trim: needs --range START:END (the part to keep)")
     if args.model is not None and args.method != "learned":
         raise UsageError("--model needs --method learned")
-    if args.interpolation is not None and args.method not in ("project", "backward"):
+    from ._interpolate import BACKWARD_SAMPLING, check_interpolation
+
+    if args.interpolation is not None and args.method not in BACKWARD_SAMPLING:
         raise UsageError(f"--interpolation: only with --method project or backward (the methods "
                          f"that sample the frames), got --method {args.method}")
     _check_video_input(source)
@@ -1175,8 +1177,9 @@ def cmd_retime(args):
               "nothing: the whole video is re-encoded at its own rate (--trim keeps the range "
               "alone)", file=sys.stderr)
     method = args.method if args.model is None else f"{args.method}, weights {args.model}"
-    if args.method in ("project", "backward"):
-        method += f", {args.interpolation or 'cubic'}"
+    sampling = check_interpolation(args.interpolation, args.method)  # None: not sampled backward
+    if sampling is not None:
+        method += f", {sampling}"
     flow = "" if args.method == "blend" else f", {args.flow}" + (
         f" ({_format_options(options)})" if options else "")
     print(f"{report.interpolated} frames interpolated ({method}{flow}), "

@@ -366,15 +366,13 @@ def _linear_rgb(src, plane, w, xs, ys, fxs, fys, dst):
 def _linear_any(src, plane, w, channels, xs, ys, fxs, fys, dst):
     """Bilinear samples of a row for any channel count: the pixels flagged by ``_split_row``
     (``ys >= 0``, every tap inside) read their taps, weights once per pixel for all channels;
-    the others are listed in ``ys[:n_slow]`` for ``warp_pixel``. Returns ``n_slow``."""
-    n_slow = 0
+    the others are listed in ``ys[:n_slow]`` for ``warp_pixel`` (``_list_slow``). Returns
+    ``n_slow``."""
     dx = np.uint64(channels)
     dy = np.uint64(w * channels)
     for x in range(w):
         yi = ys[x]
-        if yi < 0:
-            ys[n_slow] = x  # ys[:x] is used up: reuse it as the list of slow pixels
-            n_slow += 1
+        if yi < 0:  # the general path's (listed below)
             continue
         fx = fxs[x]
         fy = fys[x]
@@ -386,19 +384,16 @@ def _linear_any(src, plane, w, channels, xs, ys, fxs, fys, dst):
             q = p + np.uint64(c)
             dst[k + c] = (gy * (gx * src[q] + fx * src[q + dx])
                           + fy * (gx * src[q + dy] + fx * src[q + dy + dx]))
-    return n_slow
+    return _list_slow(ys, w)
 
 
 @internal
 def _nearest_any(src, plane, w, channels, xs, ys, fxs, fys, dst):
     """Nearest-neighbour samples of a row (ties to even, as ``cv2.remap``), flagged pixels
     only, as :func:`_linear_any`. Returns ``n_slow``."""
-    n_slow = 0
     for x in range(w):
         yi = ys[x]
-        if yi < 0:
-            ys[n_slow] = x  # ys[:x] is used up: reuse it as the list of slow pixels
-            n_slow += 1
+        if yi < 0:  # the general path's (listed below)
             continue
         xi = interp.nearest_index(xs[x], fxs[x])
         yi = interp.nearest_index(yi, fys[x])
@@ -406,7 +401,7 @@ def _nearest_any(src, plane, w, channels, xs, ys, fxs, fys, dst):
         k = x * channels
         for c in range(channels):
             dst[k + c] = src[p + np.uint64(c)]
-    return n_slow
+    return _list_slow(ys, w)
 
 
 @internal
@@ -414,14 +409,11 @@ def _cubic_any(src, plane, w, channels, xs, ys, fxs, fys, dst):
     """Bicubic (Keys, a = -0.75, ``interp.cubic_weights``) samples of a row, flagged pixels
     only (all 16 taps inside), weights once per pixel for all channels, as
     :func:`_linear_any`. Returns ``n_slow``."""
-    n_slow = 0
     dx = np.uint64(channels)
     dy = np.uint64(w * channels)
     for x in range(w):
         yi = ys[x]
-        if yi < 0:
-            ys[n_slow] = x  # ys[:x] is used up: reuse it as the list of slow pixels
-            n_slow += 1
+        if yi < 0:  # the general path's (listed below)
             continue
         p = np.uint64(plane + (np.int64(yi) * w + xs[x]) * channels)  # unsigned: no wraparound code
         wx0, wx1, wx2, wx3 = interp.cubic_weights(fxs[x])
@@ -437,7 +429,7 @@ def _cubic_any(src, plane, w, channels, xs, ys, fxs, fys, dst):
             q += dy
             row3 = wx0 * src[q] + wx1 * src[q + dx] + wx2 * src[q + 2 * dx] + wx3 * src[q + 3 * dx]
             dst[k + c] = wy0 * row0 + wy1 * row1 + wy2 * row2 + wy3 * row3
-    return n_slow
+    return _list_slow(ys, w)
 
 
 @internal
