@@ -526,8 +526,8 @@ def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, met
 def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, segment, trim,
             method, interpolation, model, flow, flow_options, codec, crf, audio, scene_threshold,
             device, progress, src, part, lossless, parts):
-    from .video import (COPYABLE_AUDIO, audio_copy_refused, audio_track, needs_even_size,
-                        streams_not_written)
+    from .video import (COPYABLE_AUDIO, audio_copy_refused, audio_track, audio_written,
+                        needs_even_size, streams_not_written)
 
     in_fps = info.base_rate  # variable rate: its grid, not its average
     if in_fps is None and out_fps is None:
@@ -607,8 +607,9 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
         coded = (stream.codec_context.width, stream.codec_context.height)  # as _stream pads them
         padded = coded if (report.frames and needs_even_size(codec, pix_fmt)
                            and (coded[0] % 2 or coded[1] % 2)) else None
-        return dataclasses.replace(report, audio_tracks=len(tracks), not_written=not_written,
-                                   padded=padded)
+        audio_done, written = audio_written(tracks, report.audio)
+        return dataclasses.replace(report, audio=audio_done, audio_tracks=written,
+                                   not_written=not_written, padded=padded)
     finally:
         for track in tracks:
             track.input.close()  # closed already after a success; on errors here

@@ -441,7 +441,7 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     from ._retime import (_check_segment, _output_format, _shown, check_segment_start,
                           single_frame_error)
     from .video import (FRAME_RATE_CONTAINERS, VideoWriter, _info, audio_copy_refused,
-                        audio_track, iter_frames,
+                        audio_track, audio_written, iter_frames,
                         open_input, streams_not_written, to_coded, writer_codec,
                         writer_tags)
 
@@ -558,8 +558,9 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     size = (writer._size[1], writer._size[0]) if written else None
     coded = (info.height, info.width) if info.rotation % 180 else (info.width, info.height)  # as stored
     cuts = [count["before"] + k for k in cuts]  # indices in the whole video
+    audio_done, audio_tracks = audio_written(tracks, "none" if not audio_streams else (
+        ("re-encoded" if reencode else "copied") if audio else "dropped"))
     return {"frames": written, "processed": count["inside"], "fps": fps, "cuts": cuts, "size": size,
             "padded": coded if size is not None and tuple(size) != coded else None,
-            "audio": "none" if not audio_streams else (
-                ("re-encoded" if reencode else "copied") if audio else "dropped"),
-            "audio_tracks": len(tracks), "not_written": not_written, "dropped_frames": writer.dropped}
+            "audio": audio_done, "audio_tracks": audio_tracks, "not_written": not_written,
+            "dropped_frames": writer.dropped}

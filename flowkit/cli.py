@@ -1096,6 +1096,14 @@ def _size_text(shape, written, rotation=0):
     return text
 
 
+def _lost_audio_note(source, info, audio):
+    """retime's and translate's note on stderr when ``source`` declares audio but none was
+    written although not dropped (``audio`` "none": its packets are gone, a file cut short)."""
+    if info.audio and audio == "none":
+        print(f"flowkit: note: {source} declares audio but holds no audio packets to write (a "
+              f"file cut short?): the output has no audio", file=sys.stderr)
+
+
 def _tracks(report):
     """``copied``, ``copied (2 tracks)``: what happened to the audio, for the summary line."""
     if report.audio_tracks > 1:
@@ -1168,6 +1176,7 @@ def cmd_retime(args):
     _wrote(args.output, f"{_counted(report.frames, 'frame')}, "
            f"{_stored_size_text(report.size, info.rotation, args.output)}, {_rate_text(report.fps)} fps, "
            f"{float(report.duration):.3f} s; audio {_tracks(report)}")
+    _lost_audio_note(source, info, report.audio)
     _padding_note(report.padded, report.size)
     _depth_note(args.output, info.bit_depth)
     _not_written_line(report.not_written)
@@ -1221,6 +1230,7 @@ def cmd_translate(args):
     _wrote(args.output, f"{report['frames']} frames, "
            f"{_stored_size_text(report['size'], info.rotation, args.output)}, "
            f"{_rate_text(report['fps'])} fps; audio {report['audio']}")
+    _lost_audio_note(source, info, report["audio"])
     _padding_note(report["padded"], report["size"])
     _dropped_note(args.output, report["dropped_frames"], report["fps"])  # AVI: one frame per slot
     _depth_note(args.output, info.bit_depth)

@@ -1421,6 +1421,7 @@ class _AudioTrack:
         self._next = Fraction(0)  # input time after the last decoded audio frame
         self._last = Fraction(0)  # output time reached (copy)
         self.finished = False
+        self.muxed = 0  # packets written: none when a file cut short lost its audio
 
     def set_origin(self, origin):
         self.origin = origin
@@ -1598,8 +1599,9 @@ class _AudioTrack:
         self._mux(container, self.out.encode(frame))
 
     def _mux(self, container, packets):
-        container.mux([p for p in packets
-                       if not (self._drop_priming and p.pts is not None and p.pts < 0)])
+        packets = [p for p in packets if not (self._drop_priming and p.pts is not None and p.pts < 0)]
+        self.muxed += len(packets)
+        container.mux(packets)
 
     def close(self, container):
         self.feed(container, float("inf"))
@@ -1635,6 +1637,14 @@ def _audio_slice(frame, a, b):
     piece.time_base = Fraction(1, frame.sample_rate)
     piece.pts = round(frame.pts * Fraction(frame.time_base) * frame.sample_rate) + a
     return piece
+
+
+def audio_written(tracks, done):
+    """What the summary of ``retime`` and ``translate`` says of the audio: ``(done, number of
+    tracks written)``, or ``("none", 0)`` when no track muxed a packet (a file cut short can
+    declare audio whose packets are gone)."""
+    written = sum(1 for track in tracks if track.muxed)
+    return (done, written) if written or not tracks else ("none", 0)
 
 
 def audio_track(src, mode, speed, segment=None, *, index=0, trim=False):

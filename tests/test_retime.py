@@ -946,3 +946,24 @@ def test_a_still_image_is_refused_not_a_crash(tmp_path):
     status, _, err = run_cli("retime", still, tmp_path / "b.mp4", "--factor", "2")
     assert status == 1 and one_error_line(err) == f"{still} holds a single frame (an image?); retime needs a video"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["still.png"]
+
+
+def test_a_file_cut_short_that_lost_its_audio_says_so(tmp_path, capsys):
+    """The rotated clip cut to its first 350000 bytes still declares its audio track, but
+    every audio packet lay further on: retime writes the video and reports audio "none" (0
+    tracks), not "stretched" or "re-encoded", and the command line adds a note."""
+    from flowkit.__main__ import main
+
+    source = tmp_path / "cut.mp4"
+    source.write_bytes(data_path("video", "mediabunny__rotate-buck-bunny.mp4").read_bytes()[:350000])
+    assert probe_video(source).audio
+    report = flowkit.retime(source, tmp_path / "a.mp4", segment=(0, 0.3), trim=True,
+                            method="blend", progress=False)
+    assert (report.audio, report.audio_tracks) == ("none", 0)
+    assert report.frames > 0 and not probe_video(tmp_path / "a.mp4").audio
+    assert main(["retime", str(source), str(tmp_path / "b.mp4"), "--speed", "0.5", "--range",
+                 "0:0.3", "--trim", "--method", "blend", "-q"]) == 0
+    out, err = capsys.readouterr()
+    assert "; audio none" in out
+    assert err == (f"flowkit: note: {source} declares audio but holds no audio packets to write "
+                   "(a file cut short?): the output has no audio\n")
