@@ -70,7 +70,7 @@ def _predict_job(src, dst, *, horizon, context="auto", stride=None, fps=None, co
     rate) give ``predict`` their ``times``."""
     import numpy as np
 
-    from ._predict import frames_needed, frames_used, predict
+    from ._predict import frames_needed, frames_used, predict, video_pix_fmt
     from .video import grid_steps, last_frames, probe_video, write_video, writer_tags
 
     info = probe_video(src)
@@ -94,6 +94,7 @@ def _predict_job(src, dst, *, horizon, context="auto", stride=None, fps=None, co
         predicted = (frame for window in windows for frame in predicted_after(window))
     return write_video(dst, predicted, _output_fps(src, fps),
                        codec="ffv1" if part else codec, tags=writer_tags(info),
+                       pix_fmt=None if part else video_pix_fmt(dst, codec, info),
                        empty=f"{src}: fewer than {length} frames (context={context!r})")[0]
 
 
@@ -213,12 +214,13 @@ def _video_join(src, dst, paths, *, fps=None, codec=None, **options):
     """The predict job's join: the parts' RGB frames encoded once, as the whole job, at the
     grid rate and the source's bit depth, with its display rotation and colour tags (the parts
     hold the frames in its coded orientation)."""
+    from ._predict import video_pix_fmt
     from .video import DEFAULT_CRF, VideoWriter, concat_parts, probe_video, writer_tags
 
     info = probe_video(src)
     depth = 16 if info.bit_depth > 8 else 8
     with VideoWriter(dst, _output_fps(src, fps), codec=codec, crf=DEFAULT_CRF,  # write_video's
-                     **writer_tags(info)) as writer:
+                     pix_fmt=video_pix_fmt(dst, codec, info), **writer_tags(info)) as writer:
         concat_parts(writer, paths, depth=depth)
     return writer.frame_count
 

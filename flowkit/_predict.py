@@ -33,6 +33,22 @@ _METRIC_SCALE = 20.0
 _log = logging.getLogger(__name__)  # context="auto" logs its choice at INFO (the CLI reports it)
 
 
+def video_pix_fmt(dst, codec, info):
+    """The pixel format of a video of predicted frames (RGB, 16-bit for more than 8 bits) at
+    ``dst`` (``codec``: None for the extension's default) from the video ``info`` describes
+    (``flowkit predict``, ``flowkit.batch``'s predict job): the input's where the encoder takes
+    it (4:4:4, 10-bit, ...: ``_retime._output_format``, as ``translate`` chooses it), else the
+    encoder's default at the input's depth; None (the default, planar RGB) for FFV1, which
+    holds the predicted RGB frames exactly (docs/api.md: an RGB FFV1 ``.mkv``)."""
+    from ._retime import _output_format
+    from .video import writer_codec
+
+    codec = writer_codec(dst, codec)
+    if codec == "ffv1":
+        return None
+    return _output_format(codec, info, 16 if info.bit_depth > 8 else 8)
+
+
 def _as_frames(frames, keep=None, times=None):
     """``(frames, times)``: the clip as one array. Of an iterable that is no list, tuple or
     array (``flowkit.iter_frames``), only the last ``keep`` frames are held while it is read

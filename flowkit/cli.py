@@ -884,6 +884,8 @@ def cmd_predict(args):
     import flowkit
     from flowkit.video import write_video, writer_tags
 
+    from ._predict import video_pix_fmt
+
     source = Path(args.input)
     _resolve_output(args, "output video or folder")
     if not source.exists():
@@ -944,8 +946,10 @@ def cmd_predict(args):
             # a video input's display rotation, colour tags and language are kept, as retime
             # keeps them: the upright frames are stored in its coded orientation
             rotation = stored_rotation(args.output, info.rotation if info is not None else 0)
+            # the input's pixel format (4:4:4, 10-bit, ...) where the encoder takes it
+            pix_fmt = None if info is None else video_pix_fmt(args.output, args.codec, info)
             _, written = write_video(args.output, pictures, fps, codec=args.codec,
-                                     crf=_crf(args), callback=bar.update,
+                                     crf=_crf(args), callback=bar.update, pix_fmt=pix_fmt,
                                      tags=writer_tags(info) if info is not None else None)
             shape = pictures[0].shape[:2]
             size = _size_text(shape[::-1] if rotation % 180 else shape, written, rotation)

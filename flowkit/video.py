@@ -669,7 +669,7 @@ def grid_steps(times, rate, unit=0):
 
 
 def write_video(path, frames, fps, *, codec=None, crf=DEFAULT_CRF, empty=None, callback=None,
-                tags=None):
+                tags=None, pix_fmt=None):
     """Write ``frames`` (RGB or gray arrays; odd sizes padded even where the encoder needs it,
     :meth:`VideoWriter.fit`) to a video at ``path`` atomically (:class:`VideoWriter`, frame k
     at ``k / fps``, ``crf`` for the encoders that take one, as ``retime``'s); ``callback()``
@@ -678,12 +678,13 @@ def write_video(path, frames, fps, *, codec=None, crf=DEFAULT_CRF, empty=None, c
     (:func:`to_coded`) with its display rotation, colour tags and language, as ``retime``
     writes them. Returns ``(frames written, (height, width) as written)``, before the
     rotation. ``empty``: the ValueError message when ``frames`` is empty (default
-    VideoWriter's)."""
+    VideoWriter's). ``pix_fmt``: as :class:`VideoWriter`'s (``predict`` passes the input's
+    where the encoder takes it, as ``retime`` and ``translate`` choose it)."""
     tags = dict(tags or {})
     # where the container stores no rotation the frames stay upright (VideoWriter would turn
     # them back)
     rotation = tags["rotation"] = stored_rotation(path, tags.get("rotation", 0))
-    with VideoWriter(path, fps, codec=codec, crf=crf, **tags) as writer:
+    with VideoWriter(path, fps, codec=codec, crf=crf, pix_fmt=pix_fmt, **tags) as writer:
         for frame in frames:
             writer.write(writer.fit(to_coded(frame, rotation)))
             if callback is not None:

@@ -191,6 +191,26 @@ def test_predict_and_flow_jobs_match_the_public_functions(client, clips, tmp_pat
     assert same_video(tmp_path / "f" / "clip0.mp4", tmp_path / "single_flow.mp4")
 
 
+def test_predict_job_keeps_the_pixel_format_of_the_input(client, tmp_path):
+    # as flowkit predict: a 4:4:4 clip gives a 4:4:4 video (it was 4:2:0), in the tail mode
+    # (the command line's video, frame for frame) and in the chunked rolling mode's join
+    from test_retime import write_clip
+
+    base = np.random.default_rng(7).integers(0, 256, (48, 128, 3), dtype=np.uint8)
+    clip = write_clip(tmp_path / "444.mp4", [np.ascontiguousarray(base[:, 2 * k:2 * k + 64])
+                                             for k in range(20)], 24, pix_fmt="yuv444p", gop=6)
+    tail = flowkit.batch("predict", [clip], tmp_path / "tail", scheduler=client, horizon=1,
+                         flow="dis", progress=False)
+    assert main(["predict", str(clip), str(tmp_path / "cli.mp4"), "--horizon", "1", "--method",
+                 "dis", "-q"]) == 0
+    chunked = flowkit.batch("predict", [clip], tmp_path / "chunked", scheduler=client, horizon=1,
+                            context=2, stride=4, flow="dis", chunk_frames=10, progress=False)
+    assert tail.ok and chunked.ok and chunked.frames == 5
+    assert same_video(tail.done[0], tmp_path / "cli.mp4")
+    for path in (tail.done[0], chunked.done[0], tmp_path / "cli.mp4"):
+        assert flowkit.video.probe_video(path).pix_fmt == "yuv444p"
+
+
 def test_long_video_in_three_chunks_is_identical(client, tmp_path):
     clip = make_video(tmp_path / "long.mkv", frames=30, gop=6, seed=3, bframes=2)  # pts != dts
     bounds = _batch._chunks(clip, 10)

@@ -1258,6 +1258,29 @@ def test_predict_keeps_a_10_bit_clip_at_its_depth(tmp_path):
     np.testing.assert_array_equal(written[..., ::-1], flowkit.predict(np.stack(frames[-4:]), 1)[0])
 
 
+def test_predict_keeps_the_pixel_format_of_the_input(tmp_path):
+    # predict wrote 4:2:0 whatever the input; now its video keeps the input's pixel format
+    # where the encoder takes it, as retime and translate do: 4:4:4 (the real clip), 10-bit 4:4:4
+    from test_retime import write_clip
+
+    source = data_path("video", "torchcodec__var_fps_video.mp4")  # H.264 yuv444p
+    status, _, err = run_cli("predict", source, tmp_path / "p.mp4", "--horizon", "1", "-q")
+    assert status == 0, err
+    assert probe_video(tmp_path / "p.mp4").pix_fmt == "yuv444p"
+    frames = [np.rint(np.roll(textured_image(32, 48, seed=5, channels=3), k, axis=1) * 65535)
+              .astype(np.uint16) for k in range(4)]
+    deep = write_clip(tmp_path / "deep.mp4", frames, 10, pix_fmt="yuv444p10le")
+    status, _, err = run_cli("predict", deep, tmp_path / "d.mp4", "--horizon", "1", "-q")
+    assert status == 0, err
+    assert (probe_video(tmp_path / "d.mp4").pix_fmt, err) == ("yuv444p10le", "")
+    # an encoder that does not take it: its default, as before (MJPEG: full-range 4:2:0);
+    # FFV1 (.mkv) keeps its planar RGB, which holds the predicted RGB frames exactly
+    for name, pix_fmt in (("p.avi", "yuvj420p"), ("p.mkv", "bgr0")):
+        status, _, err = run_cli("predict", source, tmp_path / name, "--horizon", "1", "-q")
+        assert status == 0, err
+        assert probe_video(tmp_path / name).pix_fmt == pix_fmt
+
+
 @pytest.mark.parametrize("args, name, encoder", [
     (["retime", "--factor", "1"], "r.webm", "vp9"),  # PyAV's libvpx-vp9 has no 10-bit format
     (["translate", "--op", "autocontrast", "--range", "0:0.2"], "t.avi", "mjpeg"),
