@@ -125,7 +125,8 @@ def _shown(value):
     value as ``%g`` (``1e-09``) or, where that rounds it, as its shortest repr
     (``1000.0004``); other fractions in as few significant digits as show them exactly (a
     float would round ``1000.00000000000001`` to an accepted 1000, or overflow at ``1e+400``),
-    at most 30."""
+    at most 10, else as a ratio where its terms are small (``1/3``, not 30 digits of 0.3),
+    else in at most 30 digits."""
     value = Fraction(value)
     if value.denominator in (1001, 1) and abs(value) < 10 ** 6:
         return str(value)
@@ -139,10 +140,33 @@ def _shown(value):
     context = Context(prec=40)
     exact = context.divide(Decimal(value.numerator), Decimal(value.denominator)).normalize(context)
     for digits in (6, 10, 20, 30):
+        if digits == 20 and value.denominator <= 1_001_000:
+            return str(value)
         text = format(exact, f".{digits}g")
         if Fraction(text) == value:
             break
     return text
+
+
+def _seconds_text(value, rounding=round):
+    """A duration derived from the input for a message (not a value given, :func:`_shown`):
+    to the millisecond (``30.533``, ``0.5``), rounded by ``rounding`` (``math.ceil`` for a lower
+    bound, ``math.floor`` for an upper one, so that the bound shown is accepted); in 4
+    significant digits below 1 ms or from 10**7 s on (``3.333e+7``; ``--factor 1e-9`` printed
+    30 digits)."""
+    value = Fraction(value)
+    if value and not Fraction(1, 1000) <= abs(value) < 10 ** 7:
+        near = Context(prec=4).divide(Decimal(value.numerator), Decimal(value.denominator))
+        return format(near.normalize(), "g")  # Decimal: no overflow at 1e+400
+    return _shown(Fraction(rounding(value * 1000), 1000))
+
+
+def _fps_text(value):
+    """A frame rate derived from the input for a message: exactly where its terms are small
+    (:func:`_shown`: ``30``, ``24000/1001``, ``29.97``, ``1125/56``), else in 6 significant
+    digits (``--factor 1e-9``: ``3e-08``, not 30 digits)."""
+    value = Fraction(value)
+    return _shown(value) if value.denominator <= 1_001_000 else f"{float(value):.6g}"
 
 
 def _check_segment(segment, name="segment"):
@@ -539,7 +563,7 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
             name = "fps" if factor is None else "factor"
             raise ValueError(f"{name}: expected an output rate in (0, {MAX_FPS}] fps, got "
                              f"{_shown(factor or Fraction(1))} x the input's "
-                             f"{_shown(in_fps)} fps = {_shown(out_fps)} fps")
+                             f"{_fps_text(in_fps)} fps = {_fps_text(out_fps)} fps")
     start, end = segment or (Fraction(0), None)
     known = info.duration
     check_segment_start(start, info, src)
@@ -550,8 +574,9 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
         speed = (length - start) / duration
         low, high = (length - start) / MAX_SPEED, (length - start) * MAX_SPEED
         if not low <= duration <= high:
-            raise ValueError(f"duration: expected {_shown(low)} to {_shown(high)} s for the "
-                             f"{_shown(length - start)} s retimed (a speed in [1/{MAX_SPEED}, "
+            raise ValueError(f"duration: expected {_seconds_text(low, math.ceil)} to "
+                             f"{_seconds_text(high, math.floor)} s for the "
+                             f"{_seconds_text(length - start)} s retimed (a speed in [1/{MAX_SPEED}, "
                              f"{MAX_SPEED}]), got "
                              f"{_shown(duration)} s")
     speed = speed or Fraction(1)
@@ -562,9 +587,9 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
                                           ("duration", duration), ("speed", speed != 1))
                  if value] or ["segment"]
         raise ValueError(f"{given[0]}: expected at least one output frame, got "
-                         f"{_shown(out_fps)} fps over the "
-                         f"{_shown(timeline.output_duration(known))} s output (one frame "
-                         f"would last {_shown(1 / out_fps)} s)")
+                         f"{_shown(out_fps) if fps_given else _fps_text(out_fps)} fps over "
+                         f"the {_seconds_text(timeline.output_duration(known))} s output (one "
+                         f"frame would last {_seconds_text(1 / out_fps)} s)")
     changed = speed != 1
     refused = audio_copy_refused(dst, container)
     if audio is None:  # copy what the output's container takes, re-encode the rest

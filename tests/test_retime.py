@@ -733,6 +733,14 @@ def test_odd_size_is_padded(tmp_path):
     ({"fps": 1.9}, ValueError, r"fps: expected at least one output frame, got 1.9 fps"),
     ({"factor": 0.05}, ValueError, r"factor: expected at least one output frame, got 1.2 fps"),
     ({"speed": 1000}, ValueError, r"speed: expected at least one output frame, got 24 fps over the 0.0005 s"),
+    # durations and rates derived from the input in a few digits, not 30 (a ratio as such)
+    ({"factor": 1e-9}, ValueError, r"factor: expected at least one output frame, got 2.4e-08 fps "
+                                   r"over the 0.5 s output \(one frame would last 4.167e\+7 s\)$"),
+    ({"fps": "1/3"}, ValueError, r"fps: expected at least one output frame, got 1/3 fps over the "
+                                 r"0.5 s output \(one frame would last 3 s\)$"),
+    ({"duration": 1e9, "segment": (0, "1/3")}, ValueError,
+     r"duration: expected 0.0003333 to 333.333 s for the 0.333 s retimed \(a speed in \[1/1000, "
+     r"1000\]\), got 1e\+09 s$"),
 ])
 def test_bad_arguments_leave_no_output(tmp_path, clip, kwargs, error, match):
     with pytest.raises(error, match=match):
@@ -863,6 +871,26 @@ def test_cli_errors_are_one_line_without_output(tmp_path, clip):
         status, _, err = run_cli("retime", *args)
         assert status == code and one_error_line(err).startswith(message), (args, err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4"]
+
+
+def test_cli_errors_show_derived_durations_in_a_few_digits(tmp_path):
+    # --factor 1e-9 on a 30.533... s clip printed "30.5333333333333333333333333333 s" and a
+    # frame lasting "33333333.3333333333333333333333 s"; now milliseconds or 4 digits, the
+    # bounds of --duration rounded inwards so that each one shown is accepted
+    source = data_path("video", "car_traffic_small.mp4")  # 916 frames at 30 fps: 458/15 s
+    cases = [(("--factor", "1e-9"), "--factor: expected at least one output frame, got 3e-08 fps "
+              "over the 30.533 s output (one frame would last 3.333e+7 s)"),
+             (("--duration", "1e9"), "--duration: expected 0.031 to 30533.333 s for the 30.533 s "
+              "retimed (a speed in [1/1000, 1000]), got 1e+09 s"),
+             (("--fps", "1/300"), "--fps: expected at least one output frame, got 1/300 fps over "
+              "the 30.533 s output (one frame would last 300 s)")]
+    for args, message in cases:
+        status, _, err = run_cli("retime", source, tmp_path / "a.mp4", *args)
+        assert status == 2 and one_error_line(err) == message + " (see flowkit retime --help)", err
+    assert list(tmp_path.iterdir()) == []
+    status, _, err = run_cli("retime", source, tmp_path / "a.mp4", "--duration", "0.031",
+                             "--fps", "1000", "--method", "blend", "-q")
+    assert status == 0 and probe_video(tmp_path / "a.mp4").frame_count == 31, err
 
 
 def test_factor_on_a_variable_rate_file_keeps_every_input_frame(tmp_path):
