@@ -7,13 +7,17 @@ unknown estimate at a counted pixel is a ``ValueError`` (fill it, or leave it ou
 ``valid``: as the Middlebury and KITTI evaluations, which take dense estimates).
 All computations are in float64; results are Python floats. Batches ``(N, H, W, 2)`` are
 pooled: the mean runs over the valid pixels of all frames.
+
+Image metrics (``psnr``, ``ssim``, ``interpolation_error``, ``warping_error``, ``sharpness``)
+take finite values: a NaN or infinity in a float image is a ``ValueError`` naming the
+parameter (it made the score NaN).
 """
 
 import numpy as np
 
 from ._backend import as_array, to_host
-from ._validate import (check_array, check_flow, check_float, check_image, check_same_shape,
-                        frames_layout, known_vectors)
+from ._validate import (check_array, check_finite, check_flow, check_float, check_image,
+                        check_same_shape, frames_layout, known_vectors)
 
 __all__ = ["endpoint_error", "angular_error", "fl_all", "psnr", "ssim", "interpolation_error",
            "warping_error", "sharpness"]
@@ -149,13 +153,21 @@ def fl_all(flow, gt, valid=None):
     return float(100 * np.mean(outliers))
 
 
-def _image_pair(image, reference):
+def _image_pair(image, reference, names=("image", "reference")):
+    """Checked host arrays (image, reference); ``names``: the caller's parameter names. Float
+    values must be finite, as the flow metrics require of the estimate (a NaN or infinity
+    turned the result into NaN silently)."""
     image, reference = as_array(image), as_array(reference)
-    check_image("image", image)
-    check_image("reference", reference)
-    check_same_shape("reference", reference, "image", image)
+    first, second = names
+    check_image(first, image)
+    check_image(second, reference)
+    check_same_shape(second, reference, first, image)
     if image.dtype != reference.dtype and not (image.dtype.kind == reference.dtype.kind == "f"):
-        raise TypeError(f"image: expected the dtype of reference ({reference.dtype}), got {image.dtype}")
+        raise TypeError(f"{first}: expected the dtype of {second} ({reference.dtype}), got "
+                        f"{image.dtype}")
+    for name, array in ((first, image), (second, reference)):
+        if array.dtype.kind == "f":
+            check_finite(name, array)
     return to_host(image), to_host(reference)
 
 
@@ -315,8 +327,8 @@ def warping_error(frame, previous, flow, valid=None):
     Raises
     ------
     ValueError, TypeError
-        Frames of different shapes or dtypes, a flow of another size, no valid pixel of
-        known flow.
+        Frames of different shapes or dtypes, NaN or infinite frame values, a flow of
+        another size, no valid pixel of known flow.
 
     References
     ----------
@@ -331,7 +343,7 @@ def warping_error(frame, previous, flow, valid=None):
     """
     from ._warp import warp
 
-    frame, previous = _image_pair(frame, previous)
+    frame, previous = _image_pair(frame, previous, ("frame", "previous"))
     flow = as_array(flow)
     check_flow("flow", flow, shape=frame.shape[:2])
     warped = warp(previous.astype(np.float32), flow.astype(np.float32))
@@ -372,7 +384,7 @@ def sharpness(image, reference):
     Raises
     ------
     ValueError
-        Shapes differ, or not one image of at least 2x2 pixels.
+        Shapes differ, NaN or infinite values, or not one image of at least 2x2 pixels.
     TypeError
         Unsupported or mismatched dtypes.
 

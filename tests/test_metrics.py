@@ -225,6 +225,25 @@ def test_image_metric_bad_input(metric):
         metric(image[0], reference[0])
 
 
+@pytest.mark.parametrize("metric, names", [
+    (metrics.psnr, ("image", "reference")), (metrics.ssim, ("image", "reference")),
+    (metrics.interpolation_error, ("image", "reference")), (metrics.sharpness, ("image", "reference")),
+    (lambda a, b: metrics.warping_error(a, b, np.zeros((16, 16, 2), np.float32)), ("frame", "previous")),
+])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_image_metrics_refuse_non_finite_values(metric, names, value):
+    # psnr returned nan for a NaN pixel (and the others nan or inf) where the flow metrics
+    # raise; now each names the parameter, as check_finite says it elsewhere
+    image, reference = images((16, 16), np.float32)
+    spoiled = image.copy()
+    spoiled[3, 4] = value
+    with pytest.raises(ValueError, match=rf"^{names[0]}: expected finite values, got NaN or infinity$"):
+        metric(spoiled, reference)
+    with pytest.raises(ValueError, match=rf"^{names[1]}: expected finite values, got NaN or infinity$"):
+        metric(image, spoiled)
+    assert np.isfinite(metric(image, reference))
+
+
 @pytest.mark.parametrize("metric", [metrics.psnr, metrics.ssim])
 @pytest.mark.parametrize(
     "data_range, error, match",
