@@ -285,9 +285,12 @@ def check_bool(name, value):
 
 
 def check_choice(name, value, choices):
-    """``value`` must be one of ``choices`` (strings compared exactly)."""
+    """``value`` must be one of ``choices`` (strings compared exactly): a ValueError for another
+    string, a TypeError for anything else (``interpolation=1``), as :func:`check_int` and
+    :func:`check_float` tell a wrong type from a wrong value."""
     if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {describe(value)}")
+        error = ValueError if isinstance(value, str) else TypeError
+        raise error(f"{name}: expected one of {', '.join(map(repr, choices))}, got {describe(value)}")
     return value
 
 

@@ -926,13 +926,15 @@ def writer_codec(path, codec=None, name="path"):
 def encoder_name(codec):
     """The FFmpeg video encoder for ``codec`` (an encoder name or a FourCC such as ``mp4v``).
 
-    Raises ValueError naming ``codec`` when PyAV's FFmpeg has no such video encoder.
+    Raises ValueError naming ``codec`` when PyAV's FFmpeg has no such video encoder (or it is
+    empty), TypeError when it is not a string.
     """
     import av
 
     if not isinstance(codec, str) or not codec:
-        raise ValueError(f"codec: expected an FFmpeg encoder name such as 'libx264' or a FourCC "
-                         f"such as 'mp4v', got {codec!r}")
+        error = ValueError if isinstance(codec, str) else TypeError
+        raise error(f"codec: expected an FFmpeg encoder name such as 'libx264' or a FourCC "
+                    f"such as 'mp4v', got {codec!r}")
     name = FOURCC.get(codec.lower(), codec)
     try:
         found = av.codec.Codec(name, "w")

@@ -154,7 +154,7 @@ def test_set_num_threads_rejects_bad_values(restore_threads, value, error, match
          r"flow: expected shape \(4, 6, 2\), got \(4, 5, 2\)"),
         (lambda: _validate.check_choice("border", "wrapp", ("wrap", "reflect")), ValueError,
          r"border: expected one of 'wrap', 'reflect', got 'wrapp'"),
-        (lambda: _validate.check_choice("border", 1, ("wrap",)), ValueError, r"border: expected one of 'wrap', got 1"),
+        (lambda: _validate.check_choice("border", 1, ("wrap",)), TypeError, r"border: expected one of 'wrap', got 1"),
         (lambda: _validate.check_int("levels", 2.5), TypeError, r"levels: expected an integer, got 2\.5"),
         (lambda: _validate.check_int("levels", False), TypeError, r"levels: expected an integer, got False"),
         (lambda: _validate.check_int("levels", 0, min_value=1), ValueError, r"levels: expected an integer >= 1, got 0"),

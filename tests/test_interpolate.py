@@ -1,6 +1,8 @@
 """flowkit.interpolate and interpolate_video: analytic pairs with exact middle frames, the
 occlusion masks on a moving square, layouts, dtypes, and bad input."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -457,6 +459,35 @@ def test_interpolate_video_repeats_the_nearer_frame_across_a_scene_cut():
     for threshold in (10, None):  # the frame is named by its index in the video
         with pytest.raises(ValueError, match=r"frames\[2\]: expected the same shape as frames\[1\]"):
             list(flowkit.interpolate_video(frames[:2] + [frames[2][:-1]], scene_threshold=threshold))
+
+
+@pytest.mark.parametrize("call, name, expected", [
+    (lambda f, s: flowkit.interpolate(f, f, interpolation=1), "interpolation", "one of 'cubic', 'linear'"),
+    (lambda f, s: flowkit.interpolate(f, f, method=1), "method", "one of 'project', 'splat', "),
+    (lambda f, s: flowkit.warp(f, np.zeros(f.shape + (2,), np.float32), interpolation=1),
+     "interpolation", "one of 'nearest', 'linear', 'cubic'"),
+    (lambda f, s: flowkit.warp(f, np.zeros(f.shape + (2,), np.float32), border=1), "border",
+     "one of 'constant', 'replicate', "),
+    (lambda f, s: flowkit.predict(np.stack([f] * 4), 1, scheme=1), "scheme", "one of 'semi-lagrangian', "),
+    (lambda f, s: flowkit.predict(np.stack([f] * 4), 1, average=1), "average", "one of 'median', 'mean'"),
+    (lambda f, s: flowkit.predict(np.stack([f] * 4), 1, method=1), "method", "one of 'flow', 'gan'"),
+    # retime checks its options before it opens the input
+    (lambda f, s: flowkit.retime(s / "in.mp4", s / "out.mp4", factor=2, interpolation=1),
+     "interpolation", "one of 'cubic', 'linear'"),
+    (lambda f, s: flowkit.retime(s / "in.mp4", s / "out.mp4", factor=2, method=1), "method",
+     "one of 'project', 'splat', "),
+    (lambda f, s: flowkit.retime(s / "in.mp4", s / "out.mp4", factor=2, audio=1), "audio",
+     "one of 'copy', 'stretch', 'drop'"),
+    (lambda f, s: flowkit.retime(s / "in.mp4", s / "out.mp4", factor=2, codec=1), "codec",
+     "an FFmpeg encoder name such as 'libx264'"),
+])
+def test_a_string_option_of_another_type_is_a_type_error(tmp_path, call, name, expected):
+    # interpolation=1 was a ValueError; a wrong type is a TypeError naming the parameter, what
+    # it takes and what it got (as check_int, check_float), a wrong string still a ValueError
+    frame0, _, _ = translating_pair()
+    with pytest.raises(TypeError, match=rf"^{name}: expected {re.escape(expected)}.*, got 1$"):
+        call(frame0, tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_bad_input():
