@@ -30,6 +30,7 @@ from ._backend import CudaUnavailable
 from ._estimators import estimator_options, get_estimator, list_estimators
 from ._flow_video import write_flow_video
 from ._retime import MAX_FPS, REENCODE_CODECS  # output frame rates in (0, MAX_FPS], as retime's
+from ._retime import _shown  # values given, in messages, as retime's errors show them
 from .video import (DEFAULT_CODECS, DEFAULT_CRF, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_container,
                     grid_rate, probe_video, stored_rotation)
 
@@ -1184,11 +1185,20 @@ def cmd_retime(args):
     _padding_note(report.padded, report.size)
     _depth_note(args.output, info.bit_depth)
     _not_written_line(report.not_written)
-    if args.range is not None and not args.trim and all(
-            getattr(args, name) is None for name in ("fps", "factor", "speed", "duration")):
+    given = [(f"--{name}", value) for name in ("fps", "factor", "speed", "duration")
+             if (value := getattr(args, name)) is not None]
+    if args.range is not None and not args.trim and not given:
         print("flowkit: note: --range without --speed, --duration, --fps or --factor changes "
               "nothing: the whole video is re-encoded at its own rate (--trim keeps the range "
               "alone)", file=sys.stderr)
+    elif (not args.trim and args.speed in (None, 1) and args.duration is None
+          and report.fps == info.base_rate and report.interpolated == 0):
+        # every output frame is an input frame at its own time (a variable-rate input's gaps
+        # filled at its grid rate are interpolated frames: a change)
+        asked = " ".join(f"{flag} {_shown(value)}" for flag, value in given) or \
+            "no --fps, --factor, --speed or --duration"
+        print(f"flowkit: note: {asked}: the timeline is unchanged ({_rate_text(report.fps)} fps, "
+              "speed 1), the video was only re-encoded", file=sys.stderr)
     method = args.method if args.model is None else f"{args.method}, weights {args.model}"
     sampling = check_interpolation(args.interpolation, args.method)  # None: not sampled backward
     if sampling is not None:

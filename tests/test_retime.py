@@ -837,6 +837,30 @@ def test_cli_retime(tmp_path, clip):
                                           "--fps or --factor changes nothing"), err
 
 
+def test_retime_that_changes_nothing_says_so(tmp_path, clip):
+    # --factor 1 (or --speed 1, --fps at the input's rate, no option at all) re-encoded the
+    # clip silently; now one note after the run, as for --range alone. The clip: 24 fps
+    note = "flowkit: note: {}: the timeline is unchanged (24 fps, speed 1), the video was only re-encoded"
+    for args, asked in ((["--factor", "1"], "--factor 1"), (["--speed", "1"], "--speed 1"),
+                        (["--fps", "24"], "--fps 24"), (["--fps", "24", "--speed", "1"], "--fps 24 --speed 1"),
+                        ([], "no --fps, --factor, --speed or --duration"),
+                        (["--range", "0.1:0.3", "--speed", "1"], "--speed 1")):
+        status, _, err = run_cli("retime", clip, tmp_path / "out.mp4", *args, "--method", "blend")
+        assert status == 0 and err.splitlines() == [note.format(asked)], (args, err)
+    # a change, or a trimmed range, is no re-encoding only: nothing said
+    for args in (["--factor", "2"], ["--fps", "12"], ["--speed", "0.5"],
+                 ["--range", "0.1:0.3", "--trim", "--speed", "1"]):
+        status, _, err = run_cli("retime", clip, tmp_path / "out.mp4", *args, "--method", "blend")
+        assert status == 0 and err == "", (args, err)
+    # a variable-rate clip at its grid rate: its gaps are filled with interpolated frames
+    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 4, start=2)
+    gaps = write_clip(tmp_path / "gaps.mp4", frames, 24,
+                      times=[Fraction(k, 24) for k in (0, 1, 3, 4)])
+    status, stdout, err = run_cli("retime", gaps, tmp_path / "out.mp4", "--factor", "1", "--method", "blend")
+    assert status == 0 and err == "" and re.search(r"^[1-9]\d* frames? interpolated", stdout, re.M), \
+        (stdout, err)
+
+
 def test_cli_errors_are_one_line_without_output(tmp_path, clip):
     truncated = tmp_path / "cut.mp4"
     data = data_path("video", "torchcodec__nasa_13013.mp4").read_bytes()
