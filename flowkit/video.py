@@ -109,7 +109,9 @@ class VideoInfo:
     frame_count : int or None
         Frames according to the container (None if it does not say; may be approximate).
     duration : Fraction or None
-        Duration of the video stream in seconds, if the container says.
+        Duration of the video stream in seconds, if the container says (Matroska and WebM:
+        the video track's ``DURATION`` tag, to the millisecond; the container's duration, which
+        runs to the end of the audio, only where the file has no such tag).
     codec : str
         Decoder name, e.g. ``"h264"``, ``"hevc"``, ``"vp9"``.
     pix_fmt : str
@@ -228,7 +230,9 @@ def _info(container, stream):
     duration = None
     if stream.duration is not None and stream.time_base is not None:
         duration = stream.duration * stream.time_base
-    elif container.duration is not None:
+    elif (tagged := _duration_tag(stream)) is not None:  # Matroska/WebM: the video track's
+        duration = tagged
+    elif container.duration is not None:  # every stream's: with audio past the video's end
         duration = Fraction(container.duration, 1_000_000)
     rate = _frame_rate(stream)
     return VideoInfo(width=width, height=height, rotation=rotation,
@@ -508,6 +512,17 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
         yield time, array
 
 
+def _duration_tag(stream):
+    """Matroska's per-track ``DURATION`` tag in seconds (``"00:00:01.001000000"``, written by
+    FFmpeg and mkvmerge; Matroska stores no per-stream duration), None without one."""
+    tag = stream.metadata.get("DURATION")
+    if tag:
+        with contextlib.suppress(ValueError):
+            hours, minutes, seconds = tag.split(":")
+            return (int(hours) * 3600 + int(minutes) * 60) + Fraction(seconds)
+    return None
+
+
 def _declared_end(container, stream):
     """Where the headers say the video stream ends, in seconds of its timestamps: the stream's
     start plus its duration (the stream's, else Matroska's per-track ``DURATION`` tag, else the
@@ -516,11 +531,9 @@ def _declared_end(container, stream):
     start = (stream.start_time or 0) * base
     if stream.duration:
         return start + stream.duration * base
-    tag = stream.metadata.get("DURATION")  # "00:00:01.001000000", written by FFmpeg/mkvmerge
-    if tag:
-        with contextlib.suppress(ValueError):
-            hours, minutes, seconds = tag.split(":")
-            return start + (int(hours) * 3600 + int(minutes) * 60) + Fraction(seconds)
+    tagged = _duration_tag(stream)
+    if tagged is not None:
+        return start + tagged
     if container.duration:
         return Fraction(container.start_time or 0, 1_000_000) + Fraction(container.duration, 1_000_000)
     return None

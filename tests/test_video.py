@@ -409,6 +409,59 @@ def test_probe_video_real_files():
         probe_video(data_path("video") / "missing.mp4")
 
 
+def _video_end(path):
+    """The end of the last video frame (its pts plus its duration, seconds), decoded by PyAV."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            pass
+        return (frame.pts + frame.duration) * stream.time_base
+
+
+def test_probe_video_duration_of_matroska_and_webm_is_the_video_streams(tmp_path):
+    # Matroska stores no per-stream duration: probe_video took the container's, which runs to
+    # the end of the audio (2.005 s for the phone clip whose video ends at 1.958 s). Now the
+    # video track's DURATION tag (milliseconds), as an MP4's video stream duration
+    import av
+
+    source = data_path("video", "mediabunny__rotate-buck-bunny.mp4")  # H.264 and AAC
+    remuxed = tmp_path / "bunny.mkv"
+    with av.open(str(source)) as src, av.open(str(remuxed), "w") as dst:
+        streams = {s.index: dst.add_stream_from_template(s) for s in (src.streams.video[0],
+                                                                      src.streams.audio[0])}
+        for packet in src.demux(src.streams.video[0], src.streams.audio[0]):
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                dst.mux(packet)
+    # a WebM of 1 s of VP9 at 10 fps and 3 s of Opus
+    webm = tmp_path / "long_audio.webm"
+    with av.open(str(webm), "w") as dst:
+        video = dst.add_stream("libvpx-vp9", rate=10)
+        video.width, video.height, video.pix_fmt = 32, 32, "yuv420p"
+        audio = dst.add_stream("libopus", rate=48000)
+        audio.layout = "mono"
+        for k in range(10):
+            picture = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 20 * k, np.uint8), format="rgb24")
+            picture.pts, picture.time_base = k, Fraction(1, 10)
+            dst.mux(video.encode(picture))
+        dst.mux(video.encode(None))
+        tone = (0.3 * np.sin(np.arange(3 * 48000) * 0.05)).astype(np.float32)
+        for start in range(0, tone.size, 960):
+            piece = av.AudioFrame.from_ndarray(tone[None, start:start + 960], format="flt", layout="mono")
+            piece.sample_rate, piece.pts, piece.time_base = 48000, start, Fraction(1, 48000)
+            dst.mux(audio.encode(piece))
+        dst.mux(audio.encode(None))
+    for path, container_duration in ((remuxed, 2.005), (webm, 3.008)):
+        info = probe_video(path)
+        with av.open(str(path)) as container:
+            assert container.duration / 1e6 == pytest.approx(container_duration, abs=0.002)
+        assert info.audio and abs(info.duration - _video_end(path)) <= Fraction(1, 1000), path
+        assert len(list(iter_frames(path, resize=(16, 16)))) == (45 if path == remuxed else 10)
+    assert probe_video(webm).duration == 1
+
+
 def test_sixteen_bit_frames_keep_ten_bits():
     path = data_path("video", "torchcodec__h264_10bits.mp4")
     deep = next(iter_frames(path, depth=16))
