@@ -379,6 +379,55 @@ def test_colorize_shipped_keeps_luma_exactly():
     assert np.abs(back - gray)[inside].max() <= 1
 
 
+@pytest.mark.parametrize("dtype", ["uint16", "float16", "float32", "float64"])
+def test_colorize_frame_scales_every_dtype(dtype):
+    # integers over their dtype's maximum, floats in [0, 1] (flowkit's convention): the same
+    # colours as the uint8 frame within 3 levels of 255 (the uint8 path rounds the chroma to
+    # 8 bits before the RGB conversion: 0.5 level x 1.773, plus the RGB rounding), in the
+    # input's dtype and range (it gave float32 from -145 to 255, and uint16 a mean of 83 x 257)
+    _torch()
+    from flowkit.models.colorize import colorize_frame
+
+    gray = (255 * texture()).astype(np.uint8)
+    reference = colorize_frame(gray).astype(np.float64) / 255
+    full = 65535 if dtype == "uint16" else 1
+    frame = (gray.astype(np.uint16) * 257 if dtype == "uint16"
+             else (gray / np.float64(255)).astype(dtype))
+    out = colorize_frame(frame)
+    assert out.shape == gray.shape + (3,) and out.dtype == np.dtype(dtype)
+    values = out.astype(np.float64) / full
+    assert values.min() >= 0 and values.max() <= 1
+    assert np.abs(values - reference).max() <= 3 / 255
+
+
+def test_colorize_frame_float_outside_unit_range_keeps_its_luma():
+    # floats are taken in [0, 1]; a float frame in [0, 255] is not clipped to 1: it keeps its
+    # own luma (the model sees it clipped) and stays within its range
+    _torch()
+    import cv2
+    from flowkit.models.colorize import colorize_frame
+
+    gray = (255 * texture()).astype(np.float32)
+    out = colorize_frame(gray)
+    assert out.dtype == np.float32 and out.min() >= 0 and out.max() <= gray.max()
+    back = cv2.cvtColor(out, cv2.COLOR_RGB2YCrCb)[..., 0]
+    inside = ((out > 0) & (out < gray.max())).all(axis=2)
+    np.testing.assert_allclose(back[inside], gray[inside], atol=1e-3)
+
+
+def test_colorize_frame_gray_with_a_channel_axis_and_bad_input():
+    _torch()
+    from flowkit.models.colorize import colorize_frame
+
+    gray = (255 * texture()).astype(np.uint8)
+    np.testing.assert_array_equal(colorize_frame(gray[..., None]), colorize_frame(gray))
+    with pytest.raises(ValueError, match=r"frame: expected gray \(H, W\) or \(H, W, 1\), "
+                                         r"or RGB \(H, W, 3\), got shape \(\d+, \d+, 2\)"):
+        colorize_frame(np.zeros(gray.shape + (2,), np.uint8))
+    with pytest.raises(TypeError, match="frame: expected dtype uint8, .*, got int32"):
+        colorize_frame(gray.astype(np.int32))
+
+
 def test_cli_colorize(tiny_video, tmp_path):
     _torch()
     out = tmp_path / "colour.mp4"

@@ -64,7 +64,8 @@ def split(rgb):
 
 
 def luma(frame):
-    """Y of a uint8 frame, ``(H, W)`` or ``(H, W, 3)`` RGB, as uint8 (the input Y kept)."""
+    """Y of a gray ``(H, W)`` or RGB ``(H, W, 3)`` frame (uint8, uint16 or float32, OpenCV's
+    full-range BT.601 conversion in that dtype), in the frame's dtype (the input Y kept)."""
     import cv2
 
     if frame.ndim == 2:
@@ -72,28 +73,92 @@ def luma(frame):
     return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2YCrCb)[..., 0]
 
 
-def predict_ycc(model, frame):
-    """``frame`` (uint8 gray ``(H, W)`` or RGB ``(H, W, 3)``; only its luma is used) as
-    ``(H, W, 3)`` uint8 YCrCb: its own Y plane, bit for bit, and the chroma ``model`` predicts."""
-    y = luma(frame)
+def _working(frame):
+    """``frame`` in a dtype OpenCV's YCrCb conversion takes: integers as they are (uint8,
+    uint16), floats as float32 (still in their own units, [0, 1] by flowkit's convention)."""
+    return frame if frame.dtype.kind == "u" else frame.astype(np.float32)
+
+
+def _chroma(model, y):
+    """CrCb ``(H, W, 2)`` float32 in [0, 1] that ``model`` predicts from the luma ``y`` (float32
+    in [0, 1]; NaN read as 0 and values outside clipped, the range the model was trained on)."""
     device = next(model.parameters()).device
+    y = np.clip(np.nan_to_num(y, nan=0.0), 0.0, 1.0).astype(np.float32)
     with torch.no_grad():
-        x = torch.from_numpy(y.astype(np.float32) / 255)[None, None].to(device)
+        x = torch.from_numpy(np.ascontiguousarray(y))[None, None].to(device)
         chroma = model(x.contiguous(memory_format=torch.channels_last))[0].permute(1, 2, 0)
-    chroma = np.clip(np.rint(chroma.cpu().numpy() * 255), 0, 255).astype(np.uint8)
-    return np.concatenate([y[..., None], chroma], axis=2)
+    return chroma.cpu().numpy()
+
+
+def predict_ycc(model, frame):
+    """``frame`` (gray ``(H, W)`` or RGB ``(H, W, 3)``, uint8, uint16 or float32; only its
+    luma is used) as ``(H, W, 3)`` YCrCb in its dtype and units: its own Y plane, bit for bit,
+    and the chroma ``model`` predicts (integers: over the dtype's maximum, rounded; floats: in
+    [0, 1], 0.5 is gray, OpenCV's float convention)."""
+    from ._arrays import intensity_scale, to_dtype
+
+    y = luma(frame)
+    scale = intensity_scale(frame.dtype)  # 255, 65535, or 1 for floats ([0, 1])
+    chroma = _chroma(model, y.astype(np.float32) / np.float32(scale))
+    if frame.dtype.kind == "u":
+        chroma = to_dtype(chroma * np.float32(scale), frame.dtype)
+    return np.concatenate([y[..., None], chroma.astype(y.dtype, copy=False)], axis=2)
 
 
 def colorize_array(model, frame):
-    """:func:`predict_ycc` as ``(H, W, 3)`` uint8 RGB (OpenCV's conversion: its luma is the
-    input's within RGB rounding, except where a colour is clipped to the RGB gamut)."""
+    """:func:`predict_ycc` as ``(H, W, 3)`` RGB in the frame's dtype (OpenCV's conversion: its
+    luma is the input's within RGB rounding, except where a colour is clipped to the range).
+
+    ``frame`` is gray ``(H, W)`` or RGB ``(H, W, 3)`` of any image dtype flowkit takes;
+    integers are scaled by their dtype's maximum, floats taken in [0, 1] (flowkit's
+    convention, as ``interpolate(method="learned")`` takes them). The output is clipped to the
+    input's range: ``[0, dtype max]`` for integers; for floats ``[0, 1]``, widened to the
+    frame's own minimum and maximum where it lies outside (a float frame in [0, 255] keeps its
+    luma; the model sees that luma clipped to [0, 1])."""
     import cv2
 
-    return cv2.cvtColor(predict_ycc(model, frame), cv2.COLOR_YCrCb2RGB)
+    dtype = frame.dtype
+    work = _working(frame)
+    rgb = cv2.cvtColor(predict_ycc(model, work), cv2.COLOR_YCrCb2RGB)
+    if dtype.kind == "u":
+        return rgb
+    finite = work[np.isfinite(work)]
+    low = min(0.0, float(finite.min())) if finite.size else 0.0
+    high = max(1.0, float(finite.max())) if finite.size else 1.0
+    return np.clip(rgb, low, high).astype(dtype)
 
 
 def colorize_frame(frame, weights="default"):
-    """The shipped ``"colorize"`` model (loaded once per process) on one uint8 frame."""
+    """The shipped ``"colorize"`` model (loaded once per process) on one frame.
+
+    Parameters
+    ----------
+    frame : ndarray
+        Gray ``(H, W)`` or ``(H, W, 1)``, or RGB ``(H, W, 3)`` (only its luma is used);
+        uint8, uint16, float16, float32 or float64 (floats in [0, 1], docs/conventions.md).
+    weights : str or Path
+        As :func:`flowkit.models.get_model`'s.
+
+    Returns
+    -------
+    ndarray
+        ``(H, W, 3)`` RGB in ``frame``'s dtype and range (see :func:`colorize_array`).
+
+    Raises
+    ------
+    TypeError
+        ``frame`` of another dtype.
+    ValueError
+        ``frame`` of another shape (a batch, 2 or 4 channels).
+    """
+    from .._validate import check_one_frame
     from ._api import cached_model
 
-    return colorize_array(cached_model("colorize", weights), np.asarray(frame))
+    frame = np.asarray(frame)
+    check_one_frame("frame", frame)
+    if frame.ndim == 3 and frame.shape[2] not in (1, 3):
+        raise ValueError(f"frame: expected gray (H, W) or (H, W, 1), or RGB (H, W, 3), got "
+                         f"shape {tuple(frame.shape)}")
+    if frame.ndim == 3 and frame.shape[2] == 1:
+        frame = frame[..., 0]  # gray with a channel axis (docs/conventions.md)
+    return colorize_array(cached_model("colorize", weights), frame)
