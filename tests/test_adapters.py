@@ -113,6 +113,29 @@ def test_adapter_registration_errors(registered):
         flowkit.interpolate(_frames((8, 8)), _frames((8, 8)), method="nope")
 
 
+@needs_torch
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_an_adapter_whose_output_is_not_finite_is_an_error(registered, bad):
+    # cast to uint8 such an output was zeros, silently (a NumPy RuntimeWarning only)
+    models.register_interpolator("broken", lambda frame0, frame1, t: frame0 * bad)
+    models.register_predictor("broken", lambda frames, horizon: frames[:, -1:].repeat(
+        1, horizon, 1, 1, 1) * bad)
+    registered.extend([("interpolator", "broken"), ("predictor", "broken")])
+    a, b = _frames((8, 8)) + 1, _frames((8, 8), 1) + 1  # no zero: 0 * inf is NaN anyway
+    with pytest.raises(ValueError, match=r"method='broken': the registered module's output is "
+                                         r"not finite \(64 of 64 values"):
+        flowkit.interpolate(a, b, 0.5, method="broken")
+    with pytest.raises(ValueError, match=r"method='broken': .* not finite \(128 of 128"):
+        flowkit.predict(_frames((3, 8, 8)) + 1, 2, method="broken")
+    # float frames with NaN pixels of their own may carry them through
+    nan_frame = a.astype(np.float32) / 255
+    nan_frame[0, 0] = np.nan
+    models.register_interpolator("carry", lambda frame0, frame1, t: frame0)
+    registered.append(("interpolator", "carry"))
+    out = flowkit.interpolate(nan_frame, b.astype(np.float32) / 255, 0.5, method="carry")
+    assert np.isnan(out[0, 0]) and np.isfinite(out[1:]).all()
+
+
 # --- DLPack ---
 
 @needs_torch

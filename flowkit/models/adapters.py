@@ -11,7 +11,8 @@ The documented signatures (intensities in [0, 1], gray frames with C = 1):
 
 Both run under ``torch.no_grad()`` on the device of the module's first parameter (the CPU
 for a module without parameters); outputs are converted to the input's dtype (integers
-rounded and saturated).
+rounded and saturated). An output with NaN or infinite values for finite input is a
+``ValueError`` naming the method.
 """
 
 _KINDS = ("interpolator", "predictor")
@@ -92,7 +93,9 @@ def interpolate_pair(name, frame0, frame1, times, channels):
     t = torch.tensor(times, dtype=torch.float32, device=device)
     with torch.no_grad():
         out = module(a.expand(n, -1, -1, -1), b.expand(n, -1, -1, -1), t)
-    return list(_convert(out, frame0, (n,) + tuple(a.shape[1:]), f"method={name!r}", channels))
+    finite = bool(torch.isfinite(a).all() and torch.isfinite(b).all())
+    return list(_convert(out, frame0, (n,) + tuple(a.shape[1:]), f"method={name!r}", channels,
+                         finite))
 
 
 def predict_clip(name, clip, horizon, channels):
@@ -106,7 +109,8 @@ def predict_clip(name, clip, horizon, channels):
     with torch.no_grad():
         out = module(frames, horizon)
     expected = (1, horizon) + tuple(frames.shape[2:])
-    return _convert(out, clip, expected, f"method={name!r}", channels)[0]
+    finite = bool(torch.isfinite(frames).all())
+    return _convert(out, clip, expected, f"method={name!r}", channels, finite)[0]
 
 
 def _image(x, device, channels):
@@ -119,15 +123,24 @@ def _image(x, device, channels):
     return t.movedim(-1, -3) if channels else t.unsqueeze(-3)
 
 
-def _convert(out, reference, expected, name, channels):
+def _convert(out, reference, expected, name, channels, finite=True):
     """The module's output ``(..., C, H, W)`` as arrays of ``reference``'s library, layout
-    (channels last, or none) and dtype."""
+    (channels last, or none) and dtype. ``finite``: the module's input held only finite
+    values, so that a NaN or an infinity in its output is the module's own (an error: cast to
+    an integer dtype it would be silent garbage); float frames with NaN pixels may carry them
+    through."""
+    import torch
+
     from ._arrays import intensity_scale, like, to_dtype
 
     if not hasattr(out, "shape") or tuple(out.shape) != tuple(expected):
         got = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
         raise ValueError(f"{name}: the registered module returned {got}, expected shape "
                          f"{tuple(expected)}")
+    if finite and isinstance(out, torch.Tensor) and not bool(torch.isfinite(out).all()):
+        bad = int((~torch.isfinite(out)).sum())
+        raise ValueError(f"{name}: the registered module's output is not finite ({bad} of "
+                         f"{out.numel()} values are NaN or infinite) although its input is")
     out = out.movedim(-3, -1) if channels else out[..., 0, :, :]
     values = like(out.float() * intensity_scale(reference.dtype), reference)
     return to_dtype(values, reference.dtype)
