@@ -535,7 +535,9 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
         ``method="gan"`` without torch (the message names the extra).
     TypeError
         A non-integer ``horizon``, ``context`` or ``n_iter``; a ``speed_spread`` that is not a
-        real number; unsupported dtypes; ``flow`` neither a name, a callable nor an array.
+        real number; unsupported dtypes; ``flow`` neither a name, a callable nor an array;
+        with ``method="gan"``, a ``model`` module other than the ``"predict-gan"`` network
+        (``PredictRefine``).
 
     Notes
     -----
@@ -574,6 +576,14 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
         from .models._api import predictor_model
 
         model = predictor_model("predict-gan", model)
+        from .models.predict_gan import PredictRefine
+
+        # another module would fail inside torch (a convolution's channel count, a missing
+        # forward), after the classical prediction; torch.compile's wrapper holds the module
+        if not isinstance(getattr(model, "_orig_mod", model), PredictRefine):
+            raise TypeError(f"model: expected a flowkit.models.predict_gan.PredictRefine "
+                            f"(flowkit.models.get_model('predict-gan')) for method='gan', got "
+                            f"{type(model).__module__}.{type(model).__qualname__}")
     elif model is not None:
         raise ValueError(f"model: expected None unless method='gan', got "
                          f"{_validate.describe(model)} with method={method!r}")

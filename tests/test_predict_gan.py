@@ -288,6 +288,30 @@ def test_gan_model_errors(tmp_path):
 
 
 @needs_torch
+def test_gan_model_of_another_class_is_a_type_error_before_anything_runs(monkeypatch):
+    # torch's "Given groups=1, weight of size ..." (another network) and "missing the required
+    # forward" (a bare module) leaked before; now a TypeError naming both classes, raised
+    # before the classical prediction runs
+    import torch
+
+    class Tiny(torch.nn.Module):
+        pass
+
+    def never(*args, **kwargs):
+        raise AssertionError("the prediction ran")
+
+    from flowkit import _predict
+
+    monkeypatch.setattr(_predict, "get_estimator", never)
+    clip = _clip(frames=3)
+    for model, name in ((Tiny(), "Tiny"), (models.get_model("colorize", weights=None), "Colorize")):
+        with pytest.raises(TypeError, match=rf"model: expected a flowkit.models.predict_gan."
+                                            rf"PredictRefine .* for method='gan', got "
+                                            rf"\S*{name}$"):
+            flowkit.predict(clip, 1, method="gan", model=model)
+
+
+@needs_torch
 def test_cli_train_and_predict_with_the_trained_weights(tmp_path, capsys):
     import cv2
     from flowkit.cli import main
