@@ -69,6 +69,18 @@ def test_register_and_get_round_trip_and_errors():
         models.register_model("x", 5)
 
 
+@needs_torch
+def test_weights_that_are_a_folder_are_named_as_one(tmp_path, monkeypatch):
+    # it said "no such file" for a folder that exists
+    with pytest.raises(IsADirectoryError, match=r"weights: '.*' is a folder; expected a "
+                                                r"\.safetensors file"):
+        models.get_model("interp-refine", weights=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    with pytest.raises(IsADirectoryError, match="weights: 'runs' is a folder"):
+        models.get_model("colorize", weights="runs")
+
+
 def test_without_torch_the_error_names_the_extra(tmp_path):
     code = ("import numpy as np, flowkit\n"
             "from flowkit.models import get_model, list_models\n"

@@ -165,6 +165,9 @@ def load_state(model, path):
     from safetensors.torch import load_file
 
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"weights: {str(path)!r} is a folder; expected a .safetensors "
+                                f"file")
     if not path.is_file():
         raise FileNotFoundError(f"weights: no such file {str(path)!r}")
     try:
@@ -215,6 +218,8 @@ def get_model(name, *, weights="default", device=None):
         the above, or ``"cuda"`` without a CUDA build of torch and a GPU.
     FileNotFoundError
         A weights path that does not exist.
+    IsADirectoryError
+        A weights path that is a folder.
     """
     builder, table = _entry(name)
     if weights is not None and not isinstance(weights, (str, Path)):
@@ -223,7 +228,8 @@ def get_model(name, *, weights="default", device=None):
         path = table[weights].path
     elif weights is None:
         path = None
-    elif isinstance(weights, Path) or str(weights).endswith(".safetensors") or "/" in str(weights):
+    elif (isinstance(weights, Path) or str(weights).endswith(".safetensors") or "/" in str(weights)
+          or Path(weights).exists()):
         path = Path(weights)
     else:
         get_weights(name, weights)  # raises the error naming the choices
