@@ -69,6 +69,24 @@ def test_register_and_get_round_trip_and_errors():
         models.register_model("x", 5)
 
 
+def test_a_model_registered_without_weights_builds_by_default():
+    # get_model(name) said "expected one of (none), a path ... got 'default'"; torchvision
+    # builds with weights=None by default, and so does a model without registered weights
+    name = "test-no-weights"
+    try:
+        models.register_model(name, lambda: torch.nn.Linear(2, 3))
+        with pytest.raises(ValueError, match=rf"weights: model '{name}' was registered without "
+                                             r"weights; pass weights=None .*got 'best'"):
+            models.get_model(name, weights="best")
+        with pytest.raises(ValueError, match="registered without weights; pass weights=None"):
+            models.get_weights(name)
+        if torch is not None:
+            m = models.get_model(name)
+            assert isinstance(m, torch.nn.Linear) and not m.training
+    finally:
+        _api._REGISTRY.pop(name, None)
+
+
 @needs_torch
 def test_weights_that_are_a_folder_are_named_as_one(tmp_path, monkeypatch):
     # it said "no such file" for a folder that exists

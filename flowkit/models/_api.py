@@ -46,7 +46,8 @@ def register_model(name, builder=None, *, weights=None):
         ``builder() -> torch.nn.Module``, or the string ``"module:function"`` of one (imported
         on first use, so registering does not import torch). Without it, a decorator.
     weights : dict of str -> Weights, optional
-        Named weights; ``"default"`` is what ``get_model(name)`` loads.
+        Named weights; ``"default"`` is what ``get_model(name)`` loads. Without any,
+        ``get_model(name)`` builds the model with the builder's initialisation.
 
     Returns
     -------
@@ -93,6 +94,10 @@ def get_weights(name, weights="default"):
         An unknown model or weights name.
     """
     table = _entry(name)[1]
+    if not table:
+        raise ValueError(f"weights: model {name!r} was registered without weights; pass "
+                         f"weights=None (the builder's initialisation) or a path to a "
+                         f".safetensors file, got {weights!r}")
     if weights not in table:
         raise ValueError(f"weights: expected one of {', '.join(sorted(table)) or '(none)'}, a "
                          f"path to a .safetensors file or None for model {name!r}, got {weights!r}")
@@ -197,7 +202,9 @@ def get_model(name, *, weights="default", device=None):
         One of :func:`list_models` (``"interp-refine"``, ``"text2video-shapes"``:
         docs/models.md).
     weights : str, Path or None
-        ``"default"`` (or another registered weights name): the file shipped in the package;
+        ``"default"`` (or another registered weights name): the file shipped in the package
+        (for a model registered without weights, ``"default"`` is the builder's
+        initialisation, as None);
         a path to a ``.safetensors`` file of the same architecture (a user's own training,
         ``flowkit train``); None: the builder's initialisation (for ``"interp-refine"`` the
         classical pipeline unchanged). Loaded with safetensors: no code is executed.
@@ -226,8 +233,8 @@ def get_model(name, *, weights="default", device=None):
         raise TypeError(f"weights: expected a weights name, a path or None, got {weights!r}")
     if isinstance(weights, str) and weights in table:
         path = table[weights].path
-    elif weights is None:
-        path = None
+    elif weights is None or (weights == "default" and not table):
+        path = None  # a model registered without weights: its builder's initialisation
     elif (isinstance(weights, Path) or str(weights).endswith(".safetensors") or "/" in str(weights)
           or Path(weights).exists()):
         path = Path(weights)
