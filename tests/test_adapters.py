@@ -136,6 +136,21 @@ def test_an_adapter_whose_output_is_not_finite_is_an_error(registered, bad):
     assert np.isnan(out[0, 0]) and np.isfinite(out[1:]).all()
 
 
+def test_list_adapters_without_kind_lists_all(registered):
+    # kind was required (a TypeError without it) and an unknown kind a bare KeyError
+    models.register_interpolator("a-interp", lambda frame0, frame1, t: frame0)
+    models.register_predictor("b-pred", lambda frames, horizon: frames)
+    models.register_predictor("a-interp", lambda frames, horizon: frames)
+    registered.extend([("interpolator", "a-interp"), ("predictor", "b-pred"),
+                       ("predictor", "a-interp")])
+    assert models.list_adapters() == ["a-interp", "b-pred"]
+    assert models.list_adapters("interpolator") == ["a-interp"]
+    assert models.list_adapters("predictor") == ["a-interp", "b-pred"]
+    with pytest.raises(ValueError, match="kind: expected None, 'interpolator' or 'predictor', "
+                                         "got 'interpolators'"):
+        models.list_adapters("interpolators")
+
+
 # --- DLPack ---
 
 @needs_torch

@@ -70,8 +70,20 @@ def unregister(kind, name):
     del _ADAPTERS[kind][name]
 
 
-def list_adapters(kind):
-    """The names registered as ``kind`` (``"interpolator"`` or ``"predictor"``), sorted."""
+def list_adapters(kind=None):
+    """The names of the registered adapters, sorted: all of them, or those registered as
+    ``kind`` (``"interpolator"`` or ``"predictor"``), a filter as ``module`` is in
+    torchvision's ``list_models``. A name registered as both kinds is listed once.
+
+    Raises
+    ------
+    ValueError
+        ``kind`` neither None, ``"interpolator"`` nor ``"predictor"``.
+    """
+    if kind is None:
+        return sorted(set().union(*_ADAPTERS.values()))
+    if not isinstance(kind, str) or kind not in _KINDS:
+        raise ValueError(f"kind: expected None, 'interpolator' or 'predictor', got {kind!r}")
     return sorted(_ADAPTERS[kind])
 
 
