@@ -49,6 +49,21 @@ def test_registry_lists_the_builtin_model_with_its_metadata():
     assert all("video_train" in p or "/video/" in p for p in meta["training_data"])
 
 
+def test_every_shipped_weights_json_carries_its_scores():
+    # docs/models.md: "a JSON beside each: training data, the exact command, scores, ..."; the
+    # colorize JSON had no scores although docs/models.md reports them
+    import json
+
+    for path in sorted(_api._WEIGHTS_DIR.glob("*.safetensors")):
+        meta = json.loads(path.with_suffix(".json").read_text())
+        for key in ("training_data", "command", "scores", "num_params", "file_size", "sha256"):
+            assert key in meta, (path.name, key)
+    scores = models.get_weights("colorize").meta["scores"]
+    assert "eval_translation.py --frames 60 --clips colorize" in scores["eval"]
+    assert (scores["chroma_error"], scores["gray_output_chroma_error"]) == (0.0834, 0.0269)
+    assert scores["warping_error"]["temporally_consistent_blend"] == 0.0014
+
+
 def test_register_and_get_round_trip_and_errors():
     name = "test-tiny-model"
     try:
