@@ -278,6 +278,11 @@ def test_generate_input_errors_before_the_model():
     ("a red circle moves left right", r"expected one direction word .*, got 2 \(left, right\)"),
     ("a small big red circle moves up", r"expected at most one size word \(small\|big\), got 2"),
     ("a red circle moves up slowly quickly", r"expected at most one speed word .*, got 2"),
+    # a repeated word was rejected only for colour, size and speed (and shape, direction)
+    ("a red circle moves moves left", r"expected at most one verb word \(moves\), got 2 "
+                                      r"\(moves, moves\) in 'a red circle moves moves left'"),
+    ("a the red circle moves left", r"expected at most one article word \(a\|an\|the\), got 2 "
+                                    r"\(a, the\)"),
 ])
 def test_captions_need_one_colour_shape_and_direction(caption, message):
     with pytest.raises(ValueError, match=message):

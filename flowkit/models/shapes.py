@@ -88,13 +88,16 @@ def tokenize(text):
 
 
 _GROUPS = {"colour": tuple(COLOURS), "shape": SHAPES, "direction": tuple(DIRECTIONS),
-           "size": ("small", "big"), "speed": ("slowly", "quickly")}
+           "size": ("small", "big"), "speed": ("slowly", "quickly"),
+           "article": ("a", "an", "the"), "verb": ("moves",)}
 _REQUIRED = ("colour", "shape", "direction")
 
 
 def check_caption(text):
     """The words of a caption the model can draw (:func:`tokenize`), checked: exactly one
-    colour, one shape and one direction word, at most one size and one speed word.
+    colour, one shape and one direction word, at most one size, speed, article (a, an, the)
+    and verb (moves) word: every word at most once, as the training captions have them (the
+    text encoder counts words, so a repeated word is a condition never trained on).
 
     Raises
     ------
@@ -102,8 +105,8 @@ def check_caption(text):
         ``text`` is not a string.
     ValueError
         An unknown word (:func:`tokenize`); a colour, shape or direction missing; a word group
-        named twice (``"red red circle"``, ``"moves left right"``): the message names the group,
-        its words and what was given.
+        named twice (``"red red circle"``, ``"moves left right"``, ``"moves moves"``): the
+        message names the group, its words and what was given.
     """
     words = tokenize(text)
     for group, choices in _GROUPS.items():
