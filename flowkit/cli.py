@@ -381,6 +381,20 @@ def _rate_text(fps):
     return str(exact.numerator) if exact.denominator == 1 else f"{float(exact):.6g} ({exact})"
 
 
+def _written_rate(output, fps, kind="frame_rate"):
+    """The frame rate of the written ``output`` as any reader sees it (``probe_video``, read
+    back from the file; ``kind``: ``"frame_rate"``, or ``"base_rate"`` for the grid its
+    times lie on), else ``fps``, the rate given to the writer. They differ where frames were
+    written at the input's own times into a container that stores times, not a rate: the
+    reader guesses the rate from the stored times (the 29.97 fps WebM with millisecond times,
+    2997/100 in, is 30000/1001 in its .mp4)."""
+    try:
+        rate = getattr(probe_video(output), kind)
+    except (OSError, ValueError):
+        rate = None
+    return rate or fps
+
+
 # --- subcommands --------------------------------------------------------------------------------
 
 # the files demo writes into its folder
@@ -644,8 +658,8 @@ def _flow_video(args):
         rotation = written.rotation
         size = _size_text(shape[::-1] if rotation % 180 else shape, written.size, rotation)
         scale = f"max flow {args.max_flow:g} px" if args.max_flow else "each frame scaled to its own max"
-        rate = f"{_rate_text(written.fps)} fps" + (", at the input frames' times" if written.timed
-                                                   else "")
+        rate = f"{_rate_text(_written_rate(args.video, written.fps, 'base_rate'))} fps" + (
+            ", at the input frames' times" if written.timed else "")
         _wrote(args.video, f"{_counted(written.frames, 'frame')}, {size}, {rate}, {scale}")
         _dropped_note(args.video, written.dropped, written.fps)
     if flo_dir is not None:
@@ -1243,7 +1257,7 @@ def cmd_translate(args):
     info = probe_video(source)
     _wrote(args.output, f"{report['frames']} frames, "
            f"{_stored_size_text(report['size'], info.rotation, args.output)}, "
-           f"{_rate_text(report['fps'])} fps; audio {report['audio']}")
+           f"{_rate_text(_written_rate(args.output, report['fps']))} fps; audio {report['audio']}")
     _lost_audio_note(source, info, report["audio"])
     _padding_note(report["padded"], report["size"])
     _dropped_note(args.output, report["dropped_frames"], report["fps"])  # AVI: one frame per slot

@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+from fractions import Fraction
 
 import cv2
 import numpy as np
@@ -764,6 +765,20 @@ def test_real_videos(tmp_path, capsys):
     ten_bit = data_path("video", "torchcodec__h264_10bits.mp4")
     assert main(["flow", str(ten_bit), "--video", str(tmp_path / "10bit.mp4"), "--step", "10", "-q"]) == 0
     assert len(list(flowkit.iter_frames(tmp_path / "10bit.mp4"))) == 2
+
+
+def test_flow_and_translate_print_the_rate_the_output_has(tmp_path, capsys):
+    # the WebM's millisecond times read as 2997/100; the .mp4 written at those times reads as
+    # 30000/1001, and the commands printed 29.97 (2997/100) for it
+    bear = data_path("video", "androidx__bear-vp9-odd-dimensions.webm")
+    out = tmp_path / "bear.mp4"
+    assert main(["flow", str(bear), "--video", str(out), "-q"]) == 0
+    rate = probe_video(out).frame_rate
+    assert rate == Fraction(30000, 1001) != probe_video(bear).frame_rate
+    assert "29.97 (30000/1001) fps, at the input frames' times" in capsys.readouterr().out
+    out = tmp_path / "bear-eq.mp4"
+    assert main(["translate", str(bear), str(out), "--op", "equalize", "-q"]) == 0
+    assert f"29.97 ({probe_video(out).frame_rate}) fps; audio" in capsys.readouterr().out
 
 
 def _demuxed_times(path):
