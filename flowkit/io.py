@@ -96,7 +96,10 @@ def write_flo(path, flow):
     Parameters
     ----------
     path : str or Path
-        The file to create or replace.
+        The file to create or replace. Its extension is not checked: a ``.flo`` file is
+        written under any name (``write_flo("a.png", flow)`` writes Middlebury bytes, not a
+        PNG), as OpenCV's ``cv2.writeOpticalFlow`` does (it writes the same bytes under any
+        name).
     flow : array_like, (H, W, 2) float16, float32 or float64
         u then v in pixels; stored as float32. NaN and unknown values are stored as given.
 
@@ -104,11 +107,18 @@ def write_flo(path, flow):
     ------
     ValueError, TypeError
         ``flow`` is not a single ``(H, W, 2)`` float array.
+    IsADirectoryError
+        ``path`` is a folder (``path: DIR is a folder; expected a .flo file path``; OpenCV's
+        writer returns False there).
+    FileNotFoundError
+        The folder of ``path`` does not exist.
 
     Examples
     --------
     >>> write_flo("out.flo", np.zeros((4, 5, 2), np.float32))  # doctest: +SKIP
     """
+    if Path(path).is_dir() or Path(path).name in ("", ".", ".."):
+        raise IsADirectoryError(f"path: {Path(path)} is a folder; expected a .flo file path")
     flow = _host_flow("flow", flow)
     height, width = flow.shape[:2]
     # header and data assembled in one buffer: a single copy of the flow (float32 conversion)

@@ -1,6 +1,7 @@
 """Flow file I/O: Middlebury .flo and KITTI PNG, against OpenCV and the formats' definitions."""
 
 import os
+import re
 import stat
 
 import cv2
@@ -38,6 +39,21 @@ def test_flo_layout_matches_opencv(tmp_path):
     assert cv2.writeOpticalFlow(str(theirs), flow)
     assert ours.read_bytes() == theirs.read_bytes()
     np.testing.assert_array_equal(cv2.readOpticalFlow(str(ours)), flow)
+
+
+def test_write_flo_to_a_folder_names_the_parameter_and_any_name_gets_flo_bytes(tmp_path):
+    # a folder raised the raw "[Errno 21] Is a directory" (OpenCV's writer returns False)
+    flow = random_flow(5, 11, seed=1)
+    assert not cv2.writeOpticalFlow(str(tmp_path), flow)
+    with pytest.raises(IsADirectoryError, match=rf"path: {re.escape(str(tmp_path))} is a "
+                                                r"folder; expected a \.flo file path"):
+        write_flo(tmp_path, flow)
+    assert list(tmp_path.iterdir()) == []
+    # the extension is not checked: Middlebury bytes under a .png name, as OpenCV writes them
+    ours, theirs = tmp_path / "ours.png", tmp_path / "theirs.png"
+    write_flo(ours, flow)
+    assert cv2.writeOpticalFlow(str(theirs), flow)
+    assert ours.read_bytes() == theirs.read_bytes() and ours.read_bytes()[:4] == b"PIEH"
 
 
 def test_read_real_middlebury_file_like_opencv():
@@ -237,10 +253,16 @@ def test_atomic_path_refuses_a_folder_before_any_temporary(tmp_path, monkeypatch
     # write_flo(".", flow) said "PosixPath('.') has an empty name" (a new user's report)
     from flowkit import write_flo
 
+    from flowkit._atomic import atomic_path
+
     monkeypatch.chdir(tmp_path)
     with pytest.raises(IsADirectoryError, match=r"\[Errno 21\] Is a directory: '.*'") as info:
-        write_flo(name or str(tmp_path), np.zeros((4, 4, 2), np.float32))
+        with atomic_path(name or str(tmp_path)):
+            pass
     assert info.value.filename in (".", str(tmp_path))
+    # write_flo says so naming its parameter (it raised the errno message above)
+    with pytest.raises(IsADirectoryError, match=r"path: .* is a folder; expected a \.flo file"):
+        write_flo(name or str(tmp_path), np.zeros((4, 4, 2), np.float32))
     assert list(tmp_path.iterdir()) == []
 
 # --- KITTI ----------------------------------------------------------------------------------------
