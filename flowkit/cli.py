@@ -1271,6 +1271,22 @@ def cmd_translate(args):
     return 0
 
 
+def _names_text(paths, folder, most=5):
+    """The names of ``paths`` (relative to ``folder`` where inside it), sorted, as the
+    ``.flo`` folder's line shows many files: all of up to ``most``, else the first ones,
+    ``...`` and the last (``a.mp4, b.mp4, c.mp4 ... z.mp4``)."""
+    names = []
+    for path in paths:
+        try:
+            names.append(str(Path(path).relative_to(folder)))
+        except ValueError:
+            names.append(str(path))
+    names.sort()
+    if len(names) <= most:
+        return ", ".join(names)
+    return f"{', '.join(names[:most - 2])} ... {names[-1]}"
+
+
 def cmd_batch(args):
     """``flowkit batch``: a job over many videos (or one long video in chunks) on Dask."""
     import flowkit
@@ -1291,6 +1307,9 @@ def cmd_batch(args):
     for src, message in report.failed.items():
         message = message[len(f"{src}: "):] if message.startswith(f"{src}: ") else message
         print(f"flowkit: failed: {src}: {message}", file=sys.stderr)
+    if report.done:  # every command prints what it wrote (README)
+        print(f"wrote {_counted(len(report.done), 'file')} to {args.output} "
+              f"({_names_text(report.done, args.output)})")
     skipped = f", {len(report.skipped)} skipped (exist)" if report.skipped else ""
     rate = report.frames / report.seconds if report.seconds else 0.0
     files = "file" if len(report.done) == 1 else "files"

@@ -582,6 +582,24 @@ def test_interrupted_chunked_cli_run_prints_one_line_and_leaves_nothing(tmp_path
     assert [p.name for p in out.iterdir()] in ([], ["long.mkv"])  # finished just in time: kept
 
 
+@pytest.mark.parametrize("count, listed", [
+    (1, "(a0.mp4)"), (3, "(a0.mp4, a1.mp4, a2.mp4)"),
+    (12, "(a0.mp4, a1.mp4, a10.mp4 ... a9.mp4)")])
+def test_cli_summary_lists_the_files_written(tmp_path, capsys, monkeypatch, count, listed):
+    # the summary said "3 files done, 1 failed ... -> bout" without naming what it wrote; the
+    # README says every command prints what it wrote (as flow --flo-dir: count, folder, names)
+    out = tmp_path / "bout"
+    done = [out / f"a{k}.mp4" for k in range(count)]
+    report = _batch.BatchReport(done=done, failed={"bad.mkv": "bad.mkv: broken"}, skipped=[],
+                                frames=10, seconds=1.0)
+    monkeypatch.setattr(flowkit, "batch", lambda *args, **kwargs: report)
+    assert main(["batch", "retime", "x.mp4", "-o", str(out), "-q"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    files = "file" if count == 1 else "files"
+    assert lines[0] == f"wrote {count} {files} to {out} {listed}"
+    assert lines[1].startswith(f"retime: {count} {files} done, 1 failed; 10 frames")
+
+
 def test_cli_round_trip(clips, tmp_path, capsys):
     """`flowkit batch` with its own local cluster (2 workers x 1 thread), a failing input too."""
     bad = tmp_path / "bad.mkv"
@@ -593,6 +611,7 @@ def test_cli_round_trip(clips, tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 1
     assert "retime: 1 file done, 1 failed; 24 frames" in captured.out
+    assert f"wrote 1 file to {out} (clip0.mkv)\n" in captured.out
     assert f"flowkit: failed: {bad}: " in captured.err and captured.err.count("\n") == 1
     assert f"{bad}: {bad}" not in captured.err  # the message's own path is not repeated
     assert [p.name for p in out.iterdir()] == ["clip0.mkv"]
