@@ -368,6 +368,36 @@ def test_cli_train_errors_are_one_line(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and expected in err
 
 
+# --- flowkit train --out: every model's checks, before any work ---
+
+_TRAIN_OPTIONS = {  # tiny runs of each model
+    "interp-refine": ["--epochs", "2", "--crop", "32", "--triplets", "3", "--crops-per-triplet",
+                      "2", "--batch", "2", "--shrink", "1"],
+    "colorize": ["--epochs", "1", "--crop", "32", "--triplets", "2", "--batch", "2"],
+    "predict-gan": ["--epochs", "1", "--crop", "32", "--clips", "2", "--batch", "2"],
+    "text2video-shapes": ["--steps", "2", "--batch", "2"],
+}
+
+
+def _train_args(model, data, out, *extra):
+    data = [] if model == "text2video-shapes" else ["--data", str(data)]
+    return ["train", model, *data, "--out", str(out), *_TRAIN_OPTIONS[model], "--threads", "1",
+            "-q", *extra]
+
+
+@needs_torch
+@pytest.mark.parametrize("model", list(_TRAIN_OPTIONS))
+def test_cli_train_missing_out_folder_names_out(tmp_path, capsys, model):
+    from flowkit.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    out = tmp_path / "missing" / "w.safetensors"
+    assert main(_train_args(model, data, out)) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"flowkit: error: output folder does not exist: {out.parent} (for {out})"]
+
+
 @needs_torch
 def test_retime_learned_writes_the_video(tmp_path):
     a, _, _ = _pair(h=48, w=64, shift=0)

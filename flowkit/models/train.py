@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._atomic import atomic_path
+from .._atomic import atomic_path, check_folder
 from . import interp_refine
 from ._api import check_device, sha256
 
@@ -264,6 +264,14 @@ def save_weights(model, path, meta):
     return meta
 
 
+def check_start(out, device):
+    """What every ``flowkit train MODEL`` checks before any work: ``device``
+    (:func:`check_device`) and that the folder of ``out`` exists (the error names ``out``, not
+    the checkpoint or cache beside it)."""
+    check_device(device)
+    check_folder(out)
+
+
 def _rounded(loss):
     return round(loss, 5) if isinstance(loss, float) else {k: round(v, 5) for k, v in loss.items()}
 
@@ -279,7 +287,7 @@ def train_model(name, model, data, out, *, make_crops, augment, epochs, batch, l
     :func:`fit` ``model`` (a module, or a dict of modules whose ``"model"`` is saved) with
     ``loss`` or ``step``, write ``out`` and its metadata (``meta`` added). Returns the
     metadata."""
-    check_device(device)  # before the crops are made
+    check_start(out, device)  # before the crops are made
     torch.set_num_threads(threads)
     began = time.perf_counter()
     sources = find_sources(data)

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from . import shapes
 from .text2video import Text2Video, VideoDiscriminator, text_vectors
 from ._api import check_device
-from .train import load_checkpoint, save_checkpoint, save_weights
+from .train import check_start, load_checkpoint, save_checkpoint, save_weights
 
 
 def batch_tensors(examples, text_encoder=None, device="cpu"):
@@ -120,6 +120,7 @@ def train_text2video(out, *, steps=3000, batch=32, lr=2e-3, adv_weight=0.02, dev
                      resume=None, seed=0, threads=2, command="", progress=True, log=print):
     """What ``flowkit train text2video-shapes`` runs: train on generated clips, write ``out``
     (the generator and condition encoder) and its metadata. Returns the metadata dict."""
+    check_start(out, device)  # before any step (flowkit.models.train, every model's)
     torch.set_num_threads(threads)
     began = time.perf_counter()
     torch.manual_seed(seed)
