@@ -1394,8 +1394,6 @@ def _train_text2video(args):
     """``flowkit train text2video-shapes``: the data is generated (flowkit.models.shapes)."""
     from .models.train_text2video import train_text2video
 
-    if args.resume is not None and not Path(args.resume).is_file():
-        raise FileNotFoundError(f"--resume: no such checkpoint {args.resume!r}")
     meta = train_text2video(args.out, steps=args.steps, batch=args.batch, lr=args.lr,
                             device=args.device, resume=args.resume, seed=args.seed,
                             threads=args.threads,
@@ -1869,7 +1867,9 @@ def _add_train_parser(sub, common):
         m.add_argument("--threads", type=_positive, default=2, help="torch threads (default 2)")
         m.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                        help="where to train (default cpu)")
-        m.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint")
+        m.add_argument("--resume", metavar="CKPT",
+                       help="continue the interrupted run of a checkpoint (OUT.ckpt), with the "
+                            "same data and options (checked before any work; docs/models.md)")
         m.add_argument("--seed", type=_integer_from(0), default=0, help="random seed (default 0)")
         m.set_defaults(run=cmd_train, data=None)
 

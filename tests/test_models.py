@@ -342,7 +342,7 @@ def test_resume_continues_where_the_checkpoint_left(tmp_path):
     part = InterpRefine()
     fit(part, crops, epochs=4, batch_size=3, seed=2, progress=False, checkpoint=tmp_path / "c.pt",
         until=2)  # interrupted after epoch 2
-    state = torch.load(tmp_path / "c.pt", weights_only=False)
+    state = torch.load(tmp_path / "c.pt", weights_only=True)  # no code runs: no pickled objects
     assert state["epoch"] == 2
     torch.manual_seed(0)
     resumed = InterpRefine()
@@ -411,6 +411,179 @@ def test_cli_train_errors_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     expected = "no such file or folder" if torch is not None else 'pip install "flowkit-cv[torch]"'
     assert len(err.splitlines()) == 1 and expected in err
+
+
+# --- flowkit train --out and --resume: every model's checks, before any work ---
+
+_TRAIN_OPTIONS = {  # tiny runs of each model
+    "interp-refine": ["--epochs", "2", "--crop", "32", "--triplets", "3", "--crops-per-triplet",
+                      "2", "--batch", "2", "--shrink", "1"],
+    "colorize": ["--epochs", "1", "--crop", "32", "--triplets", "2", "--batch", "2"],
+    "predict-gan": ["--epochs", "1", "--crop", "32", "--clips", "2", "--batch", "2"],
+    "text2video-shapes": ["--steps", "2", "--batch", "2"],
+}
+
+
+def _train_args(model, data, out, *extra):
+    data = [] if model == "text2video-shapes" else ["--data", str(data)]
+    return ["train", model, *data, "--out", str(out), *_TRAIN_OPTIONS[model], "--threads", "1",
+            "-q", *extra]
+
+
+@needs_torch
+@pytest.mark.parametrize("model", list(_TRAIN_OPTIONS))
+def test_cli_train_missing_out_folder_names_out(tmp_path, capsys, model):
+    from flowkit.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    out = tmp_path / "missing" / "w.safetensors"
+    assert main(_train_args(model, data, out)) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"flowkit: error: output folder does not exist: {out.parent} (for {out})"]
+
+
+def _moving_frames(folder, n=7):
+    """``n`` PNG frames of a texture moving 2 px per frame in ``folder`` (created)."""
+    import cv2
+
+    folder.mkdir()
+    a, _, _ = _pair(h=40, w=60, shift=0)
+    for k in range(n):
+        cv2.imwrite(str(folder / f"f{k}.png"), np.roll(a, 2 * k, axis=1)[..., ::-1])
+    return folder
+
+
+class _Runs:
+    """Unpickling this runs code: ``os.mkdir(path)``."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return os.mkdir, (str(self.path),)
+
+
+@needs_torch
+@pytest.mark.parametrize("model", list(_TRAIN_OPTIONS))
+def test_cli_train_bad_resume_is_one_line_before_any_crop(tmp_path, capsys, model):
+    from safetensors.torch import save_file
+    from flowkit.cli import main
+    from flowkit.models.colorize import Colorize
+    from flowkit.models.interp_refine import InterpRefine
+    from flowkit.models.train import save_checkpoint
+
+    data = tmp_path / "data"
+    data.mkdir()  # empty: the crops would find nothing, the checkpoint is refused first
+    out = tmp_path / "w.safetensors"
+    save_file({"w": torch.zeros(3)}, str(tmp_path / "weights.safetensors"))
+    (tmp_path / "text.ckpt").write_text("epoch 3\n")
+    torch.save({"w": torch.zeros(1000)}, tmp_path / "whole.ckpt")
+    whole = (tmp_path / "whole.ckpt").read_bytes()
+    (tmp_path / "truncated.ckpt").write_bytes(whole[:len(whole) // 2])
+    marker = tmp_path / "ran"
+    torch.save({"torch_rng": torch.get_rng_state(), "run": {"model": model}, "x": _Runs(marker)},
+               tmp_path / "code.ckpt")
+    other, module = ("colorize", Colorize()) if model == "interp-refine" else ("interp-refine",
+                                                                             InterpRefine())
+    save_checkpoint(tmp_path / "other.ckpt", {"module:model": module}, np.random.default_rng(0),
+                    run={"model": other}, epoch=1, losses=[0.5])
+    cases = {"weights.safetensors": "safetensors weights (a checkpoint is the OUT.ckpt",
+             "text.ckpt": "a file that is not a torch.save file",
+             "truncated.ckpt": "a damaged or truncated file (",
+             "code.ckpt": "(loading it could run code: torch.load(weights_only=True) refuses it)",
+             "other.ckpt": f"one of flowkit train {other}",
+             tmp_path: "a folder"}
+    for name, got in cases.items():
+        path = tmp_path / name
+        assert main(_train_args(model, data, out, "--resume", str(path))) == 2, name
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1, err
+        assert err[0].startswith(f"flowkit: error: --resume: {path}: expected a checkpoint of "
+                                 f"flowkit train {model}, got "), err[0]
+        assert got in err[0], err[0]
+    assert main(_train_args(model, data, out, "--resume", str(tmp_path / "none.ckpt"))) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"flowkit: error: --resume: no such checkpoint '{tmp_path / 'none.ckpt'}'"]
+    assert not marker.exists()  # the pickled call never ran
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("w.")) == []
+
+
+@needs_torch
+def test_checkpoint_of_other_shapes_is_refused_naming_the_first_mismatch(tmp_path):
+    from flowkit.models.train import read_checkpoint, save_checkpoint
+
+    save_checkpoint(tmp_path / "c.ckpt", {"module:model": torch.nn.Linear(2, 3)},
+                    np.random.default_rng(0), epoch=1)
+    with pytest.raises(ValueError, match=r"^--resume: .*c.ckpt: expected a checkpoint of these "
+                                         r"modules \(module:model\), got module:model weight of "
+                                         r"shape \(3, 2\), the model's is \(4, 2\)$"):
+        read_checkpoint(tmp_path / "c.ckpt", None, {"module:model": torch.nn.Linear(2, 4)})
+    with pytest.raises(ValueError, match=r"got one without 'module:disc'$"):
+        read_checkpoint(tmp_path / "c.ckpt", None, {"module:model": torch.nn.Linear(2, 3),
+                                                    "module:disc": torch.nn.Linear(2, 3)})
+
+
+@needs_torch
+def test_cli_train_resume_continues_only_the_same_run(tmp_path, capsys):
+    from safetensors.torch import load_file
+    from flowkit.cli import main
+    from flowkit.models import train
+
+    folder = _moving_frames(tmp_path / "frames")
+    other = _moving_frames(tmp_path / "other", n=9)
+    out, ckpt = tmp_path / "w.safetensors", tmp_path / "w.safetensors.ckpt"
+
+    class Stop(Exception):
+        pass
+
+    def stop_in_epoch_2(line):  # logged after an epoch's steps, before its checkpoint
+        if line.startswith("epoch 2/2"):
+            raise Stop
+
+    with pytest.raises(Stop):  # an interrupted run: its checkpoint holds epoch 1 of 2
+        train.train_interp_refine([str(folder)], out, epochs=2, crop=32, triplets=3,
+                                  per_triplet=2, batch=2, shrink=1, threads=1, progress=False,
+                                  log=stop_in_epoch_2)
+    assert torch.load(ckpt, weights_only=True)["epoch"] == 1
+    cache = tmp_path / "w.safetensors.cache.pt"
+    made = cache.stat().st_mtime_ns
+    args = _train_args("interp-refine", folder, out, "--resume", str(ckpt))
+    held = lambda flag: args[args.index(flag) + 1]  # noqa: E731
+    for flag, value in [("--epochs", "1"), ("--crop", "24"), ("--data", str(other)),
+                        ("--batch", "3"), ("--lr", "0.01"), ("--shrink", "2"),
+                        ("--crops-per-triplet", "1"), ("--seed", "1")]:
+        changed = list(args)
+        if flag in changed:
+            changed[changed.index(flag) + 1] = value
+        else:
+            changed += [flag, value]
+        assert main(changed) == 2, flag
+        err = capsys.readouterr().err.strip().splitlines()
+        before = held(flag) if flag in args else {"--lr": "0.001", "--seed": "0"}[flag]
+        if flag == "--data":
+            before, value = folder.resolve(), other.resolve()
+        assert err == [f"flowkit: error: --resume: {ckpt}: expected a checkpoint of this run, got "
+                       f"one of a run with {flag} {before}, not {flag} {value} (a resume "
+                       "continues the same run: give the same data and options, or train "
+                       "without --resume) (see flowkit train --help)"]
+        assert not out.exists() and cache.stat().st_mtime_ns == made  # no crop made, no weights
+    # the same run resumed: the weights of the uninterrupted run, its losses (both epochs)
+    assert main(args) == 0
+    assert main(_train_args("interp-refine", folder, tmp_path / "straight.safetensors")) == 0
+    resumed, straight = load_file(out), load_file(tmp_path / "straight.safetensors")
+    assert all(torch.equal(resumed[k], straight[k]) for k in straight)
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["losses"] == json.loads((tmp_path / "straight.json").read_text())["losses"]
+    assert len(meta["losses"]) == 2
+    # a finished run has nothing left to train: an error, the weights stay
+    capsys.readouterr()
+    assert main(args) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"flowkit: error: --resume: {ckpt}: expected a checkpoint of an unfinished run, got one "
+        "at epoch 2 of --epochs 2: nothing left to train (train without --resume to start again) "
+        "(see flowkit train --help)")
+    assert load_file(out).keys() == resumed.keys()
 
 
 @needs_torch

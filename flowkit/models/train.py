@@ -10,6 +10,7 @@ weights."""
 
 import itertools
 import json
+import pickle
 import sys
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._atomic import atomic_path
+from .._atomic import atomic_path, check_folder
 from . import interp_refine
 from ._api import check_device, sha256
 
@@ -169,7 +170,7 @@ def loss_step(loss=loss_fn):
 
 def fit(model, crops, *, epochs, batch_size=16, lr=1e-3, seed=0, checkpoint=None, resume=None,
         device="cpu", progress=True, log=None, until=None, loss=loss_fn, step=None,
-        augment=augment):
+        augment=augment, run=None):
     """Train on ``crops`` (a dict of tensors with a common first axis, e.g.
     :func:`crops_from_triplets`); returns each epoch's mean losses (a float per epoch when
     ``step`` reports one loss, else a dict of them).
@@ -179,8 +180,9 @@ def fit(model, crops, *, epochs, batch_size=16, lr=1e-3, seed=0, checkpoint=None
     one optimisation step on a batch made by ``augment(batch, rng)`` (default
     ``loss_step(loss)``: ``"model"`` alone on ``loss(model, batch)``). Checkpoints (modules,
     optimizers, schedules, epoch, generator states) are written atomically to ``checkpoint``
-    after every epoch; ``resume`` continues from one; ``until`` stops after that epoch (as an
-    interrupted run would)."""
+    after every epoch, with ``run`` (the record of the run, :func:`read_checkpoint`);
+    ``resume`` (a path, or a checkpoint :func:`read_checkpoint` returned) continues from one;
+    ``until`` stops after that epoch (as an interrupted run would)."""
     from tqdm import tqdm
 
     check_device(device)
@@ -195,11 +197,9 @@ def fit(model, crops, *, epochs, batch_size=16, lr=1e-3, seed=0, checkpoint=None
     schedulers = {k: torch.optim.lr_scheduler.CosineAnnealingLR(o, epochs * steps, lr / 20)
                   for k, o in optimizers.items()}
     start, losses = 0, []
-    parts = {f"{kind}:{k}": part for kind, group in
-             (("module", modules), ("optimizer", optimizers), ("scheduler", schedulers))
-             for k, part in group.items()}
+    parts = fit_entries(modules, optimizers, schedulers)
     if resume is not None:
-        state = load_checkpoint(resume, parts, rng)
+        state = load_checkpoint(resume, parts, rng, run)
         start, losses = state["epoch"], state["losses"]
     for epoch in range(start, epochs if until is None else min(until, epochs)):
         order = rng.permutation(n)
@@ -221,26 +221,149 @@ def fit(model, crops, *, epochs, batch_size=16, lr=1e-3, seed=0, checkpoint=None
             log(f"epoch {epoch + 1}/{epochs}: mean "
                 + ", ".join(f"{k} {v:.5f}" for k, v in means.items()))
         if checkpoint is not None:
-            save_checkpoint(checkpoint, parts, rng, epoch=epoch + 1, losses=losses)
+            save_checkpoint(checkpoint, parts, rng, run=run, epoch=epoch + 1, losses=losses)
     return losses
 
 
-def save_checkpoint(path, parts, rng, **progress):
+def fit_entries(modules, optimizers=None, schedulers=None):
+    """The entries of :func:`fit`'s checkpoints: ``module:K``, ``optimizer:K`` and
+    ``scheduler:K`` for each module ``K`` (``None`` for the optimizers and schedules not
+    given: what :func:`read_checkpoint` checks before they exist)."""
+    return {f"{kind}:{k}": (group or {}).get(k) for kind, group in
+            (("module", modules), ("optimizer", optimizers), ("scheduler", schedulers))
+            for k in modules}
+
+
+def save_checkpoint(path, parts, rng, *, run=None, **progress):
     """Write a checkpoint atomically: the state of each of ``parts`` (a dict of name -> module,
-    optimizer or scheduler), the NumPy generator ``rng``'s and torch's random states, and
-    ``progress`` (epoch or step, losses: anything picklable)."""
+    optimizer or scheduler), the NumPy generator ``rng``'s and torch's random states, ``run``
+    (the record of the run that :func:`read_checkpoint` checks a resume against) and
+    ``progress`` (epoch or step, losses): tensors, numbers, strings, lists, tuples and dicts
+    only (NumPy's PCG64 state is a dict of Python integers), so that ``torch.load(path,
+    weights_only=True)`` reads it (no code runs)."""
     state = {name: part.state_dict() for name, part in parts.items()}
-    state.update(progress, rng=rng.bit_generator.state, torch_rng=torch.get_rng_state())
+    state.update(progress, run=run, rng=rng.bit_generator.state, torch_rng=torch.get_rng_state())
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
 
-def load_checkpoint(path, parts, rng):
-    """Restore ``parts`` and the random states from a :func:`save_checkpoint` file; returns
-    the whole checkpoint dict (its progress entries)."""
-    if not Path(path).is_file():
+# a run record's entries (train_model's, train_text2video's) -> the flag that sets them, for
+# the errors of a resume (others are named as they are)
+_FLAGS = {"sources": "--data", "seed": "--seed", "crop": "--crop", "triplets": "--triplets",
+          "frames": "--triplets", "per_triplet": "--crops-per-triplet",
+          "per_frame": "--crops-per-triplet", "clips": "--clips", "per_clip": "--crops-per-clip",
+          "shrink": "--shrink", "base": "--base", "classical_base": "--base",
+          "epochs": "--epochs", "steps": "--steps", "batch": "--batch", "lr": "--lr",
+          "adversarial_weight": "--adversarial-weight", "pixel_loss": "--pixel-loss"}
+_PROGRESS = {"epochs": "epoch", "steps": "step"}  # the run's length -> the checkpoint's entry
+
+
+def _option(key, value):
+    """``--crop 32``: a run record's entry as the command line gives it."""
+    return f"{_FLAGS.get(key, key)} {' '.join(value) if key == 'sources' else value}"
+
+
+def _not_a_torch_file(path):
+    """What ``path`` is when it is no ``torch.save`` file (safetensors weights, another
+    file), in a few words; None for a ``torch.save`` file (zip, or a legacy pickle)."""
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if (len(head) == 9 and head[8:9] == b"{"
+            and int.from_bytes(head[:8], "little") < Path(path).stat().st_size):
+        return "safetensors weights (a checkpoint is the OUT.ckpt written beside them)"
+    if not head.startswith((b"PK\x03\x04", b"\x80")):
+        return "a file that is not a torch.save file"
+    return None
+
+
+def _unreadable(exc):
+    """Why ``torch.load(weights_only=True)`` could not read a ``torch.save`` file."""
+    if isinstance(exc, pickle.UnpicklingError) and "weights only" in str(exc).lower():
+        return ("a file holding other objects than tensors, numbers, strings, lists and "
+                "dicts (loading it could run code: torch.load(weights_only=True) refuses it)")
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"a damaged or truncated file ({first[:120]})"
+
+
+def read_checkpoint(path, run, parts):
+    """Open the checkpoint ``path`` of ``--resume`` and check it, before any work: a file that
+    ``torch.load(weights_only=True)`` reads (no code runs), written by :func:`save_checkpoint`
+    for the model ``run["model"]`` with the same ``run`` record (data, seed, crop options,
+    epochs or steps, batch, learning rate, ...: a resume continues the same run), not
+    finished (its epoch or step before ``run["epochs"]`` or ``run["steps"]``), holding every
+    entry of ``parts`` (name -> module, or anything else (``None``): only its presence is
+    checked) with each module's keys and shapes. ``run=None`` (:func:`fit` called without
+    one): the entries alone are checked. Returns the checkpoint (tensors on the CPU).
+
+    Raises ``FileNotFoundError("--resume: no such checkpoint '<path>'")`` or a one-line
+    ``ValueError("--resume: <path>: expected a checkpoint of flowkit train <model>, got
+    ...")`` (the first mismatch only)."""
+    if not Path(path).exists():
         raise FileNotFoundError(f"--resume: no such checkpoint {str(path)!r}")
-    state = torch.load(path, weights_only=False)
+    model = run["model"] if run else None
+    prefix = f"--resume: {path}: expected a checkpoint of " + (
+        f"flowkit train {model}" if model else f"these modules ({', '.join(parts)})")
+
+    def error(got):
+        return ValueError(f"{prefix}, got {got}")
+
+    if Path(path).is_dir():
+        raise error("a folder")
+    other = _not_a_torch_file(path)  # torch.load reads some (safetensors) as torch files
+    if other:
+        raise error(other)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - every reason a file is not a checkpoint
+        raise error(_unreadable(exc)) from None
+    if not isinstance(state, dict) or "torch_rng" not in state:
+        raise error(f"a torch.save file of a {type(state).__name__} that no flowkit train wrote")
+    if run is not None:
+        done = state.get("run")
+        if not isinstance(done, dict) or "model" not in done:
+            raise error("a checkpoint without the record of its run (written before flowkit "
+                        "recorded it: train again without --resume)")
+        if done["model"] != model:
+            raise error(f"one of flowkit train {done['model']}")
+        for key, value in run.items():
+            if key != "model" and (key not in done or done[key] != value):
+                given = _option(key, value)
+                held = _option(key, done[key]) if key in done else f"no {_FLAGS.get(key, key)}"
+                raise ValueError(f"--resume: {path}: expected a checkpoint of this run, got one "
+                                 f"of a run with {held}, not {given} (a resume continues the "
+                                 "same run: give the same data and options, or train without "
+                                 "--resume)")
+    for name, part in parts.items():
+        if name not in state:
+            raise error(f"one without {name!r}")
+        if isinstance(part, torch.nn.Module):
+            mine, theirs = part.state_dict(), state[name]
+            if not isinstance(theirs, dict):
+                raise error(f"a {type(theirs).__name__} for {name}")
+            for key in list(mine) + [k for k in theirs if k not in mine]:
+                if key not in theirs:
+                    raise error(f"one without {name} {key}")
+                if key not in mine:
+                    raise error(f"one with {name} {key}, which the model does not have")
+                shape = tuple(getattr(theirs[key], "shape", ()))
+                if shape != tuple(mine[key].shape):
+                    raise error(f"{name} {key} of shape {shape}, the model's is "
+                                f"{tuple(mine[key].shape)}")
+    for total, entry in _PROGRESS.items():
+        if run is not None and total in run and state.get(entry, 0) >= run[total]:
+            raise ValueError(f"--resume: {path}: expected a checkpoint of an unfinished run, got "
+                             f"one at {entry} {state[entry]} of {_option(total, run[total])}: "
+                             "nothing left to train (train without --resume to start "
+                             "again)")
+    return state
+
+
+def load_checkpoint(checkpoint, parts, rng, run=None):
+    """Restore ``parts`` and the random states from a :func:`save_checkpoint` file
+    (``checkpoint``: its path, checked by :func:`read_checkpoint` against ``run``, or what
+    :func:`read_checkpoint` returned); returns the whole checkpoint dict (its progress
+    entries)."""
+    state = checkpoint if isinstance(checkpoint, dict) else read_checkpoint(checkpoint, run, parts)
     for name, part in parts.items():
         part.load_state_dict(state[name])
     rng.bit_generator.state = state["rng"]
@@ -264,6 +387,17 @@ def save_weights(model, path, meta):
     return meta
 
 
+def check_start(out, device, resume, run, parts):
+    """What every ``flowkit train MODEL`` checks before any work: ``device``
+    (:func:`check_device`), that the folder of ``out`` exists (the error names ``out``, not
+    the checkpoint or cache beside it) and, with ``resume``, the checkpoint
+    (:func:`read_checkpoint` against ``run`` and ``parts``). Returns the checkpoint read, or
+    None."""
+    check_device(device)
+    check_folder(out)
+    return None if resume is None else read_checkpoint(resume, run, parts)
+
+
 def _rounded(loss):
     return round(loss, 5) if isinstance(loss, float) else {k: round(v, 5) for k, v in loss.items()}
 
@@ -278,13 +412,17 @@ def train_model(name, model, data, out, *, make_crops, augment, epochs, batch, l
     ``ValueError("--data: <nothing> found in <sources>")``),
     :func:`fit` ``model`` (a module, or a dict of modules whose ``"model"`` is saved) with
     ``loss`` or ``step``, write ``out`` and its metadata (``meta`` added). Returns the
-    metadata."""
-    check_device(device)  # before the crops are made
+    metadata. Before the crops are made: ``device``, the folder of ``out`` and the checkpoint
+    ``resume`` (:func:`read_checkpoint`: the same model, cache key, ``epochs``, ``batch``,
+    ``lr`` and ``meta``, unfinished) are checked."""
+    sources = find_sources(data)
+    key = {"sources": [str(Path(s).resolve()) for s in sources], "seed": seed, **crop_options}
+    modules = model if isinstance(model, dict) else {"model": model}
+    run = {"model": name, **key, "epochs": epochs, "batch": batch, "lr": lr, **(meta or {})}
+    resume = check_start(out, device, resume, run, fit_entries(modules))
     torch.set_num_threads(threads)
     began = time.perf_counter()
-    sources = find_sources(data)
     cache = Path(cache) if cache else Path(str(out) + ".cache.pt")
-    key = {"sources": [str(Path(s).resolve()) for s in sources], "seed": seed, **crop_options}
     stored = torch.load(cache, weights_only=True) if cache.is_file() else {}
     if stored.get("key") == key:
         crops = stored["crops"]
@@ -302,7 +440,7 @@ def train_model(name, model, data, out, *, make_crops, augment, epochs, batch, l
             f"{time.perf_counter() - began:.0f} s, cached in {cache}")
     losses = fit(model, crops, epochs=epochs, batch_size=batch, lr=lr, seed=seed, device=device,
                  checkpoint=str(out) + ".ckpt", resume=resume, progress=progress, log=log,
-                 loss=loss, step=step, augment=augment)
+                 loss=loss, step=step, augment=augment, run=run)
     info = {"model": name, "training_data": [str(s) for s in sources],
             "command": command, "crops": len(next(iter(crops.values()))), "epochs": epochs,
             **(meta or {}), "losses": [_rounded(v) for v in losses],

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from . import shapes
 from .text2video import Text2Video, VideoDiscriminator, text_vectors
 from ._api import check_device
-from .train import load_checkpoint, save_checkpoint, save_weights
+from .train import check_start, load_checkpoint, save_checkpoint, save_weights
 
 
 def batch_tensors(examples, text_encoder=None, device="cpu"):
@@ -64,13 +64,19 @@ def losses(generator, discriminator, text, z, real, adv_weight, keep):
     return d_loss, rec + adv_weight * -discriminator(fake, c).mean(), rec
 
 
+_OPTIMIZERS = ("opt_g", "opt_d", "sched_g", "sched_d")  # fit_gan's checkpoint entries, after
+# "generator" and "discriminator"
+
+
 def fit_gan(generator, discriminator, *, steps, batch_size=32, lr=2e-3, adv_weight=0.02,
             seed=0, checkpoint=None, every=100, resume=None, device="cpu", text_encoder=None,
-            progress=True, log=None, until=None):
+            progress=True, log=None, until=None, run=None):
     """Train ``generator`` and ``discriminator`` for ``steps`` batches; returns the mean
     (discriminator, generator, reconstruction) losses of each ``every`` steps. A checkpoint
-    is written atomically to ``checkpoint`` every ``every`` steps and at the end; ``resume``
-    continues from one; ``until`` stops after that step (as an interrupted run would)."""
+    is written atomically to ``checkpoint`` every ``every`` steps and at the end, with ``run``
+    (the record of the run, :func:`flowkit.models.train.read_checkpoint`); ``resume`` (a path,
+    or a checkpoint ``read_checkpoint`` returned) continues from one; ``until`` stops after
+    that step (as an interrupted run would)."""
     from tqdm import tqdm
 
     check_device(device)
@@ -82,11 +88,11 @@ def fit_gan(generator, discriminator, *, steps, batch_size=32, lr=2e-3, adv_weig
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
     sched_g = torch.optim.lr_scheduler.CosineAnnealingLR(opt_g, steps, lr / 20)
     sched_d = torch.optim.lr_scheduler.CosineAnnealingLR(opt_d, steps, lr / 20)
-    parts = {"generator": generator, "discriminator": discriminator, "opt_g": opt_g,
-             "opt_d": opt_d, "sched_g": sched_g, "sched_d": sched_d}
+    parts = {"generator": generator, "discriminator": discriminator,
+             **dict(zip(_OPTIMIZERS, (opt_g, opt_d, sched_g, sched_d)))}
     start, history, window = 0, [], []
     if resume is not None:
-        state = load_checkpoint(resume, parts, rng)
+        state = load_checkpoint(resume, parts, rng, run)
         start, history, window = state["step"], state["losses"], state["window"]
     stop = steps if until is None else min(until, steps)
     bar = tqdm(range(start, stop), initial=start, total=steps, disable=not progress,
@@ -112,21 +118,30 @@ def fit_gan(generator, discriminator, *, steps, batch_size=32, lr=2e-3, adv_weig
                 log(f"step {step + 1}/{steps}: d {history[-1][0]:.4f}, g {history[-1][1]:.4f}, "
                     f"l1 {history[-1][2]:.5f}")
         if checkpoint is not None and ((step + 1) % every == 0 or step + 1 == stop):
-            save_checkpoint(checkpoint, parts, rng, step=step + 1, losses=history, window=window)
+            save_checkpoint(checkpoint, parts, rng, run=run, step=step + 1, losses=history,
+                            window=window)
     return history
 
 
 def train_text2video(out, *, steps=3000, batch=32, lr=2e-3, adv_weight=0.02, device="cpu",
                      resume=None, seed=0, threads=2, command="", progress=True, log=print):
     """What ``flowkit train text2video-shapes`` runs: train on generated clips, write ``out``
-    (the generator and condition encoder) and its metadata. Returns the metadata dict."""
-    torch.set_num_threads(threads)
-    began = time.perf_counter()
+    (the generator and condition encoder) and its metadata. Returns the metadata dict.
+    Before any step: ``device``, the folder of ``out`` and the checkpoint ``resume`` (the same
+    model, ``seed``, ``steps``, ``batch``, ``lr`` and ``adv_weight``, unfinished) are checked
+    (:func:`flowkit.models.train.check_start`, every model's)."""
     torch.manual_seed(seed)
     generator, discriminator = Text2Video(), VideoDiscriminator()
+    run = {"model": "text2video-shapes", "seed": seed, "steps": steps, "batch": batch, "lr": lr,
+           "adv_weight": adv_weight}
+    resume = check_start(out, device, resume, run, {"generator": generator,
+                                                    "discriminator": discriminator,
+                                                    **dict.fromkeys(_OPTIMIZERS)})
+    torch.set_num_threads(threads)
+    began = time.perf_counter()
     history = fit_gan(generator, discriminator, steps=steps, batch_size=batch, lr=lr,
                       adv_weight=adv_weight, seed=seed, checkpoint=str(out) + ".ckpt",
-                      resume=resume, device=device, progress=progress, log=log)
+                      resume=resume, device=device, progress=progress, log=log, run=run)
     meta = {"model": "text2video-shapes",
             "training_data": "flowkit.models.shapes: training combinations (not is_held_out), "
                              "rendered on the fly",
