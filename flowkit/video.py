@@ -109,9 +109,10 @@ class VideoInfo:
     frame_count : int or None
         Frames according to the container (None if it does not say; may be approximate).
     duration : Fraction or None
-        Duration of the video stream in seconds, if the container says (Matroska and WebM:
-        the video track's ``DURATION`` tag, to the millisecond; the container's duration, which
-        runs to the end of the audio, only where the file has no such tag).
+        Duration of the video stream in seconds from its first frame, if the container says
+        (Matroska and WebM: from the video track's ``DURATION`` tag, to the millisecond; the
+        container's duration, which runs to the end of the audio, only where the file has no
+        such tag).
     codec : str
         Decoder name, e.g. ``"h264"``, ``"hevc"``, ``"vp9"``.
     pix_fmt : str
@@ -230,7 +231,7 @@ def _info(container, stream):
     duration = None
     if stream.duration is not None and stream.time_base is not None:
         duration = stream.duration * stream.time_base
-    elif (tagged := _duration_tag(stream)) is not None:  # Matroska/WebM: the video track's
+    elif (tagged := _duration_tag(container, stream)) is not None:  # Matroska/WebM: the video track's
         duration = tagged
     elif container.duration is not None:  # every stream's: with audio past the video's end
         duration = Fraction(container.duration, 1_000_000)
@@ -512,14 +513,20 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
         yield time, array
 
 
-def _duration_tag(stream):
-    """Matroska's per-track ``DURATION`` tag in seconds (``"00:00:01.001000000"``, written by
-    FFmpeg and mkvmerge; Matroska stores no per-stream duration), None without one."""
+def _duration_tag(container, stream):
+    """The length in seconds of a Matroska video track from its ``DURATION`` tag
+    (``"00:00:01.001000000"``; Matroska stores no per-stream duration), None without one.
+    FFmpeg's muxer (``ENCODER`` "Lavf...", PyAV's too) writes the track's end time there, not
+    its length: a track starting at 1.083 s and lasting 30.533 s is tagged 31.616 s; mkvmerge
+    writes the length."""
     tag = stream.metadata.get("DURATION")
     if tag:
         with contextlib.suppress(ValueError):
             hours, minutes, seconds = tag.split(":")
-            return (int(hours) * 3600 + int(minutes) * 60) + Fraction(seconds)
+            value = (int(hours) * 3600 + int(minutes) * 60) + Fraction(seconds)
+            if container.metadata.get("ENCODER", "").startswith("Lavf"):
+                value -= (stream.start_time or 0) * _time_base(stream)
+            return value
     return None
 
 
@@ -531,7 +538,7 @@ def _declared_end(container, stream):
     start = (stream.start_time or 0) * base
     if stream.duration:
         return start + stream.duration * base
-    tagged = _duration_tag(stream)
+    tagged = _duration_tag(container, stream)
     if tagged is not None:
         return start + tagged
     if container.duration:

@@ -409,15 +409,17 @@ def test_probe_video_real_files():
         probe_video(data_path("video") / "missing.mp4")
 
 
-def _video_end(path):
-    """The end of the last video frame (its pts plus its duration, seconds), decoded by PyAV."""
+def _video_length(path):
+    """From the first video frame's start to the last one's end (pts plus duration), seconds,
+    decoded by PyAV."""
     import av
 
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
+        first = None
         for frame in container.decode(stream):
-            pass
-        return (frame.pts + frame.duration) * stream.time_base
+            first = frame.pts if first is None else first
+        return (frame.pts + frame.duration - first) * stream.time_base
 
 
 def test_probe_video_duration_of_matroska_and_webm_is_the_video_streams(tmp_path):
@@ -457,9 +459,38 @@ def test_probe_video_duration_of_matroska_and_webm_is_the_video_streams(tmp_path
         info = probe_video(path)
         with av.open(str(path)) as container:
             assert container.duration / 1e6 == pytest.approx(container_duration, abs=0.002)
-        assert info.audio and abs(info.duration - _video_end(path)) <= Fraction(1, 1000), path
+        # the length from the first frame (the clip's video starts at 0.082 s), as MP4's
+        assert info.audio and abs(info.duration - _video_length(path)) <= Fraction(1, 1000), path
         assert len(list(iter_frames(path, resize=(16, 16)))) == (45 if path == remuxed else 10)
     assert probe_video(webm).duration == 1
+
+
+def test_matroska_starting_late_is_complete_and_lasts_its_length(tmp_path):
+    # FFmpeg's Matroska muxer (PyAV's) tags a track with its end time, not its length. The
+    # phone clip's video (starting at 0.082 s) shifted by 1.083 s: read as a length, the tag
+    # claimed an end 1.165 s after the last frame, and the whole file was refused as cut short
+    # (and probe_video's duration was the end time)
+    import av
+
+    source = data_path("video", "mediabunny__rotate-buck-bunny.mp4")
+    late = tmp_path / "late.mkv"
+    with av.open(str(source)) as src, av.open(str(late), "w") as dst:
+        video = src.streams.video[0]
+        out = dst.add_stream_from_template(video)
+        shift = round(Fraction("1.083") / video.time_base)
+        for packet in src.demux(video):
+            if packet.dts is not None:
+                packet.pts += shift
+                packet.dts += shift
+                packet.stream = out
+                dst.mux(packet)
+    with av.open(str(late)) as container:
+        stream = container.streams.video[0]
+        assert stream.start_time * stream.time_base > Fraction(1083, 1000)
+        assert container.metadata["ENCODER"].startswith("Lavf")
+    frames = list(iter_frames(late, resize=(16, 16)))  # raised "the file is cut short"
+    assert len(frames) == 45
+    assert abs(probe_video(late).duration - _video_length(late)) <= Fraction(1, 1000)
 
 
 def test_sixteen_bit_frames_keep_ten_bits():
