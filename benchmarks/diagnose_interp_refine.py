@@ -12,12 +12,13 @@ pairs and cuts skipped as in training. A validation set for training runs that h
 last 20 % (the shipped weights saw all of each clip).
 
 Columns per clip (means over its triplets): PSNR (dB, uint8-rounded output) of the cross-fade,
-of the classical ``"splat"`` output, of each ``--weights`` file's refined output, and three
-upper bounds of what the network's fusion could reach knowing the truth: per pixel the best of
-the classical output and the two splats ``S0``, ``S1`` (pixel oracle), the same choice per 8x8
-block, and per pixel the best blend ``w S0 + (1 - w) S1``, ``w`` in [0, 1]; then the median
-flow magnitude (px), and the share of pixels and of the classical squared error in occluded
-pixels (either mask) and where the flow exceeds 4 px.
+of the classical output the network refines (``"project"``'s; ``"splat"``'s until 2026-12-01),
+of each ``--weights`` file's refined output, and three upper bounds of what the network's
+fusion could reach knowing the truth: per pixel the best of the classical output and the two
+splats ``S0``, ``S1`` (pixel oracle), the same choice per 8x8 block, and per pixel the best
+blend ``w S0 + (1 - w) S1``, ``w`` in [0, 1]; then the median flow magnitude (px), and the
+share of pixels and of the classical squared error in occluded pixels (either mask) and where
+the flow exceeds 4 px.
 """
 
 import argparse

@@ -14,8 +14,8 @@ from ._estimators import get_estimator
 
 METHODS = ("project", "splat", "backward", "blend", "learned")
 # methods that sample both frames backward, and how ("interpolation"; bicubic by default,
-# docs/interpolation.md "Bicubic sampling")
-BACKWARD_SAMPLING = ("project", "backward")
+# docs/interpolation.md "Bicubic sampling"); "learned" refines "project"
+BACKWARD_SAMPLING = ("project", "backward", "learned")
 INTERPOLATIONS = ("cubic", "linear")
 # methods whose softmax-splatting metrics read the frames' brightness (_metrics)
 METRIC_METHODS = ("project", "splat", "learned")
@@ -66,9 +66,9 @@ def check_interpolation(interpolation, method):
         return "cubic" if method in BACKWARD_SAMPLING else None
     interpolation = _validate.check_choice("interpolation", interpolation, INTERPOLATIONS)
     if method not in BACKWARD_SAMPLING:
-        raise ValueError(f"interpolation: expected None with method={method!r} (only "
-                         f"{' and '.join(map(repr, BACKWARD_SAMPLING))} sample the frames "
-                         f"backward), got {interpolation!r}")
+        sampling = ", ".join(map(repr, BACKWARD_SAMPLING[:-1])) + f" and {BACKWARD_SAMPLING[-1]!r}"
+        raise ValueError(f"interpolation: expected None with method={method!r} (only {sampling} "
+                         f"sample the frames backward), got {interpolation!r}")
     return interpolation
 
 
@@ -148,9 +148,9 @@ def _prepare(frame0, frame1, flow01, flow10, occlusion, method):
         occ0 = _occlusion(flow01, flow10)
         occ1 = _occlusion(flow10, flow01)
     state = {"flow01": flow01, "flow10": flow10, "occlusion0": occ0, "occlusion1": occ1}
-    if method in ("project", "backward") and occ0 is not None:  # float32 masks for warp
+    if method in BACKWARD_SAMPLING and occ0 is not None:  # float32 masks for warp
         state["hidden0"], state["hidden1"] = occ0.astype(np.float32), occ1.astype(np.float32)
-    if method == "project":
+    if method in ("project", "learned"):
         from ._splat import intensity_span
 
         state["span"] = intensity_span(frame0, frame1)  # brightness_error's unit
@@ -243,12 +243,19 @@ def _splat_parts(f0, f1, t, state, device):
     return {"base": out, "s0": s0, "s1": s1, "a": a, "b": b}
 
 
+def _learned_parts(f0, f1, t, state, device):
+    """What the ``interp-refine`` network refines: :func:`_splat_parts` with ``"project"``'s
+    result (:func:`_project_at`) as ``"base"``."""
+    parts = _splat_parts(f0, f1, t, state, device)
+    parts["base"] = _project_at(f0, f1, t, state, device)
+    return parts
+
+
 def _learned_at(f0, f1, t, state, device, model, scale):
-    """:func:`_splat_parts` refined by the ``interp-refine`` network (flowkit.models)."""
+    """:func:`_learned_parts` refined by the ``interp-refine`` network (flowkit.models)."""
     from .models.interp_refine import refine_arrays
 
-    parts = _splat_parts(f0, f1, t, state, device)
-    return refine_arrays(model, f0, f1, t, parts, state, scale)
+    return refine_arrays(model, f0, f1, t, _learned_parts(f0, f1, t, state, device), state, scale)
 
 
 def _flows_at(t, flow01, flow10):
@@ -551,7 +558,7 @@ def _interpolate_pair(frame0, frame1, times, state, method, device, model=None):
         elif method == "project":
             out = _to_dtype(_within(_project_at(f0, f1, t, state, device), bounds), dtype)
         elif method == "learned":
-            scale = _validate.intensity_range(dtype)
+            scale = _learned_scale(dtype, bounds)
             out = _to_dtype(_within(_learned_at(f0, f1, t, state, device, model, scale),
                                     bounds), dtype)
         else:
@@ -561,6 +568,17 @@ def _interpolate_pair(frame0, frame1, times, state, method, device, model=None):
         outs.append(out)
         flows_t.append(flow_t)
     return outs, flows_t
+
+
+def _learned_scale(dtype, bounds):
+    """The full scale of a pair for the ``interp-refine`` network, which was trained on
+    intensities in [0, 1]: an integer dtype's maximum; for floats the first of 1, 255 and
+    65535 that bounds the pair (``bounds``: the per-channel ranges), else its maximum, so that
+    float frames in [0, 255] give the uint8 frames' result."""
+    if dtype.kind == "u":
+        return _validate.intensity_range(dtype)
+    top = float(max(bounds[1].max(), -bounds[0].min()))
+    return next((full for full in (1.0, 255.0, 65535.0) if top <= full), top)
 
 
 def _within(result, bounds):
@@ -687,23 +705,23 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
           does not contribute.
         * ``"blend"``: the cross-fade ``(1 - t) frame0 + t frame1`` (no flow), for comparison
           and for scene cuts.
-        * ``"learned"``: ``"splat"`` refined by the ``"interp-refine"`` network of
+        * ``"learned"``: ``"project"`` refined by the ``"interp-refine"`` network of
           ``flowkit.models`` (needs ``pip install "flowkit-cv[torch]"``; docs/models.md): from
-          both frames, both splats, their weights, the blend, the occlusion masks and the
-          flows scaled to t it predicts a log-weight ``d`` and a residual ``r``, and the
-          result is ``(a e^d S0 + b e^-d S1) / (a e^d + b e^-d) + r`` (the ``"splat"`` blend
+          both frames, both ``"splat"`` splats ``S0``, ``S1`` and their weights ``a``, ``b``,
+          the ``"project"`` result ``P``, the occlusion masks and the flows scaled to t it
+          predicts a log-weight ``d`` and a residual ``r``, and the result is
+          ``P + m(d) - m(0) + r`` with ``m(d) = (a e^d S0 + b e^-d S1) / (a e^d + b e^-d)``:
+          ``P`` moved towards one splat or the other, plus a residual (``"project"``'s result
           for ``d = r = 0``). Gray, RGB or RGBA frames: of RGBA frames the network refines
           the RGB channels (the RGB pair's result, bit for bit) and alpha is ``"splat"``'s
           alpha of the RGBA pair (the network was trained on colour, not on masks); runs
-          where the model lives (CPU unless the caller's ``model`` is on the GPU). It refines
-          ``"splat"``, so it scores below the default ``"project"`` on real video
-          (docs/models.md).
+          where the model lives (CPU unless the caller's ``model`` is on the GPU).
         * a name registered with ``flowkit.models.register_interpolator(name, module)``: the
           caller's ``torch.nn.Module`` ``(frame0, frame1, t) -> frame`` on ``(N, C, H, W)``
           float32 tensors in [0, 1] and ``t`` ``(N,)`` (docs/models.md); no flow is estimated
           and ``flow*``, ``occlusion``, ``return_aux`` and ``device`` do not apply.
     interpolation : {None, "cubic", "linear"}
-        How ``"project"`` and ``"backward"`` sample the frames (``flowkit.warp``'s
+        How ``"project"`` (and so ``"learned"``) and ``"backward"`` sample the frames (``flowkit.warp``'s
         ``interpolation``; the occlusion masks are always read bilinearly). None (default):
         ``"cubic"``, Keys' bicubic convolution (a = -0.75, as OpenCV's ``INTER_CUBIC``), which
         keeps the fine texture that bilinear sampling at fractional positions blurs. With

@@ -575,15 +575,7 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
     if method == "gan":
         from .models._api import predictor_model
 
-        model = predictor_model("predict-gan", model)
-        from .models.predict_gan import PredictRefine
-
-        # another module would fail inside torch (a convolution's channel count, a missing
-        # forward), after the classical prediction; torch.compile's wrapper holds the module
-        if not isinstance(getattr(model, "_orig_mod", model), PredictRefine):
-            raise TypeError(f"model: expected a flowkit.models.predict_gan.PredictRefine "
-                            f"(flowkit.models.get_model('predict-gan')) for method='gan', got "
-                            f"{type(model).__module__}.{type(model).__qualname__}")
+        model = predictor_model("predict-gan", model)  # the predict-gan network, checked
     elif model is not None:
         raise ValueError(f"model: expected None unless method='gan', got "
                          f"{_validate.describe(model)} with method={method!r}")

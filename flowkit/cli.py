@@ -1172,8 +1172,8 @@ def cmd_retime(args):
     from ._interpolate import BACKWARD_SAMPLING, check_interpolation
 
     if args.interpolation is not None and args.method not in BACKWARD_SAMPLING:
-        raise UsageError(f"--interpolation: only with --method project or backward (the methods "
-                         f"that sample the frames), got --method {args.method}")
+        raise UsageError(f"--interpolation: only with --method project, backward or learned (the "
+                         f"methods that sample the frames), got --method {args.method}")
     _check_video_input(source)
     _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
     _crf_note(args, args.output, args.codec, REENCODE_CODECS)
@@ -1682,9 +1682,9 @@ def build_parser():
                    help="interpolation method (default project; splat: the default before "
                         "2026-12-01, about 20%% faster per output frame, 1.5 dB lower on the "
                         "retime benchmark; backward: Super SloMo's flows, faster than project; "
-                        "learned: the interp-refine network on splat, needs flowkit-cv[torch])")
+                        "learned: the interp-refine network on project, needs flowkit-cv[torch])")
     p.add_argument("--interpolation", choices=("cubic", "linear"),
-                   help="how --method project and backward sample the frames (default cubic: "
+                   help="how --method project (and learned) and backward sample the frames (default cubic: "
                         "bicubic detail where the samples agree, +0.6 dB on the shared videos' "
                         "frames; linear: bilinear, about 1.2x faster per output frame)")
     p.add_argument("--model", metavar="WEIGHTS", help="--method learned: a .safetensors file of "
@@ -1786,7 +1786,7 @@ def build_parser():
 # flowkit train MODEL: each model's description and options (its own --help)
 _TRAIN_MODELS = {
     "interp-refine": (
-        "Train interp-refine, the small CNN that refines the splat interpolation "
+        "Train interp-refine, the small CNN that refines the default (project) interpolation "
         "(interpolate(method='learned')), on triplets of frames (k, k + gap/2, k + gap) sampled "
         "from --data: the classical interpolation of the outer frames is the input, the middle "
         "frame the target (docs/models.md)."),

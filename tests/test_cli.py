@@ -1562,6 +1562,6 @@ def test_retime_interpolation_option_reaches_interpolate(tmp_path, capsys):
     assert main(["retime", str(clip), str(tmp_path / "x.mkv"), "--factor", "2", "--method",
                  "splat", "--interpolation", "cubic"]) == 2
     assert one_error_line(capsys.readouterr().err).startswith(
-        "--interpolation: only with --method project or backward (the methods that sample the "
-        "frames), got --method splat")
+        "--interpolation: only with --method project, backward or learned (the methods that "
+        "sample the frames), got --method splat")
     assert not (tmp_path / "x.mkv").exists()

@@ -259,7 +259,10 @@ def cached_model(name, weights="default"):
 
 def predictor_model(name, model=None):
     """The module behind ``predict(method=...)`` / ``interpolate(method=...)``: the shipped
-    weights of ``name`` (None), a weights path, or the caller's ``torch.nn.Module``."""
+    weights of ``name`` (None), a weights path, or the caller's ``torch.nn.Module``, which must
+    be ``name``'s network (its registered class, or a subclass): another module would fail
+    inside torch (a convolution's channel count, a missing ``forward``) after the classical
+    pipeline had run."""
     if model is None or isinstance(model, (str, Path)):
         return cached_model(name, "default" if model is None else str(model))
     torch = require_torch()
@@ -268,6 +271,13 @@ def predictor_model(name, model=None):
 
         raise TypeError(f"model: expected None, a weights path or a torch.nn.Module "
                         f"(flowkit.models.get_model({name!r})), got {describe(model)}")
+    builder = _REGISTRY[name][0]  # "module:Class" for flowkit's networks
+    if isinstance(builder, str):
+        module, _, cls = builder.partition(":")
+        expected = getattr(importlib.import_module(module), cls)
+        if not isinstance(getattr(model, "_orig_mod", model), expected):  # torch.compile's wrapper
+            raise TypeError(f"model: expected a {module}.{cls} (flowkit.models.get_model("
+                            f"{name!r})), got {type(model).__module__}.{type(model).__qualname__}")
     return model
 
 

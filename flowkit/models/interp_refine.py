@@ -1,18 +1,20 @@
 """``"interp-refine"``: a small network that refines flowkit's classical frame interpolation
 (the fusion stage of Super SloMo / RIFE, not a flow network).
 
-The classical pipeline (``flowkit.interpolate(method="splat")``) gives, at time t, both frames
-softmax-splatted (``S0``, ``S1``), their blending weights ``a = (1 - t) min(W0, 1)`` and
-``b = t min(W1, 1)``, the hole-filled blend ``base`` and the occlusion masks. The network sees
-these with the input frames and the flows scaled to t, and outputs a log-weight ``d`` and a
-residual ``r``::
+The classical pipeline gives, at time t, the default method's result ``P``
+(``flowkit.interpolate(method="project")``) and, from ``method="splat"``, both frames
+softmax-splatted (``S0``, ``S1``) with their blending weights ``a = (1 - t) min(W0, 1)`` and
+``b = t min(W1, 1)``, and the occlusion masks. The network sees these with the input frames
+and the flows scaled to t, and outputs a log-weight ``d`` and a residual ``r``::
 
-    out = (a e^d S0 + b e^-d S1) / (a e^d + b e^-d) + r     (base where a + b = 0)
+    out = P + m(d) - m(0) + r,    m(d) = (a e^d S0 + b e^-d S1) / (a e^d + b e^-d)
 
-With ``d = r = 0`` this is the classical output bit for bit; the last layer starts at zero, so
-an untrained network is the classical pipeline. The network sees intensities in [0, 1] (integers over their dtype
-maximum; gray frames repeated to three channels); the fusion runs in the input's units, the
-residual scaled to them (averaged over channels for gray frames).
+(``m = 0`` where ``a + b = 0``): ``P`` moved along ``S0 - S1`` as far as reweighting the
+splats moves their blend, plus a residual. With ``d = r = 0`` this is ``P`` bit for bit; the
+last layer starts at zero, so an untrained network is the classical pipeline. The network
+sees intensities in [0, 1] (integers over their dtype maximum; gray frames repeated to three
+channels); the fusion runs in the input's units, the residual scaled to them (averaged over
+channels for gray frames).
 """
 
 import torch
@@ -22,6 +24,7 @@ import torch.nn.functional as F
 from ._arrays import like, to_tensor
 
 IN_CHANNELS = 23
+BASE_METHOD = "project"  # the interpolate method refined (part of the training cache's key)
 FLOW_SCALE = 1.0 / 16.0  # flows (pixels) into the network's input range
 D_MAX = 4.0  # bound of the log-weight d: frame0's weight at most e^8 times frame1's
 
@@ -90,8 +93,8 @@ class InterpRefine(UNet3):
 
 def features(parts, scale=1.0):
     """The network input ``(N, 23, H, W)`` from the classical parts (a dict of tensors):
-    ``frame0, frame1, s0, s1, base`` (N, C, H, W), C = 3 or 1 (repeated), in units of which
-    ``scale`` is full scale; ``a, b, occ0, occ1`` (N, 1, H, W); ``flow0, flow1``
+    ``frame0, frame1, s0, s1, base`` (N, C, H, W; ``base`` the result to refine, ``P``), C = 3
+    or 1 (repeated), in units of which ``scale`` is full scale; ``a, b, occ0, occ1`` (N, 1, H, W); ``flow0, flow1``
     (N, 2, H, W): ``t F01`` and ``(1 - t) F10`` in pixels."""
     s0, s1 = _fallback(parts)
     images = [parts["frame0"], parts["frame1"], s0, s1, parts["base"]]
@@ -101,24 +104,28 @@ def features(parts, scale=1.0):
 
 
 def _fallback(parts):
-    """Each splat with the classical blend where nothing of it landed (weight 0)."""
+    """Each splat with the classical result where nothing of it landed (weight 0)."""
     base = parts["base"]
     return (torch.where(parts["a"] > 0, parts["s0"], base),
             torch.where(parts["b"] > 0, parts["s1"], base))
 
 
 def fuse(parts, d, residual):
-    """``(a e^d S0 + b e^-d S1) / (a e^d + b e^-d) + residual`` (``base`` where both weights
-    are 0); ``d`` (N, 1, H, W), ``residual`` (N, C, H, W) in the images' units (averaged to
-    one channel for gray images)."""
+    """``base + m(d) - m(0) + residual``, ``m(d) = (a e^d S0 + b e^-d S1) / (a e^d + b e^-d)``
+    (0 where ``a + b = 0``); ``d`` (N, 1, H, W), ``residual`` (N, C, H, W) in the images' units
+    (averaged to one channel for gray images). ``base`` exactly for ``d = 0`` and a zero
+    residual."""
     s0, s1 = _fallback(parts)
     if s0.shape[1] != residual.shape[1]:
         residual = residual.mean(1, keepdim=True)
-    wa = parts["a"] * torch.exp(d)
-    wb = parts["b"] * torch.exp(-d)
-    total = wa + wb
-    blend = (wa * s0 + wb * s1) / torch.where(total > 0, total, torch.ones_like(total))
-    return torch.where(total > 0, blend, parts["base"]) + residual
+
+    def blend(wa, wb):
+        total = wa + wb
+        mixed = (wa * s0 + wb * s1) / torch.where(total > 0, total, torch.ones_like(total))
+        return torch.where(total > 0, mixed, torch.zeros_like(mixed))
+
+    a, b = parts["a"], parts["b"]
+    return parts["base"] + (blend(a * torch.exp(d), b * torch.exp(-d)) - blend(a, b)) + residual
 
 
 def run(model, parts, scale=1.0):

@@ -52,8 +52,9 @@ def triplet_parts(frame0, frame1, t=0.5):
     f01 = estimate(frame0, frame1).astype(np.float32)
     f10 = estimate(frame1, frame0).astype(np.float32)
     state = _interpolate._prepare(frame0, frame1, f01, f10, True, "learned")
+    state["interpolation"] = _interpolate.check_interpolation(None, "learned")
     f0, f1 = frame0.astype(np.float32) / 255, frame1.astype(np.float32) / 255
-    parts = _interpolate._splat_parts(f0, f1, t, state, None)
+    parts = _interpolate._learned_parts(f0, f1, t, state, None)
     return interp_refine.parts_tensors(f0, f1, t, parts, state)
 
 
@@ -465,7 +466,8 @@ def train_interp_refine(data, out, *, epochs=10, crop=128, batch=16, lr=1e-3, de
                        threads=threads, cache=cache, command=command, progress=progress,
                        log=log, per_sample=per_triplet,
                        crop_options=dict(crop=crop, triplets=triplets, per_triplet=per_triplet,
-                                         shrink=shrink, gaps=list(GAPS)),
+                                         shrink=shrink, gaps=list(GAPS),
+                                         base=interp_refine.BASE_METHOD),
                        nothing=f"no triplet of at least {crop}x{crop} pixels with motion")
 
 
