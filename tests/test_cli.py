@@ -1139,7 +1139,7 @@ def test_train_help_is_the_models_own():
         status, out, err = run_cli("train", model, "--help")
         assert status == 0 and err == "", err
         helps[model] = " ".join(out.split())
-    assert "Train interp-refine, the small CNN that refines the splat interpolation" in helps["interp-refine"]
+    assert "Train interp-refine, the small CNN that refines the default (project) interpolation" in helps["interp-refine"]
     assert "Train colorize, the CNN that predicts the chroma" in helps["colorize"]
     assert "Train predict-gan, the generator that refines the flow prediction" in helps["predict-gan"]
     assert "Train text2video-shapes, the caption-to-clip generator" in helps["text2video-shapes"]
