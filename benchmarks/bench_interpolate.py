@@ -13,7 +13,7 @@ moving disc):
   frame by its own flow scaled to t, blended ``(1 - t), t``) at t = 0.5;
 * ``opencv-7t``: the same flows and 7 naive warps;
 * ``flowkit-learned``: ``method="learned"`` at t = 0.5 (the interp-refine network on the
-  splat pipeline, torch with the same thread count; skipped without torch): issue 11's goal is
+  project pipeline, torch with the same thread count; skipped without torch): issue 11's goal is
   at most 3x ``flowkit``.
 
 The summary (``python benchmarks/conftest.py run*.json``) gives flowkit / peer, so the goal of

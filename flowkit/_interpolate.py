@@ -571,14 +571,10 @@ def _interpolate_pair(frame0, frame1, times, state, method, device, model=None):
 
 
 def _learned_scale(dtype, bounds):
-    """The full scale of a pair for the ``interp-refine`` network, which was trained on
-    intensities in [0, 1]: an integer dtype's maximum; for floats the first of 1, 255 and
-    65535 that bounds the pair (``bounds``: the per-channel ranges), else its maximum, so that
-    float frames in [0, 255] give the uint8 frames' result."""
-    if dtype.kind == "u":
-        return _validate.intensity_range(dtype)
-    top = float(max(bounds[1].max(), -bounds[0].min()))
-    return next((full for full in (1.0, 255.0, 65535.0) if top <= full), top)
+    """The full scale of a pair for the ``interp-refine`` network
+    (:func:`_validate.learned_full_scale`; ``bounds``: the pair's per-channel ranges)."""
+    top = 0.0 if dtype.kind == "u" else float(max(bounds[1].max(), -bounds[0].min()))
+    return _validate.learned_full_scale(dtype, top)
 
 
 def _within(result, bounds):

@@ -81,10 +81,14 @@ def _dtype_name(array):
 
 
 def describe(value):
-    """``value`` for an error message: its repr, or type, shape and dtype for an array."""
+    """``value`` for an error message: its repr, or type, shape and dtype for an array, or its
+    class where the repr spans lines (a torch module printed itself over 35 lines)."""
     if hasattr(value, "shape") and hasattr(value, "dtype"):
         return f"{type(value).__name__} of shape {tuple(value.shape)} and dtype {_dtype_name(value)}"
-    return repr(value)
+    text = repr(value)
+    if "\n" in text:
+        return f"a {type(value).__module__}.{type(value).__qualname__}"
+    return text
 
 
 def check_array(name, array):
@@ -152,6 +156,16 @@ def intensity_range(dtype):
     """Full-scale value of an image dtype: 255 (uint8), 65535 (uint16), 1.0 (floats, in [0, 1])."""
     dtype = np.dtype(dtype)
     return float(np.iinfo(dtype).max) if dtype.kind == "u" else 1.0
+
+
+def learned_full_scale(dtype, top):
+    """What the learned models (trained on intensities in [0, 1]) divide frames by: an integer
+    dtype's maximum; for floats the first of 1, 255 and 65535 at or above ``top`` (the
+    frames' largest absolute value), else ``top``, so that float frames in [0, 255] give the
+    uint8 frames' result."""
+    if np.dtype(dtype).kind == "u":
+        return intensity_range(dtype)
+    return next((full for full in (1.0, 255.0, 65535.0) if top <= full), float(top))
 
 
 def check_frame_pair(frame0, frame1):

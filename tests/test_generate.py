@@ -228,17 +228,24 @@ def test_cli_train_text2video_writes_loadable_weights(tmp_path, capsys):
     assert (tmp_path / "t.safetensors.ckpt").is_file()
     assert flowkit.generate("a red circle moves left", model=out, seed=0).shape == (16, 32, 32, 3)
     assert "wrote" in capsys.readouterr().out
-    # --resume continues the same run only (its record: seed, steps, batch, lr), unfinished
+    # --resume continues the same run only (its record: seed, steps, batch, lr)
     ckpt = tmp_path / "t.safetensors.ckpt"
     for args, got in [(["--steps", "3", "--batch", "4"], "a run with --steps 2, not --steps 3"),
-                      (["--steps", "2", "--batch", "4", "--seed", "1"], "--seed 0, not --seed 1"),
-                      (["--steps", "2", "--batch", "4"], "at step 2 of --steps 2: nothing left")]:
+                      (["--steps", "2", "--batch", "4", "--seed", "1"], "--seed 0, not --seed 1")]:
         assert main(["train", "text2video-shapes", "--out", str(tmp_path / "u.safetensors"),
                      *args, "--threads", "1", "-q", "--resume", str(ckpt)]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith(f"flowkit: error: --resume: {ckpt}: expected")
         assert got in err[0], err[0]
     assert not (tmp_path / "u.safetensors").exists()
+    # the finished run resumed: nothing trained, its weights written again
+    from safetensors.torch import load_file
+
+    assert main(["train", "text2video-shapes", "--out", str(tmp_path / "u.safetensors"), "--steps",
+                 "2", "--batch", "4", "--threads", "1", "-q", "--resume", str(ckpt)]) == 0
+    assert load_file(tmp_path / "u.safetensors").keys() == load_file(out).keys()
+    assert all(torch.equal(load_file(tmp_path / "u.safetensors")[k], v)
+               for k, v in load_file(out).items())
 
 
 def test_cli_unknown_caption_word_is_a_usage_error(tmp_path, capsys):

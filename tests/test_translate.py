@@ -400,19 +400,18 @@ def test_colorize_frame_scales_every_dtype(dtype):
     assert np.abs(values - reference).max() <= 3 / 255
 
 
-def test_colorize_frame_float_outside_unit_range_keeps_its_luma():
-    # floats are taken in [0, 1]; a float frame in [0, 255] is not clipped to 1: it keeps its
-    # own luma (the model sees it clipped) and stays within its range
+def test_colorize_frame_float_in_0_255_is_coloured_as_uint8():
+    # floats are scaled as interpolate(method="learned") scales them: a float frame in
+    # [0, 255] is the uint8 frame (it was taken in [0, 1]: the model saw it clipped to 1 and
+    # it came out nearly uncoloured, up to 82 levels from the uint8 result)
     _torch()
-    import cv2
     from flowkit.models.colorize import colorize_frame
 
-    gray = (255 * texture()).astype(np.float32)
-    out = colorize_frame(gray)
-    assert out.dtype == np.float32 and out.min() >= 0 and out.max() <= gray.max()
-    back = cv2.cvtColor(out, cv2.COLOR_RGB2YCrCb)[..., 0]
-    inside = ((out > 0) & (out < gray.max())).all(axis=2)
-    np.testing.assert_allclose(back[inside], gray[inside], atol=1e-3)
+    gray = (255 * texture()).astype(np.uint8)
+    out = colorize_frame(gray.astype(np.float32))
+    assert out.dtype == np.float32 and out.min() >= 0 and out.max() <= 255
+    # the uint8 path rounds the chroma to whole levels and the RGB to uint8: within 3 levels
+    assert np.abs(out - colorize_frame(gray)).max() <= 3
 
 
 def test_colorize_frame_gray_with_a_channel_axis_and_bad_input():

@@ -99,8 +99,9 @@ def get_weights(name, weights="default"):
                          f"weights=None (the builder's initialisation) or a path to a "
                          f".safetensors file, got {weights!r}")
     if weights not in table:
-        raise ValueError(f"weights: expected one of {', '.join(sorted(table)) or '(none)'}, a "
-                         f"path to a .safetensors file or None for model {name!r}, got {weights!r}")
+        raise ValueError(f"weights: expected a weights name of model {name!r} "
+                         f"({', '.join(map(repr, sorted(table)))}), a path to a .safetensors "
+                         f"file or None, got {weights!r}")
     return table[weights]
 
 

@@ -110,22 +110,31 @@ def colorize_array(model, frame):
     luma is the input's within RGB rounding, except where a colour is clipped to the range).
 
     ``frame`` is gray ``(H, W)`` or RGB ``(H, W, 3)`` of any image dtype flowkit takes;
-    integers are scaled by their dtype's maximum, floats taken in [0, 1] (flowkit's
-    convention, as ``interpolate(method="learned")`` takes them). The output is clipped to the
-    input's range: ``[0, dtype max]`` for integers; for floats ``[0, 1]``, widened to the
-    frame's own minimum and maximum where it lies outside (a float frame in [0, 255] keeps its
-    luma; the model sees that luma clipped to [0, 1])."""
+    integers are scaled by their dtype's maximum, floats by the first of 1, 255 and 65535
+    that bounds them (as ``interpolate(method="learned")`` scales them: a float frame in
+    [0, 255] is coloured as the uint8 frame). The output is clipped to the input's range:
+    ``[0, dtype max]`` for integers; for floats ``[0, scale]``, widened to the frame's own
+    minimum and maximum where it lies outside."""
     import cv2
+
+    from .._validate import learned_full_scale
 
     dtype = frame.dtype
     work = _working(frame)
+    scale = np.float32(1)
+    if dtype.kind != "u":
+        finite = work[np.isfinite(work)]
+        scale = np.float32(learned_full_scale(dtype, float(np.abs(finite).max()) if finite.size
+                                              else 0.0))
+        if scale != 1:  # OpenCV's float YCrCb is in [0, 1] (chroma 0.5 is gray)
+            work = work / scale
     rgb = cv2.cvtColor(predict_ycc(model, work), cv2.COLOR_YCrCb2RGB)
     if dtype.kind == "u":
         return rgb
     finite = work[np.isfinite(work)]
     low = min(0.0, float(finite.min())) if finite.size else 0.0
     high = max(1.0, float(finite.max())) if finite.size else 1.0
-    return np.clip(rgb, low, high).astype(dtype)
+    return (np.clip(rgb, low, high) * scale).astype(dtype)
 
 
 def colorize_frame(frame, weights="default"):
@@ -135,7 +144,7 @@ def colorize_frame(frame, weights="default"):
     ----------
     frame : ndarray
         Gray ``(H, W)`` or ``(H, W, 1)``, or RGB ``(H, W, 3)`` (only its luma is used);
-        uint8, uint16, float16, float32 or float64 (floats in [0, 1], docs/conventions.md).
+        uint8, uint16, float16, float32 or float64 (scaled as :func:`colorize_array` says).
     weights : str or Path
         As :func:`flowkit.models.get_model`'s.
 

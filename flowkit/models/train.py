@@ -256,7 +256,6 @@ _FLAGS = {"sources": "--data", "seed": "--seed", "crop": "--crop", "triplets": "
           "shrink": "--shrink", "base": "--base", "classical_base": "--base",
           "epochs": "--epochs", "steps": "--steps", "batch": "--batch", "lr": "--lr",
           "adversarial_weight": "--adversarial-weight", "pixel_loss": "--pixel-loss"}
-_PROGRESS = {"epochs": "epoch", "steps": "step"}  # the run's length -> the checkpoint's entry
 
 
 def _option(key, value):
@@ -283,22 +282,24 @@ def _unreadable(exc):
         return ("a file holding other objects than tensors, numbers, strings, lists and "
                 "dicts (loading it could run code: torch.load(weights_only=True) refuses it)")
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return f"a damaged or truncated file ({first[:120]})"
+    if len(first) > 120:  # torch's messages run on: up to the last word that fits
+        first = first[:120].rsplit(" ", 1)[0] + " ..."
+    return f"a damaged or truncated file ({first})"
 
 
 def read_checkpoint(path, run, parts):
     """Open the checkpoint ``path`` of ``--resume`` and check it, before any work: a file that
     ``torch.load(weights_only=True)`` reads (no code runs), written by :func:`save_checkpoint`
     for the model ``run["model"]`` with the same ``run`` record (data, seed, crop options,
-    epochs or steps, batch, learning rate, ...: a resume continues the same run), not
-    finished (its epoch or step before ``run["epochs"]`` or ``run["steps"]``), holding every
-    entry of ``parts`` (name -> module, or anything else (``None``): only its presence is
+    epochs or steps, batch, learning rate, ...: a resume continues the same run; of a
+    finished run it trains nothing and writes the weights again), holding every entry of
+    ``parts`` (name -> module, or anything else (``None``): only its presence is
     checked) with each module's keys and shapes. ``run=None`` (:func:`fit` called without
     one): the entries alone are checked. Returns the checkpoint (tensors on the CPU).
 
-    Raises ``FileNotFoundError("--resume: no such checkpoint '<path>'")`` or a one-line
-    ``ValueError("--resume: <path>: expected a checkpoint of flowkit train <model>, got
-    ...")`` (the first mismatch only)."""
+    Raises ``FileNotFoundError("--resume: no such checkpoint '<path>'")`` (exit status 1 on
+    the command line, as a missing ``--data``) or a one-line ``ValueError("--resume: <path>:
+    expected a checkpoint of flowkit train <model>, got ...")`` (the first mismatch only)."""
     if not Path(path).exists():
         raise FileNotFoundError(f"--resume: no such checkpoint {str(path)!r}")
     model = run["model"] if run else None
@@ -350,13 +351,7 @@ def read_checkpoint(path, run, parts):
                 if shape != tuple(mine[key].shape):
                     raise error(f"{name} {key} of shape {shape}, the model's is "
                                 f"{tuple(mine[key].shape)}")
-    for total, entry in _PROGRESS.items():
-        if run is not None and total in run and state.get(entry, 0) >= run[total]:
-            raise ValueError(f"--resume: {path}: expected a checkpoint of an unfinished run, got "
-                             f"one at {entry} {state[entry]} of {_option(total, run[total])}: "
-                             "nothing left to train (train without --resume to start "
-                             "again)")
-    return state
+    return state  # a finished run trains nothing more and writes its weights again
 
 
 def load_checkpoint(checkpoint, parts, rng, run=None):
