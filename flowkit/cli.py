@@ -1333,12 +1333,26 @@ def _train_command(args, flags=None):
 
 
 def cmd_train(args):
-    """``flowkit train MODEL``: train a learned model on videos (flowkit.models.train)."""
+    """``flowkit train MODEL``: train a learned model on videos (flowkit.models.train). Ctrl-C
+    keeps the last checkpoint and says how to continue from it."""
     from .models._api import require_torch
 
     require_torch()
     if not args.out.endswith(".safetensors"):
         raise UsageError(f"--out: expected a .safetensors path, got {args.out!r}")
+    started = time.time()
+    try:
+        return _train(args)
+    except KeyboardInterrupt:
+        checkpoint = Path(args.out + ".ckpt")
+        if checkpoint.is_file() and checkpoint.stat().st_mtime >= started:
+            unit = "step" if args.model == "text2video-shapes" else "epoch"
+            print(f"flowkit: note: {checkpoint} holds the last finished {unit}: the same "
+                  f"command with --resume {checkpoint} continues the run", file=sys.stderr)
+        raise
+
+
+def _train(args):
     _note_existing(args.out)
     if args.model == "text2video-shapes":
         args.batch, args.lr = args.batch or 32, args.lr or 2e-3

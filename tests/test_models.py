@@ -502,6 +502,34 @@ def _moving_frames(folder, n=7):
     return folder
 
 
+@needs_torch
+def test_cli_train_interrupted_says_how_to_continue(tmp_path, capsys, monkeypatch):
+    # Ctrl-C printed only "flowkit: interrupted": now which checkpoint holds the run and the
+    # flag that continues it (a checkpoint from before this run is not mentioned)
+    from flowkit.cli import main
+    from flowkit.models import train
+
+    folder = _moving_frames(tmp_path / "frames")
+    out = tmp_path / "w.safetensors"
+    checkpoint = tmp_path / "w.safetensors.ckpt"
+
+    def interrupted(data, out, **options):
+        if options.get("write"):
+            checkpoint.write_bytes(b"epoch 1")
+        raise KeyboardInterrupt
+
+    for write, note in ((True, True), (False, False)):
+        monkeypatch.setattr(train, "train_interp_refine",
+                            lambda data, out, **o: interrupted(data, out, write=write, **o))
+        if not write:
+            os.utime(checkpoint, (0, 0))  # written by an earlier run
+        assert main(_train_args("interp-refine", folder, out)) == 130
+        err = capsys.readouterr().err.strip().splitlines()
+        expected = [f"flowkit: note: {checkpoint} holds the last finished epoch: the same "
+                    f"command with --resume {checkpoint} continues the run"] if note else []
+        assert err == expected + ["flowkit: interrupted"]
+
+
 class _Runs:
     """Unpickling this runs code: ``os.mkdir(path)``."""
 
