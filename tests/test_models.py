@@ -449,6 +449,10 @@ def test_cli_train_writes_loadable_weights_with_metadata(tmp_path, capsys):
     stored = torch.load(cache, weights_only=True)
     assert stored["key"]["crop"] == 24
     assert all(t.shape[-1] == 24 for t in stored["crops"].values() if t.ndim >= 3)
+    # ... and when it is damaged (a raw torch error before)
+    cache.write_bytes(cache.read_bytes()[:1000])
+    assert main(args[:crop_at] + ["24"] + args[crop_at + 1:]) == 0
+    assert torch.load(cache, weights_only=True)["key"]["crop"] == 24
 
 
 def test_cli_train_errors_are_one_line(tmp_path, capsys):

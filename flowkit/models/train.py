@@ -419,13 +419,19 @@ def train_model(name, model, data, out, *, make_crops, augment, epochs, batch, l
     torch.set_num_threads(threads)
     began = time.perf_counter()
     cache = Path(cache) if cache else Path(str(out) + ".cache.pt")
-    stored = torch.load(cache, weights_only=True) if cache.is_file() else {}
-    if stored.get("key") == key:
+    stored, damaged = {}, False
+    if cache.is_file():
+        try:
+            stored = torch.load(cache, weights_only=True)
+        except Exception:  # noqa: BLE001 - a cache cut short (Ctrl-C before atomic writes, a full disk)
+            damaged = True
+    if isinstance(stored, dict) and stored.get("key") == key:
         crops = stored["crops"]
         log(f"{len(next(iter(crops.values())))} crops from the cache {cache}")
     else:
-        if stored:
-            log(f"the cache {cache} was made from other data or options: made again")
+        if damaged or stored:
+            log(f"the cache {cache} was " + ("damaged or not a crop cache" if damaged else
+                                             "made from other data or options") + ": made again")
         crops = make_crops(sources, np.random.default_rng(seed))
         if not crops:
             raise ValueError(f"--data: {nothing} found in {', '.join(map(str, sources))}")
