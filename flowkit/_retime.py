@@ -139,9 +139,13 @@ def _shown(value):
         return short if float(short) == near else repr(near)
     context = Context(prec=40)
     exact = context.divide(Decimal(value.numerator), Decimal(value.denominator)).normalize(context)
-    for digits in (6, 10, 20, 30):
-        if digits == 20 and value.denominator <= 1_001_000:
-            return str(value)
+    for digits in (6, 10):
+        text = format(exact, f".{digits}g")
+        if Fraction(text) == value:
+            return text
+    if value.denominator <= 1_001_000:
+        return str(value)  # a ratio of small terms (1/3), not 30 digits of 0.3
+    for digits in (20, 30):
         text = format(exact, f".{digits}g")
         if Fraction(text) == value:
             break
