@@ -213,10 +213,10 @@ def _splat_at(f0, f1, t, state, device):
     return _splat_parts(f0, f1, t, state, device)["base"]
 
 
-def _splat_parts(f0, f1, t, state, device):
-    """:func:`_splat_at`'s result (``"base"``) with its parts: the splats ``"s0"``, ``"s1"``
-    (0 where nothing landed) and their blending weights ``"a"``, ``"b"``."""
-    from ._fill import fill_holes
+def _splats(f0, f1, t, state, device):
+    """Both frames (float32) softmax-splatted to time t, ``(s0, s1, a, b)``: the splats (0
+    where nothing landed) and their blending weights ``a = (1 - t) min(W0, 1)``,
+    ``b = t min(W1, 1)`` (``(H, W)``)."""
     from ._splat import splat
 
     xp, _ = array_module(f0)
@@ -228,10 +228,19 @@ def _splat_parts(f0, f1, t, state, device):
                    metric=state["metric1"], return_weight=True, device=device)
     a = (1 - t) * xp.minimum(w0, 1.0)
     b = t * xp.minimum(w1, 1.0)
-    total = a + b
-    holes = ~(total > 0)
     s0[~(a > 0)] = 0  # NaN where nothing landed; in place (s0, s1 are the splats' own arrays)
     s1[~(b > 0)] = 0
+    return s0, s1, a, b
+
+
+def _splat_parts(f0, f1, t, state, device):
+    """:func:`_splat_at`'s result (``"base"``) with its parts: the splats ``"s0"``, ``"s1"``
+    (0 where nothing landed) and their blending weights ``"a"``, ``"b"``."""
+    from ._fill import fill_holes
+
+    s0, s1, a, b = _splats(f0, f1, t, state, device)
+    total = a + b
+    holes = ~(total > 0)
     total[holes] = 1
     if s0.ndim == 3:
         a, b, total = a[..., None], b[..., None], total[..., None]
@@ -244,11 +253,13 @@ def _splat_parts(f0, f1, t, state, device):
 
 
 def _learned_parts(f0, f1, t, state, device):
-    """What the ``interp-refine`` network refines: :func:`_splat_parts` with ``"project"``'s
-    result (:func:`_project_at`) as ``"base"``."""
-    parts = _splat_parts(f0, f1, t, state, device)
-    parts["base"] = _project_at(f0, f1, t, state, device)
-    return parts
+    """What the ``interp-refine`` network refines: :func:`_splat_parts`' splats and weights,
+    and ``"project"``'s result (:func:`_project_at`) as ``"base"`` (the splats' own blend and
+    hole filling are not computed)."""
+    s0, s1, a, b = _splats(f0, f1, t, state, device)
+    if s0.ndim == 3:
+        a, b = a[..., None], b[..., None]
+    return {"base": _project_at(f0, f1, t, state, device), "s0": s0, "s1": s1, "a": a, "b": b}
 
 
 def _learned_at(f0, f1, t, state, device, model, scale):
@@ -543,6 +554,7 @@ def _interpolate_pair(frame0, frame1, times, state, method, device, model=None):
         lows = [xp.nanmin(xp.nanmin(f, axis=0), axis=0) for f in (f0, f1)]
         highs = [xp.nanmax(xp.nanmax(f, axis=0), axis=0) for f in (f0, f1)]
         bounds = xp.minimum(*lows), xp.maximum(*highs)
+    scale = _learned_scale(dtype, bounds) if method == "learned" else None
     outs, flows_t = [], []
     for t in times:
         flow_t = None
@@ -558,7 +570,6 @@ def _interpolate_pair(frame0, frame1, times, state, method, device, model=None):
         elif method == "project":
             out = _to_dtype(_within(_project_at(f0, f1, t, state, device), bounds), dtype)
         elif method == "learned":
-            scale = _learned_scale(dtype, bounds)
             out = _to_dtype(_within(_learned_at(f0, f1, t, state, device, model, scale),
                                     bounds), dtype)
         else:

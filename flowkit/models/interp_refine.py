@@ -155,7 +155,7 @@ def _flow(x, device):
 
 
 def parts_tensors(f0, f1, t, parts, state, device="cpu"):
-    """The classical parts (``flowkit._interpolate._splat_parts`` and its state: NumPy or CuPy
+    """The classical parts (``flowkit._interpolate._learned_parts`` and its state: NumPy or CuPy
     arrays, one frame) as the dict of ``(1, C, H, W)`` tensors :func:`run` takes."""
     occ0, occ1 = state["occlusion0"], state["occlusion1"]
     zeros = torch.zeros((1, 1) + tuple(f0.shape[:2]), device=device)
