@@ -121,19 +121,16 @@ def colorize_array(model, frame):
 
     dtype = frame.dtype
     work = _working(frame)
-    scale = np.float32(1)
-    if dtype.kind != "u":
-        finite = work[np.isfinite(work)]
-        scale = np.float32(learned_full_scale(dtype, float(np.abs(finite).max()) if finite.size
-                                              else 0.0))
-        if scale != 1:  # OpenCV's float YCrCb is in [0, 1] (chroma 0.5 is gray)
-            work = work / scale
-    rgb = cv2.cvtColor(predict_ycc(model, work), cv2.COLOR_YCrCb2RGB)
     if dtype.kind == "u":
-        return rgb
-    finite = work[np.isfinite(work)]
-    low = min(0.0, float(finite.min())) if finite.size else 0.0
-    high = max(1.0, float(finite.max())) if finite.size else 1.0
+        return cv2.cvtColor(predict_ycc(model, work), cv2.COLOR_YCrCb2RGB)
+    finite = work[np.isfinite(work)]  # float32
+    low, high = (finite.min(), finite.max()) if finite.size else (np.float32(0), np.float32(0))
+    scale = np.float32(learned_full_scale(dtype, float(max(high, -low))))
+    if scale != 1:  # OpenCV's float YCrCb is in [0, 1] (chroma 0.5 is gray)
+        work = work / scale
+    rgb = cv2.cvtColor(predict_ycc(model, work), cv2.COLOR_YCrCb2RGB)
+    # the frame's range in the scaled units (float32, as the scaled frame's), widened to [0, 1]
+    low, high = min(0.0, float(low / scale)), max(1.0, float(high / scale))
     return (np.clip(rgb, low, high) * scale).astype(dtype)
 
 
