@@ -728,10 +728,11 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
           float32 tensors in [0, 1] and ``t`` ``(N,)`` (docs/models.md); no flow is estimated
           and ``flow*``, ``occlusion``, ``return_aux`` and ``device`` do not apply.
     interpolation : {None, "cubic", "linear"}
-        How ``"project"`` (and so ``"learned"``) and ``"backward"`` sample the frames (``flowkit.warp``'s
-        ``interpolation``; the occlusion masks are always read bilinearly). None (default):
-        ``"cubic"``, Keys' bicubic convolution (a = -0.75, as OpenCV's ``INTER_CUBIC``), which
-        keeps the fine texture that bilinear sampling at fractional positions blurs. With
+        How ``"project"`` (and so ``"learned"``) and ``"backward"`` sample the frames
+        (``flowkit.warp``'s ``interpolation``; the occlusion masks are always read
+        bilinearly). None (default): ``"cubic"``, Keys' bicubic convolution (a = -0.75, as
+        OpenCV's ``INTER_CUBIC``), which keeps the fine texture that bilinear sampling at
+        fractional positions blurs. With
         ``"project"`` the hypotheses are sampled and weighted bilinearly, then each pixel
         gets the bicubic detail of the hypothesis whose samples agree best: its blend of
         bicubic samples minus its blend of bilinear ones, times ``1 / (1 + (e / 0.03)^2)``

@@ -357,8 +357,9 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         Interpolation method of :func:`flowkit.interpolate` (``"learned"``: the shipped
         ``interp-refine`` network, needs ``flowkit-cv[torch]``).
     interpolation : {None, "cubic", "linear"}
-        How ``"project"`` and ``"backward"`` sample the frames (:func:`flowkit.interpolate`'s
-        ``interpolation``; None: ``"cubic"``, bicubic detail where the samples agree).
+        How ``"project"`` (and so ``"learned"``) and ``"backward"`` sample the frames
+        (:func:`flowkit.interpolate`'s ``interpolation``; None: ``"cubic"``, bicubic detail
+        where the samples agree).
         ``"linear"`` is faster (docs/interpolation.md "Bicubic sampling": +0.63 dB in the mean
         of 23 triplets cut from ../shared/data/video's clips, for about 1.2x the time per
         output frame). Must be None for the other methods.

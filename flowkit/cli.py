@@ -1172,8 +1172,9 @@ def cmd_retime(args):
     from ._interpolate import BACKWARD_SAMPLING, check_interpolation
 
     if args.interpolation is not None and args.method not in BACKWARD_SAMPLING:
-        raise UsageError(f"--interpolation: only with --method project, backward or learned (the "
-                         f"methods that sample the frames), got --method {args.method}")
+        sampling = ", ".join(BACKWARD_SAMPLING[:-1]) + f" or {BACKWARD_SAMPLING[-1]}"
+        raise UsageError(f"--interpolation: only with --method {sampling} (the methods that "
+                         f"sample the frames), got --method {args.method}")
     _check_video_input(source)
     _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
     _crf_note(args, args.output, args.codec, REENCODE_CODECS)
