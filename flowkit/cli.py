@@ -1214,6 +1214,14 @@ def cmd_retime(args):
             "no --fps, --factor, --speed or --duration"
         print(f"flowkit: note: {asked}: the timeline is unchanged ({_rate_text(report.fps)} fps, "
               "speed 1), the video was only re-encoded", file=sys.stderr)
+    elif (not args.trim and args.range is None and args.fps is None and args.duration is None
+          and args.speed in (None, 1) and report.fps == info.base_rate and report.interpolated):
+        # speed 1 at the input's grid rate, and yet frames were made: a variable-rate input's
+        # gaps were filled (as minterpolate makes a constant rate)
+        print(f"flowkit: note: {source} has a variable frame rate: written at a constant "
+              f"{_rate_text(report.fps)} fps, its grid, with "
+              f"{_counted(report.interpolated, 'frame')} interpolated into its gaps (--fps sets "
+              "another rate)", file=sys.stderr)
     method = args.method if args.model is None else f"{args.method}, weights {args.model}"
     sampling = check_interpolation(args.interpolation, args.method)  # None: not sampled backward
     if sampling is not None:
@@ -1697,7 +1705,8 @@ def build_parser():
                    help="interpolation method (default project; splat: the default before "
                         "2026-12-01, about 20%% faster per output frame, 1.5 dB lower on the "
                         "retime benchmark; backward: Super SloMo's flows, faster than project; "
-                        "learned: the interp-refine network on project, needs flowkit-cv[torch])")
+                        "learned: the interp-refine network on project, no measurable gain over it, 2.3x "
+                        "its time on an idle CPU, needs flowkit-cv[torch]; docs/models.md)")
     p.add_argument("--interpolation", choices=("cubic", "linear"),
                    help="how --method project (and learned) and backward sample the frames (default cubic: "
                         "bicubic detail where the samples agree, +0.6 dB on the shared videos' "

@@ -852,13 +852,21 @@ def test_retime_that_changes_nothing_says_so(tmp_path, clip):
                  ["--range", "0.1:0.3", "--trim", "--speed", "1"]):
         status, _, err = run_cli("retime", clip, tmp_path / "out.mp4", *args, "--method", "blend")
         assert status == 0 and err == "", (args, err)
-    # a variable-rate clip at its grid rate: its gaps are filled with interpolated frames
+    # a variable-rate clip at its grid rate: its gaps are filled with interpolated frames, which
+    # a note says (the output became constant-rate without a word, a new user found)
     frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 4, start=2)
     gaps = write_clip(tmp_path / "gaps.mp4", frames, 24,
                       times=[Fraction(k, 24) for k in (0, 1, 3, 4)])
-    status, stdout, err = run_cli("retime", gaps, tmp_path / "out.mp4", "--factor", "1", "--method", "blend")
-    assert status == 0 and err == "" and re.search(r"^[1-9]\d* frames? interpolated", stdout, re.M), \
-        (stdout, err)
+    for args in (["--factor", "1"], []):
+        status, stdout, err = run_cli("retime", gaps, tmp_path / "out.mp4", *args, "--method", "blend")
+        made = re.search(r"^([1-9]\d*) frames interpolated", stdout, re.M)
+        assert status == 0 and made, (stdout, err)
+        assert err.splitlines() == [
+            f"flowkit: note: {gaps} has a variable frame rate: written at a constant 24 fps, its "
+            f"grid, with {made[1]} frames interpolated into its gaps (--fps sets another rate)"], err
+    # asked for that rate: nothing said
+    status, _, err = run_cli("retime", gaps, tmp_path / "out.mp4", "--fps", "24", "--method", "blend")
+    assert status == 0 and err == "", err
 
 
 def test_cli_errors_are_one_line_without_output(tmp_path, clip):
