@@ -13,6 +13,10 @@
   pytest-benchmark, which times each library's rounds in one block).
 * ``run``: warm-up call (JIT compilation or cache load excluded), then timed rounds.
 
+The test suite's ``-n auto`` (pyproject.toml) resolves to 0 here: benchmarks run in one
+process (pytest-benchmark turns itself off under xdist, and parallel workers would time each
+other).
+
 Bench modules import these with ``from conftest import ...`` (pytest puts ``benchmarks/`` on
 ``sys.path``). ``python benchmarks/conftest.py a.json b.json ...`` prints a table of several
 ``--benchmark-json`` runs: per group the median times and the flowkit / peer ratio.
@@ -30,6 +34,11 @@ import flowkit
 
 THREADS = int(os.environ.get("FLOWKIT_BENCH_THREADS", "2"))
 SIZES = {"640x480": (480, 640), "1280x720": (720, 1280), "1920x1080": (1080, 1920)}
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` (the suite's addopts): no worker processes for benchmarks."""
+    return 0
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -6,6 +6,12 @@ In the simulator, device arrays get Numba's device-array semantics for host code
 (tests/device_semantics.py), so host code on the GPU path that only NumPy arrays allow
 (``[None]``, NumPy functions on device arrays, ...) fails here as it would on a GPU, and a
 block's threads run one after another unless the kernel synchronises (tests/sequential_blocks.py).
+
+The suite runs in parallel processes (pytest-xdist, ``-n auto --dist loadfile`` in
+pyproject.toml: each test file in one worker, so that its module fixtures and the kernels it
+compiles are shared by its tests); ``auto`` is the number of CPU cores, at most
+``MAX_WORKERS`` (each worker compiles the kernels its files need and holds up to ~1.5 GB).
+``-n 0`` runs it in this process. docs/benchmarks.md has the times.
 """
 
 import importlib.util
@@ -16,6 +22,16 @@ import pytest
 os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")  # must precede any numba import
 
 _patches = pytest.MonkeyPatch()
+MAX_WORKERS = 4
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: ``PYTEST_XDIST_AUTO_NUM_WORKERS`` when set (as xdist's own rule), else the
+    CPU cores this process may use, at most ``MAX_WORKERS``."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
+    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                      else os.cpu_count() or 1))
 
 
 def pytest_configure(config):

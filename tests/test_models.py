@@ -437,7 +437,11 @@ def test_cli_train_writes_loadable_weights_with_metadata(tmp_path, capsys):
     again = tmp_path / "again.safetensors"
     assert main([str(again) if a == str(out) else a for a in args]) == 0
     first, second = load_file(out), load_file(again)
-    assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+    assert first.keys() == second.keys()
+    # to float rounding: the first training in a process can end 7.5e-7 away from later ones
+    # (seen when it was also torch's first use there); unseeded initial weights differ by ~0.1
+    for k in first:
+        torch.testing.assert_close(second[k], first[k], rtol=0, atol=1e-5)
     # the cache is reused by a run with the same data and crop options (not written again) ...
     cache = tmp_path / "w.safetensors.cache.pt"
     made = cache.stat().st_mtime_ns
