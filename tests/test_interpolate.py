@@ -155,6 +155,23 @@ def test_bicubic_result_stays_within_each_channels_range(method):
     assert raw.max() > 1.01 or raw.min() < -0.01
 
 
+def test_clip_to_channel_bounds_equals_numpys_broadcast_clip():
+    # _within clips a frame as rows against bounds repeated along them: NumPy's broadcast of
+    # a (C,) array is the reference, NaN included; gray frames and views take the plain clip
+    from flowkit._interpolate import _within
+
+    rng = np.random.default_rng(5)
+    for shape in ((7, 9, 3), (7, 9, 4), (7, 9)):
+        values = (rng.random(shape) * 1.4 - 0.2).astype(np.float32)
+        values.flat[::11] = np.nan
+        low = (rng.random(shape[2:]) * 0.3).astype(np.float32)
+        high = (0.7 + rng.random(shape[2:]) * 0.3).astype(np.float32)
+        want = np.clip(values, low, high)
+        np.testing.assert_array_equal(_within(values.copy(), (low, high)), want)
+        view = values[:, ::2]
+        np.testing.assert_array_equal(_within(view, (low, high)), np.clip(values[:, ::2], low, high))
+
+
 def test_non_finite_frames_are_named_with_given_flows():
     """With given flows no estimator checks the frames: project, splat and learned (whose
     brightness metrics need finite frames) say which frame holds NaN, as the estimators do,
