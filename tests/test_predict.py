@@ -704,3 +704,24 @@ def test_rgba_clip_is_weighed_by_its_rgb_and_carries_alpha(scheme):
         assert got.shape == expected.shape[:3] + (4,)
         np.testing.assert_array_equal(got[..., :3], expected)
     assert (got[..., 3] == 255).all()
+
+
+@pytest.mark.parametrize("count", [2, 3, 4])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_median_of_estimates_equals_numpys_median_of_the_stack(count, dtype):
+    # the motion's average="median" of 2 or 3 estimates by sums and minima / maxima; NumPy's
+    # median of the stack (which partitions: 20-45x slower at 1280x720) is the reference,
+    # NaN and infinities included
+    from flowkit._predict import _median
+
+    rng = np.random.default_rng(count)
+    arrays = [rng.standard_normal((5, 6, 2)).astype(dtype) for _ in range(count)]
+    arrays[0][0, 0, 0] = np.nan
+    arrays[-1][1, 2, 1] = np.nan
+    arrays[0][2, 3, 0] = np.inf
+    arrays[-1][3, 3, 1] = -np.inf
+    arrays[0][4, 4] = arrays[-1][4, 4]  # ties
+    want = np.median(np.stack(arrays), axis=0)
+    got = _median([a.copy() for a in arrays], np)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
