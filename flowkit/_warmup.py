@@ -109,9 +109,9 @@ def _retime():
                 writer.write(np.roll(rgb, shift, axis=1))
         flowkit.retime(clip, Path(folder) / "out.mp4", factor=2, progress=False)
 
-# Cases that share kernels run in one process, one after the other: two processes compiling
-# different signatures of one kernel at the same time could each rewrite Numba's index file
-# for it and drop the other's entry.
+# Cases that share kernels run in one process, one after the other, so that each kernel is
+# compiled once: two processes reaching it at once would both compile it (their entries are
+# saved safely, kernels.jit's _locked_save; before, one could drop the other's).
 GROUPS = {
     "sparse": ("lucas_kanade_sparse", "lucas_kanade_sparse_float32", "good_features"),
     # lucas_kanade and variational_refinement warp with kernels.warp's row warper, extrapolate

@@ -33,12 +33,31 @@ inside every sampler). An entry compiled before a change to such a file, which a
 pull`` or an upgrade leaves in the cache folder, would run the old helper. So every ``jit``
 kernel's entries also carry a hash of all of ``kernels/*.py`` (:func:`package_stamp`):
 after any change to the kernels each kernel compiles again on first use.
+
+Concurrent saves: Numba saves a cache entry by reading the function's index file, picking a
+data file name not yet in it, writing the index and then the data, with no lock. Processes
+compiling different signatures of one kernel at once (``flowkit batch``'s workers, the test
+suite's parallel workers, ``flowkit warmup``) can then drop each other's entries or, worse,
+map a signature to a data file another process then fills with another signature's machine
+code, which a later process loads and runs for the wrong argument types (three processes
+saving 150 entries each into one index: 235-341 of the 450 kept, 33-79 of them pointing at
+another entry's data). Every ``jit`` kernel's entries are therefore saved by
+:func:`_locked_save`: the whole read-modify-write under an exclusive lock, the data written
+before the index that names it.
 """
 
+import contextlib
+import functools
 import hashlib
+import itertools
 from pathlib import Path
 
 from numba import njit
+
+try:
+    import fcntl
+except ImportError:  # Windows: Numba's own save, unlocked
+    fcntl = None
 
 from . import inlining, linking
 
@@ -57,12 +76,49 @@ def package_stamp(folder=Path(__file__).parent):
 PACKAGE_STAMP = package_stamp()
 
 
+@contextlib.contextmanager
+def _exclusive(path):
+    """An exclusive ``flock`` on the file ``path`` (made if missing) while in the block."""
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _locked_save(cache_file, key, data):
+    """Numba's ``IndexDataCacheFile.save(key, data)`` made safe between processes (see the
+    module's docstring): under an exclusive lock on ``<index>.lock``, the index is read, a
+    new key gets the first data file name the index does not use, the data file is written
+    (atomically, as Numba writes it), then the index. A process reading the index unlocked
+    meanwhile finds either the old index or the new one with its data already in place."""
+    with _exclusive(str(cache_file._index_path) + ".lock"):
+        overloads = cache_file._load_index()
+        data_name = overloads.get(key)
+        if data_name is None:
+            used = set(overloads.values())
+            data_name = next(name for name in map(cache_file._data_name, itertools.count(1))
+                             if name not in used)
+        cache_file._save_data(data_name, data)
+        if overloads.get(key) != data_name:
+            overloads[key] = data_name
+            cache_file._save_index(overloads)
+
+
+_SAVE_PARTS = ("_index_path", "_load_index", "_save_index", "_save_data", "_data_name", "save")
+
+
 def _stamped(dispatcher):
     """``dispatcher`` with :data:`PACKAGE_STAMP` added to its cache entries' source stamp
-    (Numba's ``IndexDataCacheFile._source_stamp``; left alone where that is missing)."""
+    (Numba's ``IndexDataCacheFile._source_stamp``) and its entries saved by
+    :func:`_locked_save`; each left alone where Numba's cache file lacks the parts."""
     cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
     if cache_file is not None and hasattr(cache_file, "_source_stamp"):
         cache_file._source_stamp = (cache_file._source_stamp, PACKAGE_STAMP)
+    if (cache_file is not None and fcntl is not None
+            and all(hasattr(cache_file, part) for part in _SAVE_PARTS)):
+        cache_file.save = functools.partial(_locked_save, cache_file)
     return dispatcher
 
 

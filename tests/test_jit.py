@@ -1,8 +1,11 @@
 """kernels.jit: every kernel's cache entries carry a hash of the whole kernels package, so that
 an entry compiled before a change to a helper in another file (which its machine code holds)
-is not loaded after it."""
+is not loaded after it; and they are saved under a lock, so that processes saving entries of
+one kernel at once keep every entry with its own data."""
 
 import importlib
+import os
+import subprocess
 import sys
 
 import numba
@@ -46,3 +49,43 @@ def test_an_entry_of_another_package_stamp_is_not_loaded(tmp_path, monkeypatch):
     monkeypatch.setattr(jit, "PACKAGE_STAMP", "another kernels package")
     assert fresh_kernel() == (0, 1)  # compiled again
     sys.modules.pop("stamped_kernel", None)
+
+
+def test_kernels_save_their_entries_under_the_lock():
+    for kernel in (warp._warp_cpu_shared, parallel.band_range):
+        save = kernel._cache._cache_file.save
+        assert save.func is jit._locked_save and save.args == (kernel._cache._cache_file,)
+
+
+# Processes saving entries of one index at once (a kernel's signatures compiled by several
+# workers): each key must end up in the index with its own data. Numba's own save lost
+# 109-215 of 450 keys and pointed 33-79 at another key's data (docstring of kernels.jit).
+SAVER = """
+import sys, time
+from numba.core.caching import IndexDataCacheFile
+from flowkit.kernels import jit
+folder, who, start = sys.argv[1], sys.argv[2], float(sys.argv[3])
+cache_file = IndexDataCacheFile(folder, "kernel-1.py311", ("stamp", 1))
+while time.time() < start:  # all at once
+    pass
+for i in range(60):
+    jit._locked_save(cache_file, (who, i), ("payload", who, i))
+"""
+
+
+def test_concurrent_saves_keep_every_entry_with_its_own_data(tmp_path):
+    from numba.core.caching import IndexDataCacheFile
+
+    start = __import__("time").time() + 1.5  # after the three interpreters have started
+    savers = [subprocess.Popen([sys.executable, "-c", SAVER, str(tmp_path), who, str(start)],
+                               stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+              for who in "abc"]
+    for saver in savers:
+        _, err = saver.communicate(timeout=120)
+        assert saver.returncode == 0, err
+    cache_file = IndexDataCacheFile(str(tmp_path), "kernel-1.py311", ("stamp", 1))
+    index = cache_file._load_index()
+    assert sorted(index) == sorted((who, i) for who in "abc" for i in range(60))
+    assert len(set(index.values())) == 180
+    for key in index:
+        assert cache_file.load(key) == ("payload",) + key
