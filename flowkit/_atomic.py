@@ -40,27 +40,32 @@ def raise_if_stopped():
         raise _stop
 
 
-def check_folder(path):
+def check_folder(path, name=None):
     """Raise if the folder that would hold ``path`` is missing or not a folder.
 
     Parameters
     ----------
     path : str or Path
         An output file.
+    name : str, optional
+        The parameter or argument that gave ``path`` (``"dst"``, ``"OUTPUT"``), put before
+        the message.
 
     Raises
     ------
     FileNotFoundError
-        ``output folder does not exist: <folder> (for <path>)``, naming the missing folder.
+        ``[<name>: ]output folder does not exist: <folder> (for <path>)``, naming the missing
+        folder.
     NotADirectoryError
         Something that is not a folder is in the way.
     """
     path = Path(path)
     parent = path.parent
+    prefix = f"{name}: " if name else ""
     if not parent.exists():
-        raise FileNotFoundError(f"output folder does not exist: {parent} (for {path})")
+        raise FileNotFoundError(f"{prefix}output folder does not exist: {parent} (for {path})")
     if not parent.is_dir():
-        raise NotADirectoryError(f"output folder is not a folder: {path} ({parent} is a file)")
+        raise NotADirectoryError(f"{prefix}output folder is not a folder: {path} ({parent} is a file)")
 
 
 def _user_error(exc, tmp, path):

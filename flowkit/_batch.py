@@ -380,10 +380,7 @@ def _outputs(files, outputs, suffix):
         raise ValueError(f"outputs: expected {len(files)} paths (one per input), got {len(outputs)}")
     paths = [Path(p) for p in outputs]
     for path in paths:
-        try:
-            check_folder(path)
-        except OSError as exc:
-            raise type(exc)(f"outputs: {exc}") from None
+        check_folder(path, "outputs")
     return paths
 
 

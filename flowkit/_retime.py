@@ -496,7 +496,7 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         raise ValueError(f"dst: {dst} is the input; refusing to overwrite it")
     if dst.is_dir():
         raise IsADirectoryError(f"dst: {dst} is a folder; expected a video file path")
-    check_folder(dst)
+    check_folder(dst, "dst")
     container, stream = open_input(src)
     try:
         info = _info(container, stream)

@@ -462,7 +462,7 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
         raise FileNotFoundError(f"src: no such video file: {src}")
     if dst.exists() and src.resolve() == dst.resolve():
         raise ValueError(f"dst: {dst} is the input; refusing to overwrite it")
-    check_folder(dst)
+    check_folder(dst, "dst")
     if codec is None:  # retime's default (libx264 for .mkv): every frame is re-encoded
         from ._retime import REENCODE_CODECS
 

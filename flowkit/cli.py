@@ -260,7 +260,7 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
         raise UsageError(f"{flag}: {path}: no default codec for extension {path.suffix!r}; use "
                          f"one of {', '.join(DEFAULT_CODECS)}"
                          + (" or give --codec" if codec_helps else ""))
-    check_folder(path)
+    check_folder(path, flag)
     _note_existing(path)
 
 
@@ -269,7 +269,7 @@ def _check_video_input(source):
     if source.is_dir():
         raise UsageError(f"INPUT: {source} is a folder; expected a video file")
     if not source.exists():
-        raise FileNotFoundError(f"no such video file: {source}")
+        raise FileNotFoundError(f"INPUT: no such video file: {source}")
 
 
 def _check_output_folder_path(flag, folder, pattern=None):
@@ -818,7 +818,7 @@ def _check_output_folder(folder, source, codec):
     if codec:
         raise UsageError("--codec is for a video output; OUTPUT names a folder")
     _check_output_folder_path("OUTPUT", folder, "frame_*.png")
-    check_folder(folder)
+    check_folder(folder, "OUTPUT")
 
 
 @contextlib.contextmanager
@@ -904,7 +904,7 @@ def cmd_predict(args):
     source = Path(args.input)
     _resolve_output(args, "output video or folder")
     if not source.exists():
-        raise FileNotFoundError(f"no such video file or image folder: {source}")
+        raise FileNotFoundError(f"INPUT: no such video file or image folder: {source}")
     if source.is_file() and source.suffix.lower() in IMAGE_EXTENSIONS:
         raise UsageError(f"INPUT must be a video file or a folder of images, got the image {source}")
     if args.side_by_side and args.start is None:

@@ -165,7 +165,7 @@ def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
                                      "--option radius: not an option of farneback; its options are "
                                      "pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, "),
         "output folder missing": (["flow", a, b, "-o", tmp_path / "no" / "f.flo"],
-                                  f"output folder does not exist: {tmp_path / 'no'} "
+                                  f"-o: output folder does not exist: {tmp_path / 'no'} "
                                   f"(for {tmp_path / 'no' / 'f.flo'})"),
     }[case]
     before = sorted(tmp_path.iterdir())
@@ -664,9 +664,9 @@ def test_video_errors_are_one_line(tmp_path):
     status, _, err = run_cli("flow", folder, "--video", tmp_path / "x.mp4")
     assert status == 1 and one_error_line(err).startswith(f"image {folder / '1.png'} is 64x40, the first")
     assert "--resize WxH" in err
-    # VideoWriter's own atomic_path reports the missing folder by the user's path
+    # a missing folder is named with the option, by the user's path
     status, _, err = run_cli("flow", folder, "--video", tmp_path / "no" / "x.mp4")
-    assert status == 1 and one_error_line(err) == (f"output folder does not exist: {tmp_path / 'no'} "
+    assert status == 1 and one_error_line(err) == (f"--video: output folder does not exist: {tmp_path / 'no'} "
                                                    f"(for {tmp_path / 'no' / 'x.mp4'})")
     # an extension without a default codec is a usage error, checked before any work
     status, _, err = run_cli("flow", folder, "--video", tmp_path / "x.ogv")
@@ -1061,7 +1061,7 @@ def test_predict_folder_output_checks_and_leaves_nothing_on_failure(moving_folde
                                                       "(see flowkit predict --help)")
     deep = tmp_path / "no" / "frames"
     status, _, stderr = run_cli("predict", folder, "--horizon", "2", "-o", deep)
-    assert status == 1 and one_error_line(stderr) == f"output folder does not exist: {deep.parent} (for {deep})"
+    assert status == 1 and one_error_line(stderr) == f"OUTPUT: output folder does not exist: {deep.parent} (for {deep})"
     out = tmp_path / "out"
     assert main(["predict", str(folder), "--horizon", "2", "-o", str(out)]) == 0
     status, _, stderr = run_cli("predict", folder, "--horizon", "3", "-o", out)

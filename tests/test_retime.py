@@ -748,6 +748,15 @@ def test_bad_arguments_leave_no_output(tmp_path, clip, kwargs, error, match):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_path_errors_name_the_parameter(tmp_path, clip):
+    # as every other argument error of the library: src and dst named (a new user's report)
+    with pytest.raises(FileNotFoundError, match=r"^src: no such video file: "):
+        flowkit.retime(tmp_path / "missing.mp4", tmp_path / "out.mp4", factor=2)
+    with pytest.raises(FileNotFoundError, match=r"^dst: output folder does not exist: .*no \(for "):
+        flowkit.retime(clip, tmp_path / "no" / "out.mp4", factor=2)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_rate_and_speed_bounds_are_inclusive(tmp_path, clip):
     # checked without decoding (as flowkit.batch does on the client): the bounds themselves pass
     from flowkit._retime import _check_options
@@ -875,8 +884,8 @@ def test_cli_errors_are_one_line_without_output(tmp_path, clip):
     truncated.write_bytes(data[: len(data) // 3])
     cases = [
         ((truncated, tmp_path / "a.mp4"), 1, f"cannot open {truncated} as a video (Invalid data found when processing input)"),
-        ((tmp_path / "missing.mp4", tmp_path / "a.mp4"), 1, f"no such video file: {tmp_path / 'missing.mp4'}"),
-        ((clip, tmp_path / "no" / "a.mp4"), 1, f"output folder does not exist: {tmp_path / 'no'} (for {tmp_path / 'no' / 'a.mp4'})"),
+        ((tmp_path / "missing.mp4", tmp_path / "a.mp4"), 1, f"INPUT: no such video file: {tmp_path / 'missing.mp4'}"),
+        ((clip, tmp_path / "no" / "a.mp4"), 1, f"OUTPUT: output folder does not exist: {tmp_path / 'no'} (for {tmp_path / 'no' / 'a.mp4'})"),
         # a bad value is a usage error (exit 2) whether the command line or the library finds it
         ((clip, tmp_path / "a.mp4", "--codec", "nope"), 2, "--codec: unknown video encoder 'nope'"),
         ((clip, tmp_path / "a.mp4", "--range", "5:2"), 2, "--range: expected start < end, got 5 to 2 s"),

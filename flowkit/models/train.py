@@ -390,7 +390,7 @@ def check_start(out, device, resume, run, parts):
     (:func:`read_checkpoint` against ``run`` and ``parts``). Returns the checkpoint read, or
     None."""
     check_device(device)
-    check_folder(out)
+    check_folder(out, "out")
     return None if resume is None else read_checkpoint(resume, run, parts)
 
 
