@@ -738,11 +738,12 @@ def test_warmup_cases_cover_the_public_functions():
     assert sorted(name for group in GROUPS.values() for name in group) == sorted(CASES)
     called = {name.split("_")[0] for name in CASES}
     assert {"farneback", "dis", "lucas", "good", "warp", "smooth", "flow", "extrapolate", "splat",
-            "fill", "variational", "retime", "predict", "temporally"} == called
+            "fill", "variational", "retime", "interpolate", "predict", "temporally"} == called
     CASES["flow_to_color"]()  # a case is a callable without arguments
     # common dtypes compile their own specialisations; warm them beside the kernels they share
     assert {"warp_float32_gray", "warp_float32_rgb", "warp_float64_rgb"} <= set(GROUPS["warp"])
     assert "smooth_gaussian_float64" in GROUPS["smooth"]
+    assert "interpolate_linear" in GROUPS["warp"]  # retime --interpolation linear (a new user's)
     CASES["warp_float32_gray"]()
 
 
