@@ -10,8 +10,9 @@ block's threads run one after another unless the kernel synchronises (tests/sequ
 The suite runs in parallel processes (pytest-xdist, ``-n auto --dist loadfile`` in
 pyproject.toml: each test file in one worker, so that its module fixtures and the kernels it
 compiles are shared by its tests); ``auto`` is the number of CPU cores, at most
-``MAX_WORKERS`` (each worker compiles the kernels its files need and holds up to ~1.5 GB).
-``-n 0`` runs it in this process. docs/benchmarks.md has the times.
+``MAX_WORKERS`` (each worker compiles the kernels its files need and holds up to ~1.5 GB),
+and none when the arguments name one test file. ``-n 0`` runs it in this process.
+docs/benchmarks.md has the times.
 """
 
 import importlib.util
@@ -26,10 +27,15 @@ MAX_WORKERS = 4
 
 
 def pytest_xdist_auto_num_workers(config):
-    """``-n auto``: ``PYTEST_XDIST_AUTO_NUM_WORKERS`` when set (as xdist's own rule), else the
-    CPU cores this process may use, at most ``MAX_WORKERS``."""
+    """``-n auto``: ``PYTEST_XDIST_AUTO_NUM_WORKERS`` when set (as xdist's own rule); none (this
+    process) when the arguments name tests of one file only, which ``--dist loadfile`` would
+    give to one worker anyway (a worker's start-up made ``pytest tests/test_lk_sparse.py``
+    4.3 s against 3.0 s); else the CPU cores this process may use, at most ``MAX_WORKERS``."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
+    files = {arg.split("::")[0] for arg in config.args}
+    if len(files) == 1 and next(iter(files)).endswith(".py"):
+        return 0
     return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                       else os.cpu_count() or 1))
 
