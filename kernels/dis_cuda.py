@@ -35,6 +35,7 @@ from numba import cuda, float32
 from . import dis as kd
 from . import farneback as fb
 from .cuda_support import device_function, grid_for
+from .jit import locked_saves
 from . import farneback_cuda as fbc
 
 _BLOCK = (32, 8)
@@ -48,6 +49,7 @@ _start_vector, _descend, _densify_pixel, _area_pixel = map(
 
 # ------------------------------------------------------------------------------ kernels
 
+@locked_saves
 @cuda.jit(cache=True)
 def _k_scale(src, factor, out):
     x, y = cuda.grid(2)
@@ -56,6 +58,7 @@ def _k_scale(src, factor, out):
             out[y, x, c] = src[y, x, c] * factor
 
 
+@locked_saves
 @cuda.jit(cache=True)
 def _k_area(src, yidx, ywts, xidx, xwts, factor, out):
     x, y = cuda.grid(2)
@@ -64,6 +67,7 @@ def _k_area(src, yidx, ywts, xidx, xwts, factor, out):
             out[y, x, c] = _area_pixel(src, y, x, yidx, ywts, xidx, xwts, factor, c)
 
 
+@locked_saves
 @cuda.jit(cache=True)
 def _k_pad(src, border, reflect, out):
     """Planar ``out`` (c, h + 2 border, w + 2 border) from ``src`` (h, w, c): edges
@@ -83,6 +87,7 @@ def _k_pad(src, border, reflect, out):
             out[c, y, x] = src[sy, sx, c]
 
 
+@locked_saves
 @cuda.jit(cache=True)
 def _k_gray(src, out):
     """Channel mean of a planar (c, h, w) image."""
@@ -94,6 +99,7 @@ def _k_gray(src, out):
         out[y, x] = s / float32(src.shape[0])
 
 
+@locked_saves
 @cuda.jit(cache=True)
 def _k_start(flow, stride, psz, sparse):
     ix, iy = cuda.grid(2)
@@ -103,6 +109,7 @@ def _k_start(flow, stride, psz, sparse):
         sparse[iy, ix, 1] = flow[half + iy * stride, half + ix * stride, 1]
 
 
+@locked_saves
 @cuda.jit(cache=True)
 def _k_rows(i0p, i1, sparse, init, use_init, stride, psz, mean_norm, d):
     iy = cuda.grid(1)
@@ -118,6 +125,7 @@ def _k_rows(i0p, i1, sparse, init, use_init, stride, psz, mean_norm, d):
             sparse[iy, ix, 1] = v
 
 
+@locked_saves
 @cuda.jit(cache=True)
 def _k_cols(i0p, i1, sparse, init, stride, psz, mean_norm, d):
     ix = cuda.grid(1)
@@ -133,6 +141,7 @@ def _k_cols(i0p, i1, sparse, init, stride, psz, mean_norm, d):
             sparse[iy, ix, 1] = v
 
 
+@locked_saves
 @cuda.jit(cache=True)
 def _k_descend(i0p, i1, sparse, init, use_init, stride, psz, iters, mean_norm):
     ix, iy = cuda.grid(2)
@@ -147,6 +156,7 @@ def _k_descend(i0p, i1, sparse, init, use_init, stride, psz, iters, mean_norm):
         sparse[iy, ix, 1] = v
 
 
+@locked_saves
 @cuda.jit(cache=True)
 def _k_densify(i0, i1, sparse, stride, psz, out):
     x, y = cuda.grid(2)

@@ -41,9 +41,10 @@ suite's parallel workers, ``flowkit warmup``) can then drop each other's entries
 map a signature to a data file another process then fills with another signature's machine
 code, which a later process loads and runs for the wrong argument types (three processes
 saving 150 entries each into one index: 235-341 of the 450 kept, 33-79 of them pointing at
-another entry's data). Every ``jit`` kernel's entries are therefore saved by
-:func:`_locked_save`: the whole read-modify-write under an exclusive lock, the data written
-before the index that names it.
+another entry's data). Every ``jit`` kernel's entries, and those of the CUDA kernels compiled
+with ``cache=True`` (:func:`locked_saves`; numba-cuda's cache file is built the same way), are
+therefore saved by :func:`_locked_save`: the whole read-modify-write under an exclusive lock,
+the data written before the index that names it.
 """
 
 import contextlib
@@ -109,17 +110,26 @@ def _locked_save(cache_file, key, data):
 _SAVE_PARTS = ("_index_path", "_load_index", "_save_index", "_save_data", "_data_name", "save")
 
 
-def _stamped(dispatcher):
-    """``dispatcher`` with :data:`PACKAGE_STAMP` added to its cache entries' source stamp
-    (Numba's ``IndexDataCacheFile._source_stamp``) and its entries saved by
-    :func:`_locked_save`; each left alone where Numba's cache file lacks the parts."""
+def locked_saves(dispatcher):
+    """``dispatcher`` (Numba's, CPU or CUDA, with ``cache=True``) with its cache entries saved
+    by :func:`_locked_save`; unchanged where it has no such cache (the CUDA simulator's
+    kernels) or Numba's cache file lacks the parts. The ``*_cuda`` modules' cached kernels
+    are decorated with it above ``cuda.jit(cache=True)``."""
     cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
-    if cache_file is not None and hasattr(cache_file, "_source_stamp"):
-        cache_file._source_stamp = (cache_file._source_stamp, PACKAGE_STAMP)
     if (cache_file is not None and fcntl is not None
             and all(hasattr(cache_file, part) for part in _SAVE_PARTS)):
         cache_file.save = functools.partial(_locked_save, cache_file)
     return dispatcher
+
+
+def _stamped(dispatcher):
+    """``dispatcher`` with :data:`PACKAGE_STAMP` added to its cache entries' source stamp
+    (Numba's ``IndexDataCacheFile._source_stamp``; left alone where that is missing) and
+    :func:`locked_saves`."""
+    cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
+    if cache_file is not None and hasattr(cache_file, "_source_stamp"):
+        cache_file._source_stamp = (cache_file._source_stamp, PACKAGE_STAMP)
+    return locked_saves(dispatcher)
 
 
 def jit(fn=None, **options):

@@ -13,6 +13,7 @@ from numba import cuda
 
 from . import interp
 from .cuda_support import device_function, grid_for
+from .jit import locked_saves
 from .lk_dense import (N_TERMS, derivative, filter_x_at, filter_y_at, linear_sources, median3x3,
                        nearest_sources, normal_terms, pyramid_shapes, pyramid_weights, solve2x2,
                        window_weights)
@@ -31,6 +32,7 @@ _solve2x2 = device_function(solve2x2)
 _warp_pixel = device_function(warp_pixel)
 
 
+@locked_saves
 @cuda.jit(cache=True)
 def _k_to_float(raw, scale, out):
     """(N, H, W, C) array of any supported dtype -> float32 times ``scale``."""
@@ -41,6 +43,7 @@ def _k_to_float(raw, scale, out):
         out[n, y, x, c] = np.float32(raw[n, y, x, c]) * scale
 
 
+@locked_saves
 @cuda.jit(cache=True)
 def _k_filter_x(src, weights, border, dst):
     x, y, c = cuda.grid(3)
@@ -48,6 +51,7 @@ def _k_filter_x(src, weights, border, dst):
         dst[y, x, c] = _filter_x_at(src, y, x, c, weights, border)
 
 
+@locked_saves
 @cuda.jit(cache=True)
 def _k_filter_y(src, weights, border, dst):
     x, y, c = cuda.grid(3)
@@ -55,6 +59,7 @@ def _k_filter_y(src, weights, border, dst):
         dst[y, x, c] = _filter_y_at(src, y, x, c, weights, border)
 
 
+@locked_saves
 @cuda.jit(cache=True)
 def _k_downsample(src, yidx, yfrac, xidx, xfrac, gain, dst):
     """Bilinear resize at the positions of the host tables of ``lk_dense.linear_sources``;
@@ -66,6 +71,7 @@ def _k_downsample(src, yidx, yfrac, xidx, xfrac, gain, dst):
                                             interp.BORDER_REPLICATE, 0.0)
 
 
+@locked_saves
 @cuda.jit(cache=True)
 def _k_upscale_flow(src, yidx, xidx, scale_x, scale_y, dst):
     """Nearest-neighbour upscale at the host tables of ``lk_dense.nearest_sources``, vectors
@@ -78,6 +84,7 @@ def _k_upscale_flow(src, yidx, xidx, scale_x, scale_y, dst):
         dst[y, x, 1] = src[sy, sx, 1] * scale_y
 
 
+@locked_saves
 @cuda.jit(cache=True)
 def _k_warp(mov, flow, prefilter, warped, fl):
     """Filtered flow into ``fl`` and frame1 at (x + u, y + v) into ``warped`` (flat H*W*C)."""
@@ -96,6 +103,7 @@ def _k_warp(mov, flow, prefilter, warped, fl):
                     interp.BORDER_REPLICATE, 0.0, 0.0)
 
 
+@locked_saves
 @cuda.jit(cache=True)
 def _k_terms(ref, warped, fl, terms):
     x, y = cuda.grid(2)
@@ -121,6 +129,7 @@ def _k_terms(ref, warped, fl, terms):
         terms[y, x, 4] = s4
 
 
+@locked_saves
 @cuda.jit(cache=True)
 def _k_window_solve(hsum, weights, flow):
     x, y = cuda.grid(2)

@@ -10,6 +10,7 @@ import numpy as np
 from numba import cuda
 
 from .cuda_support import device_function, grid_for
+from .jit import locked_saves
 from .variational import (N_DERIVATIVES, data_system_px, derivatives_px, half_weights,
                           smoothness_system_px, smoothness_weight_px, sor_px, warp_px)
 
@@ -20,6 +21,7 @@ _BLOCK = (32, 8, 1)
                                    smoothness_weight_px, sor_px, warp_px))
 
 
+@locked_saves
 @cuda.jit(cache=True)
 def _k_warp(frame1, flow, warped):
     x, y = cuda.grid(2)
@@ -27,6 +29,7 @@ def _k_warp(frame1, flow, warped):
         warped[y, x] = _warp_px(frame1, flow, y, x)
 
 
+@locked_saves
 @cuda.jit(cache=True)
 def _k_derivatives(frame0, warped, deriv):
     x, y = cuda.grid(2)
@@ -42,6 +45,7 @@ def _k_derivatives(frame0, warped, deriv):
         deriv[7, y, x] = iyz
 
 
+@locked_saves
 @cuda.jit(cache=True)
 def _k_weights(flow, dflow, alpha2, weights):
     x, y = cuda.grid(2)
@@ -49,6 +53,7 @@ def _k_weights(flow, dflow, alpha2, weights):
         weights[y, x] = _smoothness_weight_px(flow, dflow, y, x, alpha2)
 
 
+@locked_saves
 @cuda.jit(cache=True)
 def _k_system(deriv, flow, dflow, weights, delta2, gamma2, system):
     x, y = cuda.grid(2)
@@ -57,6 +62,7 @@ def _k_system(deriv, flow, dflow, weights, delta2, gamma2, system):
         _smoothness_system_px(flow, weights, y, x, system)
 
 
+@locked_saves
 @cuda.jit(cache=True)
 def _k_sor(system, weights, dflow, omega, colour):
     x, y = cuda.grid(2)
@@ -64,6 +70,7 @@ def _k_sor(system, weights, dflow, omega, colour):
         _sor_px(system, weights, dflow, y, x, omega)
 
 
+@locked_saves
 @cuda.jit(cache=True)
 def _k_add(flow, dflow, out):
     x, y = cuda.grid(2)

@@ -89,3 +89,23 @@ def test_concurrent_saves_keep_every_entry_with_its_own_data(tmp_path):
     assert len(set(index.values())) == 180
     for key in index:
         assert cache_file.load(key) == ("payload",) + key
+
+
+def test_cached_cuda_kernels_save_under_the_lock_too():
+    # the *_cuda modules' cache=True kernels, off the simulator (decorating needs no GPU): the
+    # GPU suite's parallel workers compile them into one cache at once
+    code = ("import numba.cuda.dispatcher as d, flowkit.kernels as k, importlib, pathlib\n"
+            "from flowkit.kernels import jit\n"
+            "found = []\n"
+            "for path in sorted(pathlib.Path(k.__file__).parent.glob('*_cuda.py')):\n"
+            "    module = importlib.import_module('flowkit.kernels.' + path.stem)\n"
+            "    for name, value in vars(module).items():\n"
+            "        if isinstance(value, d.CUDADispatcher) and value._cache.__class__.__name__ != 'NullCache':\n"
+            "            save = value._cache._cache_file.save\n"
+            "            found.append((name, getattr(save, 'func', None) is jit._locked_save))\n"
+            "print(len(found), all(ok for _, ok in found), [n for n, ok in found if not ok])\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=dict(os.environ, NUMBA_ENABLE_CUDASIM="0"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    count, every, missing = done.stdout.split(" ", 2)
+    assert int(count) >= 23 and every == "True", missing
