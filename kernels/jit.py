@@ -79,13 +79,27 @@ PACKAGE_STAMP = package_stamp()
 
 @contextlib.contextmanager
 def _exclusive(path):
-    """An exclusive ``flock`` on the file ``path`` (made if missing) while in the block."""
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    """An exclusive ``flock`` on the file ``path`` (made if missing) while in the block; none
+    where the file cannot be opened or locked (a file system without ``flock``): the save
+    then goes unlocked, as Numba's own, rather than failing the call that compiled."""
+    try:
+        handle = open(path, "a+b")
+    except OSError:
+        handle = None
+    locked = False
+    if handle is not None:
         try:
-            yield
-        finally:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            locked = True
+        except OSError:
+            pass
+    try:
+        yield
+    finally:
+        if locked:
             fcntl.flock(handle, fcntl.LOCK_UN)
+        if handle is not None:
+            handle.close()
 
 
 def _locked_save(cache_file, key, data):

@@ -109,3 +109,17 @@ def test_cached_cuda_kernels_save_under_the_lock_too():
     assert done.returncode == 0, done.stderr[-2000:]
     count, every, missing = done.stdout.split(" ", 2)
     assert int(count) >= 23 and every == "True", missing
+
+
+def test_a_lock_that_cannot_be_taken_saves_unlocked(tmp_path, monkeypatch):
+    # a file system without flock (or a lock file that cannot be made) must not fail the
+    # compile that saves: the entry is saved as Numba saves it
+    from numba.core.caching import IndexDataCacheFile
+
+    def no_flock(*args):
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(jit.fcntl, "flock", no_flock)
+    cache_file = IndexDataCacheFile(str(tmp_path), "kernel-1.py311", ("stamp", 1))
+    jit._locked_save(cache_file, ("a", 1), "payload a")
+    assert cache_file.load(("a", 1)) == "payload a"
