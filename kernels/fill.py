@@ -98,10 +98,7 @@ def _fill_pass(image, known, shapes, starts, out, coarser, alpha, levels, q, ban
             if p == 0:
                 source = image[n].reshape(h * w * channels)
                 mask = known[n if known.shape[0] > 1 else 0].reshape(h * w)
-                for i in range(r0 * w, r1 * w):
-                    alphas[i] = 1.0 if mask[i] else 0.0
-                    for c in range(i * channels, (i + 1) * channels):
-                        finest[c] = source[c] if mask[i] else 0.0
+                _level0(source, mask, finest, alphas, channels, r0 * w, r1 * w)
             elif p < n_levels:
                 _pull(_level(finest, coarse, starts, lv - 1, channels),
                       alphas[starts[lv - 1]:], _level(finest, coarse, starts, lv, channels),
@@ -110,6 +107,35 @@ def _fill_pass(image, known, shapes, starts, out, coarser, alpha, levels, q, ban
                 _push(_level(finest, coarse, starts, lv, channels), alphas[starts[lv]:],
                       _level(finest, coarse, starts, lv + 1, channels), shapes[lv],
                       shapes[lv + 1], r0, r1)
+
+
+@jit
+def _level0(source, mask, finest, alphas, channels, start, stop):
+    """Pass 0 for pixels [start, stop): alpha 1 where known, 0 in the holes; the values
+    copied where known, 0 in the holes. Separate loops, and one, two and three channels
+    written out, so that LLVM vectorises them."""
+    zero = finest.dtype.type(0)
+    one = alphas.dtype.type(1)
+    for i in range(start, stop):
+        alphas[i] = one if mask[i] else zero
+    if channels == 1:
+        for i in range(start, stop):
+            finest[i] = source[i] if mask[i] else zero
+    elif channels == 2:
+        for i in range(start, stop):
+            known = mask[i]
+            finest[2 * i] = source[2 * i] if known else zero
+            finest[2 * i + 1] = source[2 * i + 1] if known else zero
+    elif channels == 3:
+        for i in range(start, stop):
+            known = mask[i]
+            finest[3 * i] = source[3 * i] if known else zero
+            finest[3 * i + 1] = source[3 * i + 1] if known else zero
+            finest[3 * i + 2] = source[3 * i + 2] if known else zero
+    else:
+        for i in range(start, stop):
+            for c in range(i * channels, (i + 1) * channels):
+                finest[c] = source[c] if mask[i] else zero
 
 
 @jit
