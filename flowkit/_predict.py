@@ -227,18 +227,19 @@ def _advected_displacements(motion, metric, horizon, device):
     from ._warp import warp_linear
 
     xp, _ = array_module(motion)
-    carried = xp.concatenate([motion, metric[..., None]], axis=-1).astype(np.float32)
-    steps = []
-    for _ in range(horizon):
+    carried = xp.concatenate([motion, metric[..., None]], axis=-1).astype(np.float32, copy=False)
+    steps = xp.empty((horizon,) + motion.shape, np.float32)  # written in place: no stack
+    for k in range(horizon):
         arrived, weight = splat(carried, carried[..., :2], mode="softmax", metric=carried[..., 2],
                                 return_weight=True, device=device)
         holes = ~(weight > 0)
         if bool(holes.all()):  # nothing known to carry (an all-NaN motion): every trajectory unknown
             return xp.full((horizon,) + motion.shape, np.nan, np.float32)
         carried = fill_float32(arrived, holes)  # the holes' NaN are not read
-        back = -carried[..., :2]  # C-contiguous; D_0 = 0, so D_1 = -a_1
-        steps.append(warp_linear(steps[-1], back, device=device) + back if steps else back)
-    return xp.stack(steps)
+        back = xp.negative(carried[..., :2], out=steps[k])  # D_0 = 0, so D_1 = -a_1
+        if k:
+            xp.add(warp_linear(steps[k - 1], back, device=device), back, out=steps[k])
+    return steps
 
 
 def _memoized(estimate):
