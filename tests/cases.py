@@ -100,3 +100,24 @@ def run_without_torch(tmp_path, code, module="torch"):
                             timeout=300)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()
+
+
+def json_probes(code, *runs):
+    """The JSON printed by ``code`` in fresh interpreters, one per ``(cache_dir, env)`` of
+    ``runs`` (``NUMBA_CACHE_DIR`` set to ``cache_dir``, ``env`` added), all running at once:
+    each compiles on its own cache, single-threaded, so on two cores they take half the wall
+    time of running one after another (asserting zero exit statuses)."""
+    import json
+    import subprocess
+    import sys
+
+    children = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True,
+                                 env=dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), **env))
+                for cache_dir, env in runs]
+    outputs = []
+    for child in children:
+        out, err = child.communicate(timeout=600)
+        assert child.returncode == 0, err
+        outputs.append(json.loads(out))
+    return outputs

@@ -6,16 +6,12 @@ shares one new scope (a second copy another), code outside flowkit is copied as 
 and the kernels that inline give the same results with and without it.
 """
 
-import json
-import os
-import subprocess
-import sys
-
 from numba import njit
 from numba.core import inline_closurecall
 from numba.core.compiler import run_frontend
 
 from flowkit.kernels import dis as kd
+from cases import json_probes
 from flowkit.kernels import inlining, jit  # importing jit installs the patch
 
 
@@ -83,24 +79,8 @@ print(json.dumps({"installed": inlining.INSTALLED,
 """
 
 
-def _probes(*runs):
-    """The probe's output for each ``(cache_dir, env)``, the processes run at once (each
-    compiles its kernels on an empty cache, single-threaded: on two cores this halves the
-    test's wall time)."""
-    children = [subprocess.Popen([sys.executable, "-c", PROBE], stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True,
-                                 env=dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), **env))
-                for cache_dir, env in runs]
-    outputs = []
-    for child in children:
-        out, err = child.communicate(timeout=600)
-        assert child.returncode == 0, err
-        outputs.append(json.loads(out))
-    return outputs
-
-
 def test_results_do_not_change(tmp_path):
-    patched, plain = _probes((tmp_path / "patched", {}),
-                             (tmp_path / "plain", {"FLOWKIT_INLINE_COPY": "off"}))
+    patched, plain = json_probes(PROBE, (tmp_path / "patched", {}),
+                                 (tmp_path / "plain", {"FLOWKIT_INLINE_COPY": "off"}))
     assert patched["installed"] and not plain["installed"]
     assert patched["outs"] == plain["outs"]  # bit for bit

@@ -6,13 +6,13 @@ cache entry, a callee called later from Python compiles for real, code outside f
 untouched, and results do not change.
 """
 
-import json
 import os
 import subprocess
 import sys
 
 from numba import njit
 
+from cases import json_probes
 from flowkit.kernels import jit, linking  # importing jit installs the patch
 
 # One warp of a uint8 image in a fresh process with an empty cache: which overloads of the
@@ -38,22 +38,7 @@ print(json.dumps({"installed": linking.INSTALLED, "kinds": kinds, "cached": cach
 
 
 def _probes(*runs):
-    """The probe's output for each ``(cache_dir, env)``, the processes run at once (on two
-    cores, half the wall time of compiling on empty caches one after another)."""
-    children = [subprocess.Popen([sys.executable, "-c", PROBE], stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True,
-                                 env=dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), **env))
-                for cache_dir, env in runs]
-    outputs = []
-    for child in children:
-        out, err = child.communicate(timeout=600)
-        assert child.returncode == 0, err
-        outputs.append(json.loads(out))
-    return outputs
-
-
-def _probe(cache_dir, **env):
-    return _probes((cache_dir, env))[0]
+    return json_probes(PROBE, *runs)
 
 
 def test_installed_on_this_numba():
@@ -75,7 +60,7 @@ def test_callees_have_no_machine_code_or_cache_entry_and_results_do_not_change(t
     assert linked["rounded"] == [2.0, 4.0, 0.0, 255.0]  # ties to even, saturated
     assert linked["after"] == [False]
 
-    again = _probe(tmp_path / "linked")  # a new process on that cache: the driver loads
+    (again,) = _probes((tmp_path / "linked", {}))  # a new process on that cache: the driver loads
     assert again["hits"] == 1 and again["kinds"]["warp_pixel"] == []
     assert again["out"] == linked["out"]
 
