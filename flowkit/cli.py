@@ -80,11 +80,12 @@ def _write_png(path, rgb):
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"  # followed by IHDR, whose colour type is byte 25
 
 
-def _read_image(path):
+def _read_image(path, name=None):
     """Read an image file as flowkit takes frames: gray ``(H, W)`` or RGB ``(H, W, 3)``.
 
     The bit depth is kept (8-bit -> uint8, 16-bit -> uint16, float TIFF/EXR -> float32).
-    An alpha channel is dropped: RGBA gives RGB, gray + alpha gives gray.
+    An alpha channel is dropped: RGBA gives RGB, gray + alpha gives gray. ``name`` (the
+    argument, ``FRAME0``) starts the message of a missing file.
     """
     import cv2
 
@@ -93,7 +94,7 @@ def _read_image(path):
         raise IsADirectoryError(f"{path} is a folder; give it alone (without FRAME1) for the flow of "
                                 f"each consecutive pair of its images")
     if not path.is_file():
-        raise FileNotFoundError(f"no such image file: {path}")
+        raise FileNotFoundError(f"{name + ': ' if name else ''}no such image file: {path}")
     data = np.fromfile(path, np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if image is None:
@@ -505,7 +506,7 @@ def cmd_flow(args):
     if args.png:
         _check_output("--png", args.png, "image", inputs)
     options = _method_options(args.method, args.option)
-    frame0, frame1 = _read_image(args.frame0), _read_image(args.frame1)
+    frame0, frame1 = _read_image(args.frame0, "FRAME0"), _read_image(args.frame1, "FRAME1")
     if frame0.shape[:2] != frame1.shape[:2]:
         raise ValueError(f"{args.frame1} is {frame1.shape[1]}x{frame1.shape[0]} but {args.frame0} is "
                          f"{frame0.shape[1]}x{frame0.shape[0]} (width x height); the frames must "
@@ -594,6 +595,8 @@ def _flow_video(args):
         raise UsageError("-o and --png are for two images; for a video use --video and/or --flo-dir")
     if not (args.video or args.flo_dir):
         raise UsageError("nothing to write: give --video OUT.mp4 and/or --flo-dir DIR")
+    if not source.exists():
+        raise FileNotFoundError(f"FRAME0: no such video file or image folder: {source}")
     if args.video:
         _check_output("--video", args.video, "video", (source,), codec=args.codec)
         _crf_note(args, args.video, args.codec)
@@ -1947,7 +1950,7 @@ _FLAGS = {"path: ": "", "codec: ": "--codec: ", "fps: ": "--fps: ", "step: ": "-
           "dst: ": "OUTPUT: ", "factor: ": "--factor: ", "speed: ": "--speed: ",
           "duration: ": "--duration: ", "segment: ": "--range: ", "crf: ": "--crf: ",
           "audio: ": "--audio: ", "op: ": "--op: ", "strength: ": "--strength: ",
-          "workers: ": "--workers: ", "inputs: ": "INPUTS: ",
+          "workers: ": "--workers: ", "inputs: ": "INPUTS: ", "out: ": "--out: ",
           "outputs: ": "-o: ", "threads_per_worker: ": "--threads-per-worker: ",
           "chunk_frames: ": "--chunk-frames: ", "scheduler: ": "--scheduler: ",
           "device: ": "--device: ", "job_options: ": "-O "}

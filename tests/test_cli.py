@@ -148,7 +148,7 @@ def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
         "missing flo": (["color", tmp_path / "none.flo", "-o", tmp_path / "c.png"],
                         f"no such .flo file: {tmp_path / 'none.flo'}"),
         "missing image": (["flow", a, tmp_path / "none.png", "-o", tmp_path / "f.flo"],
-                          f"no such image file: {tmp_path / 'none.png'}"),
+                          f"FRAME1: no such image file: {tmp_path / 'none.png'}"),
         "folder as an image": (["flow", tmp_path, b, "-o", tmp_path / "f.flo"],
                                f"{tmp_path} is a folder; give it alone (without FRAME1)"),
         "not an image": (["flow", a, _truncated_flo(tmp_path), "-o", tmp_path / "f.flo"],
@@ -688,7 +688,7 @@ def test_video_errors_are_one_line(tmp_path):
             "picks the container by the extension, whatever the codec); use a video extension "
             "(.mp4, .m4v, .mov, .mkv, .avi, .webm, ...) (see flowkit flow --help)")
     status, _, err = run_cli("flow", tmp_path / "none.mp4", "--video", tmp_path / "x.mp4")
-    assert status == 1 and one_error_line(err) == f"no such video file or image folder: {tmp_path / 'none.mp4'}"
+    assert status == 1 and one_error_line(err) == f"FRAME0: no such video file or image folder: {tmp_path / 'none.mp4'}"
     status, _, err = run_cli("flow", folder, "--flo-dir", tmp_path / "d", "--method", "lucas_kanade",
                              "-O", "use_previous_flow=True")
     assert status == 2 and one_error_line(err).startswith(

@@ -496,7 +496,7 @@ def test_cli_train_missing_out_folder_names_out(tmp_path, capsys, model):
     out = tmp_path / "missing" / "w.safetensors"
     assert main(_train_args(model, data, out)) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"flowkit: error: out: output folder does not exist: {out.parent} (for {out})"]
+    assert err == [f"flowkit: error: --out: output folder does not exist: {out.parent} (for {out})"]
 
 
 def _moving_frames(folder, n=7):
