@@ -310,6 +310,10 @@ class BatchReport:
     dashboard : str or None
         The Dask dashboard address, where the scheduler serves one and bokeh (not part of the
         ``dask`` extra) is installed to draw it; else None.
+    not_written : dict
+        For the ``"retime"`` job: input path -> the types of its streams that the output does
+        not hold (``RetimeReport.not_written``: a second video stream, subtitles, data), for
+        the inputs done by this run that have any.
     """
 
     done: list
@@ -318,6 +322,7 @@ class BatchReport:
     frames: int
     seconds: float
     dashboard: str = None
+    not_written: dict = dataclasses.field(default_factory=dict)
 
     @property
     def ok(self):
@@ -605,8 +610,22 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
                                         job_options, progress, submitted)
     finally:
         _stop(owned, submitted, paths)
+    not_written = {}
+    if job == "retime":  # what retime's report says of each input, read on the client
+        from .video import open_input, streams_not_written
+
+        for src, dst in todo:
+            if dst in done:
+                container, stream = open_input(src)
+                try:
+                    kinds = streams_not_written(container, stream)
+                finally:
+                    container.close()
+                if kinds:
+                    not_written[src] = kinds
     return BatchReport(done=done, failed=failed, skipped=skipped, frames=frames,
-                       seconds=time.perf_counter() - start, dashboard=dashboard)
+                       seconds=time.perf_counter() - start, dashboard=dashboard,
+                       not_written=not_written)
 
 
 def _check_inputs(spec, files, paths, options):

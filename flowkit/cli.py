@@ -344,12 +344,14 @@ def _padding_note(padded, size):
               "write .mkv with --codec ffv1, or .webm", file=sys.stderr)
 
 
-def _not_written_line(not_written):
+def _not_written_line(not_written, source=None):
     """retime's and translate's line on stdout naming the input's streams they did not write
-    (``not_written``: stream types, one per stream; nothing when empty)."""
+    (``not_written``: stream types, one per stream; nothing when empty); batch names the
+    input (``source``)."""
     if not_written:
         counts = ", ".join(f"{not_written.count(k)} {k}" for k in sorted(set(not_written)))
-        print(f"not written: the input's other streams ({counts})")
+        where = f"{source}: " if source is not None else ""
+        print(f"not written: {where}the input's other streams ({counts})")
 
 
 def _depth_note(output, bits):
@@ -1322,6 +1324,8 @@ def cmd_batch(args):
     if report.done:  # every command prints what it wrote (README)
         print(f"wrote {_counted(len(report.done), 'file')} to {args.output} "
               f"({_names_text(report.done, args.output)})")
+    for src, kinds in report.not_written.items():  # as flowkit retime says it of one input
+        _not_written_line(kinds, src)
     skipped = f", {len(report.skipped)} skipped (exist)" if report.skipped else ""
     rate = report.frames / report.seconds if report.seconds else 0.0
     files = "file" if len(report.done) == 1 else "files"

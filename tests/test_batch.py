@@ -739,3 +739,36 @@ def test_inputs_outputs_and_cluster_checks_before_any_work(clips, tmp_path, monk
     assert main(["batch", "retime", str(folder), "-o", str(afile), "-O", "factor=2"]) == 2
     assert capsys.readouterr().err == (f"flowkit: error: -o: {afile} exists and is not a folder "
                                        "(see flowkit batch --help)\n")
+
+
+def test_retime_job_reports_the_streams_it_does_not_write(client, tmp_path, monkeypatch, capsys):
+    # as flowkit retime says of one input (RetimeReport.not_written): a second video stream is
+    # not written; the batch report and the command line name it per input (a new user's report:
+    # the batch summary said nothing)
+    two = tmp_path / "two.mkv"
+    container = av.open(str(two), "w")
+    streams = [container.add_stream("ffv1", rate=24) for _ in range(2)]
+    for stream in streams:
+        stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
+    base = np.random.default_rng(8).integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    for k in range(3):
+        for stream in streams:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(base[:, k:k + 32]), format="rgb24")
+            frame.pts = k
+            frame.time_base = Fraction(1, 24)
+            for packet in stream.encode(frame.reformat(format="yuv420p")):
+                container.mux(packet)
+    for stream in streams:
+        for packet in stream.encode():
+            container.mux(packet)
+    container.close()
+    plain = make_video(tmp_path / "plain.mp4", frames=3)
+    report = flowkit.batch("retime", [two, plain], tmp_path / "out", scheduler=client, **RETIME,
+                           progress=False)
+    assert report.ok and report.not_written == {two: ["video"]}
+    # the command line prints it, after what it wrote
+    monkeypatch.setattr(flowkit, "batch", lambda *args, **kwargs: report)
+    assert main(["batch", "retime", str(two), str(plain), "-o", str(tmp_path / "out2"), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert f"not written: {two}: the input's other streams (1 video)\n" in out
+    assert str(plain) + ":" not in out.split("not written")[-1]
