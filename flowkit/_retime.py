@@ -92,9 +92,15 @@ class RetimeReport:
     padded: tuple = None
 
 
+# the largest denominator of a rate or ratio taken as exact: 1001 x 1000 (an NTSC rate such as
+# 24000/1001 per millisecond); floats are read as the nearest such fraction, and messages
+# show such values exactly
+_MAX_DENOMINATOR = 1_001_000
+
+
 def _rational(name, value, *, allow_zero=False, bounds=None):
     """A positive number as an exact Fraction: ints, Fractions, floats (nearest fraction with
-    denominator <= 1001000, or the float's exact value if that is 0) and strings such as
+    denominator <= ``_MAX_DENOMINATOR``, or the float's exact value if that is 0) and strings such as
     ``"24000/1001"`` or ``"59.94"``. ``bounds``: ``(low, high, expected)``, the value must lie
     in [low, high] (checked on the value as given), else a ValueError saying ``expected``."""
     given = value
@@ -116,7 +122,7 @@ def _rational(name, value, *, allow_zero=False, bounds=None):
     if bounds is not None and not bounds[0] <= value <= bounds[1]:
         raise ValueError(f"{name}: expected {bounds[2]}, got {_shown(value)}")
     if isinstance(given, float):
-        value = value.limit_denominator(1_001_000) or value
+        value = value.limit_denominator(_MAX_DENOMINATOR) or value
     return value
 
 
@@ -143,7 +149,7 @@ def _shown(value):
         text = format(exact, f".{digits}g")
         if Fraction(text) == value:
             return text
-    if value.denominator <= 1_001_000:
+    if value.denominator <= _MAX_DENOMINATOR:
         return str(value)  # a ratio of small terms (1/3), not 30 digits of 0.3
     for digits in (20, 30):
         text = format(exact, f".{digits}g")
@@ -170,7 +176,7 @@ def _fps_text(value):
     (:func:`_shown`: ``30``, ``24000/1001``, ``29.97``, ``1125/56``), else in 6 significant
     digits (``--factor 1e-9``: ``3e-08``, not 30 digits)."""
     value = Fraction(value)
-    return _shown(value) if value.denominator <= 1_001_000 else f"{float(value):.6g}"
+    return _shown(value) if value.denominator <= _MAX_DENOMINATOR else f"{float(value):.6g}"
 
 
 def _check_segment(segment, name="segment"):

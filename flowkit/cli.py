@@ -1212,21 +1212,20 @@ def cmd_retime(args):
               "nothing: the whole video is re-encoded at its own rate (--trim keeps the range "
               "alone)", file=sys.stderr)
     elif (not args.trim and args.speed in (None, 1) and args.duration is None
-          and report.fps == info.base_rate and report.interpolated == 0):
-        # every output frame is an input frame at its own time (a variable-rate input's gaps
-        # filled at its grid rate are interpolated frames: a change)
-        asked = " ".join(f"{flag} {_shown(value)}" for flag, value in given) or \
-            "no --fps, --factor, --speed or --duration"
-        print(f"flowkit: note: {asked}: the timeline is unchanged ({_rate_text(report.fps)} fps, "
-              "speed 1), the video was only re-encoded", file=sys.stderr)
-    elif (not args.trim and args.range is None and args.fps is None and args.duration is None
-          and args.speed in (None, 1) and report.fps == info.base_rate and report.interpolated):
-        # speed 1 at the input's grid rate, and yet frames were made: a variable-rate input's
-        # gaps were filled (as minterpolate makes a constant rate)
-        print(f"flowkit: note: {source} has a variable frame rate: written at a constant "
-              f"{_rate_text(report.fps)} fps, its grid, with "
-              f"{_counted(report.interpolated, 'frame')} interpolated into its gaps (--fps sets "
-              "another rate)", file=sys.stderr)
+          and report.fps == info.base_rate):  # speed 1 at the input's grid rate
+        if report.interpolated == 0:
+            # every output frame is an input frame at its own time
+            asked = " ".join(f"{flag} {_shown(value)}" for flag, value in given) or \
+                "no --fps, --factor, --speed or --duration"
+            print(f"flowkit: note: {asked}: the timeline is unchanged ({_rate_text(report.fps)} "
+                  "fps, speed 1), the video was only re-encoded", file=sys.stderr)
+        elif args.range is None and args.fps is None:
+            # and yet frames were made: a variable-rate input's gaps were filled (as
+            # minterpolate makes a constant rate)
+            print(f"flowkit: note: {source} has a variable frame rate: written at a constant "
+                  f"{_rate_text(report.fps)} fps, its grid, with "
+                  f"{_counted(report.interpolated, 'frame')} interpolated into its gaps (--fps "
+                  "sets another rate)", file=sys.stderr)
     method = args.method if args.model is None else f"{args.method}, weights {args.model}"
     sampling = check_interpolation(args.interpolation, args.method)  # None: not sampled backward
     if sampling is not None:
