@@ -32,7 +32,7 @@ from ._flow_video import write_flow_video
 from ._retime import MAX_FPS, REENCODE_CODECS  # output frame rates in (0, MAX_FPS], as retime's
 from ._retime import _shown  # values given, in messages, as retime's errors show them
 from .video import (DEFAULT_CODECS, DEFAULT_CRF, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_container,
-                    grid_rate, probe_video, stored_rotation)
+                    decode_image, grid_rate, probe_video, stored_rotation)
 
 METHODS = tuple(list_estimators())
 # the --help descriptions' sentence on an existing output file (see _wrote)
@@ -96,7 +96,7 @@ def _read_image(path, name=None):
     if not path.is_file():
         raise FileNotFoundError(f"{name + ': ' if name else ''}no such image file: {path}")
     data = np.fromfile(path, np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    image = decode_image(data, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise ValueError(f"{path}: OpenCV cannot read this file as an image")
     if image.ndim == 3 and data[:8].tobytes() == _PNG_SIGNATURE and data.size > 25 and data[25] == 4:

@@ -167,9 +167,11 @@ def read_kitti_flow(path):
     """
     import cv2
 
+    from .video import decode_image
+
     path = Path(path)
     data = np.frombuffer(path.read_bytes(), np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    image = decode_image(data, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise ValueError(f"{path}: not a readable PNG image (truncated or corrupt, {data.size} bytes)")
     if image.dtype != np.uint16 or image.ndim != 3 or image.shape[2] != 3:

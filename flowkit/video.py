@@ -805,6 +805,15 @@ def _image_files(folder):
     return files
 
 
+def decode_image(data, flags):
+    """OpenCV's decoding of an image file's bytes ``data`` (a uint8 array) with ``flags``
+    (``cv2.IMREAD_*``); None where it cannot decode them, an empty file included (on empty
+    data ``cv2.imdecode`` raises its own error instead of returning None)."""
+    import cv2
+
+    return cv2.imdecode(data, flags) if data.size else None
+
+
 def image_folder_depth(folder):
     """16 when the first image of ``folder`` (``iter_frames``'s order) has 16-bit samples,
     else 8: the ``depth`` at which ``predict`` reads an image folder, as it reads a video of
@@ -812,7 +821,7 @@ def image_folder_depth(folder):
     import cv2
 
     file = _image_files(Path(folder))[0]
-    image = cv2.imdecode(np.fromfile(file, np.uint8), cv2.IMREAD_UNCHANGED)
+    image = decode_image(np.fromfile(file, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise ValueError(f"path: OpenCV cannot read the image {file}")
     return 16 if image.dtype == np.uint16 else 8
@@ -827,7 +836,7 @@ def _iter_images(files, gray, resize, depth=8):
     for file in files:
         # decode colour and convert like video frames: the decoders' own gray conversion
         # (IMREAD_GRAYSCALE) differs from BGR2GRAY by a level on half the pixels of a PNG
-        image = cv2.imdecode(np.fromfile(file, np.uint8), flags)
+        image = decode_image(np.fromfile(file, np.uint8), flags)
         if image is None:
             raise ValueError(f"path: OpenCV cannot read the image {file}")
         if depth == 16 and image.dtype == np.uint8:

@@ -131,8 +131,13 @@ def _truncated_flo(tmp_path):
     return path
 
 
+def _empty(path):
+    path.write_bytes(b"")
+    return path
+
+
 @pytest.mark.parametrize("case", ["truncated flo", "missing flo", "missing image", "folder as an image",
-                                  "not an image",
+                                  "not an image", "empty image file",
                                   "different sizes", "gray and colour", "bad option value",
                                   "option of another method", "output folder missing"])
 def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
@@ -153,6 +158,9 @@ def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
                                f"{tmp_path} is a folder; give it alone (without FRAME1)"),
         "not an image": (["flow", a, _truncated_flo(tmp_path), "-o", tmp_path / "f.flo"],
                          f"{tmp_path / 'short.flo'}: OpenCV cannot read this file as an image"),
+        # OpenCV's own "!buf.empty() in function 'imdecode_'" before (a new user's report)
+        "empty image file": (["flow", a, _empty(tmp_path / "empty.png"), "-o", tmp_path / "f.flo"],
+                             f"{tmp_path / 'empty.png'}: OpenCV cannot read this file as an image"),
         "different sizes": (["flow", a, small, "-o", tmp_path / "f.flo"],
                             f"{small} is 60x40 but {a} is 64x48 (width x height); the frames must "
                             f"have the same size"),

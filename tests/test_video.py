@@ -158,6 +158,10 @@ def test_image_folder_errors(tmp_path):
     (tmp_path / "c.png").write_bytes(b"broken")
     with pytest.raises(ValueError, match=r"path: OpenCV cannot read the image .*c\.png"):
         list(iter_frames(tmp_path, resize=(6, 4)))
+    # an empty file the same (cv2.imdecode raised its own "!buf.empty()" error: a new user's)
+    (tmp_path / "c.png").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"path: OpenCV cannot read the image .*c\.png"):
+        list(iter_frames(tmp_path, resize=(6, 4)))
 
 
 def test_iter_frames_errors_are_raised_at_call_time(tmp_path):
