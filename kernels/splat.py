@@ -31,6 +31,7 @@ sources, whatever the banding.
 
 import math
 
+import numba
 import numpy as np
 
 from .jit import jit
@@ -135,7 +136,11 @@ def splat_cpu(image, flow, levels, scales, mode, acc, level, out, int_max):
     """
     n_flow, h = flow.shape[:2]
     bounds = np.empty((n_flow, h, 2), np.int64)
-    run_bands(_bounds_band, flow, bounds)
+    if numba.get_num_threads() > 1:
+        run_bands(_bounds_band, flow, bounds)
+    else:  # one band scans every row anyway: spare the pass (0.5 ms at 1280x720)
+        bounds[..., 0] = -1
+        bounds[..., 1] = h - 1
     run_bands(_splat_band, image, flow, levels, scales, bounds, acc, level)
     run_bands(_finish_band, acc.reshape(acc.size), out.shape[3], mode != MODE_SUM, int_max,
               out.reshape(out.size))
@@ -200,7 +205,9 @@ def _scan(image, flow, levels, scales, bounds, n, r0, r1, k, acc, level):
     (a loop over a run-time channel count doubled the time, Numba's negative-index checks
     added 40 %), with their positions and fractions from ``_split_row``, a vectorised pass
     over the flow row (about 10 % faster than splitting each source inline); the others check
-    each tap. Both add the same products in the same order."""
+    each tap. Both add the same products in the same order. Gray images without levels
+    (``gray``: sum, average, softmax within one level) take the first branch of that path,
+    before the others' flags (1280x720 float32, one thread: about 0.6 ms of 5.5 faster)."""
     channels = image.shape[3]
     n_flow, h, w, _ = flow.shape
     nf = n if n_flow > 1 else 0
@@ -210,6 +217,7 @@ def _scan(image, flow, levels, scales, bounds, n, r0, r1, k, acc, level):
     leveled = levels.shape[0] > 0
     fast = channels <= 3  # gray, 2 (flows: interpolate's projections), RGB
     weighted = k > channels + 1  # the bilinear weight map too (softmax with return_weight)
+    gray = k == 2 and not leveled
     one = flow.dtype.type(1)
     cast = acc.dtype.type
     d = np.uint64(w * k)  # the next target row
@@ -239,6 +247,15 @@ def _scan(image, flow, levels, scales, bounds, n, r0, r1, k, acc, level):
                 w10 = gx * fy
                 w11 = fx * fy
                 if w00 != 0 and w01 != 0 and w10 != 0 and w11 != 0:
+                    if gray:  # k == 2 without levels, the commonest case: first
+                        if softmax:
+                            e = scales[nm, y, x]
+                            w00, w01, w10, w11 = w00 * e, w01 * e, w10 * e, w11 * e
+                        s = np.uint64(pos[x]) * kk
+                        v0 = image[ni, y, x, 0]
+                        _add2(acc, s, w00, v0, w01)
+                        _add2(acc, s + d, w10, v0, w11)
+                        continue
                     p = np.uint64(pos[x])
                     if leveled:
                         q = levels[nm, y, x]
@@ -256,7 +273,7 @@ def _scan(image, flow, levels, scales, bounds, n, r0, r1, k, acc, level):
                     v0 = image[ni, y, x, 0]
                     v1 = image[ni, y, x, 1] if channels >= 2 else v0
                     v2 = image[ni, y, x, 2] if channels == 3 else v0
-                    if k == 2:  # gray, no weight map: the commonest case, 12 % faster
+                    if k == 2:  # gray, no weight map
                         _add2(acc, s, a00, v0, a01)
                         _add2(acc, s + d, a10, v0, a11)
                         continue
@@ -402,7 +419,9 @@ def _finish_band(acc, channels, divide, int_max, out, band, n_bands):
     n_pixels = out.size // channels
     k = acc.size // n_pixels
     start, stop = band_range(n_pixels, band, n_bands)
-    if channels == 1 and k == 2:  # a constant stride: LLVM vectorises it (2x faster)
+    if channels == 1 and k == 2 and int_max == 0:  # gray float: vectorised (see below)
+        _finish_float_gray(acc, divide, out, start, stop)
+    elif channels == 1 and k == 2:  # a constant stride: LLVM vectorises it (2x faster)
         for p in range(start, stop):
             out[p] = finish_value(acc[2 * p], acc[2 * p + 1], divide, int_max)
     elif channels == 1:
@@ -426,6 +445,22 @@ def _finish_band(acc, channels, divide, int_max, out, band, n_bands):
             norm = acc[k * p + channels]
             for c in range(channels):
                 out[channels * p + c] = finish_value(acc[k * p + c], norm, divide, int_max)
+
+
+@jit(error_model="numpy")
+def _finish_float_gray(acc, divide, out, start, stop):
+    """``_finish_band``'s pixels [start, stop) of a float gray output from (sum, normaliser)
+    pairs: ``finish_value`` in the accumulator's dtype with unsigned indices, which LLVM
+    vectorises (1280x720 float32, one thread: 0.47 ms against 1.13 ms through
+    ``finish_value``, whose float64 NaN and signed indices keep the loop scalar). The same
+    bits: the quotient is rounded once to the accumulator's dtype either way."""
+    nan = acc.dtype.type(math.nan)
+    two = np.uint64(2)
+    for p in range(np.uint64(start), np.uint64(stop)):
+        total = acc[two * p]
+        norm = acc[two * p + np.uint64(1)]
+        value = total / norm if divide else total
+        out[p] = nan if norm == 0 else value
 
 
 @jit(error_model="numpy")

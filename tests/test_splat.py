@@ -140,6 +140,29 @@ def test_integer_rgb_finish_matches_finish_value(acc_dtype, out_dtype, top, divi
         np.testing.assert_array_equal(out, expected)
 
 
+@pytest.mark.parametrize("acc_dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("channels, k", [(1, 2), (1, 3), (2, 3), (2, 4), (3, 4), (3, 5), (4, 5)])
+@pytest.mark.parametrize("divide", [False, True])
+def test_float_finish_matches_finish_value(acc_dtype, channels, k, divide):
+    """The normalising pass of float outputs (loops with constant strides for the layouts
+    flowkit calls, one with run-time strides for the others) gives ``finish_value``'s bits:
+    holes, tiny, huge, infinite and NaN sums, any banding."""
+    from flowkit.kernels.splat import _finish_band, finish_value
+
+    rng = np.random.default_rng(8)
+    n = 997
+    acc = rng.normal(0, 100, (n, k)).astype(acc_dtype)
+    acc[:, channels] = rng.choice([0.0, 0.25, 1.0, 2.5, 1e-30, 3.7, np.inf], n)
+    acc[::7, 0] = rng.choice([np.nan, np.inf, -np.inf, 1e38, 0.0], acc[::7, 0].shape)
+    expected = np.array([[finish_value(acc[p, c], acc[p, channels], divide, 0.0)
+                          for c in range(channels)] for p in range(n)]).astype(acc_dtype)
+    for n_bands in (1, 3):
+        out = np.zeros((n, channels), acc_dtype)
+        for band in range(n_bands):
+            _finish_band(acc.reshape(-1), channels, divide, 0.0, out.reshape(-1), band, n_bands)
+        np.testing.assert_array_equal(out, expected)
+
+
 # ---------------------------------------------------------------- analytic cases
 
 @settings(max_examples=20, deadline=None)
@@ -289,17 +312,24 @@ def test_unknown_flow_is_dropped():
     assert np.isnan(got).all() and (weight == 0).all()
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_result_does_not_depend_on_the_thread_count(mode, monkeypatch):
+@pytest.mark.parametrize("mode, metric_span", [("sum", 0), ("average", 0), ("softmax", 10),
+                                               ("softmax", 200)])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_result_does_not_depend_on_the_thread_count(mode, metric_span, channels, monkeypatch):
     """Bitwise equal for 1, 2, 3 and 7 bands (each band owns target rows and sums in source
-    order), with a converging flow that sends many sources to the same targets."""
+    order), with a converging flow that sends many sources to the same targets. Gray and RGB
+    (the gray path without levels is a loop of its own), softmax metrics within one level
+    and over many (``kernels/splat.py``)."""
     from flowkit.kernels import parallel
 
     rng = np.random.default_rng(11)
-    image = rng.random((2, 37, 41, 3)).astype(np.float32)
+    image = rng.random((2, 37, 41, channels)).astype(np.float32)[..., :channels]
+    if channels == 1:
+        image = image[..., 0]
     flow = converging_flow(37, 41)
     flow += rng.normal(0, 0.3, flow.shape).astype(np.float32)
-    metric = rng.normal(0, 30, (2, 37, 41)) if mode == "softmax" else None
+    flow[3:6, 4:9] = np.round(flow[3:6, 4:9])  # zero-weight taps: the general path
+    metric = rng.uniform(-metric_span, 0, (2, 37, 41)) if mode == "softmax" else None
     results = []
     for bands in (1, 2, 3, 7):
         with monkeypatch.context() as patch:
