@@ -455,7 +455,8 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         ``audio="copy"`` with a changed duration or with ``trim`` (when the input has audio:
         without, nothing is copied and it is no error); a segment outside the input.
     TypeError
-        Arguments of the wrong type.
+        Arguments of the wrong type, each naming its parameter (``src`` or ``dst`` not a
+        path: ``src: expected a path (str or os.PathLike), got None``).
 
     Notes
     -----
@@ -484,6 +485,8 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     from ._backend import select_device
     from .video import open_input, _info
 
+    _validate.check_path("src", src)
+    _validate.check_path("dst", dst)
     src, dst = Path(src), Path(dst)
     options = _check_options(src, dst, fps=fps, factor=factor, speed=speed, duration=duration,
                              segment=segment, trim=trim, method=method,

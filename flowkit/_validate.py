@@ -7,6 +7,7 @@ Each check raises before any kernel runs, with a message of the form
 
 import contextlib
 import numbers
+import os
 
 import numpy as np
 
@@ -104,6 +105,13 @@ def check_not_scalar(name, value):
     turn it into a 0-D array with a confusing message."""
     if value is None or isinstance(value, (str, bytes, int, float)):
         raise TypeError(f"{name}: expected an array, got {describe(value)}")
+
+
+def check_path(name, value):
+    """A file path: a ``str`` or an ``os.PathLike`` (``Path``), not None, bytes or a number,
+    which ``Path()`` would reject with a message that names no parameter."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name}: expected a path (str or os.PathLike), got {describe(value)}")
 
 
 def check_image_dtype(name, array):

@@ -754,6 +754,11 @@ def test_path_errors_name_the_parameter(tmp_path, clip):
         flowkit.retime(tmp_path / "missing.mp4", tmp_path / "out.mp4", factor=2)
     with pytest.raises(FileNotFoundError, match=r"^dst: output folder does not exist: .*no \(for "):
         flowkit.retime(clip, tmp_path / "no" / "out.mp4", factor=2)
+    # not a path at all: Path() said "expected str, bytes or os.PathLike object, not NoneType"
+    with pytest.raises(TypeError, match=r"^src: expected a path \(str or os\.PathLike\), got None$"):
+        flowkit.retime(None, tmp_path / "out.mp4", factor=2)
+    with pytest.raises(TypeError, match=r"^dst: expected a path \(str or os\.PathLike\), got 3$"):
+        flowkit.retime(clip, 3, factor=2)
     assert list(tmp_path.iterdir()) == []
 
 
