@@ -77,6 +77,7 @@ def _as_frames(frames, keep=None, times=None):
                 _validate.check_same_dtype("frames[0]", arrays[0], f"frames[{i}]", a)
         xp, _ = array_module(arrays[0])
         return xp.stack(arrays), times
+    _validate.check_not_scalar("frames", frames)  # None: not a "0-D array" error
     frames = as_array(frames)
     _validate.check_image("frames", frames, ndims=(3, 4, 5))
     return frames, times
@@ -554,7 +555,8 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
     ImportError
         ``method="gan"`` without torch (the message names the extra).
     TypeError
-        A non-integer ``horizon``, ``context`` or ``n_iter``; a ``speed_spread`` that is not a
+        ``frames`` None, a path or a number; a non-integer ``horizon``, ``context`` or
+        ``n_iter``; a ``speed_spread`` that is not a
         real number; unsupported dtypes; ``flow`` neither a name, a callable nor an array;
         with ``method="gan"``, a ``model`` module other than the ``"predict-gan"`` network
         (``PredictRefine``).

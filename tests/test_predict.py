@@ -559,6 +559,11 @@ def test_bad_frames():
         flowkit.predict(nan, 1)
     with pytest.raises(TypeError, match=r"frames: expected dtype uint8, uint16, float16, float32 or float64, got bool"):
         flowkit.predict(np.zeros((2, H, W), bool), 1)
+    # None or a path: named as given, not "expected 3-D or 4-D or 5-D array, got 0-D" (a new user's report)
+    with pytest.raises(TypeError, match=r"^frames: expected an array, got None$"):
+        flowkit.predict(None, 2)
+    with pytest.raises(TypeError, match=r"^frames: expected an array, got 'clip.mp4'$"):
+        flowkit.predict("clip.mp4", 2)
 
 
 def test_one_image_is_not_read_as_a_clip():
