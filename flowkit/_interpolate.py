@@ -955,7 +955,7 @@ def interpolate_video(frames, *, factor=2, times=None, scene_threshold=None, **o
         take here. Errors of
         :func:`interpolate` for each pair.
     TypeError
-        A non-integer ``factor``.
+        A non-integer ``factor`` (``"2"``, ``2.0``), with or without ``times``.
 
     Notes
     -----
@@ -981,8 +981,8 @@ def interpolate_video(frames, *, factor=2, times=None, scene_threshold=None, **o
         if key not in allowed:
             raise TypeError(f"interpolate_video() got an unexpected keyword argument {key!r}; "
                             f"its options are factor, times, {', '.join(allowed)}")
+    factor = _validate.check_int("factor", factor, min_value=1)  # its type with times too
     if times is None:
-        factor = _validate.check_int("factor", factor, min_value=1)
         times = [j / factor for j in range(1, factor)]
     else:
         if factor != 2:

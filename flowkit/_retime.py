@@ -340,9 +340,10 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         halfway between 159 and 161, falls between output frames: not shown). The
         output must hold at least one frame: one frame period ``1 / fps`` may not exceed the
         output's duration (when the input states its duration).
-    factor : number, optional
+    factor : number, Fraction or str, optional
         Output rate as a multiple of the input's (``2``: twice the frames per second), the
-        product in (0, 1000] fps as ``fps``. Give ``fps`` or ``factor``, not both.
+        product in (0, 1000] fps as ``fps``; exact as ``fps`` (``Fraction(3, 2)`` or ``"3/2"``,
+        which ``flowkit batch -O factor=3/2`` passes). Give ``fps`` or ``factor``, not both.
     speed : number, optional
         Playback speed of the retimed part, in [1/1000, 1000]: ``0.25`` plays four times
         slower (slow motion, four times as many frames at the same rate), ``2`` twice as fast.

@@ -550,6 +550,12 @@ def test_bad_input():
         flowkit.interpolate(frame0, frame1, occlusion=1)
     with pytest.raises(ValueError, match="factor: expected an integer >= 1, got 0"):
         flowkit.interpolate_video([frame0, frame1], factor=0)
+    # a string factor is a TypeError naming factor, also beside times (a ValueError there, and
+    # 2.0 passed as the default)
+    for kwargs in ({}, {"times": [0.5]}):
+        for factor in ("2", 2.0):
+            with pytest.raises(TypeError, match=rf"^factor: expected an integer, got {factor!r}$"):
+                flowkit.interpolate_video([frame0, frame1], factor=factor, **kwargs)
     with pytest.raises(ValueError, match=r"times\[0\]: expected a number in \(0, 1\), got 0.0"):
         flowkit.interpolate_video([frame0, frame1], times=[0.0, 0.5])
     with pytest.raises(ValueError, match="t: expected no t for interpolate_video"):

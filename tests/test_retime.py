@@ -777,6 +777,25 @@ def test_rate_and_speed_bounds_are_inclusive(tmp_path, clip):
     assert report.frames == 1 and report.duration == Fraction(1, 2)
 
 
+def test_factor_takes_a_ratio_string_as_fps_and_rejects_other_types(tmp_path, clip):
+    # unlike interpolate_video's integer factor, retime's is an exact rate multiple: "3/2" is
+    # a value (flowkit batch -O factor=3/2 passes the string), anything else not a number a TypeError
+    from flowkit._retime import _check_options
+
+    def factor(value):
+        return _check_options(clip, tmp_path / "a.mp4", fps=None, factor=value, speed=None,
+                              duration=None, segment=None, trim=False, method="blend",
+                              interpolation=None, model=None, flow="dis", flow_options=None,
+                              codec=None, crf=18, audio=None, scene_threshold=10, device=None,
+                              progress=None, part=None)["factor"]
+
+    assert factor("3/2") == Fraction(3, 2) and factor("2") == factor(2) == 2
+    with pytest.raises(TypeError, match=r"^factor: expected a number, got \[2\]$"):
+        factor([2])
+    with pytest.raises(ValueError, match=r"^factor: expected a number or a ratio such as 24000/1001, got 'x2'$"):
+        factor("x2")
+
+
 def test_cuda_without_a_gpu_is_refused_up_front(tmp_path, clip, monkeypatch, capsys):
     from numba import cuda
 
