@@ -507,13 +507,14 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     if dst.is_dir():
         raise IsADirectoryError(f"dst: {dst} is a folder; expected a video file path")
     check_folder(dst, "dst")
-    container, stream = open_input(src)
-    try:
-        info = _info(container, stream)
-        return _retime(container, stream, info, dst, src=src, lossless=_lossless, parts=_parts,
-                       **options)
-    finally:
-        container.close()
+    with _validate.renaming("path", "src"):  # the video reader's errors: "path: cannot open ..."
+        container, stream = open_input(src)
+        try:
+            info = _info(container, stream)
+            return _retime(container, stream, info, dst, src=src, lossless=_lossless,
+                           parts=_parts, **options)
+        finally:
+            container.close()
 
 
 def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, method,

@@ -428,6 +428,15 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     >>> flowkit.translate("in.mp4", "out.mp4", "autocontrast")  # doctest: +SKIP
     >>> flowkit.translate("in.mp4", "out.mp4", "equalize", segment=(2, 5))  # doctest: +SKIP
     """
+    with _validate.renaming("path", "src"):  # the video reader's errors: "path: cannot open ..."
+        return _translate(src, dst, op, method=method, strength=strength, flow=flow,
+                          flow_options=flow_options, scene_threshold=scene_threshold,
+                          segment=segment, codec=codec, crf=crf, audio=audio, progress=progress)
+
+
+def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_threshold, segment,
+               codec, crf, audio, progress):
+    """:func:`translate`'s work, its arguments as given."""
     import collections
     import itertools
     import sys

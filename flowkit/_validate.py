@@ -77,6 +77,21 @@ def noting_layout(note):
         raise ValueError(f"{exc}{note}") from exc
 
 
+@contextlib.contextmanager
+def renaming(name, as_name):
+    """Re-raise an error whose message names a callee's parameter ``name`` (``"path: ..."``,
+    the video reader's) naming the caller's parameter ``as_name`` instead (``retime``'s
+    ``src``), the one its user gave. ValueError, TypeError and FileNotFoundError, as they are
+    raised (as :func:`noting_layout`, other exception types pass unchanged)."""
+    try:
+        yield
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        text = str(exc)
+        if type(exc) not in (ValueError, TypeError, FileNotFoundError) or not text.startswith(f"{name}: "):
+            raise
+        raise type(exc)(f"{as_name}: {text[len(name) + 2:]}") from exc
+
+
 def _dtype_name(array):
     return getattr(array.dtype, "name", str(array.dtype))
 

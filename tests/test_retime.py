@@ -1017,6 +1017,19 @@ def test_file_cut_part_way_is_an_error_not_a_short_output(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["cut.mp4"]
 
 
+def test_a_damaged_input_is_named_src_not_path(tmp_path):
+    # the video reader's errors name its own parameter, path; retime's user gave src
+    data = data_path("video", "car_traffic_small.mp4").read_bytes()
+    (tmp_path / "head.mp4").write_bytes(data[:2000])  # the index (moov) is lost: cannot open
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 4])  # decodes until the cut
+    for name, match in [("head.mp4", "cannot open {} as a video \\("),
+                        ("cut.mp4", "cannot decode {} after \\d+ frames")]:
+        src = tmp_path / name
+        with pytest.raises(ValueError, match="^src: " + match.format(re.escape(str(src)))):
+            flowkit.retime(src, tmp_path / "a.mp4", factor=2, method="blend", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4", "head.mp4"]
+
+
 def test_corrupt_stream_is_one_error_line(tmp_path, clip):
     # the header is intact, the coded frames are garbage: FFmpeg finds nothing to decode
     data = bytearray(clip.read_bytes())

@@ -2,6 +2,7 @@
 ``flowkit translate``: references are float64 NumPy recursions with exact flows, analytic
 shifts, a dense float64 solve of the screened Poisson system, and OpenCV for ``equalize``."""
 
+import re
 import subprocess
 import sys
 from fractions import Fraction
@@ -315,6 +316,15 @@ def test_cli_refuses_an_image_as_retime_does(tmp_path):
         assert run.returncode == 1 and run.stderr.splitlines() == [
             f"flowkit: error: {image} holds a single frame (an image?); {command} needs a video"], run.stderr
         assert not out.exists()
+
+
+def test_a_damaged_input_is_named_src_not_path(tiny_video, tmp_path):
+    # the video reader's errors name its own parameter, path; translate's user gave src
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(tiny_video.read_bytes()[:1000])
+    with pytest.raises(ValueError, match=rf"^src: cannot open {re.escape(str(cut))} as a video"):
+        flowkit.translate(cut, tmp_path / "out.mp4", "autocontrast", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4"]
 
 
 def test_output_without_extension(tiny_video, tmp_path):
