@@ -85,24 +85,25 @@ def _read_image(path, name=None):
 
     The bit depth is kept (8-bit -> uint8, 16-bit -> uint16, float TIFF/EXR -> float32).
     An alpha channel is dropped: RGBA gives RGB, gray + alpha gives gray. ``name`` (the
-    argument, ``FRAME0``) starts the message of a missing file.
+    argument, ``FRAME0``) starts the message of a missing or unreadable file.
     """
     import cv2
 
     path = Path(path)
+    named = f"{name}: " if name else ""
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder; give it alone (without FRAME1) for the flow of "
                                 f"each consecutive pair of its images")
     if not path.is_file():
-        raise FileNotFoundError(f"{name + ': ' if name else ''}no such image file: {path}")
+        raise FileNotFoundError(f"{named}no such image file: {path}")
     data = np.fromfile(path, np.uint8)
     image = decode_image(data, cv2.IMREAD_UNCHANGED)
     if image is None:
-        raise ValueError(f"{path}: OpenCV cannot read this file as an image")
+        raise ValueError(f"{named}{path}: OpenCV cannot read this file as an image")
     if image.ndim == 3 and data[:8].tobytes() == _PNG_SIGNATURE and data.size > 25 and data[25] == 4:
         image = image[..., :1]  # a gray + alpha PNG, which OpenCV decodes as BGRA
     if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
-        raise TypeError(f"{path}: pixel type {image.dtype} is not supported (8 or 16 bits, or float)")
+        raise TypeError(f"{named}{path}: pixel type {image.dtype} is not supported (8 or 16 bits, or float)")
     if image.ndim == 3:
         channels = image.shape[2]
         if channels in (1, 2):  # gray, gray + alpha
@@ -110,7 +111,7 @@ def _read_image(path, name=None):
         elif channels in (3, 4):  # BGR, BGRA -> RGB
             image = image[..., 2::-1]
         else:
-            raise ValueError(f"{path}: {channels} channels; expected gray, RGB, or either with alpha")
+            raise ValueError(f"{named}{path}: {channels} channels; expected gray, RGB, or either with alpha")
     return np.ascontiguousarray(image)
 
 
@@ -1957,12 +1958,17 @@ _FLAGS = {"path: ": "", "codec: ": "--codec: ", "fps: ": "--fps: ", "step: ": "-
           "outputs: ": "-o: ", "threads_per_worker: ": "--threads-per-worker: ",
           "chunk_frames: ": "--chunk-frames: ", "scheduler: ": "--scheduler: ",
           "device: ": "--device: ", "job_options: ": "-O "}
+# the argument of each command with one input that the library's input path parameter (the
+# video reader's path, retime's and translate's src) came from, named in their errors
+_INPUT_ARGUMENTS = {"flow": "FRAME0", "predict": "INPUT", "retime": "INPUT", "translate": "INPUT"}
 
 
-def _one_line(exc, options=()):
+def _one_line(exc, options=(), source=None):
     """``exc`` as one line, library parameter names turned into the flags that set them;
     names in ``options`` (a batch job's options, given as ``-O NAME=VALUE``) as ``-O NAME``,
-    as the client-side checks report them (errors raised on the workers)."""
+    as the client-side checks report them (errors raised on the workers); the input path
+    parameters (``path``, ``src``) as ``source`` (the command's input argument, ``INPUT``),
+    else left out (the message names the file)."""
     message = " ".join(str(exc).split()) or "(no message)"
     if isinstance(exc, OSError) and exc.strerror and exc.filename is not None and exc.filename2 is None:
         # "[Errno 13] Permission denied: '/x/out.mp4'" as the shell tools say it
@@ -1970,6 +1976,8 @@ def _one_line(exc, options=()):
     head = re.match(r"(\w+)(\[[^\]]*\])?: ", message)
     if head and head.group(1) in options:
         message = "job_options: " + message
+    if source and message.startswith(("path: ", "src: ")):
+        message = f"{source}: {message.split(': ', 1)[1]}"
     for name, flag in _FLAGS.items():
         if message.startswith(name):
             message = flag + message[len(name):]
@@ -2106,7 +2114,7 @@ def _outcome(args):
             return 141, None  # the reader of stdout left (| head): quietly, as coreutils (SIGPIPE)
         if args.debug:
             raise
-        message = _one_line(exc)
+        message = _one_line(exc, source=_INPUT_ARGUMENTS.get(args.command))
         if isinstance(exc, CudaUnavailable) and getattr(args, "device", None) == "cuda":
             # the flag's value cannot run here: a usage error, as generate's and train's (torch)
             return 2, _usage_line(f"--device: 'cuda': {message}", f"flowkit {args.command}").rstrip("\n")

@@ -157,10 +157,10 @@ def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
         "folder as an image": (["flow", tmp_path, b, "-o", tmp_path / "f.flo"],
                                f"{tmp_path} is a folder; give it alone (without FRAME1)"),
         "not an image": (["flow", a, _truncated_flo(tmp_path), "-o", tmp_path / "f.flo"],
-                         f"{tmp_path / 'short.flo'}: OpenCV cannot read this file as an image"),
+                         f"FRAME1: {tmp_path / 'short.flo'}: OpenCV cannot read this file as an image"),
         # OpenCV's own "!buf.empty() in function 'imdecode_'" before (a new user's report)
         "empty image file": (["flow", a, _empty(tmp_path / "empty.png"), "-o", tmp_path / "f.flo"],
-                             f"{tmp_path / 'empty.png'}: OpenCV cannot read this file as an image"),
+                             f"FRAME1: {tmp_path / 'empty.png'}: OpenCV cannot read this file as an image"),
         "different sizes": (["flow", a, small, "-o", tmp_path / "f.flo"],
                             f"{small} is 60x40 but {a} is 64x48 (width x height); the frames must "
                             f"have the same size"),
@@ -182,6 +182,34 @@ def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
     assert status == (2 if "option" in case else 1) and out == ""
     assert one_error_line(err).startswith(expected)
     assert sorted(tmp_path.iterdir()) == before  # no output, no temporary file
+
+
+@pytest.mark.parametrize("command", ["flow", "predict", "retime", "translate"])
+def test_unreadable_inputs_are_one_line_naming_the_argument(tmp_path, capsys, command):
+    # a file FFmpeg cannot open, a folder without images, a folder with an undecodable image:
+    # exit 1 and one line that names the argument, not only the file (a new user's report)
+    video = tmp_path / "bad.mp4"
+    video.write_bytes(b"\0" * 4096)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no images here")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("a.png", "b.png"):
+        (broken / name).write_bytes(b"not a PNG")
+    cases = [(video, f"cannot open {video} as a video (")]
+    if command in ("flow", "predict"):  # retime and translate take a video file (a folder: exit 2)
+        cases += [(empty, f"the folder {empty} holds no image files (.bmp, "),
+                  (broken, f"OpenCV cannot read the image {broken / 'a.png'}")]
+    out = tmp_path / "out.mp4"
+    extra = {"flow": ["--video", out], "predict": ["--horizon", "2", "-o", out],
+             "retime": [out, "--factor", "2"], "translate": [out, "--op", "autocontrast"]}[command]
+    argument = "FRAME0" if command == "flow" else "INPUT"
+    for source, message in cases:
+        status = main([command, str(source), *map(str, extra)])
+        err = capsys.readouterr().err
+        assert status == 1 and one_error_line(err).startswith(f"{argument}: {message}"), err
+    assert not out.exists()
 
 
 def test_debug_shows_the_traceback(tmp_path):
@@ -394,7 +422,7 @@ def test_ffmpeg_logs_stay_off_stderr(tmp_path):
     truncated = tmp_path / "cut.mp4"
     truncated.write_bytes(video.read_bytes()[:video.stat().st_size // 2])
     status, _, err = run_cli("flow", truncated, "--video", tmp_path / "x.mp4")
-    assert status == 1 and one_error_line(err) == (f"cannot open {truncated} as a video (Invalid data found when "
+    assert status == 1 and one_error_line(err) == (f"FRAME0: cannot open {truncated} as a video (Invalid data found when "
                                                     f"processing input)")  # no "moov atom" log line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4", "in.mp4"]
 
@@ -670,7 +698,7 @@ def test_video_errors_are_one_line(tmp_path):
     assert status == 1 and one_error_line(err) == f"{folder}: only one frame, a flow needs two"
     cv2.imwrite(str(folder / "1.png"), np.zeros((40, 64, 3), np.uint8))
     status, _, err = run_cli("flow", folder, "--video", tmp_path / "x.mp4")
-    assert status == 1 and one_error_line(err).startswith(f"image {folder / '1.png'} is 64x40, the first")
+    assert status == 1 and one_error_line(err).startswith(f"FRAME0: image {folder / '1.png'} is 64x40, the first")
     assert "--resize WxH" in err
     # a missing folder is named with the option, by the user's path
     status, _, err = run_cli("flow", folder, "--video", tmp_path / "no" / "x.mp4")
@@ -1135,9 +1163,10 @@ def test_webm_cut_short_fails_every_command(tmp_path, command):
     cut.write_bytes(bear.read_bytes()[:20000])
     args = [command[0], cut] + [a.format(out=tmp_path / "out") for a in command[1:]]
     status, _, err = run_cli(*args)
+    argument = "FRAME0" if command[0] == "flow" else "INPUT"  # the input, named
     assert status == 1 and one_error_line(err) == (
-        f"cannot decode {cut} (the video ends at 0.300 s, its headers say 1.001 s: the file is cut "
-        f"short or damaged)")
+        f"{argument}: cannot decode {cut} (the video ends at 0.300 s, its headers say 1.001 s: the "
+        f"file is cut short or damaged)")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.webm"]  # no partial output
 
 

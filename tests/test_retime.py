@@ -907,7 +907,7 @@ def test_cli_errors_are_one_line_without_output(tmp_path, clip):
     data = data_path("video", "torchcodec__nasa_13013.mp4").read_bytes()
     truncated.write_bytes(data[: len(data) // 3])
     cases = [
-        ((truncated, tmp_path / "a.mp4"), 1, f"cannot open {truncated} as a video (Invalid data found when processing input)"),
+        ((truncated, tmp_path / "a.mp4"), 1, f"INPUT: cannot open {truncated} as a video (Invalid data found when processing input)"),
         ((tmp_path / "missing.mp4", tmp_path / "a.mp4"), 1, f"INPUT: no such video file: {tmp_path / 'missing.mp4'}"),
         ((clip, tmp_path / "no" / "a.mp4"), 1, f"OUTPUT: output folder does not exist: {tmp_path / 'no'} (for {tmp_path / 'no' / 'a.mp4'})"),
         # a bad value is a usage error (exit 2) whether the command line or the library finds it
@@ -1013,7 +1013,7 @@ def test_file_cut_part_way_is_an_error_not_a_short_output(tmp_path):
     assert int(count) == len(decoded) > 0
     assert float(decoded[-1]) < float(seconds) <= float(decoded[-1]) + 0.1  # the last frame's end
     status, _, err = run_cli("retime", cut, tmp_path / "a.mp4", "--method", "blend")
-    assert status == 1 and one_error_line(err).startswith(f"cannot decode {cut}"), err
+    assert status == 1 and one_error_line(err).startswith(f"INPUT: cannot decode {cut}"), err
     assert [p.name for p in tmp_path.iterdir()] == ["cut.mp4"]
 
 
@@ -1050,7 +1050,7 @@ def test_a_still_image_is_refused_not_a_crash(tmp_path):
     with pytest.raises(ValueError, match=r"^src: .*still.png holds a single frame \(an image\?\)"):
         flowkit.retime(still, tmp_path / "a.mp4", factor=2)
     status, _, err = run_cli("retime", still, tmp_path / "b.mp4", "--factor", "2")
-    assert status == 1 and one_error_line(err) == f"{still} holds a single frame (an image?); retime needs a video"
+    assert status == 1 and one_error_line(err) == f"INPUT: {still} holds a single frame (an image?); retime needs a video"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["still.png"]
 
 

@@ -314,7 +314,7 @@ def test_cli_refuses_an_image_as_retime_does(tmp_path):
         out = tmp_path / f"{command}.mp4"
         run = _cli(command, image, out, *extra, "--quiet")
         assert run.returncode == 1 and run.stderr.splitlines() == [
-            f"flowkit: error: {image} holds a single frame (an image?); {command} needs a video"], run.stderr
+            f"flowkit: error: INPUT: {image} holds a single frame (an image?); {command} needs a video"], run.stderr
         assert not out.exists()
 
 
