@@ -73,7 +73,8 @@ def select_device(device, **arrays):
 
 class CudaUnavailable(RuntimeError):
     """The CUDA backend was asked for on a machine without a usable GPU (the command line
-    reports it as a ``--device`` usage error, as the torch commands do)."""
+    reports it as a usage error naming ``--device`` or ``--option device``, as the torch
+    commands do)."""
 
 
 def require_cuda():

@@ -2115,12 +2115,23 @@ def _outcome(args):
         if args.debug:
             raise
         message = _one_line(exc, source=_INPUT_ARGUMENTS.get(args.command))
-        if isinstance(exc, CudaUnavailable) and getattr(args, "device", None) == "cuda":
+        flag = _cuda_flag(args) if isinstance(exc, CudaUnavailable) else None
+        if flag:
             # the flag's value cannot run here: a usage error, as generate's and train's (torch)
-            return 2, _usage_line(f"--device: 'cuda': {message}", f"flowkit {args.command}").rstrip("\n")
+            return 2, _usage_line(f"{flag}: 'cuda': {message}", f"flowkit {args.command}").rstrip("\n")
         if _is_usage_error(exc, message):
             return 2, _usage_line(message, f"flowkit {args.command}").rstrip("\n")
         return 1, f"flowkit: error: {message}"
+
+
+def _cuda_flag(args):
+    """The flag that asked for the CUDA backend: ``--device`` (``--device cuda``), else
+    ``--option device`` (the method's ``-O device=cuda``); None if neither did."""
+    if getattr(args, "device", None) == "cuda":
+        return "--device"
+    if args.command != "batch" and dict(getattr(args, "option", None) or ()).get("device") == "cuda":
+        return "--option device"  # batch's -O are job options, run on the workers
+    return None
 
 
 def _stdout_gone():

@@ -212,6 +212,30 @@ def test_unreadable_inputs_are_one_line_naming_the_argument(tmp_path, capsys, co
     assert not out.exists()
 
 
+@pytest.mark.parametrize("command", ["flow", "predict"])
+def test_option_device_cuda_without_a_gpu_is_a_usage_error_as_device_cuda(pair, tmp_path, capsys,
+                                                                          monkeypatch, command):
+    # -O device=cuda (the method's option) was exit 1 with a line naming no flag, while
+    # retime --device cuda is exit 2 naming --device (test_retime): the same rule for both
+    from numba import cuda
+
+    monkeypatch.setattr(cuda, "is_available", lambda: False)  # as on a machine without a GPU
+    if command == "flow":
+        args = ["flow", str(pair[0]), str(pair[1]), "-o", str(tmp_path / "f.flo")]
+    else:
+        folder = tmp_path / "frames"
+        folder.mkdir()
+        for k, frame in enumerate(pair[2:]):
+            cv2.imwrite(str(folder / f"{k}.png"), frame)
+        args = ["predict", str(folder), "--horizon", "1", "-o", str(tmp_path / "p.mp4")]
+    before = sorted(tmp_path.iterdir())
+    assert main([*args, "-O", "device=cuda"]) == 2
+    message = usage_error_line(capsys.readouterr().err, command)
+    assert message.startswith("--option device: 'cuda': the CUDA backend was requested but no "
+                              "CUDA GPU or driver is available")
+    assert sorted(tmp_path.iterdir()) == before
+
+
 def test_debug_shows_the_traceback(tmp_path):
     status, _, err = run_cli("--debug", "color", _truncated_flo(tmp_path), "-o", tmp_path / "c.png")
     assert status == 1 and "Traceback" in err and err.rstrip().splitlines()[-1].startswith("ValueError: ")

@@ -812,6 +812,12 @@ def test_cuda_without_a_gpu_is_refused_up_front(tmp_path, clip, monkeypatch, cap
     assert status == 2 and message.startswith("--device: 'cuda': the CUDA backend was requested "
                                               "but no CUDA GPU")
     assert message.endswith("(see flowkit retime --help)")
+    # the estimator's -O device=cuda: the same usage error naming its flag (exit 1 and no flag before)
+    status = main(["retime", str(clip), str(tmp_path / "b.mp4"), "--factor", "2", "-O", "device=cuda"])
+    message = one_error_line(capsys.readouterr().err)
+    assert status == 2 and message.startswith("--option device: 'cuda': the CUDA backend was "
+                                              "requested but no CUDA GPU")
+    assert message.endswith("(see flowkit retime --help)")
     assert list(tmp_path.iterdir()) == []
 
 
