@@ -366,12 +366,13 @@ def _expand(inputs):
 
 
 def _outputs(files, outputs, suffix):
-    """One output path per input: ``outputs`` a folder (created; names from the inputs') or a
-    list of paths of the same length."""
+    """One output path per input: ``outputs`` a folder (created if missing, in a folder that
+    must exist; names from the inputs') or a list of paths of the same length."""
     if isinstance(outputs, (str, os.PathLike)):
         folder = Path(outputs)
         if folder.exists() and not folder.is_dir():
             raise NotADirectoryError(f"outputs: {folder} exists and is not a folder")
+        check_folder(folder, "outputs")  # as each path of a list: its folder must exist
         paths = [folder / (f.stem + (suffix or f.suffix)) for f in files]
         if len(set(paths)) != len(paths):
             twins = sorted(str(f) for f, p in zip(files, paths) if paths.count(p) > 1)
@@ -510,8 +511,9 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
     inputs : str, Path or list of them
         Video files, folders (their video files) or glob patterns such as ``"clips/*.mp4"``.
     outputs : str, Path or list of them
-        A folder (created) that receives one output per input, named as the input (``.mp4``
-        for predict and flow), or a list of output paths, one per input.
+        A folder (created if missing, in a folder that must exist) that receives one output
+        per input, named as the input (``.mp4`` for predict and flow), or a list of output
+        paths, one per input.
     scheduler : None, str or distributed.Client
         None: a ``distributed.LocalCluster`` of ``workers`` processes on this machine, closed
         at the end. An address (``"tcp://host:8786"``) or a ``Client``: an existing cluster.
@@ -600,7 +602,7 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
         if todo:  # with every output there (resume) no cluster is started
             client = _client(scheduler, workers, owned)
             if isinstance(outputs, (str, os.PathLike)):  # once a cluster is there (a refused run
-                Path(outputs).mkdir(parents=True, exist_ok=True)  # creates nothing)
+                Path(outputs).mkdir(exist_ok=True)  # creates nothing)
             dashboard = _dashboard(client)
             if (progress if _announce is None else _announce) and dashboard:
                 import sys

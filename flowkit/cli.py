@@ -277,12 +277,15 @@ def _check_video_input(source):
 def _check_output_folder_path(flag, folder, pattern=None):
     """An output folder path (demo --out, flow --flo-dir, predict's folder, batch -o): not an
     existing file, and with ``pattern`` not a folder already holding an earlier run's files of
-    it (old and new would mix); usage errors, before any work."""
+    it (old and new would mix); usage errors, before any work. The folder is created if
+    missing, its parents are not: a missing one is exit 1, as for an output file
+    (``check_folder``)."""
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{flag}: {folder} exists and is not a folder")
     if pattern and folder.is_dir() and any(folder.glob(pattern)):
         raise UsageError(f"{flag}: {folder} already holds {pattern} files (from an earlier run?); "
                          "give a new or empty folder")
+    check_folder(folder, flag)
 
 
 def _codec_defaults(table=DEFAULT_CODECS):
@@ -412,7 +415,7 @@ def demo(out_dir, method="farneback", options=None):
     Parameters
     ----------
     out_dir : str or Path
-        Folder for the outputs; created if missing.
+        Folder for the outputs; created if missing, in a folder that must exist.
     method : str
         The estimator, a name from ``flowkit.list_estimators()``.
     options : dict, optional
@@ -431,7 +434,7 @@ def demo(out_dir, method="farneback", options=None):
     options = dict(options or {})
     estimator = get_estimator(method, options)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(exist_ok=True)
     frame0, frame1, truth = flowkit.sample_pair()
 
     start = time.perf_counter()
@@ -642,8 +645,7 @@ def _flow_video(args):
                 shape = flow.shape[:2]
                 yield (times[pairs] if times else None), flow
                 if flo_dir is not None:
-                    if staging is None:  # the folder's parents are made once there is a flow
-                        flo_dir.parent.mkdir(parents=True, exist_ok=True)
+                    if staging is None:
                         staging = stack.enter_context(_staged_folder(flo_dir))
                     flowkit.write_flo(staging / f"flow_{pairs:06d}.flo", flow)
                 pairs += 1
@@ -824,7 +826,6 @@ def _check_output_folder(folder, source, codec):
     if codec:
         raise UsageError("--codec is for a video output; OUTPUT names a folder")
     _check_output_folder_path("OUTPUT", folder, "frame_*.png")
-    check_folder(folder, "OUTPUT")
 
 
 @contextlib.contextmanager
@@ -1594,7 +1595,8 @@ def build_parser():
                                    "against the truth and against OpenCV, written to --out. "
                                    "Each file is written atomically and replaces the file of "
                                    "an earlier run (the last line says how many were replaced).")
-    p.add_argument("--out", default="flowkit-demo", help="output folder (default ./flowkit-demo)")
+    p.add_argument("--out", default="flowkit-demo", help="output folder (default ./flowkit-demo), "
+                   "created if missing, in an existing folder")
     p.set_defaults(run=cmd_demo)
 
     p = sub.add_parser(
@@ -1615,7 +1617,8 @@ def build_parser():
                    "(k, k+1) is written at frame k's time (from the first frame on: a variable "
                    "frame rate is kept) and a video input's display rotation is kept as a tag, "
                    "as predict and retime keep them")
-    p.add_argument("--flo-dir", help="video: folder for one .flo per pair (created)")
+    p.add_argument("--flo-dir", help="video: folder for one .flo per pair (created if missing, in "
+                                     "an existing folder)")
     p.add_argument("--max-flow", type=_positive_float, help="flow length (px) of full colour saturation; "
                    "default: each picture scaled to its own largest flow")
     p.add_argument("--fps", type=_fps, help=f"video: a constant frame rate for --video, in (0, "
@@ -1641,7 +1644,8 @@ def build_parser():
                     f"retime does. A video OUTPUT is written atomically and {_REPLACES}; a folder "
                     "already holding frame_*.png files is refused.")
     p.add_argument("input", help="video file or folder of images")
-    _add_output(p, f"output video ({', '.join(DEFAULT_CODECS)}) or folder (created)")
+    _add_output(p, f"output video ({', '.join(DEFAULT_CODECS)}) or folder (created if missing, "
+                   "in an existing folder)")
     p.add_argument("--horizon", type=_positive, required=True,
                    help="number of frames to predict (all held in memory: ~16 bytes per pixel each)")
     p.add_argument("--context", type=_context, default="auto",
@@ -1751,7 +1755,8 @@ def build_parser():
                     "--chunk-frames can split), flow's (method=dis, max_flow, ...).")
     p.add_argument("job", choices=("retime", "predict", "flow"), help="the job")
     p.add_argument("inputs", nargs="+", help="video files, folders of videos or glob patterns")
-    p.add_argument("-o", "--output", required=True, help="output folder (created)")
+    p.add_argument("-o", "--output", required=True,
+                   help="output folder (created if missing, in an existing folder)")
     p.add_argument("--scheduler", metavar="ADDR", help="address of a running Dask scheduler, "
                    "e.g. tcp://host:8786 (default: a local cluster on this machine)")
     p.add_argument("--workers", type=_positive, help="worker processes of the local cluster "

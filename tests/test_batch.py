@@ -7,6 +7,7 @@ x264's macroblock tree (docs/scaling.md), 10-bit output is not.
 """
 
 import os
+import re
 import signal
 import sys
 from fractions import Fraction
@@ -739,6 +740,16 @@ def test_inputs_outputs_and_cluster_checks_before_any_work(clips, tmp_path, monk
     assert main(["batch", "retime", str(folder), "-o", str(afile), "-O", "factor=2"]) == 2
     assert capsys.readouterr().err == (f"flowkit: error: -o: {afile} exists and is not a folder "
                                        "(see flowkit batch --help)\n")
+
+
+def test_an_output_folder_is_created_only_in_an_existing_folder(clips, tmp_path):
+    # as retime's dst and each path of a list of outputs: the folder of the output folder must
+    # exist (flowkit batch -o made its parents; test_cli checks the command line's line)
+    missing = tmp_path / "no" / "out"
+    with pytest.raises(FileNotFoundError, match=rf"^outputs: output folder does not exist: "
+                                                rf"{re.escape(str(tmp_path / 'no'))} \(for "):
+        flowkit.batch("retime", clips, missing, progress=False, **RETIME)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_retime_job_reports_the_streams_it_does_not_write(client, tmp_path, monkeypatch, capsys):

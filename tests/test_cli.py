@@ -701,7 +701,7 @@ def test_flow_of_an_image_folder_with_lucas_kanade(tmp_path, capsys):
     frames = _moving_frames(4, 49, 65)  # odd size
     for i, frame in enumerate(frames):
         cv2.imwrite(str(folder / f"f{i}.png"), frame[..., ::-1])
-    flo_dir = tmp_path / "out" / "flo"  # created with its parents
+    flo_dir = tmp_path / "flo"  # created (in an existing folder: test_output_folders_...)
     video = tmp_path / "flow.mp4"
     assert main(["flow", str(folder), "--method", "lucas_kanade", "-O", "radius=3",
                  "--flo-dir", str(flo_dir), "--video", str(video)]) == 0
@@ -712,6 +712,35 @@ def test_flow_of_an_image_folder_with_lucas_kanade(tmp_path, capsys):
     for i in range(3):
         expected = flowkit.lucas_kanade(frames[i], frames[i + 1], radius=3)
         np.testing.assert_allclose(flowkit.read_flo(flo_dir / f"flow_{i:06d}.flo"), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("command", ["flow --flo-dir", "predict", "demo --out", "batch -o"])
+def test_output_folders_are_created_in_an_existing_folder_only(tmp_path, capsys, command):
+    # flow --flo-dir, batch -o and demo --out made missing parents too, while predict's folder
+    # and every output file refuse a missing folder: one rule now (exit 1, one line naming the flag)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for k, frame in enumerate(_moving_frames(3)):
+        cv2.imwrite(str(frames / f"{k}.png"), frame[..., ::-1])
+    video = tmp_path / "in.mkv"
+    with flowkit.VideoWriter(video, fps=12) as writer:
+        for frame in _moving_frames(3):
+            writer.write(frame)
+    folder = tmp_path / "no" / "out"
+    args, flag = {"flow --flo-dir": (["flow", frames, "--flo-dir", folder], "--flo-dir"),
+                  "predict": (["predict", frames, "--horizon", "1", "-o", folder], "OUTPUT"),
+                  "demo --out": (["demo", "--out", folder], "--out"),
+                  "batch -o": (["batch", "retime", video, "-o", folder, "-O", "factor=2"], "-o")}[command]
+    before = sorted(tmp_path.iterdir())
+    assert main([str(a) for a in args]) == 1
+    assert one_error_line(capsys.readouterr().err) == (
+        f"{flag}: output folder does not exist: {tmp_path / 'no'} (for {folder})")
+    assert sorted(tmp_path.iterdir()) == before
+    # in an existing folder the folder itself is created
+    (tmp_path / "no").mkdir()
+    if command != "batch -o":  # (a cluster: test_batch)
+        assert main([str(a) for a in args] + ["-q"] * (command != "demo --out")) == 0
+        assert folder.is_dir() and any(folder.iterdir())
 
 
 def test_video_errors_are_one_line(tmp_path):
