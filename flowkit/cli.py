@@ -1469,7 +1469,7 @@ def cmd_color(args):
     if Path(args.flo).is_dir():
         raise UsageError(f"FLO: {args.flo} is a folder; expected a .flo file")
     if not Path(args.flo).is_file():
-        raise FileNotFoundError(f"no such .flo file: {args.flo}")
+        raise FileNotFoundError(f"FLO: no such .flo file: {args.flo}")
     _check_output("-o", args.output, "image", (args.flo,))
     flow = flowkit.read_flo(args.flo)
     _write_png(args.output, flowkit.flow_to_color(flow, max_flow=args.max_flow))
@@ -1800,7 +1800,7 @@ def build_parser():
                                    "flow, saturation its length (flowkit.flow_to_color, Baker et "
                                    "al.'s Middlebury colour wheel); unknown flow is black. The "
                                    f"PNG is written atomically and {_REPLACES}.")
-    p.add_argument("flo", help="the .flo file (Middlebury format)")
+    p.add_argument("flo", metavar="FLO", help="the .flo file (Middlebury format)")
     p.add_argument("-o", "--output", required=True, help="output .png path")
     p.add_argument("--max-flow", type=_positive_float,
                    help="flow length (px) of full saturation (default: the largest)")

@@ -151,7 +151,7 @@ def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
                           f"{tmp_path / 'short.flo'}: truncated .flo file: size 64x48 (width x height) "
                           f"needs 24588 bytes, the file has 100"),
         "missing flo": (["color", tmp_path / "none.flo", "-o", tmp_path / "c.png"],
-                        f"no such .flo file: {tmp_path / 'none.flo'}"),
+                        f"FLO: no such .flo file: {tmp_path / 'none.flo'}"),
         "missing image": (["flow", a, tmp_path / "none.png", "-o", tmp_path / "f.flo"],
                           f"FRAME1: no such image file: {tmp_path / 'none.png'}"),
         "folder as an image": (["flow", tmp_path, b, "-o", tmp_path / "f.flo"],
@@ -234,6 +234,43 @@ def test_option_device_cuda_without_a_gpu_is_a_usage_error_as_device_cuda(pair, 
     assert message.startswith("--option device: 'cuda': the CUDA backend was requested but no "
                               "CUDA GPU or driver is available")
     assert sorted(tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize("command", ["flow pair", "flow video", "predict", "retime", "translate",
+                                     "batch", "color", "train"])
+def test_a_missing_input_is_exit_1_naming_its_argument_in_every_command(tmp_path, capsys, command):
+    # one rule for a missing input (docs/api.md, "Command line"): exit 1, one line naming the
+    # argument; argparse's own usage errors stay exit 2
+    if command == "train":
+        pytest.importorskip("torch")
+    missing = tmp_path / "missing.mp4"
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), np.zeros((16, 16), np.uint8))
+    args, expected = {
+        "flow pair": (["flow", tmp_path / "missing.png", image, "-o", tmp_path / "f.flo"],
+                      f"FRAME0: no such image file: {tmp_path / 'missing.png'}"),
+        "flow video": (["flow", missing, "--video", tmp_path / "f.mp4"],
+                       f"FRAME0: no such video file or image folder: {missing}"),
+        "predict": (["predict", missing, "--horizon", "1", "-o", tmp_path / "p.mp4"],
+                    f"INPUT: no such video file or image folder: {missing}"),
+        "retime": (["retime", missing, tmp_path / "r.mp4", "--factor", "2"],
+                   f"INPUT: no such video file: {missing}"),
+        "translate": (["translate", missing, tmp_path / "t.mp4", "--op", "autocontrast"],
+                      f"INPUT: no such video file: {missing}"),
+        "batch": (["batch", "retime", missing, "-o", tmp_path / "out", "-O", "factor=2"],
+                  f"INPUTS: no such file: {missing}"),
+        "color": (["color", tmp_path / "missing.flo", "-o", tmp_path / "c.png"],
+                  f"FLO: no such .flo file: {tmp_path / 'missing.flo'}"),
+        "train": (["train", "interp-refine", "--data", missing, "--out", tmp_path / "w.safetensors"],
+                  f"--data: no such file or folder '{missing}'"),
+    }[command]
+    assert main([str(a) for a in args]) == 1
+    assert one_error_line(capsys.readouterr().err) == expected
+    assert sorted(tmp_path.iterdir()) == [image]
+    if command == "retime":  # no input at all: argparse's usage error
+        with pytest.raises(SystemExit) as stop:
+            main(["retime"])
+        assert stop.value.code == 2 and capsys.readouterr().err.startswith("flowkit: error: ")
 
 
 def test_debug_shows_the_traceback(tmp_path):
