@@ -87,7 +87,8 @@ def renaming(name, as_name):
         yield
     except (ValueError, TypeError, FileNotFoundError) as exc:
         text = str(exc)
-        if type(exc) not in (ValueError, TypeError, FileNotFoundError) or not text.startswith(f"{name}: "):
+        exact = type(exc) in (ValueError, TypeError, FileNotFoundError)
+        if not exact or not text.startswith(f"{name}: "):
             raise
         raise type(exc)(f"{as_name}: {text[len(name) + 2:]}") from exc
 
