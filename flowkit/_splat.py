@@ -139,7 +139,7 @@ def splat(image, flow, *, mode="average", metric=None, return_weight=False, devi
             return host_array(array, dt, shape)
 
         empty = np.empty
-        zeros = np.zeros  # fresh zero pages: cheaper than clearing them in the kernel
+        zeros = np.empty  # cleared by the bands
     none = (0, h, w)
     levels = scales = None
     if mode == "softmax":
