@@ -73,17 +73,21 @@ def assert_holes_match(got, expected):
 
 # ---------------------------------------------------------------- against the reference
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode, metric_sd", [("sum", 0), ("average", 0), ("softmax", 4.0),
+                                             ("softmax", 1.0)])
 @pytest.mark.parametrize("channels", [None, 2, 3, 4])
-def test_matches_float64_reference(mode, channels):
+def test_matches_float64_reference(mode, metric_sd, channels):
     """float32 within 1e-5 (relative to the values, which are in [0, 1]; the float32 weights
     and sums round at ~1e-7 per operation), float64 within 1e-12; holes and weights equal.
-    Four channels run the general per-tap path, gray, 2 (flows) and RGB the written-out one."""
+    Four channels run the general per-tap path, gray, 2 (flows) and RGB the written-out one;
+    softmax metrics over several levels and within one (``kernels/splat.py``)."""
     rng = np.random.default_rng(1)
     shape = (21, 26) if channels is None else (21, 26, channels)
     image = rng.random(shape)
     flow = random_flow(21, 26, seed=2)
-    metric = rng.normal(0, 4, (21, 26)) if mode == "softmax" else None
+    metric = rng.normal(0, metric_sd, (21, 26)) if mode == "softmax" else None
+    if metric is not None:  # the case asked for: levels or not
+        assert (np.ptp(metric) > 16) == (metric_sd > 2)
     expected, expected_weight = reference_splat(image, flow, mode, metric)
     got, weight = splat(image, flow, mode=mode, metric=metric, return_weight=True)
     assert got.dtype == np.float64 and weight.dtype == np.float32
