@@ -407,7 +407,8 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
         (``op: NAME raised TYPE on frame K: MESSAGE``, chained from the op's exception); a
         video that cannot be decoded.
     TypeError
-        An op that returns something other than an array, or that raises a TypeError
+        ``src`` or ``dst`` is not a str or ``os.PathLike``; an op that returns something
+        other than an array, or that raises a TypeError
         (reported as above).
 
     Notes
@@ -454,6 +455,8 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
                         open_input, streams_not_written, to_coded, writer_codec,
                         writer_tags)
 
+    _validate.check_path("src", src)
+    _validate.check_path("dst", dst)
     src, dst = Path(src), Path(dst)
     if callable(op):
         function, name = op, getattr(op, "__name__", "op")

@@ -15,7 +15,7 @@ import numpy as np
 
 from ._atomic import atomic_path
 from ._backend import as_array, to_host
-from ._validate import UNKNOWN_FLOW, check_array, check_flow
+from ._validate import UNKNOWN_FLOW, check_array, check_flow, check_path
 
 __all__ = ["read_flo", "write_flo", "read_kitti_flow", "write_kitti_flow"]
 
@@ -53,6 +53,8 @@ def read_flo(path):
 
     Raises
     ------
+    TypeError
+        ``path`` is not a str or ``os.PathLike`` (``path: expected a path ...``).
     FileNotFoundError
         The file does not exist.
     ValueError
@@ -69,6 +71,7 @@ def read_flo(path):
     >>> flow.shape, flow.dtype  # doctest: +SKIP
     ((388, 584, 2), dtype('float32'))
     """
+    check_path("path", path)
     path = Path(path)
     data = path.read_bytes()
     if len(data) < _FLO_HEADER_BYTES:
@@ -106,7 +109,8 @@ def write_flo(path, flow):
     Raises
     ------
     ValueError, TypeError
-        ``flow`` is not a single ``(H, W, 2)`` float array.
+        ``flow`` is not a single ``(H, W, 2)`` float array; ``path`` is not a str or
+        ``os.PathLike`` (TypeError).
     IsADirectoryError
         ``path`` is a folder (``path: DIR is a folder; expected a .flo file path``; OpenCV's
         writer returns False there).
@@ -117,6 +121,7 @@ def write_flo(path, flow):
     --------
     >>> write_flo("out.flo", np.zeros((4, 5, 2), np.float32))  # doctest: +SKIP
     """
+    check_path("path", path)
     if Path(path).is_dir() or Path(path).name in ("", ".", ".."):
         raise IsADirectoryError(f"path: {Path(path)} is a folder; expected a .flo file path")
     flow = _host_flow("flow", flow)
@@ -150,6 +155,8 @@ def read_kitti_flow(path):
 
     Raises
     ------
+    TypeError
+        ``path`` is not a str or ``os.PathLike`` (``path: expected a path ...``).
     FileNotFoundError
         The file does not exist.
     ValueError
@@ -169,6 +176,7 @@ def read_kitti_flow(path):
 
     from .video import decode_image
 
+    check_path("path", path)
     path = Path(path)
     data = np.frombuffer(path.read_bytes(), np.uint8)
     image = decode_image(data, cv2.IMREAD_UNCHANGED)
@@ -208,7 +216,8 @@ def write_kitti_flow(path, flow, valid=None):
     Raises
     ------
     ValueError, TypeError
-        Bad ``flow`` or a ``valid`` mask of another shape.
+        Bad ``flow`` or a ``valid`` mask of another shape; ``path`` is not a str or
+        ``os.PathLike`` (TypeError).
     OSError
         OpenCV could not encode the image.
 
@@ -218,6 +227,7 @@ def write_kitti_flow(path, flow, valid=None):
     """
     import cv2
 
+    check_path("path", path)
     flow = _host_flow("flow", flow)
     if valid is not None:
         valid = as_array(valid)

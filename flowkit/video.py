@@ -19,7 +19,7 @@ import numpy as np
 
 from ._atomic import atomic_path
 from ._backend import as_array, to_host
-from ._validate import check_array, check_float, check_int, describe
+from ._validate import check_array, check_float, check_int, check_path, describe
 
 __all__ = ["iter_frames", "probe_video", "VideoInfo", "VideoWriter"]
 
@@ -159,6 +159,7 @@ def open_input(path):
     """
     import av
 
+    check_path("path", path)
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"path: no such video file or image folder: {path}")
@@ -205,6 +206,8 @@ def probe_video(path):
 
     Raises
     ------
+    TypeError
+        ``path`` is not a str or ``os.PathLike`` (``path: expected a path ...``).
     FileNotFoundError
         ``path`` does not exist.
     ValueError
@@ -761,7 +764,8 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
         folder images differ in size (without ``resize``), ``timestamps`` for a folder,
         ``depth=16`` for a folder image that is neither 8- nor 16-bit (float TIFF).
     TypeError
-        ``step`` or ``resize`` is not an integer / pair of integers.
+        ``path`` is not a str or ``os.PathLike``; ``step`` or ``resize`` is not an integer /
+        pair of integers.
 
     Examples
     --------
@@ -770,6 +774,7 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
     >>> for time, frame in iter_frames("vfr.mp4", timestamps=True):  # doctest: +SKIP
     ...     print(float(time))
     """
+    check_path("path", path)
     path = Path(path)
     step = check_int("step", step, min_value=1)
     resize = _check_resize(resize)
@@ -1094,7 +1099,8 @@ class VideoWriter:
         names the codec and size; 4:2:0 encoders need even sizes), a frame of another size
         than the first, or closing a writer that received no frame (no file is created then).
     TypeError
-        A frame that is not uint8 or uint16; a ``language`` that is not a string.
+        A ``path`` that is not a str or ``os.PathLike``; a frame that is not uint8 or uint16; a
+        ``language`` that is not a string.
 
     Notes
     -----
@@ -1114,6 +1120,7 @@ class VideoWriter:
 
     def __init__(self, path, fps, *, codec=None, crf=None, pix_fmt=None, rotation=0, color=None,
                  frame_format=None, time_base=None, language=None):
+        check_path("path", path)
         self.path = Path(path)
         self.fps = _fraction("fps", fps)
         self.time_base = 1 / self.fps if time_base is None else _fraction("time_base", time_base)

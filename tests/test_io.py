@@ -149,6 +149,20 @@ def test_read_flo_missing_file(tmp_path):
         read_flo(tmp_path / "missing.flo")
 
 
+@pytest.mark.parametrize("call", [
+    lambda path: read_flo(path),
+    lambda path: write_flo(path, random_flow()),
+    lambda path: read_kitti_flow(path),
+    lambda path: write_kitti_flow(path, random_flow()),
+], ids=["read_flo", "write_flo", "read_kitti_flow", "write_kitti_flow"])
+@pytest.mark.parametrize("path, shown", [(None, "None"), (3, "3"), (b"x.flo", "b'x.flo'")])
+def test_a_path_that_is_not_one_names_the_parameter(call, path, shown):
+    # Path(None) said "expected str, bytes or os.PathLike object, not NoneType" (a new user's)
+    with pytest.raises(TypeError, match=rf"^path: expected a path \(str or os\.PathLike\), "
+                                        rf"got {re.escape(shown)}$"):
+        call(path)
+
+
 @pytest.mark.parametrize(
     "flow, error, match",
     [

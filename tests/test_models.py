@@ -499,6 +499,18 @@ def test_cli_train_missing_out_folder_names_out(tmp_path, capsys, model):
     assert err == [f"flowkit: error: --out: output folder does not exist: {out.parent} (for {out})"]
 
 
+@needs_torch
+def test_train_out_that_is_not_a_path_names_out(tmp_path):
+    # Path(None) said "expected str, bytes or os.PathLike object, not NoneType"
+    from flowkit.models.train import train_interp_refine
+    from flowkit.models.train_text2video import train_text2video
+
+    with pytest.raises(TypeError, match=r"^out: expected a path \(str or os\.PathLike\), got None$"):
+        train_text2video(None, steps=1, progress=False)
+    with pytest.raises(TypeError, match=r"^out: expected a path \(str or os\.PathLike\), got None$"):
+        train_interp_refine([tmp_path], None, epochs=1, progress=False)
+
+
 def _moving_frames(folder, n=7):
     """``n`` PNG frames of a texture moving 2 px per frame in ``folder`` (created)."""
     import cv2

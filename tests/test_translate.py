@@ -327,6 +327,15 @@ def test_a_damaged_input_is_named_src_not_path(tiny_video, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4"]
 
 
+def test_paths_that_are_not_paths_name_the_parameter(tiny_video, tmp_path):
+    # as retime's: Path(None) said "expected str, bytes or os.PathLike object, not NoneType"
+    with pytest.raises(TypeError, match=r"^src: expected a path \(str or os\.PathLike\), got None$"):
+        flowkit.translate(None, tmp_path / "out.mp4", "autocontrast")
+    with pytest.raises(TypeError, match=r"^dst: expected a path \(str or os\.PathLike\), got 3$"):
+        flowkit.translate(tiny_video, 3, "autocontrast")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_output_without_extension(tiny_video, tmp_path):
     # the extension picks the container, so --codec does not help: the error asks for one
     out = tmp_path / "out"

@@ -175,6 +175,19 @@ def test_iter_frames_errors_are_raised_at_call_time(tmp_path):
         iter_frames(tmp_path / "empty.avi")
 
 
+@pytest.mark.parametrize("call", [
+    lambda path: iter_frames(path),
+    lambda path: probe_video(path),
+    lambda path: VideoWriter(path, 30),
+], ids=["iter_frames", "probe_video", "VideoWriter"])
+@pytest.mark.parametrize("path, shown", [(None, "None"), (2, "2")])
+def test_a_path_that_is_not_one_names_the_parameter(call, path, shown):
+    # Path(None) said "expected str, bytes or os.PathLike object, not NoneType" (a new user's)
+    with pytest.raises(TypeError, match=rf"^path: expected a path \(str or os\.PathLike\), "
+                                        rf"got {shown}$"):
+        call(path)
+
+
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [

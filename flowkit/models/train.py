@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .._atomic import atomic_path, check_folder
+from .._validate import check_path
 from . import interp_refine
 from ._api import check_device, sha256
 
@@ -389,6 +390,7 @@ def check_start(out, device, resume, run, parts):
     the checkpoint or cache beside it) and, with ``resume``, the checkpoint
     (:func:`read_checkpoint` against ``run`` and ``parts``). Returns the checkpoint read, or
     None."""
+    check_path("out", out)
     check_device(device)
     check_folder(out, "out")
     return None if resume is None else read_checkpoint(resume, run, parts)
