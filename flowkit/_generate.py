@@ -123,6 +123,7 @@ def _load(model, device):
 
     from torch import nn
 
+    from ._validate import renaming
     from .models import _api
     from .models.text2video import Text2Video
 
@@ -133,7 +134,8 @@ def _load(model, device):
     if isinstance(model, nn.Module):
         net = model.to(device or "cpu").eval()
     elif isinstance(model, Path) or (isinstance(model, str) and model.endswith(".safetensors")):
-        net = _api.get_model("text2video-shapes", weights=model, device=device)
+        with renaming("weights", "model"):  # a missing or unreadable file names model
+            net = _api.get_model("text2video-shapes", weights=model, device=device)
     elif isinstance(model, str):
         if model not in _api.list_models():  # not the registry's "name: expected one of ..."
             raise ValueError(f"model: expected {expected}, got {model!r}")

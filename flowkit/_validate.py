@@ -81,13 +81,15 @@ def noting_layout(note):
 def renaming(name, as_name):
     """Re-raise an error whose message names a callee's parameter ``name`` (``"path: ..."``,
     the video reader's) naming the caller's parameter ``as_name`` instead (``retime``'s
-    ``src``), the one its user gave. ValueError, TypeError and FileNotFoundError, as they are
-    raised (as :func:`noting_layout`, other exception types pass unchanged)."""
+    ``src``), the one its user gave. ValueError, TypeError, FileNotFoundError and
+    IsADirectoryError, as they are raised (as :func:`noting_layout`, other exception types,
+    subclasses too, pass unchanged)."""
+    kinds = (ValueError, TypeError, FileNotFoundError, IsADirectoryError)
     try:
         yield
-    except (ValueError, TypeError, FileNotFoundError) as exc:
+    except kinds as exc:
         text = str(exc)
-        exact = type(exc) in (ValueError, TypeError, FileNotFoundError)
+        exact = type(exc) in kinds
         if not exact or not text.startswith(f"{name}: "):
             raise
         raise type(exc)(f"{as_name}: {text[len(name) + 2:]}") from exc

@@ -114,6 +114,54 @@ def test_weights_that_are_a_folder_are_named_as_one(tmp_path, monkeypatch):
         models.get_model("colorize", weights="runs")
 
 
+@needs_torch
+@pytest.mark.parametrize("call", [
+    lambda f, model: flowkit.interpolate(f, f, method="learned", model=model),
+    lambda f, model: flowkit.predict(np.stack([f, f, f]), 1, method="gan", model=model),
+    lambda f, model: flowkit.generate("a red circle moves left", model=model),
+], ids=["interpolate", "predict", "generate"])
+def test_a_model_file_that_cannot_be_loaded_names_model(tmp_path, call):
+    # model= is the caller's parameter: the loader's errors said "weights: no such file ..."
+    f = _pair()[0]
+    missing = tmp_path / "absent.safetensors"
+    with pytest.raises(FileNotFoundError, match=rf"^model: no such file '{missing}'$"):
+        call(f, missing)
+    folder = tmp_path / "runs.safetensors"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match=r"^model: '.*runs\.safetensors' is a folder"):
+        call(f, folder)
+    (tmp_path / "bad.safetensors").write_bytes(b"junk")
+    with pytest.raises(ValueError, match=r"^model: '.*bad\.safetensors' is not a readable"):
+        call(f, tmp_path / "bad.safetensors")
+
+
+@needs_torch
+@pytest.mark.parametrize("command", ["retime", "predict", "generate"])
+def test_cli_a_missing_model_file_names_the_flag(tmp_path, capsys, command):
+    # it said "flowkit: error: weights: no such file ...", the library's parameter
+    import cv2
+    from flowkit.cli import main
+
+    missing = tmp_path / "absent.safetensors"
+    if command == "generate":
+        args = ["generate", "a red circle moves left", "-o", str(tmp_path / "g.mp4")]
+    else:
+        folder = tmp_path / "frames"
+        folder.mkdir()
+        for k, frame in enumerate(_pair()):
+            cv2.imwrite(str(folder / f"f{k}.png"), frame)
+        with flowkit.VideoWriter(tmp_path / "in.mkv", 10) as writer:
+            for frame in _pair():
+                writer.write(frame)
+        args = (["retime", str(tmp_path / "in.mkv"), str(tmp_path / "o.mkv"), "--factor", "2",
+                 "--method", "learned"] if command == "retime" else
+                ["predict", str(folder), str(tmp_path / "o.mp4"), "--horizon", "1", "--method", "gan"])
+    assert main([*args, "--model", str(missing), "-q"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"flowkit: error: --model: no such file '{missing}'"]
+    assert not any(p.suffix in (".mp4", ".mkv") and p.name != "in.mkv" for p in tmp_path.iterdir())
+
+
 def test_without_torch_the_error_names_the_extra(tmp_path):
     code = ("import numpy as np, flowkit\n"
             "from flowkit.models import get_model, list_models\n"

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import flowkit
+from flowkit import _validate
 
 FRAME = np.zeros((64, 64, 5), np.uint8)  # 64 gray frames, 5 pixels wide and 64 high
 FLOW = np.zeros((64, 64, 2), np.float32)
@@ -109,3 +110,15 @@ def test_known_vectors_marks_nan_inf_and_the_1e9_marker_in_either_component():
     assert known_vectors(flow).dtype == np.bool_
     np.testing.assert_array_equal(known_vectors(flow), expected)
     np.testing.assert_array_equal(known_vectors(flow[1]), expected[1])
+
+
+@pytest.mark.parametrize("error", [ValueError, TypeError, FileNotFoundError, IsADirectoryError])
+def test_renaming_names_the_callers_parameter(error):
+    # a weights folder given as model= said "weights: ... is a folder" (IsADirectoryError
+    # passed unchanged)
+    with pytest.raises(error, match=r"^model: 'x' is a folder$"):
+        with _validate.renaming("weights", "model"):
+            raise error("weights: 'x' is a folder")
+    with pytest.raises(PermissionError, match=r"^weights: denied$"):  # other types pass as raised
+        with _validate.renaming("weights", "model"):
+            raise PermissionError("weights: denied")

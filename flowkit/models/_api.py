@@ -265,7 +265,10 @@ def predictor_model(name, model=None):
     inside torch (a convolution's channel count, a missing ``forward``) after the classical
     pipeline had run."""
     if model is None or isinstance(model, (str, Path)):
-        return cached_model(name, "default" if model is None else str(model))
+        from .._validate import renaming
+
+        with renaming("weights", "model"):  # errors about the file name the caller's model
+            return cached_model(name, "default" if model is None else str(model))
     torch = require_torch()
     if not isinstance(model, torch.nn.Module):
         from .._validate import describe
