@@ -1471,7 +1471,11 @@ def cmd_color(args):
     if not Path(args.flo).is_file():
         raise FileNotFoundError(f"FLO: no such .flo file: {args.flo}")
     _check_output("-o", args.output, "image", (args.flo,))
-    flow = flowkit.read_flo(args.flo)
+    try:
+        flow = flowkit.read_flo(args.flo)
+    except (ValueError, OSError) as exc:  # truncated, not a .flo, unreadable: named FLO as a
+        raise type(exc)(f"FLO: {_one_line(exc)}") from exc  # missing one is above
+
     _write_png(args.output, flowkit.flow_to_color(flow, max_flow=args.max_flow))
     _wrote(args.output, f"{flow.shape[1]}x{flow.shape[0]} colour-coded flow")
     return 0

@@ -136,7 +136,7 @@ def _empty(path):
     return path
 
 
-@pytest.mark.parametrize("case", ["truncated flo", "missing flo", "missing image", "folder as an image",
+@pytest.mark.parametrize("case", ["truncated flo", "not a flo", "missing flo", "missing image", "folder as an image",
                                   "not an image", "empty image file",
                                   "different sizes", "gray and colour", "bad option value",
                                   "option of another method", "output folder missing"])
@@ -148,8 +148,12 @@ def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
     cv2.imwrite(str(gray), pair[3][..., 0])
     args, expected = {
         "truncated flo": (["color", _truncated_flo(tmp_path), "-o", tmp_path / "c.png"],
-                          f"{tmp_path / 'short.flo'}: truncated .flo file: size 64x48 (width x height) "
-                          f"needs 24588 bytes, the file has 100"),
+                          f"FLO: {tmp_path / 'short.flo'}: truncated .flo file: size 64x48 (width x "
+                          f"height) needs 24588 bytes, the file has 100"),
+        # named FLO as a missing one is (it named only the file)
+        "not a flo": (["color", _empty(tmp_path / "empty.flo"), "-o", tmp_path / "c.png"],
+                      f"FLO: {tmp_path / 'empty.flo'}: truncated .flo file, 0 bytes is shorter "
+                      f"than the 12-byte header"),
         "missing flo": (["color", tmp_path / "none.flo", "-o", tmp_path / "c.png"],
                         f"FLO: no such .flo file: {tmp_path / 'none.flo'}"),
         "missing image": (["flow", a, tmp_path / "none.png", "-o", tmp_path / "f.flo"],
