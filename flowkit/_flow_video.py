@@ -2,10 +2,13 @@
 ``flow`` job of ``flowkit.batch`` (whole or split in chunks), so that they write the same file.
 
 The picture of the pair (k, k + 1) (:func:`flowkit.flow_to_color`) is written at frame k's time
-counted from the first frame, in the input's time unit (a variable frame rate is kept; the
-stream's nominal rate is that of the grid the times lie on, ``VideoInfo.base_rate``, divided by
-the frame step), stored in the input's coded orientation with its display rotation as a tag
-(AVI: upright, no tag, a frame on the ``1 / fps`` slot of the one before dropped). The colour
+counted from the first frame (a variable frame rate is kept; the stream's nominal rate is that
+of the grid the times lie on, ``VideoInfo.base_rate``, divided by the frame step); a time within
+one unit of the input's timestamps of a point of that grid is written at the grid point
+(``video.grid_timing``: ``retime``'s rule, so that the output reads back at ``retime``'s rate:
+the 29.97 fps WebM's millisecond times made a 30000/1001 fps .mp4, now 2997/100), stored in
+the input's coded orientation with its display rotation as a tag (AVI: upright, no tag, a
+frame on the ``1 / fps`` slot of the one before dropped). The colour
 tags are not copied: they describe the input's frames, not pictures of their flow. A forced
 ``fps`` writes a constant rate instead; a folder of images (no ``VideoInfo``) gives 30 fps.
 """
@@ -96,12 +99,16 @@ def join_flow_video(path, src, parts, *, fps=None, codec=None, crf=None):
 def _write_as_input(path, pictures, info, fps, step, codec, crf, empty):
     """``pictures`` at their times (unless ``fps``) in the coded orientation of ``info``'s video
     with its rotation (see the module's docstring)."""
-    from .video import grid_rate
+    from .video import grid_rate, grid_timing
 
     timed = info is not None and not fps
     rotation = info.rotation if info is not None else 0
-    return _write(path, pictures, grid_rate(info, fps, step),
-                  info.time_base if timed else None, rotation, codec, crf, empty)
+    time_base = None
+    if timed:  # on the grid, as retime writes them (the rate read back is retime's)
+        time_base, snap = grid_timing(info)
+        pictures = ((snap(time), picture) for time, picture in pictures)
+    return _write(path, pictures, grid_rate(info, fps, step), time_base, rotation, codec, crf,
+                  empty)
 
 
 def _write(path, pictures, fps, time_base, rotation, codec, crf, empty):

@@ -1619,8 +1619,9 @@ def build_parser():
     p.add_argument("--video", help="video: colour-coded flow video "
                    f"({', '.join(DEFAULT_CODECS)}; others need --codec); the picture of pair "
                    "(k, k+1) is written at frame k's time (from the first frame on: a variable "
-                   "frame rate is kept) and a video input's display rotation is kept as a tag, "
-                   "as predict and retime keep them")
+                   "frame rate is kept; a time within one timestamp unit of the input's grid "
+                   "on the grid, as retime writes frames) and a video input's display rotation "
+                   "is kept as a tag, as predict and retime keep them")
     p.add_argument("--flo-dir", help="video: folder for one .flo per pair (created if missing, in "
                                      "an existing folder)")
     p.add_argument("--max-flow", type=_positive_float, help="flow length (px) of full colour saturation; "

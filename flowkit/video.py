@@ -602,6 +602,39 @@ def grid_rate(info, fps=None, step=1):
     return rate if rate and rate <= MAX_FPS else Fraction(30)
 
 
+def grid_timing(info):
+    """``(time_base, snap)`` for writing the frames of the video ``info`` describes (a
+    :class:`VideoInfo`) at their own times, counted from its first frame: ``snap(time)`` is
+    the point of the grid of ``info.base_rate`` (``k / base_rate``) where ``time`` lies within
+    one ``info.time_base`` of it, as ``retime`` takes an input frame for the grid point it
+    shows, else ``time`` (a frame between grid points, variable frame rate, keeps its time);
+    ``time_base`` is the coarsest unit that holds both (``1 / base_rate`` where the input's
+    unit divides it). So a 29.97 fps WebM, whose times are milliseconds (0, 33, 67, ...),
+    gives frames at ``k * 100 / 2997`` s, read back at its rate, 2997/100, as ``retime``
+    writes it (at the millisecond times an .mp4 read back as 30000/1001). Without a plausible
+    grid (no ``base_rate``, or above ``retime``'s ``MAX_FPS``), or where the unit would be
+    finer than a 32-bit timescale takes: ``(info.time_base, identity)``."""
+    from math import gcd
+
+    from ._retime import MAX_FPS
+
+    unit, rate = Fraction(info.time_base), info.base_rate
+    if not rate or rate > MAX_FPS:
+        return unit, lambda time: time
+    period = 1 / Fraction(rate)
+    time_base = Fraction(gcd(period.numerator * unit.denominator,
+                             unit.numerator * period.denominator),
+                         period.denominator * unit.denominator)  # divides both
+    if time_base.denominator >= 2**31:
+        return unit, lambda time: time
+
+    def snap(time):
+        point = round(time / period) * period
+        return point if abs(time - point) <= unit else time
+
+    return time_base, snap
+
+
 def frame_times(path):
     """The times of a video file's frames in seconds from the first one, as :func:`decode` (and
     ``iter_frames(timestamps=True)``) gives them, read from the demuxed packets without decoding

@@ -182,13 +182,15 @@ def test_predict_and_flow_jobs_match_the_public_functions(client, clips, tmp_pat
 
     report = flowkit.batch("flow", clips[:1], tmp_path / "f", scheduler=client, progress=False)
     assert report.ok and report.frames == 11
-    # the pair (k, k + 1) at frame k's time, in the input's unit (MKV: milliseconds)
+    # the pair (k, k + 1) at frame k's time: MKV's milliseconds, each within 1 ms of the 24 fps
+    # grid, so on the grid point (retime's rule), in a unit that holds both (1/3000 s)
     times = [t for t, _ in flowkit.iter_frames(clips[0], timestamps=True)]
+    assert all(abs(t - times[0] - Fraction(k, 24)) <= Fraction(1, 1000) for k, t in enumerate(times))
     estimator = flowkit.DIS()
     with flowkit.VideoWriter(tmp_path / "single_flow.mp4", 24, crf=18,  # write_flow_video's
-                             time_base=Fraction(1, 1000)) as writer:
-        for time, f0, f1 in zip(times, frames, frames[1:]):
-            writer.write(flowkit.flow_to_color(estimator(f0, f1)), time=time - times[0])
+                             time_base=Fraction(1, 3000)) as writer:
+        for k, (f0, f1) in enumerate(zip(frames, frames[1:])):
+            writer.write(flowkit.flow_to_color(estimator(f0, f1)), time=Fraction(k, 24))
     assert same_video(tmp_path / "f" / "clip0.mp4", tmp_path / "single_flow.mp4")
 
 

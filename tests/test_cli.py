@@ -899,14 +899,25 @@ def test_real_videos(tmp_path, capsys):
 
 
 def test_flow_and_translate_print_the_rate_the_output_has(tmp_path, capsys):
-    # the WebM's millisecond times read as 2997/100; the .mp4 written at those times reads as
-    # 30000/1001, and the commands printed 29.97 (2997/100) for it
+    # the WebM's millisecond times read as 2997/100; the .mp4 written at those times read as
+    # 30000/1001 (and the commands printed 29.97 (2997/100) for it). The flow video's times
+    # now lie on the input's grid, as retime writes them: 2997/100, retime's rate, read back
     bear = data_path("video", "androidx__bear-vp9-odd-dimensions.webm")
+    assert probe_video(bear).frame_rate == probe_video(bear).base_rate == Fraction(2997, 100)
     out = tmp_path / "bear.mp4"
     assert main(["flow", str(bear), "--video", str(out), "-q"]) == 0
-    rate = probe_video(out).frame_rate
-    assert rate == Fraction(30000, 1001) != probe_video(bear).frame_rate
-    assert "29.97 (30000/1001) fps, at the input frames' times" in capsys.readouterr().out
+    assert "29.97 (2997/100) fps, at the input frames' times" in capsys.readouterr().out
+    retimed = tmp_path / "bear-retimed.mp4"
+    assert main(["retime", str(bear), str(retimed), "--factor", "1", "-q"]) == 0
+    capsys.readouterr()
+    for path in (out, retimed):
+        info = probe_video(path)
+        assert info.frame_rate == info.base_rate == Fraction(2997, 100), path
+    # each picture at its frame's time: the grid point its millisecond stamp was rounded from
+    times = [t for t, _ in flowkit.iter_frames(bear, timestamps=True)]
+    got = _demuxed_times(out)
+    assert got == [Fraction(100 * k, 2997) for k in range(29)]
+    assert all(abs(a - (b - times[0])) < Fraction(1, 1000) for a, b in zip(got, times))
     out = tmp_path / "bear-eq.mp4"
     assert main(["translate", str(bear), str(out), "--op", "equalize", "-q"]) == 0
     assert f"29.97 ({probe_video(out).frame_rate}) fps; audio" in capsys.readouterr().out

@@ -869,3 +869,29 @@ def test_rgb_output_drops_the_yuv_matrix_and_range_tags(tmp_path):
     # 2: FFmpeg's AVCOL_SPC_UNSPECIFIED, which the RGB stream reports
     assert info.color.get("colorspace", 2) == 2 and "color_range" not in info.color, info.color
     assert info.color["color_primaries"] == 1 and info.color["color_trc"] == 1
+
+
+def test_grid_timing_puts_times_near_the_grid_on_it_and_keeps_the_others():
+    # retime's rule (an input frame within one timestamp unit of a grid point shows it), for
+    # the writers that keep the input frames' times (flow --video): millisecond stamps of a
+    # 29.97 fps WebM are its grid points
+    from flowkit.video import VideoInfo, grid_timing
+
+    def info(rate, unit):
+        return VideoInfo(width=2, height=2, rotation=0, frame_rate=rate, time_base=unit,
+                         frame_count=None, duration=None, codec="vp9", pix_fmt="yuv420p",
+                         bit_depth=8, audio=False, base_rate=rate)
+
+    time_base, snap = grid_timing(info(Fraction(2997, 100), Fraction(1, 1000)))
+    assert [snap(Fraction(ms, 1000)) for ms in (0, 33, 67, 100, 934)] == \
+        [Fraction(100 * k, 2997) for k in (0, 1, 2, 3, 28)]
+    assert snap(Fraction(50, 1000)) == Fraction(50, 1000)  # between grid points: its own time
+    # the unit holds the grid's points and the input's times
+    assert time_base == Fraction(1, 2997000)
+    for time in (Fraction(100, 2997), Fraction(1, 1000)):
+        assert (time / time_base).denominator == 1
+    time_base, snap = grid_timing(info(Fraction(30), Fraction(1, 15360)))  # on the grid already
+    assert time_base == Fraction(1, 15360) and snap(Fraction(512, 15360)) == Fraction(1, 30)
+    for rate in (None, Fraction(5000)):  # no plausible grid: the input's times as they are
+        time_base, snap = grid_timing(info(rate, Fraction(1, 1000)))
+        assert time_base == Fraction(1, 1000) and snap(Fraction(33, 1000)) == Fraction(33, 1000)
