@@ -974,6 +974,8 @@ def test_factor_on_a_variable_rate_file_keeps_every_input_frame(tmp_path):
                             scene_threshold=None, progress=False)
     assert report.fps == 60
     assert report.frames == (times[-1] - times[0]) * 60 + 2  # the last frame lasts 1/30 s
+    # docs/api.md's example: the grid's period, not the average's 56/1125 s (899 frames)
+    assert (report.frames, times[-1] - times[0]) == (898, Fraction(448, 30))
     assert report.interpolated == report.frames - len(times) - 1  # all but the last frame's pair
     got = decoded(out)
     for t, picture in zip(times, decoded(source)):
