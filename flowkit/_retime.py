@@ -196,10 +196,22 @@ def _check_segment(segment, name="segment"):
 
 def check_segment_start(start, info, src):
     """A segment must start before the end of the input (``info.duration``, when known):
-    ``retime``'s and ``translate``'s check."""
+    ``retime``'s and ``translate``'s check. The message says how long the input lasts (and
+    "at the end" for a start exactly there, which is not after it)."""
     if info.duration is not None and start >= info.duration:
-        raise ValueError(f"segment: starts at {_shown(start)} s, after the end of {src} "
-                         f"({float(info.duration):.3f} s)")
+        where = "at" if start == info.duration else "after"
+        raise ValueError(f"segment: starts at {_shown(start)} s, {where} the end of {src}, which "
+                         f"lasts {_seconds_text(info.duration)} s; expected a start before it")
+
+
+def segment_past_end(segment, info):
+    """The end of the input (``info.duration``) where ``segment`` runs past it (its end later;
+    an open end is the end, not past it), else None: ``retime`` and ``translate`` take the
+    segment to the end of the input there (the command line says so)."""
+    if segment is None or info.duration is None:
+        return None
+    end = segment[1]
+    return info.duration if end is not None and Fraction(end) > info.duration else None
 
 
 class Timeline:
@@ -355,11 +367,14 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     segment : (start, end), optional
         Retime only the input seconds ``start`` to ``end`` (from the first frame; ``None`` for
         an open end). Outside it the input passes through unchanged at speed 1 (at the output
-        rate: its frames are repeated or dropped, never interpolated).
+        rate: its frames are repeated or dropped, never interpolated). ``start`` must lie before
+        the end of the input (else a ValueError says how long the input lasts); an ``end``
+        after the end of the input is taken as its end.
     trim : bool
         Write the segment alone (as FFmpeg's ``-ss START -to END``): the output starts on the
         first input frame at or after ``start`` (copied, not interpolated) and ends at ``end``.
-        Needs ``segment``. Default False.
+        It must hold at least one output frame (a segment running past the end of the input:
+        the error says the latest ``start`` that does). Needs ``segment``. Default False.
     method : {"project", "splat", "backward", "blend", "learned"}
         Interpolation method of :func:`flowkit.interpolate` (``"learned"``: the shipped
         ``interp-refine`` network, needs ``flowkit-cv[torch]``).
@@ -599,6 +614,18 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
     timeline = Timeline(speed, start, end, trim)
     if known is not None and timeline.output_duration(known) * out_fps < 1:
         # one frame would last longer than the whole output: refused rather than written
+        if trim and (end is None or end > known):  # too little of the input after start
+            part = (f"{_shown(start)} s to the end" if end is None
+                    else f"{_shown(start)} to {_shown(end)} s")
+            left = known - start
+            slowed = (f", {_seconds_text(left / speed, math.floor)} s at speed {_shown(speed)},"
+                      if speed != 1 else "")
+            raise ValueError(
+                f"segment: expected at least one output frame, got {part} of {src}, which "
+                f"lasts {_seconds_text(known)} s: the {_seconds_text(left, math.floor)} s from "
+                f"{_shown(start)} s to its end{slowed} is less than one frame at "
+                f"{_fps_text(out_fps)} fps ({_seconds_text(1 / out_fps, math.ceil)} s); start it "
+                f"at or before {_seconds_text(known - speed / out_fps, math.floor)} s")
         given = [name for name, value in (("fps", fps_given), ("factor", factor),
                                           ("duration", duration), ("speed", speed != 1))
                  if value] or ["segment"]

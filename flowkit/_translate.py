@@ -402,7 +402,8 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     ValueError
         ``dst`` is ``src``; ``src`` holds a single frame (an image: refused as ``retime``
         refuses it, after that frame); a bad ``segment`` (as ``retime``'s: start >= end, a
-        start after the end of the input), or one that holds no input frame; an unknown op,
+        start at or after the end of the input; an end after it is the end), or one that holds
+        no input frame; an unknown op,
         codec, method, estimator or option; an op that returns another shape or dtype (naming the frame), or that raises
         (``op: NAME raised TYPE on frame K: MESSAGE``, chained from the op's exception); a
         video that cannot be decoded.

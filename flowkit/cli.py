@@ -30,7 +30,8 @@ from ._backend import CudaUnavailable
 from ._estimators import estimator_options, get_estimator, list_estimators
 from ._flow_video import write_flow_video
 from ._retime import MAX_FPS, REENCODE_CODECS  # output frame rates in (0, MAX_FPS], as retime's
-from ._retime import _shown  # values given, in messages, as retime's errors show them
+from ._retime import _seconds_text, _shown  # numbers in messages, as retime's errors show them
+from ._retime import segment_past_end  # --range's note
 from .video import (DEFAULT_CODECS, DEFAULT_CRF, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_container,
                     decode_image, grid_rate, probe_video, stored_rotation)
 
@@ -1130,6 +1131,17 @@ def _lost_audio_note(source, info, audio):
               f"file cut short?): the output has no audio", file=sys.stderr)
 
 
+def _range_note(args, source, info, done):
+    """retime's and translate's note on stderr when ``--range`` ends after the end of
+    ``source`` (``info``): the range was taken to the end of the input (``done``: what was
+    done to it, ``retimed``, ``kept``, ``translated``)."""
+    end = segment_past_end(args.range, info)
+    if end is not None:
+        print(f"flowkit: note: --range {_range_text(args.range)} ends after the end of {source}, "
+              f"which lasts {_seconds_text(end)} s: {done} {args.range[0] or 0:g} s to its end",
+              file=sys.stderr)
+
+
 def _tracks(report):
     """``copied``, ``copied (2 tracks)``: what happened to the audio, for the summary line."""
     if report.audio_tracks > 1:
@@ -1204,6 +1216,7 @@ def cmd_retime(args):
            f"{_stored_size_text(report.size, info.rotation, args.output)}, {_rate_text(report.fps)} fps, "
            f"{float(report.duration):.3f} s; audio {_tracks(report)}")
     _lost_audio_note(source, info, report.audio)
+    _range_note(args, source, info, "kept" if args.trim else "retimed")
     _padding_note(report.padded, report.size)
     _depth_note(args.output, info.bit_depth)
     _not_written_line(report.not_written)
@@ -1274,6 +1287,7 @@ def cmd_translate(args):
            f"{_stored_size_text(report['size'], info.rotation, args.output)}, "
            f"{_rate_text(_written_rate(args.output, report['fps']))} fps; audio {report['audio']}")
     _lost_audio_note(source, info, report["audio"])
+    _range_note(args, source, info, "translated")
     _padding_note(report["padded"], report["size"])
     _dropped_note(args.output, report["dropped_frames"], report["fps"])  # AVI: one frame per slot
     _depth_note(args.output, info.bit_depth)
@@ -1713,9 +1727,13 @@ def build_parser():
                         help="seconds the retimed part should last (instead of --speed)")
     p.add_argument("--range", type=_time_range, metavar="START:END",
                    help="retime only input seconds START to END, counted from the first video "
-                        "frame; the rest passes through at speed 1 (or is cut with --trim)")
+                        "frame; the rest passes through at speed 1 (or is cut with --trim). "
+                        "START must lie before the end of the video (a usage error names its "
+                        "duration); an END after it is taken as the end, with a note on stderr")
     p.add_argument("--trim", action="store_true",
-                   help="write only the --range (as ffmpeg -ss START -to END); audio re-encoded")
+                   help="write only the --range (as ffmpeg -ss START -to END); audio re-encoded; "
+                        "the part must last at least one output frame (else a usage error says "
+                        "the latest START that does)")
     p.add_argument("--method", choices=("project", "splat", "backward", "blend", "learned"),
                    default="project",
                    help="interpolation method (default project; splat: the default before "
@@ -1949,8 +1967,9 @@ def _add_translate_parser(sub, common):
     _add_scene_options(p, "carry the processed frames across every pair, cuts too")
     p.add_argument("--range", type=_time_range, metavar="START:END",
                    help="translate only input seconds START to END, counted from the first video "
-                        "frame (either may be empty: 2:), as retime --range; the frames outside "
-                        "it are written unchanged")
+                        "frame (either may be empty: 2:), as retime --range (START before the "
+                        "end of the video; an END after it is the end, with a note); the frames "
+                        "outside it are written unchanged")
     p.add_argument("--no-audio", action="store_true", help="drop the audio (default: copied)")
     p.set_defaults(run=cmd_translate)
 

@@ -919,7 +919,7 @@ def test_cli_errors_are_one_line_without_output(tmp_path, clip):
         # a bad value is a usage error (exit 2) whether the command line or the library finds it
         ((clip, tmp_path / "a.mp4", "--codec", "nope"), 2, "--codec: unknown video encoder 'nope'"),
         ((clip, tmp_path / "a.mp4", "--range", "5:2"), 2, "--range: expected start < end, got 5 to 2 s"),
-        ((clip, tmp_path / "a.mp4", "--range", "9:"), 2, "--range: starts at 9 s, after the end of"),
+        ((clip, tmp_path / "a.mp4", "--range", "9:"), 2, f"--range: starts at 9 s, after the end of {clip}, which lasts 0.5 s; expected a start before it"),
         ((clip, tmp_path / "a.mp4", "--fps", "0"), 2, "argument --fps: expected a number > 0"),
         ((clip, tmp_path / "a.mp4", "--fps", "2000"), 2, "--fps: expected a frame rate in (0, 1000] fps, got 2000"),
         # the library's bounds (issue 9): usage errors naming the flag, before any decoding
@@ -1081,3 +1081,37 @@ def test_a_file_cut_short_that_lost_its_audio_says_so(tmp_path, capsys):
     assert "; audio none" in out
     assert err == (f"flowkit: note: {source} declares audio but holds no audio packets to write "
                    "(a file cut short?): the output has no audio\n")
+
+
+def test_range_at_the_end_of_the_input(tmp_path, clip):
+    # a new user's report on a short clip: "--range 0.99:2 --trim" was refused with "at least one
+    # output frame, got ... over the 0.01 s output" (no word of the clip's length), "--range 1:2"
+    # was "after the end" of a clip that ends at 1 s. The clip here lasts 0.5 s (12 frames at 24)
+    assert probe_video(clip).duration == Fraction(1, 2)
+    with pytest.raises(ValueError, match=r"^segment: starts at 0\.5 s, at the end of .*tears\.mp4, "
+                                         r"which lasts 0\.5 s; expected a start before it$"):
+        flowkit.retime(clip, tmp_path / "a.mp4", segment=(0.5, 2), trim=True, progress=False)
+    with pytest.raises(ValueError, match=r"^segment: starts at 0\.6 s, after the end of"):
+        flowkit.retime(clip, tmp_path / "a.mp4", segment=(0.6, 2), trim=True, progress=False)
+    # starting before the end but with less than a frame left: the message says the duration
+    # and the latest start that keeps a frame (0.5 - 1/24 s, rounded down)
+    expected = (r"^segment: expected at least one output frame, got 0\.48 to 2 s of .*tears\.mp4, "
+                r"which lasts 0\.5 s: the 0\.02 s from 0\.48 s to its end is less than one frame "
+                r"at 24 fps \(0\.042 s\); start it at or before 0\.458 s$")
+    with pytest.raises(ValueError, match=expected):
+        flowkit.retime(clip, tmp_path / "a.mp4", segment=(0.48, 2), trim=True, progress=False)
+    with pytest.raises(ValueError, match=expected.replace("to 2 s", "s to the end")):
+        flowkit.retime(clip, tmp_path / "a.mp4", segment=(0.48, None), trim=True, progress=False)
+    assert list(tmp_path.iterdir()) == []
+    report = flowkit.retime(clip, tmp_path / "a.mp4", segment=(0.458, 2), trim=True, progress=False)
+    assert report.frames >= 1
+    # the command line: the same as one line (exit 2); a range ending after the end is taken to
+    # the end, with a note that says so; none for a range inside the clip
+    status, _, err = run_cli("retime", clip, tmp_path / "b.mp4", "--range", "0.48:2", "--trim")
+    assert status == 2 and re.match(expected.replace("^segment", "^--range")[:-1], one_error_line(err))
+    status, _, err = run_cli("retime", clip, tmp_path / "b.mp4", "--range", "0.25:2", "--trim", "-q")
+    assert status == 0 and err.splitlines() == [
+        f"flowkit: note: --range 0.25:2 ends after the end of {clip}, which lasts 0.5 s: kept "
+        "0.25 s to its end"]
+    status, _, err = run_cli("retime", clip, tmp_path / "b.mp4", "--range", "0.25:0.5", "--trim", "-q")
+    assert status == 0 and err == ""

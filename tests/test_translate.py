@@ -680,7 +680,10 @@ def test_segment_translates_its_frames_and_copies_the_rest(lossless_clip, tmp_pa
 
 @pytest.mark.parametrize("segment, error, match", [
     ((0.4, 0.2), ValueError, r"segment: expected start < end, got 0.4 to 0.2 s"),
-    ((5, None), ValueError, r"segment: starts at 5 s, after the end of .*lossless\.mkv \(0\.600 s\)"),
+    ((5, None), ValueError, r"segment: starts at 5 s, after the end of .*lossless\.mkv, which lasts "
+                            r"0\.6 s; expected a start before it"),
+    ((0.6, 1), ValueError, r"segment: starts at 0\.6 s, at the end of .*lossless\.mkv, which lasts "
+                           r"0\.6 s; expected a start before it"),  # it said "after the end"
     ((0.31, 0.39), ValueError, r"segment: no frame of .*lossless\.mkv lies in 0\.31 to 0\.39 s"),
     ((-1, 2), ValueError, r"segment\[0\]: expected a number >= 0, got -1"),
     (3, TypeError, r"segment: expected None or a \(start, end\) pair of seconds, got 3"),
