@@ -41,7 +41,9 @@ def raise_if_stopped():
 
 
 def check_folder(path, name=None):
-    """Raise if the folder that would hold ``path`` is missing or not a folder.
+    """Raise if the folder that would hold ``path`` is missing, not a folder, or takes no new
+    file (tried: a hidden file is created in it and removed, as the atomic writers create
+    theirs; a read-only folder, ``/proc``, ``/sys``).
 
     Parameters
     ----------
@@ -58,6 +60,10 @@ def check_folder(path, name=None):
         folder.
     NotADirectoryError
         Something that is not a folder is in the way.
+    PermissionError, OSError
+        ``[<name>: ]cannot write <path>: the folder <folder> takes no new file (<reason>)``
+        (PermissionError where the reason is a permission; the OS's own wording, "No such
+        file or directory" for ``/proc``, named no parameter and hid that the folder exists).
     """
     path = Path(path)
     parent = path.parent
@@ -66,6 +72,14 @@ def check_folder(path, name=None):
         raise FileNotFoundError(f"{prefix}output folder does not exist: {parent} (for {path})")
     if not parent.is_dir():
         raise NotADirectoryError(f"{prefix}output folder is not a folder: {path} ({parent} is a file)")
+    probe = parent / f".flowkit-check.{secrets.token_hex(4)}.tmp"
+    try:  # os.access says yes to root on /proc, where creating a file fails
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    except OSError as exc:
+        error = PermissionError if isinstance(exc, PermissionError) else OSError
+        raise error(f"{prefix}cannot write {path}: the folder {parent} takes no new file "
+                    f"({exc.strerror or exc})") from exc
+    os.unlink(probe)
 
 
 def _user_error(exc, tmp, path):

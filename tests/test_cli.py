@@ -1,6 +1,7 @@
 """The built-in sample and the command line: outputs, options, one-line errors, video, warmup."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -387,6 +388,58 @@ def test_a_video_output_that_is_a_folder_is_a_usage_error(tmp_path, command):
     assert (status, stdout) == (2, "") and one_error_line(err) == (
         f"{flag}: {folder} is a folder; expected a video file path (see flowkit {command[0]} --help)")
     assert list(folder.iterdir()) == []
+
+
+_NO_NEW_FILES = [folder for folder in ("/proc", "/sys") if os.path.isdir(folder)]
+
+
+@pytest.mark.skipif(not _NO_NEW_FILES, reason="needs /proc or /sys (Linux), folders that take no new file")
+@pytest.mark.parametrize("flag, command", [
+    ("--video", ["flow", "{clip}", "--video", "{out}.mp4"]),
+    ("--flo-dir", ["flow", "{clip}", "--flo-dir", "{out}"]),
+    ("OUTPUT", ["retime", "{clip}", "{out}.mp4", "--factor", "2"]),
+    ("OUTPUT", ["translate", "{clip}", "{out}.mp4", "--op", "autocontrast"]),
+    ("OUTPUT", ["predict", "{clip}", "{out}.mp4", "--horizon", "1"]),
+    ("OUTPUT", ["predict", "{clip}", "{out}", "--horizon", "1"]),  # a folder of PNG files
+    ("-o", ["color", "{flo}", "-o", "{out}.png"]),
+    ("-o", ["generate", "a red circle moves left", "-o", "{out}.mp4"])])
+@pytest.mark.parametrize("folder", _NO_NEW_FILES)
+def test_an_output_folder_that_takes_no_file_is_one_line_naming_the_flag(tmp_path, flag, command,
+                                                                        folder):
+    # /proc/x.mp4 said "flowkit: error: /proc/x.mp4: No such file or directory" (the OS's
+    # wording for the temporary file, naming no flag, and /proc exists); now, before any work,
+    # the flag and that the output cannot be written, with the OS's reason
+    clip = three_flat_frames(tmp_path / "in.mp4")
+    flo = tmp_path / "f.flo"
+    flowkit.write_flo(flo, np.zeros((4, 4, 2), np.float32))
+    out = f"{folder}/flowkit-x"
+    args = [a.format(clip=clip, out=out, flo=flo) for a in command]
+    status, stdout, err = run_cli(*args)
+    target = next(a for a in args if a.startswith(out))
+    assert (status, stdout) == (1, "")
+    assert re.fullmatch(rf"{flag}: cannot write {re.escape(target)}: the folder {folder} takes no "
+                        rf"new file \((No such file or directory|Permission denied|.+)\)",
+                        one_error_line(err)), err
+
+
+def test_check_folder_tries_a_file_in_the_folder(tmp_path, monkeypatch):
+    # os.access says yes to root on /proc: the check creates (and removes) a hidden file
+    from flowkit._atomic import check_folder
+
+    check_folder(tmp_path / "out.mp4", "dst")
+    assert list(tmp_path.iterdir()) == []
+    real_open = os.open
+
+    def refuse(path, *args, **kwargs):
+        if os.path.dirname(path) == str(tmp_path):
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)
+    with pytest.raises(PermissionError, match=rf"^dst: cannot write {re.escape(str(tmp_path / 'out.mp4'))}: "
+                                              rf"the folder {re.escape(str(tmp_path))} takes no new "
+                                              r"file \(Permission denied\)$"):
+        check_folder(tmp_path / "out.mp4", "dst")
 
 
 @pytest.mark.parametrize("command", [["retime", "--factor", "2"], ["translate", "--op", "autocontrast"]])
