@@ -344,7 +344,10 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     made consistent by :func:`iter_temporally_consistent` and encoded
     (``flowkit.VideoWriter``, atomic: an error leaves no partial file). Each output frame
     keeps the presentation time of its input frame (variable frame rate is kept, and the
-    copied audio stays in sync), measured from the first frame.
+    copied audio stays in sync), measured from the first frame; a time within one unit of
+    the input's timestamps of a point of the grid its times lie on is written at that point
+    (``flowkit.retime``'s rule: a 29.97 fps WebM's millisecond times read back at 2997/100,
+    the rate ``retime`` writes, not 30000/1001).
 
     Parameters
     ----------
@@ -452,7 +455,7 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
     from ._retime import (_check_segment, _output_format, _shown, check_segment_start,
                           single_frame_error)
     from .video import (FRAME_RATE_CONTAINERS, VideoWriter, _info, audio_copy_refused,
-                        audio_track, audio_written, iter_frames,
+                        audio_track, audio_written, grid_timing, iter_frames,
                         open_input, streams_not_written, to_coded, writer_codec,
                         writer_tags)
 
@@ -553,15 +556,17 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
             for index in range(audio_streams):
                 tracks.append(audio_track(src, "stretch" if reencode else "copy", Fraction(1),
                                           index=index))
+        time_base, snap = grid_timing(info)  # as flow --video: the rate read back is retime's
         with VideoWriter(dst, fps, codec=codec, crf=crf, pix_fmt=pix_fmt,
-                         time_base=info.time_base, **writer_tags(info)) as writer, \
+                         time_base=time_base, **writer_tags(info)) as writer, \
                 tqdm(total=info.frame_count, unit="frame", desc="translate", file=sys.stderr,
                      disable=not show) as bar:
             writer._companions.extend(tracks)
             for time, out in frames_out():
                 # back to the input's coded orientation, displayed by its rotation; in AVI a
                 # frame on the 1 / fps slot of the frame before is dropped (VideoWriter's rule)
-                written += writer.write(writer.fit(to_coded(out, info.rotation)), time=time)
+                written += writer.write(writer.fit(to_coded(out, info.rotation)),
+                                        time=snap(time))
                 bar.update()
             if written == 1:  # as retime: the writer removes its file
                 raise single_frame_error(src, "translate")

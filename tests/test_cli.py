@@ -973,7 +973,9 @@ def test_flow_and_translate_print_the_rate_the_output_has(tmp_path, capsys):
     assert all(abs(a - (b - times[0])) < Fraction(1, 1000) for a, b in zip(got, times))
     out = tmp_path / "bear-eq.mp4"
     assert main(["translate", str(bear), str(out), "--op", "equalize", "-q"]) == 0
-    assert f"29.97 ({probe_video(out).frame_rate}) fps; audio" in capsys.readouterr().out
+    assert "29.97 (2997/100) fps; audio" in capsys.readouterr().out  # translate's too
+    assert probe_video(out).frame_rate == Fraction(2997, 100)
+    assert _demuxed_times(out) == [Fraction(100 * k, 2997) for k in range(len(times))]
 
 
 def _demuxed_times(path):
