@@ -448,7 +448,12 @@ def _client(scheduler, workers, owned):
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
             silence_logs=50, preload=[__name__]))
         scheduler = owned[-1]
-    owned.insert(0, distributed.Client(scheduler, timeout="10s"))
+    try:
+        owned.insert(0, distributed.Client(scheduler, timeout="10s"))
+    except OSError as exc:  # distributed's "Timed out trying to connect to ADDR after 10 s"
+        if not isinstance(scheduler, str):
+            raise
+        raise type(exc)(f"scheduler: {exc}") from exc
     return owned[0]
 
 
@@ -560,6 +565,10 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
         An input (or a glob or folder without videos) that does not exist, or the folder of
         an output path in a list (a folder ``outputs`` is created). Everything above is
         checked before the cluster starts and before the output folder is created.
+    OSError
+        A ``scheduler`` address that does not answer within 10 s (distributed's timeout):
+        ``scheduler: Timed out trying to connect to ADDR after 10 s``; no output folder is
+        made.
     ImportError
         ``dask`` / ``distributed`` are not installed (``pip install 'flowkit-cv[dask]'``).
 

@@ -676,6 +676,27 @@ def test_bad_arguments(clips, tmp_path):
     assert not any((tmp_path / name).exists() for name in ("o", "o2", "o3", "lo"))
 
 
+def test_an_unreachable_scheduler_is_named(clips, tmp_path, capsys, monkeypatch):
+    """distributed's connection error (after its 10 s timeout, here at once) names the
+    argument: scheduler, --scheduler on the command line; no output folder is made."""
+    import distributed
+
+    class Refusing(distributed.Client):
+        def __new__(cls, address, timeout=None, **kwargs):
+            raise OSError(f"Timed out trying to connect to {address} after 10 s")
+
+    monkeypatch.setattr(distributed, "Client", Refusing)
+    address = "tcp://127.0.0.1:9"
+    with pytest.raises(OSError, match=f"^scheduler: Timed out trying to connect to {address}"):
+        flowkit.batch("retime", clips[:1], tmp_path / "o", scheduler=address, factor=2)
+    code = main(["batch", "retime", str(clips[0]), "-o", str(tmp_path / "o"), "--scheduler",
+                 address, "-O", "factor=2", "-q"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err == f"flowkit: error: --scheduler: Timed out trying to connect to {address} after 10 s\n"
+    assert not (tmp_path / "o").exists()
+
+
 def test_import_flowkit_does_not_import_dask():
     import subprocess
 
