@@ -104,10 +104,12 @@ def as_array(array):
     """Wrap an input as something with ``shape``/``dtype``/``ndim`` without moving it.
 
     NumPy arrays and CuPy arrays pass through; other ``__cuda_array_interface__`` objects
-    become Numba device arrays (zero copy); anything else goes through ``np.asarray``.
+    become Numba device arrays (zero copy); anything else goes through ``np.asarray``. A
+    NumPy array in the other byte order (``>f4`` from a big-endian file) is copied to the
+    native one: the kernels are compiled for native dtypes only.
     """
     if isinstance(array, np.ndarray):
-        return array
+        return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
     if is_device_array(array):
         if type(array).__module__.startswith("cupy"):
             return array

@@ -111,9 +111,13 @@ def describe(value):
 
 
 def check_array(name, array):
-    """Reject objects that are not arrays and empty arrays."""
+    """Reject objects that are not arrays, 0-D arrays (None, a number or a path that
+    ``as_array`` wrapped: named as given) and empty arrays."""
     if not hasattr(array, "shape") or not hasattr(array, "dtype"):
         raise TypeError(f"{name}: expected an array, got {type(array).__name__}")
+    if array.ndim == 0:
+        value = array.item() if isinstance(array, np.ndarray) else array
+        raise TypeError(f"{name}: expected an array, got {describe(value)}")
     if array.size == 0:
         raise ValueError(f"{name}: expected a non-empty array, got shape {tuple(array.shape)}")
 

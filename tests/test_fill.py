@@ -146,7 +146,7 @@ BAD_INPUT = [
      r"image: expected 1 or 3 channel\(s\) for uint8 with method='ns' \(cv2.inpaint\), got 4"),
     (dict(image=np.zeros((6, 7, 3), np.float32), method="telea"), ValueError,
      r"image: expected 1 channel\(s\) for float32 .*got 3"),
-    (dict(mask=None), TypeError, r"mask: expected dtype bool, got object"),
+    (dict(mask=None), TypeError, r"mask: expected an array, got None"),
 ]
 
 

@@ -170,7 +170,7 @@ def test_a_path_that_is_not_one_names_the_parameter(call, path, shown):
         (np.zeros((4, 5, 2), np.int32), TypeError, r"flow: expected a float dtype .* got int32"),
         (np.zeros((2, 4, 5, 2), np.float32), ValueError, r"flow: expected shape \(H, W, 2\) \(one flow field\), got \(2, 4, 5, 2\)"),
         (np.zeros((0, 5, 2), np.float32), ValueError, r"flow: expected a non-empty array"),
-        ("not an array", TypeError, r"flow: expected a float dtype"),
+        ("not an array", TypeError, r"flow: expected an array, got 'not an array'"),
     ],
 )
 @pytest.mark.parametrize("writer", [write_flo, write_kitti_flow])

@@ -122,3 +122,34 @@ def test_renaming_names_the_callers_parameter(error):
     with pytest.raises(PermissionError, match=r"^weights: denied$"):  # other types pass as raised
         with _validate.renaming("weights", "model"):
             raise PermissionError("weights: denied")
+
+
+@pytest.mark.parametrize("call", [
+    lambda fk, img, flow: fk.splat(None, flow), lambda fk, img, flow: fk.splat(img, None),
+    lambda fk, img, flow: fk.warp(None, flow), lambda fk, img, flow: fk.fill_holes(None, None),
+    lambda fk, img, flow: fk.extrapolate(None, flow, 3),
+    lambda fk, img, flow: fk.good_features(None), lambda fk, img, flow: fk.smooth_flow(None),
+    lambda fk, img, flow: fk.flow_to_color(None)])
+def test_none_for_an_array_is_named_as_given(call):
+    """None (as a number or a path) where an array goes: 'expected an array, got None', the
+    message farneback and predict give, not a 0-D array's ndim or dtype (a new user's report)."""
+    import flowkit
+
+    img = np.zeros((6, 7), np.float32)
+    with pytest.raises(TypeError, match=r"^\w+: expected an array, got None$"):
+        call(flowkit, img, np.zeros((6, 7, 2), np.float32))
+
+
+@pytest.mark.parametrize("dtype", [">f4", ">f8", ">u2"])
+def test_arrays_in_the_other_byte_order_give_the_native_result(dtype):
+    """A big-endian array (read from a file so written) is used as the native one: splat and
+    warp raised Numba's TypingError (a new user's report)."""
+    import flowkit
+
+    rng = np.random.default_rng(3)
+    native = (rng.random((9, 11)) * 1000).astype(np.dtype(dtype).newbyteorder("="))
+    flow = rng.uniform(-2, 2, (9, 11, 2)).astype(np.float32)
+    swapped = native.astype(dtype)
+    for function in (flowkit.splat, flowkit.warp):
+        np.testing.assert_array_equal(function(swapped, flow), function(native, flow))
+        np.testing.assert_array_equal(function(native, flow.astype(">f4")), function(native, flow))
