@@ -194,24 +194,26 @@ def _check_segment(segment, name="segment"):
     return start, end
 
 
-def check_segment_start(start, info, src):
-    """A segment must start before the end of the input (``info.duration``, when known):
-    ``retime``'s and ``translate``'s check. The message says how long the input lasts (and
-    "at the end" for a start exactly there, which is not after it)."""
-    if info.duration is not None and start >= info.duration:
-        where = "at" if start == info.duration else "after"
+def check_segment_start(start, length, src):
+    """A segment must start before the end of the input (``length``: its
+    :func:`flowkit.video.video_end`, when known): ``retime``'s and ``translate``'s check. The
+    message says how long the input lasts (and "at the end" for a start exactly there, which
+    is not after it)."""
+    if length is not None and start >= length:
+        where = "at" if start == length else "after"
         raise ValueError(f"segment: starts at {_shown(start)} s, {where} the end of {src}, which "
-                         f"lasts {_seconds_text(info.duration)} s; expected a start before it")
+                         f"lasts {_seconds_text(length)} s; expected a start before it")
 
 
-def segment_past_end(segment, info):
-    """The end of the input (``info.duration``) where ``segment`` runs past it (its end later;
-    an open end is the end, not past it), else None: ``retime`` and ``translate`` take the
-    segment to the end of the input there (the command line says so)."""
-    if segment is None or info.duration is None:
+def segment_past_end(segment, length):
+    """The end of the input (``length``: its :func:`flowkit.video.video_end`) where ``segment``
+    runs past it (its end later; an open end is the end, not past it), else None: ``retime``
+    and ``translate`` take the segment to the end of the input there (the command line says
+    so)."""
+    if segment is None or length is None:
         return None
     end = segment[1]
-    return info.duration if end is not None and Fraction(end) > info.duration else None
+    return length if end is not None and Fraction(end) > length else None
 
 
 class Timeline:
@@ -582,7 +584,7 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
             method, interpolation, model, flow, flow_options, codec, crf, audio, scene_threshold,
             device, progress, src, part, lossless, parts):
     from .video import (COPYABLE_AUDIO, audio_copy_refused, audio_track, audio_written,
-                        needs_even_size, streams_not_written)
+                        needs_even_size, streams_not_written, video_end)
 
     in_fps = info.base_rate  # variable rate: its grid, not its average
     if in_fps is None and out_fps is None:
@@ -596,8 +598,8 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
                              f"{_shown(factor or Fraction(1))} x the input's "
                              f"{_fps_text(in_fps)} fps = {_fps_text(out_fps)} fps")
     start, end = segment or (Fraction(0), None)
-    known = info.duration
-    check_segment_start(start, info, src)
+    known = video_end(src, info)  # the input as the output plays it: last frame + one period
+    check_segment_start(start, known, src)
     if duration is not None:
         length = (known if end is None else min(end, known)) if known is not None else end
         if length is None:
@@ -710,7 +712,8 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
     first frame lies in it, decoding from the keyframe before it)."""
     from tqdm import tqdm
 
-    from .video import VideoWriter, decode, decode_from, needs_even_size, pad_even, writer_tags
+    from .video import (VideoWriter, decode, decode_from, last_frame_period, needs_even_size,
+                        pad_even, writer_tags)
 
     tolerance = info.time_base  # output times this close to an input frame show it
     pad = needs_even_size(codec, pix_fmt)  # x264 / x265 need even sizes
@@ -812,10 +815,9 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
         if previous is None:
             raise ValueError(f"src: could not decode any frame from {src}")
         if part is None or part[1] is None or previous[0] < part[1]:
-            # the last frame lasts one frame period (its own duration is rarely stored)
+            # the last frame lasts one period of the grid (video_end's rule)
             t_last, last = previous
-            period = 1 / info.base_rate if info.base_rate else 1 / out_fps
-            end_time = t_last + period
+            end_time = t_last + last_frame_period(info, out_fps)
             if start_frame is None:
                 start_frame = k
             while True:

@@ -456,8 +456,8 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
                           single_frame_error)
     from .video import (FRAME_RATE_CONTAINERS, VideoWriter, _info, audio_copy_refused,
                         audio_track, audio_written, grid_timing, iter_frames,
-                        open_input, streams_not_written, to_coded, writer_codec,
-                        writer_tags)
+                        open_input, streams_not_written, to_coded, video_end,
+                        writer_codec, writer_tags)
 
     _validate.check_path("src", src)
     _validate.check_path("dst", dst)
@@ -492,7 +492,7 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
         not_written = streams_not_written(container, stream)
     finally:
         container.close()
-    check_segment_start(start, info, src)
+    check_segment_start(start, video_end(src, info), src)
     fps = info.frame_rate or Fraction(30)
     if dst.suffix.lower() in FRAME_RATE_CONTAINERS and info.base_rate:
         fps = info.base_rate  # no times stored: the rate of the grid the input's times lie on

@@ -33,7 +33,7 @@ from ._retime import MAX_FPS, REENCODE_CODECS  # output frame rates in (0, MAX_F
 from ._retime import _seconds_text, _shown  # numbers in messages, as retime's errors show them
 from ._retime import segment_past_end  # --range's note
 from .video import (DEFAULT_CODECS, DEFAULT_CRF, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_container,
-                    decode_image, grid_rate, probe_video, stored_rotation)
+                    decode_image, grid_rate, probe_video, stored_rotation, video_end)
 
 METHODS = tuple(list_estimators())
 # the --help descriptions' sentence on an existing output file (see _wrote)
@@ -1135,7 +1135,7 @@ def _range_note(args, source, info, done):
     """retime's and translate's note on stderr when ``--range`` ends after the end of
     ``source`` (``info``): the range was taken to the end of the input (``done``: what was
     done to it, ``retimed``, ``kept``, ``translated``)."""
-    end = segment_past_end(args.range, info)
+    end = segment_past_end(args.range, video_end(source, info) if args.range else None)
     if end is not None:
         print(f"flowkit: note: --range {_range_text(args.range)} ends after the end of {source}, "
               f"which lasts {_seconds_text(end)} s: {done} {args.range[0] or 0:g} s to its end",

@@ -10,6 +10,7 @@ anything fails).
 import contextlib
 import dataclasses
 import functools
+import math
 import os
 import re
 from fractions import Fraction
@@ -547,6 +548,45 @@ def _declared_end(container, stream):
     if container.duration:
         return Fraction(container.start_time or 0, 1_000_000) + Fraction(container.duration, 1_000_000)
     return None
+
+
+def last_frame_period(info, fps=None):
+    """How long the last frame of the video ``info`` describes lasts in ``retime``'s output:
+    one period of its grid (``1 / info.base_rate``: its own duration is rarely stored), else
+    one output period (``1 / fps``), else None."""
+    rate = info.base_rate or fps
+    return 1 / Fraction(rate) if rate else None
+
+
+def video_end(path, info):
+    """Seconds from the first frame of the video ``path`` (``info``: its :class:`VideoInfo`)
+    to the end of its last frame as ``retime`` plays it: the last frame's timestamp plus
+    :func:`last_frame_period`. The one duration that ``retime``'s output lasts at speed 1 and
+    that ``--range`` / ``segment`` are checked against. The last timestamp is read from the
+    packets after a seek to the last keyframe (nothing is decoded there); ``info.duration``
+    where the grid or the timestamps are unknown. The shared variable-rate clip: its last
+    frame at 448/30 s, 449/30 s (its MP4 duration, 448/30 s, ends at the last timestamp)."""
+    import av
+
+    period = last_frame_period(info)
+    if period is None:
+        return info.duration
+    container, stream = open_input(path)
+    try:
+        base = _time_base(stream)
+        first = next(decode(container, stream, upright=False), (None,))[0]
+        end = _declared_end(container, stream)
+        target = end if end is not None else Fraction(2 ** 40) * base
+        container.seek(max(math.ceil(target / base) - 1, 0), stream=stream, backward=True)
+        last = max((packet.pts for packet in container.demux(stream) if packet.pts is not None),
+                   default=None)
+    except (av.FFmpegError, ValueError):  # an end that cannot be read: what the headers say
+        return info.duration
+    finally:
+        container.close()
+    if first is None or last is None or last * base < first:
+        return info.duration
+    return last * base - first + period
 
 
 # a video may end this much before its declared end (seconds, and a fraction of the declared

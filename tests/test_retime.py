@@ -1115,3 +1115,29 @@ def test_range_at_the_end_of_the_input(tmp_path, clip):
         "0.25 s to its end"]
     status, _, err = run_cli("retime", clip, tmp_path / "b.mp4", "--range", "0.25:0.5", "--trim", "-q")
     assert status == 0 and err == ""
+
+
+def test_range_checks_use_the_duration_the_output_has(tmp_path):
+    # the shared variable-rate clip's MP4 duration ends at its last timestamp (448/30 s); retime
+    # plays the last frame one grid period (1/30 s) longer, to 449/30 s. --range was checked
+    # against 448/30: 14.94:15 was refused as "after the end" of a clip "lasting 14.933 s"
+    # that --range 14.9:15 --trim wrote to 14.967 s
+    from flowkit.video import video_end
+
+    vfr = data_path("video", "torchcodec__var_fps_video.mp4")
+    info = probe_video(vfr)
+    assert info.duration == Fraction(448, 30) and video_end(vfr, info) == Fraction(449, 30)
+    whole = flowkit.retime(vfr, tmp_path / "whole.mp4", factor=2, method="blend", progress=False)
+    assert whole.duration == Fraction(449, 30)
+    # 14.94 s to the end: 1/30 - 0.04/3 s at 60 fps, 1.6 frames, 2
+    report = flowkit.retime(vfr, tmp_path / "a.mp4", factor=2, segment=(Fraction("14.94"), 15),
+                            trim=True, method="blend", progress=False)
+    assert report.frames == 2
+    with pytest.raises(ValueError, match=r"^segment: starts at 14\.97 s, after the end of "
+                                         r".*var_fps_video\.mp4, which lasts 14\.967 s; "):
+        flowkit.retime(vfr, tmp_path / "b.mp4", factor=2, segment=(14.97, 15), progress=False)
+    status, _, err = run_cli("retime", vfr, tmp_path / "c.mp4", "--factor", "2", "--method",
+                             "blend", "--range", "14.94:15", "--trim", "-q")
+    assert status == 0 and err.splitlines() == [
+        f"flowkit: note: --range 14.94:15 ends after the end of {vfr}, which lasts 14.967 s: "
+        "kept 14.94 s to its end"]
