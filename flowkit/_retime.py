@@ -375,8 +375,9 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     trim : bool
         Write the segment alone (as FFmpeg's ``-ss START -to END``): the output starts on the
         first input frame at or after ``start`` (copied, not interpolated) and ends at ``end``.
-        It must hold at least one output frame (a segment running past the end of the input:
-        the error says the latest ``start`` that does). Needs ``segment``. Default False.
+        It must hold at least one output frame (else a ``segment`` error says the latest
+        ``start`` that does, and for a segment inside the input the earliest ``end``). Needs
+        ``segment``. Default False.
     method : {"project", "splat", "backward", "blend", "learned"}
         Interpolation method of :func:`flowkit.interpolate` (``"learned"``: the shipped
         ``interp-refine`` network, needs ``flowkit-cv[torch]``).
@@ -616,18 +617,29 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
     timeline = Timeline(speed, start, end, trim)
     if known is not None and timeline.output_duration(known) * out_fps < 1:
         # one frame would last longer than the whole output: refused rather than written
-        if trim and (end is None or end > known):  # too little of the input after start
+        past = trim and (end is None or end > known)  # too little of the input after start
+        latest = (known if end is None else min(end, known)) - speed / out_fps
+        if past or (trim and (latest >= 0 or start + speed / out_fps <= known)):
+            # the kept part is too short, and moving its start (or its end) gives it a frame
             part = (f"{_shown(start)} s to the end" if end is None
                     else f"{_shown(start)} to {_shown(end)} s")
-            left = known - start
+            stop = known if past else end
+            left = stop - start
             slowed = (f", {_seconds_text(left / speed, math.floor)} s at speed {_shown(speed)},"
                       if speed != 1 else "")
+            where = (f", which lasts {_seconds_text(known)} s: the {_seconds_text(left, math.floor)}"
+                     f" s from {_shown(start)} s to its end" if past else
+                     f": the {_seconds_text(left, math.floor)} s from {_shown(start)} to "
+                     f"{_shown(end)} s")
+            move = (f"start it at or before {_seconds_text(latest, math.floor)} s"
+                    if latest >= 0 or past else "")
+            if not past and start + speed / out_fps <= known:  # the end can move later too
+                later = f"end it at or after {_seconds_text(start + speed / out_fps, math.ceil)} s"
+                move = f"{move} or {later}" if move else later
             raise ValueError(
-                f"segment: expected at least one output frame, got {part} of {src}, which "
-                f"lasts {_seconds_text(known)} s: the {_seconds_text(left, math.floor)} s from "
-                f"{_shown(start)} s to its end{slowed} is less than one frame at "
-                f"{_fps_text(out_fps)} fps ({_seconds_text(1 / out_fps, math.ceil)} s); start it "
-                f"at or before {_seconds_text(known - speed / out_fps, math.floor)} s")
+                f"segment: expected at least one output frame, got {part} of {src}{where}"
+                f"{slowed} is less than one frame at {_fps_text(out_fps)} fps "
+                f"({_seconds_text(1 / out_fps, math.ceil)} s); {move}")
         given = [name for name, value in (("fps", fps_given), ("factor", factor),
                                           ("duration", duration), ("speed", speed != 1))
                  if value] or ["segment"]

@@ -1733,7 +1733,7 @@ def build_parser():
     p.add_argument("--trim", action="store_true",
                    help="write only the --range (as ffmpeg -ss START -to END); audio re-encoded; "
                         "the part must last at least one output frame (else a usage error says "
-                        "the latest START that does)")
+                        "the latest START, or the earliest END, that does)")
     p.add_argument("--method", choices=("project", "splat", "backward", "blend", "learned"),
                    default="project",
                    help="interpolation method (default project; splat: the default before "

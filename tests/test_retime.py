@@ -1115,6 +1115,28 @@ def test_range_at_the_end_of_the_input(tmp_path, clip):
         "0.25 s to its end"]
     status, _, err = run_cli("retime", clip, tmp_path / "b.mp4", "--range", "0.25:0.5", "--trim", "-q")
     assert status == 0 and err == ""
+    # a trimmed range inside the clip that is too short: it named --factor and no START
+    inside = (r"^segment: expected at least one output frame, got 0\.46 to 0\.47 s of "
+              r".*tears\.mp4: the 0\.01 s from 0\.46 to 0\.47 s is less than one frame at 48 fps "
+              r"\(0\.021 s\); start it at or before 0\.449 s or end it at or after 0\.481 s$")
+    with pytest.raises(ValueError, match=inside):
+        flowkit.retime(clip, tmp_path / "a.mp4", factor=2, segment=(0.46, 0.47), trim=True,
+                       progress=False)
+    status, _, err = run_cli("retime", clip, tmp_path / "b.mp4", "--factor", "2", "--range",
+                             "0.46:0.47", "--trim")
+    assert status == 2 and re.match(inside.replace("^segment", "^--range")[:-1], one_error_line(err))
+    # at its end, only an earlier start gives a frame; at its start only a later end
+    with pytest.raises(ValueError, match=r"0\.01 s from 0\.49 to 0\.5 s .*; start it at or "
+                                         r"before 0\.479 s$"):
+        flowkit.retime(clip, tmp_path / "a.mp4", factor=2, segment=(0.49, 0.5), trim=True,
+                       progress=False)
+    with pytest.raises(ValueError, match=r"0\.01 s from 0 to 0\.01 s .*; end it at or after "
+                                         r"0\.021 s$"):
+        flowkit.retime(clip, tmp_path / "a.mp4", factor=2, segment=(0, 0.01), trim=True,
+                       progress=False)
+    report = flowkit.retime(clip, tmp_path / "a.mp4", factor=2, segment=(0.449, 0.47), trim=True,
+                            method="blend", progress=False)
+    assert report.frames >= 1  # 0.021 s (the suggestion is rounded down): 2 frames
 
 
 def test_range_checks_use_the_duration_the_output_has(tmp_path):
