@@ -1731,8 +1731,9 @@ def build_parser():
                         "START must lie before the end of the video (a usage error names its "
                         "duration); an END after it is taken as the end, with a note on stderr")
     p.add_argument("--trim", action="store_true",
-                   help="write only the --range (as ffmpeg -ss START -to END); audio re-encoded; "
-                        "the part must last at least one output frame (else a usage error says "
+                   help="write only the --range (as ffmpeg -ss START -to END: the output starts "
+                        "on the first input frame at or after START, copied, not interpolated); "
+                        "audio re-encoded; the part must last at least one output frame (else a usage error says "
                         "the latest START, or the earliest END, that does)")
     p.add_argument("--method", choices=("project", "splat", "backward", "blend", "learned"),
                    default="project",
