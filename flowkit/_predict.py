@@ -552,6 +552,10 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
         a flow array of the wrong shape, unknown ``method``, a ``model`` without
         ``method="gan"``, a weights file that does not fit; ``times`` not one increasing
         finite number per frame, or given with a flow array or an adapter ``method``.
+    MemoryError
+        ``horizon`` predicted frames that alone would take more than the whole memory of the
+        machine (CuPy: the GPU) they are made on, found before any work; the error is a
+        ``ValueError`` too, and names ``horizon``, the size needed and how many frames fit.
     ImportError
         ``method="gan"`` without torch (the message names the extra).
     TypeError
@@ -614,6 +618,7 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
     if clips.shape[1] < frames_needed(context):
         need = frames_needed(context) if context == AUTO else f"context={context}"
         raise ValueError(f"frames: expected at least {need} frames, got {clips.shape[1]}")
+    _check_output_size(clips, horizon)
     gaps = _gaps(times, clips.shape[1], frames_used(context, clips.shape[1]), flow)
     if smooth is not None and not isinstance(smooth, dict):
         raise TypeError(f"smooth: expected a dict of smooth_flow options or None, got "
@@ -741,6 +746,19 @@ def _predict_given(clip, horizon, motion, smooth, scheme, n_iter, speed_spread, 
                          advect_flow, device), motion
 
 
+def _check_output_size(clips, horizon):
+    """Refuse a ``horizon`` whose predicted frames (``horizon`` frames of each of ``clips``,
+    ``(N, T, H, W[, C])``, in their dtype) cannot fit in the memory they would be made in,
+    before any flow is estimated (``_validate.check_output_size``)."""
+    frame = tuple(clips.shape[2:])
+    dtype = np.dtype(clips.dtype)
+    per_step = clips.shape[0] * int(np.prod(frame)) * dtype.itemsize
+    clips_text = f" (for each of {clips.shape[0]} clips)" if clips.shape[0] > 1 else ""
+    _validate.check_output_size("horizon", horizon, per_step,
+                                f"predicted frames of shape {frame} and dtype {dtype.name}{clips_text}",
+                                array_module(clips)[0])
+
+
 def _adapter_predict(method, frames, horizon, return_flow, model):
     """``predict(method=NAME)`` for a module registered with
     ``flowkit.models.register_predictor``."""
@@ -751,6 +769,7 @@ def _adapter_predict(method, frames, horizon, return_flow, model):
                          f"registered predictor method={method!r} (no flow is estimated)")
     batched, channels = _validate.frames_layout(frames[0])
     clips = frames if batched else frames[None]
+    _check_output_size(clips, horizon)
     xp, _ = array_module(clips)
     results = [predict_clip(method, clip, horizon, channels) for clip in clips]
     return xp.stack(results) if batched else results[0]

@@ -371,3 +371,44 @@ def check_float(name, value, *, low=None, high=None, low_open=False, high_open=F
         hi = "inf" if high is None else high
         raise ValueError(f"{name}: expected a number in {left}{lo}, {hi}{right}, got {value}")
     return value
+
+
+class OutputTooLarge(MemoryError, ValueError):
+    """An output that cannot fit in the memory of the machine (or GPU) it would be made on,
+    found before it is allocated: ``"<parameter>: ..."``, naming the parameter that sets its
+    size. A ``MemoryError`` (what the allocation would have raised) and a ``ValueError`` (a
+    value the caller chose: the command line reports it as a usage error naming the flag)."""
+
+
+def _memory_total(xp):
+    """Bytes of memory on the device of the array module ``xp``: the machine's physical memory
+    for NumPy, the GPU's for CuPy; None where it cannot be told."""
+    try:
+        if xp is np:
+            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        return int(xp.cuda.Device().mem_info[1])
+    except (AttributeError, ValueError, OSError, RuntimeError):
+        return None
+
+
+def _gib(nbytes):
+    if nbytes < 2 ** 30:
+        return f"{nbytes / 2 ** 20:.3g} MiB"
+    gib = nbytes / 2 ** 30
+    return f"{gib:.3g} GiB" if gib < 1000 else f"{gib:,.0f} GiB"
+
+
+def check_output_size(name, count, item_bytes, what, xp=np):
+    """Refuse an output of ``count`` items of ``item_bytes`` bytes each (``count`` the value of
+    the parameter ``name``; ``what``: the items, for the message) larger than the whole
+    memory of the device it would be made on (module ``xp``), before any work:
+    :class:`OutputTooLarge` naming the parameter, the size needed, the memory there is and
+    how many items it holds. Outputs that fit the total but not the free memory are left to
+    the allocation."""
+    total = _memory_total(xp)
+    nbytes = count * item_bytes
+    if total is not None and nbytes > total:
+        where = "this machine's memory" if xp is np else "the GPU's memory"
+        raise OutputTooLarge(f"{name}: {count} {what} would need at least {_gib(nbytes)}, more "
+                             f"than {where} ({_gib(total)}), which holds at most "
+                             f"{total // item_bytes} of them")

@@ -1206,6 +1206,8 @@ def test_predict_speed_spread_and_advect_flow(moving_folder, tmp_path, capsys):
     (["--horizon", "2", "-O", "radius=3"], 2, "--option radius: not an option of dis"),
     (["--horizon", "2", "--method", "farneback", "-O", "levels=0"], 2,
      "--option levels: expected an integer >= 1, got 0"),
+    # more than the machine's memory: named before any flow is estimated (was a bare MemoryError)
+    (["--horizon", "10000000000000"], 2, "--horizon: 10000000000000 predicted frames of shape"),
 ])
 def test_predict_errors_are_one_line(moving_folder, tmp_path, args, code, message):
     folder, _ = moving_folder

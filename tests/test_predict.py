@@ -2,6 +2,7 @@
 schemes against each other, layouts, and bad input."""
 
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -496,6 +497,29 @@ def test_bad_input(kwargs, error, message):
     horizon = kwargs.pop("horizon", 2)
     with pytest.raises(error, match=message):
         flowkit.predict(clip, horizon, **kwargs)
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_a_horizon_beyond_the_memory_is_refused_naming_it(monkeypatch, batched):
+    # numpy's bare MemoryError ("Unable to allocate 298. GiB") came after the flow was estimated
+    # and named no parameter: the size is checked first, against the machine's whole memory
+    clip = translating_clip((0.5, 0.0), 3)
+    clips = np.stack([clip, clip]) if batched else clip
+    frame_bytes = clip[0].nbytes * (2 if batched else 1)
+    estimated = []
+    monkeypatch.setattr("flowkit._validate._memory_total", lambda xp: 100 * frame_bytes)
+    flow = lambda a, b: estimated.append(1) or np.zeros(a.shape[:2] + (2,), np.float32)  # noqa: E731
+    for error in (MemoryError, ValueError):  # either catches it
+        with pytest.raises(error, match="^horizon: 101 predicted frames of shape "
+                                        + re.escape(f"{clip.shape[1:]} and dtype {clip.dtype}")
+                                        + r".* would need at least .* MiB, more than "
+                                        r"this machine's memory \(.* MiB\), which holds at most 100 of them"):
+            flowkit.predict(clips, 101, flow=flow)
+    assert not estimated
+    assert flowkit.predict(clips, 100, flow=flow, context=2).shape == clips.shape[:-3] + (100,) + clip.shape[1:]
+    with pytest.raises(MemoryError, match=r"^horizon: 10000000000000 predicted frames"):
+        monkeypatch.undo()
+        flowkit.predict(clip, 10 ** 13)
 
 
 @pytest.mark.parametrize("scheme", ["semi-lagrangian", "reestimate"])
