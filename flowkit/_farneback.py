@@ -268,14 +268,28 @@ def farneback_video(frames, *, use_previous_flow=False, **options):
         ``normalize=True`` each pair is stretched on its own (min and max of the two
         frames); the kept expansion is rescaled to the new pair's span, which equals the
         pairwise result to float rounding (exactly when consecutive pairs share min and max).
+
+    Raises
+    ------
+    TypeError
+        ``frames`` not an iterable (None, a number, a path string), a ``use_previous_flow``
+        that is not a bool; checked when called, with the options, before any frame is read.
+    ValueError
+        An array ``frames`` that is no batch of frames; a bad option of :class:`Farneback`.
     """
     V.check_bool("use_previous_flow", use_previous_flow)
+    V.check_frames_iterable("frames", frames, " (read a video with flowkit.iter_frames)")
     if hasattr(frames, "shape") and hasattr(frames, "ndim"):
         if frames.ndim < 3 or not V.frames_layout(frames)[0]:
             raise ValueError(
                 f"frames: expected a sequence of frames or an (N, H, W[, C]) array, "
                 f"got shape {tuple(frames.shape)}")
     runner = Farneback(**options)
+    return _farneback_frames(frames, runner, use_previous_flow)
+
+
+def _farneback_frames(frames, runner, use_previous_flow):
+    """The flows of :func:`farneback_video`, its input checked."""
     prev = None
     flow = None
     for frame in frames:

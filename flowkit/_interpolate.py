@@ -998,9 +998,7 @@ def interpolate_video(frames, *, factor=2, times=None, scene_threshold=None, **o
     if scene_threshold is not None:
         scene_threshold = _validate.check_float("scene_threshold", scene_threshold, low=0,
                                                 high=100, low_open=True)
-    if isinstance(frames, (str, bytes)) or not hasattr(frames, "__iter__"):
-        raise TypeError(f"frames: expected an iterable of frames or an array (T, H, W[, C]), got "
-                        f"{_validate.describe(frames)} (read a video with flowkit.iter_frames)")
+    _validate.check_frames_iterable("frames", frames, " (read a video with flowkit.iter_frames)")
     if hasattr(frames, "shape") and (frames.ndim < 3 or (frames.ndim == 3 and
                                                          _validate.frames_layout(frames) == (False, True))):
         raise ValueError(f"frames: expected a video (T, H, W) or (T, H, W, C), got shape "

@@ -152,9 +152,7 @@ def iter_temporally_consistent(frames, processed, *, flow="farneback", flow_opti
     4
     """
     for name, value in (("frames", frames), ("processed", processed)):
-        if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-            raise TypeError(f"{name}: expected an iterable of frames or an array (T, H, W[, C]), "
-                            f"got {_validate.describe(value)}")
+        _validate.check_frames_iterable(name, value)
     options = _check_options(flow, flow_options, method, strength, scene_threshold)
     return _consistent(iter(frames), iter(processed), *options)
 

@@ -129,6 +129,16 @@ def check_not_scalar(name, value):
         raise TypeError(f"{name}: expected an array, got {describe(value)}")
 
 
+def check_frames_iterable(name, value, hint=""):
+    """Frames of a video read one at a time: an iterable (a list, a generator such as
+    ``flowkit.iter_frames``, an array ``(T, H, W[, C])``), not None, a number or a path string,
+    which iterating would reject naming no parameter (``'NoneType' object is not iterable``);
+    ``hint`` ends the message."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name}: expected an iterable of frames or an array (T, H, W[, C]), got "
+                        f"{describe(value)}{hint}")
+
+
 def check_path(name, value):
     """A file path: a ``str`` or an ``os.PathLike`` (``Path``), not None, bytes or a number,
     which ``Path()`` would reject with a message that names no parameter."""

@@ -1,5 +1,7 @@
 """Farneback dense flow: against OpenCV, ground truth, analytic cases and the CUDA path."""
 
+import re
+
 import cv2
 import numpy as np
 import pytest
@@ -346,6 +348,12 @@ def test_bad_frames():
         list(flowkit.farneback_video(a))
     with pytest.raises(TypeError, match="use_previous_flow: expected a bool"):
         list(flowkit.farneback_video([a, a], use_previous_flow=None))
+    # named, and when called, not at the first frame ('NoneType' object is not iterable)
+    for frames in (None, 3, "clip.mp4"):
+        with pytest.raises(TypeError, match=r"^frames: expected an iterable of frames or an array "
+                                            rf"\(T, H, W\[, C\]\), got {re.escape(repr(frames))} "
+                                            r"\(read a video with flowkit.iter_frames\)$"):
+            flowkit.farneback_video(frames)
 
 
 # ---------------------------------------------------------------------- CUDA (simulator)
