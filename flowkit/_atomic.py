@@ -107,7 +107,7 @@ def stale_temporaries(path, *, pattern=False):
     return sorted(path.parent.glob(_temporary_name(name, "*")))
 
 
-def _create_temporary(path):
+def _create_temporary(path, name=None):
     """Create an empty, hidden file beside ``path`` with the same extension; return its path.
 
     Created like ``open(path, "w")`` would create a new file (mode ``0666 & ~umask``), not
@@ -120,7 +120,7 @@ def _create_temporary(path):
         except FileExistsError:
             continue
         except OSError as exc:
-            check_folder(path)  # a missing folder: say so with the user's path
+            check_folder(path, name)  # a missing folder: say so with the user's path
             error = _user_error(exc, tmp, path)
             if error is None:
                 raise
@@ -131,7 +131,7 @@ def _create_temporary(path):
 
 
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path, name=None):
     """Yield a temporary path in the target's folder; on success rename it onto ``path``.
 
     The temporary name keeps the target's extension (writers such as OpenCV choose the
@@ -142,11 +142,16 @@ def atomic_path(path):
     ``open(path, "w")`` gives: an existing file keeps its mode, a new one gets
     ``0666 & ~umask``. An ``OSError`` about the temporary file (missing
     folder, no permission, disk full, target is a folder) is raised naming ``path`` instead.
+    ``name``: the parameter that gave ``path`` (a public writer's ``"path"``), put before the
+    messages of a folder given as ``path`` and of :func:`check_folder` (a missing folder, one
+    that takes no new file), as ``check_folder`` puts it.
     """
     path = Path(path)
     if path.is_dir() or path.name in ("", ".", ".."):  # before a temporary file is made
+        if name:
+            raise IsADirectoryError(f"{name}: {path} is a folder; expected a file path")
         raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
-    tmp = _create_temporary(path)
+    tmp = _create_temporary(path, name)
     mode = stat.S_IMODE(os.stat(tmp).st_mode)  # 0666 & ~umask, as created
     try:
         yield tmp

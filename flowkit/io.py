@@ -34,6 +34,21 @@ def _host_flow(name, flow):
     return to_host(flow)
 
 
+def _read_bytes(path, what):
+    """The bytes of the file ``path`` (the parameter ``path`` of a reader of ``what``, ``".flo"``),
+    its errors starting ``path: `` as the other path errors of flowkit (the video reader's,
+    ``check_folder``'s): a missing file, a folder, a file that cannot be read."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"path: {path} is a folder; expected a {what} file")
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"path: no such {what} file: {path}") from exc
+    except OSError as exc:
+        raise type(exc)(f"path: cannot read {path} ({exc.strerror or exc})") from exc
+
+
 def read_flo(path):
     """Read a Middlebury ``.flo`` file.
 
@@ -55,11 +70,12 @@ def read_flo(path):
     ------
     TypeError
         ``path`` is not a str or ``os.PathLike`` (``path: expected a path ...``).
-    FileNotFoundError
-        The file does not exist.
+    FileNotFoundError, IsADirectoryError, OSError
+        The file does not exist, is a folder or cannot be read (``path: no such .flo file:
+        ...``, ``path: ... is a folder ...``, ``path: cannot read ...``).
     ValueError
         Truncated file, wrong magic number, non-positive sizes, or sizes that do not match
-        the byte count; the message names the file.
+        the byte count; the message names the parameter and the file (``path: FILE: ...``).
 
     References
     ----------
@@ -73,20 +89,20 @@ def read_flo(path):
     """
     check_path("path", path)
     path = Path(path)
-    data = path.read_bytes()
+    data = _read_bytes(path, ".flo")
     if len(data) < _FLO_HEADER_BYTES:
-        raise ValueError(f"{path}: truncated .flo file, {len(data)} bytes is shorter than the 12-byte header")
+        raise ValueError(f"path: {path}: truncated .flo file, {len(data)} bytes is shorter than the 12-byte header")
     magic = np.frombuffer(data, "<f4", 1, 0)[0]
     if magic != np.float32(FLO_MAGIC):
-        raise ValueError(f"{path}: not a .flo file, magic number {float(magic)!r} instead of {FLO_MAGIC}")
+        raise ValueError(f"path: {path}: not a .flo file, magic number {float(magic)!r} instead of {FLO_MAGIC}")
     width, height = (int(v) for v in np.frombuffer(data, "<i4", 2, 4))
     if width <= 0 or height <= 0:
-        raise ValueError(f"{path}: invalid .flo size {width}x{height} (width x height)")
+        raise ValueError(f"path: {path}: invalid .flo size {width}x{height} (width x height)")
     expected = _FLO_HEADER_BYTES + 8 * width * height
     if len(data) != expected:
         problem = "truncated .flo file" if len(data) < expected else "extra bytes after the .flo data"
         raise ValueError(
-            f"{path}: {problem}: size {width}x{height} (width x height) needs {expected} bytes, "
+            f"path: {path}: {problem}: size {width}x{height} (width x height) needs {expected} bytes, "
             f"the file has {len(data)}"
         )
     flow = np.frombuffer(data, "<f4", 2 * width * height, _FLO_HEADER_BYTES)
@@ -114,8 +130,9 @@ def write_flo(path, flow):
     IsADirectoryError
         ``path`` is a folder (``path: DIR is a folder; expected a .flo file path``; OpenCV's
         writer returns False there).
-    FileNotFoundError
-        The folder of ``path`` does not exist.
+    FileNotFoundError, OSError
+        The folder of ``path`` does not exist or takes no new file (``path: output folder
+        does not exist: ...``, ``path: cannot write ...: the folder ... takes no new file``).
 
     Examples
     --------
@@ -131,7 +148,7 @@ def write_flo(path, flow):
     data[:4] = np.array([FLO_MAGIC], "<f4").view(np.uint8)
     data[4:_FLO_HEADER_BYTES] = np.array([width, height], "<i4").view(np.uint8)
     data[_FLO_HEADER_BYTES:].view("<f4").reshape(flow.shape)[...] = flow
-    with atomic_path(path) as tmp:
+    with atomic_path(path, "path") as tmp:
         tmp.write_bytes(data)
 
 
@@ -157,11 +174,11 @@ def read_kitti_flow(path):
     ------
     TypeError
         ``path`` is not a str or ``os.PathLike`` (``path: expected a path ...``).
-    FileNotFoundError
-        The file does not exist.
+    FileNotFoundError, IsADirectoryError, OSError
+        The file does not exist, is a folder or cannot be read (messages start ``path: ``).
     ValueError
         The file is not a PNG OpenCV can decode (for example truncated), or not 16-bit
-        with 3 channels; the message names the file.
+        with 3 channels; the message names the parameter and the file (``path: FILE: ...``).
 
     References
     ----------
@@ -178,14 +195,14 @@ def read_kitti_flow(path):
 
     check_path("path", path)
     path = Path(path)
-    data = np.frombuffer(path.read_bytes(), np.uint8)
+    data = np.frombuffer(_read_bytes(path, "KITTI flow PNG"), np.uint8)
     image = decode_image(data, cv2.IMREAD_UNCHANGED)
     if image is None:
-        raise ValueError(f"{path}: not a readable PNG image (truncated or corrupt, {data.size} bytes)")
+        raise ValueError(f"path: {path}: not a readable PNG image (truncated or corrupt, {data.size} bytes)")
     if image.dtype != np.uint16 or image.ndim != 3 or image.shape[2] != 3:
         channels = 1 if image.ndim == 2 else image.shape[2]
         raise ValueError(
-            f"{path}: not a KITTI flow PNG: expected 16-bit with 3 channels, "
+            f"path: {path}: not a KITTI flow PNG: expected 16-bit with 3 channels, "
             f"got {image.dtype} with {channels} channel(s)"
         )
     # OpenCV decodes to B, G, R: blue = valid, green = v, red = u
@@ -218,8 +235,9 @@ def write_kitti_flow(path, flow, valid=None):
     ValueError, TypeError
         Bad ``flow`` or a ``valid`` mask of another shape; ``path`` is not a str or
         ``os.PathLike`` (TypeError).
-    OSError
-        OpenCV could not encode the image.
+    IsADirectoryError, FileNotFoundError, OSError
+        ``path`` is a folder, its folder does not exist or takes no new file (messages start
+        ``path: ``, as :func:`write_flo`'s); OpenCV could not encode the image.
 
     Examples
     --------
@@ -251,5 +269,5 @@ def write_kitti_flow(path, flow, valid=None):
     ok, buffer = cv2.imencode(".png", encoded)
     if not ok:
         raise OSError(f"{path}: OpenCV could not encode the KITTI flow PNG")
-    with atomic_path(path) as tmp:
+    with atomic_path(path, "path") as tmp:
         tmp.write_bytes(buffer.tobytes())

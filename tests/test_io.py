@@ -149,6 +149,37 @@ def test_read_flo_missing_file(tmp_path):
         read_flo(tmp_path / "missing.flo")
 
 
+@pytest.mark.parametrize("read, what", [(read_flo, ".flo"), (read_kitti_flow, "KITTI flow PNG")])
+def test_reader_path_errors_name_the_parameter(tmp_path, read, what):
+    # as the other path errors (the video reader's path:, retime's src:/dst:); they were
+    # "[Errno 2] No such file or directory: '...'" naming no parameter
+    missing = tmp_path / "missing.x"
+    with pytest.raises(FileNotFoundError, match=rf"^path: no such {what} file: {re.escape(str(missing))}$"):
+        read(missing)
+    with pytest.raises(IsADirectoryError, match=rf"^path: {re.escape(str(tmp_path))} is a folder; "
+                                                rf"expected a {what} file$"):
+        read(tmp_path)
+    (tmp_path / "bad.x").write_bytes(b"12345678901234567890")
+    with pytest.raises(ValueError, match=rf"^path: {re.escape(str(tmp_path / 'bad.x'))}: not a"):
+        read(tmp_path / "bad.x")
+
+
+@pytest.mark.parametrize("write", [write_flo, write_kitti_flow])
+def test_writer_folder_errors_name_the_parameter(tmp_path, write):
+    # check_folder's messages with the parameter, as retime's dst: (they named none)
+    target = tmp_path / "no" / "a.flo"
+    with pytest.raises(FileNotFoundError, match=rf"^path: output folder does not exist: "
+                                                rf"{re.escape(str(target.parent))} \(for "):
+        write(target, random_flow())
+    if os.path.isdir("/proc/self"):  # a folder that takes no new file, even for root
+        with pytest.raises(OSError, match=r"^path: cannot write /proc/x\.flo: the folder /proc "
+                                          r"takes no new file"):
+            write("/proc/x.flo", random_flow())
+    with pytest.raises(IsADirectoryError, match=rf"^path: {re.escape(str(tmp_path))} is a folder; "
+                                                r"expected a (\.flo )?file path$"):
+        write(tmp_path, random_flow())
+
+
 @pytest.mark.parametrize("call", [
     lambda path: read_flo(path),
     lambda path: write_flo(path, random_flow()),
