@@ -2122,10 +2122,32 @@ def main(argv=None):
     return status
 
 
+# the input path arguments of the commands: (attribute, name in messages, what it must name);
+# an empty one is refused as such (Path("") is ".", the current folder: "INPUT: . is a folder")
+_INPUT_PATHS = {
+    "flow": (("frame0", "FRAME0", "an image, a video file or a folder of images"),
+             ("frame1", "FRAME1", "an image")),
+    "predict": (("input", "INPUT", "a video file or a folder of images"),),
+    "retime": (("input", "INPUT", "a video file"),),
+    "translate": (("input", "INPUT", "a video file"),),
+    "color": (("flo", "FLO", "a .flo file"),),
+    "batch": (("inputs", "INPUTS", "video files, folders of videos or glob patterns"),),
+}
+
+
+def _check_empty_inputs(args):
+    """A usage error for an input path argument given as the empty string (``retime ""``)."""
+    for attribute, name, what in _INPUT_PATHS.get(args.command, ()):
+        value = getattr(args, attribute, None)
+        if value == "" or (isinstance(value, list) and "" in value):
+            raise UsageError(f"{name}: the path is empty (''); expected {what}")
+
+
 def _outcome(args):
     """Run the subcommand: (exit status, the line for stderr or None)."""
     _EXISTING.clear()
     try:
+        _check_empty_inputs(args)
         return args.run(args), None
     except UsageError as exc:
         if args.debug:

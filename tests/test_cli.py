@@ -1765,3 +1765,23 @@ def test_retime_interpolation_option_reaches_interpolate(tmp_path, capsys):
         "--interpolation: only with --method project, backward or learned (the methods that "
         "sample the frames), got --method splat")
     assert not (tmp_path / "x.mkv").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["retime", "", "OUT.mp4", "--factor", "2"], "INPUT: the path is empty (''); expected a video file"),
+    (["translate", "", "OUT.mp4", "--op", "x"], "INPUT: the path is empty (''); expected a video file"),
+    (["predict", "", "OUT.mp4", "--horizon", "2"],
+     "INPUT: the path is empty (''); expected a video file or a folder of images"),
+    (["flow", "", "-o", "OUT.flo"],
+     "FRAME0: the path is empty (''); expected an image, a video file or a folder of images"),
+    (["flow", "IMAGE", "", "-o", "OUT.flo"], "FRAME1: the path is empty (''); expected an image"),
+    (["color", "", "-o", "OUT.png"], "FLO: the path is empty (''); expected a .flo file"),
+])
+def test_an_empty_input_path_is_called_empty(tmp_path, capsys, args, message):
+    # Path("") is "." (the current folder): retime said "INPUT: . is a folder", a new user's report
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((20, 20), np.uint8))
+    args = [str(tmp_path / a) if a.startswith("OUT") else str(tmp_path / "a.png") if a == "IMAGE" else a
+            for a in args]
+    assert main(args) == 2
+    assert one_error_line(capsys.readouterr().err) == f"{message} (see flowkit {args[0]} --help)"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
