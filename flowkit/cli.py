@@ -248,7 +248,7 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
 
         if not cv2.haveImageWriter(str(path)):
             what = f"extension {path.suffix!r}" if path.suffix else "no extension"
-            raise UsageError(f"{path}: cannot write an image with {what} (use .png)")
+            raise UsageError(f"{flag}: {path}: cannot write an image with {what} (use .png)")
     if kind == "video" and not path.suffix:  # FFmpeg picks the container by it: --codec cannot
         raise UsageError(f"{flag}: {path}: no extension; give the output a video extension "
                          f"({', '.join(DEFAULT_CODECS)}, ...)")

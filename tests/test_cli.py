@@ -338,11 +338,13 @@ def test_output_paths_are_checked_before_any_work(pair, tmp_path):
     folder = tmp_path / "sub"
     folder.mkdir()
     before = sorted(tmp_path.iterdir())
-    for args, status, expected in [
+    for args, status, expected in [  # the flag too (it named the path alone, a new user's report)
+        (["color", flo, "-o", tmp_path / "x.xyz"], 2,
+         f"-o: {tmp_path / 'x.xyz'}: cannot write an image with extension '.xyz' (use .png) (see flowkit color --help)"),
         (["color", flo, "-o", tmp_path / "x.flo"], 2,
-         f"{tmp_path / 'x.flo'}: cannot write an image with extension '.flo' (use .png) (see flowkit color --help)"),
+         f"-o: {tmp_path / 'x.flo'}: cannot write an image with extension '.flo' (use .png) (see flowkit color --help)"),
         (["flow", a, b, "--png", tmp_path / "x.txt"], 2,
-         f"{tmp_path / 'x.txt'}: cannot write an image with extension '.txt' (use .png) (see flowkit flow --help)"),
+         f"--png: {tmp_path / 'x.txt'}: cannot write an image with extension '.txt' (use .png) (see flowkit flow --help)"),
         (["color", flo, "-o", folder], 2,
          f"-o: {folder} is a folder; expected an image (.png) file path (see flowkit color --help)"),
         (["flow", a, b, "-o", folder], 2,
