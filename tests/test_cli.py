@@ -166,12 +166,13 @@ def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
         # OpenCV's own "!buf.empty() in function 'imdecode_'" before (a new user's report)
         "empty image file": (["flow", a, _empty(tmp_path / "empty.png"), "-o", tmp_path / "f.flo"],
                              f"FRAME1: {tmp_path / 'empty.png'}: OpenCV cannot read this file as an image"),
+        # usage errors naming FRAME1 (they named no argument and exited 1)
         "different sizes": (["flow", a, small, "-o", tmp_path / "f.flo"],
-                            f"{small} is 60x40 but {a} is 64x48 (width x height); the frames must "
-                            f"have the same size"),
+                            f"FRAME1: {small} is 60x40 but FRAME0 {a} is 64x48 (width x height); "
+                            f"the frames must have the same size (see flowkit flow --help)"),
         "gray and colour": (["flow", a, gray, "-o", tmp_path / "f.flo"],
-                            f"{a} is 64x48 8-bit RGB but {gray} is 64x48 8-bit gray; the frames "
-                            f"must have the same kind"),
+                            f"FRAME1: {gray} is 64x48 8-bit gray but FRAME0 {a} is 64x48 8-bit RGB; "
+                            f"the frames must have the same kind (see flowkit flow --help)"),
         "bad option value": (["flow", a, b, "-o", tmp_path / "f.flo", "--option", "levels=0"],
                              "--option levels: expected an integer >= 1, got 0"),
         "option of another method": (["flow", a, b, "-o", tmp_path / "f.flo", "-O", "radius=3"],
@@ -183,8 +184,10 @@ def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
     }[case]
     before = sorted(tmp_path.iterdir())
     status, out, err = run_cli(*args)
-    # a bad option is a usage error (exit 2), whoever finds it; a file that fails, exit 1
-    assert status == (2 if "option" in case else 1) and out == ""
+    # a bad option or inputs that do not go together are usage errors (exit 2), whoever finds
+    # them; a file that fails, exit 1
+    usage = "option" in case or case in ("different sizes", "gray and colour")
+    assert status == (2 if usage else 1) and out == ""
     assert one_error_line(err).startswith(expected)
     assert sorted(tmp_path.iterdir()) == before  # no output, no temporary file
 
