@@ -493,8 +493,10 @@ def cmd_flow(args):
         return _flow_video(args)
     first = Path(args.frame0)
     if first.is_file() and first.suffix.lower() in VIDEO_EXTENSIONS:
-        raise UsageError(f"{args.frame1}: a second input is for a pair of images, and {first} is a "
-                         "video: give it alone with --video OUT.mp4 and/or --flo-dir DIR")
+        # named by its extension, not opened: text.mp4 is no video, and was called one
+        raise UsageError(f"FRAME1: {args.frame1}: a second input is for a pair of images, and FRAME0 "
+                         f"{first} has a video extension ({first.suffix}): give a video alone with "
+                         "--video OUT.mp4 and/or --flo-dir DIR")
     if args.video or args.flo_dir:
         raise UsageError("--video and --flo-dir are for a video or image folder given alone; "
                          "for two images use -o and --png")

@@ -1398,10 +1398,19 @@ def test_flow_of_a_video_with_a_second_input_names_the_video_flags(tmp_path):
     video = data_path("video", "androidx__bear-vp9-odd-dimensions.webm")
     status, _, err = run_cli("flow", video, tmp_path / "out.mp4")
     assert status == 2
-    assert one_error_line(err) == (f"{tmp_path / 'out.mp4'}: a second input is for a pair of images, "
-                                   f"and {video} is a video: give it alone with --video OUT.mp4 "
-                                   "and/or --flo-dir DIR (see flowkit flow --help)")
+    assert one_error_line(err) == (f"FRAME1: {tmp_path / 'out.mp4'}: a second input is for a pair of "
+                                   f"images, and FRAME0 {video} has a video extension (.webm): give a "
+                                   "video alone with --video OUT.mp4 and/or --flo-dir DIR (see flowkit "
+                                   "flow --help)")
     assert not (tmp_path / "out.mp4").exists()
+    # a file that only has the extension (text.mp4) was called "a video"
+    text, noise = tmp_path / "text.mp4", tmp_path / "rand.mp4"
+    text.write_text("hello\n")
+    noise.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, np.uint8).tobytes())
+    status, _, err = run_cli("flow", text, noise, "-o", tmp_path / "x.flo")
+    assert status == 2
+    assert one_error_line(err).startswith(f"FRAME1: {noise}: a second input is for a pair of images, "
+                                          f"and FRAME0 {text} has a video extension (.mp4): ")
 
 
 def test_predict_reports_the_context_auto_chose(tmp_path, capsys):
