@@ -409,8 +409,8 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         too: H.264 in AVI, which stores no presentation times, read back with the first frame
         at 1/fps and B-frames' times out of order.)
     crf : int
-        Constant rate factor for libx264 / libx265 / libvpx-vp9 / libsvtav1 (default 18, visually
-        near lossless for x264); ignored by other encoders.
+        Constant rate factor for libx264 / libx265 (0-51) / libvpx-vp9 / libsvtav1 (0-63)
+        (default 18, visually near lossless for x264); ignored by other encoders (0-63).
     audio : {None, "copy", "stretch", "drop"}
         ``"copy"``: the audio packets are copied unchanged (needs an unchanged duration;
         accepted with any speed for an input without audio, where there is nothing to copy).
@@ -565,7 +565,9 @@ def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, met
         get_estimator(flow, _estimator_options(flow, flow_options))
     _method_model(method, model)  # learned: torch and the weights, before the first frame
     codec = _default_codec(codec, dst)
-    crf = _validate.check_int("crf", crf, min_value=0, max_value=63)
+    from .video import check_crf
+
+    crf = check_crf(crf, codec)  # x264 and x265 take 0-51
     if audio is not None:
         audio = _validate.check_choice("audio", audio, AUDIO_MODES)
     if scene_threshold is not None:

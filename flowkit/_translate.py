@@ -369,7 +369,8 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
         ``flowkit.VideoWriter``'s but libx264 for ``.mkv``, since every frame is re-encoded
         and lossless FFV1 of a lossy source is ~20x larger; ``"ffv1"`` for lossless).
     crf : int
-        Constant rate factor of the CRF encoders (default 18).
+        Constant rate factor of the CRF encoders (default 18): 0-51 for libx264 and libx265,
+        0-63 for the others.
     audio : bool
         Copy the packets of every audio stream of the input unchanged, in its order (the
         duration is unchanged); a codec the output's container does not take (AAC into
@@ -454,7 +455,7 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
                           single_frame_error)
     from .video import (FRAME_RATE_CONTAINERS, VideoWriter, _info, audio_copy_refused,
                         audio_track, audio_written, grid_timing, iter_frames,
-                        open_input, streams_not_written, to_coded, video_end,
+                        check_crf, open_input, streams_not_written, to_coded, video_end,
                         writer_codec, writer_tags)
 
     _validate.check_path("src", src)
@@ -482,6 +483,7 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
 
         codec = REENCODE_CODECS.get(dst.suffix.lower())
     codec = writer_codec(dst, codec, name="dst")
+    crf = check_crf(crf, codec)  # before any frame (x264 and x265 take 0-51)
     container, stream = open_input(src)
     try:
         info = _info(container, stream)

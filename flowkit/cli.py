@@ -1030,7 +1030,8 @@ def _add_crf(p, what=""):
     """--crf of the commands that write a video (``what`` starts the help: which output); the
     commands pass :func:`_crf` (``args.crf`` None: not given)."""
     p.add_argument("--crf", type=_integer_from(0), metavar="CRF",
-                   help=f"{what}constant rate factor of x264/x265/vp9/av1 (default {DEFAULT_CRF}; "
+                   help=f"{what}constant rate factor of x264/x265 (0-51) and vp9/av1 (0-63) "
+                        f"(default {DEFAULT_CRF}; "
                         "mjpeg and mpeg4 encode at the fixed quantiser 2, ffv1 is lossless)")
 
 
@@ -1040,16 +1041,21 @@ def _crf(args):
 
 
 def _crf_note(args, output, codec, defaults=None):
-    """A note on stderr when ``--crf`` was given for an encoder that takes none (as FFmpeg warns
-    of an unused ``-crf``): ``codec`` (None: the default of ``output``'s extension in
-    ``defaults``, else ``VideoWriter``'s)."""
+    """``--crf`` checked for the encoder before any work (``video.check_crf``: 0-51 for x264
+    and x265, a usage error naming --crf), and a note on stderr when it was given for an
+    encoder that takes none (as FFmpeg warns of an unused ``-crf``): ``codec`` (None: the
+    default of ``output``'s extension in ``defaults``, else ``VideoWriter``'s)."""
     if args.crf is None:
         return
-    from .video import CRF_CODECS, QSCALE_CODECS, writer_codec
+    from .video import CRF_CODECS, QSCALE_CODECS, check_crf, writer_codec
 
     if codec is None and defaults is not None:
         codec = defaults.get(Path(output).suffix.lower())
     encoder = writer_codec(output, codec)
+    try:
+        check_crf(args.crf, encoder)
+    except ValueError as exc:
+        raise UsageError(f"--{exc}") from None  # "crf: ..." as "--crf: ..."
     if encoder not in CRF_CODECS:
         how = ("encodes at the fixed quantiser 2" if encoder in QSCALE_CODECS
                else "is lossless" if encoder == "ffv1" else "takes no constant rate factor")

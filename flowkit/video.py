@@ -45,8 +45,11 @@ FOURCC = {"mp4v": "mpeg4", "xvid": "mpeg4", "divx": "mpeg4", "fmp4": "mpeg4", "m
           "ffv1": "ffv1", "avc1": "libx264", "h264": "libx264", "x264": "libx264",
           "hvc1": "libx265", "hev1": "libx265", "vp09": "libvpx-vp9", "vp90": "libvpx-vp9",
           "av01": "libsvtav1"}
-# encoders that take a constant rate factor
-CRF_CODECS = frozenset({"libx264", "libx265", "libvpx-vp9", "libsvtav1", "libaom-av1"})
+# encoders that take a constant rate factor, and the highest each takes (FFmpeg's encoders:
+# x264 and x265 0-51, capping a higher value at 51 silently; libvpx-vp9, SVT-AV1, libaom 0-63)
+CRF_MAX = {"libx264": 51, "libx265": 51, "libvpx-vp9": 63, "libsvtav1": 63, "libaom-av1": 63}
+CRF_CODECS = frozenset(CRF_MAX)
+_CRF_LIMIT = max(CRF_MAX.values())  # of the encoders that ignore crf: the widest range
 # the CRF every writer of flowkit uses unless told (retime, translate, predict's and flow's videos,
 # the batch jobs); VideoWriter alone leaves the encoder's own default
 DEFAULT_CRF = 18
@@ -999,6 +1002,21 @@ def check_container(path, name="path"):
                          f"video extension ({', '.join(DEFAULT_CODECS)}, ...)")
 
 
+def check_crf(crf, encoder, name="crf"):
+    """``crf`` as ``encoder`` (an FFmpeg encoder name, :func:`writer_codec`'s) takes it: an
+    integer from 0 to ``CRF_MAX[encoder]`` (51 for libx264 and libx265, 63 for the others
+    that take one; 63 for the encoders that ignore it), else a ValueError naming ``name``,
+    the encoder and its range (x264 and x265 cap a higher value at 51 without a word)."""
+    crf = check_int(name, crf, min_value=0)
+    high = CRF_MAX.get(encoder, _CRF_LIMIT)
+    if crf > high:
+        whose = (f" for {encoder} (0-{high}; " + ", ".join(
+            f"{codec} 0-{top}" for codec, top in CRF_MAX.items() if codec != encoder) + ")"
+            if encoder in CRF_MAX else "")
+        raise ValueError(f"{name}: expected an integer <= {high}{whose}, got {crf}")
+    return crf
+
+
 def writer_codec(path, codec=None, name="path"):
     """The encoder :class:`VideoWriter` uses for ``path``: ``codec`` (an FFmpeg name or a FourCC),
     else the default of ``path``'s extension (``DEFAULT_CODECS``).
@@ -1124,8 +1142,8 @@ class VideoWriter:
         ``.mp4``/``.m4v``/``.mov`` -> libx264, ``.mkv`` -> ffv1, ``.avi`` -> mjpeg,
         ``.webm`` -> libvpx-vp9.
     crf : int, optional
-        Constant rate factor of libx264, libx265, libvpx-vp9, libsvtav1 (lower is better;
-        the encoder's default when None); ignored by other encoders: mjpeg and mpeg4 encode
+        Constant rate factor of libx264, libx265 (0-51), libvpx-vp9, libsvtav1 (0-63; lower
+        is better; the encoder's default when None); ignored by other encoders (0-63): mjpeg and mpeg4 encode
         with the fixed quantiser 2 (FFmpeg's ``-q:v 2``, near their best quality), ffv1 is
         lossless.
     pix_fmt : str, optional
@@ -1200,7 +1218,7 @@ class VideoWriter:
         if self.path.suffix.lower() in FRAME_RATE_CONTAINERS:
             self.time_base = 1 / self.fps
         self.codec = writer_codec(self.path, codec)
-        self.crf = None if crf is None else check_int("crf", crf, min_value=0, max_value=63)
+        self.crf = None if crf is None else check_crf(crf, self.codec)
         self.pix_fmt = pix_fmt
         self._even_size = {}  # depth -> whether fit pads (fit)
         if isinstance(rotation, bool) or not isinstance(rotation, int) or rotation % 90:

@@ -1799,3 +1799,21 @@ def test_an_empty_input_path_is_called_empty(tmp_path, capsys, args, message):
     assert main(args) == 2
     assert one_error_line(capsys.readouterr().err) == f"{message} (see flowkit {args[0]} --help)"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+@pytest.mark.parametrize("args", [
+    ["predict", "{clip}", "{out}.mp4", "--horizon", "1", "--crf", "52"],
+    ["flow", "{clip}", "--video", "{out}.mp4", "--crf", "52"],
+    ["retime", "{video}", "{out}.mp4", "--factor", "2", "--crf", "52"],
+    ["translate", "{video}", "{out}.mkv", "--op", "autocontrast", "--crf", "63"],
+])
+def test_crf_above_51_for_x264_is_refused_naming_it(moving_folder, tmp_path, args):
+    # x264 and x265 cap the crf at 51 without a word; 52-63 were taken (the message said <= 63)
+    folder, _ = moving_folder
+    video = data_path("video", "car_traffic_small.mp4")
+    args = [a.format(clip=folder, video=video, out=tmp_path / "out") for a in args]
+    status, out, err = run_cli(*args)
+    assert status == 2 and out == ""
+    assert one_error_line(err).startswith(f"--crf: expected an integer <= 51 for libx264 (0-51; "
+                                          f"libx265 0-51, libvpx-vp9 0-63, ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip"]

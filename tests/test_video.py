@@ -330,13 +330,42 @@ def test_bad_frames(tmp_path):
         ("a.mp4", 30, {"codec": 4}, TypeError, r"codec: expected an FFmpeg encoder name such as 'libx264'.*, got 4$"),
         ("a.mp4", 30, {"codec": ""}, ValueError, r"codec: expected an FFmpeg encoder name such as 'libx264'"),
         ("a.mp4", 30, {"codec": "aac"}, ValueError, r"codec: unknown video encoder 'aac'"),
-        ("a.mp4", 30, {"crf": 99}, ValueError, r"crf: expected an integer <= 63, got 99"),
+        ("a.webm", 30, {"crf": 99}, ValueError, r"crf: expected an integer <= 63 for libvpx-vp9 \(0-63; "),
+        ("a.mkv", 30, {"crf": 64}, ValueError, r"crf: expected an integer <= 63, got 64$"),  # ffv1: ignored
+        # x264 and x265 cap a higher crf at 51 without a word: 52-63 were taken as "<= 63"
+        ("a.mp4", 30, {"crf": 52}, ValueError, r"crf: expected an integer <= 51 for libx264 \(0-51; "
+                                               r"libx265 0-51, libvpx-vp9 0-63, .*\), got 52$"),
+        ("a.mkv", 30, {"crf": 60, "codec": "libx265"}, ValueError,
+         r"crf: expected an integer <= 51 for libx265 \(0-51; "),
+        ("a.mp4", 30, {"crf": -1}, ValueError, r"crf: expected an integer >= 0, got -1"),
         ("a.mp4", 30, {"rotation": 45}, ValueError, r"rotation: expected a multiple of 90 degrees, got 45"),
     ],
 )
 def test_writer_rejects_bad_arguments(tmp_path, name, fps, kwargs, error, match):
     with pytest.raises(error, match=match):
         VideoWriter(tmp_path / name, fps, **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_takes_each_encoders_whole_crf_range(tmp_path):
+    for name, crf in (("a.mp4", 51), ("a.webm", 63)):  # libx264, libvpx-vp9
+        with VideoWriter(tmp_path / name, 30, crf=crf) as writer:
+            writer.write(make_frames(1)[0])
+        assert writer.crf == crf and (tmp_path / name).stat().st_size > 0
+
+
+@pytest.mark.parametrize("call", ["retime", "translate"])
+def test_retime_and_translate_check_crf_for_the_encoder_first(tmp_path, call):
+    # one check (video.check_crf) before any frame: a crf above 51 for libx264 was taken
+    import flowkit
+
+    src = data_path("video", "car_traffic_small.mp4")
+    run = {"retime": lambda dst, crf: flowkit.retime(src, dst, factor=2, crf=crf),
+           "translate": lambda dst, crf: flowkit.translate(src, dst, "autocontrast", crf=crf)}[call]
+    with pytest.raises(ValueError, match=r"^crf: expected an integer <= 51 for libx264 \(0-51; .*got 52$"):
+        run(tmp_path / "out.mp4", 52)
+    with pytest.raises(ValueError, match=r"^crf: expected an integer <= 63 for libvpx-vp9 .*got 64$"):
+        run(tmp_path / "out.webm", 64)
     assert list(tmp_path.iterdir()) == []
 
 
