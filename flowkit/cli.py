@@ -1679,9 +1679,9 @@ def build_parser():
                    help="number of frames to predict (all held in memory: ~16 bytes per pixel each)")
     p.add_argument("--context", type=_context, default="auto",
                    help="frames the motion is estimated from (>= 2), or auto (default): the last "
-                   "4 frames are read and the newest pair's motion or the average over the last "
-                   "three pairs is used, whichever predicts the last frame better from the three "
-                   "before it")
+                   "4 frames are read and the newest pair's motion or the last three pairs' "
+                   "motions combined by --average (the component-wise median by default) is used, "
+                   "whichever predicts the last frame better from the three before it")
     p.add_argument("--start", type=_non_negative, help="index of the first context frame (default: "
                    "the context is the last frames of the input)")
     p.add_argument("--side-by-side", action="store_true",

@@ -1817,3 +1817,13 @@ def test_crf_above_51_for_x264_is_refused_naming_it(moving_folder, tmp_path, arg
     assert one_error_line(err).startswith(f"--crf: expected an integer <= 51 for libx264 (0-51; "
                                           f"libx265 0-51, libvpx-vp9 0-63, ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip"]
+
+
+def test_predict_context_help_says_how_auto_combines_the_pairs(capsys):
+    # it said "the average over the last three pairs"; predict combines them by --average,
+    # the median unless told (as README and the run's own line say)
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "motions combined by --average (the component-wise median by default)" in text
+    assert "the average over the last three pairs" not in text
