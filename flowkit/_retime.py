@@ -783,6 +783,8 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
                 # as ffmpeg -ss: the trimmed output starts on the first input frame at or after
                 # the start, a copy of it, not a frame interpolated just before it
                 first = t0 if t0 >= timeline.start - tolerance else t1
+                if timeline.end is not None and first >= timeline.end - tolerance:
+                    raise _no_frame_in(src, timeline)  # the segment lies between two frames
                 timeline = Timeline(timeline.speed, first, timeline.end, trim=True)
                 for track in tracks:
                     track.segment = (first, track.segment[1])
@@ -840,6 +842,9 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
                     break
                 emit(last)
                 k += 1
+        if (timeline.trim and not snapped and previous is not None
+                and previous[0] < timeline.start - tolerance):
+            raise _no_frame_in(src, timeline)  # every input frame lies before the segment
         if part is not None and not written:
             raise _EmptyPart  # the writer removes its file
         if not written:  # one frame lasting one timestamp unit: a still image
@@ -925,6 +930,14 @@ def _join(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt, 
         size = (writer._size[1], writer._size[0])
     return RetimeReport(path=dst, frames=frames, interpolated=0, fps=out_fps,
                         duration=frames / out_fps, size=size, cuts=[], audio=audio_done)
+
+
+def _no_frame_in(src, timeline):
+    """The error of a trimmed segment that holds no input frame (``--trim`` starts on the first
+    input frame at or after its start, as ``ffmpeg -ss``): translate's message."""
+    where = (f"{_shown(timeline.start)} s to the end" if timeline.end is None
+             else f"{_shown(timeline.start)} to {_shown(timeline.end)} s")
+    return ValueError(f"segment: no frame of {src} lies in {where}")
 
 
 def _snapped(container, stream, origin, timeline, tolerance):

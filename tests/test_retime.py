@@ -1151,15 +1151,35 @@ def test_range_checks_use_the_duration_the_output_has(tmp_path):
     assert info.duration == Fraction(448, 30) and video_end(vfr, info) == Fraction(449, 30)
     whole = flowkit.retime(vfr, tmp_path / "whole.mp4", factor=2, method="blend", progress=False)
     assert whole.duration == Fraction(449, 30)
-    # 14.94 s to the end: 1/30 - 0.04/3 s at 60 fps, 1.6 frames, 2
-    report = flowkit.retime(vfr, tmp_path / "a.mp4", factor=2, segment=(Fraction("14.94"), 15),
-                            trim=True, method="blend", progress=False)
-    assert report.frames == 2
+    # 14.94 s is inside the clip, after its last frame (14.933 s): not "after the end", but a
+    # trimmed range starts on the first frame at or after its start (ffmpeg -ss): none
+    with pytest.raises(ValueError, match=r"^segment: no frame of .*var_fps_video\.mp4 lies in "
+                                         r"14\.94 to 15 s$"):
+        flowkit.retime(vfr, tmp_path / "a.mp4", factor=2, segment=(Fraction("14.94"), 15),
+                       trim=True, method="blend", progress=False)
     with pytest.raises(ValueError, match=r"^segment: starts at 14\.97 s, after the end of "
                                          r".*var_fps_video\.mp4, which lasts 14\.967 s; "):
         flowkit.retime(vfr, tmp_path / "b.mp4", factor=2, segment=(14.97, 15), progress=False)
+    # from the last frame (447/30 s) to the end: 2/30 s at 60 fps, 4 frames
     status, _, err = run_cli("retime", vfr, tmp_path / "c.mp4", "--factor", "2", "--method",
-                             "blend", "--range", "14.94:15", "--trim", "-q")
+                             "blend", "--range", "14.9:15", "--trim", "-q")
     assert status == 0 and err.splitlines() == [
-        f"flowkit: note: --range 14.94:15 ends after the end of {vfr}, which lasts 14.967 s: "
-        "kept 14.94 s to its end"]
+        f"flowkit: note: --range 14.9:15 ends after the end of {vfr}, which lasts 14.967 s: "
+        "kept 14.9 s to its end"]
+    assert probe_video(tmp_path / "c.mp4").frame_count == 4
+    assert not (tmp_path / "a.mp4").exists()
+
+
+def test_a_trimmed_range_without_a_frame_is_refused(tmp_path):
+    # the variable-rate clip has no frame from 1.0 to 1.533 s: a trimmed range in that gap, or
+    # after the last frame, holds no input frame to start on (translate's error); it said
+    # "INPUT: ... holds a single frame (an image?)" or wrote one frame past the last (a new
+    # user's report)
+    vfr = data_path("video", "torchcodec__var_fps_video.mp4")
+    for argv, where in ((("--range", "1.1:1.5"), "1.1 to 1.5 s"),
+                        (("--range", "14.95:", "--speed", "0.5"), "14.95 s to the end")):
+        status, _, err = run_cli("retime", vfr, tmp_path / "o.mp4", "--factor", "2", *argv,
+                                 "--trim", "-q")
+        assert status == 2 and err.startswith(f"flowkit: error: --range: no frame of {vfr} lies "
+                                              f"in {where} (see flowkit retime --help)"), err
+        assert not (tmp_path / "o.mp4").exists()
