@@ -623,8 +623,7 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
         latest = (known if end is None else min(end, known)) - speed / out_fps
         if past or (trim and (latest >= 0 or start + speed / out_fps <= known)):
             # the kept part is too short, and moving its start (or its end) gives it a frame
-            part = (f"{_shown(start)} s to the end" if end is None
-                    else f"{_shown(start)} to {_shown(end)} s")
+            part = _segment_text(start, end)
             stop = known if past else end
             left = stop - start
             slowed = (f", {_seconds_text(left / speed, math.floor)} s at speed {_shown(speed)},"
@@ -784,7 +783,7 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
                 # the start, a copy of it, not a frame interpolated just before it
                 first = t0 if t0 >= timeline.start - tolerance else t1
                 if timeline.end is not None and first >= timeline.end - tolerance:
-                    raise _no_frame_in(src, timeline)  # the segment lies between two frames
+                    raise no_frame_error(src, timeline.start, timeline.end)  # between two frames
                 timeline = Timeline(timeline.speed, first, timeline.end, trim=True)
                 for track in tracks:
                     track.segment = (first, track.segment[1])
@@ -844,7 +843,7 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
                 k += 1
         if (timeline.trim and not snapped and previous is not None
                 and previous[0] < timeline.start - tolerance):
-            raise _no_frame_in(src, timeline)  # every input frame lies before the segment
+            raise no_frame_error(src, timeline.start, timeline.end)  # all frames before it
         if part is not None and not written:
             raise _EmptyPart  # the writer removes its file
         if not written:  # one frame lasting one timestamp unit: a still image
@@ -932,12 +931,16 @@ def _join(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt, 
                         duration=frames / out_fps, size=size, cuts=[], audio=audio_done)
 
 
-def _no_frame_in(src, timeline):
-    """The error of a trimmed segment that holds no input frame (``--trim`` starts on the first
-    input frame at or after its start, as ``ffmpeg -ss``): translate's message."""
-    where = (f"{_shown(timeline.start)} s to the end" if timeline.end is None
-             else f"{_shown(timeline.start)} to {_shown(timeline.end)} s")
-    return ValueError(f"segment: no frame of {src} lies in {where}")
+def _segment_text(start, end):
+    """A segment in messages: ``2 s to the end`` (an open end) or ``2 to 3.5 s``."""
+    return f"{_shown(start)} s to the end" if end is None else f"{_shown(start)} to {_shown(end)} s"
+
+
+def no_frame_error(src, start, end):
+    """The error of a segment of ``src`` that holds no input frame (retime's ``--trim`` starts
+    on the first input frame at or after its start, as ``ffmpeg -ss``; translate processes its
+    frames): retime's and translate's message."""
+    return ValueError(f"segment: no frame of {src} lies in {_segment_text(start, end)}")
 
 
 def _snapped(container, stream, origin, timeline, tolerance):

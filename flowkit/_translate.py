@@ -451,8 +451,8 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
 
     from . import _frame_ops
     from ._atomic import check_folder
-    from ._retime import (_check_segment, _output_format, _shown, check_segment_start,
-                          single_frame_error)
+    from ._retime import (_check_segment, _output_format, check_segment_start,
+                          no_frame_error, single_frame_error)
     from .video import (FRAME_RATE_CONTAINERS, VideoWriter, _info, audio_copy_refused,
                         audio_track, audio_written, grid_timing, iter_frames,
                         check_crf, open_input, streams_not_written, to_coded, video_end,
@@ -501,8 +501,6 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
     show = sys.stderr.isatty() if progress is None else progress
     cuts = []
     tolerance = info.time_base  # a frame this close to the segment's start is in it (retime's)
-    where = (f"{_shown(start)} s to the end" if end is None
-             else f"{_shown(start)} to {_shown(end)} s")
     count = {"before": 0, "inside": 0}  # frames before the segment and in it
 
     def read():
@@ -527,7 +525,7 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
             count["before"] += 1
             yield item
         if first is None or (end is not None and first[0] >= end - tolerance):
-            raise ValueError(f"segment: no frame of {src} lies in {where}")
+            raise no_frame_error(src, start, end)
         times = collections.deque()  # of the segment's frames read and not yet written
         after = []
 

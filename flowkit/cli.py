@@ -1053,9 +1053,9 @@ def _crf_note(args, output, codec, defaults=None):
         codec = defaults.get(Path(output).suffix.lower())
     encoder = writer_codec(output, codec)
     try:
-        check_crf(args.crf, encoder)
+        check_crf(args.crf, encoder, "--crf")
     except ValueError as exc:
-        raise UsageError(f"--{exc}") from None  # "crf: ..." as "--crf: ..."
+        raise UsageError(str(exc)) from None
     if encoder not in CRF_CODECS:
         how = ("encodes at the fixed quantiser 2" if encoder in QSCALE_CODECS
                else "is lossless" if encoder == "ffv1" else "takes no constant rate factor")
