@@ -34,12 +34,24 @@ def _check_options(flow, flow_options, method, strength, scene_threshold):
     """Check everything but the frames, before any frame is read; returns the estimator,
     method, strength and threshold."""
     method = _validate.check_choice("method", method, METHODS)
+    if method == "gradient":
+        _require_scipy()
     strength = _check_strength(strength)
     estimate = get_estimator(flow, flow_options)
     if scene_threshold is not None:
         scene_threshold = _validate.check_float("scene_threshold", scene_threshold, low=0,
                                                 high=100, low_open=True)
     return estimate, method, strength, scene_threshold
+
+
+def _require_scipy():
+    """``method="gradient"``'s DCTs come from SciPy, an optional dependency (not needed by the
+    rest of flowkit, and about a quarter of the core install's time)."""
+    try:
+        import scipy.fft  # noqa: F401
+    except ImportError as exc:
+        raise ImportError('method: "gradient" needs SciPy, which is not installed: '
+                          "pip install scipy") from exc
 
 
 def _lead(name, frame):
@@ -137,7 +149,7 @@ def iter_temporally_consistent(frames, processed, *, flow="farneback", flow_opti
 
     Raises
     ------
-    ValueError, TypeError
+    ValueError, TypeError, ImportError
         As :func:`temporally_consistent`; frame errors are raised when that frame is read, and
         iterables of different lengths when the shorter one ends.
 
@@ -241,7 +253,7 @@ def temporally_consistent(frames, processed, *, flow="farneback", flow_options=N
         * ``"gradient"``: gradient-domain, after Bonneel et al. 2015: ``O_t`` minimises
           ``|grad O - grad P_t|^2 + k (s M_t |O - warp(O_{t-1})|^2 + (1 - s M_t) |O - P_t|^2)``
           (a screened Poisson equation, ``(L + k)(O - P) = k s M (W - P)``, solved exactly
-          with the DCT, ``scipy.fft``; ``k = 0.05`` px^-2): the processed frame's details
+          with the DCT, ``scipy.fft``, which must be installed; ``k = 0.05`` px^-2): the processed frame's details
           finer than about 4.5 px, the blend's coarser structure. Bonneel et al.'s energy
           has only the first two terms with a per-pixel weight (solved iteratively); the third
           term, a constant total weight, keeps the output from drifting away from ``P`` on
@@ -273,6 +285,8 @@ def temporally_consistent(frames, processed, *, flow="farneback", flow_options=N
     TypeError
         Frames that are not arrays or of an unsupported dtype (or mixed dtypes); ``flow``
         neither a name nor a callable.
+    ImportError
+        ``method="gradient"`` without SciPy installed (before any frame is read).
 
     Notes
     -----
@@ -413,6 +427,8 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
         ``src`` or ``dst`` is not a str or ``os.PathLike``; an op that returns something
         other than an array, or that raises a TypeError
         (reported as above).
+    ImportError
+        ``method="gradient"`` without SciPy installed (before any frame is read).
 
     Notes
     -----

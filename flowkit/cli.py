@@ -1961,7 +1961,7 @@ def _add_translate_parser(sub, common):
                         "(H, W, 3) uint8 RGB frame")
     p.add_argument("--method", choices=("blend", "gradient"), default="blend",
                    help="blend: per-pixel blend with the warped previous output (default); "
-                        "gradient: Bonneel et al.'s screened Poisson solve")
+                        "gradient: Bonneel et al.'s screened Poisson solve (needs SciPy)")
     p.add_argument("--strength", type=_number_in(1, "a number in [0, 1)", closed=(True, False)),
                    default=DEFAULT_STRENGTH,
                    help=f"pull towards the previous output, in [0, 1): 0 leaves the processed "

@@ -242,9 +242,14 @@ def ssim(image, reference, data_range=None, **kwargs):
     float
         Mean SSIM in [-1, 1]; 1 for identical images.
 
+    Raises
+    ------
+    ImportError
+        scikit-image is not installed (``pip install scikit-image``).
+
     Notes
     -----
-    Needs scikit-image (imported on first call). Each side of the images must be at
+    Needs scikit-image (an optional dependency, imported on first call). Each side of the images must be at
     least the window size (7 by default).
 
     References
@@ -263,7 +268,8 @@ def ssim(image, reference, data_range=None, **kwargs):
     try:
         from skimage.metrics import structural_similarity
     except ImportError as exc:
-        raise ImportError("ssim needs scikit-image: pip install scikit-image") from exc
+        raise ImportError("ssim needs scikit-image, which is not installed: "
+                          "pip install scikit-image") from exc
     batched, has_channels = frames_layout(image)
     if not batched:
         image, reference = image[None], reference[None]

@@ -89,12 +89,14 @@ def ground_truth_case(name):
 
 
 def run_without_torch(tmp_path, code, module="torch"):
-    """Run ``code`` in a fresh interpreter in which ``import torch`` (or ``import MODULE``)
-    fails, as in a torch-less install; returns its stdout lines (asserting a zero exit status)."""
+    """Run ``code`` in a fresh interpreter in which ``import torch`` (or ``import MODULE``, for
+    each of several names if ``module`` is a tuple) fails, as in a torch-less install; returns
+    its stdout lines (asserting a zero exit status)."""
     import subprocess
     import sys
 
-    (tmp_path / f"{module}.py").write_text(f"raise ImportError('no {module} here')\n")
+    for name in (module,) if isinstance(module, str) else module:
+        (tmp_path / f"{name}.py").write_text(f"raise ImportError('no {name} here')\n")
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                             timeout=300)

@@ -35,6 +35,25 @@ def test_sample_pair_ground_truth_is_exact():
     assert unrelated > 5 * err.mean()
 
 
+@pytest.mark.parametrize("size", [(240, 320), (32, 32), (33, 47), (90, 300)])
+def test_sample_pair_spline_matches_scipy(size):
+    # frame0 is frame1's texture sampled by flowkit.data's own cubic B-spline (no SciPy in the
+    # core install): the values of scipy.ndimage.map_coordinates(order=3, mode="reflect"),
+    # positions past the edges (the zoom's corners) included
+    ndimage = pytest.importorskip("scipy.ndimage", reason="scipy is the reference (test extra)")
+    from flowkit.data import _spline_sample, _texture, sample_flow
+
+    h, w = size
+    texture = _texture(h, w, np.random.default_rng(5))
+    flow = sample_flow(h, w) * 3  # reaches up to ~25 px past the 300-px edge
+    y, x = np.mgrid[0:h, 0:w]
+    coords = [y + flow[..., 1], x + flow[..., 0]]
+    assert min(coords[1].min(), coords[0].min()) < -3 and coords[1].max() > w + 3
+    expected = np.stack([ndimage.map_coordinates(texture[..., c], coords, order=3, mode="reflect")
+                         for c in range(3)], axis=-1)
+    np.testing.assert_allclose(_spline_sample(texture, *coords), expected, rtol=0, atol=1e-11)
+
+
 def test_sample_pair_is_deterministic_and_checks_size():
     a = flowkit.sample_pair(48, 64, seed=3)
     b = flowkit.sample_pair(48, 64, seed=3)

@@ -271,6 +271,30 @@ def test_skimage_is_imported_lazily():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_core_install_runs_without_scipy_and_scikit_image(tmp_path):
+    # neither is a core dependency (pyproject.toml): the built-in sample, the metrics but ssim
+    # and temporally_consistent's blend work without them, and the two functions that need one
+    # say which, temporally_consistent before it reads a frame
+    from cases import run_without_torch
+
+    code = ("import numpy as np, flowkit, flowkit.metrics as m\n"
+            "frame0, frame1, flow = flowkit.sample_pair(48, 64)\n"
+            "assert m.psnr(flowkit.warp(frame1, flow), frame0) > 20\n"
+            "assert len(flowkit.temporally_consistent([frame0] * 2, [frame0] * 2)) == 2\n"
+            "def unread():\n"
+            "    raise AssertionError('a frame was read')\n"
+            "    yield\n"
+            "for call in (lambda: m.ssim(frame0, frame0),\n"
+            "             lambda: flowkit.temporally_consistent(unread(), unread(), method='gradient')):\n"
+            "    try:\n"
+            "        call()\n"
+            "    except ImportError as exc:\n"
+            "        print(exc)\n")
+    lines = run_without_torch(tmp_path, code, module=("scipy", "skimage"))
+    assert lines == ["ssim needs scikit-image, which is not installed: pip install scikit-image",
+                     'method: "gradient" needs SciPy, which is not installed: pip install scipy']
+
+
 def test_warping_error_against_integer_shifts():
     # previous shifted 2 px right is frame: with the flow (-2, 0) warp(previous) is frame
     # exactly except the 2 border columns (replicated); a constant offset c adds exactly c
