@@ -487,6 +487,21 @@ def cmd_demo(args):
     return 0
 
 
+def _read_pair(name0, name1):
+    """FRAME0 and FRAME1 of ``flow`` and ``interpolate``, read (:func:`_read_image`); frames
+    of different sizes or kinds are usage errors naming FRAME1 (inputs that do not go
+    together, as :func:`_check_output`'s output that is an input), not failures of the work."""
+    frame0, frame1 = _read_image(name0, "FRAME0"), _read_image(name1, "FRAME1")
+    if frame0.shape[:2] != frame1.shape[:2]:
+        raise UsageError(f"FRAME1: {name1} is {frame1.shape[1]}x{frame1.shape[0]} but FRAME0 "
+                         f"{name0} is {frame0.shape[1]}x{frame0.shape[0]} (width x height); "
+                         f"the frames must have the same size")
+    if frame0.ndim != frame1.ndim or frame0.dtype != frame1.dtype:
+        raise UsageError(f"FRAME1: {name1} is {_describe(frame1)} but FRAME0 {name0} is "
+                         f"{_describe(frame0)}; the frames must have the same kind")
+    return frame0, frame1
+
+
 def cmd_flow(args):
     """``flowkit flow``: flow of two images, or of each consecutive pair of a video."""
     if args.frame1 is None:
@@ -1026,6 +1041,36 @@ def cmd_predict(args):
     return 0
 
 
+def _add_interpolation_options(p):
+    """retime's and interpolate's --method, --interpolation, --model, --flow and -O."""
+    p.add_argument("--method", choices=("project", "splat", "backward", "blend", "learned"),
+                   default="project",
+                   help="interpolation method (default project; splat: the default before "
+                        "2026-12-01, about 20%% faster per output frame, 1.5 dB lower on the "
+                        "retime benchmark; backward: Super SloMo's flows, faster than project; "
+                        "learned: the interp-refine network on project, no measurable gain over it, 2.3x "
+                        "its time on an idle CPU, needs flowkit-cv[torch]; docs/models.md)")
+    p.add_argument("--interpolation", choices=("cubic", "linear"),
+                   help="how --method project (and learned) and backward sample the frames (default cubic: "
+                        "bicubic detail where the samples agree, +0.6 dB on the shared videos' "
+                        "frames; linear: bilinear, about 1.2x faster per output frame)")
+    p.add_argument("--model", metavar="WEIGHTS", help="--method learned: a .safetensors file of "
+                   "interp-refine (flowkit train interp-refine; default the shipped weights)")
+    p.add_argument("--flow", choices=METHODS, default="dis", help="flow estimator (default dis: DIS, medium preset)")
+    p.add_argument("-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
+                   help="keyword option of the flow estimator, repeatable (see flowkit flow --help)")
+
+
+def _unit_times(text):
+    """``--times``: numbers in [0, 1] separated by commas."""
+    time = _number_in(1, "numbers in [0, 1] separated by commas", closed=(True, True))
+    try:
+        return [time(part) for part in text.split(",")]
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected numbers in [0, 1] separated by commas, "
+                                         f"got {text!r}") from None
+
+
 def _add_crf(p, what=""):
     """--crf of the commands that write a video (``what`` starts the help: which output); the
     commands pass :func:`_crf` (``args.crf`` None: not given)."""
@@ -1196,14 +1241,7 @@ def cmd_retime(args):
     _resolve_output(args, "output video file")
     if args.trim and args.range is None:
         raise UsageError("--trim: needs --range START:END (the part to keep)")
-    if args.model is not None and args.method != "learned":
-        raise UsageError("--model needs --method learned")
-    from ._interpolate import BACKWARD_SAMPLING, check_interpolation
-
-    if args.interpolation is not None and args.method not in BACKWARD_SAMPLING:
-        sampling = ", ".join(BACKWARD_SAMPLING[:-1]) + f" or {BACKWARD_SAMPLING[-1]}"
-        raise UsageError(f"--interpolation: only with --method {sampling} (the methods that "
-                         f"sample the frames), got --method {args.method}")
+    _check_interpolation_flags(args)
     _check_video_input(source)
     _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
     _crf_note(args, args.output, args.codec, REENCODE_CODECS)
@@ -1251,16 +1289,113 @@ def cmd_retime(args):
                   f"{_rate_text(report.fps)} fps, its grid, with "
                   f"{_counted(report.interpolated, 'frame')} interpolated into its gaps (--fps "
                   "sets another rate)", file=sys.stderr)
+    print(f"{report.interpolated} frames interpolated ({_interpolation_text(args, options)}), "
+          f"{_counted(cuts, 'scene cut')} not warped across, in {seconds:.1f} s "
+          f"({report.frames / seconds:.1f} output frames/s)")
+    return 0
+
+
+def _check_interpolation_flags(args):
+    """retime's and interpolate's --model and --interpolation against --method (usage errors)."""
+    from ._interpolate import BACKWARD_SAMPLING
+
+    if args.model is not None and args.method != "learned":
+        raise UsageError("--model needs --method learned")
+    if args.interpolation is not None and args.method not in BACKWARD_SAMPLING:
+        sampling = ", ".join(BACKWARD_SAMPLING[:-1]) + f" or {BACKWARD_SAMPLING[-1]}"
+        raise UsageError(f"--interpolation: only with --method {sampling} (the methods that "
+                         f"sample the frames), got --method {args.method}")
+
+
+def _interpolation_text(args, options):
+    """retime's and interpolate's report of how frames were made: ``project, cubic, dis``."""
+    from ._interpolate import check_interpolation
+
     method = args.method if args.model is None else f"{args.method}, weights {args.model}"
     sampling = check_interpolation(args.interpolation, args.method)  # None: not sampled backward
     if sampling is not None:
         method += f", {sampling}"
-    flow = "" if args.method == "blend" else f", {args.flow}" + (
-        f" ({_format_options(options)})" if options else "")
-    print(f"{report.interpolated} frames interpolated ({method}{flow}), "
-          f"{_counted(cuts, 'scene cut')} not warped across, in {seconds:.1f} s "
-          f"({report.frames / seconds:.1f} output frames/s)")
+    return method + ("" if args.method == "blend" else f", {args.flow}" + (
+        f" ({_format_options(options)})" if options else ""))
+
+
+def _interpolation_times(args):
+    """``--times`` or ``--frames`` (one or neither: argparse) as a list of times in [0, 1],
+    by default one frame, t = 0.5."""
+    if args.times is None:
+        count = 1 if args.frames is None else args.frames
+        return [k / (count + 1) for k in range(1, count + 1)]
+    return args.times
+
+
+def cmd_interpolate(args):
+    """``flowkit interpolate``: frames between two images (flowkit.interpolate)."""
+    import flowkit
+    from flowkit.video import write_video
+
+    _resolve_output(args, "output image, folder or video")
+    times = _interpolation_times(args)
+    _check_interpolation_flags(args)
+    output = Path(args.output)
+    inputs = (Path(args.frame0), Path(args.frame1))
+    kind = "image" if output.suffix.lower() in IMAGE_EXTENSIONS else _output_kind(output)
+    if kind == "image" and len(times) > 1:
+        raise UsageError(f"OUTPUT: {output} is an image, which holds one frame, and {len(times)} "
+                         "times were asked for; give a folder or a video file for a sequence")
+    if kind != "image" and any(b <= a for a, b in zip([0.0] + times, times + [1.0])):
+        raise UsageError(f"--times: a {kind} output holds FRAME0, the frames and FRAME1 in this order: "
+                         f"expected times increasing inside (0, 1), got {_times_text(times)}")
+    if kind != "video":
+        given = [flag for flag, value in (("--fps", args.fps), ("--codec", args.codec),
+                                          ("--crf", args.crf is not None)) if value]
+        if given:
+            raise UsageError(f"{', '.join(given)}: only for a video output; OUTPUT names "
+                             f"{'an image' if kind == 'image' else 'a folder'}")
+    if kind == "image":
+        _check_output("OUTPUT", output, "image", inputs)
+    elif kind == "video":
+        _check_output("OUTPUT", output, "video", inputs, codec=args.codec)
+        _crf_note(args, output, args.codec)
+    else:
+        _check_output_folder(output, inputs[0], None)
+    frame0, frame1 = _read_pair(args.frame0, args.frame1)
+    options = _method_options(args.flow, args.option, flag="--flow") or None
+    _compile_notice(args, *_RETIME_DRIVERS)
+    start = time.perf_counter()
+    with _frames_too_small_named(args, flag="--flow"):
+        frames = flowkit.interpolate(frame0, frame1, times, flow=args.flow, flow_options=options,
+                                     method=args.method, interpolation=args.interpolation,
+                                     device=args.device, model=args.model)
+    seconds = time.perf_counter() - start
+    size = f"{frame0.shape[1]}x{frame0.shape[0]}"
+    if kind == "image":
+        _write_png(output, frames[0])
+        _wrote(output, f"{size}, t = {_times_text(times)}")
+    else:
+        sequence = [frame0, *frames, frame1]
+        with _progress(args, total=len(sequence), unit="frame", desc="write") as bar:
+            if kind == "video":
+                fps = args.fps or 30
+                _, written = write_video(output, sequence, fps, codec=args.codec, crf=_crf(args),
+                                         callback=bar.update)
+                _wrote(output, f"{_counted(len(sequence), 'frame')}, "
+                       f"{_size_text(frame0.shape[:2], written)}, {_rate_text(fps)} fps: FRAME0, "
+                       f"t = {_times_text(times)}, FRAME1")
+            else:
+                _write_folder(output, sequence, bar)
+                print(f"wrote {_counted(len(sequence), 'PNG file')} to {output} (frame_000000.png "
+                      f"FRAME0 ... frame_{len(sequence) - 1:06d}.png FRAME1, t = "
+                      f"{_times_text(times)} between)")
+        if kind == "video":
+            _depth_note(output, 16 if frame0.dtype == np.uint16 else 8)
+    print(f"{_counted(len(times), 'frame')} interpolated ({_interpolation_text(args, options)}) "
+          f"in {seconds:.2f} s")
     return 0
+
+
+def _times_text(times):
+    """``0.25, 0.5, 0.75`` (at most 6 significant digits each)."""
+    return ", ".join(f"{t:.6g}" for t in times)
 
 
 def _import_from_cwd():
@@ -1745,22 +1880,7 @@ def build_parser():
                         "on the first input frame at or after START, copied, not interpolated); "
                         "audio re-encoded; the part must last at least one output frame (else a usage error says "
                         "the latest START, or the earliest END, that does)")
-    p.add_argument("--method", choices=("project", "splat", "backward", "blend", "learned"),
-                   default="project",
-                   help="interpolation method (default project; splat: the default before "
-                        "2026-12-01, about 20%% faster per output frame, 1.5 dB lower on the "
-                        "retime benchmark; backward: Super SloMo's flows, faster than project; "
-                        "learned: the interp-refine network on project, no measurable gain over it, 2.3x "
-                        "its time on an idle CPU, needs flowkit-cv[torch]; docs/models.md)")
-    p.add_argument("--interpolation", choices=("cubic", "linear"),
-                   help="how --method project (and learned) and backward sample the frames (default cubic: "
-                        "bicubic detail where the samples agree, +0.6 dB on the shared videos' "
-                        "frames; linear: bilinear, about 1.2x faster per output frame)")
-    p.add_argument("--model", metavar="WEIGHTS", help="--method learned: a .safetensors file of "
-                   "interp-refine (flowkit train interp-refine; default the shipped weights)")
-    p.add_argument("--flow", choices=METHODS, default="dis", help="flow estimator (default dis: DIS, medium preset)")
-    p.add_argument("-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
-                   help="keyword option of the flow estimator, repeatable (see flowkit flow --help)")
+    _add_interpolation_options(p)
     p.add_argument("--codec", help="video encoder (libx264, libx265, libsvtav1, ffv1, ...); default "
                    "by extension as predict's but libx264 for .mkv (not lossless ffv1: retime "
                    "passes most input frames through, and ffv1 made them about 27 times larger): "
@@ -1773,6 +1893,33 @@ def build_parser():
     _add_scene_options(p, "interpolate across every pair, cuts too")
     p.add_argument("--device", choices=("cpu", "cuda"), help="where warping and splatting run")
     p.set_defaults(run=cmd_retime)
+
+    p = sub.add_parser(
+        "interpolate", parents=[common], help="frames between two images (interpolation)",
+        description="Frames between FRAME0 (t = 0) and FRAME1 (t = 1), two image files of one "
+                    "size and kind (gray or RGB, 8 or 16 bit; an alpha channel is ignored), by "
+                    "flowkit.interpolate: both flows are estimated once, whatever the number of "
+                    "frames. OUTPUT is an image file (one frame, by default t = 0.5), a folder "
+                    "(frame_000000.png = FRAME0, the frames, then FRAME1; created if missing, in "
+                    "an existing folder) or a video file (the same sequence at --fps). An output "
+                    f"file is written atomically and {_REPLACES}.")
+    p.add_argument("frame0", help="first image (t = 0)")
+    p.add_argument("frame1", help="second image (t = 1)")
+    _add_output(p, "output image (one frame), folder or video file")
+    times = p.add_mutually_exclusive_group()
+    times.add_argument("--frames", type=_positive, metavar="N",
+                       help="N frames evenly spaced in time, t = 1/(N+1) ... N/(N+1) (default 1: "
+                            "the middle frame; 7 for 8x slow motion)")
+    times.add_argument("--times", type=_unit_times, metavar="T[,T...]",
+                       help="the frames' times in [0, 1], comma-separated, e.g. 0.25,0.5 "
+                            "(increasing inside (0, 1) for a folder or video)")
+    _add_interpolation_options(p)
+    p.add_argument("--fps", type=_fps, help="frame rate of a video output (default 30)")
+    p.add_argument("--codec", help="encoder of a video output, an FFmpeg name or a FourCC; default "
+                   f"by extension: {_codec_defaults()}")
+    _add_crf(p, "a video output: ")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="where warping and splatting run")
+    p.set_defaults(run=cmd_interpolate)
 
     _add_translate_parser(sub, common)
 

@@ -743,3 +743,111 @@ def test_copy_vectors_is_a_masked_assignment():
     expected[where] = src[where]
     _interpolate._copy_vectors(dst, src, where)
     np.testing.assert_array_equal(dst, expected)
+
+
+# --- flowkit interpolate (the command line) -------------------------------------------------------
+
+
+@pytest.fixture
+def image_pair(tmp_path):
+    """Two 64x48 RGB PNG files of the sample pair: (path0, path1, frame0, frame1)."""
+    import cv2
+
+    frame0, frame1, _ = flowkit.sample_pair(48, 64)
+    paths = tmp_path / "a.png", tmp_path / "b.png"
+    for path, frame in zip(paths, (frame0, frame1)):
+        cv2.imwrite(str(path), frame[..., ::-1])
+    return paths + (frame0, frame1)
+
+
+def read_png(path):
+    import cv2
+
+    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)[..., ::-1]
+
+
+def test_command_writes_the_frames_of_interpolate(image_pair, tmp_path, capsys):
+    from flowkit.__main__ import main
+
+    a, b, frame0, frame1 = image_pair
+    # one image: the middle frame, as interpolate() gives it (PNG is lossless)
+    assert main(["interpolate", str(a), str(b), str(tmp_path / "mid.png")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"wrote {tmp_path / 'mid.png'} (64x48, t = 0.5)"
+    assert out[1].startswith("1 frame interpolated (project, cubic, dis) in ")
+    np.testing.assert_array_equal(read_png(tmp_path / "mid.png"), flowkit.interpolate(frame0, frame1))
+    # a folder: FRAME0, the frames at 1/4, 1/2, 3/4 with the options given, FRAME1
+    folder = tmp_path / "seq"
+    assert main(["interpolate", str(a), str(b), "-o", str(folder), "--frames", "3", "--method",
+                 "backward", "--interpolation", "linear", "--flow", "farneback", "-O", "levels=2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (f"wrote 5 PNG files to {folder} (frame_000000.png FRAME0 ... frame_000004.png "
+                      "FRAME1, t = 0.25, 0.5, 0.75 between)")
+    assert out[1].startswith("3 frames interpolated (backward, linear, farneback (levels=2)) in ")
+    expected = flowkit.interpolate(frame0, frame1, [0.25, 0.5, 0.75], method="backward",
+                                   interpolation="linear", flow="farneback", flow_options={"levels": 2})
+    written = [read_png(folder / f"frame_{k:06d}.png") for k in range(5)]
+    np.testing.assert_array_equal(np.stack(written), np.stack([frame0, *expected, frame1]))
+
+
+def test_command_writes_a_video_of_the_sequence(image_pair, tmp_path, capsys):
+    from flowkit.__main__ import main
+    from flowkit.video import probe_video
+
+    a, b = image_pair[:2]
+    video = tmp_path / "slow.mkv"  # ffv1: lossless
+    assert main(["interpolate", str(a), str(b), str(video), "--times", "0.2,0.6", "--fps", "12"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"wrote {video} (4 frames, 64x48, 12 fps: FRAME0, t = 0.2, 0.6, FRAME1)")
+    info = probe_video(video)
+    assert (info.frame_rate, info.width, info.height) == (12, 64, 48)
+    frames = list(flowkit.iter_frames(video))
+    assert len(frames) == 4
+    np.testing.assert_array_equal(frames[0], image_pair[2])
+    np.testing.assert_array_equal(frames[3], image_pair[3])
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["x.png", "--frames", "2"], "OUTPUT: {tmp}/x.png is an image, which holds one frame, and 2 times "
+     "were asked for; give a folder or a video file for a sequence"),
+    (["seq", "--times", "0.5,0.25"], "--times: a folder output holds FRAME0, the frames and FRAME1 in "
+     "this order: expected times increasing inside (0, 1), got 0.5, 0.25"),
+    (["v.mp4", "--times", "0,0.5"], "--times: a video output holds FRAME0, the frames and FRAME1 in "
+     "this order: expected times increasing inside (0, 1), got 0, 0.5"),
+    (["x.png", "--times", "0.5,1.5"], "argument --times: expected numbers in [0, 1] separated by "
+     "commas, got '0.5,1.5'"),
+    (["x.png", "--frames", "2", "--times", "0.5"], "argument --times: not allowed with argument --frames"),
+    (["x.png", "--crf", "20", "--fps", "10"], "--fps, --crf: only for a video output; OUTPUT names an image"),
+    (["seq", "--codec", "libx264"], "--codec: only for a video output; OUTPUT names a folder"),
+    (["x.png", "--model", "w.safetensors"], "--model needs --method learned"),
+    (["x.png", "--method", "splat", "--interpolation", "linear"],
+     "--interpolation: only with --method project, backward or learned (the methods that sample the "
+     "frames), got --method splat"),
+    (["x.flo"], "OUTPUT: {tmp}/x.flo: FFmpeg has no container for the extension"),
+])
+def test_command_usage_errors(image_pair, tmp_path, extra, expected):
+    from test_cli import run_cli, usage_error_line
+
+    a, b = image_pair[:2]
+    out = extra[0]
+    status, stdout, err = run_cli("interpolate", a, b, tmp_path / out, *extra[1:])
+    assert status == 2 and stdout == ""
+    assert usage_error_line(err, "interpolate").startswith(expected.format(tmp=tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]  # nothing written
+
+
+def test_command_frames_that_do_not_go_together(image_pair, tmp_path):
+    import cv2
+    from test_cli import run_cli, usage_error_line
+
+    a = image_pair[0]
+    small = tmp_path / "small.png"
+    cv2.imwrite(str(small), image_pair[3][:40, :60, ::-1])
+    status, _, err = run_cli("interpolate", a, small, tmp_path / "m.png")
+    assert status == 2 and usage_error_line(err, "interpolate") == (
+        f"FRAME1: {small} is 60x40 but FRAME0 {a} is 64x48 (width x height); the frames must "
+        "have the same size")
+    status, _, err = run_cli("interpolate", a, tmp_path / "missing.png", tmp_path / "m.png")
+    assert status == 1 and err.splitlines() == [
+        f"flowkit: error: FRAME1: no such image file: {tmp_path / 'missing.png'}"]
+    assert not (tmp_path / "m.png").exists()
