@@ -530,16 +530,7 @@ def cmd_flow(args):
     if args.png:
         _check_output("--png", args.png, "image", inputs)
     options = _method_options(args.method, args.option)
-    frame0, frame1 = _read_image(args.frame0, "FRAME0"), _read_image(args.frame1, "FRAME1")
-    # inputs that do not go together: usage errors naming the argument (as _check_output's
-    # output that is an input), not failures of the work
-    if frame0.shape[:2] != frame1.shape[:2]:
-        raise UsageError(f"FRAME1: {args.frame1} is {frame1.shape[1]}x{frame1.shape[0]} but FRAME0 "
-                         f"{args.frame0} is {frame0.shape[1]}x{frame0.shape[0]} (width x height); "
-                         f"the frames must have the same size")
-    if frame0.ndim != frame1.ndim or frame0.dtype != frame1.dtype:
-        raise UsageError(f"FRAME1: {args.frame1} is {_describe(frame1)} but FRAME0 {args.frame0} is "
-                         f"{_describe(frame0)}; the frames must have the same kind")
+    frame0, frame1 = _read_pair(args.frame0, args.frame1)
     start = time.perf_counter()
     flow = get_estimator(args.method, options)(frame0, frame1)
     seconds = time.perf_counter() - start
