@@ -2270,22 +2270,38 @@ def main(argv=None):
     return status
 
 
-# the input path arguments of the commands: (attribute, name in messages, what it must name);
-# an empty one is refused as such (Path("") is ".", the current folder: "INPUT: . is a folder")
-_INPUT_PATHS = {
+# the path arguments of the commands, inputs and outputs: (attribute, name in messages, what it
+# must name); an empty one is refused as such (Path("") is ".", the current folder: "INPUT: . is
+# a folder"; an empty --video or -o read as not given: "nothing to write"; demo --out "" and
+# batch -o "" wrote into the current folder). predict's, retime's and translate's OUTPUT (or
+# -o OUTPUT) is _resolve_output's
+_PATHS = {
+    "demo": (("out", "--out", "a folder to write into"),),
     "flow": (("frame0", "FRAME0", "an image, a video file or a folder of images"),
-             ("frame1", "FRAME1", "an image")),
+             ("frame1", "FRAME1", "an image"),
+             ("output", "-o", "a .flo file to write"),
+             ("png", "--png", "a .png file to write"),
+             ("video", "--video", "a video file to write"),
+             ("flo_dir", "--flo-dir", "a folder to write .flo files into")),
     "predict": (("input", "INPUT", "a video file or a folder of images"),),
-    "retime": (("input", "INPUT", "a video file"),),
+    "retime": (("input", "INPUT", "a video file"),
+               ("model", "--model", "a .safetensors file")),
     "translate": (("input", "INPUT", "a video file"),),
-    "color": (("flo", "FLO", "a .flo file"),),
-    "batch": (("inputs", "INPUTS", "video files, folders of videos or glob patterns"),),
+    "color": (("flo", "FLO", "a .flo file"),
+              ("output", "-o", "a .png file to write")),
+    "batch": (("inputs", "INPUTS", "video files, folders of videos or glob patterns"),
+              ("output", "-o", "a folder to write into")),
+    "generate": (("output", "-o", "a video file to write"),),
+    "train": (("data", "--data", "video files, folders of videos or folders of frames"),
+              ("out", "--out", "a .safetensors file to write"),
+              ("resume", "--resume", "a checkpoint file (OUT.ckpt)")),
 }
 
 
-def _check_empty_inputs(args):
-    """A usage error for an input path argument given as the empty string (``retime ""``)."""
-    for attribute, name, what in _INPUT_PATHS.get(args.command, ()):
+def _check_empty_paths(args):
+    """A usage error for a path argument given as the empty string (``retime ""``,
+    ``flow IN --video ""``)."""
+    for attribute, name, what in _PATHS.get(args.command, ()):
         value = getattr(args, attribute, None)
         if value == "" or (isinstance(value, list) and "" in value):
             raise UsageError(f"{name}: the path is empty (''); expected {what}")
@@ -2295,7 +2311,7 @@ def _outcome(args):
     """Run the subcommand: (exit status, the line for stderr or None)."""
     _EXISTING.clear()
     try:
-        _check_empty_inputs(args)
+        _check_empty_paths(args)
         return args.run(args), None
     except UsageError as exc:
         if args.debug:

@@ -1820,6 +1820,39 @@ def test_an_empty_input_path_is_called_empty(tmp_path, capsys, args, message):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
 
 
+@pytest.mark.parametrize("args, message", [
+    (["flow", "IN.mp4", "--video", ""], "--video: the path is empty (''); expected a video file to write"),
+    (["flow", "IN.mp4", "--video", "OUT.mp4", "--flo-dir", ""],
+     "--flo-dir: the path is empty (''); expected a folder to write .flo files into"),
+    (["flow", "IMAGE", "IMAGE", "-o", ""], "-o: the path is empty (''); expected a .flo file to write"),
+    (["flow", "IMAGE", "IMAGE", "-o", "OUT.flo", "--png", ""],
+     "--png: the path is empty (''); expected a .png file to write"),
+    (["color", "IN.flo", "-o", ""], "-o: the path is empty (''); expected a .png file to write"),
+    (["generate", "a red circle moves left", "-o", ""],
+     "-o: the path is empty (''); expected a video file to write"),
+    (["demo", "--out", ""], "--out: the path is empty (''); expected a folder to write into"),
+    (["batch", "retime", "IN.mp4", "-o", ""], "-o: the path is empty (''); expected a folder to write into"),
+    (["train", "colorize", "--data", "IN.mp4", "--out", ""],
+     "--out: the path is empty (''); expected a .safetensors file to write"),
+    (["train", "colorize", "--data", "", "--out", "OUT.safetensors"],
+     "--data: the path is empty (''); expected video files, folders of videos or folders of frames"),
+    (["retime", "IN.mp4", "OUT.mp4", "--method", "learned", "--model", ""],
+     "--model: the path is empty (''); expected a .safetensors file"),
+])
+def test_an_empty_path_option_is_called_empty_naming_it(tmp_path, monkeypatch, capsys, args, message):
+    # flow --video "" said "nothing to write" (an empty value reads as not given), demo --out ""
+    # and batch -o "" wrote into the current folder, color -o "" said "-o: . is a folder",
+    # train --data "" trained on the current folder (a new user's report); refused before any
+    # work, as the empty input paths are
+    monkeypatch.chdir(tmp_path)
+    cv2.imwrite("a.png", np.zeros((20, 20), np.uint8))
+    args = [str(tmp_path / a) if a.startswith("OUT") else "a.png" if a == "IMAGE" else a
+            for a in args]
+    assert main(args) == 2
+    assert one_error_line(capsys.readouterr().err) == f"{message} (see flowkit {args[0]} --help)"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
 @pytest.mark.parametrize("args", [
     ["predict", "{clip}", "{out}.mp4", "--horizon", "1", "--crf", "52"],
     ["flow", "{clip}", "--video", "{out}.mp4", "--crf", "52"],
