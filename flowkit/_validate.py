@@ -141,9 +141,13 @@ def check_frames_iterable(name, value, hint=""):
 
 def check_path(name, value):
     """A file path: a ``str`` or an ``os.PathLike`` (``Path``), not None, bytes or a number,
-    which ``Path()`` would reject with a message that names no parameter."""
+    which ``Path()`` would reject with a message that names no parameter (TypeError); not the
+    empty string, which ``Path()`` reads as ``"."``, the current folder (ValueError: a reader
+    said ``path: . is a folder``)."""
     if not isinstance(value, (str, os.PathLike)):
         raise TypeError(f"{name}: expected a path (str or os.PathLike), got {describe(value)}")
+    if isinstance(value, str) and value == "":
+        raise ValueError(f"{name}: expected a path, got an empty string")
 
 
 def check_image_dtype(name, array):

@@ -1618,6 +1618,8 @@ def cmd_color(args):
 
     if Path(args.flo).is_dir():
         raise UsageError(f"FLO: {args.flo} is a folder; expected a .flo file")
+    if Path(args.flo).suffix.lower() != ".flo":  # as read_flo (Middlebury's reader) and -o of flow
+        raise UsageError(f"FLO: expected a .flo path, got {args.flo}")
     if not Path(args.flo).is_file():
         raise FileNotFoundError(f"FLO: no such .flo file: {args.flo}")
     _check_output("-o", args.output, "image", (args.flo,))

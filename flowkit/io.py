@@ -34,19 +34,31 @@ def _host_flow(name, flow):
     return to_host(flow)
 
 
-def _read_bytes(path, what):
+def _read_bytes(path, what, check_name=None):
     """The bytes of the file ``path`` (the parameter ``path`` of a reader of ``what``, ``".flo"``),
     its errors starting ``path: `` as the other path errors of flowkit (the video reader's,
-    ``check_folder``'s): a missing file, a folder, a file that cannot be read."""
+    ``check_folder``'s): a folder, a name ``check_name(path)`` refuses (before the file is
+    looked for), a missing file, a file that cannot be read."""
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"path: {path} is a folder; expected a {what} file")
+    if check_name is not None:
+        check_name(path)
     try:
         return path.read_bytes()
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"path: no such {what} file: {path}") from exc
     except OSError as exc:
         raise type(exc)(f"path: cannot read {path} ({exc.strerror or exc})") from exc
+
+
+def _check_flo_name(path):
+    """``path`` (a file, not a folder) must name a ``.flo`` file, as the Middlebury reference
+    code's ``ReadFlowFile`` and ``WriteFlowFile`` require (flowIO.cpp; any case here, as the
+    command line's ``-o``): OpenCV's ``readOpticalFlow`` and ``writeOpticalFlow`` take any name,
+    so ``write_flo("flow.png", flow)`` wrote Middlebury bytes under a PNG's name."""
+    if Path(path).suffix.lower() != ".flo":
+        raise ValueError(f"path: expected a .flo path, got {str(path)!r}")
 
 
 def read_flo(path):
@@ -74,8 +86,11 @@ def read_flo(path):
         The file does not exist, is a folder or cannot be read (``path: no such .flo file:
         ...``, ``path: ... is a folder ...``, ``path: cannot read ...``).
     ValueError
-        Truncated file, wrong magic number, non-positive sizes, or sizes that do not match
-        the byte count; the message names the parameter and the file (``path: FILE: ...``).
+        ``path`` is empty or its extension is not ``.flo`` (any case; Middlebury's
+        ``ReadFlowFile`` refuses other names, OpenCV's ``readOpticalFlow`` reads them:
+        ``path: expected a .flo path, got 'flow.png'``); a truncated file, wrong magic
+        number, non-positive sizes, or sizes that do not match the byte count; the message
+        names the parameter and the file (``path: FILE: ...``).
 
     References
     ----------
@@ -89,7 +104,7 @@ def read_flo(path):
     """
     check_path("path", path)
     path = Path(path)
-    data = _read_bytes(path, ".flo")
+    data = _read_bytes(path, ".flo", _check_flo_name)
     if len(data) < _FLO_HEADER_BYTES:
         raise ValueError(f"path: {path}: truncated .flo file, {len(data)} bytes is shorter than the 12-byte header")
     magic = np.frombuffer(data, "<f4", 1, 0)[0]
@@ -115,18 +130,19 @@ def write_flo(path, flow):
     Parameters
     ----------
     path : str or Path
-        The file to create or replace. Its extension is not checked: a ``.flo`` file is
-        written under any name (``write_flo("a.png", flow)`` writes Middlebury bytes, not a
-        PNG), as OpenCV's ``cv2.writeOpticalFlow`` does (it writes the same bytes under any
-        name).
+        The file to create or replace; its extension must be ``.flo`` (any case), as the
+        Middlebury reference code's ``WriteFlowFile`` requires (OpenCV's
+        ``cv2.writeOpticalFlow`` writes the same bytes under any name: ``a.png`` got a
+        ``.flo`` file).
     flow : array_like, (H, W, 2) float16, float32 or float64
         u then v in pixels; stored as float32. NaN and unknown values are stored as given.
 
     Raises
     ------
     ValueError, TypeError
-        ``flow`` is not a single ``(H, W, 2)`` float array; ``path`` is not a str or
-        ``os.PathLike`` (TypeError).
+        ``flow`` is not a single ``(H, W, 2)`` float array; ``path`` is empty or does not end
+        in ``.flo`` (ValueError: ``path: expected a .flo path, got 'a.png'``), or is not
+        a str or ``os.PathLike`` (TypeError).
     IsADirectoryError
         ``path`` is a folder (``path: DIR is a folder; expected a .flo file path``; OpenCV's
         writer returns False there).
@@ -141,6 +157,7 @@ def write_flo(path, flow):
     check_path("path", path)
     if Path(path).is_dir() or Path(path).name in ("", ".", ".."):
         raise IsADirectoryError(f"path: {Path(path)} is a folder; expected a .flo file path")
+    _check_flo_name(path)
     flow = _host_flow("flow", flow)
     height, width = flow.shape[:2]
     # header and data assembled in one buffer: a single copy of the flow (float32 conversion)

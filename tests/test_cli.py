@@ -387,6 +387,17 @@ def test_output_paths_are_checked_before_any_work(pair, tmp_path):
     assert (flowkit.read_flo(flo) == 0).all()
 
 
+def test_color_takes_a_flo_name_alone_as_read_flo(tmp_path):
+    # read_flo refuses a name without .flo (as Middlebury's ReadFlowFile): a usage error naming
+    # FLO, as -o of flow refuses one, before any work (OpenCV writes .flo bytes under any name)
+    picture = tmp_path / "flow.png"
+    assert cv2.writeOpticalFlow(str(picture), np.zeros((4, 5, 2), np.float32))
+    status, out, err = run_cli("color", picture, "-o", tmp_path / "c.png")
+    assert (status, out) == (2, "")
+    assert usage_error_line(err, "color") == f"FLO: expected a .flo path, got {picture}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flow.png"]
+
+
 def three_flat_frames(path):
     """A 3-frame 16x16 clip of flat grey levels (0, 60, 120) at 24 fps: a video input for the
     output-path checks."""

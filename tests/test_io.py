@@ -41,7 +41,7 @@ def test_flo_layout_matches_opencv(tmp_path):
     np.testing.assert_array_equal(cv2.readOpticalFlow(str(ours)), flow)
 
 
-def test_write_flo_to_a_folder_names_the_parameter_and_any_name_gets_flo_bytes(tmp_path):
+def test_write_flo_to_a_folder_names_the_parameter(tmp_path):
     # a folder raised the raw "[Errno 21] Is a directory" (OpenCV's writer returns False)
     flow = random_flow(5, 11, seed=1)
     assert not cv2.writeOpticalFlow(str(tmp_path), flow)
@@ -49,11 +49,41 @@ def test_write_flo_to_a_folder_names_the_parameter_and_any_name_gets_flo_bytes(t
                                                 r"folder; expected a \.flo file path"):
         write_flo(tmp_path, flow)
     assert list(tmp_path.iterdir()) == []
-    # the extension is not checked: Middlebury bytes under a .png name, as OpenCV writes them
-    ours, theirs = tmp_path / "ours.png", tmp_path / "theirs.png"
-    write_flo(ours, flow)
-    assert cv2.writeOpticalFlow(str(theirs), flow)
-    assert ours.read_bytes() == theirs.read_bytes() and ours.read_bytes()[:4] == b"PIEH"
+
+
+@pytest.mark.parametrize("name", ["abc", "flow.png", "flow.flo.tmp", "flo"])
+def test_flo_files_need_the_flo_extension_as_middlebury_requires(tmp_path, name):
+    # write_flo("abc", flow) wrote Middlebury bytes under any name, as OpenCV's writer does;
+    # the reference code (flowIO.cpp: WriteFlowFile, ReadFlowFile) refuses a name without
+    # .flo, and so do both here, before any file is looked for or written (a new user's report)
+    flow = random_flow(5, 11, seed=1)
+    assert cv2.writeOpticalFlow(str(tmp_path / "cv.png"), flow)  # OpenCV: any name
+    (tmp_path / "cv.png").rename(tmp_path / name)
+    for call in (lambda path: write_flo(path, flow), read_flo):
+        for path in (tmp_path / name, str(tmp_path / name)):
+            with pytest.raises(ValueError, match=rf"^path: expected a \.flo path, got "
+                                                 rf"{re.escape(repr(str(tmp_path / name)))}$"):
+                call(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # not replaced
+    with pytest.raises(ValueError, match=r"^path: expected a \.flo path, got 'missing\.png'$"):
+        read_flo("missing.png")  # the name, before the file is looked for
+    write_flo(tmp_path / "upper.FLO", flow)  # any case, as the command line's -o takes it
+    np.testing.assert_array_equal(read_flo(tmp_path / "upper.FLO"), flow)
+
+
+@pytest.mark.parametrize("call", [
+    lambda path: read_flo(path),
+    lambda path: write_flo(path, random_flow()),
+    lambda path: read_kitti_flow(path),
+    lambda path: write_kitti_flow(path, random_flow()),
+], ids=["read_flo", "write_flo", "read_kitti_flow", "write_kitti_flow"])
+def test_an_empty_path_is_called_empty(tmp_path, monkeypatch, call):
+    # read_flo("") said "path: . is a folder" (Path("") is the current folder), write_flo("")
+    # "path: . is a folder; expected a .flo file path" (a new user's report)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"^path: expected a path, got an empty string$"):
+        call("")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_read_real_middlebury_file_like_opencv():
@@ -153,15 +183,17 @@ def test_read_flo_missing_file(tmp_path):
 def test_reader_path_errors_name_the_parameter(tmp_path, read, what):
     # as the other path errors (the video reader's path:, retime's src:/dst:); they were
     # "[Errno 2] No such file or directory: '...'" naming no parameter
-    missing = tmp_path / "missing.x"
+    extension = ".flo" if read is read_flo else ".x"  # read_flo takes .flo names alone
+    missing = tmp_path / f"missing{extension}"
     with pytest.raises(FileNotFoundError, match=rf"^path: no such {what} file: {re.escape(str(missing))}$"):
         read(missing)
     with pytest.raises(IsADirectoryError, match=rf"^path: {re.escape(str(tmp_path))} is a folder; "
                                                 rf"expected a {what} file$"):
         read(tmp_path)
-    (tmp_path / "bad.x").write_bytes(b"12345678901234567890")
-    with pytest.raises(ValueError, match=rf"^path: {re.escape(str(tmp_path / 'bad.x'))}: not a"):
-        read(tmp_path / "bad.x")
+    bad = tmp_path / f"bad{extension}"
+    bad.write_bytes(b"12345678901234567890")
+    with pytest.raises(ValueError, match=rf"^path: {re.escape(str(bad))}: not a"):
+        read(bad)
 
 
 @pytest.mark.parametrize("write", [write_flo, write_kitti_flow])
@@ -207,7 +239,7 @@ def test_a_path_that_is_not_one_names_the_parameter(call, path, shown):
 @pytest.mark.parametrize("writer", [write_flo, write_kitti_flow])
 def test_writers_reject_bad_flow(tmp_path, writer, flow, error, match):
     with pytest.raises(error, match=match):
-        writer(tmp_path / "x.out", flow)
+        writer(tmp_path / ("x.flo" if writer is write_flo else "x.png"), flow)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -305,9 +337,12 @@ def test_atomic_path_refuses_a_folder_before_any_temporary(tmp_path, monkeypatch
         with atomic_path(name or str(tmp_path)):
             pass
     assert info.value.filename in (".", str(tmp_path))
-    # write_flo says so naming its parameter (it raised the errno message above)
+    # write_flo says so naming its parameter (it raised the errno message above); an empty
+    # name is refused as empty (it said "path: . is a folder")
     with pytest.raises(IsADirectoryError, match=r"path: .* is a folder; expected a \.flo file"):
         write_flo(name or str(tmp_path), np.zeros((4, 4, 2), np.float32))
+    with pytest.raises(ValueError, match=r"^path: expected a path, got an empty string$"):
+        write_flo("", np.zeros((4, 4, 2), np.float32))
     assert list(tmp_path.iterdir()) == []
 
 # --- KITTI ----------------------------------------------------------------------------------------
