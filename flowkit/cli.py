@@ -612,6 +612,13 @@ def _flow_video(args):
         raise UsageError("-o and --png are for two images; for a video use --video and/or --flo-dir")
     if not (args.video or args.flo_dir):
         raise UsageError("nothing to write: give --video OUT.mp4 and/or --flo-dir DIR")
+    # the encoder's options without a video to encode: usage errors, as with two images
+    # (cmd_flow) and as predict's --crf for a folder
+    video_only = [flag for flag, value in (("--fps", args.fps), ("--codec", args.codec),
+                                           ("--crf", args.crf is not None)) if value]
+    if video_only and not args.video:
+        raise UsageError(f"{', '.join(video_only)}: only for the video output (--video), which "
+                         "is not written here (--flo-dir alone)")
     if not source.exists():
         raise FileNotFoundError(f"FRAME0: no such video file or image folder: {source}")
     if args.video:

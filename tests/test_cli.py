@@ -1760,6 +1760,14 @@ def test_crf_reaches_the_encoder_of_predict_and_flow_videos(moving_folder, tmp_p
     assert main(["flow", str(first), str(second), "--png", str(tmp_path / "f.png"),
                  "--crf", "20"]) == 2
     assert "--crf: only for a video or image folder given alone" in capsys.readouterr().err
+    # the flow of a video written as .flo files alone: no video to encode (--crf, --fps and
+    # --codec were taken and did nothing, a new user's report)
+    for extra, flags in ((["--crf", "20"], "--crf"), (["--fps", "10", "--codec", "ffv1"], "--fps, --codec")):
+        assert main(["flow", str(folder), "--flo-dir", str(tmp_path / "flo"), *extra]) == 2
+        assert one_error_line(capsys.readouterr().err) == (
+            f"{flags}: only for the video output (--video), which is not written here (--flo-dir "
+            "alone) (see flowkit flow --help)")
+    assert not (tmp_path / "flo").exists()
 
 
 def test_os_errors_name_the_users_path_as_shell_tools_do(tmp_path, monkeypatch):
