@@ -341,9 +341,11 @@ def _probe(source, step, grid=False):
 
 
 def _padding_note(padded, size):
-    """retime's and translate's note on stderr when an odd ``padded`` (width, height) was
-    padded to the even ``size`` for the encoder (nothing when ``padded`` is None)."""
-    if padded:
+    """The note on stderr when an odd ``padded`` (width, height) was padded to the even
+    ``size`` for the encoder (nothing when ``padded`` is None or ``size``): retime's and
+    translate's (their reports' ``padded``), flow's and predict's (the stored size of the
+    frames and the size written)."""
+    if padded and tuple(padded) != tuple(size):
         print(f"flowkit: note: padded {_wxh(padded)} to {_wxh(size)} (last row or column "
               f"repeated) for the encoder, which needs an even size; to keep {_wxh(padded)} "
               "write .mkv with --codec ffv1, or .webm", file=sys.stderr)
@@ -682,11 +684,13 @@ def _flow_video(args):
     size = f"{shape[1]}x{shape[0]}"
     if args.video:
         rotation = written.rotation
-        size = _size_text(shape[::-1] if rotation % 180 else shape, written.size, rotation)
+        stored = shape[::-1] if rotation % 180 else shape  # (height, width) before padding
+        size = _size_text(stored, written.size, rotation)
         scale = f"max flow {args.max_flow:g} px" if args.max_flow else "each frame scaled to its own max"
         rate = f"{_rate_text(_written_rate(args.video, written.fps, 'base_rate'))} fps" + (
             ", at the input frames' times" if written.timed else "")
         _wrote(args.video, f"{_counted(written.frames, 'frame')}, {size}, {rate}, {scale}")
+        _padding_note(stored[::-1], written.size[::-1])
         _dropped_note(args.video, written.dropped, written.fps)
     if flo_dir is not None:
         files = "flow_000000.flo" + (f" ... flow_{pairs - 1:06d}.flo" if pairs > 1 else "")
@@ -992,13 +996,15 @@ def cmd_predict(args):
                                      crf=_crf(args), callback=bar.update, pix_fmt=pix_fmt,
                                      tags=writer_tags(info) if info is not None else None)
             shape = pictures[0].shape[:2]
-            size = _size_text(shape[::-1] if rotation % 180 else shape, written, rotation)
+            stored = shape[::-1] if rotation % 180 else shape  # (height, width) before padding
+            size = _size_text(stored, written, rotation)
         else:
             _write_folder(Path(args.output), pictures, bar)
     what = "truth | prediction, side by side" if args.side_by_side else "predicted frames"
     count = len(pictures)
     if kind == "video":
         _wrote(args.output, f"{_counted(count, 'frame')}, {size}, {_rate_text(fps)} fps, {what}")
+        _padding_note(stored[::-1], written[::-1])
         _depth_note(args.output, info.bit_depth if info is not None  # a folder's 16-bit PNGs
                     else 16 if context[0].dtype == np.uint16 else 8)   # are uint16 frames too
     else:

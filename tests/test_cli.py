@@ -824,6 +824,11 @@ def test_flow_of_a_video_equals_pairwise_farneback(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["flo", "flow.avi", "in.mkv"]
 
 
+# retime's note for a clip padded to even sizes (_padding_note), printed by flow and predict too
+PADDING_NOTE = ("flowkit: note: padded {0} to {1} (last row or column repeated) for the encoder, "
+                "which needs an even size; to keep {0} write .mkv with --codec ffv1, or .webm")
+
+
 def test_flow_of_an_image_folder_with_lucas_kanade(tmp_path, capsys):
     folder = tmp_path / "frames"
     folder.mkdir()
@@ -834,8 +839,10 @@ def test_flow_of_an_image_folder_with_lucas_kanade(tmp_path, capsys):
     video = tmp_path / "flow.mp4"
     assert main(["flow", str(folder), "--method", "lucas_kanade", "-O", "radius=3",
                  "--flo-dir", str(flo_dir), "--video", str(video)]) == 0
-    printed = capsys.readouterr().out
+    printed, err = capsys.readouterr()
     assert f"wrote {video} (3 frames, 65x49 padded to 66x50 (the encoder needs even sizes), 30 fps" in printed
+    # and the note retime prints there, saying how to keep the size (it was missing)
+    assert [line for line in err.splitlines() if "note" in line] == [PADDING_NOTE.format("65x49", "66x50")]
     assert "lucas_kanade (radius=3): 3 pairs of" in printed
     assert [p.shape for p in flowkit.iter_frames(video)] == [(50, 66, 3)] * 3  # padded, not cropped
     for i in range(3):
@@ -1625,11 +1632,13 @@ def test_predict_says_when_it_pads_an_odd_size(tmp_path):
     status, stdout, err = run_cli("predict", source, tmp_path / "p.mp4", "--horizon", "2", "-q")
     assert status == 0, err
     assert "(2 frames, 161x121 padded to 162x122 (the encoder needs even sizes), " in stdout
+    # and the note retime prints there, saying how to keep the size (it was missing)
+    assert err.splitlines() == [PADDING_NOTE.format("161x121", "162x122")]
     # FFV1 (.mkv's default) and VP9 take odd sizes: nothing padded, as retime does
     for name in ("p.mkv", "p.webm"):
         status, stdout, err = run_cli("predict", source, tmp_path / name, "--horizon", "2", "-q")
         assert status == 0, err
-        assert "(2 frames, 161x121, " in stdout
+        assert "(2 frames, 161x121, " in stdout and "padded" not in err
         assert (probe_video(tmp_path / name).width, probe_video(tmp_path / name).height) == (161, 121)
 
 
