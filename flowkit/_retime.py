@@ -7,6 +7,7 @@ the input at the source time ``map(k / fps)`` (speed changes, a segment), measur
 input's first frame by its real timestamps, so variable-frame-rate input works.
 """
 
+import bisect
 import dataclasses
 import math
 import numbers
@@ -158,14 +159,16 @@ def _shown(value):
     return text
 
 
-def _seconds_text(value, rounding=round):
+def _seconds_text(value, rounding=round, *, position=False):
     """A duration derived from the input for a message (not a value given, :func:`_shown`):
     to the millisecond (``30.533``, ``0.5``), rounded by ``rounding`` (``math.ceil`` for a lower
     bound, ``math.floor`` for an upper one, so that the bound shown is accepted); in 4
     significant digits below 1 ms or from 10**7 s on (``3.333e+7``; ``--factor 1e-9`` printed
-    30 digits)."""
+    30 digits). ``position``: a time in the input (a start or an end to move a segment to),
+    always to the millisecond, as its frames' times are shown (a latest start of 2/3 ms was
+    shown as 0.0006667 s, a bound rounded past the start accepted)."""
     value = Fraction(value)
-    if value and not Fraction(1, 1000) <= abs(value) < 10 ** 7:
+    if value and not position and not Fraction(1, 1000) <= abs(value) < 10 ** 7:
         near = Context(prec=4).divide(Decimal(value.numerator), Decimal(value.denominator))
         return format(near.normalize(), "g")  # Decimal: no overflow at 1e+400
     return _shown(Fraction(rounding(value * 1000), 1000))
@@ -619,10 +622,12 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
     timeline = Timeline(speed, start, end, trim)
     if known is not None and timeline.output_duration(known) * out_fps < 1:
         # one frame would last longer than the whole output: refused rather than written
-        past = trim and (end is None or end > known)  # too little of the input after start
-        latest = (known if end is None else min(end, known)) - speed / out_fps
-        if past or (trim and (latest >= 0 or start + speed / out_fps <= known)):
+        latest = later = None
+        if trim:
+            latest, later = _trim_moves(src, info, start, end, known, speed / out_fps)
+        if latest is not None or later is not None:
             # the kept part is too short, and moving its start (or its end) gives it a frame
+            past = end is None or end > known  # too little of the input after start
             part = _segment_text(start, end)
             stop = known if past else end
             left = stop - start
@@ -632,11 +637,13 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
                      f" s from {_shown(start)} s to its end" if past else
                      f": the {_seconds_text(left, math.floor)} s from {_shown(start)} to "
                      f"{_shown(end)} s")
-            move = (f"start it at or before {_seconds_text(latest, math.floor)} s"
-                    if latest >= 0 or past else "")
-            if not past and start + speed / out_fps <= known:  # the end can move later too
-                later = f"end it at or after {_seconds_text(start + speed / out_fps, math.ceil)} s"
-                move = f"{move} or {later}" if move else later
+            moves = []  # times in the input, to the millisecond, rounded to accepted ones
+            if latest is not None:
+                moves.append(f"start it at or before "
+                             f"{_seconds_text(latest, math.floor, position=True)} s")
+            if later is not None:
+                moves.append(f"end it at or after {_seconds_text(later, math.ceil, position=True)} s")
+            move = " or ".join(moves)
             raise ValueError(
                 f"segment: expected at least one output frame, got {part} of {src}{where}"
                 f"{slowed} is less than one frame at {_fps_text(out_fps)} fps "
@@ -929,6 +936,40 @@ def _join(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt, 
         size = (writer._size[1], writer._size[0])
     return RetimeReport(path=dst, frames=frames, interpolated=0, fps=out_fps,
                         duration=frames / out_fps, size=size, cuts=[], audio=audio_done)
+
+
+def _trim_moves(src, info, start, end, known, one):
+    """retime's hints for a trimmed segment ``(start, end)`` of ``src`` (``known``: its
+    :func:`flowkit.video.video_end`) shorter than one output frame (``one`` seconds of input):
+    ``(latest start, earliest end)`` that give it a frame, None where moving that side cannot.
+
+    A trimmed output starts on the first input frame at or after its start (``ffmpeg -ss``)
+    and a segment without one is refused (:func:`no_frame_error`), so each move keeps a frame
+    inside: the latest start is the end less one frame, or the last frame before that where
+    none lies from there to the end (a variable-rate clip's gap, the last frame's period); the
+    earliest end is the start plus one frame, or just after the first frame at or after the
+    start where that lies later (none where no frame does). The frames' times are read from
+    the packets (:func:`flowkit.video.frame_times`, no decoding; only on this error's path);
+    where they cannot be, the hints are those of a constant rate."""
+    from .video import frame_times
+
+    past = end is None or end > known
+    stop = known if past else end
+    latest = stop - one if stop >= one else None  # a start before the first frame: none
+    later = start + one if not past and start + one <= known else None
+    try:
+        times = frame_times(src)
+    except ValueError:  # packets without timestamps
+        return latest, later
+    tolerance = info.time_base  # a frame this close before a start is on it, as _stream's
+    if latest is not None:
+        k = bisect.bisect_left(times, latest - tolerance)  # the first frame from latest on
+        if k == len(times) or times[k] >= stop - tolerance:
+            latest = times[bisect.bisect_right(times, latest) - 1]  # times[0] is 0 <= latest
+    if later is not None:
+        k = bisect.bisect_left(times, start - tolerance)  # the frame the output would start on
+        later = None if k == len(times) else max(later, times[k] + 2 * tolerance)
+    return latest, later
 
 
 def _segment_text(start, end):

@@ -1115,21 +1115,27 @@ def test_range_at_the_end_of_the_input(tmp_path, clip):
         "0.25 s to its end"]
     status, _, err = run_cli("retime", clip, tmp_path / "b.mp4", "--range", "0.25:0.5", "--trim", "-q")
     assert status == 0 and err == ""
-    # a trimmed range inside the clip that is too short: it named --factor and no START
+    # a trimmed range inside the clip that is too short: it named --factor and no START; no
+    # frame lies after 0.46 s (the last is at 11/24 = 0.458 s): only an earlier start helps
+    # (it said "or end it at or after 0.481 s", and 0.46:0.481 held no frame)
     inside = (r"^segment: expected at least one output frame, got 0\.46 to 0\.47 s of "
               r".*tears\.mp4: the 0\.01 s from 0\.46 to 0\.47 s is less than one frame at 48 fps "
-              r"\(0\.021 s\); start it at or before 0\.449 s or end it at or after 0\.481 s$")
+              r"\(0\.021 s\); start it at or before 0\.449 s$")
     with pytest.raises(ValueError, match=inside):
         flowkit.retime(clip, tmp_path / "a.mp4", factor=2, segment=(0.46, 0.47), trim=True,
                        progress=False)
     status, _, err = run_cli("retime", clip, tmp_path / "b.mp4", "--factor", "2", "--range",
                              "0.46:0.47", "--trim")
     assert status == 2 and re.match(inside.replace("^segment", "^--range")[:-1], one_error_line(err))
-    # at its end, only an earlier start gives a frame; at its start only a later end
+    # at its end, only an earlier start gives a frame: on the last frame (0.458 s), as none
+    # lies from 0.5 - 1/48 s on (it said 0.479 s, and 0.479:0.5 held no frame); at its start
+    # only a later end
     with pytest.raises(ValueError, match=r"0\.01 s from 0\.49 to 0\.5 s .*; start it at or "
-                                         r"before 0\.479 s$"):
+                                         r"before 0\.458 s$"):
         flowkit.retime(clip, tmp_path / "a.mp4", factor=2, segment=(0.49, 0.5), trim=True,
                        progress=False)
+    assert flowkit.retime(clip, tmp_path / "a.mp4", factor=2, segment=(0.458, 0.5), trim=True,
+                          method="blend", progress=False).frames == 2
     with pytest.raises(ValueError, match=r"0\.01 s from 0 to 0\.01 s .*; end it at or after "
                                          r"0\.021 s$"):
         flowkit.retime(clip, tmp_path / "a.mp4", factor=2, segment=(0, 0.01), trim=True,
@@ -1168,6 +1174,38 @@ def test_range_checks_use_the_duration_the_output_has(tmp_path):
         "kept 14.9 s to its end"]
     assert probe_video(tmp_path / "c.mp4").frame_count == 4
     assert not (tmp_path / "a.mp4").exists()
+
+
+def test_too_short_trimmed_range_hints_name_times_that_keep_a_frame(tmp_path):
+    # "start it at or before X s" / "end it at or after Y s" pointed into the variable-rate
+    # clip's gap (no frame from 1.0 to 1.533 s), where the range then held no frame to start
+    # on, and printed a latest start of 2/3 ms as 0.0006667 s, rounded past the latest start
+    # accepted (a new user's report): the hints name a start on a frame where none lies after
+    # it, an end just after the first frame, and times to the millisecond, as the others
+    vfr = data_path("video", "torchcodec__var_fps_video.mp4")
+    short = r"^segment: expected at least one output frame, got {} .* \(0\.034 s\); {}$"
+    for segment, hint, starts, ends in (
+            ((1.2, 1.22), r"start it at or before 1 s or end it at or after 1\.534 s", 1, 1.534),
+            ((1.52, 1.55), r"start it at or before 1\.516 s or end it at or after 1\.554 s",
+             1.516, 1.554),
+            ((0.02, 0.034), r"start it at or before 0 s or end it at or after 0\.054 s", 0, 0.054)):
+        with pytest.raises(ValueError, match=short.format(_segment_pattern(segment), hint)):
+            flowkit.retime(vfr, tmp_path / "a.mp4", segment=segment, trim=True, method="blend",
+                           progress=False)
+        for moved in ((starts, segment[1]), (segment[0], ends)):  # each hint gives a frame
+            assert flowkit.retime(vfr, tmp_path / "a.mp4", segment=moved, trim=True,
+                                  method="blend", progress=False).frames >= 1, moved
+    # a clip too short for one frame at that speed from any start: no hint (it said "start it
+    # at or before -18.367 s"), the speed named
+    status, _, err = run_cli("retime", vfr, tmp_path / "b.mp4", "--range", "10:", "--trim",
+                             "--speed", "1000")
+    assert status == 2 and one_error_line(err).startswith(
+        "--speed: expected at least one output frame, got 30 fps over the 0.005 s output")
+    assert not (tmp_path / "b.mp4").exists()
+
+
+def _segment_pattern(segment):
+    return r" to ".join(re.escape(f"{value:g}") for value in segment) + " s"
 
 
 def test_a_trimmed_range_without_a_frame_is_refused(tmp_path):
