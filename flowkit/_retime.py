@@ -12,7 +12,7 @@ import dataclasses
 import math
 import numbers
 import sys
-from decimal import Context, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal
 from fractions import Fraction
 from pathlib import Path
 
@@ -164,12 +164,14 @@ def _seconds_text(value, rounding=round, *, position=False):
     to the millisecond (``30.533``, ``0.5``), rounded by ``rounding`` (``math.ceil`` for a lower
     bound, ``math.floor`` for an upper one, so that the bound shown is accepted); in 4
     significant digits below 1 ms or from 10**7 s on (``3.333e+7``; ``--factor 1e-9`` printed
-    30 digits). ``position``: a time in the input (a start or an end to move a segment to),
+    30 digits), rounded the same way (a lower bound of 1/3000 s showed as 0.0003333, refused). ``position``: a time in the input (a start or an end to move a segment to),
     always to the millisecond, as its frames' times are shown (a latest start of 2/3 ms was
     shown as 0.0006667 s, a bound rounded past the start accepted)."""
     value = Fraction(value)
     if value and not position and not Fraction(1, 1000) <= abs(value) < 10 ** 7:
-        near = Context(prec=4).divide(Decimal(value.numerator), Decimal(value.denominator))
+        mode = {math.ceil: ROUND_CEILING, math.floor: ROUND_FLOOR}.get(rounding, ROUND_HALF_EVEN)
+        near = Context(prec=4, rounding=mode).divide(Decimal(value.numerator),
+                                                     Decimal(value.denominator))
         return format(near.normalize(), "g")  # Decimal: no overflow at 1e+400
     return _shown(Fraction(rounding(value * 1000), 1000))
 

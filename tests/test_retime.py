@@ -739,8 +739,12 @@ def test_odd_size_is_padded(tmp_path):
     ({"fps": "1/3"}, ValueError, r"fps: expected at least one output frame, got 1/3 fps over the "
                                  r"0.5 s output \(one frame would last 3 s\)$"),
     ({"duration": 1e9, "segment": (0, "1/3")}, ValueError,
-     r"duration: expected 0.0003333 to 333.333 s for the 0.333 s retimed \(a speed in \[1/1000, "
+     r"duration: expected 0.0003334 to 333.333 s for the 0.333 s retimed \(a speed in \[1/1000, "
      r"1000\]\), got 1e\+09 s$"),
+    # the bounds shown are accepted below 1 ms too: 0.0003333 s (1/3000 rounded to nearest,
+    # down) was refused, 0.0003333 s for 1/3 s is a speed above 1000
+    ({"duration": "0.0003333", "segment": (0, "1/3")}, ValueError,
+     r"duration: expected 0.0003334 to 333.333 s .*got 0.0003333 s$"),
 ])
 def test_bad_arguments_leave_no_output(tmp_path, clip, kwargs, error, match):
     with pytest.raises(error, match=match):
