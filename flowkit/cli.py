@@ -1391,6 +1391,7 @@ def cmd_interpolate(args):
                       f"FRAME0 ... frame_{len(sequence) - 1:06d}.png FRAME1, t = "
                       f"{_times_text(times)} between)")
         if kind == "video":
+            _padding_note(frame0.shape[1::-1], written[::-1])
             _depth_note(output, 16 if frame0.dtype == np.uint16 else 8)
     print(f"{_counted(len(times), 'frame')} interpolated ({_interpolation_text(args, options)}) "
           f"in {seconds:.2f} s")
@@ -2301,6 +2302,9 @@ _PATHS = {
     "predict": (("input", "INPUT", "a video file or a folder of images"),),
     "retime": (("input", "INPUT", "a video file"),
                ("model", "--model", "a .safetensors file")),
+    "interpolate": (("frame0", "FRAME0", "an image"),
+                    ("frame1", "FRAME1", "an image"),
+                    ("model", "--model", "a .safetensors file")),
     "translate": (("input", "INPUT", "a video file"),),
     "color": (("flo", "FLO", "a .flo file"),
               ("output", "-o", "a .png file to write")),

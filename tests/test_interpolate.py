@@ -805,6 +805,16 @@ def test_command_writes_a_video_of_the_sequence(image_pair, tmp_path, capsys):
     assert len(frames) == 4
     np.testing.assert_array_equal(frames[0], image_pair[2])
     np.testing.assert_array_equal(frames[3], image_pair[3])
+    # an odd size is padded for libx264, with retime's note
+    import cv2
+
+    odd = [tmp_path / "a_odd.png", tmp_path / "b_odd.png"]
+    for path, frame in zip(odd, image_pair[2:]):
+        cv2.imwrite(str(path), frame[:47, :63, ::-1])
+    assert main(["interpolate", *map(str, odd), str(tmp_path / "odd.mp4")]) == 0
+    captured = capsys.readouterr()
+    assert "3 frames, 63x47 padded to 64x48" in captured.out
+    assert captured.err.startswith("flowkit: note: padded 63x47 to 64x48 (last row or column repeated)")
 
 
 @pytest.mark.parametrize("extra, expected", [
@@ -824,6 +834,8 @@ def test_command_writes_a_video_of_the_sequence(image_pair, tmp_path, capsys):
      "--interpolation: only with --method project, backward or learned (the methods that sample the "
      "frames), got --method splat"),
     (["x.flo"], "OUTPUT: {tmp}/x.flo: FFmpeg has no container for the extension"),
+    (["x.png", "--method", "learned", "--model", ""],
+     "--model: the path is empty (''); expected a .safetensors file"),
 ])
 def test_command_usage_errors(image_pair, tmp_path, extra, expected):
     from test_cli import run_cli, usage_error_line
@@ -847,6 +859,9 @@ def test_command_frames_that_do_not_go_together(image_pair, tmp_path):
     assert status == 2 and usage_error_line(err, "interpolate") == (
         f"FRAME1: {small} is 60x40 but FRAME0 {a} is 64x48 (width x height); the frames must "
         "have the same size")
+    status, _, err = run_cli("interpolate", "", a, tmp_path / "m.png")
+    assert status == 2 and usage_error_line(err, "interpolate") == (
+        "FRAME0: the path is empty (''); expected an image")
     status, _, err = run_cli("interpolate", a, tmp_path / "missing.png", tmp_path / "m.png")
     assert status == 1 and err.splitlines() == [
         f"flowkit: error: FRAME1: no such image file: {tmp_path / 'missing.png'}"]
