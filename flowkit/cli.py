@@ -1623,6 +1623,7 @@ def cmd_generate(args):
             writer.write(picture)
     size = _size_text((args.size, args.size), picture.shape[:2])
     _wrote(args.output, f"{_counted(len(clip), 'frame')}, {size}, seed {seed}: {args.caption!r}")
+    _padding_note((args.size, args.size), picture.shape[1::-1])
     return 0
 
 

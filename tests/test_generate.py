@@ -323,5 +323,8 @@ def test_cli_generate_pads_an_odd_size(tmp_path, capsys):
     out = tmp_path / "clip.mp4"
     assert main(["generate", "a green triangle moves up", "-o", str(out), "--seed", "5",
                  "--size", "33", "-q"]) == 0
-    assert "33x33 padded to 34x34" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "33x33 padded to 34x34" in captured.out
+    # the note retime, predict and flow print (how to keep the size)
+    assert captured.err.startswith("flowkit: note: padded 33x33 to 34x34 (last row or column repeated)")
     assert next(iter(flowkit.iter_frames(out))).shape == (34, 34, 3)
