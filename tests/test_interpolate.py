@@ -8,6 +8,7 @@ import pytest
 
 import flowkit
 from flowkit import _interpolate
+from test_cli import pair  # noqa: F401 - the fixture: two PNG files of the sample pair
 from test_predict import interior, texture
 
 H, W = 64, 80
@@ -748,28 +749,16 @@ def test_copy_vectors_is_a_masked_assignment():
 # --- flowkit interpolate (the command line) -------------------------------------------------------
 
 
-@pytest.fixture
-def image_pair(tmp_path):
-    """Two 64x48 RGB PNG files of the sample pair: (path0, path1, frame0, frame1)."""
-    import cv2
-
-    frame0, frame1, _ = flowkit.sample_pair(48, 64)
-    paths = tmp_path / "a.png", tmp_path / "b.png"
-    for path, frame in zip(paths, (frame0, frame1)):
-        cv2.imwrite(str(path), frame[..., ::-1])
-    return paths + (frame0, frame1)
-
-
 def read_png(path):
     import cv2
 
     return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)[..., ::-1]
 
 
-def test_command_writes_the_frames_of_interpolate(image_pair, tmp_path, capsys):
+def test_command_writes_the_frames_of_interpolate(pair, tmp_path, capsys):
     from flowkit.__main__ import main
 
-    a, b, frame0, frame1 = image_pair
+    a, b, frame0, frame1 = pair
     # one image: the middle frame, as interpolate() gives it (PNG is lossless)
     assert main(["interpolate", str(a), str(b), str(tmp_path / "mid.png")]) == 0
     out = capsys.readouterr().out.splitlines()
@@ -790,11 +779,11 @@ def test_command_writes_the_frames_of_interpolate(image_pair, tmp_path, capsys):
     np.testing.assert_array_equal(np.stack(written), np.stack([frame0, *expected, frame1]))
 
 
-def test_command_writes_a_video_of_the_sequence(image_pair, tmp_path, capsys):
+def test_command_writes_a_video_of_the_sequence(pair, tmp_path, capsys):
     from flowkit.__main__ import main
     from flowkit.video import probe_video
 
-    a, b = image_pair[:2]
+    a, b = pair[:2]
     video = tmp_path / "slow.mkv"  # ffv1: lossless
     assert main(["interpolate", str(a), str(b), str(video), "--times", "0.2,0.6", "--fps", "12"]) == 0
     assert capsys.readouterr().out.splitlines()[0] == (
@@ -803,13 +792,13 @@ def test_command_writes_a_video_of_the_sequence(image_pair, tmp_path, capsys):
     assert (info.frame_rate, info.width, info.height) == (12, 64, 48)
     frames = list(flowkit.iter_frames(video))
     assert len(frames) == 4
-    np.testing.assert_array_equal(frames[0], image_pair[2])
-    np.testing.assert_array_equal(frames[3], image_pair[3])
+    np.testing.assert_array_equal(frames[0], pair[2])
+    np.testing.assert_array_equal(frames[3], pair[3])
     # an odd size is padded for libx264, with retime's note
     import cv2
 
     odd = [tmp_path / "a_odd.png", tmp_path / "b_odd.png"]
-    for path, frame in zip(odd, image_pair[2:]):
+    for path, frame in zip(odd, pair[2:]):
         cv2.imwrite(str(path), frame[:47, :63, ::-1])
     assert main(["interpolate", *map(str, odd), str(tmp_path / "odd.mp4")]) == 0
     captured = capsys.readouterr()
@@ -837,10 +826,10 @@ def test_command_writes_a_video_of_the_sequence(image_pair, tmp_path, capsys):
     (["x.png", "--method", "learned", "--model", ""],
      "--model: the path is empty (''); expected a .safetensors file"),
 ])
-def test_command_usage_errors(image_pair, tmp_path, extra, expected):
+def test_command_usage_errors(pair, tmp_path, extra, expected):
     from test_cli import run_cli, usage_error_line
 
-    a, b = image_pair[:2]
+    a, b = pair[:2]
     out = extra[0]
     status, stdout, err = run_cli("interpolate", a, b, tmp_path / out, *extra[1:])
     assert status == 2 and stdout == ""
@@ -848,13 +837,13 @@ def test_command_usage_errors(image_pair, tmp_path, extra, expected):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]  # nothing written
 
 
-def test_command_frames_that_do_not_go_together(image_pair, tmp_path):
+def test_command_frames_that_do_not_go_together(pair, tmp_path):
     import cv2
     from test_cli import run_cli, usage_error_line
 
-    a = image_pair[0]
+    a = pair[0]
     small = tmp_path / "small.png"
-    cv2.imwrite(str(small), image_pair[3][:40, :60, ::-1])
+    cv2.imwrite(str(small), pair[3][:40, :60, ::-1])
     status, _, err = run_cli("interpolate", a, small, tmp_path / "m.png")
     assert status == 2 and usage_error_line(err, "interpolate") == (
         f"FRAME1: {small} is 60x40 but FRAME0 {a} is 64x48 (width x height); the frames must "

@@ -71,12 +71,17 @@ def test_flo_files_need_the_flo_extension_as_middlebury_requires(tmp_path, name)
     np.testing.assert_array_equal(read_flo(tmp_path / "upper.FLO"), flow)
 
 
-@pytest.mark.parametrize("call", [
+# every reader and writer of flow files, called with a path
+PATH_CALLS = [
     lambda path: read_flo(path),
     lambda path: write_flo(path, random_flow()),
     lambda path: read_kitti_flow(path),
     lambda path: write_kitti_flow(path, random_flow()),
-], ids=["read_flo", "write_flo", "read_kitti_flow", "write_kitti_flow"])
+]
+PATH_CALL_IDS = ["read_flo", "write_flo", "read_kitti_flow", "write_kitti_flow"]
+
+
+@pytest.mark.parametrize("call", PATH_CALLS, ids=PATH_CALL_IDS)
 def test_an_empty_path_is_called_empty(tmp_path, monkeypatch, call):
     # read_flo("") said "path: . is a folder" (Path("") is the current folder), write_flo("")
     # "path: . is a folder; expected a .flo file path" (a new user's report)
@@ -212,12 +217,7 @@ def test_writer_folder_errors_name_the_parameter(tmp_path, write):
         write(tmp_path, random_flow())
 
 
-@pytest.mark.parametrize("call", [
-    lambda path: read_flo(path),
-    lambda path: write_flo(path, random_flow()),
-    lambda path: read_kitti_flow(path),
-    lambda path: write_kitti_flow(path, random_flow()),
-], ids=["read_flo", "write_flo", "read_kitti_flow", "write_kitti_flow"])
+@pytest.mark.parametrize("call", PATH_CALLS, ids=PATH_CALL_IDS)
 @pytest.mark.parametrize("path, shown", [(None, "None"), (3, "3"), (b"x.flo", "b'x.flo'")])
 def test_a_path_that_is_not_one_names_the_parameter(call, path, shown):
     # Path(None) said "expected str, bytes or os.PathLike object, not NoneType" (a new user's)
