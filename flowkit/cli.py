@@ -15,6 +15,7 @@ line that reports it ends with ``(replaced)`` (``_wrote``). Documented in docs/a
 import argparse
 import ast
 import contextlib
+import itertools
 import os
 import re
 import sys
@@ -69,32 +70,33 @@ def _progress(args, **kwargs):
     return tqdm(file=sys.stderr, disable=args.quiet or not sys.stderr.isatty(), **kwargs)
 
 
-def _write_png(path, rgb):
+def _write_image(path, rgb):
+    """An RGB or gray image to ``path``, atomically, in the format of its extension (OpenCV)."""
     import cv2
 
     bgr = rgb[..., ::-1] if rgb.ndim == 3 else rgb
     with atomic_path(path) as tmp:
         if not cv2.imwrite(str(tmp), np.ascontiguousarray(bgr)):
-            raise OSError(f"{path}: OpenCV could not write the PNG")
+            raise OSError(f"{path}: OpenCV could not write the image")
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"  # followed by IHDR, whose colour type is byte 25
 
 
-def _read_image(path, name=None):
+def _read_image(path, name=None, folder_hint=""):
     """Read an image file as flowkit takes frames: gray ``(H, W)`` or RGB ``(H, W, 3)``.
 
     The bit depth is kept (8-bit -> uint8, 16-bit -> uint16, float TIFF/EXR -> float32).
     An alpha channel is dropped: RGBA gives RGB, gray + alpha gives gray. ``name`` (the
-    argument, ``FRAME0``) starts the message of a missing or unreadable file.
+    argument, ``FRAME0``) starts the message of a missing or unreadable file, or of a folder
+    (``folder_hint`` then ends it).
     """
     import cv2
 
     path = Path(path)
     named = f"{name}: " if name else ""
     if path.is_dir():
-        raise IsADirectoryError(f"{path} is a folder; give it alone (without FRAME1) for the flow of "
-                                f"each consecutive pair of its images")
+        raise IsADirectoryError(f"{named}{path} is a folder; expected an image file{folder_hint}")
     if not path.is_file():
         raise FileNotFoundError(f"{named}no such image file: {path}")
     data = np.fromfile(path, np.uint8)
@@ -454,11 +456,11 @@ def demo(out_dir, method="farneback", options=None):
     max_flow = float(np.max(np.hypot(truth[..., 0], truth[..., 1])))
 
     flowkit.write_flo(out_dir / "flow.flo", flow)
-    _write_png(out_dir / "frame0.png", frame0)
-    _write_png(out_dir / "frame1.png", frame1)
-    _write_png(out_dir / "warped.png", warped)
-    _write_png(out_dir / "flow.png", flowkit.flow_to_color(flow, max_flow=max_flow))
-    _write_png(out_dir / "flow_truth.png", flowkit.flow_to_color(truth, max_flow=max_flow))
+    _write_image(out_dir / "frame0.png", frame0)
+    _write_image(out_dir / "frame1.png", frame1)
+    _write_image(out_dir / "warped.png", warped)
+    _write_image(out_dir / "flow.png", flowkit.flow_to_color(flow, max_flow=max_flow))
+    _write_image(out_dir / "flow_truth.png", flowkit.flow_to_color(truth, max_flow=max_flow))
 
     lines = [
         "flowkit demo: built-in synthetic pair (320x240 RGB, exact ground truth)",
@@ -489,11 +491,12 @@ def cmd_demo(args):
     return 0
 
 
-def _read_pair(name0, name1):
+def _read_pair(name0, name1, folder_hint=""):
     """FRAME0 and FRAME1 of ``flow`` and ``interpolate``, read (:func:`_read_image`); frames
     of different sizes or kinds are usage errors naming FRAME1 (inputs that do not go
     together, as :func:`_check_output`'s output that is an input), not failures of the work."""
-    frame0, frame1 = _read_image(name0, "FRAME0"), _read_image(name1, "FRAME1")
+    frame0 = _read_image(name0, "FRAME0", folder_hint)
+    frame1 = _read_image(name1, "FRAME1", folder_hint)
     if frame0.shape[:2] != frame1.shape[:2]:
         raise UsageError(f"FRAME1: {name1} is {frame1.shape[1]}x{frame1.shape[0]} but FRAME0 "
                          f"{name0} is {frame0.shape[1]}x{frame0.shape[0]} (width x height); "
@@ -532,16 +535,18 @@ def cmd_flow(args):
     if args.png:
         _check_output("--png", args.png, "image", inputs)
     options = _method_options(args.method, args.option)
-    frame0, frame1 = _read_pair(args.frame0, args.frame1)
+    frame0, frame1 = _read_pair(args.frame0, args.frame1, "; give a folder alone (without FRAME1) "
+                                "for the flow of each consecutive pair of its images")
     start = time.perf_counter()
-    flow = get_estimator(args.method, options)(frame0, frame1)
+    with _frames_too_small_named(args):
+        flow = get_estimator(args.method, options)(frame0, frame1)
     seconds = time.perf_counter() - start
     size = f"{flow.shape[1]}x{flow.shape[0]}"
     if args.output:
         flowkit.write_flo(args.output, flow)
         _wrote(args.output, f"{size} flow")
     if args.png:
-        _write_png(args.png, flowkit.flow_to_color(flow, max_flow=args.max_flow))
+        _write_image(args.png, flowkit.flow_to_color(flow, max_flow=args.max_flow))
         _wrote(args.png, f"{size} colour-coded flow")
     print(f"{args.method} ({_format_options(options)}) in {seconds:.2f} s")
     return 0
@@ -876,7 +881,7 @@ def _write_folder(folder, pictures, bar):
     """Write frame_000000.png, ... into ``folder`` through :func:`_staged_folder`."""
     with _staged_folder(folder) as staging:
         for k, picture in enumerate(pictures):
-            _write_png(staging / f"frame_{k:06d}.png", picture)
+            _write_image(staging / f"frame_{k:06d}.png", picture)
             bar.update()
 
 
@@ -1060,7 +1065,7 @@ def _add_interpolation_options(p):
                         "frames; linear: bilinear, about 1.2x faster per output frame)")
     p.add_argument("--model", metavar="WEIGHTS", help="--method learned: a .safetensors file of "
                    "interp-refine (flowkit train interp-refine; default the shipped weights)")
-    p.add_argument("--flow", choices=METHODS, default="dis", help="flow estimator (default dis: DIS, medium preset)")
+    p.add_argument("--flow", choices=METHODS, help="flow estimator (default dis: DIS, medium preset)")
     p.add_argument("-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
                    help="keyword option of the flow estimator, repeatable (see flowkit flow --help)")
 
@@ -1300,9 +1305,15 @@ def cmd_retime(args):
 
 
 def _check_interpolation_flags(args):
-    """retime's and interpolate's --model and --interpolation against --method (usage errors)."""
+    """retime's and interpolate's --model, --interpolation, --flow and -O against --method
+    (usage errors); then ``args.flow`` is the estimator (dis when not given)."""
     from ._interpolate import BACKWARD_SAMPLING
 
+    if args.method == "blend" and (args.flow is not None or args.option):
+        given = ", ".join(flag for flag, value in (("--flow", args.flow is not None),
+                                                   ("-O", bool(args.option))) if value)
+        raise UsageError(f"{given}: --method blend (the cross-fade) estimates no flow")
+    args.flow = "dis" if args.flow is None else args.flow
     if args.model is not None and args.method != "learned":
         raise UsageError("--model needs --method learned")
     if args.interpolation is not None and args.method not in BACKWARD_SAMPLING:
@@ -1334,7 +1345,8 @@ def _interpolation_times(args):
 
 def cmd_interpolate(args):
     """``flowkit interpolate``: frames between two images (flowkit.interpolate)."""
-    import flowkit
+    import cv2
+
     from flowkit.video import write_video
 
     _resolve_output(args, "output image, folder or video")
@@ -1342,7 +1354,9 @@ def cmd_interpolate(args):
     _check_interpolation_flags(args)
     output = Path(args.output)
     inputs = (Path(args.frame0), Path(args.frame1))
-    kind = "image" if output.suffix.lower() in IMAGE_EXTENSIONS else _output_kind(output)
+    # an extension OpenCV writes: an image (.gif, .jp2 too); a trailing slash: a folder
+    kind = ("folder" if args.output.endswith(("/", os.sep)) else
+            "image" if output.suffix and cv2.haveImageWriter(str(output)) else _output_kind(output))
     if kind == "image" and len(times) > 1:
         raise UsageError(f"OUTPUT: {output} is an image, which holds one frame, and {len(times)} "
                          "times were asked for; give a folder or a video file for a sequence")
@@ -1363,44 +1377,102 @@ def cmd_interpolate(args):
     else:
         _check_output_folder(output, inputs[0], None)
     frame0, frame1 = _read_pair(args.frame0, args.frame1)
+    _check_frames_fit(output, kind, frame0)
     options = _method_options(args.flow, args.option, flag="--flow") or None
     _compile_notice(args, *_RETIME_DRIVERS)
     start = time.perf_counter()
-    with _frames_too_small_named(args, flag="--flow"):
-        frames = flowkit.interpolate(frame0, frame1, times, flow=args.flow, flow_options=options,
-                                     method=args.method, interpolation=args.interpolation,
-                                     device=args.device, model=args.model)
-    seconds = time.perf_counter() - start
+    frames = _interpolated(frame0, frame1, times, args, options)
     size = f"{frame0.shape[1]}x{frame0.shape[0]}"
-    if kind == "image":
-        _write_png(output, frames[0])
-        _wrote(output, f"{size}, t = {_times_text(times)}")
-    else:
-        sequence = [frame0, *frames, frame1]
-        with _progress(args, total=len(sequence), unit="frame", desc="write") as bar:
-            if kind == "video":
-                fps = args.fps or 30
-                _, written = write_video(output, sequence, fps, codec=args.codec, crf=_crf(args),
-                                         callback=bar.update)
-                _wrote(output, f"{_counted(len(sequence), 'frame')}, "
-                       f"{_size_text(frame0.shape[:2], written)}, {_rate_text(fps)} fps: FRAME0, "
-                       f"t = {_times_text(times)}, FRAME1")
-            else:
-                _write_folder(output, sequence, bar)
-                print(f"wrote {_counted(len(sequence), 'PNG file')} to {output} (frame_000000.png "
-                      f"FRAME0 ... frame_{len(sequence) - 1:06d}.png FRAME1, t = "
-                      f"{_times_text(times)} between)")
-        if kind == "video":
+    count = len(times) if kind == "image" else len(times) + 2
+    with _progress(args, total=count, unit="frame", desc="interpolate") as bar:
+        if kind == "image":
+            _write_image(output, next(frames))
+            bar.update()
+            _wrote(output, f"{size}, t = {_times_text(times)}")
+        elif kind == "video":
+            fps = args.fps or 30
+            _, written = write_video(output, itertools.chain([frame0], frames, [frame1]), fps,
+                                     codec=args.codec, crf=_crf(args), callback=bar.update)
+            _wrote(output, f"{_counted(count, 'frame')}, {_size_text(frame0.shape[:2], written)}, "
+                   f"{_rate_text(fps)} fps: FRAME0, t = {_times_text(times)}, FRAME1")
             _padding_note(frame0.shape[1::-1], written[::-1])
             _depth_note(output, 16 if frame0.dtype == np.uint16 else 8)
+        else:
+            _write_folder(output, itertools.chain([frame0], frames, [frame1]), bar)
+            print(f"wrote {_counted(count, 'PNG file')} to {output} (frame_000000.png FRAME0 ... "
+                  f"frame_{count - 1:06d}.png FRAME1, t = {_times_text(times)} between)")
+    seconds = time.perf_counter() - start
     print(f"{_counted(len(times), 'frame')} interpolated ({_interpolation_text(args, options)}) "
-          f"in {seconds:.2f} s")
+          f"in {seconds:.2f} s (writing included)")
     return 0
 
 
+_TIMES_PER_CALL = 8  # interpolate's frames computed per call: memory for as many, not all
+
+
+def _interpolated(frame0, frame1, times, args, options):
+    """The frames of ``flowkit.interpolate`` at ``times``, yielded one by one and computed
+    ``_TIMES_PER_CALL`` at a time (the same values as one call at every time): the first call
+    returns the two flows (``return_aux``), the later ones take them, so they are estimated
+    once, and memory holds a few frames whatever the number of times."""
+    import flowkit
+
+    given = {"flow": args.flow, "flow_options": options}
+    for first in range(0, len(times), _TIMES_PER_CALL):
+        with _frames_too_small_named(args, flag="--flow"):
+            chunk, aux = flowkit.interpolate(
+                frame0, frame1, times[first:first + _TIMES_PER_CALL], method=args.method,
+                interpolation=args.interpolation, device=args.device, model=args.model,
+                return_aux=True, **given)
+        if aux["flow01"] is not None:
+            given = {"flow01": aux["flow01"], "flow10": aux["flow10"]}
+        yield from chunk
+
+
+def _check_frames_fit(output, kind, frame):
+    """interpolate's output for frames like ``frame`` (FRAME0's kind), before any work: float
+    frames only into a float TIFF; 16-bit ones not into a format of 8 bits; a channel count the
+    image format takes (OpenCV encodes a 2x2 frame of the kind)."""
+    import cv2
+
+    suffix = output.suffix.lower()
+    if frame.dtype.kind == "f" and (kind != "image" or suffix not in (".tif", ".tiff")):
+        raise UsageError(f"FRAME0: a {frame.dtype} image: interpolate writes float frames to a "
+                         f".tif image only (PNG files and videos hold 8 or 16 bits), got OUTPUT {output}")
+    if kind != "image":
+        return
+    if frame.dtype == np.uint16 and suffix not in _DEEP_IMAGE_EXTENSIONS:
+        raise UsageError(f"OUTPUT: {output}: {suffix} images hold 8 bits and FRAME0 is 16-bit; "
+                         "write .png or .tif (or a folder)")
+    try:
+        encoded, _ = cv2.imencode(suffix, np.zeros((2, 2) + frame.shape[2:], frame.dtype))
+    except cv2.error:
+        encoded = False
+    if not encoded:
+        raise UsageError(f"OUTPUT: {output}: OpenCV cannot write {_describe(frame).split(' ', 1)[1]} "
+                         f"images as {suffix}; write .png")
+
+
+_DEEP_IMAGE_EXTENSIONS = frozenset({".png", ".tif", ".tiff", ".pgm", ".ppm", ".pnm"})  # 16-bit
+
+
 def _times_text(times):
-    """``0.25, 0.5, 0.75`` (at most 6 significant digits each)."""
-    return ", ".join(f"{t:.6g}" for t in times)
+    """``0.25, 0.5, 0.75`` (at most 6 significant digits each); a long list as its first
+    three, ``...`` and its last."""
+    shown = times if len(times) <= 6 else [*times[:3], None, times[-1]]
+    return ", ".join("..." if t is None else f"{t:.6g}" for t in shown)
+
+
+@contextlib.contextmanager
+def _flag_named(parameter, flag, kind):
+    """An exception of ``kind`` from the library whose message starts with ``parameter: ``
+    re-raised (same kind) starting with ``flag: ``, the command line's name for it."""
+    try:
+        yield
+    except kind as exc:
+        if not str(exc).startswith(f"{parameter}: "):
+            raise
+        raise kind(f"{flag}: {str(exc)[len(parameter) + 2:]}") from exc
 
 
 def _import_from_cwd():
@@ -1424,12 +1496,12 @@ def cmd_translate(args):
     _import_from_cwd()
     options = _method_options(args.flow, args.option, flag="--flow") or None
     start = time.perf_counter()
-    report = flowkit.translate(source, args.output, args.op, method=args.method,
-                               strength=args.strength, flow=args.flow, flow_options=options,
-                               codec=args.codec,
-                               crf=_crf(args), audio=not args.no_audio,
-                               scene_threshold=_scene_threshold(args),
-                               segment=args.range, progress=False if args.quiet else None)
+    with _flag_named("method", "--method", ImportError):  # "gradient" without SciPy
+        report = flowkit.translate(source, args.output, args.op, method=args.method,
+                                   strength=args.strength, flow=args.flow, flow_options=options,
+                                   codec=args.codec, crf=_crf(args), audio=not args.no_audio,
+                                   scene_threshold=_scene_threshold(args),
+                                   segment=args.range, progress=False if args.quiet else None)
     seconds = time.perf_counter() - start
     cuts = len(report["cuts"])
     info = probe_video(source)
@@ -1643,7 +1715,7 @@ def cmd_color(args):
     except (ValueError, OSError) as exc:  # truncated, not a .flo, unreadable: named FLO as a
         raise type(exc)(f"FLO: {_one_line(exc)}") from exc  # missing one is above
 
-    _write_png(args.output, flowkit.flow_to_color(flow, max_flow=args.max_flow))
+    _write_image(args.output, flowkit.flow_to_color(flow, max_flow=args.max_flow))
     _wrote(args.output, f"{flow.shape[1]}x{flow.shape[0]} colour-coded flow")
     return 0
 
@@ -1905,12 +1977,13 @@ def build_parser():
     p = sub.add_parser(
         "interpolate", parents=[common], help="frames between two images (interpolation)",
         description="Frames between FRAME0 (t = 0) and FRAME1 (t = 1), two image files of one "
-                    "size and kind (gray or RGB, 8 or 16 bit; an alpha channel is ignored), by "
-                    "flowkit.interpolate: both flows are estimated once, whatever the number of "
-                    "frames. OUTPUT is an image file (one frame, by default t = 0.5), a folder "
-                    "(frame_000000.png = FRAME0, the frames, then FRAME1; created if missing, in "
-                    "an existing folder) or a video file (the same sequence at --fps). An output "
-                    f"file is written atomically and {_REPLACES}.")
+                    "size and kind (gray or RGB, 8 or 16 bit, or float TIFF to a .tif; an alpha "
+                    "channel is ignored), by flowkit.interpolate: both flows are estimated once, "
+                    "whatever the number of frames, and the frames are made a few at a time. "
+                    "OUTPUT is an image file (one frame, by default t = 0.5), a folder (no "
+                    "extension or a trailing /: frame_000000.png = FRAME0, the frames, then "
+                    "FRAME1; created if missing, in an existing folder) or a video file (the same "
+                    f"sequence at --fps). An output file is written atomically and {_REPLACES}.")
     p.add_argument("frame0", help="first image (t = 0)")
     p.add_argument("frame1", help="second image (t = 1)")
     _add_output(p, "output image (one frame), folder or video file")

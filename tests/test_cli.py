@@ -179,7 +179,8 @@ def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
         "missing image": (["flow", a, tmp_path / "none.png", "-o", tmp_path / "f.flo"],
                           f"FRAME1: no such image file: {tmp_path / 'none.png'}"),
         "folder as an image": (["flow", tmp_path, b, "-o", tmp_path / "f.flo"],
-                               f"{tmp_path} is a folder; give it alone (without FRAME1)"),
+                               f"FRAME0: {tmp_path} is a folder; expected an image file; give a "
+                               "folder alone (without FRAME1)"),
         "not an image": (["flow", a, _truncated_flo(tmp_path), "-o", tmp_path / "f.flo"],
                          f"FRAME1: {tmp_path / 'short.flo'}: OpenCV cannot read this file as an image"),
         # OpenCV's own "!buf.empty() in function 'imdecode_'" before (a new user's report)
@@ -317,6 +318,14 @@ def usage_error_line(err, command="flow"):
 
 def test_usage_errors_exit_2(pair, tmp_path):
     a, b = pair[:2]
+    # two images too small for the method: the usage error of a video's pairs, naming --method
+    # (it was the estimator's "frame0: ..." with exit 1 - a new user's report)
+    tiny = [tmp_path / "a8.png", tmp_path / "b8.png"]
+    for path, frame in zip(tiny, pair[2:]):
+        cv2.imwrite(str(path), frame[:8, :8])
+    status, _, err = run_cli("flow", *tiny, "-o", tmp_path / "f.flo")
+    assert status == 2 and usage_error_line(err).startswith(
+        "--method farneback: frames too small for it: expected frames at least 11x11 pixels")
     status, _, err = run_cli("flow", a, b)
     assert status == 2 and usage_error_line(err) == "nothing to write: give -o OUT.flo and/or --png OUT.png"
     status, _, err = run_cli("flow", a, "--flo-dir", tmp_path / "d")
@@ -1318,7 +1327,7 @@ def test_predict_folder_output_checks_and_leaves_nothing_on_failure(moving_folde
         written.append(path)
         cv2.imwrite(str(path), picture)
 
-    monkeypatch.setattr(cli, "_write_png", failing_png)
+    monkeypatch.setattr(cli, "_write_image", failing_png)
     fresh = tmp_path / "fresh"
     assert main(["predict", str(folder), "--horizon", "3", "-o", str(fresh)]) == 1
     assert not fresh.exists()

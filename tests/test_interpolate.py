@@ -823,6 +823,9 @@ def test_command_writes_a_video_of_the_sequence(pair, tmp_path, capsys):
      "--interpolation: only with --method project, backward or learned (the methods that sample the "
      "frames), got --method splat"),
     (["x.flo"], "OUTPUT: {tmp}/x.flo: FFmpeg has no container for the extension"),
+    (["x.pgm"], "OUTPUT: {tmp}/x.pgm: OpenCV cannot write 8-bit RGB images as .pgm; write .png"),
+    (["x.png", "--method", "blend", "--flow", "farneback", "-O", "levels=2"],
+     "--flow, -O: --method blend (the cross-fade) estimates no flow"),
     (["x.png", "--method", "learned", "--model", ""],
      "--model: the path is empty (''); expected a .safetensors file"),
 ])
@@ -848,6 +851,9 @@ def test_command_frames_that_do_not_go_together(pair, tmp_path):
     assert status == 2 and usage_error_line(err, "interpolate") == (
         f"FRAME1: {small} is 60x40 but FRAME0 {a} is 64x48 (width x height); the frames must "
         "have the same size")
+    status, _, err = run_cli("interpolate", a, tmp_path, tmp_path / "m.png")
+    assert status == 1 and err.splitlines() == [
+        f"flowkit: error: FRAME1: {tmp_path} is a folder; expected an image file"]
     status, _, err = run_cli("interpolate", "", a, tmp_path / "m.png")
     assert status == 2 and usage_error_line(err, "interpolate") == (
         "FRAME0: the path is empty (''); expected an image")
@@ -855,3 +861,64 @@ def test_command_frames_that_do_not_go_together(pair, tmp_path):
     assert status == 1 and err.splitlines() == [
         f"flowkit: error: FRAME1: no such image file: {tmp_path / 'missing.png'}"]
     assert not (tmp_path / "m.png").exists()
+
+
+def test_command_computes_a_few_frames_per_call_with_the_same_values(pair, tmp_path, monkeypatch):
+    # 10 frames in calls of 4 (the flows of the first call passed to the others): the frames
+    # of one call at all 10 times
+    from flowkit import cli
+    from flowkit.__main__ import main
+
+    monkeypatch.setattr(cli, "_TIMES_PER_CALL", 4)
+    calls = []
+    original = flowkit.interpolate
+    monkeypatch.setattr(flowkit, "interpolate", lambda *a, **k: calls.append(k) or original(*a, **k))
+    a, b, frame0, frame1 = pair
+    assert main(["interpolate", str(a), str(b), str(tmp_path / "seq"), "--frames", "10"]) == 0
+    assert len(calls) == 3 and "flow01" not in calls[0] and all("flow01" in k for k in calls[1:])
+    written = np.stack([read_png(tmp_path / "seq" / f"frame_{k:06d}.png") for k in range(1, 11)])
+    np.testing.assert_array_equal(written, original(frame0, frame1, [k / 11 for k in range(1, 11)]))
+
+
+def test_command_keeps_16_bits_and_refuses_formats_that_cannot(pair, tmp_path):
+    import cv2
+    from test_cli import run_cli, usage_error_line
+
+    deep = [tmp_path / "a16.png", tmp_path / "b16.png"]
+    floats = [tmp_path / "af.tif", tmp_path / "bf.tif"]
+    for d, f, frame in zip(deep, floats, pair[2:]):
+        cv2.imwrite(str(d), frame[..., ::-1].astype(np.uint16) * 257)
+        cv2.imwrite(str(f), frame[..., ::-1].astype(np.float32) / 255)
+    status, _, _ = run_cli("interpolate", *deep, tmp_path / "m16.png")
+    assert status == 0
+    expected = flowkit.interpolate(*(read_png(p) for p in deep))
+    assert expected.dtype == np.uint16
+    np.testing.assert_array_equal(read_png(tmp_path / "m16.png"), expected)
+    # JPEG holds 8 bits (OpenCV saturated the 16-bit values: a white picture); floats go to a
+    # float TIFF only (to PNG they were written as 0 and 1, into a video they failed late)
+    for inputs, out, expected in (
+            (deep, "m16.jpg", "OUTPUT: {tmp}/m16.jpg: .jpg images hold 8 bits and FRAME0 is 16-bit; "
+                              "write .png or .tif (or a folder)"),
+            (floats, "mf.png", "FRAME0: a float32 image: interpolate writes float frames to a .tif "
+                               "image only (PNG files and videos hold 8 or 16 bits), got OUTPUT {tmp}/mf.png"),
+            (floats, "mf.mp4", "FRAME0: a float32 image: interpolate writes float frames to a .tif")):
+        status, _, err = run_cli("interpolate", *inputs, tmp_path / out)
+        assert status == 2 and usage_error_line(err, "interpolate").startswith(expected.format(tmp=tmp_path))
+        assert not (tmp_path / out).exists()
+    assert run_cli("interpolate", *floats, tmp_path / "mf.tif")[0] == 0
+    np.testing.assert_allclose(cv2.imread(str(tmp_path / "mf.tif"), cv2.IMREAD_UNCHANGED)[..., ::-1],
+                               flowkit.interpolate(*(read_png(p) for p in floats)), rtol=0, atol=0)
+
+
+def test_command_output_kinds_by_name(pair, tmp_path, capsys):
+    from flowkit.__main__ import main
+
+    a, b = map(str, pair[:2])
+    # an image extension OpenCV writes besides the usual ones; a trailing slash is a folder
+    assert main(["interpolate", a, b, str(tmp_path / "m.gif")]) == 0
+    assert capsys.readouterr().out.startswith(f"wrote {tmp_path / 'm.gif'} (64x48, t = 0.5)")
+    assert main(["interpolate", a, b, f"{tmp_path / 'seq.mp4'}/", "--frames", "2"]) == 0
+    assert (tmp_path / "seq.mp4").is_dir() and len(list((tmp_path / "seq.mp4").iterdir())) == 4
+    # many times: the line shows the first three and the last
+    assert main(["interpolate", a, b, str(tmp_path / "many"), "--frames", "9"]) == 0
+    assert "t = 0.1, 0.2, 0.3, ..., 0.9 between" in capsys.readouterr().out

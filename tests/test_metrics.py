@@ -293,6 +293,23 @@ def test_core_install_runs_without_scipy_and_scikit_image(tmp_path):
     lines = run_without_torch(tmp_path, code, module=("scipy", "skimage"))
     assert lines == ["ssim needs scikit-image, which is not installed: pip install scikit-image",
                      'method: "gradient" needs SciPy, which is not installed: pip install scipy']
+    # the command line names its flag, before any frame is read (exit 1: a missing package)
+    clip = tmp_path / "clip.mkv"
+    code = ("import contextlib, io, numpy as np, flowkit\n"
+            "from flowkit.cli import main\n"
+            f"with flowkit.VideoWriter({str(clip)!r}, 10) as w:\n"
+            "    for k in range(3):\n"
+            "        w.write(np.full((32, 32, 3), 40 * k, np.uint8))\n"
+            "err = io.StringIO()\n"
+            "with contextlib.redirect_stderr(err):\n"
+            f"    status = main(['translate', {str(clip)!r}, {str(tmp_path / 'out.mkv')!r}, "
+            "'--op', 'autocontrast', '--method', 'gradient'])\n"
+            "print(status)\n"
+            "print(err.getvalue().strip())\n")
+    lines = run_without_torch(tmp_path, code, module=("scipy", "skimage"))
+    assert lines == ["1", 'flowkit: error: --method: "gradient" needs SciPy, which is not installed: '
+                          "pip install scipy"]
+    assert not (tmp_path / "out.mkv").exists()
 
 
 def test_warping_error_against_integer_shifts():

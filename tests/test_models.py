@@ -167,13 +167,14 @@ def test_without_torch_the_error_names_the_extra(tmp_path):
             "from flowkit.models import get_model, list_models\n"
             "assert 'interp-refine' in list_models()\n"
             "for call in (lambda: get_model('interp-refine'),\n"
-            "             lambda: flowkit.interpolate(np.zeros((8, 8)), np.zeros((8, 8)), method='learned')):\n"
+            "             lambda: flowkit.interpolate(np.zeros((8, 8)), np.zeros((8, 8)), method='learned'),\n"
+            "             lambda: flowkit.predict(np.zeros((2, 8, 8)), 1, flow='raft', flow_options={'weights': 'w.pt'})):\n"
             "    try:\n"
             "        call()\n"
             "    except ImportError as exc:\n"
             "        print(exc)\n")
     lines = run_without_torch(tmp_path, code)
-    assert len(lines) == 2
+    assert len(lines) == 3
     assert all('pip install "flowkit-cv[torch]"' in line for line in lines)
 
 

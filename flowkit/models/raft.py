@@ -103,10 +103,11 @@ def raft(frame0, frame1, *, weights=None, small=True, num_flow_updates=12, devic
     h, w = frame0.shape[:2]
     if device is None:
         device = "cuda" if type(frame0).__module__.startswith("cupy") else "cpu"
-    import torch
+    from ._api import check_device, require_torch
+
+    torch = require_torch()  # without torch: the error names the extra
     import torch.nn.functional as F
 
-    from ._api import check_device
     from ._arrays import like
 
     check_device(device)
