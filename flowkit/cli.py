@@ -14,6 +14,7 @@ line that reports it ends with ``(replaced)`` (``_wrote``). Documented in docs/a
 
 import argparse
 import ast
+import collections.abc
 import contextlib
 import itertools
 import os
@@ -1314,6 +1315,11 @@ def _check_interpolation_flags(args):
                                                    ("-O", bool(args.option))) if value)
         raise UsageError(f"{given}: --method blend (the cross-fade) estimates no flow")
     args.flow = "dis" if args.flow is None else args.flow
+    if args.method == "learned":  # before any work, naming the flag
+        from .models._api import require_torch
+
+        with _prefixed("--method learned: ", ImportError):
+            require_torch()
     if args.model is not None and args.method != "learned":
         raise UsageError("--model needs --method learned")
     if args.interpolation is not None and args.method not in BACKWARD_SAMPLING:
@@ -1335,12 +1341,29 @@ def _interpolation_text(args, options):
 
 
 def _interpolation_times(args):
-    """``--times`` or ``--frames`` (one or neither: argparse) as a list of times in [0, 1],
-    by default one frame, t = 0.5."""
+    """``--times`` (a list) or ``--frames`` (one or neither: argparse) as a sequence of times
+    in [0, 1], by default one frame, t = 0.5."""
     if args.times is None:
-        count = 1 if args.frames is None else args.frames
-        return [k / (count + 1) for k in range(1, count + 1)]
+        return _EvenTimes(1 if args.frames is None else args.frames)
     return args.times
+
+
+class _EvenTimes(collections.abc.Sequence):
+    """``--frames N``'s times ``k / (N + 1)``, k = 1 .. N, each made when asked for: a huge N
+    holds no list (slices are lists)."""
+
+    def __init__(self, count):
+        self.count = count
+
+    def __len__(self):
+        return self.count
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(self.count))]
+        if not -self.count <= k < self.count:
+            raise IndexError(k)
+        return (k % self.count + 1) / (self.count + 1)
 
 
 def cmd_interpolate(args):
@@ -1354,13 +1377,17 @@ def cmd_interpolate(args):
     _check_interpolation_flags(args)
     output = Path(args.output)
     inputs = (Path(args.frame0), Path(args.frame1))
-    # an extension OpenCV writes: an image (.gif, .jp2 too); a trailing slash: a folder
+    # an image extension (one this OpenCV cannot write is refused by _check_output); a
+    # trailing slash: a folder
+    suffix = output.suffix.lower()
     kind = ("folder" if args.output.endswith(("/", os.sep)) else
-            "image" if output.suffix and cv2.haveImageWriter(str(output)) else _output_kind(output))
+            "image" if suffix in _IMAGE_OUTPUT_EXTENSIONS or (suffix and cv2.haveImageWriter(str(output)))
+            else _output_kind(output))
     if kind == "image" and len(times) > 1:
         raise UsageError(f"OUTPUT: {output} is an image, which holds one frame, and {len(times)} "
                          "times were asked for; give a folder or a video file for a sequence")
-    if kind != "image" and any(b <= a for a, b in zip([0.0] + times, times + [1.0])):
+    if isinstance(times, list) and kind != "image" and any(
+            b <= a for a, b in zip([0.0] + times, times + [1.0])):
         raise UsageError(f"--times: a {kind} output holds FRAME0, the frames and FRAME1 in this order: "
                          f"expected times increasing inside (0, 1), got {_times_text(times)}")
     if kind != "video":
@@ -1384,24 +1411,27 @@ def cmd_interpolate(args):
     frames = _interpolated(frame0, frame1, times, args, options)
     size = f"{frame0.shape[1]}x{frame0.shape[0]}"
     count = len(times) if kind == "image" else len(times) + 2
+    fps = args.fps or 30
     with _progress(args, total=count, unit="frame", desc="interpolate") as bar:
         if kind == "image":
             _write_image(output, next(frames))
             bar.update()
-            _wrote(output, f"{size}, t = {_times_text(times)}")
         elif kind == "video":
-            fps = args.fps or 30
             _, written = write_video(output, itertools.chain([frame0], frames, [frame1]), fps,
                                      codec=args.codec, crf=_crf(args), callback=bar.update)
-            _wrote(output, f"{_counted(count, 'frame')}, {_size_text(frame0.shape[:2], written)}, "
-                   f"{_rate_text(fps)} fps: FRAME0, t = {_times_text(times)}, FRAME1")
-            _padding_note(frame0.shape[1::-1], written[::-1])
-            _depth_note(output, 16 if frame0.dtype == np.uint16 else 8)
         else:
             _write_folder(output, itertools.chain([frame0], frames, [frame1]), bar)
-            print(f"wrote {_counted(count, 'PNG file')} to {output} (frame_000000.png FRAME0 ... "
-                  f"frame_{count - 1:06d}.png FRAME1, t = {_times_text(times)} between)")
     seconds = time.perf_counter() - start
+    if kind == "image":
+        _wrote(output, f"{size}, t = {_times_text(times)}")
+    elif kind == "video":
+        _wrote(output, f"{_counted(count, 'frame')}, {_size_text(frame0.shape[:2], written)}, "
+               f"{_rate_text(fps)} fps: FRAME0, t = {_times_text(times)}, FRAME1")
+        _padding_note(frame0.shape[1::-1], written[::-1])
+        _depth_note(output, 16 if frame0.dtype == np.uint16 else 8)
+    else:
+        print(f"wrote {_counted(count, 'PNG file')} to {output} (frame_000000.png FRAME0 ... "
+              f"frame_{count - 1:06d}.png FRAME1, t = {_times_text(times)} between)")
     print(f"{_counted(len(times), 'frame')} interpolated ({_interpolation_text(args, options)}) "
           f"in {seconds:.2f} s (writing included)")
     return 0
@@ -1454,6 +1484,9 @@ def _check_frames_fit(output, kind, frame):
 
 
 _DEEP_IMAGE_EXTENSIONS = frozenset({".png", ".tif", ".tiff", ".pgm", ".ppm", ".pnm"})  # 16-bit
+# image formats OpenCV may write, depending on its build (interpolate's OUTPUT, not a video)
+_IMAGE_OUTPUT_EXTENSIONS = IMAGE_EXTENSIONS | {".exr", ".hdr", ".pic", ".jp2", ".gif", ".avif",
+                                               ".pfm", ".pxm", ".sr", ".ras"}
 
 
 def _times_text(times):
@@ -1461,6 +1494,15 @@ def _times_text(times):
     three, ``...`` and its last."""
     shown = times if len(times) <= 6 else [*times[:3], None, times[-1]]
     return ", ".join("..." if t is None else f"{t:.6g}" for t in shown)
+
+
+@contextlib.contextmanager
+def _prefixed(prefix, kind):
+    """An exception of ``kind`` re-raised (same kind) with ``prefix`` before its message."""
+    try:
+        yield
+    except kind as exc:
+        raise kind(f"{prefix}{exc}") from exc
 
 
 @contextlib.contextmanager

@@ -809,6 +809,10 @@ def test_command_writes_a_video_of_the_sequence(pair, tmp_path, capsys):
 @pytest.mark.parametrize("extra, expected", [
     (["x.png", "--frames", "2"], "OUTPUT: {tmp}/x.png is an image, which holds one frame, and 2 times "
      "were asked for; give a folder or a video file for a sequence"),
+    # --frames' times are made when asked for: a huge N is refused at once (it built the list)
+    (["x.png", "--frames", "2000000000"], "OUTPUT: {tmp}/x.png is an image, which holds one frame, "
+     "and 2000000000 times were asked for"),
+    (["x.exr"], "OUTPUT: {tmp}/x.exr: cannot write an image with extension '.exr' (use .png)"),
     (["seq", "--times", "0.5,0.25"], "--times: a folder output holds FRAME0, the frames and FRAME1 in "
      "this order: expected times increasing inside (0, 1), got 0.5, 0.25"),
     (["v.mp4", "--times", "0,0.5"], "--times: a video output holds FRAME0, the frames and FRAME1 in "

@@ -207,6 +207,24 @@ def test_without_torch_the_command_line_names_the_install_of_a_release_and_of_a_
              'pip install "flowkit-cv[torch]" (from a git checkout: pip install -e ".[torch]")']
 
 
+
+def test_without_torch_method_learned_is_refused_before_any_work_naming_the_flag(tmp_path):
+    # interpolate and retime --method learned: at once, before reading the inputs (which do
+    # not exist here), naming the flag
+    code = ("import contextlib, io\n"
+            "from flowkit.cli import main\n"
+            "for args in (['interpolate', 'a.png', 'b.png', 'm.png', '--method', 'learned'],\n"
+            "             ['retime', 'in.mp4', 'out.mp4', '--factor', '2', '--method', 'learned']):\n"
+            "    err = io.StringIO()\n"
+            "    with contextlib.redirect_stderr(err):\n"
+            "        status = main(args)\n"
+            "    print(status)\n"
+            "    print(err.getvalue(), end='')\n")
+    message = ("flowkit: error: --method learned: flowkit's learned models need PyTorch, which is "
+               'not installed: pip install "flowkit-cv[torch]" (from a git checkout: pip install -e ".[torch]")')
+    assert run_without_torch(tmp_path, code) == ["1", message, "1", message]
+
+
 # --- weights ---
 
 @needs_torch
