@@ -523,6 +523,9 @@ def cmd_flow(args):
                          "for two images use -o and --png")
     if not (args.output or args.png):
         raise UsageError("nothing to write: give -o OUT.flo and/or --png OUT.png")
+    if args.max_flow is not None and not args.png:
+        raise UsageError("--max-flow: only for the colour picture (--png), which is not written "
+                         "here (-o alone)")
     video_only = [flag for flag, value in (("--fps", args.fps), ("--codec", args.codec),
                                            ("--crf", args.crf is not None), ("--step", args.step != 1),
                                            ("--resize", args.resize), ("--gray", args.gray)) if value]
@@ -623,7 +626,8 @@ def _flow_video(args):
     # the encoder's options without a video to encode: usage errors, as with two images
     # (cmd_flow) and as predict's --crf for a folder
     video_only = [flag for flag, value in (("--fps", args.fps), ("--codec", args.codec),
-                                           ("--crf", args.crf is not None)) if value]
+                                           ("--crf", args.crf is not None),
+                                           ("--max-flow", args.max_flow is not None)) if value]
     if video_only and not args.video:
         raise UsageError(f"{', '.join(video_only)}: only for the video output (--video), which "
                          "is not written here (--flo-dir alone)")

@@ -1780,12 +1780,19 @@ def test_crf_reaches_the_encoder_of_predict_and_flow_videos(moving_folder, tmp_p
     assert "--crf: only for a video or image folder given alone" in capsys.readouterr().err
     # the flow of a video written as .flo files alone: no video to encode (--crf, --fps and
     # --codec were taken and did nothing, a new user's report)
-    for extra, flags in ((["--crf", "20"], "--crf"), (["--fps", "10", "--codec", "ffv1"], "--fps, --codec")):
+    for extra, flags in ((["--crf", "20"], "--crf"), (["--fps", "10", "--codec", "ffv1"], "--fps, --codec"),
+                         (["--max-flow", "3"], "--max-flow")):
         assert main(["flow", str(folder), "--flo-dir", str(tmp_path / "flo"), *extra]) == 2
         assert one_error_line(capsys.readouterr().err) == (
             f"{flags}: only for the video output (--video), which is not written here (--flo-dir "
             "alone) (see flowkit flow --help)")
     assert not (tmp_path / "flo").exists()
+    # --max-flow scales the colour picture: two images written as .flo alone have none
+    assert main(["flow", str(first), str(second), "-o", str(tmp_path / "f.flo"), "--max-flow", "3"]) == 2
+    assert one_error_line(capsys.readouterr().err) == (
+        "--max-flow: only for the colour picture (--png), which is not written here (-o alone) "
+        "(see flowkit flow --help)")
+    assert not (tmp_path / "f.flo").exists()
 
 
 def test_os_errors_name_the_users_path_as_shell_tools_do(tmp_path, monkeypatch):
