@@ -34,24 +34,14 @@ def _check_options(flow, flow_options, method, strength, scene_threshold):
     """Check everything but the frames, before any frame is read; returns the estimator,
     method, strength and threshold."""
     method = _validate.check_choice("method", method, METHODS)
-    if method == "gradient":
-        _require_scipy()
+    if method == "gradient":  # its DCTs: SciPy, an optional dependency
+        _validate.import_optional("scipy.fft", 'method: "gradient"', "SciPy", "scipy")
     strength = _check_strength(strength)
     estimate = get_estimator(flow, flow_options)
     if scene_threshold is not None:
         scene_threshold = _validate.check_float("scene_threshold", scene_threshold, low=0,
                                                 high=100, low_open=True)
     return estimate, method, strength, scene_threshold
-
-
-def _require_scipy():
-    """``method="gradient"``'s DCTs come from SciPy, an optional dependency (not needed by the
-    rest of flowkit, and about a quarter of the core install's time)."""
-    try:
-        import scipy.fft  # noqa: F401
-    except ImportError as exc:
-        raise ImportError('method: "gradient" needs SciPy, which is not installed: '
-                          "pip install scipy") from exc
 
 
 def _lead(name, frame):

@@ -78,13 +78,13 @@ def noting_layout(note):
 
 
 @contextlib.contextmanager
-def renaming(name, as_name):
+def renaming(name, as_name, kinds=(ValueError, TypeError, FileNotFoundError, IsADirectoryError)):
     """Re-raise an error whose message names a callee's parameter ``name`` (``"path: ..."``,
     the video reader's) naming the caller's parameter ``as_name`` instead (``retime``'s
-    ``src``), the one its user gave. ValueError, TypeError, FileNotFoundError and
-    IsADirectoryError, as they are raised (as :func:`noting_layout`, other exception types,
-    subclasses too, pass unchanged)."""
-    kinds = (ValueError, TypeError, FileNotFoundError, IsADirectoryError)
+    ``src``; the command line's flag, ``--method``), the one its user gave. The exception types
+    ``kinds`` (by default ValueError, TypeError, FileNotFoundError and IsADirectoryError), as
+    they are raised (as :func:`noting_layout`, other exception types, subclasses too, pass
+    unchanged)."""
     try:
         yield
     except kinds as exc:
@@ -93,6 +93,19 @@ def renaming(name, as_name):
         if not exact or not text.startswith(f"{name}: "):
             raise
         raise type(exc)(f"{as_name}: {text[len(name) + 2:]}") from exc
+
+
+def import_optional(module, user, package, install):
+    """Import ``module`` of an optional dependency for ``user`` (what needs it: ``ssim``), or
+    raise an ImportError that says so: ``USER needs PACKAGE, which is not installed: pip
+    install INSTALL``."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(f"{user} needs {package}, which is not installed: "
+                          f"pip install {install}") from exc
 
 
 def _dtype_name(array):

@@ -34,6 +34,7 @@ from ._flow_video import write_flow_video
 from ._retime import MAX_FPS, REENCODE_CODECS  # output frame rates in (0, MAX_FPS], as retime's
 from ._retime import _seconds_text, _shown  # numbers in messages, as retime's errors show them
 from ._retime import segment_past_end  # --range's note
+from ._validate import renaming  # library messages naming the flag that set the parameter
 from .video import (DEFAULT_CODECS, DEFAULT_CRF, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_container,
                     decode_image, grid_rate, probe_video, stored_rotation, video_end)
 
@@ -119,10 +120,14 @@ def _read_image(path, name=None, folder_hint=""):
     return np.ascontiguousarray(image)
 
 
-def _describe(image):
+def _kind(image):
+    """``8-bit RGB``, ``16-bit gray``, ``float32 RGB``: an image's depth and channels."""
     bits = {np.uint8: "8-bit", np.uint16: "16-bit"}.get(image.dtype.type, str(image.dtype))
-    kind = "gray" if image.ndim == 2 else "RGB"
-    return f"{image.shape[1]}x{image.shape[0]} {bits} {kind}"
+    return f"{bits} {'gray' if image.ndim == 2 else 'RGB'}"
+
+
+def _describe(image):
+    return f"{image.shape[1]}x{image.shape[0]} {_kind(image)}"
 
 
 def _literal(text):
@@ -244,8 +249,8 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
     if path.is_dir():
         expected = {"flo": "a .flo", "image": "an image (.png)", "video": "a video"}[kind]
         raise UsageError(f"{flag}: {path} is a folder; expected {expected} file path")
-    if kind == "flo" and path.suffix.lower() != ".flo":
-        raise UsageError(f"{flag}: expected a .flo path, got {path}")
+    if kind == "flo":
+        _check_flo_name(flag, path)
     if kind == "image":
         import cv2
 
@@ -268,6 +273,13 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
                          + (" or give --codec" if codec_helps else ""))
     check_folder(path, flag)
     _note_existing(path)
+
+
+def _check_flo_name(flag, path):
+    """A ``.flo`` path (any case) for ``flag`` (flow's ``-o``, color's FLO), as ``read_flo`` and
+    ``write_flo`` require it: else a usage error."""
+    if Path(path).suffix.lower() != ".flo":
+        raise UsageError(f"{flag}: expected a .flo path, got {path}")
 
 
 def _check_video_input(source):
@@ -1077,9 +1089,9 @@ def _add_interpolation_options(p):
 
 def _unit_times(text):
     """``--times``: numbers in [0, 1] separated by commas."""
-    time = _number_in(1, "numbers in [0, 1] separated by commas", closed=(True, True))
+    number = _number_in(1, "numbers in [0, 1] separated by commas", closed=(True, True))
     try:
-        return [time(part) for part in text.split(",")]
+        return [number(part) for part in text.split(",")]
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"expected numbers in [0, 1] separated by commas, "
                                          f"got {text!r}") from None
@@ -1322,8 +1334,10 @@ def _check_interpolation_flags(args):
     if args.method == "learned":  # before any work, naming the flag
         from .models._api import require_torch
 
-        with _prefixed("--method learned: ", ImportError):
+        try:
             require_torch()
+        except ImportError as exc:
+            raise ImportError(f"--method learned: {exc}") from exc
     if args.model is not None and args.method != "learned":
         raise UsageError("--model needs --method learned")
     if args.interpolation is not None and args.method not in BACKWARD_SAMPLING:
@@ -1483,8 +1497,8 @@ def _check_frames_fit(output, kind, frame):
     except cv2.error:
         encoded = False
     if not encoded:
-        raise UsageError(f"OUTPUT: {output}: OpenCV cannot write {_describe(frame).split(' ', 1)[1]} "
-                         f"images as {suffix}; write .png")
+        raise UsageError(f"OUTPUT: {output}: OpenCV cannot write {_kind(frame)} images as {suffix}; "
+                         "write .png")
 
 
 _DEEP_IMAGE_EXTENSIONS = frozenset({".png", ".tif", ".tiff", ".pgm", ".ppm", ".pnm"})  # 16-bit
@@ -1498,27 +1512,6 @@ def _times_text(times):
     three, ``...`` and its last."""
     shown = times if len(times) <= 6 else [*times[:3], None, times[-1]]
     return ", ".join("..." if t is None else f"{t:.6g}" for t in shown)
-
-
-@contextlib.contextmanager
-def _prefixed(prefix, kind):
-    """An exception of ``kind`` re-raised (same kind) with ``prefix`` before its message."""
-    try:
-        yield
-    except kind as exc:
-        raise kind(f"{prefix}{exc}") from exc
-
-
-@contextlib.contextmanager
-def _flag_named(parameter, flag, kind):
-    """An exception of ``kind`` from the library whose message starts with ``parameter: ``
-    re-raised (same kind) starting with ``flag: ``, the command line's name for it."""
-    try:
-        yield
-    except kind as exc:
-        if not str(exc).startswith(f"{parameter}: "):
-            raise
-        raise kind(f"{flag}: {str(exc)[len(parameter) + 2:]}") from exc
 
 
 def _import_from_cwd():
@@ -1542,7 +1535,7 @@ def cmd_translate(args):
     _import_from_cwd()
     options = _method_options(args.flow, args.option, flag="--flow") or None
     start = time.perf_counter()
-    with _flag_named("method", "--method", ImportError):  # "gradient" without SciPy
+    with renaming("method", "--method", (ImportError,)):  # "gradient" without SciPy
         report = flowkit.translate(source, args.output, args.op, method=args.method,
                                    strength=args.strength, flow=args.flow, flow_options=options,
                                    codec=args.codec, crf=_crf(args), audio=not args.no_audio,
@@ -1751,8 +1744,7 @@ def cmd_color(args):
 
     if Path(args.flo).is_dir():
         raise UsageError(f"FLO: {args.flo} is a folder; expected a .flo file")
-    if Path(args.flo).suffix.lower() != ".flo":  # as read_flo (Middlebury's reader) and -o of flow
-        raise UsageError(f"FLO: expected a .flo path, got {args.flo}")
+    _check_flo_name("FLO", args.flo)  # as read_flo (Middlebury's reader) does
     if not Path(args.flo).is_file():
         raise FileNotFoundError(f"FLO: no such .flo file: {args.flo}")
     _check_output("-o", args.output, "image", (args.flo,))

@@ -17,7 +17,7 @@ import numpy as np
 
 from ._backend import as_array, to_host
 from ._validate import (check_array, check_finite, check_flow, check_float, check_image,
-                        check_same_shape, frames_layout, known_vectors)
+                        check_same_shape, frames_layout, import_optional, known_vectors)
 
 __all__ = ["endpoint_error", "angular_error", "fl_all", "psnr", "ssim", "interpolation_error",
            "warping_error", "sharpness"]
@@ -265,11 +265,8 @@ def ssim(image, reference, data_range=None, **kwargs):
     """
     image, reference = _image_pair(image, reference)
     peak = _data_range(reference, data_range)
-    try:
-        from skimage.metrics import structural_similarity
-    except ImportError as exc:
-        raise ImportError("ssim needs scikit-image, which is not installed: "
-                          "pip install scikit-image") from exc
+    structural_similarity = import_optional("skimage.metrics", "ssim", "scikit-image",
+                                            "scikit-image").structural_similarity
     batched, has_channels = frames_layout(image)
     if not batched:
         image, reference = image[None], reference[None]
