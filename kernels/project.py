@@ -79,6 +79,7 @@ def project_blend_cpu(f0, f1, hidden0, hidden1, occlusion, projected0, projected
     disp = np.empty((n_bands, 2, 2 * w), np.float32)   # the two displacement rows
     samples = np.empty((n_bands, 2, w * channels), np.float32)
     masks = np.empty((n_bands, 2, w), np.float32)      # pass 2: best hypothesis, detail weight
+    cols = np.empty((n_bands, HYPOTHESES, w), np.float32)  # pass 2: column sums of the errors
     blend = np.empty((HYPOTHESES, h, w * channels), np.float32)
     error = np.empty((HYPOTHESES, h, w), np.float32)
     # frame0's share in each blend, or None: a type of its own, so that bilinear sampling
@@ -88,7 +89,7 @@ def project_blend_cpu(f0, f1, hidden0, hidden1, occlusion, projected0, projected
               flow10, coefs, weighed, index, frac, disp, samples, masks, blend, shares, error,
               threads=n_bands, claim=True)
     run_bands(_combine_band, f0, f1, projected0, projected1, flow01, flow10, coefs, index, frac,
-              disp, samples, masks, blend, shares, error, out.reshape(h, w * channels),
+              disp, samples, masks, cols, blend, shares, error, out.reshape(h, w * channels),
               threads=n_bands, claim=True)
 
 
@@ -167,7 +168,8 @@ def _sample_band(f0, f1, hidden0, hidden1, occlusion, projected0, projected1, fl
 
 @jit
 def _combine_band(f0, f1, projected0, projected1, flow01, flow10, coefs, index, frac,
-                  disp_rows, sample_rows, mask_rows, blend, shares, error, out, band, n_bands):
+                  disp_rows, sample_rows, mask_rows, cols, blend, shares, error, out, band,
+                  n_bands):
     """Pass 2 for rows ``band`` of ``n_bands``: ``out[y] = sum_k W_k blend[k, y] / sum_k W_k``
     with ``W_k = 1 / (e_k + softness)``, ``e_k = box3(error[k])``; unless ``shares`` is None,
     plus ``(B - blend[b, y]) / (1 + (e_b / sharp_agreement)^2)``, ``b`` the hypothesis of the
@@ -189,29 +191,35 @@ def _combine_band(f0, f1, projected0, projected1, flow01, flow10, coefs, index, 
     for y in range(start, stop):
         above = max(y - 1, 0)
         below = min(y + 1, h - 1)
+        for k in range(HYPOTHESES):  # the 3x3 sums' columns, each used by three pixels
+            e = error[k]
+            col = cols[band, k]
+            for x in range(w):
+                col[x] = (e[above, x] + e[y, x]) + e[below, x]
         out_row = out[y]
+        blend0, blend1, blend2 = blend[0, y], blend[1, y], blend[2, y]
         for x in range(w):
             left = max(x - 1, 0)
             right = min(x + 1, w - 1)
-            weight_sum = np.float32(0)
             lowest = np.float32(np.inf)
+            w0 = w1 = w2 = one
             for k in range(HYPOTHESES):
-                e = error[k]
-                box = ((e[above, left] + e[y, left]) + e[below, left]
-                       + ((e[above, x] + e[y, x]) + e[below, x])) \
-                    + ((e[above, right] + e[y, right]) + e[below, right])
-                mean = box / nine
+                col = cols[band, k]
+                mean = ((col[left] + col[x]) + col[right]) / nine
                 weight = one / (mean + softness)
-                weight_sum += weight
+                if k == 0:
+                    w0 = weight
+                elif k == 1:
+                    w1 = weight
+                else:
+                    w2 = weight
                 if shares is not None and mean < lowest:
                     lowest = mean
                     best[x] = k
-                for c in range(channels):
-                    j = x * channels + c
-                    term = blend[k, y, j] * weight
-                    out_row[j] = term if k == 0 else out_row[j] + term
+            weight_sum = (w0 + w1) + w2
             for c in range(channels):
-                out_row[x * channels + c] /= weight_sum
+                j = x * channels + c
+                out_row[j] = ((blend0[j] * w0 + blend1[j] * w1) + blend2[j] * w2) / weight_sum
             if shares is not None:
                 ratio = lowest / sharp_agreement
                 sharp[x] = one / (ratio * ratio + one)
