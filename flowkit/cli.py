@@ -802,8 +802,10 @@ def _read_context(args, source):
 
 
 def _output_kind(path):
-    """'video' for a path with a video extension, 'folder' for an existing folder or a path
-    without an extension (PNG files are written into it)."""
+    """'video' for a path with a video extension, 'folder' for an existing folder, a path
+    without an extension or one ending in a slash (PNG files are written into it)."""
+    if str(path).endswith(("/", os.sep)):
+        return "folder"
     path = Path(path)
     if path.is_dir() or not path.suffix:
         return "folder"
@@ -1396,11 +1398,11 @@ def cmd_interpolate(args):
     output = Path(args.output)
     inputs = (Path(args.frame0), Path(args.frame1))
     # an image extension (one this OpenCV cannot write is refused by _check_output); a
-    # trailing slash: a folder
+    # trailing slash: a folder, as for predict (_output_kind)
     suffix = output.suffix.lower()
-    kind = ("folder" if args.output.endswith(("/", os.sep)) else
-            "image" if suffix in _IMAGE_OUTPUT_EXTENSIONS or (suffix and cv2.haveImageWriter(str(output)))
-            else _output_kind(output))
+    kind = _output_kind(args.output)
+    if kind == "video" and (suffix in _IMAGE_OUTPUT_EXTENSIONS or cv2.haveImageWriter(str(output))):
+        kind = "image"
     if kind == "image" and len(times) > 1:
         raise UsageError(f"OUTPUT: {output} is an image, which holds one frame, and {len(times)} "
                          "times were asked for; give a folder or a video file for a sequence")
@@ -1920,7 +1922,7 @@ def build_parser():
         description="Predict the next --horizon frames of a video file or image folder from its "
                     "optical flow (flowkit.predict): the context is the last --context frames, or "
                     "the --context frames from --start N. OUTPUT is a video (by extension) or a "
-                    "folder for frame_000000.png, ... (upright frames). A video output keeps a "
+                    "folder (no extension, or a trailing /) for frame_000000.png, ... (upright frames). A video output keeps a "
                     "video input's display rotation (as a tag, the frames stored as the input's; "
                     "AVI stores no tag: upright frames there), colour tags and language, as "
                     f"retime does. A video OUTPUT is written atomically and {_REPLACES}; a folder "

@@ -1143,6 +1143,16 @@ def test_predict_writes_a_folder_and_a_side_by_side_video(moving_folder, tmp_pat
     assert [f.shape for f in flowkit.iter_frames(video)] == [(80, 224, 3)] * 2
 
 
+def test_predict_trailing_slash_is_a_folder_as_interpolates(moving_folder, tmp_path, capsys):
+    # -o out.mp4/ wrote a video named out.mp4 while interpolate wrote PNG files into the folder
+    # out.mp4: one rule now (_output_kind), a trailing slash names a folder
+    folder, _ = moving_folder
+    out = tmp_path / "out.mp4"
+    assert main(["predict", str(folder), "--horizon", "2", "-o", f"{out}/"]) == 0
+    assert out.is_dir() and sorted(p.name for p in out.iterdir()) == ["frame_000000.png", "frame_000001.png"]
+    assert capsys.readouterr().out.startswith(f"wrote 2 PNG files to {out}")
+
+
 @pytest.mark.parametrize("command", [["predict", "--horizon", "1"], ["retime", "--factor", "2"],
                                      ["translate", "--op", "autocontrast"]])
 def test_an_extension_ffmpeg_has_no_container_for_is_one_line_with_codec_too(tmp_path, command):
