@@ -878,12 +878,15 @@ def _check_output_folder(folder, source, codec):
 def _staged_folder(folder):
     """A hidden folder beside ``folder`` (whose parent must exist) to write files into; on
     success they are moved into ``folder`` (created if missing); an error or Ctrl-C leaves
-    ``folder`` as it was and removes the hidden one."""
+    ``folder`` as it was and removes the hidden one. An existing ``folder`` holds the hidden
+    one itself: it may be a mount point (a container's volume), which the moves from beside it
+    could not cross (EXDEV)."""
     import shutil
     import tempfile
 
     try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp",
+                                        dir=folder if folder.is_dir() else folder.parent))
     except OSError as exc:  # name the user's folder, not the hidden one
         raise OSError(exc.errno, exc.strerror or str(exc), str(folder)) from None
     try:

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 from fractions import Fraction
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -1342,6 +1343,31 @@ def test_predict_folder_output_checks_and_leaves_nothing_on_failure(moving_folde
     assert main(["predict", str(folder), "--horizon", "3", "-o", str(fresh)]) == 1
     assert not fresh.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "clip", "out"]
+
+
+def test_predict_into_an_existing_folder_on_another_file_system(moving_folder, tmp_path, monkeypatch):
+    # an existing OUTPUT folder that is a mount point (a container's volume): the PNG files
+    # were staged beside it and moved in, which failed with "[Errno 18] Invalid cross-device
+    # link: '.../.pts.XXXX.tmp/frame_000000.png' -> ...". Here os.replace refuses any move
+    # into or out of "volume", as across a mount point
+    import errno
+
+    import flowkit.cli as cli
+
+    folder, frames = moving_folder
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    replace = os.replace
+
+    def across_mounts(src, dst):
+        if (volume in Path(src).parents) != (volume in Path(dst).parents):
+            raise OSError(errno.EXDEV, "Invalid cross-device link", str(src), None, str(dst))
+        replace(src, dst)
+
+    monkeypatch.setattr(cli.os, "replace", across_mounts)
+    assert main(["predict", str(folder), "--horizon", "2", "-q", "-o", str(volume)]) == 0
+    assert sorted(p.name for p in volume.iterdir()) == ["frame_000000.png", "frame_000001.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip", "volume"]
 
 
 def test_compile_notice_only_when_the_cache_lacks_the_drivers(monkeypatch):
