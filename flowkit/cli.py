@@ -301,7 +301,8 @@ def _check_output_folder_path(flag, folder, pattern=None):
     if pattern and folder.is_dir() and any(folder.glob(pattern)):
         raise UsageError(f"{flag}: {folder} already holds {pattern} files (from an earlier run?); "
                          "give a new or empty folder")
-    check_folder(folder, flag)
+    # an existing folder must take the new files itself (its parent only a new folder)
+    check_folder(folder / (pattern or "*") if folder.is_dir() else folder, flag)
 
 
 def _codec_defaults(table=DEFAULT_CODECS):

@@ -1370,6 +1370,30 @@ def test_predict_into_an_existing_folder_on_another_file_system(moving_folder, t
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip", "volume"]
 
 
+def test_an_existing_output_folder_that_takes_no_file_is_refused_before_any_work(moving_folder, tmp_path,
+                                                                                monkeypatch, capsys):
+    # only the folder's parent was checked: an existing folder that takes no new file (a
+    # read-only mount) failed after the work, "OUTPUT: Operation not permitted" (predict) or
+    # once per input (batch). Here creating a file in "locked" is refused, as there
+    import flowkit._atomic as atomic
+
+    folder, _ = moving_folder
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_open = os.open
+
+    def refusing(path, *args, **kwargs):
+        if Path(path).parent == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(atomic.os, "open", refusing)
+    assert main(["predict", str(folder), "--horizon", "2", "-o", str(locked)]) == 1
+    assert one_error_line(capsys.readouterr().err) == (f"OUTPUT: cannot write {locked}/frame_*.png: the "
+                                                       f"folder {locked} takes no new file (Permission denied)")
+    assert not any(locked.iterdir())
+
+
 def test_compile_notice_only_when_the_cache_lacks_the_drivers(monkeypatch):
     import argparse
     import importlib
