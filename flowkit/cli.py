@@ -990,6 +990,8 @@ def cmd_predict(args):
         _check_output_folder(Path(args.output), source, args.codec)
         if args.crf is not None:
             raise UsageError("--crf is for a video output; OUTPUT names a folder")
+        if args.fps is not None:  # taken and ignored before: PNG files have no rate
+            raise UsageError("--fps is for a video output; OUTPUT names a folder")
     gan = _gan_options(args)
     options = _method_options(args.method, args.option)
     smooth = None
