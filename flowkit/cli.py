@@ -331,6 +331,18 @@ def _method_options(method, pairs, video=False, flag="--method"):
     if method == "raft" and "weights" not in options:
         raise UsageError(f"{flag} raft: needs -O weights=PATH, a local torchvision RAFT state "
                          "dict (nothing is downloaded)")
+    if method == "raft":  # its packages, before any work, naming the flag (as --method learned)
+        from .models._api import require_torch
+        from .models.raft import TORCHVISION
+
+        try:
+            require_torch()
+        except ImportError as exc:
+            raise ImportError(f"{flag} raft: {exc}") from exc
+        try:
+            import torchvision.models.optical_flow  # noqa: F401
+        except ImportError as exc:
+            raise ImportError(f"{flag} raft: {TORCHVISION}") from exc
     return options
 
 

@@ -1680,6 +1680,33 @@ def test_raft_without_weights_is_a_usage_error(tmp_path, pair, command):
     assert not list(tmp_path.glob("out*"))
 
 
+@pytest.mark.parametrize("command", [["translate", "{video}", "{out}.mp4", "--op", "autocontrast",
+                                      "--flow", "raft"],
+                                     ["flow", "{a}", "{b}", "-o", "{out}.flo", "--method", "raft"]])
+def test_raft_without_torchvision_names_the_flag(tmp_path, pair, command):
+    # the missing package is named with the flag that chose raft, before any work (as
+    # translate --method gradient without SciPy names --method); torchvision hidden here
+    pytest.importorskip("torch", reason="without torch the error is about torch")
+    from cases import run_without_torch
+
+    a, b = pair[:2]
+    video = data_path("video", "androidx__bear-vp9-odd-dimensions.webm")
+    args = [c.format(a=a, b=b, out=tmp_path / "out", video=video) for c in command]
+    code = ("import contextlib, io\n"
+            "from flowkit.cli import main\n"
+            "err = io.StringIO()\n"
+            "with contextlib.redirect_stderr(err):\n"
+            f"    status = main({args + ['-O', 'weights=w.pth']!r})\n"
+            "print(status)\n"
+            "print(err.getvalue().strip())\n")
+    lines = run_without_torch(tmp_path, code, module="torchvision")
+    flag = "--method" if command[0] == "flow" else "--flow"
+    assert lines == ["1", f'flowkit: error: {flag} raft: the "raft" estimator needs torchvision '
+                          "(torchvision.models.optical_flow), which is not installed: pip install "
+                          "torchvision, the build that matches your torch"]
+    assert not list(tmp_path.glob("out*"))
+
+
 def test_ctrl_c_while_the_command_line_is_imported(monkeypatch, capsys):
     # the first tenths of a second of `flowkit ...` import NumPy and OpenCV: an interrupt there
     # is one line and status 130, as later
