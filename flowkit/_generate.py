@@ -54,8 +54,9 @@ def generate(caption_or_condition, *, model="text2video-shapes", frames=16, seed
         two size or two speed words (unless ``text_encoder`` is given); a condition vector of the wrong length or not finite; ``frames`` < 1;
         an unknown model name.
     TypeError
-        ``caption_or_condition`` neither a string nor numbers (None included); ``frames`` or ``seed`` not an
-        integer; ``text_encoder`` not callable; ``model`` of another type.
+        ``caption_or_condition`` neither a string nor a vector of numbers (None and a single
+        number included); ``frames`` or ``seed`` not an integer; ``text_encoder`` not callable;
+        ``model`` of another type.
     ImportError
         PyTorch is not installed (the message names the extra ``flowkit-cv[torch]``).
 
@@ -89,6 +90,10 @@ def generate(caption_or_condition, *, model="text2video-shapes", frames=16, seed
         except (TypeError, ValueError):
             raise TypeError(f"caption_or_condition: expected a caption (str) or a 1-D vector of "
                             f"numbers, got {type(caption_or_condition).__name__}") from None
+        if vector.ndim == 0:  # one number (flowkit.generate(42)): neither a caption nor a vector
+            raise TypeError(f"caption_or_condition: expected a caption (str) or a 1-D vector of "
+                            f"numbers, got {type(caption_or_condition).__name__} "
+                            f"{caption_or_condition!r}")
         if vector.ndim != 1 or not vector.size:
             raise ValueError(f"caption_or_condition: expected a finite 1-D vector, got shape "
                              f"{vector.shape}")

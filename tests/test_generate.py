@@ -126,6 +126,11 @@ def test_generate_errors():
         flowkit.generate(np.zeros((2, 3)))
     with pytest.raises(TypeError, match="caption_or_condition: expected a caption"):
         flowkit.generate({"a": 1})
+    # one number is neither a caption nor a text vector: a type error saying what is taken
+    # (it said "expected a finite 1-D vector, got shape ()")
+    with pytest.raises(TypeError, match=r"caption_or_condition: expected a caption \(str\) or a 1-D "
+                                        r"vector of numbers, got int 42"):
+        flowkit.generate(42)
     with pytest.raises(ValueError, match="model: expected a registered video generator's name"):
         flowkit.generate("a red circle moves left", model="interp-refine")
     with pytest.raises(ValueError, match=r"model: expected a registered video generator's name "
