@@ -567,6 +567,31 @@ def test_cli_train_missing_out_folder_names_out(tmp_path, capsys, model):
 
 
 @needs_torch
+@pytest.mark.parametrize("model, sample", [("interp-refine", "triplet of frames"),
+                                           ("predict-gan", "clip of 8 frames"), ("colorize", None)])
+def test_cli_train_on_a_single_image(tmp_path, capsys, model, sample):
+    # a single image holds no frame sequence: the models of triplets and clips say so before
+    # any work (they said "no triplet of at least 128x128 pixels with motion found" of a
+    # 584x388 image); colorize's samples are single frames, and it trains on one image
+    import cv2
+
+    from flowkit.cli import main
+
+    image = tmp_path / "frame.png"
+    cv2.imwrite(str(image), flowkit.sample_pair(96, 128)[0][..., ::-1])
+    out = tmp_path / "w.safetensors"
+    status = main(_train_args(model, image, out))
+    err = capsys.readouterr().err.strip()
+    if sample is None:
+        assert status == 0 and out.is_file(), err
+        return
+    assert status == 2 and err == (f"flowkit: error: --data: {image} is a single image, which "
+                                   f"holds no {sample}: {model} trains on video files or folders "
+                                   "of frames (see flowkit train --help)")
+    assert not list(tmp_path.glob("w.*"))
+
+
+@needs_torch
 def test_train_out_that_is_not_a_path_names_out(tmp_path):
     # Path(None) said "expected str, bytes or os.PathLike object, not NoneType"
     from flowkit.models.train import train_interp_refine

@@ -402,7 +402,7 @@ def _rounded(loss):
 
 def train_model(name, model, data, out, *, make_crops, augment, epochs, batch, lr, device,
                 resume, seed, threads, cache, command, progress, log, per_sample, nothing,
-                crop_options, loss=loss_fn, step=None, meta=None):
+                crop_options, loss=loss_fn, step=None, meta=None, sequence=None):
     """What ``flowkit train`` runs for every model: find the sources under ``data``, make the
     crops with ``make_crops(sources, rng)`` (or load them from ``cache``, default
     ``OUT.cache.pt``, when it was made from the same sources, seed and ``crop_options``, the
@@ -412,8 +412,17 @@ def train_model(name, model, data, out, *, make_crops, augment, epochs, batch, l
     ``loss`` or ``step``, write ``out`` and its metadata (``meta`` added). Returns the
     metadata. Before the crops are made: ``device``, the folder of ``out`` and the checkpoint
     ``resume`` (:func:`read_checkpoint`: the same model, cache key, ``epochs``, ``batch``,
-    ``lr`` and ``meta``, unfinished) are checked."""
+    ``lr`` and ``meta``, unfinished) are checked. A model whose sample is a ``sequence`` of
+    frames (``"triplet of frames"``) refuses an image file among the sources first
+    (``ValueError``: a single image holds none)."""
     sources = find_sources(data)
+    if sequence is not None:
+        from ..video import IMAGE_EXTENSIONS
+
+        for source in sources:
+            if source.is_file() and source.suffix.lower() in IMAGE_EXTENSIONS:
+                raise ValueError(f"--data: {source} is a single image, which holds no {sequence}: "
+                                 f"{name} trains on video files or folders of frames")
     key = {"sources": [str(Path(s).resolve()) for s in sources], "seed": seed, **crop_options}
     modules = model if isinstance(model, dict) else {"model": model}
     run = {"model": name, **key, "epochs": epochs, "batch": batch, "lr": lr, **(meta or {})}
@@ -471,7 +480,8 @@ def train_interp_refine(data, out, *, epochs=10, crop=128, batch=16, lr=1e-3, de
                        crop_options=dict(crop=crop, triplets=triplets, per_triplet=per_triplet,
                                          shrink=shrink, gaps=list(GAPS),
                                          base=interp_refine.BASE_METHOD),
-                       nothing=f"no triplet of at least {crop}x{crop} pixels with motion")
+                       nothing=f"no triplet of at least {crop}x{crop} pixels with motion",
+                       sequence="triplet of frames")
 
 
 # --- colorize ------------------------------------------------------------------------------------
