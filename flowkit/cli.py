@@ -2107,8 +2107,9 @@ def build_parser():
     p.add_argument("--seed", type=_integer_from(0),
                    help="noise seed: the same seed gives the same clip (default: random, printed)")
     p.add_argument("--size", type=_integer_from(2), default=128,
-                   help="side of the written frames in pixels, nearest-neighbour upscaling of the "
-                        "model's 32x32 (default 128)")
+                   help="side of the written frames in pixels, >= 2: the model's 32x32 frames "
+                        "resized by nearest neighbour, upscaled above 32 and downscaled (pixels "
+                        "dropped) below (default 128)")
     p.add_argument("--fps", type=_fps, default=8, help="frames per second (default 8)")
     p.add_argument("--model", default="text2video-shapes",
                    help="registered model name or .safetensors weights (default text2video-shapes)")

@@ -322,6 +322,25 @@ def test_every_caption_of_the_grammar_passes_the_check():
 
 
 @needs_torch
+def test_cli_generate_size_below_32_downscales_as_its_help_says(tmp_path, capsys):
+    # the help said "upscaling of the model's 32x32", but --size 16 is taken: it drops pixels
+    from flowkit.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["generate", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert ("--size SIZE side of the written frames in pixels, >= 2: the model's 32x32 frames "
+            "resized by nearest neighbour, upscaled above 32 and downscaled (pixels dropped) "
+            "below (default 128)") in help_text
+    out = tmp_path / "clip.mkv"  # ffv1: lossless
+    assert main(["generate", "a green triangle moves up", "-o", str(out), "--seed", "5",
+                 "--size", "16", "-q"]) == 0
+    frames = np.stack(list(flowkit.iter_frames(out)))
+    clip = flowkit.generate("a green triangle moves up", seed=5)
+    np.testing.assert_array_equal(frames, clip[:, ::2, ::2])
+
+
+@needs_torch
 def test_cli_generate_pads_an_odd_size(tmp_path, capsys):
     from flowkit.cli import main
 
