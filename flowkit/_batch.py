@@ -6,6 +6,7 @@ a worker that died; each task calls the public function a Python user calls (``r
 ``distributed`` is imported only here, and only when :func:`batch` runs.
 """
 
+import contextlib
 import dataclasses
 import glob
 import os
@@ -516,9 +517,10 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
     inputs : str, Path or list of them
         Video files, folders (their video files) or glob patterns such as ``"clips/*.mp4"``.
     outputs : str, Path or list of them
-        A folder (created if missing, in a folder that must exist) that receives one output
-        per input, named as the input (``.mp4`` for predict and flow), or a list of output
-        paths, one per input.
+        A folder (created if missing, in a folder that must exist; removed again if the run
+        leaves it empty: interrupted, or every input failed) that receives one output per
+        input, named as the input (``.mp4`` for predict and flow), or a list of output paths,
+        one per input.
     scheduler : None, str or distributed.Client
         None: a ``distributed.LocalCluster`` of ``workers`` processes on this machine, closed
         at the end. An address (``"tcp://host:8786"``) or a ``Client``: an existing cluster.
@@ -607,11 +609,16 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
     _remove_temporaries(paths)  # left by a killed worker or an interrupted earlier run
     frames, done, failed, dashboard = 0, [], {}, None
     owned, submitted = [], []  # what this run started and must close; its futures
+    created = None  # the output folder this run made
     try:
         if todo:  # with every output there (resume) no cluster is started
             client = _client(scheduler, workers, owned)
             if isinstance(outputs, (str, os.PathLike)):  # once a cluster is there (a refused run
-                Path(outputs).mkdir(exist_ok=True)  # creates nothing)
+                try:  # creates nothing)
+                    Path(outputs).mkdir()
+                    created = Path(outputs)
+                except FileExistsError:
+                    pass
             dashboard = _dashboard(client)
             if (progress if _announce is None else _announce) and dashboard:
                 import sys
@@ -620,7 +627,12 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
             frames, done, failed = _run(client, spec, todo, threads, retries, chunk_frames, cuts,
                                         job_options, progress, submitted)
     finally:
-        _stop(owned, submitted, paths)
+        try:
+            _stop(owned, submitted, paths)
+        finally:  # interrupted, or every input failed: a folder it made and left empty goes
+            if created is not None:
+                with contextlib.suppress(OSError):  # not empty (or gone): it stays
+                    created.rmdir()
     not_written = {}
     if job == "retime":  # what retime's report says of each input, read on the client
         from .video import open_input, streams_not_written

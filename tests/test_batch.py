@@ -552,7 +552,7 @@ def test_interrupted_run_leaves_no_temporaries(clips, tmp_path):
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode != 0 and b"KeyboardInterrupt" in err
-    assert list(out.iterdir()) == []
+    assert not out.exists()  # no temporary left, and the folder the run made is removed
 
 
 @pytest.mark.parametrize("how", ["SIGINT-group", "SIGTERM"])
@@ -582,7 +582,39 @@ def test_interrupted_chunked_cli_run_prints_one_line_and_leaves_nothing(tmp_path
     _, err = process.communicate(timeout=120)
     expected = (143, "flowkit: terminated") if how == "SIGTERM" else (130, "flowkit: interrupted")
     assert (process.returncode, err.decode().strip()) == expected, err.decode()
-    assert [p.name for p in out.iterdir()] in ([], ["long.mkv"])  # finished just in time: kept
+    # the folder the run made is removed with nothing in it; finished just in time: kept
+    assert not out.exists() or [p.name for p in out.iterdir()] == ["long.mkv"]
+
+
+def test_an_output_folder_the_run_made_is_removed_when_left_empty(clips, tmp_path, monkeypatch):
+    # an interrupted run left the -o folder it had created, empty (a new user's report); one
+    # that existed before, or that holds anything, stays. No cluster: the run is stubbed
+    out = tmp_path / "out"
+
+    def interrupted(*args):
+        if out.name == "full":
+            (out / "clip0.mkv").write_bytes(b"done")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_batch, "_client", lambda *args: None)
+    monkeypatch.setattr(_batch, "_dashboard", lambda client: None)
+    monkeypatch.setattr(_batch, "_run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        flowkit.batch("retime", clips, out, progress=False, **RETIME)
+    assert not out.exists()
+    out.mkdir()  # there before the run: it stays
+    with pytest.raises(KeyboardInterrupt):
+        flowkit.batch("retime", clips, out, progress=False, **RETIME)
+    assert out.is_dir() and list(out.iterdir()) == []
+    out = tmp_path / "full"  # made by the run, holding a file when interrupted: it stays
+    with pytest.raises(KeyboardInterrupt):
+        flowkit.batch("retime", clips, out, progress=False, **RETIME)
+    assert list(out.iterdir()) == [out / "clip0.mkv"]
+    # every input failed: the run's folder holds nothing either
+    out = tmp_path / "failed"
+    monkeypatch.setattr(_batch, "_run", lambda *args: (0, [], {src: f"{src}: bad" for src in clips}))
+    report = flowkit.batch("retime", clips, out, progress=False, **RETIME)
+    assert not report.ok and len(report.failed) == 2 and not out.exists()
 
 
 @pytest.mark.parametrize("count, listed", [
