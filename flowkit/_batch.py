@@ -152,12 +152,12 @@ def _from_first(timed, part):
     """``(time, item)`` pairs with the times counted from the first one; None in a ``part``
     (its times are not stored: :func:`_flow_join` takes them from the source's packets)."""
     origin = None
-    for time, item in timed:
+    for when, item in timed:
         if part is not None:
             yield None, item
             continue
-        origin = time if origin is None else origin
-        yield time - origin, item
+        origin = when if origin is None else origin
+        yield when - origin, item
 
 
 def _flow_join(src, dst, paths, *, fps=None, codec=None, **options):
@@ -177,22 +177,22 @@ def _frames(src, part, overlap, depth=8):
     from .video import decode_from, iter_frames, open_input
 
     if part is None:
-        yield from ((time, frame, True)
-                    for time, frame in iter_frames(src, timestamps=True, depth=depth))
+        yield from ((when, frame, True)
+                    for when, frame in iter_frames(src, timestamps=True, depth=depth))
         return
     container, stream = open_input(src)
     try:
         origin, frames = decode_from(container, stream, part[0], depth=depth)
         after = 0
-        for time, frame in frames:
-            if time - origin < part[0]:
+        for when, frame in frames:
+            if when - origin < part[0]:
                 continue
-            inside = part[1] is None or time - origin < part[1]
+            inside = part[1] is None or when - origin < part[1]
             if not inside:
                 if after == overlap:
                     return
                 after += 1
-            yield time, frame, inside
+            yield when, frame, inside
     finally:
         container.close()
 
@@ -204,8 +204,8 @@ def _windows(frames, size, stride):
     import collections
 
     window = collections.deque(maxlen=size)
-    for index, (time, frame, inside) in enumerate(frames):
-        window.append((time, frame, inside))
+    for index, (when, frame, inside) in enumerate(frames):
+        window.append((when, frame, inside))
         start = index - size + 1
         if start >= 0 and start % stride == 0 and window[0][2]:
             yield [(t, f) for t, f, _ in window]

@@ -613,9 +613,9 @@ def _recording_times(frames, times):
     """The frames of ``iter_frames(timestamps=True)``, their times (from the first frame's)
     appended to ``times`` as each is read."""
     origin = None
-    for time, frame in frames:
-        origin = time if origin is None else origin
-        times.append(time - origin)
+    for when, frame in frames:
+        origin = when if origin is None else origin
+        times.append(when - origin)
         yield frame
 
 
@@ -779,13 +779,13 @@ def _read_context(args, source):
     truth = []
     read = 0
     with _progress(args, total=count, unit="frame", desc="read") as bar:
-        for time, frame in frames:
+        for when, frame in frames:
             if stop is not None and read >= stop:
                 break
             if args.start is None or first <= read < args.start + length:
-                context.append((time, frame))
+                context.append((when, frame))
             elif read >= args.start + length:
-                truth.append((time, frame))
+                truth.append((when, frame))
             read += 1
             bar.update()
     need = length if args.side_by_side else frames_needed(args.context)  # the truth follows them
