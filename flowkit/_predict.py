@@ -593,6 +593,9 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
         scene_threshold=scene_threshold)
     # of an iterable, the frames read (at least 3, for the scene test; an adapter: all)
     keep = max(frames_used(context), 3) if method in METHODS else None
+    # a list or iterable of frames is a clip whatever its frames' width (the stacked
+    # (T, H, W) of gray frames at most 4 pixels wide is no (H, W, C) image)
+    listed = not (hasattr(frames, "shape") or hasattr(frames, "__array__"))
     frames, times = _as_frames(frames, keep, times)
     if method not in METHODS:
         if times is not None:
@@ -605,7 +608,7 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
     elif model is not None:
         raise ValueError(f"model: expected None unless method='gan', got "
                          f"{_validate.describe(model)} with method={method!r}")
-    if frames.ndim == 3 and _validate.frames_layout(frames) == (False, True):
+    if frames.ndim == 3 and not listed and _validate.frames_layout(frames) == (False, True):
         raise ValueError(f"frames: expected a clip (T, H, W) or (T, H, W, C) of at least 2 frames, got "
                          f"shape {tuple(frames.shape)}, which looks like one image with "
                          f"{frames.shape[-1]} channels (stack the frames: np.stack([frame0, frame1]))")

@@ -596,6 +596,23 @@ def test_one_image_is_not_read_as_a_clip():
         flowkit.predict(np.zeros((H, W, 3), np.uint8), 2)
 
 
+def test_a_list_of_narrow_gray_frames_is_a_clip():
+    # a list (or iterable) of 2-D frames is a clip whatever their width: stacked, gray frames
+    # at most 4 pixels wide are (T, H, W) with W <= 4, which an array of that shape would be
+    # read as one colour image; the list was refused as "one image" and told to stack its frames
+    rng = np.random.default_rng(3)
+    scene = rng.random((40, 4)).astype(np.float32)
+    frames = [np.roll(scene, k, axis=0) for k in range(3)]
+    motion = np.zeros((40, 4, 2), np.float32)
+    motion[..., 1] = 1.0
+    out = flowkit.predict(frames, 2, flow=motion, speed_spread=0)
+    assert out.shape == (2, 40, 4) and out.dtype == np.float32
+    np.testing.assert_allclose(out[0, 1:], frames[-1][:-1], atol=1e-6)   # 1 px down per step
+    np.testing.assert_array_equal(out, flowkit.predict(iter(frames), 2, flow=motion, speed_spread=0))
+    with pytest.raises(ValueError, match=r"which looks like one image with 4 channels"):
+        flowkit.predict(np.stack(frames), 2, flow=motion)   # the array stays one image
+
+
 @pytest.mark.parametrize("scheme, options", [("semi-lagrangian", {}), ("forward", {}),
                                              ("semi-lagrangian", {"speed_spread": 0.2, "advect_flow": True}),
                                              ("semi-lagrangian", {"speed_spread": 0.2, "advect_flow": False})])
