@@ -4,6 +4,7 @@ the array was read and why, in the same words (new users passed (H, W, 5) frames
 small")."""
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -110,6 +111,22 @@ def test_known_vectors_marks_nan_inf_and_the_1e9_marker_in_either_component():
     assert known_vectors(flow).dtype == np.bool_
     np.testing.assert_array_equal(known_vectors(flow), expected)
     np.testing.assert_array_equal(known_vectors(flow[1]), expected[1])
+
+
+def test_a_float16_flow_an_estimator_starts_from_raises_no_overflow_warning():
+    # float16 flows are accepted (docs/api.md); comparing one with the 1e9 marker cast it to
+    # float16 and leaked NumPy's "RuntimeWarning: overflow encountered in cast" from
+    # known_vectors (an error under -W error or pytest's filterwarnings = error)
+    rng = np.random.default_rng(0)
+    frame0 = rng.random((32, 40)).astype(np.float32)
+    frame1 = np.roll(frame0, 1, axis=1)
+    flow = np.zeros((32, 40, 2), np.float16)
+    flow[..., 0] = 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert flowkit.lucas_kanade(frame0, frame1, init_flow=flow, levels=1).shape == (32, 40, 2)
+        assert flowkit.variational_refinement(frame0, frame1, flow).shape == (32, 40, 2)
+        assert _validate.known_vectors(np.array([[np.inf, 0], [1, -65504]], np.float16)).tolist() == [False, True]
 
 
 @pytest.mark.parametrize("error", [ValueError, TypeError, FileNotFoundError, IsADirectoryError])
