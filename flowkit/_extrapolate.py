@@ -94,7 +94,8 @@ def extrapolate(image, flow, steps, *, scheme="semi-lagrangian", n_iter=3, borde
         (bool included); ``border_value`` not a real number; mixed host and GPU inputs.
     ValueError
         Shapes that do not match (the flow's H, W and N against the image's), ``steps < 1``,
-        ``n_iter < 0``, an unknown ``scheme``, ``border`` or ``device``.
+        ``n_iter < 0``, an unknown ``scheme``, ``border`` or ``device``; NaN or infinity in
+        ``image`` with ``scheme="forward"`` (its holes are filled from the values around them).
 
     Notes
     -----
@@ -165,6 +166,8 @@ def extrapolate(image, flow, steps, *, scheme="semi-lagrangian", n_iter=3, borde
                              "has no backward displacement)")
         _validate.check_bool("return_mask", return_mask)
         border_value = _check_border_value(border_value, np.dtype(image.dtype))
+        if np.dtype(image.dtype).kind == "f":  # fill_holes needs finite values around the holes
+            _validate.check_finite("image", image)
         return _forward(image, flow, steps, metric, border_value, return_mask, device)
     if metric is not None:
         raise ValueError(f"metric: only for scheme='forward', got {_validate.describe(metric)} "

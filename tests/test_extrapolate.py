@@ -432,6 +432,22 @@ def test_forward_bad_arguments():
         flowkit.extrapolate(image, flow, 2, scheme="forward", metric=np.zeros((8, 8), np.float32))
 
 
+@pytest.mark.parametrize("shift", [0.0, 1.0])
+def test_forward_names_nan_in_the_image_whether_or_not_holes_open(shift):
+    # NaN in the image went through splat and reached fill_holes only when a hole opened:
+    # then "image: expected finite values outside the mask" (a mask the caller never gave),
+    # else a result with NaN in it; now the same error up front, for any flow
+    image = np.ones((8, 9), np.float32)
+    image[4, 4] = np.nan
+    flow = np.full((8, 9, 2), shift, np.float32)
+    with pytest.raises(ValueError, match=r"^image: expected finite values, got NaN or infinity$"):
+        flowkit.extrapolate(image, flow, 2, scheme="forward")
+    image[4, 4] = np.inf
+    with pytest.raises(ValueError, match=r"^image: expected finite values"):
+        flowkit.extrapolate(image, flow, 2, scheme="forward")
+    assert np.isnan(flowkit.extrapolate(np.where(np.isinf(image), np.nan, image), flow, 2)).any()
+
+
 @pytest.mark.parametrize("dtype, channels", [(np.uint8, 3), (np.uint16, 1), (np.float32, 3),
                                              (np.float64, 1), (np.uint8, 4)])
 def test_speed_mean_in_one_pass_is_the_sum_of_warps(dtype, channels, monkeypatch):
