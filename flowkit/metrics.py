@@ -246,6 +246,9 @@ def ssim(image, reference, data_range=None, **kwargs):
     ------
     ImportError
         scikit-image is not installed (``pip install scikit-image``).
+    ValueError
+        A side of the images shorter than the window (``win_size``; 7 by default, 11 with
+        ``gaussian_weights=True``), naming ``image``.
 
     Notes
     -----
@@ -268,12 +271,32 @@ def ssim(image, reference, data_range=None, **kwargs):
     structural_similarity = import_optional("skimage.metrics", "ssim", "scikit-image",
                                             "scikit-image").structural_similarity
     batched, has_channels = frames_layout(image)
+    _check_ssim_window(image, has_channels, kwargs)
     if not batched:
         image, reference = image[None], reference[None]
     channel_axis = -1 if has_channels else None
     values = [structural_similarity(frame, ref, data_range=peak, channel_axis=channel_axis, **kwargs)
               for frame, ref in zip(image, reference)]
     return float(np.mean(values))
+
+
+def _check_ssim_window(image, has_channels, kwargs):
+    """Frames smaller than SSIM's window are named here: scikit-image's own error for them
+    names no parameter and advises a ``channel_axis`` that :func:`ssim` already sets."""
+    window = kwargs.get("win_size")
+    if window is None:  # scikit-image's default: 7, or its Gaussian's 2 * int(3.5 sigma + 0.5) + 1
+        sigma = kwargs.get("sigma", 1.5)
+        if not kwargs.get("gaussian_weights", False):
+            window = 7
+        elif isinstance(sigma, (int, float, np.integer, np.floating)):
+            window = 2 * int(3.5 * float(sigma) + 0.5) + 1
+    if not isinstance(window, (int, np.integer)) or isinstance(window, bool):
+        return  # scikit-image checks what it is given
+    height, width = image.shape[-3:-1] if has_channels else image.shape[-2:]
+    if min(height, width) < window:
+        raise ValueError(f"image: expected each side at least SSIM's window of {window} pixels "
+                         f"(win_size=, an odd number, sets a smaller one), got "
+                         f"{width}x{height} (width x height) in shape {tuple(image.shape)}")
 
 
 def interpolation_error(image, reference):

@@ -1,6 +1,7 @@
 """Metrics against hand-computed values, plain NumPy loops and scikit-image."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -199,6 +200,21 @@ def test_ssim_batches_average_frames():
     gray, gray_ref = images((3, 16, 20), np.uint8, seed=3)
     expected = np.mean([structural_similarity(i, r, data_range=255) for i, r in zip(gray, gray_ref)])
     assert metrics.ssim(gray, gray_ref) == pytest.approx(expected, rel=1e-12)
+
+
+def test_ssim_names_frames_smaller_than_its_window():
+    # scikit-image's own error ("win_size exceeds image extent ... set channel_axis") named
+    # no parameter and advised a channel_axis that ssim already sets
+    small = np.zeros((5, 9, 3), np.uint8)
+    with pytest.raises(ValueError, match=re.escape("image: expected each side at least SSIM's window of 7 "
+                                                   "pixels (win_size=, an odd number, sets a smaller one), "
+                                                   "got 9x5 (width x height) in shape (5, 9, 3)")):
+        metrics.ssim(small, small)
+    with pytest.raises(ValueError, match=r"window of 11 pixels .* got 10x10 .* \(2, 10, 10\)"):
+        metrics.ssim(np.zeros((2, 10, 10)), np.zeros((2, 10, 10)), gaussian_weights=True)
+    assert metrics.ssim(small, small, win_size=5) == 1.0
+    assert metrics.ssim(np.zeros((7, 7)), np.zeros((7, 7))) == 1.0
+    assert metrics.ssim(np.zeros((11, 11)), np.zeros((11, 11)), gaussian_weights=True) == 1.0
 
 
 def test_interpolation_error():
