@@ -116,6 +116,8 @@ def _rational(name, value, *, allow_zero=False, bounds=None):
     elif not isinstance(value, numbers.Rational) and not math.isfinite(value):
         raise ValueError(f"{name}: expected a finite number, got {value}")
     else:
+        if not isinstance(value, (numbers.Rational, float)):  # NumPy's float32 and float16,
+            value = given = float(value)  # which Fraction refuses, are read as floats
         value = Fraction(value)
     if value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{name}: expected a number {'>= 0' if allow_zero else '> 0'}, got "

@@ -101,6 +101,10 @@ def clip(tmp_path_factory):
     ({"fps": Fraction(30000, 1001), "speed": 0.5}, Fraction(30000, 1001), 30),  # ceil(1 s * 29.97)
     ({"speed": 0.5}, Fraction(24), 24),                               # 1 s at 24 fps
     ({"duration": 2}, Fraction(24), 48),                              # speed 1/4
+    # NumPy's float32 / float16 (Fraction refuses them: "argument should be a string or a
+    # Rational instance", naming no parameter) read as floats
+    ({"factor": np.float32(2)}, Fraction(48), 24),
+    ({"speed": np.float16(0.5)}, Fraction(24), 24),
 ])
 def test_frame_count_and_exact_timestamps(tmp_path, clip, kwargs, rate, count):
     out = tmp_path / "out.mp4"
@@ -794,6 +798,10 @@ def test_factor_takes_a_ratio_string_as_fps_and_rejects_other_types(tmp_path, cl
                               progress=None, part=None)["factor"]
 
     assert factor("3/2") == Fraction(3, 2) and factor("2") == factor(2) == 2
+    # NumPy scalars: float32 0.1 is the float 0.1 rounded to float32, read as the nearest
+    # fraction as floats are (1/10), not its exact binary value
+    assert factor(np.float32(0.1)) == factor(0.1) == Fraction(1, 10) == factor(np.float64(0.1))
+    assert factor(np.int64(3)) == 3 and factor(np.float16(1.5)) == Fraction(3, 2)
     with pytest.raises(TypeError, match=r"^factor: expected a number, got \[2\]$"):
         factor([2])
     with pytest.raises(ValueError, match=r"^factor: expected a number or a ratio such as 24000/1001, got 'x2'$"):
