@@ -367,9 +367,16 @@ def check_choice(name, value, choices):
     return value
 
 
+def scalar(value):
+    """The element of a 0-d NumPy array (``np.array(3)``), else ``value``."""
+    return value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value
+
+
 def check_int(name, value, *, min_value=None, max_value=None, odd=False):
-    """An integer (bool rejected) within bounds, optionally odd; returns it as ``int``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    """An integer (bool rejected; a 0-d array of one, as NumPy takes it) within bounds,
+    optionally odd; returns it as ``int``."""
+    value = scalar(value)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name}: expected an integer, got {describe(value)}")
     value = int(value)
     if min_value is not None and value < min_value:
@@ -384,9 +391,11 @@ def check_int(name, value, *, min_value=None, max_value=None, odd=False):
 def check_float(name, value, *, low=None, high=None, low_open=False, high_open=False):
     """A finite real number in the interval given; returns it as ``float``.
 
-    ``low_open``/``high_open`` exclude the end point.
+    ``low_open``/``high_open`` exclude the end point. A 0-d array of a number counts as the
+    number, as NumPy takes it.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    value = scalar(value)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected a real number, got {describe(value)}")
     value = float(value)
     if not np.isfinite(value):

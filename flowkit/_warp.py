@@ -80,6 +80,7 @@ def _check_border_value(border_value, dtype, channels=None):
         values = tuple(_check_border_value(v, dtype) for v in values)
         same = all(v == values[0] or (np.isnan(v) and np.isnan(values[0])) for v in values)
         return values[0] if same else values
+    border_value = _validate.scalar(border_value)
     if isinstance(border_value, (bool, np.bool_)) or not isinstance(border_value, numbers.Real):
         raise TypeError(f"border_value: expected a real number{per_channel}, got "
                         f"{border_value!r}")

@@ -170,3 +170,20 @@ def test_arrays_in_the_other_byte_order_give_the_native_result(dtype):
     for function in (flowkit.splat, flowkit.warp):
         np.testing.assert_array_equal(function(swapped, flow), function(native, flow))
         np.testing.assert_array_equal(function(native, flow.astype(">f4")), function(native, flow))
+
+
+def test_zero_d_arrays_count_as_their_number_as_numpy_takes_them():
+    # np.array(3) is an integer where NumPy wants one (operator.index), so the integer and
+    # real parameters take it as their plain number; other shapes and types stay errors
+    assert _validate.check_int("steps", np.array(3), min_value=1) == 3
+    assert _validate.check_float("max_flow", np.array(2.5), low=0) == 2.5
+    image, flow = np.arange(48, dtype=np.float32).reshape(6, 8), np.zeros((6, 8, 2), np.float32)
+    flow[..., 0] = 20  # every sample past the right edge: the border value
+    assert np.all(flowkit.warp(image, flow, border="constant", border_value=np.array(3)) == 3)
+    steps = flowkit.extrapolate(image, flow, np.array(2))
+    assert steps.shape == (2, 6, 8)
+    for bad in (np.array(2.5), np.array([2]), np.array(True)):
+        with pytest.raises(TypeError, match="steps: expected an integer"):
+            flowkit.extrapolate(image, flow, bad)
+    with pytest.raises(TypeError, match="border_value: expected a real number"):
+        flowkit.warp(image, flow, border_value=np.array(True))
