@@ -2394,7 +2394,12 @@ def main(argv=None):
         # OUTPUT written after an option (`retime IN --factor 2 OUT`) comes back unparsed
         args.output = extra.pop()
     if extra:  # as parse_args, but the message points at the command's own --help
-        _command_parser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
+        hint = ""
+        if args.command == "batch" and any(a.startswith("--") for a in extra):
+            name = next(a for a in extra if a.startswith("--"))[2:].split("=")[0]
+            hint = (f" (batch takes the job's own options as -O NAME=VALUE, e.g. "
+                    f"-O {name.replace('-', '_')}=...)")
+        _command_parser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}{hint}")
     previous = {}
     if threading.current_thread() is threading.main_thread():
         # SIGTERM (kill, timeout) unwinds like Ctrl-C, so atomic outputs remove their temporary

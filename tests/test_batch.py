@@ -674,6 +674,17 @@ def test_cli_errors_are_one_line(clips, tmp_path, capsys, monkeypatch, argv, mes
     assert not (tmp_path / "o").exists()  # a refused run makes no output folder
 
 
+def test_a_jobs_own_flag_is_refused_with_the_o_form(clips, tmp_path, capsys):
+    # `flowkit retime --factor 2` given to batch, which takes the job's options as -O
+    with pytest.raises(SystemExit) as exit_:
+        main(["batch", "retime", str(clips[0]), "-o", str(tmp_path / "o"), "--factor", "2"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1
+    assert err == ("flowkit: error: unrecognized arguments: --factor 2 (batch takes the job's "
+                   "own options as -O NAME=VALUE, e.g. -O factor=...) (see flowkit batch --help)\n")
+    assert not (tmp_path / "o").exists()
+
+
 def test_bad_arguments(clips, tmp_path):
     with pytest.raises(ValueError, match="job: expected one of retime, predict, flow"):
         flowkit.batch("nope", clips, tmp_path)
