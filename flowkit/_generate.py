@@ -78,7 +78,8 @@ def generate(caption_or_condition, *, model="text2video-shapes", frames=16, seed
         raise TypeError(f"text_encoder: expected None or a callable str -> vector, got "
                         f"{type(text_encoder).__name__}")
     if caption_or_condition is None:
-        raise TypeError("caption: expected a str or a condition vector, got None")
+        raise TypeError("caption_or_condition: expected a caption (str) or a 1-D vector of "
+                        "numbers, got None")
     if isinstance(caption_or_condition, str):
         from .models.shapes import check_caption
 

@@ -286,7 +286,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys, args, expected):
 
 @needs_torch
 def test_generate_input_errors_before_the_model():
-    with pytest.raises(TypeError, match="caption: expected a str or a condition vector, got None"):
+    with pytest.raises(TypeError, match=r"caption_or_condition: expected a caption \(str\) or a 1-D vector of numbers, got None"):
         flowkit.generate(None)
     with pytest.raises(ValueError, match="seed: expected an integer >= 0, got -1"):
         flowkit.generate("a red circle moves left", seed=-1)
