@@ -281,8 +281,9 @@ def ssim(image, reference, data_range=None, **kwargs):
 
 
 def _check_ssim_window(image, has_channels, kwargs):
-    """Frames smaller than SSIM's window are named here: scikit-image's own error for them
-    names no parameter and advises a ``channel_axis`` that :func:`ssim` already sets."""
+    """Frames smaller than SSIM's window, and an even ``win_size``, are named here:
+    scikit-image's own errors for them name no parameter (and advise a ``channel_axis`` that
+    :func:`ssim` already sets)."""
     window = kwargs.get("win_size")
     if window is None:  # scikit-image's default: 7, or its Gaussian's 2 * int(3.5 sigma + 0.5) + 1
         sigma = kwargs.get("sigma", 1.5)
@@ -292,6 +293,8 @@ def _check_ssim_window(image, has_channels, kwargs):
             window = 2 * int(3.5 * float(sigma) + 0.5) + 1
     if not isinstance(window, (int, np.integer)) or isinstance(window, bool):
         return  # scikit-image checks what it is given
+    if window % 2 == 0:  # scikit-image's own message names no parameter
+        raise ValueError(f"win_size: expected an odd number, got {window}")
     height, width = image.shape[-3:-1] if has_channels else image.shape[-2:]
     if min(height, width) < window:
         raise ValueError(f"image: expected each side at least SSIM's window of {window} pixels "

@@ -213,6 +213,8 @@ def test_ssim_names_frames_smaller_than_its_window():
     with pytest.raises(ValueError, match=r"window of 11 pixels .* got 10x10 .* \(2, 10, 10\)"):
         metrics.ssim(np.zeros((2, 10, 10)), np.zeros((2, 10, 10)), gaussian_weights=True)
     assert metrics.ssim(small, small, win_size=5) == 1.0
+    with pytest.raises(ValueError, match="^win_size: expected an odd number, got 4$"):
+        metrics.ssim(small, small, win_size=4)
     assert metrics.ssim(np.zeros((7, 7)), np.zeros((7, 7))) == 1.0
     assert metrics.ssim(np.zeros((11, 11)), np.zeros((11, 11)), gaussian_weights=True) == 1.0
 
