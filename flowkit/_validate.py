@@ -114,7 +114,10 @@ def _dtype_name(array):
 
 def describe(value):
     """``value`` for an error message: its repr, or type, shape and dtype for an array, or its
-    class where the repr spans lines (a torch module printed itself over 35 lines)."""
+    class where the repr spans lines (a torch module printed itself over 35 lines). A NumPy
+    scalar or 0-d array is its dtype and value (``float64 2.5``)."""
+    if isinstance(value, (np.generic, np.ndarray)) and np.ndim(value) == 0:
+        return f"{_dtype_name(value)} {np.asarray(value).item()!r}"
     if hasattr(value, "shape") and hasattr(value, "dtype"):
         return f"{type(value).__name__} of shape {tuple(value.shape)} and dtype {_dtype_name(value)}"
     text = repr(value)

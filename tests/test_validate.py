@@ -187,3 +187,11 @@ def test_zero_d_arrays_count_as_their_number_as_numpy_takes_them():
             flowkit.extrapolate(image, flow, bad)
     with pytest.raises(TypeError, match="border_value: expected a real number"):
         flowkit.warp(image, flow, border_value=np.array(True))
+
+
+def test_numpy_scalars_are_described_by_dtype_and_value():
+    assert _validate.describe(np.float64(2.5)) == "float64 2.5"
+    assert _validate.describe(np.array(3, np.int16)) == "int16 3"
+    assert _validate.describe(np.zeros((2, 3), np.float32)) == "ndarray of shape (2, 3) and dtype float32"
+    with pytest.raises(TypeError, match=r"^horizon: expected an integer, got float64 2\.5$"):
+        flowkit.predict(np.zeros((2, 8, 8), np.float32), np.float64(2.5))
