@@ -883,7 +883,7 @@ def _check_output_folder(folder, source, codec):
     if _same_file(folder, source):
         raise UsageError(f"OUTPUT: {folder} is the input; refusing to write into it")
     if codec:
-        raise UsageError("--codec is for a video output; OUTPUT names a folder")
+        raise UsageError("--codec: only for a video output; OUTPUT names a folder")
     _check_output_folder_path("OUTPUT", folder, "frame_*.png")
 
 
@@ -1001,9 +1001,9 @@ def cmd_predict(args):
     else:
         _check_output_folder(Path(args.output), source, args.codec)
         if args.crf is not None:
-            raise UsageError("--crf is for a video output; OUTPUT names a folder")
+            raise UsageError("--crf: only for a video output; OUTPUT names a folder")
         if args.fps is not None:  # taken and ignored before: PNG files have no rate
-            raise UsageError("--fps is for a video output; OUTPUT names a folder")
+            raise UsageError("--fps: only for a video output; OUTPUT names a folder")
     gan = _gan_options(args)
     options = _method_options(args.method, args.option)
     smooth = None

@@ -1860,11 +1860,11 @@ def test_crf_reaches_the_encoder_of_predict_and_flow_videos(moving_folder, tmp_p
     assert "--crf" not in capsys.readouterr().err
     assert main(["predict", str(folder), "--horizon", "3", "-o", str(tmp_path / "frames"),
                  "--crf", "20"]) == 2
-    assert "--crf is for a video output; OUTPUT names a folder" in capsys.readouterr().err
+    assert "--crf: only for a video output; OUTPUT names a folder" in capsys.readouterr().err
     # --fps was taken and ignored for a folder (a new user's report), as --crf and --codec are not
     assert main(["predict", str(folder), "--horizon", "3", "-o", str(tmp_path / "frames"),
                  "--fps", "10"]) == 2
-    assert one_error_line(capsys.readouterr().err) == ("--fps is for a video output; OUTPUT names a "
+    assert one_error_line(capsys.readouterr().err) == ("--fps: only for a video output; OUTPUT names a "
                                                        "folder (see flowkit predict --help)")
     assert not (tmp_path / "frames").exists()
     first, second = sorted(folder.glob("*.png"))[:2]
