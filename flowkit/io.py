@@ -135,7 +135,8 @@ def write_flo(path, flow):
         ``cv2.writeOpticalFlow`` writes the same bytes under any name: ``a.png`` got a
         ``.flo`` file).
     flow : array_like, (H, W, 2) float16, float32 or float64
-        u then v in pixels; stored as float32. NaN and unknown values are stored as given.
+        u then v in pixels; stored as float32. NaN and unknown values are stored as given;
+        values beyond float32's range (float64 flows) as inf, which reads back as unknown.
 
     Raises
     ------
@@ -164,7 +165,8 @@ def write_flo(path, flow):
     data = np.empty(_FLO_HEADER_BYTES + 8 * height * width, np.uint8)
     data[:4] = np.array([FLO_MAGIC], "<f4").view(np.uint8)
     data[4:_FLO_HEADER_BYTES] = np.array([width, height], "<i4").view(np.uint8)
-    data[_FLO_HEADER_BYTES:].view("<f4").reshape(flow.shape)[...] = flow
+    with np.errstate(over="ignore"):  # beyond float32's range: stored as inf (unknown flow)
+        data[_FLO_HEADER_BYTES:].view("<f4").reshape(flow.shape)[...] = flow
     with atomic_path(path, "path") as tmp:
         tmp.write_bytes(data)
 

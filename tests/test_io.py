@@ -3,8 +3,10 @@
 import os
 import re
 import stat
+import warnings
 
 import cv2
+
 import numpy as np
 import pytest
 
@@ -29,6 +31,16 @@ def test_flo_round_trip_is_exact_in_float32(tmp_path, dtype):
     assert got.dtype == np.float32 and got.shape == flow.shape
     np.testing.assert_array_equal(got, flow.astype(np.float32))  # NaN compare equal here
     assert path.stat().st_size == 12 + 8 * flow.shape[0] * flow.shape[1]
+
+
+def test_float64_flow_beyond_float32_is_stored_as_unknown_without_a_warning(tmp_path):
+    flow = np.zeros((3, 4, 2))
+    flow[1, 2] = (1e300, -1e300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's overflow warning of the float32 cast
+        write_flo(tmp_path / "a.flo", flow)
+    got = read_flo(tmp_path / "a.flo")
+    assert np.array_equal(got[1, 2], [np.inf, -np.inf]) and not got[0].any()
 
 
 def test_flo_layout_matches_opencv(tmp_path):
