@@ -35,6 +35,8 @@ def _check_points(name, points):
 
 
 def _check_win_size(win_size):
+    if isinstance(win_size, np.ndarray) and win_size.ndim <= 1:  # np.array(21), np.array([21, 11])
+        win_size = win_size.item() if win_size.ndim == 0 else tuple(win_size.tolist())
     if isinstance(win_size, numbers.Integral) and not isinstance(win_size, bool):
         w = h = check_int("win_size", win_size, min_value=3)
         return w, h
@@ -83,7 +85,8 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
         Points of frame0 as (x, y) pixel coordinates (pixel centres at integers), any real
         dtype (used as float32). An empty array gives empty results.
     win_size : int or (int, int)
-        Window width and height in pixels (>= 3), at every level.
+        Window width and height in pixels (>= 3), at every level; the pair as a tuple, a list
+        or a 1-D array.
     max_level : int
         Coarsest pyramid level (0 = no pyramid). As in OpenCV the pyramid stops early before
         a level not larger than the window.

@@ -121,6 +121,13 @@ def test_rectangular_window_matches_opencv(rubberwhale):
                                          maxLevel=3, criteria=CRITERIA)
     agree, median = agreement(ours, (p1.reshape(-1, 2), st.ravel().astype(bool), None))
     assert agree >= 0.98 and median < 0.05
+    # the pair as NumPy gives it (a 1-D array), and a 0-d array for a square window
+    for given, same in (((np.array([11, 21])), (11, 21)), (np.array(15), 15)):
+        a = flowkit.lucas_kanade_sparse(frame0, frame1, pts[:50], win_size=given)
+        b = flowkit.lucas_kanade_sparse(frame0, frame1, pts[:50], win_size=same)
+        assert all(np.array_equal(x, y, equal_nan=True) for x, y in zip(a, b))
+    with pytest.raises(TypeError, match="win_size: expected an integer"):
+        flowkit.lucas_kanade_sparse(frame0, frame1, pts, win_size=np.array([11.5, 21.0]))
 
 
 def test_colour_matches_opencv():
