@@ -12,19 +12,27 @@ TORCHVISION = ('the "raft" estimator needs torchvision (torchvision.models.optic
                'is not installed: pip install torchvision, the build that matches your torch')
 
 
-@functools.lru_cache(maxsize=4)
-def _model(weights, small, device):
+def require_packages():
+    """``(torch, torchvision.models.optical_flow)``, or an ImportError that says which to
+    install (torch's names the extra ``flowkit-cv[torch]``)."""
     from ._api import require_torch
 
     torch = require_torch()
     try:
-        from torchvision.models.optical_flow import raft_large, raft_small
+        from torchvision.models import optical_flow
     except ImportError as exc:
         raise ImportError(TORCHVISION) from exc
+    return torch, optical_flow
+
+
+@functools.lru_cache(maxsize=4)
+def _model(weights, small, device):
+    torch, optical_flow = require_packages()
     path = Path(weights)
     if not path.is_file():
         raise FileNotFoundError(f"weights: no such file {str(path)!r}")
-    model = (raft_small if small else raft_large)(weights=None, progress=False)
+    build = optical_flow.raft_small if small else optical_flow.raft_large
+    model = build(weights=None, progress=False)
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
