@@ -332,17 +332,12 @@ def _method_options(method, pairs, video=False, flag="--method"):
         raise UsageError(f"{flag} raft: needs -O weights=PATH, a local torchvision RAFT state "
                          "dict (nothing is downloaded)")
     if method == "raft":  # its packages, before any work, naming the flag (as --method learned)
-        from .models._api import require_torch
-        from .models.raft import TORCHVISION
+        from .models.raft import require_packages
 
         try:
-            require_torch()
+            require_packages()
         except ImportError as exc:
             raise ImportError(f"{flag} raft: {exc}") from exc
-        try:
-            import torchvision.models.optical_flow  # noqa: F401
-        except ImportError as exc:
-            raise ImportError(f"{flag} raft: {TORCHVISION}") from exc
     return options
 
 
