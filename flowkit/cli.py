@@ -872,14 +872,21 @@ def _compile_notice(args, *drivers, stream=None):
             return
 
 
-def _check_output_folder(folder, source, codec):
+def _check_output_folder(folder, source):
     """Checks of a folder output before any work: not the input, not a file, no frames of an
     earlier run in it (they would mix with the new ones), its parent exists."""
     if _same_file(folder, source):
         raise UsageError(f"OUTPUT: {folder} is the input; refusing to write into it")
-    if codec:
-        raise UsageError("--codec: only for a video output; OUTPUT names a folder")
     _check_output_folder_path("OUTPUT", folder, "frame_*.png")
+
+
+def _refuse_video_flags(args, output):
+    """predict's and interpolate's --fps, --codec and --crf when OUTPUT is no video
+    (``output``: ``"a folder"``, ``"an image"``): one usage error naming those given."""
+    given = [flag for flag, value in (("--fps", args.fps), ("--codec", args.codec),
+                                      ("--crf", args.crf is not None)) if value]
+    if given:
+        raise UsageError(f"{', '.join(given)}: only for a video output; OUTPUT names {output}")
 
 
 @contextlib.contextmanager
@@ -994,11 +1001,8 @@ def cmd_predict(args):
         _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
         _crf_note(args, args.output, args.codec)
     else:
-        _check_output_folder(Path(args.output), source, args.codec)
-        if args.crf is not None:
-            raise UsageError("--crf: only for a video output; OUTPUT names a folder")
-        if args.fps is not None:  # taken and ignored before: PNG files have no rate
-            raise UsageError("--fps: only for a video output; OUTPUT names a folder")
+        _check_output_folder(Path(args.output), source)
+        _refuse_video_flags(args, "a folder")  # PNG files have no rate, codec or crf
     gan = _gan_options(args)
     options = _method_options(args.method, args.option)
     smooth = None
@@ -1424,18 +1428,14 @@ def cmd_interpolate(args):
         raise UsageError(f"--times: a {kind} output holds FRAME0, the frames and FRAME1 in this order: "
                          f"expected times increasing inside (0, 1), got {_times_text(times)}")
     if kind != "video":
-        given = [flag for flag, value in (("--fps", args.fps), ("--codec", args.codec),
-                                          ("--crf", args.crf is not None)) if value]
-        if given:
-            raise UsageError(f"{', '.join(given)}: only for a video output; OUTPUT names "
-                             f"{'an image' if kind == 'image' else 'a folder'}")
+        _refuse_video_flags(args, "an image" if kind == "image" else "a folder")
     if kind == "image":
         _check_output("OUTPUT", output, "image", inputs)
     elif kind == "video":
         _check_output("OUTPUT", output, "video", inputs, codec=args.codec)
         _crf_note(args, output, args.codec)
     else:
-        _check_output_folder(output, inputs[0], None)
+        _check_output_folder(output, inputs[0])
     frame0, frame1 = _read_pair(args.frame0, args.frame1)
     _check_frames_fit(output, kind, frame0)
     options = _method_options(args.flow, args.option, flag="--flow") or None
