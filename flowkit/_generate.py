@@ -6,6 +6,10 @@ import numbers
 import numpy as np
 
 
+# generate's TypeError for a value that is neither a caption nor a vector, then what it got
+_NOT_A_CAPTION = "caption_or_condition: expected a caption (str) or a 1-D vector of numbers, got "
+
+
 def generate(caption_or_condition, *, model="text2video-shapes", frames=16, seed=None,
              device=None, text_encoder=None):
     """Generate a video clip from a caption (or a text vector) with a conditional video GAN.
@@ -78,8 +82,7 @@ def generate(caption_or_condition, *, model="text2video-shapes", frames=16, seed
         raise TypeError(f"text_encoder: expected None or a callable str -> vector, got "
                         f"{type(text_encoder).__name__}")
     if caption_or_condition is None:
-        raise TypeError("caption_or_condition: expected a caption (str) or a 1-D vector of "
-                        "numbers, got None")
+        raise TypeError(f"{_NOT_A_CAPTION}None")
     if isinstance(caption_or_condition, str):
         from .models.shapes import check_caption
 
@@ -89,11 +92,9 @@ def generate(caption_or_condition, *, model="text2video-shapes", frames=16, seed
         try:
             vector = np.asarray(caption_or_condition, dtype=np.float32)
         except (TypeError, ValueError):
-            raise TypeError(f"caption_or_condition: expected a caption (str) or a 1-D vector of "
-                            f"numbers, got {type(caption_or_condition).__name__}") from None
+            raise TypeError(f"{_NOT_A_CAPTION}{type(caption_or_condition).__name__}") from None
         if vector.ndim == 0:  # one number (flowkit.generate(42)): neither a caption nor a vector
-            raise TypeError(f"caption_or_condition: expected a caption (str) or a 1-D vector of "
-                            f"numbers, got {type(caption_or_condition).__name__} "
+            raise TypeError(f"{_NOT_A_CAPTION}{type(caption_or_condition).__name__} "
                             f"{caption_or_condition!r}")
         if vector.ndim != 1 or not vector.size:
             raise ValueError(f"caption_or_condition: expected a finite 1-D vector, got shape "

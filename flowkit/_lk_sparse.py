@@ -8,7 +8,7 @@ from ._backend import (CUDA, as_array, device_array, host_array, is_device_array
                        to_output)
 from ._intensity import prepare_frames
 from ._validate import (check_bool, check_float, check_int, check_same_dtype,
-                        check_one_frame, check_same_shape)
+                        check_one_frame, check_same_shape, scalar)
 
 
 def _check_frame(name, frame):
@@ -35,8 +35,9 @@ def _check_points(name, points):
 
 
 def _check_win_size(win_size):
-    if isinstance(win_size, np.ndarray) and win_size.ndim <= 1:  # np.array(21), np.array([21, 11])
-        win_size = win_size.item() if win_size.ndim == 0 else tuple(win_size.tolist())
+    win_size = scalar(win_size)  # np.array(21)
+    if isinstance(win_size, np.ndarray) and win_size.ndim == 1:  # np.array([21, 11])
+        win_size = tuple(win_size)
     if isinstance(win_size, numbers.Integral) and not isinstance(win_size, bool):
         w = h = check_int("win_size", win_size, min_value=3)
         return w, h

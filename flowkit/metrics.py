@@ -248,7 +248,7 @@ def ssim(image, reference, data_range=None, **kwargs):
         scikit-image is not installed (``pip install scikit-image``).
     ValueError
         A side of the images shorter than the window (``win_size``; 7 by default, 11 with
-        ``gaussian_weights=True``), naming ``image``.
+        ``gaussian_weights=True``), naming ``image``; an even ``win_size``.
 
     Notes
     -----
