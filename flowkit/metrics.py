@@ -23,6 +23,22 @@ __all__ = ["endpoint_error", "angular_error", "fl_all", "psnr", "ssim", "interpo
            "warping_error", "sharpness"]
 
 
+def _valid_mask(valid, shape, what=""):
+    """``valid`` as a boolean host mask of ``shape``: bool, or numbers where nonzero means valid
+    (KITTI's uint16 masks); a float mask holding NaN is refused (NumPy would count NaN as True)."""
+    valid = as_array(valid)
+    check_array("valid", valid)
+    if tuple(valid.shape) != tuple(shape):
+        raise ValueError(f"valid: expected shape {tuple(shape)}{what}, got {tuple(valid.shape)}")
+    valid = to_host(valid)
+    if valid.dtype.kind not in "biuf":
+        raise TypeError(f"valid: expected a boolean or numeric mask, got dtype {valid.dtype}")
+    if valid.dtype.kind == "f" and np.isnan(valid).any():
+        raise ValueError(f"valid: expected a mask of True/False (or 1/0), got "
+                         f"{int(np.isnan(valid).sum())} NaN values")
+    return valid.astype(bool)
+
+
 def _flow_pair(flow, gt, valid):
     """Checked float64 host arrays (flow, gt) restricted to the valid pixels, each (M, 2)."""
     flow, gt = as_array(flow), as_array(gt)
@@ -33,12 +49,7 @@ def _flow_pair(flow, gt, valid):
     gt = to_host(gt).astype(np.float64, copy=False)
     mask = known_vectors(gt)
     if valid is not None:
-        valid = as_array(valid)
-        check_array("valid", valid)
-        if tuple(valid.shape) != gt.shape[:-1]:
-            raise ValueError(f"valid: expected shape {gt.shape[:-1]} (the flow without its last axis), "
-                             f"got {tuple(valid.shape)}")
-        mask &= to_host(valid).astype(bool)
+        mask &= _valid_mask(valid, gt.shape[:-1], " (the flow without its last axis)")
     if not mask.any():
         raise ValueError(f"valid: expected at least one pixel with valid=True and known ground "
                          f"truth, got none of {mask.size}")
@@ -381,10 +392,7 @@ def warping_error(frame, previous, flow, valid=None):
     # as endpoint_error leaves unknown ground truth out (samples outside the frame are kept)
     counted = to_host(known_vectors(flow))
     if valid is not None:
-        valid = to_host(as_array(valid)).astype(bool)
-        if valid.shape != frame.shape[:2]:
-            raise ValueError(f"valid: expected shape {frame.shape[:2]}, got {valid.shape}")
-        counted &= valid
+        counted &= _valid_mask(valid, frame.shape[:2])
     if not counted.any():
         raise ValueError("valid: expected at least one pixel with a known flow and valid=True, "
                          "got none")

@@ -93,6 +93,16 @@ def test_valid_mask_and_unknown_ground_truth():
     valid = np.array([[False, True], [True, True]])
     assert metrics.endpoint_error(flow, gt, valid) == 0.0
     assert metrics.endpoint_error(flow, gt, valid.astype(np.uint8)) == 0.0
+    assert metrics.endpoint_error(flow, gt, valid.astype(np.float32)) == 0.0
+    # NumPy reads NaN as True: a float mask holding NaN is refused, not a pixel counted
+    holey = valid.astype(np.float64)
+    holey[0, 0] = np.nan
+    with pytest.raises(ValueError, match="valid: expected a mask of True/False .*got 1 NaN"):
+        metrics.endpoint_error(flow, gt, holey)
+    with pytest.raises(ValueError, match="valid: expected a mask of True/False .*got 1 NaN"):
+        metrics.warping_error(np.zeros((2, 2)), np.zeros((2, 2)), gt, holey)
+    with pytest.raises(TypeError, match="valid: expected a boolean or numeric mask, got dtype <U1"):
+        metrics.endpoint_error(flow, gt, np.full((2, 2), "y"))
     gt[0, 0] = (np.nan, np.nan)
     assert metrics.endpoint_error(flow, gt) == 0.0  # unknown ground truth skipped without a mask
     gt[0, 0] = (0, 2e9)
