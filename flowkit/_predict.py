@@ -637,6 +637,9 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
                 raise ValueError(f"smooth: {key!r} is not an option of smooth_flow (its options: "
                                  f"{', '.join(names)})")
     given = None
+    if isinstance(flow, (list, tuple)):
+        raise TypeError(f"flow: expected an estimator name, a callable or a flow array (NumPy or "
+                        f"CuPy, (H, W, 2) float), got {_validate.describe(flow)}")
     if hasattr(flow, "shape") and hasattr(flow, "dtype"):
         if scheme == "reestimate":
             raise ValueError("flow: scheme='reestimate' re-estimates the motion at every step; "

@@ -114,7 +114,8 @@ def _dtype_name(array):
 
 def describe(value):
     """``value`` for an error message: its repr, or type, shape and dtype for an array, or its
-    class where the repr spans lines (a torch module printed itself over 35 lines). A NumPy
+    class where the repr spans lines (a torch module printed itself over 35 lines), its type,
+    length and start for a long list, tuple, dict or set. A NumPy
     scalar or 0-d array is its dtype and value (``float64 2.5``)."""
     if isinstance(value, (np.generic, np.ndarray)) and np.ndim(value) == 0:
         return f"{_dtype_name(value)} {np.asarray(value).item()!r}"
@@ -123,6 +124,8 @@ def describe(value):
     text = repr(value)
     if "\n" in text:
         return f"a {type(value).__module__}.{type(value).__qualname__}"
+    if isinstance(value, (list, tuple, dict, set)) and len(text) > 80:  # a nested list of pixels
+        return f"a {type(value).__name__} of {len(value)} items ({text[:40]}...)"
     return text
 
 

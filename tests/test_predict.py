@@ -89,6 +89,13 @@ def test_registry_names_and_options():
         get_estimator("farneback", 3)
     with pytest.raises(TypeError, match="flow: expected an estimator name"):
         get_estimator(42)
+    # a flow given as nested lists: predict names the array it takes, and the message stays
+    # short (it printed every vector of the list)
+    frames = np.zeros((3, 16, 16), np.uint8)
+    with pytest.raises(TypeError, match=r"flow: expected an estimator name, a callable or a flow "
+                                        r"array .*got a list of 16 items \(\[\[\[0\.0, 0\.0\]") as info:
+        flowkit.predict(frames, 2, flow=np.zeros((16, 16, 2)).tolist())
+    assert len(str(info.value)) < 200
 
 
 def test_translation_is_predicted_at_every_horizon():
