@@ -21,6 +21,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -2359,6 +2360,14 @@ def _command_parser(parser, args):
         parser = commands.choices[name]
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    """``warnings.showwarning`` for the command: ``flowkit: warning: MESSAGE`` on stderr (a
+    damaged input video, :class:`flowkit.video.DamagedVideoWarning`), above a progress bar."""
+    from tqdm import tqdm
+
+    tqdm.write(f"flowkit: warning: {message}", file=file or sys.stderr)
+
+
 def main(argv=None):
     """Run the ``flowkit`` command.
 
@@ -2405,7 +2414,9 @@ def main(argv=None):
     hook, sys.unraisablehook = sys.unraisablehook, _quiet_unraisable(sys.unraisablehook)
     request_stop(None)
     try:
-        status, line = _outcome(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning  # as errors: one line, no source line
+            status, line = _outcome(args)
         stopped = stop_requested()
     finally:
         sys.unraisablehook = hook

@@ -13,6 +13,7 @@ import functools
 import math
 import os
 import re
+import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -22,7 +23,15 @@ from ._atomic import atomic_path
 from ._backend import as_array, to_host
 from ._validate import check_array, check_float, check_int, check_path, describe
 
-__all__ = ["iter_frames", "probe_video", "VideoInfo", "VideoWriter"]
+__all__ = ["iter_frames", "probe_video", "VideoInfo", "VideoWriter", "DamagedVideoWarning"]
+
+
+class DamagedVideoWarning(UserWarning):
+    """Frames of a video were decoded with errors: FFmpeg concealed the damage (a corrupt
+    packet's blocks are filled from their surroundings or the previous frame) and the frames
+    came through, as the ``ffmpeg`` tool's ``error while decoding`` lines say. Warned at the
+    first such frame of each pass over a file (``flowkit`` prints ``flowkit: warning: ...``);
+    ``warnings.simplefilter("error", DamagedVideoWarning)`` makes it an error."""
 
 IMAGE_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".pnm"}
@@ -481,7 +490,8 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
     filter). Decoding errors are ValueError naming the file, and so is a stream that ends well
     before the end its headers declare (more than 2 frames and 5 % of the duration: a
     WebM/Matroska file, or an MP4 whose index comes first, cut short, which FFmpeg's demuxer
-    reads to the cut without an error).
+    reads to the cut without an error). Frames FFmpeg decoded with errors concealed (a damaged
+    file that still decodes) come through, the first with a :class:`DamagedVideoWarning`.
     """
     import av
 
@@ -490,6 +500,7 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
     period = 1 / Fraction(_frame_rate(stream) or 30)
     previous = reached = None
     count = 0
+    damaged = False
     name = container.name
     iterator = container.decode(stream)
     while True:
@@ -505,7 +516,8 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
             raise ValueError(f"path: cannot decode {name}{where} ({_av_message(exc)})") from None
         count += 1
         if frame.pts is not None:
-            time = _after(frame.pts * Fraction(frame.time_base or stream.time_base), previous, period)
+            time = _after(frame.pts * Fraction(frame.time_base or stream.time_base), previous,
+                          period)
         else:
             time = Fraction(0) if previous is None else previous + period
         previous = time
@@ -517,6 +529,13 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
             turns = _rotation(frame.rotation) // 90
             if turns:
                 array = np.ascontiguousarray(np.rot90(array, turns))
+        if frame.is_corrupt and not damaged:
+            damaged = True
+            start = (stream.start_time or 0) * _time_base(stream)
+            warnings.warn(f"{name}: the frame at {float(time - start):.3f} s was decoded with "
+                          f"errors: the file is damaged and FFmpeg concealed the damage, which "
+                          f"the frames show (later damaged frames are not reported)",
+                          DamagedVideoWarning, stacklevel=2)
         yield time, array
 
 

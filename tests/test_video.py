@@ -10,6 +10,9 @@ within a loose bound.
 
 import gc
 import itertools
+import subprocess
+import sys
+import warnings
 from fractions import Fraction
 
 import cv2
@@ -18,7 +21,7 @@ import pytest
 
 from cases import data_path
 from flowkit import VideoWriter, iter_frames
-from flowkit.video import probe_video
+from flowkit.video import DamagedVideoWarning, probe_video
 
 HEIGHT, WIDTH = 24, 40  # non-square, multiples of 8 for the block codecs
 
@@ -924,3 +927,40 @@ def test_grid_timing_puts_times_near_the_grid_on_it_and_keeps_the_others():
     for rate in (None, Fraction(5000)):  # no plausible grid: the input's times as they are
         time_base, snap = grid_timing(info(rate, Fraction(1, 1000)))
         assert time_base == Fraction(1, 1000) and snap(Fraction(33, 1000)) == Fraction(33, 1000)
+
+
+def damaged_clip(path):
+    """A 30-frame H.264 clip with 64 bytes inverted in the middle of its coded frames: FFmpeg
+    decodes every frame, one of them with errors concealed."""
+    texture = np.random.default_rng(0).integers(0, 256, (64, 160, 3), np.uint8)
+    write_video(path, [np.roll(texture, k, axis=1)[:, :96].copy() for k in range(30)])
+    data = bytearray(path.read_bytes())
+    start = data.find(b"mdat") + 8
+    end = data.find(b"moov", start)
+    middle = start + ((end if end > 0 else len(data)) - start) // 2
+    data[middle:middle + 64] = bytes(b ^ 0xFF for b in data[middle:middle + 64])
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_damaged_video_decodes_with_one_warning(tmp_path):
+    # FFmpeg conceals a damaged frame and says so ("error while decoding MB ..."); flowkit
+    # decoded such a file silently
+    path = damaged_clip(tmp_path / "damaged.mp4")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frames = list(iter_frames(path))
+    assert len(frames) == 30
+    assert [w.category for w in caught] == [DamagedVideoWarning]
+    assert str(caught[0].message).startswith(f"{path}: the frame at ")
+    with warnings.catch_warnings(record=True) as caught:  # an intact file: no warning
+        warnings.simplefilter("always")
+        list(iter_frames(write_video(tmp_path / "intact.mp4", make_frames())))
+    assert caught == []
+    # the command line: one warning line, and the job done
+    done = subprocess.run([sys.executable, "-m", "flowkit", "flow", str(path), "--video",
+                           str(tmp_path / "flow.mp4"), "-q"], capture_output=True, text=True)
+    assert done.returncode == 0 and (tmp_path / "flow.mp4").is_file()
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"flowkit: warning: {path}: the frame at ")
+    assert "was decoded with errors" in lines[0]
