@@ -278,9 +278,13 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
 
 def _check_flo_name(flag, path):
     """A ``.flo`` path (any case) for ``flag`` (flow's ``-o``, color's FLO), as ``read_flo`` and
-    ``write_flo`` require it: else a usage error."""
-    if Path(path).suffix.lower() != ".flo":
-        raise UsageError(f"{flag}: expected a .flo path, got {path}")
+    ``write_flo`` require it (their check): else a usage error."""
+    from .io import check_flo_name
+
+    try:
+        check_flo_name(path, flag, quote=False)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _check_video_input(source):

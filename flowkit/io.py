@@ -52,13 +52,15 @@ def _read_bytes(path, what, check_name=None):
         raise type(exc)(f"path: cannot read {path} ({exc.strerror or exc})") from exc
 
 
-def _check_flo_name(path):
+def check_flo_name(path, name="path", quote=True):
     """``path`` (a file, not a folder) must name a ``.flo`` file, as the Middlebury reference
-    code's ``ReadFlowFile`` and ``WriteFlowFile`` require (flowIO.cpp; any case here, as the
-    command line's ``-o``): OpenCV's ``readOpticalFlow`` and ``writeOpticalFlow`` take any name,
-    so ``write_flo("flow.png", flow)`` wrote Middlebury bytes under a PNG's name."""
+    code's ``ReadFlowFile`` and ``WriteFlowFile`` require (flowIO.cpp; any case): OpenCV's
+    ``readOpticalFlow`` and ``writeOpticalFlow`` take any name, so ``write_flo("flow.png",
+    flow)`` wrote Middlebury bytes under a PNG's name. Else a ValueError naming ``name`` (the
+    command line's ``-o`` and ``FLO`` give their flags and the path unquoted)."""
     if Path(path).suffix.lower() != ".flo":
-        raise ValueError(f"path: expected a .flo path, got {str(path)!r}")
+        shown = repr(str(path)) if quote else str(path)
+        raise ValueError(f"{name}: expected a .flo path, got {shown}")
 
 
 def read_flo(path):
@@ -104,7 +106,7 @@ def read_flo(path):
     """
     check_path("path", path)
     path = Path(path)
-    data = _read_bytes(path, ".flo", _check_flo_name)
+    data = _read_bytes(path, ".flo", check_flo_name)
     if len(data) < _FLO_HEADER_BYTES:
         raise ValueError(f"path: {path}: truncated .flo file, {len(data)} bytes is shorter than the 12-byte header")
     magic = np.frombuffer(data, "<f4", 1, 0)[0]
@@ -158,7 +160,7 @@ def write_flo(path, flow):
     check_path("path", path)
     if Path(path).is_dir() or Path(path).name in ("", ".", ".."):
         raise IsADirectoryError(f"path: {Path(path)} is a folder; expected a .flo file path")
-    _check_flo_name(path)
+    check_flo_name(path)
     flow = _host_flow("flow", flow)
     height, width = flow.shape[:2]
     # header and data assembled in one buffer: a single copy of the flow (float32 conversion)
