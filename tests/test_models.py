@@ -592,6 +592,24 @@ def test_cli_train_on_a_single_image(tmp_path, capsys, model, sample):
 
 
 @needs_torch
+@pytest.mark.parametrize("model", ["interp-refine", "predict-gan", "colorize"])
+def test_cli_train_on_a_folder_without_videos_or_images(tmp_path, capsys, model):
+    # a folder with neither (here a video of an extension not read) said "the folder X holds
+    # no image files (...)", not naming --data nor the video files looked for
+    from flowkit.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "clip.mpg").write_bytes(b"\0" * 64)
+    out = tmp_path / "w.safetensors"
+    assert main(_train_args(model, data, out)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"flowkit: error: --data: the folder {data} holds no video file "
+                          "(.avi, .m4v, .mkv, .mov, .mp4, .webm) and no image file (.bmp, "), err
+    assert "\n" not in err and not list(tmp_path.glob("w.*"))
+
+
+@needs_torch
 def test_train_out_that_is_not_a_path_names_out(tmp_path):
     # Path(None) said "expected str, bytes or os.PathLike object, not NoneType"
     from flowkit.models.train import train_interp_refine

@@ -43,6 +43,20 @@ def find_sources(paths):
     return sources
 
 
+def _check_folders(sources):
+    """A folder among ``sources`` (:func:`find_sources`: one with no video file) that holds no
+    image file either is a ``ValueError`` naming ``--data`` and both kinds of file (it said
+    "the folder holds no image files" of a folder of videos of another extension)."""
+    from ..video import IMAGE_EXTENSIONS
+
+    for source in sources:
+        if source.is_dir() and not any(f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file()
+                                       for f in source.iterdir()):
+            raise ValueError(f"--data: the folder {source} holds no video file "
+                             f"({', '.join(sorted(VIDEO_SUFFIXES))}) and no image file "
+                             f"({', '.join(sorted(IMAGE_EXTENSIONS))})")
+
+
 def triplet_parts(frame0, frame1, t=0.5):
     """The classical pipeline's parts at ``t`` for one pair (uint8 RGB), as tensors in [0, 1]
     (:func:`interp_refine.parts_tensors`): the same path as ``interpolate(method="learned")``."""
@@ -414,7 +428,8 @@ def train_model(name, model, data, out, *, make_crops, augment, epochs, batch, l
     ``resume`` (:func:`read_checkpoint`: the same model, cache key, ``epochs``, ``batch``,
     ``lr`` and ``meta``, unfinished) are checked. A model whose sample is a ``sequence`` of
     frames (``"triplet of frames"``) refuses an image file among the sources first
-    (``ValueError``: a single image holds none)."""
+    (``ValueError``: a single image holds none); a folder with neither video nor image files
+    is a ``ValueError`` naming ``--data`` before the crops are made."""
     sources = find_sources(data)
     if sequence is not None:
         from ..video import IMAGE_EXTENSIONS
@@ -427,6 +442,7 @@ def train_model(name, model, data, out, *, make_crops, augment, epochs, batch, l
     modules = model if isinstance(model, dict) else {"model": model}
     run = {"model": name, **key, "epochs": epochs, "batch": batch, "lr": lr, **(meta or {})}
     resume = check_start(out, device, resume, run, fit_entries(modules))
+    _check_folders(sources)
     torch.set_num_threads(threads)
     began = time.perf_counter()
     cache = Path(cache) if cache else Path(str(out) + ".cache.pt")
