@@ -4,6 +4,7 @@ torch-less error is tested in a subprocess that hides torch."""
 
 import json
 import os
+import re
 import stat
 
 import numpy as np
@@ -82,6 +83,18 @@ def test_register_and_get_round_trip_and_errors():
         models.get_weights("interp-refine", "best")
     with pytest.raises(TypeError, match="builder: expected a callable"):
         models.register_model("x", 5)
+
+
+def test_register_model_checks_its_weights_table():
+    # {"default": "w.safetensors"} was registered and get_model then raised "AttributeError:
+    # 'str' object has no attribute 'path'"; a list raised dict()'s own ValueError
+    for weights, given in (({"default": "w.safetensors"}, "{'default': 'w.safetensors'}"),
+                           (["a"], "['a']")):
+        with pytest.raises(TypeError, match=r"^weights: expected None or a dict of str -> "
+                                            r"flowkit\.models\.Weights \(Weights\(path, meta\)\), "
+                                            rf"got {re.escape(given)}$"):
+            models.register_model("test-bad-weights", lambda: None, weights=weights)
+        assert "test-bad-weights" not in models.list_models()
 
 
 def test_a_model_registered_without_weights_builds_by_default():

@@ -58,7 +58,8 @@ def register_model(name, builder=None, *, weights=None):
     ValueError
         ``name`` already registered or not a non-empty string.
     TypeError
-        ``builder`` neither callable nor a ``"module:function"`` string.
+        ``builder`` neither callable nor a ``"module:function"`` string; ``weights`` not a
+        dict of str -> :class:`Weights`.
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name: expected a non-empty string, got {name!r}")
@@ -70,6 +71,12 @@ def register_model(name, builder=None, *, weights=None):
     if name in _REGISTRY:
         raise ValueError(f"name: expected a name not yet registered, got {name!r} (registered: "
                          f"{', '.join(list_models())})")
+    if weights is not None and not (isinstance(weights, dict) and all(
+            isinstance(k, str) and isinstance(v, Weights) for k, v in weights.items())):
+        from .._validate import describe
+
+        raise TypeError(f"weights: expected None or a dict of str -> flowkit.models.Weights "
+                        f"(Weights(path, meta)), got {describe(weights)}")
     _REGISTRY[name] = (builder, dict(weights or {}))
     return builder
 
