@@ -97,6 +97,30 @@ def test_register_model_checks_its_weights_table():
         assert "test-bad-weights" not in models.list_models()
 
 
+@needs_torch
+def test_get_model_errors_are_short_and_name_the_parameter():
+    # weights=get_weights(...) printed the whole Weights (its metadata, ~1,000 characters) and a
+    # state dict every tensor; a builder returning no module raised "AttributeError: 'int'
+    # object has no attribute 'to'"
+    w = models.get_weights("interp-refine")
+    with pytest.raises(TypeError, match=r"^weights: expected a weights name, a path or None, got "
+                                        rf"the Weights of {re.escape(repr(str(w.path)))} "
+                                        r"\(give its \.path\)$"):
+        models.get_model("interp-refine", weights=w)
+    state = models.get_model("interp-refine", weights=None).state_dict()
+    with pytest.raises(TypeError) as info:
+        models.get_model("interp-refine", weights=state)
+    assert len(str(info.value)) < 120 and "\n" not in str(info.value), str(info.value)
+    name = "test-not-a-module"
+    try:
+        models.register_model(name, lambda: 5)
+        with pytest.raises(TypeError, match=rf"^builder: expected the builder of '{name}' to "
+                                            r"return a torch\.nn\.Module, got 5$"):
+            models.get_model(name)
+    finally:
+        _api._REGISTRY.pop(name, None)
+
+
 def test_a_model_registered_without_weights_builds_by_default():
     # get_model(name) said "expected one of (none), a path ... got 'default'"; torchvision
     # builds with weights=None by default, and so does a model without registered weights

@@ -231,6 +231,9 @@ def get_model(name, *, weights="default", device=None):
         An unknown name or weights name; a file that is not safetensors or does not fit the
         architecture (missing, unexpected or wrong-shaped tensors); a ``device`` other than
         the above, or ``"cuda"`` without a CUDA build of torch and a GPU.
+    TypeError
+        ``weights`` neither a string, a path nor None; the registered builder returned
+        something other than a ``torch.nn.Module``.
     FileNotFoundError
         A weights path that does not exist.
     IsADirectoryError
@@ -238,7 +241,11 @@ def get_model(name, *, weights="default", device=None):
     """
     builder, table = _entry(name)
     if weights is not None and not isinstance(weights, (str, Path)):
-        raise TypeError(f"weights: expected a weights name, a path or None, got {weights!r}")
+        from .._validate import describe
+
+        given = (f"the Weights of {str(weights.path)!r} (give its .path)"
+                 if isinstance(weights, Weights) else describe(weights))
+        raise TypeError(f"weights: expected a weights name, a path or None, got {given}")
     if isinstance(weights, str) and weights in table:
         path = table[weights].path
     elif weights is None or (weights == "default" and not table):
@@ -254,6 +261,11 @@ def get_model(name, *, weights="default", device=None):
         module, _, function = builder.partition(":")
         builder = getattr(importlib.import_module(module), function)
     model = builder()
+    if not isinstance(model, torch.nn.Module):
+        from .._validate import describe
+
+        raise TypeError(f"builder: expected the builder of {name!r} to return a "
+                        f"torch.nn.Module, got {describe(model)}")
     if path is not None:
         load_state(model, path)
     return model.to(torch.device(device or "cpu")).eval()
