@@ -297,6 +297,16 @@ def test_corrupt_and_wrong_shape_weights_are_clear_errors(tmp_path):
         models.get_model("interp-refine", weights=wrong)
     with pytest.raises(FileNotFoundError, match="weights: no such file"):
         models.get_model("interp-refine", weights=tmp_path / "absent.safetensors")
+    # NaN weights (a diverged run) loaded silently, and interpolate(method="learned") returned
+    # black frames with a RuntimeWarning from the cast
+    state = {k: v.contiguous() for k, v in models.get_model("interp-refine", weights=None).state_dict().items()}
+    state["enc1.0.weight"] = state["enc1.0.weight"].clone()
+    state["enc1.0.weight"][0, 0, 0, 0] = float("nan")
+    nan = tmp_path / "nan.safetensors"
+    save_file(state, str(nan))
+    with pytest.raises(ValueError, match=r"^weights: '.*nan\.safetensors' holds NaN or infinite "
+                                         r"values in enc1\.0\.weight; expected finite weights$"):
+        models.get_model("interp-refine", weights=nan)
 
 
 # --- interpolate(method="learned") ---

@@ -198,6 +198,12 @@ def load_state(model, path):
             raise ValueError(f"weights: {str(path)!r} does not fit {type(model).__name__}: "
                              f"{key} expected shape {tuple(value.shape)}, got "
                              f"{tuple(state[key].shape)}")
+    import torch
+
+    for key, value in state.items():  # a diverged run's file: NaN in, black frames out
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise ValueError(f"weights: {str(path)!r} holds NaN or infinite values in {key}; "
+                             f"expected finite weights")
     model.load_state_dict(state)
 
 
@@ -229,7 +235,8 @@ def get_model(name, *, weights="default", device=None):
         PyTorch is not installed (the message names the extra ``flowkit-cv[torch]``).
     ValueError
         An unknown name or weights name; a file that is not safetensors or does not fit the
-        architecture (missing, unexpected or wrong-shaped tensors); a ``device`` other than
+        architecture (missing, unexpected or wrong-shaped tensors) or holds NaN or infinite
+        values; a ``device`` other than
         the above, or ``"cuda"`` without a CUDA build of torch and a GPU.
     TypeError
         ``weights`` neither a string, a path nor None; the registered builder returned
