@@ -368,15 +368,16 @@ def _probe(source, step, grid=False):
     return (-(-count // step) if count else None), (float(fps) / step if fps else None), info
 
 
-def _padding_note(padded, size):
+def _padding_note(padded, size, keep="write .mkv with --codec ffv1, or .webm"):
     """The note on stderr when an odd ``padded`` (width, height) was padded to the even
     ``size`` for the encoder (nothing when ``padded`` is None or ``size``): retime's and
     translate's (their reports' ``padded``), flow's and predict's (the stored size of the
-    frames and the size written)."""
+    frames and the size written); ``keep`` says how to keep the size (generate has no
+    --codec: its .mkv is FFV1)."""
     if padded and tuple(padded) != tuple(size):
         print(f"flowkit: note: padded {_wxh(padded)} to {_wxh(size)} (last row or column "
               f"repeated) for the encoder, which needs an even size; to keep {_wxh(padded)} "
-              "write .mkv with --codec ffv1, or .webm", file=sys.stderr)
+              f"{keep}", file=sys.stderr)
 
 
 def _not_written_line(not_written, source=None):
@@ -1754,7 +1755,7 @@ def cmd_generate(args):
             writer.write(picture)
     size = _size_text((args.size, args.size), picture.shape[:2])
     _wrote(args.output, f"{_counted(len(clip), 'frame')}, {size}, seed {seed}: {args.caption!r}")
-    _padding_note((args.size, args.size), picture.shape[1::-1])
+    _padding_note((args.size, args.size), picture.shape[1::-1], keep="write .mkv or .webm")
     return 0
 
 

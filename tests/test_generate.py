@@ -349,6 +349,13 @@ def test_cli_generate_pads_an_odd_size(tmp_path, capsys):
                  "--size", "33", "-q"]) == 0
     captured = capsys.readouterr()
     assert "33x33 padded to 34x34" in captured.out
-    # the note retime, predict and flow print (how to keep the size)
-    assert captured.err.startswith("flowkit: note: padded 33x33 to 34x34 (last row or column repeated)")
+    # the note retime, predict and flow print (how to keep the size), without their advice of
+    # --codec ffv1, which generate does not take ("unrecognized arguments"): its .mkv is FFV1
+    assert captured.err == ("flowkit: note: padded 33x33 to 34x34 (last row or column repeated) "
+                            "for the encoder, which needs an even size; to keep 33x33 write "
+                            ".mkv or .webm\n")
     assert next(iter(flowkit.iter_frames(out))).shape == (34, 34, 3)
+    for name in ("clip.mkv", "clip.webm"):  # as the note says
+        assert main(["generate", "a green triangle moves up", "-o", str(tmp_path / name),
+                     "--seed", "5", "--size", "33", "-q"]) == 0
+        assert next(iter(flowkit.iter_frames(tmp_path / name))).shape == (33, 33, 3)
