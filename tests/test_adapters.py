@@ -136,6 +136,23 @@ def test_an_adapter_whose_output_is_not_finite_is_an_error(registered, bad):
     assert np.isnan(out[0, 0]) and np.isfinite(out[1:]).all()
 
 
+@needs_torch
+def test_an_adapter_that_returns_no_tensor_is_a_type_error(registered):
+    # a NumPy array of the right shape raised "AttributeError: 'numpy.ndarray' object has no
+    # attribute 'movedim'"; a list was a ValueError "returned list, expected shape"
+    models.register_interpolator("numpy-out", lambda frame0, frame1, t: frame0.numpy())
+    models.register_predictor("list-out", lambda frames, horizon: [frames])
+    registered.extend([("interpolator", "numpy-out"), ("predictor", "list-out")])
+    with pytest.raises(TypeError, match=r"^method='numpy-out': the registered module returned "
+                                        r"ndarray of shape \(1, 1, 8, 8\) and dtype float32, "
+                                        r"expected a torch\.Tensor of shape \(1, 1, 8, 8\)$"):
+        flowkit.interpolate(_frames((8, 8)), _frames((8, 8), 1), 0.5, method="numpy-out")
+    with pytest.raises(TypeError, match=r"^method='list-out': the registered module returned "
+                                        r"a builtins\.list, expected a torch\.Tensor of shape "
+                                        r"\(1, 2, 1, 8, 8\)$"):
+        flowkit.predict(_frames((3, 8, 8)), 2, method="list-out")
+
+
 def test_list_adapters_without_kind_lists_all(registered):
     # kind was required (a TypeError without it) and an unknown kind a bare KeyError
     models.register_interpolator("a-interp", lambda frame0, frame1, t: frame0)

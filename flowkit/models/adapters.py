@@ -11,8 +11,9 @@ The documented signatures (intensities in [0, 1], gray frames with C = 1):
 
 Both run under ``torch.no_grad()`` on the device of the module's first parameter (the CPU
 for a module without parameters); outputs are converted to the input's dtype (integers
-rounded and saturated). An output with NaN or infinite values for finite input is a
-``ValueError`` naming the method.
+rounded and saturated). An output with NaN or infinite values for finite input, or of
+another shape, is a ``ValueError`` naming the method; an output that is not a
+``torch.Tensor`` (a NumPy array) a ``TypeError``.
 """
 
 _KINDS = ("interpolator", "predictor")
@@ -143,13 +144,16 @@ def _convert(out, reference, expected, name, channels, finite=True):
     through."""
     import torch
 
+    from .._validate import describe
     from ._arrays import intensity_scale, like, to_dtype
 
-    if not hasattr(out, "shape") or tuple(out.shape) != tuple(expected):
-        got = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
-        raise ValueError(f"{name}: the registered module returned {got}, expected shape "
-                         f"{tuple(expected)}")
-    if finite and isinstance(out, torch.Tensor) and not bool(torch.isfinite(out).all()):
+    if not isinstance(out, torch.Tensor):  # a NumPy array failed on .movedim (AttributeError)
+        raise TypeError(f"{name}: the registered module returned {describe(out)}, expected a "
+                        f"torch.Tensor of shape {tuple(expected)}")
+    if tuple(out.shape) != tuple(expected):
+        raise ValueError(f"{name}: the registered module returned {tuple(out.shape)}, expected "
+                         f"shape {tuple(expected)}")
+    if finite and not bool(torch.isfinite(out).all()):
         bad = int((~torch.isfinite(out)).sum())
         raise ValueError(f"{name}: the registered module's output is not finite ({bad} of "
                          f"{out.numel()} values are NaN or infinite) although its input is")
