@@ -166,6 +166,12 @@ def test_list_adapters_without_kind_lists_all(registered):
     with pytest.raises(ValueError, match="kind: expected None, 'interpolator' or 'predictor', "
                                          "got 'interpolators'"):
         models.list_adapters("interpolators")
+    # unregister said "name: expected a registered interpolators, got 'a-interp'"
+    with pytest.raises(ValueError, match="^kind: expected 'interpolator' or 'predictor', got "
+                                         "'interpolators'$"):
+        models.adapters.unregister("interpolators", "a-interp")
+    with pytest.raises(ValueError, match="^name: expected a registered interpolator, got 'b-pred'$"):
+        models.adapters.unregister("interpolator", "b-pred")
 
 
 # --- DLPack ---

@@ -65,8 +65,17 @@ def register_predictor(name, module):
 
 
 def unregister(kind, name):
-    """Remove a registered adapter (``kind``: ``"interpolator"`` or ``"predictor"``)."""
-    if kind not in _KINDS or name not in _ADAPTERS[kind]:
+    """Remove a registered adapter (``kind``: ``"interpolator"`` or ``"predictor"``).
+
+    Raises
+    ------
+    ValueError
+        ``kind`` neither ``"interpolator"`` nor ``"predictor"``; ``name`` not registered as
+        ``kind``.
+    """
+    if not isinstance(kind, str) or kind not in _KINDS:
+        raise ValueError(f"kind: expected 'interpolator' or 'predictor', got {kind!r}")
+    if name not in _ADAPTERS[kind]:
         raise ValueError(f"name: expected a registered {kind}, got {name!r}")
     del _ADAPTERS[kind][name]
 
