@@ -614,6 +614,23 @@ def test_cli_train_missing_out_folder_names_out(tmp_path, capsys, model):
 
 
 @needs_torch
+@pytest.mark.parametrize("model", list(_TRAIN_OPTIONS))
+def test_cli_train_out_that_is_a_folder_names_out_before_any_work(tmp_path, capsys, model):
+    # the run trained, then failed to save: "flowkit: error: w.safetensors: Is a directory"
+    from flowkit.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    out = tmp_path / "w.safetensors"
+    out.mkdir()
+    assert main(_train_args(model, data, out)) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"flowkit: error: --out: {out} is a folder; expected a .safetensors file to "
+                   "write"]
+    assert sorted(tmp_path.iterdir()) == [data, out]
+
+
+@needs_torch
 @pytest.mark.parametrize("model, sample", [("interp-refine", "triplet of frames"),
                                            ("predict-gan", "clip of 8 frames"), ("colorize", None)])
 def test_cli_train_on_a_single_image(tmp_path, capsys, model, sample):

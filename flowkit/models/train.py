@@ -400,12 +400,15 @@ def save_weights(model, path, meta):
 
 def check_start(out, device, resume, run, parts):
     """What every ``flowkit train MODEL`` checks before any work: ``device``
-    (:func:`check_device`), that the folder of ``out`` exists (the error names ``out``, not
-    the checkpoint or cache beside it) and, with ``resume``, the checkpoint
+    (:func:`check_device`), that ``out`` is no folder and the folder of ``out`` exists (the
+    errors name ``out``, not the checkpoint or cache beside it) and, with ``resume``, the
+    checkpoint
     (:func:`read_checkpoint` against ``run`` and ``parts``). Returns the checkpoint read, or
     None."""
     check_path("out", out)
     check_device(device)
+    if Path(out).is_dir():  # found when the weights were saved, after the training
+        raise IsADirectoryError(f"out: {out} is a folder; expected a .safetensors file to write")
     check_folder(out, "out")
     return None if resume is None else read_checkpoint(resume, run, parts)
 
