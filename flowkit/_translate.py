@@ -405,6 +405,8 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     ------
     FileNotFoundError
         ``src`` or the folder of ``dst`` does not exist.
+    IsADirectoryError
+        ``dst`` is a folder.
     ValueError
         ``dst`` is ``src``; ``src`` holds a single frame (an image: refused as ``retime``
         refuses it, after that frame); a bad ``segment`` (as ``retime``'s: start >= end, a
@@ -483,6 +485,8 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
         raise FileNotFoundError(f"src: no such video file: {src}")
     if dst.exists() and src.resolve() == dst.resolve():
         raise ValueError(f"dst: {dst} is the input; refusing to overwrite it")
+    if dst.is_dir():  # as retime's (it was OSError's bare "[Errno 21] Is a directory")
+        raise IsADirectoryError(f"dst: {dst} is a folder; expected a video file path")
     check_folder(dst, "dst")
     if codec is None:  # retime's default (libx264 for .mkv): every frame is re-encoded
         from ._retime import REENCODE_CODECS

@@ -336,6 +336,17 @@ def test_paths_that_are_not_paths_name_the_parameter(tiny_video, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_dst_that_is_a_folder_names_dst(tiny_video, tmp_path):
+    # it raised OSError's bare "IsADirectoryError: [Errno 21] Is a directory", naming neither
+    # dst nor the path (retime's "dst: ... is a folder")
+    folder = tmp_path / "out.mp4"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match=rf"^dst: {re.escape(str(folder))} is a folder; "
+                                                r"expected a video file path$"):
+        flowkit.translate(tiny_video, folder, "autocontrast", progress=False)
+    assert list(tmp_path.iterdir()) == [folder] and list(folder.iterdir()) == []
+
+
 def test_output_without_extension(tiny_video, tmp_path):
     # the extension picks the container, so --codec does not help: the error asks for one
     out = tmp_path / "out"
