@@ -674,6 +674,21 @@ def test_cli_train_on_a_folder_without_videos_or_images(tmp_path, capsys, model)
 
 
 @needs_torch
+def test_train_data_may_be_a_single_path(tmp_path):
+    # a str was iterated character by character ("--data: no such file or folder 'w'" for
+    # "/work/..."), a Path raised "TypeError: 'PosixPath' object is not iterable"
+    from flowkit.models import train
+
+    folder = _moving_frames(tmp_path / "frames")
+    assert train.find_sources(str(folder)) == train.find_sources(folder) == [folder]
+    out = tmp_path / "w.safetensors"
+    meta = train.train_interp_refine(folder, out, epochs=1, crop=32, triplets=3, per_triplet=1,
+                                     batch=2, shrink=1, threads=1, progress=False,
+                                     log=lambda line: None)
+    assert meta["training_data"] == [str(folder)] and out.is_file()
+
+
+@needs_torch
 def test_train_out_that_is_not_a_path_names_out(tmp_path):
     # Path(None) said "expected str, bytes or os.PathLike object, not NoneType"
     from flowkit.models.train import train_interp_refine

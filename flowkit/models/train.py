@@ -30,7 +30,12 @@ _SWAP = (("frame0", "frame1"), ("s0", "s1"), ("a", "b"), ("occ0", "occ1"), ("flo
 
 def find_sources(paths):
     """Video files and frame folders under ``paths`` (files, or folders: their videos, or the
-    folder itself when it holds images), sorted."""
+    folder itself when it holds images), sorted; one path (str or os.PathLike) is a list of
+    one (a str was read as a list of one-character paths)."""
+    import os
+
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
     sources = []
     for p in map(Path, paths):
         if not p.exists():
