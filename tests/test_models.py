@@ -689,6 +689,32 @@ def test_train_data_may_be_a_single_path(tmp_path):
 
 
 @needs_torch
+@pytest.mark.parametrize("option, value, error, message", [
+    ("epochs", 0, ValueError, "epochs: expected an integer >= 1, got 0"),
+    ("batch", 0, ValueError, "batch: expected an integer >= 1, got 0"),
+    ("threads", 0, ValueError, "threads: expected an integer >= 1, got 0"),
+    ("epochs", 1.5, TypeError, "epochs: expected an integer, got 1.5"),
+    ("lr", -1, ValueError, "lr: expected a number in (0, inf], got -1.0"),
+    ("steps", 0, ValueError, "steps: expected an integer >= 1, got 0")])
+def test_train_functions_check_their_numbers_before_any_work(tmp_path, option, value, error,
+                                                            message):
+    # batch=0 was a ZeroDivisionError after the crops, epochs=0 wrote untrained weights,
+    # threads=0 and lr=-1 were torch's errors ("set_num_threads expects a positive integer")
+    from flowkit.models import train
+    from flowkit.models.train_text2video import train_text2video
+
+    out = tmp_path / "w.safetensors"
+    if option == "steps" or option == "lr":
+        with pytest.raises(error, match="^" + re.escape(message) + "$"):
+            train_text2video(out, **{option: value}, progress=False, log=None)
+    if option != "steps":
+        with pytest.raises(error, match="^" + re.escape(message) + "$"):
+            train.train_interp_refine(_moving_frames(tmp_path / "frames"), out,
+                                      **{option: value}, progress=False)
+    assert not list(tmp_path.glob("w.*"))
+
+
+@needs_torch
 def test_train_out_that_is_not_a_path_names_out(tmp_path):
     # Path(None) said "expected str, bytes or os.PathLike object, not NoneType"
     from flowkit.models.train import train_interp_refine

@@ -403,6 +403,17 @@ def save_weights(model, path, meta):
     return meta
 
 
+def check_numbers(lr, **counts):
+    """Every training's ``lr`` (a number > 0) and counts (``epochs``, ``batch``, ``threads``,
+    ``steps``: integers >= 1), checked before any work: ``batch=0`` was a ZeroDivisionError,
+    ``epochs=0`` wrote untrained weights, ``threads=0`` and ``lr=-1`` torch's own errors."""
+    from .._validate import check_float, check_int
+
+    for name, value in counts.items():
+        check_int(name, value, min_value=1)
+    check_float("lr", lr, low=0, low_open=True)
+
+
 def check_start(out, device, resume, run, parts):
     """What every ``flowkit train MODEL`` checks before any work: ``device``
     (:func:`check_device`), that ``out`` is no folder and the folder of ``out`` exists (the
@@ -449,6 +460,7 @@ def train_model(name, model, data, out, *, make_crops, augment, epochs, batch, l
     key = {"sources": [str(Path(s).resolve()) for s in sources], "seed": seed, **crop_options}
     modules = model if isinstance(model, dict) else {"model": model}
     run = {"model": name, **key, "epochs": epochs, "batch": batch, "lr": lr, **(meta or {})}
+    check_numbers(epochs=epochs, batch=batch, threads=threads, lr=lr)
     resume = check_start(out, device, resume, run, fit_entries(modules))
     _check_folders(sources)
     torch.set_num_threads(threads)

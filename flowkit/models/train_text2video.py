@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from . import shapes
 from .text2video import Text2Video, VideoDiscriminator, text_vectors
 from ._api import check_device
-from .train import check_start, load_checkpoint, save_checkpoint, save_weights
+from .train import check_numbers, check_start, load_checkpoint, save_checkpoint, save_weights
 
 
 def batch_tensors(examples, text_encoder=None, device="cpu"):
@@ -134,6 +134,7 @@ def train_text2video(out, *, steps=3000, batch=32, lr=2e-3, adv_weight=0.02, dev
     generator, discriminator = Text2Video(), VideoDiscriminator()
     run = {"model": "text2video-shapes", "seed": seed, "steps": steps, "batch": batch, "lr": lr,
            "adv_weight": adv_weight}
+    check_numbers(steps=steps, batch=batch, threads=threads, lr=lr)
     resume = check_start(out, device, resume, run, {"generator": generator,
                                                     "discriminator": discriminator,
                                                     **dict.fromkeys(_OPTIMIZERS)})
