@@ -97,7 +97,7 @@ def test_a_registered_predictor_runs_as_a_method(registered, shape):
 def test_adapter_registration_errors(registered):
     with pytest.raises(ValueError, match="name: expected a name that is not yet an interpolator"):
         models.register_interpolator("splat", Blend())
-    with pytest.raises(ValueError, match="name: expected a name that is not yet an predictor"):
+    with pytest.raises(ValueError, match="name: expected a name that is not yet a predictor method"):
         models.register_predictor("gan", Repeat())
     with pytest.raises(TypeError, match="module: expected a torch.nn.Module"):
         models.register_predictor("x", 3)

@@ -191,8 +191,10 @@ def load_state(model, path):
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
-        raise ValueError(f"weights: {str(path)!r} does not fit {type(model).__name__}: missing "
-                         f"{missing[:5]}, unexpected {unexpected[:5]}")
+        parts = [f"{what} {', '.join(keys[:5])}" + (f" (and {len(keys) - 5} more)" if len(keys) > 5 else "")
+                 for what, keys in (("missing", missing), ("unexpected", unexpected)) if keys]
+        raise ValueError(f"weights: {str(path)!r} does not fit {type(model).__name__}: "
+                         f"{'; '.join(parts)}")
     for key, value in expected.items():
         if tuple(state[key].shape) != tuple(value.shape):
             raise ValueError(f"weights: {str(path)!r} does not fit {type(model).__name__}: "

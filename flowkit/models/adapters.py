@@ -27,8 +27,9 @@ def _register(kind, name, module):
         raise ValueError(f"name: expected a non-empty string, got {name!r}")
     if name in _RESERVED[kind] or name in _ADAPTERS[kind]:
         taken = ", ".join(_RESERVED[kind] + tuple(_ADAPTERS[kind]))
-        raise ValueError(f"name: expected a name that is not yet an {kind} method ({taken}), "
-                         f"got {name!r}")
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise ValueError(f"name: expected a name that is not yet {article} {kind} method "
+                         f"({taken}), got {name!r}")
     if not callable(module):
         raise TypeError(f"module: expected a torch.nn.Module (or a callable) with the {kind} "
                         f"signature of flowkit.models.adapters, got {type(module).__name__}")
