@@ -735,7 +735,8 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
         * a name registered with ``flowkit.models.register_interpolator(name, module)``: the
           caller's ``torch.nn.Module`` ``(frame0, frame1, t) -> frame`` on ``(N, C, H, W)``
           float32 tensors in [0, 1] and ``t`` ``(N,)`` (docs/models.md); no flow is estimated
-          and ``flow*``, ``occlusion``, ``return_aux`` and ``device`` do not apply.
+          and ``device`` does not apply; ``flow`` other than the default, ``flow_options``,
+          ``flow01``, ``flow10``, ``occlusion=False`` or ``return_aux=True`` is a ValueError.
     interpolation : {None, "cubic", "linear"}
         How ``"project"`` (and so ``"learned"``) and ``"backward"`` sample the frames
         (``flowkit.warp``'s ``interpolation``; the occlusion masks are always read
@@ -789,7 +790,8 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
         ``interpolation`` (or one given for a method that does not sample backward),
         estimator name or estimator option; frames of different shapes; ``flow01`` or
         ``flow10`` of the wrong shape or only one of them; a flow array together with
-        ``flow_options``; an unknown ``device``.
+        ``flow_options``; an unknown ``device``; flow options or ``return_aux`` with a
+        registered interpolator ``method``.
     ImportError
         ``method="learned"`` without torch installed (the message names the extra).
     TypeError
@@ -831,6 +833,13 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
 
     if method in list_adapters("interpolator"):  # a registered torch module (flowkit.models.adapters)
         check_interpolation(interpolation, method)
+        given = {"flow": flow != "dis", "flow_options": flow_options is not None,
+                 "flow01": flow01 is not None, "flow10": flow10 is not None,
+                 "occlusion": occlusion is not True, "return_aux": return_aux is not False}
+        if any(given.values()):  # as predict refuses return_flow and model for its adapters
+            name = next(k for k, v in given.items() if v)
+            raise ValueError(f"{name}: not available with the registered interpolator "
+                             f"method={method!r} (no flow is estimated)")
         return _adapter_interpolate(method, frame0, frame1, times, single, batched, has_channels,
                                     model)
     method = _validate.check_choice("method", method, METHODS + tuple(list_adapters("interpolator")))

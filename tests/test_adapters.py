@@ -77,6 +77,13 @@ def test_a_registered_interpolator_runs_as_a_method(registered, shape):
     single = flowkit.interpolate(a.astype(np.float32) / 255, b.astype(np.float32) / 255, 0.5,
                                  method="xfade")
     assert single.shape == a.shape and single.dtype == np.float32
+    # flow options do not apply to a module that estimates no flow: refused, not ignored
+    for option, value in [("flow", "farneback"), ("flow_options", {"levels": 2}),
+                          ("flow01", np.zeros(a.shape[-3:-1] + (2,), np.float32)),
+                          ("occlusion", False), ("return_aux", True)]:
+        with pytest.raises(ValueError, match=f"^{option}: not available with the registered "
+                                             f"interpolator method='xfade'"):
+            flowkit.interpolate(a, b, 0.5, method="xfade", **{option: value})
 
 
 @needs_torch
