@@ -194,7 +194,19 @@ def _number_in(high, expected, *, closed=(False, True)):
 _positive_float = _number_in(np.inf, "a number > 0")  # --max-flow
 _non_negative_float = _number_in(np.inf, "a number >= 0", closed=(True, True))  # --adversarial-weight
 _speed_spread = _number_in(0.5, "a number in [0, 0.5]", closed=(True, True))  # predict --speed-spread
-_fps = _number_in(MAX_FPS, f"a frame rate in (0, {MAX_FPS:g}]")
+
+
+def _fps(text):
+    """Argument type of the --fps of flow, predict, interpolate and generate: a frame rate in
+    (0, MAX_FPS], a number or a ratio such as 24000/1001 (exact, as retime's --fps), else a
+    usage error saying so."""
+    try:
+        value = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        value = None
+    if value is None or not 0 < value <= MAX_FPS:
+        raise argparse.ArgumentTypeError(f"expected a frame rate in (0, {MAX_FPS:g}], got {text!r}")
+    return value
 
 
 def _size(text):
@@ -2054,7 +2066,8 @@ def build_parser():
                        help="the frames' times in [0, 1], comma-separated, e.g. 0.25,0.5 "
                             "(increasing inside (0, 1) for a folder or video)")
     _add_interpolation_options(p)
-    p.add_argument("--fps", type=_fps, help="frame rate of a video output (default 30)")
+    p.add_argument("--fps", type=_fps, help="frame rate of a video output, e.g. 60 or 24000/1001 "
+                   "(default 30)")
     p.add_argument("--codec", help="encoder of a video output, an FFmpeg name or a FourCC; default "
                    f"by extension: {_codec_defaults()}")
     _add_crf(p, "a video output: ")

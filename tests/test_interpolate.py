@@ -806,6 +806,22 @@ def test_command_writes_a_video_of_the_sequence(pair, tmp_path, capsys):
     assert captured.err.startswith("flowkit: note: padded 63x47 to 64x48 (last row or column repeated)")
 
 
+def test_command_video_rate_may_be_a_ratio(pair, tmp_path, capsys):
+    """--fps 24000/1001 is exact, as retime's --fps (it was refused: 'expected a frame rate in
+    (0, 1000], got '24000/1001'', a rate inside that range)."""
+    from fractions import Fraction
+
+    from flowkit.__main__ import main
+    from flowkit.video import probe_video
+
+    a, b = pair[:2]
+    video = tmp_path / "ntsc.mp4"
+    assert main(["interpolate", str(a), str(b), str(video), "--fps", "24000/1001", "-q"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"wrote {video} (3 frames, 64x48, 23.976 (24000/1001) fps: FRAME0, t = 0.5, FRAME1)")
+    assert probe_video(video).frame_rate == Fraction(24000, 1001)
+
+
 @pytest.mark.parametrize("extra, expected", [
     (["x.png", "--frames", "2"], "OUTPUT: {tmp}/x.png is an image, which holds one frame, and 2 times "
      "were asked for; give a folder or a video file for a sequence"),
@@ -821,6 +837,8 @@ def test_command_writes_a_video_of_the_sequence(pair, tmp_path, capsys):
      "commas, got '0.5,1.5'"),
     (["x.png", "--frames", "2", "--times", "0.5"], "argument --times: not allowed with argument --frames"),
     (["x.png", "--crf", "20", "--fps", "10"], "--fps, --crf: only for a video output; OUTPUT names an image"),
+    (["v.mp4", "--fps", "1001/0"], "argument --fps: expected a frame rate in (0, 1000], got '1001/0'"),
+    (["v.mp4", "--fps", "3000/2"], "argument --fps: expected a frame rate in (0, 1000], got '3000/2'"),
     (["seq", "--codec", "libx264"], "--codec: only for a video output; OUTPUT names a folder"),
     (["x.png", "--model", "w.safetensors"], "--model needs --method learned"),
     (["x.png", "--method", "splat", "--interpolation", "linear"],
