@@ -1352,7 +1352,7 @@ def cmd_retime(args):
                   f"{_rate_text(report.fps)} fps, its grid, with "
                   f"{_counted(report.interpolated, 'frame')} interpolated into its gaps (--fps "
                   "sets another rate)", file=sys.stderr)
-    print(f"{report.interpolated} frames interpolated ({_interpolation_text(args, options)}), "
+    print(f"{_counted(report.interpolated, 'frame')} interpolated ({_interpolation_text(args, options)}), "
           f"{_counted(cuts, 'scene cut')} not warped across, in {seconds:.1f} s "
           f"({report.frames / seconds:.1f} output frames/s)")
     return 0

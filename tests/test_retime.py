@@ -494,6 +494,15 @@ def test_cli_summary_names_the_method_and_the_flow_options(tmp_path, clip):
     assert status == 0 and " frames interpolated (project, cubic, dis (preset='fast')), " in stdout, (stdout, err)
 
 
+def test_cli_summary_counts_one_interpolated_frame_in_the_singular(tmp_path, clip):
+    # two frames doubled: one frame made between them ("1 frames interpolated" before)
+    two = write_clip(tmp_path / "two.mp4", list(flowkit.iter_frames(clip))[:2], 24)
+    status, stdout, err = run_cli("retime", two, tmp_path / "a.mp4", "--factor", "2",
+                                  "--method", "blend")
+    assert status == 0 and stdout.splitlines()[1].startswith(
+        "1 frame interpolated (blend), 0 scene cuts not warped across, in "), (stdout, err)
+
+
 @pytest.mark.parametrize("trim", [False, True])
 def test_avi_with_audio_keeps_the_frame_times(tmp_path, clip_with_tone, trim):
     # AAC's priming packet starts before 0; with FFmpeg's default the AVI muxer shifted every
