@@ -1405,10 +1405,13 @@ class VideoWriter:
             # only when a range is set: the box always states one. (MOV's 'nclc' has no range.)
             colr = "color_range" in self.color and self.path.suffix.lower() == ".mp4"
             muxer_options = {"movflags": "+write_colr"} if colr else {}
-            if self.path.suffix.lower() in FRAME_RATE_CONTAINERS:
+            if self.path.suffix.lower() in FRAME_RATE_CONTAINERS | {".mkv", ".webm"}:
                 # AAC's first packet starts before 0 (its priming); FFmpeg's default then
                 # shifted every packet after the first video frame (frames read back at 0,
-                # 0.16, 0.18, ... s for 0, 0.02, 0.04, ...). AVI stores no times: nothing to shift
+                # 0.16, 0.18, ... s for 0, 0.02, 0.04, ...). AVI stores no times: nothing to
+                # shift. Matroska shifted every stream when a copied priming packet came first
+                # (the first frame read back at 0.021 s for AAC at 48 kHz, 0.128 s at 8 kHz)
+                # and none when a video packet did: it stores the priming before 0 as it is
                 muxer_options["avoid_negative_ts"] = "disabled"
             container = av.open(str(self._tmp), "w", options=muxer_options or None)
         except BaseException as exc:

@@ -526,6 +526,24 @@ def test_avi_with_audio_keeps_the_frame_times(tmp_path, clip_with_tone, trim):
         assert [bytes(p) for p in packets] == [bytes(p) for p in given if p.pts >= 0]
 
 
+def test_mkv_with_copied_audio_starts_at_zero(tmp_path, clip_with_tone):
+    # a copied AAC priming packet (before 0) muxed first made FFmpeg's Matroska muxer shift
+    # every stream by its length: the first frame read back at 0.021 s, not 0 (a re-encoded
+    # track, muxed after a video packet, was not shifted). The priming stays before 0, in step
+    out = tmp_path / "out.mkv"
+    report = flowkit.retime(clip_with_tone, out, factor=2, method="blend", progress=False)
+    assert report.audio == "copied"
+    times = timestamps(out)
+    assert len(times) == 48 and times[0] == 0
+    assert max(abs(t - Fraction(k, 48)) for k, t in enumerate(times)) <= Fraction(1, 1000)
+    with av.open(str(clip_with_tone)) as a, av.open(str(out)) as b:
+        given = [p for p in a.demux(a.streams.audio[0]) if p.size]
+        packets = [p for p in b.demux(b.streams.audio[0]) if p.size]
+    assert given[0].pts < 0 and [bytes(p) for p in packets] == [bytes(p) for p in given]
+    assert round(float(packets[0].pts * packets[0].time_base), 3) == \
+        round(float(given[0].pts * given[0].time_base), 3)  # -0.021 s: milliseconds in MKV
+
+
 def test_aac_into_webm_is_re_encoded_by_default_and_refused_as_a_copy(tmp_path, clip_with_tone):
     # WebM's muxer takes Opus or Vorbis only: the default re-encodes (Opus, the same tone), an
     # explicit copy is one --audio error and no output
