@@ -898,13 +898,13 @@ class _Pair:
 def _default_codec(codec, dst):
     """The encoder: ``codec`` (an FFmpeg name or FourCC), else ``DEFAULT_CODECS``' for the
     extension (``VideoWriter``'s) but libx264 for ``.mkv`` (not lossless FFV1: see
-    ``retime``'s ``codec``) and for extensions the table lacks."""
-    from .video import check_container, encoder_name
+    ``retime``'s ``codec``) and for extensions the table lacks. ``dst``'s extension is checked
+    as ``VideoWriter`` checks it (:func:`~flowkit.video.writer_codec`), errors naming ``dst``."""
+    from .video import writer_codec
 
-    check_container(dst, "dst")
     if codec is None:
         codec = REENCODE_CODECS.get(Path(dst).suffix.lower(), "libx264")
-    return encoder_name(codec)
+    return writer_codec(dst, codec, name="dst")
 
 
 def _lossless_options(frame_format, depth):

@@ -794,6 +794,9 @@ def test_path_errors_name_the_parameter(tmp_path, clip):
         flowkit.retime(None, tmp_path / "out.mp4", factor=2)
     with pytest.raises(TypeError, match=r"^dst: expected a path \(str or os\.PathLike\), got 3$"):
         flowkit.retime(clip, 3, factor=2)
+    # a dst without an extension was named src (the reader's renaming covered the writer)
+    with pytest.raises(ValueError, match=r"^dst: .*out: no extension; give it a video extension"):
+        flowkit.retime(clip, tmp_path / "out", factor=2)
     assert list(tmp_path.iterdir()) == []
 
 
