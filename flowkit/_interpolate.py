@@ -72,13 +72,16 @@ def check_interpolation(interpolation, method):
     return interpolation
 
 
-def _check_t(t, name="t"):
-    """``t`` as a list of floats and whether it was one number."""
+def _check_t(t, name="t", open_ends=False):
+    """``t`` as a list of floats in [0, 1] (``open_ends``: in (0, 1)) and whether it was one
+    number."""
+    interval = "(0, 1)" if open_ends else "[0, 1]"
     if isinstance(t, numbers.Real) and not isinstance(t, bool):
-        return [_validate.check_float(name, t, low=0.0, high=1.0)], True
+        return [_validate.check_float(name, t, low=0.0, high=1.0, low_open=open_ends,
+                                      high_open=open_ends)], True
     if hasattr(t, "shape") and hasattr(t, "dtype"):
         if getattr(t, "ndim", 1) == 0:
-            return _check_t(float(t), name)
+            return _check_t(float(t), name, open_ends)
         if t.ndim != 1:
             raise ValueError(f"{name}: expected a number or a 1-D sequence of numbers, got shape "
                              f"{tuple(t.shape)}")
@@ -89,8 +92,9 @@ def _check_t(t, name="t"):
         raise TypeError(f"{name}: expected a number in [0, 1] or a sequence of them, got "
                         f"{_validate.describe(t)}")
     if not t:
-        raise ValueError(f"{name}: expected at least one time in [0, 1], got an empty sequence")
-    return [_validate.check_float(f"{name}[{i}]", v, low=0.0, high=1.0) for i, v in enumerate(t)], False
+        raise ValueError(f"{name}: expected at least one time in {interval}, got an empty sequence")
+    return [_validate.check_float(f"{name}[{i}]", v, low=0.0, high=1.0, low_open=open_ends,
+                                  high_open=open_ends) for i, v in enumerate(t)], False
 
 
 def _estimator_options(flow, flow_options):
@@ -997,10 +1001,8 @@ def interpolate_video(frames, *, factor=2, times=None, scene_threshold=None, **o
         if factor != 2:
             raise ValueError(f"factor: expected the default with times given (give one of them), "
                              f"got {factor!r}")
-        times, _ = _check_t(times, "times")
+        times, _ = _check_t(times, "times", open_ends=True)
         for i, v in enumerate(times):
-            if not 0.0 < v < 1.0:
-                raise ValueError(f"times[{i}]: expected a number in (0, 1), got {v}")
             if i and v <= times[i - 1]:
                 raise ValueError(f"times[{i}]: expected ascending times, got {v} after "
                                  f"{times[i - 1]}")

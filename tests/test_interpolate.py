@@ -639,8 +639,12 @@ def test_interpolate_video_checks_frames_and_times_at_the_call():
         flowkit.interpolate_video("clip.mp4")
     with pytest.raises(ValueError, match="frames: expected a video .* which looks like one frame"):
         flowkit.interpolate_video(np.zeros((20, 30, 3), np.uint8))
-    with pytest.raises(ValueError, match=r"times\[0\]: expected a number in \[0.0, 1.0\], got 1.5"):
-        flowkit.interpolate_video([frame0, frame1], times=[1.5])
+    # interpolate_video takes times strictly between the frames: every message says (0, 1)
+    for times, match in [([1.5], r"times\[0\]: expected a number in \(0.0, 1.0\), got 1.5"),
+                         ([0.0], r"times\[0\]: expected a number in \(0.0, 1.0\), got 0.0"),
+                         ([], r"times: expected at least one time in \(0, 1\), got an empty")]:
+        with pytest.raises(ValueError, match=match):
+            flowkit.interpolate_video([frame0, frame1], times=times)
 
 
 def test_interpolate_video_passes_model_to_interpolate():
