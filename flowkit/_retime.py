@@ -568,8 +568,7 @@ def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, met
         raise ValueError("trim: needs a segment (start, end) to keep, got segment=None")
     method = _validate.check_choice("method", method, METHODS)
     interpolation = check_interpolation(interpolation, method)
-    if method != "blend":
-        get_estimator(flow, _estimator_options(flow, flow_options))
+    get_estimator(flow, _estimator_options(flow, flow_options))  # blend too: a typo is a typo
     _method_model(method, model)  # learned: torch and the weights, before the first frame
     codec = _default_codec(codec, dst)
     from .video import check_crf

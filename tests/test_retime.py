@@ -1067,6 +1067,16 @@ def test_file_cut_part_way_is_an_error_not_a_short_output(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["cut.mp4"]
 
 
+def test_an_unknown_estimator_is_refused_before_decoding_whatever_the_method(tmp_path, clip):
+    # method="blend" estimates no flow, but a typo in flow= is still a typo: it passed silently
+    # at speed 1 and failed inside interpolate, after decoding began, with a rate change
+    for options in ({}, {"factor": 2}):
+        with pytest.raises(ValueError, match=r"^flow: expected one of \('dis', .* got 'bogus'"):
+            flowkit.retime(clip, tmp_path / "a.mp4", method="blend", flow="bogus",
+                           progress=False, **options)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_damaged_input_is_named_src_not_path(tmp_path):
     # the video reader's errors name its own parameter, path; retime's user gave src
     data = data_path("video", "car_traffic_small.mp4").read_bytes()
