@@ -557,7 +557,7 @@ def test_bad_input():
         for factor in ("2", 2.0):
             with pytest.raises(TypeError, match=rf"^factor: expected an integer, got {factor!r}$"):
                 flowkit.interpolate_video([frame0, frame1], factor=factor, **kwargs)
-    with pytest.raises(ValueError, match=r"times\[0\]: expected a number in \(0, 1\), got 0.0"):
+    with pytest.raises(ValueError, match=r"times\[0\]: expected a number in \(0.0, 1.0\), got 0.0"):
         flowkit.interpolate_video([frame0, frame1], times=[0.0, 0.5])
     with pytest.raises(ValueError, match="t: expected no t for interpolate_video"):
         flowkit.interpolate_video([frame0, frame1], t=0.5)
