@@ -10,7 +10,7 @@ import numbers
 import numpy as np
 
 from . import _validate
-from ._backend import array_module, as_array, is_device_array, select_device, to_output
+from ._backend import array_module, as_array, check_device, is_device_array, select_device, to_output
 from ._estimators import get_estimator, list_estimators
 from ._retime import DEFAULT_SCENE_THRESHOLD, last_scene_cut
 
@@ -591,6 +591,7 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
         horizon, context=context, n_iter=n_iter, scheme=scheme, average=average,
         return_flow=return_flow, method=method, speed_spread=speed_spread, advect_flow=advect_flow,
         scene_threshold=scene_threshold)
+    check_device(device)  # before it is passed on as the estimator's flow_options['device']
     # of an iterable, the frames read (at least 3, for the scene test; an adapter: all)
     keep = max(frames_used(context), 3) if method in METHODS else None
     # a list or iterable of frames is a clip whatever its frames' width (the stacked

@@ -498,6 +498,8 @@ def test_advect_flow_keeps_a_uniform_motion_and_carries_a_moving_object():
     ({"n_iter": 0, "scheme": "reestimate"}, ValueError,
      r"n_iter: only for scheme='semi-lagrangian' \(its trajectories\), got n_iter=0 with "
      r"scheme='reestimate'"),
+    # named as given, not as the estimator's option it is passed on as (flow_options['device'])
+    ({"device": "gpu"}, ValueError, r"^device: expected one of 'cpu', 'cuda' or None, got 'gpu'$"),
 ])
 def test_bad_input(kwargs, error, message):
     clip = translating_clip((0.5, 0.0), 3)
