@@ -12,6 +12,7 @@ import numpy as np
 from . import _validate
 from ._backend import array_module, as_array, check_device, is_device_array, select_device, to_output
 from ._estimators import get_estimator, list_estimators
+from ._intensity import check_channels
 from ._retime import DEFAULT_SCENE_THRESHOLD, last_scene_cut
 
 SCHEMES = ("semi-lagrangian", "forward", "reestimate")
@@ -661,6 +662,8 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
         if device is not None and isinstance(flow, str) and "device" not in (options or {}):
             options = {**(options or {}), "device": device}  # the estimator runs there too
         estimate = get_estimator(flow, options)
+        if isinstance(flow, str):  # named as given, not as the estimator's frame0
+            check_channels("frames", frames, clips.ndim == 5)
     xp, _ = array_module(clips)
     results, motions = [], []
     for n in range(clips.shape[0]):

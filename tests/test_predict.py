@@ -597,6 +597,11 @@ def test_bad_frames():
         flowkit.predict(None, 2)
     with pytest.raises(TypeError, match=r"^frames: expected an array, got 'clip.mp4'$"):
         flowkit.predict("clip.mp4", 2)
+    # two channels: named as the frames given, not as the estimator's frame0
+    two = np.stack([texture(), texture()], axis=-1)
+    with pytest.raises(ValueError, match=r"^frames: expected 1, 3 or 4 channels .*got 2 channels in "
+                                         rf"shape \(3, {H}, {W}, 2\)$"):
+        flowkit.predict(np.stack([two] * 3), 2, flow="farneback")
 
 
 def test_one_image_is_not_read_as_a_clip():
