@@ -301,7 +301,7 @@ def check_flow(name, flow, *, shape=None, note=""):
     """
     check_array(name, flow)
     if np.dtype(flow.dtype).type not in FLOW_DTYPES:
-        raise TypeError(f"{name}: expected a float dtype (float32 or float64), got {_dtype_name(flow)}")
+        raise TypeError(f"{name}: expected a float dtype (float16, float32 or float64), got {_dtype_name(flow)}")
     if flow.ndim not in (3, 4) or flow.shape[-1] != 2:
         raise ValueError(f"{name}: expected shape (H, W, 2) or (N, H, W, 2), got {tuple(flow.shape)}")
     if shape is not None and tuple(flow.shape[:-1]) != tuple(shape):

@@ -147,7 +147,7 @@ def test_set_num_threads_rejects_bad_values(restore_threads, value, error, match
         (lambda: _validate.check_same_shape("frame0", HOST, "frame1", np.zeros((5, 4))), ValueError,
          r"frame1: expected the same shape as frame0 \(4, 5\), got \(5, 4\)"),
         (lambda: _validate.check_flow("flow", np.zeros((4, 5, 2), np.int32)), TypeError,
-         r"flow: expected a float dtype \(float32 or float64\), got int32"),
+         r"flow: expected a float dtype \(float16, float32 or float64\), got int32"),
         (lambda: _validate.check_flow("flow", np.zeros((4, 5, 3), np.float32)), ValueError,
          r"flow: expected shape \(H, W, 2\) or \(N, H, W, 2\), got \(4, 5, 3\)"),
         (lambda: _validate.check_flow("flow", np.zeros((4, 5, 2), np.float32), shape=(4, 6)), ValueError,

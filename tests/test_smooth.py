@@ -280,7 +280,7 @@ def test_bad_arguments(kwargs, error, match):
 
 
 @pytest.mark.parametrize("flow, error, match", [
-    (np.zeros((8, 9, 2), np.int32), TypeError, r"flow: expected a float dtype \(float32 or float64\), got int32"),
+    (np.zeros((8, 9, 2), np.int32), TypeError, r"flow: expected a float dtype \(float16, float32 or float64\), got int32"),
     (np.zeros((8, 9, 3), np.float32), ValueError, r"flow: expected shape \(H, W, 2\) or \(N, H, W, 2\), got \(8, 9, 3\)"),
     (np.zeros((8, 9), np.float32), ValueError, r"flow: expected shape \(H, W, 2\)"),
     (np.zeros((0, 9, 2), np.float32), ValueError, r"flow: expected a non-empty array"),
