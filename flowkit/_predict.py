@@ -326,15 +326,17 @@ def _too_small_named(flow, note=""):
 
 
 def check_options(horizon, *, context, n_iter, scheme, average, return_flow, method, flow=None,
-                  flow_options=None, speed_spread=None, advect_flow=None, scene_threshold=None, **_):
+                  flow_options=None, speed_spread=None, advect_flow=None, scene_threshold=None,
+                  device=None, **_):
     """predict's options checked as predict checks them, without frames (``flowkit.batch``
     runs this on the client with predict's defaults): ``(horizon, context, n_iter, scheme,
     average, method, speed_spread, advect_flow)``, ``speed_spread`` and ``advect_flow``
     resolved from None to the scheme's defaults; an estimator name ``flow`` is looked up with
-    its ``flow_options``; ``scene_threshold`` is checked."""
+    its ``flow_options``; ``scene_threshold`` and ``device`` are checked."""
     from .models.adapters import list_adapters
 
     horizon = _validate.check_int("horizon", horizon, min_value=1)
+    check_device(device)  # before it is passed on as a named estimator's flow_options['device']
     if scene_threshold is not None:
         _validate.check_float("scene_threshold", scene_threshold, low=0, high=100, low_open=True)
     if isinstance(context, str):
@@ -591,8 +593,7 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
     horizon, context, n_iter, scheme, average, method, speed_spread, advect_flow = check_options(
         horizon, context=context, n_iter=n_iter, scheme=scheme, average=average,
         return_flow=return_flow, method=method, speed_spread=speed_spread, advect_flow=advect_flow,
-        scene_threshold=scene_threshold)
-    check_device(device)  # before it is passed on as the estimator's flow_options['device']
+        scene_threshold=scene_threshold, device=device)
     # of an iterable, the frames read (at least 3, for the scene test; an adapter: all)
     keep = max(frames_used(context), 3) if method in METHODS else None
     # a list or iterable of frames is a clip whatever its frames' width (the stacked
