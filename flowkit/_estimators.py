@@ -135,6 +135,10 @@ def _check_values(name, function, options):
     base = name.split("-")[0]  # "dis-fast": dis's checks
     if base not in _CHECKS:
         return
+    if "device" in options:  # else refused only with frames (raft, not checked here, has its own)
+        from ._backend import check_device
+
+        check_device(options["device"])
     module, attribute = _CHECKS[base]
     check = getattr(importlib.import_module(module, __package__), attribute)
     values = {p.name: p.default for p in inspect.signature(function).parameters.values()

@@ -711,6 +711,9 @@ def test_bad_arguments(clips, tmp_path):
     # on the client, not in every worker after the cluster started
     with pytest.raises(ValueError, match=r"job_options: device: expected one of 'cpu', 'cuda' or None, got 'gpu'"):
         flowkit.batch("predict", clips, tmp_path / "o", horizon=2, device="gpu")
+    with pytest.raises(ValueError, match=r"job_options: flow_options\['device'\]: expected one of 'cpu', "
+                                         r"'cuda' or None, got 'gpu'"):
+        flowkit.batch("flow", clips, tmp_path / "o", flow_options={"device": "gpu"})
     with pytest.raises(FileNotFoundError, match="outputs: output folder does not exist: .*lo"):
         flowkit.batch("retime", clips, [tmp_path / "a.mkv", tmp_path / "lo" / "b.mkv"], factor=2)
     with pytest.raises(ValueError, match="workers: only for the local cluster"):
