@@ -108,7 +108,7 @@ def get_estimator(flow, options=None, *, name="flow", options_name="flow_options
         try:
             _check_values(flow, function, options)
         except (ValueError, TypeError) as exc:
-            raise _named(exc, options, options_name) from exc
+            _named(exc, options, options_name)
     elif callable(flow):
         function = flow
     else:
@@ -120,7 +120,7 @@ def get_estimator(flow, options=None, *, name="flow", options_name="flow_options
         try:
             flow_out = function(frame0, frame1, **options)
         except (ValueError, TypeError) as exc:
-            raise _named(exc, options, options_name) from exc
+            _named(exc, options, options_name)
         if not isinstance(flow, str):  # a user's callable: check what it gave
             _check_returned(name, flow_out, frame0)
         return flow_out
@@ -150,12 +150,14 @@ def _check_values(name, function, options):
 
 
 def _named(exc, options, options_name):
-    """``exc`` with the option it names as the caller passed it (``flow_options['levels']:
-    ...``), else unchanged."""
+    """Raise ``exc`` with the option it names as the caller passed it (``flow_options['levels']:
+    ...``), else re-raise it unchanged (``raise exc from exc`` would make it its own cause: a
+    cycle that hung Dask's error reporting, ``distributed.core.collect_causes``, in
+    ``flowkit batch``)."""
     for key in options:
         if str(exc).startswith(f"{key}: "):
-            return type(exc)(f"{options_name}[{key!r}]{str(exc)[len(key):]}")
-    return exc
+            raise type(exc)(f"{options_name}[{key!r}]{str(exc)[len(key):]}") from exc
+    raise exc
 
 
 def _check_returned(name, flow_out, frame0):

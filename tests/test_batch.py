@@ -461,6 +461,16 @@ def test_corrupt_input_is_reported_and_the_rest_finish(client, clips, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clip0.mkv", "clip1.mkv"]
 
 
+def test_an_estimator_error_in_a_worker_is_reported_not_hung(client, clips, tmp_path):
+    # an estimator's error that names no option was raised "from" itself: its own __cause__,
+    # a cycle that Dask's error reporting (distributed.core.collect_causes) followed forever,
+    # at 99 % CPU, and the run never ended (flowkit batch predict -O flow=raft without weights)
+    report = flowkit.batch("predict", [clips[0]], tmp_path / "out", scheduler=client, horizon=2,
+                           flow="raft", retries=0, progress=False)
+    assert list(report.failed) == [str(clips[0])]
+    assert "weights: expected the path of a local RAFT state dict" in report.failed[str(clips[0])]
+
+
 @pytest.mark.parametrize("bokeh", [False, True])
 def test_dashboard_link_only_when_served(client, clips, tmp_path, monkeypatch, capsys, bokeh):
     """The link is printed (and reported) only where bokeh can draw the dashboard the

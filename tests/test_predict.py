@@ -89,6 +89,15 @@ def test_registry_names_and_options():
         get_estimator("farneback", 3)
     with pytest.raises(TypeError, match="flow: expected an estimator name"):
         get_estimator(42)
+    # an estimator's error that names none of the options passes through unchanged, and is
+    # not its own cause (raise exc from exc: a cycle that hung Dask's error reporting)
+    frame = np.zeros((16, 16), np.uint8)
+    with pytest.raises(ValueError, match="weights: expected the path of a local RAFT") as info:
+        get_estimator("raft")(frame, frame)
+    assert info.value.__cause__ is not info.value
+    with pytest.raises(ValueError, match=r"flow_options\['levels'\]") as info:
+        get_estimator("farneback", {"levels": -1})
+    assert info.value.__cause__ is not info.value and info.value.__cause__ is not None
     # a flow given as nested lists: predict names the array it takes, and the message stays
     # short (it printed every vector of the list)
     frames = np.zeros((3, 16, 16), np.uint8)
