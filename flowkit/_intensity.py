@@ -68,8 +68,8 @@ def check_channels(name, array, has_channels):
     gray batch, ``_validate.frames_layout``)."""
     if has_channels and array.shape[-1] not in (1, 3, 4):
         raise ValueError(
-            f"{name}: expected 1, 3 or 4 channels (gray, RGB or RGBA; the motion is estimated "
-            f"without alpha), got {array.shape[-1]} channels in shape {tuple(array.shape)}")
+            f"{name}: expected 1, 3 or 4 channels (gray, RGB or RGBA; alpha is ignored), got "
+            f"{array.shape[-1]} channels in shape {tuple(array.shape)}")
 
 
 def _host_values(x, n):

@@ -700,7 +700,9 @@ def _flow_video(args):
     start = time.perf_counter()
     pairs = 0
     shape = None  # of the flows
-    only_one = f"{source}: only one frame, a flow needs two"
+    only_one = f"{source}: only one frame, a flow needs two" + (
+        f" read with --step {args.step} (frames 0, {args.step}, {2 * args.step}, ...)"
+        if args.step > 1 else "")
     with contextlib.ExitStack() as stack:
         stack.enter_context(_frames_too_small_named(args))
         bar = stack.enter_context(_progress(args, total=None if count is None else max(count - 1, 0),

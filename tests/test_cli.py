@@ -895,6 +895,10 @@ def test_video_errors_are_one_line(tmp_path):
     cv2.imwrite(str(folder / "0.png"), np.zeros((48, 64, 3), np.uint8))
     status, _, err = run_cli("flow", folder, "--video", tmp_path / "x.mp4")
     assert status == 1 and one_error_line(err) == f"{folder}: only one frame, a flow needs two"
+    cv2.imwrite(str(folder / "1.png"), np.zeros((48, 64, 3), np.uint8))  # two frames, --step 2
+    status, _, err = run_cli("flow", folder, "--video", tmp_path / "x.mp4", "--step", "2")
+    assert status == 1 and one_error_line(err) == (f"{folder}: only one frame, a flow needs two "
+                                                   f"read with --step 2 (frames 0, 2, 4, ...)")
     cv2.imwrite(str(folder / "1.png"), np.zeros((40, 64, 3), np.uint8))
     status, _, err = run_cli("flow", folder, "--video", tmp_path / "x.mp4")
     assert status == 1 and one_error_line(err).startswith(f"FRAME0: image {folder / '1.png'} is 64x40, the first")

@@ -481,7 +481,7 @@ def test_a_3d_array_with_a_long_last_axis_is_said_to_be_read_as_a_batch():
     batch = np.zeros((2, 40, 48, 5), np.uint8)
     for estimate in (flowkit.dis, flowkit.farneback, flowkit.lucas_kanade):
         with pytest.raises(ValueError, match=r"frame0: expected 1, 3 or 4 channels \(gray, RGB or "
-                                             r"RGBA; the motion is estimated without alpha\), got 5 channels in "
+                                             r"RGBA; alpha is ignored\), got 5 channels in "
                                              r"shape "
                                              r"\(2, 40, 48, 5\)"):
             estimate(batch, batch)
