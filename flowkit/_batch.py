@@ -315,6 +315,10 @@ class BatchReport:
         For the ``"retime"`` job: input path -> the types of its streams that the output does
         not hold (``RetimeReport.not_written``: a second video stream, subtitles, data), for
         the inputs done by this run that have any.
+    warnings : dict
+        Input path -> the messages of the :class:`~flowkit.video.DamagedVideoWarning` its
+        task raised (a damaged file that still decoded), for the inputs done by this run that
+        have any; ``flowkit batch`` prints them as ``flowkit: warning: ...`` lines.
     """
 
     done: list
@@ -324,6 +328,7 @@ class BatchReport:
     seconds: float
     dashboard: str = None
     not_written: dict = dataclasses.field(default_factory=dict)
+    warnings: dict = dataclasses.field(default_factory=dict)
 
     @property
     def ok(self):
@@ -481,13 +486,26 @@ def _dashboard(client):
 
 def _task(run, src, dst, threads, options):
     """One task on a worker: the job with ``threads`` kernel threads (Numba's count is per
-    thread, so it is set in the thread that runs the job), output written atomically by it."""
+    thread, so it is set in the thread that runs the job), output written atomically by it.
+    Returns ``(frames written, warnings)``: the messages of the
+    :class:`~flowkit.video.DamagedVideoWarning` the job raised (a warning in a worker is
+    not seen on the client)."""
+    import warnings
+
     from ._threads import set_num_threads
+    from .video import DamagedVideoWarning
 
     import numba
 
     set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    return run(src, dst, **options)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DamagedVideoWarning)
+        frames = run(src, dst, **options)
+    notes = [str(w.message) for w in caught if issubclass(w.category, DamagedVideoWarning)]
+    for w in caught:  # the others as the worker would show them
+        if not issubclass(w.category, DamagedVideoWarning):
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return frames, list(dict.fromkeys(notes))
 
 
 def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_worker=None,
@@ -607,7 +625,7 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
     todo = [(src, dst) for src, dst in zip(files, paths) if dst not in skipped]
 
     _remove_temporaries(paths)  # left by a killed worker or an interrupted earlier run
-    frames, done, failed, dashboard = 0, [], {}, None
+    frames, done, failed, warned, dashboard = 0, [], {}, {}, None
     owned, submitted = [], []  # what this run started and must close; its futures
     created = None  # the output folder this run made
     try:
@@ -624,8 +642,9 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
                 import sys
 
                 print(f"flowkit batch: Dask dashboard at {dashboard}", file=sys.stderr)
-            frames, done, failed = _run(client, spec, todo, threads, retries, chunk_frames, cuts,
-                                        job_options, progress, submitted)
+            frames, done, failed, warned = _run(client, spec, todo, threads, retries,
+                                                chunk_frames, cuts, job_options, progress,
+                                                submitted)
     finally:
         try:
             _stop(owned, submitted, paths)
@@ -648,7 +667,7 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
                     not_written[src] = kinds
     return BatchReport(done=done, failed=failed, skipped=skipped, frames=frames,
                        seconds=time.perf_counter() - start, dashboard=dashboard,
-                       not_written=not_written)
+                       not_written=not_written, warnings=warned)
 
 
 def _check_inputs(spec, files, paths, options):
@@ -742,6 +761,7 @@ def _run(client, spec, todo, threads, retries, chunk_frames, cuts, options, prog
     from .cli import _one_line
 
     futures, parts, failed = {}, {}, {}  # future -> (src, dst); dst -> part files
+    warned = {}  # src -> its DamagedVideoWarning messages
     for src, dst in todo:
         try:
             bounds = _chunks(src, chunk_frames, **cuts) if chunk_frames else [None]
@@ -769,8 +789,11 @@ def _run(client, spec, todo, threads, retries, chunk_frames, cuts, options, prog
         for future in as_completed(futures):
             src, dst = futures[future]
             if future.status == "finished":
-                frames += future.result()
+                count, notes = future.result()
+                frames += count
                 done.append(dst)
+                if notes:
+                    warned[str(src)] = notes
             else:
                 failed[str(src)] = _one_line(future.exception(), options)  # -O NAME: ...
                 for path in parts.get(dst, ()):
@@ -778,7 +801,7 @@ def _run(client, spec, todo, threads, retries, chunk_frames, cuts, options, prog
             bar.update()
     order = [dst for _, dst in todo]
     done.sort(key=order.index)
-    return frames, done, failed
+    return frames, done, failed, warned
 
 
 def _chunks(src, chunk_frames, align=1, tail=2):
@@ -807,11 +830,13 @@ def _chunks(src, chunk_frames, align=1, tail=2):
     return list(zip(starts, cuts + [None]))
 
 
-def _join(join, src, dst, paths, counts, options):
+def _join(join, src, dst, paths, results, options):
     """``join`` the parts into ``dst`` (atomically), then remove them (after a failure they
-    stay for a retry; :func:`_run` removes them if the input fails for good). ``counts``: the
-    frames each part wrote (a part with none, outside a trimmed segment, wrote no file)."""
-    frames = join(src, dst, [path for path, count in zip(paths, counts) if count], **options)
+    stay for a retry; :func:`_run` removes them if the input fails for good). ``results``: each
+    part's :func:`_task` result, the frames it wrote (a part with none, outside a trimmed
+    segment, wrote no file) and its warnings; returns the frames and all the warnings."""
+    frames = join(src, dst, [path for path, (count, _) in zip(paths, results) if count],
+                  **options)
     for path in paths:
         Path(path).unlink(missing_ok=True)
-    return frames
+    return frames, list(dict.fromkeys(note for _, notes in results for note in notes))

@@ -1637,6 +1637,9 @@ def cmd_batch(args):
               f"({_names_text(report.done, args.output)})")
     for src, kinds in report.not_written.items():  # as flowkit retime says it of one input
         _not_written_line(kinds, src)
+    for notes in report.warnings.values():  # raised in the workers: as a single run prints them
+        for note in notes:
+            print(f"flowkit: warning: {note}", file=sys.stderr)
     skipped = f", {len(report.skipped)} skipped (exist)" if report.skipped else ""
     rate = report.frames / report.seconds if report.seconds else 0.0
     files = "file" if len(report.done) == 1 else "files"

@@ -461,6 +461,20 @@ def test_corrupt_input_is_reported_and_the_rest_finish(client, clips, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clip0.mkv", "clip1.mkv"]
 
 
+def test_a_damaged_input_is_done_and_its_warning_reaches_the_client(client, tmp_path):
+    # a warning raised in a worker was lost: flowkit flow warns of a damaged file, batch did not
+    from test_video import damaged_clip
+
+    src = damaged_clip(tmp_path / "damaged.mp4")
+    intact = make_video(tmp_path / "intact.mkv")
+    report = flowkit.batch("flow", [src, intact], tmp_path / "out", scheduler=client,
+                           progress=False)
+    assert len(report.done) == 2 and not report.failed
+    assert list(report.warnings) == [str(src)] and len(report.warnings[str(src)]) == 1
+    assert report.warnings[str(src)][0].startswith(f"{src}: the frame at ")
+    assert "was decoded with errors" in report.warnings[str(src)][0]
+
+
 def test_an_estimator_error_in_a_worker_is_reported_not_hung(client, clips, tmp_path):
     # an estimator's error that names no option was raised "from" itself: its own __cause__,
     # a cycle that Dask's error reporting (distributed.core.collect_causes) followed forever,
@@ -622,7 +636,7 @@ def test_an_output_folder_the_run_made_is_removed_when_left_empty(clips, tmp_pat
     assert list(out.iterdir()) == [out / "clip0.mkv"]
     # every input failed: the run's folder holds nothing either
     out = tmp_path / "failed"
-    monkeypatch.setattr(_batch, "_run", lambda *args: (0, [], {src: f"{src}: bad" for src in clips}))
+    monkeypatch.setattr(_batch, "_run", lambda *args: (0, [], {src: f"{src}: bad" for src in clips}, {}))
     report = flowkit.batch("retime", clips, out, progress=False, **RETIME)
     assert not report.ok and len(report.failed) == 2 and not out.exists()
 
@@ -636,13 +650,17 @@ def test_cli_summary_lists_the_files_written(tmp_path, capsys, monkeypatch, coun
     out = tmp_path / "bout"
     done = [out / f"a{k}.mp4" for k in range(count)]
     report = _batch.BatchReport(done=done, failed={"bad.mkv": "bad.mkv: broken"}, skipped=[],
-                                frames=10, seconds=1.0)
+                                frames=10, seconds=1.0,
+                                warnings={"x.mp4": ["x.mp4: the frame at 1.000 s was decoded"]})
     monkeypatch.setattr(flowkit, "batch", lambda *args, **kwargs: report)
     assert main(["batch", "retime", "x.mp4", "-o", str(out), "-q"]) == 1
-    lines = capsys.readouterr().out.splitlines()
+    printed = capsys.readouterr()
+    lines = printed.out.splitlines()
     files = "file" if count == 1 else "files"
     assert lines[0] == f"wrote {count} {files} to {out} {listed}"
     assert lines[1].startswith(f"retime: {count} {files} done, 1 failed; 10 frames")
+    # a damaged input's warning, raised in a worker, printed as a single run prints it
+    assert "flowkit: warning: x.mp4: the frame at 1.000 s was decoded" in printed.err.splitlines()
 
 
 def test_cli_round_trip(clips, tmp_path, capsys):
