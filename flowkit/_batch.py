@@ -118,6 +118,10 @@ def _check_predict(src, dst, options):
         _validate.check_int("stride", own["stride"], min_value=1)
     check_options(**_arguments(predict, None, **{k: v for k, v in options.items()
                                                  if k not in own}))
+    if isinstance(options.get("flow"), str):  # the estimator and its options, as retime's
+        from ._estimators import get_estimator
+
+        get_estimator(options["flow"], options.get("flow_options"))
 
 
 def _output_fps(src, fps):

@@ -28,6 +28,7 @@ _CHECKS = {
     "farneback": ("._farneback", "_check_options"),
     "lucas_kanade": ("._lk_dense", "_check_options"),
     "dis": ("._dis", "_Options"),
+    "raft": (".models.raft", "check_options"),  # the weights file, without importing torch
 }
 
 
@@ -135,7 +136,8 @@ def _check_values(name, function, options):
     base = name.split("-")[0]  # "dis-fast": dis's checks
     if base not in _CHECKS:
         return
-    if "device" in options:  # else refused only with frames (raft, not checked here, has its own)
+    if "device" in options and base != "raft":  # else refused only with frames (raft takes
+        # "cuda:N" too and checks its own)
         from ._backend import check_device
 
         check_device(options["device"])

@@ -212,9 +212,13 @@ def test_raft_is_a_registered_estimator_with_a_weights_option():
 @pytest.mark.skipif(torch is None or torchvision is not None,
                     reason="needs torch without an importable torchvision")
 def test_raft_without_torchvision_names_what_to_install(tmp_path):
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(b"")  # the file is checked before any frame; the packages when it runs
     with pytest.raises(ImportError, match="pip install torchvision"):
+        flowkit.predict(_frames((2, 32, 32)), 1, flow="raft", flow_options={"weights": str(weights)})
+    with pytest.raises(FileNotFoundError, match="weights: no such file .*absent.pt"):
         flowkit.predict(_frames((2, 32, 32)), 1, flow="raft",
-                        flow_options={"weights": str(tmp_path / "w.pt")})
+                        flow_options={"weights": str(tmp_path / "absent.pt")})
 
 
 @pytest.fixture(scope="module")

@@ -475,14 +475,24 @@ def test_a_damaged_input_is_done_and_its_warning_reaches_the_client(client, tmp_
     assert "was decoded with errors" in report.warnings[str(src)][0]
 
 
+def failing_estimator(frame0, frame1):
+    raise ValueError("no flow today")
+
+
 def test_an_estimator_error_in_a_worker_is_reported_not_hung(client, clips, tmp_path):
     # an estimator's error that names no option was raised "from" itself: its own __cause__,
     # a cycle that Dask's error reporting (distributed.core.collect_causes) followed forever,
-    # at 99 % CPU, and the run never ended (flowkit batch predict -O flow=raft without weights)
+    # at 99 % CPU, and the run never ended (flowkit batch predict -O flow=raft without weights,
+    # which is now refused before the cluster starts: below)
     report = flowkit.batch("predict", [clips[0]], tmp_path / "out", scheduler=client, horizon=2,
-                           flow="raft", retries=0, progress=False)
+                           flow=failing_estimator, retries=0, progress=False)
     assert list(report.failed) == [str(clips[0])]
-    assert "weights: expected the path of a local RAFT state dict" in report.failed[str(clips[0])]
+    assert "no flow today" in report.failed[str(clips[0])]
+    with pytest.raises(ValueError, match="^job_options: weights: expected the path of a local "
+                                         "RAFT state dict"):
+        flowkit.batch("predict", [clips[0]], tmp_path / "out2", scheduler=client, horizon=2,
+                      flow="raft", progress=False)
+    assert not (tmp_path / "out2").exists()
 
 
 @pytest.mark.parametrize("bokeh", [False, True])

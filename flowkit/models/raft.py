@@ -6,6 +6,7 @@ without importing torch.
 """
 
 import functools
+import os
 from pathlib import Path
 
 TORCHVISION = ('the "raft" estimator needs torchvision (torchvision.models.optical_flow), which '
@@ -60,6 +61,20 @@ def _rgb(frame, device):
     return (2 * x - 1).permute(2, 0, 1)[None]
 
 
+def check_options(weights):
+    """What :func:`raft` can check before any frame (``get_estimator``'s option check): the
+    weights file is given and exists. Needs neither torch nor torchvision."""
+    if weights is None:
+        raise ValueError("weights: expected the path of a local RAFT state dict (flow_options="
+                         "{'weights': path}, on the command line -O weights=PATH; nothing is "
+                         "downloaded), got None")
+    if not isinstance(weights, (str, os.PathLike)):
+        raise TypeError(f"weights: expected the path of a local RAFT state dict, got "
+                        f"{type(weights).__name__}")
+    if not Path(weights).is_file():
+        raise FileNotFoundError(f"weights: no such file {str(weights)!r}")
+
+
 def raft(frame0, frame1, *, weights=None, small=True, num_flow_updates=12, device=None):
     """Optical flow by torchvision's RAFT, the weights loaded from a local file.
 
@@ -101,10 +116,7 @@ def raft(frame0, frame1, *, weights=None, small=True, num_flow_updates=12, devic
     References: Z. Teed and J. Deng, "RAFT: Recurrent All-Pairs Field Transforms for Optical
     Flow", ECCV 2020; torchvision's ``models/optical_flow/raft.py``.
     """
-    if weights is None:
-        raise ValueError("weights: expected the path of a local RAFT state dict (flow_options="
-                         "{'weights': path}, on the command line -O weights=PATH; nothing is "
-                         "downloaded), got None")
+    check_options(weights)
     if frame0.shape != frame1.shape or frame0.ndim not in (2, 3):
         raise ValueError(f"frame1: expected one frame of frame0's shape {tuple(frame0.shape)}, "
                          f"got {tuple(frame1.shape)}")
