@@ -942,16 +942,18 @@ def _write_folder(folder, pictures, bar):
             bar.update()
 
 
-def _method_parser(choices, help_text, default="farneback"):
+def _method_parser(choices, help_text, default="farneback", video=False):
     """A parent parser with ``--method`` (``choices``, default farneback) and ``-O NAME=VALUE``
-    (the method's keyword options)."""
+    (the method's keyword options; ``video``: the command takes farneback_video's
+    ``use_previous_flow`` for a video, as ``flow`` does)."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--method", choices=choices, default=default, help=help_text)
+    previous = " (and use_previous_flow for a video)" if video else ""
     parser.add_argument(
         "-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
         help="keyword option of the method, repeatable; VALUE is a Python literal (5, 0.5, True) "
              "or a word. farneback: pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, "
-             "gaussian, normalize, device (and use_previous_flow for a video); lucas_kanade: radius, "
+             f"gaussian, normalize, device{previous}; lucas_kanade: radius, "
              "num_warp, gaussian, prefilter, levels, normalize, device; dis: preset (ultrafast, fast, "
              "medium, accurate), finest_scale, patch_size, patch_stride, gradient_descent_iterations, "
              "variational_refinement_iterations, variational_refinement_alpha / _delta / _gamma, "
@@ -1894,6 +1896,8 @@ def build_parser():
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                         help="no progress bar")
     method = _method_parser(METHODS, "estimator (default farneback)")
+    # flow's: use_previous_flow (farneback_video's) is taken for a video there only
+    flow_method = _method_parser(METHODS, "estimator (default farneback)", video=True)
     # predict's --method also takes gan (its own parent: subparsers share a parent's actions);
     # its default is predict's
     from ._predict import DEFAULT_FLOW
@@ -1919,7 +1923,7 @@ def build_parser():
     p.set_defaults(run=cmd_demo)
 
     p = sub.add_parser(
-        "flow", parents=[common, method], help="flow of two images, or of every pair of a video",
+        "flow", parents=[common, flow_method], help="flow of two images, or of every pair of a video",
         description="Flow from FRAME0 to FRAME1 (two image files: gray or RGB, 8 or 16 bit; an "
                     "alpha channel is ignored), written with -o as .flo and/or with --png as a "
                     "colour-wheel picture. With FRAME0 alone, a video file or a folder of images: "

@@ -738,6 +738,18 @@ def test_option_help_lists_exactly_the_accepted_names():
     assert "normalize=false" in text and "Any other keyword" not in text
 
 
+@pytest.mark.parametrize("command", ["flow", "predict", "demo"])
+def test_option_help_offers_use_previous_flow_only_where_it_is_taken(command):
+    # predict's and demo's --help said "(and use_previous_flow for a video)" as flow's does,
+    # but predict on a video refused it ("not an option of farneback") and demo has no video
+    from flowkit.cli import build_parser
+
+    parser = build_parser()
+    sub = parser._subparsers._group_actions[0].choices[command]
+    (action,) = [a for a in sub._actions if "--option" in a.option_strings]
+    assert ("use_previous_flow" in action.help) == (command == "flow")
+
+
 def test_flow_options_reach_the_estimator_and_outputs_are_reported(pair, tmp_path, capsys):
     a, b, frame0, frame1 = pair
     out, png = tmp_path / "f.flo", tmp_path / "f.png"
