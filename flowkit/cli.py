@@ -2506,7 +2506,7 @@ def _outcome(args):
     except UsageError as exc:
         if args.debug:
             raise
-        return 2, _usage_line(exc, f"flowkit {args.command}").rstrip("\n")
+        return 2, _usage_line(exc, _prog(args)).rstrip("\n")
     except KeyboardInterrupt:
         if args.debug:
             raise
@@ -2524,10 +2524,18 @@ def _outcome(args):
         flag = _cuda_flag(args) if isinstance(exc, CudaUnavailable) else None
         if flag:
             # the flag's value cannot run here: a usage error, as generate's and train's (torch)
-            return 2, _usage_line(f"{flag}: 'cuda': {message}", f"flowkit {args.command}").rstrip("\n")
+            return 2, _usage_line(f"{flag}: 'cuda': {message}", _prog(args)).rstrip("\n")
         if _is_usage_error(exc, message):
-            return 2, _usage_line(message, f"flowkit {args.command}").rstrip("\n")
+            return 2, _usage_line(message, _prog(args)).rstrip("\n")
         return 1, f"flowkit: error: {message}"
+
+
+def _prog(args):
+    """The command whose --help a usage error points at: ``flowkit retime``, or for ``train``
+    the model's own (``flowkit train interp-refine``: ``flowkit train --help`` lists only the
+    models, none of the options), as argparse's own errors there do."""
+    model = getattr(args, "model", None) if args.command == "train" else None
+    return f"flowkit {args.command}" + (f" {model}" if model else "")
 
 
 def _cuda_flag(args):

@@ -618,6 +618,22 @@ def test_cli_train_missing_out_folder_names_out(tmp_path, capsys, model):
 
 @needs_torch
 @pytest.mark.parametrize("model", list(_TRAIN_OPTIONS))
+def test_cli_train_usage_error_points_at_the_models_help(tmp_path, capsys, model):
+    # the command's own usage errors ended "(see flowkit train --help)", a page that lists the
+    # models and none of their options (--out, --data, ...); argparse's own errors there name
+    # the model's page (argument --epochs: ... (see flowkit train MODEL --help)), as these do now
+    from flowkit.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    assert main(_train_args(model, data, tmp_path / "w.txt")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"flowkit: error: --out: expected a .safetensors path, got "
+                   f"{str(tmp_path / 'w.txt')!r} (see flowkit train {model} --help)"]
+
+
+@needs_torch
+@pytest.mark.parametrize("model", list(_TRAIN_OPTIONS))
 def test_cli_train_out_that_is_a_folder_names_out_before_any_work(tmp_path, capsys, model):
     # the run trained, then failed to save: "flowkit: error: w.safetensors: Is a directory"
     from flowkit.cli import main
@@ -654,7 +670,7 @@ def test_cli_train_on_a_single_image(tmp_path, capsys, model, sample):
         return
     assert status == 2 and err == (f"flowkit: error: --data: {image} is a single image, which "
                                    f"holds no {sample}: {model} trains on video files or folders "
-                                   "of frames (see flowkit train --help)")
+                                   f"of frames (see flowkit train {model} --help)")
     assert not list(tmp_path.glob("w.*"))
 
 
@@ -880,7 +896,7 @@ def test_cli_train_resume_continues_only_the_same_run(tmp_path, capsys):
         assert err == [f"flowkit: error: --resume: {ckpt}: expected a checkpoint of this run, got "
                        f"one of a run with {flag} {before}, not {flag} {value} (a resume "
                        "continues the same run: give the same data and options, or train "
-                       "without --resume) (see flowkit train --help)"]
+                       "without --resume) (see flowkit train interp-refine --help)"]
         assert not out.exists() and cache.stat().st_mtime_ns == made  # no crop made, no weights
     # the same run resumed: the weights of the uninterrupted run, its losses (both epochs)
     assert main(args) == 0
