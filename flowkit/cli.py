@@ -1264,11 +1264,12 @@ def _range_note(args, source, info, done):
               file=sys.stderr)
 
 
-def _tracks(report):
-    """``copied``, ``copied (2 tracks)``: what happened to the audio, for the summary line."""
-    if report.audio_tracks > 1:
-        return f"{report.audio} ({report.audio_tracks} tracks)"
-    return report.audio
+def _tracks(audio, tracks):
+    """``copied``, ``copied (2 tracks)``: what happened to the audio (``tracks`` audio streams
+    written), for the summary line of retime and translate."""
+    if tracks > 1:
+        return f"{audio} ({tracks} tracks)"
+    return audio
 
 
 class _Once(argparse.Action):
@@ -1329,7 +1330,7 @@ def cmd_retime(args):
     info = probe_video(source)
     _wrote(args.output, f"{_counted(report.frames, 'frame')}, "
            f"{_stored_size_text(report.size, info.rotation, args.output)}, {_rate_text(report.fps)} fps, "
-           f"{float(report.duration):.3f} s; audio {_tracks(report)}")
+           f"{float(report.duration):.3f} s; audio {_tracks(report.audio, report.audio_tracks)}")
     _lost_audio_note(source, info, report.audio)
     _range_note(args, source, info, "kept" if args.trim else "retimed")
     _padding_note(report.padded, report.size)
@@ -1583,7 +1584,8 @@ def cmd_translate(args):
     info = probe_video(source)
     _wrote(args.output, f"{report['frames']} frames, "
            f"{_stored_size_text(report['size'], info.rotation, args.output)}, "
-           f"{_rate_text(_written_rate(args.output, report['fps']))} fps; audio {report['audio']}")
+           f"{_rate_text(_written_rate(args.output, report['fps']))} fps; "
+           f"audio {_tracks(report['audio'], report['audio_tracks'])}")
     _lost_audio_note(source, info, report["audio"])
     _range_note(args, source, info, "translated")
     _padding_note(report["padded"], report["size"])

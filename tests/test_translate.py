@@ -616,6 +616,20 @@ def test_translate_copies_every_audio_track(tmp_path):
             assert packets_out == packets_in, index
 
 
+def test_cli_translate_says_how_many_audio_tracks_it_wrote(tmp_path, capsys):
+    # flowkit translate printed "audio copied" for the two tracks it copied, where retime says
+    # "audio copied (2 tracks)" (the report had audio_tracks == 2)
+    from flowkit.cli import main
+    from test_retime import write_clip
+
+    src = write_clip(tmp_path / "two.mp4", [_gray_rgb(t) for t in range(12)], 24, tone=[440, 660])
+    out = tmp_path / "out.mp4"
+    assert main(["translate", str(src), str(out), "--op", "equalize", "-q"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("fps; audio copied (2 tracks))")
+    assert main(["translate", str(src), str(out), "--op", "equalize", "-q", "--no-audio"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("fps; audio dropped) (replaced)")
+
+
 def test_translate_says_which_streams_it_does_not_write(tiny_video, tmp_path):
     # a clip with a subtitle stream (mov_text packets remuxed from the NASA clip): translate
     # writes video and audio only and says so, as retime: in its report and on stdout
