@@ -2002,7 +2002,8 @@ def test_an_empty_path_option_is_called_empty_naming_it(tmp_path, monkeypatch, c
     args = [str(tmp_path / a) if a.startswith("OUT") else "a.png" if a == "IMAGE" else a
             for a in args]
     assert main(args) == 2
-    assert one_error_line(capsys.readouterr().err) == f"{message} (see flowkit {args[0]} --help)"
+    command = " ".join(args[:2]) if args[0] == "train" else args[0]  # train: the model's page
+    assert one_error_line(capsys.readouterr().err) == f"{message} (see flowkit {command} --help)"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
 
 
