@@ -200,12 +200,14 @@ def test_cli_a_missing_model_file_names_the_flag(tmp_path, capsys, command):
 
 
 def test_without_torch_the_error_names_the_extra(tmp_path):
+    weights = tmp_path / "w.pt"  # RAFT's weights file is checked (it exists) before torch is
+    weights.write_bytes(b"")
     code = ("import numpy as np, flowkit\n"
             "from flowkit.models import get_model, list_models\n"
             "assert 'interp-refine' in list_models()\n"
             "for call in (lambda: get_model('interp-refine'),\n"
             "             lambda: flowkit.interpolate(np.zeros((8, 8)), np.zeros((8, 8)), method='learned'),\n"
-            "             lambda: flowkit.predict(np.zeros((2, 8, 8)), 1, flow='raft', flow_options={'weights': 'w.pt'})):\n"
+            f"             lambda: flowkit.predict(np.zeros((2, 8, 8)), 1, flow='raft', flow_options={{'weights': {str(weights)!r}}})):\n"
             "    try:\n"
             "        call()\n"
             "    except ImportError as exc:\n"
