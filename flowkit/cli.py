@@ -197,14 +197,14 @@ _speed_spread = _number_in(0.5, "a number in [0, 0.5]", closed=(True, True))  # 
 
 
 def _fps(text):
-    """Argument type of the --fps of flow, predict, interpolate and generate: a frame rate in
-    (0, MAX_FPS], a number or a ratio such as 24000/1001 (exact, as retime's --fps), else a
+    """Argument type of the --fps of flow, predict, interpolate and generate: retime's
+    :func:`_rate` (a number or a ratio such as 24000/1001, exact) at most MAX_FPS, else a
     usage error saying so."""
     try:
-        value = Fraction(text.strip())
-    except (ValueError, ZeroDivisionError):
+        value = _rate(text)
+    except argparse.ArgumentTypeError:
         value = None
-    if value is None or not 0 < value <= MAX_FPS:
+    if value is None or value > MAX_FPS:
         raise argparse.ArgumentTypeError(f"expected a frame rate in (0, {MAX_FPS:g}], got {text!r}")
     return value
 
