@@ -29,9 +29,7 @@ def require_packages():
 @functools.lru_cache(maxsize=4)
 def _model(weights, small, device):
     torch, optical_flow = require_packages()
-    path = Path(weights)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights: no such file {str(path)!r}")
+    path = Path(weights)  # an existing file: raft() checked it (check_options)
     build = optical_flow.raft_small if small else optical_flow.raft_large
     model = build(weights=None, progress=False)
     try:
