@@ -505,9 +505,11 @@ def _task(run, src, dst, threads, options):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DamagedVideoWarning)
         frames = run(src, dst, **options)
-    notes = [str(w.message) for w in caught if issubclass(w.category, DamagedVideoWarning)]
-    for w in caught:  # the others as the worker would show them
-        if not issubclass(w.category, DamagedVideoWarning):
+    notes = []
+    for w in caught:
+        if issubclass(w.category, DamagedVideoWarning):
+            notes.append(str(w.message))
+        else:  # shown in the worker, as without the recording
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     return frames, list(dict.fromkeys(notes))
 

@@ -33,9 +33,9 @@ def _valid_mask(valid, shape, what=""):
     valid = to_host(valid)
     if valid.dtype.kind not in "biuf":
         raise TypeError(f"valid: expected a boolean or numeric mask, got dtype {valid.dtype}")
-    if valid.dtype.kind == "f" and np.isnan(valid).any():
-        raise ValueError(f"valid: expected a mask of True/False (or 1/0), got "
-                         f"{int(np.isnan(valid).sum())} NaN values")
+    nans = int(np.isnan(valid).sum()) if valid.dtype.kind == "f" else 0
+    if nans:
+        raise ValueError(f"valid: expected a mask of True/False (or 1/0), got {nans} NaN values")
     return valid.astype(bool)
 
 
