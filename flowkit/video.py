@@ -45,6 +45,8 @@ DEFAULT_CODECS = {".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".mkv
 # (given a finer time base, FFmpeg's AVI muxer made a 10 fps clip a 600 fps stream of mostly
 # empty frames)
 FRAME_RATE_CONTAINERS = frozenset({".avi"})
+# containers VideoWriter writes with FFmpeg's shift of negative timestamps off (why: _open)
+UNSHIFTED_CONTAINERS = FRAME_RATE_CONTAINERS | {".mkv", ".webm"}
 # containers that store a display rotation (PyAV 18.1's FFmpeg, a 90-degree tag written and
 # read back); AVI, MPEG-TS (.ts, .mts, .m2ts), MPEG-PS (.mpg), FLV, WMV and NUT drop it, so
 # VideoWriter stores frames turned there (stored_rotation)
@@ -502,6 +504,7 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
     count = 0
     damaged = False
     name = container.name
+    start = (stream.start_time or 0) * _time_base(stream)  # the stream's first time, seconds
     iterator = container.decode(stream)
     while True:
         try:
@@ -512,7 +515,7 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
         except av.FFmpegError as exc:
             where = "" if reached is None else (  # where a file cut short stops decoding
                 f" after {count} frame{'' if count == 1 else 's'}, "
-                f"{float(reached - (stream.start_time or 0) * _time_base(stream)):.3f} s")
+                f"{float(reached - start):.3f} s")
             raise ValueError(f"path: cannot decode {name}{where} ({_av_message(exc)})") from None
         count += 1
         if frame.pts is not None:
@@ -531,7 +534,6 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
                 array = np.ascontiguousarray(np.rot90(array, turns))
         if frame.is_corrupt and not damaged:
             damaged = True
-            start = (stream.start_time or 0) * _time_base(stream)
             warnings.warn(f"{name}: the frame at {float(time - start):.3f} s was decoded with "
                           f"errors: the file is damaged and FFmpeg concealed the damage, which "
                           f"the frames show (later damaged frames are not reported)",
@@ -1405,7 +1407,7 @@ class VideoWriter:
             # only when a range is set: the box always states one. (MOV's 'nclc' has no range.)
             colr = "color_range" in self.color and self.path.suffix.lower() == ".mp4"
             muxer_options = {"movflags": "+write_colr"} if colr else {}
-            if self.path.suffix.lower() in FRAME_RATE_CONTAINERS | {".mkv", ".webm"}:
+            if self.path.suffix.lower() in UNSHIFTED_CONTAINERS:
                 # AAC's first packet starts before 0 (its priming); FFmpeg's default then
                 # shifted every packet after the first video frame (frames read back at 0,
                 # 0.16, 0.18, ... s for 0, 0.02, 0.04, ...). AVI stores no times: nothing to
