@@ -27,10 +27,12 @@ __all__ = ["iter_frames", "probe_video", "VideoInfo", "VideoWriter", "DamagedVid
 
 
 class DamagedVideoWarning(UserWarning):
-    """Frames of a video were decoded with errors: FFmpeg concealed the damage (a corrupt
-    packet's blocks are filled from their surroundings or the previous frame) and the frames
-    came through, as the ``ffmpeg`` tool's ``error while decoding`` lines say. Warned at the
-    first such frame of each pass over a file (``flowkit`` prints ``flowkit: warning: ...``);
+    """A video is damaged and decoding went on: frames were decoded with errors that FFmpeg
+    concealed (a corrupt packet's blocks filled from their surroundings or the previous
+    frame, as the ``ffmpeg`` tool's ``error while decoding`` lines say), or packets the
+    decoder refused were skipped, their frames lost (as the ``ffmpeg`` tool skips them; the
+    frames around keep their times). Warned once per kind in each pass over a file, at the
+    first (``flowkit`` prints ``flowkit: warning: ...``);
     ``warnings.simplefilter("error", DamagedVideoWarning)`` makes it an error."""
 
 IMAGE_EXTENSIONS = frozenset(
@@ -489,56 +491,92 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
     rotated upright when ``upright``; or, with ``frame_format`` one of ``FRAME_FORMATS``
     (``"yuv444p"``, ...), the planes of that format as ``(H, W, 3)`` (YUV: the frame's own
     planes, chroma repeated over its blocks, samples scaled to 8 or 16 bits, no swscale
-    filter). Decoding errors are ValueError naming the file, and so is a stream that ends well
+    filter). A damaged file decodes on with a :class:`DamagedVideoWarning`: frames FFmpeg
+    decoded with errors concealed come through, packets its decoder refuses are skipped. Errors
+    are ValueError naming the file: a demuxing error, more than ``MAX_REJECTED_PACKETS``
+    packets refused in a row (not a damaged spot: the rest is unreadable), the last packets
+    refused where the stream ends early (a file cut there), and a stream that ends well
     before the end its headers declare (more than 2 frames and 5 % of the duration: a
     WebM/Matroska file, or an MP4 whose index comes first, cut short, which FFmpeg's demuxer
-    reads to the cut without an error). Frames FFmpeg decoded with errors concealed (a damaged
-    file that still decodes) come through, the first with a :class:`DamagedVideoWarning`.
+    reads to the cut without an error).
     """
     import av
 
     fmt = frame_format or ("rgb24" if depth == 8 else "rgb48le")
     yuv = fmt.startswith("yuv")
+    base = _time_base(stream)
     period = 1 / Fraction(_frame_rate(stream) or 30)
     previous = reached = None
     count = 0
-    damaged = False
+    warned = set()  # the kinds of damage warned of, each once per pass
+    rejected = []  # (packet time, error) of the packets FFmpeg refused since the last it took
     name = container.name
-    start = (stream.start_time or 0) * _time_base(stream)  # the stream's first time, seconds
-    iterator = container.decode(stream)
+    start = (stream.start_time or 0) * base  # the stream's first time, seconds
+
+    def failure(exc):
+        where = "" if reached is None else (  # where a file cut short stops decoding
+            f" after {count} frame{'' if count == 1 else 's'}, {float(reached - start):.3f} s")
+        return ValueError(f"path: cannot decode {name}{where} ({_av_message(exc)})")
+
+    def warn(kind, message):
+        if kind not in warned:
+            warned.add(kind)
+            warnings.warn(f"{name}: {message}: the file is damaged (later damage of this kind "
+                          "is not reported)", DamagedVideoWarning, stacklevel=3)
+
+    def skipped():  # the warning for the packets refused, which it forgets
+        (pts, exc), many = rejected[0], len(rejected) > 1
+        rejected.clear()
+        at = "" if pts is None else f" at {float(pts * base - start):.3f} s"
+        return (f"{'several' if many else 'a'} packet{'s' if many else ''}{at} could not be "
+                f"decoded ({_av_message(exc)}) and {'were' if many else 'was'} skipped, "
+                f"{'their frames' if many else 'its frame'} lost")
+
+    packets = container.demux(stream)
     while True:
         try:
-            frame = next(iterator)
+            packet = next(packets)
         except StopIteration:
-            _check_complete(container, stream, reached, period)
-            return
+            break
         except av.FFmpegError as exc:
-            where = "" if reached is None else (  # where a file cut short stops decoding
-                f" after {count} frame{'' if count == 1 else 's'}, "
-                f"{float(reached - start):.3f} s")
-            raise ValueError(f"path: cannot decode {name}{where} ({_av_message(exc)})") from None
-        count += 1
-        if frame.pts is not None:
-            time = _after(frame.pts * Fraction(frame.time_base or stream.time_base), previous,
-                          period)
-        else:
-            time = Fraction(0) if previous is None else previous + period
-        previous = time
-        # where this frame ends: its own duration (a last frame held longer), else a period
-        reached = time + (frame.duration * Fraction(frame.time_base or stream.time_base)
-                          if frame.duration else period)
-        array = _frame_to_444(frame, fmt) if yuv else frame.to_ndarray(format=fmt)
-        if upright:
-            turns = _rotation(frame.rotation) // 90
-            if turns:
-                array = np.ascontiguousarray(np.rot90(array, turns))
-        if frame.is_corrupt and not damaged:
-            damaged = True
-            warnings.warn(f"{name}: the frame at {float(time - start):.3f} s was decoded with "
-                          f"errors: the file is damaged and FFmpeg concealed the damage, which "
-                          f"the frames show (later damaged frames are not reported)",
-                          DamagedVideoWarning, stacklevel=2)
-        yield time, array
+            raise failure(exc) from None
+        try:
+            frames = packet.decode()
+        except av.FFmpegError as exc:  # a corrupt packet: skipped, as the ffmpeg tool does
+            rejected.append((packet.pts, exc))
+            if len(rejected) > MAX_REJECTED_PACKETS:  # not damaged in places: unreadable
+                raise failure(rejected[0][1]) from None
+            continue
+        if rejected and packet.size:  # decoding goes on after the damage
+            warn("skipped", skipped())
+        for frame in frames:
+            count += 1
+            if frame.pts is not None:
+                time = _after(frame.pts * Fraction(frame.time_base or stream.time_base),
+                              previous, period)
+            else:
+                time = Fraction(0) if previous is None else previous + period
+            previous = time
+            # where this frame ends: its own duration (a last frame held longer), else a period
+            reached = time + (frame.duration * Fraction(frame.time_base or stream.time_base)
+                              if frame.duration else period)
+            array = _frame_to_444(frame, fmt) if yuv else frame.to_ndarray(format=fmt)
+            if upright:
+                turns = _rotation(frame.rotation) // 90
+                if turns:
+                    array = np.ascontiguousarray(np.rot90(array, turns))
+            if frame.is_corrupt:
+                warn("concealed", f"the frame at {float(time - start):.3f} s was decoded with "
+                                  "errors, which FFmpeg concealed and the frames show")
+            yield time, array
+    if not rejected:
+        _check_complete(container, stream, reached, period)
+        return
+    try:  # the last packets refused: a file cut there, or damaged at its very end
+        _check_complete(container, stream, reached, period)
+    except ValueError:
+        raise failure(rejected[0][1]) from None
+    warn("skipped", skipped())
 
 
 def _duration_tag(container, stream):
@@ -617,6 +655,8 @@ def video_end(path, info):
 # duration) and still count as complete: 2 frames and 5 % (an audio track a little longer than
 # the video, rounding of the container's duration); the shared clips end within a frame of it
 END_TOLERANCE_FRAMES = 2
+# more packets refused in a row than this: the stream is not damaged in places but unreadable
+MAX_REJECTED_PACKETS = 30
 END_TOLERANCE_FRACTION = Fraction(1, 20)
 
 

@@ -10,6 +10,7 @@ within a loose bound.
 
 import gc
 import itertools
+import re
 import subprocess
 import sys
 import warnings
@@ -964,3 +965,59 @@ def test_a_damaged_video_decodes_with_one_warning(tmp_path):
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"flowkit: warning: {path}: the frame at ")
     assert "was decoded with errors" in lines[0]
+
+
+def clip_with_refused_packets(path, refused, count=30):
+    """A ``count``-frame H.264 clip at 10 fps whose packets number ``refused`` (in file
+    order) have a NAL length larger than the packet: FFmpeg's decoder refuses each ("Invalid
+    data found when processing input") and loses its frame."""
+    import av
+
+    texture = np.random.default_rng(0).integers(0, 256, (64, 160, 3), np.uint8)
+    write_video(path, [np.roll(texture, k, axis=1)[:, :96].copy() for k in range(count)])
+    with av.open(str(path)) as container:
+        places = [p.pos for p in container.demux(container.streams.video[0]) if p.size]
+    data = bytearray(path.read_bytes())
+    for index in refused:
+        data[places[index]:places[index] + 4] = b"\xff\xff\xff\xff"
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("refused", [[12], [12, 13, 14], [29]])
+def test_a_refused_packet_is_skipped_with_a_warning(tmp_path, refused):
+    # FFmpeg's decoder refused the packet (avcodec_send_packet: "Invalid data found when
+    # processing input"), which ended decoding: `flowkit retime` of a 30 s clip with one bad
+    # packet at 17.7 s stopped there ("cannot decode ... after 531 frames"), as `ffmpeg` does
+    # not (it skips the packet and goes on); the last packet refused is a damaged end
+    path = clip_with_refused_packets(tmp_path / "refused.mp4", refused)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        times = [time for time, _ in iter_frames(path, timestamps=True)]
+    assert len(times) == 30 - len(refused)
+    gaps = [round(float(b - a), 3) for a, b in zip(times, times[1:])]
+    assert sorted(gaps)[-1] == (0.1 if refused == [29] else 0.1 * (len(refused) + 1))
+    assert [w.category for w in caught] == [DamagedVideoWarning]
+    many = len(refused) > 1
+    assert str(caught[0].message).startswith(
+        f"{path}: {'several packets' if many else 'a packet'} at ")
+    assert ("were skipped, their frames lost" if many else "was skipped, its frame lost") \
+        in str(caught[0].message)
+    # the command line: the warning as one line, and the job done
+    done = subprocess.run([sys.executable, "-m", "flowkit", "flow", str(path), "--video",
+                           str(tmp_path / "flow.mp4"), "-q"], capture_output=True, text=True)
+    assert done.returncode == 0 and (tmp_path / "flow.mp4").is_file()
+    assert done.stderr.splitlines() == [f"flowkit: warning: {caught[0].message}"]
+
+
+def test_a_stream_of_refused_packets_is_an_error(tmp_path):
+    # more than MAX_REJECTED_PACKETS in a row is not a damaged spot: the rest is unreadable
+    from flowkit.video import MAX_REJECTED_PACKETS
+
+    count = MAX_REJECTED_PACKETS + 12
+    path = clip_with_refused_packets(tmp_path / "refused.mp4", range(10, count), count)
+    frames = iter_frames(path)
+    with pytest.raises(ValueError, match=rf"^path: cannot decode {re.escape(str(path))} after "
+                                         r"\d+ frames, [\d.]+ s \(Invalid data found"):
+        for _ in frames:
+            pass
