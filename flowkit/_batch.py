@@ -488,12 +488,22 @@ def _dashboard(client):
     return None
 
 
+class _Refused:
+    """What a task returns when its job raised ValueError or TypeError, flowkit's errors
+    about an input or an option: the same input fails the same way again, so Dask's
+    ``retries`` (reruns of a task that raised) are not spent on it."""
+
+    def __init__(self, error):
+        self.error = error
+
+
 def _task(run, src, dst, threads, options):
     """One task on a worker: the job with ``threads`` kernel threads (Numba's count is per
     thread, so it is set in the thread that runs the job), output written atomically by it.
     Returns ``(frames written, warnings)``: the messages of the
     :class:`~flowkit.video.DamagedVideoWarning` the job raised (a warning in a worker is
-    not seen on the client)."""
+    not seen on the client); a :class:`_Refused` where the job raised ValueError or
+    TypeError."""
     import warnings
 
     from ._threads import set_num_threads
@@ -504,7 +514,10 @@ def _task(run, src, dst, threads, options):
     set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DamagedVideoWarning)
-        frames = run(src, dst, **options)
+        try:
+            frames = run(src, dst, **options)
+        except (ValueError, TypeError) as exc:
+            return _Refused(exc)
     notes = []
     for w in caught:
         if issubclass(w.category, DamagedVideoWarning):
@@ -561,8 +574,10 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
         from the source as the single run does; docs/scaling.md). ``"predict"`` without
         ``stride`` is not split: it decodes only the tail of each video.
     retries : int
-        Times a failed task is run again (Dask's ``retries``; default 2). A worker that dies
-        is replaced and its task rerun by Dask whatever this is.
+        Times a failed task is run again (Dask's ``retries``; default 2). A task whose job
+        raised ValueError or TypeError (flowkit's errors about an input or an option: a file
+        that cannot be decoded) is not: it would fail the same way. A worker that dies is
+        replaced and its task rerun by Dask whatever this is.
     resume : bool
         Skip inputs whose output exists already (a finished output is never partial); with
         every output there no cluster is started.
@@ -794,14 +809,16 @@ def _run(client, spec, todo, threads, retries, chunk_frames, cuts, options, prog
               disable=not progress) as bar:
         for future in as_completed(futures):
             src, dst = futures[future]
-            if future.status == "finished":
-                count, notes = future.result()
+            result = future.result() if future.status == "finished" else None
+            if result is not None and not isinstance(result, _Refused):
+                count, notes = result
                 frames += count
                 done.append(dst)
                 if notes:
                     warned[str(src)] = notes
             else:
-                failed[str(src)] = _one_line(future.exception(), options)  # -O NAME: ...
+                error = result.error if result is not None else future.exception()
+                failed[str(src)] = _one_line(error, options)  # -O NAME: ...
                 for path in parts.get(dst, ()):
                     path.unlink(missing_ok=True)
             bar.update()
@@ -840,9 +857,16 @@ def _join(join, src, dst, paths, results, options):
     """``join`` the parts into ``dst`` (atomically), then remove them (after a failure they
     stay for a retry; :func:`_run` removes them if the input fails for good). ``results``: each
     part's :func:`_task` result, the frames it wrote (a part with none, outside a trimmed
-    segment, wrote no file) and its warnings; returns the frames and all the warnings."""
-    frames = join(src, dst, [path for path, (count, _) in zip(paths, results) if count],
-                  **options)
+    segment, wrote no file) and its warnings; returns the frames and all the warnings, or the
+    first part's :class:`_Refused`."""
+    refused = [result for result in results if isinstance(result, _Refused)]
+    if refused:
+        return refused[0]
+    try:
+        frames = join(src, dst, [path for path, (count, _) in zip(paths, results) if count],
+                      **options)
+    except (ValueError, TypeError) as exc:
+        return _Refused(exc)
     for path in paths:
         Path(path).unlink(missing_ok=True)
     return frames, list(dict.fromkeys(note for _, notes in results for note in notes))

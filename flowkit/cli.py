@@ -2112,7 +2112,9 @@ def build_parser():
                    help="retime, flow and predict with -O stride=S: split each video into "
                         "chunks of about N frames at keyframes, processed on several workers and "
                         "joined (identical result, retime's audio included)")
-    p.add_argument("--retries", type=_integer_from(0), default=2, help="reruns of a failed task (default 2)")
+    p.add_argument("--retries", type=_integer_from(0), default=2,
+                   help="reruns of a failed task (default 2; none for a bad input or option, "
+                        "which fails again)")
     p.add_argument("--resume", action="store_true", help="skip inputs whose output exists")
     p.add_argument("-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
                    help="keyword option of the job, repeatable; VALUE is a Python literal or a word")

@@ -450,6 +450,31 @@ def test_failed_task_is_rerun(client, clips, tmp_path, kill):
     assert same_video(tmp_path / "out" / "clip0.mkv", single.path)
 
 
+def refusing_job(src, dst, *, marker):
+    """Counts its runs in ``marker`` and refuses its input, as flowkit refuses a bad one."""
+    with open(marker, "a") as runs:
+        runs.write("run\n")
+    raise ValueError(f"src: {src} is not to my taste")
+
+
+def test_a_refused_input_is_not_rerun(client, clips, tmp_path):
+    # a file that cannot be decoded failed the same way on each of the 2 default reruns:
+    # 2 min 45 s to report one damaged input of a 30 s clip
+    marker = tmp_path / "runs"
+    report = flowkit.batch(refusing_job, [clips[0]], tmp_path / "out", scheduler=client,
+                           marker=str(marker), progress=False)
+    assert marker.read_text() == "run\n"
+    assert list(report.failed) == [str(clips[0])] and not report.done
+    assert report.failed[str(clips[0])].endswith(f"{clips[0]} is not to my taste")
+    # in chunks: the parts refused, the join is not attempted and the parts are removed
+    report = flowkit.batch("retime", [clips[0]], tmp_path / "chunked", scheduler=client,
+                           chunk_frames=4, **dict(RETIME, flow=failing_estimator),
+                           progress=False)
+    assert list(report.failed) == [str(clips[0])] and not report.done
+    assert "no flow today" in report.failed[str(clips[0])]
+    assert not (tmp_path / "chunked").exists() or list((tmp_path / "chunked").iterdir()) == []
+
+
 def test_corrupt_input_is_reported_and_the_rest_finish(client, clips, tmp_path):
     bad = tmp_path / "bad.mkv"
     bad.write_bytes(clips[0].read_bytes()[:200] + b"\0" * 5000)
