@@ -118,6 +118,10 @@ def _check_predict(src, dst, options):
         _validate.check_int("stride", own["stride"], min_value=1)
     check_options(**_arguments(predict, None, **{k: v for k, v in options.items()
                                                  if k not in own}))
+    if options.get("method") == "gan":  # torch and the weights, as retime's learned method
+        from .models._api import predictor_model
+
+        predictor_model("predict-gan", options.get("model"))
     if isinstance(options.get("flow"), str):  # the estimator and its options, as retime's
         from ._estimators import get_estimator
 
@@ -708,8 +712,8 @@ def _check_inputs(spec, files, paths, options):
             checked.add(dst.suffix.lower())
             try:
                 spec.validate(src, dst, options)
-            except (ValueError, TypeError) as exc:
-                raise type(exc)(f"job_options: {exc}") from None
+            except (ValueError, TypeError, FileNotFoundError, IsADirectoryError) as exc:
+                raise type(exc)(f"job_options: {exc}") from None  # a model or weights file
 
 
 def _check_writer(dst, fps, codec):

@@ -327,12 +327,13 @@ def _too_small_named(flow, note=""):
 
 def check_options(horizon, *, context, n_iter, scheme, average, return_flow, method, flow=None,
                   flow_options=None, speed_spread=None, advect_flow=None, scene_threshold=None,
-                  device=None, **_):
+                  device=None, model=None, **_):
     """predict's options checked as predict checks them, without frames (``flowkit.batch``
     runs this on the client with predict's defaults): ``(horizon, context, n_iter, scheme,
     average, method, speed_spread, advect_flow)``, ``speed_spread`` and ``advect_flow``
     resolved from None to the scheme's defaults; an estimator name ``flow`` is looked up with
-    its ``flow_options``; ``scene_threshold`` and ``device`` are checked."""
+    its ``flow_options``; ``scene_threshold`` and ``device`` are checked, and that ``model``
+    is None with ``method="flow"`` (predict loads the ``"gan"`` model itself)."""
     from .models.adapters import list_adapters
 
     horizon = _validate.check_int("horizon", horizon, min_value=1)
@@ -352,6 +353,9 @@ def check_options(horizon, *, context, n_iter, scheme, average, return_flow, met
     average = _validate.check_choice("average", average, AVERAGES)
     _validate.check_bool("return_flow", return_flow)
     method = _validate.check_choice("method", method, METHODS + tuple(list_adapters("predictor")))
+    if method == "flow" and model is not None:
+        raise ValueError(f"model: expected None unless method='gan', got "
+                         f"{_validate.describe(model)} with method={method!r}")
     semi_lagrangian = scheme == "semi-lagrangian"
     default_advect = advect_flow is None
     if speed_spread is None:
@@ -593,7 +597,7 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
     horizon, context, n_iter, scheme, average, method, speed_spread, advect_flow = check_options(
         horizon, context=context, n_iter=n_iter, scheme=scheme, average=average,
         return_flow=return_flow, method=method, speed_spread=speed_spread, advect_flow=advect_flow,
-        scene_threshold=scene_threshold, device=device)
+        scene_threshold=scene_threshold, device=device, model=model)
     # of an iterable, the frames read (at least 3, for the scene test; an adapter: all)
     keep = max(frames_used(context), 3) if method in METHODS else None
     # a list or iterable of frames is a clip whatever its frames' width (the stacked
@@ -608,9 +612,6 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
         from .models._api import predictor_model
 
         model = predictor_model("predict-gan", model)  # the predict-gan network, checked
-    elif model is not None:
-        raise ValueError(f"model: expected None unless method='gan', got "
-                         f"{_validate.describe(model)} with method={method!r}")
     if frames.ndim == 3 and not listed and _validate.frames_layout(frames) == (False, True):
         raise ValueError(f"frames: expected a clip (T, H, W) or (T, H, W, C) of at least 2 frames, got "
                          f"shape {tuple(frames.shape)}, which looks like one image with "

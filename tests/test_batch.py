@@ -520,6 +520,21 @@ def test_an_estimator_error_in_a_worker_is_reported_not_hung(client, clips, tmp_
     assert not (tmp_path / "out2").exists()
 
 
+def test_predict_model_is_checked_before_the_cluster_starts(clips, tmp_path):
+    # -O model=missing.safetensors failed in each worker, after the cluster had started
+    pytest.importorskip("torch")
+    missing = tmp_path / "missing.safetensors"
+    with pytest.raises(FileNotFoundError, match=f"^job_options: model: no such file "
+                                                f"{re.escape(repr(str(missing)))}$"):
+        flowkit.batch("predict", [clips[0]], tmp_path / "out", scheduler="tcp://127.0.0.1:9",
+                      horizon=2, method="gan", model=str(missing), progress=False)
+    with pytest.raises(ValueError, match="^job_options: model: expected None unless "
+                                         "method='gan', got 'x.safetensors' with method='flow'$"):
+        flowkit.batch("predict", [clips[0]], tmp_path / "out", scheduler="tcp://127.0.0.1:9",
+                      horizon=2, model="x.safetensors", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("bokeh", [False, True])
 def test_dashboard_link_only_when_served(client, clips, tmp_path, monkeypatch, capsys, bokeh):
     """The link is printed (and reported) only where bokeh can draw the dashboard the
