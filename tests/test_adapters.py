@@ -213,9 +213,13 @@ def test_raft_is_a_registered_estimator_with_a_weights_option():
                     reason="needs torch without an importable torchvision")
 def test_raft_without_torchvision_names_what_to_install(tmp_path):
     weights = tmp_path / "w.pt"
-    weights.write_bytes(b"")  # the file is checked before any frame; the packages when it runs
+    weights.write_bytes(b"")
     with pytest.raises(ImportError, match="pip install torchvision"):
         flowkit.predict(_frames((2, 32, 32)), 1, flow="raft", flow_options={"weights": str(weights)})
+    # found missing with the options, before any frame: flowkit batch checks them on the
+    # client, and the workers no longer fail one after another (and are not rerun)
+    with pytest.raises(ImportError, match="pip install torchvision"):
+        get_estimator("raft", {"weights": str(weights)})
     with pytest.raises(FileNotFoundError, match="weights: no such file .*absent.pt"):
         flowkit.predict(_frames((2, 32, 32)), 1, flow="raft",
                         flow_options={"weights": str(tmp_path / "absent.pt")})

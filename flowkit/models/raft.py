@@ -61,16 +61,26 @@ def _rgb(frame, device):
 
 def check_options(weights):
     """What :func:`raft` can check before any frame (``get_estimator``'s option check): the
-    weights file is given and exists. Needs neither torch nor torchvision."""
+    weights file is given and exists, and torch and torchvision are installed (found, not
+    imported: ``flowkit batch`` runs this on the client before its workers start)."""
+    import importlib.util
+
     if weights is None:
         raise ValueError("weights: expected the path of a local RAFT state dict (flow_options="
-                         "{'weights': path}, on the command line -O weights=PATH; nothing is "
+                         "{'weights': path}, on the command line -O weights=PATH, with flowkit "
+                         "batch -O \"flow_options={'weights': 'PATH'}\"; nothing is "
                          "downloaded), got None")
     if not isinstance(weights, (str, os.PathLike)):
         raise TypeError(f"weights: expected the path of a local RAFT state dict, got "
                         f"{type(weights).__name__}")
     if not Path(weights).is_file():
         raise FileNotFoundError(f"weights: no such file {str(weights)!r}")
+    if importlib.util.find_spec("torch") is None:
+        from ._api import require_torch
+
+        require_torch()  # its ImportError, which names the extra
+    if importlib.util.find_spec("torchvision") is None:
+        raise ImportError(TORCHVISION)
 
 
 def raft(frame0, frame1, *, weights=None, small=True, num_flow_updates=12, device=None):
