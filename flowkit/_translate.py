@@ -416,7 +416,8 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
         (``op: NAME raised TYPE on frame K: MESSAGE``, chained from the op's exception); a
         video that cannot be decoded.
     TypeError
-        ``src`` or ``dst`` is not a str or ``os.PathLike``; an op that returns something
+        ``src`` or ``dst`` is not a str or ``os.PathLike``; ``audio`` not a bool, ``progress``
+        neither None nor a bool; an op that returns something
         other than an array, or that raises a TypeError
         (reported as above).
     ImportError
@@ -481,6 +482,8 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
     options = _check_options(flow, flow_options, method, strength, scene_threshold)
     start, end = _check_segment(segment) or (Fraction(0), None)
     audio = _validate.check_bool("audio", audio)
+    if progress is not None:  # as retime's: progress="no" showed a bar
+        progress = _validate.check_bool("progress", progress)
     if not src.exists():
         raise FileNotFoundError(f"src: no such video file: {src}")
     if dst.exists() and src.resolve() == dst.resolve():

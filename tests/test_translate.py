@@ -336,6 +336,13 @@ def test_paths_that_are_not_paths_name_the_parameter(tiny_video, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_progress_that_is_not_a_bool_names_progress(tiny_video, tmp_path):
+    # progress="no" was taken as true and showed a bar; retime checks it
+    with pytest.raises(TypeError, match=r"^progress: expected a bool, got 'no'$"):
+        flowkit.translate(tiny_video, tmp_path / "out.mp4", "autocontrast", progress="no")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_dst_that_is_a_folder_names_dst(tiny_video, tmp_path):
     # it raised OSError's bare "IsADirectoryError: [Errno 21] Is a directory", naming neither
     # dst nor the path (retime's "dst: ... is a folder")
