@@ -91,6 +91,12 @@ def test_vocabulary_errors_name_the_unknown_words():
         flowkit.generate("a red circle moves sideways")  # before torch is needed
     with pytest.raises(ValueError, match="caption: expected words of the vocabulary"):
         shapes.tokenize("  ...")
+    # a word with a letter outside a-z was split there: "rëd" gave "unknown words 'r', 'd'",
+    # and "red2" passed as "red"
+    with pytest.raises(ValueError, match=r"caption: unknown word 'rëd' in 'a rëd circle"):
+        shapes.tokenize("a rëd circle moves left")
+    with pytest.raises(ValueError, match=r"caption: unknown word 'red2' in"):
+        shapes.tokenize("a red2 circle moves left")
     with pytest.raises(TypeError, match="caption: expected a string, got int"):
         shapes.tokenize(5)
 

@@ -75,7 +75,7 @@ def tokenize(text):
     """
     if not isinstance(text, str):
         raise TypeError(f"caption: expected a string, got {type(text).__name__}")
-    words = re.findall(r"[a-z]+", text.lower())
+    words = re.findall(r"[^\W_]+", text.lower())  # any script's letters and digits: "rëd" one word
     unknown = [w for w in dict.fromkeys(words) if w not in VOCABULARY]
     if unknown:
         raise ValueError(f"caption: unknown word{'s' if len(unknown) > 1 else ''} "
