@@ -1770,7 +1770,7 @@ def cmd_generate(args):
             raise UsageError(f"--model: {str(exc)[len('model: '):]}") from None
         raise
     with flowkit.VideoWriter(args.output, args.fps) as writer:
-        for frame in clip:
+        for frame in _progress(args, iterable=clip, unit="frame", desc="generate"):
             picture = writer.fit(cv2.resize(frame, (args.size, args.size),
                                             interpolation=cv2.INTER_NEAREST))
             writer.write(picture)

@@ -328,6 +328,25 @@ def test_every_caption_of_the_grammar_passes_the_check():
 
 
 @needs_torch
+def test_cli_generate_shows_a_bar_on_a_terminal_unless_quiet(tmp_path, monkeypatch):
+    # -q said "no progress bar", but there was none: --frames 100000 ran minutes in silence
+    import io
+    import sys
+
+    from flowkit.cli import main
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for quiet, expected in ((False, True), (True, False)):
+        monkeypatch.setattr(sys, "stderr", Terminal())
+        assert main(["generate", "a red circle moves left", "-o", str(tmp_path / "c.mp4"),
+                     "--seed", "0", "--frames", "3", "--size", "32"] + ["-q"] * quiet) == 0
+        assert ("generate: 100%" in sys.stderr.getvalue() and "3/3" in sys.stderr.getvalue()) == expected
+
+
+@needs_torch
 def test_cli_generate_size_below_32_downscales_as_its_help_says(tmp_path, capsys):
     # the help said "upscaling of the model's 32x32", but --size 16 is taken: it drops pixels
     from flowkit.cli import main
