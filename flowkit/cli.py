@@ -1769,11 +1769,16 @@ def cmd_generate(args):
         if str(exc).startswith("model: "):
             raise UsageError(f"--model: {str(exc)[len('model: '):]}") from None
         raise
-    with flowkit.VideoWriter(args.output, args.fps) as writer:
-        for frame in _progress(args, iterable=clip, unit="frame", desc="generate"):
-            picture = writer.fit(cv2.resize(frame, (args.size, args.size),
-                                            interpolation=cv2.INTER_NEAREST))
-            writer.write(picture)
+    try:
+        with flowkit.VideoWriter(args.output, args.fps) as writer:
+            for frame in _progress(args, iterable=clip, unit="frame", desc="generate"):
+                picture = writer.fit(cv2.resize(frame, (args.size, args.size),
+                                                interpolation=cv2.INTER_NEAREST))
+                writer.write(picture)
+    except ValueError as exc:  # the encoder refuses the size: generate has --size, no --codec
+        if str(exc).startswith("codec: "):
+            raise UsageError(f"--size: {str(exc)[len('codec: '):]}") from None
+        raise
     size = _size_text((args.size, args.size), picture.shape[:2])
     _wrote(args.output, f"{_counted(len(clip), 'frame')}, {size}, seed {seed}: {args.caption!r}")
     _padding_note((args.size, args.size), picture.shape[1::-1], keep="write .mkv or .webm")

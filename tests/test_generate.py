@@ -347,6 +347,25 @@ def test_cli_generate_shows_a_bar_on_a_terminal_unless_quiet(tmp_path, monkeypat
 
 
 @needs_torch
+def test_cli_generate_size_the_encoder_refuses_names_size(tmp_path, capsys, monkeypatch):
+    # --size 17000 into .mp4 said "--codec: libx264 cannot write 17000x17000 ...": generate
+    # has no --codec. The encoder's refusal, without allocating 17000x17000 frames:
+    from flowkit.cli import main
+
+    def refuse(self, frame, time=None):
+        raise ValueError("codec: libx264 cannot write 17000x17000 yuv420p video to '.mp4' files "
+                         "(Invalid argument)")
+
+    monkeypatch.setattr(flowkit.VideoWriter, "write", refuse)
+    assert main(["generate", "a red circle moves left", "-o", str(tmp_path / "c.mp4"),
+                 "--seed", "0", "--frames", "2", "-q"]) == 2
+    assert capsys.readouterr().err == (
+        "flowkit: error: --size: libx264 cannot write 17000x17000 yuv420p video to '.mp4' files "
+        "(Invalid argument) (see flowkit generate --help)\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+@needs_torch
 def test_cli_generate_size_below_32_downscales_as_its_help_says(tmp_path, capsys):
     # the help said "upscaling of the model's 32x32", but --size 16 is taken: it drops pixels
     from flowkit.cli import main
