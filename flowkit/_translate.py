@@ -194,6 +194,8 @@ def _consistent(frames, processed, estimate, method, strength, scene_threshold, 
                 _validate.check_array(f"{name}[{index}]", b)
                 _validate.check_same_shape(f"{name}[0]", a, f"{name}[{index}]", b)
                 _validate.check_same_dtype(f"{name}[0]", a, f"{name}[{index}]", b)
+        if frame.dtype.kind == "f":  # the estimator's "frame0: ... NaN" named another frame
+            _validate.check_finite(f"frames[{index}]", frame)
         p = result.astype(np.float32)
         cut = previous is None
         if scene_threshold is not None and previous is not None:
@@ -271,7 +273,8 @@ def temporally_consistent(frames, processed, *, flow="farneback", flow_options=N
     ValueError
         No frames (T = 0); frames or processed frames of different shapes, or of different
         heights, widths or counts between the two; unknown ``method``, estimator or option;
-        ``strength`` outside [0, 1); ``scene_threshold`` outside (0, 100].
+        ``strength`` outside [0, 1); ``scene_threshold`` outside (0, 100]; a float frame with
+        NaN or infinite values (named ``frames[K]``).
     TypeError
         Frames that are not arrays or of an unsupported dtype (or mixed dtypes); ``flow``
         neither a name nor a callable.

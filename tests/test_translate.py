@@ -336,6 +336,16 @@ def test_paths_that_are_not_paths_name_the_parameter(tiny_video, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("bad", [0, 2])
+def test_a_frame_with_nan_is_named_by_its_index(bad):
+    # the estimator's own check said "frame1: expected finite values, got NaN" (or frame0):
+    # its parameters, not temporally_consistent's, and not the frame's index
+    frames = np.stack([texture(t) for t in range(3)])
+    frames[bad, 5, 5] = np.nan
+    with pytest.raises(ValueError, match=rf"^frames\[{bad}\]: expected finite values, got NaN or infinity$"):
+        flowkit.temporally_consistent(frames, frames.copy())
+
+
 def test_progress_that_is_not_a_bool_names_progress(tiny_video, tmp_path):
     # progress="no" was taken as true and showed a bar; retime checks it
     with pytest.raises(TypeError, match=r"^progress: expected a bool, got 'no'$"):
