@@ -58,8 +58,8 @@ def generate(caption_or_condition, *, model="text2video-shapes", frames=16, seed
         two size or two speed words (unless ``text_encoder`` is given); a condition vector of the wrong length or not finite; ``frames`` < 1;
         an unknown model name.
     TypeError
-        ``caption_or_condition`` neither a string nor a vector of numbers (None and a single
-        number included); ``frames`` or ``seed`` not an integer; ``text_encoder`` not callable;
+        ``caption_or_condition`` neither a string nor a vector of numbers (None, a single
+        number and complex values included); ``frames`` or ``seed`` not an integer; ``text_encoder`` not callable;
         ``model`` of another type.
     ImportError
         PyTorch is not installed (the message names the extra ``flowkit-cv[torch]``).
@@ -89,6 +89,8 @@ def generate(caption_or_condition, *, model="text2video-shapes", frames=16, seed
         if text_encoder is None:
             check_caption(caption_or_condition)  # caption errors before torch is imported
     else:
+        if np.iscomplexobj(caption_or_condition):  # the cast dropped the imaginary part
+            raise TypeError(f"{_NOT_A_CAPTION}complex values")
         try:
             vector = np.asarray(caption_or_condition, dtype=np.float32)
         except (TypeError, ValueError):

@@ -296,6 +296,10 @@ def test_generate_input_errors_before_the_model():
         flowkit.generate(None)
     with pytest.raises(ValueError, match="seed: expected an integer >= 0, got -1"):
         flowkit.generate("a red circle moves left", seed=-1)
+    # a complex vector was cast to float32 with a ComplexWarning, its imaginary part dropped
+    with pytest.raises(TypeError, match=r"^caption_or_condition: expected a caption \(str\) or a "
+                                        r"1-D vector of numbers, got complex values$"):
+        flowkit.generate(np.ones(len(shapes.VOCABULARY), complex))
 
 
 @pytest.mark.parametrize("caption, message", [
