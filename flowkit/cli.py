@@ -149,19 +149,25 @@ def _option(text):
     return name.strip().replace("-", "_"), _literal(value)
 
 
-def _integer_from(low, *, odd=False):
-    """Argument type: an integer >= ``low`` (``odd``: an odd one), else a usage error saying so."""
+def _integer_from(low, *, odd=False, high=None):
+    """Argument type: an integer >= ``low`` (``odd``: an odd one; ``high``: at most that),
+    else a usage error saying so."""
     kind = "an odd integer" if odd else "an integer"
+    bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
 
     def parse(text):
-        if not text.isdigit() or int(text) < low or (odd and int(text) % 2 == 0):
-            raise argparse.ArgumentTypeError(f"expected {kind} >= {low}, got {text!r}")
+        if not text.isdigit() or int(text) < low or (odd and int(text) % 2 == 0) \
+                or (high is not None and int(text) > high):
+            raise argparse.ArgumentTypeError(f"expected {kind} {bounds}, got {text!r}")
         return int(text)
 
     return parse
 
 
 _non_negative = _integer_from(0)  # --start, --n-iter
+# generate --size: the largest frame side H.264 and H.265 encoders take (libx264 refuses
+# more; --size 100000 failed allocating a 30 GB frame)
+MAX_GENERATE_SIZE = 16384
 _positive = _integer_from(1)  # --step, --horizon, --jobs, ...
 def _context(text):
     """Argument type of predict's --context: ``auto`` or an integer >= 2."""
@@ -2138,10 +2144,10 @@ def build_parser():
     p.add_argument("--frames", type=_positive, default=16, help="number of frames (default 16)")
     p.add_argument("--seed", type=_integer_from(0),
                    help="noise seed: the same seed gives the same clip (default: random, printed)")
-    p.add_argument("--size", type=_integer_from(2), default=128,
-                   help="side of the written frames in pixels, >= 2: the model's 32x32 frames "
-                        "resized by nearest neighbour, upscaled above 32 and downscaled (pixels "
-                        "dropped) below (default 128)")
+    p.add_argument("--size", type=_integer_from(2, high=MAX_GENERATE_SIZE), default=128,
+                   help=f"side of the written frames in pixels, 2 to {MAX_GENERATE_SIZE}: the "
+                        "model's 32x32 frames resized by nearest neighbour, upscaled above 32 "
+                        "and downscaled (pixels dropped) below (default 128)")
     p.add_argument("--fps", type=_fps, default=8, help="frames per second (default 8)")
     p.add_argument("--model", default="text2video-shapes",
                    help="registered model name or .safetensors weights (default text2video-shapes)")

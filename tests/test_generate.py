@@ -369,6 +369,18 @@ def test_cli_generate_size_the_encoder_refuses_names_size(tmp_path, capsys, monk
     assert list(tmp_path.iterdir()) == []
 
 
+def test_cli_generate_size_beyond_any_encoder_is_a_usage_error(tmp_path, capsys):
+    # --size 100000 failed with "OpenCV: Failed to allocate 30000000000 bytes", naming nothing
+    from flowkit.cli import main
+
+    with pytest.raises(SystemExit) as exit:
+        main(["generate", "a red circle moves left", "-o", str(tmp_path / "c.mkv"),
+              "--size", "100000", "-q"])
+    assert exit.value.code == 2
+    assert "--size: expected an integer in [2, 16384], got '100000'" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 @needs_torch
 def test_cli_generate_size_below_32_downscales_as_its_help_says(tmp_path, capsys):
     # the help said "upscaling of the model's 32x32", but --size 16 is taken: it drops pixels
@@ -377,9 +389,9 @@ def test_cli_generate_size_below_32_downscales_as_its_help_says(tmp_path, capsys
     with pytest.raises(SystemExit):
         main(["generate", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert ("--size SIZE side of the written frames in pixels, >= 2: the model's 32x32 frames "
-            "resized by nearest neighbour, upscaled above 32 and downscaled (pixels dropped) "
-            "below (default 128)") in help_text
+    assert ("--size SIZE side of the written frames in pixels, 2 to 16384: the model's 32x32 "
+            "frames resized by nearest neighbour, upscaled above 32 and downscaled (pixels "
+            "dropped) below (default 128)") in help_text
     out = tmp_path / "clip.mkv"  # ffv1: lossless
     assert main(["generate", "a green triangle moves up", "-o", str(out), "--seed", "5",
                  "--size", "16", "-q"]) == 0
