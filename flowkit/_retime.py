@@ -747,7 +747,7 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
     if part is not None:  # the first frame's time, then the keyframe before the part
         if timeline.trim:  # decoding may start after the segment's start: snap it from packets
             origin = next(decode(container, stream, depth=depth, upright=False,
-                                 frame_format=frame_format))[0]
+                                 frame_format=frame_format, quiet=True))[0]
             timeline, snapped = _snapped(container, stream, origin, timeline, tolerance), True
         origin, frames = decode_from(container, stream, part[0], origin, depth=depth,
                                      upright=False, frame_format=frame_format)
@@ -925,7 +925,7 @@ def _join(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt, 
 
     frame_format = _frame_format(info.pix_fmt, pix_fmt, depth)
     origin = next(decode(container, stream, depth=depth, upright=False,
-                         frame_format=frame_format))[0]
+                         frame_format=frame_format, quiet=True))[0]
     if timeline.trim and tracks:
         timeline = _snapped(container, stream, origin, timeline, info.time_base)
     for track in tracks:

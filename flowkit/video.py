@@ -482,7 +482,7 @@ def _frame_from_444(planes, pix_fmt):
     return frame
 
 
-def decode(container, stream, *, depth=8, upright=True, frame_format=None):
+def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet=False):
     """Yield ``(time, frame)`` for each frame of an opened video stream.
 
     ``time`` is the presentation time in seconds as a Fraction (``pts * time_base``; frames
@@ -498,7 +498,9 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
     refused where the stream ends early (a file cut there), and a stream that ends well
     before the end its headers declare (more than 2 frames and 5 % of the duration: a
     WebM/Matroska file, or an MP4 whose index comes first, cut short, which FFmpeg's demuxer
-    reads to the cut without an error).
+    reads to the cut without an error). ``quiet``: no warning, for a look at the first frame
+    (its time) before the pass over the frames, which warns (each look warned again: one
+    damaged packet at the start gave ``flowkit retime`` two or three identical lines).
     """
     import av
 
@@ -519,7 +521,7 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None):
         return ValueError(f"path: cannot decode {name}{where} ({_av_message(exc)})")
 
     def warn(kind, message):
-        if kind not in warned:
+        if kind not in warned and not quiet:
             warned.add(kind)
             warnings.warn(f"{name}: {message}: the file is damaged (later damage of this kind "
                           "is not reported)", DamagedVideoWarning, stacklevel=3)
@@ -636,7 +638,7 @@ def video_end(path, info):
     container, stream = open_input(path)
     try:
         base = _time_base(stream)
-        first = next(decode(container, stream, upright=False), (None,))[0]
+        first = next(decode(container, stream, upright=False, quiet=True), (None,))[0]
         end = _declared_end(container, stream)
         target = end if end is not None else Fraction(2 ** 40) * base
         container.seek(max(math.ceil(target / base) - 1, 0), stream=stream, backward=True)
@@ -686,7 +688,7 @@ def decode_from(container, stream, start, origin=None, **options):
     import math
 
     if origin is None:
-        origin = next(decode(container, stream, **options))[0]
+        origin = next(decode(container, stream, quiet=True, **options))[0]
     base = _time_base(stream)
     container.seek(math.ceil((origin + start) / base) - 1, stream=stream, backward=True)
     return origin, decode(container, stream, **options)

@@ -1021,3 +1021,34 @@ def test_a_stream_of_refused_packets_is_an_error(tmp_path):
                                          r"\d+ frames, [\d.]+ s \(Invalid data found"):
         for _ in frames:
             pass
+
+
+@pytest.mark.parametrize("command", [["retime", "--factor", "2"],
+                                     ["retime", "--range", "0.3:0.6", "--speed", "0.5"],
+                                     ["translate", "--op", "autocontrast"]])
+def test_damage_before_the_first_frame_is_one_warning_line(tmp_path, command):
+    # the looks at the first frame's time (retime's and translate's video_end, the part's and
+    # the --range check's) warned too: one refused packet at the start gave 2 or 3 same lines
+    import av
+
+    from test_retime import write_clip
+
+    texture = np.random.default_rng(0).integers(0, 256, (64, 160, 3), np.uint8)
+    path = write_clip(tmp_path / "first.mp4",
+                      [np.roll(texture, k, axis=1)[:, :96].copy() for k in range(24)], 24, gop=6)
+    with av.open(str(path)) as container:
+        first = next(p.pos for p in container.demux(container.streams.video[0]) if p.size)
+    data = bytearray(path.read_bytes())
+    data[first:first + 4] = b"\xff\xff\xff\xff"  # a NAL longer than the packet: refused
+    path.write_bytes(bytes(data))
+    with pytest.warns(DamagedVideoWarning):
+        assert len(list(iter_frames(path))) == 18  # decoding starts at the second keyframe
+    name, *options = command
+    done = subprocess.run([sys.executable, "-m", "flowkit", name, str(path),
+                           str(tmp_path / "out.mp4"), *options, "-q"], capture_output=True,
+                          text=True)
+    assert done.returncode == 0 and (tmp_path / "out.mp4").is_file()
+    assert done.stderr.splitlines() == [f"flowkit: warning: {path}: a packet at 0.000 s could "
+                                        "not be decoded (Invalid data found when processing "
+                                        "input) and was skipped, its frame lost: the file is "
+                                        "damaged (later damage of this kind is not reported)"]
