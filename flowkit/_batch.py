@@ -834,8 +834,9 @@ def _run(client, spec, todo, threads, retries, chunk_frames, cuts, options, prog
 def _chunks(src, chunk_frames, align=1, tail=2):
     """Parts of ``src`` for a job's ``part``: (start, stop) seconds from the first frame, cut
     at keyframes at least ``chunk_frames`` frames apart whose frame index is a multiple of
-    ``align``, the last part at least ``tail`` frames, found by demuxing (no decoding)."""
-    from .video import open_input
+    ``align``, the last part at least ``tail`` frames, found by demuxing (only the first frame
+    is decoded)."""
+    from .video import decode, open_input
 
     container, stream = open_input(src)
     try:
@@ -846,12 +847,19 @@ def _chunks(src, chunk_frames, align=1, tail=2):
     packets.sort()
     if not packets:
         raise ValueError(f"src: {src} holds no video packets")
-    origin = packets[0][0]
+    # the parts count from the first frame decoded (decode_from), which is not the first
+    # packet's where the packets before it cannot be decoded (a damaged first keyframe)
+    container, stream = open_input(src)
+    try:
+        origin = next(decode(container, stream, upright=False, quiet=True),
+                      (packets[0][0] * base,))[0]
+    finally:
+        container.close()
     cuts, last = [], 0
     for index, (pts, key) in enumerate(packets):
-        if key and index - last >= chunk_frames and len(packets) - index >= tail \
-                and index % align == 0:
-            cuts.append((pts - origin) * base)
+        if key and pts * base > origin and index - last >= chunk_frames \
+                and len(packets) - index >= tail and index % align == 0:
+            cuts.append(pts * base - origin)
             last = index
     starts = [Fraction(0)] + cuts
     return list(zip(starts, cuts + [None]))

@@ -289,6 +289,26 @@ def test_flow_job_in_three_chunks_is_identical(client, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["long.mp4"]  # parts removed
 
 
+@pytest.mark.filterwarnings("ignore::flowkit.video.DamagedVideoWarning")
+def test_chunks_of_a_video_whose_first_keyframe_is_damaged_match_the_whole(client, tmp_path):
+    # the chunks were cut in seconds from the first packet, the parts count from the first
+    # frame decoded (6 frames later here): a joined retime was not the single run's (a frame
+    # more on the shared clips damaged so), parts held the wrong frames
+    clip = make_video(tmp_path / "first.mp4", frames=30, gop=6, seed=7)
+    with av.open(str(clip)) as container:
+        first = next(p.pos for p in container.demux(container.streams.video[0]) if p.size)
+    data = bytearray(clip.read_bytes())
+    data[first:first + 4] = b"\xff\xff\xff\xff"  # a NAL longer than the packet: refused
+    clip.write_bytes(bytes(data))
+    assert _batch._chunks(clip, 10) == [(0, Fraction(6, 24)), (Fraction(6, 24), Fraction(18, 24)),
+                                        (Fraction(18, 24), None)]
+    single = flowkit.retime(clip, tmp_path / "single.mp4", **RETIME, progress=False)
+    report = flowkit.batch("retime", [clip], tmp_path / "out", scheduler=client, **RETIME,
+                           chunk_frames=10, progress=False)
+    assert report.ok and report.frames == single.frames == 48
+    assert same_video(tmp_path / "out" / "first.mp4", single.path)
+
+
 def small_copy(src, dst, frames, size, gop):
     """The first ``frames`` frames of ``src`` at ``size`` (displayed width, height), re-encoded
     (libx264, a keyframe every ``gop`` frames, so that a job can be split) with their own
