@@ -1618,6 +1618,8 @@ class _AudioTrack:
         self._last = Fraction(0)  # output time reached (copy)
         self.finished = False
         self.muxed = 0  # packets written: none when a file cut short lost its audio
+        self._rejected = 0  # packets the decoder refused in a row (stretch: silence instead)
+        self._warned = False  # of a refused packet, once
 
     def set_origin(self, origin):
         self.origin = origin
@@ -1702,10 +1704,38 @@ class _AudioTrack:
         import av
 
         try:
-            for frame in packet.decode():
+            frames = packet.decode()
+        except av.FFmpegError as exc:  # a corrupt packet: skipped, as decode() skips video's
+            self._rejected += 1
+            if self._rejected > MAX_REJECTED_PACKETS:  # not damaged in places: unreadable
+                raise ValueError(f"path: cannot decode the audio of {self.src} ({_av_message(exc)})") from None
+            self._skip(container, packet, exc)
+            return
+        self._rejected = 0
+        try:
+            for frame in frames:
                 self._route(container, frame)
         except av.FFmpegError as exc:
             raise ValueError(f"path: cannot decode the audio of {self.src} ({_av_message(exc)})") from None
+
+    def _skip(self, container, packet, exc):
+        """A packet the decoder refused (a damaged file), warned once: its samples are
+        silence, so that the audio after it stays in step with the video (left out, it came
+        that much early)."""
+        time_base = Fraction(packet.time_base)
+        if not self._warned:
+            self._warned = True
+            warnings.warn(f"{self.src}: an audio packet at {float(packet.pts * time_base):.3f} s "
+                          f"could not be decoded ({_av_message(exc)}) and was replaced by "
+                          "silence: the file is damaged (later damage of this kind is not "
+                          "reported)", DamagedVideoWarning, stacklevel=2)
+        context = self.in_stream.codec_context
+        samples = round((packet.duration or 0) * time_base * context.sample_rate)
+        if samples > 0:
+            silence = _silence(context, samples)
+            silence.pts = round(packet.pts * time_base * context.sample_rate)
+            silence.time_base = Fraction(1, context.sample_rate)
+            self._route(container, silence)
 
     def _route(self, container, frame):
         """Split a decoded frame at 0, the segment's start and its end (sample-exact): drop

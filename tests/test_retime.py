@@ -628,6 +628,38 @@ def test_stretched_audio_lasts_as_long_as_the_video(tmp_path, clip_with_tone):
     assert abs(peak - 440) < 5
 
 
+def test_a_refused_audio_packet_is_silence_with_a_warning(tmp_path):
+    # the video decodes on past a packet its decoder refuses; a refused AAC packet stopped
+    # retime ("cannot decode the audio of ...") wherever the audio was decoded (stretch, a
+    # trimmed segment), where the ffmpeg tool goes on; skipped alone, the audio after it
+    # would come early: its samples are silence
+    import warnings
+
+    from flowkit.video import DamagedVideoWarning
+
+    texture = np.random.default_rng(0).integers(0, 256, (36, 112, 3), np.uint8)
+    path = write_clip(tmp_path / "tone.mp4", [np.roll(texture, k, axis=1)[:, :64].copy()
+                                              for k in range(24)], 24, tone=440)
+    with av.open(str(path)) as container:
+        places = [p.pos for p in container.demux(container.streams.audio[0]) if p.size]
+    data = bytearray(path.read_bytes())
+    for index in (10, 11, 20):  # 0.19-0.23 s, before the segment, and 0.41 s, in it
+        data[places[index]:places[index] + 4] = b"\xde\xad\xbe\xef"
+    path.write_bytes(bytes(data))
+    out = tmp_path / "out.mp4"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = flowkit.retime(path, out, speed=0.5, segment=(0.25, 0.75), method="blend",
+                                progress=False)
+    assert [w.category for w in caught] == [DamagedVideoWarning]
+    assert str(caught[0].message).startswith(f"{path}: an audio packet at 0.192 s could not be "
+                                             "decoded (Invalid data found")
+    assert report.audio == "stretched"
+    assert stream_durations(out) == [Fraction(3, 2)] * 2 == [report.duration] * 2
+    seconds, peak = tone_peak(out)
+    assert abs(peak - 440) < 5
+
+
 def test_every_audio_track_is_kept(tmp_path):
     frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 24, start=2)
     source = write_clip(tmp_path / "two.mp4", frames, 24, tone=[440, 660],
