@@ -871,14 +871,26 @@ def _join(join, src, dst, paths, results, options):
     part's :func:`_task` result, the frames it wrote (a part with none, outside a trimmed
     segment, wrote no file) and its warnings; returns the frames and all the warnings, or the
     first part's :class:`_Refused`."""
+    import warnings
+
+    from .video import DamagedVideoWarning
+
     refused = [result for result in results if isinstance(result, _Refused)]
     if refused:
         return refused[0]
-    try:
-        frames = join(src, dst, [path for path, (count, _) in zip(paths, results) if count],
-                      **options)
-    except (ValueError, TypeError) as exc:
-        return _Refused(exc)
+    with warnings.catch_warnings(record=True) as caught:  # the join's own, as _task's
+        warnings.simplefilter("always", DamagedVideoWarning)  # (retime's audio is decoded here)
+        try:
+            frames = join(src, dst, [path for path, (count, _) in zip(paths, results) if count],
+                          **options)
+        except (ValueError, TypeError) as exc:
+            return _Refused(exc)
+    notes = [note for _, notes in results for note in notes]
+    for w in caught:
+        if issubclass(w.category, DamagedVideoWarning):
+            notes.append(str(w.message))
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     for path in paths:
         Path(path).unlink(missing_ok=True)
-    return frames, list(dict.fromkeys(note for _, notes in results for note in notes))
+    return frames, list(dict.fromkeys(notes))

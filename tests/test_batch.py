@@ -520,6 +520,26 @@ def test_a_damaged_input_is_done_and_its_warning_reaches_the_client(client, tmp_
     assert "was decoded with errors" in report.warnings[str(src)][0]
 
 
+def test_a_damaged_audio_packet_in_a_chunked_retime_reaches_the_client(client, tmp_path):
+    # the join decodes the audio (a speed change): its warning was printed by the worker in
+    # Python's own format (with the source line) and missing from report.warnings
+    from test_retime import write_clip
+
+    texture = np.random.default_rng(0).integers(0, 256, (36, 112, 3), np.uint8)
+    clip = write_clip(tmp_path / "tone.mp4", [np.roll(texture, k, axis=1)[:, :64].copy()
+                                              for k in range(24)], 24, tone=440, gop=6)
+    with av.open(str(clip)) as container:
+        places = [p.pos for p in container.demux(container.streams.audio[0]) if p.size]
+    data = bytearray(clip.read_bytes())
+    data[places[10]:places[10] + 4] = b"\xde\xad\xbe\xef"  # refused by the AAC decoder
+    clip.write_bytes(bytes(data))
+    report = flowkit.batch("retime", [clip], tmp_path / "out", scheduler=client, speed=0.5,
+                           method="blend", codec="ffv1", chunk_frames=10, progress=False)
+    assert report.ok and report.frames == 48
+    assert list(report.warnings) == [str(clip)] and len(report.warnings[str(clip)]) == 1
+    assert report.warnings[str(clip)][0].startswith(f"{clip}: an audio packet at 0.192 s ")
+
+
 def failing_estimator(frame0, frame1):
     raise ValueError("no flow today")
 
