@@ -531,8 +531,9 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet
         rejected.clear()
         at = "" if pts is None else f" at {float(pts * base - start):.3f} s"
         return (f"{'several' if many else 'a'} packet{'s' if many else ''}{at} could not be "
-                f"decoded ({_av_message(exc)}) and {'were' if many else 'was'} skipped, "
-                f"{'their frames' if many else 'its frame'} lost")
+                f"decoded ({_av_message(exc)}) and {'were' if many else 'was'} skipped: "
+                f"{'their frames are' if many else 'its frame is'} lost, and so may be the "
+                f"frames that refer to {'them' if many else 'it'} up to the next keyframe")
 
     packets = container.demux(stream)
     while True:
@@ -578,7 +579,15 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet
         _check_complete(container, stream, reached, period)
     except ValueError:
         raise failure(rejected[0][1]) from None
-    warn("skipped", skipped())
+    end = _declared_end(container, stream)
+    if reached is not None and end is not None and end - reached > period / 2:
+        # cut within the tolerance: what is lost is the end, not one packet's frame
+        exc = rejected[0][1]
+        warn("skipped", f"its last packets could not be decoded ({_av_message(exc)}): the "
+                        f"video ends at {float(reached - start):.3f} s, its headers say "
+                        f"{float(end - start):.3f} s (cut short?)")
+    else:
+        warn("skipped", skipped())
 
 
 def _duration_tag(container, stream):
@@ -1725,13 +1734,14 @@ class _AudioTrack:
         time_base = Fraction(packet.time_base)
         if not self._warned:
             self._warned = True
-            warnings.warn(f"{self.src}: an audio packet at {float(packet.pts * time_base):.3f} s "
-                          f"could not be decoded ({_av_message(exc)}) and was replaced by "
-                          "silence: the file is damaged (later damage of this kind is not "
-                          "reported)", DamagedVideoWarning, stacklevel=2)
+            at = "" if packet.pts is None else f" at {float(packet.pts * time_base):.3f} s"
+            warnings.warn(f"{self.src}: an audio packet{at} could not be decoded "
+                          f"({_av_message(exc)}) and was replaced by silence: the file is "
+                          "damaged (later damage of this kind is not reported)",
+                          DamagedVideoWarning, stacklevel=2)
         context = self.in_stream.codec_context
         samples = round((packet.duration or 0) * time_base * context.sample_rate)
-        if samples > 0:
+        if samples > 0 and packet.pts is not None:  # without a time it is left out
             silence = _silence(context, samples)
             silence.pts = round(packet.pts * time_base * context.sample_rate)
             silence.time_base = Fraction(1, context.sample_rate)
