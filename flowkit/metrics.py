@@ -244,7 +244,9 @@ def ssim(image, reference, data_range=None, **kwargs):
     data_range : float, optional
         As for :func:`psnr` (default 255, 65535 or 1.0 by dtype).
     **kwargs
-        Passed to ``skimage.metrics.structural_similarity``; for example
+        Passed to ``skimage.metrics.structural_similarity``: ``win_size``,
+        ``gaussian_weights``, ``sigma``, ``use_sample_covariance``, ``K1``, ``K2`` (any other
+        name is a ``TypeError``, ``channel_axis`` included: the layout sets it); for example
         ``gaussian_weights=True, sigma=1.5, use_sample_covariance=False`` reproduces
         Wang et al.'s implementation. The default is a 7x7 uniform window.
 
@@ -257,6 +259,8 @@ def ssim(image, reference, data_range=None, **kwargs):
     ------
     ImportError
         scikit-image is not installed (``pip install scikit-image``).
+    TypeError
+        A keyword that is not one of the options above.
     ValueError
         A side of the images shorter than the window (``win_size``; 7 by default, 11 with
         ``gaussian_weights=True``), naming ``image``; an even ``win_size``.
@@ -277,6 +281,7 @@ def ssim(image, reference, data_range=None, **kwargs):
     >>> ssim(reference, reference)
     1.0
     """
+    _check_ssim_options(kwargs)
     image, reference = _image_pair(image, reference)
     peak = _data_range(reference, data_range)
     structural_similarity = import_optional("skimage.metrics", "ssim", "scikit-image",
@@ -289,6 +294,21 @@ def ssim(image, reference, data_range=None, **kwargs):
     values = [structural_similarity(frame, ref, data_range=peak, channel_axis=channel_axis, **kwargs)
               for frame, ref in zip(image, reference)]
     return float(np.mean(values))
+
+
+# structural_similarity's options that keep its result one number; it ignores any other name
+# (a typo such as gaussian_weight=True), channel_axis is set from the layout and full / gradient
+# add arrays to the result
+_SSIM_OPTIONS = ("win_size", "gaussian_weights", "sigma", "use_sample_covariance", "K1", "K2")
+
+
+def _check_ssim_options(kwargs):
+    for key in kwargs:
+        if key not in _SSIM_OPTIONS:
+            note = (" (ssim sets it from the layout: -1 for (H, W, C) and (N, H, W, C), None for "
+                    "gray)" if key == "channel_axis" else "")
+            raise TypeError(f"ssim() got an unexpected keyword argument {key!r}{note}; its options "
+                            f"are data_range, {', '.join(_SSIM_OPTIONS)}")
 
 
 def _check_ssim_window(image, has_channels, kwargs):

@@ -229,6 +229,19 @@ def test_ssim_names_frames_smaller_than_its_window():
     assert metrics.ssim(np.zeros((11, 11)), np.zeros((11, 11)), gaussian_weights=True) == 1.0
 
 
+@pytest.mark.parametrize("key, value", [("gaussian_weight", True), ("channel_axis", -1),
+                                        ("full", True), ("gradient", True)])
+def test_ssim_rejects_keywords_that_are_not_its_options(key, value):
+    # scikit-image ignored the typo (a 7x7 uniform window instead of the Gaussian one asked
+    # for), raised "got multiple values for keyword argument 'channel_axis'" from inside, and
+    # full / gradient made the mean fail on a tuple with NumPy's "inhomogeneous shape" message
+    image = np.random.default_rng(0).random((16, 16, 3))
+    with pytest.raises(TypeError, match=f"^ssim\\(\\) got an unexpected keyword argument '{key}'.*"
+                                        f"its options are data_range, win_size, gaussian_weights"):
+        metrics.ssim(image, image * 0.5, **{key: value})
+    assert metrics.ssim(image, image, K1=0.02, use_sample_covariance=False) == 1.0
+
+
 def test_interpolation_error():
     image, reference = images((10, 12, 3), np.uint8)
     diff = image.astype(np.float64) - reference
