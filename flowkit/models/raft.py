@@ -61,8 +61,9 @@ def _rgb(frame, device):
 
 def check_options(weights):
     """What :func:`raft` can check before any frame (``get_estimator``'s option check): the
-    weights file is given and exists, and torch and torchvision are installed (found, not
-    imported: ``flowkit batch`` runs this on the client before its workers start)."""
+    weights file is given and exists, and torchvision is installed (found, not imported:
+    ``flowkit batch`` runs this on the client before its workers start; torch is imported only
+    where torchvision is missing, to say which to install)."""
     import importlib.util
 
     if weights is None:
@@ -75,11 +76,10 @@ def check_options(weights):
                         f"{type(weights).__name__}")
     if not Path(weights).is_file():
         raise FileNotFoundError(f"weights: no such file {str(weights)!r}")
-    if importlib.util.find_spec("torch") is None:
+    if importlib.util.find_spec("torchvision") is None:
         from ._api import require_torch
 
-        require_torch()  # its ImportError, which names the extra
-    if importlib.util.find_spec("torchvision") is None:
+        require_torch()  # torch missing too: its ImportError, which names the extra
         raise ImportError(TORCHVISION)
 
 
