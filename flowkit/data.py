@@ -75,6 +75,11 @@ def sample_flow(height=240, width=320):
 
     Background: rotation by 1 degree and zoom by 2 % about the centre plus a (1.5, -0.75) px
     shift; inside a disc of radius H/5 left of centre: a translation of (-3.25, 2.5) px.
+
+    Parameters
+    ----------
+    height, width : int
+        Size of the flow field in pixels (those of :func:`sample_pair`).
     """
     y, x = np.mgrid[0:height, 0:width].astype(np.float64)
     cx, cy = (width - 1) / 2, (height - 1) / 2

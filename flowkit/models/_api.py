@@ -95,6 +95,18 @@ def _entry(name):
 def get_weights(name, weights="default"):
     """The :class:`Weights` registered for model ``name`` under ``weights`` (no torch needed).
 
+    Parameters
+    ----------
+    name : str
+        One of :func:`list_models`.
+    weights : str
+        A weights name registered for ``name`` (``"default"``: the file shipped in the
+        package).
+
+    Returns
+    -------
+    Weights
+
     Raises
     ------
     ValueError

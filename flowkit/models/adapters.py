@@ -41,6 +41,14 @@ def register_interpolator(name, module):
     """Register ``module`` as ``interpolate(..., method=name)`` (see the module docstring for
     its signature). Returns ``module``.
 
+    Parameters
+    ----------
+    name : str
+        The new ``method`` name of :func:`flowkit.interpolate`.
+    module : callable
+        ``module(frame0, frame1, t) -> frame`` on ``(N, C, H, W)`` float32 tensors in [0, 1],
+        ``t`` of shape ``(N,)``, e.g. a ``torch.nn.Module``.
+
     Raises
     ------
     ValueError
@@ -54,6 +62,14 @@ def register_interpolator(name, module):
 def register_predictor(name, module):
     """Register ``module`` as ``predict(..., method=name)`` (see the module docstring for its
     signature). Returns ``module``.
+
+    Parameters
+    ----------
+    name : str
+        The new ``method`` name of :func:`flowkit.predict`.
+    module : callable
+        ``module(frames, horizon) -> future``, ``(N, T, C, H, W)`` float32 tensors in [0, 1]
+        to ``(N, horizon, C, H, W)``, e.g. a ``torch.nn.Module``.
 
     Raises
     ------
@@ -85,6 +101,15 @@ def list_adapters(kind=None):
     """The names of the registered adapters, sorted: all of them, or those registered as
     ``kind`` (``"interpolator"`` or ``"predictor"``), a filter as ``module`` is in
     torchvision's ``list_models``. A name registered as both kinds is listed once.
+
+    Parameters
+    ----------
+    kind : {None, "interpolator", "predictor"}
+        Which adapters to list; None: all.
+
+    Returns
+    -------
+    list of str
 
     Raises
     ------
