@@ -89,7 +89,7 @@ def get_estimator(flow, options=None, *, name="flow", options_name="flow_options
     ------
     ValueError
         Unknown estimator name, an option it does not take, or an option value that its own
-        checks refuse without frames (``levels=0``), named ``options_name[key]``.
+        checks refuse without frames (``levels=-1``), named ``options_name[key]``.
     TypeError
         ``flow`` is neither a string nor callable, or ``options`` is not a dict with string keys.
     """

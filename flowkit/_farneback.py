@@ -13,7 +13,7 @@ def _check_options(pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, g
                    return_confidence, normalize):
     pyr_scale = V.check_float("pyr_scale", pyr_scale, low=0.0, high=1.0, low_open=True,
                               high_open=True)
-    levels = V.check_int("levels", levels, min_value=1)
+    levels = V.check_int("levels", levels, min_value=0)
     winsize = V.check_int("winsize", winsize, min_value=1)
     iterations = V.check_int("iterations", iterations, min_value=1)
     poly_n = V.check_int("poly_n", poly_n)
@@ -174,10 +174,10 @@ def farneback(frame0, frame1, *, pyr_scale=0.5, levels=3, winsize=15, iterations
         the channels are averaged (OpenCV rejects colour input).
     pyr_scale : float in (0, 1)
         Size ratio between pyramid levels (OpenCV's ``pyr_scale``).
-    levels : int >= 1
+    levels : int >= 0
         Number of pyramid levels above the full-resolution one, as OpenCV's code uses it
-        (its documentation says "including"); levels that would be smaller than 32 pixels
-        on a side are dropped, as in OpenCV.
+        (its documentation says "including"; 0, as in OpenCV: the full resolution only);
+        levels that would be smaller than 32 pixels on a side are dropped, as in OpenCV.
     winsize : int >= 1
         Averaging window (box, or Gaussian with ``gaussian=True``) of the normal equations.
     iterations : int >= 1

@@ -194,8 +194,8 @@ def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
         "gray and colour": (["flow", a, gray, "-o", tmp_path / "f.flo"],
                             f"FRAME1: {gray} is 64x48 8-bit gray but FRAME0 {a} is 64x48 8-bit RGB; "
                             f"the frames must have the same kind (see flowkit flow --help)"),
-        "bad option value": (["flow", a, b, "-o", tmp_path / "f.flo", "--option", "levels=0"],
-                             "--option levels: expected an integer >= 1, got 0"),
+        "bad option value": (["flow", a, b, "-o", tmp_path / "f.flo", "--option", "levels=-1"],
+                             "--option levels: expected an integer >= 0, got -1"),
         "option of another method": (["flow", a, b, "-o", tmp_path / "f.flo", "-O", "radius=3"],
                                      "--option radius: not an option of farneback; its options are "
                                      "pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, "),
@@ -562,7 +562,7 @@ def test_the_input_video_is_not_overwritten(tmp_path):
 
 
 @pytest.mark.parametrize("method, option, expected", [
-    ("farneback", "levels=0", "--option levels: expected an integer >= 1, got 0"),
+    ("farneback", "levels=-1", "--option levels: expected an integer >= 0, got -1"),
     ("farneback", "use_previous_flow=maybe", "--option use_previous_flow: expected True or False, got 'maybe'"),
     ("dis", "patch_size=1", "--option patch_size: expected an integer >= 2, got 1"),
 ])
@@ -1282,8 +1282,8 @@ def test_predict_speed_spread_and_advect_flow(moving_folder, tmp_path, capsys):
     (["--horizon", "2", "--start", "5", "--context", "4", "--side-by-side"], 1,
      "8 frames; --context 4 from --start 5 and --side-by-side --horizon 2 need 11"),
     (["--horizon", "2", "-O", "radius=3"], 2, "--option radius: not an option of dis"),
-    (["--horizon", "2", "--method", "farneback", "-O", "levels=0"], 2,
-     "--option levels: expected an integer >= 1, got 0"),
+    (["--horizon", "2", "--method", "farneback", "-O", "levels=-1"], 2,
+     "--option levels: expected an integer >= 0, got -1"),
     # more than the machine's memory: named before any flow is estimated (was a bare MemoryError)
     (["--horizon", "10000000000000"], 2, "--horizon: 10000000000000 predicted frames of shape"),
 ])

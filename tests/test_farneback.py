@@ -105,6 +105,7 @@ def test_ground_truth_no_worse_than_opencv(name):
     (dict(gaussian=True, winsize=11), cv2.OPTFLOW_FARNEBACK_GAUSSIAN),
     (dict(pyr_scale=0.7, levels=5, winsize=8, iterations=4, poly_sigma=1.1), 0),
     (dict(levels=1, winsize=4, iterations=1), 0),
+    (dict(levels=0, winsize=21, iterations=5), 0),  # OpenCV's single level (was refused)
 ])
 def test_matches_opencv_options(whale, options, flags):
     f0, f1, _, _ = whale
@@ -313,7 +314,7 @@ def test_video_equals_pairwise():
     (dict(poly_n=5.0), TypeError, "poly_n: expected an integer"),
     (dict(winsize=0), ValueError, "winsize: expected an integer >= 1, got 0"),
     (dict(iterations=-1), ValueError, "iterations: expected an integer >= 1, got -1"),
-    (dict(levels=0), ValueError, "levels: expected an integer >= 1, got 0"),
+    (dict(levels=-1), ValueError, "levels: expected an integer >= 0, got -1"),
     (dict(pyr_scale=1.0), ValueError, r"pyr_scale: expected a number in \(0.0, 1.0\)"),
     (dict(pyr_scale=0), ValueError, r"pyr_scale: expected a number in \(0.0, 1.0\)"),
     (dict(pyr_scale=1.5), ValueError, "pyr_scale"),

@@ -51,7 +51,7 @@ def constant_estimator(backward):
 
 
 @pytest.mark.parametrize("flow, options, match", [
-    ("farneback", {"levels": 0}, r"flow_options\['levels'\]: expected an integer >= 1, got 0"),
+    ("farneback", {"levels": -1}, r"flow_options\['levels'\]: expected an integer >= 0, got -1"),
     ("farneback", {"poly_n": 6}, r"flow_options\['poly_n'\]: expected 5 or 7, got 6"),
     ("lucas_kanade", {"radius": 0}, r"flow_options\['radius'\]: expected an integer >= 1, got 0"),
     ("dis", {"patch_size": 1}, r"flow_options\['patch_size'\]: expected an integer >= 2, got 1"),
@@ -474,8 +474,8 @@ def test_advect_flow_keeps_a_uniform_motion_and_carries_a_moving_object():
     ({"average": "mode"}, ValueError, r"average: expected one of 'median', 'mean', got 'mode'"),
     ({"flow": "pwc-net"}, ValueError, r"flow: expected one of \('dis', .*'farneback', 'lucas_kanade', 'raft'\)"),
     ({"flow_options": {"radius": 2}}, ValueError, r"flow_options: 'radius' is not an option of dis"),
-    ({"flow": "farneback", "flow_options": {"levels": 0}}, ValueError,
-     r"flow_options\['levels'\]: expected an integer >= 1, got 0"),
+    ({"flow": "farneback", "flow_options": {"levels": -1}}, ValueError,
+     r"flow_options\['levels'\]: expected an integer >= 0, got -1"),
     ({"flow_options": {"patch_size": 1}}, ValueError,
      r"flow_options\['patch_size'\]: expected an integer >= 2, got 1"),
     ({"flow": np.zeros((H, W + 1, 2), np.float32)}, ValueError,
