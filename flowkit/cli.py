@@ -250,13 +250,14 @@ def _wrote(path, details):
     print(f"wrote {path} ({details}){replaced}")
 
 
-def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
+def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True, other=None):
     """Check an output path before any work: its kind, that it is no input and its folder
     exists; record whether it exists (:func:`_note_existing`: the success line says "replaced").
 
     ``kind`` is ``"flo"``, ``"image"`` or ``"video"`` (a video needs an extension, which must
     have a default codec unless ``codec`` is given; ``codec_flag``: the command has a
-    ``--codec`` to suggest, which it does for the extensions of ``VIDEO_EXTENSIONS``).
+    ``--codec`` to suggest, which it does for the extensions of ``VIDEO_EXTENSIONS``;
+    ``other``: what else the command writes, added to the hint for an unknown extension).
     A wrong extension, an output that is an input or an existing folder (a file path is
     expected: ``retime in.mp4 /tmp``) is a usage error (exit 2); a missing folder is exit 1.
     """
@@ -283,7 +284,7 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True):
         try:
             check_container(path, flag)  # out.xyz: --codec cannot help either
         except ValueError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(str(exc) + (f", or {other}" if other else "")) from None
     if kind == "video" and codec is None and path.suffix.lower() not in DEFAULT_CODECS:
         # --codec helps where FFmpeg has a container for the extension (.ogv, .ts, ...)
         codec_helps = codec_flag and path.suffix.lower() in VIDEO_EXTENSIONS
@@ -1026,7 +1027,8 @@ def cmd_predict(args):
                          "one step per frame through the carried velocities)")
     kind = _output_kind(args.output)
     if kind == "video":
-        _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
+        _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec,
+                      other="a folder (a path without an extension) for PNG files")
         _crf_note(args, args.output, args.codec)
     else:
         _check_output_folder(Path(args.output), source)
@@ -1461,7 +1463,9 @@ def cmd_interpolate(args):
     if kind == "image":
         _check_output("OUTPUT", output, "image", inputs)
     elif kind == "video":
-        _check_output("OUTPUT", output, "video", inputs, codec=args.codec)
+        _check_output("OUTPUT", output, "video", inputs, codec=args.codec,
+                      other="an image extension (.png, ...) for one frame, or a folder (a path "
+                            "without an extension) for PNG files")
         _crf_note(args, output, args.codec)
     else:
         _check_output_folder(output, inputs[0])

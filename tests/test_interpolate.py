@@ -849,6 +849,11 @@ def test_command_video_rate_may_be_a_ratio(pair, tmp_path, capsys):
      "--interpolation: only with --method project, backward or learned (the methods that sample the "
      "frames), got --method splat"),
     (["x.flo"], "OUTPUT: {tmp}/x.flo: FFmpeg has no container for the extension"),
+    # what else interpolate writes is in the hint (it named video extensions only)
+    (["x.xyz"], "OUTPUT: {tmp}/x.xyz: FFmpeg has no container for the extension '.xyz' (it "
+     "picks the container by the extension, whatever the codec); use a video extension (.mp4, "
+     ".m4v, .mov, .mkv, .avi, .webm, ...), or an image extension (.png, ...) for one frame, or "
+     "a folder (a path without an extension) for PNG files"),
     (["x.pgm"], "OUTPUT: {tmp}/x.pgm: OpenCV cannot write 8-bit RGB images as .pgm; write .png"),
     (["x.png", "--method", "blend", "--flow", "farneback", "-O", "levels=2"],
      "--flow, -O: --method blend (the cross-fade) estimates no flow"),
