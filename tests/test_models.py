@@ -900,21 +900,28 @@ def test_cli_train_resume_continues_only_the_same_run(tmp_path, capsys):
                        "continues the same run: give the same data and options, or train "
                        "without --resume) (see flowkit train interp-refine --help)"]
         assert not out.exists() and cache.stat().st_mtime_ns == made  # no crop made, no weights
-    # the same run resumed: the weights of the uninterrupted run, its losses (both epochs)
+    # the same run resumed: the weights of the uninterrupted run, its losses (both epochs).
+    # To 1e-6, not bit for bit: oneDNN's convolutions keep state between torch calls, and
+    # what ran before in the process (the colorize tests before this one) moved the weights
+    # of the first run after it by up to 7e-7 (bit for bit when this test runs alone). A
+    # resume that lost the optimizer's state or the random draws moves them by ~1e-3.
     assert main(args) == 0
     assert main(_train_args("interp-refine", folder, tmp_path / "straight.safetensors")) == 0
     resumed, straight = load_file(out), load_file(tmp_path / "straight.safetensors")
-    assert all(torch.equal(resumed[k], straight[k]) for k in straight)
+    assert resumed.keys() == straight.keys()
+    for k in straight:
+        torch.testing.assert_close(resumed[k], straight[k], rtol=0, atol=1e-6)
     meta = json.loads(out.with_suffix(".json").read_text())
-    assert meta["losses"] == json.loads((tmp_path / "straight.json").read_text())["losses"]
-    assert len(meta["losses"]) == 2
+    straight_losses = json.loads((tmp_path / "straight.json").read_text())["losses"]
+    assert len(meta["losses"]) == len(straight_losses) == 2
+    assert meta["losses"] == pytest.approx(straight_losses, rel=1e-6)
     # a finished run trains nothing more and writes its weights again (a user who lost them
     # had to train again: the resume was refused)
     out.unlink()
     out.with_suffix(".json").unlink()
     assert main(args) == 0
     again = load_file(out)
-    assert all(torch.equal(again[k], straight[k]) for k in straight)
+    assert all(torch.equal(again[k], resumed[k]) for k in straight)
     assert json.loads(out.with_suffix(".json").read_text())["losses"] == meta["losses"]
 
 
