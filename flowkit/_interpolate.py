@@ -9,7 +9,7 @@ import numbers
 import numpy as np
 
 from . import _validate
-from ._backend import CUDA, array_module, as_array, select_device
+from ._backend import CUDA, array_module, as_array, check_device, select_device
 from ._estimators import get_estimator
 
 METHODS = ("project", "splat", "backward", "blend", "learned")
@@ -837,6 +837,7 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
 
     if method in list_adapters("interpolator"):  # a registered torch module (flowkit.models.adapters)
         check_interpolation(interpolation, method)
+        check_device(device)  # it does not apply, but a bad one is refused (as predict's adapters)
         given = {"flow": flow != "dis", "flow_options": flow_options is not None,
                  "flow01": flow01 is not None, "flow10": flow10 is not None,
                  "occlusion": occlusion is not True, "return_aux": return_aux is not False}

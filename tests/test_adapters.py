@@ -84,6 +84,10 @@ def test_a_registered_interpolator_runs_as_a_method(registered, shape):
         with pytest.raises(ValueError, match=f"^{option}: not available with the registered "
                                              f"interpolator method='xfade'"):
             flowkit.interpolate(a, b, 0.5, method="xfade", **{option: value})
+    # device does not apply to the module, but an unknown one is refused as predict refuses it
+    for device in ("gpu", "cuda:0", 0):
+        with pytest.raises(ValueError, match="^device: expected one of 'cpu', 'cuda' or None"):
+            flowkit.interpolate(a, b, 0.5, method="xfade", device=device)
 
 
 @needs_torch
