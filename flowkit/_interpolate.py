@@ -966,7 +966,7 @@ def interpolate_video(frames, *, factor=2, times=None, scene_threshold=None, **o
     ValueError
         ``factor`` < 1; ``times`` and ``factor`` both given, or times outside (0, 1) or not
         ascending; ``scene_threshold`` outside (0, 100]; an option ``interpolate`` does not
-        take here. Errors of
+        take here; an unknown ``device`` (at the call, as the other options). Errors of
         :func:`interpolate` for each pair.
     TypeError
         A non-integer ``factor`` (``"2"``, ``2.0``), with or without ``times``.
@@ -1018,6 +1018,7 @@ def interpolate_video(frames, *, factor=2, times=None, scene_threshold=None, **o
     # check the options before the first frame is read (for "blend" too, as interpolate does)
     method = _validate.check_choice("method", options.get("method", "project"), METHODS)
     check_interpolation(options.get("interpolation"), method)
+    check_device(options.get("device"))
     flow = options.get("flow", "dis")
     get_estimator(flow, _estimator_options(flow, options.get("flow_options")))
     return _video(frames, times, scene_threshold, options)

@@ -645,6 +645,10 @@ def test_interpolate_video_checks_frames_and_times_at_the_call():
                          ([], r"times: expected at least one time in \(0, 1\), got an empty")]:
         with pytest.raises(ValueError, match=match):
             flowkit.interpolate_video([frame0, frame1], times=times)
+    # so is device, before the first frame is read (factor=1 reads no pair at all)
+    for device in ("gpu", "cuda:0", 0):
+        with pytest.raises(ValueError, match="^device: expected one of 'cpu', 'cuda' or None"):
+            flowkit.interpolate_video([frame0, frame1], factor=1, device=device)
 
 
 def test_interpolate_video_passes_model_to_interpolate():
