@@ -317,9 +317,17 @@ def _ratio(repeats=15, preset="medium"):
 
 
 if __name__ == "__main__":
-    import sys
+    import argparse
 
-    what = sys.argv[1] if len(sys.argv) > 1 else "accuracy"
-    repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-    {"accuracy": _accuracy, "sizes": _sizes, "gpu": _gpu_table, "profile": _profile,
-     "ratio": _ratio}[what](repeats, *sys.argv[3:])
+    modes = {"accuracy": _accuracy, "sizes": _sizes, "gpu": _gpu_table, "profile": _profile,
+             "ratio": _ratio}
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("what", nargs="?", choices=list(modes), default="accuracy",
+                        help="what to print (module docstring; default accuracy)")
+    parser.add_argument("repeats", nargs="?", type=int, default=5, help="default 5")
+    parser.add_argument("preset", nargs="?", choices=list(CV_PRESETS),
+                        help="ratio only: the preset of both (default medium)")
+    args = parser.parse_args()
+    if args.preset and args.what != "ratio":
+        parser.error("preset: ratio only")
+    modes[args.what](args.repeats, *([args.preset] if args.preset else []))

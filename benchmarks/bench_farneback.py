@@ -148,9 +148,16 @@ def _accuracy():
 
 
 if __name__ == "__main__":
-    import sys
+    import argparse
 
-    if sys.argv[1:] == ["accuracy"]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("threads", nargs="?", default=str(THREADS),
+                        help="the profile's thread count for both libraries (default "
+                        "FLOWKIT_BENCH_THREADS, 2), or accuracy: the accuracy tables")
+    args = parser.parse_args()
+    if args.threads == "accuracy":
         _accuracy()
+    elif not args.threads.isdigit() or int(args.threads) < 1:
+        parser.error(f"threads: a positive integer or accuracy, got {args.threads!r}")
     else:
-        _profile(int(sys.argv[1]) if len(sys.argv) > 1 else THREADS)
+        _profile(int(args.threads))

@@ -136,8 +136,18 @@ def _load():
 
 
 if __name__ == "__main__":
-    import sys
+    import argparse
 
-    what = sys.argv[1] if len(sys.argv) > 1 else "ratio"
-    {"ratio": _ratio, "ab": _ab}[what](int(sys.argv[2]) if len(sys.argv) > 2 else 5,
-                                       *sys.argv[3:])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[-1])
+    parser.add_argument("what", nargs="?", choices=("ratio", "ab"), default="ratio",
+                        help="default ratio")
+    parser.add_argument("repeats", nargs="?", type=int, default=5, help="default 5")
+    parser.add_argument("setting", nargs="?", choices=list(SETTINGS), default="gaussian",
+                        help="default gaussian")
+    parser.add_argument("module", nargs="?", help="ab only: the other version's module "
+                        "(default flowkit.kernels._lk_dense_base)")
+    args = parser.parse_args()
+    if args.what == "ratio" and args.module:
+        parser.error("module: ab only")
+    {"ratio": _ratio, "ab": _ab}[args.what](args.repeats, args.setting,
+                                            *([args.module] if args.module else []))

@@ -125,6 +125,9 @@ def main(rounds=15):
 
 
 if __name__ == "__main__":
-    import sys
+    import argparse
 
-    main(*(int(a) for a in sys.argv[1:2]))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[-1])
+    parser.add_argument("rounds", nargs="?", type=int, default=15,
+                        help="rounds, each one call of flowkit and one of OpenCV (default 15)")
+    main(parser.parse_args().rounds)

@@ -78,4 +78,7 @@ def accuracy_table():
 
 
 if __name__ == "__main__":
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[-1]).parse_args()
     print(accuracy_table())

@@ -94,6 +94,9 @@ def _interleaved(repeats):
 
 
 if __name__ == "__main__":
-    import sys
+    import argparse
 
-    _interleaved(int(sys.argv[1]) if len(sys.argv) > 1 else 9)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[-1])
+    parser.add_argument("repeats", nargs="?", type=int, default=9,
+                        help="repeats of the alternating timing (default 9)")
+    _interleaved(parser.parse_args().repeats)

@@ -214,6 +214,14 @@ def summarise(paths):
 
 
 if __name__ == "__main__":
-    import sys
+    import argparse
 
-    summarise(sys.argv[1:])
+    parser = argparse.ArgumentParser(description="Markdown table of several --benchmark-json "
+                                     "runs of one bench module (summarise's docstring).")
+    parser.add_argument("paths", nargs="+", metavar="run.json",
+                        help="pytest --benchmark-json outputs")
+    args = parser.parse_args()
+    for path in args.paths:
+        if not os.path.isfile(path):
+            parser.error(f"no such file: {path}")
+    summarise(args.paths)
