@@ -81,4 +81,7 @@ if __name__ == "__main__":
     import argparse
 
     argparse.ArgumentParser(description=__doc__.split("\n\n")[-1]).parse_args()
-    print(accuracy_table())
+    try:
+        print(accuracy_table())
+    except pytest.skip.Exception as why:  # the shared data is absent
+        sys.exit(f"skipped: {why}")
