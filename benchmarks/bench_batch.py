@@ -80,6 +80,11 @@ def main():
     parser.add_argument("--modes", default="2,1,sequential",
                         help="which runs, in order (default 2,1,sequential)")
     args = parser.parse_args()
+    labels = {"2": "2 workers x 1 thread", "1": "1 worker x 1 thread",
+              "sequential": "sequential, 2 threads"}
+    unknown = [mode for mode in args.modes.split(",") if mode not in labels]
+    if unknown:
+        parser.error(f"--modes: a comma-separated list of 2, 1, sequential, got {args.modes!r}")
     if not CLIP.exists():
         sys.exit(f"shared clip absent: {CLIP}")
     with tempfile.TemporaryDirectory(prefix="bench_batch_") as tmp:
@@ -96,8 +101,6 @@ def main():
         print(f"{args.copies} x {source.name}, factor {args.factor}; load average before: "
               f"{os.getloadavg()}", flush=True)
         results = {}
-        labels = {"2": "2 workers x 1 thread", "1": "1 worker x 1 thread",
-                  "sequential": "sequential, 2 threads"}
         for mode in args.modes.split(","):
             label = labels[mode]
             start = time.strftime("%H:%M:%S", time.gmtime())

@@ -110,7 +110,10 @@ def main(argv=None):
     parser.add_argument("--frames", type=int, default=24, help="retime's clip length (0: skip)")
     parser.add_argument("--cpu", action="store_true", help="also time the CPU path")
     args = parser.parse_args(argv)
-    w, h = map(int, args.size.lower().split("x"))
+    try:
+        w, h = map(int, args.size.lower().split("x"))
+    except ValueError:
+        parser.error(f"--size: WxH such as 1920x1080, got {args.size!r}")
     simulated = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
     from numba import cuda
 

@@ -91,7 +91,12 @@ def main():
         return
     if not SOURCE.exists():
         sys.exit(f"skipped: {SOURCE} not found (set FLOWKIT_DATA to the shared data folder)")
-    size = tuple(int(v) for v in args.size.lower().split("x"))
+    try:
+        size = tuple(int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        size = ()
+    if len(size) != 2:
+        parser.error(f"--size: WxH such as 160x90, got {args.size!r}")
     with tempfile.TemporaryDirectory() as out_dir:
         clip = Path(out_dir) / "long.mp4"
         make_long_clip(clip, args.frames, size)
