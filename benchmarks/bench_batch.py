@@ -2,12 +2,13 @@
 
     python benchmarks/bench_batch.py [--frames N] [--copies 8] [--factor 2]
 
-The input: ``--copies`` symlinks to one clip, ``../shared/data/video/car_traffic_small.mp4``
-(640x360 H.264, 30 fps), or with ``--frames N`` to a cut of its first N frames (decoded and
-encoded once with libx264 crf 18 into a temporary folder: the whole clip takes minutes per copy
-on this 2-core VM). Three ways of retiming all copies (``factor=2``, retime's defaults), each in
-a fresh Python process with a warm Numba cache (one untimed warm-up retime first), wall clock
-from the start of the process to the last output, cluster start included:
+The input: ``--copies`` symlinks to one clip, ``video/car_traffic_small.mp4`` in the shared data
+(``FLOWKIT_DATA``, default ``../shared/data``; 640x360 H.264, 30 fps), or with ``--frames N`` to
+a cut of its first N frames (decoded and encoded once with libx264 crf 18 into a temporary
+folder: the whole clip takes minutes per copy on this 2-core VM). Three ways of retiming all
+copies (``factor=2``, retime's defaults), each in a fresh Python process with a warm Numba cache
+(one untimed warm-up retime first), wall clock from the start of the process to the last output,
+cluster start included:
 
 - ``2 workers x 1 thread``: ``flowkit batch`` on a LocalCluster of two processes;
 - ``1 worker x 1 thread``: the same with one process;
@@ -28,7 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "car_traffic_small.mp4"
+DATA = Path(os.environ.get("FLOWKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+CLIP = DATA / "video" / "car_traffic_small.mp4"
 
 CHILD = """
 import json, sys, time
@@ -86,7 +88,7 @@ def main():
     if unknown:
         parser.error(f"--modes: a comma-separated list of 2, 1, sequential, got {args.modes!r}")
     if not CLIP.exists():
-        sys.exit(f"shared clip absent: {CLIP}")
+        sys.exit(f"shared clip absent: {CLIP} (set FLOWKIT_DATA to the shared data folder)")
     with tempfile.TemporaryDirectory(prefix="bench_batch_") as tmp:
         tmp = Path(tmp)
         source = cut(CLIP, args.frames, tmp) if args.frames else CLIP
