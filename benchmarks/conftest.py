@@ -182,11 +182,12 @@ def summarise(paths):
     import statistics
 
     groups = {}
-    loads = []
+    loads, threads = [], []
     for path in paths:
         with open(path) as f:
             data = json.load(f)
         loads.append(data["machine_info"].get("flowkit", {}).get("loadavg", [float("nan")])[0])
+        threads.append(data["machine_info"].get("flowkit", {}).get("threads", "?"))
         per_group = {}
         for b in data["benchmarks"]:
             stats = (b["stats"]["min"] * 1e3, b["stats"]["median"] * 1e3)
@@ -197,7 +198,8 @@ def summarise(paths):
     def spread(values):
         return f"{statistics.median(values):.2f} [{min(values):.2f}-{max(values):.2f}]"
 
-    print(f"{len(paths)} runs; load average (1 min) at the end of each run: "
+    print(f"{len(paths)} runs; threads (FLOWKIT_BENCH_THREADS) in each run: "
+          + ", ".join(str(n) for n in threads) + "; load average (1 min) at the end of each run: "
           + ", ".join(f"{x:.2f}" for x in loads))
     print("| group | peer | flowkit ms (min) | peer ms (min) | ratio of minima | ratio of medians |")
     print("|---|---|---|---|---|---|")
