@@ -4,7 +4,7 @@ At 1920x1080 (``--size``) on ``device="cuda"``, each case's first call (seconds:
 compilation included) and the median [range] of ``--repeat`` later calls (milliseconds),
 with the inputs and outputs as CuPy arrays on the GPU where CuPy is installed (no transfers
 timed: each call ends with a device synchronisation), else as NumPy arrays (transfers
-included, as in Numba's simulator, where ``--size 24x32 --repeat 1`` checks that the script
+included, as in Numba's simulator, where ``--size 40x32 --repeat 1`` checks that the script
 runs). Issue 8: ``splat`` against ``warp`` of the same image and flow, ``extrapolate`` of an
 RGB frame for 12 steps, ``predict`` of 4 frames against one ``farneback`` call on the same
 pair. Issue 9: one interpolated frame and 7 (8x slow motion), and ``retime --factor 2`` of a
