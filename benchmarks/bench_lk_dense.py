@@ -99,6 +99,7 @@ def _ratio(repeats=5, setting="gaussian"):
     flowkit.set_num_threads(THREADS)
     print(f"{setting}, {THREADS} thread(s)")
     print("| case | scikit-image ms | flowkit ms | speed-up median [range] | load average |")
+    print("|---|---|---|---|---|")
     for case in ("synthetic", "traffic"):
         f0, f1 = _frames(case)
         g0, g1 = (f.astype("float32") / 255 for f in (f0, f1))
@@ -118,6 +119,7 @@ def _ab(repeats=9, setting="gaussian", module="flowkit.kernels._lk_dense_base"):
     flowkit.set_num_threads(THREADS)
     print(f"{setting}, {THREADS} thread(s), this / {module}")
     print("| case | this ms | other ms | ratio median [range] | load average |")
+    print("|---|---|---|---|---|")
     for case in ("synthetic", "traffic"):
         f0, f1 = (np.ascontiguousarray(f[None, :, :, None], np.float32) / 255
                   for f in _frames(case))
