@@ -114,7 +114,13 @@ def _ab(repeats=9, setting="gaussian", module="flowkit.kernels._lk_dense_base"):
 
     from flowkit.kernels import lk_dense
 
-    other = importlib.import_module(module)
+    try:
+        other = importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        import sys
+
+        sys.exit(f"ab: {error} (put another commit's kernels/lk_dense.py there by hand, "
+                 "e.g. git show COMMIT:kernels/lk_dense.py > kernels/_lk_dense_base.py)")
     gaussian = setting == "gaussian"
     flowkit.set_num_threads(THREADS)
     print(f"{setting}, {THREADS} thread(s), this / {module}")
