@@ -16,7 +16,8 @@ flow to frame 1, softmax metric ``-10 * brightness_error(frame0, frame1, flow)``
 """
 
 import pytest
-from conftest import SIZES, interleaved, random_image, run, smooth_flow_field, traffic_case
+from conftest import (SIZES, interleaved, interleaved_main, random_image, run, smooth_flow_field,
+                      traffic_case)
 
 from flowkit import splat, warp
 
@@ -70,13 +71,4 @@ def _interleaved(repeats):
 
 
 if __name__ == "__main__":
-    import argparse
-    import sys
-
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[-1])
-    parser.add_argument("repeats", nargs="?", type=int, default=9,
-                        help="repeats of the alternating timing (default 9)")
-    try:
-        _interleaved(parser.parse_args().repeats)
-    except pytest.skip.Exception as why:  # the shared data is absent
-        sys.exit(f"skipped: {why}")
+    interleaved_main(__doc__, _interleaved)

@@ -19,7 +19,7 @@ threads (``conftest.interleaved``), with the load average.
 import cv2
 import numpy as np
 import pytest
-from conftest import (SIZES, interleaved, random_image, run, smooth_flow_field,
+from conftest import (SIZES, interleaved, interleaved_main, random_image, run, smooth_flow_field,
                       traffic_case)
 
 from flowkit import warp
@@ -94,13 +94,4 @@ def _interleaved(repeats):
 
 
 if __name__ == "__main__":
-    import argparse
-    import sys
-
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[-1])
-    parser.add_argument("repeats", nargs="?", type=int, default=9,
-                        help="repeats of the alternating timing (default 9)")
-    try:
-        _interleaved(parser.parse_args().repeats)
-    except pytest.skip.Exception as why:  # the shared data is absent
-        sys.exit(f"skipped: {why}")
+    interleaved_main(__doc__, _interleaved)

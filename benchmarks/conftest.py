@@ -156,6 +156,22 @@ def interleave_min(calls, repeats, counts):
     return np.array(rows)
 
 
+def interleaved_main(doc, timings, default=9):
+    """The script mode of a bench module with an interleaved comparison: ``python
+    benchmarks/bench_X.py [REPEATS]`` runs ``timings(repeats)`` (its ``--help`` shows the last
+    paragraph of ``doc``); without the shared data, one ``skipped: ...`` line."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[-1])
+    parser.add_argument("repeats", nargs="?", type=int, default=default,
+                        help=f"repeats of the alternating timing (default {default})")
+    try:
+        timings(parser.parse_args().repeats)
+    except pytest.skip.Exception as why:  # the shared data is absent
+        sys.exit(f"skipped: {why}")
+
+
 def interleaved(label, ours, peer, repeats=9, calls=10):
     """Print ``label``: the median [range] over ``repeats`` of the ratio ``ours`` / ``peer``,
     each timed as the minimum of ``calls`` calls, the two alternating (after one warm-up call

@@ -17,7 +17,6 @@ compiled specialisations are seen: a kernel that no case reaches is not reported
 import importlib
 import os
 import pkgutil
-import sys
 import tempfile
 
 os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp()  # compile everything: a cache hit has no IR
