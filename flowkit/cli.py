@@ -374,7 +374,7 @@ def _probe(source, step, grid=False):
     video's ``VideoInfo`` or None for a folder or a file it cannot read): the average rate, or
     with ``grid`` the rate of the timestamps' grid (``VideoInfo.base_rate``: 30 for a 30 fps
     clip with dropped frames, where the average is lower)."""
-    from .video import probe_video
+    from .video import expected_frame_count, probe_video
 
     if source.is_dir():
         count = sum(1 for p in source.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
@@ -383,7 +383,7 @@ def _probe(source, step, grid=False):
         info = probe_video(source)
     except ValueError:
         return None, None, None  # iter_frames reports it
-    count, fps = info.frame_count, info.base_rate if grid else info.frame_rate
+    count, fps = expected_frame_count(info), info.base_rate if grid else info.frame_rate
     return (-(-count // step) if count else None), (float(fps) / step if fps else None), info
 
 

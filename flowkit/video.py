@@ -631,6 +631,18 @@ def last_frame_period(info, fps=None):
     return 1 / Fraction(rate) if rate else None
 
 
+def expected_frame_count(info):
+    """The number of frames of the video ``info`` describes, for a progress bar's total: its
+    stated ``frame_count``, else its duration times its frame rate, rounded (Matroska and WebM
+    state no count: without a total the bars of a long .mkv showed no ETA); None when neither
+    is known."""
+    if info.frame_count:
+        return info.frame_count
+    if info.duration and info.frame_rate:
+        return round(info.duration * info.frame_rate)
+    return None
+
+
 def video_end(path, info):
     """Seconds from the first frame of the video ``path`` (``info``: its :class:`VideoInfo`)
     to the end of its last frame as ``retime`` plays it: the last frame's timestamp plus

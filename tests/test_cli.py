@@ -2035,3 +2035,32 @@ def test_predict_context_help_says_how_auto_combines_the_pairs(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "motions combined by --average (the component-wise median by default)" in text
     assert "the average over the last three pairs" not in text
+
+
+@pytest.mark.parametrize("command", [["flow", "{src}", "--video", "{out}.mp4"],
+                                     ["predict", "{src}", "--horizon", "1", "-o", "{out}.mp4"],
+                                     ["translate", "{src}", "{out}.mp4", "--op", "autocontrast"]])
+def test_progress_bar_of_an_mkv_input_has_a_total(tmp_path, monkeypatch, command):
+    # Matroska and WebM state no frame count (VideoInfo.frame_count None): the bars of flow,
+    # predict and translate had no total, so on a long .mkv or .webm they showed no ETA
+    import tqdm
+
+    src = tmp_path / "in.mkv"
+    texture = (textured_image(48, 72, channels=3) * 255).astype(np.uint8)
+    with flowkit.VideoWriter(src, 10) as writer:
+        for k in range(6):
+            writer.write(np.ascontiguousarray(np.roll(texture, k, axis=1)[:, 4:68]))
+    assert probe_video(src).frame_count is None
+    totals = []
+
+    class Recording(tqdm.tqdm):
+        def __init__(self, *args, **kwargs):
+            totals.append((kwargs.get("desc"), kwargs.get("total")))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(tqdm, "tqdm", Recording)
+    argv = [a.format(src=src, out=tmp_path / "out") for a in command]
+    assert main(argv + ["-q"]) == 0
+    expected = {"flow": [("flow", 5)], "predict": [("read", 6), ("write", 1)],
+                "translate": [("translate", 6)]}[command[0]]
+    assert totals == expected
