@@ -726,8 +726,9 @@ def _check_writer(dst, fps, codec):
 
 
 def _stop(owned, submitted, paths):
-    """End the run: cancel its tasks still queued or running (after an interruption), close
-    what :func:`batch` started, and make sure the local cluster's worker processes have exited
+    """End the run: cancel its tasks still queued or running (after an interruption; the local
+    workers, which may still run them, are killed at once), close what :func:`batch` started,
+    and make sure the local cluster's worker processes have exited
     before the caller removes temporaries. Dask's close gives a worker stuck in a task a few
     seconds, then kills it; when its own timeouts run out first (a loaded machine) it returns
     with the process alive, and its task could still create a temporary file: such a process
@@ -736,7 +737,7 @@ def _stop(owned, submitted, paths):
 
     import psutil
 
-    processes = []
+    processes, pending = [], []
     try:
         with contextlib.suppress(Exception):
             pending = [future for future in submitted if not future.done()]
@@ -746,6 +747,15 @@ def _stop(owned, submitted, paths):
             for nanny in getattr(thing, "workers", {}).values():
                 with contextlib.suppress(Exception):
                     processes.append(psutil.Process(nanny.process.process.pid))
+                if pending:  # a worker's exit below ends its nanny instead of restarting it
+                    with contextlib.suppress(Exception):
+                        nanny.close_gracefully()
+        if pending:
+            # interrupted: a cancelled task still runs in its worker, and one that ended within
+            # Dask's grace in close wrote its output after the signal, over an existing file
+            for process in processes:
+                with contextlib.suppress(psutil.Error):
+                    process.kill()
         for thing in owned:
             thing.close()
     finally:

@@ -669,6 +669,49 @@ def test_interrupted_run_leaves_no_temporaries(clips, tmp_path):
     assert not out.exists()  # no temporary left, and the folder the run made is removed
 
 
+SHORT_RUN = """
+import sys, time, flowkit, numpy as np
+
+def short_job(src, dst):  # 3 s of writing: it ends within Dask's grace when closing a worker
+    with flowkit.VideoWriter(dst, 24, codec="ffv1") as writer:
+        for k in range(30):
+            writer.write(np.zeros((16, 16, 3), np.uint8))
+            time.sleep(0.1)
+    return 30
+
+if __name__ == "__main__":
+    flowkit.batch(short_job, sys.argv[1:2], [sys.argv[2]], workers=1, threads_per_worker=1,
+                  progress=False)
+"""
+
+
+def test_interrupted_run_keeps_an_existing_output(clips, tmp_path):
+    """Ctrl-C 0.3 s into a 3 s task: its worker ran it on after the cancel, and closing the
+    cluster waited for it, so that it replaced the existing output after the signal (a
+    chunked retime's join ending in those seconds did the same)."""
+    import subprocess
+    import time
+
+    script = tmp_path / "short_run.py"
+    script.write_text(SHORT_RUN)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "kept.mkv").write_bytes(b"finished earlier")
+    process = subprocess.Popen([sys.executable, str(script), str(clips[0]), str(out / "kept.mkv")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               preexec_fn=_ctrl_c_enabled)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(out.glob(".*.tmp.mkv")):
+        time.sleep(0.05)
+    assert list(out.glob(".*.tmp.mkv")), "the task did not start writing"
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode != 0 and b"KeyboardInterrupt" in err
+    assert [p.name for p in out.iterdir()] == ["kept.mkv"]
+    assert (out / "kept.mkv").read_bytes() == b"finished earlier"
+
+
 @pytest.mark.parametrize("how", ["SIGINT-group", "SIGTERM"])
 def test_interrupted_chunked_cli_run_prints_one_line_and_leaves_nothing(tmp_path, how):
     """A Ctrl-C (SIGINT to the whole process group, workers included) or a SIGTERM while the
