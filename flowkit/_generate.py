@@ -59,8 +59,8 @@ def generate(caption_or_condition, *, model="text2video-shapes", frames=16, seed
         an unknown model name.
     TypeError
         ``caption_or_condition`` neither a string nor a vector of numbers (None, a single
-        number and complex values included); ``frames`` or ``seed`` not an integer; ``text_encoder`` not callable;
-        ``model`` of another type.
+        number and complex values included); ``frames`` or ``seed`` not an integer;
+        ``text_encoder`` not callable; ``model`` of another type.
     ImportError
         PyTorch is not installed (the message names the extra ``flowkit-cv[torch]``).
 

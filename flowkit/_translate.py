@@ -466,9 +466,9 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
     from ._retime import (_check_segment, _output_format, check_segment_start,
                           no_frame_error, single_frame_error)
     from .video import (FRAME_RATE_CONTAINERS, VideoWriter, _info, audio_copy_refused,
-                        audio_track, audio_written, expected_frame_count, grid_timing,
-                        iter_frames, check_crf, open_input, streams_not_written, to_coded, video_end,
-                        writer_codec, writer_tags)
+                        audio_track, audio_written, check_crf, expected_frame_count,
+                        grid_timing, iter_frames, open_input, streams_not_written, to_coded,
+                        video_end, writer_codec, writer_tags)
 
     _validate.check_path("src", src)
     _validate.check_path("dst", dst)
@@ -573,8 +573,8 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
         time_base, snap = grid_timing(info)  # as flow --video: the rate read back is retime's
         with VideoWriter(dst, fps, codec=codec, crf=crf, pix_fmt=pix_fmt,
                          time_base=time_base, **writer_tags(info)) as writer, \
-                tqdm(total=expected_frame_count(info), unit="frame", desc="translate", file=sys.stderr,
-                     disable=not show) as bar:
+                tqdm(total=expected_frame_count(info), unit="frame", desc="translate",
+                     file=sys.stderr, disable=not show) as bar:
             writer._companions.extend(tracks)
             for time, out in frames_out():
                 # back to the input's coded orientation, displayed by its rotation; in AVI a

@@ -1729,7 +1729,8 @@ class _AudioTrack:
         except av.FFmpegError as exc:  # a corrupt packet: skipped, as decode() skips video's
             self._rejected += 1
             if self._rejected > MAX_REJECTED_PACKETS:  # not damaged in places: unreadable
-                raise ValueError(f"path: cannot decode the audio of {self.src} ({_av_message(exc)})") from None
+                raise ValueError(f"path: cannot decode the audio of {self.src} "
+                                 f"({_av_message(exc)})") from None
             self._skip(container, packet, exc)
             return
         self._rejected = 0
