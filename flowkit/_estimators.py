@@ -108,7 +108,7 @@ def get_estimator(flow, options=None, *, name="flow", options_name="flow_options
         function = _function(flow)
         try:
             _check_values(flow, function, options)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, FileNotFoundError) as exc:  # RAFT's weights file too
             _named(exc, options, options_name)
     elif callable(flow):
         function = flow

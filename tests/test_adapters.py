@@ -224,7 +224,10 @@ def test_raft_without_torchvision_names_what_to_install(tmp_path):
     # client, and the workers no longer fail one after another (and are not rerun)
     with pytest.raises(ImportError, match="pip install torchvision"):
         get_estimator("raft", {"weights": str(weights)})
-    with pytest.raises(FileNotFoundError, match="weights: no such file .*absent.pt"):
+    # named as the caller passed it, as the other option errors (flowkit batch said
+    # "-O weights: no such file" of -O "flow_options={'weights': ...}", an option it has not)
+    with pytest.raises(FileNotFoundError,
+                       match=r"^flow_options\['weights'\]: no such file .*absent.pt"):
         flowkit.predict(_frames((2, 32, 32)), 1, flow="raft",
                         flow_options={"weights": str(tmp_path / "absent.pt")})
 
