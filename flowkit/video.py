@@ -515,10 +515,10 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet
     name = container.name
     start = (stream.start_time or 0) * base  # the stream's first time, seconds
 
-    def failure(exc):
+    def failure(exc, why=""):
         where = "" if reached is None else (  # where a file cut short stops decoding
             f" after {count} frame{'' if count == 1 else 's'}, {float(reached - start):.3f} s")
-        return ValueError(f"path: cannot decode {name}{where} ({_av_message(exc)})")
+        return ValueError(f"path: cannot decode {name}{where} ({_av_message(exc)}){why}")
 
     def warn(kind, message):
         if kind not in warned and not quiet:
@@ -548,7 +548,8 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet
         except av.FFmpegError as exc:  # a corrupt packet: skipped, as the ffmpeg tool does
             rejected.append((packet.pts, exc))
             if len(rejected) > MAX_REJECTED_PACKETS:  # not damaged in places: unreadable
-                raise failure(rejected[0][1]) from None
+                raise failure(rejected[0][1], f": {len(rejected)} packets in a row could not "
+                                              "be decoded (the rest is unreadable)") from None
             continue
         if rejected and packet.size:  # decoding goes on after the damage
             warn("skipped", skipped())
@@ -578,7 +579,9 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet
     try:  # the last packets refused: a file cut there, or damaged at its very end
         _check_complete(container, stream, reached, period)
     except ValueError:
-        raise failure(rejected[0][1]) from None
+        end = _declared_end(container, stream)
+        raise failure(rejected[0][1], f": the file ends there, its headers say "
+                                      f"{float(end - start):.3f} s (cut short?)") from None
     end = _declared_end(container, stream)
     if reached is not None and end is not None and end - reached > period / 2:
         # cut within the tolerance: what is lost is the end, not one packet's frame

@@ -1022,7 +1022,10 @@ def test_a_stream_of_refused_packets_is_an_error(tmp_path):
     path = clip_with_refused_packets(tmp_path / "refused.mp4", range(10, count), count)
     frames = iter_frames(path)
     with pytest.raises(ValueError, match=rf"^path: cannot decode {re.escape(str(path))} after "
-                                         r"\d+ frames, [\d.]+ s \(Invalid data found"):
+                                         r"\d+ frames, [\d.]+ s \(Invalid data found when "
+                                         rf"processing input\): {MAX_REJECTED_PACKETS + 1} "
+                                         r"packets in a row could not be decoded \(the rest "
+                                         r"is unreadable\)$"):
         for _ in frames:
             pass
 
