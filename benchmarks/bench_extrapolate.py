@@ -78,3 +78,9 @@ def test_extrapolate(benchmark, impl, channels, size):
         run(benchmark, lambda: extrapolate(image, flow, STEPS, n_iter=N_ITER), rounds=10)
     else:  # nothing to compile: no warm-up call
         benchmark.pedantic(_peer_call(image, flow), rounds=3, iterations=1)
+
+
+if __name__ == "__main__":
+    from conftest import run_under_pytest
+
+    run_under_pytest(__file__, __doc__)

@@ -137,3 +137,9 @@ def test_iter_frames(benchmark, videos, impl, size):
         return frames
 
     run(benchmark, (lambda: list(iter_frames(path))) if impl == "flowkit" else peer, rounds=5)
+
+
+if __name__ == "__main__":
+    from conftest import run_under_pytest
+
+    run_under_pytest(__file__, __doc__)

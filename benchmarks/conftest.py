@@ -156,6 +156,19 @@ def interleave_min(calls, repeats, counts):
     return np.array(rows)
 
 
+def run_under_pytest(path, doc):
+    """The script mode of a bench module that runs under pytest-benchmark only: ``python
+    benchmarks/bench_X.py`` runs ``pytest benchmarks/bench_X.py --benchmark-only`` (its
+    ``--help`` shows the first paragraph of ``doc``; it ran nothing, and said nothing)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0] + " Runs pytest "
+                                     f"{Path(path).name} --benchmark-only (pytest-benchmark).")
+    parser.parse_args()
+    sys.exit(pytest.main([str(path), "--benchmark-only", "-q"]))
+
+
 def interleaved_main(doc, timings, default=9):
     """The script mode of a bench module with an interleaved comparison: ``python
     benchmarks/bench_X.py [REPEATS]`` runs ``timings(repeats)`` (its ``--help`` shows the last
