@@ -1643,6 +1643,10 @@ def cmd_batch(args):
                            chunk_frames=args.chunk_frames, retries=args.retries,
                            resume=args.resume, progress=not args.quiet and sys.stderr.isatty(),
                            _announce=not args.quiet, **options)
+    # raised in the workers: printed as a single run prints them, before what was written
+    for notes in report.warnings.values():
+        for note in notes:
+            print(f"flowkit: warning: {note}", file=sys.stderr)
     for src, message in report.failed.items():
         message = message[len(f"{src}: "):] if message.startswith(f"{src}: ") else message
         print(f"flowkit: failed: {src}: {message}", file=sys.stderr)
@@ -1651,9 +1655,6 @@ def cmd_batch(args):
               f"({_names_text(report.done, args.output)})")
     for src, kinds in report.not_written.items():  # as flowkit retime says it of one input
         _not_written_line(kinds, src)
-    for notes in report.warnings.values():  # raised in the workers: as a single run prints them
-        for note in notes:
-            print(f"flowkit: warning: {note}", file=sys.stderr)
     skipped = f", {len(report.skipped)} skipped (exist)" if report.skipped else ""
     rate = report.frames / report.seconds if report.seconds else 0.0
     files = "file" if len(report.done) == 1 else "files"
