@@ -752,7 +752,12 @@ def _stop(owned, submitted, paths):
                         nanny.close_gracefully()
         if pending:
             # interrupted: a cancelled task still runs in its worker, and one that ended within
-            # Dask's grace in close wrote its output after the signal, over an existing file
+            # Dask's grace in close wrote its output after the signal, over an existing file.
+            # The scheduler's sends to the killed workers then fail, which Dask logs with a
+            # traceback (distributed.batched, INFO, after the cluster restored its log levels)
+            import logging
+
+            logging.getLogger("distributed.batched").setLevel(logging.CRITICAL)
             for process in processes:
                 with contextlib.suppress(psutil.Error):
                     process.kill()
