@@ -508,27 +508,35 @@ def _task(run, src, dst, threads, options):
     :class:`~flowkit.video.DamagedVideoWarning` the job raised (a warning in a worker is
     not seen on the client); a :class:`_Refused` where the job raised ValueError or
     TypeError."""
-    import warnings
-
     from ._threads import set_num_threads
-    from .video import DamagedVideoWarning
 
     import numba
 
     set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    return _recorded(lambda: run(src, dst, **options))
+
+
+def _recorded(call):
+    """``(call(), warnings)``: the messages of the :class:`~flowkit.video.DamagedVideoWarning`
+    it raised, each once (other warnings are shown in the worker, as without the recording);
+    a :class:`_Refused` where it raised ValueError or TypeError."""
+    import warnings
+
+    from .video import DamagedVideoWarning
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DamagedVideoWarning)
         try:
-            frames = run(src, dst, **options)
+            value = call()
         except (ValueError, TypeError) as exc:
             return _Refused(exc)
     notes = []
     for w in caught:
         if issubclass(w.category, DamagedVideoWarning):
             notes.append(str(w.message))
-        else:  # shown in the worker, as without the recording
+        else:
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
-    return frames, list(dict.fromkeys(notes))
+    return value, list(dict.fromkeys(notes))
 
 
 def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_worker=None,
@@ -886,26 +894,15 @@ def _join(join, src, dst, paths, results, options):
     part's :func:`_task` result, the frames it wrote (a part with none, outside a trimmed
     segment, wrote no file) and its warnings; returns the frames and all the warnings, or the
     first part's :class:`_Refused`."""
-    import warnings
-
-    from .video import DamagedVideoWarning
-
     refused = [result for result in results if isinstance(result, _Refused)]
     if refused:
         return refused[0]
-    with warnings.catch_warnings(record=True) as caught:  # the join's own, as _task's
-        warnings.simplefilter("always", DamagedVideoWarning)  # (retime's audio is decoded here)
-        try:
-            frames = join(src, dst, [path for path, (count, _) in zip(paths, results) if count],
-                          **options)
-        except (ValueError, TypeError) as exc:
-            return _Refused(exc)
-    notes = [note for _, notes in results for note in notes]
-    for w in caught:
-        if issubclass(w.category, DamagedVideoWarning):
-            notes.append(str(w.message))
-        else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    # the join's own warnings too (retime's audio is decoded here)
+    joined = _recorded(lambda: join(src, dst, [path for path, (count, _) in zip(paths, results)
+                                               if count], **options))
+    if isinstance(joined, _Refused):
+        return joined
+    frames, notes = joined
     for path in paths:
         Path(path).unlink(missing_ok=True)
-    return frames, list(dict.fromkeys(notes))
+    return frames, list(dict.fromkeys([note for _, part in results for note in part] + notes))
