@@ -165,10 +165,12 @@ def _integer_from(low, *, odd=False, high=None):
 
 
 _non_negative = _integer_from(0)  # --start, --n-iter
+_positive = _integer_from(1)  # --step, --horizon, --jobs, ...
 # generate --size: the largest frame side H.264 and H.265 encoders take (libx264 refuses
 # more; --size 100000 failed allocating a 30 GB frame)
 MAX_GENERATE_SIZE = 16384
-_positive = _integer_from(1)  # --step, --horizon, --jobs, ...
+
+
 def _context(text):
     """Argument type of predict's --context: ``auto`` or an integer >= 2."""
     if text != "auto" and not (text.isdigit() and int(text) >= 2):

@@ -576,13 +576,12 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet
     if not rejected:
         _check_complete(container, stream, reached, period)
         return
+    end = _declared_end(container, stream)
     try:  # the last packets refused: a file cut there, or damaged at its very end
         _check_complete(container, stream, reached, period)
     except ValueError:
-        end = _declared_end(container, stream)
         raise failure(rejected[0][1], f": the file ends there, its headers say "
                                       f"{float(end - start):.3f} s (cut short?)") from None
-    end = _declared_end(container, stream)
     if reached is not None and end is not None and end - reached > period / 2:
         # cut within the tolerance: what is lost is the end, not one packet's frame
         exc = rejected[0][1]
@@ -681,9 +680,9 @@ def video_end(path, info):
 # duration) and still count as complete: 2 frames and 5 % (an audio track a little longer than
 # the video, rounding of the container's duration); the shared clips end within a frame of it
 END_TOLERANCE_FRAMES = 2
+END_TOLERANCE_FRACTION = Fraction(1, 20)
 # more packets refused in a row than this: the stream is not damaged in places but unreadable
 MAX_REJECTED_PACKETS = 30
-END_TOLERANCE_FRACTION = Fraction(1, 20)
 
 
 def _check_complete(container, stream, reached, period):
