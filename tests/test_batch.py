@@ -623,19 +623,20 @@ def test_resume_skips_finished_outputs(client, clips, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == sorted(kept + ["clip0.mkv", "clip1.mkv"])
 
 
-SLOW_RUN = """
-import sys, time, flowkit, numpy as np
+WRITING_RUN = """
+import functools, sys, time, flowkit, numpy as np
 
-def slow_job(src, dst):  # a writer open for seconds: its temporary file exists all along
+def writing_job(src, dst, frames):  # a writer open frames / 10 s: its temporary exists
     with flowkit.VideoWriter(dst, 24, codec="ffv1") as writer:
-        for k in range(200):
+        for k in range(frames):
             writer.write(np.zeros((16, 16, 3), np.uint8))
             time.sleep(0.1)
-    return 200
+    return frames
 
-if __name__ == "__main__":
-    flowkit.batch(slow_job, sys.argv[1:3], sys.argv[3], workers=2, threads_per_worker=1,
-                  progress=False)
+if __name__ == "__main__":  # FRAMES OUT_FOLDER INPUT ...: a worker per input
+    inputs = sys.argv[3:]
+    flowkit.batch(functools.partial(writing_job, frames=int(sys.argv[1])), inputs, sys.argv[2],
+                  workers=len(inputs), threads_per_worker=1, progress=False)
 """
 
 
@@ -654,9 +655,9 @@ def test_interrupted_run_leaves_no_temporaries(clips, tmp_path):
     import time
 
     script = tmp_path / "slow_run.py"
-    script.write_text(SLOW_RUN)
+    script.write_text(WRITING_RUN)
     out = tmp_path / "out"
-    process = subprocess.Popen([sys.executable, str(script), *map(str, clips), str(out)],
+    process = subprocess.Popen([sys.executable, str(script), "200", str(out), *map(str, clips)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                preexec_fn=_ctrl_c_enabled)
     deadline = time.monotonic() + 60
@@ -669,22 +670,6 @@ def test_interrupted_run_leaves_no_temporaries(clips, tmp_path):
     assert not out.exists()  # no temporary left, and the folder the run made is removed
 
 
-SHORT_RUN = """
-import sys, time, flowkit, numpy as np
-
-def short_job(src, dst):  # 3 s of writing: it ends within Dask's grace when closing a worker
-    with flowkit.VideoWriter(dst, 24, codec="ffv1") as writer:
-        for k in range(30):
-            writer.write(np.zeros((16, 16, 3), np.uint8))
-            time.sleep(0.1)
-    return 30
-
-if __name__ == "__main__":
-    flowkit.batch(short_job, sys.argv[1:2], [sys.argv[2]], workers=1, threads_per_worker=1,
-                  progress=False)
-"""
-
-
 def test_interrupted_run_keeps_an_existing_output(clips, tmp_path):
     """Ctrl-C 0.3 s into a 3 s task: its worker ran it on after the cancel, and closing the
     cluster waited for it, so that it replaced the existing output after the signal (a
@@ -693,11 +678,12 @@ def test_interrupted_run_keeps_an_existing_output(clips, tmp_path):
     import time
 
     script = tmp_path / "short_run.py"
-    script.write_text(SHORT_RUN)
+    script.write_text(WRITING_RUN)  # 30 frames, 3 s: it ends within Dask's grace in close
     out = tmp_path / "out"
     out.mkdir()
-    (out / "kept.mkv").write_bytes(b"finished earlier")
-    process = subprocess.Popen([sys.executable, str(script), str(clips[0]), str(out / "kept.mkv")],
+    kept = out / clips[0].name  # the output of clips[0] in the folder out
+    kept.write_bytes(b"finished earlier")
+    process = subprocess.Popen([sys.executable, str(script), "30", str(out), str(clips[0])],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                preexec_fn=_ctrl_c_enabled)
     deadline = time.monotonic() + 60
@@ -708,8 +694,8 @@ def test_interrupted_run_keeps_an_existing_output(clips, tmp_path):
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode != 0 and b"KeyboardInterrupt" in err
-    assert [p.name for p in out.iterdir()] == ["kept.mkv"]
-    assert (out / "kept.mkv").read_bytes() == b"finished earlier"
+    assert [p.name for p in out.iterdir()] == [kept.name]
+    assert kept.read_bytes() == b"finished earlier"
 
 
 @pytest.mark.parametrize("how", ["SIGINT-group", "SIGTERM"])
