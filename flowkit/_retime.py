@@ -52,6 +52,14 @@ class RetimeReport:
         Of these, frames generated between two input frames (the others are input frames,
         repeated or dropped as the timeline needs; between two identical input frames, a
         still, and across a scene cut the input frame is repeated and not counted).
+    repeated : int
+        Of the others, frames that repeat the input frame written just before them (as
+        FFmpeg's ``dup=`` count): stills, scene cuts, the last frame held for its period, and
+        the frames of a faster output rate outside ``range``.
+    dropped : int
+        Input frames, between the first and the last that the output shows or interpolates
+        from, that it neither shows nor interpolates from (as FFmpeg's ``drop=`` count: a
+        faster playback speed or a lower rate skips them).
     fps : Fraction
         Output frame rate; frame k is at exactly ``k / fps`` seconds.
     duration : Fraction
@@ -91,6 +99,8 @@ class RetimeReport:
     start_frame: int = 0
     not_written: list = dataclasses.field(default_factory=list)
     padded: tuple = None
+    repeated: int = 0
+    dropped: int = 0
 
 
 # the largest denominator of a rate or ratio taken as exact: 1001 x 1000 (an NTSC rate such as
@@ -771,20 +781,38 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
             written += 1
             bar.update()
 
+        def use(index):  # input frame ``index`` shown or interpolated from (in input order)
+            nonlocal first_used, last_used, used
+            first_used = index if first_used is None else first_used
+            used += index > last_used
+            last_used = max(last_used, index)
+
+        def emit_input(index, frame):
+            nonlocal repeated, shown
+            repeated += index == shown
+            shown = index
+            use(index)
+            emit(frame)
+
+        shown = last_used = -1
+        first_used = None
+        used = repeated = 0
+        index = -1  # of the decoded frame
         previous = None
         k = 0  # next output frame
         mafd = 0.0
         for time, frame in frames:
+            index += 1
             if previous is None:
                 origin = time if origin is None else origin
-                previous = (time - origin, frame)
+                previous = (time - origin, frame, index)
                 for track in tracks:
                     track.set_origin(origin)
                 while (source := timeline.source(k / out_fps)[0]) is not None and \
                         source < time - origin - tolerance:
                     k += 1  # output frames of the pairs before the part
                 continue
-            t0, frame0 = previous
+            t0, frame0, _ = previous
             t1 = time - origin
             if timeline.source(k / out_fps)[0] is None:
                 break  # past a trimmed segment: no more output, no more decoding
@@ -821,7 +849,7 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
                 if cut and between and wanted:
                     cuts.append(t1)
             if not wanted:  # before the part: only the scene test's state
-                previous = (t1, frame)
+                previous = (t1, frame, index)
                 continue
             same = between and np.array_equal(frame0, frame)  # a still: nothing to interpolate
             times = sorted({float(alpha) for alpha, inside in pending
@@ -830,18 +858,21 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
                          model=model, flow=flow, flow_options=flow_options, device=device)
             for alpha, inside in pending:
                 if alpha == 0 or not inside or same:
-                    emit(frame0)
+                    emit_input(index - 1, frame0)
                 elif cut:
-                    emit(frame0 if alpha <= Fraction(1, 2) else frame)
+                    later = alpha > Fraction(1, 2)
+                    emit_input(index - 1 + later, frame if later else frame0)
                 else:
+                    use(index - 1)
+                    use(index)
                     emit(pair.at(float(alpha)))
                     interpolated += 1
-            previous = (t1, frame)
+            previous = (t1, frame, index)
         if previous is None:
             raise ValueError(f"src: could not decode any frame from {src}")
         if part is None or part[1] is None or previous[0] < part[1]:
             # the last frame lasts one period of the grid (video_end's rule)
-            t_last, last = previous
+            t_last, last, last_index = previous
             end_time = t_last + last_frame_period(info, out_fps)
             if start_frame is None:
                 start_frame = k
@@ -849,7 +880,7 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
                 source = timeline.source(k / out_fps)[0]
                 if source is None or source >= end_time - tolerance:
                     break
-                emit(last)
+                emit_input(last_index, last)
                 k += 1
         if (timeline.trim and not snapped and previous is not None
                 and previous[0] < timeline.start - tolerance):
@@ -859,9 +890,10 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
         if not written:  # one frame lasting one timestamp unit: a still image
             raise single_frame_error(src, "retime")
         size = (writer._size[1], writer._size[0])
+    dropped = 0 if first_used is None else last_used - first_used + 1 - used
     return RetimeReport(path=dst, frames=written, interpolated=interpolated, fps=out_fps,
                         duration=written / out_fps, size=size, cuts=cuts, audio=audio_done,
-                        start_frame=start_frame or 0)
+                        start_frame=start_frame or 0, repeated=repeated, dropped=dropped)
 
 
 class _Pair:

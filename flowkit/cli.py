@@ -1368,6 +1368,7 @@ def cmd_retime(args):
                   f"{_counted(report.interpolated, 'frame')} interpolated into its gaps (--fps "
                   "sets another rate)", file=sys.stderr)
     print(f"{_counted(report.interpolated, 'frame')} interpolated ({_interpolation_text(args, options)}), "
+          f"{report.repeated} repeated, {report.dropped} dropped, "
           f"{_counted(cuts, 'scene cut')} not warped across, in {seconds:.1f} s "
           f"({report.frames / seconds:.1f} output frames/s)")
     return 0

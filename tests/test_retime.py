@@ -127,6 +127,7 @@ def lossless(tmp_path, count, **kwargs):
 def test_factor_two_keeps_input_frames_and_interpolates_between(tmp_path):
     frames, report, got = lossless(tmp_path, 6, factor=2)
     assert len(got) == 12 and report.interpolated == 5  # the 12th frame holds the last one
+    assert (report.repeated, report.dropped) == (1, 0)
     for k, frame in enumerate(frames):
         np.testing.assert_array_equal(got[2 * k], frame)  # lossless pass-through
     np.testing.assert_array_equal(got[11], frames[5])
@@ -329,9 +330,19 @@ def test_range_at_a_higher_rate_repeats_frames_outside(tmp_path):
     frames, report, got = lossless(tmp_path, 4, factor=2, method="blend",
                                    segment=(Fraction(1, 24), Fraction(2, 24)))
     assert report.frames == 8 and report.interpolated == 1
+    assert (report.repeated, report.dropped) == (3, 0)  # FFmpeg's dup= and drop= counts
     for k, index in enumerate([0, 0, 1, None, 2, 2, 3, 3]):
         if index is not None:
             np.testing.assert_array_equal(got[k], frames[index])
+
+
+def test_a_faster_speed_drops_the_frames_between(tmp_path):
+    # twice the speed at the same rate: every other input frame, as ffmpeg's setpts+fps
+    frames, report, got = lossless(tmp_path, 12, speed=2, method="blend")
+    assert report.frames == len(got) == 6 and report.interpolated == 0
+    assert (report.repeated, report.dropped) == (0, 5)  # 1, 3, ..., 9; 11 is after the end
+    for k in range(6):
+        np.testing.assert_array_equal(got[k], frames[2 * k])
 
 
 def test_constant_video_stays_constant(tmp_path):
@@ -341,6 +352,7 @@ def test_constant_video_stays_constant(tmp_path):
     report = flowkit.retime(source, out, factor=3, speed=0.5, codec="ffv1", progress=False)
     got = decoded(out)
     assert len(got) == report.frames == 30
+    assert report.interpolated == 0 and (report.repeated, report.dropped) == (25, 0)
     for picture in got:
         np.testing.assert_array_equal(picture, frame)
 
@@ -390,6 +402,7 @@ def test_scene_cut_is_not_warped_across(tmp_path):
     # one, the earlier at exactly half way); frames inside each shot are interpolated
     np.testing.assert_array_equal(got[7], shot_a[3])
     assert report.interpolated == 6
+    assert (report.repeated, report.dropped) == (2, 0)  # across the cut, the last frame held
     np.testing.assert_array_equal(got[5], flowkit.interpolate(shot_a[2], shot_a[3], 0.5))
     # with detection off the cut is interpolated like any pair
     report = flowkit.retime(source, tmp_path / "warped.mp4", factor=2, codec="ffv1",
@@ -500,7 +513,8 @@ def test_cli_summary_counts_one_interpolated_frame_in_the_singular(tmp_path, cli
     status, stdout, err = run_cli("retime", two, tmp_path / "a.mp4", "--factor", "2",
                                   "--method", "blend")
     assert status == 0 and stdout.splitlines()[1].startswith(
-        "1 frame interpolated (blend), 0 scene cuts not warped across, in "), (stdout, err)
+        "1 frame interpolated (blend), 1 repeated, 0 dropped, 0 scene cuts not warped across, "
+        "in "), (stdout, err)
 
 
 @pytest.mark.parametrize("trim", [False, True])
