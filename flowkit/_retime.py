@@ -952,7 +952,8 @@ def _join(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt, 
     """``retime(_parts=paths)``: encode the parts a chunked retime wrote losslessly
     (``retime(part=..., _lossless=True)``, in timeline order) into ``dst`` with the settings of a
     single run, and mux the audio processed once from ``src`` as the single run does (fed at the
-    same video times): the result is the single run's. ``interpolated`` is not known here (0)."""
+    same video times): the result is the single run's. ``interpolated``, ``repeated`` and
+    ``dropped`` are not known here (0)."""
     from .video import VideoWriter, concat_parts, decode, writer_tags
 
     frame_format = _frame_format(info.pix_fmt, pix_fmt, depth)
