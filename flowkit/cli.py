@@ -432,7 +432,7 @@ def _stored_size_text(size, rotation, output):
     turned (``VideoWriter``): ``1080x1920``."""
     stored = stored_rotation(output, rotation)
     width, height = size[::-1] if (rotation - stored) % 180 else size  # as stored
-    return _size_text((height, width), (height, width), stored)
+    return _size_text((height, width), stored)
 
 
 def _rate_text(fps):
@@ -744,7 +744,7 @@ def _flow_video(args):
     if args.video:
         rotation = written.rotation
         stored = shape[::-1] if rotation % 180 else shape  # (height, width) before padding
-        size = _size_text(stored, written.size, rotation)
+        size = _size_text(written.size, rotation)
         scale = f"max flow {args.max_flow:g} px" if args.max_flow else "each frame scaled to its own max"
         rate = f"{_rate_text(_written_rate(args.video, written.fps, 'base_rate'))} fps" + (
             ", at the input frames' times" if written.timed else "")
@@ -1070,7 +1070,7 @@ def cmd_predict(args):
                                      tags=writer_tags(info) if info is not None else None)
             shape = pictures[0].shape[:2]
             stored = shape[::-1] if rotation % 180 else shape  # (height, width) before padding
-            size = _size_text(stored, written, rotation)
+            size = _size_text(written, rotation)
         else:
             _write_folder(Path(args.output), pictures, bar)
     what = "truth | prediction, side by side" if args.side_by_side else "predicted frames"
@@ -1240,14 +1240,11 @@ def _wxh(size):
     return f"{size[0]}x{size[1]}"
 
 
-def _size_text(shape, written, rotation=0):
-    """``"WxH"`` of frames of ``(height, width)`` ``shape`` as stored, with ``" padded to WxH
-    (...)"`` where the video was written at another (even) ``(height, width)``, and with the
-    display ``rotation`` kept from the input: ``"1920x1080 stored, 1080x1920 displayed
-    (rotation 270)"``, ``"640x360 (rotation 180)"``."""
-    text = f"{shape[1]}x{shape[0]}"
-    if tuple(written) != tuple(shape):
-        text += f" padded to {written[1]}x{written[0]} (the encoder needs even sizes)"
+def _size_text(written, rotation=0):
+    """``"WxH"`` of frames written at ``(height, width)`` (padded to even for the encoder, as
+    ``_padding_note`` says on stderr), with the display ``rotation`` kept from the input:
+    ``"1920x1080 stored, 1080x1920 displayed (rotation 270)"``, ``"640x360 (rotation 180)"``."""
+    text = f"{written[1]}x{written[0]}"
     if rotation % 180:
         text += f" stored, {written[0]}x{written[1]} displayed (rotation {rotation})"
     elif rotation:
@@ -1494,7 +1491,7 @@ def cmd_interpolate(args):
     if kind == "image":
         _wrote(output, f"{size}, t = {_times_text(times)}")
     elif kind == "video":
-        _wrote(output, f"{_counted(count, 'frame')}, {_size_text(frame0.shape[:2], written)}, "
+        _wrote(output, f"{_counted(count, 'frame')}, {_size_text(written)}, "
                f"{_rate_text(fps)} fps: FRAME0, t = {_times_text(times)}, FRAME1")
         _padding_note(frame0.shape[1::-1], written[::-1])
         _depth_note(output, 16 if frame0.dtype == np.uint16 else 8)
@@ -1793,7 +1790,7 @@ def cmd_generate(args):
         if str(exc).startswith("codec: "):
             raise UsageError(f"--size: {str(exc)[len('codec: '):]}") from None
         raise
-    size = _size_text((args.size, args.size), picture.shape[:2])
+    size = _size_text(picture.shape[:2])
     _wrote(args.output, f"{_counted(len(clip), 'frame')}, {size}, seed {seed}: {args.caption!r}")
     _padding_note((args.size, args.size), picture.shape[1::-1], keep="write .mkv or .webm")
     return 0

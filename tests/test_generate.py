@@ -408,7 +408,7 @@ def test_cli_generate_pads_an_odd_size(tmp_path, capsys):
     assert main(["generate", "a green triangle moves up", "-o", str(out), "--seed", "5",
                  "--size", "33", "-q"]) == 0
     captured = capsys.readouterr()
-    assert "33x33 padded to 34x34" in captured.out
+    assert "frames, 34x34, seed 5" in captured.out
     # the note retime, predict and flow print (how to keep the size), without their advice of
     # --codec ffv1, which generate does not take ("unrecognized arguments"): its .mkv is FFV1
     assert captured.err == ("flowkit: note: padded 33x33 to 34x34 (last row or column repeated) "

@@ -810,7 +810,7 @@ def test_command_writes_a_video_of_the_sequence(pair, tmp_path, capsys):
         cv2.imwrite(str(path), frame[:47, :63, ::-1])
     assert main(["interpolate", *map(str, odd), str(tmp_path / "odd.mp4")]) == 0
     captured = capsys.readouterr()
-    assert "3 frames, 63x47 padded to 64x48" in captured.out
+    assert "3 frames, 64x48, " in captured.out
     assert captured.err.startswith("flowkit: note: padded 63x47 to 64x48 (last row or column repeated)")
 
 
