@@ -482,7 +482,8 @@ def _frame_from_444(planes, pix_fmt):
     return frame
 
 
-def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet=False):
+def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet=False,
+           seeked=False):
     """Yield ``(time, frame)`` for each frame of an opened video stream.
 
     ``time`` is the presentation time in seconds as a Fraction (``pts * time_base``; frames
@@ -501,6 +502,8 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet
     reads to the cut without an error). ``quiet``: no warning, for a look at the first frame
     (its time) before the pass over the frames, which warns (each look warned again: one
     damaged packet at the start gave ``flowkit retime`` two or three identical lines).
+    ``seeked``: the container was seeked (``decode_from``), so an error gives the time reached
+    and not the frames decoded, which are not counted from the first.
     """
     import av
 
@@ -516,8 +519,9 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet
     start = (stream.start_time or 0) * base  # the stream's first time, seconds
 
     def failure(exc, why=""):
+        counted = "" if seeked else f"{count} frame{'' if count == 1 else 's'}, "
         where = "" if reached is None else (  # where a file cut short stops decoding
-            f" after {count} frame{'' if count == 1 else 's'}, {float(reached - start):.3f} s")
+            f" after {counted}{float(reached - start):.3f} s")
         return ValueError(f"path: cannot decode {name}{where} ({_av_message(exc)}){why}")
 
     def warn(kind, message):
@@ -714,7 +718,7 @@ def decode_from(container, stream, start, origin=None, **options):
         origin = next(decode(container, stream, quiet=True, **options))[0]
     base = _time_base(stream)
     container.seek(math.ceil((origin + start) / base) - 1, stream=stream, backward=True)
-    return origin, decode(container, stream, **options)
+    return origin, decode(container, stream, seeked=True, **options)
 
 
 def grid_rate(info, fps=None, step=1):

@@ -1030,6 +1030,45 @@ def test_a_stream_of_refused_packets_is_an_error(tmp_path):
             pass
 
 
+def test_an_error_after_a_seek_counts_no_frames(tmp_path):
+    # decode_from (a flowkit.batch chunk) decodes from the keyframe before its start: the
+    # frames it counted are not the video's: the message said "after 13 frames, 2.300 s" of
+    # the 24th frame
+    import av
+
+    from flowkit.video import MAX_REJECTED_PACKETS, decode_from
+
+    count = MAX_REJECTED_PACKETS + 30
+    path = tmp_path / "gop.mp4"
+    texture = np.random.default_rng(0).integers(0, 256, (64, 160, 3), np.uint8)
+    with av.open(str(path), "w") as container:  # 10 fps, a keyframe every 10 frames
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.options = {"g": "10", "keyint_min": "10", "sc_threshold": "0"}
+        for k in range(count):
+            picture = np.roll(texture, k, axis=1)[:, :96].copy()
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        container.mux(stream.encode(None))
+    with av.open(str(path)) as container:
+        places = [p.pos for p in container.demux(container.streams.video[0]) if p.size]
+    data = bytearray(path.read_bytes())
+    for index in range(25, count):
+        data[places[index]:places[index] + 4] = b"\xff\xff\xff\xff"
+    path.write_bytes(bytes(data))
+    with av.open(str(path)) as container:
+        _, frames = decode_from(container, container.streams.video[0], 2)
+        with pytest.raises(ValueError, match=rf"^path: cannot decode {re.escape(str(path))} "
+                                             r"after ([\d.]+) s \(Invalid data found") as seeked:
+            for _ in frames:
+                pass
+    # from the start, the count is the video's; the time is the same
+    with pytest.raises(ValueError, match=r" after 2\d frames, ([\d.]+) s \(Invalid data") as whole:
+        for _ in iter_frames(path):
+            pass
+    time = re.search(r"after ([\d.]+) s", str(seeked.value)).group(1)
+    assert re.search(r"frames, ([\d.]+) s", str(whole.value)).group(1) == time
+
+
 @pytest.mark.parametrize("command", [["retime", "--factor", "2"],
                                      ["retime", "--range", "0.3:0.6", "--speed", "0.5"],
                                      ["translate", "--op", "autocontrast"]])
