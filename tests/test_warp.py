@@ -316,6 +316,19 @@ def test_far_positions_fold_or_clamp():
                                    expected, atol=1e-12)
 
 
+@pytest.mark.parametrize("border", ["reflect", "reflect101", "wrap"])
+def test_cubic_folds_each_tap_far_outside(border):
+    """Cubic taps more than one image size outside fold by the border's period, as the
+    linear ones: cv2.remap folds them once only and reads other pixels there (up to 1 off on
+    a [0, 1] image, docs/api.md), so the reference is the float64 one."""
+    image = np.random.default_rng(10).random((20, 24)).astype(np.float32)
+    flow = np.zeros((20, 24, 2), np.float32)
+    flow[..., 0], flow[..., 1] = 50.3, -25.15
+    expected, _ = reference_warp(image, flow, "cubic", border)
+    np.testing.assert_allclose(warp(image, flow, interpolation="cubic", border=border), expected,
+                               atol=1e-6)
+
+
 def test_backward_warp_reproduces_frame0():
     """flowkit.sample_pair: frame0[y, x] = frame1[y + v, x + u] exactly for spline-resampled
     frames, so warping frame1 back gives frame0 up to interpolation error (mean < 1 level
