@@ -2257,8 +2257,9 @@ def _add_train_parser(sub, common):
             m.add_argument("--base", type=_option, action="append", metavar="NAME=VALUE",
                            help="an option of the classical prediction (flowkit.predict) the "
                                 "network refines (repeatable; default flowkit.models."
-                                "train_gan.BASE, predict's defaults); give predict the same options "
-                                "when it runs these weights")
+                                "train_gan.BASE: Farneback, context 2, a held field, no speed "
+                                "spread, predict's defaults before 2026-11-30, not today's); give "
+                                "predict the same options when it runs these weights")
         if name != "text2video-shapes":
             m.add_argument("--shrink", type=_positive, default=2,
                            help="downscale the frames by this factor before sampling (default 2)")
