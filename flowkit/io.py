@@ -15,7 +15,7 @@ import numpy as np
 
 from ._atomic import atomic_path
 from ._backend import as_array, to_host
-from ._validate import UNKNOWN_FLOW, check_array, check_flow, check_path
+from ._validate import UNKNOWN_FLOW, check_flow, check_path, check_valid_mask
 
 __all__ = ["read_flo", "write_flo", "read_kitti_flow", "write_kitti_flow"]
 
@@ -248,14 +248,15 @@ def write_kitti_flow(path, flow, valid=None):
         u then v in pixels. Values are quantised to 1/64 px (error at most 1/128 px) and
         clipped to the representable range [-512, 511.98] px.
     valid : array_like, (H, W) bool, optional
-        Pixels with valid flow. Default: every pixel whose flow is known. Pixels with
+        Pixels with valid flow: bool, or numbers where nonzero means valid (not NaN), as the
+        metrics' ``valid``. Default: every pixel whose flow is known. Pixels with
         unknown flow (NaN, infinite or ``>= 1e9``) are always stored as invalid.
 
     Raises
     ------
     ValueError, TypeError
-        Bad ``flow`` or a ``valid`` mask of another shape; ``path`` is not a str or
-        ``os.PathLike`` (TypeError).
+        Bad ``flow``; a ``valid`` mask of another shape, with NaN or of a dtype that is not
+        bool or numeric; ``path`` is not a str or ``os.PathLike`` (TypeError).
     IsADirectoryError, FileNotFoundError, OSError
         ``path`` is a folder, its folder does not exist or takes no new file (messages start
         ``path: ``, as :func:`write_flo`'s); OpenCV could not encode the image.
@@ -269,16 +270,12 @@ def write_kitti_flow(path, flow, valid=None):
     check_path("path", path)
     flow = _host_flow("flow", flow)
     if valid is not None:
-        valid = as_array(valid)
-        check_array("valid", valid)
-        if tuple(valid.shape) != flow.shape[:2]:
-            raise ValueError(f"valid: expected shape {flow.shape[:2]} (H, W of flow), got {tuple(valid.shape)}")
-        valid = to_host(valid)
+        valid = check_valid_mask(valid, flow.shape[:2], " (H, W of flow)")
     with np.errstate(invalid="ignore"):  # NaN: compared False, cast to anything, then zeroed
         small = np.abs(flow) < np.float64(UNKNOWN_FLOW)  # False for NaN and inf too
         known = small[..., 0] & small[..., 1]
         if valid is not None:
-            known &= valid.astype(bool)
+            known &= valid
         scaled = flow * np.float64(KITTI_SCALE)  # float64: exact for every float32 input
         scaled += KITTI_OFFSET
         np.clip(scaled, 0, 65535, out=scaled)

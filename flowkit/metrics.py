@@ -17,26 +17,11 @@ import numpy as np
 
 from ._backend import as_array, to_host
 from ._validate import (check_array, check_finite, check_flow, check_float, check_image,
-                        check_same_shape, frames_layout, import_optional, known_vectors)
+                        check_same_shape, check_valid_mask, frames_layout, import_optional,
+                        known_vectors)
 
 __all__ = ["endpoint_error", "angular_error", "fl_all", "psnr", "ssim", "interpolation_error",
            "warping_error", "sharpness"]
-
-
-def _valid_mask(valid, shape, what=""):
-    """``valid`` as a boolean host mask of ``shape``: bool, or numbers where nonzero means valid
-    (KITTI's uint16 masks); a float mask holding NaN is refused (NumPy would count NaN as True)."""
-    valid = as_array(valid)
-    check_array("valid", valid)
-    if tuple(valid.shape) != tuple(shape):
-        raise ValueError(f"valid: expected shape {tuple(shape)}{what}, got {tuple(valid.shape)}")
-    valid = to_host(valid)
-    if valid.dtype.kind not in "biuf":
-        raise TypeError(f"valid: expected a boolean or numeric mask, got dtype {valid.dtype}")
-    nans = int(np.isnan(valid).sum()) if valid.dtype.kind == "f" else 0
-    if nans:
-        raise ValueError(f"valid: expected a mask of True/False (or 1/0), got {nans} NaN values")
-    return valid.astype(bool)
 
 
 def _flow_pair(flow, gt, valid):
@@ -49,7 +34,7 @@ def _flow_pair(flow, gt, valid):
     gt = to_host(gt).astype(np.float64, copy=False)
     mask = known_vectors(gt)
     if valid is not None:
-        mask &= _valid_mask(valid, gt.shape[:-1], " (the flow without its last axis)")
+        mask &= check_valid_mask(valid, gt.shape[:-1], " (the flow without its last axis)")
     if not mask.any():
         raise ValueError(f"valid: expected at least one pixel with valid=True and known ground "
                          f"truth, got none of {mask.size}")
@@ -412,7 +397,7 @@ def warping_error(frame, previous, flow, valid=None):
     # as endpoint_error leaves unknown ground truth out (samples outside the frame are kept)
     counted = to_host(known_vectors(flow))
     if valid is not None:
-        counted &= _valid_mask(valid, frame.shape[:2])
+        counted &= check_valid_mask(valid, frame.shape[:2])
     if not counted.any():
         raise ValueError("valid: expected at least one pixel with a known flow and valid=True, "
                          "got none")

@@ -430,6 +430,22 @@ def test_write_kitti_rejects_bad_valid(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("valid, error, message", [
+    (np.array([[np.nan, 1.0], [1.0, 0.0]]), ValueError,
+     r"valid: expected a mask of True/False \(or 1/0\), got 1 NaN values"),
+    (np.array([["a", ""], ["b", "c"]]), TypeError,
+     r"valid: expected a boolean or numeric mask, got dtype <U1"),
+    (np.array([[None, 1], [1, 1]], object), TypeError,
+     r"valid: expected a boolean or numeric mask, got dtype object"),
+])
+def test_write_kitti_rejects_valid_masks_that_are_not_true_false(tmp_path, valid, error, message):
+    # as the metrics' valid=: NumPy casts NaN, non-empty strings and objects to True, which
+    # wrote pixels as valid that the mask did not mark so
+    with pytest.raises(error, match=message):
+        write_kitti_flow(tmp_path / "f.png", np.zeros((2, 2, 2), np.float32), valid)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_read_kitti_rejects_corrupt_files(tmp_path):
     write_kitti_flow(tmp_path / "good.png", random_flow())
     content = (tmp_path / "good.png").read_bytes()
