@@ -380,6 +380,26 @@ def test_warping_error_against_integer_shifts():
         metrics.warping_error(frame, previous, flow[:4])
 
 
+def test_sharpness_of_views_equals_that_of_their_copies():
+    # a Fortran-ordered or transposed view gave a result differing in the last bits from its
+    # C-ordered copy (NumPy's sums followed the memory order of the float64 copy)
+    rng = np.random.default_rng(8)
+    image, reference = rng.random((2, 64, 48, 3))
+    expected = metrics.sharpness(image, reference)
+
+    def mean_gradient(x):  # the float64 reference: central differences, one axis at a time
+        gy, gx = np.gradient(x, axis=(0, 1))
+        return np.hypot(gx, gy).mean()
+
+    assert expected == pytest.approx(mean_gradient(image) / mean_gradient(reference), rel=1e-12)
+    def transposed(a):  # the (W, H, C) C-ordered buffer seen as (H, W, C)
+        return np.ascontiguousarray(a.swapaxes(0, 1)).swapaxes(0, 1)
+
+    for view in (np.asfortranarray, transposed):
+        assert metrics.sharpness(view(image), view(reference)) == expected
+        assert metrics.sharpness(image, view(reference)) == expected
+
+
 def test_float_images_outside_0_1_need_data_range():
     # floats in [0, 255] scored -22.8 dB silently (a new user's report); scikit-image refuses too
     rng = np.random.default_rng(4)
