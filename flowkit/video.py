@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import functools
 import math
+import numbers
 import os
 import re
 import warnings
@@ -1173,6 +1174,16 @@ def _fraction(name, value):
     return Fraction(value).limit_denominator(1_001_000)
 
 
+def _time(name, value):
+    """A time in seconds as an exact Fraction: a Fraction or int as it is, another real number
+    (a NumPy float too) finite, as its exact binary value (``Fraction(value)``); a string, NaN or
+    infinity is refused naming ``name`` (``Fraction()`` took ``"0.5"`` and raised for the rest
+    with no parameter named)."""
+    if isinstance(value, numbers.Rational) and not isinstance(value, (bool, np.bool_)):
+        return Fraction(value)
+    return Fraction(check_float(name, value))
+
+
 def output_pix_fmt(codec, depth, pix_fmt=None):
     """The pixel format to encode with: ``pix_fmt`` if the encoder takes it, else one the
     encoder takes at ``depth`` bits (lossless RGB for FFV1, full-range ``yuvj420p`` for
@@ -1370,7 +1381,8 @@ class VideoWriter:
         frame : array_like, (H, W, 3) RGB or (H, W) / (H, W, 1) gray, uint8 or uint16
             All frames must have the size and dtype of the first one.
         time : Fraction or number, optional
-            Presentation time in seconds from the start of the file, rounded to ``time_base``
+            Presentation time in seconds from the start of the file, a finite real number
+            (TypeError, ValueError otherwise), rounded to ``time_base``
             and later than the previous frame's (ValueError otherwise). Default: ``k / fps``
             for the k-th frame written.
 
@@ -1400,7 +1412,7 @@ class VideoWriter:
                              f"{self.frame_format} planes, got {describe(frame)}")
         if self._stream is not None and frame.dtype != self._dtype:
             raise TypeError(f"frame: expected dtype {self._dtype} like the first frame, got {frame.dtype}")
-        time = Fraction(self.frame_count) / self.fps if time is None else Fraction(time)
+        time = Fraction(self.frame_count) / self.fps if time is None else _time("time", time)
         pts = round(time / self.time_base)
         if (self._pts is not None and pts == self._pts and time > self._time
                 and self.path.suffix.lower() in FRAME_RATE_CONTAINERS):

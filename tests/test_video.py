@@ -748,6 +748,23 @@ def test_writer_frames_at_given_times(tmp_path):
     assert [t for t, _ in iter_frames(path, timestamps=True)] == times
 
 
+@pytest.mark.parametrize("time, error, message", [
+    (float("nan"), ValueError, "time: expected a finite number, got nan"),
+    (float("inf"), ValueError, "time: expected a finite number, got inf"),
+    ("0.5", TypeError, "time: expected a real number, got '0.5'"),
+])
+def test_writer_refuses_a_time_that_is_no_finite_number(tmp_path, time, error, message):
+    # Fraction(time) raised "cannot convert NaN to integer ratio" (an OverflowError for
+    # infinity), naming no parameter, and took a string; the writer stays usable after
+    frame = np.zeros((16, 16, 3), np.uint8)
+    with VideoWriter(tmp_path / "a.mkv", 10, time_base=Fraction(1, 1000)) as writer:
+        writer.write(frame, time=0)
+        with pytest.raises(error, match=re.escape(message)):
+            writer.write(frame, time=time)
+        writer.write(frame, time=np.float32(0.5))  # NumPy floats: their exact value
+    assert [t for t, _ in iter_frames(tmp_path / "a.mkv", timestamps=True)] == [0, Fraction(1, 2)]
+
+
 @pytest.mark.parametrize("name, stored", [("a.mp4", 90), ("a.mkv", 90), ("a.webm", 90),
                                           ("a.avi", 0), ("a.ts", 0)])
 def test_a_rotation_the_container_cannot_store_turns_the_frames(tmp_path, name, stored):
