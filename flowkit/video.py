@@ -1174,6 +1174,22 @@ def _fraction(name, value):
     return Fraction(value).limit_denominator(1_001_000)
 
 
+def _check_color(color):
+    """``VideoWriter``'s ``color``: None or a dict of the tags ``COLOR_TAGS`` to FFmpeg's enum
+    values, integers >= 0 (a typo in a tag name was PyAV's AttributeError when the first frame
+    came, a name such as ``"bt709"`` its "an integer is required", naming no parameter)."""
+    if color is None:
+        return {}
+    if not isinstance(color, dict):
+        raise TypeError(f"color: expected None or a dict of {', '.join(COLOR_TAGS)}, got "
+                        f"{describe(color)}")
+    for name, value in color.items():
+        if name not in COLOR_TAGS:
+            raise ValueError(f"color: expected tags among {', '.join(COLOR_TAGS)}, got {name!r}")
+        check_int(f"color[{name!r}]", value, min_value=0)
+    return {name: int(value) for name, value in color.items()}
+
+
 def _time(name, value):
     """A time in seconds as an exact Fraction: a Fraction or int as it is, another real number
     (a NumPy float too) finite, as its exact binary value (``Fraction(value)``); a string, NaN or
@@ -1286,13 +1302,14 @@ class VideoWriter:
     Raises
     ------
     ValueError
-        Bad ``fps``, ``codec``, ``crf`` or ``rotation``, an extension without a default codec
+        Bad ``fps``, ``codec``, ``crf``, ``rotation`` or ``color`` (a tag other than those
+        four, a negative value), an extension without a default codec
         and no ``codec``, an encoder or container that cannot take the frames (the error
         names the codec and size; 4:2:0 encoders need even sizes), a frame of another size
         than the first, or closing a writer that received no frame (no file is created then).
     TypeError
         A ``path`` that is not a str or ``os.PathLike``; a frame that is not uint8 or uint16; a
-        ``language`` that is not a string.
+        ``language`` that is not a string; a ``color`` that is not a dict of integers.
 
     Notes
     -----
@@ -1326,7 +1343,7 @@ class VideoWriter:
             raise ValueError(f"rotation: expected a multiple of 90 degrees, got {rotation!r}")
         self.rotation = stored_rotation(self.path, rotation)
         self._turns = (rotation - self.rotation) // 90 % 4  # stored turned, not as a tag
-        self.color = dict(color or {})
+        self.color = _check_color(color)
         if language is not None and not isinstance(language, str):
             raise TypeError(f"language: expected None or a language code such as 'eng', got "
                             f"{describe(language)}")

@@ -765,6 +765,25 @@ def test_writer_refuses_a_time_that_is_no_finite_number(tmp_path, time, error, m
     assert [t for t, _ in iter_frames(tmp_path / "a.mkv", timestamps=True)] == [0, Fraction(1, 2)]
 
 
+@pytest.mark.parametrize("color, error, message", [
+    ({"colorspce": 1}, ValueError, "color: expected tags among colorspace, color_range, "
+                                   "color_primaries, color_trc, got 'colorspce'"),
+    ({"colorspace": "bt709"}, TypeError, "color['colorspace']: expected an integer, got 'bt709'"),
+    ({"color_range": -1}, ValueError, "color['color_range']: expected an integer >= 0, got -1"),
+    ([("colorspace", 1)], TypeError, "color: expected None or a dict of colorspace, "
+                                     "color_range, color_primaries, color_trc, got [("),
+])
+def test_writer_refuses_bad_color_tags_when_made(tmp_path, color, error, message):
+    # they reached PyAV at the first frame: an AttributeError for the typo, "an integer is
+    # required", an OverflowError, naming no parameter, after the file was begun
+    with pytest.raises(error, match=re.escape(message)):
+        VideoWriter(tmp_path / "a.mp4", 10, color=color)
+    assert list(tmp_path.iterdir()) == []
+    with VideoWriter(tmp_path / "a.mp4", 10, color={"colorspace": np.int64(1)}) as writer:
+        writer.write(np.zeros((16, 16, 3), np.uint8))
+    assert probe_video(tmp_path / "a.mp4").color["colorspace"] == 1
+
+
 @pytest.mark.parametrize("name, stored", [("a.mp4", 90), ("a.mkv", 90), ("a.webm", 90),
                                           ("a.avi", 0), ("a.ts", 0)])
 def test_a_rotation_the_container_cannot_store_turns_the_frames(tmp_path, name, stored):
