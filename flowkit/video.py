@@ -22,7 +22,7 @@ import numpy as np
 
 from ._atomic import atomic_path
 from ._backend import as_array, to_host
-from ._validate import check_array, check_float, check_int, check_path, describe
+from ._validate import check_array, check_bool, check_float, check_int, check_path, describe
 
 __all__ = ["iter_frames", "probe_video", "VideoInfo", "VideoWriter", "DamagedVideoWarning"]
 
@@ -932,7 +932,7 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
         ``depth=16`` for a folder image that is neither 8- nor 16-bit (float TIFF).
     TypeError
         ``path`` is not a str or ``os.PathLike``; ``step`` or ``resize`` is not an integer /
-        pair of integers.
+        pair of integers; ``gray`` or ``timestamps`` is not a bool.
 
     Examples
     --------
@@ -945,8 +945,8 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
     path = Path(path)
     step = check_int("step", step, min_value=1)
     resize = _check_resize(resize)
-    gray = bool(gray)
-    timestamps = bool(timestamps)
+    gray = check_bool("gray", gray)
+    timestamps = check_bool("timestamps", timestamps)
     if depth not in (8, 16):
         raise ValueError(f"depth: expected 8 or 16, got {depth!r}")
     if not path.exists():

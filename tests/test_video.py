@@ -201,6 +201,9 @@ def test_a_path_that_is_not_one_names_the_parameter(call, path, shown):
         ({"resize": 10}, TypeError, r"resize: expected None or a \(width, height\) pair"),
         ({"resize": (10, 0)}, ValueError, r"resize\[1\]: expected an integer >= 1, got 0"),
         ({"resize": (10.0, 5)}, TypeError, r"resize\[0\]: expected an integer"),
+        # bool() read "False" and "no" as True: gray frames (or pairs) where none were asked
+        ({"gray": "False"}, TypeError, r"gray: expected a bool, got 'False'"),
+        ({"timestamps": "no"}, TypeError, r"timestamps: expected a bool, got 'no'"),
     ],
 )
 def test_iter_frames_rejects_bad_arguments(lossless_video, kwargs, error, match):
