@@ -1339,7 +1339,8 @@ class VideoWriter:
         self.crf = None if crf is None else check_crf(crf, self.codec)
         self.pix_fmt = pix_fmt
         self._even_size = {}  # depth -> whether fit pads (fit)
-        if isinstance(rotation, bool) or not isinstance(rotation, int) or rotation % 90:
+        rotation = check_int("rotation", rotation)  # NumPy integers too (a probed rotation)
+        if rotation % 90:
             raise ValueError(f"rotation: expected a multiple of 90 degrees, got {rotation!r}")
         self.rotation = stored_rotation(self.path, rotation)
         self._turns = (rotation - self.rotation) // 90 % 4  # stored turned, not as a tag

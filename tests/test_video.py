@@ -346,12 +346,22 @@ def test_bad_frames(tmp_path):
          r"crf: expected an integer <= 51 for libx265 \(0-51; "),
         ("a.mp4", 30, {"crf": -1}, ValueError, r"crf: expected an integer >= 0, got -1"),
         ("a.mp4", 30, {"rotation": 45}, ValueError, r"rotation: expected a multiple of 90 degrees, got 45"),
+        # a float was "expected a multiple of 90 degrees, got 90.0"
+        ("a.mp4", 30, {"rotation": 90.0}, TypeError, r"rotation: expected an integer, got 90\.0$"),
     ],
 )
 def test_writer_rejects_bad_arguments(tmp_path, name, fps, kwargs, error, match):
     with pytest.raises(error, match=match):
         VideoWriter(tmp_path / name, fps, **kwargs)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_takes_a_numpy_integer_rotation(tmp_path):
+    # np.int64(90) (a rotation read into an array) was "expected a multiple of 90 degrees, got
+    # np.int64(90)"
+    with VideoWriter(tmp_path / "a.mp4", 10, rotation=np.int64(90)) as writer:
+        writer.write(np.zeros((16, 32, 3), np.uint8))
+    assert type(writer.rotation) is int and probe_video(tmp_path / "a.mp4").rotation == 90
 
 
 def test_writer_takes_each_encoders_whole_crf_range(tmp_path):
