@@ -133,6 +133,15 @@ def array_module(array):
     return np, np.asarray(array)
 
 
+def kept_copy(frame):
+    """A copy of ``frame`` (an array, or what ``np.asarray`` takes) in its own array library,
+    for a frame of a caller's iterable that is held while the next one is read: the iterable
+    may refill one buffer (``cv2.VideoCapture.read(image=)``), which changed the held frame
+    under the streaming functions (``interpolate_video`` blended a frame with itself)."""
+    xp, frame = array_module(frame)
+    return xp.array(frame, copy=True)
+
+
 def to_host(array):
     """Copy a device array to a NumPy array; NumPy input is returned as is."""
     if not is_device_array(array):

@@ -3,8 +3,8 @@
 import numpy as np
 
 from . import _validate as V
-from ._backend import (CUDA, check_device, device_array, is_device_array, select_device, to_host,
-                       to_output)
+from ._backend import (CUDA, check_device, device_array, is_device_array, kept_copy, select_device,
+                       to_host, to_output)
 from ._intensity import prepare_frames
 from .kernels import farneback as fb
 
@@ -298,4 +298,4 @@ def _farneback_frames(frames, runner, use_previous_flow):
             result = runner._run(prev, frame, init, reuse_first=True)
             flow = result[0] if runner.return_confidence else result
             yield result
-        prev = frame
+        prev = kept_copy(frame)  # the iterable may refill frame's buffer (_backend.kept_copy)

@@ -9,7 +9,7 @@ import numbers
 import numpy as np
 
 from . import _validate
-from ._backend import CUDA, array_module, as_array, check_device, select_device
+from ._backend import CUDA, array_module, as_array, check_device, kept_copy, select_device
 from ._estimators import get_estimator
 
 METHODS = ("project", "splat", "backward", "blend", "learned")
@@ -961,7 +961,8 @@ def interpolate_video(frames, *, factor=2, times=None, scene_threshold=None, **o
     frame : array
         Each input frame followed by the new frames up to the next input frame, then the last
         input frame: ``T + (T - 1) * (factor - 1)`` frames for T inputs (or
-        ``T + (T - 1) * len(times)``). Input frames are yielded as given.
+        ``T + (T - 1) * len(times)``). Input frames are yielded as given (across a scene cut,
+        the repeated frame of an iterator is a copy: a reader may refill one buffer).
 
     Raises
     ------
@@ -1040,6 +1041,9 @@ def _video(frames, times, scene_threshold, options):
 
     previous = None
     mafd = 0.0  # the scene test's state: the previous pair's difference
+    # a reader (an iterator) may refill one buffer (_backend.kept_copy): its frame is held as a
+    # copy; a list's or an array's is held (and repeated across a cut) as given
+    one_pass = iter(frames) is frames
     for index, frame in enumerate(frames):
         if previous is not None and times:
             _check_video_pair(previous, frame, index)
@@ -1051,4 +1055,4 @@ def _video(frames, times, scene_threshold, options):
             else:
                 yield from interpolate(previous, frame, times, **options)
         yield frame
-        previous = frame
+        previous = kept_copy(frame) if one_pass else frame

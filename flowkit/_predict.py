@@ -10,7 +10,8 @@ import numbers
 import numpy as np
 
 from . import _validate
-from ._backend import array_module, as_array, check_device, is_device_array, select_device, to_output
+from ._backend import (array_module, as_array, check_device, is_device_array, kept_copy,
+                       select_device, to_output)
 from ._estimators import get_estimator, list_estimators
 from ._intensity import check_channels
 from ._retime import DEFAULT_SCENE_THRESHOLD, last_scene_cut
@@ -59,7 +60,7 @@ def _as_frames(frames, keep=None, times=None):
         kept = collections.deque(maxlen=keep)
         count = 0
         for frame in frames:
-            kept.append(frame)
+            kept.append(kept_copy(frame))  # the iterable may refill frame's buffer
             count += 1
         frames = list(kept)
         if times is not None and hasattr(times, "__len__") and not isinstance(times, (str, bytes)):

@@ -14,6 +14,7 @@ import functools
 import numpy as np
 
 from . import _validate
+from ._backend import kept_copy
 from ._estimators import get_estimator
 from .video import DEFAULT_CRF
 
@@ -208,7 +209,7 @@ def _consistent(frames, processed, estimate, method, strength, scene_threshold, 
             flow_back, mask = reliable_mask(frame, previous, estimate)
             out = _step(previous_out, p, mask, flow_back, method, strength)
         yield _to_dtype(out, np.dtype(result.dtype))
-        previous, previous_out = frame, out
+        previous, previous_out = kept_copy(frame), out  # frame's buffer may be refilled
         index += 1
 
 

@@ -46,6 +46,16 @@ def translated_pair(height, width, du, dv, *, seed=0, smooth=2.0):
     return frame0, frame1, flow
 
 
+def one_buffer(frames):
+    """Yield ``frames`` as a video reader that refills one buffer does
+    (``cv2.VideoCapture.read(image=buf)``): every item is the same array, overwritten by the
+    next frame when the next one is read."""
+    buffer = np.empty_like(frames[0])
+    for frame in frames:
+        buffer[...] = frame
+        yield buffer
+
+
 def load_gray(path):
     import cv2
 

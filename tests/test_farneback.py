@@ -9,7 +9,7 @@ import pytest
 import flowkit
 from flowkit.kernels import farneback as fb
 
-from cases import data_path, ground_truth_case, textured_image, translated_pair
+from cases import data_path, ground_truth_case, one_buffer, textured_image, translated_pair
 
 TUTORIAL = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2)
 CASES = ["RubberWhale", "Venus", "Yosemite", "Sintel-alley_1"]
@@ -609,3 +609,15 @@ def test_option_errors_describe_arrays_instead_of_printing_them():
     frame = textured_image(32, 40, seed=4)
     with pytest.raises(TypeError, match=r"max_corners: expected an integer, got ndarray of shape \(32, 40\) and dtype float"):
         flowkit.good_features(frame, frame)
+
+
+def test_farneback_video_from_a_reader_that_refills_one_buffer():
+    # the previous frame, read for the pair's joint intensity stretch, was the buffer: the
+    # first flow came from the stretch of the second frame alone (2.6 px off)
+    f0, f1, _ = flowkit.sample_pair(48, 64)
+    frames = [f0, f1, f0]
+    expected = list(flowkit.farneback_video(frames))
+    got = list(flowkit.farneback_video(one_buffer(frames)))
+    assert len(got) == len(expected) == 2
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)

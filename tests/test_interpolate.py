@@ -11,6 +11,8 @@ from flowkit import _interpolate
 from test_cli import pair  # noqa: F401 - the fixture: two PNG files of the sample pair
 from test_predict import interior, texture
 
+from cases import one_buffer
+
 H, W = 64, 80
 U, V = 3.3, -1.7  # sub-pixel translation between frame0 and frame1
 
@@ -968,3 +970,15 @@ def test_command_output_kinds_by_name(pair, tmp_path, capsys):
     # many times: the line shows the first three and the last
     assert main(["interpolate", a, b, str(tmp_path / "many"), "--frames", "9"]) == 0
     assert "t = 0.1, 0.2, 0.3, ..., 0.9 between" in capsys.readouterr().out
+
+
+def test_interpolate_video_from_a_reader_that_refills_one_buffer():
+    # the previous frame was the buffer, which the next read overwrote: each new frame was
+    # made from the next input frame and itself (35 levels off)
+    f0, f1, _ = flowkit.sample_pair(48, 64)
+    frames = [f0, f1, f0]
+    expected = list(flowkit.interpolate_video(frames))
+    got = [frame.copy() for frame in flowkit.interpolate_video(one_buffer(frames))]
+    assert len(got) == len(expected) == 5
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)

@@ -10,6 +10,8 @@ import pytest
 import flowkit
 from flowkit._estimators import get_estimator, list_estimators
 
+from cases import one_buffer
+
 H, W = 64, 80
 
 
@@ -794,3 +796,12 @@ def test_median_of_estimates_equals_numpys_median_of_the_stack(count, dtype):
     got = _median([a.copy() for a in arrays], np)
     assert got.dtype == want.dtype
     np.testing.assert_array_equal(got, want)
+
+
+def test_frames_of_a_reader_that_refills_one_buffer():
+    # the deque held the buffer itself: every held frame became the last one read, and the
+    # prediction was made from a clip of one repeated frame (59 levels off)
+    f0, f1, _ = flowkit.sample_pair(48, 64)
+    frames = [f0, f1, f0, f1]
+    expected = flowkit.predict(frames, 1)
+    np.testing.assert_array_equal(flowkit.predict(one_buffer(frames), 1), expected)

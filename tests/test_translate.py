@@ -13,7 +13,7 @@ import pytest
 import flowkit
 from flowkit import _frame_ops, _translate
 
-from cases import data_path
+from cases import data_path, one_buffer
 
 H, W, T = 40, 56, 8
 Y, X = np.mgrid[0:H, 0:W]
@@ -935,3 +935,14 @@ def test_cli_scene_options_reach_translate(tiny_video, tmp_path, monkeypatch, fl
     run = _cli("translate", tiny_video, tmp_path / "o.mp4", "--op", "autocontrast",
                "--no-scene-detection", "--scene-threshold", "5")
     assert run.returncode == 2 and "not allowed with argument --no-scene-detection" in run.stderr
+
+
+def test_temporally_consistent_from_a_reader_that_refills_one_buffer():
+    # the previous frame, which the flow is estimated to, was the buffer that the next read
+    # overwrote: flows of a frame to itself (47 levels off)
+    f0, f1, _ = flowkit.sample_pair(48, 64)
+    frames = [f0, f1, f0, f1]
+    processed = [255 - frame for frame in frames]
+    expected = flowkit.temporally_consistent(frames, processed)
+    np.testing.assert_array_equal(flowkit.temporally_consistent(one_buffer(frames), processed),
+                                  expected)
