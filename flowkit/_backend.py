@@ -100,13 +100,15 @@ def _require_cupy():
     return cupy
 
 
-def as_array(array):
-    """Wrap an input as something with ``shape``/``dtype``/``ndim`` without moving it.
+def as_array(array, name):
+    """Wrap the input parameter ``name`` as something with ``shape``/``dtype``/``ndim``
+    without moving it.
 
     NumPy arrays and CuPy arrays pass through; other ``__cuda_array_interface__`` objects
-    become Numba device arrays (zero copy); anything else goes through ``np.asarray``. A
-    NumPy array in the other byte order (``>f4`` from a big-endian file) is copied to the
-    native one: the kernels are compiled for native dtypes only.
+    become Numba device arrays (zero copy); anything else goes through ``np.asarray``, whose
+    errors (a ragged nested list) are raised naming ``name``. A NumPy array in the other byte
+    order (``>f4`` from a big-endian file) is copied to the native one: the kernels are
+    compiled for native dtypes only.
     """
     if isinstance(array, np.ndarray):
         return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
@@ -114,7 +116,12 @@ def as_array(array):
         if type(array).__module__.startswith("cupy"):
             return array
         return require_cuda().as_cuda_array(array)
-    return np.asarray(array)
+    try:
+        return np.asarray(array)
+    except (ValueError, TypeError) as exc:
+        reason = str(exc).split(". ")[-1].rstrip(".")  # NumPy's last sentence: the shape found
+        raise type(exc)(f"{name}: expected an array (nested lists of equal lengths), got "
+                        f"{type(array).__name__} that NumPy cannot convert ({reason})") from None
 
 
 def array_module(array):

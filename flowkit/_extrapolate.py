@@ -154,8 +154,8 @@ def extrapolate(image, flow, steps, *, scheme="semi-lagrangian", n_iter=3, borde
     array([[0., 0., 1., 2.],
            [0., 0., 0., 1.]], dtype=float32)
     """
-    image = as_array(image)
-    flow = as_array(flow)
+    image = as_array(image, "image")
+    flow = as_array(flow, "flow")
     _validate.check_image("image", image)
     _validate.check_flow("flow", flow)
     steps = _validate.check_int("steps", steps, min_value=1)

@@ -71,7 +71,7 @@ def _as_frames(frames, keep=None, times=None):
     if isinstance(frames, (list, tuple)):
         if not frames:
             raise ValueError("frames: expected at least two frames, got an empty sequence")
-        arrays = [as_array(f) for f in frames]
+        arrays = [as_array(f, f"frames[{i}]") for i, f in enumerate(frames)]
         for i, a in enumerate(arrays):
             _validate.check_image(f"frames[{i}]", a, ndims=(2, 3))
             if i:
@@ -80,7 +80,7 @@ def _as_frames(frames, keep=None, times=None):
         xp, _ = array_module(arrays[0])
         return xp.stack(arrays), times
     _validate.check_not_scalar("frames", frames)  # None: not a "0-D array" error
-    frames = as_array(frames)
+    frames = as_array(frames, "frames")
     _validate.check_image("frames", frames, ndims=(3, 4, 5))
     return frames, times
 
@@ -653,7 +653,7 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
         if flow_options:
             raise ValueError(f"flow_options: for an estimator named by flow, got {flow_options!r} "
                              f"with a flow array")
-        given = as_array(flow)
+        given = as_array(flow, "flow")
         hw = tuple(clips.shape[2:4])
         _validate.check_flow("flow", given, shape=(hw if given.ndim == 3 else (clips.shape[0],) + hw),
                              note=_validate.read_as_batch("frames", frames, clips=True))

@@ -100,7 +100,7 @@ def smooth_flow(flow, *, method="gaussian", size=5, sigma=None, guide=None, sigm
     >>> float(blurred[0, 31, 0]) > 0.1, float(kept[0, 31, 0]) < 1e-6
     (True, True)
     """
-    flow = as_array(flow)
+    flow = as_array(flow, "flow")
     _validate.check_flow("flow", flow)
     _validate.check_choice("method", method, METHODS)
     size = _validate.check_int("size", size, min_value=1, odd=True)
@@ -119,7 +119,7 @@ def smooth_flow(flow, *, method="gaussian", size=5, sigma=None, guide=None, sigm
     dtype = np.dtype(np.float64 if flow.dtype == np.float64 else np.float32)
     if method == "bilateral":
         if guide is not None:
-            guide = as_array(guide)
+            guide = as_array(guide, "guide")
             _check_guide(guide, flow, batched)
         if sigma_color is None:
             sigma_color = _default_sigma_color(guide)

@@ -102,8 +102,8 @@ def splat(image, flow, *, mode="average", metric=None, return_weight=False, devi
     >>> flowkit.splat(image, flow)
     array([[nan,  0.,  1.,  2.]], dtype=float32)
     """
-    image = as_array(image)
-    flow = as_array(flow)
+    image = as_array(image, "image")
+    flow = as_array(flow, "flow")
     _validate.check_image("image", image)
     _validate.check_flow("flow", flow)
     mode = _validate.check_choice("mode", mode, tuple(MODES))
@@ -111,7 +111,7 @@ def splat(image, flow, *, mode="average", metric=None, return_weight=False, devi
     out_shape, image4, flow4, out4 = warp_shapes(image, flow)
     h, w = flow4[1:3]
     if metric is not None:
-        metric = as_array(metric)
+        metric = as_array(metric, "metric")
     metric3 = _check_metric(metric, mode, out4[0], h, w)
     backend = select_device(device, image=image, flow=flow, metric=metric)
 

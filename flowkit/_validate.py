@@ -245,7 +245,7 @@ def check_frame_pair(frame0, frame1):
 
     check_not_scalar("frame0", frame0)
     check_not_scalar("frame1", frame1)
-    frame0, frame1 = as_array(frame0), as_array(frame1)
+    frame0, frame1 = as_array(frame0, "frame0"), as_array(frame1, "frame1")
     check_image("frame0", frame0)
     check_image("frame1", frame1)
     check_same_shape("frame0", frame0, "frame1", frame1)
@@ -338,7 +338,7 @@ def check_valid_mask(valid, shape, what=""):
     NaN is refused (NumPy would count NaN as True), as are strings, objects and complex."""
     from ._backend import as_array, to_host
 
-    valid = as_array(valid)
+    valid = as_array(valid, "valid")
     check_array("valid", valid)
     if tuple(valid.shape) != tuple(shape):
         raise ValueError(f"valid: expected shape {tuple(shape)}{what}, got {tuple(valid.shape)}")
@@ -368,7 +368,7 @@ def check_init_flow(init_flow, lead, frame0=None):
         return None
     from ._backend import as_array
 
-    init_flow = as_array(init_flow)
+    init_flow = as_array(init_flow, "init_flow")
     note = "" if frame0 is None else read_as_batch("frame0", frame0)
     check_flow("init_flow", init_flow, shape=lead, note=note)
     check_known_flow("init_flow", init_flow)

@@ -137,7 +137,7 @@ def variational_energy(frame0, frame1, flow, *, reference=None, alpha=20.0, delt
     """
     frame0, frame1, flow, batched, has_channels = _check(frame0, frame1, flow)
     reference = flow if reference is None else reference
-    reference = as_array(reference)
+    reference = as_array(reference, "reference")
     check_flow("reference", reference, shape=flow.shape[:-1])
     check_finite("reference", reference)
     alpha, delta, gamma = _check_weights(alpha, delta, gamma)
@@ -194,7 +194,7 @@ def refine_gray(image0, image1, flow, alpha, delta, gamma, iterations, sor_itera
 def _check(frame0, frame1, flow):
     frame0, frame1, batched, has_channels = check_frame_pair(frame0, frame1)
     check_not_scalar("flow", flow)
-    flow = as_array(flow)
+    flow = as_array(flow, "flow")
     lead = tuple(frame0.shape[:3] if batched else frame0.shape[:2])
     check_flow("flow", flow, shape=lead, note=read_as_batch("frame0", frame0))
     check_known_flow("flow", flow)

@@ -177,8 +177,8 @@ def warp(image, flow, *, interpolation="linear", border="replicate", border_valu
     >>> flowkit.warp(image, flow)[0]
     array([1., 2., 3., 3.], dtype=float32)
     """
-    image = as_array(image)
-    flow = as_array(flow)
+    image = as_array(image, "image")
+    flow = as_array(flow, "flow")
     _validate.check_image("image", image)
     _validate.check_flow("flow", flow)
     interpolation = _validate.check_choice("interpolation", interpolation,

@@ -26,7 +26,7 @@ __all__ = ["endpoint_error", "angular_error", "fl_all", "psnr", "ssim", "interpo
 
 def _flow_pair(flow, gt, valid):
     """Checked float64 host arrays (flow, gt) restricted to the valid pixels, each (M, 2)."""
-    flow, gt = as_array(flow), as_array(gt)
+    flow, gt = as_array(flow, "flow"), as_array(gt, "gt")
     check_flow("flow", flow)
     check_flow("gt", gt)
     check_same_shape("flow", flow, "gt", gt)
@@ -153,7 +153,7 @@ def _image_pair(image, reference, names=("image", "reference")):
     """Checked host arrays (image, reference); ``names``: the caller's parameter names. Float
     values must be finite, as the flow metrics require of the estimate (a NaN or infinity
     turned the result into NaN silently)."""
-    image, reference = as_array(image), as_array(reference)
+    image, reference = as_array(image, "image"), as_array(reference, "reference")
     first, second = names
     check_image(first, image)
     check_image(second, reference)
@@ -389,7 +389,7 @@ def warping_error(frame, previous, flow, valid=None):
     from ._warp import warp
 
     frame, previous = _image_pair(frame, previous, ("frame", "previous"))
-    flow = as_array(flow)
+    flow = as_array(flow, "flow")
     check_flow("flow", flow, shape=frame.shape[:2])
     warped = warp(previous.astype(np.float32), flow.astype(np.float32))
     diff = np.abs(frame.astype(np.float64) - to_host(warped))

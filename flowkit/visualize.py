@@ -85,7 +85,7 @@ def flow_to_color(flow, *, max_flow=None, device=None):
     >>> flow_to_color(flow)[0, 0]
     array([255,   0,   0], dtype=uint8)
     """
-    flow = as_array(flow)
+    flow = as_array(flow, "flow")
     check_flow("flow", flow)
     if max_flow is not None:
         max_flow = check_float("max_flow", max_flow, low=0, low_open=True)

@@ -82,9 +82,23 @@ def test_to_output_and_to_host_on_host():
 
 
 def test_as_array():
-    assert _backend.as_array(HOST) is HOST
-    converted = _backend.as_array([[1, 2], [3, 4]])
+    assert _backend.as_array(HOST, "image") is HOST
+    converted = _backend.as_array([[1, 2], [3, 4]], "image")
     assert isinstance(converted, np.ndarray) and converted.shape == (2, 2)
+
+
+@pytest.mark.parametrize("call", [
+    lambda ragged: flowkit.warp(ragged, np.zeros((2, 2, 2), np.float32)),
+    lambda ragged: flowkit.splat(ragged, np.zeros((2, 2, 2), np.float32)),
+    lambda ragged: flowkit.smooth_flow(ragged),
+    lambda ragged: flowkit.farneback(ragged, ragged),
+])
+def test_a_ragged_list_is_named(call):
+    # NumPy's "inhomogeneous shape" error named no parameter
+    with pytest.raises(ValueError, match=r"^(image|flow|frame0): expected an array \(nested lists "
+                                         r"of equal lengths\), got list that NumPy cannot "
+                                         r"convert \(The detected shape was \(2,\)"):
+        call([[1, 2], [3]])
 
 
 @pytest.mark.skipif(importlib.util.find_spec("cupy") is not None, reason="CuPy is installed")
