@@ -16,7 +16,7 @@ parameter (it made the score NaN).
 import numpy as np
 
 from ._backend import as_array, to_host
-from ._validate import (check_array, check_finite, check_flow, check_float, check_image,
+from ._validate import (check_finite, check_flow, check_float, check_image,
                         check_same_shape, check_valid_mask, frames_layout, import_optional,
                         known_vectors)
 
