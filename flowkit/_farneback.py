@@ -292,8 +292,9 @@ def _farneback_frames(frames, runner, use_previous_flow):
     """The flows of :func:`farneback_video`, its input checked."""
     prev = None
     flow = None
-    for frame in frames:
+    for index, frame in enumerate(frames):
         if prev is not None:
+            V.check_frame_pair(prev, frame, (f"frames[{index - 1}]", f"frames[{index}]"))
             init = flow if use_previous_flow else None
             result = runner._run(prev, frame, init, reuse_first=True)
             flow = result[0] if runner.return_confidence else result

@@ -1027,15 +1027,6 @@ def interpolate_video(frames, *, factor=2, times=None, scene_threshold=None, **o
     return _video(frames, times, scene_threshold, options)
 
 
-def _check_video_pair(previous, frame, index):
-    """``check_frame_pair``'s errors naming the frames by their index in the video."""
-    try:
-        _validate.check_frame_pair(previous, frame)
-    except (ValueError, TypeError) as error:
-        message = str(error).replace("frame1", f"frames[{index}]").replace("frame0", f"frames[{index - 1}]")
-        raise type(error)(message) from None
-
-
 def _video(frames, times, scene_threshold, options):
     from ._retime import scene_change
 
@@ -1046,7 +1037,8 @@ def _video(frames, times, scene_threshold, options):
     one_pass = iter(frames) is frames
     for index, frame in enumerate(frames):
         if previous is not None and times:
-            _check_video_pair(previous, frame, index)
+            _validate.check_frame_pair(previous, frame,
+                                       (f"frames[{index - 1}]", f"frames[{index}]"))
             cut = False
             if scene_threshold is not None:
                 cut, mafd = scene_change(previous, frame, mafd, scene_threshold)

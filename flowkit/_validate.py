@@ -231,8 +231,9 @@ def learned_full_scale(dtype, top):
     return next((full for full in (1.0, 255.0, 65535.0) if top <= full), float(top))
 
 
-def check_frame_pair(frame0, frame1):
-    """Check two frames (or batches) of the same shape.
+def check_frame_pair(frame0, frame1, names=("frame0", "frame1")):
+    """Check two frames (or batches) of the same shape; errors name them ``names`` (a
+    video's ``frames[i]`` and ``frames[i + 1]``).
 
     Returns
     -------
@@ -243,13 +244,14 @@ def check_frame_pair(frame0, frame1):
     """
     from ._backend import as_array
 
-    check_not_scalar("frame0", frame0)
-    check_not_scalar("frame1", frame1)
-    frame0, frame1 = as_array(frame0, "frame0"), as_array(frame1, "frame1")
-    check_image("frame0", frame0)
-    check_image("frame1", frame1)
-    check_same_shape("frame0", frame0, "frame1", frame1)
-    check_same_dtype("frame0", frame0, "frame1", frame1)
+    name0, name1 = names
+    check_not_scalar(name0, frame0)
+    check_not_scalar(name1, frame1)
+    frame0, frame1 = as_array(frame0, name0), as_array(frame1, name1)
+    check_image(name0, frame0)
+    check_image(name1, frame1)
+    check_same_shape(name0, frame0, name1, frame1)
+    check_same_dtype(name0, frame0, name1, frame1)
     return (frame0, frame1) + frames_layout(frame0)
 
 

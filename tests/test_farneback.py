@@ -305,6 +305,10 @@ def test_video_equals_pairwise():
         np.testing.assert_array_equal(chained[i], expect)
     with_conf = list(flowkit.farneback_video(frames[:2], return_confidence=True, **opts))
     assert len(with_conf) == 1 and with_conf[0][1].shape == (60, 70)
+    # a frame of another size is named by its index in the video (frame0/frame1 before)
+    with pytest.raises(ValueError, match=r"^frames\[2\]: expected the same shape as frames\[1\] "
+                                         r"\(60, 70\), got \(59, 70\)"):
+        list(flowkit.farneback_video(frames[:2] + [frames[2][:-1]], **opts))
 
 
 # ------------------------------------------------------------------------------ bad input
