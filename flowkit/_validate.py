@@ -286,8 +286,8 @@ def check_same_dtype(name0, array0, name1, array1):
                         f"got {_dtype_name(array1)}")
 
 
-def check_flow(name, flow, *, shape=None, note=""):
-    """Check a flow field ``(H, W, 2)`` or ``(N, H, W, 2)`` of floats.
+def check_flow(name, flow, *, shape=None, note="", batch=True):
+    """Check a flow field ``(H, W, 2)``, or ``(N, H, W, 2)`` when ``batch``, of floats.
 
     Parameters
     ----------
@@ -304,8 +304,9 @@ def check_flow(name, flow, *, shape=None, note=""):
     check_array(name, flow)
     if np.dtype(flow.dtype).type not in FLOW_DTYPES:
         raise TypeError(f"{name}: expected a float dtype (float16, float32 or float64), got {_dtype_name(flow)}")
-    if flow.ndim not in (3, 4) or flow.shape[-1] != 2:
-        raise ValueError(f"{name}: expected shape (H, W, 2) or (N, H, W, 2), got {tuple(flow.shape)}")
+    if flow.ndim not in ((3, 4) if batch else (3,)) or flow.shape[-1] != 2:
+        shapes = "(H, W, 2) or (N, H, W, 2)" if batch else "(H, W, 2) (one flow field)"
+        raise ValueError(f"{name}: expected shape {shapes}, got {tuple(flow.shape)}")
     if shape is not None and tuple(flow.shape[:-1]) != tuple(shape):
         raise ValueError(f"{name}: expected shape {tuple(shape) + (2,)}, got {tuple(flow.shape)}"
                          f"{note}")

@@ -27,10 +27,8 @@ KITTI_OFFSET = 2.0**15
 
 def _host_flow(name, flow):
     """Check a single flow field (H, W, 2) and return it as a NumPy array."""
-    flow = as_array(flow, "flow")
-    check_flow(name, flow)
-    if flow.ndim != 3:
-        raise ValueError(f"{name}: expected shape (H, W, 2) (one flow field), got {tuple(flow.shape)}")
+    flow = as_array(flow, name)
+    check_flow(name, flow, batch=False)
     return to_host(flow)
 
 

@@ -241,7 +241,9 @@ def test_a_path_that_is_not_one_names_the_parameter(call, path, shown):
 @pytest.mark.parametrize(
     "flow, error, match",
     [
-        (np.zeros((4, 5, 3), np.float32), ValueError, r"flow: expected shape \(H, W, 2\)"),
+        # one field per file: no "(N, H, W, 2)" offered
+        (np.zeros((4, 5, 3), np.float32), ValueError,
+         r"flow: expected shape \(H, W, 2\) \(one flow field\), got \(4, 5, 3\)"),
         (np.zeros((4, 5, 2), np.int32), TypeError, r"flow: expected a float dtype .* got int32"),
         (np.zeros((2, 4, 5, 2), np.float32), ValueError, r"flow: expected shape \(H, W, 2\) \(one flow field\), got \(2, 4, 5, 2\)"),
         (np.zeros((0, 5, 2), np.float32), ValueError, r"flow: expected a non-empty array"),
