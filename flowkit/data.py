@@ -111,14 +111,27 @@ def sample_pair(height=240, width=320, *, seed=0):
     flow : ndarray, (H, W, 2) float32
         Ground truth, u then v (docs/conventions.md).
 
+    Raises
+    ------
+    TypeError
+        ``height`` or ``width`` not an integer.
+    ValueError
+        A size under 32 x 32; :class:`OutputTooLarge` (a MemoryError too) for a size whose
+        working arrays (about 100 bytes a pixel) exceed the machine's memory.
+
     Examples
     --------
     >>> frame0, frame1, flow = sample_pair()
     >>> frame0.shape, flow.shape
     ((240, 320, 3), (240, 320, 2))
     """
+    from ._validate import check_int, check_output_size
+
+    height, width = check_int("height", height), check_int("width", width)
     if height < 32 or width < 32:
         raise ValueError(f"height, width: expected at least 32 x 32, got {height} x {width}")
+    # the float64 texture, positions and spline samples: about 100 bytes a pixel
+    check_output_size("height, width", height * width, 100, "pixels")
     rng = np.random.default_rng(seed)
     frame1 = _texture(height, width, rng)
     flow = sample_flow(height, width)

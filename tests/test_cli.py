@@ -62,6 +62,12 @@ def test_sample_pair_is_deterministic_and_checks_size():
         np.testing.assert_array_equal(x, y)
     with pytest.raises(ValueError, match="height, width"):
         flowkit.sample_pair(16, 64)
+    # a size beyond the machine's memory is refused before any work (a raw MemoryError from
+    # NumPy before), and the sizes are integers
+    with pytest.raises(MemoryError, match=r"^height, width: 1000000000000 pixels would need "):
+        flowkit.sample_pair(10**6, 10**6)
+    with pytest.raises(TypeError, match=r"^height: expected an integer, got 32.5"):
+        flowkit.sample_pair(32.5, 64)
 
 
 def test_demo_writes_files_and_report(tmp_path, capsys):
