@@ -162,8 +162,9 @@ def extrapolate(image, flow, steps, *, scheme="semi-lagrangian", n_iter=3, borde
     _validate.check_choice("scheme", scheme, SCHEMES)
     if scheme == "forward":
         if return_displacement:
-            raise ValueError("return_displacement: only for scheme='semi-lagrangian' (forward splatting "
-                             "has no backward displacement)")
+            raise ValueError("return_displacement: only for scheme='semi-lagrangian' (forward "
+                             "splatting has no backward displacement), got True with "
+                             "scheme='forward'")
         _validate.check_bool("return_mask", return_mask)
         border_value = _check_border_value(border_value, np.dtype(image.dtype))
         if np.dtype(image.dtype).kind == "f":  # fill_holes needs finite values around the holes

@@ -424,7 +424,9 @@ def test_forward_integer_translation_moves_the_image_and_fills_the_uncovered_edg
 def test_forward_bad_arguments():
     image = np.zeros((8, 9), np.float32)
     flow = np.zeros((8, 9, 2), np.float32)
-    with pytest.raises(ValueError, match="return_displacement: only for scheme='semi-lagrangian'"):
+    with pytest.raises(ValueError, match=r"return_displacement: only for scheme='semi-lagrangian' "
+                                         r"\(forward splatting has no backward displacement\), "
+                                         r"got True with scheme='forward'$"):
         flowkit.extrapolate(image, flow, 2, scheme="forward", return_displacement=True)
     with pytest.raises(ValueError, match="metric: only for scheme='forward'"):
         flowkit.extrapolate(image, flow, 2, metric=np.zeros((8, 9), np.float32))
