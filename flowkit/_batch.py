@@ -10,6 +10,8 @@ import contextlib
 import dataclasses
 import glob
 import os
+import signal
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -457,10 +459,20 @@ def _client(scheduler, workers, owned):
     if scheduler is None:
         # one task at a time per worker process, with `threads` kernel threads; the workers
         # ignore SIGINT (dask_setup): a Ctrl-C reaches the whole process group, and this
-        # process, not the workers, ends the run and closes them
-        owned.append(distributed.LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-            silence_logs=50, preload=[__name__]))
+        # process, not the workers, ends the run and closes them. Before dask_setup runs, a
+        # worker importing its modules printed a KeyboardInterrupt traceback (and an
+        # interrupted LocalCluster() Dask's atexit AssertionError): SIGINT is blocked while
+        # the cluster starts, so the processes its loop thread spawns (that thread is made
+        # here and inherits the mask) start with it blocked, and this process gets a Ctrl-C
+        # given meanwhile once the cluster exists
+        blocked = _block_sigint()
+        try:
+            owned.append(distributed.LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                silence_logs=50, preload=[__name__]))
+        finally:
+            if blocked is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         scheduler = owned[-1]
     try:
         owned.insert(0, distributed.Client(scheduler, timeout="10s"))
@@ -471,11 +483,23 @@ def _client(scheduler, workers, owned):
     return owned[0]
 
 
+def _block_sigint():
+    """Block SIGINT in this thread (and the threads and processes it starts); the previous
+    mask, or None where there are no signal masks (Windows) or this is not the main thread."""
+    if not hasattr(signal, "pthread_sigmask") or \
+            threading.current_thread() is not threading.main_thread():
+        return None
+    from multiprocessing import resource_tracker
+
+    # started now: the thread that starts it has SIGINT unblocked after (it unblocks the
+    # signals it blocked around its spawn), which undid this block in Dask's loop thread
+    resource_tracker.ensure_running()
+    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
 def dask_setup(worker):
     """Run by Dask in each local-cluster worker process as it starts (``preload``): ignore
     SIGINT, so that a Ctrl-C to the process group does not print the workers' tracebacks."""
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
