@@ -1013,6 +1013,10 @@ def cmd_predict(args):
         raise UsageError("--side-by-side needs --start N: the truth is the input after the context")
     if args.smooth_size and not args.smooth:
         raise UsageError("--smooth-size needs --smooth METHOD")
+    if args.average is not None and args.context == 2:
+        raise UsageError(f"--average {args.average} needs --context 3 or more, or auto: "
+                         "--context 2 gives one motion, with nothing to combine")
+    args.average = args.average or "median"
     for flag, given in (("--n-iter", args.n_iter is not None), ("--speed-spread", bool(args.speed_spread)),
                         ("--advect-flow", args.advect_flow)):
         if given and args.scheme != "semi-lagrangian":
@@ -2013,7 +2017,7 @@ def build_parser():
                    help="carry the motion field with the moving content, so each pixel keeps its "
                         "own velocity (default with semi-lagrangian, as flowkit.predict; "
                         "--no-advect-flow holds the field in place; docs/prediction.md)")
-    p.add_argument("--average", choices=("median", "mean"), default="median",
+    p.add_argument("--average", choices=("median", "mean"),
                    help="how the motions of a context > 2 are combined (default median)")
     p.add_argument("--smooth", choices=("gaussian", "median", "bilateral"),
                    help="smooth the motion first (bilateral follows the last frame's edges)")

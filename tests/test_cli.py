@@ -1278,6 +1278,10 @@ def test_predict_speed_spread_and_advect_flow(moving_folder, tmp_path, capsys):
     (["--horizon", "0"], 2, "argument --horizon: expected an integer >= 1, got '0'"),
     (["--horizon", "2", "--context", "1"], 2, "argument --context: expected auto or an integer >= 2, got '1'"),
     (["--horizon", "2", "--smooth-size", "7"], 2, "--smooth-size needs --smooth METHOD"),
+    # accepted silently before: one motion has nothing to average
+    (["--horizon", "2", "--context", "2", "--average", "mean"], 2,
+     "--average mean needs --context 3 or more, or auto: --context 2 gives one motion, with "
+     "nothing to combine"),
     (["--horizon", "2", "--smooth", "median", "--smooth-size", "4"], 2,
      "argument --smooth-size: expected an odd integer >= 1, got '4'"),
     (["--horizon", "2", "--n-iter", "2", "--scheme", "forward"], 2,
