@@ -1502,7 +1502,10 @@ def cmd_interpolate(args):
     else:
         print(f"wrote {_counted(count, 'PNG file')} to {output} (frame_000000.png FRAME0 ... "
               f"frame_{count - 1:06d}.png FRAME1, t = {_times_text(times)} between)")
-    print(f"{_counted(len(times), 'frame')} interpolated ({_interpolation_text(args, options)}) "
+    made = sum(0 < t < 1 for t in times)  # t = 0 and 1 are copies of the inputs
+    copies = len(times) - made
+    copied = f", {_counted(copies, 'input frame')} copied (t = 0 or 1)" if copies else ""
+    print(f"{_counted(made, 'frame')} interpolated ({_interpolation_text(args, options)}){copied} "
           f"in {seconds:.2f} s (writing included)")
     return 0
 

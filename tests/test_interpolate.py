@@ -798,6 +798,12 @@ def test_command_writes_the_frames_of_interpolate(pair, tmp_path, capsys):
                                    interpolation="linear", flow="farneback", flow_options={"levels": 2})
     written = [read_png(folder / f"frame_{k:06d}.png") for k in range(5)]
     np.testing.assert_array_equal(np.stack(written), np.stack([frame0, *expected, frame1]))
+    # t = 0 and 1 are the input frames: copied, not counted as interpolated ("1 frame
+    # interpolated" before)
+    assert main(["interpolate", str(a), str(b), str(tmp_path / "zero.png"), "--times", "0"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith("0 frames interpolated (project, cubic, dis), 1 input frame copied "
+                             "(t = 0 or 1) in "), out
 
 
 def test_command_writes_a_video_of_the_sequence(pair, tmp_path, capsys):
