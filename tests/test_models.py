@@ -280,6 +280,27 @@ def test_shipped_weights_and_a_user_file_load_the_same(tmp_path):
 
 
 @needs_torch
+def test_a_weights_file_rewritten_in_place_is_loaded_again(tmp_path, monkeypatch):
+    # the model of a path was cached by the string: interpolate(model="w.safetensors") after
+    # the file was retrained in place (or after a chdir) ran the weights loaded before
+    from flowkit.models.train import save_weights
+
+    net = models.get_model("interp-refine")
+    f0, _, f1 = _pair()
+    monkeypatch.chdir(tmp_path)
+    save_weights(net, tmp_path / "w.safetensors", {})
+    before = flowkit.interpolate(f0, f1, method="learned", model="w.safetensors")
+    with torch.no_grad():
+        net.head.bias[1:] += 0.2  # a brighter residual: +0.2 of full scale
+    save_weights(net, tmp_path / "w.safetensors", {})
+    os.utime(tmp_path / "w.safetensors", ns=(1, 1))  # another mtime even on a coarse clock
+    after = flowkit.interpolate(f0, f1, method="learned", model="w.safetensors")
+    expected = flowkit.interpolate(f0, f1, method="learned", model=net)
+    assert np.array_equal(after, expected)
+    assert after.astype(int).mean() > before.astype(int).mean() + 20
+
+
+@needs_torch
 def test_corrupt_and_wrong_shape_weights_are_clear_errors(tmp_path):
     from safetensors.torch import save_file
 

@@ -292,9 +292,23 @@ def get_model(name, *, weights="default", device=None):
     return model.to(torch.device(device or "cpu")).eval()
 
 
-@functools.lru_cache(maxsize=4)
 def cached_model(name, weights="default"):
-    """:func:`get_model` on the CPU, built once per process (``interpolate(method="learned")``)."""
+    """:func:`get_model` on the CPU, built once per process (``interpolate(method="learned")``)
+    and per weights file: a path is looked up by the file it names now (resolved path, size and
+    modification time), so a file retrained in place or a relative path after a ``chdir`` loads
+    the file there, not the model cached from the one before."""
+    key = weights
+    if not (isinstance(weights, str) and weights in _entry(name)[1]):
+        try:
+            info = Path(weights).stat()
+            key = (str(Path(weights).resolve()), info.st_size, info.st_mtime_ns)
+        except (OSError, TypeError, ValueError):
+            pass  # get_model reports it
+    return _cached_model(name, weights, key)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_model(name, weights, key):
     return get_model(name, weights=weights)
 
 
