@@ -39,7 +39,9 @@ def generate(caption_or_condition, *, model="text2video-shapes", frames=16, seed
         Seed of the noise vector ``z`` (NumPy's default generator): the same seed, caption and
         model give the same clip; None draws fresh noise.
     device : {None, "cpu", "cuda", "cuda:N"} or torch.device
-        Where the network runs (None: CPU); ``"cuda"`` needs a CUDA build of torch and a GPU.
+        Where the network runs (None: CPU; for a module, where it lives: a module is neither
+        moved nor left in another mode, and a ``device`` other than its own is a
+        ``ValueError``); ``"cuda"`` needs a CUDA build of torch and a GPU.
     text_encoder : callable, optional
         ``str -> vector`` used instead of the built-in tokeniser (e.g. a local
         sentence-transformers model's ``encode``); its vectors must have the length the
@@ -120,9 +122,13 @@ def generate(caption_or_condition, *, model="text2video-shapes", frames=16, seed
                          f"model, got {len(vector)}")
     z = np.random.default_rng(seed).standard_normal((1, text2video.shapes.Z_DIM))
     param = next(net.parameters())
-    with torch.no_grad():
-        clip = net(torch.from_numpy(vector[None]).to(param.device),
-                   torch.from_numpy(z.astype(np.float32)).to(param.device), frames)[0]
+    training = net.training  # a caller's module is left in the mode it was given in
+    try:
+        with torch.no_grad():
+            clip = net.eval()(torch.from_numpy(vector[None]).to(param.device),
+                              torch.from_numpy(z.astype(np.float32)).to(param.device), frames)[0]
+    finally:
+        net.train(training)
     return (clip.permute(0, 2, 3, 1).clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
 
 
@@ -130,6 +136,7 @@ def _load(model, device):
     """The generator module for ``model`` (a name, a weights path or a module)."""
     from pathlib import Path
 
+    import torch
     from torch import nn
 
     from ._validate import renaming
@@ -141,8 +148,17 @@ def _load(model, device):
     expected = (f"a registered video generator's name ({', '.join(generators)}), a .safetensors "
                 "path or a Text2Video module")
     if isinstance(model, nn.Module):
-        net = model.to(device or "cpu").eval()
-    elif isinstance(model, Path) or (isinstance(model, str) and model.endswith(".safetensors")):
+        if not isinstance(model, Text2Video):  # before anything is done with it
+            raise TypeError(f"model: expected {expected}, got {type(model).__name__!r}")
+        where = next(model.parameters()).device
+        wanted = torch.device(device or where)
+        if wanted.type != where.type or wanted.index not in (None, where.index):
+            # the caller's module is not moved behind their back (its optimizer's state would
+            # stay where it was): they move it, or leave device None
+            raise ValueError(f"device: expected None or the device the model lives on "
+                             f"({where}), got {str(device)!r} (move it: model.to(device))")
+        return model
+    if isinstance(model, Path) or (isinstance(model, str) and model.endswith(".safetensors")):
         with renaming("weights", "model"):  # a missing or unreadable file names model
             net = _api.get_model("text2video-shapes", weights=model, device=device)
     elif isinstance(model, str):

@@ -147,6 +147,25 @@ def test_generate_errors():
 
 
 @needs_torch
+def test_a_callers_module_is_neither_moved_nor_left_in_eval_mode():
+    # generate(model=m) ran m.to(device or "cpu").eval(): a generator being trained came back
+    # in eval mode, and one on a GPU (its optimizer's state there) on the CPU
+    from flowkit import models
+
+    net = models.get_model("text2video-shapes").train()
+    moves = []
+    net.to = lambda *args, **kwargs: moves.append(args) or net  # a spy: no move expected
+    clip = flowkit.generate("a red circle moves left", seed=3, model=net)
+    assert net.training and moves == []
+    np.testing.assert_array_equal(clip, flowkit.generate("a red circle moves left", seed=3))
+    assert flowkit.generate("a red circle moves left", seed=3, model=net.eval(),
+                            device="cpu").shape == clip.shape
+    assert not net.training
+    with pytest.raises(TypeError, match="model: expected a registered video generator's name"):
+        flowkit.generate("a red circle moves left", model=torch.nn.Linear(2, 2))
+
+
+@needs_torch
 def test_text_encoder_hook_feeds_any_callable():
     from flowkit.models.text2video import Text2Video
 
