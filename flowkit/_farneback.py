@@ -109,7 +109,7 @@ class Farneback:
             flow, conf = fbc.farneback_cuda(f0, f1, p, plan, norm, init, ws,
                                             self.return_confidence, reuse_first)
         else:
-            import numba
+            from .kernels import parallel
 
             if ws is None:
                 ws = self._workspaces[backend] = fb.Workspace()
@@ -123,7 +123,7 @@ class Farneback:
             n = f0.shape[0]
             flow = np.empty((n, height, width, 2), np.float32)
             conf = np.empty((n, height, width), np.float32) if self.return_confidence else None
-            threads = numba.get_num_threads()
+            threads = parallel.num_threads()
             for i in range(n):
                 fb.farneback_cpu(f0[i], f1[i], p, plan, norm,
                                  None if init is None else init[i], flow[i],

@@ -13,9 +13,14 @@ def set_num_threads(n):
     n : int
         Between 1 and the number of cores (the default is all cores).
     """
+    from .kernels import parallel
+
+    parallel.launch()  # a loaded torch's thread count kept (kernels.parallel.launch)
     numba.set_num_threads(check_int("n", n, min_value=1, max_value=numba.config.NUMBA_NUM_THREADS))
 
 
 def get_num_threads():
     """Return the number of threads the CPU kernels use."""
-    return numba.get_num_threads()
+    from .kernels import parallel
+
+    return parallel.num_threads()

@@ -32,6 +32,7 @@ the memory ordering).
 """
 
 import functools
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -51,6 +52,33 @@ SPINS = 2000
 
 _pool = None
 _pool_lock = threading.Lock()
+_launched = False
+
+
+def num_threads():
+    """``numba.get_num_threads()``, Numba's threading layer started first by :func:`launch`."""
+    if not _launched:
+        launch()
+    return numba.get_num_threads()
+
+
+def launch():
+    """Start Numba's threading layer (its first ``get_num_threads`` / ``set_num_threads``)
+    leaving the thread count of a PyTorch already imported as it was. Numba's OpenMP layer
+    links ``libgomp.so.1``, which resolves to the one torch loaded, and its start sets
+    OpenMP's thread count to Numba's: after ``torch.set_num_threads(1)`` (once torch had read
+    its count) the first flowkit call left torch on all cores. torch is not imported here."""
+    global _launched
+    with _pool_lock:
+        if _launched:
+            return
+        torch = sys.modules.get("torch")
+        count = getattr(torch, "get_num_threads", None)
+        before = count() if count is not None else None
+        numba.get_num_threads()
+        if before is not None and count() != before:
+            torch.set_num_threads(before)
+        _launched = True
 
 
 def _executor():
@@ -73,7 +101,7 @@ def bands_for(n_items, min_items):
     """Band count for ``n_items`` work items: 1 below ``min_items`` (work too small to pay for
     waking the workers, some tens of microseconds per call), else ``numba.get_num_threads()``.
     """
-    return 1 if n_items < min_items else numba.get_num_threads()
+    return 1 if n_items < min_items else num_threads()
 
 
 def run_bands(kernel, *args, threads=None, claim=False):
@@ -96,7 +124,7 @@ def run_bands(kernel, *args, threads=None, claim=False):
         bands of equal work (``lk_sparse``'s two pyramids and its tracking), or more bands
         than threads (the DIS search's 8 stripes).
     """
-    n_bands = threads or numba.get_num_threads()
+    n_bands = threads or num_threads()
     if not claim:
         _run([functools.partial(kernel, *args, band, n_bands) for band in range(n_bands)])
         return
@@ -110,7 +138,7 @@ def run_bands(kernel, *args, threads=None, claim=False):
             if band is None:
                 return
             kernel(*args, band, n_bands)
-    _run([task] * min(n_bands, numba.get_num_threads()), optional=True)  # a task per thread
+    _run([task] * min(n_bands, num_threads()), optional=True)  # a task per thread
 
 
 def _run(calls, optional=False):
@@ -171,7 +199,7 @@ def run_shared(kernel, *args, chunks, threads=None):
         except BaseException:
             state[_ABORT] = 1  # the others may wait for a chunk this thread claimed
             raise
-    n = threads or numba.get_num_threads()
+    n = threads or num_threads()
     if n == 1:
         participant()
         return

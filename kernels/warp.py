@@ -29,6 +29,7 @@ from . import interp
 from .atomic import atomic_add, unowned
 from .scalar import rint
 from .jit import internal, jit
+from . import parallel
 from .parallel import (SHARED_COUNTERS, band_range, bands_for, claim_chunk, finish_chunk, run_bands,
                        run_shared)
 
@@ -569,7 +570,7 @@ def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_ma
         Largest value of an integer output dtype, 0 for float outputs (integer rows are
         blended into a float32 row, then rounded and saturated in a vectorised pass).
     """
-    threads = numba.get_num_threads()
+    threads = parallel.num_threads()
     n_out, h, w, channels = out.shape
     index = np.empty((threads, 2, w), np.int32)          # xs, ys per thread
     frac = np.empty((threads, 2, w), flow.dtype)          # fxs, fys per thread

@@ -145,3 +145,26 @@ def test_run_shared_raises_an_error_of_any_thread_without_hanging(fail_at):
     values = np.zeros((41, 8), np.int64)
     with pytest.raises(ValueError, match="item failed"):
         run_shared(_stencil_passes, values, fail_at, chunks=8, threads=2)
+
+
+def test_the_first_kernel_call_leaves_torch_thread_count_as_it_was():
+    # Numba's OpenMP layer shares the libgomp torch loaded, and starting it set OpenMP's thread
+    # count to Numba's: after torch.set_num_threads(1) the first flowkit call left torch on
+    # every core (2 here: NUMBA_NUM_THREADS), seen by torch.get_num_threads()
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("torch")
+    script = ("import numpy as np, torch, flowkit\n"
+              "torch.set_num_threads(1)\n"
+              "assert torch.get_num_threads() == 1\n"
+              "a = np.random.default_rng(0).random((64, 64), dtype=np.float32)\n"
+              "flowkit.dis(a, np.roll(a, 1, 1))\n"
+              "flowkit.set_num_threads(1)\n"
+              "print(torch.get_num_threads(), flowkit.get_num_threads())\n")
+    env = dict(os.environ, NUMBA_NUM_THREADS="2")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=env, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "1"]
