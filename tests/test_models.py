@@ -280,6 +280,14 @@ def test_shipped_weights_and_a_user_file_load_the_same(tmp_path):
 
 
 @needs_torch
+def test_empty_weights_string_is_no_path():
+    # Path("") is ".": it said "weights: '.' is a folder" (IsADirectoryError)
+    with pytest.raises(ValueError, match=r"weights: expected a weights name of model "
+                                         r"'interp-refine' \('default'\), .*got ''"):
+        models.get_model("interp-refine", weights="")
+
+
+@needs_torch
 def test_a_weights_file_rewritten_in_place_is_loaded_again(tmp_path, monkeypatch):
     # the model of a path was cached by the string: interpolate(model="w.safetensors") after
     # the file was retrained in place (or after a chdir) ran the weights loaded before

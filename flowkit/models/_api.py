@@ -271,8 +271,8 @@ def get_model(name, *, weights="default", device=None):
         path = table[weights].path
     elif weights is None or (weights == "default" and not table):
         path = None  # a model registered without weights: its builder's initialisation
-    elif (isinstance(weights, Path) or str(weights).endswith(".safetensors") or "/" in str(weights)
-          or Path(weights).exists()):
+    elif isinstance(weights, Path) or (weights and (  # "": no path (Path("") is ".")
+            weights.endswith(".safetensors") or "/" in weights or Path(weights).exists())):
         path = Path(weights)
     else:
         get_weights(name, weights)  # raises the error naming the choices
