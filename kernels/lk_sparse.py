@@ -22,7 +22,6 @@ Semantics follow OpenCV's ``calcOpticalFlowPyrLK`` (modules/video/src/lkpyramid.
 
 import math
 
-import numba
 import numpy as np
 from numba import types
 from numba.extending import overload
@@ -315,8 +314,8 @@ def build_pyramids(frame0, frame1, shapes, pad_x, pad_y, derivatives, stretch=No
     run_bands(_pyramids_band, np.ascontiguousarray(frame0).reshape(-1),
               np.ascontiguousarray(frame1).reshape(-1), buf, geo, total, C, pad_x, pad_y,
               np.float32(offset), np.float32(factor), integer,
-              _NO_EXTREMA if extrema is None else extrema, scratch, threads=min(2, parallel.num_threads()),
-              claim=True)
+              _NO_EXTREMA if extrema is None else extrema, scratch,
+              threads=min(2, parallel.num_threads()), claim=True)
     slack = SLACK if derivatives else 0  # (none: empty arrays tell the tracker to work per window)
     gx = np.empty(derivatives * total + slack, np.float32)
     gy = np.empty(derivatives * total + slack, np.float32)

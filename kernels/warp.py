@@ -18,18 +18,16 @@ The CPU driver works a row at a time in three passes:
 3. integer outputs: round and saturate the float row into the output (vectorised).
 """
 
-import numba
 import numpy as np
 from llvmlite import binding, ir
 from numba import types
 from numba.core import cgutils, config
 from numba.extending import intrinsic, overload
 
-from . import interp
+from . import interp, parallel
 from .atomic import atomic_add, unowned
 from .scalar import rint
 from .jit import internal, jit
-from . import parallel
 from .parallel import (SHARED_COUNTERS, band_range, bands_for, claim_chunk, finish_chunk, run_bands,
                        run_shared)
 
