@@ -739,6 +739,29 @@ def test_train_data_may_be_a_single_path(tmp_path):
 
 
 @needs_torch
+def test_a_training_call_leaves_torch_as_it_was(tmp_path):
+    # the trainers seed torch and set its thread count for their run: both stayed set in the
+    # caller's process
+    import torch
+
+    from flowkit.models import train
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch.manual_seed(123)
+        state = torch.get_rng_state()
+        train.train_interp_refine(_moving_frames(tmp_path / "frames"), tmp_path / "w.safetensors",
+                                  epochs=1, crop=32, triplets=3, per_triplet=1, batch=2,
+                                  shrink=1, threads=1, seed=7, progress=False,
+                                  log=lambda line: None)
+        assert torch.get_num_threads() == 2
+        assert torch.equal(torch.get_rng_state(), state)
+    finally:
+        torch.set_num_threads(threads)
+
+
+@needs_torch
 @pytest.mark.parametrize("option, value, error, message", [
     ("epochs", 0, ValueError, "epochs: expected an integer >= 1, got 0"),
     ("batch", 0, ValueError, "batch: expected an integer >= 1, got 0"),

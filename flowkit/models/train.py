@@ -8,6 +8,7 @@ chroma, an L1 loss; ``"predict-gan"``: clips, on this loop from
 :mod:`flowkit.models.train_gan`. See docs/models.md for the runs that made the shipped
 weights."""
 
+import functools
 import itertools
 import json
 import pickle
@@ -26,6 +27,25 @@ from ._api import check_device, sha256
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v"}
 GAPS = (2, 4, 8)  # interp-refine's triplet gaps (frames between the outer two)
 _SWAP = (("frame0", "frame1"), ("s0", "s1"), ("a", "b"), ("occ0", "occ1"), ("flow0", "flow1"))
+
+
+def keeps_torch_state(train):
+    """``train`` (a ``flowkit train`` entry point) called from Python leaves the caller's
+    torch as it was: it seeds the random generators and sets the thread count for its run
+    (``seed``, ``threads``), which stayed set in the caller's process (a later
+    ``torch.rand`` drew the training's sequence, a caller at 8 threads went on at 2)."""
+
+    @functools.wraps(train)
+    def run(*args, **kwargs):
+        threads = torch.get_num_threads()
+        devices = range(torch.cuda.device_count()) if torch.cuda.is_initialized() else []
+        with torch.random.fork_rng(devices=devices):
+            try:
+                return train(*args, **kwargs)
+            finally:
+                torch.set_num_threads(threads)
+
+    return run
 
 
 def find_sources(paths):
@@ -497,6 +517,7 @@ def train_model(name, model, data, out, *, make_crops, augment, epochs, batch, l
     return save_weights((model["model"] if isinstance(model, dict) else model).cpu(), out, info)
 
 
+@keeps_torch_state
 def train_interp_refine(data, out, *, epochs=10, crop=128, batch=16, lr=1e-3, device="cpu", resume=None,
                         seed=0, triplets=240, per_triplet=4, shrink=2, threads=2, cache=None,
                         command="", progress=True, log=print):
@@ -565,6 +586,7 @@ def colorize_loss(model, batch):
             - batch["chroma"]).abs().mean()
 
 
+@keeps_torch_state
 def train_colorize(data, out, *, epochs=10, crop=128, batch=16, lr=1e-3, device="cpu",
                    resume=None, seed=0, frames=240, per_frame=4, shrink=2, threads=2, cache=None,
                    command="", progress=True, log=print):

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from . import predict_gan
-from .train import add_crops, flip, moving, read_frames, train_model
+from .train import add_crops, flip, keeps_torch_state, moving, read_frames, train_model
 from .train import fit  # noqa: F401  (the generic loop, also reached as train_gan.fit)
 
 HORIZON = 4  # future frames per clip (the evaluation's horizons 1-4)
@@ -119,6 +119,7 @@ def make_step(adversarial_weight, pixel_loss="l2"):
     return step
 
 
+@keeps_torch_state
 def train_predict_gan(data, out, *, epochs=4, crop=48, batch=12, lr=1e-3, device="cpu",
                       resume=None, seed=0, clips=200, per_clip=4, shrink=2, threads=2,
                       adversarial_weight=0.01, pixel_loss="l2", base=None, cache=None,

@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from . import shapes
 from .text2video import Text2Video, VideoDiscriminator, text_vectors
 from ._api import check_device
-from .train import check_numbers, check_start, load_checkpoint, save_checkpoint, save_weights
+from .train import (check_numbers, check_start, keeps_torch_state, load_checkpoint,
+                    save_checkpoint, save_weights)
 
 
 def batch_tensors(examples, text_encoder=None, device="cpu"):
@@ -123,6 +124,7 @@ def fit_gan(generator, discriminator, *, steps, batch_size=32, lr=2e-3, adv_weig
     return history
 
 
+@keeps_torch_state
 def train_text2video(out, *, steps=3000, batch=32, lr=2e-3, adv_weight=0.02, device="cpu",
                      resume=None, seed=0, threads=2, command="", progress=True, log=print):
     """What ``flowkit train text2video-shapes`` runs: train on generated clips, write ``out``
