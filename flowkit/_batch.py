@@ -840,18 +840,21 @@ def _run(client, spec, todo, threads, retries, chunk_frames, cuts, options, prog
         except Exception as exc:  # noqa: BLE001 - an input that cannot be split is reported
             failed[str(src)] = _one_line(exc)
             continue
+        # the tasks get absolute paths: a worker started elsewhere (dask worker on another
+        # host, a batch system) has its own working folder, where relative ones read and write
+        where, into = os.path.abspath(src), os.path.abspath(dst)
         if len(bounds) == 1:
-            future = client.submit(_task, spec.run, str(src), str(dst), threads, options,
+            future = client.submit(_task, spec.run, where, into, threads, options,
                                    retries=retries, pure=False)
             submitted.append(future)
         else:
             token = os.urandom(4).hex()
             parts[dst] = [_part_path(dst, token, i) for i in range(len(bounds))]
-            pieces = [client.submit(_task, spec.part, str(src), str(path), threads,
+            pieces = [client.submit(_task, spec.part, where, os.path.abspath(path), threads,
                                     dict(options, part=bound), retries=retries, pure=False)
                       for path, bound in zip(parts[dst], bounds)]
-            future = client.submit(_join, spec.join, str(src), str(dst),
-                                   [str(p) for p in parts[dst]], pieces, options,
+            future = client.submit(_join, spec.join, where, into,
+                                   [os.path.abspath(p) for p in parts[dst]], pieces, options,
                                    retries=retries, pure=False)
             submitted.extend(pieces + [future])
         futures[future] = (src, dst)
@@ -860,22 +863,35 @@ def _run(client, spec, todo, threads, retries, chunk_frames, cuts, options, prog
               disable=not progress) as bar:
         for future in as_completed(futures):
             src, dst = futures[future]
+            given = _as_given(src, dst)  # messages name the paths as the caller gave them
             result = future.result() if future.status == "finished" else None
             if result is not None and not isinstance(result, _Refused):
                 count, notes = result
                 frames += count
                 done.append(dst)
                 if notes:
-                    warned[str(src)] = notes
+                    warned[str(src)] = [given(note) for note in notes]
             else:
                 error = result.error if result is not None else future.exception()
-                failed[str(src)] = _one_line(error, options)  # -O NAME: ...
+                failed[str(src)] = given(_one_line(error, options))  # -O NAME: ...
                 for path in parts.get(dst, ()):
                     path.unlink(missing_ok=True)
             bar.update()
     order = [dst for _, dst in todo]
     done.sort(key=order.index)
     return frames, done, failed, warned
+
+
+def _as_given(src, dst):
+    """A function that writes the absolute paths of ``src`` and ``dst`` (the tasks') in a
+    message as given, as a single run names them."""
+
+    def given(message):
+        for path in sorted((src, dst), key=lambda p: -len(os.path.abspath(p))):  # a.mp4.mp4
+            message = message.replace(os.path.abspath(path), str(path))
+        return message
+
+    return given
 
 
 def _chunks(src, chunk_frames, align=1, tail=2):

@@ -1039,3 +1039,23 @@ def test_retime_job_reports_the_streams_it_does_not_write(client, tmp_path, monk
     out = capsys.readouterr().out
     assert f"not written: {two}: the input's other streams (1 video)\n" in out
     assert str(plain) + ":" not in out.split("not written")[-1]
+
+
+def test_relative_paths_are_those_of_the_client(client, clips, tmp_path, monkeypatch):
+    # the workers of a cluster started elsewhere (dask worker on another host) have their own
+    # working folder: relative paths went to them as given and were read and written there
+    # ('no such video file: corpus/a.mp4' on a worker started in another folder)
+    monkeypatch.chdir(tmp_path)
+    assert str(tmp_path) not in client.run(os.getcwd).values()
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.mkv").write_bytes(clips[0].read_bytes())
+    (tmp_path / "in" / "b.mkv").write_bytes(b"not a video")
+    report = flowkit.batch("retime", ["in/a.mkv", "in/b.mkv"], "out", scheduler=client,
+                           **RETIME, progress=False)
+    assert report.done == [Path("out/a.mkv")] and (tmp_path / "out" / "a.mkv").is_file()
+    assert list(report.failed) == ["in/b.mkv"]
+    message = report.failed["in/b.mkv"]
+    assert "in/b.mkv" in message and str(tmp_path) not in message
+    report = flowkit.batch("flow", ["in/a.mkv"], "chunked", scheduler=client, chunk_frames=4,
+                           progress=False)
+    assert report.ok and sorted(os.listdir("chunked")) == ["a.mp4"]
