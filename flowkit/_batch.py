@@ -445,8 +445,26 @@ def _cluster(scheduler, workers, threads_per_worker):
     if not isinstance(scheduler, (str, distributed.Client)):
         raise TypeError(f"scheduler: expected None, an address such as 'tcp://host:8786' or a "
                         f"distributed.Client, got {_validate.describe(scheduler)}")
+    if isinstance(scheduler, str):
+        _check_address(scheduler)
     return None, 1 if threads_per_worker is None else _validate.check_int(
         "threads_per_worker", threads_per_worker, min_value=1)
+
+
+def _check_address(address):
+    """A scheduler address that distributed can read (its own errors name neither the
+    argument nor the form: "missing port number in address 'foo'", an int() error)."""
+    from distributed.comm import get_address_host_port, parse_address
+    from distributed.comm.registry import get_backend
+
+    try:
+        scheme, _ = parse_address(address)
+        get_backend(scheme)  # http:// (the dashboard's address) is not one
+        if scheme in ("tcp", "tls"):
+            get_address_host_port(address)
+    except ValueError as exc:
+        raise ValueError(f"scheduler: expected an address such as 'tcp://host:8786', got "
+                         f"{address!r} ({exc})") from None
 
 
 def _client(scheduler, workers, owned):
@@ -631,11 +649,12 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
     Raises
     ------
     ValueError
-        Unknown job, bad sizes (workers x threads_per_worker above the cores), ``outputs``
-        of the wrong length, two inputs writing one output, an output that is its input,
-        ``chunk_frames`` with a job that cannot be split, and job options the public function
-        would refuse (checked before any task; the message starts with ``job_options:``). An
-        input that fails is reported in ``failed``, not raised.
+        Unknown job, a ``scheduler`` address distributed cannot read (``"host"`` without a
+        port, the dashboard's ``http://``), bad sizes (workers x threads_per_worker above the
+        cores), ``outputs`` of the wrong length, two inputs writing one output, an output
+        that is its input, ``chunk_frames`` with a job that cannot be split, and job options
+        the public function would refuse (checked before any task; the message starts with
+        ``job_options:``). An input that fails is reported in ``failed``, not raised.
     TypeError
         Arguments of the wrong type.
     FileNotFoundError

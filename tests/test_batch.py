@@ -848,6 +848,12 @@ def test_cli_round_trip(clips, tmp_path, capsys):
     (["-O", "horizon=2", "-O", "flow=nope"], "-O flow: "),
     (["--chunk-frames", "10", "-O", "horizon=2"], "--chunk-frames: the 'predict' job cannot be split"),
     (["-O", "horizon=2", "-O", "stride=0"], "-O stride: expected"),
+    # distributed's own errors named neither: "missing port number in address 'host'"
+    (["--scheduler", "host"], "--scheduler: expected an address such as 'tcp://host:8786', got "
+                              "'host' (missing port number"),
+    (["--scheduler", "http://127.0.0.1:8787"], "--scheduler: expected an address such as "
+                                               "'tcp://host:8786', got 'http://127.0.0.1:8787'"),
+    (["--scheduler", "tcp://host:port"], "--scheduler: expected an address"),
 ])
 def test_cli_errors_are_one_line(clips, tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.setattr(_batch, "_cores", lambda: 2)
