@@ -311,7 +311,8 @@ class BatchReport:
     done : list of Path
         Outputs written by this run.
     failed : dict
-        Input path -> one-line error message, for the inputs that failed after the retries.
+        Input path -> one-line error message, for the inputs that failed after the retries,
+        in the order of the inputs (as ``done`` and ``warnings``).
     skipped : list of Path
         Outputs that existed already and were kept (``resume=True``).
     frames : int
@@ -896,8 +897,13 @@ def _run(client, spec, todo, threads, retries, chunk_frames, cuts, options, prog
                 for path in parts.get(dst, ()):
                     path.unlink(missing_ok=True)
             bar.update()
+    # in the order of the inputs, not of completion: the report and the command's lines are
+    # the same from one run to the next
     order = [dst for _, dst in todo]
     done.sort(key=order.index)
+    sources = [str(src) for src, _ in todo]
+    failed, warned = ({src: found[src] for src in sources if src in found}
+                      for found in (failed, warned))
     return frames, done, failed, warned
 
 

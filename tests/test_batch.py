@@ -495,6 +495,22 @@ def test_a_refused_input_is_not_rerun(client, clips, tmp_path):
     assert not (tmp_path / "chunked").exists() or list((tmp_path / "chunked").iterdir()) == []
 
 
+def late_refusal(src, dst, *, slow):
+    """Refuses its input, after a second for ``slow``."""
+    import time
+
+    if src.endswith(slow):
+        time.sleep(1)
+    raise ValueError(f"src: {src} is not to my taste")
+
+
+def test_failures_are_reported_in_the_order_of_the_inputs(client, clips, tmp_path):
+    # in the order they failed, which changed from run to run (flowkit batch's lines too)
+    report = flowkit.batch(late_refusal, clips, tmp_path / "out", scheduler=client,
+                           slow=clips[0].name, progress=False)
+    assert list(report.failed) == [str(clip) for clip in clips]
+
+
 def test_corrupt_input_is_reported_and_the_rest_finish(client, clips, tmp_path):
     bad = tmp_path / "bad.mkv"
     bad.write_bytes(clips[0].read_bytes()[:200] + b"\0" * 5000)
