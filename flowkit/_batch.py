@@ -418,7 +418,10 @@ def _sizes(workers, threads_per_worker):
     cores = _cores()
     if threads_per_worker is not None:
         threads_per_worker = _validate.check_int("threads_per_worker", threads_per_worker,
-                                                 min_value=1, max_value=cores)
+                                                 min_value=1)
+        if threads_per_worker > cores:  # as workers' message: the bound is the machine's
+            raise ValueError(f"threads_per_worker: expected an integer <= {cores} ({cores} "
+                             f"cores), got {threads_per_worker}")
     if workers is not None:
         workers = _validate.check_int("workers", workers, min_value=1)
         limit = cores // (threads_per_worker or 1)

@@ -859,6 +859,8 @@ def test_cli_round_trip(clips, tmp_path, capsys):
     (["-O", "nope=1"], "-O nope: unknown option; expected some of "),
     (["--workers", "2", "--threads-per-worker", "2"],
      "--workers: expected an integer <= 1 (2 cores / 2 threads_per_worker), got 2"),
+    (["--threads-per-worker", "3"], "--threads-per-worker: expected an integer <= 2 (2 cores), "
+                                    "got 3"),
     (["-O", "factor=-1"], "-O factor: expected a number > 0, got -1"),
     (["-O", "horizon=0"], "-O horizon: expected"),
     (["-O", "horizon=2", "-O", "flow=nope"], "-O flow: "),
