@@ -404,6 +404,13 @@ def _outputs(files, outputs, suffix):
     paths = [Path(p) for p in outputs]
     for path in paths:
         check_folder(path, "outputs")
+    seen = {}  # the same file, however written (o/a.mp4, o/./a.mp4, a link to it): one output
+    for src, path in zip(files, paths):
+        twin = seen.setdefault(path.resolve(), (src, path))
+        if twin[1] is not path:
+            alias = f" (as {twin[1]})" if twin[1] != path else ""
+            raise ValueError(f"outputs: {path} is the output of both {twin[0]}{alias} and "
+                             f"{src}; expected one output path per input")
     return paths
 
 
@@ -656,7 +663,7 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
         Unknown job, a ``scheduler`` address distributed cannot read (``"host"`` without a
         port, the dashboard's ``http://``), bad sizes (workers x threads_per_worker above the
         cores), ``outputs`` of the wrong length, two inputs writing one output, an output
-        that is its input, ``chunk_frames`` with a job that cannot be split, and job options
+        that is an input, ``chunk_frames`` with a job that cannot be split, and job options
         the public function would refuse (checked before any task; the message starts with
         ``job_options:``). An input that fails is reported in ``failed``, not raised.
     TypeError
@@ -753,9 +760,13 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
 def _check_inputs(spec, files, paths, options):
     """Before any task: no output is its input, and the job's options are valid (checked as the
     public function checks them; errors start with ``job_options:``)."""
+    sources = {src.resolve(): src for src in files}
     for src, dst in zip(files, paths):
         if dst.exists() and dst.resolve() == src.resolve():
             raise ValueError(f"outputs: {dst} is the input {src}; refusing to overwrite it")
+        if dst.exists() and dst.resolve() in sources:  # another task reads it meanwhile
+            raise ValueError(f"outputs: {dst} (the output of {src}) is the input "
+                             f"{sources[dst.resolve()]}; refusing to overwrite it")
         if dst.is_dir():
             raise ValueError(f"outputs: {dst} (the output of {src}) is a folder; expected a "
                              "file path or nothing there")

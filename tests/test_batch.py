@@ -893,6 +893,26 @@ def test_a_jobs_own_flag_is_refused_with_the_o_form(clips, tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+def test_a_list_of_outputs_names_each_file_once_and_no_input(clips, tmp_path):
+    # both tasks wrote one file (reported as two done), or one overwrote the other's input
+    # while it was read
+    (tmp_path / "in.mkv").write_bytes(clips[1].read_bytes())
+    inputs = [clips[0], tmp_path / "in.mkv"]
+    with pytest.raises(ValueError, match=r"^outputs: .*a.mkv is the output of both .*clip0.mkv "
+                                         r"and .*in.mkv; expected one output path per input$"):
+        flowkit.batch("retime", inputs, [tmp_path / "a.mkv", tmp_path / "a.mkv"])
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(ValueError, match=r"^outputs: .*sub/\.\./a.mkv is the output of both "
+                                         r".*clip0.mkv \(as .*/a.mkv\) and .*in.mkv; expected"):
+        flowkit.batch("retime", inputs, [tmp_path / "a.mkv", tmp_path / "sub" / ".." / "a.mkv"])
+    (tmp_path / "sub").rmdir()
+    with pytest.raises(ValueError, match=r"^outputs: .*in.mkv \(the output of .*clip0.mkv\) is "
+                                         r"the input .*in.mkv; refusing to overwrite it$"):
+        flowkit.batch("retime", inputs, [tmp_path / "in.mkv", tmp_path / "b.mkv"], factor=2)
+    assert (tmp_path / "in.mkv").read_bytes() == clips[1].read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]
+
+
 def test_bad_arguments(clips, tmp_path):
     with pytest.raises(ValueError, match="job: expected one of retime, predict, flow"):
         flowkit.batch("nope", clips, tmp_path)
