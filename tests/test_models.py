@@ -98,15 +98,22 @@ def test_register_model_checks_its_weights_table():
 
 
 @needs_torch
-def test_get_model_errors_are_short_and_name_the_parameter():
-    # weights=get_weights(...) printed the whole Weights (its metadata, ~1,000 characters) and a
-    # state dict every tensor; a builder returning no module raised "AttributeError: 'int'
-    # object has no attribute 'to'"
+def test_get_model_takes_a_weights_object():
+    # as torchvision's get_model takes its weights enums (a TypeError before: "give its .path")
+    import torch
+
     w = models.get_weights("interp-refine")
-    with pytest.raises(TypeError, match=r"^weights: expected a weights name, a path or None, got "
-                                        rf"the Weights of {re.escape(repr(str(w.path)))} "
-                                        r"\(give its \.path\)$"):
-        models.get_model("interp-refine", weights=w)
+    by_object = models.get_model("interp-refine", weights=w).state_dict()
+    by_name = models.get_model("interp-refine").state_dict()
+    assert all(torch.equal(by_object[k], by_name[k]) for k in by_name)
+    with pytest.raises(ValueError, match=r"^weights: "):  # another model's: its file refused
+        models.get_model("interp-refine", weights=models.get_weights("colorize"))
+
+
+@needs_torch
+def test_get_model_errors_are_short_and_name_the_parameter():
+    # a state dict printed every tensor; a builder returning no module raised
+    # "AttributeError: 'int' object has no attribute 'to'"
     state = models.get_model("interp-refine", weights=None).state_dict()
     with pytest.raises(TypeError) as info:
         models.get_model("interp-refine", weights=state)

@@ -229,10 +229,11 @@ def get_model(name, *, weights="default", device=None):
     name : str
         One of :func:`list_models` (``"interp-refine"``, ``"text2video-shapes"``:
         docs/models.md).
-    weights : str, Path or None
+    weights : str, Path, Weights or None
         ``"default"`` (or another registered weights name): the file shipped in the package
         (for a model registered without weights, ``"default"`` is the builder's
-        initialisation, as None);
+        initialisation, as None); a :class:`Weights` (:func:`get_weights`, as torchvision's
+        ``get_model`` takes its weights enums): its file;
         a path to a ``.safetensors`` file of the same architecture (a user's own training,
         ``flowkit train``); None: the builder's initialisation (for ``"interp-refine"`` the
         classical pipeline unchanged). Loaded with safetensors: no code is executed.
@@ -253,7 +254,7 @@ def get_model(name, *, weights="default", device=None):
         values; a ``device`` other than
         the above, or ``"cuda"`` without a CUDA build of torch and a GPU.
     TypeError
-        ``weights`` neither a string, a path nor None; the registered builder returned
+        ``weights`` neither a string, a path, a Weights nor None; the registered builder returned
         something other than a ``torch.nn.Module``.
     FileNotFoundError
         A weights path that does not exist.
@@ -261,12 +262,13 @@ def get_model(name, *, weights="default", device=None):
         A weights path that is a folder.
     """
     builder, table = _entry(name)
+    if isinstance(weights, Weights):  # get_weights(name), as torchvision takes its enums
+        weights = weights.path
     if weights is not None and not isinstance(weights, (str, Path)):
         from .._validate import describe
 
-        given = (f"the Weights of {str(weights.path)!r} (give its .path)"
-                 if isinstance(weights, Weights) else describe(weights))
-        raise TypeError(f"weights: expected a weights name, a path or None, got {given}")
+        raise TypeError(f"weights: expected a weights name, a path, a Weights or None, got "
+                        f"{describe(weights)}")
     if isinstance(weights, str) and weights in table:
         path = table[weights].path
     elif weights is None or (weights == "default" and not table):
