@@ -116,7 +116,7 @@ def _check_flows(flow01, flow10, lead, note=""):
         return None, None
     flows = []
     for name, f in (("flow01", flow01), ("flow10", flow10)):
-        f = as_array(f, "f")
+        f = as_array(f, name)
         _validate.check_flow(name, f, shape=lead, note=note)
         flows.append(f)
     return flows

@@ -12,7 +12,7 @@ from ._validate import (check_bool, check_float, check_int, check_same_dtype,
 
 
 def _check_frame(name, frame):
-    frame = as_array(frame, "frame")
+    frame = as_array(frame, name)
     check_one_frame(name, frame)
     return frame
 
@@ -21,7 +21,7 @@ def _check_points(name, points):
     """(K, 2) array of real numbers (an empty 1-D or (0, 2) array is an empty set)."""
     if points is None or isinstance(points, (str, bytes)):
         raise TypeError(f"{name}: expected an array of shape (K, 2), got {type(points).__name__}")
-    points = as_array(points, "points")
+    points = as_array(points, name)
     if np.dtype(points.dtype).kind not in "fiu":
         raise TypeError(f"{name}: expected a real (float or integer) dtype, got {points.dtype}")
     if points.size == 0 and points.ndim <= 2:

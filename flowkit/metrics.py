@@ -153,8 +153,8 @@ def _image_pair(image, reference, names=("image", "reference")):
     """Checked host arrays (image, reference); ``names``: the caller's parameter names. Float
     values must be finite, as the flow metrics require of the estimate (a NaN or infinity
     turned the result into NaN silently)."""
-    image, reference = as_array(image, "image"), as_array(reference, "reference")
     first, second = names
+    image, reference = as_array(image, first), as_array(reference, second)
     check_image(first, image)
     check_image(second, reference)
     check_same_shape(second, reference, first, image)

@@ -101,6 +101,23 @@ def test_a_ragged_list_is_named(call):
         call([[1, 2], [3]])
 
 
+@pytest.mark.parametrize("call, name", [
+    (lambda f, ragged: flowkit.interpolate(f, f, flow01=ragged, flow10=ragged), "flow01"),
+    (lambda f, ragged: flowkit.lucas_kanade_sparse(f, f, [[1, 2], [3]]), "points"),
+    (lambda f, ragged: flowkit.lucas_kanade_sparse(f, f, [[1.0, 2.0]], init_points=[[1, 2], [3]]),
+     "init_points"),
+    (lambda f, ragged: flowkit.metrics.psnr(ragged, f), "image"),
+    (lambda f, ragged: flowkit.metrics.warping_error(f, ragged, np.zeros((8, 8, 2), np.float32)),
+     "previous"),
+])
+def test_a_ragged_list_is_named_as_the_caller_names_it(call, name):
+    # the helpers that check a parameter for their caller (its name given) named their own
+    # variable: "f", "points", "image", "reference"
+    frame = np.zeros((8, 8), np.uint8)
+    with pytest.raises(ValueError, match=rf"^{name}: expected an array \(nested lists"):
+        call(frame, [[1, 2], [3]])
+
+
 @pytest.mark.skipif(importlib.util.find_spec("cupy") is not None, reason="CuPy is installed")
 def test_gpu_output_without_cupy_says_what_to_install():
     with pytest.raises(ImportError, match=r"returning GPU arrays needs CuPy: install the CUDA extra"):
