@@ -25,8 +25,7 @@ import numpy as np
 
 from . import interp
 from .jit import internal, jit
-from . import parallel
-from .parallel import band_range, run_bands
+from .parallel import band_range, num_threads, run_bands
 from .warp import warp_row_linear_replicate
 
 PYRAMID_DOWNSCALE = 2      # scikit-image's pyramid_reduce factor
@@ -760,7 +759,7 @@ def ilk_pair(frame0, frame1, init_flow, radius, num_warp, gaussian, prefilter, l
         # the products, so its bands may be as short as one halo (at 640x480, 2 threads:
         # two bands at 120 rows as well)
         min_rows = (2 if gaussian else 4) * (half + 1)
-        n_bands = max(1, min(parallel.num_threads(), h // min_rows))
+        n_bands = max(1, min(num_threads(), h // min_rows))
         rows = (h + n_bands - 1) // n_bands + 2 * half + 2
         fl = np.empty((n_bands, rows, 2 * w), np.float32)
         wb = np.empty((n_bands, rows, w * n_ch), np.float32)

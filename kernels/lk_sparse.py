@@ -29,8 +29,7 @@ from numba.extending import overload
 from .atomic import unowned
 from .interp import BORDER_REFLECT101, border_index
 from .jit import internal, jit
-from . import parallel
-from .parallel import band_range, run_bands
+from .parallel import band_range, num_threads, run_bands
 
 # Reassociation lets LLVM vectorise the window sums; no 'nnan'/'ninf', so NaN tests stay valid.
 FAST = {"reassoc", "contract", "nsz", "arcp"}
@@ -315,7 +314,7 @@ def build_pyramids(frame0, frame1, shapes, pad_x, pad_y, derivatives, stretch=No
               np.ascontiguousarray(frame1).reshape(-1), buf, geo, total, C, pad_x, pad_y,
               np.float32(offset), np.float32(factor), integer,
               _NO_EXTREMA if extrema is None else extrema, scratch,
-              threads=min(2, parallel.num_threads()), claim=True)
+              threads=min(2, num_threads()), claim=True)
     slack = SLACK if derivatives else 0  # (none: empty arrays tell the tracker to work per window)
     gx = np.empty(derivatives * total + slack, np.float32)
     gy = np.empty(derivatives * total + slack, np.float32)
@@ -542,7 +541,7 @@ def scharr_levels(buf, gx, gy, geos, C, pad_x, pad_y):
     zero in the borders; one parallel loop over the rows of all the levels, in twice as many
     bands as threads that the threads claim (``run_bands(claim=True)``): a worker that starts
     late leaves its bands to the others, where static bands made the caller wait for it."""
-    threads = parallel.num_threads()
+    threads = num_threads()
     run_bands(_scharr_levels_band, buf, gx, gy, geos, C, pad_x, pad_y, threads=2 * threads if threads > 1 else 1,
               claim=True)
 
@@ -835,7 +834,7 @@ def track_points(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h
     array allocated here: the band kernel takes unowned views of it, which must not outlive
     their owner. The points are tracked in the order of ``point_order`` (each point's result
     is the same in any order)."""
-    threads = parallel.num_threads()
+    threads = num_threads()
     n = window_row(win_w, C) * win_h
     nq = 0 if gx0.size else window_row(win_w + 1, C) * (win_h + 1) + SLACK
     scratch = np.empty((threads, 6, max(n, nq)), np.float32)

@@ -34,8 +34,7 @@ import math
 import numpy as np
 
 from .jit import jit
-from . import parallel
-from .parallel import band_range, run_bands
+from .parallel import band_range, num_threads, run_bands
 from .scalar import floor
 from .warp import UNKNOWN_FLOW, saturate_round
 
@@ -138,7 +137,7 @@ def splat_cpu(image, flow, levels, scales, mode, acc, level, out, int_max):
     """
     n_flow, h = flow.shape[:2]
     bounds = np.empty((n_flow, h, 2), np.int64)
-    if parallel.num_threads() > 1:
+    if num_threads() > 1:
         run_bands(_bounds_band, flow, bounds)
     else:  # one band scans every row anyway: spare the pass (0.5 ms at 1280x720)
         bounds[..., 0] = -1

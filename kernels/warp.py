@@ -24,12 +24,12 @@ from numba import types
 from numba.core import cgutils, config
 from numba.extending import intrinsic, overload
 
-from . import interp, parallel
+from . import interp
 from .atomic import atomic_add, unowned
 from .scalar import rint
 from .jit import internal, jit
-from .parallel import (SHARED_COUNTERS, band_range, bands_for, claim_chunk, finish_chunk, run_bands,
-                       run_shared)
+from .parallel import (SHARED_COUNTERS, band_range, bands_for, claim_chunk, finish_chunk,
+                       num_threads, run_bands, run_shared)
 
 UNKNOWN_FLOW = 1e9  # |component| >= this (or NaN) marks an unknown flow vector
 _ROWS_PER_TASK = 8
@@ -568,7 +568,7 @@ def warp_cpu(image, flow, out, mask, interpolation, border, border_value, int_ma
         Largest value of an integer output dtype, 0 for float outputs (integer rows are
         blended into a float32 row, then rounded and saturated in a vectorised pass).
     """
-    threads = parallel.num_threads()
+    threads = num_threads()
     n_out, h, w, channels = out.shape
     index = np.empty((threads, 2, w), np.int32)          # xs, ys per thread
     frac = np.empty((threads, 2, w), flow.dtype)          # fxs, fys per thread
