@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 import pytest
 from bench_farneback import _pair
-from conftest import THREADS, run, traffic_pair
+from conftest import THREADS, exit_if_skipped, run, traffic_pair
 
 CV_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
               "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
@@ -318,7 +318,6 @@ def _ratio(repeats=15, preset="medium"):
 
 if __name__ == "__main__":
     import argparse
-    import sys
 
     modes = {"accuracy": _accuracy, "sizes": _sizes, "gpu": _gpu_table, "profile": _profile,
              "ratio": _ratio}
@@ -331,7 +330,4 @@ if __name__ == "__main__":
     args = parser.parse_args()
     if args.preset and args.what != "ratio":
         parser.error("preset: ratio only")
-    try:
-        modes[args.what](args.repeats, *([args.preset] if args.preset else []))
-    except pytest.skip.Exception as why:  # the shared data is absent
-        sys.exit(f"skipped: {why}")
+    exit_if_skipped(modes[args.what], args.repeats, *([args.preset] if args.preset else []))

@@ -15,7 +15,7 @@ import flowkit
 import cv2
 import numpy as np
 import pytest
-from conftest import SIZES, THREADS, run
+from conftest import SIZES, THREADS, exit_if_skipped, run
 
 TUTORIAL = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2)
 
@@ -149,7 +149,6 @@ def _accuracy():
 
 if __name__ == "__main__":
     import argparse
-    import sys
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[1])
     parser.add_argument("threads", nargs="?", default=str(THREADS),
@@ -157,10 +156,7 @@ if __name__ == "__main__":
                         "FLOWKIT_BENCH_THREADS, 2), or accuracy: the accuracy tables")
     args = parser.parse_args()
     if args.threads == "accuracy":
-        try:
-            _accuracy()
-        except pytest.skip.Exception as why:  # the shared data is absent
-            sys.exit(f"skipped: {why}")
+        exit_if_skipped(_accuracy)
     elif not args.threads.isdigit() or int(args.threads) < 1:
         parser.error(f"threads: a positive integer or accuracy, got {args.threads!r}")
     else:

@@ -27,8 +27,8 @@ minima of 3 calls each, this version / the other.
 import cv2
 import numpy as np
 import pytest
-from conftest import (REAL_SIZES, SIZES, THREADS, gray_pair, interleave_min, run,
-                      traffic_pair)
+from conftest import (REAL_SIZES, SIZES, THREADS, exit_if_skipped, gray_pair, interleave_min,
+                      run, traffic_pair)
 from skimage.registration import optical_flow_ilk
 
 import flowkit
@@ -145,7 +145,6 @@ def _load():
 
 if __name__ == "__main__":
     import argparse
-    import sys
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[-1])
     parser.add_argument("what", nargs="?", choices=("ratio", "ab"), default="ratio",
@@ -158,8 +157,5 @@ if __name__ == "__main__":
     args = parser.parse_args()
     if args.what == "ratio" and args.module:
         parser.error("module: ab only")
-    try:
-        {"ratio": _ratio, "ab": _ab}[args.what](args.repeats, args.setting,
-                                                *([args.module] if args.module else []))
-    except pytest.skip.Exception as why:  # the shared data is absent
-        sys.exit(f"skipped: {why}")
+    exit_if_skipped({"ratio": _ratio, "ab": _ab}[args.what], args.repeats, args.setting,
+                    *([args.module] if args.module else []))

@@ -80,8 +80,7 @@ def accuracy_table():
 if __name__ == "__main__":
     import argparse
 
+    from conftest import exit_if_skipped
+
     argparse.ArgumentParser(description=__doc__.split("\n\n")[-1]).parse_args()
-    try:
-        print(accuracy_table())
-    except pytest.skip.Exception as why:  # the shared data is absent
-        sys.exit(f"skipped: {why}")
+    print(exit_if_skipped(accuracy_table))

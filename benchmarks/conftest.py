@@ -169,20 +169,27 @@ def run_under_pytest(path, doc):
     sys.exit(pytest.main([str(path), "--benchmark-only", "-q"]))
 
 
+def exit_if_skipped(call, *args):
+    """``call(*args)`` in a script mode: a ``pytest.skip`` (the shared data is absent) ends the
+    script with one ``skipped: ...`` line (exit status 1), not a traceback."""
+    import sys
+
+    try:
+        return call(*args)
+    except pytest.skip.Exception as why:
+        sys.exit(f"skipped: {why}")
+
+
 def interleaved_main(doc, timings, default=9):
     """The script mode of a bench module with an interleaved comparison: ``python
     benchmarks/bench_X.py [REPEATS]`` runs ``timings(repeats)`` (its ``--help`` shows the last
     paragraph of ``doc``); without the shared data, one ``skipped: ...`` line."""
     import argparse
-    import sys
 
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[-1])
     parser.add_argument("repeats", nargs="?", type=int, default=default,
                         help=f"repeats of the alternating timing (default {default})")
-    try:
-        timings(parser.parse_args().repeats)
-    except pytest.skip.Exception as why:  # the shared data is absent
-        sys.exit(f"skipped: {why}")
+    exit_if_skipped(timings, parser.parse_args().repeats)
 
 
 def interleaved(label, ours, peer, repeats=9, calls=10):
