@@ -647,8 +647,8 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
         Skip inputs whose output exists already (a finished output is never partial); with
         every output there no cluster is started.
     progress : bool
-        One tqdm progress bar over the tasks on stderr, and the dashboard's link (where
-        ``report.dashboard`` has one).
+        One tqdm progress bar over the tasks on stderr (an input, or each part of a chunked
+        one and its join), and the dashboard's link (where ``report.dashboard`` has one).
     **job_options
         Keyword options of the job.
 
@@ -893,9 +893,14 @@ def _run(client, spec, todo, threads, retries, chunk_frames, cuts, options, prog
             submitted.extend(pieces + [future])
         futures[future] = (src, dst)
     frames, done = 0, []
-    with tqdm(total=len(futures), unit="file", desc="batch", file=sys.stderr,
+    # one step per task, a chunk's part and a join too: a chunked long video moves the bar
+    tasks = list(submitted)
+    with tqdm(total=len(tasks), unit="task", desc="batch", file=sys.stderr,
               disable=not progress) as bar:
-        for future in as_completed(futures):
+        for future in as_completed(tasks):
+            bar.update()
+            if future not in futures:  # a part: its join reports the input
+                continue
             src, dst = futures[future]
             given = _as_given(src, dst)  # messages name the paths as the caller gave them
             result = future.result() if future.status == "finished" else None
@@ -910,7 +915,6 @@ def _run(client, spec, todo, threads, retries, chunk_frames, cuts, options, prog
                 failed[str(src)] = given(_one_line(error, options))  # -O NAME: ...
                 for path in parts.get(dst, ()):
                     path.unlink(missing_ok=True)
-            bar.update()
     # in the order of the inputs, not of completion: the report and the command's lines are
     # the same from one run to the next
     order = [dst for _, dst in todo]

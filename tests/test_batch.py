@@ -227,6 +227,17 @@ def test_long_video_in_three_chunks_is_identical(client, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["long.mkv"]  # parts removed
 
 
+def test_progress_bar_counts_the_parts_of_a_chunked_video(client, tmp_path, capsys):
+    # one long video in 3 parts + their join: 4 steps, each shown (a bar of files sat at 0/1
+    # until the whole video was done)
+    clip = make_video(tmp_path / "long.mkv", frames=30, gop=6, seed=3)
+    report = flowkit.batch("retime", [clip], tmp_path / "out", scheduler=client, **RETIME,
+                           chunk_frames=10, progress=True)
+    assert report.ok
+    shown = capsys.readouterr().err
+    assert "0/4 " in shown and re.search(r"batch: 100%.* 4/4 .*task/s", shown), shown
+
+
 def audio_packets(path):
     """(pts, bytes) of every audio packet of every audio stream."""
     with av.open(str(path)) as container:
