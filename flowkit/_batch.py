@@ -469,10 +469,13 @@ def _check_address(address):
     from distributed.comm.registry import get_backend
 
     try:
-        scheme, _ = parse_address(address)
+        scheme, location = parse_address(address)
         get_backend(scheme)  # http:// (the dashboard's address) is not one
         if scheme in ("tcp", "tls"):
             get_address_host_port(address)
+        # distributed unpacks an in-process address as ip/pid/n ("not enough values to unpack")
+        if scheme == "inproc" and location.count("/") != 2:
+            raise ValueError("an inproc address is ip/pid/n, of a scheduler in this process")
     except ValueError as exc:
         raise ValueError(f"scheduler: expected an address such as 'tcp://host:8786', got "
                          f"{address!r} ({exc})") from None

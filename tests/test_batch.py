@@ -883,6 +883,8 @@ def test_cli_round_trip(clips, tmp_path, capsys):
     (["--scheduler", "http://127.0.0.1:8787"], "--scheduler: expected an address such as "
                                                "'tcp://host:8786', got 'http://127.0.0.1:8787'"),
     (["--scheduler", "tcp://host:port"], "--scheduler: expected an address"),
+    (["--scheduler", "inproc://x"], "--scheduler: expected an address such as 'tcp://host:8786', "
+                                    "got 'inproc://x' (an inproc address is ip/pid/n"),
 ])
 def test_cli_errors_are_one_line(clips, tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.setattr(_batch, "_cores", lambda: 2)
