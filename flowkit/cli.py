@@ -37,7 +37,8 @@ from ._retime import _seconds_text, _shown  # numbers in messages, as retime's e
 from ._retime import segment_past_end  # --range's note
 from ._validate import renaming  # library messages naming the flag that set the parameter
 from .video import (DEFAULT_CODECS, DEFAULT_CRF, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_container,
-                    decode_image, grid_rate, probe_video, stored_rotation, video_end)
+                    decode_image, grid_rate, is_folder_image, probe_video, stored_rotation,
+                    video_end)
 
 METHODS = tuple(list_estimators())
 # the --help descriptions' sentence on an existing output file (see _wrote)
@@ -379,7 +380,7 @@ def _probe(source, step, grid=False):
     from .video import expected_frame_count, probe_video
 
     if source.is_dir():
-        count = sum(1 for p in source.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+        count = sum(1 for p in source.iterdir() if is_folder_image(p))
         return -(-count // step), None, None
     try:
         info = probe_video(source)

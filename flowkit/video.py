@@ -893,7 +893,7 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
         A video file FFmpeg can decode (PyAV: H.264, HEVC, VP9, AV1, MPEG-4, MJPEG, FFV1,
         ..., 8 to 16 bits), or a folder whose image files (png, jpg, bmp, tif, webp, pnm) are
         read in natural order of their names (``frame2.png`` before ``frame10.png``); other
-        files in the folder are ignored.
+        files in the folder, subfolders and hidden files (``.name``) are ignored.
     gray : bool, default False
         Yield ``(H, W)`` gray frames (OpenCV's RGB2GRAY weights) instead of RGB.
     step : int, default 1
@@ -968,10 +968,19 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
     return _iter_video(container, frames, first, step, gray, resize, timestamps)
 
 
+def is_folder_image(path):
+    """Whether ``path``, an entry of a folder, is one of its images that ``iter_frames`` reads:
+    a file (or a link to one) with an image extension whose name does not start with a dot.
+    Hidden files are skipped as ``ls`` and shell globs skip them (and as ``flowkit.batch``
+    skips hidden videos): macOS's ``._frame1.png`` AppleDouble files, which hold no image,
+    made a copied folder unreadable."""
+    return (path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+            and path.is_file())
+
+
 def _image_files(folder):
     """The image files of ``folder`` in natural order of their names (``iter_frames``'s)."""
-    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()),
-                   key=_natural_key)
+    files = sorted((p for p in folder.iterdir() if is_folder_image(p)), key=_natural_key)
     if not files:
         raise ValueError(f"path: the folder {folder} holds no image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
     return files

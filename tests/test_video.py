@@ -148,6 +148,22 @@ def test_image_folder_natural_order(tmp_path):
     np.testing.assert_array_equal(next(iter_frames(tmp_path)), np.repeat(expected[..., None], 3, axis=2))
 
 
+def test_image_folder_skips_hidden_files(tmp_path):
+    # a folder copied from macOS holds ._NAME AppleDouble files (metadata, no image) beside
+    # each frame: iter_frames failed on "cannot read the image ._frame1.png"; hidden files are
+    # skipped as ls, shell globs and flowkit.batch's folders skip them, a readable one too
+    frames = make_frames(3)
+    for k, frame in enumerate(frames):
+        cv2.imwrite(str(tmp_path / f"frame{k}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    (tmp_path / "._frame0.png").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
+    (tmp_path / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    cv2.imwrite(str(tmp_path / ".thumb.png"), np.zeros((4, 4, 3), np.uint8))  # another size
+    got = list(iter_frames(tmp_path))
+    assert len(got) == 3
+    for frame, expected in zip(got, frames):
+        np.testing.assert_array_equal(frame, expected)
+
+
 def test_image_folder_errors(tmp_path):
     (tmp_path / "readme.md").write_text("x")
     with pytest.raises(ValueError, match=r"path: the folder .* holds no image files"):

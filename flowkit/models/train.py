@@ -72,11 +72,10 @@ def _check_folders(sources):
     """A folder among ``sources`` (:func:`find_sources`: one with no video file) that holds no
     image file either is a ``ValueError`` naming ``--data`` and both kinds of file (it said
     "the folder holds no image files" of a folder of videos of another extension)."""
-    from ..video import IMAGE_EXTENSIONS
+    from ..video import IMAGE_EXTENSIONS, is_folder_image
 
     for source in sources:
-        if source.is_dir() and not any(f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file()
-                                       for f in source.iterdir()):
+        if source.is_dir() and not any(is_folder_image(f) for f in source.iterdir()):
             raise ValueError(f"--data: the folder {source} holds no video file "
                              f"({', '.join(sorted(VIDEO_SUFFIXES))}) and no image file "
                              f"({', '.join(sorted(IMAGE_EXTENSIONS))})")
