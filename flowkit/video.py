@@ -73,8 +73,10 @@ _FF_QP2LAMBDA = 118  # FFmpeg's lambda per quantiser step (libavutil FF_QP2LAMBD
 
 
 def _natural_key(path):
-    # "frame2" sorts before "frame10"; zero-padded names sort as plainly
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+    # "frame2" sorts before "frame10"; zero-padded names sort as plainly; names the numbers make
+    # equal ("frame02", "frame2") by the name, not in the order the file system lists them
+    parts = [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+    return parts, path.name
 
 
 def _check_resize(resize):

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import warnings
 from fractions import Fraction
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -146,6 +147,21 @@ def test_image_folder_natural_order(tmp_path):
     cv2.imwrite(str(tmp_path / "frame0.png"), expected)  # a gray file reads back unchanged
     np.testing.assert_array_equal(next(iter_frames(tmp_path, gray=True)), expected)
     np.testing.assert_array_equal(next(iter_frames(tmp_path)), np.repeat(expected[..., None], 3, axis=2))
+
+
+def test_image_folder_order_of_names_with_equal_numbers(tmp_path, monkeypatch):
+    # frame2.png and frame02.png have one natural key: they came in the order the file system
+    # listed them (ext4's hash order), which changed with the folder; now by name, whatever
+    # that order
+    frames = make_frames(3)
+    for name, frame in zip(["frame2.png", "frame02.png", "frame1.png"], frames):
+        cv2.imwrite(str(tmp_path / name), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    listed = sorted(tmp_path.iterdir())
+    for order in (listed, listed[::-1]):
+        monkeypatch.setattr(Path, "iterdir", lambda self, order=order: iter(order))
+        got = list(iter_frames(tmp_path))
+        for frame, index in zip(got, [2, 1, 0]):  # frame1, frame02, frame2
+            np.testing.assert_array_equal(frame, frames[index])
 
 
 def test_image_folder_skips_hidden_files(tmp_path):
