@@ -91,7 +91,8 @@ def _read_image(path, name=None, folder_hint=""):
     """Read an image file as flowkit takes frames: gray ``(H, W)`` or RGB ``(H, W, 3)``.
 
     The bit depth is kept (8-bit -> uint8, 16-bit -> uint16, float TIFF/EXR -> float32).
-    An alpha channel is dropped: RGBA gives RGB, gray + alpha gives gray. ``name`` (the
+    An alpha channel is dropped: RGBA gives RGB, gray + alpha gives gray. An EXIF orientation
+    is applied (upright, as ``cv2.imread`` and an image folder read them). ``name`` (the
     argument, ``FRAME0``) starts the message of a missing or unreadable file, or of a folder
     (``folder_hint`` then ends it).
     """
@@ -104,11 +105,13 @@ def _read_image(path, name=None, folder_hint=""):
     if not path.is_file():
         raise FileNotFoundError(f"{named}no such image file: {path}")
     data = np.fromfile(path, np.uint8)
-    image = decode_image(data, cv2.IMREAD_UNCHANGED)
+    # the depth and channels as stored, but not IMREAD_UNCHANGED: it alone leaves an EXIF
+    # orientation unapplied (a phone's JPEG came sideways); these flags drop alpha
+    image = decode_image(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
     if image is None:
         raise ValueError(f"{named}{path}: OpenCV cannot read this file as an image")
     if image.ndim == 3 and data[:8].tobytes() == _PNG_SIGNATURE and data.size > 25 and data[25] == 4:
-        image = image[..., :1]  # a gray + alpha PNG, which OpenCV decodes as BGRA
+        image = image[..., :1]  # a gray + alpha PNG, which OpenCV decodes as BGR
     if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
         raise TypeError(f"{named}{path}: pixel type {image.dtype} is not supported (8 or 16 bits, or float)")
     if image.ndim == 3:

@@ -811,6 +811,42 @@ def test_alpha_is_dropped_and_bit_depth_kept(pair, tmp_path):
     np.testing.assert_array_equal(image16, frame0.astype(np.uint16) * 257)
 
 
+def _jpeg_with_orientation(path, stored, orientation):
+    """Write ``stored`` (RGB) as a JPEG whose EXIF says ``orientation`` (an APP1 segment
+    after the start marker, big-endian TIFF with the one Orientation entry, tag 0x0112)."""
+    ok, jpeg = cv2.imencode(".jpg", stored[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 100])
+    assert ok
+    tiff = (b"MM\x00\x2a\x00\x00\x00\x08" + b"\x00\x01" + b"\x01\x12\x00\x03\x00\x00\x00\x01"
+            + orientation.to_bytes(2, "big") + b"\x00\x00" + b"\x00\x00\x00\x00")
+    app1 = b"Exif\x00\x00" + tiff
+    jpeg = jpeg.tobytes()
+    path.write_bytes(jpeg[:2] + b"\xff\xe1" + (len(app1) + 2).to_bytes(2, "big") + app1 + jpeg[2:])
+
+
+def test_exif_orientation_of_two_images_is_applied_as_in_a_folder(pair, tmp_path, capsys):
+    # a phone's JPEG stored sideways with EXIF orientation 6 (turn 90 degrees clockwise to
+    # show): flow and interpolate read it unturned (IMREAD_UNCHANGED ignores the tag), while
+    # cv2.imread and an image folder of the same files turn it upright; now the same
+    frame0, frame1 = pair[2:]
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    for name, frame in (("a.jpg", frame0), ("b.jpg", frame1)):
+        _jpeg_with_orientation(folder / name, np.ascontiguousarray(np.rot90(frame)), 6)
+    upright = cv2.imread(str(folder / "a.jpg"))[..., ::-1]
+    assert upright.shape == frame0.shape  # OpenCV's reference: turned back upright
+    np.testing.assert_array_equal(_read_image(folder / "a.jpg"), upright)
+    np.testing.assert_array_equal(next(flowkit.iter_frames(folder)), upright)
+    assert main(["flow", str(folder / "a.jpg"), str(folder / "b.jpg"),
+                 "-o", str(tmp_path / "p.flo"), "-q"]) == 0
+    assert main(["flow", str(folder), "--flo-dir", str(tmp_path / "flo"), "-q"]) == 0
+    pair_flow = flowkit.read_flo(tmp_path / "p.flo")
+    assert pair_flow.shape == frame0.shape[:2] + (2,)
+    np.testing.assert_array_equal(pair_flow, flowkit.read_flo(tmp_path / "flo" / "flow_000000.flo"))
+    assert main(["interpolate", str(folder / "a.jpg"), str(folder / "b.jpg"),
+                 str(tmp_path / "mid.png"), "-q"]) == 0
+    assert cv2.imread(str(tmp_path / "mid.png")).shape == frame0.shape
+
+
 def _moving_frames(count=6, height=48, width=64):
     """Frames of a smooth texture moving 1 px right and 0.5 px down per frame (uint8 RGB)."""
     texture = textured_image(height + 16, width + 16, seed=4, channels=3)
@@ -2034,8 +2070,8 @@ def test_crf_above_51_for_x264_is_refused_naming_it(moving_folder, tmp_path, arg
     args = [a.format(clip=folder, video=video, out=tmp_path / "out") for a in args]
     status, out, err = run_cli(*args)
     assert status == 2 and out == ""
-    assert one_error_line(err).startswith(f"--crf: expected an integer <= 51 for libx264 (0-51; "
-                                          f"libx265 0-51, libvpx-vp9 0-63, ")
+    assert one_error_line(err).startswith("--crf: expected an integer <= 51 for libx264 (0-51; "
+                                          "libx265 0-51, libvpx-vp9 0-63, ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip"]
 
 
