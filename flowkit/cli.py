@@ -665,6 +665,7 @@ def _pairwise(estimator, frames):
 
 def _flow_video(args):
     import flowkit
+    from .video import image_folder_depth
 
     source = Path(args.frame0)
     if source.is_file() and source.suffix.lower() in IMAGE_EXTENSIONS:
@@ -691,8 +692,11 @@ def _flow_video(args):
     # a video's flow pictures keep its frames' times and display rotation, as predict and
     # retime do; one writer (_flow_video.py) for this and flowkit.batch's flow job: one file
     count, _, info = _probe(source, args.step, grid=True)
+    # a folder of 16-bit images at their depth, as predict reads it and as two image files
+    # are read: OpenCV's reduction to 8 bits kept 4 bits of a microscope's 12-bit frames
+    depth = image_folder_depth(source) if source.is_dir() else 8
     frames = flowkit.iter_frames(source, gray=args.gray, step=args.step, resize=args.resize,
-                                 timestamps=info is not None)
+                                 timestamps=info is not None, depth=depth)
     times = []  # of the frames read, from the first one
     if info is not None:
         frames = _recording_times(frames, times)

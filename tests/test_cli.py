@@ -915,6 +915,25 @@ def test_flow_of_an_image_folder_with_lucas_kanade(tmp_path, capsys):
         np.testing.assert_allclose(flowkit.read_flo(flo_dir / f"flow_{i:06d}.flo"), expected, atol=1e-5)
 
 
+def test_flow_of_a_16_bit_image_folder_keeps_its_depth(tmp_path, capsys):
+    # a microscope's 12-bit frames in 16-bit TIFFs: flow of the folder read them reduced to 8
+    # bits (OpenCV's >> 8: 16 grey levels left) while predict of the folder and flow of two of
+    # its files read them as stored; now the flows are of the frames as stored
+    folder = tmp_path / "cells"
+    folder.mkdir()
+    frames = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.uint16) * 16 + 5
+              for f in _moving_frames(3, 40, 56)]
+    for i, frame in enumerate(frames):
+        cv2.imwrite(str(folder / f"t{i}.tif"), frame)
+    assert main(["flow", str(folder), "--method", "lucas_kanade",
+                 "--flo-dir", str(tmp_path / "flo"), "-q"]) == 0
+    for i in range(2):
+        expected = flowkit.lucas_kanade(np.repeat(frames[i][..., None], 3, axis=2),
+                                        np.repeat(frames[i + 1][..., None], 3, axis=2))
+        np.testing.assert_array_equal(flowkit.read_flo(tmp_path / "flo" / f"flow_{i:06d}.flo"),
+                                      expected)
+
+
 @pytest.mark.parametrize("command", ["flow --flo-dir", "predict", "demo --out", "batch -o"])
 def test_output_folders_are_created_in_an_existing_folder_only(tmp_path, capsys, command):
     # flow --flo-dir, batch -o and demo --out made missing parents too, while predict's folder
