@@ -1010,6 +1010,20 @@ def image_folder_depth(folder):
     return 16 if image.dtype == np.uint16 else 8
 
 
+def _raise_unread(file, data):
+    """The error of a folder's image ``file`` (bytes ``data``) OpenCV did not decode to 8 or 16
+    bits: a float TIFF, which IMREAD_COLOR refuses (said "cannot read" of a file that two-image
+    commands read), names its samples; anything else cannot be read."""
+    import cv2
+
+    stored = decode_image(data, cv2.IMREAD_UNCHANGED) if file.suffix.lower() in (".tif", ".tiff") \
+        else None
+    if stored is not None and stored.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"path: image {file} has {stored.dtype} samples; the images of a folder "
+                         f"are read as 8- or 16-bit")
+    raise ValueError(f"path: OpenCV cannot read the image {file}")
+
+
 def _iter_images(files, gray, resize, depth=8):
     import cv2
 
@@ -1019,9 +1033,10 @@ def _iter_images(files, gray, resize, depth=8):
     for file in files:
         # decode colour and convert like video frames: the decoders' own gray conversion
         # (IMREAD_GRAYSCALE) differs from BGR2GRAY by a level on half the pixels of a PNG
-        image = decode_image(np.fromfile(file, np.uint8), flags)
+        data = np.fromfile(file, np.uint8)
+        image = decode_image(data, flags)
         if image is None:
-            raise ValueError(f"path: OpenCV cannot read the image {file}")
+            _raise_unread(file, data)
         if depth == 16 and image.dtype == np.uint8:
             image = image.astype(np.uint16) * np.uint16(257)  # 255 -> 65535, as FFmpeg's rgb48
         elif depth == 16 and image.dtype != np.uint16:

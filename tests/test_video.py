@@ -675,6 +675,11 @@ def test_image_folder_depth_16(tmp_path):
     with pytest.raises(ValueError, match=r"path: image .*a\.tif has float32 samples; depth=16 reads 8- "
                                          r"and 16-bit images"):
         next(iter_frames(floats, depth=16))
+    # at depth 8 (flow and predict read a folder whose first image is not 16-bit so): it said
+    # "OpenCV cannot read the image", of a file flow and interpolate read as two images
+    with pytest.raises(ValueError, match=r"^path: image .*a\.tif has float32 samples; the images "
+                                         r"of a folder are read as 8- or 16-bit$"):
+        next(iter_frames(floats))
 
 
 def test_writer_exact_fractional_rate_and_rotation(tmp_path):
