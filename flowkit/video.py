@@ -1107,16 +1107,40 @@ def _muxer_extensions():
     return frozenset(extensions)
 
 
+@functools.cache
+def _image_sequence_extensions():
+    """The extensions (lower case, no dot) FFmpeg writes with its image2 muxer alone (png, jpg,
+    tif, dpx, ...): one image file per frame, named by a ``%d`` pattern in the path."""
+    import av
+
+    others = set()
+    for format_name in av.formats_available - {"image2"}:
+        try:
+            extensions = av.ContainerFormat(format_name, "w").extensions
+        except ValueError:  # a demuxer only
+            continue
+        others.update(e.strip().lower() for e in extensions)
+    image2 = av.ContainerFormat("image2", "w").extensions
+    return frozenset(e.strip().lower() for e in image2) - others
+
+
 def check_container(path, name="path"):
     """Raise ValueError naming the parameter ``name`` when no FFmpeg container takes the
     extension of ``path`` (``out.xyz``): FFmpeg picks the container by the extension, so a
-    ``codec`` does not help (FFmpeg said only "Could not determine output format"). A path
-    without an extension is :func:`writer_codec`'s error."""
+    ``codec`` does not help (FFmpeg said only "Could not determine output format"); or when
+    the extension is an image format (``out.png``, ``frame_%04d.png``): FFmpeg writes one
+    image per frame, which is no video file (with a ``%d`` pattern the frames went to hidden
+    temporary files and an empty file was reported as written). A path without an extension is
+    :func:`writer_codec`'s error."""
     suffix = Path(path).suffix
     if suffix and suffix[1:].lower() not in _muxer_extensions():
         raise ValueError(f"{name}: {path}: FFmpeg has no container for the extension {suffix!r} "
                          f"(it picks the container by the extension, whatever the codec); use a "
                          f"video extension ({', '.join(DEFAULT_CODECS)}, ...)")
+    if suffix and suffix[1:].lower() in _image_sequence_extensions():
+        raise ValueError(f"{name}: {path}: {suffix!r} is an image format, which FFmpeg writes as "
+                         f"one file per frame, not a video; use a video extension "
+                         f"({', '.join(DEFAULT_CODECS)}, ...)")
 
 
 def check_crf(crf, encoder, name="crf"):

@@ -915,6 +915,20 @@ def test_flow_of_an_image_folder_with_lucas_kanade(tmp_path, capsys):
         np.testing.assert_allclose(flowkit.read_flo(flo_dir / f"flow_{i:06d}.flo"), expected, atol=1e-5)
 
 
+def test_an_ffmpeg_image_pattern_as_a_video_output_is_a_usage_error(moving_folder, tmp_path):
+    # predict IN frame_%03d.png --codec png exited 0 with "wrote frame_%03d.png (2 frames, ...)":
+    # an empty file, the frames left in hidden .frame_001.<random>.tmp.png files
+    folder = moving_folder[0]
+    status, out, err = run_cli("predict", folder, tmp_path / "frame_%03d.png", "--codec", "png",
+                               "--horizon", "2", "-q")
+    assert status == 2 and out == "" and one_error_line(err) == (
+        f"OUTPUT: {tmp_path / 'frame_%03d.png'}: '.png' is an image format, which FFmpeg writes "
+        "as one file per frame, not a video; use a video extension (.mp4, .m4v, .mov, .mkv, "
+        ".avi, .webm, ...), or a folder (a path without an extension) for PNG files "
+        "(see flowkit predict --help)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [folder.name]
+
+
 def test_flow_of_a_16_bit_image_folder_keeps_its_depth(tmp_path, capsys):
     # a microscope's 12-bit frames in 16-bit TIFFs: flow of the folder read them reduced to 8
     # bits (OpenCV's >> 8: 16 grey levels left) while predict of the folder and flow of two of

@@ -456,6 +456,22 @@ def test_mjpeg_takes_only_full_range_yuv(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
 
 
+def test_writer_refuses_an_image_format_even_with_a_pattern(tmp_path):
+    # FFmpeg's image2 muxer writes a .png "video" one file per frame, expanding a %d pattern:
+    # frame_%03d.png with codec png wrote .frame_001.<random>.tmp.png, ... (hidden, left
+    # behind), renamed the empty temporary file in place and reported 2 frames written; a plain
+    # out.png failed at the second frame. Both are refused when the writer is made
+    for name in ("frame_%03d.png", "out.png", "shot.%04d.dpx", "a.JPG"):
+        with pytest.raises(ValueError, match=r"^path: .* is an image format, which FFmpeg writes "
+                                             r"as one file per frame, not a video; use a video "):
+            VideoWriter(tmp_path / name, fps=30, codec="png")
+    assert list(tmp_path.iterdir()) == []
+    with VideoWriter(tmp_path / "a.apng", fps=10, codec="apng") as writer:  # a container: a video
+        for frame in make_frames(2):
+            writer.write(frame)
+    assert len(list(iter_frames(tmp_path / "a.apng"))) == 2
+
+
 def test_writer_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError):
         VideoWriter(tmp_path / "no" / "a.mp4", 30)
