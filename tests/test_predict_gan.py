@@ -398,8 +398,28 @@ def test_float_output_stays_in_the_float_range():
     high = predict_gan.refine_arrays(Push(2.0), clip, classical, motion)
     assert low.dtype == np.float32 and low.min() == 0.0 and low.max() == 0.0
     assert high.max() == 1.0 and high.min() == 1.0
-    wide = clip * 4 - 1  # [-1, 3]: its own range is the bound
+    wide = clip * 1.5 - 0.5  # [-0.5, 1]: its own range is the bound (full scale still 1)
     classical, motion = flowkit.predict(wide, 2, return_flow=True)
-    out = predict_gan.refine_arrays(Push(-0.5), wide, classical, motion)
-    np.testing.assert_allclose(out, np.maximum(classical - 0.5, wide.min()), rtol=0, atol=1e-6)
+    out = predict_gan.refine_arrays(Push(-0.75), wide, classical, motion)
+    np.testing.assert_allclose(out, np.maximum(classical - 0.75, wide.min()), rtol=0, atol=1e-6)
     assert flowkit.predict(clip, 2, method="gan").min() >= 0
+
+
+@needs_torch
+def test_gan_scales_float_clips_as_their_range():
+    # the network was trained on [0, 1]: a float clip in [0, 255] is scaled as the uint8 clip,
+    # as interpolate(method="learned") and colorize scale theirs (it was fed unscaled, so a
+    # residual of 0.02 of full scale added 0.02 levels instead of 5.1)
+    model = models.get_model("predict-gan", weights=None)
+    with torch.no_grad():
+        model.head.bias.fill_(0.02)
+    clip = _clip(frames=4)
+    as_uint8 = flowkit.predict(clip, 2, method="gan", model=model)
+    np.testing.assert_allclose(as_uint8, np.minimum(flowkit.predict(clip, 2) + 5.1, 255),
+                               rtol=0, atol=0.5)  # uint8 rounding
+    for k in (1.0, 1 / 255):  # float32 arithmetic on values up to 255: 1e-4 levels
+        floats = clip.astype(np.float32) * k
+        classical = flowkit.predict(floats, 2).astype(np.float64)
+        out = flowkit.predict(floats, 2, method="gan", model=model)
+        np.testing.assert_allclose(out / k, np.minimum(classical / k + 5.1, 255), rtol=0,
+                                   atol=1e-4)

@@ -27,7 +27,7 @@ gradient-difference loss ``mean(| |dx truth| - |dx out| |) + same in y`` (alpha 
 import torch
 from torch import nn
 
-from ._arrays import intensity_scale, like, to_dtype, to_tensor
+from ._arrays import like, to_dtype, to_tensor
 from .interp_refine import UNet3
 
 CONTEXT = 4  # frames the network sees (older ones repeated when a clip is shorter)
@@ -113,8 +113,14 @@ def clip_tensors(clip, predicted, motion, device="cpu"):
     """``flowkit.predict``'s inputs and outputs for one clip as the batch :func:`generate`
     takes, one sample per (horizon, image channel): ``clip`` (T, H, W[, C]), ``predicted``
     (horizon, H, W[, C]) and ``motion`` (H, W, 2), NumPy or CuPy (DLPack: no copy on the same
-    device); intensities divided by ``scale`` (the dtype's maximum for integers, else 1)."""
-    scale = intensity_scale(clip.dtype)
+    device); intensities divided by ``scale``: the dtype's maximum for integers, for floats
+    the first of 1, 255 and 65535 that bounds the clip (``_validate.learned_full_scale``, as
+    ``interpolate(method="learned")`` and colorize scale them: a float clip in [0, 255] was
+    fed unscaled to a network trained on [0, 1])."""
+    from .._validate import learned_full_scale
+
+    top = 0.0 if clip.dtype.kind == "u" else float(abs(clip).max())
+    scale = learned_full_scale(clip.dtype, top)
     clip, predicted = to_tensor(clip, device), to_tensor(predicted, device)
     if clip.ndim == 3:
         clip, predicted = clip[..., None], predicted[..., None]
