@@ -731,6 +731,26 @@ def test_cli_train_on_a_folder_without_videos_or_images(tmp_path, capsys, model)
 
 
 @needs_torch
+@pytest.mark.parametrize("model, nothing", [
+    ("interp-refine", "no triplet of at least 32x32 pixels with motion"),
+    ("predict-gan", "no clip of 8 frames of at least 32x32 pixels with motion"),
+    ("colorize", "no colour frame of at least 32x32 pixels")])
+def test_cli_train_shrink_beyond_the_frame_size_finds_nothing(tmp_path, capsys, model, nothing):
+    # --shrink 100 of 60x40 frames asked OpenCV's resize for a size of 0: "flowkit: error:
+    # OpenCV: inv_scale_x > 0 in function 'resize'", exit 1; the frames are now smaller than
+    # the crop, as frames too small for it are, and nothing is found
+    from flowkit.cli import main
+
+    data = _moving_frames(tmp_path / "frames")
+    out = tmp_path / "w.safetensors"
+    assert main(_train_args(model, data, out, "--shrink", "100")) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"flowkit: error: --data: {nothing} found in {data} (see flowkit train "
+                   f"{model} --help)")
+    assert not list(tmp_path.glob("w.*"))
+
+
+@needs_torch
 def test_train_data_may_be_a_single_path(tmp_path):
     # a str was iterated character by character ("--data: no such file or folder 'w'" for
     # "/work/..."), a Path raised "TypeError: 'PosixPath' object is not iterable"

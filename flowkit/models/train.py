@@ -124,17 +124,24 @@ def crops_from_triplets(triplets, *, crop, per_triplet, rng):
     return {key: torch.cat(value) for key, value in crops.items()}
 
 
+def shrink_frame(frame, shrink):
+    """``frame`` shrunk by ``shrink`` (area averaging), to at least 1x1: a ``--shrink`` larger
+    than the frame asked OpenCV for a size of 0 ("inv_scale_x > 0 in function 'resize'"); such
+    a frame is now smaller than any crop, and skipped as they are."""
+    import cv2
+
+    if shrink <= 1:
+        return frame
+    size = (max(1, frame.shape[1] // shrink), max(1, frame.shape[0] // shrink))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+
 def read_frames(source, shrink=1):
     """All frames of a video file or frame folder (uint8 RGB), shrunk by ``shrink`` (area
-    averaging)."""
-    import cv2
+    averaging, :func:`shrink_frame`)."""
     from ..video import iter_frames
 
-    frames = list(iter_frames(source))
-    if shrink > 1:
-        frames = [cv2.resize(f, (f.shape[1] // shrink, f.shape[0] // shrink),
-                             interpolation=cv2.INTER_AREA) for f in frames]
-    return frames
+    return [shrink_frame(f, shrink) for f in iter_frames(source)]
 
 
 def moving(a, b):
@@ -546,7 +553,6 @@ def sample_frames(sources, *, count, shrink=2):
     """About ``count`` RGB frames spread evenly over the sources (every k-th frame of each;
     shrunk by ``shrink``, area averaging), skipping nearly gray ones (mean distance of the
     channels from their mean under 2 levels)."""
-    import cv2
     from ..video import iter_frames, probe_video
 
     per_source = max(1, count // max(1, len(sources)))
@@ -555,9 +561,7 @@ def sample_frames(sources, *, count, shrink=2):
         total = probe_video(source).frame_count if source.is_file() else None
         step = max(1, (total or per_source) // per_source)
         for f in itertools.islice(iter_frames(source, step=step), per_source):
-            if shrink > 1:
-                f = cv2.resize(f, (f.shape[1] // shrink, f.shape[0] // shrink),
-                               interpolation=cv2.INTER_AREA)
+            f = shrink_frame(f, shrink)
             if np.abs(f.astype(np.int16) - f.mean(axis=2, keepdims=True)).mean() >= 2:
                 yield f
 
