@@ -350,6 +350,30 @@ def test_corrupt_and_wrong_shape_weights_are_clear_errors(tmp_path):
         models.get_model("interp-refine", weights=nan)
 
 
+@needs_torch
+def test_integer_weights_are_refused_and_other_float_precisions_load(tmp_path):
+    # an int32 or bool file of the right shapes loaded silently (load_state_dict casts): a
+    # quantised file without its scales gave garbage weights; float16 and float64 files load,
+    # cast to the model's float32 (float16: the same values within its precision, 2^-11)
+    from safetensors.torch import save_file
+
+    state = {k: v.contiguous() for k, v in models.get_model("interp-refine").state_dict().items()}
+    for dtype in (torch.int32, torch.uint8, torch.bool):
+        path = tmp_path / f"{str(dtype)[6:]}.safetensors"
+        save_file({k: (v * 100).to(dtype) for k, v in state.items()}, str(path))
+        with pytest.raises(ValueError, match=rf"^weights: '.*{path.name}' does not fit "
+                                             rf"InterpRefine: enc1\.0\.weight expected a "
+                                             rf"floating-point tensor, got {str(dtype)[6:]}$"):
+            models.get_model("interp-refine", weights=path)
+    for dtype, rtol in ((torch.float16, 2.0 ** -11), (torch.float64, 0)):
+        path = tmp_path / f"{str(dtype)[6:]}.safetensors"
+        save_file({k: v.to(dtype) for k, v in state.items()}, str(path))
+        net = models.get_model("interp-refine", weights=path)
+        for key, value in net.state_dict().items():
+            assert value.dtype == torch.float32
+            torch.testing.assert_close(value, state[key], rtol=rtol, atol=1e-7)
+
+
 # --- interpolate(method="learned") ---
 
 @needs_torch

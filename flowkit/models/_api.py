@@ -212,6 +212,13 @@ def load_state(model, path):
             raise ValueError(f"weights: {str(path)!r} does not fit {type(model).__name__}: "
                              f"{key} expected shape {tuple(value.shape)}, got "
                              f"{tuple(state[key].shape)}")
+        # load_state_dict casts silently: integer or bool tensors (a quantised file, another
+        # tool's masks) became float weights; float16 / float64 of the same values are kept
+        if state[key].is_floating_point() != value.is_floating_point():
+            kind = "a floating-point" if value.is_floating_point() else "an integer or bool"
+            raise ValueError(f"weights: {str(path)!r} does not fit {type(model).__name__}: "
+                             f"{key} expected {kind} tensor, got "
+                             f"{str(state[key].dtype).removeprefix('torch.')}")
     import torch
 
     for key, value in state.items():  # a diverged run's file: NaN in, black frames out
@@ -250,8 +257,8 @@ def get_model(name, *, weights="default", device=None):
         PyTorch is not installed (the message names the extra ``flowkit-cv[torch]``).
     ValueError
         An unknown name or weights name; a file that is not safetensors or does not fit the
-        architecture (missing, unexpected or wrong-shaped tensors) or holds NaN or infinite
-        values; a ``device`` other than
+        architecture (missing, unexpected or wrong-shaped tensors, integer or bool tensors for
+        floating-point ones) or holds NaN or infinite values; a ``device`` other than
         the above, or ``"cuda"`` without a CUDA build of torch and a GPU.
     TypeError
         ``weights`` neither a string, a path, a Weights nor None; the registered builder returned
