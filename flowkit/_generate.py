@@ -157,7 +157,7 @@ def _load(model, device):
             # stay where it was): they move it, or leave device None
             raise ValueError(f"device: expected None or the device the model lives on "
                              f"({where}), got {str(device)!r} (move it: model.to(device))")
-        return model
+        return _api.check_float32(model)
     if isinstance(model, Path) or (isinstance(model, str) and model.endswith(".safetensors")):
         with renaming("weights", "model"):  # a missing or unreadable file names model
             net = _api.get_model("text2video-shapes", weights=model, device=device)

@@ -514,6 +514,32 @@ def test_learned_model_of_another_class_is_a_type_error_before_anything_runs(mon
             flowkit.interpolate(frame0, frame1, method="learned", model=model)
 
 
+@needs_torch
+@pytest.mark.parametrize("dtype", ["float64", "float16", "bfloat16"])
+def test_a_module_of_another_precision_is_a_type_error_before_anything_runs(monkeypatch, dtype):
+    # model.double() / .half() failed inside torch ("Input type (float) and bias type (double)
+    # should be the same") after the flows and the classical pipeline had run
+    def never(*args, **kwargs):
+        raise AssertionError("the flows were estimated")
+
+    from flowkit import _interpolate, _predict
+
+    monkeypatch.setattr(_interpolate, "get_estimator", never)
+    monkeypatch.setattr(_predict, "get_estimator", never)
+    message = (rf"^model: expected a module with float32 parameters \(model.float\(\)\), "
+               rf"got {dtype} parameters$")
+    frame0, _, frame1 = _pair()
+    calls = {
+        "interp-refine": lambda m: flowkit.interpolate(frame0, frame1, method="learned", model=m),
+        "predict-gan": lambda m: flowkit.predict([frame0, frame1], 1, method="gan", model=m),
+        "text2video-shapes": lambda m: flowkit.generate("a red circle moves left", model=m)}
+    for name, call in calls.items():
+        model = models.get_model(name, weights=None).to(getattr(torch, dtype))
+        with pytest.raises(TypeError, match=message):
+            call(model)
+        assert _api.check_float32(model.float()) is model  # the same module in float32
+
+
 # --- training ---
 
 def _crops(seed=0):

@@ -345,6 +345,19 @@ def predictor_model(name, model=None):
         if not isinstance(getattr(model, "_orig_mod", model), expected):  # torch.compile's wrapper
             raise TypeError(f"model: expected a {module}.{cls} (flowkit.models.get_model("
                             f"{name!r})), got {type(model).__module__}.{type(model).__qualname__}")
+    return check_float32(model)
+
+
+def check_float32(model):
+    """``model`` (a caller's module) if its floating-point parameters are float32, the
+    precision flowkit feeds its networks: ``model.double()`` or ``.half()`` failed inside torch
+    ("Input type (float) and bias type (double) should be the same") after the classical
+    pipeline had run."""
+    dtypes = {p.dtype for p in model.parameters() if p.is_floating_point()}
+    other = sorted(str(d).removeprefix("torch.") for d in dtypes if str(d) != "torch.float32")
+    if other:
+        raise TypeError(f"model: expected a module with float32 parameters (model.float()), "
+                        f"got {', '.join(other)} parameters")
     return model
 
 
