@@ -662,6 +662,12 @@ def test_cli_train_writes_loadable_weights_with_metadata(tmp_path, capsys):
     cache.write_bytes(cache.read_bytes()[:1000])
     assert main(args[:crop_at] + ["24"] + args[crop_at + 1:]) == 0
     assert torch.load(cache, weights_only=True)["key"]["crop"] == 24
+    # ... and when a frame is replaced in place (the paths are the same, the crops were not)
+    made = cache.stat().st_mtime_ns
+    cv2.imwrite(str(folder / "f3.png"), np.roll(a, 5, axis=1)[..., ::-1])
+    os.utime(folder / "f3.png", ns=(made + 10**9, made + 10**9))  # a time the clock resolves
+    assert main(args[:crop_at] + ["24"] + args[crop_at + 1:]) == 0
+    assert cache.stat().st_mtime_ns != made
 
 
 def test_cli_train_errors_are_one_line(tmp_path, capsys):
@@ -1052,6 +1058,16 @@ def test_cli_train_resume_continues_only_the_same_run(tmp_path, capsys):
     again = load_file(out)
     assert all(torch.equal(again[k], resumed[k]) for k in straight)
     assert json.loads(out.with_suffix(".json").read_text())["losses"] == meta["losses"]
+    # a frame of --data replaced in place: the same paths, other data (it resumed on it)
+    frame = sorted(folder.iterdir())[0]
+    frame.write_bytes(frame.read_bytes())
+    os.utime(frame, ns=(made + 10**9, made + 10**9))
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"flowkit: error: --resume: {ckpt}: expected a checkpoint of this run, got one "
+                   "of a run whose --data files had other sizes or times (or were not "
+                   "recorded): the data changed; train without --resume (see flowkit train "
+                   "interp-refine --help)"]
 
 
 @needs_torch

@@ -68,6 +68,21 @@ def find_sources(paths):
     return sources
 
 
+def data_stamp(sources):
+    """SHA-256 (hex) of the size and modification time of every file of ``sources`` (a video
+    file, or each file of a frame folder): the crop cache's and checkpoints' identity of the
+    data, which the paths alone are not (a clip replaced in place kept its old crops)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for source in sources:
+        files = sorted(source.iterdir()) if source.is_dir() else [source]
+        for path in files:
+            info = path.stat()
+            digest.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
+    return digest.hexdigest()
+
+
 def _check_folders(sources):
     """A folder among ``sources`` (:func:`find_sources`: one with no video file) that holds no
     image file either is a ``ValueError`` naming ``--data`` and both kinds of file (it said
@@ -374,6 +389,10 @@ def read_checkpoint(path, run, parts):
         if done["model"] != model:
             raise error(f"one of flowkit train {done['model']}")
         for key, value in run.items():
+            if key == "data" and done.get(key) != value:
+                raise ValueError(f"--resume: {path}: expected a checkpoint of this run, got one "
+                                 "of a run whose --data files had other sizes or times (or "
+                                 "were not recorded): the data changed; train without --resume")
             if key != "model" and (key not in done or done[key] != value):
                 given = _option(key, value)
                 held = _option(key, done[key]) if key in done else f"no {_FLAGS.get(key, key)}"
@@ -464,7 +483,8 @@ def train_model(name, model, data, out, *, make_crops, augment, epochs, batch, l
                 crop_options, loss=loss_fn, step=None, meta=None, sequence=None):
     """What ``flowkit train`` runs for every model: find the sources under ``data``, make the
     crops with ``make_crops(sources, rng)`` (or load them from ``cache``, default
-    ``OUT.cache.pt``, when it was made from the same sources, seed and ``crop_options``, the
+    ``OUT.cache.pt``, when it was made from the same sources (paths, and :func:`data_stamp`:
+    their files' sizes and times), seed and ``crop_options``, the
     options ``make_crops`` uses; else it is made again; none made is
     ``ValueError("--data: <nothing> found in <sources>")``),
     :func:`fit` ``model`` (a module, or a dict of modules whose ``"model"`` is saved) with
@@ -483,7 +503,8 @@ def train_model(name, model, data, out, *, make_crops, augment, epochs, batch, l
             if source.is_file() and source.suffix.lower() in IMAGE_EXTENSIONS:
                 raise ValueError(f"--data: {source} is a single image, which holds no {sequence}: "
                                  f"{name} trains on video files or folders of frames")
-    key = {"sources": [str(Path(s).resolve()) for s in sources], "seed": seed, **crop_options}
+    key = {"sources": [str(Path(s).resolve()) for s in sources], "data": data_stamp(sources),
+           "seed": seed, **crop_options}
     modules = model if isinstance(model, dict) else {"model": model}
     run = {"model": name, **key, "epochs": epochs, "batch": batch, "lr": lr, **(meta or {})}
     check_numbers(epochs=epochs, batch=batch, threads=threads, lr=lr)
