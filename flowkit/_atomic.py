@@ -82,10 +82,17 @@ def check_folder(path, name=None):
     os.unlink(probe)
 
 
+# errors only writing gives (the file too large for ``ulimit -f``, a full disk or quota); a
+# write raises them without a file name ("[Errno 27] File too large"), so they are the output's
+_WRITE_ERRNOS = {errno.EFBIG, errno.ENOSPC, errno.EDQUOT}
+
+
 def _user_error(exc, tmp, path):
-    """The same ``OSError`` with ``path`` in place of the temporary file, or None if unrelated."""
+    """The same ``OSError`` with ``path`` in place of the temporary file (or naming ``path``,
+    for a write error that names no file), or None if unrelated."""
     names = {str(tmp), os.fspath(tmp)}
-    if exc.filename not in names and exc.filename2 not in names:
+    unnamed = exc.filename is None and exc.errno in _WRITE_ERRNOS
+    if exc.filename not in names and exc.filename2 not in names and not unnamed:
         return None
     error = OSError(exc.errno, exc.strerror or str(exc), str(path))  # picks the subclass by errno
     return error

@@ -1,5 +1,6 @@
 """Flow file I/O: Middlebury .flo and KITTI PNG, against OpenCV and the formats' definitions."""
 
+import errno
 import os
 import re
 import stat
@@ -337,6 +338,29 @@ def test_atomic_path_errors_about_the_temporary_name_the_target(tmp_path):
     assert info.value.filename == str(target) and ".tmp" not in str(info.value)
     assert [p.name for p in tmp_path.iterdir()] == ["taken"]
 
+
+
+@pytest.mark.parametrize("writer, name", [(write_flo, "a.flo"), (write_kitti_flow, "a.png")])
+@pytest.mark.parametrize("code", [errno.EFBIG, errno.ENOSPC])
+def test_write_error_without_a_file_name_names_the_output(tmp_path, monkeypatch, writer, name,
+                                                          code):
+    # `ulimit -f` or a full disk: write() raises "[Errno 27] File too large" naming no file,
+    # and the error reached the user as that, without the output's name
+    path = tmp_path / name
+    path.write_bytes(b"precious")
+
+    def fail(self, data):
+        with open(self, "wb") as handle:
+            handle.write(data[:10])
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(type(tmp_path), "write_bytes", fail)
+    with pytest.raises(OSError) as info:
+        writer(path, random_flow())
+    monkeypatch.undo()
+    assert info.value.errno == code and info.value.filename == str(path)
+    assert path.read_bytes() == b"precious"
+    assert [p.name for p in tmp_path.iterdir()] == [name]
 
 
 @pytest.mark.parametrize("name", [".", ""])
