@@ -1360,6 +1360,9 @@ class VideoWriter:
     TypeError
         A ``path`` that is not a str or ``os.PathLike``; a frame that is not uint8 or uint16; a
         ``language`` that is not a string; a ``color`` that is not a dict of integers.
+    OSError
+        The file cannot be written (a full disk, ``ulimit -f``): ``[Errno 28] No space left
+        on device: 'out.mp4'``, naming ``path``, from :meth:`write` or :meth:`close`.
 
     Notes
     -----
@@ -1540,9 +1543,16 @@ class VideoWriter:
             self._container.mux(self._stream.encode(picture))
             for companion in self._companions:
                 companion.feed(self._container, pts * self.time_base)
-        except av.FFmpegError as exc:
-            raise ValueError(f"codec: {self.codec} failed writing {self.path} "
-                             f"({_av_message(exc)})") from None
+        except (av.FFmpegError, OSError) as exc:
+            raise self._failed(exc, "writing") from None
+
+    def _failed(self, exc, doing):
+        """The error of a failed encode or mux: an ``OSError`` naming ``path`` where the file
+        could not be written (``ulimit -f``, a full disk: it blamed the codec, "codec: libx264
+        failed writing out.mp4 (File too large)"), else a ValueError naming the codec."""
+        if isinstance(exc, OSError):
+            return OSError(exc.errno, exc.strerror or _av_message(exc), str(self.path))
+        return ValueError(f"codec: {self.codec} failed {doing} {self.path} ({_av_message(exc)})")
 
     def _open(self, size, dtype):
         import av
@@ -1611,6 +1621,10 @@ class VideoWriter:
             container.start_encoding()
         except (av.FFmpegError, ValueError) as exc:
             container.close()
+            if isinstance(exc, OSError):  # the header could not be written (a full disk)
+                error = self._failed(exc, "opening")
+                self._abort(OSError, error, None)
+                raise error from None
             error = ValueError(
                 f"codec: {self.codec} cannot write {width}x{height} {pix_fmt} video to "
                 f"{self.path.suffix!r} files ({_av_message(exc)})"
@@ -1638,8 +1652,8 @@ class VideoWriter:
                 companion.close(self._container)
             self._container.close()
         except BaseException as exc:
-            if isinstance(exc, av.FFmpegError):
-                exc = ValueError(f"codec: {self.codec} failed finishing {self.path} ({_av_message(exc)})")
+            if isinstance(exc, (av.FFmpegError, OSError)):
+                exc = self._failed(exc, "finishing")
             self._abort(type(exc), exc, exc.__traceback__)
             raise exc from None
         self._container = self._stream = None
@@ -1936,7 +1950,10 @@ class _AudioTrack:
     def _mux(self, container, packets):
         packets = [p for p in packets if not (self._drop_priming and p.pts is not None and p.pts < 0)]
         self.muxed += len(packets)
-        container.mux(packets)
+        try:
+            container.mux(packets)
+        except OSError as exc:  # the file, not the audio: a plain OSError the writer names
+            raise OSError(exc.errno, exc.strerror) from None
 
     def close(self, container):
         self.feed(container, float("inf"))

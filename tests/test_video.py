@@ -472,6 +472,33 @@ def test_writer_refuses_an_image_format_even_with_a_pattern(tmp_path):
     assert len(list(iter_frames(tmp_path / "a.apng"))) == 2
 
 
+@pytest.mark.parametrize("name, limit", [("out.mkv", 200_000), ("out.mp4", 50_000),
+                                         ("out.mp4", 20)])
+def test_writer_that_cannot_write_its_file_names_it(tmp_path, name, limit):
+    # under `ulimit -f` (Python ignores SIGXFSZ: write() fails with EFBIG) the error blamed the
+    # codec, "codec: ffv1 failed writing out.mkv (File too large)", and the command line named
+    # --codec; it is the file's OSError (20 bytes: the header already, when the stream opens)
+    path = tmp_path / name
+    path.write_bytes(b"precious")
+    script = (
+        "import resource, sys, numpy as np\n"
+        "from flowkit import VideoWriter\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, resource.RLIM_INFINITY))\n"
+        "frames = np.random.default_rng(0).integers(0, 256, (20, 96, 128, 3), np.uint8)\n"
+        "try:\n"
+        f"    with VideoWriter({str(path)!r}, 10) as writer:\n"
+        "        for frame in frames:\n"
+        "            writer.write(frame)\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc.errno, exc.filename, sep='|')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"OSError|27|{path}"
+    assert path.read_bytes() == b"precious"
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
 def test_writer_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError):
         VideoWriter(tmp_path / "no" / "a.mp4", 30)
