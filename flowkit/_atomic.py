@@ -98,6 +98,22 @@ def _user_error(exc, tmp, path):
     return error
 
 
+def special_file(path):
+    """What ``path`` is where it exists and is neither a regular file nor a folder (``"a
+    FIFO"``, ``"a character device"``, ``"a block device"``, ``"a socket"``; a link is
+    followed), else None. Renaming a temporary file onto it would replace the node itself
+    (``/dev/null``, a named pipe another process reads) with a regular file."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    for test, kind in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return None
+
+
 def _temporary_name(path, token):
     """The hidden name of ``path``'s temporary file: ``.STEM.TOKEN.tmp.EXT``."""
     return f".{path.stem}.{token}.tmp{path.suffix}"
@@ -151,13 +167,20 @@ def atomic_path(path, name=None):
     folder, no permission, disk full, target is a folder) is raised naming ``path`` instead.
     ``name``: the parameter that gave ``path`` (a public writer's ``"path"``), put before the
     messages of a folder given as ``path`` and of :func:`check_folder` (a missing folder, one
-    that takes no new file), as ``check_folder`` puts it.
+    that takes no new file), as ``check_folder`` puts it. An existing ``path`` that is no
+    regular file (:func:`special_file`: a FIFO, a device) is a ValueError before any
+    temporary file is made.
     """
     path = Path(path)
     if path.is_dir() or path.name in ("", ".", ".."):  # before a temporary file is made
         if name:
             raise IsADirectoryError(f"{name}: {path} is a folder; expected a file path")
         raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+    special = special_file(path)
+    if special:  # it was replaced by a regular file (a FIFO's reader waited for ever)
+        raise ValueError(f"{name + ': ' if name else ''}{path} is {special}, not a regular file; "
+                         "expected a file path (the output is written beside it and renamed "
+                         "onto it, which would replace it)")
     tmp = _create_temporary(path, name)
     mode = stat.S_IMODE(os.stat(tmp).st_mode)  # 0666 & ~umask, as created
     try:

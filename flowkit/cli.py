@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from ._atomic import atomic_path, check_folder, raise_if_stopped, request_stop, stop_requested
+from ._atomic import (atomic_path, check_folder, raise_if_stopped, request_stop, special_file,
+                      stop_requested)
 from ._backend import CudaUnavailable
 from ._estimators import estimator_options, get_estimator, list_estimators
 from ._flow_video import write_flow_video
@@ -272,9 +273,13 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True, othe
         if source is not None and _same_file(path, source):
             same = "" if str(path) == str(source) else f" {source}"
             raise UsageError(f"{flag}: {path} is the input{same}; refusing to overwrite it")
+    expected = {"flo": "a .flo", "image": "an image (.png)", "video": "a video"}[kind]
     if path.is_dir():
-        expected = {"flo": "a .flo", "image": "an image (.png)", "video": "a video"}[kind]
         raise UsageError(f"{flag}: {path} is a folder; expected {expected} file path")
+    special = special_file(path)
+    if special:  # written atomically, it would be replaced by a regular file
+        raise UsageError(f"{flag}: {path} is {special}, not a regular file; expected {expected} "
+                         "file path")
     if kind == "flo":
         _check_flo_name(flag, path)
     if kind == "image":

@@ -3,6 +3,7 @@
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from fractions import Fraction
@@ -491,6 +492,29 @@ def test_check_folder_tries_a_file_in_the_folder(tmp_path, monkeypatch):
                                               rf"the folder {re.escape(str(tmp_path))} takes no new "
                                               r"file \(Permission denied\)$"):
         check_folder(tmp_path / "out.mp4", "dst")
+
+
+def test_an_output_that_is_a_fifo_is_refused_not_replaced(pair, tmp_path, capsys):
+    # a named pipe (or /dev/null.mp4, a device) as the output was replaced by a regular file:
+    # the atomic rename put the result where the node was, and the pipe's reader waited for ever
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    assert main(["flow", str(pair[0]), str(pair[1]), "--png", str(fifo), "-q"]) == 2
+    assert capsys.readouterr().err == (f"flowkit: error: --png: {fifo} is a FIFO, not a regular "
+                                       f"file; expected an image (.png) file path (see flowkit "
+                                       f"flow --help)\n")
+    flo = tmp_path / "pipe.flo"
+    os.mkfifo(flo)
+    with pytest.raises(ValueError, match=rf"^path: {re.escape(str(flo))} is a FIFO, not a regular "
+                                         r"file; expected a file path"):
+        flowkit.write_flo(flo, np.zeros((4, 4, 2), np.float32))
+    video = tmp_path / "pipe.mkv"
+    os.mkfifo(video)
+    with pytest.raises(ValueError, match=r"is a FIFO, not a regular file"):
+        flowkit.VideoWriter(video, 10)  # the writer's own check, before a temporary file
+    assert sorted((p.name, stat.S_ISFIFO(p.stat().st_mode)) for p in tmp_path.iterdir()) == [
+        ("a.png", False), ("b.png", False), ("pipe.flo", True), ("pipe.mkv", True),
+        ("pipe.png", True)]
 
 
 @pytest.mark.parametrize("command", [["retime", "--factor", "2"], ["translate", "--op", "autocontrast"]])
