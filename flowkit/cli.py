@@ -947,13 +947,28 @@ def _staged_folder(folder):
     except OSError as exc:  # name the user's folder, not the hidden one
         raise OSError(exc.errno, exc.strerror or str(exc), str(folder)) from None
     try:
-        yield staging
+        try:
+            yield staging
+        except OSError as exc:  # a file that could not be written: named in the user's folder
+            raise _in_folder(exc, staging, folder) from exc
         raise_if_stopped()  # a signal came while writing: keep the folder as it was
         folder.mkdir(exist_ok=True)
         for path in sorted(staging.iterdir()):
             os.replace(path, folder / path.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _in_folder(exc, staging, folder):
+    """``exc`` naming ``folder`` where it names the hidden ``staging`` folder (a full disk: it
+    said "out/.frames.k2j4.tmp/frame_000003.png: No space left on device")."""
+    hidden = str(staging)
+    name = exc.filename
+    if isinstance(name, str) and name.startswith(hidden) and exc.filename2 is None:
+        return OSError(exc.errno, exc.strerror or str(exc), str(folder) + name[len(hidden):])
+    if name is None and hidden in str(exc):
+        return OSError(str(exc).replace(hidden, str(folder)))
+    return exc
 
 
 def _write_folder(folder, pictures, bar):

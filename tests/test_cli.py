@@ -1,5 +1,6 @@
 """The built-in sample and the command line: outputs, options, one-line errors, video, warmup."""
 
+import errno
 import os
 import re
 import shutil
@@ -2031,6 +2032,40 @@ def test_os_errors_name_the_users_path_as_shell_tools_do(tmp_path, monkeypatch):
         with cli._staged_folder(tmp_path / "frames"):
             pass
     assert cli._one_line(info.value) == f"{tmp_path / 'frames'}: Operation not permitted"
+
+
+def test_a_file_of_a_folder_output_that_cannot_be_written_is_named_in_that_folder(tmp_path,
+                                                                                 monkeypatch):
+    # a full disk under predict OUT_FOLDER, interpolate OUT_FOLDER or flow --flo-dir named the
+    # hidden staging folder: "out/.frames.k2j4.tmp/frame_000001.png: OpenCV could not write ..."
+    from tqdm import tqdm
+
+    from flowkit import cli
+
+    frames = tmp_path / "frames"
+    written = []
+
+    def imwrite(path, image):  # the second picture does not fit on the disk
+        written.append(path)
+        return len(written) < 2
+
+    monkeypatch.setattr(cv2, "imwrite", imwrite)
+    pictures = [np.zeros((4, 4, 3), np.uint8)] * 3
+    with pytest.raises(OSError) as info, tqdm(disable=True) as bar:
+        cli._write_folder(frames, pictures, bar)
+    assert str(info.value) == f"{frames / 'frame_000001.png'}: OpenCV could not write the image"
+    monkeypatch.undo()
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(type(tmp_path), "write_bytes", full)
+    flo_dir = tmp_path / "flo"
+    with pytest.raises(OSError) as info:
+        with cli._staged_folder(flo_dir) as staging:
+            flowkit.write_flo(staging / "flow_000000.flo", np.zeros((4, 4, 2), np.float32))
+    assert cli._one_line(info.value) == f"{flo_dir / 'flow_000000.flo'}: No space left on device"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_retime_interpolation_option_reaches_interpolate(tmp_path, capsys):
