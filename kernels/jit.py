@@ -51,6 +51,7 @@ import contextlib
 import functools
 import hashlib
 import itertools
+import warnings
 from pathlib import Path
 
 from numba import njit
@@ -102,12 +103,31 @@ def _exclusive(path):
             handle.close()
 
 
+_unsaved = []  # the first cache folder that took no entry (warned once per process)
+
+
 def _locked_save(cache_file, key, data):
     """Numba's ``IndexDataCacheFile.save(key, data)`` made safe between processes (see the
     module's docstring): under an exclusive lock on ``<index>.lock``, the index is read, a
     new key gets the first data file name the index does not use, the data file is written
     (atomically, as Numba writes it), then the index. A process reading the index unlocked
-    meanwhile finds either the old index or the new one with its data already in place."""
+    meanwhile finds either the old index or the new one with its data already in place.
+
+    A save that fails (a full disk, a quota: Numba writes each file beside it and renames it,
+    so nothing half-written is left) is a warning, once per process, not the error of the
+    call that compiled: the kernel runs, and compiles again in the next process."""
+    try:
+        _save(cache_file, key, data)
+    except OSError as exc:
+        if not _unsaved:
+            _unsaved.append(cache_file._cache_path)
+            warnings.warn(f"Numba's cache {cache_file._cache_path} takes no new compiled kernel "
+                          f"({exc.strerror or exc}): kernels compile again in every process "
+                          "until it does (NUMBA_CACHE_DIR chooses the folder)", RuntimeWarning,
+                          stacklevel=2)
+
+
+def _save(cache_file, key, data):
     with _exclusive(str(cache_file._index_path) + ".lock"):
         overloads = cache_file._load_index()
         data_name = overloads.get(key)

@@ -123,3 +123,29 @@ def test_a_lock_that_cannot_be_taken_saves_unlocked(tmp_path, monkeypatch):
     cache_file = IndexDataCacheFile(str(tmp_path), "kernel-1.py311", ("stamp", 1))
     jit._locked_save(cache_file, ("a", 1), "payload a")
     assert cache_file.load(("a", 1)) == "payload a"
+
+
+def test_a_cache_that_takes_no_entry_is_a_warning_not_the_callers_error(tmp_path, monkeypatch):
+    # NUMBA_CACHE_DIR on a full disk: every command failed with "[Errno 28] No space left on
+    # device" (no file named) on its first compile, although its own output had room
+    import re
+    import warnings
+
+    import pytest
+    from numba.core.caching import IndexDataCacheFile
+
+    monkeypatch.setattr(jit, "_unsaved", [], raising=False)
+    cache_file = IndexDataCacheFile(str(tmp_path), "kernel-1.py311", ("stamp", 1))
+
+    def full(name, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cache_file, "_save_data", full)
+    with pytest.warns(RuntimeWarning, match=rf"^Numba's cache {re.escape(str(tmp_path))} takes no new compiled "
+                                            r"kernel \(No space left on device\): "):
+        jit._locked_save(cache_file, ("a", 1), "payload a")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per process
+        jit._locked_save(cache_file, ("b", 1), "payload b")
+    monkeypatch.undo()
+    assert cache_file._load_index() == {}
