@@ -30,6 +30,8 @@ class FramesTooSmall(ValueError):
         return type(self), (self.parameter, self.need, self.hint)
 
 
+INT64_MAX = int(np.iinfo(np.int64).max)  # the largest integer option (check_int)
+
 # Middlebury marks pixels without a known flow by |u| or |v| >= 1e9 (kernels.warp.UNKNOWN_FLOW)
 UNKNOWN_FLOW = 1e9
 
@@ -402,11 +404,15 @@ def scalar(value):
 
 def check_int(name, value, *, min_value=None, max_value=None, odd=False):
     """An integer (bool rejected; a 0-d array of one, as NumPy takes it) within bounds,
-    optionally odd; returns it as ``int``."""
+    optionally odd; returns it as ``int``. Never above ``INT64_MAX``: every integer option
+    reaches NumPy or a Numba kernel as an int64 (beyond it Numba raised OverflowError or a
+    typing error, or the value wrapped around)."""
     value = scalar(value)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name}: expected an integer, got {describe(value)}")
     value = int(value)
+    if max_value is None or max_value > INT64_MAX:
+        max_value = INT64_MAX
     if min_value is not None and value < min_value:
         raise ValueError(f"{name}: expected an integer >= {min_value}, got {value}")
     if max_value is not None and value > max_value:

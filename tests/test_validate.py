@@ -195,3 +195,25 @@ def test_numpy_scalars_are_described_by_dtype_and_value():
     assert _validate.describe(np.zeros((2, 3), np.float32)) == "ndarray of shape (2, 3) and dtype float32"
     with pytest.raises(TypeError, match=r"^horizon: expected an integer, got float64 2\.5$"):
         flowkit.predict(np.zeros((2, 8, 8), np.float32), np.float64(2.5))
+
+
+@pytest.mark.parametrize("name, call", [
+    ("n_iter", lambda fk, img, flow, v: fk.extrapolate(img, flow, 2, n_iter=v)),
+    ("max_corners", lambda fk, img, flow, v: fk.good_features(img, max_corners=v)),
+    ("win_size", lambda fk, img, flow, v: fk.lucas_kanade_sparse(img, img, [[3.0, 3.0]],
+                                                                 win_size=v)),
+    ("size", lambda fk, img, flow, v: fk.smooth_flow(flow, size=v)),
+])
+@pytest.mark.parametrize("value", [2 ** 63, 2 ** 63 + 1, 10 ** 30])
+def test_integer_options_beyond_int64_are_refused_naming_the_option(name, call, value):
+    """An integer option above the largest int64 is a ValueError naming it: extrapolate's
+    n_iter=2**63 raised Numba's OverflowError, good_features' max_corners=2**63+1 a Numba
+    typing error, lucas_kanade_sparse's win_size NumPy's OverflowError, and n_iter=2**63+1
+    wrapped around to a small count that ran (found by trying huge options)."""
+    import flowkit
+
+    img = np.random.default_rng(0).random((12, 13)).astype(np.float32)
+    flow = np.zeros((12, 13, 2), np.float32)
+    with pytest.raises(ValueError, match=rf"^{name}: expected an integer <= {2 ** 63 - 1}, "
+                                         rf"got {value}$"):
+        call(flowkit, img, flow, value)
