@@ -68,6 +68,8 @@ def smooth_flow(flow, *, method="gaussian", size=5, sigma=None, guide=None, sigm
         ``size``, negative ``sigma``, non-positive ``sigma_color``, a flow that is not
         ``(H, W, 2)``/``(N, H, W, 2)`` floats, a guide whose shape does not match the flow,
         or ``guide``/``sigma_color``/``sigma`` given to a method that does not use them.
+        A ``size`` whose window (weights, or the median's buffer) is larger than the
+        machine's memory: ``OutputTooLarge``, a ValueError.
 
     Notes
     -----
@@ -117,6 +119,12 @@ def smooth_flow(flow, *, method="gaussian", size=5, sigma=None, guide=None, sigm
                                  f"(only 'bilateral' uses it), got {_describe(value)}")
     batched = flow.ndim == 4
     dtype = np.dtype(np.float64 if flow.dtype == np.float64 else np.float32)
+    # the Gaussian's taps, the bilateral's spatial weights (both made in float64) and the
+    # median's window buffer, in Python integers: at sizes near 2**63 NumPy made no taps and
+    # size * size wrapped in the kernels, which then read (the median wrote) past their buffers
+    taps, what = ((size, "Gaussian taps") if method == "gaussian"
+                  else (size * size, f"values of a {size} x {size} window"))
+    _validate.check_output_size("size", taps, 8, what)
     if method == "bilateral":
         if guide is not None:
             guide = as_array(guide, "guide")

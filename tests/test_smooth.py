@@ -297,3 +297,18 @@ def test_batched_guide_must_match():
         smooth_flow(flow, method="bilateral", guide=np.zeros((3, 8, 9)))
     with pytest.raises(ValueError, match=r"guide: expected 3-D or 4-D array"):
         smooth_flow(flow, method="bilateral", guide=np.zeros((8, 9)))
+
+
+@pytest.mark.parametrize("method", ["gaussian", "median", "bilateral"])
+@pytest.mark.parametrize("size", [2 ** 63 - 1, 2 ** 40 + 1])
+def test_a_size_whose_window_cannot_fit_in_memory_is_refused_naming_size(method, size):
+    """A window too large for the machine is a ValueError (OutputTooLarge) naming
+    ``size`` before any kernel runs: at size=2**63-1 NumPy's arange made no Gaussian taps
+    and the kernel read past them (values of 1e30 came back), the bilateral filter divided
+    by zero, and size * size wrapped around in the median's buffer, which it overran
+    (a segfault; found trying huge options)."""
+    flow = np.zeros((6, 7, 2), np.float32)
+    with pytest.raises(ValueError, match=r"^size: \d+ (Gaussian taps|values of a \d+ x \d+ "
+                                         r"window) would need at least .* more than this "
+                                         r"machine's memory"):
+        smooth_flow(flow, method=method, size=size)
