@@ -80,12 +80,13 @@ def _check_t(t, name="t", open_ends=False):
         return [_validate.check_float(name, t, low=0.0, high=1.0, low_open=open_ends,
                                       high_open=open_ends)], True
     if hasattr(t, "shape") and hasattr(t, "dtype"):
-        if getattr(t, "ndim", 1) == 0:
-            return _check_t(float(t), name, open_ends)
+        if getattr(t, "ndim", 1) == 0:  # its Python element, checked as given: float() took
+            # np.array("0.5") and np.array(True) and raised its own error for a datetime64
+            return _check_t(t.item() if hasattr(t, "item") else float(t), name, open_ends)
         if t.ndim != 1:
             raise ValueError(f"{name}: expected a number or a 1-D sequence of numbers, got shape "
                              f"{tuple(t.shape)}")
-        t = [float(v) for v in np.asarray(t).tolist()]
+        t = (t if hasattr(t, "tolist") else np.asarray(t)).tolist()  # checked as a list's
     elif isinstance(t, collections.abc.Sequence) and not isinstance(t, (str, bytes)):
         t = list(t)  # a list, tuple, range, ...
     else:

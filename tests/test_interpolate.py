@@ -988,3 +988,34 @@ def test_interpolate_video_from_a_reader_that_refills_one_buffer():
     assert len(got) == len(expected) == 5
     for a, b in zip(got, expected):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("t, error, message", [
+    (np.array("0.5"), TypeError, r"t: expected a number in \[0, 1\] or a sequence of them, got "
+                                 r"'0\.5'"),
+    (np.array(True), TypeError, r"t: expected a number in \[0, 1\] or a sequence of them, got "
+                                r"True"),
+    (np.datetime64(1, "s"), TypeError, r"t: expected a number in \[0, 1\] or a sequence of "
+                                       r"them, got datetime"),
+    (np.array(["0.5"]), TypeError, r"t\[0\]: expected a real number, got '0\.5'"),
+    (np.array([True, False]), TypeError, r"t\[0\]: expected a real number, got True"),
+    (np.array([0.5, 1j]), TypeError, r"t\[0\]: expected a real number, got \(0\.5\+0j\)"),
+])
+def test_times_in_arrays_are_checked_as_the_same_values_in_a_list(t, error, message):
+    """An array of times is read as its elements: np.array("0.5") and np.array(True) were
+    taken as 0.5 and 1 (the string "0.5" and True are refused), a complex or datetime64 time
+    raised float()'s error, which names no parameter (found trying t as 0-d arrays)."""
+    frame = np.zeros((16, 16), np.float32)
+    with pytest.raises(error, match=f"^{message}"):
+        flowkit.interpolate(frame, frame, t, method="blend")
+
+
+def test_times_as_numpy_scalars_and_arrays_give_the_float_result():
+    rng = np.random.default_rng(1)
+    frame0, frame1 = rng.random((2, 16, 16), dtype=np.float32)
+    expected = flowkit.interpolate(frame0, frame1, 0.3, method="blend")
+    for t in (np.float64(0.3), np.array(0.3), np.array(0.3, dtype=object)):
+        np.testing.assert_array_equal(flowkit.interpolate(frame0, frame1, t, method="blend"),
+                                      expected)
+    np.testing.assert_array_equal(flowkit.interpolate(frame0, frame1, np.array([0.3]),
+                                                      method="blend")[0], expected)
