@@ -95,7 +95,9 @@ def extrapolate(image, flow, steps, *, scheme="semi-lagrangian", n_iter=3, borde
     ValueError
         Shapes that do not match (the flow's H, W and N against the image's), ``steps < 1``,
         ``n_iter < 0``, an unknown ``scheme``, ``border`` or ``device``; NaN or infinity in
-        ``image`` with ``scheme="forward"`` (its holes are filled from the values around them).
+        ``image`` with ``scheme="forward"`` (its holes are filled from the values around them);
+        ``steps`` whose frames cannot fit in the memory of the machine or GPU (a
+        ``MemoryError`` too), before any work.
 
     Notes
     -----
@@ -159,6 +161,10 @@ def extrapolate(image, flow, steps, *, scheme="semi-lagrangian", n_iter=3, borde
     _validate.check_image("image", image)
     _validate.check_flow("flow", flow)
     steps = _validate.check_int("steps", steps, min_value=1)
+    # the output holds at least the image once per step (NumPy's "array is too big" named none)
+    _validate.check_output_size("steps", steps, image.nbytes,
+                                f"frames of shape {tuple(image.shape)} and dtype "
+                                f"{np.dtype(image.dtype).name}", array_module(image)[0])
     _validate.check_choice("scheme", scheme, SCHEMES)
     if scheme == "forward":
         if return_displacement:

@@ -315,6 +315,10 @@ BAD_INPUT = [
     (dict(steps=2.0), TypeError, r"steps: expected an integer, got 2.0"),
     (dict(steps=True), TypeError, r"steps: expected an integer, got True"),
     (dict(steps="3"), TypeError, r"steps: expected an integer, got '3'"),
+    # NumPy's "array is too big" (or a MemoryError for terabytes) named no parameter
+    (dict(steps=2**62), ValueError, r"steps: 4611686018427387904 frames of shape \(6, 7\) and "
+                                    r"dtype float32 would need at least .* more than this "
+                                    r"machine's memory"),
     (dict(n_iter=-1), ValueError, r"n_iter: expected an integer >= 0, got -1"),
     (dict(n_iter=1.5), TypeError, r"n_iter: expected an integer, got 1.5"),
     (dict(scheme="backward"), ValueError,
