@@ -331,6 +331,9 @@ def _check_output_folder_path(flag, folder, pattern=None):
     it (old and new would mix); usage errors, before any work. The folder is created if
     missing, its parents are not: a missing one is exit 1, as for an output file
     (``check_folder``)."""
+    if str(folder) == "-":  # FFmpeg's standard output; a folder named "-" was made
+        raise UsageError(f"{flag}: '-' (standard output) is not supported; give a file or "
+                         "folder path (./- for a folder named '-')")
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{flag}: {folder} exists and is not a folder")
     if pattern and folder.is_dir() and any(folder.glob(pattern)):

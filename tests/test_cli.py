@@ -1403,6 +1403,24 @@ def test_predict_errors_are_one_line(moving_folder, tmp_path, args, code, messag
     assert not (tmp_path / "out.mp4").exists()
 
 
+@pytest.mark.parametrize("command", ["interpolate", "predict", "flow"])
+def test_dash_as_an_output_folder_is_refused(moving_folder, tmp_path, monkeypatch, capsys,
+                                             command):
+    # FFmpeg reads "-" as standard output; interpolate made a folder named "-"
+    from flowkit.cli import main
+
+    folder, _ = moving_folder
+    frames = sorted(folder.iterdir())
+    monkeypatch.chdir(tmp_path)
+    args = {"interpolate": [frames[0], frames[1], "-"], "predict": [folder, "-o", "-", "--horizon", "1"],
+            "flow": [folder, "--flo-dir", "-"]}[command]
+    assert main([command, *map(str, args)]) == 2
+    flag = {"interpolate": "OUTPUT", "predict": "OUTPUT", "flow": "--flo-dir"}[command]
+    assert one_error_line(capsys.readouterr().err).startswith(
+        f"{flag}: '-' (standard output) is not supported; give a file or folder path")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip"]
+
+
 @pytest.mark.parametrize("args, minimum", [
     (["flow", "--video", "OUT.mp4", "--method", "farneback"], "farneback: expected frames at least 11x11 pixels for poly_n=5"),
     (["flow", "--flo-dir", "OUT", "--method", "dis"], "dis: expected frames at least 16x16"),
