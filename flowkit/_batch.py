@@ -151,7 +151,8 @@ def _flow_job(src, dst, *, method="dis", flow_options=None, max_flow=None, fps=N
 
     info = probe_video(src)
     estimator = get_estimator(method, flow_options, name="method")
-    pairs = _windows(_frames(src, part, 1), 2, 1)
+    # more than 8 bits read at 16, as `flowkit flow --video` reads them
+    pairs = _windows(_frames(src, part, 1, depth=16 if info.bit_depth > 8 else 8), 2, 1)
     flows = ((first[0], estimator(first[1], second[1])) for first, second in pairs)
     return write_flow_video(dst, _from_first(flows, part), info=info, fps=fps,
                             max_flow=max_flow, codec=codec, lossless=part is not None,

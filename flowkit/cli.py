@@ -671,9 +671,18 @@ def _pairwise(estimator, frames):
         prev = frame
 
 
+def _input_depth(source, info):
+    """The ``iter_frames`` depth of a video (``info``, its ``VideoInfo``) or image folder: 16
+    for more than 8 bits (10-bit HEVC, a folder of 16-bit PNGs), else 8."""
+    from .video import image_folder_depth
+
+    if info is not None:
+        return 16 if info.bit_depth > 8 else 8
+    return image_folder_depth(source) if source.is_dir() else 8
+
+
 def _flow_video(args):
     import flowkit
-    from .video import image_folder_depth
 
     source = Path(args.frame0)
     if source.is_file() and source.suffix.lower() in IMAGE_EXTENSIONS:
@@ -700,9 +709,10 @@ def _flow_video(args):
     # a video's flow pictures keep its frames' times and display rotation, as predict and
     # retime do; one writer (_flow_video.py) for this and flowkit.batch's flow job: one file
     count, _, info = _probe(source, args.step, grid=True)
-    # a folder of 16-bit images at their depth, as predict reads it and as two image files
-    # are read: OpenCV's reduction to 8 bits kept 4 bits of a microscope's 12-bit frames
-    depth = image_folder_depth(source) if source.is_dir() else 8
+    # a folder of 16-bit images or a video of more than 8 bits at its depth, as predict reads
+    # them and as two image files are read: OpenCV's reduction to 8 bits kept 4 bits of a
+    # microscope's 12-bit frames
+    depth = _input_depth(source, info)
     frames = flowkit.iter_frames(source, gray=args.gray, step=args.step, resize=args.resize,
                                  timestamps=info is not None, depth=depth)
     times = []  # of the frames read, from the first one
@@ -793,15 +803,12 @@ def _read_context(args, source):
 
     import flowkit
     from ._predict import frames_needed, frames_used
-    from .video import grid_steps, image_folder_depth
+    from .video import grid_steps
 
     count, _, info = _probe(source, 1, grid=True)  # predicted frames follow at the grid's step
     # more than 8 bits (10-bit HEVC, ..., a folder of 16-bit PNGs): uint16 frames, predicted
     # and written at that depth
-    if info is not None:
-        depth = 16 if info.bit_depth > 8 else 8
-    else:
-        depth = image_folder_depth(source) if source.is_dir() else 8
+    depth = _input_depth(source, info)
     frames = flowkit.iter_frames(source, gray=args.gray, resize=args.resize,
                                  timestamps=info is not None, depth=depth)
     if info is None:

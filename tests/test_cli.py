@@ -1735,6 +1735,28 @@ def test_predict_keeps_a_10_bit_clip_at_its_depth(tmp_path):
     np.testing.assert_array_equal(written[..., ::-1], flowkit.predict(np.stack(frames[-4:]), 1)[0])
 
 
+def test_flow_reads_a_10_bit_clip_at_its_depth(tmp_path):
+    # as predict (and flow of a folder of 16-bit images) reads it: the flow of the uint16
+    # frames, not of OpenCV-style 8-bit ones (2 of its 10 bits dropped before the estimator)
+    from flowkit import _batch
+
+    source = data_path("video", "torchcodec__h264_10bits.mp4")
+    assert main(["flow", str(source), "--flo-dir", str(tmp_path / "f"), "--step", "10",
+                 "--method", "dis", "-q"]) == 0
+    frames = list(flowkit.iter_frames(source, step=10, depth=16))
+    assert frames[0].dtype == np.uint16
+    np.testing.assert_array_equal(flowkit.read_flo(tmp_path / "f" / "flow_000000.flo"),
+                                  flowkit.dis(frames[0], frames[1]))
+    seen = []  # the batch job reads the same depth
+
+    def estimator(frame0, frame1):
+        seen.append(frame0.dtype)
+        return np.zeros(frame0.shape[:2] + (2,), np.float32)
+
+    _batch._flow_job(source, tmp_path / "b.mp4", method=estimator)
+    assert set(seen) == {np.dtype(np.uint16)}
+
+
 def test_predict_keeps_the_pixel_format_of_the_input(tmp_path):
     # predict wrote 4:2:0 whatever the input; now its video keeps the input's pixel format
     # where the encoder takes it, as retime and translate do: 4:4:4 (the real clip), 10-bit 4:4:4
