@@ -6,6 +6,7 @@ from . import _validate as V
 from ._backend import (CUDA, check_device, device_array, host_array, is_device_array, select_device,
                        to_output)
 from ._intensity import prepare_frames
+from ._variational import check_weights
 from .kernels import dis as kd
 from .kernels import farneback as fb
 
@@ -46,12 +47,9 @@ class _Options:
         self.iterations = V.check_int("gradient_descent_iterations", values[3], min_value=1)
         self.refine_iterations = V.check_int("variational_refinement_iterations", values[4],
                                              min_value=0)
-        self.alpha = V.check_float("variational_refinement_alpha", variational_refinement_alpha,
-                                   low=0.0)
-        self.delta = V.check_float("variational_refinement_delta", variational_refinement_delta,
-                                   low=0.0)
-        self.gamma = V.check_float("variational_refinement_gamma", variational_refinement_gamma,
-                                   low=0.0)
+        self.alpha, self.delta, self.gamma = check_weights(
+            variational_refinement_alpha, variational_refinement_delta,
+            variational_refinement_gamma, prefix="variational_refinement_")
         self.mean_norm = V.check_bool("use_mean_normalization", use_mean_normalization)
         self.propagate = V.check_bool("use_spatial_propagation", use_spatial_propagation)
         self.normalize = V.check_bool("normalize", normalize)
@@ -313,8 +311,9 @@ def dis(frame0, frame1, *, preset="medium", finest_scale=None, patch_size=None,
         Gauss-Newton steps per patch (split between the two sweeps with spatial propagation).
     variational_refinement_iterations : int >= 0, optional
         Fixed-point iterations of the variational refinement run on every scale (0: none).
-    variational_refinement_alpha, variational_refinement_delta, variational_refinement_gamma : float >= 0
-        Smoothness, colour-constancy and gradient-constancy weights of the refinement.
+    variational_refinement_alpha, variational_refinement_delta, variational_refinement_gamma : float
+        Smoothness, colour-constancy and gradient-constancy weights of the refinement (0 to
+        1e30: its arithmetic is float32).
     use_mean_normalization : bool
         Subtract each patch's mean difference in the SSD (robust to brightness change).
     use_spatial_propagation : bool

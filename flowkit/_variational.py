@@ -47,11 +47,11 @@ def variational_refinement(frame0, frame1, flow, *, alpha=20.0, delta=5.0, gamma
         ``flow[..., 1] = v`` (y), ``frame0[y, x] ~ frame1[y + v, x + u]``
         (docs/conventions.md). Not modified.
     alpha : float, default 20.0
-        Smoothness weight (>= 0).
+        Smoothness weight (0 to 1e30, float32 arithmetic).
     delta : float, default 5.0
-        Brightness (colour) constancy weight (>= 0).
+        Brightness (colour) constancy weight (0 to 1e30).
     gamma : float, default 10.0
-        Gradient constancy weight (>= 0).
+        Gradient constancy weight (0 to 1e30).
     iterations : int, default 5
         Fixed-point iterations (>= 0; 0 returns the flow as float32).
     sor_iterations : int, default 5
@@ -100,7 +100,7 @@ def variational_refinement(frame0, frame1, flow, *, alpha=20.0, delta=5.0, gamma
     ((240, 320, 2), dtype('float32'))
     """
     frame0, frame1, flow, batched, has_channels = _check(frame0, frame1, flow)
-    alpha, delta, gamma = _check_weights(alpha, delta, gamma)
+    alpha, delta, gamma = check_weights(alpha, delta, gamma)
     iterations = check_int("iterations", iterations, min_value=0)
     sor_iterations = check_int("sor_iterations", sor_iterations, min_value=0)
     omega = check_float("omega", omega, low=0.0, high=2.0, low_open=True, high_open=True)
@@ -140,7 +140,7 @@ def variational_energy(frame0, frame1, flow, *, reference=None, alpha=20.0, delt
     reference = as_array(reference, "reference")
     check_flow("reference", reference, shape=flow.shape[:-1])
     check_finite("reference", reference)
-    alpha, delta, gamma = _check_weights(alpha, delta, gamma)
+    alpha, delta, gamma = check_weights(alpha, delta, gamma)
     normalize = check_bool("normalize", normalize)
     f0, f1, refs = _kernel_inputs(frame0, frame1, reference, normalize, batched, has_channels, "cpu")
     flows = np.asarray(to_host(flow), np.float64).reshape(refs.shape)
@@ -201,8 +201,15 @@ def _check(frame0, frame1, flow):
     return frame0, frame1, flow, batched, has_channels
 
 
-def _check_weights(alpha, delta, gamma):
-    return tuple(check_float(name, value, low=0.0)
+# the refinement's arithmetic is float32: alpha / 2 / epsilon, delta / 2 / epsilon / zeta**2
+# and their sums over a pixel's edges must stay below float32's maximum (3.4e38); a weight of
+# 1e38 gave a NaN flow
+MAX_WEIGHT = 1e30
+
+
+def check_weights(alpha, delta, gamma, prefix=""):
+    """``alpha``, ``delta``, ``gamma`` (named ``prefix + name``): real, in [0, MAX_WEIGHT]."""
+    return tuple(check_float(prefix + name, value, low=0.0, high=MAX_WEIGHT)
                  for name, value in (("alpha", alpha), ("delta", delta), ("gamma", gamma)))
 
 

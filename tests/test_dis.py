@@ -502,6 +502,8 @@ def test_a_3d_array_with_a_long_last_axis_is_said_to_be_read_as_a_batch():
     (dict(gradient_descent_iterations=0), ValueError, "gradient_descent_iterations"),
     (dict(variational_refinement_iterations=-1), ValueError, "variational_refinement_iterations"),
     (dict(variational_refinement_alpha=-1.0), ValueError, "variational_refinement_alpha"),
+    (dict(variational_refinement_delta=1e38), ValueError,  # a NaN flow in float32
+     r"variational_refinement_delta: expected a number in \[0.0, 1e\+30\], got 1e\+38"),
     (dict(variational_refinement_gamma=float("nan")), ValueError, "variational_refinement_gamma"),
     (dict(use_mean_normalization=1), TypeError, "use_mean_normalization: expected a bool"),
     (dict(use_spatial_propagation="no"), TypeError, "use_spatial_propagation: expected a bool"),

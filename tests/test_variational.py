@@ -417,7 +417,10 @@ F8 = np.zeros((8, 8, 2), np.float32)
     ((Z8, Z8, np.full((8, 8, 2), 1.7e9, np.float32)), {}, ValueError, "flow: expected known vectors"),
     ((np.zeros((3, 8, 8)),) * 2 + (F8,), {}, ValueError, r"flow: expected shape \(3, 8, 8, 2\)"),
     ((Z8, Z8, [[0.0]]), {}, ValueError, "flow: expected shape"),
-    ((Z8, Z8, F8), {"alpha": -1.0}, ValueError, r"alpha: expected a number in \[0.0, inf\]"),
+    ((Z8, Z8, F8), {"alpha": -1.0}, ValueError, r"alpha: expected a number in \[0.0, 1e\+30\]"),
+    # float32 arithmetic: a weight of 1e38 returned a NaN flow
+    ((Z8, Z8, F8), {"gamma": 1e38}, ValueError, r"gamma: expected a number in \[0.0, 1e\+30\], "
+                                                r"got 1e\+38"),
     ((Z8, Z8, F8), {"delta": "5"}, TypeError, "delta: expected a real number"),
     ((Z8, Z8, F8), {"gamma": float("nan")}, ValueError, "gamma: expected a finite number"),
     ((Z8, Z8, F8), {"iterations": -1}, ValueError, "iterations: expected an integer >= 0"),
