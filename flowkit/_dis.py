@@ -1,5 +1,7 @@
 """Dense Inverse Search optical flow: ``dis`` and ``DIS``."""
 
+import math
+
 import numpy as np
 
 from . import _validate as V
@@ -55,12 +57,15 @@ class _Options:
         self.normalize = V.check_bool("normalize", normalize)
 
 
-def plan_levels(height, width, finest, patch_size):
+def plan_levels(height, width, finest, patch_size, coarsest=None):
     """Level sizes ``{scale: (h, w)}`` from ``finest`` to the coarsest scale (OpenCV's
-    ``prepareBuffers``), or None when the frames are too small for one patch at ``finest``."""
+    ``prepareBuffers``; ``coarsest`` overrides OpenCV's rule), or None when the frames are
+    too small for one patch at ``finest``."""
     if (height >> finest) < patch_size or (width >> finest) < patch_size:
         return None
-    coarsest = max(kd.coarsest_scale(height, width, patch_size), finest)
+    if coarsest is None:
+        coarsest = kd.coarsest_scale(height, width, patch_size)
+    coarsest = max(coarsest, finest)
     sizes = {finest: (height >> finest, width >> finest)}
     for s in range(finest + 1, coarsest + 1):
         h, w = sizes[s - 1]
@@ -68,6 +73,26 @@ def plan_levels(height, width, finest, patch_size):
             break
         sizes[s] = (h // 2, w // 2)
     return sizes
+
+
+def select_scales(height, width, finest, patch_size, patch_stride):
+    """``(sizes, patch_size, patch_stride)`` for frames of this size, as OpenCV's ``calc``
+    chooses them: where its coarsest scale lies below ``finest`` (a longer side below about
+    ``22.6 * 2**finest`` pixels) it replaces the patch size and both scales by
+    ``autoSelectPatchSizeAndScales`` (patch 8, or 12 for ``finest`` 3 and 4; coarsest
+    ``floor(log2(2 W / (5 patch)))``; finest 2, 4 or 5 below it). ``sizes`` is None for frames
+    too small for one patch at ``finest``; those keep their error, and a choice that would
+    not hold a patch on its finest level is not taken."""
+    sizes = plan_levels(height, width, finest, patch_size)
+    if sizes is None or kd.coarsest_scale(height, width, patch_size) >= finest:
+        return sizes, patch_size, patch_stride
+    size = 12 if finest in (3, 4) else 8
+    coarsest = max(0, int(math.floor(math.log2(2.0 * width / (5.0 * size)))))
+    auto = plan_levels(height, width, max(coarsest - {3: 4, 4: 5}.get(finest, 2), 0), size,
+                       coarsest)
+    if auto is None:
+        return sizes, patch_size, patch_stride
+    return auto, size, min(patch_stride, size)
 
 
 class DIS:
@@ -107,7 +132,8 @@ class DIS:
         frame0, frame1, batched, has_channels = V.check_frame_pair(frame0, frame1)
         lead = tuple(frame0.shape[: 3 if batched else 2])
         height, width = lead[-2], lead[-1]
-        sizes = plan_levels(height, width, o.finest_scale, o.patch_size)
+        sizes, patch_size, patch_stride = select_scales(height, width, o.finest_scale,
+                                                        o.patch_size, o.patch_stride)
         if sizes is None:
             smallest = o.patch_size << o.finest_scale
             raise V.FramesTooSmall(
@@ -138,11 +164,11 @@ class DIS:
             ws = self._workspaces[backend] = fb.Workspace(empty=ops.empty)
         flow = ops.empty(shape[:3] + (2,), np.float32)
         for i in range(shape[0]):
-            self._pair(ops, ws, f0[i], f1[i], gain, sizes, None if init is None else init[i],
-                       flow[i])
+            self._pair(ops, ws, f0[i], f1[i], gain, sizes, patch_size, patch_stride,
+                       None if init is None else init[i], flow[i])
         return to_output(flow if batched else flow[0], gpu_input)
 
-    def _pair(self, ops, ws, frame0, frame1, gain, sizes, init, out):
+    def _pair(self, ops, ws, frame0, frame1, gain, sizes, patch_size, patch_stride, init, out):
         o = self._opt
         height, width, nc = frame0.shape
         finest, coarsest = min(sizes), max(sizes)
@@ -176,15 +202,15 @@ class DIS:
             if use_init:
                 init_s = ws.get(f"init_{s}", (h, w, 2))
                 _resize(ops, ws, init, 1.0 / (1 << s), init_s)
-            hs = kd.grid_size(h, o.patch_size, o.patch_stride)
-            wsz = kd.grid_size(w, o.patch_size, o.patch_stride)
+            hs = kd.grid_size(h, patch_size, patch_stride)
+            wsz = kd.grid_size(w, patch_size, patch_stride)
             sparse = ws.get(f"S_{s}", (hs, wsz, 2))
-            ops.start_vectors(level, o.patch_stride, o.patch_size, sparse)
+            ops.start_vectors(level, patch_stride, patch_size, sparse)
             i0p = ws.get(f"I0p_{s}", (nc, h + 2, w + 2))
             ops.pad(pyr0[s], 1, True, i0p)
-            ops.search(i0p, i1x, sparse, init_s, use_init, o.patch_stride,
-                       o.patch_size, o.iterations, o.mean_norm, o.propagate)
-            ops.densify(i0, i1, sparse, o.patch_stride, o.patch_size, level)
+            ops.search(i0p, i1x, sparse, init_s, use_init, patch_stride,
+                       patch_size, o.iterations, o.mean_norm, o.propagate)
+            ops.densify(i0, i1, sparse, patch_stride, patch_size, level)
             if o.refine_iterations > 0:
                 level = self._refine(ops, ws, i0, i1, level)
             flow = level
@@ -350,8 +376,10 @@ def dis(frame0, frame1, *, preset="medium", finest_scale=None, patch_size=None,
     Notes
     -----
     Follows OpenCV's ``modules/video/src/dis_flow.cpp``: coarsest scale
-    ``min(round(log2(max(H, W) / (4 patch_size))), floor(log2(min(H, W) // patch_size)))``,
-    INTER_AREA pyramids, Sobel gradients, inverse-compositional search with the stated
+    ``min(round(log2(max(H, W) / (4 patch_size))), floor(log2(min(H, W) // patch_size)))``
+    (below ``finest_scale``, on small frames, the patch size and scales OpenCV's
+    ``autoSelectPatchSizeAndScales`` chooses: docs/api.md), INTER_AREA pyramids,
+    Sobel gradients, inverse-compositional search with the stated
     candidates over 8 fixed row stripes, densification weighted by
     ``1 / max(|I0 - I1 warped|, 1)`` on the 0..255 scale, per-scale variational refinement
     (5 SOR iterations), bilinear upsampling. Differences: float32 pyramids and gradients
