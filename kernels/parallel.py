@@ -32,6 +32,7 @@ the memory ordering).
 """
 
 import functools
+import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -79,6 +80,19 @@ def launch():
         if before is not None and count() != before:
             torch.set_num_threads(before)
         _launched = True
+
+
+def _forget_pool():
+    """In a child made by ``fork``: the parent's pool threads do not exist there, but the
+    pool object says they do and queued calls wait for them forever; start a new pool on
+    the next call (and take a new lock, which another thread may have held at the fork)."""
+    global _pool, _pool_lock
+    _pool = None
+    _pool_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _executor():

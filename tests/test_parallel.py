@@ -168,3 +168,38 @@ def test_the_first_kernel_call_leaves_torch_thread_count_as_it_was():
                          env=env, timeout=600)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1", "1"]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="POSIX fork")
+def test_a_forked_child_runs_bands_after_the_parent_started_the_pool():
+    # a child forked after the pool had run a call (a multiprocessing 'fork' pool in an
+    # application that used flowkit first) inherited a pool whose threads it does not have:
+    # its first call that waited for a worker hung for ever
+    import os
+    import time
+    import warnings
+
+    counts = np.zeros(100, np.int64)
+    run_bands(_mark, counts, 100, threads=2)  # the pool now has a started, idle worker
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
+        pid = os.fork()
+    if pid == 0:  # the child: exit 0 once its call is done, whatever happens
+        code = 1
+        try:
+            child_counts = np.zeros(100, np.int64)
+            run_bands(_mark, child_counts, 100, threads=2)
+            code = 0 if (child_counts == 1).all() else 2
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child's call hung waiting for the parent's pool threads")
+    assert os.waitstatus_to_exitcode(status) == 0
