@@ -12,6 +12,13 @@ def set_num_threads(n):
     ----------
     n : int
         Between 1 and the number of cores (the default is all cores).
+
+    Notes
+    -----
+    The count is the calling thread's (Numba's is per thread): it applies to the calls this
+    thread makes, not to calls made in other threads, which keep their own count (all cores
+    in a new thread, such as a ``ThreadPoolExecutor``'s worker). Set it in each thread that
+    calls flowkit, or use ``NUMBA_NUM_THREADS`` for the whole process.
     """
     from .kernels import parallel
 

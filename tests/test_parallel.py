@@ -203,3 +203,33 @@ def test_a_forked_child_runs_bands_after_the_parent_started_the_pool():
         os.waitpid(pid, 0)
         pytest.fail("the forked child's call hung waiting for the parent's pool threads")
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_set_num_threads_is_the_calling_threads_count():
+    # documented (set_num_threads, docs/api.md): a count set in one thread leaves the calls
+    # of the other threads on theirs, a new thread on all cores
+    import threading
+
+    import numba
+
+    before = flowkit.get_num_threads()
+    seen = {}
+
+    def other():
+        seen["start"] = flowkit.get_num_threads()
+        flowkit.set_num_threads(1)
+        seen["set"] = flowkit.get_num_threads()
+
+    try:
+        flowkit.set_num_threads(1)
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join()
+        assert seen == {"start": numba.config.NUMBA_NUM_THREADS, "set": 1}
+        flowkit.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join()
+        assert flowkit.get_num_threads() == numba.config.NUMBA_NUM_THREADS
+    finally:
+        flowkit.set_num_threads(before)
