@@ -80,9 +80,14 @@ def _write_image(path, rgb):
     import cv2
 
     bgr = rgb[..., ::-1] if rgb.ndim == 3 else rgb
+    # encoded in memory and written by Python, as write_kitti_flow does: cv2.imwrite's failed
+    # write (`ulimit -f`, a full disk) was "OpenCV could not write the image" without the
+    # cause, after a "libpng error: Write Error" line on stderr
+    ok, encoded = cv2.imencode(Path(path).suffix, np.ascontiguousarray(bgr))
+    if not ok:
+        raise OSError(f"{path}: OpenCV could not encode the image")
     with atomic_path(path) as tmp:
-        if not cv2.imwrite(str(tmp), np.ascontiguousarray(bgr)):
-            raise OSError(f"{path}: OpenCV could not write the image")
+        tmp.write_bytes(encoded.tobytes())
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"  # followed by IHDR, whose colour type is byte 25

@@ -416,6 +416,28 @@ def test_color_takes_a_flo_name_alone_as_read_flo(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["flow.png"]
 
 
+def test_image_output_that_cannot_be_written_names_the_cause(tmp_path):
+    # under `ulimit -f` cv2.imwrite failed with libpng's "libpng error: Write Error" line on
+    # stderr and "OpenCV could not write the image", not saying why (a new user's trial);
+    # .flo and video outputs said "File too large"
+    import resource
+
+    flo = tmp_path / "a.flo"
+    flowkit.write_flo(flo, np.random.default_rng(0).normal(size=(48, 64, 2)).astype(np.float32))
+    out = tmp_path / "c.png"
+    out.write_bytes(b"precious")
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100, resource.RLIM_INFINITY))
+
+    done = subprocess.run([sys.executable, "-m", "flowkit", "color", str(flo), "-o", str(out)],
+                          capture_output=True, text=True, timeout=600, preexec_fn=limit)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert one_error_line(done.stderr) == f"{out}: File too large"
+    assert out.read_bytes() == b"precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.flo", "c.png"]
+
+
 def three_flat_frames(path):
     """A 3-frame 16x16 clip of flat grey levels (0, 60, 120) at 24 fps: a video input for the
     output-path checks."""
