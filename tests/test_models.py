@@ -822,6 +822,23 @@ def test_train_data_may_be_a_single_path(tmp_path):
 
 
 @needs_torch
+def test_train_data_folder_skips_hidden_videos(tmp_path):
+    # a folder of videos with macOS's ._clip.mp4 beside clip.mp4 (AppleDouble, no video):
+    # train failed "cannot open .../._clip.mp4 as a video", where batch and image folders
+    # skip hidden files (a new user's trial)
+    from flowkit.models import train
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    with flowkit.VideoWriter(folder / "clip.mp4", 10) as writer:
+        for k in range(3):
+            writer.write(np.full((16, 16, 3), 60 * k, np.uint8))
+    (folder / "._clip.mp4").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    (folder / ".hidden.webm").write_bytes(b"")
+    assert train.find_sources(folder) == [folder / "clip.mp4"]
+
+
+@needs_torch
 def test_a_training_call_leaves_torch_as_it_was(tmp_path):
     # the trainers seed torch and set its thread count for their run: both stayed set in the
     # caller's process

@@ -61,7 +61,9 @@ def find_sources(paths):
         if not p.exists():
             raise FileNotFoundError(f"--data: no such file or folder {str(p)!r}")
         if p.is_dir():
-            videos = sorted(f for f in p.iterdir() if f.suffix.lower() in VIDEO_SUFFIXES)
+            # not hidden files (macOS's ._clip.mp4), as batch and image folders skip them
+            videos = sorted(f for f in p.iterdir() if f.suffix.lower() in VIDEO_SUFFIXES
+                            and not f.name.startswith("."))
             sources += videos or [p]
         else:
             sources.append(p)
