@@ -587,6 +587,13 @@ def _recorded(call):
             value = call()
         except (ValueError, TypeError) as exc:
             return _Refused(exc)
+        except Exception as exc:
+            # Dask sends the error to the client pickled with the exceptions chained to it
+            # (tblib), and PyAV's cannot be unpickled: an output that could not be written
+            # (`ulimit -f`) came back as Exception("OSError(27, 'File too large')"), its file
+            # name lost. The message names what failed; the chain stays out of it
+            exc.__cause__ = exc.__context__ = None
+            raise
     notes = []
     for w in caught:
         if issubclass(w.category, DamagedVideoWarning):

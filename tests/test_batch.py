@@ -6,6 +6,7 @@ FFV1 here, lossless and quick; libx264 output is reproducible too since VideoWri
 x264's macroblock tree (docs/scaling.md), 10-bit output is not.
 """
 
+import errno
 import os
 import re
 import signal
@@ -520,6 +521,24 @@ def test_failures_are_reported_in_the_order_of_the_inputs(client, clips, tmp_pat
     report = flowkit.batch(late_refusal, clips, tmp_path / "out", scheduler=client,
                            slow=clips[0].name, progress=False)
     assert list(report.failed) == [str(clip) for clip in clips]
+
+
+def unwritable_job(src, dst):
+    """Fails as VideoWriter does under `ulimit -f`: PyAV's error, re-raised naming ``dst``."""
+    try:
+        raise av.error.OSError(errno.EFBIG, "File too large", dst + ".tmp")
+    except OSError:
+        raise OSError(errno.EFBIG, "File too large", dst) from None
+
+
+def test_an_output_that_cannot_be_written_is_named(client, clips, tmp_path):
+    # under `ulimit -f` the report said "Exception: OSError(27, 'File too large')": Dask
+    # pickles a task's error with its chained exceptions, PyAV's cannot be unpickled, and the
+    # client got a plain Exception of the repr, without the file name (a new user's trial)
+    report = flowkit.batch(unwritable_job, clips[:1], tmp_path / "out", scheduler=client,
+                           retries=0, progress=False)
+    out = tmp_path / "out" / "clip0.mkv"
+    assert report.failed == {str(clips[0]): f"{out}: File too large"}
 
 
 def test_corrupt_input_is_reported_and_the_rest_finish(client, clips, tmp_path):
