@@ -913,7 +913,8 @@ def _run(client, spec, todo, threads, retries, chunk_frames, cuts, options, prog
             if future not in futures:  # a part: its join reports the input
                 continue
             src, dst = futures[future]
-            given = _as_given(src, dst)  # messages name the paths as the caller gave them
+            # messages name the paths as the caller gave them, a chunk's part as the output
+            given = _as_given(src, dst, parts.get(dst, ()))
             result = future.result() if future.status == "finished" else None
             if result is not None and not isinstance(result, _Refused):
                 count, notes = result
@@ -936,11 +937,15 @@ def _run(client, spec, todo, threads, retries, chunk_frames, cuts, options, prog
     return frames, done, failed, warned
 
 
-def _as_given(src, dst):
+def _as_given(src, dst, parts=()):
     """A function that writes the absolute paths of ``src`` and ``dst`` (the tasks') in a
-    message as given, as a single run names them."""
+    message as given, as a single run names them; those of ``dst``'s hidden chunk files
+    (``parts``) as ``dst``: under `ulimit -f` a chunked retime named
+    ``/abs/out/.clip.1a2b3c4d.part1.mkv``."""
 
     def given(message):
+        for part in parts:
+            message = message.replace(os.path.abspath(part), str(dst))
         for path in sorted((src, dst), key=lambda p: -len(os.path.abspath(p))):  # a.mp4.mp4
             message = message.replace(os.path.abspath(path), str(path))
         return message

@@ -541,6 +541,31 @@ def test_an_output_that_cannot_be_written_is_named(client, clips, tmp_path):
     assert report.failed == {str(clips[0]): f"{out}: File too large"}
 
 
+def _limit_file_size(limit):
+    """Set this process's RLIMIT_FSIZE soft limit (``ulimit -f``); return the previous one."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    return soft
+
+
+def test_a_chunk_that_cannot_be_written_names_the_output(client, tmp_path):
+    # under `ulimit -f` a chunked retime reported its hidden part file by absolute path,
+    # "/abs/out/.long.1a2b3c4d.part0.mkv: File too large" (a new user's trial), and before
+    # that "Exception: OSError(27, 'File too large')"; a single run names OUTPUT
+    clip = make_video(tmp_path / "long.mkv", frames=30, gop=6, seed=3)
+    previous = client.run(_limit_file_size, 2000)
+    try:
+        report = flowkit.batch("retime", [clip], tmp_path / "out", scheduler=client, **RETIME,
+                               chunk_frames=10, retries=0, progress=False)
+    finally:
+        for worker, soft in previous.items():
+            client.run(_limit_file_size, soft, workers=[worker])
+    assert report.failed == {str(clip): f"{tmp_path / 'out' / 'long.mkv'}: File too large"}
+    assert not (tmp_path / "out").exists()
+
+
 def test_corrupt_input_is_reported_and_the_rest_finish(client, clips, tmp_path):
     bad = tmp_path / "bad.mkv"
     bad.write_bytes(clips[0].read_bytes()[:200] + b"\0" * 5000)
