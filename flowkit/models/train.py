@@ -298,6 +298,38 @@ def fit_entries(modules, optimizers=None, schedulers=None):
             for k in modules}
 
 
+class _WriteRecorder:
+    """A file for ``torch.save`` that keeps the ``OSError`` of a failed write: torch's zip
+    writer reports it as "[enforce fail at inline_container.cc:672] . unexpected pos 29632
+    vs 29520", without the cause or the file (`ulimit -f`, a full disk)."""
+
+    def __init__(self, file):
+        self.file, self.error = file, None
+
+    def write(self, data):
+        try:
+            return self.file.write(data)
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
+
+    def flush(self):
+        self.file.flush()
+
+
+def torch_save(obj, path):
+    """``torch.save(obj, path)``, a write error raised as the ``OSError`` it is (inside
+    :func:`atomic_path`, which names the output)."""
+    with open(path, "wb") as file:
+        recorder = _WriteRecorder(file)
+        try:
+            torch.save(obj, recorder)
+        except RuntimeError:
+            if recorder.error is None:
+                raise
+            raise recorder.error from None
+
+
 def save_checkpoint(path, parts, rng, *, run=None, **progress):
     """Write a checkpoint atomically: the state of each of ``parts`` (a dict of name -> module,
     optimizer or scheduler), the NumPy generator ``rng``'s and torch's random states, ``run``
@@ -308,7 +340,7 @@ def save_checkpoint(path, parts, rng, *, run=None, **progress):
     state = {name: part.state_dict() for name, part in parts.items()}
     state.update(progress, run=run, rng=rng.bit_generator.state, torch_rng=torch.get_rng_state())
     with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+        torch_save(state, tmp)
 
 
 # a run record's entries (train_model's, train_text2video's) -> the flag that sets them, for
@@ -437,12 +469,14 @@ def load_checkpoint(checkpoint, parts, rng, run=None):
 def save_weights(model, path, meta):
     """The model's tensors to ``path`` (safetensors, atomic) and ``meta`` with the file's size,
     sha256 and parameter count to ``path`` with suffix ``.json``."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     path = Path(path)
+    # encoded here and written by Python: save_file's failed write was "Error while
+    # serializing: I/O error: File too large (os error 27)", naming no file
+    data = save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
     with atomic_path(path) as tmp:
-        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-                  str(tmp))
+        Path(tmp).write_bytes(data)
     meta = {**meta, "num_params": sum(p.numel() for p in model.parameters()),
             "file_size": path.stat().st_size, "sha256": sha256(path)}
     with atomic_path(path.with_suffix(".json")) as tmp:
@@ -532,7 +566,7 @@ def train_model(name, model, data, out, *, make_crops, augment, epochs, batch, l
         if not crops:
             raise ValueError(f"--data: {nothing} found in {', '.join(map(str, sources))}")
         with atomic_path(cache) as tmp:
-            torch.save({"key": key, "crops": crops}, tmp)
+            torch_save({"key": key, "crops": crops}, tmp)
         count = len(next(iter(crops.values())))
         log(f"{count} crops of {count // per_sample} samples in "
             f"{time.perf_counter() - began:.0f} s, cached in {cache}")
