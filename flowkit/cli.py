@@ -496,15 +496,21 @@ def demo(out_dir, method="farneback", options=None):
     str
         The report, also written to ``out_dir/report.txt``.
     """
+    options = dict(options or {})
+    estimator = get_estimator(method, options)
+    # the files are written into a hidden folder and moved in together: Ctrl-C during the
+    # first run's compilation left an empty out_dir, a failed write some of the files
+    with _staged_folder(Path(out_dir)) as staging:
+        return _demo_files(staging, estimator, method, options)
+
+
+def _demo_files(out_dir, estimator, method, options):
+    """The demo's work, its files written into ``out_dir``; returns the report."""
     import cv2
 
     import flowkit
     from flowkit import metrics
 
-    options = dict(options or {})
-    estimator = get_estimator(method, options)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(exist_ok=True)
     frame0, frame1, truth = flowkit.sample_pair()
 
     start = time.perf_counter()

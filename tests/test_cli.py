@@ -57,6 +57,34 @@ def test_sample_pair_spline_matches_scipy(size):
     np.testing.assert_allclose(_spline_sample(texture, *coords), expected, rtol=0, atol=1e-11)
 
 
+def test_demo_that_fails_writes_nothing(tmp_path, monkeypatch, capsys):
+    # the folder was made before the work and the files written one by one into it: Ctrl-C
+    # during the first run's compilation left an empty folder, a failed write (a full disk)
+    # some of the files, an earlier run's others beside them (a new user's trial)
+    import flowkit.cli as cli
+
+    written = []
+
+    def failing_png(path, picture):
+        if written:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        written.append(path)
+        cv2.imwrite(str(path), picture)
+
+    monkeypatch.setattr(cli, "_write_image", failing_png)
+    assert main(["demo", "--out", str(tmp_path / "new")]) == 1
+    assert capsys.readouterr().err == (f"flowkit: error: {tmp_path / 'new' / 'frame1.png'}: "
+                                       "No space left on device\n")
+    assert list(tmp_path.iterdir()) == []
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "flow.flo").write_bytes(b"earlier run")
+    written.clear()
+    assert main(["demo", "--out", str(old)]) == 1
+    assert [p.name for p in old.iterdir()] == ["flow.flo"]
+    assert (old / "flow.flo").read_bytes() == b"earlier run"
+
+
 def test_sample_pair_is_deterministic_and_checks_size():
     a = flowkit.sample_pair(48, 64, seed=3)
     b = flowkit.sample_pair(48, 64, seed=3)
