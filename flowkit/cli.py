@@ -274,6 +274,7 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True, othe
     expected: ``retime in.mp4 /tmp``) is a usage error (exit 2); a missing folder is exit 1.
     """
     path = Path(path)
+    _refuse_stdout(flag, path)
     for source in inputs:
         if source is not None and _same_file(path, source):
             same = "" if str(path) == str(source) else f" {source}"
@@ -311,6 +312,13 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True, othe
     _note_existing(path)
 
 
+def _refuse_stdout(flag, path):
+    """``-``, FFmpeg's standard output, as an output path: a usage error."""
+    if str(path) == "-":
+        raise UsageError(f"{flag}: '-' (standard output) is not supported; give a file or "
+                         "folder path (./- for a file or folder named '-')")
+
+
 def _check_flo_name(flag, path):
     """A ``.flo`` path (any case) for ``flag`` (flow's ``-o``, color's FLO), as ``read_flo`` and
     ``write_flo`` require it (their check): else a usage error."""
@@ -336,9 +344,7 @@ def _check_output_folder_path(flag, folder, pattern=None):
     it (old and new would mix); usage errors, before any work. The folder is created if
     missing, its parents are not: a missing one is exit 1, as for an output file
     (``check_folder``)."""
-    if str(folder) == "-":  # FFmpeg's standard output; a folder named "-" was made
-        raise UsageError(f"{flag}: '-' (standard output) is not supported; give a file or "
-                         "folder path (./- for a folder named '-')")
+    _refuse_stdout(flag, folder)  # a folder named "-" was made
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{flag}: {folder} exists and is not a folder")
     if pattern and folder.is_dir() and any(folder.glob(pattern)):

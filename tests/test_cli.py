@@ -1453,19 +1453,23 @@ def test_predict_errors_are_one_line(moving_folder, tmp_path, args, code, messag
     assert not (tmp_path / "out.mp4").exists()
 
 
-@pytest.mark.parametrize("command", ["interpolate", "predict", "flow"])
-def test_dash_as_an_output_folder_is_refused(moving_folder, tmp_path, monkeypatch, capsys,
-                                             command):
-    # FFmpeg reads "-" as standard output; interpolate made a folder named "-"
+@pytest.mark.parametrize("command", ["interpolate", "predict", "flow", "flow-video", "retime"])
+def test_dash_as_an_output_is_refused(moving_folder, tmp_path, monkeypatch, capsys, command):
+    # FFmpeg reads "-" as standard output; interpolate made a folder named "-", the video
+    # outputs said "no extension"
     from flowkit.cli import main
 
     folder, _ = moving_folder
     frames = sorted(folder.iterdir())
+    clip = data_path("video", "car_traffic_small.mp4") if command == "retime" else None
     monkeypatch.chdir(tmp_path)
-    args = {"interpolate": [frames[0], frames[1], "-"], "predict": [folder, "-o", "-", "--horizon", "1"],
-            "flow": [folder, "--flo-dir", "-"]}[command]
-    assert main([command, *map(str, args)]) == 2
-    flag = {"interpolate": "OUTPUT", "predict": "OUTPUT", "flow": "--flo-dir"}[command]
+    args = {"interpolate": [frames[0], frames[1], "-"],
+            "predict": [folder, "-o", "-", "--horizon", "1"],
+            "flow": [folder, "--flo-dir", "-"], "flow-video": [folder, "--video", "-"],
+            "retime": [clip, "-", "--factor", "2"]}[command]
+    assert main([command.split("-")[0], *map(str, args)]) == 2
+    flag = {"interpolate": "OUTPUT", "predict": "OUTPUT", "flow": "--flo-dir",
+            "flow-video": "--video", "retime": "OUTPUT"}[command]
     assert one_error_line(capsys.readouterr().err).startswith(
         f"{flag}: '-' (standard output) is not supported; give a file or folder path")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip"]
