@@ -929,8 +929,9 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
         ``path`` does not exist.
     ValueError
         The video cannot be opened or has no decodable frame, decoding fails part way (the
-        error names the file), the folder holds no image files, an image cannot be read,
-        folder images differ in size (without ``resize``), ``timestamps`` for a folder,
+        error names the file), the folder holds no image files or a link to nothing among
+        them, an image cannot be read, folder images differ in size (without ``resize``),
+        ``timestamps`` for a folder,
         ``depth=16`` for a folder image that is neither 8- nor 16-bit (float TIFF).
     TypeError
         ``path`` is not a str or ``os.PathLike``; ``step`` or ``resize`` is not an integer /
@@ -981,8 +982,15 @@ def is_folder_image(path):
 
 
 def _image_files(folder):
-    """The image files of ``folder`` in natural order of their names (``iter_frames``'s)."""
-    files = sorted((p for p in folder.iterdir() if is_folder_image(p)), key=_natural_key)
+    """The image files of ``folder`` in natural order of their names (``iter_frames``'s); a
+    link to nothing among them is a ValueError (it was skipped: a frame missing unsaid)."""
+    entries = list(folder.iterdir())
+    for p in entries:
+        if (p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+                and p.is_symlink() and not p.exists()):
+            raise ValueError(f"path: {p} is a link to a file that does not exist (a frame of "
+                             f"the folder {folder} would be missing)")
+    files = sorted((p for p in entries if is_folder_image(p)), key=_natural_key)
     if not files:
         raise ValueError(f"path: the folder {folder} holds no image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
     return files

@@ -180,6 +180,17 @@ def test_image_folder_skips_hidden_files(tmp_path):
         np.testing.assert_array_equal(frame, expected)
 
 
+def test_image_folder_with_a_broken_link_is_an_error(tmp_path):
+    # frame1.png linking to a file that was moved was skipped: the sequence lost a frame unsaid
+    for k, frame in enumerate(make_frames(3)):
+        if k != 1:
+            cv2.imwrite(str(tmp_path / f"frame{k}.png"), frame)
+    (tmp_path / "frame1.png").symlink_to(tmp_path / "moved" / "frame1.png")
+    with pytest.raises(ValueError, match=r"^path: .*frame1.png is a link to a file that does "
+                                         r"not exist \(a frame of the folder .* would be missing"):
+        iter_frames(tmp_path)
+
+
 def test_image_folder_errors(tmp_path):
     (tmp_path / "readme.md").write_text("x")
     with pytest.raises(ValueError, match=r"path: the folder .* holds no image files"):
