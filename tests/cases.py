@@ -114,6 +114,25 @@ def run_without_torch(tmp_path, code, module="torch"):
     return result.stdout.strip().splitlines()
 
 
+def error_under_file_limit(limit, setup, call):
+    """Run ``setup`` then ``call`` (Python source lines) in a fresh interpreter whose files may
+    not exceed ``limit`` bytes (``ulimit -f``: Python ignores SIGXFSZ, so writes fail with
+    EFBIG); returns ``"TYPE|ERRNO|FILENAME"`` of the exception ``call`` raised (asserting a
+    zero exit status)."""
+    import subprocess
+    import sys
+
+    indented = "".join("    " + line + "\n" for line in call.splitlines())
+    script = (f"import resource\n{setup}\n"
+              f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, resource.RLIM_INFINITY))\n"
+              f"try:\n{indented}except Exception as exc:\n"
+              "    print(type(exc).__name__, exc.errno, exc.filename, sep='|')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
 def json_probes(code, *runs):
     """The JSON printed by ``code`` in fresh interpreters, one per ``(cache_dir, env)`` of
     ``runs`` (``NUMBA_CACHE_DIR`` set to ``cache_dir``, ``env`` added), all running at once:

@@ -14,7 +14,7 @@ import flowkit
 from flowkit import models
 from flowkit.models import _api
 
-from cases import run_without_torch
+from cases import error_under_file_limit, run_without_torch
 
 try:
     import torch
@@ -1000,27 +1000,13 @@ def test_training_file_that_cannot_be_written_names_it(tmp_path, writer):
     # unexpected pos 29632 vs 29520" (torch.save of the checkpoint) and "Error while
     # serializing: I/O error: File too large (os error 27)" (safetensors' save_file): neither
     # named the file (a new user's trial); it is the OSError naming the output
-    import subprocess
-    import sys
-
     path = tmp_path / ("w.ckpt" if writer == "save_checkpoint" else "w.safetensors")
     path.write_bytes(b"precious")
     call = ("train.save_checkpoint(path, {'module:model': net}, np.random.default_rng(0))"
             if writer == "save_checkpoint" else "train.save_weights(net, path, {})")
-    script = (
-        "import resource, numpy as np, torch\n"
-        "from flowkit.models import train\n"
-        f"path = {str(path)!r}\n"
-        "net = torch.nn.Linear(100, 100)\n"
-        "resource.setrlimit(resource.RLIMIT_FSIZE, (4000, resource.RLIM_INFINITY))\n"
-        "try:\n"
-        f"    {call}\n"
-        "except Exception as exc:\n"
-        "    print(type(exc).__name__, exc.errno, exc.filename, sep='|')\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == f"OSError|27|{path}"
+    setup = ("import numpy as np, torch\nfrom flowkit.models import train\n"
+             f"path = {str(path)!r}\nnet = torch.nn.Linear(100, 100)")
+    assert error_under_file_limit(4000, setup, call) == f"OSError|27|{path}"
     assert path.read_bytes() == b"precious"
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
 

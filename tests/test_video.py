@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import pytest
 
-from cases import data_path
+from cases import data_path, error_under_file_limit
 from flowkit import VideoWriter, iter_frames
 from flowkit.video import DamagedVideoWarning, probe_video
 
@@ -491,21 +491,12 @@ def test_writer_that_cannot_write_its_file_names_it(tmp_path, name, limit):
     # --codec; it is the file's OSError (20 bytes: the header already, when the stream opens)
     path = tmp_path / name
     path.write_bytes(b"precious")
-    script = (
-        "import resource, sys, numpy as np\n"
-        "from flowkit import VideoWriter\n"
-        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, resource.RLIM_INFINITY))\n"
-        "frames = np.random.default_rng(0).integers(0, 256, (20, 96, 128, 3), np.uint8)\n"
-        "try:\n"
-        f"    with VideoWriter({str(path)!r}, 10) as writer:\n"
-        "        for frame in frames:\n"
-        "            writer.write(frame)\n"
-        "except Exception as exc:\n"
-        "    print(type(exc).__name__, exc.errno, exc.filename, sep='|')\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == f"OSError|27|{path}"
+    setup = ("import numpy as np\nfrom flowkit import VideoWriter\n"
+             "frames = np.random.default_rng(0).integers(0, 256, (20, 96, 128, 3), np.uint8)")
+    call = (f"with VideoWriter({str(path)!r}, 10) as writer:\n"
+            "    for frame in frames:\n"
+            "        writer.write(frame)")
+    assert error_under_file_limit(limit, setup, call) == f"OSError|27|{path}"
     assert path.read_bytes() == b"precious"
     assert [p.name for p in tmp_path.iterdir()] == [name]
 
