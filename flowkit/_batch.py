@@ -77,7 +77,7 @@ def _predict_job(src, dst, *, horizon, context="auto", stride=None, fps=None, co
     from .video import grid_steps, last_frames, probe_video, write_video, writer_tags
 
     info = probe_video(src)
-    depth = 16 if info.bit_depth > 8 else 8  # as flowkit predict: 10-bit in, 10-bit out
+    depth = info.read_depth  # as flowkit predict: 10-bit in, 10-bit out
 
     def predicted_after(window):  # (time, frame) pairs
         times = grid_steps([t for t, _ in window], info.base_rate, info.time_base)
@@ -152,7 +152,7 @@ def _flow_job(src, dst, *, method="dis", flow_options=None, max_flow=None, fps=N
     info = probe_video(src)
     estimator = get_estimator(method, flow_options, name="method")
     # more than 8 bits read at 16, as `flowkit flow --video` reads them
-    pairs = _windows(_frames(src, part, 1, depth=16 if info.bit_depth > 8 else 8), 2, 1)
+    pairs = _windows(_frames(src, part, 1, depth=info.read_depth), 2, 1)
     flows = ((first[0], estimator(first[1], second[1])) for first, second in pairs)
     return write_flow_video(dst, _from_first(flows, part), info=info, fps=fps,
                             max_flow=max_flow, codec=codec, lossless=part is not None,
@@ -230,7 +230,7 @@ def _video_join(src, dst, paths, *, fps=None, codec=None, **options):
     from .video import DEFAULT_CRF, VideoWriter, concat_parts, probe_video, writer_tags
 
     info = probe_video(src)
-    depth = 16 if info.bit_depth > 8 else 8
+    depth = info.read_depth
     with VideoWriter(dst, _output_fps(src, fps), codec=codec, crf=DEFAULT_CRF,  # write_video's
                      pix_fmt=video_pix_fmt(dst, codec, info), **writer_tags(info)) as writer:
         concat_parts(writer, paths, depth=depth)

@@ -48,7 +48,7 @@ def video_pix_fmt(dst, codec, info):
     codec = writer_codec(dst, codec)
     if codec == "ffv1":
         return None
-    return _output_format(codec, info, 16 if info.bit_depth > 8 else 8)
+    return _output_format(codec, info, info.read_depth)
 
 
 def _as_frames(frames, keep=None, times=None):

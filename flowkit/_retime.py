@@ -680,7 +680,7 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
                              f"use stretch (re-encodes it; Opus in WebM) or drop")
     if part is not None:
         audio = "drop"  # checked as the whole run's; the join (``_parts``) muxes it
-    depth = 16 if info.bit_depth > 8 else 8
+    depth = info.read_depth
     pix_fmt = _output_format(codec, info, depth, planes=True)
     info = _full_range_tag(info, pix_fmt)
     total = None

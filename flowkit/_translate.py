@@ -513,7 +513,7 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
     fps = info.frame_rate or Fraction(30)
     if dst.suffix.lower() in FRAME_RATE_CONTAINERS and info.base_rate:
         fps = info.base_rate  # no times stored: the rate of the grid the input's times lie on
-    depth = 16 if info.bit_depth > 8 else 8
+    depth = info.read_depth
     pix_fmt = _output_format(codec, info, depth)
     show = sys.stderr.isatty() if progress is None else progress
     cuts = []

@@ -694,7 +694,7 @@ def _input_depth(source, info):
     from .video import image_folder_depth
 
     if info is not None:
-        return 16 if info.bit_depth > 8 else 8
+        return info.read_depth
     return image_folder_depth(source) if source.is_dir() else 8
 
 

@@ -139,6 +139,9 @@ class VideoInfo:
         FFmpeg pixel format of the coded frames, e.g. ``"yuv420p"``, ``"yuv420p10le"``.
     bit_depth : int
         Bits per sample of the pixel format (8, 10, 12, 16).
+    read_depth : int
+        16 where ``bit_depth`` is above 8, else 8: the ``iter_frames`` ``depth`` that keeps
+        the frames' precision (a property).
     audio : bool
         Whether the file holds an audio stream.
     color : dict
@@ -164,6 +167,12 @@ class VideoInfo:
     color: dict = dataclasses.field(default_factory=dict)
     language: str | None = None
     base_rate: Fraction | None = None
+
+    @property
+    def read_depth(self):
+        """The ``iter_frames`` depth that keeps the frames' precision: 16 for more than 8 bits
+        (10-bit HEVC, ...), else 8."""
+        return 16 if self.bit_depth > 8 else 8
 
 
 def _rotation(degrees):
