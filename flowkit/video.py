@@ -986,20 +986,23 @@ def is_folder_image(path):
     Hidden files are skipped as ``ls`` and shell globs skip them (and as ``flowkit.batch``
     skips hidden videos): macOS's ``._frame1.png`` AppleDouble files, which hold no image,
     made a copied folder unreadable."""
-    return (path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
-            and path.is_file())
+    return _image_name(path) and path.is_file()
+
+
+def _image_name(path):
+    """An image extension, and a name that does not start with a dot."""
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
 def _image_files(folder):
     """The image files of ``folder`` in natural order of their names (``iter_frames``'s); a
     link to nothing among them is a ValueError (it was skipped: a frame missing unsaid)."""
-    entries = list(folder.iterdir())
-    for p in entries:
-        if (p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
-                and p.is_symlink() and not p.exists()):
+    named = [p for p in folder.iterdir() if _image_name(p)]
+    for p in named:
+        if p.is_symlink() and not p.exists():
             raise ValueError(f"path: {p} is a link to a file that does not exist (a frame of "
                              f"the folder {folder} would be missing)")
-    files = sorted((p for p in entries if is_folder_image(p)), key=_natural_key)
+    files = sorted((p for p in named if p.is_file()), key=_natural_key)
     if not files:
         raise ValueError(f"path: the folder {folder} holds no image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
     return files
