@@ -7,8 +7,10 @@ import numpy as np
 from ._backend import (CUDA, as_array, device_array, host_array, is_device_array, select_device, to_host,
                        to_output)
 from ._intensity import prepare_frames
-from ._validate import (check_bool, check_float, check_int, check_same_dtype,
-                        check_one_frame, check_same_shape, scalar)
+from ._validate import (check_bool, check_float, check_int, check_one_frame, check_same_dtype,
+                        check_same_shape, check_valid_mask, scalar)
+
+MAX_BLOCK_SIZE = 255  # good_features' box: its time grows with the side
 
 
 def _check_frame(name, frame):
@@ -253,13 +255,15 @@ def _track_cpu(f0, f1, pts, init, stretch, *, win_w, win_h, max_level, max_iter,
     return out, status, err
 
 
-def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, normalize=True, device=None):
+def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, mask=None,
+                  block_size=3, use_harris_detector=False, k=0.04, normalize=True, device=None):
     """Shi-Tomasi corners: points worth tracking with :func:`lucas_kanade_sparse`.
 
-    Matches ``cv2.goodFeaturesToTrack(frame, max_corners, quality, min_distance, blockSize=3,
-    useHarrisDetector=False)``: the response is the smaller eigenvalue of the structure tensor
-    of 3x3 Sobel derivatives summed over a 3x3 block; corners are the pixels (not on the image
-    border) above ``quality`` times the strongest response that are 3x3 local maxima, taken by
+    Matches ``cv2.goodFeaturesToTrack(frame, max_corners, quality, min_distance, mask,
+    block_size, 3, use_harris_detector, k)``: the response is the smaller eigenvalue of the
+    structure tensor of 3x3 Sobel derivatives summed over a ``block_size`` x ``block_size`` box
+    (or the Harris measure of that tensor); corners are the pixels (not on the image border)
+    above ``quality`` times the strongest response that are 3x3 local maxima, taken by
     decreasing response while at least ``min_distance`` from every corner already taken.
 
     Parameters
@@ -275,6 +279,20 @@ def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, n
         In (0, 1]: the minimum response relative to the strongest.
     min_distance : float
         Minimum Euclidean distance in pixels between returned corners (>= 0).
+    mask : array, (H, W), optional
+        Where corners may be: bool, or numbers where nonzero means allowed (OpenCV's uint8
+        mask). The strongest response, which ``quality`` is relative to, is taken inside the
+        mask; an all-False mask gives no corners.
+    block_size : int, default 3
+        Side of the box the structure tensor is summed over, 1 to 255 (OpenCV's ``blockSize``;
+        an even size has one more row and column before the pixel than after it, as OpenCV's
+        box filter). The time grows with the size (the sums run along rows, then columns).
+    use_harris_detector : bool, default False
+        Rank by the Harris measure ``det(M) - k trace(M)^2`` of the summed tensor ``M``
+        (``cv2.cornerHarris``) instead of its smaller eigenvalue (Shi-Tomasi).
+    k : float, default 0.04
+        The Harris detector's free parameter (finite; used only with
+        ``use_harris_detector``).
     normalize : bool, default True
         Stretch the frame to [0, 1] -- ``(I - min) / (max - min)`` over all channels -- before
         the response is computed, so the corners are the same for ``a * I + b`` with ``a > 0``
@@ -291,9 +309,22 @@ def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, n
     points : array, (K, 2) float32
         Corner positions (x, y) in pixels, by decreasing response.
 
+    Raises
+    ------
+    TypeError
+        A frame dtype not listed above; ``max_corners`` or ``block_size`` not an integer;
+        ``use_harris_detector`` or ``normalize`` not a bool; a ``mask`` that is not bool or
+        numeric.
+    ValueError
+        A frame of 2 or more than 4 channels, or holding NaN or infinity; ``quality`` outside
+        (0, 1]; a negative ``max_corners`` or ``min_distance``; ``block_size`` outside 1-255; a
+        ``k`` that is not finite; a ``mask`` whose shape is not the frame's (H, W) or that holds
+        NaN; an unknown ``device``.
+
     References
     ----------
-    J. Shi and C. Tomasi, "Good features to track", CVPR 1994.
+    J. Shi and C. Tomasi, "Good features to track", CVPR 1994. C. Harris and M. Stephens, "A
+    combined corner and edge detector", Alvey Vision Conference, 1988.
 
     Examples
     --------
@@ -306,20 +337,28 @@ def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, n
     max_corners = check_int("max_corners", max_corners, min_value=0)
     quality = check_float("quality", quality, low=0.0, high=1.0, low_open=True)
     min_distance = check_float("min_distance", min_distance, low=0.0)
+    if mask is not None:
+        mask = check_valid_mask(mask, frame.shape[:2], " (H, W of frame)", name="mask")
+    block_size = check_int("block_size", block_size, min_value=1, max_value=MAX_BLOCK_SIZE)
+    harris = check_bool("use_harris_detector", use_harris_detector)
+    k = check_float("k", k)
     normalize = check_bool("normalize", normalize)
     backend = select_device(device, frame=frame)
     gpu_input = is_device_array(frame)
     prep = prepare_frames((frame,), ("frame",), normalize=normalize, batched=False,
                           has_channels=frame.ndim == 3, integer_levels=True)
     frame = prep.frames[0]
-    scale = prep.gain / 12.0  # OpenCV's Sobel scale for blockSize 3, on the [0, 1] scale
+    # OpenCV's derivative scale for a 3x3 Sobel summed over block_size^2, on the [0, 1] scale
+    scale = prep.gain / (4.0 * block_size)
     from .kernels import lk_sparse as lk
 
     if backend == CUDA:
         from .kernels import lk_sparse_cuda
 
-        eig = to_host(lk_sparse_cuda.corner_response(_hwc(frame, backend), scale))
+        eig = to_host(lk_sparse_cuda.corner_response(_hwc(frame, backend), scale, block_size,
+                                                     harris, k))
     else:
-        eig = lk.corner_response(host_array(_hwc(frame, backend), np.float32), np.float32(scale))
-    points = lk.select_corners(eig, quality, min_distance, max_corners)
+        eig = lk.corner_response(host_array(_hwc(frame, backend), np.float32), np.float32(scale),
+                                 block_size, harris, k)
+    points = lk.select_corners(eig, quality, min_distance, max_corners, mask)
     return to_output(points, gpu_input)

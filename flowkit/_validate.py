@@ -337,22 +337,23 @@ def known_vectors(flow):
         return (xp.abs(flow[..., 0]) < UNKNOWN_FLOW) & (xp.abs(flow[..., 1]) < UNKNOWN_FLOW)
 
 
-def check_valid_mask(valid, shape, what=""):
-    """A ``valid`` mask of ``shape`` (``what`` ends the shape message) as a boolean host array:
-    bool, or numbers where nonzero means valid (KITTI's uint16 masks); a float mask holding
-    NaN is refused (NumPy would count NaN as True), as are strings, objects and complex."""
+def check_valid_mask(valid, shape, what="", name="valid"):
+    """A mask (the parameter ``name``) of ``shape`` (``what`` ends the shape message) as a
+    boolean host array: bool, or numbers where nonzero means True (KITTI's uint16 masks); a
+    float mask holding NaN is refused (NumPy would count NaN as True), as are strings, objects
+    and complex."""
     from ._backend import as_array, to_host
 
-    valid = as_array(valid, "valid")
-    check_array("valid", valid)
+    valid = as_array(valid, name)
+    check_array(name, valid)
     if tuple(valid.shape) != tuple(shape):
-        raise ValueError(f"valid: expected shape {tuple(shape)}{what}, got {tuple(valid.shape)}")
+        raise ValueError(f"{name}: expected shape {tuple(shape)}{what}, got {tuple(valid.shape)}")
     valid = to_host(valid)
     if valid.dtype.kind not in "biuf":
-        raise TypeError(f"valid: expected a boolean or numeric mask, got dtype {valid.dtype}")
+        raise TypeError(f"{name}: expected a boolean or numeric mask, got dtype {valid.dtype}")
     nans = int(np.isnan(valid).sum()) if valid.dtype.kind == "f" else 0
     if nans:
-        raise ValueError(f"valid: expected a mask of True/False (or 1/0), got {nans} NaN values")
+        raise ValueError(f"{name}: expected a mask of True/False (or 1/0), got {nans} NaN values")
     return valid.astype(bool)
 
 

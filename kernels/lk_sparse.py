@@ -255,21 +255,33 @@ def sobel_tensor_pixel(img, y, x, scale):
 
 
 @jit
-def box_min_eig_pixel(txx, txy, tyy, y, x):
-    """3x3 box sum (reflect-101) of the tensor planes at (y, x), then its smaller eigenvalue."""
+def corner_measure(sxx, sxy, syy, harris, k):
+    """The corner response of a box-summed structure tensor: the Harris measure
+    ``det - k trace^2`` (``cv2.cornerHarris``) where ``harris``, else the smaller eigenvalue of
+    the sums / 2 (``cv2.cornerMinEigenVal``)."""
+    if harris:
+        return sxx * syy - sxy * sxy - k * (sxx + syy) * (sxx + syy)
+    return corner_min_eig(sxx, sxy, syy)
+
+
+@jit
+def box_response_pixel(txx, txy, tyy, y, x, block_size, harris, k):
+    """``block_size`` x ``block_size`` box sum (reflect-101; OpenCV's anchor: ``block_size // 2``
+    rows above and columns left of (y, x)) of the tensor planes, then :func:`corner_measure`."""
     h = txx.shape[0]
     w = txx.shape[1]
+    lo = -(block_size // 2)
     sxx = np.float32(0.0)
     sxy = np.float32(0.0)
     syy = np.float32(0.0)
-    for dy in range(-1, 2):
+    for dy in range(lo, lo + block_size):
         yy = border_index(y + dy, h, R101)
-        for dx in range(-1, 2):
+        for dx in range(lo, lo + block_size):
             xx = border_index(x + dx, w, R101)
             sxx += txx[yy, xx]
             sxy += txy[yy, xx]
             syy += tyy[yy, xx]
-    return corner_min_eig(sxx, sxy, syy)
+    return corner_measure(sxx, sxy, syy, harris, k)
 
 
 # --------------------------------------------------------------------------------------------
@@ -893,18 +905,24 @@ def _track_points_band(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w,
 # corners (Shi-Tomasi)
 
 
-def corner_response(img, scale):
-    """Min-eigenvalue map of the 3x3-box-summed Sobel structure tensor of a C-contiguous
-    (H, W, C) float32 ``img``: ``sobel_tensor_pixel`` then ``box_min_eig_pixel`` at every pixel,
-    with the interior of gray images written out as flat loops that vectorise. Two passes
-    over bands of rows (``parallel.run_bands``): the tensor, then the box sums and eigenvalue."""
+def corner_response(img, scale, block_size, harris, k):
+    """Corner response map (:func:`corner_measure`) of the ``block_size``-box-summed Sobel
+    structure tensor of a C-contiguous (H, W, C) float32 ``img``, as ``sobel_tensor_pixel`` then
+    ``box_response_pixel`` at every pixel. Passes over bands of rows (``parallel.run_bands``):
+    the tensor, then for the default (the 3x3 box's smaller eigenvalue) the box sums written
+    out as flat loops that vectorise, else the box sums along rows, then along columns."""
     h, w, _ = img.shape
     txx = np.empty((h, w), np.float32)
     txy = np.empty((h, w), np.float32)
     tyy = np.empty((h, w), np.float32)
     eig = np.empty((h, w), np.float32)
     run_bands(_sobel_tensor_band, img, scale, txx, txy, tyy)
-    run_bands(_min_eig_band, txx, txy, tyy, eig)
+    if block_size == 3 and not harris:
+        run_bands(_min_eig_band, txx, txy, tyy, eig)
+    else:
+        rows = np.empty((3, h, w), np.float32)
+        run_bands(_box_rows_band, txx, txy, tyy, block_size, rows)
+        run_bands(_box_response_band, rows, block_size, harris, np.float32(k), eig)
     return eig
 
 
@@ -939,7 +957,7 @@ def _sobel_tensor_band(img, scale, txx, txy, tyy, band, n_bands):
 
 @jit(fastmath=FAST)
 def _min_eig_band(txx, txy, tyy, eig, band, n_bands):
-    """Rows ``band`` of ``n_bands`` of the box-summed tensor's smaller eigenvalue."""
+    """Rows ``band`` of ``n_bands`` of the 3x3 box-summed tensor's smaller eigenvalue."""
     h, w = eig.shape
     fxx = txx.reshape(-1)
     fxy = txy.reshape(-1)
@@ -962,7 +980,53 @@ def _min_eig_band(txx, txy, tyy, eig, band, n_bands):
                 feig[mid + x] = corner_min_eig(sxx, sxy, syy)
         for x in range(w):
             if not inner or x == 0 or x == w - 1:
-                eig[y, x] = box_min_eig_pixel(txx, txy, tyy, y, x)
+                eig[y, x] = box_response_pixel(txx, txy, tyy, y, x, 3, False, np.float32(0.0))
+
+
+@jit
+def _box_rows_band(txx, txy, tyy, block_size, rows, band, n_bands):
+    """Rows ``band`` of ``n_bands`` of the tensor planes summed along rows over ``block_size``
+    columns (reflect-101, OpenCV's anchor), into ``rows`` (3, H, W)."""
+    h, w = txx.shape
+    lo = -(block_size // 2)
+    start, stop = band_range(h, band, n_bands)
+    for y in range(start, stop):
+        for x in range(w):
+            sxx = np.float32(0.0)
+            sxy = np.float32(0.0)
+            syy = np.float32(0.0)
+            for d in range(lo, lo + block_size):
+                xx = x + d
+                if xx < 0 or xx >= w:
+                    xx = border_index(xx, w, R101)
+                sxx += txx[y, xx]
+                sxy += txy[y, xx]
+                syy += tyy[y, xx]
+            rows[0, y, x] = sxx
+            rows[1, y, x] = sxy
+            rows[2, y, x] = syy
+
+
+@jit(fastmath=FAST)
+def _box_response_band(rows, block_size, harris, k, eig, band, n_bands):
+    """Rows ``band`` of ``n_bands`` of the corner response of the row sums ``rows`` summed along
+    columns over ``block_size`` rows (reflect-101, OpenCV's anchor)."""
+    h, w = eig.shape
+    lo = -(block_size // 2)
+    acc = np.empty((3, w), np.float32)
+    start, stop = band_range(h, band, n_bands)
+    for y in range(start, stop):
+        acc[:] = 0
+        for d in range(lo, lo + block_size):
+            yy = y + d
+            if yy < 0 or yy >= h:
+                yy = border_index(yy, h, R101)
+            for x in range(w):
+                acc[0, x] += rows[0, yy, x]
+                acc[1, x] += rows[1, yy, x]
+                acc[2, x] += rows[2, yy, x]
+        for x in range(w):
+            eig[y, x] = corner_measure(acc[0, x], acc[1, x], acc[2, x], harris, k)
 
 
 def local_maxima(eig, thr):
@@ -994,14 +1058,20 @@ def _local_maxima_band(eig, thr, peak, band, n_bands):
                     peak[y * w + x] = 1
 
 
-def select_corners(eig, quality, min_distance, max_corners):
+def select_corners(eig, quality, min_distance, max_corners, mask=None):
     """OpenCV's goodFeaturesToTrack selection on a response map; (K, 2) float32 (x, y).
 
     Keep interior pixels above ``quality * max`` that equal their 3x3 maximum, sort by response
     (ties: later raster position first, as OpenCV), then accept greedily those at least
     ``min_distance`` from every accepted corner (OpenCV's grid of round(min_distance) cells).
+    A boolean ``mask`` (H, W) keeps only its True pixels, and the maximum is taken over them.
     """
-    return _select_peaks(eig, local_maxima(eig, eig.max() * quality), min_distance, max_corners)
+    if mask is None:
+        return _select_peaks(eig, local_maxima(eig, eig.max() * quality), min_distance,
+                             max_corners)
+    top = eig[mask].max() if mask.any() else np.float32(0)  # OpenCV: 0, so no corner
+    peak = local_maxima(eig, top * quality) & mask.reshape(-1)
+    return _select_peaks(eig, peak, min_distance, max_corners)
 
 
 @jit

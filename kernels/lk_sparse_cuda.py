@@ -23,7 +23,7 @@ _bilinear_at = device_function(lk.bilinear_at)
 _scharr_at = device_function(lk.scharr_at)
 _pyr_down_at = device_function(lk.pyr_down_at)
 _sobel_tensor_pixel = device_function(lk.sobel_tensor_pixel)
-_box_min_eig_pixel = device_function(lk.box_min_eig_pixel)
+_box_response_pixel = device_function(lk.box_response_pixel)
 _window_base = device_function(lk.window_base)
 
 
@@ -338,10 +338,10 @@ def _tensor_kernel(img, scale, txx, txy, tyy):
 
 
 @cuda.jit
-def _eig_kernel(txx, txy, tyy, eig):
+def _response_kernel(txx, txy, tyy, block_size, harris, k, eig):
     x, y = cuda.grid(2)
     if x < eig.shape[1] and y < eig.shape[0]:
-        eig[y, x] = _box_min_eig_pixel(txx, txy, tyy, y, x)
+        eig[y, x] = _box_response_pixel(txx, txy, tyy, y, x, block_size, harris, k)
 
 
 @cuda.jit
@@ -352,8 +352,9 @@ def _to_float_kernel(src, dst):
             dst[y, x, c] = src[y, x, c]
 
 
-def corner_response(frame, scale):
-    """Min-eigenvalue corner response of a device (H, W, C) frame; a device (H, W) float32 array."""
+def corner_response(frame, scale, block_size, harris, k):
+    """Corner response (``lk_sparse.corner_response``) of a device (H, W, C) frame; a device
+    (H, W) float32 array."""
     h, w = frame.shape[:2]
     grid, block = _grid2(h, w)
     img = cuda.device_array(frame.shape, np.float32)
@@ -363,5 +364,5 @@ def corner_response(frame, scale):
     tyy = cuda.device_array((h, w), np.float32)
     _tensor_kernel[grid, block](img, np.float32(scale), txx, txy, tyy)
     eig = cuda.device_array((h, w), np.float32)
-    _eig_kernel[grid, block](txx, txy, tyy, eig)
+    _response_kernel[grid, block](txx, txy, tyy, int(block_size), bool(harris), np.float32(k), eig)
     return eig

@@ -25,6 +25,13 @@ def opencv_lk(frame0, frame1, pts, win_size=21, max_level=3, max_iter=30, eps=0.
     return p1.reshape(-1, 2), st.ravel().astype(bool), err.ravel()
 
 
+def reflect101(index, n):
+    """OpenCV's BORDER_REFLECT_101 of integer indices into [0, n), however far outside."""
+    period = 2 * n - 2
+    m = np.mod(index, period)
+    return np.where(m < n, m, period - m)
+
+
 def sample_flow_at(flow, pts):
     """Ground truth bilinearly sampled at the points."""
     x = pts[:, 0].reshape(-1, 1).astype(np.float32)
@@ -96,6 +103,65 @@ def test_good_features_options(rubberwhale):
         assert np.mean(cKDTree(theirs).query(ours)[0] <= 1.0) >= 0.95
         if min_distance > 0 and len(ours) > 1:
             assert cKDTree(ours).query(ours, k=2)[0][:, 1].min() >= min_distance
+
+
+@pytest.mark.parametrize("block_size, harris, k", [
+    (7, False, 0.04), (4, False, 0.04), (2, False, 0.04), (15, False, 0.04), (3, True, 0.04),
+    (5, True, 0.1)])
+def test_good_features_block_size_and_harris_match_opencv(rubberwhale, block_size, harris, k):
+    # OpenCV's lk_track.py sample uses blockSize=7; even sizes take OpenCV's box anchor
+    frame0 = rubberwhale[0]
+    ours = flowkit.good_features(frame0, 1000, 0.01, 5, block_size=block_size,
+                                 use_harris_detector=harris, k=k, normalize=False)
+    theirs = cv2.goodFeaturesToTrack(frame0, 1000, 0.01, 5, blockSize=block_size,
+                                     useHarrisDetector=harris, k=k).reshape(-1, 2)
+    assert abs(len(ours) - len(theirs)) <= max(1, 0.02 * len(theirs))
+    assert np.mean(cKDTree(theirs).query(ours)[0] <= 1.0) >= 0.95
+    assert np.mean(cKDTree(ours).query(theirs)[0] <= 1.0) >= 0.95
+
+
+def test_good_features_mask_matches_opencv(rubberwhale):
+    # the strongest response (quality's reference) is taken inside the mask, as OpenCV's
+    # minMaxLoc with the mask: a weak region alone still gives corners
+    frame0 = rubberwhale[0]
+    mask = np.zeros(frame0.shape, np.uint8)
+    mask[100:300, 200:500] = 255
+    mask[20:60, 20:40] = 1
+    ours = flowkit.good_features(frame0, 300, 0.05, 5, mask=mask, normalize=False)
+    theirs = cv2.goodFeaturesToTrack(frame0, 300, 0.05, 5, mask=mask).reshape(-1, 2)
+    assert len(ours) == len(theirs) > 50
+    assert np.mean(cKDTree(theirs).query(ours)[0] <= 1.0) >= 0.95
+    assert mask[ours[:, 1].astype(int), ours[:, 0].astype(int)].all()
+    as_bool = flowkit.good_features(frame0, 300, 0.05, 5, mask=mask > 0, normalize=False)
+    np.testing.assert_array_equal(as_bool, ours)
+    weak = np.zeros(frame0.shape, bool)
+    weak[20:60, 20:40] = True
+    alone = flowkit.good_features(frame0, 300, 0.05, 2, mask=weak, normalize=False)
+    theirs = cv2.goodFeaturesToTrack(frame0, 300, 0.05, 2, mask=weak.astype(np.uint8))
+    theirs = theirs.reshape(-1, 2)
+    assert len(alone) == len(theirs) > 0
+    nowhere = np.zeros(frame0.shape, bool)
+    assert flowkit.good_features(frame0, 10, 0.01, 3, mask=nowhere).shape == (0, 2)
+
+
+def test_good_features_option_errors():
+    frame = textured_image(30, 40, seed=2)
+    g = flowkit.good_features
+    with pytest.raises(ValueError, match=r"block_size: expected an integer >= 1, got 0"):
+        g(frame, block_size=0)
+    with pytest.raises(ValueError, match=r"block_size: expected an integer <= 255, got 256"):
+        g(frame, block_size=256)
+    with pytest.raises(TypeError, match="block_size: expected an integer"):
+        g(frame, block_size=2.5)
+    with pytest.raises(TypeError, match="use_harris_detector: expected a bool"):
+        g(frame, use_harris_detector="yes")
+    with pytest.raises(ValueError, match="k: expected a finite number, got nan"):
+        g(frame, use_harris_detector=True, k=float("nan"))
+    with pytest.raises(ValueError,
+                       match=r"mask: expected shape \(30, 40\) \(H, W of frame\), got \(40, 30\)"):
+        g(frame, mask=np.ones((40, 30), bool))
+    with pytest.raises(TypeError, match="mask: expected a boolean or numeric mask, got dtype comp"):
+        g(frame, mask=np.ones((30, 40), complex))
 
 
 @pytest.mark.parametrize("win_size, max_level, max_iter, eps, min_eig", [
@@ -442,6 +508,11 @@ def test_cuda_matches_cpu():
     np.testing.assert_allclose(gpu[2], cpu[2], atol=1e-3)
     np.testing.assert_array_equal(flowkit.good_features(frame0, 10, 0.01, 2, device="cuda"),
                                   flowkit.good_features(frame0, 10, 0.01, 2))
+    mask = np.ones(frame0.shape, bool)
+    mask[:, :6] = False
+    for options in (dict(block_size=4), dict(use_harris_detector=True, k=0.05, mask=mask)):
+        gpu = flowkit.good_features(frame0, 10, 0.01, 2, device="cuda", **options)
+        np.testing.assert_array_equal(gpu, flowkit.good_features(frame0, 10, 0.01, 2, **options))
 
 
 # ------------------------------------------------- intensity scale, channels, flat frames
@@ -580,24 +651,34 @@ def test_pure_noise_is_tracked_as_texture():
     assert len(flowkit.good_features(n0, 50, 0.01, 3)) == 50  # noise peaks are corners
 
 
-@pytest.mark.parametrize("channels", [1, 3])
-def test_corner_response_is_float32_within_rounding_of_float64(channels):
+@pytest.mark.parametrize("channels, block_size, harris", [
+    (1, 3, False), (3, 3, False), (1, 4, False), (3, 7, True), (1, 3, True), (1, 40, False)])
+def test_corner_response_is_float32_within_rounding_of_float64(channels, block_size, harris):
     # sobel_tensor_pixel (image borders; every pixel of colour images; every pixel on the GPU)
     # is float32 throughout (an int 2 once promoted it to float64, also in the CUDA kernel):
-    # a float64 NumPy reference of the Sobel structure tensor, 3x3 box sums (reflect-101) and
-    # the smaller eigenvalue / 2 agrees to 2e-6 of the largest response (float32 rounding of
-    # sums of ~30 products)
+    # a float64 NumPy reference of the Sobel structure tensor, box sums (reflect-101, OpenCV's
+    # anchor for even sizes; a box larger than the image reflects again) and the smaller
+    # eigenvalue / 2 or the Harris measure agrees to 2e-6 of the largest response (float32
+    # rounding of sums of ~30-5000 products)
     img = np.random.default_rng(7).random((23, 31, channels)).astype(np.float32)
-    scale = 1.0 / 12.0
-    eig = lk.corner_response(img, np.float32(scale))
+    scale = 1.0 / (4 * block_size)
+    k = 0.06
+    eig = lk.corner_response(img, np.float32(scale), block_size, harris, k)
     p = np.pad(img.astype(np.float64), ((1, 1), (1, 1), (0, 0)), mode="reflect")
     dx = ((p[:-2, 2:] - p[:-2, :-2]) + 2 * (p[1:-1, 2:] - p[1:-1, :-2]) + (p[2:, 2:] - p[2:, :-2])) * scale
     dy = ((p[2:, :-2] - p[:-2, :-2]) + 2 * (p[2:, 1:-1] - p[:-2, 1:-1]) + (p[2:, 2:] - p[:-2, 2:])) * scale
 
     def box(t):
-        q = np.pad(t.sum(axis=-1), 1, mode="reflect")
-        return sum(q[i:i + t.shape[0], j:j + t.shape[1]] for i in range(3) for j in range(3))
+        before = block_size // 2
+        h, w = t.shape[:2]
+        rows = np.arange(-before, h - before + block_size - 1)
+        cols = np.arange(-before, w - before + block_size - 1)
+        q = t.sum(axis=-1)[reflect101(rows, h)][:, reflect101(cols, w)]
+        return sum(q[i:i + h, j:j + w] for i in range(block_size) for j in range(block_size))
 
-    a, b, c = 0.5 * box(dx * dx), box(dx * dy), 0.5 * box(dy * dy)
-    ref = (a + c) - np.sqrt((a - c) ** 2 + b * b)
+    a, b, c = box(dx * dx), box(dx * dy), box(dy * dy)
+    if harris:
+        ref = a * c - b * b - k * (a + c) ** 2
+    else:
+        ref = 0.5 * (a + c) - np.sqrt((0.5 * (a - c)) ** 2 + b * b)
     np.testing.assert_allclose(eig, ref, rtol=0, atol=2e-6 * np.abs(ref).max())
