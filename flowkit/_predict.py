@@ -634,13 +634,18 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
     if smooth is not None:
         import inspect
 
-        from ._smooth import smooth_flow
+        from ._estimators import _named
+        from ._smooth import check_options as check_smooth, smooth_flow
 
         names = list(inspect.signature(smooth_flow).parameters)[1:]
         for key in smooth:
             if key not in names:
                 raise ValueError(f"smooth: {key!r} is not an option of smooth_flow (its options: "
                                  f"{', '.join(names)})")
+        try:  # the values too, before any flow is estimated
+            check_smooth(**smooth)
+        except (TypeError, ValueError) as exc:
+            _named(exc, smooth, "smooth")
     given = None
     if isinstance(flow, (list, tuple)):
         raise TypeError(f"flow: expected an estimator name, a callable or a flow array (NumPy or "

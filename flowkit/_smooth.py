@@ -5,7 +5,8 @@ import math
 import numpy as np
 
 from . import _validate
-from ._backend import CUDA, as_array, device_array, host_array, is_device_array, select_device, to_output
+from ._backend import (CUDA, as_array, check_device, device_array, host_array, is_device_array,
+                       select_device, to_output)
 from .kernels import smooth as _kernels
 
 METHODS = ("gaussian", "median", "bilateral")
@@ -104,19 +105,8 @@ def smooth_flow(flow, *, method="gaussian", size=5, sigma=None, guide=None, sigm
     """
     flow = as_array(flow, "flow")
     _validate.check_flow("flow", flow)
-    _validate.check_choice("method", method, METHODS)
-    size = _validate.check_int("size", size, min_value=1, odd=True)
-    if sigma is not None:
-        if method == "median":
-            raise ValueError("sigma: expected None with method='median' (no spatial weights), "
-                             f"got {sigma!r}")
-        sigma = _validate.check_float("sigma", sigma, low=0.0)
-        sigma = sigma or None  # 0 means "default", as in OpenCV
-    if method != "bilateral":
-        for name, value in (("guide", guide), ("sigma_color", sigma_color)):
-            if value is not None:
-                raise ValueError(f"{name}: expected None with method={method!r} "
-                                 f"(only 'bilateral' uses it), got {_describe(value)}")
+    size, sigma = check_options(method=method, size=size, sigma=sigma, guide=guide,
+                                sigma_color=sigma_color)
     batched = flow.ndim == 4
     dtype = np.dtype(np.float64 if flow.dtype == np.float64 else np.float32)
     # the Gaussian's taps, the bilateral's spatial weights (both made in float64) and the
@@ -165,6 +155,30 @@ def smooth_flow(flow, *, method="gaussian", size=5, sigma=None, guide=None, sigm
         else:
             _kernels.median_cpu(src, size, out)
     return to_output(out.reshape(shape), gpu_input)
+
+
+def check_options(*, method="gaussian", size=5, sigma=None, guide=None, sigma_color=None,
+                  device=None):
+    """Check the options of :func:`smooth_flow` that do not depend on the flow (``predict``
+    checks its ``smooth`` dict with it before any flow is estimated); returns ``size`` and
+    ``sigma`` (None for 0)."""
+    _validate.check_choice("method", method, METHODS)
+    size = _validate.check_int("size", size, min_value=1, odd=True)
+    if sigma is not None:
+        if method == "median":
+            raise ValueError("sigma: expected None with method='median' (no spatial weights), "
+                             f"got {sigma!r}")
+        sigma = _validate.check_float("sigma", sigma, low=0.0)
+        sigma = sigma or None  # 0 means "default", as in OpenCV
+    if method != "bilateral":
+        for name, value in (("guide", guide), ("sigma_color", sigma_color)):
+            if value is not None:
+                raise ValueError(f"{name}: expected None with method={method!r} "
+                                 f"(only 'bilateral' uses it), got {_describe(value)}")
+    if sigma_color is not None:
+        _validate.check_float("sigma_color", sigma_color, low=0.0, low_open=True)
+    check_device(device)
+    return size, sigma
 
 
 def _describe(value):

@@ -805,3 +805,28 @@ def test_frames_of_a_reader_that_refills_one_buffer():
     frames = [f0, f1, f0, f1]
     expected = flowkit.predict(frames, 1)
     np.testing.assert_array_equal(flowkit.predict(one_buffer(frames), 1), expected)
+
+
+@pytest.mark.parametrize("smooth, message", [
+    ({"method": "box"}, r"smooth\['method'\]: expected one of 'gaussian', 'median', 'bilateral', "
+                        r"got 'box'"),
+    ({"size": 4}, r"smooth\['size'\]: expected an odd integer, got 4"),
+    ({"method": "median", "sigma": 1.0}, r"smooth\['sigma'\]: expected None with method='median'"),
+    ({"method": "bilateral", "sigma_color": 0}, r"smooth\['sigma_color'\]: expected a number in "
+                                                r"\(0.0, inf\], got 0.0"),
+    ({"device": "gpu"}, r"smooth\['device'\]: expected one of 'cpu', 'cuda' or None, got 'gpu'"),
+])
+def test_smooth_values_checked_before_any_flow(smooth, message):
+    """A bad value in ``smooth`` is an error naming ``smooth[...]`` before the estimator runs
+    (it ran first, then smooth_flow's error named 'method' or 'size', which read as predict's
+    own options; found checking the docs' 'Errors (all before any kernel runs)')."""
+    calls = []
+
+    def estimator(frame0, frame1):
+        calls.append(1)
+        return np.zeros(frame0.shape[:2] + (2,), np.float32)
+
+    clip = translating_clip((0.5, 0.0), 3)
+    with pytest.raises(ValueError, match=message):
+        flowkit.predict(clip, 2, flow=estimator, smooth=smooth)
+    assert calls == []
