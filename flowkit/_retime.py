@@ -531,8 +531,12 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
                              scene_threshold=scene_threshold, device=device, progress=progress,
                              part=part)
     # CUDA up front, even when nothing will be interpolated (not in _check_options: flowkit.batch
-    # runs that on a client that may have no GPU while its workers do)
+    # runs that on a client that may have no GPU while its workers do); the estimator's
+    # flow_options['device'] too (flowkit retime -O device=cuda), which otherwise only the
+    # first flow would try
     select_device(device)
+    if isinstance(flow_options, dict) and flow_options.get("device") is not None:
+        select_device(flow_options["device"])
     if not src.exists():
         raise FileNotFoundError(f"src: no such video file: {src}")
     if src.is_dir():

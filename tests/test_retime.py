@@ -900,12 +900,17 @@ def test_cuda_without_a_gpu_is_refused_up_front(tmp_path, clip, monkeypatch, cap
     assert status == 2 and message.startswith("--device: 'cuda': the CUDA backend was requested "
                                               "but no CUDA GPU")
     assert message.endswith("(see flowkit retime --help)")
-    # the estimator's -O device=cuda: the same usage error naming its flag (exit 1 and no flag before)
-    status = main(["retime", str(clip), str(tmp_path / "b.mp4"), "--factor", "2", "-O", "device=cuda"])
-    message = one_error_line(capsys.readouterr().err)
-    assert status == 2 and message.startswith("--option device: 'cuda': the CUDA backend was "
-                                              "requested but no CUDA GPU")
-    assert message.endswith("(see flowkit retime --help)")
+    # the estimator's -O device=cuda: the same usage error naming its flag (exit 1 and no flag
+    # before), also when nothing is interpolated (a trim at speed 1 wrote the file, exit 0)
+    for timeline in (["--factor", "2"], ["--range", "0:0.2", "--trim"]):
+        status = main(["retime", str(clip), str(tmp_path / "b.mp4"), *timeline,
+                       "-O", "device=cuda"])
+        message = one_error_line(capsys.readouterr().err)
+        assert status == 2 and message.startswith("--option device: 'cuda': the CUDA backend was "
+                                                  "requested but no CUDA GPU")
+        assert message.endswith("(see flowkit retime --help)")
+    with pytest.raises(RuntimeError, match="the CUDA backend was requested but no CUDA GPU"):
+        flowkit.retime(clip, tmp_path / "a.mp4", flow_options={"device": "cuda"}, progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
