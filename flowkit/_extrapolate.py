@@ -9,9 +9,10 @@ from ._warp import _check_border_value, image_layout, warp_shapes
 from .kernels import interp
 
 SCHEMES = ("semi-lagrangian", "forward")
+_N_ITER, _BORDER = 3, "replicate"  # extrapolate's defaults
 
 
-def extrapolate(image, flow, steps, *, scheme="semi-lagrangian", n_iter=3, border="replicate",
+def extrapolate(image, flow, steps, *, scheme="semi-lagrangian", n_iter=_N_ITER, border=_BORDER,
                 border_value=0, metric=None, return_mask=False, return_displacement=False,
                 device=None):
     """Advect an image by a stationary flow for ``steps`` time steps (semi-Lagrangian or by
@@ -45,8 +46,9 @@ def extrapolate(image, flow, steps, *, scheme="semi-lagrangian", n_iter=3, borde
         ``metric``, else ``"average"``), its holes (pixels no source reaches) filled by
         ``flowkit.fill_holes`` (push-pull); each pixel keeps its own motion (a Lagrangian
         persistence), and where several land on one target the largest ``metric`` wins.
-        ``n_iter``, ``border`` and ``return_displacement`` do not apply; ``border_value``
-        fills a step that no source reaches at all.
+        ``n_iter``, ``border`` and ``return_displacement`` do not apply (a value other than
+        their default is an error); ``border_value`` fills a step that no source reaches at
+        all.
     n_iter : int
         Sub-steps per time step, >= 0 (pysteps' ``n_iter``; pysteps defaults to 1). ``n_iter
         >= 1``: ``n_iter`` midpoint-rule sub-steps of ``1 / n_iter`` of a step each; ``0``:
@@ -96,8 +98,9 @@ def extrapolate(image, flow, steps, *, scheme="semi-lagrangian", n_iter=3, borde
         Shapes that do not match (the flow's H, W and N against the image's), ``steps < 1``,
         ``n_iter < 0``, an unknown ``scheme``, ``border`` or ``device``; NaN or infinity in
         ``image`` with ``scheme="forward"`` (its holes are filled from the values around them);
-        ``steps`` whose frames cannot fit in the memory of the machine or GPU (a
-        ``MemoryError`` too), before any work.
+        with ``scheme="forward"``, an ``n_iter`` or ``border`` other than the default or
+        ``return_displacement=True``; ``steps`` whose frames cannot fit in the memory of the
+        machine or GPU (a ``MemoryError`` too), before any work.
 
     Notes
     -----
@@ -166,7 +169,17 @@ def extrapolate(image, flow, steps, *, scheme="semi-lagrangian", n_iter=3, borde
                                 f"frames of shape {tuple(image.shape)} and dtype "
                                 f"{np.dtype(image.dtype).name}", array_module(image)[0])
     _validate.check_choice("scheme", scheme, SCHEMES)
+    n_iter = _validate.check_int("n_iter", n_iter, min_value=0)
+    border = _validate.check_choice("border", border, tuple(interp.BORDERS))
     if scheme == "forward":
+        # they shape the trajectories alone: a value other than the default is refused, as
+        # predict refuses n_iter with its other schemes (they were taken unchecked, even 'abc')
+        for name, value, default, why in (
+                ("n_iter", n_iter, _N_ITER, "its trajectories"),
+                ("border", border, _BORDER, "splatting reads no point outside the image")):
+            if value != default:
+                raise ValueError(f"{name}: only for scheme='semi-lagrangian' ({why}), got "
+                                 f"{value!r} with scheme='forward'")
         if return_displacement:
             raise ValueError("return_displacement: only for scheme='semi-lagrangian' (forward "
                              "splatting has no backward displacement), got True with "
@@ -179,8 +192,6 @@ def extrapolate(image, flow, steps, *, scheme="semi-lagrangian", n_iter=3, borde
     if metric is not None:
         raise ValueError(f"metric: only for scheme='forward', got {_validate.describe(metric)} "
                          f"with scheme={scheme!r}")
-    n_iter = _validate.check_int("n_iter", n_iter, min_value=0)
-    border = _validate.check_choice("border", border, tuple(interp.BORDERS))
     dtype = np.dtype(image.dtype)
     border_value = _check_border_value(border_value, dtype)
     _validate.check_bool("return_mask", return_mask)

@@ -432,6 +432,22 @@ def test_forward_bad_arguments():
                                          r"\(forward splatting has no backward displacement\), "
                                          r"got True with scheme='forward'$"):
         flowkit.extrapolate(image, flow, 2, scheme="forward", return_displacement=True)
+    # n_iter and border shape the trajectories alone: checked, and refused unless the default
+    # (they were taken unchecked, even n_iter='abc' or border='bogus'; found reviewing issue 8)
+    for kwargs, error, message in (
+            ({"n_iter": "abc"}, TypeError, r"^n_iter: expected an integer, got 'abc'$"),
+            ({"n_iter": -1}, ValueError, r"^n_iter: expected an integer >= 0, got -1$"),
+            ({"border": "bogus"}, ValueError, r"^border: expected one of 'constant', "),
+            ({"n_iter": 1}, ValueError, r"^n_iter: only for scheme='semi-lagrangian' \(its "
+                                        r"trajectories\), got 1 with scheme='forward'$"),
+            ({"border": "wrap"}, ValueError, r"^border: only for scheme='semi-lagrangian' "
+                                             r"\(splatting reads no point outside the image\), "
+                                             r"got 'wrap' with scheme='forward'$")):
+        with pytest.raises(error, match=message):
+            flowkit.extrapolate(image, flow, 2, scheme="forward", **kwargs)
+    np.testing.assert_array_equal(  # the defaults, given, are no request
+        flowkit.extrapolate(image, flow, 2, scheme="forward", n_iter=3, border="replicate"),
+        flowkit.extrapolate(image, flow, 2, scheme="forward"))
     with pytest.raises(ValueError, match="metric: only for scheme='forward'"):
         flowkit.extrapolate(image, flow, 2, metric=np.zeros((8, 9), np.float32))
     with pytest.raises(ValueError, match="metric"):
