@@ -443,9 +443,10 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
     average : {"median", "mean"}
         How the K - 1 motion estimates are combined (component-wise).
     smooth : dict, optional
-        Options of ``flowkit.smooth_flow`` (an unknown name is a ``ValueError``) applied to the motion (e.g.
+        Options of ``flowkit.smooth_flow`` applied to the motion (e.g.
         ``{"method": "gaussian", "size": 9}``); a bilateral filter without ``guide`` follows
-        the edges of the last frame.
+        the edges of the last frame. An unknown name, or a value ``smooth_flow`` refuses, is
+        an error naming it (``smooth['size']``) before any flow is estimated.
     scheme : {"semi-lagrangian", "forward", "reestimate"}
         ``"semi-lagrangian"``: the stationary field is traced back from each output pixel
         (``flowkit.extrapolate``), the last frame sampled once per step: no blur that grows
@@ -635,15 +636,19 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
         import inspect
 
         from ._estimators import _named
-        from ._smooth import check_options as check_smooth, smooth_flow
+        from ._smooth import _check_guide, smooth_flow
+        from ._smooth import check_options as check_smooth
 
         names = list(inspect.signature(smooth_flow).parameters)[1:]
         for key in smooth:
             if key not in names:
                 raise ValueError(f"smooth: {key!r} is not an option of smooth_flow (its options: "
                                  f"{', '.join(names)})")
-        try:  # the values too, before any flow is estimated
+        try:  # the values too, before any flow is estimated (or none, after a scene cut)
             check_smooth(**smooth)
+            if smooth.get("guide") is not None:  # against the motion, (H, W, 2) per clip
+                motion = np.broadcast_to(np.float32(0), tuple(clips.shape[2:4]) + (2,))
+                _check_guide(as_array(smooth["guide"], "guide"), motion, False)
         except (TypeError, ValueError) as exc:
             _named(exc, smooth, "smooth")
     given = None

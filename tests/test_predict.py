@@ -830,3 +830,17 @@ def test_smooth_values_checked_before_any_flow(smooth, message):
     with pytest.raises(ValueError, match=message):
         flowkit.predict(clip, 2, flow=estimator, smooth=smooth)
     assert calls == []
+
+
+@pytest.mark.parametrize("smooth, message", [
+    ({"size": 4}, r"^smooth\['size'\]: expected an odd integer, got 4$"),
+    ({"method": "bilateral", "guide": np.zeros((3, 3), np.float32)},
+     rf"^smooth\['guide'\]: expected shape \(H, W\) or \(H, W, C\) with \(H, W\) = \({H}, {W}\)"),
+])
+def test_smooth_values_checked_where_a_cut_leaves_no_motion(smooth, message):
+    """A clip whose last pair is a scene cut has no motion to smooth: a bad ``smooth`` value
+    was never reported there (the repeated frame came back), and a guide of the wrong shape
+    was found only by smooth_flow (from a trial of issue 8's bad inputs)."""
+    clip = np.random.default_rng(0).random((3, H, W)).astype(np.float32)
+    with pytest.raises(ValueError, match=message):
+        flowkit.predict(clip, 2, smooth=smooth)
