@@ -154,18 +154,23 @@ def prepare_frames(frames, names, *, normalize, batched, has_channels, integer_l
         return Prepared(out, gain, span)
 
     low = np.minimum.reduce(lo)
-    rng = np.maximum.reduce(hi) - low
-    flat = rng == 0
-    span = np.where(flat, 1.0, rng)
-    scale = 1.0 / span
+    with np.errstate(over="ignore"):  # max - min is inf for values near -max and +max,
+        # 1 / span for a subnormal span: such pairs are wide, stretched below without them
+        rng = np.maximum.reduce(hi) - low
+        flat = rng == 0
+        span = np.where(flat, 1.0, rng)
+        scale = 1.0 / span
     shape = (n,) + (1,) * (arrays[0].ndim - 1) if batched else ()
     # tiny or huge spans would under- or overflow float32 on the way: stretch in float64
     wide = bool(np.any((span < _SAFE_SPAN[0]) | (span > _SAFE_SPAN[1])))
+    halve = not np.all(np.isfinite(span))  # max - min above float64's maximum
+    half_span = np.where(flat, 1.0, np.maximum.reduce(hi) * 0.5 - low * 0.5) if halve else span
     # float64 input is shifted in float64 (the result is rounded once, after the shift);
     # integers, float16 and float32 are exact in float32, and so is their minimum
     work = np.float64 if dtype == np.float64 else np.float32
     off = low.reshape(shape).astype(work) if batched else work(low[0])
-    fac = scale.reshape(shape).astype(np.float32) if batched else np.float32(scale[0])
+    with np.errstate(over="ignore"):  # float32 holds the factor of the pairs not wide only
+        fac = scale.reshape(shape).astype(np.float32) if batched else np.float32(scale[0])
     if deferred_stretch and not (batched or wide) and xp is np and dtype in _DEFERRABLE:
         return Prepared(tuple(np.ascontiguousarray(a) for a in arrays), 1.0, span, off, fac)
     if batched and xp is not np:
@@ -173,9 +178,14 @@ def prepare_frames(frames, names, *, normalize, batched, has_channels, integer_l
     out = []
     for a in arrays:
         buf = xp.empty(a.shape, np.float32)
-        if wide:
-            wfac = xp.asarray(scale.reshape(shape)) if batched else scale[0]
-            xp.multiply(xp.subtract(a, off, dtype=np.float64), wfac, out=buf)
+        if wide:  # divided by the span: the factor 1 / span overflows float64 for a
+            # subnormal span (a float64 pair within 5e-309), and inf * 0 made the flow NaN;
+            # halved first where the span itself overflows (values near -max and +max)
+            wspan = xp.asarray(half_span.reshape(shape)) if batched else half_span[0]
+            if halve:
+                xp.divide(xp.subtract(a * 0.5, off * 0.5, dtype=np.float64), wspan, out=buf)
+            else:
+                xp.divide(xp.subtract(a, off, dtype=np.float64), wspan, out=buf)
         else:
             xp.subtract(a, off, out=buf, dtype=work)
             if not np.all(flat):

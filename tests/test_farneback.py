@@ -499,6 +499,24 @@ def test_video_stretches_each_pair():
     np.testing.assert_allclose(np.stack(scaled), np.stack(flows), atol=1e-4)
 
 
+@pytest.mark.parametrize("scale, offset", [
+    (1e-310, 1e-310),  # a subnormal span: 1 / span overflows float64
+    (1e-310, 5e-310),
+    (1.7e308, 0.0)])  # values near -max and +max: max - min overflows
+def test_extreme_float64_spans_give_the_flow_of_unit_frames(scale, offset):
+    # a trial: float64 frames within 1e-310 gave a NaN flow (the stretch's factor 1 / span
+    # was infinite), and so did frames near +-1.7e308 (their span was)
+    f0, f1, _ = translated_pair(60, 70, 1.3, -0.6, seed=7)
+    opts = dict(levels=1, winsize=9)
+    ref = flowkit.farneback(f0, f1, **opts)
+    a, b = ((f - 0.5) * scale * 2 + offset for f in (f0, f1))
+    assert np.isfinite(a).all() and np.isfinite(b).all()
+    # float32 rounding of the stretch; subnormals keep about 40 bits of the texture
+    np.testing.assert_allclose(flowkit.farneback(a, b, **opts), ref, atol=1e-4)
+    batch = flowkit.farneback(np.stack([a, f0]), np.stack([b, f1]), **opts)
+    np.testing.assert_allclose(batch, np.stack([ref, ref]), atol=1e-4)
+
+
 def test_rubberwhale_low_contrast_float(whale):
     # the issue: RubberWhale scaled to [0, 0.03] gave EPE 1.255 (zero flow's)
     f0, f1, gt, valid = whale
