@@ -5,7 +5,7 @@ import numpy as np
 from . import _validate as V
 from ._backend import (CUDA, check_device, device_array, is_device_array, kept_copy, select_device,
                        to_host, to_output)
-from ._intensity import prepare_frames
+from ._intensity import _SAFE_SPAN, prepare_frames
 from .kernels import farneback as fb
 
 
@@ -83,8 +83,12 @@ class Farneback:
         frame0, frame1 = prep.frames
         norm = prep.gain  # 1/255, 1/65535 for integer levels kept (normalize=False), else 1
         key = (tuple(frame0.shape), dtype, self.normalize, backend)
+        # the kept expansion is rescaled by float32 factors 1 / span: not for spans outside
+        # [1e-30, 1e30] (beyond float32 they raised ZeroDivisionError or made the flow NaN);
+        # such a pair expands its frame0 again
         reuse_first = reuse_first and not batched and self._cached is not None \
-            and self._cached[0] == key
+            and self._cached[0] == key \
+            and all(_SAFE_SPAN[0] <= s <= _SAFE_SPAN[1] for s in (prep.span[0], self._cached[1]))
         if reuse_first:
             # the kept expansion of the previous frame1 was computed on its own pair's scale;
             # expansions are linear in the intensities and blind to an offset, so rescaling
@@ -267,7 +271,8 @@ def farneback_video(frames, *, use_previous_flow=False, **options):
         The expansion of each frame is computed once and reused for the next pair. With
         ``normalize=True`` each pair is stretched on its own (min and max of the two
         frames); the kept expansion is rescaled to the new pair's span, which equals the
-        pairwise result to float rounding (exactly when consecutive pairs share min and max).
+        pairwise result to float rounding (exactly when consecutive pairs share min and max;
+        a pair whose span lies outside [1e-30, 1e30] expands both of its frames).
 
     Raises
     ------

@@ -517,6 +517,20 @@ def test_extreme_float64_spans_give_the_flow_of_unit_frames(scale, offset):
     np.testing.assert_allclose(batch, np.stack([ref, ref]), atol=1e-4)
 
 
+@pytest.mark.parametrize("scale, dtype", [(1e300, np.float64), (1e-39, np.float32),
+                                          (1e-310, np.float64)])
+def test_video_of_extreme_intensity_spans(scale, dtype):
+    # a trial: the kept expansion was rescaled by float32(1 / span) ratios, so a span above
+    # float32's range raised ZeroDivisionError and one below 1e-38 gave a NaN flow
+    base = textured_image(60, 70, seed=7)
+    frames = [np.roll(base, (i, 2 * i), axis=(0, 1)) for i in range(3)]
+    opts = dict(levels=1, winsize=9)
+    ref = list(flowkit.farneback_video(frames, **opts))
+    video = list(flowkit.farneback_video([(f * scale + scale).astype(dtype) for f in frames],
+                                         **opts))
+    np.testing.assert_allclose(np.stack(video), np.stack(ref), atol=1e-4)
+
+
 def test_rubberwhale_low_contrast_float(whale):
     # the issue: RubberWhale scaled to [0, 0.03] gave EPE 1.255 (zero flow's)
     f0, f1, gt, valid = whale
