@@ -1022,7 +1022,8 @@ def _method_parser(choices, help_text, default="farneback", video=False):
              "medium, accurate), finest_scale, patch_size, patch_stride, gradient_descent_iterations, "
              "variational_refinement_iterations, variational_refinement_alpha / _delta / _gamma, "
              "use_mean_normalization, use_spatial_propagation, normalize, device (dis-PRESET: the same "
-             "but preset). normalize=true (the default) "
+             "but preset); raft: weights (a local file, required), small, num_flow_updates, "
+             "device. normalize=true (the default) "
              "stretches each pair to [0, 1] so the flow does not depend on the intensity scale; "
              "normalize=false gives OpenCV / scikit-image parity. These are all; init_flow and "
              "return_confidence are not options, and an unknown name is an error listing the valid ones")

@@ -820,6 +820,14 @@ def test_option_help_lists_exactly_the_accepted_names():
                  if p.kind == p.KEYWORD_ONLY and p.name not in ("init_flow", "return_confidence")]
         assert f"{method}: {', '.join(names)}" in text
     assert "normalize=false" in text and "Any other keyword" not in text
+    # every registered estimator's options (the help says "These are all"; raft's were not
+    # there)
+    from flowkit._estimators import estimator_options
+
+    words = set(re.findall(r"\w+", text.replace(" / _", " variational_refinement_")))
+    for method in flowkit.list_estimators():
+        missing = [name for name in estimator_options(method) if name not in words]
+        assert not missing, (method, missing)
 
 
 @pytest.mark.parametrize("command", ["flow", "predict", "demo"])
