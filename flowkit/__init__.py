@@ -43,6 +43,7 @@ _PUBLIC = {
     "interpolate_video": "._interpolate",
     "retime": "._retime",
     "list_estimators": "._estimators",
+    "register_estimator": "._estimators",
     # video translation (issue 12)
     "temporally_consistent": "._translate",
     "iter_temporally_consistent": "._translate",

@@ -1,13 +1,18 @@
 """Flow estimators by name: the one registry that ``predict``, the command line and later
 generators use to turn ``flow="farneback"`` (or a callable) into a function
-``(frame0, frame1) -> flow``.
+``(frame0, frame1) -> flow``. Users add names with :func:`register_estimator`, or for every
+process (the command line, Dask workers) through the ``flowkit.estimators`` entry point group.
 """
 
 import functools
 import importlib
 import inspect
+import re
+import threading
 
 from ._validate import describe
+
+ENTRY_POINT_GROUP = "flowkit.estimators"
 
 # name -> (module relative to this package, function name[, fixed keyword options]); every
 # estimator takes (frame0, frame1, **keyword_options) and returns an (H, W, 2) float32 flow
@@ -32,17 +37,127 @@ _CHECKS = {
 }
 
 
+# name -> the user's function, or an importlib.metadata.EntryPoint not loaded yet
+_USER = {}
+_USER_LOCK = threading.Lock()
+_plugins_found = False
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def register_estimator(name, function=None, *, replace=False):
+    """Register a flow estimator under ``name``, for ``flow=name`` wherever estimator names
+    are accepted (``predict``, ``interpolate``, ``retime``, ``translate``, ``batch``).
+
+    Can be used as a decorator: ``@flowkit.register_estimator("mine")``. A name registered
+    here exists in this process; for the ``flowkit`` commands and Dask workers (other
+    processes), declare it as an entry point of the group ``flowkit.estimators`` in the
+    package that defines it (``[project.entry-points."flowkit.estimators"]`` in its
+    ``pyproject.toml``: ``mine = "mypackage.flows:mine"``); such names are listed by
+    :func:`list_estimators` and imported on first use.
+
+    Parameters
+    ----------
+    name : str
+        Letters, digits, ``_``, ``.`` and ``-``, starting with a letter or digit; not a name
+        that is registered already (the built-in ones included).
+    function : callable, optional
+        ``function(frame0, frame1, **options) -> flow``: frames as the caller passed them
+        (``(H, W[, C])``, or batches ``(N, H, W[, C])`` where the caller passes batches),
+        an ``(H, W, 2)`` (``(N, H, W, 2)``) float flow with flowkit's convention
+        (``frame0[y, x] ~ frame1[y + v, x + u]``), which is checked on every call. Its
+        keyword-only parameters are its options (``flow_options``), checked by name before
+        any frame is processed; with ``**kwargs`` any name is passed on. None: return a
+        decorator.
+    replace : bool, default False
+        Replace a function registered under ``name`` by this function (re-running a notebook
+        cell); the built-in names and entry points are never replaced.
+
+    Returns
+    -------
+    callable
+        ``function`` (or the decorator).
+
+    Raises
+    ------
+    TypeError
+        ``name`` not a string; ``function`` not callable.
+    ValueError
+        ``name`` empty, of other characters, registered already (without ``replace``), or
+        built in.
+
+    Examples
+    --------
+    >>> import flowkit
+    >>> @flowkit.register_estimator("zero-example")
+    ... def zero(frame0, frame1, *, scale=1.0):
+    ...     import numpy as np
+    ...     return np.zeros(frame0.shape[:2] + (2,), np.float32)
+    >>> "zero-example" in flowkit.list_estimators()
+    True
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name: expected a string, got {describe(name)}")
+    if not _NAME.fullmatch(name):
+        raise ValueError("name: expected letters, digits, '_', '.' and '-', starting with a "
+                         f"letter or digit, got {name!r}")
+    if function is None:
+        return lambda fn: register_estimator(name, fn, replace=replace)
+    if not callable(function):
+        raise TypeError(f"function: expected a callable (frame0, frame1, **options) -> flow, "
+                        f"got {describe(function)}")
+    _find_plugins()
+    with _USER_LOCK:
+        taken = name in _REGISTRY or (name in _USER and not (replace and callable(_USER[name])))
+        if taken:
+            raise ValueError(f"name: {name!r} is registered already (estimators: "
+                             f"{', '.join(sorted(set(_REGISTRY) | set(_USER)))})"
+                             + ("" if name in _REGISTRY else "; replace=True replaces it"))
+        _USER[name] = function
+    return function
+
+
+def _find_plugins():
+    """Add the names of the ``flowkit.estimators`` entry points (not imported yet), once."""
+    global _plugins_found
+    if _plugins_found:
+        return
+    from importlib.metadata import entry_points
+
+    with _USER_LOCK:
+        if not _plugins_found:
+            for point in entry_points(group=ENTRY_POINT_GROUP):
+                if point.name not in _REGISTRY and _NAME.fullmatch(point.name):
+                    _USER.setdefault(point.name, point)
+            _plugins_found = True
+
+
 def list_estimators():
-    """Names accepted by ``flow=`` arguments, sorted.
+    """Names accepted by ``flow=`` arguments, sorted: the built-in ones, those of
+    :func:`register_estimator` and of ``flowkit.estimators`` entry points.
 
     Returns
     -------
     list of str
     """
-    return sorted(_REGISTRY)
+    _find_plugins()
+    return sorted(set(_REGISTRY) | set(_USER))
 
 
 def _function(name):
+    if name in _USER:
+        function = _USER[name]
+        if hasattr(function, "load") and not callable(function):  # an entry point
+            try:
+                loaded = function.load()
+            except Exception as exc:  # the plugin's import error, named
+                raise ImportError(f"flow: the estimator {name!r} (entry point {function.value} "
+                                  f"of group {ENTRY_POINT_GROUP}) could not be imported: "
+                                  f"{exc}") from exc
+            if not callable(loaded):
+                raise TypeError(f"flow: the entry point {name!r} ({function.value}) is "
+                                f"{describe(loaded)}, not a callable")
+            _USER[name] = function = loaded
+        return function
     module, attribute, *fixed = _REGISTRY[name]
     function = getattr(importlib.import_module(module, __package__), attribute)
     return functools.partial(function, **fixed[0]) if fixed else function
@@ -50,6 +165,8 @@ def _function(name):
 
 def _fixed(name):
     """Options a registered name sets itself (``dis-fast``: the preset)."""
+    if name not in _REGISTRY:
+        return {}
     return _REGISTRY[name][2] if len(_REGISTRY[name]) > 2 else {}
 
 
@@ -64,6 +181,12 @@ def estimator_options(name):
     return [p.name for p in signature.parameters.values()
             if p.kind == p.KEYWORD_ONLY and p.name not in _NOT_OPTIONS
             and p.name not in _fixed(name)]
+
+
+def _takes_any_option(name):
+    """A user's estimator with ``**kwargs``: every option name is passed on."""
+    return name in _USER and any(p.kind == p.VAR_KEYWORD for p in
+                                 inspect.signature(_function(name)).parameters.values())
 
 
 def get_estimator(flow, options=None, *, name="flow", options_name="flow_options"):
@@ -97,14 +220,15 @@ def get_estimator(flow, options=None, *, name="flow", options_name="flow_options
         options = {}
     if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
         raise TypeError(f"{options_name}: expected a dict of keyword options or None, got {describe(options)}")
+    builtin = isinstance(flow, str) and flow in _REGISTRY
     if isinstance(flow, str):
-        if flow not in _REGISTRY:
+        if flow not in list_estimators():
             raise ValueError(f"{name}: expected one of {tuple(list_estimators())} or a callable, got {flow!r}")
         valid = estimator_options(flow)
         for key in options:
-            if key not in valid:
+            if key not in valid and not _takes_any_option(flow):
                 raise ValueError(f"{options_name}: {key!r} is not an option of {flow}; "
-                                 f"its options are {', '.join(valid)}")
+                                 f"its options are {', '.join(valid) or 'none'}")
         function = _function(flow)
         try:
             _check_values(flow, function, options)
@@ -122,8 +246,9 @@ def get_estimator(flow, options=None, *, name="flow", options_name="flow_options
             flow_out = function(frame0, frame1, **options)
         except (ValueError, TypeError) as exc:
             _named(exc, options, options_name)
-        if not isinstance(flow, str):  # a user's callable: check what it gave
-            _check_returned(name, flow_out, frame0)
+        if not builtin:  # a user's callable or registered estimator: check what it gave
+            _check_returned(name, flow_out, frame0,
+                            f"the estimator {flow!r}" if isinstance(flow, str) else "the callable")
         return flow_out
 
     estimate.__name__ = flow if isinstance(flow, str) else getattr(flow, "__name__", "estimator")
@@ -134,7 +259,7 @@ def _check_values(name, function, options):
     """Run the checker of the estimator ``name`` (``_CHECKS``) on its defaults updated by its
     fixed options and ``options``."""
     base = name.split("-")[0]  # "dis-fast": dis's checks
-    if base not in _CHECKS:
+    if name not in _REGISTRY or base not in _CHECKS:
         return
     if "device" in options and base != "raft":  # else refused only with frames (raft takes
         # "cuda:N" too and checks its own)
@@ -162,7 +287,7 @@ def _named(exc, options, options_name):
     raise exc
 
 
-def _check_returned(name, flow_out, frame0):
+def _check_returned(name, flow_out, frame0, what="the callable"):
     """A user estimator's result must be a float flow of the frames' size."""
     from ._validate import check_flow, frames_layout
 
@@ -171,4 +296,4 @@ def _check_returned(name, flow_out, frame0):
     try:
         check_flow(name, flow_out, shape=lead)
     except (TypeError, ValueError) as exc:
-        raise type(exc)(f"{name}: the callable returned {describe(flow_out)}; {exc}") from None
+        raise type(exc)(f"{name}: {what} returned {describe(flow_out)}; {exc}") from None

@@ -1026,8 +1026,20 @@ def _method_parser(choices, help_text, default="farneback", video=False):
              "device. normalize=true (the default) "
              "stretches each pair to [0, 1] so the flow does not depend on the intensity scale; "
              "normalize=false gives OpenCV / scikit-image parity. These are all; init_flow and "
-             "return_confidence are not options, and an unknown name is an error listing the valid ones")
+             "return_confidence are not options, and an unknown name is an error listing the valid "
+             f"ones{_plugin_note()}")
     return parser
+
+
+def _plugin_note():
+    """The -O help's words on estimators of installed packages (entry points), if any."""
+    from ._estimators import _REGISTRY
+
+    plugins = [name for name in METHODS if name not in _REGISTRY]
+    if not plugins:
+        return ""
+    return (f". Estimators of installed packages (entry points flowkit.estimators: "
+            f"{', '.join(plugins)}) take their keyword-only parameters")
 
 
 # flowkit predict --method gan: the classical prediction (predict's default flow) refined by predict-gan

@@ -1,0 +1,141 @@
+"""flowkit.register_estimator and the flowkit.estimators entry points: user estimators looked
+up by name by predict, interpolate and the command line, options checked by their signature,
+results checked; a plugin package found by importlib.metadata in another process."""
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import flowkit
+from flowkit import _estimators
+from cases import textured_image
+
+
+@pytest.fixture
+def registered():
+    """Names a test registers are removed afterwards (the registry is per process)."""
+    before = dict(_estimators._USER)
+    yield
+    _estimators._USER.clear()
+    _estimators._USER.update(before)
+
+
+def _shift(frame0, frame1, *, u=1.0, v=0.0):
+    """A constant flow (u, v), whatever the frames (the caller's options reach it)."""
+    flow = np.empty(frame0.shape[:2] + (2,), np.float32)
+    flow[..., 0], flow[..., 1] = u, v
+    return flow
+
+
+def test_a_registered_name_is_used_as_a_built_in_one(registered):
+    assert flowkit.register_estimator("shift-test", _shift) is _shift
+    assert "shift-test" in flowkit.list_estimators()
+    assert _estimators.estimator_options("shift-test") == ["u", "v"]
+    a = (textured_image(24, 32, seed=1) * 255).astype(np.uint8)
+    got = flowkit.predict(np.stack([a, a]), 1, flow="shift-test", flow_options={"u": 2.0},
+                          context=2)
+    same = flowkit.predict(np.stack([a, a]), 1, flow=_shift, flow_options={"u": 2.0},
+                           context=2)
+    np.testing.assert_array_equal(got, same)
+    middle, aux = flowkit.interpolate(a, a, 0.5, flow="shift-test", flow_options={"v": 1.0},
+                                      return_aux=True)
+    np.testing.assert_array_equal(aux["flow01"], _shift(a, a, v=1.0))
+    with pytest.raises(ValueError, match=r"flow_options: 'w' is not an option of shift-test; "
+                                         r"its options are u, v"):
+        flowkit.predict(np.stack([a, a]), 1, flow="shift-test", flow_options={"w": 1})
+
+
+def test_decorator_kwargs_and_returned_flow_checked(registered):
+    @flowkit.register_estimator("anything-test")
+    def anything(frame0, frame1, **options):
+        return np.zeros(frame0.shape[:2] + (3,), np.float32)  # not a flow
+
+    assert callable(anything)
+    estimate = _estimators.get_estimator("anything-test", {"whatever": 1})  # **kwargs: any name
+    frame = np.zeros((8, 8), np.float32)
+    with pytest.raises(ValueError, match=r"flow: the estimator 'anything-test' returned "
+                                         r"ndarray of shape \(8, 8, 3\)"):
+        estimate(frame, frame)
+
+
+def test_registration_errors(registered):
+    with pytest.raises(ValueError, match=r"name: 'dis' is registered already .*\)$"):
+        flowkit.register_estimator("dis", _shift)
+    with pytest.raises(ValueError, match=r"name: 'dis' is registered already"):
+        flowkit.register_estimator("dis", _shift, replace=True)  # built in: never replaced
+    flowkit.register_estimator("mine-test", _shift)
+    with pytest.raises(ValueError, match=r"'mine-test' is registered already .*; replace=True "
+                                         r"replaces it"):
+        flowkit.register_estimator("mine-test", _shift)
+    other = lambda frame0, frame1: _shift(frame0, frame1, u=3.0)  # noqa: E731
+    flowkit.register_estimator("mine-test", other, replace=True)  # a notebook cell run again
+    frame = np.zeros((4, 5), np.float32)
+    assert _estimators.get_estimator("mine-test")(frame, frame)[0, 0, 0] == 3.0
+    for bad in ("", "a b", "-x", "a:b", "ü"):
+        with pytest.raises(ValueError, match="name: expected letters, digits"):
+            flowkit.register_estimator(bad, _shift)
+    with pytest.raises(TypeError, match="name: expected a string, got 3"):
+        flowkit.register_estimator(3, _shift)
+    with pytest.raises(TypeError, match="function: expected a callable .*got 'farneback'"):
+        flowkit.register_estimator("text-test", "farneback")
+
+
+def _plugin(tmp_path, body):
+    """A package 'flowplug' with a flowkit.estimators entry point 'plug-shift', installed the
+    way pip leaves one (a .dist-info folder beside it) in ``tmp_path``."""
+    (tmp_path / "flowplug.py").write_text(textwrap.dedent(body))
+    info = tmp_path / "flowplug-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: flowplug\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[flowkit.estimators]\nplug-shift = flowplug:shift\n")
+    return tmp_path
+
+
+PLUGIN = """
+    import numpy as np
+
+    def shift(frame0, frame1, *, u=1.0):
+        flow = np.zeros(frame0.shape[:2] + (2,), np.float32)
+        flow[..., 0] = u
+        return flow
+"""
+
+
+def test_an_entry_point_is_found_by_the_command_line(tmp_path):
+    # another process: flowkit flow --method plug-shift -O u=2.5 writes the plugin's flow
+    import cv2
+
+    (tmp_path / "site").mkdir()
+    folder = _plugin(tmp_path / "site", PLUGIN)
+    a = (textured_image(24, 32, seed=2) * 255).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "a.png"), a)
+    cv2.imwrite(str(tmp_path / "b.png"), a)
+    out = tmp_path / "out.flo"
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from flowkit.cli import main; "
+            "sys.exit(main(sys.argv[2:]))")
+    args = [sys.executable, "-c", code, str(folder), "flow", str(tmp_path / "a.png"),
+            str(tmp_path / "b.png"), "-o", str(out), "--method", "plug-shift", "-O", "u=2.5"]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    flow = flowkit.read_flo(out)
+    assert flow.shape == (24, 32, 2) and np.all(flow[..., 0] == 2.5) and np.all(flow[..., 1] == 0)
+    help_text = subprocess.run(args[:5] + ["flow", "--help"], capture_output=True, text=True,
+                               timeout=300).stdout
+    assert "flowkit.estimators: plug-shift" in " ".join(help_text.split())
+
+
+def test_entry_points_are_listed_lazily_and_a_broken_one_is_named(tmp_path, monkeypatch,
+                                                                  registered):
+    folder = _plugin(tmp_path, "raise RuntimeError('the plugin is broken')\n")
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.setattr(_estimators, "_plugins_found", False)
+    assert "plug-shift" in flowkit.list_estimators()  # listed without importing it
+    assert "flowplug" not in sys.modules
+    frame = np.zeros((8, 8), np.float32)
+    with pytest.raises(ImportError, match=r"flow: the estimator 'plug-shift' \(entry point "
+                                          r"flowplug:shift of group flowkit.estimators\) could "
+                                          r"not be imported: the plugin is broken"):
+        flowkit.predict(np.stack([frame, frame]), 1, flow="plug-shift")
