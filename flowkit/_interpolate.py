@@ -1020,7 +1020,10 @@ def interpolate_video(frames, *, factor=2, times=None, scene_threshold=None, **o
         raise ValueError(f"frames: expected a video (T, H, W) or (T, H, W, C), got shape "
                          f"{tuple(frames.shape)}, which looks like one frame")
     # check the options before the first frame is read (for "blend" too, as interpolate does)
-    method = _validate.check_choice("method", options.get("method", "project"), METHODS)
+    from .models.adapters import list_adapters  # a registered interpolator, as interpolate
+
+    method = _validate.check_choice("method", options.get("method", "project"),
+                                    METHODS + tuple(list_adapters("interpolator")))
     check_interpolation(options.get("interpolation"), method)
     check_device(options.get("device"))
     flow = options.get("flow", "dis")

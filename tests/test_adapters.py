@@ -282,3 +282,17 @@ def test_raft_weight_errors(tmp_path, raft_weights):
         get_estimator("raft", {"weights": str(tmp_path / "none.pt")})(f, f)
     with pytest.raises(ValueError, match="is not a state dict of torchvision's raft_large"):
         get_estimator("raft", {"weights": str(raft_weights), "small": False})(f, f)
+
+
+@needs_torch
+def test_interpolate_video_takes_a_registered_interpolator(registered):
+    # interpolate_video passes interpolate's options on, method included: it refused a
+    # registered method ("expected one of 'project', ...") that interpolate takes
+    models.register_interpolator("xfade", Blend())
+    registered.append(("interpolator", "xfade"))
+    video = _frames((3, 12, 16, 3))
+    out = list(flowkit.interpolate_video(video, factor=2, method="xfade"))
+    assert len(out) == 5
+    for k in (1, 3):
+        expected = flowkit.interpolate(video[k // 2], video[k // 2 + 1], 0.5, method="xfade")
+        np.testing.assert_array_equal(out[k], expected)
