@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import flowkit
+from cases import run_without_torch
 from flowkit import models
 from flowkit._estimators import estimator_options, get_estimator
 
@@ -296,3 +297,21 @@ def test_interpolate_video_takes_a_registered_interpolator(registered):
     for k in (1, 3):
         expected = flowkit.interpolate(video[k // 2], video[k // 2 + 1], 0.5, method="xfade")
         np.testing.assert_array_equal(out[k], expected)
+
+
+def test_an_adapter_without_torch_names_the_extra(tmp_path):
+    # registering needs no torch, running does: the run was a bare "No module named 'torch'"
+    code = ("import numpy as np, flowkit\n"
+            "from flowkit import models\n"
+            "models.register_interpolator('mine', lambda a, b, t: a)\n"
+            "models.register_predictor('mine', lambda frames, horizon: frames)\n"
+            "for call in (lambda: flowkit.interpolate(np.zeros((8, 8)), np.zeros((8, 8)), 0.5,\n"
+            "                                         method='mine'),\n"
+            "             lambda: flowkit.predict(np.zeros((2, 8, 8)), 1, method='mine')):\n"
+            "    try:\n"
+            "        call()\n"
+            "    except ImportError as exc:\n"
+            "        print(exc)\n")
+    assert run_without_torch(tmp_path, code) == [
+        "flowkit's learned models need PyTorch, which is not installed: pip install "
+        '"flowkit-cv[torch]" (from a git checkout: pip install -e ".[torch]")'] * 2

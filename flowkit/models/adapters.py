@@ -132,8 +132,9 @@ def _device(module):
 def interpolate_pair(name, frame0, frame1, times, channels):
     """The registered interpolator ``name`` on one pair ``(H, W[, C])`` at each of ``times``:
     a list of frames in the input's dtype."""
-    import torch
+    from ._api import require_torch
 
+    torch = require_torch()  # the ImportError naming the extra (registering needs no torch)
     module = _ADAPTERS["interpolator"][name]
     device = _device(module)
     a, b = (_image(f, device, channels)[None] for f in (frame0, frame1))
@@ -149,8 +150,9 @@ def interpolate_pair(name, frame0, frame1, times, channels):
 def predict_clip(name, clip, horizon, channels):
     """The registered predictor ``name`` on one clip ``(T, H, W[, C])``: ``(horizon, H, W[,
     C])`` in the input's dtype."""
-    import torch
+    from ._api import require_torch
 
+    torch = require_torch()  # the ImportError naming the extra (registering needs no torch)
     module = _ADAPTERS["predictor"][name]
     device = _device(module)
     frames = _image(clip, device, channels)[None]  # (1, T, C, H, W)
