@@ -279,7 +279,7 @@ def test_raft_weight_errors(tmp_path, raft_weights):
     f = _frames((32, 32))
     with pytest.raises(ValueError, match=r"flow_options\['weights'\]: .*is not a state dict of torchvision's raft_small"):
         get_estimator("raft", {"weights": str(bad)})(f, f)
-    with pytest.raises(FileNotFoundError, match="weights: no such file"):
+    with pytest.raises(FileNotFoundError, match=r"flow_options\['weights'\]: no such file"):
         get_estimator("raft", {"weights": str(tmp_path / "none.pt")})(f, f)
     with pytest.raises(ValueError, match="is not a state dict of torchvision's raft_large"):
         get_estimator("raft", {"weights": str(raft_weights), "small": False})(f, f)
