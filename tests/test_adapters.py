@@ -315,3 +315,16 @@ def test_an_adapter_without_torch_names_the_extra(tmp_path):
     assert run_without_torch(tmp_path, code) == [
         "flowkit's learned models need PyTorch, which is not installed: pip install "
         '"flowkit-cv[torch]" (from a git checkout: pip install -e ".[torch]")'] * 2
+
+
+@pytest.mark.parametrize("option, value, error, expected", [
+    ("num_flow_updates", 0, ValueError, "an integer >= 1, got 0"),  # torch's IndexError
+    ("num_flow_updates", 2.5, TypeError, "an integer, got 2.5"),  # ran 2 updates
+    ("small", "no", TypeError, "a bool, got 'no'"),  # ran raft_small
+])
+def test_raft_option_values_are_checked_before_any_frame(tmp_path, option, value, error, expected):
+    weights = tmp_path / "raft_small.pt"
+    weights.write_bytes(b"")  # never read: the options are refused first
+    with pytest.raises(error, match=rf"^flow_options\['{option}'\]: expected {expected}"):
+        get_estimator("raft", {"weights": str(weights), option: value})
+

@@ -59,13 +59,18 @@ def _rgb(frame, device):
     return (2 * x - 1).permute(2, 0, 1)[None]
 
 
-def check_options(weights):
-    """What :func:`raft` can check before any frame (``get_estimator``'s option check): the
-    weights file is given and exists, and torchvision is installed (found, not imported:
+def check_options(weights, small=True, num_flow_updates=12):
+    """What :func:`raft` can check before any frame (``get_estimator``'s option check): ``small``
+    a bool, ``num_flow_updates`` an integer >= 1 (0 was torch's IndexError, 2.5 ran 2 updates),
+    the weights file is given and exists, and torchvision is installed (found, not imported:
     ``flowkit batch`` runs this on the client before its workers start; torch is imported only
     where torchvision is missing, to say which to install)."""
     import importlib.util
 
+    from .._validate import check_bool, check_int
+
+    check_bool("small", small)
+    check_int("num_flow_updates", num_flow_updates, min_value=1)
     if weights is None:
         raise ValueError("weights: expected the path of a local RAFT state dict (flow_options="
                          "{'weights': path}, on the command line -O weights=PATH, with flowkit "
@@ -117,14 +122,16 @@ def raft(frame0, frame1, *, weights=None, small=True, num_flow_updates=12, devic
         torch or torchvision missing (the message names what to install).
     ValueError
         ``weights`` not given, not a state dict of the architecture; frames of different
-        shapes.
+        shapes; ``num_flow_updates`` < 1.
+    TypeError
+        ``small`` not a bool; ``num_flow_updates`` not an integer.
     FileNotFoundError
         ``weights`` does not exist.
 
     References: Z. Teed and J. Deng, "RAFT: Recurrent All-Pairs Field Transforms for Optical
     Flow", ECCV 2020; torchvision's ``models/optical_flow/raft.py``.
     """
-    check_options(weights)
+    check_options(weights, small, num_flow_updates)
     if frame0.shape != frame1.shape or frame0.ndim not in (2, 3):
         raise ValueError(f"frame1: expected one frame of frame0's shape {tuple(frame0.shape)}, "
                          f"got {tuple(frame1.shape)}")
