@@ -328,3 +328,21 @@ def test_raft_option_values_are_checked_before_any_frame(tmp_path, option, value
     with pytest.raises(error, match=rf"^flow_options\['{option}'\]: expected {expected}"):
         get_estimator("raft", {"weights": str(weights), option: value})
 
+
+@needs_torchvision
+def test_raft_weights_rewritten_in_place_are_loaded_again(tmp_path):
+    # the network was cached by the path's string: a file retrained in place gave the flow of
+    # the weights it had held before
+    from torchvision.models.optical_flow import raft_small
+
+    path = tmp_path / "raft_small.pt"
+    a = _frames((40, 48))
+    b = np.roll(a, 1, axis=1)
+    flows = []
+    for seed in (0, 1, 1):
+        torch.manual_seed(seed)
+        target = path if len(flows) < 2 else tmp_path / "fresh.pt"
+        torch.save(raft_small(weights=None).state_dict(), target)
+        flows.append(get_estimator("raft", {"weights": str(target)})(a, b))
+    assert not np.array_equal(flows[0], flows[1])
+    np.testing.assert_array_equal(flows[1], flows[2])

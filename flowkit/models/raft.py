@@ -27,7 +27,10 @@ def require_packages():
 
 
 @functools.lru_cache(maxsize=4)
-def _model(weights, small, device):
+def _model(weights, stamp, small, device):
+    """The network with the weights of the file ``weights`` (``stamp``: its resolved path, size
+    and modification time, so that a file rewritten in place, or a relative path after a
+    ``chdir``, loads the file there, as :func:`flowkit.models._api.cached_model` does)."""
     torch, optical_flow = require_packages()
     path = Path(weights)  # an existing file: raft() checked it (check_options)
     build = optical_flow.raft_small if small else optical_flow.raft_large
@@ -146,7 +149,9 @@ def raft(frame0, frame1, *, weights=None, small=True, num_flow_updates=12, devic
     from ._arrays import like
 
     check_device(device)
-    model = _model(str(weights), bool(small), str(device))
+    info = Path(weights).stat()
+    stamp = (str(Path(weights).resolve()), info.st_size, info.st_mtime_ns)
+    model = _model(str(weights), stamp, bool(small), str(device))
     pad = (0, max(128, w + (-w) % 8) - w, 0, max(128, h + (-h) % 8) - h)
     a, b = (F.pad(_rgb(f, device), pad, mode="replicate") for f in (frame0, frame1))
     with torch.no_grad():
