@@ -501,7 +501,8 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
         ``"flow"``: the classical prediction above. A name registered with
         ``flowkit.models.register_predictor(name, module)``: the caller's ``torch.nn.Module``
         ``(frames, horizon) -> future`` on ``(N, T, C, H, W)`` float32 tensors in [0, 1]
-        (docs/models.md); no flow is estimated, the other options do not apply. ``"gan"``:
+        (docs/models.md); no flow is estimated: the flow options (``flow`` to
+        ``scene_threshold``), ``return_flow``, ``model`` and ``times`` are a ValueError. ``"gan"``:
         each horizon's classical frame refined by the ``"predict-gan"`` generator of
         ``flowkit.models`` (needs ``pip install "flowkit-cv[torch]"``; docs/models.md), which
         sees the last 4 frames, the classical frame and its displacement, one image channel
@@ -596,6 +597,12 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
     >>> flowkit.predict(clip, 4).shape
     (4, 80, 120)
     """
+    _adapter_options(method, flow=flow != DEFAULT_FLOW, flow_options=flow_options is not None,
+                     context=context != AUTO, average=average != "median",
+                     smooth=smooth is not None, scheme=scheme != "semi-lagrangian",
+                     n_iter=n_iter != _N_ITER, speed_spread=speed_spread is not None,
+                     advect_flow=advect_flow is not None,
+                     scene_threshold=scene_threshold != DEFAULT_SCENE_THRESHOLD)
     horizon, context, n_iter, scheme, average, method, speed_spread, advect_flow = check_options(
         horizon, context=context, n_iter=n_iter, scheme=scheme, average=average,
         return_flow=return_flow, method=method, speed_spread=speed_spread, advect_flow=advect_flow,
@@ -780,6 +787,19 @@ def _check_output_size(clips, horizon):
     _validate.check_output_size("horizon", horizon, per_step,
                                 f"predicted frames of shape {frame} and dtype {dtype.name}{clips_text}",
                                 array_module(clips)[0])
+
+
+def _adapter_options(method, **given):
+    """For a registered predictor ``method``: the options of the flow prediction that were
+    given (True in ``given``) are a ValueError, as interpolate refuses its flow options for a
+    registered interpolator (they were ignored: ``context=3`` still handed the module every
+    frame)."""
+    from .models.adapters import list_adapters
+
+    if isinstance(method, str) and method in list_adapters("predictor") and any(given.values()):
+        name = next(k for k, v in given.items() if v)
+        raise ValueError(f"{name}: not available with the registered predictor method={method!r} "
+                         f"(no flow is estimated)")
 
 
 def _adapter_predict(method, frames, horizon, return_flow, model):

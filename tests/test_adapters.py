@@ -346,3 +346,19 @@ def test_raft_weights_rewritten_in_place_are_loaded_again(tmp_path):
         flows.append(get_estimator("raft", {"weights": str(target)})(a, b))
     assert not np.array_equal(flows[0], flows[1])
     np.testing.assert_array_equal(flows[1], flows[2])
+
+
+@needs_torch
+@pytest.mark.parametrize("option, value", [
+    ("flow", "farneback"), ("flow_options", {"levels": 2}), ("context", 3), ("average", "mean"),
+    ("smooth", {"method": "gaussian", "size": 5}), ("scheme", "forward"), ("n_iter", 2),
+    ("speed_spread", 0.0), ("advect_flow", False), ("scene_threshold", 20)])
+def test_a_registered_predictor_refuses_the_flow_options(registered, option, value):
+    # they were ignored (context=3 still handed the module every frame), where interpolate
+    # refuses its flow options for a registered interpolator
+    models.register_predictor("brighten", Repeat())
+    registered.append(("predictor", "brighten"))
+    clip = _frames((4, 10, 14)).astype(np.float32) / 255
+    with pytest.raises(ValueError, match=f"^{option}: not available with the registered "
+                                         f"predictor method='brighten'"):
+        flowkit.predict(clip, 2, method="brighten", **{option: value})
