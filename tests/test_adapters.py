@@ -362,3 +362,34 @@ def test_a_registered_predictor_refuses_the_flow_options(registered, option, val
     with pytest.raises(ValueError, match=f"^{option}: not available with the registered "
                                          f"predictor method='brighten'"):
         flowkit.predict(clip, 2, method="brighten", **{option: value})
+
+
+@needs_torch
+def test_a_module_in_training_mode_runs_in_eval_mode_and_keeps_its_mode(registered):
+    # a user's module straight from its training loop: dropout made every call differ (from
+    # a trial of issue 11's adapters); it runs in eval mode and is left in training mode
+    class Dropped(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.drop = torch.nn.Dropout(0.5)
+
+        def forward(self, frame0, frame1, t):
+            return self.drop(0.5 * (frame0 + frame1))
+
+    class DroppedPredictor(Dropped):
+        def forward(self, frames, horizon):
+            return self.drop(frames[:, -1:].expand(-1, horizon, -1, -1, -1))
+
+    interpolator, predictor = Dropped(), DroppedPredictor()
+    assert interpolator.training and predictor.training
+    models.register_interpolator("dropped", interpolator)
+    registered.append(("interpolator", "dropped"))
+    models.register_predictor("dropped", predictor)
+    registered.append(("predictor", "dropped"))
+    a, b = _frames((12, 16)).astype(np.float32) / 255, _frames((12, 16), 1).astype(np.float32) / 255
+    first = flowkit.interpolate(a, b, 0.5, method="dropped")
+    np.testing.assert_allclose(first, 0.5 * (a + b), atol=1e-6)  # no unit dropped or scaled
+    np.testing.assert_array_equal(flowkit.interpolate(a, b, 0.5, method="dropped"), first)
+    future = flowkit.predict(np.stack([a, b]), 2, method="dropped")
+    np.testing.assert_allclose(future, np.stack([b, b]), atol=1e-6)
+    assert interpolator.training and predictor.training

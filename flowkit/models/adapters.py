@@ -9,12 +9,15 @@ The documented signatures (intensities in [0, 1], gray frames with C = 1):
 * predictor: ``module(frames, horizon) -> future``, ``frames`` ``(N, T, C, H, W)`` float32
   (oldest first), ``horizon`` an int; returns ``(N, horizon, C, H, W)``.
 
-Both run under ``torch.no_grad()`` on the device of the module's first parameter (the CPU
-for a module without parameters); outputs are converted to the input's dtype (integers
-rounded and saturated). An output with NaN or infinite values for finite input, or of
+Both run under ``torch.no_grad()``, a ``torch.nn.Module`` in eval mode (its mode is restored
+after the call: dropout and batch-norm statistics would otherwise make each call differ), on
+the device of the module's first parameter (the CPU for a module without parameters);
+outputs are converted to the input's dtype (integers rounded and saturated). An output with NaN or infinite values for finite input, or of
 another shape, is a ``ValueError`` naming the method; an output that is not a
 ``torch.Tensor`` (a NumPy array) a ``TypeError``.
 """
+
+import contextlib
 
 _KINDS = ("interpolator", "predictor")
 _ADAPTERS = {kind: {} for kind in _KINDS}
@@ -123,6 +126,20 @@ def list_adapters(kind=None):
     return sorted(_ADAPTERS[kind])
 
 
+@contextlib.contextmanager
+def _inference(torch, module):
+    """``torch.no_grad()`` with a module in training mode put in eval mode for the call."""
+    training = isinstance(module, torch.nn.Module) and module.training
+    if training:
+        module.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        if training:
+            module.train()
+
+
 def _device(module):
     params = getattr(module, "parameters", None)
     first = next(iter(params()), None) if params else None
@@ -140,7 +157,7 @@ def interpolate_pair(name, frame0, frame1, times, channels):
     a, b = (_image(f, device, channels)[None] for f in (frame0, frame1))
     n = len(times)
     t = torch.tensor(times, dtype=torch.float32, device=device)
-    with torch.no_grad():
+    with _inference(torch, module):
         out = module(a.expand(n, -1, -1, -1), b.expand(n, -1, -1, -1), t)
     finite = bool(torch.isfinite(a).all() and torch.isfinite(b).all())
     return list(_convert(out, frame0, (n,) + tuple(a.shape[1:]), f"method={name!r}", channels,
@@ -156,7 +173,7 @@ def predict_clip(name, clip, horizon, channels):
     module = _ADAPTERS["predictor"][name]
     device = _device(module)
     frames = _image(clip, device, channels)[None]  # (1, T, C, H, W)
-    with torch.no_grad():
+    with _inference(torch, module):
         out = module(frames, horizon)
     expected = (1, horizon) + tuple(frames.shape[2:])
     finite = bool(torch.isfinite(frames).all())
