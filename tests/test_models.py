@@ -1165,3 +1165,27 @@ def test_cuda_without_a_cuda_torch_is_a_value_error(tmp_path, capsys):
     assert err.count("flowkit: error: --device: 'cuda' needs a CUDA build of torch") == 2
     assert "AssertionError" not in err
     assert not (tmp_path / "c.mp4").exists() and not (tmp_path / "c.safetensors").exists()
+
+
+def test_list_models_filters_and_get_model_config_as_torchvision():
+    # torchvision's list_models(include=, exclude=) and get_model(name, **config), names looked
+    # up in lower case too (a trial of issue 11 found them missing)
+    assert models.list_models(include="interp-*") == ["interp-refine"]
+    assert "interp-refine" not in models.list_models(exclude=["interp-*", "x"])
+    assert models.list_models(include=["colorize", "predict-*"], exclude="*gan") == ["colorize"]
+    with pytest.raises(TypeError, match="include: expected a pattern string or a list of them, "
+                                        "got 3"):
+        models.list_models(include=[3])
+    assert models.get_weights("Interp-Refine").path == models.get_weights("interp-refine").path
+    if torch is None:
+        return
+    name = "test-configurable"
+    try:
+        models.register_model(name, lambda width=2: torch.nn.Linear(2, width))
+        assert models.get_model(name, width=5).out_features == 5
+        assert models.get_model(name).out_features == 2
+        with pytest.raises(TypeError, match=rf"^config: the builder of '{name}' does not take "
+                                            r"'depth' \("):
+            models.get_model(name, depth=3)
+    finally:
+        _api._REGISTRY.pop(name, None)

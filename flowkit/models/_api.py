@@ -1,9 +1,11 @@
 """The model registry: names -> builders and weights with metadata (torchvision's pattern,
 ``torchvision/models/_api.py``). No torch import at module level."""
 
+import fnmatch
 import functools
 import hashlib
 import importlib
+import inspect
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +45,7 @@ def register_model(name, builder=None, *, weights=None):
     name : str
         The name :func:`get_model` takes; not yet registered.
     builder : callable, optional
-        ``builder() -> torch.nn.Module``, or the string ``"module:function"`` of one (imported
+        ``builder(**config) -> torch.nn.Module``, or the string ``"module:function"`` of one (imported
         on first use, so registering does not import torch). Without it, a decorator.
     weights : dict of str -> Weights, optional
         Named weights; ``"default"`` is what ``get_model(name)`` loads. Without any,
@@ -81,12 +83,43 @@ def register_model(name, builder=None, *, weights=None):
     return builder
 
 
-def list_models():
-    """The registered model names, sorted."""
-    return sorted(_REGISTRY)
+def list_models(include=None, exclude=None):
+    """The registered model names, sorted, as torchvision's ``list_models``.
+
+    Parameters
+    ----------
+    include, exclude : str or list of str, optional
+        Unix shell-style patterns (``fnmatch``, ``"interp-*"``): keep the names matching any
+        ``include`` pattern (all without one), then drop those matching any ``exclude``.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    TypeError
+        A pattern that is not a string.
+    """
+    names = sorted(_REGISTRY)
+    for patterns, keep in ((include, True), (exclude, False)):
+        if patterns is None:
+            continue
+        patterns = [patterns] if isinstance(patterns, str) else list(patterns)
+        for pattern in patterns:
+            if not isinstance(pattern, str):
+                kind = "include" if keep else "exclude"
+                raise TypeError(f"{kind}: expected a pattern string or a list of them, got "
+                                f"{pattern!r}")
+        names = [n for n in names if any(fnmatch.fnmatch(n, p) for p in patterns) == keep]
+    return names
 
 
 def _entry(name):
+    """The builder and weights of ``name``, looked up as given or in lower case (as
+    torchvision's ``get_model``)."""
+    if name not in _REGISTRY and isinstance(name, str) and name.lower() in _REGISTRY:
+        name = name.lower()
     if name not in _REGISTRY:
         raise ValueError(f"name: expected one of {', '.join(list_models())}, got {name!r}")
     return _REGISTRY[name]
@@ -228,14 +261,14 @@ def load_state(model, path):
     model.load_state_dict(state)
 
 
-def get_model(name, *, weights="default", device=None):
+def get_model(name, *, weights="default", device=None, **config):
     """Build the registered model ``name`` with its weights, in eval mode.
 
     Parameters
     ----------
     name : str
         One of :func:`list_models` (``"interp-refine"``, ``"text2video-shapes"``:
-        docs/models.md).
+        docs/models.md), as given or in lower case.
     weights : str, Path, Weights or None
         ``"default"`` (or another registered weights name): the file shipped in the package
         (for a model registered without weights, ``"default"`` is the builder's
@@ -246,6 +279,9 @@ def get_model(name, *, weights="default", device=None):
         classical pipeline unchanged). Loaded with safetensors: no code is executed.
     device : {None, "cpu", "cuda", "cuda:N"} or torch.device
         Where the model lives (None: CPU); checked by :func:`check_device`.
+    **config
+        Keyword arguments of the registered builder (as torchvision's ``get_model(name,
+        **config)``); the built-in models take none, and weights must fit what they build.
 
     Returns
     -------
@@ -261,8 +297,9 @@ def get_model(name, *, weights="default", device=None):
         floating-point ones) or holds NaN or infinite values; a ``device`` other than
         the above, or ``"cuda"`` without a CUDA build of torch and a GPU.
     TypeError
-        ``weights`` neither a string, a path, a Weights nor None; the registered builder returned
-        something other than a ``torch.nn.Module``.
+        ``weights`` neither a string, a path, a Weights nor None; ``config`` the builder does
+        not take; the registered builder returned something other than a
+        ``torch.nn.Module``.
     FileNotFoundError
         A weights path that does not exist.
     IsADirectoryError
@@ -290,7 +327,14 @@ def get_model(name, *, weights="default", device=None):
     if isinstance(builder, str):
         module, _, function = builder.partition(":")
         builder = getattr(importlib.import_module(module), function)
-    model = builder()
+    try:  # the builder's own TypeError would not say which call it came from
+        inspect.signature(builder).bind(**config)
+    except TypeError as exc:
+        raise TypeError(f"config: the builder of {name!r} does not take "
+                        f"{', '.join(map(repr, sorted(config)))} ({exc})") from None
+    except ValueError:  # no signature to read (a C function): let the call say
+        pass
+    model = builder(**config)
     if not isinstance(model, torch.nn.Module):
         from .._validate import describe
 
