@@ -790,6 +790,8 @@ def _check_inputs(spec, files, paths, options):
             try:
                 spec.validate(src, dst, options)
             except (ValueError, TypeError, FileNotFoundError, IsADirectoryError) as exc:
+                if str(exc).startswith("dst: "):  # the output path (named as its input), no option
+                    raise type(exc)(f"outputs: {str(exc)[5:]}") from None
                 raise type(exc)(f"job_options: {exc}") from None  # a model or weights file
 
 

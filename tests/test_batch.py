@@ -1099,6 +1099,21 @@ def test_inputs_outputs_and_cluster_checks_before_any_work(clips, tmp_path, monk
                                        "(see flowkit batch --help)\n")
 
 
+def test_an_output_named_without_extension_names_the_outputs(clips, tmp_path, capsys):
+    # retime's output is named as its input: an input file without an extension gives an
+    # output without one, which is refused before any work as the outputs' fault, not as a
+    # job option the user never gave ('-O dst: out/clip: no extension'; found by a trial)
+    bare = tmp_path / "clip"
+    bare.write_bytes(clips[0].read_bytes())
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=rf"^outputs: {re.escape(str(out / 'clip'))}: no "
+                                         r"extension; "):
+        flowkit.batch("retime", [bare], out, progress=False, **RETIME)
+    assert main(["batch", "retime", str(bare), "-o", str(out), "-O", "factor=2"]) == 2
+    assert capsys.readouterr().err.startswith(f"flowkit: error: -o: {out / 'clip'}: no extension")
+    assert not out.exists()
+
+
 def test_an_output_folder_is_created_only_in_an_existing_folder(clips, tmp_path):
     # as retime's dst and each path of a list of outputs: the folder of the output folder must
     # exist (flowkit batch -o made its parents; test_cli checks the command line's line)
