@@ -114,6 +114,9 @@ def special_file(path):
     return None
 
 
+TOKEN_PATTERN = "[0-9a-f]" * 8  # glob of the 8 hex digits of a temporary's (or a part's) token
+
+
 def _temporary_name(path, token):
     """The hidden name of ``path``'s temporary file: ``.STEM.TOKEN.tmp.EXT``."""
     return f".{path.stem}.{token}.tmp{path.suffix}"
@@ -127,7 +130,8 @@ def stale_temporaries(path, *, pattern=False):
     if not path.parent.is_dir():
         return []
     name = path if pattern else path.with_name(glob.escape(path.name))
-    return sorted(path.parent.glob(_temporary_name(name, "*")))
+    # the token exactly (secrets.token_hex(4)): "*" matched take.v2.mp4's for take.mp4
+    return sorted(path.parent.glob(_temporary_name(name, TOKEN_PATTERN)))
 
 
 def _create_temporary(path, name=None):

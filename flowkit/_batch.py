@@ -17,7 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from . import _validate
-from ._atomic import check_folder, stale_temporaries
+from ._atomic import TOKEN_PATTERN, check_folder, stale_temporaries
 from .video import VIDEO_EXTENSIONS
 
 
@@ -864,7 +864,8 @@ def _remove_temporaries(paths):
     for dst in paths:
         if not dst.parent.is_dir():
             continue
-        parts = _part_path(dst.with_name(glob.escape(dst.name)), "*", "*")
+        # the exact token: "*" matched the parts of take.v2.mp4 for take.mp4 (another run's)
+        parts = _part_path(dst.with_name(glob.escape(dst.name)), TOKEN_PATTERN, "[0-9]*")
         for path in [*stale_temporaries(dst), *dst.parent.glob(parts.name),
                      *stale_temporaries(parts, pattern=True)]:
             path.unlink(missing_ok=True)

@@ -1114,6 +1114,28 @@ def test_an_output_named_without_extension_names_the_outputs(clips, tmp_path, ca
     assert not out.exists()
 
 
+def test_a_run_removes_only_its_own_outputs_temporaries(tmp_path):
+    # the temporaries and chunk parts of take.mp4 are .take.TOKEN.*: the pattern once matched
+    # those of take.v2.mp4 (.take.v2.TOKEN.*), so a run writing take.mp4 into a folder deleted,
+    # as it started and ended, the parts of another run writing take.v2.mp4 there, which then
+    # failed with 'no such video file: out/take.v2.mp4' (found running two batches into one
+    # folder); a killed run's own leftovers are still removed
+    from flowkit._atomic import _temporary_name
+
+    own = [tmp_path / _temporary_name(tmp_path / "take.mp4", "0a1b2c3d"),
+           _batch._part_path(tmp_path / "take.mp4", "0a1b2c3d", 12)]
+    own.append(tmp_path / _temporary_name(own[1], "4e5f6a7b"))
+    other = [tmp_path / _temporary_name(tmp_path / "take.v2.mp4", "0a1b2c3d"),
+             _batch._part_path(tmp_path / "take.v2.mp4", "0a1b2c3d", 0),
+             tmp_path / _temporary_name(tmp_path / "take.deadbeef.mp4", "0a1b2c3d"),
+             _batch._part_path(tmp_path / "take.deadbeef.mp4", "0a1b2c3d", 0)]
+    other.append(tmp_path / _temporary_name(other[1], "4e5f6a7b"))
+    for path in own + other:
+        path.write_bytes(b"x")
+    _batch._remove_temporaries([tmp_path / "take.mp4"])
+    assert sorted(tmp_path.iterdir()) == sorted(other)
+
+
 def test_an_output_folder_is_created_only_in_an_existing_folder(clips, tmp_path):
     # as retime's dst and each path of a list of outputs: the folder of the output folder must
     # exist (flowkit batch -o made its parents; test_cli checks the command line's line)
