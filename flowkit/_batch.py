@@ -246,6 +246,36 @@ def _check_flow(src, dst, options):
         _validate.check_float("max_flow", options["max_flow"], low=0, low_open=True)
 
 
+def _translate_job(src, dst, *, op, **options):
+    """``flowkit.translate(src, dst, op, ...)`` of one whole video (the consistency step runs
+    from frame to frame: the job is not split into chunks)."""
+    from ._translate import translate
+
+    return translate(src, dst, op, progress=False, **options)["frames"]
+
+
+def _check_translate(src, dst, options):
+    from . import _frame_ops
+    from ._retime import REENCODE_CODECS, _check_segment
+    from ._translate import _check_options, translate
+    from .video import check_crf, writer_codec
+
+    arguments = _arguments(translate, src, dst, **options)
+    if not callable(arguments["op"]):
+        _frame_ops.resolve(arguments["op"])  # the workers import it by the same name
+    if arguments["op"] == "colorize":  # torch and the weights, as retime's learned method
+        from .models._api import cached_model, require_torch
+
+        require_torch()
+        cached_model("colorize")
+    _check_options(*(arguments[k] for k in ("flow", "flow_options", "method", "strength",
+                                            "scene_threshold")))
+    _check_segment(arguments["segment"])
+    _validate.check_bool("audio", arguments["audio"])
+    codec = arguments["codec"] or REENCODE_CODECS.get(Path(dst).suffix.lower())  # translate's
+    check_crf(arguments["crf"], writer_codec(dst, codec, name="dst"))
+
+
 @dataclasses.dataclass(frozen=True)
 class Job:
     """A job of :func:`batch`: ``run(src, dst, **options)`` writes ``dst`` and returns the
@@ -291,13 +321,14 @@ class Job:
                              f"of {', '.join(sorted(names))}")
 
 
-# the job table: a job is one entry (``translate`` joins as ``Job(_translate_job)``)
+# the job table: a job is one entry
 JOBS = {
     "retime": Job(_retime_job, public="retime", validate=_check_retime, part=_retime_part,
                   join=_retime_join),
     "predict": Job(_predict_job, suffix=".mp4", public="predict", validate=_check_predict,
                    part=_predict_job, join=_video_join, cuts=_predict_cuts),
     "flow": Job(_flow_job, suffix=".mp4", validate=_check_flow, part=_flow_job, join=_flow_join),
+    "translate": Job(_translate_job, public="translate", validate=_check_translate),
 }
 
 
@@ -614,7 +645,7 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
 
     Parameters
     ----------
-    job : {"retime", "predict", "flow"} or callable
+    job : {"retime", "predict", "flow", "translate"} or callable
         ``"retime"``: :func:`flowkit.retime` (options: its keywords). ``"predict"``: the last
         ``context`` frames of each video (``"auto"``, the default: 4; decoded from the keyframe
         before them, not from the start) carried ``horizon`` frames forward with :func:`flowkit.predict`, written as a
@@ -625,7 +656,10 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
         ``"dis"``, ``flow_options``), written as a colour-coded video (``max_flow``, ``fps``,
         ``codec``) as ``flowkit flow SRC --video DST --method dis`` writes it: the picture of
         pair (k, k+1) at frame k's time, with the input's display rotation (``fps``: a
-        constant rate). A callable ``run(src, dst, **options) ->
+        constant rate). ``"translate"``: :func:`flowkit.translate` of each whole video
+        (options: ``op`` (required: a built-in name, ``"package.module:function"`` or a
+        callable the workers can unpickle) and translate's keywords; not split into chunks:
+        the consistency runs from frame to frame). A callable ``run(src, dst, **options) ->
         frames written`` is a custom job (it must be importable on the workers).
     inputs : str, Path or list of them
         Video files, folders (their video files) or glob patterns such as ``"clips/*.mp4"``.
@@ -704,6 +738,11 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
         raise ValueError(f"job: expected one of {', '.join(JOBS)} or a callable, got {job!r}")
     if job == "predict" and "horizon" not in job_options:
         raise ValueError("job_options: horizon: the predict job needs horizon=N (frames to predict)")
+    if job == "translate" and "op" not in job_options:
+        from ._frame_ops import BUILTIN
+
+        raise ValueError(f"job_options: op: the translate job needs op= (a built-in name: "
+                         f"{', '.join(BUILTIN)}, 'package.module:function' or a callable)")
     spec.check(job_options)
     retries = _validate.check_int("retries", retries, min_value=0)
     resume = _validate.check_bool("resume", resume)

@@ -2179,7 +2179,8 @@ def build_parser():
     _add_translate_parser(sub, common)
 
     p = sub.add_parser(
-        "batch", parents=[common], help="run retime / predict / flow over many videos on Dask",
+        "batch", parents=[common],
+        help="run retime / predict / flow / translate over many videos on Dask",
         description="Run JOB over every input (video files, folders, globs) on a Dask cluster "
                     "(flowkit.batch; needs flowkit-cv[dask]): a local cluster of processes by "
                     "default, or --scheduler ADDR. One output per input in OUTDIR, written "
@@ -2188,8 +2189,10 @@ def build_parser():
                     "any failed). Job options as -O NAME=VALUE: retime's keywords (factor=2, "
                     "fps=60, speed=0.5, codec=...), predict's (horizon=8 required, context, "
                     "flow, ...; stride=S: a rolling prediction after every S-th frame, which "
-                    "--chunk-frames can split), flow's (method=dis, max_flow, ...).")
-    p.add_argument("job", choices=("retime", "predict", "flow"), help="the job")
+                    "--chunk-frames can split), flow's (method=dis, max_flow, ...), "
+                    "translate's (op=NAME required: autocontrast, equalize, colorize or "
+                    "package.module:function; method, strength, flow, ...; whole videos only).")
+    p.add_argument("job", choices=("retime", "predict", "flow", "translate"), help="the job")
     p.add_argument("inputs", nargs="+", help="video files, folders of videos or glob patterns")
     p.add_argument("-o", "--output", required=True,
                    help="output folder (created if missing, in an existing folder)")

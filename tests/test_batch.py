@@ -971,7 +971,7 @@ def test_a_list_of_outputs_names_each_file_once_and_no_input(clips, tmp_path):
 
 
 def test_bad_arguments(clips, tmp_path):
-    with pytest.raises(ValueError, match="job: expected one of retime, predict, flow"):
+    with pytest.raises(ValueError, match="job: expected one of retime, predict, flow, translate"):
         flowkit.batch("nope", clips, tmp_path)
     with pytest.raises(ValueError, match="outputs: expected 2 paths"):
         flowkit.batch("retime", clips, [tmp_path / "a.mp4"])
@@ -1197,3 +1197,30 @@ def test_relative_paths_are_those_of_the_client(client, clips, tmp_path, monkeyp
     report = flowkit.batch("flow", ["in/a.mkv"], "chunked", scheduler=client, chunk_frames=4,
                            progress=False)
     assert report.ok and sorted(os.listdir("chunked")) == ["a.mp4"]
+
+
+def test_translate_job_matches_the_public_function(client, clips, tmp_path):
+    # issue 13's fourth job ('each one present once its issue has landed'; issue 12 landed)
+    single = flowkit.translate(clips[0], tmp_path / "single.mkv", "autocontrast", codec="ffv1",
+                               progress=False)
+    report = flowkit.batch("translate", clips[:1], tmp_path / "t", scheduler=client,
+                           op="autocontrast", codec="ffv1", progress=False)
+    assert report.ok and report.frames == single["frames"] == 12
+    assert same_video(tmp_path / "t" / "clip0.mkv", tmp_path / "single.mkv")
+    with pytest.raises(ValueError, match=r"^job_options: op: the translate job needs op= \(a "
+                                         r"built-in name: autocontrast, equalize, colorize"):
+        flowkit.batch("translate", clips, tmp_path / "o")
+    with pytest.raises(ValueError, match=r"^job_options: op: expected a built-in name"):
+        flowkit.batch("translate", clips, tmp_path / "o", op="blur")
+    with pytest.raises(ValueError, match=r"^job_options: strength: expected"):
+        flowkit.batch("translate", clips, tmp_path / "o", op="equalize", strength=2)
+    with pytest.raises(ValueError, match=r"^job_options: crf: expected an integer <= 51"):
+        flowkit.batch("translate", clips, tmp_path / "o", op="equalize", crf=60)
+    with pytest.raises(ValueError, match=r"^chunk_frames: the 'translate' job cannot be split"):
+        flowkit.batch("translate", clips, tmp_path / "o", op="equalize", chunk_frames=10)
+    assert not (tmp_path / "o").exists()
+    code = main(["batch", "translate", str(clips[1]), "-o", str(tmp_path / "cli"), "-O",
+                 "op=autocontrast", "-O", "codec=ffv1", "-q"])
+    assert code == 0
+    flowkit.translate(clips[1], tmp_path / "s1.mkv", "autocontrast", codec="ffv1", progress=False)
+    assert same_video(tmp_path / "cli" / "clip1.mkv", tmp_path / "s1.mkv")
