@@ -344,7 +344,8 @@ class BatchReport:
         Outputs written by this run.
     failed : dict
         Input path -> one-line error message, for the inputs that failed after the retries,
-        in the order of the inputs (as ``done`` and ``warnings``).
+        in the order of the inputs (as ``done`` and ``warnings``); an error about a job
+        option starts ``job_options: NAME:`` (``flowkit batch`` prints ``-O NAME:``).
     skipped : list of Path
         Outputs that existed already and were kept (``resume=True``).
     frames : int
@@ -925,7 +926,7 @@ def _run(client, spec, todo, threads, retries, chunk_frames, cuts, options, prog
         try:
             bounds = _chunks(src, chunk_frames, **cuts) if chunk_frames else [None]
         except Exception as exc:  # noqa: BLE001 - an input that cannot be split is reported
-            failed[str(src)] = _one_line(exc)
+            failed[str(src)] = _one_line(exc, flags=False)
             continue
         # the tasks get absolute paths: a worker started elsewhere (dask worker on another
         # host, a batch system) has its own working folder, where relative ones read and write
@@ -966,7 +967,7 @@ def _run(client, spec, todo, threads, retries, chunk_frames, cuts, options, prog
                     warned[str(src)] = [given(note) for note in notes]
             else:
                 error = result.error if result is not None else future.exception()
-                failed[str(src)] = given(_one_line(error, options))  # -O NAME: ...
+                failed[str(src)] = given(_one_line(error, options, flags=False))
                 for path in parts.get(dst, ()):
                     path.unlink(missing_ok=True)
     # in the order of the inputs, not of completion: the report and the command's lines are

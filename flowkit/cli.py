@@ -1724,6 +1724,8 @@ def cmd_batch(args):
             print(f"flowkit: warning: {note}", file=sys.stderr)
     for src, message in report.failed.items():
         message = message[len(f"{src}: "):] if message.startswith(f"{src}: ") else message
+        for name, flag in (("job_options: ", "-O "), ("outputs: ", "-o: ")):  # as set here
+            message = flag + message[len(name):] if message.startswith(name) else message
         print(f"flowkit: failed: {src}: {message}", file=sys.stderr)
     if report.done:  # every command prints what it wrote (README)
         print(f"wrote {_counted(len(report.done), 'file')} to {args.output} "
@@ -2412,12 +2414,13 @@ _FLAGS = {"path: ": "", "codec: ": "--codec: ", "fps: ": "--fps: ", "step: ": "-
 _INPUT_ARGUMENTS = {"flow": "FRAME0", "predict": "INPUT", "retime": "INPUT", "translate": "INPUT"}
 
 
-def _one_line(exc, options=(), source=None):
+def _one_line(exc, options=(), source=None, flags=True):
     """``exc`` as one line, library parameter names turned into the flags that set them;
     names in ``options`` (a batch job's options, given as ``-O NAME=VALUE``) as ``-O NAME``,
     as the client-side checks report them (errors raised on the workers); the input path
     parameters (``path``, ``src``) as ``source`` (the command's input argument, ``INPUT``),
-    else left out (the message names the file)."""
+    else left out (the message names the file). ``flags=False``: the library's words, the
+    job's options as ``job_options: NAME`` (``flowkit.batch``'s report)."""
     message = " ".join(str(exc).split()) or "(no message)"
     if isinstance(exc, OSError) and exc.strerror and exc.filename is not None and exc.filename2 is None:
         # "[Errno 13] Permission denied: '/x/out.mp4'" as the shell tools say it
@@ -2425,6 +2428,8 @@ def _one_line(exc, options=(), source=None):
     head = re.match(r"(\w+)(\[[^\]]*\])?: ", message)
     if head and head.group(1) in options:
         message = "job_options: " + message
+    if not flags:
+        return message if isinstance(exc, _PLAIN_ERRORS) else f"{type(exc).__name__}: {message}"
     if source and message.startswith(("path: ", "src: ")):
         message = f"{source}: {message.split(': ', 1)[1]}"
     for name, flag in _FLAGS.items():

@@ -1224,3 +1224,16 @@ def test_translate_job_matches_the_public_function(client, clips, tmp_path):
     assert code == 0
     flowkit.translate(clips[1], tmp_path / "s1.mkv", "autocontrast", codec="ffv1", progress=False)
     assert same_video(tmp_path / "cli" / "clip1.mkv", tmp_path / "s1.mkv")
+
+
+def test_the_report_names_the_job_options_in_the_librarys_words(client, tmp_path):
+    # flowkit.batch's report said '-O audio: ...', the command line's flag, to a Python caller
+    # (from a trial of issue 13); the command line still prints -O (the test above)
+    from cases import data_path
+
+    clip = data_path("video", "mediabunny__rotate-buck-bunny.mp4")  # 1.875 s, with audio
+    report = flowkit.batch("retime", [clip], tmp_path / "out", scheduler=client, duration=4,
+                           audio="copy", method="blend", retries=0, progress=False)
+    assert report.failed == {str(clip): "job_options: audio: cannot copy the audio when the "
+                                        "duration changes (speed 0.46875); use 'stretch' or "
+                                        "'drop'"}
