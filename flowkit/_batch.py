@@ -256,9 +256,9 @@ def _translate_job(src, dst, *, op, **options):
 
 def _check_translate(src, dst, options):
     from . import _frame_ops
-    from ._retime import REENCODE_CODECS, _check_segment
+    from ._retime import _check_segment, _default_codec
     from ._translate import _check_options, translate
-    from .video import check_crf, writer_codec
+    from .video import check_crf
 
     arguments = _arguments(translate, src, dst, **options)
     if not callable(arguments["op"]):
@@ -272,8 +272,7 @@ def _check_translate(src, dst, options):
                                             "scene_threshold")))
     _check_segment(arguments["segment"])
     _validate.check_bool("audio", arguments["audio"])
-    codec = arguments["codec"] or REENCODE_CODECS.get(Path(dst).suffix.lower())  # translate's
-    check_crf(arguments["crf"], writer_codec(dst, codec, name="dst"))
+    check_crf(arguments["crf"], _default_codec(arguments["codec"], dst))  # translate's
 
 
 @dataclasses.dataclass(frozen=True)

@@ -419,8 +419,8 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         Video encoder (an FFmpeg name such as ``"libx264"``, ``"libx265"``, ``"libvpx-vp9"``,
         ``"ffv1"``, or a FourCC). Default: ``VideoWriter``'s by extension (libx264 for
         ``.mp4``/``.m4v``/``.mov``, MJPEG for ``.avi``, libvpx-vp9 for ``.webm``) but libx264
-        for ``.mkv`` (as FFmpeg picks) and for extensions the table lacks: not lossless FFV1
-        (``flowkit flow``, ``predict``, ``flowkit.translate``; the command ``flowkit translate``
+        for ``.mkv`` (as FFmpeg picks) and for extensions the table lacks (``.ts``): not
+        lossless FFV1 (``flowkit flow`` and ``predict`` write FFV1 there; ``flowkit.translate``
         takes this rule), since retime passes most input frames through, and FFV1 made 2 s of a
         640x360 clip 27 times larger (5.7 MB against 212 KB at crf 18). (``.avi`` was libx264
         too: H.264 in AVI, which stores no presentation times, read back with the first frame

@@ -375,7 +375,8 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     codec : str, optional
         Video encoder (default by ``dst``'s extension, ``flowkit.retime``'s: as
         ``flowkit.VideoWriter``'s but libx264 for ``.mkv``, since every frame is re-encoded
-        and lossless FFV1 of a lossy source is ~20x larger; ``"ffv1"`` for lossless).
+        and lossless FFV1 of a lossy source is ~20x larger, and for extensions without a
+        default, such as ``.ts``; ``"ffv1"`` for lossless).
     crf : int
         Constant rate factor of the CRF encoders (default 18): 0-51 for libx264 and libx265,
         0-63 for the others.
@@ -469,7 +470,7 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
     from .video import (FRAME_RATE_CONTAINERS, VideoWriter, _info, audio_copy_refused,
                         audio_track, audio_written, check_crf, expected_frame_count,
                         grid_timing, iter_frames, open_input, streams_not_written, to_coded,
-                        video_end, writer_codec, writer_tags)
+                        video_end, writer_tags)
 
     _validate.check_path("src", src)
     _validate.check_path("dst", dst)
@@ -495,11 +496,9 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
     if dst.is_dir():  # as retime's (it was OSError's bare "[Errno 21] Is a directory")
         raise IsADirectoryError(f"dst: {dst} is a folder; expected a video file path")
     check_folder(dst, "dst")
-    if codec is None:  # retime's default (libx264 for .mkv): every frame is re-encoded
-        from ._retime import REENCODE_CODECS
+    from ._retime import _default_codec
 
-        codec = REENCODE_CODECS.get(dst.suffix.lower())
-    codec = writer_codec(dst, codec, name="dst")
+    codec = _default_codec(codec, dst)  # retime's (libx264 for .mkv): every frame is re-encoded
     crf = check_crf(crf, codec)  # before any frame (x264 and x265 take 0-51)
     container, stream = open_input(src)
     try:

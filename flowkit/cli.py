@@ -1238,13 +1238,14 @@ def _crf_note(args, output, codec, defaults=None):
     """``--crf`` checked for the encoder before any work (``video.check_crf``: 0-51 for x264
     and x265, a usage error naming --crf), and a note on stderr when it was given for an
     encoder that takes none (as FFmpeg warns of an unused ``-crf``): ``codec`` (None: the
-    default of ``output``'s extension in ``defaults``, else ``VideoWriter``'s)."""
+    default of ``output``'s extension in ``defaults`` (libx264 for the others: retime's and
+    translate's rule), else ``VideoWriter``'s)."""
     if args.crf is None:
         return
     from .video import CRF_CODECS, QSCALE_CODECS, check_crf, writer_codec
 
     if codec is None and defaults is not None:
-        codec = defaults.get(Path(output).suffix.lower())
+        codec = defaults.get(Path(output).suffix.lower(), "libx264")
     encoder = writer_codec(output, codec)
     try:
         check_crf(args.crf, encoder, "--crf")
@@ -1390,7 +1391,8 @@ def cmd_retime(args):
         raise UsageError("--trim: needs --range START:END (the part to keep)")
     _check_interpolation_flags(args)
     _check_video_input(source)
-    _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
+    # retime's own default for an extension without one (out.ts): libx264, as the library's
+    _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec or "libx264")
     _crf_note(args, args.output, args.codec, REENCODE_CODECS)
     options = _method_options(args.flow, args.option, flag="--flow") or None
     _compile_notice(args, *_RETIME_DRIVERS)
@@ -1653,7 +1655,8 @@ def cmd_translate(args):
     source = Path(args.input)
     _resolve_output(args, "output video file")
     _check_video_input(source)
-    _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec)
+    # translate's own default for an extension without one (out.ts): libx264, as retime's
+    _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec or "libx264")
     _crf_note(args, args.output, args.codec, REENCODE_CODECS)
     _import_from_cwd()
     options = _method_options(args.flow, args.option, flag="--flow") or None

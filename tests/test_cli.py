@@ -2311,3 +2311,28 @@ def test_progress_bar_of_an_mkv_input_has_a_total(tmp_path, monkeypatch, command
     expected = {"flow": [("flow", 5)], "predict": [("read", 6), ("write", 1)],
                 "translate": [("translate", 6)]}[command[0]]
     assert totals == expected
+
+
+def test_retime_and_translate_write_an_extension_without_a_default_as_the_library(tmp_path):
+    # flowkit retime IN out.ts was refused ('no default codec for .ts') where flowkit.retime
+    # and flowkit batch retime write H.264 in MPEG-TS, retime's default for extensions its
+    # table lacks; flowkit.translate refused it too (from a trial of issue 13)
+    import av
+
+    clip = tmp_path / "in.mkv"
+    base = (textured_image(48, 96, seed=3) * 255).astype(np.uint8)
+    with flowkit.VideoWriter(clip, 24, codec="ffv1") as writer:
+        for k in range(6):
+            writer.write(np.ascontiguousarray(np.repeat(base[:, 2 * k:2 * k + 64, None], 3, 2)))
+    assert main(["retime", str(clip), str(tmp_path / "cli.ts"), "--factor", "2", "--crf", "20",
+                 "-q"]) == 0
+    library = flowkit.retime(clip, tmp_path / "lib.ts", factor=2, crf=20, progress=False)
+    assert flowkit.translate(clip, tmp_path / "t.ts", "equalize", progress=False)["frames"] == 6
+    assert main(["translate", str(clip), str(tmp_path / "cli_t.ts"), "--op", "equalize",
+                 "-q"]) == 0
+    for name, frames in (("cli.ts", library.frames), ("lib.ts", library.frames), ("t.ts", 6),
+                         ("cli_t.ts", 6)):
+        with av.open(str(tmp_path / name)) as container:
+            stream = container.streams.video[0]
+            assert stream.codec_context.name == "h264"
+            assert sum(1 for _ in container.decode(stream)) == frames
