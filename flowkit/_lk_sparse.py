@@ -360,5 +360,12 @@ def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, m
     else:
         eig = lk.corner_response(host_array(_hwc(frame, backend), np.float32), np.float32(scale),
                                  block_size, harris, k)
+    if block_size % 2 == 0:
+        # an even box (one more row before the pixel than after) at row 0 covers the rows of
+        # row 1's box mirrored (reflect-101), so the two responses are equal; OpenCV's float64
+        # box sums keep them equal, and row 1 can be a 3x3 maximum by the tie. Float32 sums
+        # in two orders broke the tie, which lost OpenCV's corners on row 1 (same for columns)
+        eig[0] = eig[min(1, eig.shape[0] - 1)]
+        eig[:, 0] = eig[:, min(1, eig.shape[1] - 1)]
     points = lk.select_corners(eig, quality, min_distance, max_corners, mask)
     return to_output(points, gpu_input)

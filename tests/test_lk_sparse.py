@@ -682,3 +682,22 @@ def test_corner_response_is_float32_within_rounding_of_float64(channels, block_s
     else:
         ref = 0.5 * (a + c) - np.sqrt((0.5 * (a - c)) ** 2 + b * b)
     np.testing.assert_allclose(eig, ref, rtol=0, atol=2e-6 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("block_size", [2, 4, 6, 8])
+@pytest.mark.parametrize("harris", [False, True])
+def test_good_features_even_block_keeps_opencv_corners_on_row_and_column_1(block_size, harris):
+    # an even box at row 0 sums row 1's rows mirrored: the responses are equal, and OpenCV
+    # (float64 box sums) keeps the tie, so a corner on row 1 (or column 1) is a 3x3 maximum;
+    # float32 sums broke it and lost 1-6 of OpenCV's corners per real frame, all on row or
+    # column 1 (found porting lk_track.py with other block sizes). The sets are equal.
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        h, w = rng.integers(12, 60, 2)
+        frame = cv2.GaussianBlur((rng.random((h, w)) * 255).astype(np.uint8), (0, 0), 1.0)
+        ours = flowkit.good_features(frame, 0, 0.01, 0, block_size=block_size,
+                                     use_harris_detector=harris, normalize=False)
+        theirs = cv2.goodFeaturesToTrack(frame, 0, 0.01, 0, blockSize=block_size,
+                                         useHarrisDetector=harris)
+        theirs = np.zeros((0, 2), np.float32) if theirs is None else theirs.reshape(-1, 2)
+        assert set(map(tuple, ours.tolist())) == set(map(tuple, theirs.tolist()))
