@@ -106,22 +106,23 @@ def as_array(array, name):
 
     NumPy arrays and CuPy arrays pass through; other ``__cuda_array_interface__`` objects
     become Numba device arrays (zero copy); anything else goes through ``np.asarray``, whose
-    errors (a ragged nested list) are raised naming ``name``. A NumPy array in the other byte
-    order (``>f4`` from a big-endian file) is copied to the native one: the kernels are
-    compiled for native dtypes only.
+    errors (a ragged nested list) are raised naming ``name``. An array in the other byte
+    order (``>f4`` from a big-endian file, a PIL image of mode ``I;16B``) is copied to the
+    native one: the kernels are compiled for native dtypes only.
     """
-    if isinstance(array, np.ndarray):
-        return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
-    if is_device_array(array):
-        if type(array).__module__.startswith("cupy"):
-            return array
-        return require_cuda().as_cuda_array(array)
-    try:
-        return np.asarray(array)
-    except (ValueError, TypeError) as exc:
-        reason = str(exc).split(". ")[-1].rstrip(".")  # NumPy's last sentence: the shape found
-        raise type(exc)(f"{name}: expected an array (nested lists of equal lengths), got "
-                        f"{type(array).__name__} that NumPy cannot convert ({reason})") from None
+    if not isinstance(array, np.ndarray):
+        if is_device_array(array):
+            if type(array).__module__.startswith("cupy"):
+                return array
+            return require_cuda().as_cuda_array(array)
+        try:
+            array = np.asarray(array)
+        except (ValueError, TypeError) as exc:
+            reason = str(exc).split(". ")[-1].rstrip(".")  # NumPy's last sentence: the shape
+            raise type(exc)(f"{name}: expected an array (nested lists of equal lengths), got "
+                            f"{type(array).__name__} that NumPy cannot convert "
+                            f"({reason})") from None
+    return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
 
 
 def array_module(array):

@@ -172,6 +172,25 @@ def test_arrays_in_the_other_byte_order_give_the_native_result(dtype):
         np.testing.assert_array_equal(function(native, flow.astype(">f4")), function(native, flow))
 
 
+def test_array_likes_in_the_other_byte_order_give_the_native_result():
+    """A PIL image of mode I;16B (a big-endian 16-bit PNG or TIFF) is a '>u2' array to
+    np.asarray: only NumPy arrays were brought to the native order, so warp raised Numba's
+    TypingError and fill_holes and interpolate returned '>u2' arrays (found passing PIL
+    images)."""
+    import flowkit
+
+    image_module = pytest.importorskip("PIL.Image")
+    native = (np.random.default_rng(4).random((9, 11)) * 65535).astype(np.uint16)
+    image = image_module.frombytes("I;16B", (11, 9), native.astype(">u2").tobytes())
+    assert np.asarray(image).dtype == ">u2"
+    flow = np.full((9, 11, 2), 0.5, np.float32)
+    for call in (lambda x: flowkit.warp(x, flow), lambda x: flowkit.fill_holes(x, native > 60000),
+                 lambda x: flowkit.interpolate(x, x, flow01=flow, flow10=-flow)):
+        result, expected = call(image), call(native)
+        assert result.dtype == np.uint16
+        np.testing.assert_array_equal(result, expected)
+
+
 def test_zero_d_arrays_count_as_their_number_as_numpy_takes_them():
     # np.array(3) is an integer where NumPy wants one (operator.index), so the integer and
     # real parameters take it as their plain number; other shapes and types stay errors
