@@ -108,9 +108,13 @@ def as_array(array, name):
     become Numba device arrays (zero copy); anything else goes through ``np.asarray``, whose
     errors (a ragged nested list) are raised naming ``name``. An array in the other byte
     order (``>f4`` from a big-endian file, a PIL image of mode ``I;16B``) is copied to the
-    native one: the kernels are compiled for native dtypes only.
+    native one: the kernels are compiled for native dtypes only. A subclass of ``ndarray``
+    (``np.matrix``, ``np.memmap``) is viewed as a plain ``ndarray``: ``np.matrix`` stays 2-D
+    under ``reshape`` and indexing.
     """
-    if not isinstance(array, np.ndarray):
+    if isinstance(array, np.ndarray):
+        array = np.asarray(array)  # the same object for an ndarray, a plain view of a subclass
+    else:
         if is_device_array(array):
             if type(array).__module__.startswith("cupy"):
                 return array

@@ -87,6 +87,21 @@ def test_as_array():
     assert isinstance(converted, np.ndarray) and converted.shape == (2, 2)
 
 
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+def test_ndarray_subclasses_are_read_as_plain_arrays():
+    """np.matrix frames: interpolate raised 'not enough values to unpack (expected 4, got 3)'
+    and predict 'shape too large to be a matrix' (a matrix stays 2-D under reshape and
+    indexing; found passing the ecosystem's array types to the public functions)."""
+    rng = np.random.default_rng(5)
+    frame0 = (rng.random((24, 28)) * 255).astype(np.uint8)
+    frame1 = np.roll(frame0, 1, axis=1)
+    assert type(_backend.as_array(np.matrix(frame0), "frame0")) is np.ndarray
+    np.testing.assert_array_equal(flowkit.interpolate(np.matrix(frame0), np.matrix(frame1)),
+                                  flowkit.interpolate(frame0, frame1))
+    np.testing.assert_array_equal(flowkit.predict([np.matrix(frame0), np.matrix(frame1)], 1),
+                                  flowkit.predict([frame0, frame1], 1))
+
+
 @pytest.mark.parametrize("call", [
     lambda ragged: flowkit.warp(ragged, np.zeros((2, 2, 2), np.float32)),
     lambda ragged: flowkit.splat(ragged, np.zeros((2, 2, 2), np.float32)),
