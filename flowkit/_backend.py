@@ -13,6 +13,8 @@ Rules (see docs/conventions.md, "Backends"):
 This module imports neither numba.cuda nor cupy until a CUDA path is actually taken.
 """
 
+import sys
+
 import numpy as np
 
 CPU = "cpu"
@@ -110,9 +112,13 @@ def as_array(array, name):
     order (``>f4`` from a big-endian file, a PIL image of mode ``I;16B``) is copied to the
     native one: the kernels are compiled for native dtypes only. A subclass of ``ndarray``
     (``np.matrix``, ``np.memmap``) is viewed as a plain ``ndarray``: ``np.matrix`` stays 2-D
-    under ``reshape`` and indexing.
+    under ``reshape`` and indexing. A masked array (``np.ma``) with masked values is a
+    ``ValueError``: flowkit has no use for a mask there, and reading the values under it would
+    be a silent guess; one with none masked is its data.
     """
     if isinstance(array, np.ndarray):
+        if type(array) is not np.ndarray:
+            _check_unmasked(array, name)
         array = np.asarray(array)  # the same object for an ndarray, a plain view of a subclass
     else:
         if is_device_array(array):
@@ -127,6 +133,20 @@ def as_array(array, name):
                             f"{type(array).__name__} that NumPy cannot convert "
                             f"({reason})") from None
     return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
+
+
+def _check_unmasked(array, name):
+    """Refuse a NumPy masked array with masked values (numpy.ma is imported only by a caller
+    who made one)."""
+    ma = sys.modules.get("numpy.ma")
+    if ma is None or not isinstance(array, ma.MaskedArray):
+        return
+    masked = int(ma.count_masked(array))
+    if masked:
+        raise ValueError(f"{name}: expected an array without masked values, got a masked array "
+                         f"with {masked} of {array.size} values masked; fill them first "
+                         "(array.filled(value)), or pass array.data to use the values under "
+                         "the mask")
 
 
 def array_module(array):
@@ -145,12 +165,13 @@ def array_module(array):
     return np, np.asarray(array)
 
 
-def kept_copy(frame):
-    """A copy of ``frame`` (an array, or what ``np.asarray`` takes) in its own array library,
-    for a frame of a caller's iterable that is held while the next one is read: the iterable
-    may refill one buffer (``cv2.VideoCapture.read(image=)``), which changed the held frame
-    under the streaming functions (``interpolate_video`` blended a frame with itself)."""
-    xp, frame = array_module(frame)
+def kept_copy(frame, name):
+    """A copy of ``frame`` (an array, or what :func:`as_array` takes; the parameter ``name``)
+    in its own array library, for a frame of a caller's iterable that is held while the next
+    one is read: the iterable may refill one buffer (``cv2.VideoCapture.read(image=)``), which
+    changed the held frame under the streaming functions (``interpolate_video`` blended a
+    frame with itself)."""
+    xp, frame = array_module(as_array(frame, name))
     return xp.array(frame, copy=True)
 
 

@@ -304,4 +304,5 @@ def _farneback_frames(frames, runner, use_previous_flow):
             result = runner._run(prev, frame, init, reuse_first=True)
             flow = result[0] if runner.return_confidence else result
             yield result
-        prev = kept_copy(frame)  # the iterable may refill frame's buffer (_backend.kept_copy)
+        # the iterable may refill frame's buffer (_backend.kept_copy)
+        prev = kept_copy(frame, f"frames[{index}]")

@@ -1051,4 +1051,4 @@ def _video(frames, times, scene_threshold, options):
             else:
                 yield from interpolate(previous, frame, times, **options)
         yield frame
-        previous = kept_copy(frame) if one_pass else frame
+        previous = kept_copy(frame, f"frames[{index}]") if one_pass else frame

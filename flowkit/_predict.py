@@ -60,7 +60,8 @@ def _as_frames(frames, keep=None, times=None):
         kept = collections.deque(maxlen=keep)
         count = 0
         for frame in frames:
-            kept.append(kept_copy(frame))  # the iterable may refill frame's buffer
+            # the iterable may refill frame's buffer
+            kept.append(kept_copy(frame, f"frames[{count}]"))
             count += 1
         frames = list(kept)
         if times is not None and hasattr(times, "__len__") and not isinstance(times, (str, bytes)):

@@ -14,7 +14,7 @@ import functools
 import numpy as np
 
 from . import _validate
-from ._backend import kept_copy
+from ._backend import as_array, is_device_array, kept_copy
 from ._estimators import get_estimator
 from .video import DEFAULT_CRF
 
@@ -160,6 +160,12 @@ def iter_temporally_consistent(frames, processed, *, flow="farneback", flow_opti
     return _consistent(iter(frames), iter(processed), *options)
 
 
+def _host(value, name):
+    """A frame as a NumPy array, through :func:`as_array`'s checks for host input (a masked
+    array's mask, the byte order); device arrays as ``np.asarray`` takes them."""
+    return np.asarray(value) if is_device_array(value) else np.asarray(as_array(value, name))
+
+
 def _consistent(frames, processed, estimate, method, strength, scene_threshold, cuts=None):
     """The recursion of :func:`iter_temporally_consistent`; appends the indices of the frames
     that follow a scene cut to ``cuts``."""
@@ -182,7 +188,7 @@ def _consistent(frames, processed, estimate, method, strength, scene_threshold, 
             return
         _validate.check_not_scalar(f"frames[{index}]", frame)
         _validate.check_not_scalar(f"processed[{index}]", result)
-        frame, result = np.asarray(frame), np.asarray(result)
+        frame, result = _host(frame, f"frames[{index}]"), _host(result, f"processed[{index}]")
         if index == 0:
             _validate.check_one_frame("frames[0]", frame)  # the estimator reads it as one
             lead = _lead("frames[0]", frame)
@@ -209,7 +215,8 @@ def _consistent(frames, processed, estimate, method, strength, scene_threshold, 
             flow_back, mask = reliable_mask(frame, previous, estimate)
             out = _step(previous_out, p, mask, flow_back, method, strength)
         yield _to_dtype(out, np.dtype(result.dtype))
-        previous, previous_out = kept_copy(frame), out  # frame's buffer may be refilled
+        # frame's buffer may be refilled
+        previous, previous_out = kept_copy(frame, f"frames[{index}]"), out
         index += 1
 
 

@@ -4,6 +4,7 @@ CUDA runs in Numba's simulator here (tests/conftest.py sets NUMBA_ENABLE_CUDASIM
 """
 
 import importlib.util
+import re
 
 import numba
 import numpy as np
@@ -100,6 +101,51 @@ def test_ndarray_subclasses_are_read_as_plain_arrays():
                                   flowkit.interpolate(frame0, frame1))
     np.testing.assert_array_equal(flowkit.predict([np.matrix(frame0), np.matrix(frame1)], 1),
                                   flowkit.predict([frame0, frame1], 1))
+
+
+def _masked_calls():
+    rng = np.random.default_rng(6)
+    frames = (rng.random((3, 16, 20, 3)) * 255).astype(np.uint8)
+    flow = rng.uniform(-1, 1, (16, 20, 2)).astype(np.float32)
+    return frames, flow, [
+        ("image", lambda f, w, _: flowkit.warp(f[0], w)),
+        ("flow01", lambda f, w, _: flowkit.interpolate(f[0], f[1], flow01=w, flow10=-flow)),
+        ("flow", lambda f, w, path: flowkit.write_flo(path, w)),
+        ("frames[0]", lambda f, w, _: flowkit.predict(list(f), 1)),
+        ("frames[0]", lambda f, w, _: list(flowkit.farneback_video(iter(f)))),
+        ("frames[0]", lambda f, w, _: list(flowkit.interpolate_video(iter(f)))),
+        ("processed[0]", lambda f, w, _: list(flowkit.temporally_consistent(f.data, f))),
+    ]
+
+
+@pytest.mark.parametrize("index", range(len(_masked_calls()[2])))
+def test_a_masked_array_with_masked_values_is_refused(index, tmp_path):
+    """np.ma arrays passed as plain ones: the mask was ignored (warp, write_flo, the streaming
+    functions) or half-used (interpolate's flow01 went through masked arithmetic: neither the
+    plain result nor one that honours the mask, 57 grey levels from the first); found passing
+    the ecosystem's array types to the public functions. A mask with nothing masked is the
+    data."""
+    frames, flow, calls = _masked_calls()
+    name, call = calls[index]
+    frames_mask = np.zeros(frames.shape, bool)
+    flow_mask = np.zeros(flow.shape, bool)
+    if name in ("image", "frames[0]", "processed[0]"):
+        frames_mask[0, 3, 4] = True
+    else:
+        flow_mask[3, 4] = True
+    path = tmp_path / "flow.flo"  # for write_flo
+    with pytest.raises(ValueError, match=rf"^{re.escape(name)}: expected an array without masked "
+                                         r"values, got a masked array with \d+ of \d+ values "
+                                         r"masked; fill them first"):
+        call(np.ma.masked_array(frames, frames_mask), np.ma.masked_array(flow, flow_mask), path)
+    assert not path.exists()
+
+
+def test_a_masked_array_with_nothing_masked_is_its_data():
+    frames, flow, _ = _masked_calls()
+    unmasked = np.ma.masked_array(frames[0], np.zeros(frames[0].shape, bool))
+    np.testing.assert_array_equal(flowkit.warp(unmasked, np.ma.masked_array(flow)),
+                                  flowkit.warp(frames[0], flow))
 
 
 @pytest.mark.parametrize("call", [
