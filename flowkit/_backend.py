@@ -114,8 +114,13 @@ def as_array(array, name):
     (``np.matrix``, ``np.memmap``) is viewed as a plain ``ndarray``: ``np.matrix`` stays 2-D
     under ``reshape`` and indexing. A masked array (``np.ma``) with masked values is a
     ``ValueError``: flowkit has no use for a mask there, and reading the values under it would
-    be a silent guess; one with none masked is its data.
+    be a silent guess; one with none masked is its data. A torch tensor that requires grad is
+    a ``TypeError`` (before ``__cuda_array_interface__`` or ``np.asarray``, which raise torch's
+    RuntimeError for it).
     """
+    if getattr(array, "requires_grad", False) is True and _is_torch(array):
+        raise TypeError(f"{name}: expected an array, got a torch.Tensor that requires grad "
+                        "(flowkit's functions are not differentiable); pass tensor.detach()")
     if isinstance(array, np.ndarray):
         if type(array) is not np.ndarray:
             _check_unmasked(array, name)
@@ -133,6 +138,10 @@ def as_array(array, name):
                             f"{type(array).__name__} that NumPy cannot convert "
                             f"({reason})") from None
     return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
+
+
+def _is_torch(array):
+    return type(array).__module__.split(".")[0] == "torch"
 
 
 def _check_unmasked(array, name):

@@ -103,6 +103,27 @@ def test_ndarray_subclasses_are_read_as_plain_arrays():
                                   flowkit.predict([frame0, frame1], 1))
 
 
+def test_a_torch_tensor_that_requires_grad_is_named():
+    """torch.Tensor.requires_grad_(True): torch's 'RuntimeError: Can't call numpy() on Tensor
+    that requires grad' from inside np.asarray, naming no parameter (every function; found
+    passing torch tensors to the public functions). A detached tensor is its values."""
+    torch = pytest.importorskip("torch")
+    image = np.arange(30, dtype=np.float32).reshape(5, 6)
+    flow = np.full((5, 6, 2), 0.5, np.float32)
+    for call, name in ((lambda i, f: flowkit.warp(i, f), "image"),
+                       (lambda i, f: flowkit.warp(image, f), "flow"),
+                       (lambda i, f: flowkit.predict(torch.stack([i, i]), 1), "frames"),
+                       (lambda i, f: list(flowkit.farneback_video(iter([i, i]))), r"frames\[0\]")):
+        with pytest.raises(TypeError, match=rf"^{name}: expected an array, got a torch.Tensor "
+                                            r"that requires grad \(flowkit's functions are not "
+                                            r"differentiable\); pass tensor.detach\(\)$"):
+            call(torch.from_numpy(image).requires_grad_(True),
+                 torch.from_numpy(flow).requires_grad_(True))
+    np.testing.assert_array_equal(
+        flowkit.warp(torch.from_numpy(image).requires_grad_(True).detach(), flow),
+        flowkit.warp(image, flow))
+
+
 def _masked_calls():
     rng = np.random.default_rng(6)
     frames = (rng.random((3, 16, 20, 3)) * 255).astype(np.uint8)
