@@ -102,7 +102,7 @@ def _require_cupy():
     return cupy
 
 
-def as_array(array, name):
+def as_array(array, name, *, frames=False, clips=False):
     """Wrap the input parameter ``name`` as something with ``shape``/``dtype``/``ndim``
     without moving it.
 
@@ -116,11 +116,18 @@ def as_array(array, name):
     ``ValueError``: flowkit has no use for a mask there, and reading the values under it would
     be a silent guess; one with none masked is its data. A torch tensor that requires grad is
     a ``TypeError`` (before ``__cuda_array_interface__`` or ``np.asarray``, which raise torch's
-    RuntimeError for it).
+    RuntimeError for it). Where the parameter holds frames (``frames=True``), a torch tensor
+    laid out channels-first (``(C, H, W)``, torchvision's layout: a third-last axis of at most
+    4 before a last axis longer than 4, which flowkit's layout rule would read as gray frames)
+    is a ``ValueError`` (:func:`_check_channels_last`); ``clips=True`` (``predict``'s clips)
+    does so from 4-D on, since a 3-D clip is gray frames ``(T, H, W)``: one frame is no clip.
     """
-    if getattr(array, "requires_grad", False) is True and _is_torch(array):
-        raise TypeError(f"{name}: expected an array, got a torch.Tensor that requires grad "
-                        "(flowkit's functions are not differentiable); pass tensor.detach()")
+    if _is_torch(array):
+        if getattr(array, "requires_grad", False) is True:
+            raise TypeError(f"{name}: expected an array, got a torch.Tensor that requires grad "
+                            "(flowkit's functions are not differentiable); pass tensor.detach()")
+        if frames or clips and array.ndim >= 4:
+            _check_channels_last(array, name)
     if isinstance(array, np.ndarray):
         if type(array) is not np.ndarray:
             _check_unmasked(array, name)
@@ -142,6 +149,22 @@ def as_array(array, name):
 
 def _is_torch(array):
     return type(array).__module__.split(".")[0] == "torch"
+
+
+def _check_channels_last(tensor, name):
+    """Refuse a torch tensor of frames that looks channels-first: ``(C, H, W)`` or
+    ``(N, C, H, W)`` with ``C <= 4`` (torchvision's layout), which the layout rule
+    (docs/conventions.md, "Images") would read as a batch of ``C`` gray frames ``H`` high and
+    ``W`` wide without a word. A NumPy array keeps the rule (``tensor.numpy()``)."""
+    from ._validate import MAX_CHANNELS
+
+    shape = tuple(tensor.shape)
+    if len(shape) >= 3 and shape[-3] <= MAX_CHANNELS < shape[-1]:
+        raise ValueError(f"{name}: expected frames channels last, (H, W) or (H, W, C) (batches "
+                         f"(N, H, W[, C])), got a torch.Tensor of shape {shape}, which looks "
+                         "channels-first (C, H, W), torchvision's layout: pass "
+                         "tensor.movedim(-3, -1), or tensor.numpy() if it holds gray frames "
+                         "(N, H, W)")
 
 
 def _check_unmasked(array, name):
@@ -180,7 +203,7 @@ def kept_copy(frame, name):
     one is read: the iterable may refill one buffer (``cv2.VideoCapture.read(image=)``), which
     changed the held frame under the streaming functions (``interpolate_video`` blended a
     frame with itself)."""
-    xp, frame = array_module(as_array(frame, name))
+    xp, frame = array_module(as_array(frame, name, frames=True))
     return xp.array(frame, copy=True)
 
 

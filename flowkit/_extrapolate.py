@@ -159,7 +159,7 @@ def extrapolate(image, flow, steps, *, scheme="semi-lagrangian", n_iter=_N_ITER,
     array([[0., 0., 1., 2.],
            [0., 0., 0., 1.]], dtype=float32)
     """
-    image = as_array(image, "image")
+    image = as_array(image, "image", frames=True)
     flow = as_array(flow, "flow")
     _validate.check_image("image", image)
     _validate.check_flow("flow", flow)

@@ -75,7 +75,7 @@ def fill_holes(image, mask, *, method="pyramid"):
     >>> bool(np.all(filled[~mask] == image[~mask])), bool(np.abs(filled - image).max() < 0.5)
     (True, True)
     """
-    image = as_array(image, "image")
+    image = as_array(image, "image", frames=True)
     mask = as_array(mask, "mask")
     _validate.check_image("image", image)
     _validate.check_choice("method", method, METHODS)

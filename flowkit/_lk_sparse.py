@@ -14,7 +14,7 @@ MAX_BLOCK_SIZE = 255  # good_features' box: its time grows with the side
 
 
 def _check_frame(name, frame):
-    frame = as_array(frame, name)
+    frame = as_array(frame, name, frames=True)
     check_one_frame(name, frame)
     return frame
 

@@ -72,7 +72,7 @@ def _as_frames(frames, keep=None, times=None):
     if isinstance(frames, (list, tuple)):
         if not frames:
             raise ValueError("frames: expected at least two frames, got an empty sequence")
-        arrays = [as_array(f, f"frames[{i}]") for i, f in enumerate(frames)]
+        arrays = [as_array(f, f"frames[{i}]", frames=True) for i, f in enumerate(frames)]
         for i, a in enumerate(arrays):
             _validate.check_image(f"frames[{i}]", a, ndims=(2, 3))
             if i:
@@ -81,7 +81,7 @@ def _as_frames(frames, keep=None, times=None):
         xp, _ = array_module(arrays[0])
         return xp.stack(arrays), times
     _validate.check_not_scalar("frames", frames)  # None: not a "0-D array" error
-    frames = as_array(frames, "frames")
+    frames = as_array(frames, "frames", clips=True)
     _validate.check_image("frames", frames, ndims=(3, 4, 5))
     return frames, times
 
@@ -656,7 +656,7 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
             check_smooth(**smooth)
             if smooth.get("guide") is not None:  # against the motion, (H, W, 2) per clip
                 motion = np.broadcast_to(np.float32(0), tuple(clips.shape[2:4]) + (2,))
-                _check_guide(as_array(smooth["guide"], "guide"), motion, False)
+                _check_guide(as_array(smooth["guide"], "guide", frames=True), motion, False)
         except (TypeError, ValueError) as exc:
             _named(exc, smooth, "smooth")
     given = None

@@ -117,7 +117,7 @@ def smooth_flow(flow, *, method="gaussian", size=5, sigma=None, guide=None, sigm
     _validate.check_output_size("size", taps, 8, what)
     if method == "bilateral":
         if guide is not None:
-            guide = as_array(guide, "guide")
+            guide = as_array(guide, "guide", frames=True)
             _check_guide(guide, flow, batched)
         if sigma_color is None:
             sigma_color = _default_sigma_color(guide)

@@ -102,7 +102,7 @@ def splat(image, flow, *, mode="average", metric=None, return_weight=False, devi
     >>> flowkit.splat(image, flow)
     array([[nan,  0.,  1.,  2.]], dtype=float32)
     """
-    image = as_array(image, "image")
+    image = as_array(image, "image", frames=True)
     flow = as_array(flow, "flow")
     _validate.check_image("image", image)
     _validate.check_flow("flow", flow)

@@ -163,7 +163,9 @@ def iter_temporally_consistent(frames, processed, *, flow="farneback", flow_opti
 def _host(value, name):
     """A frame as a NumPy array, through :func:`as_array`'s checks for host input (a masked
     array's mask, the byte order); device arrays as ``np.asarray`` takes them."""
-    return np.asarray(value) if is_device_array(value) else np.asarray(as_array(value, name))
+    if is_device_array(value):
+        return np.asarray(value)
+    return np.asarray(as_array(value, name, frames=True))
 
 
 def _consistent(frames, processed, estimate, method, strength, scene_threshold, cuts=None):

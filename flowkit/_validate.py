@@ -249,7 +249,7 @@ def check_frame_pair(frame0, frame1, names=("frame0", "frame1")):
     name0, name1 = names
     check_not_scalar(name0, frame0)
     check_not_scalar(name1, frame1)
-    frame0, frame1 = as_array(frame0, name0), as_array(frame1, name1)
+    frame0, frame1 = as_array(frame0, name0, frames=True), as_array(frame1, name1, frames=True)
     check_image(name0, frame0)
     check_image(name1, frame1)
     check_same_shape(name0, frame0, name1, frame1)

@@ -177,7 +177,7 @@ def warp(image, flow, *, interpolation="linear", border="replicate", border_valu
     >>> flowkit.warp(image, flow)[0]
     array([1., 2., 3., 3.], dtype=float32)
     """
-    image = as_array(image, "image")
+    image = as_array(image, "image", frames=True)
     flow = as_array(flow, "flow")
     _validate.check_image("image", image)
     _validate.check_flow("flow", flow)

@@ -154,7 +154,7 @@ def _image_pair(image, reference, names=("image", "reference")):
     values must be finite, as the flow metrics require of the estimate (a NaN or infinity
     turned the result into NaN silently)."""
     first, second = names
-    image, reference = as_array(image, first), as_array(reference, second)
+    image, reference = as_array(image, first, frames=True), as_array(reference, second, frames=True)
     check_image(first, image)
     check_image(second, reference)
     check_same_shape(second, reference, first, image)

@@ -1486,7 +1486,7 @@ class VideoWriter:
         """
         if self.closed:
             raise ValueError(f"{self.path}: write to a closed VideoWriter")
-        frame = as_array(frame, "frame")
+        frame = as_array(frame, "frame", frames=True)
         check_array("frame", frame)
         if frame.dtype not in (np.uint8, np.uint16):
             raise TypeError(f"frame: expected dtype uint8 or uint16, got {frame.dtype}")

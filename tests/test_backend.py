@@ -124,6 +124,37 @@ def test_a_torch_tensor_that_requires_grad_is_named():
         flowkit.warp(image, flow))
 
 
+def test_a_channels_first_torch_tensor_is_refused_not_read_as_gray_frames():
+    """A (C, H, W) tensor as torchvision gives it was read by the layout rule as C gray
+    frames: warp, splat, fill_holes, farneback, interpolate and the metrics returned C results
+    of the wrong frames without a word, predict read (N, C, H, W) as N clips of C gray frames
+    (found passing torch tensors to the public functions). A NumPy array keeps the rule, and a
+    channels-last tensor is read as its NumPy array."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    frames = (rng.random((2, 12, 14, 3)) * 255).astype(np.uint8)
+    flow = rng.uniform(-1, 1, (12, 14, 2)).astype(np.float32)
+    chw = torch.from_numpy(frames).movedim(-1, -3)
+    calls = [(lambda x: flowkit.warp(x[0], flow), "image"),
+             (lambda x: flowkit.fill_holes(x[0], np.zeros((12, 14), bool)), "image"),
+             (lambda x: flowkit.farneback(x[0], x[1]), "frame0"),
+             (lambda x: flowkit.interpolate(x[0], x[1], flow01=flow, flow10=-flow), "frame0"),
+             (lambda x: flowkit.metrics.psnr(x[0], x[1]), "image"),
+             (lambda x: flowkit.predict(x, 1), "frames"),
+             (lambda x: list(flowkit.farneback_video(iter(x))), r"frames\[0\]")]
+    for call, name in calls:
+        with pytest.raises(ValueError, match=rf"^{name}: expected frames channels last, .* got a "
+                                            r"torch.Tensor of shape \((2, )?3, 12, 14\), which "
+                                            r"looks channels-first \(C, H, W\)"):
+            call(chw)
+    np.testing.assert_array_equal(flowkit.warp(chw[0].movedim(0, -1), flow),
+                                  flowkit.warp(frames[0], flow))
+    assert flowkit.warp(chw[0].numpy(), flow).shape == (3, 12, 14)  # NumPy: 3 gray frames
+    gray_clip = torch.from_numpy(frames[..., 0])  # (T, H, W) for predict, which one frame is not
+    np.testing.assert_array_equal(flowkit.predict(gray_clip, 1, flow="lucas_kanade"),
+                                  flowkit.predict(frames[..., 0], 1, flow="lucas_kanade"))
+
+
 def _masked_calls():
     rng = np.random.default_rng(6)
     frames = (rng.random((3, 16, 20, 3)) * 255).astype(np.uint8)
