@@ -384,19 +384,20 @@ def _base_rate(stream, frame_rate):
 
 def _stream_rotation(container, stream):
     """The display rotation of the first frame (FFmpeg exports the stream's display matrix on
-    each frame), else the old ``rotate`` tag; decoding position is restored."""
+    each frame), else the old ``rotate`` tag. The frame is decoded from a second opening of
+    the file, so ``container`` keeps its position: a seek back to the start fails on a
+    Matroska file cut short (its cues are lost), and the demuxer then stopped two frames in."""
+    import av
+
     tag = stream.metadata.get("rotate")
     if tag is not None:
         with contextlib.suppress(ValueError):
             return -float(tag)  # the tag is clockwise, the display matrix counter-clockwise
     try:
-        frame = next(container.decode(stream))
+        with av.open(container.name, "r") as other:
+            return next(other.decode(other.streams[stream.index])).rotation
     except Exception:
         return 0
-    finally:
-        with contextlib.suppress(Exception):
-            container.seek(0, stream=stream)  # harmless when nothing was decoded
-    return frame.rotation
 
 
 # FFmpeg pixel formats of the (H, W, 3) arrays that decode() yields and VideoWriter takes:

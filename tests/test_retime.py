@@ -1118,6 +1118,35 @@ def test_file_cut_part_way_is_an_error_not_a_short_output(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["cut.mp4"]
 
 
+def test_a_cut_matroska_file_is_reported_where_it_ends(tmp_path):
+    # a Matroska file of interleaved video and audio cut short has lost its cues (written at
+    # the end) and FFmpeg cannot seek it (EPERM): the look at the first frame's rotation, which
+    # seeked back to the start, left the demuxer two frames in, and retime reported the video
+    # ending at 0.120 s (found retiming the first half of the NASA clip remuxed into MKV, of
+    # which iter_frames decodes 7 s)
+    whole = tmp_path / "whole.mkv"
+    with av.open(str(data_path("video", "torchcodec__nasa_13013.mp4"))) as source, \
+            av.open(str(whole), "w") as output:
+        video, audio = source.streams.video[0], source.streams.audio[0]
+        streams = {video.index: output.add_stream_from_template(video),
+                   audio.index: output.add_stream_from_template(audio)}
+        for packet in source.demux(video, audio):
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                output.mux(packet)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    seen = []
+    with pytest.raises(ValueError, match=r"^path: cannot decode .* \(the video ends at") as read:
+        seen.extend(flowkit.iter_frames(cut, resize=(16, 16)))
+    assert len(seen) > 100  # about half of its 325 frames
+    expected = str(read.value).replace("path: ", "src: ", 1)
+    with pytest.raises(ValueError) as retimed:
+        flowkit.retime(cut, tmp_path / "a.mp4", factor=2, method="blend", progress=False)
+    assert str(retimed.value) == expected
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mkv", "whole.mkv"]
+
+
 def test_an_unknown_estimator_is_refused_before_decoding_whatever_the_method(tmp_path, clip):
     # method="blend" estimates no flow, but a typo in flow= is still a typo: it passed silently
     # at speed 1 and failed inside interpolate, after decoding began, with a rate change
