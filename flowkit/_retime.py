@@ -893,6 +893,9 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
             raise _EmptyPart  # the writer removes its file
         if not written:  # one frame lasting one timestamp unit: a still image
             raise single_frame_error(src, "retime")
+        if bar.total != written:  # the total, rounded up from the declared duration, estimated
+            bar.total = written  # a frame more at an end within tolerance or a moved trim start
+            bar.refresh()
         size = (writer._size[1], writer._size[0])
     dropped = 0 if first_used is None else last_used - first_used + 1 - used
     return RetimeReport(path=dst, frames=written, interpolated=interpolated, fps=out_fps,

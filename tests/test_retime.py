@@ -1147,6 +1147,31 @@ def test_a_cut_matroska_file_is_reported_where_it_ends(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mkv", "whole.mkv"]
 
 
+@pytest.mark.parametrize("name, options, count", [
+    # timestamps in milliseconds: the duration read, 1.001367 s, is 60.02 frames at 59.94 fps
+    ("webm", {"factor": 2}, 60),
+    # a trimmed start moves onto the next input frame (0.03 -> 1/24 s): 4 frames, not 5
+    ("clip", {"speed": 1, "segment": (0.03, 0.2), "trim": True}, 4)])
+def test_the_progress_bar_ends_at_its_total(tmp_path, monkeypatch, clip, name, options, count):
+    # the total, rounded up from the duration the input declares, could be one or two frames
+    # more than the frames written (retime's end is within one timestamp unit of it, and a
+    # trimmed start moves), so the bar ended at 98% (60/61): found watching retime's bar
+    import tqdm
+
+    bars = []
+
+    class Recording(tqdm.tqdm):
+        def close(self):
+            if not self.disable:
+                bars.append((self.n, self.total))
+            super().close()
+
+    monkeypatch.setattr(tqdm, "tqdm", Recording)
+    src = data_path("video", "androidx__bear-vp9-odd-dimensions.webm") if name == "webm" else clip
+    report = flowkit.retime(src, tmp_path / "a.mkv", method="blend", progress=True, **options)
+    assert report.frames == count and bars == [(count, count)]
+
+
 def test_an_unknown_estimator_is_refused_before_decoding_whatever_the_method(tmp_path, clip):
     # method="blend" estimates no flow, but a typo in flow= is still a typo: it passed silently
     # at speed 1 and failed inside interpolate, after decoding began, with a rate change
