@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._atomic import atomic_path
+from ._atomic import atomic_path, special_file
 from ._backend import as_array, to_host
 from ._validate import check_array, check_bool, check_float, check_int, check_path, describe
 
@@ -184,7 +184,7 @@ def open_input(path):
     """Open a video file with PyAV: ``(container, video stream)``; errors name ``path``.
 
     Raises FileNotFoundError for a missing file and ValueError for a file that is not a
-    video FFmpeg can read.
+    video FFmpeg can read, or not a regular file (a FIFO, a device).
     """
     import av
 
@@ -192,6 +192,10 @@ def open_input(path):
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"path: no such video file or image folder: {path}")
+    special = special_file(path)
+    if special:  # the input is opened more than once (its rotation, a seek): a FIFO hung
+        raise ValueError(f"path: {path} is {special}; expected a regular video file (flowkit "
+                         f"opens its input more than once)")
     try:
         container = av.open(str(path), "r")
     except (av.FFmpegError, UnicodeDecodeError) as exc:

@@ -1231,3 +1231,22 @@ def test_damage_before_the_first_frame_is_one_warning_line(tmp_path, command):
                                         "may be the frames that refer to it up to the next "
                                         "keyframe: the file is damaged (later damage of this "
                                         "kind is not reported)"]
+
+
+def test_a_fifo_or_device_input_is_refused_not_waited_on(tmp_path):
+    # flowkit retime FIFO out.mkv hung until Ctrl-C: the input is opened more than once (its
+    # rotation, a seek), and the second open of a named pipe waits for a writer that is gone
+    # (from a trial of issue 9); refused before it is opened, as outputs are
+    import os
+
+    fifo = tmp_path / "clip.mkv"
+    os.mkfifo(fifo)
+    code = ("import sys, flowkit\n"
+            "try:\n    next(flowkit.iter_frames(sys.argv[1]))\n"
+            "except ValueError as exc:\n    print(exc)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(fifo)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.stdout.strip() == (f"path: {fifo} is a FIFO; expected a regular video file "
+                                   "(flowkit opens its input more than once)"), done.stderr
+    with pytest.raises(ValueError, match="is a character device; expected a regular video"):
+        probe_video("/dev/null")
