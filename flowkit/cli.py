@@ -1125,7 +1125,7 @@ def cmd_predict(args):
                                     average=args.average, smooth=smooth, scheme=args.scheme,
                                     speed_spread=args.speed_spread, advect_flow=args.advect_flow,
                                     times=times, scene_threshold=_scene_threshold(args),
-                                    **extra, **gan)
+                                    device=args.device, **extra, **gan)
     seconds = time.perf_counter() - start
     pictures = [np.concatenate([t, p], axis=1) for t, p in zip(truth, predicted)] if args.side_by_side \
         else list(predicted)
@@ -2106,6 +2106,8 @@ def build_parser():
     p.add_argument("--gray", action="store_true", help="convert frames to gray first")
     _add_scene_options(p, "estimate the motion across a cut in the context too")
     _add_gan_method(p)
+    p.add_argument("--device", choices=("cpu", "cuda"), help="where the estimator (unless -O "
+                   "device=... sets its own) and the warping run, as flowkit.predict's device")
     p.set_defaults(run=cmd_predict)
 
     p = sub.add_parser(

@@ -301,6 +301,28 @@ def test_option_device_cuda_without_a_gpu_is_a_usage_error_as_device_cuda(pair, 
     assert sorted(tmp_path.iterdir()) == before
 
 
+def test_predict_takes_device_as_retime_and_interpolate(moving_folder, tmp_path, capsys,
+                                                        monkeypatch):
+    # flowkit.predict has device= (the estimator and the warps), retime and interpolate have
+    # --device; predict had none (argparse: 'unrecognized arguments: --device cpu')
+    from numba import cuda
+
+    folder, frames = moving_folder
+    out = tmp_path / "pred"
+    assert main(["predict", str(folder), "--horizon", "2", "--device", "cpu", "-o", str(out)]) == 0
+    written = [cv2.imread(str(out / f"frame_{k:06d}.png"))[..., ::-1] for k in range(2)]
+    np.testing.assert_array_equal(np.stack(written),
+                                  flowkit.predict(np.stack(frames[-4:]), 2, device="cpu"))
+    capsys.readouterr()
+    monkeypatch.setattr(cuda, "is_available", lambda: False)  # as on a machine without a GPU
+    before = sorted(tmp_path.iterdir())
+    assert main(["predict", str(folder), "--horizon", "1", "--device", "cuda",
+                 "-o", str(tmp_path / "p.mp4")]) == 2
+    message = usage_error_line(capsys.readouterr().err, "predict")
+    assert message.startswith("--device: 'cuda': the CUDA backend was requested but no CUDA GPU")
+    assert sorted(tmp_path.iterdir()) == before
+
+
 @pytest.mark.parametrize("command", ["flow pair", "flow video", "predict", "retime", "translate",
                                      "batch", "color", "train"])
 def test_a_missing_input_is_exit_1_naming_its_argument_in_every_command(tmp_path, capsys, command):
