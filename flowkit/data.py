@@ -78,9 +78,33 @@ def sample_flow(height=240, width=320):
 
     Parameters
     ----------
-    height, width : int
+    height, width : int >= 1
         Size of the flow field in pixels (those of :func:`sample_pair`).
+
+    Returns
+    -------
+    flow : ndarray, (H, W, 2) float32
+        ``flow[..., 0] = u`` (x), ``flow[..., 1] = v`` (y), in pixels (docs/conventions.md).
+
+    Raises
+    ------
+    TypeError
+        ``height`` or ``width`` not an integer.
+    ValueError
+        A size under 1; :class:`OutputTooLarge` (a MemoryError too) for a size whose working
+        arrays (about 70 bytes a pixel) exceed the machine's memory.
+
+    Examples
+    --------
+    >>> sample_flow(48, 64).shape
+    (48, 64, 2)
     """
+    from ._validate import check_int, check_output_size
+
+    height = check_int("height", height, min_value=1)
+    width = check_int("width", width, min_value=1)
+    # the float64 grids, u, v and the disc mask: about 70 bytes a pixel
+    check_output_size("height, width", height * width, 70, "pixels")
     y, x = np.mgrid[0:height, 0:width].astype(np.float64)
     cx, cy = (width - 1) / 2, (height - 1) / 2
     angle, zoom = np.deg2rad(1.0), 1.02
@@ -102,8 +126,9 @@ def sample_pair(height=240, width=320, *, seed=0):
     ----------
     height, width : int
         Frame size (at least 32 x 32).
-    seed : int
-        Seed of the texture.
+    seed : int >= 0 or None
+        Seed of the texture (None: a fresh one from the operating system, as
+        ``np.random.default_rng(None)``).
 
     Returns
     -------
@@ -114,10 +139,11 @@ def sample_pair(height=240, width=320, *, seed=0):
     Raises
     ------
     TypeError
-        ``height`` or ``width`` not an integer.
+        ``height``, ``width`` or ``seed`` not an integer.
     ValueError
-        A size under 32 x 32; :class:`OutputTooLarge` (a MemoryError too) for a size whose
-        working arrays (about 100 bytes a pixel) exceed the machine's memory.
+        A size under 32 x 32, a negative ``seed``; :class:`OutputTooLarge` (a MemoryError
+        too) for a size whose working arrays (about 100 bytes a pixel) exceed the machine's
+        memory.
 
     Examples
     --------
@@ -130,6 +156,8 @@ def sample_pair(height=240, width=320, *, seed=0):
     height, width = check_int("height", height), check_int("width", width)
     if height < 32 or width < 32:
         raise ValueError(f"height, width: expected at least 32 x 32, got {height} x {width}")
+    if seed is not None:  # NumPy's SeedSequence errors named no parameter
+        seed = check_int("seed", seed, min_value=0)
     # the float64 texture, positions and spline samples: about 100 bytes a pixel
     check_output_size("height, width", height * width, 100, "pixels")
     rng = np.random.default_rng(seed)

@@ -98,6 +98,24 @@ def test_sample_pair_is_deterministic_and_checks_size():
         flowkit.sample_pair(10**6, 10**6)
     with pytest.raises(TypeError, match=r"^height: expected an integer, got 32.5"):
         flowkit.sample_pair(32.5, 64)
+    # the seed and sample_flow's size are checked naming them (NumPy's 'SeedSequence expects
+    # int or sequence of ints', 'expected non-negative integer'; sample_flow('a', 4) was an
+    # AttributeError and sample_flow(40.5, 40) a flow of 41 rows)
+    with pytest.raises(TypeError, match=r"^seed: expected an integer, got 'a'$"):
+        flowkit.sample_pair(32, 32, seed="a")
+    with pytest.raises(ValueError, match=r"^seed: expected an integer >= 0, got -1$"):
+        flowkit.sample_pair(32, 32, seed=-1)
+    from flowkit.data import sample_flow
+
+    with pytest.raises(TypeError, match=r"^height: expected an integer, got 'a'$"):
+        sample_flow("a", 4)
+    with pytest.raises(TypeError, match=r"^height: expected an integer, got 40.5$"):
+        sample_flow(40.5, 40)
+    with pytest.raises(ValueError, match=r"^width: expected an integer >= 1, got 0$"):
+        sample_flow(4, 0)
+    with pytest.raises(MemoryError, match=r"^height, width: 1000000000000 pixels would need "):
+        sample_flow(10**6, 10**6)
+    np.testing.assert_array_equal(sample_flow(48, 64), a[2])
 
 
 def test_demo_writes_files_and_report(tmp_path, capsys):
