@@ -100,6 +100,12 @@ def angular_error(flow, gt, valid=None):
         Mean of ``degrees(arccos((u u_gt + v v_gt + 1) / sqrt((u**2 + v**2 + 1)
         (u_gt**2 + v_gt**2 + 1))))`` over the valid pixels.
 
+    Raises
+    ------
+    ValueError, TypeError
+        As for :func:`endpoint_error`: bad shapes or dtypes, no valid pixel, or an unknown
+        estimated vector at a valid pixel of known ground truth.
+
     References
     ----------
     J. L. Barron, D. J. Fleet, S. S. Beauchemin, "Performance of Optical Flow Techniques",
@@ -132,6 +138,12 @@ def fl_all(flow, gt, valid=None):
     -------
     float
         Percentage in [0, 100].
+
+    Raises
+    ------
+    ValueError, TypeError
+        As for :func:`endpoint_error`: bad shapes or dtypes, no valid pixel, or an unknown
+        estimated vector at a valid pixel of known ground truth.
 
     References
     ----------
@@ -201,6 +213,22 @@ def psnr(image, reference, data_range=None):
     float
         ``10 log10(data_range**2 / MSE)`` with the MSE over all pixels and channels
         (and frames); ``inf`` for identical images.
+
+    Raises
+    ------
+    ValueError
+        Shapes differ, an image that is not 2-D to 4-D or is empty, NaN or infinite values,
+        ``data_range`` not > 0, or a float ``reference`` outside [0, 1] without
+        ``data_range``.
+    TypeError
+        Unsupported or mismatched dtypes (uint8 beside float, ...), a ``data_range`` that is
+        not a real number.
+
+    References
+    ----------
+    The definition of scikit-image's ``peak_signal_noise_ratio`` (the same value for the same
+    ``data_range``, tests/test_metrics.py); its arguments are ``(image_true, image_test)``,
+    flowkit's ``(image, reference)`` (the value is symmetric).
 
     Examples
     --------
@@ -333,6 +361,13 @@ def interpolation_error(image, reference):
     float
         ``sqrt(mean((image - reference)**2))`` over all pixels and channels, in the units
         of the input (gray levels for uint8, as in the Middlebury benchmark).
+
+    Raises
+    ------
+    ValueError
+        Shapes differ, an image that is not 2-D to 4-D or is empty, NaN or infinite values.
+    TypeError
+        Unsupported or mismatched dtypes (uint8 beside float, ...).
 
     References
     ----------
