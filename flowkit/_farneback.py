@@ -221,6 +221,20 @@ def farneback(frame0, frame1, *, pyr_scale=0.5, levels=3, winsize=15, iterations
     confidence : (H, W) or (N, H, W) float32
         Only with ``return_confidence=True``.
 
+    Raises
+    ------
+    TypeError
+        Non-array frames, unsupported dtypes (bool, complex, ...), frames of different
+        dtypes, a non-number ``pyr_scale``/``poly_sigma``, non-integer ``levels``/``winsize``/
+        ``iterations``/``poly_n``, non-bool ``gaussian``/``return_confidence``/``normalize``, an
+        ``init_flow`` that is not float, host and device inputs mixed.
+    ValueError
+        Wrong ndim, empty or differently shaped frames, 2 channels, NaN or infinite values;
+        ``pyr_scale`` outside (0, 1), ``levels`` < 0, ``winsize``/``iterations`` < 1,
+        ``poly_n`` not 5 or 7, ``poly_sigma`` <= 0; frames smaller than the expansion window
+        (``2 poly_n + 1`` pixels a side); ``init_flow`` of the wrong shape; an unknown
+        ``device``.
+
     Notes
     -----
     Follows OpenCV's ``calcOpticalFlowFarneback`` (modules/video/src/optflowgf.cpp): every

@@ -136,6 +136,19 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
         in the input's intensity units (also with ``normalize=True``: it is scaled back by
         ``max - min``); 0 where the forward tracking failed.
 
+    Raises
+    ------
+    TypeError
+        Non-array frames or points, unsupported dtypes (bool, complex, ...), frames of
+        different dtypes, non-integer ``win_size``/``max_level``/``max_iter``, a non-number
+        ``eps``/``min_eig_threshold``, a non-bool ``backward_check``/``normalize``, host and
+        device inputs mixed.
+    ValueError
+        Frames that are not one ``(H, W)`` or ``(H, W, C)`` frame, of different shapes, with 2
+        channels or NaN or infinite values; ``points`` or ``init_points`` not ``(K, 2)`` (the
+        same K); ``win_size`` < 3, ``max_level``/``max_iter`` < 0, a negative
+        ``eps``/``min_eig_threshold``; an unknown ``device``.
+
     Notes
     -----
     A point's window may reach over the image border (the image is mirrored there, as in

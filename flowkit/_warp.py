@@ -154,6 +154,18 @@ def warp(image, flow, *, interpolation="linear", border="replicate", border_valu
     mask : array of bool, flow.shape[:-1]
         Only with ``return_mask=True``.
 
+    Raises
+    ------
+    ValueError
+        An image that is not 2-D to 4-D, or empty; a flow that is not ``(..., 2)``, empty, or
+        does not match the image (both shapes named); unknown ``interpolation`` or
+        ``border``; a non-finite ``border_value`` for an integer image, or a sequence whose
+        length is not the image's channel count; an unknown ``device``.
+    TypeError
+        An image dtype other than uint8, uint16, float16, float32, float64; a flow that is
+        not float; a ``border_value`` that is not a real number; a non-bool ``return_mask``;
+        NumPy and GPU arrays mixed.
+
     Notes
     -----
     The sample position is split into integer index and fraction before it is formed
