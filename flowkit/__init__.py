@@ -42,6 +42,7 @@ _PUBLIC = {
     "interpolate": "._interpolate",
     "interpolate_video": "._interpolate",
     "retime": "._retime",
+    "RetimeReport": "._retime",
     "list_estimators": "._estimators",
     "register_estimator": "._estimators",
     # video translation (issue 12)

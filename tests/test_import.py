@@ -66,6 +66,13 @@ def test_public_names_are_listed():
     for name in ("endpoint_error", "angular_error", "fl_all", "psnr", "ssim", "interpolation_error"):
         assert callable(getattr(flowkit.metrics, name))
     assert flowkit.io.read_flo is flowkit.read_flo
+    # the documented return types of retime and batch are public names, as probe_video's
+    # VideoInfo is in flowkit.video (RetimeReport was reachable only from flowkit._retime)
+    from flowkit._batch import BatchReport
+    from flowkit._retime import RetimeReport
+
+    assert flowkit.RetimeReport is RetimeReport and flowkit.BatchReport is BatchReport
+    assert {"RetimeReport", "BatchReport"} <= set(flowkit.__all__)
 
 
 def test_unknown_attribute():
