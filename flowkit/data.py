@@ -7,6 +7,8 @@ the background, so the flow is smooth almost everywhere and discontinuous at the
 
 import numpy as np
 
+__all__ = ["sample_pair", "sample_flow"]
+
 
 def _texture(height, width, rng):
     """Multi-scale colour noise in [0, 1], float64 (H, W, 3)."""

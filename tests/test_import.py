@@ -73,6 +73,12 @@ def test_public_names_are_listed():
 
     assert flowkit.RetimeReport is RetimeReport and flowkit.BatchReport is BatchReport
     assert {"RetimeReport", "BatchReport"} <= set(flowkit.__all__)
+    # every public submodule lists its names, as io, video, metrics, visualize and models do
+    # (flowkit.data had no __all__: its public names were sample_pair, sample_flow and np)
+    for name in ("io", "video", "metrics", "visualize", "data"):
+        module = getattr(flowkit, name)
+        assert all(callable(getattr(module, n)) for n in module.__all__), name
+    assert flowkit.data.__all__ == ["sample_pair", "sample_flow"]
 
 
 def test_unknown_attribute():
