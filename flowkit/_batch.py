@@ -62,7 +62,7 @@ def _check_retime(src, dst, options):
 
 
 def _predict_job(src, dst, *, horizon, context="auto", stride=None, fps=None, codec=None,
-                 part=None, **options):
+                 crf=None, part=None, **options):
     """``stride=None``: the ``horizon`` frames after the last ``context`` frames (``"auto"``:
     4; decoded from the keyframe before them). ``stride=S``: a rolling prediction, ``horizon``
     frames after every window of ``context`` frames that starts on frame 0, S, 2S, ..., one
@@ -70,11 +70,12 @@ def _predict_job(src, dst, *, horizon, context="auto", stride=None, fps=None, co
     with ``part`` only of the windows that start in it (stored losslessly for the join). As
     ``flowkit predict``: the predicted frames follow at the grid rate of the video's timestamps
     (``VideoInfo.base_rate``), and context frames several grid steps apart (variable frame
-    rate) give ``predict`` their ``times``."""
+    rate) give ``predict`` their ``times``. ``crf``: as ``flowkit predict --crf`` (None:
+    ``video.DEFAULT_CRF``)."""
     import numpy as np
 
     from ._predict import frames_needed, frames_used, predict, video_pix_fmt
-    from .video import grid_steps, last_frames, probe_video, write_video, writer_tags
+    from .video import DEFAULT_CRF, grid_steps, last_frames, probe_video, write_video, writer_tags
 
     info = probe_video(src)
     depth = info.read_depth  # as flowkit predict: 10-bit in, 10-bit out
@@ -97,6 +98,7 @@ def _predict_job(src, dst, *, horizon, context="auto", stride=None, fps=None, co
         predicted = (frame for window in windows for frame in predicted_after(window))
     return write_video(dst, predicted, _output_fps(src, fps),
                        codec="ffv1" if part else codec, tags=writer_tags(info),
+                       crf=DEFAULT_CRF if crf is None else crf,
                        pix_fmt=None if part else video_pix_fmt(dst, codec, info),
                        empty=f"{src}: fewer than {length} frames (context={context!r})")[0]
 
@@ -114,8 +116,8 @@ def _predict_cuts(options):
 def _check_predict(src, dst, options):
     from ._predict import check_options, predict
 
-    own = {name: options.get(name) for name in ("fps", "codec", "stride")}
-    _check_writer(dst, own["fps"], own["codec"])
+    own = {name: options.get(name) for name in ("fps", "codec", "crf", "stride")}
+    _check_writer(dst, own["fps"], own["codec"], own["crf"])
     if own["stride"] is not None:
         _validate.check_int("stride", own["stride"], min_value=1)
     check_options(**_arguments(predict, None, **{k: v for k, v in options.items()
@@ -139,12 +141,13 @@ def _output_fps(src, fps):
 
 
 def _flow_job(src, dst, *, method="dis", flow_options=None, max_flow=None, fps=None, codec=None,
-              part=None):
+              crf=None, part=None):
     """The colour-coded flow of every consecutive pair, written as ``flowkit flow SRC --video
     DST`` writes it (one writer, :func:`flowkit._flow_video.write_flow_video`: the pair (k,
     k + 1) at frame k's time, with the input's display rotation; ``fps``: a constant rate);
     with ``part`` (seconds from the first frame) only of the pairs whose first frame lies in
-    it, the upright pictures stored losslessly (FFV1) for :func:`_flow_join`."""
+    it, the upright pictures stored losslessly (FFV1) for :func:`_flow_join`. ``crf``: as
+    ``flowkit flow --crf`` (None: ``video.DEFAULT_CRF``)."""
     from ._estimators import get_estimator
     from ._flow_video import write_flow_video
     from .video import probe_video
@@ -155,7 +158,7 @@ def _flow_job(src, dst, *, method="dis", flow_options=None, max_flow=None, fps=N
     pairs = _windows(_frames(src, part, 1, depth=info.read_depth), 2, 1)
     flows = ((first[0], estimator(first[1], second[1])) for first, second in pairs)
     return write_flow_video(dst, _from_first(flows, part), info=info, fps=fps,
-                            max_flow=max_flow, codec=codec, lossless=part is not None,
+                            max_flow=max_flow, codec=codec, crf=crf, lossless=part is not None,
                             empty=f"{src}: only one frame, a flow needs two").frames
 
 
@@ -171,12 +174,12 @@ def _from_first(timed, part):
         yield when - origin, item
 
 
-def _flow_join(src, dst, paths, *, fps=None, codec=None, **options):
+def _flow_join(src, dst, paths, *, fps=None, codec=None, crf=None, **options):
     """The flow job's join: the parts' pictures written as the whole job writes them, at the
     times of ``src``'s frames (demuxed) with its rotation."""
     from ._flow_video import join_flow_video
 
-    return join_flow_video(dst, src, paths, fps=fps, codec=codec).frames
+    return join_flow_video(dst, src, paths, fps=fps, codec=codec, crf=crf).frames
 
 
 def _frames(src, part, overlap, depth=8):
@@ -222,7 +225,7 @@ def _windows(frames, size, stride):
             yield [(t, f) for t, f, _ in window]
 
 
-def _video_join(src, dst, paths, *, fps=None, codec=None, **options):
+def _video_join(src, dst, paths, *, fps=None, codec=None, crf=None, **options):
     """The predict job's join: the parts' RGB frames encoded once, as the whole job, at the
     grid rate and the source's bit depth, with its display rotation and colour tags (the parts
     hold the frames in its coded orientation)."""
@@ -231,7 +234,8 @@ def _video_join(src, dst, paths, *, fps=None, codec=None, **options):
 
     info = probe_video(src)
     depth = info.read_depth
-    with VideoWriter(dst, _output_fps(src, fps), codec=codec, crf=DEFAULT_CRF,  # write_video's
+    with VideoWriter(dst, _output_fps(src, fps), codec=codec,  # the job's crf, write_video's
+                     crf=DEFAULT_CRF if crf is None else crf,
                      pix_fmt=video_pix_fmt(dst, codec, info), **writer_tags(info)) as writer:
         concat_parts(writer, paths, depth=depth)
     return writer.frame_count
@@ -241,7 +245,7 @@ def _check_flow(src, dst, options):
     from ._estimators import get_estimator
 
     get_estimator(options.get("method", "dis"), options.get("flow_options"), name="method")
-    _check_writer(dst, options.get("fps"), options.get("codec"))
+    _check_writer(dst, options.get("fps"), options.get("codec"), options.get("crf"))
     if options.get("max_flow") is not None:
         _validate.check_float("max_flow", options["max_flow"], low=0, low_open=True)
 
@@ -649,12 +653,14 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
         ``"retime"``: :func:`flowkit.retime` (options: its keywords). ``"predict"``: the last
         ``context`` frames of each video (``"auto"``, the default: 4; decoded from the keyframe
         before them, not from the start) carried ``horizon`` frames forward with :func:`flowkit.predict`, written as a
-        video (options: ``horizon`` (required) and predict's keywords, ``fps``, ``codec``);
+        video (options: ``horizon`` (required) and predict's keywords, ``fps``, ``codec``,
+        ``crf`` (default 18, as ``flowkit predict --crf``));
         with ``stride=S`` a rolling prediction instead: the ``horizon`` frames after every
         window of ``context`` frames that starts on frame 0, S, 2S, ..., one after the other.
         ``"flow"``: the flow of every consecutive pair (estimator ``method``, default
         ``"dis"``, ``flow_options``), written as a colour-coded video (``max_flow``, ``fps``,
-        ``codec``) as ``flowkit flow SRC --video DST --method dis`` writes it: the picture of
+        ``codec``, ``crf``: default 18, as ``--crf``) as ``flowkit flow SRC --video DST
+        --method dis`` writes it: the picture of
         pair (k, k+1) at frame k's time, with the input's display rotation (``fps``: a
         constant rate). ``"translate"``: :func:`flowkit.translate` of each whole video
         (options: ``op`` (required: a built-in name, ``"package.module:function"`` or a
@@ -834,13 +840,15 @@ def _check_inputs(spec, files, paths, options):
                 raise type(exc)(f"job_options: {exc}") from None  # a model or weights file
 
 
-def _check_writer(dst, fps, codec):
-    """The ``fps`` and ``codec`` options of a job that writes with VideoWriter."""
-    from .video import _fraction, writer_codec
+def _check_writer(dst, fps, codec, crf=None):
+    """The ``fps``, ``codec`` and ``crf`` options of a job that writes with VideoWriter."""
+    from .video import _fraction, check_crf, writer_codec
 
     if fps is not None:
         _fraction("fps", fps)
-    writer_codec(dst, codec, name="dst")
+    encoder = writer_codec(dst, codec, name="dst")
+    if crf is not None:  # the encoder's range, as retime's and translate's
+        check_crf(crf, encoder)
 
 
 def _stop(owned, submitted, paths):

@@ -195,6 +195,34 @@ def test_predict_and_flow_jobs_match_the_public_functions(client, clips, tmp_pat
     assert same_video(tmp_path / "f" / "clip0.mp4", tmp_path / "single_flow.mp4")
 
 
+def test_predict_and_flow_jobs_take_crf_as_their_commands(client, clips, tmp_path):
+    # flowkit predict and flowkit flow --video take --crf (default 18), the retime and
+    # translate jobs take crf, but the predict and flow jobs refused it ('-O crf: unknown
+    # option') and always encoded at 18; found comparing each command's options with its job's
+    assert main(["predict", str(clips[0]), str(tmp_path / "cli.mp4"), "--horizon", "2",
+                 "--method", "dis", "--crf", "40", "-q"]) == 0
+    _batch._predict_job(clips[0], tmp_path / "job.mp4", horizon=2, flow="dis", crf=40)
+    assert same_video(tmp_path / "job.mp4", tmp_path / "cli.mp4")
+    assert main(["flow", str(clips[0]), "--video", str(tmp_path / "cli_flow.mp4"), "--method",
+                 "dis", "--crf", "40", "-q"]) == 0
+    _batch._flow_job(clips[0], tmp_path / "job_flow.mp4", crf=40)
+    assert same_video(tmp_path / "job_flow.mp4", tmp_path / "cli_flow.mp4")
+    _batch._flow_job(clips[0], tmp_path / "job_flow18.mp4")  # the default: 18, as --crf's
+    assert not same_video(tmp_path / "job_flow18.mp4", tmp_path / "cli_flow.mp4")
+    # a chunked run's join encodes at that crf too (the same file as the single run)
+    report = flowkit.batch("flow", clips[:1], tmp_path / "chunked", scheduler=client,
+                           chunk_frames=4, crf=40, progress=False)
+    assert report.ok and same_video(report.done[0], tmp_path / "cli_flow.mp4")
+    # checked on the client for the encoder, as retime's crf is
+    with pytest.raises(ValueError, match=r"^job_options: crf: expected an integer <= 51 for "
+                                         r"libx264"):
+        flowkit.batch("predict", clips, tmp_path / "o", horizon=2, crf=60)
+    with pytest.raises(ValueError, match=r"^job_options: crf: expected an integer <= 51 for "
+                                         r"libx264"):
+        flowkit.batch("flow", clips, tmp_path / "o", crf=60)
+    assert not (tmp_path / "o").exists()
+
+
 def test_predict_job_keeps_the_pixel_format_of_the_input(client, tmp_path):
     # as flowkit predict: a 4:4:4 clip gives a 4:4:4 video (it was 4:2:0), in the tail mode
     # (the command line's video, frame for frame) and in the chunked rolling mode's join
