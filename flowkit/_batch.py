@@ -261,7 +261,7 @@ def _translate_job(src, dst, *, op, **options):
 def _check_translate(src, dst, options):
     from . import _frame_ops
     from ._retime import _check_segment, _default_codec
-    from ._translate import _check_options, translate
+    from ._translate import _check_options, check_audio, translate
     from .video import check_crf
 
     arguments = _arguments(translate, src, dst, **options)
@@ -275,7 +275,7 @@ def _check_translate(src, dst, options):
     _check_options(*(arguments[k] for k in ("flow", "flow_options", "method", "strength",
                                             "scene_threshold")))
     _check_segment(arguments["segment"])
-    _validate.check_bool("audio", arguments["audio"])
+    check_audio(arguments["audio"])
     check_crf(arguments["crf"], _default_codec(arguments["codec"], dst))  # translate's
 
 

@@ -27,6 +27,17 @@ DEFAULT_STRENGTH = 0.8
 SCREENING = 0.05
 
 
+def check_audio(audio):
+    """``translate``'s ``audio``: True or ``"copy"``, False or ``"drop"`` (``retime``'s words);
+    returns the bool."""
+    if isinstance(audio, str):
+        if audio not in ("copy", "drop"):
+            raise ValueError(f"audio: expected True, False, 'copy' or 'drop', got {audio!r} "
+                             "(translate keeps the duration: nothing to stretch)")
+        return audio == "copy"
+    return _validate.check_bool("audio", audio)
+
+
 def _check_strength(strength):
     return _validate.check_float("strength", strength, low=0.0, high=1.0, high_open=True)
 
@@ -389,10 +400,11 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     crf : int
         Constant rate factor of the CRF encoders (default 18): 0-51 for libx264 and libx265,
         0-63 for the others.
-    audio : bool
+    audio : bool or {"copy", "drop"}
         Copy the packets of every audio stream of the input unchanged, in its order (the
         duration is unchanged); a codec the output's container does not take (AAC into
-        ``.webm``) is re-encoded instead (Opus). False drops them.
+        ``.webm``) is re-encoded instead (Opus). False drops them. ``"copy"`` and ``"drop"``
+        are True and False, as ``flowkit.retime``'s ``audio`` spells them.
     progress : bool or None
         A tqdm bar on stderr; None: when stderr is a terminal.
 
@@ -495,7 +507,7 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
         cached_model("colorize")
     options = _check_options(flow, flow_options, method, strength, scene_threshold)
     start, end = _check_segment(segment) or (Fraction(0), None)
-    audio = _validate.check_bool("audio", audio)
+    audio = check_audio(audio)
     if progress is not None:  # as retime's: progress="no" showed a bar
         progress = _validate.check_bool("progress", progress)
     if not src.exists():

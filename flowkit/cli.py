@@ -1664,7 +1664,7 @@ def cmd_translate(args):
     with renaming("method", "--method", (ImportError,)):  # "gradient" without SciPy
         report = flowkit.translate(source, args.output, args.op, method=args.method,
                                    strength=args.strength, flow=args.flow, flow_options=options,
-                                   codec=args.codec, crf=_crf(args), audio=not args.no_audio,
+                                   codec=args.codec, crf=_crf(args), audio=not args.no_audio and args.audio == "copy",
                                    scene_threshold=_scene_threshold(args),
                                    segment=args.range, progress=False if args.quiet else None)
     seconds = time.perf_counter() - start
@@ -2397,7 +2397,10 @@ def _add_translate_parser(sub, common):
                         "frame (either may be empty: 2:), as retime --range (START before the "
                         "end of the video; an END after it is the end, with a note); the frames "
                         "outside it are written unchanged")
-    p.add_argument("--no-audio", action="store_true", help="drop the audio (default: copied)")
+    p.add_argument("--audio", choices=("copy", "drop"), default="copy",
+                   help="audio: copy (default; a codec the container does not take is "
+                        "re-encoded, AAC into .webm as Opus) or drop, as retime's --audio")
+    p.add_argument("--no-audio", action="store_true", help="drop the audio (as --audio drop)")
     p.set_defaults(run=cmd_translate)
 
 

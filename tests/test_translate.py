@@ -497,6 +497,20 @@ def test_translate_copies_the_audio(tmp_path):
     assert packets_out == packets_in
     report = flowkit.translate(src, tmp_path / "silent.mp4", "equalize", audio=False, progress=False)
     assert report["audio"] == "dropped" and not flowkit.video.probe_video(tmp_path / "silent.mp4").audio
+    # retime's words for the same choices (an API consistency review): 'drop', 'copy'; the
+    # command's --audio drop as --no-audio
+    from flowkit.cli import main
+
+    report = flowkit.translate(src, tmp_path / "d.mp4", "equalize", audio="drop", progress=False)
+    assert report["audio"] == "dropped"
+    assert flowkit.translate(src, tmp_path / "c.mp4", "equalize", audio="copy",
+                             progress=False)["audio"] == "copied"
+    with pytest.raises(ValueError, match=r"^audio: expected True, False, 'copy' or 'drop', got "
+                                         r"'stretch' \(translate keeps the duration"):
+        flowkit.translate(src, tmp_path / "s.mp4", "equalize", audio="stretch")
+    assert main(["translate", str(src), str(tmp_path / "cli.mp4"), "--op", "equalize", "--audio",
+                 "drop", "-q"]) == 0
+    assert not flowkit.video.probe_video(tmp_path / "cli.mp4").audio
     # WebM takes no AAC: re-encoded as Opus
     report = flowkit.translate(src, tmp_path / "out.webm", "equalize", progress=False)
     assert report["audio"] == "re-encoded"
