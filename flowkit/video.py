@@ -1335,9 +1335,10 @@ class VideoWriter:
         ``.webm`` -> libvpx-vp9.
     crf : int, optional
         Constant rate factor of libx264, libx265 (0-51), libvpx-vp9, libsvtav1 (0-63; lower
-        is better; the encoder's default when None); ignored by other encoders (0-63): mjpeg and mpeg4 encode
-        with the fixed quantiser 2 (FFmpeg's ``-q:v 2``, near their best quality), ffv1 is
-        lossless.
+        is better; the encoder's default when None, 23 for libx264, where flowkit's functions
+        and commands that write videos pass 18); ignored by other encoders (0-63): mjpeg and
+        mpeg4 encode with the fixed quantiser 2 (FFmpeg's ``-q:v 2``, near their best
+        quality), ffv1 is lossless.
     pix_fmt : str, optional
         Pixel format to encode with (default: planar RGB for ffv1, 4:2:0 YUV otherwise, 10-bit
         for uint16 frames where the encoder takes it).
