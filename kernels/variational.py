@@ -8,7 +8,10 @@ flow ``W``; the unknown is the increment ``dW``:
   are central differences ``I[x+1] - I[x-1]`` (not halved, edge replicated: OpenCV's ``Sobel``
   with ``ksize=1``) of the mean ``(frame0 + warped) / 2``; ``Ixz``, ``Iyz`` those of ``Iz``;
   ``Ixx``, ``Ixy`` those of ``Ix`` and ``Iyy`` that of ``Iy``.
-* Energy per pixel, with ``Psi(s) = sqrt(s + eps**2)``, ``eps = 0.001``, ``zeta = 0.1``::
+* Energy per pixel, with ``Psi(s) = sqrt(s + eps**2)``, ``zeta = 0.1`` and ``eps`` the
+  drivers' ``epsilon`` (default ``EPSILON = 0.001``, OpenCV's ``VariationalRefinement``'s;
+  the helpers take ``eps2 = float32(eps) * float32(eps)``, :func:`epsilon_squared`, at run
+  time)::
 
       delta * Psi(r**2 / (Ix**2 + Iy**2 + zeta**2))                  r  = Iz + Ix du + Iy dv
     + gamma * Psi(rx**2 / (Ixx**2 + Ixy**2 + zeta**2)               rx = Ixz + Ixx du + Ixy dv
@@ -65,10 +68,10 @@ SERIAL_PIXELS = 1 << 15
 CHUNK_ROWS = 8     # rows per chunk of a pass, at least
 MAX_CHUNKS = 64    # chunks per pass, at most (larger images get taller chunks)
 ZETA = 0.1                  # OpenCV's zeta: normalisation of the data terms and Tikhonov weight
-EPSILON = 0.001             # OpenCV's epsilon in the robust penaliser sqrt(s + epsilon**2)
+EPSILON = 0.001             # default epsilon of the robust penaliser sqrt(s + epsilon**2)
+                            # (OpenCV's VariationalRefinement's; its DIS sets 0.01 since 4.10)
 N_DERIVATIVES = 8
 _ZETA2 = np.float32(ZETA) * np.float32(ZETA)
-_EPS2 = np.float32(EPSILON) * np.float32(EPSILON)
 _HALF = np.float32(0.5)
 _ZERO = np.float32(0.0)
 _ONE = np.float32(1.0)
@@ -120,14 +123,15 @@ def derivatives_px(frame0, warped, y, x):
 
 
 @jit(error_model="numpy", inline="always")
-def smoothness_weight(ux, vx, uy, vy, alpha2):
+def smoothness_weight(ux, vx, uy, vy, alpha2, eps2):
     """``alpha / 2 / Psi(ux**2 + vx**2 + uy**2 + vy**2)``: the weight of a pixel's right and
-    lower smoothness edges from the forward differences of ``W + dW``."""
-    return alpha2 / sqrt(ux * ux + vx * vx + uy * uy + vy * vy + _EPS2)
+    lower smoothness edges from the forward differences of ``W + dW`` (``eps2`` the
+    penaliser's ``epsilon**2``)."""
+    return alpha2 / sqrt(ux * ux + vx * vx + uy * uy + vy * vy + eps2)
 
 
 @jit(error_model="numpy", inline="always")
-def smoothness_weight_px(flow, dflow, y, x, alpha2):
+def smoothness_weight_px(flow, dflow, y, x, alpha2, eps2):
     """:func:`smoothness_weight` at (y, x): forward differences, 0 at the last column and
     row."""
     h, w = flow.shape[0], flow.shape[1]
@@ -138,7 +142,7 @@ def smoothness_weight_px(flow, dflow, y, x, alpha2):
     vx = (flow[y, xr, 1] + dflow[y, xr, 1]) - v
     uy = (flow[yd, x, 0] + dflow[yd, x, 0]) - u
     vy = (flow[yd, x, 1] + dflow[yd, x, 1]) - v
-    return smoothness_weight(ux, vx, uy, vy, alpha2)
+    return smoothness_weight(ux, vx, uy, vy, alpha2, eps2)
 
 
 @jit(error_model="numpy", inline="always")
@@ -155,13 +159,13 @@ def _neighbour_weights(weights, y, x):
 
 
 @jit(error_model="numpy", inline="always")
-def data_terms(ix, iy, iz, ixx, ixy, iyy, ixz, iyz, du, dv, delta2, gamma2):
+def data_terms(ix, iy, iz, ixx, ixy, iyy, ixz, iyz, du, dv, delta2, gamma2, eps2):
     """The data terms of a pixel's linear system ``(A11, A12, A22, b1, b2)``: brightness and
     gradient constancy at the increment ``(du, dv)``, each weighted by its penaliser's
-    derivative, and ``zeta**2`` on the diagonal."""
+    derivative (``eps2`` its ``epsilon**2``), and ``zeta**2`` on the diagonal."""
     inorm = _ONE / (ix * ix + iy * iy + _ZETA2)
     r = iz + ix * du + iy * dv
-    wgt = (delta2 / sqrt(r * r * inorm + _EPS2)) * inorm
+    wgt = (delta2 / sqrt(r * r * inorm + eps2)) * inorm
     a11 = wgt * (ix * ix) + _ZETA2
     a12 = wgt * (ix * iy)
     a22 = wgt * (iy * iy) + _ZETA2
@@ -171,7 +175,7 @@ def data_terms(ix, iy, iz, ixx, ixy, iyy, ixz, iyz, du, dv, delta2, gamma2):
     iny = _ONE / (iyy * iyy + ixy * ixy + _ZETA2)
     rx = ixz + ixx * du + ixy * dv
     ry = iyz + ixy * du + iyy * dv
-    wgt = gamma2 / sqrt(rx * rx * inx + ry * ry * iny + _EPS2)
+    wgt = gamma2 / sqrt(rx * rx * inx + ry * ry * iny + eps2)
     gx = wgt * inx
     gy = wgt * iny
     return (a11 + (gx * (ixx * ixx) + gy * (ixy * ixy)),
@@ -182,10 +186,10 @@ def data_terms(ix, iy, iz, ixx, ixy, iyy, ixz, iyz, du, dv, delta2, gamma2):
 
 
 @jit(error_model="numpy", inline="always")
-def data_system_px(d, dflow, y, x, delta2, gamma2, system):
+def data_system_px(d, dflow, y, x, delta2, gamma2, eps2, system):
     """:func:`data_terms` of pixel (y, x) into ``system[:, y, x]``."""
     t = data_terms(d[0, y, x], d[1, y, x], d[2, y, x], d[3, y, x], d[4, y, x], d[5, y, x],
-                   d[6, y, x], d[7, y, x], dflow[y, x, 0], dflow[y, x, 1], delta2, gamma2)
+                   d[6, y, x], d[7, y, x], dflow[y, x, 0], dflow[y, x, 1], delta2, gamma2, eps2)
     for k in range(5):
         system[k, y, x] = t[k]
 
@@ -245,6 +249,13 @@ def sor_px(system, weights, dflow, y, x, omega):
 def half_weights(alpha, delta, gamma):
     """``alpha / 2``, ``delta / 2`` and ``gamma / 2`` as float32, the kernels' factors."""
     return np.float32(alpha / 2.0), np.float32(delta / 2.0), np.float32(gamma / 2.0)
+
+
+def epsilon_squared(epsilon):
+    """``epsilon**2`` in float32 (the square of the float32 ``epsilon``, as OpenCV computes
+    it), the kernels' ``eps2``: always a float32 scalar, so the kernels have one
+    specialisation whatever type the caller's ``epsilon`` has."""
+    return np.float32(epsilon) * np.float32(epsilon)
 
 
 # ------------------------------------------------------------------------------- CPU driver
@@ -321,7 +332,7 @@ _RED_BLACK_ROWS = ((0, 0, 0), (0, 1, 1), (1, 0, 1), (1, 1, 0))
 
 @jit(error_model="numpy")
 def _refine_shared(frame0, frame1, flow, warped, d, planes, dflow, weights, alpha2, delta2,
-                   gamma2, system, omega, iterations, sor_iterations, chunk_rows, state):
+                   gamma2, eps2, system, omega, iterations, sor_iterations, chunk_rows, state):
     """Every pass of the refinement in chunks of ``chunk_rows`` rows, which the threads
     running this kernel share (``parallel.run_shared``; ``state`` its counters): frame1
     warped by ``flow`` into ``warped``, the derivatives into ``d``
@@ -386,14 +397,15 @@ def _refine_shared(frame0, frame1, flow, warped, d, planes, dflow, weights, alph
                         uy = (fud[j] + dud[j]) - u
                         vy = (fvd[j] + dvd[j]) - v
                         wgt = smoothness_weight((fur[j + p] + dur[j + p]) - u,
-                                                (fvr[j + p] + dvr[j + p]) - v, uy, vy, alpha2)
+                                                (fvr[j + p] + dvr[j + p]) - v, uy, vy, alpha2,
+                                                eps2)
                         wx[j] = wgt
                         wy[j] = wgt * keep
                     if 2 * n - 2 + p == width - 1:  # the last column: no right neighbour
                         uy = (fud[n] + dud[n]) - (fu[n] + du[n])
                         vy = (fvd[n] + dvd[n]) - (fv[n] + dv[n])
                         wx[n] = _ZERO
-                        wy[n] = smoothness_weight(_ZERO, _ZERO, uy, vy, alpha2) * keep
+                        wy[n] = smoothness_weight(_ZERO, _ZERO, uy, vy, alpha2, eps2) * keep
                 elif s == 1:
                     a11, a12, a22 = system[0, c, r], system[1, c, r], system[2, c, r]
                     b1, b2 = system[3, c, r], system[4, c, r]
@@ -407,7 +419,7 @@ def _refine_shared(frame0, frame1, flow, warped, d, planes, dflow, weights, alph
                     for j in range(1, n + 1):
                         a11[j], a12[j], a22[j], b1[j], b2[j] = data_terms(
                             d0[j], d1[j], d2[j], d3[j], d4[j], d5[j], d6[j], d7[j], du[j], dv[j],
-                            delta2, gamma2)
+                            delta2, gamma2, eps2)
                     for j in range(1, n + 1):
                         wl, wr, wu, wd = owx[j + p - 1], wx[j], owy[j], wy[j]
                         diag = wr + wl + wd + wu
@@ -434,12 +446,12 @@ def _refine_shared(frame0, frame1, flow, warped, d, planes, dflow, weights, alph
 
 def derivatives_cpu(frame0, frame1, flow):
     """Image derivatives ``(8, H, W)`` float32 of the pair linearised around ``flow``."""
-    return merge_planes(_refine_split(frame0, frame1, flow, 0.0, 0.0, 0.0, 0, 0, 1.0)[0],
-                        frame0.shape[1])
+    return merge_planes(_refine_split(frame0, frame1, flow, 0.0, 0.0, 0.0, 0, 0, 1.0,
+                                      EPSILON)[0], frame0.shape[1])
 
 
 def _refine_split(frame0, frame1, flow, alpha, delta, gamma, iterations, sor_iterations,
-                  omega):
+                  omega, epsilon):
     """The derivatives and the increment ``dW`` of the refinement in the red-black layout
     (:func:`split_planes`), by :func:`_refine_shared`: on the threads when the image has
     ``SERIAL_PIXELS`` pixels or more, else on the calling thread."""
@@ -451,7 +463,8 @@ def _refine_split(frame0, frame1, flow, alpha, delta, gamma, iterations, sor_ite
     system = np.empty((5,) + planes.shape[1:], np.float32)
     chunk_rows = max(CHUNK_ROWS, -(-h // MAX_CHUNKS))
     parallel.run_shared(_refine_shared, frame0, frame1, flow, np.empty_like(frame1), deriv,
-                        planes, dflow, weights, *half_weights(alpha, delta, gamma), system,
+                        planes, dflow, weights, *half_weights(alpha, delta, gamma),
+                        epsilon_squared(epsilon), system,
                         np.float32(omega), iterations, sor_iterations, chunk_rows,
                         chunks=-(-h // chunk_rows),
                         threads=bands_for(frame0.size, SERIAL_PIXELS))
@@ -459,7 +472,7 @@ def _refine_split(frame0, frame1, flow, alpha, delta, gamma, iterations, sor_ite
 
 
 def refine_cpu(frame0, frame1, flow, alpha, delta, gamma, iterations, sor_iterations, omega,
-               out=None):
+               epsilon=EPSILON, out=None):
     """Refined flow ``W + dW``, into ``out`` (``(H, W, 2)`` float32) when given, else into a
     new array; returns it.
 
@@ -473,7 +486,10 @@ def refine_cpu(frame0, frame1, flow, alpha, delta, gamma, iterations, sor_iterat
         Fixed-point iterations and SOR sweeps (red and black) per fixed-point iteration.
     omega : float
         SOR relaxation factor.
+    epsilon : float, default EPSILON
+        The robust penaliser's epsilon, ``Psi(s) = sqrt(s + epsilon**2)`` (OpenCV's meaning,
+        on the 0..255 scale of the frames).
     """
     dflow = _refine_split(frame0, frame1, flow, alpha, delta, gamma, iterations,
-                          sor_iterations, omega)[1]
+                          sor_iterations, omega, epsilon)[1]
     return np.add(flow, np.moveaxis(merge_planes(dflow, frame0.shape[1]), 0, -1), out=out)

@@ -11,8 +11,9 @@ from numba import cuda
 
 from .cuda_support import device_function, grid_for
 from .jit import locked_saves
-from .variational import (N_DERIVATIVES, data_system_px, derivatives_px, half_weights,
-                          smoothness_system_px, smoothness_weight_px, sor_px, warp_px)
+from .variational import (EPSILON, N_DERIVATIVES, data_system_px, derivatives_px,
+                          epsilon_squared, half_weights, smoothness_system_px,
+                          smoothness_weight_px, sor_px, warp_px)
 
 _BLOCK = (32, 8, 1)
 
@@ -47,18 +48,18 @@ def _k_derivatives(frame0, warped, deriv):
 
 @locked_saves
 @cuda.jit(cache=True)
-def _k_weights(flow, dflow, alpha2, weights):
+def _k_weights(flow, dflow, alpha2, eps2, weights):
     x, y = cuda.grid(2)
     if x < flow.shape[1] and y < flow.shape[0]:
-        weights[y, x] = _smoothness_weight_px(flow, dflow, y, x, alpha2)
+        weights[y, x] = _smoothness_weight_px(flow, dflow, y, x, alpha2, eps2)
 
 
 @locked_saves
 @cuda.jit(cache=True)
-def _k_system(deriv, flow, dflow, weights, delta2, gamma2, system):
+def _k_system(deriv, flow, dflow, weights, delta2, gamma2, eps2, system):
     x, y = cuda.grid(2)
     if x < flow.shape[1] and y < flow.shape[0]:
-        _data_system_px(deriv, dflow, y, x, delta2, gamma2, system)
+        _data_system_px(deriv, dflow, y, x, delta2, gamma2, eps2, system)
         _smoothness_system_px(flow, weights, y, x, system)
 
 
@@ -91,20 +92,21 @@ def derivatives_cuda(frame0, frame1, flow):
 
 
 def refine_cuda(frame0, frame1, flow, alpha, delta, gamma, iterations, sor_iterations, omega,
-                out=None):
+                epsilon=EPSILON, out=None):
     """``variational.refine_cpu`` on C-contiguous float32 device arrays; into ``out`` (a device
     array (H, W, 2) float32) when given, else a new one, which it returns."""
     h, w = frame0.shape
     grid = grid_for(_BLOCK, w, h)
     deriv = derivatives_cuda(frame0, frame1, flow)
     alpha2, delta2, gamma2 = half_weights(alpha, delta, gamma)
+    eps2 = epsilon_squared(epsilon)
     omega = np.float32(omega)
     dflow = cuda.to_device(np.zeros((h, w, 2), np.float32))
     weights = cuda.device_array((h, w), np.float32)
     system = cuda.device_array((5, h, w), np.float32)
     for _ in range(iterations):
-        _k_weights[grid, _BLOCK](flow, dflow, alpha2, weights)
-        _k_system[grid, _BLOCK](deriv, flow, dflow, weights, delta2, gamma2, system)
+        _k_weights[grid, _BLOCK](flow, dflow, alpha2, eps2, weights)
+        _k_system[grid, _BLOCK](deriv, flow, dflow, weights, delta2, gamma2, eps2, system)
         for _ in range(sor_iterations):
             _k_sor[grid, _BLOCK](system, weights, dflow, omega, 0)
             _k_sor[grid, _BLOCK](system, weights, dflow, omega, 1)

@@ -246,21 +246,23 @@ def test_batch_equals_pairs(small_pair):
 
 # -------------------------------------------------------------------------------- CUDA
 
-def _refine_per_pixel(frame0, frame1, flow, iterations, sor_iterations, omega):
+def _refine_per_pixel(frame0, frame1, flow, iterations, sor_iterations, omega,
+                      epsilon=variational.EPSILON):
     """refine_cpu written with the per-pixel helpers of the (H, W) layout, which the CUDA
     kernels run: one pass over every pixel per step, red pixels before black ones."""
     h, w = frame0.shape
     deriv = variational.derivatives_cpu(frame0, frame1, flow)
     alpha2, delta2, gamma2 = variational.half_weights(20.0, 5.0, 10.0)
+    eps2 = variational.epsilon_squared(epsilon)
     dflow = np.zeros_like(flow)
     weights = np.zeros((h, w), np.float32)
     system = np.zeros((5, h, w), np.float32)
     pixels = [(y, x) for y in range(h) for x in range(w)]
     for _ in range(iterations):
         for y, x in pixels:
-            weights[y, x] = variational.smoothness_weight_px(flow, dflow, y, x, alpha2)
+            weights[y, x] = variational.smoothness_weight_px(flow, dflow, y, x, alpha2, eps2)
         for y, x in pixels:
-            variational.data_system_px(deriv, dflow, y, x, delta2, gamma2, system)
+            variational.data_system_px(deriv, dflow, y, x, delta2, gamma2, eps2, system)
             variational.smoothness_system_px(flow, weights, y, x, system)
         for _ in range(sor_iterations):
             for colour in (0, 1):
@@ -279,14 +281,17 @@ def _random_refinement_input(shape):
     return f0, f1, flow
 
 
-@pytest.mark.parametrize("shape", [(7, 10), (8, 9), (9, 9), (6, 6), (1, 5), (4, 1), (21, 14)])
-def test_red_black_driver_equals_per_pixel_helpers(shape, monkeypatch):
+@pytest.mark.parametrize("shape, epsilon", [
+    ((7, 10), 0.001), ((8, 9), 0.001), ((9, 9), 0.001), ((6, 6), 0.001), ((1, 5), 0.001),
+    ((4, 1), 0.001), ((21, 14), 0.001), ((8, 9), 0.3), ((9, 9), 1e-5)])
+def test_red_black_driver_equals_per_pixel_helpers(shape, epsilon, monkeypatch):
     # the CPU driver stores each colour contiguously (split_planes) and vectorises its rows;
     # the result must be the per-pixel helpers' (the CUDA path's) bit for bit, at every
     # parity of height and width, on one thread and with the row chunks of its passes
-    # shared by two (parallel.run_shared), at chunk heights down to one row
+    # shared by two (parallel.run_shared), at chunk heights down to one row, with the
+    # penaliser's epsilon a run-time argument of both
     f0, f1, flow = _random_refinement_input(shape)
-    ref = _refine_per_pixel(f0, f1, flow, 2, 3, 1.6)
+    ref = _refine_per_pixel(f0, f1, flow, 2, 3, 1.6, epsilon)
     assert np.abs(ref - flow).max() > 0.01
     old = flowkit.get_num_threads()
     try:
@@ -295,7 +300,7 @@ def test_red_black_driver_equals_per_pixel_helpers(shape, monkeypatch):
             monkeypatch.setattr(variational, "SERIAL_PIXELS", serial)
             monkeypatch.setattr(variational, "CHUNK_ROWS", rows)
             flowkit.set_num_threads(threads)
-            out = variational.refine_cpu(f0, f1, flow, 20.0, 5.0, 10.0, 2, 3, 1.6)
+            out = variational.refine_cpu(f0, f1, flow, 20.0, 5.0, 10.0, 2, 3, 1.6, epsilon)
             np.testing.assert_array_equal(out, ref)
     finally:
         flowkit.set_num_threads(old)
