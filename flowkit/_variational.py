@@ -13,14 +13,14 @@ OPENCV_SCALE = 255.0  # the intensity scale OpenCV's constants (zeta, epsilon, d
 
 
 def variational_refinement(frame0, frame1, flow, *, alpha=20.0, delta=5.0, gamma=10.0,
-                           iterations=5, sor_iterations=5, omega=1.6, normalize=True,
-                           device=None):
+                           iterations=5, sor_iterations=5, omega=1.6, epsilon=0.001,
+                           normalize=True, device=None):
     """Refine a dense flow by minimising the variational energy of Brox et al. (2004).
 
     The method and every default are OpenCV's ``cv2.VariationalRefinement`` (the last step of
     each scale of its DIS flow): frame1 is warped once by ``flow`` (bilinear, edges
     replicated) and the increment ``dW`` minimises, with the robust penaliser
-    ``Psi(s) = sqrt(s + 0.001**2)``, the sum over pixels of::
+    ``Psi(s) = sqrt(s + epsilon**2)``, the sum over pixels of::
 
         delta * Psi(brightness-constancy residual**2, normalised)
         + gamma * Psi(gradient-constancy residuals**2, normalised)
@@ -58,6 +58,17 @@ def variational_refinement(frame0, frame1, flow, *, alpha=20.0, delta=5.0, gamma
         Red-black SOR sweeps per fixed-point iteration (>= 0).
     omega : float, default 1.6
         SOR relaxation factor, in (0, 2).
+    epsilon : float, default 0.001
+        The robust penaliser's epsilon, ``Psi(s) = sqrt(s + epsilon**2)``, in the data and
+        smoothness terms: OpenCV's ``VariationalRefinement.setEpsilon`` (OpenCV 4.10+), the
+        same default. Smaller values approach the L1 penaliser (sharper motion edges, more
+        robust to outliers), larger ones a quadratic. It acts on the 0..255 intensity scale
+        the kernels work on (as ``zeta = 0.1`` does), so a value means what it means to
+        OpenCV for ``normalize=False`` uint8 frames and, with ``normalize=True``, on the
+        stretched pair. In [1e-18, 1e18] (float32 arithmetic: ``epsilon**2`` stays a normal
+        float32), and at least ``max(alpha, delta, gamma) / 1e33`` (so the robust weights,
+        up to ``alpha / 2 / epsilon``, stay finite; any epsilon above 0.001 allows every
+        weight up to 1e30).
     normalize : bool, default True
         Stretch the pair jointly to [0, 1] (``(I - min) / (max - min)`` over both frames and
         all channels, per pair for batches), so the result is the same for ``a * I + b`` with
@@ -77,12 +88,13 @@ def variational_refinement(frame0, frame1, flow, *, alpha=20.0, delta=5.0, gamma
     ------
     TypeError
         Non-array frames or flow, unsupported dtypes, non-integer ``iterations`` /
-        ``sor_iterations``, non-real ``alpha``/``delta``/``gamma``/``omega``, non-bool
-        ``normalize``, host and device inputs mixed.
+        ``sor_iterations``, non-real ``alpha``/``delta``/``gamma``/``omega``/``epsilon``,
+        non-bool ``normalize``, host and device inputs mixed.
     ValueError
         Wrong ndim, empty or differently shaped frames, 2 channels, NaN or infinite values in
         the frames or the flow, a flow whose shape is not the frames' ``(H, W)`` (or
-        ``(N, H, W)``) plus 2, negative weights or iteration counts, ``omega`` outside (0, 2).
+        ``(N, H, W)``) plus 2, negative weights or iteration counts, ``omega`` outside (0, 2),
+        ``epsilon`` not finite or outside its range (above).
 
     References
     ----------
@@ -101,6 +113,7 @@ def variational_refinement(frame0, frame1, flow, *, alpha=20.0, delta=5.0, gamma
     """
     frame0, frame1, flow, batched, has_channels = _check(frame0, frame1, flow)
     alpha, delta, gamma = check_weights(alpha, delta, gamma)
+    epsilon = check_epsilon(epsilon, alpha, delta, gamma)
     iterations = check_int("iterations", iterations, min_value=0)
     sor_iterations = check_int("sor_iterations", sor_iterations, min_value=0)
     omega = check_float("omega", omega, low=0.0, high=2.0, low_open=True, high_open=True)
@@ -108,7 +121,7 @@ def variational_refinement(frame0, frame1, flow, *, alpha=20.0, delta=5.0, gamma
     backend = select_device(device, frame0=frame0, frame1=frame1, flow=flow)
     gpu_input = is_device_array(frame0)
     f0, f1, flows = _kernel_inputs(frame0, frame1, flow, normalize, batched, has_channels, backend)
-    args = (alpha, delta, gamma, iterations, sor_iterations, omega)
+    args = (alpha, delta, gamma, iterations, sor_iterations, omega, epsilon)
     if backend == CUDA:
         from numba import cuda
 
@@ -125,7 +138,7 @@ def variational_refinement(frame0, frame1, flow, *, alpha=20.0, delta=5.0, gamma
 
 
 def variational_energy(frame0, frame1, flow, *, reference=None, alpha=20.0, delta=5.0,
-                       gamma=10.0, normalize=True):
+                       gamma=10.0, epsilon=variational.EPSILON, normalize=True):
     """The energy :func:`variational_refinement` minimises, evaluated at ``flow`` (float64).
 
     ``reference`` is the flow the refinement started from: frame1 is warped by it and the
@@ -141,10 +154,11 @@ def variational_energy(frame0, frame1, flow, *, reference=None, alpha=20.0, delt
     check_flow("reference", reference, shape=flow.shape[:-1])
     check_finite("reference", reference)
     alpha, delta, gamma = check_weights(alpha, delta, gamma)
+    epsilon = check_epsilon(epsilon, alpha, delta, gamma)
     normalize = check_bool("normalize", normalize)
     f0, f1, refs = _kernel_inputs(frame0, frame1, reference, normalize, batched, has_channels, "cpu")
     flows = np.asarray(to_host(flow), np.float64).reshape(refs.shape)
-    zeta2, eps2 = variational.ZETA ** 2, variational.EPSILON ** 2
+    zeta2, eps2 = variational.ZETA ** 2, epsilon ** 2
     energies = []
     for i in range(flows.shape[0]):
         ix, iy, iz, ixx, ixy, iyy, ixz, iyz = variational.derivatives_cpu(
@@ -164,7 +178,8 @@ def variational_energy(frame0, frame1, flow, *, reference=None, alpha=20.0, delt
     return np.array(energies) if batched else float(energies[0])
 
 
-def refine_gray(image0, image1, flow, alpha, delta, gamma, iterations, sor_iterations, omega):
+def refine_gray(image0, image1, flow, alpha, delta, gamma, iterations, sor_iterations, omega,
+                epsilon=variational.EPSILON):
     """OpenCV's ``VariationalRefinement::calc`` on one gray pair, for estimators that refine
     their own flow (no validation: the caller's arrays are already what the kernels take).
 
@@ -175,15 +190,16 @@ def refine_gray(image0, image1, flow, alpha, delta, gamma, iterations, sor_itera
         arrays (CuPy: ``numba.cuda.as_cuda_array`` first).
     flow : array (H, W, 2) float32, C-contiguous
         The flow to refine (not modified), on the same device as the frames.
-    alpha, delta, gamma, iterations, sor_iterations, omega
-        As :func:`variational_refinement`.
+    alpha, delta, gamma, iterations, sor_iterations, omega, epsilon
+        As :func:`variational_refinement` (already checked).
 
     Returns
     -------
     array (H, W, 2) float32
         The refined flow, a new array on the frames' device.
     """
-    args = (image0, image1, flow, alpha, delta, gamma, iterations, sor_iterations, omega)
+    args = (image0, image1, flow, alpha, delta, gamma, iterations, sor_iterations, omega,
+            epsilon)
     if not isinstance(image0, np.ndarray):
         from .kernels import variational_cuda
 
@@ -203,14 +219,36 @@ def _check(frame0, frame1, flow):
 
 # the refinement's arithmetic is float32: alpha / 2 / epsilon, delta / 2 / epsilon / zeta**2
 # and their sums over a pixel's edges must stay below float32's maximum (3.4e38); a weight of
-# 1e38 gave a NaN flow
+# 1e38 gave a NaN flow (epsilon 0.001). So the weights are at most MAX_WEIGHT and, for any
+# epsilon, at most MAX_WEIGHT * epsilon / 0.001 (check_epsilon): measured, weight / epsilon
+# of 1e36 still gave finite flows on binary noise frames (0 or 255), 1e37 NaN
 MAX_WEIGHT = 1e30
+MAX_WEIGHT_PER_EPSILON = MAX_WEIGHT / variational.EPSILON
+# epsilon**2 in float32 stays a normal number (no underflow to 0, no 0 / 0 on a flat flow;
+# 1e-30 gave a NaN flow) and finite
+MIN_EPSILON, MAX_EPSILON = 1e-18, 1e18
 
 
 def check_weights(alpha, delta, gamma, prefix=""):
     """``alpha``, ``delta``, ``gamma`` (named ``prefix + name``): real, in [0, MAX_WEIGHT]."""
     return tuple(check_float(prefix + name, value, low=0.0, high=MAX_WEIGHT)
                  for name, value in (("alpha", alpha), ("delta", delta), ("gamma", gamma)))
+
+
+def check_epsilon(epsilon, alpha, delta, gamma, prefix=""):
+    """``epsilon`` (named ``prefix + "epsilon"``): real, in [MIN_EPSILON, MAX_EPSILON] and at
+    least ``max(alpha, delta, gamma) / MAX_WEIGHT_PER_EPSILON`` (the checked weights), so
+    that the float32 robust weights stay finite."""
+    name = prefix + "epsilon"
+    epsilon = check_float(name, epsilon, low=MIN_EPSILON, high=MAX_EPSILON)
+    largest = max(alpha, delta, gamma)
+    if largest * variational.EPSILON > MAX_WEIGHT * epsilon:  # at 0.001: MAX_WEIGHT
+        which = [prefix + n for n, v in (("alpha", alpha), ("delta", delta), ("gamma", gamma))
+                 if v == largest][0]
+        raise ValueError(f"{name}: expected at least {which} / {MAX_WEIGHT_PER_EPSILON:g} = "
+                         f"{largest / MAX_WEIGHT_PER_EPSILON:g} (the float32 robust weights "
+                         f"{which} / 2 / {name} must stay finite), got {epsilon}")
+    return epsilon
 
 
 def _kernel_inputs(frame0, frame1, flow, normalize, batched, has_channels, backend):

@@ -17,8 +17,14 @@ def epe(flow, gt, valid):
     return float(np.linalg.norm(flow - gt, axis=-1)[valid].mean())
 
 
-def opencv_refine(frame0, frame1, flow, *, alpha, delta, gamma, iterations, sor_iterations, omega):
+def opencv_refine(frame0, frame1, flow, *, alpha, delta, gamma, iterations, sor_iterations, omega,
+                  epsilon=None):
     vr = cv2.VariationalRefinement_create()
+    if epsilon is not None:
+        if not hasattr(vr, "setEpsilon"):
+            pytest.skip(f"cv2.VariationalRefinement.setEpsilon needs OpenCV 4.10+, "
+                        f"found {cv2.__version__}")
+        vr.setEpsilon(epsilon)
     vr.setAlpha(alpha)
     vr.setDelta(delta)
     vr.setGamma(gamma)
@@ -78,6 +84,35 @@ def test_public_function_matches_opencv_for_uint8_without_normalize():
     assert np.abs(ours - ref).max() < 1e-4
 
 
+@pytest.mark.parametrize("epsilon", [0.001, 0.01, 0.1])
+def test_epsilon_matches_opencv_set_epsilon(epsilon):
+    # the robust penaliser's epsilon is VariationalRefinement.setEpsilon (OpenCV 4.10+), on
+    # the same 0..255 scale: the tolerance of the default's parity test above (measured max
+    # 2.3e-5, 2.1e-6, 2.0e-6 px)
+    frame0, frame1, _, _, start = perturbed_truth("Venus", quantum=1 / 32, seed=1)
+    ref = opencv_refine(frame0, frame1, start, **OPENCV_DEFAULTS, epsilon=epsilon)
+    ours = flowkit.variational_refinement(frame0, frame1, start, epsilon=epsilon,
+                                          normalize=False)
+    assert np.abs(ours - ref).max() < 1e-4
+    default = flowkit.variational_refinement(frame0, frame1, start, normalize=False)
+    if epsilon == 0.001:
+        np.testing.assert_array_equal(ours, default)
+    else:  # it does change the flow (measured: by 0.51 and 0.62 px at most)
+        assert np.abs(ours - default).max() > 0.1
+
+
+def test_default_epsilon_is_the_former_constant():
+    # epsilon=0.001 (the default, in any real type) is the refinement the kernels ran before
+    # epsilon was an option, to the bit (compared against saved outputs when it was added)
+    frame0, frame1, _, _, start = perturbed_truth("RubberWhale", seed=8)
+    ref = flowkit.variational_refinement(frame0, frame1, start)
+    for epsilon in (0.001, np.float32(0.001), np.float64(0.001), np.array(0.001)):
+        np.testing.assert_array_equal(
+            flowkit.variational_refinement(frame0, frame1, start, epsilon=epsilon), ref)
+    # one compiled specialisation of the driver, whatever type epsilon had
+    assert len(variational._refine_shared.signatures) == 1
+
+
 def test_derivatives_match_opencv_remap_and_sobel():
     # OpenCV's prepareBuffers: remap (linear, replicate), mean and difference, Sobel ksize=1
     frame0, frame1, _, _, start = perturbed_truth("RubberWhale", quantum=1 / 32, seed=2)
@@ -115,6 +150,18 @@ def test_no_iteration_increases_the_energy(name):
     assert energies[-1] < 0.6 * energies[0], energies  # measured 0.37 and 0.41
 
 
+@pytest.mark.parametrize("epsilon", [0.01, 0.5])
+def test_no_iteration_increases_the_energy_at_other_epsilons(epsilon):
+    frame0, frame1, _, _, start = perturbed_truth("RubberWhale", sigma=0.7, seed=3)
+    energies = [_variational.variational_energy(
+        frame0, frame1, flowkit.variational_refinement(frame0, frame1, start, iterations=k,
+                                                       epsilon=epsilon),
+        reference=start, epsilon=epsilon) for k in range(4)]
+    steps = np.diff(energies)
+    assert np.all(steps < 1e-6 * energies[0]), energies
+    assert energies[-1] < 0.6 * energies[0], energies
+
+
 def test_more_sor_sweeps_lower_the_energy_further():
     frame0, frame1, _, _, start = perturbed_truth("RubberWhale", seed=4)
     energies = [flowkit_energy(frame0, frame1, flowkit.variational_refinement(
@@ -127,7 +174,8 @@ def flowkit_energy(frame0, frame1, flow, reference):
     return _variational.variational_energy(frame0, frame1, flow, reference=reference)
 
 
-def test_energy_matches_a_direct_float64_evaluation():
+@pytest.mark.parametrize("epsilon", [0.001, 0.05, 2.0])
+def test_energy_matches_a_direct_float64_evaluation(epsilon):
     # the energy of a tiny pair written out term by term (kernels/variational.py's docstring)
     rng = np.random.default_rng(5)
     f0 = (textured_image(9, 11, seed=6) * 255).astype(np.uint8)
@@ -136,7 +184,7 @@ def test_energy_matches_a_direct_float64_evaluation():
     flow = start + rng.normal(0, 0.2, start.shape).astype(np.float32)
     d = variational.derivatives_cpu(f0.astype(np.float32), f1.astype(np.float32), start)
     d = d.astype(np.float64)
-    alpha, delta, gamma, z2, e2 = 3.0, 2.0, 4.0, 0.01, 1e-6
+    alpha, delta, gamma, z2, e2 = 3.0, 2.0, 4.0, 0.01, epsilon ** 2
     total = 0.0
     for y in range(9):
         for x in range(11):
@@ -151,7 +199,8 @@ def test_energy_matches_a_direct_float64_evaluation():
             below = flow[min(y + 1, 8), x].astype(np.float64) - flow[y, x]
             total += alpha * np.sqrt((right ** 2).sum() + (below ** 2).sum() + e2)
     ours = _variational.variational_energy(f0, f1, flow, reference=start, alpha=alpha,
-                                           delta=delta, gamma=gamma, normalize=False)
+                                           delta=delta, gamma=gamma, epsilon=epsilon,
+                                           normalize=False)
     assert ours == pytest.approx(total, rel=1e-9)  # summation order
 
 
@@ -378,6 +427,18 @@ def test_cuda_matches_cpu_gray():
     assert np.abs(gpu - cpu).max() < 1e-5
 
 
+def test_cuda_matches_cpu_with_another_epsilon():
+    frame0, frame1, _ = translated_pair(11, 13, 0.5, -0.75, seed=12)
+    flow = np.random.default_rng(12).normal(0, 0.4, (11, 13, 2)).astype(np.float32)
+    kw = {"iterations": 2, "sor_iterations": 2, "epsilon": 0.2}
+    cpu = flowkit.variational_refinement(frame0, frame1, flow, **kw)
+    gpu = flowkit.variational_refinement(frame0, frame1, flow, device="cuda", **kw)
+    assert np.abs(gpu - cpu).max() < 1e-5
+    default = flowkit.variational_refinement(frame0, frame1, flow, iterations=2,
+                                             sor_iterations=2)
+    assert np.abs(cpu - default).max() > 0.01  # epsilon reached both kernels
+
+
 def test_cuda_matches_cpu_colour_batch(small_pair):
     frame0, frame1, flow = (a[:10, :13] for a in small_pair)
     frames = (np.stack([frame0, frame1]) * 255).astype(np.uint8)
@@ -395,7 +456,7 @@ def test_refine_gray_on_device_arrays_matches_cpu():
     frame0, frame1, _ = translated_pair(9, 12, 0.5, 0.25, seed=13)
     f0, f1 = (np.ascontiguousarray(f * 255, np.float32) for f in (frame0, frame1))
     flow = np.zeros((9, 12, 2), np.float32)
-    args = (10.0, 5.0, 10.0, 2, 2, 1.5)
+    args = (10.0, 5.0, 10.0, 2, 2, 1.5, 0.05)
     cpu = _variational.refine_gray(f0, f1, flow, *args)
     gpu = _variational.refine_gray(cuda.to_device(f0), cuda.to_device(f1), cuda.to_device(flow), *args)
     np.testing.assert_allclose(gpu.copy_to_host(), cpu, atol=1e-5)
@@ -434,6 +495,21 @@ F8 = np.zeros((8, 8, 2), np.float32)
     ((Z8, Z8, F8), {"omega": 2.0}, ValueError, r"omega: expected a number in \(0.0, 2.0\)"),
     ((Z8, Z8, F8), {"omega": 0}, ValueError, r"omega: expected a number in \(0.0, 2.0\)"),
     ((Z8, Z8, F8), {"normalize": 1}, TypeError, "normalize: expected a bool"),
+    ((Z8, Z8, F8), {"epsilon": 0}, ValueError, r"epsilon: expected a number in \[1e-18, 1e\+18\], "
+                                               r"got 0.0"),
+    ((Z8, Z8, F8), {"epsilon": -0.01}, ValueError, r"epsilon: expected a number in \[1e-18"),
+    # float32: epsilon**2 underflowed to 0 and a flat flow gave 0 / 0
+    ((Z8, Z8, F8), {"epsilon": 1e-30}, ValueError, r"epsilon: expected a number in \[1e-18"),
+    ((Z8, Z8, F8), {"epsilon": 1e40}, ValueError, r"epsilon: expected a number in \[1e-18, "
+                                                  r"1e\+18\], got 1e\+40"),
+    ((Z8, Z8, F8), {"epsilon": float("nan")}, ValueError, "epsilon: expected a finite number"),
+    ((Z8, Z8, F8), {"epsilon": float("inf")}, ValueError, "epsilon: expected a finite number"),
+    ((Z8, Z8, F8), {"epsilon": "0.01"}, TypeError, "epsilon: expected a real number"),
+    ((Z8, Z8, F8), {"epsilon": None}, TypeError, "epsilon: expected a real number"),
+    # alpha / 2 / epsilon past float32's range gave a NaN flow
+    ((Z8, Z8, F8), {"epsilon": 1e-10, "gamma": 1e28}, ValueError,
+     r"epsilon: expected at least gamma / 1e\+33 = 1e-05 \(the float32 robust weights gamma / 2 "
+     r"/ epsilon must stay finite\), got 1e-10"),
     ((Z8, Z8, F8), {"device": "tpu"}, ValueError, "device: expected one of"),
 ])
 def test_bad_input_raises(args, kw, error, match):
@@ -441,6 +517,23 @@ def test_bad_input_raises(args, kw, error, match):
         flowkit.variational_refinement(*args, **kw)
 
 
+def test_epsilon_range_is_what_float32_holds():
+    # the ends of the accepted range give finite flows with the largest weights they allow
+    frame0, frame1, _ = translated_pair(12, 14, 0.5, 0.5, seed=14)
+    flow = np.zeros((12, 14, 2))
+    for epsilon, weight in ((1e-18, 1e-3), (1e-6, 1e27), (1e18, 1e30)):
+        out = flowkit.variational_refinement(frame0, frame1, flow, epsilon=epsilon,
+                                             alpha=weight, delta=weight, gamma=weight)
+        assert np.isfinite(out).all(), (epsilon, weight)
+    with pytest.raises(ValueError, match=r"epsilon: expected at least alpha / 1e\+33"):
+        flowkit.variational_refinement(frame0, frame1, flow, epsilon=1e-6, alpha=1e28)
+
+
 def test_energy_bad_reference_raises():
     with pytest.raises(ValueError, match=r"reference: expected shape \(8, 8, 2\)"):
         _variational.variational_energy(Z8, Z8, F8, reference=np.zeros((8, 9, 2)))
+
+
+def test_energy_bad_epsilon_raises():
+    with pytest.raises(ValueError, match=r"epsilon: expected a number in \[1e-18, 1e\+18\]"):
+        _variational.variational_energy(Z8, Z8, F8, epsilon=0.0)
