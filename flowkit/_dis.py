@@ -8,7 +8,7 @@ from . import _validate as V
 from ._backend import (CUDA, check_device, device_array, host_array, is_device_array, select_device,
                        to_output)
 from ._intensity import prepare_frames
-from ._variational import check_weights
+from ._variational import check_epsilon, check_weights
 from .kernels import dis as kd
 from .kernels import farneback as fb
 
@@ -33,8 +33,8 @@ class _Options:
     def __init__(self, preset, finest_scale, patch_size, patch_stride,
                  gradient_descent_iterations, variational_refinement_iterations,
                  variational_refinement_alpha, variational_refinement_delta,
-                 variational_refinement_gamma, use_mean_normalization, use_spatial_propagation,
-                 normalize):
+                 variational_refinement_gamma, variational_refinement_epsilon,
+                 use_mean_normalization, use_spatial_propagation, normalize):
         V.check_choice("preset", preset, tuple(PRESETS))
         given = (finest_scale, patch_size, patch_stride, gradient_descent_iterations,
                  variational_refinement_iterations)
@@ -52,6 +52,8 @@ class _Options:
         self.alpha, self.delta, self.gamma = check_weights(
             variational_refinement_alpha, variational_refinement_delta,
             variational_refinement_gamma, prefix="variational_refinement_")
+        self.epsilon = check_epsilon(variational_refinement_epsilon, self.alpha, self.delta,
+                                     self.gamma, prefix="variational_refinement_")
         self.mean_norm = V.check_bool("use_mean_normalization", use_mean_normalization)
         self.propagate = V.check_bool("use_spatial_propagation", use_spatial_propagation)
         self.normalize = V.check_bool("normalize", normalize)
@@ -115,13 +117,14 @@ class DIS:
     def __init__(self, *, preset="medium", finest_scale=None, patch_size=None, patch_stride=None,
                  gradient_descent_iterations=None, variational_refinement_iterations=None,
                  variational_refinement_alpha=20.0, variational_refinement_delta=5.0,
-                 variational_refinement_gamma=10.0, use_mean_normalization=True,
-                 use_spatial_propagation=True, normalize=True, device=None):
+                 variational_refinement_gamma=10.0, variational_refinement_epsilon=0.001,
+                 use_mean_normalization=True, use_spatial_propagation=True, normalize=True,
+                 device=None):
         self._opt = _Options(preset, finest_scale, patch_size, patch_stride,
                              gradient_descent_iterations, variational_refinement_iterations,
                              variational_refinement_alpha, variational_refinement_delta,
-                             variational_refinement_gamma, use_mean_normalization,
-                             use_spatial_propagation, normalize)
+                             variational_refinement_gamma, variational_refinement_epsilon,
+                             use_mean_normalization, use_spatial_propagation, normalize)
         check_device(device)
         self.device = device
         self._workspaces = {}
@@ -223,7 +226,7 @@ class DIS:
         o = self._opt
         g0, g1 = (_gray(ops, ws, name, i) for name, i in (("G0", i0), ("G1", i1)))
         return refine_gray(g0, g1, flow, o.alpha, o.delta, o.gamma, o.refine_iterations,
-                           SOR_ITERATIONS, SOR_OMEGA)
+                           SOR_ITERATIONS, SOR_OMEGA, o.epsilon)
 
 
 class HostOps:
@@ -306,8 +309,8 @@ def dis(frame0, frame1, *, preset="medium", finest_scale=None, patch_size=None,
         patch_stride=None, gradient_descent_iterations=None,
         variational_refinement_iterations=None, variational_refinement_alpha=20.0,
         variational_refinement_delta=5.0, variational_refinement_gamma=10.0,
-        use_mean_normalization=True, use_spatial_propagation=True, init_flow=None,
-        normalize=True, device=None):
+        variational_refinement_epsilon=0.001, use_mean_normalization=True,
+        use_spatial_propagation=True, init_flow=None, normalize=True, device=None):
     """Dense optical flow by Dense Inverse Search (OpenCV's ``DISOpticalFlow``).
 
     Parameters
@@ -340,6 +343,13 @@ def dis(frame0, frame1, *, preset="medium", finest_scale=None, patch_size=None,
     variational_refinement_alpha, variational_refinement_delta, variational_refinement_gamma : float
         Smoothness, colour-constancy and gradient-constancy weights of the refinement (0 to
         1e30: its arithmetic is float32).
+    variational_refinement_epsilon : float, default 0.001
+        Epsilon of the refinement's robust penaliser ``Psi(s) = sqrt(s + epsilon**2)``
+        (OpenCV's ``setVariationalRefinementEpsilon``; the ``epsilon`` of
+        :func:`flowkit.variational_refinement`, whose docstring gives its range). flowkit
+        keeps 0.001, ``VariationalRefinement``'s default and what OpenCV's DIS used before
+        4.10; OpenCV's DIS defaults to 0.01 since 4.10, so pass 0.01 (with
+        ``normalize=False``) for parity with ``cv2.DISOpticalFlow`` of 4.10 and later.
     use_mean_normalization : bool
         Subtract each patch's mean difference in the SSD (robust to brightness change).
     use_spatial_propagation : bool
@@ -404,6 +414,7 @@ def dis(frame0, frame1, *, preset="medium", finest_scale=None, patch_size=None,
                  variational_refinement_alpha=variational_refinement_alpha,
                  variational_refinement_delta=variational_refinement_delta,
                  variational_refinement_gamma=variational_refinement_gamma,
+                 variational_refinement_epsilon=variational_refinement_epsilon,
                  use_mean_normalization=use_mean_normalization,
                  use_spatial_propagation=use_spatial_propagation, normalize=normalize,
                  device=device)

@@ -257,9 +257,45 @@ def test_medium_matches_opencv_on_ground_truth(name):
     flow = flowkit.dis(f0, f1, preset="medium", normalize=False)
     # issue 10: EPE within 2 % of OpenCV's (measured: 2-4 % lower on all four pairs);
     # the flows differ by float32 pyramids against OpenCV's uint8 ones (measured mean
-    # difference 0.03-0.06 px)
+    # difference 0.03-0.06 px), and by the refinement's epsilon where OpenCV is 4.10 or later
+    # (flowkit 0.001, OpenCV's DIS 0.01: next test)
     assert _epe(flow, gt, valid) <= 1.02 * _epe(ref, gt, valid)
     assert np.linalg.norm(flow - ref, axis=-1).mean() < 0.1
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_refinement_epsilon_matches_opencv(name):
+    # variational_refinement_epsilon is OpenCV's setVariationalRefinementEpsilon (4.10+),
+    # whose DIS default is 0.01: with 0.01 flowkit's medium is within the tolerance above
+    # and closer to OpenCV's than with flowkit's default 0.001 (measured mean difference
+    # 0.024 / 0.053 / 0.006 / 0.032 px against 0.030 / 0.058 / 0.028 / 0.038 px)
+    f0, f1, gt, valid = ground_truth_case(name)
+    est = cv2.DISOpticalFlow_create(CV_PRESETS["medium"])
+    if not hasattr(est, "setVariationalRefinementEpsilon"):
+        pytest.skip(f"setVariationalRefinementEpsilon needs OpenCV 4.10+, found {cv2.__version__}")
+    est.setVariationalRefinementEpsilon(0.01)
+    ref = est.calc(f0, f1, None)
+    flow = flowkit.dis(f0, f1, preset="medium", variational_refinement_epsilon=0.01,
+                       normalize=False)
+    assert _epe(flow, gt, valid) <= 1.02 * _epe(ref, gt, valid)
+    diff = np.linalg.norm(flow - ref, axis=-1).mean()
+    assert diff < 0.1
+    default = flowkit.dis(f0, f1, preset="medium", normalize=False)
+    assert diff < np.linalg.norm(default - ref, axis=-1).mean()
+
+
+def test_refinement_epsilon_default_is_the_former_constant():
+    # 0.001 (the default) is the refinement DIS ran before epsilon was an option, to the bit
+    # (compared against saved outputs when it was added); another value changes the flow
+    a = _u8(textured_image(48, 64, seed=11))
+    b = np.roll(a, (1, 2), axis=(0, 1))
+    ref = flowkit.dis(a, b, preset="fast")
+    np.testing.assert_array_equal(
+        flowkit.dis(a, b, preset="fast", variational_refinement_epsilon=0.001), ref)
+    np.testing.assert_array_equal(
+        flowkit.DIS(preset="fast", variational_refinement_epsilon=np.float32(0.001))(a, b), ref)
+    other = flowkit.DIS(preset="fast", variational_refinement_epsilon=0.5)(a, b)
+    assert np.abs(other - ref).max() > 0.01
 
 
 @pytest.mark.parametrize("preset, setters", [
@@ -441,6 +477,20 @@ def test_cuda_without_propagation_matches_cpu():
     np.testing.assert_allclose(gpu, flowkit.dis(image, moved, **kw), rtol=0, atol=1e-5)
 
 
+def test_cuda_refinement_with_another_epsilon_matches_cpu():
+    # without propagation the GPU's DIS is the CPU's to float rounding; with the refinement on
+    # and a non-default epsilon too (1e-5 px, as above; measured 2.3e-6)
+    image = _u8(textured_image(32, 40, seed=4))
+    moved = np.roll(image, (1, -1), axis=(0, 1))
+    kw = dict(preset="fast", finest_scale=1, use_spatial_propagation=False,
+              variational_refinement_epsilon=0.3)
+    cpu = flowkit.dis(image, moved, **kw)
+    gpu = flowkit.dis(image, moved, device="cuda", **kw)
+    np.testing.assert_allclose(gpu, cpu, rtol=0, atol=1e-5)
+    default = flowkit.dis(image, moved, **dict(kw, variational_refinement_epsilon=0.001))
+    assert np.abs(cpu - default).max() > 0.1  # epsilon reached the refinement (0.40 px)
+
+
 def test_cuda_propagation_close_to_cpu_on_a_translation():
     # the GPU compares the neighbours' vectors before their descent (kernels/dis_cuda.py), so
     # the flows differ; on a whole-pixel translation both find it: mean error <= 0.02 px and
@@ -528,6 +578,17 @@ def test_a_3d_array_with_a_long_last_axis_is_said_to_be_read_as_a_batch():
     (dict(variational_refinement_delta=1e38), ValueError,  # a NaN flow in float32
      r"variational_refinement_delta: expected a number in \[0.0, 1e\+30\], got 1e\+38"),
     (dict(variational_refinement_gamma=float("nan")), ValueError, "variational_refinement_gamma"),
+    (dict(variational_refinement_epsilon=0), ValueError,
+     r"variational_refinement_epsilon: expected a number in \[1e-18, 1e\+18\], got 0.0"),
+    (dict(variational_refinement_epsilon=-0.01), ValueError, "variational_refinement_epsilon: "),
+    (dict(variational_refinement_epsilon=1e40), ValueError,
+     r"variational_refinement_epsilon: expected a number in \[1e-18, 1e\+18\], got 1e\+40"),
+    (dict(variational_refinement_epsilon=float("nan")), ValueError,
+     "variational_refinement_epsilon: expected a finite number"),
+    (dict(variational_refinement_epsilon="0.01"), TypeError,
+     "variational_refinement_epsilon: expected a real number"),
+    (dict(variational_refinement_epsilon=1e-10, variational_refinement_alpha=1e28), ValueError,
+     r"variational_refinement_epsilon: expected at least variational_refinement_alpha / 1e\+33"),
     (dict(use_mean_normalization=1), TypeError, "use_mean_normalization: expected a bool"),
     (dict(use_spatial_propagation="no"), TypeError, "use_spatial_propagation: expected a bool"),
     (dict(normalize=None), TypeError, "normalize: expected a bool"),
