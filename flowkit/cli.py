@@ -108,6 +108,9 @@ def _read_image(path, name=None, folder_hint=""):
     named = f"{name}: " if name else ""
     if path.is_dir():
         raise IsADirectoryError(f"{named}{path} is a folder; expected an image file{folder_hint}")
+    special = special_file(path)
+    if special:  # exists, but is no file: "no such image file" sent the user looking for it
+        raise ValueError(f"{named}{path} is {special}; expected an image file")
     if not path.is_file():
         raise FileNotFoundError(f"{named}no such image file: {path}")
     data = np.fromfile(path, np.uint8)

@@ -206,13 +206,18 @@ def _truncated_flo(tmp_path):
     return path
 
 
+def _fifo(path):
+    os.mkfifo(path)
+    return path
+
+
 def _empty(path):
     path.write_bytes(b"")
     return path
 
 
 @pytest.mark.parametrize("case", ["truncated flo", "not a flo", "missing flo", "missing image", "folder as an image",
-                                  "not an image", "empty image file",
+                                  "not an image", "empty image file", "fifo as an image",
                                   "different sizes", "gray and colour", "bad option value",
                                   "option of another method", "output folder missing"])
 def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
@@ -241,6 +246,9 @@ def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
         # OpenCV's own "!buf.empty() in function 'imdecode_'" before (a new user's report)
         "empty image file": (["flow", a, _empty(tmp_path / "empty.png"), "-o", tmp_path / "f.flo"],
                              f"FRAME1: {tmp_path / 'empty.png'}: OpenCV cannot read this file as an image"),
+        # "no such image file: FIFO" for a FIFO that exists (found trying flowkit flow)
+        "fifo as an image": (["flow", _fifo(tmp_path / "fifo.png"), b, "-o", tmp_path / "f.flo"],
+                             f"FRAME0: {tmp_path / 'fifo.png'} is a FIFO; expected an image file"),
         # usage errors naming FRAME1 (they named no argument and exited 1)
         "different sizes": (["flow", a, small, "-o", tmp_path / "f.flo"],
                             f"FRAME1: {small} is 60x40 but FRAME0 {a} is 64x48 (width x height); "
