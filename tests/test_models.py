@@ -1176,6 +1176,13 @@ def test_list_models_filters_and_get_model_config_as_torchvision():
     with pytest.raises(TypeError, match="include: expected a pattern string or a list of them, "
                                         "got 3"):
         models.list_models(include=[3])
+    # a bare non-string was iterated: "'int' object is not iterable", bytes read as their codes
+    with pytest.raises(TypeError, match="^include: expected a pattern string or a list of "
+                                        "them, got 3$"):
+        models.list_models(include=3)
+    with pytest.raises(TypeError, match="^exclude: expected a pattern string or a list of "
+                                        "them, got b'x'$"):
+        models.list_models(exclude=b"x")
     assert models.get_weights("Interp-Refine").path == models.get_weights("interp-refine").path
     if torch is None:
         return

@@ -7,6 +7,7 @@ import hashlib
 import importlib
 import inspect
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,10 +106,13 @@ def list_models(include=None, exclude=None):
     for patterns, keep in ((include, True), (exclude, False)):
         if patterns is None:
             continue
+        kind = "include" if keep else "exclude"
+        if isinstance(patterns, (bytes, bytearray)) or not isinstance(patterns, Iterable):
+            raise TypeError(f"{kind}: expected a pattern string or a list of them, got "
+                            f"{patterns!r}")
         patterns = [patterns] if isinstance(patterns, str) else list(patterns)
         for pattern in patterns:
             if not isinstance(pattern, str):
-                kind = "include" if keep else "exclude"
                 raise TypeError(f"{kind}: expected a pattern string or a list of them, got "
                                 f"{pattern!r}")
         names = [n for n in names if any(fnmatch.fnmatch(n, p) for p in patterns) == keep]
