@@ -247,8 +247,8 @@ def get_estimator(flow, options=None, *, name="flow", options_name="flow_options
         except (ValueError, TypeError) as exc:
             _named(exc, options, options_name)
         if not builtin:  # a user's callable or registered estimator: check what it gave
-            _check_returned(name, flow_out, frame0,
-                            f"the estimator {flow!r}" if isinstance(flow, str) else "the callable")
+            flow_out = _check_returned(name, flow_out, frame0, f"the estimator {flow!r}"
+                                       if isinstance(flow, str) else "the callable")
         return flow_out
 
     estimate.__name__ = flow if isinstance(flow, str) else getattr(flow, "__name__", "estimator")
@@ -288,12 +288,16 @@ def _named(exc, options, options_name):
 
 
 def _check_returned(name, flow_out, frame0, what="the callable"):
-    """A user estimator's result must be a float flow of the frames' size."""
+    """A user estimator's result must be a float flow of the frames' size; it is returned as
+    an array (a torch tensor, any host array-like, read as flow arrays are everywhere)."""
+    from ._backend import as_array
     from ._validate import check_flow, frames_layout
 
     _, has_channels = frames_layout(frame0)
     lead = tuple(frame0.shape[:-1] if has_channels else frame0.shape)  # (H, W) or (N, H, W)
     try:
-        check_flow(name, flow_out, shape=lead)
+        array = as_array(flow_out, name)
+        check_flow(name, array, shape=lead)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"{name}: {what} returned {describe(flow_out)}; {exc}") from None
+    return array

@@ -61,6 +61,24 @@ def test_decorator_kwargs_and_returned_flow_checked(registered):
         estimate(frame, frame)
 
 
+def test_an_estimator_returning_a_torch_tensor_is_read_as_an_array(registered):
+    # a user's (RAFT-like) estimator returning a torch tensor failed in the check of what it
+    # returned with "Cannot interpret 'torch.float32' as a data type", though warp and predict
+    # take torch flows (found trying register_estimator as a new user)
+    torch = pytest.importorskip("torch")
+    flowkit.register_estimator("torch-test", lambda f0, f1, *, u=1.0: torch.from_numpy(
+        _shift(f0, f1, u=u)))
+    a = (textured_image(24, 32, seed=1) * 255).astype(np.uint8)
+    got = flowkit.predict(np.stack([a, a]), 1, flow="torch-test", context=2)
+    same = flowkit.predict(np.stack([a, a]), 1, flow=_shift, context=2)
+    np.testing.assert_array_equal(got, same)
+    grad = lambda f0, f1: torch.zeros(f0.shape[:2] + (2,), requires_grad=True)  # noqa: E731
+    with pytest.raises(TypeError, match=r"^flow: the callable returned Tensor of shape "
+                                        r"\(24, 32, 2\).*; flow: expected an array, got a "
+                                        r"torch.Tensor that requires grad"):
+        flowkit.predict(np.stack([a, a]), 1, flow=grad, context=2)
+
+
 def test_registration_errors(registered):
     with pytest.raises(ValueError, match=r"name: 'dis' is registered already .*\)$"):
         flowkit.register_estimator("dis", _shift)
