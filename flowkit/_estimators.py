@@ -10,7 +10,7 @@ import inspect
 import re
 import threading
 
-from ._validate import describe
+from ._validate import check_bool, describe
 
 ENTRY_POINT_GROUP = "flowkit.estimators"
 
@@ -80,7 +80,7 @@ def register_estimator(name, function=None, *, replace=False):
     Raises
     ------
     TypeError
-        ``name`` not a string; ``function`` not callable.
+        ``name`` not a string; ``function`` not callable; ``replace`` not a bool.
     ValueError
         ``name`` empty, of other characters, registered already (without ``replace``), or
         built in.
@@ -100,6 +100,7 @@ def register_estimator(name, function=None, *, replace=False):
     if not _NAME.fullmatch(name):
         raise ValueError("name: expected letters, digits, '_', '.' and '-', starting with a "
                          f"letter or digit, got {name!r}")
+    replace = check_bool("replace", replace)  # replace="no" replaced
     if function is None:
         return lambda fn: register_estimator(name, fn, replace=replace)
     if not callable(function):

@@ -97,6 +97,11 @@ def test_registration_errors(registered):
             flowkit.register_estimator(bad, _shift)
     with pytest.raises(TypeError, match="name: expected a string, got 3"):
         flowkit.register_estimator(3, _shift)
+    # replace="no" was taken as true and replaced the registration (a new user's trial)
+    with pytest.raises(TypeError, match="^replace: expected a bool, got 'no'$"):
+        flowkit.register_estimator("mine-test", _shift, replace="no")
+    with pytest.raises(TypeError, match="^replace: expected a bool, got 1$"):
+        flowkit.register_estimator("flag-test", replace=1)
     with pytest.raises(TypeError, match="function: expected a callable .*got 'farneback'"):
         flowkit.register_estimator("text-test", "farneback")
 
