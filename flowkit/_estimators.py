@@ -80,7 +80,8 @@ def register_estimator(name, function=None, *, replace=False):
     Raises
     ------
     TypeError
-        ``name`` not a string; ``function`` not callable; ``replace`` not a bool.
+        ``name`` not a string; ``function`` not callable, or not callable as
+        ``function(frame0, frame1)``; ``replace`` not a bool.
     ValueError
         ``name`` empty, of other characters, registered already (without ``replace``), or
         built in.
@@ -106,6 +107,7 @@ def register_estimator(name, function=None, *, replace=False):
     if not callable(function):
         raise TypeError(f"function: expected a callable (frame0, frame1, **options) -> flow, "
                         f"got {describe(function)}")
+    _check_signature(function, "function")
     _find_plugins()
     with _USER_LOCK:
         taken = name in _REGISTRY or (name in _USER and not (replace and callable(_USER[name])))
@@ -115,6 +117,22 @@ def register_estimator(name, function=None, *, replace=False):
                              + ("" if name in _REGISTRY else "; replace=True replaces it"))
         _USER[name] = function
     return function
+
+
+def _check_signature(function, what):
+    """``function`` must be callable as ``function(frame0, frame1)`` (its options keyword-only):
+    a lambda of one frame failed only on the first pair, naming no parameter."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # no signature to read (a C function): the call will say
+        return
+    positional = [p for p in signature.parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    takes_two = (any(p.kind == p.VAR_POSITIONAL for p in signature.parameters.values())
+                 or len(positional) >= 2)
+    if not takes_two or any(p.default is p.empty for p in positional[2:]):
+        raise TypeError(f"{what}: expected a callable (frame0, frame1, **options) -> flow, got "
+                        f"{getattr(function, '__name__', describe(function))}{signature}")
 
 
 def _find_plugins():
@@ -157,6 +175,7 @@ def _function(name):
             if not callable(loaded):
                 raise TypeError(f"flow: the entry point {name!r} ({function.value}) is "
                                 f"{describe(loaded)}, not a callable")
+            _check_signature(loaded, f"flow: the entry point {name!r} ({function.value})")
             _USER[name] = function = loaded
         return function
     module, attribute, *fixed = _REGISTRY[name]

@@ -104,6 +104,18 @@ def test_registration_errors(registered):
         flowkit.register_estimator("flag-test", replace=1)
     with pytest.raises(TypeError, match="function: expected a callable .*got 'farneback'"):
         flowkit.register_estimator("text-test", "farneback")
+    # a function that cannot take the two frames was registered and failed on the first pair
+    # with Python's "<lambda>() takes 1 positional argument but 2 were given" (a new user's
+    # trial); options with defaults, *args and keyword-only options are fine
+    with pytest.raises(TypeError, match=r"^function: expected a callable \(frame0, frame1, "
+                                        r"\*\*options\) -> flow, got <lambda>\(frame\)$"):
+        flowkit.register_estimator("one-test", lambda frame: frame)
+    with pytest.raises(TypeError, match=r"got three\(frame0, frame1, scale\)$"):
+        def three(frame0, frame1, scale):
+            return _shift(frame0, frame1)
+        flowkit.register_estimator("three-test", three)
+    for fine in (lambda f0, f1, scale=1: None, lambda *frames: None, _shift):
+        flowkit.register_estimator("fine-test", fine, replace=True)
 
 
 def _plugin(tmp_path, body):
