@@ -54,9 +54,9 @@ def resolve(op):
     TypeError
         The attribute found is not callable.
     """
-    if not isinstance(op, str) or not op:
-        raise TypeError(f"op: expected a built-in name ({', '.join(BUILTIN)}) or "
-                        f"'package.module:function', got {op!r}")
+    if not isinstance(op, str):  # translate and batch take a callable too, not resolved here
+        raise TypeError(f"op: expected a built-in name ({', '.join(BUILTIN)}), "
+                        f"'package.module:function' or a callable frame -> frame, got {op!r}")
     if op in BUILTIN:
         return BUILTIN[op]
     module_name, sep, attribute = op.partition(":")

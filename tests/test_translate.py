@@ -247,6 +247,13 @@ def test_resolve_errors():
     with pytest.raises(ValueError, match="op: module 'numpy' has no attribute 'nothing_here'"):
         _frame_ops.resolve("numpy:nothing_here")
     assert _frame_ops.resolve("numpy:flipud") is np.flipud
+    # the TypeError left out the callable translate(op=) and batch take; "" is a wrong string
+    with pytest.raises(TypeError, match=r"^op: expected a built-in name \(autocontrast, "
+                                        r"equalize, colorize\), 'package.module:function' or a "
+                                        r"callable frame -> frame, got 3$"):
+        _frame_ops.resolve(3)
+    with pytest.raises(ValueError, match="^op: expected a built-in name .*, got ''$"):
+        _frame_ops.resolve("")
 
 
 # --- translate and the command line ------------------------------------------------------------
