@@ -320,8 +320,12 @@ class Job:
                   "times"}  # predict's times come from each video's timestamps
         unknown = sorted(set(options) - names)
         if unknown:
+            hint = ""
+            if "flow_options" in names:  # flowkit flow -O u=3 takes the estimator's own there
+                hint = (f"; an estimator's own options go in flow_options (flowkit batch: -O "
+                        f"\"flow_options={{'{unknown[0]}': VALUE}}\")")
             raise ValueError(f"job_options: {', '.join(unknown)}: unknown option; expected some "
-                             f"of {', '.join(sorted(names))}")
+                             f"of {', '.join(sorted(names))}{hint}")
 
 
 # the job table: a job is one entry

@@ -37,6 +37,10 @@ _CHECKS = {
 }
 
 
+# the end of the unknown-name error: where a name registered elsewhere is not seen
+_REGISTERED_HINT = (" (a name of flowkit.register_estimator exists in the process that "
+                    "registered it; other processes, such as Dask workers and the flowkit "
+                    "commands, see the entry points of flowkit.estimators; or pass the function)")
 # name -> the user's function, or an importlib.metadata.EntryPoint not loaded yet
 _USER = {}
 _USER_LOCK = threading.Lock()
@@ -243,7 +247,8 @@ def get_estimator(flow, options=None, *, name="flow", options_name="flow_options
     builtin = isinstance(flow, str) and flow in _REGISTRY
     if isinstance(flow, str):
         if flow not in list_estimators():
-            raise ValueError(f"{name}: expected one of {tuple(list_estimators())} or a callable, got {flow!r}")
+            raise ValueError(f"{name}: expected one of {tuple(list_estimators())} or a callable, "
+                             f"got {flow!r}{_REGISTERED_HINT}")
         valid = estimator_options(flow)
         for key in options:
             if key not in valid and not _takes_any_option(flow):
