@@ -9,11 +9,13 @@ Flow follows flowkit's convention (docs/conventions.md): ``(H, W, 2)`` float32,
 ``flow[..., 0] = u`` (x), ``flow[..., 1] = v`` (y), ``frame0[y, x] ~ frame1[y + v, x + u]``.
 """
 
+import contextlib
+import os
 from pathlib import Path
 
 import numpy as np
 
-from ._atomic import atomic_path
+from ._atomic import atomic_path, special_file
 from ._backend import as_array, to_host
 from ._validate import UNKNOWN_FLOW, check_flow, check_path, check_valid_mask
 
@@ -32,22 +34,35 @@ def _host_flow(name, flow):
     return to_host(flow)
 
 
-def _read_bytes(path, what, check_name=None):
-    """The bytes of the file ``path`` (the parameter ``path`` of a reader of ``what``, ``".flo"``),
-    its errors starting ``path: `` as the other path errors of flowkit (the video reader's,
-    ``check_folder``'s): a folder, a name ``check_name(path)`` refuses (before the file is
-    looked for), a missing file, a file that cannot be read."""
+@contextlib.contextmanager
+def _opened(path, what, check_name=None):
+    """``path`` (the parameter ``path`` of a reader of ``what``, ``".flo"``) opened for
+    binary reading, its errors starting ``path: `` as the other path errors of flowkit (the
+    video reader's, ``check_folder``'s): a folder, a name ``check_name(path)`` refuses (before
+    the file is looked for), a missing file, a FIFO or device (opening a FIFO waited for a
+    writer for ever, ``/dev/zero`` was read until memory ran out), a file that cannot be read
+    (an OSError while the file is read too)."""
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"path: {path} is a folder; expected a {what} file")
     if check_name is not None:
         check_name(path)
+    special = special_file(path)
+    if special:
+        raise ValueError(f"path: {path} is {special}, not a regular file; expected a {what} file")
     try:
-        return path.read_bytes()
+        with path.open("rb") as file:
+            yield file
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"path: no such {what} file: {path}") from exc
     except OSError as exc:
         raise type(exc)(f"path: cannot read {path} ({exc.strerror or exc})") from exc
+
+
+def _read_bytes(path, what, check_name=None):
+    """The bytes of the file ``path``, with :func:`_opened`'s errors."""
+    with _opened(path, what, check_name) as file:
+        return file.read()
 
 
 def check_flo_name(path, name="path", quote=True):
@@ -89,8 +104,9 @@ def read_flo(path):
         ``path`` is empty or its extension is not ``.flo`` (any case; Middlebury's
         ``ReadFlowFile`` refuses other names, OpenCV's ``readOpticalFlow`` reads them:
         ``path: expected a .flo path, got 'flow.png'``); a truncated file, wrong magic
-        number, non-positive sizes, or sizes that do not match the byte count; the message
-        names the parameter and the file (``path: FILE: ...``).
+        number, non-positive sizes, or sizes that do not match the byte count (checked before
+        the data is read); the message names the parameter and the file (``path: FILE:
+        ...``). ``path`` is a FIFO or a device (``path: F is a FIFO, not a regular file ...``).
 
     References
     ----------
@@ -104,23 +120,32 @@ def read_flo(path):
     """
     check_path("path", path)
     path = Path(path)
-    data = _read_bytes(path, ".flo", check_flo_name)
-    if len(data) < _FLO_HEADER_BYTES:
-        raise ValueError(f"path: {path}: truncated .flo file, {len(data)} bytes is shorter than the 12-byte header")
-    magic = np.frombuffer(data, "<f4", 1, 0)[0]
-    if magic != np.float32(FLO_MAGIC):
-        raise ValueError(f"path: {path}: not a .flo file, magic number {float(magic)!r} instead of {FLO_MAGIC}")
-    width, height = (int(v) for v in np.frombuffer(data, "<i4", 2, 4))
-    if width <= 0 or height <= 0:
-        raise ValueError(f"path: {path}: invalid .flo size {width}x{height} (width x height)")
-    expected = _FLO_HEADER_BYTES + 8 * width * height
-    if len(data) != expected:
-        problem = "truncated .flo file" if len(data) < expected else "extra bytes after the .flo data"
+    # the header is checked against the file's size before the data is read: a large file
+    # that is not a .flo file (a video named x.flo) was read whole into memory first
+    with _opened(path, ".flo", check_flo_name) as file:
+        header = file.read(_FLO_HEADER_BYTES)
+        size = os.fstat(file.fileno()).st_size
+        if len(header) < _FLO_HEADER_BYTES:
+            raise ValueError(f"path: {path}: truncated .flo file, {len(header)} bytes is shorter "
+                             "than the 12-byte header")
+        magic = np.frombuffer(header, "<f4", 1, 0)[0]
+        if magic != np.float32(FLO_MAGIC):
+            raise ValueError(f"path: {path}: not a .flo file, magic number {float(magic)!r} "
+                             f"instead of {FLO_MAGIC}")
+        width, height = (int(v) for v in np.frombuffer(header, "<i4", 2, 4))
+        if width <= 0 or height <= 0:
+            raise ValueError(f"path: {path}: invalid .flo size {width}x{height} (width x height)")
+        expected = _FLO_HEADER_BYTES + 8 * width * height
+        if size == expected:
+            data = file.read(expected - _FLO_HEADER_BYTES + 1)  # one more: a file that grew
+            size = _FLO_HEADER_BYTES + len(data)
+    if size != expected:
+        problem = "truncated .flo file" if size < expected else "extra bytes after the .flo data"
         raise ValueError(
-            f"path: {path}: {problem}: size {width}x{height} (width x height) needs {expected} bytes, "
-            f"the file has {len(data)}"
+            f"path: {path}: {problem}: size {width}x{height} (width x height) needs {expected} "
+            f"bytes, the file has {size}"
         )
-    flow = np.frombuffer(data, "<f4", 2 * width * height, _FLO_HEADER_BYTES)
+    flow = np.frombuffer(data, "<f4", 2 * width * height)
     return flow.reshape(height, width, 2).astype(np.float32)
 
 
@@ -198,6 +223,7 @@ def read_kitti_flow(path):
     ValueError
         The file is not a PNG OpenCV can decode (for example truncated), or not 16-bit
         with 3 channels; the message names the parameter and the file (``path: FILE: ...``).
+        ``path`` is a FIFO or a device (``path: F is a FIFO, not a regular file ...``).
 
     References
     ----------

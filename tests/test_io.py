@@ -192,6 +192,42 @@ def test_read_flo_truncated_real_file(tmp_path):
         read_flo(path)
 
 
+def test_read_flo_checks_the_header_before_reading_the_data(tmp_path):
+    # a large file that is not a .flo file (a video named x.flo) was read whole into memory
+    # before its magic number was looked at; a sparse file of 256 MB costs no disk
+    import tracemalloc
+
+    path = tmp_path / "big.flo"
+    with open(path, "wb") as file:
+        file.truncate(256 * 2**20)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"big\.flo: not a \.flo file, magic number 0\.0"):
+            read_flo(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
+    path.write_bytes(flo_bytes(2**14, 2**14, 2))  # a header claiming 2 GB of data
+    claim = r"truncated \.flo file: size 16384x16384 .* the file has 20$"
+    with pytest.raises(ValueError, match=claim):
+        read_flo(path)
+
+
+@pytest.mark.parametrize("read", [read_flo, read_kitti_flow])
+def test_readers_refuse_a_fifo_or_device(tmp_path, read):
+    # opening a FIFO waited for a writer for ever; a link to /dev/zero was read until memory
+    # ran out (23 GB)
+    fifo = tmp_path / "pipe.flo"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match=rf"^path: {re.escape(str(fifo))} is a FIFO, not a "):
+        read(fifo)
+    device = tmp_path / "zero.flo"
+    device.symlink_to("/dev/zero")
+    with pytest.raises(ValueError, match=r"zero\.flo is a character device, not a regular file"):
+        read(device)
+
+
 def test_read_flo_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         read_flo(tmp_path / "missing.flo")
