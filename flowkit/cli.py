@@ -110,7 +110,7 @@ def _read_image(path, name=None, folder_hint=""):
         raise IsADirectoryError(f"{named}{path} is a folder; expected an image file{folder_hint}")
     special = special_file(path)
     if special:  # exists, but is no file: "no such image file" sent the user looking for it
-        raise ValueError(f"{named}{path} is {special}; expected an image file")
+        raise ValueError(f"{named}{path} is {special}, not a regular file; expected an image file")
     if not path.is_file():
         raise FileNotFoundError(f"{named}no such image file: {path}")
     data = np.fromfile(path, np.uint8)
@@ -1887,6 +1887,9 @@ def cmd_color(args):
     if Path(args.flo).is_dir():
         raise UsageError(f"FLO: {args.flo} is a folder; expected a .flo file")
     _check_flo_name("FLO", args.flo)  # as read_flo (Middlebury's reader) does
+    special = special_file(args.flo)
+    if special:  # it said 'no such .flo file' (a FIFO, /dev/zero)
+        raise ValueError(f"FLO: {args.flo} is {special}, not a regular file; expected a .flo file")
     if not Path(args.flo).is_file():
         raise FileNotFoundError(f"FLO: no such .flo file: {args.flo}")
     _check_output("-o", args.output, "image", (args.flo,))

@@ -193,9 +193,8 @@ def open_input(path):
     if not path.exists():
         raise FileNotFoundError(f"path: no such video file or image folder: {path}")
     special = special_file(path)
-    if special:  # the input is opened more than once (its rotation, a seek): a FIFO hung
-        raise ValueError(f"path: {path} is {special}; expected a regular video file (flowkit "
-                         f"opens its input more than once)")
+    if special:  # opened more than once (its rotation, a seek): a FIFO waited for ever
+        raise ValueError(f"path: {path} is {special}, not a regular file; expected a video file")
     try:
         container = av.open(str(path), "r")
     except (av.FFmpegError, UnicodeDecodeError) as exc:

@@ -248,7 +248,7 @@ def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
                              f"FRAME1: {tmp_path / 'empty.png'}: OpenCV cannot read this file as an image"),
         # "no such image file: FIFO" for a FIFO that exists (found trying flowkit flow)
         "fifo as an image": (["flow", _fifo(tmp_path / "fifo.png"), b, "-o", tmp_path / "f.flo"],
-                             f"FRAME0: {tmp_path / 'fifo.png'} is a FIFO; expected an image file"),
+                             f"FRAME0: {tmp_path / 'fifo.png'} is a FIFO, not a regular file; expected an image file"),
         # usage errors naming FRAME1 (they named no argument and exited 1)
         "different sizes": (["flow", a, small, "-o", tmp_path / "f.flo"],
                             f"FRAME1: {small} is 60x40 but FRAME0 {a} is 64x48 (width x height); "
@@ -617,6 +617,36 @@ def test_an_output_that_is_a_fifo_is_refused_not_replaced(pair, tmp_path, capsys
     assert sorted((p.name, stat.S_ISFIFO(p.stat().st_mode)) for p in tmp_path.iterdir()) == [
         ("a.png", False), ("b.png", False), ("pipe.flo", True), ("pipe.mkv", True),
         ("pipe.png", True)]
+
+
+def test_an_input_that_is_a_fifo_or_device_is_refused(pair, tmp_path, capsys):
+    # FFmpeg's open of a FIFO video input waited for a writer for ever (retime, translate,
+    # predict, flow, batch); a FIFO or /dev/zero given as an image or .flo file was 'no such
+    # image file' / 'no such .flo file'
+    for name in ("pipe.mp4", "pipe.png", "pipe.flo"):
+        os.mkfifo(tmp_path / name)
+    (tmp_path / "zero.png").symlink_to("/dev/zero")
+    fifo = f"{tmp_path / 'pipe'}"
+    for argv, flag, suffix, expected in [
+            (["retime", f"{fifo}.mp4", str(tmp_path / "o.mp4"), "--factor", "2"], "INPUT", "mp4",
+             "a video file"),
+            (["flow", f"{fifo}.mp4", "--flo-dir", str(tmp_path / "f")], "FRAME0", "mp4",
+             "a video file"),
+            (["flow", str(pair[0]), f"{fifo}.png", "-o", str(tmp_path / "o.flo")], "FRAME1",
+             "png", "an image file"),
+            (["color", f"{fifo}.flo", "-o", str(tmp_path / "o.png")], "FLO", "flo",
+             "a .flo file")]:
+        assert main([*argv, "-q"]) == 1
+        assert capsys.readouterr().err == (f"flowkit: error: {flag}: {fifo}.{suffix} is a FIFO, "
+                                           f"not a regular file; expected {expected}\n")
+    assert main(["flow", str(tmp_path / "zero.png"), str(pair[1]), "-o", str(tmp_path / "o.flo"),
+                 "-q"]) == 1
+    assert capsys.readouterr().err.endswith("zero.png is a character device, not a regular "
+                                            "file; expected an image file\n")
+    with pytest.raises(ValueError, match=r"^path: .*pipe\.mp4 is a FIFO, not a regular file"):
+        probe_video(f"{fifo}.mp4")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.png", "b.png", "pipe.flo", "pipe.mp4", "pipe.png", "zero.png"]
 
 
 @pytest.mark.parametrize("command", [["retime", "--factor", "2"], ["translate", "--op", "autocontrast"]])

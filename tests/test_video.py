@@ -1246,7 +1246,7 @@ def test_a_fifo_or_device_input_is_refused_not_waited_on(tmp_path):
             "except ValueError as exc:\n    print(exc)\n")
     done = subprocess.run([sys.executable, "-c", code, str(fifo)], capture_output=True,
                           text=True, timeout=120)
-    assert done.stdout.strip() == (f"path: {fifo} is a FIFO; expected a regular video file "
-                                   "(flowkit opens its input more than once)"), done.stderr
-    with pytest.raises(ValueError, match="is a character device; expected a regular video"):
+    assert done.stdout.strip() == (f"path: {fifo} is a FIFO, not a regular file; expected a "
+                                   "video file"), done.stderr
+    with pytest.raises(ValueError, match="is a character device, not a regular file; expected"):
         probe_video("/dev/null")
