@@ -113,7 +113,10 @@ def _read_image(path, name=None, folder_hint=""):
         raise ValueError(f"{named}{path} is {special}, not a regular file; expected an image file")
     if not path.is_file():
         raise FileNotFoundError(f"{named}no such image file: {path}")
-    data = np.fromfile(path, np.uint8)
+    try:
+        data = np.fromfile(path, np.uint8)
+    except OSError as exc:  # it said 'a.png: Permission denied', naming no argument
+        raise type(exc)(f"{named}cannot read {path} ({exc.strerror or exc})") from None
     # the depth and channels as stored, but not IMREAD_UNCHANGED: it alone leaves an EXIF
     # orientation unapplied (a phone's JPEG came sideways); these flags drop alpha
     image = decode_image(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)

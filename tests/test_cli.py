@@ -649,6 +649,19 @@ def test_an_input_that_is_a_fifo_or_device_is_refused(pair, tmp_path, capsys):
         "a.png", "b.png", "pipe.flo", "pipe.mp4", "pipe.png", "zero.png"]
 
 
+def test_an_image_input_that_cannot_be_read_names_its_argument(pair, tmp_path, monkeypatch,
+                                                               capsys):
+    # 'flowkit: error: a.png: Permission denied' named no argument (found with chmod 000
+    # under setpriv without CAP_DAC_OVERRIDE; root reads any file, so the refusal is mocked)
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(np, "fromfile", refuse)
+    assert main(["flow", str(pair[0]), str(pair[1]), "-o", str(tmp_path / "o.flo"), "-q"]) == 1
+    assert capsys.readouterr().err == (f"flowkit: error: FRAME0: cannot read {pair[0]} "
+                                       "(Permission denied)\n")
+
+
 @pytest.mark.parametrize("command", [["retime", "--factor", "2"], ["translate", "--op", "autocontrast"]])
 def test_a_folder_as_the_video_input_is_a_usage_error(tmp_path, command, capsys):
     # exited 1 without "(see ... --help)" (a new user's report); predict and flow read folders
