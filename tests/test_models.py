@@ -177,6 +177,10 @@ def test_a_model_file_that_cannot_be_loaded_names_model(tmp_path, call):
     (tmp_path / "bad.safetensors").write_bytes(b"junk")
     with pytest.raises(ValueError, match=r"^model: '.*bad\.safetensors' is not a readable"):
         call(f, tmp_path / "bad.safetensors")
+    os.mkfifo(tmp_path / "pipe.safetensors")  # it said 'no such file' of an existing FIFO
+    with pytest.raises(ValueError, match=r"^model: '.*pipe\.safetensors' is a FIFO, not a regular "
+                                         r"file; expected a \.safetensors file$"):
+        call(f, tmp_path / "pipe.safetensors")
 
 
 @needs_torch
