@@ -976,7 +976,9 @@ def test_cli_train_bad_resume_is_one_line_before_any_crop(tmp_path, capsys, mode
                                                                              InterpRefine())
     save_checkpoint(tmp_path / "other.ckpt", {"module:model": module}, np.random.default_rng(0),
                     run={"model": other}, epoch=1, losses=[0.5])
+    os.mkfifo(tmp_path / "pipe.ckpt")  # opening it waited for a writer for ever
     cases = {"weights.safetensors": "safetensors weights (a checkpoint is the OUT.ckpt",
+             "pipe.ckpt": "a FIFO, not a regular file",
              "text.ckpt": "a file that is not a torch.save file",
              "truncated.ckpt": "a damaged or truncated file (",
              "code.ckpt": "(loading it could run code: torch.load(weights_only=True) refuses it)",

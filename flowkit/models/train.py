@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._atomic import atomic_path, check_folder
+from .._atomic import atomic_path, check_folder, special_file
 from .._validate import check_path
 from . import interp_refine
 from ._api import check_device, sha256
@@ -406,6 +406,9 @@ def read_checkpoint(path, run, parts):
 
     if Path(path).is_dir():
         raise error("a folder")
+    special = special_file(path)
+    if special:  # opening a FIFO waited for a writer for ever
+        raise error(f"{special}, not a regular file")
     other = _not_a_torch_file(path)  # torch.load reads some (safetensors) as torch files
     if other:
         raise error(other)
