@@ -1012,6 +1012,15 @@ def _image_files(folder):
     return files
 
 
+def _image_bytes(file):
+    """The bytes of the image ``file`` of a folder (a uint8 array); an OSError names ``path``
+    (it was '[Errno 13] Permission denied: 'f3.png'', naming no parameter)."""
+    try:
+        return np.fromfile(file, np.uint8)
+    except OSError as exc:
+        raise type(exc)(f"path: cannot read the image {file} ({exc.strerror or exc})") from None
+
+
 def decode_image(data, flags):
     """OpenCV's decoding of an image file's bytes ``data`` (a uint8 array) with ``flags``
     (``cv2.IMREAD_*``); None where it cannot decode them, an empty file included (on empty
@@ -1028,7 +1037,7 @@ def image_folder_depth(folder):
     import cv2
 
     file = _image_files(Path(folder))[0]
-    image = decode_image(np.fromfile(file, np.uint8), cv2.IMREAD_UNCHANGED)
+    image = decode_image(_image_bytes(file), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise ValueError(f"path: OpenCV cannot read the image {file}")
     return 16 if image.dtype == np.uint16 else 8
@@ -1057,7 +1066,7 @@ def _iter_images(files, gray, resize, depth=8):
     for file in files:
         # decode colour and convert like video frames: the decoders' own gray conversion
         # (IMREAD_GRAYSCALE) differs from BGR2GRAY by a level on half the pixels of a PNG
-        data = np.fromfile(file, np.uint8)
+        data = _image_bytes(file)
         image = decode_image(data, flags)
         if image is None:
             _raise_unread(file, data)

@@ -211,6 +211,27 @@ def test_image_folder_errors(tmp_path):
         list(iter_frames(tmp_path, resize=(6, 4)))
 
 
+def test_image_folder_file_that_cannot_be_read_names_path(tmp_path, monkeypatch):
+    # "[Errno 13] Permission denied: 'b.png'" named no parameter (the command line said
+    # "b.png: Permission denied", naming no argument); found with chmod 000 under setpriv
+    # without CAP_DAC_OVERRIDE (root reads any file, so the refusal is mocked)
+    import flowkit.video
+
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(tmp_path / name), np.zeros((4, 6, 3), np.uint8))
+    real = np.fromfile
+
+    def refuse(file, *args, **kwargs):
+        if Path(file).name == "b.png":
+            raise PermissionError(13, "Permission denied", str(file))
+        return real(file, *args, **kwargs)
+
+    monkeypatch.setattr(flowkit.video.np, "fromfile", refuse)
+    with pytest.raises(PermissionError, match=r"^path: cannot read the image .*b\.png "
+                                              r"\(Permission denied\)$"):
+        list(iter_frames(tmp_path))
+
+
 def test_iter_frames_errors_are_raised_at_call_time(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"path: no such video file or image folder: .*missing\.mp4"):
         iter_frames(tmp_path / "missing.mp4")
