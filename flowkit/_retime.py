@@ -936,13 +936,26 @@ class _Pair:
 def _default_codec(codec, dst):
     """The encoder: ``codec`` (an FFmpeg name or FourCC), else ``DEFAULT_CODECS``' for the
     extension (``VideoWriter``'s) but libx264 for ``.mkv`` (not lossless FFV1: see
-    ``retime``'s ``codec``) and for extensions the table lacks. ``dst``'s extension is checked
+    ``retime``'s ``codec``) and for extensions the table lacks whose container takes it
+    (:func:`reencode_codec`). ``dst``'s extension is checked
     as ``VideoWriter`` checks it (:func:`~flowkit.video.writer_codec`), errors naming ``dst``."""
     from .video import writer_codec
 
     if codec is None:
-        codec = REENCODE_CODECS.get(Path(dst).suffix.lower(), "libx264")
+        codec = reencode_codec(dst)
     return writer_codec(dst, codec, name="dst")
+
+
+def reencode_codec(dst):
+    """retime's and translate's default encoder for ``dst``'s extension: ``REENCODE_CODECS``',
+    else libx264 where the extension's container takes it (``.ts``, ``.flv``, ``.mpg``), else
+    None (``.gif``, ``.ogv``: ``writer_codec`` then asks for a codec)."""
+    from .video import encoder_fits
+
+    suffix = Path(dst).suffix.lower()
+    if suffix in REENCODE_CODECS:
+        return REENCODE_CODECS[suffix]
+    return "libx264" if suffix and encoder_fits("libx264", suffix) else None
 
 
 def _lossless_options(frame_format, depth):

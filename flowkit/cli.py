@@ -33,7 +33,8 @@ from ._atomic import (atomic_path, check_folder, raise_if_stopped, request_stop,
 from ._backend import CudaUnavailable
 from ._estimators import estimator_options, get_estimator, list_estimators
 from ._flow_video import write_flow_video
-from ._retime import MAX_FPS, REENCODE_CODECS  # output frame rates in (0, MAX_FPS], as retime's
+# output frame rates in (0, MAX_FPS], as retime's
+from ._retime import MAX_FPS, REENCODE_CODECS, reencode_codec
 from ._retime import _seconds_text, _shown  # numbers in messages, as retime's errors show them
 from ._retime import segment_past_end  # --range's note
 from ._validate import renaming  # library messages naming the flag that set the parameter
@@ -1245,14 +1246,14 @@ def _crf_note(args, output, codec, defaults=None):
     """``--crf`` checked for the encoder before any work (``video.check_crf``: 0-51 for x264
     and x265, a usage error naming --crf), and a note on stderr when it was given for an
     encoder that takes none (as FFmpeg warns of an unused ``-crf``): ``codec`` (None: the
-    default of ``output``'s extension in ``defaults`` (libx264 for the others: retime's and
-    translate's rule), else ``VideoWriter``'s)."""
+    default of ``output``'s extension in ``defaults``, else retime's ``reencode_codec``
+    (retime and translate), else ``VideoWriter``'s)."""
     if args.crf is None:
         return
     from .video import CRF_CODECS, QSCALE_CODECS, check_crf, writer_codec
 
     if codec is None and defaults is not None:
-        codec = defaults.get(Path(output).suffix.lower(), "libx264")
+        codec = defaults.get(Path(output).suffix.lower()) or reencode_codec(output)
     encoder = writer_codec(output, codec)
     try:
         check_crf(args.crf, encoder, "--crf")
@@ -1399,7 +1400,8 @@ def cmd_retime(args):
     _check_interpolation_flags(args)
     _check_video_input(source)
     # retime's own default for an extension without one (out.ts): libx264, as the library's
-    _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec or "libx264")
+    _check_output("OUTPUT", args.output, "video", (source,),
+                  codec=args.codec or reencode_codec(args.output))
     _crf_note(args, args.output, args.codec, REENCODE_CODECS)
     options = _method_options(args.flow, args.option, flag="--flow") or None
     _compile_notice(args, *_RETIME_DRIVERS)
@@ -1663,7 +1665,8 @@ def cmd_translate(args):
     _resolve_output(args, "output video file")
     _check_video_input(source)
     # translate's own default for an extension without one (out.ts): libx264, as retime's
-    _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec or "libx264")
+    _check_output("OUTPUT", args.output, "video", (source,),
+                  codec=args.codec or reencode_codec(args.output))
     _crf_note(args, args.output, args.codec, REENCODE_CODECS)
     _import_from_cwd()
     options = _method_options(args.flow, args.option, flag="--flow") or None

@@ -1141,6 +1141,29 @@ def _muxer_extensions():
 
 
 @functools.cache
+def encoder_fits(encoder, suffix):
+    """Whether FFmpeg's muxer for the extension ``suffix`` (``".ts"``) takes ``encoder``'s
+    video: one black 64x48 frame written to a temporary file (the muxers' own lists of the
+    codecs they take are incomplete: MPEG-TS's names no H.264)."""
+    import tempfile
+
+    import av
+
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            with av.open(os.path.join(folder, "probe" + suffix), "w") as container:
+                stream = container.add_stream(encoder, rate=24)
+                stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+                for packet in stream.encode(av.VideoFrame(64, 48, "yuv420p")):
+                    container.mux(packet)
+                for packet in stream.encode(None):
+                    container.mux(packet)
+        except Exception:  # noqa: BLE001 - any refusal of the muxer or the encoder: no
+            return False
+    return True
+
+
+@functools.cache
 def _image_sequence_extensions():
     """The extensions (lower case, no dot) FFmpeg writes with its image2 muxer alone (png, jpg,
     tif, dpx, ...): one image file per frame, named by a ``%d`` pattern in the path."""

@@ -2427,3 +2427,22 @@ def test_retime_and_translate_write_an_extension_without_a_default_as_the_librar
             stream = container.streams.video[0]
             assert stream.codec_context.name == "h264"
             assert sum(1 for _ in container.decode(stream)) == frames
+
+
+def test_an_extension_whose_container_takes_no_h264_still_asks_for_a_codec(tmp_path):
+    # retime's libx264 for extensions without a default (.ts) applies where the container
+    # takes H.264: out.gif was 'no default codec ... give --codec' and became '--codec: libx264
+    # cannot write ... .gif files', a flag the user never gave (from a hostile-files trial)
+    clip = tmp_path / "in.mkv"
+    with flowkit.VideoWriter(clip, 24, codec="ffv1") as writer:
+        for k in range(3):
+            writer.write(np.full((48, 64, 3), 40 * k, np.uint8))
+    for command in (["retime", "--factor", "2"], ["translate", "--op", "equalize"]):
+        status, _, err = run_cli(command[0], clip, tmp_path / "out.gif", *command[1:])
+        assert status == 2 and one_error_line(err).startswith(
+            f"OUTPUT: {tmp_path / 'out.gif'}: no default codec for extension '.gif'; use one of "
+            ".mp4"), err
+        assert err.rstrip().endswith(f".webm (see flowkit {command[0]} --help)")
+    with pytest.raises(ValueError, match=r"^codec: no default codec for extension '.gif'"):
+        flowkit.retime(clip, tmp_path / "lib.gif", factor=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]
