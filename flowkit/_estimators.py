@@ -43,6 +43,7 @@ _REGISTERED_HINT = (" (a name of flowkit.register_estimator exists in the proces
                     "commands, see the entry points of flowkit.estimators; or pass the function)")
 # name -> the user's function, or an importlib.metadata.EntryPoint not loaded yet
 _USER = {}
+_PLUGINS = set()  # the names of _USER that came from entry points (never replaced)
 _USER_LOCK = threading.Lock()
 _plugins_found = False
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -114,11 +115,12 @@ def register_estimator(name, function=None, *, replace=False):
     _check_signature(function, "function")
     _find_plugins()
     with _USER_LOCK:
-        taken = name in _REGISTRY or (name in _USER and not (replace and callable(_USER[name])))
+        taken = name in _REGISTRY or name in _PLUGINS or (name in _USER and not replace)
         if taken:
             raise ValueError(f"name: {name!r} is registered already (estimators: "
                              f"{', '.join(sorted(set(_REGISTRY) | set(_USER)))})"
-                             + ("" if name in _REGISTRY else "; replace=True replaces it"))
+                             + ("" if name in _REGISTRY or name in _PLUGINS
+                                else "; replace=True replaces it"))
         _USER[name] = function
     return function
 
@@ -149,8 +151,10 @@ def _find_plugins():
     with _USER_LOCK:
         if not _plugins_found:
             for point in entry_points(group=ENTRY_POINT_GROUP):
-                if point.name not in _REGISTRY and _NAME.fullmatch(point.name):
-                    _USER.setdefault(point.name, point)
+                if (point.name not in _REGISTRY and point.name not in _USER
+                        and _NAME.fullmatch(point.name)):
+                    _USER[point.name] = point
+                    _PLUGINS.add(point.name)
             _plugins_found = True
 
 

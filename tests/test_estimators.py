@@ -17,10 +17,12 @@ from cases import textured_image
 @pytest.fixture
 def registered():
     """Names a test registers are removed afterwards (the registry is per process)."""
-    before = dict(_estimators._USER)
+    before, plugins = dict(_estimators._USER), set(_estimators._PLUGINS)
     yield
     _estimators._USER.clear()
     _estimators._USER.update(before)
+    _estimators._PLUGINS.clear()
+    _estimators._PLUGINS.update(plugins)
 
 
 def _shift(frame0, frame1, *, u=1.0, v=0.0):
@@ -170,6 +172,8 @@ def test_entry_points_are_listed_lazily_and_a_broken_one_is_named(tmp_path, monk
     monkeypatch.setattr(_estimators, "_plugins_found", False)
     assert "plug-shift" in flowkit.list_estimators()  # listed without importing it
     assert "flowplug" not in sys.modules
+    with pytest.raises(ValueError, match=r"'plug-shift' is registered already .*\)$"):
+        flowkit.register_estimator("plug-shift", _shift, replace=True)  # an entry point's
     frame = np.zeros((8, 8), np.float32)
     with pytest.raises(ImportError, match=r"flow: the estimator 'plug-shift' \(entry point "
                                           r"flowplug:shift of group flowkit.estimators\) could "
