@@ -63,12 +63,13 @@ def _as_float32_points(points, backend):
 
 
 def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max_iter=30, eps=0.01,
-                        min_eig_threshold=1e-4, init_points=None, backward_check=False, normalize=True,
-                        device=None):
+                        min_eig_threshold=1e-4, init_points=None, backward_check=False,
+                        get_min_eigenvals=False, normalize=True, device=None):
     """Track points from frame0 to frame1 with pyramidal Lucas-Kanade (Bouguet's method).
 
     The semantics of ``cv2.calcOpticalFlowPyrLK(frame0, frame1, points, None, (win_size,
-    win_size), max_level, criteria=(COUNT | EPS, max_iter, eps), minEigThreshold=...)``: an image
+    win_size), max_level, criteria=(COUNT | EPS, max_iter, eps), minEigThreshold=...)`` (and
+    ``flags=OPTFLOW_LK_GET_MIN_EIGENVALS`` with ``get_min_eigenvals=True``): an image
     pyramid built with the 5-tap [1 4 6 4 1] / 16 filter, Scharr derivatives of frame0 and a fixed
     Hessian per point (inverse compositional), bilinear sampling, reflect-101 image borders and
     zero derivatives outside the image. Unlike OpenCV any supported dtype and colour frames are
@@ -108,6 +109,14 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
     backward_check : bool
         Also track the result back from frame1 to frame0 and clear ``status`` where the round
         trip misses the original point by more than 1 px.
+    get_min_eigenvals : bool, default False
+        Return in ``err`` the minimum eigenvalue of each point's spatial gradient matrix at
+        level 0 instead of the intensity difference (OpenCV's
+        ``OPTFLOW_LK_GET_MIN_EIGENVALS``): the quantity compared with ``min_eig_threshold``,
+        in its units (so with ``normalize=True`` on the 0..255 scale of the stretched pair,
+        not in the input's units). ``status`` and ``points1`` are the same either way (OpenCV's
+        flag also drops its last test, whether the result's window is still in the image, so
+        OpenCV may keep points tracked out of the image that flowkit loses).
     normalize : bool, default True
         Stretch the pair jointly to [0, 1] -- ``(I - min) / (max - min)`` over both frames and
         all channels -- before tracking, so points and statuses are the same for ``a * I + b``
@@ -134,15 +143,18 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
     err : array, (K,) float32
         Mean absolute intensity difference between the two windows (over pixels and channels),
         in the input's intensity units (also with ``normalize=True``: it is scaled back by
-        ``max - min``); 0 where the forward tracking failed.
+        ``max - min``); 0 where the forward tracking failed. With ``get_min_eigenvals`` the
+        minimum eigenvalue of frame0's window at the point (level 0, in ``min_eig_threshold``'s
+        units) for every point, tracked or not (also where it is below the threshold), 0 only
+        where that window lies wholly outside the image (as OpenCV).
 
     Raises
     ------
     TypeError
         Non-array frames or points, unsupported dtypes (bool, complex, ...), frames of
         different dtypes, non-integer ``win_size``/``max_level``/``max_iter``, a non-number
-        ``eps``/``min_eig_threshold``, a non-bool ``backward_check``/``normalize``, host and
-        device inputs mixed.
+        ``eps``/``min_eig_threshold``, a non-bool ``backward_check``/``get_min_eigenvals``/
+        ``normalize``, host and device inputs mixed.
     ValueError
         Frames that are not one ``(H, W)`` or ``(H, W, C)`` frame, of different shapes, with 2
         channels or NaN or infinite values; ``points`` or ``init_points`` not ``(K, 2)`` (the
@@ -185,6 +197,7 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
     eps = check_float("eps", eps, low=0.0)
     min_eig_threshold = check_float("min_eig_threshold", min_eig_threshold, low=0.0)
     check_bool("backward_check", backward_check)
+    get_min_eigenvals = check_bool("get_min_eigenvals", get_min_eigenvals)
     normalize = check_bool("normalize", normalize)
     backend = select_device(device, frame0=frame0, frame1=frame1, points=points, init_points=init_points)
     gpu_input = any(is_device_array(a) for a in (frame0, frame1, points, init_points))
@@ -211,7 +224,7 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
     params = dict(win_w=win_w, win_h=win_h, max_level=max_level, max_iter=max_iter, eps2=eps * eps,
                   min_eig_threshold=min_eig_threshold,
                   eig_scale=None if prep.span is None else _eig_scale(255.0 * prep.gain),
-                  backward_check=bool(backward_check))
+                  min_eigenvals=get_min_eigenvals, backward_check=bool(backward_check))
     pts = _as_float32_points(points, backend)
     init = None if init_points is None else _as_float32_points(init_points, backend)
     if backend == CUDA:
@@ -222,7 +235,7 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
         stretch = (prep.offset, prep.factor) if normalize and not raw8 else None
         result = _track_cpu(_hwc(frame0, backend), _hwc(frame1, backend), pts, init, stretch, **params)
     points1, status, err = (to_output(a, gpu_input) for a in result)
-    if not raw8 and prep.span[0] != 1.0:  # err back in the input's units
+    if not raw8 and prep.span[0] != 1.0 and not get_min_eigenvals:  # err back in the input's units
         err *= np.float32(prep.span[0])
     return points1, status, err
 
@@ -234,7 +247,7 @@ def _eig_scale(scale):
 
 
 def _track_cpu(f0, f1, pts, init, stretch, *, win_w, win_h, max_level, max_iter, eps2,
-               min_eig_threshold, eig_scale, backward_check):
+               min_eig_threshold, eig_scale, min_eigenvals, backward_check):
     from .kernels import lk_sparse as lk
 
     h, w = f0.shape[:2]
@@ -252,16 +265,16 @@ def _track_cpu(f0, f1, pts, init, stretch, *, win_w, win_h, max_level, max_iter,
     buf0, buf1 = buf[:total + lk.SLACK], buf[total:]  # each with the slack its windows may read
     gx0, gy0, gx1, gy1 = gx[:total + lk.SLACK], gy[:total + lk.SLACK], gx[total:], gy[total:]
 
-    def run(a, ga_x, ga_y, b, start, guess):
+    def run(a, ga_x, ga_y, b, start, guess, min_eigenvals=False):
         out = np.empty((k, 2), np.float32)
         status = np.empty(k, np.bool_)
         err = np.empty(k, np.float32)
         lk.track_points(a, ga_x, ga_y, b, geo, c, start, start if guess is None else guess,
                         guess is not None, win_w, win_h, max_iter, eps2, min_eig_threshold, eig_scale,
-                        out, status, err)
+                        min_eigenvals, out, status, err)
         return out, status, err
 
-    out, status, err = run(buf0, gx0, gy0, buf1, pts, init)
+    out, status, err = run(buf0, gx0, gy0, buf1, pts, init, min_eigenvals)
     if backward_check:
         back, back_status, _ = run(buf1, gx1, gy1, buf0, out, None)
         status &= back_status & (np.hypot(*(back - pts).T) <= 1.0)

@@ -174,7 +174,7 @@ def _window_sums(mode, img0, gx0, gy0, img1, base0, base1, stride, C, a0, b0, a1
 # the CPU's; once per point and level. docs/conventions.md, "float64 on the GPU".
 @cuda.jit
 def _track_kernel(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_h, max_iter, eps2,
-                  min_eig_threshold, eig_scale, out, status, err):
+                  min_eig_threshold, eig_scale, min_eigenvals, out, status, err):
     k = cuda.blockIdx.x
     t = cuda.threadIdx.x
     red = cuda.shared.array((3, TPB), np.float32)
@@ -198,6 +198,7 @@ def _track_kernel(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_
     ok = True
     nx = zero
     ny = zero
+    eig0 = zero  # level 0's minimum eigenvalue (min_eigenvals: err, as lk.track_one)
     for level in range(max_level, -1, -1):
         h = f32(geo[level, 1])
         w = f32(geo[level, 2])
@@ -223,7 +224,9 @@ def _track_kernel(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_
         s0, s1, s2 = _window_sums(0, img0, gx0, gy0, img1, base0, base0, stride, C, a0, b0, a0, b0,
                                   win_w, win_h, t)
         a11, a12, a22 = _block_sum3(red, t, s0, s1, s2)
-        good, inv_det64 = lk.hessian_check(a11, a12, a22, area, eig_scale, min_eig_threshold)
+        good, inv_det64, eig = lk.hessian_check(a11, a12, a22, area, eig_scale, min_eig_threshold)
+        if level == 0:
+            eig0 = f32(eig)
         if not good:
             if level == 0:
                 ok = False
@@ -268,14 +271,17 @@ def _track_kernel(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w, win_
         fx = lk.floor_f32(cx)
         fy = lk.floor_f32(cy)
         if lk.window_inside(fx, fy, fwin_w, fwin_h, f32(geo[0, 2]), f32(geo[0, 1])):
-            base0 = _window_base(geo[0], C, int(fx0), int(fy0), pad_x, pad_y)
-            base1 = _window_base(geo[0], C, int(fx), int(fy), pad_x, pad_y)
-            s0, s1, s2 = _window_sums(2, img0, gx0, gy0, img1, base0, base1, geo[0, 3] * C, C,
-                                      cx0 - fx0, cy0 - fy0, cx - fx, cy - fy, win_w, win_h, t)
-            _, _, total = _block_sum3(red, t, s0, s1, s2)
-            e = total / f32(area * C)
+            if not min_eigenvals:  # (uniform over the block: _block_sum3 syncs its threads)
+                base0 = _window_base(geo[0], C, int(fx0), int(fy0), pad_x, pad_y)
+                base1 = _window_base(geo[0], C, int(fx), int(fy), pad_x, pad_y)
+                s0, s1, s2 = _window_sums(2, img0, gx0, gy0, img1, base0, base1, geo[0, 3] * C, C,
+                                          cx0 - fx0, cy0 - fy0, cx - fx, cy - fy, win_w, win_h, t)
+                _, _, total = _block_sum3(red, t, s0, s1, s2)
+                e = total / f32(area * C)
         else:
             ok = False
+    if min_eigenvals:
+        e = eig0
     if t == 0:
         out[k, 0] = nx
         out[k, 1] = ny
@@ -293,10 +299,11 @@ def _round_trip_kernel(pts, back, back_status, status):
 
 
 def track(frame0, frame1, pts, init, *, win_w, win_h, max_level, max_iter, eps2, min_eig_threshold,
-          eig_scale, backward_check):
+          eig_scale, min_eigenvals, backward_check):
     """Track device points ``pts`` (K, 2) float32 between device (H, W, C) frames.
 
-    Returns device arrays ``(points1, status, err)``; parameters as ``lk_sparse.track_points``.
+    Returns device arrays ``(points1, status, err)``; parameters as ``lk_sparse.track_points``
+    (``min_eigenvals``: err holds the forward tracking's level-0 minimum eigenvalues).
     """
     h, w = frame0.shape[:2]
     integer = np.dtype(frame0.dtype).kind in "ui"
@@ -307,16 +314,17 @@ def track(frame0, frame1, pts, init, *, win_w, win_h, max_level, max_iter, eps2,
     C = frame0.shape[2]
     k = pts.shape[0]
 
-    def run(a, ga_x, ga_y, b, start, guess):
+    def run(a, ga_x, ga_y, b, start, guess, min_eigenvals=False):
         out = cuda.device_array((k, 2), np.float32)
         status = cuda.device_array(k, np.bool_)
         err = cuda.device_array(k, np.float32)
         _track_kernel[k, TPB](a, ga_x, ga_y, b, d_geo, C, start, start if guess is None else guess,
                               guess is not None, win_w, win_h, max_iter, np.float32(eps2),
-                              float(min_eig_threshold), float(eig_scale), out, status, err)
+                              float(min_eig_threshold), float(eig_scale), bool(min_eigenvals), out,
+                              status, err)
         return out, status, err
 
-    out, status, err = run(buf0, gx0, gy0, buf1, pts, init)
+    out, status, err = run(buf0, gx0, gy0, buf1, pts, init, min_eigenvals)
     if backward_check:
         back, back_status, _ = run(buf1, gx1, gy1, buf0, out, None)
         _round_trip_kernel[grid_for((128,), k), 128](pts, back, back_status, status)

@@ -58,7 +58,8 @@ F64_EXPECTED = {
     "farneback_cuda._solve_kernel": 191,   # the same sums and the 2x2 solve
     "flow_color_cuda._color_kernel": 118,  # float64 transcription of Middlebury's C++
     "flow_color_cuda._max_radius_kernel": 54,
-    "lk_sparse_cuda._track_kernel": 25,    # hessian_check: statuses at the threshold as the CPU's
+    "lk_sparse_cuda._track_kernel": 27,    # hessian_check: statuses at the threshold as the CPU's;
+                                           # its eigenvalue to float32 (get_min_eigenvals' err)
     # not deliberate, left for now (causes named where traced; docs/conventions.md)
     "dis_cuda._k_descend": 22,             # EPS = 0.001 (float64) compares, other mixed math
     "dis_cuda._k_rows": 13,

@@ -206,6 +206,94 @@ def test_colour_matches_opencv():
     assert agree >= 0.98 and median < 0.05
 
 
+def opencv_min_eigenvals(frame0, frame1, pts, min_eig, **kw):
+    """(status, err) of OpenCV's OPTFLOW_LK_GET_MIN_EIGENVALS with OpenCV's default options."""
+    _, st, err = cv2.calcOpticalFlowPyrLK(
+        frame0, frame1, pts.reshape(-1, 1, 2), None, winSize=(21, 21), maxLevel=3,
+        criteria=CRITERIA, flags=cv2.OPTFLOW_LK_GET_MIN_EIGENVALS, minEigThreshold=min_eig, **kw)
+    return st.ravel().astype(bool), err.ravel()
+
+
+@pytest.mark.parametrize("min_eig", [1e-4, 0.017])
+def test_min_eigenvals_match_opencv(rubberwhale, min_eig):
+    # err = level 0's minimum eigenvalue / window area in OpenCV's units, for every point,
+    # refused or not. Tolerances (relative): good_features' points are integers, where OpenCV's
+    # bilinear weights are exact and its window derivatives the raw Scharr integers, so only
+    # float32 summation order and OpenCV's float32 eigenvalue formula differ (1.5e-5 measured
+    # at most): 1e-4. Sub-pixel points add OpenCV's 14-bit weights and its derivatives
+    # rounded to integers after interpolation (9e-4 measured at most): 3e-3.
+    frame0, frame1, pts = rubberwhale
+    h, w = frame0.shape
+    outside = np.float32([[-32, 10], [w + 20, 50], [40, h + 25], [np.nan, 5]])  # windows outside
+    for points, rtol in ((pts, 1e-4), (pts + np.float32([0.37, -0.21]), 3e-3)):
+        points = np.concatenate([points, outside])
+        p1, status, err = flowkit.lucas_kanade_sparse(frame0, frame1, points, normalize=False,
+                                                      min_eig_threshold=min_eig,
+                                                      get_min_eigenvals=True)
+        st, theirs = opencv_min_eigenvals(frame0, frame1, points, min_eig)
+        assert err.dtype == np.float32 and np.all(err[:-4] > 0)
+        np.testing.assert_allclose(err, theirs, rtol=rtol, atol=0)
+        np.testing.assert_array_equal(err[-4:], 0)  # OpenCV: 0 where the window is outside
+        assert np.mean(status == st) >= 0.99
+        refused = err < min_eig  # refused for a small eigenvalue: lost, the eigenvalue reported
+        assert not status[refused].any()
+        if min_eig == 0.017:
+            assert refused.sum() > 50
+        # the flag changes err alone: positions and statuses are those without it
+        q1, status_off, err_off = flowkit.lucas_kanade_sparse(
+            frame0, frame1, points, min_eig_threshold=min_eig, normalize=False)
+        np.testing.assert_array_equal(status, status_off)
+        np.testing.assert_array_equal(p1, q1)
+        assert not np.array_equal(err, err_off)
+
+
+def test_min_eigenvals_keep_statuses_where_opencv_does_not():
+    # OpenCV's flag also skips its last test, whether the final window is still inside the
+    # image at level 0, so points tracked out of the image keep status 1 there; flowkit's
+    # statuses do not depend on the flag (docs/api.md, "Differences from OpenCV").
+    frame0 = ground_truth_case("RubberWhale")[0]
+    h, w = frame0.shape
+    frame1 = cv2.warpAffine(frame0, np.float32([[1, 0, 9], [0, 1, 0]]), (w, h),
+                            borderMode=cv2.BORDER_REFLECT_101)
+    pts = np.random.default_rng(0).uniform([w + 3, 0], [w + 12, h], (3000, 2)).astype(np.float32)
+    kw = dict(win_size=21, max_level=0, max_iter=1, normalize=False)
+    status = flowkit.lucas_kanade_sparse(frame0, frame1, pts, get_min_eigenvals=True, **kw)[1]
+    np.testing.assert_array_equal(status, flowkit.lucas_kanade_sparse(frame0, frame1, pts, **kw)[1])
+    crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 1, 0.01)
+    _, st, _ = cv2.calcOpticalFlowPyrLK(frame0, frame1, pts.reshape(-1, 1, 2), None,
+                                        winSize=(21, 21), maxLevel=0, criteria=crit,
+                                        flags=cv2.OPTFLOW_LK_GET_MIN_EIGENVALS)
+    st = st.ravel().astype(bool)
+    assert (st & ~status).sum() > 0  # OpenCV keeps some that left the image
+    np.testing.assert_array_equal(st & status, status)
+
+
+def test_min_eigenvals_units_with_normalize(rubberwhale):
+    # normalize=True: min_eig_threshold's units on the stretched pair's 0..255 scale, not the
+    # input's (uint8: the raw eigenvalue times (255 / (max - min))**2); the same for a * I + b
+    # in any dtype (float32 rounding of the stretched float frames: 1e-4)
+    frame0, frame1, pts = rubberwhale
+    raw = flowkit.lucas_kanade_sparse(frame0, frame1, pts, get_min_eigenvals=True,
+                                      normalize=False)[2]
+    lo = min(frame0.min(), frame1.min())
+    hi = max(frame0.max(), frame1.max())
+    assert hi - lo < 255
+    stretched = flowkit.lucas_kanade_sparse(frame0, frame1, pts, get_min_eigenvals=True)[2]
+    np.testing.assert_allclose(stretched, raw * (255.0 / (hi - lo)) ** 2, rtol=1e-6)
+    dim = [f.astype(np.float64) / 255 * 0.25 + 0.5 for f in (frame0, frame1)]
+    _, status, err = flowkit.lucas_kanade_sparse(*dim, pts, get_min_eigenvals=True)
+    np.testing.assert_allclose(err, stretched, rtol=1e-4)
+    np.testing.assert_array_equal(status, flowkit.lucas_kanade_sparse(*dim, pts)[1])
+
+
+def test_get_min_eigenvals_must_be_a_bool():
+    frame = np.zeros((30, 40), np.uint8)
+    for bad in (1, "yes", None, np.array([True])):
+        with pytest.raises(TypeError, match="get_min_eigenvals: expected a bool, got"):
+            flowkit.lucas_kanade_sparse(frame, frame, np.zeros((3, 2)), get_min_eigenvals=bad)
+    flowkit.lucas_kanade_sparse(frame, frame, np.zeros((3, 2)), get_min_eigenvals=np.bool_(True))
+
+
 def test_initial_guess_matches_opencv(rubberwhale):
     frame0, frame1, pts = rubberwhale
     guess = pts + np.float32([2.0, -1.0])
@@ -513,6 +601,28 @@ def test_cuda_matches_cpu():
     for options in (dict(block_size=4), dict(use_harris_detector=True, k=0.05, mask=mask)):
         gpu = flowkit.good_features(frame0, 10, 0.01, 2, device="cuda", **options)
         np.testing.assert_array_equal(gpu, flowkit.good_features(frame0, 10, 0.01, 2, **options))
+
+
+def test_cuda_min_eigenvals_match_cpu():
+    # the tiny case of test_cuda_matches_cpu with get_min_eigenvals: the device sums the
+    # Hessian in another order (float32 rounding: rtol 1e-5), statuses equal; a point refused
+    # for its eigenvalue (the last) still reports it, windows outside report 0; err is the
+    # forward tracking's (backward_check), in the same units on both (normalize)
+    image = textured_image(20, 24, seed=5, smooth=1.5)
+    frame0 = (image * 255).astype(np.uint8)
+    frame1 = cv2.warpAffine(frame0, np.float32([[1, 0, 0.6], [0, 1, -0.4]]), (24, 20),
+                            borderMode=cv2.BORDER_REFLECT_101)
+    pts = np.array([[8, 8], [12.5, 9.2], [15, 11], [-9, 5], [np.nan, 3], [23.5, 1.2]], np.float32)
+    kw = dict(win_size=5, max_level=1, max_iter=8, min_eig_threshold=0.01, get_min_eigenvals=True)
+    for f0, f1, options in ((frame0, frame1, dict(normalize=False, backward_check=True)),
+                            (frame0 / 510 + 0.1, frame1 / 510 + 0.1, dict(normalize=True))):
+        cpu = flowkit.lucas_kanade_sparse(f0, f1, pts, **kw, **options)
+        gpu = flowkit.lucas_kanade_sparse(f0, f1, pts, device="cuda", **kw, **options)
+        np.testing.assert_array_equal(gpu[1], cpu[1])
+        np.testing.assert_array_equal(cpu[1], [True, True, True, False, False, False])
+        np.testing.assert_allclose(gpu[2], cpu[2], rtol=1e-5, atol=0)
+        np.testing.assert_array_equal(cpu[2][3:5], 0)
+        assert 0 < cpu[2][5] < 0.01 and np.all(cpu[2][:3] >= 0.01)
 
 
 # ------------------------------------------------- intensity scale, channels, flat frames
