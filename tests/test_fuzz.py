@@ -344,7 +344,8 @@ def test_sparse_tracking(data):
     height, width = image.shape[:2]
     points = data.draw(arrays((count, 2), np.float32, scale=float(max(height, width))))
     options = {"win_size": option(data, [21, 3, 5], [1, 2]),
-               "max_level": option(data, st.integers(0, 4), [-1])}
+               "max_level": option(data, st.integers(0, 4), [-1]),
+               "get_min_eigenvals": option(data, [False, True], [1])}
     result = call(flowkit.lucas_kanade_sparse, frame0, frame1, points, **options)
     if result is not None:
         points1, status, err = result
