@@ -1637,6 +1637,8 @@ class VideoWriter:
             raise
         try:
             stream = container.add_stream(self.codec, rate=self.fps)
+            # the default track (MP4 marks its first so; Matroska stored no default flag)
+            stream.disposition = av.stream.Disposition.default
             stream.width, stream.height = width, height
             stream.pix_fmt = pix_fmt
             stream.codec_context.time_base = self.time_base
@@ -1839,9 +1841,12 @@ class _AudioTrack:
         self.graph, self._source = graph, first
 
     def _tag_language(self):
+        """The input track's language tag and its disposition flags (default, forced, ...),
+        as FFmpeg copies them: Matroska stored none, so players chose no default track."""
         language = _language(self.in_stream)
         if language:
             self.out.metadata["language"] = language
+        self.out.disposition = self.in_stream.disposition
 
     def _next_packet(self):
         import av

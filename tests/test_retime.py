@@ -1380,3 +1380,18 @@ def test_a_trimmed_range_without_a_frame_is_refused(tmp_path):
         assert status == 2 and err.startswith(f"flowkit: error: --range: no frame of {vfr} lies "
                                               f"in {where} (see flowkit retime --help)"), err
         assert not (tmp_path / "o.mp4").exists()
+
+
+def test_tracks_keep_their_default_flags_in_matroska_too(tmp_path):
+    # the NASA clip's two audio tracks are both marked default: the second lost its flag in
+    # MP4, and a Matroska output marked no track default, the video included (an editor's
+    # chained-commands trial); the input's flags are copied as FFmpeg copies them
+    nasa = data_path("video", "torchcodec__nasa_13013.mp4")
+    with av.open(str(nasa)) as container:
+        flags = [int(s.disposition) for s in container.streams.audio]
+    assert flags == [1, 1]
+    for out in (tmp_path / "nasa.mkv", tmp_path / "nasa.mp4"):
+        flowkit.retime(nasa, out, segment=(0, 0.4), trim=True, method="blend", progress=False)
+        with av.open(str(out)) as container:
+            assert int(container.streams.video[0].disposition) & 1, out
+            assert [int(s.disposition) for s in container.streams.audio] == flags, out
