@@ -114,6 +114,17 @@ def special_file(path):
     return None
 
 
+def refuse_special_input(path, expected, shown=None):
+    """Raise a ValueError where the input ``path`` exists but is a FIFO, a device or a socket
+    (:func:`special_file`): opening a FIFO waits for a writer for ever and ``/dev/zero`` is
+    read until memory runs out, where a missing file's error would send the user looking for
+    it. ``shown``: how the message starts naming it (``"path: F"``; default the path)."""
+    special = special_file(path)
+    if special:
+        raise ValueError(f"{path if shown is None else shown} is {special}, not a regular file; "
+                         f"expected {expected}")
+
+
 TOKEN_PATTERN = "[0-9a-f]" * 8  # glob of the 8 hex digits of a temporary's (or a part's) token
 
 

@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from ._atomic import (atomic_path, check_folder, raise_if_stopped, request_stop, special_file,
-                      stop_requested)
+from ._atomic import (atomic_path, check_folder, raise_if_stopped, refuse_special_input,
+                      request_stop, special_file, stop_requested)
 from ._backend import CudaUnavailable
 from ._estimators import estimator_options, get_estimator, list_estimators
 from ._flow_video import write_flow_video
@@ -109,9 +109,7 @@ def _read_image(path, name=None, folder_hint=""):
     named = f"{name}: " if name else ""
     if path.is_dir():
         raise IsADirectoryError(f"{named}{path} is a folder; expected an image file{folder_hint}")
-    special = special_file(path)
-    if special:  # exists, but is no file: "no such image file" sent the user looking for it
-        raise ValueError(f"{named}{path} is {special}, not a regular file; expected an image file")
+    refuse_special_input(path, "an image file", f"{named}{path}")
     if not path.is_file():
         raise FileNotFoundError(f"{named}no such image file: {path}")
     try:
@@ -1893,9 +1891,7 @@ def cmd_color(args):
     if Path(args.flo).is_dir():
         raise UsageError(f"FLO: {args.flo} is a folder; expected a .flo file")
     _check_flo_name("FLO", args.flo)  # as read_flo (Middlebury's reader) does
-    special = special_file(args.flo)
-    if special:  # it said 'no such .flo file' (a FIFO, /dev/zero)
-        raise ValueError(f"FLO: {args.flo} is {special}, not a regular file; expected a .flo file")
+    refuse_special_input(args.flo, "a .flo file", f"FLO: {args.flo}")
     if not Path(args.flo).is_file():
         raise FileNotFoundError(f"FLO: no such .flo file: {args.flo}")
     _check_output("-o", args.output, "image", (args.flo,))

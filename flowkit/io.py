@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._atomic import atomic_path, special_file
+from ._atomic import atomic_path, refuse_special_input
 from ._backend import as_array, to_host
 from ._validate import UNKNOWN_FLOW, check_flow, check_path, check_valid_mask
 
@@ -47,9 +47,7 @@ def _opened(path, what, check_name=None):
         raise IsADirectoryError(f"path: {path} is a folder; expected a {what} file")
     if check_name is not None:
         check_name(path)
-    special = special_file(path)
-    if special:
-        raise ValueError(f"path: {path} is {special}, not a regular file; expected a {what} file")
+    refuse_special_input(path, f"a {what} file", f"path: {path}")
     try:
         with path.open("rb") as file:
             yield file

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._atomic import atomic_path, special_file
+from ._atomic import atomic_path, refuse_special_input
 from ._backend import as_array, to_host
 from ._validate import check_array, check_bool, check_float, check_int, check_path, describe
 
@@ -192,9 +192,7 @@ def open_input(path):
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"path: no such video file or image folder: {path}")
-    special = special_file(path)
-    if special:  # opened more than once (its rotation, a seek): a FIFO waited for ever
-        raise ValueError(f"path: {path} is {special}, not a regular file; expected a video file")
+    refuse_special_input(path, "a video file", f"path: {path}")  # opened more than once
     try:
         container = av.open(str(path), "r")
     except (av.FFmpegError, UnicodeDecodeError) as exc:

@@ -230,12 +230,9 @@ def load_state(model, path):
     if path.is_dir():
         raise IsADirectoryError(f"weights: {str(path)!r} is a folder; expected a .safetensors "
                                 f"file")
-    from .._atomic import special_file
+    from .._atomic import refuse_special_input
 
-    special = special_file(path)
-    if special:  # it said 'no such file' of an existing FIFO or /dev/zero link
-        raise ValueError(f"weights: {str(path)!r} is {special}, not a regular file; expected a "
-                         f".safetensors file")
+    refuse_special_input(path, "a .safetensors file", f"weights: {str(path)!r}")
     if not path.is_file():
         raise FileNotFoundError(f"weights: no such file {str(path)!r}")
     try:
