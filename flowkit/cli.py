@@ -1240,18 +1240,18 @@ def _crf(args):
     return DEFAULT_CRF if args.crf is None else args.crf
 
 
-def _crf_note(args, output, codec, defaults=None):
+def _crf_note(args, output, codec, reencode=False):
     """``--crf`` checked for the encoder before any work (``video.check_crf``: 0-51 for x264
     and x265, a usage error naming --crf), and a note on stderr when it was given for an
     encoder that takes none (as FFmpeg warns of an unused ``-crf``): ``codec`` (None: the
-    default of ``output``'s extension in ``defaults``, else retime's ``reencode_codec``
+    default of ``output``'s extension, retime's ``reencode_codec`` where ``reencode``
     (retime and translate), else ``VideoWriter``'s)."""
     if args.crf is None:
         return
     from .video import CRF_CODECS, QSCALE_CODECS, check_crf, writer_codec
 
-    if codec is None and defaults is not None:
-        codec = defaults.get(Path(output).suffix.lower()) or reencode_codec(output)
+    if codec is None and reencode:
+        codec = reencode_codec(output)
     encoder = writer_codec(output, codec)
     try:
         check_crf(args.crf, encoder, "--crf")
@@ -1400,7 +1400,7 @@ def cmd_retime(args):
     # retime's own default for an extension without one (out.ts): libx264, as the library's
     _check_output("OUTPUT", args.output, "video", (source,),
                   codec=args.codec or reencode_codec(args.output))
-    _crf_note(args, args.output, args.codec, REENCODE_CODECS)
+    _crf_note(args, args.output, args.codec, reencode=True)
     options = _method_options(args.flow, args.option, flag="--flow") or None
     _compile_notice(args, *_RETIME_DRIVERS)
     start = time.perf_counter()
@@ -1665,14 +1665,15 @@ def cmd_translate(args):
     # translate's own default for an extension without one (out.ts): libx264, as retime's
     _check_output("OUTPUT", args.output, "video", (source,),
                   codec=args.codec or reencode_codec(args.output))
-    _crf_note(args, args.output, args.codec, REENCODE_CODECS)
+    _crf_note(args, args.output, args.codec, reencode=True)
     _import_from_cwd()
     options = _method_options(args.flow, args.option, flag="--flow") or None
     start = time.perf_counter()
     with renaming("method", "--method", (ImportError,)):  # "gradient" without SciPy
         report = flowkit.translate(source, args.output, args.op, method=args.method,
                                    strength=args.strength, flow=args.flow, flow_options=options,
-                                   codec=args.codec, crf=_crf(args), audio=not args.no_audio and args.audio == "copy",
+                                   codec=args.codec, crf=_crf(args),
+                                   audio=not args.no_audio and args.audio == "copy",
                                    scene_threshold=_scene_threshold(args),
                                    segment=args.range, progress=False if args.quiet else None)
     seconds = time.perf_counter() - start
@@ -2208,6 +2209,7 @@ def build_parser():
                     "--chunk-frames can split), flow's (method=dis, max_flow, ...), "
                     "translate's (op=NAME required: autocontrast, equalize, colorize or "
                     "package.module:function; method, strength, flow, ...; whole videos only).")
+    # flowkit._batch.JOBS' names (not imported here: the command line's start)
     p.add_argument("job", choices=("retime", "predict", "flow", "translate"), help="the job")
     p.add_argument("inputs", nargs="+", help="video files, folders of videos or glob patterns")
     p.add_argument("-o", "--output", required=True,
