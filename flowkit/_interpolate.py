@@ -260,18 +260,21 @@ def _splat_parts(f0, f1, t, state, device):
 def _learned_parts(f0, f1, t, state, device):
     """What the ``interp-refine`` network refines: :func:`_splat_parts`' splats and weights,
     and ``"project"``'s result (:func:`_project_at`) as ``"base"`` (the splats' own blend and
-    hole filling are not computed)."""
+    hole filling are not computed), with the projected flows at t as ``"projected"``."""
     s0, s1, a, b = _splats(f0, f1, t, state, device)
     if s0.ndim == 3:
         a, b = a[..., None], b[..., None]
-    return {"base": _project_at(f0, f1, t, state, device), "s0": s0, "s1": s1, "a": a, "b": b}
+    base, projected = _project_at(f0, f1, t, state, device)
+    return {"base": base, "s0": s0, "s1": s1, "a": a, "b": b, "projected": projected}
 
 
 def _learned_at(f0, f1, t, state, device, model, scale):
-    """:func:`_learned_parts` refined by the ``interp-refine`` network (flowkit.models)."""
+    """:func:`_learned_parts` refined by the ``interp-refine`` network (flowkit.models), and
+    the projected flows at t (:func:`_projected_flows`)."""
     from .models.interp_refine import refine_arrays
 
-    return refine_arrays(model, f0, f1, t, _learned_parts(f0, f1, t, state, device), state, scale)
+    parts = _learned_parts(f0, f1, t, state, device)
+    return refine_arrays(model, f0, f1, t, parts, state, scale), parts["projected"]
 
 
 def _flows_at(t, flow01, flow10):
@@ -398,13 +401,14 @@ def _project_at(f0, f1, t, state, device):
     """Both frames (float32) sampled backward from time t along three hypotheses of the flow
     at t (each frame's flow projected, Super SloMo's approximation), each hypothesis blended by
     visibility and the three weighted by how well their two samples agree
-    (:func:`_project_by_warps`; on the CPU in one compiled pass, ``kernels.project``)."""
+    (:func:`_project_by_warps`; on the CPU in one compiled pass, ``kernels.project``); and
+    the projected flows (:func:`_projected_flows`)."""
     projected = _projected_flows(t, state, device)
     if projected is None:  # no flow known anywhere: the cross-fade
-        return (1 - t) * f0 + t * f1
+        return (1 - t) * f0 + t * f1, None
     xp, _ = array_module(f0)
     if xp is not np or select_device(device, frame=f0) == CUDA:
-        return _project_by_warps(f0, f1, t, projected, state, device)
+        return _project_by_warps(f0, f1, t, projected, state, device), projected
     from .kernels.project import project_blend_cpu
 
     def image4(a):  # (1, H, W, C) float32, C-contiguous
@@ -422,7 +426,7 @@ def _project_at(f0, f1, t, state, device):
                       _VISIBILITY_FLOOR, weighed, 1 / (weighed * state["span"]),
                       _CONSISTENCY_SOFTNESS, state["interpolation"] == "cubic", _SHARP_AGREEMENT,
                       out)
-    return out.reshape(f0.shape)
+    return out.reshape(f0.shape), projected
 
 
 def _project_by_warps(f0, f1, t, projected, state, device):
@@ -543,9 +547,11 @@ def _to_dtype(result, dtype):
     return result.astype(dtype, copy=False)
 
 
-def _interpolate_pair(frame0, frame1, times, state, method, device, model=None):
+def _interpolate_pair(frame0, frame1, times, state, method, device, model=None,
+                      flows_at_t=False):
     """The frames at ``times`` for one pair (one (H, W[, C]) frame each), and per time the flows
-    at t (backward only)."""
+    at t (:func:`_method_flows_at`; for ``"splat"`` and at t = 0 and 1 only with
+    ``flows_at_t``, where they cost work of their own; None for ``"blend"``)."""
     dtype = np.dtype(frame0.dtype)
     f0, f1 = frame0.astype(np.float32), frame1.astype(np.float32)  # once for all the times
     bounds = None
@@ -573,17 +579,44 @@ def _interpolate_pair(frame0, frame1, times, state, method, device, model=None):
             result, flow_t = _backward_at(f0, f1, t, state, device)
             out = _to_dtype(_within(result, bounds), dtype)
         elif method == "project":
-            out = _to_dtype(_within(_project_at(f0, f1, t, state, device), bounds), dtype)
+            result, projected = _project_at(f0, f1, t, state, device)
+            out = _to_dtype(_within(result, bounds), dtype)
+            flow_t = _scaled_projections(t, projected, state)
         elif method == "learned":
-            out = _to_dtype(_within(_learned_at(f0, f1, t, state, device, model, scale),
-                                    bounds), dtype)
+            result, projected = _learned_at(f0, f1, t, state, device, model, scale)
+            out = _to_dtype(_within(result, bounds), dtype)
+            flow_t = _scaled_projections(t, projected, state)
         else:
             out = _to_dtype(_within(_splat_at(f0, f1, t, state, device), bounds), dtype)
-        if method == "backward" and flow_t is None and state["flow01"] is not None:
-            flow_t = _flows_at(t, state["flow01"], state["flow10"])
+        if (flows_at_t and flow_t is None and method != "blend"
+                and state["flow01"] is not None):
+            flow_t = _method_flows_at(t, state, method, device)
         outs.append(out)
         flows_t.append(flow_t)
     return outs, flows_t
+
+
+def _method_flows_at(t, state, method, device):
+    """The flows from time t to frame0 and to frame1 (two ``(H, W, 2)`` float32 arrays) that
+    ``return_aux`` reports: Super SloMo's for ``"backward"`` (:func:`_flows_at`, what it
+    samples along); for the splatting methods Baker et al.'s projection
+    (:func:`_scaled_projections`)."""
+    if method == "backward":
+        return _flows_at(t, state["flow01"], state["flow10"])
+    return _scaled_projections(t, _projected_flows(t, state, device), state)
+
+
+def _scaled_projections(t, projected, state):
+    """``(-t p0, (1 - t) p1)`` of :func:`_projected_flows`' two flows: from time t back to
+    where frame0's pixels came from (``flow01`` carried along ``t * flow01``) and to
+    frame1's (``-flow10`` along ``(1 - t) * flow10``), each filled from the other where
+    nothing of its frame lands; NaN when no flow is known anywhere (``projected`` None)."""
+    if projected is None:
+        xp, _ = array_module(state["flow01"])
+        unknown = xp.full(state["flow01"].shape, np.nan, np.float32)
+        return unknown, unknown.copy()
+    t32 = np.float32(t)
+    return -t32 * projected[0], (1 - t32) * projected[1]
 
 
 def _learned_scale(dtype, bounds):
@@ -610,12 +643,12 @@ def _within(result, bounds):
     return result
 
 
-def _learned_rgba(frame0, frame1, times, state, device, model):
+def _learned_rgba(frame0, frame1, times, state, device, model, flows_at_t):
     """``method="learned"`` on one RGBA pair (``state`` prepared from the RGB channels): the
     RGB channels as the RGB pair gives them, alpha as ``method="splat"`` carries it."""
     xp, _ = array_module(frame0)
     rgb, flows_t = _interpolate_pair(frame0[..., :3], frame1[..., :3], times, state, "learned",
-                                     device, model)
+                                     device, model, flows_at_t)
     outs = []
     for t, out in zip(times, rgb):
         if t in (0.0, 1.0):
@@ -785,8 +818,17 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
         ``(N, H, W, 2)``; None for ``"blend"`` when not given), ``"occlusion0"``,
         ``"occlusion1"`` (bool ``(H, W)`` or ``(N, H, W)``, True where a pixel of frame0 is
         hidden in frame1, and vice versa; None when ``occlusion=False`` or for ``"blend"``)
-        and, for ``"backward"``, ``"flow_t0"`` and ``"flow_t1"`` (the flows at t, with a
-        leading K axis for a sequence of times, after the pair axis for batches).
+        and ``"flow_t0"``, ``"flow_t1"``: the flows from time t to frame0 and to frame1
+        (``(H, W, 2)`` float32, with a leading K axis for a sequence of times, after the
+        pair axis for batches; None for ``"blend"``). For ``"backward"`` Super SloMo's, which
+        it samples along; for ``"splat"``, ``"project"`` and ``"learned"`` Baker et al.'s
+        projection: ``-t P0`` and ``(1 - t) P1``, ``P0`` being ``flow01`` carried to time t
+        (softmax-splatted along ``t * flow01`` with the splat's metric) and ``P1`` being
+        ``-flow10`` carried along ``(1 - t) * flow10``, each taken from the other where
+        nothing of its frame lands and filled by ``flowkit.fill_holes`` where neither does
+        (``"project"`` samples along these and Super SloMo's flows, weighed per pixel); NaN
+        where no flow is known at all. ``"splat"`` computes them only for ``return_aux``
+        (two splats of the flows per t).
 
     Raises
     ------
@@ -834,6 +876,19 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
     >>> flowkit.interpolate(frame0, frame1, [0.25, 0.5, 0.75]).shape
     (3, 60, 80)
     """
+    return interpolate_chunk(frame0, frame1, t, flow=flow, flow_options=flow_options,
+                             flow01=flow01, flow10=flow10, method=method,
+                             interpolation=interpolation, occlusion=occlusion,
+                             return_aux=return_aux, device=device, model=model,
+                             flows_at_t=return_aux)
+
+
+def interpolate_chunk(frame0, frame1, t, *, flow, flow_options, flow01, flow10, method,
+                      interpolation, occlusion, return_aux, device, model, flows_at_t):
+    """:func:`interpolate` (every option given), whose aux has the flows at t only with
+    ``flows_at_t``: ``retime`` and the ``interpolate`` command call it chunk by chunk of
+    times and take only the pair's flows from the first chunk's aux (``"splat"`` would
+    compute the flows at t for the aux alone)."""
     frame0, frame1, batched, has_channels = _validate.check_frame_pair(frame0, frame1)
     times, single = _check_t(t)
     from .models.adapters import list_adapters
@@ -900,14 +955,15 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
             state = _prepare(a, b, f01, f10, occlusion, method)
         state["interpolation"] = interpolation
         if rgba and method == "learned" and state["flow01"] is not None:
-            outs, flows_t = _learned_rgba(a, b, times, state, device, model)
+            outs, flows_t = _learned_rgba(a, b, times, state, device, model, flows_at_t)
         else:
-            outs, flows_t = _interpolate_pair(a, b, times, state, method, device, model)
+            outs, flows_t = _interpolate_pair(a, b, times, state, method, device, model,
+                                              flows_at_t)
         results.append(outs[0] if single else xp.stack(outs))
         aux = {key: state[key] for key in ("flow01", "flow10", "occlusion0", "occlusion1")}
-        if method == "backward" and return_aux:
-            aux["flow_t0"] = flows_t[0][0] if single else xp.stack([f[0] for f in flows_t])
-            aux["flow_t1"] = flows_t[0][1] if single else xp.stack([f[1] for f in flows_t])
+        for i, key in enumerate(("flow_t0", "flow_t1") if flows_at_t else ()):
+            aux[key] = (None if flows_t[0] is None else flows_t[0][i] if single
+                        else xp.stack([f[i] for f in flows_t]))
         auxes.append(aux)
     result = xp.stack(results) if batched else results[0]
     if not return_aux:

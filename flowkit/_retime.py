@@ -916,19 +916,18 @@ class _Pair:
         self.cache = {}
 
     def at(self, t):
-        from ._interpolate import interpolate
+        from ._interpolate import interpolate_chunk
 
         if t not in self.cache:
             start = self.times.index(t)
             chunk = self.times[start:start + self._CHUNK]
-            options = dict(self.options)
+            options = dict(self.options, flow01=None, flow10=None, occlusion=True,
+                           return_aux=True, flows_at_t=False)
             if self.flows is not None:
                 options.update(flow01=self.flows[0], flow10=self.flows[1], flow_options=None)
-                results = interpolate(self.frame0, self.frame1, chunk, **options)
-            else:
-                results, aux = interpolate(self.frame0, self.frame1, chunk, return_aux=True, **options)
-                if aux["flow01"] is not None:
-                    self.flows = aux["flow01"], aux["flow10"]
+            results, aux = interpolate_chunk(self.frame0, self.frame1, chunk, **options)
+            if aux["flow01"] is not None:
+                self.flows = aux["flow01"], aux["flow10"]
             self.cache = dict(zip(chunk, results))
         return self.cache[t]
 

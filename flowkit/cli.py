@@ -1595,17 +1595,17 @@ def _interpolated(frame0, frame1, times, args, options):
     ``_TIMES_PER_CALL`` at a time (the same values as one call at every time): the first call
     returns the two flows (``return_aux``), the later ones take them, so they are estimated
     once, and memory holds a few frames whatever the number of times."""
-    import flowkit
+    from ._interpolate import interpolate_chunk
 
-    given = {"flow": args.flow, "flow_options": options}
+    given = {"flow": args.flow, "flow_options": options, "flow01": None, "flow10": None}
     for first in range(0, len(times), _TIMES_PER_CALL):
         with _frames_too_small_named(args, flag="--flow"):
-            chunk, aux = flowkit.interpolate(
+            chunk, aux = interpolate_chunk(
                 frame0, frame1, times[first:first + _TIMES_PER_CALL], method=args.method,
                 interpolation=args.interpolation, device=args.device, model=args.model,
-                return_aux=True, **given)
+                occlusion=True, return_aux=True, flows_at_t=False, **given)
         if aux["flow01"] is not None:
-            given = {"flow01": aux["flow01"], "flow10": aux["flow10"]}
+            given.update(flow_options=None, flow01=aux["flow01"], flow10=aux["flow10"])
         yield from chunk
 
 

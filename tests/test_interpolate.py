@@ -83,9 +83,55 @@ def test_translation_with_exact_flows(method):
     assert np.abs(interior(out - middle)).max() < 0.02
     assert not interior(aux["occlusion0"]).any() and not interior(aux["occlusion1"]).any()
     assert aux["flow01"].shape == (H, W, 2) and aux["occlusion0"].dtype == np.bool_
-    if method == "backward":  # Super SloMo eq. 4 at t = 0.5 of a uniform motion: -F/2, +F/2
-        np.testing.assert_allclose(aux["flow_t0"], -0.5 * flow, atol=1e-6)
-        np.testing.assert_allclose(aux["flow_t1"], 0.5 * flow, atol=1e-6)
+    # at t = 0.5 of a uniform motion: -F/2 and +F/2, by Super SloMo's eq. 4 ("backward") and
+    # by the projection (a constant flow splatted along itself: every target gets it back)
+    np.testing.assert_allclose(aux["flow_t0"], -0.5 * flow, atol=1e-6)
+    np.testing.assert_allclose(aux["flow_t1"], 0.5 * flow, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["project", "splat"])
+def test_aux_flows_at_t_are_the_projection(method):
+    """return_aux's flows at t of the splatting methods: flow01 carried to time t (softmax
+    splatting along t * flow01 with the splat's metric) times -t, and -flow10 carried along
+    (1 - t) * flow10 times 1 - t, for every t (0 and 1 included) and for a batch. On the
+    moving square at t = 0.5 (exact flows, 8 px right): -4 px where the square is at t (from
+    x = 20 on; it outweighs the background it covers, which frame1 hides), 0 elsewhere."""
+    frame0, _ = square_scene(0)
+    frame1, _ = square_scene(8)
+    flow01, flow10 = square_flows()
+    times = [0.0, 0.25, 0.5, 1.0]
+    _, aux = flowkit.interpolate(frame0, frame1, times, flow01=flow01, flow10=flow10,
+                                 method=method, return_aux=True)
+    assert aux["flow_t0"].shape == aux["flow_t1"].shape == (4, H, W, 2)
+    state = _interpolate._prepare(frame0, frame1, flow01, flow10, True, method)
+    for k, t in enumerate(times):
+        p0, p1 = _interpolate._projected_flows(t, state, None)
+        np.testing.assert_array_equal(aux["flow_t0"][k], -np.float32(t) * p0)
+        np.testing.assert_array_equal(aux["flow_t1"][k], (1 - np.float32(t)) * p1)
+    expected = np.zeros((H, W), np.float32)
+    expected[22:42, 20:40] = -4.0
+    # softmax, not a hard choice: on the covered strip x = 36..39 the background frame1
+    # hides keeps a weight of about e^-5 (measured: -3.978 at worst)
+    np.testing.assert_allclose(aux["flow_t0"][2][..., 0], expected, atol=0.03)
+    np.testing.assert_allclose(aux["flow_t1"][2][..., 0], -expected, atol=0.03)
+    assert not aux["flow_t0"][2][..., 1].any()
+    _, batch_aux = flowkit.interpolate(np.stack([frame0, frame1]), np.stack([frame1, frame0]),
+                                       times, flow01=np.stack([flow01, flow10]),
+                                       flow10=np.stack([flow10, flow01]), method=method,
+                                       return_aux=True)
+    assert batch_aux["flow_t1"].shape == (2, 4, H, W, 2)
+    np.testing.assert_array_equal(batch_aux["flow_t0"][0], aux["flow_t0"])
+
+
+def test_aux_flows_at_t_unknown_and_blend():
+    """Flows unknown everywhere: flows at t NaN (the cross-fade's result); the cross-fade
+    itself moves nothing: None."""
+    frame0, frame1, _ = translating_pair()
+    nan = np.full((H, W, 2), np.nan, np.float32)
+    _, aux = flowkit.interpolate(frame0, frame1, flow01=nan, flow10=nan, return_aux=True)
+    assert np.isnan(aux["flow_t0"]).all() and np.isnan(aux["flow_t1"]).all()
+    _, aux = flowkit.interpolate(frame0, frame1, method="blend", return_aux=True)
+    assert aux["flow_t0"] is None and aux["flow_t1"] is None
 
 
 @pytest.mark.parametrize("method", ["project", "backward"])
@@ -728,7 +774,8 @@ def test_project_kernel_equals_the_warp_statement(channels, unknown, occlusion, 
     for t in (0.001, 0.2, 0.5, 0.9):  # 0.001: 1 - (1 - t) is not t in float32
         projected = _interpolate._projected_flows(t, state, None)
         expected = _interpolate._project_by_warps(f0, f1, t, projected, state, None)
-        got = _interpolate._project_at(f0, f1, t, state, None)
+        got, got_projected = _interpolate._project_at(f0, f1, t, state, None)
+        assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(got_projected, projected))
         assert got.shape == f0.shape and got.dtype == np.float32
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
 
@@ -748,7 +795,7 @@ def test_project_kernel_does_not_depend_on_the_thread_count(monkeypatch):
     for threads in (1, 2, 3, 5):
         with monkeypatch.context() as patch:
             patch.setattr(parallel.numba, "get_num_threads", lambda n=threads: n)
-            results.append(_interpolate._project_at(*frames, 0.3, state, None))
+            results.append(_interpolate._project_at(*frames, 0.3, state, None)[0])
     for got in results[1:]:
         np.testing.assert_array_equal(got, results[0])
 
@@ -925,13 +972,16 @@ def test_command_computes_a_few_frames_per_call_with_the_same_values(pair, tmp_p
 
     monkeypatch.setattr(cli, "_TIMES_PER_CALL", 4)
     calls = []
-    original = flowkit.interpolate
-    monkeypatch.setattr(flowkit, "interpolate", lambda *a, **k: calls.append(k) or original(*a, **k))
+    chunk = _interpolate.interpolate_chunk
+    monkeypatch.setattr(_interpolate, "interpolate_chunk",
+                        lambda *a, **k: calls.append(k) or chunk(*a, **k))
     a, b, frame0, frame1 = pair
     assert main(["interpolate", str(a), str(b), str(tmp_path / "seq"), "--frames", "10"]) == 0
-    assert len(calls) == 3 and "flow01" not in calls[0] and all("flow01" in k for k in calls[1:])
+    assert len(calls) == 3 and calls[0]["flow01"] is None
+    assert all(k["flow01"] is not None and not k["flows_at_t"] for k in calls[1:])
     written = np.stack([read_png(tmp_path / "seq" / f"frame_{k:06d}.png") for k in range(1, 11)])
-    np.testing.assert_array_equal(written, original(frame0, frame1, [k / 11 for k in range(1, 11)]))
+    expected = flowkit.interpolate(frame0, frame1, [k / 11 for k in range(1, 11)])
+    np.testing.assert_array_equal(written, expected)
 
 
 def test_command_keeps_16_bits_and_refuses_formats_that_cannot(pair, tmp_path):

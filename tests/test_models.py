@@ -395,6 +395,17 @@ def test_untrained_refiner_reproduces_the_classical_output_exactly(kind):
                                       interpolation=interpolation)
         assert learned.dtype == classical.dtype and learned.shape == classical.shape
         np.testing.assert_array_equal(learned, classical)
+    # the flows at t it reports are those of what it refines, also for RGBA and t = 0, 1
+    pairs = [(frame0, frame1)]
+    if frame0.ndim == 3:
+        pairs.append([np.concatenate([f, f[..., :1]], -1) for f in (frame0, frame1)])
+    for pair in pairs:
+        _, aux = flowkit.interpolate(*pair, [0.0, 0.3, 1.0], method="learned", model=model,
+                                     return_aux=True)
+        _, expected = flowkit.interpolate(frame0, frame1, [0.0, 0.3, 1.0], return_aux=True)
+        for key in ("flow_t0", "flow_t1"):
+            assert aux[key].shape == (3,) + frame0.shape[:2] + (2,)
+            np.testing.assert_array_equal(aux[key], expected[key])
 
 
 @needs_torch

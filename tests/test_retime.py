@@ -942,8 +942,8 @@ def test_interrupt_leaves_no_partial_file(tmp_path, clip, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    real = interpolate_module.interpolate
-    monkeypatch.setattr(interpolate_module, "interpolate", interrupt)
+    real = interpolate_module.interpolate_chunk
+    monkeypatch.setattr(interpolate_module, "interpolate_chunk", interrupt)
     out = tmp_path / "out.mp4"
     out.write_bytes(b"earlier result")
     with pytest.raises(KeyboardInterrupt):
