@@ -2488,6 +2488,25 @@ def _quiet_unraisable(previous):
     return hook
 
 
+@contextlib.contextmanager
+def _escaping_stdout():
+    """stdout writes what its encoding cannot show escaped (``errors="backslashreplace"``, as
+    Python's stderr does) inside the block, then strictly again. On Windows stdout piped or
+    redirected (an editor running the command) is in the ANSI code page: the success line of an
+    output named in another script (a Japanese name in cp1252) was a UnicodeEncodeError, exit 1,
+    after the file had been written."""
+    stream = sys.stdout
+    if getattr(stream, "errors", None) != "strict" or not hasattr(stream, "reconfigure"):
+        yield
+        return
+    stream.reconfigure(errors="backslashreplace")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError, OSError):  # closed, or its reader has left
+            stream.reconfigure(errors="strict")
+
+
 def _join_dashed_ranges(argv):
     """``--range -1:2`` as ``--range=-1:2``: argparse takes a value starting with ``-`` for an
     option and would report a missing argument instead of the value's own error."""
@@ -2564,7 +2583,7 @@ def main(argv=None):
     hook, sys.unraisablehook = sys.unraisablehook, _quiet_unraisable(sys.unraisablehook)
     request_stop(None)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _escaping_stdout():
             warnings.showwarning = _one_line_warning  # as errors: one line, no source line
             status, line = _outcome(args)
         stopped = stop_requested()

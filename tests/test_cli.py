@@ -492,6 +492,30 @@ def test_color_takes_a_flo_name_alone_as_read_flo(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["flow.png"]
 
 
+def test_success_line_of_a_name_stdout_cannot_encode(tmp_path, monkeypatch, capfd):
+    # Windows' stdout piped or redirected is in the ANSI code page (PYTHONIOENCODING=cp1252
+    # here): "wrote ...png" of a Japanese name was a UnicodeEncodeError, exit 1, after the
+    # image had been written; it is escaped as stderr escapes
+    flo, out = tmp_path / "fl\u00f6 \u65e5\u672c.flo", tmp_path / "c \u65e5\u672c.png"
+    flowkit.write_flo(flo, np.zeros((4, 5, 2), np.float32))
+    done = subprocess.run([sys.executable, "-m", "flowkit", "color", str(flo), "-o", str(out)],
+                          capture_output=True, timeout=600,
+                          env={**os.environ, "PYTHONIOENCODING": "cp1252"})
+    assert (done.returncode, done.stderr) == (0, b"")
+    shown = str(out).encode("cp1252", "backslashreplace")
+    assert done.stdout == b"wrote " + shown + b" (5x4 colour-coded flow)" + os.linesep.encode()
+    assert out.is_file()
+    # in a caller's process the stream is strict again afterwards
+    import io
+
+    stream = io.TextIOWrapper(io.BytesIO(), encoding="cp1252")
+    monkeypatch.setattr(sys, "stdout", stream)
+    assert main(["color", str(flo), "-o", str(out)]) == 0
+    assert stream.errors == "strict"
+    stream.flush()
+    assert stream.buffer.getvalue().startswith(b"wrote " + shown + b" (5x4")
+
+
 def test_image_output_that_cannot_be_written_names_the_cause(tmp_path):
     # under `ulimit -f` cv2.imwrite failed with libpng's "libpng error: Write Error" line on
     # stderr and "OpenCV could not write the image", not saying why (a new user's trial);
