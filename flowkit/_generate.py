@@ -158,7 +158,8 @@ def _load(model, device):
             raise ValueError(f"device: expected None or the device the model lives on "
                              f"({where}), got {str(device)!r} (move it: model.to(device))")
         return _api.check_float32(model)
-    if isinstance(model, Path) or (isinstance(model, str) and model.endswith(".safetensors")):
+    if isinstance(model, Path) or (isinstance(model, str)
+                                   and model.lower().endswith(".safetensors")):
         with renaming("weights", "model"):  # a missing or unreadable file names model
             net = _api.get_model("text2video-shapes", weights=model, device=device)
     elif isinstance(model, str):

@@ -1772,7 +1772,7 @@ def cmd_train(args):
     from .models._api import require_torch
 
     require_torch()
-    if not args.out.endswith(".safetensors"):
+    if not args.out.lower().endswith(".safetensors"):  # W.SAFETENSORS too, as .MP4 is
         raise UsageError(f"--out: expected a .safetensors path, got {args.out!r}")
     started = time.time()
     try:

@@ -278,6 +278,23 @@ def test_cli_train_text2video_writes_loadable_weights(tmp_path, capsys):
                for k, v in load_file(out).items())
 
 
+@needs_torch
+def test_safetensors_extension_in_any_case(tmp_path, capsys):
+    # as .MP4 and .Flo are taken (cameras, Windows): train --out W.SAFETENSORS was "--out:
+    # expected a .safetensors path", generate's model= "expected a registered ... name", a
+    # missing one get_model's "unknown weights name", not "no such file"
+    from flowkit import models
+    from flowkit.cli import main
+
+    out = tmp_path / "W.SafeTensors"
+    assert main(["train", "text2video-shapes", "--out", str(out), "--steps", "1", "--batch", "2",
+                 "--threads", "1", "-q"]) == 0, capsys.readouterr().err
+    assert flowkit.generate("a red circle moves left", model=str(out), seed=0).shape == \
+        (16, 32, 32, 3)
+    with pytest.raises(FileNotFoundError, match="weights: no such file"):
+        models.get_model("colorize", weights="absent.SAFETENSORS")
+
+
 def test_cli_unknown_caption_word_is_a_usage_error(tmp_path, capsys):
     from flowkit.cli import main
 

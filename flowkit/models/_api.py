@@ -325,7 +325,7 @@ def get_model(name, *, weights="default", device=None, **config):
     elif weights is None or (weights == "default" and not table):
         path = None  # a model registered without weights: its builder's initialisation
     elif isinstance(weights, Path) or (weights and (  # "": no path (Path("") is ".")
-            weights.endswith(".safetensors") or "/" in weights or Path(weights).exists())):
+            weights.lower().endswith(".safetensors") or "/" in weights or Path(weights).exists())):
         path = Path(weights)
     else:
         get_weights(name, weights)  # raises the error naming the choices

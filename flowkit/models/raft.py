@@ -36,7 +36,7 @@ def _model(weights, stamp, small, device):
     build = optical_flow.raft_small if small else optical_flow.raft_large
     model = build(weights=None, progress=False)
     try:
-        if path.suffix == ".safetensors":
+        if path.suffix.lower() == ".safetensors":
             from safetensors.torch import load_file
 
             state = load_file(str(path))
