@@ -320,6 +320,16 @@ def test_a_weights_file_rewritten_in_place_is_loaded_again(tmp_path, monkeypatch
 
 
 @needs_torch
+def test_weights_path_with_the_platforms_separator(monkeypatch):
+    # a missing path written with Windows' separator (os.sep "\\", os.altsep "/" there) is
+    # "no such file", as "models/absent.pth" is, not "unknown weights name"
+    monkeypatch.setattr(os, "sep", "\\")
+    monkeypatch.setattr(os, "altsep", "/")
+    with pytest.raises(FileNotFoundError, match="weights: no such file"):
+        models.get_model("interp-refine", weights="models\\absent.pth")
+
+
+@needs_torch
 def test_corrupt_and_wrong_shape_weights_are_clear_errors(tmp_path):
     from safetensors.torch import save_file
 

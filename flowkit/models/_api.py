@@ -7,6 +7,7 @@ import hashlib
 import importlib
 import inspect
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -325,7 +326,8 @@ def get_model(name, *, weights="default", device=None, **config):
     elif weights is None or (weights == "default" and not table):
         path = None  # a model registered without weights: its builder's initialisation
     elif isinstance(weights, Path) or (weights and (  # "": no path (Path("") is ".")
-            weights.lower().endswith(".safetensors") or "/" in weights or Path(weights).exists())):
+            weights.lower().endswith(".safetensors") or Path(weights).exists()
+            or any(sep and sep in weights for sep in (os.sep, os.altsep)))):  # Windows' \ too
         path = Path(weights)
     else:
         get_weights(name, weights)  # raises the error naming the choices
