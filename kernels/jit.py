@@ -43,14 +43,16 @@ code, which a later process loads and runs for the wrong argument types (three p
 saving 150 entries each into one index: 235-341 of the 450 kept, 33-79 of them pointing at
 another entry's data). Every ``jit`` kernel's entries, and those of the CUDA kernels compiled
 with ``cache=True`` (:func:`locked_saves`; numba-cuda's cache file is built the same way), are
-therefore saved by :func:`_locked_save`: the whole read-modify-write under an exclusive lock,
-the data written before the index that names it.
+therefore saved by :func:`_locked_save`: the whole read-modify-write under an exclusive lock
+(``flock``; on Windows ``msvcrt.locking``), the data written before the index that names it.
 """
 
 import contextlib
+import errno
 import functools
 import hashlib
 import itertools
+import os
 import warnings
 from pathlib import Path
 
@@ -58,8 +60,13 @@ from numba import njit
 
 try:
     import fcntl
-except ImportError:  # Windows: Numba's own save, unlocked
+except ImportError:  # Windows
     fcntl = None
+try:
+    import msvcrt
+except ImportError:  # POSIX
+    msvcrt = None
+_WINDOWS = os.name == "nt"
 
 from . import inlining, linking
 
@@ -78,11 +85,22 @@ def package_stamp(folder=Path(__file__).parent):
 PACKAGE_STAMP = package_stamp()
 
 
+def _lock(handle, exclusive):
+    """Take (``exclusive``) or release this process's lock of the open file ``handle``:
+    ``flock``, or on Windows ``msvcrt.locking`` of its first byte (``LK_LOCK`` retries for
+    about 10 s, then raises OSError)."""
+    if fcntl is not None:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_UN)
+    else:
+        handle.seek(0)  # locking() takes the bytes from the file position
+        msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK if exclusive else msvcrt.LK_UNLCK, 1)
+
+
 @contextlib.contextmanager
 def _exclusive(path):
-    """An exclusive ``flock`` on the file ``path`` (made if missing) while in the block; none
-    where the file cannot be opened or locked (a file system without ``flock``): the save
-    then goes unlocked, as Numba's own, rather than failing the call that compiled."""
+    """An exclusive lock (:func:`_lock`) on the file ``path`` (made if missing) while in the
+    block; none where the file cannot be opened or locked (a file system without ``flock``):
+    the save then goes unlocked, as Numba's own, rather than failing the call that compiled."""
     try:
         handle = open(path, "a+b")
     except OSError:
@@ -90,7 +108,7 @@ def _exclusive(path):
     locked = False
     if handle is not None:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            _lock(handle, True)
             locked = True
         except OSError:
             pass
@@ -98,7 +116,7 @@ def _exclusive(path):
         yield
     finally:
         if locked:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            _lock(handle, False)
         if handle is not None:
             handle.close()
 
@@ -119,6 +137,10 @@ def _locked_save(cache_file, key, data):
     try:
         _save(cache_file, key, data)
     except OSError as exc:
+        if _WINDOWS and exc.errno == errno.EACCES:
+            # another process has the file open (a load): not saved this time, silently, as
+            # Numba's own save does there (numba#2028); a later process saves it
+            return
         if not _unsaved:
             _unsaved.append(cache_file._cache_path)
             warnings.warn(f"Numba's cache {cache_file._cache_path} takes no new compiled kernel "
@@ -150,7 +172,7 @@ def locked_saves(dispatcher):
     kernels) or Numba's cache file lacks the parts. The ``*_cuda`` modules' cached kernels
     are decorated with it above ``cuda.jit(cache=True)``."""
     cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
-    if (cache_file is not None and fcntl is not None
+    if (cache_file is not None and (fcntl is not None or msvcrt is not None)
             and all(hasattr(cache_file, part) for part in _SAVE_PARTS)):
         cache_file.save = functools.partial(_locked_save, cache_file)
     return dispatcher

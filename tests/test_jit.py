@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import numba
+import pytest
 
 from flowkit.kernels import jit, parallel, warp
 
@@ -62,6 +63,7 @@ def test_kernels_save_their_entries_under_the_lock():
 # 109-215 of 450 keys and pointed 33-79 at another key's data (docstring of kernels.jit).
 SAVER = """
 import sys, time
+exec(sys.argv[4])  # WINDOWS: as on Windows
 from numba.core.caching import IndexDataCacheFile
 from flowkit.kernels import jit
 folder, who, start = sys.argv[1], sys.argv[2], float(sys.argv[3])
@@ -73,11 +75,25 @@ for i in range(60):
 """
 
 
-def test_concurrent_saves_keep_every_entry_with_its_own_data(tmp_path):
+# Windows simulated: no fcntl, and an msvcrt whose locking(fd, mode, nbytes) takes POSIX
+# record locks of the same bytes (from the file position, as msvcrt's do); checks the code
+# path Windows takes, not Windows itself
+WINDOWS = """
+import fcntl, os, types
+def locking(fd, mode, nbytes):
+    fcntl.lockf(fd, fcntl.LOCK_EX if mode == 1 else fcntl.LOCK_UN, nbytes, 0, os.SEEK_CUR)
+sys.modules["fcntl"] = None  # import fcntl: ImportError
+sys.modules["msvcrt"] = types.SimpleNamespace(locking=locking, LK_UNLCK=0, LK_LOCK=1)
+"""
+
+
+@pytest.mark.parametrize("setup", ["", WINDOWS], ids=["posix", "windows-simulated"])
+def test_concurrent_saves_keep_every_entry_with_its_own_data(tmp_path, setup):
     from numba.core.caching import IndexDataCacheFile
 
     start = __import__("time").time() + 1.5  # after the three interpreters have started
-    savers = [subprocess.Popen([sys.executable, "-c", SAVER, str(tmp_path), who, str(start)],
+    savers = [subprocess.Popen([sys.executable, "-c", SAVER, str(tmp_path), who, str(start),
+                                setup],
                                stderr=subprocess.PIPE, text=True, env=dict(os.environ))
               for who in "abc"]
     for saver in savers:
@@ -123,6 +139,38 @@ def test_a_lock_that_cannot_be_taken_saves_unlocked(tmp_path, monkeypatch):
     cache_file = IndexDataCacheFile(str(tmp_path), "kernel-1.py311", ("stamp", 1))
     jit._locked_save(cache_file, ("a", 1), "payload a")
     assert cache_file.load(("a", 1)) == "payload a"
+
+
+def test_kernels_save_under_the_lock_on_windows_too():
+    # without fcntl (Windows) the kernels' entries were saved by Numba's own save, unlocked
+    code = WINDOWS + ("from flowkit.kernels import jit, warp\n"
+                      "save = warp._warp_cpu_shared._cache._cache_file.save\n"
+                      "print(jit.fcntl, save.func is jit._locked_save)\n")
+    done = subprocess.run([sys.executable, "-c", "import sys\n" + code], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["None", "True"]
+
+
+def test_a_file_another_process_has_open_on_windows_is_no_warning(tmp_path, monkeypatch):
+    # Windows refuses to replace a file another process has open (EACCES): Numba's own save
+    # skips the entry silently there (numba#2028), the locked save too, no warning
+    import errno
+    import warnings
+
+    from numba.core.caching import IndexDataCacheFile
+
+    def busy(*args):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    cache_file = IndexDataCacheFile(str(tmp_path), "kernel-1.py311", ("stamp", 1))
+    monkeypatch.setattr(jit, "_WINDOWS", True)
+    monkeypatch.setattr(jit, "_unsaved", [])
+    monkeypatch.setattr(cache_file, "_save_index", busy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        jit._locked_save(cache_file, ("a", 1), "payload a")
+    assert jit._unsaved == []
 
 
 def test_a_cache_that_takes_no_entry_is_a_warning_not_the_callers_error(tmp_path, monkeypatch):
