@@ -34,12 +34,16 @@ class _Options:
                  gradient_descent_iterations, variational_refinement_iterations,
                  variational_refinement_alpha, variational_refinement_delta,
                  variational_refinement_gamma, variational_refinement_epsilon,
-                 use_mean_normalization, use_spatial_propagation, normalize):
+                 use_mean_normalization, use_spatial_propagation, normalize, coarsest_scale):
         V.check_choice("preset", preset, tuple(PRESETS))
         given = (finest_scale, patch_size, patch_stride, gradient_descent_iterations,
                  variational_refinement_iterations)
         values = [p if g is None else g for p, g in zip(PRESETS[preset], given)]
         self.finest_scale = V.check_int("finest_scale", values[0], min_value=0, max_value=10)
+        self.coarsest_scale = V.check_int("coarsest_scale", coarsest_scale)
+        if self.coarsest_scale < -1:
+            raise ValueError("coarsest_scale: expected -1 (automatic) or an integer >= 0, got "
+                             f"{self.coarsest_scale}")
         self.patch_size = V.check_int("patch_size", values[1], min_value=2,
                                       max_value=kd.BORDER - 1)
         self.patch_stride = V.check_int("patch_stride", values[2], min_value=1)
@@ -77,17 +81,23 @@ def plan_levels(height, width, finest, patch_size, coarsest=None):
     return sizes
 
 
-def select_scales(height, width, finest, patch_size, patch_stride):
+def select_scales(height, width, finest, patch_size, patch_stride, coarsest=-1):
     """``(sizes, patch_size, patch_stride)`` for frames of this size, as OpenCV's ``calc``
-    chooses them: where its coarsest scale lies below ``finest`` (a longer side below about
-    ``22.6 * 2**finest`` pixels) it replaces the patch size and both scales by
+    chooses them: the coarsest scale is OpenCV's rule (``kernels.dis.coarsest_scale``), or
+    ``coarsest`` where that is lower and not -1 (``setCoarsestScale``: it lowers the rule's
+    scale, never raises it). Where that scale lies below ``finest`` (by the rule: a longer side
+    below about ``22.6 * 2**finest`` pixels) it replaces the patch size and both scales by
     ``autoSelectPatchSizeAndScales`` (patch 8, or 12 for ``finest`` 3 and 4; coarsest
     ``floor(log2(2 W / (5 patch)))``; finest 2, 4 or 5 below it). ``sizes`` is None for frames
     too small for one patch at ``finest``; those keep their error, and a choice that would
     not hold a patch on its finest level is not taken."""
     sizes = plan_levels(height, width, finest, patch_size)
-    if sizes is None or kd.coarsest_scale(height, width, patch_size) >= finest:
+    if sizes is None:
         return sizes, patch_size, patch_stride
+    rule = kd.coarsest_scale(height, width, patch_size)
+    coarsest = rule if coarsest == -1 else min(coarsest, rule)
+    if coarsest >= finest:
+        return {s: hw for s, hw in sizes.items() if s <= coarsest}, patch_size, patch_stride
     size = 12 if finest in (3, 4) else 8
     coarsest = max(0, int(math.floor(math.log2(2.0 * width / (5.0 * size)))))
     auto = plan_levels(height, width, max(coarsest - {3: 4, 4: 5}.get(finest, 2), 0), size,
@@ -114,8 +124,9 @@ class DIS:
     (64, 80, 2)
     """
 
-    def __init__(self, *, preset="medium", finest_scale=None, patch_size=None, patch_stride=None,
-                 gradient_descent_iterations=None, variational_refinement_iterations=None,
+    def __init__(self, *, preset="medium", finest_scale=None, coarsest_scale=-1,
+                 patch_size=None, patch_stride=None, gradient_descent_iterations=None,
+                 variational_refinement_iterations=None,
                  variational_refinement_alpha=20.0, variational_refinement_delta=5.0,
                  variational_refinement_gamma=10.0, variational_refinement_epsilon=0.001,
                  use_mean_normalization=True, use_spatial_propagation=True, normalize=True,
@@ -124,7 +135,8 @@ class DIS:
                              gradient_descent_iterations, variational_refinement_iterations,
                              variational_refinement_alpha, variational_refinement_delta,
                              variational_refinement_gamma, variational_refinement_epsilon,
-                             use_mean_normalization, use_spatial_propagation, normalize)
+                             use_mean_normalization, use_spatial_propagation, normalize,
+                             coarsest_scale)
         check_device(device)
         self.device = device
         self._workspaces = {}
@@ -136,7 +148,8 @@ class DIS:
         lead = tuple(frame0.shape[: 3 if batched else 2])
         height, width = lead[-2], lead[-1]
         sizes, patch_size, patch_stride = select_scales(height, width, o.finest_scale,
-                                                        o.patch_size, o.patch_stride)
+                                                        o.patch_size, o.patch_stride,
+                                                        o.coarsest_scale)
         if sizes is None:
             smallest = o.patch_size << o.finest_scale
             raise V.FramesTooSmall(
@@ -305,8 +318,8 @@ def _resize(ops, ws, src, factor, out):
     ops.resize(ws, src, np.float32(factor), out)
 
 
-def dis(frame0, frame1, *, preset="medium", finest_scale=None, patch_size=None,
-        patch_stride=None, gradient_descent_iterations=None,
+def dis(frame0, frame1, *, preset="medium", finest_scale=None, coarsest_scale=-1,
+        patch_size=None, patch_stride=None, gradient_descent_iterations=None,
         variational_refinement_iterations=None, variational_refinement_alpha=20.0,
         variational_refinement_delta=5.0, variational_refinement_gamma=10.0,
         variational_refinement_epsilon=0.001, use_mean_normalization=True,
@@ -332,6 +345,13 @@ def dis(frame0, frame1, *, preset="medium", finest_scale=None, patch_size=None,
     finest_scale : int in [0, 10], optional
         Finest pyramid level processed (0 = full resolution); the flow there is bilinearly
         upsampled to the frame size.
+    coarsest_scale : int, default -1
+        Coarsest pyramid level processed (OpenCV 5's ``setCoarsestScale``); -1: OpenCV's
+        rule (Notes). A value >= 0 lowers the rule's level and never raises it (larger values
+        are the rule's); one below ``finest_scale`` gives the patch size and scales OpenCV's
+        ``autoSelectPatchSizeAndScales`` chooses, as for frames too small for
+        ``finest_scale`` (docs/api.md), whatever its value. Lower values for small motion,
+        where coarse levels lose fine texture.
     patch_size : int in [2, 15], optional
         Side of the square patches in pixels.
     patch_stride : int in [1, patch_size], optional
@@ -407,8 +427,8 @@ def dis(frame0, frame1, *, preset="medium", finest_scale=None, patch_size=None,
     >>> flowkit.dis(a, a).shape
     (64, 80, 2)
     """
-    runner = DIS(preset=preset, finest_scale=finest_scale, patch_size=patch_size,
-                 patch_stride=patch_stride,
+    runner = DIS(preset=preset, finest_scale=finest_scale, coarsest_scale=coarsest_scale,
+                 patch_size=patch_size, patch_stride=patch_stride,
                  gradient_descent_iterations=gradient_descent_iterations,
                  variational_refinement_iterations=variational_refinement_iterations,
                  variational_refinement_alpha=variational_refinement_alpha,

@@ -764,6 +764,8 @@ def test_the_input_video_is_not_overwritten(tmp_path):
     ("farneback", "levels=-1", "--option levels: expected an integer >= 0, got -1"),
     ("farneback", "use_previous_flow=maybe", "--option use_previous_flow: expected True or False, got 'maybe'"),
     ("dis", "patch_size=1", "--option patch_size: expected an integer >= 2, got 1"),
+    ("dis", "coarsest_scale=-2",
+     "--option coarsest_scale: expected -1 (automatic) or an integer >= 0, got -2"),
 ])
 def test_bad_option_values_of_a_video_flow_are_usage_errors(tmp_path, method, option, expected):
     # farneback on a video runs farneback_video, not the registry's estimator: checked alike
@@ -970,6 +972,17 @@ def test_flow_options_reach_the_estimator_and_outputs_are_reported(pair, tmp_pat
     assert not np.array_equal(expected, flowkit.farneback(frame0, frame1))  # the options mattered
     picture = cv2.imread(str(png))[..., ::-1]
     np.testing.assert_array_equal(picture, flowkit.flow_to_color(expected, max_flow=4.0))
+
+
+def test_dis_coarsest_scale_option_reaches_dis(pair, tmp_path):
+    # OpenCV 5's setCoarsestScale, as -O coarsest_scale=N (48x64: OpenCV's rule gives scale 1)
+    a, b, frame0, frame1 = pair
+    out = tmp_path / "f.flo"
+    assert main(["flow", str(a), str(b), "-o", str(out), "--method", "dis", "-O", "preset=accurate",
+                 "-O", "coarsest_scale=0", "-q"]) == 0
+    expected = flowkit.dis(frame0, frame1, preset="accurate", coarsest_scale=0)
+    np.testing.assert_array_equal(flowkit.read_flo(out), expected)
+    assert not np.array_equal(expected, flowkit.dis(frame0, frame1, preset="accurate"))
 
 
 def test_options_follow_the_signature_of_the_method(pair, tmp_path, monkeypatch, capsys):

@@ -298,6 +298,53 @@ def test_refinement_epsilon_default_is_the_former_constant():
     assert np.abs(other - ref).max() > 0.01
 
 
+@pytest.mark.parametrize("name, preset, coarsest", [
+    ("Yosemite", "medium", 1), ("Venus", "medium", 1), ("Sintel-alley_1", "medium", 1),
+    ("RubberWhale", "medium", 0),           # below finest_scale 1: autoSelectPatchSizeAndScales
+    ("Sintel-alley_1", "ultrafast", 1),     # below finest_scale 2: the same
+])
+def test_coarsest_scale_matches_opencv(name, preset, coarsest):
+    # coarsest_scale is OpenCV 5's setCoarsestScale: within the tolerance of the tests above
+    # (EPE within 2 %, mean difference < 0.1 px; measured 0.018 / 0.062 / 0.047 / 0.059 /
+    # 0.062 px) and closer to it than flowkit's default scales (0.141 / 0.081 / 0.070 /
+    # 0.284 / 0.707 px)
+    f0, f1, gt, valid = ground_truth_case(name)
+    est = cv2.DISOpticalFlow_create(CV_PRESETS[preset])
+    if not hasattr(est, "setCoarsestScale"):
+        pytest.skip(f"setCoarsestScale needs OpenCV 5, found {cv2.__version__}")
+    est.setCoarsestScale(coarsest)
+    ref = est.calc(f0, f1, None)
+    flow = flowkit.dis(f0, f1, preset=preset, coarsest_scale=coarsest, normalize=False)
+    assert _epe(flow, gt, valid) <= 1.02 * _epe(ref, gt, valid)
+    diff = np.linalg.norm(flow - ref, axis=-1).mean()
+    assert diff < 0.1
+    default = flowkit.dis(f0, f1, preset=preset, normalize=False)
+    assert diff < np.linalg.norm(default - ref, axis=-1).mean()
+
+
+def test_coarsest_scale_lowers_the_rule_and_never_raises_it():
+    # OpenCV 5.1 (measured on RubberWhale, whose rule gives 4): -1 and every value >= 4 give
+    # its default flow to the bit, 0-3 another; flowkit's default is unchanged to the bit
+    a = _u8(textured_image(96, 128, seed=12))
+    b = np.roll(a, (3, -5), axis=(0, 1))
+    assert kd.coarsest_scale(96, 128, 8) == 2
+    ref = flowkit.dis(a, b, preset="accurate")
+    for value in (-1, 2, 3, 99, np.int64(2)):
+        np.testing.assert_array_equal(flowkit.dis(a, b, preset="accurate", coarsest_scale=value),
+                                      ref)
+    np.testing.assert_array_equal(flowkit.DIS(preset="accurate", coarsest_scale=3)(a, b), ref)
+    lower = flowkit.dis(a, b, preset="accurate", coarsest_scale=1)
+    assert np.abs(lower - ref).max() > 0.1
+    assert _dis.select_scales(96, 128, 0, 8, 3, 1) == ({0: (96, 128), 1: (48, 64)}, 8, 3)
+    # below finest_scale, OpenCV's small-frame choice whatever the value: patch 8, scales 2
+    # (floor(log2(2 * 128 / 40))) to 0, where finest_scale 2 alone runs scale 2 (OpenCV's
+    # ultrafast on this pair with 0 or 1: 0.0002 px from flowkit's, 0.23 px from its default)
+    auto = ({0: (96, 128), 1: (48, 64), 2: (24, 32)}, 8, 3)
+    assert _dis.select_scales(96, 128, 2, 8, 3, -1) == ({2: (24, 32)}, 8, 3)
+    assert _dis.select_scales(96, 128, 2, 8, 3, 1) == auto
+    assert _dis.select_scales(96, 128, 2, 8, 3, 0) == auto
+
+
 @pytest.mark.parametrize("preset, setters", [
     ("ultrafast", {}),
     ("fast", dict(VariationalRefinementIterations=0)),
@@ -572,6 +619,10 @@ def test_a_3d_array_with_a_long_last_axis_is_said_to_be_read_as_a_batch():
     (dict(patch_stride=9), ValueError, r"patch_stride: expected at most patch_size \(8\)"),
     (dict(finest_scale=-1), ValueError, "finest_scale: expected an integer >= 0, got -1"),
     (dict(finest_scale=99), ValueError, "finest_scale: expected an integer <= 10, got 99"),
+    (dict(coarsest_scale=-2), ValueError,
+     r"coarsest_scale: expected -1 \(automatic\) or an integer >= 0, got -2"),
+    (dict(coarsest_scale=1.0), TypeError, "coarsest_scale: expected an integer, got"),
+    (dict(coarsest_scale=None), TypeError, "coarsest_scale: expected an integer, got None"),
     (dict(gradient_descent_iterations=0), ValueError, "gradient_descent_iterations"),
     (dict(variational_refinement_iterations=-1), ValueError, "variational_refinement_iterations"),
     (dict(variational_refinement_alpha=-1.0), ValueError, "variational_refinement_alpha"),
