@@ -78,15 +78,17 @@ def test_lucas_kanade_sparse_real(benchmark, impl, count):
 
 @pytest.mark.parametrize("size", list(SIZES))
 @pytest.mark.parametrize("impl", ["flowkit", "opencv"])
-@pytest.mark.parametrize("options", ["default", "block_size=7", "harris"])
+@pytest.mark.parametrize("options", ["default", "block_size=7", "harris", "gradient_size=5"])
 def test_good_features(benchmark, impl, size, options):
     # block_size=7 is OpenCV's tracking sample's (lk_track.py); harris: k=0.04
     frame0, _ = gray_pair(size)
     benchmark.group = f"good_features {options} {size}"
     ours = {"default": {}, "block_size=7": {"block_size": 7},
-            "harris": {"use_harris_detector": True}}[options]
+            "harris": {"use_harris_detector": True},
+            "gradient_size=5": {"gradient_size": 5}}[options]
     theirs = {"default": {}, "block_size=7": {"blockSize": 7},
-              "harris": {"useHarrisDetector": True}}[options]
+              "harris": {"useHarrisDetector": True},
+              "gradient_size=5": {"mask": None, "blockSize": 3, "gradientSize": 5}}[options]
     if impl == "flowkit":
         def fn():
             return flowkit.good_features(frame0, 2000, 0.01, 5, **ours)

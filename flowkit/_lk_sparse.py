@@ -11,6 +11,7 @@ from ._validate import (check_bool, check_float, check_int, check_one_frame, che
                         check_same_shape, check_valid_mask, scalar)
 
 MAX_BLOCK_SIZE = 255  # good_features' box: its time grows with the side
+MAX_GRADIENT_SIZE = 31  # OpenCV's largest Sobel aperture (getSobelKernels)
 
 
 def _check_frame(name, frame):
@@ -47,6 +48,15 @@ def _check_win_size(win_size):
         return (check_int("win_size", win_size[0], min_value=3),
                 check_int("win_size", win_size[1], min_value=3))
     raise TypeError(f"win_size: expected an integer >= 3 or a (width, height) pair, got {win_size!r}")
+
+
+def _check_gradient_size(gradient_size):
+    """OpenCV's Sobel aperture: -1 (Scharr) or an odd integer in [1, 31]."""
+    value = check_int("gradient_size", gradient_size)
+    if value != -1 and not (1 <= value <= MAX_GRADIENT_SIZE and value % 2 == 1):
+        raise ValueError("gradient_size: expected -1 (Scharr) or an odd integer from 1 to "
+                         f"{MAX_GRADIENT_SIZE} (the Sobel aperture: 1, 3, 5, 7, ...), got {value}")
+    return value
 
 
 def _hwc(frame, backend):
@@ -282,12 +292,14 @@ def _track_cpu(f0, f1, pts, init, stretch, *, win_w, win_h, max_level, max_iter,
 
 
 def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, mask=None,
-                  block_size=3, use_harris_detector=False, k=0.04, normalize=True, device=None):
+                  block_size=3, gradient_size=3, use_harris_detector=False, k=0.04,
+                  normalize=True, device=None):
     """Shi-Tomasi corners: points worth tracking with :func:`lucas_kanade_sparse`.
 
     Matches ``cv2.goodFeaturesToTrack(frame, max_corners, quality, min_distance, mask,
-    block_size, 3, use_harris_detector, k)``: the response is the smaller eigenvalue of the
-    structure tensor of 3x3 Sobel derivatives summed over a ``block_size`` x ``block_size`` box
+    block_size, gradient_size, use_harris_detector, k)``: the response is the smaller
+    eigenvalue of the structure tensor of Sobel derivatives (3x3 by default) summed over a
+    ``block_size`` x ``block_size`` box
     (or the Harris measure of that tensor); corners are the pixels (not on the image border)
     above ``quality`` times the strongest response that are 3x3 local maxima, taken by
     decreasing response while at least ``min_distance`` from every corner already taken.
@@ -313,6 +325,14 @@ def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, m
         Side of the box the structure tensor is summed over, 1 to 255 (OpenCV's ``blockSize``;
         an even size has one more row and column before the pixel than after it, as OpenCV's
         box filter). The time grows with the size (the sums run along rows, then columns).
+    gradient_size : int, default 3
+        Aperture of the Sobel derivatives (OpenCV's ``gradientSize``, ``cv2.Sobel``'s
+        ``ksize``): an odd size from 1 to 31 (1: the central difference ``[-1, 0, 1]``
+        without smoothing), or -1 for the 3x3 Scharr derivatives. The derivatives are scaled
+        as OpenCV's ``cornerMinEigenVal`` scales them, by ``1 / (2**(gradient_size - 1) *
+        block_size)`` (Scharr: ``1 / (8 block_size)``) on the [0, 1] scale, which changes the
+        response's units, not the corners. Sizes other than 3 take a slower general path
+        whose time grows with the square of the size.
     use_harris_detector : bool, default False
         Rank by the Harris measure ``det(M) - k trace(M)^2`` of the summed tensor ``M``
         (``cv2.cornerHarris``) instead of its smaller eigenvalue (Shi-Tomasi).
@@ -338,14 +358,15 @@ def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, m
     Raises
     ------
     TypeError
-        A frame dtype not listed above; ``max_corners`` or ``block_size`` not an integer;
+        A frame dtype not listed above; ``max_corners``, ``block_size`` or ``gradient_size``
+        not an integer;
         ``use_harris_detector`` or ``normalize`` not a bool; a ``mask`` that is not bool or
         numeric.
     ValueError
         A frame of 2 or more than 4 channels, or holding NaN or infinity; ``quality`` outside
-        (0, 1]; a negative ``max_corners`` or ``min_distance``; ``block_size`` outside 1-255; a
-        ``k`` that is not finite; a ``mask`` whose shape is not the frame's (H, W) or that holds
-        NaN; an unknown ``device``.
+        (0, 1]; a negative ``max_corners`` or ``min_distance``; ``block_size`` outside 1-255;
+        ``gradient_size`` not -1 or odd in 1-31; a ``k`` that is not finite; a ``mask`` whose
+        shape is not the frame's (H, W) or that holds NaN; an unknown ``device``.
 
     References
     ----------
@@ -366,6 +387,7 @@ def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, m
     if mask is not None:
         mask = check_valid_mask(mask, frame.shape[:2], " (H, W of frame)", name="mask")
     block_size = check_int("block_size", block_size, min_value=1, max_value=MAX_BLOCK_SIZE)
+    gradient_size = _check_gradient_size(gradient_size)
     harris = check_bool("use_harris_detector", use_harris_detector)
     k = check_float("k", k)
     normalize = check_bool("normalize", normalize)
@@ -374,18 +396,20 @@ def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, m
     prep = prepare_frames((frame,), ("frame",), normalize=normalize, batched=False,
                           has_channels=frame.ndim == 3, integer_levels=True)
     frame = prep.frames[0]
-    # OpenCV's derivative scale for a 3x3 Sobel summed over block_size^2, on the [0, 1] scale
-    scale = prep.gain / (4.0 * block_size)
+    # OpenCV's derivative scale (cornerEigenValsVecs) for the aperture, summed over
+    # block_size^2, on the [0, 1] scale: 4 for the 3x3 Sobel, 8 for Scharr
+    norm = 8.0 if gradient_size == -1 else float(1 << (gradient_size - 1))
+    scale = prep.gain / (norm * block_size)
     from .kernels import lk_sparse as lk
 
     if backend == CUDA:
         from .kernels import lk_sparse_cuda
 
         eig = to_host(lk_sparse_cuda.corner_response(_hwc(frame, backend), scale, block_size,
-                                                     harris, k))
+                                                     harris, k, gradient_size))
     else:
         eig = lk.corner_response(host_array(_hwc(frame, backend), np.float32), np.float32(scale),
-                                 block_size, harris, k)
+                                 block_size, harris, k, gradient_size)
     if block_size % 2 == 0:
         # an even box (one more row before the pixel than after) at row 0 covers the rows of
         # row 1's box mirrored (reflect-101), so the two responses are equal; OpenCV's float64

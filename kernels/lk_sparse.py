@@ -257,6 +257,59 @@ def sobel_tensor_pixel(img, y, x, scale):
     return sxx, sxy, syy
 
 
+def derivative_kernels(gradient_size, scale):
+    """OpenCV's 1-D kernels of the first derivative of aperture ``gradient_size``
+    (``getDerivKernels``): ``(derivative, smoothing)`` float32, to be correlated (the
+    derivative along its axis, the smoothing across it), ``scale`` folded into the smoothing
+    as ``Sobel`` folds it. Sobel: the binomial smoothing of ``gradient_size`` taps and the
+    difference of ``gradient_size - 1`` binomial taps (1: ``[-1, 0, 1]`` and no smoothing);
+    -1: Scharr's ``[-1, 0, 1]`` and ``[3, 10, 3]``."""
+    if gradient_size == -1:
+        derivative, smoothing = [-1.0, 0.0, 1.0], [3.0, 10.0, 3.0]
+    elif gradient_size == 1:
+        derivative, smoothing = [-1.0, 0.0, 1.0], [1.0]
+    else:
+        n = gradient_size - 1
+        smoothing = [float(math.comb(n, i)) for i in range(n + 1)]
+        derivative = [float(math.comb(n - 1, i - 1) if i > 0 else 0)
+                      - float(math.comb(n - 1, i) if i < n else 0) for i in range(n + 1)]
+    return (np.array(derivative, np.float32),
+            (np.array(smoothing, np.float64) * scale).astype(np.float32))
+
+
+@jit
+def derivative_tensor_pixel(img, y, x, kd, ks):
+    """:func:`sobel_tensor_pixel` with the derivatives of other apertures: ``dx`` correlates
+    ``kd`` along the row then ``ks`` down the column, ``dy`` ``ks`` along the row then ``kd``
+    down the column (``derivative_kernels``; OpenCV's ``Sobel`` filters rows first)."""
+    h = img.shape[0]
+    w = img.shape[1]
+    rd = kd.shape[0] // 2
+    rs = ks.shape[0] // 2
+    sxx = np.float32(0.0)
+    sxy = np.float32(0.0)
+    syy = np.float32(0.0)
+    for c in range(img.shape[2]):
+        dx = np.float32(0.0)
+        for i in range(ks.shape[0]):
+            yy = border_index(y + i - rs, h, R101)
+            row = np.float32(0.0)
+            for j in range(kd.shape[0]):
+                row += kd[j] * img[yy, border_index(x + j - rd, w, R101), c]
+            dx += ks[i] * row
+        dy = np.float32(0.0)
+        for i in range(kd.shape[0]):
+            yy = border_index(y + i - rd, h, R101)
+            row = np.float32(0.0)
+            for j in range(ks.shape[0]):
+                row += ks[j] * img[yy, border_index(x + j - rs, w, R101), c]
+            dy += kd[i] * row
+        sxx += dx * dx
+        sxy += dx * dy
+        syy += dy * dy
+    return sxx, sxy, syy
+
+
 @jit
 def corner_measure(sxx, sxy, syy, harris, k):
     """The corner response of a box-summed structure tensor: the Harris measure
@@ -924,18 +977,24 @@ def _track_points_band(img0, gx0, gy0, img1, geo, C, pts, init, use_init, win_w,
 # corners (Shi-Tomasi)
 
 
-def corner_response(img, scale, block_size, harris, k):
+def corner_response(img, scale, block_size, harris, k, gradient_size=3):
     """Corner response map (:func:`corner_measure`) of the ``block_size``-box-summed Sobel
-    structure tensor of a C-contiguous (H, W, C) float32 ``img``, as ``sobel_tensor_pixel`` then
-    ``box_response_pixel`` at every pixel. Passes over bands of rows (``parallel.run_bands``):
-    the tensor, then for the default (the 3x3 box's smaller eigenvalue) the box sums written
-    out as flat loops that vectorise, else the box sums along rows, then along columns."""
+    structure tensor of a C-contiguous (H, W, C) float32 ``img``, as ``sobel_tensor_pixel`` (or
+    ``derivative_tensor_pixel`` for another ``gradient_size``, OpenCV's aperture: -1 or odd)
+    then ``box_response_pixel`` at every pixel; derivatives multiplied by ``scale``. Passes
+    over bands of rows (``parallel.run_bands``): the tensor, then for the default (the 3x3
+    box's smaller eigenvalue) the box sums written out as flat loops that vectorise, else the
+    box sums along rows, then along columns."""
     h, w, _ = img.shape
     txx = np.empty((h, w), np.float32)
     txy = np.empty((h, w), np.float32)
     tyy = np.empty((h, w), np.float32)
     eig = np.empty((h, w), np.float32)
-    run_bands(_sobel_tensor_band, img, scale, txx, txy, tyy)
+    if gradient_size == 3:
+        run_bands(_sobel_tensor_band, img, scale, txx, txy, tyy)
+    else:
+        kd, ks = derivative_kernels(gradient_size, scale)
+        run_bands(_derivative_tensor_band, img, kd, ks, txx, txy, tyy)
     if block_size == 3 and not harris:
         run_bands(_min_eig_band, txx, txy, tyy, eig)
     else:
@@ -972,6 +1031,17 @@ def _sobel_tensor_band(img, scale, txx, txy, tyy, band, n_bands):
         for x in range(w):
             if not fast or x == 0 or x == w - 1:
                 txx[y, x], txy[y, x], tyy[y, x] = sobel_tensor_pixel(img, y, x, scale)
+
+
+@jit
+def _derivative_tensor_band(img, kd, ks, txx, txy, tyy, band, n_bands):
+    """Rows ``band`` of ``n_bands`` of the structure tensor of another aperture's derivatives
+    (``corner_response``)."""
+    h, w, _ = img.shape
+    start, stop = band_range(h, band, n_bands)
+    for y in range(start, stop):
+        for x in range(w):
+            txx[y, x], txy[y, x], tyy[y, x] = derivative_tensor_pixel(img, y, x, kd, ks)
 
 
 @jit(fastmath=FAST)

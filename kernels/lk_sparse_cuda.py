@@ -23,6 +23,7 @@ _bilinear_at = device_function(lk.bilinear_at)
 _scharr_at = device_function(lk.scharr_at)
 _pyr_down_at = device_function(lk.pyr_down_at)
 _sobel_tensor_pixel = device_function(lk.sobel_tensor_pixel)
+_derivative_tensor_pixel = device_function(lk.derivative_tensor_pixel)
 _box_response_pixel = device_function(lk.box_response_pixel)
 _window_base = device_function(lk.window_base)
 
@@ -346,6 +347,16 @@ def _tensor_kernel(img, scale, txx, txy, tyy):
 
 
 @cuda.jit
+def _derivative_tensor_kernel(img, kd, ks, txx, txy, tyy):
+    x, y = cuda.grid(2)
+    if x < img.shape[1] and y < img.shape[0]:
+        sxx, sxy, syy = _derivative_tensor_pixel(img, y, x, kd, ks)
+        txx[y, x] = sxx
+        txy[y, x] = sxy
+        tyy[y, x] = syy
+
+
+@cuda.jit
 def _response_kernel(txx, txy, tyy, block_size, harris, k, eig):
     x, y = cuda.grid(2)
     if x < eig.shape[1] and y < eig.shape[0]:
@@ -360,7 +371,7 @@ def _to_float_kernel(src, dst):
             dst[y, x, c] = src[y, x, c]
 
 
-def corner_response(frame, scale, block_size, harris, k):
+def corner_response(frame, scale, block_size, harris, k, gradient_size=3):
     """Corner response (``lk_sparse.corner_response``) of a device (H, W, C) frame; a device
     (H, W) float32 array."""
     h, w = frame.shape[:2]
@@ -370,7 +381,11 @@ def corner_response(frame, scale, block_size, harris, k):
     txx = cuda.device_array((h, w), np.float32)
     txy = cuda.device_array((h, w), np.float32)
     tyy = cuda.device_array((h, w), np.float32)
-    _tensor_kernel[grid, block](img, np.float32(scale), txx, txy, tyy)
+    if gradient_size == 3:
+        _tensor_kernel[grid, block](img, np.float32(scale), txx, txy, tyy)
+    else:
+        kd, ks = (cuda.to_device(a) for a in lk.derivative_kernels(gradient_size, scale))
+        _derivative_tensor_kernel[grid, block](img, kd, ks, txx, txy, tyy)
     eig = cuda.device_array((h, w), np.float32)
     _response_kernel[grid, block](txx, txy, tyy, int(block_size), bool(harris), np.float32(k), eig)
     return eig

@@ -355,7 +355,8 @@ def test_sparse_tracking(data):
         if finite(frame0, frame1):
             assert np.isfinite(points1[status]).all() and np.isfinite(err[status]).all()
     corners = call(flowkit.good_features, frame0, option(data, st.integers(1, 50), [0, -1]),
-                   option(data, [0.01, 0.5, 1.0], [0.0, 1.5]))
+                   option(data, [0.01, 0.5, 1.0], [0.0, 1.5]),
+                   gradient_size=option(data, [3, 5, -1, 1], [0, 2, 33]))
     if corners is not None:
         assert corners.ndim == 2 and corners.shape[1] == 2 and corners.dtype == np.float32
         assert finite(corners)

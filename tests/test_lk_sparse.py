@@ -120,6 +120,38 @@ def test_good_features_block_size_and_harris_match_opencv(rubberwhale, block_siz
     assert np.mean(cKDTree(ours).query(theirs)[0] <= 1.0) >= 0.95
 
 
+@pytest.mark.parametrize("name", ["RubberWhale", "Sintel-alley_1"])
+@pytest.mark.parametrize("gradient_size, block_size, harris", [
+    (5, 3, False), (5, 7, False), (5, 2, False), (7, 3, False), (7, 4, False), (5, 5, True),
+    (7, 3, True), (1, 3, False), (-1, 3, False), (-1, 5, True), (15, 3, False)])
+def test_good_features_gradient_size_matches_opencv(name, gradient_size, block_size, harris):
+    # gradient_size is goodFeaturesToTrack's gradientSize (the Sobel aperture; -1 Scharr),
+    # with cornerEigenValsVecs' derivative scale; the tolerance of the block_size test above
+    # (measured: the same corners as OpenCV's on the four shared pairs for -1, 1, 5, 7, 9, 15
+    # and 31 with blocks 2, 3, 7 and Harris with 3, 5; responses within 5e-6 of the largest)
+    frame0 = ground_truth_case(name)[0]
+    ours = flowkit.good_features(frame0, 1000, 0.01, 5, block_size=block_size,
+                                 gradient_size=gradient_size, use_harris_detector=harris,
+                                 normalize=False)
+    theirs = cv2.goodFeaturesToTrack(frame0, 1000, 0.01, 5, mask=None, blockSize=block_size,
+                                     gradientSize=gradient_size, useHarrisDetector=harris,
+                                     k=0.04).reshape(-1, 2)
+    assert abs(len(ours) - len(theirs)) <= max(1, 0.02 * len(theirs))
+    assert np.mean(cKDTree(theirs).query(ours)[0] <= 1.0) >= 0.95
+    assert np.mean(cKDTree(ours).query(theirs)[0] <= 1.0) >= 0.95
+    default = flowkit.good_features(frame0, 1000, 0.01, 5, block_size=block_size,
+                                    use_harris_detector=harris, normalize=False)
+    assert not np.array_equal(ours, default)  # the aperture changed the corners
+
+
+def test_good_features_gradient_size_3_is_the_default():
+    frame = (textured_image(40, 52, seed=9) * 255).astype(np.uint8)
+    for options in ({}, dict(block_size=4), dict(use_harris_detector=True)):
+        np.testing.assert_array_equal(flowkit.good_features(frame, 0, 0.01, 0, gradient_size=3,
+                                                            **options),
+                                      flowkit.good_features(frame, 0, 0.01, 0, **options))
+
+
 def test_good_features_mask_matches_opencv(rubberwhale):
     # the strongest response (quality's reference) is taken inside the mask, as OpenCV's
     # minMaxLoc with the mask: a weak region alone still gives corners
@@ -153,6 +185,12 @@ def test_good_features_option_errors():
         g(frame, block_size=256)
     with pytest.raises(TypeError, match="block_size: expected an integer"):
         g(frame, block_size=2.5)
+    for bad in (0, 2, 33, -3):
+        with pytest.raises(ValueError, match=r"gradient_size: expected -1 \(Scharr\) or an odd "
+                                             rf"integer from 1 to 31 .*, got {bad}$"):
+            g(frame, gradient_size=bad)
+    with pytest.raises(TypeError, match="gradient_size: expected an integer, got"):
+        g(frame, gradient_size=5.0)
     with pytest.raises(TypeError, match="use_harris_detector: expected a bool"):
         g(frame, use_harris_detector="yes")
     with pytest.raises(ValueError, match="k: expected a finite number, got nan"):
@@ -598,7 +636,8 @@ def test_cuda_matches_cpu():
                                   flowkit.good_features(frame0, 10, 0.01, 2))
     mask = np.ones(frame0.shape, bool)
     mask[:, :6] = False
-    for options in (dict(block_size=4), dict(use_harris_detector=True, k=0.05, mask=mask)):
+    for options in (dict(block_size=4), dict(use_harris_detector=True, k=0.05, mask=mask),
+                    dict(gradient_size=5, block_size=2), dict(gradient_size=-1)):
         gpu = flowkit.good_features(frame0, 10, 0.01, 2, device="cuda", **options)
         np.testing.assert_array_equal(gpu, flowkit.good_features(frame0, 10, 0.01, 2, **options))
 
@@ -761,22 +800,34 @@ def test_pure_noise_is_tracked_as_texture():
     assert len(flowkit.good_features(n0, 50, 0.01, 3)) == 50  # noise peaks are corners
 
 
-@pytest.mark.parametrize("channels, block_size, harris", [
-    (1, 3, False), (3, 3, False), (1, 4, False), (3, 7, True), (1, 3, True), (1, 40, False)])
-def test_corner_response_is_float32_within_rounding_of_float64(channels, block_size, harris):
+@pytest.mark.parametrize("channels, block_size, harris, gradient_size", [
+    (1, 3, False, 3), (3, 3, False, 3), (1, 4, False, 3), (3, 7, True, 3), (1, 3, True, 3),
+    (1, 40, False, 3), (1, 3, False, 5), (3, 4, True, 7), (1, 3, False, 1), (3, 3, False, -1),
+    (1, 2, True, 31)])
+def test_corner_response_is_float32_within_rounding_of_float64(channels, block_size, harris,
+                                                                gradient_size):
     # sobel_tensor_pixel (image borders; every pixel of colour images; every pixel on the GPU)
     # is float32 throughout (an int 2 once promoted it to float64, also in the CUDA kernel):
     # a float64 NumPy reference of the Sobel structure tensor, box sums (reflect-101, OpenCV's
     # anchor for even sizes; a box larger than the image reflects again) and the smaller
     # eigenvalue / 2 or the Harris measure agrees to 2e-6 of the largest response (float32
-    # rounding of sums of ~30-5000 products)
+    # rounding of sums of ~30-5000 products). Other apertures (derivative_tensor_pixel, also
+    # the CUDA kernel's): float64 cv2.Sobel (reflect-101, ksize -1 is Scharr), the same bound
+    # (measured 1.8e-7 to 9.7e-7, the most for 31, whose kernel reaches across the 23 rows
+    # and reflects again)
     img = np.random.default_rng(7).random((23, 31, channels)).astype(np.float32)
-    scale = 1.0 / (4 * block_size)
+    norm = 8 if gradient_size == -1 else 2 ** (gradient_size - 1)  # OpenCV's derivative scale
+    scale = 1.0 / (norm * block_size)
     k = 0.06
-    eig = lk.corner_response(img, np.float32(scale), block_size, harris, k)
+    eig = lk.corner_response(img, np.float32(scale), block_size, harris, k, gradient_size)
     p = np.pad(img.astype(np.float64), ((1, 1), (1, 1), (0, 0)), mode="reflect")
     dx = ((p[:-2, 2:] - p[:-2, :-2]) + 2 * (p[1:-1, 2:] - p[1:-1, :-2]) + (p[2:, 2:] - p[2:, :-2])) * scale
     dy = ((p[2:, :-2] - p[:-2, :-2]) + 2 * (p[2:, 1:-1] - p[:-2, 1:-1]) + (p[2:, 2:] - p[:-2, 2:])) * scale
+    if gradient_size != 3:
+        planes = [img[..., c].astype(np.float64) for c in range(channels)]
+        dx, dy = (np.dstack([cv2.Sobel(q, cv2.CV_64F, *order, ksize=gradient_size, scale=scale,
+                                       borderType=cv2.BORDER_REFLECT_101) for q in planes])
+                  for order in ((1, 0), (0, 1)))
 
     def box(t):
         before = block_size // 2
