@@ -2428,7 +2428,8 @@ _FLAGS = {"path: ": "", "codec: ": "--codec: ", "fps: ": "--fps: ", "step: ": "-
           "workers: ": "--workers: ", "inputs: ": "INPUTS: ", "out: ": "--out: ",
           "outputs: ": "-o: ", "threads_per_worker: ": "--threads-per-worker: ",
           "chunk_frames: ": "--chunk-frames: ", "scheduler: ": "--scheduler: ",
-          "device: ": "--device: ", "job_options: ": "-O ", "model: ": "--model: "}
+          "device: ": "--device: ", "job_options: ": "-O ", "model: ": "--model: ",
+          "data: ": "--data: "}
 # the argument of each command with one input that the library's input path parameter (the
 # video reader's path, retime's and translate's src) came from, named in their errors
 _INPUT_ARGUMENTS = {"flow": "FRAME0", "predict": "INPUT", "retime": "INPUT", "translate": "INPUT"}

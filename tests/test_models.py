@@ -822,12 +822,44 @@ def test_cli_train_shrink_beyond_the_frame_size_finds_nothing(tmp_path, capsys, 
     # the crop, as frames too small for it are, and nothing is found
     from flowkit.cli import main
 
-    data = _moving_frames(tmp_path / "frames")
+    data = _moving_frames(tmp_path / "frames", n=8)  # not too short for predict-gan's clips
     out = tmp_path / "w.safetensors"
     assert main(_train_args(model, data, out, "--shrink", "100")) == 2
     err = capsys.readouterr().err.strip()
     assert err == (f"flowkit: error: --data: {nothing} found in {data} (see flowkit train "
                    f"{model} --help)")
+    assert not list(tmp_path.glob("w.*"))
+
+
+@needs_torch
+@pytest.mark.parametrize("model, nothing, sample, frames", [
+    ("interp-refine", "triplet", "triplet of frames", 3),
+    ("predict-gan", "clip of 8 frames", "clip of 8 frames", 8)])
+def test_train_data_errors_name_data_and_a_video_too_short(tmp_path, capsys, model, nothing,
+                                                           sample, frames):
+    # the training functions' data errors named the command line's --data, not their parameter
+    # data; a video shorter than a sample was skipped without a word: "no triplet of at least
+    # 32x32 pixels with motion found in short.mp4"
+    from flowkit.cli import main
+    from flowkit.models.train import train_interp_refine
+    from flowkit.models.train_gan import train_predict_gan
+
+    train = {"interp-refine": train_interp_refine, "predict-gan": train_predict_gan}[model]
+    short = tmp_path / "short.mp4"
+    a, _, _ = _pair(h=40, w=60, shift=0)
+    with flowkit.VideoWriter(short, 10) as writer:
+        for k in range(frames - 1):
+            writer.write(np.ascontiguousarray(np.roll(a, 2 * k, axis=1)))
+    out = tmp_path / "w.safetensors"
+    with pytest.raises(FileNotFoundError, match="^data: no such file or folder '.*absent'$"):
+        train(tmp_path / "absent", out, progress=False)
+    expected = (f"data: no {nothing} of at least 32x32 pixels with motion found in {short}; too "
+                f"short for a {sample}: {short} ({frames - 1} frames)")
+    with pytest.raises(ValueError, match="^" + re.escape(expected) + "$"):
+        train(short, out, crop=32, threads=1, progress=False, log=lambda line: None)
+    assert main(_train_args(model, short, out)) == 2
+    assert capsys.readouterr().err.strip() == (f"flowkit: error: --{expected} (see flowkit train "
+                                               f"{model} --help)")
     assert not list(tmp_path.glob("w.*"))
 
 

@@ -59,7 +59,7 @@ def find_sources(paths):
     sources = []
     for p in map(Path, paths):
         if not p.exists():
-            raise FileNotFoundError(f"--data: no such file or folder {str(p)!r}")
+            raise FileNotFoundError(f"data: no such file or folder {str(p)!r}")
         if p.is_dir():
             # not hidden files (macOS's ._clip.mp4), as batch and image folders skip them
             videos = sorted(f for f in p.iterdir() if f.suffix.lower() in VIDEO_SUFFIXES
@@ -87,13 +87,14 @@ def data_stamp(sources):
 
 def _check_folders(sources):
     """A folder among ``sources`` (:func:`find_sources`: one with no video file) that holds no
-    image file either is a ``ValueError`` naming ``--data`` and both kinds of file (it said
-    "the folder holds no image files" of a folder of videos of another extension)."""
+    image file either is a ``ValueError`` naming ``data`` (the command line's ``--data``)
+    and both kinds of file (it said "the folder holds no image files" of a folder of videos
+    of another extension)."""
     from ..video import IMAGE_EXTENSIONS, is_folder_image
 
     for source in sources:
         if source.is_dir() and not any(is_folder_image(f) for f in source.iterdir()):
-            raise ValueError(f"--data: the folder {source} holds no video file "
+            raise ValueError(f"data: the folder {source} holds no video file "
                              f"({', '.join(sorted(VIDEO_SUFFIXES))}) and no image file "
                              f"({', '.join(sorted(IMAGE_EXTENSIONS))})")
 
@@ -513,19 +514,35 @@ def check_start(out, device, resume, run, parts):
     return None if resume is None else read_checkpoint(resume, run, parts)
 
 
+def _too_short(sources, frames, sequence):
+    """``"; too short for a SEQUENCE: A (2 frames), ..."``: the sources with fewer than
+    ``frames`` frames (the samplers skip them without a word; at most ``frames`` of each are
+    decoded), or ``""``."""
+    from ..video import iter_frames
+
+    short = []
+    for source in sources if frames > 1 else ():
+        count = sum(1 for _ in itertools.islice(iter_frames(source), frames))
+        if count < frames:
+            short.append(f"{source} ({count} frame{'s' if count != 1 else ''})")
+    return f"; too short for a {sequence}: {', '.join(short)}" if short else ""
+
+
 def _rounded(loss):
     return round(loss, 5) if isinstance(loss, float) else {k: round(v, 5) for k, v in loss.items()}
 
 
 def train_model(name, model, data, out, *, make_crops, augment, epochs, batch, lr, device,
                 resume, seed, threads, cache, command, progress, log, per_sample, nothing,
-                crop_options, loss=loss_fn, step=None, meta=None, sequence=None):
+                crop_options, loss=loss_fn, step=None, meta=None, sequence=None,
+                sequence_frames=1):
     """What ``flowkit train`` runs for every model: find the sources under ``data``, make the
     crops with ``make_crops(sources, rng)`` (or load them from ``cache``, default
     ``OUT.cache.pt``, when it was made from the same sources (paths, and :func:`data_stamp`:
     their files' sizes and times), seed and ``crop_options``, the
     options ``make_crops`` uses; else it is made again; none made is
-    ``ValueError("--data: <nothing> found in <sources>")``),
+    ``ValueError("data: <nothing> found in <sources>")``, naming the sources with fewer than
+    the ``sequence_frames`` frames of a sample, :func:`_too_short`),
     :func:`fit` ``model`` (a module, or a dict of modules whose ``"model"`` is saved) with
     ``loss`` or ``step``, write ``out`` and its metadata (``meta`` added). Returns the
     metadata. Before the crops are made: ``device``, the folder of ``out`` and the checkpoint
@@ -533,14 +550,15 @@ def train_model(name, model, data, out, *, make_crops, augment, epochs, batch, l
     ``lr`` and ``meta``, unfinished) are checked. A model whose sample is a ``sequence`` of
     frames (``"triplet of frames"``) refuses an image file among the sources first
     (``ValueError``: a single image holds none); a folder with neither video nor image files
-    is a ``ValueError`` naming ``--data`` before the crops are made."""
+    is a ``ValueError`` naming ``data`` (the command line's ``--data``) before the crops are
+    made."""
     sources = find_sources(data)
     if sequence is not None:
         from ..video import IMAGE_EXTENSIONS
 
         for source in sources:
             if source.is_file() and source.suffix.lower() in IMAGE_EXTENSIONS:
-                raise ValueError(f"--data: {source} is a single image, which holds no {sequence}: "
+                raise ValueError(f"data: {source} is a single image, which holds no {sequence}: "
                                  f"{name} trains on video files or folders of frames")
     key = {"sources": [str(Path(s).resolve()) for s in sources], "data": data_stamp(sources),
            "seed": seed, **crop_options}
@@ -567,7 +585,8 @@ def train_model(name, model, data, out, *, make_crops, augment, epochs, batch, l
                                              "made from other data or options") + ": made again")
         crops = make_crops(sources, np.random.default_rng(seed))
         if not crops:
-            raise ValueError(f"--data: {nothing} found in {', '.join(map(str, sources))}")
+            raise ValueError(f"data: {nothing} found in {', '.join(map(str, sources))}"
+                             + _too_short(sources, sequence_frames, sequence))
         with atomic_path(cache) as tmp:
             torch_save({"key": key, "crops": crops}, tmp)
         count = len(next(iter(crops.values())))
@@ -604,7 +623,7 @@ def train_interp_refine(data, out, *, epochs=10, crop=128, batch=16, lr=1e-3, de
                                          shrink=shrink, gaps=list(GAPS),
                                          base=interp_refine.BASE_METHOD),
                        nothing=f"no triplet of at least {crop}x{crop} pixels with motion",
-                       sequence="triplet of frames")
+                       sequence="triplet of frames", sequence_frames=min(GAPS) + 1)
 
 
 # --- colorize ------------------------------------------------------------------------------------

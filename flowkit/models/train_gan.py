@@ -159,4 +159,5 @@ def train_predict_gan(data, out, *, epochs=4, crop=48, batch=12, lr=1e-3, device
         crop_options=dict(crop=crop, clips=clips, per_clip=per_clip, shrink=shrink, base=base),
         nothing=f"no clip of {predict_gan.CONTEXT + HORIZON} frames of at least {crop}x{crop} "
                 f"pixels with motion",
-        sequence=f"clip of {predict_gan.CONTEXT + HORIZON} frames")
+        sequence=f"clip of {predict_gan.CONTEXT + HORIZON} frames",
+        sequence_frames=predict_gan.CONTEXT + HORIZON)
