@@ -391,7 +391,8 @@ class BatchReport:
 
 def _expand(inputs):
     """The list of input files: a list of paths (each a file, a folder or a glob), one path, a
-    folder (its video files, sorted) or a glob pattern."""
+    folder (its video files, sorted) or a glob pattern; a pattern that matches a folder is a
+    ``ValueError`` naming it (it failed on a worker as "cannot open F as a video")."""
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     elif not isinstance(inputs, (list, tuple)):
@@ -412,6 +413,11 @@ def _expand(inputs):
             found = sorted(Path(p) for p in glob.glob(str(item)))
             if not found:
                 raise FileNotFoundError(f"inputs: no file matches {item}")
+            folder = next((p for p in found if p.is_dir()), None)
+            if folder is not None:
+                raise ValueError(f"inputs: the pattern {str(item)!r} matches the folder "
+                                 f"{folder}; expected video files (a pattern such as "
+                                 f"'*.mp4', or the folder itself for its videos)")
             files += found
         elif not path.exists():
             raise FileNotFoundError(f"inputs: no such file: {path}")
@@ -672,7 +678,8 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
         the consistency runs from frame to frame). A callable ``run(src, dst, **options) ->
         frames written`` is a custom job (it must be importable on the workers).
     inputs : str, Path or list of them
-        Video files, folders (their video files) or glob patterns such as ``"clips/*.mp4"``.
+        Video files, folders (their video files) or glob patterns such as ``"clips/*.mp4"``
+        (a pattern that matches a folder is a ``ValueError``).
     outputs : str, Path or list of them
         A folder (created if missing, in a folder that must exist; removed again if the run
         leaves it empty: interrupted, or every input failed) that receives one output per
@@ -720,7 +727,8 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
         cores), ``outputs`` of the wrong length, two inputs writing one output, an output
         that is an input, ``chunk_frames`` with a job that cannot be split, and job options
         the public function would refuse (checked before any task; the message starts with
-        ``job_options:``). An input that fails is reported in ``failed``, not raised.
+        ``job_options:``), a glob pattern that matches a folder. An input that fails is
+        reported in ``failed``, not raised.
     TypeError
         Arguments of the wrong type.
     FileNotFoundError

@@ -998,13 +998,26 @@ def test_a_list_of_outputs_names_each_file_once_and_no_input(clips, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]
 
 
-def test_bad_arguments(clips, tmp_path):
+def test_bad_arguments(clips, tmp_path, capsys):
     with pytest.raises(ValueError, match="job: expected one of retime, predict, flow, translate"):
         flowkit.batch("nope", clips, tmp_path)
     with pytest.raises(ValueError, match="outputs: expected 2 paths"):
         flowkit.batch("retime", clips, [tmp_path / "a.mp4"])
     with pytest.raises(FileNotFoundError, match="inputs: no file matches"):
         flowkit.batch("retime", str(tmp_path / "*.mov"), tmp_path)
+    # a pattern that matches a folder sent it to a worker: "failed: sub: path: cannot open sub
+    # as a video (Is a directory)", after the cluster started
+    (tmp_path / "sub.mkv").mkdir()
+    for inputs in (str(tmp_path / "*"), [clips[0], str(tmp_path / "sub*")]):
+        with pytest.raises(ValueError, match=r"^inputs: the pattern '.*' matches the folder "
+                                             r".*sub\.mkv; expected video files \(a pattern "
+                                             r"such as '\*\.mp4', or the folder itself for "
+                                             r"its videos\)$"):
+            flowkit.batch("retime", inputs, tmp_path / "o", factor=2)
+    assert main(["batch", "retime", str(tmp_path / "*"), "-o", str(tmp_path / "o"), "-q"]) == 2
+    assert capsys.readouterr().err.startswith(f"flowkit: error: INPUTS: the pattern "
+                                              f"'{tmp_path / '*'}' matches the folder ")
+    (tmp_path / "sub.mkv").rmdir()
     with pytest.raises(ValueError, match="horizon: the predict job needs"):
         flowkit.batch("predict", clips, tmp_path)
     with pytest.raises(ValueError, match="workers: only for the local cluster"):
