@@ -10,7 +10,7 @@ import inspect
 import re
 import threading
 
-from ._validate import check_bool, describe
+from ._validate import add_note, check_bool, describe, remade
 
 ENTRY_POINT_GROUP = "flowkit.estimators"
 
@@ -69,7 +69,9 @@ def register_estimator(name, function=None, *, replace=False):
         ``function(frame0, frame1, **options) -> flow``: frames as the caller passed them
         (``(H, W[, C])``, or batches ``(N, H, W[, C])`` where the caller passes batches),
         an ``(H, W, 2)`` (``(N, H, W, 2)``) float flow with flowkit's convention
-        (``frame0[y, x] ~ frame1[y + v, x + u]``), which is checked on every call. Its
+        (``frame0[y, x] ~ frame1[y + v, x + u]``), which is checked on every call. An
+        error it raises reaches the caller as raised, with a note naming it
+        (``exc.add_note``: ``"raised by the estimator 'mine'"``). Its
         keyword-only parameters are its options (``flow_options``), checked by name before
         any frame is processed; with ``**kwargs`` any name is passed on. None: return a
         decorator.
@@ -269,15 +271,23 @@ def get_estimator(flow, options=None, *, name="flow", options_name="flow_options
         raise TypeError(f"{name}: expected an estimator name {tuple(list_estimators())} or a callable "
                         f"(frame0, frame1) -> flow, got {describe(flow)}")
     options = dict(options)
+    # a user's callable or registered estimator: its errors say so (a note: the same type and
+    # traceback; they came unnamed, as if flowkit had raised them), and what it gave is checked
+    what = (f"the estimator {flow!r}" if isinstance(flow, str) else
+            f"the callable {getattr(flow, '__qualname__', describe(flow))} given as {name}")
 
     def estimate(frame0, frame1):
         try:
             flow_out = function(frame0, frame1, **options)
-        except (ValueError, TypeError) as exc:
-            _named(exc, options, options_name)
-        if not builtin:  # a user's callable or registered estimator: check what it gave
-            flow_out = _check_returned(name, flow_out, frame0, f"the estimator {flow!r}"
-                                       if isinstance(flow, str) else "the callable")
+        except Exception as exc:
+            if not builtin:
+                add_note(exc, f"raised by {what}")
+            if isinstance(exc, (ValueError, TypeError)):
+                _named(exc, options, options_name)
+            raise
+        if not builtin:
+            flow_out = _check_returned(name, flow_out, frame0, what if isinstance(flow, str)
+                                       else "the callable")
         return flow_out
 
     estimate.__name__ = flow if isinstance(flow, str) else getattr(flow, "__name__", "estimator")
@@ -312,7 +322,7 @@ def _named(exc, options, options_name):
     ``flowkit batch``)."""
     for key in options:
         if str(exc).startswith(f"{key}: "):
-            raise type(exc)(f"{options_name}[{key!r}]{str(exc)[len(key):]}") from exc
+            raise remade(exc, f"{options_name}[{key!r}]{str(exc)[len(key):]}") from exc
     raise exc
 
 

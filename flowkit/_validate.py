@@ -76,7 +76,25 @@ def noting_layout(note):
     except ValueError as exc:
         if not note or type(exc) is not ValueError:
             raise
-        raise ValueError(f"{exc}{note}") from exc
+        raise remade(exc, f"{exc}{note}") from exc
+
+
+def add_note(exc, note):
+    """``exc.add_note(note)`` (Python 3.11; on 3.10 the same ``__notes__`` list, which the
+    command line's one-line errors read too)."""
+    if hasattr(exc, "add_note"):
+        exc.add_note(note)
+    else:
+        exc.__notes__ = [*getattr(exc, "__notes__", ()), note]
+
+
+def remade(exc, message):
+    """An exception of ``exc``'s type with ``message`` and ``exc``'s notes (:func:`add_note`:
+    which user estimator raised it), for the helpers that re-raise an error reworded."""
+    new = type(exc)(message)
+    if getattr(exc, "__notes__", None):
+        new.__notes__ = list(exc.__notes__)
+    return new
 
 
 @contextlib.contextmanager
@@ -94,7 +112,7 @@ def renaming(name, as_name, kinds=(ValueError, TypeError, FileNotFoundError, IsA
         exact = type(exc) in kinds
         if not exact or not text.startswith(f"{name}: "):
             raise
-        raise type(exc)(f"{as_name}: {text[len(name) + 2:]}") from exc
+        raise remade(exc, f"{as_name}: {text[len(name) + 2:]}") from exc
 
 
 def import_optional(module, user, package, install):

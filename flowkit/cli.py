@@ -2440,12 +2440,15 @@ def _one_line(exc, options=(), source=None, flags=True):
     names in ``options`` (a batch job's options, given as ``-O NAME=VALUE``) as ``-O NAME``,
     as the client-side checks report them (errors raised on the workers); the input path
     parameters (``path``, ``src``) as ``source`` (the command's input argument, ``INPUT``),
-    else left out (the message names the file). ``flags=False``: the library's words, the
-    job's options as ``job_options: NAME`` (``flowkit.batch``'s report)."""
+    else left out (the message names the file); the exception's notes (a user estimator's
+    name, ``_validate.add_note``) in parentheses after it. ``flags=False``: the library's
+    words, the job's options as ``job_options: NAME`` (``flowkit.batch``'s report)."""
     message = " ".join(str(exc).split()) or "(no message)"
     if isinstance(exc, OSError) and exc.strerror and exc.filename is not None and exc.filename2 is None:
         # "[Errno 13] Permission denied: '/x/out.mp4'" as the shell tools say it
         message = f"{os.fsdecode(exc.filename)}: {exc.strerror}"
+    for note in getattr(exc, "__notes__", None) or ():  # a user estimator's: which one raised
+        message += f" ({' '.join(str(note).split())})"
     head = re.match(r"(\w+)(\[[^\]]*\])?: ", message)
     if head and head.group(1) in options:
         message = "job_options: " + message

@@ -652,6 +652,9 @@ def test_an_estimator_error_in_a_worker_is_reported_not_hung(client, clips, tmp_
                            flow=failing_estimator, retries=0, progress=False)
     assert list(report.failed) == [str(clips[0])]
     assert "no flow today" in report.failed[str(clips[0])]
+    # which estimator raised it: its note, kept on the way from the worker
+    assert report.failed[str(clips[0])].endswith(
+        " (raised by the callable failing_estimator given as flow)")
     with pytest.raises(ValueError, match="^job_options: weights: expected the path of a local "
                                          "RAFT state dict"):
         flowkit.batch("predict", [clips[0]], tmp_path / "out2", scheduler=client, horizon=2,

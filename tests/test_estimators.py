@@ -81,6 +81,48 @@ def test_an_estimator_returning_a_torch_tensor_is_read_as_an_array(registered):
         flowkit.predict(np.stack([a, a]), 1, flow=grad, context=2)
 
 
+def test_an_error_of_a_users_estimator_names_it(registered, tmp_path, capsys):
+    # an error raised inside a user's estimator reached the caller as if flowkit had raised it
+    # (a RuntimeError with the function's words only); now the same exception, with a note
+    def broken(frame0, frame1, *, u=1.0):
+        raise RuntimeError("the model is not loaded")
+
+    def refuses(frame0, frame1, *, u=1.0):
+        raise ValueError("u: expected a positive speed")
+
+    flowkit.register_estimator("broken-test", broken)
+    flowkit.register_estimator("refuses-test", refuses)
+    a = (textured_image(24, 32, seed=1) * 255).astype(np.uint8)
+    clip = np.stack([a, a])
+    with pytest.raises(RuntimeError) as raised:
+        flowkit.predict(clip, 1, flow="broken-test", context=2)
+    assert str(raised.value) == "the model is not loaded"
+    assert raised.value.__notes__ == ["raised by the estimator 'broken-test'"]
+    assert raised.traceback[-1].name == "broken"  # its own traceback, not a re-raise
+    with pytest.raises(RuntimeError) as raised:
+        flowkit.interpolate(a, a, 0.5, flow=broken)
+    assert raised.value.__notes__ == [
+        "raised by the callable test_an_error_of_a_users_estimator_names_it.<locals>.broken "
+        "given as flow"]
+    # an option it names is the caller's (flow_options['u']), the note kept
+    with pytest.raises(ValueError) as raised:
+        flowkit.predict(clip, 1, flow="refuses-test", flow_options={"u": -1}, context=2)
+    assert str(raised.value) == "flow_options['u']: expected a positive speed"
+    assert raised.value.__notes__ == ["raised by the estimator 'refuses-test'"]
+    with pytest.raises(ValueError) as raised:  # flowkit's own estimators: no note
+        flowkit.predict(clip, 1, flow="dis", flow_options={"patch_size": 100}, context=2)
+    assert not hasattr(raised.value, "__notes__")
+    import cv2
+
+    from flowkit.cli import main
+
+    cv2.imwrite(str(tmp_path / "a.png"), a)
+    assert main(["flow", str(tmp_path / "a.png"), str(tmp_path / "a.png"), "-o",
+                 str(tmp_path / "f.flo"), "--method", "broken-test"]) == 1
+    assert capsys.readouterr().err.strip() == ("flowkit: error: the model is not "
+                                               "loaded (raised by the estimator 'broken-test')")
+
+
 def test_registration_errors(registered):
     with pytest.raises(ValueError, match=r"name: 'dis' is registered already .*\)$"):
         flowkit.register_estimator("dis", _shift)
