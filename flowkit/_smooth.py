@@ -109,12 +109,6 @@ def smooth_flow(flow, *, method="gaussian", size=5, sigma=None, guide=None, sigm
                                 sigma_color=sigma_color)
     batched = flow.ndim == 4
     dtype = np.dtype(np.float64 if flow.dtype == np.float64 else np.float32)
-    # the Gaussian's taps, the bilateral's spatial weights (both made in float64) and the
-    # median's window buffer, in Python integers: at sizes near 2**63 NumPy made no taps and
-    # size * size wrapped in the kernels, which then read (the median wrote) past their buffers
-    taps, what = ((size, "Gaussian taps") if method == "gaussian"
-                  else (size * size, f"values of a {size} x {size} window"))
-    _validate.check_output_size("size", taps, 8, what)
     if method == "bilateral":
         if guide is not None:
             guide = as_array(guide, "guide", frames=True)
@@ -160,10 +154,17 @@ def smooth_flow(flow, *, method="gaussian", size=5, sigma=None, guide=None, sigm
 def check_options(*, method="gaussian", size=5, sigma=None, guide=None, sigma_color=None,
                   device=None):
     """Check the options of :func:`smooth_flow` that do not depend on the flow (``predict``
-    checks its ``smooth`` dict with it before any flow is estimated); returns ``size`` and
-    ``sigma`` (None for 0)."""
+    checks its ``smooth`` dict with it before any flow is estimated, ``flowkit predict`` its
+    ``--smooth-size`` before the input is read); returns ``size`` and ``sigma`` (None for
+    0)."""
     _validate.check_choice("method", method, METHODS)
     size = _validate.check_int("size", size, min_value=1, odd=True)
+    # the Gaussian's taps, the bilateral's spatial weights (both made in float64) and the
+    # median's window buffer, in Python integers: at sizes near 2**63 NumPy made no taps and
+    # size * size wrapped in the kernels, which then read (the median wrote) past their buffers
+    taps, what = ((size, "Gaussian taps") if method == "gaussian"
+                  else (size * size, f"values of a {size} x {size} window"))
+    _validate.check_output_size("size", taps, 8, what)
     if sigma is not None:
         if method == "median":
             raise ValueError("sigma: expected None with method='median' (no spatial weights), "

@@ -193,9 +193,6 @@ def _context(text):
     return text if text == "auto" else int(text)
 
 
-_odd_positive = _integer_from(1, odd=True)  # predict --smooth-size (smooth_flow's window)
-
-
 def _number_in(high, expected, *, closed=(False, True)):
     """Argument type: a number in (0, ``high``] (finite), else a usage error saying ``expected``;
     ``closed`` says whether 0 and ``high`` are allowed (default: not 0, ``high`` yes)."""
@@ -1086,7 +1083,7 @@ def cmd_predict(args):
         raise UsageError(f"INPUT must be a video file or a folder of images, got the image {source}")
     if args.side_by_side and args.start is None:
         raise UsageError("--side-by-side needs --start N: the truth is the input after the context")
-    if args.smooth_size and not args.smooth:
+    if args.smooth_size is not None and not args.smooth:
         raise UsageError("--smooth-size needs --smooth METHOD")
     if args.average is not None and args.context == 2:
         raise UsageError(f"--average {args.average} needs --context 3 or more, or auto: "
@@ -1118,9 +1115,16 @@ def cmd_predict(args):
     options = _method_options(args.method, args.option)
     smooth = None
     if args.smooth:
+        from ._smooth import check_options as check_smooth
+        from ._validate import OutputTooLarge
+
         smooth = {"method": args.smooth}
-        if args.smooth_size:
+        if args.smooth_size is not None:
             smooth["size"] = args.smooth_size
+        # smooth_flow's rule for its size (odd, >= 1, a window that fits in memory), before
+        # the input is read: 0 and -1 too, which argparse's own check took for "not given"
+        with renaming("size", "--smooth-size", (ValueError, TypeError, OutputTooLarge)):
+            check_smooth(**smooth)
     context, truth, times, info = _read_context(args, source)
     _compile_notice(args, *_PREDICT_DRIVERS)
     fps = grid_rate(info, args.fps)
@@ -1170,7 +1174,7 @@ def cmd_predict(args):
                    ", then predict-gan (its shipped weights change < 0.1 grey level: docs/models.md)")
     smoothing = ""  # smooth_flow's own default size is not restated here
     if args.smooth:
-        window = f", size {args.smooth_size}" if args.smooth_size else ""
+        window = f", size {args.smooth_size}" if args.smooth_size is not None else ""
         smoothing = f", motion smoothed ({args.smooth}{window})"
     scheme = args.scheme + "".join(
         part for part, shown in ((f", speed spread {spread:g}", spread), (", advected flow", advect),
@@ -2108,7 +2112,8 @@ def build_parser():
                    help="how the motions of a context > 2 are combined (default median)")
     p.add_argument("--smooth", choices=("gaussian", "median", "bilateral"),
                    help="smooth the motion first (bilateral follows the last frame's edges)")
-    p.add_argument("--smooth-size", type=_odd_positive, help="window of --smooth (odd, default 5)")
+    p.add_argument("--smooth-size", type=int, metavar="N",
+                   help="window of --smooth (odd, default 5; smooth_flow's size)")
     p.add_argument("--fps", type=_fps, help="frame rate of a video output (default: the input's, or 30)")
     p.add_argument("--codec", help="encoder of a video output, an FFmpeg name or a FourCC; default "
                    f"by extension: {_codec_defaults()}")

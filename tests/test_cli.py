@@ -1565,8 +1565,17 @@ def test_predict_speed_spread_and_advect_flow(moving_folder, tmp_path, capsys):
     (["--horizon", "2", "--context", "2", "--average", "mean"], 2,
      "--average mean needs --context 3 or more, or auto: --context 2 gives one motion, with "
      "nothing to combine"),
+    # smooth_flow's own rule (check_options), named as the flag, before the input is read: 0
+    # and -1 were argparse's, a window larger than the memory was "size: ..." (exit 1) after the
+    # flows were estimated
     (["--horizon", "2", "--smooth", "median", "--smooth-size", "4"], 2,
-     "argument --smooth-size: expected an odd integer >= 1, got '4'"),
+     "--smooth-size: expected an odd integer, got 4"),
+    (["--horizon", "2", "--smooth", "median", "--smooth-size", "0"], 2,
+     "--smooth-size: expected an integer >= 1, got 0"),
+    (["--horizon", "2", "--smooth", "gaussian", "--smooth-size=-1"], 2,
+     "--smooth-size: expected an integer >= 1, got -1"),
+    (["--horizon", "2", "--smooth", "gaussian", "--smooth-size", "1000000000001"], 2,
+     "--smooth-size: 1000000000001 Gaussian taps would need at least"),
     (["--horizon", "2", "--n-iter", "2", "--scheme", "forward"], 2,
      "--n-iter is for --scheme semi-lagrangian, not forward"),
     (["--horizon", "2", "--start", "6", "--context", "3"], 1, "8 frames; --context 3 from --start 6 needs 9"),

@@ -817,6 +817,8 @@ def test_frames_of_a_reader_that_refills_one_buffer():
     ({"method": "bilateral", "sigma_color": 0}, r"smooth\['sigma_color'\]: expected a number in "
                                                 r"\(0.0, inf\], got 0.0"),
     ({"device": "gpu"}, r"smooth\['device'\]: expected one of 'cpu', 'cuda' or None, got 'gpu'"),
+    # a window larger than the memory: found by smooth_flow after every flow, named 'size'
+    ({"size": 10 ** 12 + 1}, r"^smooth\['size'\]: 1000000000001 Gaussian taps would need"),
 ])
 def test_smooth_values_checked_before_any_flow(smooth, message):
     """A bad value in ``smooth`` is an error naming ``smooth[...]`` before the estimator runs
