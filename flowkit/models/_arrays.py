@@ -1,5 +1,5 @@
 """NumPy / CuPy arrays <-> torch tensors through DLPack (``torch.from_dlpack``,
-``numpy.from_dlpack``, ``cupy.from_dlpack``): no copy when the array and the tensor live on
+``cupy.from_dlpack``) and ``Tensor.numpy``: no copy when the array and the tensor live on
 the same device (a CuPy array and a CUDA model, a NumPy array and a CPU model), and the
 intensity conventions of flowkit's images (integers over their dtype's maximum, floats in
 [0, 1])."""
@@ -21,14 +21,15 @@ def to_tensor(x, device="cpu"):
 
 
 def like(tensor, reference):
-    """``tensor`` as an array of ``reference``'s library (CuPy or NumPy), by DLPack: the same
-    memory when the tensor lives where the library does (a CPU tensor for NumPy)."""
+    """``tensor`` as an array of ``reference``'s library (CuPy or NumPy), by DLPack for CuPy and
+    ``Tensor.numpy`` for NumPy: the same memory when the tensor lives where the library does (a
+    CPU tensor for NumPy). Not ``numpy.from_dlpack``: before NumPy 2.2 its arrays are read-only."""
     tensor = tensor.detach().contiguous()
     if type(reference).__module__.startswith("cupy"):
         import cupy
 
         return cupy.from_dlpack(tensor)
-    return np.from_dlpack(tensor.cpu())
+    return tensor.cpu().numpy()
 
 
 def intensity_scale(dtype):
