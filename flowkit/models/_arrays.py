@@ -1,8 +1,8 @@
-"""NumPy / CuPy arrays <-> torch tensors through DLPack (``torch.from_dlpack``,
-``cupy.from_dlpack``) and ``Tensor.numpy``: no copy when the array and the tensor live on
-the same device (a CuPy array and a CUDA model, a NumPy array and a CPU model), and the
-intensity conventions of flowkit's images (integers over their dtype's maximum, floats in
-[0, 1])."""
+"""NumPy / CuPy arrays <-> torch tensors through DLPack for CuPy (``torch.from_dlpack``,
+``cupy.from_dlpack``) and ``torch.from_numpy`` / ``Tensor.numpy`` for NumPy: no copy when the
+array and the tensor live on the same device (a CuPy array and a CUDA model, a NumPy array and
+a CPU model), and the intensity conventions of flowkit's images (integers over their dtype's
+maximum, floats in [0, 1])."""
 
 import numpy as np
 import torch
@@ -11,12 +11,15 @@ import torch
 def to_tensor(x, device="cpu"):
     """A NumPy or CuPy array (or anything with ``__dlpack__``) as a torch tensor on
     ``device``, sharing its memory when it is already there. NumPy arrays that DLPack cannot
-    take as they are (negative strides, read-only) are made C-contiguous first."""
+    take as they are (negative strides, read-only) are made C-contiguous first. NumPy arrays go
+    through ``torch.from_numpy`` (the same memory): NumPy's DLPack refuses bool before 1.25."""
     if not hasattr(x, "__dlpack__") or (isinstance(x, np.ndarray) and not (
             x.flags.c_contiguous and x.flags.writeable)):
         x = np.ascontiguousarray(x)
         if not x.flags.writeable:
             x = x.copy()
+    if isinstance(x, np.ndarray):
+        return torch.from_numpy(x).to(device)
     return torch.from_dlpack(x).to(device)
 
 
