@@ -298,7 +298,7 @@ def write_kitti_flow(path, flow, valid=None):
         known = small[..., 0] & small[..., 1]
         if valid is not None:
             known &= valid
-        scaled = flow * np.float64(KITTI_SCALE)  # float64: exact for every float32 input
+        scaled = flow.astype(np.float64) * KITTI_SCALE  # exact for every float32 input
         scaled += KITTI_OFFSET
         np.clip(scaled, 0, 65535, out=scaled)
         np.rint(scaled, out=scaled)
