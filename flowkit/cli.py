@@ -291,9 +291,7 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True, othe
     if kind == "flo":
         _check_flo_name(flag, path)
     if kind == "image":
-        import cv2
-
-        if not cv2.haveImageWriter(str(path)):
+        if not _have_image_writer(path):
             what = f"extension {path.suffix!r}" if path.suffix else "no extension"
             raise UsageError(f"{flag}: {path}: cannot write an image with {what} (use .png)")
     if kind == "video" and not path.suffix:  # FFmpeg picks the container by it: --codec cannot
@@ -312,6 +310,17 @@ def _check_output(flag, path, kind, inputs=(), codec=None, codec_flag=True, othe
                          + (" or give --codec" if codec_helps else ""))
     check_folder(path, flag)
     _note_existing(path)
+
+
+def _have_image_writer(path):
+    """``cv2.haveImageWriter(path)``, False where it raises: OpenCV 4's does for .exr (its
+    OpenEXR codec is off unless ``OPENCV_IO_ENABLE_OPENEXR`` is set), OpenCV 5's says False."""
+    import cv2
+
+    try:
+        return cv2.haveImageWriter(str(path))
+    except cv2.error:
+        return False
 
 
 def _refuse_stdout(flag, path):
@@ -1522,8 +1531,6 @@ class _EvenTimes(collections.abc.Sequence):
 
 def cmd_interpolate(args):
     """``flowkit interpolate``: frames between two images (flowkit.interpolate)."""
-    import cv2
-
     from flowkit.video import write_video
 
     _resolve_output(args, "output image, folder or video")
@@ -1535,7 +1542,7 @@ def cmd_interpolate(args):
     # trailing slash: a folder, as for predict (_output_kind)
     suffix = output.suffix.lower()
     kind = _output_kind(args.output)
-    if kind == "video" and (suffix in _IMAGE_OUTPUT_EXTENSIONS or cv2.haveImageWriter(str(output))):
+    if kind == "video" and (suffix in _IMAGE_OUTPUT_EXTENSIONS or _have_image_writer(output)):
         kind = "image"
     if kind == "image" and len(times) > 1:
         raise UsageError(f"OUTPUT: {output} is an image, which holds one frame, and {len(times)} "
