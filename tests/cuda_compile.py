@@ -149,6 +149,8 @@ def calls():
                     ]
     gray = image(np.uint8, "gray", 0), image(np.uint8, "gray", 1)
     rgb = image(np.uint8, "rgb", 0), image(np.uint8, "rgb", 1)
+    out.append(("good_features gradient_size=5",  # the Sobel-aperture tensor kernel
+                lambda: fk.good_features(gray[0], gradient_size=5, device="cuda")))
     for init in (np.float16, np.float32, np.float64):
         out += [
             (f"farneback {init.__name__} initial flow, Gaussian window, confidence",
