@@ -42,7 +42,13 @@ from .video import (DEFAULT_CODECS, DEFAULT_CRF, IMAGE_EXTENSIONS, VIDEO_EXTENSI
                     decode_image, grid_rate, is_folder_image, probe_video, stored_rotation,
                     video_end)
 
-METHODS = tuple(list_estimators())
+
+def _methods():
+    """The estimator names the commands take, read when the parser is built: names
+    registered after ``flowkit.cli`` was imported count (a tool calling :func:`main`)."""
+    return tuple(list_estimators())
+
+
 # the --help descriptions' sentence on an existing output file (see _wrote)
 _REPLACES = "replaces an existing file (the line printed then ends with (replaced))"
 
@@ -1051,7 +1057,7 @@ def _plugin_note():
     """The -O help's words on estimators of installed packages (entry points), if any."""
     from ._estimators import _REGISTRY
 
-    plugins = [name for name in METHODS if name not in _REGISTRY]
+    plugins = [name for name in _methods() if name not in _REGISTRY]
     if not plugins:
         return ""
     return (f". Estimators of installed packages (entry points flowkit.estimators: "
@@ -1228,7 +1234,7 @@ def _add_interpolation_options(p):
                         "frames; linear: bilinear, about 1.2x faster per output frame)")
     p.add_argument("--model", metavar="WEIGHTS", help="--method learned: a .safetensors file of "
                    "interp-refine (flowkit train interp-refine; default the shipped weights)")
-    p.add_argument("--flow", choices=METHODS, help="flow estimator (default dis: DIS, medium preset)")
+    p.add_argument("--flow", choices=_methods(), help="flow estimator (default dis: DIS, medium preset)")
     p.add_argument("-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
                    help="keyword option of the flow estimator, repeatable (see flowkit flow --help)")
 
@@ -2018,15 +2024,15 @@ def build_parser():
                         help="show the traceback of an error")
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                         help="no progress bar")
-    method = _method_parser(METHODS, "estimator (default farneback)")
+    method = _method_parser(_methods(), "estimator (default farneback)")
     # flow's: use_previous_flow (farneback_video's) is taken for a video there only
-    flow_method = _method_parser(METHODS, "estimator (default farneback)", video=True)
+    flow_method = _method_parser(_methods(), "estimator (default farneback)", video=True)
     # predict's --method also takes gan (its own parent: subparsers share a parent's actions);
     # its default is predict's
     from ._predict import DEFAULT_FLOW
 
     predict_method = _method_parser(
-        METHODS + ("gan",),
+        _methods() + ("gan",),
         f"estimator (default {DEFAULT_FLOW}, as flowkit.predict), or gan: that prediction passed "
         "through the predict-gan network (needs flowkit-cv[torch]; its shipped weights change < 0.1 "
         "grey level, docs/models.md)", default=DEFAULT_FLOW)
@@ -2409,7 +2415,7 @@ def _add_translate_parser(sub, common):
                    default=DEFAULT_STRENGTH,
                    help=f"pull towards the previous output, in [0, 1): 0 leaves the processed "
                         f"frames as they are (default {DEFAULT_STRENGTH})")
-    p.add_argument("--flow", choices=METHODS, default="farneback", help="flow estimator (default farneback)")
+    p.add_argument("--flow", choices=_methods(), default="farneback", help="flow estimator (default farneback)")
     p.add_argument("-O", "--option", type=_option, action="append", metavar="NAME=VALUE",
                    help="keyword option of the flow estimator, repeatable, as retime's (see "
                         "flowkit flow --help; raft: -O weights=PATH, its local weights file)")

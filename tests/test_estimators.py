@@ -84,6 +84,8 @@ def test_an_estimator_returning_a_torch_tensor_is_read_as_an_array(registered):
 def test_an_error_of_a_users_estimator_names_it(registered, tmp_path, capsys):
     # an error raised inside a user's estimator reached the caller as if flowkit had raised it
     # (a RuntimeError with the function's words only); now the same exception, with a note
+    from flowkit.cli import main  # imported before the registration: the command sees it
+
     def broken(frame0, frame1, *, u=1.0):
         raise RuntimeError("the model is not loaded")
 
@@ -113,8 +115,6 @@ def test_an_error_of_a_users_estimator_names_it(registered, tmp_path, capsys):
         flowkit.predict(clip, 1, flow="dis", flow_options={"patch_size": 100}, context=2)
     assert not hasattr(raised.value, "__notes__")
     import cv2
-
-    from flowkit.cli import main
 
     cv2.imwrite(str(tmp_path / "a.png"), a)
     assert main(["flow", str(tmp_path / "a.png"), str(tmp_path / "a.png"), "-o",
