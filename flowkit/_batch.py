@@ -405,7 +405,8 @@ def _expand(inputs):
         path = Path(item)
         if path.is_dir():
             found = sorted(p for p in path.iterdir()  # not hidden files (macOS's ._clip.mp4)
-                           if p.suffix.lower() in VIDEO_EXTENSIONS and not p.name.startswith("."))
+                           if p.suffix.lower() in VIDEO_EXTENSIONS and not p.name.startswith(".")
+                           and p.is_file())  # nor a subfolder named like a video
             if not found:
                 raise FileNotFoundError(f"inputs: no video files in the folder {path}")
             files += found

@@ -1001,6 +1001,19 @@ def test_a_list_of_outputs_names_each_file_once_and_no_input(clips, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]
 
 
+def test_a_folder_input_lists_its_video_files_not_its_subfolders(tmp_path):
+    # a subfolder named like a video went to a worker, which failed on it ("src: F is a
+    # folder; expected a video file") while the folder's videos were retimed
+    from flowkit._batch import _expand
+
+    (tmp_path / "a.mkv").write_bytes(b"")
+    (tmp_path / "sub.mp4").mkdir()
+    assert _expand(tmp_path) == [tmp_path / "a.mkv"]
+    (tmp_path / "a.mkv").unlink()
+    with pytest.raises(FileNotFoundError, match="^inputs: no video files in the folder "):
+        _expand(tmp_path)
+
+
 def test_bad_arguments(clips, tmp_path, capsys):
     with pytest.raises(ValueError, match="job: expected one of retime, predict, flow, translate"):
         flowkit.batch("nope", clips, tmp_path)
