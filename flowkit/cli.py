@@ -63,7 +63,13 @@ class _Terminated(BaseException):
 
 
 class _Parser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose usage errors are one line: ``flowkit: error: MESSAGE (see ...)``."""
+    """An ``ArgumentParser`` whose usage errors are one line: ``flowkit: error: MESSAGE (see ...)``,
+    and which takes long options only as spelled in full (``--t`` is not ``--times``: a script's
+    abbreviation would change meaning, or stop working, when an option is added)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.exit(2, _usage_line(message, self.prog))

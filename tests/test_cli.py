@@ -186,6 +186,17 @@ def test_version():
     assert (status, out, err) == (0, f"flowkit {flowkit.__version__}\n", "")
 
 
+def test_long_options_are_not_abbreviated(pair, tmp_path):
+    # argparse took `--fac 2` as `--factor 2` and `--t` as `--times`: a script's abbreviation
+    # changes meaning (or stops working) once an option sharing its prefix is added
+    out = tmp_path / "out.mp4"
+    status, _, err = run_cli("retime", pair[0], out, "--fac", "2")
+    assert status == 2 and usage_error_line(err, "retime").startswith("unrecognized arguments: --fac")
+    status, _, err = run_cli("flow", pair[0], pair[1], "-o", tmp_path / "f.flo", "--meth", "dis")
+    assert status == 2 and usage_error_line(err).startswith("unrecognized arguments: --meth")
+    assert not out.exists() and not (tmp_path / "f.flo").exists()
+
+
 def test_a_closed_stdout_pipe_exits_quietly(tmp_path, pair):
     # `flowkit flow ... | head -0`: the file is written; the summary cannot be, and the command
     # exits as coreutils do when their reader leaves (141, SIGPIPE), with nothing on stderr
