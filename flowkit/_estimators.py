@@ -338,5 +338,10 @@ def _check_returned(name, flow_out, frame0, what="the callable"):
         array = as_array(flow_out, name)
         check_flow(name, array, shape=lead)
     except (TypeError, ValueError) as exc:
-        raise type(exc)(f"{name}: {what} returned {describe(flow_out)}; {exc}") from None
+        # "flow: expected shape (48, 64, 2), got (4, 4, 2)": the expectation only, after the
+        # description of the result (which gives its shape and dtype)
+        message = str(exc).removeprefix(f"{name}: ")
+        expected = re.fullmatch(r"(expected (?:shape|a float dtype) .*), got [^;]*", message)
+        raise type(exc)(f"{name}: {what} returned {describe(flow_out)}; "
+                        f"{expected[1] if expected else message}") from None
     return array

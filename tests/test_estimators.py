@@ -61,6 +61,13 @@ def test_decorator_kwargs_and_returned_flow_checked(registered):
     with pytest.raises(ValueError, match=r"flow: the estimator 'anything-test' returned "
                                          r"ndarray of shape \(8, 8, 3\)"):
         estimate(frame, frame)
+    # the result described once, then what was expected (it was "...returned ndarray of shape
+    # (4, 4, 2) and dtype float32; flow: expected shape (8, 8, 2), got (4, 4, 2)")
+    small = _estimators.get_estimator(lambda a, b: np.zeros((4, 4, 2), np.float32), {})
+    with pytest.raises(ValueError) as error:
+        small(frame, frame)
+    assert str(error.value) == ("flow: the callable returned ndarray of shape (4, 4, 2) and dtype "
+                                "float32; expected shape (8, 8, 2)")
 
 
 def test_an_estimator_returning_a_torch_tensor_is_read_as_an_array(registered):
@@ -76,7 +83,7 @@ def test_an_estimator_returning_a_torch_tensor_is_read_as_an_array(registered):
     np.testing.assert_array_equal(got, same)
     grad = lambda f0, f1: torch.zeros(f0.shape[:2] + (2,), requires_grad=True)  # noqa: E731
     with pytest.raises(TypeError, match=r"^flow: the callable returned Tensor of shape "
-                                        r"\(24, 32, 2\).*; flow: expected an array, got a "
+                                        r"\(24, 32, 2\).*; expected an array, got a "
                                         r"torch.Tensor that requires grad"):
         flowkit.predict(np.stack([a, a]), 1, flow=grad, context=2)
 

@@ -686,7 +686,7 @@ def test_continuous_at_the_end_times(method):
 
 def test_callable_estimator_result_is_checked():
     frame0, frame1, _ = translating_pair()
-    with pytest.raises(TypeError, match="flow: the callable returned None; flow: expected an array"):
+    with pytest.raises(TypeError, match="flow: the callable returned None; expected an array"):
         flowkit.interpolate(frame0, frame1, flow=lambda a, b: None)
     with pytest.raises(ValueError, match=r"flow: the callable returned .* shape \(10, 10, 2\)"):
         flowkit.interpolate(frame0, frame1, flow=lambda a, b: np.zeros((10, 10, 2), np.float32))
