@@ -119,10 +119,12 @@ def register_estimator(name, function=None, *, replace=False):
     with _USER_LOCK:
         taken = name in _REGISTRY or name in _PLUGINS or (name in _USER and not replace)
         if taken:
+            fixed = ("flowkit's own" if name in _REGISTRY else "an entry point's"
+                     if name in _PLUGINS else None)
             raise ValueError(f"name: {name!r} is registered already (estimators: "
-                             f"{', '.join(sorted(set(_REGISTRY) | set(_USER)))})"
-                             + ("" if name in _REGISTRY or name in _PLUGINS
-                                else "; replace=True replaces it"))
+                             f"{', '.join(sorted(set(_REGISTRY) | set(_USER)))}); "
+                             + (f"it is {fixed}, which replace=True does not replace: choose "
+                                "another name" if fixed else "replace=True replaces it"))
         _USER[name] = function
     return function
 
