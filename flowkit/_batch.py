@@ -17,7 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from . import _validate
-from ._atomic import TOKEN_PATTERN, check_folder, stale_temporaries
+from ._atomic import TOKEN_PATTERN, check_folder, refuse_special_input, stale_temporaries
 from .video import VIDEO_EXTENSIONS
 
 
@@ -426,6 +426,8 @@ def _expand(inputs):
             files.append(path)
     if not files:
         raise ValueError("inputs: expected at least one input, got an empty list")
+    for path in files:  # before the outputs named after them are checked
+        refuse_special_input(path, "a video file", shown=f"inputs: {path}")
     return files
 
 

@@ -1014,6 +1014,19 @@ def test_a_folder_input_lists_its_video_files_not_its_subfolders(tmp_path):
         _expand(tmp_path)
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_a_fifo_input_is_refused_as_such(tmp_path):
+    # a FIFO without extension was refused as "-o: OUT/ff: no extension", its output's name,
+    # and one given by a pattern reached a worker
+    fifo = tmp_path / "ff"
+    os.mkfifo(fifo)
+    for inputs in (fifo, str(tmp_path / "f*"), [fifo]):
+        with pytest.raises(ValueError, match=rf"^inputs: {re.escape(str(fifo))} is a FIFO, not "
+                                             r"a regular file; expected a video file$"):
+            flowkit.batch("retime", inputs, tmp_path / "out", factor=2)
+    assert not (tmp_path / "out").exists()
+
+
 def test_bad_arguments(clips, tmp_path, capsys):
     with pytest.raises(ValueError, match="job: expected one of retime, predict, flow, translate"):
         flowkit.batch("nope", clips, tmp_path)
