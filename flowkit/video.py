@@ -1591,7 +1591,14 @@ class VideoWriter:
             if self._matrix is not None:
                 picture = picture.reformat(format=self._stream.codec_context.pix_fmt,
                                            dst_colorspace=self._matrix[0],
-                                           dst_color_range=self._matrix[1])
+                                           dst_color_range=self._matrix[1], threads=1)
+        context = self._stream.codec_context
+        if (picture.format.name, picture.width, picture.height) != (context.pix_fmt, context.width,
+                                                                    context.height):
+            # converted here, not by encode(), on one swscale thread: with PyAV's default (a
+            # slice per core) 16-bit RGB to 10-bit YUV differed from run to run and with the
+            # core count (the first 8 pixels of a slice's first row, by up to 190 of 1023)
+            picture = picture.reformat(context.width, context.height, context.pix_fmt, threads=1)
         picture.pts = pts
         picture.time_base = self.time_base
         try:

@@ -850,6 +850,24 @@ def test_libx264_output_is_reproducible(tmp_path):
     assert written[1] == written[0] and written[2] == written[0]
 
 
+
+@pytest.mark.parametrize("pix_fmt", ["yuv420p10le", "yuv444p10le"])
+def test_16_bit_rgb_to_10_bit_yuv_is_reproducible(tmp_path, pix_fmt):
+    """The same 16-bit RGB frames give the same 10-bit YUV video: swscale on a thread per core
+    (PyAV's default in encode()) converted the first pixels of each slice's first row
+    differently from run to run (translate of the 10-bit clip, FFV1: 2 runs, 2 results)."""
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 65536, (6, 200, 200, 3), dtype=np.uint16)
+    decoded = []
+    for k in range(4):
+        path = tmp_path / f"run{k}.mkv"
+        with VideoWriter(path, 24, codec="ffv1", pix_fmt=pix_fmt) as writer:
+            for frame in frames:
+                writer.write(frame)
+        decoded.append(np.stack(list(iter_frames(path, depth=16))))
+    for k in range(1, 4):
+        np.testing.assert_array_equal(decoded[k], decoded[0])
+
 def test_writer_frames_at_given_times(tmp_path):
     # write(time=) on the writer's time_base: the times come back exactly (MKV: 1/1000 s);
     # a time not after the previous frame's is refused before anything is encoded
