@@ -629,6 +629,36 @@ def test_resume_continues_where_the_checkpoint_left(tmp_path):
         torch.testing.assert_close(resumed.state_dict()[k], v, rtol=0, atol=0)
 
 
+
+@needs_torch
+def test_resume_on_another_thread_count_agrees_to_rounding(tmp_path):
+    """docs/models.md: a resume may take another --threads; torch's CPU kernels then sum in
+    another order, so the weights agree with the uninterrupted run's to rounding (4e-8 here),
+    not bit for bit."""
+    from flowkit.models.interp_refine import InterpRefine
+    from flowkit.models.train import fit
+
+    crops = _crops()
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        torch.manual_seed(0)
+        straight = InterpRefine()
+        fit(straight, crops, epochs=4, batch_size=3, seed=2, progress=False)
+        torch.manual_seed(0)
+        part = InterpRefine()
+        fit(part, crops, epochs=4, batch_size=3, seed=2, progress=False,
+            checkpoint=tmp_path / "c.pt", until=2)
+        torch.set_num_threads(2)
+        torch.manual_seed(0)
+        resumed = InterpRefine()
+        fit(resumed, crops, epochs=4, batch_size=3, seed=2, progress=False,
+            resume=tmp_path / "c.pt")
+    finally:
+        torch.set_num_threads(old)
+    for k, v in straight.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[k], v, rtol=0, atol=1e-5)
+
 @needs_torch
 def test_cli_train_writes_loadable_weights_with_metadata(tmp_path, capsys):
     import cv2
