@@ -829,7 +829,8 @@ def _flow_video(args):
 
 
 def _read_context(args, source):
-    """Read the context frames (and, with --start, the true frames after them), streaming.
+    """Read the context frames (and, with --start, the true frames after them), streaming;
+    without --start a video's tail only (``video.last_frames``).
 
     Frames of a video of more than 8 bits, or of a folder whose first image is 16-bit, are
     uint16 (``iter_frames(depth=16)``), so that prediction and output keep the depth.
@@ -846,38 +847,45 @@ def _read_context(args, source):
 
     import flowkit
     from ._predict import frames_needed, frames_used
-    from .video import grid_steps
+    from .video import grid_steps, last_frames
 
     count, _, info = _probe(source, 1, grid=True)  # predicted frames follow at the grid's step
     # more than 8 bits (10-bit HEVC, ..., a folder of 16-bit PNGs): uint16 frames, predicted
     # and written at that depth
     depth = _input_depth(source, info)
-    frames = flowkit.iter_frames(source, gray=args.gray, resize=args.resize,
-                                 timestamps=info is not None, depth=depth)
-    if info is None:
-        frames = ((None, frame) for frame in frames)
     length = frames_used(args.context)  # auto: up to 4, at least 2
     before = 1 if length < 3 and args.scene_threshold != 0 else 0  # for the scene test
-    if args.start is None:
-        context = collections.deque(maxlen=length + before)
-        stop = None
-    else:
-        first = max(0, args.start - before)
-        context = []
-        stop = args.start + length + (args.horizon if args.side_by_side else 0)
-        count = stop if count is None else min(count, stop)
     truth = []
-    read = 0
-    with _progress(args, total=count, unit="frame", desc="read") as bar:
-        for when, frame in frames:
-            if stop is not None and read >= stop:
-                break
-            if args.start is None or first <= read < args.start + length:
-                context.append((when, frame))
-            elif read >= args.start + length:
-                truth.append((when, frame))
-            read += 1
-            bar.update()
+    if args.start is None and info is not None:
+        # a video's tail, decoded from the keyframe before it (batch's predict job reads it
+        # so): decoding every frame of an hour of 1080p took half an hour
+        context = last_frames(source, length + before, timestamps=True, depth=depth,
+                              gray=args.gray, resize=args.resize)
+        read = len(context)  # all the frames where it holds fewer
+    else:
+        frames = flowkit.iter_frames(source, gray=args.gray, resize=args.resize,
+                                     timestamps=info is not None, depth=depth)
+        if info is None:
+            frames = ((None, frame) for frame in frames)
+        if args.start is None:
+            context = collections.deque(maxlen=length + before)
+            stop = None
+        else:
+            first = max(0, args.start - before)
+            context = []
+            stop = args.start + length + (args.horizon if args.side_by_side else 0)
+            count = stop if count is None else min(count, stop)
+        read = 0
+        with _progress(args, total=count, unit="frame", desc="read") as bar:
+            for when, frame in frames:
+                if stop is not None and read >= stop:
+                    break
+                if args.start is None or first <= read < args.start + length:
+                    context.append((when, frame))
+                elif read >= args.start + length:
+                    truth.append((when, frame))
+                read += 1
+                bar.update()
     need = length if args.side_by_side else frames_needed(args.context)  # the truth follows them
     # the context proper: without the frame read before it for the scene test
     extra = (max(0, len(context) - length) if args.start is None

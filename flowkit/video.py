@@ -829,13 +829,15 @@ def concat_parts(writer, paths, *, depth=8, frame_format=None):
     return writer.frame_count
 
 
-def last_frames(path, count, *, timestamps=False, depth=8):
+def last_frames(path, count, *, timestamps=False, depth=8, gray=False, resize=None):
     """The last ``count`` frames of a video file (all of them if it has fewer), as
     :func:`iter_frames` yields them (``(time, frame)`` pairs with ``timestamps``; uint16 with
-    ``depth=16``), decoding only from the keyframe before the first of them (its time found
-    from the demuxed packets): a long video costs what its tail costs."""
+    ``depth=16``; ``gray``, ``resize`` as there), decoding only from the keyframe before the
+    first of them (its time found from the demuxed packets): a long video costs what its tail
+    costs."""
     import collections
 
+    resize = _check_resize(resize)
     container, stream = open_input(path)
     try:
         times = sorted(p.pts for p in container.demux(stream) if p.pts is not None)
@@ -846,13 +848,13 @@ def last_frames(path, count, *, timestamps=False, depth=8):
             tail = collections.deque(((time, frame) for time, frame in frames if time >= first),
                                      maxlen=count)
             if len(tail) == count:
-                return [(time, _finish(frame, False, None)) if timestamps
-                        else _finish(frame, False, None) for time, frame in tail]
+                return [(time, _finish(frame, gray, resize)) if timestamps
+                        else _finish(frame, gray, resize) for time, frame in tail]
     finally:
         container.close()
     # few frames, or fewer decoded than demuxed (damaged packets): decode them all
-    return list(collections.deque(iter_frames(path, timestamps=timestamps, depth=depth),
-                                  maxlen=count))
+    return list(collections.deque(iter_frames(path, timestamps=timestamps, depth=depth,
+                                              gray=gray, resize=resize), maxlen=count))
 
 
 def grid_steps(times, rate, unit=0):

@@ -1924,6 +1924,47 @@ def test_predict_says_when_the_context_holds_a_scene_cut(tmp_path, capsys):
     assert status == 2 and "--scene-threshold: expected a number in (0, 100], got '0'" in one_error_line(err)
 
 
+def test_predict_decodes_only_the_tail_of_a_long_video(tmp_path, monkeypatch):
+    # flowkit predict decoded every frame of a video to keep its last ones (about 18 ms a
+    # frame at 1080p here: half an hour for an hour of video); now only from the keyframe
+    # before them, as batch's predict job, and with --gray and --resize the same frames
+    import av
+
+    clip = tmp_path / "long.mp4"
+    texture = (textured_image(48, 160, seed=3, channels=3) * 255).round().astype(np.uint8)
+    with av.open(str(clip), "w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = {"g": "8", "keyint_min": "8", "sc_threshold": "0"}
+        for k in range(96):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(texture[:, k:k + 64]),
+                                               format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    decoded = []
+    decode = flowkit.video.decode
+
+    def counting(*args, **kwargs):
+        for item in decode(*args, **kwargs):
+            decoded.append(item[0])
+            yield item
+
+    monkeypatch.setattr(flowkit.video, "decode", counting)
+    for extra in ([], ["--gray", "--resize", "32x24"]):
+        decoded.clear()
+        tail, whole = tmp_path / "tail", tmp_path / "whole"
+        assert main(["predict", str(clip), str(tail), "--horizon", "2", "-q", *extra]) == 0
+        assert 4 <= len(decoded) <= 2 + 16  # the first frame (the origin), two GOPs at most
+        # --start reads from the first frame on: the same 4 context frames, the same prediction
+        assert main(["predict", str(clip), str(whole), "--horizon", "2", "-q", "--start", "92",
+                     *extra]) == 0
+        for a, b in zip(sorted(tail.iterdir()), sorted(whole.iterdir()), strict=True):
+            assert np.array_equal(cv2.imread(str(a), cv2.IMREAD_UNCHANGED),
+                                  cv2.imread(str(b), cv2.IMREAD_UNCHANGED))
+        shutil.rmtree(tail)
+        shutil.rmtree(whole)
+
+
 def test_predict_writes_a_variable_rate_clip_at_its_grid_rate(tmp_path):
     # 30 fps with dropped frames (average 1125/56): the predicted frames follow at 1/30 s, as
     # retime's --factor counts from the same rate
