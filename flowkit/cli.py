@@ -5,7 +5,8 @@ public functions and reports on stdout what it wrote. Every error is one line on
 ``flowkit: error: <message>``: exit status 2 for arguments that cannot work, whoever finds
 it (argparse, the command's checks, a library ValueError/TypeError about a parameter a flag
 sets), with ``(see flowkit <cmd> --help)`` at the end; 1 for failures of the work (files,
-decoding, the encoder, an op); 130 when interrupted, 143 on SIGTERM, 141 (silently) when the reader of stdout has left;
+decoding, the encoder, an op); 130 when interrupted, 143 on SIGTERM, 129 on SIGHUP, 141
+(silently) when the reader of stdout has left;
 ``--debug`` shows the traceback instead. Outputs are written atomically, so a failed or
 interrupted command leaves no partial file (folders of ``.flo`` or PNG files are written into
 a hidden folder beside and moved in at the end); an existing output file is replaced, and the
@@ -60,6 +61,23 @@ class UsageError(Exception):
 class _Terminated(BaseException):
     """Raised by the SIGTERM handler, so that atomic outputs are cleaned up like on Ctrl-C
     (the handler also records the stop: see ``_stopper``)."""
+
+
+class _HungUp(_Terminated):
+    """Raised by the SIGHUP handler (the terminal closed, an ssh session dropped), unwinding
+    as SIGTERM does."""
+
+
+# the exit status and line of a run stopped by a signal, by the exception its handler raised
+# (the first class it is one of)
+_STOPPED = {KeyboardInterrupt: (130, "flowkit: interrupted"),
+            _HungUp: (129, "flowkit: hung up"),
+            _Terminated: (143, "flowkit: terminated")}
+
+
+def _stopped_outcome(kind):
+    """(exit status, line) of a run stopped by the exception class ``kind``."""
+    return next(outcome for base, outcome in _STOPPED.items() if issubclass(kind, base))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -2591,7 +2609,7 @@ def main(argv=None):
         Exit status: 0 on success, 2 after a usage error (arguments that cannot work, found
         by the command line or by the library: one line ending ``(see flowkit CMD --help)``),
         1 after any other error (one line on stderr), 130 when interrupted (Ctrl-C), 143 when
-        terminated (SIGTERM).
+        terminated (SIGTERM), 129 on SIGHUP (the terminal closed).
     """
     import signal
     import threading
@@ -2618,6 +2636,11 @@ def main(argv=None):
         # SIGTERM (kill, timeout) unwinds like Ctrl-C, so atomic outputs remove their temporary
         # files; both handlers also record the stop, which outlives an exception a finalizer drops
         previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, _stopper(_Terminated))
+        # SIGHUP too (an ssh session dropped an hour into a retime: it left the temporary
+        # file, gigabytes by then); not under nohup, which ignores it
+        hangup = getattr(signal, "SIGHUP", None)  # none on Windows
+        if hangup is not None and signal.getsignal(hangup) is signal.SIG_DFL:
+            previous[hangup] = signal.signal(hangup, _stopper(_HungUp))
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not if ignored
             previous[signal.SIGINT] = signal.signal(signal.SIGINT, _stopper(KeyboardInterrupt))
     hook, sys.unraisablehook = sys.unraisablehook, _quiet_unraisable(sys.unraisablehook)
@@ -2633,7 +2656,7 @@ def main(argv=None):
             signal.signal(signum, handler)
         request_stop(None)
     if stopped is not None:  # whatever the run did after the signal: nothing was committed since
-        status, line = (143, "flowkit: terminated") if stopped is _Terminated else (130, "flowkit: interrupted")
+        status, line = _stopped_outcome(stopped)
     if line:
         print(line, file=sys.stderr)
     return status
@@ -2689,14 +2712,10 @@ def _outcome(args):
         if args.debug:
             raise
         return 2, _usage_line(exc, _prog(args)).rstrip("\n")
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Terminated) as exc:
         if args.debug:
             raise
-        return 130, "flowkit: interrupted"
-    except _Terminated:
-        if args.debug:
-            raise
-        return 143, "flowkit: terminated"
+        return _stopped_outcome(type(exc))
     except Exception as exc:
         if isinstance(exc, BrokenPipeError) and _stdout_gone():
             return 141, None  # the reader of stdout left (| head): quietly, as coreutils (SIGPIPE)

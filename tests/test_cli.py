@@ -837,9 +837,18 @@ def test_svt_av1_prints_no_banner_and_still_its_errors(tmp_path):
     assert "Svt[info]" not in done.stderr and "Svt[warn]" not in done.stderr
 
 
-def test_sigterm_leaves_no_partial_video(tmp_path):
+@pytest.mark.parametrize("signums, expected", [
+    (["SIGTERM"], (143, "flowkit: terminated\n")),
+    # a closed terminal or a dropped ssh session: SIGHUP killed the command and left the
+    # temporary file (gigabytes an hour into a retime)
+    (["SIGHUP"], (129, "flowkit: hung up\n")),
+    (["nohup", "SIGHUP", "SIGTERM"], (143, "flowkit: terminated\n")),  # nohup's is ignored
+])
+def test_sigterm_leaves_no_partial_video(tmp_path, signums, expected):
     import signal
     import time
+
+    ignore_hangup = signums[0] == "nohup"
 
     rng = np.random.default_rng(0)
     video = tmp_path / "long.mkv"
@@ -849,20 +858,26 @@ def test_sigterm_leaves_no_partial_video(tmp_path):
             writer.write(np.roll(base, i, axis=1))
     out = tmp_path / "out"
     out.mkdir()
-    process = subprocess.Popen([sys.executable, "-m", "flowkit", "flow", str(video), "--video", str(out / "x.mp4")],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flowkit", "flow", str(video), "--video", str(out / "x.mp4")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # SIGHUP as nohup leaves it, else as a terminal's (also where the tests run under nohup)
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN if ignore_hangup
+                                         else signal.SIG_DFL))
     deadline = time.monotonic() + 300
     while not list(out.glob(".x.*.tmp.mp4")):  # the writer's temporary file: writing has begun
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
         time.sleep(0.02)
-    time.sleep(0.5)
-    process.send_signal(signal.SIGTERM)
+    for signum in signums[ignore_hangup:]:
+        time.sleep(0.5)
+        process.send_signal(getattr(signal, signum))
     stdout, stderr = process.communicate(timeout=120)
-    assert (process.returncode, stdout, stderr) == (143, "", "flowkit: terminated\n")
+    assert (process.returncode, stdout, stderr) == (expected[0], "", expected[1])
     assert list(out.iterdir()) == []  # neither the output nor its temporary file
 
 
 @pytest.mark.parametrize("signum, expected", [("SIGTERM", (143, "flowkit: terminated\n")),
+                                               ("SIGHUP", (129, "flowkit: hung up\n")),
                                                ("SIGINT", (130, "flowkit: interrupted\n"))])
 def test_a_signal_lost_in_a_finalizer_still_stops_the_command(tmp_path, monkeypatch, capsys, request,
                                                              signum, expected):
