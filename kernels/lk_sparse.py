@@ -1154,7 +1154,12 @@ def select_corners(eig, quality, min_distance, max_corners, mask=None):
     (ties: later raster position first, as OpenCV), then accept greedily those at least
     ``min_distance`` from every accepted corner (OpenCV's grid of round(min_distance) cells).
     A boolean ``mask`` (H, W) keeps only its True pixels, and the maximum is taken over them.
+    A ``min_distance`` of ``H + W`` or more (longer than any distance between two pixels) keeps
+    one corner; it is passed on as ``H + W``, which does the same, so that the grid's cell
+    size ``int(round(min_distance))`` fits in int64 (from 2**63 it wrapped: no spacing, or a
+    crash).
     """
+    min_distance = min(min_distance, float(eig.shape[0] + eig.shape[1]))
     if mask is None:
         return _select_peaks(eig, local_maxima(eig, eig.max() * quality), min_distance,
                              max_corners)

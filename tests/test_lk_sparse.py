@@ -105,6 +105,17 @@ def test_good_features_options(rubberwhale):
             assert cKDTree(ours).query(ours, k=2)[0][:, 1].min() >= min_distance
 
 
+@pytest.mark.parametrize("min_distance", [1e6, 2.0**63, 1e30, 1.7e308])
+def test_good_features_min_distance_beyond_the_frame_keeps_one_corner(min_distance):
+    # OpenCV's answer for any spacing longer than the frame: the strongest corner alone. From
+    # 2**63 the grid's cell size int(round(min_distance)) wrapped in int64: up to max_corners
+    # corners with no spacing, or a segmentation fault
+    frame = (textured_image(60, 80, seed=3) * 255).astype(np.uint8)
+    theirs = cv2.goodFeaturesToTrack(frame, 100, 0.01, 1e6).reshape(-1, 2)
+    ours = flowkit.good_features(frame, 100, 0.01, min_distance, normalize=False)
+    np.testing.assert_array_equal(ours, theirs)
+
+
 @pytest.mark.parametrize("block_size, harris, k", [
     (7, False, 0.04), (4, False, 0.04), (2, False, 0.04), (15, False, 0.04), (3, True, 0.04),
     (5, True, 0.1)])
