@@ -7,8 +7,8 @@ import numpy as np
 from ._backend import (CUDA, as_array, device_array, host_array, is_device_array, select_device, to_host,
                        to_output)
 from ._intensity import prepare_frames
-from ._validate import (check_bool, check_float, check_int, check_one_frame, check_same_dtype,
-                        check_same_shape, check_valid_mask, scalar)
+from ._validate import (check_bool, check_float, check_int, check_one_frame, check_output_size,
+                        check_same_dtype, check_same_shape, check_valid_mask, scalar)
 
 MAX_BLOCK_SIZE = 255  # good_features' box: its time grows with the side
 MAX_GRADIENT_SIZE = 31  # OpenCV's largest Sobel aperture (getSobelKernels)
@@ -169,7 +169,9 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
         Frames that are not one ``(H, W)`` or ``(H, W, C)`` frame, of different shapes, with 2
         channels or NaN or infinite values; ``points`` or ``init_points`` not ``(K, 2)`` (the
         same K); ``win_size`` < 3, ``max_level``/``max_iter`` < 0, a negative
-        ``eps``/``min_eig_threshold``; an unknown ``device``.
+        ``eps``/``min_eig_threshold``; an unknown ``device``. A ``win_size`` whose padded
+        pyramids (each level padded by the window on every side) exceed the machine's
+        memory: ``OutputTooLarge`` (a ValueError and a MemoryError) naming ``win_size``.
 
     Notes
     -----
@@ -263,6 +265,11 @@ def _track_cpu(f0, f1, pts, init, stretch, *, win_w, win_h, max_level, max_iter,
     h, w = f0.shape[:2]
     shapes = lk.pyramid_shapes(h, w, win_w, win_h, max_level)
     c = f0.shape[2]
+    # the levels are padded by the window on each side (as OpenCV's): a window far larger
+    # than the frame made a MemoryError, or an int64 overflow, naming nothing
+    padded = sum((a + 2 * win_h) * (b + 2 * win_w) * c for a, b in shapes)
+    check_output_size("win_size", 2 * padded, 1 if stretch is None and f0.dtype == np.uint8
+                      else 4, "pyramid values (both frames' levels, padded by the window)")
     k = pts.shape[0]
     pixels = sum(a * b for a, b in shapes)
     per_window = lk.window_derivatives(k, win_w, win_h, len(shapes), pixels)

@@ -187,6 +187,18 @@ def test_good_features_mask_matches_opencv(rubberwhale):
     assert flowkit.good_features(frame0, 10, 0.01, 3, mask=nowhere).shape == (0, 2)
 
 
+@pytest.mark.parametrize("win_size", [2**31 + 1, (3, 2**40), 2**63 - 1])
+def test_win_size_beyond_memory_is_named(win_size):
+    # the levels are padded by the window: such a window made a MemoryError, or NumPy's
+    # 'Maximum allowed dimension exceeded' / an OverflowError, naming nothing
+    frame = (textured_image(40, 48) * 255).astype(np.uint8)
+    points = np.array([[10.0, 10.0]], np.float32)
+    with pytest.raises(MemoryError, match=r"^win_size: \d+ pyramid values .* would need at least"):
+        flowkit.lucas_kanade_sparse(frame, frame, points, win_size=win_size)
+    with pytest.raises(ValueError, match=r"^win_size: "):  # the command line's usage error
+        flowkit.lucas_kanade_sparse(frame, frame, points, win_size=win_size)
+
+
 def test_good_features_option_errors():
     frame = textured_image(30, 40, seed=2)
     g = flowkit.good_features
