@@ -23,6 +23,8 @@ def _check_options(pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, g
     V.check_bool("gaussian", gaussian)
     V.check_bool("return_confidence", return_confidence)
     V.check_bool("normalize", normalize)
+    # its weights, before they are made (NumPy's 'array is too big' from 2**63 / 4 named nothing)
+    V.check_output_size("winsize", winsize // 2 + 1, 8, "window weights (winsize // 2 + 1)")
     return fb.Params(pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, bool(gaussian))
 
 
@@ -128,6 +130,12 @@ class Farneback:
             flow = np.empty((n, height, width, 2), np.float32)
             conf = np.empty((n, height, width), np.float32) if self.return_confidence else None
             threads = parallel.num_threads()
+            # the CPU driver keeps a ring of 2 * (winsize // 2) + 2 rows of normal equations
+            # (5 float32 a pixel) per row strip: a window far taller than the frame made a
+            # MemoryError that named nothing (10 TiB for winsize=2**31 + 1 on 48x64 frames)
+            V.check_output_size("winsize", 2 * p.m + 2, 20 * width,
+                                f"rows of normal equations (2 * (winsize // 2) + 2, "
+                                f"{5 * width} float32 each)")
             for i in range(n):
                 fb.farneback_cpu(f0[i], f1[i], p, plan, norm,
                                  None if init is None else init[i], flow[i],
@@ -233,7 +241,9 @@ def farneback(frame0, frame1, *, pyr_scale=0.5, levels=3, winsize=15, iterations
         ``pyr_scale`` outside (0, 1), ``levels`` < 0, ``winsize``/``iterations`` < 1,
         ``poly_n`` not 5 or 7, ``poly_sigma`` <= 0; frames smaller than the expansion window
         (``2 poly_n + 1`` pixels a side); ``init_flow`` of the wrong shape; an unknown
-        ``device``.
+        ``device``. A ``winsize`` whose window weights, or the CPU driver's rows of normal
+        equations (``2 * (winsize // 2) + 2`` rows of ``5 * W`` float32), exceed the
+        machine's memory: ``OutputTooLarge`` (a ValueError and a MemoryError) naming it.
 
     Notes
     -----

@@ -337,6 +337,18 @@ def test_bad_options(kwargs, error, match):
         flowkit.farneback(image, image, **kwargs)
 
 
+@pytest.mark.parametrize("winsize, what", [(2**31 + 1, "rows of normal equations"),
+                                           (2**63 - 1, "window weights")])
+def test_winsize_beyond_memory_is_named(winsize, what):
+    # the CPU driver's ring of winsize + 1 rows (10 TiB here) was a MemoryError, and the
+    # weights of 2**63 - 1 NumPy's 'array is too big' (a ValueError), neither naming winsize
+    image = np.zeros((32, 40), np.uint8)
+    with pytest.raises(MemoryError, match=rf"^winsize: \d+ {what} .* would need at least"):
+        flowkit.farneback(image, image, winsize=winsize)
+    with pytest.raises(ValueError, match=r"^winsize: "):  # the command line's usage error
+        flowkit.Farneback(winsize=winsize)(image, image)
+
+
 def test_bad_frames():
     a = np.zeros((32, 40), np.uint8)
     with pytest.raises(ValueError, match=r"frame1: expected the same shape as frame0"):
