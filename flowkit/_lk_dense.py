@@ -5,13 +5,17 @@ import numpy as np
 from ._backend import (CUDA, device_array, is_device_array, select_device, to_device, to_host,
                        to_output)
 from ._intensity import prepare_frames
-from ._validate import check_bool, check_frame_pair, check_init_flow, check_int, to_nhwc
+from ._validate import (check_bool, check_frame_pair, check_init_flow, check_int,
+                        check_output_size, to_nhwc)
 from .kernels import lk_dense
 
 
 def _check_options(radius, num_warp, gaussian, prefilter, normalize):
     """lucas_kanade's options that do not depend on the frames, checked."""
-    return (check_int("radius", radius, min_value=1), check_int("num_warp", num_warp, min_value=1),
+    radius = check_int("radius", radius, min_value=1)
+    # the window's taps, before they are made (NumPy's 'Maximum allowed dimension exceeded')
+    check_output_size("radius", 2 * radius + 1, 4, "window taps (2 * radius + 1)")
+    return (radius, check_int("num_warp", num_warp, min_value=1),
             check_bool("gaussian", gaussian), check_bool("prefilter", prefilter),
             check_bool("normalize", normalize))
 
@@ -80,7 +84,9 @@ def lucas_kanade(frame0, frame1, *, radius=7, num_warp=10, gaussian=False, prefi
     ValueError
         Wrong ndim, empty or differently shaped frames, 2 channels, NaN or infinite values,
         ``radius``/``num_warp`` < 1, ``levels`` out of range, ``init_flow`` of the wrong
-        shape.
+        shape. A ``radius`` whose window taps or CPU row buffers (``2 * radius + 2`` rows)
+        exceed the machine's memory: ``OutputTooLarge`` (a ValueError and a MemoryError)
+        naming it.
 
     References
     ----------
@@ -126,6 +132,11 @@ def lucas_kanade(frame0, frame1, *, radius=7, num_warp=10, gaussian=False, prefi
     else:
         f0 = to_nhwc(to_host(frame0), batched, has_channels)
         f1 = to_nhwc(to_host(frame1), batched, has_channels)
+        # the CPU bands hold 2 * radius + 2 halo rows of flow, warped frame and normal
+        # equations: a window far taller than the frame made a MemoryError naming nothing
+        per_row = (2 + f0.shape[-1] + lk_dense.N_TERMS) * width * 4
+        check_output_size("radius", 2 * radius + 2, per_row,
+                          f"rows of window buffers (2 * radius + 2, {per_row} bytes each)")
         init = None
         if init_flow is not None:
             init = np.ascontiguousarray(to_host(init_flow).reshape((-1,) + lead[-2:] + (2,)),

@@ -365,6 +365,18 @@ def test_bad_input_raises(args, kw, error, match):
         flowkit.lucas_kanade(*args, **kw)
 
 
+@pytest.mark.parametrize("radius, what", [(2**31, "rows of window buffers"),
+                                          (2**63 - 1, "window taps")])
+def test_radius_beyond_memory_is_named(radius, what):
+    # the CPU bands' 2 * radius + 2 rows (8 TiB here) were a MemoryError, and the taps of
+    # 2**63 - 1 NumPy's 'Maximum allowed dimension exceeded', neither naming radius
+    frame = np.zeros((48, 64), np.float32)
+    with pytest.raises(MemoryError, match=rf"^radius: \d+ {what} .* would need at least"):
+        flowkit.lucas_kanade(frame, frame, radius=radius)
+    with pytest.raises(ValueError, match=r"^radius: "):  # the command line's usage error
+        flowkit.lucas_kanade(frame, frame, radius=radius)
+
+
 # ------------------------------------------------- intensity scale, channels, flat frames
 # docs/conventions.md, "Intensity": normalize=True stretches each pair to [0, 1]
 
