@@ -140,6 +140,10 @@ class DIS:
         check_device(device)
         self.device = device
         self._workspaces = {}
+        self._given = V.given_options(DIS.__init__, locals())
+
+    def __repr__(self):
+        return V.options_repr(self, self._given)
 
     def __call__(self, frame0, frame1, init_flow=None):
         """Flow from ``frame0`` to ``frame1`` (see :func:`dis`)."""

@@ -55,10 +55,14 @@ class Farneback:
         self.normalize = bool(normalize)
         check_device(device)
         self.device = device
+        self._given = V.given_options(Farneback.__init__, locals())
         self._workspaces = {}
         # (key, span) of the last frame1, whose expansion is kept: key = (shape, dtype,
         # backend), span = its pair's intensity span (see _intensity.prepare_frames)
         self._cached = None
+
+    def __repr__(self):
+        return V.options_repr(self, self._given)
 
     def __call__(self, frame0, frame1, init_flow=None):
         """Flow from ``frame0`` to ``frame1`` (see :func:`farneback`)."""

@@ -149,6 +149,21 @@ def describe(value):
     return text
 
 
+def given_options(function, values):
+    """The keyword-only options of ``function`` whose values in ``values`` (its ``locals()``)
+    differ from their defaults, in the signature's order: what a repr shows of an object
+    made by ``function`` (``DIS(preset='fast')``)."""
+    import inspect
+
+    return {name: values[name] for name, p in inspect.signature(function).parameters.items()
+            if p.kind is p.KEYWORD_ONLY and values[name] != p.default}
+
+
+def options_repr(obj, options):
+    """``Name(option=value, ...)``, evaluable where ``Name`` is imported from flowkit."""
+    return f"{type(obj).__name__}({', '.join(f'{k}={v!r}' for k, v in options.items())})"
+
+
 def check_array(name, array):
     """Reject objects that are not arrays, 0-D arrays (None, a number or a path that
     ``as_array`` wrapped: named as given) and empty arrays."""

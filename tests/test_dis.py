@@ -447,6 +447,14 @@ def test_class_reuses_buffers_and_matches_function(whale):
     np.testing.assert_array_equal(small, flowkit.dis(f0[:100, :120], f1[:100, :120], preset="fast"))
 
 
+def test_repr_shows_the_options_given():
+    # a notebook cell ending in the estimator showed <flowkit._dis.DIS object at 0x7f...>
+    assert repr(flowkit.DIS()) == "DIS()"
+    est = flowkit.DIS(preset="fast", patch_size=8, finest_scale=2, device="cpu")
+    assert repr(est) == "DIS(preset='fast', finest_scale=2, patch_size=8, device='cpu')"
+    assert repr(eval(repr(est), {"DIS": flowkit.DIS})) == repr(est)
+
+
 @pytest.mark.parametrize("a, b", [(3.0, -1.0), (0.01, 0.5), (1e-3, 1e3), (250.0, 4.0)])
 def test_flow_invariant_to_affine_intensity(a, b):
     f0, f1, _ = translated_pair(80, 96, 1.3, -0.6, seed=22)

@@ -289,6 +289,13 @@ def test_class_reuses_buffers_and_matches_function():
     np.testing.assert_array_equal(b, flowkit.farneback(f1, f0, levels=2, winsize=9))
 
 
+def test_repr_shows_the_options_given():
+    # a notebook cell ending in the estimator showed <flowkit._farneback.Farneback object ...>
+    assert repr(flowkit.Farneback()) == "Farneback()"
+    assert repr(flowkit.Farneback(levels=3, winsize=9, gaussian=True)) == \
+        "Farneback(winsize=9, gaussian=True)"
+
+
 def test_video_equals_pairwise():
     base = textured_image(60, 70, seed=7)
     frames = [_u8(np.roll(base, (i, 2 * i), axis=(0, 1))) for i in range(4)]
