@@ -1490,6 +1490,12 @@ class VideoWriter:
         """True once the writer was closed or aborted."""
         return self._tmp is None
 
+    def __repr__(self):
+        fps = self.fps.numerator if self.fps.denominator == 1 else str(self.fps)
+        state = "closed" if self.closed else "open"
+        return (f"<flowkit.VideoWriter path={str(self.path)!r} fps={fps} codec={self.codec!r} "
+                f"frames={self.frame_count} {state}>")
+
     def fit(self, frame):
         """``frame`` padded to an even size (:func:`pad_even`) when this writer's encoder needs
         one for the pixel format it will use for frames of ``frame``'s dtype (4:2:0 on x264,

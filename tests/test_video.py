@@ -351,6 +351,17 @@ def test_nothing_visible_before_close(tmp_path):
         writer.write(make_frames(1)[0])
 
 
+def test_writer_repr_names_its_file_and_state(tmp_path):
+    # a notebook cell ending in the writer showed <flowkit.video.VideoWriter at 0x7f...>
+    writer = VideoWriter(tmp_path / "out.mkv", Fraction(30000, 1001))
+    text = f"<flowkit.VideoWriter path={str(tmp_path / 'out.mkv')!r} fps=30000/1001 codec='ffv1'"
+    assert repr(writer) == f"{text} frames=0 open>"
+    writer.write(make_frames(1)[0])
+    writer.close()
+    assert repr(writer) == f"{text} frames=1 closed>"
+    assert "fps=25 " in repr(VideoWriter(tmp_path / "b.mp4", 25))
+
+
 def test_abandoned_writer_leaves_no_temporary_file(tmp_path):
     writer = VideoWriter(tmp_path / "out.mp4", 10)
     writer.write(make_frames(1)[0])
