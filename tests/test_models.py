@@ -50,6 +50,17 @@ def test_registry_lists_the_builtin_model_with_its_metadata():
     assert all("video_train" in p or "/video/" in p for p in meta["training_data"])
 
 
+def test_weights_repr_is_short():
+    # a notebook cell ending in get_weights(...) printed the whole metadata (scores, losses,
+    # notes: 2.6 kB); the repr names the file and the metadata's keys
+    weights = models.get_weights("interp-refine")
+    assert repr(weights) == (f"Weights(path={weights.path!r}, meta=<{len(weights.meta)} keys: "
+                             f"{', '.join(weights.meta)}>)")
+    assert len(repr(weights)) < 300
+    assert repr(models.Weights(_api.Path("w.safetensors"))) == \
+        f"Weights(path={_api.Path('w.safetensors')!r}, meta={{}})"
+
+
 def test_every_shipped_weights_json_carries_its_scores():
     # docs/models.md: "a JSON beside each: training data, the exact command, scores, ..."; the
     # colorize JSON had no scores although docs/models.md reports them
