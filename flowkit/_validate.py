@@ -132,6 +132,20 @@ def _dtype_name(array):
     return getattr(array.dtype, "name", str(array.dtype))
 
 
+def warn_user(message, category):
+    """``warnings.warn`` at the first caller outside flowkit: the user's line (a notebook cell),
+    however deep in flowkit's generators the warning is raised (a fixed ``stacklevel`` named
+    flowkit's own decoding loop, ``video.py:1099``, whatever the user had called)."""
+    import sys
+    import warnings
+
+    frame, level = sys._getframe(1), 2  # stacklevel 2: this function's caller
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").partition(".")[0] \
+            == "flowkit":
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
+
 def describe(value):
     """``value`` for an error message: its repr, or type, shape and dtype for an array, or its
     class where the repr spans lines (a torch module printed itself over 35 lines), its type,

@@ -14,7 +14,6 @@ import math
 import numbers
 import os
 import re
-import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -22,7 +21,8 @@ import numpy as np
 
 from ._atomic import atomic_path, refuse_special_input
 from ._backend import as_array, to_host
-from ._validate import check_array, check_bool, check_float, check_int, check_path, describe
+from ._validate import (check_array, check_bool, check_float, check_int, check_path, describe,
+                        warn_user)
 
 __all__ = ["iter_frames", "probe_video", "VideoInfo", "VideoWriter", "DamagedVideoWarning"]
 
@@ -541,8 +541,8 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet
     def warn(kind, message):
         if kind not in warned and not quiet:
             warned.add(kind)
-            warnings.warn(f"{name}: {message}: the file is damaged (later damage of this kind "
-                          "is not reported)", DamagedVideoWarning, stacklevel=3)
+            warn_user(f"{name}: {message}: the file is damaged (later damage of this kind is not "
+                      "reported)", DamagedVideoWarning)
 
     def skipped():  # the warning for the packets refused, which it forgets
         (pts, exc), many = rejected[0], len(rejected) > 1
@@ -1923,10 +1923,9 @@ class _AudioTrack:
         if not self._warned:
             self._warned = True
             at = "" if packet.pts is None else f" at {float(packet.pts * time_base):.3f} s"
-            warnings.warn(f"{self.src}: an audio packet{at} could not be decoded "
-                          f"({_av_message(exc)}) and was replaced by silence: the file is "
-                          "damaged (later damage of this kind is not reported)",
-                          DamagedVideoWarning, stacklevel=2)
+            warn_user(f"{self.src}: an audio packet{at} could not be decoded "
+                      f"({_av_message(exc)}) and was replaced by silence: the file is damaged "
+                      "(later damage of this kind is not reported)", DamagedVideoWarning)
         context = self.in_stream.codec_context
         samples = round((packet.duration or 0) * time_base * context.sample_rate)
         if samples > 0 and packet.pts is not None:  # without a time it is left out

@@ -666,6 +666,7 @@ def test_a_refused_audio_packet_is_silence_with_a_warning(tmp_path):
         report = flowkit.retime(path, out, speed=0.5, segment=(0.25, 0.75), method="blend",
                                 progress=False)
     assert [w.category for w in caught] == [DamagedVideoWarning]
+    assert caught[0].filename == __file__  # the caller's line, not flowkit's
     assert str(caught[0].message).startswith(f"{path}: an audio packet at 0.192 s could not be "
                                              "decoded (Invalid data found")
     assert report.audio == "stretched"

@@ -1148,6 +1148,23 @@ def test_a_damaged_video_decodes_with_one_warning(tmp_path):
     assert "was decoded with errors" in lines[0]
 
 
+def test_a_damaged_videos_warning_names_the_callers_line(tmp_path):
+    # the warning named flowkit's decoding loop (video.py:1099, or _retime.py for retime)
+    # whatever was called, so a notebook showed flowkit's source line, not the cell's
+    import flowkit
+
+    path = damaged_clip(tmp_path / "damaged.mp4")
+    calls = [lambda: list(iter_frames(path)),
+             lambda: list(flowkit.interpolate_video(iter_frames(path), method="blend")),
+             lambda: flowkit.retime(path, tmp_path / "out.mp4", factor=2, method="blend",
+                                    progress=False)]
+    for call in calls:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        assert [(w.category, w.filename) for w in caught] == [(DamagedVideoWarning, __file__)]
+
+
 def clip_with_refused_packets(path, refused, count=30):
     """A ``count``-frame H.264 clip at 10 fps whose packets number ``refused`` (in file
     order) have a NAL length larger than the packet: FFmpeg's decoder refuses each ("Invalid
