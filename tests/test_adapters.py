@@ -125,6 +125,26 @@ def test_adapter_registration_errors(registered):
         flowkit.interpolate(_frames((8, 8)), _frames((8, 8)), method="nope")
 
 
+def test_an_adapter_is_replaced_with_replace_true(registered):
+    # re-running a notebook cell that registers an adapter raised "expected a name that is
+    # not yet an interpolator method", with no replace as register_estimator's
+    first, second = (lambda frame0, frame1, t: frame0), (lambda frame0, frame1, t: frame1)
+    models.register_interpolator("rerun", first)
+    registered.append(("interpolator", "rerun"))
+    with pytest.raises(ValueError, match="got 'rerun'; replace=True replaces it$"):
+        models.register_interpolator("rerun", second)
+    assert models.register_interpolator("rerun", second, replace=True) is second
+    assert models.adapters._ADAPTERS["interpolator"]["rerun"] is second
+    with pytest.raises(ValueError, match="not yet an interpolator method .*got 'splat'$"):
+        models.register_interpolator("splat", second, replace=True)  # never a built-in
+    models.register_predictor("rerun", first)
+    registered.append(("predictor", "rerun"))
+    models.register_predictor("rerun", second, replace=True)
+    assert models.adapters._ADAPTERS["predictor"]["rerun"] is second
+    with pytest.raises(TypeError, match="^replace: "):
+        models.register_predictor("rerun", second, replace=1)
+
+
 @needs_torch
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
 def test_an_adapter_whose_output_is_not_finite_is_an_error(registered, bad):

@@ -96,6 +96,33 @@ def test_register_and_get_round_trip_and_errors():
         models.register_model("x", 5)
 
 
+def test_register_model_replace_for_a_rerun_cell():
+    # re-running a notebook cell that registers a model raised "expected a name not yet
+    # registered" with no way to replace it (register_estimator has replace=True)
+    name = "test-replaced-model"
+    try:
+        models.register_model(name, lambda: torch.nn.Linear(2, 3))
+        with pytest.raises(ValueError, match=r"not yet registered, .*; replace=True replaces it$"):
+            models.register_model(name, lambda: torch.nn.Linear(2, 4))
+        if torch is not None:
+            assert _api.cached_model(name).out_features == 3
+
+        @models.register_model(name, replace=True)
+        def build():
+            return torch.nn.Linear(2, 4)
+        assert _api._REGISTRY[name][0] is build
+        if torch is not None:  # generate(model=name)'s cache does not keep the one before
+            assert _api.cached_model(name).out_features == 4
+    finally:
+        _api._REGISTRY.pop(name, None)
+        _api._cached_model.cache_clear()
+    with pytest.raises(ValueError, match="it is flowkit's own, which replace=True does not"):
+        models.register_model("interp-refine", lambda: None, replace=True)
+    with pytest.raises(TypeError, match="^replace: "):
+        models.register_model(name, lambda: None, replace="yes")
+    assert name not in models.list_models()
+
+
 def test_register_model_checks_its_weights_table():
     # {"default": "w.safetensors"} was registered and get_model then raised "AttributeError:
     # 'str' object has no attribute 'path'"; a list raised dict()'s own ValueError

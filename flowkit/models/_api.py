@@ -41,9 +41,10 @@ class Weights:
 
 
 _REGISTRY = {}
+_BUILTIN = frozenset()  # flowkit's own models, set once registered (below)
 
 
-def register_model(name, builder=None, *, weights=None):
+def register_model(name, builder=None, *, weights=None, replace=False):
     """Register a model builder under ``name`` (usable as a decorator).
 
     Parameters
@@ -56,6 +57,9 @@ def register_model(name, builder=None, *, weights=None):
     weights : dict of str -> Weights, optional
         Named weights; ``"default"`` is what ``get_model(name)`` loads. Without any,
         ``get_model(name)`` builds the model with the builder's initialisation.
+    replace : bool, default False
+        Replace a model registered under ``name`` (re-running a notebook cell); flowkit's own
+        models are never replaced.
 
     Returns
     -------
@@ -64,27 +68,35 @@ def register_model(name, builder=None, *, weights=None):
     Raises
     ------
     ValueError
-        ``name`` already registered or not a non-empty string.
+        ``name`` already registered (without ``replace``; flowkit's own always) or not a
+        non-empty string.
     TypeError
         ``builder`` neither callable nor a ``"module:function"`` string; ``weights`` not a
-        dict of str -> :class:`Weights`.
+        dict of str -> :class:`Weights`; ``replace`` not a bool.
     """
+    from .._validate import check_bool
+
     if not isinstance(name, str) or not name:
         raise ValueError(f"name: expected a non-empty string, got {name!r}")
+    replace = check_bool("replace", replace)
     if builder is None:
-        return lambda fn: register_model(name, fn, weights=weights)
+        return lambda fn: register_model(name, fn, weights=weights, replace=replace)
     if not (callable(builder) or (isinstance(builder, str) and ":" in builder)):
         raise TypeError(f"builder: expected a callable returning a torch.nn.Module or a "
                         f"'module:function' string, got {builder!r}")
-    if name in _REGISTRY:
+    if name in _REGISTRY and (name in _BUILTIN or not replace):
         raise ValueError(f"name: expected a name not yet registered, got {name!r} (registered: "
-                         f"{', '.join(list_models())})")
+                         f"{', '.join(list_models())}); " + (
+                             "it is flowkit's own, which replace=True does not replace"
+                             if name in _BUILTIN else "replace=True replaces it"))
     if weights is not None and not (isinstance(weights, dict) and all(
             isinstance(k, str) and isinstance(v, Weights) for k, v in weights.items())):
         from .._validate import describe
 
         raise TypeError(f"weights: expected None or a dict of str -> flowkit.models.Weights "
                         f"(Weights(path, meta)), got {describe(weights)}")
+    if name in _REGISTRY:  # replaced: generate(model=name) must not find the one before
+        _cached_model.cache_clear()
     _REGISTRY[name] = (builder, dict(weights or {}))
     return builder
 
@@ -435,3 +447,4 @@ register_model("predict-gan", "flowkit.models.predict_gan:PredictRefine",
                         "l1": _shipped("predict_gan_l1")})  # L1 + GDL: the sharpness baseline
 register_model("text2video-shapes", "flowkit.models.text2video:Text2Video",
                weights={"default": _shipped("text2video_shapes")})
+_BUILTIN = frozenset(_REGISTRY)

@@ -25,14 +25,18 @@ _ADAPTERS = {kind: {} for kind in _KINDS}
 _RESERVED = {"interpolator": ("project", "splat", "backward", "blend", "learned"), "predictor": ("flow", "gan")}
 
 
-def _register(kind, name, module):
+def _register(kind, name, module, replace):
+    from .._validate import check_bool
+
     if not isinstance(name, str) or not name:
         raise ValueError(f"name: expected a non-empty string, got {name!r}")
-    if name in _RESERVED[kind] or name in _ADAPTERS[kind]:
+    replace = check_bool("replace", replace)
+    if name in _RESERVED[kind] or (name in _ADAPTERS[kind] and not replace):
         taken = ", ".join(_RESERVED[kind] + tuple(_ADAPTERS[kind]))
         article = "an" if kind[0] in "aeiou" else "a"
         raise ValueError(f"name: expected a name that is not yet {article} {kind} method "
-                         f"({taken}), got {name!r}")
+                         f"({taken}), got {name!r}" + (
+                             "; replace=True replaces it" if name in _ADAPTERS[kind] else ""))
     if not callable(module):
         raise TypeError(f"module: expected a torch.nn.Module (or a callable) with the {kind} "
                         f"signature of flowkit.models.adapters, got {type(module).__name__}")
@@ -40,7 +44,7 @@ def _register(kind, name, module):
     return module
 
 
-def register_interpolator(name, module):
+def register_interpolator(name, module, *, replace=False):
     """Register ``module`` as ``interpolate(..., method=name)`` (see the module docstring for
     its signature). Returns ``module``.
 
@@ -51,18 +55,22 @@ def register_interpolator(name, module):
     module : callable
         ``module(frame0, frame1, t) -> frame`` on ``(N, C, H, W)`` float32 tensors in [0, 1],
         ``t`` of shape ``(N,)``, e.g. a ``torch.nn.Module``.
+    replace : bool, default False
+        Replace a module registered under ``name`` (re-running a notebook cell); the
+        built-in methods are never replaced.
 
     Raises
     ------
     ValueError
-        ``name`` empty, built in (``"splat"``, ...) or registered already.
+        ``name`` empty, built in (``"splat"``, ...) or registered already (without
+        ``replace``).
     TypeError
-        ``module`` not callable.
+        ``module`` not callable; ``replace`` not a bool.
     """
-    return _register("interpolator", name, module)
+    return _register("interpolator", name, module, replace)
 
 
-def register_predictor(name, module):
+def register_predictor(name, module, *, replace=False):
     """Register ``module`` as ``predict(..., method=name)`` (see the module docstring for its
     signature). Returns ``module``.
 
@@ -73,15 +81,19 @@ def register_predictor(name, module):
     module : callable
         ``module(frames, horizon) -> future``, ``(N, T, C, H, W)`` float32 tensors in [0, 1]
         to ``(N, horizon, C, H, W)``, e.g. a ``torch.nn.Module``.
+    replace : bool, default False
+        Replace a module registered under ``name`` (re-running a notebook cell); the
+        built-in methods are never replaced.
 
     Raises
     ------
     ValueError
-        ``name`` empty, built in (``"flow"``, ``"gan"``) or registered already.
+        ``name`` empty, built in (``"flow"``, ``"gan"``) or registered already (without
+        ``replace``).
     TypeError
-        ``module`` not callable.
+        ``module`` not callable; ``replace`` not a bool.
     """
-    return _register("predictor", name, module)
+    return _register("predictor", name, module, replace)
 
 
 def unregister(kind, name):
