@@ -947,6 +947,19 @@ def test_train_data_may_be_a_single_path(tmp_path):
 
 
 @needs_torch
+def test_train_log_none_is_silent(tmp_path, capsys):
+    # fit and train_text2video take log=None; the other trainers called it:
+    # "TypeError: 'NoneType' object is not callable" once the crops were made
+    from flowkit.models import train
+
+    out = tmp_path / "w.safetensors"
+    train.train_interp_refine(_moving_frames(tmp_path / "frames"), out, epochs=1, crop=32,
+                              triplets=3, per_triplet=1, batch=2, shrink=1, threads=1,
+                              progress=False, log=None)
+    assert out.is_file() and capsys.readouterr() == ("", "")
+
+
+@needs_torch
 def test_train_data_folder_skips_hidden_videos(tmp_path):
     # a folder of videos with macOS's ._clip.mp4 beside clip.mp4 (AppleDouble, no video):
     # train failed "cannot open .../._clip.mp4 as a video", where batch and image folders

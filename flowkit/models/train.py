@@ -551,7 +551,8 @@ def train_model(name, model, data, out, *, make_crops, augment, epochs, batch, l
     frames (``"triplet of frames"``) refuses an image file among the sources first
     (``ValueError``: a single image holds none); a folder with neither video nor image files
     is a ``ValueError`` naming ``data`` (the command line's ``--data``) before the crops are
-    made."""
+    made. ``log`` None: no lines (as :func:`fit`'s)."""
+    log = log or (lambda line: None)
     sources = find_sources(data)
     if sequence is not None:
         from ..video import IMAGE_EXTENSIONS
