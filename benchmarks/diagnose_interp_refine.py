@@ -6,10 +6,11 @@ triplets of the *training* clips (docs/models.md, "Diagnosis").
 
 Triplets ``(frame k, frame k + g/2, frame k + g)`` at t = 0.5, frames shrunk by ``--shrink``
 (area averaging) as ``flowkit train interp-refine`` makes them, ``--per-clip`` start frames
-spread over the **last 20 %** of each clip of ``--data`` (default ``../shared/data/video_train``,
-training data, never the evaluation triplets), ``g`` drawn from ``--gaps`` (seed 0); static
-pairs and cuts skipped as in training. A validation set for training runs that hold out the
-last 20 % (the shipped weights saw all of each clip).
+spread over the **last 20 %** of each clip of ``--data`` (default ``video_train`` of the shared
+data folder, ``FLOWKIT_DATA`` or ``../shared/data``: training data, never the evaluation
+triplets), ``g`` drawn from ``--gaps`` (seed 0); static pairs and cuts skipped as in
+training. A validation set for training runs that hold out the last 20 % (the shipped weights
+saw all of each clip).
 
 Columns per clip (means over its triplets): PSNR (dB, uint8-rounded output) of the cross-fade,
 of the classical output the network refines (``"project"``'s; ``"splat"``'s until 2026-12-01),
@@ -22,11 +23,14 @@ the flow exceeds 4 px.
 """
 
 import argparse
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "video_train"
+DATA = Path(os.environ.get("FLOWKIT_DATA", Path(__file__).resolve().parents[2] / "shared"
+                       / "data")) / "video_train"
 
 
 def held_out_triplets(source, *, per_clip, gaps, shrink, rng):
@@ -91,6 +95,9 @@ def main(argv=None):
     parser.add_argument("--shrink", type=int, default=2)
     parser.add_argument("--weights", nargs="*", default=[], metavar="W")
     args = parser.parse_args(argv)
+    if not Path(args.data).is_dir():
+        sys.exit(f"skipped: --data: no such folder {args.data} (the default is FLOWKIT_DATA's "
+                 "video_train, FLOWKIT_DATA defaulting to ../shared/data)")
     import torch
     from flowkit import models
     from flowkit.models.train import find_sources

@@ -3,7 +3,8 @@ levels) of the frame at t = 0.5 against the true middle frame.
 
     python benchmarks/eval_interpolation.py [--variants] [--flow NAME ...] [--train | --sequences | --videos]
 
-Triplets (``../shared/data``, see its README; each one is skipped with a note when absent):
+Triplets (the shared data folder: ``FLOWKIT_DATA``, default ``../shared/data``, see its
+README; each one is skipped with a note when absent):
 Middlebury colour RubberWhale and Venus (frame10, frame11, truth frame10i11), UCF101 1 and 2
 (frame0, frame2, truth frame1), DAVIS dive-in (frame10, frame11, truth frame10i11). All RGB
 uint8.
@@ -54,6 +55,7 @@ file under 300 KB.
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -62,7 +64,8 @@ import numpy as np
 import flowkit
 from flowkit.metrics import interpolation_error, psnr
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+DATA = Path(os.environ.get("FLOWKIT_DATA",
+                       Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 TRIPLETS = [
     ("RubberWhale", "middlebury_color/RubberWhale", "frame10", "frame11", "frame10i11"),

@@ -4,7 +4,8 @@
                                          [--gan-weights W.safetensors ...]
                                          [--figure docs/images/prediction_strip.png]
 
-Data (``../shared/data``, see its README; each set is skipped with a note when absent):
+Data (the shared data folder: ``FLOWKIT_DATA``, default ``../shared/data``, see its README;
+each set is skipped with a note when absent):
 
 * Middlebury RubberWhale (grayscale frame07..frame14): given frames 07-10, predict 11-14.
 * The real traffic clip ``video/car_traffic_small.mp4`` (640x360 RGB): 20 evenly spaced
@@ -34,6 +35,7 @@ defaults chosen on the three sets above.
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -42,7 +44,8 @@ import numpy as np
 import flowkit
 from flowkit.metrics import psnr, sharpness
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+DATA = Path(os.environ.get("FLOWKIT_DATA",
+                       Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
 def middlebury(name="RubberWhale"):
@@ -186,7 +189,7 @@ def figure(path):
 
     windows = middlebury()
     if windows is None:
-        sys.exit("figure: RubberWhale is not in ../shared/data")
+        sys.exit(f"figure: RubberWhale is not under {DATA}")
     context, truth = windows[0]
     predicted = flowkit.predict(np.stack(context), 4)
     tiles, labels = [context[-2], context[-1]], ["frame 09", "frame 10 (last)"]

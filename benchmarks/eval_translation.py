@@ -34,6 +34,7 @@ against a gray output).
 
 import argparse
 import itertools
+import os
 import sys
 import time
 from pathlib import Path
@@ -46,7 +47,8 @@ from flowkit._estimators import get_estimator
 from flowkit._translate import reliable_mask
 from flowkit.metrics import warping_error
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+DATA = Path(os.environ.get("FLOWKIT_DATA",
+                       Path(__file__).resolve().parents[2] / "shared" / "data"))
 TRAFFIC = DATA / "video" / "car_traffic_small.mp4"
 SINTEL = DATA / "sintel" / "alley_1"
 

@@ -27,3 +27,17 @@ def test_help_and_bad_option(script):
     refused = _run(script, "--no-such-option")
     assert refused.returncode == 2, refused.stderr[-2000:]
     assert "error:" in refused.stderr and "Traceback" not in refused.stderr, refused.stderr[-2000:]
+
+
+@pytest.mark.parametrize("script", ["eval_interpolation.py", "eval_prediction.py",
+                                    "eval_translation.py", "diagnose_interp_refine.py",
+                                    "bench_memory.py", "bench_batch.py"])
+def test_data_folder_from_flowkit_data(script, tmp_path, monkeypatch):
+    """FLOWKIT_DATA names the shared data folder for every script that reads it (the eval
+    scripts looked only at ../shared/data beside the checkout, and diagnose_interp_refine ended
+    in a FileNotFoundError traceback without it): a folder without the data is named in a
+    skip note, not a traceback."""
+    monkeypatch.setenv("FLOWKIT_DATA", str(tmp_path))
+    done = _run(script)
+    assert str(tmp_path) in done.stdout + done.stderr, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
