@@ -218,7 +218,7 @@ def floor_report(times, counts):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=3, help="timed runs (0: quality only)")
     parser.add_argument("--threads", type=int, default=2)

@@ -88,7 +88,7 @@ def row(frame0, truth, frame1, models):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=str(DATA))
     parser.add_argument("--per-clip", type=int, default=15)
     parser.add_argument("--gaps", type=int, nargs="+", default=[2, 4, 8])

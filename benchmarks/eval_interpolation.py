@@ -408,7 +408,7 @@ def summary_table(table, triplets, what):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variants", action="store_true",
                         help="also print the option variants the defaults were chosen from")
     parser.add_argument("--figures", metavar="DIR",

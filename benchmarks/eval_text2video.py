@@ -29,7 +29,7 @@ def accuracy(pairs):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--weights", default="text2video-shapes",
                         help="registered name or .safetensors file (default: the shipped weights)")

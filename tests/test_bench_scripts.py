@@ -24,6 +24,10 @@ def test_help_and_bad_option(script):
     shown = _run(script, "--help")
     assert shown.returncode == 0, shown.stderr[-2000:]
     assert shown.stdout.startswith("usage:"), shown.stdout[:500]
+    # the description (the paragraph after the usage) is whole sentences, not a docstring's
+    # first line cut mid-sentence ("... on one 1280x720 clip: time per")
+    description = " ".join(shown.stdout.split("\n\n")[1].split())
+    assert description.endswith((".", ".)")), description
     refused = _run(script, "--no-such-option")
     assert refused.returncode == 2, refused.stderr[-2000:]
     assert "error:" in refused.stderr and "Traceback" not in refused.stderr, refused.stderr[-2000:]
