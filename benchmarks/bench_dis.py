@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 import pytest
 from bench_farneback import _pair
-from conftest import THREADS, exit_if_skipped, run, traffic_pair
+from conftest import THREADS, exit_if_skipped, positive_int, run, traffic_pair
 
 CV_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
               "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
@@ -324,7 +324,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[1])
     parser.add_argument("what", nargs="?", choices=list(modes), default="accuracy",
                         help="what to print (module docstring; default accuracy)")
-    parser.add_argument("repeats", nargs="?", type=int, default=5, help="default 5")
+    parser.add_argument("repeats", nargs="?", type=positive_int, default=5, help="default 5")
     parser.add_argument("preset", nargs="?", choices=list(CV_PRESETS),
                         help="ratio only: the preset of both (default medium)")
     args = parser.parse_args()

@@ -29,7 +29,7 @@ process (``conftest.interleaved``, one call each per repeat), the ratio 7 t / 1 
 import cv2
 import numpy as np
 import pytest
-from conftest import SIZES, run
+from conftest import SIZES, positive_int, run
 
 import flowkit
 
@@ -101,6 +101,6 @@ if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[-1])
-    parser.add_argument("repeats", nargs="?", type=int, default=5,
+    parser.add_argument("repeats", nargs="?", type=positive_int, default=5,
                         help="repeats of the alternating timing (default 5)")
     _interleaved(parser.parse_args().repeats)

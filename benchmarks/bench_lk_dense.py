@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import (REAL_SIZES, SIZES, THREADS, exit_if_skipped, gray_pair, interleave_min,
-                      run, traffic_pair)
+                      positive_int, run, traffic_pair)
 from skimage.registration import optical_flow_ilk
 
 import flowkit
@@ -149,7 +149,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[-1])
     parser.add_argument("what", nargs="?", choices=("ratio", "ab"), default="ratio",
                         help="default ratio")
-    parser.add_argument("repeats", nargs="?", type=int, default=5, help="default 5")
+    parser.add_argument("repeats", nargs="?", type=positive_int, default=5, help="default 5")
     parser.add_argument("setting", nargs="?", choices=list(SETTINGS), default="gaussian",
                         help="default gaussian")
     parser.add_argument("module", nargs="?", help="ab only: the other version's module "

@@ -25,7 +25,7 @@ import os
 import cv2
 import numpy as np
 import pytest
-from conftest import SIZES, TRAFFIC, gray_pair, run, traffic_pair
+from conftest import SIZES, TRAFFIC, gray_pair, positive_int, run, traffic_pair
 
 import flowkit
 
@@ -136,6 +136,6 @@ if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[-1])
-    parser.add_argument("rounds", nargs="?", type=int, default=15,
+    parser.add_argument("rounds", nargs="?", type=positive_int, default=15,
                         help="rounds, each one call of flowkit and one of OpenCV (default 15)")
     main(parser.parse_args().rounds)

@@ -17,7 +17,7 @@ import flowkit
 
 import numpy as np
 import pytest
-from conftest import SIZES, interleaved, run
+from conftest import SIZES, interleaved, positive_int, run
 
 OPTIONS = {"flowkit": {}, "flowkit-forward": {"scheme": "forward"},
            "flowkit-reestimate": {"scheme": "reestimate"},
@@ -58,6 +58,6 @@ if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[-1])
-    parser.add_argument("repeats", nargs="?", type=int, default=9,
+    parser.add_argument("repeats", nargs="?", type=positive_int, default=9,
                         help="repeats of the alternating timing (default 9)")
     _interleaved(parser.parse_args().repeats)

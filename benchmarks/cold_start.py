@@ -28,8 +28,8 @@ import time
 
 from flowkit._warmup import CASES
 
-LEARNED = (["interpolate_learned", "predict_gan", "generate"] if importlib.util.find_spec("torch")
-           else [])
+TORCH_CASES = ["interpolate_learned", "predict_gan", "generate"]
+LEARNED = TORCH_CASES if importlib.util.find_spec("torch") else []
 
 CHILD = """
 import json, resource, time
@@ -94,11 +94,20 @@ def summary(values):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    known = list(CASES) + LEARNED + ["all", "demo"]
     parser.add_argument("cases", nargs="*",
-                        help=f"cases (default all): {', '.join(list(CASES) + LEARNED)}, all, demo")
+                        help=f"cases (default all): {', '.join(known)}")
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
-    names = args.cases or list(CASES) + LEARNED + ["all", "demo"]
+    unknown = [name for name in args.cases if name not in known]
+    if set(unknown) & set(TORCH_CASES):
+        parser.error(f"cases: {', '.join(sorted(set(unknown) & set(TORCH_CASES)))} need torch "
+                     '(pip install "flowkit-cv[torch]")')
+    if unknown:
+        parser.error(f"cases: expected names among {', '.join(known)}; got {', '.join(unknown)}")
+    if args.repeat < 1:
+        parser.error(f"--repeat: expected an integer >= 1, got {args.repeat}")
+    names = args.cases or known
     print(f"python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}, "
           f"{args.repeat} repeat(s); seconds, median [range]")
     print(f"{'case':22s} {'import':>16s} {'first call cold':>18s} {'cold, CPU':>18s} "

@@ -180,6 +180,20 @@ def exit_if_skipped(call, *args):
         sys.exit(f"skipped: {why}")
 
 
+def positive_int(text):
+    """``argparse`` type of the scripts' repeat and round counts: an int >= 1 (0 or a negative
+    count ran the warm-up calls, then ended in a traceback over an empty table)."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
 def interleaved_main(doc, timings, default=9):
     """The script mode of a bench module with an interleaved comparison: ``python
     benchmarks/bench_X.py [REPEATS]`` runs ``timings(repeats)`` (its ``--help`` shows the last
@@ -187,7 +201,7 @@ def interleaved_main(doc, timings, default=9):
     import argparse
 
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[-1])
-    parser.add_argument("repeats", nargs="?", type=int, default=default,
+    parser.add_argument("repeats", nargs="?", type=positive_int, default=default,
                         help=f"repeats of the alternating timing (default {default})")
     exit_if_skipped(timings, parser.parse_args().repeats)
 

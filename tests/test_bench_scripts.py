@@ -45,3 +45,17 @@ def test_data_folder_from_flowkit_data(script, tmp_path, monkeypatch):
     done = _run(script)
     assert str(tmp_path) in done.stdout + done.stderr, done.stdout[-2000:] + done.stderr[-2000:]
     assert "Traceback" not in done.stderr, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("args", [("bench_warp.py", "0"), ("bench_predict.py", "-1"),
+                                  ("bench_interpolate.py", "0"), ("bench_dis.py", "ratio", "0"),
+                                  ("bench_lk_dense.py", "ratio", "0"), ("bench_lk_sparse.py", "0"),
+                                  ("cold_start.py", "--repeat", "0", "flow_to_color"),
+                                  ("cold_start.py", "no_such_case")])
+def test_counts_and_cases_are_checked(args):
+    """A repeat or round count below 1 and an unknown cold_start case are usage errors (exit
+    2) before anything runs: they ran the warm-up calls (or a child process) and ended in a
+    traceback over an empty table (or the child's KeyError)."""
+    done = _run(*args)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "error:" in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
