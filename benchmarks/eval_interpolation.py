@@ -62,6 +62,7 @@ from pathlib import Path
 import numpy as np
 
 import flowkit
+from flowkit._atomic import atomic_path
 from flowkit.metrics import interpolation_error, psnr
 
 DATA = Path(os.environ.get("FLOWKIT_DATA",
@@ -286,7 +287,8 @@ TRUTH_ROWS = [(f"{fmt} round trip of the truth (conversion only)", fmt)
 
 
 def write_figures(triplets, folder, heights=(200, 180, 160, 140, 120, 100), limit=300_000):
-    """One PNG strip per triplet: frame0, frame1, truth, flowkit, a peer, |flowkit - truth| x4."""
+    """One PNG strip per triplet: frame0, frame1, truth, flowkit, a peer, |flowkit - truth| x4,
+    at the first of ``heights`` whose file is at most ``limit`` bytes, written atomically."""
     import cv2
 
     folder = Path(folder)
@@ -311,11 +313,12 @@ def write_figures(triplets, folder, heights=(200, 180, 160, 140, 120, 100), limi
                             (255, 255, 255), 1, cv2.LINE_AA)
                 panels.append(panel)
                 panels.append(np.full((height, 4, 3), 255, np.uint8))
-            cv2.imwrite(str(path), np.hstack(panels[:-1]), [cv2.IMWRITE_PNG_COMPRESSION, 9])
-            if path.stat().st_size <= limit:
+            png = cv2.imencode(".png", np.hstack(panels[:-1]), [cv2.IMWRITE_PNG_COMPRESSION, 9])[1]
+            if png.size <= limit:
                 break
-        print(f"wrote {path} ({height} px high, {path.stat().st_size // 1024} KB)",
-              file=sys.stderr)
+        with atomic_path(path) as tmp:  # an interrupted run leaves the previous figure
+            Path(tmp).write_bytes(png.tobytes())
+        print(f"wrote {path} ({height} px high, {png.size // 1024} KB)", file=sys.stderr)
 
 
 def train_triplets():

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 import flowkit
+from flowkit._atomic import atomic_path
 from flowkit.metrics import psnr, sharpness
 
 DATA = Path(os.environ.get("FLOWKIT_DATA",
@@ -205,7 +206,10 @@ def figure(path):
     rows = [np.concatenate(tiles[:2] + [np.full_like(tiles[0], 255)], axis=1),
             np.concatenate(tiles[2:5], axis=1), np.concatenate(tiles[5:8], axis=1)]
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), np.concatenate(rows, axis=0), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    strip = np.concatenate(rows, axis=0)
+    with atomic_path(path) as tmp:  # an interrupted run leaves the previous figure
+        if not cv2.imwrite(str(tmp), strip, [cv2.IMWRITE_PNG_COMPRESSION, 9]):
+            sys.exit(f"figure: OpenCV cannot write {path}")
     print(f"wrote {path}")
 
 

@@ -51,3 +51,34 @@ def test_yuv_roundtrip_costs():
     loss420 = np.abs(script.yuv_roundtrip(frame, "yuv420p").astype(float) - frame).mean()
     loss444 = np.abs(script.yuv_roundtrip(frame, "yuv444p").astype(float) - frame).mean()
     assert loss444 < 1.0 and loss444 < loss420
+
+
+def test_figures_are_written_atomically(tmp_path, monkeypatch):
+    """write_figures (``--figures docs/images/``) writes each strip once, atomically, at the
+    first height under the size limit: it wrote the file at every height it tried, so a run
+    stopped between two heights left an oversized strip in place of the previous figure."""
+    import flowkit
+
+    script = _script()
+    frame0, truth, frame1 = (_texture(40, 64, seed) for seed in (1, 2, 3))
+    monkeypatch.setattr(flowkit, "interpolate", lambda a, b, t: truth)
+    path = tmp_path / "interpolation_x.png"
+    path.write_bytes(b"previous figure")
+    calls = []
+    put_text = cv2.putText
+
+    def stop_at_second_height(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 6:  # six labelled panels per height
+            raise KeyboardInterrupt
+        return put_text(*args, **kwargs)
+
+    monkeypatch.setattr(cv2, "putText", stop_at_second_height)
+    with pytest.raises(KeyboardInterrupt):
+        script.write_figures([("x", (frame0, frame1, truth))], tmp_path, limit=1)
+    assert path.read_bytes() == b"previous figure"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+    monkeypatch.setattr(cv2, "putText", put_text)
+    script.write_figures([("x", (frame0, frame1, truth))], tmp_path, heights=(40, 20), limit=1)
+    strip = cv2.imread(str(path))
+    assert strip.shape[0] == 20 and sorted(p.name for p in tmp_path.iterdir()) == [path.name]
