@@ -347,15 +347,17 @@ def streams_not_written(container, stream):
 _SWSCALE_MATRIX = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
 
 
-def _rgb_to_yuv_matrix(color, pix_fmt):
+def _rgb_to_yuv_matrix(color, pix_fmt, codec):
     """``(colorspace, color_range)`` for converting RGB frames to the YUV ``pix_fmt`` with the
-    matrix and range the ``color`` tags declare, or None (FFmpeg's default conversion, BT.601
-    limited range) when they declare none or the output is not YUV. Without it, a stream
-    tagged BT.709 would hold BT.601 values and players would shift its colours."""
+    matrix and range the ``color`` tags declare, or None (FFmpeg's default conversion: BT.601,
+    limited range, full range for ``yuvj`` formats) when they declare none, the output is not
+    YUV, or ``codec`` is MJPEG, which decoders read with JPEG's BT.601 matrix whatever the tags
+    say. Without it, a stream tagged BT.709 would hold BT.601 values and players would shift
+    its colours (full-range ``yuvj`` too: H.264 and HEVC store the matrix)."""
     matrix = _SWSCALE_MATRIX.get(color.get("colorspace"))
-    if matrix is None or not pix_fmt.startswith("yuv") or pix_fmt.startswith("yuvj"):
+    if matrix is None or not pix_fmt.startswith("yuv") or codec == "mjpeg":
         return None
-    return matrix, 2 if color.get("color_range") == 2 else 1
+    return matrix, 2 if color.get("color_range") == 2 or pix_fmt.startswith("yuvj") else 1
 
 
 def _time_base(stream):
@@ -1428,7 +1430,8 @@ class VideoWriter:
     SVT-AV1 through the environment variable ``SVT_LOG=1``, set unless already set (read
     once per process, when its first encoder opens). Lossy codecs change pixel values; RGB is converted to
     YUV with the matrix and range of the ``color`` tags (BT.709, BT.601, SMPTE 240M, FCC,
-    BT.2020), else with FFmpeg's default (BT.601, limited range).
+    BT.2020; full range for ``yuvj`` formats), else with FFmpeg's default (BT.601, limited
+    range); MJPEG always with BT.601, the matrix its decoders read whatever the tags say.
 
     Examples
     --------
@@ -1686,7 +1689,8 @@ class VideoWriter:
                 # input's would mislabel it
                 if not (rgb and name in ("colorspace", "color_range")):
                     setattr(stream.codec_context, name, value)
-            self._matrix = _rgb_to_yuv_matrix(self.color, stream.codec_context.pix_fmt)
+            self._matrix = _rgb_to_yuv_matrix(self.color, stream.codec_context.pix_fmt,
+                                               self.codec)
             for companion in self._companions:
                 companion.open(container)
             stream.codec_context.open()

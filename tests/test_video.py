@@ -1070,6 +1070,26 @@ def test_writer_converts_rgb_with_the_tagged_matrix(tmp_path, color):
     assert np.abs(back[rows] - rgb[rows]).max() <= 3
 
 
+@pytest.mark.parametrize("codec, suffix",
+                         [("libx264", ".mp4"), ("mjpeg", ".avi"), ("mjpeg", ".mkv")])
+def test_writer_converts_rgb_to_full_range_yuvj_with_the_tagged_matrix(tmp_path, codec, suffix):
+    """Full-range yuvj420p tagged BT.709 (a phone clip's format, which translate and predict
+    keep): x264 stores the tags and decoders read them, so the matrix is BT.709 (it was
+    FFmpeg's BT.601 under the BT.709 tag: (200, 50, 30) read back as (212, 63, 26) and
+    (20, 180, 230) as (4, 167, 232)); MJPEG is read with JPEG's BT.601 matrix whatever the
+    tags say, so it stays BT.601."""
+    rgb = np.zeros((32, 32, 3), np.uint8)
+    rgb[:] = (200, 50, 30)
+    rgb[16:] = (20, 180, 230)
+    path = tmp_path / f"c{suffix}"
+    color = {"colorspace": 1, "color_range": 2, "color_primaries": 1, "color_trc": 1}
+    with VideoWriter(path, 25, codec=codec, crf=0, pix_fmt="yuvj420p", color=color) as writer:
+        writer.write(rgb)
+    back = next(iter(iter_frames(path))).astype(int)
+    rows = np.r_[0:8, 24:32]
+    assert np.abs(back[rows] - rgb[rows]).max() <= 3
+
+
 def test_rgb_output_drops_the_yuv_matrix_and_range_tags(tmp_path):
     """FFV1 writes RGB (bgr0) where its input was full-range YUV: the input's matrix and range
     tags would describe YUV samples the file does not hold (a new user found BT.470BG on an
