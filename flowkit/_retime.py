@@ -755,7 +755,7 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
     tolerance = info.time_base  # output times this close to an input frame show it
     pad = needs_even_size(codec, pix_fmt)  # x264 / x265 need even sizes
     show = sys.stderr.isatty() if progress is None else progress
-    frame_format = _frame_format(info.pix_fmt, pix_fmt, depth)
+    frame_format = _frame_format(info, pix_fmt, depth, codec)
     origin = None
     snapped = False  # a trimmed segment's start moved onto an input frame
     if part is not None:  # the first frame's time, then the keyframe before the part
@@ -975,7 +975,7 @@ def _join(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt, 
     ``dropped`` are not known here (0)."""
     from .video import VideoWriter, concat_parts, decode, writer_tags
 
-    frame_format = _frame_format(info.pix_fmt, pix_fmt, depth)
+    frame_format = _frame_format(info, pix_fmt, depth, codec)
     origin = next(decode(container, stream, depth=depth, upright=False,
                          frame_format=frame_format, quiet=True))[0]
     if timeline.trim and tracks:
@@ -1059,7 +1059,7 @@ def _snapped(container, stream, origin, timeline, tolerance):
     return Timeline(timeline.speed, first, timeline.end, trim=True)
 
 
-def _frame_format(in_fmt, out_fmt, depth):
+def _frame_format(info, out_fmt, depth, codec):
     """Frames are interpolated as the decoded YUV planes at full resolution (4:4:4: chroma
     repeated, averaged back when encoding; 16-bit planes for more than 8 bits) when input and
     output are YUV: no RGB round trip, and frames passed through are written from their own
@@ -1069,11 +1069,15 @@ def _frame_format(in_fmt, out_fmt, depth):
     also into full-range yuvj from limited-range input (MJPEG, .avi's encoder), which decoders
     read with JPEG's BT.601 matrix whatever the tags say, so the planes of a BT.709 input came
     out with shifted colours (red 200 -> 183, green 199 -> 227); VideoWriter's RGB conversion
-    into yuvj is BT.601."""
+    into MJPEG is BT.601. Full-range input goes into MJPEG as its planes only where its
+    matrix is BT.601 or unset (a BT.709 yuvj420p clip's came out red 198 -> 183)."""
+    in_fmt = info.pix_fmt
     if not (in_fmt.startswith("yuv") and out_fmt.startswith("yuv")):
         return None
     if out_fmt.startswith("yuvj") and not in_fmt.startswith("yuvj"):
         return None
+    if codec == "mjpeg" and info.color.get("colorspace", 2) not in (2, 5, 6):
+        return None  # 2: unspecified, read as BT.601; 5, 6: BT.470BG, SMPTE 170M (BT.601)
     if depth > 8:
         return "yuv444p16le"
     return "yuvj444p" if in_fmt.startswith("yuvj") else "yuv444p"

@@ -191,16 +191,19 @@ def test_kept_frames_are_the_input_planes_exactly(tmp_path, name, pix_fmt):
             np.testing.assert_array_equal(kept, plane)
 
 
-def test_avi_is_mjpeg_with_exact_times_and_the_colours_of_a_bt709_input(tmp_path):
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuvj420p"])
+def test_avi_is_mjpeg_with_exact_times_and_the_colours_of_a_bt709_input(tmp_path, pix_fmt):
     # retime wrote .avi with libx264: AVI stores no presentation times, and H.264 read back
     # with its first frame at 1/fps and B-frames' times out of order (1, 4, 3, 5, 2, ...
     # thirtieths on the traffic clip). Now MJPEG, as VideoWriter's table; MJPEG is read with
     # JPEG's BT.601 matrix whatever the tags, so a BT.709 input goes through RGB, not its
-    # planes (they came out red 200 -> 183, green 199 -> 227)
+    # planes (they came out red 200 -> 183, green 199 -> 227; full-range yuvj420p input's
+    # planes went in as they were too: red 198 -> 183, green 29 -> 12)
     frame = np.zeros((32, 96, 3), np.uint8)
     frame[:, :32], frame[:, 32:64], frame[:, 64:] = (200, 30, 30), (30, 200, 30), (30, 30, 200)
-    bt709 = {"colorspace": 1, "color_range": 1, "color_primaries": 1, "color_trc": 1}
-    with flowkit.VideoWriter(tmp_path / "in.mp4", 10, color=bt709) as writer:
+    bt709 = {"colorspace": 1, "color_range": 2 if pix_fmt == "yuvj420p" else 1,
+             "color_primaries": 1, "color_trc": 1}
+    with flowkit.VideoWriter(tmp_path / "in.mp4", 10, pix_fmt=pix_fmt, color=bt709) as writer:
         for k in range(4):
             writer.write(np.roll(frame, 2 * k, axis=1))
     report = flowkit.retime(tmp_path / "in.mp4", tmp_path / "out.avi", factor=2, progress=False)
