@@ -1463,6 +1463,7 @@ class VideoWriter:
                             f"{describe(language)}")
         self.language = language
         self._matrix = None  # set when the stream opens: see _rgb_to_yuv_matrix
+        self._frame_tags = {}  # the colour tags the stream stores, set on each frame too
         if frame_format is not None and frame_format not in FRAME_FORMATS:
             raise ValueError(f"frame_format: expected None or one of {', '.join(FRAME_FORMATS)}, "
                              f"got {frame_format!r}")
@@ -1610,6 +1611,10 @@ class VideoWriter:
             # slice per core) 16-bit RGB to 10-bit YUV differed from run to run and with the
             # core count (the first 8 pixels of a slice's first row, by up to 190 of 1023)
             picture = picture.reformat(context.width, context.height, context.pix_fmt, threads=1)
+        for name, value in self._frame_tags.items():
+            # on the frame too: ProRes (prores_ks) stores the frame's tags, not the stream's,
+            # in its frame headers, which decoders read (all were unspecified there)
+            setattr(picture, name, value)
         picture.pts = pts
         picture.time_base = self.time_base
         try:
@@ -1684,11 +1689,12 @@ class VideoWriter:
             if self.language:
                 stream.metadata["language"] = self.language
             rgb = av.VideoFormat(pix_fmt).is_rgb
-            for name, value in self.color.items():
-                # an RGB output (FFV1's for full-range input) has no YUV matrix or range: the
-                # input's would mislabel it
-                if not (rgb and name in ("colorspace", "color_range")):
-                    setattr(stream.codec_context, name, value)
+            # an RGB output (FFV1's for full-range input) has no YUV matrix or range: the
+            # input's would mislabel it
+            self._frame_tags = {name: value for name, value in self.color.items()
+                                if not (rgb and name in ("colorspace", "color_range"))}
+            for name, value in self._frame_tags.items():
+                setattr(stream.codec_context, name, value)
             self._matrix = _rgb_to_yuv_matrix(self.color, stream.codec_context.pix_fmt,
                                                self.codec)
             for companion in self._companions:

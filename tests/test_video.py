@@ -1090,6 +1090,21 @@ def test_writer_converts_rgb_to_full_range_yuvj_with_the_tagged_matrix(tmp_path,
     assert np.abs(back[rows] - rgb[rows]).max() <= 3
 
 
+def test_prores_frames_carry_the_colour_tags(tmp_path):
+    """ProRes stores the colour tags in each frame's header, from the frame's tags, not the
+    stream's; decoders read them there: flowkit retime --codec prores_ks of a BT.2020 HLG clip
+    had every frame unspecified (2), where the MOV's track said BT.2020 and HLG."""
+    import av
+
+    path = tmp_path / "c.mov"
+    color = {"colorspace": 9, "color_range": 1, "color_primaries": 9, "color_trc": 18}
+    with VideoWriter(path, 25, codec="prores_ks", pix_fmt="yuv422p10le", color=color) as writer:
+        writer.write(np.full((16, 16, 3), 30000, np.uint16))
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        assert {name: int(getattr(frame, name)) for name in color} == color
+
+
 def test_rgb_output_drops_the_yuv_matrix_and_range_tags(tmp_path):
     """FFV1 writes RGB (bgr0) where its input was full-range YUV: the input's matrix and range
     tags would describe YUV samples the file does not hold (a new user found BT.470BG on an
