@@ -349,15 +349,18 @@ _SWSCALE_MATRIX = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
 
 def _rgb_to_yuv_matrix(color, pix_fmt, codec):
     """``(colorspace, color_range)`` for converting RGB frames to the YUV ``pix_fmt`` with the
-    matrix and range the ``color`` tags declare, or None (FFmpeg's default conversion: BT.601,
-    limited range, full range for ``yuvj`` formats) when they declare none, the output is not
-    YUV, or ``codec`` is MJPEG, which decoders read with JPEG's BT.601 matrix whatever the tags
-    say. Without it, a stream tagged BT.709 would hold BT.601 values and players would shift
-    its colours (full-range ``yuvj`` too: H.264 and HEVC store the matrix)."""
+    matrix and range the ``color`` tags declare (BT.601 for a range without a known matrix),
+    or None (FFmpeg's default conversion: BT.601, limited range, full range for ``yuvj``
+    formats) when they declare neither, the output is not YUV, or ``codec`` is MJPEG, which
+    decoders read with JPEG's BT.601 matrix whatever the tags say. Without it, a stream tagged
+    BT.709 would hold BT.601 values and players would shift its colours (full-range ``yuvj``
+    too: H.264 and HEVC store the matrix), and one tagged full range alone (an RGB input's
+    tag: PNG in MOV) limited-range values, read back with black at 16 and white at 235."""
     matrix = _SWSCALE_MATRIX.get(color.get("colorspace"))
-    if matrix is None or not pix_fmt.startswith("yuv") or codec == "mjpeg":
+    full = color.get("color_range") == 2 or pix_fmt.startswith("yuvj")
+    if (matrix is None and not full) or not pix_fmt.startswith("yuv") or codec == "mjpeg":
         return None
-    return matrix, 2 if color.get("color_range") == 2 or pix_fmt.startswith("yuvj") else 1
+    return matrix or 5, 2 if full else 1  # 5: swscale's BT.601 (SWS_CS_ITU601)
 
 
 def _time_base(stream):
@@ -1430,8 +1433,9 @@ class VideoWriter:
     SVT-AV1 through the environment variable ``SVT_LOG=1``, set unless already set (read
     once per process, when its first encoder opens). Lossy codecs change pixel values; RGB is converted to
     YUV with the matrix and range of the ``color`` tags (BT.709, BT.601, SMPTE 240M, FCC,
-    BT.2020; full range for ``yuvj`` formats), else with FFmpeg's default (BT.601, limited
-    range); MJPEG always with BT.601, the matrix its decoders read whatever the tags say.
+    BT.2020, or BT.601 for a range alone; full range for ``yuvj`` formats), else with FFmpeg's
+    default (BT.601, limited range); MJPEG always with BT.601, the matrix its decoders read
+    whatever the tags say.
 
     Examples
     --------

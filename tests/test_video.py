@@ -1070,6 +1070,25 @@ def test_writer_converts_rgb_with_the_tagged_matrix(tmp_path, color):
     assert np.abs(back[rows] - rgb[rows]).max() <= 3
 
 
+@pytest.mark.parametrize("codec", ["libx264", "ffv1"])
+def test_writer_converts_rgb_to_the_full_range_its_tag_declares_alone(tmp_path, codec):
+    """A full-range tag without a matrix (an RGB input's: FFmpeg's PNG decoder says full range,
+    and retime, translate and predict copy it) gives full-range samples with FFmpeg's BT.601
+    matrix, which decoders use for an unset one: they were limited-range samples under the
+    full-range tag, read back with black 0 at 16, white 255 at 235 and (200, 100, 50) at
+    (188, 101, 57)."""
+    rgb = np.zeros((32, 64, 3), np.uint8)
+    rgb[:, 16:32], rgb[:, 32:48], rgb[:, 48:] = 255, (200, 100, 50), (20, 180, 230)
+    path = tmp_path / "c.mkv"
+    with VideoWriter(path, 25, codec=codec, crf=0, pix_fmt="yuv420p",
+                     color={"color_range": 2}) as writer:
+        writer.write(rgb)
+    assert probe_video(path).color.get("color_range") == 2
+    back = next(iter(iter_frames(path))).astype(int)
+    columns = np.r_[2:14, 18:30, 34:46, 50:62]
+    assert np.abs(back[:, columns] - rgb[:, columns]).max() <= 3
+
+
 @pytest.mark.parametrize("codec, suffix",
                          [("libx264", ".mp4"), ("mjpeg", ".avi"), ("mjpeg", ".mkv")])
 def test_writer_converts_rgb_to_full_range_yuvj_with_the_tagged_matrix(tmp_path, codec, suffix):
