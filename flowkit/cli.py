@@ -492,6 +492,16 @@ def _depth_note(output, bits):
               "or .mkv with their default codec keep more than 8 bits", file=sys.stderr)
 
 
+def _alpha_note(output, info):
+    """retime's, translate's and predict's note on stderr when the input video (``info``; None
+    for a folder of images) carries alpha (``VideoInfo.alpha``), which flowkit reads and writes
+    without: the output is opaque."""
+    if info is not None and info.alpha:
+        print(f"flowkit: note: {output}: the input's alpha channel (transparency) is not "
+              "written: flowkit reads and writes video without alpha, so the output is opaque",
+              file=sys.stderr)
+
+
 def _stored_size_text(size, rotation, output):
     """``WxH`` of frames of ``size`` (width, height) in the input's coded orientation, written
     to ``output`` with the input's display ``rotation``: ``1920x1080 stored, 1080x1920
@@ -1216,6 +1226,7 @@ def cmd_predict(args):
     else:
         print(f"wrote {_counted(count, 'PNG file')} to {args.output} (frame_000000.png"
               f"{f' ... frame_{count - 1:06d}.png' if count > 1 else ''}, {what})")
+    _alpha_note(args.output, info)  # a video's: PNG files are written without alpha too
     used = min(len(context), frames_used(args.context))  # not the frame read for the scene test
     first = "the last" if args.start is None else f"frames {args.start}-{args.start + used - 1} as"
     refined = ""
@@ -1478,6 +1489,7 @@ def cmd_retime(args):
     _range_note(args, source, info, "kept" if args.trim else "retimed")
     _padding_note(report.padded, report.size)
     _depth_note(args.output, info.bit_depth)
+    _alpha_note(args.output, info)
     _not_written_line(report.not_written)
     given = [(f"--{name}", value) for name in ("fps", "factor", "speed", "duration")
              if (value := getattr(args, name)) is not None]
@@ -1741,6 +1753,7 @@ def cmd_translate(args):
     _padding_note(report["padded"], report["size"])
     _dropped_note(args.output, report["dropped_frames"], report["fps"])  # AVI: one frame per slot
     _depth_note(args.output, info.bit_depth)
+    _alpha_note(args.output, info)
     _not_written_line(report["not_written"])
     part = ""
     if args.range is not None:  # the rest was copied: say how much was translated

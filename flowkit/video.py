@@ -151,6 +151,12 @@ class VideoInfo:
     language : str or None
         The video stream's ``language`` tag (ISO 639-2, e.g. ``"eng"``); None when the file
         has none or says ``"und"``.
+    alpha : bool
+        Whether the frames carry transparency: a pixel format with alpha (``yuva420p``,
+        ``rgba``, ``argb``, ``yuva444p12le`` of ProRes 4444, ...) or a WebM's ``alpha_mode``
+        tag (VP9 alpha, which FFmpeg's own decoder leaves out). flowkit reads and writes
+        video without it: ``retime``, ``translate`` and ``predict`` write opaque frames (the
+        command line notes it).
     """
 
     width: int
@@ -167,6 +173,7 @@ class VideoInfo:
     color: dict = dataclasses.field(default_factory=dict)
     language: str | None = None
     base_rate: Fraction | None = None
+    alpha: bool = False
 
     @property
     def read_depth(self):
@@ -276,7 +283,7 @@ def _info(container, stream):
                      codec=stream.codec_context.name, pix_fmt=stream.codec_context.format.name,
                      bit_depth=_bit_depth(stream), audio=bool(container.streams.audio),
                      color=_color_tags(stream), language=_language(stream),
-                     base_rate=_base_rate(stream, rate))
+                     base_rate=_base_rate(stream, rate), alpha=_has_alpha(stream))
 
 
 COLOR_TAGS = ("colorspace", "color_range", "color_primaries", "color_trc")
@@ -285,6 +292,14 @@ COLOR_TAGS = ("colorspace", "color_range", "color_primaries", "color_trc")
 def _color_tags(stream):
     context = stream.codec_context
     return {name: int(getattr(context, name)) for name in COLOR_TAGS if getattr(context, name, None)}
+
+
+def _has_alpha(stream):
+    """Whether the stream's frames carry alpha: its pixel format has an alpha component (four,
+    or two for gray with alpha), or Matroska's ``alpha_mode`` tag says so (VP9 in WebM stores
+    alpha beside the frames, which FFmpeg's VP9 decoder reads as yuv420p)."""
+    components = len(stream.codec_context.format.components)
+    return components in (2, 4) or stream.metadata.get("alpha_mode") == "1"
 
 
 def _language(stream):

@@ -2077,6 +2077,34 @@ def test_a_10_bit_input_written_as_8_bit_is_noted(tmp_path, args, name, encoder)
             "takes 8 bits only); .mp4 or .mkv with their default codec keep more than 8 bits"] + unchanged
 
 
+@pytest.mark.parametrize("args", [["retime", "--factor", "2"],
+                                  ["translate", "--op", "autocontrast"],
+                                  ["predict", "--horizon", "1"]])
+def test_an_input_with_alpha_written_opaque_is_noted(tmp_path, args):
+    # a video with transparency (PNG in MOV, rgba) was written opaque without a word: flowkit
+    # reads and writes video without alpha; now one line on stderr says so
+    import av
+
+    source = tmp_path / "alpha.mov"
+    with av.open(str(source), "w") as container:
+        stream = container.add_stream("png", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "rgba"
+        for k in range(4):
+            rgba = np.zeros((48, 64, 4), np.uint8)
+            rgba[..., :3] = np.roll(textured_image(48, 64, seed=1, channels=3) * 255, k, axis=1)
+            rgba[:, :32, 3] = 255
+            frame = av.VideoFrame.from_ndarray(rgba, format="rgba")
+            frame.pts = k
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    out = tmp_path / "out.mp4"
+    status, _, err = run_cli(args[0], source, out, *args[1:], "-q")
+    assert status == 0, err
+    assert err.splitlines() == [
+        f"flowkit: note: {out}: the input's alpha channel (transparency) is not written: flowkit "
+        "reads and writes video without alpha, so the output is opaque"]
+
+
 def test_predict_keeps_a_16_bit_png_folder_at_its_depth(tmp_path):
     # a folder of 16-bit PNGs (a texture moving 1 px per frame, values above 255) is read and
     # predicted as uint16 like a 10-bit video: 16-bit PNGs out, exactly flowkit.predict on the

@@ -1109,6 +1109,29 @@ def test_writer_converts_rgb_to_full_range_yuvj_with_the_tagged_matrix(tmp_path,
     assert np.abs(back[rows] - rgb[rows]).max() <= 3
 
 
+@pytest.mark.parametrize("codec, suffix, pix_fmt, alpha", [
+    ("png", ".mov", "rgba", True), ("qtrle", ".mov", "argb", True),
+    ("ffv1", ".mkv", "yuva420p", True), ("libvpx-vp9", ".webm", "yuva420p", True),
+    ("ffv1", ".mkv", "yuv420p", False), ("libvpx-vp9", ".webm", "yuv420p", False)])
+def test_probe_video_says_whether_the_frames_carry_alpha(tmp_path, codec, suffix, pix_fmt, alpha):
+    """VideoInfo.alpha: a pixel format with alpha, or VP9's alpha in WebM, which FFmpeg's VP9
+    decoder reads as yuv420p (the stream's alpha_mode tag says it is there)."""
+    import av
+
+    path = tmp_path / f"a{suffix}"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=25)
+        stream.width, stream.height, stream.pix_fmt = 16, 16, pix_fmt
+        rgba = np.full((16, 16, 4), 128, np.uint8)
+        rgba[:, 8:, 3] = 0
+        for k in range(2):
+            frame = av.VideoFrame.from_ndarray(rgba, format="rgba").reformat(format=pix_fmt)
+            frame.pts = k
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    assert probe_video(path).alpha is alpha
+
+
 def test_prores_frames_carry_the_colour_tags(tmp_path):
     """ProRes stores the colour tags in each frame's header, from the frame's tags, not the
     stream's; decoders read them there: flowkit retime --codec prores_ks of a BT.2020 HLG clip
