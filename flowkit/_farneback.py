@@ -261,10 +261,7 @@ def farneback(frame0, frame1, *, pyr_scale=0.5, levels=3, winsize=15, iterations
     intensity range of 255 -- of the stretched pair with ``normalize=True``, of the dtype's
     range with ``normalize=False`` -- so the result does not depend on the dtype.
 
-    On the CPU the box window's result depends on the thread count by rounding (1.3e-5 px
-    between 1 and 2 threads on a real pair; more when ``farneback_video`` chains the flows):
-    set ``flowkit.set_num_threads`` for flows that must not depend on the machine, or use
-    ``gaussian=True``, which gives the same flow on any count (docs/api.md, "Threads").
+    The flow does not depend on the thread count (docs/api.md, "Threads").
 
     References
     ----------

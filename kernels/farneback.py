@@ -47,6 +47,9 @@ from .parallel import band_range, run_bands
 # scale used here the determinant is 255**4 times smaller, and so is the regulariser.
 EPS = 1e-3 / 255.0 ** 4
 _BLOCK = 256  # columns per block of the expansion's horizontal pass
+# the box window's running column sums restart at rows that are multiples of this, where row
+# strips start too: flows then do not depend on the thread count (the strips')
+STRIP_ANCHOR = 16
 MIN_LEVEL_SIZE = 32  # OpenCV drops pyramid levels whose width or height would be below this
 BORDER = 5
 BORDER_WEIGHTS = np.array([0.14, 0.14, 0.4472, 0.4472, 0.4472], np.float32)
@@ -935,9 +938,20 @@ def _iterate_box_band(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx, u
             if y > y0:
                 add = _ring_row(R0, R1, nc, h, w, flow_in, coarse, uyidx, uyfrac, uxidx,
                                 uxfrac, factor, y + m, rg, bwx, sb, fbuf)
-                old = rg[_slot(y - m - 1, nring)]
-                for i in range(vs.shape[0]):
-                    vs[i] += np.float64(add[i]) - np.float64(old[i])
+                if y % STRIP_ANCHOR == 0:
+                    # summed afresh, in the order a strip starting here sums: the rounding of
+                    # the running sum then does not depend on where strips start (the thread
+                    # count)
+                    for i in range(vs.shape[0]):
+                        vs[i] = 0.0
+                    for r in range(y - m, y + m + 1):
+                        src = rg[_slot(r, nring)]
+                        for i in range(vs.shape[0]):
+                            vs[i] += src[i]
+                else:
+                    old = rg[_slot(y - m - 1, nring)]
+                    for i in range(vs.shape[0]):
+                        vs[i] += np.float64(add[i]) - np.float64(old[i])
             _solve_box_row(vs, m, wk[0] * wk[0], eps, flow_out[y], conf, y)
 
 
@@ -1068,9 +1082,11 @@ def column_weights(w):
 
 
 def strips_for(height, parts):
-    """Row boundaries (int64) splitting ``height`` rows into about ``parts`` strips."""
-    parts = max(1, min(parts, height))
-    return np.linspace(0, height, parts + 1).round().astype(np.int64)
+    """Row boundaries (int64) splitting ``height`` rows into about ``parts`` strips, each
+    starting at a multiple of ``STRIP_ANCHOR`` (fewer strips where the frame is short)."""
+    parts = max(1, min(parts, -(-height // STRIP_ANCHOR)))
+    starts = (np.linspace(0, height, parts + 1)[:-1] / STRIP_ANCHOR).round() * STRIP_ANCHOR
+    return np.append(np.unique(starts.astype(np.int64)), np.int64(height))
 
 
 class Workspace:
