@@ -157,6 +157,13 @@ class VideoInfo:
         tag (VP9 alpha, which FFmpeg's own decoder leaves out). flowkit reads and writes
         video without it: ``retime``, ``translate`` and ``predict`` write opaque frames (the
         command line notes it).
+    metadata : dict
+        The file's global tags (``title``, ``comment``, ``artist``, ``creation_time``, ...) as
+        FFmpeg reads them, less those its muxers write themselves or that describe the
+        container rather than its content (``MUXER_TAGS``: ``encoder``, MP4's brands).
+    stream_metadata : dict
+        The video stream's ``title`` (MP4 and MOV read it as ``name``) and ``handler_name``
+        (Matroska's ``HANDLER_NAME``), under those keys, where it has them.
     """
 
     width: int
@@ -174,6 +181,8 @@ class VideoInfo:
     language: str | None = None
     base_rate: Fraction | None = None
     alpha: bool = False
+    metadata: dict = dataclasses.field(default_factory=dict)
+    stream_metadata: dict = dataclasses.field(default_factory=dict)
 
     @property
     def read_depth(self):
@@ -283,7 +292,30 @@ def _info(container, stream):
                      codec=stream.codec_context.name, pix_fmt=stream.codec_context.format.name,
                      bit_depth=_bit_depth(stream), audio=bool(container.streams.audio),
                      color=_color_tags(stream), language=_language(stream),
-                     base_rate=_base_rate(stream, rate), alpha=_has_alpha(stream))
+                     base_rate=_base_rate(stream, rate), alpha=_has_alpha(stream),
+                     metadata=_file_tags(container), stream_metadata=_stream_tags(stream))
+
+
+# global tags a muxer writes itself (``encoder``: its own version) or that describe the input's
+# container, not its content (MP4's ``ftyp`` brands): not copied, as FFmpeg's muxers set them
+MUXER_TAGS = frozenset({"encoder", "major_brand", "minor_version", "compatible_brands"})
+
+
+def _file_tags(container):
+    """The global tags of ``container`` that ``retime``, ``translate`` and ``predict`` copy."""
+    return {name: value for name, value in container.metadata.items()
+            if name.lower() not in MUXER_TAGS}
+
+
+def _stream_tags(stream):
+    """A stream's ``title`` and ``handler_name`` under the keys muxers write them from: MP4 and
+    MOV read the title back as ``name``, Matroska the handler name as ``HANDLER_NAME``."""
+    tags = {}
+    for key, names in (("title", ("title", "name")), ("handler_name", ("handler_name",))):
+        for name, value in stream.metadata.items():
+            if name.lower() in names and value:
+                tags.setdefault(key, value)
+    return tags
 
 
 COLOR_TAGS = ("colorspace", "color_range", "color_primaries", "color_trc")
@@ -309,11 +341,13 @@ def _language(stream):
 
 
 def writer_tags(info):
-    """The :class:`VideoWriter` options ``rotation``, ``color`` and ``language`` that give an
-    output the display rotation, colour tags and language of the input ``info`` (a
-    :class:`VideoInfo`): frames written in the input's coded orientation are displayed, and
-    their YUV values read, as the input's (``retime`` and ``translate``)."""
-    return {"rotation": info.rotation, "color": dict(info.color), "language": info.language}
+    """The :class:`VideoWriter` options ``rotation``, ``color``, ``language``, ``metadata`` and
+    ``stream_metadata`` that give an output the display rotation, colour tags, language, global
+    tags and video stream title of the input ``info`` (a :class:`VideoInfo`): frames written in
+    the input's coded orientation are displayed, and their YUV values read, as the input's
+    (``retime``, ``translate`` and ``predict``)."""
+    return {"rotation": info.rotation, "color": dict(info.color), "language": info.language,
+            "metadata": dict(info.metadata), "stream_metadata": dict(info.stream_metadata)}
 
 
 def stored_rotation(path, rotation):
@@ -1300,6 +1334,16 @@ def _fraction(name, value):
     return Fraction(value).limit_denominator(1_001_000)
 
 
+def _check_tags(name, tags):
+    """``VideoWriter``'s ``metadata`` and ``stream_metadata``: None or a dict of strings."""
+    if tags is None:
+        return {}
+    if not isinstance(tags, dict) or not all(isinstance(key, str) and isinstance(value, str)
+                                             for key, value in tags.items()):
+        raise TypeError(f"{name}: expected None or a dict of str to str, got {describe(tags)}")
+    return dict(tags)
+
+
 def _check_color(color):
     """``VideoWriter``'s ``color``: None or a dict of the tags ``COLOR_TAGS`` to FFmpeg's enum
     values, integers >= 0 (a typo in a tag name was PyAV's AttributeError when the first frame
@@ -1425,6 +1469,13 @@ class VideoWriter:
     language : str, optional
         The video stream's ``language`` tag (ISO 639-2, e.g. ``"eng"``; ``retime`` and
         ``translate`` copy the input's, and each audio stream's); None: no tag (``"und"``).
+    metadata : dict, optional
+        Global tags of the file, ``str`` to ``str`` (``{"title": ..., "comment": ...}``;
+        ``retime``, ``translate`` and ``predict`` copy the input's ``VideoInfo.metadata``). The
+        muxer writes its own ``encoder`` tag.
+    stream_metadata : dict, optional
+        Tags of the video stream, ``str`` to ``str``: ``title`` and ``handler_name`` (those
+        commands copy the input's ``VideoInfo.stream_metadata``; each audio stream keeps its own).
 
     Raises
     ------
@@ -1436,7 +1487,8 @@ class VideoWriter:
         than the first, or closing a writer that received no frame (no file is created then).
     TypeError
         A ``path`` that is not a str or ``os.PathLike``; a frame that is not uint8 or uint16; a
-        ``language`` that is not a string; a ``color`` that is not a dict of integers.
+        ``language`` that is not a string; a ``color`` that is not a dict of integers; a
+        ``metadata`` or ``stream_metadata`` that is not a dict of strings.
     OSError
         The file cannot be written (a full disk, ``ulimit -f``): ``[Errno 28] No space left
         on device: 'out.mp4'``, naming ``path``, from :meth:`write` or :meth:`close`.
@@ -1460,7 +1512,8 @@ class VideoWriter:
     """
 
     def __init__(self, path, fps, *, codec=None, crf=None, pix_fmt=None, rotation=0, color=None,
-                 frame_format=None, time_base=None, language=None):
+                 frame_format=None, time_base=None, language=None, metadata=None,
+                 stream_metadata=None):
         check_path("path", path)
         self.path = Path(path)
         self.fps = _fraction("fps", fps)
@@ -1481,6 +1534,8 @@ class VideoWriter:
             raise TypeError(f"language: expected None or a language code such as 'eng', got "
                             f"{describe(language)}")
         self.language = language
+        self.metadata = _check_tags("metadata", metadata)
+        self.stream_metadata = _check_tags("stream_metadata", stream_metadata)
         self._matrix = None  # set when the stream opens: see _rgb_to_yuv_matrix
         self._frame_tags = {}  # the colour tags the stream stores, set on each frame too
         if frame_format is not None and frame_format not in FRAME_FORMATS:
@@ -1707,6 +1762,8 @@ class VideoWriter:
                 stream.set_display_rotation(self.rotation)
             if self.language:
                 stream.metadata["language"] = self.language
+            stream.metadata.update(self.stream_metadata)
+            container.metadata.update(self.metadata)
             rgb = av.VideoFormat(pix_fmt).is_rgb
             # an RGB output (FFV1's for full-range input) has no YUV matrix or range: the
             # input's would mislabel it
@@ -1883,11 +1940,13 @@ class _AudioTrack:
         self.graph, self._source = graph, first
 
     def _tag_language(self):
-        """The input track's language tag and its disposition flags (default, forced, ...),
-        as FFmpeg copies them: Matroska stored none, so players chose no default track."""
+        """The input track's language tag, title, handler name and its disposition flags
+        (default, forced, ...), as FFmpeg copies them: Matroska stored none, so players chose
+        no default track."""
         language = _language(self.in_stream)
         if language:
             self.out.metadata["language"] = language
+        self.out.metadata.update(_stream_tags(self.in_stream))
         self.out.disposition = self.in_stream.disposition
 
     def _next_packet(self):

@@ -32,13 +32,15 @@ def real_frames(name, count, start=0, size=SIZE):
 
 
 def write_clip(path, frames, fps=24, *, times=None, codec=None, tone=None, rotation=0,
-               pix_fmt=None, gop=None, languages=None):
+               pix_fmt=None, gop=None, languages=None, metadata=None, titles=None, chapters=None):
     """Write frames with PyAV (independently of flowkit's writer): at ``k / fps`` or at the
     given ``times`` (seconds, Fractions), optionally with a ``tone`` (Hz; a list: one AAC track
     per tone) as long as the video. Frames are RGB, uint8 or uint16 (full 16-bit scale);
     ``pix_fmt`` the encoded format (default yuv420p, bgr0 for FFV1); ``gop``: x264 with a
     keyframe every ``gop`` frames exactly (no scene-cut keyframes); ``languages``: the
-    language tags of the video stream and then of each audio stream."""
+    language tags of the video stream and then of each audio stream; ``metadata``: global tags;
+    ``titles``: the title and handler name of each stream, video first; ``chapters``:
+    ``(start, end, title)`` in seconds."""
     codec = codec or "libx264"
     time_base = Fraction(1, 1000) if times is not None else 1 / Fraction(fps)
     suffix = str(path).rsplit(".", 1)[-1]
@@ -61,6 +63,13 @@ def write_clip(path, frames, fps=24, *, times=None, codec=None, tone=None, rotat
             tracks.append((frequency, audio))
         for tagged, language in zip(container.streams, languages or ()):
             tagged.metadata["language"] = language
+        for tagged, title in zip(container.streams, titles or ()):
+            tagged.metadata.update(title=title, handler_name=f"{title} handler")
+        container.metadata.update(metadata or {})
+        container.set_chapters([{"id": k + 1, "start": round(start * 1000),
+                                 "end": round(end * 1000), "time_base": Fraction(1, 1000),
+                                 "metadata": {"title": title}}
+                                for k, (start, end, title) in enumerate(chapters or ())])
         for k, frame in enumerate(frames):
             picture = av.VideoFrame.from_ndarray(
                 frame, format="rgb48le" if frame.dtype == np.uint16 else "rgb24")
@@ -694,6 +703,44 @@ def test_every_audio_track_is_kept(tmp_path):
 def languages(path):
     with av.open(str(path)) as container:
         return [stream.metadata.get("language") for stream in container.streams]
+
+
+CLIP_TAGS = {"title": "A walk", "comment": "shot at dawn", "artist": "someone",
+             "creation_time": "2024-01-02T03:04:05.000000Z"}
+
+
+@pytest.fixture(scope="module")
+def tagged(tmp_path_factory):
+    """24 frames (1 s at 24 fps) with a 440 Hz track, global tags, titled streams and two
+    chapters, in MP4 and MKV (which store the stream tags differently)."""
+    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 24, start=2)
+    folder = tmp_path_factory.mktemp("tagged")
+    return [write_clip(folder / f"tagged.{ext}", frames, 24, tone=440, metadata=CLIP_TAGS,
+                       titles=["Picture", "Sound"],
+                       chapters=[(0, 0.5, "First"), (0.5, 1, "Second")]) for ext in ("mp4", "mkv")]
+
+
+def file_tags(path):
+    """(global tags less the muxer's, [(title, handler name) of each stream])"""
+    with av.open(str(path)) as container:
+        muxer = ("encoder", "major_brand", "minor_version", "compatible_brands")
+        tags = {k.lower(): v for k, v in container.metadata.items() if k.lower() not in muxer}
+        streams = [({k.lower(): v for k, v in s.metadata.items()}) for s in container.streams
+                   if s.type in ("video", "audio")]
+        return tags, [(s.get("title", s.get("name")), s.get("handler_name")) for s in streams]
+
+
+@pytest.mark.parametrize("kwargs", [{"factor": 2}, {"speed": 0.5},
+                                    {"segment": (0.25, 0.75), "trim": True}])
+def test_global_tags_and_stream_titles_are_kept(tagged, tmp_path, kwargs):
+    # they were all dropped: the output had the muxer's encoder tag alone and untitled streams
+    expected = (CLIP_TAGS, [("Picture", "Picture handler"), ("Sound", "Sound handler")])
+    for src in tagged:
+        assert file_tags(src) == expected
+        for ext in ("mp4", "mkv"):
+            out = tmp_path / f"out.{ext}"
+            flowkit.retime(src, out, method="blend", progress=False, **kwargs)
+            assert file_tags(out) == expected, (src.name, ext)
 
 
 def test_real_clips_keep_language_and_colour_range(tmp_path):

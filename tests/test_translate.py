@@ -878,20 +878,25 @@ def _small_copy(src, dst, count=4, scale=30):
 def test_translate_keeps_rotation_and_colour_tags_like_retime(tmp_path):
     from flowkit.video import probe_video, writer_tags
 
+    def shown(info):  # the tags of the picture (the file's own tags: the next test)
+        return {name: writer_tags(info)[name] for name in ("rotation", "color", "language")}
+
     rotated = data_path("video", "mediabunny__rotate-buck-bunny.mp4")
     # the shared clip: portrait by a 270-degree display rotation, BT.709 tags, limited range,
     # English
-    assert writer_tags(probe_video(rotated)) == {
+    assert shown(probe_video(rotated)) == {
         "rotation": 270, "color": {"colorspace": 1, "color_range": 1, "color_primaries": 1,
                                    "color_trc": 1}, "language": "eng"}
+    assert writer_tags(probe_video(rotated))["metadata"] == {
+        "creation_time": "2026-03-19T13:10:43.000000Z"}  # its only global tag, kept
     src = _small_copy(rotated, tmp_path / "small.mp4")
     into = probe_video(src)
-    assert writer_tags(into) == writer_tags(probe_video(rotated))
+    assert shown(into) == shown(probe_video(rotated))
     flowkit.translate(src, tmp_path / "t.mp4", lambda frame: frame, strength=0, progress=False)
     flowkit.retime(src, tmp_path / "r.mp4", factor=1, method="blend", progress=False)
     for out in (tmp_path / "t.mp4", tmp_path / "r.mp4"):
         info = probe_video(out)
-        assert (writer_tags(info), info.width, info.height) == (writer_tags(into), into.width,
+        assert (shown(info), info.width, info.height) == (shown(into), into.width,
                                                                  into.height), out
     # written back in the coded orientation: displayed upright like the input, the same
     # picture (x264 at its default crf on 36x64 frames: mean below 3 levels)
@@ -901,7 +906,7 @@ def test_translate_keeps_rotation_and_colour_tags_like_retime(tmp_path):
     # the 10-bit clip leaves its tags unspecified (2): kept as they are
     deep = data_path("video", "torchcodec__h264_10bits.mp4")
     flowkit.translate(deep, tmp_path / "deep.mp4", "autocontrast", progress=False)
-    assert writer_tags(probe_video(tmp_path / "deep.mp4")) == writer_tags(probe_video(deep)) == {
+    assert shown(probe_video(tmp_path / "deep.mp4")) == shown(probe_video(deep)) == {
         "rotation": 0, "color": {"colorspace": 2, "color_primaries": 2, "color_trc": 2},
         "language": None}
     # the VP9 WebM's limited range alone (matrix, primaries, transfer unspecified): kept in MP4
@@ -967,3 +972,15 @@ def test_temporally_consistent_from_a_reader_that_refills_one_buffer():
     expected = flowkit.temporally_consistent(frames, processed)
     np.testing.assert_array_equal(flowkit.temporally_consistent(one_buffer(frames), processed),
                                   expected)
+
+
+def test_translate_keeps_global_tags_and_stream_titles(tmp_path):
+    # global tags, stream titles and handler names were dropped
+    from test_retime import file_tags, write_clip
+
+    src = write_clip(tmp_path / "in.mkv", [_gray_rgb(t) for t in range(24)], 24, tone=440,
+                     metadata={"title": "A walk", "comment": "dawn"}, titles=["Picture", "Sound"])
+    flowkit.translate(src, tmp_path / "out.mp4", "equalize", progress=False)
+    assert file_tags(tmp_path / "out.mp4") == file_tags(src) == (
+        {"title": "A walk", "comment": "dawn"},
+        [("Picture", "Picture handler"), ("Sound", "Sound handler")])
