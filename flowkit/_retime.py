@@ -257,6 +257,21 @@ class Timeline:
             return None, False
         return self.end + (time - self._out_end), False
 
+    def output_span(self, start, end):
+        """A chapter's ``(start, end)`` in source time on the output's timeline: scaled by the
+        speed in the segment, cut to it when trimmed; None when nothing of it is output."""
+        start, end = self._output_time(start), self._output_time(end)
+        return (start, end) if end > start else None
+
+    def _output_time(self, source):
+        """The output time showing source time ``source`` (the inverse of :meth:`source`),
+        clamped to a trimmed segment."""
+        if source < self.start:
+            return self._out_start if self.trim else source
+        if self.end is None or source < self.end:
+            return self._out_start + (source - self.start) / self.speed
+        return self._out_end + (0 if self.trim else source - self.end)
+
     def output_duration(self, source_duration):
         """Output duration of a source of ``source_duration`` seconds."""
         start = min(self.start, source_duration)
@@ -772,7 +787,7 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
     start_frame = None
     cuts = []
     options = dict(codec=codec, crf=crf, pix_fmt=pix_fmt, frame_format=frame_format,
-                   **writer_tags(info))
+                   **writer_tags(info, timeline.output_span))
     if lossless:  # the frames the encoder would get, for join_parts to encode
         options = _lossless_options(frame_format, depth)
     with VideoWriter(dst, out_fps, **options) as writer, \
@@ -827,6 +842,8 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
                 if timeline.end is not None and first >= timeline.end - tolerance:
                     raise no_frame_error(src, timeline.start, timeline.end)  # between two frames
                 timeline = Timeline(timeline.speed, first, timeline.end, trim=True)
+                if not lossless:  # the writer opens with the first frame, below
+                    writer.chapters = writer_tags(info, timeline.output_span)["chapters"]
                 for track in tracks:
                     track.segment = (first, track.segment[1])
                 snapped = True
@@ -978,14 +995,14 @@ def _join(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt, 
     frame_format = _frame_format(info, pix_fmt, depth, codec)
     origin = next(decode(container, stream, depth=depth, upright=False,
                          frame_format=frame_format, quiet=True))[0]
-    if timeline.trim and tracks:
+    if timeline.trim and (tracks or info.chapters):  # the audio and chapters from the first frame
         timeline = _snapped(container, stream, origin, timeline, info.time_base)
     for track in tracks:
         track.set_origin(origin)
         track.segment = (timeline.start, track.segment[1])
     stored = _lossless_options(frame_format, depth).get("frame_format")
     with VideoWriter(dst, out_fps, codec=codec, crf=crf, pix_fmt=pix_fmt, frame_format=frame_format,
-                     **writer_tags(info)) as writer:
+                     **writer_tags(info, timeline.output_span)) as writer:
         writer._companions.extend(tracks)
         frames = concat_parts(writer, parts, depth=depth, frame_format=stored)
         size = (writer._size[1], writer._size[0])

@@ -1210,7 +1210,8 @@ def cmd_predict(args):
             pix_fmt = None if info is None else video_pix_fmt(args.output, args.codec, info)
             _, written = write_video(args.output, pictures, fps, codec=args.codec,
                                      crf=_crf(args), callback=bar.update, pix_fmt=pix_fmt,
-                                     tags=writer_tags(info) if info is not None else None)
+                                     tags=writer_tags(info, chapter_times=None)  # follow them
+                                     if info is not None else None)
             shape = pictures[0].shape[:2]
             stored = shape[::-1] if rotation % 180 else shape  # (height, width) before padding
             size = _size_text(written, rotation)

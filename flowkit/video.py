@@ -164,6 +164,9 @@ class VideoInfo:
     stream_metadata : dict
         The video stream's ``title`` (MP4 and MOV read it as ``name``) and ``handler_name``
         (Matroska's ``HANDLER_NAME``), under those keys, where it has them.
+    chapters : tuple
+        The file's chapters, ``(start, end, tags)``: seconds (Fractions) from the video
+        stream's start and the chapter's tags (``{"title": ...}``).
     """
 
     width: int
@@ -183,6 +186,7 @@ class VideoInfo:
     alpha: bool = False
     metadata: dict = dataclasses.field(default_factory=dict)
     stream_metadata: dict = dataclasses.field(default_factory=dict)
+    chapters: tuple = ()
 
     @property
     def read_depth(self):
@@ -293,7 +297,8 @@ def _info(container, stream):
                      bit_depth=_bit_depth(stream), audio=bool(container.streams.audio),
                      color=_color_tags(stream), language=_language(stream),
                      base_rate=_base_rate(stream, rate), alpha=_has_alpha(stream),
-                     metadata=_file_tags(container), stream_metadata=_stream_tags(stream))
+                     metadata=_file_tags(container), stream_metadata=_stream_tags(stream),
+                     chapters=_chapters(container, stream))
 
 
 # global tags a muxer writes itself (``encoder``: its own version) or that describe the input's
@@ -305,6 +310,14 @@ def _file_tags(container):
     """The global tags of ``container`` that ``retime``, ``translate`` and ``predict`` copy."""
     return {name: value for name, value in container.metadata.items()
             if name.lower() not in MUXER_TAGS}
+
+
+def _chapters(container, stream):
+    """``VideoInfo.chapters``: the container's chapters in seconds from ``stream``'s start."""
+    origin = (stream.start_time or 0) * _time_base(stream)
+    return tuple((chapter["start"] * chapter["time_base"] - origin,
+                  chapter["end"] * chapter["time_base"] - origin, dict(chapter["metadata"]))
+                 for chapter in container.chapters())
 
 
 def _stream_tags(stream):
@@ -340,14 +353,29 @@ def _language(stream):
     return None if language in (None, "", "und") else language
 
 
-def writer_tags(info):
-    """The :class:`VideoWriter` options ``rotation``, ``color``, ``language``, ``metadata`` and
-    ``stream_metadata`` that give an output the display rotation, colour tags, language, global
-    tags and video stream title of the input ``info`` (a :class:`VideoInfo`): frames written in
-    the input's coded orientation are displayed, and their YUV values read, as the input's
-    (``retime``, ``translate`` and ``predict``)."""
+def _same_times(start, end):
+    return start, end
+
+
+def writer_tags(info, chapter_times=_same_times):
+    """The :class:`VideoWriter` options ``rotation``, ``color``, ``language``, ``metadata``,
+    ``stream_metadata`` and ``chapters`` that give an output the display rotation, colour tags,
+    language, global tags, video stream title and chapters of the input ``info`` (a
+    :class:`VideoInfo`): frames written in the input's coded orientation are displayed, and
+    their YUV values read, as the input's (``retime``, ``translate`` and ``predict``).
+
+    ``chapter_times`` maps a chapter's ``(start, end)`` (seconds from the input's first frame)
+    onto the output's timeline, None for a chapter outside it (``retime``'s ``Timeline``);
+    default: unchanged (``translate``); None: no chapters (``predict``: its frames follow the
+    input's). Times before 0 are cut; a chapter left empty is dropped."""
+    chapters = []
+    for start, end, tags in info.chapters if chapter_times is not None else ():
+        span = chapter_times(start, end)
+        if span is not None and span[1] > max(span[0], 0):
+            chapters.append((max(span[0], Fraction(0)), span[1], dict(tags)))
     return {"rotation": info.rotation, "color": dict(info.color), "language": info.language,
-            "metadata": dict(info.metadata), "stream_metadata": dict(info.stream_metadata)}
+            "metadata": dict(info.metadata), "stream_metadata": dict(info.stream_metadata),
+            "chapters": chapters}
 
 
 def stored_rotation(path, rotation):
@@ -1344,6 +1372,20 @@ def _check_tags(name, tags):
     return dict(tags)
 
 
+def _check_chapters(chapters):
+    """``VideoWriter``'s ``chapters``: None or ``(start, end, tags)`` triples, in seconds."""
+    checked = []
+    for k, chapter in enumerate(chapters or ()):
+        if not (isinstance(chapter, (tuple, list)) and len(chapter) == 3):
+            raise TypeError(f"chapters[{k}]: expected (start, end, tags), got {describe(chapter)}")
+        start, end = _time(f"chapters[{k}]", chapter[0]), _time(f"chapters[{k}]", chapter[1])
+        if not 0 <= start < end:
+            raise ValueError(f"chapters[{k}]: expected 0 <= start < end, got start {float(start):g}"
+                             f" s and end {float(end):g} s")
+        checked.append((start, end, _check_tags(f"chapters[{k}]", chapter[2])))
+    return checked
+
+
 def _check_color(color):
     """``VideoWriter``'s ``color``: None or a dict of the tags ``COLOR_TAGS`` to FFmpeg's enum
     values, integers >= 0 (a typo in a tag name was PyAV's AttributeError when the first frame
@@ -1476,6 +1518,10 @@ class VideoWriter:
     stream_metadata : dict, optional
         Tags of the video stream, ``str`` to ``str``: ``title`` and ``handler_name`` (those
         commands copy the input's ``VideoInfo.stream_metadata``; each audio stream keeps its own).
+    chapters : sequence of (start, end, dict), optional
+        Chapters, ``start < end`` in seconds of the output's timeline and the chapter's tags
+        (``{"title": ...}``), as :func:`writer_tags` gives them (``retime`` maps the input's
+        through its timeline). Containers without chapters (AVI) store none.
 
     Raises
     ------
@@ -1488,7 +1534,8 @@ class VideoWriter:
     TypeError
         A ``path`` that is not a str or ``os.PathLike``; a frame that is not uint8 or uint16; a
         ``language`` that is not a string; a ``color`` that is not a dict of integers; a
-        ``metadata`` or ``stream_metadata`` that is not a dict of strings.
+        ``metadata`` or ``stream_metadata`` that is not a dict of strings; ``chapters`` that
+        are not ``(start, end, dict)`` triples with ``0 <= start < end`` (ValueError for the times).
     OSError
         The file cannot be written (a full disk, ``ulimit -f``): ``[Errno 28] No space left
         on device: 'out.mp4'``, naming ``path``, from :meth:`write` or :meth:`close`.
@@ -1513,7 +1560,7 @@ class VideoWriter:
 
     def __init__(self, path, fps, *, codec=None, crf=None, pix_fmt=None, rotation=0, color=None,
                  frame_format=None, time_base=None, language=None, metadata=None,
-                 stream_metadata=None):
+                 stream_metadata=None, chapters=None):
         check_path("path", path)
         self.path = Path(path)
         self.fps = _fraction("fps", fps)
@@ -1536,6 +1583,7 @@ class VideoWriter:
         self.language = language
         self.metadata = _check_tags("metadata", metadata)
         self.stream_metadata = _check_tags("stream_metadata", stream_metadata)
+        self.chapters = _check_chapters(chapters)
         self._matrix = None  # set when the stream opens: see _rgb_to_yuv_matrix
         self._frame_tags = {}  # the colour tags the stream stores, set on each frame too
         if frame_format is not None and frame_format not in FRAME_FORMATS:
@@ -1764,6 +1812,11 @@ class VideoWriter:
                 stream.metadata["language"] = self.language
             stream.metadata.update(self.stream_metadata)
             container.metadata.update(self.metadata)
+            unit = Fraction(1, 1_000_000_000)  # nanoseconds, Matroska's
+            container.set_chapters([{"id": k + 1, "start": round(start / unit),
+                                     "end": round(end / unit), "time_base": unit,
+                                     "metadata": dict(tags)}
+                                    for k, (start, end, tags) in enumerate(self.chapters)])
             rgb = av.VideoFormat(pix_fmt).is_rgb
             # an RGB output (FFV1's for full-range input) has no YUV matrix or range: the
             # input's would mislabel it

@@ -743,6 +743,31 @@ def test_global_tags_and_stream_titles_are_kept(tagged, tmp_path, kwargs):
             assert file_tags(out) == expected, (src.name, ext)
 
 
+def file_chapters(path):
+    """[(start, end, title)] of a file's chapters, in milliseconds."""
+    with av.open(str(path)) as container:
+        return [(round(c["start"] * c["time_base"] * 1000), round(c["end"] * c["time_base"] * 1000),
+                 c["metadata"].get("title")) for c in container.chapters()]
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    ({"factor": 2}, [(0, 500, "First"), (500, 1000, "Second")]),  # the timeline unchanged
+    ({"speed": 0.5}, [(0, 1000, "First"), (1000, 2000, "Second")]),
+    ({"duration": 0.5}, [(0, 250, "First"), (250, 500, "Second")]),
+    ({"segment": (0.25, 0.75), "trim": True}, [(0, 250, "First"), (250, 500, "Second")]),
+    ({"segment": (0.5, None), "trim": True, "speed": 0.5}, [(0, 1000, "Second")]),  # First: out
+    ({"segment": (0.25, 0.5), "speed": 0.5}, [(0, 750, "First"), (750, 1250, "Second")]),
+])
+def test_chapters_follow_the_timeline(tagged, tmp_path, kwargs, expected):
+    # they were dropped; now mapped as the frames are: scaled in the segment, cut to a trim
+    for src in tagged:
+        assert file_chapters(src) == [(0, 500, "First"), (500, 1000, "Second")]
+        for ext in ("mp4", "mkv"):
+            out = tmp_path / f"out.{ext}"
+            flowkit.retime(src, out, method="blend", progress=False, **kwargs)
+            assert file_chapters(out) == expected, (src.name, ext)
+
+
 def test_real_clips_keep_language_and_colour_range(tmp_path):
     # the NASA clip's "eng" video and two audio tracks (re-encoded: a trimmed segment), and the
     # VP9 WebM's limited range tag alone (matrix, primaries, transfer unspecified) in MP4 as in

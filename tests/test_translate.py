@@ -974,13 +974,15 @@ def test_temporally_consistent_from_a_reader_that_refills_one_buffer():
                                   expected)
 
 
-def test_translate_keeps_global_tags_and_stream_titles(tmp_path):
-    # global tags, stream titles and handler names were dropped
-    from test_retime import file_tags, write_clip
+def test_translate_keeps_global_tags_stream_titles_and_chapters(tmp_path):
+    # global tags, stream titles and handler names were dropped; chapters too (times unchanged)
+    from test_retime import file_chapters, file_tags, write_clip
 
     src = write_clip(tmp_path / "in.mkv", [_gray_rgb(t) for t in range(24)], 24, tone=440,
-                     metadata={"title": "A walk", "comment": "dawn"}, titles=["Picture", "Sound"])
+                     metadata={"title": "A walk", "comment": "dawn"}, titles=["Picture", "Sound"],
+                     chapters=[(0, 0.5, "First"), (0.5, 1, "Second")])
     flowkit.translate(src, tmp_path / "out.mp4", "equalize", progress=False)
+    assert file_chapters(tmp_path / "out.mp4") == [(0, 500, "First"), (500, 1000, "Second")]
     assert file_tags(tmp_path / "out.mp4") == file_tags(src) == (
         {"title": "A walk", "comment": "dawn"},
         [("Picture", "Picture handler"), ("Sound", "Sound handler")])
