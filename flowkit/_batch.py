@@ -556,13 +556,59 @@ def _client(scheduler, workers, owned):
             if blocked is not None:
                 signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         scheduler = owned[-1]
+    if isinstance(scheduler, str):
+        _probe(scheduler)
     try:
-        owned.insert(0, distributed.Client(scheduler, timeout="10s"))
+        owned.insert(0, distributed.Client(scheduler, timeout=f"{TIMEOUT}s"))
     except OSError as exc:  # distributed's "Timed out trying to connect to ADDR after 10 s"
         if not isinstance(scheduler, str):
             raise
         raise type(exc)(f"scheduler: {exc}") from exc
     return owned[0]
+
+
+TIMEOUT = 10  # seconds to reach the scheduler at an address (distributed's connect timeout)
+
+
+def _probe(address):
+    """Connect to the scheduler at ``address`` and shake hands, as a Client does, within about
+    ``TIMEOUT`` seconds; an ``OSError`` naming ``scheduler`` if that fails. distributed's Client
+    waits for the handshake's answer without a timeout: an address of another service (the
+    dashboard's port as tcp://) hung the run for ever, and one that answered something else
+    raised what its bytes decoded to (a MemoryError of some EiB)."""
+    import asyncio
+
+    from distributed.comm import connect
+    from distributed.security import Security
+
+    async def shake():
+        comm = await asyncio.wait_for(
+            connect(address, timeout=TIMEOUT, **Security().get_connection_args("client")),
+            TIMEOUT + 2)  # connect's own timeout first, with its message, where none accepts
+        await comm.close()
+
+    failed = []
+
+    def run():  # in a thread of its own: the caller may be in an event loop (a notebook)
+        try:
+            asyncio.run(shake())
+        except BaseException as exc:  # noqa: BLE001 - given to the caller
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, name="flowkit-scheduler-probe", daemon=True)
+    thread.start()
+    thread.join()
+    if not failed:
+        return
+    exc = failed[0]
+    if isinstance(exc, asyncio.TimeoutError):
+        raise OSError(f"scheduler: {address} accepted the connection but gave no Dask handshake "
+                      f"within {TIMEOUT + 2} s; expected the address of a Dask scheduler "
+                      f"(the dashboard's port serves HTTP)") from None
+    if type(exc) is OSError and str(exc).startswith("Timed out trying to connect"):
+        raise OSError(f"scheduler: {exc}") from exc
+    raise OSError(f"scheduler: no Dask scheduler answered at {address} "
+                  f"({type(exc).__name__}: {' '.join(str(exc).split())})") from exc
 
 
 def _block_sigint():
@@ -741,8 +787,9 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
         checked before the cluster starts and before the output folder is created.
     OSError
         A ``scheduler`` address that does not answer within 10 s (distributed's timeout):
-        ``scheduler: Timed out trying to connect to ADDR after 10 s``; no output folder is
-        made.
+        ``scheduler: Timed out trying to connect to ADDR after 10 s``; one that accepts the
+        connection but is not a Dask scheduler (another service's port) within 12 s; no
+        output folder is made.
     ImportError
         ``dask`` / ``distributed`` are not installed (``pip install 'flowkit-cv[dask]'``).
 

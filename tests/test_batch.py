@@ -6,6 +6,7 @@ FFV1 here, lossless and quick; libx264 output is reproducible too since VideoWri
 x264's macroblock tree (docs/scaling.md), 10-bit output is not.
 """
 
+import contextlib
 import errno
 import os
 import re
@@ -1090,6 +1091,7 @@ def test_an_unreachable_scheduler_is_named(clips, tmp_path, capsys, monkeypatch)
             raise OSError(f"Timed out trying to connect to {address} after 10 s")
 
     monkeypatch.setattr(distributed, "Client", Refusing)
+    monkeypatch.setattr(_batch, "_probe", lambda address: None)
     address = "tcp://127.0.0.1:9"
     with pytest.raises(OSError, match=f"^scheduler: Timed out trying to connect to {address}"):
         flowkit.batch("retime", clips[:1], tmp_path / "o", scheduler=address, factor=2)
@@ -1098,6 +1100,51 @@ def test_an_unreachable_scheduler_is_named(clips, tmp_path, capsys, monkeypatch)
     err = capsys.readouterr().err
     assert code == 1
     assert err == f"flowkit: error: --scheduler: Timed out trying to connect to {address} after 10 s\n"
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("answer, message", [
+    (None, r"tcp://127\.0\.0\.1:\d+ accepted the connection but gave no Dask handshake "
+           r"within 3 s; expected the address of a Dask scheduler"),
+    (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
+     r"no Dask scheduler answered at tcp://127\.0\.0\.1:\d+ \(\w+Error: "),
+])
+def test_a_scheduler_address_of_another_service_is_an_error_not_a_hang(clips, tmp_path, capsys,
+                                                                        monkeypatch, answer,
+                                                                        message):
+    """A port that accepts but is not a Dask scheduler's (the dashboard's HTTP port given as
+    tcp://): distributed's Client waited for its handshake for ever; a service that answers
+    other bytes raised what they decoded to (a MemoryError of some EiB)."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def serve():
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = server.accept()
+                accepted.append(conn)  # kept open: a silent service
+                if answer is not None:
+                    conn.recv(4096)
+                    conn.sendall(answer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    monkeypatch.setattr(_batch, "TIMEOUT", 1)
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    try:
+        with pytest.raises(OSError, match=f"^scheduler: {message}"):
+            flowkit.batch("retime", clips[:1], tmp_path / "o", scheduler=address, factor=2)
+        code = main(["batch", "retime", str(clips[0]), "-o", str(tmp_path / "o"),
+                     "--scheduler", address, "-O", "factor=2", "-q"])
+    finally:
+        server.close()
+        for conn in accepted:
+            conn.close()
+    err = capsys.readouterr().err
+    assert code == 1
+    assert re.fullmatch(f"flowkit: error: --scheduler: {message}.*\n", err)
     assert not (tmp_path / "o").exists()
 
 
