@@ -682,6 +682,12 @@ def _recorded(call):
             value = call()
         except (ValueError, TypeError) as exc:
             return _Refused(exc)
+        except ImportError as exc:  # an extra or a package missing on this worker, not the
+            where = _worker()  # client (which has them: its checks passed): say which
+            if where:
+                _validate.add_note(exc, f"on the Dask worker {where}")
+            exc.__cause__ = exc.__context__ = None  # as below
+            raise
         except Exception as exc:
             # Dask sends the error to the client pickled with the exceptions chained to it
             # (tblib), and PyAV's cannot be unpickled: an output that could not be written
@@ -696,6 +702,20 @@ def _recorded(call):
         else:
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     return value, list(dict.fromkeys(notes))
+
+
+def _worker():
+    """The Dask worker running this (its address, and its name where it has one of its own),
+    or None outside a worker."""
+    from distributed import get_worker
+
+    try:
+        worker = get_worker()
+    except ValueError:  # not in a worker
+        return None
+    name = worker.name
+    named = name is not None and str(name) != worker.address and not isinstance(name, int)
+    return f"{name} at {worker.address}" if named else worker.address
 
 
 def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_worker=None,

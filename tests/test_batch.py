@@ -545,6 +545,22 @@ def late_refusal(src, dst, *, slow):
     raise ValueError(f"src: {src} is not to my taste")
 
 
+def job_lacking_a_module(src, dst):
+    import importlib
+
+    importlib.import_module("flowkit_no_such_extra")  # a package the workers lack
+
+
+def test_a_module_missing_on_a_worker_names_the_worker(client, clips, tmp_path):
+    """An extra or a package installed on the client but not on a worker (torch for
+    method='learned'): the ImportError said 'not installed', where the client has it."""
+    report = flowkit.batch(job_lacking_a_module, clips[:1], tmp_path / "out", scheduler=client,
+                           retries=0, progress=False)
+    # a worker's address (the cluster's: one killed by an earlier test restarts on another)
+    assert re.fullmatch(r"No module named 'flowkit_no_such_extra' \(on the Dask worker "
+                        r"tcp://127\.0\.0\.1:\d+\)", report.failed[str(clips[0])])
+
+
 def test_failures_are_reported_in_the_order_of_the_inputs(client, clips, tmp_path):
     # in the order they failed, which changed from run to run (flowkit batch's lines too)
     report = flowkit.batch(late_refusal, clips, tmp_path / "out", scheduler=client,
