@@ -653,7 +653,34 @@ class _Refused:
         self.error = error
 
 
-def _task(run, src, dst, threads, options):
+def _needs(options):
+    """option -> (estimator name, where it comes from on the client) for the options naming
+    an estimator that is not built in (``flow``, the flow job's ``method``): a worker that
+    lacks it says so (:func:`_lacking`)."""
+    from ._estimators import origin
+
+    return {key: (options[key], origin(options[key])) for key in ("flow", "method")
+            if origin(options.get(key)) is not None}
+
+
+def _lacking(needs):
+    """A :class:`_Refused` naming the first estimator of ``needs`` (:func:`_needs`) that this
+    worker does not know (an entry point installed on the client only: the worker's error
+    listed the built-in names and spoke of register_estimator), else None."""
+    if not needs:
+        return None
+    from ._estimators import list_estimators
+
+    known = list_estimators()
+    for option, (name, where) in needs.items():
+        if name not in known:
+            return _Refused(ValueError(f"{option}: the estimator {name!r} is not installed on "
+                                       f"the Dask worker {_worker()}; on the client it is "
+                                       f"{where}"))
+    return None
+
+
+def _task(run, src, dst, threads, options, needs=None):
     """One task on a worker: the job with ``threads`` kernel threads (Numba's count is per
     thread, so it is set in the thread that runs the job), output written atomically by it.
     Returns ``(frames written, warnings)``: the messages of the
@@ -665,7 +692,7 @@ def _task(run, src, dst, threads, options):
     import numba
 
     set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    return _recorded(lambda: run(src, dst, **options))
+    return _lacking(needs) or _recorded(lambda: run(src, dst, **options))
 
 
 def _recorded(call):
@@ -1011,6 +1038,7 @@ def _run(client, spec, todo, threads, retries, chunk_frames, cuts, options, prog
     from .cli import _one_line
 
     futures, parts, failed = {}, {}, {}  # future -> (src, dst); dst -> part files
+    needs = _needs(options)
     warned = {}  # src -> its DamagedVideoWarning messages
     for src, dst in todo:
         try:
@@ -1022,18 +1050,19 @@ def _run(client, spec, todo, threads, retries, chunk_frames, cuts, options, prog
         # host, a batch system) has its own working folder, where relative ones read and write
         where, into = os.path.abspath(src), os.path.abspath(dst)
         if len(bounds) == 1:
-            future = client.submit(_task, spec.run, where, into, threads, options,
+            future = client.submit(_task, spec.run, where, into, threads, options, needs,
                                    retries=retries, pure=False)
             submitted.append(future)
         else:
             token = os.urandom(4).hex()
             parts[dst] = [_part_path(dst, token, i) for i in range(len(bounds))]
             pieces = [client.submit(_task, spec.part, where, os.path.abspath(path), threads,
-                                    dict(options, part=bound), retries=retries, pure=False)
+                                    dict(options, part=bound), needs, retries=retries,
+                                    pure=False)
                       for path, bound in zip(parts[dst], bounds)]
             future = client.submit(_join, spec.join, where, into,
                                    [os.path.abspath(p) for p in parts[dst]], pieces, options,
-                                   retries=retries, pure=False)
+                                   needs, retries=retries, pure=False)
             submitted.extend(pieces + [future])
         futures[future] = (src, dst)
     frames, done = 0, []
@@ -1120,7 +1149,7 @@ def _chunks(src, chunk_frames, align=1, tail=2):
     return list(zip(starts, cuts + [None]))
 
 
-def _join(join, src, dst, paths, results, options):
+def _join(join, src, dst, paths, results, options, needs=None):
     """``join`` the parts into ``dst`` (atomically), then remove them (after a failure they
     stay for a retry; :func:`_run` removes them if the input fails for good). ``results``: each
     part's :func:`_task` result, the frames it wrote (a part with none, outside a trimmed
@@ -1129,6 +1158,9 @@ def _join(join, src, dst, paths, results, options):
     refused = [result for result in results if isinstance(result, _Refused)]
     if refused:
         return refused[0]
+    lacking = _lacking(needs)  # the join checks the options again (retime's)
+    if lacking:
+        return lacking
     # the join's own warnings too (retime's audio is decoded here)
     joined = _recorded(lambda: join(src, dst, [path for path, (count, _) in zip(paths, results)
                                                if count], **options))

@@ -174,6 +174,27 @@ def list_estimators():
     return sorted(set(_REGISTRY) | set(_USER))
 
 
+def origin(name):
+    """Where the estimator ``name`` comes from in this process, for a process that lacks it
+    (a Dask worker): its entry point and package, or its registration here; None for a
+    built-in name or one not known here."""
+    _find_plugins()
+    if not isinstance(name, str) or name in _REGISTRY or name not in _USER:
+        return None
+    if name not in _PLUGINS:
+        return ("registered by flowkit.register_estimator in that process only; declare it as "
+                f"an entry point of {ENTRY_POINT_GROUP} in a package installed on every "
+                "worker, or pass the function")
+    from importlib.metadata import entry_points
+
+    point = next(iter(entry_points(group=ENTRY_POINT_GROUP, name=name)), None)
+    dist = getattr(point, "dist", None)
+    package = f" of the package {dist.name} {dist.version}" if dist is not None else ""
+    value = f" = {point.value}" if point is not None else ""
+    return (f"the entry point {name}{value} ({ENTRY_POINT_GROUP}){package}; install it on every "
+            "worker")
+
+
 def _function(name):
     if name in _USER:
         function = _USER[name]

@@ -561,6 +561,36 @@ def test_a_module_missing_on_a_worker_names_the_worker(client, clips, tmp_path):
                         r"tcp://127\.0\.0\.1:\d+\)", report.failed[str(clips[0])])
 
 
+def test_an_estimator_installed_on_the_client_only_is_named(client, clips, tmp_path,
+                                                            monkeypatch):
+    """An entry point installed where the client runs but not on the workers: each worker said
+    'expected one of (the built-in names)' and spoke of register_estimator."""
+    from flowkit import _estimators
+
+    site = tmp_path / "site"
+    (site / "zeroflow-0.1.dist-info").mkdir(parents=True)
+    (site / "zeroflow.py").write_text("import numpy as np\n\ndef zero(frame0, frame1):\n"
+                                      "    return np.zeros(frame0.shape[:2] + (2,), np.float32)\n")
+    (site / "zeroflow-0.1.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: zeroflow\nVersion: 0.1\n")
+    (site / "zeroflow-0.1.dist-info" / "entry_points.txt").write_text(
+        "[flowkit.estimators]\nzero-client = zeroflow:zero\n")
+    monkeypatch.syspath_prepend(str(site))  # here, not in the workers
+    monkeypatch.setattr(_estimators, "_USER", dict(_estimators._USER))
+    monkeypatch.setattr(_estimators, "_PLUGINS", set(_estimators._PLUGINS))
+    monkeypatch.setattr(_estimators, "_plugins_found", False)
+    lacking = ("the estimator 'zero-client' is not installed on the Dask worker "
+               r"tcp://127\.0\.0\.1:\d+; on the client it is the entry point "
+               r"zero-client = zeroflow:zero \(flowkit.estimators\) of the package zeroflow 0.1; install it on every worker")
+    report = flowkit.batch("flow", clips[:1], tmp_path / "f", scheduler=client,
+                           method="zero-client", progress=False)
+    assert re.fullmatch(f"job_options: method: {lacking}", report.failed[str(clips[0])])
+    report = flowkit.batch("retime", clips[:1], tmp_path / "r", scheduler=client, chunk_frames=4,
+                           flow="zero-client", progress=False, **RETIME)
+    assert re.fullmatch(f"job_options: flow: {lacking}", report.failed[str(clips[0])])
+    assert not (tmp_path / "r").exists()
+
+
 def test_failures_are_reported_in_the_order_of_the_inputs(client, clips, tmp_path):
     # in the order they failed, which changed from run to run (flowkit batch's lines too)
     report = flowkit.batch(late_refusal, clips, tmp_path / "out", scheduler=client,
