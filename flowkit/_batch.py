@@ -362,7 +362,7 @@ class BatchReport:
         Wall-clock time of the run, cluster start included.
     dashboard : str or None
         The Dask dashboard address, where the scheduler serves one and bokeh (not part of the
-        ``dask`` extra) is installed to draw it; else None.
+        ``dask`` extra) is installed where the scheduler runs, to draw it; else None.
     not_written : dict
         For the ``"retime"`` job: input path -> the types of its streams that the output does
         not hold (``RetimeReport.not_written``: a second video stream, subtitles, data), for
@@ -633,13 +633,18 @@ def dask_setup(worker):
 
 def _dashboard(client):
     """The dashboard's address where the scheduler really serves one (a dashboard address set)
-    and bokeh, which draws it, is installed; else None."""
+    and bokeh, which draws it, is installed where the scheduler runs (asked there: a running
+    cluster's scheduler is another process, whose bokeh is not this one's); else None."""
     import contextlib
-    import importlib.util
+
+    def bokeh_installed():  # run on the scheduler, pickled by value (no flowkit needed there)
+        import importlib.util
+
+        return importlib.util.find_spec("bokeh") is not None
 
     with contextlib.suppress(Exception):
         if "dashboard" in client.scheduler_info().get("services", {}) \
-                and importlib.util.find_spec("bokeh") is not None:
+                and client.run_on_scheduler(bokeh_installed):
             return client.dashboard_link
     return None
 

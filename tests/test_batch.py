@@ -744,6 +744,38 @@ def test_dashboard_link_only_when_served(client, clips, tmp_path, monkeypatch, c
         assert report.dashboard is None and err == ""
 
 
+def test_the_dashboard_link_needs_bokeh_where_the_scheduler_runs(tmp_path, monkeypatch):
+    """A running cluster's scheduler is another process: the link was given where this process
+    had bokeh, though the scheduler had none (its page says 'Dask needs bokeh'), and not where
+    only the scheduler had it."""
+    import importlib.util
+    import json
+    import subprocess
+    import time
+
+    if importlib.util.find_spec("bokeh") is not None:
+        pytest.skip("bokeh is installed: the scheduler process would draw the dashboard")
+    info = tmp_path / "scheduler.json"
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+         "--port", "0", "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(info)],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not info.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.2)  # the file written in full
+        find_spec = importlib.util.find_spec  # bokeh here, in the client only
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: (
+            object() if name == "bokeh" else find_spec(name, *args)))
+        with distributed.Client(json.loads(info.read_text())["address"], timeout="10s") as c:
+            assert "dashboard" in c.scheduler_info()["services"]
+            assert _batch._dashboard(c) is None
+    finally:
+        scheduler.terminate()
+        scheduler.wait(20)
+
+
 def test_resume_with_every_output_present_starts_no_cluster(clips, tmp_path, monkeypatch):
     out = tmp_path / "out"
     out.mkdir()
