@@ -415,8 +415,12 @@ def streams_not_written(container, stream):
     """The types of ``container``'s streams that ``retime`` and ``translate`` do not write (all
     but the video ``stream`` they read and the audio streams, which they copy, stretch or drop
     as asked): ``"video"`` for a second video stream, ``"subtitle"``, ``"data"``, ..., one
-    entry per stream, in the file's order."""
-    return [s.type for s in container.streams if s is not stream and s.type != "audio"]
+    entry per stream, in the file's order. A stream the demuxer discards is not counted: MP4's
+    and MOV's chapters are a text track, read as chapters and a discarded data stream, and the
+    chapters are written (an output's own chapter track is read back so)."""
+    import av
+    return [s.type for s in container.streams
+            if s is not stream and s.type != "audio" and s.discard != av.stream.Discard.all]
 
 
 # FFmpeg's AVColorSpace values (the ``colorspace`` tag) -> swscale's matrix of the same name

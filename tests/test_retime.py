@@ -768,6 +768,17 @@ def test_chapters_follow_the_timeline(tagged, tmp_path, kwargs, expected):
             assert file_chapters(out) == expected, (src.name, ext)
 
 
+def test_mp4_chapter_track_is_not_reported_as_a_stream_not_written(tagged, tmp_path):
+    # MP4 stores chapters as a text track, which FFmpeg reads as chapters and a discarded data
+    # stream: the report said "not written: the input's other streams (1 data)" of the chapters
+    # it had written
+    mp4 = tagged[0]
+    with av.open(str(mp4)) as container:
+        assert [s.type for s in container.streams] == ["video", "audio", "data"]
+    report = flowkit.retime(mp4, tmp_path / "out.mp4", factor=2, method="blend", progress=False)
+    assert report.not_written == [] and len(file_chapters(tmp_path / "out.mp4")) == 2
+
+
 def test_real_clips_keep_language_and_colour_range(tmp_path):
     # the NASA clip's "eng" video and two audio tracks (re-encoded: a trimmed segment), and the
     # VP9 WebM's limited range tag alone (matrix, primaries, transfer unspecified) in MP4 as in
