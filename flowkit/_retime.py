@@ -233,16 +233,24 @@ def segment_past_end(segment, length):
     return length if end is not None and Fraction(end) > length else None
 
 
+# chapter times are stored in milliseconds (MP4, Matroska): one ending this little after the
+# input's end (its last frame's time + one period) ends with it, as written
+CHAPTER_SLACK = Fraction(1, 1000)
+
+
 class Timeline:
     """Output time -> source time (seconds from the input's first frame), piecewise linear.
 
     Before ``start`` and after ``end`` the source plays at speed 1; between them at ``speed``
     (0.5: half speed, twice as long). ``end=None`` is the end of the input. With ``trim`` the
-    output is the segment alone: output time 0 is source time ``start``.
+    output is the segment alone: output time 0 is source time ``start``. ``source_end``, the
+    input's end when known, ends the chapters (:meth:`output_span`).
     """
 
-    def __init__(self, speed=Fraction(1), start=Fraction(0), end=None, trim=False):
+    def __init__(self, speed=Fraction(1), start=Fraction(0), end=None, trim=False,
+                 source_end=None):
         self.speed, self.start, self.end, self.trim = speed, start, end, trim
+        self.source_end = source_end
         self._out_start = Fraction(0) if trim else start
         self._out_end = None if end is None else self._out_start + (end - start) / speed
 
@@ -259,7 +267,10 @@ class Timeline:
 
     def output_span(self, start, end):
         """A chapter's ``(start, end)`` in source time on the output's timeline: scaled by the
-        speed in the segment, cut to it when trimmed; None when nothing of it is output."""
+        speed in the segment, cut to it when trimmed and to the input's end (``source_end``);
+        None when nothing of it is output."""
+        if self.source_end is not None and end > self.source_end + CHAPTER_SLACK:
+            end = self.source_end
         start, end = self._output_time(start), self._output_time(end)
         return (start, end) if end > start else None
 
@@ -651,7 +662,7 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
                              f"{MAX_SPEED}]), got "
                              f"{_shown(duration)} s")
     speed = speed or Fraction(1)
-    timeline = Timeline(speed, start, end, trim)
+    timeline = Timeline(speed, start, end, trim, source_end=known)
     if known is not None and timeline.output_duration(known) * out_fps < 1:
         # one frame would last longer than the whole output: refused rather than written
         latest = later = None
@@ -841,7 +852,8 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
                 first = t0 if t0 >= timeline.start - tolerance else t1
                 if timeline.end is not None and first >= timeline.end - tolerance:
                     raise no_frame_error(src, timeline.start, timeline.end)  # between two frames
-                timeline = Timeline(timeline.speed, first, timeline.end, trim=True)
+                timeline = Timeline(timeline.speed, first, timeline.end, trim=True,
+                                    source_end=timeline.source_end)
                 if not lossless:  # the writer opens with the first frame, below
                     writer.chapters = writer_tags(info, timeline.output_span)["chapters"]
                 for track in tracks:
@@ -1073,7 +1085,8 @@ def _snapped(container, stream, origin, timeline, tolerance):
             break  # later packets show later frames (dts <= pts)
     if first is None:
         return timeline
-    return Timeline(timeline.speed, first, timeline.end, trim=True)
+    return Timeline(timeline.speed, first, timeline.end, trim=True,
+                    source_end=timeline.source_end)
 
 
 def _frame_format(info, out_fmt, depth, codec):

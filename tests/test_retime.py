@@ -1482,3 +1482,20 @@ def test_tracks_keep_their_default_flags_in_matroska_too(tmp_path):
         with av.open(str(out)) as container:
             assert int(container.streams.video[0].disposition) & 1, out
             assert [int(s.disposition) for s in container.streams.audio] == flags, out
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    ({"speed": 0.5}, [(0, 1000, "First"), (1000, 2000, "Second")]),
+    ({"segment": (0.5, None), "trim": True}, [(0, 500, "Second")]),
+    ({"segment": (0.25, 5), "trim": True, "speed": 0.5}, [(0, 500, "First"), (500, 1500, "Second")]),
+])
+def test_chapters_end_with_the_video(tmp_path, kwargs, expected):
+    # a chapter past the input's end (a container's chapters run to its longest stream) was
+    # mapped beyond the output's end, and one starting after it kept: the 0.5 s trimmed
+    # output of (0.5, None) had chapters to 1.0 s and 1.5 s
+    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 24, start=2)
+    src = write_clip(tmp_path / "in.mp4", frames, 24,
+                     chapters=[(0, 0.5, "First"), (0.5, 1.5, "Second"), (1.2, 2, "After")])
+    out = tmp_path / "out.mkv"
+    flowkit.retime(src, out, method="blend", progress=False, **kwargs)
+    assert file_chapters(out) == expected
