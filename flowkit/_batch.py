@@ -367,6 +367,10 @@ class BatchReport:
         For the ``"retime"`` job: input path -> the types of its streams that the output does
         not hold (``RetimeReport.not_written``: a second video stream, subtitles, data), for
         the inputs done by this run that have any.
+    alpha : list
+        For the ``"retime"``, ``"predict"`` and ``"translate"`` jobs: the inputs done by this
+        run whose video carries alpha (``VideoInfo.alpha``), which the outputs do not hold;
+        ``flowkit batch`` notes each as ``flowkit retime`` does.
     warnings : dict
         Input path -> the messages of the :class:`~flowkit.video.DamagedVideoWarning` its
         task raised (a damaged file that still decoded), for the inputs done by this run that
@@ -381,6 +385,7 @@ class BatchReport:
     dashboard: str = None
     not_written: dict = dataclasses.field(default_factory=dict)
     warnings: dict = dataclasses.field(default_factory=dict)
+    alpha: list = dataclasses.field(default_factory=list)
 
     @property
     def ok(self):
@@ -923,9 +928,14 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
                     container.close()
                 if kinds:
                     not_written[src] = kinds
+    alpha = []
+    if job != "flow":  # as retime, predict and translate note it of one input
+        from .video import probe_video
+
+        alpha = [src for src, dst in todo if dst in done and probe_video(src).alpha]
     return BatchReport(done=done, failed=failed, skipped=skipped, frames=frames,
                        seconds=time.perf_counter() - start, dashboard=dashboard,
-                       not_written=not_written, warnings=warned)
+                       not_written=not_written, warnings=warned, alpha=alpha)
 
 
 def _check_inputs(spec, files, paths, options):

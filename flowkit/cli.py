@@ -1811,6 +1811,8 @@ def cmd_batch(args):
               f"({_names_text(report.done, args.output)})")
     for src, kinds in report.not_written.items():  # as flowkit retime says it of one input
         _not_written_line(kinds, src)
+    for src in report.alpha:
+        _alpha_note(src, probe_video(src))
     skipped = f", {len(report.skipped)} skipped (exist)" if report.skipped else ""
     rate = report.frames / report.seconds if report.seconds else 0.0
     files = "file" if len(report.done) == 1 else "files"

@@ -1341,6 +1341,34 @@ def test_an_output_folder_is_created_only_in_an_existing_folder(clips, tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
+def test_jobs_note_an_input_with_alpha(client, tmp_path, monkeypatch, capsys):
+    # flowkit retime, predict and translate note that an input's alpha is not written; batch
+    # wrote the same opaque outputs without a word
+    rgba = tmp_path / "rgba.mkv"
+    container = av.open(str(rgba), "w")
+    stream = container.add_stream("ffv1", rate=24)
+    stream.width, stream.height, stream.pix_fmt = 32, 24, "yuva420p"
+    for k in range(3):
+        image = np.full((24, 32, 4), 40 * k, np.uint8)
+        image[..., 3] = 128
+        frame = av.VideoFrame.from_ndarray(image, format="rgba").reformat(format="yuva420p")
+        frame.pts, frame.time_base = k, Fraction(1, 24)
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    plain = make_video(tmp_path / "plain.mp4", frames=3)
+    report = flowkit.batch("retime", [rgba, plain], tmp_path / "out", scheduler=client, **RETIME,
+                           progress=False)
+    assert report.ok and report.alpha == [rgba]
+    monkeypatch.setattr(flowkit, "batch", lambda *args, **kwargs: report)
+    assert main(["batch", "retime", str(rgba), str(plain), "-o", str(tmp_path / "out2"), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert err == (f"flowkit: note: {rgba}: the input's alpha channel (transparency) is not "
+                   "written: flowkit reads and writes video without alpha, so the output is opaque\n")
+
+
 def test_retime_job_reports_the_streams_it_does_not_write(client, tmp_path, monkeypatch, capsys):
     # as flowkit retime says of one input (RetimeReport.not_written): a second video stream is
     # not written; the batch report and the command line name it per input (a new user's report:
