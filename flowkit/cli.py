@@ -85,12 +85,33 @@ class _Parser(argparse.ArgumentParser):
     and which takes long options only as spelled in full (``--t`` is not ``--times``: a script's
     abbreviation would change meaning, or stop working, when an option is added)."""
 
+    _arguments = ()  # the command line being parsed, for error() (subparsers' too)
+
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
+    def parse_known_args(self, args=None, namespace=None):
+        _Parser._arguments = tuple(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
     def error(self, message):
+        if message.startswith(("the following arguments are required", "unrecognized")):
+            message = self._abbreviation() or message
         self.exit(2, _usage_line(message, self.prog))
+
+    def _abbreviation(self):
+        """The message for a long option given abbreviated (``--hor 3``), or None: argparse
+        said "the following arguments are required: --horizon" or "unrecognized arguments"."""
+        for argument in self._arguments:
+            given = argument.partition("=")[0]
+            if not given.startswith("--") or given in self._option_string_actions:
+                continue
+            meant = sorted(o for o in self._option_string_actions if o.startswith(given))
+            if meant:
+                return (f"{given}: long options are not abbreviated; expected "
+                        f"{' or '.join(meant)}")
+        return None
 
 
 def _usage_line(message, prog):
