@@ -915,24 +915,21 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
             if created is not None:
                 with contextlib.suppress(OSError):  # not empty (or gone): it stays
                     created.rmdir()
-    not_written = {}
-    if job == "retime":  # what retime's report says of each input, read on the client
-        from .video import open_input, streams_not_written
+    not_written, alpha = {}, []
+    if job != "flow":  # what retime's, predict's and translate's notes say of one input, read
+        from .video import has_alpha, open_input, streams_not_written  # on the client
 
         for src, dst in todo:
             if dst in done:
                 container, stream = open_input(src)
                 try:
-                    kinds = streams_not_written(container, stream)
+                    kinds = streams_not_written(container, stream) if job == "retime" else []
+                    if has_alpha(stream):
+                        alpha.append(src)
                 finally:
                     container.close()
                 if kinds:
                     not_written[src] = kinds
-    alpha = []
-    if job != "flow":  # as retime, predict and translate note it of one input
-        from .video import probe_video
-
-        alpha = [src for src, dst in todo if dst in done and probe_video(src).alpha]
     return BatchReport(done=done, failed=failed, skipped=skipped, frames=frames,
                        seconds=time.perf_counter() - start, dashboard=dashboard,
                        not_written=not_written, warnings=warned, alpha=alpha)

@@ -513,11 +513,11 @@ def _depth_note(output, bits):
               "or .mkv with their default codec keep more than 8 bits", file=sys.stderr)
 
 
-def _alpha_note(output, info):
-    """retime's, translate's and predict's note on stderr when the input video (``info``; None
-    for a folder of images) carries alpha (``VideoInfo.alpha``), which flowkit reads and writes
-    without: the output is opaque."""
-    if info is not None and info.alpha:
+def _alpha_note(output, alpha):
+    """retime's, translate's, predict's and batch's note on stderr when the input video
+    carries alpha (``alpha``: ``VideoInfo.alpha``), which flowkit reads and writes without:
+    the output is opaque."""
+    if alpha:
         print(f"flowkit: note: {output}: the input's alpha channel (transparency) is not "
               "written: flowkit reads and writes video without alpha, so the output is opaque",
               file=sys.stderr)
@@ -1248,7 +1248,7 @@ def cmd_predict(args):
     else:
         print(f"wrote {_counted(count, 'PNG file')} to {args.output} (frame_000000.png"
               f"{f' ... frame_{count - 1:06d}.png' if count > 1 else ''}, {what})")
-    _alpha_note(args.output, info)  # a video's: PNG files are written without alpha too
+    _alpha_note(args.output, info is not None and info.alpha)  # a video's (PNG files lack it too)
     used = min(len(context), frames_used(args.context))  # not the frame read for the scene test
     first = "the last" if args.start is None else f"frames {args.start}-{args.start + used - 1} as"
     refined = ""
@@ -1511,7 +1511,7 @@ def cmd_retime(args):
     _range_note(args, source, info, "kept" if args.trim else "retimed")
     _padding_note(report.padded, report.size)
     _depth_note(args.output, info.bit_depth)
-    _alpha_note(args.output, info)
+    _alpha_note(args.output, info.alpha)
     _not_written_line(report.not_written)
     given = [(f"--{name}", value) for name in ("fps", "factor", "speed", "duration")
              if (value := getattr(args, name)) is not None]
@@ -1775,7 +1775,7 @@ def cmd_translate(args):
     _padding_note(report["padded"], report["size"])
     _dropped_note(args.output, report["dropped_frames"], report["fps"])  # AVI: one frame per slot
     _depth_note(args.output, info.bit_depth)
-    _alpha_note(args.output, info)
+    _alpha_note(args.output, info.alpha)
     _not_written_line(report["not_written"])
     part = ""
     if args.range is not None:  # the rest was copied: say how much was translated
@@ -1833,7 +1833,7 @@ def cmd_batch(args):
     for src, kinds in report.not_written.items():  # as flowkit retime says it of one input
         _not_written_line(kinds, src)
     for src in report.alpha:
-        _alpha_note(src, probe_video(src))
+        _alpha_note(src, True)
     skipped = f", {len(report.skipped)} skipped (exist)" if report.skipped else ""
     rate = report.frames / report.seconds if report.seconds else 0.0
     files = "file" if len(report.done) == 1 else "files"

@@ -296,7 +296,7 @@ def _info(container, stream):
                      codec=stream.codec_context.name, pix_fmt=stream.codec_context.format.name,
                      bit_depth=_bit_depth(stream), audio=bool(container.streams.audio),
                      color=_color_tags(stream), language=_language(stream),
-                     base_rate=_base_rate(stream, rate), alpha=_has_alpha(stream),
+                     base_rate=_base_rate(stream, rate), alpha=has_alpha(stream),
                      metadata=_file_tags(container), stream_metadata=_stream_tags(stream),
                      chapters=_chapters(container, stream))
 
@@ -339,7 +339,7 @@ def _color_tags(stream):
     return {name: int(getattr(context, name)) for name in COLOR_TAGS if getattr(context, name, None)}
 
 
-def _has_alpha(stream):
+def has_alpha(stream):
     """Whether the stream's frames carry alpha: its pixel format has an alpha component (four,
     or two for gray with alpha), or Matroska's ``alpha_mode`` tag says so (VP9 in WebM stores
     alpha beside the frames, which FFmpeg's VP9 decoder reads as yuv420p)."""
