@@ -265,6 +265,11 @@ class Timeline:
             return None, False
         return self.end + (time - self._out_end), False
 
+    def trimmed_from(self, first):
+        """This timeline trimmed to start at source time ``first`` (a trimmed segment's start
+        moved onto the input's first frame in it)."""
+        return Timeline(self.speed, first, self.end, trim=True, source_end=self.source_end)
+
     def output_span(self, start, end):
         """A chapter's ``(start, end)`` in source time on the output's timeline: scaled by the
         speed in the segment, cut to it when trimmed and to the input's end (``source_end``);
@@ -852,8 +857,7 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
                 first = t0 if t0 >= timeline.start - tolerance else t1
                 if timeline.end is not None and first >= timeline.end - tolerance:
                     raise no_frame_error(src, timeline.start, timeline.end)  # between two frames
-                timeline = Timeline(timeline.speed, first, timeline.end, trim=True,
-                                    source_end=timeline.source_end)
+                timeline = timeline.trimmed_from(first)
                 if not lossless:  # the writer opens with the first frame, below
                     writer.chapters = writer_tags(info, timeline.output_span)["chapters"]
                 for track in tracks:
@@ -1085,8 +1089,7 @@ def _snapped(container, stream, origin, timeline, tolerance):
             break  # later packets show later frames (dts <= pts)
     if first is None:
         return timeline
-    return Timeline(timeline.speed, first, timeline.end, trim=True,
-                    source_end=timeline.source_end)
+    return timeline.trimmed_from(first)
 
 
 def _frame_format(info, out_fmt, depth, codec):
