@@ -1,12 +1,13 @@
 """Edge-aware and plain smoothing of flow fields: Gaussian, median and joint bilateral."""
 
 import math
+import warnings
 
 import numpy as np
 
 from . import _validate
-from ._backend import (CUDA, as_array, check_device, device_array, host_array, is_device_array,
-                       select_device, to_output)
+from ._backend import (CUDA, array_module, as_array, check_device, device_array, host_array,
+                       is_device_array, select_device, to_output)
 from .kernels import smooth as _kernels
 
 METHODS = ("gaussian", "median", "bilateral")
@@ -66,7 +67,8 @@ def smooth_flow(flow, *, method="gaussian", size=5, sigma=None, guide=None, sigm
     ------
     ValueError, TypeError
         Before any computation, naming the parameter: unknown ``method``, even or non-positive
-        ``size``, negative ``sigma``, non-positive ``sigma_color``, a flow that is not
+        ``size``, negative ``sigma``, non-positive ``sigma_color`` or one so small that the
+        guide's values divided by it overflow the compute dtype, a flow that is not
         ``(H, W, 2)``/``(N, H, W, 2)`` floats, a guide whose shape does not match the flow,
         or ``guide``/``sigma_color``/``sigma`` given to a method that does not use them.
         A ``size`` whose window (weights, or the median's buffer) is larger than the
@@ -132,7 +134,8 @@ def smooth_flow(flow, *, method="gaussian", size=5, sigma=None, guide=None, sigm
             result = smooth_cuda.median_cuda(src, size)
         else:
             g = src if guide is None else device_array(guide, dtype, nhw + (-1,))
-            result = smooth_cuda.bilateral_cuda(src, g, *_bilateral_params(size, sigma, sigma_color, dtype))
+            result = smooth_cuda.bilateral_cuda(src, g, *_bilateral_params(size, sigma, sigma_color,
+                                                                           g, dtype))
         return to_output(result.reshape(shape), gpu_input)
 
     src = host_array(flow, dtype)
@@ -140,7 +143,7 @@ def smooth_flow(flow, *, method="gaussian", size=5, sigma=None, guide=None, sigm
         src = src.reshape(nhw + (2,))
         g = src if guide is None else host_array(guide, dtype, nhw + (-1,))
         out = np.empty_like(src)
-        _kernels.bilateral_cpu(src, g, *_bilateral_params(size, sigma, sigma_color, dtype), out)
+        _kernels.bilateral_cpu(src, g, *_bilateral_params(size, sigma, sigma_color, g, dtype), out)
     else:
         src = src.reshape(nhw[0], nhw[1], nhw[2] * 2)
         out = np.empty_like(src)
@@ -207,8 +210,25 @@ def _default_sigma_color(guide):
     return _DEFAULT_SIGMA_COLOR.get(np.dtype(guide.dtype), _DEFAULT_SIGMA_COLOR_FLOAT)
 
 
-def _bilateral_params(size, sigma, sigma_color, dtype):
-    """(spatial weights, guide scale) in the compute dtype."""
+def _bilateral_params(size, sigma, sigma_color, guide, dtype):
+    """(spatial weights, guide scale) in the compute dtype.
+
+    The kernels scale the guide before they subtract, so a ``sigma_color`` small enough that
+    ``guide / (sqrt(2) sigma_color)`` overflows the compute dtype is refused here (weights
+    from it would be NaN); any larger one gives weights that underflow to 0 cleanly.
+    """
     spatial_sigma = _kernels.default_sigma(size) if sigma is None else sigma
     spatial = _kernels.spatial_weights(size, spatial_sigma, dtype)
-    return spatial, dtype.type(1.0 / (math.sqrt(2.0) * sigma_color))
+    scale = 1.0 / (math.sqrt(2.0) * sigma_color)
+    xp, g = array_module(guide)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN guide
+        peak = float(xp.nanmax(xp.abs(g)))
+    peak = peak if math.isfinite(peak) else 0.0  # NaN and inf spread by themselves (documented)
+    largest = float(np.finfo(dtype).max)
+    if not 2.0 * peak * scale <= largest:
+        smallest = math.sqrt(2.0) * peak / largest
+        raise ValueError(f"sigma_color: expected >= {smallest:.3g} (a smaller one overflows "
+                         f"{dtype.name} against the guide's values up to {peak:.3g}), "
+                         f"got {sigma_color!r}")
+    return spatial, dtype.type(scale)

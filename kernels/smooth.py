@@ -44,7 +44,8 @@ def gaussian_weights(size, sigma, dtype):
     else:
         s = default_sigma(size) if sigma is None else sigma
         x = np.arange(size, dtype=np.float64) - (size - 1) * 0.5
-        taps = np.exp(-0.5 * (x / s) ** 2) if s > 0 else (x == 0).astype(np.float64)
+        with np.errstate(over="ignore", under="ignore"):  # a tiny or huge sigma: its limit
+            taps = np.exp(-0.5 * (x / s) ** 2) if s > 0 else (x == 0).astype(np.float64)
     return (taps / taps.sum()).astype(dtype)
 
 
@@ -52,7 +53,11 @@ def spatial_weights(size, sigma, dtype):
     """2-D spatial weights ``exp(-(dx^2 + dy^2) / (2 sigma^2))`` of the bilateral filter, centre 1."""
     x = np.arange(size, dtype=np.float64) - size // 2
     d2 = x[:, None] ** 2 + x[None, :] ** 2
-    w = np.exp(-0.5 * d2 / sigma**2) if sigma > 0 else (d2 == 0).astype(np.float64)
+    if not sigma > 0:
+        return (d2 == 0).astype(dtype)
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        w = np.exp(-0.5 * d2 / np.float64(sigma) ** 2)  # sigma**2 may be 0 or inf: limits
+    w[d2 == 0] = 1.0
     return w.astype(dtype)
 
 

@@ -1,8 +1,10 @@
 """smooth_flow: Gaussian vs OpenCV, median vs SciPy, bilateral vs a float64 NumPy brute force."""
 
 import itertools
+import warnings
 
 import cv2
+
 import numpy as np
 import pytest
 from numba import njit
@@ -201,6 +203,37 @@ def test_bilateral_keeps_motion_edge_that_gaussian_blurs():
     np.testing.assert_allclose(kept, flow, rtol=0, atol=1e-6)
     assert np.abs(blurred[:, 19:21] - flow[:, 19:21]).min() > 0.3
     assert np.abs(blurred - flow).max() > 1.0
+
+
+@pytest.mark.parametrize("method", ["gaussian", "bilateral"])
+def test_extreme_sigmas_give_their_limits(method):
+    # sigma -> 0: the identity; sigma -> inf: equal spatial weights (a box, or for the bilateral
+    # filter a range-only window); both once overflowed (OverflowError, NaN, warnings)
+    flow = random_flow(12, 13, seed=3)
+    guide = {"bilateral": dict(guide=np.zeros((12, 13), np.uint8))}.get(method, {})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tiny = smooth_flow(flow, method=method, size=3, sigma=1e-300, **guide)
+        huge = smooth_flow(flow, method=method, size=3, sigma=1e300, **guide)
+    np.testing.assert_array_equal(tiny, flow)
+    padded = np.pad(flow.astype(np.float64), ((1, 1), (1, 1), (0, 0)), mode="edge")
+    box = sum(padded[dy:dy + 12, dx:dx + 13] for dy in range(3) for dx in range(3)) / 9
+    np.testing.assert_allclose(huge, box, rtol=0, atol=1e-6)
+
+
+def test_sigma_color_too_small_for_the_guide_is_refused():
+    flow = random_flow(12, 13, seed=4)
+    guide = np.full((12, 13), 200, np.uint8)
+    # 2 * 200 / (sqrt(2) 5e-37) overflows float32 (the weights were NaN); >= 8.31e-37 does not
+    with pytest.raises(ValueError, match=r"sigma_color: expected >= 8.31e-37 .* up to 200\), "
+                                         r"got 5e-37"):
+        smooth_flow(flow, method="bilateral", guide=guide, sigma_color=5e-37)
+    edge = smooth_flow(flow, method="bilateral", guide=guide, sigma_color=8.32e-37)
+    assert np.isfinite(edge).all()
+    kept = smooth_flow(flow, method="bilateral", guide=guide, sigma_color=1e-30)
+    assert np.isfinite(kept).all()
+    np.testing.assert_array_equal(smooth_flow(flow, method="bilateral", guide=guide * 0,
+                                              sigma_color=5e-37), kept)
 
 
 def test_exp_neg_accuracy():
