@@ -241,7 +241,7 @@ def psnr(image, reference, data_range=None):
     mse = np.mean((image.astype(np.float64) - reference.astype(np.float64)) ** 2)
     if mse == 0:
         return float("inf")
-    return float(10 * np.log10(peak**2 / mse))
+    return float(20 * np.log10(peak) - 10 * np.log10(mse))  # peak**2 overflows past 1e154
 
 
 def ssim(image, reference, data_range=None, **kwargs):

@@ -178,6 +178,15 @@ def test_psnr_matches_skimage(dtype, peak, shape):
     assert metrics.psnr(image, reference, data_range=2 * peak) == pytest.approx(expected + 20 * math.log10(2), rel=rel)
 
 
+def test_psnr_of_extreme_data_ranges():
+    # data_range**2 overflowed (OverflowError past 1e154, -inf dB below 1e-154)
+    reference = np.zeros((4, 4))
+    for peak in (1e300, 1e-300, 1e308):
+        want = 20 * math.log10(peak) - 10 * math.log10(0.25)
+        assert metrics.psnr(reference + 0.5, reference, data_range=peak) == pytest.approx(want,
+                                                                                         rel=1e-14)
+
+
 def test_psnr_hand_computed():
     reference = np.zeros((4, 4), np.uint8)
     assert metrics.psnr(reference + 1, reference) == pytest.approx(10 * math.log10(255**2), rel=1e-14)
