@@ -4,6 +4,7 @@ warping of both frames to time t, blended by visibility. Built only from the pub
 (the estimators, ``warp``, ``splat``, ``fill_holes``)."""
 
 import collections.abc
+import itertools
 import numbers
 
 import numpy as np
@@ -975,6 +976,34 @@ def interpolate_chunk(frame0, frame1, t, *, flow, flow_options, flow01, flow10, 
     return result, merged
 
 
+TIMES_PER_CALL = 4  # frames interpolate_chunk makes per call: memory for as many, not all
+
+
+def interpolated_frames(frame0, frame1, times, *, flow="dis", flow_options=None,
+                        method="project", interpolation=None, occlusion=True, device=None,
+                        model=None):
+    """:func:`interpolate`'s frames at ``times`` (any iterable of floats, read lazily), yielded
+    one by one and computed ``TIMES_PER_CALL`` at a time, the same values as one call at every
+    time: the first call returns the two flows (``return_aux``) and the later ones take them,
+    so they are estimated once, and memory holds a few frames whatever the number of times
+    (deep slow motion in ``retime``, ``interpolate_video`` and the ``interpolate`` command)."""
+    from .models.adapters import list_adapters
+
+    adapter = method in list_adapters("interpolator")  # estimates no flow, takes none
+    given = {"flow": flow, "flow_options": flow_options, "flow01": None, "flow10": None}
+    times = iter(times)
+    while chunk := list(itertools.islice(times, TIMES_PER_CALL)):
+        frames = interpolate_chunk(frame0, frame1, chunk, method=method,
+                                   interpolation=interpolation, occlusion=occlusion,
+                                   device=device, model=model, return_aux=not adapter,
+                                   flows_at_t=False, **given)
+        if not adapter:
+            frames, aux = frames
+            if aux["flow01"] is not None:
+                given.update(flow_options=None, flow01=aux["flow01"], flow10=aux["flow10"])
+        yield from frames
+
+
 def _adapter_interpolate(method, frame0, frame1, times, single, batched, has_channels, model):
     from .models.adapters import interpolate_pair
 
@@ -1056,9 +1085,7 @@ def interpolate_video(frames, *, factor=2, times=None, scene_threshold=None, **o
             raise TypeError(f"interpolate_video() got an unexpected keyword argument {key!r}; "
                             f"its options are factor, times, {', '.join(allowed)}")
     factor = _validate.check_int("factor", factor, min_value=1)  # its type with times too
-    if times is None:
-        times = [j / factor for j in range(1, factor)]
-    else:
+    if times is not None:
         if factor != 2:
             raise ValueError(f"factor: expected the default with times given (give one of them), "
                              f"got {factor!r}")
@@ -1084,11 +1111,14 @@ def interpolate_video(frames, *, factor=2, times=None, scene_threshold=None, **o
     check_device(options.get("device"))
     flow = options.get("flow", "dis")
     get_estimator(flow, _estimator_options(flow, options.get("flow_options")))
-    return _video(frames, times, scene_threshold, options)
+    return _video(frames, factor, times, scene_threshold, options)
 
 
-def _video(frames, times, scene_threshold, options):
+def _video(frames, factor, times, scene_threshold, options):
     from ._retime import scene_change
+
+    def pair_times():  # factor's times made as they are used: factor=10**9 holds no list
+        return (j / factor for j in range(1, factor)) if times is None else times
 
     previous = None
     mafd = 0.0  # the scene test's state: the previous pair's difference
@@ -1096,15 +1126,15 @@ def _video(frames, times, scene_threshold, options):
     # copy; a list's or an array's is held (and repeated across a cut) as given
     one_pass = iter(frames) is frames
     for index, frame in enumerate(frames):
-        if previous is not None and times:
+        if previous is not None and (factor > 1 if times is None else times):
             _validate.check_frame_pair(previous, frame,
                                        (f"frames[{index - 1}]", f"frames[{index}]"))
             cut = False
             if scene_threshold is not None:
                 cut, mafd = scene_change(previous, frame, mafd, scene_threshold)
             if cut:  # the nearer input frame, as retime
-                yield from (previous if t <= 0.5 else frame for t in times)
+                yield from (previous if t <= 0.5 else frame for t in pair_times())
             else:
-                yield from interpolate(previous, frame, times, **options)
+                yield from interpolated_frames(previous, frame, pair_times(), **options)
         yield frame
         previous = kept_copy(frame, f"frames[{index}]") if one_pass else frame

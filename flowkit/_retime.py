@@ -937,32 +937,20 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
 
 
 class _Pair:
-    """The frames interpolated between two input frames at ``times``, made ``_CHUNK`` times at a
-    time (memory stays flat in deep slow motion); the two flows are estimated with the first
-    chunk and passed to :func:`flowkit.interpolate` for the others."""
-
-    _CHUNK = 4
+    """The frames interpolated between two input frames at ascending ``times``, asked for one
+    by one (a time may be asked again) and made by :func:`~flowkit._interpolate.
+    interpolated_frames` (flows estimated once, a few frames in memory)."""
 
     def __init__(self, frame0, frame1, times, **options):
-        self.frame0, self.frame1, self.times, self.options = frame0, frame1, times, options
-        self.flows = None
-        self.cache = {}
+        from ._interpolate import interpolated_frames
+
+        self._frames = zip(times, interpolated_frames(frame0, frame1, times, **options))
+        self._last = (None, None)
 
     def at(self, t):
-        from ._interpolate import interpolate_chunk
-
-        if t not in self.cache:
-            start = self.times.index(t)
-            chunk = self.times[start:start + self._CHUNK]
-            options = dict(self.options, flow01=None, flow10=None, occlusion=True,
-                           return_aux=True, flows_at_t=False)
-            if self.flows is not None:
-                options.update(flow01=self.flows[0], flow10=self.flows[1], flow_options=None)
-            results, aux = interpolate_chunk(self.frame0, self.frame1, chunk, **options)
-            if aux["flow01"] is not None:
-                self.flows = aux["flow01"], aux["flow10"]
-            self.cache = dict(zip(chunk, results))
-        return self.cache[t]
+        while self._last[0] != t:
+            self._last = next(self._frames)
+        return self._last[1]
 
 
 def _default_codec(codec, dst):

@@ -1674,26 +1674,20 @@ def cmd_interpolate(args):
     return 0
 
 
-_TIMES_PER_CALL = 8  # interpolate's frames computed per call: memory for as many, not all
-
-
 def _interpolated(frame0, frame1, times, args, options):
-    """The frames of ``flowkit.interpolate`` at ``times``, yielded one by one and computed
-    ``_TIMES_PER_CALL`` at a time (the same values as one call at every time): the first call
-    returns the two flows (``return_aux``), the later ones take them, so they are estimated
-    once, and memory holds a few frames whatever the number of times."""
-    from ._interpolate import interpolate_chunk
+    """The frames of ``flowkit.interpolate`` at ``times``, one by one, its flows estimated once
+    (``_interpolate.interpolated_frames``); frames too small for ``--flow`` named."""
+    from ._interpolate import interpolated_frames
 
-    given = {"flow": args.flow, "flow_options": options, "flow01": None, "flow10": None}
-    for first in range(0, len(times), _TIMES_PER_CALL):
+    frames = interpolated_frames(frame0, frame1, times, flow=args.flow, flow_options=options,
+                                 method=args.method, interpolation=args.interpolation,
+                                 device=args.device, model=args.model)
+    while True:
         with _frames_too_small_named(args, flag="--flow"):
-            chunk, aux = interpolate_chunk(
-                frame0, frame1, times[first:first + _TIMES_PER_CALL], method=args.method,
-                interpolation=args.interpolation, device=args.device, model=args.model,
-                occlusion=True, return_aux=True, flows_at_t=False, **given)
-        if aux["flow01"] is not None:
-            given.update(flow_options=None, flow01=aux["flow01"], flow10=aux["flow10"])
-        yield from chunk
+            frame = next(frames, None)
+        if frame is None:
+            return
+        yield frame
 
 
 def _check_frames_fit(output, kind, frame):

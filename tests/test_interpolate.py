@@ -1,6 +1,7 @@
 """flowkit.interpolate and interpolate_video: analytic pairs with exact middle frames, the
 occlusion masks on a moving square, layouts, dtypes, and bad input."""
 
+import itertools
 import re
 
 import numpy as np
@@ -515,6 +516,21 @@ def test_interpolate_video_count_order_and_reuse():
     assert list(flowkit.interpolate_video([], factor=2)) == []
 
 
+def test_interpolate_video_of_a_huge_factor_holds_a_few_frames():
+    # factor=2**31 built a list of 2**31 times and then asked interpolate for all of them at
+    # once (a MemoryError, or the kernel's out-of-memory kill); now the times are made as they
+    # are used and computed a few per call, the two flows estimated once per pair
+    frames = [texture(k * 1.5, 0.0) for k in range(2)]
+    estimate = counting_estimator()
+    out = flowkit.interpolate_video(frames, factor=2 ** 31, flow=estimate)
+    head = list(itertools.islice(out, 10))
+    assert head[0] is frames[0] and len(estimate.calls) == 2
+    times = [j / 2 ** 31 for j in range(1, 10)]
+    np.testing.assert_array_equal(np.stack(head[1:]),
+                                  flowkit.interpolate(frames[0], frames[1], times, flow=estimate))
+    assert len(estimate.calls) == 4  # the check's own call
+
+
 def test_interpolate_video_repeats_the_nearer_frame_across_a_scene_cut():
     # two shots: a texture moving, then the inverted texture moving; the cut between frames 1
     # and 2 is retime's test (a difference >= 10 % and a jump from the previous pair's)
@@ -967,10 +983,9 @@ def test_command_frames_that_do_not_go_together(pair, tmp_path):
 def test_command_computes_a_few_frames_per_call_with_the_same_values(pair, tmp_path, monkeypatch):
     # 10 frames in calls of 4 (the flows of the first call passed to the others): the frames
     # of one call at all 10 times
-    from flowkit import cli
     from flowkit.__main__ import main
 
-    monkeypatch.setattr(cli, "_TIMES_PER_CALL", 4)
+    monkeypatch.setattr(_interpolate, "TIMES_PER_CALL", 4)
     calls = []
     chunk = _interpolate.interpolate_chunk
     monkeypatch.setattr(_interpolate, "interpolate_chunk",
