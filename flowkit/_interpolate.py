@@ -1024,7 +1024,9 @@ def interpolate_video(frames, *, factor=2, times=None, scene_threshold=None, **o
     ----------
     frames : iterable of arrays (H, W) or (H, W, C), or an array (T, H, W[, C])
         The input video, all frames of one shape and dtype (checked pair by pair as
-        :func:`interpolate` checks them). Read lazily: one pair is held at a time.
+        :func:`interpolate` checks them). Read lazily: one pair is held at a time, and its
+        new frames are made a few at a time (the two flows once), so memory stays flat
+        whatever ``factor``.
     factor : int
         Frame-rate multiplier, >= 1: ``factor - 1`` new frames between each pair, at
         ``t = j / factor`` for ``j = 1 .. factor - 1``. ``factor=1`` yields the input.
