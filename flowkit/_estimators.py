@@ -10,7 +10,7 @@ import inspect
 import re
 import threading
 
-from ._validate import add_note, check_bool, describe, remade
+from ._validate import add_note, check_bool, describe, name_taken, remade
 
 ENTRY_POINT_GROUP = "flowkit.estimators"
 
@@ -121,10 +121,7 @@ def register_estimator(name, function=None, *, replace=False):
         if taken:
             fixed = ("flowkit's own" if name in _REGISTRY else "an entry point's"
                      if name in _PLUGINS else None)
-            raise ValueError(f"name: {name!r} is registered already (estimators: "
-                             f"{', '.join(sorted(set(_REGISTRY) | set(_USER)))}); "
-                             + (f"it is {fixed}, which replace=True does not replace: choose "
-                                "another name" if fixed else "replace=True replaces it"))
+            raise name_taken(name, "an estimator", sorted(set(_REGISTRY) | set(_USER)), fixed)
         _USER[name] = function
     return function
 

@@ -146,6 +146,16 @@ def warn_user(message, category):
     warnings.warn(message, category, stacklevel=level)
 
 
+def name_taken(name, kind, registered, fixed=None):
+    """The error of a registry asked to register ``name`` (``kind``: "an estimator", "a model",
+    ...) that is among ``registered``: one wording for every registry, saying whether
+    ``replace=True`` would replace it (``fixed``: whose it is when it would not)."""
+    why = (f"it is {fixed}, which replace=True does not replace: choose another name" if fixed
+           else "replace=True replaces it")
+    return ValueError(f"name: expected a name not yet registered as {kind} (registered: "
+                      f"{', '.join(registered)}), got {name!r}; {why}")
+
+
 def describe(value):
     """``value`` for an error message: its repr, or type, shape and dtype for an array, or its
     class where the repr spans lines (a torch module printed itself over 35 lines), its type,

@@ -107,9 +107,12 @@ def test_a_registered_predictor_runs_as_a_method(registered, shape):
 
 @needs_torch
 def test_adapter_registration_errors(registered):
-    with pytest.raises(ValueError, match="name: expected a name that is not yet an interpolator"):
+    with pytest.raises(ValueError, match=r"name: expected a name not yet registered as an "
+                                         r"interpolator method \(registered: project, .*\), got "
+                                         r"'splat'; it is flowkit's own, which replace=True"):
         models.register_interpolator("splat", Blend())
-    with pytest.raises(ValueError, match="name: expected a name that is not yet a predictor method"):
+    with pytest.raises(ValueError, match="name: expected a name not yet registered as a predictor "
+                                         "method"):
         models.register_predictor("gan", Repeat())
     with pytest.raises(TypeError, match="module: expected a torch.nn.Module"):
         models.register_predictor("x", 3)
@@ -135,7 +138,8 @@ def test_an_adapter_is_replaced_with_replace_true(registered):
         models.register_interpolator("rerun", second)
     assert models.register_interpolator("rerun", second, replace=True) is second
     assert models.adapters._ADAPTERS["interpolator"]["rerun"] is second
-    with pytest.raises(ValueError, match="not yet an interpolator method .*got 'splat'$"):
+    with pytest.raises(ValueError, match="got 'splat'; it is flowkit's own, which replace=True "
+                                         "does not replace"):
         models.register_interpolator("splat", second, replace=True)  # never a built-in
     models.register_predictor("rerun", first)
     registered.append(("predictor", "rerun"))

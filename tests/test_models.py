@@ -81,7 +81,7 @@ def test_register_and_get_round_trip_and_errors():
     try:
         models.register_model(name, lambda: torch.nn.Linear(2, 3))
         assert name in models.list_models()
-        with pytest.raises(ValueError, match="name: expected a name not yet registered"):
+        with pytest.raises(ValueError, match="name: expected a name not yet registered as a model"):
             models.register_model(name, lambda: None)
         if torch is not None:
             m = models.get_model(name, weights=None)
@@ -102,7 +102,8 @@ def test_register_model_replace_for_a_rerun_cell():
     name = "test-replaced-model"
     try:
         models.register_model(name, lambda: torch.nn.Linear(2, 3))
-        with pytest.raises(ValueError, match=r"not yet registered, .*; replace=True replaces it$"):
+        with pytest.raises(ValueError, match=r"not yet registered as a model \(registered: .*\), "
+                                             r"got 'test-replaced-model'; replace=True replaces it$"):
             models.register_model(name, lambda: torch.nn.Linear(2, 4))
         if torch is not None:
             assert _api.cached_model(name).out_features == 3

@@ -74,7 +74,7 @@ def register_model(name, builder=None, *, weights=None, replace=False):
         ``builder`` neither callable nor a ``"module:function"`` string; ``weights`` not a
         dict of str -> :class:`Weights`; ``replace`` not a bool.
     """
-    from .._validate import check_bool
+    from .._validate import check_bool, name_taken
 
     if not isinstance(name, str) or not name:
         raise ValueError(f"name: expected a non-empty string, got {name!r}")
@@ -85,10 +85,8 @@ def register_model(name, builder=None, *, weights=None, replace=False):
         raise TypeError(f"builder: expected a callable returning a torch.nn.Module or a "
                         f"'module:function' string, got {builder!r}")
     if name in _REGISTRY and (name in _BUILTIN or not replace):
-        raise ValueError(f"name: expected a name not yet registered, got {name!r} (registered: "
-                         f"{', '.join(list_models())}); " + (
-                             "it is flowkit's own, which replace=True does not replace"
-                             if name in _BUILTIN else "replace=True replaces it"))
+        raise name_taken(name, "a model", list_models(),
+                         "flowkit's own" if name in _BUILTIN else None)
     if weights is not None and not (isinstance(weights, dict) and all(
             isinstance(k, str) and isinstance(v, Weights) for k, v in weights.items())):
         from .._validate import describe

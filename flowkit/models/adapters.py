@@ -26,17 +26,15 @@ _RESERVED = {"interpolator": ("project", "splat", "backward", "blend", "learned"
 
 
 def _register(kind, name, module, replace):
-    from .._validate import check_bool
+    from .._validate import check_bool, name_taken
 
     if not isinstance(name, str) or not name:
         raise ValueError(f"name: expected a non-empty string, got {name!r}")
     replace = check_bool("replace", replace)
     if name in _RESERVED[kind] or (name in _ADAPTERS[kind] and not replace):
-        taken = ", ".join(_RESERVED[kind] + tuple(_ADAPTERS[kind]))
         article = "an" if kind[0] in "aeiou" else "a"
-        raise ValueError(f"name: expected a name that is not yet {article} {kind} method "
-                         f"({taken}), got {name!r}" + (
-                             "; replace=True replaces it" if name in _ADAPTERS[kind] else ""))
+        raise name_taken(name, f"{article} {kind} method", _RESERVED[kind] + tuple(_ADAPTERS[kind]),
+                         "flowkit's own" if name in _RESERVED[kind] else None)
     if not callable(module):
         raise TypeError(f"module: expected a torch.nn.Module (or a callable) with the {kind} "
                         f"signature of flowkit.models.adapters, got {type(module).__name__}")
