@@ -756,8 +756,7 @@ def _worker():
 
 
 def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_worker=None,
-          chunk_frames=None, retries=2, resume=False, progress=True, _announce=None,
-          **job_options):
+          chunk_frames=None, retries=2, resume=False, progress=True, **job_options):
     """Run a job over many videos (or one long video in chunks) on a Dask cluster.
 
     Each input is one task (or, with ``chunk_frames``, one task per chunk) that calls the
@@ -856,6 +855,9 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
     >>> report.done, report.failed  # doctest: +SKIP
     """
     start = time.perf_counter()
+    # the command line prints the dashboard's address without a bar (stderr not a terminal);
+    # a private option, not in the signature a user reads
+    announce = job_options.pop("_announce", None)
     if callable(job):
         spec = Job(job)
     elif isinstance(job, str) and job in JOBS:
@@ -901,7 +903,7 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
                 except FileExistsError:
                     pass
             dashboard = _dashboard(client)
-            if (progress if _announce is None else _announce) and dashboard:
+            if (progress if announce is None else announce) and dashboard:
                 import sys
 
                 print(f"flowkit batch: Dask dashboard at {dashboard}", file=sys.stderr)

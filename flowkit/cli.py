@@ -1818,7 +1818,8 @@ def cmd_batch(args):
             print(f"flowkit: warning: {note}", file=sys.stderr)
     for src, message in report.failed.items():
         message = message[len(f"{src}: "):] if message.startswith(f"{src}: ") else message
-        for name, flag in (("job_options: ", "-O "), ("outputs: ", "-o: ")):  # as set here
+        # as set here; the job's own parameter for the input is the input named on the line
+        for name, flag in (("job_options: ", "-O "), ("outputs: ", "-o: "), ("src: ", "")):
             message = flag + message[len(name):] if message.startswith(name) else message
         print(f"flowkit: failed: {src}: {message}", file=sys.stderr)
     if report.done:  # every command prints what it wrote (README)

@@ -8,6 +8,7 @@ x264's macroblock tree (docs/scaling.md), 10-bit output is not.
 
 import contextlib
 import errno
+import inspect
 import os
 import re
 import signal
@@ -736,6 +737,8 @@ def test_dashboard_link_only_when_served(client, clips, tmp_path, monkeypatch, c
     report = flowkit.batch("retime", clips[:1], tmp_path / "o", scheduler=client, **RETIME,
                            progress=False, _announce=True)
     err = capsys.readouterr().err
+    # the command line's private option is not in the signature help(flowkit.batch) shows
+    assert not [p for p in inspect.signature(flowkit.batch).parameters if p.startswith("_")]
     assert report.ok
     if bokeh:
         assert report.dashboard == client.dashboard_link
@@ -1014,6 +1017,8 @@ def test_cli_round_trip(clips, tmp_path, capsys):
     assert f"wrote 1 file to {out} (clip0.mkv)\n" in captured.out
     assert f"flowkit: failed: {bad}: " in captured.err and captured.err.count("\n") == 1
     assert f"{bad}: {bad}" not in captured.err  # the message's own path is not repeated
+    # nor the job's parameter for it (retime says "INPUT:" of its one input, named here)
+    assert f"flowkit: failed: {bad}: cannot open {bad} as a video" in captured.err
     assert [p.name for p in out.iterdir()] == ["clip0.mkv"]
     assert same_video(out / "clip0.mkv",
                       flowkit.retime(clips[0], tmp_path / "s.mkv", **RETIME, progress=False).path)
