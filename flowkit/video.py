@@ -582,6 +582,18 @@ def _frame_from_444(planes, pix_fmt):
     return frame
 
 
+def _to_rgb(frame, fmt):
+    """A decoded frame as an ``(H, W, 3)`` RGB array of ``fmt`` (``"rgb24"``, ``"rgb48le"``).
+    Frames of more than 8 bits go through swscale's planar ``gbrp`` / ``gbrp16le`` (PyAV gives
+    their planes in R, G, B order): its packed ``rgb24`` output of 10-bit 4:2:0 and 4:2:2 read
+    limited-range white (940) as 253 and the middle grey (502) as 126, not 255 and 128, and
+    its packed outputs repeat each chroma sample where the planar ones interpolate (the two
+    depths of one 10-bit frame differed by up to 117 levels of 255 at colour edges)."""
+    if max(c.bits for c in frame.format.components) > 8:
+        return frame.to_ndarray(format="gbrp" if fmt == "rgb24" else "gbrp16le")
+    return frame.to_ndarray(format=fmt)
+
+
 def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet=False,
            seeked=False):
     """Yield ``(time, frame)`` for each frame of an opened video stream.
@@ -668,7 +680,7 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet
             # where this frame ends: its own duration (a last frame held longer), else a period
             reached = time + (frame.duration * Fraction(frame.time_base or stream.time_base)
                               if frame.duration else period)
-            array = _frame_to_444(frame, fmt) if yuv else frame.to_ndarray(format=fmt)
+            array = _frame_to_444(frame, fmt) if yuv else _to_rgb(frame, fmt)
             if upright:
                 turns = _rotation(frame.rotation) // 90
                 if turns:
