@@ -583,14 +583,19 @@ def _frame_from_444(planes, pix_fmt):
 
 
 def _to_rgb(frame, fmt):
-    """A decoded frame as an ``(H, W, 3)`` RGB array of ``fmt`` (``"rgb24"``, ``"rgb48le"``).
-    Frames of more than 8 bits go through swscale's planar ``gbrp`` / ``gbrp16le`` (PyAV gives
-    their planes in R, G, B order): its packed ``rgb24`` output of 10-bit 4:2:0 and 4:2:2 read
-    limited-range white (940) as 253 and the middle grey (502) as 126, not 255 and 128, and
-    its packed outputs repeat each chroma sample where the planar ones interpolate (the two
-    depths of one 10-bit frame differed by up to 117 levels of 255 at colour edges)."""
+    """A decoded frame as an ``(H, W, 3)`` RGB array of ``fmt`` (``"rgb24"``, ``"rgb48le"``),
+    by swscale's planar ``gbrp16le`` for 16 bits and ``gbrp`` for 8 from more than 8 (PyAV
+    gives their planes in R, G, B order). Its packed outputs: ``rgb48le`` of 4:2:0 of odd width
+    (the 161x121 VP9 clip) was garbage after the first row (85 levels of 255 off on average);
+    ``rgb24`` of 10-bit 4:2:0 and 4:2:2 read limited-range white (940) as 253 and the middle
+    grey (502) as 126, not 255 and 128; and both repeat each chroma sample where the planar
+    ones interpolate (the two depths of one 10-bit frame differed by up to 117 levels of 255
+    at colour edges). 8-bit frames read at 8 bits are ``rgb24``'s: ``gbrp`` gives the same
+    values there, slower, and is garbage for odd widths."""
+    if fmt == "rgb48le":
+        return frame.to_ndarray(format="gbrp16le")
     if max(c.bits for c in frame.format.components) > 8:
-        return frame.to_ndarray(format="gbrp" if fmt == "rgb24" else "gbrp16le")
+        return frame.to_ndarray(format="gbrp")
     return frame.to_ndarray(format=fmt)
 
 
@@ -1021,7 +1026,7 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
         rate). Video files only.
     depth : {8, 16}, default 8
         8: uint8 frames (16-bit images of a folder reduced to 8 bits by OpenCV). 16: uint16
-        frames on the full 16-bit scale (FFmpeg's conversion to ``rgb48le``: a 10-bit video
+        frames on the full 16-bit scale (FFmpeg's conversion to ``gbrp16le``: a 10-bit video
         keeps its precision; a folder's 16-bit images are read as they are, its 8-bit images
         scaled by 257, 255 -> 65535, as FFmpeg scales an 8-bit video). See
         :func:`image_folder_depth` for the depth a folder's first image has.
