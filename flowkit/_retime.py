@@ -80,7 +80,8 @@ class RetimeReport:
         Index on the whole output timeline of the first frame written (0 unless ``part``).
     not_written : list of str
         The types of the input's other streams, which are not written (``"video"`` for a
-        second video stream, ``"subtitle"``, ``"data"``, ...), one entry per stream.
+        second video stream, ``"attached picture"`` for cover art, ``"subtitle"``, ``"data"``,
+        ...), one entry per stream.
     padded : (int, int) or None
         Width and height of the frames before padding when an odd size was padded to even
         (last row or column repeated) because the encoder needs it (libx264, libx265:

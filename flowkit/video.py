@@ -217,10 +217,15 @@ def open_input(path):
         container = av.open(str(path), "r")
     except (av.FFmpegError, UnicodeDecodeError) as exc:
         raise ValueError(f"path: cannot open {path} as a video ({_av_message(exc)})") from None
-    if not container.streams.video:
+    # an attached picture (cover art of an MP4, M4A or MKV) is a video stream of one image
+    # that FFmpeg marks so: it is not the video (an M4A with a cover was read as a one-frame
+    # "video" at 90000 fps)
+    moving = [s for s in container.streams.video if not is_attached_picture(s)]
+    if not moving:
+        only = " (only an attached picture: cover art)" if container.streams.video else ""
         container.close()
-        raise ValueError(f"path: {path} holds no video stream")
-    stream = container.streams.video[0]
+        raise ValueError(f"path: {path} holds no video stream{only}")
+    stream = moving[0]
     if stream.codec_context is None or stream.codec_context.format is None:
         container.close()
         raise ValueError(f"path: cannot decode the video stream of {path} (unknown codec or "
@@ -230,6 +235,14 @@ def open_input(path):
     # would be retimed in part with exit code 0); decoding time was the same on the shared clips
     stream.thread_type = "SLICE"
     return container, stream
+
+
+def is_attached_picture(stream):
+    """Whether ``stream`` is an attached picture (cover art): FFmpeg's ``attached_pic``
+    disposition, on a video stream holding one image."""
+    import av
+
+    return bool(stream.disposition & av.stream.Disposition.attached_pic)
 
 
 def _av_message(exc):
@@ -414,12 +427,13 @@ def audio_copy_refused(dst, container):
 def streams_not_written(container, stream):
     """The types of ``container``'s streams that ``retime`` and ``translate`` do not write (all
     but the video ``stream`` they read and the audio streams, which they copy, stretch or drop
-    as asked): ``"video"`` for a second video stream, ``"subtitle"``, ``"data"``, ..., one
+    as asked): ``"video"`` for a second video stream, ``"attached picture"`` for cover art
+    (a video stream to FFmpeg, it was counted as one), ``"subtitle"``, ``"data"``, ..., one
     entry per stream, in the file's order. A stream the demuxer discards is not counted: MP4's
     and MOV's chapters are a text track, read as chapters and a discarded data stream, and the
     chapters are written (an output's own chapter track is read back so)."""
     import av
-    return [s.type for s in container.streams
+    return ["attached picture" if is_attached_picture(s) else s.type for s in container.streams
             if s is not stream and s.type != "audio" and s.discard != av.stream.Discard.all]
 
 

@@ -717,6 +717,68 @@ def test_sixteen_bit_frames_of_odd_width(tmp_path, pix_fmt):
     assert np.abs(deep / 257.0 - shallow).mean() < 1.0
 
 
+def _with_cover(path, video=True):
+    """A file with an attached picture (a JPEG cover, which FFmpeg reads as a video stream with
+    the attached_pic disposition): MP4's 'covr' beside AAC audio, or a Matroska attachment;
+    with ``video``, a 64x48 H.264 video of 5 frames before it."""
+    import av
+
+    cover = cv2.imencode(".jpg", np.full((32, 32, 3), 200, np.uint8))[1].tobytes()
+    with av.open(str(path), "w") as container:
+        if path.suffix == ".mkv":
+            container.add_attachment("cover.jpg", "image/jpeg", cover)
+        if video:
+            stream = container.add_stream("libx264", rate=10)
+            stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        audio = container.add_stream("aac", rate=48000)
+        audio.layout = "mono"
+        if path.suffix != ".mkv":
+            picture = container.add_stream("mjpeg", rate=1)
+            picture.width, picture.height, picture.pix_fmt = 32, 32, "yuvj420p"
+            picture.disposition = av.stream.Disposition.attached_pic
+            packet = av.Packet(cover)
+            packet.stream, packet.pts, packet.dts = picture, 0, 0
+            container.mux(packet)
+        for k in range(5 if video else 0):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * k, np.uint8), format="rgb24")
+            frame.pts = k
+            container.mux(stream.encode(frame))
+        if video:
+            container.mux(stream.encode(None))
+        sound = av.AudioFrame.from_ndarray(np.zeros((1, 24000), np.float32), format="fltp",
+                                           layout="mono")
+        sound.sample_rate, sound.pts = 48000, 0
+        container.mux(audio.encode(sound))
+        container.mux(audio.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_an_attached_picture_is_not_the_video(tmp_path, suffix):
+    # cover art is a video stream to FFmpeg, marked attached_pic: it was counted as 'not
+    # written: the input's other streams (1 video)', and an M4A-like file with a cover alone
+    # was read as a one-frame 32x32 'video' at 90000 fps ('cut short or damaged' on reading)
+    import av
+
+    from flowkit.video import open_input, streams_not_written
+
+    path = _with_cover(tmp_path / f"cover{suffix}")
+    with av.open(str(path)) as container:
+        assert sorted(s.type for s in container.streams) == ["audio", "video", "video"]
+    info = probe_video(path)
+    assert (info.codec, info.width, info.height, info.frame_rate) == ("h264", 64, 48, 10)
+    assert len(list(iter_frames(path))) == 5
+    container, stream = open_input(path)
+    with container:
+        assert streams_not_written(container, stream) == ["attached picture"]
+    if suffix == ".mp4":
+        alone = _with_cover(tmp_path / "song.mp4", video=False)
+        for call in (probe_video, iter_frames):
+            with pytest.raises(ValueError, match=r"path: .*song\.mp4 holds no video stream "
+                                                 r"\(only an attached picture: cover art\)"):
+                call(alone)
+
+
 def test_variable_frame_rate_timestamps_match_opencv():
     path = data_path("video", "torchcodec__var_fps_video.mp4")
     times = [t for t, _ in iter_frames(path, timestamps=True)]
