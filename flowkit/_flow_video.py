@@ -9,12 +9,19 @@ one unit of the input's timestamps of a point of that grid is written at the gri
 the 29.97 fps WebM's millisecond times made a 30000/1001 fps .mp4, now 2997/100), stored in
 the input's coded orientation with its display rotation as a tag (AVI: upright, no tag, a
 frame on the ``1 / fps`` slot of the one before dropped). The colour
-tags are not copied: they describe the input's frames, not pictures of their flow. A forced
+tags are not copied: they describe the input's frames, not pictures of their flow; a YUV video
+is tagged with the BT.601 matrix and limited range its pictures are converted with
+(``PICTURE_COLOR``; untagged, players took the matrix of an HD size for BT.709 and shifted the
+wheel's hues; MJPEG states BT.601 full range itself, FFV1 stores RGB). A forced
 ``fps`` writes a constant rate instead; a folder of images (no ``VideoInfo``) gives 30 fps.
 """
 
 import dataclasses
 from fractions import Fraction
+
+# the colour tags of the pictures' video (FFmpeg's values): SMPTE 170M (BT.601) matrix, limited
+# range, the conversion VideoWriter makes from RGB without tags, stated
+PICTURE_COLOR = {"colorspace": 6, "color_range": 1}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,11 +122,12 @@ def _write(path, pictures, fps, time_base, rotation, codec, crf, empty):
     """``(time, picture)`` pairs (upright) written to ``path``: at their times in units of
     ``time_base`` (None: at ``k / fps``), turned to the coded orientation of a video of display
     ``rotation`` and tagged with it where the container keeps a tag (else upright)."""
-    from .video import DEFAULT_CRF, VideoWriter, stored_rotation, to_coded
+    from .video import DEFAULT_CRF, VideoWriter, stored_rotation, to_coded, writer_codec
 
     stored = stored_rotation(path, rotation)
+    color = None if writer_codec(path, codec) == "mjpeg" else PICTURE_COLOR  # yuvj: full range
     with VideoWriter(path, fps, codec=codec, crf=DEFAULT_CRF if crf is None else crf,
-                     rotation=stored, time_base=time_base) as writer:
+                     rotation=stored, time_base=time_base, color=color) as writer:
         for time, picture in pictures:
             writer.write(writer.fit(to_coded(picture, stored)),
                          time=None if time_base is None else time)

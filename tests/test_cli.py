@@ -1881,6 +1881,32 @@ def test_output_as_positional_or_o_in_predict_retime_and_translate(moving_folder
     assert not [name for name in os.listdir() if name.startswith("frame_")]
 
 
+@pytest.mark.parametrize("suffix, color", [
+    (".mp4", {"colorspace": 6, "color_range": 1}), (".webm", {"colorspace": 6, "color_range": 1}),
+    (".mov", {"colorspace": 6, "color_range": 1}),
+    (".avi", {"colorspace": 5, "color_range": 2}),  # MJPEG's JPEG: BT.601 full range, as before
+])
+def test_flow_video_states_the_matrix_of_its_pictures(tmp_path, capsys, suffix, color):
+    # the pictures are converted to YUV with BT.601's matrix, limited range, and were written
+    # untagged (matrix and range unspecified; a VP9 WebM stated a limited range alone), so that
+    # players took an HD video's matrix for BT.709 and shifted the colour wheel's hues
+    rng = np.random.default_rng(5)
+    image = cv2.GaussianBlur((rng.random((72, 104, 3)) * 255).astype(np.uint8), (7, 7), 2)
+    clip = tmp_path / "clip.mkv"
+    with flowkit.VideoWriter(clip, 10, codec="ffv1") as writer:
+        for k in range(3):
+            writer.write(image[k:k + 64, k:k + 96])
+    out = tmp_path / f"flow{suffix}"
+    assert main(["flow", str(clip), "--video", str(out), "--flo-dir", str(tmp_path / "flo"),
+                 "-q"]) == 0
+    capsys.readouterr()
+    assert {k: v for k, v in probe_video(out).color.items() if k in color} == color
+    shown = np.stack(list(flowkit.iter_frames(out))).astype(float)
+    expected = np.stack([flowkit.flow_to_color(flowkit.read_flo(path))
+                         for path in sorted((tmp_path / "flo").iterdir())])
+    assert np.abs(shown - expected).mean() < 3  # read back as written: the matrix stated
+
+
 def test_flow_of_a_video_with_a_second_input_names_the_video_flags(tmp_path):
     video = data_path("video", "androidx__bear-vp9-odd-dimensions.webm")
     status, _, err = run_cli("flow", video, tmp_path / "out.mp4")
