@@ -85,15 +85,22 @@ class _Parser(argparse.ArgumentParser):
     and which takes long options only as spelled in full (``--t`` is not ``--times``: a script's
     abbreviation would change meaning, or stop working, when an option is added)."""
 
-    _arguments = ()  # the command line being parsed, for error() (subparsers' too)
+    _arguments = ()  # the whole command line being parsed, for error() (subparsers' too)
+    _parsing = False  # a subparser's own parse (of what follows its name) keeps it whole
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
     def parse_known_args(self, args=None, namespace=None):
+        if _Parser._parsing:
+            return super().parse_known_args(args, namespace)
         _Parser._arguments = tuple(sys.argv[1:] if args is None else args)
-        return super().parse_known_args(args, namespace)
+        _Parser._parsing = True
+        try:
+            return super().parse_known_args(args, namespace)
+        finally:
+            _Parser._parsing = False
 
     def error(self, message):
         if message.startswith(("the following arguments are required", "unrecognized")):

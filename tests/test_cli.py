@@ -203,6 +203,11 @@ def test_long_options_are_not_abbreviated(pair, tmp_path):
     status, _, err = run_cli("retime", pair[0], out, "--f", "2")
     assert status == 2 and usage_error_line(err, "retime") == (
         "--f: long options are not abbreviated; expected --factor or --flow or --fps")
+    # before the command name too (the subcommand's parse had dropped what came before it:
+    # "unrecognized arguments: --qu")
+    status, _, err = run_cli("--qu", "retime", pair[0], out, "--factor", "2")
+    assert status == 2 and usage_error_line(err, "retime") == (
+        "--qu: long options are not abbreviated; expected --quiet")
     status, _, err = run_cli("nosuch", "--d")  # argparse's own message where it is not that
     assert status == 2 and "invalid choice: 'nosuch'" in one_error_line(err)
     assert not out.exists() and not (tmp_path / "f.flo").exists()
