@@ -770,6 +770,16 @@ def _check_audio(audio, speed, trim):
                          "not cut at the sample); use 'stretch' (re-encoded) or 'drop'")
 
 
+def _tolerance(info, step):
+    """How close, in input seconds, an output frame's source time must come to an input frame's
+    time to show that frame: one unit of the input's timestamps (Matroska rounds them to the
+    millisecond), at most half the ``step`` of source time between output frames. AVI's unit is
+    its frame period (its times are exact frame slots): a whole period showed the earlier input
+    frame at every output time, so retime --factor 2 of an AVI repeated each frame, interpolated
+    none and lost the last period (46 frames, 0.958 s, from 24 frames at 24 fps)."""
+    return min(info.time_base, step / 2)
+
+
 class _EmptyPart(Exception):
     """A ``part`` of a trimmed run that holds no output frame."""
 
@@ -784,7 +794,8 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
     from .video import (VideoWriter, decode, decode_from, last_frame_period, needs_even_size,
                         pad_even, writer_tags)
 
-    tolerance = info.time_base  # output times this close to an input frame show it
+    # output times this close to an input frame show it
+    tolerance = _tolerance(info, min(timeline.speed, 1) / out_fps)
     pad = needs_even_size(codec, pix_fmt)  # x264 / x265 need even sizes
     show = sys.stderr.isatty() if progress is None else progress
     frame_format = _frame_format(info, pix_fmt, depth, codec)
@@ -908,6 +919,8 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
             previous = (t1, frame, index)
         if previous is None:
             raise ValueError(f"src: could not decode any frame from {src}")
+        if part is None and index == 0:  # an image, or a video of one frame: nothing to retime
+            raise single_frame_error(src, "retime")
         if part is None or part[1] is None or previous[0] < part[1]:
             # the last frame lasts one period of the grid (video_end's rule)
             t_last, last, last_index = previous
@@ -1038,7 +1051,7 @@ def _trim_moves(src, info, start, end, known, one):
         times = frame_times(src)
     except ValueError:  # packets without timestamps
         return latest, later
-    tolerance = info.time_base  # a frame this close before a start is on it, as _stream's
+    tolerance = _tolerance(info, one)  # a frame this close before a start is on it, as _stream's
     if latest is not None:
         k = bisect.bisect_left(times, latest - tolerance)  # the first frame from latest on
         if k == len(times) or times[k] >= stop - tolerance:

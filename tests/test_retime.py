@@ -226,6 +226,22 @@ def test_avi_is_mjpeg_with_exact_times_and_the_colours_of_a_bt709_input(tmp_path
                       - source[8:24, start:start + 16].mean(axis=(0, 1))).max() <= 5
 
 
+def test_avi_input_is_interpolated_and_keeps_its_last_period(tmp_path):
+    # AVI stores times in units of its frame period (time base 1/24), which retime took as the
+    # tolerance within which an output time shows an input frame: every output time was
+    # within it, so --factor 2 repeated each frame (0 interpolated) and lost the last period
+    # (14 frames, 0.292 s, from 8 frames at 24 fps)
+    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 8, start=30)
+    src = write_clip(tmp_path / "in.avi", frames, 24, codec="mjpeg", pix_fmt="yuvj420p")
+    assert probe_video(src).time_base == Fraction(1, 24)
+    report = flowkit.retime(src, tmp_path / "out.mkv", factor=2, method="blend",
+                            scene_threshold=None, progress=False)
+    assert (report.frames, report.interpolated, report.repeated) == (16, 7, 1)
+    # k / 48 s to Matroska's millisecond, halves up
+    assert timestamps(tmp_path / "out.mkv") == [Fraction(math.floor(Fraction(1000 * k, 48) + 0.5),
+                                                         1000) for k in range(16)]
+
+
 def test_full_range_input_keeps_its_planes_in_ffv1(tmp_path):
     # full-range yuvj420p input (as mediabunny's HEVC clip): FFV1 takes yuv420p but no yuvj
     # format, so the output is yuv420p tagged full range, the input's samples bit for bit (it
