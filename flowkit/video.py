@@ -50,6 +50,10 @@ DEFAULT_CODECS = {".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".mkv
 FRAME_RATE_CONTAINERS = frozenset({".avi"})
 # containers VideoWriter writes with FFmpeg's shift of negative timestamps off (why: _open)
 UNSHIFTED_CONTAINERS = FRAME_RATE_CONTAINERS | {".mkv", ".webm"}
+# QuickTime-family containers VideoWriter writes with their index (moov) before the frames
+# (FFmpeg's -movflags +faststart), as a finished file for the web and editors is: at the end,
+# a player reading over HTTP or a pipe needs the whole file (or a seek to its end) to start
+FASTSTART_CONTAINERS = frozenset({".mp4", ".m4v", ".mov", ".3gp"})
 # containers that store a display rotation (PyAV 18.1's FFmpeg, a 90-degree tag written and
 # read back); AVI, MPEG-TS (.ts, .mts, .m2ts), MPEG-PS (.mpg), FLV, WMV and NUT drop it, so
 # VideoWriter stores frames turned there (stored_rotation)
@@ -1799,9 +1803,12 @@ class VideoWriter:
             # only when primaries, transfer and matrix are all set: a VP9 WebM's limited range
             # alone was lost (x264 leaves the default, limited, out of its stream). Asked for
             # only when a range is set: the box always states one. (MOV's 'nclc' has no range.)
-            colr = "color_range" in self.color and self.path.suffix.lower() == ".mp4"
-            muxer_options = {"movflags": "+write_colr"} if colr else {}
-            if self.path.suffix.lower() in UNSHIFTED_CONTAINERS:
+            suffix = self.path.suffix.lower()
+            colr = "color_range" in self.color and suffix == ".mp4"
+            movflags = ("+write_colr" if colr else "") + (
+                "+faststart" if suffix in FASTSTART_CONTAINERS else "")  # moved in close()
+            muxer_options = {"movflags": movflags} if movflags else {}
+            if suffix in UNSHIFTED_CONTAINERS:
                 # AAC's first packet starts before 0 (its priming); FFmpeg's default then
                 # shifted every packet after the first video frame (frames read back at 0,
                 # 0.16, 0.18, ... s for 0, 0.02, 0.04, ...). AVI stores no times: nothing to

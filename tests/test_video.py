@@ -362,6 +362,33 @@ def test_writer_repr_names_its_file_and_state(tmp_path):
     assert "fps=25 " in repr(VideoWriter(tmp_path / "b.mp4", 25))
 
 
+def top_level_boxes(path):
+    """The types of an MP4/MOV file's top-level boxes, in file order."""
+    data, kinds, position = Path(path).read_bytes(), [], 0
+    while position + 8 <= len(data):
+        size = int.from_bytes(data[position:position + 4], "big")
+        kinds.append(data[position + 4:position + 8].decode("latin-1"))
+        if size == 1:
+            size = int.from_bytes(data[position + 8:position + 16], "big")
+        position += size if size else len(data)
+    return kinds
+
+
+@pytest.mark.parametrize("name, color", [("a.mp4", None), ("a.mov", None), ("a.m4v", None),
+                                         ("b.mp4", {"color_range": 1})])  # with +write_colr
+def test_quicktime_files_have_their_index_before_the_frames(tmp_path, name, color):
+    # FFmpeg writes the index (moov) after the frames unless asked (-movflags +faststart): a
+    # browser or editor reading the file over HTTP needed its end before showing a frame
+    frames = make_frames(5)
+    with VideoWriter(tmp_path / name, 10, color=color) as writer:
+        for frame in frames:
+            writer.write(frame)
+    boxes = top_level_boxes(tmp_path / name)
+    assert "moov" in boxes and boxes.index("moov") < boxes.index("mdat"), boxes
+    assert len(opencv_frames(tmp_path / name)) == 5
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # written atomically, no leftovers
+
+
 def test_abandoned_writer_leaves_no_temporary_file(tmp_path):
     writer = VideoWriter(tmp_path / "out.mp4", 10)
     writer.write(make_frames(1)[0])
@@ -1293,9 +1320,8 @@ def damaged_clip(path):
     texture = np.random.default_rng(0).integers(0, 256, (64, 160, 3), np.uint8)
     write_video(path, [np.roll(texture, k, axis=1)[:, :96].copy() for k in range(30)])
     data = bytearray(path.read_bytes())
-    start = data.find(b"mdat") + 8
-    end = data.find(b"moov", start)
-    middle = start + ((end if end > 0 else len(data)) - start) // 2
+    box = data.find(b"mdat") - 4  # the box of the coded frames: its size, then its type
+    middle = (box + 8 + box + int.from_bytes(data[box:box + 4], "big")) // 2
     data[middle:middle + 64] = bytes(b ^ 0xFF for b in data[middle:middle + 64])
     path.write_bytes(bytes(data))
     return path
