@@ -486,7 +486,7 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
 
     from . import _frame_ops
     from ._atomic import check_folder
-    from ._retime import (_check_segment, _output_format, check_segment_start,
+    from ._retime import (_check_segment, _output_format, _tolerance, check_segment_start,
                           no_frame_error, single_frame_error)
     from .video import (FRAME_RATE_CONTAINERS, VideoWriter, _info, audio_copy_refused,
                         audio_track, audio_written, check_crf, expected_frame_count,
@@ -537,7 +537,9 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
     pix_fmt = _output_format(codec, info, depth)
     show = sys.stderr.isatty() if progress is None else progress
     cuts = []
-    tolerance = info.time_base  # a frame this close to the segment's start is in it (retime's)
+    # a frame this close before the segment's start is in it (retime's rule: one timestamp
+    # unit, at most half a frame period, AVI's unit being the whole period)
+    tolerance = _tolerance(info, 1 / (info.frame_rate or Fraction(30)))
     count = {"before": 0, "inside": 0}  # frames before the segment and in it
 
     def read():

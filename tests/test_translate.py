@@ -741,6 +741,24 @@ def test_segment_translates_its_frames_and_copies_the_rest(lossless_clip, tmp_pa
                           segment=(0.3, None), progress=False)
 
 
+def test_segment_of_an_avi_input_holds_its_own_frames(tmp_path):
+    # AVI's timestamp unit is its frame period: a frame one whole unit before the segment was
+    # taken as in it, so (0.2, 0.4) processed frames 1 and 2, not 2 and 3 (retime's rule now:
+    # at most half a period)
+    from test_retime import write_clip
+
+    src = write_clip(tmp_path / "in.avi", [_gray_rgb(t) for t in range(6)], 10, codec="ffv1")
+    assert flowkit.video.probe_video(src).time_base == Fraction(1, 10)
+    originals = np.stack(list(flowkit.iter_frames(src)))
+    report = flowkit.translate(src, tmp_path / "part.mkv", "autocontrast", segment=(0.2, 0.4),
+                               codec="ffv1", progress=False)
+    assert (report["frames"], report["processed"]) == (6, 2)
+    got = np.stack(list(flowkit.iter_frames(tmp_path / "part.mkv")))
+    inside = np.stack([_frame_ops.autocontrast(frame) for frame in originals[2:4]])
+    np.testing.assert_array_equal(got[2:4], flowkit.temporally_consistent(originals[2:4], inside))
+    np.testing.assert_array_equal(got[[0, 1, 4, 5]], originals[[0, 1, 4, 5]])
+
+
 @pytest.mark.parametrize("segment, error, match", [
     ((0.4, 0.2), ValueError, r"segment: expected start < end, got 0.4 to 0.2 s"),
     ((5, None), ValueError, r"segment: starts at 5 s, after the end of .*lossless\.mkv, which lasts "
