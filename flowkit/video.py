@@ -14,6 +14,7 @@ import math
 import numbers
 import os
 import re
+import weakref
 from fractions import Fraction
 from pathlib import Path
 
@@ -1102,7 +1103,11 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
     except BaseException:
         container.close()
         raise
-    return _iter_video(container, frames, first, step, gray, resize, timestamps)
+    video = _iter_video(container, frames, first, step, gray, resize, timestamps)
+    # a generator dropped before its first frame runs no ``finally``, and PyAV's objects form
+    # reference cycles: the file and the decoder's threads stayed open until a garbage collection
+    weakref.finalize(video, container.close)
+    return video
 
 
 def is_folder_image(path):
