@@ -727,8 +727,8 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
     audio_done = "none" if not info.audio else ("dropped" if audio == "drop" else None)
     try:
         if info.audio and audio != "drop":
-            tracks = [audio_track(src, audio, speed, (start, end), index=index, trim=trim)
-                      for index in range(len(container.streams.audio))]
+            for index in range(len(container.streams.audio)):  # each one opened is closed below
+                tracks.append(audio_track(src, audio, speed, (start, end), index=index, trim=trim))
             audio_done = ("stretched" if changed else "re-encoded") if audio == "stretch" else "copied"
         if parts is not None:
             report = _join(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt,

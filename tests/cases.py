@@ -1,5 +1,7 @@
 """Shared test cases: synthetic images with known motion and the reference data in ../shared/data."""
 
+import contextlib
+import gc
 import os
 from pathlib import Path
 
@@ -152,3 +154,29 @@ def json_probes(code, *runs):
         assert child.returncode == 0, err
         outputs.append(json.loads(out))
     return outputs
+
+
+def open_files(folder):
+    """The paths under ``folder`` this process holds open (Linux's /proc/self/fd)."""
+    links = (os.path.join("/proc/self/fd", fd) for fd in os.listdir("/proc/self/fd"))
+    return [target for target in map(_readlink, links) if target.startswith(str(folder))]
+
+
+def _readlink(link):
+    try:
+        return os.readlink(link)
+    except OSError:  # closed since it was listed
+        return ""
+
+
+@contextlib.contextmanager
+def without_gc():
+    """The garbage collector off, so that what only it would free (PyAV's containers, which
+    form reference cycles) stays open where a file is not closed explicitly."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

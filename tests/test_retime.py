@@ -9,6 +9,7 @@ and the audio's own length and pitch (an FFT peak) for copied and stretched audi
 
 import itertools
 import math
+import os
 import re
 from fractions import Fraction
 
@@ -18,8 +19,8 @@ import numpy as np
 import pytest
 
 import flowkit
-from cases import data_path
-from flowkit.video import probe_video
+from cases import data_path, open_files
+from flowkit.video import audio_track, probe_video
 from test_cli import one_error_line, run_cli
 
 SIZE = (64, 36)  # width, height of the test clips: tiny, even
@@ -714,6 +715,26 @@ def test_every_audio_track_is_kept(tmp_path):
         for index, tone in enumerate([440, 660]):
             seconds, peak = tone_peak(tmp_path / "out.mp4", index)
             assert abs(seconds - float(report.duration)) < 0.1 and abs(peak - tone) < 5
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+def test_an_interrupt_while_opening_the_audio_tracks_closes_them(tmp_path, monkeypatch):
+    # the tracks were opened in one list comprehension: a Ctrl-C (or an error) opening the
+    # second left the first's input file open, for as long as the track lived (here: opened)
+    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 6, start=2)
+    source = write_clip(tmp_path / "two.mp4", frames, 24, tone=[440, 660])
+    opened = []
+
+    def interrupted(*args, **kwargs):
+        if opened:
+            raise KeyboardInterrupt
+        opened.append(audio_track(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(flowkit.video, "audio_track", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        flowkit.retime(source, tmp_path / "out.mp4", factor=2, method="blend", progress=False)
+    assert len(opened) == 1 and open_files(tmp_path) == []
 
 
 def languages(path):

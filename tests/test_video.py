@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import pytest
 
-from cases import data_path, error_under_file_limit
+from cases import data_path, error_under_file_limit, open_files, without_gc
 from flowkit import VideoWriter, iter_frames
 from flowkit.video import DamagedVideoWarning, probe_video
 
@@ -398,35 +398,17 @@ def test_abandoned_writer_leaves_no_temporary_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def open_files(folder):
-    """The paths under ``folder`` this process holds open (Linux's /proc/self/fd)."""
-    links = (os.path.join("/proc/self/fd", fd) for fd in os.listdir("/proc/self/fd"))
-    return [target for target in map(_readlink, links) if target.startswith(str(folder))]
-
-
-def _readlink(link):
-    try:
-        return os.readlink(link)
-    except OSError:  # closed since it was listed
-        return ""
-
-
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
 def test_a_reader_dropped_unstarted_closes_its_file(lossless_video):
     # iter_frames opens the file when called; a generator dropped before its first frame (an
     # error in the caller before the loop) runs no finally, and PyAV's objects form cycles:
     # the file and the decoder's threads stayed open until the next garbage collection
     path, _ = lossless_video
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with without_gc():
         for _ in range(3):
             frames = iter_frames(path)
             del frames
         assert open_files(path.parent) == []
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def test_closing_without_frames_creates_nothing(tmp_path):
