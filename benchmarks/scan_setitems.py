@@ -14,12 +14,17 @@ compiled specialisations are seen: a kernel that no case reaches is not reported
     python benchmarks/scan_setitems.py [CASE ...]
 """
 
+import atexit
 import importlib
 import os
 import pkgutil
+import shutil
 import tempfile
 
-os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp()  # compile everything: a cache hit has no IR
+# compile everything: a cache hit has no IR; the folder is removed when the script ends (it was
+# left in the temporary folder, by --help too)
+os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="scan_setitems-")
+atexit.register(shutil.rmtree, os.environ["NUMBA_CACHE_DIR"], ignore_errors=True)
 
 from numba.core import ir, types  # noqa: E402
 from numba.core.registry import CPUDispatcher  # noqa: E402

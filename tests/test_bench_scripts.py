@@ -3,6 +3,7 @@ unknown option with one usage error, running nothing (scripts that read ``sys.ar
 took ``--help`` for a repeat count, a mode or a file name and ended in a traceback, or ignored
 it and ran for minutes)."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,23 +15,28 @@ SCRIPTS = sorted(p.name for p in BENCHMARKS.glob("*.py")
                  if 'if __name__ == "__main__":' in p.read_text())
 
 
-def _run(script, *args):
+def _run(script, *args, env=None):
     return subprocess.run([sys.executable, str(BENCHMARKS / script), *args], capture_output=True,
-                          text=True, timeout=300, cwd=BENCHMARKS.parent)
+                          text=True, timeout=300, cwd=BENCHMARKS.parent, env=env)
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_help_and_bad_option(script):
-    shown = _run(script, "--help")
+def test_help_and_bad_option(script, tmp_path):
+    # nothing is left in the temporary folder: scan_setitems made its Numba cache folder on
+    # import and never removed it (two empty /tmp/tmpXXXXXXXX folders from this test, one
+    # full of compiled kernels from a scan)
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    shown = _run(script, "--help", env=env)
     assert shown.returncode == 0, shown.stderr[-2000:]
     assert shown.stdout.startswith("usage:"), shown.stdout[:500]
     # the description (the paragraph after the usage) is whole sentences, not a docstring's
     # first line cut mid-sentence ("... on one 1280x720 clip: time per")
     description = " ".join(shown.stdout.split("\n\n")[1].split())
     assert description.endswith((".", ".)")), description
-    refused = _run(script, "--no-such-option")
+    refused = _run(script, "--no-such-option", env=env)
     assert refused.returncode == 2, refused.stderr[-2000:]
     assert "error:" in refused.stderr and "Traceback" not in refused.stderr, refused.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("script", ["eval_interpolation.py", "eval_prediction.py",
