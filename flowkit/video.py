@@ -55,6 +55,9 @@ UNSHIFTED_CONTAINERS = FRAME_RATE_CONTAINERS | {".mkv", ".webm"}
 # (FFmpeg's -movflags +faststart), as a finished file for the web and editors is: at the end,
 # a player reading over HTTP or a pipe needs the whole file (or a seek to its end) to start
 FASTSTART_CONTAINERS = frozenset({".mp4", ".m4v", ".mov", ".3gp"})
+# containers VideoWriter writes with FFmpeg's -fflags +bitexact: Matroska otherwise stores a
+# random segment UID and the time of writing, so two runs of one job differed in their bytes
+BITEXACT_CONTAINERS = frozenset({".mkv", ".webm"})
 # containers that store a display rotation (PyAV 18.1's FFmpeg, a 90-degree tag written and
 # read back); AVI, MPEG-TS (.ts, .mts, .m2ts), MPEG-PS (.mpg), FLV, WMV and NUT drop it, so
 # VideoWriter stores frames turned there (stored_rotation)
@@ -1813,6 +1816,8 @@ class VideoWriter:
             movflags = ("+write_colr" if colr else "") + (
                 "+faststart" if suffix in FASTSTART_CONTAINERS else "")  # moved in close()
             muxer_options = {"movflags": movflags} if movflags else {}
+            if suffix in BITEXACT_CONTAINERS:
+                muxer_options["fflags"] = "+bitexact"
             if suffix in UNSHIFTED_CONTAINERS:
                 # AAC's first packet starts before 0 (its priming); FFmpeg's default then
                 # shifted every packet after the first video frame (frames read back at 0,

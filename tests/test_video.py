@@ -390,6 +390,21 @@ def test_quicktime_files_have_their_index_before_the_frames(tmp_path, name, colo
     assert [p.name for p in tmp_path.iterdir()] == [name]  # written atomically, no leftovers
 
 
+@pytest.mark.parametrize("suffix", [".mkv", ".webm", ".mp4", ".mov", ".avi"])
+def test_the_same_frames_give_the_same_bytes(tmp_path, suffix):
+    # Matroska stored a random segment UID and the time of writing: two runs of one job wrote
+    # different .mkv/.webm files (now FFmpeg's -fflags +bitexact); the others were the same
+    frames = make_frames(4)
+    written = []
+    for name in ("a", "b"):
+        with VideoWriter(tmp_path / (name + suffix), 10) as writer:
+            for frame in frames:
+                writer.write(frame)
+        written.append((tmp_path / (name + suffix)).read_bytes())
+    assert written[0] == written[1]
+    assert len(list(iter_frames(tmp_path / ("a" + suffix)))) == 4
+
+
 def test_abandoned_writer_leaves_no_temporary_file(tmp_path):
     writer = VideoWriter(tmp_path / "out.mp4", 10)
     writer.write(make_frames(1)[0])
