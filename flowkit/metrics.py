@@ -16,9 +16,9 @@ parameter (it made the score NaN).
 import numpy as np
 
 from ._backend import as_array, to_host
-from ._validate import (check_finite, check_flow, check_float, check_image,
-                        check_same_shape, check_valid_mask, frames_layout, import_optional,
-                        known_vectors)
+from ._validate import (check_bool, check_finite, check_flow, check_float, check_image,
+                        check_int, check_same_shape, check_valid_mask, frames_layout,
+                        import_optional, known_vectors)
 
 __all__ = ["endpoint_error", "angular_error", "fl_all", "psnr", "ssim", "interpolation_error",
            "warping_error", "sharpness"]
@@ -273,10 +273,17 @@ def ssim(image, reference, data_range=None, **kwargs):
     ImportError
         scikit-image is not installed (``pip install scikit-image``).
     TypeError
-        A keyword that is not one of the options above.
+        A keyword that is not one of the options above; an option of the wrong type
+        (``win_size`` an integer, ``gaussian_weights`` and ``use_sample_covariance`` bools,
+        ``sigma``, ``K1``, ``K2`` real numbers).
     ValueError
         A side of the images shorter than the window (``win_size``; 7 by default, 11 with
-        ``gaussian_weights=True``), naming ``image``; an even ``win_size``.
+        ``gaussian_weights=True``), naming ``image``; an even ``win_size``, or a window of
+        one pixel (``win_size=1``, or ``sigma < 1/7`` with ``gaussian_weights=True``) unless
+        ``use_sample_covariance=False``; a ``sigma`` not > 0, a ``K1`` or ``K2`` not in
+        [0, 1e75 / data_range] (1e9 / data_range for float16 and float32 images, which
+        scikit-image scores in float32: larger ones overflow its terms); a non-finite
+        value.
 
     Notes
     -----
@@ -297,6 +304,7 @@ def ssim(image, reference, data_range=None, **kwargs):
     _check_ssim_options(kwargs)
     image, reference = _image_pair(image, reference)
     peak = _data_range(reference, data_range)
+    kwargs = _ssim_option_values(kwargs, image, peak)
     structural_similarity = import_optional("skimage.metrics", "ssim", "scikit-image",
                                             "scikit-image").structural_similarity
     batched, has_channels = frames_layout(image)
@@ -324,21 +332,53 @@ def _check_ssim_options(kwargs):
                             f"are data_range, {', '.join(_SSIM_OPTIONS)}")
 
 
+def _ssim_option_values(kwargs, image, peak):
+    """The values of ssim's options checked (scikit-image checks only ``K1, K2, sigma >= 0``):
+    a window of 1 pixel, a zero sigma or huge constants raised ZeroDivisionError or
+    OverflowError from inside it, and a string counted as True."""
+    checked = dict(kwargs)
+    for name in ("gaussian_weights", "use_sample_covariance"):
+        if name in kwargs:
+            checked[name] = check_bool(name, kwargs[name])
+    if "sigma" in kwargs:
+        checked["sigma"] = check_float("sigma", kwargs["sigma"], low=0, low_open=True)
+    # (K R)^2 enters products of squares, in float32 for float16 and float32 images
+    bits = 32 if image.dtype.itemsize <= 4 and image.dtype.kind == "f" else 64
+    for name in ("K1", "K2"):
+        if name in kwargs:
+            checked[name] = value = check_float(name, kwargs[name], low=0)
+            if value * peak > _MAX_K_RANGE[bits]:
+                raise ValueError(f"{name}: expected a number in [0, {_MAX_K_RANGE[bits] / peak:g}]"
+                                 f" (a larger {name} * data_range overflows SSIM's float{bits} "
+                                 f"terms), got {value:g}")
+    if kwargs.get("win_size") is not None:
+        checked["win_size"] = check_int("win_size", kwargs["win_size"], min_value=1)
+    return checked
+
+
+# the largest K1 * data_range and K2 * data_range by the bits of SSIM's computation: products of
+# two (2 R^2 + (K R)^2) stay finite
+_MAX_K_RANGE = {32: 1e9, 64: 1e75}
+
+
 def _check_ssim_window(image, has_channels, kwargs):
     """Frames smaller than SSIM's window, and an even ``win_size``, are named here:
     scikit-image's own errors for them name no parameter (and advise a ``channel_axis`` that
-    :func:`ssim` already sets)."""
+    :func:`ssim` already sets); so is a window of one pixel, whose sample covariance divides
+    by zero."""
     window = kwargs.get("win_size")
+    name = "win_size"
     if window is None:  # scikit-image's default: 7, or its Gaussian's 2 * int(3.5 sigma + 0.5) + 1
-        sigma = kwargs.get("sigma", 1.5)
-        if not kwargs.get("gaussian_weights", False):
-            window = 7
-        elif isinstance(sigma, (int, float, np.integer, np.floating)):
-            window = 2 * int(3.5 * float(sigma) + 0.5) + 1
-    if not isinstance(window, (int, np.integer)) or isinstance(window, bool):
-        return  # scikit-image checks what it is given
+        window = 7
+        if kwargs.get("gaussian_weights", False):
+            window, name = 2 * int(3.5 * kwargs.get("sigma", 1.5) + 0.5) + 1, "sigma"
     if window % 2 == 0:  # scikit-image's own message names no parameter
         raise ValueError(f"win_size: expected an odd number, got {window}")
+    if window < 3 and kwargs.get("use_sample_covariance", True):
+        given = f"{kwargs['sigma']} (a window of 1)" if name == "sigma" else window
+        raise ValueError(f"{name}: expected a window of 3 pixels or more (sigma >= 1/7 without "
+                         f"win_size), the sample covariance's least (use_sample_covariance="
+                         f"False takes 1), got {given}")
     height, width = image.shape[-3:-1] if has_channels else image.shape[-2:]
     if min(height, width) < window:
         raise ValueError(f"image: expected each side at least SSIM's window of {window} pixels "

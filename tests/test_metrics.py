@@ -251,6 +251,43 @@ def test_ssim_rejects_keywords_that_are_not_its_options(key, value):
     assert metrics.ssim(image, image, K1=0.02, use_sample_covariance=False) == 1.0
 
 
+@pytest.mark.parametrize("dtype, options, error, message", [
+    # scikit-image raised these from inside: ZeroDivisionError for a window of one pixel,
+    # OverflowError for sigma=inf or K1=1e300; K2=1e10 on float32 images (scored in float32)
+    # returned NaN; a string counted as True
+    (np.float64, {"win_size": 1}, ValueError, "win_size: expected a window of 3 pixels or more"),
+    (np.float64, {"win_size": True}, TypeError, "win_size: expected an integer, got True"),
+    (np.float64, {"gaussian_weights": True, "sigma": 0.1}, ValueError,
+     "sigma: expected a window of 3 pixels or more .*got 0.1 \\(a window of 1\\)"),
+    (np.float64, {"gaussian_weights": True, "sigma": 0}, ValueError, "sigma: expected a number in"),
+    (np.float64, {"gaussian_weights": True, "sigma": np.inf}, ValueError,
+     "sigma: expected a finite number, got inf"),
+    (np.float64, {"K1": 1e300}, ValueError,
+     "K1: expected a number in \\[0, 1e\\+75\\] .*float64 terms\\), got 1e\\+300"),
+    (np.float32, {"K2": 1e10}, ValueError,
+     "K2: expected a number in \\[0, 1e\\+09\\] .*float32 terms\\), got 1e\\+10"),
+    (np.float64, {"gaussian_weights": "no"}, TypeError,
+     "gaussian_weights: expected a bool, got 'no'"),
+])
+def test_ssim_checks_its_options_values(dtype, options, error, message):
+    image = np.random.default_rng(0).random((16, 16)).astype(dtype)
+    with pytest.raises(error, match=f"^{message}"):
+        metrics.ssim(image, image * 0.5, **options)
+
+
+def test_ssim_option_values_at_their_limits():
+    image = np.random.default_rng(0).random((16, 16))
+    reference = image * 0.5
+    # a one-pixel window has a population covariance; the largest constants stay finite
+    for options in ({"win_size": 1, "use_sample_covariance": False},
+                    {"gaussian_weights": True, "sigma": 0.1, "use_sample_covariance": False},
+                    {"K1": 1e75, "K2": 1e75}):
+        assert metrics.ssim(image, reference, **options) == pytest.approx(
+            structural_similarity(image, reference, data_range=1.0, **options), abs=1e-12)
+    assert np.isfinite(metrics.ssim(image.astype(np.float32), reference.astype(np.float32),
+                                    K1=1e9, K2=1e9))
+
+
 def test_interpolation_error():
     image, reference = images((10, 12, 3), np.uint8)
     diff = image.astype(np.float64) - reference
