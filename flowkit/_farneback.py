@@ -9,6 +9,13 @@ from ._intensity import _SAFE_SPAN, prepare_frames
 from .kernels import farneback as fb
 
 
+# the least poly_sigma whose Gaussian weights the expansion's neighbours in float32; from float32's
+# epsilon (below it OpenCV takes 0.3 * poly_n) up to it the Gram matrix of the fit is singular:
+# NumPy's LinAlgError 'Singular matrix', from 0.1 up NaN flow (OpenCV's flow is zero there)
+MIN_POLY_SIGMA = 0.1054
+_FLT_EPSILON = float(np.finfo(np.float32).eps)
+
+
 def _check_options(pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, gaussian,
                    return_confidence, normalize):
     pyr_scale = V.check_float("pyr_scale", pyr_scale, low=0.0, high=1.0, low_open=True,
@@ -20,6 +27,11 @@ def _check_options(pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, g
     if poly_n not in (5, 7):
         raise ValueError(f"poly_n: expected 5 or 7, got {poly_n}")
     poly_sigma = V.check_float("poly_sigma", poly_sigma, low=0.0, low_open=True)
+    if _FLT_EPSILON <= poly_sigma < MIN_POLY_SIGMA:
+        raise ValueError(f"poly_sigma: expected a number >= {MIN_POLY_SIGMA} (a smaller Gaussian "
+                         f"has no weight beside its centre in float32, so the expansion's fit "
+                         f"is singular), or one below {_FLT_EPSILON:.3g}, which is replaced by "
+                         f"0.3 * poly_n as in OpenCV; got {poly_sigma}")
     V.check_bool("gaussian", gaussian)
     V.check_bool("return_confidence", return_confidence)
     V.check_bool("normalize", normalize)
@@ -202,7 +214,9 @@ def farneback(frame0, frame1, *, pyr_scale=0.5, levels=3, winsize=15, iterations
         Half-size of the polynomial-expansion neighbourhood.
     poly_sigma : float > 0
         Standard deviation of the expansion's Gaussian applicability (1.1 for poly_n=5,
-        1.5 for poly_n=7 are OpenCV's suggestions).
+        1.5 for poly_n=7 are OpenCV's suggestions); at least 0.1054, below which its weights
+        beside the centre vanish in float32 and the fit is singular. A value below float32's
+        epsilon (1.19e-7) is replaced by ``0.3 * poly_n``, as in OpenCV.
     gaussian : bool
         Gaussian window instead of a box (``OPTFLOW_FARNEBACK_GAUSSIAN``).
     init_flow : array (H, W, 2) or (N, H, W, 2), optional
@@ -243,11 +257,12 @@ def farneback(frame0, frame1, *, pyr_scale=0.5, levels=3, winsize=15, iterations
     ValueError
         Wrong ndim, empty or differently shaped frames, 2 channels, NaN or infinite values;
         ``pyr_scale`` outside (0, 1), ``levels`` < 0, ``winsize``/``iterations`` < 1,
-        ``poly_n`` not 5 or 7, ``poly_sigma`` <= 0; frames smaller than the expansion window
-        (``2 poly_n + 1`` pixels a side); ``init_flow`` of the wrong shape; an unknown
-        ``device``. A ``winsize`` whose window weights, or the CPU driver's rows of normal
-        equations (``2 * (winsize // 2) + 2`` rows of ``5 * W`` float32), exceed the
-        machine's memory: ``OutputTooLarge`` (a ValueError and a MemoryError) naming it.
+        ``poly_n`` not 5 or 7, ``poly_sigma`` <= 0 or in [1.19e-7, 0.1054); frames smaller
+        than the expansion window (``2 poly_n + 1`` pixels a side); ``init_flow`` of the wrong
+        shape; an unknown ``device``. A ``winsize`` whose window weights, or the CPU
+        driver's rows of normal equations (``2 * (winsize // 2) + 2`` rows of ``5 * W``
+        float32), exceed the machine's memory: ``OutputTooLarge`` (a ValueError and a
+        MemoryError) naming it.
 
     Notes
     -----

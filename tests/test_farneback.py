@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import flowkit
+from flowkit._farneback import MIN_POLY_SIGMA
 from flowkit.kernels import farneback as fb
 
 from cases import data_path, ground_truth_case, one_buffer, textured_image, translated_pair
@@ -354,6 +355,28 @@ def test_winsize_beyond_memory_is_named(winsize, what):
         flowkit.farneback(image, image, winsize=winsize)
     with pytest.raises(ValueError, match=r"^winsize: "):  # the command line's usage error
         flowkit.Farneback(winsize=winsize)(image, image)
+
+
+@pytest.mark.parametrize("poly_sigma", [float(np.finfo(np.float32).eps), 1e-3, 0.1, 0.105])
+def test_poly_sigma_of_a_singular_expansion_is_named(poly_sigma):
+    # below 0.1054 the Gaussian's weights beside its centre vanish in float32: NumPy's
+    # LinAlgError 'Singular matrix' (named nothing), from 0.1 up a flow of NaN
+    image = np.random.default_rng(0).random((32, 40)).astype(np.float32)
+    with pytest.raises(ValueError, match=rf"^poly_sigma: expected a number >= 0.1054 .*got "
+                                         rf"{poly_sigma}$"):
+        flowkit.farneback(image, np.roll(image, 1, axis=1), poly_sigma=poly_sigma)
+
+
+@pytest.mark.parametrize("poly_n", [5, 7])
+def test_poly_sigma_at_its_limits(poly_n):
+    # the least allowed keeps the fit finite; one below float32's epsilon is 0.3 * poly_n
+    image = np.random.default_rng(0).random((32, 40)).astype(np.float32)
+    frame1 = np.roll(image, 1, axis=1)
+    flow = flowkit.farneback(image, frame1, poly_n=poly_n, poly_sigma=MIN_POLY_SIGMA)
+    assert np.isfinite(flow).all() and np.abs(flow).max() > 0.1
+    np.testing.assert_array_equal(
+        flowkit.farneback(image, frame1, poly_n=poly_n, poly_sigma=1e-8),
+        flowkit.farneback(image, frame1, poly_n=poly_n, poly_sigma=0.3 * poly_n))
 
 
 def test_bad_frames():
