@@ -12,6 +12,7 @@ from ._validate import (check_bool, check_float, check_int, check_one_frame, che
 
 MAX_BLOCK_SIZE = 255  # good_features' box: its time grows with the side
 MAX_GRADIENT_SIZE = 31  # OpenCV's largest Sobel aperture (getSobelKernels)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)  # the range of good_features' k
 
 
 def _check_frame(name, frame):
@@ -344,8 +345,8 @@ def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, m
         Rank by the Harris measure ``det(M) - k trace(M)^2`` of the summed tensor ``M``
         (``cv2.cornerHarris``) instead of its smaller eigenvalue (Shi-Tomasi).
     k : float, default 0.04
-        The Harris detector's free parameter (finite; used only with
-        ``use_harris_detector``).
+        The Harris detector's free parameter (within float32's range, +-3.4e38, in which the
+        response is computed; used only with ``use_harris_detector``).
     normalize : bool, default True
         Stretch the frame to [0, 1] -- ``(I - min) / (max - min)`` over all channels -- before
         the response is computed, so the corners are the same for ``a * I + b`` with ``a > 0``
@@ -372,7 +373,7 @@ def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, m
     ValueError
         A frame of 2 or more than 4 channels, or holding NaN or infinity; ``quality`` outside
         (0, 1]; a negative ``max_corners`` or ``min_distance``; ``block_size`` outside 1-255;
-        ``gradient_size`` not -1 or odd in 1-31; a ``k`` that is not finite; a ``mask`` whose
+        ``gradient_size`` not -1 or odd in 1-31; a ``k`` outside float32's range; a ``mask`` whose
         shape is not the frame's (H, W) or that holds NaN; an unknown ``device``.
 
     References
@@ -396,7 +397,8 @@ def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, m
     block_size = check_int("block_size", block_size, min_value=1, max_value=MAX_BLOCK_SIZE)
     gradient_size = _check_gradient_size(gradient_size)
     harris = check_bool("use_harris_detector", use_harris_detector)
-    k = check_float("k", k)
+    # the kernels' float32: a k beyond it was +-inf there, its responses NaN at flat pixels
+    k = check_float("k", k, low=-_FLOAT32_MAX, high=_FLOAT32_MAX)
     normalize = check_bool("normalize", normalize)
     backend = select_device(device, frame=frame)
     gpu_input = is_device_array(frame)

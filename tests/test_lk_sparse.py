@@ -2,6 +2,8 @@
 goodFeaturesToTrack, buildOpticalFlowPyramid), ground-truth flow, analytic cases and the CUDA
 path (simulator)."""
 
+import re
+
 import cv2
 import numpy as np
 import pytest
@@ -218,6 +220,13 @@ def test_good_features_option_errors():
         g(frame, use_harris_detector="yes")
     with pytest.raises(ValueError, match="k: expected a finite number, got nan"):
         g(frame, use_harris_detector=True, k=float("nan"))
+    # beyond float32's range k was -inf in the kernel: NaN responses at flat pixels, no corner
+    # left (OpenCV finds 50 there); at its limit the flat pixels stay 0
+    for bad in (-1e300, 1e39):
+        with pytest.raises(ValueError, match=r"^k: expected a number in \[-3.40282\d*e\+38, "
+                                             rf"3.40282\d*e\+38\], got {re.escape(str(bad))}$"):
+            g(frame, use_harris_detector=True, k=bad)
+    assert len(g(frame, 5, use_harris_detector=True, k=-float(np.finfo(np.float32).max))) == 5
     with pytest.raises(ValueError,
                        match=r"mask: expected shape \(30, 40\) \(H, W of frame\), got \(40, 30\)"):
         g(frame, mask=np.ones((40, 30), bool))
