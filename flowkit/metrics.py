@@ -380,7 +380,14 @@ def _check_ssim_window(image, has_channels, kwargs):
                          f"win_size), the sample covariance's least (use_sample_covariance="
                          f"False takes 1), got {given}")
     height, width = image.shape[-3:-1] if has_channels else image.shape[-2:]
-    if min(height, width) < window:
+    side = min(height, width)
+    if side < window and name == "sigma" and "sigma" in kwargs:  # the window the user's sigma set
+        raise ValueError(f"sigma: expected a number below {((side - 1) // 2 + 0.5) / 3.5:.4g} "
+                         f"for frames of {width}x{height} (width x height): its Gaussian's "
+                         f"window, 2 * int(3.5 * sigma + 0.5) + 1 pixels, must fit them "
+                         f"(win_size= sets a smaller one), got {kwargs['sigma']} (a window of "
+                         f"{window})")
+    if side < window:
         raise ValueError(f"image: expected each side at least SSIM's window of {window} pixels "
                          f"(win_size=, an odd number, sets a smaller one), got "
                          f"{width}x{height} (width x height) in shape {tuple(image.shape)}")

@@ -268,6 +268,9 @@ def test_ssim_rejects_keywords_that_are_not_its_options(key, value):
      "K2: expected a number in \\[0, 1e\\+09\\] .*float32 terms\\), got 1e\\+10"),
     (np.float64, {"gaussian_weights": "no"}, TypeError,
      "gaussian_weights: expected a bool, got 'no'"),
+    # a window wider than the frames set by sigma named image, as if the frames were wrong
+    (np.float64, {"gaussian_weights": True, "sigma": 2.5}, ValueError,
+     "sigma: expected a number below 2.143 for frames of 16x16 .*got 2.5 \\(a window of 19\\)"),
 ])
 def test_ssim_checks_its_options_values(dtype, options, error, message):
     image = np.random.default_rng(0).random((16, 16)).astype(dtype)
