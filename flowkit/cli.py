@@ -39,9 +39,9 @@ from ._retime import MAX_FPS, REENCODE_CODECS, reencode_codec
 from ._retime import _seconds_text, _shown  # numbers in messages, as retime's errors show them
 from ._retime import segment_past_end  # --range's note
 from ._validate import renaming  # library messages naming the flag that set the parameter
-from .video import (DEFAULT_CODECS, DEFAULT_CRF, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_container,
-                    decode_image, grid_rate, is_folder_image, probe_video, stored_rotation,
-                    video_end)
+from .video import (DEFAULT_CODECS, DEFAULT_CRF, IMAGE_EXTENSIONS, MAX_RATIONAL, VIDEO_EXTENSIONS,
+                    check_container, decode_image, grid_rate, is_folder_image, probe_video,
+                    stored_rotation, video_end)
 
 
 def _methods():
@@ -287,6 +287,9 @@ def _fps(text):
         value = None
     if value is None or value > MAX_FPS:
         raise argparse.ArgumentTypeError(f"expected a frame rate in (0, {MAX_FPS:g}], got {text!r}")
+    if value.denominator > MAX_RATIONAL:  # the writer's OverflowError (1e-300: a 1e300 denominator)
+        raise argparse.ArgumentTypeError(f"expected a frame rate whose ratio has a denominator up "
+                                         f"to {MAX_RATIONAL} (FFmpeg's rationals), got {text!r}")
     return value
 
 

@@ -1398,15 +1398,25 @@ def encoder_name(codec):
     return name
 
 
+MAX_RATIONAL = 2**31 - 1  # FFmpeg's AVRational: an int numerator and denominator
+
+
 def _fraction(name, value):
-    """A frame rate as an exact positive Fraction (floats: nearest with denominator <= 1001000)."""
+    """A frame rate as an exact positive Fraction (floats: nearest with denominator <= 1001000)
+    whose numerator and denominator fit FFmpeg's rationals: beyond them PyAV raised
+    OverflowError, and a float below 5e-7 (a Fraction of 0) ZeroDivisionError."""
     if isinstance(value, (Fraction, int)) and not isinstance(value, bool):
-        value = Fraction(value)
+        given = value = Fraction(value)
         if value <= 0:
             raise ValueError(f"{name}: expected a number in (0, inf], got {value}")
-        return value
-    value = check_float(name, value, low=0, low_open=True)
-    return Fraction(value).limit_denominator(1_001_000)
+    else:
+        given = check_float(name, value, low=0, low_open=True)
+        value = Fraction(given).limit_denominator(1_001_000)
+    if value == 0 or max(value.numerator, value.denominator) > MAX_RATIONAL:
+        raise ValueError(f"{name}: expected a ratio of integers up to {MAX_RATIONAL} (FFmpeg's "
+                         f"rationals; a float is taken to the nearest with a denominator up to "
+                         f"1001000), got {given}")
+    return value
 
 
 def _check_tags(name, tags):
@@ -1510,7 +1520,9 @@ class VideoWriter:
     fps : float or Fraction
         Frames per second, > 0. Frame k is stamped at exactly ``k / fps`` seconds unless
         :meth:`write` is given its time (give ``Fraction(24000, 1001)`` for NTSC film rates; a
-        float is taken as the nearest fraction with denominator <= 1001000).
+        float is taken as the nearest fraction with denominator <= 1001000). Its numerator and
+        denominator, and ``time_base``'s, are at most ``2**31 - 1``, FFmpeg's rationals (else
+        ValueError).
     codec : str, optional
         An FFmpeg encoder (``"libx264"``, ``"libx265"``, ``"libvpx-vp9"``, ``"libsvtav1"``,
         ``"mpeg4"``, ``"mjpeg"``, ``"ffv1"`` lossless) or a FourCC that names one (``"mp4v"``,

@@ -458,6 +458,10 @@ def test_usage_errors_exit_2(pair, tmp_path):
     (["flow", "V", "--video", "x.mp4", "--fps", "nan"], "flow", "argument --fps: expected a frame rate in (0, 1000], got 'nan'"),
     (["flow", "V", "--video", "x.mp4", "--fps", "0"], "flow", "argument --fps: expected a frame rate in (0, 1000], got '0'"),
     (["flow", "V", "--video", "x.mp4", "--fps", "1e9"], "flow", "argument --fps: expected a frame rate in (0, 1000], got '1e9'"),
+    # its exact ratio's denominator overflowed the writer: "OverflowError: Python int too large"
+    (["flow", "V", "--video", "x.mp4", "--fps", "1e-300"], "flow", "argument --fps: expected a "
+     "frame rate whose ratio has a denominator up to 2147483647 (FFmpeg's rationals), got "
+     "'1e-300'"),
     (["frob"], "", "argument COMMAND: invalid choice: 'frob'"),
     # an unknown option points at the --help of the command that was run, nested ones too
     (["retime", "a.mp4", "b.mp4", "--bogus"], "retime", "unrecognized arguments: --bogus"),

@@ -454,6 +454,13 @@ def test_bad_frames(tmp_path):
     [
         ("a.mp4", 0, {}, ValueError, r"fps: expected a number in \(0, inf\], got 0"),
         ("a.mp4", "30", {}, TypeError, r"fps: expected a real number, got '30'"),
+        # beyond FFmpeg's 32-bit rationals PyAV raised OverflowError at the first frame, and a
+        # float below 5e-7 (a Fraction of 0 at a denominator <= 1001000) ZeroDivisionError
+        *[("a.mp4", fps, {}, ValueError, r"fps: expected a ratio of integers up to 2147483647 "
+                                         rf"\(FFmpeg's rationals; .*\), got {re.escape(str(fps))}$")
+          for fps in (1e-7, 1e300, 2**31, Fraction(1, 10**30), Fraction(10**12 + 1, 10**12))],
+        ("a.mp4", 30, {"time_base": Fraction(1, 2**31)}, ValueError,
+         r"time_base: expected a ratio of integers up to 2147483647 .*, got 1/2147483648$"),
         # FFmpeg picks the container by the extension: with a codec it said only "Could not
         # determine output format", at the first frame
         ("a.xyz", 30, {}, ValueError, r"path: .*a\.xyz: FFmpeg has no container for the extension "
