@@ -927,7 +927,8 @@ def _read_context(args, source):
         if info is None:
             frames = ((None, frame) for frame in frames)
         if args.start is None:
-            context = collections.deque(maxlen=length + before)
+            # no folder holds sys.maxsize frames: a larger --context (2**63) overflowed deque
+            context = collections.deque(maxlen=min(length + before, sys.maxsize))
             stop = None
         else:
             first = max(0, args.start - before)

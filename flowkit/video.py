@@ -14,6 +14,7 @@ import math
 import numbers
 import os
 import re
+import sys
 import weakref
 from fractions import Fraction
 from pathlib import Path
@@ -977,9 +978,11 @@ def last_frames(path, count, *, timestamps=False, depth=8, gray=False, resize=No
                         else _finish(frame, gray, resize) for time, frame in tail]
     finally:
         container.close()
-    # few frames, or fewer decoded than demuxed (damaged packets): decode them all
+    # few frames, or fewer decoded than demuxed (damaged packets): decode them all (a count
+    # past sys.maxsize, all of them too, was deque's OverflowError: predict --context 2**63)
     return list(collections.deque(iter_frames(path, timestamps=timestamps, depth=depth,
-                                              gray=gray, resize=resize), maxlen=count))
+                                              gray=gray, resize=resize),
+                                  maxlen=min(count, sys.maxsize)))
 
 
 def grid_steps(times, rate, unit=0):

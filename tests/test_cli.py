@@ -1626,6 +1626,9 @@ def test_predict_speed_spread_and_advect_flow(moving_folder, tmp_path, capsys):
     (["--horizon", "2", "--n-iter", "2", "--scheme", "forward"], 2,
      "--n-iter is for --scheme semi-lagrangian, not forward"),
     (["--horizon", "2", "--start", "6", "--context", "3"], 1, "8 frames; --context 3 from --start 6 needs 9"),
+    # past sys.maxsize the tail's deque raised "OverflowError: Python int too large to convert
+    # to C ssize_t"
+    (["--horizon", "2", "--context", str(2**63)], 1, f"8 frames; --context {2**63} needs {2**63}"),
     # the frame before the pair, read for the scene test, is not a context frame
     (["--horizon", "2", "--start", "7", "--context", "2"], 1, "8 frames; --context 2 from --start 7 needs 9"),
     (["--horizon", "4", "--start", "3", "--context", "2", "--side-by-side"], 1,
