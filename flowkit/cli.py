@@ -225,6 +225,12 @@ def _option(text):
     return name.strip().replace("-", "_"), _literal(value)
 
 
+def _digits(text):
+    """Whether ``text`` is ASCII digits only: ``str.isdigit`` takes '²' and '٣', which ``int``
+    refuses (argparse said "invalid parse value: '²'", naming its own function)."""
+    return text.isascii() and text.isdigit()
+
+
 def _integer_from(low, *, odd=False, high=None):
     """Argument type: an integer >= ``low`` (``odd``: an odd one; ``high``: at most that),
     else a usage error saying so."""
@@ -232,7 +238,7 @@ def _integer_from(low, *, odd=False, high=None):
     bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
 
     def parse(text):
-        if not text.isdigit() or int(text) < low or (odd and int(text) % 2 == 0) \
+        if not _digits(text) or int(text) < low or (odd and int(text) % 2 == 0) \
                 or (high is not None and int(text) > high):
             raise argparse.ArgumentTypeError(f"expected {kind} {bounds}, got {text!r}")
         return int(text)
@@ -249,7 +255,7 @@ MAX_GENERATE_SIZE = 16384
 
 def _context(text):
     """Argument type of predict's --context: ``auto`` or an integer >= 2."""
-    if text != "auto" and not (text.isdigit() and int(text) >= 2):
+    if text != "auto" and not (_digits(text) and int(text) >= 2):
         raise argparse.ArgumentTypeError(f"expected auto or an integer >= 2, got {text!r}")
     return text if text == "auto" else int(text)
 
@@ -295,7 +301,7 @@ def _fps(text):
 
 def _size(text):
     width, sep, height = text.lower().partition("x")
-    if not sep or not width.isdigit() or not height.isdigit() or int(width) < 1 or int(height) < 1:
+    if not sep or not _digits(width) or not _digits(height) or int(width) < 1 or int(height) < 1:
         raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 320x240, got {text!r}")
     return int(width), int(height)
 

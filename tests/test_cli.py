@@ -449,6 +449,13 @@ def test_usage_errors_exit_2(pair, tmp_path):
 @pytest.mark.parametrize("args, command, expected", [
     (["flow", "A", "B", "-o", "f.flo", "-O", "levels"], "flow", "argument -O/--option: expected NAME=VALUE, got 'levels'"),
     (["flow", "V", "--video", "x.mp4", "--step", "0"], "flow", "argument --step: expected an integer >= 1, got '0'"),
+    # str.isdigit takes superscripts: argparse's "invalid parse value: '²'" (and "_context")
+    (["flow", "V", "--video", "x.mp4", "--step", "²"], "flow",
+     "argument --step: expected an integer >= 1, got '²'"),
+    (["predict", "V", "o.mp4", "--horizon", "1", "--context", "٣"], "predict",
+     "argument --context: expected auto or an integer >= 2, got '٣'"),
+    (["flow", "V", "--video", "x.mp4", "--resize", "²x3"], "flow",
+     "argument --resize: expected WIDTHxHEIGHT such as 320x240, got '²x3'"),
     (["flow", "V", "--video", "x.mp4", "--resize", "100"], "flow",
      "argument --resize: expected WIDTHxHEIGHT such as 320x240, got '100'"),
     (["warmup", "--jobs", "0"], "warmup", "argument -j/--jobs: expected an integer >= 1, got '0'"),
