@@ -226,8 +226,8 @@ def _bilateral_params(size, sigma, sigma_color, guide, dtype):
         peak = float(xp.nanmax(xp.abs(g)))
     peak = peak if math.isfinite(peak) else 0.0  # NaN and inf spread by themselves (documented)
     largest = float(np.finfo(dtype).max)
-    if not 2.0 * peak * scale <= largest:
-        smallest = math.sqrt(2.0) * peak / largest
+    if not (scale <= largest and 2.0 * peak * scale <= largest):
+        smallest = math.sqrt(2.0) * max(peak, 0.5) / largest
         raise ValueError(f"sigma_color: expected >= {smallest:.3g} (a smaller one overflows "
                          f"{dtype.name} against the guide's values up to {peak:.3g}), "
                          f"got {sigma_color!r}")

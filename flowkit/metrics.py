@@ -282,8 +282,8 @@ def ssim(image, reference, data_range=None, **kwargs):
         one pixel (``win_size=1``, or ``sigma < 1/7`` with ``gaussian_weights=True``) unless
         ``use_sample_covariance=False``; a ``sigma`` not > 0, a ``K1`` or ``K2`` not in
         [0, 1e75 / data_range] (1e9 / data_range for float16 and float32 images, which
-        scikit-image scores in float32: larger ones overflow its terms); a non-finite
-        value.
+        scikit-image scores in float32: larger ones overflow its terms), or a ``data_range``
+        that overflows them with the default ``K1``, ``K2``; a non-finite value.
 
     Notes
     -----
@@ -344,13 +344,17 @@ def _ssim_option_values(kwargs, image, peak):
         checked["sigma"] = check_float("sigma", kwargs["sigma"], low=0, low_open=True)
     # (K R)^2 enters products of squares, in float32 for float16 and float32 images
     bits = 32 if image.dtype.itemsize <= 4 and image.dtype.kind == "f" else 64
-    for name in ("K1", "K2"):
+    for name, default in (("K2", 0.03), ("K1", 0.01)):  # scikit-image's; the tighter first
         if name in kwargs:
             checked[name] = value = check_float(name, kwargs[name], low=0)
             if value * peak > _MAX_K_RANGE[bits]:
                 raise ValueError(f"{name}: expected a number in [0, {_MAX_K_RANGE[bits] / peak:g}]"
                                  f" (a larger {name} * data_range overflows SSIM's float{bits} "
                                  f"terms), got {value:g}")
+        elif default * peak > _MAX_K_RANGE[bits]:  # the same overflow from data_range alone
+            raise ValueError(f"data_range: expected at most {_MAX_K_RANGE[bits] / default:g} "
+                             f"with {name}={default} (a larger one overflows SSIM's float{bits} "
+                             f"terms: NaN), got {peak:g}")
     if kwargs.get("win_size") is not None:
         checked["win_size"] = check_int("win_size", kwargs["win_size"], min_value=1)
     return checked

@@ -291,6 +291,17 @@ def test_ssim_option_values_at_their_limits():
                                     K1=1e9, K2=1e9))
 
 
+def test_ssim_data_range_that_overflows_its_default_constants():
+    # data_range=1e30 on float32 images: (0.03 * 1e30)^2 overflows float32 inside
+    # scikit-image, which returned NaN with overflow warnings
+    image = np.random.default_rng(0).random((16, 16)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"^data_range: expected at most 3.33333e\+10 with "
+                                         r"K2=0.03 .*float32 terms: NaN\), got 1e\+30"):
+        metrics.ssim(image, image * 0.5, data_range=1e30)
+    assert np.isfinite(metrics.ssim(image, image * 0.5, data_range=3e10))
+    assert np.isfinite(metrics.ssim(image, image * 0.5, data_range=1e30, K1=0, K2=0))
+
+
 def test_interpolation_error():
     image, reference = images((10, 12, 3), np.uint8)
     diff = image.astype(np.float64) - reference

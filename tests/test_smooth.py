@@ -234,6 +234,9 @@ def test_sigma_color_too_small_for_the_guide_is_refused():
     assert np.isfinite(kept).all()
     np.testing.assert_array_equal(smooth_flow(flow, method="bilateral", guide=guide * 0,
                                               sigma_color=5e-37), kept)
+    # a zero guide: the scale itself must be a float32 (1 / (sqrt(2) 1e-39) is not)
+    with pytest.raises(ValueError, match=r"sigma_color: expected >= 2.08e-39 .* got 1e-39"):
+        smooth_flow(flow, method="bilateral", guide=guide * 0, sigma_color=1e-39)
 
 
 def test_exp_neg_accuracy():
