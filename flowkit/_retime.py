@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _validate
 from ._atomic import check_folder
-from .video import DEFAULT_CODECS, DEFAULT_CRF
+from .video import DEFAULT_CODECS, DEFAULT_CRF, MAX_RATIONAL
 
 # retime's default encoder by extension (the command line's translate takes it too): VideoWriter's
 # but libx264 for .mkv, not lossless FFV1 (see retime's ``codec``)
@@ -704,6 +704,14 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
                          f"{_shown(out_fps) if fps_given else _fps_text(out_fps)} fps over "
                          f"the {_seconds_text(timeline.output_duration(known))} s output (one "
                          f"frame would last {_seconds_text(1 / out_fps)} s)")
+    if not fps_given and max(out_fps.numerator, out_fps.denominator) > MAX_RATIONAL:
+        # VideoWriter's rule, which would name fps
+        near = out_fps.limit_denominator(1001)
+        example = f" (e.g. {near.numerator}/{near.denominator})" if near else ""
+        raise ValueError(f"factor: expected an output rate that is a ratio of integers up to "
+                         f"{MAX_RATIONAL} (FFmpeg's rationals), got {_shown(factor)} x the "
+                         f"input's {_fps_text(in_fps)} fps = {out_fps} fps; give fps "
+                         f"instead{example}")
     changed = speed != 1
     refused = audio_copy_refused(dst, container)
     if audio is None:  # copy what the output's container takes, re-encode the rest

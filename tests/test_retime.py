@@ -1142,6 +1142,9 @@ def test_cli_errors_are_one_line_without_output(tmp_path, clip):
         # the library's bounds (issue 9): usage errors naming the flag, before any decoding
         ((clip, tmp_path / "a.mp4", "--factor", "100"), 2, "--factor: expected an output rate in (0, 1000] fps, got 100 x"),
         ((clip, tmp_path / "a.mp4", "--factor", "1e9"), 2, "--factor: expected an output rate in (0, 1000] fps"),
+        # a rate past FFmpeg's rationals was VideoWriter's error naming --fps, not given
+        ((clip, tmp_path / "a.mp4", "--factor", "1.000000000001"), 2,
+         "--factor: expected an output rate that is a ratio of integers up to 2147483647"),
         ((clip, tmp_path / "a.mp4", "--speed", "1e-9"), 2, "--speed: expected a number in [1/1000, 1000], got 1e-9"),
         ((clip, tmp_path / "a.mp4", "--duration", "1e9"), 2, "--duration: expected 0.0005 to 500 s"),
         ((clip, tmp_path / "a.mp4", "--fps", "1/1000"), 2, "--fps: expected at least one output frame, got 0.001 fps"),
