@@ -1687,7 +1687,18 @@ class VideoWriter:
     def fit(self, frame):
         """``frame`` padded to an even size (:func:`pad_even`) when this writer's encoder needs
         one for the pixel format it will use for frames of ``frame``'s dtype (4:2:0 on x264,
-        x265, ...: :func:`needs_even_size`), else ``frame`` itself (FFV1, VP9, ...)."""
+        x265, ...: :func:`needs_even_size`), else ``frame`` itself (FFV1, VP9, ...).
+
+        Parameters
+        ----------
+        frame : ndarray, (H, W, 3) RGB or (H, W) / (H, W, 1) gray, uint8 or uint16
+            A frame as :meth:`write` takes it.
+
+        Returns
+        -------
+        ndarray, (H + H % 2, W + W % 2[, C]), ``frame``'s dtype
+            ``frame``, its last row or column repeated where the size must be even.
+        """
         depth = 16 if np.asarray(frame).dtype == np.uint16 else 8
         even = self._even_size.get(depth)
         if even is None:  # once per depth: output_pix_fmt asks the encoder for its formats
