@@ -13,6 +13,13 @@ def set_num_threads(n):
     n : int
         Between 1 and the number of cores (the default is all cores).
 
+    Raises
+    ------
+    TypeError
+        ``n`` not an integer (bool included).
+    ValueError
+        ``n`` below 1 or above the number of cores (``NUMBA_NUM_THREADS``).
+
     Notes
     -----
     The count is the calling thread's (Numba's is per thread): it applies to the calls this
@@ -27,7 +34,13 @@ def set_num_threads(n):
 
 
 def get_num_threads():
-    """Return the number of threads the CPU kernels use."""
+    """Return the number of threads the CPU kernels use.
+
+    Returns
+    -------
+    int
+        The calling thread's count (see :func:`set_num_threads`), 1 to the number of cores.
+    """
     from .kernels import parallel
 
     return parallel.num_threads()

@@ -1725,6 +1725,15 @@ class VideoWriter:
             True; False for a frame dropped in a container that stores a frame rate (AVI)
             because its time rounds onto the previous frame's ``1 / fps`` slot (see
             ``time_base``).
+
+        Raises
+        ------
+        TypeError
+            ``frame`` not an array or not uint8/uint16; ``time`` not a real number.
+        ValueError
+            ``frame`` of another shape than ``(H, W, 3)``, ``(H, W)`` or ``(H, W, 1)``, or of
+            another size than the first frame; ``time`` not finite or not after the previous
+            frame's; a closed writer.
         """
         if self.closed:
             raise ValueError(f"{self.path}: write to a closed VideoWriter")

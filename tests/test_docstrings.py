@@ -123,3 +123,17 @@ def test_the_parser_reads_a_section():
     assert documented_names(flowkit.warp)[:2] == ["image", "flow"]
     assert len(PUBLIC) > 50
     assert "flowkit.video.VideoWriter.write" in PUBLIC
+
+
+# what a helper of a class raises is its caller's to document
+NO_RAISES = {"flowkit.video.VideoWriter.fit": "pads frames that write has checked"}
+
+
+@pytest.mark.parametrize("qualname", sorted(PUBLIC))
+def test_a_function_taking_parameters_documents_what_it_raises(qualname):
+    obj = PUBLIC[qualname]
+    doc = inspect.getdoc(obj)
+    if (not signature_names(obj) or qualname in NO_RAISES or dataclasses.is_dataclass(obj)
+            or SAME_AS.search(doc or "")):  # a report's fields; DIS: dis's errors
+        return
+    assert section(doc, "Raises"), f"{qualname}: no Raises section"
