@@ -116,6 +116,11 @@ def test_adapter_registration_errors(registered):
         models.register_predictor("gan", Repeat())
     with pytest.raises(TypeError, match="module: expected a torch.nn.Module"):
         models.register_predictor("x", 3)
+    # a name of another type was a ValueError here and a TypeError for register_estimator
+    with pytest.raises(TypeError, match="^name: expected a string, got 3$"):
+        models.register_interpolator(3, Blend())
+    with pytest.raises(ValueError, match="^name: expected a non-empty string, got ''"):
+        models.register_predictor("", Repeat())
     models.register_predictor("wrong", lambda frames, horizon: frames)  # returns the wrong shape
     registered.append(("predictor", "wrong"))
     with pytest.raises(ValueError, match=r"method='wrong': the registered module returned \(1, 3"):

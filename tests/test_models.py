@@ -94,6 +94,8 @@ def test_register_and_get_round_trip_and_errors():
         models.get_weights("interp-refine", "best")
     with pytest.raises(TypeError, match="builder: expected a callable"):
         models.register_model("x", 5)
+    with pytest.raises(TypeError, match="^name: expected a string, got 3$"):  # as estimators'
+        models.register_model(3, lambda: None)
 
 
 def test_register_model_replace_for_a_rerun_cell():

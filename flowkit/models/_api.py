@@ -68,15 +68,16 @@ def register_model(name, builder=None, *, weights=None, replace=False):
     Raises
     ------
     ValueError
-        ``name`` already registered (without ``replace``; flowkit's own always) or not a
-        non-empty string.
+        ``name`` already registered (without ``replace``; flowkit's own always) or empty.
     TypeError
-        ``builder`` neither callable nor a ``"module:function"`` string; ``weights`` not a
+        ``name`` not a string; ``builder`` neither callable nor a ``"module:function"`` string; ``weights`` not a
         dict of str -> :class:`Weights`; ``replace`` not a bool.
     """
-    from .._validate import check_bool, name_taken
+    from .._validate import check_bool, describe, name_taken
 
-    if not isinstance(name, str) or not name:
+    if not isinstance(name, str):  # as register_estimator
+        raise TypeError(f"name: expected a string, got {describe(name)}")
+    if not name:
         raise ValueError(f"name: expected a non-empty string, got {name!r}")
     replace = check_bool("replace", replace)
     if builder is None:
@@ -89,8 +90,6 @@ def register_model(name, builder=None, *, weights=None, replace=False):
                          "flowkit's own" if name in _BUILTIN else None)
     if weights is not None and not (isinstance(weights, dict) and all(
             isinstance(k, str) and isinstance(v, Weights) for k, v in weights.items())):
-        from .._validate import describe
-
         raise TypeError(f"weights: expected None or a dict of str -> flowkit.models.Weights "
                         f"(Weights(path, meta)), got {describe(weights)}")
     if name in _REGISTRY:  # replaced: generate(model=name) must not find the one before

@@ -26,9 +26,11 @@ _RESERVED = {"interpolator": ("project", "splat", "backward", "blend", "learned"
 
 
 def _register(kind, name, module, replace):
-    from .._validate import check_bool, name_taken
+    from .._validate import check_bool, describe, name_taken
 
-    if not isinstance(name, str) or not name:
+    if not isinstance(name, str):  # as register_estimator
+        raise TypeError(f"name: expected a string, got {describe(name)}")
+    if not name:
         raise ValueError(f"name: expected a non-empty string, got {name!r}")
     replace = check_bool("replace", replace)
     if name in _RESERVED[kind] or (name in _ADAPTERS[kind] and not replace):
@@ -63,7 +65,7 @@ def register_interpolator(name, module, *, replace=False):
         ``name`` empty, built in (``"splat"``, ...) or registered already (without
         ``replace``).
     TypeError
-        ``module`` not callable; ``replace`` not a bool.
+        ``name`` not a string; ``module`` not callable; ``replace`` not a bool.
     """
     return _register("interpolator", name, module, replace)
 
@@ -89,7 +91,7 @@ def register_predictor(name, module, *, replace=False):
         ``name`` empty, built in (``"flow"``, ``"gan"``) or registered already (without
         ``replace``).
     TypeError
-        ``module`` not callable; ``replace`` not a bool.
+        ``name`` not a string; ``module`` not callable; ``replace`` not a bool.
     """
     return _register("predictor", name, module, replace)
 
