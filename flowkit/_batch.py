@@ -371,6 +371,11 @@ class BatchReport:
         For the ``"retime"``, ``"predict"`` and ``"translate"`` jobs: the inputs done by this
         run whose video carries alpha (``VideoInfo.alpha``), which the outputs do not hold;
         ``flowkit batch`` notes each as ``flowkit retime`` does.
+    padded : dict
+        Input path -> ``((width, height), (width, height))``: the input's odd size and the
+        even size its output was padded to for the encoder (last row or column repeated), for
+        the inputs done by this run whose output was padded; ``flowkit batch`` notes each as
+        ``flowkit retime`` does (``RetimeReport.padded``).
     warnings : dict
         Input path -> the messages of the :class:`~flowkit.video.DamagedVideoWarning` its
         task raised (a damaged file that still decoded), for the inputs done by this run that
@@ -386,6 +391,7 @@ class BatchReport:
     not_written: dict = dataclasses.field(default_factory=dict)
     warnings: dict = dataclasses.field(default_factory=dict)
     alpha: list = dataclasses.field(default_factory=list)
+    padded: dict = dataclasses.field(default_factory=dict)
 
     @property
     def ok(self):
@@ -917,7 +923,7 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
             if created is not None:
                 with contextlib.suppress(OSError):  # not empty (or gone): it stays
                     created.rmdir()
-    not_written, alpha = {}, []
+    not_written, alpha, padded = {}, [], {}
     if job != "flow":  # what retime's, predict's and translate's notes say of one input, read
         from .video import has_alpha, open_input, streams_not_written  # on the client
 
@@ -932,9 +938,34 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
                     container.close()
                 if kinds:
                     not_written[src] = kinds
+    if isinstance(job, str):  # the jobs' outputs are videos of the input's size
+        for src, dst in todo:
+            written = _padded_size(src, dst) if dst in done else None
+            if written is not None:
+                padded[src] = written
     return BatchReport(done=done, failed=failed, skipped=skipped, frames=frames,
                        seconds=time.perf_counter() - start, dashboard=dashboard,
-                       not_written=not_written, warnings=warned, alpha=alpha)
+                       not_written=not_written, warnings=warned, alpha=alpha, padded=padded)
+
+
+def _padded_size(src, dst):
+    """``(size, written)`` when the output ``dst`` holds the input's odd ``size`` (width,
+    height, as stored; or its transpose: an upright AVI of a rotated input) padded to the even
+    ``written`` for the encoder, else None."""
+    from .video import open_input
+
+    size, written = [], []
+    for path, pair in ((src, size), (dst, written)):
+        container, stream = open_input(path)
+        try:
+            pair += (stream.codec_context.width, stream.codec_context.height)
+        finally:
+            container.close()
+    size, written = tuple(size), tuple(written)
+    for stored in (size, size[::-1]):
+        if written != stored and written == tuple(n + n % 2 for n in stored):
+            return stored, written
+    return None
 
 
 def _check_inputs(spec, files, paths, options):

@@ -493,14 +493,15 @@ def _probe(source, step, grid=False):
     return (-(-count // step) if count else None), (float(fps) / step if fps else None), info
 
 
-def _padding_note(padded, size, keep="write .mkv with --codec ffv1, or .webm"):
+def _padding_note(padded, size, keep="write .mkv with --codec ffv1, or .webm", source=None):
     """The note on stderr when an odd ``padded`` (width, height) was padded to the even
     ``size`` for the encoder (nothing when ``padded`` is None or ``size``): retime's and
     translate's (their reports' ``padded``), flow's and predict's (the stored size of the
     frames and the size written); ``keep`` says how to keep the size (generate has no
-    --codec: its .mkv is FFV1)."""
+    --codec: its .mkv is FFV1); batch names the input, ``source``."""
     if padded and tuple(padded) != tuple(size):
-        print(f"flowkit: note: padded {_wxh(padded)} to {_wxh(size)} (last row or column "
+        named = "" if source is None else f"{source}: "
+        print(f"flowkit: note: {named}padded {_wxh(padded)} to {_wxh(size)} (last row or column "
               f"repeated) for the encoder, which needs an even size; to keep {_wxh(padded)} "
               f"{keep}", file=sys.stderr)
 
@@ -1846,6 +1847,9 @@ def cmd_batch(args):
         _not_written_line(kinds, src)
     for src in report.alpha:
         _alpha_note(src, True)
+    for src, (size, written) in report.padded.items():
+        _padding_note(size, written, source=src, keep=f"run flowkit {args.job} with an .mkv "
+                      "output and --codec ffv1, or .webm")
     skipped = f", {len(report.skipped)} skipped (exist)" if report.skipped else ""
     rate = report.frames / report.seconds if report.seconds else 0.0
     files = "file" if len(report.done) == 1 else "files"

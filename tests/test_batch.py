@@ -1375,6 +1375,35 @@ def test_jobs_note_an_input_with_alpha(client, tmp_path, monkeypatch, capsys):
                    "written: flowkit reads and writes video without alpha, so the output is opaque\n")
 
 
+def test_jobs_note_an_odd_size_padded_for_the_encoder(client, tmp_path, monkeypatch, capsys):
+    # flowkit flow, predict, retime and translate note that an odd size was padded even for
+    # the encoder; batch wrote its .mp4 of a 33x25 input as 34x26 without a word
+    odd = tmp_path / "odd.mkv"
+    container = av.open(str(odd), "w")
+    stream = container.add_stream("ffv1", rate=24)
+    stream.width, stream.height, stream.pix_fmt = 33, 25, "yuv420p"
+    rng = np.random.default_rng(0)
+    for k in range(3):
+        image = rng.integers(0, 256, (25, 33, 3), dtype=np.uint8)
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+        frame.pts, frame.time_base = k, Fraction(1, 24)
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    even = make_video(tmp_path / "even.mp4", frames=3)
+    report = flowkit.batch("flow", [odd, even], tmp_path / "out", scheduler=client,
+                           progress=False)
+    assert report.ok and report.padded == {odd: ((33, 25), (34, 26))}
+    monkeypatch.setattr(flowkit, "batch", lambda *args, **kwargs: report)
+    assert main(["batch", "flow", str(odd), str(even), "-o", str(tmp_path / "out2"), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert err == (f"flowkit: note: {odd}: padded 33x25 to 34x26 (last row or column repeated) "
+                   "for the encoder, which needs an even size; to keep 33x25 run flowkit flow "
+                   "with an .mkv output and --codec ffv1, or .webm\n")
+
+
 def test_retime_job_reports_the_streams_it_does_not_write(client, tmp_path, monkeypatch, capsys):
     # as flowkit retime says of one input (RetimeReport.not_written): a second video stream is
     # not written; the batch report and the command line name it per input (a new user's report:
