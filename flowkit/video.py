@@ -1378,7 +1378,8 @@ def writer_codec(path, codec=None, name="path"):
 
 
 def encoder_name(codec):
-    """The FFmpeg video encoder for ``codec`` (an encoder name or a FourCC such as ``mp4v``).
+    """The FFmpeg video encoder for ``codec`` (an encoder name, a FourCC such as ``mp4v``, or a
+    codec name such as ``hevc``: the encoder FFmpeg picks for it, ``libx265``).
 
     Raises ValueError naming ``codec`` when PyAV's FFmpeg has no such video encoder (or it is
     empty), TypeError when it is not a string.
@@ -1398,7 +1399,8 @@ def encoder_name(codec):
         known = ", ".join(sorted(set(FOURCC.values())))
         raise ValueError(f"codec: unknown video encoder {codec!r}; expected an FFmpeg encoder name "
                          f"({known}, ...) or a FourCC ({', '.join(FOURCC)})")
-    return name
+    # the encoder's own name: the options keyed on it (crf, x265's log level) apply to 'hevc'
+    return found.name
 
 
 MAX_RATIONAL = 2**31 - 1  # FFmpeg's AVRational: an int numerator and denominator

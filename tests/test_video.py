@@ -24,7 +24,7 @@ import pytest
 
 from cases import data_path, error_under_file_limit, open_files, without_gc
 from flowkit import VideoWriter, iter_frames
-from flowkit.video import DamagedVideoWarning, probe_video
+from flowkit.video import DamagedVideoWarning, encoder_name, probe_video
 
 HEIGHT, WIDTH = 24, 40  # non-square, multiples of 8 for the block codecs
 
@@ -492,6 +492,22 @@ def test_writer_rejects_bad_arguments(tmp_path, name, fps, kwargs, error, match)
     with pytest.raises(error, match=match):
         VideoWriter(tmp_path / name, fps, **kwargs)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_takes_a_codec_name_as_the_encoder_ffmpeg_picks(tmp_path, capfd):
+    # --codec hevc (FFmpeg's codec name, as ffmpeg -c:v hevc) wrote with libx265 but at x265's
+    # own crf 28, not 18, and x265's 25 lines of settings and summary on stderr: the options
+    # were keyed on the name given, not on the encoder
+    assert encoder_name("vp9") == "libvpx-vp9" and encoder_name("av1") == "libsvtav1"
+    frames = np.random.default_rng(0).integers(0, 256, (3, 16, 32, 3), np.uint8)
+    sizes = []
+    for codec in ("hevc", "libx265"):
+        with VideoWriter(tmp_path / f"{codec}.mp4", 10, codec=codec) as writer:
+            for frame in frames:
+                writer.write(frame)
+        assert writer.codec == "libx265"
+        sizes.append((tmp_path / f"{codec}.mp4").stat().st_size)
+    assert sizes[0] == sizes[1] and capfd.readouterr().err == ""
 
 
 def test_writer_takes_a_numpy_integer_rotation(tmp_path):
