@@ -588,6 +588,10 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
             container.close()
 
 
+# what help(flowkit.retime) and inspect.signature show: not batch's private _lossless, _parts
+retime.__signature__ = _validate.public_signature(retime)
+
+
 def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, method,
                    interpolation, model, flow, flow_options, codec, crf, audio, scene_threshold,
                    device, progress, part):

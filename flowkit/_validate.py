@@ -6,6 +6,7 @@ Each check raises before any kernel runs, with a message of the form
 """
 
 import contextlib
+import inspect
 import numbers
 import os
 
@@ -144,6 +145,14 @@ def warn_user(message, category):
             == "flowkit":
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
+
+
+def public_signature(function):
+    """``function``'s signature without its private (``_``-prefixed) keyword parameters, which
+    flowkit's own callers pass (``batch`` to ``retime``), for ``help()`` and ``inspect``."""
+    signature = inspect.signature(function)
+    return signature.replace(parameters=[p for p in signature.parameters.values()
+                                         if not p.name.startswith("_")])
 
 
 def name_taken(name, kind, registered, fixed=None):
