@@ -1888,6 +1888,11 @@ class VideoWriter:
                 options["x264-params"] = "mbtree=0"
             elif self.codec == "libx265":  # x265 prints its settings and summary otherwise
                 options["x265-params"] = "log-level=error"
+                if suffix in FASTSTART_CONTAINERS:
+                    # FFmpeg tags HEVC 'hev1' (parameter sets in the stream), which Apple's
+                    # players and QuickTime refuse; 'hvc1' (FFmpeg's -tag:v hvc1, HandBrake's
+                    # choice) plays everywhere
+                    stream.codec_tag = "hvc1"
             elif self.codec == "libsvtav1":
                 # SVT-AV1 printed a banner of 20 "Svt[info]: ..." lines and a warning (it cannot
                 # raise thread priority) on stderr; it has no encoder option for its log level,

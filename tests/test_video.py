@@ -405,6 +405,22 @@ def test_the_same_frames_give_the_same_bytes(tmp_path, suffix):
     assert len(list(iter_frames(tmp_path / ("a" + suffix)))) == 4
 
 
+@pytest.mark.parametrize("name", ["a.mp4", "a.mov"])
+def test_hevc_in_quicktime_files_is_tagged_hvc1(tmp_path, name):
+    # FFmpeg's default tag, hev1, is refused by Apple's players and QuickTime (-tag:v hvc1).
+    # 64x80 frames: PyAV 18's x265 corrupts its heap (abort) on some frames under its 64-pixel
+    # CTU (3 black 24x40 frames, or make_frames' 24x40 blocks), with any tag
+    frames = np.random.default_rng(0).integers(0, 256, (3, 64, 80, 3), np.uint8)
+    with VideoWriter(tmp_path / name, 10, codec="libx265") as writer:
+        for frame in frames:
+            writer.write(frame)
+    import av
+
+    with av.open(str(tmp_path / name)) as container:
+        assert container.streams.video[0].codec_context.codec_tag == "hvc1"
+    assert len(list(iter_frames(tmp_path / name))) == 3
+
+
 def test_abandoned_writer_leaves_no_temporary_file(tmp_path):
     writer = VideoWriter(tmp_path / "out.mp4", 10)
     writer.write(make_frames(1)[0])
