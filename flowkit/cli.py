@@ -1401,18 +1401,43 @@ def _rate(text):
     return value
 
 
+_CLOCK = re.compile(r"(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)")  # FFmpeg's [HH:]MM:SS[.m...]
+
+
+def _seconds(text):
+    """Seconds >= 0 from ``text``: a number (``90.5``) or FFmpeg's clock time ``[HH:]MM:SS[.m]``
+    (``1:30.5``, ``00:01:30``; minutes and seconds below 60); None when empty."""
+    text = text.strip()
+    if not text:
+        return None
+    clock = _CLOCK.fullmatch(text)
+    if clock:
+        hours, minutes, seconds = (float(g or 0) for g in clock.groups())
+        if minutes >= 60 or seconds >= 60:
+            raise ValueError
+        return 3600 * hours + 60 * minutes + seconds
+    value = float(text)
+    if not (np.isfinite(value) and value >= 0):
+        raise ValueError
+    return value
+
+
 def _time_range(text):
-    """Argument type of --range: START:END in seconds, either side may be empty."""
-    start, sep, end = text.partition(":")
+    """Argument type of --range: START:END in seconds (``2.5:4``), or START-END where either
+    may be a clock time (``1:30-2:05.5``, ``00:01:30-00:02:00``); either side may be empty."""
+    # a '-' after a digit, point, colon or space separates START-END (not a sign, an exponent's)
+    parts = re.split(r"(?<=[\d.:\s])-", text, maxsplit=1)
     try:
-        if not sep:
-            raise ValueError
-        values = tuple(None if not part.strip() else float(part) for part in (start, end))
-        if any(v is not None and not (np.isfinite(v) and v >= 0) for v in values):
-            raise ValueError
+        if len(parts) == 1:
+            start, sep, end = text.partition(":")
+            if not sep or ":" in end:
+                raise ValueError
+            parts = [start, end]
+        values = tuple(_seconds(part) for part in parts)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected START:END in seconds >= 0 such as 2.5:4 (either "
-                                         f"may be empty), got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected START:END in seconds >= 0 such as 2.5:4, or START-END with clock times "
+            f"such as 1:30-2:05.5 (either may be empty), got {text!r}") from None
     return values
 
 
@@ -2249,7 +2274,9 @@ def build_parser():
                         help="seconds the retimed part should last (instead of --speed)")
     p.add_argument("--range", type=_time_range, metavar="START:END",
                    help="retime only input seconds START to END, counted from the first video "
-                        "frame; the rest passes through at speed 1 (or is cut with --trim). "
+                        "frame (either may be empty: 2:; or START-END with FFmpeg's clock times: "
+                        "1:30-2:05.5, 00:01:30-); the rest passes through at speed 1 (or is cut "
+                        "with --trim). "
                         "START must lie before the end of the video (a usage error names its "
                         "duration); an END after it is taken as the end, with a note on stderr")
     p.add_argument("--trim", action="store_true",
@@ -2512,7 +2539,8 @@ def _add_translate_parser(sub, common):
     _add_scene_options(p, "carry the processed frames across every pair, cuts too")
     p.add_argument("--range", type=_time_range, metavar="START:END",
                    help="translate only input seconds START to END, counted from the first video "
-                        "frame (either may be empty: 2:), as retime --range (START before the "
+                        "frame (either may be empty: 2:; 1:30-2:05.5 in clock times), as retime "
+                        "--range (START before the "
                         "end of the video; an END after it is the end, with a note); the frames "
                         "outside it are written unchanged")
     p.add_argument("--audio", choices=("copy", "drop"), default="copy",

@@ -1,5 +1,6 @@
 """The built-in sample and the command line: outputs, options, one-line errors, video, warmup."""
 
+import argparse
 import errno
 import os
 import re
@@ -184,6 +185,24 @@ def pair(tmp_path):
 def test_version():
     status, out, err = run_cli("--version")
     assert (status, out, err) == (0, f"flowkit {flowkit.__version__}\n", "")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2.5:4", (2.5, 4.0)), ("2:", (2.0, None)), (":4", (None, 4.0)), ("1e-3:2", (0.001, 2.0)),
+    # FFmpeg's clock times ([HH:]MM:SS[.m]) with START-END, as an FFmpeg user types them
+    ("1:30-2:05.5", (90.0, 125.5)), ("00:01:30-00:02:00", (90.0, 120.0)), ("1:30-", (90.0, None)),
+    ("90-120", (90.0, 120.0)), ("-1:30", None), ("1:75-2:00", None), ("1:30:00", None),
+    ("-1-2", None), ("a:b", None), ("1:2:3:4-5", None),
+])
+def test_range_takes_seconds_or_clock_times(text, expected):
+    from flowkit.cli import _time_range
+
+    if expected is None:
+        with pytest.raises(argparse.ArgumentTypeError, match="expected START:END in seconds >= 0 "
+                                                             ".* or START-END with clock times"):
+            _time_range(text)
+    else:
+        assert _time_range(text) == expected
 
 
 def test_long_options_are_not_abbreviated(pair, tmp_path):

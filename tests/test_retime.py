@@ -1150,6 +1150,7 @@ def test_cli_errors_are_one_line_without_output(tmp_path, clip):
         ((clip, tmp_path / "a.mp4", "--fps", "1/1000"), 2, "--fps: expected at least one output frame, got 0.001 fps"),
         ((clip, tmp_path / "a.mp4", "--range", "a:b"), 2, "argument --range: expected START:END"),
         ((clip, tmp_path / "a.mp4", "--range", "-1:0.5"), 2, "argument --range: expected START:END in seconds >= 0"),
+        ((clip, tmp_path / "a.mp4", "--range", "0:75-1:00"), 2, "argument --range: expected START:END in seconds >= 0"),
         ((clip, tmp_path / "a.mp4", "--trim"), 2, "--trim: needs --range START:END"),
         ((clip, tmp_path / "a.mp4", "--model", "w.safetensors"), 2, "--model needs --method learned"),
         ((clip, clip), 2, f"OUTPUT: {clip} is the input; refusing to overwrite it"),
