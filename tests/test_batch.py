@@ -1349,23 +1349,25 @@ def test_an_output_folder_is_created_only_in_an_existing_folder(clips, tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
+def write_ffv1(path, images, image_format, pix_fmt):
+    """``images`` (PyAV ``image_format``) as an FFV1 clip in ``pix_fmt`` at 24 fps."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=24)
+        stream.width, stream.height, stream.pix_fmt = images.shape[2], images.shape[1], pix_fmt
+        for k, image in enumerate(images):
+            frame = av.VideoFrame.from_ndarray(image, format=image_format).reformat(format=pix_fmt)
+            frame.pts, frame.time_base = k, Fraction(1, 24)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
 def test_jobs_note_an_input_with_alpha(client, tmp_path, monkeypatch, capsys):
     # flowkit retime, predict and translate note that an input's alpha is not written; batch
     # wrote the same opaque outputs without a word
-    rgba = tmp_path / "rgba.mkv"
-    container = av.open(str(rgba), "w")
-    stream = container.add_stream("ffv1", rate=24)
-    stream.width, stream.height, stream.pix_fmt = 32, 24, "yuva420p"
-    for k in range(3):
-        image = np.full((24, 32, 4), 40 * k, np.uint8)
-        image[..., 3] = 128
-        frame = av.VideoFrame.from_ndarray(image, format="rgba").reformat(format="yuva420p")
-        frame.pts, frame.time_base = k, Fraction(1, 24)
-        for packet in stream.encode(frame):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
+    images = np.full((3, 24, 32, 4), 128, np.uint8)
+    images[..., :3] = 40 * np.arange(3)[:, None, None, None]
+    rgba = write_ffv1(tmp_path / "rgba.mkv", images, "rgba", "yuva420p")
     plain = make_video(tmp_path / "plain.mp4", frames=3)
     report = flowkit.batch("retime", [rgba, plain], tmp_path / "out", scheduler=client, **RETIME,
                            progress=False)
@@ -1380,20 +1382,8 @@ def test_jobs_note_an_input_with_alpha(client, tmp_path, monkeypatch, capsys):
 def test_jobs_note_an_odd_size_padded_for_the_encoder(client, tmp_path, monkeypatch, capsys):
     # flowkit flow, predict, retime and translate note that an odd size was padded even for
     # the encoder; batch wrote its .mp4 of a 33x25 input as 34x26 without a word
-    odd = tmp_path / "odd.mkv"
-    container = av.open(str(odd), "w")
-    stream = container.add_stream("ffv1", rate=24)
-    stream.width, stream.height, stream.pix_fmt = 33, 25, "yuv420p"
-    rng = np.random.default_rng(0)
-    for k in range(3):
-        image = rng.integers(0, 256, (25, 33, 3), dtype=np.uint8)
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
-        frame.pts, frame.time_base = k, Fraction(1, 24)
-        for packet in stream.encode(frame):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
+    images = np.random.default_rng(0).integers(0, 256, (3, 25, 33, 3), dtype=np.uint8)
+    odd = write_ffv1(tmp_path / "odd.mkv", images, "rgb24", "yuv420p")
     even = make_video(tmp_path / "even.mp4", frames=3)
     report = flowkit.batch("flow", [odd, even], tmp_path / "out", scheduler=client,
                            progress=False)
