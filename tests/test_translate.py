@@ -328,8 +328,9 @@ def test_cli_refuses_an_image_as_retime_does(tmp_path):
 def test_a_damaged_input_is_named_src_not_path(tiny_video, tmp_path):
     # the video reader's errors name its own parameter, path; translate's user gave src
     cut = tmp_path / "cut.mp4"
-    cut.write_bytes(tiny_video.read_bytes()[:1000])
-    with pytest.raises(ValueError, match=rf"^src: cannot open {re.escape(str(cut))} as a video"):
+    cut.write_bytes(tiny_video.read_bytes()[:1000])  # its index, written first, cut short
+    with pytest.raises(ValueError, match=rf"^src: cannot (open|decode the video stream of) "
+                                         rf"{re.escape(str(cut))}"):
         flowkit.translate(cut, tmp_path / "out.mp4", "autocontrast", progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4"]
 
