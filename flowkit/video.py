@@ -613,13 +613,16 @@ def _to_rgb(frame, fmt):
     ``rgb24`` of 10-bit 4:2:0 and 4:2:2 read limited-range white (940) as 253 and the middle
     grey (502) as 126, not 255 and 128; and both repeat each chroma sample where the planar
     ones interpolate (the two depths of one 10-bit frame differed by up to 117 levels of 255
-    at colour edges). 8-bit frames read at 8 bits are ``rgb24``'s: ``gbrp`` gives the same
-    values there, slower, and is garbage for odd widths."""
+    at colour edges). 8-bit frames are ``rgb24``'s (``gbrp`` gives the same values there,
+    slower, and is garbage for odd widths), at 16 bits scaled by 257 (255 -> 65535, as a
+    folder's 8-bit images): swscale's own 8-to-16-bit conversion read white as 65283 and
+    interpolated chroma where the 8-bit read repeats it (up to ~60 levels of 255 apart)."""
+    deep = max(c.bits for c in frame.format.components) > 8
     if fmt == "rgb48le":
-        return frame.to_ndarray(format="gbrp16le")
-    if max(c.bits for c in frame.format.components) > 8:
-        return frame.to_ndarray(format="gbrp")
-    return frame.to_ndarray(format=fmt)
+        if deep:
+            return frame.to_ndarray(format="gbrp16le")
+        return frame.to_ndarray(format="rgb24").astype(np.uint16) * np.uint16(257)
+    return frame.to_ndarray(format="gbrp" if deep else fmt)
 
 
 def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet=False,
@@ -1052,8 +1055,9 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
     depth : {8, 16}, default 8
         8: uint8 frames (16-bit images of a folder reduced to 8 bits by OpenCV). 16: uint16
         frames on the full 16-bit scale (FFmpeg's conversion to ``gbrp16le``: a 10-bit video
-        keeps its precision; a folder's 16-bit images are read as they are, its 8-bit images
-        scaled by 257, 255 -> 65535, as FFmpeg scales an 8-bit video). See
+        keeps its precision; an 8-bit video's frames, and a folder's 8-bit images, are the
+        8-bit values scaled by 257, 255 -> 65535; a folder's 16-bit images are read as they
+        are). See
         :func:`image_folder_depth` for the depth a folder's first image has.
 
     Returns

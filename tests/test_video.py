@@ -810,6 +810,17 @@ def test_sixteen_bit_frames_of_odd_width(tmp_path, pix_fmt):
     assert deep.shape == shallow.shape == (9, 161, 3)
     assert np.abs(deep.astype(float) - deep[:1]).max() <= 2 * 257
     assert np.abs(deep / 257.0 - shallow).mean() < 1.0
+    if pix_fmt == "yuv420p":
+        # an 8-bit video at depth 16 is its 8-bit frames scaled by 257, as a folder's 8-bit
+        # images: swscale's 8-to-16-bit conversion read white as 65283, not 65535
+        np.testing.assert_array_equal(deep, shallow.astype(np.uint16) * 257)
+
+
+def test_white_of_an_8_bit_video_at_depth_16_is_65535(tmp_path):
+    path = tmp_path / "white.mkv"
+    with VideoWriter(path, 10, codec="ffv1", pix_fmt="yuv420p") as writer:
+        writer.write(np.full((16, 24, 3), 255, np.uint8))
+    assert np.unique(next(iter_frames(path, depth=16))).tolist() == [65535]
 
 
 def _with_cover(path, video=True):
