@@ -169,8 +169,9 @@ def _extrapolated(last, previous, motion, backward, horizon, scheme, n_iter, spe
 
         disp = trajectories(motion, horizon, n_iter, select_device(device, flow=motion))[0]
         return _speed_mean(last, to_output(disp, is_device_array(motion))[0], speed_spread, device)
-    if scheme == "semi-lagrangian":
-        return extrapolate(last, motion, horizon, n_iter=n_iter, device=device)
+    if scheme == "semi-lagrangian":  # unknown trajectories: NaN for float frames, as _speed_mean
+        hole = np.nan if np.dtype(last.dtype).kind == "f" else 0
+        return extrapolate(last, motion, horizon, n_iter=n_iter, border_value=hole, device=device)
     return extrapolate(last, motion, horizon, scheme="forward",
                        metric=_metric(last, previous, backward), device=device)
 
@@ -185,7 +186,18 @@ def _speed_mean(last, displacement, speed_spread, device):
     over the Gauss-Hermite nodes, in float32, then the input's dtype (one warp by ``D_k``
     for a spread of 0). On the CPU one pass per row (``kernels.advect.speed_mean_cpu``:
     2.3x faster than the warps and NumPy's sums at 1280x720 on one thread, and on every
-    thread), on the GPU :func:`_speed_mean_by_warps`: the same values."""
+    thread), on the GPU :func:`_speed_mean_by_warps`: the same values. Where ``displacement``
+    is NaN (an unknown trajectory) the frame is NaN for float frames (the warps' 0 there would
+    pass for data: 0 K in kelvin), 0 for integer ones."""
+    xp, _ = array_module(last)
+    frames = _speed_mean_known(last, displacement, speed_spread, device)
+    if np.dtype(last.dtype).kind == "f":
+        frames[xp.isnan(displacement).any(axis=-1)] = np.nan
+    return frames
+
+
+def _speed_mean_known(last, displacement, speed_spread, device):
+    """:func:`_speed_mean`'s frames, with the warps' 0 where ``displacement`` is unknown."""
     xp, _ = array_module(last)
     nodes = _SPEED_NODES if speed_spread else ((0.0, 1.0),)
     scales = np.array([1.0 + speed_spread * node for node, _ in nodes], np.float32)
@@ -579,9 +591,12 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
     Notes
     -----
     Pixels whose motion is NaN (unknown) get their motion from the surrounding motion with
-    ``advect_flow`` (the default); with ``advect_flow=False`` they are holes in the
-    extrapolated frames (see ``flowkit.extrapolate``). Accuracy against the peers (repeat-last-frame and OpenCV
-    Farneback with ``cv2.remap`` re-estimated each step) is in docs/prediction.md.
+    ``advect_flow`` (the default); with ``advect_flow=False`` the trajectories that read them
+    are unknown (see ``flowkit.extrapolate``), and the frames there NaN for float clips (as
+    pysteps' ``outval``), 0 for integer ones (with no known motion at all, with either value
+    of ``advect_flow``, every pixel).
+    Accuracy against the peers (repeat-last-frame and OpenCV Farneback with ``cv2.remap``
+    re-estimated each step) is in docs/prediction.md.
 
     References: U. Germann and I. Zawadzki, "Scale-dependence of the predictability of
     precipitation from continental radar images. Part I", Mon. Wea. Rev. 130, 2002

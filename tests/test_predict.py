@@ -165,6 +165,30 @@ def test_given_flow_equals_extrapolate_and_callable_is_called_later_first():
     np.testing.assert_array_equal(earlier, clip[-2])
 
 
+@pytest.mark.parametrize("options", [HELD, {"advect_flow": False}])
+def test_unknown_motion_is_nan_in_float_predictions(options):
+    # a field in kelvin (280 K + 2 K of texture): where the given motion is unknown (NaN), a
+    # held field's trajectory is unknown (extrapolate's displacement NaN), and the prediction
+    # there was 0 K, a value far outside the clip's range taken for data; now NaN (pysteps'
+    # outval), and 0 still for integer clips, which have no NaN
+    clip = 280 + 2 * translating_clip((0.5, 0.25), 3)
+    motion = np.full((H, W, 2), (0.5, 0.25), np.float32)
+    motion[20:30, 30:40] = np.nan
+    displacement = flowkit.extrapolate(clip[-1], motion, 3, n_iter=1, return_displacement=True)[1]
+    unknown = np.isnan(displacement).any(axis=-1)
+    assert 0 < unknown.sum() < unknown.size
+    got = flowkit.predict(clip, 3, flow=motion, **options)
+    np.testing.assert_array_equal(np.isnan(got), unknown)
+    assert got[~unknown].min() >= 280 and got[~unknown].max() <= 282
+    as_uint8 = flowkit.predict(np.uint8(100) + (clip - 280).astype(np.uint8), 3, flow=motion,
+                               **options)
+    assert np.all(as_uint8[unknown] == 0) and as_uint8[~unknown].min() >= 100
+    # carried with the content (the default), unknown motion is filled from its surroundings;
+    # with no known motion at all, every trajectory is unknown
+    assert np.isfinite(flowkit.predict(clip, 3, flow=motion)).all()
+    assert np.isnan(flowkit.predict(clip, 3, flow=np.full_like(motion, np.nan))).all()
+
+
 def test_context_combines_the_chained_motions():
     clip = translating_clip((0.0, 0.0), 5)
     per_pair = iter([(-1.0, 0.0), (-2.0, 0.0), (-4.0, -1.0), (-1.5, 0.5)])
@@ -654,6 +678,19 @@ def test_cuda_path_matches_cpu(scheme, options):
     # the estimator and the kernels ran through the CUDA drivers (the simulator in CI): the
     # same math as the CPU, up to float32 reassociation in the flow
     np.testing.assert_allclose(gpu, cpu, atol=2e-3)
+
+
+@pytest.mark.parametrize("options", [HELD, {"advect_flow": False}, {}])
+def test_cuda_path_makes_unknown_motion_nan_as_the_cpu(options):
+    pytest.importorskip("numba.cuda")
+    clip = 280 + 2 * translating_clip((0.5, -0.25), 3)[:, :20, :24]
+    motion = np.full((20, 24, 2), 0.5, np.float32)
+    motion[5:8, 6:9] = np.nan
+    cpu = flowkit.predict(clip, 2, flow=motion, **options)
+    gpu = flowkit.predict(clip, 2, flow=motion, device="cuda", **options)
+    np.testing.assert_array_equal(np.isnan(gpu), np.isnan(cpu))
+    assert np.isnan(cpu).any() == (options != {})
+    np.testing.assert_allclose(gpu, cpu, atol=1e-4)  # float32 at 280: a few ulps
 
 
 # scene cuts in the context (scene_threshold): a shot of one texture, then a cut to another
