@@ -476,7 +476,8 @@ def test_speed_mean_in_one_pass_is_the_sum_of_warps(dtype, channels, monkeypatch
     # the CPU's fused pass (kernels.advect.speed_mean_cpu, gray and RGB) against the warps and
     # sums the GPU runs, bit for bit, in 1, 2, 3 and 7 bands: large, far and unknown
     # displacements, an odd size
-    from flowkit._predict import _SPEED_NODES, _speed_mean, _speed_mean_by_warps
+    from flowkit._predict import (_SPEED_NODES, _speed_mean, _speed_mean_by_warps,
+                                  _speed_mean_known)
     from flowkit.kernels import advect, parallel
 
     rng = np.random.default_rng(7)
@@ -496,4 +497,11 @@ def test_speed_mean_in_one_pass_is_the_sum_of_warps(dtype, channels, monkeypatch
     for bands in (1, 2, 3, 7):
         with monkeypatch.context() as patch:
             patch.setattr(parallel.numba, "get_num_threads", lambda bands=bands: bands)
-            np.testing.assert_array_equal(_speed_mean(last, displacement, 0.3, None), expected)
+            np.testing.assert_array_equal(_speed_mean_known(last, displacement, 0.3, None),
+                                          expected)
+    # an unknown trajectory is NaN in a float frame (the warps' 0 would pass for data), 0 in
+    # an integer one
+    got = _speed_mean(last, displacement, 0.3, None)
+    unknown = np.isnan(displacement).any(axis=-1)
+    np.testing.assert_array_equal(got[~unknown], expected[~unknown])
+    assert (np.isnan(got[unknown]) if np.dtype(dtype).kind == "f" else got[unknown] == 0).all()
