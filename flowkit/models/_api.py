@@ -70,8 +70,8 @@ def register_model(name, builder=None, *, weights=None, replace=False):
     ValueError
         ``name`` already registered (without ``replace``; flowkit's own always) or empty.
     TypeError
-        ``name`` not a string; ``builder`` neither callable nor a ``"module:function"`` string; ``weights`` not a
-        dict of str -> :class:`Weights`; ``replace`` not a bool.
+        ``name`` not a string; ``builder`` neither callable nor a ``"module:function"``
+        string; ``weights`` not a dict of str -> :class:`Weights`; ``replace`` not a bool.
     """
     from .._validate import check_bool, describe, name_taken
 
