@@ -429,6 +429,28 @@ def test_integer_weights_are_refused_and_other_float_precisions_load(tmp_path):
             torch.testing.assert_close(value, state[key], rtol=rtol, atol=1e-7)
 
 
+@needs_torch
+def test_weights_past_float32_or_of_float8_are_checked_as_the_model_holds_them(tmp_path):
+    # float64 weights of 1e39 are finite in the file and inf in the float32 model: they loaded,
+    # and interpolate(method="learned") returned NaN frames; a float8 file raised torch's
+    # NotImplementedError ('"isfinite" not implemented for 'Float8_e4m3fn'')
+    from safetensors.torch import save_file
+
+    state = {k: v.contiguous() for k, v in models.get_model("interp-refine").state_dict().items()}
+    big = dict(state, **{"enc1.0.weight": state["enc1.0.weight"].double() * 0 + 1e39})
+    save_file(big, str(tmp_path / "big.safetensors"))
+    with pytest.raises(ValueError, match=r"^weights: '.*big\.safetensors' holds NaN or infinite "
+                                         r"values in enc1\.0\.weight \(as float32, the model's "
+                                         r"type\); expected finite weights$"):
+        models.get_model("interp-refine", weights=tmp_path / "big.safetensors")
+    small = {k: v.to(torch.float8_e4m3fn) for k, v in state.items()}
+    save_file(small, str(tmp_path / "f8.safetensors"))
+    net = models.get_model("interp-refine", weights=tmp_path / "f8.safetensors")
+    for key, value in net.state_dict().items():  # float8: 3 bits of mantissa, 2^-4
+        assert value.dtype == torch.float32
+        torch.testing.assert_close(value, state[key], rtol=2.0 ** -4, atol=2.0 ** -9)
+
+
 # --- interpolate(method="learned") ---
 
 @needs_torch

@@ -276,9 +276,14 @@ def load_state(model, path):
     import torch
 
     for key, value in state.items():  # a diverged run's file: NaN in, black frames out
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise ValueError(f"weights: {str(path)!r} holds NaN or infinite values in {key}; "
-                             f"expected finite weights")
+        # checked as the model will hold them: float64 1e39 is inf in float32, and torch has
+        # no isfinite for float8
+        if value.is_floating_point() and not bool(
+                torch.isfinite(value.to(expected[key].dtype)).all()):
+            cast = "" if value.dtype == expected[key].dtype else (
+                f" (as {str(expected[key].dtype).removeprefix('torch.')}, the model's type)")
+            raise ValueError(f"weights: {str(path)!r} holds NaN or infinite values in "
+                             f"{key}{cast}; expected finite weights")
     model.load_state_dict(state)
 
 
@@ -315,7 +320,8 @@ def get_model(name, *, weights="default", device=None, **config):
     ValueError
         An unknown name or weights name; a file that is not safetensors or does not fit the
         architecture (missing, unexpected or wrong-shaped tensors, integer or bool tensors for
-        floating-point ones) or holds NaN or infinite values; a ``device`` other than
+        floating-point ones) or holds NaN or infinite values (as the model's type holds them:
+        float64 1e39 is inf in float32); a ``device`` other than
         the above, or ``"cuda"`` without a CUDA build of torch and a GPU.
     TypeError
         ``weights`` neither a string, a path, a Weights nor None; ``config`` the builder does
