@@ -1192,6 +1192,38 @@ def test_checkpoint_of_other_shapes_is_refused_naming_the_first_mismatch(tmp_pat
 
 
 @needs_torch
+def test_checkpoint_whose_progress_or_states_cannot_be_restored_is_refused(tmp_path):
+    # a checkpoint edited by hand (or another tool's) with the run's record: fit failed after
+    # the crops were made ("'str' object cannot be interpreted as an integer", "KeyError:
+    # 'param_groups'", "state must be a dict"), trained 7 epochs of 2 from epoch -5, and
+    # loaded int32 weights cast to float; now each is refused by read_checkpoint, before any work
+    from flowkit.models.train import fit_entries, read_checkpoint, save_checkpoint
+
+    net = torch.nn.Linear(2, 3)
+    optimizer = torch.optim.Adam(net.parameters())
+    parts = fit_entries({"model": net}, {"model": optimizer},
+                        {"model": torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, 4)})
+    run = {"model": "m", "epochs": 2}
+    save_checkpoint(tmp_path / "c.ckpt", parts, np.random.default_rng(0), run=run, epoch=1,
+                    losses=[0.5])
+    good = torch.load(tmp_path / "c.ckpt", weights_only=True)
+    weights = dict(good["module:model"], weight=good["module:model"]["weight"].int())
+    cases = {"epoch": (-5, r"whose epoch is -5, not an integer from 0 to 2"),
+             "losses": (None, r"whose losses are NoneType, not a list"),
+             "rng": ({"state": 3}, r"whose NumPy random state cannot be restored \("),
+             "torch_rng": ("x", r"whose torch random state is str of shape \(\), not uint8 "),
+             "optimizer:model": ({"x": 1}, r"optimizer:model that Adam cannot restore "
+                                           r"\(KeyError: 'param_groups'\)"),
+             "module:model": (weights, r"module:model weight of int32, the model's is float32")}
+    for key, (value, message) in cases.items():
+        torch.save(dict(good, **{key: value}), tmp_path / "bad.ckpt")
+        with pytest.raises(ValueError, match=r"^--resume: .*bad.ckpt: expected a checkpoint of "
+                                             r"flowkit train m, got (one )?" + message):
+            read_checkpoint(tmp_path / "bad.ckpt", run, parts)
+    assert read_checkpoint(tmp_path / "c.ckpt", run, parts)["epoch"] == 1
+
+
+@needs_torch
 def test_cli_train_resume_continues_only_the_same_run(tmp_path, capsys):
     from safetensors.torch import load_file
     from flowkit.cli import main

@@ -454,7 +454,56 @@ def read_checkpoint(path, run, parts):
                 if shape != tuple(mine[key].shape):
                     raise error(f"{name} {key} of shape {shape}, the model's is "
                                 f"{tuple(mine[key].shape)}")
+                if not (isinstance(theirs[key], torch.Tensor) and theirs[key].is_floating_point()
+                        == mine[key].is_floating_point()):  # load_state_dict casts int32
+                    raise error(f"{name} {key} of {_kind(theirs[key])}, the model's is "
+                                f"{str(mine[key].dtype).removeprefix('torch.')}")
+        elif name.startswith(("optimizer:", "scheduler:")) and not isinstance(state[name], dict):
+            raise error(f"a {type(state[name]).__name__} for {name}")
+        elif name.startswith("optimizer:") and isinstance(parts.get(f"module:{name[10:]}"),
+                                                            torch.nn.Module):
+            try:  # fit's Adam, tried on a copy: its state for these parameters
+                module = parts[f"module:{name[10:]}"]
+                torch.optim.Adam(module.parameters()).load_state_dict(state[name])
+            except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+                raise error(f"{name} that Adam cannot restore ({type(exc).__name__}: "
+                            f"{str(exc)[:120]})") from None
+    _check_progress(state, run, error)
     return state  # a finished run trains nothing more and writes its weights again
+
+
+def _kind(value):
+    return (str(value.dtype).removeprefix("torch.") if isinstance(value, torch.Tensor)
+            else type(value).__name__)
+
+
+def _check_progress(state, run, error):
+    """The entries :func:`fit` restores besides the modules: the epoch (or step) done, an
+    integer from 0 to the run's, the losses a list, the random states NumPy's PCG64 and
+    torch's take (a file edited by hand, or another tool's, failed after the crops were made
+    with 'str' object cannot be interpreted as an integer, or trained 7 epochs of 2 from
+    epoch -5)."""
+    done = next((key for key in ("epoch", "step") if key in state), None)
+    total = (run or {}).get("epochs" if done == "epoch" else "steps")
+    if done is not None:
+        value = state[done]
+        if not isinstance(value, int) or isinstance(value, bool) or not (
+                0 <= value <= (value if total is None else total)):
+            bound = f" from 0 to {total}" if total is not None else " >= 0"
+            raise error(f"one whose {done} is {value!r}, not an integer{bound}")
+        if not isinstance(state.get("losses"), list):
+            raise error(f"one whose losses are {_kind(state.get('losses'))}, not a list")
+    try:
+        np.random.PCG64().state = state.get("rng")
+    except (TypeError, ValueError, KeyError) as exc:
+        raise error(f"one whose NumPy random state cannot be restored ({exc})") from None
+    mine = torch.get_rng_state()
+    theirs = state["torch_rng"]
+    if not (isinstance(theirs, torch.Tensor) and theirs.dtype == mine.dtype
+            and theirs.shape == mine.shape):
+        raise error(f"one whose torch random state is {_kind(theirs)} of shape "
+                    f"{tuple(getattr(theirs, 'shape', ()))}, not uint8 of shape "
+                    f"{tuple(mine.shape)}")
 
 
 def load_checkpoint(checkpoint, parts, rng, run=None):
