@@ -406,6 +406,19 @@ def test_corrupt_and_wrong_shape_weights_are_clear_errors(tmp_path):
 
 
 @needs_torch
+def test_weights_that_are_a_broken_symbolic_link_say_so(tmp_path):
+    # a dangling link or a loop of links (ls lists them) was "no such file"
+    (tmp_path / "a.safetensors").symlink_to("b.safetensors")
+    (tmp_path / "b.safetensors").symlink_to("a.safetensors")
+    (tmp_path / "gone.safetensors").symlink_to(tmp_path / "removed.safetensors")
+    for name, target in (("a", "b.safetensors"), ("gone", str(tmp_path / "removed.safetensors"))):
+        with pytest.raises(FileNotFoundError, match=rf"^weights: '.*{name}\.safetensors' is a "
+                                                    rf"symbolic link to '{re.escape(target)}', "
+                                                    r"which leads to no file \(a missing"):
+            models.get_model("interp-refine", weights=tmp_path / f"{name}.safetensors")
+
+
+@needs_torch
 def test_integer_weights_are_refused_and_other_float_precisions_load(tmp_path):
     # an int32 or bool file of the right shapes loaded silently (load_state_dict casts): a
     # quantised file without its scales gave garbage weights; float16 and float64 files load,

@@ -248,6 +248,10 @@ def load_state(model, path):
 
     refuse_special_input(path, "a .safetensors file", f"weights: {str(path)!r}")
     if not path.is_file():
+        if path.is_symlink():  # ls lists it: 'no such file' sent the user looking elsewhere
+            raise FileNotFoundError(f"weights: {str(path)!r} is a symbolic link to "
+                                    f"{os.readlink(path)!r}, which leads to no file (a "
+                                    f"missing target or a loop of links)")
         raise FileNotFoundError(f"weights: no such file {str(path)!r}")
     try:
         state = load_file(str(path))
@@ -328,7 +332,7 @@ def get_model(name, *, weights="default", device=None, **config):
         not take; the registered builder returned something other than a
         ``torch.nn.Module``.
     FileNotFoundError
-        A weights path that does not exist.
+        A weights path that does not exist (or a symbolic link that leads to no file).
     IsADirectoryError
         A weights path that is a folder.
     """
