@@ -371,6 +371,25 @@ def test_weights_path_with_the_platforms_separator(monkeypatch):
 
 
 @needs_torch
+def test_weights_are_read_not_mapped_and_a_file_too_large_is_refused(tmp_path, monkeypatch):
+    # a mapped file (safetensors' load_file) cut short by another process while in use killed
+    # the process with SIGBUS: the bytes are read, and a file larger than any weights of the
+    # architecture can be (8 bytes per weight + the 100 MB header limit) is refused unread
+    from flowkit.models import _api
+    from safetensors import torch as safetensors_torch
+
+    monkeypatch.setattr(safetensors_torch, "load_file", None)  # not used
+    model = models.get_model("interp-refine")  # loads the shipped weights from bytes
+    huge = tmp_path / "huge.safetensors"
+    with open(huge, "wb") as file:
+        file.truncate(200 * 2**20)  # sparse: no disk used
+    with pytest.raises(ValueError, match=r"weights: .*huge.safetensors' is 200.0 MiB, more "
+                                         r"than weights of InterpRefine can take "
+                                         r"\(9\d\.\d MiB at most\)"):
+        _api.load_state(model, huge)
+
+
+@needs_torch
 def test_corrupt_and_wrong_shape_weights_are_clear_errors(tmp_path):
     from safetensors.torch import save_file
 

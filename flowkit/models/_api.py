@@ -238,7 +238,7 @@ def sha256(path):
 def load_state(model, path):
     """Load a safetensors file into ``model`` (no code executed), with clear errors."""
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from safetensors.torch import load
 
     path = Path(path)
     if path.is_dir():
@@ -253,11 +253,20 @@ def load_state(model, path):
                                     f"{os.readlink(path)!r}, which leads to no file (a "
                                     f"missing target or a loop of links)")
         raise FileNotFoundError(f"weights: no such file {str(path)!r}")
+    expected = model.state_dict()
+    # read into memory, not mapped (load_file): a file cut short by another process while
+    # the mapping was in use killed this one with SIGBUS. At most 8 bytes per weight and
+    # safetensors' 100 MB header limit: a larger file cannot fit the model
+    largest = 8 * sum(value.numel() for value in expected.values()) + 100_000_008
+    size = path.stat().st_size
+    if size > largest:
+        raise ValueError(f"weights: {str(path)!r} is {size / 2**20:.1f} MiB, more than weights of "
+                         f"{type(model).__name__} can take ({largest / 2**20:.1f} MiB at most)")
     try:
-        state = load_file(str(path))
+        with open(path, "rb") as file:
+            state = load(file.read(largest + 1))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ValueError(f"weights: {str(path)!r} is not a readable safetensors file ({exc})") from None
-    expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:

@@ -37,9 +37,9 @@ def _model(weights, stamp, small, device):
     model = build(weights=None, progress=False)
     try:
         if path.suffix.lower() == ".safetensors":
-            from safetensors.torch import load_file
+            from safetensors.torch import load
 
-            state = load_file(str(path))
+            state = load(path.read_bytes())  # read, not mapped: see _api.load_state
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)  # executes no code
         model.load_state_dict(state)
