@@ -134,8 +134,9 @@ def smooth_flow(flow, *, method="gaussian", size=5, sigma=None, guide=None, sigm
             result = smooth_cuda.median_cuda(src, size)
         else:
             g = src if guide is None else device_array(guide, dtype, nhw + (-1,))
-            result = smooth_cuda.bilateral_cuda(src, g, *_bilateral_params(size, sigma, sigma_color,
-                                                                           g, dtype))
+            params = _bilateral_params(size, sigma, sigma_color, flow if guide is None else guide,
+                                       dtype)
+            result = smooth_cuda.bilateral_cuda(src, g, *params)
         return to_output(result.reshape(shape), gpu_input)
 
     src = host_array(flow, dtype)
@@ -143,7 +144,9 @@ def smooth_flow(flow, *, method="gaussian", size=5, sigma=None, guide=None, sigm
         src = src.reshape(nhw + (2,))
         g = src if guide is None else host_array(guide, dtype, nhw + (-1,))
         out = np.empty_like(src)
-        _kernels.bilateral_cpu(src, g, *_bilateral_params(size, sigma, sigma_color, g, dtype), out)
+        params = _bilateral_params(size, sigma, sigma_color, flow if guide is None else guide,
+                                   dtype)
+        _kernels.bilateral_cpu(src, g, *params, out)
     else:
         src = src.reshape(nhw[0], nhw[1], nhw[2] * 2)
         out = np.empty_like(src)
@@ -211,7 +214,8 @@ def _default_sigma_color(guide):
 
 
 def _bilateral_params(size, sigma, sigma_color, guide, dtype):
-    """(spatial weights, guide scale) in the compute dtype.
+    """(spatial weights, guide scale) in the compute dtype; ``guide`` as the caller gave it (its
+    largest value is taken where it lies: no copy of a GPU guide to the host).
 
     The kernels scale the guide before they subtract, so a ``sigma_color`` small enough that
     ``guide / (sqrt(2) sigma_color)`` overflows the compute dtype is refused here (weights
@@ -222,8 +226,8 @@ def _bilateral_params(size, sigma, sigma_color, guide, dtype):
     scale = 1.0 / (math.sqrt(2.0) * sigma_color)
     xp, g = array_module(guide)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN guide
-        peak = float(xp.nanmax(xp.abs(g)))
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN guide; past float32
+        peak = float(dtype.type(xp.nanmax(xp.abs(g))))  # as the kernels get it: the converted
     peak = peak if math.isfinite(peak) else 0.0  # NaN and inf spread by themselves (documented)
     largest = float(np.finfo(dtype).max)
     if not (scale <= largest and 2.0 * peak * scale <= largest):
