@@ -1437,7 +1437,8 @@ def _time_range(text):
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected START:END in seconds >= 0 such as 2.5:4, or START-END with clock times "
-            f"such as 1:30-2:05.5 (either may be empty), got {text!r}") from None
+            f"such as 1:30-2:05.5, minutes and seconds below 60 (either may be empty), got "
+            f"{text!r}") from None
     return values
 
 
