@@ -11,6 +11,7 @@ import dataclasses
 import glob
 import os
 import signal
+import sys
 import threading
 import time
 from fractions import Fraction
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from . import _validate
 from ._atomic import TOKEN_PATTERN, check_folder, refuse_special_input, stale_temporaries
+from ._progress import check_progress, progress_bar
 from .video import VIDEO_EXTENSIONS
 
 
@@ -820,9 +822,14 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
     resume : bool
         Skip inputs whose output exists already (a finished output is never partial); with
         every output there no cluster is started.
-    progress : bool
+    progress : bool, None or callable
         One tqdm progress bar over the tasks on stderr (an input, or each part of a chunked
-        one and its join), and the dashboard's link (where ``report.dashboard`` has one).
+        one and its join), and the dashboard's link (where ``report.dashboard`` has one);
+        None: when stderr is a terminal. A callable ``progress(done, total)`` instead, called
+        in the calling thread as each task ends with the tasks ended and their number (the
+        last call has ``done == total``); an exception it raises cancels the run as a
+        Ctrl-C does (the tasks are cancelled, the local workers stopped, no partial output
+        or temporary file left; outputs finished before stay) and propagates.
     **job_options
         Keyword options of the job.
 
@@ -880,7 +887,7 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
     spec.check(job_options)
     retries = _validate.check_int("retries", retries, min_value=0)
     resume = _validate.check_bool("resume", resume)
-    progress = _validate.check_bool("progress", progress)
+    progress = check_progress(progress)
     if chunk_frames is not None:
         chunk_frames = _validate.check_int("chunk_frames", chunk_frames, min_value=2)
     files = _expand(inputs)
@@ -909,9 +916,8 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
                 except FileExistsError:
                     pass
             dashboard = _dashboard(client)
-            if (progress if announce is None else announce) and dashboard:
-                import sys
-
+            shown = not callable(progress) and (progress or progress is None and sys.stderr.isatty())
+            if (shown if announce is None else announce) and dashboard:
                 print(f"flowkit batch: Dask dashboard at {dashboard}", file=sys.stderr)
             frames, done, failed, warned = _run(client, spec, todo, threads, retries,
                                                 chunk_frames, cuts, job_options, progress,
@@ -1075,10 +1081,7 @@ def _remove_temporaries(paths):
 
 def _run(client, spec, todo, threads, retries, chunk_frames, cuts, options, progress, submitted):
     """Submit the tasks (each future appended to ``submitted``) and collect the results."""
-    import sys
-
     from distributed import as_completed
-    from tqdm import tqdm
 
     from .cli import _one_line
 
@@ -1113,8 +1116,7 @@ def _run(client, spec, todo, threads, retries, chunk_frames, cuts, options, prog
     frames, done = 0, []
     # one step per task, a chunk's part and a join too: a chunked long video moves the bar
     tasks = list(submitted)
-    with tqdm(total=len(tasks), unit="task", desc="batch", file=sys.stderr,
-              disable=not progress) as bar:
+    with progress_bar(progress, total=len(tasks), unit="task", desc="batch") as bar:
         for future in as_completed(tasks):
             bar.update()
             if future not in futures:  # a part: its join reports the input

@@ -11,7 +11,6 @@ import bisect
 import dataclasses
 import math
 import numbers
-import sys
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 
 from . import _validate
 from ._atomic import check_folder
+from ._progress import check_progress
 from .video import DEFAULT_CODECS, DEFAULT_CRF, MAX_RATIONAL
 
 # retime's default encoder by extension (the command line's translate takes it too): VideoWriter's
@@ -482,9 +482,14 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         Where warping and splatting run (:func:`flowkit.interpolate`). ``"cuda"`` needs a GPU
         and the CUDA extra, checked before anything is decoded, whether or not a frame will
         be interpolated.
-    progress : bool or None
+    progress : bool, None or callable
         A tqdm progress bar on stderr (frames, fps, ETA). None (default): shown when stderr
-        is a terminal.
+        is a terminal. A callable ``progress(done, total)`` instead (a host application's
+        own progress): called in the thread running ``retime`` after each frame written,
+        with the frames written so far and the total expected (None where the input states
+        no duration); the last call has ``done == total``. An exception it raises cancels
+        the run: it propagates unchanged, ``dst`` is not written (an existing file is left
+        as it was) and no temporary file stays (docs/api.md, "Progress and cancellation").
     part : (start, stop), optional
         Write only the part of the output timeline made from the input pairs whose first frame
         is at ``start`` <= time < ``stop`` seconds from the input's first frame (``stop`` None:
@@ -630,8 +635,7 @@ def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, met
         scene_threshold = _validate.check_float("scene_threshold", scene_threshold, low=0,
                                                 high=100, low_open=True)
     check_device(device)
-    if progress is not None:
-        progress = _validate.check_bool("progress", progress)
+    progress = check_progress(progress)
     part = _check_segment(part, "part")
     return dict(out_fps=out_fps, factor=factor, speed=speed, duration=duration, segment=segment,
                 trim=trim, method=method, interpolation=interpolation, model=model, flow=flow,
@@ -801,15 +805,13 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
             part=None, lossless=False, model=None, interpolation=None):
     """Decode, retime and encode: the loop of :func:`retime` (with ``part``: of the pairs whose
     first frame lies in it, decoding from the keyframe before it)."""
-    from tqdm import tqdm
-
+    from ._progress import finish, progress_bar
     from .video import (VideoWriter, decode, decode_from, last_frame_period, needs_even_size,
                         pad_even, writer_tags)
 
     # output times this close to an input frame show it
     tolerance = _tolerance(info, min(timeline.speed, 1) / out_fps)
     pad = needs_even_size(codec, pix_fmt)  # x264 / x265 need even sizes
-    show = sys.stderr.isatty() if progress is None else progress
     frame_format = _frame_format(info, pix_fmt, depth, codec)
     origin = None
     snapped = False  # a trimmed segment's start moved onto an input frame
@@ -831,7 +833,7 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
     if lossless:  # the frames the encoder would get, for join_parts to encode
         options = _lossless_options(frame_format, depth)
     with VideoWriter(dst, out_fps, **options) as writer, \
-            tqdm(total=total, unit="frame", desc="retime", file=sys.stderr, disable=not show) as bar:
+            progress_bar(progress, total=total, unit="frame", desc="retime") as bar:
         writer._companions.extend(tracks)
 
         def emit(frame):
@@ -952,9 +954,9 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
             raise _EmptyPart  # the writer removes its file
         if not written:  # one frame lasting one timestamp unit: a still image
             raise single_frame_error(src, "retime")
-        if bar.total != written:  # the total, rounded up from the declared duration, estimated
-            bar.total = written  # a frame more at an end within tolerance or a moved trim start
-            bar.refresh()
+        # the total, rounded up from the declared duration, estimated a frame more at an end
+        # within tolerance or a moved trim start
+        finish(bar, written)
         size = (writer._size[1], writer._size[0])
     dropped = 0 if first_used is None else last_used - first_used + 1 - used
     return RetimeReport(path=dst, frames=written, interpolated=interpolated, fps=out_fps,

@@ -405,8 +405,11 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
         duration is unchanged); a codec the output's container does not take (AAC into
         ``.webm``) is re-encoded instead (Opus). False drops them. ``"copy"`` and ``"drop"``
         are True and False, as ``flowkit.retime``'s ``audio`` spells them.
-    progress : bool or None
-        A tqdm bar on stderr; None: when stderr is a terminal.
+    progress : bool, None or callable
+        A tqdm bar on stderr; None: when stderr is a terminal. A callable ``progress(done,
+        total)``: called after each frame with the frames done and the total expected (None
+        where the input states no frame count), ending with ``done == total``; an exception
+        it raises cancels the run, ``dst`` left unwritten (as ``flowkit.retime``'s).
 
     Returns
     -------
@@ -443,7 +446,7 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
         video that cannot be decoded.
     TypeError
         ``src`` or ``dst`` is not a str or ``os.PathLike``; ``audio`` not a bool, ``progress``
-        neither None nor a bool; an op that returns something
+        neither None, a bool nor a callable; an op that returns something
         other than an array, or that raises a TypeError
         (reported as above).
     ImportError
@@ -478,13 +481,11 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
     """:func:`translate`'s work, its arguments as given."""
     import collections
     import itertools
-    import sys
     from fractions import Fraction
     from pathlib import Path
 
-    from tqdm import tqdm
-
     from . import _frame_ops
+    from ._progress import check_progress, finish, progress_bar
     from ._atomic import check_folder
     from ._retime import (_check_segment, _output_format, _tolerance, check_segment_start,
                           no_frame_error, single_frame_error)
@@ -508,8 +509,7 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
     options = _check_options(flow, flow_options, method, strength, scene_threshold)
     start, end = _check_segment(segment) or (Fraction(0), None)
     audio = check_audio(audio)
-    if progress is not None:  # as retime's: progress="no" showed a bar
-        progress = _validate.check_bool("progress", progress)
+    progress = check_progress(progress)  # as retime's: progress="no" showed a bar
     if not src.exists():
         raise FileNotFoundError(f"src: no such video file: {src}")
     if dst.exists() and src.resolve() == dst.resolve():
@@ -535,7 +535,6 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
         fps = info.base_rate  # no times stored: the rate of the grid the input's times lie on
     depth = info.read_depth
     pix_fmt = _output_format(codec, info, depth)
-    show = sys.stderr.isatty() if progress is None else progress
     cuts = []
     # a frame this close before the segment's start is in it (retime's rule: one timestamp
     # unit, at most half a frame period, AVI's unit being the whole period)
@@ -596,17 +595,20 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
         time_base, snap = grid_timing(info)  # as flow --video: the rate read back is retime's
         with VideoWriter(dst, fps, codec=codec, crf=crf, pix_fmt=pix_fmt,
                          time_base=time_base, **writer_tags(info)) as writer, \
-                tqdm(total=expected_frame_count(info), unit="frame", desc="translate",
-                     file=sys.stderr, disable=not show) as bar:
+                progress_bar(progress, total=expected_frame_count(info), unit="frame",
+                             desc="translate") as bar:
             writer._companions.extend(tracks)
+            done = 0
             for time, out in frames_out():
                 # back to the input's coded orientation, displayed by its rotation; in AVI a
                 # frame on the 1 / fps slot of the frame before is dropped (VideoWriter's rule)
                 written += writer.write(writer.fit(to_coded(out, info.rotation)),
                                         time=snap(time))
+                done += 1
                 bar.update()
             if written == 1:  # as retime: the writer removes its file
                 raise single_frame_error(src, "translate")
+            finish(bar, done)  # the container's frame count is an estimate
     finally:
         for track in tracks:
             track.input.close()  # closed already after a success; on errors here

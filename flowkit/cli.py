@@ -128,10 +128,11 @@ def _usage_line(message, prog):
 # --- helpers ------------------------------------------------------------------------------------
 
 def _progress(args, **kwargs):
-    """A tqdm bar on stderr, off with --quiet or when stderr is not a terminal."""
-    from tqdm import tqdm
+    """A tqdm bar on stderr, off with --quiet or when stderr is not a terminal (the library's
+    bars' rule, :func:`flowkit._progress.progress_bar`)."""
+    from ._progress import progress_bar
 
-    return tqdm(file=sys.stderr, disable=args.quiet or not sys.stderr.isatty(), **kwargs)
+    return progress_bar(False if args.quiet else None, **kwargs)
 
 
 def _write_image(path, rgb):

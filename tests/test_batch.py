@@ -269,6 +269,35 @@ def test_progress_bar_counts_the_parts_of_a_chunked_video(client, tmp_path, caps
     assert "0/4 " in shown and re.search(r"batch: 100%.* 4/4 .*task/s", shown), shown
 
 
+def test_a_progress_callable_gets_the_tasks_counted(client, tmp_path, capsys):
+    # docs/api.md, "Progress and cancellation": (done, total) per task ended, ending at total
+    clip = make_video(tmp_path / "long.mkv", frames=30, gop=6, seed=3)
+    calls = []
+    report = flowkit.batch("retime", [clip], tmp_path / "out", scheduler=client, **RETIME,
+                           chunk_frames=10, progress=lambda *counts: calls.append(counts))
+    assert report.ok
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert capsys.readouterr().err == ""  # no bar, no dashboard line beside the host's own
+
+
+class Cancelled(Exception):
+    pass
+
+
+def test_an_exception_in_the_progress_callable_cancels_the_run(tmp_path):
+    # raised at the first of 4 tasks (3 parts and their join, one worker): the run ends as on
+    # Ctrl-C, with no part, temporary or output left and the folder it made removed
+    clip = make_video(tmp_path / "long.mkv", frames=30, gop=6, seed=3)
+
+    def cancel(done, total):
+        raise Cancelled
+
+    with pytest.raises(Cancelled):
+        flowkit.batch("retime", [clip], tmp_path / "out", workers=1, threads_per_worker=1,
+                      **RETIME, chunk_frames=10, progress=cancel)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mkv"]
+
+
 def audio_packets(path):
     """(pts, bytes) of every audio packet of every audio stream."""
     with av.open(str(path)) as container:

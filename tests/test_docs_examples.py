@@ -26,6 +26,7 @@ NOT_RUN = {
     "models.list_models()": "the user's builder, module and weights files; needs torch",
     "rgb = flowkit.flow_to_color(flow)": "flow stands for a flow; device='cuda' needs a GPU",
     "from flowkit import metrics": "flow, gt, image, ... stand for the user's arrays",
+    "class Cancelled(Exception)": "retimes the user's in.mp4 (tests/test_progress.py runs it)",
 }
 
 

@@ -356,7 +356,8 @@ def test_a_frame_with_nan_is_named_by_its_index(bad):
 
 def test_progress_that_is_not_a_bool_names_progress(tiny_video, tmp_path):
     # progress="no" was taken as true and showed a bar; retime checks it
-    with pytest.raises(TypeError, match=r"^progress: expected a bool, got 'no'$"):
+    with pytest.raises(TypeError, match=r"^progress: expected None, a bool or a callable "
+                                        r"\(done, total\), got 'no'$"):
         flowkit.translate(tiny_video, tmp_path / "out.mp4", "autocontrast", progress="no")
     assert list(tmp_path.iterdir()) == []
 
