@@ -266,7 +266,8 @@ def test_progress_bar_counts_the_parts_of_a_chunked_video(client, tmp_path, caps
                            chunk_frames=10, progress=True)
     assert report.ok
     shown = capsys.readouterr().err
-    assert "0/4 " in shown and re.search(r"batch: 100%.* 4/4 .*task/s", shown), shown
+    # tqdm shows s/task where a task takes over a second (a loaded machine)
+    assert "0/4 " in shown and re.search(r"batch: 100%.* 4/4 .*(task/s|s/task)", shown), shown
 
 
 def test_a_progress_callable_gets_the_tasks_counted(client, tmp_path, capsys):
