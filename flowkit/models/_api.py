@@ -315,7 +315,9 @@ def get_model(name, *, weights="default", device=None, **config):
         ``get_model`` takes its weights enums): its file;
         a path to a ``.safetensors`` file of the same architecture (a user's own training,
         ``flowkit train``); None: the builder's initialisation (for ``"interp-refine"`` the
-        classical pipeline unchanged). Loaded with safetensors: no code is executed.
+        classical pipeline unchanged). Loaded with safetensors: no code is executed. With
+        weights loaded, building the model leaves torch's random generator as it was (None
+        draws the initial weights from it, as torchvision's builders do).
     device : {None, "cpu", "cuda", "cuda:N"} or torch.device
         Where the model lives (None: CPU); checked by :func:`check_device`.
     **config
@@ -375,7 +377,10 @@ def get_model(name, *, weights="default", device=None, **config):
                         f"{', '.join(map(repr, sorted(config)))} ({exc})") from None
     except ValueError:  # no signature to read (a C function): let the call say
         pass
-    model = builder(**config)
+    # weights loaded replace the initial ones: their random draws leave the caller's torch
+    # generator as it was (a seeded host's next draws did not depend on a first learned call)
+    with torch.random.fork_rng(devices=[], enabled=path is not None):
+        model = builder(**config)
     if not isinstance(model, torch.nn.Module):
         from .._validate import describe
 
