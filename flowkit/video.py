@@ -1276,6 +1276,23 @@ def _muxer_extensions():
     return frozenset(extensions)
 
 
+@contextlib.contextmanager
+def _quiet_svt(codec):
+    """SVT-AV1 printed a banner of 20 "Svt[info]: ..." lines and a warning (it cannot raise
+    thread priority) on stderr; it has no encoder option for its log level, only ``SVT_LOG``,
+    read as its encoder opens: ``1`` is errors only (they still show). Set for the opening of a
+    ``libsvtav1`` encoder, unless the user set it, and removed again: it stayed in the host's
+    ``os.environ`` (and its child processes')."""
+    if codec != "libsvtav1" or "SVT_LOG" in os.environ:
+        yield
+        return
+    os.environ["SVT_LOG"] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop("SVT_LOG", None)
+
+
 @functools.cache
 def encoder_fits(encoder, suffix):
     """Whether FFmpeg's muxer for the extension ``suffix`` (``".ts"``) takes ``encoder``'s
@@ -1897,12 +1914,6 @@ class VideoWriter:
                     # players and QuickTime refuse; 'hvc1' (FFmpeg's -tag:v hvc1, HandBrake's
                     # choice) plays everywhere
                     stream.codec_tag = "hvc1"
-            elif self.codec == "libsvtav1":
-                # SVT-AV1 printed a banner of 20 "Svt[info]: ..." lines and a warning (it cannot
-                # raise thread priority) on stderr; it has no encoder option for its log level,
-                # only SVT_LOG, read once per process when its first encoder opens: 1 is errors
-                # only (they still show), unless the user set it
-                os.environ.setdefault("SVT_LOG", "1")
             stream.options = options
             if self.rotation:
                 stream.set_display_rotation(self.rotation)
@@ -1926,7 +1937,8 @@ class VideoWriter:
                                                self.codec)
             for companion in self._companions:
                 companion.open(container)
-            stream.codec_context.open()
+            with _quiet_svt(self.codec):
+                stream.codec_context.open()
             container.start_encoding()
         except (av.FFmpegError, ValueError) as exc:
             container.close()

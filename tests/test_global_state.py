@@ -142,6 +142,7 @@ SCRIPT = textwrap.dedent(r'''
         "interpolate_video": lambda: list(flowkit.interpolate_video(frames[:3])),
         "retime": lambda: flowkit.retime(clip, out("r.mp4"), factor=2),
         "retime_learned": lambda: flowkit.retime(clip, out("l.mp4"), factor=2, method="learned"),
+        "retime_svtav1": lambda: flowkit.retime(clip, out("a.webm"), factor=2, codec="libsvtav1"),
         "translate": lambda: flowkit.translate(clip, out("t.mp4"), "autocontrast"),
         "translate_colorize": lambda: flowkit.translate(clip, out("c.mp4"), "colorize"),
     }
@@ -158,7 +159,7 @@ CASES = [f"{name}:{where}" for name in
           "warp", "splat", "fill_holes", "smooth_flow", "extrapolate", "interpolate",
           "interpolate_learned", "predict", "predict_gan", "generate", "flow_to_color",
           "metrics", "write_flo", "interpolate_video", "retime", "retime_learned",
-          "translate", "translate_colorize"]
+          "retime_svtav1", "translate", "translate_colorize"]
          for where in ("thread", "main")]
 
 
