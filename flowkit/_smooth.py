@@ -1,7 +1,6 @@
 """Edge-aware and plain smoothing of flow fields: Gaussian, median and joint bilateral."""
 
 import math
-import warnings
 
 import numpy as np
 
@@ -225,10 +224,14 @@ def _bilateral_params(size, sigma, sigma_color, guide, dtype):
     spatial = _kernels.spatial_weights(size, spatial_sigma, dtype)
     scale = 1.0 / (math.sqrt(2.0) * sigma_color)
     xp, g = array_module(guide)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN guide; past float32
-        peak = float(dtype.type(xp.nanmax(xp.abs(g))))  # as the kernels get it: the converted
-    peak = peak if math.isfinite(peak) else 0.0  # NaN and inf spread by themselves (documented)
+    magnitude = xp.abs(g)
+    # NaN as 0 (nanmax warned of an all-NaN guide): they spread by themselves (documented).
+    # No warnings.catch_warnings here: it swaps the process's filters, so another thread's
+    # RuntimeWarnings were ignored meanwhile and a filter it added could be lost at the exit
+    peak = float(xp.max(xp.where(xp.isnan(magnitude), 0, magnitude)))
+    with np.errstate(over="ignore"):  # past float32: inf (errstate is this thread's own)
+        peak = float(dtype.type(peak))  # as the kernels get it, in the compute dtype
+    peak = peak if math.isfinite(peak) else 0.0  # inf spreads by itself (documented)
     largest = float(np.finfo(dtype).max)
     if not (scale <= largest and 2.0 * peak * scale <= largest):
         smallest = math.sqrt(2.0) * max(peak, 0.5) / largest

@@ -348,3 +348,27 @@ def test_a_size_whose_window_cannot_fit_in_memory_is_refused_naming_size(method,
                                          r"window) would need at least .* more than this "
                                          r"machine's memory"):
         smooth_flow(flow, method=method, size=size)
+
+
+@pytest.mark.parametrize("guide", [np.full((12, 13), np.nan),
+                                   np.arange(156, dtype=np.float64).reshape(12, 13)])
+def test_the_guides_peak_leaves_the_warnings_filters_alone(guide, monkeypatch):
+    # the guide's largest value was taken under warnings.catch_warnings, which swaps the
+    # process's filters: another thread (a host's UI) meanwhile had its RuntimeWarnings
+    # ignored, and a filter it added then was lost at the exit. np.abs records the filters
+    # another thread would see while the guide is read
+    seen, absolute = [], np.abs
+
+    def recording(*args, **kwargs):
+        seen.append(list(warnings.filters))
+        return absolute(*args, **kwargs)
+
+    monkeypatch.setattr(np, "abs", recording)
+    flow = random_flow(12, 13, seed=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no warning of an all-NaN or huge guide
+        outside = list(warnings.filters)
+        got = smooth_flow(flow, method="bilateral", guide=guide)
+    assert seen and all(filters == outside for filters in seen)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(got, smooth_flow(flow, method="bilateral", guide=guide))
