@@ -916,7 +916,8 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
                 except FileExistsError:
                     pass
             dashboard = _dashboard(client)
-            shown = not callable(progress) and (progress or progress is None and sys.stderr.isatty())
+            shown = not callable(progress) and (progress or progress is None
+                                                and sys.stderr.isatty())
             if (shown if announce is None else announce) and dashboard:
                 print(f"flowkit batch: Dask dashboard at {dashboard}", file=sys.stderr)
             frames, done, failed, warned = _run(client, spec, todo, threads, retries,

@@ -38,7 +38,7 @@ def digest(path):
 @pytest.mark.parametrize("job", ["retime", "translate"])
 def test_a_callable_gets_monotone_counts_ending_at_the_total(job, clip, tmp_path):
     calls = []
-    frames = run_job(job, clip, tmp_path / "out.mp4", lambda done, total: calls.append((done, total)))
+    frames = run_job(job, clip, tmp_path / "out.mp4", lambda *counts: calls.append(counts))
     assert [done for done, _ in calls[:frames]] == list(range(1, frames + 1))
     assert all(b[0] >= a[0] for a, b in zip(calls, calls[1:]))
     assert calls[-1] == (frames, frames)
