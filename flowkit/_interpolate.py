@@ -147,6 +147,17 @@ def _occlusion(flow_ab, flow_ba):
     return ~(lhs <= rhs)
 
 
+def _leaves_image(flow):
+    """Pixels whose target ``x + flow`` lies more than half a pixel outside the image (out of
+    view in the other frame, which a sample there reads from the replicated border): hidden
+    for the visibility weights of the backward-sampling methods, as occluded pixels are."""
+    xp, _ = array_module(flow)
+    h, w = flow.shape[-3:-1]
+    x = flow[..., 0] + xp.arange(w, dtype=flow.dtype)
+    y = flow[..., 1] + xp.arange(h, dtype=flow.dtype)[:, None]
+    return (x < -0.5) | (x > w - 0.5) | (y < -0.5) | (y > h - 0.5)
+
+
 def _prepare(frame0, frame1, flow01, flow10, occlusion, method):
     """Everything that does not depend on t: flows, occlusion masks, splat metrics."""
     occ0 = occ1 = None
@@ -155,7 +166,8 @@ def _prepare(frame0, frame1, flow01, flow10, occlusion, method):
         occ1 = _occlusion(flow10, flow01)
     state = {"flow01": flow01, "flow10": flow10, "occlusion0": occ0, "occlusion1": occ1}
     if method in BACKWARD_SAMPLING and occ0 is not None:  # float32 masks for warp
-        state["hidden0"], state["hidden1"] = occ0.astype(np.float32), occ1.astype(np.float32)
+        state["hidden0"] = (occ0 | _leaves_image(flow01)).astype(np.float32)
+        state["hidden1"] = (occ1 | _leaves_image(flow10)).astype(np.float32)
     if method in ("project", "learned"):
         from ._splat import intensity_span
 
@@ -723,6 +735,8 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
           approximation (below). Each is blended with weights ``(1 - t) V0`` and ``t V1``,
           the visibilities read at the samples (``V0 = 1 - 0.9 occlusion1`` at the frame1
           sample: frame0 does not see a pixel whose frame1 source it hides, and vice versa;
+          a pixel whose flow leads more than half a pixel outside the other frame counts as
+          hidden, so a pan's entering strip is not half the replicated border;
           ``(1 - t)`` and ``t`` with ``occlusion=False``). The 0.1 left to a hidden sample
           keeps the result continuous at t = 0 and 1 and loses less where the masks of
           estimated flows are wrong. With bilinear sampling, on docs/interpolation.md's
@@ -754,10 +768,10 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
           border) and
           blended with weights ``(1 - t) V_t0`` and ``t V_t1``, the visibilities at t: ``V_t0 =
           1 - 0.9 warp(occlusion1, F_t1)`` (frame0 does not see a pixel whose frame1 source it
-          hides; the 0.1 kept, as in ``"project"``, keeps the result continuous at t = 0 and
-          1) and ``V_t1 = 1 - 0.9 warp(occlusion0, F_t0)`` (with ``occlusion=False``, ``1 - t``
-          and ``t``). A frame whose flow at t is unknown (NaN, or a sample outside the image)
-          does not contribute.
+          hides, or whose flow leads more than half a pixel outside frame0; the 0.1 kept, as
+          in ``"project"``, keeps the result continuous at t = 0 and 1) and ``V_t1 = 1 - 0.9
+          warp(occlusion0, F_t0)`` (with ``occlusion=False``, ``1 - t`` and ``t``). A frame
+          whose flow at t is unknown (NaN) does not contribute.
         * ``"blend"``: the cross-fade ``(1 - t) frame0 + t frame1`` (no flow), for comparison
           and for scene cuts.
         * ``"learned"``: ``"project"`` refined by the ``"interp-refine"`` network of
