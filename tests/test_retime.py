@@ -497,6 +497,50 @@ def tone_peak(path, index=0):
     return samples.size / rate, np.fft.rfftfreq(samples.size - 2 * (rate // 10), 1 / rate)[spectrum.argmax()]
 
 
+def write_av_clip(path, video_start, audio, click, count=12, fps=24):
+    """``count`` Tears of Steel frames at ``video_start + k / fps`` seconds (1/90000 units, as
+    MPEG-TS has them) and an AAC track (48 kHz) from ``audio[0]`` to ``audio[1]`` seconds: a
+    quiet tone with a 10 ms click at ``click`` s, whose place in an output measures A/V sync."""
+    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", count, start=2)
+    unit, rate = Fraction(1, 90000), 48000
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=fps)
+        video.width, video.height = SIZE
+        video.pix_fmt = "yuv420p"
+        video.codec_context.time_base = video.time_base = unit
+        sound = container.add_stream("aac", rate=rate)
+        sound.layout = "mono"
+        for k, frame in enumerate(frames):
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            picture.pts, picture.time_base = round((video_start + Fraction(k, fps)) / unit), unit
+            container.mux(video.encode(picture))
+        container.mux(video.encode(None))
+        first = round(audio[0] * rate)
+        samples = 0.05 * np.sin(2 * np.pi * 440 * np.arange(round(audio[1] * rate) - first) / rate)
+        at = round(click * rate) - first
+        samples[at:at + rate // 100] = 0.9
+        for start in range(0, samples.size, 1024):
+            piece = av.AudioFrame.from_ndarray(samples[None, start:start + 1024].astype(np.float32),
+                                               format="flt", layout="mono")
+            piece.sample_rate, piece.pts, piece.time_base = rate, first + start, Fraction(1, rate)
+            container.mux(sound.encode(piece))
+        container.mux(sound.encode(None))
+    return path
+
+
+def click_time(path):
+    """Seconds from the start of ``path``'s timeline to the click of :func:`write_av_clip`: the
+    middle of its samples above half scale (AAC smears the edges), less 5 ms; NaN without it."""
+    with av.open(str(path)) as container:
+        frames = list(container.decode(container.streams.audio[0]))
+    samples = np.concatenate([f.to_ndarray().reshape(-1, f.samples)[0] for f in frames])
+    loud = np.flatnonzero(np.abs(samples) > 0.45)
+    if not loud.size:
+        return math.nan  # the click is lost
+    first = frames[0].pts * frames[0].time_base
+    return float(first + Fraction(int(loud[0] + loud[-1]), 2 * frames[0].sample_rate)) - 0.005
+
+
 @pytest.fixture(scope="module")
 def clip_with_tone(tmp_path_factory):
     frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 24, start=2)
@@ -513,6 +557,19 @@ def test_audio_is_copied(tmp_path, clip_with_tone):
         packets_in = [bytes(p) for p in a.demux(a.streams.audio[0]) if p.size]
         packets_out = [bytes(p) for p in b.demux(b.streams.audio[0]) if p.size]
     assert packets_out == packets_in  # the very same packets
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv"])
+def test_copied_audio_stays_in_step_with_a_video_starting_after_it(tmp_path, suffix):
+    # the video starts 1.4 s after the audio (as a recording may): the output starts both at
+    # the first frame. The input's AAC priming packet (before 0) was kept and copied to -1.4 s:
+    # the .mp4 played 0.6 s of audio from 1.408 s, the click lost. The packet holding the first
+    # frame's time is kept before 0 as the priming is: the click is on its frame, to the ms
+    src = write_av_clip(tmp_path / "in.mp4", Fraction(7, 5), (0, 2), click=Fraction(33, 20))
+    out = tmp_path / f"out{suffix}"
+    report = flowkit.retime(src, out, factor=2, method="blend", progress=False)
+    assert report.audio == "copied"
+    assert abs(click_time(out) - 0.25) < 0.001  # the click, 0.25 s after the first frame
 
 
 def test_cli_scene_options_exclude_each_other(tmp_path, clip):
