@@ -2058,7 +2058,7 @@ class _AudioTrack:
         self._after = []  # audio after the segment, waiting for the stretched tail
         self._next = Fraction(0)  # input time after the last decoded audio frame
         self._last = Fraction(0)  # output time reached (copy)
-        self._held = None  # copy: the packet holding the first video frame's time
+        self._held = []  # the packets before the first video frame's time that are kept
         self.finished = False
         self.muxed = 0  # packets written: none when a file cut short lost its audio
         self._rejected = 0  # packets the decoder refused in a row (stretch: silence instead)
@@ -2133,18 +2133,24 @@ class _AudioTrack:
                 continue
             time_base = Fraction(packet.time_base)
             shift = round(self.origin / time_base)
-            if self.tempo is not None:
-                if not 0 <= packet.pts < shift:
-                    self._stretch(container, packet)
-            elif shift <= 0 or packet.pts >= shift:  # the codec's priming (before 0) is kept
-                self._copy(container, [self._held, packet] if self._held else [packet], shift)
-                self._held = None
+            if shift <= 0 or packet.pts >= shift:  # the codec's priming (before 0) is kept
+                packets, self._held = [*self._held, packet], []
+                if self.tempo is None:
+                    self._copy(container, packets, shift)
+                else:
+                    for each in packets:
+                        self._stretch(container, each)
+            elif self.tempo is not None:
+                # decoded from the packet before the one holding the first video frame's time
+                # (the decoder's pre-roll), cut there to the sample (_route): skipped, that one
+                # was lost and the audio came up to a packet early (8 ms at 48 kHz)
+                self._held = [*self._held[-1:], packet]
             elif packet.pts + (packet.duration or 0) >= shift:
                 # the packet holding the first video frame's time: kept before 0 as the
                 # priming is (MP4's edit list starts the audio there), not the input's priming,
                 # which, copied to 0 - shift, put the audio 1.4 s late in an .mp4 of a video
                 # starting 1.4 s after its audio
-                self._held = packet
+                self._held = [packet]
 
     def _copy(self, container, packets, shift):
         for packet in packets:

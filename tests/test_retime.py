@@ -572,6 +572,18 @@ def test_copied_audio_stays_in_step_with_a_video_starting_after_it(tmp_path, suf
     assert abs(click_time(out) - 0.25) < 0.001  # the click, 0.25 s after the first frame
 
 
+@pytest.mark.parametrize("suffix, audio", [(".mp4", "stretch"), (".webm", None)])
+def test_re_encoded_audio_starts_with_a_video_starting_after_it(tmp_path, suffix, audio):
+    # re-encoded audio (stretch at speed 1; AAC into WebM by default) is cut at the first
+    # frame's time to the sample; the packet holding that time was skipped, so the audio
+    # began with the next one, 384 samples later, and played 8 ms early
+    src = write_av_clip(tmp_path / "in.mp4", Fraction(7, 5), (0, 2), click=Fraction(33, 20))
+    out = tmp_path / f"out{suffix}"
+    report = flowkit.retime(src, out, factor=2, audio=audio, method="blend", progress=False)
+    assert report.audio == "re-encoded"
+    assert abs(click_time(out) - 0.25) < 0.001
+
+
 def test_cli_scene_options_exclude_each_other(tmp_path, clip):
     # whichever came last won silently
     status, _, err = run_cli("retime", clip, tmp_path / "a.mp4", "--factor", "2",
