@@ -2084,6 +2084,12 @@ class _AudioTrack:
         self.out = container.add_stream(codec, rate=rate)
         self.out.layout = self.in_stream.codec_context.layout
         self._tag_language()
+        if self.tempo == 1:
+            # re-encoded at speed 1 (a trim, translate, AAC into WebM): not through atempo,
+            # whose alignment search drifts in digital silence (a click after 1 s of it came
+            # 17 ms early)
+            self.flushed = True
+            return
         graph = av.filter.Graph()
         node = graph.add_abuffer(template=self.in_stream)
         first = node
@@ -2227,7 +2233,7 @@ class _AudioTrack:
             if b <= a or part == 0:
                 continue
             piece = _audio_slice(frame, a, b) if (a, b) != (0, frame.samples) else frame
-            if part == 2:
+            if part == 2 and self.graph is not None:
                 self._pushed += piece.samples
                 self.graph.push(piece)
                 self._pull(container)
@@ -2240,7 +2246,7 @@ class _AudioTrack:
                 self.graph.push(piece)
                 self._pull(container)
                 continue
-            if not self.trim:  # trimmed: only the segment is kept
+            if part == 2 or not self.trim:  # trimmed: only the segment is kept
                 self._encode(container, piece)
         if self.trim and end is not None and begin >= end and self.flushed:
             self.finished = True  # past the trimmed range: nothing more to read
