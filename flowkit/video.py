@@ -2018,9 +2018,11 @@ class _AudioTrack:
     (``tempo=None``) or decoded, time-stretched by ``atempo`` and encoded (AAC; Opus in WebM).
 
     Audio is aligned on the video: input time ``origin`` (the first video frame) is output
-    time 0; earlier audio is dropped. With ``segment=(start, end)`` (seconds from ``origin``,
-    ``end`` None for the end) only that part is stretched, the rest is re-encoded unchanged,
-    or dropped with ``trim`` (the output then starts at ``start``).
+    time 0; earlier audio is dropped, and decoded audio starting later (or a gap in its
+    timestamps) is preceded by silence (copied packets keep their times). With
+    ``segment=(start, end)`` (seconds from ``origin``, ``end`` None for the end) only that
+    part is stretched, the rest is re-encoded unchanged, or dropped with ``trim`` (the output
+    then starts at ``start``).
     ``feed(container, time)`` writes the audio up to output time ``time``, so the file stays
     interleaved and memory flat.
 
@@ -2057,6 +2059,9 @@ class _AudioTrack:
         self._stretched = 0  # samples out of the atempo graph written so far
         self._after = []  # audio after the segment, waiting for the stretched tail
         self._next = Fraction(0)  # input time after the last decoded audio frame
+        # input time where the next sample routed belongs (the samples routed so far counted
+        # from the first frame's time: timestamps that jitter add no silence one by one)
+        self._position = None
         self._last = Fraction(0)  # output time reached (copy)
         self._held = []  # the packets before the first video frame's time that are kept
         self.finished = False
@@ -2216,8 +2221,15 @@ class _AudioTrack:
         rate = frame.sample_rate
         if frame.pts is None:  # no timestamp: right after the previous frame
             frame.pts, frame.time_base = round(self._next * rate), Fraction(1, rate)
-        begin = frame.pts * Fraction(frame.time_base) - self.origin  # seconds from the origin
-        self._next = begin + self.origin + Fraction(frame.samples, rate)
+        time = frame.pts * Fraction(frame.time_base)
+        at = self.origin if self._position is None else self._position
+        if time - at > max(Fraction(frame.time_base), Fraction(1, rate)):
+            self._fill(container, at, time)
+        elif self._position is None:
+            self._position = time
+        self._position += Fraction(frame.samples, rate)
+        begin = time - self.origin  # seconds from the origin
+        self._next = time + Fraction(frame.samples, rate)
         if self._end is not None and self._next > self._end:
             # the padding of the stream's last codec frame, which decoders give: not audio
             frame = _audio_slice(frame, 0, max(math.ceil((self._end - begin - self.origin) * rate), 0))
@@ -2250,6 +2262,21 @@ class _AudioTrack:
                 self._encode(container, piece)
         if self.trim and end is not None and begin >= end and self.flushed:
             self.finished = True  # past the trimmed range: nothing more to read
+
+    def _fill(self, container, start, end):
+        """Silence from input time ``start`` to ``end``, a gap in the audio's timestamps (audio
+        starting after the first video frame, a stretch lost from a recording), in pieces of
+        at most a second: the samples are encoded one after the other, so without it the
+        audio after a gap played that much early (a whole second where the audio started a
+        second after the video, though copied audio keeps its place)."""
+        context = self.in_stream.codec_context
+        rate = context.sample_rate
+        at, stop = round(start * rate), round(end * rate)
+        while at < stop:
+            silence = _silence(context, min(stop - at, rate))
+            silence.pts, silence.time_base = at, Fraction(1, rate)
+            at += silence.samples
+            self._route(container, silence)
 
     def _pull(self, container):
         """Encode what the atempo graph gives, up to the segment's exact length once known;

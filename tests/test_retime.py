@@ -599,6 +599,23 @@ def test_audio_re_encoded_at_speed_one_is_not_moved_by_silence(tmp_path, suffix,
     assert abs(click_time(out) - (0.3 - start)) < 0.001
 
 
+@pytest.mark.parametrize("suffix, options, click, within", [
+    (".mp4", {"factor": 2, "audio": "stretch"}, 0.3, 0.001),
+    (".webm", {"factor": 2}, 0.3, 0.001),
+    (".mp4", {"segment": (0.125, 0.5), "trim": True}, 0.175, 0.001),
+    (".mp4", {"speed": 0.5}, 0.6, 0.02),  # atempo's search drifts in the silence before it
+])
+def test_re_encoded_audio_starting_after_the_video_keeps_its_place(tmp_path, suffix, options,
+                                                                   click, within):
+    # the audio starts 0.2 s after the first frame: re-encoded, its samples were written from
+    # 0 on, the click 0.2 s early (copied packets keep their times); the gap is silence now
+    src = write_av_clip(tmp_path / "in.mp4", 0, (Fraction(1, 5), Fraction(1, 2)),
+                        Fraction(3, 10))
+    out = tmp_path / f"out{suffix}"
+    flowkit.retime(src, out, method="blend", progress=False, **options)
+    assert abs(click_time(out) - click) < within
+
+
 def test_cli_scene_options_exclude_each_other(tmp_path, clip):
     # whichever came last won silently
     status, _, err = run_cli("retime", clip, tmp_path / "a.mp4", "--factor", "2",
