@@ -1172,7 +1172,8 @@ def _chunks(src, chunk_frames, align=1, tail=2):
 
     container, stream = open_input(src)
     try:
-        packets = [(p.pts, p.is_keyframe) for p in container.demux(stream) if p.pts is not None]
+        packets = [(p.pts, p.is_keyframe) for p in container.demux(stream)
+                   if p.pts is not None and not p.is_discard]  # discarded: not shown (MP4)
         base = Fraction(stream.time_base)
     finally:
         container.close()

@@ -914,13 +914,16 @@ def grid_timing(info):
 def frame_times(path):
     """The times of a video file's frames in seconds from the first one, as :func:`decode` (and
     ``iter_frames(timestamps=True)``) gives them, read from the demuxed packets without decoding
-    (a timestamp not after the one before moves one frame period after it, as there): the
+    (a timestamp not after the one before moves one frame period after it, as there; packets
+    an MP4 edit list starts after, which FFmpeg decodes but does not show, are no frames): the
     frames of a chunked ``flowkit.batch`` flow job, whose parts are joined after the fact.
     ValueError for a packet without a timestamp (its place is known only by decoding)."""
     container, stream = open_input(path)
     try:
         stamps = []
         for packet in container.demux(stream):
+            if packet.is_discard:  # before an MP4 edit list's start: decoded, never shown
+                continue
             if packet.pts is None:
                 if packet.size:  # the demuxer's empty flush packet has none
                     raise ValueError(f"path: {path} holds video packets without a timestamp")

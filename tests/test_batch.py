@@ -361,6 +361,39 @@ def test_flow_job_in_three_chunks_is_identical(client, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["long.mp4"]  # parts removed
 
 
+def cut_with_an_edit_list(src, dst, frames):
+    """``src``'s packets remuxed into an MP4 whose edit list starts ``frames`` frames in, as
+    ``ffmpeg -ss T -c copy`` cuts between keyframes: those frames decode but are not shown."""
+    with av.open(str(src)) as given, av.open(str(dst), "w") as cut:
+        stream = given.streams.video[0]
+        out = cut.add_stream_from_template(stream)
+        shift = round(frames / (stream.average_rate * stream.time_base))
+        for packet in given.demux(stream):
+            if packet.size:  # not the demuxer's empty flush packet
+                packet.pts, packet.dts, packet.stream = packet.pts - shift, packet.dts - shift, out
+                cut.mux(packet)
+    return dst
+
+
+def test_a_file_cut_with_an_edit_list_is_timed_by_its_shown_frames(client, tmp_path):
+    # the 3 frames before the edit list's start were counted as frames from their packets:
+    # frame_times gave 30 times for 27 frames, 3 frames off, and the chunked flow job failed
+    # ("the chunks hold 26 flow pictures, its packets 30 frames"); _chunks counted them too
+    from flowkit.video import frame_times
+
+    clip = cut_with_an_edit_list(make_video(tmp_path / "long.mp4", frames=30, gop=6, bframes=2),
+                                 tmp_path / "cut.mp4", 3)
+    times = [t for t, _ in flowkit.iter_frames(clip, timestamps=True)]
+    assert len(times) == 27 and frame_times(clip) == [t - times[0] for t in times]
+    # keyframes on frames 3, 9, 15 and 21: cut at 15 (at 9 and 21 when 3 more were counted)
+    assert _batch._chunks(clip, 10) == [(0, Fraction(5, 8)), (Fraction(5, 8), None)]
+    whole = flowkit.batch("flow", [clip], tmp_path / "whole", scheduler=client, progress=False)
+    report = flowkit.batch("flow", [clip], tmp_path / "out", scheduler=client, chunk_frames=10,
+                           progress=False)
+    assert whole.ok and report.ok and report.frames == whole.frames == 26, report.failed
+    assert same_video(tmp_path / "out" / "cut.mp4", tmp_path / "whole" / "cut.mp4")
+
+
 @pytest.mark.filterwarnings("ignore::flowkit.video.DamagedVideoWarning")
 def test_chunks_of_a_video_whose_first_keyframe_is_damaged_match_the_whole(client, tmp_path):
     # the chunks were cut in seconds from the first packet, the parts count from the first
