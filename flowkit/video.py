@@ -209,21 +209,45 @@ def _rotation(degrees):
     return int(round((degrees or 0) / 90.0)) % 4 * 90
 
 
+# how far into a file FFmpeg reads for a video's pixel format when its first 5 s hold none
+PROBE_SECONDS = 600
+
+
 def open_input(path):
     """Open a video file with PyAV: ``(container, video stream)``; errors name ``path``.
 
     Raises FileNotFoundError for a missing file and ValueError for a file that is not a
     video FFmpeg can read, or not a regular file (a FIFO, a device).
     """
-    import av
-
     check_path("path", path)
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"path: no such video file or image folder: {path}")
     refuse_special_input(path, "a video file", f"path: {path}")  # opened more than once
+    container, stream = _open_video(path)
+    if stream.codec_context is not None and stream.codec_context.format is None:
+        # FFmpeg learns the pixel format from the first frames it reads within 5 s of the
+        # start: a video starting 10 s after its audio had none ('unknown codec or damaged
+        # headers'), though it decodes; read further
+        container.close()
+        container, stream = _open_video(path, {"analyzeduration": str(PROBE_SECONDS * 10**6)})
+    if stream.codec_context is None or stream.codec_context.format is None:
+        container.close()
+        raise ValueError(f"path: cannot decode the video stream of {path} (unknown codec or "
+                         f"damaged headers)")
+    # slice threads, not frame threads: with frame threading FFmpeg drops the error of a
+    # file that is cut or damaged part way, and decoding just ends early (a truncated clip
+    # would be retimed in part with exit code 0); decoding time was the same on the shared clips
+    stream.thread_type = "SLICE"
+    return container, stream
+
+
+def _open_video(path, options=None):
+    """``(container, video stream)`` of ``path`` opened with the demuxer ``options``."""
+    import av
+
     try:
-        container = av.open(str(path), "r")
+        container = av.open(str(path), "r", options=options)
     except (av.FFmpegError, UnicodeDecodeError) as exc:
         raise ValueError(f"path: cannot open {path} as a video ({_av_message(exc)})") from None
     # an attached picture (cover art of an MP4, M4A or MKV) is a video stream of one image
@@ -234,16 +258,7 @@ def open_input(path):
         only = " (only an attached picture: cover art)" if container.streams.video else ""
         container.close()
         raise ValueError(f"path: {path} holds no video stream{only}")
-    stream = moving[0]
-    if stream.codec_context is None or stream.codec_context.format is None:
-        container.close()
-        raise ValueError(f"path: cannot decode the video stream of {path} (unknown codec or "
-                         f"damaged headers)")
-    # slice threads, not frame threads: with frame threading FFmpeg drops the error of a
-    # file that is cut or damaged part way, and decoding just ends early (a truncated clip
-    # would be retimed in part with exit code 0); decoding time was the same on the shared clips
-    stream.thread_type = "SLICE"
-    return container, stream
+    return container, moving[0]
 
 
 def is_attached_picture(stream):

@@ -616,6 +616,16 @@ def test_re_encoded_audio_starting_after_the_video_keeps_its_place(tmp_path, suf
     assert abs(click_time(out) - click) < within
 
 
+def test_a_video_starting_10_s_after_its_audio_is_read(tmp_path):
+    # FFmpeg learns the pixel format from the frames it reads in the first 5 s: here only
+    # audio, and the file was refused as 'unknown codec or damaged headers'
+    src = write_av_clip(tmp_path / "in.mp4", 10, (0, Fraction(21, 2)), Fraction(41, 4))
+    assert probe_video(src).pix_fmt == "yuv420p"
+    out = tmp_path / "out.mp4"
+    report = flowkit.retime(src, out, factor=2, method="blend", progress=False)
+    assert report.frames == 24 and abs(click_time(out) - 0.25) < 0.001
+
+
 def test_cli_scene_options_exclude_each_other(tmp_path, clip):
     # whichever came last won silently
     status, _, err = run_cli("retime", clip, tmp_path / "a.mp4", "--factor", "2",
