@@ -682,8 +682,9 @@ def cmd_flow(args):
     if args.frame1 is None:
         return _flow_video(args)
     first = Path(args.frame0)
-    if first.is_file() and first.suffix.lower() in VIDEO_EXTENSIONS:
-        # named by its extension, not opened: text.mp4 is no video, and was called one
+    if not first.is_dir() and first.suffix.lower() in VIDEO_EXTENSIONS:
+        # named by its extension, not opened: text.mp4 is no video, and was called one; a
+        # missing one too (it was 'nothing to write: give -o OUT.flo' or 'no such image file')
         raise UsageError(f"FRAME1: {args.frame1}: a second input is for a pair of images, and FRAME0 "
                          f"{first} has a video extension ({first.suffix}): give a video alone with "
                          "--video OUT.mp4 and/or --flo-dir DIR")

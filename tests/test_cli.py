@@ -1965,6 +1965,21 @@ def test_flow_of_a_video_with_a_second_input_names_the_video_flags(tmp_path):
                                           f"and FRAME0 {text} has a video extension (.mp4): ")
 
 
+@pytest.mark.parametrize("extra", [[], ["-o", "x.flo"]])
+def test_flow_of_a_missing_video_with_a_second_input_names_the_video_flags(tmp_path, capsys, extra):
+    # 'flowkit flow missing.mp4 out.mp4' said 'nothing to write: give -o OUT.flo and/or --png
+    # OUT.png', and with -o 'FRAME0: no such image file: missing.mp4': only an existing video
+    # got the message naming --video
+    missing, second = tmp_path / "missing.mp4", tmp_path / "out.mp4"
+    args = ["flow", str(missing), str(second)] + [str(tmp_path / a) if a.endswith(".flo") else a
+                                                  for a in extra]
+    assert main(args) == 2
+    assert usage_error_line(capsys.readouterr().err) == (
+        f"FRAME1: {second}: a second input is for a pair of images, and FRAME0 {missing} has a "
+        "video extension (.mp4): give a video alone with --video OUT.mp4 and/or --flo-dir DIR")
+    assert sorted(tmp_path.iterdir()) == []
+
+
 def test_predict_reports_the_context_auto_chose(tmp_path, capsys):
     # steady motion with jittery frame times (x = 0, 2.6, 3.8, 6.2 px): the hindcast prefers
     # the average of the older pairs, and the summary says so
