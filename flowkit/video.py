@@ -1463,6 +1463,39 @@ def _fraction(name, value):
     return value
 
 
+# encoders' own limits on the rate (FFmpeg 7's, libvpx's and SVT-AV1's; measured with PyAV 18):
+# past them the first frame failed with 'cannot write 16x16 yuv420p video' (blaming the size)
+_MAX_TIME_BASE_DENOMINATOR = {"libvpx": 10**9, "libvpx-vp9": 10**9, "mpeg4": 65535}
+_MAX_FPS = {"libsvtav1": 240}
+
+
+def _check_rate(suffix, codec, fps, time_base, given_time_base):
+    """``VideoWriter``'s ``fps`` and ``time_base`` within what ``codec`` and the container of
+    ``suffix`` take (ValueError naming ``time_base`` if given, else ``fps``, whose inverse it
+    is). An MP4/MOV track counts time in 1/T s, T being ``time_base``'s denominator doubled
+    until at least 10000, and stores each frame's duration in 32 bits: a longer frame failed
+    only when the file was finished (x264), after all the encoding."""
+    top = _MAX_TIME_BASE_DENOMINATOR.get(codec)
+    if top is not None and time_base.denominator > top:
+        if given_time_base:
+            raise ValueError(f"time_base: expected at least 1/{top} s for {codec}, got {time_base}")
+        raise ValueError(f"fps: expected at most {top} for {codec} (its time base, 1 / fps, is "
+                         f"at least 1/{top} s), got {fps}")
+    if codec in _MAX_FPS and fps > _MAX_FPS[codec]:
+        raise ValueError(f"fps: expected at most {_MAX_FPS[codec]} for {codec}, got {fps}")
+    if suffix in FASTSTART_CONTAINERS:
+        scale = time_base.denominator
+        while scale < 10000:
+            scale *= 2
+        if scale / fps > MAX_RATIONAL:
+            longest = (f"{MAX_RATIONAL / scale:g} s ({MAX_RATIONAL} units of 1/{scale} s, the "
+                       f"time scale of a {suffix} track for this time base)")
+            name = "time_base" if given_time_base else "fps"
+            raise ValueError(f"{name}: expected frames of at most {longest}, got fps {fps} "
+                             f"(frames of {float(1 / fps):g} s)" +
+                             (f" with time_base {time_base}" if given_time_base else ""))
+
+
 def _check_tags(name, tags):
     """``VideoWriter``'s ``metadata`` and ``stream_metadata``: None or a dict of strings."""
     if tags is None:
@@ -1566,7 +1599,11 @@ class VideoWriter:
         :meth:`write` is given its time (give ``Fraction(24000, 1001)`` for NTSC film rates; a
         float is taken as the nearest fraction with denominator <= 1001000). Its numerator and
         denominator, and ``time_base``'s, are at most ``2**31 - 1``, FFmpeg's rationals (else
-        ValueError).
+        ValueError), within the encoder's range (libvpx/libvpx-vp9 at most 1e9 fps, mpeg4
+        65535, libsvtav1 240; ``time_base`` likewise at least 1/1e9 and 1/65535 s) and, in
+        .mp4/.m4v/.mov/.3gp, a frame lasts at most ``2**31 - 1`` units of the track's time
+        scale (``time_base``'s denominator doubled up to >= 10000: 131071 s at ``1 / fps``
+        with an integer period); else ValueError at construction.
     codec : str, optional
         An FFmpeg encoder (``"libx264"``, ``"libx265"``, ``"libvpx-vp9"``, ``"libsvtav1"``,
         ``"mpeg4"``, ``"mjpeg"``, ``"ffv1"`` lossless) or a FourCC that names one (``"mp4v"``,
@@ -1671,6 +1708,8 @@ class VideoWriter:
         if self.path.suffix.lower() in FRAME_RATE_CONTAINERS:
             self.time_base = 1 / self.fps
         self.codec = writer_codec(self.path, codec)
+        _check_rate(self.path.suffix.lower(), self.codec, self.fps, self.time_base,
+                    time_base is not None and self.path.suffix.lower() not in FRAME_RATE_CONTAINERS)
         self.crf = None if crf is None else check_crf(crf, self.codec)
         self.pix_fmt = pix_fmt
         self._even_size = {}  # depth -> whether fit pads (fit)

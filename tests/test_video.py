@@ -477,6 +477,20 @@ def test_bad_frames(tmp_path):
           for fps in (1e-7, 1e300, 2**31, Fraction(1, 10**30), Fraction(10**12 + 1, 10**12))],
         ("a.mp4", 30, {"time_base": Fraction(1, 2**31)}, ValueError,
          r"time_base: expected a ratio of integers up to 2147483647 .*, got 1/2147483648$"),
+        # past the encoder's or the container's limits: x264's MP4 failed only when closed,
+        # after the encoding; VP9, MPEG-4 and SVT-AV1 blamed the size ('cannot write 16x16')
+        ("a.mp4", 1e-6, {}, ValueError, r"fps: expected frames of at most 131072 s \(2147483647 "
+         r"units of 1/16384 s, the time scale of a \.mp4 track for this time base\), got fps "
+         r"1/1000000 \(frames of 1e\+06 s\)$"),
+        ("a.mov", Fraction(1, 300000), {"time_base": Fraction(1, 10000)}, ValueError,
+         r"time_base: expected frames of at most 214748 s .* with time_base 1/10000$"),
+        ("a.webm", 10**9 + 1, {}, ValueError, r"fps: expected at most 1000000000 for libvpx-vp9 "
+         r"\(its time base, 1 / fps, is at least 1/1000000000 s\)"),
+        ("a.webm", 30, {"time_base": Fraction(1, 10**9 + 1)}, ValueError,
+         r"time_base: expected at least 1/1000000000 s for libvpx-vp9, got 1/1000000001$"),
+        ("a.avi", 100000, {"codec": "mpeg4"}, ValueError, r"fps: expected at most 65535 for mpeg4"),
+        ("a.mkv", 241, {"codec": "libsvtav1"}, ValueError,
+         r"fps: expected at most 240 for libsvtav1, got 241$"),
         # FFmpeg picks the container by the extension: with a codec it said only "Could not
         # determine output format", at the first frame
         ("a.xyz", 30, {}, ValueError, r"path: .*a\.xyz: FFmpeg has no container for the extension "
@@ -508,6 +522,20 @@ def test_writer_rejects_bad_arguments(tmp_path, name, fps, kwargs, error, match)
     with pytest.raises(error, match=match):
         VideoWriter(tmp_path / name, fps, **kwargs)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_takes_the_limits_of_its_rate_checks(tmp_path):
+    # just inside _check_rate's limits the files are written: the checks are the encoders' and
+    # the container's own limits, not stricter
+    frame = np.zeros((16, 16, 3), np.uint8)
+    for name, fps, kwargs in (("a.mp4", Fraction(1, 131071), {}),
+                              ("b.mov", Fraction(1, 214748), {"time_base": Fraction(1, 10000)}),
+                              ("c.webm", 10**9, {}), ("d.avi", 65535, {"codec": "mpeg4"}),
+                              ("e.mkv", 240, {"codec": "libsvtav1"})):
+        with VideoWriter(tmp_path / name, fps, **kwargs) as writer:
+            writer.write(frame)
+            writer.write(frame)
+        assert len(list(iter_frames(tmp_path / name))) == 2, name
 
 
 def test_writer_takes_a_codec_name_as_the_encoder_ffmpeg_picks(tmp_path, capfd):
