@@ -382,6 +382,10 @@ class BatchReport:
         Input path -> the messages of the :class:`~flowkit.video.DamagedVideoWarning` its
         task raised (a damaged file that still decoded), for the inputs done by this run that
         have any; ``flowkit batch`` prints them as ``flowkit: warning: ...`` lines.
+    retried : dict
+        Input path -> the times its tasks ran again after a failure (``retries`` spent, or a
+        worker lost while running one), for the inputs done by this run that needed any
+        (their outputs are complete); ``flowkit batch``'s summary line counts them.
     """
 
     done: list
@@ -394,6 +398,7 @@ class BatchReport:
     warnings: dict = dataclasses.field(default_factory=dict)
     alpha: list = dataclasses.field(default_factory=list)
     padded: dict = dataclasses.field(default_factory=dict)
+    retried: dict = dataclasses.field(default_factory=dict)
 
     @property
     def ok(self):
@@ -903,7 +908,7 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
     todo = [(src, dst) for src, dst in zip(files, paths) if dst not in skipped]
 
     _remove_temporaries(paths)  # left by a killed worker or an interrupted earlier run
-    frames, done, failed, warned, dashboard = 0, [], {}, {}, None
+    frames, done, failed, warned, dashboard, retried = 0, [], {}, {}, None, {}
     owned, submitted = [], []  # what this run started and must close; its futures
     created = None  # the output folder this run made
     try:
@@ -920,9 +925,11 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
                                                 and sys.stderr.isatty())
             if (shown if announce is None else announce) and dashboard:
                 print(f"flowkit batch: Dask dashboard at {dashboard}", file=sys.stderr)
+            owners = {}  # task key -> its input
             frames, done, failed, warned = _run(client, spec, todo, threads, retries,
                                                 chunk_frames, cuts, job_options, progress,
-                                                submitted)
+                                                submitted, owners)
+            retried = _retried(client, owners, retries, done, todo)
     finally:
         try:
             _stop(owned, submitted, paths)
@@ -952,7 +959,8 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
                 padded[src] = written
     return BatchReport(done=done, failed=failed, skipped=skipped, frames=frames,
                        seconds=time.perf_counter() - start, dashboard=dashboard,
-                       not_written=not_written, warnings=warned, alpha=alpha, padded=padded)
+                       not_written=not_written, warnings=warned, alpha=alpha, padded=padded,
+                       retried=retried)
 
 
 def _padded_size(src, dst):
@@ -1080,8 +1088,10 @@ def _remove_temporaries(paths):
             path.unlink(missing_ok=True)
 
 
-def _run(client, spec, todo, threads, retries, chunk_frames, cuts, options, progress, submitted):
-    """Submit the tasks (each future appended to ``submitted``) and collect the results."""
+def _run(client, spec, todo, threads, retries, chunk_frames, cuts, options, progress, submitted,
+         owners):
+    """Submit the tasks (each future appended to ``submitted``, its key -> its input put in
+    ``owners``) and collect the results."""
     from distributed import as_completed
 
     from .cli import _one_line
@@ -1114,6 +1124,7 @@ def _run(client, spec, todo, threads, retries, chunk_frames, cuts, options, prog
                                    needs, retries=retries, pure=False)
             submitted.extend(pieces + [future])
         futures[future] = (src, dst)
+        owners.update((task.key, str(src)) for task in submitted if task.key not in owners)
     frames, done = 0, []
     # one step per task, a chunk's part and a join too: a chunked long video moves the bar
     tasks = list(submitted)
@@ -1145,6 +1156,32 @@ def _run(client, spec, todo, threads, retries, chunk_frames, cuts, options, prog
     failed, warned = ({src: found[src] for src in sources if src in found}
                       for found in (failed, warned))
     return frames, done, failed, warned
+
+
+def _retried(client, owners, retries, done, todo):
+    """Input -> the times its tasks ran again after a failure (Dask's ``retries`` spent, and
+    reruns after their worker died), for the inputs in ``done``; asked of the scheduler while
+    the futures are held ({} where it cannot tell: another distributed's scheduler)."""
+    def reruns(dask_scheduler, keys, retries):  # run on the scheduler, pickled by value
+        found = {}
+        for key in keys:
+            task = dask_scheduler.tasks.get(key)
+            if task is not None:
+                found[key] = retries - task.retries + task.suspicious
+        return found
+
+    if not owners:
+        return {}
+    try:
+        counts = client.run_on_scheduler(reruns, keys=list(owners), retries=retries)
+    except Exception:  # noqa: BLE001 - a report line is not worth failing the run
+        return {}
+    finished = {str(src) for src, dst in todo if dst in done}
+    retried = {}
+    for key, count in counts.items():
+        if count and owners[key] in finished:
+            retried[owners[key]] = retried.get(owners[key], 0) + count
+    return {str(src): retried[str(src)] for src, _ in todo if str(src) in retried}
 
 
 def _as_given(src, dst, parts=()):

@@ -1881,7 +1881,10 @@ def cmd_batch(args):
     skipped = f", {len(report.skipped)} skipped (exist)" if report.skipped else ""
     rate = report.frames / report.seconds if report.seconds else 0.0
     files = "file" if len(report.done) == 1 else "files"
-    print(f"{args.job}: {len(report.done)} {files} done, {len(report.failed)} failed{skipped}; "
+    # done, but a task of theirs failed first (--retries spent, or a worker lost)
+    retried = f" ({len(report.retried)} after a failed try)" if report.retried else ""
+    print(f"{args.job}: {len(report.done)} {files} done{retried}, {len(report.failed)} failed"
+          f"{skipped}; "
           f"{report.frames} frames in {report.seconds:.1f} s ({rate:.1f} frames/s) -> {args.output}")
     return 0 if report.ok else 1
 
