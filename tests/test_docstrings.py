@@ -137,3 +137,22 @@ def test_a_function_taking_parameters_documents_what_it_raises(qualname):
             or SAME_AS.search(doc or "")):  # a report's fields; DIS: dis's errors
         return
     assert section(doc, "Raises"), f"{qualname}: no Raises section"
+
+
+# the training entry points a Python user calls (what flowkit train MODEL runs), outside
+# flowkit.models' __all__ and importing torch: they had a line of prose and no sections
+TRAINING = ("flowkit.models.train.train_interp_refine", "flowkit.models.train.train_colorize",
+            "flowkit.models.train_gan.train_predict_gan",
+            "flowkit.models.train_text2video.train_text2video")
+
+
+@pytest.mark.parametrize("qualname", TRAINING)
+def test_training_entry_points_document_parameters_returns_and_raises(qualname):
+    pytest.importorskip("torch")
+    module, name = qualname.rsplit(".", 1)
+    obj = getattr(importlib.import_module(module), name)
+    assert documented_names(obj) == signature_names(obj), (
+        f"{qualname}: the docstring documents {documented_names(obj)}, the signature takes "
+        f"{signature_names(obj)}")
+    doc = inspect.getdoc(obj)
+    assert section(doc, "Returns") and section(doc, "Raises"), qualname

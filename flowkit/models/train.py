@@ -658,7 +658,75 @@ def train_interp_refine(data, out, *, epochs=10, crop=128, batch=16, lr=1e-3, de
                         command="", progress=True, log=print):
     """What ``flowkit train interp-refine`` runs: sample triplets from ``data``, compute (or
     load from ``cache``) the classical parts of random crops, train, write ``out`` and its
-    metadata. Returns the metadata dict."""
+    metadata.
+
+    Parameters
+    ----------
+    data : str, Path or sequence of them
+        Video files (.mp4, .avi, .mkv, .webm, .mov, .m4v), folders of such videos, or
+        folders of frames (image files, in name order).
+    out : str or Path
+        The ``.safetensors`` file to write (atomically, replacing one); its metadata goes
+        beside it as ``.json`` and a checkpoint to ``OUT.ckpt`` after each epoch.
+    epochs : int
+        Passes over the crops (>= 1).
+    crop : int
+        Side of the square crops, in pixels of the shrunk frames.
+    batch : int
+        Crops per optimisation step (>= 1).
+    lr : float
+        Adam's learning rate (> 0), decayed to ``lr / 20`` on a cosine over the run.
+    device : str
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    resume : str or Path, optional
+        A checkpoint ``OUT.ckpt`` of this same run (same data, seed and options; see
+        :func:`read_checkpoint`) to continue from; checked before any work.
+    seed : int
+        Seeds the sampling of triplets and crops, the initial weights and the order of the batches.
+    triplets : int
+        About how many triplets (three frames, the outer two 2, 4 or 8 frames apart) to
+        sample over the sources.
+    per_triplet : int
+        Random crops of each triplet.
+    shrink : int
+        The frames are shrunk by this factor (area averaging) before cropping.
+    threads : int
+        torch's CPU threads for the run (>= 1); the caller's count is restored after.
+    cache : str or Path, optional
+        Where the crops' classical inputs (flows, warped frames, occlusion masks) are cached
+        (default ``OUT.cache.pt``), reused when made from the same files (paths, sizes,
+        times), seed and crop options.
+    command : str
+        The command line recorded in the metadata (``flowkit train`` passes its own).
+    progress : bool
+        Progress bars on stderr.
+    log : callable or None
+        Called with each progress line (a str: the crops made or loaded, each epoch's mean
+        losses); default ``print``; None: no lines.
+
+    Returns
+    -------
+    dict
+        The metadata written beside ``out``: ``model``, ``training_data``, ``command``,
+        ``crops``, ``epochs``, ``losses`` (the mean loss of each epoch),
+        ``wall_seconds``, ``threads``, ``num_params``, ``file_size`` (bytes), ``sha256``.
+
+    Raises
+    ------
+    FileNotFoundError
+        A path of ``data`` that does not exist, a missing folder for ``out``, or a ``resume``
+        checkpoint that does not exist.
+    IsADirectoryError
+        ``out`` is a folder.
+    TypeError
+        ``epochs``, ``batch`` or ``threads`` not an integer, ``lr`` not a real number.
+    ValueError
+        ``epochs``, ``batch`` or ``threads`` below 1, ``lr`` not > 0, an unknown ``device`` (or
+        a CUDA one without a CUDA build of torch and a GPU), a ``resume`` checkpoint of
+        another run or model, or, naming ``data``: an image file among the sources (a single
+        image holds no triplet), a folder with neither video nor image files, or no triplet
+        of at least ``crop`` x ``crop`` pixels with motion.
+    """
     def make_crops(sources, rng):
         found = sample_triplets(sources, count=triplets, shrink=shrink, rng=rng)
         return crops_from_triplets(found, crop=crop, per_triplet=per_triplet, rng=rng)
@@ -723,7 +791,73 @@ def train_colorize(data, out, *, epochs=10, crop=128, batch=16, lr=1e-3, device=
                    resume=None, seed=0, frames=240, per_frame=4, shrink=2, threads=2, cache=None,
                    command="", progress=True, log=print):
     """What ``flowkit train colorize`` runs: sample colour frames from ``data``, random crops
-    of their luma and chroma, train luma -> chroma, write ``out`` and its metadata."""
+    of their luma and chroma, train luma -> chroma, write ``out`` and its metadata.
+
+    Parameters
+    ----------
+    data : str, Path or sequence of them
+        Video files (.mp4, .avi, .mkv, .webm, .mov, .m4v), folders of such videos, or
+        folders of frames (image files, in name order).
+    out : str or Path
+        The ``.safetensors`` file to write (atomically, replacing one); its metadata goes
+        beside it as ``.json`` and a checkpoint to ``OUT.ckpt`` after each epoch.
+    epochs : int
+        Passes over the crops (>= 1).
+    crop : int
+        Side of the square crops, in pixels of the shrunk frames.
+    batch : int
+        Crops per optimisation step (>= 1).
+    lr : float
+        Adam's learning rate (> 0), decayed to ``lr / 20`` on a cosine over the run.
+    device : str
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    resume : str or Path, optional
+        A checkpoint ``OUT.ckpt`` of this same run (same data, seed and options; see
+        :func:`read_checkpoint`) to continue from; checked before any work.
+    seed : int
+        Seeds the sampling of crops, the initial weights and the order of the batches.
+    frames : int
+        About how many frames to sample, spread evenly over the sources (nearly gray ones
+        skipped).
+    per_frame : int
+        Random crops of each frame.
+    shrink : int
+        The frames are shrunk by this factor (area averaging) before cropping.
+    threads : int
+        torch's CPU threads for the run (>= 1); the caller's count is restored after.
+    cache : str or Path, optional
+        Where the crops are cached (default ``OUT.cache.pt``), reused when made from the
+        same files (paths, sizes, times), seed and crop options.
+    command : str
+        The command line recorded in the metadata (``flowkit train`` passes its own).
+    progress : bool
+        Progress bars on stderr.
+    log : callable or None
+        Called with each progress line (a str: the crops made or loaded, each epoch's mean
+        losses); default ``print``; None: no lines.
+
+    Returns
+    -------
+    dict
+        The metadata written beside ``out``: ``model``, ``training_data``, ``command``,
+        ``crops``, ``epochs``, ``losses`` (the mean L1 chroma loss of each epoch),
+        ``wall_seconds``, ``threads``, ``num_params``, ``file_size`` (bytes), ``sha256``.
+
+    Raises
+    ------
+    FileNotFoundError
+        A path of ``data`` that does not exist, a missing folder for ``out``, or a ``resume``
+        checkpoint that does not exist.
+    IsADirectoryError
+        ``out`` is a folder.
+    TypeError
+        ``epochs``, ``batch`` or ``threads`` not an integer, ``lr`` not a real number.
+    ValueError
+        ``epochs``, ``batch`` or ``threads`` below 1, ``lr`` not > 0, an unknown ``device`` (or
+        a CUDA one without a CUDA build of torch and a GPU), a ``resume`` checkpoint of
+        another run or model, or, naming ``data``: a folder with neither video nor image
+        files, or no colour frame of at least ``crop`` x ``crop`` pixels.
+    """
     from .colorize import Colorize
 
     def make_crops(sources, rng):

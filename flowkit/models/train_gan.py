@@ -128,8 +128,86 @@ def train_predict_gan(data, out, *, epochs=4, crop=48, batch=12, lr=1e-3, device
     from ``cache``) the classical predictions (``flowkit.predict`` with the options ``base``,
     default :data:`BASE`) of random crops, train generator and discriminator on
     ``pixel_loss`` (``"l2"`` or ``"l1"``) + GDL + adversarial, write the generator's weights
-    to ``out`` with metadata (``base`` and ``pixel_loss`` included). Returns the metadata
-    dict."""
+    to ``out`` with metadata (``base`` and ``pixel_loss`` included).
+
+    Parameters
+    ----------
+    data : str, Path or sequence of them
+        Video files (.mp4, .avi, .mkv, .webm, .mov, .m4v), folders of such videos, or
+        folders of frames (image files, in name order).
+    out : str or Path
+        The ``.safetensors`` file to write (atomically, replacing one); its metadata goes
+        beside it as ``.json`` and a checkpoint to ``OUT.ckpt`` after each epoch.
+    epochs : int
+        Passes over the crops (>= 1).
+    crop : int
+        Side of the square crops, in pixels of the shrunk frames.
+    batch : int
+        Crops per optimisation step (>= 1).
+    lr : float
+        Adam's learning rate (> 0), decayed to ``lr / 20`` on a cosine over the run.
+    device : str
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    resume : str or Path, optional
+        A checkpoint ``OUT.ckpt`` of this same run (same data, seed and options; see
+        :func:`flowkit.models.train.read_checkpoint`) to continue from; checked first.
+    seed : int
+        Seeds the sampling of clips and crops, the initial weights and the order of the
+        batches.
+    clips : int
+        About how many clips (the context frames and the horizon's) to sample over the
+        sources.
+    per_clip : int
+        Random crops of each clip.
+    shrink : int
+        The frames are shrunk by this factor (area averaging) before cropping.
+    threads : int
+        torch's CPU threads for the run (>= 1); the caller's count is restored after.
+    adversarial_weight : float
+        Weight of the discriminator's loss in the generator's; 0: no discriminator.
+    pixel_loss : {"l2", "l1"}
+        The generator's pixel loss, beside the gradient difference loss.
+    base : dict, optional
+        Options of :func:`flowkit.predict` for the classical predictions the generator
+        refines (``flow``, ``flow_options``, ``context``, ``average``, ``smooth``, ``scheme``,
+        ``n_iter``, ``speed_spread``, ``advect_flow``); default :data:`BASE`.
+    cache : str or Path, optional
+        Where the crops' classical predictions are cached (default ``OUT.cache.pt``),
+        reused when made from the same files (paths, sizes, times), seed and crop options.
+    command : str
+        The command line recorded in the metadata (``flowkit train`` passes its own).
+    progress : bool
+        Progress bars on stderr.
+    log : callable or None
+        Called with each progress line (a str: the crops made or loaded, each epoch's mean
+        losses); default ``print``; None: no lines.
+
+    Returns
+    -------
+    dict
+        The metadata written beside ``out``: ``model``, ``training_data``, ``command``,
+        ``crops``, ``epochs``, ``adversarial_weight``, ``pixel_loss``, ``classical_base``,
+        ``losses`` (each epoch's means: a dict of ``loss``, the pixel loss's and ``gdl``, and
+        with a discriminator ``adv`` and ``disc``), ``wall_seconds``, ``threads``,
+        ``num_params``, ``file_size`` (bytes), ``sha256``.
+
+    Raises
+    ------
+    FileNotFoundError
+        A path of ``data`` that does not exist, a missing folder for ``out``, or a ``resume``
+        checkpoint that does not exist.
+    IsADirectoryError
+        ``out`` is a folder.
+    TypeError
+        ``epochs``, ``batch`` or ``threads`` not an integer, ``lr`` not a real number.
+    ValueError
+        ``epochs``, ``batch`` or ``threads`` below 1, ``lr`` not > 0, an unknown ``device`` (or
+        a CUDA one without a CUDA build of torch and a GPU), a ``resume`` checkpoint of
+        another run or model, a ``pixel_loss`` or ``base`` option not listed above (named
+        ``--pixel-loss``, ``--base``), or, naming ``data``: an image file among the sources
+        (a single image holds no clip), a folder with neither video nor image files, or no
+        clip of enough frames of at least ``crop`` x ``crop`` pixels with motion.
+    """
     if pixel_loss not in predict_gan.PIXEL_LOSSES:
         raise ValueError(f"--pixel-loss: expected one of {', '.join(predict_gan.PIXEL_LOSSES)}, "
                          f"got {pixel_loss!r}")

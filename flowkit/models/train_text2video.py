@@ -131,7 +131,58 @@ def train_text2video(out, *, steps=3000, batch=32, lr=2e-3, adv_weight=0.02, dev
     (the generator and condition encoder) and its metadata. Returns the metadata dict.
     Before any step: ``device``, the folder of ``out`` and the checkpoint ``resume`` (the same
     model, ``seed``, ``steps``, ``batch``, ``lr`` and ``adv_weight``, unfinished) are checked
-    (:func:`flowkit.models.train.check_start`, every model's)."""
+    (:func:`flowkit.models.train.check_start`, every model's).
+
+    Parameters
+    ----------
+    out : str or Path
+        The ``.safetensors`` file to write (atomically, replacing one); its metadata goes
+        beside it as ``.json`` and a checkpoint to ``OUT.ckpt`` every 100 steps and at the end.
+    steps : int
+        Optimisation steps, each on a new batch of generated clips (>= 1).
+    batch : int
+        Clips per step (>= 1).
+    lr : float
+        Adam's learning rate (> 0) for both networks, decayed to ``lr / 20`` on a cosine.
+    adv_weight : float
+        Weight of the adversarial loss in the generator's, beside its L1 reconstruction loss.
+    device : str
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    resume : str or Path, optional
+        A checkpoint ``OUT.ckpt`` of this same run to continue from.
+    seed : int
+        Seeds the initial weights and the clips drawn.
+    threads : int
+        torch's CPU threads for the run (>= 1); the caller's count is restored after.
+    command : str
+        The command line recorded in the metadata (``flowkit train`` passes its own).
+    progress : bool
+        A progress bar on stderr.
+    log : callable or None
+        Called with a line (a str) of the mean losses every 100 steps; default ``print``;
+        None: no lines.
+
+    Returns
+    -------
+    dict
+        The metadata written beside ``out``: ``model``, ``training_data``, ``command``,
+        ``steps``, ``batch``, ``losses`` (the discriminator's, generator's and L1 means per
+        100 steps), ``wall_seconds``, ``threads``, ``num_params``, ``file_size`` (bytes),
+        ``sha256``.
+
+    Raises
+    ------
+    FileNotFoundError
+        A missing folder for ``out``, or a ``resume`` checkpoint that does not exist.
+    IsADirectoryError
+        ``out`` is a folder.
+    TypeError
+        ``steps``, ``batch`` or ``threads`` not an integer, ``lr`` not a real number.
+    ValueError
+        ``steps``, ``batch`` or ``threads`` below 1, ``lr`` not > 0, an unknown ``device`` (or
+        a CUDA one without a CUDA build of torch and a GPU), or a ``resume`` checkpoint of
+        another run or model.
+    """
     torch.manual_seed(seed)
     generator, discriminator = Text2Video(), VideoDiscriminator()
     run = {"model": "text2video-shapes", "seed": seed, "steps": steps, "batch": batch, "lr": lr,
