@@ -1467,6 +1467,11 @@ def _fraction(name, value):
 # past them the first frame failed with 'cannot write 16x16 yuv420p video' (blaming the size)
 _MAX_TIME_BASE_DENOMINATOR = {"libvpx": 10**9, "libvpx-vp9": 10**9, "mpeg4": 65535}
 _MAX_FPS = {"libsvtav1": 240}
+# seconds between frames: mpeg4 writes a frame's whole seconds since the previous one as that
+# many bits; FFmpeg refuses over 86400 with -1 (read as EPERM: 'Operation not permitted' on the
+# path) and a small frame's buffer overflowed before that (16x16 from about 86000 s: FFmpeg's
+# assertion aborted the process)
+_MAX_PERIOD = {"mpeg4": 43200}
 
 
 def _check_rate(suffix, codec, fps, time_base, given_time_base):
@@ -1483,6 +1488,9 @@ def _check_rate(suffix, codec, fps, time_base, given_time_base):
                          f"at least 1/{top} s), got {fps}")
     if codec in _MAX_FPS and fps > _MAX_FPS[codec]:
         raise ValueError(f"fps: expected at most {_MAX_FPS[codec]} for {codec}, got {fps}")
+    if codec in _MAX_PERIOD and 1 / fps > _MAX_PERIOD[codec]:
+        raise ValueError(f"fps: expected at least 1/{_MAX_PERIOD[codec]} for {codec} (a frame "
+                         f"of at most {_MAX_PERIOD[codec]} s), got {fps}")
     if suffix in FASTSTART_CONTAINERS:
         scale = time_base.denominator
         while scale < 10000:
@@ -1600,10 +1608,10 @@ class VideoWriter:
         float is taken as the nearest fraction with denominator <= 1001000). Its numerator and
         denominator, and ``time_base``'s, are at most ``2**31 - 1``, FFmpeg's rationals (else
         ValueError), within the encoder's range (libvpx/libvpx-vp9 at most 1e9 fps, mpeg4
-        65535, libsvtav1 240; ``time_base`` likewise at least 1/1e9 and 1/65535 s) and, in
-        .mp4/.m4v/.mov/.3gp, a frame lasts at most ``2**31 - 1`` units of the track's time
-        scale (``time_base``'s denominator doubled up to >= 10000: 131071 s at ``1 / fps``
-        with an integer period); else ValueError at construction.
+        65535, libsvtav1 240; mpeg4 at least 1/43200; ``time_base`` likewise at least 1/1e9
+        and 1/65535 s) and, in .mp4/.m4v/.mov/.3gp, a frame lasts at most ``2**31 - 1``
+        units of the track's time scale (``time_base``'s denominator doubled up to >= 10000:
+        131071 s at ``1 / fps`` with an integer period); else ValueError at construction.
     codec : str, optional
         An FFmpeg encoder (``"libx264"``, ``"libx265"``, ``"libvpx-vp9"``, ``"libsvtav1"``,
         ``"mpeg4"``, ``"mjpeg"``, ``"ffv1"`` lossless) or a FourCC that names one (``"mp4v"``,
@@ -1796,8 +1804,9 @@ class VideoWriter:
         time : Fraction or number, optional
             Presentation time in seconds from the start of the file, a finite real number
             (TypeError, ValueError otherwise), rounded to ``time_base``
-            and later than the previous frame's (ValueError otherwise). Default: ``k / fps``
-            for the k-th frame written.
+            and later than the previous frame's (ValueError otherwise; for mpeg4 also at most
+            43200 s later, or than 0 for the first frame). Default: ``k / fps`` for the k-th
+            frame written.
 
         Returns
         -------
@@ -1813,7 +1822,7 @@ class VideoWriter:
         ValueError
             ``frame`` of another shape than ``(H, W, 3)``, ``(H, W)`` or ``(H, W, 1)``, or of
             another size than the first frame; ``time`` not finite or not after the previous
-            frame's; a closed writer.
+            frame's (for mpeg4, or more than 43200 s after it); a closed writer.
         """
         if self.closed:
             raise ValueError(f"{self.path}: write to a closed VideoWriter")
@@ -1841,6 +1850,11 @@ class VideoWriter:
             self._time = time  # later, but on the slot of the frame before: one frame per slot
             self.dropped += 1
             return False
+        period = _MAX_PERIOD.get(self.codec)
+        if period is not None and time - (self._time or 0) > period:
+            raise ValueError(f"time: expected at most {period} s after the previous frame's "
+                             f"{float(self._time or 0):g} s for {self.codec}, got "
+                             f"{float(time):g} s")
         if pts < 0 or (self._pts is not None and pts <= self._pts):
             expected = ">= 0 s" if self._pts is None else \
                 f"after the previous frame's {float(self._pts * self.time_base):g} s"

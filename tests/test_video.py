@@ -489,6 +489,10 @@ def test_bad_frames(tmp_path):
         ("a.webm", 30, {"time_base": Fraction(1, 10**9 + 1)}, ValueError,
          r"time_base: expected at least 1/1000000000 s for libvpx-vp9, got 1/1000000001$"),
         ("a.avi", 100000, {"codec": "mpeg4"}, ValueError, r"fps: expected at most 65535 for mpeg4"),
+        # a frame of over a day: FFmpeg's mpeg4 returned -1, a PermissionError naming the path,
+        # or at 16x16 from about 86000 s aborted the process (see the test below)
+        ("a.avi", Fraction(1, 43201), {"codec": "mpeg4"}, ValueError,
+         r"fps: expected at least 1/43200 for mpeg4 \(a frame of at most 43200 s\), got 1/43201$"),
         ("a.mkv", 241, {"codec": "libsvtav1"}, ValueError,
          r"fps: expected at most 240 for libsvtav1, got 241$"),
         # FFmpeg picks the container by the extension: with a codec it said only "Could not
@@ -531,11 +535,35 @@ def test_writer_takes_the_limits_of_its_rate_checks(tmp_path):
     for name, fps, kwargs in (("a.mp4", Fraction(1, 131071), {}),
                               ("b.mov", Fraction(1, 214748), {"time_base": Fraction(1, 10000)}),
                               ("c.webm", 10**9, {}), ("d.avi", 65535, {"codec": "mpeg4"}),
+                              ("f.avi", Fraction(1, 43200), {"codec": "mpeg4"}),
                               ("e.mkv", 240, {"codec": "libsvtav1"})):
         with VideoWriter(tmp_path / name, fps, **kwargs) as writer:
             writer.write(frame)
             writer.write(frame)
         assert len(list(iter_frames(tmp_path / name))) == 2, name
+
+
+def test_writer_refuses_an_mpeg4_frame_long_after_the_previous(tmp_path):
+    # FFmpeg's mpeg4 encoder writes the whole seconds between frames as that many bits: a 16x16
+    # frame 86300 s after the previous overflowed its buffer and an assertion aborted Python
+    # (in a subprocess: without the check this test's process would die)
+    script = (
+        "import numpy as np\n"
+        "from flowkit.video import VideoWriter\n"
+        "frame = np.zeros((16, 16, 3), np.uint8)\n"
+        f"with VideoWriter({str(tmp_path / 'a.mkv')!r}, 30, codec='mpeg4') as writer:\n"
+        "    writer.write(frame)\n"
+        "    try:\n"
+        "        writer.write(frame, time=86300)\n"
+        "    except ValueError as exc:\n"
+        "        print(exc)\n"
+        "    writer.write(frame, time=43200)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == ("time: expected at most 43200 s after the previous frame's "
+                                   "0 s for mpeg4, got 86300 s")
+    assert len(list(iter_frames(tmp_path / "a.mkv"))) == 2
 
 
 def test_writer_takes_a_codec_name_as_the_encoder_ffmpeg_picks(tmp_path, capfd):
