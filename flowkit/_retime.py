@@ -647,7 +647,7 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
             method, interpolation, model, flow, flow_options, codec, crf, audio, scene_threshold,
             device, progress, src, part, lossless, parts):
     from .video import (COPYABLE_AUDIO, audio_copy_refused, audio_track, audio_written,
-                        needs_even_size, streams_not_written, video_end)
+                        check_writer_rate, needs_even_size, streams_not_written, video_end)
 
     in_fps = info.base_rate  # variable rate: its grid, not its average
     if in_fps is None and out_fps is None:
@@ -720,6 +720,13 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
                          f"{MAX_RATIONAL} (FFmpeg's rationals), got {_shown(factor)} x the "
                          f"input's {_fps_text(in_fps)} fps = {out_fps} fps; give fps "
                          f"instead{example}")
+    if not fps_given and factor is not None:
+        try:  # VideoWriter's error would name fps, which was not given
+            check_writer_rate(dst, out_fps, codec)
+        except ValueError as exc:
+            raise ValueError(f"factor: expected an output rate the encoder takes ({exc}), got "
+                             f"{_shown(factor)} x the input's {_fps_text(in_fps)} fps = "
+                             f"{_fps_text(out_fps)} fps; give fps instead") from None
     changed = speed != 1
     refused = audio_copy_refused(dst, container)
     if audio is None:  # copy what the output's container takes, re-encode the rest

@@ -1504,6 +1504,14 @@ def _check_rate(suffix, codec, fps, time_base, given_time_base):
                              (f" with time_base {time_base}" if given_time_base else ""))
 
 
+def check_writer_rate(path, fps, codec=None):
+    """Refuse, as :class:`VideoWriter` ``(path, fps, codec=codec)`` would (a ValueError naming
+    ``fps``), a rate out of FFmpeg's, the encoder's or the container's range, for a caller
+    whose rate came from another option (retime's ``factor``) to name that one."""
+    fps = _fraction("fps", fps)
+    _check_rate(Path(path).suffix.lower(), writer_codec(path, codec), fps, 1 / fps, False)
+
+
 def _check_tags(name, tags):
     """``VideoWriter``'s ``metadata`` and ``stream_metadata``: None or a dict of strings."""
     if tags is None:
