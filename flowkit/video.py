@@ -136,7 +136,12 @@ class VideoInfo:
     time_base : Fraction
         Unit of the stream's timestamps, in seconds.
     frame_count : int or None
-        Frames according to the container (None if it does not say; may be approximate).
+        Frames according to the container, known without decoding (None if it does not say):
+        for an MP4 or MOV, whose index lists every sample, the samples its edit list shows,
+        so the frames :func:`iter_frames` yields from an undamaged file (a cut made with
+        ``ffmpeg -ss T -c copy`` holds samples before T that FFmpeg decodes but never shows:
+        48 samples, 45 frames); elsewhere the count the header states (AVI's may be
+        approximate).
     duration : Fraction or None
         Duration of the video stream in seconds from its first frame, if the container says
         (Matroska and WebM: from the video track's ``DURATION`` tag, to the millisecond; the
@@ -329,13 +334,26 @@ def _info(container, stream):
     return VideoInfo(width=width, height=height, rotation=rotation,
                      frame_rate=Fraction(rate) if rate else None,
                      time_base=_time_base(stream),
-                     frame_count=stream.frames or None, duration=duration,
+                     frame_count=_frame_count(stream), duration=duration,
                      codec=stream.codec_context.name, pix_fmt=stream.codec_context.format.name,
                      bit_depth=_bit_depth(stream), audio=bool(container.streams.audio),
                      color=_color_tags(stream), language=_language(stream),
                      base_rate=_base_rate(stream, rate), alpha=has_alpha(stream),
                      metadata=_file_tags(container), stream_metadata=_stream_tags(stream),
                      chapters=_chapters(container, stream))
+
+
+def _frame_count(stream):
+    """The frames a stream shows, known without decoding: the container's count (None for
+    none), less the samples an edit list leaves out where the index lists every sample (MP4,
+    MOV: FFmpeg flags those before its start or after its end as discarded, decoded and not
+    shown). 55 ms for an hour at 60 fps."""
+    count = stream.frames or None
+    if count:
+        entries = stream.index_entries
+        if len(entries) == count:
+            count = sum(1 for entry in entries if not entry.is_discard) or None
+    return count
 
 
 # global tags a muxer writes itself (``encoder``: its own version) or that describe the input's

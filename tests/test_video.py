@@ -749,6 +749,51 @@ def test_probe_video_real_files():
         probe_video(data_path("video") / "missing.mp4")
 
 
+def edit_list_cut(path, frames=24, start=3, end=None):
+    """A 24 fps H.264 MP4 (B-frames, a keyframe every 6 frames) of ``frames`` frames whose edit
+    list shows frames ``start`` to ``end`` (the end patched into its ``elst`` box), as
+    ``ffmpeg -ss T -c copy`` cuts between keyframes: the samples outside it decode but are not
+    shown."""
+    import struct
+
+    import av
+
+    whole = path.with_name("whole.mp4")
+    with av.open(str(whole), "w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        stream.options = {"g": "6", "keyint_min": "6", "sc_threshold": "0", "bf": "2"}
+        for k, array in enumerate(make_frames(frames)):
+            frame = av.VideoFrame.from_ndarray(array, format="rgb24")
+            frame.pts, frame.time_base = k, Fraction(1, 24)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with av.open(str(whole)) as given, av.open(str(path), "w") as cut:
+        stream = given.streams.video[0]
+        out = cut.add_stream_from_template(stream)
+        shift = round(start / (stream.average_rate * stream.time_base))
+        for packet in given.demux(stream):
+            if packet.size:  # not the demuxer's empty flush packet
+                packet.pts, packet.dts, packet.stream = packet.pts - shift, packet.dts - shift, out
+                cut.mux(packet)
+    if end is not None:
+        data = bytearray(path.read_bytes())
+        at = data.find(b"elst") + 12  # version 0: the first entry's duration, in the movie's
+        data[at:at + 4] = struct.pack(">I", round((end - start) * 1000 / 24))  # 1/1000 s
+        path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("end", [None, 20])
+def test_frame_count_of_an_mp4_cut_by_its_edit_list_is_the_frames_shown(tmp_path, end):
+    # the samples before the edit list's start (or after its end) were counted: 24 frames for
+    # the 21 iter_frames yields (progress totals, train's sampling step)
+    clip = edit_list_cut(tmp_path / "cut.mp4", end=end)
+    shown = sum(1 for _ in iter_frames(clip))
+    assert shown == (21 if end is None else 17)
+    assert probe_video(clip).frame_count == shown
+
+
 def _video_length(path):
     """From the first video frame's start to the last one's end (pts plus duration), seconds,
     decoded by PyAV."""
@@ -906,7 +951,7 @@ def _with_cover(path, video=True):
             container.add_attachment("cover.jpg", "image/jpeg", cover)
         if video:
             stream = container.add_stream("libx264", rate=10)
-            stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+            stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
         audio = container.add_stream("aac", rate=48000)
         audio.layout = "mono"
         if path.suffix != ".mkv":
