@@ -950,7 +950,11 @@ def frame_times(path):
     (a timestamp not after the one before moves one frame period after it, as there; packets
     an MP4 edit list starts after, which FFmpeg decodes but does not show, are no frames): the
     frames of a chunked ``flowkit.batch`` flow job, whose parts are joined after the fact.
-    ValueError for a packet without a timestamp (its place is known only by decoding)."""
+    The frames come in the order the decoder gives them: packet order where it reorders none
+    (FFmpeg's ``has_b_frames``), else timestamp order (what a decoder that reorders gives
+    wherever the timestamps follow the pictures' order; where they do not, only decoding
+    tells). ValueError for a packet without a timestamp (its place is known only by
+    decoding)."""
     container, stream = open_input(path)
     try:
         stamps = []
@@ -963,10 +967,15 @@ def frame_times(path):
                 continue
             stamps.append(packet.pts)
         base, period = _time_base(stream), 1 / Fraction(_frame_rate(stream) or 30)
+        reorders = stream.codec_context.has_b_frames
     finally:
         container.close()
+    if reorders:  # a decoder that holds frames back (B-frames) gives them in timestamp order
+        stamps.sort()
+    # else in packet order, as they come (intra-only codecs, H.264 without B-frames), whatever
+    # their timestamps say: an MKV whose timestamps jump back had times decode never gives
     times = []
-    for pts in sorted(stamps):
+    for pts in stamps:
         times.append(_after(pts * base, times[-1] if times else None, period))
     return [time - times[0] for time in times]
 

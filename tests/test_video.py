@@ -24,7 +24,7 @@ import pytest
 
 from cases import data_path, error_under_file_limit, open_files, without_gc
 from flowkit import VideoWriter, iter_frames
-from flowkit.video import DamagedVideoWarning, encoder_name, probe_video
+from flowkit.video import DamagedVideoWarning, encoder_name, frame_times, probe_video
 
 HEIGHT, WIDTH = 24, 40  # non-square, multiples of 8 for the block codecs
 
@@ -792,6 +792,32 @@ def test_frame_count_of_an_mp4_cut_by_its_edit_list_is_the_frames_shown(tmp_path
     shown = sum(1 for _ in iter_frames(clip))
     assert shown == (21 if end is None else 17)
     assert probe_video(clip).frame_count == shown
+
+
+def test_frame_times_follow_the_decoders_order_where_timestamps_jump_back(tmp_path):
+    # frame_times sorted the packets' timestamps; a decoder that reorders nothing (FFV1 here,
+    # H.264 without B-frames) gives the frames in packet order: 10 frames, 10 from 2 s on, then
+    # 10 stamped back in the hole were timed 0..29 by frame_times, 0..9, 20..39 by decode (a
+    # chunked batch flow job's times were not the whole job's)
+    import av
+
+    stamps = [*range(10), *range(20, 30), *range(10, 20)]
+    path = tmp_path / "back.mkv"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=10)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        packets = []
+        for k, array in enumerate(make_frames(len(stamps))):
+            frame = av.VideoFrame.from_ndarray(array, format="rgb24")
+            frame.pts, frame.time_base = k, Fraction(1, 10)
+            packets += stream.encode(frame)
+        packets += stream.encode(None)
+        for k, packet in enumerate(packets):  # the decoding times rise, as a muxer needs
+            packet.pts, packet.dts = stamps[k], k - len(stamps)
+            container.mux(packet)
+    times = [time for time, _ in iter_frames(path, timestamps=True)]
+    assert [round((time - times[0]) * 10) for time in times] == [*range(10), *range(20, 40)]
+    assert frame_times(path) == [time - times[0] for time in times]
 
 
 def _video_length(path):
