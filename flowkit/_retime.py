@@ -382,8 +382,13 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     frames, the frame is interpolated at the fractional ``t`` (:func:`flowkit.interpolate`,
     both flows computed once per input pair whatever the number of times in it); where it
     falls on an input frame, that frame is used; input frames between two output times are
-    dropped. The video is streamed: two input frames, their flows and at most four
-    interpolated frames are held at a time.
+    dropped. A hole in the input's timestamps (frames dropped by the recorder, a paused
+    capture) is such an interval too, however long: the output frames inside it are
+    interpolated across the whole hole (a 2 s hole at 30 fps: 60 frames morphing from the
+    frame before it to the frame after it), unless that pair is a scene cut
+    (``scene_threshold``), where the nearer frame is repeated; FFmpeg's ``fps`` filter
+    repeats the frame before the hole instead. The video is streamed: two input frames, their
+    flows and at most four interpolated frames are held at a time.
 
     Parameters
     ----------

@@ -386,6 +386,22 @@ def test_constant_video_stays_constant(tmp_path):
         np.testing.assert_array_equal(picture, frame)
 
 
+@pytest.mark.parametrize("cut, interpolated", [(False, 60), (True, 0)])
+def test_a_hole_in_the_timestamps_is_interpolated_across_unless_a_scene_cut(tmp_path, cut,
+                                                                           interpolated):
+    # the documented behaviour (docs/api.md, retime's docstring): a 2 s hole at 30 fps (a
+    # capture's dropped frames) is filled with 60 interpolated frames, not the frame before
+    # it repeated as FFmpeg's fps filter does; a scene cut across the hole repeats frames
+    times = [Fraction(k, 30) for k in (*range(30), *range(90, 120))]
+    level = [60 + (150 if cut and k >= 30 else k) for k in range(60)]
+    frames = [np.full((SIZE[1], SIZE[0], 3), value, np.uint8) for value in level]
+    source = write_clip(tmp_path / "hole.mkv", frames, 30, times=times, codec="ffv1")
+    report = flowkit.retime(source, tmp_path / "out.mkv", method="blend", codec="ffv1",
+                            progress=False)
+    assert (report.fps, report.frames, report.interpolated) == (30, 120, interpolated)
+    assert report.cuts == ([Fraction(3)] if cut else [])
+
+
 def test_variable_frame_rate_input(tmp_path):
     # flat frames whose level encodes their (irregular) time: level = 600 * t
     times = [Fraction(ms, 1000) for ms in (0, 40, 60, 130, 150, 250, 300)]
