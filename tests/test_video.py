@@ -977,7 +977,7 @@ def _with_cover(path, video=True):
             container.add_attachment("cover.jpg", "image/jpeg", cover)
         if video:
             stream = container.add_stream("libx264", rate=10)
-            stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+            stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
         audio = container.add_stream("aac", rate=48000)
         audio.layout = "mono"
         if path.suffix != ".mkv":
