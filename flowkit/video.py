@@ -1289,6 +1289,15 @@ def _chain(first, rest):
 ODD_SIZE_ENCODERS = frozenset({"libvpx-vp9", "libvpx", "libsvtav1", "mpeg4", "ffv1"})
 
 
+# x265 (PyAV 18.1's, 4.2) runs its cu-tree pass from the second frame on; its AVX routine that
+# propagates the costs of a row of 8x8 blocks of the half-size picture writes 4 values, then the
+# rest, so a row of fewer than 4 (frames <= 48 pixels wide, x265 padding the width to 8) is
+# written past its buffer's end: valgrind sees it from 16 to 48 pixels, and from 33 to 48 it
+# corrupts glibc's heap, which aborts the process ("corrupted size vs. prev_size"), at once or
+# in a later writer. VideoWriter turns the pass off (x265's --no-cutree) for narrower frames.
+X265_CUTREE_MIN_WIDTH = 49
+
+
 def pad_even(frame):
     """``frame`` (gray or colour) with an odd height or width padded to even by repeating its
     last row or column (4:2:0 encoders need even sizes); even frames are returned as given."""
@@ -1728,7 +1737,9 @@ class VideoWriter:
     The frame size and bit depth are taken from the first frame. Gray ``(H, W)`` frames are
     written as three equal channels. Encoders log errors only: x265 with ``log-level=error``,
     SVT-AV1 through the environment variable ``SVT_LOG=1``, set unless already set (read
-    once per process, when its first encoder opens). Lossy codecs change pixel values; RGB is converted to
+    once per process, when its first encoder opens). x265 runs without its cu-tree pass for
+    frames narrower than 49 pixels (``X265_CUTREE_MIN_WIDTH``): the pass writes past a buffer
+    there, which aborted the process. Lossy codecs change pixel values; RGB is converted to
     YUV with the matrix and range of the ``color`` tags (BT.709, BT.601, SMPTE 240M, FCC,
     BT.2020, or BT.601 for a range alone; full range for ``yuvj`` formats), else with FFmpeg's
     default (BT.601, limited range); MJPEG always with BT.601, the matrix its decoders read
@@ -2015,6 +2026,8 @@ class VideoWriter:
                 options["x264-params"] = "mbtree=0"
             elif self.codec == "libx265":  # x265 prints its settings and summary otherwise
                 options["x265-params"] = "log-level=error"
+                if width < X265_CUTREE_MIN_WIDTH:
+                    options["x265-params"] += ":cutree=0"
                 if suffix in FASTSTART_CONTAINERS:
                     # FFmpeg tags HEVC 'hev1' (parameter sets in the stream), which Apple's
                     # players and QuickTime refuse; 'hvc1' (FFmpeg's -tag:v hvc1, HandBrake's
