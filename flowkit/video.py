@@ -1298,6 +1298,19 @@ ODD_SIZE_ENCODERS = frozenset({"libvpx-vp9", "libvpx", "libsvtav1", "mpeg4", "ff
 X265_CUTREE_MIN_WIDTH = 49
 
 
+def _x265_short_dts(packets):
+    """Stamp ``packets``, all of an x265 stream of 1 or 2 frames, with their DTS: x265 (4.2)
+    gives each packet its pts less a B-frame delay it sets when the third frame comes, so
+    with fewer it subtracted whatever its memory held (-139823490996128): the MP4 and MOV
+    muxers refused it ("failed finishing out.mp4 (Not yet implemented in FFmpeg, patches
+    welcome)"), MPEG-TS shifted the frames by it (a first frame at 55967 s). Two frames are
+    a P-frame after an I-frame, decoded in presentation order: DTS = pts."""
+    times = [packet.pts for packet in packets]
+    if None not in times and times == sorted(times):
+        for packet in packets:
+            packet.dts = packet.pts
+
+
 def pad_even(frame):
     """``frame`` (gray or colour) with an odd height or width padded to even by repeating its
     last row or column (4:2:0 encoders need even sizes); even frames are returned as given."""
@@ -2087,7 +2100,10 @@ class VideoWriter:
             self._abort(ValueError, error, None)
             raise error
         try:
-            self._container.mux(self._stream.encode(None))
+            packets = self._stream.encode(None)
+            if self.codec == "libx265" and self.frame_count < 3:
+                _x265_short_dts(packets)
+            self._container.mux(packets)
             for companion in self._companions:
                 companion.close(self._container)
             self._container.close()
