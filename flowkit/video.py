@@ -50,6 +50,12 @@ DEFAULT_CODECS = {".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".mkv
 # (given a finer time base, FFmpeg's AVI muxer made a 10 fps clip a 600 fps stream of mostly
 # empty frames)
 FRAME_RATE_CONTAINERS = frozenset({".avi"})
+# MPEG transport and program streams (FFmpeg's mpegts, mpeg, vob and dvd muxers) and the
+# codecs they carry with a stream type: their muxers took any other (VP9, AV1, FFV1, MJPEG,
+# ProRes, PNG, ...) as private data, so the file was written and read back with no video stream
+MPEG_STREAM_CONTAINERS = frozenset({".ts", ".m2t", ".mts", ".m2ts", ".mpg", ".mpeg", ".vob",
+                                    ".dvd"})
+MPEG_STREAM_CODECS = frozenset({"h264", "hevc", "mpeg4", "mpeg1video", "mpeg2video"})
 # containers VideoWriter writes with FFmpeg's shift of negative timestamps off (why: _open)
 UNSHIFTED_CONTAINERS = FRAME_RATE_CONTAINERS | {".mkv", ".webm"}
 # QuickTime-family containers VideoWriter writes with their index (moov) before the frames
@@ -1441,7 +1447,8 @@ def writer_codec(path, codec=None, name="path"):
     Raises ValueError for an unknown encoder, an extension without a default, or a path
     without an extension or with one that no FFmpeg container takes (:func:`check_container`;
     FFmpeg picks the container by it, so a ``codec`` does not help: the error names the
-    parameter ``name``).
+    parameter ``name``); or a codec the container does not read back: libx264 in AVI, any but
+    H.264, HEVC, MPEG-4 and MPEG-1/2 video in MPEG streams (``MPEG_STREAM_CONTAINERS``).
     """
     if not Path(path).suffix:
         raise ValueError(f"{name}: {path}: no extension; give it a video extension "
@@ -1456,6 +1463,15 @@ def writer_codec(path, codec=None, name="path"):
             )
     encoder = encoder_name(codec)
     suffix = Path(path).suffix.lower()
+    if suffix in MPEG_STREAM_CONTAINERS:
+        import av
+
+        carried = av.codec.Codec(encoder, "w").canonical_name
+        if carried not in MPEG_STREAM_CODECS:
+            raise ValueError(f"codec: {encoder} ({carried}) in {suffix} files: MPEG streams carry "
+                             f"H.264, HEVC, MPEG-4 and MPEG-1/2 video, others as data that reads "
+                             f"back as no video; use libx264, libx265, mpeg4 or mpeg2video, or "
+                             f"write .mkv for {encoder}")
     if suffix in FRAME_RATE_CONTAINERS and encoder == "libx264":
         # measured: 30 fps frames written at k/30 s read back at 1/30, 4/30, 5/30, ... s (and
         # with B-frames off still one frame late); mpeg4, ffv1, mjpeg and vp9 read back exact

@@ -1374,6 +1374,20 @@ def test_avi_refuses_h264_and_reads_back_other_codecs_on_time(tmp_path):
         assert times == [Fraction(k, 30) for k in range(5)], codec
 
 
+@pytest.mark.parametrize("name, codec", [("a.ts", "vp9"), ("a.m2ts", "ffv1"), ("a.mpg", "mjpeg"),
+                                         ("a.vob", "libsvtav1")])
+def test_mpeg_streams_refuse_codecs_they_carry_as_data(tmp_path, name, codec):
+    # MPEG-TS and MPEG-PS muxers took VP9, FFV1, MJPEG, AV1, ... as private data: the file was
+    # written and read back as "holds no video stream"; refused before anything is written
+    with pytest.raises(ValueError, match=r"^codec: \S+ \(\w+\) in \.\w+ files: MPEG streams carry "
+                                         r"H\.264, HEVC, MPEG-4 and MPEG-1/2 video"):
+        VideoWriter(tmp_path / name, 24, codec=codec)
+    assert not list(tmp_path.iterdir())
+    for name, codec in [("b.ts", "mpeg4"), ("b.mpg", "mpeg2video"), ("b.m2ts", "libx264")]:
+        path = write_video(tmp_path / name, make_frames(3), codec=codec)
+        assert len(list(iter_frames(path))) == 3, codec
+
+
 def test_mjpeg_and_mpeg4_encode_at_a_fixed_high_quality(tmp_path):
     # FFmpeg's -q:v 2 instead of the 200 kb/s default: a real 320x180 frame came back at 42.1
     # (mjpeg) and 41.9 dB (mpeg4) against 34.8 and 39.6 dB at the default bitrate
