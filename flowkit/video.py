@@ -1447,9 +1447,11 @@ def writer_codec(path, codec=None, name="path"):
     Raises ValueError for an unknown encoder, an extension without a default, or a path
     without an extension or with one that no FFmpeg container takes (:func:`check_container`;
     FFmpeg picks the container by it, so a ``codec`` does not help: the error names the
-    parameter ``name``); or a codec the container does not read back: libx264 in AVI, any but
+    parameter ``name``); or a codec the container does not read back: H.264 in AVI, any but
     H.264, HEVC, MPEG-4 and MPEG-1/2 video in MPEG streams (``MPEG_STREAM_CONTAINERS``).
     """
+    import av
+
     if not Path(path).suffix:
         raise ValueError(f"{name}: {path}: no extension; give it a video extension "
                          f"({', '.join(DEFAULT_CODECS)}, ...), which picks the container")
@@ -1463,19 +1465,18 @@ def writer_codec(path, codec=None, name="path"):
             )
     encoder = encoder_name(codec)
     suffix = Path(path).suffix.lower()
+    carried = av.codec.Codec(encoder, "w").canonical_name  # the codec: h264 for libx264rgb too
     if suffix in MPEG_STREAM_CONTAINERS:
-        import av
-
-        carried = av.codec.Codec(encoder, "w").canonical_name
         if carried not in MPEG_STREAM_CODECS:
             raise ValueError(f"codec: {encoder} ({carried}) in {suffix} files: MPEG streams carry "
                              f"H.264, HEVC, MPEG-4 and MPEG-1/2 video, others as data that reads "
                              f"back as no video; use libx264, libx265, mpeg4 or mpeg2video, or "
                              f"write .mkv for {encoder}")
-    if suffix in FRAME_RATE_CONTAINERS and encoder == "libx264":
+    if suffix in FRAME_RATE_CONTAINERS and carried == "h264":
         # measured: 30 fps frames written at k/30 s read back at 1/30, 4/30, 5/30, ... s (and
-        # with B-frames off still one frame late); mpeg4, ffv1, mjpeg and vp9 read back exact
-        raise ValueError(f"codec: libx264 in {suffix} files: AVI stores a frame rate and no "
+        # with B-frames off still one frame late); mpeg4, ffv1, mjpeg and vp9 read back exact.
+        # libx264rgb (H.264 too) read back so, a frame late, when only libx264 was refused
+        raise ValueError(f"codec: {encoder} in {suffix} files: AVI stores a frame rate and no "
                          f"times, and H.264's delayed frames read back late and out of order; "
                          f"write .mp4 or .mkv, or use mjpeg (the default), mpeg4 or ffv1 in {suffix}")
     return encoder

@@ -1364,6 +1364,9 @@ def test_avi_refuses_h264_and_reads_back_other_codecs_on_time(tmp_path):
     # written. The AVI codecs read back at exactly k / fps
     with pytest.raises(ValueError, match=r"codec: libx264 in \.avi files: AVI stores a frame rate"):
         VideoWriter(tmp_path / "h.avi", 30, codec="libx264")
+    # libx264rgb is H.264 too: it was written, its frames read back at 1/30, 2/30, ... s
+    with pytest.raises(ValueError, match=r"codec: libx264rgb in \.avi files: AVI stores a frame"):
+        VideoWriter(tmp_path / "h.avi", 30, codec="libx264rgb")
     assert not list(tmp_path.iterdir())
     frames = make_frames(5)
     for codec in ("mjpeg", "mpeg4", "ffv1"):
