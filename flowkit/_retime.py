@@ -30,6 +30,13 @@ AUDIO_MODES = ("copy", "stretch", "drop")
 # minterpolate's scd_threshold default: a cut where the mean absolute frame difference, in
 # percent of full scale, and its change from the previous pair both exceed it
 DEFAULT_SCENE_THRESHOLD = 10.0
+# a pair of input frames further apart than this many periods of the input's grid
+# (``1 / VideoInfo.base_rate``) is a gap in its timestamps (dropped frames, a paused capture, a
+# screen recording's unchanged picture): not interpolated across, the frame before it is held
+# (FFmpeg's fps filter). Above the intervals of the shared clips: at most 16 periods in the
+# variable-rate torchcodec__var_fps_video.mp4 (its others 1 or 2), 3 in the dropped-frames
+# androidx__sample.avi, 1 in the constant-rate ones; a 1 fps timelapse is 1 period apart
+GAP_PERIODS = 20
 # output frame rates in (0, MAX_FPS] (as the command line's --fps everywhere) and speeds in
 # [1 / MAX_SPEED, MAX_SPEED]: beyond them a retime writes thousands of frames per input frame
 MAX_FPS = 1000
@@ -51,10 +58,10 @@ class RetimeReport:
     interpolated : int
         Of these, frames generated between two input frames (the others are input frames,
         repeated or dropped as the timeline needs; between two identical input frames, a
-        still, and across a scene cut the input frame is repeated and not counted).
+        still, and across a scene cut or a gap the input frame is repeated and not counted).
     repeated : int
         Of the others, frames that repeat the input frame written just before them (as
-        FFmpeg's ``dup=`` count): stills, scene cuts, the last frame held for its period, and
+        FFmpeg's ``dup=`` count): stills, scene cuts, gaps, the last frame held for its period, and
         the frames of a faster output rate outside ``range``.
     dropped : int
         Input frames, between the first and the last that the output shows or interpolates
@@ -71,6 +78,11 @@ class RetimeReport:
         Input times (seconds from the first frame) of the frames that start a new shot, where
         the cut kept frames from being interpolated (cuts outside the retimed part change
         nothing and are not listed).
+    gaps : list of (Fraction, Fraction)
+        Input times (seconds from the first frame) of the two frames around each gap in the
+        timestamps (more than 20 periods of the input's grid apart, ``GAP_PERIODS``) where the
+        frame before the gap was held instead of interpolated (as ``cuts``, only gaps that
+        held output frames of the retimed part are listed).
     audio : str
         What happened to the audio: ``"copied"``, ``"stretched"``, ``"re-encoded"`` (trimmed
         at speed 1), ``"dropped"``, or ``"none"`` (the input has no audio stream).
@@ -102,6 +114,7 @@ class RetimeReport:
     padded: tuple = None
     repeated: int = 0
     dropped: int = 0
+    gaps: list = dataclasses.field(default_factory=list)
 
 
 # the largest denominator of a rate or ratio taken as exact: 1001 x 1000 (an NTSC rate such as
@@ -382,12 +395,15 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     frames, the frame is interpolated at the fractional ``t`` (:func:`flowkit.interpolate`,
     both flows computed once per input pair whatever the number of times in it); where it
     falls on an input frame, that frame is used; input frames between two output times are
-    dropped. A hole in the input's timestamps (frames dropped by the recorder, a paused
-    capture) is such an interval too, however long: the output frames inside it are
-    interpolated across the whole hole (a 2 s hole at 30 fps: 60 frames morphing from the
-    frame before it to the frame after it), unless that pair is a scene cut
-    (``scene_threshold``), where the nearer frame is repeated; FFmpeg's ``fps`` filter
-    repeats the frame before the hole instead. The video is streamed: two input frames, their
+    dropped. Two input frames more than 20 periods of the input's grid apart
+    (``1 / VideoInfo.base_rate``; 0.67 s at 30 fps) are a gap in its timestamps (frames dropped
+    by the recorder, a paused capture, a variable-rate screen recording whose picture did not
+    change): as across a scene cut nothing is interpolated there, and the frame before the gap
+    is held until the frame after it (as FFmpeg's ``fps`` filter; a 2 s gap at 30 fps: 60
+    repeated frames, not 60 frames of made-up motion; ``RetimeReport.gaps``). The limit is
+    above the irregular intervals of variable-rate clips (16 periods at most in the shared
+    one), and relative to the grid, so that a 1 fps timelapse is interpolated throughout; an
+    input that states no rate has no gaps. The video is streamed: two input frames, their
     flows and at most four interpolated frames are held at a time.
 
     Parameters
@@ -509,7 +525,7 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
     -------
     RetimeReport
         Frames written, how many were interpolated, the output rate and duration, the
-        encoded size, the scene cuts found, and what happened to the audio.
+        encoded size, the scene cuts and gaps found, and what happened to the audio.
 
     Raises
     ------
@@ -839,7 +855,9 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
     luma = frame_format is not None  # the scene test on Y alone, as minterpolate's
     written = interpolated = 0
     start_frame = None
-    cuts = []
+    cuts, gaps = [], []
+    # pairs further apart are a gap, held (none without a stated rate)
+    longest = GAP_PERIODS / info.base_rate if info.base_rate else None
     options = dict(codec=codec, crf=crf, pix_fmt=pix_fmt, frame_format=frame_format,
                    **writer_tags(info, timeline.output_span))
     if lossless:  # the frames the encoder would get, for join_parts to encode
@@ -923,19 +941,22 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
                              else scene_change(frame0, frame, mafd, scene_threshold))
                 if cut and between and wanted:
                     cuts.append(t1)
+            gap = longest is not None and t1 - t0 > longest + tolerance  # MKV: ms
+            if gap and between and wanted:
+                gaps.append((t0, t1))
             if not wanted:  # before the part: only the scene test's state
                 previous = (t1, frame, index)
                 continue
             same = between and np.array_equal(frame0, frame)  # a still: nothing to interpolate
             times = sorted({float(alpha) for alpha, inside in pending
-                            if inside and alpha > 0 and not cut and not same})
+                            if inside and alpha > 0 and not (cut or gap or same)})
             pair = _Pair(frame0, frame, times, method=method, interpolation=interpolation,
                          model=model, flow=flow, flow_options=flow_options, device=device)
             for alpha, inside in pending:
                 if alpha == 0 or not inside or same:
                     emit_input(index - 1, frame0)
-                elif cut:
-                    later = alpha > Fraction(1, 2)
+                elif cut or gap:  # a cut shows the nearer frame, a gap the one before it
+                    later = alpha > Fraction(1, 2) and not gap
                     emit_input(index - 1 + later, frame if later else frame0)
                 else:
                     use(index - 1)
@@ -972,7 +993,8 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
         size = (writer._size[1], writer._size[0])
     dropped = 0 if first_used is None else last_used - first_used + 1 - used
     return RetimeReport(path=dst, frames=written, interpolated=interpolated, fps=out_fps,
-                        duration=written / out_fps, size=size, cuts=cuts, audio=audio_done,
+                        duration=written / out_fps, size=size, cuts=cuts, gaps=gaps,
+                        audio=audio_done,
                         start_frame=start_frame or 0, repeated=repeated, dropped=dropped)
 
 

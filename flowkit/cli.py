@@ -1582,7 +1582,8 @@ def cmd_retime(args):
                   "sets another rate)", file=sys.stderr)
     print(f"{_counted(report.interpolated, 'frame')} interpolated ({_interpolation_text(args, options)}), "
           f"{report.repeated} repeated, {report.dropped} dropped, "
-          f"{_counted(cuts, 'scene cut')} not warped across, in {seconds:.1f} s "
+          f"{_counted(cuts, 'scene cut')} not warped across, "
+          f"{_counted(len(report.gaps), 'timestamp gap')} held, in {seconds:.1f} s "
           f"({report.frames / seconds:.1f} output frames/s)")
     return 0
 

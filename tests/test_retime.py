@@ -386,20 +386,76 @@ def test_constant_video_stays_constant(tmp_path):
         np.testing.assert_array_equal(picture, frame)
 
 
-@pytest.mark.parametrize("cut, interpolated", [(False, 60), (True, 0)])
-def test_a_hole_in_the_timestamps_is_interpolated_across_unless_a_scene_cut(tmp_path, cut,
-                                                                           interpolated):
-    # the documented behaviour (docs/api.md, retime's docstring): a 2 s hole at 30 fps (a
-    # capture's dropped frames) is filled with 60 interpolated frames, not the frame before
-    # it repeated as FFmpeg's fps filter does; a scene cut across the hole repeats frames
+def flat_clip(path, times, levels, fps=30):
+    """Flat frames of the given ``levels`` at ``times`` (seconds) in a lossless MKV."""
+    frames = [np.full((SIZE[1], SIZE[0], 3), value, np.uint8) for value in levels]
+    return write_clip(path, frames, fps, times=times, codec="ffv1")
+
+
+@pytest.mark.parametrize("cut", [False, True])
+def test_a_gap_in_the_timestamps_holds_the_frame_before_it(tmp_path, cut):
+    # a 2 s gap at 30 fps (a capture's dropped frames, a screen recording's unchanged
+    # picture): the frame before it is held until the frame after it, as FFmpeg's fps filter
+    # does; it was filled with 60 frames morphing across it (made-up motion). A scene cut
+    # across the gap holds it too (a cut alone shows the nearer frame)
     times = [Fraction(k, 30) for k in (*range(30), *range(90, 120))]
-    level = [60 + (150 if cut and k >= 30 else k) for k in range(60)]
-    frames = [np.full((SIZE[1], SIZE[0], 3), value, np.uint8) for value in level]
-    source = write_clip(tmp_path / "hole.mkv", frames, 30, times=times, codec="ffv1")
+    levels = [60 + (150 if cut and k >= 30 else k) for k in range(60)]
+    source = flat_clip(tmp_path / "gap.mkv", times, levels)
+    out = tmp_path / "out.mkv"
+    report = flowkit.retime(source, out, method="blend", codec="ffv1", progress=False)
+    assert (report.fps, report.frames, report.interpolated) == (30, 120, 0)
+    assert report.gaps == [(Fraction(967, 1000), Fraction(3))]  # MKV's milliseconds
+    assert report.cuts == ([Fraction(3)] if cut else [])
+    assert report.repeated == 60
+    shown = [int(picture[0, 0, 0]) for picture in decoded(out)]
+    assert shown == levels[:30] + [levels[29]] * 60 + levels[30:]
+
+
+def test_a_timelapse_is_interpolated_throughout(tmp_path):
+    # 1 fps to 30 fps: every pair is 30 output frames apart but one period of the input's
+    # grid, no gap
+    levels = [40, 60, 80, 100, 120]  # steps of 7.8 %: no scene cut
+    source = flat_clip(tmp_path / "timelapse.mkv", [Fraction(k) for k in range(5)], levels, 1)
+    assert probe_video(source).base_rate == 1
+    out = tmp_path / "out.mkv"
+    report = flowkit.retime(source, out, fps=30, method="blend", codec="ffv1", progress=False)
+    assert report.gaps == [] and report.frames == 150 and report.interpolated == 4 * 29
+    assert [int(picture[0, 0, 0]) for picture in decoded(out)][:31] == \
+        [40 + round(20 * k / 30) for k in range(31)]
+
+
+@pytest.mark.parametrize("periods, gap", [(2, False), (16, False), (20, False), (21, True)])
+def test_only_intervals_over_20_periods_are_gaps(tmp_path, periods, gap):
+    # the shared variable-rate clip's intervals are 1, 2 and once 16 periods of its 30 fps grid
+    # (test_real_clips_are_unchanged_by_the_gap_rule): interpolated; past 20 periods held
+    steps = [1, 2, 1, 1, 2, 1, periods, 1, 2, 1, 1, 2, 1]
+    ticks = [sum(steps[:k]) for k in range(len(steps) + 1)]
+    source = flat_clip(tmp_path / "vfr.mkv", [Fraction(k, 30) for k in ticks],
+                       [40 + 5 * k for k in range(len(ticks))])
+    assert probe_video(source).base_rate == 30
     report = flowkit.retime(source, tmp_path / "out.mkv", method="blend", codec="ffv1",
                             progress=False)
-    assert (report.fps, report.frames, report.interpolated) == (30, 120, interpolated)
-    assert report.cuts == ([Fraction(3)] if cut else [])
+    assert len(report.gaps) == gap
+    # the 4 one-frame holes of the 2-period steps, and the long one when not a gap
+    assert report.interpolated == 4 + (0 if gap else periods - 1)
+
+
+@pytest.mark.parametrize("name, options", [
+    ("torchcodec__var_fps_video.mp4", dict(factor=2, segment=(0.8, 1.8), trim=True)),
+    ("car_traffic_small.mp4", dict(factor=2, segment=(0, 0.5), trim=True)),
+])
+def test_real_clips_are_unchanged_by_the_gap_rule(tmp_path, monkeypatch, name, options):
+    # the shared variable-rate clip's 16-period interval (1 to 1.533 s) and a constant-rate
+    # clip: written byte for byte as without the rule
+    from flowkit import _retime
+
+    source = data_path("video", name)
+    report = flowkit.retime(source, tmp_path / "rule.mkv", codec="ffv1", progress=False,
+                            **options)
+    assert report.gaps == [] and report.interpolated > 0
+    monkeypatch.setattr(_retime, "GAP_PERIODS", math.inf)
+    flowkit.retime(source, tmp_path / "none.mkv", codec="ffv1", progress=False, **options)
+    assert (tmp_path / "rule.mkv").read_bytes() == (tmp_path / "none.mkv").read_bytes()
 
 
 def test_variable_frame_rate_input(tmp_path):
@@ -670,7 +726,7 @@ def test_cli_summary_counts_one_interpolated_frame_in_the_singular(tmp_path, cli
                                   "--method", "blend")
     assert status == 0 and stdout.splitlines()[1].startswith(
         "1 frame interpolated (blend), 1 repeated, 0 dropped, 0 scene cuts not warped across, "
-        "in "), (stdout, err)
+        "0 timestamp gaps held, in "), (stdout, err)
 
 
 @pytest.mark.parametrize("trim", [False, True])
