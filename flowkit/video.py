@@ -335,7 +335,7 @@ def _info(container, stream):
     elif (tagged := _duration_tag(container, stream)) is not None:  # Matroska/WebM: the video track's
         duration = tagged
     elif container.duration is not None:  # every stream's: with audio past the video's end
-        duration = Fraction(container.duration, 1_000_000)
+        duration = _container_duration(container)
     rate = _frame_rate(stream)
     return VideoInfo(width=width, height=height, rotation=rotation,
                      frame_rate=Fraction(rate) if rate else None,
@@ -807,8 +807,19 @@ def _declared_end(container, stream):
     if tagged is not None:
         return start + tagged
     if container.duration:
-        return Fraction(container.start_time or 0, 1_000_000) + Fraction(container.duration, 1_000_000)
+        return Fraction(container.start_time or 0, 1_000_000) + _container_duration(container)
     return None
+
+
+def _container_duration(container):
+    """The length in seconds of an opened file (``container.duration``, set). FFmpeg's FLV
+    muxer stores the end of the last frame there, not the length: H.264/HEVC with B-frames,
+    whose first frame comes at their delay (0.083 s at 24 fps), were 0.083 s longer than
+    their frames, and iter_frames refused flowkit's own .flv as cut short."""
+    duration = Fraction(container.duration, 1_000_000)
+    if container.format.name == "flv" and container.metadata.get("encoder", "").startswith("Lavf"):
+        duration -= Fraction(container.start_time or 0, 1_000_000)
+    return duration
 
 
 def last_frame_period(info, fps=None):

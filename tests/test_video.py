@@ -1358,6 +1358,24 @@ def test_avi_drops_a_frame_on_the_slot_of_the_frame_before(tmp_path):
             writer.write(frames[1], time=Fraction(21, 100))
 
 
+@pytest.mark.parametrize("codec", ["libx264", "libx265"])
+def test_flv_with_b_frames_reads_back(tmp_path, codec):
+    # FFmpeg's FLV muxer stores the last frame's end (0.417 s for 8 frames at 24 fps after the
+    # B-frames' 2-frame delay) as the duration, which was added to the first frame's time
+    # (0.083 s): iter_frames refused flowkit's own file as cut short (ends at 0.333 s of 0.417)
+    path = tmp_path / "a.flv"
+    with VideoWriter(path, 24, codec=codec) as writer:
+        for frame in make_frames(8):
+            writer.write(frame)
+    times = [t for t, _ in iter_frames(path, timestamps=True)]
+    for read in ([t - times[0] for t in times], frame_times(path)):
+        # FLV stores milliseconds: each time within 1 ms of k / 24
+        assert len(read) == 8 and all(abs(t - Fraction(k, 24)) <= Fraction(1, 1000)
+                                      for k, t in enumerate(read))
+    # 8 frames of 1/24 s, not their end (0.417 s)
+    assert abs(probe_video(path).duration - Fraction(1, 3)) <= Fraction(1, 1000)
+
+
 def test_avi_refuses_h264_and_reads_back_other_codecs_on_time(tmp_path):
     # H.264 in AVI read back at 1/30, 4/30, 5/30, ... s for frames written at k/30 s (its
     # delayed frames; one frame late even without B-frames): refused before anything is
