@@ -1376,6 +1376,20 @@ def test_flv_with_b_frames_reads_back(tmp_path, codec):
     assert abs(probe_video(path).duration - Fraction(1, 3)) <= Fraction(1, 1000)
 
 
+@pytest.mark.parametrize("name", ["a.avi", "a.ts", "a.wmv"])
+def test_mpeg2_reads_back_at_the_times_written(tmp_path, name):
+    # FFmpeg's MPEG-2 encoder delayed its packets a frame (DTS a frame before pts): AVI and
+    # MPEG-TS read every frame back at (k + 1) / 30 s, WMV the second at 2/30 s
+    path = tmp_path / name
+    with VideoWriter(path, 30, codec="mpeg2video") as writer:
+        for frame in make_frames(5):
+            writer.write(frame)
+    times = [t for t, _ in iter_frames(path, timestamps=True)]
+    # WMV (ASF) stores milliseconds: each time within 1 ms of k / 30
+    assert len(times) == 5
+    assert all(abs(t - Fraction(k, 30)) <= Fraction(1, 1000) for k, t in enumerate(times)), times
+
+
 def test_avi_refuses_h264_and_reads_back_other_codecs_on_time(tmp_path):
     # H.264 in AVI read back at 1/30, 4/30, 5/30, ... s for frames written at k/30 s (its
     # delayed frames; one frame late even without B-frames): refused before anything is
