@@ -1642,7 +1642,8 @@ def _time(name, value):
 def output_pix_fmt(codec, depth, pix_fmt=None):
     """The pixel format to encode with: ``pix_fmt`` if the encoder takes it, else one the
     encoder takes at ``depth`` bits (lossless RGB for FFV1, full-range ``yuvj420p`` for
-    MJPEG, 4:2:0 otherwise).
+    MJPEG, 4:2:0 otherwise; for ``depth`` above 8 and none of those, its deepest format, the
+    first listed of that depth).
 
     Raises ValueError naming ``pix_fmt`` when the encoder does not take it. FFmpeg's MJPEG
     lists the limited-range ``yuv`` formats too but refuses to open with them (it needs full
@@ -1672,6 +1673,8 @@ def output_pix_fmt(codec, depth, pix_fmt=None):
     for name in preferred:
         if not formats or name in formats:
             return name
+    if depth > 8:  # the encoder's deepest format (PNG's big-endian rgb48be: it wrote rgb24)
+        return max(formats, key=lambda name: av.VideoFormat(name).components[0].bits)
     return formats[0]
 
 

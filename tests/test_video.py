@@ -993,6 +993,18 @@ def test_sixteen_bit_frames_of_odd_width(tmp_path, pix_fmt):
         np.testing.assert_array_equal(deep, shallow.astype(np.uint16) * 257)
 
 
+def test_png_video_keeps_16_bit_frames(tmp_path):
+    # PNG's 16-bit format is big-endian (rgb48be), in none of the formats preferred for deep
+    # input: 16-bit frames were written as its first format, rgb24 (1001 came back 1028)
+    frames = [np.full((16, 16, 3), 1000 * k + 1, np.uint16) for k in range(3)]
+    with VideoWriter(tmp_path / "a.mov", 24, codec="png") as writer:
+        for frame in frames:
+            writer.write(frame)
+    assert probe_video(tmp_path / "a.mov").bit_depth == 16
+    np.testing.assert_array_equal(np.stack(list(iter_frames(tmp_path / "a.mov", depth=16))),
+                                  np.stack(frames))
+
+
 def test_white_of_an_8_bit_video_at_depth_16_is_65535(tmp_path):
     path = tmp_path / "white.mkv"
     with VideoWriter(path, 10, codec="ffv1", pix_fmt="yuv420p") as writer:
