@@ -1313,6 +1313,10 @@ ODD_SIZE_ENCODERS = frozenset({"libvpx-vp9", "libvpx", "libsvtav1", "mpeg4", "ff
 # corrupts glibc's heap, which aborts the process ("corrupted size vs. prev_size"), at once or
 # in a later writer. VideoWriter turns the pass off (x265's --no-cutree) for narrower frames.
 X265_CUTREE_MIN_WIDTH = 49
+# the smallest width and height (pixels) of encoders that refuse smaller frames with only
+# "Invalid argument" (PyAV 18.1's FFmpeg): x265 below 16 (one 16x16 coding block; 8-bit,
+# 10-bit, 4:2:0 and 4:4:4 alike), SVT-AV1 below 4 ("Source Width must be at least 4")
+ENCODER_MIN_SIZE = {"libx265": 16, "libsvtav1": 4}
 
 
 def _x265_short_dts(packets):
@@ -2024,6 +2028,12 @@ class VideoWriter:
         import av
 
         height, width = size
+        smallest = ENCODER_MIN_SIZE.get(self.codec)
+        if smallest is not None and min(size) < smallest:
+            error = ValueError(f"frame: {self.codec} encodes frames of at least {smallest}x"
+                               f"{smallest} pixels, got {width}x{height}")
+            self._abort(ValueError, error, None)
+            raise error
         try:
             pix_fmt = output_pix_fmt(self.codec, 16 if dtype == np.uint16 else 8, self.pix_fmt)
             # MP4 keeps a colour range in its 'colr' box ('nclx'), which FFmpeg writes by itself

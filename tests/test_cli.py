@@ -870,17 +870,18 @@ def test_svt_av1_prints_no_banner_and_still_its_errors(tmp_path):
                           timeout=600)
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert probe_video(out).codec in ("av1", "libdav1d", "libaom-av1")
-    # its errors still show: 2x2 frames are below its minimum size
+    # its errors still show: 16400x8 frames are past its maximum width (2x2 frames, below its
+    # minimum, are refused by VideoWriter before SVT-AV1 sees them)
     code = ("import numpy as np, flowkit\n"
             "try:\n"
-            "    with flowkit.VideoWriter('tiny.mp4', 24, codec='libsvtav1') as writer:\n"
-            "        writer.write(np.zeros((2, 2, 3), np.uint8))\n"
+            "    with flowkit.VideoWriter('wide.mp4', 24, codec='libsvtav1') as writer:\n"
+            "        writer.write(np.zeros((8, 16400, 3), np.uint8))\n"
             "except ValueError as exc:\n"
             "    print(exc)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                           cwd=tmp_path, timeout=600)
-    assert "codec: libsvtav1 cannot write 2x2" in done.stdout
-    assert "Svt[error]: Source Width must be at least 4" in done.stderr
+    assert "codec: libsvtav1 cannot write 16400x8" in done.stdout
+    assert "Svt[error]: Source Width must be less than or equal to 16384" in done.stderr
     assert "Svt[info]" not in done.stderr and "Svt[warn]" not in done.stderr
 
 

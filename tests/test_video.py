@@ -993,6 +993,27 @@ def test_sixteen_bit_frames_of_odd_width(tmp_path, pix_fmt):
         np.testing.assert_array_equal(deep, shallow.astype(np.uint16) * 257)
 
 
+@pytest.mark.parametrize("codec, size, smallest", [("libx265", (8, 8), 16),
+                                                    ("libx265", (16, 15), 16),
+                                                    ("libsvtav1", (2, 2), 4),
+                                                    ("libsvtav1", (8, 2), 4)])
+def test_writer_names_the_encoders_minimum_size(tmp_path, codec, size, smallest):
+    # x265 under 16 pixels and SVT-AV1 under 4 failed with "cannot write 8x8 yuv420p video to
+    # '.mkv' files (Invalid argument)", the limit named nowhere; refused before encoding
+    if not has_encoder(codec):
+        pytest.skip(f"PyAV's FFmpeg has no {codec}")
+    width, height = size
+    with pytest.raises(ValueError, match=rf"^frame: {codec} encodes frames of at least "
+                                         rf"{smallest}x{smallest} pixels, got {width}x{height}$"):
+        with VideoWriter(tmp_path / "a.mkv", 24, codec=codec, pix_fmt="yuv444p"
+                         if codec == "libx265" else None) as writer:
+            writer.write(np.zeros((height, width, 3), np.uint8))
+    assert not list(tmp_path.iterdir())
+    with VideoWriter(tmp_path / "a.mkv", 24, codec=codec) as writer:  # the minimum is written
+        writer.write(np.zeros((smallest, smallest, 3), np.uint8))
+    assert len(list(iter_frames(tmp_path / "a.mkv"))) == 1
+
+
 def test_png_video_keeps_16_bit_frames(tmp_path):
     # PNG's 16-bit format is big-endian (rgb48be), in none of the formats preferred for deep
     # input: 16-bit frames were written as its first format, rgb24 (1001 came back 1028)
