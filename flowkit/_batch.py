@@ -1030,10 +1030,16 @@ def _stop(owned, submitted, paths):
     with the process alive, and its task could still create a temporary file: such a process
     is killed here. Then the temporaries of ``paths`` are removed, whatever happened before."""
     import contextlib
+    import logging
 
     import psutil
 
     processes, pending = [], []
+    # the scheduler's sends to the killed local workers fail, which Dask logs with a traceback
+    # (distributed.batched, INFO, after the cluster restored its log levels): a filter of this
+    # run's own drops those records while it stops, then goes; the logger's level (the host's,
+    # or another run's in another thread) is never set
+    batched, quiet = logging.getLogger("distributed.batched"), _Below(logging.CRITICAL)
     try:
         with contextlib.suppress(Exception):
             pending = [future for future in submitted if not future.done()]
@@ -1048,26 +1054,36 @@ def _stop(owned, submitted, paths):
                         nanny.close_gracefully()
         if pending:
             # interrupted: a cancelled task still runs in its worker, and one that ended within
-            # Dask's grace in close wrote its output after the signal, over an existing file.
-            # The scheduler's sends to the killed workers then fail, which Dask logs with a
-            # traceback (distributed.batched, INFO, after the cluster restored its log levels)
-            import logging
-
-            logging.getLogger("distributed.batched").setLevel(logging.CRITICAL)
+            # Dask's grace in close wrote its output after the signal, over an existing file
+            if processes:
+                batched.addFilter(quiet)
             for process in processes:
                 with contextlib.suppress(psutil.Error):
                     process.kill()
         for thing in owned:
             thing.close()
     finally:
-        _, alive = psutil.wait_procs(processes, timeout=10)
-        for process in alive:
-            with contextlib.suppress(psutil.Error):
-                process.kill()
-        psutil.wait_procs(alive, timeout=10)
-        # a worker killed mid-write (Ctrl-C, SIGTERM, a crash) cannot remove its temporary
-        # file; with its tasks cancelled and the local workers gone nothing writes here any more
-        _remove_temporaries(paths)
+        try:
+            _, alive = psutil.wait_procs(processes, timeout=10)
+            for process in alive:
+                with contextlib.suppress(psutil.Error):
+                    process.kill()
+            psutil.wait_procs(alive, timeout=10)
+            # a worker killed mid-write (Ctrl-C, SIGTERM, a crash) cannot remove its temporary
+            # file; with its tasks cancelled and the local workers gone nothing writes here
+            _remove_temporaries(paths)
+        finally:
+            batched.removeFilter(quiet)
+
+
+class _Below:
+    """A logging filter that drops the records below ``level``."""
+
+    def __init__(self, level):
+        self.level = level
+
+    def filter(self, record):
+        return record.levelno >= self.level
 
 
 def _part_path(dst, token, index):

@@ -9,6 +9,7 @@ x264's macroblock tree (docs/scaling.md), 10-bit output is not.
 import contextlib
 import errno
 import inspect
+import logging
 import os
 import re
 import signal
@@ -285,17 +286,33 @@ class Cancelled(Exception):
     pass
 
 
+def logging_state(*names):
+    return {name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers),
+                   list(logging.getLogger(name).filters)) for name in names}
+
+
 def test_an_exception_in_the_progress_callable_cancels_the_run(tmp_path):
     # raised at the first of 4 tasks (3 parts and their join, one worker): the run ends as on
-    # Ctrl-C, with no part, temporary or output left and the folder it made removed
+    # Ctrl-C, with no part, temporary or output left and the folder it made removed; the
+    # loggers are as the host set them (distributed.batched was left at CRITICAL for the rest
+    # of the process, the host's INFO lost)
     clip = make_video(tmp_path / "long.mkv", frames=30, gop=6, seed=3)
+    names = ["", "distributed", "distributed.batched"]
 
     def cancel(done, total):
         raise Cancelled
 
-    with pytest.raises(Cancelled):
-        flowkit.batch("retime", [clip], tmp_path / "out", workers=1, threads_per_worker=1,
-                      **RETIME, chunk_frames=10, progress=cancel)
+    batched = logging.getLogger("distributed.batched")
+    level = batched.level
+    batched.setLevel(logging.INFO)  # the host's own
+    try:
+        before = logging_state(*names)
+        with pytest.raises(Cancelled):
+            flowkit.batch("retime", [clip], tmp_path / "out", workers=1, threads_per_worker=1,
+                          **RETIME, chunk_frames=10, progress=cancel)
+        assert logging_state(*names) == before
+    finally:
+        batched.setLevel(level)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mkv"]
 
 
