@@ -720,14 +720,13 @@ def _task(run, src, dst, threads, options, needs=None):
 
 def _recorded(call):
     """``(call(), warnings)``: the messages of the :class:`~flowkit.video.DamagedVideoWarning`
-    it raised, each once (other warnings are shown in the worker, as without the recording);
-    a :class:`_Refused` where it raised ValueError or TypeError."""
-    import warnings
-
+    flowkit raised in it, each once (other warnings are shown in the worker); a
+    :class:`_Refused` where it raised ValueError or TypeError. Collected per task, not with
+    ``warnings.catch_warnings``: tasks running at once in a worker's threads shared its
+    recorder, one reporting another's warning, one losing its own."""
     from .video import DamagedVideoWarning
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DamagedVideoWarning)
+    with _validate.collecting(DamagedVideoWarning) as notes:
         try:
             value = call()
         except (ValueError, TypeError) as exc:
@@ -745,12 +744,6 @@ def _recorded(call):
             # name lost. The message names what failed; the chain stays out of it
             exc.__cause__ = exc.__context__ = None
             raise
-    notes = []
-    for w in caught:
-        if issubclass(w.category, DamagedVideoWarning):
-            notes.append(str(w.message))
-        else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     return value, list(dict.fromkeys(notes))
 
 

@@ -6,6 +6,7 @@ Each check raises before any kernel runs, with a message of the form
 """
 
 import contextlib
+import contextvars
 import inspect
 import numbers
 import os
@@ -133,12 +134,35 @@ def _dtype_name(array):
     return getattr(array.dtype, "name", str(array.dtype))
 
 
+_COLLECTING = contextvars.ContextVar("flowkit_collecting", default=None)
+
+
+@contextlib.contextmanager
+def collecting(category):
+    """The messages of the warnings of ``category`` that :func:`warn_user` is given meanwhile
+    in this thread (its context), collected in the list this yields instead of warned: per
+    call, where ``warnings.catch_warnings`` swaps the process's filters and showwarning,
+    which tasks running at once in threads (a Dask worker's) then share."""
+    notes = []
+    token = _COLLECTING.set((category, notes))
+    try:
+        yield notes
+    finally:
+        _COLLECTING.reset(token)
+
+
 def warn_user(message, category):
     """``warnings.warn`` at the first caller outside flowkit: the user's line (a notebook cell),
     however deep in flowkit's generators the warning is raised (a fixed ``stacklevel`` named
-    flowkit's own decoding loop, ``video.py:1099``, whatever the user had called)."""
+    flowkit's own decoding loop, ``video.py:1099``, whatever the user had called). Collected
+    instead within :func:`collecting` for its category."""
     import sys
     import warnings
+
+    collector = _COLLECTING.get()
+    if collector is not None and issubclass(category, collector[0]):
+        collector[1].append(str(message))
+        return
 
     frame, level = sys._getframe(1), 2  # stacklevel 2: this function's caller
     while frame.f_back is not None and frame.f_globals.get("__name__", "").partition(".")[0] \

@@ -750,6 +750,55 @@ def test_a_damaged_input_is_done_and_its_warning_reaches_the_client(client, tmp_
     assert "was decoded with errors" in report.warnings[str(src)][0]
 
 
+def interleaved_decode(src, dst, *, folder):
+    """Decode a damaged clip, two tasks at once in a worker's threads: the task that started
+    first once the other has started, the other once the first has ended."""
+    import time
+
+    folder = Path(folder)
+    try:
+        os.close(os.open(folder / "first.started", os.O_CREAT | os.O_EXCL))
+        wait, role = folder / "second.started", "first"
+    except FileExistsError:
+        (folder / "second.started").touch()
+        wait, role = folder / "first.done", "second"
+    deadline = time.monotonic() + 60
+    while not wait.exists():
+        assert time.monotonic() < deadline, f"{wait} never came"
+        time.sleep(0.01)
+    frames = sum(1 for _ in flowkit.iter_frames(src))
+    (folder / f"{role}.done").touch()
+    Path(dst).write_bytes(b"done")
+    return frames
+
+
+def test_warnings_of_tasks_running_at_once_in_threads_reach_their_input(tmp_path):
+    # a worker with two threads (a user's cluster): each task recorded warnings with
+    # warnings.catch_warnings, which swaps the process's warnings state: the first task's
+    # warning was recorded by the second (the last to start) and reported for its input, the
+    # second's after the first ended was shown in the worker and lost, and the worker kept
+    # the first task's filters ("always" for DamagedVideoWarning) when both had ended
+    import warnings
+
+    from test_video import damaged_clip
+
+    sources = [damaged_clip(tmp_path / f"{name}.mp4") for name in "ab"]
+    shown, filters = warnings.showwarning, list(warnings.filters)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=":0", silence_logs=50) as cluster, \
+            distributed.Client(cluster) as client, warnings.catch_warnings():
+        warnings.simplefilter("ignore", flowkit.video.DamagedVideoWarning)  # shown, not recorded
+        report = flowkit.batch(interleaved_decode, sources, tmp_path / "out", scheduler=client,
+                               folder=str(tmp_path), retries=0, progress=False)
+        left = warnings.showwarning, warnings.filters[1:]
+    assert report.ok and report.frames == 60
+    assert list(report.warnings) == [str(src) for src in sources]
+    for src in sources:
+        assert len(report.warnings[str(src)]) == 1
+        assert report.warnings[str(src)][0].startswith(f"{src}: the frame at ")
+    assert left == (shown, filters)
+
+
 def test_a_damaged_audio_packet_in_a_chunked_retime_reaches_the_client(client, tmp_path):
     # the join decodes the audio (a speed change): its warning was printed by the worker in
     # Python's own format (with the source line) and missing from report.warnings
