@@ -353,9 +353,10 @@ class BatchReport:
     done : list of Path
         Outputs written by this run.
     failed : dict
-        Input path -> one-line error message, for the inputs that failed after the retries,
-        in the order of the inputs (as ``done`` and ``warnings``); an error about a job
-        option starts ``job_options: NAME:`` (``flowkit batch`` prints ``-O NAME:``).
+        Input path (a ``str``, as every input path in this report) -> one-line error
+        message, for the inputs that failed after the retries, in the order of the inputs (as
+        ``done`` and ``warnings``); an error about a job option starts ``job_options: NAME:``
+        (``flowkit batch`` prints ``-O NAME:``).
     skipped : list of Path
         Outputs that existed already and were kept (``resume=True``).
     frames : int
@@ -369,9 +370,9 @@ class BatchReport:
         For the ``"retime"`` job: input path -> the types of its streams that the output does
         not hold (``RetimeReport.not_written``: a second video stream, subtitles, data), for
         the inputs done by this run that have any.
-    alpha : list
-        For the ``"retime"``, ``"predict"`` and ``"translate"`` jobs: the inputs done by this
-        run whose video carries alpha (``VideoInfo.alpha``), which the outputs do not hold;
+    alpha : list of str
+        For the ``"retime"``, ``"predict"`` and ``"translate"`` jobs: the input paths done by
+        this run whose video carries alpha (``VideoInfo.alpha``), which the outputs do not hold;
         ``flowkit batch`` notes each as ``flowkit retime`` does.
     padded : dict
         Input path -> ``((width, height), (width, height))``: the input's odd size and the
@@ -940,16 +941,16 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
                 try:
                     kinds = streams_not_written(container, stream) if job == "retime" else []
                     if has_alpha(stream):
-                        alpha.append(src)
+                        alpha.append(str(src))
                 finally:
                     container.close()
                 if kinds:
-                    not_written[src] = kinds
+                    not_written[str(src)] = kinds
     if isinstance(job, str):  # the jobs' outputs are videos of the input's size
         for src, dst in todo:
             written = _padded_size(src, dst) if dst in done else None
             if written is not None:
-                padded[src] = written
+                padded[str(src)] = written
     return BatchReport(done=done, failed=failed, skipped=skipped, frames=frames,
                        seconds=time.perf_counter() - start, dashboard=dashboard,
                        not_written=not_written, warnings=warned, alpha=alpha, padded=padded,

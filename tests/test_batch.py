@@ -1513,7 +1513,7 @@ def test_jobs_note_an_input_with_alpha(client, tmp_path, monkeypatch, capsys):
     plain = make_video(tmp_path / "plain.mp4", frames=3)
     report = flowkit.batch("retime", [rgba, plain], tmp_path / "out", scheduler=client, **RETIME,
                            progress=False)
-    assert report.ok and report.alpha == [rgba]
+    assert report.ok and report.alpha == [str(rgba)]
     monkeypatch.setattr(flowkit, "batch", lambda *args, **kwargs: report)
     assert main(["batch", "retime", str(rgba), str(plain), "-o", str(tmp_path / "out2"), "-q"]) == 0
     err = capsys.readouterr().err
@@ -1529,7 +1529,7 @@ def test_jobs_note_an_odd_size_padded_for_the_encoder(client, tmp_path, monkeypa
     even = make_video(tmp_path / "even.mp4", frames=3)
     report = flowkit.batch("flow", [odd, even], tmp_path / "out", scheduler=client,
                            progress=False)
-    assert report.ok and report.padded == {odd: ((33, 25), (34, 26))}
+    assert report.ok and report.padded == {str(odd): ((33, 25), (34, 26))}
     monkeypatch.setattr(flowkit, "batch", lambda *args, **kwargs: report)
     assert main(["batch", "flow", str(odd), str(even), "-o", str(tmp_path / "out2"), "-q"]) == 0
     err = capsys.readouterr().err
@@ -1562,7 +1562,7 @@ def test_retime_job_reports_the_streams_it_does_not_write(client, tmp_path, monk
     plain = make_video(tmp_path / "plain.mp4", frames=3)
     report = flowkit.batch("retime", [two, plain], tmp_path / "out", scheduler=client, **RETIME,
                            progress=False)
-    assert report.ok and report.not_written == {two: ["video"]}
+    assert report.ok and report.not_written == {str(two): ["video"]}
     # the command line prints it, after what it wrote
     monkeypatch.setattr(flowkit, "batch", lambda *args, **kwargs: report)
     assert main(["batch", "retime", str(two), str(plain), "-o", str(tmp_path / "out2"), "-q"]) == 0
