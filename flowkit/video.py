@@ -1696,8 +1696,12 @@ class VideoWriter:
         Output file. The extension selects the container (mp4, mov, mkv, avi, webm, ...).
     fps : float or Fraction
         Frames per second, > 0. Frame k is stamped at exactly ``k / fps`` seconds unless
-        :meth:`write` is given its time (give ``Fraction(24000, 1001)`` for NTSC film rates; a
-        float is taken as the nearest fraction with denominator <= 1001000). Its numerator and
+        :meth:`write` is given its time (give ``Fraction(24000, 1001)`` for NTSC film rates;
+        a float is taken as the nearest fraction with denominator <= 1001000); in .ts/.m2ts,
+        .nut and .flv, which store no negative decode time, FFmpeg's muxer moves every stream
+        later by the codec's reordering delay (with libx264's or libx265's B-frames frame k
+        reads back at ``(k + 2) / fps``, the audio moved alike), and .mpg/.vob add their
+        muxer's 0.5 s preload (:func:`frame_times` counts from the first frame). Its numerator and
         denominator, and ``time_base``'s, are at most ``2**31 - 1``, FFmpeg's rationals (else
         ValueError), within the encoder's range (libvpx/libvpx-vp9 at most 1e9 fps, mpeg4
         65535, libsvtav1 240; mpeg4 at least 1/43200; ``time_base`` likewise at least 1/1e9
