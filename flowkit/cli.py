@@ -1567,13 +1567,13 @@ def cmd_retime(args):
               "alone)", file=sys.stderr)
     elif (not args.trim and args.speed in (None, 1) and args.duration is None
           and report.fps == info.base_rate):  # speed 1 at the input's grid rate
-        if report.interpolated == 0:
-            # every output frame is an input frame at its own time
+        if report.interpolated == 0 and not report.gaps:
+            # every output frame is an input frame at its own time (a held gap's are not)
             asked = " ".join(f"{flag} {_shown(value)}" for flag, value in given) or \
                 "no --fps, --factor, --speed or --duration"
             print(f"flowkit: note: {asked}: the timeline is unchanged ({_rate_text(report.fps)} "
                   "fps, speed 1), the video was only re-encoded", file=sys.stderr)
-        elif args.range is None and args.fps is None:
+        elif args.range is None and args.fps is None and report.interpolated:
             # and yet frames were made: a variable-rate input's gaps were filled (as
             # minterpolate makes a constant rate)
             print(f"flowkit: note: {source} has a variable frame rate: written at a constant "

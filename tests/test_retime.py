@@ -409,6 +409,11 @@ def test_a_gap_in_the_timestamps_holds_the_frame_before_it(tmp_path, cut):
     assert report.repeated == 60
     shown = [int(picture[0, 0, 0]) for picture in decoded(out)]
     assert shown == levels[:30] + [levels[29]] * 60 + levels[30:]
+    # the command line: the summary counts the gap; no note that the timeline is unchanged
+    # (0 frames interpolated at the input's rate said 'only re-encoded' of 60 held frames)
+    status, stdout, err = run_cli("retime", source, tmp_path / "cli.mkv", "--method", "blend",
+                                  "--codec", "ffv1")
+    assert status == 0 and "1 timestamp gap held" in stdout and err == "", (stdout, err)
 
 
 def test_a_timelapse_is_interpolated_throughout(tmp_path):
