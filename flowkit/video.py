@@ -1677,8 +1677,16 @@ def output_pix_fmt(codec, depth, pix_fmt=None):
     for name in preferred:
         if not formats or name in formats:
             return name
-    if depth > 8:  # the encoder's deepest format (PNG's big-endian rgb48be: it wrote rgb24)
-        return max(formats, key=lambda name: av.VideoFormat(name).components[0].bits)
+    if depth > 8:  # the encoder's deepest colour format (PNG's big-endian rgb48be: it wrote
+        # rgb24); not a deeper gray one (jpegls' gray16le wrote red as gray), nor a hardware
+        # surface (no components)
+        def colour_bits(name):
+            components = av.VideoFormat(name).components
+            return components[0].bits if len(components) >= 3 else 0
+
+        deepest = max(formats, key=colour_bits)
+        if colour_bits(deepest) > colour_bits(formats[0]):
+            return deepest
     return formats[0]
 
 

@@ -1026,6 +1026,23 @@ def test_png_video_keeps_16_bit_frames(tmp_path):
                                   np.stack(frames))
 
 
+@pytest.mark.parametrize("codec, suffix", [("jpegls", ".avi"), ("gif", ".gif")])
+def test_sixteen_bit_colour_is_not_written_as_gray(tmp_path, codec, suffix):
+    # the deepest-format fallback ranked formats by their first component's bits: jpegls took
+    # gray16le and gif a gray format, so pure red came back [70, 70, 70]
+    import av
+
+    if codec not in av.codecs_available:
+        pytest.skip(f"PyAV's FFmpeg has no {codec} encoder")
+    frame = np.zeros((32, 32, 3), np.uint16)
+    frame[..., 0] = 60000
+    path = tmp_path / f"red{suffix}"
+    with VideoWriter(path, 10, codec=codec) as writer:
+        writer.write(frame)
+    red, green, blue = next(iter_frames(path))[16, 16].astype(int)
+    assert red > 200 and green < 30 and blue < 30, (red, green, blue)
+
+
 def test_white_of_an_8_bit_video_at_depth_16_is_65535(tmp_path):
     path = tmp_path / "white.mkv"
     with VideoWriter(path, 10, codec="ffv1", pix_fmt="yuv420p") as writer:
