@@ -1042,9 +1042,11 @@ def reencode_codec(dst):
 
 def _lossless_options(frame_format, depth):
     """VideoWriter options that store the frames bit-exactly (FFV1): YUV planes as they are
-    (full-range ones labelled limited: the same bytes, FFV1 has no yuvj444p), RGB as GBR."""
+    (full-range ones labelled limited: the same bytes, FFV1 has no yuvj444p), RGB in the RGB
+    format VideoWriter picks for FFV1 at the frames' depth (gbrp, or bgr0 where FFV1 lacks
+    8-bit gbrp, as PyAV 18's FFmpeg does: asking for gbrp failed every part of an RGB input)."""
     if frame_format is None:
-        return dict(codec="ffv1", pix_fmt="gbrp" if depth == 8 else "gbrp16le")
+        return dict(codec="ffv1")
     plain = frame_format.replace("yuvj", "yuv")
     return dict(codec="ffv1", pix_fmt=plain, frame_format=plain)
 

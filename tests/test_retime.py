@@ -416,6 +416,21 @@ def test_a_gap_in_the_timestamps_holds_the_frame_before_it(tmp_path, cut):
     assert status == 0 and "1 timestamp gap held" in stdout and err == "", (stdout, err)
 
 
+def test_a_lossless_part_of_an_rgb_input(tmp_path):
+    # batch's chunked retime writes each part losslessly (retime(part=..., _lossless=True)):
+    # an RGB-coded input (FFV1 bgr0) asked FFV1 for 8-bit gbrp, which PyAV 18's FFmpeg lacks,
+    # so every part failed ('pix_fmt: ffv1 cannot encode gbrp')
+    frames = [np.random.default_rng(k).integers(0, 256, (24, 32, 3), np.uint8) for k in range(6)]
+    source = write_clip(tmp_path / "rgb.mkv", frames, 24, codec="ffv1")
+    whole = flowkit.retime(source, tmp_path / "whole.mkv", factor=2, method="blend",
+                           codec="ffv1", progress=False)
+    part = flowkit.retime(source, tmp_path / "part.mkv", factor=2, method="blend",
+                          progress=False, part=(0, None), _lossless=True)
+    assert part.frames == whole.frames == 12
+    for got, want in zip(decoded(tmp_path / "part.mkv"), decoded(tmp_path / "whole.mkv")):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_a_timelapse_is_interpolated_throughout(tmp_path):
     # 1 fps to 30 fps: every pair is 30 output frames apart but one period of the input's
     # grid, no gap
