@@ -180,3 +180,19 @@ def without_gc():
     finally:
         if enabled:
             gc.enable()
+
+
+def cut_with_an_edit_list(src, dst, frames):
+    """``src``'s packets remuxed into an MP4 whose edit list starts ``frames`` frames in, as
+    ``ffmpeg -ss T -c copy`` cuts between keyframes: those frames decode but are not shown."""
+    import av
+
+    with av.open(str(src)) as given, av.open(str(dst), "w") as cut:
+        stream = given.streams.video[0]
+        out = cut.add_stream_from_template(stream)
+        shift = round(frames / (stream.average_rate * stream.time_base))
+        for packet in given.demux(stream):
+            if packet.size:  # not the demuxer's empty flush packet
+                packet.pts, packet.dts, packet.stream = packet.pts - shift, packet.dts - shift, out
+                cut.mux(packet)
+    return dst

@@ -378,24 +378,11 @@ def test_flow_job_in_three_chunks_is_identical(client, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["long.mp4"]  # parts removed
 
 
-def cut_with_an_edit_list(src, dst, frames):
-    """``src``'s packets remuxed into an MP4 whose edit list starts ``frames`` frames in, as
-    ``ffmpeg -ss T -c copy`` cuts between keyframes: those frames decode but are not shown."""
-    with av.open(str(src)) as given, av.open(str(dst), "w") as cut:
-        stream = given.streams.video[0]
-        out = cut.add_stream_from_template(stream)
-        shift = round(frames / (stream.average_rate * stream.time_base))
-        for packet in given.demux(stream):
-            if packet.size:  # not the demuxer's empty flush packet
-                packet.pts, packet.dts, packet.stream = packet.pts - shift, packet.dts - shift, out
-                cut.mux(packet)
-    return dst
-
-
 def test_a_file_cut_with_an_edit_list_is_timed_by_its_shown_frames(client, tmp_path):
     # the 3 frames before the edit list's start were counted as frames from their packets:
     # frame_times gave 30 times for 27 frames, 3 frames off, and the chunked flow job failed
     # ("the chunks hold 26 flow pictures, its packets 30 frames"); _chunks counted them too
+    from cases import cut_with_an_edit_list
     from flowkit.video import frame_times
 
     clip = cut_with_an_edit_list(make_video(tmp_path / "long.mp4", frames=30, gop=6, bframes=2),

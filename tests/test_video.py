@@ -22,7 +22,8 @@ import cv2
 import numpy as np
 import pytest
 
-from cases import data_path, error_under_file_limit, open_files, without_gc
+from cases import (cut_with_an_edit_list, data_path, error_under_file_limit, open_files,
+                   without_gc)
 from flowkit import VideoWriter, iter_frames
 from flowkit.video import DamagedVideoWarning, encoder_name, frame_times, probe_video
 
@@ -803,14 +804,7 @@ def edit_list_cut(path, frames=24, start=3, end=None):
             frame.pts, frame.time_base = k, Fraction(1, 24)
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
-    with av.open(str(whole)) as given, av.open(str(path), "w") as cut:
-        stream = given.streams.video[0]
-        out = cut.add_stream_from_template(stream)
-        shift = round(start / (stream.average_rate * stream.time_base))
-        for packet in given.demux(stream):
-            if packet.size:  # not the demuxer's empty flush packet
-                packet.pts, packet.dts, packet.stream = packet.pts - shift, packet.dts - shift, out
-                cut.mux(packet)
+    cut_with_an_edit_list(whole, path, start)
     if end is not None:
         data = bytearray(path.read_bytes())
         at = data.find(b"elst") + 12  # version 0: the first entry's duration, in the movie's
