@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import _validate
 from ._atomic import TOKEN_PATTERN, check_folder, refuse_special_input, stale_temporaries
-from ._progress import check_progress, progress_bar
+from ._progress import check_progress, progress_bar, shows_bar
 from .video import VIDEO_EXTENSIONS
 
 
@@ -915,9 +915,7 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
                 except FileExistsError:
                     pass
             dashboard = _dashboard(client)
-            shown = not callable(progress) and (progress or progress is None
-                                                and sys.stderr.isatty())
-            if (shown if announce is None else announce) and dashboard:
+            if (shows_bar(progress) if announce is None else announce) and dashboard:
                 print(f"flowkit batch: Dask dashboard at {dashboard}", file=sys.stderr)
             owners = {}  # task key -> its input
             frames, done, failed, warned = _run(client, spec, todo, threads, retries,
@@ -1033,7 +1031,11 @@ def _stop(owned, submitted, paths):
     # (distributed.batched, INFO, after the cluster restored its log levels): a filter of this
     # run's own drops those records while it stops, then goes; the logger's level (the host's,
     # or another run's in another thread) is never set
-    batched, quiet = logging.getLogger("distributed.batched"), _Below(logging.CRITICAL)
+    batched = logging.getLogger("distributed.batched")
+
+    def quiet(record):  # this run's filter: drops the records below CRITICAL
+        return record.levelno >= logging.CRITICAL
+
     try:
         with contextlib.suppress(Exception):
             pending = [future for future in submitted if not future.done()]
@@ -1068,16 +1070,6 @@ def _stop(owned, submitted, paths):
             _remove_temporaries(paths)
         finally:
             batched.removeFilter(quiet)
-
-
-class _Below:
-    """A logging filter that drops the records below ``level``."""
-
-    def __init__(self, level):
-        self.level = level
-
-    def filter(self, record):
-        return record.levelno >= self.level
 
 
 def _part_path(dst, token, index):

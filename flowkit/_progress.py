@@ -54,6 +54,12 @@ class _Callback:
         return False
 
 
+def shows_bar(progress):
+    """Whether ``progress`` means a tqdm bar on stderr: true, or None with stderr a terminal;
+    never for a callable."""
+    return not callable(progress) and (sys.stderr.isatty() if progress is None else bool(progress))
+
+
 def progress_bar(progress, **options):
     """A tqdm bar on stderr (``options``: tqdm's ``total``, ``unit``, ``desc``, ...), disabled
     where ``progress`` is False or None with stderr not a terminal; for a callable
@@ -63,8 +69,7 @@ def progress_bar(progress, **options):
         return _Callback(progress, options.get("total"))
     from tqdm import tqdm
 
-    show = sys.stderr.isatty() if progress is None else progress
-    return tqdm(file=sys.stderr, disable=not show, **options)
+    return tqdm(file=sys.stderr, disable=not shows_bar(progress), **options)
 
 
 def finish(bar, done):
