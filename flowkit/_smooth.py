@@ -120,6 +120,9 @@ def smooth_flow(flow, *, method="gaussian", size=5, sigma=None, guide=None, sigm
             sigma_color = _validate.check_float("sigma_color", sigma_color, low=0.0, low_open=True)
     backend = select_device(device, flow=flow, guide=guide)
     gpu_input = is_device_array(flow)
+    if method == "bilateral":  # from the caller's arrays: no host copy of a GPU guide
+        params = _bilateral_params(size, sigma, sigma_color, flow if guide is None else guide,
+                                   dtype)
 
     shape = flow.shape
     nhw = shape[:-1] if batched else (1,) + shape[:-1]
@@ -133,8 +136,6 @@ def smooth_flow(flow, *, method="gaussian", size=5, sigma=None, guide=None, sigm
             result = smooth_cuda.median_cuda(src, size)
         else:
             g = src if guide is None else device_array(guide, dtype, nhw + (-1,))
-            params = _bilateral_params(size, sigma, sigma_color, flow if guide is None else guide,
-                                       dtype)
             result = smooth_cuda.bilateral_cuda(src, g, *params)
         return to_output(result.reshape(shape), gpu_input)
 
@@ -143,8 +144,6 @@ def smooth_flow(flow, *, method="gaussian", size=5, sigma=None, guide=None, sigm
         src = src.reshape(nhw + (2,))
         g = src if guide is None else host_array(guide, dtype, nhw + (-1,))
         out = np.empty_like(src)
-        params = _bilateral_params(size, sigma, sigma_color, flow if guide is None else guide,
-                                   dtype)
         _kernels.bilateral_cpu(src, g, *params, out)
     else:
         src = src.reshape(nhw[0], nhw[1], nhw[2] * 2)
