@@ -498,7 +498,8 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         default 10): a pair whose mean absolute difference and its change from the previous
         pair both reach it is a cut. Output frames that fall between the two frames of a cut
         are not interpolated: the nearer input frame is repeated (the earlier one at exactly
-        half way). None: no detection.
+        half way, within a unit of the input's timestamps: Matroska's milliseconds put a 15
+        fps clip's half-way times up to 0.5 ms off). None: no detection.
     device : {None, "cpu", "cuda"}
         Where warping and splatting run (:func:`flowkit.interpolate`). ``"cuda"`` needs a GPU
         and the CUDA extra, checked before anything is decoded, whether or not a frame will
@@ -956,7 +957,8 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
                 if alpha == 0 or not inside or same:
                     emit_input(index - 1, frame0)
                 elif cut or gap:  # a cut shows the nearer frame, a gap the one before it
-                    later = alpha > Fraction(1, 2) and not gap
+                    # half way within a timestamp unit is half way (MKV's ms): the earlier
+                    later = (alpha - Fraction(1, 2)) * (t1 - t0) > tolerance and not gap
                     emit_input(index - 1 + later, frame if later else frame0)
                 else:
                     use(index - 1)
