@@ -595,6 +595,9 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
     are unknown (see ``flowkit.extrapolate``), and the frames there NaN for float clips (as
     pysteps' ``outval``), 0 for integer ones (with no known motion at all, with either value
     of ``advect_flow``, every pixel).
+    Intensity is carried, not extrapolated: every scheme moves the last frame's values, so a
+    brightness trend in the context (a fade, an exposure ramp, flicker) stops at the last
+    frame's brightness, as pysteps' Lagrangian persistence holds the rain rate.
     Accuracy against the peers (repeat-last-frame and OpenCV Farneback with ``cv2.remap``
     re-estimated each step) is in docs/prediction.md.
 

@@ -399,6 +399,17 @@ def test_smoothing_reaches_the_motion():
     np.testing.assert_array_equal(used, flowkit.smooth_flow(noisy, method="bilateral", guide=clip[-1]))
 
 
+@pytest.mark.parametrize("scheme", ["semi-lagrangian", "forward", "reestimate"])
+def test_a_fade_in_the_context_is_not_extrapolated(scheme):
+    # documented: every scheme moves the last frame's values (pysteps' Lagrangian
+    # persistence), so a clip fading by 0.05 a frame predicts the last frame's brightness
+    gains = [1.0, 0.95, 0.9, 0.85]
+    clip = translating_clip((1.0, 0.0), 4) * np.float32(gains)[:, None, None]
+    predicted = flowkit.predict(clip, 3, scheme=scheme)
+    last = interior(clip[-1]).mean()
+    np.testing.assert_allclose(interior(predicted).mean(axis=(1, 2)), last, atol=0.005)
+
+
 def test_speed_spread_is_the_gauss_hermite_mean_of_three_speeds():
     # a uniform motion traces back exactly: D_k = -k v, so each frame is the mean of the
     # last frame sampled at x - k v (1 + s z) over the nodes z = 0, +-sqrt(3) (weights 2/3,
