@@ -41,7 +41,7 @@ def test_help_and_bad_option(script, tmp_path):
 
 @pytest.mark.parametrize("script", ["eval_interpolation.py", "eval_prediction.py",
                                     "eval_translation.py", "diagnose_interp_refine.py",
-                                    "bench_memory.py", "bench_batch.py"])
+                                    "bench_memory.py", "bench_batch.py", "eval_motion.py"])
 def test_data_folder_from_flowkit_data(script, tmp_path, monkeypatch):
     """FLOWKIT_DATA names the shared data folder for every script that reads it (the eval
     scripts looked only at ../shared/data beside the checkout, and diagnose_interp_refine ended
