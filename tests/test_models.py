@@ -425,6 +425,23 @@ def test_corrupt_and_wrong_shape_weights_are_clear_errors(tmp_path):
 
 
 @needs_torch
+@pytest.mark.parametrize("name", ["interp-refine", "colorize", "predict-gan",
+                                  "text2video-shapes"])
+def test_state_dict_saves_with_safetensors_save_file_and_loads_back(tmp_path, name):
+    # the U-Nets held their parameters channels-last, so safetensors' documented
+    # save_file(model.state_dict(), path) refused them ("You are trying to save a non
+    # contiguous tensor: `enc1.0.weight`"): a fine-tuned model could not be saved as is
+    from safetensors.torch import save_file
+
+    net = models.get_model(name)
+    path = tmp_path / "mine.safetensors"
+    save_file(net.state_dict(), str(path))
+    again = models.get_model(name, weights=path)
+    for (key, value), other in zip(net.state_dict().items(), again.state_dict().values()):
+        assert torch.equal(value, other), key
+
+
+@needs_torch
 def test_weights_that_are_a_broken_symbolic_link_say_so(tmp_path):
     # a dangling link or a loop of links (ls lists them) was "no such file"
     (tmp_path / "a.safetensors").symlink_to("b.safetensors")

@@ -39,9 +39,10 @@ class Colorize(nn.Module):
         self.head = nn.Conv2d(w, 2, 3, 1, 1)
         nn.init.zeros_(self.head.weight)  # untrained: gray output (chroma 0.5)
         nn.init.zeros_(self.head.bias)
-        self.to(memory_format=torch.channels_last)
 
     def forward(self, y):
+        # channels-last as UNet3 (its parameters contiguous: state_dict() saves with save_file)
+        y = y.contiguous(memory_format=torch.channels_last)
         h, w = y.shape[-2:]
         e1 = self.enc1(F.avg_pool2d(pad_to_multiple(y, 16), 2) - 0.5)
         e2 = self.enc2(e1)
