@@ -442,6 +442,34 @@ def test_state_dict_saves_with_safetensors_save_file_and_loads_back(tmp_path, na
 
 
 @needs_torch
+def test_learned_functions_run_under_a_float64_default_dtype():
+    # after torch.set_default_dtype(torch.float64) (a host's numerical code) flowkit's networks
+    # were built in float64 and met float32 input: "Input type (float) and bias type (double)
+    # should be the same" from interpolate(method="learned"), predict(method="gan"),
+    # colorize_frame and generate, after the classical pipeline had run
+    from flowkit.models.colorize import colorize_frame
+
+    frame0, _, frame1 = _pair(h=24, w=32)
+    calls = (lambda: flowkit.interpolate(frame0, frame1, method="learned"),
+             lambda: flowkit.predict([frame0, frame1], 1, method="gan"),
+             lambda: colorize_frame(frame0),
+             lambda: flowkit.generate("a red circle moves left", frames=2, seed=0))
+    _api._cached_model.cache_clear()
+    expected = [call() for call in calls]
+    default = torch.get_default_dtype()
+    try:
+        _api._cached_model.cache_clear()  # the models are built again under float64
+        torch.set_default_dtype(torch.float64)
+        got = [call() for call in calls]
+        assert next(models.get_model("interp-refine").parameters()).dtype == torch.float32
+    finally:
+        torch.set_default_dtype(default)
+        _api._cached_model.cache_clear()
+    for a, b in zip(expected, got):
+        np.testing.assert_array_equal(a, b)
+
+
+@needs_torch
 def test_weights_that_are_a_broken_symbolic_link_say_so(tmp_path):
     # a dangling link or a loop of links (ls lists them) was "no such file"
     (tmp_path / "a.safetensors").symlink_to("b.safetensors")

@@ -327,6 +327,8 @@ def get_model(name, *, weights="default", device=None, **config):
     Returns
     -------
     torch.nn.Module
+        flowkit's own networks in float32, the precision flowkit feeds them, whatever
+        ``torch.get_default_dtype()`` is.
 
     Raises
     ------
@@ -367,6 +369,7 @@ def get_model(name, *, weights="default", device=None, **config):
         get_weights(name, weights)  # raises the error naming the choices
     torch = require_torch()
     check_device(device)
+    builtin = builder in {_REGISTRY[n][0] for n in _BUILTIN}
     if isinstance(builder, str):
         module, _, function = builder.partition(":")
         builder = getattr(importlib.import_module(module), function)
@@ -388,6 +391,9 @@ def get_model(name, *, weights="default", device=None, **config):
                         f"torch.nn.Module, got {describe(model)}")
     if path is not None:
         load_state(model, path)
+    if builtin:  # built in the default dtype: after torch.set_default_dtype(torch.float64) a
+        # float64 network met float32 input in interpolate(method="learned"), predict, generate
+        model = model.float()
     return model.to(torch.device(device or "cpu")).eval()
 
 

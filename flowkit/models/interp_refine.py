@@ -160,7 +160,7 @@ def parts_tensors(f0, f1, t, parts, state, device="cpu"):
     """The classical parts (``flowkit._interpolate._learned_parts`` and its state: NumPy or CuPy
     arrays, one frame) as the dict of ``(1, C, H, W)`` tensors :func:`run` takes."""
     occ0, occ1 = state["occlusion0"], state["occlusion1"]
-    zeros = torch.zeros((1, 1) + tuple(f0.shape[:2]), device=device)
+    zeros = torch.zeros((1, 1) + tuple(f0.shape[:2]), dtype=torch.float32, device=device)
     return {
         "frame0": _image(f0, device), "frame1": _image(f1, device),
         "s0": _image(parts["s0"], device), "s1": _image(parts["s1"], device),
