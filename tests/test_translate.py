@@ -483,6 +483,23 @@ def test_colorize_frame_gray_with_a_channel_axis_and_bad_input():
         colorize_frame(gray.astype(np.int32))
 
 
+def test_colorize_frame_takes_torch_tensors_as_the_other_functions_do():
+    # a tensor that requires grad raised torch's "Can't call numpy() on Tensor that requires
+    # grad" naming no parameter, and a channels-first (C, H, W) one was "read as a batch of 3
+    # gray frames"; interpolate and warp name the parameter and the layout
+    torch = _torch()
+    from flowkit.models.colorize import colorize_frame
+
+    rgb = np.repeat((255 * texture()).astype(np.uint8)[..., None], 3, 2)
+    np.testing.assert_array_equal(colorize_frame(torch.from_numpy(rgb)), colorize_frame(rgb))
+    with pytest.raises(TypeError, match=r"^frame: expected an array, got a torch.Tensor that "
+                                        r"requires grad .*pass tensor.detach\(\)$"):
+        colorize_frame(torch.from_numpy(rgb).float().requires_grad_())
+    with pytest.raises(ValueError, match=r"^frame: expected frames channels last, .* looks "
+                                         r"channels-first \(C, H, W\), torchvision's layout"):
+        colorize_frame(torch.from_numpy(rgb).permute(2, 0, 1))
+
+
 def test_cli_colorize(tiny_video, tmp_path):
     _torch()
     out = tmp_path / "colour.mp4"

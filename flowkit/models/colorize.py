@@ -154,14 +154,19 @@ def colorize_frame(frame, weights="default"):
     Raises
     ------
     TypeError
-        ``frame`` of another dtype.
+        ``frame`` of another dtype; a torch tensor that requires grad.
     ValueError
-        ``frame`` of another shape (a batch, 2 or 4 channels).
+        ``frame`` of another shape (a batch, 2 or 4 channels); a torch tensor laid out
+        channels-first ``(C, H, W)``.
     """
+    from .._backend import as_array, is_device_array
     from .._validate import check_one_frame
     from ._api import cached_model
 
-    frame = np.asarray(frame)
+    # host input through the checks every public function makes (a torch tensor that requires
+    # grad raised torch's RuntimeError naming no parameter; a channels-first one was read as
+    # a batch of gray frames); device arrays as np.asarray takes them
+    frame = np.asarray(frame if is_device_array(frame) else as_array(frame, "frame", frames=True))
     check_one_frame("frame", frame)
     if frame.ndim == 3 and frame.shape[2] not in (1, 3):
         raise ValueError(f"frame: expected gray (H, W) or (H, W, 1), or RGB (H, W, 3), got "
