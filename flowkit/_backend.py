@@ -116,11 +116,12 @@ def as_array(array, name, *, frames=False, clips=False):
     ``ValueError``: flowkit has no use for a mask there, and reading the values under it would
     be a silent guess; one with none masked is its data. A torch tensor that requires grad is
     a ``TypeError`` (before ``__cuda_array_interface__`` or ``np.asarray``, which raise torch's
-    RuntimeError for it). Where the parameter holds frames (``frames=True``), a torch tensor
-    laid out channels-first (``(C, H, W)``, torchvision's layout: a third-last axis of at most
-    4 before a last axis longer than 4, which flowkit's layout rule would read as gray frames)
-    is a ``ValueError`` (:func:`_check_channels_last`); ``clips=True`` (``predict``'s clips)
-    does so from 4-D on, since a 3-D clip is gray frames ``(T, H, W)``: one frame is no clip.
+    RuntimeError for it), as is one NumPy cannot hold (bfloat16, float8; the meta device). Where
+    the parameter holds frames (``frames=True``), a torch tensor laid out channels-first
+    (``(C, H, W)``, torchvision's layout: a third-last axis of at most 4 before a last axis
+    longer than 4, which flowkit's layout rule would read as gray frames) is a ``ValueError``
+    (:func:`_check_channels_last`); ``clips=True`` (``predict``'s clips) does so from 4-D on,
+    since a 3-D clip is gray frames ``(T, H, W)``: one frame is no clip.
     """
     if _is_torch(array):
         if getattr(array, "requires_grad", False) is True:
@@ -140,6 +141,12 @@ def as_array(array, name, *, frames=False, clips=False):
         try:
             array = np.asarray(array)
         except (ValueError, TypeError) as exc:
+            if _is_torch(array):  # a bfloat16 tensor was "nested lists of equal lengths"
+                raise TypeError(f"{name}: expected a CPU tensor of a dtype NumPy holds (uint8, "
+                                f"uint16, float16, float32, float64, ...), got a "
+                                f"{str(array.dtype).removeprefix('torch.')} tensor on "
+                                f"{array.device.type} ({exc}); convert it, e.g. "
+                                f"tensor.float()") from None
             reason = str(exc).split(". ")[-1].rstrip(".")  # NumPy's last sentence: the shape
             raise type(exc)(f"{name}: expected an array (nested lists of equal lengths), got "
                             f"{type(array).__name__} that NumPy cannot convert "

@@ -124,6 +124,23 @@ def test_a_torch_tensor_that_requires_grad_is_named():
         flowkit.warp(image, flow))
 
 
+def test_a_torch_tensor_numpy_cannot_hold_is_named_with_its_dtype():
+    """A bfloat16 tensor (a torch model's output under autocast) was "expected an array (nested
+    lists of equal lengths), got Tensor that NumPy cannot convert (Got unsupported ScalarType
+    BFloat16)": the message now says what is wrong with it and how to convert it."""
+    torch = pytest.importorskip("torch")
+    image = torch.rand(5, 6, 3)
+    flow = np.zeros((5, 6, 2), np.float32)
+    with pytest.raises(TypeError, match=r"^image: expected a CPU tensor of a dtype NumPy holds "
+                                        r"\(uint8, .*\), got a bfloat16 tensor on cpu \(.*"
+                                        r"BFloat16\); convert it, e.g. tensor.float\(\)$"):
+        flowkit.warp(image.bfloat16(), flow)
+    with pytest.raises(TypeError, match=r"^frame0: .*, got a float32 tensor on meta "):
+        flowkit.interpolate(image.to("meta"), image.to("meta"))
+    np.testing.assert_array_equal(flowkit.warp(image.bfloat16().float(), flow),
+                                  flowkit.warp(image.bfloat16().float().numpy(), flow))
+
+
 def test_a_channels_first_torch_tensor_is_refused_not_read_as_gray_frames():
     """A (C, H, W) tensor as torchvision gives it was read by the layout rule as C gray
     frames: warp, splat, fill_holes, farneback, interpolate and the metrics returned C results
