@@ -160,6 +160,30 @@ def test_aux_flows_at_t_are_the_projection(method):
     np.testing.assert_array_equal(batch_aux["flow_t0"][0], aux["flow_t0"])
 
 
+def test_several_times_keep_no_earlier_time_in_memory():
+    """Four times of one call (retime's and the command's chunks): a time's float32 result,
+    its projected flows and flows at t that nobody asked for are dropped before the next time
+    is made. Python-level peak (tracemalloc; NumPy's buffers are traced) on 512x512 RGB uint8
+    with given flows, in float32 RGB frames: 13.0 measured; 19.4 when each time kept them."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    frame0 = rng.integers(0, 256, (512, 512, 3), dtype=np.uint8)
+    frame1 = np.roll(frame0, 3, axis=1)
+    flow01 = np.zeros((512, 512, 2), np.float32)
+    flow01[..., 0] = 3
+    times = [0.2, 0.4, 0.6, 0.8]
+    flowkit.interpolate(frame0[:64, :64], frame1[:64, :64], times, flow01=flow01[:64, :64],
+                        flow10=-flow01[:64, :64])  # compiled before measuring
+    tracemalloc.start()
+    try:
+        flowkit.interpolate(frame0, frame1, times, flow01=flow01, flow10=-flow01)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak / frame0.astype(np.float32).nbytes < 15
+
+
 def test_aux_flows_at_t_unknown_and_blend():
     """Flows unknown everywhere: flows at t NaN (the cross-fade's result); the cross-fade
     itself moves nothing: None."""
