@@ -238,24 +238,36 @@ def _advected_displacements(motion, metric, horizon, device):
     velocity: the field (with its softmax metric) is splatted forward by itself once per
     step, holes filled by push-pull, so that ``a_k(x)`` is the velocity of the content
     arriving at ``x`` at step k; then ``D_k(x) = -a_k(x) + D_{k-1}(x - a_k(x))``."""
-    from ._fill import fill_float32
-    from ._splat import splat
     from ._warp import warp_linear
 
     xp, _ = array_module(motion)
     carried = xp.concatenate([motion, metric[..., None]], axis=-1).astype(np.float32, copy=False)
     steps = xp.empty((horizon,) + motion.shape, np.float32)  # written in place: no stack
     for k in range(horizon):
-        arrived, weight = splat(carried, carried[..., :2], mode="softmax", metric=carried[..., 2],
-                                return_weight=True, device=device)
-        holes = ~(weight > 0)
-        if bool(holes.all()):  # nothing known to carry (an all-NaN motion): every trajectory unknown
+        carried = _carried_once(carried, device)
+        if carried is None:  # nothing known to carry (an all-NaN motion): every trajectory unknown
             return xp.full((horizon,) + motion.shape, np.nan, np.float32)
-        carried = fill_float32(arrived, holes)  # the holes' NaN are not read
         back = xp.negative(carried[..., :2], out=steps[k])  # D_0 = 0, so D_1 = -a_1
         if k:
             xp.add(warp_linear(steps[k - 1], back, device=device), back, out=steps[k])
     return steps
+
+
+def _carried_once(carried, device):
+    """One step of :func:`_advected_displacements`: the field ``carried`` ``(H, W, 3)`` (the
+    velocity and its softmax metric) splatted forward by its velocity, holes filled by
+    push-pull; None where nothing lands. A function of its own, so that the splat and its
+    weight are dropped before the next step splats (they were held through it: 1.3 times a
+    float32 RGB frame's bytes)."""
+    from ._fill import fill_float32
+    from ._splat import splat
+
+    arrived, weight = splat(carried, carried[..., :2], mode="softmax", metric=carried[..., 2],
+                            return_weight=True, device=device)
+    holes = ~(weight > 0)
+    if bool(holes.all()):
+        return None
+    return fill_float32(arrived, holes)  # the holes' NaN are not read
 
 
 def _memoized(estimate):
@@ -281,20 +293,29 @@ def _auto_context(clip, estimate, average, smooth, scheme, n_iter, speed_spread,
     ``context - 1`` gaps and ``estimate`` memoized, so that no pair's flow is computed twice."""
     if len(clip) < _AUTO_FRAMES:
         return 2, gaps[-1:], estimate
-    xp, _ = array_module(clip[-1])
     estimate = _memoized(estimate)
-    before, last = clip[-_AUTO_FRAMES:-1], clip[-1].astype(np.float32)
+    before = clip[-_AUTO_FRAMES:-1]
     steps = [g / gaps[-1] for g in gaps[-_AUTO_FRAMES + 1:-1]]  # the last gap is one step
-    errors = []
-    for context in (2, 3):
-        hindcast = _predict_clip(before, 1, estimate, context, average, smooth, scheme, n_iter,
-                                 speed_spread, advect_flow, device, steps[-(context - 1):])[0]
-        errors.append(float(xp.mean((hindcast[0].astype(np.float32) - last) ** 2)))
+    errors = [_hindcast_error(before, clip[-1], estimate, context, average, smooth, scheme, n_iter,
+                              speed_spread, advect_flow, device, steps[-(context - 1):])
+              for context in (2, 3)]
     context = _AUTO_FRAMES if errors[1] < errors[0] else 2  # NaN (holes): the newest pair
     _log.info("context='auto' chose %d: hindcast mean squared error %.6g with the newest pair, "
               "%.6g with two pairs combined", context, errors[0], errors[1],
               extra={"context": context})
     return context, gaps[-(context - 1):], estimate
+
+
+def _hindcast_error(before, last, estimate, context, average, smooth, scheme, n_iter,
+                    speed_spread, advect_flow, device, steps):
+    """The mean squared error (float32) of ``last`` predicted one step from the frames
+    ``before`` with ``context``, for :func:`_auto_context`. A function of its own, so that
+    neither the float32 copy of ``last`` nor a hindcast is held while another hindcast is
+    made."""
+    xp, _ = array_module(last)
+    hindcast = _predict_clip(before, 1, estimate, context, average, smooth, scheme, n_iter,
+                             speed_spread, advect_flow, device, steps)[0]
+    return float(xp.mean((hindcast[0].astype(np.float32) - last.astype(np.float32)) ** 2))
 
 
 def _predict_clip(clip, horizon, estimate, context, average, smooth, scheme, n_iter, speed_spread,
@@ -309,6 +330,7 @@ def _predict_clip(clip, horizon, estimate, context, average, smooth, scheme, n_i
     motion, backward = _motion(window, estimate, average, gaps)
     motion = _smoothed(motion, smooth, window[-1])
     if scheme != "reestimate":
+        del estimate  # and with it the flows _auto_context's memo holds, one per pair
         return _extrapolated(window[-1], window[-2], motion, backward, horizon, scheme, n_iter,
                              speed_spread, advect_flow, device), motion
     xp, _ = array_module(window[-1])

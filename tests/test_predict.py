@@ -466,6 +466,32 @@ def test_speed_spread_lowers_the_error_of_an_uncertain_speed_and_keeps_static_co
     np.testing.assert_allclose(spread[:, :, : W // 2 - 2], sharp[:, :, : W // 2 - 2], atol=1e-6)  # float32 sums
 
 
+def test_no_flow_or_frame_is_held_past_its_use():
+    """The default prediction (context 'auto', advected motion) on a 512x512 RGB uint8 clip,
+    Python-level peak (tracemalloc; NumPy's buffers are traced) in float32 RGB frames: 8.3
+    measured. 11.1 while each advection step held the previous step's splat and weight, the
+    memoized flows of every pair were held through the extrapolation, and the float32 last
+    frame and the first hindcast through the second hindcast. A constant-flow estimator keeps
+    the estimator's own memory out of it."""
+    import tracemalloc
+
+    clip = np.random.default_rng(0).integers(0, 256, (4, 512, 512, 3), dtype=np.uint8)
+
+    def estimate(frame0, frame1):
+        flow = np.zeros(frame0.shape[:2] + (2,), np.float32)
+        flow[..., 0] = -2.0
+        return flow
+
+    flowkit.predict(clip[:, :64, :64], 2, flow=estimate)  # compiled before measuring
+    tracemalloc.start()
+    try:
+        flowkit.predict(clip, 2, flow=estimate)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak / clip[0].astype(np.float32).nbytes < 9.5
+
+
 def test_advect_flow_keeps_a_uniform_motion_and_carries_a_moving_object():
     # a uniform field carried by itself is the same field: the trajectories are the
     # stationary scheme's, D_k = -k v
