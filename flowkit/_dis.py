@@ -183,17 +183,24 @@ class DIS:
         if ws is None:
             ws = self._workspaces[backend] = fb.Workspace(empty=ops.empty)
         flow = ops.empty(shape[:3] + (2,), np.float32)
+        # handed over: the last pair's pyramids drop them (_pair), so that the float32
+        # frames (two at full resolution, for a level at half or less by default) are not
+        # held through the search
+        frames = [f0, f1]
+        del prep, f0, f1
         for i in range(shape[0]):
-            self._pair(ops, ws, f0[i], f1[i], gain, sizes, patch_size, patch_stride,
+            self._pair(ops, ws, frames, i, gain, sizes, patch_size, patch_stride,
                        None if init is None else init[i], flow[i])
         return to_output(flow if batched else flow[0], gpu_input)
 
-    def _pair(self, ops, ws, frame0, frame1, gain, sizes, patch_size, patch_stride, init, out):
+    def _pair(self, ops, ws, frames, index, gain, sizes, patch_size, patch_stride, init, out):
+        """The flow of pair ``index`` of ``frames`` (the two prepared ``(N, H, W, C)`` arrays,
+        emptied once the last pair's pyramids are built) into ``out``."""
         o = self._opt
-        height, width, nc = frame0.shape
+        nc = frames[0].shape[3]
         finest, coarsest = min(sizes), max(sizes)
         pyr0, pyr1 = {}, {}
-        for name, frame, pyr in (("I0", frame0, pyr0), ("I1", frame1, pyr1)):
+        for name, frame, pyr in (("I0", frames[0][index], pyr0), ("I1", frames[1][index], pyr1)):
             src, factor = frame, gain  # the first level takes the frame to 0..255
             for s in range(finest, coarsest + 1):
                 h, w = sizes[s]
@@ -204,6 +211,9 @@ class DIS:
                     ops.area(ws, src, factor, level)
                 src, factor = level, np.float32(1.0)
                 pyr[s] = level
+        del frame  # the loop's last: frames holds the only references left
+        if index == frames[0].shape[0] - 1:
+            frames.clear()
         flow = None
         for s in range(coarsest, finest - 1, -1):
             h, w = sizes[s]

@@ -437,6 +437,26 @@ def test_batches_equal_single_pairs():
     np.testing.assert_array_equal(gray[1], flowkit.dis(b[..., 0], a[..., 0]))
 
 
+def test_prepared_frames_are_not_held_through_the_search():
+    """The float32 frames prepare_frames makes are read by the pyramids only: dropped once
+    the pyramids hold them, not held through the search and the refinement. Python-level
+    peak (tracemalloc; NumPy's buffers are traced) on 512x512 RGB uint8, in float32 RGB
+    frames: 5.7 measured, 6.9 when they were held (3840x2160: peak RSS 6.6 -> 4.3)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    frame0 = rng.integers(0, 256, (512, 512, 3), dtype=np.uint8)
+    frame1 = np.roll(frame0, 2, axis=1)
+    flowkit.dis(frame0[:64, :64], frame1[:64, :64])  # compiled before measuring
+    tracemalloc.start()
+    try:
+        flowkit.dis(frame0, frame1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak / frame0.astype(np.float32).nbytes < 6.2
+
+
 def test_class_reuses_buffers_and_matches_function(whale):
     f0, f1, _, _ = whale
     est = flowkit.DIS(preset="fast")
