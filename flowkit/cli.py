@@ -1583,9 +1583,21 @@ def cmd_retime(args):
     print(f"{_counted(report.interpolated, 'frame')} interpolated ({_interpolation_text(args, options)}), "
           f"{report.repeated} repeated, {report.dropped} dropped, "
           f"{_counted(cuts, 'scene cut')} not warped across, "
-          f"{_counted(len(report.gaps), 'timestamp gap')} held, in {seconds:.1f} s "
+          f"{_counted(len(report.gaps), 'timestamp gap')} held{_gap_places(report.gaps)}, "
+          f"in {seconds:.1f} s "
           f"({report.frames / seconds:.1f} output frames/s)")
     return 0
+
+
+def _gap_places(gaps, shown=3):
+    """`` (at 12.300-14.300 s, ... and 3 more)``: where the first ``shown`` of retime's held
+    gaps lie in the input (seconds from its first frame, the frames before and after each), so
+    that they can be found in a long file; empty when there are none."""
+    if not gaps:
+        return ""
+    places = ", ".join(f"{float(t0):.3f}-{float(t1):.3f} s" for t0, t1 in gaps[:shown])
+    more = f" and {len(gaps) - shown} more" if len(gaps) > shown else ""
+    return f" (at {places}{more})"
 
 
 def _check_interpolation_flags(args):

@@ -413,7 +413,25 @@ def test_a_gap_in_the_timestamps_holds_the_frame_before_it(tmp_path, cut):
     # (0 frames interpolated at the input's rate said 'only re-encoded' of 60 held frames)
     status, stdout, err = run_cli("retime", source, tmp_path / "cli.mkv", "--method", "blend",
                                   "--codec", "ffv1")
-    assert status == 0 and "1 timestamp gap held" in stdout and err == "", (stdout, err)
+    assert status == 0 and "1 timestamp gap held (at 0.967-3.000 s)" in stdout and err == "", \
+        (stdout, err)
+
+
+def test_the_summary_says_where_the_gaps_are(tmp_path):
+    # five 1 s holes in a 30 fps clip: the summary counted them ('5 timestamp gaps held') and
+    # said nowhere where they were, which a user of a long file needs to check them
+    starts = (0, 40, 80, 120, 160, 200)
+    times = [Fraction(s + k, 30) for s in starts for k in range(10)]
+    source = flat_clip(tmp_path / "gaps.mkv", times, [60 + k for k in range(60)])
+    report = flowkit.retime(source, tmp_path / "out.mkv", method="blend", codec="ffv1",
+                            progress=False)
+    assert [(round(t0, 3), round(t1, 3)) for t0, t1 in report.gaps] == \
+        [(round(Fraction(s - 31, 30), 3), round(Fraction(s, 30), 3)) for s in starts[1:]]
+    status, stdout, err = run_cli("retime", source, tmp_path / "cli.mkv", "--method", "blend",
+                                  "--codec", "ffv1")
+    assert status == 0 and err == "", err
+    assert "5 timestamp gaps held (at 0.300-1.333 s, 1.633-2.667 s, 2.967-4.000 s and 2 more)," \
+        in stdout, stdout
 
 
 def test_a_lossless_part_of_an_rgb_input(tmp_path):
