@@ -2084,12 +2084,16 @@ class VideoWriter:
                 # a fixed quantiser, FFmpeg's -q:v 2, instead of the 200 kb/s default bitrate
                 # (a 320x180 clip's frames came back at 34.8 dB against 42.1 dB with it)
                 options.update(flags="+qscale", global_quality=str(2 * _FF_QP2LAMBDA))
-            if self.codec == "mpeg2video":
-                # FFmpeg's MPEG-2 encoder writes no B-frames yet delays its output by one frame
+            if self.codec in ("mpeg1video", "mpeg2video"):
+                # FFmpeg's MPEG-1/2 encoder writes no B-frames yet delays its output by one frame
                 # unless told it is low-delay: each packet's DTS a frame before its time, so
                 # AVI (frame numbers by DTS) and MPEG-TS (shifted to DTS 0) read every frame back
                 # a frame late, WMV the second at 2/fps. Low delay: DTS = pts, same pictures
+                # (the same packets, to the byte). MPEG-1 has no low-delay flag to write, so
+                # FFmpeg asks for strict 'unofficial' before it encodes so
                 options["flags"] = "+low_delay"
+                if self.codec == "mpeg1video":
+                    options["strict"] = "unofficial"
             elif self.codec == "libx264":
                 # x264's macroblock-tree rate control (on by default) made the same frames give
                 # different files from run to run (decoded up to 35 levels apart) with PyAV

@@ -1434,6 +1434,19 @@ def test_mpeg2_reads_back_at_the_times_written(tmp_path, name):
     assert all(abs(t - Fraction(k, 30)) <= Fraction(1, 1000) for k, t in enumerate(times)), times
 
 
+@pytest.mark.parametrize("name, start", [("a.ts", 0), ("a.mpg", Fraction(1, 2))])
+def test_mpeg1_reads_back_at_the_times_written(tmp_path, name, start):
+    # FFmpeg's MPEG-1 encoder delayed its packets a frame as its MPEG-2 one did: MPEG-TS read
+    # every frame back at (k + 1) / 30 s, MPEG-PS a frame after its 0.5 s preload (MPEG-2's
+    # first frame is there)
+    path = tmp_path / name
+    with VideoWriter(path, 30, codec="mpeg1video") as writer:
+        for frame in make_frames(5):
+            writer.write(frame)
+    times = [t for t, _ in iter_frames(path, timestamps=True)]
+    assert times == [start + Fraction(k, 30) for k in range(5)], times
+
+
 def test_avi_refuses_h264_and_reads_back_other_codecs_on_time(tmp_path):
     # H.264 in AVI read back at 1/30, 4/30, 5/30, ... s for frames written at k/30 s (its
     # delayed frames; one frame late even without B-frames): refused before anything is
