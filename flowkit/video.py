@@ -50,6 +50,9 @@ DEFAULT_CODECS = {".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".mkv
 # (given a finer time base, FFmpeg's AVI muxer made a 10 fps clip a 600 fps stream of mostly
 # empty frames)
 FRAME_RATE_CONTAINERS = frozenset({".avi"})
+# containers whose readers time frames by their decoding order (AVI, ASF/WMV), where the
+# MPEG-1 frames of a stream that cannot state it has no B-frames read back a frame late
+DTS_ONLY_CONTAINERS = frozenset({".avi", ".wmv", ".asf"})
 # MPEG transport and program streams (FFmpeg's mpegts, mpeg, vob and dvd muxers) and the
 # codecs they carry with a stream type: their muxers took any other (VP9, AV1, FFV1, MJPEG,
 # ProRes, PNG, ...) as private data, so the file was written and read back with no video stream
@@ -1462,8 +1465,9 @@ def writer_codec(path, codec=None, name="path"):
     Raises ValueError for an unknown encoder, an extension without a default, or a path
     without an extension or with one that no FFmpeg container takes (:func:`check_container`;
     FFmpeg picks the container by it, so a ``codec`` does not help: the error names the
-    parameter ``name``); or a codec the container does not read back: H.264 in AVI, any but
-    H.264, HEVC, MPEG-4 and MPEG-1/2 video in MPEG streams (``MPEG_STREAM_CONTAINERS``).
+    parameter ``name``); or a codec the container does not read back: H.264 in AVI, MPEG-1 in
+    AVI and WMV, any but H.264, HEVC, MPEG-4 and MPEG-1/2 video in MPEG streams
+    (``MPEG_STREAM_CONTAINERS``).
     """
     import av
 
@@ -1494,6 +1498,14 @@ def writer_codec(path, codec=None, name="path"):
         raise ValueError(f"codec: {encoder} in {suffix} files: AVI stores a frame rate and no "
                          f"times, and H.264's delayed frames read back late and out of order; "
                          f"write .mp4 or .mkv, or use mjpeg (the default), mpeg4 or ffv1 in {suffix}")
+    if carried == "mpeg1video" and suffix in DTS_ONLY_CONTAINERS:
+        # measured: frames written at k/30 s read back at 0, 2/30, 3/30, 4/30, 5/30 s (WMV's
+        # last at 4.47/30): MPEG-1 cannot state that it has no B-frames, so FFmpeg's readers,
+        # timing frames by decoding order there, assume a frame of reordering delay; MPEG-2
+        # states it (low delay) and reads back on time
+        raise ValueError(f"codec: {encoder} in {suffix} files: their frames read back a frame "
+                         f"late after the first (MPEG-1 cannot state that it has no B-frames); "
+                         f"use mpeg2video in {suffix}, or write .mpg or .mkv for {encoder}")
     return encoder
 
 

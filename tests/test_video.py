@@ -1466,6 +1466,21 @@ def test_avi_refuses_h264_and_reads_back_other_codecs_on_time(tmp_path):
         assert times == [Fraction(k, 30) for k in range(5)], codec
 
 
+@pytest.mark.parametrize("suffix", [".avi", ".wmv", ".asf"])
+def test_mpeg1_is_refused_where_it_reads_back_late(tmp_path, suffix):
+    # MPEG-1 cannot state that it has no B-frames: its frames written at k/30 s read back at
+    # 0, 2/30, 3/30, 4/30, 5/30 s from AVI (WMV, ASF: the last at 4.47/30 s), low delay or
+    # not; refused before anything is written, as H.264 in AVI. MPEG-2 reads back on time
+    with pytest.raises(ValueError, match=rf"^codec: mpeg1video in \{suffix} files: their frames "
+                                         r"read back a frame late after the first"):
+        VideoWriter(tmp_path / f"a{suffix}", 30, codec="mpeg1video")
+    assert not list(tmp_path.iterdir())
+    path = write_video(tmp_path / f"b{suffix}", make_frames(5), 30, codec="mpeg2video")
+    times = [t for t, _ in iter_frames(path, timestamps=True)]
+    assert len(times) == 5  # WMV and ASF store milliseconds
+    assert all(abs(t - Fraction(k, 30)) <= Fraction(1, 1000) for k, t in enumerate(times)), times
+
+
 @pytest.mark.parametrize("name, codec", [("a.ts", "vp9"), ("a.m2ts", "ffv1"), ("a.mpg", "mjpeg"),
                                          ("a.vob", "libsvtav1")])
 def test_mpeg_streams_refuse_codecs_they_carry_as_data(tmp_path, name, codec):
