@@ -134,7 +134,11 @@ class VideoInfo:
     frame_rate : Fraction or None
         Frames per second: FFmpeg's guess of the real rate when the average rate is within
         2 % of it (a constant-rate clip with a few irregular gaps, or one cut short), else
-        the average rate (variable frame rate); None if the container does not say.
+        the average rate (variable frame rate); None if the container does not say. Below
+        1/12 fps, where FFmpeg's are not the timestamps' (ffprobe says 1/4 or 0/0 for an MKV
+        at 1e-6 fps, 1/60000 for one at a frame a day), the rate of the first frames'
+        timestamps (their smallest step) where FFmpeg has no average or one it may have
+        rounded (a denominator of 30000 or more); ``base_rate`` is then the same.
     base_rate : Fraction or None
         The rate whose grid the timestamps lie on (FFmpeg's ``r_frame_rate``): ``frame_rate``
         for a constant rate; for a variable rate from dropped frames, as phones record, the
@@ -340,14 +344,16 @@ def _info(container, stream):
     elif container.duration is not None:  # every stream's: with audio past the video's end
         duration = _container_duration(container)
     rate = _frame_rate(stream)
+    slow = _slow_rate(container, stream, rate)
     return VideoInfo(width=width, height=height, rotation=rotation,
-                     frame_rate=Fraction(rate) if rate else None,
+                     frame_rate=Fraction(slow) if slow else None,
                      time_base=_time_base(stream),
                      frame_count=_frame_count(stream), duration=duration,
                      codec=stream.codec_context.name, pix_fmt=stream.codec_context.format.name,
                      bit_depth=_bit_depth(stream), audio=bool(container.streams.audio),
                      color=_color_tags(stream), language=_language(stream),
-                     base_rate=_base_rate(stream, rate), alpha=has_alpha(stream),
+                     base_rate=slow if slow != rate else _base_rate(stream, rate),
+                     alpha=has_alpha(stream),
                      metadata=_file_tags(container), stream_metadata=_stream_tags(stream),
                      chapters=_chapters(container, stream))
 
@@ -523,6 +529,49 @@ def _frame_rate(stream):
     if average and guessed and abs(average / guessed - 1) <= 0.02:
         return guessed
     return average or guessed
+
+
+# Below 1/12 fps (a frame every 12 s) FFmpeg's rates may not be the timestamps': its guess
+# (r_frame_rate) is one of its standard rates, 1/12 fps or more, and its average (Matroska's,
+# from the track's frame duration, too) is a fraction reduced to a denominator of at most
+# 30000 or 60000, else 0: an MKV at 1e-6 fps read 1/4 fps, one at a frame a day 1/60000
+_SLOWEST_STANDARD_RATE = Fraction(1, 12)
+_REDUCED_DENOMINATOR = 30000
+
+
+def _slow_rate(container, stream, rate):
+    """``rate`` (:func:`_frame_rate`'s), or where FFmpeg's average rate is missing or below
+    1/12 fps with a denominator it may have reduced: the rate of the first frames' spacing
+    (the smallest step between the timestamps of the first ``_SPACING_PACKETS`` packets, or
+    the first packet's duration), ``rate`` where they have none. The packets are read from a
+    second opening of the file, as :func:`_stream_rotation`'s."""
+    import av
+
+    average = stream.average_rate
+    if average and (average > _SLOWEST_STANDARD_RATE
+                    or average.denominator < _REDUCED_DENOMINATOR):
+        return rate  # FFmpeg's exact fraction
+    stamps, duration = [], None
+    try:
+        with av.open(container.name, "r") as other:
+            for packet in other.demux(other.streams[stream.index]):
+                if packet.pts is None or packet.is_discard:
+                    continue
+                stamps.append(packet.pts)
+                duration = duration or packet.duration
+                if len(stamps) == _SPACING_PACKETS:
+                    break
+    except Exception:
+        return rate
+    stamps.sort()
+    steps = [b - a for a, b in zip(stamps, stamps[1:]) if b > a]
+    step = min(steps) if steps else duration
+    if not step:
+        return rate
+    return 1 / (step * _time_base(stream))
+
+
+_SPACING_PACKETS = 8
 
 
 def _base_rate(stream, frame_rate):

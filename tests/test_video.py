@@ -1201,6 +1201,17 @@ def test_writer_exact_fractional_rate_and_rotation(tmp_path):
     assert np.abs(upright.astype(int) - np.rot90(frames[0]).astype(int)).mean() < 25
 
 
+@pytest.mark.parametrize("fps", [Fraction(1, 10**6), Fraction(1, 86400), Fraction(1, 3600)])
+def test_a_very_slow_mkv_reads_its_own_rate(tmp_path, fps):
+    # FFmpeg's rates below 1/12 fps are not its timestamps': an MKV written at 1e-6 fps read
+    # 1/4 fps (ffprobe: r_frame_rate 1/4, avg_frame_rate 0/0), one at a frame a day 1/60000
+    # (its average reduced to a denominator of 60000); base_rate, retime's grid, the same
+    path = write_video(tmp_path / "slow.mkv", make_frames(3), fps)
+    info = probe_video(path)
+    assert (info.frame_rate, info.base_rate) == (fps, fps)
+    assert [t for t, _ in iter_frames(path, timestamps=True)] == [k / fps for k in range(3)]
+
+
 def test_writer_sixteen_bit_round_trip_is_exact(tmp_path):
     rng = np.random.default_rng(1)
     frames = [rng.integers(0, 65536, (HEIGHT, WIDTH, 3), dtype=np.uint16) for _ in range(2)]
