@@ -8,7 +8,7 @@ from . import _validate as V
 from ._backend import (CUDA, check_device, device_array, host_array, is_device_array, select_device,
                        to_output)
 from ._intensity import prepare_frames
-from ._variational import check_epsilon, check_weights
+from ._variational import check_counts, check_epsilon, check_weights
 from .kernels import dis as kd
 from .kernels import farneback as fb
 
@@ -51,8 +51,8 @@ class _Options:
             raise ValueError(f"patch_stride: expected at most patch_size ({self.patch_size}) so "
                              f"that patches cover every pixel, got {self.patch_stride}")
         self.iterations = V.check_int("gradient_descent_iterations", values[3], min_value=1)
-        self.refine_iterations = V.check_int("variational_refinement_iterations", values[4],
-                                             min_value=0)
+        self.refine_iterations = check_counts(values[4], SOR_ITERATIONS,
+                                              "variational_refinement_iterations", None)[0]
         self.alpha, self.delta, self.gamma = check_weights(
             variational_refinement_alpha, variational_refinement_delta,
             variational_refinement_gamma, prefix="variational_refinement_")
@@ -373,7 +373,10 @@ def dis(frame0, frame1, *, preset="medium", finest_scale=None, coarsest_scale=-1
     gradient_descent_iterations : int >= 1, optional
         Gauss-Newton steps per patch (split between the two sweeps with spatial propagation).
     variational_refinement_iterations : int >= 0, optional
-        Fixed-point iterations of the variational refinement run on every scale (0: none).
+        Fixed-point iterations of the variational refinement run on every scale (0: none),
+        at most 2**40 / 6 (:func:`variational_refinement`'s limit with its 5 SOR sweeps). The
+        refinement's time is proportional to it, and on the CPU it runs in compiled code that
+        Ctrl-C interrupts only when the call ends.
     variational_refinement_alpha, variational_refinement_delta, variational_refinement_gamma : float
         Smoothness, colour-constancy and gradient-constancy weights of the refinement (0 to
         1e30: its arithmetic is float32).

@@ -10,6 +10,11 @@ from ._validate import (check_bool, check_finite, check_float, check_flow, check
 from .kernels import variational
 
 OPENCV_SCALE = 255.0  # the intensity scale OpenCV's constants (zeta, epsilon, delta, gamma) assume
+# the most passes over the image, iterations * (sor_iterations + 1), a refinement takes: about
+# 1e12, weeks of work on the smallest image. The CPU kernel counts its passes in 64 bits, and
+# past about 1.4e17 the count wrapped around: 2**62 iterations returned the flow unrefined at
+# once, (1, 2**62) a flow of 80 px refined from zero (OpenCV takes any int: 2**31 - 1 each)
+MAX_PASSES = 2**40
 
 
 def variational_refinement(frame0, frame1, flow, *, alpha=20.0, delta=5.0, gamma=10.0,
@@ -55,7 +60,10 @@ def variational_refinement(frame0, frame1, flow, *, alpha=20.0, delta=5.0, gamma
     iterations : int, default 5
         Fixed-point iterations (>= 0; 0 returns the flow as float32).
     sor_iterations : int, default 5
-        Red-black SOR sweeps per fixed-point iteration (>= 0).
+        Red-black SOR sweeps per fixed-point iteration (>= 0). The time is proportional to
+        ``iterations * (sor_iterations + 1)`` (the defaults: 30 passes over the image), which
+        may be at most 2**40; on the CPU every pass runs in compiled code without returning
+        to Python, so Ctrl-C (``KeyboardInterrupt``) takes effect only when the call ends.
     omega : float, default 1.6
         SOR relaxation factor, in (0, 2).
     epsilon : float, default 0.001
@@ -93,7 +101,8 @@ def variational_refinement(frame0, frame1, flow, *, alpha=20.0, delta=5.0, gamma
     ValueError
         Wrong ndim, empty or differently shaped frames, 2 channels, NaN or infinite values in
         the frames or the flow, a flow whose shape is not the frames' ``(H, W)`` (or
-        ``(N, H, W)``) plus 2, negative weights or iteration counts, ``omega`` outside (0, 2),
+        ``(N, H, W)``) plus 2, negative weights or iteration counts, ``iterations *
+        (sor_iterations + 1)`` above 2**40, ``omega`` outside (0, 2),
         ``epsilon`` not finite or outside its range (above).
 
     References
@@ -114,8 +123,7 @@ def variational_refinement(frame0, frame1, flow, *, alpha=20.0, delta=5.0, gamma
     frame0, frame1, flow, batched, has_channels = _check(frame0, frame1, flow)
     alpha, delta, gamma = check_weights(alpha, delta, gamma)
     epsilon = check_epsilon(epsilon, alpha, delta, gamma)
-    iterations = check_int("iterations", iterations, min_value=0)
-    sor_iterations = check_int("sor_iterations", sor_iterations, min_value=0)
+    iterations, sor_iterations = check_counts(iterations, sor_iterations)
     omega = check_float("omega", omega, low=0.0, high=2.0, low_open=True, high_open=True)
     normalize = check_bool("normalize", normalize)
     backend = select_device(device, frame0=frame0, frame1=frame1, flow=flow)
@@ -233,6 +241,22 @@ def check_weights(alpha, delta, gamma, prefix=""):
     """``alpha``, ``delta``, ``gamma`` (named ``prefix + name``): real, in [0, MAX_WEIGHT]."""
     return tuple(check_float(prefix + name, value, low=0.0, high=MAX_WEIGHT)
                  for name, value in (("alpha", alpha), ("delta", delta), ("gamma", gamma)))
+
+
+def check_counts(iterations, sor_iterations, name="iterations", sor_name="sor_iterations"):
+    """``iterations`` and ``sor_iterations``: integers >= 0 whose passes over the image,
+    ``iterations * (sor_iterations + 1)``, are at most ``MAX_PASSES`` (the error names
+    ``name``, and ``sor_name`` unless it is None: a count the caller fixed)."""
+    iterations = check_int(name, iterations, min_value=0)
+    sor_iterations = check_int(sor_name or "sor_iterations", sor_iterations, min_value=0)
+    if iterations * (sor_iterations + 1) > MAX_PASSES:
+        if sor_name is None:
+            raise ValueError(f"{name}: expected an integer <= {MAX_PASSES // (sor_iterations + 1)}"
+                             f" (2**40 passes of {sor_iterations} SOR sweeps and a linearisation"
+                             f" each), got {iterations}")
+        raise ValueError(f"{name}, {sor_name}: expected {name} * ({sor_name} + 1) <= 2**40 "
+                         f"({MAX_PASSES}), got {iterations} * {sor_iterations + 1}")
+    return iterations, sor_iterations
 
 
 def check_epsilon(epsilon, alpha, delta, gamma, prefix=""):

@@ -653,6 +653,10 @@ def test_a_3d_array_with_a_long_last_axis_is_said_to_be_read_as_a_batch():
     (dict(coarsest_scale=None), TypeError, "coarsest_scale: expected an integer, got None"),
     (dict(gradient_descent_iterations=0), ValueError, "gradient_descent_iterations"),
     (dict(variational_refinement_iterations=-1), ValueError, "variational_refinement_iterations"),
+    # the refinement kernel's count of passes wrapped: the flow came back unrefined at once
+    (dict(variational_refinement_iterations=2**62), ValueError,
+     r"variational_refinement_iterations: expected an integer <= 183251937962 \(2\*\*40 passes "
+     r"of 5 SOR sweeps and a linearisation each\), got 4611686018427387904"),
     (dict(variational_refinement_alpha=-1.0), ValueError, "variational_refinement_alpha"),
     (dict(variational_refinement_delta=1e38), ValueError,  # a NaN flow in float32
      r"variational_refinement_delta: expected a number in \[0.0, 1e\+30\], got 1e\+38"),

@@ -492,6 +492,16 @@ F8 = np.zeros((8, 8, 2), np.float32)
     ((Z8, Z8, F8), {"iterations": -1}, ValueError, "iterations: expected an integer >= 0"),
     ((Z8, Z8, F8), {"iterations": 2.0}, TypeError, "iterations: expected an integer"),
     ((Z8, Z8, F8), {"sor_iterations": -2}, ValueError, "sor_iterations: expected an integer >= 0"),
+    # the CPU kernel's 64-bit count of passes wrapped: 2**62 iterations returned the flow
+    # unrefined at once, (1, 2**62) a flow of 80 px refined from zero, (2**31 - 1) each (what
+    # OpenCV takes) the flow unrefined
+    ((Z8, Z8, F8), {"iterations": 2**62}, ValueError,
+     r"iterations, sor_iterations: expected iterations \* \(sor_iterations \+ 1\) <= 2\*\*40 "
+     r"\(1099511627776\), got 4611686018427387904 \* 6"),
+    ((Z8, Z8, F8), {"iterations": 1, "sor_iterations": 2**62}, ValueError,
+     r"iterations, sor_iterations: expected .* got 1 \* 4611686018427387905"),
+    ((Z8, Z8, F8), {"iterations": 2**31 - 1, "sor_iterations": 2**31 - 1}, ValueError,
+     r"iterations, sor_iterations: expected"),
     ((Z8, Z8, F8), {"omega": 2.0}, ValueError, r"omega: expected a number in \(0.0, 2.0\)"),
     ((Z8, Z8, F8), {"omega": 0}, ValueError, r"omega: expected a number in \(0.0, 2.0\)"),
     ((Z8, Z8, F8), {"normalize": 1}, TypeError, "normalize: expected a bool"),
