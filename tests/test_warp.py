@@ -490,6 +490,32 @@ def test_cuda_matches_cpu(interpolation, border, dtype):
     np.testing.assert_array_equal(mask, expected_mask)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("interpolation", ["linear", "cubic"])
+def test_cuda_integer_rounding_and_saturation_are_exact(interpolation, dtype):
+    """CUDA's integer outputs where the blend is exact in float32 and float64 alike (half-pixel
+    flows: bilinear weights 1/2, Keys' 19/32 and -3/32): the float64 reference rounded (ties
+    to even) and saturated at 0 and the dtype's top, exactly, on the CPU and through CUDA.
+    test_cuda_matches_cpu allows one level (the CPU blends float32), which hid a CUDA rounding
+    by floor or a saturation at top - 1."""
+    pytest.importorskip("numba.cuda")
+    top = np.iinfo(dtype).max
+    row = np.array([0, 1, 2, 3, top, top, top, 0, 0, top, 5, 6], dtype)
+    image = np.tile(row, (6, 1))
+    flow = np.zeros(image.shape + (2,), np.float32)
+    flow[..., 0] = 0.5
+    flow[1::2, :, 1] = 0.5
+    expected, _ = reference_warp(image, flow, interpolation)
+    expected = np.clip(np.rint(expected), 0, top)
+    assert expected.max() == top and expected.min() == 0  # the cubic overshoot saturates
+    if interpolation == "linear":
+        assert (expected[0, :3] == [0, 2, 2]).all()  # ties to even: 0.5, 1.5, 2.5
+    np.testing.assert_array_equal(warp(image, flow, interpolation=interpolation), expected)
+    got = warp(image, flow, interpolation=interpolation, device="cuda")
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_cuda_batch_with_shared_flow():
     pytest.importorskip("numba.cuda")
     rng = np.random.default_rng(15)
