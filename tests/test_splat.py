@@ -355,6 +355,30 @@ def test_result_does_not_depend_on_the_thread_count(mode, metric_span, channels,
         flowkit.set_num_threads(previous)
 
 
+@pytest.mark.parametrize("mode", ["sum", "average"])
+def test_sources_above_the_first_row_reach_it_at_every_thread_count(mode, monkeypatch):
+    """A uniform shift up by a fraction (v = -0.4): every source of row 0 has its top taps at
+    row -1 and only its bottom taps land, on row 0. With more than one band a source row is
+    scanned only when its footprints reach the band (``bounds``, whose top rows run from -1);
+    row 0 is then the reference's, not the next row's alone (sum: 0.4 of its mass missing).
+    Float64 reference within 1e-12; 1, 2 and 3 bands."""
+    from flowkit.kernels import parallel
+
+    rng = np.random.default_rng(12)
+    image = rng.random((9, 10))
+    flow = np.zeros((9, 10, 2), np.float32)
+    flow[..., 0] = 0.25
+    flow[..., 1] = -0.4
+    expected, expected_weight = reference_splat(image, flow, mode)
+    for bands in (1, 2, 3):
+        with monkeypatch.context() as patch:
+            patch.setattr(parallel.numba, "get_num_threads", lambda bands=bands: bands)
+            got, weight = splat(image, flow, mode=mode, return_weight=True)
+        assert_holes_match(got, expected)
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(weight, expected_weight, rtol=1e-6, atol=1e-6)
+
+
 # ---------------------------------------------------------------- layouts and dtypes
 
 def test_batches_and_shared_flows():
