@@ -86,6 +86,28 @@ def test_hand_computed_values():
     assert metrics.fl_all(gt2 + [[[4.0, 0.0], [0.0, 6.0]]], gt2) == 50.0
 
 
+def test_fl_all_thresholds_are_strict():
+    """KITTI's devkit counts an outlier where EPE > 3 px and EPE / |gt| > 0.05, both strict: an
+    EPE of exactly 3 px (|gt| = 0), or of exactly 5 % of |gt| (4 of 80; 0.05 * 80 is 4.0 in
+    float64) is an inlier; a hair more is an outlier."""
+    gt = np.array([[[0.0, 0.0], [80.0, 0.0]]])
+    assert metrics.fl_all(gt + [[[3.0, 0.0], [0.0, 4.0]]], gt) == 0.0
+    assert metrics.fl_all(gt + [[[3.0 + 1e-9, 0.0], [0.0, 4.0]]], gt) == 50.0
+    assert metrics.fl_all(gt + [[[3.0, 0.0], [0.0, 4.0 + 1e-9]]], gt) == 50.0
+
+
+def test_angular_error_of_an_estimate_equal_to_rounding_is_finite():
+    """An estimate equal to the ground truth up to rounding (float64 truth, its float32
+    rounding; and 1e-9 relative) puts the cosine a hair above 1 at some pixels (6 and 12 of
+    the 63 here); it is clipped to 1, so the mean is finite and about 0 (arccos would give
+    NaN)."""
+    rng = np.random.default_rng(5)
+    gt = rng.normal(0, 5, (7, 9, 2))
+    for flow in (gt.astype(np.float32), gt * (1 + rng.normal(0, 1e-9, (7, 9, 1)))):
+        error = metrics.angular_error(flow, gt)
+        assert math.isfinite(error) and error < 1e-4
+
+
 def test_valid_mask_and_unknown_ground_truth():
     gt = np.zeros((2, 2, 2), np.float32)
     flow = np.zeros_like(gt)
