@@ -472,6 +472,21 @@ def test_kitti_valid_mask_and_unknown_flow(tmp_path):
     np.testing.assert_array_equal(read_kitti_flow(path)[1].sum(), flow.shape[0] * flow.shape[1] - 3)
 
 
+def test_read_kitti_takes_any_nonzero_blue_as_valid(tmp_path):
+    """The devkit reads the valid flag as ``min(B, 1)``: a file from another writer that marks
+    valid pixels 255 or 65535 (not 1) is valid there, with its flow; 0 is invalid."""
+    bgr = np.zeros((1, 4, 3), np.uint16)
+    bgr[..., 2] = 32768 + 64  # u = 1
+    bgr[..., 1] = 32768 - 32  # v = -0.5
+    bgr[0, :, 0] = (1, 255, 65535, 0)
+    path = tmp_path / "f.png"
+    assert cv2.imwrite(str(path), bgr)
+    flow, valid = read_kitti_flow(path)
+    np.testing.assert_array_equal(valid, [[True, True, True, False]])
+    np.testing.assert_array_equal(flow[0, :3], [[1.0, -0.5]] * 3)
+    np.testing.assert_array_equal(flow[0, 3], [0.0, 0.0])
+
+
 def test_kitti_clips_out_of_range_flow(tmp_path):
     flow = np.array([[[600.0, -600.0], [511.99, -512.0]]], np.float32)
     write_kitti_flow(tmp_path / "f.png", flow)
