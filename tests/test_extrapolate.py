@@ -360,10 +360,11 @@ def test_bad_input(kwargs, error, match, monkeypatch):
 # ---------------------------------------------------------------- CUDA (simulator in CI)
 
 @pytest.mark.parametrize("n_iter, dtype, channels", [(3, np.float32, None), (1, np.uint8, 3),
-                                                     (0, np.float64, 2)])
+                                                     (0, np.float64, 2), (2, np.float32, 4)])
 def test_cuda_matches_cpu(n_iter, dtype, channels):
     """11 x 9 image, 3 steps, a field that leaves the image, one unknown vector: frames,
-    mask and displacements equal the CPU's to 1e-5 (integer frames to one level)."""
+    mask and displacements equal the CPU's to 1e-5 (integer frames to one level). n_iter = 2 is
+    the smallest with sub-steps of 1 / n_iter (0: Euler, 1: one midpoint step)."""
     pytest.importorskip("numba.cuda")
     flow = smooth_field(9, 11, 2.0, seed=11)
     flow[4, 5] = np.nan
