@@ -957,8 +957,10 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
                 if alpha == 0 or not inside or same:
                     emit_input(index - 1, frame0)
                 elif cut or gap:  # a cut shows the nearer frame, a gap the one before it
-                    # half way within a timestamp unit is half way (MKV's ms): the earlier
-                    later = (alpha - Fraction(1, 2)) * (t1 - t0) > tolerance and not gap
+                    # half way within a timestamp unit is half way (MKV's ms): the earlier;
+                    # a unit of half the pair or more rounds nothing (AVI's frame slots)
+                    slack = tolerance if 2 * info.time_base < t1 - t0 else 0
+                    later = (alpha - Fraction(1, 2)) * (t1 - t0) > slack and not gap
                     emit_input(index - 1 + later, frame if later else frame0)
                 else:
                     use(index - 1)

@@ -550,21 +550,25 @@ def test_scene_cut_is_not_warped_across(tmp_path):
     assert not np.array_equal(decoded(tmp_path / "warped.mp4")[7], shot_a[3])
 
 
-@pytest.mark.parametrize("suffix", ["mp4", "mkv"])
-def test_a_cut_half_way_shows_the_earlier_frame_in_matroska_too(tmp_path, suffix):
-    # 15 fps: MKV stores frames 2 and 3 at 133 and 200 ms, so the output frame half way
-    # across the cut between them (166.67 ms) came 0.5 ms past the middle and showed the
-    # later frame, where the same clip in MP4 showed the earlier (a one-frame flash was shown
-    # twice, on the frame before it too)
+@pytest.mark.parametrize("suffix, factor, shown", [
+    ("mp4", 2, [62, 62, 200]), ("mkv", 2, [62, 62, 200]), ("avi", 2, [62, 62, 200]),
+    ("mp4", 3, [62, 62, 200, 200]), ("mkv", 3, [62, 62, 200, 200]), ("avi", 3, [62, 62, 200, 200])])
+def test_a_cut_shows_the_nearer_frame_in_every_container(tmp_path, suffix, factor, shown):
+    # frame 2 (62) and 3 (200) at 15 fps are a cut. Factor 2: MKV stores them at 133 and
+    # 200 ms, so the output frame half way (166.67 ms) came 0.5 ms past the middle and showed
+    # the later frame, where the same clip in MP4 showed the earlier (a one-frame flash was
+    # shown twice). Factor 3: output frames 1/3 and 2/3 across; AVI's timestamp unit is its
+    # frame period, and taking it (capped at half an output step) as rounding of half way
+    # showed the earlier frame at 2/3 too (the cut a frame late)
     levels = [60, 61, 62, 200, 201, 202]
     frames = [np.full((SIZE[1], SIZE[0], 3), value, np.uint8) for value in levels]
     source = write_clip(tmp_path / f"cut.{suffix}", frames, 15, codec="ffv1")
     out = tmp_path / f"out.{suffix}"
-    report = flowkit.retime(source, out, factor=2, method="blend", codec="ffv1",
+    report = flowkit.retime(source, out, factor=factor, method="blend", codec="ffv1",
                             progress=False)
     assert report.cuts == [Fraction(1, 5)]
-    shown = [int(picture[0, 0, 0]) for picture in decoded(out)]
-    assert shown[4:7] == [62, 62, 200]  # frame 2, held half way across the cut, frame 3
+    got = [int(picture[0, 0, 0]) for picture in decoded(out)]
+    assert got[2 * factor:3 * factor + 1] == shown  # frame 2, the frames across the cut, frame 3
 
 
 def test_cuts_outside_the_range_are_not_reported(tmp_path):
