@@ -1614,6 +1614,11 @@ _MAX_FPS = {"libsvtav1": 240}
 # path) and a small frame's buffer overflowed before that (16x16 from about 86000 s: FFmpeg's
 # assertion aborted the process)
 _MAX_PERIOD = {"mpeg4": 43200}
+# MPEG-1's frame rate codes 1-8 (ISO 11172-2; it has no rate extension): its encoder, asked
+# for strict 'unofficial' (for low delay), wrote 5, 10, 12 and 15 fps with the codes 10-13
+# the standard reserves, and failed other rates as 'cannot write 64x64 yuv420p video'
+_MPEG1_RATES = tuple(Fraction(r) for r in ("24000/1001", "24", "25", "30000/1001", "30",
+                                           "50", "60000/1001", "60"))
 
 
 def _check_rate(suffix, codec, fps, time_base, given_time_base):
@@ -1630,6 +1635,12 @@ def _check_rate(suffix, codec, fps, time_base, given_time_base):
                          f"at least 1/{top} s), got {fps}")
     if codec in _MAX_FPS and fps > _MAX_FPS[codec]:
         raise ValueError(f"fps: expected at most {_MAX_FPS[codec]} for {codec}, got {fps}")
+    if codec == "mpeg1video" and 1 / time_base not in _MPEG1_RATES:  # the rate it codes
+        rates = ", ".join(map(str, _MPEG1_RATES))
+        given = f"time_base {time_base}" if given_time_base else f"fps {fps}"
+        raise ValueError(f"{'time_base' if given_time_base else 'fps'}: expected a rate MPEG-1 "
+                         f"codes for mpeg1video ({rates} fps, time_base 1 / fps), got {given}; "
+                         f"mpeg2video codes others")
     if codec in _MAX_PERIOD and 1 / fps > _MAX_PERIOD[codec]:
         raise ValueError(f"fps: expected at least 1/{_MAX_PERIOD[codec]} for {codec} (a frame "
                          f"of at most {_MAX_PERIOD[codec]} s), got {fps}")
@@ -1774,7 +1785,8 @@ class VideoWriter:
         denominator, and ``time_base``'s, are at most ``2**31 - 1``, FFmpeg's rationals (else
         ValueError), within the encoder's range (libvpx/libvpx-vp9 at most 1e9 fps, mpeg4
         65535, libsvtav1 240; mpeg4 at least 1/43200; ``time_base`` likewise at least 1/1e9
-        and 1/65535 s) and, in .mp4/.m4v/.mov/.3gp, a frame lasts at most ``2**31 - 1``
+        and 1/65535 s; mpeg1video one of MPEG-1's 8 rates, 23.976 to 60, with ``time_base``
+        ``1 / fps``) and, in .mp4/.m4v/.mov/.3gp, a frame lasts at most ``2**31 - 1``
         units of the track's time scale (``time_base``'s denominator doubled up to >= 10000:
         131071 s at ``1 / fps`` with an integer period); else ValueError at construction.
     codec : str, optional

@@ -1458,6 +1458,22 @@ def test_mpeg1_reads_back_at_the_times_written(tmp_path, name, start):
     assert times == [start + Fraction(k, 30) for k in range(5)], times
 
 
+@pytest.mark.parametrize("fps, time_base, message", [
+    (15, None, "fps: expected a rate MPEG-1 codes for mpeg1video .* got fps 15;"),
+    (Fraction(30000, 1001), Fraction(1, 90000),
+     "time_base: expected a rate MPEG-1 codes .* got time_base 1/90000;")])
+def test_mpeg1_refuses_rates_it_does_not_code(tmp_path, fps, time_base, message):
+    # MPEG-1 codes 8 rates; asked for strict 'unofficial' (for low delay), FFmpeg wrote 15 fps
+    # with frame_rate_code 13, which ISO 11172-2 reserves (other decoders read no rate), and a
+    # time base other than 1 / fps failed as "cannot write 64x64 yuv420p video"
+    with pytest.raises(ValueError, match=message):
+        VideoWriter(tmp_path / "a.mpg", fps, codec="mpeg1video", time_base=time_base)
+    assert not list(tmp_path.iterdir())
+    for fps in (24, 25, 30, Fraction(60000, 1001)):  # MPEG-2 codes 15 fps (30 * 1/2)
+        write_video(tmp_path / "b.mpg", make_frames(2), fps, codec="mpeg1video")
+    write_video(tmp_path / "c.mpg", make_frames(2), 15, codec="mpeg2video")
+
+
 def test_avi_refuses_h264_and_reads_back_other_codecs_on_time(tmp_path):
     # H.264 in AVI read back at 1/30, 4/30, 5/30, ... s for frames written at k/30 s (its
     # delayed frames; one frame late even without B-frames): refused before anything is
