@@ -2,6 +2,7 @@
 inside interpolate(method="learned"), training. Torch tests skip when torch is absent; the
 torch-less error is tested in a subprocess that hides torch."""
 
+import dataclasses
 import json
 import os
 import re
@@ -96,6 +97,27 @@ def test_register_and_get_round_trip_and_errors():
         models.register_model("x", 5)
     with pytest.raises(TypeError, match="^name: expected a string, got 3$"):  # as estimators'
         models.register_model(3, lambda: None)
+
+
+@needs_torch
+def test_get_model_takes_a_builder_that_does_not_hash():
+    # get_model asked whether the builder was flowkit's own by looking it up in a set: a
+    # callable that defines __eq__ and so no hash (a dataclass instance) raised "TypeError:
+    # unhashable type: 'Builder'"; a user's model keeps the dtype its builder gives
+    @dataclasses.dataclass
+    class Builder:
+        features: int = 3
+
+        def __call__(self):
+            return torch.nn.Linear(2, self.features, dtype=torch.float64)
+
+    name = "test-unhashable-builder"
+    try:
+        models.register_model(name, Builder())
+        net = models.get_model(name)
+        assert net.out_features == 3 and net.weight.dtype == torch.float64
+    finally:
+        _api._REGISTRY.pop(name, None)
 
 
 def test_register_model_replace_for_a_rerun_cell():

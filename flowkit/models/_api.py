@@ -369,7 +369,7 @@ def get_model(name, *, weights="default", device=None, **config):
         get_weights(name, weights)  # raises the error naming the choices
     torch = require_torch()
     check_device(device)
-    builtin = builder in {_REGISTRY[n][0] for n in _BUILTIN}
+    builtin = any(builder is _REGISTRY[n][0] for n in _BUILTIN)  # a user's may not hash
     if isinstance(builder, str):
         module, _, function = builder.partition(":")
         builder = getattr(importlib.import_module(module), function)
