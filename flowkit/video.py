@@ -134,11 +134,12 @@ class VideoInfo:
     frame_rate : Fraction or None
         Frames per second: FFmpeg's guess of the real rate when the average rate is within
         2 % of it (a constant-rate clip with a few irregular gaps, or one cut short), else
-        the average rate (variable frame rate); None if the container does not say. Below
-        1/12 fps, where FFmpeg's are not the timestamps' (ffprobe says 1/4 or 0/0 for an MKV
-        at 1e-6 fps, 1/60000 for one at a frame a day), the rate of the first frames'
-        timestamps (their smallest step) where FFmpeg has no average or one it may have
-        rounded (a denominator of 30000 or more); ``base_rate`` is then the same.
+        the average rate (variable frame rate); None if the container does not say. Where
+        FFmpeg has no average rate (a 1-2 frame .mpg written at 30 fps: FFmpeg guesses 60),
+        or one below 1/12 fps that it may have rounded (a denominator of 30000 or more),
+        the rate of the first frames' timestamps (their smallest step), for FFmpeg's are not
+        the timestamps' there (ffprobe says 1/4 or 0/0 for an MKV at 1e-6 fps, 1/60000 for
+        one at a frame a day); ``base_rate`` is then the same.
     base_rate : Fraction or None
         The rate whose grid the timestamps lie on (FFmpeg's ``r_frame_rate``): ``frame_rate``
         for a constant rate; for a variable rate from dropped frames, as phones record, the
