@@ -142,11 +142,12 @@ def as_array(array, name, *, frames=False, clips=False):
             array = np.asarray(array)
         except (ValueError, TypeError) as exc:
             if _is_torch(array):  # a bfloat16 tensor was "nested lists of equal lengths"
+                remedy = ("a meta tensor holds no values" if array.device.type == "meta"
+                          else "convert it, e.g. tensor.float()")
                 raise TypeError(f"{name}: expected a CPU tensor of a dtype NumPy holds (uint8, "
                                 f"uint16, float16, float32, float64, ...), got a "
                                 f"{str(array.dtype).removeprefix('torch.')} tensor on "
-                                f"{array.device.type} ({exc}); convert it, e.g. "
-                                f"tensor.float()") from None
+                                f"{array.device.type} ({exc}); {remedy}") from None
             reason = str(exc).split(". ")[-1].rstrip(".")  # NumPy's last sentence: the shape
             raise type(exc)(f"{name}: expected an array (nested lists of equal lengths), got "
                             f"{type(array).__name__} that NumPy cannot convert "
