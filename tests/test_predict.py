@@ -274,6 +274,12 @@ def test_times_divide_each_pair_by_its_gap():
                                 return_flow=True)
     np.testing.assert_allclose(motion[..., 0], (1.0 + 0.8) / 2, atol=1e-6)
     np.testing.assert_allclose(motion[..., 1], (0.5 + 0.4) / 2, atol=1e-6)
+    # the older pair over the longer gap (steps 0, 2 and 3): each pair by its own gap
+    per_pair = iter([(-1.0, -0.5), (-3.0, -1.0)])  # newest pair (gap 1) first
+    _, motion = flowkit.predict(clip, 1, flow=estimate, context=3, average="mean", times=[0, 2, 3],
+                                return_flow=True)
+    np.testing.assert_allclose(motion[..., 0], (1.0 + 1.5) / 2, atol=1e-6)
+    np.testing.assert_allclose(motion[..., 1], (0.5 + 0.5) / 2, atol=1e-6)
     # a real estimator on a texture moving 0.5 px per step, sampled at steps 0 and 2: the
     # prediction one step on is the texture at 1.5 px, as from frames one step apart
     pair = np.stack([texture(0.0), texture(1.0)])
@@ -321,6 +327,17 @@ def test_context_chains_older_flows_along_the_trajectory():
                                 return_flow=True)
     reached = np.clip(x - 2.0, 0, W - 1)  # replicate border
     expected = 0.5 * (2.0 + 0.01 * reached)
+    np.testing.assert_allclose(motion[0, :, 0], expected, atol=1e-5)
+    # a third pair's flow is read where the first two flows, chained, point (their sum): a
+    # chain that restarted from the last flow alone read it 2 px off (0.04 px of motion)
+    oldest = np.zeros((H, W, 2), np.float32)
+    oldest[..., 0] = -0.02 * x
+    flows = iter([newest, older, oldest])
+    clip = translating_clip((0.0, 0.0), 4)
+    _, motion = flowkit.predict(clip, 1, flow=lambda a, b: next(flows), context=4, average="mean",
+                                return_flow=True)
+    second = np.clip(reached - 0.01 * reached, 0, W - 1)  # x + newest + older(x + newest)
+    expected = (2.0 + 0.01 * reached + 0.02 * second) / 3
     np.testing.assert_allclose(motion[0, :, 0], expected, atol=1e-5)
 
 
