@@ -292,9 +292,16 @@ def test_times_divide_each_pair_by_its_gap():
     assert np.abs(interior(plain[0] - texture(1.5))).max() > 0.05  # two steps' motion per step
     # the re-estimating recursion: the predicted frames are one step apart
     estimate = constant_estimator((-1.0, -0.5))
-    _, first = flowkit.predict(clip[:2], 3, flow=estimate, scheme="reestimate", times=[0, 2],
-                               return_flow=True)
+    predicted, first = flowkit.predict(clip[:2], 3, flow=estimate, scheme="reestimate",
+                                       times=[0, 2], return_flow=True)
     np.testing.assert_allclose(first, np.broadcast_to(np.float32((0.5, 0.25)), first.shape))
+    # after the first step the gap is one step: the whole flow each step (half of it, as the
+    # input's gap of 2, moved the later frames half as far)
+    expected, frame = [], clip[1]
+    for motion in ((0.5, 0.25), (1.0, 0.5), (1.0, 0.5)):
+        frame = flowkit.warp(frame, np.full((H, W, 2), np.negative(motion), np.float32))
+        expected.append(frame)
+    np.testing.assert_array_equal(predicted, np.stack(expected))
 
 
 @pytest.mark.parametrize("times, message", [
