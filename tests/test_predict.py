@@ -261,6 +261,20 @@ def test_auto_context_hindcasts_over_the_last_gap():
     assert np.abs(interior(got[0] - texture(3.5))).max() < 0.06
 
 
+def test_auto_context_hindcasts_with_the_gaps_in_steps_of_the_last(caplog):
+    # frames at times 0, 1, 2 and 4 at x = 0, 0.5, 1.5, 3.1: over the last gap (2 time units,
+    # one step) the hindcast from the frames at 0, 1, 2 (gaps of half a step) predicts x = 3.5
+    # with the newest pair (error 0.4 px) and 3.0 with both (0.1 px): context 4. Gaps taken
+    # as whole steps predict 2.5 and 2.25 instead, the newest pair nearer: context 2
+    clip = np.stack([texture(x) for x in (0.0, 0.5, 1.5, 3.1)])
+    with caplog.at_level("INFO", logger="flowkit._predict"):
+        got = flowkit.predict(clip, 1, flow=flowkit.dis, times=(0.0, 1.0, 2.0, 4.0), **HELD)
+    assert [r.context for r in caplog.records] == [4]
+    want = flowkit.predict(clip, 1, flow=flowkit.dis, times=(0.0, 1.0, 2.0, 4.0), context=4,
+                           **HELD)
+    np.testing.assert_array_equal(got, want)
+
+
 def test_times_divide_each_pair_by_its_gap():
     # a variable-frame-rate clip: frames at steps 0, 1 and 3 (one dropped), each pair's flow
     # is the displacement over its gap; with times the motion is per step
