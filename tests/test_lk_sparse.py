@@ -107,6 +107,19 @@ def test_good_features_options(rubberwhale):
             assert cKDTree(ours).query(ours, k=2)[0][:, 1].min() >= min_distance
 
 
+
+def test_good_features_drops_responses_equal_to_the_quality_threshold():
+    # OpenCV keeps responses above quality * max (THRESH_TOZERO): a square's four corners,
+    # equal by symmetry, are all dropped at quality 1 and all kept just below it
+    frame = np.zeros((40, 40), np.uint8)
+    frame[10:30, 10:30] = 200
+    for quality in (1.0, 0.999999):
+        ours = flowkit.good_features(frame, 10, quality, 3, normalize=False)
+        theirs = cv2.goodFeaturesToTrack(frame, 10, quality, 3)
+        theirs = np.empty((0, 2), np.float32) if theirs is None else theirs.reshape(-1, 2)
+        assert len(theirs) == (0 if quality == 1.0 else 4)
+        np.testing.assert_array_equal(ours[np.lexsort(ours.T)], theirs[np.lexsort(theirs.T)])
+
 @pytest.mark.parametrize("min_distance", [1e6, 2.0**63, 1e30, 1.7e308])
 def test_good_features_min_distance_beyond_the_frame_keeps_one_corner(min_distance):
     # OpenCV's answer for any spacing longer than the frame: the strongest corner alone. From
