@@ -120,6 +120,15 @@ def test_median9_is_the_median():
         assert lk_dense.median9(*values) == np.median(values)
 
 
+def test_median3x3_is_scipys_median_filter():
+    # the CUDA prefilter's median and the CPU rows' edge columns: scipy's symmetric border
+    # (row -1 is row 0); a mirrored one (row -1 is row 1) passed the CUDA test's tolerance
+    flow = np.random.default_rng(5).standard_normal((7, 9, 2)).astype(np.float32)
+    got = np.array([[[lk_dense.median3x3(flow, y, x, c) for c in range(2)] for x in range(9)]
+                    for y in range(7)])
+    np.testing.assert_array_equal(got, ndi.median_filter(flow, size=(3, 3, 1), mode="reflect"))
+
+
 @pytest.mark.parametrize("gaussian, prefilter", [(False, False), (True, True)])
 def test_bands_do_not_change_the_result(gaussian, prefilter):
     # each band recomputes its halo rows; the band split must not show in the flow (the
