@@ -241,6 +241,12 @@ def test_avi_input_is_interpolated_and_keeps_its_last_period(tmp_path):
     # k / 48 s to Matroska's millisecond, halves up
     assert timestamps(tmp_path / "out.mkv") == [Fraction(math.floor(Fraction(1000 * k, 48) + 0.5),
                                                          1000) for k in range(16)]
+    # slow motion: output frames a quarter period apart in source time are interpolated
+    # (3 per pair), the tolerance half of that; half an output period (the speed left out)
+    # showed an input frame at every output time: 0 interpolated, 22 repeats, 30 frames
+    report = flowkit.retime(src, tmp_path / "slow.mkv", speed=0.25, method="blend",
+                            scene_threshold=None, progress=False)
+    assert (report.frames, report.interpolated, report.repeated) == (32, 21, 3)
 
 
 def test_full_range_input_keeps_its_planes_in_ffv1(tmp_path):
