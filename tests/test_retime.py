@@ -599,6 +599,8 @@ def test_scene_change_measure_like_minterpolate():
     # a difference as large as the previous pair's is steady motion, not a cut
     assert scene_change(a, b, 20.0, 10.0)[0] is False
     assert scene_change(a, a, 0.0, 10.0) == (False, 0.0)
+    # minterpolate's test is >=: a difference of exactly the threshold is a cut
+    assert scene_change(a, b, 0.0, 51 * 100.0 / 255) == (True, 51 * 100.0 / 255)
 
 
 
