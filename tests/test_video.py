@@ -1692,6 +1692,16 @@ def test_rgb_output_drops_the_yuv_matrix_and_range_tags(tmp_path):
     assert info.color["color_primaries"] == 1 and info.color["color_trc"] == 1
 
 
+def test_grid_steps_are_whole_within_a_timestamp_unit():
+    # Matroska's millisecond times of a 30 fps clip: 0.067 s and 0.033 s before the last
+    # frame are 2.01 and 0.99 steps, within the unit's 0.03 steps of whole ones (the unit
+    # in seconds, 0.001, taken as steps kept 2.01 and 0.99)
+    from flowkit.video import grid_steps
+
+    assert grid_steps([0.0, 0.033, 0.067, 0.1], 30, 0.001) == [-3.0, -2.0, -1.0, 0.0]
+    assert grid_steps([0.0, 0.05, 0.1], 30, 0.001) == pytest.approx([-3.0, -1.5, 0.0])
+    assert grid_steps([0.0, 0.1], None) is None
+
 def test_grid_timing_puts_times_near_the_grid_on_it_and_keeps_the_others():
     # retime's rule (an input frame within one timestamp unit of a grid point shows it), for
     # the writers that keep the input frames' times (flow --video): millisecond stamps of a
