@@ -230,6 +230,9 @@ def _rotation(degrees):
 
 # how far into a file FFmpeg reads for a video's pixel format when its first 5 s hold none
 PROBE_SECONDS = 600
+# and for the time of its first frame when its first 5 s do not give it (a frame every 10 s);
+# FFmpeg stops at its probesize (5 MB) all the same
+START_PROBE_SECONDS = 10**7
 
 
 def open_input(path):
@@ -250,6 +253,14 @@ def open_input(path):
         # headers'), though it decodes; read further
         container.close()
         container, stream = _open_video(path, {"analyzeduration": str(PROBE_SECONDS * 10**6)})
+    if stream.start_time is None:
+        # H.264 with B-frames in an MKV at 1/10 fps: FFmpeg did not see the first frame's
+        # decoding time within 5 s and left the start unknown, then took the fourth frame's
+        # time (30 s) for it while demuxing, so the frames' end fell 30 s short of the
+        # DURATION tag and every command refused flowkit's own file as cut short; read further
+        container.close()
+        container, stream = _open_video(path, {"analyzeduration": str(START_PROBE_SECONDS
+                                                                       * 10**6)})
     if stream.codec_context is None or stream.codec_context.format is None:
         container.close()
         raise ValueError(f"path: cannot decode the video stream of {path} (unknown codec or "

@@ -933,6 +933,22 @@ def test_matroska_starting_late_is_complete_and_lasts_its_length(tmp_path):
     assert abs(probe_video(late).duration - _video_length(late)) <= Fraction(1, 1000)
 
 
+@pytest.mark.parametrize("fps", [Fraction(1, 10), Fraction(1, 3600)])
+def test_slow_h264_matroska_reads_to_its_end(tmp_path, fps):
+    # H.264 with B-frames in an MKV at a frame every 10 s: FFmpeg's first 5 s of probing left
+    # the stream's start unknown and its demuxer then took the fourth frame's time, 30 s, for
+    # it, so the frames ended 30 s before the DURATION tag: iter_frames, predict's tail and
+    # every command refused flowkit's own file ('the video ends at 50.000 s, its headers say
+    # 80.000 s: the file is cut short')
+    from flowkit.video import last_frames
+
+    path = write_video(tmp_path / "slow.mkv", make_frames(8), fps=fps, codec="libx264")
+    times = [time for time, _ in iter_frames(path, timestamps=True)]
+    assert times == [k / fps for k in range(8)]
+    assert len(last_frames(path, 2)) == 2
+    info = probe_video(path)
+    assert info.frame_rate == fps and info.duration == 8 / fps
+
 def test_sixteen_bit_frames_keep_ten_bits():
     path = data_path("video", "torchcodec__h264_10bits.mp4")
     deep = next(iter_frames(path, depth=16))
