@@ -845,15 +845,18 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet
 def _duration_tag(container, stream):
     """The length in seconds of a Matroska video track from its ``DURATION`` tag
     (``"00:00:01.001000000"``; Matroska stores no per-stream duration), None without one.
-    FFmpeg's muxer (``ENCODER`` "Lavf...", PyAV's too) writes the track's end time there, not
-    its length: a track starting at 1.083 s and lasting 30.533 s is tagged 31.616 s; mkvmerge
-    writes the length."""
+    FFmpeg's muxer (``ENCODER`` "Lavf...", PyAV's too; ``encoder`` "Lavf" with
+    ``-fflags +bitexact``, as ``VideoWriter`` writes .mkv) writes the track's end time there,
+    not its length: a track starting at 1.083 s and lasting 30.533 s is tagged 31.616 s;
+    mkvmerge writes the length."""
     tag = stream.metadata.get("DURATION")
     if tag:
         with contextlib.suppress(ValueError):
             hours, minutes, seconds = tag.split(":")
             value = (int(hours) * 3600 + int(minutes) * 60) + Fraction(seconds)
-            if container.metadata.get("ENCODER", "").startswith("Lavf"):
+            encoder = next((text for name, text in container.metadata.items()
+                            if name.lower() == "encoder"), "")
+            if encoder.startswith("Lavf"):
                 value -= (stream.start_time or 0) * _time_base(stream)
             return value
     return None

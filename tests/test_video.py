@@ -933,6 +933,22 @@ def test_matroska_starting_late_is_complete_and_lasts_its_length(tmp_path):
     assert abs(probe_video(late).duration - _video_length(late)) <= Fraction(1, 1000)
 
 
+def test_late_matroska_written_bitexact_is_complete(tmp_path):
+    # VideoWriter's .mkv (-fflags +bitexact) names FFmpeg's muxer in a lowercase 'encoder'
+    # tag, which the end-time rule of its DURATION tag did not find ('ENCODER'): frames
+    # written from 2 s to 3 s were refused as cut short ('the video ends at 1.000 s, its
+    # headers say 3.000 s') and probe_video said 3 s
+    import av
+
+    path = tmp_path / "late.mkv"
+    with VideoWriter(path, 10, codec="ffv1") as writer:
+        for k, frame in enumerate(make_frames(10)):
+            writer.write(frame, time=2 + Fraction(k, 10))
+    with av.open(str(path)) as container:
+        assert container.metadata.get("encoder") == "Lavf"
+    assert len(list(iter_frames(path))) == 10
+    assert probe_video(path).duration == 1
+
 @pytest.mark.parametrize("fps", [Fraction(1, 10), Fraction(1, 3600)])
 def test_slow_h264_matroska_reads_to_its_end(tmp_path, fps):
     # H.264 with B-frames in an MKV at a frame every 10 s: FFmpeg's first 5 s of probing left
