@@ -1634,6 +1634,12 @@ _MAX_PERIOD = {"mpeg4": 43200}
 # the standard reserves, and failed other rates as 'cannot write 64x64 yuv420p video'
 _MPEG1_RATES = tuple(Fraction(r) for r in ("24000/1001", "24", "25", "30000/1001", "30",
                                            "50", "60000/1001", "60"))
+# MPEG-2 codes those 8 times (n + 1) / (d + 1) (its frame_rate_extension, n < 4, d < 32;
+# ISO 13818-2), the rate FFmpeg's encoder reads from its time base: another rate (29.97 as
+# a float, 2997/100) or time base (1/90000 s at 30 fps) failed as 'cannot write 32x32 yuv420p
+# video'
+_MPEG2_RATES = frozenset(rate * Fraction(n, d) for rate in _MPEG1_RATES
+                         for n in range(1, 5) for d in range(1, 33))
 
 
 def _check_rate(suffix, codec, fps, time_base, given_time_base):
@@ -1650,12 +1656,16 @@ def _check_rate(suffix, codec, fps, time_base, given_time_base):
                          f"at least 1/{top} s), got {fps}")
     if codec in _MAX_FPS and fps > _MAX_FPS[codec]:
         raise ValueError(f"fps: expected at most {_MAX_FPS[codec]} for {codec}, got {fps}")
+    name = "time_base" if given_time_base else "fps"
+    given = f"time_base {time_base}" if given_time_base else f"fps {fps}"
+    rates = ", ".join(map(str, _MPEG1_RATES))
     if codec == "mpeg1video" and 1 / time_base not in _MPEG1_RATES:  # the rate it codes
-        rates = ", ".join(map(str, _MPEG1_RATES))
-        given = f"time_base {time_base}" if given_time_base else f"fps {fps}"
-        raise ValueError(f"{'time_base' if given_time_base else 'fps'}: expected a rate MPEG-1 "
-                         f"codes for mpeg1video ({rates} fps, time_base 1 / fps), got {given}; "
-                         f"mpeg2video codes others")
+        raise ValueError(f"{name}: expected a rate MPEG-1 codes for mpeg1video ({rates} fps, "
+                         f"time_base 1 / fps), got {given}; mpeg2video codes others")
+    if codec == "mpeg2video" and 1 / time_base not in _MPEG2_RATES:
+        raise ValueError(f"{name}: expected a rate MPEG-2 codes for mpeg2video ({rates} fps "
+                         f"times n / d, n 1-4, d 1-32, as 1 / time_base; 29.97 fps is "
+                         f"Fraction(30000, 1001)), got {given}")
     if codec in _MAX_PERIOD and 1 / fps > _MAX_PERIOD[codec]:
         raise ValueError(f"fps: expected at least 1/{_MAX_PERIOD[codec]} for {codec} (a frame "
                          f"of at most {_MAX_PERIOD[codec]} s), got {fps}")
@@ -1801,8 +1811,9 @@ class VideoWriter:
         ValueError), within the encoder's range (libvpx/libvpx-vp9 at most 1e9 fps, mpeg4
         65535, libsvtav1 240; mpeg4 at least 1/43200; ``time_base`` likewise at least 1/1e9
         and 1/65535 s; mpeg1video one of MPEG-1's 8 rates, 23.976 to 60, with ``time_base``
-        ``1 / fps``) and, in .mp4/.m4v/.mov/.3gp, a frame lasts at most ``2**31 - 1``
-        units of the track's time scale (``time_base``'s denominator doubled up to >= 10000:
+        ``1 / fps``; mpeg2video one of them times n / d, n 1-4 and d 1-32, likewise) and,
+        in .mp4/.m4v/.mov/.3gp, a frame lasts at most ``2**31 - 1`` units of the track's time
+        scale (``time_base``'s denominator doubled up to >= 10000:
         131071 s at ``1 / fps`` with an integer period); else ValueError at construction.
     codec : str, optional
         An FFmpeg encoder (``"libx264"``, ``"libx265"``, ``"libvpx-vp9"``, ``"libsvtav1"``,

@@ -1506,6 +1506,24 @@ def test_mpeg1_refuses_rates_it_does_not_code(tmp_path, fps, time_base, message)
     write_video(tmp_path / "c.mpg", make_frames(2), 15, codec="mpeg2video")
 
 
+@pytest.mark.parametrize("fps, time_base, message", [
+    (29.97, None, r"fps: expected a rate MPEG-2 codes for mpeg2video .* got fps 2997/100$"),
+    (30, Fraction(1, 90000), "time_base: expected a rate MPEG-2 codes .* got time_base 1/90000$")])
+def test_mpeg2_refuses_rates_it_does_not_code(tmp_path, fps, time_base, message):
+    # MPEG-2 codes MPEG-1's 8 rates times (n + 1) / (d + 1), n < 4, d < 32, read by FFmpeg
+    # from the time base: 29.97 as a float (2997/100) or 1/90000 s at 30 fps failed as
+    # "cannot write 32x32 yuv420p video" at the first frame
+    with pytest.raises(ValueError, match=message):
+        VideoWriter(tmp_path / "a.ts", fps, codec="mpeg2video", time_base=time_base)
+    assert not list(tmp_path.iterdir())
+    for fps, time_base in ((Fraction(30000, 1001), None), (Fraction(45, 16), None),
+                           (Fraction(120000, 1001), None), (30, Fraction(1, 60))):
+        with VideoWriter(tmp_path / "b.mkv", fps, codec="mpeg2video",
+                         time_base=time_base) as writer:
+            for frame in make_frames(2):
+                writer.write(frame)
+
+
 def test_avi_refuses_h264_and_reads_back_other_codecs_on_time(tmp_path):
     # H.264 in AVI read back at 1/30, 4/30, 5/30, ... s for frames written at k/30 s (its
     # delayed frames; one frame late even without B-frames): refused before anything is
