@@ -272,12 +272,35 @@ def open_input(path):
     return container, stream
 
 
+# FFmpeg's MPEG-TS probe scores a file under 2244 bytes (12 packets of 188: 2-3 small frames)
+# at most 2, and took one of 5-6 packets for MPEG-PS ('mpeg', score 25), whose demuxer found
+# nothing ('End of file'): where the probe's demuxer fails, a file with an MPEG-TS extension
+# is opened as MPEG-TS
+_TS_SUFFIXES = frozenset({".ts", ".m2t", ".mts", ".m2ts"})
+
+
+def _av_open(path, options=None):
+    """``av.open(path)`` for reading (with the demuxer ``options``), as MPEG-TS where the file
+    has an MPEG-TS extension and the demuxer FFmpeg's probe picked failed."""
+    import av
+
+    try:
+        return av.open(str(path), "r", options=options)
+    except av.FFmpegError as exc:
+        if Path(path).suffix.lower() not in _TS_SUFFIXES:
+            raise
+        try:
+            return av.open(str(path), "r", format="mpegts", options=options)
+        except av.FFmpegError:
+            raise exc from None
+
+
 def _open_video(path, options=None):
     """``(container, video stream)`` of ``path`` opened with the demuxer ``options``."""
     import av
 
     try:
-        container = av.open(str(path), "r", options=options)
+        container = _av_open(path, options)
     except (av.FFmpegError, UnicodeDecodeError) as exc:
         raise ValueError(f"path: cannot open {path} as a video ({_av_message(exc)})") from None
     # an attached picture (cover art of an MP4, M4A or MKV) is a video stream of one image
@@ -565,7 +588,7 @@ def _slow_rate(container, stream, rate):
         return rate  # FFmpeg's exact fraction
     stamps, duration = [], None
     try:
-        with av.open(container.name, "r") as other:
+        with av.open(container.name, "r", format=container.format.name) as other:
             for packet in other.demux(other.streams[stream.index]):
                 if packet.pts is None or packet.is_discard:
                     continue
@@ -607,7 +630,7 @@ def _stream_rotation(container, stream):
         with contextlib.suppress(ValueError):
             return -float(tag)  # the tag is clockwise, the display matrix counter-clockwise
     try:
-        with av.open(container.name, "r") as other:
+        with av.open(container.name, "r", format=container.format.name) as other:
             return next(other.decode(other.streams[stream.index])).rotation
     except Exception:
         return 0
@@ -2333,12 +2356,10 @@ class _AudioTrack:
     """
 
     def __init__(self, src, tempo, segment=(Fraction(0), None), *, index=0, trim=False):
-        import av
-
         self.src = Path(src)
         self.tempo = tempo
         self.trim = trim
-        self.input = av.open(str(src), "r")
+        self.input = _av_open(src)
         self.in_stream = self.input.streams.audio[index]
         stream = self.in_stream
         self._end = None  # the input time where the stream says its audio ends (MP4's edit list)

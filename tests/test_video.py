@@ -1477,6 +1477,21 @@ def test_mpeg2_reads_back_at_the_times_written(tmp_path, name):
     assert all(abs(t - Fraction(k, 30)) <= Fraction(1, 1000) for k, t in enumerate(times)), times
 
 
+@pytest.mark.parametrize("codec", ["mpeg2video", "mpeg4", "libx264"])
+def test_a_ts_of_a_few_small_frames_opens(tmp_path, codec):
+    # FFmpeg's probe scores an MPEG-TS under 12 packets at most 2 and took one of 5-6 packets
+    # (2-3 frames of 32x32) for MPEG-PS, whose demuxer found nothing: "cannot open a.ts as a
+    # video (End of file)"
+    path = tmp_path / "a.ts"
+    for count in (2, 3):
+        with VideoWriter(path, 30, codec=codec) as writer:
+            for k in range(count):
+                writer.write(np.full((32, 32, 3), 40 * k, np.uint8))
+        assert probe_video(path).frame_rate == 30
+        frames = list(iter_frames(path))
+        assert len(frames) == count
+
+
 @pytest.mark.parametrize("name, start", [("a.ts", 0), ("a.mpg", Fraction(1, 2))])
 def test_mpeg1_reads_back_at_the_times_written(tmp_path, name, start):
     # FFmpeg's MPEG-1 encoder delayed its packets a frame as its MPEG-2 one did: MPEG-TS read
