@@ -272,27 +272,25 @@ def open_input(path):
     return container, stream
 
 
-# FFmpeg's MPEG-TS probe scores a file under 2244 bytes (12 packets of 188: 2-3 small frames)
-# at most 2, and took one of 5-6 packets for MPEG-PS ('mpeg', score 25), whose demuxer found
-# nothing ('End of file'): where the probe's demuxer fails, a file with an MPEG-TS extension
-# is opened as MPEG-TS
+# FFmpeg's MPEG-TS probe scores a file under 2244 bytes (12 packets of 188: 1-3 small frames)
+# at most 2: it took one of 5-6 packets for MPEG-PS ('mpeg', score 25), whose demuxer found
+# nothing ('End of file'), and a one-frame MPEG-1/2 one for a raw MPEG video stream
+# ('mpegvideo'), read at its default 25 fps whatever the rate written. A file with an MPEG-TS
+# extension is opened as MPEG-TS, by the probe where that fails (another format so named)
 _TS_SUFFIXES = frozenset({".ts", ".m2t", ".mts", ".m2ts"})
 
 
 def _av_open(path, options=None):
-    """``av.open(path)`` for reading (with the demuxer ``options``), as MPEG-TS where the file
-    has an MPEG-TS extension and the demuxer FFmpeg's probe picked failed."""
+    """``av.open(path)`` for reading (with the demuxer ``options``), as MPEG-TS first where
+    the file has an MPEG-TS extension."""
     import av
 
-    try:
-        return av.open(str(path), "r", options=options)
-    except av.FFmpegError as exc:
-        if Path(path).suffix.lower() not in _TS_SUFFIXES:
-            raise
+    if Path(path).suffix.lower() in _TS_SUFFIXES:
         try:
             return av.open(str(path), "r", format="mpegts", options=options)
         except av.FFmpegError:
-            raise exc from None
+            pass
+    return av.open(str(path), "r", options=options)
 
 
 def _open_video(path, options=None):

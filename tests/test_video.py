@@ -1492,6 +1492,23 @@ def test_a_ts_of_a_few_small_frames_opens(tmp_path, codec):
         assert len(frames) == count
 
 
+@pytest.mark.parametrize("codec", ["mpeg2video", "mpeg1video"])
+def test_a_one_frame_ts_reads_its_rate(tmp_path, codec):
+    # FFmpeg's probe took a one-frame MPEG-1/2 .ts for a raw MPEG video stream, read at its
+    # default 25 fps (frame_rate 25 for 30 and 24); as MPEG-TS its packet lasts 1 / fps
+    path = tmp_path / "a.ts"
+    for fps in (30, 24):
+        with VideoWriter(path, fps, codec=codec) as writer:
+            writer.write(np.full((64, 64, 3), 90, np.uint8))
+        info = probe_video(path)
+        assert (info.frame_rate, info.codec) == (fps, codec)
+        assert len(list(iter_frames(path))) == 1
+    # another format named .ts is still read (by FFmpeg's probe)
+    write_video(tmp_path / "b.mkv", make_frames(2), 10)
+    (tmp_path / "b.mkv").rename(tmp_path / "b.ts")
+    assert probe_video(tmp_path / "b.ts").frame_rate == 10
+
+
 @pytest.mark.parametrize("name, start", [("a.ts", 0), ("a.mpg", Fraction(1, 2))])
 def test_mpeg1_reads_back_at_the_times_written(tmp_path, name, start):
     # FFmpeg's MPEG-1 encoder delayed its packets a frame as its MPEG-2 one did: MPEG-TS read
