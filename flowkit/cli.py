@@ -1,4 +1,4 @@
-"""Command line: ``flowkit {demo,flow,predict,retime,translate,batch,train,generate,color,warmup}`` (the same as ``python -m flowkit``).
+"""Command line: ``flowkit {demo,flow,predict,retime,translate,batch,train,generate,color,probe,warmup}`` (the same as ``python -m flowkit``).
 
 Each subcommand is one function (``cmd_*``) that takes the parsed arguments, calls flowkit's
 public functions and reports on stdout what it wrote. Every error is one line on stderr,
@@ -2056,6 +2056,60 @@ def cmd_color(args):
     return 0
 
 
+
+def cmd_probe(args):
+    """``flowkit probe``: what flowkit reads from a video file (``video.probe_video``), as
+    ``name: value`` lines or one JSON object."""
+    import json
+
+    source = Path(args.input)
+    _check_video_input(source)
+    fields = _probe_fields(probe_video(source))
+    if args.json:
+        print(json.dumps(fields, indent=2, ensure_ascii=False))
+        return 0
+    for name, value in fields.items():
+        if name in ("frame_rate", "base_rate") and value is not None:
+            value = _rate_text(Fraction(value))
+        elif name == "duration" and value is not None:
+            value = f"{float(Fraction(value)):.6g} s ({value})"
+        elif isinstance(value, bool):
+            value = "yes" if value else "no"
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items()) or "none"
+        elif name == "chapters":
+            value = "; ".join(f"{c['start']}-{c['end']} s {c['tags']}" for c in value) or "none"
+        print(f"{name}: {'none' if value is None else value}")
+    return 0
+
+
+def _probe_fields(info):
+    """``VideoInfo`` as a JSON-able dict in its fields' order, ``base_rate`` after
+    ``frame_rate`` and ``read_depth`` after ``bit_depth``: fractions (rates, time base,
+    duration, chapter times) as ``"n/d"`` strings, ffprobe's way (``"30000/1001"``; whole
+    numbers without ``/1``)."""
+    import dataclasses
+
+    def plain(value):
+        if isinstance(value, Fraction):
+            return str(value)
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        return value
+
+    fields = {}
+    for field in dataclasses.fields(info):
+        value = getattr(info, field.name)
+        if field.name == "chapters":
+            value = [{"start": plain(start), "end": plain(end), "tags": plain(tags)}
+                     for start, end, tags in value]
+        fields[field.name] = plain(value)
+        if field.name == "frame_rate":
+            fields["base_rate"] = plain(info.base_rate)
+        if field.name == "bit_depth":
+            fields["read_depth"] = info.read_depth
+    return fields
+
 _done_queue = None  # a warm-up worker's queue of finished cases, set by _warmup_worker
 
 
@@ -2419,6 +2473,20 @@ def build_parser():
                    help="flow length (px) of full saturation (default: the largest)")
     p.set_defaults(run=cmd_color)
 
+    p = sub.add_parser("probe", parents=[common],
+                       help="show what flowkit reads from a video file (rate, frames, duration...)",
+                       description="Print what flowkit reads from a video file's headers and first "
+                                   "packets (flowkit.video.probe_video): the displayed size and "
+                                   "rotation, the frame rate and the grid its timestamps lie on, "
+                                   "frame count, duration, codec, pixel format and depth, audio, "
+                                   "alpha, colour tags, language, tags and chapters; the values "
+                                   "retime, translate and predict work from (they may differ "
+                                   "from ffprobe's where FFmpeg guesses: docs/api.md).")
+    p.add_argument("input", metavar="INPUT", help="a video file")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object (fractions as \"n/d\" strings, as ffprobe's rates)")
+    p.set_defaults(run=cmd_probe)
+
     p = sub.add_parser("warmup", parents=[common],
                        help="compile every kernel into Numba's on-disk cache (later runs start fast)",
                        description="Call every public function once on tiny inputs, in parallel "
@@ -2585,7 +2653,8 @@ _FLAGS = {"path: ": "", "codec: ": "--codec: ", "fps: ": "--fps: ", "step: ": "-
           "data: ": "--data: "}
 # the argument of each command with one input that the library's input path parameter (the
 # video reader's path, retime's and translate's src) came from, named in their errors
-_INPUT_ARGUMENTS = {"flow": "FRAME0", "predict": "INPUT", "retime": "INPUT", "translate": "INPUT"}
+_INPUT_ARGUMENTS = {"flow": "FRAME0", "predict": "INPUT", "retime": "INPUT", "translate": "INPUT",
+                    "probe": "INPUT"}
 
 
 def _one_line(exc, options=(), source=None, flags=True):
@@ -2782,6 +2851,7 @@ _PATHS = {
                     ("frame1", "FRAME1", "an image"),
                     ("model", "--model", "a .safetensors file")),
     "translate": (("input", "INPUT", "a video file"),),
+    "probe": (("input", "INPUT", "a video file"),),
     "color": (("flo", "FLO", "a .flo file"),
               ("output", "-o", "a .png file to write")),
     "batch": (("inputs", "INPUTS", "video files, folders of videos or glob patterns"),

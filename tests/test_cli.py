@@ -396,7 +396,7 @@ def test_predict_takes_device_as_retime_and_interpolate(moving_folder, tmp_path,
 
 
 @pytest.mark.parametrize("command", ["flow pair", "flow video", "predict", "retime", "translate",
-                                     "batch", "color", "train"])
+                                     "batch", "color", "train", "probe"])
 def test_a_missing_input_is_exit_1_naming_its_argument_in_every_command(tmp_path, capsys, command):
     # one rule for a missing input (docs/api.md, "Command line"): exit 1, one line naming the
     # argument; argparse's own usage errors stay exit 2
@@ -418,6 +418,7 @@ def test_a_missing_input_is_exit_1_naming_its_argument_in_every_command(tmp_path
                       f"INPUT: no such video file: {missing}"),
         "batch": (["batch", "retime", missing, "-o", tmp_path / "out", "-O", "factor=2"],
                   f"INPUTS: no such file: {missing}"),
+        "probe": (["probe", missing], f"INPUT: no such video file: {missing}"),
         "color": (["color", tmp_path / "missing.flo", "-o", tmp_path / "c.png"],
                   f"FLO: no such .flo file: {tmp_path / 'missing.flo'}"),
         "train": (["train", "interp-refine", "--data", missing, "--out", tmp_path / "w.safetensors"],
@@ -751,6 +752,51 @@ def test_a_folder_as_the_video_input_is_a_usage_error(tmp_path, command, capsys)
     assert main([command[0], str(folder), str(tmp_path / "o.mp4"), *command[1:]]) == 2
     assert capsys.readouterr().err == (f"flowkit: error: INPUT: {folder} is a folder; expected a "
                                        f"video file (see flowkit {command[0]} --help)\n")
+
+
+def test_probe_prints_what_probe_video_reads(tmp_path, capsys):
+    """flowkit probe: each VideoInfo field (and read_depth) as a line, or one JSON object with
+    ffprobe's "n/d" fractions that reads back to probe_video's values; a folder is a usage
+    error, a file that is no video exit 1 naming INPUT."""
+    import dataclasses
+    import json
+
+    from flowkit.video import VideoWriter, probe_video
+
+    clip = tmp_path / "clip.mkv"
+    with VideoWriter(clip, Fraction(30000, 1001), metadata={"title": "take 2"}) as writer:
+        for k in range(3):
+            writer.write(np.full((24, 32, 3), 40 * k, np.uint8))
+    info = probe_video(clip)
+    assert main(["probe", str(clip), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    expected = dataclasses.asdict(info) | {"read_depth": 8}
+    assert list(shown) == ["width", "height", "rotation", "frame_rate", "base_rate",
+                           "time_base", "frame_count", "duration", "codec", "pix_fmt",
+                           "bit_depth", "read_depth", "audio", "color", "language", "alpha",
+                           "metadata", "stream_metadata", "chapters"]
+    for name, value in expected.items():
+        if isinstance(value, Fraction):
+            assert shown[name] == str(value) and Fraction(shown[name]) == value, name
+        elif name == "chapters":
+            assert shown[name] == [] == list(value)
+        else:
+            assert shown[name] == value, name
+    assert shown["frame_rate"] == "30000/1001" and shown["metadata"] == {"title": "take 2"}
+    assert main(["probe", str(clip)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:5] == ["width: 32", "height: 24", "rotation: 0",
+                         "frame_rate: 29.97 (30000/1001)", "base_rate: 29.97 (30000/1001)"]
+    assert "metadata: title=take 2" in lines and "chapters: none" in lines
+    assert "audio: no" in lines and len(lines) == len(shown)
+    assert main(["probe", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"flowkit: error: INPUT: {tmp_path} is a folder; expected "
+                                       f"a video file (see flowkit probe --help)\n")
+    text = tmp_path / "notes.txt"
+    text.write_text("not a video")
+    assert main(["probe", str(text)]) == 1
+    error = one_error_line(capsys.readouterr().err)
+    assert error.startswith(f"INPUT: cannot open {text} as a video"), error
 
 
 def test_flow_of_a_two_image_folder_counts_in_the_singular(pair, tmp_path, capsys):
