@@ -1389,18 +1389,23 @@ def _scene_threshold(args):
     return None if args.scene_threshold == 0 else args.scene_threshold
 
 
-def _rate(text):
-    """Argument type of --fps and --factor: a number or a ratio such as 24000/1001 (exact)."""
-    from fractions import Fraction
-
+def _rate(text, example="24000/1001"):
+    """Argument type of retime's --fps: a number or a ratio such as 24000/1001 (exact); the
+    other exact positive numbers take it with their own ``example`` (:func:`_exact`)."""
     try:
         value = Fraction(text.strip())
     except (ValueError, ZeroDivisionError):
         value = None
     if value is None or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0 or a ratio such as 24000/1001, "
+        raise argparse.ArgumentTypeError(f"expected a number > 0 or a ratio such as {example}, "
                                          f"got {text!r}")
     return value
+
+
+def _exact(example):
+    """:func:`_rate` whose error shows ``example`` (--speed's 1/4: a frame rate's 24000/1001
+    read oddly for a speed)."""
+    return lambda text: _rate(text, example)
 
 
 _CLOCK = re.compile(r"(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)")  # FFmpeg's [HH:]MM:SS[.m...]
@@ -2340,10 +2345,12 @@ def build_parser():
                       "24000/1001 (default: the input's rate times --factor; for variable frame rate the "
                       "rate of the grid its timestamps lie on, so every input frame on that grid is "
                       "kept; one stamped between grid points is not)")
-    rate.add_argument("--factor", type=_rate, help="output rate as a multiple of the input's, e.g. 2")
+    rate.add_argument("--factor", type=_exact("5/2"),
+                      help="output rate as a multiple of the input's, e.g. 2")
     length = p.add_mutually_exclusive_group()
-    length.add_argument("--speed", type=_rate, help="playback speed, e.g. 0.25 for 4x slow motion")
-    length.add_argument("--duration", type=_rate, metavar="SECONDS",
+    length.add_argument("--speed", type=_exact("1/3"),
+                        help="playback speed, e.g. 0.25 for 4x slow motion")
+    length.add_argument("--duration", type=_exact("1001/30"), metavar="SECONDS",
                         help="seconds the retimed part should last (instead of --speed)")
     p.add_argument("--range", type=_time_range, metavar="START:END",
                    help="retime only input seconds START to END, counted from the first video "

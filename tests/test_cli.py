@@ -205,6 +205,18 @@ def test_range_takes_seconds_or_clock_times(text, expected):
         assert _time_range(text) == expected
 
 
+@pytest.mark.parametrize("flag, example", [("--fps", "24000/1001"), ("--factor", "5/2"),
+                                           ("--speed", "1/3"), ("--duration", "1001/30")])
+def test_retime_number_errors_give_an_example_of_their_own(tmp_path, capsys, flag, example):
+    # --speed's error offered a frame rate, "a ratio such as 24000/1001" (a new user's report)
+    with pytest.raises(SystemExit) as stop:
+        main(["retime", str(tmp_path / "in.mp4"), str(tmp_path / "o.mp4"), flag, "abc"])
+    assert stop.value.code == 2
+    assert one_error_line(capsys.readouterr().err) == (
+        f"argument {flag}: expected a number > 0 or a ratio such as {example}, got 'abc' "
+        f"(see flowkit retime --help)")
+
+
 def test_long_options_are_not_abbreviated(pair, tmp_path):
     # argparse took `--fac 2` as `--factor 2` and `--t` as `--times`: a script's abbreviation
     # changes meaning (or stops working) once an option sharing its prefix is added
