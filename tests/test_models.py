@@ -1101,6 +1101,45 @@ def test_train_data_folder_skips_hidden_videos(tmp_path):
 
 
 @needs_torch
+def test_training_builds_and_feeds_float32_whatever_the_default_dtype(tmp_path):
+    # after torch.set_default_dtype(torch.float64) the trainers built float64 networks:
+    # colorize, predict-gan and text2video-shapes failed ("Input type (float) and bias type
+    # (double)"), interp-refine trained and wrote float64 weights (its flips' signs were a
+    # float64 tensor); now float32, the weights of a float32 default's run
+    import torch
+    from safetensors.torch import load_file
+
+    from flowkit.models import train, train_gan, train_text2video
+
+    folder = _moving_frames(tmp_path / "frames", n=8)
+    common = dict(threads=1, progress=False, log=None)
+    small = dict(epochs=1, crop=32, batch=2, shrink=1, **common)
+    runs = {
+        "interp": lambda out: train.train_interp_refine(folder, out, triplets=3, per_triplet=1,
+                                                        **small),
+        "colorize": lambda out: train.train_colorize(folder, out, frames=3, per_frame=1, **small),
+        "gan": lambda out: train_gan.train_predict_gan(folder, out, clips=2, per_clip=1,
+                                                       **small),
+        "t2v": lambda out: train_text2video.train_text2video(out, steps=1, batch=2, **common),
+    }
+    for name, run in runs.items():
+        run(tmp_path / f"{name}32.safetensors")
+    torch.set_default_dtype(torch.float64)
+    try:
+        for name, run in runs.items():
+            run(tmp_path / f"{name}64.safetensors")
+    finally:
+        torch.set_default_dtype(torch.float32)
+    for name in runs:
+        want = load_file(tmp_path / f"{name}32.safetensors")
+        got = load_file(tmp_path / f"{name}64.safetensors")
+        assert want.keys() == got.keys()
+        for key, value in got.items():
+            assert value.dtype == torch.float32, (name, key)
+            assert torch.equal(value, want[key]), (name, key)
+
+
+@needs_torch
 def test_a_training_call_leaves_torch_as_it_was(tmp_path):
     # the trainers seed torch and set its thread count for their run: both stayed set in the
     # caller's process

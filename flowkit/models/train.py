@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.overrides import TorchFunctionMode
 
 from .._atomic import atomic_path, check_folder, special_file
 from .._validate import check_path
@@ -46,6 +47,31 @@ def keeps_torch_state(train):
                 torch.set_num_threads(threads)
 
     return run
+
+
+# torch's factories that make tensors of the default dtype when given none
+_FACTORIES = {torch.empty, torch.zeros, torch.ones, torch.rand, torch.randn, torch.linspace,
+              torch.eye}
+
+
+class _Float32Factories(TorchFunctionMode):
+    """Within it, this thread's calls of :data:`_FACTORIES` without a dtype make float32
+    tensors (``torch.set_default_dtype`` would change every thread's)."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = dict(kwargs or {})
+        if func in _FACTORIES and kwargs.get("dtype") is None:
+            kwargs["dtype"] = torch.float32
+        return func(*args, **kwargs)
+
+
+def float32_module(build):
+    """``build()`` (a network's class) in float32 whatever ``torch.get_default_dtype()`` is,
+    with the initial weights a float32 default would draw (the same seed, the same run):
+    after ``torch.set_default_dtype(torch.float64)`` the trainers built float64 networks
+    that met float32 crops ("Input type (float) and bias type (double)")."""
+    with _Float32Factories():
+        return build().float()
 
 
 def find_sources(paths):
@@ -196,7 +222,8 @@ def flip(batch, rng, flow_keys=()):
         if rng.random() < 0.5:
             batch = {k: (v if v.ndim == 1 else v.flip(axis)) for k, v in batch.items()}
             for k in flow_keys:
-                batch[k] = batch[k] * torch.tensor(sign).view(1, 2, 1, 1)
+                batch[k] = batch[k] * torch.tensor(sign, dtype=batch[k].dtype,
+                                                   device=batch[k].device).view(1, 2, 1, 1)
     return batch
 
 
@@ -732,7 +759,7 @@ def train_interp_refine(data, out, *, epochs=10, crop=128, batch=16, lr=1e-3, de
         return crops_from_triplets(found, crop=crop, per_triplet=per_triplet, rng=rng)
 
     torch.manual_seed(seed)  # the initial weights too, as predict-gan's and text2video's
-    return train_model("interp-refine", interp_refine.InterpRefine(), data, out,
+    return train_model("interp-refine", float32_module(interp_refine.InterpRefine), data, out,
                        make_crops=make_crops, loss=loss_fn, augment=augment, epochs=epochs,
                        batch=batch, lr=lr, device=device, resume=resume, seed=seed,
                        threads=threads, cache=cache, command=command, progress=progress,
@@ -865,7 +892,7 @@ def train_colorize(data, out, *, epochs=10, crop=128, batch=16, lr=1e-3, device=
         return colorize_crops(found, crop=crop, per_frame=per_frame, rng=rng)
 
     torch.manual_seed(seed)  # the initial weights too
-    return train_model("colorize", Colorize(), data, out, make_crops=make_crops,
+    return train_model("colorize", float32_module(Colorize), data, out, make_crops=make_crops,
                        loss=colorize_loss, augment=flip, epochs=epochs, batch=batch, lr=lr,
                        device=device, resume=resume, seed=seed, threads=threads, cache=cache,
                        command=command, progress=progress, log=log, per_sample=per_frame,

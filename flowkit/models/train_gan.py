@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from . import predict_gan
-from .train import add_crops, flip, keeps_torch_state, moving, read_frames, train_model
+from .train import (add_crops, flip, float32_module, keeps_torch_state, moving, read_frames,
+                    train_model)
 from .train import fit  # noqa: F401  (the generic loop, also reached as train_gan.fit)
 
 HORIZON = 4  # future frames per clip (the evaluation's horizons 1-4)
@@ -224,9 +225,9 @@ def train_predict_gan(data, out, *, epochs=4, crop=48, batch=12, lr=1e-3, device
         return crops_from_clips(found, crop=crop, per_clip=per_clip, rng=rng, base=base)
 
     torch.manual_seed(seed)
-    modules = {"model": predict_gan.PredictRefine()}
+    modules = {"model": float32_module(predict_gan.PredictRefine)}
     if adversarial_weight:
-        modules["disc"] = predict_gan.Discriminator3D()
+        modules["disc"] = float32_module(predict_gan.Discriminator3D)
     return train_model(
         "predict-gan", modules, data, out, make_crops=make,
         step=make_step(adversarial_weight, pixel_loss), augment=augment, epochs=epochs,

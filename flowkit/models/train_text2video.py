@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from . import shapes
 from .text2video import Text2Video, VideoDiscriminator, text_vectors
 from ._api import check_device
-from .train import (check_numbers, check_start, keeps_torch_state, load_checkpoint,
-                    save_checkpoint, save_weights)
+from .train import (check_numbers, check_start, float32_module, keeps_torch_state,
+                    load_checkpoint, save_checkpoint, save_weights)
 
 
 def batch_tensors(examples, text_encoder=None, device="cpu"):
@@ -40,7 +40,7 @@ def _moments(clips):
     h / sqrt(3), a disc's h / 2) and triangle (skewness -0.57, others 0)."""
     mass = clips.sum(2)  # (N, T, S, S)
     total = mass.sum((2, 3)) + 1e-3
-    s = torch.linspace(0, 1, clips.shape[-1], device=clips.device)
+    s = torch.linspace(0, 1, clips.shape[-1], dtype=clips.dtype, device=clips.device)
     px, py = mass.sum(2) / total[..., None], mass.sum(3) / total[..., None]  # marginals
     cx, cy = (px * s).sum(2), (py * s).sum(2)
     dx, dy = s - cx[..., None], s - cy[..., None]
@@ -60,7 +60,7 @@ def losses(generator, discriminator, text, z, real, adv_weight, keep):
     c = cond.detach()
     d_loss = (F.relu(1 - discriminator(real, c)).mean()
               + F.relu(1 + discriminator(fake.detach(), c)).mean())
-    weight = 1 + FOREGROUND_WEIGHT * (real.amax(2, keepdim=True) > 0.1)
+    weight = 1 + FOREGROUND_WEIGHT * (real.amax(2, keepdim=True) > 0.1).to(real.dtype)
     rec = ((fake - real).abs() * weight).mean() + MOMENT_WEIGHT * (_moments(fake) - _moments(real)).abs().mean()
     return d_loss, rec + adv_weight * -discriminator(fake, c).mean(), rec
 
@@ -184,7 +184,8 @@ def train_text2video(out, *, steps=3000, batch=32, lr=2e-3, adv_weight=0.02, dev
         another run or model.
     """
     torch.manual_seed(seed)
-    generator, discriminator = Text2Video(), VideoDiscriminator()
+    generator = float32_module(Text2Video)
+    discriminator = float32_module(VideoDiscriminator)
     run = {"model": "text2video-shapes", "seed": seed, "steps": steps, "batch": batch, "lr": lr,
            "adv_weight": adv_weight}
     check_numbers(steps=steps, batch=batch, threads=threads, lr=lr)
