@@ -489,10 +489,10 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
     from ._atomic import check_folder
     from ._retime import (_check_segment, _output_format, _tolerance, check_segment_start,
                           no_frame_error, single_frame_error)
-    from .video import (FRAME_RATE_CONTAINERS, VideoWriter, _info, audio_copy_refused,
-                        audio_track, audio_written, check_crf, expected_frame_count,
-                        grid_timing, iter_frames, open_input, streams_not_written, to_coded,
-                        video_end, writer_tags)
+    from .video import (FRAME_RATE_CODECS, FRAME_RATE_CONTAINERS, VideoWriter, _info,
+                        audio_copy_refused, audio_track, audio_written, check_crf,
+                        expected_frame_count, grid_timing, iter_frames, open_input,
+                        streams_not_written, to_coded, video_end, writer_codec, writer_tags)
 
     _validate.check_path("src", src)
     _validate.check_path("dst", dst)
@@ -531,7 +531,8 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
         container.close()
     check_segment_start(start, video_end(src, info), src)
     fps = info.frame_rate or Fraction(30)
-    if dst.suffix.lower() in FRAME_RATE_CONTAINERS and info.base_rate:
+    if info.base_rate and (dst.suffix.lower() in FRAME_RATE_CONTAINERS
+                           or writer_codec(dst, codec) in FRAME_RATE_CODECS):
         fps = info.base_rate  # no times stored: the rate of the grid the input's times lie on
     depth = info.read_depth
     pix_fmt = _output_format(codec, info, depth)

@@ -50,6 +50,9 @@ DEFAULT_CODECS = {".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".mkv
 # (given a finer time base, FFmpeg's AVI muxer made a 10 fps clip a 600 fps stream of mostly
 # empty frames)
 FRAME_RATE_CONTAINERS = frozenset({".avi"})
+# encoders that code a frame rate, their time base 1 / fps (FFmpeg reads the coded rate from
+# it), in any container: frames go on the 1 / fps slots as in FRAME_RATE_CONTAINERS
+FRAME_RATE_CODECS = frozenset({"mpeg1video", "mpeg2video"})
 # containers whose readers time frames by their decoding order (AVI, ASF/WMV), where the
 # MPEG-1 frames of a stream that cannot state it has no B-frames read back a frame late
 DTS_ONLY_CONTAINERS = frozenset({".avi", ".wmv", ".asf"})
@@ -1687,11 +1690,11 @@ def _check_rate(suffix, codec, fps, time_base, given_time_base):
     given = f"time_base {time_base}" if given_time_base else f"fps {fps}"
     rates = ", ".join(map(str, _MPEG1_RATES))
     if codec == "mpeg1video" and 1 / time_base not in _MPEG1_RATES:  # the rate it codes
-        raise ValueError(f"{name}: expected a rate MPEG-1 codes for mpeg1video ({rates} fps, "
-                         f"time_base 1 / fps), got {given}; mpeg2video codes others")
+        raise ValueError(f"{name}: expected a rate MPEG-1 codes for mpeg1video ({rates} fps), "
+                         f"got {given}; mpeg2video codes others")
     if codec == "mpeg2video" and 1 / time_base not in _MPEG2_RATES:
         raise ValueError(f"{name}: expected a rate MPEG-2 codes for mpeg2video ({rates} fps "
-                         f"times n / d, n 1-4, d 1-32, as 1 / time_base; 29.97 fps is "
+                         f"times n / d, n 1-4, d 1-32; 29.97 fps is "
                          f"Fraction(30000, 1001)), got {given}")
     if codec in _MAX_PERIOD and 1 / fps > _MAX_PERIOD[codec]:
         raise ValueError(f"fps: expected at least 1/{_MAX_PERIOD[codec]} for {codec} (a frame "
@@ -1881,7 +1884,9 @@ class VideoWriter:
         Unit of the stored timestamps in seconds (default ``1 / fps``). Give the input's to
         write frames at their own times (``write(frame, time=)``, variable frame rate;
         ``translate`` does); times are rounded to it. Ignored for ``.avi``, which stores a
-        frame rate and no times (``FRAME_RATE_CONTAINERS``): times are rounded to ``1 / fps``,
+        frame rate and no times (``FRAME_RATE_CONTAINERS``), and for mpeg1video and mpeg2video,
+        which code a frame rate FFmpeg reads from the time base (``FRAME_RATE_CODECS``; a
+        1/90000 time base failed, 1/60 coded 60 fps): times are rounded to ``1 / fps``,
         and a frame whose time, later than the previous frame's, rounds onto the same
         ``1 / fps`` slot (variable frame rate faster than ``fps`` there) is dropped: the
         first frame of a slot is kept, :meth:`write` returns False and ``dropped`` counts
@@ -1945,11 +1950,13 @@ class VideoWriter:
         self.path = Path(path)
         self.fps = _fraction("fps", fps)
         self.time_base = 1 / self.fps if time_base is None else _fraction("time_base", time_base)
-        if self.path.suffix.lower() in FRAME_RATE_CONTAINERS:
-            self.time_base = 1 / self.fps
         self.codec = writer_codec(self.path, codec)
+        self._slots = (self.path.suffix.lower() in FRAME_RATE_CONTAINERS
+                       or self.codec in FRAME_RATE_CODECS)  # a frame rate, no finer times
+        if self._slots:
+            self.time_base = 1 / self.fps
         _check_rate(self.path.suffix.lower(), self.codec, self.fps, self.time_base,
-                    time_base is not None and self.path.suffix.lower() not in FRAME_RATE_CONTAINERS)
+                    time_base is not None and not self._slots)
         self.crf = None if crf is None else check_crf(crf, self.codec)
         self.pix_fmt = pix_fmt
         self._even_size = {}  # depth -> whether fit pads (fit)
@@ -2077,8 +2084,7 @@ class VideoWriter:
             raise TypeError(f"frame: expected dtype {self._dtype} like the first frame, got {frame.dtype}")
         time = Fraction(self.frame_count) / self.fps if time is None else _time("time", time)
         pts = round(time / self.time_base)
-        if (self._pts is not None and pts == self._pts and time > self._time
-                and self.path.suffix.lower() in FRAME_RATE_CONTAINERS):
+        if self._pts is not None and pts == self._pts and time > self._time and self._slots:
             self._time = time  # later, but on the slot of the frame before: one frame per slot
             self.dropped += 1
             return False

@@ -1524,8 +1524,7 @@ def test_mpeg1_reads_back_at_the_times_written(tmp_path, name, start):
 
 @pytest.mark.parametrize("fps, time_base, message", [
     (15, None, "fps: expected a rate MPEG-1 codes for mpeg1video .* got fps 15;"),
-    (Fraction(30000, 1001), Fraction(1, 90000),
-     "time_base: expected a rate MPEG-1 codes .* got time_base 1/90000;")])
+    (12, Fraction(1, 90000), "fps: expected a rate MPEG-1 codes .* got fps 12;")])
 def test_mpeg1_refuses_rates_it_does_not_code(tmp_path, fps, time_base, message):
     # MPEG-1 codes 8 rates; asked for strict 'unofficial' (for low delay), FFmpeg wrote 15 fps
     # with frame_rate_code 13, which ISO 11172-2 reserves (other decoders read no rate), and a
@@ -1540,7 +1539,7 @@ def test_mpeg1_refuses_rates_it_does_not_code(tmp_path, fps, time_base, message)
 
 @pytest.mark.parametrize("fps, time_base, message", [
     (29.97, None, r"fps: expected a rate MPEG-2 codes for mpeg2video .* got fps 2997/100$"),
-    (30, Fraction(1, 90000), "time_base: expected a rate MPEG-2 codes .* got time_base 1/90000$")])
+    (31, Fraction(1, 90000), "fps: expected a rate MPEG-2 codes .* got fps 31$")])
 def test_mpeg2_refuses_rates_it_does_not_code(tmp_path, fps, time_base, message):
     # MPEG-2 codes MPEG-1's 8 rates times (n + 1) / (d + 1), n < 4, d < 32, read by FFmpeg
     # from the time base: 29.97 as a float (2997/100) or 1/90000 s at 30 fps failed as
@@ -1554,6 +1553,43 @@ def test_mpeg2_refuses_rates_it_does_not_code(tmp_path, fps, time_base, message)
                          time_base=time_base) as writer:
             for frame in make_frames(2):
                 writer.write(frame)
+
+
+@pytest.mark.parametrize("codec, suffix", [("mpeg2video", ".mkv"), ("mpeg2video", ".mpg"),
+                                           ("mpeg1video", ".mkv")])
+def test_mpeg_video_takes_no_time_base_finer_than_its_frame_rate(tmp_path, codec, suffix):
+    # MPEG-1/2 code a frame rate, which FFmpeg reads from the time base: 1/90000 (or flow
+    # --video's and translate's grid unit of a 30 fps MKV, 1/3000) was refused naming a
+    # time_base the command's user never gave, and 1/60 at 30 fps coded 60 fps. As in AVI, the
+    # time base is 1 / fps, times are rounded to it and a frame on the previous one's slot is
+    # dropped
+    path = tmp_path / f"a{suffix}"
+    with VideoWriter(path, 30, codec=codec, time_base=Fraction(1, 90000)) as writer:
+        kept = [writer.write(frame, time=time)
+                for frame, time in zip(make_frames(4), (0, Fraction(1, 100), Fraction(1, 30),
+                                                        Fraction(7, 100)))]
+    assert kept == [True, False, True, True] and writer.dropped == 1
+    assert writer.time_base == Fraction(1, 30) and probe_video(path).frame_rate == 30
+    start = Fraction(1, 2) if suffix == ".mpg" else 0  # the MPEG-PS preload
+    times = [t - start for t, _ in iter_frames(path, timestamps=True)]
+    assert [round(t * 1000) for t in times] == [0, 33, 67], times
+
+
+@pytest.mark.parametrize("command", [["flow", "--video"], ["translate", "--op", "autocontrast"]])
+def test_commands_write_mpeg2_from_a_millisecond_input(tmp_path, capsys, command):
+    # a 30 fps MKV's frames were written at their times in 1/3000 s units, which MPEG-2 cannot
+    # code: "time_base: expected a rate MPEG-2 codes ... got time_base 1/3000"
+    from flowkit.cli import main
+
+    source = tmp_path / "in.mkv"
+    write_video(source, make_frames(4), 30)
+    output = tmp_path / "out.mpg"
+    args = [command[0], str(source)] + ([command[1], str(output)] if command[0] == "flow" else
+                                        [str(output), *command[1:]])
+    assert main(["-q", *args, "--codec", "mpeg2video"]) == 0, capsys.readouterr().err
+    assert probe_video(output).frame_rate == 30
+    times = [t for t, _ in iter_frames(output, timestamps=True)]
+    assert times == [Fraction(1, 2) + Fraction(k, 30) for k in range(len(times))], times
 
 
 def test_avi_refuses_h264_and_reads_back_other_codecs_on_time(tmp_path):
