@@ -279,21 +279,39 @@ def open_input(path):
 # at most 2: it took one of 5-6 packets for MPEG-PS ('mpeg', score 25), whose demuxer found
 # nothing ('End of file'), and a one-frame MPEG-1/2 one for a raw MPEG video stream
 # ('mpegvideo'), read at its default 25 fps whatever the rate written. A file with an MPEG-TS
-# extension is opened as MPEG-TS, by the probe where that fails (another format so named)
+# extension that the probe cannot open, or takes for a raw MPEG video stream, is opened as
+# MPEG-TS. Not MPEG-TS first: forced on another format so named, FFmpeg's MPEG-TS demuxer
+# scans the whole file for a sync byte before failing (5 s at 100 MB, an MKV renamed .ts) or
+# reads an MPEG-PS's packs as streams of unknown type ("holds no video stream")
 _TS_SUFFIXES = frozenset({".ts", ".m2t", ".mts", ".m2ts"})
 
 
 def _av_open(path, options=None):
-    """``av.open(path)`` for reading (with the demuxer ``options``), as MPEG-TS first where
-    the file has an MPEG-TS extension."""
+    """``av.open(path)`` for reading (with the demuxer ``options``); a file with an MPEG-TS
+    extension as MPEG-TS where FFmpeg's probe fails or finds a raw MPEG video stream, and
+    the probe's video stream is no better (above)."""
     import av
 
-    if Path(path).suffix.lower() in _TS_SUFFIXES:
-        try:
-            return av.open(str(path), "r", format="mpegts", options=options)
-        except av.FFmpegError:
-            pass
-    return av.open(str(path), "r", options=options)
+    path = str(path)
+    if Path(path).suffix.lower() not in _TS_SUFFIXES:
+        return av.open(path, "r", options=options)
+    try:
+        probed = av.open(path, "r", options=options)
+    except av.FFmpegError:
+        probed = None
+    if probed is not None and probed.format.name != "mpegvideo":
+        return probed
+    try:
+        forced = av.open(path, "r", format="mpegts", options=options)
+    except av.FFmpegError:
+        forced = None
+    if forced is not None and forced.streams.video:
+        if probed is not None:
+            probed.close()
+        return forced
+    if forced is not None:
+        forced.close()
+    return probed if probed is not None else av.open(path, "r", options=options)
 
 
 def _open_video(path, options=None):

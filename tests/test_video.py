@@ -1509,6 +1509,19 @@ def test_a_one_frame_ts_reads_its_rate(tmp_path, codec):
     assert probe_video(tmp_path / "b.ts").frame_rate == 10
 
 
+def test_an_mpeg_ps_named_ts_reads_as_mpeg_ps(tmp_path):
+    # read as MPEG-TS, an MPEG-PS of 1 MB named .ts (a .vob or .mpg renamed) held two streams
+    # of unknown type: "path: a.ts holds no video stream"
+    rng = np.random.default_rng(0)
+    with VideoWriter(tmp_path / "a.mpg", 30, codec="mpeg2video") as writer:
+        for _ in range(60):
+            writer.write(rng.integers(0, 256, (320, 320, 3), np.uint8))
+    (tmp_path / "a.mpg").rename(tmp_path / "a.ts")
+    info = probe_video(tmp_path / "a.ts")
+    assert (info.frame_rate, info.codec) == (30, "mpeg2video")
+    assert len(list(iter_frames(tmp_path / "a.ts"))) == 60
+
+
 @pytest.mark.parametrize("name, start", [("a.ts", 0), ("a.mpg", Fraction(1, 2))])
 def test_mpeg1_reads_back_at_the_times_written(tmp_path, name, start):
     # FFmpeg's MPEG-1 encoder delayed its packets a frame as its MPEG-2 one did: MPEG-TS read
