@@ -196,3 +196,21 @@ def cut_with_an_edit_list(src, dst, frames):
                 packet.pts, packet.dts, packet.stream = packet.pts - shift, packet.dts - shift, out
                 cut.mux(packet)
     return dst
+
+
+def fresh_python_peak(setup, call):
+    """The Python-level peak (tracemalloc; NumPy's buffers are traced) in bytes of the
+    statement ``call`` run after ``setup`` (which compiles what it needs) in a fresh
+    interpreter: in the suite's process other tests' threads and caches allocated during the
+    measurement (the predict and interpolate bounds failed in full runs only, by 8-11 MB)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = "\n".join(["import tracemalloc", textwrap.dedent(setup), "tracemalloc.start()",
+                      textwrap.dedent(call), "print(tracemalloc.get_traced_memory()[1])"])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return int(done.stdout.split()[-1])
+
