@@ -313,7 +313,9 @@ def test_an_exception_in_the_progress_callable_cancels_the_run(tmp_path):
         assert logging_state(*names) == before
     finally:
         batched.setLevel(level)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mkv"]
+    # what is left, named (once under load in a full run the folder stayed; unexplained)
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    assert left == ["long.mkv"], left
 
 
 def audio_packets(path):
