@@ -1403,7 +1403,7 @@ def _rate(text, example="24000/1001"):
 
 
 def _exact(example):
-    """:func:`_rate` whose error shows ``example`` (--speed's 1/4: a frame rate's 24000/1001
+    """:func:`_rate` whose error shows ``example`` (--speed's 1/3: a frame rate's 24000/1001
     read oddly for a speed)."""
     return lambda text: _rate(text, example)
 

@@ -597,6 +597,7 @@ def _frame_rate(stream):
 # 30000 or 60000, else 0: an MKV at 1e-6 fps read 1/4 fps, one at a frame a day 1/60000
 _SLOWEST_STANDARD_RATE = Fraction(1, 12)
 _REDUCED_DENOMINATOR = 30000
+_SPACING_PACKETS = 8  # the packets whose smallest step gives the rate there
 
 
 def _slow_rate(container, stream, rate):
@@ -629,9 +630,6 @@ def _slow_rate(container, stream, rate):
     if not step:
         return rate
     return 1 / (step * _time_base(stream))
-
-
-_SPACING_PACKETS = 8
 
 
 def _base_rate(stream, frame_rate):
@@ -1704,16 +1702,14 @@ def _check_rate(suffix, codec, fps, time_base, given_time_base):
                          f"at least 1/{top} s), got {fps}")
     if codec in _MAX_FPS and fps > _MAX_FPS[codec]:
         raise ValueError(f"fps: expected at most {_MAX_FPS[codec]} for {codec}, got {fps}")
-    name = "time_base" if given_time_base else "fps"
-    given = f"time_base {time_base}" if given_time_base else f"fps {fps}"
-    rates = ", ".join(map(str, _MPEG1_RATES))
-    if codec == "mpeg1video" and 1 / time_base not in _MPEG1_RATES:  # the rate it codes
-        raise ValueError(f"{name}: expected a rate MPEG-1 codes for mpeg1video ({rates} fps), "
-                         f"got {given}; mpeg2video codes others")
-    if codec == "mpeg2video" and 1 / time_base not in _MPEG2_RATES:
-        raise ValueError(f"{name}: expected a rate MPEG-2 codes for mpeg2video ({rates} fps "
+    rates = ", ".join(map(str, _MPEG1_RATES))  # their time base is 1 / fps (FRAME_RATE_CODECS)
+    if codec == "mpeg1video" and fps not in _MPEG1_RATES:
+        raise ValueError(f"fps: expected a rate MPEG-1 codes for mpeg1video ({rates} fps), "
+                         f"got fps {fps}; mpeg2video codes others")
+    if codec == "mpeg2video" and fps not in _MPEG2_RATES:
+        raise ValueError(f"fps: expected a rate MPEG-2 codes for mpeg2video ({rates} fps "
                          f"times n / d, n 1-4, d 1-32; 29.97 fps is "
-                         f"Fraction(30000, 1001)), got {given}")
+                         f"Fraction(30000, 1001)), got fps {fps}")
     if codec in _MAX_PERIOD and 1 / fps > _MAX_PERIOD[codec]:
         raise ValueError(f"fps: expected at least 1/{_MAX_PERIOD[codec]} for {codec} (a frame "
                          f"of at most {_MAX_PERIOD[codec]} s), got {fps}")
@@ -1858,8 +1854,8 @@ class VideoWriter:
         denominator, and ``time_base``'s, are at most ``2**31 - 1``, FFmpeg's rationals (else
         ValueError), within the encoder's range (libvpx/libvpx-vp9 at most 1e9 fps, mpeg4
         65535, libsvtav1 240; mpeg4 at least 1/43200; ``time_base`` likewise at least 1/1e9
-        and 1/65535 s; mpeg1video one of MPEG-1's 8 rates, 23.976 to 60, with ``time_base``
-        ``1 / fps``; mpeg2video one of them times n / d, n 1-4 and d 1-32, likewise) and,
+        and 1/65535 s; mpeg1video one of MPEG-1's 8 rates, 23.976 to 60; mpeg2video one of
+        them times n / d, n 1-4 and d 1-32) and,
         in .mp4/.m4v/.mov/.3gp, a frame lasts at most ``2**31 - 1`` units of the track's time
         scale (``time_base``'s denominator doubled up to >= 10000:
         131071 s at ``1 / fps`` with an integer period); else ValueError at construction.
