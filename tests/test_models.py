@@ -492,6 +492,28 @@ def test_learned_functions_run_under_a_float64_default_dtype():
 
 
 @needs_torch
+def test_untrained_models_draw_a_float32_defaults_weights_under_a_float64_default():
+    # get_model(weights=None) built in float64 then cast: a seed drew other initial weights
+    # than under float32 (the trainers already drew a float32 default's)
+    import torch
+
+    def initial(name):
+        torch.manual_seed(0)
+        return models.get_model(name, weights=None).state_dict()
+
+    for name in ("interp-refine", "predict-gan"):
+        want = initial(name)
+        torch.set_default_dtype(torch.float64)
+        try:
+            got = initial(name)
+        finally:
+            torch.set_default_dtype(torch.float32)
+        for key, value in got.items():
+            assert value.dtype == want[key].dtype, (name, key)
+            assert torch.equal(value, want[key]), (name, key)
+
+
+@needs_torch
 def test_weights_that_are_a_broken_symbolic_link_say_so(tmp_path):
     # a dangling link or a loop of links (ls lists them) was "no such file"
     (tmp_path / "a.safetensors").symlink_to("b.safetensors")

@@ -383,7 +383,13 @@ def get_model(name, *, weights="default", device=None, **config):
     # weights loaded replace the initial ones: their random draws leave the caller's torch
     # generator as it was (a seeded host's next draws did not depend on a first learned call)
     with torch.random.fork_rng(devices=[], enabled=path is not None):
-        model = builder(**config)
+        if builtin:  # float32 whatever torch's default dtype: float64 networks met float32
+            # input in interpolate(method="learned"), predict, generate
+            from ._float32 import float32_module
+
+            model = float32_module(functools.partial(builder, **config))
+        else:
+            model = builder(**config)
     if not isinstance(model, torch.nn.Module):
         from .._validate import describe
 
@@ -391,9 +397,6 @@ def get_model(name, *, weights="default", device=None, **config):
                         f"torch.nn.Module, got {describe(model)}")
     if path is not None:
         load_state(model, path)
-    if builtin:  # built in the default dtype: after torch.set_default_dtype(torch.float64) a
-        # float64 network met float32 input in interpolate(method="learned"), predict, generate
-        model = model.float()
     return model.to(torch.device(device or "cpu")).eval()
 
 

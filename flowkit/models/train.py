@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.overrides import TorchFunctionMode
 
 from .._atomic import atomic_path, check_folder, special_file
 from .._validate import check_path
 from . import interp_refine
 from ._api import check_device, sha256
+from ._float32 import float32_module
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v"}
 GAPS = (2, 4, 8)  # interp-refine's triplet gaps (frames between the outer two)
@@ -47,31 +47,6 @@ def keeps_torch_state(train):
                 torch.set_num_threads(threads)
 
     return run
-
-
-# torch's factories that make tensors of the default dtype when given none
-_FACTORIES = {torch.empty, torch.zeros, torch.ones, torch.rand, torch.randn, torch.linspace,
-              torch.eye}
-
-
-class _Float32Factories(TorchFunctionMode):
-    """Within it, this thread's calls of :data:`_FACTORIES` without a dtype make float32
-    tensors (``torch.set_default_dtype`` would change every thread's)."""
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = dict(kwargs or {})
-        if func in _FACTORIES and kwargs.get("dtype") is None:
-            kwargs["dtype"] = torch.float32
-        return func(*args, **kwargs)
-
-
-def float32_module(build):
-    """``build()`` (a network's class) in float32 whatever ``torch.get_default_dtype()`` is,
-    with the initial weights a float32 default would draw (the same seed, the same run):
-    after ``torch.set_default_dtype(torch.float64)`` the trainers built float64 networks
-    that met float32 crops ("Input type (float) and bias type (double)")."""
-    with _Float32Factories():
-        return build().float()
 
 
 def find_sources(paths):

@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from . import predict_gan
-from .train import (add_crops, flip, float32_module, keeps_torch_state, moving, read_frames,
-                    train_model)
+from ._float32 import float32_module
+from .train import add_crops, flip, keeps_torch_state, moving, read_frames, train_model
 from .train import fit  # noqa: F401  (the generic loop, also reached as train_gan.fit)
 
 HORIZON = 4  # future frames per clip (the evaluation's horizons 1-4)

@@ -13,8 +13,9 @@ import torch.nn.functional as F
 from . import shapes
 from .text2video import Text2Video, VideoDiscriminator, text_vectors
 from ._api import check_device
-from .train import (check_numbers, check_start, float32_module, keeps_torch_state,
-                    load_checkpoint, save_checkpoint, save_weights)
+from ._float32 import float32_module
+from .train import (check_numbers, check_start, keeps_torch_state, load_checkpoint,
+                    save_checkpoint, save_weights)
 
 
 def batch_tensors(examples, text_encoder=None, device="cpu"):
