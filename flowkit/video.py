@@ -89,7 +89,7 @@ _CRF_LIMIT = max(CRF_MAX.values())  # of the encoders that ignore crf: the wides
 # the batch jobs); VideoWriter alone leaves the encoder's own default
 DEFAULT_CRF = 18
 # encoders without a CRF whose quality is set by a quantiser (q 2, FFmpeg's -q:v 2)
-QSCALE_CODECS = frozenset({"mjpeg", "mpeg4"})
+QSCALE_CODECS = frozenset({"mjpeg", "mpeg4", "mpeg1video", "mpeg2video"})
 _FF_QP2LAMBDA = 118  # FFmpeg's lambda per quantiser step (libavutil FF_QP2LAMBDA)
 
 
@@ -1868,8 +1868,8 @@ class VideoWriter:
     crf : int, optional
         Constant rate factor of libx264, libx265 (0-51), libvpx-vp9, libsvtav1 (0-63; lower
         is better; the encoder's default when None, 23 for libx264, where flowkit's functions
-        and commands that write videos pass 18); ignored by other encoders (0-63): mjpeg and
-        mpeg4 encode with the fixed quantiser 2 (FFmpeg's ``-q:v 2``, near their best
+        and commands that write videos pass 18); ignored by other encoders (0-63): mjpeg, mpeg4,
+        mpeg1video and mpeg2video encode with the fixed quantiser 2 (FFmpeg's ``-q:v 2``, near their best
         quality), ffv1 is lossless.
     pix_fmt : str, optional
         Pixel format to encode with (default: planar RGB for ffv1, 4:2:0 YUV otherwise, 10-bit
@@ -2237,7 +2237,7 @@ class VideoWriter:
                 # a frame late, WMV the second at 2/fps. Low delay: DTS = pts, same pictures
                 # (the same packets, to the byte). MPEG-1 has no low-delay flag to write, so
                 # FFmpeg asks for strict 'unofficial' before it encodes so
-                options["flags"] = "+low_delay"
+                options["flags"] = options.get("flags", "") + "+low_delay"
                 if self.codec == "mpeg1video":
                     options["strict"] = "unofficial"
             elif self.codec == "libx264":
