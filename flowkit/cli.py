@@ -1340,8 +1340,8 @@ def _add_crf(p, what=""):
     p.add_argument("--crf", type=_integer_from(0), metavar="CRF",
                    help=f"{what}constant rate factor of x264/x265 (0-51) and vp9/av1 (0-63) "
                         f"(default {DEFAULT_CRF}; "
-                        "mjpeg, mpeg4 and mpeg1/2video encode at the fixed quantiser 2, "
-                        "ffv1 is lossless)")
+                        "mjpeg and the MPEG family, mpeg4, mpeg2video, wmv2, flv, ..., "
+                        "encode at the fixed quantiser 2; ffv1 is lossless)")
 
 
 def _crf(args):

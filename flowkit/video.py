@@ -88,8 +88,10 @@ _CRF_LIMIT = max(CRF_MAX.values())  # of the encoders that ignore crf: the wides
 # the CRF every writer of flowkit uses unless told (retime, translate, predict's and flow's videos,
 # the batch jobs); VideoWriter alone leaves the encoder's own default
 DEFAULT_CRF = 18
-# encoders without a CRF whose quality is set by a quantiser (q 2, FFmpeg's -q:v 2)
-QSCALE_CODECS = frozenset({"mjpeg", "mpeg4", "mpeg1video", "mpeg2video"})
+# encoders without a CRF whose quality is set by a quantiser (q 2, FFmpeg's -q:v 2): MJPEG and
+# FFmpeg's MPEG-family encoders (MPEG-1/2/4, H.261/H.263, Microsoft MPEG-4 and WMV 7/8, FLV)
+QSCALE_CODECS = frozenset({"mjpeg", "mpeg4", "mpeg1video", "mpeg2video", "h261", "h263", "h263p",
+                           "msmpeg4v2", "msmpeg4", "wmv1", "wmv2", "flv"})
 _FF_QP2LAMBDA = 118  # FFmpeg's lambda per quantiser step (libavutil FF_QP2LAMBDA)
 
 
@@ -1868,8 +1870,9 @@ class VideoWriter:
     crf : int, optional
         Constant rate factor of libx264, libx265 (0-51), libvpx-vp9, libsvtav1 (0-63; lower
         is better; the encoder's default when None, 23 for libx264, where flowkit's functions
-        and commands that write videos pass 18); ignored by other encoders (0-63): mjpeg, mpeg4,
-        mpeg1video and mpeg2video encode with the fixed quantiser 2 (FFmpeg's ``-q:v 2``, near their best
+        and commands that write videos pass 18); ignored by other encoders (0-63): mjpeg and the
+        MPEG-family encoders (mpeg4, mpeg1video, mpeg2video, wmv2, flv, h263, ...:
+        ``QSCALE_CODECS``) encode with the fixed quantiser 2 (FFmpeg's ``-q:v 2``, near their best
         quality), ffv1 is lossless.
     pix_fmt : str, optional
         Pixel format to encode with (default: planar RGB for ffv1, 4:2:0 YUV otherwise, 10-bit
