@@ -1338,7 +1338,7 @@ def _add_crf(p, what=""):
     """--crf of the commands that write a video (``what`` starts the help: which output); the
     commands pass :func:`_crf` (``args.crf`` None: not given)."""
     p.add_argument("--crf", type=_integer_from(0), metavar="CRF",
-                   help=f"{what}constant rate factor of x264/x265 (0-51) and vp9/av1 (0-63) "
+                   help=f"{what}constant rate factor of x264/x265 (0-51) and vp8/vp9/av1 (0-63) "
                         f"(default {DEFAULT_CRF}; "
                         "mjpeg and the MPEG family, mpeg4, mpeg2video, wmv2, flv, ..., "
                         "encode at the fixed quantiser 2; ffv1 is lossless)")
