@@ -81,10 +81,10 @@ FOURCC = {"mp4v": "mpeg4", "xvid": "mpeg4", "divx": "mpeg4", "fmp4": "mpeg4", "m
           "hvc1": "libx265", "hev1": "libx265", "vp09": "libvpx-vp9", "vp90": "libvpx-vp9",
           "av01": "libsvtav1"}
 # encoders that take a constant rate factor, and the highest each takes (FFmpeg's encoders:
-# x264 and x265 0-51, capping a higher value at 51 silently; libvpx-vp9, SVT-AV1, libaom and
+# x264 (libx264rgb too) and x265 0-51, capping a higher value at 51 silently; libvpx-vp9, SVT-AV1, libaom and
 # libvpx's VP8 0-63)
-CRF_MAX = {"libx264": 51, "libx265": 51, "libvpx-vp9": 63, "libsvtav1": 63, "libaom-av1": 63,
-           "libvpx": 63}
+CRF_MAX = {"libx264": 51, "libx264rgb": 51, "libx265": 51, "libvpx-vp9": 63, "libsvtav1": 63,
+           "libaom-av1": 63, "libvpx": 63}
 CRF_CODECS = frozenset(CRF_MAX)
 _CRF_LIMIT = max(CRF_MAX.values())  # of the encoders that ignore crf: the widest range
 # the CRF every writer of flowkit uses unless told (retime, translate, predict's and flow's videos,
@@ -1870,7 +1870,7 @@ class VideoWriter:
         ``.mp4``/``.m4v``/``.mov`` -> libx264, ``.mkv`` -> ffv1, ``.avi`` -> mjpeg,
         ``.webm`` -> libvpx-vp9.
     crf : int, optional
-        Constant rate factor of libx264, libx265 (0-51), libvpx-vp9, libsvtav1, libaom-av1,
+        Constant rate factor of libx264, libx264rgb, libx265 (0-51), libvpx-vp9, libsvtav1, libaom-av1,
         libvpx (VP8, under a bitrate ceiling no stream reaches) (0-63; lower
         is better; the encoder's default when None, 23 for libx264, where flowkit's functions
         and commands that write videos pass 18); ignored by other encoders (0-63): mjpeg and the
