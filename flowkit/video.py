@@ -1790,8 +1790,8 @@ def _time(name, value):
 
 def output_pix_fmt(codec, depth, pix_fmt=None):
     """The pixel format to encode with: ``pix_fmt`` if the encoder takes it, else one the
-    encoder takes at ``depth`` bits (lossless RGB for FFV1, full-range ``yuvj420p`` for
-    MJPEG, 4:2:0 otherwise; for ``depth`` above 8 and none of those, its deepest format, the
+    encoder takes at ``depth`` bits (RGB for the lossless-only encoders, FFV1, UT Video,
+    MagicYUV, FFVHuff, ..., full-range ``yuvj420p`` for MJPEG, 4:2:0 otherwise; for ``depth`` above 8 and none of those, its deepest format, the
     first listed of that depth).
 
     Raises ValueError naming ``pix_fmt`` when the encoder does not take it. FFmpeg's MJPEG
@@ -1801,7 +1801,8 @@ def output_pix_fmt(codec, depth, pix_fmt=None):
     """
     import av
 
-    formats = [f.name for f in (av.codec.Codec(codec, "w").video_formats or ())]
+    encoder = av.codec.Codec(codec, "w")
+    formats = [f.name for f in (encoder.video_formats or ())]
     if pix_fmt is not None:
         if formats and pix_fmt not in formats:
             raise ValueError(f"pix_fmt: {codec} cannot encode {pix_fmt!r}; it takes "
@@ -1817,7 +1818,8 @@ def output_pix_fmt(codec, depth, pix_fmt=None):
         preferred = ("gbrp", "bgr0", "yuv420p", "yuvj420p", "rgb24")
     if codec == "mjpeg":
         preferred = ("yuvj420p",) + preferred  # full-range YUV, which FFmpeg's MJPEG needs
-    elif codec != "ffv1":
+    elif encoder.lossy or not encoder.lossless:  # a lossless codec chosen keeps RGB exact (UT
+        # Video and MagicYUV wrote 4:2:0: 46 dB)
         preferred = [p for p in preferred if not p.startswith(("gbrp", "bgr0", "rgb"))] + list(preferred)
     for name in preferred:
         if not formats or name in formats:
@@ -1878,7 +1880,8 @@ class VideoWriter:
         ``QSCALE_CODECS``) encode with the fixed quantiser 2 (FFmpeg's ``-q:v 2``, near their best
         quality), ffv1 is lossless.
     pix_fmt : str, optional
-        Pixel format to encode with (default: planar RGB for ffv1, 4:2:0 YUV otherwise, 10-bit
+        Pixel format to encode with (default: RGB for the lossless-only encoders, ffv1,
+        utvideo, magicyuv, ffvhuff, ..., 4:2:0 YUV otherwise, 10-bit
         for uint16 frames where the encoder takes it).
     rotation : int, default 0
         Display rotation stored in the file (degrees counter-clockwise, a multiple of 90):
