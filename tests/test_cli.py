@@ -2652,7 +2652,7 @@ def test_crf_above_51_for_x264_is_refused_naming_it(moving_folder, tmp_path, arg
     status, out, err = run_cli(*args)
     assert status == 2 and out == ""
     assert one_error_line(err).startswith("--crf: expected an integer <= 51 for libx264 (0-51; "
-                                          "libx265 0-51, libvpx-vp9 0-63, ")
+                                          "libx264rgb 0-51, libx265 0-51, libvpx-vp9 0-63, ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip"]
 
 

@@ -574,7 +574,7 @@ def has_encoder(name):
         ("a.mkv", 30, {"crf": 64}, ValueError, r"crf: expected an integer <= 63, got 64$"),  # ffv1: ignored
         # x264 and x265 cap a higher crf at 51 without a word: 52-63 were taken as "<= 63"
         ("a.mp4", 30, {"crf": 52}, ValueError, r"crf: expected an integer <= 51 for libx264 \(0-51; "
-                                               r"libx265 0-51, libvpx-vp9 0-63, .*\), got 52$"),
+                                               r"libx264rgb 0-51, libx265 0-51, .*\), got 52$"),
         ("a.mkv", 30, {"crf": 60, "codec": "libx265"}, ValueError,
          r"crf: expected an integer <= 51 for libx265 \(0-51; "),
         ("a.mp4", 30, {"crf": -1}, ValueError, r"crf: expected an integer >= 0, got -1"),
