@@ -198,7 +198,8 @@ class VideoInfo:
         container rather than its content (``MUXER_TAGS``: ``encoder``, MP4's brands).
     stream_metadata : dict
         The video stream's ``title`` (MP4 and MOV read it as ``name``) and ``handler_name``
-        (Matroska's ``HANDLER_NAME``), under those keys, where it has them.
+        (Matroska's ``HANDLER_NAME``), under those keys, where it has them. Tags are read as
+        UTF-8, a byte that is not as U+FFFD (as ffprobe shows it).
     chapters : tuple
         The file's chapters, ``(start, end, tags)``: seconds (Fractions) from the video
         stream's start and the chapter's tags (``{"title": ...}``).
@@ -290,6 +291,16 @@ def open_input(path):
 _TS_SUFFIXES = frozenset({".ts", ".m2t", ".mts", ".m2ts"})
 
 
+def _av_read(path, **kwargs):
+    """``av.open(path)`` for reading, its tags (global, streams', chapters') decoded as UTF-8
+    with each invalid byte read as U+FFFD, as ffprobe shows them: PyAV decodes them strictly,
+    and a title or handler name holding a 0xFF byte failed every command ('utf-8' codec can't
+    decode). ``kwargs`` go to ``av.open``."""
+    import av
+
+    return av.open(str(path), "r", metadata_errors="replace", **kwargs)
+
+
 def _av_open(path, options=None):
     """``av.open(path)`` for reading (with the demuxer ``options``); a file with an MPEG-TS
     extension as MPEG-TS where FFmpeg's probe fails or finds a raw MPEG video stream, and
@@ -298,15 +309,15 @@ def _av_open(path, options=None):
 
     path = str(path)
     if Path(path).suffix.lower() not in _TS_SUFFIXES:
-        return av.open(path, "r", options=options)
+        return _av_read(path, options=options)
     try:
-        probed = av.open(path, "r", options=options)
+        probed = _av_read(path, options=options)
     except av.FFmpegError:
         probed = None
     if probed is not None and probed.format.name != "mpegvideo":
         return probed
     try:
-        forced = av.open(path, "r", format="mpegts", options=options)
+        forced = _av_read(path, format="mpegts", options=options)
     except av.FFmpegError:
         forced = None
     if forced is not None and forced.streams.video:
@@ -315,7 +326,7 @@ def _av_open(path, options=None):
         return forced
     if forced is not None:
         forced.close()
-    return probed if probed is not None else av.open(path, "r", options=options)
+    return probed if probed is not None else _av_read(path, options=options)
 
 
 def _open_video(path, options=None):
@@ -610,15 +621,13 @@ def _slow_rate(container, stream, rate):
     (the smallest step between the timestamps of the first ``_SPACING_PACKETS`` packets, or
     the first packet's duration), ``rate`` where they have none. The packets are read from a
     second opening of the file, as :func:`_stream_rotation`'s."""
-    import av
-
     average = stream.average_rate
     if average and (average > _SLOWEST_STANDARD_RATE
                     or average.denominator < _REDUCED_DENOMINATOR):
         return rate  # FFmpeg's exact fraction
     stamps, duration = [], None
     try:
-        with av.open(container.name, "r", format=container.format.name) as other:
+        with _av_read(container.name, format=container.format.name) as other:
             for packet in other.demux(other.streams[stream.index]):
                 if packet.pts is None or packet.is_discard:
                     continue
@@ -650,14 +659,12 @@ def _stream_rotation(container, stream):
     each frame), else the old ``rotate`` tag. The frame is decoded from a second opening of
     the file, so ``container`` keeps its position: a seek back to the start fails on a
     Matroska file cut short (its cues are lost), and the demuxer then stopped two frames in."""
-    import av
-
     tag = stream.metadata.get("rotate")
     if tag is not None:
         with contextlib.suppress(ValueError):
             return -float(tag)  # the tag is clockwise, the display matrix counter-clockwise
     try:
-        with av.open(container.name, "r", format=container.format.name) as other:
+        with _av_read(container.name, format=container.format.name) as other:
             return next(other.decode(other.streams[stream.index])).rotation
     except Exception:
         return 0

@@ -2204,3 +2204,34 @@ def test_a_pascal_handler_name_is_read_without_its_length_byte(tmp_path, suffix)
             writer.write(np.zeros((16, 16, 3), np.uint8))
         assert probe_video(path).stream_metadata == {"handler_name": expected}, stored
 
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_tags_that_are_not_utf8_are_read_with_a_replacement_character(tmp_path, suffix):
+    # PyAV decodes tags strictly: a title, handler name or chapter title holding a 0xFF byte
+    # failed every command ("'utf-8' codec can't decode"); ffprobe shows U+FFFD for it
+    import flowkit
+    from test_retime import file_chapters, file_tags, write_clip
+
+    src = tmp_path / f"in{suffix}"
+    write_clip(src, make_frames(6), 10, tone=440, rotation=90, metadata={"title": "Movie~~~"},
+               titles=["Picture~~~", "Sound~~~"], chapters=[(0, 0.6, "Chapter~~~")])
+    data = src.read_bytes()
+    assert data.count(b"~~~") >= 5  # each tag once, the chapter's title once or twice
+    src.write_bytes(data.replace(b"~~~", b"~~\xff"))
+    info = probe_video(src)
+    assert info.metadata["title"] == "Movie~~\ufffd" and info.rotation == 90
+    assert info.stream_metadata == {"title": "Picture~~\ufffd",
+                                    "handler_name": "Picture~~\ufffd handler"}
+    assert info.chapters[0][2] == {"title": "Chapter~~\ufffd"}
+    assert len(list(iter_frames(src))) == 6
+    expected = ({"title": "Movie~~\ufffd"}, [("Picture~~\ufffd", "Picture~~\ufffd handler"),
+                                             ("Sound~~\ufffd", "Sound~~\ufffd handler")])
+    for name, call in (("retime", lambda out: flowkit.retime(src, out, factor=2,
+                                                             method="blend", progress=False)),
+                       ("translate", lambda out: flowkit.translate(src, out, "equalize",
+                                                                   progress=False))):
+        out = tmp_path / f"{name}{suffix}"
+        call(out)
+        assert file_tags(out) == expected, name
+        assert [title for _, _, title in file_chapters(out)] == ["Chapter~~\ufffd"], name
