@@ -462,15 +462,15 @@ def _chapters(container, stream):
 def _stream_tags(stream):
     """A stream's ``title`` and ``handler_name`` under the keys muxers write them from: MP4 and
     MOV read the title back as ``name``, Matroska the handler name as ``HANDLER_NAME``. A
-    handler name stored as a Pascal string in an ISO MP4 (its first byte the length of the
-    rest, which FFmpeg strips in QuickTime files only: "\x1fMainconcept Video Media Handler")
+    handler name stored as a Pascal string in an ISO MP4 (its first byte the length in bytes of
+    the rest, which FFmpeg strips in QuickTime files only: "\x1fMainconcept Video Media Handler")
     is read without that byte where it is a control character (a length below 32), so that it
     is not copied into outputs."""
     tags = {}
     for key, names in (("title", ("title", "name")), ("handler_name", ("handler_name",))):
         for name, value in stream.metadata.items():
             if name.lower() in names and value:
-                if key == "handler_name" and ord(value[0]) == len(value) - 1 < 32:
+                if key == "handler_name" and ord(value[0]) == len(value[1:].encode()) < 32:
                     value = value[1:]
                 tags.setdefault(key, value)
     return tags

@@ -2196,9 +2196,11 @@ def test_a_fifo_or_device_input_is_refused_not_waited_on(tmp_path):
 def test_a_pascal_handler_name_is_read_without_its_length_byte(tmp_path, suffix):
     # FFmpeg strips a handler name's Pascal length byte in QuickTime files only: the shared
     # nasa clip (an ISO MP4) read "\x1fMainconcept Video Media Handler", and retime copied the
-    # control character into its output; a name that merely starts like one is kept
+    # control character into its output; a name that merely starts like one is kept. The
+    # length is in bytes: "\x07Caméra" (7 bytes in UTF-8, 6 characters) kept its length byte
     for stored, expected in (("\x05Hello", "Hello"), ("Hello", "Hello"),
-                             ("\x09Hello", "\x09Hello")):
+                             ("\x09Hello", "\x09Hello"), ("\x07Caméra", "Caméra"),
+                             ("\x06Caméra", "\x06Caméra")):
         path = tmp_path / f"clip{suffix}"
         with VideoWriter(path, 10, stream_metadata={"handler_name": stored}) as writer:
             writer.write(np.zeros((16, 16, 3), np.uint8))
