@@ -2079,6 +2079,11 @@ def cmd_probe(args):
             value = _rate_text(Fraction(value))
         elif name == "duration" and value is not None:
             value = f"{float(Fraction(value)):.6g} s ({value})"
+        elif name == "audio_codecs":
+            continue  # in the audio line
+        elif name == "audio" and value:
+            count = len(fields["audio_codecs"])
+            value = f"{count} track{'s' * (count > 1)} ({', '.join(fields['audio_codecs'])})"
         elif isinstance(value, bool):
             value = "yes" if value else "no"
         elif isinstance(value, dict):
@@ -2091,9 +2096,9 @@ def cmd_probe(args):
 
 def _probe_fields(info):
     """``VideoInfo`` as a JSON-able dict in its fields' order, ``base_rate`` after
-    ``frame_rate`` and ``read_depth`` after ``bit_depth``: fractions (rates, time base,
-    duration, chapter times) as ``"n/d"`` strings, ffprobe's way (``"30000/1001"``; whole
-    numbers without ``/1``)."""
+    ``frame_rate``, ``read_depth`` after ``bit_depth`` and ``audio_codecs`` after ``audio``:
+    fractions (rates, time base, duration, chapter times) as ``"n/d"`` strings, ffprobe's way
+    (``"30000/1001"``; whole numbers without ``/1``)."""
     import dataclasses
 
     def plain(value):
@@ -2105,6 +2110,8 @@ def _probe_fields(info):
 
     fields = {}
     for field in dataclasses.fields(info):
+        if field.name == "audio_codecs":
+            continue  # after audio
         value = getattr(info, field.name)
         if field.name == "chapters":
             value = [{"start": plain(start), "end": plain(end), "tags": plain(tags)}
@@ -2114,6 +2121,8 @@ def _probe_fields(info):
             fields["base_rate"] = plain(info.base_rate)
         if field.name == "bit_depth":
             fields["read_depth"] = info.read_depth
+        if field.name == "audio":
+            fields["audio_codecs"] = list(info.audio_codecs)
     return fields
 
 _done_queue = None  # a warm-up worker's queue of finished cases, set by _warmup_worker

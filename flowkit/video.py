@@ -203,6 +203,9 @@ class VideoInfo:
     chapters : tuple
         The file's chapters, ``(start, end, tags)``: seconds (Fractions) from the video
         stream's start and the chapter's tags (``{"title": ...}``).
+    audio_codecs : tuple
+        The decoder name of each audio stream, in the file's order (``("aac", "ac3")``);
+        empty where ``audio`` is False.
     """
 
     width: int
@@ -223,6 +226,7 @@ class VideoInfo:
     metadata: dict = dataclasses.field(default_factory=dict)
     stream_metadata: dict = dataclasses.field(default_factory=dict)
     chapters: tuple = ()
+    audio_codecs: tuple = ()
 
     @property
     def read_depth(self):
@@ -424,7 +428,8 @@ def _info(container, stream):
                      base_rate=slow if slow != rate else _base_rate(stream, rate),
                      alpha=has_alpha(stream),
                      metadata=_file_tags(container), stream_metadata=_stream_tags(stream),
-                     chapters=_chapters(container, stream))
+                     chapters=_chapters(container, stream),
+                     audio_codecs=tuple(s.codec_context.name for s in container.streams.audio))
 
 
 def _frame_count(stream):

@@ -785,12 +785,12 @@ def test_probe_prints_what_probe_video_reads(tmp_path, capsys):
     expected = dataclasses.asdict(info) | {"read_depth": 8}
     assert list(shown) == ["width", "height", "rotation", "frame_rate", "base_rate",
                            "time_base", "frame_count", "duration", "codec", "pix_fmt",
-                           "bit_depth", "read_depth", "audio", "color", "language", "alpha",
-                           "metadata", "stream_metadata", "chapters"]
+                           "bit_depth", "read_depth", "audio", "audio_codecs", "color",
+                           "language", "alpha", "metadata", "stream_metadata", "chapters"]
     for name, value in expected.items():
         if isinstance(value, Fraction):
             assert shown[name] == str(value) and Fraction(shown[name]) == value, name
-        elif name == "chapters":
+        elif name in ("chapters", "audio_codecs"):
             assert shown[name] == [] == list(value)
         else:
             assert shown[name] == value, name
@@ -800,7 +800,7 @@ def test_probe_prints_what_probe_video_reads(tmp_path, capsys):
     assert lines[:5] == ["width: 32", "height: 24", "rotation: 0",
                          "frame_rate: 29.97 (30000/1001)", "base_rate: 29.97 (30000/1001)"]
     assert "metadata: title=take 2" in lines and "chapters: none" in lines
-    assert "audio: no" in lines and len(lines) == len(shown)
+    assert "audio: no" in lines and len(lines) == len(shown) - 1  # audio_codecs in audio's
     assert main(["probe", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (f"flowkit: error: INPUT: {tmp_path} is a folder; expected "
                                        f"a video file (see flowkit probe --help)\n")
@@ -809,6 +809,25 @@ def test_probe_prints_what_probe_video_reads(tmp_path, capsys):
     assert main(["probe", str(text)]) == 1
     error = one_error_line(capsys.readouterr().err)
     assert error.startswith(f"INPUT: cannot open {text} as a video"), error
+
+
+def test_probe_counts_the_audio_tracks(tmp_path, capsys):
+    # "audio: yes" said nothing of a file's several tracks: their count, and each one's codec
+    import json
+
+    from test_retime import write_clip
+
+    clip = write_clip(tmp_path / "two.mkv", [np.zeros((16, 16, 3), np.uint8)] * 3, 10,
+                      tone=[440, 880])
+    assert probe_video(clip).audio_codecs == ("aac", "aac")
+    assert main(["probe", str(clip)]) == 0
+    assert "audio: 2 tracks (aac, aac)" in capsys.readouterr().out.splitlines()
+    assert main(["probe", str(clip), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["audio"] is True and shown["audio_codecs"] == ["aac", "aac"]
+    one = write_clip(tmp_path / "one.mp4", [np.zeros((16, 16, 3), np.uint8)] * 3, 10, tone=440)
+    assert main(["probe", str(one)]) == 0
+    assert "audio: 1 track (aac)" in capsys.readouterr().out.splitlines()
 
 
 def test_flow_of_a_two_image_folder_counts_in_the_singular(pair, tmp_path, capsys):
