@@ -2237,3 +2237,28 @@ def test_tags_that_are_not_utf8_are_read_with_a_replacement_character(tmp_path, 
         call(out)
         assert file_tags(out) == expected, name
         assert [title for _, _, title in file_chapters(out)] == ["Chapter~~\ufffd"], name
+
+
+@pytest.mark.parametrize("codec", ["mpeg1video", "mpeg2video"])
+@pytest.mark.parametrize("size", [(32, 32), (320, 240), (640, 480)])
+def test_mpeg_ps_duration_is_read_from_its_packets(tmp_path, codec, size):
+    # FFmpeg estimates an MPEG-PS stream's duration from the PES packets near its end (a PES
+    # packet's timestamp is that of the first of the small frames it holds, and the last
+    # frame's duration is left out): 30 MPEG-2 frames at 30 fps probed 1/30 s at 32x32,
+    # 13/15 s at 320x240, 29/30 s at 640x480
+    import av
+
+    from flowkit.video import expected_frame_count
+
+    path = tmp_path / "clip.mpg"
+    ramp = (np.arange(size[0]) * 3 % 256).astype(np.uint8)
+    with VideoWriter(path, 30, codec=codec) as writer:
+        for k in range(30):
+            writer.write(np.broadcast_to((ramp + 5 * k)[None, :, None], (*size[::-1], 3)))
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        packets = [p for p in container.demux(stream) if p.pts is not None]
+        end = max(p.pts + p.duration for p in packets) - stream.start_time
+        assert len(packets) == 30 and end * stream.time_base == 1
+    info = probe_video(path)
+    assert info.duration == 1 and expected_frame_count(info) == 30
