@@ -106,9 +106,11 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
         Coarsest pyramid level (0 = no pyramid). As in OpenCV the pyramid stops early before
         a level not larger than the window.
     max_iter : int
-        Maximum Gauss-Newton iterations per level (>= 0).
+        Maximum Gauss-Newton iterations per level (>= 0). Run as given: OpenCV clamps its
+        criteria's ``maxCount`` to 100, so above 100 its points may stop sooner than these.
     eps : float
         Iterations at a level stop once the step length is <= eps pixels (of that level).
+        Taken as given; OpenCV clamps its criteria's ``epsilon`` to 10.
     min_eig_threshold : float
         A point is lost where the smaller eigenvalue of its window's spatial gradient matrix,
         divided by the window area, is below this. It is in OpenCV's units for uint8 frames
