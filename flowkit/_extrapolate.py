@@ -92,15 +92,18 @@ def extrapolate(image, flow, steps, *, scheme="semi-lagrangian", n_iter=_N_ITER,
     Raises
     ------
     TypeError
-        ``image`` or ``flow`` of an unsupported dtype; ``steps`` or ``n_iter`` not an integer
-        (bool included); ``border_value`` not a real number; mixed host and GPU inputs.
+        ``image``, ``flow`` or ``metric`` of an unsupported dtype; ``steps`` or ``n_iter`` not
+        an integer (bool included); ``border_value`` not a real number; a non-bool
+        ``return_mask`` or ``return_displacement``; a ``scheme`` or ``border`` that is not a
+        string; mixed host and GPU inputs.
     ValueError
         Shapes that do not match (the flow's H, W and N against the image's), ``steps < 1``,
         ``n_iter < 0``, an unknown ``scheme``, ``border`` or ``device``; NaN or infinity in
         ``image`` with ``scheme="forward"`` (its holes are filled from the values around them);
         with ``scheme="forward"``, an ``n_iter`` or ``border`` other than the default or
-        ``return_displacement=True``; ``steps`` whose frames cannot fit in the memory of the
-        machine or GPU (a ``MemoryError`` too), before any work.
+        ``return_displacement=True``; a ``metric`` without ``scheme="forward"``, or one
+        ``flowkit.splat`` refuses (its shape, NaN or inf); ``steps`` whose frames cannot fit
+        in the memory of the machine or GPU (a ``MemoryError`` too), before any work.
 
     Notes
     -----

@@ -74,10 +74,11 @@ def splat(image, flow, *, mode="average", metric=None, return_weight=False, devi
     ValueError
         Unknown ``mode``; ``metric`` missing for ``"softmax"`` or given for another mode, of
         the wrong shape, or with NaN or inf values; a flow that is not ``(..., 2)`` or does not
-        match the image; an image that is not 2-D to 4-D, or empty.
+        match the image; an image that is not 2-D to 4-D, or empty; an unknown ``device``.
     TypeError
         An image dtype other than uint8, uint16, float16, float32, float64; a flow or metric
-        that is not float; a non-bool ``return_weight``; NumPy and GPU arrays mixed.
+        that is not float; a non-bool ``return_weight``; a ``mode`` that is not a string;
+        NumPy and GPU arrays mixed.
 
     Notes
     -----

@@ -164,7 +164,7 @@ def warp(image, flow, *, interpolation="linear", border="replicate", border_valu
     TypeError
         An image dtype other than uint8, uint16, float16, float32, float64; a flow that is
         not float; a ``border_value`` that is not a real number; a non-bool ``return_mask``;
-        NumPy and GPU arrays mixed.
+        an ``interpolation`` or ``border`` that is not a string; NumPy and GPU arrays mixed.
 
     Notes
     -----
