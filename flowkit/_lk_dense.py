@@ -80,13 +80,14 @@ def lucas_kanade(frame0, frame1, *, radius=7, num_warp=10, gaussian=False, prefi
     ------
     TypeError
         Non-array frames, unsupported dtypes, non-integer ``radius``/``num_warp``/``levels``,
-        non-bool ``gaussian``/``prefilter``/``normalize``, host and device inputs mixed.
+        non-bool ``gaussian``/``prefilter``/``normalize``, an ``init_flow`` that is not a
+        float array, host and device inputs mixed.
     ValueError
         Wrong ndim, empty or differently shaped frames, 2 channels, NaN or infinite values,
         ``radius``/``num_warp`` < 1, ``levels`` out of range, ``init_flow`` of the wrong
-        shape. A ``radius`` whose window taps or CPU row buffers (``2 * radius + 2`` rows)
-        exceed the machine's memory: ``OutputTooLarge`` (a ValueError and a MemoryError)
-        naming it.
+        shape or with unknown vectors (NaN, inf, 1e9), an unknown ``device``. A ``radius``
+        whose window taps or CPU row buffers (``2 * radius + 2`` rows) exceed the machine's
+        memory: ``OutputTooLarge`` (a ValueError and a MemoryError) naming it.
 
     References
     ----------

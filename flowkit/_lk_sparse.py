@@ -164,10 +164,10 @@ def lucas_kanade_sparse(frame0, frame1, points, *, win_size=21, max_level=3, max
     Raises
     ------
     TypeError
-        Non-array frames or points, unsupported dtypes (bool, complex, ...), frames of
-        different dtypes, non-integer ``win_size``/``max_level``/``max_iter``, a non-number
-        ``eps``/``min_eig_threshold``, a non-bool ``backward_check``/``get_min_eigenvals``/
-        ``normalize``, host and device inputs mixed.
+        Non-array frames, ``points`` or ``init_points``, unsupported dtypes (bool, complex,
+        ...), frames of different dtypes, non-integer ``win_size``/``max_level``/
+        ``max_iter``, a non-number ``eps``/``min_eig_threshold``, a non-bool
+        ``backward_check``/``get_min_eigenvals``/``normalize``, host and device inputs mixed.
     ValueError
         Frames that are not one ``(H, W)`` or ``(H, W, C)`` frame, of different shapes, with 2
         channels or NaN or infinite values; ``points`` or ``init_points`` not ``(K, 2)`` (the
@@ -368,15 +368,17 @@ def good_features(frame, max_corners=1000, quality=0.01, min_distance=10.0, *, m
     Raises
     ------
     TypeError
-        A frame dtype not listed above; ``max_corners``, ``block_size`` or ``gradient_size``
-        not an integer;
-        ``use_harris_detector`` or ``normalize`` not a bool; a ``mask`` that is not bool or
-        numeric.
+        A frame that is not an array or of a dtype not listed above; ``max_corners``,
+        ``block_size`` or ``gradient_size`` not an integer; ``quality``, ``min_distance`` or
+        ``k`` not a real number; ``use_harris_detector`` or ``normalize`` not a bool; a
+        ``mask`` that is not an array of bools or numbers.
     ValueError
-        A frame of 2 or more than 4 channels, or holding NaN or infinity; ``quality`` outside
-        (0, 1]; a negative ``max_corners`` or ``min_distance``; ``block_size`` outside 1-255;
-        ``gradient_size`` not -1 or odd in 1-31; a ``k`` outside float32's range; a ``mask`` whose
-        shape is not the frame's (H, W) or that holds NaN; an unknown ``device``.
+        A frame that is not 2-D or 3-D, empty, of 2 or more than 4 channels, or holding NaN
+        or infinity; ``quality`` outside (0, 1]; a negative ``max_corners`` or
+        ``min_distance``; a non-finite ``quality``, ``min_distance`` or ``k``; ``block_size``
+        outside 1-255; ``gradient_size`` not -1 or odd in 1-31; a ``k`` outside float32's
+        range; a ``mask`` whose shape is not the frame's (H, W) or that holds NaN; an unknown
+        ``device``.
 
     References
     ----------

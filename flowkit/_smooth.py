@@ -69,7 +69,8 @@ def smooth_flow(flow, *, method="gaussian", size=5, sigma=None, guide=None, sigm
         ``size``, negative ``sigma``, non-positive ``sigma_color`` or one so small that the
         guide's values divided by it overflow the compute dtype, a flow that is not
         ``(H, W, 2)``/``(N, H, W, 2)`` floats, a guide whose shape does not match the flow,
-        or ``guide``/``sigma_color``/``sigma`` given to a method that does not use them.
+        or ``guide``/``sigma_color``/``sigma`` given to a method that does not use them; an
+        unknown ``device``.
         A ``size`` whose window (weights, or the median's buffer) is larger than the
         machine's memory: ``OutputTooLarge``, a ValueError.
 

@@ -103,7 +103,7 @@ def variational_refinement(frame0, frame1, flow, *, alpha=20.0, delta=5.0, gamma
         the frames or the flow, a flow whose shape is not the frames' ``(H, W)`` (or
         ``(N, H, W)``) plus 2, negative weights or iteration counts, ``iterations *
         (sor_iterations + 1)`` above 2**40, ``omega`` outside (0, 2),
-        ``epsilon`` not finite or outside its range (above).
+        ``epsilon`` not finite or outside its range (above), an unknown ``device``.
 
     References
     ----------
