@@ -596,7 +596,10 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
         estimator name, an unknown estimator option, frames of different shapes (in a list),
         a flow array of the wrong shape, unknown ``method``, a ``model`` without
         ``method="gan"``, a weights file that does not fit; ``times`` not one increasing
-        finite number per frame, or given with a flow array or an adapter ``method``.
+        finite number per frame, or given with a flow array or an adapter ``method``; frames
+        that are not a clip (2-D or over 5-D) or hold NaN or infinity; a flow array with
+        ``flow_options``; a non-finite ``speed_spread`` or ``scene_threshold``; an unknown
+        ``device``.
     MemoryError
         ``horizon`` predicted frames that alone would take more than the whole memory of the
         machine (CuPy: the GPU) they are made on, found before any work; the error is a
@@ -605,9 +608,11 @@ def predict(frames, horizon, *, flow=DEFAULT_FLOW, flow_options=None, context=AU
         ``method="gan"`` without torch (the message names the extra).
     TypeError
         ``frames`` None, a path or a number; a non-integer ``horizon``, ``context`` or
-        ``n_iter``; a ``speed_spread`` that is not a
-        real number; unsupported dtypes; ``flow`` neither a name, a callable nor an array;
-        with ``method="gan"``, a ``model`` module other than the ``"predict-gan"`` network
+        ``n_iter``; a ``speed_spread`` or ``scene_threshold`` that is not a real number;
+        unsupported dtypes; ``flow`` neither a name, a callable nor an array; a non-float flow
+        array; ``flow_options`` or ``smooth`` not a dict; a non-string ``average``,
+        ``scheme`` or ``method``; a non-bool ``advect_flow`` or ``return_flow``; with
+        ``method="gan"``, a ``model`` module other than the ``"predict-gan"`` network
         (``PredictRefine``).
 
     Notes
