@@ -866,13 +866,15 @@ def interpolate(frame0, frame1, t=0.5, *, flow="dis", flow_options=None, flow01=
         estimator name or estimator option; frames of different shapes; ``flow01`` or
         ``flow10`` of the wrong shape or only one of them; a flow array together with
         ``flow_options``; an unknown ``device``; flow options or ``return_aux`` with a
-        registered interpolator ``method``.
+        registered interpolator ``method``; frames that are not 2-D to 4-D, or empty; a
+        ``model`` without ``method="learned"``.
     ImportError
         ``method="learned"`` without torch installed (the message names the extra).
     TypeError
-        ``model`` of another type; frames of different or unsupported dtypes; ``t`` not a number; a non-bool
-        ``occlusion`` or ``return_aux``; ``flow`` neither a name nor a callable; a non-float
-        flow array; NumPy and GPU arrays mixed.
+        ``model`` of another type; frames of different or unsupported dtypes; ``t`` not a
+        number; a non-bool ``occlusion`` or ``return_aux``; ``flow`` neither a name nor a
+        callable; a non-float flow array; ``flow_options`` not a dict; a non-string
+        ``method`` or ``interpolation``; NumPy and GPU arrays mixed.
 
     Notes
     -----
@@ -1082,10 +1084,13 @@ def interpolate_video(frames, *, factor=2, times=None, scene_threshold=None, **o
     ValueError
         ``factor`` < 1; ``times`` and ``factor`` both given, or times outside (0, 1) or not
         ascending; ``scene_threshold`` outside (0, 100]; an option ``interpolate`` does not
-        take here; an unknown ``device`` (at the call, as the other options). Errors of
-        :func:`interpolate` for each pair.
+        take here; an unknown ``device`` (at the call, as the other options); an array
+        ``frames`` that is not a video (one frame). Errors of :func:`interpolate` for each
+        pair.
     TypeError
-        A non-integer ``factor`` (``"2"``, ``2.0``), with or without ``times``.
+        A non-integer ``factor`` (``"2"``, ``2.0``), with or without ``times``; ``frames``
+        not an iterable; a non-number ``scene_threshold``; an option name ``interpolate``
+        does not take; options of the wrong type (as :func:`interpolate`).
 
     Notes
     -----
