@@ -295,10 +295,12 @@ def temporally_consistent(frames, processed, *, flow="farneback", flow_options=N
         No frames (T = 0); frames or processed frames of different shapes, or of different
         heights, widths or counts between the two; unknown ``method``, estimator or option;
         ``strength`` outside [0, 1); ``scene_threshold`` outside (0, 100]; a float frame with
-        NaN or infinite values (named ``frames[K]``).
+        NaN or infinite values (named ``frames[K]``); an array that is not a video
+        ``(T, H, W[, C])``.
     TypeError
         Frames that are not arrays or of an unsupported dtype (or mixed dtypes); ``flow``
-        neither a name nor a callable.
+        neither a name nor a callable; ``flow_options`` not a dict; a non-string ``method``;
+        ``strength`` or ``scene_threshold`` not a real number.
     ImportError
         ``method="gradient"`` without SciPy installed (before any frame is read).
 
