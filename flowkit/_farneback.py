@@ -323,9 +323,11 @@ def farneback_video(frames, *, use_previous_flow=False, **options):
     ------
     TypeError
         ``frames`` not an iterable (None, a number, a path string), a ``use_previous_flow``
-        that is not a bool; checked when called, with the options, before any frame is read.
+        that is not a bool, an option :class:`Farneback` does not take or of the wrong type;
+        checked when called, with the options, before any frame is read.
     ValueError
-        An array ``frames`` that is no batch of frames; a bad option of :class:`Farneback`.
+        An array ``frames`` that is no batch of frames; an option value :class:`Farneback`
+        refuses.
     """
     V.check_bool("use_previous_flow", use_previous_flow)
     V.check_frames_iterable("frames", frames, " (read a video with flowkit.iter_frames)")
