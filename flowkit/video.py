@@ -1304,8 +1304,9 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
         The video cannot be opened or has no decodable frame, decoding fails part way (the
         error names the file), the folder holds no image files or a link to nothing among
         them, an image cannot be read, folder images differ in size (without ``resize``),
-        ``timestamps`` for a folder,
-        ``depth=16`` for a folder image that is neither 8- nor 16-bit (float TIFF).
+        ``timestamps`` for a folder, ``depth=16`` for a folder image that is neither 8- nor
+        16-bit (float TIFF); ``step`` < 1, a ``resize`` side < 1, a ``depth`` other than 8 or
+        16 (checked when ``iter_frames`` is called).
     TypeError
         ``path`` is not a str or ``os.PathLike``; ``step`` or ``resize`` is not an integer /
         pair of integers; ``gray`` or ``timestamps`` is not a bool.
@@ -1981,16 +1982,22 @@ class VideoWriter:
     Raises
     ------
     ValueError
-        Bad ``fps``, ``codec``, ``crf``, ``rotation`` or ``color`` (a tag other than those
-        four, a negative value), an extension without a default codec
-        and no ``codec``, an encoder or container that cannot take the frames (the error
-        names the codec and size; 4:2:0 encoders need even sizes), a frame of another size
-        than the first, or closing a writer that received no frame (no file is created then).
+        Bad ``fps``, ``codec``, ``crf``, ``pix_fmt``, ``frame_format``, ``time_base``,
+        ``rotation`` or ``color`` (a tag other than those four, a negative value), a ``path``
+        without an extension or with one no FFmpeg container takes, an extension without a
+        default codec and no ``codec``, an encoder or container that cannot take the frames
+        (the error names the codec and size; 4:2:0 encoders need even sizes), a frame of
+        another size than the first, or closing a writer that received no frame (no file is
+        created then).
     TypeError
-        A ``path`` that is not a str or ``os.PathLike``; a frame that is not uint8 or uint16; a
-        ``language`` that is not a string; a ``color`` that is not a dict of integers; a
-        ``metadata`` or ``stream_metadata`` that is not a dict of strings; ``chapters`` that
-        are not ``(start, end, dict)`` triples with ``0 <= start < end`` (ValueError for the times).
+        A ``path`` that is not a str or ``os.PathLike``; a frame that is not uint8 or uint16;
+        ``fps`` or ``time_base`` not a real number; ``codec`` not a string; ``crf`` or
+        ``rotation`` not an integer; a ``language`` that is not a string; a ``color`` that is
+        not a dict of integers; a ``metadata`` or ``stream_metadata`` that is not a dict of
+        strings; ``chapters`` that are not ``(start, end, dict)`` triples with
+        ``0 <= start < end`` (ValueError for the times).
+    FileNotFoundError
+        The folder of ``path`` does not exist.
     OSError
         The file cannot be written (a full disk, ``ulimit -f``): ``[Errno 28] No space left
         on device: 'out.mp4'``, naming ``path``, from :meth:`write` or :meth:`close`.
