@@ -308,14 +308,20 @@ def _auto_context(clip, estimate, average, smooth, scheme, n_iter, speed_spread,
 
 def _hindcast_error(before, last, estimate, context, average, smooth, scheme, n_iter,
                     speed_spread, advect_flow, device, steps):
-    """The mean squared error (float32) of ``last`` predicted one step from the frames
-    ``before`` with ``context``, for :func:`_auto_context`. A function of its own, so that
-    neither the float32 copy of ``last`` nor a hindcast is held while another hindcast is
-    made."""
+    """The mean squared error of ``last`` predicted one step from the frames ``before`` with
+    ``context``, for :func:`_auto_context`: averaged in float32 in units of ``last``'s range
+    (so that fields of order 1e19 and more do not overflow to inf), returned in the frames'
+    units. A function of its own, so that neither the float32 copy of ``last`` nor a
+    hindcast is held while another hindcast is made."""
+    from ._splat import intensity_span
+
     xp, _ = array_module(last)
     hindcast = _predict_clip(before, 1, estimate, context, average, smooth, scheme, n_iter,
                              speed_spread, advect_flow, device, steps)[0]
-    return float(xp.mean((hindcast[0].astype(np.float32) - last.astype(np.float32)) ** 2))
+    span = intensity_span(last, last)
+    error = hindcast[0].astype(np.float32) - last.astype(np.float32)
+    error /= np.float32(span)
+    return float(xp.mean(error * error)) * span ** 2
 
 
 def _predict_clip(clip, horizon, estimate, context, average, smooth, scheme, n_iter, speed_spread,

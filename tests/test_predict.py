@@ -3,6 +3,7 @@ schemes against each other, layouts, and bad input."""
 
 import pickle
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -247,6 +248,22 @@ def test_auto_context_chooses_by_a_hindcast(positions, chosen, caplog):
         np.testing.assert_array_equal(
             flowkit.predict(clip, 2, flow=flowkit.dis, scheme=scheme),
             flowkit.predict(clip, 2, flow=flowkit.dis, scheme=scheme, context=chosen))
+
+
+def test_auto_context_chooses_the_same_for_large_float_values(caplog):
+    # a field in physical units of order 1e19-1e21 (electron densities per m^3): the
+    # hindcast errors' float32 squares overflowed to inf with warnings, inf < inf chose
+    # context 2 where the same clip in [0, 1] chooses 4. A power-of-two scale keeps every
+    # estimate bit for bit, so the choice and the prediction are the scaled ones
+    clip = np.stack([texture(x, 0.5 * x) for x in (0.0, 1.3, 1.9, 3.1)]).astype(np.float64)
+    scale = 2.0 ** 66
+    with caplog.at_level("INFO", logger="flowkit._predict"):
+        want = flowkit.predict(clip, 2, flow=flowkit.dis)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = flowkit.predict(clip * scale, 2, flow=flowkit.dis)
+    assert [r.context for r in caplog.records] == [4, 4]
+    np.testing.assert_allclose(got / scale, want, rtol=0, atol=1e-6)
 
 
 def test_auto_context_hindcasts_over_the_last_gap():
