@@ -190,6 +190,50 @@ def test_unknown_motion_is_nan_in_float_predictions(options):
     assert np.isnan(flowkit.predict(clip, 3, flow=np.full_like(motion, np.nan))).all()
 
 
+def no_data_prediction(frames, horizon, no_signal=0.0, **options):
+    """The no-data recipe of docs/prediction.md ("No-data regions"), verbatim."""
+    filled = np.where(np.isnan(frames), no_signal, frames)
+    predicted, motion = flowkit.predict(filled, horizon, return_flow=True, **options)
+    nodata = flowkit.extrapolate(np.where(np.isnan(frames[-1]), np.nan, 0.0), motion, horizon,
+                                 n_iter=1, border="constant", border_value=np.nan)
+    predicted[np.isnan(nodata)] = np.nan
+    return predicted
+
+
+def test_no_data_recipe_masks_what_comes_from_no_data_as_pysteps():
+    # a radar-like clip: NaN in a band at the left (outside the radar's range) and in a disk
+    # (a blocked beam), the field moving right and up by (0.37, -0.21) px per frame, the motion
+    # given. Held field, one trajectory: the prediction is NaN exactly where a bilinear tap of
+    # nonzero weight reads no-data or the trajectory ends off the grid (float64 SciPy
+    # statement; pysteps' outval=NaN, interp_order=1, when installed) and equals the filled
+    # field's bilinear sample elsewhere
+    from scipy import ndimage
+
+    velocity = (0.37, -0.21)  # no multiple up to 5 is a whole pixel: four taps of weight > 0
+    clip = translating_clip(velocity, 3).astype(np.float64)
+    y, x = np.mgrid[0:H, 0:W].astype(np.float64)
+    nodata = (x < 12) | ((x - 50) ** 2 + (y - 30) ** 2 < 8 ** 2)
+    clip[:, nodata] = np.nan
+    motion = np.full((H, W, 2), velocity, np.float32)
+    got = no_data_prediction(clip, 5, flow=motion, **HELD)
+    last = np.where(nodata, 0.0, clip[-1])
+    for k in range(1, 6):
+        at = [y - k * velocity[1], x - k * velocity[0]]
+        want = ndimage.map_coordinates(np.where(nodata, np.nan, last), at, order=1,
+                                       mode="constant", cval=np.nan)
+        np.testing.assert_array_equal(np.isnan(got[k - 1]), np.isnan(want))
+        np.testing.assert_allclose(got[k - 1], want, rtol=0, atol=1e-5)
+    # the no-data moves in from the left: more NaN than the last frame's at each step
+    assert np.isnan(got).sum(axis=(1, 2)).min() > nodata.sum()
+    try:
+        from pysteps.nowcasts import extrapolation
+    except ImportError:  # the SciPy statement above stands for it
+        return
+    expected = extrapolation.forecast(clip[-1], np.moveaxis(motion, -1, 0).astype(np.float64), 5)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+
+
 def test_context_combines_the_chained_motions():
     clip = translating_clip((0.0, 0.0), 5)
     per_pair = iter([(-1.0, 0.0), (-2.0, 0.0), (-4.0, -1.0), (-1.5, 0.5)])
