@@ -1172,7 +1172,7 @@ def _gan_options(args):
 def cmd_predict(args):
     """``flowkit predict``: the frames that follow a clip, from its optical flow."""
     import flowkit
-    from flowkit.video import write_video, writer_tags
+    from flowkit.video import resized_aspect, write_video, writer_tags
 
     from ._predict import video_pix_fmt
 
@@ -1249,10 +1249,15 @@ def cmd_predict(args):
             rotation = stored_rotation(args.output, info.rotation if info is not None else 0)
             # the input's pixel format (4:4:4, 10-bit, ...) where the encoder takes it
             pix_fmt = None if info is None else video_pix_fmt(args.output, args.codec, info)
+            tags = None if info is None else writer_tags(info, chapter_times=None)  # follow
+            if tags and args.resize:  # the input's display aspect ratio kept, as FFmpeg's scale
+                turn = -1 if info.rotation % 180 else 1  # the coded frames' sizes
+                tags["sample_aspect_ratio"] = resized_aspect(
+                    info.sample_aspect_ratio, (info.width, info.height)[::turn],
+                    tuple(args.resize)[::turn])
             _, written = write_video(args.output, pictures, fps, codec=args.codec,
                                      crf=_crf(args), callback=bar.update, pix_fmt=pix_fmt,
-                                     tags=writer_tags(info, chapter_times=None)  # follow them
-                                     if info is not None else None)
+                                     tags=tags)
             shape = pictures[0].shape[:2]
             stored = shape[::-1] if rotation % 180 else shape  # (height, width) before padding
             size = _size_text(written, rotation)
@@ -2096,23 +2101,25 @@ def cmd_probe(args):
 
 def _probe_fields(info):
     """``VideoInfo`` as a JSON-able dict in its fields' order, ``base_rate`` after
-    ``frame_rate``, ``read_depth`` after ``bit_depth`` and ``audio_codecs`` after ``audio``:
-    fractions (rates, time base, duration, chapter times) as ``"n/d"`` strings, ffprobe's way
-    (``"30000/1001"``; whole numbers without ``/1``)."""
+    ``frame_rate``, ``read_depth`` after ``bit_depth``, ``sample_aspect_ratio`` after ``height``
+    and ``audio_codecs`` after ``audio``: fractions (rates, time base, duration, chapter times)
+    as ``"n/d"`` strings, ffprobe's way (``"30000/1001"``; whole numbers without ``/1``)."""
     import dataclasses
 
     def plain(value):
         if isinstance(value, Fraction):
             return str(value)
+        if isinstance(value, tuple):
+            return [plain(v) for v in value]
         if isinstance(value, dict):
             return {str(k): plain(v) for k, v in value.items()}
         return value
 
     fields = {}
     for field in dataclasses.fields(info):
-        if field.name == "audio_codecs":
-            continue  # after audio
         value = getattr(info, field.name)
+        if field.name in _PROBE_AFTER.values():
+            continue  # shown beside the field it qualifies
         if field.name == "chapters":
             value = [{"start": plain(start), "end": plain(end), "tags": plain(tags)}
                      for start, end, tags in value]
@@ -2121,9 +2128,13 @@ def _probe_fields(info):
             fields["base_rate"] = plain(info.base_rate)
         if field.name == "bit_depth":
             fields["read_depth"] = info.read_depth
-        if field.name == "audio":
-            fields["audio_codecs"] = list(info.audio_codecs)
+        if field.name in _PROBE_AFTER:
+            fields[_PROBE_AFTER[field.name]] = plain(getattr(info, _PROBE_AFTER[field.name]))
     return fields
+
+
+# VideoInfo's later fields shown earlier, beside the field they qualify
+_PROBE_AFTER = {"height": "sample_aspect_ratio", "audio": "audio_codecs"}
 
 _done_queue = None  # a warm-up worker's queue of finished cases, set by _warmup_worker
 

@@ -206,6 +206,11 @@ class VideoInfo:
     audio_codecs : tuple
         The decoder name of each audio stream, in the file's order (``("aac", "ac3")``);
         empty where ``audio`` is False.
+    sample_aspect_ratio : Fraction or None
+        Width of a coded pixel over its height, as FFmpeg guesses it (the container's, else
+        the bitstream's): ``Fraction(64, 45)`` for 16:9 PAL DVD video stored 720x576, 1 for
+        square pixels; None where the file does not say (taken as square). Of the coded
+        frames, before ``rotation``. ``retime``, ``translate`` and ``predict`` keep it.
     """
 
     width: int
@@ -227,6 +232,7 @@ class VideoInfo:
     stream_metadata: dict = dataclasses.field(default_factory=dict)
     chapters: tuple = ()
     audio_codecs: tuple = ()
+    sample_aspect_ratio: Fraction | None = None
 
     @property
     def read_depth(self):
@@ -423,7 +429,8 @@ def _info(container, stream):
                      alpha=has_alpha(stream),
                      metadata=_file_tags(container), stream_metadata=_stream_tags(stream),
                      chapters=_chapters(container, stream),
-                     audio_codecs=tuple(s.codec_context.name for s in container.streams.audio))
+                     audio_codecs=tuple(s.codec_context.name for s in container.streams.audio),
+                     sample_aspect_ratio=stream.sample_aspect_ratio)
 
 
 def _duration(container, stream):
@@ -546,8 +553,9 @@ def _same_times(start, end):
 
 def writer_tags(info, chapter_times=_same_times):
     """The :class:`VideoWriter` options ``rotation``, ``color``, ``language``, ``metadata``,
-    ``stream_metadata`` and ``chapters`` that give an output the display rotation, colour tags,
-    language, global tags, video stream title and chapters of the input ``info`` (a
+    ``stream_metadata``, ``chapters`` and ``sample_aspect_ratio`` that give an output the
+    display rotation, colour tags, language, global tags, video stream title, chapters and
+    pixel shape of the input ``info`` (a
     :class:`VideoInfo`): frames written in the input's coded orientation are displayed, and
     their YUV values read, as the input's (``retime``, ``translate`` and ``predict``).
 
@@ -562,7 +570,15 @@ def writer_tags(info, chapter_times=_same_times):
             chapters.append((max(span[0], Fraction(0)), span[1], dict(tags)))
     return {"rotation": info.rotation, "color": dict(info.color), "language": info.language,
             "metadata": dict(info.metadata), "stream_metadata": dict(info.stream_metadata),
-            "chapters": chapters}
+            "chapters": chapters, "sample_aspect_ratio": info.sample_aspect_ratio}
+
+
+def resized_aspect(sar, size, resized):
+    """The sample aspect ratio of frames of ``size`` ``(width, height)`` and ``sar`` scaled
+    to ``resized``: the one that keeps their display aspect ratio, as FFmpeg's scale filter
+    (None stays None when the size's proportions are kept)."""
+    scale = Fraction(size[0] * resized[1], size[1] * resized[0])
+    return sar if scale == 1 else (sar or 1) * scale
 
 
 def stored_rotation(path, rotation):
@@ -1245,9 +1261,12 @@ def write_video(path, frames, fps, *, codec=None, crf=DEFAULT_CRF, empty=None, c
     VideoWriter's). ``pix_fmt``: as :class:`VideoWriter`'s (``predict`` passes the input's
     where the encoder takes it, as ``retime`` and ``translate`` choose it)."""
     tags = dict(tags or {})
+    given = tags.get("rotation", 0)
     # where the container stores no rotation the frames stay upright (VideoWriter would turn
     # them back)
     rotation = tags["rotation"] = stored_rotation(path, tags.get("rotation", 0))
+    if tags.get("sample_aspect_ratio") and (rotation - given) // 90 % 2:
+        tags["sample_aspect_ratio"] = 1 / tags["sample_aspect_ratio"]  # the pixels upright
     with VideoWriter(path, fps, codec=codec, crf=crf, pix_fmt=pix_fmt, **tags) as writer:
         for frame in frames:
             writer.write(writer.fit(to_coded(frame, rotation)))
@@ -1978,13 +1997,22 @@ class VideoWriter:
         Chapters, ``start < end`` in seconds of the output's timeline and the chapter's tags
         (``{"title": ...}``), as :func:`writer_tags` gives them (``retime`` maps the input's
         through its timeline). Containers without chapters (AVI) store none.
+    sample_aspect_ratio : Fraction, optional
+        Width of a pixel of the frames as given over its height (``retime``, ``translate``
+        and ``predict`` copy the input's ``VideoInfo.sample_aspect_ratio``): players show
+        720x576 frames of ``Fraction(64, 45)`` at 16:9. None or 1: square pixels, nothing
+        stored. Stored in the bitstream by libx264, libx265, mpeg4, mpeg1video and mpeg2video
+        (as one of MPEG's display aspect ratios, the nearest), and by the .mp4/.mov muxers for
+        any codec; lost in .mkv/.webm with ffv1, libvpx-vp9 and AV1 (PyAV sets no Matroska
+        display size).
 
     Raises
     ------
     ValueError
         Bad ``fps``, ``codec``, ``crf``, ``pix_fmt``, ``frame_format``, ``time_base``,
-        ``rotation`` or ``color`` (a tag other than those four, a negative value), a ``path``
-        without an extension or with one no FFmpeg container takes, an extension without a
+        ``rotation``, ``sample_aspect_ratio`` or ``color`` (a tag other than those four, a
+        negative value), a ``path`` without an extension or with one no FFmpeg container
+        takes, an extension without a
         default codec and no ``codec``, an encoder or container that cannot take the frames
         (the error names the codec and size; 4:2:0 encoders need even sizes), a frame of
         another size than the first, or closing a writer that received no frame (no file is
@@ -2024,7 +2052,7 @@ class VideoWriter:
 
     def __init__(self, path, fps, *, codec=None, crf=None, pix_fmt=None, rotation=0, color=None,
                  frame_format=None, time_base=None, language=None, metadata=None,
-                 stream_metadata=None, chapters=None):
+                 stream_metadata=None, chapters=None, sample_aspect_ratio=None):
         check_path("path", path)
         self.path = Path(path)
         self.fps = _fraction("fps", fps)
@@ -2052,6 +2080,8 @@ class VideoWriter:
         self.metadata = _check_tags("metadata", metadata)
         self.stream_metadata = _check_tags("stream_metadata", stream_metadata)
         self.chapters = _check_chapters(chapters)
+        self.sample_aspect_ratio = None if sample_aspect_ratio is None else \
+            _fraction("sample_aspect_ratio", sample_aspect_ratio)
         self._matrix = None  # set when the stream opens: see _rgb_to_yuv_matrix
         self._frame_tags = {}  # the colour tags the stream stores, set on each frame too
         if frame_format is not None and frame_format not in FRAME_FORMATS:
@@ -2328,6 +2358,9 @@ class VideoWriter:
             stream.options = options
             if self.rotation:
                 stream.set_display_rotation(self.rotation)
+            if self.sample_aspect_ratio not in (None, 1):  # of the frames as stored
+                stream.codec_context.sample_aspect_ratio = self.sample_aspect_ratio ** (
+                    -1 if self._turns % 2 else 1)
             if self.language:
                 stream.metadata["language"] = self.language
             stream.metadata.update(self.stream_metadata)

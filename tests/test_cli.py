@@ -783,7 +783,8 @@ def test_probe_prints_what_probe_video_reads(tmp_path, capsys):
     assert main(["probe", str(clip), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     expected = dataclasses.asdict(info) | {"read_depth": 8}
-    assert list(shown) == ["width", "height", "rotation", "frame_rate", "base_rate",
+    assert list(shown) == ["width", "height", "sample_aspect_ratio", "rotation", "frame_rate",
+                           "base_rate",
                            "time_base", "frame_count", "duration", "codec", "pix_fmt",
                            "bit_depth", "read_depth", "audio", "audio_codecs", "color",
                            "language", "alpha", "metadata", "stream_metadata", "chapters"]
@@ -797,7 +798,7 @@ def test_probe_prints_what_probe_video_reads(tmp_path, capsys):
     assert shown["frame_rate"] == "30000/1001" and shown["metadata"] == {"title": "take 2"}
     assert main(["probe", str(clip)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[:5] == ["width: 32", "height: 24", "rotation: 0",
+    assert lines[:6] == ["width: 32", "height: 24", "sample_aspect_ratio: none", "rotation: 0",
                          "frame_rate: 29.97 (30000/1001)", "base_rate: 29.97 (30000/1001)"]
     assert "metadata: title=take 2" in lines and "chapters: none" in lines
     assert "audio: no" in lines and len(lines) == len(shown) - 1  # audio_codecs in audio's

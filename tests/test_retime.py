@@ -33,7 +33,8 @@ def real_frames(name, count, start=0, size=SIZE):
 
 
 def write_clip(path, frames, fps=24, *, times=None, codec=None, tone=None, rotation=0,
-               pix_fmt=None, gop=None, languages=None, metadata=None, titles=None, chapters=None):
+               pix_fmt=None, gop=None, languages=None, metadata=None, titles=None, chapters=None,
+               sar=None):
     """Write frames with PyAV (independently of flowkit's writer): at ``k / fps`` or at the
     given ``times`` (seconds, Fractions), optionally with a ``tone`` (Hz; a list: one AAC track
     per tone) as long as the video. Frames are RGB, uint8 or uint16 (full 16-bit scale);
@@ -41,7 +42,7 @@ def write_clip(path, frames, fps=24, *, times=None, codec=None, tone=None, rotat
     keyframe every ``gop`` frames exactly (no scene-cut keyframes); ``languages``: the
     language tags of the video stream and then of each audio stream; ``metadata``: global tags;
     ``titles``: the title and handler name of each stream, video first; ``chapters``:
-    ``(start, end, title)`` in seconds."""
+    ``(start, end, title)`` in seconds; ``sar``: the sample aspect ratio (x264 stores it)."""
     codec = codec or "libx264"
     time_base = Fraction(1, 1000) if times is not None else 1 / Fraction(fps)
     suffix = str(path).rsplit(".", 1)[-1]
@@ -57,6 +58,8 @@ def write_clip(path, frames, fps=24, *, times=None, codec=None, tone=None, rotat
                 "crf": "12", "g": str(gop), "keyint_min": str(gop), "sc_threshold": "0"}
         if rotation:
             stream.set_display_rotation(rotation)
+        if sar is not None:
+            stream.codec_context.sample_aspect_ratio = sar
         tracks = []
         for frequency in ([] if tone is None else np.atleast_1d(tone)):
             audio = container.add_stream("aac", rate=48000)
@@ -1125,6 +1128,32 @@ def test_rotation_and_pixel_format_kept(tmp_path):
     report = flowkit.retime(deep, tmp_path / "deep.mp4", factor=2, method="blend", progress=False)
     info = probe_video(tmp_path / "deep.mp4")
     assert (info.pix_fmt, info.bit_depth) == ("yuv420p10le", 10) and report.frames == 60
+
+
+def test_sample_aspect_ratio_kept(tmp_path):
+    # anamorphic video (16:9 PAL DVD, 720x576 with pixels 64:45 wide; here 64x36 frames) lost
+    # its sample aspect ratio in retime, translate and predict: players showed the outputs
+    # squeezed (64:36 instead of 1024:405); now kept as FFmpeg keeps it, turned with frames
+    # a container stores upright (AVI), scaled by predict --resize to keep the display's
+    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 6, start=2)
+    wide = Fraction(64, 45)
+    source = write_clip(tmp_path / "pal.mp4", frames, 25, sar=wide)
+    turned = write_clip(tmp_path / "turned.mp4", frames, 25, sar=wide, rotation=90)
+    assert probe_video(source).sample_aspect_ratio == wide
+    for name in ("r.mp4", "r.mkv", "r.mov", "r.avi", "r.ts"):
+        flowkit.retime(source, tmp_path / name, factor=2, method="blend", progress=False)
+        assert probe_video(tmp_path / name).sample_aspect_ratio == wide, name
+    flowkit.retime(turned, tmp_path / "t.avi", factor=2, method="blend", progress=False)
+    assert probe_video(tmp_path / "t.avi").sample_aspect_ratio == 1 / wide  # stored upright
+    flowkit.translate(source, tmp_path / "tr.mov", lambda frame: frame, progress=False)
+    assert probe_video(tmp_path / "tr.mov").sample_aspect_ratio == wide
+    for name, extra, expected in (("p.mp4", [], wide), ("p.avi", [], wide),
+                                  ("half.mp4", ["--resize", "32x18"], wide),
+                                  ("q.mp4", ["--resize", "32x16"], wide * Fraction(8, 9))):
+        status, _, err = run_cli("predict", source, tmp_path / name, "--horizon", "1", "-q", *extra)
+        assert status == 0 and probe_video(tmp_path / name).sample_aspect_ratio == expected, err
+    status, _, err = run_cli("predict", turned, tmp_path / "pt.avi", "--horizon", "1", "-q")
+    assert status == 0 and probe_video(tmp_path / "pt.avi").sample_aspect_ratio == 1 / wide
 
 
 def test_odd_size_is_padded(tmp_path):
