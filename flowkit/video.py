@@ -211,6 +211,12 @@ class VideoInfo:
         the bitstream's): ``Fraction(64, 45)`` for 16:9 PAL DVD video stored 720x576, 1 for
         square pixels; None where the file does not say (taken as square). Of the coded
         frames, before ``rotation``. ``retime``, ``translate`` and ``predict`` keep it.
+    field_order : str or None
+        ffprobe's ``field_order``: ``"progressive"``, or for interlaced video ``"tt"`` (top
+        field first, coded and shown: 1080i, most HD broadcast), ``"bb"`` (bottom first: DV,
+        576i DVD), ``"tb"``, ``"bt"``; None where the file does not say. flowkit processes
+        interlaced frames as progressive ones, the two fields woven (the command line notes
+        it): deinterlace first.
     """
 
     width: int
@@ -233,6 +239,7 @@ class VideoInfo:
     chapters: tuple = ()
     audio_codecs: tuple = ()
     sample_aspect_ratio: Fraction | None = None
+    field_order: str | None = None
 
     @property
     def read_depth(self):
@@ -430,7 +437,8 @@ def _info(container, stream):
                      metadata=_file_tags(container), stream_metadata=_stream_tags(stream),
                      chapters=_chapters(container, stream),
                      audio_codecs=tuple(s.codec_context.name for s in container.streams.audio),
-                     sample_aspect_ratio=stream.sample_aspect_ratio)
+                     sample_aspect_ratio=stream.sample_aspect_ratio,
+                     field_order=FIELD_ORDERS.get(stream.codec_context.field_order))
 
 
 def _duration(container, stream):
@@ -524,6 +532,9 @@ def _stream_tags(stream):
                 tags.setdefault(key, value)
     return tags
 
+
+# FFmpeg's AVFieldOrder values -> ffprobe's names (0, unknown: None)
+FIELD_ORDERS = {1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
 
 COLOR_TAGS = ("colorspace", "color_range", "color_primaries", "color_trc")
 
