@@ -457,31 +457,43 @@ def _duration(container, stream):
     return None
 
 
-# MPEG-PS files up to this size have their video's duration read from all their packets
-# (demuxed, not decoded: about 800 MB/s, 0.3 s here); FFmpeg's estimate stays for larger ones
+# MPEG-PS files up to this size have their video's end read from all their packets (demuxed,
+# not decoded: about 800 MB/s, 0.3 s here); FFmpeg's estimate and a seek stay for larger ones
 _PS_PACKETS_BYTES = 256 * 2**20
 
 
-def _packets_duration(container, stream):
-    """The duration of an MPEG-PS video stream from its packets: the end of the last frame
-    (its timestamp plus its duration) less the first's start; None where they cannot be read
-    or the file is larger than ``_PS_PACKETS_BYTES``. FFmpeg estimates it from the PES packets
-    near the end of the file, whose timestamp is the first frame's of the several small frames
-    a PES packet holds, without the last frame's duration: a 30-frame 30 fps .mpg of 32x32
-    frames read 1/30 s, of 320x240 frames 13/15 s, of 640x480 frames 29/30 s. All packets
-    are read, from a second opening of the file: after a seek FFmpeg's parser gives the frames
-    it finds timestamps half a frame late (1/60 s at 30 fps)."""
-    base = _time_base(stream)
+def _ps_packets_end(container, stream):
+    """``(last, end)``: the latest timestamp of the packets of an MPEG-PS video stream and the
+    latest end of one (its timestamp plus its duration), in ``stream``'s time base, read from
+    all its packets (demuxed, not decoded) of a second opening of the file; None where they
+    cannot be read or the file is larger than ``_PS_PACKETS_BYTES``. Neither FFmpeg's estimate
+    nor a seek gives them: its estimate comes from the PES packets near the end of the file,
+    whose timestamp is the first frame's of the several small frames a PES packet holds; after
+    a seek its parser gives the frames it finds timestamps late (30 frames at 30 fps: MPEG-2's
+    last half a frame late at any size, MPEG-1's a whole frame at 32x32 and 320x240)."""
     try:
         if os.path.getsize(container.name) > _PS_PACKETS_BYTES:
             return None
         with _av_read(container.name, format=container.format.name) as other:
-            end = max((packet.pts + (packet.duration or 0)
-                       for packet in other.demux(other.streams[stream.index])
-                       if packet.pts is not None), default=None)
+            times = [(packet.pts, packet.pts + (packet.duration or 0))
+                     for packet in other.demux(other.streams[stream.index])
+                     if packet.pts is not None]
     except Exception:
         return None
-    return None if end is None or end <= stream.start_time else (end - stream.start_time) * base
+    if not times:
+        return None
+    return max(last for last, _ in times), max(end for _, end in times)
+
+
+def _packets_duration(container, stream):
+    """The duration of an MPEG-PS video stream from its packets (:func:`_ps_packets_end`): the
+    end of the last frame less the first's start; None where they cannot be read. FFmpeg's
+    estimate left out the last frame's duration and more: a 30-frame 30 fps .mpg of 32x32
+    frames read 1/30 s, of 320x240 frames 13/15 s, of 640x480 frames 29/30 s."""
+    times = _ps_packets_end(container, stream)
+    if times is None or times[1] <= stream.start_time:
+        return None
+    return (times[1] - stream.start_time) * _time_base(stream)
 
 
 def _frame_count(stream):
@@ -1040,7 +1052,8 @@ def video_end(path, info):
     to the end of its last frame as ``retime`` plays it: the last frame's timestamp plus
     :func:`last_frame_period`. The one duration that ``retime``'s output lasts at speed 1 and
     that ``--range`` / ``segment`` are checked against. The last timestamp is read from the
-    packets after a seek to the last keyframe (nothing is decoded there); ``info.duration``
+    packets after a seek to the last keyframe (nothing is decoded there), an MPEG-PS file's
+    from all its packets (:func:`_ps_packets_end`: a seek reads it late); ``info.duration``
     where the grid or the timestamps are unknown. The shared variable-rate clip: its last
     frame at 448/30 s, 449/30 s (its MP4 duration, 448/30 s, ends at the last timestamp)."""
     import av
@@ -1052,11 +1065,15 @@ def video_end(path, info):
     try:
         base = _time_base(stream)
         first = next(decode(container, stream, upright=False, quiet=True), (None,))[0]
-        end = _declared_end(container, stream)
-        target = end if end is not None else Fraction(2 ** 40) * base
-        container.seek(max(math.ceil(target / base) - 1, 0), stream=stream, backward=True)
-        last = max((packet.pts for packet in container.demux(stream) if packet.pts is not None),
-                   default=None)
+        times = _ps_packets_end(container, stream) if container.format.name == "mpeg" else None
+        if times is not None:  # MPEG-PS: all packets, a seek reads the last late
+            last = times[0]
+        else:
+            end = _declared_end(container, stream)
+            target = end if end is not None else Fraction(2 ** 40) * base
+            container.seek(max(math.ceil(target / base) - 1, 0), stream=stream, backward=True)
+            last = max((packet.pts for packet in container.demux(stream)
+                        if packet.pts is not None), default=None)
     except (av.FFmpegError, ValueError):  # an end that cannot be read: what the headers say
         return info.duration
     finally:

@@ -1876,3 +1876,28 @@ def test_chapters_end_with_the_video(tmp_path, kwargs, expected):
     out = tmp_path / "out.mkv"
     flowkit.retime(src, out, method="blend", progress=False, **kwargs)
     assert file_chapters(out) == expected
+
+
+@pytest.mark.parametrize("codec", ["mpeg1video", "mpeg2video"])
+def test_mpeg_ps_end_is_read_from_all_packets(tmp_path, codec):
+    # video_end read an MPEG-PS file's last timestamp after a seek, where FFmpeg's parser gives
+    # it late: 30 frames at 30 fps (32x32) ended at 31/30 s (MPEG-1) or 61/60 s (MPEG-2), so
+    # --factor 2 --duration 2 wrote 117 frames (1.95 s) or 119 (1.983 s), the progress total
+    # saying 120, and --factor 2's total was 62 or 61 for 60 frames
+    from flowkit.video import VideoWriter, video_end
+
+    # where a seek lands among the PES packets depends on the frames' sizes: these ones (a
+    # quarter noise, the rest flat) end late with both codecs, ramps or flat frames do not
+    path = tmp_path / "clip.mpg"
+    rng = np.random.default_rng(0)
+    with VideoWriter(path, 30, codec=codec) as writer:
+        for k in range(30):
+            frame = np.full((32, 32, 3), k * 8, np.uint8)
+            frame[:16, :16] = rng.integers(0, 255, (16, 16, 3))
+            writer.write(frame)
+    info = probe_video(path)
+    assert info.duration == 1 and video_end(path, info) == 1
+    totals = set()
+    report = flowkit.retime(path, tmp_path / "out.mp4", factor=2, duration=2, method="blend",
+                            progress=lambda done, total: totals.add(total))
+    assert report.frames == 120 and report.duration == 2 and totals == {120}
