@@ -214,9 +214,10 @@ class VideoInfo:
     field_order : str or None
         ffprobe's ``field_order``: ``"progressive"``, or for interlaced video ``"tt"`` (top
         field first, coded and shown: 1080i, most HD broadcast), ``"bb"`` (bottom first: DV,
-        576i DVD), ``"tb"``, ``"bt"``; None where the file does not say. flowkit processes
+        576i DVD), ``"tb"``, ``"bt"``; None where the file does not say. flowkit reads
         interlaced frames as progressive ones, the two fields woven (the command line notes
-        it): deinterlace first.
+        it), unless asked to deinterlace (``iter_frames(deinterlace=True)``, ``retime
+        --deinterlace``: a frame per field, FFmpeg's bwdif).
     """
 
     width: int
@@ -547,6 +548,7 @@ def _stream_tags(stream):
 
 # FFmpeg's AVFieldOrder values -> ffprobe's names (0, unknown: None)
 FIELD_ORDERS = {1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
+INTERLACED = frozenset({"tt", "bb", "tb", "bt"})
 
 COLOR_TAGS = ("colorspace", "color_range", "color_primaries", "color_trc")
 
@@ -866,8 +868,57 @@ def _to_rgb(frame, fmt):
     return frame.to_ndarray(format="gbrp" if deep else fmt)
 
 
+class _Fields:
+    """FFmpeg's ``bwdif`` deinterlacer (PyAV's filter graph), as ``ffmpeg -vf
+    bwdif=mode=send_field:deint=interlaced``: each frame the decoder marks interlaced gives
+    two frames, one per field, the other field's rows interpolated from its own and from the
+    frames before and after; the first at the frame's time, the second half way to the next
+    frame's (half a frame period after the last frame). Fields in the order each frame says
+    (top first where it does not). Frames not marked interlaced pass unchanged, once. The
+    graph is built for the first frame's size and format."""
+
+    def __init__(self, name, time_base):
+        self.name, self.time_base, self.graph = name, time_base, None
+
+    def filter(self, frames):
+        """The frames out for decoded ``frames`` in (None: the end, the last frame's
+        fields)."""
+        import av
+
+        out = []
+        try:
+            for frame in [None] if frames is None else frames:
+                if self.graph is None:
+                    if frame is None:
+                        return out
+                    self._build(frame)
+                self.graph.push(frame)
+                while True:
+                    try:
+                        out.append(self.graph.pull())
+                    except (av.BlockingIOError, av.EOFError):
+                        break
+        except av.FFmpegError as exc:  # bwdif takes frames of 3 rows and columns and more
+            raise ValueError(f"path: cannot deinterlace {self.name} ({_av_message(exc)})") from None
+        return out
+
+    def _build(self, frame):
+        import av
+
+        graph = av.filter.Graph()
+        source = graph.add_buffer(width=frame.width, height=frame.height,
+                                  format=frame.format.name,
+                                  time_base=frame.time_base or self.time_base)
+        bwdif = graph.add("bwdif", "mode=send_field:parity=auto:deint=interlaced")
+        sink = graph.add("buffersink")
+        source.link_to(bwdif)
+        bwdif.link_to(sink)
+        graph.configure()
+        self.graph = graph
+
+
 def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet=False,
-           seeked=False):
+           seeked=False, deinterlace=False):
     """Yield ``(time, frame)`` for each frame of an opened video stream.
 
     ``time`` is the presentation time in seconds as a Fraction (``pts * time_base``; frames
@@ -887,7 +938,9 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet
     (its time) before the pass over the frames, which warns (each look warned again: one
     damaged packet at the start gave ``flowkit retime`` two or three identical lines).
     ``seeked``: the container was seeked (``decode_from``), so an error gives the time reached
-    and not the frames decoded, which are not counted from the first.
+    and not the frames decoded, which are not counted from the first. ``deinterlace``: frames
+    the decoder marks interlaced are split into their fields, each made a frame by FFmpeg's
+    ``bwdif`` (:class:`_Fields`), timed half a frame apart; others come as they are.
     """
     import av
 
@@ -895,6 +948,9 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet
     yuv = fmt.startswith("yuv")
     base = _time_base(stream)
     period = 1 / Fraction(_frame_rate(stream) or 30)
+    fields = _Fields(container.name, stream.time_base) if deinterlace else None
+    if deinterlace and FIELD_ORDERS.get(stream.codec_context.field_order) in INTERLACED:
+        period /= 2  # a frame per field
     previous = reached = None
     count = 0
     warned = set()  # the kinds of damage warned of, each once per pass
@@ -923,24 +979,8 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet
                 f"{'their frames are' if many else 'its frame is'} lost, and so may be the "
                 f"frames that refer to {'them' if many else 'it'} up to the next keyframe")
 
-    packets = container.demux(stream)
-    while True:
-        try:
-            packet = next(packets)
-        except StopIteration:
-            break
-        except av.FFmpegError as exc:
-            raise failure(exc) from None
-        try:
-            frames = packet.decode()
-        except av.FFmpegError as exc:  # a corrupt packet: skipped, as the ffmpeg tool does
-            rejected.append((packet.pts, exc))
-            if len(rejected) > MAX_REJECTED_PACKETS:  # not damaged in places: unreadable
-                raise failure(rejected[0][1], f": {len(rejected)} packets in a row could not "
-                                              "be decoded (the rest is unreadable)") from None
-            continue
-        if rejected and packet.size:  # decoding goes on after the damage
-            warn("skipped", skipped())
+    def converted(frames):  # (time, array) of decoded (or deinterlaced) frames
+        nonlocal count, previous, reached
         for frame in frames:
             count += 1
             if frame.pts is not None:
@@ -961,6 +1001,28 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet
                 warn("concealed", f"the frame at {float(time - start):.3f} s was decoded with "
                                   "errors, which FFmpeg concealed and the frames show")
             yield time, array
+
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            break
+        except av.FFmpegError as exc:
+            raise failure(exc) from None
+        try:
+            frames = packet.decode()
+        except av.FFmpegError as exc:  # a corrupt packet: skipped, as the ffmpeg tool does
+            rejected.append((packet.pts, exc))
+            if len(rejected) > MAX_REJECTED_PACKETS:  # not damaged in places: unreadable
+                raise failure(rejected[0][1], f": {len(rejected)} packets in a row could not "
+                                              "be decoded (the rest is unreadable)") from None
+            continue
+        if rejected and packet.size:  # decoding goes on after the damage
+            warn("skipped", skipped())
+        yield from converted(fields.filter(frames) if fields else frames)
+    if fields:  # the last frame's fields
+        yield from converted(fields.filter(None))
     if not rejected:
         _check_complete(container, stream, reached, period)
         return
@@ -1305,7 +1367,8 @@ def write_video(path, frames, fps, *, codec=None, crf=DEFAULT_CRF, empty=None, c
     return writer.frame_count, writer._size
 
 
-def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, depth=8):
+def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, depth=8,
+                deinterlace=False):
     """Iterate over the frames of a video file or of a folder of images.
 
     Parameters
@@ -1334,6 +1397,14 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
         8-bit values scaled by 257, 255 -> 65535; a folder's 16-bit images are read as they
         are). See
         :func:`image_folder_depth` for the depth a folder's first image has.
+    deinterlace : bool, default False
+        Split each interlaced frame into its two fields, each made a whole frame by FFmpeg's
+        ``bwdif`` deinterlacer, as ``ffmpeg -vf bwdif=mode=send_field:deint=interlaced``: an
+        interlaced video (``VideoInfo.field_order`` ``"tt"``, ``"bb"``, ...) yields twice as
+        many frames, at twice its frame rate (25i: 50 frames a second, the second field of a
+        frame half a frame period after it), fields in the order the frames say. Frames the
+        decoder does not mark interlaced (a progressive video) come as without it. Video
+        files only.
 
     Returns
     -------
@@ -1353,10 +1424,11 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
         them, an image cannot be read, folder images differ in size (without ``resize``),
         ``timestamps`` for a folder, ``depth=16`` for a folder image that is neither 8- nor
         16-bit (float TIFF); ``step`` < 1, a ``resize`` side < 1, a ``depth`` other than 8 or
-        16 (checked when ``iter_frames`` is called).
+        16 (checked when ``iter_frames`` is called); ``deinterlace`` for a folder, or for
+        frames FFmpeg's ``bwdif`` refuses (fewer than 3 rows or columns).
     TypeError
         ``path`` is not a str or ``os.PathLike``; ``step`` or ``resize`` is not an integer /
-        pair of integers; ``gray`` or ``timestamps`` is not a bool.
+        pair of integers; ``gray``, ``timestamps`` or ``deinterlace`` is not a bool.
 
     Examples
     --------
@@ -1371,6 +1443,7 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
     resize = _check_resize(resize)
     gray = check_bool("gray", gray)
     timestamps = check_bool("timestamps", timestamps)
+    deinterlace = check_bool("deinterlace", deinterlace)
     if depth not in (8, 16):
         raise ValueError(f"depth: expected 8 or 16, got {depth!r}")
     if not path.exists():
@@ -1378,9 +1451,12 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
     if path.is_dir():
         if timestamps:
             raise ValueError(f"path: {path} is a folder of images; timestamps are for video files")
+        if deinterlace:
+            raise ValueError(f"deinterlace: expected a video file, got the folder of images "
+                             f"{path} (images have no fields)")
         return _iter_images(_image_files(path)[::step], gray, resize, depth)
     container, stream = open_input(path)
-    frames = decode(container, stream, depth=depth)
+    frames = decode(container, stream, depth=depth, deinterlace=deinterlace)
     try:
         first = next(frames)
     except StopIteration:

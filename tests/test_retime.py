@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import flowkit
-from cases import data_path, open_files
+from cases import data_path, interlaced_clip, open_files
 from flowkit.video import audio_track, probe_video
 from test_cli import one_error_line, run_cli
 
@@ -1154,33 +1154,6 @@ def test_sample_aspect_ratio_kept(tmp_path):
         assert status == 0 and probe_video(tmp_path / name).sample_aspect_ratio == expected, err
     status, _, err = run_cli("predict", turned, tmp_path / "pt.avi", "--horizon", "1", "-q")
     assert status == 0 and probe_video(tmp_path / "pt.avi").sample_aspect_ratio == 1 / wide
-
-
-def interlaced_clip(path, frames, codec, order):
-    """Frames of a clip woven two by two (rows 0, 2, ... of the first, 1, 3, ... of the next)
-    and coded interlaced, field order ``order`` ("tff" or "bff": FFmpeg's setfield)."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=25)
-        stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
-        stream.pix_fmt = "yuv420p"
-        stream.codec_context.time_base = Fraction(1, 25)
-        stream.options = {"flags": "+ilme+ildct"}
-        graph = av.filter.Graph()
-        source = graph.add_buffer(width=stream.width, height=stream.height, format="yuv420p",
-                                  time_base=Fraction(1, 25))
-        setfield, sink = graph.add("setfield", order), graph.add("buffersink")
-        source.link_to(setfield)
-        setfield.link_to(sink)
-        graph.configure()
-        for k in range(len(frames) // 2):
-            woven = frames[2 * k].copy()
-            woven[1::2] = frames[2 * k + 1][1::2]
-            picture = av.VideoFrame.from_ndarray(woven, format="rgb24").reformat(format="yuv420p")
-            picture.pts, picture.time_base = k, Fraction(1, 25)
-            graph.push(picture)
-            container.mux(stream.encode(graph.pull()))
-        container.mux(stream.encode(None))
-    return path
 
 
 def test_interlaced_input_is_reported(tmp_path):
