@@ -386,7 +386,7 @@ def _full_range_tag(info, pix_fmt):
 def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segment=None,
            trim=False, method="project", interpolation=None, model=None, flow="dis",
            flow_options=None, codec=None, crf=DEFAULT_CRF, audio=None, scene_threshold=DEFAULT_SCENE_THRESHOLD, device=None, progress=None,
-           part=None, _lossless=False, _parts=None):
+           part=None, deinterlace=False, _lossless=False, _parts=None):
     """Change the frame rate and/or the playback speed of a video file by interpolation.
 
     Output frame k is at exactly ``k / fps`` seconds; it shows the input at the source time
@@ -521,6 +521,16 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         splitting one video across processes (``flowkit.batch(chunk_frames=)``); a part
         holds no audio (the join muxes the whole run's, processed once from ``src``); a part
         outside a trimmed segment writes no file (``frames`` 0).
+    deinterlace : bool
+        Read an interlaced input a frame per field (:func:`flowkit.iter_frames`'s
+        ``deinterlace``: FFmpeg's bwdif, as ``ffmpeg -vf bwdif=mode=send_field``): 25i is
+        retimed as 50 frames a second, its default output rate 50 fps (``factor`` multiplies
+        the field rate), the fields' times, its duration, audio and ``segment`` unchanged. A
+        progressive input (``VideoInfo.field_order``) is read as without it. Default False:
+        interlaced frames are retimed as they are, their fields woven (combed where things
+        move). Tears of Steel woven into 25i (top field first, MPEG-2) retimed x2 read 31.2 dB
+        (input times) and 32.5 dB (new times) against the progressive truth, deinterlaced
+        36.2 and 34.9 dB (docs/interpolation.md, "Interlaced input").
 
     Returns
     -------
@@ -588,7 +598,7 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
                              interpolation=interpolation, model=model, flow=flow,
                              flow_options=flow_options, codec=codec, crf=crf, audio=audio,
                              scene_threshold=scene_threshold, device=device, progress=progress,
-                             part=part)
+                             part=part, deinterlace=deinterlace)
     # CUDA up front, even when nothing will be interpolated (not in _check_options: flowkit.batch
     # runs that on a client that may have no GPU while its workers do); the estimator's
     # flow_options['device'] too (flowkit retime -O device=cuda), which otherwise only the
@@ -621,7 +631,7 @@ retime.__signature__ = _validate.public_signature(retime)
 
 def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, method,
                    interpolation, model, flow, flow_options, codec, crf, audio, scene_threshold,
-                   device, progress, part):
+                   device, progress, part, deinterlace=False):
     """retime's options checked (errors name them) and normalised, before any decoding (and
     by ``flowkit.batch`` on the client): the keywords of :func:`_retime` (``out_fps`` for
     ``fps``). ``dst`` only picks the default codec by its extension."""
@@ -659,7 +669,9 @@ def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, met
     check_device(device)
     progress = check_progress(progress)
     part = _check_segment(part, "part")
-    return dict(out_fps=out_fps, factor=factor, speed=speed, duration=duration, segment=segment,
+    deinterlace = _validate.check_bool("deinterlace", deinterlace)
+    return dict(deinterlace=deinterlace,
+                out_fps=out_fps, factor=factor, speed=speed, duration=duration, segment=segment,
                 trim=trim, method=method, interpolation=interpolation, model=model, flow=flow,
                 flow_options=flow_options, codec=codec, crf=crf, audio=audio, scene_threshold=scene_threshold, device=device,
                 progress=progress, part=part)
@@ -667,10 +679,15 @@ def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, met
 
 def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, segment, trim,
             method, interpolation, model, flow, flow_options, codec, crf, audio, scene_threshold,
-            device, progress, src, part, lossless, parts):
+            device, progress, src, part, lossless, parts, deinterlace):
     from .video import (COPYABLE_AUDIO, audio_copy_refused, audio_track, audio_written,
-                        check_writer_rate, needs_even_size, streams_not_written, video_end)
+                        check_writer_rate, field_info, needs_even_size, streams_not_written,
+                        video_end)
 
+    # the input as read: a frame per field (the end, a field after the last, is the same)
+    known = video_end(src, info)  # the input as the output plays it: last frame + one period
+    if deinterlace:
+        info = field_info(info)
     in_fps = info.base_rate  # variable rate: its grid, not its average
     if in_fps is None and out_fps is None:
         raise ValueError(f"fps: {src} does not state its frame rate; give fps")
@@ -683,7 +700,6 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
                              f"{_shown(factor or Fraction(1))} x the input's "
                              f"{_fps_text(in_fps)} fps = {_fps_text(out_fps)} fps")
     start, end = segment or (Fraction(0), None)
-    known = video_end(src, info)  # the input as the output plays it: last frame + one period
     check_segment_start(start, known, src)
     if duration is not None:
         length = (known if end is None else min(end, known)) if known is not None else end
@@ -783,7 +799,7 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
                 report = _stream(container, stream, info, dst, timeline, out_fps, codec, crf,
                                  pix_fmt, depth, total, tracks, audio_done, method, flow,
                                  flow_options, device, scene_threshold, progress, src, part,
-                                 lossless, model, interpolation)
+                                 lossless, model, interpolation, deinterlace)
             except _EmptyPart:  # before or after a trimmed segment: no frame, no file
                 report = RetimeReport(path=dst, frames=0, interpolated=0, fps=out_fps,
                                       duration=Fraction(0), size=None, cuts=[], audio=audio_done)
@@ -831,7 +847,7 @@ class _EmptyPart(Exception):
 
 def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt, depth, total,
             tracks, audio_done, method, flow, flow_options, device, scene_threshold, progress, src,
-            part=None, lossless=False, model=None, interpolation=None):
+            part=None, lossless=False, model=None, interpolation=None, deinterlace=False):
     """Decode, retime and encode: the loop of :func:`retime` (with ``part``: of the pairs whose
     first frame lies in it, decoding from the keyframe before it)."""
     from ._progress import finish, progress_bar
@@ -850,9 +866,11 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
                                  frame_format=frame_format, quiet=True))[0]
             timeline, snapped = _snapped(container, stream, origin, timeline, tolerance), True
         origin, frames = decode_from(container, stream, part[0], origin, depth=depth,
-                                     upright=False, frame_format=frame_format)
+                                     upright=False, frame_format=frame_format,
+                                     deinterlace=deinterlace)
     else:
-        frames = decode(container, stream, depth=depth, upright=False, frame_format=frame_format)
+        frames = decode(container, stream, depth=depth, upright=False, frame_format=frame_format,
+                        deinterlace=deinterlace)
     luma = frame_format is not None  # the scene test on Y alone, as minterpolate's
     written = interpolated = 0
     start_frame = None

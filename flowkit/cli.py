@@ -541,17 +541,25 @@ def _alpha_note(output, alpha):
               file=sys.stderr)
 
 
-def _interlaced_note(output, field_order):
+def _interlaced_note(output, field_order, deinterlace=None):
     """retime's, translate's and predict's note on stderr when the input video is interlaced
-    (``field_order``: ``VideoInfo.field_order``): its frames, two fields of different times
-    woven, are processed as progressive frames, so the output is combed where things move
-    (Tears of Steel woven into 25i and retimed x2: 31.2 and 32.5 dB against the progressive
-    truth at the input's and the new times; deinterlaced first with bwdif: 36.2 and 34.9 dB)."""
-    if field_order not in (None, "progressive"):
+    (``field_order``: ``VideoInfo.field_order``) and not deinterlaced: its frames, two fields
+    of different times woven, are processed as progressive frames, so the output is combed
+    where things move (Tears of Steel woven into 25i and retimed x2: 31.2 and 32.5 dB against
+    the progressive truth at the input's and the new times; deinterlaced first with bwdif:
+    36.2 and 34.9 dB). ``deinterlace``: the command's --deinterlace flag (None: it has none,
+    the note names ffmpeg's bwdif); given for an input that says it is progressive, a note
+    that it changed nothing."""
+    if field_order not in (None, "progressive") and not deinterlace:
         first = "top" if field_order[0] == "t" else "bottom"
+        how = ("use --deinterlace (a frame per field, FFmpeg's bwdif)" if deinterlace is not None
+               else "deinterlace it first, e.g. ffmpeg -i IN -vf bwdif=mode=send_field OUT (a "
+                    "frame per field)")
         print(f"flowkit: note: {output}: the input is interlaced ({first} field first), processed "
-              "as progressive frames, its fields woven (combing where things move); deinterlace "
-              "it first, e.g. ffmpeg -i IN -vf bwdif=mode=send_field OUT (a frame per field)",
+              f"as progressive frames, its fields woven (combing where things move); {how}",
+              file=sys.stderr)
+    elif deinterlace and field_order == "progressive":
+        print(f"flowkit: note: {output}: --deinterlace: the input is progressive, read as it is",
               file=sys.stderr)
 
 
@@ -1572,7 +1580,8 @@ def cmd_retime(args):
                                 flow=args.flow, flow_options=options, codec=args.codec,
                                 crf=_crf(args), audio=args.audio,
                                 scene_threshold=_scene_threshold(args),
-                                device=args.device, progress=False if args.quiet else None)
+                                device=args.device, progress=False if args.quiet else None,
+                                deinterlace=args.deinterlace)
     seconds = time.perf_counter() - start
     cuts = len(report.cuts)
     info = probe_video(source)
@@ -1584,7 +1593,7 @@ def cmd_retime(args):
     _padding_note(report.padded, report.size)
     _depth_note(args.output, info.bit_depth)
     _alpha_note(args.output, info.alpha)
-    _interlaced_note(args.output, info.field_order)
+    _interlaced_note(args.output, info.field_order, args.deinterlace)
     _not_written_line(report.not_written)
     given = [(f"--{name}", value) for name in ("fps", "factor", "speed", "duration")
              if (value := getattr(args, name)) is not None]
@@ -2415,6 +2424,12 @@ def build_parser():
                         "stretch: AAC into .webm is re-encoded as Opus)")
     _add_scene_options(p, "interpolate across every pair, cuts too")
     p.add_argument("--device", choices=("cpu", "cuda"), help="where warping and splatting run")
+    p.add_argument("--deinterlace", action="store_true",
+                   help="read an interlaced input a frame per field (FFmpeg's bwdif, as ffmpeg "
+                        "-vf bwdif=mode=send_field): 25i is retimed as 50 frames a second, the "
+                        "default output rate 50 fps, --factor a multiple of it; a progressive "
+                        "input is read as it is (default: interlaced frames are retimed woven, "
+                        "combed where things move, with a note)")
     p.set_defaults(run=cmd_retime)
 
     p = sub.add_parser(

@@ -1089,6 +1089,23 @@ def _container_duration(container):
     return duration
 
 
+def field_info(info):
+    """The :class:`VideoInfo` of the video ``info`` describes as ``decode(deinterlace=True)``
+    reads it: where it is interlaced (``field_order``), a frame per field (frame rates and
+    count doubled, the time base halved, as bwdif's output; field order progressive); else
+    ``info``."""
+    if info.field_order not in INTERLACED:
+        return info
+
+    def twice(value):
+        return None if value is None else 2 * value
+
+    return dataclasses.replace(info, frame_rate=twice(info.frame_rate),
+                               base_rate=twice(info.base_rate),
+                               frame_count=twice(info.frame_count),
+                               time_base=Fraction(info.time_base) / 2, field_order="progressive")
+
+
 def last_frame_period(info, fps=None):
     """How long the last frame of the video ``info`` describes lasts in ``retime``'s output:
     one period of its grid (``1 / info.base_rate``: its own duration is rarely stored), else

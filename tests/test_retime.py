@@ -1168,18 +1168,58 @@ def test_interlaced_input_is_reported(tmp_path):
     plain = data_path("video", "zwm__clip_01_tears_of_steel.mp4")
     assert probe_video(plain).field_order == "progressive"
     note = ("flowkit: note: {}: the input is interlaced ({} field first), processed as "
-            "progressive frames, its fields woven (combing where things move); deinterlace it "
-            "first, e.g. ffmpeg -i IN -vf bwdif=mode=send_field OUT (a frame per field)")
+            "progressive frames, its fields woven (combing where things move); {}")
+    ffmpeg = ("deinterlace it first, e.g. ffmpeg -i IN -vf bwdif=mode=send_field OUT (a frame "
+              "per field)")
     for source, first in ((top, "top"), (bottom, "bottom")):
-        for command, extra in (("retime", ["--factor", "2", "--method", "blend"]),
-                               ("translate", ["--op", "autocontrast"]),
-                               ("predict", ["--horizon", "1"])):
+        for command, extra, how in (
+                ("retime", ["--factor", "2", "--method", "blend"],
+                 "use --deinterlace (a frame per field, FFmpeg's bwdif)"),
+                ("translate", ["--op", "autocontrast"], ffmpeg),
+                ("predict", ["--horizon", "1"], ffmpeg)):
             out = tmp_path / f"{command}.mp4"
             status, _, err = run_cli(command, source, out, *extra)
-            assert status == 0 and err.splitlines() == [note.format(out, first)], err
+            assert status == 0 and err.splitlines() == [note.format(out, first, how)], err
             assert probe_video(out).field_order in (None, "progressive")  # not said interlaced
     status, stdout, _ = run_cli("probe", bottom)
     assert status == 0 and "pix_fmt: yuv420p\nfield_order: bb\n" in stdout
+
+
+def test_deinterlace(tmp_path):
+    # an interlaced input could only be retimed as woven frames, combed where things move:
+    # deinterlace=True (--deinterlace) retimes it a frame per field (bwdif). 8 frames of Tears
+    # of Steel woven into 4 frames of 25i (MPEG-2, bottom field first) retimed to 50 fps: 8
+    # frames at k/50 s, 32.1 dB against the progressive truth; woven, 21.9 dB
+    from flowkit.metrics import psnr
+    from test_video import interlaced_truth
+
+    truth = interlaced_truth()
+    source = interlaced_clip(tmp_path / "in.ts", truth, "mpeg2video", "bff", {"qscale": "2"})
+    got = {}
+    for deinterlace in (False, True):
+        out = tmp_path / f"{deinterlace}.mkv"
+        report = flowkit.retime(source, out, fps=50, codec="ffv1", method="blend",
+                                deinterlace=deinterlace, progress=False)
+        frames = list(flowkit.iter_frames(out, timestamps=True))
+        assert report.frames == len(frames) == 8 and report.duration == Fraction(8, 50)
+        assert [time - frames[0][0] for time, _ in frames] == [Fraction(k, 50) for k in range(8)]
+        got[deinterlace] = np.mean([psnr(frame, truth[k]) for k, (_, frame) in enumerate(frames)])
+        assert report.interpolated == (0 if deinterlace else 3)  # the fields are the frames
+    assert got[True] > got[False] + 8, got
+    # the default rate is the field rate, --factor multiplies it; the duration is the input's
+    out = tmp_path / "x2.mp4"
+    report = flowkit.retime(source, out, factor=2, method="blend", deinterlace=True,
+                            progress=False)
+    assert report.fps == 100 and report.frames == 16 and report.duration == Fraction(4, 25)
+    status, stdout, err = run_cli("retime", source, out, "--deinterlace", "--method", "blend")
+    assert status == 0 and err == "" and "8 frames" in stdout and "50 fps" in stdout, stdout
+    plain = data_path("video", "torchcodec__nasa_13013.mp4")  # progressive: read as it is
+    status, _, err = run_cli("retime", plain, out, "--deinterlace", "--range", "0:0.2",
+                             "--trim", "--method", "blend")
+    assert status == 0 and err.splitlines()[0] == (
+        f"flowkit: note: {out}: --deinterlace: the input is progressive, read as it is"), err
+    with pytest.raises(TypeError, match="deinterlace"):
+        flowkit.retime(source, out, deinterlace="yes")
 
 
 def test_odd_size_is_padded(tmp_path):
