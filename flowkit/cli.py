@@ -551,7 +551,8 @@ def _interlaced_note(output, field_order, deinterlace=None):
     the note names ffmpeg's bwdif); given for an input that says it is progressive, a note
     that it changed nothing."""
     if field_order not in (None, "progressive") and not deinterlace:
-        first = "top" if field_order[0] == "t" else "bottom"
+        first = "top" if field_order in ("tt", "bt") else "bottom"  # shown first (tb: top
+        # coded first, bottom shown first: FFmpeg's AV_FIELD_TB)
         how = ("use --deinterlace (a frame per field, FFmpeg's bwdif)" if deinterlace is not None
                else "deinterlace it first, e.g. ffmpeg -i IN -vf bwdif=mode=send_field OUT (a "
                     "frame per field)")

@@ -214,7 +214,8 @@ class VideoInfo:
     field_order : str or None
         ffprobe's ``field_order``: ``"progressive"``, or for interlaced video ``"tt"`` (top
         field first, coded and shown: 1080i, most HD broadcast), ``"bb"`` (bottom first: DV,
-        576i DVD), ``"tb"``, ``"bt"``; None where the file does not say. flowkit reads
+        576i DVD), ``"tb"`` (top coded first, bottom shown first), ``"bt"`` (the reverse);
+        None where the file does not say. flowkit reads
         interlaced frames as progressive ones, the two fields woven (the command line notes
         it), unless asked to deinterlace (``iter_frames(deinterlace=True)``, ``retime
         --deinterlace``: a frame per field, FFmpeg's bwdif).

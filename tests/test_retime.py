@@ -1185,6 +1185,16 @@ def test_interlaced_input_is_reported(tmp_path):
     assert status == 0 and "pix_fmt: yuv420p\nfield_order: bb\n" in stdout
 
 
+def test_interlaced_note_names_the_field_shown_first(capsys):
+    # FFmpeg's tb is top coded first, bottom shown first (bt the reverse): the note said "top
+    # field first" of tb
+    from flowkit.cli import _interlaced_note
+
+    for order, first in (("tt", "top"), ("bb", "bottom"), ("tb", "bottom"), ("bt", "top")):
+        _interlaced_note("out.mp4", order)
+        assert f"interlaced ({first} field first)" in capsys.readouterr().err, order
+
+
 def test_deinterlace(tmp_path):
     # an interlaced input could only be retimed as woven frames, combed where things move:
     # deinterlace=True (--deinterlace) retimes it a frame per field (bwdif). 8 frames of Tears
