@@ -42,6 +42,7 @@ from ._validate import renaming  # library messages naming the flag that set the
 from .video import (DEFAULT_CODECS, DEFAULT_CRF, IMAGE_EXTENSIONS, MAX_RATIONAL, VIDEO_EXTENSIONS,
                     check_container, decode_image, grid_rate, is_folder_image, probe_video,
                     stored_rotation, video_end)
+from .video import _png_gray_alpha  # _read_image's gray + alpha PNG, as a folder's
 
 
 def _methods():
@@ -153,9 +154,6 @@ def _write_image(path, rgb):
         tmp.write_bytes(encoded.tobytes())
 
 
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"  # followed by IHDR, whose colour type is byte 25
-
-
 def _read_image(path, name=None, folder_hint=""):
     """Read an image file as flowkit takes frames: gray ``(H, W)`` or RGB ``(H, W, 3)``.
 
@@ -183,7 +181,7 @@ def _read_image(path, name=None, folder_hint=""):
     image = decode_image(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
     if image is None:
         raise ValueError(f"{named}{path}: OpenCV cannot read this file as an image")
-    if image.ndim == 3 and data[:8].tobytes() == _PNG_SIGNATURE and data.size > 25 and data[25] == 4:
+    if image.ndim == 3 and _png_gray_alpha(data):
         image = image[..., :1]  # a gray + alpha PNG, which OpenCV decodes as BGR
     if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
         raise TypeError(f"{named}{path}: pixel type {image.dtype} is not supported (8 or 16 bits, or float)")
@@ -805,6 +803,14 @@ def _pairwise(estimator, frames):
         prev = frame
 
 
+def _input_gray(args, source):
+    """Read frames as gray: ``--gray``, or a folder whose first image is gray (as two gray
+    image files are read; their RGB copies gave another flow and 3-channel outputs)."""
+    from .video import image_folder_gray
+
+    return args.gray or (source.is_dir() and image_folder_gray(source))
+
+
 def _input_depth(source, info):
     """The ``iter_frames`` depth of a video (``info``, its ``VideoInfo``) or image folder: 16
     for more than 8 bits (10-bit HEVC, a folder of 16-bit PNGs), else 8."""
@@ -847,8 +853,8 @@ def _flow_video(args):
     # them and as two image files are read: OpenCV's reduction to 8 bits kept 4 bits of a
     # microscope's 12-bit frames
     depth = _input_depth(source, info)
-    frames = flowkit.iter_frames(source, gray=args.gray, step=args.step, resize=args.resize,
-                                 timestamps=info is not None, depth=depth)
+    frames = flowkit.iter_frames(source, gray=_input_gray(args, source), step=args.step,
+                                 resize=args.resize, timestamps=info is not None, depth=depth)
     times = []  # of the frames read, from the first one
     if info is not None:
         frames = _recording_times(frames, times)
@@ -954,7 +960,7 @@ def _read_context(args, source):
                               gray=args.gray, resize=args.resize)
         read = len(context)  # all the frames where it holds fewer
     else:
-        frames = flowkit.iter_frames(source, gray=args.gray, resize=args.resize,
+        frames = flowkit.iter_frames(source, gray=_input_gray(args, source), resize=args.resize,
                                      timestamps=info is not None, depth=depth)
         if info is None:
             frames = ((None, frame) for frame in frames)
@@ -2320,7 +2326,8 @@ def build_parser():
     _add_crf(p, "video: --video's ")
     p.add_argument("--step", type=_positive, default=1, help="video: use every STEP-th frame")
     p.add_argument("--resize", type=_size, metavar="WxH", help="video: resize frames to WIDTHxHEIGHT")
-    p.add_argument("--gray", action="store_true", help="video: convert frames to gray first")
+    p.add_argument("--gray", action="store_true", help="video: convert frames to gray first (a "
+                   "folder whose first image is gray is read as gray without it)")
     p.set_defaults(run=cmd_flow)
 
     p = sub.add_parser(
@@ -2372,7 +2379,8 @@ def build_parser():
                    f"by extension: {_codec_defaults()}")
     _add_crf(p, "a video output: ")
     p.add_argument("--resize", type=_size, metavar="WxH", help="resize frames to WIDTHxHEIGHT first")
-    p.add_argument("--gray", action="store_true", help="convert frames to gray first")
+    p.add_argument("--gray", action="store_true", help="convert frames to gray first (a folder "
+                   "whose first image is gray is read as gray without it)")
     _add_scene_options(p, "estimate the motion across a cut in the context too")
     _add_gan_method(p)
     p.add_argument("--device", choices=("cpu", "cuda"), help="where the estimator (unless -O "

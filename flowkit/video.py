@@ -1397,7 +1397,8 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
         read in natural order of their names (``frame2.png`` before ``frame10.png``); other
         files in the folder, subfolders and hidden files (``.name``) are ignored.
     gray : bool, default False
-        Yield ``(H, W)`` gray frames (OpenCV's RGB2GRAY weights) instead of RGB.
+        Yield ``(H, W)`` gray frames (OpenCV's RGB2GRAY weights; a folder's gray images as
+        stored) instead of RGB (a folder's gray images repeated in three channels).
     step : int, default 1
         Yield every ``step``-th frame: frames 0, step, 2 * step, ... Skipped video frames
         are decoded (inter-frame codecs need them) but not converted.
@@ -1536,17 +1537,41 @@ def decode_image(data, flags):
     return cv2.imdecode(data, flags) if data.size else None
 
 
+def _first_image(folder):
+    """(bytes, samples as stored) of the first image of ``folder`` (``iter_frames``'s order);
+    ValueError as ``iter_frames``: no image, an unreadable one."""
+    import cv2
+
+    file = _image_files(Path(folder))[0]
+    data = _image_bytes(file)
+    image = decode_image(data, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ValueError(f"path: OpenCV cannot read the image {file}")
+    return data, image
+
+
 def image_folder_depth(folder):
     """16 when the first image of ``folder`` (``iter_frames``'s order) has 16-bit samples,
     else 8: the ``depth`` at which ``predict`` reads an image folder, as it reads a video of
     more than 8 bits at 16 (ValueError as ``iter_frames``: no image, an unreadable one)."""
-    import cv2
+    return 16 if _first_image(folder)[1].dtype == np.uint16 else 8
 
-    file = _image_files(Path(folder))[0]
-    image = decode_image(_image_bytes(file), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise ValueError(f"path: OpenCV cannot read the image {file}")
-    return 16 if image.dtype == np.uint16 else 8
+
+def image_folder_gray(folder):
+    """Whether the first image of ``folder`` (``iter_frames``'s order) is gray: one channel,
+    or gray with alpha. The command line reads such a folder with ``gray=True``, as it reads
+    two gray image files (ValueError as ``iter_frames``: no image, an unreadable one)."""
+    data, image = _first_image(folder)
+    return image.ndim == 2 or image.shape[2] == 2 or _png_gray_alpha(data)
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"  # followed by IHDR, whose colour type is byte 25
+
+
+def _png_gray_alpha(data):
+    """Whether the bytes ``data`` are a PNG of gray with alpha (colour type 4, byte 25 of the
+    file, in IHDR), which OpenCV decodes as BGR(A)."""
+    return data[:8].tobytes() == _PNG_SIGNATURE and data.size > 25 and data[25] == 4
 
 
 def _raise_unread(file, data):
@@ -1567,11 +1592,12 @@ def _iter_images(files, gray, resize, depth=8):
     import cv2
 
     size = None
-    # 8 bits: OpenCV's reduction of deeper images (as before depth existed); 16: as stored
-    flags = cv2.IMREAD_COLOR if depth == 8 else cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH
+    # 8 bits: OpenCV's reduction of deeper images (as before depth existed); 16: as stored.
+    # Gray images decoded gray and colour ones in colour, then converted as video frames are:
+    # the decoders' own gray conversion (IMREAD_GRAYSCALE) differs from BGR2GRAY by a level on
+    # half the pixels of a colour PNG
+    flags = cv2.IMREAD_ANYCOLOR | (cv2.IMREAD_ANYDEPTH if depth == 16 else 0)
     for file in files:
-        # decode colour and convert like video frames: the decoders' own gray conversion
-        # (IMREAD_GRAYSCALE) differs from BGR2GRAY by a level on half the pixels of a PNG
         data = _image_bytes(file)
         image = decode_image(data, flags)
         if image is None:
@@ -1589,7 +1615,9 @@ def _iter_images(files, gray, resize, depth=8):
                     f"path: image {file} is {image.shape[1]}x{image.shape[0]}, the first image is "
                     f"{size[1]}x{size[0]} (width x height); pass resize= to read mixed sizes"
                 )
-        yield _finish(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), gray, resize)
+        if image.ndim == 3:  # BGR, or BGRA where the flags keep alpha
+            image = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2RGB)
+        yield _finish(image, gray, resize)
 
 
 def _iter_video(container, frames, first, step, gray, resize, timestamps):

@@ -1307,9 +1307,8 @@ def test_flow_of_a_16_bit_image_folder_keeps_its_depth(tmp_path, capsys):
         cv2.imwrite(str(folder / f"t{i}.tif"), frame)
     assert main(["flow", str(folder), "--method", "lucas_kanade",
                  "--flo-dir", str(tmp_path / "flo"), "-q"]) == 0
-    for i in range(2):
-        expected = flowkit.lucas_kanade(np.repeat(frames[i][..., None], 3, axis=2),
-                                        np.repeat(frames[i + 1][..., None], 3, axis=2))
+    for i in range(2):  # gray TIFFs: the flow of the gray frames (test_gray_folders_stay_gray)
+        expected = flowkit.lucas_kanade(frames[i], frames[i + 1])
         np.testing.assert_array_equal(flowkit.read_flo(tmp_path / "flo" / f"flow_{i:06d}.flo"),
                                       expected)
 
@@ -2297,6 +2296,59 @@ def test_predict_keeps_a_16_bit_png_folder_at_its_depth(tmp_path):
     status, _, err = run_cli("predict", folder, tmp_path / "p.webm", "--horizon", "1", "-q")
     assert status == 0 and err.startswith(f"flowkit: note: {tmp_path / 'p.webm'}: 16-bit input "
                                           "written as 8-bit (this FFmpeg's vp9 encoder"), err
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_gray_folders_stay_gray(tmp_path, capsys, bits):
+    # a microscope's gray frames (8-bit PNGs, 16-bit TIFFs) were read as RGB copies: predict
+    # wrote 3-channel images (max 55 levels from the gray prediction on Middlebury's
+    # RubberWhale in 16 bits), and flow of the folder differed from flow of two of its files;
+    # now gray in, gray out, exactly flowkit.predict and the estimator on the gray arrays
+    scale, dtype, suffix = {8: (1, np.uint8, ".png"), 16: (201, np.uint16, ".tif")}[bits]
+    frames = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(dtype) * scale
+              for f in _moving_frames(4, 40, 56)]
+    folder = tmp_path / "cells"
+    folder.mkdir()
+    for k, frame in enumerate(frames):
+        cv2.imwrite(str(folder / f"t{k}{suffix}"), frame)
+    assert main(["predict", str(folder), str(tmp_path / "out"), "--horizon", "2", "-q"]) == 0
+    written = np.stack([cv2.imread(str(tmp_path / "out" / f"frame_00000{k}.png"),
+                                   cv2.IMREAD_UNCHANGED) for k in range(2)])
+    assert written.dtype == dtype and written.shape == (2, 40, 56)
+    np.testing.assert_array_equal(written, flowkit.predict(np.stack(frames), 2))
+    # a video output holds the gray frames (FFV1: R = G = B, exactly)
+    assert main(["predict", str(folder), str(tmp_path / "p.mkv"), "--horizon", "2", "-q"]) == 0
+    first = next(flowkit.iter_frames(tmp_path / "p.mkv", depth=bits))
+    np.testing.assert_array_equal(first, np.repeat(written[0][..., None], 3, axis=2))
+    # flow of the folder: the gray frames' flow, as flow of two of its files
+    assert main(["flow", str(folder), "--flo-dir", str(tmp_path / "flo"), "-q"]) == 0
+    assert main(["flow", str(folder / f"t0{suffix}"), str(folder / f"t1{suffix}"),
+                 "-o", str(tmp_path / "pair.flo")]) == 0
+    flow = flowkit.read_flo(tmp_path / "flo" / "flow_000000.flo")
+    np.testing.assert_array_equal(flow, flowkit.read_flo(tmp_path / "pair.flo"))
+    np.testing.assert_array_equal(flow, flowkit.farneback(frames[0], frames[1]))
+
+
+def test_gray_folder_rule_the_first_image_decides(tmp_path, capsys):
+    # --gray still converts an RGB folder; in a folder mixing gray and RGB images the first
+    # image decides, as for the depth: a later RGB image is converted to gray (RGB2GRAY, as
+    # --gray converts), a later gray one repeated in three channels
+    rgb = _moving_frames(4, 40, 56)
+    gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in rgb]
+    for name, stored, expected, flags in (
+            ("rgb", rgb, gray, ["--gray"]),
+            ("gray_first", gray[:3] + rgb[3:], gray, []),
+            ("rgb_first", rgb[:3] + gray[3:], rgb[:3] + [cv2.cvtColor(gray[3], cv2.COLOR_GRAY2RGB)],
+             [])):
+        folder = tmp_path / name
+        folder.mkdir()
+        for k, frame in enumerate(stored):
+            cv2.imwrite(str(folder / f"f{k}.png"), frame[..., ::-1] if frame.ndim == 3 else frame)
+        out = tmp_path / f"{name}_out"
+        assert main(["predict", str(folder), str(out), "--horizon", "1", "-q", *flags]) == 0
+        written = cv2.imread(str(out / "frame_000000.png"), cv2.IMREAD_UNCHANGED)
+        written = written[..., ::-1] if written.ndim == 3 else written
+        np.testing.assert_array_equal(written, flowkit.predict(np.stack(expected), 1)[0])
 
 
 @pytest.mark.parametrize("command", [["flow", "{a}", "{b}", "-o", "{out}.flo", "--method", "raft"],

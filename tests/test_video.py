@@ -1229,6 +1229,30 @@ def test_image_folder_depth_16(tmp_path):
         next(iter_frames(floats))
 
 
+def test_image_folder_gray(tmp_path):
+    # the command line reads a folder whose first image is gray (gray + alpha too) as gray;
+    # iter_frames yields a gray image's values exactly, RGB or gray, at 8 and 16 bits
+    from flowkit.video import image_folder_gray
+
+    Image = pytest.importorskip("PIL.Image")
+    gray = make_frames(1)[0][..., 1]
+    kinds = {"gray": gray, "rgb": np.dstack([gray] * 3), "rgba": np.dstack([gray] * 4),
+             "gray16": gray.astype(np.uint16) * 250}
+    for name, image in kinds.items():
+        (tmp_path / name).mkdir()
+        cv2.imwrite(str(tmp_path / name / "a.png"), image)
+    (tmp_path / "la").mkdir()
+    Image.fromarray(np.dstack([gray, gray // 2]), "LA").save(tmp_path / "la" / "a.png")
+    names = ("gray", "gray16", "la", "rgb", "rgba")
+    assert [image_folder_gray(tmp_path / name) for name in names] == [True] * 3 + [False] * 2
+    for name, depth in (("gray", 8), ("la", 8), ("gray16", 16)):
+        expected = kinds.get(name, gray)
+        np.testing.assert_array_equal(next(iter_frames(tmp_path / name, gray=True, depth=depth)),
+                                      expected)
+        np.testing.assert_array_equal(next(iter_frames(tmp_path / name, depth=depth)),
+                                      np.dstack([expected] * 3))
+
+
 def test_writer_exact_fractional_rate_and_rotation(tmp_path):
     path = tmp_path / "ntsc.mp4"
     frames = make_frames(5)
