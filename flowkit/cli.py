@@ -813,7 +813,8 @@ def _input_gray(args, source):
 
 def _input_depth(source, info):
     """The ``iter_frames`` depth of a video (``info``, its ``VideoInfo``) or image folder: 16
-    for more than 8 bits (10-bit HEVC, a folder of 16-bit PNGs), else 8."""
+    for more than 8 bits (10-bit HEVC, a folder of 16-bit PNGs), 32 for a folder of float
+    TIFFs (float32 frames), else 8."""
     from .video import image_folder_depth
 
     if info is not None:
@@ -1073,12 +1074,13 @@ def _compile_notice(args, *drivers, stream=None):
             return
 
 
-def _check_output_folder(folder, source):
+def _check_output_folder(folder, source, suffix=".png"):
     """Checks of a folder output before any work: not the input, not a file, no frames of an
-    earlier run in it (they would mix with the new ones), its parent exists."""
+    earlier run in it (``frame_*`` files with ``suffix``: they would mix with the new ones),
+    its parent exists."""
     if _same_file(folder, source):
         raise UsageError(f"OUTPUT: {folder} is the input; refusing to write into it")
-    _check_output_folder_path("OUTPUT", folder, "frame_*.png")
+    _check_output_folder_path("OUTPUT", folder, f"frame_*{suffix}")
 
 
 def _refuse_video_flags(args, output):
@@ -1130,11 +1132,12 @@ def _in_folder(exc, staging, folder):
     return exc
 
 
-def _write_folder(folder, pictures, bar):
-    """Write frame_000000.png, ... into ``folder`` through :func:`_staged_folder`."""
+def _write_folder(folder, pictures, bar, suffix=".png"):
+    """Write frame_000000.png (or ``suffix``), ... into ``folder`` through
+    :func:`_staged_folder`."""
     with _staged_folder(folder) as staging:
         for k, picture in enumerate(pictures):
-            _write_image(staging / f"frame_{k:06d}.png", picture)
+            _write_image(staging / f"frame_{k:06d}{suffix}", picture)
             bar.update()
 
 
@@ -1201,7 +1204,7 @@ def _gan_options(args):
 def cmd_predict(args):
     """``flowkit predict``: the frames that follow a clip, from its optical flow."""
     import flowkit
-    from flowkit.video import resized_aspect, write_video, writer_tags
+    from flowkit.video import image_folder_depth, resized_aspect, write_video, writer_tags
 
     from ._predict import video_pix_fmt
 
@@ -1234,12 +1237,19 @@ def cmd_predict(args):
         raise UsageError(f"--n-iter does not apply with --advect-flow{default} (its trajectories take "
                          "one step per frame through the carried velocities)")
     kind = _output_kind(args.output)
+    # a folder of float TIFFs (radar, microscopy): float32 frames, predicted and written as
+    # float32 TIFF files, which no video holds
+    suffix = ".tif" if source.is_dir() and image_folder_depth(source) == 32 else ".png"
+    if kind == "video" and suffix == ".tif":
+        raise UsageError(f"OUTPUT: {args.output}: the images of {source} are float, predicted "
+                         "as float32, which a video cannot hold; give a folder (a path without "
+                         "an extension) for float32 TIFF files, or convert the images to 16-bit")
     if kind == "video":
         _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec,
                       other="a folder (a path without an extension) for PNG files")
         _crf_note(args, args.output, args.codec)
     else:
-        _check_output_folder(Path(args.output), source)
+        _check_output_folder(Path(args.output), source, suffix)
         _refuse_video_flags(args, "a folder")  # PNG files have no rate, codec or crf
     gan = _gan_options(args)
     options = _method_options(args.method, args.option)
@@ -1291,7 +1301,7 @@ def cmd_predict(args):
             stored = shape[::-1] if rotation % 180 else shape  # (height, width) before padding
             size = _size_text(written, rotation)
         else:
-            _write_folder(Path(args.output), pictures, bar)
+            _write_folder(Path(args.output), pictures, bar, suffix)
     what = "truth | prediction, side by side" if args.side_by_side else "predicted frames"
     count = len(pictures)
     if kind == "video":
@@ -1300,8 +1310,9 @@ def cmd_predict(args):
         _depth_note(args.output, info.bit_depth if info is not None  # a folder's 16-bit PNGs
                     else 16 if context[0].dtype == np.uint16 else 8)   # are uint16 frames too
     else:
-        print(f"wrote {_counted(count, 'PNG file')} to {args.output} (frame_000000.png"
-              f"{f' ... frame_{count - 1:06d}.png' if count > 1 else ''}, {what})")
+        files = "TIFF file" if suffix == ".tif" else "PNG file"
+        print(f"wrote {_counted(count, files)} to {args.output} (frame_000000{suffix}"
+              f"{f' ... frame_{count - 1:06d}{suffix}' if count > 1 else ''}, {what})")
     _alpha_note(args.output, info is not None and info.alpha)  # a video's (PNG files lack it too)
     _interlaced_note(args.output, info and info.field_order)
     used = min(len(context), frames_used(args.context))  # not the frame read for the scene test
@@ -2335,7 +2346,10 @@ def build_parser():
         description="Predict the next --horizon frames of a video file or image folder from its "
                     "optical flow (flowkit.predict): the context is the last --context frames, or "
                     "the --context frames from --start N. OUTPUT is a video (by extension) or a "
-                    "folder (no extension, or a trailing /) for frame_000000.png, ... (upright frames). A video output keeps a "
+                    "folder (no extension, or a trailing /) for frame_000000.png, ... (upright "
+                    "frames; float32 frame_000000.tif, ... from a folder of float TIFFs, which "
+                    "no video holds; a folder whose first image is gray gives gray frames). A "
+                    "video output keeps a "
                     "video input's display rotation (as a tag, the frames stored as the input's; "
                     "AVI stores no tag: upright frames there), colour tags and language, as "
                     f"retime does. A video OUTPUT is written atomically and {_REPLACES}; a folder "

@@ -1409,12 +1409,13 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
         Yield ``(time, frame)`` pairs, ``time`` the frame's presentation time in seconds as a
         ``fractions.Fraction`` (exact: ``pts * time_base``; irregular for variable frame
         rate). Video files only.
-    depth : {8, 16}, default 8
+    depth : {8, 16, 32}, default 8
         8: uint8 frames (16-bit images of a folder reduced to 8 bits by OpenCV). 16: uint16
         frames on the full 16-bit scale (FFmpeg's conversion to ``gbrp16le``: a 10-bit video
         keeps its precision; an 8-bit video's frames, and a folder's 8-bit images, are the
         8-bit values scaled by 257, 255 -> 65535; a folder's 16-bit images are read as they
-        are). See
+        are). 32 (folders only): float32 frames of float TIFFs (radar, microscopy), their
+        values as stored in any range (float64 ones cast to float32). See
         :func:`image_folder_depth` for the depth a folder's first image has.
     deinterlace : bool, default False
         Split each interlaced frame into its two fields, each made a whole frame by FFmpeg's
@@ -1442,9 +1443,10 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
         error names the file), the folder holds no image files or a link to nothing among
         them, an image cannot be read, folder images differ in size (without ``resize``),
         ``timestamps`` for a folder, ``depth=16`` for a folder image that is neither 8- nor
-        16-bit (float TIFF); ``step`` < 1, a ``resize`` side < 1, a ``depth`` other than 8 or
-        16 (checked when ``iter_frames`` is called); ``deinterlace`` for a folder, or for
-        frames FFmpeg's ``bwdif`` refuses (fewer than 3 rows or columns).
+        16-bit (float TIFF), ``depth=32`` for one that is not float or for a video file;
+        ``step`` < 1, a ``resize`` side < 1, a ``depth`` other than 8, 16 or 32 (checked when
+        ``iter_frames`` is called); ``deinterlace`` for a folder, or for frames FFmpeg's
+        ``bwdif`` refuses (fewer than 3 rows or columns).
     TypeError
         ``path`` is not a str or ``os.PathLike``; ``step`` or ``resize`` is not an integer /
         pair of integers; ``gray``, ``timestamps`` or ``deinterlace`` is not a bool.
@@ -1463,8 +1465,8 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
     gray = check_bool("gray", gray)
     timestamps = check_bool("timestamps", timestamps)
     deinterlace = check_bool("deinterlace", deinterlace)
-    if depth not in (8, 16):
-        raise ValueError(f"depth: expected 8 or 16, got {depth!r}")
+    if depth not in (8, 16, 32):
+        raise ValueError(f"depth: expected 8, 16 or 32, got {depth!r}")
     if not path.exists():
         raise FileNotFoundError(f"path: no such video file or image folder: {path}")
     if path.is_dir():
@@ -1474,6 +1476,9 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
             raise ValueError(f"deinterlace: expected a video file, got the folder of images "
                              f"{path} (images have no fields)")
         return _iter_images(_image_files(path)[::step], gray, resize, depth)
+    if depth == 32:
+        raise ValueError(f"depth: 32 (float32 frames) is for a folder of float TIFF images; "
+                         f"{path} is a video file, whose frames are read at 8 or 16")
     container, stream = open_input(path)
     frames = decode(container, stream, depth=depth, deinterlace=deinterlace)
     try:
@@ -1551,10 +1556,12 @@ def _first_image(folder):
 
 
 def image_folder_depth(folder):
-    """16 when the first image of ``folder`` (``iter_frames``'s order) has 16-bit samples,
-    else 8: the ``depth`` at which ``predict`` reads an image folder, as it reads a video of
-    more than 8 bits at 16 (ValueError as ``iter_frames``: no image, an unreadable one)."""
-    return 16 if _first_image(folder)[1].dtype == np.uint16 else 8
+    """16 when the first image of ``folder`` (``iter_frames``'s order) has 16-bit samples, 32
+    when float samples (a float TIFF), else 8: the ``depth`` at which ``predict`` reads an
+    image folder, as it reads a video of more than 8 bits at 16 (ValueError as
+    ``iter_frames``: no image, an unreadable one)."""
+    dtype = _first_image(folder)[1].dtype
+    return 32 if dtype.kind == "f" else 16 if dtype == np.uint16 else 8
 
 
 def image_folder_gray(folder):
@@ -1584,7 +1591,7 @@ def _raise_unread(file, data):
         else None
     if stored is not None and stored.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"path: image {file} has {stored.dtype} samples; the images of a folder "
-                         f"are read as 8- or 16-bit")
+                         f"are read as 8- or 16-bit, or as float with depth=32")
     raise ValueError(f"path: OpenCV cannot read the image {file}")
 
 
@@ -1592,11 +1599,12 @@ def _iter_images(files, gray, resize, depth=8):
     import cv2
 
     size = None
-    # 8 bits: OpenCV's reduction of deeper images (as before depth existed); 16: as stored.
-    # Gray images decoded gray and colour ones in colour, then converted as video frames are:
-    # the decoders' own gray conversion (IMREAD_GRAYSCALE) differs from BGR2GRAY by a level on
-    # half the pixels of a colour PNG
-    flags = cv2.IMREAD_ANYCOLOR | (cv2.IMREAD_ANYDEPTH if depth == 16 else 0)
+    # 8 bits: OpenCV's reduction of deeper images (as before depth existed); 16: as stored;
+    # 32: float as stored (a float TIFF's values are no fraction of a full scale: 8- or 16-bit
+    # images among them are an error, not scaled). Gray images decoded gray and colour ones in
+    # colour, then converted as video frames are: the decoders' own gray conversion
+    # (IMREAD_GRAYSCALE) differs from BGR2GRAY by a level on half the pixels of a colour PNG
+    flags = cv2.IMREAD_ANYCOLOR | (cv2.IMREAD_ANYDEPTH if depth > 8 else 0)
     for file in files:
         data = _image_bytes(file)
         image = decode_image(data, flags)
@@ -1607,6 +1615,11 @@ def _iter_images(files, gray, resize, depth=8):
         elif depth == 16 and image.dtype != np.uint16:
             raise ValueError(f"path: image {file} has {image.dtype} samples; depth=16 reads 8- "
                              f"and 16-bit images")
+        elif depth == 32 and image.dtype.kind != "f":
+            raise ValueError(f"path: image {file} has {image.dtype} samples; depth=32 (a folder "
+                             f"whose first image is float) reads float images only")
+        elif depth == 32:
+            image = image.astype(np.float32, copy=False)
         if resize is None:
             if size is None:
                 size = image.shape[:2]

@@ -2351,6 +2351,53 @@ def test_gray_folder_rule_the_first_image_decides(tmp_path, capsys):
         np.testing.assert_array_equal(written, flowkit.predict(np.stack(expected), 1)[0])
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_float_tiff_folders_are_predicted_as_float32(tmp_path, capsys, channels):
+    # radar or microscopy frames as float32 TIFFs (values in their own units, here 3.25 to 97)
+    # were refused by flow and predict of the folder ("read as 8- or 16-bit"), while flow of
+    # two of its files read them; now float32 frames, float32 TIFFs out, exactly flowkit.predict
+    frames = [f.astype(np.float32) * 0.37 + 3.25 for f in _moving_frames(4, 40, 56)]
+    frames = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) if channels == 1 else f for f in frames]
+    folder = tmp_path / "radar"
+    folder.mkdir()
+    for k, frame in enumerate(frames):
+        cv2.imwrite(str(folder / f"r{k}.tif"), frame[..., ::-1] if channels == 3 else frame)
+    assert main(["predict", str(folder), str(tmp_path / "out"), "--horizon", "2"]) == 0
+    assert "wrote 2 TIFF files to" in capsys.readouterr().out
+    written = np.stack([cv2.imread(str(tmp_path / "out" / f"frame_00000{k}.tif"),
+                                   cv2.IMREAD_UNCHANGED) for k in range(2)])
+    written = written[..., ::-1] if channels == 3 else written
+    assert written.dtype == np.float32 and written.max() > 1
+    np.testing.assert_array_equal(written, flowkit.predict(np.stack(frames), 2))
+    assert main(["flow", str(folder), "--flo-dir", str(tmp_path / "flo"), "-q"]) == 0
+    np.testing.assert_array_equal(flowkit.read_flo(tmp_path / "flo" / "flow_000000.flo"),
+                                  flowkit.farneback(frames[0], frames[1]))
+    # no video holds float frames: one line before any work; a folder already holding float
+    # frames is refused as one holding PNG frames
+    for output in (tmp_path / "p.mp4", tmp_path / "out"):
+        status, _, err = run_cli("predict", folder, output, "--horizon", "1")
+        message = one_error_line(err)
+        assert status == 2 and ("a video cannot hold; give a folder" in message
+                                or "already holds frame_*.tif files" in message), message
+    assert not (tmp_path / "p.mp4").exists()
+
+
+def test_float_tiff_folder_mixed_with_integer_images_names_the_file(tmp_path):
+    # float values in their own units have no common scale with 8- or 16-bit images: the
+    # first image decides, a later image of the other kind is an error naming it
+    float_first, int_first = tmp_path / "float_first", tmp_path / "int_first"
+    for folder, kinds in ((float_first, (np.float32, np.uint16)),
+                          (int_first, (np.uint8, np.float32))):
+        folder.mkdir()
+        for k, dtype in enumerate(kinds + kinds[-1:]):
+            cv2.imwrite(str(folder / f"f{k}.tif"), np.full((32, 32), 7, dtype))
+    for folder, kind in ((float_first, "uint16 samples; depth=32"),
+                         (int_first, "float32 samples; the images")):
+        status, _, err = run_cli("predict", folder, tmp_path / f"{folder.name}_out",
+                                 "--horizon", "1")
+        assert status == 1 and f"f1.tif has {kind}" in one_error_line(err), err
+
+
 @pytest.mark.parametrize("command", [["flow", "{a}", "{b}", "-o", "{out}.flo", "--method", "raft"],
                                      ["retime", "{video}", "{out}.mp4", "--flow", "raft"]])
 def test_raft_without_weights_is_a_usage_error(tmp_path, pair, command):

@@ -989,7 +989,7 @@ def test_sixteen_bit_frames_keep_ten_bits():
     assert difference.mean() < 0.5 and difference.max() <= 1.5
     # and finer than 8 bits: more than 256 distinct values in the 16-bit frame
     assert np.unique(deep).size > 256
-    with pytest.raises(ValueError, match=r"depth: expected 8 or 16, got 10"):
+    with pytest.raises(ValueError, match=r"depth: expected 8, 16 or 32, got 10"):
         iter_frames(path, depth=10)
 
 
@@ -1225,8 +1225,33 @@ def test_image_folder_depth_16(tmp_path):
     # at depth 8 (flow and predict read a folder whose first image is not 16-bit so): it said
     # "OpenCV cannot read the image", of a file flow and interpolate read as two images
     with pytest.raises(ValueError, match=r"^path: image .*a\.tif has float32 samples; the images "
-                                         r"of a folder are read as 8- or 16-bit$"):
+                                         r"of a folder are read as 8- or 16-bit, or as float with "
+                                         r"depth=32$"):
         next(iter_frames(floats))
+
+
+def test_image_folder_depth_32_reads_float_tiffs(tmp_path):
+    # float TIFFs (radar, microscopy) come back as stored, float32 (float64 cast), gray or
+    # RGB; image_folder_depth says 32; depth=32 is for folders only
+    from flowkit.video import image_folder_depth
+
+    rng = np.random.default_rng(2)
+    stored = [rng.normal(50, 20, (HEIGHT, WIDTH, 3)), rng.normal(50, 20, (HEIGHT, WIDTH))]
+    for k, (dtype, image) in enumerate(zip((np.float32, np.float64), stored)):
+        folder = tmp_path / f"f{k}"
+        folder.mkdir()
+        cv2.imwrite(str(folder / "a.tif"), image.astype(dtype))
+        assert image_folder_depth(folder) == 32
+        frame = next(iter_frames(folder, depth=32))
+        assert frame.dtype == np.float32 and frame.shape == (HEIGHT, WIDTH, 3)
+        expected = image.astype(dtype).astype(np.float32)
+        expected = expected[..., ::-1] if expected.ndim == 3 else np.dstack([expected] * 3)
+        np.testing.assert_array_equal(frame, expected)
+    path = tmp_path / "v.mkv"
+    write_video(path, make_frames(2), 10)
+    with pytest.raises(ValueError, match=r"^depth: 32 \(float32 frames\) is for a folder of float "
+                                         r"TIFF images; .*v\.mkv is a video file"):
+        iter_frames(path, depth=32)
 
 
 def test_image_folder_gray(tmp_path):
