@@ -1052,14 +1052,20 @@ def _default_codec(codec, dst):
 
 def reencode_codec(dst):
     """retime's and translate's default encoder for ``dst``'s extension: ``REENCODE_CODECS``',
-    else libx264 where the extension's container takes it (``.ts``, ``.flv``, ``.mpg``), else
-    None (``.gif``, ``.ogv``: ``writer_codec`` then asks for a codec)."""
-    from .video import encoder_fits
+    else libx264 where the extension's container takes it (``.ts``, ``.flv``, ``.mpg``) and
+    reads it back on time, else None (``.gif``, ``.ogv``; ``.wmv``, ``.mxf``, whose H.264
+    frames read back late: ``writer_codec`` then asks for a codec)."""
+    from .video import encoder_fits, writer_codec
 
     suffix = Path(dst).suffix.lower()
     if suffix in REENCODE_CODECS:
         return REENCODE_CODECS[suffix]
-    return "libx264" if suffix and encoder_fits("libx264", suffix) else None
+    if not suffix or not encoder_fits("libx264", suffix):
+        return None
+    try:
+        return writer_codec(dst, "libx264")
+    except ValueError:  # refused there (H.264 in WMV reads back late)
+        return None
 
 
 def _lossless_options(frame_format, depth):

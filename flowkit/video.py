@@ -1811,8 +1811,8 @@ def writer_codec(path, codec=None, name="path"):
     Raises ValueError for an unknown encoder, an extension without a default, or a path
     without an extension or with one that no FFmpeg container takes (:func:`check_container`;
     FFmpeg picks the container by it, so a ``codec`` does not help: the error names the
-    parameter ``name``); or a codec the container does not read back: H.264 in AVI, MPEG-1 in
-    AVI and WMV, any but H.264, HEVC, MPEG-4 and MPEG-1/2 video in MPEG streams
+    parameter ``name``); or a codec the container does not read back: H.264 in AVI, WMV/ASF
+    and MXF, MPEG-1 in AVI and WMV, any but H.264, HEVC, MPEG-4 and MPEG-1/2 video in MPEG streams
     (``MPEG_STREAM_CONTAINERS``).
     """
     import av
@@ -1837,13 +1837,18 @@ def writer_codec(path, codec=None, name="path"):
                              f"H.264, HEVC, MPEG-4 and MPEG-1/2 video, others as data that reads "
                              f"back as no video; use libx264, libx265, mpeg4 or mpeg2video, or "
                              f"write .mkv for {encoder}")
-    if suffix in FRAME_RATE_CONTAINERS and carried == "h264":
+    if suffix in DTS_ONLY_CONTAINERS | {".mxf"} and carried == "h264":
         # measured: 30 fps frames written at k/30 s read back at 1/30, 4/30, 5/30, ... s (and
         # with B-frames off still one frame late); mpeg4, ffv1, mjpeg and vp9 read back exact.
-        # libx264rgb (H.264 too) read back so, a frame late, when only libx264 was refused
-        raise ValueError(f"codec: {encoder} in {suffix} files: AVI stores a frame rate and no "
-                         f"times, and H.264's delayed frames read back late and out of order; "
-                         f"write .mp4 or .mkv, or use mjpeg (the default), mpeg4 or ffv1 in {suffix}")
+        # libx264rgb (H.264 too) read back so, a frame late, when only libx264 was refused.
+        # WMV/ASF read back so too, MXF at 0, 3/30, 4/30, ... s (12 frames lasting 14)
+        why = ("AVI stores a frame rate and no times, and" if suffix in FRAME_RATE_CONTAINERS
+               else f"{suffix} files time frames by their decoding order, and")
+        others = "mjpeg (the default), mpeg4 or ffv1" if suffix == ".avi" else (
+            "mpeg2video, ffv1 or prores_ks" if suffix == ".mxf" else "wmv2, mpeg4 or ffv1")
+        raise ValueError(f"codec: {encoder} in {suffix} files: {why} H.264's delayed frames "
+                         f"read back late and out of order; write .mp4 or .mkv, or use {others} "
+                         f"in {suffix}")
     if carried == "mpeg1video" and suffix in DTS_ONLY_CONTAINERS:
         # measured: frames written at k/30 s read back at 0, 2/30, 3/30, 4/30, 5/30 s (WMV's
         # last at 4.47/30): MPEG-1 cannot state that it has no B-frames, so FFmpeg's readers,

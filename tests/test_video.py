@@ -25,6 +25,7 @@ import pytest
 from cases import (cut_with_an_edit_list, data_path, error_under_file_limit, interlaced_clip,
                    open_files, without_gc)
 from flowkit import VideoWriter, iter_frames
+from flowkit._retime import reencode_codec
 from flowkit.video import DamagedVideoWarning, encoder_name, frame_times, probe_video
 
 HEIGHT, WIDTH = 24, 40  # non-square, multiples of 8 for the block codecs
@@ -1683,6 +1684,26 @@ def test_avi_refuses_h264_and_reads_back_other_codecs_on_time(tmp_path):
                 writer.write(frame)
         times = [t for t, _ in iter_frames(tmp_path / f"{codec}.avi", timestamps=True)]
         assert times == [Fraction(k, 30) for k in range(5)], codec
+
+
+@pytest.mark.parametrize("suffix", [".wmv", ".asf", ".mxf"])
+@pytest.mark.parametrize("codec", ["libx264", "libx264rgb"])
+def test_h264_is_refused_where_it_reads_back_late(tmp_path, suffix, codec):
+    # as in AVI: 30 fps frames written at k/30 s read back at 1/30, 4/30, 5/30, ... s from
+    # WMV/ASF and at 0, 3/30, 4/30, ... s from MXF (12 frames spanning 13/30 s): refused
+    # before anything is written, naming codecs that read back on time there
+    with pytest.raises(ValueError, match=rf"codec: {codec} in \{suffix} files: .*decoding order"
+                                         rf".* H\.264's delayed frames read back late"):
+        VideoWriter(tmp_path / f"h{suffix}", 30, codec=codec)
+    assert not list(tmp_path.iterdir())
+    # retime's and translate's default there was libx264: none now (they ask for a codec)
+    assert reencode_codec(tmp_path / f"h{suffix}") is None
+    other = "mpeg2video" if suffix == ".mxf" else "wmv2"
+    with VideoWriter(tmp_path / f"o{suffix}", 30, codec=other) as writer:
+        for frame in make_frames(5):
+            writer.write(frame)
+    times = [t for t, _ in iter_frames(tmp_path / f"o{suffix}", timestamps=True)]
+    assert [float(t - times[0]) * 30 for t in times] == pytest.approx(range(5), abs=0.05)
 
 
 @pytest.mark.parametrize("suffix", [".avi", ".wmv", ".asf"])
