@@ -2028,8 +2028,9 @@ def _time(name, value):
 def output_pix_fmt(codec, depth, pix_fmt=None):
     """The pixel format to encode with: ``pix_fmt`` if the encoder takes it, else one the
     encoder takes at ``depth`` bits (RGB for the lossless-only encoders, FFV1, UT Video,
-    MagicYUV, FFVHuff, ..., full-range ``yuvj420p`` for MJPEG, 4:2:0 otherwise; for ``depth`` above 8 and none of those, its deepest format, the
-    first listed of that depth).
+    MagicYUV, FFVHuff, ..., full-range ``yuvj420p`` for MJPEG, 4:2:0 otherwise; for ``depth``
+    above 8 and none of those, its deepest colour format, or its 8-bit choice where it has
+    none deeper: HuffYUV's rgb24, not its first, 4:2:2).
 
     Raises ValueError naming ``pix_fmt`` when the encoder does not take it. FFmpeg's MJPEG
     lists the limited-range ``yuv`` formats too but refuses to open with them (it needs full
@@ -2071,6 +2072,9 @@ def output_pix_fmt(codec, depth, pix_fmt=None):
         deepest = max(formats, key=colour_bits)
         if colour_bits(deepest) > colour_bits(formats[0]):
             return deepest
+        # none deeper: the 8-bit choice (HuffYUV's first, 4:2:2, lost colour losslessly
+        # codable as its rgb24)
+        return output_pix_fmt(codec, 8)
     return formats[0]
 
 

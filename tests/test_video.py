@@ -85,6 +85,23 @@ def test_every_lossless_encoder_round_trip_is_exact(tmp_path, name, codec):
         np.testing.assert_array_equal(frame, expected)
 
 
+@pytest.mark.parametrize("codec", ["huffyuv", "utvideo", "zlib", "qtrle"])
+def test_lossless_8_bit_encoders_keep_16_bit_frames_rgb(tmp_path, codec):
+    # 16-bit frames to a lossless encoder without deep formats: its 8-bit RGB, within swscale's
+    # rounding of 16 to 8 bits (1 level, as FFV1's 16-bit RGB reads back at depth 8); HuffYUV
+    # wrote its first format, 4:2:2 (a real clip back at 46.7 dB, these frames off by up to 161)
+    import av
+
+    frames = np.random.default_rng(0).integers(0, 256, (3, HEIGHT, WIDTH, 3), dtype=np.uint8)
+    path = tmp_path / ("c.mov" if codec == "qtrle" else "c.avi")
+    with VideoWriter(path, 30, codec=codec) as writer:
+        for frame in frames:
+            writer.write(frame.astype(np.uint16) * 257)
+    assert av.VideoFormat(probe_video(path).pix_fmt).is_rgb
+    for frame, expected in zip(iter_frames(path), frames, strict=True):
+        assert np.abs(frame.astype(int) - expected).max() <= 1
+
+
 @pytest.mark.parametrize("name, codec", [("clip.mp4", None), ("clip.mp4", "mp4v"), ("clip.avi", None),
                                          ("clip.avi", "XVID"), ("clip.mkv", "MJPG")])
 def test_lossy_codecs_match_opencv_decoding(tmp_path, name, codec):
