@@ -9,6 +9,7 @@ anything fails).
 
 import contextlib
 import dataclasses
+import errno
 import functools
 import math
 import numbers
@@ -2558,13 +2559,18 @@ class VideoWriter:
             container.start_encoding()
         except (av.FFmpegError, ValueError) as exc:
             container.close()
-            if isinstance(exc, OSError):  # the header could not be written (a full disk)
-                error = self._failed(exc, "opening")
+            # FFmpeg's bare -1 reads as EPERM: MXF's muxer refused most codecs so, which was
+            # "PermissionError: [Errno 1] Operation not permitted: 'out.mxf'", naming the file
+            refused = getattr(exc, "errno", None) == errno.EPERM
+            if isinstance(exc, OSError) and not refused:  # the header could not be written
+                error = self._failed(exc, "opening")  # (a full disk)
                 self._abort(OSError, error, None)
                 raise error from None
+            why = ("FFmpeg's error -1, 'Operation not permitted': refused, not a file permission"
+                   if refused else _av_message(exc))
             error = ValueError(
                 f"codec: {self.codec} cannot write {width}x{height} {pix_fmt} video to "
-                f"{self.path.suffix!r} files ({_av_message(exc)})"
+                f"{self.path.suffix!r} files ({why})"
                 + ("; 4:2:0 encoders need an even width and height" if (width % 2 or height % 2)
                    and "420" in pix_fmt else "")
             )

@@ -102,6 +102,16 @@ def test_lossless_8_bit_encoders_keep_16_bit_frames_rgb(tmp_path, codec):
         assert np.abs(frame.astype(int) - expected).max() <= 1
 
 
+def test_a_codec_the_mxf_muxer_refuses_is_named_not_the_file(tmp_path):
+    # FFmpeg's MXF muxer refuses most codecs with -1, read as EPERM: it was "PermissionError:
+    # [Errno 1] Operation not permitted: 'out.mxf'", as if the file could not be written
+    with pytest.raises(ValueError, match=r"codec: mpeg4 cannot write 64x48 yuv420p video to "
+                                         r"'\.mxf' files \(FFmpeg's error -1.*not a file perm"):
+        with VideoWriter(tmp_path / "out.mxf", 25, codec="mpeg4") as writer:
+            writer.write(np.zeros((48, 64, 3), np.uint8))
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("name, codec", [("clip.mp4", None), ("clip.mp4", "mp4v"), ("clip.avi", None),
                                          ("clip.avi", "XVID"), ("clip.mkv", "MJPG")])
 def test_lossy_codecs_match_opencv_decoding(tmp_path, name, codec):
