@@ -2029,7 +2029,8 @@ def _time(name, value):
 def output_pix_fmt(codec, depth, pix_fmt=None):
     """The pixel format to encode with: ``pix_fmt`` if the encoder takes it, else one the
     encoder takes at ``depth`` bits (RGB for the lossless-only encoders, FFV1, UT Video,
-    MagicYUV, FFVHuff, ..., full-range ``yuvj420p`` for MJPEG, 4:2:0 otherwise; for ``depth``
+    MagicYUV, FFVHuff, ..., ``bgr24`` for uncompressed ``rawvideo``, full-range ``yuvj420p``
+    for MJPEG, 4:2:0 otherwise; for ``depth``
     above 8 and none of those, its deepest colour format, or its 8-bit choice where it has
     none deeper: HuffYUV's rgb24, not its first, 4:2:2).
 
@@ -2050,6 +2051,9 @@ def output_pix_fmt(codec, depth, pix_fmt=None):
             raise ValueError(f"pix_fmt: mjpeg cannot encode {pix_fmt!r} (limited range); it takes "
                              f"{', '.join(f for f in formats if f.startswith('yuvj'))}")
         return pix_fmt
+    if codec == "rawvideo":  # lists no formats, so gbrp was taken: AVI and MOV store only
+        # packed RGB raw (gbrp read back as bgr24, at 16.8 dB; 16-bit as no video), NUT any
+        return "bgr24"
     if depth > 8:
         preferred = ("gbrp16le", "gbrp10le", "yuv420p10le", "yuv444p10le", "yuv420p12le",
                      "yuv420p16le", "rgb48le")
