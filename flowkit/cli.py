@@ -926,6 +926,19 @@ def _flow_video(args):
     return 0
 
 
+def _refuse_non_finite(folder, context, first):
+    """A ValueError naming the image of ``folder`` (frame ``first`` onwards: ``context``'s
+    ``(time, frame)`` pairs) that holds NaN or infinity: predict's own error named ``frames``,
+    neither the file nor what to do (float TIFFs of radar fields mark no data with NaN)."""
+    from .video import _image_files
+
+    for index, (_, frame) in enumerate(context, start=first):
+        if not np.isfinite(frame).all():
+            raise ValueError(f"INPUT: {_image_files(folder)[index]} holds NaN or infinity (no "
+                             "data?); predict needs finite values: fill them first, e.g. with "
+                             "the field's minimum (docs/prediction.md, 'No-data regions')")
+
+
 def _read_context(args, source):
     """Read the context frames (and, with --start, the true frames after them), streaming;
     without --start a video's tail only (``video.last_frames``).
@@ -999,6 +1012,8 @@ def _read_context(args, source):
         frames = f"frame {first}" if first == last else f"frames {first} to {last}"
         raise ValueError(f"{source}: --side-by-side needs the {_counted(args.horizon, 'true frame')} "
                          f"after the context ({frames}); the input has {read}")
+    if depth == 32:  # float images (radar, microscopy) may hold NaN for no data
+        _refuse_non_finite(source, context, (read - len(context) if args.start is None else first))
     times = truth_steps = None
     if info is not None:
         times = grid_steps([t for t, _ in context], info.base_rate, info.time_base)

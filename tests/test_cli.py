@@ -2382,6 +2382,24 @@ def test_float_tiff_folders_are_predicted_as_float32(tmp_path, capsys, channels)
     assert not (tmp_path / "p.mp4").exists()
 
 
+def test_a_float_tiff_holding_nan_is_named(tmp_path):
+    # radar fields mark no data with NaN: predict's own error named "frames", neither the
+    # file nor what to do
+    folder = tmp_path / "radar"
+    folder.mkdir()
+    for k, frame in enumerate(_moving_frames(4, 40, 56)):
+        frame = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        if k == 2:
+            frame[:5] = np.nan
+        cv2.imwrite(str(folder / f"r{k}.tif"), frame)
+    status, _, err = run_cli("predict", folder, tmp_path / "out", "--horizon", "1")
+    assert status == 1 and one_error_line(err) == (
+        f"INPUT: {folder / 'r2.tif'} holds NaN or infinity (no data?); predict "
+        "needs finite values: fill them first, e.g. with the field's minimum "
+        "(docs/prediction.md, 'No-data regions')"), err
+    assert not (tmp_path / "out").exists()
+
+
 def test_float_tiff_folder_mixed_with_integer_images_names_the_file(tmp_path):
     # float values in their own units have no common scale with 8- or 16-bit images: the
     # first image decides, a later image of the other kind is an error naming it
