@@ -920,7 +920,7 @@ class _Fields:
 
 
 def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet=False,
-           seeked=False, deinterlace=False):
+           seeked=False, deinterlace=False, packets=None):
     """Yield ``(time, frame)`` for each frame of an opened video stream.
 
     ``time`` is the presentation time in seconds as a Fraction (``pts * time_base``; frames
@@ -943,6 +943,7 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet
     and not the frames decoded, which are not counted from the first. ``deinterlace``: frames
     the decoder marks interlaced are split into their fields, each made a frame by FFmpeg's
     ``bwdif`` (:class:`_Fields`), timed half a frame apart; others come as they are.
+    ``packets``: the stream's demuxed packets to decode (default: ``container.demux(stream)``).
     """
     import av
 
@@ -1004,7 +1005,7 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet
                                   "errors, which FFmpeg concealed and the frames show")
             yield time, array
 
-    packets = container.demux(stream)
+    packets = iter(container.demux(stream) if packets is None else packets)
     while True:
         try:
             packet = next(packets)
@@ -1193,16 +1194,52 @@ def _check_complete(container, stream, reached, period):
 
 def decode_from(container, stream, start, origin=None, **options):
     """``(origin, frames)``: the time of the first frame of an opened video stream (decoded
-    unless given), and :func:`decode` (``options``) from the keyframe at or before ``start``
-    seconds after it. Frames before ``start`` come too (the caller skips them): decoding a part
-    of a long video costs the part, not what precedes it (``flowkit.batch``'s chunks)."""
-    import math
-
+    unless given), and :func:`decode` (``options``) from the last keyframe before ``start``
+    seconds after it (:func:`_packets_from`). Frames before ``start`` come too (the caller
+    skips them): decoding a part of a long video costs the part, not what precedes it
+    (``flowkit.batch``'s chunks)."""
     if origin is None:
         origin = next(decode(container, stream, quiet=True, **options))[0]
+    target = math.ceil((origin + start) / _time_base(stream)) - 1
+    return origin, decode(container, stream, seeked=True,
+                          packets=_packets_from(container, stream, target), **options)
+
+
+def _packets_from(container, stream, target):
+    """The demuxed packets of ``stream`` from its last keyframe whose timestamp is at most
+    ``target`` (in the stream's time base; from the first packet where none is), found after
+    a seek. FFmpeg's MPEG-TS and MPEG-PS demuxers have no index: their seek lands on any
+    frame at or before the target, and decoding started at the keyframe after it (a 30 fps
+    MPEG-2 .ts with a keyframe every 12 frames, seeked to frame 10, decoded from frame 12; an
+    H.264 .ts with one keyframe, nothing at all). So the packets are read from the seek on
+    until one is decoded after the target: without a keyframe at or before it, the seek
+    goes back 1, 2, 4, ... s further, then to the start."""
     base = _time_base(stream)
-    container.seek(math.ceil((origin + start) / base) - 1, stream=stream, backward=True)
-    return origin, decode(container, stream, seeked=True, **options)
+    start = stream.start_time or 0
+    back = 0
+    while True:
+        at = target - math.ceil(back / base)
+        whole = at <= start  # from the first packet: taken whatever it is
+        container.seek(start - math.ceil(10 / base) if whole else at, stream=stream,
+                       backward=True)
+        packets = container.demux(stream)
+        held = []  # the packets from the last keyframe at or before the target
+        for packet in packets:
+            if packet.is_keyframe and packet.pts is not None and packet.pts <= target:
+                held = [packet]
+                continue
+            if held or whole:
+                held.append(packet)
+            time = packet.pts if packet.dts is None else packet.dts
+            if time is not None and time > target:  # no later keyframe is at or before it
+                break
+        else:
+            packets = ()  # all read (PyAV's demuxer raised StopIteration when asked again)
+        if held or whole:
+            yield from held
+            yield from packets
+            return
+        back = max(2 * back, 1)
 
 
 def grid_rate(info, fps=None, step=1):

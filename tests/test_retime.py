@@ -20,7 +20,7 @@ import pytest
 
 import flowkit
 from cases import data_path, interlaced_clip, open_files
-from flowkit.video import audio_track, probe_video
+from flowkit.video import VideoWriter, audio_track, probe_video
 from test_cli import one_error_line, run_cli
 
 SIZE = (64, 36)  # width, height of the test clips: tiny, even
@@ -455,6 +455,40 @@ def test_a_lossless_part_of_an_rgb_input(tmp_path):
                           progress=False, part=(0, None), _lossless=True)
     assert part.frames == whole.frames == 12
     for got, want in zip(decoded(tmp_path / "part.mkv"), decoded(tmp_path / "whole.mkv")):
+        np.testing.assert_array_equal(got, want)
+
+
+def retime_in_parts(src, tmp_path, parts, **options):
+    """The frames of ``retime(src, **options)`` and of its ``parts`` joined (each part's
+    ``start_frame`` checked to follow the part before)."""
+    flowkit.retime(src, tmp_path / "whole.mkv", progress=False, **options)
+    joined = []
+    for k, part in enumerate(parts):
+        report = flowkit.retime(src, tmp_path / f"{k}.mkv", progress=False, part=part, **options)
+        assert report.start_frame == len(joined), (k, report.start_frame, len(joined))
+        joined += decoded(tmp_path / f"{k}.mkv")
+    return decoded(tmp_path / "whole.mkv"), joined
+
+
+@pytest.mark.parametrize("name, codec", [("a.mpg", "mpeg2video"), ("a.mpg", "mpeg1video"),
+                                         ("a.ts", "mpeg2video"), ("a.ts", "libx264"),
+                                         ("a.mp4", None), ("a.mkv", None)])
+def test_the_parts_of_a_retime_join_into_the_whole_run(tmp_path, name, codec):
+    # a part (flowkit.batch's chunks) decodes from the keyframe before its start, found by a
+    # seek; FFmpeg's MPEG-PS and MPEG-TS demuxers keep no index and seeked to any frame before
+    # it, so decoding began at the keyframe after it: with a keyframe every 12 frames (MPEG-2's
+    # default) the three parts of 30 frames at factor 2 started on output frames 0, 24, 48
+    # and wrote 48 frames of 60, and an H.264 .ts (one keyframe) decoded nothing after 1/3 s
+    frame = np.random.default_rng(0).integers(0, 256, (32, 32, 3), np.uint8)
+    src = tmp_path / name
+    with VideoWriter(src, 30, codec=codec) as writer:
+        for k in range(30):
+            writer.write(np.roll(frame, k, axis=1))
+    parts = [(0, Fraction(1, 3)), (Fraction(1, 3), Fraction(2, 3)), (Fraction(2, 3), None)]
+    whole, joined = retime_in_parts(src, tmp_path, parts, factor=2, method="blend",
+                                    codec="ffv1")
+    assert len(joined) == len(whole) == 60
+    for got, want in zip(joined, whole):
         np.testing.assert_array_equal(got, want)
 
 
