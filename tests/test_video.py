@@ -1627,6 +1627,26 @@ def test_an_mpeg_ps_named_ts_reads_as_mpeg_ps(tmp_path):
     assert len(list(iter_frames(tmp_path / "a.ts"))) == 60
 
 
+@pytest.mark.parametrize("codec", ["mpeg2video", "mpeg1video"])
+def test_the_last_frames_of_an_mpeg_ps_keep_their_times(tmp_path, codec):
+    # last_frames decodes from the keyframe before the tail; after a seek in an MPEG-PS
+    # file FFmpeg's parser gives the frames late timestamps: at 32x32, 30 fps, MPEG-2's last
+    # three came at (k + 1/2) / 30 s, MPEG-1's a frame late, the last at 1.5 s of 1.4667 s
+    from flowkit.video import last_frames
+
+    ramp = np.linspace(0, 255, 32).astype(np.uint8)[None, :, None].repeat(32, 0).repeat(3, 2)
+    path = tmp_path / "a.mpg"
+    with VideoWriter(path, 30, codec=codec) as writer:
+        for k in range(30):
+            writer.write(np.roll(ramp, k, axis=1))
+    want = list(iter_frames(path, timestamps=True))[-3:]
+    got = last_frames(path, 3, timestamps=True)
+    assert [time for time, _ in got] == [Fraction(k + 15, 30) for k in (27, 28, 29)]
+    for (time, frame), (wanted_time, wanted) in zip(got, want):
+        assert time == wanted_time
+        np.testing.assert_array_equal(frame, wanted)
+
+
 @pytest.mark.parametrize("name, start", [("a.ts", 0), ("a.mpg", Fraction(1, 2))])
 def test_mpeg1_reads_back_at_the_times_written(tmp_path, name, start):
     # FFmpeg's MPEG-1 encoder delayed its packets a frame as its MPEG-2 one did: MPEG-TS read
