@@ -2161,7 +2161,8 @@ def cmd_probe(args):
 def _probe_fields(info):
     """``VideoInfo`` as a JSON-able dict in its fields' order, ``base_rate`` after
     ``frame_rate``, ``read_depth`` after ``bit_depth``, ``sample_aspect_ratio`` after ``height``,
-    ``field_order`` after ``pix_fmt`` and ``audio_codecs`` after ``audio``: fractions (rates,
+    ``timecode`` after ``duration``, ``field_order`` after ``pix_fmt`` and ``audio_codecs`` after
+    ``audio``: fractions (rates,
     time base, duration, chapter times) as ``"n/d"`` strings, ffprobe's way (``"30000/1001"``;
     whole numbers without ``/1``)."""
     import dataclasses
@@ -2194,7 +2195,8 @@ def _probe_fields(info):
 
 
 # VideoInfo's later fields shown earlier, after the field they qualify
-_PROBE_AFTER = {"height": "sample_aspect_ratio", "pix_fmt": "field_order", "audio": "audio_codecs"}
+_PROBE_AFTER = {"height": "sample_aspect_ratio", "duration": "timecode", "pix_fmt": "field_order",
+                "audio": "audio_codecs"}
 
 _done_queue = None  # a warm-up worker's queue of finished cases, set by _warmup_worker
 

@@ -220,6 +220,12 @@ class VideoInfo:
         interlaced frames as progressive ones, the two fields woven (the command line notes
         it), unless asked to deinterlace (``iter_frames(deinterlace=True)``, ``retime
         --deinterlace``: a frame per field, FFmpeg's bwdif).
+    timecode : str or None
+        The start timecode, the first frame's SMPTE timecode ``"HH:MM:SS:FF"`` (``;`` before
+        the frames for drop-frame, 29.97 and 59.94 fps) as FFmpeg reads it: a MOV's or MP4's
+        ``tmcd`` track, Matroska's ``TIMECODE`` tag (the video stream's, else the file's);
+        None where the file has none. ``retime``, ``translate`` and ``predict`` write their
+        first frame's (:func:`timecode_after`), not the file's ``metadata``.
     """
 
     width: int
@@ -243,6 +249,7 @@ class VideoInfo:
     audio_codecs: tuple = ()
     sample_aspect_ratio: Fraction | None = None
     field_order: str | None = None
+    timecode: str | None = None
 
     @property
     def read_depth(self):
@@ -441,7 +448,8 @@ def _info(container, stream):
                      chapters=_chapters(container, stream),
                      audio_codecs=tuple(s.codec_context.name for s in container.streams.audio),
                      sample_aspect_ratio=stream.sample_aspect_ratio,
-                     field_order=FIELD_ORDERS.get(stream.codec_context.field_order))
+                     field_order=FIELD_ORDERS.get(stream.codec_context.field_order),
+                     timecode=_timecode(container, stream))
 
 
 def _duration(container, stream):
@@ -518,9 +526,97 @@ MUXER_TAGS = frozenset({"encoder", "major_brand", "minor_version", "compatible_b
 
 
 def _file_tags(container):
-    """The global tags of ``container`` that ``retime``, ``translate`` and ``predict`` copy."""
+    """The global tags of ``container`` that ``retime``, ``translate`` and ``predict`` copy: not
+    a ``timecode`` (``VideoInfo.timecode``), the first frame's, which an output starting
+    elsewhere or at another rate does not share (FFmpeg's MOV muxer prefers a global one to
+    the video stream's)."""
     return {name: value for name, value in container.metadata.items()
-            if name.lower() not in MUXER_TAGS}
+            if name.lower() not in MUXER_TAGS and name.lower() != "timecode"}
+
+
+def _timecode(container, stream):
+    """``VideoInfo.timecode``: the ``timecode`` tag of the video stream (FFmpeg sets it from
+    the ``tmcd`` track a MOV's or MP4's video refers to; Matroska's ``TIMECODE``), else of the
+    file, else of a data stream (a ``tmcd`` track no video refers to)."""
+    others = [s.metadata for s in container.streams if s.type == "data"]
+    for tags in (stream.metadata, container.metadata, *others):
+        for name, value in tags.items():
+            if name.lower() == "timecode" and value.strip():
+                return value.strip()
+    return None
+
+
+_TIMECODE = re.compile(r"(\d+):(\d+):(\d+)([^\d])(\d+)")
+_DROPPED = {30: 2, 60: 4}  # drop-frame: labels skipped at each minute but every tenth
+
+
+def _timecode_fps(rate):
+    """FFmpeg's whole frame rate of a timecode at ``rate``: the rate rounded (30 for 29.97)."""
+    rate = Fraction(rate)
+    return (rate.numerator + rate.denominator // 2) // rate.denominator
+
+
+def timecode_after(timecode, rate, seconds=0, out_rate=None):
+    """The SMPTE timecode ``seconds`` after ``timecode`` of a video at ``rate`` fps, as a video
+    at ``out_rate`` fps (default ``rate``) labels it: what ``retime``, ``translate`` and
+    ``predict`` give their first frame.
+
+    Counted as FFmpeg counts (``av_timecode``): a timecode ``HH:MM:SS:FF`` is frame
+    ``(HH * 3600 + MM * 60 + SS) * fps + FF`` of a clock at ``fps``, the rate rounded (30
+    for 29.97); any separator but ``:`` before ``FF`` (``01:00:00;00``) is drop-frame, at 30 or
+    60 fps only, where the labels ``;00`` and ``;01`` (``;00``-``;03`` at 60) of each minute but
+    every tenth are skipped. At another ``out_rate`` the label ``HH:MM:SS`` is kept and the
+    frames ``FF`` scaled down to the output's fps (``01:00:00:12`` at 25 fps is
+    ``01:00:00:24`` at 50: FFmpeg's ``-r`` keeps the string, the same label where ``FF`` is 0);
+    drop-frame stays so at 30 or 60 fps and is written ``:`` at others. ``seconds`` is then
+    counted in frames of ``out_rate``, rounded. Hours run past 23 back to 0.
+
+    Parameters
+    ----------
+    timecode : str
+        ``"HH:MM:SS:FF"`` or ``"HH:MM:SS;FF"`` (``VideoInfo.timecode``).
+    rate, out_rate : Fraction
+        Frames per second of the video the timecode labels, and of the one to label.
+    seconds : Fraction, optional
+        Time after the frame ``timecode`` labels, >= 0.
+
+    Returns
+    -------
+    str or None
+        ``"HH:MM:SS:FF"`` (``;`` for drop-frame); None where FFmpeg would write none: a
+        timecode it cannot read, drop-frame at a rate other than 30 or 60 fps, a rate below
+        0.5 fps.
+
+    Examples
+    --------
+    >>> timecode_after("01:00:00;00", Fraction(30000, 1001), Fraction(1800 * 1001, 30000))
+    '01:01:00;02'
+    >>> timecode_after("01:00:00:12", 25, out_rate=50)
+    '01:00:00:24'
+    """
+    out_rate = rate if out_rate is None else out_rate
+    match = _TIMECODE.fullmatch(timecode.strip())
+    fps, out_fps = _timecode_fps(rate), _timecode_fps(out_rate)
+    if match is None or fps < 1 or out_fps < 1:
+        return None
+    hours, minutes, secs, separator, frames = match.groups()
+    drop = separator != ":"
+    if drop and fps not in _DROPPED:
+        return None
+    drop = drop and out_fps in _DROPPED
+    minutes = int(hours) * 60 + int(minutes)
+    count = (minutes * 60 + int(secs)) * out_fps + int(frames) * out_fps // fps
+    if drop:
+        count -= _DROPPED[out_fps] * (minutes - minutes // 10)
+    count += round(Fraction(seconds) * Fraction(out_rate))
+    if drop:  # back to labels: the skipped ones added (FFmpeg's adjust_ntsc_framenum2)
+        skip = _DROPPED[out_fps]
+        ten_minutes = out_fps * 600 - 9 * skip
+        tens, rest = divmod(count, ten_minutes)
+        count += 9 * skip * tens + skip * (max(rest - skip, 0) // (ten_minutes // 10))
+    secs, frames = divmod(count, out_fps)
+    return (f"{secs // 3600 % 24:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}"
+            f"{';' if drop else ':'}{frames:02d}")
 
 
 def _chapters(container, stream):

@@ -784,7 +784,8 @@ def test_probe_prints_what_probe_video_reads(tmp_path, capsys):
     shown = json.loads(capsys.readouterr().out)
     expected = dataclasses.asdict(info) | {"read_depth": 8}
     assert list(shown) == ["width", "height", "sample_aspect_ratio", "rotation", "frame_rate",
-                           "base_rate", "time_base", "frame_count", "duration", "codec",
+                           "base_rate", "time_base", "frame_count", "duration", "timecode",
+                           "codec",
                            "pix_fmt", "field_order", "bit_depth", "read_depth", "audio",
                            "audio_codecs", "color",
                            "language", "alpha", "metadata", "stream_metadata", "chapters"]

@@ -34,7 +34,7 @@ def real_frames(name, count, start=0, size=SIZE):
 
 def write_clip(path, frames, fps=24, *, times=None, codec=None, tone=None, rotation=0,
                pix_fmt=None, gop=None, languages=None, metadata=None, titles=None, chapters=None,
-               sar=None):
+               sar=None, timecode=None):
     """Write frames with PyAV (independently of flowkit's writer): at ``k / fps`` or at the
     given ``times`` (seconds, Fractions), optionally with a ``tone`` (Hz; a list: one AAC track
     per tone) as long as the video. Frames are RGB, uint8 or uint16 (full 16-bit scale);
@@ -42,7 +42,8 @@ def write_clip(path, frames, fps=24, *, times=None, codec=None, tone=None, rotat
     keyframe every ``gop`` frames exactly (no scene-cut keyframes); ``languages``: the
     language tags of the video stream and then of each audio stream; ``metadata``: global tags;
     ``titles``: the title and handler name of each stream, video first; ``chapters``:
-    ``(start, end, title)`` in seconds; ``sar``: the sample aspect ratio (x264 stores it)."""
+    ``(start, end, title)`` in seconds; ``sar``: the sample aspect ratio (x264 stores it);
+    ``timecode``: the video stream's start timecode (a ``tmcd`` track in MOV and MP4)."""
     codec = codec or "libx264"
     time_base = Fraction(1, 1000) if times is not None else 1 / Fraction(fps)
     suffix = str(path).rsplit(".", 1)[-1]
@@ -60,6 +61,8 @@ def write_clip(path, frames, fps=24, *, times=None, codec=None, tone=None, rotat
             stream.set_display_rotation(rotation)
         if sar is not None:
             stream.codec_context.sample_aspect_ratio = sar
+        if timecode is not None:
+            stream.metadata["timecode"] = timecode
         tracks = []
         for frequency in ([] if tone is None else np.atleast_1d(tone)):
             audio = container.add_stream("aac", rate=48000)

@@ -2433,3 +2433,69 @@ def test_iter_frames_deinterlace(tmp_path):
         iter_frames(tmp_path, deinterlace=True)
     with pytest.raises(TypeError, match="deinterlace"):
         iter_frames(path, deinterlace="yes")
+
+
+def _drop_frame_labels(start, count):
+    """``count`` drop-frame labels at 29.97 fps from ``start`` ``(h, m, s, f)``, one frame at a
+    time: ;00 and ;01 skipped at each minute but every tenth (SMPTE 12M)."""
+    h, m, s, f = start
+    labels = []
+    while len(labels) < count:
+        labels.append(f"{h:02d}:{m:02d}:{s:02d};{f:02d}")
+        f += 1
+        if f == 30:
+            f, s = 0, s + 1
+            if s == 60:
+                s, m = 0, m + 1
+                if m == 60:
+                    m, h = 0, h + 1
+                if m % 10:
+                    f = 2
+    return labels
+
+
+def test_timecode_arithmetic():
+    # the start timecode an output's first frame gets, counted as FFmpeg's av_timecode counts
+    from flowkit.video import timecode_after
+
+    ntsc = Fraction(30000, 1001)
+    frames = Fraction(1001, 30000)  # a frame at 29.97 fps, in seconds
+    assert timecode_after("01:00:00;00", ntsc, 1800 * frames) == "01:01:00;02"  # by hand
+    assert timecode_after("00:09:59;29", ntsc, frames) == "00:10:00;00"  # tenth: none skipped
+    assert timecode_after("00:00:59;59", 2 * ntsc, frames / 2) == "00:01:00;04"  # 59.94: four
+    assert timecode_after("01:00:00:00", ntsc, 1800 * frames) == "01:01:00:00"  # non-drop
+    assert timecode_after("01:00:00:00", 25, Fraction(36)) == "01:00:36:00"
+    assert timecode_after("23:59:59:24", 25, Fraction(1, 25)) == "00:00:00:00"
+    assert timecode_after("01:00:00:12", 25) == "01:00:00:12"
+    # another rate: the label kept, frames scaled; drop-frame at 30 and 60 fps only
+    assert timecode_after("01:00:00:12", 25, out_rate=50) == "01:00:00:24"
+    assert timecode_after("01:00:00:12", 25, Fraction(1, 2), out_rate=50) == "01:00:00:49"
+    assert timecode_after("01:00:00:47", 48, out_rate=24) == "01:00:00:23"
+    assert timecode_after("01:00:00;10", ntsc, out_rate=2 * ntsc) == "01:00:00;20"
+    assert timecode_after("01:00:00;00", ntsc, out_rate=25) == "01:00:00:00"
+    # none where FFmpeg writes none: unreadable, drop-frame at 25 fps, under 0.5 fps
+    for timecode, rate in (("1:00", 25), ("01:00:00;00", 25), ("01:00:00:00", Fraction(1, 5))):
+        assert timecode_after(timecode, rate) is None
+    # drop-frame over 25 minutes, frame by frame, against the labels counted one by one
+    labels = _drop_frame_labels((0, 58, 30, 0), 25 * 1800)
+    assert [timecode_after(labels[0], ntsc, k * frames)
+            for k in range(0, len(labels), 7)] == labels[::7]
+
+
+def test_probe_reads_the_start_timecode(tmp_path):
+    # a camera's start timecode (MOV/MP4 tmcd track, Matroska TIMECODE tag) was not read:
+    # VideoInfo had no field for it and a Matroska file's global TIMECODE sat in metadata,
+    # copied unchanged into outputs that start elsewhere
+    from test_retime import write_clip
+
+    frames = [np.zeros((16, 16, 3), np.uint8)] * 3
+    for name, rate, timecode in (("a.mov", 25, "01:00:00:00"), ("b.mp4", 25, "10:20:30:12"),
+                                 ("c.mov", Fraction(30000, 1001), "01:00:00;00"),
+                                 ("d.mkv", 24, "00:59:59:23")):
+        clip = write_clip(tmp_path / name, frames, rate, timecode=timecode)
+        assert probe_video(clip).timecode == timecode, name
+    clip = write_clip(tmp_path / "e.mkv", frames, 25,
+                      metadata={"TIMECODE": "02:00:00:00", "title": "take 2"})
+    info = probe_video(clip)
+    assert info.timecode == "02:00:00:00" and info.metadata == {"title": "take 2"}
+    assert probe_video(write_clip(tmp_path / "f.mov", frames, 25)).timecode is None
