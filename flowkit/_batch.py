@@ -99,7 +99,7 @@ def _predict_job(src, dst, *, horizon, context="auto", stride=None, fps=None, co
         windows = _windows(_frames(src, part, length - 1, depth), length, stride)
         predicted = (frame for window in windows for frame in predicted_after(window))
     return write_video(dst, predicted, _output_fps(src, fps),
-                       codec="ffv1" if part else codec, tags=writer_tags(info, None),
+                       codec="ffv1" if part else codec, tags=writer_tags(info, None, None),
                        crf=DEFAULT_CRF if crf is None else crf,
                        pix_fmt=None if part else video_pix_fmt(dst, codec, info),
                        empty=f"{src}: fewer than {length} frames (context={context!r})")[0]
@@ -239,7 +239,7 @@ def _video_join(src, dst, paths, *, fps=None, codec=None, crf=None, **options):
     with VideoWriter(dst, _output_fps(src, fps), codec=codec,  # the job's crf, write_video's
                      crf=DEFAULT_CRF if crf is None else crf,
                      pix_fmt=video_pix_fmt(dst, codec, info),
-                     **writer_tags(info, None)) as writer:  # predicted: after the chapters
+                     **writer_tags(info, None, None)) as writer:  # predicted: no chapters
         concat_parts(writer, paths, depth=depth)
     return writer.frame_count
 

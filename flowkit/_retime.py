@@ -841,6 +841,15 @@ def _tolerance(info, step):
     return min(info.time_base, step / 2)
 
 
+def _tags(info, timeline, out_fps):
+    """``writer_tags`` of a retimed output: chapters through ``timeline``, the timecode of the
+    input time its first frame shows (a trimmed segment's start, else the input's first frame)
+    at ``out_fps``."""
+    from .video import writer_tags
+
+    return writer_tags(info, timeline.output_span, timeline.source(Fraction(0))[0], out_fps)
+
+
 class _EmptyPart(Exception):
     """A ``part`` of a trimmed run that holds no output frame."""
 
@@ -852,7 +861,7 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
     first frame lies in it, decoding from the keyframe before it)."""
     from ._progress import finish, progress_bar
     from .video import (VideoWriter, decode, decode_from, last_frame_period, needs_even_size,
-                        pad_even, writer_tags)
+                        pad_even)
 
     # output times this close to an input frame show it
     tolerance = _tolerance(info, min(timeline.speed, 1) / out_fps)
@@ -878,7 +887,7 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
     # pairs further apart are a gap, held (none without a stated rate)
     longest = GAP_PERIODS / info.base_rate if info.base_rate else None
     options = dict(codec=codec, crf=crf, pix_fmt=pix_fmt, frame_format=frame_format,
-                   **writer_tags(info, timeline.output_span))
+                   **_tags(info, timeline, out_fps))
     if lossless:  # the frames the encoder would get, for join_parts to encode
         options = _lossless_options(frame_format, depth)
     with VideoWriter(dst, out_fps, **options) as writer, \
@@ -934,7 +943,9 @@ def _stream(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt
                     raise no_frame_error(src, timeline.start, timeline.end)  # between two frames
                 timeline = timeline.trimmed_from(first)
                 if not lossless:  # the writer opens with the first frame, below
-                    writer.chapters = writer_tags(info, timeline.output_span)["chapters"]
+                    tags = _tags(info, timeline, out_fps)
+                    writer.chapters, writer.stream_metadata = (tags["chapters"],
+                                                               tags["stream_metadata"])
                 for track in tracks:
                     track.segment = (first, track.segment[1])
                 snapped = True
@@ -1086,19 +1097,19 @@ def _join(container, stream, info, dst, timeline, out_fps, codec, crf, pix_fmt, 
     single run, and mux the audio processed once from ``src`` as the single run does (fed at the
     same video times): the result is the single run's. ``interpolated``, ``repeated`` and
     ``dropped`` are not known here (0)."""
-    from .video import VideoWriter, concat_parts, decode, writer_tags
+    from .video import VideoWriter, concat_parts, decode
 
     frame_format = _frame_format(info, pix_fmt, depth, codec)
     origin = next(decode(container, stream, depth=depth, upright=False,
                          frame_format=frame_format, quiet=True))[0]
-    if timeline.trim and (tracks or info.chapters):  # the audio and chapters from the first frame
+    if timeline.trim and (tracks or info.chapters or info.timecode):  # from the first frame
         timeline = _snapped(container, stream, origin, timeline, info.time_base)
     for track in tracks:
         track.set_origin(origin)
         track.segment = (timeline.start, track.segment[1])
     stored = _lossless_options(frame_format, depth).get("frame_format")
     with VideoWriter(dst, out_fps, codec=codec, crf=crf, pix_fmt=pix_fmt, frame_format=frame_format,
-                     **writer_tags(info, timeline.output_span)) as writer:
+                     **_tags(info, timeline, out_fps)) as writer:
         writer._companions.extend(tracks)
         frames = concat_parts(writer, parts, depth=depth, frame_format=stored)
         size = (writer._size[1], writer._size[0])

@@ -1303,7 +1303,8 @@ def cmd_predict(args):
             rotation = stored_rotation(args.output, info.rotation if info is not None else 0)
             # the input's pixel format (4:4:4, 10-bit, ...) where the encoder takes it
             pix_fmt = None if info is None else video_pix_fmt(args.output, args.codec, info)
-            tags = None if info is None else writer_tags(info, chapter_times=None)  # follow
+            # chapters none and no timecode: its frames follow the input's
+            tags = None if info is None else writer_tags(info, None, None)
             if tags and args.resize:  # the input's display aspect ratio kept, as FFmpeg's scale
                 turn = -1 if info.rotation % 180 else 1  # the coded frames' sizes
                 tags["sample_aspect_ratio"] = resized_aspect(

@@ -674,25 +674,37 @@ def _same_times(start, end):
     return start, end
 
 
-def writer_tags(info, chapter_times=_same_times):
+def writer_tags(info, chapter_times=_same_times, start=Fraction(0), fps=None):
     """The :class:`VideoWriter` options ``rotation``, ``color``, ``language``, ``metadata``,
     ``stream_metadata``, ``chapters`` and ``sample_aspect_ratio`` that give an output the
-    display rotation, colour tags, language, global tags, video stream title, chapters and
-    pixel shape of the input ``info`` (a
+    display rotation, colour tags, language, global tags, video stream title, chapters,
+    pixel shape and start timecode of the input ``info`` (a
     :class:`VideoInfo`): frames written in the input's coded orientation are displayed, and
     their YUV values read, as the input's (``retime``, ``translate`` and ``predict``).
 
     ``chapter_times`` maps a chapter's ``(start, end)`` (seconds from the input's first frame)
     onto the output's timeline, None for a chapter outside it (``retime``'s ``Timeline``);
     default: unchanged (``translate``); None: no chapters (``predict``: its frames follow the
-    input's). Times before 0 are cut; a chapter left empty is dropped."""
+    input's). Times before 0 are cut; a chapter left empty is dropped.
+
+    ``start``: the input's time (seconds from its first frame) that the output's first frame
+    shows, ``fps`` the output's rate (default the input's ``base_rate``): the output's
+    ``timecode`` tag (``stream_metadata``; a ``tmcd`` track in MOV and MP4) is the input's
+    ``VideoInfo.timecode`` ``start`` seconds on, at ``fps`` (:func:`timecode_after`); None:
+    no timecode. FFmpeg copies the tag unchanged, wherever ``-ss`` starts the output."""
     chapters = []
-    for start, end, tags in info.chapters if chapter_times is not None else ():
-        span = chapter_times(start, end)
+    for begin, end, tags in info.chapters if chapter_times is not None else ():
+        span = chapter_times(begin, end)
         if span is not None and span[1] > max(span[0], 0):
             chapters.append((max(span[0], Fraction(0)), span[1], dict(tags)))
+    stream_metadata = dict(info.stream_metadata)
+    rate = info.base_rate or info.frame_rate
+    if info.timecode and rate and start is not None:
+        timecode = timecode_after(info.timecode, rate, start, fps or rate)
+        if timecode is not None:
+            stream_metadata["timecode"] = timecode
     return {"rotation": info.rotation, "color": dict(info.color), "language": info.language,
-            "metadata": dict(info.metadata), "stream_metadata": dict(info.stream_metadata),
+            "metadata": dict(info.metadata), "stream_metadata": stream_metadata,
             "chapters": chapters, "sample_aspect_ratio": info.sample_aspect_ratio}
 
 
@@ -2306,7 +2318,10 @@ class VideoWriter:
         muxer writes its own ``encoder`` tag.
     stream_metadata : dict, optional
         Tags of the video stream, ``str`` to ``str``: ``title`` and ``handler_name`` (those
-        commands copy the input's ``VideoInfo.stream_metadata``; each audio stream keeps its own).
+        commands copy the input's ``VideoInfo.stream_metadata``; each audio stream keeps its own)
+        and ``timecode``, the first frame's (``"01:00:00:00"``, :func:`writer_tags`): MOV and MP4
+        store it as a ``tmcd`` track (FFmpeg's muxer writes none where the rate and timecode do
+        not agree: drop-frame ``;`` at 25 fps), Matroska as the ``TIMECODE`` tag.
     chapters : sequence of (start, end, dict), optional
         Chapters, ``start < end`` in seconds of the output's timeline and the chapter's tags
         (``{"title": ...}``), as :func:`writer_tags` gives them (``retime`` maps the input's

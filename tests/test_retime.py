@@ -1210,6 +1210,45 @@ def test_sample_aspect_ratio_kept(tmp_path):
     assert status == 0 and probe_video(tmp_path / "pt.avi").sample_aspect_ratio == 1 / wide
 
 
+def test_start_timecode_follows_the_output(tmp_path):
+    # a camera's start timecode (MOV/MP4 tmcd track, Matroska TIMECODE tag) was lost by retime,
+    # translate and predict, and a Matroska global TIMECODE was copied unchanged: an editor
+    # conforming the outputs found them without timecode, or at the input's start whatever
+    # --range --trim kept. Now the first frame's, counted at the output's rate (25 -> 50 fps:
+    # frame 12 is 24; drop-frame at 29.97 and 59.94 skips ;00-;01 / ;00-;03 each minute)
+    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 8, start=2, size=(32, 18))
+    ntsc = Fraction(30000, 1001)
+    pal = write_clip(tmp_path / "pal.mov", frames, 25, timecode="01:00:00:12")
+    drop = write_clip(tmp_path / "drop.mov", frames, ntsc, timecode="00:00:59;28")
+    tagged = write_clip(tmp_path / "tagged.mkv", frames, 25, metadata={"TIMECODE": "01:00:00:12"})
+
+    def timecode(name):
+        return probe_video(tmp_path / name).timecode
+
+    for source, name, options, expected in (
+            (pal, "x2.mov", {"factor": 2}, "01:00:00:24"),
+            (pal, "x2.mkv", {"factor": 2}, "01:00:00:24"),
+            (tagged, "g.mov", {"factor": 2}, "01:00:00:24"),
+            (pal, "slow.mp4", {"speed": 0.5}, "01:00:00:12"),
+            (pal, "cut.mov", {"segment": (Fraction(4, 25), None), "trim": True}, "01:00:00:16"),
+            (pal, "cutx2.mov", {"factor": 2, "segment": (Fraction(4, 25), None), "trim": True},
+             "01:00:00:32"),
+            (pal, "part.mov", {"segment": (Fraction(4, 25), None), "speed": 0.5}, "01:00:00:12"),
+            (drop, "d.mov", {"factor": 1, "segment": (4 / ntsc, None), "trim": True},
+             "00:01:00;04"),
+            (drop, "d2.mov", {"factor": 2, "segment": (4 / ntsc, None), "trim": True},
+             "00:01:00;08"),
+            (drop, "d25.mov", {"fps": 25}, "00:00:59:23")):
+        flowkit.retime(source, tmp_path / name, method="blend", progress=False, **options)
+        assert timecode(name) == expected, name
+    assert probe_video(tmp_path / "g.mov").metadata == {}  # not a stale global one
+    for source, name, segment in ((pal, "t.mov", None), (pal, "tr.mp4", (Fraction(4, 25), None)),
+                                  (drop, "td.mov", None), (tagged, "tg.mkv", None)):
+        flowkit.translate(source, tmp_path / name, lambda frame: frame, segment=segment,
+                          progress=False)  # the whole video written, its timecode kept
+        assert timecode(name) == probe_video(source).timecode, name
+
+
 def test_interlaced_input_is_reported(tmp_path):
     # broadcast video (1080i, 576i DVD) was processed as progressive frames without a word:
     # flow on combed frames, combed outputs (woven Tears of Steel retimed x2: 31.2 / 32.5 dB
