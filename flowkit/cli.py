@@ -945,14 +945,15 @@ def _read_context(args, source):
 
     Frames of a video of more than 8 bits, or of a folder whose first image is 16-bit, are
     uint16 (``iter_frames(depth=16)``), so that prediction and output keep the depth.
-    Returns (context, truth, times, info): lists of frames; without ``--start`` the
+    Returns (context, truth, times, info, after): lists of frames; without ``--start`` the
     context is the last ``--context`` frames and there is no truth; with ``--context 2`` and
     the scene test on, the frame before them too where there is one (``flowkit.predict``'s
     test compares the context pair with its neighbour; the motion comes from the last 2); ``times`` the context
     frames' times in steps of the grid (``VideoInfo.base_rate``, at which the predicted frames
     follow: a variable-rate clip's frames may be several steps apart, ``flowkit.predict``'s
     ``times``), None for an image folder; ``info`` the video's ``VideoInfo`` (None for a
-    folder).
+    folder); ``after`` the input's time (seconds from its first frame) of the first predicted
+    frame, a grid step after the context's last (None for a folder or a rate unknown).
     """
     import collections
 
@@ -1023,7 +1024,10 @@ def _read_context(args, source):
         print("flowkit: note: the true frames after the context are not one grid step apart "
               "(a variable frame rate): the truth column holds the next input frames, not the "
               "frames at the predicted times", file=sys.stderr)
-    return [frame for _, frame in context], [frame for _, frame in truth], times, info
+    after = None
+    if info is not None and info.base_rate:
+        after = context[-1][0] + 1 / info.base_rate
+    return [frame for _, frame in context], [frame for _, frame in truth], times, info, after
 
 
 def _output_kind(path):
@@ -1280,7 +1284,7 @@ def cmd_predict(args):
         # the input is read: 0 and -1 too, which argparse's own check took for "not given"
         with renaming("size", "--smooth-size", (ValueError, TypeError, OutputTooLarge)):
             check_smooth(**smooth)
-    context, truth, times, info = _read_context(args, source)
+    context, truth, times, info, after = _read_context(args, source)
     _compile_notice(args, *_PREDICT_DRIVERS)
     fps = grid_rate(info, args.fps)
     start = time.perf_counter()
@@ -1303,8 +1307,8 @@ def cmd_predict(args):
             rotation = stored_rotation(args.output, info.rotation if info is not None else 0)
             # the input's pixel format (4:4:4, 10-bit, ...) where the encoder takes it
             pix_fmt = None if info is None else video_pix_fmt(args.output, args.codec, info)
-            # chapters none and no timecode: its frames follow the input's
-            tags = None if info is None else writer_tags(info, None, None)
+            # chapters none (its frames follow the input's), the timecode of the first one
+            tags = None if info is None else writer_tags(info, None, after, fps)
             if tags and args.resize:  # the input's display aspect ratio kept, as FFmpeg's scale
                 turn = -1 if info.rotation % 180 else 1  # the coded frames' sizes
                 tags["sample_aspect_ratio"] = resized_aspect(

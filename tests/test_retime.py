@@ -1249,6 +1249,19 @@ def test_start_timecode_follows_the_output(tmp_path):
         assert timecode(name) == probe_video(source).timecode, name
 
 
+def test_predicted_frames_get_the_timecode_after_the_context(tmp_path):
+    # predict wrote its frames without the input's start timecode: they now get the timecode
+    # of the first predicted frame, a frame after the context's last, where an editor places
+    # them after the clip (at --fps, the label kept at that rate as retime's)
+    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 8, start=2, size=(32, 18))
+    pal = write_clip(tmp_path / "pal.mov", frames, 25, timecode="01:00:00:12")
+    for name, extra, expected in (("tail.mov", [], "01:00:00:20"),
+                                  ("start.mkv", ["--start", "2", "--context", "2"], "01:00:00:16"),
+                                  ("fast.mp4", ["--fps", "50"], "01:00:00:40")):
+        status, _, err = run_cli("predict", pal, tmp_path / name, "--horizon", "2", "-q", *extra)
+        assert status == 0 and probe_video(tmp_path / name).timecode == expected, (name, err)
+
+
 def test_interlaced_input_is_reported(tmp_path):
     # broadcast video (1080i, 576i DVD) was processed as progressive frames without a word:
     # flow on combed frames, combed outputs (woven Tears of Steel retimed x2: 31.2 / 32.5 dB
