@@ -23,7 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from cases import data_path, interlaced_clip  # noqa: E402
 
 
-def main():
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser.parse_args(argv)
     clip = data_path("video", "zwm__clip_01_tears_of_steel.mp4")
     truth = list(itertools.islice(flowkit.iter_frames(clip), 66, 106))
     with tempfile.TemporaryDirectory() as folder:
