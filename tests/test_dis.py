@@ -442,7 +442,7 @@ def test_prepared_frames_are_not_held_through_the_search():
     """The float32 frames prepare_frames makes are read by the pyramids only: dropped once
     the pyramids hold them, not held through the search and the refinement. Python-level
     peak (tracemalloc; NumPy's buffers are traced) on 512x512 RGB uint8, in float32 RGB
-    frames: 5.7 measured, 6.9 when they were held (3840x2160: peak RSS 6.6 -> 4.3)."""
+    frames: 4.9 measured (one thread), 6.9 when they were held (3840x2160: peak RSS 6.6 -> 4.3)."""
     peak = fresh_python_peak("""
         import numpy as np
         import flowkit

@@ -164,7 +164,8 @@ def test_several_times_keep_no_earlier_time_in_memory():
     """Four times of one call (retime's and the command's chunks): a time's float32 result,
     its projected flows and flows at t that nobody asked for are dropped before the next time
     is made. Python-level peak (tracemalloc; NumPy's buffers are traced) on 512x512 RGB uint8
-    with given flows, in float32 RGB frames: 13.0 measured; 19.4 when each time kept them."""
+    with given flows, in float32 RGB frames: 13.6 measured (one thread); 19.9 when each time
+    kept them."""
     peak = fresh_python_peak("""
         import numpy as np
         import flowkit
