@@ -279,6 +279,7 @@ def _check_translate(src, dst, options):
                                             "scene_threshold")))
     _check_segment(arguments["segment"])
     check_audio(arguments["audio"])
+    _validate.check_bool("deinterlace", arguments["deinterlace"])
     check_crf(arguments["crf"], _default_codec(arguments["codec"], dst))  # translate's
 
 

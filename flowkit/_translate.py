@@ -365,7 +365,7 @@ def _op_results(function, name, frames, depth, first=0):
 
 def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="farneback",
               flow_options=None, scene_threshold=10.0, segment=None, codec=None, crf=DEFAULT_CRF,
-              audio=True, progress=None):
+              audio=True, progress=None, deinterlace=False):
     """Apply a per-frame operation to a video file and make the result temporally consistent.
 
     The video is streamed: decoded (``flowkit.iter_frames``), each frame processed by ``op``,
@@ -412,6 +412,14 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
         total)``: called after each frame with the frames done and the total expected (None
         where the input states no frame count), ending with ``done == total``; an exception
         it raises cancels the run, ``dst`` left unwritten (as ``flowkit.retime``'s).
+    deinterlace : bool
+        Read an interlaced input a frame per field (:func:`flowkit.iter_frames`'s
+        ``deinterlace``: FFmpeg's bwdif, as ``ffmpeg -vf bwdif=mode=send_field``), as
+        ``flowkit.retime``'s ``deinterlace``: 25i is translated and written as 50 frames a
+        second at the fields' times (``"fps"`` the field rate), its duration, audio, chapters
+        and ``segment`` unchanged. A progressive input (``VideoInfo.field_order``) is read as
+        without it. Default False: interlaced frames are processed as they are, their fields
+        woven (combed where things move, and the flow of combed frames).
 
     Returns
     -------
@@ -447,7 +455,8 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
         (``op: NAME raised TYPE on frame K: MESSAGE``, chained from the op's exception); a
         video that cannot be decoded.
     TypeError
-        ``src`` or ``dst`` is not a str or ``os.PathLike``; ``audio`` not a bool, ``progress``
+        ``src`` or ``dst`` is not a str or ``os.PathLike``; ``audio`` or ``deinterlace`` not a
+        bool, ``progress``
         neither None, a bool nor a callable; an op that returns something
         other than an array, or that raises a TypeError
         (reported as above).
@@ -475,11 +484,12 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     with _validate.renaming("path", "src"):  # the video reader's errors: "path: cannot open ..."
         return _translate(src, dst, op, method=method, strength=strength, flow=flow,
                           flow_options=flow_options, scene_threshold=scene_threshold,
-                          segment=segment, codec=codec, crf=crf, audio=audio, progress=progress)
+                          segment=segment, codec=codec, crf=crf, audio=audio, progress=progress,
+                          deinterlace=deinterlace)
 
 
 def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_threshold, segment,
-               codec, crf, audio, progress):
+               codec, crf, audio, progress, deinterlace):
     """:func:`translate`'s work, its arguments as given."""
     import collections
     import itertools
@@ -493,7 +503,7 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
                           no_frame_error, single_frame_error)
     from .video import (FRAME_RATE_CODECS, FRAME_RATE_CONTAINERS, VideoWriter, _info,
                         audio_copy_refused, audio_track, audio_written, check_crf,
-                        expected_frame_count, grid_timing, iter_frames, open_input,
+                        expected_frame_count, field_info, grid_timing, iter_frames, open_input,
                         streams_not_written, to_coded, video_end, writer_codec, writer_tags)
 
     _validate.check_path("src", src)
@@ -512,6 +522,7 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
     start, end = _check_segment(segment) or (Fraction(0), None)
     audio = check_audio(audio)
     progress = check_progress(progress)  # as retime's: progress="no" showed a bar
+    deinterlace = _validate.check_bool("deinterlace", deinterlace)
     if not src.exists():
         raise FileNotFoundError(f"src: no such video file: {src}")
     if dst.exists() and src.resolve() == dst.resolve():
@@ -532,6 +543,8 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
     finally:
         container.close()
     check_segment_start(start, video_end(src, info), src)
+    if deinterlace:  # the input as read: a frame per field (its end is the same)
+        info = field_info(info)
     fps = info.frame_rate or Fraction(30)
     if info.base_rate and (dst.suffix.lower() in FRAME_RATE_CONTAINERS
                            or writer_codec(dst, codec) in FRAME_RATE_CODECS):
@@ -547,7 +560,8 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
     def read():
         """(time from the first frame, frame) of every input frame."""
         origin = None
-        for time, frame in iter_frames(src, timestamps=True, depth=depth):
+        for time, frame in iter_frames(src, timestamps=True, depth=depth,
+                                       deinterlace=deinterlace):
             if origin is None:
                 origin = time
                 for track in tracks:

@@ -1889,7 +1889,8 @@ def cmd_translate(args):
                                    codec=args.codec, crf=_crf(args),
                                    audio=not args.no_audio and args.audio == "copy",
                                    scene_threshold=_scene_threshold(args),
-                                   segment=args.range, progress=False if args.quiet else None)
+                                   segment=args.range, progress=False if args.quiet else None,
+                                   deinterlace=args.deinterlace)
     seconds = time.perf_counter() - start
     cuts = len(report["cuts"])
     info = probe_video(source)
@@ -1903,7 +1904,7 @@ def cmd_translate(args):
     _dropped_note(args.output, report["dropped_frames"], report["fps"])  # AVI: one frame per slot
     _depth_note(args.output, info.bit_depth)
     _alpha_note(args.output, info.alpha)
-    _interlaced_note(args.output, info.field_order)
+    _interlaced_note(args.output, info.field_order, args.deinterlace)
     _not_written_line(report["not_written"])
     part = ""
     if args.range is not None:  # the rest was copied: say how much was translated
@@ -2740,6 +2741,13 @@ def _add_translate_parser(sub, common):
                    help="audio: copy (default; a codec the container does not take is "
                         "re-encoded, AAC into .webm as Opus) or drop, as retime's --audio")
     p.add_argument("--no-audio", action="store_true", help="drop the audio (as --audio drop)")
+    p.add_argument("--deinterlace", action="store_true",
+                   help="read an interlaced input a frame per field (FFmpeg's bwdif, as ffmpeg "
+                        "-vf bwdif=mode=send_field), as retime --deinterlace: 25i is written as "
+                        "50 frames a second at the fields' times, --range and audio on the "
+                        "input's timeline; a progressive input is read as it is (default: "
+                        "interlaced frames are processed woven, combed where things move, with "
+                        "a note)")
     p.set_defaults(run=cmd_translate)
 
 

@@ -218,8 +218,8 @@ class VideoInfo:
         576i DVD), ``"tb"`` (top coded first, bottom shown first), ``"bt"`` (the reverse);
         None where the file does not say. flowkit reads
         interlaced frames as progressive ones, the two fields woven (the command line notes
-        it), unless asked to deinterlace (``iter_frames(deinterlace=True)``, ``retime
-        --deinterlace``: a frame per field, FFmpeg's bwdif).
+        it), unless asked to deinterlace (``iter_frames(deinterlace=True)``, ``retime`` and
+        ``translate`` ``--deinterlace``: a frame per field, FFmpeg's bwdif).
     timecode : str or None
         The start timecode, the first frame's SMPTE timecode ``"HH:MM:SS:FF"`` (``;`` before
         the frames for drop-frame, 29.97 and 59.94 fps) as FFmpeg reads it: a MOV's or MP4's

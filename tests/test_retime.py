@@ -1281,7 +1281,8 @@ def test_interlaced_input_is_reported(tmp_path):
         for command, extra, how in (
                 ("retime", ["--factor", "2", "--method", "blend"],
                  "use --deinterlace (a frame per field, FFmpeg's bwdif)"),
-                ("translate", ["--op", "autocontrast"], ffmpeg),
+                ("translate", ["--op", "autocontrast"],
+                 "use --deinterlace (a frame per field, FFmpeg's bwdif)"),
                 ("predict", ["--horizon", "1"], ffmpeg)):
             out = tmp_path / f"{command}.mp4"
             status, _, err = run_cli(command, source, out, *extra)

@@ -1023,3 +1023,51 @@ def test_translate_keeps_global_tags_stream_titles_and_chapters(tmp_path):
     assert file_tags(tmp_path / "out.mp4") == file_tags(src) == (
         {"title": "A walk", "comment": "dawn"},
         [("Picture", "Picture handler"), ("Sound", "Sound handler")])
+
+
+def test_translate_deinterlace(tmp_path, capsys):
+    # translate only said to deinterlace first with ffmpeg: an interlaced input was processed
+    # as woven frames, combed where things move. deinterlace=True (--deinterlace) reads it a
+    # frame per field (bwdif), as retime's: 8 frames of Tears of Steel woven into 4 frames of
+    # 25i (MPEG-2, bottom field first) give 8 frames at k/50 s, written at 50 fps
+    from cases import interlaced_clip
+    from flowkit.cli import main
+    from flowkit.metrics import psnr
+    from test_video import interlaced_truth
+
+    truth = interlaced_truth()
+    source = interlaced_clip(tmp_path / "in.ts", truth, "mpeg2video", "bff", {"qscale": "2"})
+    got = {}
+    for deinterlace, rate in ((False, 25), (True, 50)):
+        out = tmp_path / f"{deinterlace}.mkv"
+        report = flowkit.translate(source, out, lambda frame: frame, strength=0, codec="ffv1",
+                                   deinterlace=deinterlace, progress=False)
+        frames = list(flowkit.iter_frames(out, timestamps=True))
+        count = rate * 8 // 50
+        assert report["frames"] == report["processed"] == len(frames) == count
+        assert report["fps"] == rate and flowkit.video.probe_video(out).frame_rate == rate
+        assert [t - frames[0][0] for t, _ in frames] == [Fraction(k, rate) for k in range(count)]
+        got[deinterlace] = np.mean([psnr(frames[k * rate // 50][1], frame)
+                                    for k, frame in enumerate(truth)])
+    assert got[True] > got[False] + 8, got
+    # segment on the input's timeline: the fields before 0.04 s are written unchanged
+    report = flowkit.translate(source, tmp_path / "part.mkv", "autocontrast", segment=(0.04, None),
+                               deinterlace=True, progress=False)
+    assert report["frames"] == 8 and report["processed"] == 6
+    out = tmp_path / "cli.mp4"
+    assert main(["translate", str(source), str(out), "--op", "autocontrast", "--deinterlace",
+                 "--range", "0.04:", "-q"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and "8 frames" in captured.out and "50 fps" in captured.out
+    assert "6 frames (--range 0.04:)" in captured.out, captured.out
+    plain = data_path("video", "torchcodec__nasa_13013.mp4")  # progressive: read as it is
+    assert main(["translate", str(plain), str(out), "--op", "autocontrast", "--deinterlace",
+                 "--range", "0:0.2", "-q"]) == 0
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"flowkit: note: {out}: --deinterlace: the input is progressive, read as it is")
+    with pytest.raises(TypeError, match="deinterlace"):
+        flowkit.translate(source, out, "autocontrast", deinterlace="yes")
+    # flowkit batch's translate job takes it, checked on the client before any task
+    with pytest.raises(TypeError, match="^job_options: deinterlace: expected a bool"):
+        flowkit.batch("translate", [source], tmp_path / "b", op="autocontrast",
+                      deinterlace="yes")
