@@ -64,7 +64,7 @@ def _check_retime(src, dst, options):
 
 
 def _predict_job(src, dst, *, horizon, context="auto", stride=None, fps=None, codec=None,
-                 crf=None, part=None, **options):
+                 crf=None, part=None, deinterlace=False, **options):
     """``stride=None``: the ``horizon`` frames after the last ``context`` frames (``"auto"``:
     4; decoded from the keyframe before them). ``stride=S``: a rolling prediction, ``horizon``
     frames after every window of ``context`` frames that starts on frame 0, S, 2S, ..., one
@@ -73,32 +73,36 @@ def _predict_job(src, dst, *, horizon, context="auto", stride=None, fps=None, co
     ``flowkit predict``: the predicted frames follow at the grid rate of the video's timestamps
     (``VideoInfo.base_rate``), and context frames several grid steps apart (variable frame
     rate) give ``predict`` their ``times``. ``crf``: as ``flowkit predict --crf`` (None:
-    ``video.DEFAULT_CRF``)."""
+    ``video.DEFAULT_CRF``). ``deinterlace``: as ``flowkit predict --deinterlace``, an
+    interlaced video read a frame per field (windows and ``stride`` count fields), predicted
+    at the field rate."""
     import numpy as np
 
     from ._predict import frames_needed, frames_used, predict, video_pix_fmt
-    from .video import DEFAULT_CRF, grid_steps, last_frames, probe_video, write_video, writer_tags
+    from .video import (DEFAULT_CRF, field_info, grid_steps, last_frames, probe_video,
+                        write_video, writer_tags)
 
     info = probe_video(src)
     depth = info.read_depth  # as flowkit predict: 10-bit in, 10-bit out
+    grid = field_info(info) if deinterlace else info  # the video as read
 
     def predicted_after(window):  # (time, frame) pairs
-        times = grid_steps([t for t, _ in window], info.base_rate, info.time_base)
+        times = grid_steps([t for t, _ in window], grid.base_rate, grid.time_base)
         return predict(np.stack([f for _, f in window]), horizon, context=context, times=times,
                        **options)
 
     length = frames_used(context)
     if stride is None:
-        window = last_frames(src, length, timestamps=True, depth=depth)
+        window = last_frames(src, length, timestamps=True, depth=depth, deinterlace=deinterlace)
         need = frames_needed(context)
         if len(window) < need:
             raise ValueError(f"{src}: {len(window)} frame{'' if len(window) == 1 else 's'}; "
                              f"context={context!r} needs {need}")
         predicted = predicted_after(window)
     else:
-        windows = _windows(_frames(src, part, length - 1, depth), length, stride)
+        windows = _windows(_frames(src, part, length - 1, depth, deinterlace), length, stride)
         predicted = (frame for window in windows for frame in predicted_after(window))
-    return write_video(dst, predicted, _output_fps(src, fps),
+    return write_video(dst, predicted, _output_fps(src, fps, deinterlace),
                        codec="ffv1" if part else codec, tags=writer_tags(info, None, None),
                        crf=DEFAULT_CRF if crf is None else crf,
                        pix_fmt=None if part else video_pix_fmt(dst, codec, info),
@@ -107,7 +111,9 @@ def _predict_job(src, dst, *, horizon, context="auto", stride=None, fps=None, co
 
 def _predict_cuts(options):
     """A rolling prediction is cut on a window start (a multiple of ``stride``) and leaves at
-    least one whole window to the last chunk; the tail prediction is not split."""
+    least one whole window to the last chunk; the tail prediction is not split. With
+    ``deinterlace`` the same cuts hold: a frame whose index is a multiple of ``stride`` starts
+    with the field of twice that index, at least as many fields follow it as frames."""
     if options.get("stride") is None:
         return None
     from ._predict import AUTO, frames_used
@@ -118,8 +124,9 @@ def _predict_cuts(options):
 def _check_predict(src, dst, options):
     from ._predict import check_options, predict
 
-    own = {name: options.get(name) for name in ("fps", "codec", "crf", "stride")}
+    own = {name: options.get(name) for name in ("fps", "codec", "crf", "stride", "deinterlace")}
     _check_writer(dst, own["fps"], own["codec"], own["crf"])
+    _validate.check_bool("deinterlace", options.get("deinterlace", False))
     if own["stride"] is not None:
         _validate.check_int("stride", own["stride"], min_value=1)
     check_options(**_arguments(predict, None, **{k: v for k, v in options.items()
@@ -134,12 +141,14 @@ def _check_predict(src, dst, options):
         get_estimator(options["flow"], options.get("flow_options"))
 
 
-def _output_fps(src, fps):
+def _output_fps(src, fps, deinterlace=False):
     """The predict job's rate, as ``flowkit predict``'s (``video.grid_rate``): ``fps``, else the
-    rate of the video's timestamps' grid (at which predictions follow), else 30."""
-    from .video import grid_rate, probe_video
+    rate of the video's timestamps' grid (at which predictions follow; with ``deinterlace`` of
+    its fields), else 30."""
+    from .video import field_info, grid_rate, probe_video
 
-    return grid_rate(probe_video(src), fps)
+    info = probe_video(src)
+    return grid_rate(field_info(info) if deinterlace else info, fps)
 
 
 def _flow_job(src, dst, *, method="dis", flow_options=None, max_flow=None, fps=None, codec=None,
@@ -184,21 +193,22 @@ def _flow_join(src, dst, paths, *, fps=None, codec=None, crf=None, **options):
     return join_flow_video(dst, src, paths, fps=fps, codec=codec, crf=crf).frames
 
 
-def _frames(src, part, overlap, depth=8):
+def _frames(src, part, overlap, depth=8, deinterlace=False):
     """``(time, frame, inside)`` for the frames of ``src`` (as ``iter_frames(timestamps=True)``),
     all inside without ``part``; with ``part`` those from ``part[0]`` seconds after the first
     frame (decoded from the keyframe before it), inside before ``part[1]``, then ``overlap``
     frames more (not inside: they close the windows that start inside); uint16 frames with
-    ``depth=16``."""
+    ``depth=16``; a frame per field of an interlaced video with ``deinterlace``."""
     from .video import decode_from, iter_frames, open_input
 
     if part is None:
-        yield from ((when, frame, True)
-                    for when, frame in iter_frames(src, timestamps=True, depth=depth))
+        yield from ((when, frame, True) for when, frame in
+                    iter_frames(src, timestamps=True, depth=depth, deinterlace=deinterlace))
         return
     container, stream = open_input(src)
     try:
-        origin, frames = decode_from(container, stream, part[0], depth=depth)
+        origin, frames = decode_from(container, stream, part[0], depth=depth,
+                                     deinterlace=deinterlace)
         after = 0
         for when, frame in frames:
             if when - origin < part[0]:
@@ -227,7 +237,8 @@ def _windows(frames, size, stride):
             yield [(t, f) for t, f, _ in window]
 
 
-def _video_join(src, dst, paths, *, fps=None, codec=None, crf=None, **options):
+def _video_join(src, dst, paths, *, fps=None, codec=None, crf=None, deinterlace=False,
+                **options):
     """The predict job's join: the parts' RGB frames encoded once, as the whole job, at the
     grid rate and the source's bit depth, with its display rotation and colour tags (the parts
     hold the frames in its coded orientation)."""
@@ -236,7 +247,7 @@ def _video_join(src, dst, paths, *, fps=None, codec=None, crf=None, **options):
 
     info = probe_video(src)
     depth = info.read_depth
-    with VideoWriter(dst, _output_fps(src, fps), codec=codec,  # the job's crf, write_video's
+    with VideoWriter(dst, _output_fps(src, fps, deinterlace), codec=codec,  # the job's crf
                      crf=DEFAULT_CRF if crf is None else crf,
                      pix_fmt=video_pix_fmt(dst, codec, info),
                      **writer_tags(info, None, None)) as writer:  # predicted: no chapters
@@ -778,7 +789,8 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
         ``context`` frames of each video (``"auto"``, the default: 4; decoded from the keyframe
         before them, not from the start) carried ``horizon`` frames forward with :func:`flowkit.predict`, written as a
         video (options: ``horizon`` (required) and predict's keywords, ``fps``, ``codec``,
-        ``crf`` (default 18, as ``flowkit predict --crf``));
+        ``crf`` (default 18, as ``flowkit predict --crf``), ``deinterlace`` (as ``flowkit
+        predict --deinterlace``: a frame per field, predicted at the field rate));
         with ``stride=S`` a rolling prediction instead: the ``horizon`` frames after every
         window of ``context`` frames that starts on frame 0, S, 2S, ..., one after the other.
         ``"flow"``: the flow of every consecutive pair (estimator ``method``, default

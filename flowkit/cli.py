@@ -539,24 +539,20 @@ def _alpha_note(output, alpha):
               file=sys.stderr)
 
 
-def _interlaced_note(output, field_order, deinterlace=None):
+def _interlaced_note(output, field_order, deinterlace=False):
     """retime's, translate's and predict's note on stderr when the input video is interlaced
     (``field_order``: ``VideoInfo.field_order``) and not deinterlaced: its frames, two fields
     of different times woven, are processed as progressive frames, so the output is combed
     where things move (Tears of Steel woven into 25i and retimed x2: 31.2 and 32.5 dB against
     the progressive truth at the input's and the new times; deinterlaced first with bwdif:
-    36.2 and 34.9 dB). ``deinterlace``: the command's --deinterlace flag (None: it has none,
-    the note names ffmpeg's bwdif); given for an input that says it is progressive, a note
-    that it changed nothing."""
+    36.2 and 34.9 dB); it names the commands' --deinterlace. ``deinterlace``: that flag; given
+    for an input that says it is progressive, a note that it changed nothing."""
     if field_order not in (None, "progressive") and not deinterlace:
         first = "top" if field_order in ("tt", "bt") else "bottom"  # shown first (tb: top
         # coded first, bottom shown first: FFmpeg's AV_FIELD_TB)
-        how = ("use --deinterlace (a frame per field, FFmpeg's bwdif)" if deinterlace is not None
-               else "deinterlace it first, e.g. ffmpeg -i IN -vf bwdif=mode=send_field OUT (a "
-                    "frame per field)")
         print(f"flowkit: note: {output}: the input is interlaced ({first} field first), processed "
-              f"as progressive frames, its fields woven (combing where things move); {how}",
-              file=sys.stderr)
+              "as progressive frames, its fields woven (combing where things move); use "
+              "--deinterlace (a frame per field, FFmpeg's bwdif)", file=sys.stderr)
     elif deinterlace and field_order == "progressive":
         print(f"flowkit: note: {output}: --deinterlace: the input is progressive, read as it is",
               file=sys.stderr)
@@ -953,15 +949,21 @@ def _read_context(args, source):
     follow: a variable-rate clip's frames may be several steps apart, ``flowkit.predict``'s
     ``times``), None for an image folder; ``info`` the video's ``VideoInfo`` (None for a
     folder); ``after`` the input's time (seconds from its first frame) of the first predicted
-    frame, a grid step after the context's last (None for a folder or a rate unknown).
+    frame, a grid step after the context's last (None for a folder or a rate unknown). With
+    ``--deinterlace`` an interlaced video is read a frame per field, its frames counted and
+    timed as fields (``video.field_info``: the grid the field rate).
     """
     import collections
 
     import flowkit
     from ._predict import frames_needed, frames_used
-    from .video import grid_steps, last_frames
+    from .video import expected_frame_count, field_info, grid_steps, last_frames
 
     count, _, info = _probe(source, 1, grid=True)  # predicted frames follow at the grid's step
+    grid = info  # the video as read: with --deinterlace a frame per field
+    if args.deinterlace and info is not None:
+        grid = field_info(info)
+        count = expected_frame_count(grid)
     # more than 8 bits (10-bit HEVC, ..., a folder of 16-bit PNGs): uint16 frames, predicted
     # and written at that depth
     depth = _input_depth(source, info)
@@ -972,11 +974,12 @@ def _read_context(args, source):
         # a video's tail, decoded from the keyframe before it (batch's predict job reads it
         # so): decoding every frame of an hour of 1080p took half an hour
         context = last_frames(source, length + before, timestamps=True, depth=depth,
-                              gray=args.gray, resize=args.resize)
+                              gray=args.gray, resize=args.resize, deinterlace=args.deinterlace)
         read = len(context)  # all the frames where it holds fewer
     else:
         frames = flowkit.iter_frames(source, gray=_input_gray(args, source), resize=args.resize,
-                                     timestamps=info is not None, depth=depth)
+                                     timestamps=info is not None, depth=depth,
+                                     deinterlace=args.deinterlace)
         if info is None:
             frames = ((None, frame) for frame in frames)
         if args.start is None:
@@ -1017,16 +1020,16 @@ def _read_context(args, source):
         _refuse_non_finite(source, context, (read - len(context) if args.start is None else first))
     times = truth_steps = None
     if info is not None:
-        times = grid_steps([t for t, _ in context], info.base_rate, info.time_base)
-        truth_steps = grid_steps([t for t, _ in [context[-1]] + truth], info.base_rate,
-                                 info.time_base)
+        times = grid_steps([t for t, _ in context], grid.base_rate, grid.time_base)
+        truth_steps = grid_steps([t for t, _ in [context[-1]] + truth], grid.base_rate,
+                                 grid.time_base)
     if truth_steps and truth_steps != [float(k - len(truth)) for k in range(len(truth) + 1)]:
         print("flowkit: note: the true frames after the context are not one grid step apart "
               "(a variable frame rate): the truth column holds the next input frames, not the "
               "frames at the predicted times", file=sys.stderr)
     after = None
-    if info is not None and info.base_rate:
-        after = context[-1][0] + 1 / info.base_rate
+    if info is not None and grid.base_rate:  # a field after the last with --deinterlace
+        after = context[-1][0] + 1 / grid.base_rate
     return [frame for _, frame in context], [frame for _, frame in truth], times, info, after
 
 
@@ -1223,7 +1226,8 @@ def _gan_options(args):
 def cmd_predict(args):
     """``flowkit predict``: the frames that follow a clip, from its optical flow."""
     import flowkit
-    from flowkit.video import image_folder_depth, resized_aspect, write_video, writer_tags
+    from flowkit.video import (field_info, image_folder_depth, resized_aspect, write_video,
+                               writer_tags)
 
     from ._predict import video_pix_fmt
 
@@ -1235,6 +1239,8 @@ def cmd_predict(args):
         raise UsageError(f"INPUT must be a video file or a folder of images, got the image {source}")
     if args.side_by_side and args.start is None:
         raise UsageError("--side-by-side needs --start N: the truth is the input after the context")
+    if args.deinterlace and source.is_dir():
+        raise UsageError(f"--deinterlace is for a video INPUT, not the folder of images {source}")
     if args.smooth_size is not None and not args.smooth:
         raise UsageError("--smooth-size needs --smooth METHOD")
     if args.average is not None and args.context == 2:
@@ -1286,7 +1292,8 @@ def cmd_predict(args):
             check_smooth(**smooth)
     context, truth, times, info, after = _read_context(args, source)
     _compile_notice(args, *_PREDICT_DRIVERS)
-    fps = grid_rate(info, args.fps)
+    # with --deinterlace the predicted frames follow at the field rate
+    fps = grid_rate(field_info(info) if args.deinterlace and info else info, args.fps)
     start = time.perf_counter()
     extra = {} if args.n_iter is None else {"n_iter": args.n_iter}
     with _frames_too_small_named(args), _log_records("flowkit._predict") as choices:
@@ -1334,7 +1341,7 @@ def cmd_predict(args):
         print(f"wrote {_counted(count, files)} to {args.output} (frame_000000{suffix}"
               f"{f' ... frame_{count - 1:06d}{suffix}' if count > 1 else ''}, {what})")
     _alpha_note(args.output, info is not None and info.alpha)  # a video's (PNG files lack it too)
-    _interlaced_note(args.output, info and info.field_order)
+    _interlaced_note(args.output, info and info.field_order, args.deinterlace)
     used = min(len(context), frames_used(args.context))  # not the frame read for the scene test
     first = "the last" if args.start is None else f"frames {args.start}-{args.start + used - 1} as"
     refined = ""
@@ -2422,6 +2429,13 @@ def build_parser():
     _add_gan_method(p)
     p.add_argument("--device", choices=("cpu", "cuda"), help="where the estimator (unless -O "
                    "device=... sets its own) and the warping run, as flowkit.predict's device")
+    p.add_argument("--deinterlace", action="store_true",
+                   help="read an interlaced video a frame per field (FFmpeg's bwdif, as ffmpeg "
+                        "-vf bwdif=mode=send_field), as retime --deinterlace: the context is "
+                        "its last fields (--start counts fields), the frames predicted follow "
+                        "at the field rate (25i: 50 fps); a progressive input is read as it is "
+                        "(default: interlaced frames are read woven, combed where things move, "
+                        "with a note)")
     p.set_defaults(run=cmd_predict)
 
     p = sub.add_parser(

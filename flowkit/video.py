@@ -218,8 +218,8 @@ class VideoInfo:
         576i DVD), ``"tb"`` (top coded first, bottom shown first), ``"bt"`` (the reverse);
         None where the file does not say. flowkit reads
         interlaced frames as progressive ones, the two fields woven (the command line notes
-        it), unless asked to deinterlace (``iter_frames(deinterlace=True)``, ``retime`` and
-        ``translate`` ``--deinterlace``: a frame per field, FFmpeg's bwdif).
+        it), unless asked to deinterlace (``iter_frames(deinterlace=True)``, ``retime``,
+        ``translate`` and ``predict`` ``--deinterlace``: a frame per field, FFmpeg's bwdif).
     timecode : str or None
         The start timecode, the first frame's SMPTE timecode ``"HH:MM:SS:FF"`` (``;`` before
         the frames for drop-frame, 29.97 and 59.94 fps) as FFmpeg reads it: a MOV's or MP4's
@@ -1460,22 +1460,30 @@ def concat_parts(writer, paths, *, depth=8, frame_format=None):
     return writer.frame_count
 
 
-def last_frames(path, count, *, timestamps=False, depth=8, gray=False, resize=None):
+def last_frames(path, count, *, timestamps=False, depth=8, gray=False, resize=None,
+                deinterlace=False):
     """The last ``count`` frames of a video file (all of them if it has fewer), as
     :func:`iter_frames` yields them (``(time, frame)`` pairs with ``timestamps``; uint16 with
-    ``depth=16``; ``gray``, ``resize`` as there), decoding only from the keyframe before the
-    first of them (its time found from the demuxed packets): a long video costs what its tail
-    costs."""
+    ``depth=16``; ``gray``, ``resize``, ``deinterlace`` as there: with it, the last ``count``
+    fields of an interlaced video), decoding only from the keyframe before the first of them
+    (its time found from the demuxed packets): a long video costs what its tail costs."""
     import collections
 
     resize = _check_resize(resize)
+    deinterlace = check_bool("deinterlace", deinterlace)
     container, stream = open_input(path)
     try:
         times = sorted(p.pts for p in container.demux(stream) if p.pts is not None)
         base = _time_base(stream)
-        if len(times) > count:
-            origin, first = times[0] * base, times[-count] * base
-            _, frames = decode_from(container, stream, first - origin, origin, depth=depth)
+        # the frames that hold the last count frames as read: two fields a frame
+        coded = -(-count // 2) if deinterlace and FIELD_ORDERS.get(
+            stream.codec_context.field_order) in INTERLACED else count
+        if len(times) > coded:
+            origin, first = times[0] * base, times[-coded] * base
+            # bwdif's fields of the first of them are those of the whole read: decode_from
+            # starts at a keyframe before it
+            _, frames = decode_from(container, stream, first - origin, origin, depth=depth,
+                                    deinterlace=deinterlace)
             tail = collections.deque(((time, frame) for time, frame in frames if time >= first),
                                      maxlen=count)
             if len(tail) == count:
@@ -1486,7 +1494,8 @@ def last_frames(path, count, *, timestamps=False, depth=8, gray=False, resize=No
     # few frames, or fewer decoded than demuxed (damaged packets): decode them all (a count
     # past sys.maxsize, all of them too, was deque's OverflowError: predict --context 2**63)
     return list(collections.deque(iter_frames(path, timestamps=timestamps, depth=depth,
-                                              gray=gray, resize=resize),
+                                              gray=gray, resize=resize,
+                                              deinterlace=deinterlace),
                                   maxlen=min(count, sys.maxsize)))
 
 

@@ -539,6 +539,64 @@ def test_last_frames_is_the_tail_of_iter_frames(tmp_path, count):
     assert all(np.array_equal(a, b) for a, b in zip(got, expected))
 
 
+def interlaced(path, frames=16, codec="mpeg2video", options=None):
+    """``frames`` of Tears of Steel woven two by two into 25i, a keyframe every 2 frames."""
+    from cases import interlaced_clip
+    from test_video import interlaced_truth
+
+    options = {"qscale": "2", "g": "2"} if options is None else options
+    return interlaced_clip(path, interlaced_truth(frames), codec, "bff" if codec ==
+                           "mpeg2video" else "tff", options)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 7])
+def test_last_frames_deinterlace_is_the_tail_of_iter_frames(tmp_path, monkeypatch, count):
+    """flowkit predict --deinterlace's input: the last fields, as the tail of
+    iter_frames(deinterlace=True), decoded from the keyframe before their frames (MPEG-2 and
+    x264, a keyframe every 2 frames; bwdif's fields of the first of them have their frame
+    before): last_frames took no deinterlace."""
+    from flowkit import video
+    from flowkit.video import last_frames
+
+    for clip in (interlaced(tmp_path / "in.ts"),
+                 interlaced(tmp_path / "in.mp4", codec="libx264", options={"crf": "12", "g": "2"})):
+        expected = list(flowkit.iter_frames(clip, timestamps=True, deinterlace=True))[-count:]
+        with monkeypatch.context() as patched:  # the tail only, not a whole decode
+            patched.setattr(video, "iter_frames", None)
+            got = last_frames(clip, count, timestamps=True, deinterlace=True)
+        assert len(got) == len(expected) == count
+        assert all(a[0] == b[0] and np.array_equal(a[1], b[1]) for a, b in zip(got, expected))
+
+
+def test_predict_job_deinterlace(client, tmp_path):
+    """The predict job takes deinterlace (as flowkit predict --deinterlace): the tail job writes
+    the command line's file; a rolling prediction counts fields, whole and in chunks joined
+    identical, at the field rate."""
+    clip = interlaced(tmp_path / "in.ts")  # 8 frames of 25i, 16 fields
+    assert main(["predict", str(clip), str(tmp_path / "cli.mp4"), "--horizon", "2", "--context",
+                 "3", "--method", "dis", "--deinterlace", "-q"]) == 0
+    report = flowkit.batch("predict", [clip], tmp_path / "tail", scheduler=client, horizon=2,
+                           context=3, flow="dis", deinterlace=True, progress=False)
+    assert report.ok and same_video(tmp_path / "tail" / "in.mp4", tmp_path / "cli.mp4")
+    options = dict(horizon=2, context=3, stride=4, flow="dis", deinterlace=True, codec="ffv1")
+    fields = [f for _, f in flowkit.iter_frames(clip, timestamps=True, deinterlace=True)]
+    expected = [frame for start in range(0, len(fields) - 3 + 1, 4)  # windows on fields 0, 4, ...
+                for frame in flowkit.predict(np.stack(fields[start:start + 3]), 2, context=3,
+                                             flow="dis")]
+    assert len(_batch._chunks(clip, 2, align=4, tail=3)) > 1  # split for real
+    for name, chunks in (("whole", None), ("chunked", 2)):
+        report = flowkit.batch("predict", [clip], tmp_path / name, scheduler=client,
+                               chunk_frames=chunks, progress=False, **options)
+        joined = tmp_path / name / "in.mp4"
+        assert report.ok and report.frames == len(expected) == 8, name
+        assert flowkit.video.probe_video(joined).frame_rate == 50
+        got = list(flowkit.iter_frames(joined))  # FFV1 in RGB: exact
+        assert len(got) == 8 and all(np.array_equal(a, b) for a, b in zip(got, expected)), name
+    assert same_video(tmp_path / "whole" / "in.mp4", tmp_path / "chunked" / "in.mp4")
+    with pytest.raises(TypeError, match="^job_options: deinterlace: expected a bool"):
+        flowkit.batch("predict", [clip], tmp_path / "bad", horizon=1, deinterlace="yes")
+
+
 def test_shared_clips_match_single_process(client, tmp_path):
     """A real clip (odd-sized VP9), given as a list with a list of outputs. (Not the 10-bit
     clip: FFmpeg's 16-bit RGB to 10-bit YUV conversion differs from run to run, so its

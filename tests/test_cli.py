@@ -2582,6 +2582,47 @@ def test_predict_side_by_side_notes_truth_frames_off_the_grid(tmp_path):
     assert status == 0 and "note" not in err
 
 
+def test_predict_deinterlace(tmp_path, capsys, monkeypatch):
+    # predict only said to deinterlace first with ffmpeg: an interlaced video's context was its
+    # woven frames, combed where things move, predicted at the frame rate. --deinterlace reads
+    # it a frame per field (bwdif), as retime's: the context is the last fields (one field
+    # period apart), the frames predicted follow at the field rate (25i: 50 fps); --start
+    # counts fields
+    from cases import interlaced_clip
+    from test_video import interlaced_truth
+
+    source = interlaced_clip(tmp_path / "in.ts", interlaced_truth(), "mpeg2video", "bff",
+                             {"qscale": "2"})  # 4 frames of 25i, 8 fields
+    fields = list(flowkit.iter_frames(source, timestamps=True, deinterlace=True))
+    given = []
+    predict = flowkit.predict
+    monkeypatch.setattr(flowkit, "predict", lambda frames, horizon, **options: (
+        given.append((frames, options["times"])) or predict(frames, horizon, **options)))
+    out = tmp_path / "out.mp4"
+    assert main(["predict", str(source), str(out), "--horizon", "2", "--context", "3",
+                 "--deinterlace"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and "2 frames, 96x64, 50 fps" in captured.out, captured
+    assert probe_video(out).frame_rate == 50
+    frames, times = given.pop()
+    assert np.array_equal(frames, np.stack([f for _, f in fields[-3:]])) and times == [-2, -1, 0]
+    assert main(["predict", str(source), str(tmp_path / "s.mp4"), "--horizon", "2", "--context",
+                 "3", "--start", "2", "--side-by-side", "--deinterlace", "-q"]) == 0
+    frames, times = given.pop()
+    assert np.array_equal(frames, np.stack([f for _, f in fields[2:5]])) and times == [-2, -1, 0]
+    assert capsys.readouterr().err == ""  # the truth, fields 5 and 6, one field period apart
+    plain = data_path("video", "torchcodec__nasa_13013.mp4")  # progressive: read as it is
+    assert main(["predict", str(plain), str(out), "--horizon", "1", "--deinterlace", "-q"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        f"flowkit: note: {out}: --deinterlace: the input is progressive, read as it is"]
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    for k in range(2):
+        cv2.imwrite(str(folder / f"{k}.png"), fields[k][1])
+    assert main(["predict", str(folder), str(out), "--horizon", "1", "--deinterlace"]) == 2
+    assert "--deinterlace is for a video INPUT, not the folder of images" in capsys.readouterr().err
+
+
 def test_crf_reaches_the_encoder_of_predict_and_flow_videos(moving_folder, tmp_path, capsys):
     """--crf of predict's video output and flow's --video (default 18, as retime's and
     translate's): a higher CRF gives a smaller H.264 file of the same frames; an encoder
