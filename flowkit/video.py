@@ -1203,7 +1203,8 @@ def _container_duration(container):
 def field_info(info):
     """The :class:`VideoInfo` of the video ``info`` describes as ``decode(deinterlace=True)``
     reads it: where it is interlaced (``field_order``), a frame per field (frame rates and
-    count doubled, the time base halved, as bwdif's output; field order progressive); else
+    count doubled, the time base halved, as bwdif's output; field order progressive; the start
+    timecode labelled at the field rate: ``10:00:00:12`` at 25i is ``10:00:00:24``); else
     ``info``."""
     if info.field_order not in INTERLACED:
         return info
@@ -1211,10 +1212,13 @@ def field_info(info):
     def twice(value):
         return None if value is None else 2 * value
 
+    rate = info.base_rate or info.frame_rate
+    timecode = info.timecode and rate and timecode_after(info.timecode, rate, 0, 2 * rate)
     return dataclasses.replace(info, frame_rate=twice(info.frame_rate),
                                base_rate=twice(info.base_rate),
                                frame_count=twice(info.frame_count),
-                               time_base=Fraction(info.time_base) / 2, field_order="progressive")
+                               time_base=Fraction(info.time_base) / 2, field_order="progressive",
+                               timecode=timecode or None)
 
 
 def last_frame_period(info, fps=None):

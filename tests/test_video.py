@@ -2454,6 +2454,24 @@ def _drop_frame_labels(start, count):
     return labels
 
 
+def test_deinterlaced_video_keeps_its_start_timecode():
+    # field_info doubled the rates and kept the label, which writer_tags then read at the
+    # field rate: 10:00:00:12 of a 25i input retimed or translated with deinterlace to 50 fps
+    # got 10:00:00:12 (0.24 s early) instead of 10:00:00:24
+    from flowkit.video import VideoInfo, field_info, writer_tags
+
+    info = VideoInfo(width=64, height=48, rotation=0, frame_rate=Fraction(25),
+                     time_base=Fraction(1, 25), frame_count=4, duration=Fraction(4, 25),
+                     codec="mpeg2video", pix_fmt="yuv420p", bit_depth=8, audio=False,
+                     base_rate=Fraction(25), field_order="tt", timecode="10:00:00:12")
+    fields = field_info(info)
+    assert fields.base_rate == 50 and fields.timecode == "10:00:00:24"
+    for source, fps in ((info, 50), (fields, 50), (fields, 25)):
+        tags = writer_tags(source, None, Fraction(0), fps)
+        assert tags["stream_metadata"]["timecode"] == ("10:00:00:12" if fps == 25
+                                                       else "10:00:00:24"), (source, fps)
+
+
 def test_timecode_arithmetic():
     # the start timecode an output's first frame gets, counted as FFmpeg's av_timecode counts
     from flowkit.video import timecode_after
