@@ -446,10 +446,16 @@ def _info(container, stream):
                      alpha=has_alpha(stream),
                      metadata=_file_tags(container), stream_metadata=_stream_tags(stream),
                      chapters=_chapters(container, stream),
-                     audio_codecs=tuple(s.codec_context.name for s in container.streams.audio),
+                     audio_codecs=tuple(_audio_codec(s) for s in container.streams.audio),
                      sample_aspect_ratio=stream.sample_aspect_ratio,
                      field_order=FIELD_ORDERS.get(stream.codec_context.field_order),
                      timecode=_timecode(container, stream))
+
+
+def _audio_codec(stream):
+    """The decoder name of an audio ``stream``; ``"unknown"`` where PyAV has no decoder for it
+    (an unknown Matroska codec ID: no codec context, which failed every command)."""
+    return "unknown" if stream.codec_context is None else stream.codec_context.name
 
 
 def _duration(container, stream):

@@ -832,6 +832,34 @@ def test_probe_counts_the_audio_tracks(tmp_path, capsys):
     assert "audio: 1 track (aac)" in capsys.readouterr().out.splitlines()
 
 
+def test_probe_of_an_audio_track_without_a_decoder(tmp_path, capsys):
+    # an audio codec PyAV cannot decode (an unknown Matroska codec ID) has no codec context:
+    # reading its name failed every command with an AttributeError
+    import av
+
+    path = tmp_path / "pcm.mkv"
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("ffv1", rate=10)
+        video.width, video.height, video.pix_fmt = 16, 16, "bgr0"
+        audio = container.add_stream("pcm_s16le", rate=8000, layout="mono")
+        for k in range(3):
+            frame = av.VideoFrame.from_ndarray(np.zeros((16, 16, 3), np.uint8), format="rgb24")
+            frame.pts = k
+            container.mux(video.encode(frame))
+            sound = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16",
+                                               layout="mono")
+            sound.sample_rate, sound.pts = 8000, 800 * k
+            container.mux(audio.encode(sound))
+        container.mux(video.encode())
+        container.mux(audio.encode())
+    data = path.read_bytes()
+    assert data.count(b"A_PCM/INT/LIT") == 1
+    path.write_bytes(data.replace(b"A_PCM/INT/LIT", b"A_PCM/INT/XXX"))
+    assert probe_video(path).audio_codecs == ("unknown",)
+    assert main(["probe", str(path)]) == 0
+    assert "audio: 1 track (unknown)" in capsys.readouterr().out.splitlines()
+
+
 def test_flow_of_a_two_image_folder_counts_in_the_singular(pair, tmp_path, capsys):
     folder = tmp_path / "two"
     folder.mkdir()
