@@ -225,7 +225,8 @@ def interlaced_clip(path, frames, codec, order, options=None):
     coded interlaced, field order ``order`` ("tff" or "bff": FFmpeg's setfield): frame 2k's
     rows in the field shown first (rows 0, 2, ... for tff, 1, 3, ... for bff), frame 2k + 1's
     in the other, so ``frames`` are the progressive truth at 50 fields a second. ``options``:
-    the encoder's (``{"qscale": "2"}``: MPEG-2 near lossless)."""
+    the encoder's; ``{"qscale": "2"}`` is FFmpeg's ``-qscale 2`` (MPEG-2 near lossless: the
+    encoder has no option of that name, which it ignored, coding at its 200 kb/s default)."""
     from fractions import Fraction
 
     import av
@@ -235,7 +236,11 @@ def interlaced_clip(path, frames, codec, order, options=None):
         stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
         stream.pix_fmt = "yuv420p"
         stream.codec_context.time_base = Fraction(1, 25)
-        stream.options = {"flags": "+ilme+ildct", **(options or {})}
+        options, flags = dict(options or {}), "+ilme+ildct"
+        if "qscale" in options:  # a fixed quantiser: FFmpeg's lambda per step, 118
+            flags += "+qscale"
+            options["global_quality"] = str(118 * int(options.pop("qscale")))
+        stream.options = {"flags": flags, **options}
         graph = av.filter.Graph()
         source = graph.add_buffer(width=stream.width, height=stream.height, format="yuv420p",
                                   time_base=Fraction(1, 25))
