@@ -240,11 +240,13 @@ def segment_past_end(segment, length):
     """The end of the input (``length``: its :func:`flowkit.video.video_end`) where ``segment``
     runs past it (its end later; an open end is the end, not past it), else None: ``retime``
     and ``translate`` take the segment to the end of the input there (the command line says
-    so)."""
-    if segment is None or length is None:
+    so). A float end is read as the decimal it prints as: ``--range 0.2:0.8`` of a clip lasting
+    4/5 s ended "after the end" by the float's 4e-17 s."""
+    if segment is None or length is None or segment[1] is None:
         return None
     end = segment[1]
-    return length if end is not None and Fraction(end) > length else None
+    end = Fraction(str(float(end))) if isinstance(end, float) else Fraction(end)
+    return length if end > length else None
 
 
 # chapter times are stored in milliseconds (MP4, Matroska): one ending this little after the

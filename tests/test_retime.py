@@ -2027,3 +2027,14 @@ def test_mpeg_ps_end_is_read_from_all_packets(tmp_path, codec):
     report = flowkit.retime(path, tmp_path / "out.mp4", factor=2, duration=2, method="blend",
                             progress=lambda done, total: totals.add(total))
     assert report.frames == 120 and report.duration == 2 and totals == {120}
+
+
+def test_a_range_ending_at_the_end_is_not_past_it():
+    # --range 0.2:0.8 of a clip lasting 4/5 s: the float 0.8 is 4e-17 s more, and the command
+    # said the range ended after the end of the input
+    from flowkit._retime import segment_past_end
+
+    for end in (0.8, np.float64(0.8), Fraction(4, 5), "0.8"):
+        assert segment_past_end((0.2, end), Fraction(4, 5)) is None, end
+    assert segment_past_end((0.2, 0.81), Fraction(4, 5)) == Fraction(4, 5)
+    assert segment_past_end((0.2, None), Fraction(4, 5)) is None
