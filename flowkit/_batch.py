@@ -950,7 +950,8 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
             if dst in done:
                 container, stream = open_input(src)
                 try:
-                    kinds = streams_not_written(container, stream) if job == "retime" else []
+                    kinds = (streams_not_written(container, stream, dst) if job == "retime"
+                             else [])
                     if has_alpha(stream):
                         alpha.append(str(src))
                 finally:

@@ -805,7 +805,7 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
             except _EmptyPart:  # before or after a trimmed segment: no frame, no file
                 report = RetimeReport(path=dst, frames=0, interpolated=0, fps=out_fps,
                                       duration=Fraction(0), size=None, cuts=[], audio=audio_done)
-        not_written = streams_not_written(container, stream)
+        not_written = streams_not_written(container, stream, dst)
         coded = (stream.codec_context.width, stream.codec_context.height)  # as _stream pads them
         padded = coded if (report.frames and needs_even_size(codec, pix_fmt)
                            and (coded[0] % 2 or coded[1] % 2)) else None

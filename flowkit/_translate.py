@@ -539,7 +539,7 @@ def _translate(src, dst, op, *, method, strength, flow, flow_options, scene_thre
         info = _info(container, stream)
         audio_streams = len(container.streams.audio)
         reencode = bool(audio_copy_refused(dst, container))  # AAC into .webm: Opus
-        not_written = streams_not_written(container, stream)
+        not_written = streams_not_written(container, stream, dst)
     finally:
         container.close()
     check_segment_start(start, video_end(src, info), src)

@@ -758,17 +758,27 @@ def audio_copy_refused(dst, container):
             if s.codec_context.name not in allowed]
 
 
-def streams_not_written(container, stream):
+# containers whose outputs carry a start timecode (VideoWriter's stream tag: MOV's and MP4's
+# tmcd track, Matroska's TIMECODE); AVI and MPEG-TS keep none
+TIMECODE_CONTAINERS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm"})
+
+
+def streams_not_written(container, stream, dst=None):
     """The types of ``container``'s streams that ``retime`` and ``translate`` do not write (all
     but the video ``stream`` they read and the audio streams, which they copy, stretch or drop
     as asked): ``"video"`` for a second video stream, ``"attached picture"`` for cover art
     (a video stream to FFmpeg, it was counted as one), ``"subtitle"``, ``"data"``, ..., one
     entry per stream, in the file's order. A stream the demuxer discards is not counted: MP4's
     and MOV's chapters are a text track, read as chapters and a discarded data stream, and the
-    chapters are written (an output's own chapter track is read back so)."""
+    chapters are written (an output's own chapter track is read back so); nor a timecode
+    track (a data stream tagged ``timecode``) where the output ``dst`` carries the timecode
+    (``TIMECODE_CONTAINERS``)."""
     import av
+
+    timecode = dst is not None and Path(dst).suffix.lower() in TIMECODE_CONTAINERS
     return ["attached picture" if is_attached_picture(s) else s.type for s in container.streams
-            if s is not stream and s.type != "audio" and s.discard != av.stream.Discard.all]
+            if s is not stream and s.type != "audio" and s.discard != av.stream.Discard.all
+            and not (timecode and s.type == "data" and "timecode" in s.metadata)]
 
 
 # FFmpeg's AVColorSpace values (the ``colorspace`` tag) -> swscale's matrix of the same name

@@ -2038,3 +2038,23 @@ def test_a_range_ending_at_the_end_is_not_past_it():
         assert segment_past_end((0.2, end), Fraction(4, 5)) is None, end
     assert segment_past_end((0.2, 0.81), Fraction(4, 5)) == Fraction(4, 5)
     assert segment_past_end((0.2, None), Fraction(4, 5)) is None
+
+
+def test_a_timecode_track_carried_over_is_not_called_not_written(tmp_path):
+    # the input's tmcd track is a data stream: every output of a MOV with a timecode said
+    # "not written: the input's other streams (1 data)", though the output carries the timecode
+    from flowkit.video import open_input, streams_not_written
+
+    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 4, start=2, size=(32, 18))
+    source = write_clip(tmp_path / "tc.mov", frames, 25, timecode="01:00:00:12")
+    container, stream = open_input(source)
+    try:
+        assert streams_not_written(container, stream) == ["data"]
+        assert streams_not_written(container, stream, tmp_path / "out.mov") == []
+        assert streams_not_written(container, stream, tmp_path / "out.MKV") == []
+        assert streams_not_written(container, stream, tmp_path / "out.avi") == ["data"]
+    finally:
+        container.close()
+    status, out, _ = run_cli("retime", source, tmp_path / "x2.mp4", "--factor", "2",
+                             "--method", "blend")
+    assert status == 0 and "not written" not in out, out
