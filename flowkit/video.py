@@ -1078,7 +1078,10 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet
     yuv = fmt.startswith("yuv")
     base = _time_base(stream)
     period = 1 / Fraction(_frame_rate(stream) or 30)
-    fields = _Fields(container.name, stream.time_base) if deinterlace else None
+    # a stream that says it is progressive skips the filter (its frames pass bwdif unchanged,
+    # 40 % slower: 240 frames of Tears of Steel read in 0.65 s against 0.46 s)
+    fields = _Fields(container.name, stream.time_base) if deinterlace and FIELD_ORDERS.get(
+        stream.codec_context.field_order) != "progressive" else None
     if deinterlace and FIELD_ORDERS.get(stream.codec_context.field_order) in INTERLACED:
         period /= 2  # a frame per field
     previous = reached = None
