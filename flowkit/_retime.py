@@ -488,13 +488,14 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         accepted with any speed for an input without audio, where there is nothing to copy).
         ``"stretch"``: decoded, time-stretched to the new duration without changing pitch
         (FFmpeg's ``atempo`` through PyAV's filter graph, chained for speeds outside
-        [0.5, 2]) and encoded as AAC (Opus in WebM). ``"drop"``: no audio. None (default):
+        [0.5, 2]) and encoded as AAC (Opus in WebM; MP2 in MPEG-PS: ``.mpg``, ``.mpeg``,
+        ``.vob``, ``.dvd``, AC-3 beyond stereo). ``"drop"``: no audio. None (default):
         copy when the duration is unchanged and the output's container takes the codec, else
-        stretch (AAC into ``.webm`` is re-encoded as Opus at speed 1; an explicit ``"copy"``
-        there is a ValueError). With a ``segment`` only its audio is
-        stretched (cut at the sample), the rest re-encoded at speed 1; with ``trim`` the rest
-        is dropped (``"copy"`` cannot cut at the sample: the default re-encodes). Every audio
-        stream of the input is written, in its order.
+        stretch (AAC into ``.webm`` is re-encoded as Opus at speed 1, into ``.mpg`` as MP2; an
+        explicit ``"copy"`` there is a ValueError, as audio no encoder can write there). With
+        a ``segment`` only its audio is stretched (cut at the sample), the rest re-encoded at
+        speed 1; with ``trim`` the rest is dropped (``"copy"`` cannot cut at the sample: the
+        default re-encodes). Every audio stream of the input is written, in its order.
     scene_threshold : float or None
         Scene-cut threshold in percent of full scale (minterpolate's ``scd_threshold``,
         default 10): a pair whose mean absolute difference and its change from the previous
@@ -776,7 +777,7 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
         if audio == "copy" and refused:
             raise ValueError(f"audio: cannot copy {refused[0]} audio into {dst.suffix} files (its "
                              f"container takes {' or '.join(sorted(COPYABLE_AUDIO[dst.suffix.lower()]))}); "
-                             f"use stretch (re-encodes it; Opus in WebM) or drop")
+                             f"use stretch (re-encodes it: Opus in WebM, MP2 in MPEG-PS) or drop")
     if part is not None:
         audio = "drop"  # checked as the whole run's; the join (``_parts``) muxes it
     depth = info.read_depth

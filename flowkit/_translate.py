@@ -405,7 +405,8 @@ def translate(src, dst, op, *, method="blend", strength=DEFAULT_STRENGTH, flow="
     audio : bool or {"copy", "drop"}
         Copy the packets of every audio stream of the input unchanged, in its order (the
         duration is unchanged); a codec the output's container does not take (AAC into
-        ``.webm``) is re-encoded instead (Opus). False drops them. ``"copy"`` and ``"drop"``
+        ``.webm``, ``.mpg``) is re-encoded instead (Opus; MP2 in MPEG-PS, AC-3 beyond
+        stereo). False drops them. ``"copy"`` and ``"drop"``
         are True and False, as ``flowkit.retime``'s ``audio`` spells them.
     progress : bool, None or callable
         A tqdm bar on stderr; None: when stderr is a terminal. A callable ``progress(done,

@@ -2481,7 +2481,7 @@ def build_parser():
     p.add_argument("--audio", choices=("copy", "stretch", "drop"),
                    help="audio: copy (unchanged duration), stretch (atempo), drop (default: copy "
                         "if the duration is unchanged and the container takes the codec, else "
-                        "stretch: AAC into .webm is re-encoded as Opus)")
+                        "stretch: AAC into .webm is re-encoded as Opus, into .mpg as MP2)")
     _add_scene_options(p, "interpolate across every pair, cuts too")
     p.add_argument("--device", choices=("cpu", "cuda"), help="where warping and splatting run")
     p.add_argument("--deinterlace", action="store_true",
@@ -2753,7 +2753,8 @@ def _add_translate_parser(sub, common):
                         "outside it are written unchanged")
     p.add_argument("--audio", choices=("copy", "drop"), default="copy",
                    help="audio: copy (default; a codec the container does not take is "
-                        "re-encoded, AAC into .webm as Opus) or drop, as retime's --audio")
+                        "re-encoded, AAC into .webm as Opus, into .mpg as MP2) or drop, as "
+                        "retime's --audio")
     p.add_argument("--no-audio", action="store_true", help="drop the audio (as --audio drop)")
     p.add_argument("--deinterlace", action="store_true",
                    help="read an interlaced input a frame per field (FFmpeg's bwdif, as ffmpeg "

@@ -743,8 +743,15 @@ def to_coded(frame, rotation):
 
 
 # containers whose muxer takes only some audio codecs; a copy of another is re-encoded (the
-# encoder audio_track uses for them: Opus in WebM)
-COPYABLE_AUDIO = {".webm": frozenset({"opus", "vorbis"})}
+# encoder audio_track uses for them, AUDIO_ENCODERS: Opus in WebM). FFmpeg's MPEG-PS muxer
+# (.mpg, .mpeg, .vob, .dvd) refuses AAC (EINVAL: retime to .mpg failed as a --codec error)
+_PS_AUDIO = frozenset({"mp1", "mp2", "mp3", "ac3", "dts", "pcm_s16be", "pcm_dvd", "mlp",
+                       "truehd"})
+COPYABLE_AUDIO = {".webm": frozenset({"opus", "vorbis"}),
+                  **dict.fromkeys((".mpg", ".mpeg", ".vob", ".dvd"), _PS_AUDIO)}
+# the audio encoder for a container (AAC elsewhere): its muxer's default (FFmpeg's mp2 for
+# MPEG-PS; AC-3 beyond stereo, which mp2 cannot encode)
+AUDIO_ENCODERS = {".webm": "libopus", **dict.fromkeys((".mpg", ".mpeg", ".vob", ".dvd"), "mp2")}
 
 
 def audio_copy_refused(dst, container):
@@ -2750,6 +2757,9 @@ class VideoWriter:
             container.start_encoding()
         except (av.FFmpegError, ValueError) as exc:
             container.close()
+            if str(exc).startswith("audio: "):  # a companion's encoder: not the video's codec
+                self._abort(ValueError, exc, None)
+                raise
             # FFmpeg's bare -1 reads as EPERM: MXF's muxer refused most codecs so, which was
             # "PermissionError: [Errno 1] Operation not permitted: 'out.mxf'", naming the file
             refused = getattr(exc, "errno", None) == errno.EPERM
@@ -2896,13 +2906,26 @@ class _AudioTrack:
             return
         import av
 
-        codec = "libopus" if container.format.name == "webm" else "aac"
-        rate = self.in_stream.codec_context.sample_rate
+        context = self.in_stream.codec_context
+        codec = AUDIO_ENCODERS.get(Path(container.name).suffix.lower(), "aac")
+        if codec == "mp2" and context.layout.nb_channels > 2:
+            codec = "ac3"
+        rate = context.sample_rate
+        rates = av.codec.Codec(codec, "w").audio_rates
         if codec == "libopus":
             rate = 48000
+        elif rates and rate not in rates:  # mp2 takes 16 kHz and more: 8 kHz is resampled
+            rate = min((r for r in rates if r >= rate), default=max(rates))
         self.out = container.add_stream(codec, rate=rate)
-        self.out.layout = self.in_stream.codec_context.layout
+        self.out.layout = context.layout
         self._tag_language()
+        try:  # opened here, so that a refusal names the audio, not the video's codec
+            self.out.codec_context.open()
+        except av.FFmpegError as exc:
+            raise ValueError(f"audio: cannot encode {context.name} audio ({context.layout.name}, "
+                             f"{context.sample_rate} Hz) of {self.src} as {codec} for "
+                             f"{Path(container.name).suffix} files ({_av_message(exc)}); "
+                             f"drop it") from None
         if self.tempo == 1:
             # re-encoded at speed 1 (a trim, translate, AAC into WebM): not through atempo,
             # whose alignment search drifts in digital silence (a click after 1 s of it came
@@ -2918,7 +2941,6 @@ class _AudioTrack:
             node = following
         # the frames out of atempo as the decoder's, like those encoded without stretching
         # (the encoder converts them all alike: Opus takes 48 kHz only)
-        context = self.in_stream.codec_context
         following = graph.add("aformat", f"sample_fmts={context.format.name}:channel_layouts="
                               f"{context.layout.name}:sample_rates={context.sample_rate}")
         node.link_to(following)

@@ -912,6 +912,60 @@ def test_aac_into_webm_is_re_encoded_by_default_and_refused_as_a_copy(tmp_path, 
     assert not (tmp_path / "a.webm").exists()
 
 
+def test_aac_into_mpeg_ps_is_re_encoded_as_mp2(tmp_path, clip_with_tone):
+    # FFmpeg's MPEG-PS muxer (.mpg, .mpeg, .vob, .dvd) refuses AAC (EINVAL): retime to .mpg
+    # failed as '--codec: mpeg2video cannot write 64x36 yuv420p video', whatever the codec.
+    # Re-encoded as its default, MP2 (the same tone, as long); an explicit copy is refused
+    for suffix in (".mpg", ".vob"):
+        out = tmp_path / f"out{suffix}"
+        report = flowkit.retime(clip_with_tone, out, factor=2, method="blend", progress=False)
+        assert report.audio == "re-encoded"
+        with av.open(str(out)) as container:
+            assert container.streams.audio[0].codec_context.name == "mp2"
+        seconds, peak = tone_peak(out)
+        assert abs(seconds - 1.0) < 0.06 and abs(peak - 440) < 5
+    with pytest.raises(ValueError, match=r"audio: cannot copy aac audio into \.mpg files"):
+        flowkit.retime(clip_with_tone, tmp_path / "a.mpg", factor=2, audio="copy")
+    # the nasa clip's two AAC tracks at 8 and 16 kHz (mp2 encodes 16 kHz and more), stretched
+    nasa = data_path("video", "torchcodec__nasa_13013.mp4")
+    status, out, err = run_cli("retime", "-q", "--factor", "2", "--speed", "0.5", "--range",
+                               "2:2.4", "--trim", "--method", "blend", "--codec", "mpeg2video",
+                               nasa, tmp_path / "nasa.mpg")
+    assert status == 0, err
+    with av.open(str(tmp_path / "nasa.mpg")) as container:
+        tracks = [(s.codec_context.name, s.codec_context.sample_rate)
+                  for s in container.streams.audio]
+    assert tracks == [("mp2", 16000), ("mp2", 16000)]
+    for k in (0, 1):  # 0.4 s at speed 0.5, to the end of an mp2 frame (1152 samples)
+        assert 0.8 <= tone_peak(tmp_path / "nasa.mpg", k)[0] <= 0.8 + 1152 / 16000
+
+
+def test_audio_no_encoder_writes_into_the_container_names_the_audio(tmp_path):
+    # 7.1 audio into .mpg: neither mp2 nor AC-3 encodes 8 channels; the error named --codec
+    src = tmp_path / "surround.mkv"
+    with av.open(str(src), "w") as container:
+        video = container.add_stream("ffv1", rate=24)
+        video.width, video.height, video.pix_fmt = 32, 32, "yuv420p"
+        audio = container.add_stream("pcm_s16le", rate=48000)
+        audio.layout = "7.1"
+        tone = av.AudioFrame.from_ndarray(np.zeros((1, 24000), np.float32), format="fltp",
+                                          layout="mono")
+        tone.sample_rate, tone.pts = 48000, 0
+        container.mux([*audio.encode(tone), *audio.encode(None)])
+        for k in range(12):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 20 * k, np.uint8),
+                                               format="rgb24")
+            frame.pts = k
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+    with pytest.raises(ValueError, match=r"^audio: cannot encode pcm_s16le audio \(.*as ac3 "
+                                         r"for \.mpg files"):
+        flowkit.retime(src, tmp_path / "out.mpg", factor=2, method="blend", progress=False)
+    assert not (tmp_path / "out.mpg").exists()
+    status, _, err = run_cli("translate", src, tmp_path / "out.mpg", "--op", "equalize")
+    assert status == 2 and one_error_line(err).startswith("--audio: cannot encode"), err
+
+
 def test_audio_copy_with_a_speed_change(tmp_path, clip, clip_with_tone):
     # refused where there is audio (its packets cannot be copied into another duration), with
     # one error line and no output; accepted on a clip without audio: nothing to copy

@@ -542,6 +542,13 @@ def test_translate_copies_the_audio(tmp_path):
     assert report["audio"] == "re-encoded"
     with av.open(str(tmp_path / "out.webm")) as container:
         assert container.streams.audio[0].codec_context.name == "opus"
+    # nor MPEG-PS (its muxer refused AAC: a '--codec' error): MP2, its default, read back
+    report = flowkit.translate(src, tmp_path / "out.mpg", "equalize", progress=False)
+    assert report["audio"] == "re-encoded"
+    with av.open(str(tmp_path / "out.mpg")) as container:
+        stream = container.streams.audio[0]
+        assert stream.codec_context.name == "mp2"
+        assert sum(frame.samples for frame in container.decode(stream)) > 0
 
 
 # --- what translate keeps of the input: timestamps, pixel format, audio tracks -----------------
