@@ -761,8 +761,7 @@ def audio_copy_refused(dst, container):
     allowed = COPYABLE_AUDIO.get(Path(dst).suffix.lower())
     if allowed is None:
         return []
-    return [s.codec_context.name for s in container.streams.audio
-            if s.codec_context.name not in allowed]
+    return [name for name in map(_audio_codec, container.streams.audio) if name not in allowed]
 
 
 # containers whose outputs carry a start timecode (VideoWriter's stream tag: MOV's and MP4's
