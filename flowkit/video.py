@@ -465,7 +465,7 @@ def _duration(container, stream):
         if counted is not None:
             return counted
     if stream.duration is not None and stream.time_base is not None:
-        return stream.duration * stream.time_base
+        return _stream_length(container, stream)
     tagged = _duration_tag(container, stream)  # Matroska/WebM: the video track's
     if tagged is not None:
         return tagged
@@ -1201,6 +1201,20 @@ def _duration_tag(container, stream):
     return None
 
 
+def _stream_length(container, stream):
+    """The length in seconds of a stream from its stated ``duration`` (set). FFmpeg's ASF
+    demuxer gives every stream the file's play duration less its preroll: where the file's
+    last stream ends on the timestamps' timeline, not the stream's length; the length is
+    taken to there from the stream's start. A .wmv whose video starts
+    after its audio (AAC's priming, 0.128 s at 8 kHz, which the muxer shifts to 0) read that
+    much longer, and iter_frames refused flowkit's own .wmv as cut short."""
+    base = _time_base(stream)
+    length = stream.duration * base
+    if container.format.name == "asf":
+        length -= (stream.start_time or 0) * base
+    return length
+
+
 def _declared_end(container, stream):
     """Where the headers say the video stream ends, in seconds of its timestamps: the stream's
     start plus its duration (the stream's, else Matroska's per-track ``DURATION`` tag, else the
@@ -1208,7 +1222,7 @@ def _declared_end(container, stream):
     base = _time_base(stream)
     start = (stream.start_time or 0) * base
     if stream.duration:
-        return start + stream.duration * base
+        return start + _stream_length(container, stream)
     tagged = _duration_tag(container, stream)
     if tagged is not None:
         return start + tagged

@@ -2517,3 +2517,38 @@ def test_probe_reads_the_start_timecode(tmp_path):
     info = probe_video(clip)
     assert info.timecode == "02:00:00:00" and info.metadata == {"title": "take 2"}
     assert probe_video(write_clip(tmp_path / "f.mov", frames, 25)).timecode is None
+
+
+def test_wmv_with_the_video_after_its_audio_reads_back(tmp_path):
+    # FFmpeg's ASF demuxer gives every stream the file's end (play duration less preroll) as
+    # its duration; AAC's priming (1024 samples, 0.128 s at 8 kHz) starts the audio before the
+    # video, the muxer shifts both (video at 0.128 s), and the video's duration was added to
+    # that start: iter_frames refused retime's own .wmv with AAC audio as cut short (ends at
+    # 0.400 s, headers say 0.528 s), probe_video said 0.528 s
+    import av
+
+    path = tmp_path / "a.wmv"
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("wmv2", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        audio = container.add_stream("aac", rate=8000)
+        audio.layout = "mono"
+        for k in range(10):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * k, np.uint8),
+                                               format="rgb24")
+            frame.pts = k
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        sound = av.AudioFrame.from_ndarray(np.zeros((1, 1600), np.float32), format="fltp",
+                                           layout="mono")
+        sound.sample_rate, sound.pts = 8000, 0
+        container.mux(audio.encode(sound))
+        container.mux(audio.encode(None))
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].start_time == 128  # milliseconds
+    times = [t for t, _ in iter_frames(path, timestamps=True)]
+    # ASF stores milliseconds: each time within 1 ms of 0.128 + k / 25
+    assert len(times) == 10
+    assert all(abs(t - Fraction(16, 125) - Fraction(k, 25)) <= Fraction(1, 1000)
+               for k, t in enumerate(times)), times
+    assert probe_video(path).duration == Fraction(2, 5)
