@@ -313,9 +313,13 @@ def test_an_exception_in_the_progress_callable_cancels_the_run(tmp_path):
         assert logging_state(*names) == before
     finally:
         batched.setLevel(level)
-    # what is left, named (once under load in a full run the folder stayed; unexplained)
+    # no part, no temporary, and the folder it made removed when empty; outputs finished
+    # before the cancel stay (documented): under load the one worker ran all 4 tasks before the
+    # calling thread took the first one's end, and the whole output was left, complete
     left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
-    assert left == ["long.mkv"], left
+    assert left in (["long.mkv"], ["long.mkv", "out", "out/long.mkv"]), left
+    if len(left) > 1:
+        assert len(list(flowkit.iter_frames(tmp_path / "out" / "long.mkv"))) == 60
 
 
 def audio_packets(path):
