@@ -220,13 +220,14 @@ def fresh_python_peak(setup, call):
     return int(done.stdout.split()[-1])
 
 
-def interlaced_clip(path, frames, codec, order, options=None):
+def interlaced_clip(path, frames, codec, order, options=None, timecode=None):
     """Progressive ``frames`` (RGB uint8, an even count) woven two by two into a 25i clip
     coded interlaced, field order ``order`` ("tff" or "bff": FFmpeg's setfield): frame 2k's
     rows in the field shown first (rows 0, 2, ... for tff, 1, 3, ... for bff), frame 2k + 1's
     in the other, so ``frames`` are the progressive truth at 50 fields a second. ``options``:
     the encoder's; ``{"qscale": "2"}`` is FFmpeg's ``-qscale 2`` (MPEG-2 near lossless: the
-    encoder has no option of that name, which it ignored, coding at its 200 kb/s default)."""
+    encoder has no option of that name, which it ignored, coding at its 200 kb/s default).
+    ``timecode``: the video stream's start timecode (a ``tmcd`` track in MOV and MP4)."""
     from fractions import Fraction
 
     import av
@@ -241,6 +242,8 @@ def interlaced_clip(path, frames, codec, order, options=None):
             flags += "+qscale"
             options["global_quality"] = str(118 * int(options.pop("qscale")))
         stream.options = {"flags": flags, **options}
+        if timecode is not None:
+            stream.metadata["timecode"] = timecode
         graph = av.filter.Graph()
         source = graph.add_buffer(width=stream.width, height=stream.height, format="yuv420p",
                                   time_base=Fraction(1, 25))

@@ -2610,6 +2610,24 @@ def test_predict_side_by_side_notes_truth_frames_off_the_grid(tmp_path):
     assert status == 0 and "note" not in err
 
 
+def test_predict_deinterlace_writes_the_first_predicted_fields_timecode(tmp_path):
+    # the first predicted frame's timecode is a grid step after the context's last: with
+    # --deinterlace a field (1/50 s of 25i), not a frame (1/25 s)
+    from cases import interlaced_clip
+    from test_video import interlaced_truth
+
+    source = interlaced_clip(tmp_path / "in.mov", interlaced_truth(), "libx264", "tff",
+                             {"crf": "12"}, timecode="01:00:00:00")  # 4 frames, 8 fields
+    assert probe_video(source).timecode == "01:00:00:00"
+    out = tmp_path / "out.mov"
+    assert main(["predict", str(source), str(out), "--horizon", "1", "--context", "2",
+                 "--deinterlace", "-q"]) == 0
+    assert probe_video(out).timecode == "01:00:00:08"  # the 9th field at 50 fps
+    assert main(["predict", str(source), str(out), "--horizon", "1", "--context", "2",
+                 "-q"]) == 0
+    assert probe_video(out).timecode == "01:00:00:04"  # the 5th frame at 25 fps
+
+
 def test_predict_deinterlace(tmp_path, capsys, monkeypatch):
     # predict only said to deinterlace first with ffmpeg: an interlaced video's context was its
     # woven frames, combed where things move, predicted at the frame rate. --deinterlace reads
