@@ -60,8 +60,8 @@ DTS_ONLY_CONTAINERS = frozenset({".avi", ".wmv", ".asf"})
 # MPEG transport and program streams (FFmpeg's mpegts, mpeg, vob and dvd muxers) and the
 # codecs they carry with a stream type: their muxers took any other (VP9, AV1, FFV1, MJPEG,
 # ProRes, PNG, ...) as private data, so the file was written and read back with no video stream
-MPEG_STREAM_CONTAINERS = frozenset({".ts", ".m2t", ".mts", ".m2ts", ".mpg", ".mpeg", ".vob",
-                                    ".dvd"})
+MPEG_PS_CONTAINERS = frozenset({".mpg", ".mpeg", ".vob", ".dvd"})  # program streams
+MPEG_STREAM_CONTAINERS = frozenset({".ts", ".m2t", ".mts", ".m2ts"}) | MPEG_PS_CONTAINERS
 MPEG_STREAM_CODECS = frozenset({"h264", "hevc", "mpeg4", "mpeg1video", "mpeg2video"})
 # containers VideoWriter writes with FFmpeg's shift of negative timestamps off (why: _open)
 UNSHIFTED_CONTAINERS = FRAME_RATE_CONTAINERS | {".mkv", ".webm"}
@@ -448,7 +448,7 @@ def _info(container, stream):
                      chapters=_chapters(container, stream),
                      audio_codecs=tuple(_audio_codec(s) for s in container.streams.audio),
                      sample_aspect_ratio=stream.sample_aspect_ratio,
-                     field_order=FIELD_ORDERS.get(stream.codec_context.field_order),
+                     field_order=_field_order(stream),
                      timecode=_timecode(container, stream))
 
 
@@ -657,6 +657,12 @@ def _stream_tags(stream):
 FIELD_ORDERS = {1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
 INTERLACED = frozenset({"tt", "bb", "tb", "bt"})
 
+
+def _field_order(stream):
+    """``VideoInfo.field_order`` of a video ``stream``: ffprobe's name, None where unknown."""
+    return FIELD_ORDERS.get(stream.codec_context.field_order)
+
+
 COLOR_TAGS = ("colorspace", "color_range", "color_primaries", "color_trc")
 
 
@@ -748,10 +754,10 @@ def to_coded(frame, rotation):
 _PS_AUDIO = frozenset({"mp1", "mp2", "mp3", "ac3", "dts", "pcm_s16be", "pcm_dvd", "mlp",
                        "truehd"})
 COPYABLE_AUDIO = {".webm": frozenset({"opus", "vorbis"}),
-                  **dict.fromkeys((".mpg", ".mpeg", ".vob", ".dvd"), _PS_AUDIO)}
+                  **dict.fromkeys(MPEG_PS_CONTAINERS, _PS_AUDIO)}
 # the audio encoder for a container (AAC elsewhere): its muxer's default (FFmpeg's mp2 for
 # MPEG-PS; AC-3 beyond stereo, which mp2 cannot encode)
-AUDIO_ENCODERS = {".webm": "libopus", **dict.fromkeys((".mpg", ".mpeg", ".vob", ".dvd"), "mp2")}
+AUDIO_ENCODERS = {".webm": "libopus", **dict.fromkeys(MPEG_PS_CONTAINERS, "mp2")}
 
 
 def audio_copy_refused(dst, container):
@@ -1086,9 +1092,10 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet
     period = 1 / Fraction(_frame_rate(stream) or 30)
     # a stream that says it is progressive skips the filter (its frames pass bwdif unchanged,
     # 40 % slower: 240 frames of Tears of Steel read in 0.65 s against 0.46 s)
-    fields = _Fields(container.name, stream.time_base) if deinterlace and FIELD_ORDERS.get(
-        stream.codec_context.field_order) != "progressive" else None
-    if deinterlace and FIELD_ORDERS.get(stream.codec_context.field_order) in INTERLACED:
+    order = _field_order(stream)
+    fields = (_Fields(container.name, stream.time_base)
+              if deinterlace and order != "progressive" else None)
+    if deinterlace and order in INTERLACED:
         period /= 2  # a frame per field
     previous = reached = None
     count = 0
@@ -1522,8 +1529,7 @@ def last_frames(path, count, *, timestamps=False, depth=8, gray=False, resize=No
         times = sorted(p.pts for p in container.demux(stream) if p.pts is not None)
         base = _time_base(stream)
         # the frames that hold the last count frames as read: two fields a frame
-        coded = -(-count // 2) if deinterlace and FIELD_ORDERS.get(
-            stream.codec_context.field_order) in INTERLACED else count
+        coded = -(-count // 2) if deinterlace and _field_order(stream) in INTERLACED else count
         if len(times) > coded:
             origin, first = times[0] * base, times[-coded] * base
             # bwdif's fields of the first of them are those of the whole read: decode_from
