@@ -39,6 +39,7 @@ class DamagedVideoWarning(UserWarning):
     first (``flowkit`` prints ``flowkit: warning: ...``);
     ``warnings.simplefilter("error", DamagedVideoWarning)`` makes it an error."""
 
+TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})  # files of one or more pages: image stacks
 IMAGE_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".pnm"}
 )
@@ -1604,9 +1605,12 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
     ----------
     path : str or Path
         A video file FFmpeg can decode (PyAV: H.264, HEVC, VP9, AV1, MPEG-4, MJPEG, FFV1,
-        ..., 8 to 16 bits), or a folder whose image files (png, jpg, bmp, tif, webp, pnm) are
-        read in natural order of their names (``frame2.png`` before ``frame10.png``); other
-        files in the folder, subfolders and hidden files (``.name``) are ignored.
+        ..., 8 to 16 bits), a folder whose image files (png, jpg, bmp, tif, webp, pnm) are
+        read in natural order of their names (``frame2.png`` before ``frame10.png``; other
+        files in the folder, subfolders and hidden files (``.name``) are ignored), or a TIFF
+        file (``.tif``, ``.tiff``), its pages read in order as a folder's images are (a
+        time-lapse stack: ImageJ's, ``cv2.imwritemulti``'s, tifffile's; 8-bit, 16-bit or
+        float pages; :func:`tiff_pages` counts them).
     gray : bool, default False
         Yield ``(H, W)`` gray frames (OpenCV's RGB2GRAY weights; a folder's gray images as
         stored) instead of RGB (a folder's gray images repeated in three channels).
@@ -1625,8 +1629,8 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
         frames on the full 16-bit scale (FFmpeg's conversion to ``gbrp16le``: a 10-bit video
         keeps its precision; an 8-bit video's frames, and a folder's 8-bit images, are the
         8-bit values scaled by 257, 255 -> 65535; a folder's 16-bit images are read as they
-        are). 32 (folders only): float32 frames of float TIFFs (radar, microscopy), their
-        values as stored in any range (float64 ones cast to float32). See
+        are). 32 (folders and TIFF files only): float32 frames of float TIFFs (radar,
+        microscopy), their values as stored in any range (float64 ones cast to float32). See
         :func:`image_folder_depth` for the depth a folder's first image has.
     deinterlace : bool, default False
         Split each interlaced frame into its two fields, each made a whole frame by FFmpeg's
@@ -1652,11 +1656,12 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
     ValueError
         The video cannot be opened or has no decodable frame, decoding fails part way (the
         error names the file), the folder holds no image files or a link to nothing among
-        them, an image cannot be read, folder images differ in size (without ``resize``),
-        ``timestamps`` for a folder, ``depth=16`` for a folder image that is neither 8- nor
-        16-bit (float TIFF), ``depth=32`` for one that is not float or for a video file;
-        ``step`` < 1, a ``resize`` side < 1, a ``depth`` other than 8, 16 or 32 (checked when
-        ``iter_frames`` is called); ``deinterlace`` for a folder, or for frames FFmpeg's
+        them, an image (or TIFF page) cannot be read, folder images (TIFF pages) differ in
+        size (without ``resize``), ``timestamps`` for a folder or TIFF, ``depth=16`` for a
+        folder image that is neither 8- nor 16-bit (float TIFF), ``depth=32`` for one that is
+        not float or for a video file; ``step`` < 1, a ``resize`` side < 1, a ``depth`` other
+        than 8, 16 or 32 (checked when ``iter_frames`` is called); ``deinterlace`` for a
+        folder or TIFF, or for frames FFmpeg's
         ``bwdif`` refuses (fewer than 3 rows or columns).
     TypeError
         ``path`` is not a str or ``os.PathLike``; ``step`` or ``resize`` is not an integer /
@@ -1680,13 +1685,17 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
         raise ValueError(f"depth: expected 8, 16 or 32, got {depth!r}")
     if not path.exists():
         raise FileNotFoundError(f"path: no such video file or image folder: {path}")
-    if path.is_dir():
+    pages = tiff_pages(path)
+    if path.is_dir() or pages:
+        what = "a folder of images" if path.is_dir() else f"a TIFF of {pages} pages"
         if timestamps:
-            raise ValueError(f"path: {path} is a folder of images; timestamps are for video files")
+            raise ValueError(f"path: {path} is {what}; timestamps are for video files")
         if deinterlace:
-            raise ValueError(f"deinterlace: expected a video file, got the folder of images "
-                             f"{path} (images have no fields)")
-        return _iter_images(_image_files(path)[::step], gray, resize, depth)
+            raise ValueError(f"deinterlace: expected a video file, got {what}, {path} (images "
+                             f"have no fields)")
+        images = _decoded_files(_image_files(path)[::step], depth) if path.is_dir() \
+            else _decoded_pages(path, range(0, pages, step), depth)
+        return _iter_images(images, gray, resize, depth)
     if depth == 32:
         raise ValueError(f"depth: 32 (float32 frames) is for a folder of float TIFF images; "
                          f"{path} is a video file, whose frames are read at 8 or 16")
@@ -1754,10 +1763,16 @@ def decode_image(data, flags):
 
 
 def _first_image(folder):
-    """(bytes, samples as stored) of the first image of ``folder`` (``iter_frames``'s order);
-    ValueError as ``iter_frames``: no image, an unreadable one."""
+    """(bytes, samples as stored) of the first image of ``folder`` (``iter_frames``'s order),
+    or of the first page of a TIFF file (its bytes empty); ValueError as ``iter_frames``: no
+    image, an unreadable one."""
     import cv2
 
+    if tiff_pages(folder):
+        ok, images = cv2.imreadmulti(str(folder), 0, 1, flags=cv2.IMREAD_UNCHANGED)
+        if not ok or not images:
+            raise ValueError(f"path: OpenCV cannot read page 1 of {folder}")
+        return np.empty(0, np.uint8), images[0]
     file = _image_files(Path(folder))[0]
     data = _image_bytes(file)
     image = decode_image(data, cv2.IMREAD_UNCHANGED)
@@ -1767,18 +1782,19 @@ def _first_image(folder):
 
 
 def image_folder_depth(folder):
-    """16 when the first image of ``folder`` (``iter_frames``'s order) has 16-bit samples, 32
-    when float samples (a float TIFF), else 8: the ``depth`` at which ``predict`` reads an
-    image folder, as it reads a video of more than 8 bits at 16 (ValueError as
-    ``iter_frames``: no image, an unreadable one)."""
+    """16 when the first image of ``folder`` (``iter_frames``'s order; or the first page of a
+    TIFF stack) has 16-bit samples, 32 when float samples (a float TIFF), else 8: the
+    ``depth`` at which ``predict`` reads an image folder, as it reads a video of more than 8
+    bits at 16 (ValueError as ``iter_frames``: no image, an unreadable one)."""
     dtype = _first_image(folder)[1].dtype
     return 32 if dtype.kind == "f" else 16 if dtype == np.uint16 else 8
 
 
 def image_folder_gray(folder):
-    """Whether the first image of ``folder`` (``iter_frames``'s order) is gray: one channel,
-    or gray with alpha. The command line reads such a folder with ``gray=True``, as it reads
-    two gray image files (ValueError as ``iter_frames``: no image, an unreadable one)."""
+    """Whether the first image of ``folder`` (``iter_frames``'s order; or the first page of a
+    TIFF stack) is gray: one channel, or gray with alpha. The command line reads such a folder
+    with ``gray=True``, as it reads two gray image files (ValueError as ``iter_frames``: no
+    image, an unreadable one)."""
     data, image = _first_image(folder)
     return image.ndim == 2 or image.shape[2] == 2 or _png_gray_alpha(data)
 
@@ -1806,29 +1822,72 @@ def _raise_unread(file, data):
     raise ValueError(f"path: OpenCV cannot read the image {file}")
 
 
-def _iter_images(files, gray, resize, depth=8):
-    import cv2
-
-    size = None
+def _image_flags(depth):
     # 8 bits: OpenCV's reduction of deeper images (as before depth existed); 16: as stored;
     # 32: float as stored (a float TIFF's values are no fraction of a full scale: 8- or 16-bit
     # images among them are an error, not scaled). Gray images decoded gray and colour ones in
     # colour, then converted as video frames are: the decoders' own gray conversion
     # (IMREAD_GRAYSCALE) differs from BGR2GRAY by a level on half the pixels of a colour PNG
-    flags = cv2.IMREAD_ANYCOLOR | (cv2.IMREAD_ANYDEPTH if depth > 8 else 0)
+    import cv2
+
+    return cv2.IMREAD_ANYCOLOR | (cv2.IMREAD_ANYDEPTH if depth > 8 else 0)
+
+
+def _decoded_files(files, depth):
+    """``(name, image)`` of each image file of a folder, decoded for ``depth``."""
     for file in files:
         data = _image_bytes(file)
-        image = decode_image(data, flags)
+        image = decode_image(data, _image_flags(depth))
         if image is None:
             _raise_unread(file, data)
+        yield f"image {file}", image
+
+
+def _decoded_pages(path, indices, depth):
+    """``(name, image)`` of the pages ``indices`` of the TIFF ``path``, decoded for ``depth``
+    one at a time (a stack is not held in memory)."""
+    import cv2
+
+    for index in indices:
+        ok, images = cv2.imreadmulti(str(path), index, 1, flags=_image_flags(depth))
+        name = f"page {index + 1} of {path}"
+        if not ok or not images:
+            stored = cv2.imreadmulti(str(path), index, 1, flags=cv2.IMREAD_UNCHANGED)[1]
+            if stored and stored[0].dtype not in (np.uint8, np.uint16):
+                raise ValueError(f"path: {name} has {stored[0].dtype} samples; image stacks "
+                                 f"are read as 8- or 16-bit, or as float with depth=32")
+            raise ValueError(f"path: OpenCV cannot read {name}")
+        yield name, images[0]
+
+
+def tiff_pages(path):
+    """The number of pages (images) of the TIFF file ``path`` (``.tif``, ``.tiff``: a
+    time-lapse stack, ImageJ's included), which ``iter_frames`` reads as frames in page order;
+    0 for a folder or a file of another extension (OpenCV's ``cv2.imcount``)."""
+    import cv2
+
+    path = Path(path)
+    if path.suffix.lower() not in TIFF_EXTENSIONS or not path.is_file():
+        return 0
+    try:
+        return cv2.imcount(str(path))
+    except cv2.error:
+        return 0
+
+
+def _iter_images(images, gray, resize, depth=8):
+    import cv2
+
+    size = None
+    for file, image in images:  # file: "image a.png", "page 3 of stack.tif"
         if depth == 16 and image.dtype == np.uint8:
             image = image.astype(np.uint16) * np.uint16(257)  # 255 -> 65535, as FFmpeg's rgb48
         elif depth == 16 and image.dtype != np.uint16:
-            raise ValueError(f"path: image {file} has {image.dtype} samples; depth=16 reads 8- "
+            raise ValueError(f"path: {file} has {image.dtype} samples; depth=16 reads 8- "
                              f"and 16-bit images")
         elif depth == 32 and image.dtype.kind != "f":
-            raise ValueError(f"path: image {file} has {image.dtype} samples; depth=32 (a folder "
-                             f"whose first image is float) reads float images only")
+            raise ValueError(f"path: {file} has {image.dtype} samples; depth=32 (a folder "
+                             f"or stack whose first image is float) reads float images only")
         elif depth == 32:
             image = image.astype(np.float32, copy=False)
         if resize is None:
@@ -1836,7 +1895,7 @@ def _iter_images(files, gray, resize, depth=8):
                 size = image.shape[:2]
             elif image.shape[:2] != size:
                 raise ValueError(
-                    f"path: image {file} is {image.shape[1]}x{image.shape[0]}, the first image is "
+                    f"path: {file} is {image.shape[1]}x{image.shape[0]}, the first image is "
                     f"{size[1]}x{size[0]} (width x height); pass resize= to read mixed sizes"
                 )
         if image.ndim == 3:  # BGR, or BGRA where the flags keep alpha

@@ -1298,6 +1298,39 @@ def test_image_folder_depth_32_reads_float_tiffs(tmp_path):
         iter_frames(path, depth=32)
 
 
+def test_multi_page_tiff_is_read_page_by_page(tmp_path):
+    # a time-lapse stack (ImageJ, cv2.imwritemulti, tifffile) was read by PyAV as one frame,
+    # its first page, without a word (a float32 one not at all): now every page, in order, at
+    # the depth of a folder's images; image_folder_depth and image_folder_gray read page 1
+    from flowkit.video import image_folder_depth, image_folder_gray, tiff_pages
+
+    rng = np.random.default_rng(3)
+    stacks = {np.uint8: rng.integers(0, 256, (5, HEIGHT, WIDTH), np.uint8),
+              np.uint16: rng.integers(0, 65536, (5, HEIGHT, WIDTH), np.uint16),
+              np.float32: rng.normal(50, 20, (5, HEIGHT, WIDTH)).astype(np.float32)}
+    for (dtype, pages), depth in zip(stacks.items(), (8, 16, 32)):
+        path = tmp_path / f"{np.dtype(dtype).name}.tif"
+        assert cv2.imwritemulti(str(path), list(pages))
+        assert tiff_pages(path) == 5 and image_folder_depth(path) == depth
+        assert image_folder_gray(path)
+        frames = list(iter_frames(path, gray=True, depth=depth))
+        np.testing.assert_array_equal(np.stack(frames), pages)
+        np.testing.assert_array_equal(np.stack(list(iter_frames(path, gray=True, step=2,
+                                                                depth=depth))), pages[::2])
+        assert next(iter_frames(path, depth=depth)).shape == (HEIGHT, WIDTH, 3)
+    with pytest.raises(ValueError, match=r"^path: page 1 of .*float32\.tif has float32 samples; "
+                                         r"image stacks are read as 8- or 16-bit, or as float "
+                                         r"with depth=32$"):
+        next(iter_frames(tmp_path / "float32.tif"))
+    with pytest.raises(ValueError, match=r"^path: .*uint8\.tif is a TIFF of 5 pages; timestamps "
+                                         r"are for video files$"):
+        iter_frames(tmp_path / "uint8.tif", timestamps=True)
+    mixed = tmp_path / "mixed.tiff"
+    cv2.imwritemulti(str(mixed), [stacks[np.uint8][0], stacks[np.uint8][1, :, :32]])
+    with pytest.raises(ValueError, match=r"^path: page 2 of .*mixed\.tiff is 32x24, the first "):
+        list(iter_frames(mixed))
+
+
 def test_image_folder_gray(tmp_path):
     # the command line reads a folder whose first image is gray (gray + alpha too) as gray;
     # iter_frames yields a gray image's values exactly, RGB or gray, at 8 and 16 bits
