@@ -41,7 +41,7 @@ from ._retime import segment_past_end  # --range's note
 from ._validate import renaming  # library messages naming the flag that set the parameter
 from .video import (DEFAULT_CODECS, DEFAULT_CRF, IMAGE_EXTENSIONS, MAX_RATIONAL, VIDEO_EXTENSIONS,
                     check_container, decode_image, grid_rate, is_folder_image, probe_video,
-                    stored_rotation, video_end)
+                    stored_rotation, tiff_pages, video_end)
 from .video import _png_gray_alpha  # _read_image's gray + alpha PNG, as a folder's
 
 
@@ -484,6 +484,8 @@ def _probe(source, step, grid=False):
     if source.is_dir():
         count = sum(1 for p in source.iterdir() if is_folder_image(p))
         return -(-count // step), None, None
+    if tiff_pages(source):  # an image stack, read as a folder is
+        return -(-tiff_pages(source) // step), None, None
     try:
         info = probe_video(source)
     except ValueError:
@@ -804,7 +806,7 @@ def _input_gray(args, source):
     image files are read; their RGB copies gave another flow and 3-channel outputs)."""
     from .video import image_folder_gray
 
-    return args.gray or (source.is_dir() and image_folder_gray(source))
+    return args.gray or (_image_stack(source) and image_folder_gray(source))
 
 
 def _input_depth(source, info):
@@ -815,14 +817,26 @@ def _input_depth(source, info):
 
     if info is not None:
         return info.read_depth
-    return image_folder_depth(source) if source.is_dir() else 8
+    return image_folder_depth(source) if _image_stack(source) else 8
+
+
+def _image_stack(source):
+    """Whether ``source`` is read as a folder of images: a folder, or a TIFF of more than one
+    page (a time-lapse stack: ``iter_frames`` reads its pages as a folder's images)."""
+    return source.is_dir() or tiff_pages(source) > 1
+
+
+def _single_image(source):
+    """Whether ``source`` is one image file (a TIFF of one page), not a video or a stack."""
+    return source.is_file() and source.suffix.lower() in IMAGE_EXTENSIONS \
+        and not _image_stack(source)
 
 
 def _flow_video(args):
     import flowkit
 
     source = Path(args.frame0)
-    if source.is_file() and source.suffix.lower() in IMAGE_EXTENSIONS:
+    if _single_image(source):
         raise UsageError(f"FRAME1 is missing: give two images, or a video file or image folder alone "
                          f"(got the image {source})")
     if args.output or args.png:
@@ -930,7 +944,9 @@ def _refuse_non_finite(folder, context, first):
 
     for index, (_, frame) in enumerate(context, start=first):
         if not np.isfinite(frame).all():
-            raise ValueError(f"INPUT: {_image_files(folder)[index]} holds NaN or infinity (no "
+            image = _image_files(folder)[index] if folder.is_dir() \
+                else f"page {index + 1} of {folder}"
+            raise ValueError(f"INPUT: {image} holds NaN or infinity (no "
                              "data?); predict needs finite values: fill them first, e.g. with "
                              "the field's minimum (docs/prediction.md, 'No-data regions')")
 
@@ -1235,12 +1251,13 @@ def cmd_predict(args):
     _resolve_output(args, "output video or folder")
     if not source.exists():
         raise FileNotFoundError(f"INPUT: no such video file or image folder: {source}")
-    if source.is_file() and source.suffix.lower() in IMAGE_EXTENSIONS:
+    if _single_image(source):
         raise UsageError(f"INPUT must be a video file or a folder of images, got the image {source}")
     if args.side_by_side and args.start is None:
         raise UsageError("--side-by-side needs --start N: the truth is the input after the context")
-    if args.deinterlace and source.is_dir():
-        raise UsageError(f"--deinterlace is for a video INPUT, not the folder of images {source}")
+    if args.deinterlace and _image_stack(source):
+        what = "folder of images" if source.is_dir() else "image stack (TIFF)"
+        raise UsageError(f"--deinterlace is for a video INPUT, not the {what} {source}")
     if args.smooth_size is not None and not args.smooth:
         raise UsageError("--smooth-size needs --smooth METHOD")
     if args.average is not None and args.context == 2:
@@ -1264,7 +1281,7 @@ def cmd_predict(args):
     kind = _output_kind(args.output)
     # a folder of float TIFFs (radar, microscopy): float32 frames, predicted and written as
     # float32 TIFF files, which no video holds
-    suffix = ".tif" if source.is_dir() and image_folder_depth(source) == 32 else ".png"
+    suffix = ".tif" if _image_stack(source) and image_folder_depth(source) == 32 else ".png"
     if kind == "video" and suffix == ".tif":
         raise UsageError(f"OUTPUT: {args.output}: the images of {source} are float, predicted "
                          "as float32, which a video cannot hold; give a folder (a path without "

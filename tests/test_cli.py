@@ -2445,6 +2445,29 @@ def test_float_tiff_folder_mixed_with_integer_images_names_the_file(tmp_path):
         assert status == 1 and f"f1.tif has {kind}" in one_error_line(err), err
 
 
+def test_a_multi_page_tiff_is_read_as_a_folder_of_images(tmp_path, capsys):
+    # a time-lapse stack (microscopy, radar) was refused by flow and predict as "the image
+    # stack.tif": now its pages are the frames, read as a folder of those images is (gray,
+    # float32 kept; predicted as float32 TIFFs), a NaN named by its page
+    frames = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32) * 0.37 + 3.25
+              for f in _moving_frames(4, 40, 56)]
+    stack = tmp_path / "stack.tif"
+    assert cv2.imwritemulti(str(stack), frames)
+    assert main(["predict", str(stack), str(tmp_path / "out"), "--horizon", "2", "-q"]) == 0
+    written = np.stack([cv2.imread(str(tmp_path / "out" / f"frame_00000{k}.tif"),
+                                   cv2.IMREAD_UNCHANGED) for k in range(2)])
+    np.testing.assert_array_equal(written, flowkit.predict(np.stack(frames), 2))
+    assert main(["flow", str(stack), "--flo-dir", str(tmp_path / "flo"), "-q"]) == 0
+    assert len(list((tmp_path / "flo").glob("*.flo"))) == 3
+    np.testing.assert_array_equal(flowkit.read_flo(tmp_path / "flo" / "flow_000002.flo"),
+                                  flowkit.farneback(frames[2], frames[3]))
+    frames[2][:5] = np.nan
+    cv2.imwritemulti(str(stack), frames)
+    status, _, err = run_cli("predict", stack, tmp_path / "nan", "--horizon", "1")
+    assert status == 1 and one_error_line(err).startswith(
+        f"INPUT: page 3 of {stack} holds NaN or infinity (no data?)"), err
+
+
 @pytest.mark.parametrize("command", [["flow", "{a}", "{b}", "-o", "{out}.flo", "--method", "raft"],
                                      ["retime", "{video}", "{out}.mp4", "--flow", "raft"]])
 def test_raft_without_weights_is_a_usage_error(tmp_path, pair, command):
