@@ -411,11 +411,16 @@ def _check_flo_name(flag, path):
 
 
 def _check_video_input(source):
-    """retime's and translate's INPUT: an existing video file (a folder is a usage error)."""
+    """retime's, translate's and probe's INPUT: an existing video file (a folder or a TIFF of
+    several pages is a usage error)."""
     if source.is_dir():
         raise UsageError(f"INPUT: {source} is a folder; expected a video file")
     if not source.exists():
         raise FileNotFoundError(f"INPUT: no such video file: {source}")
+    pages = tiff_pages(source)
+    if pages > 1:  # FFmpeg reads its first page alone: 'holds a single frame', or probe's one
+        raise UsageError(f"INPUT: {source} is a TIFF of {pages} pages, an image stack (flow and "
+                         f"predict read it as a folder of images); expected a video file")
 
 
 def _check_output_folder_path(flag, folder, pattern=None):

@@ -275,13 +275,18 @@ def open_input(path):
     """Open a video file with PyAV: ``(container, video stream)``; errors name ``path``.
 
     Raises FileNotFoundError for a missing file and ValueError for a file that is not a
-    video FFmpeg can read, or not a regular file (a FIFO, a device).
+    video FFmpeg can read, or not a regular file (a FIFO, a device), and for a TIFF of more
+    than one page (an image stack, which FFmpeg reads as its first page alone).
     """
     check_path("path", path)
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"path: no such video file or image folder: {path}")
     refuse_special_input(path, "a video file", f"path: {path}")  # opened more than once
+    pages = tiff_pages(path)
+    if pages > 1:  # FFmpeg reads its first page alone, as a one-frame video
+        raise ValueError(f"path: {path} is a TIFF of {pages} pages, an image stack, not a video "
+                         f"file (iter_frames reads its pages as frames)")
     container, stream = _open_video(path)
     if stream.codec_context is not None and stream.codec_context.format is None:
         # FFmpeg learns the pixel format from the first frames it reads within 5 s of the
@@ -413,7 +418,8 @@ def probe_video(path):
     FileNotFoundError
         ``path`` does not exist.
     ValueError
-        ``path`` is not a video file FFmpeg can open.
+        ``path`` is not a video file FFmpeg can open, or is a TIFF of more than one page (an
+        image stack: :func:`iter_frames` reads it).
 
     Examples
     --------

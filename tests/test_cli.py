@@ -2468,6 +2468,26 @@ def test_a_multi_page_tiff_is_read_as_a_folder_of_images(tmp_path, capsys):
         f"INPUT: page 3 of {stack} holds NaN or infinity (no data?)"), err
 
 
+def test_commands_of_video_files_refuse_a_multi_page_tiff(tmp_path):
+    # FFmpeg reads a TIFF stack's first page alone: probe described a one-frame 25 fps video,
+    # retime said 'holds a single frame (an image?)'; now a usage error naming the stack, and
+    # the library's readers of video files (probe_video, retime) a ValueError
+    stack = tmp_path / "stack.tif"
+    assert cv2.imwritemulti(str(stack), _moving_frames(3, 40, 56))
+    for command in (["probe", stack], ["retime", stack, tmp_path / "r.mp4", "--factor", "2"],
+                    ["translate", stack, tmp_path / "t.mp4", "--op", "autocontrast"]):
+        status, _, err = run_cli(*command)
+        assert status == 2 and one_error_line(err).startswith(
+            f"INPUT: {stack} is a TIFF of 3 pages, an image stack (flow and predict read it as "
+            "a folder of images); expected a video file"), err
+    with pytest.raises(ValueError, match=r"^path: .*stack\.tif is a TIFF of 3 pages, an image "
+                                         r"stack, not a video file \(iter_frames reads"):
+        probe_video(stack)
+    with pytest.raises(ValueError, match=r"^src: .*stack\.tif is a TIFF of 3 pages"):
+        flowkit.retime(stack, tmp_path / "r.mp4", factor=2)
+    assert not (tmp_path / "r.mp4").exists()
+
+
 @pytest.mark.parametrize("command", [["flow", "{a}", "{b}", "-o", "{out}.flo", "--method", "raft"],
                                      ["retime", "{video}", "{out}.mp4", "--flow", "raft"]])
 def test_raft_without_weights_is_a_usage_error(tmp_path, pair, command):
