@@ -1842,6 +1842,11 @@ def _image_flags(depth):
 def _decoded_files(files, depth):
     """``(name, image)`` of each image file of a folder, decoded for ``depth``."""
     for file in files:
+        pages = tiff_pages(file)
+        if pages > 1:  # OpenCV's imdecode reads its first page alone
+            raise ValueError(f"path: {file} is a TIFF of {pages} pages, an image stack: a "
+                             f"folder's images are a frame each; give the TIFF alone to read "
+                             f"its pages as frames")
         data = _image_bytes(file)
         image = decode_image(data, _image_flags(depth))
         if image is None:

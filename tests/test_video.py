@@ -1331,6 +1331,18 @@ def test_multi_page_tiff_is_read_page_by_page(tmp_path):
         list(iter_frames(mixed))
 
 
+def test_a_folder_holding_a_multi_page_tiff_is_refused(tmp_path):
+    # each TIFF of a folder was read as its first page: a folder of stacks (one per field of
+    # view) became a clip of their first pages without a word
+    pages = [frame[..., 0] for frame in make_frames(3)]
+    for name in ("a.tif", "b.tif"):
+        cv2.imwritemulti(str(tmp_path / name), pages)
+    with pytest.raises(ValueError, match=r"^path: .*a\.tif is a TIFF of 3 pages, an image stack: "
+                                         r"a folder's images are a frame each; give the TIFF "
+                                         r"alone to read its pages as frames$"):
+        next(iter_frames(tmp_path))
+
+
 def test_image_folder_gray(tmp_path):
     # the command line reads a folder whose first image is gray (gray + alpha too) as gray;
     # iter_frames yields a gray image's values exactly, RGB or gray, at 8 and 16 bits
