@@ -161,7 +161,7 @@ def _read_image(path, name=None, folder_hint=""):
     An alpha channel is dropped: RGBA gives RGB, gray + alpha gives gray. An EXIF orientation
     is applied (upright, as ``cv2.imread`` and an image folder read them). ``name`` (the
     argument, ``FRAME0``) starts the message of a missing or unreadable file, or of a folder
-    (``folder_hint`` then ends it).
+    or a TIFF of several pages (``folder_hint`` then ends it).
     """
     import cv2
 
@@ -172,6 +172,10 @@ def _read_image(path, name=None, folder_hint=""):
     refuse_special_input(path, "an image file", f"{named}{path}")
     if not path.is_file():
         raise FileNotFoundError(f"{named}no such image file: {path}")
+    pages = tiff_pages(path)
+    if pages > 1:  # OpenCV's imdecode reads its first page alone
+        raise ValueError(f"{named}{path} is a TIFF of {pages} pages, an image stack; expected "
+                         f"one image{folder_hint}")
     try:
         data = np.fromfile(path, np.uint8)
     except OSError as exc:  # it said 'a.png: Permission denied', naming no argument
@@ -733,8 +737,9 @@ def cmd_flow(args):
     if args.png:
         _check_output("--png", args.png, "image", inputs)
     options = _method_options(args.method, args.option)
-    frame0, frame1 = _read_pair(args.frame0, args.frame1, "; give a folder alone (without FRAME1) "
-                                "for the flow of each consecutive pair of its images")
+    frame0, frame1 = _read_pair(args.frame0, args.frame1, "; give a folder or TIFF stack alone "
+                                "(without FRAME1) for the flow of each consecutive pair of its "
+                                "images")
     start = time.perf_counter()
     with _frames_too_small_named(args):
         flow = get_estimator(args.method, options)(frame0, frame1)

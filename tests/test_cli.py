@@ -298,7 +298,7 @@ def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
                           f"FRAME1: no such image file: {tmp_path / 'none.png'}"),
         "folder as an image": (["flow", tmp_path, b, "-o", tmp_path / "f.flo"],
                                f"FRAME0: {tmp_path} is a folder; expected an image file; give a "
-                               "folder alone (without FRAME1)"),
+                               "folder or TIFF stack alone (without FRAME1)"),
         "not an image": (["flow", a, _truncated_flo(tmp_path), "-o", tmp_path / "f.flo"],
                          f"FRAME1: {tmp_path / 'short.flo'}: OpenCV cannot read this file as an image"),
         # OpenCV's own "!buf.empty() in function 'imdecode_'" before (a new user's report)
@@ -2486,6 +2486,22 @@ def test_commands_of_video_files_refuse_a_multi_page_tiff(tmp_path):
     with pytest.raises(ValueError, match=r"^src: .*stack\.tif is a TIFF of 3 pages"):
         flowkit.retime(stack, tmp_path / "r.mp4", factor=2)
     assert not (tmp_path / "r.mp4").exists()
+
+
+def test_a_multi_page_tiff_is_not_taken_for_one_of_two_images(tmp_path):
+    # flow and interpolate of two files read a TIFF stack's first page without a word
+    frames = _moving_frames(3, 40, 56)
+    stack, single = tmp_path / "stack.tif", tmp_path / "b.png"
+    assert cv2.imwritemulti(str(stack), frames)
+    cv2.imwrite(str(single), frames[1])
+    for command, hint in ((["flow", stack, single, "-o", tmp_path / "f.flo"],
+                           "; give a folder or TIFF stack alone (without FRAME1) for the flow "
+                           "of each consecutive pair of its images"),
+                          (["interpolate", stack, single, tmp_path / "m.png"], "")):
+        status, _, err = run_cli(*command)
+        assert status == 1 and one_error_line(err) == (
+            f"FRAME0: {stack} is a TIFF of 3 pages, an image stack; expected one image{hint}"), err
+    assert not list(tmp_path.glob("[fm].*"))
 
 
 @pytest.mark.parametrize("command", [["flow", "{a}", "{b}", "-o", "{out}.flo", "--method", "raft"],
