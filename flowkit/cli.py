@@ -40,8 +40,8 @@ from ._retime import _seconds_text, _shown  # numbers in messages, as retime's e
 from ._retime import segment_past_end  # --range's note
 from ._validate import renaming  # library messages naming the flag that set the parameter
 from .video import (DEFAULT_CODECS, DEFAULT_CRF, IMAGE_EXTENSIONS, MAX_RATIONAL, VIDEO_EXTENSIONS,
-                    check_container, decode_image, grid_rate, is_folder_image, probe_video,
-                    stored_rotation, tiff_pages, video_end)
+                    check_container, decode_image, grid_rate, is_folder_image, pattern_hint,
+                    probe_video, stored_rotation, tiff_pages, video_end)
 from .video import _png_gray_alpha  # _read_image's gray + alpha PNG, as a folder's
 
 
@@ -862,7 +862,8 @@ def _flow_video(args):
         raise UsageError(f"{', '.join(video_only)}: only for the video output (--video), which "
                          "is not written here (--flo-dir alone)")
     if not source.exists():
-        raise FileNotFoundError(f"FRAME0: no such video file or image folder: {source}")
+        raise FileNotFoundError(f"FRAME0: no such video file or image folder: {source}"
+                                f"{pattern_hint(source)}")
     if args.video:
         _check_output("--video", args.video, "video", (source,), codec=args.codec)
         _crf_note(args, args.video, args.codec)
@@ -1260,7 +1261,8 @@ def cmd_predict(args):
     source = Path(args.input)
     _resolve_output(args, "output video or folder")
     if not source.exists():
-        raise FileNotFoundError(f"INPUT: no such video file or image folder: {source}")
+        raise FileNotFoundError(f"INPUT: no such video file or image folder: {source}"
+                                f"{pattern_hint(source)}")
     if _single_image(source):
         raise UsageError(f"INPUT must be a video file or a folder of images, got the image {source}")
     if args.side_by_side and args.start is None:

@@ -281,7 +281,8 @@ def open_input(path):
     check_path("path", path)
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"path: no such video file or image folder: {path}")
+        raise FileNotFoundError(f"path: no such video file or image folder: {path}"
+                                f"{pattern_hint(path)}")
     refuse_special_input(path, "a video file", f"path: {path}")  # opened more than once
     pages = tiff_pages(path)
     if pages > 1:  # FFmpeg reads its first page alone, as a one-frame video
@@ -1690,7 +1691,8 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
     if depth not in (8, 16, 32):
         raise ValueError(f"depth: expected 8, 16 or 32, got {depth!r}")
     if not path.exists():
-        raise FileNotFoundError(f"path: no such video file or image folder: {path}")
+        raise FileNotFoundError(f"path: no such video file or image folder: {path}"
+                                f"{pattern_hint(path)}")
     pages = tiff_pages(path)
     if path.is_dir() or pages:
         what = "a folder of images" if path.is_dir() else f"a TIFF of {pages} pages"
@@ -1720,6 +1722,21 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
     # reference cycles: the file and the decoder's threads stayed open until a garbage collection
     weakref.finalize(video, container.close)
     return video
+
+
+def pattern_hint(path):
+    """What to give instead of a missing ``path`` whose name is an image-sequence pattern:
+    FFmpeg's ``img_%04d.png`` or a glob's ``*.png`` (which flowkit does not expand: a folder
+    is read whole, in natural order of its images' names); else an empty string."""
+    name = Path(path).name
+    if re.search(r"%0?\d*d", name):
+        kind = "an FFmpeg image-sequence pattern"
+    elif any(c in name for c in "*?["):
+        kind = "a glob pattern"
+    else:
+        return ""
+    return (f" ({name} is {kind}, which flowkit does not expand: give the folder "
+            f"{Path(path).parent}, whose images are read in natural order of their names)")
 
 
 def is_folder_image(path):

@@ -1343,6 +1343,23 @@ def test_a_folder_holding_a_multi_page_tiff_is_refused(tmp_path):
         next(iter_frames(tmp_path))
 
 
+@pytest.mark.parametrize("name, kind", [("img_%04d.png", "an FFmpeg image-sequence pattern"),
+                                        ("img_%d.tif", "an FFmpeg image-sequence pattern"),
+                                        ("*.png", "a glob pattern")])
+def test_an_image_sequence_pattern_names_the_folder_to_give(tmp_path, capsys, name, kind):
+    # ffmpeg -i frames/img_%04d.png: flowkit said 'no such video file or image folder' alone
+    from flowkit.cli import main
+
+    (tmp_path / "img_0001.png").write_bytes(b"")
+    hint = (f"{re.escape(name)} is {kind}, which flowkit does not expand: give the folder "
+            f"{re.escape(str(tmp_path))}, whose images are read in natural order of their names")
+    with pytest.raises(FileNotFoundError, match=r"^path: no such video file or image folder: "
+                                                r".*\(" + hint + r"\)$"):
+        iter_frames(tmp_path / name)
+    assert main(["predict", str(tmp_path / name), str(tmp_path / "out"), "--horizon", "1"]) == 1
+    assert re.fullmatch(r"flowkit: error: INPUT: .*\(" + hint + r"\)\n", capsys.readouterr().err)
+
+
 def test_image_folder_gray(tmp_path):
     # the command line reads a folder whose first image is gray (gray + alpha too) as gray;
     # iter_frames yields a gray image's values exactly, RGB or gray, at 8 and 16 bits
