@@ -288,6 +288,11 @@ def open_input(path):
     if pages > 1:  # FFmpeg reads its first page alone, as a one-frame video
         raise ValueError(f"path: {path} is a TIFF of {pages} pages, an image stack, not a video "
                          f"file (iter_frames reads its pages as frames)")
+    if path.suffix.lower() == ".webp" and _image_count(path) > 1:
+        # FFmpeg's WebP decoder reads no animation: 'unknown codec or damaged headers'
+        raise ValueError(f"path: {path} is an animated WebP ({_image_count(path)} frames), "
+                         f"which FFmpeg cannot decode; convert it to a video, an animated GIF or "
+                         f"PNG, or a folder of images (libwebp's anim_dump)")
     container, stream = _open_video(path)
     if stream.codec_context is not None and stream.codec_context.format is None:
         # FFmpeg learns the pixel format from the first frames it reads within 5 s of the
@@ -1892,11 +1897,17 @@ def tiff_pages(path):
     """The number of pages (images) of the TIFF file ``path`` (``.tif``, ``.tiff``: a
     time-lapse stack, ImageJ's included), which ``iter_frames`` reads as frames in page order;
     0 for a folder or a file of another extension (OpenCV's ``cv2.imcount``)."""
-    import cv2
-
     path = Path(path)
     if path.suffix.lower() not in TIFF_EXTENSIONS or not path.is_file():
         return 0
+    return _image_count(path)
+
+
+def _image_count(path):
+    """OpenCV's count of the images of the file ``path`` (``cv2.imcount``), 0 where it
+    cannot read it."""
+    import cv2
+
     try:
         return cv2.imcount(str(path))
     except cv2.error:

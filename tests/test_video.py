@@ -1360,6 +1360,25 @@ def test_an_image_sequence_pattern_names_the_folder_to_give(tmp_path, capsys, na
     assert re.fullmatch(r"flowkit: error: INPUT: .*\(" + hint + r"\)\n", capsys.readouterr().err)
 
 
+def test_an_animated_webp_is_named_as_such(tmp_path):
+    # FFmpeg's WebP decoder reads no animation: an animated WebP was 'cannot decode the video
+    # stream (unknown codec or damaged headers)', blaming the file
+    import av
+
+    path = tmp_path / "anim.webp"
+    with av.open(str(path), "w", format="webp") as container:
+        stream = container.add_stream("libwebp_anim", rate=10)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        for frame in make_frames(3):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")
+                                        .reformat(format="yuv420p")))
+        container.mux(stream.encode())
+    for read in (iter_frames, probe_video):
+        with pytest.raises(ValueError, match=r"^path: .*anim\.webp is an animated WebP \(3 "
+                                             r"frames\), which FFmpeg cannot decode; convert it"):
+            read(path)
+
+
 def test_image_folder_gray(tmp_path):
     # the command line reads a folder whose first image is gray (gray + alpha too) as gray;
     # iter_frames yields a gray image's values exactly, RGB or gray, at 8 and 16 bits
