@@ -984,7 +984,8 @@ def _read_context(args, source):
 
     import flowkit
     from ._predict import frames_needed, frames_used
-    from .video import expected_frame_count, field_info, grid_steps, last_frames
+    from .video import (expected_frame_count, field_info, first_frame_time, grid_steps,
+                        last_frames)
 
     count, _, info = _probe(source, 1, grid=True)  # predicted frames follow at the grid's step
     grid = info  # the video as read: with --deinterlace a frame per field
@@ -1056,7 +1057,8 @@ def _read_context(args, source):
               "frames at the predicted times", file=sys.stderr)
     after = None
     if info is not None and grid.base_rate:  # a field after the last with --deinterlace
-        after = context[-1][0] + 1 / grid.base_rate
+        # from the first frame, which the input's timecode labels (not from time 0)
+        after = context[-1][0] - first_frame_time(source) + 1 / grid.base_rate
     return [frame for _, frame in context], [frame for _, frame in truth], times, info, after
 
 

@@ -1526,6 +1526,17 @@ def concat_parts(writer, paths, *, depth=8, frame_format=None):
     return writer.frame_count
 
 
+def first_frame_time(path):
+    """The time of a video file's first frame, seconds as :func:`iter_frames` gives it (its
+    presentation time, not 0 where the stream starts later: 1.4 s in FFmpeg's MPEG-TS, a cut
+    Matroska file's): the origin of the times :func:`writer_tags` takes. None for no frame."""
+    container, stream = open_input(path)
+    try:
+        return next((time for time, _ in decode(container, stream, quiet=True)), None)
+    finally:
+        container.close()
+
+
 def last_frames(path, count, *, timestamps=False, depth=8, gray=False, resize=None,
                 deinterlace=False):
     """The last ``count`` frames of a video file (all of them if it has fewer), as

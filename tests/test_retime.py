@@ -1316,6 +1316,19 @@ def test_predicted_frames_get_the_timecode_after_the_context(tmp_path):
         assert status == 0 and probe_video(tmp_path / name).timecode == expected, (name, err)
 
 
+def test_predicted_timecode_counts_from_the_first_frame(tmp_path):
+    # the timecode labels the first frame, but predict counted the context's time from 0: a
+    # Matroska clip whose first frame is at 0.4 s (cut) got 01:00:00:18 for 01:00:00:08, ten
+    # frames late (MPEG-TS starts at 1.4 s)
+    frames = real_frames("zwm__clip_01_tears_of_steel.mp4", 8, start=2, size=(32, 18))
+    late = write_clip(tmp_path / "late.mkv", frames, 25, timecode="01:00:00:00",
+                      times=[Fraction(10 + k, 25) for k in range(8)])
+    for name, extra, expected in (("tail.mov", [], "01:00:00:08"),
+                                  ("start.mov", ["--start", "2", "--context", "2"], "01:00:00:04")):
+        status, _, err = run_cli("predict", late, tmp_path / name, "--horizon", "2", "-q", *extra)
+        assert status == 0 and probe_video(tmp_path / name).timecode == expected, (name, err)
+
+
 def test_interlaced_input_is_reported(tmp_path):
     # broadcast video (1080i, 576i DVD) was processed as progressive frames without a word:
     # flow on combed frames, combed outputs (woven Tears of Steel retimed x2: 31.2 / 32.5 dB
