@@ -92,6 +92,8 @@ def _predict_job(src, dst, *, horizon, context="auto", stride=None, fps=None, co
                        **options)
 
     length = frames_used(context)
+    fps = _output_fps(src, fps, deinterlace)
+    tags = writer_tags(info, None, None)  # a part's: its frames' orientation, no timecode
     if stride is None:
         window = last_frames(src, length, timestamps=True, depth=depth, deinterlace=deinterlace)
         need = frames_needed(context)
@@ -99,14 +101,42 @@ def _predict_job(src, dst, *, horizon, context="auto", stride=None, fps=None, co
             raise ValueError(f"{src}: {len(window)} frame{'' if len(window) == 1 else 's'}; "
                              f"context={context!r} needs {need}")
         predicted = predicted_after(window)
+        tags = _predicted_tags(src, info, fps, window[-1][0], deinterlace)
     else:
         windows = _windows(_frames(src, part, length - 1, depth, deinterlace), length, stride)
         predicted = (frame for window in windows for frame in predicted_after(window))
-    return write_video(dst, predicted, _output_fps(src, fps, deinterlace),
-                       codec="ffv1" if part else codec, tags=writer_tags(info, None, None),
+        if part is None:
+            tags = _predicted_tags(src, info, fps, _first_window_end(src, length, deinterlace),
+                                   deinterlace)
+    return write_video(dst, predicted, fps, codec="ffv1" if part else codec, tags=tags,
                        crf=DEFAULT_CRF if crf is None else crf,
                        pix_fmt=None if part else video_pix_fmt(dst, codec, info),
                        empty=f"{src}: fewer than {length} frames (context={context!r})")[0]
+
+
+def _predicted_tags(src, info, fps, last, deinterlace=False):
+    """``writer_tags`` of a predict job's output, as ``flowkit predict``'s: no chapters (its
+    frames follow the input's), the timecode of the first predicted frame, a grid step (a
+    field with ``deinterlace``) after the context frame at ``last`` seconds (as ``iter_frames``
+    gives it; None: no timecode), counted from the input's first frame at ``fps``."""
+    from .video import field_info, first_frame_time, writer_tags
+
+    rate = (field_info(info) if deinterlace else info).base_rate
+    after = None if last is None or not rate else last - first_frame_time(src) + 1 / rate
+    return writer_tags(info, None, after, fps)
+
+
+def _first_window_end(src, length, deinterlace=False):
+    """The time of the last frame of a rolling prediction's first window (frames 0 to
+    ``length - 1``, fields with ``deinterlace``), after which its first frames are predicted;
+    None for fewer frames."""
+    import itertools
+
+    from .video import iter_frames
+
+    frames = iter_frames(src, timestamps=True, deinterlace=deinterlace)
+    window = list(itertools.islice(frames, length))
+    return window[-1][0] if len(window) == length else None
 
 
 def _predict_cuts(options):
@@ -243,14 +273,18 @@ def _video_join(src, dst, paths, *, fps=None, codec=None, crf=None, deinterlace=
     grid rate and the source's bit depth, with its display rotation and colour tags (the parts
     hold the frames in its coded orientation)."""
     from ._predict import video_pix_fmt
-    from .video import DEFAULT_CRF, VideoWriter, concat_parts, probe_video, writer_tags
+    from ._predict import AUTO, frames_used
+    from .video import DEFAULT_CRF, VideoWriter, concat_parts, probe_video
 
     info = probe_video(src)
     depth = info.read_depth
-    with VideoWriter(dst, _output_fps(src, fps, deinterlace), codec=codec,  # the job's crf
+    fps = _output_fps(src, fps, deinterlace)
+    # the first window's prediction comes first (parts are rolling predictions)
+    end = _first_window_end(src, frames_used(options.get("context", AUTO)), deinterlace)
+    with VideoWriter(dst, fps, codec=codec,  # the job's crf
                      crf=DEFAULT_CRF if crf is None else crf,
                      pix_fmt=video_pix_fmt(dst, codec, info),
-                     **writer_tags(info, None, None)) as writer:  # predicted: no chapters
+                     **_predicted_tags(src, info, fps, end, deinterlace)) as writer:
         concat_parts(writer, paths, depth=depth)
     return writer.frame_count
 

@@ -43,14 +43,18 @@ def make_video(path, frames=12, size=(64, 48), gop=4, seed=0, bframes=0):
                            size, gop, {"bf": str(bframes)})
 
 
-def write_fixed_gop(path, pictures, rate, size, gop, options=None, time_base=None, rotation=0):
+def write_fixed_gop(path, pictures, rate, size, gop, options=None, time_base=None, rotation=0,
+                    timecode=None):
     """``(pts, RGB frame)`` pairs encoded with libx264 at ``rate`` (``time_base``: the stream's,
     default 1 / rate), ``size`` (stored width, height), a keyframe every ``gop`` frames and no
-    scene-cut keyframes (so a job splits where we say), the display ``rotation`` tagged."""
+    scene-cut keyframes (so a job splits where we say), the display ``rotation`` tagged, the
+    start ``timecode`` too."""
     container = av.open(str(path), "w")
     stream = container.add_stream("libx264", rate=rate)
     stream.width, stream.height = size
     stream.pix_fmt = "yuv420p"
+    if timecode is not None:
+        stream.metadata["timecode"] = timecode
     if time_base is not None:
         stream.time_base = stream.codec_context.time_base = time_base
     time_base = time_base or 1 / Fraction(rate)
@@ -158,6 +162,33 @@ def test_predict_job_keeps_the_rotation_and_colour_tags(client, tmp_path):
         info = flowkit.video.probe_video(path)
         assert (info.rotation, info.width, info.height) == (90, 36, 64)
         assert {k: info.color.get(k) for k in color} == color
+
+
+def test_predict_job_writes_the_first_predicted_frames_timecode(client, tmp_path):
+    # flowkit predict writes the input's start timecode carried to its first predicted frame;
+    # the job wrote none. 12 frames at 25 fps from 0.2 s labelled 01:00:00:12: the tail's
+    # first predicted frame is the 13th (01:00:00:24), as the command line's; a rolling
+    # prediction's the one after its first window (frames 0-2: 01:00:00:15), whole and chunked
+    texture = np.random.default_rng(7).integers(0, 256, (48, 76, 3), dtype=np.uint8)
+    clip = write_fixed_gop(tmp_path / "tc.mkv", ((k + 5, texture[:, k:k + 64]) for k in range(12)),
+                           25, (64, 48), 4, timecode="01:00:00:12")
+    assert main(["predict", str(clip), str(tmp_path / "cli.mov"), "--horizon", "2", "--method",
+                 "dis", "-q"]) == 0
+    tail = flowkit.batch("predict", [clip], tmp_path / "tail", scheduler=client, horizon=2,
+                         flow="dis", progress=False)
+    options = dict(horizon=2, context=3, stride=4, flow="dis")
+    whole = flowkit.batch("predict", [clip], tmp_path / "whole", scheduler=client,
+                          progress=False, **options)
+    chunked = flowkit.batch("predict", [clip], tmp_path / "chunked", scheduler=client,
+                            chunk_frames=4, progress=False, **options)
+    assert len(_batch._chunks(clip, 4, align=4, tail=3)) > 1  # split for real
+    assert tail.ok and whole.ok and chunked.ok
+
+    def timecode(path):
+        return flowkit.video.probe_video(path).timecode
+
+    assert timecode(tail.done[0]) == timecode(tmp_path / "cli.mov") == "01:00:00:24"
+    assert timecode(whole.done[0]) == timecode(chunked.done[0]) == "01:00:00:15"
 
 
 def test_predict_job_keeps_a_10_bit_clip_at_its_depth(client, tmp_path):
