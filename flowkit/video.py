@@ -503,13 +503,27 @@ def _ps_packets_end(container, stream):
     nor a seek gives them: its estimate comes from the PES packets near the end of the file,
     whose timestamp is the first frame's of the several small frames a PES packet holds; after
     a seek its parser gives the frames it finds timestamps late (30 frames at 30 fps: MPEG-2's
-    last half a frame late at any size, MPEG-1's a whole frame at 32x32 and 320x240)."""
+    last half a frame late at any size, MPEG-1's a whole frame at 32x32 and 320x240). Read
+    once per file as it stands (its path, size and modification time): a retime asked for
+    them four times (probe_video's duration twice, video_end twice)."""
     try:
-        if os.path.getsize(container.name) > _PS_PACKETS_BYTES:
-            return None
-        with _av_read(container.name, format=container.format.name) as other:
+        status = os.stat(container.name)
+    except OSError:
+        return None
+    if status.st_size > _PS_PACKETS_BYTES:
+        return None
+    return _ps_packets_read(os.path.realpath(container.name), status.st_size,
+                            status.st_mtime_ns, container.format.name, stream.index)
+
+
+@functools.lru_cache(maxsize=8)
+def _ps_packets_read(path, size, mtime_ns, demuxer, index):
+    """:func:`_ps_packets_end` of the file ``path`` of that ``size`` and modification time,
+    its stream ``index`` (the key of the cache)."""
+    try:
+        with _av_read(path, format=demuxer) as other:
             times = [(packet.pts, packet.pts + (packet.duration or 0))
-                     for packet in other.demux(other.streams[stream.index])
+                     for packet in other.demux(other.streams[index])
                      if packet.pts is not None]
     except Exception:
         return None

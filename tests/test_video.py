@@ -2478,6 +2478,26 @@ def test_mpeg_ps_duration_is_read_from_its_packets(tmp_path, codec, size):
     assert info.duration == 1 and expected_frame_count(info) == 30
 
 
+def test_mpeg_ps_packets_are_read_once_per_file(tmp_path, monkeypatch):
+    # probe_video's duration and video_end read an MPEG-PS file's packets from a second
+    # opening of it: a retime read all of them four times (0.20 s of 50 MB, 0.06 s once) ->
+    # once per file as it stands, read again where it changed
+    from flowkit import video
+
+    path = tmp_path / "clip.mpg"
+    for count in (30, 20):  # the same path rewritten: its new end
+        write_video(path, make_frames(count), 30, codec="mpeg2video")
+        info = probe_video(path)
+        assert info.duration == Fraction(count, 30)
+        opened = []
+        with monkeypatch.context() as patched:
+            read = video._av_read
+            patched.setattr(video, "_av_read", lambda p, **kw: opened.append(kw) or read(p, **kw))
+            assert video.video_end(path, probe_video(path)) == Fraction(count, 30)
+        # the rotation's look at the first frame; no pass over the packets
+        assert [kw.get("format") for kw in opened].count("mpeg") == 1
+
+
 def interlaced_truth(count=8):
     """``count`` frames of Tears of Steel where things move (frames 66-73), a 96x64 crop at
     full resolution: the progressive truth that ``interlaced_clip`` weaves into 25i."""
