@@ -483,7 +483,7 @@ def _duration(container, stream):
     if tagged is not None:
         return tagged
     if container.duration is not None:  # every stream's: with audio past the video's end
-        return _container_duration(container)
+        return _container_duration(container, (stream.start_time or 0) * _time_base(stream))
     return None
 
 
@@ -1265,14 +1265,17 @@ def _declared_end(container, stream):
     return None
 
 
-def _container_duration(container):
-    """The length in seconds of an opened file (``container.duration``, set). FFmpeg's FLV
-    muxer stores the end of the last frame there, not the length: H.264/HEVC with B-frames,
+def _container_duration(container, start=None):
+    """The length in seconds of an opened file (``container.duration``, set), from ``start``
+    (seconds: the video's start for its length; default the file's). FFmpeg's FLV muxer
+    stores the end of the last frame there, not the length: H.264/HEVC with B-frames,
     whose first frame comes at their delay (0.083 s at 24 fps), were 0.083 s longer than
-    their frames, and iter_frames refused flowkit's own .flv as cut short."""
+    their frames, and iter_frames refused flowkit's own .flv as cut short. The file's start
+    is its earliest stream's: AAC audio starts its priming (1024 samples, 0.128 s at 8 kHz)
+    before the video, so a 2 s video after it read 2.128 s from the file's start."""
     duration = Fraction(container.duration, 1_000_000)
     if container.format.name == "flv" and container.metadata.get("encoder", "").startswith("Lavf"):
-        duration -= Fraction(container.start_time or 0, 1_000_000)
+        duration -= Fraction(container.start_time or 0, 1_000_000) if start is None else start
     return duration
 
 

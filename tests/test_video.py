@@ -2653,3 +2653,38 @@ def test_wmv_with_the_video_after_its_audio_reads_back(tmp_path):
     assert all(abs(t - Fraction(16, 125) - Fraction(k, 25)) <= Fraction(1, 1000)
                for k, t in enumerate(times)), times
     assert probe_video(path).duration == Fraction(2, 5)
+
+
+@pytest.mark.parametrize("codec", ["flv", "libx264"])
+def test_flv_with_the_video_after_its_audio_probes_the_videos_length(tmp_path, codec):
+    # FFmpeg's FLV muxer stores the end of the last frame as the file's duration; AAC's
+    # priming (0.128 s at 8 kHz) starts the audio before the video, which the muxer shifts to
+    # 0.128 s, and the duration was counted from the audio's start: 10 frames at 25 fps
+    # (0.4 s) probed 0.528 s (a 2 s clip 2.128 s), 13 frames expected, video_end 0.528 s
+    import av
+
+    from flowkit.video import expected_frame_count, video_end
+
+    path = tmp_path / "a.flv"
+    with av.open(str(path), "w") as container:
+        video = container.add_stream(codec, rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        audio = container.add_stream("aac", rate=8000)
+        audio.layout = "mono"
+        for k in range(10):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * k, np.uint8),
+                                               format="rgb24")
+            frame.pts = k
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        sound = av.AudioFrame.from_ndarray(np.zeros((1, 3200), np.float32), format="fltp",
+                                           layout="mono")
+        sound.sample_rate, sound.pts = 8000, 0
+        container.mux(audio.encode(sound))
+        container.mux(audio.encode(None))
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].start_time == 128  # milliseconds
+    assert len(list(iter_frames(path))) == 10
+    info = probe_video(path)
+    assert info.duration == Fraction(2, 5) and expected_frame_count(info) == 10
+    assert video_end(path, info) == Fraction(2, 5)
