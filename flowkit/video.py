@@ -2464,7 +2464,8 @@ class VideoWriter:
     pix_fmt : str, optional
         Pixel format to encode with (default: RGB for the lossless-only encoders, ffv1,
         utvideo, magicyuv, ffvhuff, ..., 4:2:0 YUV otherwise, 10-bit
-        for uint16 frames where the encoder takes it).
+        for uint16 frames where the encoder takes it). uint16 frames to a format of 8 bits
+        are rounded to the nearest 8-bit value first (``x / 257``: ``v * 257`` is ``v``).
     rotation : int, default 0
         Display rotation stored in the file (degrees counter-clockwise, a multiple of 90):
         frames are written as given and players turn them. Containers that store no rotation
@@ -2756,12 +2757,15 @@ class VideoWriter:
                 same_range = not pix_fmt.startswith("yuvj")
             native = _yuv_planes(pix_fmt) and same_range
             picture = _frame_from_444(rgb, pix_fmt if native else self.frame_format)
-        elif self.frame_format is not None:
-            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=self.frame_format)
         else:
-            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb),
-                                                 format="rgb24" if rgb.dtype == np.uint8 else "rgb48le")
-            if self._matrix is not None:
+            fmt = self.frame_format or ("rgb24" if rgb.dtype == np.uint8 else "rgb48le")
+            if fmt == "rgb48le" and self._eight_bit:
+                # to 8 bits here, the nearest value (x / 257 rounded): swscale's rgb48 to 8-bit
+                # RGB or YUV read half a level high (v * 257, an 8-bit value v, as v + 1 for
+                # v >= 128 in RGB; YUV up to 2 off the 8-bit frame's)
+                rgb, fmt = ((rgb.astype(np.uint32) + 128) // 257).astype(np.uint8), "rgb24"
+            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)
+            if self.frame_format is None and self._matrix is not None:
                 picture = picture.reformat(format=self._stream.codec_context.pix_fmt,
                                            dst_colorspace=self._matrix[0],
                                            dst_color_range=self._matrix[1], threads=1)
@@ -2924,6 +2928,9 @@ class VideoWriter:
             raise error from None
         self._container, self._stream = container, stream
         self._size, self._dtype = size, dtype
+        # a format of at most 8 bits a sample, which 16-bit frames are rounded to (_encode)
+        self._eight_bit = max((c.bits for c in stream.codec_context.format.components),
+                              default=8) <= 8
 
     def close(self):
         """Finish the file and rename it onto ``path``. Closing twice does nothing."""

@@ -87,9 +87,10 @@ def test_every_lossless_encoder_round_trip_is_exact(tmp_path, name, codec):
 
 @pytest.mark.parametrize("codec", ["huffyuv", "utvideo", "zlib", "qtrle"])
 def test_lossless_8_bit_encoders_keep_16_bit_frames_rgb(tmp_path, codec):
-    # 16-bit frames to a lossless encoder without deep formats: its 8-bit RGB, within swscale's
-    # rounding of 16 to 8 bits (1 level, as FFV1's 16-bit RGB reads back at depth 8); HuffYUV
-    # wrote its first format, 4:2:2 (a real clip back at 46.7 dB, these frames off by up to 161)
+    # 16-bit frames to a lossless encoder without deep formats: its 8-bit RGB, exactly for
+    # 8-bit values at 16 bits (v * 257; swscale's rounding made v >= 128 come back v + 1);
+    # HuffYUV wrote its first format, 4:2:2 (a real clip back at 46.7 dB, these frames off by
+    # up to 161)
     import av
 
     frames = np.random.default_rng(0).integers(0, 256, (3, HEIGHT, WIDTH, 3), dtype=np.uint8)
@@ -99,7 +100,7 @@ def test_lossless_8_bit_encoders_keep_16_bit_frames_rgb(tmp_path, codec):
             writer.write(frame.astype(np.uint16) * 257)
     assert av.VideoFormat(probe_video(path).pix_fmt).is_rgb
     for frame, expected in zip(iter_frames(path), frames, strict=True):
-        assert np.abs(frame.astype(int) - expected).max() <= 1
+        np.testing.assert_array_equal(frame, expected)
 
 
 @pytest.mark.parametrize("suffix", [".avi", ".mov", ".nut"])
@@ -115,7 +116,25 @@ def test_uncompressed_rawvideo_reads_back(tmp_path, suffix):
         assert len(got) == len(frames)
         off = max(int(np.abs(frame.astype(int) - expected).max()) for frame, expected
                   in zip(got, frames))
-        assert off <= (1 if deep else 0), (deep, off)  # 16 to 8 bits: swscale's rounding
+        assert off == 0, (deep, off)  # 16 to 8 bits: v * 257 is v (swscale's gave v + 1)
+
+
+@pytest.mark.parametrize("name, codec, pix_fmt", [("a.mp4", "libx264", "yuv420p"),
+                                                   ("b.avi", "mpeg4", None),
+                                                   ("c.mkv", "ffv1", "bgr0"),
+                                                   ("d.mkv", "libx264rgb", None)])
+def test_8_bit_values_at_16_bits_write_the_8_bit_video(tmp_path, name, codec, pix_fmt):
+    # uint16 frames to an 8-bit format went through swscale's rgb48 conversion, which reads
+    # half a level high: 8-bit values at 16 bits (v * 257) came out v + 1 for v >= 128 in RGB,
+    # YUV up to 2 off the 8-bit frames' -> rounded to 8 bits first: the 8-bit frames' video
+    frames = np.random.default_rng(4).integers(0, 256, (3, HEIGHT, WIDTH, 3), dtype=np.uint8)
+    options = {} if pix_fmt is None else {"pix_fmt": pix_fmt}
+    shallow = write_video(tmp_path / f"8{name}", frames, codec=codec, **options)
+    deep = write_video(tmp_path / f"16{name}", [f.astype(np.uint16) * 257 for f in frames],
+                       codec=codec, **options)
+    assert probe_video(deep).bit_depth == 8
+    for a, b in zip(iter_frames(shallow), iter_frames(deep), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_a_codec_the_mxf_muxer_refuses_is_named_not_the_file(tmp_path):
