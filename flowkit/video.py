@@ -503,9 +503,14 @@ def _ps_packets_end(container, stream):
     nor a seek gives them: its estimate comes from the PES packets near the end of the file,
     whose timestamp is the first frame's of the several small frames a PES packet holds; after
     a seek its parser gives the frames it finds timestamps late (30 frames at 30 fps: MPEG-2's
-    last half a frame late at any size, MPEG-1's a whole frame at 32x32 and 320x240). Read
-    once per file as it stands (its path, size and modification time): a retime asked for
-    them four times (probe_video's duration twice, video_end twice)."""
+    last half a frame late at any size, MPEG-1's a whole frame at 32x32 and 320x240).
+    H.264's packets after the first of a PES packet have no timestamp (its parser gives none):
+    such a packet is timed one duration after the one before it in decoding order, plus the
+    first packet's decoding delay (its timestamp less its decoding one), where :func:`decode`
+    shows its frame. Left out, 30 frames at 30 fps of 32x32 H.264 (libx264, retime's default
+    for ``.mpg``) ended at 1/30 s. Read once per file as it stands (its path, size and
+    modification time): a retime asked for them four times (probe_video's duration twice,
+    video_end twice)."""
     try:
         status = os.stat(container.name)
     except OSError:
@@ -522,9 +527,18 @@ def _ps_packets_read(path, size, mtime_ns, demuxer, index):
     its stream ``index`` (the key of the cache)."""
     try:
         with _av_read(path, format=demuxer) as other:
-            times = [(packet.pts, packet.pts + (packet.duration or 0))
-                     for packet in other.demux(other.streams[index])
-                     if packet.pts is not None]
+            times, clock, delay, step = [], None, None, 0
+            for packet in other.demux(other.streams[index]):
+                duration = packet.duration or 0
+                if packet.pts is not None:
+                    # a PES packet states its decoding time only where it differs
+                    clock = packet.pts if packet.dts is None else packet.dts
+                    delay = packet.pts - clock if delay is None else delay
+                    times.append((packet.pts, packet.pts + duration))
+                elif packet.size and clock is not None:
+                    clock += step  # the packet before's duration
+                    times.append((clock + delay, clock + delay + duration))
+                step = duration
     except Exception:
         return None
     if not times:

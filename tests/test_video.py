@@ -2517,6 +2517,31 @@ def test_mpeg_ps_packets_are_read_once_per_file(tmp_path, monkeypatch):
         assert [kw.get("format") for kw in opened].count("mpeg") == 1
 
 
+
+@pytest.mark.parametrize("size", [(32, 32), (320, 240)])
+def test_h264_mpeg_ps_duration_counts_its_untimed_packets(tmp_path, size):
+    # H.264 in MPEG-PS (libx264: retime's default for .mpg) gives a timestamp only to the
+    # first frame of a PES packet; the frames after the last timed one were left out: 30
+    # frames at 30 fps probed 1/30 s (32x32) or 4/5 s (320x240), and retime --range refused a
+    # start after that as after the end of the video
+    import av
+
+    from flowkit.video import expected_frame_count, video_end
+
+    path = tmp_path / "clip.mpg"
+    ramp = (np.arange(size[0]) * 3 % 256).astype(np.uint8)
+    with VideoWriter(path, 30, codec="libx264") as writer:
+        for k in range(30):
+            writer.write(np.broadcast_to((ramp + 5 * k)[None, :, None], (*size[::-1], 3)))
+    with av.open(str(path)) as container:
+        packets = [p for p in container.demux(container.streams.video[0]) if p.size]
+        assert len(packets) == 30 and any(p.pts is None for p in packets)
+    info = probe_video(path)
+    assert info.duration == 1 and video_end(path, info) == 1
+    assert expected_frame_count(info) == 30
+    times = [t for t, _ in iter_frames(path, timestamps=True)]
+    assert len(times) == 30 and times[-1] - times[0] == Fraction(29, 30)
+
 def interlaced_truth(count=8):
     """``count`` frames of Tears of Steel where things move (frames 66-73), a 96x64 crop at
     full resolution: the progressive truth that ``interlaced_clip`` weaves into 25i."""
