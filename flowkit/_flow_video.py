@@ -77,12 +77,25 @@ def join_flow_video(path, src, parts, *, fps=None, codec=None, crf=None):
     """The lossless parts (:func:`write_flow_video` with ``lossless``, in order) of the flow of
     the video ``src`` written to ``path`` as a single :func:`write_flow_video` writes them:
     the pictures at the times of ``src``'s frames (read from its packets,
-    :func:`flowkit.video.frame_times`), with its rotation. ValueError (nothing written) when the
-    parts do not hold one picture per frame of ``src`` but the last."""
+    :func:`flowkit.video.frame_times`; decoded where packets have none: H.264 in MPEG-PS gives
+    only a PES packet's first frame one, and the join failed after every chunk was done), with
+    its rotation. ValueError (nothing written) when the parts do not hold one picture per
+    frame of ``src`` but the last."""
     from .video import decode, frame_times, open_input, probe_video
 
     info = probe_video(src)
-    times = frame_times(src)[:-1] if not fps else None
+    times = None
+    if not fps:
+        try:
+            times = frame_times(src)[:-1]
+        except ValueError:  # packets without a timestamp: their frames' times as decoded
+            container, stream = open_input(src)
+            try:
+                times = [time for time, _ in decode(container, stream, upright=False,
+                                                    quiet=True)]
+            finally:
+                container.close()
+            times = [time - times[0] for time in times[:-1]] if times else []
 
     def pictures():
         count = 0

@@ -415,6 +415,22 @@ def test_flow_job_in_three_chunks_is_identical(client, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["long.mp4"]  # parts removed
 
 
+
+def test_flow_job_in_chunks_of_an_h264_mpeg_ps(client, tmp_path):
+    # H.264 in MPEG-PS (retime's default for .mpg) gives only a PES packet's first frame a
+    # timestamp: the chunked flow job's join read the frames' times from the packets and the
+    # job failed after all its chunks ('h.mpg holds video packets without a timestamp')
+    clip = make_video(tmp_path / "h.mpg", frames=90, size=(160, 120), gop=10)
+    with av.open(str(clip)) as container:
+        packets = [p for p in container.demux(container.streams.video[0]) if p.size]
+        assert any(p.pts is None for p in packets)
+    assert len(_batch._chunks(clip, 20)) > 1
+    whole = flowkit.batch("flow", [clip], tmp_path / "whole", scheduler=client, progress=False)
+    report = flowkit.batch("flow", [clip], tmp_path / "out", scheduler=client, chunk_frames=20,
+                           progress=False)
+    assert whole.ok and report.ok and report.frames == whole.frames == 89
+    assert same_video(tmp_path / "out" / "h.mp4", tmp_path / "whole" / "h.mp4")
+
 def test_a_file_cut_with_an_edit_list_is_timed_by_its_shown_frames(client, tmp_path):
     # the 3 frames before the edit list's start were counted as frames from their packets:
     # frame_times gave 30 times for 27 frames, 3 frames off, and the chunked flow job failed
