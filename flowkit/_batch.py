@@ -1260,24 +1260,28 @@ def _chunks(src, chunk_frames, align=1, tail=2):
     container, stream = open_input(src)
     try:
         packets = [(p.pts, p.is_keyframe) for p in container.demux(stream)
-                   if p.pts is not None and not p.is_discard]  # discarded: not shown (MP4)
+                   if p.size and not p.is_discard]  # discarded: not shown (MP4)
         base = Fraction(stream.time_base)
     finally:
         container.close()
-    packets.sort()
-    if not packets:
+    # H.264 in MPEG-PS gives only a PES packet's first frame a timestamp: its frames are
+    # counted in decoding order, cut at the timed keyframes (counting the timed frames alone
+    # cut a rolling prediction of stride 8 at frame 60)
+    if all(pts is not None for pts, _ in packets):
+        packets.sort()
+    if not any(pts is not None for pts, _ in packets):
         raise ValueError(f"src: {src} holds no video packets")
     # the parts count from the first frame decoded (decode_from), which is not the first
     # packet's where the packets before it cannot be decoded (a damaged first keyframe)
     container, stream = open_input(src)
     try:
         origin = next(decode(container, stream, upright=False, quiet=True),
-                      (packets[0][0] * base,))[0]
+                      (min(pts for pts, _ in packets if pts is not None) * base,))[0]
     finally:
         container.close()
     cuts, last = [], 0
     for index, (pts, key) in enumerate(packets):
-        if key and pts * base > origin and index - last >= chunk_frames \
+        if key and pts is not None and pts * base > origin and index - last >= chunk_frames \
                 and len(packets) - index >= tail and index % align == 0:
             cuts.append(pts * base - origin)
             last = index

@@ -431,6 +431,26 @@ def test_flow_job_in_chunks_of_an_h264_mpeg_ps(client, tmp_path):
     assert whole.ok and report.ok and report.frames == whole.frames == 89
     assert same_video(tmp_path / "out" / "h.mp4", tmp_path / "whole" / "h.mp4")
 
+
+def test_rolling_predict_chunks_of_an_h264_mpeg_ps_keep_the_stride(client, tmp_path):
+    # _chunks counted only the frames with a timestamp (in H.264 MPEG-PS a PES packet's first
+    # frame alone has one), so a cut meant on a multiple of the stride fell elsewhere: cut at
+    # frame 60 for stride=8, and the chunked rolling prediction wrote 16 frames, not the
+    # single run's 15, those after the cut from other windows
+    clip = make_video(tmp_path / "h.mpg", frames=90, size=(192, 144), gop=10)
+    with av.open(str(clip)) as container:
+        packets = [p for p in container.demux(container.streams.video[0]) if p.size]
+        assert any(p.pts is None for p in packets)
+    for align in range(1, 10):
+        for start, _ in _batch._chunks(clip, 20, align=align)[1:]:
+            assert start * 24 % align == 0, (align, start)
+    options = dict(horizon=1, stride=8, progress=False)
+    whole = flowkit.batch("predict", [clip], tmp_path / "whole", scheduler=client, **options)
+    chunked = flowkit.batch("predict", [clip], tmp_path / "out", scheduler=client,
+                            chunk_frames=20, **options)
+    assert whole.ok and chunked.ok and chunked.frames == whole.frames
+    assert same_video(tmp_path / "out" / "h.mp4", tmp_path / "whole" / "h.mp4")
+
 def test_a_file_cut_with_an_edit_list_is_timed_by_its_shown_frames(client, tmp_path):
     # the 3 frames before the edit list's start were counted as frames from their packets:
     # frame_times gave 30 times for 27 frames, 3 frames off, and the chunked flow job failed
