@@ -206,8 +206,9 @@ class VideoInfo:
         The file's chapters, ``(start, end, tags)``: seconds (Fractions) from the video
         stream's start and the chapter's tags (``{"title": ...}``).
     audio_codecs : tuple
-        The decoder name of each audio stream, in the file's order (``("aac", "ac3")``);
-        empty where ``audio`` is False.
+        The codec name of each audio stream, in the file's order (``("aac", "ac3")``), as
+        ffprobe's ``codec_name`` gives it (``"mp3"``, not its decoder ``"mp3float"``); empty
+        where ``audio`` is False.
     sample_aspect_ratio : Fraction or None
         Width of a coded pixel over its height, as FFmpeg guesses it (the container's, else
         the bitstream's): ``Fraction(64, 45)`` for 16:9 PAL DVD video stored 720x576, 1 for
@@ -466,9 +467,12 @@ def _info(container, stream):
 
 
 def _audio_codec(stream):
-    """The decoder name of an audio ``stream``; ``"unknown"`` where PyAV has no decoder for it
-    (an unknown Matroska codec ID: no codec context, which failed every command)."""
-    return "unknown" if stream.codec_context is None else stream.codec_context.name
+    """The codec name of an audio ``stream`` (ffprobe's ``codec_name``: ``"mp3"``, where the
+    decoder's is ``"mp3float"``, which no table of codecs names); ``"unknown"`` where PyAV has
+    no decoder for it (an unknown Matroska codec ID: no codec context, which failed every
+    command)."""
+    context = stream.codec_context
+    return "unknown" if context is None else context.codec.canonical_name
 
 
 def _duration(container, stream):
@@ -3088,7 +3092,8 @@ class _AudioTrack:
         try:  # opened here, so that a refusal names the audio, not the video's codec
             self.out.codec_context.open()
         except av.FFmpegError as exc:
-            raise ValueError(f"audio: cannot encode {context.name} audio ({context.layout.name}, "
+            raise ValueError(f"audio: cannot encode {_audio_codec(self.in_stream)} audio "
+                             f"({context.layout.name}, "
                              f"{context.sample_rate} Hz) of {self.src} as {codec} for "
                              f"{Path(container.name).suffix} files ({_av_message(exc)}); "
                              f"drop it") from None

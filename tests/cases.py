@@ -261,3 +261,43 @@ def interlaced_clip(path, frames, codec, order, options=None, timecode=None):
             container.mux(stream.encode(graph.pull()))
         container.mux(stream.encode(None))
     return path
+
+
+def clip_with_audio(path, codec, *, rate=48000, layout="stereo", seconds=0.5, fps=24):
+    """A small clip written with PyAV: ``seconds`` of 32x32 MPEG-4 Part 2 frames (a ramp that
+    moves, a container of almost any kind takes the codec) and as long a 440 Hz tone coded as
+    ``codec`` (an FFmpeg audio encoder: ``"libopus"``, ``"pcm_s16le"``, ...) at ``rate`` Hz in
+    ``layout`` (PCM in AVI, Matroska or ASF reads back as ``"2 channels"``: no channel order,
+    as WAVE files store it)."""
+    from fractions import Fraction
+
+    import av
+
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("mpeg4", rate=fps)
+        video.width = video.height = 32
+        video.pix_fmt = "yuv420p"
+        audio = container.add_stream(codec, rate=rate)
+        audio.layout = layout
+        audio.codec_context.open()
+        channels = audio.codec_context.layout.nb_channels
+        resampler = av.AudioResampler(format=audio.codec_context.format.name,
+                                      layout=audio.codec_context.layout, rate=rate)
+        size = audio.codec_context.frame_size or 1024
+        total = round(seconds * rate)
+        tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(total) / rate)).astype(np.float32)
+        ramp = np.arange(32, dtype=np.uint8)[None, :, None] * 6
+        for k in range(round(seconds * fps)):
+            picture = av.VideoFrame.from_ndarray(np.broadcast_to(ramp + 4 * k, (32, 32, 3)).copy(),
+                                                 format="rgb24")
+            picture.pts = k
+            container.mux(video.encode(picture))
+        container.mux(video.encode(None))
+        for start in range(0, total, size):
+            piece = av.AudioFrame.from_ndarray(np.tile(tone[start:start + size], (channels, 1)),
+                                               format="fltp", layout=audio.codec_context.layout)
+            piece.sample_rate, piece.pts, piece.time_base = rate, start, Fraction(1, rate)
+            for converted in resampler.resample(piece):
+                container.mux(audio.encode(converted))
+        container.mux(audio.encode(None))
+    return path

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import flowkit
-from cases import data_path, interlaced_clip, open_files
+from cases import clip_with_audio, data_path, interlaced_clip, open_files
 from flowkit.video import VideoWriter, audio_track, probe_video
 from test_cli import one_error_line, run_cli
 
@@ -938,6 +938,18 @@ def test_aac_into_mpeg_ps_is_re_encoded_as_mp2(tmp_path, clip_with_tone):
     assert tracks == [("mp2", 16000), ("mp2", 16000)]
     for k in (0, 1):  # 0.4 s at speed 0.5, to the end of an mp2 frame (1152 samples)
         assert 0.8 <= tone_peak(tmp_path / "nasa.mpg", k)[0] <= 0.8 + 1152 / 16000
+
+
+def test_mp3_into_mpeg_ps_is_copied(tmp_path):
+    # MPEG-PS takes MP3, but the table was matched against the decoder's name, "mp3float":
+    # MP3 into .mpg was re-encoded as MP2 (and probe showed mp3float where ffprobe says mp3)
+    src = clip_with_audio(tmp_path / "in.mkv", "libmp3lame")
+    assert probe_video(src).audio_codecs == ("mp3",)
+    report = flowkit.retime(src, tmp_path / "out.mpg", factor=2, method="blend", progress=False)
+    assert report.audio == "copied"
+    with av.open(str(src)) as a, av.open(str(tmp_path / "out.mpg")) as b:
+        given = [bytes(p) for p in a.demux(a.streams.audio[0]) if p.size]
+        assert [bytes(p) for p in b.demux(b.streams.audio[0]) if p.size] == given
 
 
 def test_audio_no_encoder_writes_into_the_container_names_the_audio(tmp_path):
