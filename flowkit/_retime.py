@@ -488,11 +488,12 @@ def retime(src, dst, *, fps=None, factor=None, speed=None, duration=None, segmen
         accepted with any speed for an input without audio, where there is nothing to copy).
         ``"stretch"``: decoded, time-stretched to the new duration without changing pitch
         (FFmpeg's ``atempo`` through PyAV's filter graph, chained for speeds outside
-        [0.5, 2]) and encoded as AAC (Opus in WebM; MP2 in MPEG-PS: ``.mpg``, ``.mpeg``,
-        ``.vob``, ``.dvd``, AC-3 beyond stereo). ``"drop"``: no audio. None (default):
-        copy when the duration is unchanged and the output's container takes the codec, else
-        stretch (AAC into ``.webm`` is re-encoded as Opus at speed 1, into ``.mpg`` as MP2; an
-        explicit ``"copy"`` there is a ValueError, as audio no encoder can write there). With
+        [0.5, 2]) and encoded as AAC (Opus in WebM and Ogg; MP2 in MPEG-PS: ``.mpg``,
+        ``.mpeg``, ``.vob``, ``.dvd``, AC-3 beyond stereo). ``"drop"``: no audio. None
+        (default): copy when the duration is unchanged and the output's container takes the
+        codec (``flowkit.video.COPYABLE_AUDIO``: AAC into ``.webm``, Opus or FLAC into ``.mov``,
+        PCM into ``.mp4``, Opus into ``.avi`` it cannot), else stretch (re-encoded at speed 1;
+        an explicit ``"copy"`` there is a ValueError, as audio no encoder can write there). With
         a ``segment`` only its audio is stretched (cut at the sample), the rest re-encoded at
         speed 1; with ``trim`` the rest is dropped (``"copy"`` cannot cut at the sample: the
         default re-encodes). Every audio stream of the input is written, in its order.
@@ -683,9 +684,9 @@ def _check_options(src, dst, *, fps, factor, speed, duration, segment, trim, met
 def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, segment, trim,
             method, interpolation, model, flow, flow_options, codec, crf, audio, scene_threshold,
             device, progress, src, part, lossless, parts, deinterlace):
-    from .video import (COPYABLE_AUDIO, audio_copy_refused, audio_track, audio_written,
-                        check_writer_rate, field_info, needs_even_size, streams_not_written,
-                        video_end)
+    from .video import (COPYABLE_AUDIO, audio_copy_refused, audio_encoder_name, audio_track,
+                        audio_written, check_writer_rate, field_info, needs_even_size,
+                        streams_not_written, video_end)
 
     # the input as read: a frame per field (the end, a field after the last, is the same)
     known = video_end(src, info)  # the input as the output plays it: last frame + one period
@@ -775,9 +776,10 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
     if info.audio:  # without audio there is nothing to copy: no error
         _check_audio(audio, speed, trim)
         if audio == "copy" and refused:
-            raise ValueError(f"audio: cannot copy {refused[0]} audio into {dst.suffix} files (its "
-                             f"container takes {' or '.join(sorted(COPYABLE_AUDIO[dst.suffix.lower()]))}); "
-                             f"use stretch (re-encodes it: Opus in WebM, MP2 in MPEG-PS) or drop")
+            raise ValueError(f"audio: cannot copy {refused[0]} audio into {dst.suffix} files "
+                             f"(they take {', '.join(sorted(COPYABLE_AUDIO[dst.suffix.lower()]))}"
+                             f"); use stretch (re-encodes it as {audio_encoder_name(dst)}) or "
+                             f"drop")
     if part is not None:
         audio = "drop"  # checked as the whole run's; the join (``_parts``) muxes it
     depth = info.read_depth

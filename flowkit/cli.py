@@ -1594,6 +1594,20 @@ def _range_note(args, source, info, done):
               file=sys.stderr)
 
 
+def _reencoded_audio_note(output, info, audio):
+    """retime's and translate's note on stderr when audio that could have been copied was
+    re-encoded because the output's container cannot hold its codec (Opus into .avi), as
+    ffmpeg picks a container's own audio encoder."""
+    from .video import audio_copy_refused, audio_encoder_name
+
+    refused = audio_copy_refused(output, info.audio_codecs)
+    if audio == "re-encoded" and refused:
+        codecs = ", ".join(dict.fromkeys(refused))
+        print(f"flowkit: note: {Path(output).suffix} files cannot hold {codecs} audio: "
+              f"re-encoded as {audio_encoder_name(output)} (--audio drop leaves it out)",
+              file=sys.stderr)
+
+
 def _tracks(audio, tracks):
     """``copied``, ``copied (2 tracks)``: what happened to the audio (``tracks`` audio streams
     written), for the summary line of retime and translate."""
@@ -1665,6 +1679,7 @@ def cmd_retime(args):
            f"{_stored_size_text(report.size, info.rotation, args.output)}, {_rate_text(report.fps)} fps, "
            f"{float(report.duration):.3f} s; audio {_tracks(report.audio, report.audio_tracks)}")
     _lost_audio_note(source, info, report.audio)
+    _reencoded_audio_note(args.output, info, report.audio)
     _range_note(args, source, info, "kept" if args.trim else "retimed")
     _padding_note(report.padded, report.size)
     _depth_note(args.output, info.bit_depth)
@@ -1937,6 +1952,7 @@ def cmd_translate(args):
            f"{_rate_text(_written_rate(args.output, report['fps']))} fps; "
            f"audio {_tracks(report['audio'], report['audio_tracks'])}")
     _lost_audio_note(source, info, report["audio"])
+    _reencoded_audio_note(args.output, info, report["audio"])
     _range_note(args, source, info, "translated")
     _padding_note(report["padded"], report["size"])
     _dropped_note(args.output, report["dropped_frames"], report["fps"])  # AVI: one frame per slot
@@ -2512,7 +2528,8 @@ def build_parser():
     p.add_argument("--audio", choices=("copy", "stretch", "drop"),
                    help="audio: copy (unchanged duration), stretch (atempo), drop (default: copy "
                         "if the duration is unchanged and the container takes the codec, else "
-                        "stretch: AAC into .webm is re-encoded as Opus, into .mpg as MP2)")
+                        "stretch: a codec the container cannot hold is re-encoded, as AAC; Opus "
+                        "into .webm/.ogv, MP2 into .mpg)")
     _add_scene_options(p, "interpolate across every pair, cuts too")
     p.add_argument("--device", choices=("cpu", "cuda"), help="where warping and splatting run")
     p.add_argument("--deinterlace", action="store_true",
@@ -2784,7 +2801,7 @@ def _add_translate_parser(sub, common):
                         "outside it are written unchanged")
     p.add_argument("--audio", choices=("copy", "drop"), default="copy",
                    help="audio: copy (default; a codec the container does not take is "
-                        "re-encoded, AAC into .webm as Opus, into .mpg as MP2) or drop, as "
+                        "re-encoded, as AAC; Opus into .webm/.ogv, MP2 into .mpg) or drop, as "
                         "retime's --audio")
     p.add_argument("--no-audio", action="store_true", help="drop the audio (as --audio drop)")
     p.add_argument("--deinterlace", action="store_true",

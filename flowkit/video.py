@@ -793,26 +793,61 @@ def to_coded(frame, rotation):
     return np.ascontiguousarray(np.rot90(frame, -turns)) if turns else frame
 
 
-# containers whose muxer takes only some audio codecs; a copy of another is re-encoded (the
-# encoder audio_track uses for them, AUDIO_ENCODERS: Opus in WebM). FFmpeg's MPEG-PS muxer
-# (.mpg, .mpeg, .vob, .dvd) refuses AAC (EINVAL: retime to .mpg failed as a --codec error)
-_PS_AUDIO = frozenset({"mp1", "mp2", "mp3", "ac3", "dts", "pcm_s16be", "pcm_dvd", "mlp",
-                       "truehd"})
-COPYABLE_AUDIO = {".webm": frozenset({"opus", "vorbis"}),
-                  **dict.fromkeys(MPEG_PS_CONTAINERS, _PS_AUDIO)}
-# the audio encoder for a container (AAC elsewhere): its muxer's default (FFmpeg's mp2 for
-# MPEG-PS; AC-3 beyond stereo, which mp2 cannot encode)
-AUDIO_ENCODERS = {".webm": "libopus", **dict.fromkeys(MPEG_PS_CONTAINERS, "mp2")}
+# the audio codecs (FFmpeg's names) each container's muxer takes as copied packets and reads
+# back as they were, measured with PyAV 18's FFmpeg (libavformat 62): a copy of another is
+# re-encoded (AUDIO_ENCODERS). Without it, Opus or FLAC into .mov, PCM into .mp4, Opus or ALAC
+# into .avi/.wmv, anything but Opus/Vorbis/FLAC into .ogv failed as a --codec error; PCM, FLAC,
+# Vorbis or ALAC into .ts were written as private data, the output without audio; mu-law into
+# .flv aborted Python (an FFmpeg assertion). MPEG-PS (.mpg, .mpeg, .vob, .dvd) refuses AAC.
+# Containers not listed (.nut, ...) are left to their muxer
+_MPEG_AUDIO = frozenset({"mp1", "mp2", "mp3"})
+_PCM = frozenset({"pcm_s16le", "pcm_s24le", "pcm_s32le", "pcm_f32le", "pcm_u8"})
+_MP4_AUDIO = _MPEG_AUDIO | {"aac", "ac3", "eac3", "opus", "flac", "alac", "vorbis"}
+_RIFF_AUDIO = _MPEG_AUDIO | _PCM | {"aac", "ac3", "eac3", "flac", "vorbis", "pcm_mulaw",
+                                    "pcm_alaw", "wmav1", "wmav2", "adpcm_ima_wav", "adpcm_ms",
+                                    "adpcm_swf"}  # AVI and ASF (WMV)
+_MKV_AUDIO = _MPEG_AUDIO | _PCM | {"aac", "ac3", "eac3", "dts", "truehd", "mlp", "opus",
+                                   "vorbis", "flac", "alac", "tta", "wavpack", "pcm_s16be",
+                                   "pcm_s24be", "pcm_s32be", "pcm_f64le"}
+_PS_AUDIO = _MPEG_AUDIO | {"ac3", "dts", "pcm_s16be", "pcm_dvd", "mlp", "truehd"}
+_TS_AUDIO = _MPEG_AUDIO | {"aac", "ac3", "eac3", "dts", "truehd", "opus"}
+COPYABLE_AUDIO = {
+    ".mp4": _MP4_AUDIO, ".m4v": frozenset({"aac", "ac3", "alac"}),
+    ".3gp": frozenset({"aac", "amr_nb", "amr_wb"}),
+    ".mov": _MPEG_AUDIO | _PCM | {"aac", "ac3", "eac3", "alac", "pcm_s16be", "pcm_s24be",
+                                  "pcm_mulaw", "pcm_alaw", "nellymoser"},
+    ".mkv": _MKV_AUDIO, ".webm": frozenset({"opus", "vorbis"}),
+    ".ogv": frozenset({"opus", "vorbis", "flac", "speex"}),
+    ".avi": _RIFF_AUDIO, ".wmv": _RIFF_AUDIO, ".asf": _RIFF_AUDIO,
+    ".flv": frozenset({"aac", "mp3", "nellymoser", "ac3", "eac3", "opus", "flac"}),
+    **dict.fromkeys(MPEG_PS_CONTAINERS, _PS_AUDIO),
+    **dict.fromkeys(MPEG_STREAM_CONTAINERS - MPEG_PS_CONTAINERS, _TS_AUDIO)}
+# the audio encoder for a container (AAC elsewhere), its muxer's usual codec: Opus for WebM and
+# Ogg (FFmpeg's libvorbis is not built in; its own vorbis encoder is experimental), FFmpeg's
+# mp2 for MPEG-PS (AC-3 beyond stereo, which mp2 cannot encode)
+AUDIO_ENCODERS = {".webm": "libopus", ".ogv": "libopus",
+                  **dict.fromkeys(MPEG_PS_CONTAINERS, "mp2")}
+# what the messages call an encoder's audio
+_ENCODED_AS = {"aac": "AAC", "libopus": "Opus", "mp2": "MP2"}
+
+
+def audio_encoder_name(dst):
+    """What :class:`_AudioTrack` re-encodes audio as in ``dst``'s container, for messages:
+    ``"AAC"``, ``"Opus"`` (``.webm``, ``.ogv``) or ``"MP2"`` (MPEG-PS)."""
+    return _ENCODED_AS[AUDIO_ENCODERS.get(Path(dst).suffix.lower(), "aac")]
 
 
 def audio_copy_refused(dst, container):
     """The codec names of ``container``'s audio streams that ``dst``'s container cannot take as
-    packets unchanged (AAC into ``.webm``: FFmpeg refuses it), in stream order; empty when every
-    stream can be copied."""
+    packets unchanged (AAC into ``.webm``: ``COPYABLE_AUDIO``), in stream order; empty when
+    every stream can be copied. ``container`` may also be the codec names themselves
+    (``VideoInfo.audio_codecs``)."""
+    names = container if isinstance(container, (tuple, list)) else \
+        [_audio_codec(stream) for stream in container.streams.audio]
     allowed = COPYABLE_AUDIO.get(Path(dst).suffix.lower())
     if allowed is None:
         return []
-    return [name for name in map(_audio_codec, container.streams.audio) if name not in allowed]
+    return [name for name in names if name not in allowed]
 
 
 # containers whose outputs carry a start timecode (VideoWriter's stream tag: MOV's and MP4's

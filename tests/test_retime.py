@@ -952,6 +952,47 @@ def test_mp3_into_mpeg_ps_is_copied(tmp_path):
         assert [bytes(p) for p in b.demux(b.streams.audio[0]) if p.size] == given
 
 
+@pytest.mark.parametrize("codec, source, suffix, video, written", [
+    ("libopus", ".mkv", ".avi", None, "aac"),       # was '--codec: mjpeg cannot write ...'
+    ("flac", ".mkv", ".mov", None, "aac"),          # '--codec: libx264 ... (Invalid argument)'
+    ("pcm_s16le", ".mov", ".mp4", None, "aac"),     # 'libx264 failed finishing' the .mp4
+    ("flac", ".mkv", ".ts", None, "aac"),           # written as private data: no audio read
+    ("aac", ".mp4", ".ogv", "libvpx", "opus"),      # Ogg takes Opus, Vorbis, FLAC
+])
+def test_audio_the_container_cannot_hold_is_re_encoded(tmp_path, codec, source, suffix, video,
+                                                        written):
+    # copied by default whatever the output's container, which refused it (or lost it): now
+    # re-encoded as the container's usual codec, the same tone as long (to an AAC frame and
+    # its priming, which .ts keeps), as ffmpeg picks a container's default audio encoder
+    src = clip_with_audio(tmp_path / f"in{source}", codec)
+    out = tmp_path / f"out{suffix}"
+    report = flowkit.retime(src, out, factor=2, codec=video, method="blend", progress=False)
+    assert report.audio == "re-encoded" and report.frames == 24
+    with av.open(str(out)) as container:
+        assert container.streams.audio[0].codec_context.codec.canonical_name == written
+    seconds, peak = tone_peak(out)
+    assert 0.5 <= seconds <= 0.5 + 2 * 1024 / 48000 and abs(peak - 440) < 5
+
+
+def test_audio_copy_refused_by_the_container_is_one_audio_error_and_the_default_a_note(tmp_path):
+    # an explicit copy names the audio codec and the container, not --codec; the default
+    # re-encodes with a one-line note. mu-law into .flv aborted Python (an FFmpeg assertion)
+    src = clip_with_audio(tmp_path / "in.mkv", "libopus")
+    status, _, err = run_cli("retime", "-q", "--factor", "2", "--method", "blend", "--audio",
+                             "copy", src, tmp_path / "a.avi")
+    assert status == 2 and one_error_line(err).startswith(
+        "--audio: cannot copy opus audio into .avi files (they take aac, "), err
+    assert "use stretch (re-encodes it as AAC) or drop" in err
+    assert not (tmp_path / "a.avi").exists()
+    mulaw = clip_with_audio(tmp_path / "mulaw.mov", "pcm_mulaw", rate=8000, layout="mono")
+    status, _, err = run_cli("retime", "-q", "--factor", "2", "--method", "blend", mulaw,
+                             tmp_path / "b.flv")
+    assert status == 0, err
+    assert err.splitlines() == ["flowkit: note: .flv files cannot hold pcm_mulaw audio: "
+                                "re-encoded as AAC (--audio drop leaves it out)"]
+    assert tone_peak(tmp_path / "b.flv")[0] >= 0.5
+
+
 def test_audio_no_encoder_writes_into_the_container_names_the_audio(tmp_path):
     # 7.1 audio into .mpg: neither mp2 nor AC-3 encodes 8 channels; the error named --codec
     src = tmp_path / "surround.mkv"
