@@ -3122,7 +3122,7 @@ class _AudioTrack:
         elif rates and rate not in rates:  # mp2 takes 16 kHz and more: 8 kHz is resampled
             rate = min((r for r in rates if r >= rate), default=max(rates))
         self.out = container.add_stream(codec, rate=rate)
-        self.out.layout = context.layout
+        self.out.layout = _ordered_layout(context.layout)
         self._tag_language()
         try:  # opened here, so that a refusal names the audio, not the video's codec
             self.out.codec_context.open()
@@ -3379,6 +3379,23 @@ class _AudioTrack:
                 self._finish_stretch(container)
             self._mux(container, self.out.encode(None))
         self.input.close()
+
+
+# FFmpeg's default layout for a channel count (av_channel_layout_default)
+_DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1",
+                    8: "7.1"}
+
+
+def _ordered_layout(layout):
+    """``layout``, or FFmpeg's default for its channel count where it has no channel order
+    ("2 channels": PCM in AVI, Matroska or ASF, as WAVE stores it), which the AAC and MP2
+    encoders refused (EINVAL: that audio could not be stretched or re-encoded at all), as
+    ffmpeg guesses it ("Guessed Channel Layout: stereo")."""
+    import av
+
+    if any(channel.name == "NONE" for channel in layout.channels):
+        return av.AudioLayout(_DEFAULT_LAYOUTS.get(layout.nb_channels, layout.name))
+    return layout
 
 
 def _silence(context, samples):

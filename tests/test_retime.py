@@ -993,6 +993,23 @@ def test_audio_copy_refused_by_the_container_is_one_audio_error_and_the_default_
     assert tone_peak(tmp_path / "b.flv")[0] >= 0.5
 
 
+@pytest.mark.parametrize("suffix, speed, written", [(".mp4", 1, "aac"), (".mpg", 1, "mp2"),
+                                                    (".mkv", 0.5, "aac")])
+def test_pcm_without_a_channel_order_is_re_encoded(tmp_path, suffix, speed, written):
+    # PCM in AVI reads as "2 channels" (no order, as WAVE stores it), which the AAC and MP2
+    # encoders refused: 'audio: cannot encode pcm_s16le audio (2 channels, ...) (Invalid
+    # argument)', stretched or re-encoded alike -> stereo, as ffmpeg guesses it
+    src = clip_with_audio(tmp_path / "in.avi", "pcm_s16le")
+    out = tmp_path / f"out{suffix}"
+    report = flowkit.retime(src, out, factor=2, speed=speed, method="blend", progress=False)
+    assert report.audio == ("re-encoded" if speed == 1 else "stretched")
+    with av.open(str(out)) as container:
+        context = container.streams.audio[0].codec_context
+        assert (context.codec.canonical_name, context.layout.name) == (written, "stereo")
+    seconds, peak = tone_peak(out)
+    assert 0.5 / speed <= seconds <= 0.5 / speed + 2 * 1152 / 48000 and abs(peak - 440) < 5
+
+
 def test_audio_no_encoder_writes_into_the_container_names_the_audio(tmp_path):
     # 7.1 audio into .mpg: neither mp2 nor AC-3 encodes 8 channels; the error named --codec
     src = tmp_path / "surround.mkv"
