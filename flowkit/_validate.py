@@ -262,9 +262,15 @@ def check_path(name, value):
 
 
 def check_image_dtype(name, array):
-    """Accept uint8, uint16, float16, float32, float64; reject bool, complex, object, ..."""
-    if np.dtype(array.dtype).type not in IMAGE_DTYPES:
-        raise TypeError(f"{name}: expected dtype {_IMAGE_DTYPE_NAMES}, got {_dtype_name(array)}")
+    """Accept uint8, uint16, float16, float32, float64; reject bool, complex, object, ...;
+    signed integers (CT's int16 in Hounsfield units, FITS' int16/int32) with how to pass them."""
+    dtype = np.dtype(array.dtype)
+    if dtype.type not in IMAGE_DTYPES:
+        hint = (" (signed integers have no [0, max] scale to read them in: convert with "
+                ".astype(np.float32), whose values are taken in any range by the estimators, "
+                "which stretch each pair; docs/conventions.md)") if dtype.kind == "i" else ""
+        raise TypeError(f"{name}: expected dtype {_IMAGE_DTYPE_NAMES}, got "
+                        f"{_dtype_name(array)}{hint}")
 
 
 def check_image(name, array, *, ndims=(2, 3, 4)):

@@ -236,3 +236,24 @@ def test_integer_options_beyond_int64_are_refused_naming_the_option(name, call, 
     with pytest.raises(ValueError, match=rf"^{name}: expected an integer <= {2 ** 63 - 1}, "
                                          rf"got {value}$"):
         call(flowkit, img, flow, value)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64])
+def test_signed_integer_frames_are_refused_saying_how_to_pass_them(dtype):
+    # CT's int16 (Hounsfield units) or FITS' int16/int32 got only the list of dtypes; the
+    # message now says to convert to float32, which the estimators read in any range
+    frame = np.arange(64 * 64, dtype=dtype).reshape(64, 64) % 100 - 50
+    with pytest.raises(TypeError, match=rf"frame0: expected dtype uint8, uint16, float16, "
+                       rf"float32 or float64, got {np.dtype(dtype).name} \(signed integers .*"
+                       rf"\.astype\(np\.float32\)"):
+        flowkit.dis(frame, frame)
+    flow = flowkit.dis(frame.astype(np.float32), np.roll(frame, 1, axis=1).astype(np.float32))
+    assert flow.shape == (64, 64, 2)
+
+
+def test_unsigned_wide_and_bool_frames_get_no_signed_hint():
+    for dtype in (np.uint32, np.bool_):
+        frame = np.zeros((16, 16), dtype)
+        with pytest.raises(TypeError) as error:
+            flowkit.warp(frame, np.zeros((16, 16, 2), np.float32))
+        assert "signed" not in str(error.value) and np.dtype(dtype).name in str(error.value)
