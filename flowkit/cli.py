@@ -157,7 +157,8 @@ def _write_image(path, rgb):
 def _read_image(path, name=None, folder_hint=""):
     """Read an image file as flowkit takes frames: gray ``(H, W)`` or RGB ``(H, W, 3)``.
 
-    The bit depth is kept (8-bit -> uint8, 16-bit -> uint16, float TIFF/EXR -> float32).
+    The bit depth is kept (8-bit -> uint8, 16-bit -> uint16, float TIFF/EXR -> float32;
+    signed integers, a CT's int16 in Hounsfield units, -> their values as float32).
     An alpha channel is dropped: RGBA gives RGB, gray + alpha gives gray. An EXIF orientation
     is applied (upright, as ``cv2.imread`` and an image folder read them). ``name`` (the
     argument, ``FRAME0``) starts the message of a missing or unreadable file, or of a folder
@@ -187,6 +188,8 @@ def _read_image(path, name=None, folder_hint=""):
         raise ValueError(f"{named}{path}: OpenCV cannot read this file as an image")
     if image.ndim == 3 and _png_gray_alpha(data):
         image = image[..., :1]  # a gray + alpha PNG, which OpenCV decodes as BGR
+    if image.dtype.kind == "i":  # no [0, max] scale (a CT's int16): its values, as floats
+        image = image.astype(np.float32)
     if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
         raise TypeError(f"{named}{path}: pixel type {image.dtype} is not supported (8 or 16 bits, or float)")
     if image.ndim == 3:

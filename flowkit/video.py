@@ -1723,7 +1723,8 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
         keeps its precision; an 8-bit video's frames, and a folder's 8-bit images, are the
         8-bit values scaled by 257, 255 -> 65535; a folder's 16-bit images are read as they
         are). 32 (folders and TIFF files only): float32 frames of float TIFFs (radar,
-        microscopy), their values as stored in any range (float64 ones cast to float32). See
+        microscopy) or of signed-integer ones (a CT's int16 in Hounsfield units), their values
+        as stored in any range (float64 ones cast to float32). See
         :func:`image_folder_depth` for the depth a folder's first image has.
     deinterlace : bool, default False
         Split each interlaced frame into its two fields, each made a whole frame by FFmpeg's
@@ -1752,7 +1753,7 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
         them, an image (or TIFF page) cannot be read, folder images (TIFF pages) differ in
         size (without ``resize``), ``timestamps`` for a folder or TIFF, ``depth=16`` for a
         folder image that is neither 8- nor 16-bit (float TIFF), ``depth=32`` for one that is
-        not float or for a video file; ``step`` < 1, a ``resize`` side < 1, a ``depth`` other
+        neither float nor signed or for a video file; ``step`` < 1, a ``resize`` side < 1, a ``depth`` other
         than 8, 16 or 32 (checked when ``iter_frames`` is called); ``deinterlace`` for a
         folder or TIFF, or for frames FFmpeg's
         ``bwdif`` refuses (fewer than 3 rows or columns).
@@ -1892,11 +1893,12 @@ def _first_image(folder):
 
 def image_folder_depth(folder):
     """16 when the first image of ``folder`` (``iter_frames``'s order; or the first page of a
-    TIFF stack) has 16-bit samples, 32 when float samples (a float TIFF), else 8: the
+    TIFF stack) has 16-bit samples, 32 when float or signed-integer samples (a float TIFF; a
+    CT's int16 in Hounsfield units, which no [0, max] scale reads), else 8: the
     ``depth`` at which ``predict`` reads an image folder, as it reads a video of more than 8
     bits at 16 (ValueError as ``iter_frames``: no image, an unreadable one)."""
     dtype = _first_image(folder)[1].dtype
-    return 32 if dtype.kind == "f" else 16 if dtype == np.uint16 else 8
+    return 32 if dtype.kind in "fi" else 16 if dtype == np.uint16 else 8
 
 
 def image_folder_gray(folder):
@@ -2005,9 +2007,10 @@ def _iter_images(images, gray, resize, depth=8):
         elif depth == 16 and image.dtype != np.uint16:
             raise ValueError(f"path: {file} has {image.dtype} samples; depth=16 reads 8- "
                              f"and 16-bit images")
-        elif depth == 32 and image.dtype.kind != "f":
-            raise ValueError(f"path: {file} has {image.dtype} samples; depth=32 (a folder "
-                             f"or stack whose first image is float) reads float images only")
+        elif depth == 32 and image.dtype.kind not in "fi":
+            raise ValueError(f"path: {file} has {image.dtype} samples; depth=32 (a folder or "
+                             f"stack whose first image is float or signed) reads float and "
+                             f"signed-integer images only")
         elif depth == 32:
             image = image.astype(np.float32, copy=False)
         if resize is None:

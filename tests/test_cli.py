@@ -2411,6 +2411,28 @@ def test_float_tiff_folders_are_predicted_as_float32(tmp_path, capsys, channels)
     assert not (tmp_path / "p.mp4").exists()
 
 
+def test_signed_integer_tiffs_are_read_as_their_values_in_float32(tmp_path, capsys):
+    # a CT's slices as int16 TIFFs (Hounsfield units, -1024 to 2976 here): a folder of them
+    # was read through OpenCV's reduction to 8 bits (negative values 0, the rest divided by
+    # 256) and predicted as 8-bit PNGs; two of them were refused ("pixel type int16 is not
+    # supported"). Now their values as float32, float32 TIFFs out, exactly flowkit.predict's
+    frames = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.int16) * 16 - 1024
+              for f in _moving_frames(4, 40, 56)]
+    folder = tmp_path / "ct"
+    folder.mkdir()
+    for k, frame in enumerate(frames):
+        cv2.imwrite(str(folder / f"s{k}.tif"), frame)
+    values = np.stack(frames).astype(np.float32)
+    assert main(["predict", str(folder), str(tmp_path / "out"), "--horizon", "1", "-q"]) == 0
+    written = cv2.imread(str(tmp_path / "out" / "frame_000000.tif"), cv2.IMREAD_UNCHANGED)
+    assert written.dtype == np.float32 and written.min() < 0
+    np.testing.assert_array_equal(written, flowkit.predict(values, 1)[0])
+    assert main(["flow", str(folder / "s0.tif"), str(folder / "s1.tif"), "-o",
+                 str(tmp_path / "f.flo"), "-q"]) == 0
+    np.testing.assert_array_equal(flowkit.read_flo(tmp_path / "f.flo"),
+                                  flowkit.farneback(values[0], values[1]))
+
+
 def test_a_float_tiff_holding_nan_is_named(tmp_path):
     # radar fields mark no data with NaN: predict's own error named "frames", neither the
     # file nor what to do

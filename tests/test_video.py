@@ -1317,6 +1317,19 @@ def test_image_folder_depth_32_reads_float_tiffs(tmp_path):
         iter_frames(path, depth=32)
 
 
+def test_image_folder_depth_32_reads_signed_integer_tiffs_as_their_values(tmp_path):
+    # int16 TIFFs (a CT's Hounsfield units) have no [0, max] scale: depth 32, their values
+    # as float32 (depth 8 had them reduced to 8 bits by OpenCV, negative values 0)
+    from flowkit.video import image_folder_depth
+
+    image = (np.arange(HEIGHT * WIDTH).reshape(HEIGHT, WIDTH) % 4000 - 1024).astype(np.int16)
+    cv2.imwrite(str(tmp_path / "a.tif"), image)
+    assert image_folder_depth(tmp_path) == 32
+    frame = next(iter_frames(tmp_path, depth=32, gray=True))
+    assert frame.dtype == np.float32
+    np.testing.assert_array_equal(frame, image.astype(np.float32))
+
+
 def test_multi_page_tiff_is_read_page_by_page(tmp_path):
     # a time-lapse stack (ImageJ, cv2.imwritemulti, tifffile) was read by PyAV as one frame,
     # its first page, without a word (a float32 one not at all): now every page, in order, at
