@@ -1959,21 +1959,45 @@ def _decoded_files(files, depth):
         yield f"image {file}", image
 
 
+_STACK_RUN_BYTES = 64 * 2**20  # the decoded pages of a TIFF stack read at once, about
+
+
 def _decoded_pages(path, indices, depth):
-    """``(name, image)`` of the pages ``indices`` of the TIFF ``path``, decoded for ``depth``
-    one at a time (a stack is not held in memory)."""
+    """``(name, image)`` of the pages ``indices`` (a range) of the TIFF ``path``, decoded for
+    ``depth`` in runs of about ``_STACK_RUN_BYTES`` (a stack is not held in memory whole).
+    OpenCV walks a TIFF's pages from the first to reach the one asked for: a page at a time,
+    the time grew as the square of the count (2000 pages of 64x64: 139 s; in runs 0.2 s)."""
     import cv2
 
-    for index in indices:
-        ok, images = cv2.imreadmulti(str(path), index, 1, flags=_image_flags(depth))
-        name = f"page {index + 1} of {path}"
-        if not ok or not images:
-            stored = cv2.imreadmulti(str(path), index, 1, flags=cv2.IMREAD_UNCHANGED)[1]
-            if stored and stored[0].dtype not in (np.uint8, np.uint16):
-                raise ValueError(f"path: {name} has {stored[0].dtype} samples; image stacks "
-                                 f"are read as 8- or 16-bit, or as float with depth=32")
-            raise ValueError(f"path: OpenCV cannot read {name}")
-        yield name, images[0]
+    done, run = 0, 1  # the first page alone: its size sets the run
+    while done < len(indices):
+        chosen = indices[done:done + run]
+        first = chosen[0]
+        ok, images = cv2.imreadmulti(str(path), first, chosen[-1] - first + 1,
+                                     flags=_image_flags(depth))
+        images = images if ok else []  # OpenCV stops before a page it cannot decode
+        for index in chosen:
+            image = images[index - first] if index - first < len(images) else \
+                _decoded_page(path, index, depth)
+            yield f"page {index + 1} of {path}", image
+        done += len(chosen)
+        run = max(1, _STACK_RUN_BYTES // (image.nbytes * indices.step))
+
+
+def _decoded_page(path, index, depth):
+    """The page ``index`` of the TIFF ``path`` decoded for ``depth``; ValueError naming it
+    where OpenCV cannot decode it."""
+    import cv2
+
+    ok, images = cv2.imreadmulti(str(path), index, 1, flags=_image_flags(depth))
+    if ok and images:
+        return images[0]
+    name = f"page {index + 1} of {path}"
+    stored = cv2.imreadmulti(str(path), index, 1, flags=cv2.IMREAD_UNCHANGED)[1]
+    if stored and stored[0].dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"path: {name} has {stored[0].dtype} samples; image stacks "
+                         f"are read as 8- or 16-bit, or as float with depth=32")
+    raise ValueError(f"path: OpenCV cannot read {name}")
 
 
 def tiff_pages(path):

@@ -1363,6 +1363,32 @@ def test_multi_page_tiff_is_read_page_by_page(tmp_path):
         list(iter_frames(mixed))
 
 
+def test_a_long_tiff_stack_is_read_in_runs_not_a_walk_per_page(tmp_path, monkeypatch):
+    # OpenCV walks a TIFF's pages from the first to the one asked for, and iter_frames asked
+    # for one page at a time: 2000 pages of 64x64 took 139 s (the square of the count) ->
+    # runs of pages: OpenCV is asked to start at fewer pages than the stack has, in all
+    pages = np.random.default_rng(5).integers(0, 256, (300, 8, 8), np.uint8)
+    path = tmp_path / "long.tif"
+    assert cv2.imwritemulti(str(path), list(pages))
+    walked, read = [], cv2.imreadmulti
+
+    def counted(file, start=0, count=-1, **kwargs):
+        walked.append(start)
+        return read(file, start, count, **kwargs)
+
+    monkeypatch.setattr(cv2, "imreadmulti", counted)
+    np.testing.assert_array_equal(np.stack(list(iter_frames(path, gray=True))), pages)
+    np.testing.assert_array_equal(np.stack(list(iter_frames(path, gray=True, step=7))),
+                                  pages[::7])
+    assert sum(walked) < 2 * len(pages), sum(walked)
+    # a page OpenCV cannot decode within a run is still named
+    mixed = tmp_path / "mixed.tif"
+    assert cv2.imwritemulti(str(mixed), [pages[0], pages[1], pages[2].astype(np.float32),
+                                         pages[3]])
+    with pytest.raises(ValueError, match=r"^path: page 3 of .*mixed\.tif has float32 samples"):
+        list(iter_frames(mixed))
+
+
 def test_a_folder_holding_a_multi_page_tiff_is_refused(tmp_path):
     # each TIFF of a folder was read as its first page: a folder of stacks (one per field of
     # view) became a clip of their first pages without a word
