@@ -41,7 +41,7 @@ from ._retime import segment_past_end  # --range's note
 from ._validate import renaming  # library messages naming the flag that set the parameter
 from .video import (DEFAULT_CODECS, DEFAULT_CRF, IMAGE_EXTENSIONS, MAX_RATIONAL, VIDEO_EXTENSIONS,
                     check_container, decode_image, grid_rate, is_folder_image, pattern_hint,
-                    probe_video, stored_rotation, tiff_pages, video_end)
+                    probe_video, stored_rotation, tiff_pages, video_end, webp_frames)
 from .video import _png_gray_alpha  # _read_image's gray + alpha PNG, as a folder's
 
 
@@ -161,8 +161,8 @@ def _read_image(path, name=None, folder_hint=""):
     signed integers, a CT's int16 in Hounsfield units, -> their values as float32).
     An alpha channel is dropped: RGBA gives RGB, gray + alpha gives gray. An EXIF orientation
     is applied (upright, as ``cv2.imread`` and an image folder read them). ``name`` (the
-    argument, ``FRAME0``) starts the message of a missing or unreadable file, or of a folder
-    or a TIFF of several pages (``folder_hint`` then ends it).
+    argument, ``FRAME0``) starts the message of a missing or unreadable file, of an animated
+    WebP, or of a folder or a TIFF of several pages (``folder_hint`` then ends it).
     """
     import cv2
 
@@ -177,6 +177,10 @@ def _read_image(path, name=None, folder_hint=""):
     if pages > 1:  # OpenCV's imdecode reads its first page alone
         raise ValueError(f"{named}{path} is a TIFF of {pages} pages, an image stack; expected "
                          f"one image{folder_hint}")
+    frames = webp_frames(path)
+    if frames > 1:  # OpenCV's imdecode reads its first frame alone
+        raise ValueError(f"{named}{path} is an animated WebP of {frames} frames; expected one "
+                         f"image")
     try:
         data = np.fromfile(path, np.uint8)
     except OSError as exc:  # it said 'a.png: Permission denied', naming no argument

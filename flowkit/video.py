@@ -289,9 +289,9 @@ def open_input(path):
     if pages > 1:  # FFmpeg reads its first page alone, as a one-frame video
         raise ValueError(f"path: {path} is a TIFF of {pages} pages, an image stack, not a video "
                          f"file (iter_frames reads its pages as frames)")
-    if path.suffix.lower() == ".webp" and _image_count(path) > 1:
-        # FFmpeg's WebP decoder reads no animation: 'unknown codec or damaged headers'
-        raise ValueError(f"path: {path} is an animated WebP ({_image_count(path)} frames), "
+    frames = webp_frames(path)
+    if frames > 1:  # FFmpeg's WebP decoder reads no animation: 'unknown codec or damaged headers'
+        raise ValueError(f"path: {path} is an animated WebP ({frames} frames), "
                          f"which FFmpeg cannot decode; convert it to a video, an animated GIF or "
                          f"PNG, or a folder of images (libwebp's anim_dump)")
     container, stream = _open_video(path)
@@ -1750,7 +1750,8 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
     ValueError
         The video cannot be opened or has no decodable frame, decoding fails part way (the
         error names the file), the folder holds no image files or a link to nothing among
-        them, an image (or TIFF page) cannot be read, folder images (TIFF pages) differ in
+        them, an image (or TIFF page) cannot be read, a folder's image is a TIFF of several
+        pages or an animated WebP, folder images (TIFF pages) differ in
         size (without ``resize``), ``timestamps`` for a folder or TIFF, ``depth=16`` for a
         folder image that is neither 8- nor 16-bit (float TIFF), ``depth=32`` for one that is
         neither float nor signed or for a video file; ``step`` < 1, a ``resize`` side < 1, a ``depth`` other
@@ -1952,6 +1953,11 @@ def _decoded_files(files, depth):
             raise ValueError(f"path: {file} is a TIFF of {pages} pages, an image stack: a "
                              f"folder's images are a frame each; give the TIFF alone to read "
                              f"its pages as frames")
+        frames = webp_frames(file)
+        if frames > 1:  # OpenCV's imdecode reads its first frame alone
+            raise ValueError(f"path: {file} is an animated WebP of {frames} frames: a folder's "
+                             f"images are a frame each; convert it to a folder of images "
+                             f"(libwebp's anim_dump)")
         data = _image_bytes(file)
         image = decode_image(data, _image_flags(depth))
         if image is None:
@@ -2008,6 +2014,22 @@ def tiff_pages(path):
     if path.suffix.lower() not in TIFF_EXTENSIONS or not path.is_file():
         return 0
     return _image_count(path)
+
+
+def webp_frames(path):
+    """The number of frames of an animated WebP file ``path`` (its VP8X chunk's animation
+    flag set; OpenCV's ``cv2.imcount``), which FFmpeg and ``cv2.imdecode`` read as its first
+    frame alone; 0 for another file or one it cannot read."""
+    path = Path(path)
+    if path.suffix.lower() != ".webp" or not path.is_file():
+        return 0
+    try:
+        with open(path, "rb") as file:
+            header = file.read(21)  # RIFF, size, WEBP, then the VP8X chunk's name, size, flags
+    except OSError:
+        return 0
+    animated = header[12:16] == b"VP8X" and len(header) == 21 and header[20] & 0x02
+    return _image_count(path) if animated else 0
 
 
 def _image_count(path):

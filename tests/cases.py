@@ -301,3 +301,19 @@ def clip_with_audio(path, codec, *, rate=48000, layout="stereo", seconds=0.5, fp
                 container.mux(audio.encode(converted))
         container.mux(audio.encode(None))
     return path
+
+
+def animated_webp(path, frames):
+    """An animated WebP of the RGB ``frames`` ((H, W, 3) uint8), as libwebp writes it (PyAV's
+    ``libwebp_anim``): FFmpeg and ``cv2.imdecode`` read its first frame alone."""
+    import av
+
+    with av.open(str(path), "w", format="webp") as container:
+        stream = container.add_stream("libwebp_anim", rate=10)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")
+                                        .reformat(format="yuv420p")))
+        container.mux(stream.encode())
+    return path

@@ -20,7 +20,7 @@ from flowkit.__main__ import main
 from flowkit.cli import _read_image
 from flowkit.video import probe_video
 
-from cases import data_path, textured_image
+from cases import animated_webp, data_path, textured_image
 
 
 def test_sample_pair_ground_truth_is_exact():
@@ -277,6 +277,7 @@ def _empty(path):
 @pytest.mark.parametrize("case", ["truncated flo", "not a flo", "missing flo", "missing image", "folder as an image",
                                   "not an image", "empty image file", "fifo as an image",
                                   "different sizes", "gray and colour", "bad option value",
+                                  "animated webp",
                                   "option of another method", "output folder missing"])
 def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
     a, b = pair[:2]
@@ -299,6 +300,11 @@ def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
         "folder as an image": (["flow", tmp_path, b, "-o", tmp_path / "f.flo"],
                                f"FRAME0: {tmp_path} is a folder; expected an image file; give a "
                                "folder or TIFF stack alone (without FRAME1)"),
+        # read as its first frame without a word (cv2.imdecode)
+        "animated webp": (["flow", animated_webp(tmp_path / "anim.webp", pair[2:] + pair[2:3]),
+                           b, "-o", tmp_path / "f.flo"],
+                          f"FRAME0: {tmp_path / 'anim.webp'} is an animated WebP of 3 frames; "
+                          f"expected one image"),
         "not an image": (["flow", a, _truncated_flo(tmp_path), "-o", tmp_path / "f.flo"],
                          f"FRAME1: {tmp_path / 'short.flo'}: OpenCV cannot read this file as an image"),
         # OpenCV's own "!buf.empty() in function 'imdecode_'" before (a new user's report)

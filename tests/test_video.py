@@ -22,8 +22,8 @@ import cv2
 import numpy as np
 import pytest
 
-from cases import (cut_with_an_edit_list, data_path, error_under_file_limit, interlaced_clip,
-                   open_files, without_gc)
+from cases import (animated_webp, cut_with_an_edit_list, data_path, error_under_file_limit,
+                   interlaced_clip, open_files, without_gc)
 from flowkit import VideoWriter, iter_frames
 from flowkit._retime import reencode_codec
 from flowkit.video import DamagedVideoWarning, encoder_name, frame_times, probe_video
@@ -1421,20 +1421,25 @@ def test_an_image_sequence_pattern_names_the_folder_to_give(tmp_path, capsys, na
 def test_an_animated_webp_is_named_as_such(tmp_path):
     # FFmpeg's WebP decoder reads no animation: an animated WebP was 'cannot decode the video
     # stream (unknown codec or damaged headers)', blaming the file
-    import av
-
-    path = tmp_path / "anim.webp"
-    with av.open(str(path), "w", format="webp") as container:
-        stream = container.add_stream("libwebp_anim", rate=10)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        for frame in make_frames(3):
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")
-                                        .reformat(format="yuv420p")))
-        container.mux(stream.encode())
+    path = animated_webp(tmp_path / "anim.webp", make_frames(3))
     for read in (iter_frames, probe_video):
         with pytest.raises(ValueError, match=r"^path: .*anim\.webp is an animated WebP \(3 "
                                              r"frames\), which FFmpeg cannot decode; convert it"):
             read(path)
+
+
+def test_a_folder_holding_an_animated_webp_is_refused(tmp_path):
+    # cv2.imdecode reads an animated WebP's first frame alone: a folder holding one read it as
+    # a frame without a word (iter_frames of the file itself is refused) -> ValueError naming it
+    frames = make_frames(3)
+    cv2.imwrite(str(tmp_path / "a.png"), frames[0])
+    cv2.imwrite(str(tmp_path / "c.webp"), frames[2], [cv2.IMWRITE_WEBP_QUALITY, 101])
+    animated_webp(tmp_path / "b.webp", frames)
+    with pytest.raises(ValueError, match=r"^path: .*b\.webp is an animated WebP of 3 frames: a "
+                                         r"folder's images are a frame each; convert it"):
+        list(iter_frames(tmp_path))
+    (tmp_path / "b.webp").unlink()
+    assert len(list(iter_frames(tmp_path))) == 2  # a still WebP is an image
 
 
 def test_image_folder_gray(tmp_path):
