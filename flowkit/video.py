@@ -512,8 +512,8 @@ def _ps_packets_end(container, stream):
     such a packet is timed one duration after the one before it in decoding order, plus the
     first packet's decoding delay (its timestamp less its decoding one), where :func:`decode`
     shows its frame. Left out, 30 frames at 30 fps of 32x32 H.264 (libx264, retime's default
-    for ``.mpg``) ended at 1/30 s. Read once per file as it stands (its path, size and
-    modification time): a retime asked for them four times (probe_video's duration twice,
+    for ``.mpg``) ended at 1/30 s. Read once per file as it stands (its path, size, times and
+    inode): a retime asked for them four times (probe_video's duration twice,
     video_end twice)."""
     try:
         status = os.stat(container.name)
@@ -521,14 +521,17 @@ def _ps_packets_end(container, stream):
         return None
     if status.st_size > _PS_PACKETS_BYTES:
         return None
-    return _ps_packets_read(os.path.realpath(container.name), status.st_size,
-                            status.st_mtime_ns, container.format.name, stream.index)
+    # the file as it stands: a copy keeping the old time (cp -p, os.utime) changes the inode
+    # or the status change time
+    stands = (status.st_size, status.st_mtime_ns, status.st_ino, status.st_ctime_ns)
+    return _ps_packets_read(os.path.realpath(container.name), stands, container.format.name,
+                            stream.index)
 
 
 @functools.lru_cache(maxsize=8)
-def _ps_packets_read(path, size, mtime_ns, demuxer, index):
-    """:func:`_ps_packets_end` of the file ``path`` of that ``size`` and modification time,
-    its stream ``index`` (the key of the cache)."""
+def _ps_packets_read(path, stands, demuxer, index):
+    """:func:`_ps_packets_end` of the file ``path`` as it ``stands`` (size, modification time,
+    inode, status change time), its stream ``index`` (the key of the cache)."""
     try:
         with _av_read(path, format=demuxer) as other:
             times, clock, delay, step = [], None, None, 0
@@ -1783,7 +1786,8 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
                                 f"{pattern_hint(path)}")
     pages = tiff_pages(path)
     if path.is_dir() or pages:
-        what = "a folder of images" if path.is_dir() else f"a TIFF of {pages} pages"
+        what = "a folder of images" if path.is_dir() else "a TIFF image" if pages == 1 \
+            else f"a TIFF of {pages} pages"
         if timestamps:
             raise ValueError(f"path: {path} is {what}; timestamps are for video files")
         if deinterlace:

@@ -1330,6 +1330,13 @@ def test_image_folder_depth_32_reads_signed_integer_tiffs_as_their_values(tmp_pa
     np.testing.assert_array_equal(frame, image.astype(np.float32))
 
 
+def test_a_single_page_tiff_is_named_an_image_when_timestamps_are_asked(tmp_path):
+    # it was called "a TIFF of 1 pages"
+    cv2.imwrite(str(tmp_path / "a.tif"), np.zeros((8, 8), np.uint8))
+    with pytest.raises(ValueError, match=r"a\.tif is a TIFF image; timestamps are for video "):
+        iter_frames(tmp_path / "a.tif", timestamps=True)
+
+
 def test_multi_page_tiff_is_read_page_by_page(tmp_path):
     # a time-lapse stack (ImageJ, cv2.imwritemulti, tifffile) was read by PyAV as one frame,
     # its first page, without a word (a float32 one not at all): now every page, in order, at
@@ -2559,6 +2566,25 @@ def test_mpeg_ps_packets_are_read_once_per_file(tmp_path, monkeypatch):
             assert video.video_end(path, probe_video(path)) == Fraction(count, 30)
         # the rotation's look at the first frame; no pass over the packets
         assert [kw.get("format") for kw in opened].count("mpeg") == 1
+
+
+def test_mpeg_ps_packets_are_read_again_for_a_copy_keeping_the_old_time(tmp_path):
+    # the cache's key was path, size and modification time: a file replaced by one of the
+    # same size and time (cp -p, os.utime) was answered from the old one's packets
+    import shutil
+
+    from flowkit import video
+
+    path, copy = tmp_path / "clip.mpg", tmp_path / "copy.mpg"
+    write_video(path, make_frames(30), 30, codec="mpeg2video")
+    probe_video(path)
+    shutil.copy2(path, copy)  # same bytes and times, another file
+    os.replace(copy, path)
+    misses = video._ps_packets_read.cache_info().misses
+    assert probe_video(path).duration == 1
+    assert video._ps_packets_read.cache_info().misses == misses + 1
+    assert probe_video(path).duration == 1
+    assert video._ps_packets_read.cache_info().misses == misses + 1
 
 
 
