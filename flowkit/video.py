@@ -1158,9 +1158,11 @@ def decode(container, stream, *, depth=8, upright=True, frame_format=None, quiet
     refused where the stream ends early (a file cut there), and a stream that ends well
     before the end its headers declare (more than 2 frames and 5 % of the duration: a
     WebM/Matroska file, or an MP4 whose index comes first, cut short, which FFmpeg's demuxer
-    reads to the cut without an error). ``quiet``: no warning, for a look at the first frame
-    (its time) before the pass over the frames, which warns (each look warned again: one
-    damaged packet at the start gave ``flowkit retime`` two or three identical lines).
+    reads to the cut without an error; where they declare only the file's end, FLV's and
+    ASF's, no other stream reaches it either: :func:`_file_end_reached`). ``quiet``: no
+    warning, for a look at the first frame (its time) before the pass over the frames, which
+    warns (each look warned again: one damaged packet at the start gave ``flowkit retime``
+    two or three identical lines).
     ``seeked``: the container was seeked (``decode_from``), so an error gives the time reached
     and not the frames decoded, which are not counted from the first. ``deinterlace``: frames
     the decoder marks interlaced are split into their fields, each made a frame by FFmpeg's
@@ -1432,11 +1434,41 @@ def _check_complete(container, stream, reached, period):
     if end is None:
         return
     start = (stream.start_time or 0) * _time_base(stream)
-    missing = end - reached
-    if missing > max(END_TOLERANCE_FRAMES * period, END_TOLERANCE_FRACTION * (end - start)):
+    limit = end - max(END_TOLERANCE_FRAMES * period, END_TOLERANCE_FRACTION * (end - start))
+    if reached < limit and not _file_end_reached(container, stream, limit):
         raise ValueError(f"path: cannot decode {container.name} (the video ends at "
                          f"{float(reached - start):.3f} s, its headers say {float(end - start):.3f} s: "
                          f"the file is cut short or damaged)")
+
+
+def _file_end_reached(container, stream, at):
+    """Whether a stream other than the video ``stream`` has packets ending at ``at`` seconds
+    (the timestamps' timeline) or later, where the headers state only the whole file's
+    duration: FLV's, and FFmpeg's ASF demuxer gives it every stream. That is the end of the
+    file's longest stream: an audio track outlasting the video is no file cut short (an .flv
+    with 3 s of audio and 2 s of video was refused: 'ends at 2.000 s, its headers say
+    3.000 s'). Read from the packets after a seek near ``at`` of a second opening of the
+    file, else from its start (nothing is decoded); False where they cannot be read."""
+    import av
+
+    if container.format.name != "asf" and (stream.duration
+                                          or _duration_tag(container, stream) is not None):
+        return False  # the declared end is the video's own
+    if len(container.streams) < 2:
+        return False
+
+    def latest(seek):
+        with _av_read(container.name, format=container.format.name) as other:
+            if seek:
+                other.seek(max(math.floor(at * 1_000_000), 0), backward=True)
+            return max(((packet.pts + (packet.duration or 0)) * packet.time_base
+                        for packet in other.demux() if packet.pts is not None
+                        and packet.stream.index != stream.index), default=None)
+
+    try:
+        return any(end is not None and end >= at for end in (latest(True), latest(False)))
+    except av.FFmpegError:
+        return False
 
 
 def decode_from(container, stream, start, origin=None, **options):

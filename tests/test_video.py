@@ -2802,3 +2802,46 @@ def test_flv_with_the_video_after_its_audio_probes_the_videos_length(tmp_path, c
     info = probe_video(path)
     assert info.duration == Fraction(2, 5) and expected_frame_count(info) == 10
     assert video_end(path, info) == Fraction(2, 5)
+
+
+def clip_with_audio(path, codec, audio_codec, frames, audio_seconds, fps=10):
+    """``frames`` frames at ``fps`` from time 0 and ``audio_seconds`` of silence at 8 kHz (mono:
+    PyAV's encoder frames the samples), streams of different lengths; returns ``path``."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        video = container.add_stream(codec, rate=fps)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        audio = container.add_stream(audio_codec, rate=8000)
+        audio.layout, audio.bit_rate = "mono", 32000
+        for k in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 10 * k, np.uint8),
+                                               format="rgb24")
+            frame.pts = k
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        sound = av.AudioFrame.from_ndarray(np.zeros((1, round(8000 * audio_seconds)), np.float32),
+                                           format="fltp", layout="mono")
+        sound.sample_rate, sound.pts = 8000, 0
+        container.mux(audio.encode(sound))
+        container.mux(audio.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("name, codec, audio_codec", [("a.flv", "libx264", "aac"),
+                                                      ("b.flv", "flv", "aac"),
+                                                      ("c.wmv", "wmv2", "wmav2")])
+def test_audio_outlasting_the_video_is_no_file_cut_short(tmp_path, name, codec, audio_codec):
+    # FLV stores only the file's duration, and FFmpeg's ASF demuxer gives it every stream:
+    # with 2 s of audio and 1 s of video the video was refused as cut short ('the video ends
+    # at 1.000 s, its headers say 2.000 s'), so a valid file could not be read or retimed
+    path = clip_with_audio(tmp_path / name, codec, audio_codec, 10, 2)
+    assert len(list(iter_frames(path))) == 10
+
+
+def test_an_flv_cut_short_with_audio_outlasting_its_video_is_still_refused(tmp_path):
+    whole = clip_with_audio(tmp_path / "a.flv", "libx264", "aac", 20, 3).read_bytes()
+    cut = tmp_path / "cut.flv"
+    cut.write_bytes(whole[:len(whole) * 3 // 5])
+    with pytest.raises(ValueError, match="cut short"):
+        list(iter_frames(cut))
