@@ -1501,10 +1501,12 @@ def _packets_from(container, stream, target):
     back = 0
     while True:
         at = target - math.ceil(back / base)
-        # from the first packet: taken whatever it is
+        # from the first packet: taken whatever it is; 10 s before the stream's start (an
+        # MPEG-TS seek to it lands after the first packet), not before 0 unless it starts
+        # there (FLV's seek refuses a negative time: EPERM)
         whole = at <= start or container.format.name == "mpeg"
-        container.seek(start - math.ceil(10 / base) if whole else at, stream=stream,
-                       backward=True)
+        container.seek(max(start - math.ceil(10 / base), min(start, 0)) if whole else at,
+                       stream=stream, backward=True)
         packets = container.demux(stream)
         held = []  # the packets from the last keyframe at or before the target
         for packet in packets:

@@ -2845,3 +2845,18 @@ def test_an_flv_cut_short_with_audio_outlasting_its_video_is_still_refused(tmp_p
     cut.write_bytes(whole[:len(whole) * 3 // 5])
     with pytest.raises(ValueError, match="cut short"):
         list(iter_frames(cut))
+
+
+def test_a_part_from_the_start_of_an_flv_decodes(tmp_path):
+    # decode_from reads a part from the start by a seek 10 s before the stream's start, a
+    # negative time FFmpeg's FLV demuxer refuses: retime(part=(0, 1)) of an .flv (batch's
+    # first chunk; last_frames where the seek finds no keyframe) failed with 'cannot decode
+    # a.flv (Operation not permitted)'
+    from flowkit.video import decode_from, open_input
+
+    path = clip_with_audio(tmp_path / "a.flv", "libx264", "aac", 10, 1)
+    container, stream = open_input(path)
+    with container:
+        origin, frames = decode_from(container, stream, Fraction(0))
+        times = [time - origin for time, _ in frames]
+    assert times == [Fraction(k, 10) for k in range(10)]
