@@ -1383,10 +1383,13 @@ def video_end(path, info):
     to the end of its last frame as ``retime`` plays it: the last frame's timestamp plus
     :func:`last_frame_period`. The one duration that ``retime``'s output lasts at speed 1 and
     that ``--range`` / ``segment`` are checked against. The last timestamp is read from the
-    packets after a seek to the last keyframe (nothing is decoded there), an MPEG-PS file's
-    from all its packets (:func:`_ps_packets_end`: a seek reads it late); ``info.duration``
-    where the grid or the timestamps are unknown. The shared variable-rate clip: its last
-    frame at 448/30 s, 449/30 s (its MP4 duration, 448/30 s, ends at the last timestamp)."""
+    packets from the last keyframe at or before the declared end (:func:`_packets_from`;
+    nothing is decoded there: the packets after the seek alone missed an .flv's video, where
+    the file's end is its longer audio's, and an H.264 MPEG-TS's last frame shown, decoded
+    before the B-frame the seek lands on), an MPEG-PS file's from all its packets
+    (:func:`_ps_packets_end`: a seek reads it late); ``info.duration`` where the grid or the
+    timestamps are unknown. The shared variable-rate clip: its last frame at 448/30 s,
+    449/30 s (its MP4 duration, 448/30 s, ends at the last timestamp)."""
     import av
 
     period = last_frame_period(info)
@@ -1402,9 +1405,9 @@ def video_end(path, info):
         else:
             end = _declared_end(container, stream)
             target = end if end is not None else Fraction(2 ** 40) * base
-            container.seek(max(math.ceil(target / base) - 1, 0), stream=stream, backward=True)
-            last = max((packet.pts for packet in container.demux(stream)
-                        if packet.pts is not None), default=None)
+            packets = _packets_from(container, stream, max(math.ceil(target / base) - 1, 0))
+            last = max((packet.pts for packet in packets if packet.pts is not None),
+                       default=None)
     except (av.FFmpegError, ValueError):  # an end that cannot be read: what the headers say
         return info.duration
     finally:

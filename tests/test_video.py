@@ -2860,3 +2860,15 @@ def test_a_part_from_the_start_of_an_flv_decodes(tmp_path):
         origin, frames = decode_from(container, stream, Fraction(0))
         times = [time - origin for time, _ in frames]
     assert times == [Fraction(k, 10) for k in range(10)]
+
+
+@pytest.mark.parametrize("name, frames, audio_seconds", [("a.flv", 10, 2), ("b.ts", 20, 1)])
+def test_video_end_is_the_last_frames_end(tmp_path, name, frames, audio_seconds):
+    # video_end read the packets after a seek to the declared end, not from a keyframe before
+    # it: an .flv's seek to the file's end (its audio's, 2 s) found no video packet, and the
+    # file's 2 s stood for the 1 s video (--range 1.5:1.9 taken); an H.264 MPEG-TS seek lands
+    # on the last packet, a B-frame shown before the frame decoded ahead of it (1.9 s for 2 s)
+    from flowkit.video import video_end
+
+    path = clip_with_audio(tmp_path / name, "libx264", "aac", frames, audio_seconds)
+    assert video_end(path, probe_video(path)) == Fraction(frames, 10)
