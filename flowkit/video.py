@@ -482,13 +482,34 @@ def _duration(container, stream):
         if counted is not None:
             return counted
     if stream.duration is not None and stream.time_base is not None:
-        return _stream_length(container, stream)
-    tagged = _duration_tag(container, stream)  # Matroska/WebM: the video track's
-    if tagged is not None:
-        return tagged
-    if container.duration is not None:  # every stream's: with audio past the video's end
-        return _container_duration(container, (stream.start_time or 0) * _time_base(stream))
-    return None
+        length = _stream_length(container, stream)
+    else:
+        length = _duration_tag(container, stream)  # Matroska/WebM: the video track's
+    if length is None and container.duration is not None:  # the file's
+        length = _container_duration(container, (stream.start_time or 0) * _time_base(stream))
+    if length is not None and _file_duration_only(container, stream):
+        own = _own_length(container, stream)  # the file's may be its longer audio's
+        return own if own is not None and own < length else length
+    return length
+
+
+def _own_length(container, stream):
+    """The length in seconds of the video ``stream`` of an opened file from its packets: the
+    latest timestamp (:func:`_last_timestamp`, on a second opening of the file) plus a frame
+    period, less the stream's start; None where they cannot be read. Where the headers state
+    only the file's duration (:func:`_file_duration_only`) an audio track outlasting the video
+    gave its length: a 2 s .flv video with 3 s of audio probed 3 s."""
+    import av
+
+    rate = _frame_rate(stream)
+    try:
+        with _av_read(container.name, format=container.format.name) as other:
+            last = _last_timestamp(other, other.streams[stream.index])
+    except (av.FFmpegError, ValueError):
+        return None
+    if last is None or not rate:
+        return None
+    return (last - (stream.start_time or 0)) * _time_base(stream) + 1 / Fraction(rate)
 
 
 # MPEG-PS files up to this size have their video's end (probe_video's duration, video_end)
@@ -1403,11 +1424,7 @@ def video_end(path, info):
         if times is not None:  # MPEG-PS: all packets, a seek reads the last late
             last = times[0]
         else:
-            end = _declared_end(container, stream)
-            target = end if end is not None else Fraction(2 ** 40) * base
-            packets = _packets_from(container, stream, max(math.ceil(target / base) - 1, 0))
-            last = max((packet.pts for packet in packets if packet.pts is not None),
-                       default=None)
+            last = _last_timestamp(container, stream)
     except (av.FFmpegError, ValueError):  # an end that cannot be read: what the headers say
         return info.duration
     finally:
@@ -1415,6 +1432,17 @@ def video_end(path, info):
     if first is None or last is None or last * base < first:
         return info.duration
     return last * base - first + period
+
+
+def _last_timestamp(container, stream):
+    """The latest timestamp of the packets of an opened video ``stream`` (its time base) from
+    its last keyframe at or before the declared end (:func:`_packets_from`; nothing is
+    decoded), None where none has one; the container is read to its end."""
+    base = _time_base(stream)
+    end = _declared_end(container, stream)
+    target = end if end is not None else Fraction(2 ** 40) * base
+    packets = _packets_from(container, stream, max(math.ceil(target / base) - 1, 0))
+    return max((packet.pts for packet in packets if packet.pts is not None), default=None)
 
 
 # a video may end this much before its declared end (seconds, and a fraction of the declared
@@ -1444,6 +1472,14 @@ def _check_complete(container, stream, reached, period):
                          f"the file is cut short or damaged)")
 
 
+def _file_duration_only(container, stream):
+    """Whether the headers of an opened file with streams besides the video ``stream`` state
+    only the whole file's duration, the end of its longest stream, as the video's: FLV stores
+    no stream's, FFmpeg's ASF demuxer gives the file's to every stream."""
+    return len(container.streams) > 1 and (container.format.name == "asf" or (
+        not stream.duration and _duration_tag(container, stream) is None))
+
+
 def _file_end_reached(container, stream, at):
     """Whether a stream other than the video ``stream`` has packets ending at ``at`` seconds
     (the timestamps' timeline) or later, where the headers state only the whole file's
@@ -1454,11 +1490,8 @@ def _file_end_reached(container, stream, at):
     file, else from its start (nothing is decoded); False where they cannot be read."""
     import av
 
-    if container.format.name != "asf" and (stream.duration
-                                          or _duration_tag(container, stream) is not None):
+    if not _file_duration_only(container, stream):
         return False  # the declared end is the video's own
-    if len(container.streams) < 2:
-        return False
 
     def latest(seek):
         with _av_read(container.name, format=container.format.name) as other:

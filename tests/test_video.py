@@ -2872,3 +2872,16 @@ def test_video_end_is_the_last_frames_end(tmp_path, name, frames, audio_seconds)
 
     path = clip_with_audio(tmp_path / name, "libx264", "aac", frames, audio_seconds)
     assert video_end(path, probe_video(path)) == Fraction(frames, 10)
+
+
+@pytest.mark.parametrize("name, codec, audio_codec", [("a.flv", "libx264", "aac"),
+                                                      ("c.wmv", "wmv2", "wmav2")])
+def test_probe_gives_the_videos_length_where_its_audio_outlasts_it(tmp_path, name, codec,
+                                                                   audio_codec):
+    # FLV stores only the file's duration and FFmpeg's ASF demuxer gives it every stream:
+    # with 2 s of audio a 1 s video probed 2 s (flowkit probe; 20 frames expected)
+    from flowkit.video import expected_frame_count
+
+    path = clip_with_audio(tmp_path / name, codec, audio_codec, 10, 2)
+    info = probe_video(path)
+    assert info.duration == 1 and expected_frame_count(info) == 10
