@@ -2195,11 +2195,16 @@ def cmd_color(args):
 
 
 def cmd_probe(args):
-    """``flowkit probe``: what flowkit reads from a video file (``video.probe_video``), as
-    ``name: value`` lines or one JSON object."""
+    """``flowkit probe``: what flowkit reads from a video file (``video.probe_video``) or a
+    TIFF stack, as ``name: value`` lines or one JSON object."""
     import json
 
     source = Path(args.input)
+    if tiff_pages(source) > 1:  # an image stack: what flow and predict read from it
+        fields = _stack_fields(source)
+        print(json.dumps(fields, indent=2) if args.json else
+              "\n".join(f"{name}: {_yes_no(value)}" for name, value in fields.items()))
+        return 0
     _check_video_input(source)
     fields = _probe_fields(probe_video(source))
     if args.json:
@@ -2223,6 +2228,24 @@ def cmd_probe(args):
             value = "; ".join(f"{c['start']}-{c['end']} s {c['tags']}" for c in value) or "none"
         print(f"{name}: {'none' if value is None else value}")
     return 0
+
+
+def _stack_fields(source):
+    """What ``flow`` and ``predict`` read from the TIFF stack ``source``: its page count and
+    its first page's size, channels and samples (OpenCV's decoding, as ``iter_frames``)."""
+    from .video import _first_image, image_folder_depth, image_folder_gray
+
+    image = _first_image(source)[1]
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    return {"format": "tiff stack", "width": image.shape[1], "height": image.shape[0],
+            "frame_count": tiff_pages(source), "channels": channels,
+            "dtype": image.dtype.name, "bit_depth": image.dtype.itemsize * 8,
+            "read_depth": image_folder_depth(source), "gray": image_folder_gray(source),
+            "alpha": channels in (2, 4)}
+
+
+def _yes_no(value):
+    return ("yes" if value else "no") if isinstance(value, bool) else value
 
 
 def _probe_fields(info):
@@ -2657,8 +2680,11 @@ def build_parser():
                                    "frame count, duration, codec, pixel format and depth, audio, "
                                    "alpha, colour tags, language, tags and chapters; the values "
                                    "retime, translate and predict work from (they may differ "
-                                   "from ffprobe's where FFmpeg guesses: docs/api.md).")
-    p.add_argument("input", metavar="INPUT", help="a video file")
+                                   "from ffprobe's where FFmpeg guesses: docs/api.md). Of a "
+                                   "TIFF of several pages (an image stack, which flow and "
+                                   "predict read as frames): the page count and the first "
+                                   "page's size, channels and samples.")
+    p.add_argument("input", metavar="INPUT", help="a video file or a TIFF stack")
     p.add_argument("--json", action="store_true",
                    help="one JSON object (fractions as \"n/d\" strings, as ffprobe's rates)")
     p.set_defaults(run=cmd_probe)

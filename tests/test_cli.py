@@ -2502,7 +2502,7 @@ def test_commands_of_video_files_refuse_a_multi_page_tiff(tmp_path):
     # the library's readers of video files (probe_video, retime) a ValueError
     stack = tmp_path / "stack.tif"
     assert cv2.imwritemulti(str(stack), _moving_frames(3, 40, 56))
-    for command in (["probe", stack], ["retime", stack, tmp_path / "r.mp4", "--factor", "2"],
+    for command in (["retime", stack, tmp_path / "r.mp4", "--factor", "2"],
                     ["translate", stack, tmp_path / "t.mp4", "--op", "autocontrast"]):
         status, _, err = run_cli(*command)
         assert status == 2 and one_error_line(err).startswith(
@@ -2514,6 +2514,24 @@ def test_commands_of_video_files_refuse_a_multi_page_tiff(tmp_path):
     with pytest.raises(ValueError, match=r"^src: .*stack\.tif is a TIFF of 3 pages"):
         flowkit.retime(stack, tmp_path / "r.mp4", factor=2)
     assert not (tmp_path / "r.mp4").exists()
+
+
+def test_probe_describes_a_tiff_stack(tmp_path, capsys):
+    # probe refused a TIFF stack as no video file: now its pages and what its first page holds,
+    # as flow and predict read it (gray float32 at depth 32; RGB + alpha at 8 bits)
+    import json
+
+    stack, rgba = tmp_path / "stack.tif", tmp_path / "rgba.tiff"
+    assert cv2.imwritemulti(str(stack), [np.full((24, 40), k, np.float32) for k in range(3)])
+    assert cv2.imwritemulti(str(rgba), [np.zeros((5, 7, 4), np.uint8)] * 2)
+    assert main(["probe", str(stack)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "format: tiff stack", "width: 40", "height: 24", "frame_count: 3", "channels: 1",
+        "dtype: float32", "bit_depth: 32", "read_depth: 32", "gray: yes", "alpha: no"]
+    assert main(["probe", str(rgba), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "format": "tiff stack", "width": 7, "height": 5, "frame_count": 2, "channels": 4,
+        "dtype": "uint8", "bit_depth": 8, "read_depth": 8, "gray": False, "alpha": True}
 
 
 def test_a_multi_page_tiff_is_not_taken_for_one_of_two_images(tmp_path):
