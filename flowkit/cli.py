@@ -39,9 +39,10 @@ from ._retime import MAX_FPS, REENCODE_CODECS, reencode_codec
 from ._retime import _seconds_text, _shown  # numbers in messages, as retime's errors show them
 from ._retime import segment_past_end  # --range's note
 from ._validate import renaming  # library messages naming the flag that set the parameter
-from .video import (DEFAULT_CODECS, DEFAULT_CRF, IMAGE_EXTENSIONS, MAX_RATIONAL, VIDEO_EXTENSIONS,
-                    check_container, decode_image, grid_rate, is_folder_image, pattern_hint,
-                    probe_video, stored_rotation, tiff_pages, video_end, webp_frames)
+from .video import (DEFAULT_CODECS, DEFAULT_CRF, IMAGE_EXTENSIONS, MAX_RATIONAL, TIFF_EXTENSIONS,
+                    VIDEO_EXTENSIONS, check_container, decode_image, grid_rate, is_folder_image,
+                    pattern_hint, probe_video, stored_rotation, tiff_pages, video_end,
+                    webp_frames)
 from .video import _png_gray_alpha  # _read_image's gray + alpha PNG, as a folder's
 
 
@@ -152,6 +153,18 @@ def _write_image(path, rgb):
         raise OSError(f"{path}: OpenCV could not encode the image")
     with atomic_path(path) as tmp:
         tmp.write_bytes(encoded.tobytes())
+
+
+def _write_stack(path, pictures):
+    """RGB or gray images to ``path`` as the pages of one TIFF, atomically (a time-lapse stack
+    as ImageJ reads it; float32 LZW-compressed, lossless, as :func:`_write_image`)."""
+    import cv2
+
+    pages = [np.ascontiguousarray(p[..., ::-1] if p.ndim == 3 else p) for p in pictures]
+    params = [cv2.IMWRITE_TIFF_COMPRESSION, 5] if pages[0].dtype.kind == "f" else []
+    with atomic_path(path) as tmp:
+        if not cv2.imwritemulti(str(tmp), pages, params):
+            raise OSError(f"{path}: OpenCV could not write the TIFF stack")
 
 
 def _read_image(path, name=None, folder_hint=""):
@@ -1300,17 +1313,24 @@ def cmd_predict(args):
         raise UsageError(f"--n-iter does not apply with --advect-flow{default} (its trajectories take "
                          "one step per frame through the carried velocities)")
     kind = _output_kind(args.output)
+    if kind == "video" and Path(args.output).suffix.lower() in TIFF_EXTENSIONS:
+        kind = "stack"  # a TIFF of a page per frame, as the input stacks are
     # a folder of float TIFFs (radar, microscopy): float32 frames, predicted and written as
     # float32 TIFF files, which no video holds
     suffix = ".tif" if _image_stack(source) and image_folder_depth(source) == 32 else ".png"
     if kind == "video" and suffix == ".tif":
         raise UsageError(f"OUTPUT: {args.output}: the images of {source} are float, predicted "
                          "as float32, which a video cannot hold; give a folder (a path without "
-                         "an extension) for float32 TIFF files, or convert the images to 16-bit")
+                         "an extension) for float32 TIFF files, a .tif file for a TIFF stack, "
+                         "or convert the images to 16-bit")
     if kind == "video":
         _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec,
-                      other="a folder (a path without an extension) for PNG files")
+                      other="a folder (a path without an extension) for PNG files, or a .tif "
+                            "file for a TIFF stack")
         _crf_note(args, args.output, args.codec)
+    elif kind == "stack":
+        _check_output("OUTPUT", args.output, "image", (source,))
+        _refuse_video_flags(args, "a TIFF stack")  # TIFF pages have no rate, codec or crf
     else:
         _check_output_folder(Path(args.output), source, suffix)
         _refuse_video_flags(args, "a folder")  # PNG files have no rate, codec or crf
@@ -1365,6 +1385,9 @@ def cmd_predict(args):
             shape = pictures[0].shape[:2]
             stored = shape[::-1] if rotation % 180 else shape  # (height, width) before padding
             size = _size_text(written, rotation)
+        elif kind == "stack":
+            _write_stack(args.output, pictures)
+            bar.update(len(pictures))
         else:
             _write_folder(Path(args.output), pictures, bar, suffix)
     what = "truth | prediction, side by side" if args.side_by_side else "predicted frames"
@@ -1374,6 +1397,9 @@ def cmd_predict(args):
         _padding_note(stored[::-1], written[::-1])
         _depth_note(args.output, info.bit_depth if info is not None  # a folder's 16-bit PNGs
                     else 16 if context[0].dtype == np.uint16 else 8)   # are uint16 frames too
+    elif kind == "stack":
+        _wrote(args.output, f"a TIFF of {_counted(count, 'page')}, {size}, "
+                            f"{pictures[0].dtype.name}, {what}")
     else:
         files = "TIFF file" if suffix == ".tif" else "PNG file"
         print(f"wrote {_counted(count, files)} to {args.output} (frame_000000{suffix}"
@@ -2455,15 +2481,17 @@ def build_parser():
                     "the --context frames from --start N. OUTPUT is a video (by extension) or a "
                     "folder (no extension, or a trailing /) for frame_000000.png, ... (upright "
                     "frames; float32 frame_000000.tif, ... from a folder of float TIFFs, which "
-                    "no video holds; a folder whose first image is gray gives gray frames). A "
-                    "video output keeps a "
+                    "no video holds; a folder whose first image is gray gives gray frames), "
+                    "or a .tif/.tiff file: a TIFF stack of a page per frame (gray, 16-bit and "
+                    "float32 kept). A video output keeps a "
                     "video input's display rotation (as a tag, the frames stored as the input's; "
                     "AVI stores no tag: upright frames there), colour tags and language, as "
-                    f"retime does. A video OUTPUT is written atomically and {_REPLACES}; a folder "
+                    f"retime does. A video or TIFF OUTPUT is written atomically and {_REPLACES}; "
+                    "a folder "
                     "already holding frame_*.png files is refused.")
     p.add_argument("input", help="video file or folder of images")
-    _add_output(p, f"output video ({', '.join(DEFAULT_CODECS)}) or folder (created if missing, "
-                   "in an existing folder)")
+    _add_output(p, f"output video ({', '.join(DEFAULT_CODECS)}), folder (created if missing, "
+                   "in an existing folder) or TIFF stack (.tif)")
     p.add_argument("--horizon", type=_positive, required=True,
                    help="number of frames to predict (all held in memory: ~16 bytes per pixel each)")
     p.add_argument("--context", type=_context, default="auto",

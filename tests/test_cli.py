@@ -1325,8 +1325,8 @@ def test_an_ffmpeg_image_pattern_as_a_video_output_is_a_usage_error(moving_folde
     assert status == 2 and out == "" and one_error_line(err) == (
         f"OUTPUT: {tmp_path / 'frame_%03d.png'}: '.png' is an image format, which FFmpeg writes "
         "as one file per frame, not a video; use a video extension (.mp4, .m4v, .mov, .mkv, "
-        ".avi, .webm, ...), or a folder (a path without an extension) for PNG files "
-        "(see flowkit predict --help)")
+        ".avi, .webm, ...), or a folder (a path without an extension) for PNG files, or a "
+        ".tif file for a TIFF stack (see flowkit predict --help)")
     assert sorted(p.name for p in tmp_path.iterdir()) == [folder.name]
 
 
@@ -1656,7 +1656,8 @@ def test_an_extension_ffmpeg_has_no_container_for_is_one_line_with_codec_too(tmp
     out = tmp_path / "out.xyz"
     status, stdout, err = run_cli(command[0], clip, out, *command[1:], "--codec", "libx264")
     # predict also writes a folder, which the hint names
-    other = ", or a folder (a path without an extension) for PNG files" * (command[0] == "predict")
+    other = (", or a folder (a path without an extension) for PNG files, or a .tif file for a "
+             "TIFF stack") * (command[0] == "predict")
     assert status == 2 and stdout == "" and one_error_line(err) == (
         f"OUTPUT: {out}: FFmpeg has no container for the extension '.xyz' (it picks the container "
         f"by the extension, whatever the codec); use a video extension (.mp4, .m4v, .mov, .mkv, "
@@ -2494,6 +2495,24 @@ def test_a_multi_page_tiff_is_read_as_a_folder_of_images(tmp_path, capsys):
     status, _, err = run_cli("predict", stack, tmp_path / "nan", "--horizon", "1")
     assert status == 1 and one_error_line(err).startswith(
         f"INPUT: page 3 of {stack} holds NaN or infinity (no data?)"), err
+
+
+def test_predict_writes_a_tiff_stack(tmp_path, capsys):
+    # a .tif OUTPUT was refused as an image format FFmpeg writes a file per frame of (a float
+    # stack's as 'a video cannot hold' float32): now one TIFF, a page per frame, dtype kept
+    gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in _moving_frames(4, 40, 56)]
+    for dtype, scale in ((np.float32, 0.37), (np.uint16, 257)):
+        frames = [(f.astype(np.float32) * scale).astype(dtype) for f in gray]
+        stack, out = tmp_path / "stack.tif", tmp_path / f"{np.dtype(dtype).name}.tiff"
+        assert cv2.imwritemulti(str(stack), frames)
+        assert main(["predict", str(stack), str(out), "--horizon", "2", "-q"]) == 0
+        assert capsys.readouterr().out.startswith(
+            f"wrote {out} (a TIFF of 2 pages, 56x40, {np.dtype(dtype).name}, predicted")
+        ok, pages = cv2.imreadmulti(str(out), flags=cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(np.stack(pages), flowkit.predict(np.stack(frames), 2))
+    status, _, err = run_cli("predict", stack, out, "--horizon", "1", "--fps", "5")
+    assert status == 2 and one_error_line(err).startswith(
+        "--fps: only for a video output; OUTPUT names a TIFF stack"), err
 
 
 def test_commands_of_video_files_refuse_a_multi_page_tiff(tmp_path):
