@@ -20,7 +20,7 @@ from pathlib import Path
 from . import _validate
 from ._atomic import TOKEN_PATTERN, check_folder, refuse_special_input, stale_temporaries
 from ._progress import check_progress, progress_bar, shows_bar
-from .video import VIDEO_EXTENSIONS
+from .video import VIDEO_EXTENSIONS, tiff_pages
 
 
 # --- jobs: each one calls the public function, reading from src and writing dst ----------------
@@ -494,6 +494,10 @@ def _expand(inputs):
         raise ValueError("inputs: expected at least one input, got an empty list")
     for path in files:  # before the outputs named after them are checked
         refuse_special_input(path, "a video file", shown=f"inputs: {path}")
+        pages = tiff_pages(path)
+        if pages > 1:  # it failed on a worker, or as its output's '.tif' (retime, translate)
+            raise ValueError(f"inputs: {path} is a TIFF of {pages} pages, an image stack, not a "
+                             f"video file; flowkit flow and predict read it, one at a time")
     return files
 
 
@@ -839,7 +843,8 @@ def batch(job, inputs, outputs, *, scheduler=None, workers=None, threads_per_wor
         frames written`` is a custom job (it must be importable on the workers).
     inputs : str, Path or list of them
         Video files, folders (their video files) or glob patterns such as ``"clips/*.mp4"``
-        (a pattern that matches a folder is a ``ValueError``).
+        (a pattern that matches a folder is a ``ValueError``, as is a TIFF of several pages:
+        an image stack, which ``flowkit flow`` and ``flowkit predict`` read).
     outputs : str, Path or list of them
         A folder (created if missing, in a folder that must exist; removed again if the run
         leaves it empty: interrupted, or every input failed) that receives one output per

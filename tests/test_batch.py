@@ -1361,6 +1361,21 @@ def test_a_folder_input_lists_its_video_files_not_its_subfolders(tmp_path):
         _expand(tmp_path)
 
 
+def test_a_tiff_stack_input_is_refused_before_any_task(tmp_path):
+    # a TIFF stack failed on a worker (flow, predict: 'not a video file'), or as its output's
+    # extension (retime, translate: "'.tif' is an image format"): one error, no cluster
+    import cv2
+
+    stack = tmp_path / "stack.tif"
+    assert cv2.imwritemulti(str(stack), [np.zeros((8, 8), np.uint8)] * 3)
+    for job, options in (("flow", {}), ("retime", {"factor": 2})):
+        with pytest.raises(ValueError, match=rf"^inputs: {re.escape(str(stack))} is a TIFF of 3 "
+                                             r"pages, an image stack, not a video file; flowkit "
+                                             r"flow and predict read it"):
+            flowkit.batch(job, [stack], tmp_path / "out", **options)
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
 def test_a_fifo_input_is_refused_as_such(tmp_path):
     # a FIFO without extension was refused as "-o: OUT/ff: no extension", its output's name,
