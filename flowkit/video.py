@@ -1093,6 +1093,19 @@ def _frame_from_444(planes, pix_fmt):
     return frame
 
 
+_PLANAR_RGB_OR_GRAY = re.compile(r"(gbra?p|gray)(9|10|12|14|16)le")
+
+
+def _planar_rgb_or_gray(frame):
+    """The R, G, B planes (or the one gray plane) of a decoded frame of planar RGB or gray of
+    9 to 16 bits in little-endian order, as ``(H, W)`` uint16 arrays, else None."""
+    if not _PLANAR_RGB_OR_GRAY.fullmatch(frame.format.name):
+        return None
+    planes = [np.frombuffer(plane, np.uint16).reshape(plane.height, -1)[:, :plane.width]
+              for plane in frame.planes]
+    return planes[:1] if frame.format.name.startswith("gray") else [planes[2], *planes[:2]]
+
+
 def _to_rgb(frame, fmt):
     """A decoded frame as an ``(H, W, 3)`` RGB array of ``fmt`` (``"rgb24"``, ``"rgb48le"``),
     by swscale's planar ``gbrp16le`` for 16 bits and ``gbrp`` for 8 from more than 8 (PyAV
@@ -1104,7 +1117,19 @@ def _to_rgb(frame, fmt):
     at colour edges). 8-bit frames are ``rgb24``'s (``gbrp`` gives the same values there,
     slower, and is garbage for odd widths), at 16 bits scaled by 257 (255 -> 65535, as a
     folder's 8-bit images): swscale's own 8-to-16-bit conversion read white as 65283 and
-    interpolated chroma where the 8-bit read repeats it (up to ~60 levels of 255 apart)."""
+    interpolated chroma where the 8-bit read repeats it (up to ~60 levels of 255 apart).
+    Planar RGB and gray of 9 to 16 bits (FFV1's gbrp10le, gray12le, ...) are read from their
+    planes, a sample v of N bits scaled to the output's full scale (v * 65535 / (2^N - 1) or
+    v * 255 / (2^N - 1), rounded): swscale's gbrp16le of gbrp10le went through its YUV
+    intermediate, each value depending on the other channels (up to 90 of 65535 off, 1.4
+    10-bit levels; ``gbrp`` one 8-bit level in a third of the samples), and shifted gray up
+    (1023 read as 65472, not 65535)."""
+    planes = _planar_rgb_or_gray(frame)
+    if planes is not None:
+        top = (1 << frame.format.components[0].bits) - 1
+        scale = 65535 if fmt == "rgb48le" else 255
+        values = [(plane.astype(np.uint32) * scale + top // 2) // top for plane in planes]
+        return np.dstack(values * (3 // len(values))).astype(FRAME_FORMATS[fmt])
     deep = max(c.bits for c in frame.format.components) > 8
     if fmt == "rgb48le":
         if deep:
@@ -1793,7 +1818,9 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
     depth : {8, 16, 32}, default 8
         8: uint8 frames (16-bit images of a folder reduced to 8 bits by OpenCV). 16: uint16
         frames on the full 16-bit scale (FFmpeg's conversion to ``gbrp16le``: a 10-bit video
-        keeps its precision; an 8-bit video's frames, and a folder's 8-bit images, are the
+        keeps its precision; planar RGB or gray of N bits (FFV1's ``gbrp10le``, ...) is read
+        from its planes, a sample v as ``v * 65535 / (2**N - 1)`` rounded, ``v * 255 /
+        (2**N - 1)`` at depth 8; an 8-bit video's frames, and a folder's 8-bit images, are the
         8-bit values scaled by 257, 255 -> 65535; a folder's 16-bit images are read as they
         are). 32 (folders and TIFF files only): float32 frames of float TIFFs (radar,
         microscopy) or of signed-integer ones (a CT's int16 in Hounsfield units), their values

@@ -1151,6 +1151,35 @@ def test_white_of_an_8_bit_video_at_depth_16_is_65535(tmp_path):
     assert np.unique(next(iter_frames(path, depth=16))).tolist() == [65535]
 
 
+@pytest.mark.parametrize("pix_fmt", ["gbrp10le", "gbrp12le", "gray10le"])
+def test_deep_planar_rgb_and_gray_read_on_the_full_scale(tmp_path, pix_fmt):
+    # a sample v of N bits is round(v * 65535 / (2^N - 1)) at depth 16, round(v * 255 /
+    # (2^N - 1)) at 8: swscale took gbrp10le through YUV (each value depending on the other
+    # channels, up to 90 of 65535 off; at depth 8 one level in a third of the samples) and
+    # shifted gray up (1023 as 65472)
+    import av
+
+    top = (1 << int(pix_fmt[4:6])) - 1
+    rng = np.random.default_rng(5)
+    frame = av.VideoFrame(64, 32, pix_fmt)
+    planes = []
+    for plane in frame.planes:
+        samples = rng.integers(0, top + 1, (plane.height, plane.line_size // 2), np.uint16)
+        samples[0, :2] = 0, top
+        plane.update(samples)
+        planes.append(samples[:, :plane.width].astype(np.int64))
+    path = tmp_path / "deep.mkv"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 32, pix_fmt
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    rgb = np.dstack(planes * 3 if len(planes) == 1 else [planes[2], planes[0], planes[1]])
+    for depth, full in ((16, 65535), (8, 255)):
+        expected = (rgb * full + top // 2) // top
+        np.testing.assert_array_equal(next(iter_frames(path, depth=depth)), expected)
+
+
 def _with_cover(path, video=True):
     """A file with an attached picture (a JPEG cover, which FFmpeg reads as a video stream with
     the attached_pic disposition): MP4's 'covr' beside AAC audio, or a Matroska attachment;
