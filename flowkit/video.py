@@ -1106,6 +1106,23 @@ def _planar_rgb_or_gray(frame):
     return planes[:1] if frame.format.name.startswith("gray") else [planes[2], *planes[:2]]
 
 
+def _planar_rgb_frame(rgb, pix_fmt):
+    """An ``av.VideoFrame`` of the planar RGB ``pix_fmt`` of N bits (``gbrp10le``; alpha of
+    ``gbrap`` opaque) from ``(H, W, 3)`` uint16 RGB on the 16-bit scale, a value x as
+    ``x * (2**N - 1) / 65535`` rounded: the inverse of :func:`_to_rgb`'s reading."""
+    import av
+
+    frame = av.VideoFrame(rgb.shape[1], rgb.shape[0], pix_fmt)
+    top = (1 << frame.format.components[0].bits) - 1
+    values = ((rgb.astype(np.uint32) * top + 32767) // 65535).astype(np.uint16)
+    planes = [values[..., 1], values[..., 2], values[..., 0], np.full(rgb.shape[:2], top)]
+    for plane, samples in zip(frame.planes, planes):  # G, B, R (, A)
+        buffer = np.zeros((plane.height, plane.line_size // 2), np.uint16)
+        buffer[:, :plane.width] = samples
+        plane.update(buffer)
+    return frame
+
+
 def _to_rgb(frame, fmt):
     """A decoded frame as an ``(H, W, 3)`` RGB array of ``fmt`` (``"rgb24"``, ``"rgb48le"``),
     by swscale's planar ``gbrp16le`` for 16 bits and ``gbrp`` for 8 from more than 8 (PyAV
@@ -2668,7 +2685,10 @@ class VideoWriter:
         Pixel format to encode with (default: RGB for the lossless-only encoders, ffv1,
         utvideo, magicyuv, ffvhuff, ..., 4:2:0 YUV otherwise, 10-bit
         for uint16 frames where the encoder takes it). uint16 frames to a format of 8 bits
-        are rounded to the nearest 8-bit value first (``x / 257``: ``v * 257`` is ``v``).
+        are rounded to the nearest 8-bit value first (``x / 257``: ``v * 257`` is ``v``), and
+        to a planar RGB format of N bits (``gbrp10le``, ...) to the nearest N-bit value
+        (``x * (2**N - 1) / 65535``), which ``iter_frames(depth=16)`` reads back within half
+        a level.
     rotation : int, default 0
         Display rotation stored in the file (degrees counter-clockwise, a multiple of 90):
         frames are written as given and players turn them. Containers that store no rotation
@@ -2967,7 +2987,15 @@ class VideoWriter:
                 # RGB or YUV read half a level high (v * 257, an 8-bit value v, as v + 1 for
                 # v >= 128 in RGB; YUV up to 2 off the 8-bit frame's)
                 rgb, fmt = ((rgb.astype(np.uint32) + 128) // 257).astype(np.uint8), "rgb24"
-            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)
+            context = self._stream.codec_context
+            if (fmt == "rgb48le" and _PLANAR_RGB_OR_GRAY.fullmatch(context.pix_fmt)
+                    and context.pix_fmt.startswith("gbr")
+                    and rgb.shape[:2] == (context.height, context.width)):
+                # to N bits here, the nearest value: swscale's rgb48le to gbrp10le truncated
+                # (x >> 6: up to a level low, a round trip off by up to 63 of 65535)
+                picture = _planar_rgb_frame(rgb, context.pix_fmt)
+            else:
+                picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)
             if self.frame_format is None and self._matrix is not None:
                 picture = picture.reformat(format=self._stream.codec_context.pix_fmt,
                                            dst_colorspace=self._matrix[0],

@@ -1180,6 +1180,22 @@ def test_deep_planar_rgb_and_gray_read_on_the_full_scale(tmp_path, pix_fmt):
         np.testing.assert_array_equal(next(iter_frames(path, depth=depth)), expected)
 
 
+@pytest.mark.parametrize("pix_fmt", ["gbrp10le", "gbrp12le", "gbrap10le"])
+def test_sixteen_bit_frames_to_deep_planar_rgb_come_back_within_half_a_level(tmp_path, pix_fmt):
+    # swscale's rgb48le to gbrp10le truncated (x >> 6): a round trip was off by up to 63 of
+    # 65535, a whole 10-bit level; now each value is the nearest N-bit one
+    rng = np.random.default_rng(6)
+    frames = rng.integers(0, 65536, (2, 16, 24, 3), dtype=np.uint16)
+    frames[0, 0, :4, 0] = 0, 31, 33, 65535
+    path = tmp_path / "deep.mkv"
+    with VideoWriter(path, 10, codec="ffv1", pix_fmt=pix_fmt) as writer:
+        for frame in frames:
+            writer.write(frame)
+    half = 65535 / ((1 << int(pix_fmt[-4:-2])) - 1) / 2
+    for got, frame in zip(iter_frames(path, depth=16), frames):
+        assert np.abs(got.astype(np.int64) - frame).max() <= half + 0.5
+
+
 def _with_cover(path, video=True):
     """A file with an attached picture (a JPEG cover, which FFmpeg reads as a video stream with
     the attached_pic disposition): MP4's 'covr' beside AAC audio, or a Matroska attachment;
