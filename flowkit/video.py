@@ -1362,11 +1362,16 @@ def _stream_length(container, stream):
     last stream ends on the timestamps' timeline, not the stream's length; the length is
     taken to there from the stream's start. A .wmv whose video starts
     after its audio (AAC's priming, 0.128 s at 8 kHz, which the muxer shifts to 0) read that
-    much longer, and iter_frames refused flowkit's own .wmv as cut short."""
+    much longer, and iter_frames refused flowkit's own .wmv as cut short. An AVI's header
+    states its frame count, a tick of the time base each (the stream header's length; gaps
+    are stored as empty frames): FFmpeg's duration of a file cut short, whose index (at its
+    end) is lost, is what the data left holds, so a cut was detected only by chance."""
     base = _time_base(stream)
     length = stream.duration * base
     if container.format.name == "asf":
         length -= (stream.start_time or 0) * base
+    if container.format.name == "avi" and stream.frames:
+        length = max(length, stream.frames * base)
     return length
 
 

@@ -2166,6 +2166,25 @@ def test_mp4_with_its_index_first_cut_short_is_an_error(tmp_path):
             pass
 
 
+@pytest.mark.parametrize("codec", ["mjpeg", "mpeg4"])
+def test_avi_cut_short_is_an_error(tmp_path, codec):
+    # an AVI's index is at its end: cut to 70-75 % of its bytes FFmpeg gives the stream the
+    # duration of the data left (35-38 of 50 frames) and decodes them without an error; the
+    # header's frame count (50, 2 s) tells the cut (measured: 38 frames read silently)
+    rng = np.random.default_rng(7)
+    full = write_video(tmp_path / "full.avi", rng.integers(0, 256, (50, 16, 24, 3), np.uint8),
+                       fps=25, codec=codec)
+    data = full.read_bytes()
+    for fraction in (0.7, 0.75):
+        path = tmp_path / f"cut{fraction}.avi"
+        path.write_bytes(data[:int(len(data) * fraction)])
+        with pytest.raises(ValueError, match=rf"path: cannot decode {path} .*\b1\.[345]\d0 s"
+                                             rf".* its headers say 2\.000 s"):
+            for _ in iter_frames(path, step=100):
+                pass
+    assert sum(1 for _ in iter_frames(full)) == 50
+
+
 @pytest.mark.parametrize("color", [{}, {"colorspace": 1}, {"colorspace": 1, "color_range": 2},
                                    {"colorspace": 6}, {"colorspace": 9}])
 def test_writer_converts_rgb_with_the_tagged_matrix(tmp_path, color):
