@@ -1842,7 +1842,10 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
         frames on the full 16-bit scale (FFmpeg's conversion to ``gbrp16le``: a 10-bit video
         keeps its precision; planar RGB or gray of N bits (FFV1's ``gbrp10le``, ...) is read
         from its planes, a sample v as ``v * 65535 / (2**N - 1)`` rounded, ``v * 255 /
-        (2**N - 1)`` at depth 8; an 8-bit video's frames, and a folder's 8-bit images, are the
+        (2**N - 1)`` at depth 8; YUV of more than 8 bits is swscale's conversion, whose scale
+        ends short of 65535: limited-range white reads 65283 at any depth, 0.4 % low (4
+        ten-bit levels there, 2 at middle grey: 32641 for 32767.5), full-range 10-bit white
+        65472, 12-bit 65520; an 8-bit video's frames, and a folder's 8-bit images, are the
         8-bit values scaled by 257, 255 -> 65535; a folder's 16-bit images are read as they
         are). 32 (folders and TIFF files only): float32 frames of float TIFFs (radar,
         microscopy) or of signed-integer ones (a CT's int16 in Hounsfield units), their values
