@@ -827,6 +827,7 @@ def to_coded(frame, rotation):
 _MPEG_AUDIO = frozenset({"mp1", "mp2", "mp3"})
 _PCM = frozenset({"pcm_s16le", "pcm_s24le", "pcm_s32le", "pcm_f32le", "pcm_u8"})
 _MP4_AUDIO = _MPEG_AUDIO | {"aac", "ac3", "eac3", "opus", "flac", "alac", "vorbis"}
+_RIFF_CONTAINERS = frozenset({".avi", ".wmv", ".asf"})  # AVI and ASF: WAVE's audio headers
 _RIFF_AUDIO = _MPEG_AUDIO | _PCM | {"aac", "ac3", "eac3", "flac", "vorbis", "pcm_mulaw",
                                     "pcm_alaw", "wmav1", "wmav2", "adpcm_ima_wav", "adpcm_ms",
                                     "adpcm_swf"}  # AVI and ASF (WMV)
@@ -842,7 +843,7 @@ COPYABLE_AUDIO = {
                                   "pcm_mulaw", "pcm_alaw", "nellymoser"},
     ".mkv": _MKV_AUDIO, ".webm": frozenset({"opus", "vorbis"}),
     ".ogv": frozenset({"opus", "vorbis", "flac", "speex"}),
-    ".avi": _RIFF_AUDIO, ".wmv": _RIFF_AUDIO, ".asf": _RIFF_AUDIO,
+    **dict.fromkeys(_RIFF_CONTAINERS, _RIFF_AUDIO),
     ".flv": frozenset({"aac", "mp3", "nellymoser", "ac3", "eac3", "opus", "flac"}),
     **dict.fromkeys(MPEG_PS_CONTAINERS, _PS_AUDIO),
     **dict.fromkeys(MPEG_STREAM_CONTAINERS - MPEG_PS_CONTAINERS, _TS_AUDIO)}
@@ -3283,6 +3284,8 @@ class _AudioTrack:
         self.muxed = 0  # packets written: none when a file cut short lost its audio
         self._rejected = 0  # packets the decoder refused in a row (stretch: silence instead)
         self._warned = False  # of a refused packet, once
+        self._bsf = None  # aac_adtstoasc for ADTS copied into a container that takes a config
+        self._pending = []  # filtered packets not yet read (the first, read for its config)
 
     def set_origin(self, origin):
         self.origin = origin
@@ -3291,11 +3294,24 @@ class _AudioTrack:
         # AVI stores no times: a codec's priming packet (before 0; AAC's 1024 samples) would
         # play at 0 and leave the audio that late (64-128 ms measured), so it is not written
         self._drop_priming = Path(container.name).suffix.lower() in FRAME_RATE_CONTAINERS
+        import av
+
         if self.tempo is None:
             self.out = container.add_stream_from_template(self.in_stream)
             self._tag_language()
+            if self._adts(container):
+                # AAC as MPEG-TS carries it (ADTS headers, no AudioSpecificConfig), which the
+                # AVI and ASF muxers refused ('ADTS is only supported with codec tag 0x1610'):
+                # the headers out and the config in the stream, as ffmpeg's -bsf:a
+                # aac_adtstoasc (the MP4, Matroska and FLV muxers insert it themselves)
+                self._bsf = av.BitStreamFilterContext("aac_adtstoasc", self.in_stream)
+                first = self._next_packet()
+                if first is not None:
+                    if first.has_sidedata("new_extradata"):
+                        self.out.codec_context.extradata = bytes(
+                            first.get_sidedata("new_extradata"))
+                    self._pending.insert(0, first)
             return
-        import av
 
         context = self.in_stream.codec_context
         codec = AUDIO_ENCODERS.get(Path(container.name).suffix.lower(), "aac")
@@ -3352,11 +3368,24 @@ class _AudioTrack:
         self.out.metadata.update(_stream_tags(self.in_stream))
         self.out.disposition = self.in_stream.disposition
 
+    def _adts(self, container):
+        """Whether copied AAC is ADTS (no config in the stream's extradata) that the output
+        ``container`` (AVI, ASF) takes only with the config, which its muxer does not make."""
+        return (_audio_codec(self.in_stream) == "aac"
+                and not self.in_stream.codec_context.extradata
+                and Path(container.name).suffix.lower() in _RIFF_CONTAINERS)
+
     def _next_packet(self):
         import av
 
         try:
-            return next(self.packets)
+            while not self._pending:
+                packet = next(self.packets)
+                if self._bsf is None:
+                    return packet
+                if packet.pts is not None and packet.size:  # an empty packet ends a filter
+                    self._pending = self._bsf.filter(packet)
+            return self._pending.pop(0)
         except StopIteration:
             return None
         except av.FFmpegError as exc:

@@ -952,6 +952,21 @@ def test_mp3_into_mpeg_ps_is_copied(tmp_path):
         assert [bytes(p) for p in b.demux(b.streams.audio[0]) if p.size] == given
 
 
+
+@pytest.mark.parametrize("suffix, video", [(".avi", None), (".wmv", "wmv2")])
+def test_aac_from_mpeg_ts_is_copied_into_avi_and_asf(tmp_path, suffix, video):
+    # MPEG-TS's AAC carries ADTS headers and no config, which the AVI and ASF muxers refused:
+    # 'codec: mjpeg cannot write 32x32 yuvj420p video to '.avi' files (Invalid argument)' ->
+    # aac_adtstoasc, as ffmpeg -bsf:a: the config in the stream, the same tone
+    src = clip_with_audio(tmp_path / "in.ts", "aac")
+    out = tmp_path / f"out{suffix}"
+    report = flowkit.retime(src, out, factor=2, codec=video, method="blend", progress=False)
+    assert report.audio == "copied"
+    with av.open(str(out)) as container:
+        assert container.streams.audio[0].codec_context.extradata == bytes.fromhex("1190")
+    seconds, peak = tone_peak(out)
+    assert 0.5 <= seconds <= 0.5 + 2 * 1024 / 48000 and abs(peak - 440) < 5  # priming
+
 @pytest.mark.parametrize("codec, source, suffix, video, written", [
     ("libopus", ".mkv", ".avi", None, "aac"),       # was '--codec: mjpeg cannot write ...'
     ("flac", ".mkv", ".mov", None, "aac"),          # '--codec: libx264 ... (Invalid argument)'
