@@ -3279,6 +3279,7 @@ class _AudioTrack:
         # from the first frame's time: timestamps that jitter add no silence one by one)
         self._position = None
         self._last = Fraction(0)  # output time reached (copy)
+        self._untimed = None  # a copied packet without a duration, until the next one's time
         self._held = []  # the packets before the first video frame's time that are kept
         self.finished = False
         self.muxed = 0  # packets written: none when a file cut short lost its audio
@@ -3421,13 +3422,41 @@ class _AudioTrack:
                 self._held = [packet]
 
     def _copy(self, container, packets, shift):
+        ready = []
         for packet in packets:
             packet.pts -= shift
             if packet.dts is not None:
                 packet.dts -= shift
             self._last = (packet.pts + (packet.duration or 0)) * Fraction(packet.time_base)
-            packet.stream = self.out
-        self._mux(container, packets)
+            if self._untimed is not None:
+                if packet.pts > self._untimed.pts:
+                    self._untimed.duration = packet.pts - self._untimed.pts
+                ready.append(self._untimed)
+                self._untimed = None
+            if packet.duration:
+                packet.stream = self.out
+                ready.append(packet)
+            else:
+                self._untimed = packet
+        self._mux(container, ready)
+
+    def _copy_last(self, container):
+        """The last copied packet, held for want of a duration (ALAC in Matroska, FLAC in AVI:
+        none stored), with its decoded samples': without one, MP4's and MOV's edit list ended
+        where it starts and it was not played (up to 85 ms of audio lost)."""
+        import av
+
+        packet, self._untimed = self._untimed, None
+        if packet is None:
+            return
+        context = self.in_stream.codec_context  # None without a decoder: left as it is
+        if context is not None and context.sample_rate:
+            with contextlib.suppress(av.FFmpegError):
+                samples = sum(frame.samples for frame in context.decode(packet))
+                packet.duration = round(Fraction(samples, context.sample_rate) /
+                                        Fraction(packet.time_base))
+        packet.stream = self.out
+        self._mux(container, [packet])
 
     def _written_time(self):
         return self._last if self.tempo is None else self.written
@@ -3589,7 +3618,9 @@ class _AudioTrack:
 
     def close(self, container):
         self.feed(container, float("inf"))
-        if self.tempo is not None:
+        if self.tempo is None:
+            self._copy_last(container)
+        else:
             if not self.flushed:
                 self._finish_stretch(container)
             self._mux(container, self.out.encode(None))

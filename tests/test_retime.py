@@ -967,6 +967,22 @@ def test_aac_from_mpeg_ts_is_copied_into_avi_and_asf(tmp_path, suffix, video):
     seconds, peak = tone_peak(out)
     assert 0.5 <= seconds <= 0.5 + 2 * 1024 / 48000 and abs(peak - 440) < 5  # priming
 
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov"])
+def test_copied_audio_without_packet_durations_keeps_its_last_packet(tmp_path, suffix):
+    # Matroska's ALAC (AVI's FLAC too) stores no packet durations: the last packet was copied
+    # with none, MP4's edit list ended where it starts, and it was not played (24000 samples
+    # read back as 20480: 73 ms lost) -> its decoded samples' duration
+    src = clip_with_audio(tmp_path / "in.mkv", "alac")
+    out = tmp_path / f"out{suffix}"
+    report = flowkit.retime(src, out, factor=2, method="blend", progress=False)
+    assert report.audio == "copied"
+    with av.open(str(src)) as a, av.open(str(out)) as b:
+        given = [bytes(p) for p in a.demux(a.streams.audio[0]) if p.size]
+        assert [bytes(p) for p in b.demux(b.streams.audio[0]) if p.size] == given
+    seconds, peak = tone_peak(out)
+    assert seconds == 0.5 and abs(peak - 440) < 5
+
 @pytest.mark.parametrize("codec, source, suffix, video, written", [
     ("libopus", ".mkv", ".avi", None, "aac"),       # was '--codec: mjpeg cannot write ...'
     ("flac", ".mkv", ".mov", None, "aac"),          # '--codec: libx264 ... (Invalid argument)'
