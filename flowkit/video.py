@@ -3261,7 +3261,10 @@ class _AudioTrack:
         self.in_stream = self.input.streams.audio[index]
         stream = self.in_stream
         self._end = None  # the input time where the stream says its audio ends (MP4's edit list)
-        if stream.duration is not None and stream.time_base is not None:
+        # (MPEG-PS states none: FFmpeg's estimate from the last PES timestamps ended MP3 and
+        # AC-3 early, and the decoded audio cut there was up to 0.12 s short)
+        if stream.duration is not None and stream.time_base is not None and \
+                self.input.format.name != "mpeg":
             self._end = (stream.start_time or 0) * Fraction(stream.time_base) + \
                 stream.duration * Fraction(stream.time_base)
         self.packets = self.input.demux(self.in_stream)

@@ -983,6 +983,19 @@ def test_copied_audio_without_packet_durations_keeps_its_last_packet(tmp_path, s
     seconds, peak = tone_peak(out)
     assert seconds == 0.5 and abs(peak - 440) < 5
 
+
+@pytest.mark.parametrize("codec", ["libmp3lame", "ac3"])
+def test_audio_from_mpeg_ps_re_encoded_keeps_its_end(tmp_path, codec):
+    # MPEG-PS states no audio duration: FFmpeg's estimate (from the last PES timestamps) ended
+    # MP3 at 0.908 s and AC-3 at 0.98 s (read to 1.028 s, 1.012 s), and the decoded audio was
+    # cut there: 0.385 s and 0.475 s of Opus for 0.5 s -> to the end of the last packet
+    src = clip_with_audio(tmp_path / "in.mpg", codec)
+    out = tmp_path / "out.webm"
+    report = flowkit.retime(src, out, factor=2, method="blend", progress=False)
+    assert report.audio == "re-encoded"
+    seconds, peak = tone_peak(out)  # from the first frame (at most 23 ms after the audio)
+    assert 0.5 <= seconds <= 0.5 + 1152 / 48000 and abs(peak - 440) < 5
+
 @pytest.mark.parametrize("codec, source, suffix, video, written", [
     ("libopus", ".mkv", ".avi", None, "aac"),       # was '--codec: mjpeg cannot write ...'
     ("flac", ".mkv", ".mov", None, "aac"),          # '--codec: libx264 ... (Invalid argument)'
