@@ -3431,13 +3431,13 @@ class _AudioTrack:
             if packet.dts is not None:
                 packet.dts -= shift
             self._last = (packet.pts + (packet.duration or 0)) * Fraction(packet.time_base)
+            packet.stream = self.out
             if self._untimed is not None:
                 if packet.pts > self._untimed.pts:
                     self._untimed.duration = packet.pts - self._untimed.pts
                 ready.append(self._untimed)
                 self._untimed = None
             if packet.duration:
-                packet.stream = self.out
                 ready.append(packet)
             else:
                 self._untimed = packet
@@ -3458,7 +3458,6 @@ class _AudioTrack:
                 samples = sum(frame.samples for frame in context.decode(packet))
                 packet.duration = round(Fraction(samples, context.sample_rate) /
                                         Fraction(packet.time_base))
-        packet.stream = self.out
         self._mux(container, [packet])
 
     def _written_time(self):
