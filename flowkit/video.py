@@ -1839,7 +1839,8 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
         ``fractions.Fraction`` (exact: ``pts * time_base``; irregular for variable frame
         rate). Video files only.
     depth : {8, 16, 32}, default 8
-        8: uint8 frames (16-bit images of a folder reduced to 8 bits by OpenCV). 16: uint16
+        8: uint8 frames (16-bit images of a folder reduced to 8 bits by OpenCV; a folder or
+        stack whose first image is signed is a ValueError: read it at 32). 16: uint16
         frames on the full 16-bit scale (FFmpeg's conversion to ``gbrp16le``: a 10-bit video
         keeps its precision; planar RGB or gray of N bits (FFV1's ``gbrp10le``, ...) is read
         from its planes, a sample v as ``v * 65535 / (2**N - 1)`` rounded, ``v * 255 /
@@ -1879,7 +1880,8 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
         them, an image (or TIFF page) cannot be read, a folder's image is a TIFF of several
         pages or an animated WebP, folder images (TIFF pages) differ in
         size (without ``resize``), ``timestamps`` for a folder or TIFF, ``depth=16`` for a
-        folder image that is neither 8- nor 16-bit (float TIFF), ``depth=32`` for one that is
+        folder image that is neither 8- nor 16-bit (float TIFF), ``depth=8`` or ``16`` for a
+        folder or stack whose first image is signed (int16), ``depth=32`` for one that is
         neither float nor signed or for a video file; ``step`` < 1, a ``resize`` side < 1, a ``depth`` other
         than 8, 16 or 32 (checked when ``iter_frames`` is called); ``deinterlace`` for a
         folder or TIFF, or for frames FFmpeg's
@@ -1916,6 +1918,8 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
         if deinterlace:
             raise ValueError(f"deinterlace: expected a video file, got {what}, {path} (images "
                              f"have no fields)")
+        if depth < 32:
+            _refuse_signed(path)
         images = _decoded_files(_image_files(path)[::step], depth) if path.is_dir() \
             else _decoded_pages(path, range(0, pages, step), depth)
         return _iter_images(images, gray, resize, depth)
@@ -1937,6 +1941,17 @@ def iter_frames(path, *, gray=False, step=1, resize=None, timestamps=False, dept
     # reference cycles: the file and the decoder's threads stayed open until a garbage collection
     weakref.finalize(video, container.close)
     return video
+
+
+def _refuse_signed(path):
+    """A ValueError naming the first image of the folder or TIFF ``path`` where its samples are
+    signed integers (a CT's int16 in Hounsfield units): OpenCV's reduction to 8 bits read them
+    as unsigned, -1300 as 250 and 300 as 1, so depth 8 yielded them inverted, unsaid."""
+    image = _first_image(path)[1]
+    if image.dtype.kind == "i":
+        first = f"page 1 of {path}" if tiff_pages(path) else f"image {_image_files(path)[0]}"
+        raise ValueError(f"path: {first} has {image.dtype} samples (signed integers); read "
+                         f"them with depth=32, as float32 values as stored")
 
 
 def pattern_hint(path):

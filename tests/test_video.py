@@ -1338,6 +1338,25 @@ def test_image_folder_depth_16(tmp_path):
         next(iter_frames(floats))
 
 
+def test_signed_integer_images_need_depth_32(tmp_path):
+    # a CT's int16 slices (Hounsfield units) at the default depth went through OpenCV's
+    # reduction to 8 bits, which reads them as unsigned: -1300 came back as 250, 300 as 1
+    # (the values inverted around 0), without a word; depth=32 reads them as stored
+    values = np.array([[-1300, -100], [0, 300]], np.int16).repeat(4, 0).repeat(4, 1)
+    folder = tmp_path / "ct"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "s0.tif"), values)
+    stack = tmp_path / "ct.tif"
+    assert cv2.imwritemulti(str(stack), [values, values])
+    for path, first in ((folder, r"image .*s0\.tif"), (stack, r"page 1 of .*ct\.tif")):
+        for depth in (8, 16):
+            with pytest.raises(ValueError, match=rf"^path: {first} has int16 samples \(signed "
+                                                 r"integers\); read them with depth=32, as "
+                                                 r"float32 values as stored$"):
+                iter_frames(path, depth=depth)
+        np.testing.assert_array_equal(next(iter_frames(path, gray=True, depth=32)), values)
+
+
 def test_image_folder_depth_32_reads_float_tiffs(tmp_path):
     # float TIFFs (radar, microscopy) come back as stored, float32 (float64 cast), gray or
     # RGB; image_folder_depth says 32; depth=32 is for folders only
