@@ -709,12 +709,16 @@ def cmd_demo(args):
     return 0
 
 
-def _read_pair(name0, name1, folder_hint=""):
-    """FRAME0 and FRAME1 of ``flow`` and ``interpolate``, read (:func:`_read_image`); frames
-    of different sizes or kinds are usage errors naming FRAME1 (inputs that do not go
-    together, as :func:`_check_output`'s output that is an input), not failures of the work."""
+def _read_pair(name0, name1, folder_hint="", command="flow"):
+    """FRAME0 and FRAME1 of ``flow`` and ``interpolate`` (``command``), read
+    (:func:`_read_image`); frames of different sizes or kinds are usage errors naming FRAME1
+    (inputs that do not go together, as :func:`_check_output`'s output that is an input), not
+    failures of the work; a float one holding NaN (a radar's no data) a ValueError naming it."""
     frame0 = _read_image(name0, "FRAME0", folder_hint)
     frame1 = _read_image(name1, "FRAME1", folder_hint)
+    for label, name, frame in (("FRAME0", name0, frame0), ("FRAME1", name1, frame1)):
+        if frame.dtype.kind == "f" and not np.isfinite(frame).all():
+            raise _non_finite(label, name, command)
     if frame0.shape[:2] != frame1.shape[:2]:
         raise UsageError(f"FRAME1: {name1} is {frame1.shape[1]}x{frame1.shape[0]} but FRAME0 "
                          f"{name0} is {frame0.shape[1]}x{frame0.shape[0]} (width x height); "
@@ -897,6 +901,8 @@ def _flow_video(args):
     depth = _input_depth(source, info)
     frames = flowkit.iter_frames(source, gray=_input_gray(args, source), step=args.step,
                                  resize=args.resize, timestamps=info is not None, depth=depth)
+    if depth == 32:  # float images (radar, microscopy) may hold NaN for no data
+        frames = _finite_frames(source, frames, args.step, "flow")
     times = []  # of the frames read, from the first one
     if info is not None:
         frames = _recording_times(frames, times)
@@ -971,15 +977,33 @@ def _refuse_non_finite(folder, context, first):
     """A ValueError naming the image of ``folder`` (frame ``first`` onwards: ``context``'s
     ``(time, frame)`` pairs) that holds NaN or infinity: predict's own error named ``frames``,
     neither the file nor what to do (float TIFFs of radar fields mark no data with NaN)."""
-    from .video import _image_files
-
     for index, (_, frame) in enumerate(context, start=first):
         if not np.isfinite(frame).all():
-            image = _image_files(folder)[index] if folder.is_dir() \
-                else f"page {index + 1} of {folder}"
-            raise ValueError(f"INPUT: {image} holds NaN or infinity (no "
-                             "data?); predict needs finite values: fill them first, e.g. with "
-                             "the field's minimum (docs/prediction.md, 'No-data regions')")
+            raise _non_finite("INPUT", _image_name(folder, index), "predict")
+
+
+def _finite_frames(folder, frames, step, command):
+    """The float frames of the folder or TIFF stack ``folder`` read with ``step``, each
+    checked as it is read: one holding NaN or infinity is the ValueError naming its image
+    (the estimators' own error named ``frame0``, neither the file nor what to do)."""
+    for index, frame in enumerate(frames):
+        if not np.isfinite(frame).all():
+            raise _non_finite("FRAME0", _image_name(folder, index * step), command)
+        yield frame
+
+
+def _image_name(folder, index):
+    """The image ``index`` of the folder or TIFF stack ``folder``: its file, or its page."""
+    from .video import _image_files
+
+    return _image_files(folder)[index] if folder.is_dir() else f"page {index + 1} of {folder}"
+
+
+def _non_finite(label, image, command):
+    """The error for the ``image`` (the input ``label``) that holds NaN or infinity."""
+    return ValueError(f"{label}: {image} holds NaN or infinity (no data?); {command} needs "
+                      "finite values: fill them first, e.g. with the field's minimum "
+                      "(docs/prediction.md, 'No-data regions')")
 
 
 def _read_context(args, source):
@@ -1856,7 +1880,7 @@ def cmd_interpolate(args):
         _crf_note(args, output, args.codec)
     else:
         _check_output_folder(output, inputs[0])
-    frame0, frame1 = _read_pair(args.frame0, args.frame1)
+    frame0, frame1 = _read_pair(args.frame0, args.frame1, command="interpolate")
     _check_frames_fit(output, kind, frame0)
     options = _method_options(args.flow, args.option, flag="--flow") or None
     _compile_notice(args, *_RETIME_DRIVERS)

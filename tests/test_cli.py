@@ -2458,6 +2458,32 @@ def test_a_float_tiff_holding_nan_is_named(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_flow_and_interpolate_name_the_float_tiff_holding_nan(tmp_path):
+    # flow of a radar folder or stack, and flow or interpolate of two radar fields, said
+    # "frame0: expected finite values, got NaN", naming neither the file nor what to do
+    folder = tmp_path / "radar"
+    folder.mkdir()
+    frames = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32)
+              for f in _moving_frames(4, 40, 56)]
+    frames[2][:5] = np.nan
+    for k, frame in enumerate(frames):
+        cv2.imwrite(str(folder / f"r{k}.tif"), frame)
+    assert cv2.imwritemulti(str(tmp_path / "radar.tif"), frames)
+    fill = ("holds NaN or infinity (no data?); {} needs finite values: fill them first, e.g. "
+            "with the field's minimum (docs/prediction.md, 'No-data regions')")
+    for args, named in (
+            (("flow", folder, "--flo-dir", tmp_path / "flo"), f"FRAME0: {folder / 'r2.tif'}"),
+            (("flow", tmp_path / "radar.tif", "--flo-dir", tmp_path / "flo", "--step", "2"),
+             f"FRAME0: page 3 of {tmp_path / 'radar.tif'}"),
+            (("flow", folder / "r1.tif", folder / "r2.tif", "-o", tmp_path / "f.flo"),
+             f"FRAME1: {folder / 'r2.tif'}"),
+            (("interpolate", folder / "r2.tif", folder / "r3.tif", tmp_path / "m.tif"),
+             f"FRAME0: {folder / 'r2.tif'}")):
+        status, _, err = run_cli(*args)
+        assert status == 1 and one_error_line(err) == f"{named} {fill.format(args[0])}", err
+    assert not (tmp_path / "flo").exists() and not (tmp_path / "f.flo").exists()
+
+
 def test_float_tiff_folder_mixed_with_integer_images_names_the_file(tmp_path):
     # float values in their own units have no common scale with 8- or 16-bit images: the
     # first image decides, a later image of the other kind is an error naming it
