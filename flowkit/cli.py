@@ -861,9 +861,10 @@ def _image_stack(source):
 
 
 def _single_image(source):
-    """Whether ``source`` is one image file (a TIFF of one page), not a video or a stack."""
+    """Whether ``source`` is one image file (a TIFF of one page), not a video or a stack (nor
+    an animated WebP, which the reader names: it was 'got the image anim.webp')."""
     return source.is_file() and source.suffix.lower() in IMAGE_EXTENSIONS \
-        and not _image_stack(source)
+        and not _image_stack(source) and not webp_frames(source)
 
 
 def _flow_video(args):

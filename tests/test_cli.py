@@ -277,7 +277,7 @@ def _empty(path):
 @pytest.mark.parametrize("case", ["truncated flo", "not a flo", "missing flo", "missing image", "folder as an image",
                                   "not an image", "empty image file", "fifo as an image",
                                   "different sizes", "gray and colour", "bad option value",
-                                  "animated webp",
+                                  "animated webp", "animated webp alone", "animated webp predicted",
                                   "option of another method", "output folder missing"])
 def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
     a, b = pair[:2]
@@ -305,6 +305,18 @@ def test_errors_are_one_line_naming_the_users_paths(tmp_path, pair, case):
                            b, "-o", tmp_path / "f.flo"],
                           f"FRAME0: {tmp_path / 'anim.webp'} is an animated WebP of 3 frames; "
                           f"expected one image"),
+        # given alone, called one image: 'FRAME1 is missing: ... (got the image anim.webp)',
+        # predict's 'INPUT must be a video file or a folder of images, got the image ...'
+        "animated webp alone": (["flow", animated_webp(tmp_path / "anim.webp",
+                                                       pair[2:] + pair[2:3]),
+                                 "--flo-dir", tmp_path / "flo"],
+                                f"FRAME0: {tmp_path / 'anim.webp'} is an animated WebP (3 frames), "
+                                f"which FFmpeg cannot decode"),
+        "animated webp predicted": (["predict", animated_webp(tmp_path / "anim.webp",
+                                                              pair[2:] + pair[2:3]),
+                                     tmp_path / "out", "--horizon", "1"],
+                                    f"INPUT: {tmp_path / 'anim.webp'} is an animated WebP (3 "
+                                    f"frames), which FFmpeg cannot decode"),
         "not an image": (["flow", a, _truncated_flo(tmp_path), "-o", tmp_path / "f.flo"],
                          f"FRAME1: {tmp_path / 'short.flo'}: OpenCV cannot read this file as an image"),
         # OpenCV's own "!buf.empty() in function 'imdecode_'" before (a new user's report)
