@@ -440,7 +440,8 @@ def _check_video_input(source):
     if source.is_dir():
         raise UsageError(f"INPUT: {source} is a folder; expected a video file")
     if not source.exists():
-        raise FileNotFoundError(f"INPUT: no such video file: {source}")
+        raise FileNotFoundError(f"INPUT: no such video file: {source}"
+                                f"{pattern_hint(source, video_only=True)}")
     pages = tiff_pages(source)
     if pages > 1:  # FFmpeg reads its first page alone: 'holds a single frame', or probe's one
         raise UsageError(f"INPUT: {source} is a TIFF of {pages} pages, an image stack (flow and "
@@ -2251,7 +2252,7 @@ def cmd_probe(args):
     import json
 
     source = Path(args.input)
-    if tiff_pages(source) > 1:  # an image stack: what flow and predict read from it
+    if tiff_pages(source):  # an image stack (or one TIFF): what flow and predict read from it
         fields = _stack_fields(source)
         print(json.dumps(fields, indent=2) if args.json else
               "\n".join(f"{name}: {_yes_no(value)}" for name, value in fields.items()))
@@ -2282,14 +2283,17 @@ def cmd_probe(args):
 
 
 def _stack_fields(source):
-    """What ``flow`` and ``predict`` read from the TIFF stack ``source``: its page count and
-    its first page's size, channels and samples (OpenCV's decoding, as ``iter_frames``)."""
+    """What ``flow`` and ``predict`` read from the TIFF ``source`` (a stack, or one image,
+    which FFmpeg's reader took for a 25 fps video, or could not read when float): its page
+    count and its first page's size, channels and samples (OpenCV's decoding, as
+    ``iter_frames``)."""
     from .video import _first_image, image_folder_depth, image_folder_gray
 
     image = _first_image(source)[1]
     channels = 1 if image.ndim == 2 else image.shape[2]
-    return {"format": "tiff stack", "width": image.shape[1], "height": image.shape[0],
-            "frame_count": tiff_pages(source), "channels": channels,
+    pages = tiff_pages(source)
+    return {"format": "tiff stack" if pages > 1 else "tiff image", "width": image.shape[1],
+            "height": image.shape[0], "frame_count": pages, "channels": channels,
             "dtype": image.dtype.name, "bit_depth": image.dtype.itemsize * 8,
             "read_depth": image_folder_depth(source), "gray": image_folder_gray(source),
             "alpha": channels in (2, 4)}

@@ -1954,10 +1954,11 @@ def _refuse_signed(path):
                          f"them with depth=32, as float32 values as stored")
 
 
-def pattern_hint(path):
+def pattern_hint(path, video_only=False):
     """What to give instead of a missing ``path`` whose name is an image-sequence pattern:
     FFmpeg's ``img_%04d.png`` or a glob's ``*.png`` (which flowkit does not expand: a folder
-    is read whole, in natural order of its images' names); else an empty string."""
+    is read whole, in natural order of its images' names; ``video_only``: for a command of
+    video files, a video made of them); else an empty string."""
     name = Path(path).name
     if re.search(r"%0?\d*d", name):
         kind = "an FFmpeg image-sequence pattern"
@@ -1965,6 +1966,10 @@ def pattern_hint(path):
         kind = "a glob pattern"
     else:
         return ""
+    if video_only:
+        return (f" ({name} is {kind}, which flowkit does not expand: this command reads a "
+                f"video file, e.g. one made of the images by ffmpeg -i '{path}' out.mkv; "
+                f"flow and predict read the folder {Path(path).parent})")
     return (f" ({name} is {kind}, which flowkit does not expand: give the folder "
             f"{Path(path).parent}, whose images are read in natural order of their names)")
 

@@ -2591,6 +2591,35 @@ def test_probe_describes_a_tiff_stack(tmp_path, capsys):
         "dtype": "uint8", "bit_depth": 8, "read_depth": 8, "gray": False, "alpha": True}
 
 
+def test_probe_describes_a_single_tiff_as_flow_reads_it(tmp_path, capsys):
+    # one TIFF went to FFmpeg's reader: a float32 one failed ('cannot decode the video
+    # stream'), an int16 one was a 25 fps gray16le video read at depth 16, which flow reads
+    # as float32 values
+    import json
+
+    for dtype, depth in ((np.float32, 32), (np.int16, 32), (np.uint16, 16)):
+        path = tmp_path / f"{np.dtype(dtype).name}.tif"
+        cv2.imwrite(str(path), np.full((6, 9), -3 if dtype == np.int16 else 3, dtype))
+        assert main(["probe", str(path), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out) == {
+            "format": "tiff image", "width": 9, "height": 6, "frame_count": 1, "channels": 1,
+            "dtype": np.dtype(dtype).name, "bit_depth": np.dtype(dtype).itemsize * 8,
+            "read_depth": depth, "gray": True, "alpha": False}
+
+
+def test_video_commands_say_a_pattern_is_not_expanded(tmp_path):
+    # retime, translate and probe said only 'no such video file' of frames/img_%03d.png
+    pattern = tmp_path / "img_%03d.png"
+    for command in (["retime", pattern, tmp_path / "o.mp4", "--factor", "2"],
+                    ["translate", pattern, tmp_path / "o.mp4", "--op", "colorize"],
+                    ["probe", pattern]):
+        status, _, err = run_cli(*command)
+        message = one_error_line(err)
+        assert status == 1 and message.startswith(
+            f"INPUT: no such video file: {pattern} (img_%03d.png is an FFmpeg image-sequence "
+            f"pattern, which flowkit does not expand: this command reads a video file"), message
+
+
 def test_a_multi_page_tiff_is_not_taken_for_one_of_two_images(tmp_path):
     # flow and interpolate of two files read a TIFF stack's first page without a word
     frames = _moving_frames(3, 40, 56)
