@@ -1108,20 +1108,27 @@ def _planar_rgb_or_gray(frame):
 
 
 def _planar_rgb_frame(rgb, pix_fmt):
-    """An ``av.VideoFrame`` of the planar RGB ``pix_fmt`` of N bits (``gbrp10le``; alpha of
-    ``gbrap`` opaque) from ``(H, W, 3)`` uint16 RGB on the 16-bit scale, a value x as
-    ``x * (2**N - 1) / 65535`` rounded: the inverse of :func:`_to_rgb`'s reading."""
+    """An ``av.VideoFrame`` of the planar RGB or gray ``pix_fmt`` of N bits (``gbrp10le``,
+    ``gray12le``; alpha of ``gbrap`` opaque) from ``(H, W, 3)`` uint16 RGB on the 16-bit scale
+    (gray: R, G and B equal, R taken), a value x as ``x * (2**N - 1) / 65535`` rounded: the
+    inverse of :func:`_to_rgb`'s reading."""
     import av
 
     frame = av.VideoFrame(rgb.shape[1], rgb.shape[0], pix_fmt)
     top = (1 << frame.format.components[0].bits) - 1
     values = ((rgb.astype(np.uint32) * top + 32767) // 65535).astype(np.uint16)
-    planes = [values[..., 1], values[..., 2], values[..., 0], np.full(rgb.shape[:2], top)]
-    for plane, samples in zip(frame.planes, planes):  # G, B, R (, A)
+    planes = [values[..., 0]] if pix_fmt.startswith("gray") else \
+        [values[..., 1], values[..., 2], values[..., 0], np.full(rgb.shape[:2], top)]
+    for plane, samples in zip(frame.planes, planes):  # G, B, R (, A), or Y
         buffer = np.zeros((plane.height, plane.line_size // 2), np.uint16)
         buffer[:, :plane.width] = samples
         plane.update(buffer)
     return frame
+
+
+def _is_gray(rgb):
+    """Whether the R, G and B of the ``(H, W, 3)`` array ``rgb`` are equal (a gray frame)."""
+    return bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 0] == rgb[..., 2]).all())
 
 
 def _to_rgb(frame, fmt):
@@ -2715,7 +2722,8 @@ class VideoWriter:
         utvideo, magicyuv, ffvhuff, ..., 4:2:0 YUV otherwise, 10-bit
         for uint16 frames where the encoder takes it). uint16 frames to a format of 8 bits
         are rounded to the nearest 8-bit value first (``x / 257``: ``v * 257`` is ``v``), and
-        to a planar RGB format of N bits (``gbrp10le``, ...) to the nearest N-bit value
+        to a planar RGB format of N bits (``gbrp10le``, ...), and gray ones to a gray format
+        (``gray10le``, ``gray16le``, ...), to the nearest N-bit value
         (``x * (2**N - 1) / 65535``), which ``iter_frames(depth=16)`` reads back within half
         a level.
     rotation : int, default 0
@@ -3018,10 +3026,12 @@ class VideoWriter:
                 rgb, fmt = ((rgb.astype(np.uint32) + 128) // 257).astype(np.uint8), "rgb24"
             context = self._stream.codec_context
             if (fmt == "rgb48le" and _PLANAR_RGB_OR_GRAY.fullmatch(context.pix_fmt)
-                    and context.pix_fmt.startswith("gbr")
-                    and rgb.shape[:2] == (context.height, context.width)):
+                    and rgb.shape[:2] == (context.height, context.width)
+                    and (context.pix_fmt.startswith("gbr") or _is_gray(rgb))):
                 # to N bits here, the nearest value: swscale's rgb48le to gbrp10le truncated
-                # (x >> 6: up to a level low, a round trip off by up to 63 of 65535)
+                # (x >> 6: up to a level low, a round trip off by up to 63 of 65535), and to
+                # gray16le/gray10le stretched gray by 65535/65280 (32767 as 32894, 65280 and
+                # up as 65535: up to 255 off; a colour frame keeps swscale's luma)
                 picture = _planar_rgb_frame(rgb, context.pix_fmt)
             else:
                 picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)

@@ -1196,6 +1196,23 @@ def test_sixteen_bit_frames_to_deep_planar_rgb_come_back_within_half_a_level(tmp
         assert np.abs(got.astype(np.int64) - frame).max() <= half + 0.5
 
 
+@pytest.mark.parametrize("pix_fmt", ["gray10le", "gray12le", "gray16le"])
+def test_sixteen_bit_gray_frames_to_deep_gray_come_back_within_half_a_level(tmp_path, pix_fmt):
+    # swscale's rgb48le to gray16le/gray10le stretched gray by 65535/65280 (32767 as 32894,
+    # 65280 and up as 65535): up to 255 of 65535 off, and a lossless gray16le FFV1 retimed
+    # at factor 1 came out changed; now each value is the nearest N-bit one
+    rng = np.random.default_rng(7)
+    frames = rng.integers(0, 65536, (2, 16, 24), dtype=np.uint16)
+    frames[0, 0, :4] = 0, 32767, 65280, 65535
+    path = tmp_path / "deep.mkv"
+    with VideoWriter(path, 10, codec="ffv1", pix_fmt=pix_fmt) as writer:
+        for frame in frames:
+            writer.write(frame)
+    half = 65535 / ((1 << int(pix_fmt[4:6])) - 1) / 2
+    for got, frame in zip(iter_frames(path, depth=16, gray=True), frames):
+        assert np.abs(got.astype(np.int64) - frame).max() <= half + 0.5
+
+
 def _with_cover(path, video=True):
     """A file with an attached picture (a JPEG cover, which FFmpeg reads as a video stream with
     the attached_pic disposition): MP4's 'covr' beside AAC audio, or a Matroska attachment;
