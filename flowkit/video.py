@@ -1094,15 +1094,22 @@ def _frame_from_444(planes, pix_fmt):
     return frame
 
 
-_PLANAR_RGB_OR_GRAY = re.compile(r"(gbra?p|gray)(9|10|12|14|16)le")
+_PLANAR_RGB_OR_GRAY = re.compile(r"(gbra?p|gray)(9|10|12|14|16)(le|be)")
+
+
+def _sample_type(pix_fmt):
+    """The NumPy dtype of a sample of the 16-bit container ``pix_fmt`` (``gbrp10be``: ">u2")."""
+    return np.dtype(">u2" if pix_fmt.endswith("be") else "<u2")
 
 
 def _planar_rgb_or_gray(frame):
     """The R, G, B planes (or the one gray plane) of a decoded frame of planar RGB or gray of
-    9 to 16 bits in little-endian order, as ``(H, W)`` uint16 arrays, else None."""
+    9 to 16 bits (little- or big-endian: ``gbrp10be``, ``gray12be`` went through swscale,
+    as the little-endian ones did), as ``(H, W)`` uint16 arrays, else None."""
     if not _PLANAR_RGB_OR_GRAY.fullmatch(frame.format.name):
         return None
-    planes = [np.frombuffer(plane, np.uint16).reshape(plane.height, -1)[:, :plane.width]
+    dtype = _sample_type(frame.format.name)
+    planes = [np.frombuffer(plane, dtype).reshape(plane.height, -1)[:, :plane.width]
               for plane in frame.planes]
     return planes[:1] if frame.format.name.startswith("gray") else [planes[2], *planes[:2]]
 
@@ -1120,7 +1127,7 @@ def _planar_rgb_frame(rgb, pix_fmt):
     planes = [values[..., 0]] if pix_fmt.startswith("gray") else \
         [values[..., 1], values[..., 2], values[..., 0], np.full(rgb.shape[:2], top)]
     for plane, samples in zip(frame.planes, planes):  # G, B, R (, A), or Y
-        buffer = np.zeros((plane.height, plane.line_size // 2), np.uint16)
+        buffer = np.zeros((plane.height, plane.line_size // 2), _sample_type(pix_fmt))
         buffer[:, :plane.width] = samples
         plane.update(buffer)
     return frame

@@ -1213,6 +1213,41 @@ def test_sixteen_bit_gray_frames_to_deep_gray_come_back_within_half_a_level(tmp_
         assert np.abs(got.astype(np.int64) - frame).max() <= half + 0.5
 
 
+@pytest.mark.parametrize("pix_fmt", ["gbrp10be", "gray12be"])
+def test_big_endian_planar_rgb_and_gray_read_and_written_on_the_full_scale(tmp_path, pix_fmt):
+    # big-endian planar formats (raw video in NUT) went through swscale as the little-endian
+    # ones did: gbrp10be read up to 94 of 65535 off at depth 16, one level in a third of the
+    # samples at 8; written, gbrp10be up to 89 off, gray10be 220
+    import av
+
+    top = (1 << int(pix_fmt[-4:-2])) - 1
+    rng = np.random.default_rng(8)
+    frame = av.VideoFrame(33, 17, pix_fmt)  # odd: rows padded
+    planes = []
+    for plane in frame.planes:
+        samples = rng.integers(0, top + 1, (plane.height, plane.line_size // 2), np.uint16)
+        plane.update(samples.astype(">u2"))
+        planes.append(samples[:, :plane.width].astype(np.int64))
+    path = tmp_path / "deep.nut"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("rawvideo", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 33, 17, pix_fmt
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    rgb = np.dstack(planes * 3 if len(planes) == 1 else [planes[2], planes[0], planes[1]])
+    for depth, full in ((16, 65535), (8, 255)):
+        expected = (rgb * full + top // 2) // top
+        np.testing.assert_array_equal(next(iter_frames(path, depth=depth)), expected)
+    gray = pix_fmt.startswith("gray")
+    frames = rng.integers(0, 65536, (2, 16, 24) if gray else (2, 16, 24, 3), dtype=np.uint16)
+    path = tmp_path / "written.nut"
+    with VideoWriter(path, 10, codec="rawvideo", pix_fmt=pix_fmt) as writer:
+        for each in frames:
+            writer.write(each)
+    for got, each in zip(iter_frames(path, depth=16, gray=gray), frames):
+        assert np.abs(got.astype(np.int64) - each).max() <= 65535 / top / 2 + 0.5
+
+
 def _with_cover(path, video=True):
     """A file with an attached picture (a JPEG cover, which FFmpeg reads as a video stream with
     the attached_pic disposition): MP4's 'covr' beside AAC audio, or a Matroska attachment;
