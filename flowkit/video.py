@@ -1980,9 +1980,10 @@ def pattern_hint(path, video_only=False):
         kind = "a glob pattern"
     else:
         return ""
-    if video_only:
+    if video_only:  # ffmpeg expands a glob only when told (else 'No such file or directory')
+        glob = "-pattern_type glob " if kind == "a glob pattern" else ""
         return (f" ({name} is {kind}, which flowkit does not expand: this command reads a "
-                f"video file, e.g. one made of the images by ffmpeg -i '{path}' out.mkv; "
+                f"video file, e.g. one made of the images by ffmpeg {glob}-i '{path}' out.mkv; "
                 f"flow and predict read the folder {Path(path).parent})")
     return (f" ({name} is {kind}, which flowkit does not expand: give the folder "
             f"{Path(path).parent}, whose images are read in natural order of their names)")

@@ -2620,6 +2620,22 @@ def test_video_commands_say_a_pattern_is_not_expanded(tmp_path):
             f"pattern, which flowkit does not expand: this command reads a video file"), message
 
 
+@pytest.mark.parametrize("name", ["img_%03d.png", "*.png"])
+def test_the_ffmpeg_command_a_pattern_hint_gives_reads_the_images(tmp_path, name):
+    # of a glob it was ffmpeg -i 'frames/*.png' out.mkv, which FFmpeg's image2 reader refuses
+    # ('No such file or directory') without -pattern_type glob
+    import av
+
+    for index in range(3):
+        cv2.imwrite(str(tmp_path / f"img_{index:03d}.png"), np.full((8, 8, 3), 50, np.uint8))
+    status, _, err = run_cli("probe", tmp_path / name)
+    command = re.search(r"ffmpeg (-pattern_type glob )?-i '([^']+)' out\.mkv", err)
+    assert status == 1 and command, err
+    options = {"pattern_type": "glob"} if command[1] else {}
+    with av.open(command[2], options=options) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 3
+
+
 def test_a_multi_page_tiff_is_not_taken_for_one_of_two_images(tmp_path):
     # flow and interpolate of two files read a TIFF stack's first page without a word
     frames = _moving_frames(3, 40, 56)
