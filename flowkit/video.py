@@ -15,6 +15,7 @@ import math
 import numbers
 import os
 import re
+import shlex
 import sys
 import weakref
 from fractions import Fraction
@@ -1983,7 +1984,8 @@ def pattern_hint(path, video_only=False):
     if video_only:  # ffmpeg expands a glob only when told (else 'No such file or directory')
         glob = "-pattern_type glob " if kind == "a glob pattern" else ""
         return (f" ({name} is {kind}, which flowkit does not expand: this command reads a "
-                f"video file, e.g. one made of the images by ffmpeg {glob}-i '{path}' out.mkv; "
+                f"video file, e.g. one made of the images by ffmpeg {glob}-i "
+                f"{shlex.quote(str(path))} out.mkv; "
                 f"flow and predict read the folder {Path(path).parent})")
     return (f" ({name} is {kind}, which flowkit does not expand: give the folder "
             f"{Path(path).parent}, whose images are read in natural order of their names)")

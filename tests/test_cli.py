@@ -2620,19 +2620,26 @@ def test_video_commands_say_a_pattern_is_not_expanded(tmp_path):
             f"pattern, which flowkit does not expand: this command reads a video file"), message
 
 
+@pytest.mark.parametrize("folder", ["frames", "it's"])
 @pytest.mark.parametrize("name", ["img_%03d.png", "*.png"])
-def test_the_ffmpeg_command_a_pattern_hint_gives_reads_the_images(tmp_path, name):
+def test_the_ffmpeg_command_a_pattern_hint_gives_reads_the_images(tmp_path, name, folder):
     # of a glob it was ffmpeg -i 'frames/*.png' out.mkv, which FFmpeg's image2 reader refuses
-    # ('No such file or directory') without -pattern_type glob
+    # ('No such file or directory') without -pattern_type glob; a path holding a quote was
+    # quoted as 'it's/*.png', which a shell splits elsewhere
+    import shlex
+
     import av
 
+    folder = tmp_path / folder
+    folder.mkdir()
     for index in range(3):
-        cv2.imwrite(str(tmp_path / f"img_{index:03d}.png"), np.full((8, 8, 3), 50, np.uint8))
-    status, _, err = run_cli("probe", tmp_path / name)
-    command = re.search(r"ffmpeg (-pattern_type glob )?-i '([^']+)' out\.mkv", err)
+        cv2.imwrite(str(folder / f"img_{index:03d}.png"), np.full((8, 8, 3), 50, np.uint8))
+    status, _, err = run_cli("probe", folder / name)
+    command = re.search(r"\b(ffmpeg .*? out\.mkv);", err)
     assert status == 1 and command, err
-    options = {"pattern_type": "glob"} if command[1] else {}
-    with av.open(command[2], options=options) as container:
+    words = shlex.split(command[1])
+    options = {"pattern_type": "glob"} if "-pattern_type" in words else {}
+    with av.open(words[words.index("-i") + 1], options=options) as container:
         assert sum(1 for _ in container.decode(video=0)) == 3
 
 
