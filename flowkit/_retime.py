@@ -778,7 +778,7 @@ def _retime(container, stream, info, dst, *, out_fps, factor, speed, duration, s
         if audio == "copy" and refused:
             raise ValueError(f"audio: cannot copy {refused[0]} audio into {dst.suffix} files "
                              f"(they take {', '.join(sorted(COPYABLE_AUDIO[dst.suffix.lower()]))}"
-                             f"); use stretch (re-encodes it as {audio_encoder_name(dst)}) or "
+                             f"); use stretch (re-encodes it as {audio_encoder_name(dst, container)}) or "
                              f"drop")
     if part is not None:
         audio = "drop"  # checked as the whole run's; the join (``_parts``) muxes it

@@ -1653,7 +1653,7 @@ def _range_note(args, source, info, done):
               file=sys.stderr)
 
 
-def _reencoded_audio_note(output, info, audio):
+def _reencoded_audio_note(output, source, info, audio):
     """retime's and translate's note on stderr when audio that could have been copied was
     re-encoded because the output's container cannot hold its codec (Opus into .avi), as
     ffmpeg picks a container's own audio encoder."""
@@ -1663,7 +1663,7 @@ def _reencoded_audio_note(output, info, audio):
     if audio == "re-encoded" and refused:
         codecs = ", ".join(dict.fromkeys(refused))
         print(f"flowkit: note: {Path(output).suffix} files cannot hold {codecs} audio: "
-              f"re-encoded as {audio_encoder_name(output)} (--audio drop leaves it out)",
+              f"re-encoded as {audio_encoder_name(output, source)} (--audio drop leaves it out)",
               file=sys.stderr)
 
 
@@ -1738,7 +1738,7 @@ def cmd_retime(args):
            f"{_stored_size_text(report.size, info.rotation, args.output)}, {_rate_text(report.fps)} fps, "
            f"{float(report.duration):.3f} s; audio {_tracks(report.audio, report.audio_tracks)}")
     _lost_audio_note(source, info, report.audio)
-    _reencoded_audio_note(args.output, info, report.audio)
+    _reencoded_audio_note(args.output, source, info, report.audio)
     _range_note(args, source, info, "kept" if args.trim else "retimed")
     _padding_note(report.padded, report.size)
     _depth_note(args.output, info.bit_depth)
@@ -2011,7 +2011,7 @@ def cmd_translate(args):
            f"{_rate_text(_written_rate(args.output, report['fps']))} fps; "
            f"audio {_tracks(report['audio'], report['audio_tracks'])}")
     _lost_audio_note(source, info, report["audio"])
-    _reencoded_audio_note(args.output, info, report["audio"])
+    _reencoded_audio_note(args.output, source, info, report["audio"])
     _range_note(args, source, info, "translated")
     _padding_note(report["padded"], report["size"])
     _dropped_note(args.output, report["dropped_frames"], report["fps"])  # AVI: one frame per slot

@@ -854,13 +854,34 @@ COPYABLE_AUDIO = {
 AUDIO_ENCODERS = {".webm": "libopus", ".ogv": "libopus",
                   **dict.fromkeys(MPEG_PS_CONTAINERS, "mp2")}
 # what the messages call an encoder's audio
-_ENCODED_AS = {"aac": "AAC", "libopus": "Opus", "mp2": "MP2"}
+_ENCODED_AS = {"aac": "AAC", "libopus": "Opus", "mp2": "MP2", "ac3": "AC-3"}
 
 
-def audio_encoder_name(dst):
+def audio_encoder(dst, channels):
+    """The encoder :class:`_AudioTrack` re-encodes audio of ``channels`` channels with in
+    ``dst``'s container: ``AUDIO_ENCODERS``'s, AC-3 for MPEG-PS beyond stereo."""
+    codec = AUDIO_ENCODERS.get(Path(dst).suffix.lower(), "aac")
+    return "ac3" if codec == "mp2" and channels > 2 else codec
+
+
+def audio_encoder_name(dst, src=None):
     """What :class:`_AudioTrack` re-encodes audio as in ``dst``'s container, for messages:
-    ``"AAC"``, ``"Opus"`` (``.webm``, ``.ogv``) or ``"MP2"`` (MPEG-PS)."""
-    return _ENCODED_AS[AUDIO_ENCODERS.get(Path(dst).suffix.lower(), "aac")]
+    ``"AAC"``, ``"Opus"`` (``.webm``, ``.ogv``), ``"MP2"`` (MPEG-PS) or ``"AC-3"`` (MPEG-PS
+    beyond stereo); with ``src`` (a path or an open container) that of each of its audio
+    streams, ``"MP2 and AC-3"`` where they differ. Without it, stereo's."""
+    def counts(container):
+        return [stream.codec_context.layout.nb_channels for stream in container.streams.audio
+                if stream.codec_context is not None] or [2]
+
+    if src is None:
+        channels = [2]
+    elif isinstance(src, (str, os.PathLike)):
+        with _av_open(src) as container:
+            channels = counts(container)
+    else:
+        channels = counts(src)
+    names = dict.fromkeys(_ENCODED_AS[audio_encoder(dst, count)] for count in channels)
+    return " and ".join(names)
 
 
 def audio_copy_refused(dst, container):
@@ -3358,9 +3379,7 @@ class _AudioTrack:
             return
 
         context = self.in_stream.codec_context
-        codec = AUDIO_ENCODERS.get(Path(container.name).suffix.lower(), "aac")
-        if codec == "mp2" and context.layout.nb_channels > 2:
-            codec = "ac3"
+        codec = audio_encoder(container.name, context.layout.nb_channels)
         rate = context.sample_rate
         rates = av.codec.Codec(codec, "w").audio_rates
         if codec == "libopus":

@@ -1037,6 +1037,22 @@ def test_audio_copy_refused_by_the_container_is_one_audio_error_and_the_default_
     assert tone_peak(tmp_path / "b.flv")[0] >= 0.5
 
 
+def test_surround_into_mpeg_ps_is_noted_as_ac3(tmp_path):
+    # 5.1 AAC (the rotated Big Buck Bunny clip's) into .mpg is written as AC-3, mp2 taking
+    # stereo at most, but the note and the --audio copy error said 'MP2'
+    src = clip_with_audio(tmp_path / "in.mp4", "aac", layout="5.1")
+    status, _, err = run_cli("retime", "-q", "--factor", "2", "--method", "blend", src,
+                             tmp_path / "out.mpg")
+    assert status == 0, err
+    with av.open(str(tmp_path / "out.mpg")) as container:
+        assert container.streams.audio[0].codec_context.name == "ac3"
+    assert err.splitlines() == ["flowkit: note: .mpg files cannot hold aac audio: "
+                                "re-encoded as AC-3 (--audio drop leaves it out)"]
+    status, _, err = run_cli("retime", "-q", "--factor", "2", "--method", "blend", "--audio",
+                             "copy", src, tmp_path / "copy.mpg")
+    assert status == 2 and "use stretch (re-encodes it as AC-3) or drop" in err, err
+
+
 @pytest.mark.parametrize("suffix, speed, written", [(".mp4", 1, "aac"), (".mpg", 1, "mp2"),
                                                     (".mkv", 0.5, "aac")])
 def test_pcm_without_a_channel_order_is_re_encoded(tmp_path, suffix, speed, written):
