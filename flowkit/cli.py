@@ -448,6 +448,15 @@ def _check_video_input(source):
                          f"predict read it as a folder of images); expected a video file")
 
 
+def _output_codec(codec, output):
+    """``--codec``, else None where ``VideoWriter`` has a default for ``output``'s extension
+    (``DEFAULT_CODECS``), else retime's (libx264 where the container takes it: ``.mpg``,
+    ``.ts``, ``.flv``): flow, predict and interpolate write the extensions retime writes."""
+    if codec is not None or Path(output).suffix.lower() in DEFAULT_CODECS:
+        return codec
+    return reencode_codec(output)
+
+
 def _check_output_folder_path(flag, folder, pattern=None):
     """An output folder path (demo --out, flow --flo-dir, predict's folder, batch -o): not an
     existing file, and with ``pattern`` not a folder already holding an earlier run's files of
@@ -473,7 +482,8 @@ def _codec_defaults(table=DEFAULT_CODECS):
     for extension, codec in table.items():
         extensions.setdefault(codec, []).append(extension)
     return ", ".join(f"{codec}{' lossless' if codec == 'ffv1' else ''} ({', '.join(names)})"
-                     for codec, names in extensions.items())
+                     for codec, names in extensions.items()) + \
+        ", libx264 where another container takes it (.ts, .mpg, .flv)"
 
 
 def _method_options(method, pairs, video=False, flag="--method"):
@@ -891,6 +901,7 @@ def _flow_video(args):
         raise FileNotFoundError(f"FRAME0: no such video file or image folder: {source}"
                                 f"{pattern_hint(source)}")
     if args.video:
+        args.codec = _output_codec(args.codec, args.video)
         _check_output("--video", args.video, "video", (source,), codec=args.codec)
         _crf_note(args, args.video, args.codec)
     options = _method_options(args.method, args.option, video=True)
@@ -1350,6 +1361,7 @@ def cmd_predict(args):
                          "an extension) for float32 TIFF files, a .tif file for a TIFF stack, "
                          "or convert the images to 16-bit")
     if kind == "video":
+        args.codec = _output_codec(args.codec, args.output)
         _check_output("OUTPUT", args.output, "video", (source,), codec=args.codec,
                       other="a folder (a path without an extension) for PNG files, or a .tif "
                             "file for a TIFF stack")
@@ -1876,6 +1888,7 @@ def cmd_interpolate(args):
     if kind == "image":
         _check_output("OUTPUT", output, "image", inputs)
     elif kind == "video":
+        args.codec = _output_codec(args.codec, output)
         _check_output("OUTPUT", output, "video", inputs, codec=args.codec,
                       other="an image extension (.png, ...) for one frame, or a folder (a path "
                             "without an extension) for PNG files")

@@ -1597,9 +1597,10 @@ def test_video_output_extension_is_checked_before_work(tmp_path):
     frame0, frame1, _ = flowkit.sample_pair(48, 64)
     for i, frame in enumerate((frame0, frame1)):
         cv2.imwrite(str(frames / f"f{i}.png"), frame[..., ::-1])
-    # --codec is offered where FFmpeg has a container for the extension (.ts), not for .xyz
-    # (there --codec libx264 failed: "Could not determine output format")
-    for name, offered in (("x.ts", True), ("x.xyz", False)):
+    # --codec is offered where FFmpeg has a container for the extension (.ogv, which takes no
+    # H.264, the default where one does: .ts), not for .xyz (there --codec libx264 failed:
+    # "Could not determine output format")
+    for name, offered in (("x.ogv", True), ("x.xyz", False)):
         result = subprocess.run([sys.executable, "-m", "flowkit", "flow", str(frames), "--video",
                                  str(tmp_path / name)], capture_output=True, text=True)
         assert result.returncode == 2
@@ -3177,3 +3178,28 @@ def test_an_extension_whose_container_takes_no_h264_still_asks_for_a_codec(tmp_p
     with pytest.raises(ValueError, match=r"^codec: no default codec for extension '.gif'"):
         flowkit.retime(clip, tmp_path / "lib.gif", factor=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]
+
+
+@pytest.mark.parametrize("suffix", [".mpg", ".ts", ".flv"])
+def test_every_command_writing_video_takes_the_extensions_retime_takes(tmp_path, suffix):
+    # retime and translate wrote .mpg, .ts and .flv (libx264, reencode_codec) while predict,
+    # flow --video and interpolate refused them: "no default codec for extension '.mpg'"
+    import av
+
+    frames = _moving_frames(4, 48, 64)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for k, frame in enumerate(frames):
+        cv2.imwrite(str(folder / f"f{k}.png"), frame[..., ::-1])
+    outputs = {"predict": (tmp_path / f"p{suffix}", 2), "flow": (tmp_path / f"f{suffix}", 3),
+               "interpolate": (tmp_path / f"i{suffix}", 5)}  # with the two ends
+    assert main(["predict", str(folder), str(outputs["predict"][0]), "--horizon", "2",
+                 "-q"]) == 0
+    assert main(["flow", str(folder), "--video", str(outputs["flow"][0]), "-q"]) == 0
+    assert main(["interpolate", str(folder / "f0.png"), str(folder / "f1.png"), "-o",
+                 str(outputs["interpolate"][0]), "--times", "0.25,0.5,0.75", "-q"]) == 0
+    for path, count in outputs.values():
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            assert stream.codec_context.name == "h264"
+            assert sum(1 for _ in container.decode(stream)) == count, path
