@@ -1157,27 +1157,34 @@ def test_deep_planar_rgb_and_gray_read_on_the_full_scale(tmp_path, pix_fmt):
     # (2^N - 1)) at 8: swscale took gbrp10le through YUV (each value depending on the other
     # channels, up to 90 of 65535 off; at depth 8 one level in a third of the samples) and
     # shifted gray up (1023 as 65472)
+    path, top, rgb = deep_planar_clip(tmp_path / "deep.mkv", "ffv1", pix_fmt, 64, 32, 5)
+    for depth, full in ((16, 65535), (8, 255)):
+        expected = (rgb * full + top // 2) // top
+        np.testing.assert_array_equal(next(iter_frames(path, depth=depth)), expected)
+
+
+def deep_planar_clip(path, codec, pix_fmt, width, height, seed):
+    """One frame of random samples of the planar RGB or gray ``pix_fmt`` (9 to 16 bits, either
+    byte order; 0 and the largest sample first), written with ``codec``: ``(path, largest
+    sample, the frame's R, G, B as int64)``, gray repeated in the three."""
     import av
 
-    top = (1 << int(pix_fmt[4:6])) - 1
-    rng = np.random.default_rng(5)
-    frame = av.VideoFrame(64, 32, pix_fmt)
+    top = (1 << int(re.search(r"(\d+)[lb]e$", pix_fmt)[1])) - 1
+    rng = np.random.default_rng(seed)
+    frame = av.VideoFrame(width, height, pix_fmt)
     planes = []
     for plane in frame.planes:
         samples = rng.integers(0, top + 1, (plane.height, plane.line_size // 2), np.uint16)
         samples[0, :2] = 0, top
-        plane.update(samples)
+        plane.update(samples.astype(">u2" if pix_fmt.endswith("be") else "<u2"))
         planes.append(samples[:, :plane.width].astype(np.int64))
-    path = tmp_path / "deep.mkv"
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("ffv1", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 64, 32, pix_fmt
+        stream = container.add_stream(codec, rate=10)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         container.mux(stream.encode(frame))
         container.mux(stream.encode())
     rgb = np.dstack(planes * 3 if len(planes) == 1 else [planes[2], planes[0], planes[1]])
-    for depth, full in ((16, 65535), (8, 255)):
-        expected = (rgb * full + top // 2) // top
-        np.testing.assert_array_equal(next(iter_frames(path, depth=depth)), expected)
+    return path, top, rgb
 
 
 @pytest.mark.parametrize("pix_fmt", ["gbrp10le", "gbrp12le", "gbrap10le"])
@@ -1218,23 +1225,9 @@ def test_big_endian_planar_rgb_and_gray_read_and_written_on_the_full_scale(tmp_p
     # big-endian planar formats (raw video in NUT) went through swscale as the little-endian
     # ones did: gbrp10be read up to 94 of 65535 off at depth 16, one level in a third of the
     # samples at 8; written, gbrp10be up to 89 off, gray10be 220
-    import av
-
-    top = (1 << int(pix_fmt[-4:-2])) - 1
+    path, top, rgb = deep_planar_clip(tmp_path / "deep.nut", "rawvideo", pix_fmt, 33, 17,
+                                      8)  # odd: rows padded
     rng = np.random.default_rng(8)
-    frame = av.VideoFrame(33, 17, pix_fmt)  # odd: rows padded
-    planes = []
-    for plane in frame.planes:
-        samples = rng.integers(0, top + 1, (plane.height, plane.line_size // 2), np.uint16)
-        plane.update(samples.astype(">u2"))
-        planes.append(samples[:, :plane.width].astype(np.int64))
-    path = tmp_path / "deep.nut"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("rawvideo", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 33, 17, pix_fmt
-        container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-    rgb = np.dstack(planes * 3 if len(planes) == 1 else [planes[2], planes[0], planes[1]])
     for depth, full in ((16, 65535), (8, 255)):
         expected = (rgb * full + top // 2) // top
         np.testing.assert_array_equal(next(iter_frames(path, depth=depth)), expected)
@@ -2878,9 +2871,25 @@ def test_wmv_with_the_video_after_its_audio_reads_back(tmp_path):
     # 0.400 s, headers say 0.528 s), probe_video said 0.528 s
     import av
 
-    path = tmp_path / "a.wmv"
+    path = primed_aac_clip(tmp_path / "a.wmv", "wmv2", 1600)
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].start_time == 128  # milliseconds
+    times = [t for t, _ in iter_frames(path, timestamps=True)]
+    # ASF stores milliseconds: each time within 1 ms of 0.128 + k / 25
+    assert len(times) == 10
+    assert all(abs(t - Fraction(16, 125) - Fraction(k, 25)) <= Fraction(1, 1000)
+               for k, t in enumerate(times)), times
+    assert probe_video(path).duration == Fraction(2, 5)
+
+
+def primed_aac_clip(path, codec, samples):
+    """10 frames at 25 fps of ``codec`` and ``samples`` of silent mono AAC at 8 kHz from time
+    0, whose priming (1024 samples, 0.128 s) the muxer answers by starting the video at
+    0.128 s; returns ``path``."""
+    import av
+
     with av.open(str(path), "w") as container:
-        video = container.add_stream("wmv2", rate=25)
+        video = container.add_stream(codec, rate=25)
         video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
         audio = container.add_stream("aac", rate=8000)
         audio.layout = "mono"
@@ -2890,19 +2899,12 @@ def test_wmv_with_the_video_after_its_audio_reads_back(tmp_path):
             frame.pts = k
             container.mux(video.encode(frame))
         container.mux(video.encode(None))
-        sound = av.AudioFrame.from_ndarray(np.zeros((1, 1600), np.float32), format="fltp",
+        sound = av.AudioFrame.from_ndarray(np.zeros((1, samples), np.float32), format="fltp",
                                            layout="mono")
         sound.sample_rate, sound.pts = 8000, 0
         container.mux(audio.encode(sound))
         container.mux(audio.encode(None))
-    with av.open(str(path)) as container:
-        assert container.streams.video[0].start_time == 128  # milliseconds
-    times = [t for t, _ in iter_frames(path, timestamps=True)]
-    # ASF stores milliseconds: each time within 1 ms of 0.128 + k / 25
-    assert len(times) == 10
-    assert all(abs(t - Fraction(16, 125) - Fraction(k, 25)) <= Fraction(1, 1000)
-               for k, t in enumerate(times)), times
-    assert probe_video(path).duration == Fraction(2, 5)
+    return path
 
 
 @pytest.mark.parametrize("codec", ["flv", "libx264"])
@@ -2915,23 +2917,7 @@ def test_flv_with_the_video_after_its_audio_probes_the_videos_length(tmp_path, c
 
     from flowkit.video import expected_frame_count, video_end
 
-    path = tmp_path / "a.flv"
-    with av.open(str(path), "w") as container:
-        video = container.add_stream(codec, rate=25)
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        audio = container.add_stream("aac", rate=8000)
-        audio.layout = "mono"
-        for k in range(10):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * k, np.uint8),
-                                               format="rgb24")
-            frame.pts = k
-            container.mux(video.encode(frame))
-        container.mux(video.encode(None))
-        sound = av.AudioFrame.from_ndarray(np.zeros((1, 3200), np.float32), format="fltp",
-                                           layout="mono")
-        sound.sample_rate, sound.pts = 8000, 0
-        container.mux(audio.encode(sound))
-        container.mux(audio.encode(None))
+    path = primed_aac_clip(tmp_path / "a.flv", codec, 3200)
     with av.open(str(path)) as container:
         assert container.streams.video[0].start_time == 128  # milliseconds
     assert len(list(iter_frames(path))) == 10
