@@ -524,8 +524,9 @@ def _probe(source, step, grid=False):
     if source.is_dir():
         count = sum(1 for p in source.iterdir() if is_folder_image(p))
         return -(-count // step), None, None
-    if tiff_pages(source):  # an image stack, read as a folder is
-        return -(-tiff_pages(source) // step), None, None
+    pages = tiff_pages(source)
+    if pages:  # an image stack, read as a folder is
+        return -(-pages // step), None, None
     try:
         info = probe_video(source)
     except ValueError:
@@ -2300,15 +2301,15 @@ def _stack_fields(source):
     which FFmpeg's reader took for a 25 fps video, or could not read when float): its page
     count and its first page's size, channels and samples (OpenCV's decoding, as
     ``iter_frames``)."""
-    from .video import _first_image, image_folder_depth, image_folder_gray
+    from .video import _first_image, gray_image, read_depth
 
-    image = _first_image(source)[1]
+    data, image = _first_image(source)  # decoded once: depth and gray read from it
     channels = 1 if image.ndim == 2 else image.shape[2]
     pages = tiff_pages(source)
     return {"format": "tiff stack" if pages > 1 else "tiff image", "width": image.shape[1],
             "height": image.shape[0], "frame_count": pages, "channels": channels,
             "dtype": image.dtype.name, "bit_depth": image.dtype.itemsize * 8,
-            "read_depth": image_folder_depth(source), "gray": image_folder_gray(source),
+            "read_depth": read_depth(image.dtype), "gray": gray_image(data, image),
             "alpha": channels in (2, 4)}
 
 

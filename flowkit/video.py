@@ -1585,8 +1585,8 @@ def _file_end_reached(container, stream, at):
                         for packet in other.demux() if packet.pts is not None
                         and packet.stream.index != stream.index), default=None)
 
-    try:
-        return any(end is not None and end >= at for end in (latest(True), latest(False)))
+    try:  # from the start only where the seek found none (a generator: read lazily)
+        return any(end is not None and end >= at for end in map(latest, (True, False)))
     except av.FFmpegError:
         return False
 
@@ -2083,7 +2083,12 @@ def image_folder_depth(folder):
     CT's int16 in Hounsfield units, which no [0, max] scale reads), else 8: the
     ``depth`` at which ``predict`` reads an image folder, as it reads a video of more than 8
     bits at 16 (ValueError as ``iter_frames``: no image, an unreadable one)."""
-    dtype = _first_image(folder)[1].dtype
+    return read_depth(_first_image(folder)[1].dtype)
+
+
+def read_depth(dtype):
+    """The ``iter_frames`` depth images of samples of ``dtype`` are read at: 32 for float and
+    signed integers, 16 for uint16, else 8 (:func:`image_folder_depth`'s rule)."""
     return 32 if dtype.kind in "fi" else 16 if dtype == np.uint16 else 8
 
 
@@ -2092,7 +2097,12 @@ def image_folder_gray(folder):
     TIFF stack) is gray: one channel, or gray with alpha. The command line reads such a folder
     with ``gray=True``, as it reads two gray image files (ValueError as ``iter_frames``: no
     image, an unreadable one)."""
-    data, image = _first_image(folder)
+    return gray_image(*_first_image(folder))
+
+
+def gray_image(data, image):
+    """Whether the ``image`` decoded from the bytes ``data`` is gray: one channel, or gray
+    with alpha (a PNG's, which OpenCV decodes as BGR(A)): :func:`image_folder_gray`'s rule."""
     return image.ndim == 2 or image.shape[2] == 2 or _png_gray_alpha(data)
 
 
