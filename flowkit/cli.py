@@ -2127,16 +2127,28 @@ def cmd_train(args):
     require_torch()
     if not args.out.lower().endswith(".safetensors"):  # W.SAFETENSORS too, as .MP4 is
         raise UsageError(f"--out: expected a .safetensors path, got {args.out!r}")
-    started = time.time()
+    checkpoint = Path(args.out + ".ckpt")
+    # the checkpoint as it was: a file's time is the kernel's coarse clock, which can lag
+    # time.time() taken before it was written (a checkpoint of this run went unmentioned)
+    before = _file_state(checkpoint)
     try:
         return _train(args)
     except KeyboardInterrupt:
-        checkpoint = Path(args.out + ".ckpt")
-        if checkpoint.is_file() and checkpoint.stat().st_mtime >= started:
+        if checkpoint.is_file() and _file_state(checkpoint) != before:
             unit = "step" if args.model == "text2video-shapes" else "epoch"
             print(f"flowkit: note: {checkpoint} holds the last finished {unit}: the same "
                   f"command with --resume {checkpoint} continues the run", file=sys.stderr)
         raise
+
+
+def _file_state(path):
+    """``path``'s size, times and inode, None where it does not exist: a file written since
+    has another (an atomic write replaces the inode)."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino
 
 
 def _train(args):
